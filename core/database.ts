@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Sequelize } from 'sequelize';
+
+export interface DatabaseOptions {
+  /** mysql://user:pass@host:port/db (MariaDB or MySQL); when absent, the SQLite file is used. */
+  url: string | undefined;
+  sqliteFile: string;
+}
+
+export type Dialect = 'sqlite' | 'mysql';
+
+/** Opens the unit's database and checks it answers; SQLite runs in WAL mode so several processes can share it. */
+export async function openDatabase(options: DatabaseOptions): Promise<Sequelize> {
+  const sequelize = options.url ? openMysql(options.url) : openSqlite(options.sqliteFile);
+  await sequelize.authenticate();
+  if (sequelize.getDialect() === 'sqlite') {
+    await sequelize.query('PRAGMA journal_mode = WAL');
+    await sequelize.query('PRAGMA busy_timeout = 5000');
+    await sequelize.query('PRAGMA foreign_keys = ON');
+  }
+  return sequelize;
+}
+
+function openMysql(url: string): Sequelize {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
+    throw new Error(`DATABASE_URL must start with mysql:// (got ${parsed.protocol}//)`);
+  }
+  parsed.protocol = 'mysql:';
+  return new Sequelize(parsed.toString(), {
+    dialect: 'mysql',
+    logging: false,
+    pool: { max: 10, min: 0, idle: 10_000 },
+    dialectOptions: { charset: 'utf8mb4', supportBigNumbers: true },
+    define: { charset: 'utf8mb4', collate: 'utf8mb4_unicode_ci' },
+  });
+}
+
+function openSqlite(file: string): Sequelize {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  return new Sequelize({ dialect: 'sqlite', storage: file, logging: false });
+}
+
+export function dialectOf(sequelize: Sequelize): Dialect {
+  return sequelize.getDialect() === 'sqlite' ? 'sqlite' : 'mysql';
+}
+
+/** True when the database answers a trivial query; used by /readyz. */
+export async function databaseReachable(sequelize: Sequelize): Promise<boolean> {
+  try {
+    await sequelize.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,85 @@
+import { Op } from 'sequelize';
+import { AppError, RateLimitedError } from '../../core/errors.ts';
+import type { RateLimiter } from '../../core/rate-limit.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import type { User } from '../models/index.ts';
+import { verifyPassword } from './passwords.ts';
+
+/** One message for an unknown account and a wrong password, so the form never tells who exists. */
+export class InvalidCredentialsError extends AppError {
+  constructor() {
+    super('invalid_credentials', 401, 'Wrong username or password.');
+  }
+}
+
+export class AccountLockedError extends AppError {
+  constructor() {
+    super('account_locked', 429, 'Too many failed attempts. Try again later, or ask an administrator to reset your password.');
+  }
+}
+
+export class AccountDisabledError extends AppError {
+  constructor() {
+    super('account_disabled', 403, 'This account is disabled. Contact your administrator.');
+  }
+}
+
+export type LoginPolicy = {
+  maxFailures: number;
+  lockoutMinutes: number;
+  /** Per client address, across all accounts. */
+  ipLimiter: RateLimiter;
+  /** Per typed identifier, so guessing at a name that does not exist locks the same way as a real one. */
+  identifierLimiter: RateLimiter;
+};
+
+/**
+ * Checks a username-or-email and password. Failures count toward a lockout of the account; a disabled
+ * account is only revealed to someone who knows its password. Every outcome is audited.
+ */
+export async function authenticate(ctx: GatewayContext, identifier: string, password: string, policy: LoginPolicy): Promise<User> {
+  const id = identifier.trim().toLowerCase().slice(0, 254);
+  const fail = async (error: AppError, reason: string) => {
+    await audit(ctx, { action: 'login', target: id, outcome: 'failure', details: { reason } });
+    return error;
+  };
+
+  const byIp = policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
+  if (!byIp.allowed) throw await fail(new RateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited');
+
+  const { User } = ctx.models;
+  const user = id ? await User.findOne({ where: { [Op.or]: [{ username: id }, { email: id }] } }) : null;
+  const now = new Date();
+
+  if (!user) {
+    if (policy.identifierLimiter.blocked(id)) throw await fail(new AccountLockedError(), 'locked');
+    await verifyPassword(null, password);
+    policy.identifierLimiter.hit(id);
+    throw await fail(new InvalidCredentialsError(), 'unknown_account');
+  }
+  if (user.lockedUntil && user.lockedUntil > now) throw await fail(new AccountLockedError(), 'locked');
+
+  if (!(await verifyPassword(user.passwordHash, password))) {
+    await User.increment('failedLogins', { by: 1, where: { id: user.id } });
+    await user.reload();
+    if (user.failedLogins >= policy.maxFailures) {
+      user.lockedUntil = new Date(now.getTime() + policy.lockoutMinutes * 60_000);
+      user.failedLogins = 0;
+      await user.save();
+      await audit(ctx, { action: 'account.locked', target: user.username, outcome: 'success', details: { until: user.lockedUntil.toISOString() } });
+    }
+    throw await fail(new InvalidCredentialsError(), 'wrong_password');
+  }
+  if (user.status !== 'active') throw await fail(new AccountDisabledError(), 'disabled');
+
+  user.failedLogins = 0;
+  user.lockedUntil = null;
+  user.lastLoginAt = now;
+  await user.save();
+  await audit({ ...ctx, actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } }, {
+    action: 'login',
+    target: user.username,
+  });
+  return user;
+}

@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import { Op } from 'sequelize';
+import { ConflictError, ForbiddenError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validate.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import type { Role, User } from '../models/index.ts';
+import { inTransaction } from '../transaction.ts';
+import { setMemberships } from './memberships.ts';
+import { hashPassword } from './passwords.ts';
+import { assertCovers, isFullAdmin } from './scope.ts';
+import { newUserSchema, type NewUser } from './schemas.ts';
+
+export function assertMayGrant(ctx: GatewayContext, roles: Role[]): void {
+  if (roles.includes('admin') && !isFullAdmin(ctx.actor)) throw new ForbiddenError('Only administrators may grant the admin role');
+}
+
+export async function assertUnique(ctx: GatewayContext, fields: { username?: string; email?: string }, exceptId?: string) {
+  const or = [];
+  if (fields.username) or.push({ username: fields.username });
+  if (fields.email) or.push({ email: fields.email });
+  if (or.length === 0) return;
+  const clash = await ctx.models.User.findOne({
+    where: { [Op.or]: or, ...(exceptId ? { id: { [Op.ne]: exceptId } } : {}) },
+    transaction: ctx.tx,
+  });
+  if (!clash) return;
+  if (fields.username && clash.username === fields.username) throw new ConflictError(`Username ${fields.username} is taken`);
+  throw new ConflictError(`Email ${fields.email} is already used by another account`);
+}
+
+/** Creates an account (argon2id password hash, memberships) after checking the actor may manage its units. */
+export async function createUser(ctx: GatewayContext, input: unknown): Promise<User> {
+  const data = parseInput(newUserSchema, input);
+  return inTransaction(ctx, (ctx) => insertUser(ctx, data, data.password ? hashPassword(data.password) : null));
+}
+
+/** The write half of createUser, for callers that validated and hashed ahead (the CSV import). */
+export async function insertUser(ctx: GatewayContext, data: NewUser, passwordHash: Promise<string> | string | null): Promise<User> {
+  assertCovers(ctx.actor, data.units);
+  assertMayGrant(ctx, data.roles);
+  await assertUnique(ctx, data);
+  const user = await ctx.models.User.create(
+    {
+      id: randomUUID(),
+      username: data.username,
+      displayName: data.displayName,
+      email: data.email,
+      passwordHash: await passwordHash,
+      roles: data.roles,
+      lockedUntil: null,
+      lastLoginAt: null,
+    },
+    { transaction: ctx.tx },
+  );
+  await setMemberships(ctx, user, data.units);
+  await audit(ctx, { action: 'user.create', target: user.username, details: { units: data.units, roles: data.roles } });
+  return user;
+}

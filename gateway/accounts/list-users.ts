@@ -1,0 +1,56 @@
+import { Op, type WhereOptions } from 'sequelize';
+import { z } from 'zod';
+import { parseInput } from '../../core/validate.ts';
+import type { GatewayContext } from '../context.ts';
+import type { User } from '../models/index.ts';
+import { membershipsOf } from './memberships.ts';
+import { presentUser, type PresentedUser } from './present-user.ts';
+import { adminScopeOf } from './scope.ts';
+
+const querySchema = z.object({
+  q: z.string().trim().max(100).optional().default(''),
+  page: z.coerce.number().int().min(1).max(100_000).optional().default(1),
+  pageSize: z.coerce.number().int().min(1).max(200).optional().default(25),
+});
+
+export type UserPage = { users: PresentedUser[]; page: number; pageSize: number; total: number; pages: number };
+
+/** Searches users by username, name or email, limited to those with a unit in the actor's scope. */
+export async function listUsers(ctx: GatewayContext, query: unknown): Promise<UserPage> {
+  const { q, page, pageSize } = parseInput(querySchema, query);
+  const { User, Membership, OrgUnit } = ctx.models;
+  const where: WhereOptions<User>[] = [];
+  if (q) {
+    const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push({ [Op.or]: [{ username: { [Op.like]: like } }, { displayName: { [Op.like]: like } }, { email: { [Op.like]: like } }] });
+  }
+  const scope = adminScopeOf(ctx.actor);
+  if (!scope.all) {
+    const units = await OrgUnit.findAll({
+      where: { [Op.or]: scope.roots.flatMap((root) => [{ path: root }, { path: { [Op.like]: `${root}/%` } }]) },
+      attributes: ['id'],
+      transaction: ctx.tx,
+    });
+    const members = await Membership.findAll({
+      where: { unitId: { [Op.in]: units.map((u) => u.id) } },
+      attributes: ['userId'],
+      transaction: ctx.tx,
+    });
+    where.push({ id: { [Op.in]: [...new Set(members.map((m) => m.userId))] } });
+  }
+  const { rows, count } = await User.findAndCountAll({
+    where: { [Op.and]: where },
+    order: [['username', 'ASC']],
+    limit: pageSize,
+    offset: (page - 1) * pageSize,
+    transaction: ctx.tx,
+  });
+  const memberships = await membershipsOf(ctx, rows.map((u) => u.id));
+  return {
+    users: rows.map((u) => presentUser(u, memberships.get(u.id) ?? [])),
+    page,
+    pageSize,
+    total: count,
+    pages: Math.max(1, Math.ceil(count / pageSize)),
+  };
+}

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { ROLES } from '../models/index.ts';
+
+export const usernameSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, { message: 'use 2-64 letters, digits, dots, dashes or underscores, starting with a letter or digit' });
+
+export const emailSchema = z.string().trim().toLowerCase().pipe(z.email({ message: 'not a valid email address' }).max(254));
+
+export const displayNameSchema = z.string().trim().min(1, { message: 'required' }).max(200, { message: 'at most 200 characters' });
+
+export const passwordSchema = z.string().min(10, { message: 'at least 10 characters' }).max(200, { message: 'at most 200 characters' });
+
+export const unitPathSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}(\/[a-z0-9][a-z0-9-]{0,62}){0,7}$/, {
+    message: 'a path of lowercase segments separated by "/", such as campus/eng/cs',
+  });
+
+export const roleSchema = z.enum(ROLES, { message: `one of ${ROLES.join(', ')}` });
+
+export const domainNameSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?=.{3,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, {
+    message: 'a DNS-like name such as eng.campus.test',
+  });
+
+export const httpUrlSchema = z
+  .url({ protocol: /^https?$/, message: 'an absolute http(s) URL' })
+  .refine((u) => !new URL(u).hash, { message: 'must not contain a #fragment' })
+  .transform((u) => u.replace(/\/$/, ''));
+
+export const newUserSchema = z.object({
+  username: usernameSchema,
+  displayName: displayNameSchema,
+  email: emailSchema,
+  password: passwordSchema.optional(),
+  units: z.array(unitPathSchema).min(1, { message: 'at least one unit' }),
+  roles: z.array(roleSchema).min(1, { message: 'at least one role' }),
+});
+export type NewUser = z.infer<typeof newUserSchema>;
+
+export const userChangesSchema = z.object({
+  displayName: displayNameSchema.optional(),
+  email: emailSchema.optional(),
+  units: z.array(unitPathSchema).min(1, { message: 'at least one unit' }).optional(),
+  roles: z.array(roleSchema).min(1, { message: 'at least one role' }).optional(),
+  status: z.enum(['active', 'disabled'], { message: 'active or disabled' }).optional(),
+});
+export type UserChanges = z.infer<typeof userChangesSchema>;

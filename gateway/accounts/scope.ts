@@ -1,0 +1,43 @@
+import { ForbiddenError } from '../../core/errors.ts';
+import type { Actor } from '../context.ts';
+
+/**
+ * Which part of the unit tree an actor may administer: everything (admins, the operator's CLI),
+ * the subtrees of their own units (unit admins), or nothing.
+ */
+export type AdminScope = { all: true } | { all: false; roots: string[] };
+
+export function adminScopeOf(actor: Actor): AdminScope {
+  if (actor.kind === 'operator') return { all: true };
+  if (actor.kind !== 'user') return { all: false, roots: [] };
+  if (actor.roles.includes('admin')) return { all: true };
+  if (actor.roles.includes('unit-admin')) return { all: false, roots: actor.unitPaths };
+  return { all: false, roots: [] };
+}
+
+export function isWithin(path: string, root: string): boolean {
+  return path === root || path.startsWith(`${root}/`);
+}
+
+export function scopeCovers(scope: AdminScope, unitPath: string): boolean {
+  return scope.all || scope.roots.some((root) => isWithin(unitPath, root));
+}
+
+export function canAdminister(actor: Actor): boolean {
+  const scope = adminScopeOf(actor);
+  return scope.all || scope.roots.length > 0;
+}
+
+export function isFullAdmin(actor: Actor): boolean {
+  return adminScopeOf(actor).all;
+}
+
+export function assertCovers(actor: Actor, unitPaths: string[]): void {
+  const scope = adminScopeOf(actor);
+  const outside = unitPaths.filter((p) => !scopeCovers(scope, p));
+  if (outside.length > 0) throw new ForbiddenError(`You may not manage unit ${outside.join(', ')}`);
+}
+
+export function assertFullAdmin(actor: Actor): void {
+  if (!isFullAdmin(actor)) throw new ForbiddenError('Only administrators may do that');
+}

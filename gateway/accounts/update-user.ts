@@ -1,0 +1,53 @@
+import { ForbiddenError, ValidationError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validate.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import type { User } from '../models/index.ts';
+import { inTransaction } from '../transaction.ts';
+import { assertMayGrant, assertUnique } from './create-user.ts';
+import { findManageableUser } from './find-user.ts';
+import { setMemberships } from './memberships.ts';
+import { hashPassword } from './passwords.ts';
+import { assertCovers } from './scope.ts';
+import { passwordSchema, userChangesSchema } from './schemas.ts';
+
+/** Edits profile, units, roles or status; disabling also ends the lockout bookkeeping. */
+export async function updateUser(ctx: GatewayContext, idOrUsername: string, input: unknown): Promise<User> {
+  const changes = parseInput(userChangesSchema, input);
+  return inTransaction(ctx, async (ctx) => {
+    const { user } = await findManageableUser(ctx, idOrUsername);
+    if (changes.units) assertCovers(ctx.actor, changes.units);
+    if (changes.roles) assertMayGrant(ctx, changes.roles);
+    if (ctx.actor.kind === 'user' && ctx.actor.id === user.id && changes.status === 'disabled') {
+      throw new ForbiddenError('You cannot disable your own account');
+    }
+    await assertUnique(ctx, { email: changes.email }, user.id);
+    const before = { displayName: user.displayName, email: user.email, roles: user.roles, status: user.status };
+    if (changes.displayName !== undefined) user.displayName = changes.displayName;
+    if (changes.email !== undefined) user.email = changes.email;
+    if (changes.roles !== undefined) user.roles = changes.roles;
+    if (changes.status !== undefined) user.status = changes.status;
+    await user.save({ transaction: ctx.tx });
+    if (changes.units) await setMemberships(ctx, user, changes.units);
+    await audit(ctx, { action: 'user.update', target: user.username, details: { before, changes } });
+    return user;
+  });
+}
+
+/** Sets a new password and lifts any lockout. */
+export async function resetPassword(ctx: GatewayContext, idOrUsername: string, password: unknown): Promise<User> {
+  const plain = passwordSchema.safeParse(password);
+  if (!plain.success) {
+    throw new ValidationError('The new password is not acceptable', { password: plain.error.issues[0]?.message ?? 'invalid' });
+  }
+  const passwordHash = await hashPassword(plain.data);
+  return inTransaction(ctx, async (ctx) => {
+    const { user } = await findManageableUser(ctx, idOrUsername);
+    user.passwordHash = passwordHash;
+    user.failedLogins = 0;
+    user.lockedUntil = null;
+    await user.save({ transaction: ctx.tx });
+    await audit(ctx, { action: 'user.reset_password', target: user.username });
+    return user;
+  });
+}

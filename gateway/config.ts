@@ -1,0 +1,98 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { envBoolean, envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, type Env } from '../core/config.ts';
+import { ConfigError } from '../core/errors.ts';
+
+const schema = z.object({
+  ATRIUM_MODE: z.enum(['development', 'production'], { message: 'expected development or production' }).default('development'),
+  GATEWAY_PORT: envPort.default(4000),
+  GATEWAY_HOST: z.string().default('0.0.0.0'),
+  ATRIUM_ISSUER: envUrl.optional(),
+  DATABASE_URL: z.string().regex(/^(mysql|mariadb):\/\//, { message: 'expected mysql://user:password@host:port/database' }).optional(),
+  ATRIUM_DATA_DIR: z.string().default('./data'),
+  ATRIUM_SECRET_KEY: z.string().min(32, { message: 'expected at least 32 characters of random secret' }).optional(),
+  ATRIUM_COOKIE_KEYS: z
+    .string()
+    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+    .pipe(z.array(z.string().min(32, { message: 'each cookie key needs at least 32 characters' })).min(1))
+    .optional(),
+  ATRIUM_TRUST_PROXY: envBoolean.default(false),
+  LOG_LEVEL: envLogLevel.default('info'),
+  LOGIN_MAX_FAILURES: envPositiveInt.default(5),
+  LOGIN_LOCKOUT_MINUTES: envPositiveInt.default(15),
+  LOGIN_IP_LIMIT: envPositiveInt.default(30),
+  LOGIN_IP_WINDOW_SECONDS: envPositiveInt.default(300),
+  ACCESS_TOKEN_TTL_SECONDS: envPositiveInt.default(3600),
+  SESSION_TTL_HOURS: envPositiveInt.default(12),
+  KEYS_RELOAD_SECONDS: envPositiveInt.default(30),
+});
+
+export type GatewayConfig = {
+  mode: 'development' | 'production';
+  port: number;
+  host: string;
+  /** Absent only when the port is chosen at listen time (tests); the issuer then follows the port. */
+  issuer: string | undefined;
+  database: { url: string | undefined; sqliteFile: string };
+  dataDir: string;
+  secretKey: string;
+  cookieKeys: string[];
+  trustProxy: boolean;
+  logLevel: string;
+  login: { maxFailures: number; lockoutMinutes: number; ipLimit: number; ipWindowSeconds: number };
+  accessTokenTtlSeconds: number;
+  sessionTtlHours: number;
+  keysReloadSeconds: number;
+};
+
+export function loadGatewayConfig(env: Env): GatewayConfig {
+  const v = parseEnv(schema, env);
+  const dataDir = resolve(v.ATRIUM_DATA_DIR);
+  const production = v.ATRIUM_MODE === 'production';
+  const problems: string[] = [];
+  if (production) {
+    if (!v.ATRIUM_SECRET_KEY) problems.push('ATRIUM_SECRET_KEY: required in production (it seals the signing keys at rest)');
+    if (!v.ATRIUM_COOKIE_KEYS) problems.push('ATRIUM_COOKIE_KEYS: required in production (comma-separated, 32+ characters each)');
+    if (!v.ATRIUM_ISSUER) problems.push('ATRIUM_ISSUER: required in production (the public https URL of the gateway)');
+    else if (!v.ATRIUM_ISSUER.startsWith('https://')) problems.push('ATRIUM_ISSUER: must be an https:// URL in production');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const dev = production ? undefined : developmentSecrets(dataDir, Boolean(v.ATRIUM_SECRET_KEY && v.ATRIUM_COOKIE_KEYS));
+  return {
+    mode: v.ATRIUM_MODE,
+    port: v.GATEWAY_PORT,
+    host: v.GATEWAY_HOST,
+    issuer: v.ATRIUM_ISSUER?.replace(/\/$/, '') ?? (v.GATEWAY_PORT === 0 ? undefined : `http://localhost:${v.GATEWAY_PORT}`),
+    database: { url: v.DATABASE_URL, sqliteFile: join(dataDir, 'gateway.sqlite') },
+    dataDir,
+    secretKey: v.ATRIUM_SECRET_KEY ?? dev!.secretKey,
+    cookieKeys: v.ATRIUM_COOKIE_KEYS ?? dev!.cookieKeys,
+    trustProxy: v.ATRIUM_TRUST_PROXY,
+    logLevel: v.LOG_LEVEL,
+    login: {
+      maxFailures: v.LOGIN_MAX_FAILURES,
+      lockoutMinutes: v.LOGIN_LOCKOUT_MINUTES,
+      ipLimit: v.LOGIN_IP_LIMIT,
+      ipWindowSeconds: v.LOGIN_IP_WINDOW_SECONDS,
+    },
+    accessTokenTtlSeconds: v.ACCESS_TOKEN_TTL_SECONDS,
+    sessionTtlHours: v.SESSION_TTL_HOURS,
+    keysReloadSeconds: v.KEYS_RELOAD_SECONDS,
+  };
+}
+
+/**
+ * Outside production, secrets that were not configured are generated once and kept in the data
+ * directory, so a demo restart keeps its sessions and can still open its sealed keys.
+ */
+function developmentSecrets(dataDir: string, allGiven: boolean): { secretKey: string; cookieKeys: string[] } | undefined {
+  if (allGiven) return undefined;
+  const file = join(dataDir, 'dev-secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { secretKey: string; cookieKeys: string[] };
+  mkdirSync(dataDir, { recursive: true });
+  const secrets = { secretKey: randomBytes(32).toString('base64url'), cookieKeys: [randomBytes(32).toString('base64url')] };
+  writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+  return secrets;
+}

@@ -1,0 +1,19 @@
+import type { Sequelize, Transaction } from 'sequelize';
+import type { GatewayModels, Role } from './models/index.ts';
+
+/** Who is acting: a signed-in person (admin console, login) or the operator at the CLI. */
+export type Actor =
+  | { kind: 'user'; id: string; name: string; roles: Role[]; unitPaths: string[] }
+  | { kind: 'operator'; name: string }
+  | { kind: 'anonymous' };
+
+/** What every use-case receives, whichever transport called it. */
+export interface GatewayContext {
+  sequelize: Sequelize;
+  models: GatewayModels;
+  actor: Actor;
+  ip: string | null;
+  tx?: Transaction;
+}
+
+export const operator = (name = 'cli'): Actor => ({ kind: 'operator', name });

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { Op } from 'sequelize';
+import { z } from 'zod';
+import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validate.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import type { Domain } from '../models/index.ts';
+import { inTransaction } from '../transaction.ts';
+import { assertFullAdmin } from '../accounts/scope.ts';
+import { domainNameSchema, httpUrlSchema, unitPathSchema } from '../accounts/schemas.ts';
+import { selfAndAncestors, unitsByPaths } from '../accounts/units.ts';
+
+const domainSchema = z.object({
+  name: domainNameSchema,
+  url: httpUrlSchema,
+  units: z.array(unitPathSchema).min(1, { message: 'at least one unit' }),
+});
+
+export type PresentedDomain = { id: string; name: string; url: string; units: string[] };
+
+/** Registers an IM domain node: its name, its URL (the audience of its access tokens) and the units it serves. */
+export async function addDomain(ctx: GatewayContext, input: unknown): Promise<Domain> {
+  const data = parseInput(domainSchema, input);
+  assertFullAdmin(ctx.actor);
+  return inTransaction(ctx, async (ctx) => {
+    const { Domain, DomainUnit } = ctx.models;
+    const clash = await Domain.findOne({ where: { [Op.or]: [{ name: data.name }, { url: data.url }] }, transaction: ctx.tx });
+    if (clash) throw new ConflictError(clash.name === data.name ? `Domain ${data.name} exists` : `URL ${data.url} is used by ${clash.name}`);
+    const units = await unitsByPaths(ctx, data.units);
+    const domain = await Domain.create({ id: randomUUID(), name: data.name, url: data.url }, { transaction: ctx.tx });
+    await DomainUnit.bulkCreate(units.map((u) => ({ domainId: domain.id, unitId: u.id })), { transaction: ctx.tx });
+    await audit(ctx, { action: 'domain.create', target: data.name, details: { url: data.url, units: data.units } });
+    return domain;
+  });
+}
+
+export async function updateDomain(ctx: GatewayContext, name: string, input: unknown): Promise<Domain> {
+  const data = parseInput(domainSchema.omit({ name: true }).partial(), input);
+  assertFullAdmin(ctx.actor);
+  return inTransaction(ctx, async (ctx) => {
+    const { Domain, DomainUnit } = ctx.models;
+    const domain = await Domain.findOne({ where: { name }, transaction: ctx.tx });
+    if (!domain) throw new NotFoundError(`No domain ${name}`);
+    if (data.url && data.url !== domain.url) {
+      if (await Domain.findOne({ where: { url: data.url }, transaction: ctx.tx })) throw new ConflictError(`URL ${data.url} is in use`);
+      domain.url = data.url;
+      await domain.save({ transaction: ctx.tx });
+    }
+    if (data.units) {
+      const units = await unitsByPaths(ctx, data.units);
+      await DomainUnit.destroy({ where: { domainId: domain.id }, transaction: ctx.tx });
+      await DomainUnit.bulkCreate(units.map((u) => ({ domainId: domain.id, unitId: u.id })), { transaction: ctx.tx });
+    }
+    await audit(ctx, { action: 'domain.update', target: name, details: data });
+    return domain;
+  });
+}
+
+export async function listDomains(ctx: GatewayContext): Promise<PresentedDomain[]> {
+  const { Domain, DomainUnit, OrgUnit } = ctx.models;
+  const [domains, links, units] = await Promise.all([
+    Domain.findAll({ order: [['name', 'ASC']], transaction: ctx.tx }),
+    DomainUnit.findAll({ transaction: ctx.tx }),
+    OrgUnit.findAll({ attributes: ['id', 'path'], transaction: ctx.tx }),
+  ]);
+  const pathOf = new Map(units.map((u) => [u.id, u.path]));
+  return domains.map((d) => ({
+    id: d.id,
+    name: d.name,
+    url: d.url,
+    units: links.filter((l) => l.domainId === d.id).map((l) => pathOf.get(l.unitId)!).sort(),
+  }));
+}
+
+export async function findDomainByUrl(ctx: GatewayContext, url: string): Promise<Domain | null> {
+  return ctx.models.Domain.findOne({ where: { url: url.replace(/\/$/, '') }, transaction: ctx.tx });
+}
+
+/**
+ * The IM domain that serves a unit: the domain linked to the unit itself or to its nearest ancestor.
+ * Returns one entry per input path (null where no domain serves it).
+ */
+export async function domainsServing(ctx: GatewayContext, unitPaths: string[]): Promise<(string | null)[]> {
+  const { Domain, DomainUnit, OrgUnit } = ctx.models;
+  const candidates = [...new Set(unitPaths.flatMap(selfAndAncestors))];
+  if (candidates.length === 0) return [];
+  const units = await OrgUnit.findAll({ where: { path: { [Op.in]: candidates } }, transaction: ctx.tx });
+  const links = await DomainUnit.findAll({ where: { unitId: { [Op.in]: units.map((u) => u.id) } }, transaction: ctx.tx });
+  const domains = await Domain.findAll({ where: { id: { [Op.in]: [...new Set(links.map((l) => l.domainId))] } }, transaction: ctx.tx });
+  const domainOfUnitPath = new Map<string, string>();
+  for (const link of links) {
+    const unit = units.find((u) => u.id === link.unitId);
+    const domain = domains.find((d) => d.id === link.domainId);
+    if (unit && domain && !domainOfUnitPath.has(unit.path)) domainOfUnitPath.set(unit.path, domain.name);
+  }
+  return unitPaths.map((path) => selfAndAncestors(path).map((p) => domainOfUnitPath.get(p)).find(Boolean) ?? null);
+}

@@ -1,0 +1,12 @@
+const DESCRIPTIONS: Record<string, string> = {
+  openid: 'Know who you are',
+  profile: 'See your name and username',
+  email: 'See your email address',
+  atrium: 'See your roles, units and chat domains',
+  offline_access: 'Stay signed in while you are away',
+};
+
+/** Plain-language lines for the consent page. */
+export function describeScopes(scopes: string[]): { scope: string; text: string }[] {
+  return scopes.map((scope) => ({ scope, text: DESCRIPTIONS[scope] ?? scope }));
+}

@@ -1,0 +1,113 @@
+import express, { Router, type Request, type Response } from 'express';
+import type Provider from 'oidc-provider';
+import { isAppError } from '../../core/errors.ts';
+import { authenticate, type LoginPolicy } from '../accounts/authenticate.ts';
+import type { GatewayContext } from '../context.ts';
+import type { Csrf } from '../http/csrf.ts';
+import { describeScopes } from './describe-scopes.ts';
+
+export type InteractionDeps = {
+  provider: () => Provider;
+  context: (req: Request) => GatewayContext;
+  csrf: Csrf;
+  loginPolicy: LoginPolicy;
+};
+
+const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+
+/** The login and consent pages the provider sends people to; plain HTML forms that work without JavaScript. */
+export function interactionRoutes(deps: InteractionDeps): Router {
+  const router = Router();
+
+  router.get('/interaction/:uid', async (req, res, next) => {
+    try {
+      const details = await deps.provider().interactionDetails(req, res);
+      const client = await deps.provider().Client.find(String(details.params.client_id));
+      const base = { uid: details.uid, csrf: deps.csrf.token(req, res), clientName: client?.clientName ?? client?.clientId };
+      if (details.prompt.name === 'login') {
+        return res.render('login', { ...base, title: 'Sign in', loginHint: details.params.login_hint });
+      }
+      const missing = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+      res.render('consent', {
+        ...base,
+        title: 'Allow access',
+        scopes: describeScopes(missing.missingOIDCScope ?? []),
+        resources: Object.keys(missing.missingResourceScopes ?? {}),
+      });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.post('/interaction/:uid/login', form, deps.csrf.check, async (req, res, next) => {
+    const provider = deps.provider();
+    try {
+      const details = await provider.interactionDetails(req, res);
+      if (details.prompt.name !== 'login') return res.redirect(303, `/interaction/${details.uid}`);
+      const body = req.body as Record<string, unknown>;
+      const identifier = typeof body.username === 'string' ? body.username : '';
+      const password = typeof body.password === 'string' ? body.password : '';
+      try {
+        const user = await authenticate(deps.context(req), identifier, password, deps.loginPolicy);
+        await provider.interactionFinished(req, res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        const client = await provider.Client.find(String(details.params.client_id));
+        res.status(error.status).render('login', {
+          title: 'Sign in',
+          uid: details.uid,
+          csrf: deps.csrf.token(req, res),
+          clientName: client?.clientName ?? client?.clientId,
+          loginHint: identifier,
+          error: error.message,
+        });
+      }
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.post('/interaction/:uid/confirm', form, deps.csrf.check, async (req, res, next) => {
+    const provider = deps.provider();
+    try {
+      const details = await provider.interactionDetails(req, res);
+      if (details.prompt.name !== 'consent' || !details.session) return res.redirect(303, `/interaction/${details.uid}`);
+      const missing = details.prompt.details as {
+        missingOIDCScope?: string[];
+        missingOIDCClaims?: string[];
+        missingResourceScopes?: Record<string, string[]>;
+      };
+      const grant = details.grantId
+        ? (await provider.Grant.find(details.grantId))!
+        : new provider.Grant({ accountId: details.session.accountId, clientId: String(details.params.client_id) });
+      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+        grant.addResourceScope(indicator, scopes.join(' '));
+      }
+      const grantId = await grant.save();
+      await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  router.post('/interaction/:uid/abort', form, deps.csrf.check, async (req, res, next) => {
+    try {
+      await deps.provider().interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The user declined the request' },
+        { mergeWithLastSubmission: false },
+      );
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  return router;
+}
+
+export function renderInteractionError(res: Response, status: number, message: string): void {
+  res.status(status).render('error', { title: 'Something went wrong', description: message });
+}

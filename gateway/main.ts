@@ -1,0 +1,153 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Request } from 'express';
+import cookieParser from 'cookie-parser';
+import type Provider from 'oidc-provider';
+import type { Sequelize } from 'sequelize';
+import { databaseReachable, openDatabase } from '../core/database.ts';
+import { healthRoutes } from '../core/health.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import { createMetrics } from '../core/metrics.ts';
+import { migrate, createMigrator } from '../core/migrator.ts';
+import { createRateLimiter } from '../core/rate-limit.ts';
+import { createSealer, type Sealer } from '../core/seal.ts';
+import type { LoginPolicy } from './accounts/authenticate.ts';
+import { adminConsole } from './admin/console.ts';
+import type { GatewayConfig } from './config.ts';
+import type { GatewayContext } from './context.ts';
+import { createCsrf } from './http/csrf.ts';
+import { onError } from './http/on-error.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { interactionRoutes } from './interactions/routes.ts';
+import { defineGatewayModels, type GatewayModels } from './models/index.ts';
+import { sweepExpiredPayloads } from './oidc/adapter.ts';
+import { activeKeyIds, ensureSigningKey, loadPrivateJwks } from './oidc/keys.ts';
+import { buildProvider } from './oidc/provider.ts';
+import { createViewEngine, viewsDir } from './views.ts';
+import { auditProviderEvents } from './oidc/audit-events.ts';
+
+export type Gateway = {
+  issuer: string;
+  config: GatewayConfig;
+  server: Server;
+  sequelize: Sequelize;
+  models: GatewayModels;
+  logger: Logger;
+  sealer: Sealer;
+  provider(): Provider;
+  /** Picks up a key rotation now (it is otherwise noticed within KEYS_RELOAD_SECONDS). */
+  reloadKeys(): Promise<void>;
+  context(req: Request | null): GatewayContext;
+  close(): Promise<void>;
+};
+
+export type StartOptions = { migrate?: boolean; logger?: Logger };
+
+/** Composition root of the gateway: config → database → keys → provider → HTTP; close() undoes it in reverse. */
+export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger('gateway', config.logLevel);
+  const sequelize = await openDatabase(config.database);
+  if (options.migrate) await migrate(sequelize, 'gateway');
+  else await assertMigrated(sequelize);
+  const models = defineGatewayModels(sequelize);
+  const sealer = createSealer(config.secretKey, 'signing-keys');
+  await ensureSigningKey(models, sealer);
+
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const issuer = config.issuer ?? `http://localhost:${port}`;
+
+  const views = createViewEngine();
+  let keyIds = await activeKeyIds(models);
+  let provider = buildProvider({ issuer, config, sequelize, models, jwks: await loadPrivateJwks(models, sealer), views, logger });
+  let providerHandler = provider.callback();
+  const context = (req: Request | null): GatewayContext => ({
+    sequelize,
+    models,
+    actor: ((req as { user?: GatewayContext['actor'] } | null)?.user) ?? { kind: 'anonymous' },
+    ip: req?.ip ?? null,
+  });
+  const wireProvider = (p: Provider) => auditProviderEvents(p, context, logger);
+  wireProvider(provider);
+
+  async function reloadKeys() {
+    const ids = await activeKeyIds(models);
+    if (ids === keyIds) return;
+    keyIds = ids;
+    provider = buildProvider({ issuer, config, sequelize, models, jwks: await loadPrivateJwks(models, sealer), views, logger });
+    providerHandler = provider.callback();
+    wireProvider(provider);
+    logger.info({ keys: ids }, 'signing keys reloaded');
+  }
+
+  const secure = issuer.startsWith('https://');
+  const metrics = createMetrics('gateway');
+  const csrf = createCsrf(config.secretKey, secure);
+  const loginPolicy: LoginPolicy = {
+    maxFailures: config.login.maxFailures,
+    lockoutMinutes: config.login.lockoutMinutes,
+    ipLimiter: createRateLimiter({ limit: config.login.ipLimit, windowSeconds: config.login.ipWindowSeconds }),
+    identifierLimiter: createRateLimiter({ limit: config.login.maxFailures, windowSeconds: config.login.lockoutMinutes * 60 }),
+  };
+
+  const app = express();
+  app.set('trust proxy', config.trustProxy);
+  app.disable('x-powered-by');
+  app.engine('.hbs', views.engine);
+  app.set('view engine', '.hbs');
+  app.set('views', viewsDir);
+  app.use(metrics.httpMiddleware);
+  app.use(securityHeaders(secure));
+  app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
+  app.use('/assets', express.static(`${viewsDir}assets`, { maxAge: '1h' }));
+  app.use(cookieParser());
+  app.use(interactionRoutes({ provider: () => provider, context, csrf, loginPolicy }));
+  app.use(
+    '/admin',
+    await adminConsole({ issuer, config, sequelize, models, sealer, csrf, logger, context, provider: () => provider }),
+  );
+  // The provider parses its own bodies, so nothing above consumes its routes' bodies.
+  app.use((req, res) => providerHandler(req, res));
+  app.use(onError(logger));
+  server.on('request', app);
+
+  const timers = [
+    setInterval(() => void reloadKeys().catch((err) => logger.error({ err }, 'key reload failed')), config.keysReloadSeconds * 1000),
+    setInterval(() => void sweepExpiredPayloads(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
+  ];
+  for (const t of timers) t.unref();
+  logger.info({ issuer, port }, 'gateway listening');
+
+  return {
+    issuer,
+    config,
+    server,
+    sequelize,
+    models,
+    logger,
+    sealer,
+    provider: () => provider,
+    reloadKeys,
+    context,
+    async close() {
+      for (const t of timers) clearInterval(t);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 5_000).unref();
+      });
+      await sequelize.close();
+    },
+  };
+}
+
+async function assertMigrated(sequelize: Sequelize): Promise<void> {
+  const pending = await createMigrator(sequelize, 'gateway').pending();
+  if (pending.length > 0) {
+    throw new Error(`The gateway database has ${pending.length} pending migration(s); run \`atrium migrate\` first.`);
+  }
+}

@@ -1,0 +1,279 @@
+import {
+  DataTypes,
+  Model,
+  type CreationOptional,
+  type InferAttributes,
+  type InferCreationAttributes,
+  type Sequelize,
+} from 'sequelize';
+
+export const ROLES = ['student', 'staff', 'admin', 'unit-admin'] as const;
+export type Role = (typeof ROLES)[number];
+export type UserStatus = 'active' | 'disabled';
+
+export class OrgUnit extends Model<InferAttributes<OrgUnit>, InferCreationAttributes<OrgUnit>> {
+  declare id: string;
+  declare path: string;
+  declare name: string;
+  declare parentId: string | null;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export class User extends Model<InferAttributes<User>, InferCreationAttributes<User>> {
+  declare id: string;
+  declare username: string;
+  declare email: string;
+  declare displayName: string;
+  declare status: CreationOptional<UserStatus>;
+  declare passwordHash: string | null;
+  declare roles: CreationOptional<Role[]>;
+  declare failedLogins: CreationOptional<number>;
+  declare lockedUntil: Date | null;
+  declare lastLoginAt: Date | null;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export class Membership extends Model<InferAttributes<Membership>, InferCreationAttributes<Membership>> {
+  declare userId: string;
+  declare unitId: string;
+  declare isPrimary: CreationOptional<boolean>;
+}
+
+export class Domain extends Model<InferAttributes<Domain>, InferCreationAttributes<Domain>> {
+  declare id: string;
+  declare name: string;
+  declare url: string;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export class DomainUnit extends Model<InferAttributes<DomainUnit>, InferCreationAttributes<DomainUnit>> {
+  declare domainId: string;
+  declare unitId: string;
+}
+
+export class AuditEvent extends Model<InferAttributes<AuditEvent>, InferCreationAttributes<AuditEvent>> {
+  declare id: CreationOptional<number>;
+  declare at: Date;
+  declare actorId: string | null;
+  declare actorName: string | null;
+  declare action: string;
+  declare target: string | null;
+  declare outcome: 'success' | 'failure';
+  declare ip: string | null;
+  declare details: string | null;
+}
+
+export class OidcPayload extends Model<InferAttributes<OidcPayload>, InferCreationAttributes<OidcPayload>> {
+  declare model: string;
+  declare id: string;
+  declare payload: string;
+  declare grantId: string | null;
+  declare userCode: string | null;
+  declare uid: string | null;
+  declare expiresAt: Date | null;
+  declare consumedAt: Date | null;
+}
+
+export class SigningKey extends Model<InferAttributes<SigningKey>, InferCreationAttributes<SigningKey>> {
+  declare kid: string;
+  declare alg: string;
+  declare publicJwk: string;
+  declare privateJwkSealed: string;
+  declare state: 'active' | 'retired';
+  declare createdAt: Date;
+  declare retiredAt: Date | null;
+}
+
+export class WebSession extends Model<InferAttributes<WebSession>, InferCreationAttributes<WebSession>> {
+  declare sid: string;
+  declare data: string;
+  declare expiresAt: Date;
+}
+
+export class App extends Model<InferAttributes<App>, InferCreationAttributes<App>> {
+  declare id: string;
+  declare clientId: string;
+  declare name: string;
+  declare firstParty: boolean;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export type GatewayModels = {
+  OrgUnit: typeof OrgUnit;
+  User: typeof User;
+  Membership: typeof Membership;
+  Domain: typeof Domain;
+  DomainUnit: typeof DomainUnit;
+  AuditEvent: typeof AuditEvent;
+  OidcPayload: typeof OidcPayload;
+  SigningKey: typeof SigningKey;
+  WebSession: typeof WebSession;
+  App: typeof App;
+};
+
+const timestamps = { createdAt: DataTypes.DATE(3), updatedAt: DataTypes.DATE(3) };
+const options = (sequelize: Sequelize, tableName: string) => ({ sequelize, tableName, underscored: true });
+
+/** Binds the gateway's models to one database (the table shapes live in migrations/gateway). */
+/** A subclass per database, so two units in one process (the demo, the tests) never share model bindings. */
+function fresh<M extends abstract new (...args: never[]) => Model>(base: M): M {
+  return class extends (base as unknown as typeof Model) {} as unknown as M;
+}
+
+export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
+  const OrgUnitModel = fresh(OrgUnit);
+  const UserModel = fresh(User);
+  const MembershipModel = fresh(Membership);
+  const DomainModel = fresh(Domain);
+  const DomainUnitModel = fresh(DomainUnit);
+  const AuditEventModel = fresh(AuditEvent);
+  const OidcPayloadModel = fresh(OidcPayload);
+  const SigningKeyModel = fresh(SigningKey);
+  const WebSessionModel = fresh(WebSession);
+  const AppModel = fresh(App);
+
+  OrgUnitModel.init(
+    {
+      id: { type: DataTypes.STRING(36), primaryKey: true },
+      path: { type: DataTypes.STRING(255), allowNull: false },
+      name: { type: DataTypes.STRING(200), allowNull: false },
+      parentId: { type: DataTypes.STRING(36), allowNull: true },
+      ...timestamps,
+    },
+    options(sequelize, 'org_units'),
+  );
+
+  UserModel.init(
+    {
+      id: { type: DataTypes.STRING(36), primaryKey: true },
+      username: { type: DataTypes.STRING(64), allowNull: false },
+      email: { type: DataTypes.STRING(254), allowNull: false },
+      displayName: { type: DataTypes.STRING(200), allowNull: false },
+      status: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'active' },
+      passwordHash: { type: DataTypes.STRING(255), allowNull: true },
+      roles: {
+        type: DataTypes.STRING(255),
+        allowNull: false,
+        defaultValue: '',
+        get(): Role[] {
+          const raw = this.getDataValue('roles') as unknown as string;
+          return raw ? (raw.split(',') as Role[]) : [];
+        },
+        set(value: Role[]) {
+          this.setDataValue('roles', [...new Set(value)].sort().join(',') as unknown as Role[]);
+        },
+      },
+      failedLogins: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+      lockedUntil: { type: DataTypes.DATE(3), allowNull: true },
+      lastLoginAt: { type: DataTypes.DATE(3), allowNull: true },
+      ...timestamps,
+    },
+    options(sequelize, 'users'),
+  );
+
+  MembershipModel.init(
+    {
+      userId: { type: DataTypes.STRING(36), primaryKey: true },
+      unitId: { type: DataTypes.STRING(36), primaryKey: true },
+      isPrimary: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+    },
+    { ...options(sequelize, 'memberships'), timestamps: false },
+  );
+
+  DomainModel.init(
+    {
+      id: { type: DataTypes.STRING(36), primaryKey: true },
+      name: { type: DataTypes.STRING(253), allowNull: false },
+      url: { type: DataTypes.STRING(500), allowNull: false },
+      ...timestamps,
+    },
+    options(sequelize, 'domains'),
+  );
+
+  DomainUnitModel.init(
+    {
+      domainId: { type: DataTypes.STRING(36), primaryKey: true },
+      unitId: { type: DataTypes.STRING(36), primaryKey: true },
+    },
+    { ...options(sequelize, 'domain_units'), timestamps: false },
+  );
+
+  AuditEventModel.init(
+    {
+      id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
+      at: { type: DataTypes.DATE(3), allowNull: false },
+      actorId: { type: DataTypes.STRING(36), allowNull: true },
+      actorName: { type: DataTypes.STRING(200), allowNull: true },
+      action: { type: DataTypes.STRING(64), allowNull: false },
+      target: { type: DataTypes.STRING(255), allowNull: true },
+      outcome: { type: DataTypes.STRING(16), allowNull: false },
+      ip: { type: DataTypes.STRING(64), allowNull: true },
+      details: { type: DataTypes.TEXT, allowNull: true },
+    },
+    { ...options(sequelize, 'audit_events'), timestamps: false },
+  );
+
+  OidcPayloadModel.init(
+    {
+      model: { type: DataTypes.STRING(40), primaryKey: true },
+      id: { type: DataTypes.STRING(255), primaryKey: true },
+      payload: { type: DataTypes.TEXT('medium'), allowNull: false },
+      grantId: { type: DataTypes.STRING(255), allowNull: true },
+      userCode: { type: DataTypes.STRING(255), allowNull: true },
+      uid: { type: DataTypes.STRING(255), allowNull: true },
+      expiresAt: { type: DataTypes.DATE(3), allowNull: true },
+      consumedAt: { type: DataTypes.DATE(3), allowNull: true },
+    },
+    { ...options(sequelize, 'oidc_payloads'), timestamps: false },
+  );
+
+  SigningKeyModel.init(
+    {
+      kid: { type: DataTypes.STRING(64), primaryKey: true },
+      alg: { type: DataTypes.STRING(16), allowNull: false },
+      publicJwk: { type: DataTypes.TEXT, allowNull: false },
+      privateJwkSealed: { type: DataTypes.TEXT, allowNull: false },
+      state: { type: DataTypes.STRING(16), allowNull: false },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+      retiredAt: { type: DataTypes.DATE(3), allowNull: true },
+    },
+    { ...options(sequelize, 'signing_keys'), timestamps: false },
+  );
+
+  WebSessionModel.init(
+    {
+      sid: { type: DataTypes.STRING(255), primaryKey: true },
+      data: { type: DataTypes.TEXT, allowNull: false },
+      expiresAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...options(sequelize, 'web_sessions'), timestamps: false },
+  );
+
+  AppModel.init(
+    {
+      id: { type: DataTypes.STRING(36), primaryKey: true },
+      clientId: { type: DataTypes.STRING(255), allowNull: false },
+      name: { type: DataTypes.STRING(200), allowNull: false },
+      firstParty: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      ...timestamps,
+    },
+    options(sequelize, 'apps'),
+  );
+
+  return {
+    OrgUnit: OrgUnitModel,
+    User: UserModel,
+    Membership: MembershipModel,
+    Domain: DomainModel,
+    DomainUnit: DomainUnitModel,
+    AuditEvent: AuditEventModel,
+    OidcPayload: OidcPayloadModel,
+    SigningKey: SigningKeyModel,
+    WebSession: WebSessionModel,
+    App: AppModel,
+  };
+}

@@ -1,0 +1,181 @@
+import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import type { ExpressHandlebars } from 'express-handlebars';
+import type { JWK } from 'jose';
+import type { Logger } from '../../core/logger.ts';
+import type { GatewayConfig } from '../config.ts';
+import type { GatewayModels } from '../models/index.ts';
+import type { Sequelize } from 'sequelize';
+import { accountClaims } from '../accounts/account-claims.ts';
+import { createAdapterClass } from './adapter.ts';
+import { renderPage } from '../views.ts';
+import { findDomainByUrl } from '../domains/domains.ts';
+import type { GatewayContext } from '../context.ts';
+
+export type ProviderDeps = {
+  issuer: string;
+  config: GatewayConfig;
+  sequelize: Sequelize;
+  models: GatewayModels;
+  jwks: JWK[];
+  views: ExpressHandlebars;
+  logger: Logger;
+};
+
+/** Scope `im` is what a domain node (a resource server) grants; `atrium` carries the campus claims. */
+export const CLAIMS = {
+  openid: ['sub'],
+  profile: ['name', 'preferred_username', 'updated_at'],
+  email: ['email', 'email_verified'],
+  atrium: ['roles', 'org_units', 'im_home_domain', 'im_domains'],
+};
+
+function systemContext(deps: ProviderDeps): GatewayContext {
+  return { sequelize: deps.sequelize, models: deps.models, actor: { kind: 'anonymous' }, ip: null };
+}
+
+export function buildProvider(deps: ProviderDeps): Provider {
+  const { config, models } = deps;
+  const secure = deps.issuer.startsWith('https://');
+
+  const configuration: Configuration = {
+    adapter: createAdapterClass(models),
+    jwks: { keys: deps.jwks as never },
+    cookies: {
+      keys: config.cookieKeys,
+      long: { signed: true, secure, sameSite: 'lax' },
+      short: { signed: true, secure, sameSite: 'lax' },
+    },
+    claims: CLAIMS,
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'atrium'],
+    conformIdTokenClaims: false,
+    responseTypes: ['code'],
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    extraClientMetadata: {
+      properties: ['first_party'],
+      validator(_ctx, key, value) {
+        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('first_party must be a boolean');
+        }
+      },
+    },
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      clientCredentials: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.body = await renderPage(deps.views, 'logout', { title: 'Sign out', form, host: ctx.host });
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = await renderPage(deps.views, 'logged-out', {
+            title: 'Signed out',
+            client: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId,
+          });
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, _client, oneOf) => oneOf,
+        useGrantedResource: async () => false,
+        async getResourceServerInfo(_ctx, indicator): Promise<ResourceServer> {
+          const domain = await findDomainByUrl(systemContext(deps), indicator);
+          if (!domain) throw new errors.InvalidTarget(`${indicator} is not a registered domain node`);
+          return {
+            scope: 'im',
+            audience: domain.url,
+            accessTokenTTL: config.accessTokenTtlSeconds,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+    // Domain nodes check identity locally from the access token, so it carries the campus claims
+    // and the session id that single logout later names.
+    async extraTokenClaims(_ctx, token) {
+      if (token.kind !== 'AccessToken' || !('accountId' in token) || !token.accountId) return undefined;
+      const user = await models.User.findByPk(token.accountId as string);
+      if (!user) return undefined;
+      const claims = await accountClaims(systemContext(deps), user);
+      return {
+        preferred_username: claims.preferred_username,
+        name: claims.name,
+        roles: claims.roles,
+        im_home_domain: claims.im_home_domain,
+        im_domains: claims.im_domains,
+        sid: (token as unknown as { sessionUid?: string }).sessionUid,
+      };
+    },
+    async findAccount(_ctx, sub) {
+      const user = await models.User.findByPk(sub);
+      if (!user || user.status !== 'active') return undefined;
+      return {
+        accountId: user.id,
+        async claims() {
+          return accountClaims(systemContext(deps), user);
+        },
+      };
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    // Every refresh rotates: the presented refresh token is consumed and a reuse is rejected.
+    rotateRefreshToken: () => true,
+    loadExistingGrant,
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = await renderPage(deps.views, 'error', {
+        title: 'Something went wrong',
+        error: out.error,
+        description: out.error_description,
+      });
+    },
+    ttl: {
+      AccessToken: config.accessTokenTtlSeconds,
+      AuthorizationCode: 60,
+      ClientCredentials: 600,
+      IdToken: 3600,
+      Interaction: 3600,
+      Grant: 14 * 24 * 3600,
+      RefreshToken: 14 * 24 * 3600,
+      Session: config.sessionTtlHours * 3600,
+    },
+  };
+
+  const provider = new Provider(deps.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'oidc provider error'));
+  return provider;
+}
+
+/**
+ * A first-party app (marked by an administrator) gets everything it asks for without a consent screen,
+ * so opening it from chat is one click; others reuse the grant the user consented to before.
+ */
+async function loadExistingGrant(ctx: KoaContextWithOIDC) {
+  const { oidc } = ctx;
+  const client = oidc.client!;
+  const grantId = oidc.result?.consent?.grantId ?? oidc.session!.grantIdFor(client.clientId);
+  const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+  if (client['first_party'] !== true) return existing;
+
+  const grant = existing ?? new oidc.provider.Grant({ clientId: client.clientId, accountId: oidc.session!.accountId! });
+  grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
+  if (oidc.requestParamClaims.size > 0) grant.addOIDCClaims([...oidc.requestParamClaims]);
+  for (const [indicator, server] of Object.entries(oidc.resourceServers ?? {})) {
+    const wanted = [...oidc.requestParamScopes].filter((s) => server.scopes.has(s));
+    if (wanted.length > 0) grant.addResourceScope(indicator, wanted.join(' '));
+  }
+  await grant.save();
+  return grant;
+}

@@ -1,0 +1,7 @@
+import type { GatewayContext } from './context.ts';
+
+/** Runs a use-case in the caller's transaction, or in a new one that commits when it returns. */
+export async function inTransaction<T>(ctx: GatewayContext, work: (ctx: GatewayContext) => Promise<T>): Promise<T> {
+  if (ctx.tx) return work(ctx);
+  return ctx.sequelize.transaction((tx) => work({ ...ctx, tx }));
+}

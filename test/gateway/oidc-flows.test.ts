@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { createRemoteJWKSet, jwtVerify, decodeJwt } from 'jose';
+import { BrowserAgent, signIn } from '../helpers/browser-agent.ts';
+import { ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+
+const REDIRECT = 'http://localhost:9/cb';
+
+let gateway: TestGateway;
+let rp: client.Configuration;
+
+async function discover(clientId: string, secret: string) {
+  return client.discovery(new URL(gateway.issuer), clientId, secret, undefined, { execute: [client.allowInsecureRequests] });
+}
+
+async function codeFlow(config: client.Configuration, username: string, params: Record<string, string> = {}) {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = params.state ?? client.randomState();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: 'openid profile email atrium offline_access',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    prompt: 'consent',
+    ...params,
+  });
+  const agent = new BrowserAgent();
+  const callback = await signIn(agent, url.toString(), REDIRECT, username, DEMO_PASSWORD);
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+  return { tokens, agent, callback, verifier };
+}
+
+beforeAll(async () => {
+  gateway = await startTestGateway('oidc');
+  const app = await registerTestApp(gateway, { name: 'Library', redirectUris: [REDIRECT] });
+  rp = await discover(app.clientId, app.clientSecret);
+});
+afterAll(async () => gateway?.stop());
+
+describe('the gateway as an OpenID provider', () => {
+  it('publishes discovery with PKCE S256, introspection, revocation, logout and resource indicators', () => {
+    const meta = rp.serverMetadata();
+    expect(meta.issuer).toBe(gateway.issuer);
+    expect(meta.code_challenge_methods_supported).toEqual(['S256']);
+    expect(meta.introspection_endpoint).toBeTruthy();
+    expect(meta.revocation_endpoint).toBeTruthy();
+    expect(meta.end_session_endpoint).toBeTruthy();
+    expect(meta.backchannel_logout_supported).toBe(true);
+    expect(meta.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token', 'client_credentials']));
+  });
+
+  it('signs a student in through the login and consent forms and returns campus claims', async () => {
+    const { tokens } = await codeFlow(rp, 'alice');
+    const claims = tokens.claims()!;
+    expect(claims.iss).toBe(gateway.issuer);
+    expect(claims.preferred_username).toBe('alice');
+    expect(claims.email).toBe('alice@campus.test');
+    expect(claims.roles).toEqual(['student']);
+    expect(claims.org_units).toEqual(['campus/eng/cs']);
+    expect(claims.im_home_domain).toBe('eng.campus.test');
+    expect(claims.im_domains).toEqual(['eng.campus.test']);
+    const info = await client.fetchUserInfo(rp, tokens.access_token, claims.sub);
+    expect(info.name).toBe('Alice Chen');
+    expect(info.org_units).toEqual(['campus/eng/cs']);
+  });
+
+  it('gives a member of two colleges both IM domains, the primary unit being home', async () => {
+    const { tokens } = await codeFlow(rp, 'carol');
+    const claims = tokens.claims()!;
+    expect(claims.im_home_domain).toBe('arts.campus.test');
+    expect(claims.im_domains).toEqual(['arts.campus.test', 'eng.campus.test']);
+  });
+
+  it('rotates refresh tokens and rejects a used one', async () => {
+    const { tokens } = await codeFlow(rp, 'alice');
+    const first = tokens.refresh_token!;
+    const second = await client.refreshTokenGrant(rp, first);
+    expect(second.refresh_token).toBeTruthy();
+    expect(second.refresh_token).not.toBe(first);
+    await expect(client.refreshTokenGrant(rp, first)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('introspects and revokes access tokens', async () => {
+    const { tokens } = await codeFlow(rp, 'alice');
+    const active = await client.tokenIntrospection(rp, tokens.access_token);
+    expect(active.active).toBe(true);
+    expect(active.sub).toBe(tokens.claims()!.sub);
+    await client.tokenRevocation(rp, tokens.access_token);
+    expect((await client.tokenIntrospection(rp, tokens.access_token)).active).toBe(false);
+    const audit = await gateway.models.AuditEvent.findOne({ where: { action: 'token.revoke' } });
+    expect(audit).not.toBeNull();
+  });
+
+  it('issues a JWT access token whose audience is the domain node, verifiable against the JWKS', async () => {
+    const { tokens } = await codeFlow(rp, 'alice', { scope: 'openid profile atrium im offline_access', resource: ENG_NODE });
+    const nodeToken = await client.refreshTokenGrant(rp, tokens.refresh_token!, { resource: ENG_NODE });
+    const jwks = createRemoteJWKSet(new URL(rp.serverMetadata().jwks_uri!));
+    const { payload, protectedHeader } = await jwtVerify(nodeToken.access_token, jwks, { issuer: gateway.issuer, audience: ENG_NODE });
+    expect(protectedHeader.typ).toBe('at+jwt');
+    expect(payload.sub).toBe(tokens.claims()!.sub);
+    expect(payload.scope).toContain('im');
+    expect(payload.im_domains).toEqual(['eng.campus.test']);
+    expect(payload.preferred_username).toBe('alice');
+    expect(typeof payload.sid).toBe('string');
+  });
+
+  it('refuses a resource that is not a registered domain node', async () => {
+    const { tokens } = await codeFlow(rp, 'alice');
+    await expect(client.refreshTokenGrant(rp, tokens.refresh_token!, { resource: 'http://evil.test' })).rejects.toMatchObject({ error: 'invalid_target' });
+  });
+
+  it('grants client credentials for a domain node with the node as audience', async () => {
+    const tokens = await client.clientCredentialsGrant(rp, { resource: ENG_NODE, scope: 'im' });
+    const payload = decodeJwt(tokens.access_token);
+    expect(payload.aud).toBe(ENG_NODE);
+    expect(payload.client_id).toBe(rp.clientMetadata().client_id);
+  });
+});
+
+describe('bad paths', () => {
+  it('rejects an unregistered redirect URI without redirecting to it', async () => {
+    const url = client.buildAuthorizationUrl(rp, {
+      redirect_uri: 'http://localhost:9/evil',
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const page = await new BrowserAgent().navigate(url.toString());
+    expect(page.status).toBe(400);
+    expect(page.url).not.toContain('/evil');
+    expect(page.html).toContain('redirect_uri');
+  });
+
+  it('requires PKCE from every client', async () => {
+    const url = client.buildAuthorizationUrl(rp, { redirect_uri: REDIRECT, scope: 'openid', state: 'x' });
+    const page = await new BrowserAgent().navigate(url.toString(), {}, REDIRECT);
+    const back = new URL(page.url);
+    expect(back.searchParams.get('error')).toBe('invalid_request');
+    expect(back.searchParams.get('error_description')).toMatch(/PKCE/);
+  });
+
+  it('revokes the tokens of an authorization code that is used twice', async () => {
+    const { tokens, callback, verifier } = await codeFlow(rp, 'alice', { state: 'fixed' });
+    await expect(
+      client.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: verifier, expectedState: 'fixed' }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await client.tokenIntrospection(rp, tokens.access_token)).active).toBe(false);
+  });
+});

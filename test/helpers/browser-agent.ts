@@ -1,0 +1,101 @@
+/**
+ * A minimal cookie-keeping HTTP client that walks the gateway's HTML forms as a browser without
+ * JavaScript would: follows redirects, keeps cookies per host, reads forms and submits them.
+ */
+export type Page = { url: string; status: number; html: string; headers: Headers };
+export type Form = { action: string; method: string; fields: Record<string, string> };
+
+export class BrowserAgent {
+  readonly cookies = new Map<string, Map<string, string>>();
+
+  cookieHeader(url: URL): string {
+    return [...(this.cookies.get(url.host) ?? new Map()).entries()].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  private store(url: URL, response: Response): void {
+    const jar = this.cookies.get(url.host) ?? new Map<string, string>();
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      const expired = attrs.some((a) => /^\s*max-age=0/i.test(a) || (/^\s*expires=/i.test(a) && new Date(a.split('=')[1]!) < new Date()));
+      if (expired || value === '') jar.delete(name);
+      else jar.set(name, value);
+    }
+    this.cookies.set(url.host, jar);
+  }
+
+  async request(url: string, init: RequestInit = {}): Promise<Response> {
+    const target = new URL(url);
+    const headers = new Headers(init.headers);
+    const cookie = this.cookieHeader(target);
+    if (cookie) headers.set('cookie', cookie);
+    if (!headers.has('accept')) headers.set('accept', 'text/html');
+    const response = await fetch(target, { ...init, headers, redirect: 'manual' });
+    this.store(target, response);
+    return response;
+  }
+
+  /** Follows redirects from `url`; stops (without fetching) at the first URL starting with `stopAt`. */
+  async navigate(url: string, init: RequestInit = {}, stopAt?: string): Promise<Page> {
+    let current = url;
+    let response = await this.request(current, init);
+    for (let hops = 0; hops < 20; hops++) {
+      const location = response.headers.get('location');
+      if (response.status < 300 || response.status >= 400 || !location) break;
+      await response.arrayBuffer();
+      current = new URL(location, current).toString();
+      if (stopAt && current.startsWith(stopAt)) return { url: current, status: response.status, html: '', headers: response.headers };
+      response = await this.request(current);
+    }
+    return { url: current, status: response.status, html: await response.text(), headers: response.headers };
+  }
+
+  async submit(page: Page, form: Form, values: Record<string, string> = {}, stopAt?: string): Promise<Page> {
+    const body = new URLSearchParams({ ...form.fields, ...values });
+    return this.navigate(
+      new URL(form.action, page.url).toString(),
+      { method: form.method.toUpperCase(), body, headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      stopAt,
+    );
+  }
+}
+
+const decode = (s: string) =>
+  s.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#x27;/g, "'").replace(/&#39;/g, "'").replace(/&#x3D;/g, '=');
+
+export function formsOf(html: string): Form[] {
+  const forms: Form[] = [];
+  for (const match of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
+    const attrs = match[1]!;
+    const action = decode(/action="([^"]*)"/i.exec(attrs)?.[1] ?? '');
+    const method = /method="([^"]*)"/i.exec(attrs)?.[1] ?? 'get';
+    const fields: Record<string, string> = {};
+    for (const input of match[2]!.matchAll(/<input\b([^>]*)>/gi)) {
+      const name = /name="([^"]*)"/i.exec(input[1]!)?.[1];
+      if (name) fields[name] = decode(/value="([^"]*)"/i.exec(input[1]!)?.[1] ?? '');
+    }
+    forms.push({ action, method, fields });
+  }
+  return forms;
+}
+
+export function formWithAction(page: Page, fragment: string): Form {
+  const form = formsOf(page.html).find((f) => f.action.includes(fragment));
+  if (!form) throw new Error(`No form with action containing ${fragment} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`);
+  return form;
+}
+
+/** Signs in through the gateway's login form (and consent, if shown); returns the redirect back to the app. */
+export async function signIn(agent: BrowserAgent, authorizationUrl: string, redirectUri: string, username: string, password: string): Promise<URL> {
+  let page = await agent.navigate(authorizationUrl, {}, redirectUri);
+  if (page.url.includes('/interaction/') && page.html.includes('/login"')) {
+    page = await agent.submit(page, formWithAction(page, '/login'), { username, password }, redirectUri);
+  }
+  if (page.url.includes('/interaction/') && page.html.includes('/confirm"')) {
+    page = await agent.submit(page, formWithAction(page, '/confirm'), {}, redirectUri);
+  }
+  if (!page.url.startsWith(redirectUri)) throw new Error(`Sign-in did not return to the app: ${page.url} (${page.status})\n${page.html.slice(0, 1500)}`);
+  return new URL(page.url);
+}

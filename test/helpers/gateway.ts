@@ -1,0 +1,37 @@
+import { loadGatewayConfig } from '../../gateway/config.ts';
+import { startGateway, type Gateway } from '../../gateway/main.ts';
+import { operator } from '../../gateway/context.ts';
+import { seedDemo } from '../../gateway/seed/demo.ts';
+import { registerApp, type RegisteredApp } from '../../apps-registry/register-app.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export type TestGateway = Gateway & { db: TestDatabase; stop(): Promise<void> };
+
+export const ENG_NODE = 'http://127.0.0.1:4201';
+export const ARTS_NODE = 'http://127.0.0.1:4202';
+
+/** A gateway on a free port over its own database, seeded with the demo campus. */
+export async function startTestGateway(label: string, env: Record<string, string> = {}): Promise<TestGateway> {
+  const db = await createTestDatabase(label);
+  const config = loadGatewayConfig({
+    GATEWAY_PORT: '0',
+    GATEWAY_HOST: '127.0.0.1',
+    ATRIUM_DATA_DIR: db.dataDir,
+    ...(db.url ? { DATABASE_URL: db.url } : {}),
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const gateway = await startGateway(config, { migrate: true });
+  await seedDemo(gateway.context(null), { eng: ENG_NODE, arts: ARTS_NODE });
+  return Object.assign(gateway, {
+    db,
+    async stop() {
+      await gateway.close();
+      await db.drop();
+    },
+  });
+}
+
+export async function registerTestApp(gateway: Gateway, input: Record<string, unknown>): Promise<RegisteredApp> {
+  return registerApp({ ...gateway.context(null), actor: operator('test') }, input);
+}
