@@ -1,41 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify, decodeJwt } from 'jose';
-import { BrowserAgent, signIn } from '../helpers/browser-agent.ts';
+import { BrowserAgent } from '../helpers/browser-agent.ts';
+import { codeFlow as codeFlowAt, discover } from '../helpers/rp.ts';
 import { ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 
 let gateway: TestGateway;
 let rp: client.Configuration;
 
-async function discover(clientId: string, secret: string) {
-  return client.discovery(new URL(gateway.issuer), clientId, secret, undefined, { execute: [client.allowInsecureRequests] });
-}
-
-async function codeFlow(config: client.Configuration, username: string, params: Record<string, string> = {}) {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = params.state ?? client.randomState();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope: 'openid profile email atrium offline_access',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    prompt: 'consent',
-    ...params,
-  });
-  const agent = new BrowserAgent();
-  const callback = await signIn(agent, url.toString(), REDIRECT, username, DEMO_PASSWORD);
-  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
-  return { tokens, agent, callback, verifier };
-}
+const codeFlow = (config: client.Configuration, username: string, params: Record<string, string> = {}) =>
+  codeFlowAt(config, REDIRECT, username, params);
 
 beforeAll(async () => {
   gateway = await startTestGateway('oidc');
   const app = await registerTestApp(gateway, { name: 'Library', redirectUris: [REDIRECT] });
-  rp = await discover(app.clientId, app.clientSecret);
+  rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
 });
 afterAll(async () => gateway?.stop());
 

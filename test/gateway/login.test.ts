@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { BrowserAgent, formWithAction, type Page } from '../helpers/browser-agent.ts';
+import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { codeFlow, discover } from '../helpers/rp.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { updateUser } from '../../gateway/accounts/update-user.ts';
+import { operator } from '../../gateway/context.ts';
+
+const REDIRECT = 'http://localhost:9/cb';
+let gateway: TestGateway;
+let rp: client.Configuration;
+
+async function loginPage(agent = new BrowserAgent()): Promise<{ agent: BrowserAgent; page: Page }> {
+  const url = client.buildAuthorizationUrl(rp, {
+    redirect_uri: REDIRECT,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  return { agent, page: await agent.navigate(url.toString(), {}, REDIRECT) };
+}
+
+async function attempt(username: string, password: string): Promise<Page> {
+  const { agent, page } = await loginPage();
+  return agent.submit(page, formWithAction(page, '/login'), { username, password }, REDIRECT);
+}
+
+const loginCount = (outcome: 'success' | 'failure', target: string) =>
+  gateway.models.AuditEvent.count({ where: { action: 'login', outcome, target } });
+
+beforeAll(async () => {
+  gateway = await startTestGateway('login', { LOGIN_MAX_FAILURES: '3', LOGIN_LOCKOUT_MINUTES: '10' });
+  const app = await registerTestApp(gateway, { name: 'Timetable', redirectUris: [REDIRECT] });
+  rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
+});
+afterAll(async () => gateway?.stop());
+
+describe('the login form', () => {
+  it('accepts an email address as well as a username, and audits the sign-in', async () => {
+    const page = await attempt('Alice@Campus.test', DEMO_PASSWORD);
+    // Signed in: the next step is the consent screen for this (not first-party) app.
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('/confirm"');
+    expect(await loginCount('success', 'alice')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('answers an unknown account and a wrong password with the same message', async () => {
+    const unknown = await attempt('nobody-here', 'whatever-password');
+    const wrong = await attempt('bob', 'not-the-password');
+    expect(unknown.status).toBe(401);
+    expect(wrong.status).toBe(401);
+    const message = (p: Page) => /role="alert">([^<]*)</.exec(p.html)?.[1];
+    expect(message(unknown)).toBe('Wrong username or password.');
+    expect(message(wrong)).toBe(message(unknown));
+    expect(await loginCount('failure', 'nobody-here')).toBe(1);
+  });
+
+  it('locks an account after repeated failures, even for the right password, until an admin resets it', async () => {
+    for (let i = 0; i < 3; i++) expect((await attempt('dave', `wrong-${i}-password`)).status).toBe(401);
+    const locked = await attempt('dave', DEMO_PASSWORD);
+    expect(locked.status).toBe(429);
+    expect(locked.html).toContain('Too many failed attempts');
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'dave' } })).toBe(1);
+    const dave = await gateway.models.User.findOne({ where: { username: 'dave' } });
+    expect(dave!.lockedUntil!.getTime()).toBeGreaterThan(Date.now() + 9 * 60_000);
+  });
+
+  it('locks a name that does not exist the same way, so lockout does not reveal who exists', async () => {
+    for (let i = 0; i < 3; i++) await attempt('ghost-user', `wrong-${i}-password`);
+    const page = await attempt('ghost-user', 'wrong-again-password');
+    expect(page.status).toBe(429);
+    expect(page.html).toContain('Too many failed attempts');
+  });
+
+  it('tells a disabled user only when the password is right, and ends their refresh tokens', async () => {
+    const { tokens } = await codeFlow(rp, REDIRECT, 'bob');
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'bob', { status: 'disabled' });
+    const right = await attempt('bob', DEMO_PASSWORD);
+    expect(right.status).toBe(403);
+    expect(right.html).toContain('This account is disabled');
+    const wrong = await attempt('bob', 'not-the-password');
+    expect(wrong.html).toContain('Wrong username or password.');
+    await expect(client.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'bob', { status: 'active' });
+  });
+
+  it('rejects a form posted without its CSRF token and signs nobody in', async () => {
+    const { agent, page } = await loginPage();
+    const form = formWithAction(page, '/login');
+    const before = await loginCount('success', 'carol');
+    const { _csrf, ...withoutToken } = form.fields;
+    const response = await agent.submit(page, { ...form, fields: withoutToken }, { username: 'carol', password: DEMO_PASSWORD }, REDIRECT);
+    expect(response.status).toBe(403);
+    expect(response.html).toContain('did not come from this site');
+    const forged = await agent.submit(page, form, { username: 'carol', password: DEMO_PASSWORD, _csrf: 'forged-token' }, REDIRECT);
+    expect(forged.status).toBe(403);
+    expect(await loginCount('success', 'carol')).toBe(before);
+  });
+
+  it('escapes what the user typed when it shows the form again', async () => {
+    const page = await attempt('<script>alert(1)</script>', 'whatever-password');
+    expect(page.html).not.toContain('<script>alert(1)</script>');
+    expect(page.html).toContain('&lt;script&gt;');
+  });
+});
+
+describe('per-address rate limit', () => {
+  let limited: TestGateway;
+  let limitedRp: client.Configuration;
+  beforeAll(async () => {
+    limited = await startTestGateway('ratelimit', { LOGIN_IP_LIMIT: '4', LOGIN_IP_WINDOW_SECONDS: '600' });
+    const app = await registerTestApp(limited, { name: 'Grades', redirectUris: [REDIRECT] });
+    limitedRp = await discover(limited.issuer, app.clientId, app.clientSecret);
+  });
+  afterAll(async () => limited?.stop());
+
+  it('refuses further attempts from one address across accounts once its allowance is spent', async () => {
+    const statuses: number[] = [];
+    for (const username of ['alice', 'bob', 'carol', 'dave', 'alice']) {
+      const agent = new BrowserAgent();
+      const url = client.buildAuthorizationUrl(limitedRp, {
+        redirect_uri: REDIRECT,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const page = await agent.navigate(url.toString(), {}, REDIRECT);
+      const result = await agent.submit(page, formWithAction(page, '/login'), { username, password: 'wrong-password-x' }, REDIRECT);
+      statuses.push(result.status);
+      if (result.status === 429) {
+        expect(result.html).toContain('Too many attempts');
+        expect(Number(result.headers.get('retry-after'))).toBeGreaterThan(0);
+      }
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+  });
+});
