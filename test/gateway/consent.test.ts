@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { BrowserAgent, formWithAction } from '../helpers/browser-agent.ts';
+import { ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { codeFlow, discover } from '../helpers/rp.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+
+const REDIRECT = 'http://localhost:9/cb';
+let gateway: TestGateway;
+let thirdParty: client.Configuration;
+let firstParty: client.Configuration;
+
+async function authorize(config: client.Configuration, agent: BrowserAgent, extra: Record<string, string> = {}) {
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: 'openid profile',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+    ...extra,
+  });
+  return agent.navigate(url.toString(), {}, REDIRECT);
+}
+
+beforeAll(async () => {
+  gateway = await startTestGateway('consent');
+  const a = await registerTestApp(gateway, { name: 'Survey <Tool>', redirectUris: [REDIRECT] });
+  thirdParty = await discover(gateway.issuer, a.clientId, a.clientSecret);
+  const b = await registerTestApp(gateway, { name: 'Campus Portal', redirectUris: [REDIRECT], firstParty: true });
+  firstParty = await discover(gateway.issuer, b.clientId, b.clientSecret);
+});
+afterAll(async () => gateway?.stop());
+
+describe('consent', () => {
+  it('asks once for an ordinary app, names it escaped, and remembers the answer', async () => {
+    const agent = new BrowserAgent();
+    const login = await authorize(thirdParty, agent);
+    const consent = await agent.submit(login, formWithAction(login, '/login'), { username: 'alice', password: DEMO_PASSWORD }, REDIRECT);
+    expect(consent.html).toContain('Allow Survey &lt;Tool&gt;?');
+    expect(consent.html).toContain('See your name and username');
+    const back = await agent.submit(consent, formWithAction(consent, '/confirm'), {}, REDIRECT);
+    expect(new URL(back.url).searchParams.get('code')).toBeTruthy();
+
+    const second = await authorize(thirdParty, agent);
+    expect(new URL(second.url).searchParams.get('code')).toBeTruthy();
+  });
+
+  it('returns access_denied to the app when the person declines', async () => {
+    const agent = new BrowserAgent();
+    const login = await authorize(thirdParty, agent);
+    const consent = await agent.submit(login, formWithAction(login, '/login'), { username: 'bob', password: DEMO_PASSWORD }, REDIRECT);
+    const back = await agent.submit(consent, formWithAction(consent, '/abort'), {}, REDIRECT);
+    expect(new URL(back.url).searchParams.get('error')).toBe('access_denied');
+  });
+
+  it('skips consent for a first-party app, including chat access to a domain node', async () => {
+    const { tokens } = await codeFlow(firstParty, REDIRECT, 'carol', { scope: 'openid profile atrium im offline_access', resource: ENG_NODE });
+    expect(tokens.claims()!.preferred_username).toBe('carol');
+    const nodeToken = await client.refreshTokenGrant(firstParty, tokens.refresh_token!, { resource: ENG_NODE });
+    expect(nodeToken.scope).toContain('im');
+  });
+
+  it('opens a first-party app silently for someone already signed in (no login, no consent)', async () => {
+    const agent = new BrowserAgent();
+    await codeFlow(thirdParty, REDIRECT, 'dave', {}, agent);
+    const silent = await authorize(firstParty, agent, { prompt: 'none' });
+    expect(new URL(silent.url).searchParams.get('code')).toBeTruthy();
+  });
+});

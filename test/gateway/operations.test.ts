@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import request from 'supertest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { loadGatewayConfig } from '../../gateway/config.ts';
+import { ConfigError } from '../../core/errors.ts';
+
+let gateway: TestGateway;
+beforeAll(async () => {
+  gateway = await startTestGateway('ops');
+});
+afterAll(async () => gateway?.stop());
+
+describe('operating the gateway', () => {
+  it('answers health, readiness and Prometheus metrics', async () => {
+    await request(gateway.server).get('/healthz').expect(200, { status: 'ok' });
+    await request(gateway.server).get('/readyz').expect(200, { status: 'ready', checks: { database: true } });
+    const metrics = (await request(gateway.server).get('/metrics').expect(200)).text;
+    expect(metrics).toContain('atrium_http_requests_total');
+    expect(metrics).toContain('process_resident_memory_bytes');
+  });
+
+  it('sends a strict content security policy and no framework banner', async () => {
+    const response = await request(gateway.server).get('/.well-known/openid-configuration').expect(200);
+    expect(response.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(response.headers['x-frame-options']).toBe('DENY');
+    expect(response.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('shows a readable page for an interaction that does not exist', async () => {
+    const response = await request(gateway.server).get('/interaction/nope').set('accept', 'text/html').expect(400);
+    expect(response.text).toContain('sign-in attempt expired');
+  });
+
+  it('reports not ready once the database is gone', async () => {
+    const other = await startTestGateway('ops-down');
+    await other.sequelize.close();
+    await request(other.server).get('/readyz').expect(503);
+    other.server.close();
+    other.server.closeAllConnections();
+    await other.db.drop();
+  });
+});
+
+describe('configuration', () => {
+  it('names each bad variable and what it expects', () => {
+    const attempt = () => loadGatewayConfig({ GATEWAY_PORT: 'eighty', LOGIN_MAX_FAILURES: '-1', ATRIUM_DATA_DIR: '/tmp/x' });
+    expect(attempt).toThrow(ConfigError);
+    try {
+      attempt();
+    } catch (error) {
+      const problems = (error as ConfigError).problems.join('\n');
+      expect(problems).toContain('GATEWAY_PORT: expected a port number');
+      expect(problems).toContain('LOGIN_MAX_FAILURES: expected a positive number');
+    }
+  });
+
+  it('refuses production without its own secrets and an https issuer', () => {
+    try {
+      loadGatewayConfig({ ATRIUM_MODE: 'production', ATRIUM_ISSUER: 'http://id.campus.test' });
+      expect.unreachable();
+    } catch (error) {
+      const problems = (error as ConfigError).problems.join('\n');
+      expect(problems).toContain('ATRIUM_SECRET_KEY: required in production');
+      expect(problems).toContain('ATRIUM_COOKIE_KEYS: required in production');
+      expect(problems).toContain('ATRIUM_ISSUER: must be an https:// URL in production');
+    }
+  });
+});
