@@ -1,12 +1,24 @@
-import { Router, type Request } from 'express';
+import { Router, type ErrorRequestHandler, type Request } from 'express';
+import session from 'express-session';
 import type Provider from 'oidc-provider';
 import type { Sequelize } from 'sequelize';
+import { isAppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
 import type { GatewayModels } from '../models/index.ts';
+import { ensureConsoleClient } from './console-client.ts';
+import { createKit } from './kit.ts';
+import { consoleUserOf } from './page.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { domainRoutes } from './routes/domains.ts';
+import { SESSION_COOKIE, sessionRoutes } from './routes/session.ts';
+import { unitRoutes } from './routes/units.ts';
+import { userRoutes } from './routes/users.ts';
+import { DatabaseSessionStore } from './session-store.ts';
+import { createConsoleAuth } from './sign-in.ts';
 
 export type AdminDeps = {
   issuer: string;
@@ -20,7 +32,55 @@ export type AdminDeps = {
   provider: () => Provider;
 };
 
-/** The admin console (placeholder until the console lands). */
-export async function adminConsole(_deps: AdminDeps): Promise<Router> {
-  return Router();
+/**
+ * The admin console, mounted at /admin: an OIDC relying party of this very gateway (no side door), with
+ * its own database-backed session. Every page and action goes through the account use-cases with the
+ * signed-in administrator as the actor, so a unit admin's limits are enforced where the data is.
+ */
+export async function adminConsole(deps: AdminDeps): Promise<Router> {
+  await ensureConsoleClient(deps.context(null), deps.issuer, deps.config.secretKey);
+  const secure = deps.issuer.startsWith('https://');
+  const ttlSeconds = deps.config.sessionTtlHours * 3600;
+  const auth = createConsoleAuth({ issuer: deps.issuer, secretKey: deps.config.secretKey, logger: deps.logger, context: deps.context });
+  const kit = createKit(deps.context, deps.csrf);
+
+  const router = Router();
+  router.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+  router.use(
+    session({
+      name: SESSION_COOKIE,
+      secret: deps.config.cookieKeys,
+      store: new DatabaseSessionStore(deps.models.WebSession, { ttlSeconds }),
+      resave: false,
+      saveUninitialized: false,
+      unset: 'destroy',
+      cookie: { httpOnly: true, sameSite: 'lax', secure, path: '/admin', maxAge: ttlSeconds * 1000 },
+    }),
+  );
+  router.use(auth.passport.initialize());
+  router.use(auth.passport.session());
+  router.use(sessionRoutes(kit, auth, deps.logger, { secure }));
+
+  router.use((req, res, next) => {
+    if (consoleUserOf(req)) return next();
+    if (req.method === 'GET') req.session.returnTo = req.originalUrl;
+    res.redirect(303, '/admin/login');
+  });
+  router.get('/', (_req, res) => res.redirect(303, '/admin/users'));
+  router.use(userRoutes(kit));
+  router.use(unitRoutes(kit));
+  router.use(domainRoutes(kit));
+  router.use(auditRoutes(kit));
+  router.use((req, res) => kit.render(req, res, 'error', { title: 'Not found', message: 'There is no such page in the admin console.' }, 404));
+
+  const onConsoleError: ErrorRequestHandler = (error: unknown, req, res, next) => {
+    if (!isAppError(error) || res.headersSent) return next(error);
+    const title = error.status === 403 ? 'Not allowed' : error.status === 404 ? 'Not found' : 'Something went wrong';
+    kit.render(req, res, 'error', { title, message: error.message, code: error.code }, error.status);
+  };
+  router.use(onConsoleError);
+  return router;
 }

@@ -99,3 +99,78 @@ export async function signIn(agent: BrowserAgent, authorizationUrl: string, redi
   if (!page.url.startsWith(redirectUri)) throw new Error(`Sign-in did not return to the app: ${page.url} (${page.status})\n${page.html.slice(0, 1500)}`);
   return new URL(page.url);
 }
+
+/** A form as a browser would submit it: ticked boxes only, repeated names kept, the chosen option of each select. */
+export type FilledForm = { action: string; method: string; entries: [string, string][] };
+
+const attr = (attrs: string, name: string) => {
+  const m = new RegExp(`\\b${name}="([^"]*)"`, 'i').exec(attrs);
+  return m ? decode(m[1]!) : undefined;
+};
+const flag = (attrs: string, name: string) => new RegExp(`\\s${name}(\\s|=|$)`, 'i').test(attrs);
+
+export function filledFormsOf(html: string): FilledForm[] {
+  const forms: FilledForm[] = [];
+  for (const match of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
+    const entries: [string, string][] = [];
+    const body = match[2]!;
+    for (const control of body.matchAll(/<input\b([^>]*)>|<select\b([^>]*)>([\s\S]*?)<\/select>|<textarea\b([^>]*)>([\s\S]*?)<\/textarea>/gi)) {
+      if (control[1] !== undefined) {
+        const attrs = control[1];
+        const name = attr(attrs, 'name');
+        const type = (attr(attrs, 'type') ?? 'text').toLowerCase();
+        if (!name || type === 'submit' || type === 'button') continue;
+        if ((type === 'checkbox' || type === 'radio') && !flag(attrs, 'checked')) continue;
+        entries.push([name, attr(attrs, 'value') ?? (type === 'checkbox' || type === 'radio' ? 'on' : '')]);
+      } else if (control[2] !== undefined) {
+        const name = attr(control[2], 'name');
+        if (!name) continue;
+        const options = [...control[3]!.matchAll(/<option\b([^>]*)>([\s\S]*?)<\/option>/gi)];
+        const chosen = options.find((o) => flag(o[1]!, 'selected')) ?? options[0];
+        if (chosen) entries.push([name, attr(chosen[1]!, 'value') ?? decode(chosen[2]!.trim())]);
+      } else {
+        const name = attr(control[4]!, 'name');
+        if (name) entries.push([name, decode(control[5]!)]);
+      }
+    }
+    forms.push({ action: attr(match[1]!, 'action') ?? '', method: attr(match[1]!, 'method') ?? 'get', entries });
+  }
+  return forms;
+}
+
+export function filledFormWithAction(page: Page, action: string): FilledForm {
+  const form = filledFormsOf(page.html).find((f) => f.action === action || f.action.includes(action));
+  if (!form) throw new Error(`No form with action ${action} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`);
+  return form;
+}
+
+/**
+ * Submits a filled form with some fields replaced: a string sets one value, an array sets several
+ * (ticked checkboxes), an empty array clears the field.
+ */
+export async function submitFilled(agent: BrowserAgent, page: Page, form: FilledForm, changes: Record<string, string | string[]> = {}): Promise<Page> {
+  const body = new URLSearchParams();
+  for (const [name, value] of form.entries) if (!(name in changes)) body.append(name, value);
+  for (const [name, value] of Object.entries(changes)) for (const v of Array.isArray(value) ? value : [value]) body.append(name, v);
+  const target = new URL(form.action, page.url);
+  if (form.method.toLowerCase() === 'get') {
+    target.search = body.toString();
+    return agent.navigate(target.toString());
+  }
+  return agent.navigate(target.toString(), { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+}
+
+/**
+ * Opens a page that starts a sign-in (a relying party's login route), fills in the gateway's login form
+ * (and consent, if asked) and follows the redirects back; returns wherever the browser ends up.
+ */
+export async function signInThrough(agent: BrowserAgent, startUrl: string, username: string, password: string): Promise<Page> {
+  let page = await agent.navigate(startUrl);
+  if (page.url.includes('/interaction/') && page.html.includes('/login"')) {
+    page = await agent.submit(page, formWithAction(page, '/login'), { username, password });
+  }
+  if (page.url.includes('/interaction/') && page.html.includes('/confirm"')) {
+    page = await agent.submit(page, formWithAction(page, '/confirm'), {});
+  }
+  return page;
+}

@@ -1,0 +1,43 @@
+import { ForbiddenError } from '../../core/errors.ts';
+import { audit } from '../audit.ts';
+import type { Actor, GatewayContext } from '../context.ts';
+import { ROLES, type Role } from '../models/index.ts';
+import { unitPathsOf } from './memberships.ts';
+import { canAdminister } from './scope.ts';
+
+type ConsoleUser = Extract<Actor, { kind: 'user' }>;
+
+const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+
+/** The actor an ID token describes; only roles the gateway knows survive, whatever the token says. */
+export function actorFromClaims(claims: Record<string, unknown>): ConsoleUser {
+  return {
+    kind: 'user',
+    id: String(claims.sub),
+    name: typeof claims.preferred_username === 'string' ? claims.preferred_username : String(claims.sub),
+    roles: strings(claims.roles).filter((r): r is Role => (ROLES as readonly string[]).includes(r)),
+    unitPaths: strings(claims.org_units),
+  };
+}
+
+/** Lets an administrator or unit admin into the console; anyone else is refused, and both outcomes are audited. */
+export async function admitToConsole(ctx: GatewayContext, actor: ConsoleUser): Promise<ConsoleUser> {
+  const asActor = { ...ctx, actor };
+  if (!canAdminister(actor)) {
+    await audit(asActor, { action: 'console.sign_in', target: actor.name, outcome: 'failure', details: { reason: 'not_an_administrator', roles: actor.roles } });
+    throw new ForbiddenError('The admin console is only for administrators and unit administrators. Your account does not have either role.');
+  }
+  await audit(asActor, { action: 'console.sign_in', target: actor.name });
+  return actor;
+}
+
+/**
+ * The signed-in administrator as the database describes them now, or null once the account is gone,
+ * disabled or no longer an administrator: a console session must not outlive any of those.
+ */
+export async function reloadConsoleActor(ctx: GatewayContext, id: string): Promise<ConsoleUser | null> {
+  const user = await ctx.models.User.findByPk(id, { transaction: ctx.tx });
+  if (!user || user.status !== 'active') return null;
+  const actor: ConsoleUser = { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: await unitPathsOf(ctx, user) };
+  return canAdminister(actor) ? actor : null;
+}

@@ -1,0 +1,52 @@
+import express, { type Request } from 'express';
+import { ValidationError, isAppError, type AppError } from '../../core/errors.ts';
+
+/** The console's own form parser: small bodies only; repeated fields (checkboxes) arrive as arrays. */
+export const formBody = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 400 });
+
+export type Body = Record<string, unknown>;
+
+export const bodyOf = (req: Request): Body => (req.body as Body | undefined) ?? {};
+
+export function text(body: Body, name: string): string {
+  const value = body[name];
+  return typeof value === 'string' ? value : '';
+}
+
+/** Checkboxes (repeated fields) or a typed list, one per line or comma-separated. */
+export function list(body: Body, name: string): string[] {
+  const raw = body[name];
+  const values = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  return values
+    .filter((v): v is string => typeof v === 'string')
+    .flatMap((v) => v.split(/[\n\r,]+/))
+    .map((v) => v.trim())
+    .filter(Boolean);
+}
+
+/**
+ * A user's units from checkboxes plus a "primary unit" choice. The use-cases take the first unit as the
+ * primary one (it decides the IM home domain), and checkboxes arrive in page order, so the choice is
+ * moved to the front; choosing a primary unit also selects it.
+ */
+export function unitsWithPrimary(body: Body): string[] {
+  const primary = text(body, 'primaryUnit').trim();
+  const units = list(body, 'units');
+  return primary ? [primary, ...units.filter((u) => u !== primary)] : units;
+}
+
+export type FormFailure = { status: number; errors: Record<string, string>; notice: string };
+
+/**
+ * What a form shows when a use-case refuses its input: messages beside the fields for invalid input
+ * (keyed by the field, so "units.2" lands on "units"), one notice for a conflict or a refusal.
+ * Anything else is not the user's doing and is rethrown.
+ */
+export function formFailure(error: unknown): FormFailure {
+  if (!isAppError(error) || error.status >= 500) throw error;
+  const errors: Record<string, string> = {};
+  if (error instanceof ValidationError) {
+    for (const [path, message] of Object.entries(error.fields)) errors[path.split('.')[0]!] ??= message;
+  }
+  return { status: (error as AppError).status, errors, notice: error.message };
+}

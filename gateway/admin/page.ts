@@ -1,0 +1,55 @@
+import type { Request, Response } from 'express';
+import type { Actor } from '../context.ts';
+import type { Csrf } from '../http/csrf.ts';
+import { isFullAdmin } from '../accounts/scope.ts';
+
+export type Flash = { kind: 'success' | 'error'; text: string };
+export type ConsoleUser = Extract<Actor, { kind: 'user' }>;
+export type Section = 'users' | 'units' | 'domains' | 'audit';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** A one-time notice for the page after a POST-redirect-GET. */
+    flash?: Flash;
+    /** Kept for RP-initiated logout (id_token_hint). */
+    idToken?: string;
+    /** Where an unauthenticated GET wanted to go, resumed after sign-in. */
+    returnTo?: string;
+  }
+}
+
+export function consoleUserOf(req: Request): ConsoleUser | undefined {
+  const user = req.user as Actor | undefined;
+  return user?.kind === 'user' ? user : undefined;
+}
+
+export function setFlash(req: Request, text: string, kind: Flash['kind'] = 'success'): void {
+  req.session.flash = { kind, text };
+}
+
+/** Only a console path may be resumed after sign-in, never another site or the provider's routes. */
+export function safeReturnTo(value: unknown): string {
+  if (typeof value === 'string' && /^\/admin\/[A-Za-z0-9/_.%?&=+-]*$/.test(value) && !value.includes('//')) return value;
+  return '/admin/users';
+}
+
+/** Renders a console page in the admin layout with the navigation, the form token and any pending notice. */
+export function renderPage(
+  csrf: Csrf,
+  req: Request,
+  res: Response,
+  view: string,
+  data: Record<string, unknown> & { title: string; section?: Section },
+  status = 200,
+): void {
+  const user = consoleUserOf(req);
+  const flash = req.session?.flash;
+  if (flash) delete req.session.flash;
+  res.status(status).render(`admin/${view}`, {
+    ...data,
+    layout: 'admin',
+    csrf: csrf.token(req, res),
+    flash,
+    nav: user ? { username: user.name, fullAdmin: isFullAdmin(user), section: data.section } : undefined,
+  });
+}

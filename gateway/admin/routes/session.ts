@@ -1,0 +1,75 @@
+import { Router, type Request } from 'express';
+import { AppError } from '../../../core/errors.ts';
+import type { Logger } from '../../../core/logger.ts';
+import { formBody } from '../form-input.ts';
+import type { ConsoleKit } from '../kit.ts';
+import { safeReturnTo } from '../page.ts';
+import { STRATEGY, type ConsoleAuth, type Refusal, type SignedIn } from '../sign-in.ts';
+
+export const SESSION_COOKIE = 'atrium.admin';
+
+class SignInUnavailableError extends AppError {
+  constructor() {
+    super('sign_in_unavailable', 503, 'The console cannot reach the sign-in service right now. Try again in a moment.');
+  }
+}
+
+const destroySession = (req: Request) =>
+  new Promise<void>((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
+
+/** Sign-in through the gateway's own login page, the callback, and sign-out (console and gateway). */
+export function sessionRoutes(kit: ConsoleKit, auth: ConsoleAuth, logger: Logger, cookie: { secure: boolean }): Router {
+  const router = Router();
+
+  async function whenReady() {
+    try {
+      await auth.ready();
+    } catch {
+      throw new SignInUnavailableError();
+    }
+  }
+
+  router.get('/login', async (req, res, next) => {
+    await whenReady();
+    auth.passport.authenticate(STRATEGY)(req, res, next);
+  });
+
+  router.get('/callback', async (req, res, next) => {
+    await whenReady();
+    const finish = (err: unknown, user: SignedIn | false | undefined, info: unknown) => {
+      if (err) {
+        logger.warn({ err }, 'admin console sign-in failed');
+        return kit.render(req, res, 'error', { title: 'Sign-in failed', message: 'Sign-in could not be completed.', retry: true }, 400);
+      }
+      if (!user) {
+        const refusal = info as Partial<Refusal> & { message?: string } | undefined;
+        if (refusal?.refused) {
+          // Kept so "sign in as someone else" can end this gateway session too.
+          req.session.idToken = refusal.idToken;
+          return kit.render(req, res, 'refused', { title: 'Not an administrator', message: refusal.refused }, 403);
+        }
+        return kit.render(req, res, 'error', { title: 'Sign-in failed', message: refusal?.message ?? 'Sign-in was cancelled.', retry: true }, 401);
+      }
+      const returnTo = safeReturnTo(req.session.returnTo);
+      req.logIn(user.actor, (loginError) => {
+        if (loginError) return next(loginError);
+        req.session.idToken = user.idToken;
+        res.redirect(303, returnTo);
+      });
+    };
+    auth.passport.authenticate(STRATEGY, finish)(req, res, next);
+  });
+
+  router.post('/logout', formBody, kit.csrf.check, async (req, res) => {
+    const target = await auth.endSessionUrl(req.session.idToken).catch(() => '/admin/signed-out');
+    await destroySession(req);
+    res.clearCookie(SESSION_COOKIE, { path: '/admin', httpOnly: true, sameSite: 'lax', secure: cookie.secure });
+    res.redirect(303, target);
+  });
+
+  router.get('/signed-out', (req, res) => {
+    kit.render(req, res, 'signed-out', { title: 'Signed out' });
+  });
+
+  return router;
+}
