@@ -1,0 +1,253 @@
+import { availableParallelism } from 'node:os';
+import { CsvError, parse } from 'csv-parse/sync';
+import { Op } from 'sequelize';
+import type { z } from 'zod';
+import { ForbiddenError, ValidationError } from '../../core/errors.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import { inTransaction } from '../transaction.ts';
+import { assertMayGrant, insertUser } from './create-user.ts';
+import { hashPassword } from './passwords.ts';
+import { assertCovers } from './scope.ts';
+import { newUserSchema, type NewUser } from './schemas.ts';
+
+export const IMPORT_COLUMNS = ['username', 'name', 'email', 'units', 'roles', 'password'] as const;
+type Column = (typeof IMPORT_COLUMNS)[number];
+const REQUIRED_COLUMNS: Column[] = ['username', 'name', 'email', 'units', 'roles'];
+const HEADER_HINT = `expected the header ${IMPORT_COLUMNS.join(',')}`;
+
+export type LineError = { line: number; field: Column | null; message: string };
+export type ImportProgress = { phase: 'hashing' | 'importing'; done: number; total: number };
+export type ImportResult = { imported: number; withPassword: number; withoutPassword: number };
+export type ImportOptions = { onProgress?: (progress: ImportProgress) => void; hashConcurrency?: number };
+
+/** The whole file is refused: every problem is listed by its line, and nothing was written. */
+export class ImportRejectedError extends ValidationError {
+  readonly lines: LineError[];
+
+  constructor(lines: LineError[]) {
+    const fields: Record<string, string> = {};
+    for (const e of lines) {
+      const key = e.field ? `line ${e.line}: ${e.field}` : `line ${e.line}`;
+      fields[key] = fields[key] ? `${fields[key]}; ${e.message}` : e.message;
+    }
+    const count = lines.length === 1 ? '1 error' : `${lines.length} errors`;
+    super(`The file has ${count}; no user was imported`, fields);
+    this.lines = lines;
+  }
+}
+
+type Row = { line: number; data: NewUser };
+
+/**
+ * Imports users from CSV (header username,name,email,units,roles,password; units and roles `;`-separated;
+ * password optional). Every row is checked first, against the schema, the file itself and the database;
+ * any problem rejects the whole file. Passwords are hashed before the transaction so it stays short,
+ * then all rows are written in one transaction.
+ */
+export async function importUsers(ctx: GatewayContext, input: string | Uint8Array, options: ImportOptions = {}): Promise<ImportResult> {
+  const rows = await validateRows(ctx, parseRows(decode(input)));
+  const withPassword = rows.filter((r) => r.data.password);
+  const hashes = new Map<Row, string>();
+  const hashing = { done: 0, total: withPassword.length };
+  await forEachLimited(withPassword, options.hashConcurrency ?? Math.max(1, availableParallelism()), async (row) => {
+    hashes.set(row, await hashPassword(row.data.password!));
+    hashing.done += 1;
+    options.onProgress?.({ phase: 'hashing', ...hashing });
+  });
+  await inTransaction(ctx, async (ctx) => {
+    for (const [i, row] of rows.entries()) {
+      await insertUser(ctx, row.data, hashes.get(row) ?? null);
+      options.onProgress?.({ phase: 'importing', done: i + 1, total: rows.length });
+    }
+    await audit(ctx, { action: 'user.import', details: { imported: rows.length, withoutPassword: rows.length - withPassword.length } });
+  });
+  return { imported: rows.length, withPassword: withPassword.length, withoutPassword: rows.length - withPassword.length };
+}
+
+function decode(input: string | Uint8Array): string {
+  const fileProblem = (problem: string) => new ValidationError(`The file is not a CSV text file: ${problem}`);
+  if (typeof input === 'string' ? input.includes('\0') : input.includes(0)) throw fileProblem('it contains binary data');
+  let text: string;
+  try {
+    text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input);
+  } catch {
+    throw fileProblem('it is not UTF-8 text (save it as "CSV UTF-8")');
+  }
+  // csv-parse counts a CRLF inside a quoted field as two lines; with plain LF its line numbers are exact.
+  return text.replace(/\r\n?/g, '\n');
+}
+
+type RawRow = { line: number; cells: Record<Column, string> };
+type Parsed = { rows: RawRow[]; errors: LineError[] };
+
+function parseRows(text: string): Parsed {
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    // With `info`, csv-parse yields { record, info } per row, which its typings do not express.
+    records = parse(text, { bom: true, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof records;
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    const line = (error as CsvError & { lines?: number }).lines ?? 1;
+    throw new ImportRejectedError([{ line, field: null, message: line === 1 ? `not a CSV header; ${HEADER_HINT}` : csvProblem(error) }]);
+  }
+  const [head, ...body] = records;
+  if (!head) throw new ValidationError(`The file is empty; ${HEADER_HINT}`);
+  const columns = readHeader(head.record);
+
+  const errors: LineError[] = [];
+  const rows: RawRow[] = [];
+  for (const { record, info } of body) {
+    // info.lines is where the record ends; a quoted field may span lines, and the error names the first.
+    const line = info.lines - record.reduce((n, field) => n + field.split('\n').length - 1, 0);
+    if (record.every((field) => field.trim() === '')) continue;
+    if (record.length !== columns.length) {
+      errors.push({ line, field: null, message: `has ${record.length} fields, but the header has ${columns.length}` });
+      continue;
+    }
+    const cells = { password: '' } as Record<Column, string>;
+    columns.forEach((column, i) => (cells[column] = record[i]!));
+    rows.push({ line, cells });
+  }
+  if (rows.length === 0 && errors.length === 0) throw new ValidationError('The file has a header but no users');
+  return { rows, errors };
+}
+
+function readHeader(record: string[]): Column[] {
+  const names = record.map((name) => name.trim().toLowerCase());
+  const known = new Set<string>(IMPORT_COLUMNS);
+  const unknown = names.filter((n) => !known.has(n));
+  const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c));
+  const repeated = names.filter((n, i) => names.indexOf(n) !== i);
+  const problems = [
+    missing.length > 0 ? `missing column ${missing.join(', ')}` : null,
+    unknown.length > 0 ? `unknown column ${unknown.map((n) => JSON.stringify(n)).join(', ')}` : null,
+    repeated.length > 0 ? `repeated column ${repeated.join(', ')}` : null,
+  ].filter((p): p is string => p !== null);
+  if (problems.length > 0) throw new ImportRejectedError([{ line: 1, field: null, message: `${problems.join('; ')}; ${HEADER_HINT}` }]);
+  return names as Column[];
+}
+
+function csvProblem(error: CsvError): string {
+  if (error.code === 'CSV_QUOTE_NOT_CLOSED') return 'a quoted field is never closed (a " is missing)';
+  if (error.code === 'INVALID_OPENING_QUOTE' || error.code === 'CSV_INVALID_CLOSING_QUOTE') {
+    return 'a stray " inside a field (quote the whole field and double the quotes inside it)';
+  }
+  return error.message;
+}
+
+const splitList = (cell: string) => cell.split(';').map((s) => s.trim()).filter(Boolean);
+
+const columnOfField: Record<string, Column> = { displayName: 'name' };
+
+function issuesOf(line: number, error: z.ZodError, input: Record<string, unknown>): LineError[] {
+  const seen = new Set<string>();
+  const out: LineError[] = [];
+  for (const issue of error.issues) {
+    const key = String(issue.path[0] ?? '');
+    const column = columnOfField[key] ?? key;
+    const field = (IMPORT_COLUMNS as readonly string[]).includes(column) ? (column as Column) : null;
+    const item = issue.path.length > 1 ? (input[key] as unknown[])[issue.path[1] as number] : undefined;
+    const message = item === undefined ? issue.message : `${JSON.stringify(item)}: expected ${issue.message}`;
+    if (seen.has(`${field}|${message}`)) continue;
+    seen.add(`${field}|${message}`);
+    out.push({ line, field, message });
+  }
+  return out;
+}
+
+async function validateRows(ctx: GatewayContext, parsed: Parsed): Promise<Row[]> {
+  const errors: LineError[] = [...parsed.errors];
+  const rows: Row[] = [];
+  const firstLineOf = { username: new Map<string, number>(), email: new Map<string, number>() };
+
+  for (const { line, cells } of parsed.rows) {
+    const input = {
+      username: cells.username,
+      displayName: cells.name,
+      email: cells.email,
+      password: cells.password === '' ? undefined : cells.password,
+      units: splitList(cells.units),
+      roles: splitList(cells.roles),
+    };
+    const result = newUserSchema.safeParse(input);
+    if (!result.success) {
+      errors.push(...issuesOf(line, result.error, input));
+      continue;
+    }
+    const data = result.data;
+    let ok = true;
+    for (const field of ['username', 'email'] as const) {
+      const earlier = firstLineOf[field].get(data[field]);
+      if (earlier !== undefined) {
+        errors.push({ line, field, message: `${data[field]} is also on line ${earlier}` });
+        ok = false;
+      } else {
+        firstLineOf[field].set(data[field], line);
+      }
+    }
+    for (const [field, check] of [
+      ['units', () => assertCovers(ctx.actor, data.units)],
+      ['roles', () => assertMayGrant(ctx, data.roles)],
+    ] as const) {
+      try {
+        check();
+      } catch (error) {
+        if (!(error instanceof ForbiddenError)) throw error;
+        errors.push({ line, field, message: error.message });
+        ok = false;
+      }
+    }
+    if (ok) rows.push({ line, data });
+  }
+
+  errors.push(...(await databaseConflicts(ctx, rows)));
+  if (errors.length > 0) throw new ImportRejectedError(errors.sort((a, b) => a.line - b.line));
+  return rows;
+}
+
+/** Unknown units and accounts that already exist, looked up in batches rather than row by row. */
+async function databaseConflicts(ctx: GatewayContext, rows: Row[]): Promise<LineError[]> {
+  const { OrgUnit, User } = ctx.models;
+  const paths = [...new Set(rows.flatMap((r) => r.data.units))];
+  const knownPaths = new Set<string>();
+  const takenUsernames = new Set<string>();
+  const takenEmails = new Set<string>();
+  for (const chunk of chunks(paths, 500)) {
+    const units = await OrgUnit.findAll({ where: { path: { [Op.in]: chunk } }, attributes: ['path'], transaction: ctx.tx });
+    for (const u of units) knownPaths.add(u.path);
+  }
+  for (const chunk of chunks(rows, 500)) {
+    const users = await User.findAll({
+      where: { [Op.or]: [{ username: { [Op.in]: chunk.map((r) => r.data.username) } }, { email: { [Op.in]: chunk.map((r) => r.data.email) } }] },
+      attributes: ['username', 'email'],
+      transaction: ctx.tx,
+    });
+    for (const u of users) {
+      takenUsernames.add(u.username);
+      takenEmails.add(u.email);
+    }
+  }
+
+  const errors: LineError[] = [];
+  for (const { line, data } of rows) {
+    const unknown = data.units.filter((p) => !knownPaths.has(p));
+    if (unknown.length > 0) errors.push({ line, field: 'units', message: `unknown unit ${unknown.join(', ')}` });
+    if (takenUsernames.has(data.username)) errors.push({ line, field: 'username', message: `${data.username} is already taken` });
+    if (takenEmails.has(data.email)) errors.push({ line, field: 'email', message: `${data.email} is already used by another account` });
+  }
+  return errors;
+}
+
+function* chunks<T>(items: T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/** Runs `work` over the items with at most `limit` in flight. */
+async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
