@@ -1,0 +1,59 @@
+import type { Command, CommandGroup, Entry, OptionSpec } from './command.ts';
+
+export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  json: { type: 'boolean', help: 'print one JSON document on stdout (errors too)' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+const FOOTER = [
+  'Configuration comes from the environment (DATABASE_URL, ATRIUM_DATA_DIR, GATEWAY_PORT, ...),',
+  'optionally merged over the JSON file named by ATRIUM_CONFIG_FILE.',
+  'Exit status: 0 success, 1 failure, 2 usage or validation error.',
+].join('\n');
+
+function optionLabel(name: string, spec: OptionSpec): string {
+  return spec.type === 'string' ? `--${name} ${spec.value ?? 'VALUE'}` : `--${name}`;
+}
+
+function columns(rows: [string, string][]): string {
+  const width = Math.max(...rows.map(([left]) => left.length));
+  return rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`).join('\n');
+}
+
+export function synopsis(path: string, command: Command): string {
+  const parts = [path, ...(command.args ?? [])];
+  for (const [name, spec] of Object.entries(command.options ?? {})) {
+    const label = `${optionLabel(name, spec)}${spec.multiple ? '...' : ''}`;
+    parts.push(spec.required ? label : `[${label}]`);
+  }
+  return parts.join(' ');
+}
+
+export function commandHelp(path: string, command: Command): string {
+  const options = { ...command.options, ...GLOBAL_OPTIONS };
+  const rows = Object.entries(options).map(([name, spec]): [string, string] => [
+    optionLabel(name, spec),
+    `${spec.help}${spec.multiple ? ' (repeatable)' : ''}${spec.required ? ' (required)' : ''}`,
+  ]);
+  return [`Usage: ${synopsis(path, command)}`, '', command.summary, '', 'Options:', columns(rows), ...(command.notes ? ['', command.notes] : []), '', FOOTER].join('\n');
+}
+
+export function groupHelp(path: string, summary: string, group: CommandGroup): string {
+  const rows = Object.entries(group).map(([name, command]): [string, string] => [name, command.summary]);
+  return [`Usage: ${path} COMMAND [ARGS] [--json]`, '', summary, '', 'Commands:', columns(rows), '', `Run "${path} COMMAND --help" for its options.`].join('\n');
+}
+
+export function topHelp(entries: Record<string, Entry>): string {
+  const rows = Object.entries(entries).map(([name, entry]): [string, string] => [name, entry.summary]);
+  return [
+    'Usage: atrium COMMAND [ARGS] [--json]',
+    '',
+    'Operator command line of Atrium, the campus identity gateway and messenger.',
+    '',
+    'Commands:',
+    columns(rows),
+    '',
+    'Run "atrium COMMAND --help" for its options.',
+    FOOTER,
+  ].join('\n');
+}
