@@ -139,7 +139,8 @@ export function filledFormsOf(html: string): FilledForm[] {
 }
 
 export function filledFormWithAction(page: Page, action: string): FilledForm {
-  const form = filledFormsOf(page.html).find((f) => f.action === action || f.action.includes(action));
+  const forms = filledFormsOf(page.html);
+  const form = forms.find((f) => f.action === action) ?? forms.find((f) => f.action.includes(action));
   if (!form) throw new Error(`No form with action ${action} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`);
   return form;
 }

@@ -14,8 +14,15 @@ export function auditRoutes(kit: ConsoleKit): Router {
       action: typeof req.query.action === 'string' ? req.query.action.trim() : '',
       actor: typeof req.query.actor === 'string' ? req.query.actor.trim() : '',
     };
-    const result = await listAuditEvents(kit.context(req), { ...filter, page: req.query.page });
-    const link = (page: number) => `/admin/audit?${new URLSearchParams({ ...filter, page: String(page) })}`;
+    const result = await listAuditEvents(kit.context(req), { ...filter, page: req.query.page, pageSize: req.query.pageSize });
+    const link = (page: number) => {
+      const params = new URLSearchParams();
+      if (filter.action) params.set('action', filter.action);
+      if (filter.actor) params.set('actor', filter.actor);
+      if (typeof req.query.pageSize === 'string') params.set('pageSize', req.query.pageSize);
+      params.set('page', String(page));
+      return `/admin/audit?${params}`;
+    };
     kit.render(req, res, 'audit', {
       title: 'Audit log',
       section: 'audit',

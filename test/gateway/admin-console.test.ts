@@ -1,0 +1,589 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verify } from '@node-rs/argon2';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  formWithAction,
+  signInThrough,
+  submitFilled,
+  type Page,
+} from '../helpers/browser-agent.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { operator } from '../../gateway/context.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { updateUser } from '../../gateway/accounts/update-user.ts';
+import { unitPathsOf } from '../../gateway/accounts/memberships.ts';
+import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../../gateway/admin/console-client.ts';
+import { DatabaseSessionStore } from '../../gateway/admin/session-store.ts';
+
+let gateway: TestGateway;
+let admin: BrowserAgent;
+let engAdmin: BrowserAgent;
+
+const url = (path: string) => `${gateway.issuer}${path}`;
+const decodeAttr = (value: string) => value.replace(/&amp;/g, '&').replace(/&#x3D;/g, '=');
+/** The href of the page's "next" or "prev" link, as a browser would follow it. */
+const pagerLink = (page: Page, rel: 'next' | 'prev') => {
+  const href = new RegExp(`<a href="([^"]+)" rel="${rel}">`).exec(page.html)?.[1];
+  return href === undefined ? undefined : decodeAttr(href);
+};
+const open = (agent: BrowserAgent, path: string) => agent.navigate(url(path));
+
+/** What a person reads on the page's main part: tags stripped, entities decoded, spaces collapsed. */
+function mainText(page: Page): string {
+  const main = /<main[^>]*>([\s\S]*)<\/main>/.exec(page.html)?.[1] ?? page.html;
+  return main
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&quot;/g, '"')
+    .replace(/&#x27;|&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** Usernames in the users table, in page order. */
+const listedUsernames = (page: Page) => [...page.html.matchAll(/<td><a href="\/admin\/users\/[^"]+">([^<]+)<\/a><\/td>/g)].map((m) => m[1]!);
+
+async function consoleAgent(username: string, password = DEMO_PASSWORD): Promise<{ agent: BrowserAgent; page: Page }> {
+  const agent = new BrowserAgent();
+  const page = await signInThrough(agent, url('/admin/login'), username, password);
+  return { agent, page };
+}
+
+async function userNamed(username: string) {
+  const user = await gateway.models.User.findOne({ where: { username } });
+  if (!user) throw new Error(`no user ${username}`);
+  return user;
+}
+
+/** A user made directly through the use-case, for tests that need someone to act on. */
+async function seedUser(username: string, units: string[], roles: string[], password = DEMO_PASSWORD) {
+  return createUser(
+    { ...gateway.context(null), actor: operator('test') },
+    { username, displayName: `Test ${username}`, email: `${username}@campus.test`, password, units, roles },
+  );
+}
+
+const auditRows = (where: Record<string, unknown>) => gateway.models.AuditEvent.findAll({ where, order: [['id', 'DESC']] });
+
+beforeAll(async () => {
+  // Every sign-in in this file comes from 127.0.0.1; the per-address login limit is not under test here.
+  gateway = await startTestGateway('admin', { LOGIN_IP_LIMIT: '1000' });
+  admin = (await consoleAgent('admin')).agent;
+  engAdmin = (await consoleAgent('eng-admin')).agent;
+});
+afterAll(async () => gateway?.stop());
+
+describe('signing in to the admin console', () => {
+  it('sends a visitor without a console session to /admin/login', async () => {
+    const response = await new BrowserAgent().request(url('/admin/domains'));
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe('/admin/login');
+  });
+
+  it('signs an administrator in through the gateway login form and shows the users list', async () => {
+    const { page } = await consoleAgent('admin');
+    expect(page.url).toBe(url('/admin/users'));
+    expect(page.status).toBe(200);
+    expect(listedUsernames(page)).toEqual(expect.arrayContaining(['admin', 'alice', 'bob', 'carol', 'dave', 'eng-admin']));
+    expect(page.html).toContain('Signed in as <strong>admin</strong>');
+    expect(page.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('returns to the page that was asked for after signing in', async () => {
+    const agent = new BrowserAgent();
+    const login = await open(agent, '/admin/users?q=dave');
+    expect(login.url).toContain('/interaction/');
+    const page = await agent.submit(login, formWithAction(login, '/login'), { username: 'admin', password: DEMO_PASSWORD });
+    expect(page.url).toBe(url('/admin/users?q=dave'));
+    expect(listedUsernames(page)).toEqual(['dave']);
+  });
+
+  it('refuses a student with a 403 page and audits the attempt', async () => {
+    const { agent, page } = await consoleAgent('alice');
+    expect(page.status).toBe(403);
+    expect(mainText(page)).toContain('only for administrators and unit administrators');
+    expect(page.html).not.toContain('/admin/users/');
+    const [attempt] = await auditRows({ action: 'console.sign_in', target: 'alice' });
+    expect(attempt?.outcome).toBe('failure');
+    // The gateway session stays, but it never turns into a console session.
+    expect((await open(agent, '/admin/users')).status).toBe(403);
+  });
+
+  it('ends an open console session when the admin role is removed', async () => {
+    const temp = await seedUser('temp-unit-admin', ['campus/arts'], ['unit-admin', 'staff']);
+    const { agent, page } = await consoleAgent('temp-unit-admin');
+    expect(page.status).toBe(200);
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, temp.id, { roles: ['staff'] });
+    const after = await open(agent, '/admin/users');
+    expect(after.status).toBe(403);
+    expect(after.url).not.toContain('/admin/users');
+  });
+
+  it('ends an open console session when the account is disabled', async () => {
+    const temp = await seedUser('temp-admin', ['campus'], ['admin']);
+    const { agent, page } = await consoleAgent('temp-admin');
+    expect(page.status).toBe(200);
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, temp.id, { status: 'disabled' });
+    const response = await agent.request(url('/admin/users'));
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe('/admin/login');
+    // A fresh sign-in is where the disabled message shows (see "edits and disables a user").
+  });
+
+  it('signs out of the console and of the gateway', async () => {
+    const { agent, page } = await consoleAgent('admin');
+    const confirm = await agent.submit(page, formWithAction(page, '/admin/logout'));
+    expect(confirm.url).toContain('/session/end');
+    const done = await agent.submit(confirm, formWithAction(confirm, '/session/end/confirm'), { logout: 'yes' });
+    expect(done.url).toBe(url('/admin/signed-out'));
+    expect(mainText(done)).toContain('You are signed out');
+    expect(agent.cookieHeader(new URL(gateway.issuer))).not.toContain('atrium.admin=');
+    // Neither the console nor the gateway remembers the admin: the next visit meets the login form.
+    const again = await open(agent, '/admin/users');
+    expect(again.url).toContain('/interaction/');
+    expect(again.html).toContain('name="password"');
+  });
+});
+
+describe('managing users as an administrator', () => {
+  it('searches by name, username or email and pages through the results', async () => {
+    expect(listedUsernames(await open(admin, '/admin/users?q=Okafor'))).toEqual(['dave']);
+    expect(listedUsernames(await open(admin, '/admin/users?q=bob%40campus'))).toEqual(['bob']);
+    const nobody = await open(admin, '/admin/users?q=no-such-person');
+    expect(mainText(nobody)).toContain('No users match');
+
+    const first = await open(admin, '/admin/users?q=campus.test&pageSize=2');
+    expect(listedUsernames(first)).toEqual(['admin', 'alice']);
+    expect(mainText(first)).toMatch(/page 1 of \d+/);
+    const next = pagerLink(first, 'next');
+    expect(next).toBe('/admin/users?q=campus.test&pageSize=2&page=2');
+    const second = await open(admin, next!);
+    expect(listedUsernames(second)).toEqual(['bob', 'carol']);
+    expect(second.html).toContain('rel="prev"');
+  });
+
+  it('creates a user with an argon2id password, who can then sign in', async () => {
+    const form = await open(admin, '/admin/users/new');
+    const created = await submitFilled(admin, form, filledFormWithAction(form, '/admin/users'), {
+      username: 'erin',
+      displayName: 'Erin Park',
+      email: 'erin@campus.test',
+      password: 'erin-initial-pass',
+      units: ['campus/eng/cs', 'campus/arts/history'],
+      primaryUnit: 'campus/arts/history',
+      roles: ['student'],
+    });
+    expect(created.status).toBe(200);
+    expect(mainText(created)).toContain('Created erin.');
+    const erin = await userNamed('erin');
+    expect(created.url).toBe(url(`/admin/users/${erin.id}`));
+    expect(erin.passwordHash).toMatch(/^\$argon2id\$/);
+    expect(await verify(erin.passwordHash!, 'erin-initial-pass')).toBe(true);
+    expect(erin.roles).toEqual(['student']);
+    // The chosen primary unit comes first, whatever order the boxes are in on the page.
+    expect(await unitPathsOf(gateway.context(null), erin)).toEqual(['campus/arts/history', 'campus/eng/cs']);
+
+    // Erin gets through the gateway's login (a student, so the console itself then refuses her).
+    const { page } = await consoleAgent('erin', 'erin-initial-pass');
+    expect(page.status).toBe(403);
+  });
+
+  it('shows validation errors beside each field, keeps the input and creates nothing', async () => {
+    const before = await gateway.models.User.count();
+    const form = await open(admin, '/admin/users/new');
+    const page = await submitFilled(admin, form, filledFormWithAction(form, '/admin/users'), {
+      username: 'No Spaces Allowed',
+      displayName: 'Kept Name',
+      email: 'not-an-email',
+      password: 'short',
+      units: [],
+      roles: [],
+    });
+    expect(page.status).toBe(400);
+    for (const field of ['username', 'email', 'password', 'units', 'roles']) {
+      expect(page.html).toContain(`id="${field}-error"`);
+    }
+    expect(page.html).toContain('aria-invalid="true" aria-describedby="email-error"');
+    expect(mainText(page)).toContain('not a valid email address');
+    expect(mainText(page)).toContain('at least 10 characters');
+    expect(page.html).toContain('value="Kept Name"');
+    expect(page.html).toContain('value="not-an-email"');
+    expect(page.html).not.toContain('value="short"');
+    expect(await gateway.models.User.count()).toBe(before);
+  });
+
+  it('reports a taken username as a notice and creates nothing', async () => {
+    const before = await gateway.models.User.count();
+    const form = await open(admin, '/admin/users/new');
+    const page = await submitFilled(admin, form, filledFormWithAction(form, '/admin/users'), {
+      username: 'alice',
+      displayName: 'Another Alice',
+      email: 'another-alice@campus.test',
+      password: 'long-enough-password',
+      units: ['campus/eng/cs'],
+      roles: ['student'],
+    });
+    expect(page.status).toBe(409);
+    expect(mainText(page)).toContain('Username alice is taken');
+    expect(await gateway.models.User.count()).toBe(before);
+  });
+
+  it('escapes whatever people typed', async () => {
+    await seedUser('mallory', ['campus/arts'], ['student']);
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'mallory', { displayName: '<script>alert(1)</script>' });
+    const page = await open(admin, '/admin/users?q=mallory');
+    expect(page.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page.html).not.toContain('<script>');
+  });
+
+  it('edits and disables a user, who then cannot sign in', async () => {
+    const frank = await seedUser('frank', ['campus/eng/ee'], ['student']);
+    const edit = await open(admin, `/admin/users/${frank.id}`);
+    expect(edit.html).toContain('value="frank@campus.test"');
+    const saved = await submitFilled(admin, edit, filledFormWithAction(edit, `/admin/users/${frank.id}`), {
+      displayName: 'Frank Ocean',
+      units: ['campus/eng/ee', 'campus/arts/music'],
+      roles: ['student', 'staff'],
+      status: 'disabled',
+    });
+    expect(saved.url).toBe(url(`/admin/users/${frank.id}`));
+    expect(mainText(saved)).toContain('Saved frank.');
+    expect(saved.html).toContain('value="Frank Ocean"');
+    await frank.reload();
+    expect(frank.displayName).toBe('Frank Ocean');
+    expect(frank.status).toBe('disabled');
+    expect(frank.roles).toEqual(['staff', 'student']);
+    expect(await unitPathsOf(gateway.context(null), frank)).toEqual(['campus/eng/ee', 'campus/arts/music']);
+
+    const { page } = await consoleAgent('frank');
+    expect(page.url).toContain('/interaction/');
+    expect(mainText(page)).toContain('This account is disabled');
+  });
+
+  it('keeps the input and explains when an edit is invalid', async () => {
+    const dave = await userNamed('dave');
+    const edit = await open(admin, `/admin/users/${dave.id}`);
+    const page = await submitFilled(admin, edit, filledFormWithAction(edit, `/admin/users/${dave.id}`), { displayName: '', email: 'dave@@x' });
+    expect(page.status).toBe(400);
+    expect(page.html).toContain('id="displayName-error"');
+    expect(page.html).toContain('value="dave@@x"');
+    await dave.reload();
+    expect(dave.email).toBe('dave@campus.test');
+  });
+
+  it('resets a password, which also lifts a lockout', async () => {
+    const gina = await seedUser('gina', ['campus/eng/cs'], ['student']);
+    await gina.update({ failedLogins: 3, lockedUntil: new Date(Date.now() + 3600_000) });
+    const edit = await open(admin, `/admin/users/${gina.id}`);
+    expect(mainText(edit)).toContain('Locked out');
+
+    const tooShort = await submitFilled(admin, edit, filledFormWithAction(edit, '/password'), { password: 'short' });
+    expect(tooShort.status).toBe(400);
+    expect(tooShort.html).toContain('id="new-password-error"');
+
+    const reset = await submitFilled(admin, edit, filledFormWithAction(edit, '/password'), { password: 'gina-new-password' });
+    expect(mainText(reset)).toContain('Set a new password for gina');
+    expect(mainText(reset)).not.toContain('Locked out');
+    await gina.reload();
+    expect(gina.lockedUntil).toBeNull();
+    expect(gina.failedLogins).toBe(0);
+    expect(await verify(gina.passwordHash!, 'gina-new-password')).toBe(true);
+    expect((await auditRows({ action: 'user.reset_password', target: 'gina' })).length).toBe(1);
+  });
+
+  it('unlocks a locked-out user without touching the password', async () => {
+    const hank = await seedUser('hank', ['campus/eng/cs'], ['student']);
+    const hashBefore = hank.passwordHash;
+    await hank.update({ lockedUntil: new Date(Date.now() + 3600_000) });
+    const edit = await open(admin, `/admin/users/${hank.id}`);
+    const page = await submitFilled(admin, edit, filledFormWithAction(edit, '/unlock'));
+    expect(mainText(page)).toContain('Unlocked hank.');
+    await hank.reload();
+    expect(hank.lockedUntil).toBeNull();
+    expect(hank.passwordHash).toBe(hashBefore);
+    const [event] = await auditRows({ action: 'user.unlock', target: 'hank' });
+    expect(event?.actorName).toBe('admin');
+  });
+
+  it('answers 404 for a user that does not exist', async () => {
+    const page = await open(admin, '/admin/users/00000000-0000-0000-0000-000000000000');
+    expect(page.status).toBe(404);
+  });
+});
+
+describe('a unit admin', () => {
+  it('sees only people with a unit in their college', async () => {
+    const page = await open(engAdmin, '/admin/users');
+    const names = listedUsernames(page);
+    expect(names).toEqual(expect.arrayContaining(['alice', 'dave', 'eng-admin']));
+    expect(names).not.toContain('bob');
+    expect(names).not.toContain('admin');
+    expect(page.html).toContain('(unit admin)');
+  });
+
+  it('cannot open the page of someone outside their college', async () => {
+    const bob = await userNamed('bob');
+    for (const path of [`/admin/users/${bob.id}`, '/admin/users/bob']) {
+      const page = await open(engAdmin, path);
+      expect(page.status).toBe(404);
+      expect(page.html).not.toContain('bob@campus.test');
+    }
+  });
+
+  it('cannot open or change someone who also belongs to another college', async () => {
+    const carol = await userNamed('carol');
+    const page = await open(engAdmin, `/admin/users/${carol.id}`);
+    expect(page.status).toBe(403);
+    expect(page.html).not.toContain('carol@campus.test');
+
+    // A hand-made post with a valid form token is refused just the same.
+    const dave = await userNamed('dave');
+    const daveForm = filledFormWithAction(await open(engAdmin, `/admin/users/${dave.id}`), `/admin/users/${dave.id}`);
+    const post = await submitFilled(engAdmin, page, { ...daveForm, action: `/admin/users/${carol.id}` }, { displayName: 'Changed By Eng' });
+    expect(post.status).toBe(403);
+    await carol.reload();
+    expect(carol.displayName).toBe('Carol Silva');
+  });
+
+  it('is offered only their own units and roles below admin', async () => {
+    const form = await open(engAdmin, '/admin/users/new');
+    expect(form.html).toContain('value="campus/eng/cs"');
+    expect(form.html).not.toContain('value="campus/arts');
+    expect(form.html).not.toContain('value="campus"');
+    expect(form.html).toContain('name="roles" value="unit-admin"');
+    expect(form.html).not.toContain('name="roles" value="admin"');
+  });
+
+  it('cannot create a user in another college', async () => {
+    const before = await gateway.models.User.count();
+    const form = await open(engAdmin, '/admin/users/new');
+    const page = await submitFilled(engAdmin, form, filledFormWithAction(form, '/admin/users'), {
+      username: 'ivan',
+      displayName: 'Ivan Arts',
+      email: 'ivan@campus.test',
+      password: 'long-enough-password',
+      units: ['campus/arts/history'],
+      roles: ['student'],
+    });
+    expect(page.status).toBe(403);
+    expect(mainText(page)).toContain('You may not manage unit campus/arts/history');
+    expect(await gateway.models.User.count()).toBe(before);
+  });
+
+  it('creates and edits people in their own college', async () => {
+    const form = await open(engAdmin, '/admin/users/new');
+    const created = await submitFilled(engAdmin, form, filledFormWithAction(form, '/admin/users'), {
+      username: 'judy',
+      displayName: 'Judy Eng',
+      email: 'judy@campus.test',
+      password: 'long-enough-password',
+      units: ['campus/eng/ee'],
+      roles: ['student'],
+    });
+    expect(mainText(created)).toContain('Created judy.');
+    const judy = await userNamed('judy');
+    const saved = await submitFilled(engAdmin, created, filledFormWithAction(created, `/admin/users/${judy.id}`), { displayName: 'Judy Renamed' });
+    expect(mainText(saved)).toContain('Saved judy.');
+    await judy.reload();
+    expect(judy.displayName).toBe('Judy Renamed');
+  });
+
+  it('cannot grant the admin role', async () => {
+    const alice = await userNamed('alice');
+    const edit = await open(engAdmin, `/admin/users/${alice.id}`);
+    const page = await submitFilled(engAdmin, edit, filledFormWithAction(edit, `/admin/users/${alice.id}`), { roles: ['student', 'admin'] });
+    expect(page.status).toBe(403);
+    expect(mainText(page)).toContain('Only administrators may grant the admin role');
+    await alice.reload();
+    expect(alice.roles).toEqual(['student']);
+  });
+
+  it('sees and extends only their part of the unit tree', async () => {
+    const page = await open(engAdmin, '/admin/units');
+    expect(page.html).toContain('<code>campus/eng/cs</code>');
+    expect(page.html).toContain('<li class="depth-0"><strong>College of Engineering</strong>');
+    expect(page.html).not.toContain('campus/arts');
+    expect(page.html).not.toContain('(none: a new top-level unit)');
+
+    const form = filledFormWithAction(page, '/admin/units');
+    const added = await submitFilled(engAdmin, page, form, { parent: 'campus/eng', segment: 'robotics', name: 'Robotics Lab' });
+    expect(mainText(added)).toContain('Added Robotics Lab (campus/eng/robotics).');
+    expect(added.html).toContain('<li class="depth-1"><strong>Robotics Lab</strong>');
+
+    const outside = await submitFilled(engAdmin, page, form, { parent: 'campus/arts', segment: 'film', name: 'Film' });
+    expect(outside.status).toBe(403);
+    const topLevel = await submitFilled(engAdmin, page, form, { parent: '', segment: 'annex', name: 'Annex' });
+    expect(topLevel.status).toBe(403);
+    expect(await gateway.models.OrgUnit.count({ where: { path: ['campus/arts/film', 'annex'] } })).toBe(0);
+  });
+
+  it('has no domains or audit log: not in the navigation, and 403 when asked directly', async () => {
+    const users = await open(engAdmin, '/admin/users');
+    expect(users.html).not.toContain('href="/admin/domains"');
+    expect(users.html).not.toContain('href="/admin/audit"');
+    for (const path of ['/admin/domains', '/admin/domains/new', '/admin/domains/eng.campus.test', '/admin/audit']) {
+      const page = await open(engAdmin, path);
+      expect(page.status, path).toBe(403);
+      expect(page.html).not.toContain('127.0.0.1:4201');
+    }
+    const form = filledFormWithAction(users, '/admin/logout');
+    const post = await submitFilled(engAdmin, users, { ...form, action: '/admin/domains' }, { name: 'rogue.campus.test', url: 'http://127.0.0.1:4299', units: 'campus/eng' });
+    expect(post.status).toBe(403);
+    expect(await gateway.models.Domain.count({ where: { name: 'rogue.campus.test' } })).toBe(0);
+  });
+});
+
+describe('units and domains as an administrator', () => {
+  it('adds a unit anywhere and explains a bad path', async () => {
+    const page = await open(admin, '/admin/units?parent=campus/arts');
+    expect(page.html).toContain('<option value="campus/arts" selected>');
+    const form = filledFormWithAction(page, '/admin/units');
+    const bad = await submitFilled(admin, page, form, { segment: 'Film Studies', name: 'Film' });
+    expect(bad.status).toBe(400);
+    expect(bad.html).toContain('id="segment-error"');
+    expect(bad.html).toContain('value="Film Studies"');
+    const added = await submitFilled(admin, page, form, { segment: 'film', name: 'Department of Film' });
+    expect(mainText(added)).toContain('Added Department of Film (campus/arts/film).');
+    expect(added.html).toContain('<li class="depth-2"><strong>Department of Film</strong>');
+  });
+
+  it('adds a domain node and edits its URL and units', async () => {
+    const form = await open(admin, '/admin/domains/new');
+    const invalid = await submitFilled(admin, form, filledFormWithAction(form, '/admin/domains'), { name: 'music', url: 'ftp://music.campus.test', units: [] });
+    expect(invalid.status).toBe(400);
+    for (const field of ['name', 'url', 'units']) expect(invalid.html).toContain(`id="${field}-error"`);
+
+    const added = await submitFilled(admin, form, filledFormWithAction(form, '/admin/domains'), {
+      name: 'music.campus.test',
+      url: 'http://127.0.0.1:4203',
+      units: ['campus/arts/music'],
+    });
+    expect(added.url).toBe(url('/admin/domains'));
+    expect(mainText(added)).toContain('Added domain music.campus.test.');
+    expect(mainText(added)).toContain('http://127.0.0.1:4203');
+
+    const edit = await open(admin, '/admin/domains/music.campus.test');
+    const saved = await submitFilled(admin, edit, filledFormWithAction(edit, '/admin/domains/music.campus.test'), {
+      url: 'http://127.0.0.1:4204',
+      units: ['campus/arts/music', 'campus/arts/history'],
+    });
+    expect(mainText(saved)).toContain('Saved domain music.campus.test.');
+    expect(saved.html).toContain('value="http://127.0.0.1:4204"');
+    const domain = await gateway.models.Domain.findOne({ where: { name: 'music.campus.test' } });
+    expect(domain?.url).toBe('http://127.0.0.1:4204');
+    expect(await gateway.models.DomainUnit.count({ where: { domainId: domain!.id } })).toBe(2);
+  });
+});
+
+describe('forms', () => {
+  it('rejects a POST without the CSRF token and changes nothing', async () => {
+    const dave = await userNamed('dave');
+    const before = { name: dave.displayName, updatedAt: dave.updatedAt.getTime() };
+    const edit = await open(admin, `/admin/users/${dave.id}`);
+    const form = filledFormWithAction(edit, `/admin/users/${dave.id}`);
+    const withoutToken = { ...form, entries: form.entries.filter(([name]) => name !== '_csrf') };
+    const page = await submitFilled(admin, edit, withoutToken, { displayName: 'Forged Name' });
+    expect(page.status).toBe(403);
+    expect(mainText(page)).toContain('did not come from this site');
+    await dave.reload();
+    expect(dave.displayName).toBe(before.name);
+    expect(dave.updatedAt.getTime()).toBe(before.updatedAt);
+
+    const count = await gateway.models.User.count();
+    const create = filledFormWithAction(await open(admin, '/admin/users/new'), '/admin/users');
+    const forged = await submitFilled(admin, edit, create, {
+      _csrf: 'forged',
+      username: 'forged',
+      displayName: 'Forged',
+      email: 'forged@campus.test',
+      password: 'long-enough-password',
+      units: ['campus'],
+      roles: ['admin'],
+    });
+    expect(forged.status).toBe(403);
+    expect(await gateway.models.User.count()).toBe(count);
+  });
+});
+
+describe('the audit log', () => {
+  it('shows every create and update made in the console, newest first, by action and by actor', async () => {
+    const all = await open(admin, '/admin/audit');
+    expect(all.status).toBe(200);
+    const times = [...all.html.matchAll(/<td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC<\/td>/g)].map((m) => m[1]!);
+    expect(times.length).toBeGreaterThan(5);
+    expect([...times].sort().reverse()).toEqual(times);
+
+    const creates = mainText(await open(admin, '/admin/audit?action=user.create&actor=admin'));
+    expect(creates).toContain('erin');
+    expect(creates).not.toContain('judy');
+    const engCreates = mainText(await open(admin, '/admin/audit?action=user.create&actor=eng-admin'));
+    expect(engCreates).toContain('judy');
+    expect(engCreates).not.toContain('erin');
+
+    const updates = mainText(await open(admin, '/admin/audit?action=user.update&actor=admin'));
+    expect(updates).toContain('frank');
+    expect(updates).toContain('Frank Ocean');
+    const units = mainText(await open(admin, '/admin/audit?action=unit.create'));
+    expect(units).toContain('campus/eng/robotics');
+    expect(units).toContain('campus/arts/film');
+    const domains = mainText(await open(admin, '/admin/audit?action=domain.update'));
+    expect(domains).toContain('music.campus.test');
+    const refusals = mainText(await open(admin, '/admin/audit?action=console.sign_in&actor=alice'));
+    expect(refusals).toContain('failure');
+  });
+
+  it('pages through older events', async () => {
+    const rows = (page: Page) => [...page.html.matchAll(/<tr>\s*<td>[\s\S]*?<\/tr>/g)].map((m) => m[0]);
+    const six = rows(await open(admin, '/admin/audit?pageSize=6'));
+    const first = await open(admin, '/admin/audit?pageSize=3');
+    const next = pagerLink(first, 'next');
+    expect(next).toBe('/admin/audit?pageSize=3&page=2');
+    const second = await open(admin, next!);
+    expect(pagerLink(second, 'prev')).toBe('/admin/audit?pageSize=3&page=1');
+    expect(six).toHaveLength(6);
+    expect([...rows(first), ...rows(second)]).toEqual(six);
+  });
+});
+
+describe('console plumbing', () => {
+  it('registers its own OIDC client once, even when several processes start together', async () => {
+    const ctx = gateway.context(null);
+    await gateway.models.OidcPayload.destroy({ where: { model: 'Client', id: CONSOLE_CLIENT_ID } });
+    const outcomes = await Promise.all([1, 2, 3, 4].map(() => ensureConsoleClient(ctx, gateway.issuer, gateway.config.secretKey)));
+    expect(outcomes).toContain('created');
+    const rows = await gateway.models.OidcPayload.findAll({ where: { model: 'Client', id: CONSOLE_CLIENT_ID } });
+    expect(rows).toHaveLength(1);
+    const metadata = JSON.parse(rows[0]!.payload) as Record<string, unknown>;
+    expect(metadata).toMatchObject({
+      first_party: true,
+      redirect_uris: [`${gateway.issuer}/admin/callback`],
+      post_logout_redirect_uris: [`${gateway.issuer}/admin/signed-out`],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    expect(await gateway.models.App.count({ where: { clientId: CONSOLE_CLIENT_ID } })).toBe(0);
+    expect(await ensureConsoleClient(ctx, gateway.issuer, gateway.config.secretKey)).toBe('unchanged');
+  });
+
+  it('keeps console sessions in the database and never returns an expired one', async () => {
+    const store = new DatabaseSessionStore(gateway.models.WebSession, { ttlSeconds: 60 });
+    const call = <T>(fn: (cb: (err?: unknown, value?: T) => void) => void) =>
+      new Promise<T | undefined>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+    const live = { cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000) }, idToken: 'x' };
+    const stale = { cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() - 1_000) } };
+    await call((cb) => store.set('live-sid', live as never, cb));
+    await call((cb) => store.set('stale-sid', stale as never, cb));
+    expect(await call((cb) => store.get('live-sid', cb))).toMatchObject({ idToken: 'x' });
+    expect(await call((cb) => store.get('stale-sid', cb))).toBeNull();
+    expect(await gateway.models.WebSession.findByPk('stale-sid')).toBeNull();
+
+    await call((cb) => store.set('stale-2', stale as never, cb));
+    expect(await store.sweep()).toBeGreaterThanOrEqual(1);
+    expect(await gateway.models.WebSession.findByPk('stale-2')).toBeNull();
+    await call((cb) => store.destroy('live-sid', cb));
+    expect(await call((cb) => store.get('live-sid', cb))).toBeNull();
+  });
+});
