@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { inspectDatabase, jsonOf, runAtrium } from '../helpers/cli.ts';
+import { listDomains } from '../../gateway/domains/domains.ts';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase('cli-basics');
+});
+afterAll(async () => db?.drop());
+
+const noStackTrace = (text: string) => expect(text).not.toMatch(/^\s+at /m);
+
+async function counts() {
+  const inspect = await inspectDatabase(db);
+  try {
+    const { OrgUnit, User, Domain, AuditEvent } = inspect.ctx.models;
+    return { units: await OrgUnit.count(), users: await User.count(), domains: await Domain.count(), audit: await AuditEvent.count() };
+  } finally {
+    await inspect.close();
+  }
+}
+
+// The steps build on each other (a fresh database, then migrated, then seeded), so they run in order.
+describe('atrium on a fresh database', () => {
+  it('prints help for the CLI, a command group and a command, exiting 0', async () => {
+    const [top, group, command] = await Promise.all([
+      runAtrium(db, ['--help']),
+      runAtrium(db, ['users', '--help']),
+      runAtrium(db, ['users', 'add', '--help']),
+    ]);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/^Usage: atrium COMMAND/);
+    expect(top.stdout).toContain('migrate');
+    expect(group.code).toBe(0);
+    expect(group.stdout).toContain('reset-password');
+    expect(command.code).toBe(0);
+    expect(command.stdout).toContain('Usage: atrium users add USERNAME --name NAME --email EMAIL --unit PATH... --role ROLE... [--password-stdin]');
+  });
+
+  it('answers an unknown command, an unknown option or a missing argument with exit 2 and a pointer to --help', async () => {
+    const [command, option, missing, json, seed] = await Promise.all([
+      runAtrium(db, ['frobnicate']),
+      runAtrium(db, ['units', 'list', '--bogus']),
+      runAtrium(db, ['units', 'add', 'campus/x']),
+      runAtrium(db, ['users', 'frob', '--json']),
+      runAtrium(db, ['seed']),
+    ]);
+    expect(command).toMatchObject({ code: 2, stdout: '' });
+    expect(command.stderr).toContain('unknown command "frobnicate"');
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain("Unknown option '--bogus'");
+    expect(option.stderr).toContain('Run "atrium units list --help" for usage.');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('missing --name NAME');
+    expect(json.code).toBe(2);
+    expect(jsonOf(json)).toEqual({ error: { code: 'usage', message: expect.stringContaining('unknown command "users frob"') } });
+    expect(seed.code).toBe(2);
+    expect(seed.stderr).toContain('atrium seed --demo');
+  });
+
+  it('stops on a bad configuration value with a message naming the variable', async () => {
+    const [text, json] = await Promise.all([
+      runAtrium(db, ['gateway'], { env: { GATEWAY_PORT: 'abc' } }),
+      runAtrium(db, ['migrate', '--json'], { env: { GATEWAY_PORT: 'abc' } }),
+    ]);
+    expect(text.code).toBe(2);
+    expect(text.stderr).toContain('GATEWAY_PORT: expected a port number');
+    noStackTrace(text.stderr);
+    expect(json.code).toBe(2);
+    expect(jsonOf(json)).toEqual({
+      error: { code: 'invalid_config', message: 'Invalid configuration', fields: { GATEWAY_PORT: 'expected a port number' } },
+    });
+  });
+
+  it('refuses to start the gateway, or to run a command, while migrations are pending', async () => {
+    const [gateway, users] = await Promise.all([runAtrium(db, ['gateway']), runAtrium(db, ['users', 'list', '--json'])]);
+    expect(gateway.code).toBe(1);
+    expect(gateway.stderr).toMatch(/pending migration\(s\).*run "atrium migrate" first/);
+    noStackTrace(gateway.stderr);
+    expect(users.code).toBe(1);
+    expect(jsonOf(users).error.code).toBe('not_migrated');
+  });
+
+  it('migrates, listing what it applied, and has nothing to apply the second time', async () => {
+    const first = await runAtrium(db, ['migrate', '--json']);
+    expect(first.code).toBe(0);
+    expect(jsonOf(first).applied).toEqual(expect.arrayContaining(['0001-accounts-and-units.ts', '0002-oidc-store.ts']));
+    const second = await runAtrium(db, ['migrate']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('up to date; no migration applied');
+  });
+
+  it('seeds the demo campus with the default node URLs, and a second seed changes nothing', async () => {
+    const first = await runAtrium(db, ['seed', '--demo', '--json']);
+    expect(first.code).toBe(0);
+    expect(jsonOf(first)).toMatchObject({
+      seeded: true,
+      domains: { eng: 'http://localhost:4201', arts: 'http://localhost:4202' },
+      users: expect.arrayContaining(['admin', 'alice', 'carol']),
+    });
+    const before = await counts();
+    expect(before).toMatchObject({ units: 7, users: 6, domains: 2 });
+
+    const second = await runAtrium(db, ['seed', '--demo', '--eng-url', 'http://localhost:9999']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('already seeded; nothing changed');
+    expect(await counts()).toEqual(before);
+    const inspect = await inspectDatabase(db);
+    expect((await listDomains(inspect.ctx)).map((d) => d.url)).toEqual(['http://localhost:4202', 'http://localhost:4201']);
+    await inspect.close();
+  });
+
+  it('adds a unit under an existing parent and lists the tree', async () => {
+    const added = await runAtrium(db, ['units', 'add', 'campus/eng/ai', '--name', 'AI Lab', '--json']);
+    expect(added.code).toBe(0);
+    expect(jsonOf(added)).toEqual({ id: expect.any(String), path: 'campus/eng/ai', name: 'AI Lab' });
+    const [tree, json] = await Promise.all([runAtrium(db, ['units', 'list']), runAtrium(db, ['units', 'list', '--json'])]);
+    expect(tree.stdout.split('\n')[0]).toMatch(/^campus\s+Atrium University\s+campus$/);
+    expect(tree.stdout).toMatch(/\n {2}eng\s+College of Engineering\s+campus\/eng\n {4}ai\s+AI Lab\s+campus\/eng\/ai\n/);
+    expect(jsonOf(json).units.map((u: { path: string }) => u.path)).toEqual([
+      'campus',
+      'campus/arts',
+      'campus/arts/history',
+      'campus/arts/music',
+      'campus/eng',
+      'campus/eng/ai',
+      'campus/eng/cs',
+      'campus/eng/ee',
+    ]);
+  });
+
+  it('refuses a malformed unit path or a missing parent with exit 2 and creates nothing', async () => {
+    const before = await counts();
+    const [malformed, orphan, json] = await Promise.all([
+      runAtrium(db, ['units', 'add', 'Campus/Bad Path', '--name', 'Bad']),
+      runAtrium(db, ['units', 'add', 'campus/nowhere/lab', '--name', 'Lab']),
+      runAtrium(db, ['units', 'add', 'campus/eng/ai', '--name', 'Again', '--json']),
+    ]);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain('path: a path of lowercase segments separated by "/"');
+    expect(orphan.code).toBe(2);
+    expect(orphan.stderr).toContain('Parent unit campus/nowhere does not exist');
+    noStackTrace(orphan.stderr);
+    expect(json.code).toBe(2);
+    expect(jsonOf(json)).toEqual({ error: { code: 'conflict', message: 'Unit campus/eng/ai already exists' } });
+    expect(await counts()).toEqual(before);
+  });
+
+  it('registers a domain node for units and lists the domains', async () => {
+    const added = await runAtrium(db, ['domains', 'add', 'ai.campus.test', '--url', 'http://localhost:4209/', '--unit', 'campus/eng/ai', '--json']);
+    expect(added.code).toBe(0);
+    expect(jsonOf(added)).toEqual({ id: expect.any(String), name: 'ai.campus.test', url: 'http://localhost:4209', units: ['campus/eng/ai'] });
+    const [list, unknownUnit] = await Promise.all([
+      runAtrium(db, ['domains', 'list']),
+      runAtrium(db, ['domains', 'add', 'x.campus.test', '--url', 'http://localhost:4300', '--unit', 'campus/none']),
+    ]);
+    expect(list.stdout).toMatch(/^NAME\s+URL\s+UNITS\n/);
+    expect(list.stdout).toMatch(/ai\.campus\.test\s+http:\/\/localhost:4209\s+campus\/eng\/ai/);
+    expect(unknownUnit.code).toBe(2);
+    expect(unknownUnit.stderr).toContain('units: unknown unit campus/none');
+    expect((await counts()).domains).toBe(3);
+  });
+});

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../core/migrator.ts';
+import { createRateLimiter } from '../../core/rate-limit.ts';
+import { authenticate, type LoginPolicy } from '../../gateway/accounts/authenticate.ts';
+import { seedDemo } from '../../gateway/seed/demo.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
+
+let db: TestDatabase;
+let inspect: Inspector;
+const PASSWORD = 'zebra-stripes-42';
+
+const policy = (): LoginPolicy => ({
+  maxFailures: 100,
+  lockoutMinutes: 1,
+  ipLimiter: createRateLimiter({ limit: 1000, windowSeconds: 60 }),
+  identifierLimiter: createRateLimiter({ limit: 1000, windowSeconds: 60 }),
+});
+const signIn = (username: string, password: string) => authenticate(inspect.ctx, username, password, policy());
+const findUser = (username: string) => inspect.ctx.models.User.findOne({ where: { username } });
+
+beforeAll(async () => {
+  db = await createTestDatabase('cli-users');
+  inspect = await inspectDatabase(db);
+  await migrate(inspect.sequelize, 'gateway');
+  await seedDemo(inspect.ctx, { eng: 'http://localhost:4201', arts: 'http://localhost:4202' });
+});
+afterAll(async () => {
+  await inspect?.close();
+  await db?.drop();
+});
+
+describe('atrium users', () => {
+  it('adds a user whose password comes from stdin, stores it as argon2id, and the user can sign in', async () => {
+    const result = await runAtrium(
+      db,
+      ['users', 'add', 'Zoe', '--name', 'Zoe Park', '--email', 'Zoe@Campus.Test', '--unit', 'campus/eng/cs', '--unit', 'campus/arts', '--role', 'student', '--role', 'staff', '--password-stdin', '--json'],
+      { stdin: `${PASSWORD}\nignored second line\n` },
+    );
+    expect(result.code).toBe(0);
+    expect(jsonOf(result)).toEqual({
+      id: expect.any(String),
+      username: 'zoe',
+      displayName: 'Zoe Park',
+      email: 'zoe@campus.test',
+      status: 'active',
+      roles: ['staff', 'student'],
+      units: [
+        { path: 'campus/eng/cs', name: 'Department of Computer Science', primary: true },
+        { path: 'campus/arts', name: 'College of Arts', primary: false },
+      ],
+      locked: false,
+      lockedUntil: null,
+      lastLoginAt: null,
+      createdAt: expect.any(String),
+    });
+    expect((await findUser('zoe'))!.passwordHash).toMatch(/^\$argon2id\$/);
+    await expect(signIn('zoe', PASSWORD)).resolves.toMatchObject({ username: 'zoe' });
+    await expect(signIn('zoe', 'ignored second line')).rejects.toMatchObject({ code: 'invalid_credentials' });
+  });
+
+  it('adds a user without a password, who cannot sign in until reset-password sets one from stdin', async () => {
+    const added = await runAtrium(db, ['users', 'add', 'yan', '--name', 'Yan Li', '--email', 'yan@campus.test', '--unit', 'campus/arts/music', '--role', 'student']);
+    expect(added.code).toBe(0);
+    expect(added.stdout).toContain('password: none; the account cannot sign in until: atrium users reset-password yan --password-stdin');
+    expect((await findUser('yan'))!.passwordHash).toBeNull();
+    await expect(signIn('yan', '')).rejects.toMatchObject({ code: 'invalid_credentials' });
+
+    const [withoutFlag, emptyStdin, reset] = await Promise.all([
+      runAtrium(db, ['users', 'reset-password', 'yan'], { stdin: `${PASSWORD}\n` }),
+      runAtrium(db, ['users', 'reset-password', 'yan', '--password-stdin']),
+      runAtrium(db, ['users', 'reset-password', 'yan', '--password-stdin'], { stdin: `${PASSWORD}\r\n` }),
+    ]);
+    expect(withoutFlag.code).toBe(2);
+    expect(withoutFlag.stderr).toContain('missing --password-stdin');
+    expect(emptyStdin.code).toBe(2);
+    expect(emptyStdin.stderr).toContain('No password on stdin');
+    expect(reset.code).toBe(0);
+    await expect(signIn('yan', PASSWORD)).resolves.toMatchObject({ username: 'yan' });
+  });
+
+  it('never takes a password as an argument', async () => {
+    const result = await runAtrium(db, ['users', 'add', 'xena', '--name', 'X', '--email', 'x@campus.test', '--unit', 'campus', '--role', 'staff', '--password', PASSWORD]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("Unknown option '--password'");
+    expect(await findUser('xena')).toBeNull();
+  });
+
+  it('refuses an unknown unit, a bad email or a taken username with exit 2 and creates nothing', async () => {
+    const before = await inspect.ctx.models.User.count();
+    const add = (username: string, email: string, unit: string, json = false) =>
+      runAtrium(db, ['users', 'add', username, '--name', 'Ghost', '--email', email, '--unit', unit, '--role', 'student', ...(json ? ['--json'] : [])]);
+    const [unknownUnit, json, badEmail, taken] = await Promise.all([
+      add('ghost', 'ghost@campus.test', 'campus/nowhere'),
+      add('ghost', 'ghost@campus.test', 'campus/nowhere', true),
+      add('ghost2', 'not-an-email', 'campus'),
+      add('alice', 'alice2@campus.test', 'campus'),
+    ]);
+    expect(unknownUnit.code).toBe(2);
+    expect(unknownUnit.stderr).toBe('atrium: Unknown unit campus/nowhere\n  units: unknown unit campus/nowhere\n');
+    expect(json.code).toBe(2);
+    expect(jsonOf(json)).toEqual({ error: { code: 'invalid_input', message: 'Unknown unit campus/nowhere', fields: { units: 'unknown unit campus/nowhere' } } });
+    expect(badEmail.code).toBe(2);
+    expect(badEmail.stderr).toContain('email: not a valid email address');
+    expect(taken.code).toBe(2);
+    expect(taken.stderr).toContain('Username alice is taken');
+    expect(await inspect.ctx.models.User.count()).toBe(before);
+    expect(await findUser('ghost')).toBeNull();
+  });
+
+  it('lists, searches and pages users as text and as JSON', async () => {
+    const [all, search, text, badPage] = await Promise.all([
+      runAtrium(db, ['users', 'list', '--json']),
+      runAtrium(db, ['users', 'list', '--q', 'silva', '--json']),
+      runAtrium(db, ['users', 'list', '--q', 'car']),
+      runAtrium(db, ['users', 'list', '--page', 'abc']),
+    ]);
+    expect(jsonOf(all)).toMatchObject({ page: 1, pageSize: 25, total: 8, pages: 1 });
+    expect(jsonOf(all).users.map((u: { username: string }) => u.username)).toContain('zoe');
+    expect(jsonOf(search).users).toEqual([expect.objectContaining({ username: 'carol', roles: ['staff'] })]);
+    expect(text.stdout).toMatch(/^USERNAME\s+NAME\s+EMAIL\s+UNITS \(\* primary\)\s+ROLES\s+STATUS\n/);
+    expect(text.stdout).toMatch(/carol\s+Carol Silva\s+carol@campus\.test\s+campus\/arts\/music\*, campus\/eng\/ee\s+staff\s+active/);
+    expect(text.stdout).toContain('Page 1 of 1, 1 user(s).');
+    expect(badPage.code).toBe(2);
+    expect(badPage.stderr).toContain('page:');
+  });
+
+  it('disables a user, who then cannot sign in, and enables them again', async () => {
+    const disabled = await runAtrium(db, ['users', 'disable', 'bob', '--json']);
+    expect(disabled.code).toBe(0);
+    expect(jsonOf(disabled)).toMatchObject({ username: 'bob', status: 'disabled' });
+    await expect(signIn('bob', 'atrium-demo')).rejects.toMatchObject({ code: 'account_disabled' });
+
+    const [enabled, unknown] = await Promise.all([runAtrium(db, ['users', 'enable', 'bob']), runAtrium(db, ['users', 'disable', 'nobody'])]);
+    expect(enabled).toMatchObject({ code: 0, stdout: 'Enabled bob.\n' });
+    await expect(signIn('bob', 'atrium-demo')).resolves.toMatchObject({ username: 'bob' });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe('atrium: No such user\n');
+  });
+});

@@ -1,0 +1,104 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Sequelize } from 'sequelize';
+import { openDatabase } from '../../core/database.ts';
+import { loadGatewayConfig } from '../../gateway/config.ts';
+import { operator, type GatewayContext } from '../../gateway/context.ts';
+import { defineGatewayModels } from '../../gateway/models/index.ts';
+import type { TestDatabase } from './database.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const bin = fileURLToPath(new URL('../../bin/atrium.ts', import.meta.url));
+
+export type CliResult = { code: number | null; stdout: string; stderr: string };
+
+/** The environment the CLI sees: only what points it at the test database, so the caller's shell cannot leak in. */
+export function cliEnv(db: TestDatabase, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    ATRIUM_DATA_DIR: db.dataDir,
+    ...(db.url ? { DATABASE_URL: db.url } : {}),
+    LOG_LEVEL: 'silent',
+    ...extra,
+  };
+}
+
+function spawnAtrium(db: TestDatabase, args: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
+  // process.execPath is the Node 24 that runs vitest, which strips the types of bin/atrium.ts.
+  return spawn(process.execPath, [bin, ...args], { cwd: root, env: cliEnv(db, env) });
+}
+
+/** Runs `atrium ARGS` to completion as a real process. */
+export function runAtrium(db: TestDatabase, args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  const child = spawnAtrium(db, args, options.env ?? {});
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin.end(options.stdin ?? '');
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The one JSON document a --json run prints on stdout. */
+export function jsonOf<T = Record<string, any>>(result: CliResult): T {
+  try {
+    return JSON.parse(result.stdout) as T;
+  } catch {
+    throw new Error(`stdout is not one JSON document (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`);
+  }
+}
+
+export type LongRunning = {
+  child: ChildProcessWithoutNullStreams;
+  output(): string;
+  /** Resolves with the first pino log line whose msg is `msg`. */
+  log(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+};
+
+/** Starts a long-running command (`gateway`, `demo`) whose pino logs go to stdout. */
+export function startAtrium(db: TestDatabase, args: string[], env: Record<string, string> = {}): LongRunning {
+  const child = spawnAtrium(db, args, { LOG_LEVEL: 'info', ...env });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stdin.end();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const findLog = (msg: string) =>
+    out
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((entry) => entry.msg === msg);
+  return {
+    child,
+    output: () => out,
+    async log(msg, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const entry = findLog(msg);
+        if (entry) return entry;
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no "${msg}" log (exit ${child.exitCode}):\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export type Inspector = { sequelize: Sequelize; ctx: GatewayContext; close(): Promise<void> };
+
+/** Opens the database a CLI run wrote to, to check what it did (the CLI's own config decides where it is). */
+export async function inspectDatabase(db: TestDatabase): Promise<Inspector> {
+  const config = loadGatewayConfig({ ATRIUM_DATA_DIR: db.dataDir, ...(db.url ? { DATABASE_URL: db.url } : {}), LOG_LEVEL: 'silent' });
+  const sequelize = await openDatabase(config.database);
+  const models = defineGatewayModels(sequelize);
+  return { sequelize, ctx: { sequelize, models, actor: operator('test'), ip: null }, close: () => sequelize.close() };
+}
