@@ -56,6 +56,8 @@ export type LongRunning = {
   output(): string;
   /** Resolves with the first pino log line whose msg is `msg`. */
   log(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves once the output contains `text`. */
+  printed(text: string, timeoutMs?: number): Promise<void>;
   /** Sends a signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 };
@@ -74,18 +76,20 @@ export function startAtrium(db: TestDatabase, args: string[], env: Record<string
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .find((entry) => entry.msg === msg);
+  const poll = async <T>(what: string, find: () => T | undefined, timeoutMs: number): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = find();
+      if (found !== undefined) return found;
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no ${what} (exit ${child.exitCode}):\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
   return {
     child,
     output: () => out,
-    async log(msg, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const entry = findLog(msg);
-        if (entry) return entry;
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no "${msg}" log (exit ${child.exitCode}):\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
+    log: (msg, timeoutMs = 15_000) => poll(`"${msg}" log`, () => findLog(msg), timeoutMs),
+    printed: (text, timeoutMs = 15_000) => poll(JSON.stringify(text), () => (out.includes(text) ? true : undefined), timeoutMs).then(() => undefined),
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);
       return exited;

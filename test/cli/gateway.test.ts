@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { migrate } from '../../core/migrator.ts';
+import { seedDemo } from '../../gateway/seed/demo.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { inspectDatabase, jsonOf, runAtrium, startAtrium, type LongRunning } from '../helpers/cli.ts';
+
+const ENG = 'http://localhost:4201';
+
+let db: TestDatabase;
+let gateway: LongRunning | undefined;
+
+beforeAll(async () => {
+  db = await createTestDatabase('cli-gateway');
+  const inspect = await inspectDatabase(db);
+  await migrate(inspect.sequelize, 'gateway');
+  await seedDemo(inspect.ctx, { eng: ENG, arts: 'http://localhost:4202' });
+  await inspect.close();
+});
+afterAll(async () => {
+  await gateway?.stop('SIGKILL');
+  await db?.drop();
+});
+
+describe('atrium apps, keys and gateway', () => {
+  it('registers an app whose client id and secret work for client credentials at the running gateway, and rotates keys live', async () => {
+    const [text, json] = await Promise.all([
+      runAtrium(db, ['apps', 'add', '--name', 'Library', '--redirect-uri', 'http://localhost:9/cb']),
+      runAtrium(db, ['apps', 'add', '--name', 'Timetable', '--redirect-uri', 'https://timetable.campus.test/cb', '--client-id', 'timetable', '--first-party', '--json']),
+    ]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/client id: {5}app-[0-9a-f]{8}\n {2}client secret: [\w-]{43}\n/);
+    expect(text.stdout).toContain('The secret is shown only this once');
+    const app = jsonOf(json);
+    expect(app).toEqual({ id: expect.any(String), clientId: 'timetable', clientSecret: expect.stringMatching(/^[\w-]{43}$/), name: 'Timetable' });
+
+    gateway = startAtrium(db, ['gateway'], { GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', KEYS_RELOAD_SECONDS: '1' });
+    const { port } = await gateway.log('gateway listening');
+    const issuer = `http://localhost:${port}`;
+    const rp = await client.discovery(new URL(issuer), app.clientId, app.clientSecret, undefined, { execute: [client.allowInsecureRequests] });
+    const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`), { cooldownDuration: 0 });
+    const token = async () => (await client.clientCredentialsGrant(rp, { resource: ENG, scope: 'im' })).access_token;
+
+    const first = await token();
+    const { payload } = await jwtVerify(first, jwks, { issuer, audience: ENG });
+    expect(payload.client_id).toBe('timetable');
+    const oldKid = decodeProtectedHeader(first).kid!;
+
+    const rotated = await runAtrium(db, ['keys', 'rotate', '--json']);
+    expect(rotated.code).toBe(0);
+    const { kid: newKid, retired, reloadWithinSeconds } = jsonOf(rotated);
+    expect({ retired, reloadWithinSeconds }).toEqual({ retired: [], reloadWithinSeconds: 30 });
+    expect(newKid).not.toBe(oldKid);
+
+    const listed = jsonOf(await runAtrium(db, ['keys', 'list', '--json'])).keys;
+    expect(listed.map((k: { kid: string; state: string; signing: boolean }) => [k.kid, k.state, k.signing])).toEqual([
+      [newKid, 'active', true],
+      [oldKid, 'active', false],
+    ]);
+
+    // The running gateway notices the rotation by itself within KEYS_RELOAD_SECONDS.
+    await gateway.log('signing keys reloaded');
+    const second = await token();
+    expect(decodeProtectedHeader(second).kid).toBe(newKid);
+    await expect(jwtVerify(second, jwks, { issuer, audience: ENG })).resolves.toBeTruthy();
+    await expect(jwtVerify(first, jwks, { issuer, audience: ENG })).resolves.toBeTruthy();
+
+    const [current, retire] = await Promise.all([runAtrium(db, ['keys', 'retire', newKid]), runAtrium(db, ['keys', 'retire', oldKid])]);
+    expect(current.code).toBe(2);
+    expect(current.stderr).toContain('The current signing key cannot be retired; rotate first');
+    expect(retire).toMatchObject({ code: 0, stdout: `Retired signing key ${oldKid}.\n` });
+
+    expect(await gateway.stop('SIGTERM')).toBe(0);
+    expect(gateway.output()).toContain('"msg":"shutting down"');
+    expect(gateway.output()).toContain('"msg":"stopped"');
+  });
+
+  it('refuses an app with an insecure redirect URI and registers nothing', async () => {
+    const result = await runAtrium(db, ['apps', 'add', '--name', 'Evil', '--redirect-uri', 'http://evil.example/cb', '--json']);
+    expect(result.code).toBe(2);
+    expect(jsonOf(result).error.fields).toEqual({ 'redirectUris.0': 'must use https (http is allowed only for localhost)' });
+    const inspect = await inspectDatabase(db);
+    expect(await inspect.ctx.models.App.count({ where: { name: 'Evil' } })).toBe(0);
+    await inspect.close();
+  });
+});
+
+describe('atrium demo', () => {
+  it('migrates and seeds a fresh database, serves the gateway with a banner of URLs and logins, and stops on SIGINT', async () => {
+    const fresh = await createTestDatabase('cli-demo');
+    try {
+      const env = { GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1' };
+      const first = startAtrium(fresh, ['demo'], env);
+      await first.printed('Press Ctrl+C to stop.');
+      const { port } = await first.log('gateway listening');
+      const url = `http://localhost:${port}`;
+      const banner = first.output();
+      expect(banner).toContain('(First start: applied 2 migration(s) and seeded the demo campus.)');
+      expect(banner).toMatch(new RegExp(`gateway {8}${url}\\n {2}admin console {2}${url}/admin\\n {2}discovery {6}${url}/\\.well-known/openid-configuration\\n`));
+      expect(banner).toMatch(/USERNAME\s+PASSWORD\s+WHO\n\s+admin\s+atrium-demo\s+administrator \(whole campus\)\n/);
+      expect(banner).toMatch(/carol\s+atrium-demo\s+staff, Music \(arts\) and Electrical Engineering \(eng\)/);
+      const discovery = await fetch(`${url}/.well-known/openid-configuration`);
+      expect(((await discovery.json()) as { issuer: string }).issuer).toBe(url);
+      expect(await first.stop('SIGINT')).toBe(0);
+
+      const again = startAtrium(fresh, ['demo', '--json'], { ...env, LOG_LEVEL: 'silent' });
+      await again.printed('"logins"');
+      await again.printed('\n}\n');
+      const shown = JSON.parse(again.output());
+      expect(shown).toMatchObject({ applied: [], seeded: false, logins: expect.arrayContaining([{ username: 'alice', password: 'atrium-demo', what: 'student, Computer Science (eng)' }]) });
+      expect(Object.keys(shown.endpoints)).toEqual(['gateway', 'admin console', 'discovery']);
+      expect(await again.stop('SIGTERM')).toBe(0);
+    } finally {
+      await fresh.drop();
+    }
+  });
+});
