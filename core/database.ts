@@ -16,7 +16,6 @@ export async function openDatabase(options: DatabaseOptions): Promise<Sequelize>
   await sequelize.authenticate();
   if (sequelize.getDialect() === 'sqlite') {
     await sequelize.query('PRAGMA journal_mode = WAL');
-    await sequelize.query('PRAGMA busy_timeout = 5000');
     await sequelize.query('PRAGMA foreign_keys = ON');
   }
   return sequelize;
@@ -39,7 +38,29 @@ function openMysql(url: string): Sequelize {
 
 function openSqlite(file: string): Sequelize {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  return new Sequelize({ dialect: 'sqlite', storage: file, logging: false });
+  const sequelize = new Sequelize({ dialect: 'sqlite', storage: file, logging: false });
+  waitWhenBusy(sequelize);
+  return sequelize;
+}
+
+type SqliteConnection = { configure(option: 'busyTimeout', ms: number): void };
+
+/**
+ * Sequelize opens one SQLite connection per transaction and offers no hook for it, so the busy timeout
+ * (wait for another writer instead of failing with SQLITE_BUSY) is set as each connection is handed out.
+ */
+function waitWhenBusy(sequelize: Sequelize): void {
+  const manager = sequelize.connectionManager as unknown as { getConnection(options: unknown): Promise<SqliteConnection> };
+  const getConnection = manager.getConnection.bind(manager);
+  const configured = new WeakSet<SqliteConnection>();
+  manager.getConnection = async (options) => {
+    const connection = await getConnection(options);
+    if (!configured.has(connection)) {
+      connection.configure('busyTimeout', 10_000);
+      configured.add(connection);
+    }
+    return connection;
+  };
 }
 
 export function dialectOf(sequelize: Sequelize): Dialect {

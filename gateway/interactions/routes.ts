@@ -27,6 +27,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       if (details.prompt.name === 'login') {
         return res.render('login', { ...base, title: 'Sign in', loginHint: details.params.login_hint });
       }
+      // A first-party app never shows a consent screen, even when it asks for one (offline access
+      // requires prompt=consent): opening it from chat stays one click.
+      if (client?.['first_party'] === true && details.session) return await grantConsent(deps.provider(), req, res, details);
       const missing = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
       res.render('consent', {
         ...base,
@@ -73,21 +76,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     try {
       const details = await provider.interactionDetails(req, res);
       if (details.prompt.name !== 'consent' || !details.session) return res.redirect(303, `/interaction/${details.uid}`);
-      const missing = details.prompt.details as {
-        missingOIDCScope?: string[];
-        missingOIDCClaims?: string[];
-        missingResourceScopes?: Record<string, string[]>;
-      };
-      const grant = details.grantId
-        ? (await provider.Grant.find(details.grantId))!
-        : new provider.Grant({ accountId: details.session.accountId, clientId: String(details.params.client_id) });
-      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
-      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-        grant.addResourceScope(indicator, scopes.join(' '));
-      }
-      const grantId = await grant.save();
-      await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      await grantConsent(provider, req, res, details);
     } catch (error) {
       next(error);
     }
@@ -109,6 +98,23 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   return router;
 }
 
-export function renderInteractionError(res: Response, status: number, message: string): void {
-  res.status(status).render('error', { title: 'Something went wrong', description: message });
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** Grants what the consent prompt found missing, and resumes the authorization. */
+async function grantConsent(provider: Provider, req: Request, res: Response, details: Details): Promise<void> {
+  const missing = details.prompt.details as {
+    missingOIDCScope?: string[];
+    missingOIDCClaims?: string[];
+    missingResourceScopes?: Record<string, string[]>;
+  };
+  const grant = details.grantId
+    ? (await provider.Grant.find(details.grantId))!
+    : new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  const grantId = await grant.save();
+  await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }

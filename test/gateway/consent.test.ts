@@ -52,8 +52,22 @@ describe('consent', () => {
     expect(new URL(back.url).searchParams.get('error')).toBe('access_denied');
   });
 
-  it('skips consent for a first-party app, including chat access to a domain node', async () => {
-    const { tokens } = await codeFlow(firstParty, REDIRECT, 'carol', { scope: 'openid profile atrium im offline_access', resource: ENG_NODE });
+  it('skips consent for a first-party app, even with prompt=consent for offline access and chat on a domain node', async () => {
+    const agent = new BrowserAgent();
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(firstParty, {
+      redirect_uri: REDIRECT,
+      scope: 'openid profile atrium im offline_access',
+      resource: ENG_NODE,
+      prompt: 'consent',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 'fp',
+    });
+    const login = await agent.navigate(url.toString(), {}, REDIRECT);
+    const back = await agent.submit(login, formWithAction(login, '/login'), { username: 'carol', password: DEMO_PASSWORD }, REDIRECT);
+    expect(back.url.startsWith(REDIRECT)).toBe(true);
+    const tokens = await client.authorizationCodeGrant(firstParty, new URL(back.url), { pkceCodeVerifier: verifier, expectedState: 'fp' });
     expect(tokens.claims()!.preferred_username).toBe('carol');
     const nodeToken = await client.refreshTokenGrant(firstParty, tokens.refresh_token!, { resource: ENG_NODE });
     expect(nodeToken.scope).toContain('im');

@@ -11,21 +11,25 @@ export async function codeFlow(
   config: client.Configuration,
   redirectUri: string,
   username: string,
-  params: Record<string, string> = {},
+  params: Record<string, string | string[]> = {},
   agent = new BrowserAgent(),
   password = DEMO_PASSWORD,
 ) {
   const verifier = client.randomPKCECodeVerifier();
-  const state = params.state ?? client.randomState();
-  const url = client.buildAuthorizationUrl(config, {
+  const state = typeof params.state === 'string' ? params.state : client.randomState();
+  const query = new URLSearchParams({
     redirect_uri: redirectUri,
     scope: 'openid profile email atrium offline_access',
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
     state,
     prompt: 'consent',
-    ...params,
   });
+  for (const [key, value] of Object.entries(params)) {
+    query.delete(key);
+    for (const v of Array.isArray(value) ? value : [value]) query.append(key, v);
+  }
+  const url = client.buildAuthorizationUrl(config, query);
   const callback = await signIn(agent, url.toString(), redirectUri, username, password);
   const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
   return { tokens, agent, callback, verifier, authorizationUrl: url };

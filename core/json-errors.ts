@@ -1,0 +1,29 @@
+import type { ErrorRequestHandler } from 'express';
+import { isAppError } from './errors.ts';
+import type { Logger } from './logger.ts';
+
+/** The one place an API error becomes a JSON body: `{ error: { code, message, fields? } }`. */
+export function jsonErrors(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    if (res.headersSent) return next(error);
+    if (isAppError(error)) {
+      const fields = error.details?.fields as Record<string, string> | undefined;
+      if (error.status === 401) res.set('WWW-Authenticate', 'Bearer');
+      res.status(error.status).json({ error: { code: error.code, message: error.message, ...(fields ? { fields } : {}) } });
+      return;
+    }
+    const status = (error as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const type = (error as { type?: string }).type;
+      res.status(status).json({
+        error: {
+          code: type === 'entity.too.large' ? 'too_large' : 'invalid_body',
+          message: type === 'entity.too.large' ? 'The request body is too large' : 'The request body could not be read',
+        },
+      });
+      return;
+    }
+    logger.error({ err: error, path: req.path }, 'unhandled error');
+    res.status(500).json({ error: { code: 'internal_error', message: 'Something went wrong; try again' } });
+  };
+}

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+/** `user@domain`: a username as the gateway issues them, at a DNS-like domain. */
+export const addressSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(320)
+  .regex(/^[a-z0-9][a-z0-9._-]{1,63}@[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, {
+    message: 'an address such as alice@eng.campus.test',
+  });
+
+export function domainOf(address: string): string {
+  return address.slice(address.indexOf('@') + 1);
+}
+
+export function userOf(address: string): string {
+  return address.slice(0, address.indexOf('@'));
+}
+
+export function addressOf(username: string, domain: string): string {
+  return `${username}@${domain}`;
+}

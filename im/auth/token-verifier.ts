@@ -1,0 +1,77 @@
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { AppError, ForbiddenError, UnauthenticatedError } from '../../core/errors.ts';
+import { addressOf } from '../address.ts';
+
+/** Who a verified access token speaks for on this node: a person, or an app (client credentials). */
+export type Identity =
+  | { kind: 'user'; sub: string; username: string; name: string; address: string; sid: string | null; clientId: string; expiresAt: number }
+  | { kind: 'app'; clientId: string; address: string; expiresAt: number };
+
+export class TokenExpiredError extends AppError {
+  constructor() {
+    super('token_expired', 401, 'The access token has expired; sign in again');
+  }
+}
+
+export type TokenVerifier = {
+  verify(token: string): Promise<Identity>;
+  /** The gateway's key set, for other tokens it signs (back-channel logout). */
+  keys(): Promise<JWTVerifyGetKey>;
+};
+
+/**
+ * Verifies gateway access tokens locally: signature against the gateway's JWKS (cached by jose and
+ * re-fetched when a token names an unknown key, so a key rotation needs no restart), issuer, audience
+ * (this node), expiry, the `im` scope, and that the person belongs to this domain.
+ */
+export function createTokenVerifier(options: { issuer: string; audience: string; domain: string; jwks?: JWTVerifyGetKey }): TokenVerifier {
+  let keys = options.jwks;
+  async function keySet(): Promise<JWTVerifyGetKey> {
+    if (keys) return keys;
+    const response = await fetch(`${options.issuer}/.well-known/openid-configuration`);
+    if (!response.ok) throw new AppError('gateway_unavailable', 503, 'The identity gateway cannot be reached to verify tokens');
+    const { jwks_uri } = (await response.json()) as { jwks_uri: string };
+    keys = createRemoteJWKSet(new URL(jwks_uri), { cooldownDuration: 10_000, cacheMaxAge: 10 * 60_000 });
+    return keys;
+  }
+
+  return {
+    keys: keySet,
+    async verify(token) {
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(token, await keySet(), {
+          issuer: options.issuer,
+          audience: options.audience,
+          typ: 'at+jwt',
+          algorithms: ['RS256'],
+        }));
+      } catch (error) {
+        if (error instanceof joseErrors.JWTExpired) throw new TokenExpiredError();
+        if (error instanceof AppError) throw error;
+        throw new UnauthenticatedError('The access token is not valid for this node');
+      }
+      const scopes = String(payload.scope ?? '').split(' ');
+      if (!scopes.includes('im')) throw new ForbiddenError('The access token lacks the im scope');
+      const clientId = String(payload.client_id ?? '');
+      const expiresAt = Number(payload.exp) * 1000;
+      if (payload.sub === clientId) {
+        return { kind: 'app', clientId, address: addressOf(clientId, options.domain), expiresAt };
+      }
+      const domains = Array.isArray(payload.im_domains) ? payload.im_domains : [];
+      if (!domains.includes(options.domain)) throw new ForbiddenError(`This account does not belong to ${options.domain}`);
+      const username = String(payload.preferred_username ?? '');
+      if (!username) throw new UnauthenticatedError('The access token names no user');
+      return {
+        kind: 'user',
+        sub: String(payload.sub),
+        username,
+        name: String(payload.name ?? username),
+        address: addressOf(username, options.domain),
+        sid: typeof payload.sid === 'string' ? payload.sid : null,
+        clientId,
+        expiresAt,
+      };
+    },
+  };
+}

@@ -1,0 +1,18 @@
+import type { ServerFrame } from '../protocol/frames.ts';
+
+/**
+ * What one process tells every process of the same domain (itself included): a frame to deliver to the
+ * connected devices of some addresses, or an instruction about sockets (close a session's sockets).
+ */
+export type BusEvent =
+  | { kind: 'deliver'; recipients: string[]; frame: ServerFrame; exceptConnection?: string }
+  | { kind: 'logout'; sid: string }
+  | { kind: 'presence'; address: string; status: string; lastSeen: string | null };
+
+export interface Bus {
+  /** Sends to every process of the domain; the caller's own process receives it too, once. */
+  publish(event: BusEvent): Promise<void>;
+  /** One handler per process; events arrive in publish order per publisher. */
+  subscribe(handler: (event: BusEvent) => void): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,88 @@
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, type Env } from '../core/config.ts';
+import { ConfigError } from '../core/errors.ts';
+
+const schema = z.object({
+  ATRIUM_MODE: z.enum(['development', 'production'], { message: 'expected development or production' }).default('development'),
+  NODE_DOMAIN: z
+    .string()
+    .toLowerCase()
+    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, { message: 'expected a DNS-like domain such as eng.campus.test' }),
+  NODE_PORT: envPort.default(4201),
+  NODE_HOST: z.string().default('0.0.0.0'),
+  NODE_PUBLIC_URL: envUrl.optional(),
+  GATEWAY_ISSUER: envUrl.default('http://localhost:4000'),
+  DATABASE_URL: z.string().regex(/^(mysql|mariadb):\/\//, { message: 'expected mysql://user:password@host:port/database' }).optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'expected redis://host:port' }).optional(),
+  ATRIUM_DATA_DIR: z.string().default('./data'),
+  LOG_LEVEL: envLogLevel.default('info'),
+  FLUSH_WINDOW_MS: z.coerce.number({ message: 'expected milliseconds' }).min(0).max(1000).default(2),
+  FLUSH_MAX_BATCH: envPositiveInt.default(2000),
+  MAX_FRAME_BYTES: envPositiveInt.default(64 * 1024),
+  MAX_TEXT_CHARS: envPositiveInt.default(8000),
+  RECALL_WINDOW_SECONDS: envPositiveInt.default(120),
+  FRAMES_PER_SECOND: envPositiveInt.default(50),
+  ABUSE_STRIKES: envPositiveInt.default(20),
+  ATTACHMENT_MAX_BYTES: envPositiveInt.default(20 * 1024 * 1024),
+  ATTACHMENT_TYPES: z
+    .string()
+    .default('image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,application/zip')
+    .transform((v) => v.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean)),
+  AUTH_GRACE_SECONDS: envPositiveInt.default(30),
+});
+
+export type NodeConfig = {
+  mode: 'development' | 'production';
+  domain: string;
+  port: number;
+  host: string;
+  /** The node's public URL, which is also the audience of the access tokens it accepts. */
+  publicUrl: string | undefined;
+  gatewayIssuer: string;
+  database: { url: string | undefined; sqliteFile: string };
+  redisUrl: string | undefined;
+  dataDir: string;
+  logLevel: string;
+  flushWindowMs: number;
+  flushMaxBatch: number;
+  maxFrameBytes: number;
+  maxTextChars: number;
+  recallWindowSeconds: number;
+  framesPerSecond: number;
+  abuseStrikes: number;
+  attachments: { dir: string; maxBytes: number; types: string[] };
+  authGraceSeconds: number;
+};
+
+export function loadNodeConfig(env: Env): NodeConfig {
+  const v = parseEnv(schema, env);
+  if (v.ATRIUM_MODE === 'production') {
+    const problems: string[] = [];
+    if (!v.NODE_PUBLIC_URL?.startsWith('https://')) problems.push('NODE_PUBLIC_URL: must be an https:// URL in production');
+    if (!v.GATEWAY_ISSUER.startsWith('https://')) problems.push('GATEWAY_ISSUER: must be an https:// URL in production');
+    if (problems.length > 0) throw new ConfigError(problems);
+  }
+  const dataDir = resolve(v.ATRIUM_DATA_DIR);
+  return {
+    mode: v.ATRIUM_MODE,
+    domain: v.NODE_DOMAIN,
+    port: v.NODE_PORT,
+    host: v.NODE_HOST,
+    publicUrl: v.NODE_PUBLIC_URL?.replace(/\/$/, '') ?? (v.NODE_PORT === 0 ? undefined : `http://localhost:${v.NODE_PORT}`),
+    gatewayIssuer: v.GATEWAY_ISSUER.replace(/\/$/, ''),
+    database: { url: v.DATABASE_URL, sqliteFile: join(dataDir, `node-${v.NODE_DOMAIN}.sqlite`) },
+    redisUrl: v.REDIS_URL,
+    dataDir,
+    logLevel: v.LOG_LEVEL,
+    flushWindowMs: v.FLUSH_WINDOW_MS,
+    flushMaxBatch: v.FLUSH_MAX_BATCH,
+    maxFrameBytes: v.MAX_FRAME_BYTES,
+    maxTextChars: v.MAX_TEXT_CHARS,
+    recallWindowSeconds: v.RECALL_WINDOW_SECONDS,
+    framesPerSecond: v.FRAMES_PER_SECOND,
+    abuseStrikes: v.ABUSE_STRIKES,
+    attachments: { dir: join(dataDir, `attachments-${v.NODE_DOMAIN}`), maxBytes: v.ATTACHMENT_MAX_BYTES, types: v.ATTACHMENT_TYPES },
+    authGraceSeconds: v.AUTH_GRACE_SECONDS,
+  };
+}

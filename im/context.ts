@@ -1,0 +1,27 @@
+import type { Sequelize } from 'sequelize';
+import type { Logger } from '../core/logger.ts';
+import type { Identity } from './auth/token-verifier.ts';
+import type { Bus } from './bus/bus.ts';
+import type { NodeConfig } from './config.ts';
+import type { GroupCommitter } from './messages/group-commit.ts';
+import type { NodeModels } from './models.ts';
+import type { PresenceStore } from './presence/presence-store.ts';
+
+/** The long-lived parts of a domain node that every use-case may use. */
+export type NodeServices = {
+  config: NodeConfig;
+  domain: string;
+  sequelize: Sequelize;
+  models: NodeModels;
+  bus: Bus;
+  committer: GroupCommitter;
+  presence: PresenceStore;
+  logger: Logger;
+};
+
+/** What a use-case receives: the services and who is acting, whichever transport called it. */
+export type NodeContext = NodeServices & {
+  actor: Identity;
+  /** The socket the request came from, so fan-out can skip echoing to it. */
+  connectionId?: string;
+};

@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import { UniqueConstraintError } from 'sequelize';
+import { ValidationError } from '../../core/errors.ts';
+import { domainOf } from '../address.ts';
+import type { NodeContext } from '../context.ts';
+import type { Conversation } from '../models.ts';
+
+export function directKeyOf(a: string, b: string): string {
+  return [a, b].sort().join('|');
+}
+
+/**
+ * A pair's conversation id and home domain follow from the two addresses alone, so both people's
+ * nodes agree on them without asking each other.
+ */
+export function directIdentity(a: string, b: string): { id: string; homeDomain: string; key: string } {
+  const key = directKeyOf(a, b);
+  const h = createHash('sha256').update(`direct:${key}`).digest('hex');
+  const id = `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return { id, homeDomain: domainOf(key.split('|')[0]!), key };
+}
+
+/** Finds or creates the direct conversation between the actor and a peer (who may be on another domain). */
+export async function openDirect(ctx: NodeContext, peer: string): Promise<{ conversation: Conversation; created: boolean }> {
+  const me = ctx.actor.address;
+  if (peer === me) throw new ValidationError('You cannot start a conversation with yourself', { peer: 'that is you' });
+  const { id, homeDomain, key } = directIdentity(me, peer);
+  const { Conversation, Member } = ctx.models;
+  const found = await Conversation.findByPk(id);
+  if (found) {
+    // Someone who left nothing can leave a direct conversation; reopening just finds it.
+    return { conversation: found, created: false };
+  }
+  try {
+    const conversation = await ctx.sequelize.transaction(async (tx) => {
+      const conversation = await Conversation.create(
+        { id, kind: 'direct', homeDomain, title: null, directKey: key, createdBy: me },
+        { transaction: tx },
+      );
+      await Member.bulkCreate(
+        [me, peer].map((address) => ({ conversationId: id, address, role: 'member' as const, state: 'active' as const })),
+        { transaction: tx },
+      );
+      return conversation;
+    });
+    return { conversation, created: true };
+  } catch (error) {
+    if (error instanceof UniqueConstraintError) return { conversation: (await Conversation.findByPk(id))!, created: false };
+    throw error;
+  }
+}

@@ -1,0 +1,24 @@
+import type { Conversation, Member } from '../models.ts';
+
+export type PresentedMember = { address: string; role: string; readSeq: number; deliveredSeq: number };
+
+/** The one shape of a conversation on the wire (socket frames and HTTP alike). */
+export function presentConversation(conversation: Conversation, members: Member[], viewer: string, unread: number) {
+  const me = members.find((m) => m.address === viewer);
+  return {
+    id: conversation.id,
+    kind: conversation.kind,
+    homeDomain: conversation.homeDomain,
+    title: conversation.title,
+    lastSeq: conversation.lastSeq,
+    updatedAt: conversation.updatedAt.toISOString(),
+    joinedSeq: me?.joinedSeq ?? 0,
+    readSeq: me?.readSeq ?? 0,
+    unread,
+    members: members
+      .filter((m) => m.state === 'active')
+      .map((m): PresentedMember => ({ address: m.address, role: m.role, readSeq: m.readSeq, deliveredSeq: m.deliveredSeq })),
+  };
+}
+
+export type PresentedConversation = ReturnType<typeof presentConversation>;

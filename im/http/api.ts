@@ -1,0 +1,37 @@
+import express, { Router, type Request } from 'express';
+import type { NodeContext, NodeServices } from '../context.ts';
+import type { TokenVerifier } from '../auth/token-verifier.ts';
+import { listConversations } from '../conversations/list-conversations.ts';
+import { sendMessage } from '../messages/send-message.ts';
+import { history } from '../messages/sync.ts';
+import { actorOf, bearerAuth } from './bearer.ts';
+
+/** `/api/v1`: the same use-cases as the socket, for bots, scripts and uploads. */
+export function apiRoutes(services: NodeServices, verifier: TokenVerifier): Router {
+  const router = Router();
+  const json = express.json({ limit: `${services.config.maxFrameBytes}b` });
+  const ctx = (req: Request): NodeContext => ({ ...services, actor: actorOf(req) });
+  router.use(bearerAuth(verifier));
+
+  router.get('/me', (req, res) => {
+    const actor = actorOf(req);
+    res.json({ address: actor.address, kind: actor.kind, domain: services.domain });
+  });
+
+  router.get('/conversations', async (req, res) => {
+    res.json({ conversations: await listConversations(ctx(req)) });
+  });
+
+  router.get('/conversations/:id/messages', async (req, res) => {
+    const before = req.query.before === undefined ? undefined : Number(req.query.before);
+    const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
+    res.json(await history(ctx(req), { conversationId: req.params.id, beforeSeq: before, limit }));
+  });
+
+  router.post('/conversations/:id/messages', json, async (req, res) => {
+    const { message, duplicate } = await sendMessage(ctx(req), { ...(req.body as object), conversationId: req.params.id });
+    res.status(duplicate ? 200 : 201).json({ messageId: message.id, seq: message.seq, at: message.createdAt.toISOString(), duplicate });
+  });
+
+  return router;
+}

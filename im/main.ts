@@ -1,0 +1,112 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { Sequelize } from 'sequelize';
+import { databaseReachable, openDatabase } from '../core/database.ts';
+import { healthRoutes } from '../core/health.ts';
+import { jsonErrors } from '../core/json-errors.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import { createMetrics } from '../core/metrics.ts';
+import { createMigrator, migrate } from '../core/migrator.ts';
+import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts';
+import type { Bus } from './bus/bus.ts';
+import { createLocalBus } from './bus/local-bus.ts';
+import { createRedisBus } from './bus/redis-bus.ts';
+import type { NodeConfig } from './config.ts';
+import type { NodeServices } from './context.ts';
+import { apiRoutes } from './http/api.ts';
+import { backchannelLogoutRoute } from './http/backchannel-logout.ts';
+import { fanOut } from './messages/fan-out.ts';
+import { createGroupCommitter } from './messages/group-commit.ts';
+import { defineNodeModels, type NodeModels } from './models.ts';
+import { createLocalPresence } from './presence/presence-store.ts';
+import { attachToServer, createSocketServer, type SocketServer } from './ws/socket-server.ts';
+
+export type DomainNode = {
+  domain: string;
+  url: string;
+  config: NodeConfig;
+  server: Server;
+  sequelize: Sequelize;
+  models: NodeModels;
+  services: NodeServices;
+  sockets: SocketServer;
+  verifier: TokenVerifier;
+  logger: Logger;
+  close(): Promise<void>;
+};
+
+export type StartNodeOptions = { migrate?: boolean; logger?: Logger };
+
+/**
+ * Composition root of a domain node: config → database → bus → group committer → HTTP and WebSocket.
+ * close() drains in reverse: sockets told to go away, queued writes flushed, bus and database closed.
+ */
+export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<DomainNode> {
+  const logger = options.logger ?? createLogger(`node:${config.domain}`, config.logLevel);
+  const sequelize = await openDatabase(config.database);
+  if (options.migrate) await migrate(sequelize, 'node');
+  else if ((await createMigrator(sequelize, 'node').pending()).length > 0) {
+    throw new Error(`The ${config.domain} node database has pending migrations; run \`atrium migrate --node ${config.domain}\` first.`);
+  }
+  const models = defineNodeModels(sequelize);
+  const bus: Bus = config.redisUrl ? await createRedisBus(config.redisUrl, config.domain, logger) : createLocalBus();
+
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = config.publicUrl ?? `http://127.0.0.1:${port}`;
+
+  const services = {} as NodeServices;
+  const committer = createGroupCommitter({
+    sequelize,
+    models,
+    windowMs: config.flushWindowMs,
+    maxBatch: config.flushMaxBatch,
+    logger,
+    afterCommit: (stored) => void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed')),
+  });
+  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, presence: createLocalPresence(), logger });
+
+  const verifier = createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain });
+  const sockets = createSocketServer(services, verifier);
+  attachToServer(server, sockets);
+
+  const metrics = createMetrics(`node:${config.domain}`);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(metrics.httpMiddleware);
+  app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
+  app.use(backchannelLogoutRoute({ issuer: config.gatewayIssuer, audience: url, keys: verifier.keys, bus }));
+  app.use('/api/v1', apiRoutes(services, verifier));
+  app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
+  app.use(jsonErrors(logger));
+  server.on('request', app);
+  logger.info({ domain: config.domain, url }, 'domain node listening');
+
+  return {
+    domain: config.domain,
+    url,
+    config,
+    server,
+    sequelize,
+    models,
+    services,
+    sockets,
+    verifier,
+    logger,
+    async close() {
+      server.close();
+      await sockets.close();
+      await committer.drain();
+      server.closeAllConnections();
+      await bus.close();
+      await services.presence.clear();
+      await sequelize.close();
+    },
+  };
+}

@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import { Op, Transaction, UniqueConstraintError, type InferCreationAttributes, type Sequelize } from 'sequelize';
+import { AppError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { Message, NodeModels } from '../models.ts';
+
+/** One entry to append to a conversation's sequence. */
+export type Append = {
+  conversationId: string;
+  sender: string;
+  clientMsgId: string;
+  kind: string;
+  body: string;
+  refId?: string | null;
+  /** The connection that sent it, which fan-out does not echo to (it gets the ack instead). */
+  origin?: string;
+  /** Extra writes that must commit with the entry (an edit rewriting its target, say). */
+  alsoWrite?: (tx: Transaction, stored: Message) => Promise<void>;
+};
+
+export type Appended = { message: Message; duplicate: boolean };
+export type Committed = { message: Message; origin: string | undefined };
+
+export class StoreFailedError extends AppError {
+  constructor() {
+    super('store_failed', 503, 'The message could not be stored; it was not sent. Retry.');
+  }
+}
+
+type Pending = Append & { resolve(result: Appended): void; reject(error: Error): void };
+
+export type GroupCommitter = {
+  /** Resolves once the entry is durable (committed), or with the earlier entry for a retried client id. */
+  append(entry: Append): Promise<Appended>;
+  /** Waits for everything queued so far to be flushed. */
+  drain(): Promise<void>;
+};
+
+export type GroupCommitOptions = {
+  sequelize: Sequelize;
+  models: NodeModels;
+  windowMs: number;
+  maxBatch: number;
+  logger: Logger;
+  /** Runs after each commit with the newly stored entries (fan-out); never before the commit. */
+  afterCommit(stored: Committed[]): void;
+};
+
+/**
+ * Group commit: entries arriving within a short window are written with one multi-row insert in one
+ * transaction, which also advances each conversation's gap-free sequence under a row lock. Callers are
+ * answered only after the commit. One flush runs at a time per process; the next batch gathers meanwhile.
+ */
+export function createGroupCommitter(options: GroupCommitOptions): GroupCommitter {
+  const { sequelize, models, logger } = options;
+  let queue: Pending[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> | undefined;
+
+  function schedule() {
+    if (flushing || timer) return;
+    if (queue.length >= options.maxBatch || options.windowMs === 0) {
+      flushing = runFlush();
+      return;
+    }
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (!flushing) flushing = runFlush();
+    }, options.windowMs);
+  }
+
+  async function runFlush(): Promise<void> {
+    while (queue.length > 0) {
+      const batch = queue.splice(0, options.maxBatch);
+      await flushBatch(batch);
+    }
+    flushing = undefined;
+  }
+
+  async function flushBatch(batch: Pending[]): Promise<void> {
+    try {
+      const results = await writeBatch(batch);
+      settle(batch, results);
+    } catch (error) {
+      if (error instanceof UniqueConstraintError && batch.length > 1) {
+        // Another process stored one of these client ids meanwhile: write them one by one, so only
+        // the duplicate resolves to the stored entry and the rest are unaffected.
+        for (const item of batch) await flushBatch([item]);
+        return;
+      }
+      if (error instanceof UniqueConstraintError) {
+        try {
+          settle(batch, await writeBatch(batch));
+          return;
+        } catch (retryError) {
+          error = retryError;
+        }
+      }
+      logger.error({ err: error, entries: batch.length }, 'group commit failed');
+      for (const item of batch) item.reject(new StoreFailedError());
+    }
+  }
+
+  function settle(batch: Pending[], results: Appended[]) {
+    const fresh: Committed[] = [];
+    batch.forEach((item, i) => {
+      const result = results[i]!;
+      item.resolve(result);
+      if (!result.duplicate) fresh.push({ message: result.message, origin: item.origin });
+    });
+    if (fresh.length > 0) {
+      try {
+        options.afterCommit(fresh);
+      } catch (err) {
+        logger.error({ err }, 'fan-out after commit failed');
+      }
+    }
+  }
+
+  async function writeBatch(batch: Pending[]): Promise<Appended[]> {
+    const { Conversation, Message } = models;
+    return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (tx) => {
+      const existing = await Message.findAll({
+        where: { [Op.or]: batch.map((b) => ({ sender: b.sender, clientMsgId: b.clientMsgId })) },
+        transaction: tx,
+      });
+      const known = new Map(existing.map((m) => [`${m.sender}\n${m.clientMsgId}`, m]));
+      const conversationIds = [...new Set(batch.filter((b) => !known.has(`${b.sender}\n${b.clientMsgId}`)).map((b) => b.conversationId))];
+      const conversations = conversationIds.length
+        ? await Conversation.findAll({ where: { id: { [Op.in]: conversationIds } }, lock: tx.LOCK.UPDATE, transaction: tx })
+        : [];
+      const nextSeq = new Map(conversations.map((c) => [c.id, c.lastSeq]));
+      const now = new Date();
+      const rows: InferCreationAttributes<Message>[] = [];
+      const results: Appended[] = [];
+      const pendingNew = new Map<string, number>();
+      for (const item of batch) {
+        const key = `${item.sender}\n${item.clientMsgId}`;
+        const stored = known.get(key);
+        if (stored) {
+          results.push({ message: stored, duplicate: true });
+          continue;
+        }
+        const inBatch = pendingNew.get(key);
+        if (inBatch !== undefined) {
+          results.push({ message: results[inBatch]!.message, duplicate: true });
+          continue;
+        }
+        const last = nextSeq.get(item.conversationId);
+        if (last === undefined) throw new AppError('not_found', 404, 'The conversation does not exist');
+        const seq = last + 1;
+        nextSeq.set(item.conversationId, seq);
+        const row = {
+          conversationId: item.conversationId,
+          seq,
+          id: randomUUID(),
+          sender: item.sender,
+          clientMsgId: item.clientMsgId,
+          kind: item.kind,
+          body: item.body,
+          refId: item.refId ?? null,
+          createdAt: now,
+          editedAt: null,
+          recalledAt: null,
+        };
+        rows.push(row);
+        pendingNew.set(key, results.length);
+        results.push({ message: Message.build(row, { isNewRecord: false }), duplicate: false });
+      }
+      if (rows.length > 0) {
+        await Message.bulkCreate(rows, { transaction: tx, validate: false, hooks: false });
+        for (const conversation of conversations) {
+          const seq = nextSeq.get(conversation.id)!;
+          if (seq !== conversation.lastSeq) {
+            await Conversation.update({ lastSeq: seq }, { where: { id: conversation.id }, transaction: tx });
+          }
+        }
+        for (let i = 0; i < batch.length; i++) {
+          const item = batch[i]!;
+          const result = results[i]!;
+          if (!result.duplicate && item.alsoWrite) await item.alsoWrite(tx, result.message);
+        }
+      }
+      return results;
+    });
+  }
+
+  return {
+    append(entry) {
+      return new Promise<Appended>((resolve, reject) => {
+        queue.push({ ...entry, resolve, reject });
+        schedule();
+      });
+    },
+    async drain() {
+      if (timer) {
+        clearTimeout(timer);
+        timer = undefined;
+        if (!flushing) flushing = runFlush();
+      }
+      while (flushing) await flushing;
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import type { Message } from '../models.ts';
+
+export type MessageBody = {
+  text?: string;
+  mentions?: string[];
+  attachments?: { id: string; name: string; contentType: string; size: number }[];
+  card?: unknown;
+  event?: string;
+  [key: string]: unknown;
+};
+
+export function parseBody(message: Pick<Message, 'body'>): MessageBody {
+  try {
+    return JSON.parse(message.body) as MessageBody;
+  } catch {
+    return {};
+  }
+}
+
+/** The one shape of a message on the wire. A recalled message keeps its place but loses its content. */
+export function presentMessage(message: Message) {
+  const body = message.recalledAt ? {} : parseBody(message);
+  return {
+    id: message.id,
+    conversationId: message.conversationId,
+    seq: message.seq,
+    sender: message.sender,
+    clientMsgId: message.clientMsgId,
+    kind: message.kind,
+    refId: message.refId,
+    ...body,
+    createdAt: message.createdAt.toISOString(),
+    editedAt: message.editedAt?.toISOString() ?? null,
+    recalledAt: message.recalledAt?.toISOString() ?? null,
+  };
+}
+
+export type PresentedMessage = ReturnType<typeof presentMessage>;

@@ -1,0 +1,74 @@
+import { Op } from 'sequelize';
+import { z } from 'zod';
+import { ForbiddenError, ValidationError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validate.ts';
+import { addressSchema } from '../address.ts';
+import type { NodeContext } from '../context.ts';
+import { requireMember } from '../conversations/membership.ts';
+import { openDirect } from '../conversations/open-direct.ts';
+import { messageContentSchema } from '../protocol/frames.ts';
+import type { Appended } from './group-commit.ts';
+import type { MessageBody } from './present-message.ts';
+
+const sendSchema = z
+  .object({
+    clientMsgId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: '8-64 letters, digits, - or _' }),
+    conversationId: z.string().uuid().optional(),
+    to: addressSchema.optional(),
+    ...messageContentSchema.shape,
+  })
+  .refine((s) => Boolean(s.conversationId) !== Boolean(s.to), { message: 'give either conversationId or to', path: ['conversationId'] })
+  .refine((s) => Boolean(s.text?.trim()) || Boolean(s.attachments?.length), { message: 'a message needs text or an attachment', path: ['text'] });
+
+export type SendInput = z.input<typeof sendSchema>;
+
+/**
+ * Sends a text message (with mentions and attachments) into a conversation the actor belongs to, or to
+ * a person directly. Resolves once the message is queued for the next group commit; `durable` resolves
+ * once it is committed (a retried client id resolves to the first message). Queueing in the order sends
+ * arrive keeps one device's messages in its order.
+ */
+export async function enqueueMessage(ctx: NodeContext, input: unknown): Promise<{ durable: Promise<Appended> }> {
+  const data = parseInput(sendSchema, input);
+  if (data.text && data.text.length > ctx.config.maxTextChars) {
+    throw new ValidationError('The message is too long', { text: `at most ${ctx.config.maxTextChars} characters` });
+  }
+  const conversationId = data.conversationId ?? (await openDirect(ctx, data.to!)).conversation.id;
+  await requireMember(ctx, conversationId);
+
+  const body: MessageBody = {};
+  if (data.text) body.text = data.text;
+  if (data.mentions?.length) {
+    const { Member } = ctx.models;
+    const members = await Member.findAll({
+      where: { conversationId, address: { [Op.in]: data.mentions }, state: 'active' },
+      attributes: ['address'],
+    });
+    body.mentions = members.map((m) => m.address);
+  }
+  if (data.attachments?.length) body.attachments = await claimAttachments(ctx, conversationId, data.attachments);
+
+  const durable = ctx.committer.append({
+    conversationId,
+    sender: ctx.actor.address,
+    clientMsgId: data.clientMsgId,
+    kind: 'text',
+    body: JSON.stringify(body),
+    ...(ctx.connectionId ? { origin: ctx.connectionId } : {}),
+  });
+  return { durable };
+}
+
+export async function sendMessage(ctx: NodeContext, input: unknown): Promise<Appended> {
+  return (await enqueueMessage(ctx, input)).durable;
+}
+
+/** Attachments must be the sender's own uploads, not yet shared elsewhere; sharing binds them to this conversation. */
+async function claimAttachments(ctx: NodeContext, conversationId: string, ids: string[]): Promise<NonNullable<MessageBody['attachments']>> {
+  const { Attachment } = ctx.models;
+  const found = await Attachment.findAll({ where: { id: { [Op.in]: ids } } });
+  const usable = found.filter((a) => a.owner === ctx.actor.address && (a.conversationId === null || a.conversationId === conversationId));
+  if (usable.length !== new Set(ids).size) throw new ForbiddenError('An attachment is unknown, or not yours to share here');
+  await Attachment.update({ conversationId }, { where: { id: { [Op.in]: ids }, conversationId: null } });
+  return usable.map((a) => ({ id: a.id, name: a.name, contentType: a.contentType, size: a.size }));
+}

@@ -1,0 +1,75 @@
+import { Op } from 'sequelize';
+import { z } from 'zod';
+import { parseInput } from '../../core/validate.ts';
+import type { NodeContext } from '../context.ts';
+import { listConversations } from '../conversations/list-conversations.ts';
+import type { PresentedConversation } from '../conversations/present-conversation.ts';
+import { requireMember } from '../conversations/membership.ts';
+import { presentMessage, type PresentedMessage } from './present-message.ts';
+
+/**
+ * Commits from concurrent transactions can become visible slightly out of timestamp order, so a sync
+ * looks back this far before its cursor; devices de-duplicate what they already have.
+ */
+const CURSOR_OVERLAP_MS = 5_000;
+
+const syncSchema = z.object({
+  since: z.string().datetime({ offset: true }).optional(),
+  cursors: z.record(z.string(), z.number().int().min(0)).optional(),
+  limit: z.number().int().min(1).max(500).optional(),
+});
+
+export type SyncResult = {
+  conversations: PresentedConversation[];
+  messages: PresentedMessage[];
+  /** Conversations with more messages than this page carried; sync again with updated cursors. */
+  more: string[];
+  cursor: string;
+};
+
+/**
+ * Catch-up for a (re)connecting device: the conversations changed since its cursor, and in each the
+ * entries after the sequence the device already holds, at most `limit` per conversation.
+ */
+export async function sync(ctx: NodeContext, input: unknown): Promise<SyncResult> {
+  const { since, cursors = {}, limit = 100 } = parseInput(syncSchema, input);
+  const cursor = new Date().toISOString();
+  const changedAfter = since ? new Date(new Date(since).getTime() - CURSOR_OVERLAP_MS) : undefined;
+  const conversations = await listConversations(ctx, changedAfter);
+  const { Message } = ctx.models;
+  const messages: PresentedMessage[] = [];
+  const more: string[] = [];
+  for (const conversation of conversations) {
+    const after = Math.max(cursors[conversation.id] ?? 0, conversation.joinedSeq);
+    if (after >= conversation.lastSeq) continue;
+    const page = await Message.findAll({
+      where: { conversationId: conversation.id, seq: { [Op.gt]: after } },
+      order: [['seq', 'ASC']],
+      limit: limit + 1,
+    });
+    if (page.length > limit) more.push(conversation.id);
+    for (const m of page.slice(0, limit)) messages.push(presentMessage(m));
+  }
+  return { conversations, messages, more, cursor };
+}
+
+const historySchema = z.object({
+  conversationId: z.string().uuid(),
+  beforeSeq: z.number().int().min(0).optional(),
+  limit: z.number().int().min(1).max(200).optional(),
+});
+
+/** Pages backwards through a conversation, newest first, from the actor's join onwards. */
+export async function history(ctx: NodeContext, input: unknown): Promise<{ messages: PresentedMessage[]; hasMore: boolean }> {
+  const { conversationId, beforeSeq, limit = 50 } = parseInput(historySchema, input);
+  const { member } = await requireMember(ctx, conversationId);
+  const rows = await ctx.models.Message.findAll({
+    where: {
+      conversationId,
+      seq: { [Op.gt]: member.joinedSeq, ...(beforeSeq !== undefined ? { [Op.lt]: beforeSeq } : {}) },
+    },
+    order: [['seq', 'DESC']],
+    limit: limit + 1,
+  });
+  return { messages: rows.slice(0, limit).map(presentMessage), hasMore: rows.length > limit };
+}

@@ -1,0 +1,147 @@
+import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
+
+export type ConversationKind = 'direct' | 'group';
+export type MemberRole = 'owner' | 'admin' | 'member';
+export type MemberState = 'active' | 'left' | 'removed';
+
+export class Conversation extends Model<InferAttributes<Conversation>, InferCreationAttributes<Conversation>> {
+  declare id: string;
+  declare kind: ConversationKind;
+  declare homeDomain: string;
+  declare title: string | null;
+  declare directKey: string | null;
+  declare lastSeq: CreationOptional<number>;
+  declare createdBy: string;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export class Member extends Model<InferAttributes<Member>, InferCreationAttributes<Member>> {
+  declare conversationId: string;
+  declare address: string;
+  declare role: MemberRole;
+  declare state: MemberState;
+  declare joinedSeq: CreationOptional<number>;
+  declare readSeq: CreationOptional<number>;
+  declare deliveredSeq: CreationOptional<number>;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export class Message extends Model<InferAttributes<Message>, InferCreationAttributes<Message>> {
+  declare conversationId: string;
+  declare seq: number;
+  declare id: string;
+  declare sender: string;
+  declare clientMsgId: string;
+  declare kind: string;
+  declare body: string;
+  declare refId: string | null;
+  declare createdAt: Date;
+  declare editedAt: Date | null;
+  declare recalledAt: Date | null;
+}
+
+export class Attachment extends Model<InferAttributes<Attachment>, InferCreationAttributes<Attachment>> {
+  declare id: string;
+  declare owner: string;
+  declare conversationId: string | null;
+  declare name: string;
+  declare contentType: string;
+  declare size: number;
+  declare sha256: string;
+  declare createdAt: Date;
+}
+
+export type NodeModels = {
+  Conversation: typeof Conversation;
+  Member: typeof Member;
+  Message: typeof Message;
+  Attachment: typeof Attachment;
+};
+
+function fresh<M extends abstract new (...args: never[]) => Model>(base: M): M {
+  return class extends (base as unknown as typeof Model) {} as unknown as M;
+}
+
+// BIGINT columns come back as strings from mysql2; sequence numbers stay far below 2^53.
+const bigint = (name: string) => ({
+  type: DataTypes.BIGINT,
+  allowNull: false,
+  defaultValue: 0,
+  get(this: Model): number {
+    return Number(this.getDataValue(name));
+  },
+});
+
+/** Binds the node's models to one database; each domain node in a process gets its own classes. */
+export function defineNodeModels(sequelize: Sequelize): NodeModels {
+  const ConversationModel = fresh(Conversation);
+  const MemberModel = fresh(Member);
+  const MessageModel = fresh(Message);
+  const AttachmentModel = fresh(Attachment);
+  const common = { sequelize, underscored: true };
+
+  ConversationModel.init(
+    {
+      id: { type: DataTypes.STRING(36), primaryKey: true },
+      kind: { type: DataTypes.STRING(8), allowNull: false },
+      homeDomain: { type: DataTypes.STRING(253), allowNull: false },
+      title: { type: DataTypes.STRING(200), allowNull: true },
+      directKey: { type: DataTypes.STRING(645), allowNull: true },
+      lastSeq: bigint('lastSeq'),
+      createdBy: { type: DataTypes.STRING(320), allowNull: false },
+      createdAt: DataTypes.DATE(3),
+      updatedAt: DataTypes.DATE(3),
+    },
+    { ...common, tableName: 'conversations' },
+  );
+
+  MemberModel.init(
+    {
+      conversationId: { type: DataTypes.STRING(36), primaryKey: true },
+      address: { type: DataTypes.STRING(320), primaryKey: true },
+      role: { type: DataTypes.STRING(8), allowNull: false },
+      state: { type: DataTypes.STRING(8), allowNull: false },
+      joinedSeq: bigint('joinedSeq'),
+      readSeq: bigint('readSeq'),
+      deliveredSeq: bigint('deliveredSeq'),
+      createdAt: DataTypes.DATE(3),
+      updatedAt: DataTypes.DATE(3),
+    },
+    { ...common, tableName: 'members' },
+  );
+
+  MessageModel.init(
+    {
+      conversationId: { type: DataTypes.STRING(36), primaryKey: true },
+      seq: { ...bigint('seq'), primaryKey: true },
+      id: { type: DataTypes.STRING(36), allowNull: false },
+      sender: { type: DataTypes.STRING(320), allowNull: false },
+      clientMsgId: { type: DataTypes.STRING(64), allowNull: false },
+      kind: { type: DataTypes.STRING(16), allowNull: false },
+      body: { type: DataTypes.TEXT, allowNull: false },
+      refId: { type: DataTypes.STRING(36), allowNull: true },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+      editedAt: { type: DataTypes.DATE(3), allowNull: true },
+      recalledAt: { type: DataTypes.DATE(3), allowNull: true },
+    },
+    { ...common, tableName: 'messages', timestamps: false },
+  );
+
+  AttachmentModel.init(
+    {
+      id: { type: DataTypes.STRING(36), primaryKey: true },
+      owner: { type: DataTypes.STRING(320), allowNull: false },
+      conversationId: { type: DataTypes.STRING(36), allowNull: true },
+      name: { type: DataTypes.STRING(255), allowNull: false },
+      contentType: { type: DataTypes.STRING(100), allowNull: false },
+      size: { ...bigint('size') },
+      sha256: { type: DataTypes.STRING(64), allowNull: false },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...common, tableName: 'attachments', timestamps: false },
+  );
+
+  return { Conversation: ConversationModel, Member: MemberModel, Message: MessageModel, Attachment: AttachmentModel };
+}

@@ -1,0 +1,13 @@
+import { domainOf } from '../address.ts';
+import type { NodeContext } from '../context.ts';
+import { activeMembersOf, requireMember } from '../conversations/membership.ts';
+import { serverFrame } from '../protocol/frames.ts';
+
+/** Tells the other members' devices that the actor is typing; ephemeral, never stored. */
+export async function announceTyping(ctx: NodeContext, conversationId: string): Promise<void> {
+  await requireMember(ctx, conversationId);
+  const members = (await activeMembersOf(ctx, [conversationId])).get(conversationId) ?? [];
+  const recipients = members.filter((a) => a !== ctx.actor.address && domainOf(a) === ctx.domain);
+  if (recipients.length === 0) return;
+  await ctx.bus.publish({ kind: 'deliver', recipients, frame: serverFrame('typing', { conversationId, address: ctx.actor.address }) });
+}

@@ -1,0 +1,331 @@
+import { Emitter } from './emitter.ts';
+import { AtriumError, type Ack, type Conversation, type Message, type Presence, type Receipt, type ServerFrame, type Typing } from './types.ts';
+
+export * from './types.ts';
+
+const PROTOCOL_VERSION = 1;
+
+export type ConnectionState = 'connecting' | 'online' | 'offline' | 'closed';
+
+export type ClientEvents = {
+  state: ConnectionState;
+  ready: { address: string; expiresAt: string };
+  message: Message;
+  receipt: Receipt;
+  typing: Typing;
+  presence: Presence;
+  conversation: Conversation;
+  /** The gateway session ended (single logout) or the node refused the identity: the client stops. */
+  ended: { code: number; reason: string };
+  error: AtriumError;
+};
+
+export type ClientOptions = {
+  /** The node's socket URL, e.g. ws://localhost:4201/ws */
+  url: string;
+  /** Returns a current access token for this node; called on every (re)connect and before expiry. */
+  token: () => string | Promise<string>;
+  WebSocket?: typeof WebSocket;
+  requestTimeoutMs?: number;
+  backoff?: { initialMs: number; maxMs: number };
+};
+
+export type SendInput = { conversationId?: string; to?: string; text?: string; mentions?: string[]; attachments?: string[]; clientMsgId?: string };
+
+type Pending = { resolve(frame: ServerFrame): void; reject(error: Error): void; timer: ReturnType<typeof setTimeout> | undefined };
+type Outgoing = { frame: Record<string, unknown>; resolve(ack: Ack): void; reject(error: Error): void };
+
+/** Close codes after which reconnecting cannot help. */
+const FINAL_CLOSES = new Set([4403, 4409]);
+
+function randomId(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * A client of one domain node, for Node and browsers alike. It authenticates with a gateway token,
+ * re-authenticates before expiry, reconnects with backoff, resends unacknowledged messages with their
+ * original client ids (so a retry never duplicates), catches up from its per-conversation cursors after
+ * each reconnect, and emits every message once however often it arrives.
+ */
+export class AtriumClient extends Emitter<ClientEvents> {
+  readonly options: Required<Pick<ClientOptions, 'requestTimeoutMs'>> & ClientOptions;
+  #socket: WebSocket | undefined;
+  #state: ConnectionState = 'offline';
+  #pending = new Map<string, Pending>();
+  #outbox = new Map<string, Outgoing>();
+  #seen = new Set<string>();
+  #seenOrder: string[] = [];
+  #cursors = new Map<string, number>();
+  #since: string | undefined;
+  #attempt = 0;
+  #stopped = false;
+  #readyWaiters: { resolve(): void; reject(e: Error): void }[] = [];
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  address: string | undefined;
+
+  constructor(options: ClientOptions) {
+    super();
+    this.options = { requestTimeoutMs: 15_000, ...options };
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The highest sequence this client holds of each conversation. */
+  get cursors(): ReadonlyMap<string, number> {
+    return this.#cursors;
+  }
+
+  /** Connects (or waits for the connection in progress) and resolves once authenticated. */
+  connect(): Promise<void> {
+    this.#stopped = false;
+    if (this.#state === 'online') return Promise.resolve();
+    const ready = new Promise<void>((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+    if (this.#state !== 'connecting') this.#open();
+    return ready;
+  }
+
+  #setState(state: ConnectionState) {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.emit('state', state);
+  }
+
+  #open() {
+    this.#setState('connecting');
+    const Impl = this.options.WebSocket ?? globalThis.WebSocket;
+    const socket = new Impl(this.options.url, ['atrium.v1']);
+    this.#socket = socket;
+    socket.onopen = () => void this.#authenticate().catch((error: Error) => this.#fail(error));
+    socket.onmessage = (event) => this.#receive(String(event.data));
+    socket.onclose = (event) => this.#closed(socket, event.code, event.reason);
+    socket.onerror = () => undefined;
+  }
+
+  async #authenticate(): Promise<void> {
+    const token = await this.options.token();
+    const ready = await this.request('auth', { token });
+    this.address = String(ready.address);
+    this.#attempt = 0;
+    this.#setState('online');
+    this.emit('ready', { address: this.address, expiresAt: String(ready.expiresAt) });
+    for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
+    for (const outgoing of this.#outbox.values()) this.#transmit(outgoing);
+    await this.sync().catch((error: Error) => this.emit('error', error instanceof AtriumError ? error : new AtriumError('sync_failed', error.message)));
+  }
+
+  #fail(error: Error) {
+    const atrium = error instanceof AtriumError ? error : new AtriumError('connect_failed', error.message);
+    this.emit('error', atrium);
+    if (['forbidden', 'unauthenticated'].includes(atrium.code) && this.#attempt > 3) {
+      for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(atrium);
+    }
+    this.#socket?.close();
+  }
+
+  #closed(socket: WebSocket, code: number, reason: string) {
+    if (socket !== this.#socket) return;
+    this.#socket = undefined;
+    for (const [id, pending] of this.#pending) {
+      if (pending.timer) clearTimeout(pending.timer);
+      pending.reject(new AtriumError('disconnected', 'The connection closed before the node answered'));
+      this.#pending.delete(id);
+    }
+    if (this.#stopped) return this.#setState('closed');
+    if (FINAL_CLOSES.has(code)) {
+      this.#stopped = true;
+      this.#setState('closed');
+      for (const outgoing of this.#outbox.values()) outgoing.reject(new AtriumError('closed', reason || 'connection ended'));
+      this.#outbox.clear();
+      for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(new AtriumError(reason || 'closed', 'The node ended the session'));
+      this.emit('ended', { code, reason });
+      return;
+    }
+    this.#setState('offline');
+    const { initialMs, maxMs } = this.options.backoff ?? { initialMs: 250, maxMs: 30_000 };
+    const delay = Math.min(maxMs, initialMs * 2 ** this.#attempt) * (0.5 + Math.random() / 2);
+    this.#attempt += 1;
+    this.#reconnectTimer = setTimeout(() => {
+      if (!this.#stopped) this.#open();
+    }, delay);
+  }
+
+  #receive(data: string) {
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(data) as ServerFrame;
+    } catch {
+      return;
+    }
+    if (frame.re && this.#pending.has(frame.re)) {
+      const pending = this.#pending.get(frame.re)!;
+      this.#pending.delete(frame.re);
+      if (pending.timer) clearTimeout(pending.timer);
+      if (frame.type === 'error') pending.reject(new AtriumError(String(frame.code), String(frame.message), frame.fields as Record<string, string> | undefined));
+      else pending.resolve(frame);
+      return;
+    }
+    switch (frame.type) {
+      case 'message':
+        return this.#accept(frame.message as Message);
+      case 'receipt':
+        return this.emit('receipt', frame as unknown as Receipt);
+      case 'typing':
+        return this.emit('typing', frame as unknown as Typing);
+      case 'presence':
+        return this.emit('presence', frame as unknown as Presence);
+      case 'conversation':
+        return this.emit('conversation', frame.conversation as Conversation);
+      case 'auth.expiring':
+        return void this.#reauthenticate();
+      case 'error':
+        return this.emit('error', new AtriumError(String(frame.code), String(frame.message)));
+      default:
+        return undefined;
+    }
+  }
+
+  async #reauthenticate() {
+    try {
+      await this.request('auth', { token: await this.options.token() });
+    } catch (error) {
+      this.emit('error', error instanceof AtriumError ? error : new AtriumError('reauth_failed', (error as Error).message));
+    }
+  }
+
+  /** Emits a message once, whether it came pushed, in a sync page or both, and advances the cursor. */
+  #accept(message: Message) {
+    const cursor = this.#cursors.get(message.conversationId) ?? 0;
+    if (message.seq > cursor) this.#cursors.set(message.conversationId, message.seq);
+    if (this.#seen.has(message.id)) return;
+    this.#seen.add(message.id);
+    this.#seenOrder.push(message.id);
+    if (this.#seenOrder.length > 20_000) this.#seen.delete(this.#seenOrder.shift()!);
+    this.emit('message', message);
+  }
+
+  /** Sends one frame and resolves with the node's reply (rejects with the node's error). */
+  request(type: string, fields: Record<string, unknown> = {}, timeoutMs = this.options.requestTimeoutMs): Promise<ServerFrame> {
+    const socket = this.#socket;
+    if (!socket || socket.readyState !== 1) return Promise.reject(new AtriumError('offline', 'Not connected'));
+    const id = randomId();
+    return new Promise<ServerFrame>((resolve, reject) => {
+      const timer = timeoutMs > 0
+        ? setTimeout(() => {
+            this.#pending.delete(id);
+            reject(new AtriumError('timeout', `No answer to ${type} within ${timeoutMs} ms`));
+          }, timeoutMs)
+        : undefined;
+      this.#pending.set(id, { resolve, reject, timer });
+      socket.send(JSON.stringify({ v: PROTOCOL_VERSION, id, type, ...fields }));
+    });
+  }
+
+  /**
+   * Sends a message; resolves with the node's ack once it is durable. While offline the message waits
+   * and goes out on reconnect with the same client id, so it is stored once however often it is sent.
+   */
+  send(input: SendInput): Promise<Ack> {
+    const clientMsgId = input.clientMsgId ?? randomId();
+    const { clientMsgId: _ignored, ...content } = input;
+    return new Promise<Ack>((resolve, reject) => {
+      const outgoing: Outgoing = { frame: { ...content, clientMsgId }, resolve, reject };
+      this.#outbox.set(clientMsgId, outgoing);
+      if (this.#state === 'online') this.#transmit(outgoing);
+    });
+  }
+
+  /** Messages accepted but not yet acknowledged (shown as "sending" by a UI). */
+  get unsent(): number {
+    return this.#outbox.size;
+  }
+
+  #transmit(outgoing: Outgoing) {
+    const clientMsgId = String(outgoing.frame.clientMsgId);
+    this.request('send', outgoing.frame, 0).then(
+      (ack) => {
+        this.#outbox.delete(clientMsgId);
+        outgoing.resolve(ack as unknown as Ack);
+      },
+      (error: AtriumError) => {
+        // Lost connections and failed stores are retried with the same id; refusals are final.
+        if (['disconnected', 'offline', 'store_failed', 'rate_limited'].includes(error.code)) {
+          if (error.code === 'store_failed' || error.code === 'rate_limited') setTimeout(() => this.#state === 'online' && this.#transmit(outgoing), 1000);
+          return;
+        }
+        this.#outbox.delete(clientMsgId);
+        outgoing.reject(error);
+      },
+    );
+  }
+
+  /** Catches up: conversations changed since the last sync and every message after each cursor. */
+  async sync(): Promise<{ conversations: Conversation[]; messages: Message[] }> {
+    const conversations = new Map<string, Conversation>();
+    const messages: Message[] = [];
+    let since = this.#since;
+    for (let page = 0; page < 1000; page++) {
+      const result = await this.request('sync', { ...(since ? { since } : {}), cursors: Object.fromEntries(this.#cursors) });
+      for (const c of result.conversations as Conversation[]) {
+        conversations.set(c.id, c);
+        if (!this.#cursors.has(c.id)) this.#cursors.set(c.id, c.joinedSeq);
+      }
+      for (const m of result.messages as Message[]) {
+        messages.push(m);
+        this.#accept(m);
+      }
+      const more = result.more as string[];
+      if (more.length === 0) {
+        this.#since = String(result.cursor);
+        break;
+      }
+    }
+    for (const c of conversations.values()) this.emit('conversation', c);
+    return { conversations: [...conversations.values()], messages };
+  }
+
+  async conversations(): Promise<Conversation[]> {
+    return (await this.request('conversations.list')).conversations as Conversation[];
+  }
+
+  async openDirect(peer: string): Promise<Conversation> {
+    return (await this.request('direct.open', { peer })).conversation as Conversation;
+  }
+
+  async history(conversationId: string, beforeSeq?: number, limit?: number): Promise<{ messages: Message[]; hasMore: boolean }> {
+    const result = await this.request('history', { conversationId, ...(beforeSeq !== undefined ? { beforeSeq } : {}), ...(limit ? { limit } : {}) });
+    return { messages: result.messages as Message[], hasMore: Boolean(result.hasMore) };
+  }
+
+  async markRead(conversationId: string, seq: number): Promise<Receipt> {
+    return (await this.request('read', { conversationId, seq })) as unknown as Receipt;
+  }
+
+  async markDelivered(conversationId: string, seq: number): Promise<Receipt> {
+    return (await this.request('delivered', { conversationId, seq })) as unknown as Receipt;
+  }
+
+  async typing(conversationId: string): Promise<void> {
+    await this.request('typing', { conversationId });
+  }
+
+  async setPresence(status: 'online' | 'away'): Promise<void> {
+    await this.request('presence.set', { status });
+  }
+
+  async presence(addresses: string[]): Promise<Presence[]> {
+    return (await this.request('presence.query', { addresses })).presence as Presence[];
+  }
+
+  /** Closes for good: no reconnect; unsent messages stay in `unsent` until connect() is called again. */
+  close(): void {
+    this.#stopped = true;
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#socket?.close(1000, 'client_closed');
+    this.#setState('closed');
+  }
+}

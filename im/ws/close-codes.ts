@@ -1,0 +1,11 @@
+/** WebSocket close codes the node uses (4000-4999 are for applications); documented in docs/protocol.md. */
+export const CLOSE = {
+  goingAway: { code: 1001, reason: 'server_shutdown' },
+  badFrames: { code: 4400, reason: 'too_many_bad_frames' },
+  unauthenticated: { code: 4401, reason: 'unauthenticated' },
+  tokenExpired: { code: 4401, reason: 'token_expired' },
+  forbidden: { code: 4403, reason: 'forbidden' },
+  authTimeout: { code: 4408, reason: 'auth_timeout' },
+  sessionEnded: { code: 4409, reason: 'session_ended' },
+  flooding: { code: 4429, reason: 'rate_limit_abuse' },
+} as const;

@@ -1,0 +1,110 @@
+import { AppError } from '../../core/errors.ts';
+import type { NodeContext } from '../context.ts';
+import { listConversations } from '../conversations/list-conversations.ts';
+import { openDirect } from '../conversations/open-direct.ts';
+import { presentForActor } from '../conversations/list-conversations.ts';
+import { enqueueMessage } from '../messages/send-message.ts';
+import { history, sync } from '../messages/sync.ts';
+import { announceTyping } from '../presence/typing.ts';
+import { serverFrame, type ClientFrameType, type FrameOf, type ServerFrame } from '../protocol/frames.ts';
+import { markReceipt } from '../receipts/mark-receipt.ts';
+import type { Connection, Registry } from './registry.ts';
+
+/** A reply now, or one that follows later (a send is acknowledged once durable) without holding up the socket. */
+export type HandlerResult = ServerFrame | { deferred: Promise<ServerFrame> };
+
+export type SocketSession = {
+  ctx: NodeContext;
+  connection: Connection;
+  registry: Registry;
+  /** Per-connection throttles for ephemeral frames. */
+  typingAt: Map<string, number>;
+  setStatus(status: 'online' | 'away'): Promise<void>;
+};
+
+type Handler<T extends ClientFrameType> = (session: SocketSession, frame: FrameOf<T>) => Promise<HandlerResult>;
+export type Handlers = { [T in Exclude<ClientFrameType, 'auth'>]?: Handler<T> };
+
+const TYPING_INTERVAL_MS = 1_500;
+
+const reply = (frame: { id: string }, type: string, fields: Record<string, unknown> = {}) => serverFrame(type, fields, frame.id);
+
+export const handlers: Handlers = {
+  async ping(_s, frame) {
+    return reply(frame, 'pong', { serverTime: new Date().toISOString() });
+  },
+
+  async send(session, frame) {
+    const { durable } = await enqueueMessage(session.ctx, frame);
+    return {
+      deferred: durable.then(({ message, duplicate }) =>
+        reply(frame, 'ack', {
+          messageId: message.id,
+          conversationId: message.conversationId,
+          seq: message.seq,
+          at: message.createdAt.toISOString(),
+          clientMsgId: message.clientMsgId,
+          duplicate,
+        }),
+      ),
+    };
+  },
+
+  async 'direct.open'(session, frame) {
+    const { conversation } = await openDirect(session.ctx, frame.peer);
+    const [presented] = await presentForActor(session.ctx, [conversation]);
+    return reply(frame, 'conversation', { conversation: presented });
+  },
+
+  async sync(session, frame) {
+    return reply(frame, 'sync.result', { ...(await sync(session.ctx, frame)) });
+  },
+
+  async history(session, frame) {
+    return reply(frame, 'history.result', { conversationId: frame.conversationId, ...(await history(session.ctx, frame)) });
+  },
+
+  async 'conversations.list'(session, frame) {
+    return reply(frame, 'conversations', { conversations: await listConversations(session.ctx) });
+  },
+
+  async read(session, frame) {
+    return reply(frame, 'receipt', { ...(await markReceipt(session.ctx, 'read', frame)) });
+  },
+
+  async delivered(session, frame) {
+    return reply(frame, 'receipt', { ...(await markReceipt(session.ctx, 'delivered', frame)) });
+  },
+
+  async typing(session, frame) {
+    const now = Date.now();
+    const last = session.typingAt.get(frame.conversationId) ?? 0;
+    // Typing is best-effort: frames closer together than the interval are accepted but not relayed.
+    if (now - last >= TYPING_INTERVAL_MS) {
+      session.typingAt.set(frame.conversationId, now);
+      await announceTyping(session.ctx, frame.conversationId);
+    }
+    return reply(frame, 'ok');
+  },
+
+  async 'presence.set'(session, frame) {
+    await session.setStatus(frame.status);
+    return reply(frame, 'ok');
+  },
+
+  async 'presence.query'(session, frame) {
+    session.registry.watch(session.connection, frame.addresses);
+    return reply(frame, 'presence.result', { presence: await session.ctx.presence.get(frame.addresses) });
+  },
+};
+
+export function isDeferred(result: HandlerResult): result is { deferred: Promise<ServerFrame> } {
+  return 'deferred' in result;
+}
+
+export class UnsupportedFrameError extends AppError {
+  constructor(type: string) {
+    super('unsupported_type', 400, `Frame type ${type} is not supported by this node`);
+  }
+}
+

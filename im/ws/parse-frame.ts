@@ -1,0 +1,34 @@
+import { AppError } from '../../core/errors.ts';
+import { fieldErrorsOf } from '../../core/validate.ts';
+import { clientFrameSchema, PROTOCOL_VERSION, type ClientFrame } from '../protocol/frames.ts';
+
+const TYPES = new Set<string>(clientFrameSchema.options.map((o) => o.shape.type.value));
+
+export class FrameError extends AppError {
+  readonly re: string | undefined;
+
+  constructor(code: string, message: string, re?: string, fields?: Record<string, string>) {
+    super(code, 400, message, fields ? { fields } : undefined);
+    this.re = re;
+  }
+}
+
+/** Turns raw socket data into a valid client frame, or a FrameError with a stable code. */
+export function parseFrame(data: Buffer | string, maxBytes: number): ClientFrame {
+  const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+  if (size > maxBytes) throw new FrameError('frame_too_large', `Frames may be at most ${maxBytes} bytes`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data.toString());
+  } catch {
+    throw new FrameError('malformed_json', 'The frame is not valid JSON');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new FrameError('invalid_frame', 'A frame is a JSON object');
+  const record = raw as Record<string, unknown>;
+  const re = typeof record.id === 'string' ? record.id.slice(0, 64) : undefined;
+  if (record.v !== PROTOCOL_VERSION) throw new FrameError('unsupported_version', `This node speaks protocol version ${PROTOCOL_VERSION}`, re);
+  if (typeof record.type !== 'string' || !TYPES.has(record.type)) throw new FrameError('unknown_type', 'Unknown frame type', re);
+  const parsed = clientFrameSchema.safeParse(raw);
+  if (!parsed.success) throw new FrameError('invalid_frame', 'Some fields of the frame are invalid', re, fieldErrorsOf(parsed.error));
+  return parsed.data;
+}

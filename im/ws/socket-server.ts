@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { isAppError } from '../../core/errors.ts';
+import type { Identity, TokenVerifier } from '../auth/token-verifier.ts';
+import type { NodeServices } from '../context.ts';
+import type { PresenceStatus } from '../presence/presence-store.ts';
+import { serverFrame, type ClientFrame, type ServerFrame } from '../protocol/frames.ts';
+import { CLOSE } from './close-codes.ts';
+import { handlers, isDeferred, UnsupportedFrameError, type SocketSession } from './handlers.ts';
+import { FrameError, parseFrame } from './parse-frame.ts';
+import { createRegistry, type Connection } from './registry.ts';
+
+const AUTH_TIMEOUT_MS = 10_000;
+const SUBPROTOCOL = 'atrium.v1';
+const TOKEN_PROTOCOL_PREFIX = 'atrium.token.';
+
+export type SocketServer = ReturnType<typeof createSocketServer>;
+
+/**
+ * The node's WebSocket endpoint (`/ws`). A socket authenticates with a gateway access token in its first
+ * frame or in the `atrium.token.<jwt>` subprotocol; every frame is validated, rate-limited and answered
+ * with the client's frame id. Bad input earns an error frame and a strike; enough strikes close the socket.
+ */
+export function createSocketServer(services: NodeServices, verifier: TokenVerifier) {
+  const { config, logger, bus } = services;
+  const registry = createRegistry();
+  // ws itself refuses frames far beyond the limit (closing with 1009); up to that we answer with an error frame.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes * 4, perMessageDeflate: false, handleProtocols });
+  bus.subscribe((event) => registry.deliver(event));
+
+  function handleProtocols(protocols: Set<string>): string | false {
+    return protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
+  }
+
+  async function publishPresence(address: string, status: PresenceStatus) {
+    const presence = await services.presence.report(address, status);
+    await bus.publish({ kind: 'presence', ...presence });
+  }
+
+  function attach(socket: WebSocket, request: IncomingMessage) {
+    const connection: Connection = { id: randomUUID(), socket, identity: null, status: 'online', watching: new Set() };
+    const bucket = { tokens: config.framesPerSecond, at: Date.now() };
+    let strikes = 0;
+    let expiryTimers: NodeJS.Timeout[] = [];
+    let queue: Promise<void> = Promise.resolve();
+    const session: SocketSession = {
+      ctx: undefined as never,
+      connection,
+      registry,
+      typingAt: new Map(),
+      async setStatus(status) {
+        connection.status = status;
+        const address = connection.identity!.address;
+        await publishPresence(address, registry.localStatus(address));
+      },
+    };
+    const send = (frame: ServerFrame) => registry.sendTo(connection, frame);
+    const close = (reason: { code: number; reason: string }) => socket.close(reason.code, reason.reason);
+    const authTimer = setTimeout(() => {
+      if (!connection.identity) close(CLOSE.authTimeout);
+    }, AUTH_TIMEOUT_MS);
+
+    function strike(error: FrameError | { code: string; message: string }, re?: string) {
+      strikes += 1;
+      send(serverFrame('error', { code: error.code, message: error.message, ...fieldsOf(error) }, re));
+      if (strikes >= config.abuseStrikes) close(CLOSE.badFrames);
+    }
+
+    function allowFrame(): boolean {
+      const now = Date.now();
+      bucket.tokens = Math.min(config.framesPerSecond, bucket.tokens + ((now - bucket.at) / 1000) * config.framesPerSecond);
+      bucket.at = now;
+      if (bucket.tokens < 1) return false;
+      bucket.tokens -= 1;
+      return true;
+    }
+
+    function scheduleExpiry(identity: Identity) {
+      for (const t of expiryTimers) clearTimeout(t);
+      const left = identity.expiresAt - Date.now();
+      expiryTimers = [
+        setTimeout(() => send(serverFrame('auth.expiring', { expiresAt: new Date(identity.expiresAt).toISOString() })), Math.max(0, left - config.authGraceSeconds * 1000)),
+        setTimeout(() => close(CLOSE.tokenExpired), Math.max(0, left)),
+      ];
+    }
+
+    async function authenticate(token: string, re?: string) {
+      let identity: Identity;
+      try {
+        identity = await verifier.verify(token);
+      } catch (error) {
+        const code = isAppError(error) ? error.code : 'unauthenticated';
+        const message = isAppError(error) ? error.message : 'The token could not be verified';
+        send(serverFrame('error', { code, message }, re));
+        if (!connection.identity) close(code === 'forbidden' ? CLOSE.forbidden : CLOSE.unauthenticated);
+        return;
+      }
+      if (connection.identity && connection.identity.address !== identity.address) {
+        send(serverFrame('error', { code: 'identity_mismatch', message: 'A socket cannot change who it speaks for' }, re));
+        return;
+      }
+      const first = !connection.identity;
+      connection.identity = identity;
+      session.ctx = { ...services, actor: identity, connectionId: connection.id };
+      clearTimeout(authTimer);
+      scheduleExpiry(identity);
+      if (first && registry.add(connection)) await publishPresence(identity.address, 'online');
+      send(serverFrame('ready', { address: identity.address, expiresAt: new Date(identity.expiresAt).toISOString(), serverTime: new Date().toISOString() }, re));
+    }
+
+    async function handle(frame: ClientFrame) {
+      if (frame.type === 'auth') return authenticate(frame.token, frame.id);
+      if (!connection.identity) {
+        send(serverFrame('error', { code: 'unauthenticated', message: 'Authenticate first' }, frame.id));
+        return close(CLOSE.unauthenticated);
+      }
+      const handler = handlers[frame.type] as ((s: SocketSession, f: ClientFrame) => ReturnType<NonNullable<typeof handlers.ping>>) | undefined;
+      try {
+        if (!handler) throw new UnsupportedFrameError(frame.type);
+        const result = await handler(session, frame);
+        if (isDeferred(result)) result.deferred.then(send, (error: unknown) => send(errorFrame(error, frame.id)));
+        else send(result);
+      } catch (error) {
+        send(errorFrame(error, frame.id));
+      }
+    }
+
+    function errorFrame(error: unknown, re: string): ServerFrame {
+      if (isAppError(error)) return serverFrame('error', { code: error.code, message: error.message, ...fieldsOf(error) }, re);
+      logger.error({ err: error }, 'frame handler failed');
+      return serverFrame('error', { code: 'internal_error', message: 'Something went wrong; try again' }, re);
+    }
+
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (isBinary) return strike({ code: 'binary_not_supported', message: 'Frames are JSON text' });
+      if (!allowFrame()) return strike({ code: 'rate_limited', message: 'Too many frames; slow down' });
+      let frame: ClientFrame;
+      try {
+        frame = parseFrame(data as Buffer, config.maxFrameBytes);
+      } catch (error) {
+        return strike(error as FrameError, (error as FrameError).re);
+      }
+      // Frames of one socket are handled in arrival order; a send is answered when durable, later.
+      queue = queue.then(() => handle(frame)).catch((err) => logger.error({ err }, 'socket queue failed'));
+    });
+
+    socket.on('close', () => {
+      clearTimeout(authTimer);
+      for (const t of expiryTimers) clearTimeout(t);
+      if (registry.remove(connection)) {
+        void publishPresence(connection.identity!.address, 'offline').catch((err) => logger.warn({ err }, 'presence update failed'));
+      }
+    });
+    socket.on('error', (err) => logger.debug({ err }, 'socket error'));
+
+    const offered = String(request.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX));
+    if (offered) queue = queue.then(() => authenticate(offered.slice(TOKEN_PROTOCOL_PREFIX.length)));
+  }
+
+  return {
+    registry,
+    upgrade(request: IncomingMessage, socket: Duplex, head: Buffer) {
+      wss.handleUpgrade(request, socket, head, (ws) => attach(ws, request));
+    },
+    /** Closes every socket with "going away" so clients reconnect elsewhere; resolves when all are closed. */
+    async close() {
+      const sockets = registry.all().map((c) => c.socket);
+      for (const client of wss.clients) if (!sockets.includes(client)) sockets.push(client);
+      await Promise.all(
+        sockets.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              if (s.readyState === s.CLOSED) return resolve();
+              s.once('close', () => resolve());
+              s.close(CLOSE.goingAway.code, CLOSE.goingAway.reason);
+              setTimeout(() => {
+                s.terminate();
+                resolve();
+              }, 2_000).unref();
+            }),
+        ),
+      );
+      wss.close();
+    },
+  };
+}
+
+function fieldsOf(error: unknown): { fields?: Record<string, string> } {
+  const fields = isAppError(error) ? (error.details?.fields as Record<string, string> | undefined) : undefined;
+  return fields ? { fields } : {};
+}
+
+export function attachToServer(server: Server, sockets: SocketServer, path = '/ws'): void {
+  server.on('upgrade', (request, socket, head) => {
+    const url = new URL(request.url ?? '/', 'http://node');
+    if (url.pathname !== path) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    sockets.upgrade(request, socket, head);
+  });
+}

@@ -1,0 +1,93 @@
+import * as client from 'openid-client';
+import { loadNodeConfig } from '../../im/config.ts';
+import { startNode, type DomainNode } from '../../im/main.ts';
+import { AtriumClient } from '../../im/sdk/client.ts';
+import { listDomains, updateDomain } from '../../gateway/domains/domains.ts';
+import { operator } from '../../gateway/context.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+import { registerTestApp, type TestGateway } from './gateway.ts';
+import { codeFlow, discover } from './rp.ts';
+
+export type TestNode = DomainNode & { db: TestDatabase; stop(): Promise<void> };
+
+/** A domain node on a free port over its own database, registered at the gateway under its real URL. */
+export async function startTestNode(gateway: TestGateway, domain: string, env: Record<string, string> = {}): Promise<TestNode> {
+  const db = await createTestDatabase(domain.split('.')[0]!);
+  const node = await startTestNodeOn(gateway, domain, db, env);
+  return Object.assign(node, {
+    db,
+    async stop() {
+      await node.close();
+      await db.drop();
+    },
+  });
+}
+
+/** Another process of the same domain (same database), for multi-process tests. */
+export async function startTestNodeOn(gateway: TestGateway, domain: string, db: TestDatabase, env: Record<string, string> = {}): Promise<DomainNode> {
+  const config = loadNodeConfig({
+    NODE_DOMAIN: domain,
+    NODE_PORT: '0',
+    NODE_HOST: '127.0.0.1',
+    GATEWAY_ISSUER: gateway.issuer,
+    ATRIUM_DATA_DIR: db.dataDir,
+    ...(db.url ? { DATABASE_URL: db.url } : {}),
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const node = await startNode(config, { migrate: true });
+  if (!env.NODE_PUBLIC_URL) {
+    await updateDomain({ ...gateway.context(null), actor: operator('test') }, domain, { url: node.url });
+  }
+  return node;
+}
+
+const REDIRECT = 'http://localhost:9/portal-cb';
+const portals = new WeakMap<TestGateway, Promise<client.Configuration>>();
+
+/** A first-party "portal" client at the gateway, as the web page will be. */
+export function portalClient(gateway: TestGateway): Promise<client.Configuration> {
+  let portal = portals.get(gateway);
+  if (!portal) {
+    portal = registerTestApp(gateway, { name: 'Test portal', redirectUris: [REDIRECT], firstParty: true }).then((app) =>
+      discover(gateway.issuer, app.clientId, app.clientSecret),
+    );
+    portals.set(gateway, portal);
+  }
+  return portal;
+}
+
+export type Login = { refreshToken: string; idToken: string; sid: string; tokenFor(nodeUrl: string): Promise<string> };
+
+/** Signs a demo user in through the gateway's forms; node tokens then come from the refresh token. */
+export async function login(gateway: TestGateway, username: string): Promise<Login> {
+  const portal = await portalClient(gateway);
+  // The portal asks for chat on every registered domain node; each node still admits only its own members.
+  const nodes = (await listDomains(gateway.context(null))).map((d) => d.url);
+  const { tokens } = await codeFlow(portal, REDIRECT, username, { scope: 'openid profile atrium im offline_access', prompt: 'consent', resource: nodes });
+  let refreshToken = tokens.refresh_token!;
+  // Refresh tokens rotate, so token requests of one login take turns.
+  let turn: Promise<unknown> = Promise.resolve();
+  return {
+    refreshToken,
+    idToken: tokens.id_token!,
+    sid: String(tokens.claims()!.sid),
+    tokenFor(nodeUrl) {
+      const next = turn.then(async () => {
+        const result = await client.refreshTokenGrant(portal, refreshToken, { resource: nodeUrl });
+        refreshToken = result.refresh_token ?? refreshToken;
+        return result.access_token;
+      });
+      turn = next.catch(() => undefined);
+      return next;
+    },
+  };
+}
+
+/** A connected SDK client for a user on a node. */
+export async function connectAs(gateway: TestGateway, node: DomainNode, username: string, who?: Login): Promise<AtriumClient & { login: Login }> {
+  const session = who ?? (await login(gateway, username));
+  const sdk = new AtriumClient({ url: `${node.url.replace(/^http/, 'ws')}/ws`, token: () => session.tokenFor(node.url), backoff: { initialMs: 50, maxMs: 500 } });
+  await sdk.connect();
+  return Object.assign(sdk, { login: session });
+}
