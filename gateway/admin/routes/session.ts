@@ -3,7 +3,7 @@ import { AppError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/logger.ts';
 import { formBody } from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
-import { safeReturnTo } from '../page.ts';
+import { consoleUserOf, safeReturnTo } from '../page.ts';
 import { STRATEGY, type ConsoleAuth, type Refusal, type SignedIn } from '../sign-in.ts';
 
 export const SESSION_COOKIE = 'atrium.admin';
@@ -30,6 +30,7 @@ export function sessionRoutes(kit: ConsoleKit, auth: ConsoleAuth, logger: Logger
   }
 
   router.get('/login', async (req, res, next) => {
+    if (consoleUserOf(req)) return res.redirect(303, '/admin/users');
     await whenReady();
     auth.passport.authenticate(STRATEGY)(req, res, next);
   });
