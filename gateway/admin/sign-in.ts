@@ -1,3 +1,4 @@
+import type { Request } from 'express';
 import passport from 'passport';
 import * as client from 'openid-client';
 import { Strategy, type VerifyFunctionWithRequest } from 'openid-client/passport';
@@ -5,7 +6,6 @@ import { ForbiddenError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { actorFromClaims, admitToConsole, reloadConsoleActor } from '../accounts/console-access.ts';
 import type { GatewayContext } from '../context.ts';
-import type { Request } from 'express';
 import { CONSOLE_CLIENT_ID, consoleClientSecret } from './console-client.ts';
 import type { ConsoleUser } from './page.ts';
 
@@ -33,8 +33,9 @@ type AuthDeps = {
 
 /**
  * The console as a relying party of its own gateway: a private passport instance (several gateways may
- * share a process) with openid-client's strategy, PKCE included. The session keeps only the actor; each
- * request reloads it from the database, so disabling an account or removing a role ends console access.
+ * share a process) with openid-client's strategy, PKCE included. The session keeps the actor (and the ID
+ * token, for logout); each request reloads the actor from the database, so disabling an account or
+ * removing a role ends console access at once.
  */
 export function createConsoleAuth(deps: AuthDeps): ConsoleAuth {
   const authenticator = new passport.Passport();
