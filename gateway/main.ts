@@ -25,6 +25,7 @@ import { activeKeyIds, ensureSigningKey, loadPrivateJwks } from './oidc/keys.ts'
 import { buildProvider } from './oidc/provider.ts';
 import { createViewEngine, viewsDir } from './views.ts';
 import { auditProviderEvents } from './oidc/audit-events.ts';
+import { notifyNodesOfLogout } from './oidc/notify-nodes.ts';
 
 export type Gateway = {
   issuer: string;
@@ -63,7 +64,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
 
   const views = createViewEngine();
   let keyIds = await activeKeyIds(models);
-  let provider = buildProvider({ issuer, config, sequelize, models, jwks: await loadPrivateJwks(models, sealer), views, logger });
+  let jwks = await loadPrivateJwks(models, sealer);
+  let provider = buildProvider({ issuer, config, sequelize, models, jwks, views, logger });
   let providerHandler = provider.callback();
   const context = (req: Request | null): GatewayContext => ({
     sequelize,
@@ -71,14 +73,25 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     actor: ((req as { user?: GatewayContext['actor'] } | null)?.user) ?? { kind: 'anonymous' },
     ip: req?.ip ?? null,
   });
-  const wireProvider = (p: Provider) => auditProviderEvents(p, context, logger);
+  const wireProvider = (p: Provider) => {
+    auditProviderEvents(p, context, logger);
+    p.on('end_session.success', (ctx) => {
+      const session = ctx.oidc.session;
+      // Only a full sign-out ends chat; "stay signed in" merely leaves the one app.
+      if (!ctx.oidc.params?.logout || !session) return;
+      notifyNodesOfLogout({ ctx: { ...context(null), ip: ctx.ip }, issuer, signingKey: jwks[0]!, sessionUid: session.uid, accountId: session.accountId, logger }).catch(
+        (err) => logger.error({ err }, 'notifying domain nodes of a logout failed'),
+      );
+    });
+  };
   wireProvider(provider);
 
   async function reloadKeys() {
     const ids = await activeKeyIds(models);
     if (ids === keyIds) return;
     keyIds = ids;
-    provider = buildProvider({ issuer, config, sequelize, models, jwks: await loadPrivateJwks(models, sealer), views, logger });
+    jwks = await loadPrivateJwks(models, sealer);
+    provider = buildProvider({ issuer, config, sequelize, models, jwks, views, logger });
     providerHandler = provider.callback();
     wireProvider(provider);
     logger.info({ keys: ids }, 'signing keys reloaded');

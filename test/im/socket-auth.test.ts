@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { connectAs, login, portalClient, startTestNode, type TestNode } from '../helpers/node.ts';
+import { frameId, openRaw } from '../helpers/raw-socket.ts';
+import { BrowserAgent, formWithAction, signIn } from '../helpers/browser-agent.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { listDomains } from '../../gateway/domains/domains.ts';
+
+let gateway: TestGateway;
+let eng: TestNode;
+let arts: TestNode;
+
+beforeAll(async () => {
+  gateway = await startTestGateway('im-auth', { ACCESS_TOKEN_TTL_SECONDS: '4' });
+  eng = await startTestNode(gateway, 'eng.campus.test', { AUTH_GRACE_SECONDS: '2' });
+  arts = await startTestNode(gateway, 'arts.campus.test');
+});
+afterAll(async () => {
+  await eng?.stop();
+  await arts?.stop();
+  await gateway?.stop();
+});
+
+describe('socket authentication', () => {
+  it('accepts a token in the first frame and answers with the address', async () => {
+    const alice = await login(gateway, 'alice');
+    const raw = await openRaw(eng.url);
+    const id = frameId();
+    raw.send({ v: 1, id, type: 'auth', token: await alice.tokenFor(eng.url) });
+    const ready = await raw.next((f) => f.re === id);
+    expect(ready).toMatchObject({ type: 'ready', address: 'alice@eng.campus.test' });
+    raw.socket.close();
+  });
+
+  it('accepts a token in the subprotocol, as browsers send it', async () => {
+    const alice = await login(gateway, 'alice');
+    const raw = await openRaw(eng.url, ['atrium.v1', `atrium.token.${await alice.tokenFor(eng.url)}`]);
+    expect(raw.socket.protocol).toBe('atrium.v1');
+    await raw.next((f) => f.type === 'ready');
+    raw.socket.close();
+  });
+
+  it('refuses anything before authentication and closes the socket', async () => {
+    const raw = await openRaw(eng.url);
+    raw.send({ v: 1, id: 'x1', type: 'send', clientMsgId: 'abcdefgh', to: 'dave@eng.campus.test', text: 'hi' });
+    expect(await raw.next((f) => f.re === 'x1')).toMatchObject({ type: 'error', code: 'unauthenticated' });
+    expect((await raw.closed).code).toBe(4401);
+  });
+
+  it('closes a socket whose token was issued for another node', async () => {
+    const carol = await login(gateway, 'carol');
+    const raw = await openRaw(eng.url);
+    raw.send({ v: 1, id: 'a1', type: 'auth', token: await carol.tokenFor(arts.url) });
+    expect(await raw.next((f) => f.re === 'a1')).toMatchObject({ type: 'error', code: 'unauthenticated' });
+    expect((await raw.closed).code).toBe(4401);
+  });
+
+  it('refuses a person who does not belong to the domain', async () => {
+    const bob = await login(gateway, 'bob');
+    const raw = await openRaw(eng.url);
+    raw.send({ v: 1, id: 'b1', type: 'auth', token: await bob.tokenFor(eng.url) });
+    expect(await raw.next((f) => f.re === 'b1')).toMatchObject({ type: 'error', code: 'forbidden' });
+    expect((await raw.closed).code).toBe(4403);
+  });
+
+  it('refuses a forged token', async () => {
+    const alice = await login(gateway, 'alice');
+    const token = await alice.tokenFor(eng.url);
+    const [header, payload] = token.split('.');
+    const forgedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), preferred_username: 'dave' })).toString('base64url');
+    const raw = await openRaw(eng.url);
+    raw.send({ v: 1, id: 'g1', type: 'auth', token: `${header}.${forgedPayload}.${token.split('.')[2]}` });
+    expect(await raw.next((f) => f.re === 'g1')).toMatchObject({ type: 'error', code: 'unauthenticated' });
+    expect((await raw.closed).code).toBe(4401);
+  });
+
+  it('closes a socket whose token expires without re-authentication', async () => {
+    const alice = await login(gateway, 'alice');
+    const raw = await openRaw(eng.url);
+    raw.send({ v: 1, id: 'e1', type: 'auth', token: await alice.tokenFor(eng.url) });
+    await raw.next((f) => f.re === 'e1');
+    await raw.next((f) => f.type === 'auth.expiring', 6_000);
+    expect(await raw.closed).toEqual({ code: 4401, reason: 'token_expired' });
+  });
+
+  it('keeps an SDK connection open across expiry by re-authenticating on the open socket', async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    let reconnects = 0;
+    alice.on('state', (s) => s === 'connecting' && reconnects++);
+    await new Promise((r) => setTimeout(r, 5_500));
+    expect(alice.state).toBe('online');
+    expect(reconnects).toBe(0);
+    const ack = await alice.send({ to: 'dave@eng.campus.test', text: 'still here' });
+    expect(ack.seq).toBeGreaterThan(0);
+    alice.close();
+  });
+});
+
+describe('single logout', () => {
+  it('closes the sockets of the signed-out session on every node, and only those', async () => {
+    const portal = await portalClient(gateway);
+    const agent = new BrowserAgent();
+    const verifier = client.randomPKCECodeVerifier();
+    const query = new URLSearchParams({
+      redirect_uri: 'http://localhost:9/portal-cb',
+      scope: 'openid profile atrium im offline_access',
+      prompt: 'consent',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 's1',
+    });
+    for (const d of await listDomains(gateway.context(null))) query.append('resource', d.url);
+    const callback = await signIn(agent, client.buildAuthorizationUrl(portal, query).toString(), 'http://localhost:9/portal-cb', 'carol', DEMO_PASSWORD);
+    const tokens = await client.authorizationCodeGrant(portal, callback, { pkceCodeVerifier: verifier, expectedState: 's1' });
+    let refresh = tokens.refresh_token!;
+    const tokenFor = async (url: string) => {
+      const r = await client.refreshTokenGrant(portal, refresh, { resource: url });
+      refresh = r.refresh_token!;
+      return r.access_token;
+    };
+    const engSocket = await openRaw(eng.url, ['atrium.v1', `atrium.token.${await tokenFor(eng.url)}`]);
+    const artsSocket = await openRaw(arts.url, ['atrium.v1', `atrium.token.${await tokenFor(arts.url)}`]);
+    await engSocket.next((f) => f.type === 'ready');
+    await artsSocket.next((f) => f.type === 'ready');
+    const other = await connectAs(gateway, eng, 'carol');
+
+    const end = await agent.navigate(client.buildEndSessionUrl(portal, { id_token_hint: tokens.id_token! }).toString());
+    await agent.submit(end, formWithAction(end, '/session/end/confirm'), { logout: 'yes' });
+
+    expect((await engSocket.closed).code).toBe(4409);
+    expect((await artsSocket.closed).code).toBe(4409);
+    expect(engSocket.frames.some((f) => f.type === 'session.ended')).toBe(true);
+    expect(other.state).toBe('online');
+    other.close();
+  });
+});
