@@ -65,7 +65,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     function strike(error: FrameError | { code: string; message: string }, re?: string) {
       strikes += 1;
       send(serverFrame('error', { code: error.code, message: error.message, ...fieldsOf(error) }, re));
-      if (strikes >= config.abuseStrikes) close(CLOSE.badFrames);
+      if (strikes >= config.abuseStrikes) close(error.code === 'rate_limited' ? CLOSE.flooding : CLOSE.badFrames);
     }
 
     function allowFrame(): boolean {

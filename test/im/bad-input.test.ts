@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import request from 'supertest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { connectAs, login, startTestNode, type TestNode } from '../helpers/node.ts';
+import { openRaw, type RawSocket } from '../helpers/raw-socket.ts';
+
+let gateway: TestGateway;
+let eng: TestNode;
+let strict: TestNode;
+
+async function authed(node: TestNode, username = 'alice'): Promise<RawSocket> {
+  const who = await login(gateway, username);
+  const raw = await openRaw(node.url, ['atrium.v1', `atrium.token.${await who.tokenFor(node.url)}`]);
+  await raw.next((f) => f.type === 'ready');
+  return raw;
+}
+
+beforeAll(async () => {
+  gateway = await startTestGateway('im-bad');
+  eng = await startTestNode(gateway, 'eng.campus.test', { MAX_FRAME_BYTES: '2048' });
+  // The same domain served by a stricter node (its own database) for the flood tests.
+  strict = await startTestNode(gateway, 'arts.campus.test', { FRAMES_PER_SECOND: '5', ABUSE_STRIKES: '4' });
+});
+afterAll(async () => {
+  await eng?.stop();
+  await strict?.stop();
+  await gateway?.stop();
+});
+
+describe('bad frames get an error frame and change nothing', () => {
+  it('answers each kind of bad frame with its own stable code and keeps the socket open', async () => {
+    const raw = await authed(eng);
+    raw.sendRaw('{not json');
+    expect(await raw.next((f) => f.code === 'malformed_json')).toMatchObject({ type: 'error' });
+    raw.send({ v: 1, id: 'u1', type: 'teleport' });
+    expect(await raw.next((f) => f.re === 'u1')).toMatchObject({ type: 'error', code: 'unknown_type' });
+    raw.send({ v: 9, id: 'v1', type: 'ping' });
+    expect(await raw.next((f) => f.re === 'v1')).toMatchObject({ code: 'unsupported_version' });
+    raw.send({ v: 1, id: 'i1', type: 'send', clientMsgId: 'x', to: 'not an address' });
+    const invalid = await raw.next((f) => f.re === 'i1');
+    expect(invalid).toMatchObject({ code: 'invalid_frame' });
+    expect(Object.keys(invalid.fields as object)).toEqual(expect.arrayContaining(['clientMsgId', 'to']));
+    raw.sendRaw(Buffer.from([1, 2, 3]), true);
+    expect(await raw.next((f) => f.code === 'binary_not_supported')).toBeTruthy();
+    raw.send({ v: 1, id: 'big', type: 'send', clientMsgId: 'big-frame-01', to: 'dave@eng.campus.test', text: 'x'.repeat(3000) });
+    expect(await raw.next((f) => f.code === 'frame_too_large')).toBeTruthy();
+    raw.send({ v: 1, id: 'p1', type: 'ping' });
+    expect(await raw.next((f) => f.re === 'p1')).toMatchObject({ type: 'pong' });
+    expect(await eng.models.Message.count({ where: { clientMsgId: 'big-frame-01' } })).toBe(0);
+    raw.socket.close();
+  });
+
+  it('closes a socket that sends a frame far beyond the limit', async () => {
+    const raw = await authed(eng);
+    raw.sendRaw('x'.repeat(2048 * 4 + 10));
+    expect((await raw.closed).code).toBe(1009);
+  });
+
+  it('refuses to send into a conversation the sender is not a member of', async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const carol = await connectAs(gateway, eng, 'carol');
+    const theirs = await carol.openDirect('dave@eng.campus.test');
+    await expect(alice.send({ conversationId: theirs.id, text: 'let me in' })).rejects.toMatchObject({ code: 'not_member' });
+    await expect(alice.history(theirs.id)).rejects.toMatchObject({ code: 'not_member' });
+    expect(await eng.models.Message.count({ where: { conversationId: theirs.id } })).toBe(0);
+    alice.close();
+    carol.close();
+  });
+
+  it('fails a send whose write fails with an error frame, never an ack; the retry then succeeds once', async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const conversation = await alice.openDirect('dave@eng.campus.test');
+    const qi = eng.sequelize.getQueryInterface();
+    await qi.renameTable('messages', 'messages_away');
+    try {
+      await expect(alice.request('send', { conversationId: conversation.id, clientMsgId: 'db-down-0001', text: 'during outage' })).rejects.toMatchObject({
+        code: 'store_failed',
+      });
+    } finally {
+      await qi.renameTable('messages_away', 'messages');
+    }
+    const ack = await alice.request('send', { conversationId: conversation.id, clientMsgId: 'db-down-0001', text: 'during outage' });
+    expect(ack).toMatchObject({ type: 'ack', duplicate: false });
+    expect(await eng.models.Message.count({ where: { clientMsgId: 'db-down-0001' } })).toBe(1);
+    alice.close();
+  });
+});
+
+describe('abuse', () => {
+  it('rate-limits a flood, then disconnects the client that keeps going', async () => {
+    const raw = await authed(strict, 'bob');
+    for (let i = 0; i < 30; i++) raw.send({ v: 1, id: `fl${i}`, type: 'ping' });
+    expect(await raw.next((f) => f.code === 'rate_limited')).toBeTruthy();
+    expect((await raw.closed).code).toBe(4429);
+  });
+
+  it('disconnects a client that keeps sending garbage', async () => {
+    const raw = await authed(strict, 'bob');
+    for (let i = 0; i < 4; i++) raw.sendRaw('garbage');
+    expect((await raw.closed).code).toBe(4400);
+  });
+
+  it('keeps serving everyone else', async () => {
+    await request(strict.server).get('/healthz').expect(200);
+    const bob = await connectAs(gateway, strict, 'bob');
+    expect((await bob.send({ to: 'carol@arts.campus.test', text: 'fine' })).seq).toBe(1);
+    bob.close();
+  });
+});
+
+describe('HTTP API input', () => {
+  it('requires a bearer token and answers bad bodies with a JSON error', async () => {
+    await request(eng.server).get('/api/v1/conversations').expect(401);
+    const token = await (await login(gateway, 'alice')).tokenFor(eng.url);
+    const response = await request(eng.server)
+      .post('/api/v1/conversations/00000000-0000-4000-8000-000000000000/messages')
+      .set('authorization', `Bearer ${token}`)
+      .set('content-type', 'application/json')
+      .send('{"clientMsgId": ');
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe('invalid_body');
+  });
+});
