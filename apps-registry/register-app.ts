@@ -13,9 +13,10 @@ const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 export const appUrlSchema = z
   .url({ message: 'an absolute URL' })
   .refine((u) => !u.includes('*'), { message: 'wildcards are not allowed' })
-  .refine((u) => !new URL(u).hash, { message: 'must not contain a #fragment' })
+  .refine((u) => !URL.parse(u)?.hash, { message: 'must not contain a #fragment' })
   .refine((u) => {
-    const url = new URL(u);
+    const url = URL.parse(u);
+    if (!url) return true;
     return url.protocol === 'https:' || (url.protocol === 'http:' && LOCAL_HOSTS.has(url.hostname));
   }, { message: 'must use https (http is allowed only for localhost)' });
 

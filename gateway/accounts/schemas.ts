@@ -33,7 +33,7 @@ export const domainNameSchema = z
 
 export const httpUrlSchema = z
   .url({ protocol: /^https?$/, message: 'an absolute http(s) URL' })
-  .refine((u) => !new URL(u).hash, { message: 'must not contain a #fragment' })
+  .refine((u) => !URL.parse(u)?.hash, { message: 'must not contain a #fragment' })
   .transform((u) => u.replace(/\/$/, ''));
 
 export const newUserSchema = z.object({

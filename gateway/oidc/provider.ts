@@ -1,4 +1,4 @@
-import Provider, { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { ExpressHandlebars } from 'express-handlebars';
 import type { JWK } from 'jose';
 import type { Logger } from '../../core/logger.ts';
@@ -131,7 +131,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Outgoing calls (back-channel logout) go only to URIs an administrator registered, and campus apps
     // usually live on private addresses, which the provider's default SSRF guard would refuse.
     fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithAccountCheck() },
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     // Every refresh rotates: the presented refresh token is consumed and a reuse is rejected.
     rotateRefreshToken: () => true,
@@ -160,6 +160,20 @@ export function buildProvider(deps: ProviderDeps): Provider {
   provider.proxy = config.trustProxy;
   provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'oidc provider error'));
   return provider;
+}
+
+/**
+ * A session whose account was disabled or deleted since sign-in must sign in again (and then meets the
+ * "account disabled" message) instead of reaching the consent checks with no account.
+ */
+function interactionPolicyWithAccountCheck() {
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('account_unavailable', 'the signed-in account is no longer active', (ctx) =>
+      ctx.oidc.session?.accountId && !ctx.oidc.account ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  return policy;
 }
 
 /**

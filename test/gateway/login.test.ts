@@ -85,6 +85,21 @@ describe('the login form', () => {
     await updateUser({ ...gateway.context(null), actor: operator('test') }, 'bob', { status: 'active' });
   });
 
+  it('sends someone disabled while signed in back to the login form, which then says the account is disabled', async () => {
+    const agent = new BrowserAgent();
+    await codeFlow(rp, REDIRECT, 'carol', {}, agent);
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'carol', { status: 'disabled' });
+    try {
+      const { page } = await loginPage(agent);
+      expect(page.status).toBe(200);
+      expect(page.html).toContain('/login"');
+      const refused = await agent.submit(page, formWithAction(page, '/login'), { username: 'carol', password: DEMO_PASSWORD }, REDIRECT);
+      expect(refused.html).toContain('This account is disabled');
+    } finally {
+      await updateUser({ ...gateway.context(null), actor: operator('test') }, 'carol', { status: 'active' });
+    }
+  });
+
   it('rejects a form posted without its CSRF token and signs nobody in', async () => {
     const { agent, page } = await loginPage();
     const form = formWithAction(page, '/login');
