@@ -15,6 +15,7 @@ const schema = z.object({
   GATEWAY_ISSUER: envUrl.default('http://localhost:4000'),
   DATABASE_URL: z.string().regex(/^(mysql|mariadb):\/\//, { message: 'expected mysql://user:password@host:port/database' }).optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'expected redis://host:port' }).optional(),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, { message: 'letters, digits, ":", "_" or "-"' }).default('atrium'),
   ATRIUM_DATA_DIR: z.string().default('./data'),
   LOG_LEVEL: envLogLevel.default('info'),
   FLUSH_WINDOW_MS: z.coerce.number({ message: 'expected milliseconds' }).min(0).max(1000).default(2),
@@ -42,6 +43,8 @@ export type NodeConfig = {
   gatewayIssuer: string;
   database: { url: string | undefined; sqliteFile: string };
   redisUrl: string | undefined;
+  /** Keys and channels of this domain in Redis start with this (one Redis can serve many domains). */
+  redisPrefix: string;
   dataDir: string;
   logLevel: string;
   flushWindowMs: number;
@@ -73,6 +76,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     gatewayIssuer: v.GATEWAY_ISSUER.replace(/\/$/, ''),
     database: { url: v.DATABASE_URL, sqliteFile: join(dataDir, `node-${v.NODE_DOMAIN}.sqlite`) },
     redisUrl: v.REDIS_URL,
+    redisPrefix: `${v.REDIS_PREFIX}:${v.NODE_DOMAIN}`,
     dataDir,
     logLevel: v.LOG_LEVEL,
     flushWindowMs: v.FLUSH_WINDOW_MS,

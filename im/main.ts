@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -20,11 +21,15 @@ import { fanOut } from './messages/fan-out.ts';
 import { createGroupCommitter } from './messages/group-commit.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
 import { createLocalPresence } from './presence/presence-store.ts';
+import { createRedisPresence } from './presence/redis-presence.ts';
 import { attachToServer, createSocketServer, type SocketServer } from './ws/socket-server.ts';
 
 export type DomainNode = {
   domain: string;
+  /** The public URL (token audience); behind a load balancer several processes share it. */
   url: string;
+  /** Where this very process listens. */
+  localUrl: string;
   config: NodeConfig;
   server: Server;
   sequelize: Sequelize;
@@ -50,7 +55,9 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     throw new Error(`The ${config.domain} node database has pending migrations; run \`atrium migrate --node ${config.domain}\` first.`);
   }
   const models = defineNodeModels(sequelize);
-  const bus: Bus = config.redisUrl ? await createRedisBus(config.redisUrl, config.domain, logger) : createLocalBus();
+  const processId = randomUUID();
+  const bus: Bus = config.redisUrl ? await createRedisBus(config.redisUrl, config.redisPrefix, processId, logger) : createLocalBus();
+  const presence = config.redisUrl ? await createRedisPresence(config.redisUrl, config.redisPrefix, processId) : createLocalPresence();
 
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -58,7 +65,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const url = config.publicUrl ?? `http://127.0.0.1:${port}`;
+  const localUrl = `http://127.0.0.1:${port}`;
+  const url = config.publicUrl ?? localUrl;
 
   const services = {} as NodeServices;
   const committer = createGroupCommitter({
@@ -69,7 +77,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     logger,
     afterCommit: (stored) => void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed')),
   });
-  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, presence: createLocalPresence(), logger });
+  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, presence, logger });
 
   const verifier = createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain });
   const sockets = createSocketServer(services, verifier);
@@ -91,6 +99,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   return {
     domain: config.domain,
     url,
+    localUrl,
     config,
     server,
     sequelize,

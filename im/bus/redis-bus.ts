@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../core/logger.ts';
 import type { Bus, BusEvent } from './bus.ts';
@@ -8,9 +7,8 @@ import type { Bus, BusEvent } from './bus.ts';
  * connection per process. A process handles its own events directly and drops their echo from Redis,
  * so each event is handled exactly once per process.
  */
-export async function createRedisBus(url: string, domain: string, logger: Logger): Promise<Bus> {
-  const channel = `atrium:${domain}:events`;
-  const origin = randomUUID();
+export async function createRedisBus(url: string, prefix: string, origin: string, logger: Logger): Promise<Bus> {
+  const channel = `${prefix}:events`;
   const publisher = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
   const subscriber = new Redis(url, { lazyConnect: true });
   await Promise.all([publisher.connect(), subscriber.connect()]);

@@ -7,6 +7,7 @@ import { operator } from '../../gateway/context.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { registerTestApp, type TestGateway } from './gateway.ts';
 import { codeFlow, discover } from './rp.ts';
+import type { BrowserAgent } from './browser-agent.ts';
 
 export type TestNode = DomainNode & { db: TestDatabase; stop(): Promise<void> };
 
@@ -57,21 +58,21 @@ export function portalClient(gateway: TestGateway): Promise<client.Configuration
   return portal;
 }
 
-export type Login = { refreshToken: string; idToken: string; sid: string; tokenFor(nodeUrl: string): Promise<string> };
+export type Login = { refreshToken: string; idToken: string; agent: BrowserAgent; tokenFor(nodeUrl: string): Promise<string> };
 
 /** Signs a demo user in through the gateway's forms; node tokens then come from the refresh token. */
 export async function login(gateway: TestGateway, username: string): Promise<Login> {
   const portal = await portalClient(gateway);
   // The portal asks for chat on every registered domain node; each node still admits only its own members.
   const nodes = (await listDomains(gateway.context(null))).map((d) => d.url);
-  const { tokens } = await codeFlow(portal, REDIRECT, username, { scope: 'openid profile atrium im offline_access', prompt: 'consent', resource: nodes });
+  const { tokens, agent } = await codeFlow(portal, REDIRECT, username, { scope: 'openid profile atrium im offline_access', prompt: 'consent', resource: nodes });
   let refreshToken = tokens.refresh_token!;
   // Refresh tokens rotate, so token requests of one login take turns.
   let turn: Promise<unknown> = Promise.resolve();
   return {
     refreshToken,
     idToken: tokens.id_token!,
-    sid: String(tokens.claims()!.sid),
+    agent,
     tokenFor(nodeUrl) {
       const next = turn.then(async () => {
         const result = await client.refreshTokenGrant(portal, refreshToken, { resource: nodeUrl });
@@ -87,7 +88,7 @@ export async function login(gateway: TestGateway, username: string): Promise<Log
 /** A connected SDK client for a user on a node. */
 export async function connectAs(gateway: TestGateway, node: DomainNode, username: string, who?: Login): Promise<AtriumClient & { login: Login }> {
   const session = who ?? (await login(gateway, username));
-  const sdk = new AtriumClient({ url: `${node.url.replace(/^http/, 'ws')}/ws`, token: () => session.tokenFor(node.url), backoff: { initialMs: 50, maxMs: 500 } });
+  const sdk = new AtriumClient({ url: `${node.localUrl.replace(/^http/, 'ws')}/ws`, token: () => session.tokenFor(node.url), backoff: { initialMs: 50, maxMs: 500 } });
   await sdk.connect();
   return Object.assign(sdk, { login: session });
 }
