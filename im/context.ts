@@ -6,6 +6,7 @@ import type { NodeConfig } from './config.ts';
 import type { GroupCommitter } from './messages/group-commit.ts';
 import type { NodeModels } from './models.ts';
 import type { PresenceStore } from './presence/presence-store.ts';
+import type { MemberCache } from './conversations/member-cache.ts';
 
 /** The long-lived parts of a domain node that every use-case may use. */
 export type NodeServices = {
@@ -16,6 +17,8 @@ export type NodeServices = {
   bus: Bus;
   committer: GroupCommitter;
   presence: PresenceStore;
+  /** Active members per conversation, cached; publish a `membership` bus event after changing members. */
+  members: MemberCache;
   logger: Logger;
 };
 

@@ -20,6 +20,7 @@ import { backchannelLogoutRoute } from './http/backchannel-logout.ts';
 import { fanOut } from './messages/fan-out.ts';
 import { createGroupCommitter } from './messages/group-commit.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
+import { createMemberCache } from './conversations/member-cache.ts';
 import { createLocalPresence } from './presence/presence-store.ts';
 import { createRedisPresence } from './presence/redis-presence.ts';
 import { attachToServer, createSocketServer, type SocketServer } from './ws/socket-server.ts';
@@ -77,10 +78,15 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     logger,
     afterCommit: (stored) => void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed')),
   });
-  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, presence, logger });
+  const members = createMemberCache(models);
+  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, presence, members, logger });
 
   const verifier = createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain });
   const sockets = createSocketServer(services, verifier);
+  bus.subscribe((event) => {
+    if (event.kind === 'membership') members.invalidate(event.conversationId);
+    else sockets.registry.deliver(event);
+  });
   attachToServer(server, sockets);
 
   const metrics = createMetrics(`node:${config.domain}`);

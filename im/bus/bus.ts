@@ -7,6 +7,8 @@ import type { ServerFrame } from '../protocol/frames.ts';
 export type BusEvent =
   | { kind: 'deliver'; recipients: string[]; frame: ServerFrame; exceptConnection?: string }
   | { kind: 'logout'; sid: string }
+  /** A conversation's membership changed: every process drops what it cached about it. */
+  | { kind: 'membership'; conversationId: string }
   | { kind: 'presence'; address: string; status: string; lastSeen: string | null };
 
 export interface Bus {

@@ -1,4 +1,3 @@
-import { Op } from 'sequelize';
 import { AppError, NotFoundError } from '../../core/errors.ts';
 import type { NodeContext } from '../context.ts';
 import type { Conversation, Member } from '../models.ts';
@@ -21,14 +20,18 @@ export async function requireMember(ctx: NodeContext, conversationId: string): P
   return { conversation, member };
 }
 
-/** Active member addresses of several conversations at once. */
-export async function activeMembersOf(ctx: Pick<NodeContext, 'models'>, conversationIds: string[]): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>(conversationIds.map((id) => [id, []]));
-  if (conversationIds.length === 0) return out;
-  const rows = await ctx.models.Member.findAll({
-    where: { conversationId: { [Op.in]: conversationIds }, state: 'active' },
-    attributes: ['conversationId', 'address'],
-  });
-  for (const row of rows) out.get(row.conversationId)!.push(row.address);
-  return out;
+/** Active member addresses of several conversations at once (from the process's member cache). */
+export async function activeMembersOf(ctx: Pick<NodeContext, 'members'>, conversationIds: string[]): Promise<Map<string, string[]>> {
+  const sets = await ctx.members.of(conversationIds);
+  return new Map([...sets].map(([id, members]) => [id, [...members]]));
+}
+
+/** The cheap membership check of the send path; refuses like requireMember does. */
+export async function assertMember(ctx: NodeContext, conversationId: string): Promise<void> {
+  if (!(await ctx.members.isMember(conversationId, ctx.actor.address))) throw new NotMemberError();
+}
+
+/** After changing a conversation's members (and committing): every process forgets its cached list. */
+export async function membershipChanged(ctx: Pick<NodeContext, 'bus'>, conversationId: string): Promise<void> {
+  await ctx.bus.publish({ kind: 'membership', conversationId });
 }

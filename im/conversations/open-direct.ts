@@ -4,6 +4,7 @@ import { ValidationError } from '../../core/errors.ts';
 import { domainOf } from '../address.ts';
 import type { NodeContext } from '../context.ts';
 import type { Conversation } from '../models.ts';
+import { membershipChanged } from './membership.ts';
 
 export function directKeyOf(a: string, b: string): string {
   return [a, b].sort().join('|');
@@ -43,6 +44,7 @@ export async function openDirect(ctx: NodeContext, peer: string): Promise<{ conv
       );
       return conversation;
     });
+    await membershipChanged(ctx, id);
     return { conversation, created: true };
   } catch (error) {
     if (error instanceof UniqueConstraintError) return { conversation: (await Conversation.findByPk(id))!, created: false };

@@ -4,7 +4,7 @@ import { ForbiddenError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema } from '../address.ts';
 import type { NodeContext } from '../context.ts';
-import { requireMember } from '../conversations/membership.ts';
+import { assertMember } from '../conversations/membership.ts';
 import { openDirect } from '../conversations/open-direct.ts';
 import { messageContentSchema } from '../protocol/frames.ts';
 import type { Appended } from './group-commit.ts';
@@ -34,7 +34,7 @@ export async function enqueueMessage(ctx: NodeContext, input: unknown): Promise<
     throw new ValidationError('The message is too long', { text: `at most ${ctx.config.maxTextChars} characters` });
   }
   const conversationId = data.conversationId ?? (await openDirect(ctx, data.to!)).conversation.id;
-  await requireMember(ctx, conversationId);
+  await assertMember(ctx, conversationId);
 
   const body: MessageBody = {};
   if (data.text) body.text = data.text;

@@ -28,7 +28,6 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
   const registry = createRegistry();
   // ws itself refuses frames far beyond the limit (closing with 1009); up to that we answer with an error frame.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes * 4, perMessageDeflate: false, handleProtocols });
-  bus.subscribe((event) => registry.deliver(event));
 
   function handleProtocols(protocols: Set<string>): string | false {
     return protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
