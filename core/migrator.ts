@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Umzug, SequelizeStorage } from 'umzug';
 import type { QueryInterface, Sequelize } from 'sequelize';
@@ -10,14 +12,18 @@ const migrationsRoot = fileURLToPath(new URL('../migrations/', import.meta.url))
 /** One migrator per database kind (`gateway`, `node`); each keeps its own ledger table. */
 export function createMigrator(sequelize: Sequelize, kind: 'gateway' | 'node') {
   return new Umzug<MigrationContext>({
-    migrations: {
-      glob: [`${kind}/*.ts`, { cwd: migrationsRoot }],
-      resolve: ({ name, path }) => ({
-        name,
-        up: async (params) => (await import(path!)).up(params),
-        down: async (params) => (await import(path!)).down(params),
+    // Listed and sorted here rather than globbed: the order of a directory listing is not guaranteed.
+    migrations: readdirSync(join(migrationsRoot, kind))
+      .filter((file) => file.endsWith('.ts'))
+      .sort()
+      .map((file) => {
+        const path = join(migrationsRoot, kind, file);
+        return {
+          name: file,
+          up: async (params: { context: MigrationContext }) => (await import(path)).up(params),
+          down: async (params: { context: MigrationContext }) => (await import(path)).down(params),
+        };
       }),
-    },
     context: { queryInterface: sequelize.getQueryInterface(), sequelize },
     storage: new SequelizeStorage({ sequelize, tableName: `atrium_${kind}_migrations` }),
     logger: undefined,
