@@ -31,6 +31,8 @@ export type ClientOptions = {
 };
 
 export type SendInput = { conversationId?: string; to?: string; text?: string; mentions?: string[]; attachments?: string[]; clientMsgId?: string };
+export type SearchOptions = { conversationId?: string; limit?: number };
+export type UploadedAttachment = { id: string; name: string; contentType: string; size: number };
 
 type Pending = { resolve(frame: ServerFrame): void; reject(error: Error): void; timer: ReturnType<typeof setTimeout> | undefined };
 type Outgoing = { frame: Record<string, unknown>; resolve(ack: Ack): void; reject(error: Error): void };
@@ -42,6 +44,12 @@ function randomId(): string {
   const bytes = new Uint8Array(16);
   globalThis.crypto.getRandomValues(bytes);
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** wss://host/prefix/ws → https://host/prefix */
+function httpBaseOf(socketUrl: string): string {
+  const url = new URL(socketUrl);
+  return `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}${url.pathname.replace(/\/ws\/?$/, '')}`;
 }
 
 /**
@@ -299,6 +307,64 @@ export class AtriumClient extends Emitter<ClientEvents> {
   async history(conversationId: string, beforeSeq?: number, limit?: number): Promise<{ messages: Message[]; hasMore: boolean }> {
     const result = await this.request('history', { conversationId, ...(beforeSeq !== undefined ? { beforeSeq } : {}), ...(limit ? { limit } : {}) });
     return { messages: result.messages as Message[], hasMore: Boolean(result.hasMore) };
+  }
+
+  /** Creates a group homed on this node, owned by this user; members may be of any domain. */
+  async createGroup(title: string, members: string[] = []): Promise<Conversation> {
+    return (await this.request('group.create', { title, members })).conversation as Conversation;
+  }
+
+  async renameGroup(conversationId: string, title: string): Promise<Conversation> {
+    return (await this.request('group.rename', { conversationId, title })).conversation as Conversation;
+  }
+
+  async invite(conversationId: string, members: string[]): Promise<Conversation> {
+    return (await this.request('group.invite', { conversationId, members })).conversation as Conversation;
+  }
+
+  /** Leaves a group; resolves with the group as it is without this user. */
+  async leave(conversationId: string): Promise<Conversation> {
+    return (await this.request('group.leave', { conversationId })).conversation as Conversation;
+  }
+
+  async removeMember(conversationId: string, member: string): Promise<Conversation> {
+    return (await this.request('group.remove', { conversationId, member })).conversation as Conversation;
+  }
+
+  async setRole(conversationId: string, member: string, role: 'admin' | 'member'): Promise<Conversation> {
+    return (await this.request('group.role', { conversationId, member, role })).conversation as Conversation;
+  }
+
+  /** Takes back one of this user's messages; retrying with the same client id is acknowledged once. */
+  async recall(messageId: string, clientMsgId: string = randomId()): Promise<Ack> {
+    return (await this.request('recall', { messageId, clientMsgId })) as unknown as Ack;
+  }
+
+  /** Replaces the text of one of this user's messages; retrying with the same client id is acknowledged once. */
+  async edit(messageId: string, text: string, clientMsgId: string = randomId()): Promise<Ack> {
+    return (await this.request('edit', { messageId, text, clientMsgId })) as unknown as Ack;
+  }
+
+  /** Messages containing the text, newest first, from this user's conversations (or one of them). */
+  async search(query: string, options: SearchOptions = {}): Promise<Message[]> {
+    return (await this.request('search', { query, ...options })).messages as Message[];
+  }
+
+  /**
+   * Uploads a file over HTTP with the same token as the socket; share it by passing its id in a message's
+   * `attachments`. The HTTP base defaults to the socket URL's origin.
+   */
+  async upload(file: Blob | Uint8Array, name: string, contentType: string, httpBaseUrl: string = httpBaseOf(this.options.url)): Promise<UploadedAttachment> {
+    const response = await fetch(`${httpBaseUrl.replace(/\/$/, '')}/api/v1/attachments?name=${encodeURIComponent(name)}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await this.options.token()}`, 'content-type': contentType },
+      body: file as BodyInit,
+    });
+    const body = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string; fields?: Record<string, string> } };
+    if (!response.ok) {
+      throw new AtriumError(body.error?.code ?? `http_${response.status}`, body.error?.message ?? `Upload failed with HTTP ${response.status}`, body.error?.fields);
+    }
+    return body as unknown as UploadedAttachment;
   }
 
   async markRead(conversationId: string, seq: number): Promise<Receipt> {

@@ -1,8 +1,17 @@
 import { AppError } from '../../core/errors.ts';
 import type { NodeContext } from '../context.ts';
+import { createGroup } from '../conversations/create-group.ts';
+import { inviteMembers } from '../conversations/invite-members.ts';
+import { leaveGroup } from '../conversations/leave-group.ts';
 import { listConversations } from '../conversations/list-conversations.ts';
 import { openDirect } from '../conversations/open-direct.ts';
 import { presentForActor } from '../conversations/list-conversations.ts';
+import { removeMember } from '../conversations/remove-member.ts';
+import { renameGroup } from '../conversations/rename-group.ts';
+import { setRole } from '../conversations/set-role.ts';
+import type { Appended } from '../messages/group-commit.ts';
+import { editMessage, recallMessage } from '../messages/recall-edit.ts';
+import { searchMessages } from '../messages/search-messages.ts';
 import { enqueueMessage } from '../messages/send-message.ts';
 import { history, sync } from '../messages/sync.ts';
 import { announceTyping } from '../presence/typing.ts';
@@ -29,6 +38,19 @@ const TYPING_INTERVAL_MS = 1_500;
 
 const reply = (frame: { id: string }, type: string, fields: Record<string, unknown> = {}) => serverFrame(type, fields, frame.id);
 
+/** Every entry a client adds to a conversation (send, recall, edit) is acknowledged the same way. */
+const ack = (frame: { id: string }, { message, duplicate }: Appended) =>
+  reply(frame, 'ack', {
+    messageId: message.id,
+    conversationId: message.conversationId,
+    seq: message.seq,
+    at: message.createdAt.toISOString(),
+    clientMsgId: message.clientMsgId,
+    duplicate,
+  });
+
+const conversationReply = (frame: { id: string }, conversation: unknown) => reply(frame, 'conversation', { conversation });
+
 export const handlers: Handlers = {
   async ping(_s, frame) {
     return reply(frame, 'pong', { serverTime: new Date().toISOString() });
@@ -36,24 +58,49 @@ export const handlers: Handlers = {
 
   async send(session, frame) {
     const { durable } = await enqueueMessage(session.ctx, frame);
-    return {
-      deferred: durable.then(({ message, duplicate }) =>
-        reply(frame, 'ack', {
-          messageId: message.id,
-          conversationId: message.conversationId,
-          seq: message.seq,
-          at: message.createdAt.toISOString(),
-          clientMsgId: message.clientMsgId,
-          duplicate,
-        }),
-      ),
-    };
+    return { deferred: durable.then((appended) => ack(frame, appended)) };
+  },
+
+  async recall(session, frame) {
+    return ack(frame, await recallMessage(session.ctx, frame));
+  },
+
+  async edit(session, frame) {
+    return ack(frame, await editMessage(session.ctx, frame));
+  },
+
+  async search(session, frame) {
+    return reply(frame, 'search.result', { ...(await searchMessages(session.ctx, frame)) });
   },
 
   async 'direct.open'(session, frame) {
     const { conversation } = await openDirect(session.ctx, frame.peer);
     const [presented] = await presentForActor(session.ctx, [conversation]);
     return reply(frame, 'conversation', { conversation: presented });
+  },
+
+  async 'group.create'(session, frame) {
+    return conversationReply(frame, await createGroup(session.ctx, frame));
+  },
+
+  async 'group.rename'(session, frame) {
+    return conversationReply(frame, await renameGroup(session.ctx, frame));
+  },
+
+  async 'group.invite'(session, frame) {
+    return conversationReply(frame, await inviteMembers(session.ctx, frame));
+  },
+
+  async 'group.leave'(session, frame) {
+    return conversationReply(frame, await leaveGroup(session.ctx, frame));
+  },
+
+  async 'group.remove'(session, frame) {
+    return conversationReply(frame, await removeMember(session.ctx, frame));
+  },
+
+  async 'group.role'(session, frame) {
+    return conversationReply(frame, await setRole(session.ctx, frame));
   },
 
   async sync(session, frame) {

@@ -1,0 +1,39 @@
+import { Op } from 'sequelize';
+import { z } from 'zod';
+import { parseInput } from '../../core/validate.ts';
+import type { NodeContext } from '../context.ts';
+import type { MemberRole } from '../models.ts';
+import { announceGroup, appendGroupEvent, endMembership, requireGroup } from './group-change.ts';
+import type { PresentedConversation } from './present-conversation.ts';
+
+const leaveSchema = z.object({ conversationId: z.string().uuid() });
+
+/** Who takes over from a departing owner: the longest-standing admin, else the longest-standing member. */
+async function successorOf(ctx: NodeContext, conversationId: string, leaving: string): Promise<string | undefined> {
+  for (const role of ['admin', 'member'] satisfies MemberRole[]) {
+    const next = await ctx.models.Member.findOne({
+      where: { conversationId, state: 'active', role, address: { [Op.ne]: leaving } },
+      order: [['joinedSeq', 'ASC'], ['createdAt', 'ASC'], ['address', 'ASC']],
+    });
+    if (next) return next.address;
+  }
+  return undefined;
+}
+
+/**
+ * The actor leaves a group. An owner's ownership passes on; the last member leaving leaves the group
+ * empty, which is allowed (its history stays on the home domain).
+ */
+export async function leaveGroup(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
+  const { conversationId } = parseInput(leaveSchema, input);
+  const { member } = await requireGroup(ctx, conversationId);
+  const me = ctx.actor.address;
+  const owner = member.role === 'owner' ? await successorOf(ctx, conversationId, me) : undefined;
+  await appendGroupEvent(ctx, conversationId, { event: 'member.left', members: [me], by: me, ...(owner ? { owner } : {}) }, async (tx) => {
+    await endMembership(ctx, tx, conversationId, me, 'left');
+    if (owner) {
+      await ctx.models.Member.update({ role: 'owner' }, { where: { conversationId, address: owner, state: 'active' }, transaction: tx });
+    }
+  });
+  return announceGroup(ctx, conversationId, [me]);
+}

@@ -1,0 +1,112 @@
+import type { Transaction } from 'sequelize';
+import { z } from 'zod';
+import { AppError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validate.ts';
+import type { NodeContext } from '../context.ts';
+import { requireMember } from '../conversations/membership.ts';
+import type { Message } from '../models.ts';
+import type { Appended } from './group-commit.ts';
+import { parseBody } from './present-message.ts';
+
+const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: '8-64 letters, digits, - or _' });
+const recallSchema = z.object({ clientMsgId, messageId: z.string().uuid() });
+const editSchema = z.object({ clientMsgId, messageId: z.string().uuid(), text: z.string().min(1).max(100_000) });
+
+export class RecalledError extends AppError {
+  constructor() {
+    super('recalled', 409, 'That message was recalled');
+  }
+}
+
+export class RecallWindowPassedError extends AppError {
+  constructor(seconds: number) {
+    super('recall_window_passed', 403, `Messages can be recalled only within ${seconds} seconds of sending`);
+  }
+}
+
+type Change = { kind: 'recall' | 'edit'; clientMsgId: string; messageId: string };
+
+/**
+ * An earlier recall or edit with the same client id answers a retry, before any rule is checked again:
+ * after a recall the target is recalled, and checking would refuse the very retry it should acknowledge.
+ */
+async function earlier(ctx: NodeContext, change: Change): Promise<Appended | undefined> {
+  const found = await ctx.models.Message.findOne({ where: { sender: ctx.actor.address, clientMsgId: change.clientMsgId } });
+  if (!found) return undefined;
+  if (found.kind !== change.kind || found.refId !== change.messageId) {
+    throw new ValidationError('That client message id was already used for something else', { clientMsgId: 'already used' });
+  }
+  return { message: found, duplicate: true };
+}
+
+/** The actor's own, still visible text message in a conversation they are in. */
+async function ownTextMessage(ctx: NodeContext, messageId: string): Promise<Message> {
+  const target = await ctx.models.Message.findOne({ where: { id: messageId } });
+  if (!target) throw new NotFoundError('No such message');
+  await requireMember(ctx, target.conversationId);
+  if (target.sender !== ctx.actor.address) throw new ForbiddenError('Only the sender can change a message');
+  if (target.kind !== 'text') throw new ValidationError('Only text messages can be changed', { messageId: 'not a text message' });
+  if (target.recalledAt) throw new RecalledError();
+  return target;
+}
+
+function appendChange(ctx: NodeContext, change: Change, target: Message, body: string, alsoWrite: (tx: Transaction, stored: Message) => Promise<void>) {
+  return ctx.committer.append({
+    conversationId: target.conversationId,
+    sender: ctx.actor.address,
+    clientMsgId: change.clientMsgId,
+    kind: change.kind,
+    body,
+    refId: target.id,
+    alsoWrite,
+    ...(ctx.connectionId ? { origin: ctx.connectionId } : {}),
+  });
+}
+
+/**
+ * The sender takes a message back within the recall window. The recall is an entry of its own (so
+ * devices learn of it in order); in the same transaction the target and any edits of it lose their
+ * content and keep their place.
+ */
+export async function recallMessage(ctx: NodeContext, input: unknown): Promise<Appended> {
+  const data = parseInput(recallSchema, input);
+  const change: Change = { kind: 'recall', ...data };
+  const retried = await earlier(ctx, change);
+  if (retried) return retried;
+  const target = await ownTextMessage(ctx, data.messageId);
+  const windowMs = ctx.config.recallWindowSeconds * 1000;
+  if (Date.now() - target.createdAt.getTime() > windowMs) throw new RecallWindowPassedError(ctx.config.recallWindowSeconds);
+  const { Message } = ctx.models;
+  return appendChange(ctx, change, target, '{}', async (tx, stored) => {
+    const gone = { body: '{}', recalledAt: stored.createdAt };
+    await Message.update(gone, { where: { id: target.id, recalledAt: null }, transaction: tx });
+    await Message.update(gone, { where: { conversationId: target.conversationId, refId: target.id, kind: 'edit' }, transaction: tx });
+  });
+}
+
+/** The sender replaces the text of their message, at any time, unless it was recalled. */
+export async function editMessage(ctx: NodeContext, input: unknown): Promise<Appended> {
+  const data = parseInput(editSchema, input);
+  if (!data.text.trim()) throw new ValidationError('A message needs text', { text: 'required' });
+  if (data.text.length > ctx.config.maxTextChars) {
+    throw new ValidationError('The message is too long', { text: `at most ${ctx.config.maxTextChars} characters` });
+  }
+  const change: Change = { kind: 'edit', clientMsgId: data.clientMsgId, messageId: data.messageId };
+  const retried = await earlier(ctx, change);
+  if (retried) return retried;
+  const target = await ownTextMessage(ctx, data.messageId);
+  const { Message } = ctx.models;
+  return appendChange(ctx, change, target, JSON.stringify({ text: data.text }), async (tx, stored) => {
+    // A locking read sees a recall or edit committed while this one waited for the conversation lock.
+    const current = await Message.findOne({ where: { id: target.id }, lock: tx.LOCK.UPDATE, transaction: tx });
+    if (!current || current.recalledAt) {
+      // Recalled meanwhile: the edit must not carry the text either, in storage or in what fan-out pushes.
+      const gone = { body: '{}', recalledAt: current?.recalledAt ?? stored.createdAt };
+      await Message.update(gone, { where: { conversationId: stored.conversationId, seq: stored.seq }, transaction: tx });
+      stored.set(gone);
+      return;
+    }
+    const body = JSON.stringify({ ...parseBody(current), text: data.text });
+    await Message.update({ body, editedAt: stored.createdAt }, { where: { id: target.id, recalledAt: null }, transaction: tx });
+  });
+}

@@ -1,0 +1,60 @@
+import { Op, QueryTypes } from 'sequelize';
+import { z } from 'zod';
+import { parseInput } from '../../core/validate.ts';
+import type { NodeContext } from '../context.ts';
+import { requireMember } from '../conversations/membership.ts';
+import { parseBody, presentMessage, type PresentedMessage } from './present-message.ts';
+
+const searchSchema = z.object({
+  query: z.string().trim().min(2, { message: 'at least 2 characters' }).max(200),
+  conversationId: z.string().uuid().optional(),
+  limit: z.number().int().min(1).max(100).optional(),
+});
+
+/** How many rounds of database matches to sift before answering with what was found. */
+const MAX_ROUNDS = 5;
+
+/** A LIKE pattern matching `text` literally anywhere; `!` escapes, as backslash means different things per dialect. */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[!%_]/g, (c) => `!${c}`)}%`;
+}
+
+/**
+ * Text messages containing the query (case-insensitive), newest first, from the actor's active
+ * conversations (or one of them) and only from when the actor joined each; recalled messages never.
+ * The database narrows by the JSON-encoded text; each candidate's own text then decides, so a match on a
+ * mention or a key of the stored JSON does not count.
+ */
+export async function searchMessages(ctx: NodeContext, input: unknown): Promise<{ messages: PresentedMessage[] }> {
+  const { query, conversationId, limit = 20 } = parseInput(searchSchema, input);
+  if (conversationId) await requireMember(ctx, conversationId);
+  const needle = query.toLowerCase();
+  const encoded = JSON.stringify(needle).slice(1, -1);
+  const page = limit * 2;
+  const found: PresentedMessage[] = [];
+  for (let round = 0; round < MAX_ROUNDS && found.length < limit; round++) {
+    const rows = await ctx.sequelize.query<{ id: string }>(
+      `SELECT m.id AS id
+         FROM messages m
+         JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.address = :me AND mb.state = 'active'
+        WHERE m.seq > mb.joined_seq AND m.kind = 'text' AND m.recalled_at IS NULL
+          AND LOWER(m.body) LIKE :pattern ESCAPE '!'
+          ${conversationId ? 'AND m.conversation_id = :conversationId' : ''}
+        ORDER BY m.created_at DESC, m.seq DESC
+        LIMIT :page OFFSET :offset`,
+      {
+        replacements: { me: ctx.actor.address, pattern: containsPattern(encoded), conversationId: conversationId ?? null, page, offset: round * page },
+        type: QueryTypes.SELECT,
+      },
+    );
+    if (rows.length === 0) break;
+    const messages = await ctx.models.Message.findAll({ where: { id: { [Op.in]: rows.map((r) => r.id) } } });
+    const byId = new Map(messages.map((m) => [m.id, m]));
+    for (const { id } of rows) {
+      const message = byId.get(id);
+      if (message && !message.recalledAt && parseBody(message).text?.toLowerCase().includes(needle)) found.push(presentMessage(message));
+    }
+    if (rows.length < page) break;
+  }
+  return { messages: found.slice(0, limit) };
+}

@@ -1,0 +1,203 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
+import type { AtriumClient, Conversation, Message } from '../../im/sdk/client.ts';
+
+const ALICE = 'alice@eng.campus.test';
+const DAVE = 'dave@eng.campus.test';
+const CAROL = 'carol@eng.campus.test';
+const ENZO = 'eng-admin@eng.campus.test';
+const BOB_ARTS = 'bob@arts.campus.test';
+
+type Device = AtriumClient & { messages: Message[]; views: Conversation[] };
+
+let gateway: TestGateway;
+let eng: TestNode;
+let alice: Device;
+let dave: Device;
+let carol: Device;
+let enzo: Device;
+
+async function device(username: string): Promise<Device> {
+  const sdk = await connectAs(gateway, eng, username);
+  const d = Object.assign(sdk, { messages: [] as Message[], views: [] as Conversation[] });
+  d.on('message', (m) => d.messages.push(m));
+  d.on('conversation', (c) => d.views.push(c));
+  return d;
+}
+
+beforeAll(async () => {
+  gateway = await startTestGateway('im-groups');
+  eng = await startTestNode(gateway, 'eng.campus.test');
+  [alice, dave, carol, enzo] = await Promise.all([device('alice'), device('dave'), device('carol'), device('eng-admin')]);
+});
+afterAll(async () => {
+  for (const d of [alice, dave, carol, enzo]) d?.close();
+  await eng?.stop();
+  await gateway?.stop();
+});
+
+const addresses = (c: Conversation | undefined) => c?.members.map((m) => m.address).sort();
+const roles = (c: Conversation) => Object.fromEntries(c.members.map((m) => [m.address, m.role]));
+const latest = (d: Device, id: string) => d.views.filter((c) => c.id === id).at(-1);
+const systemEvents = (d: Device, id: string) => d.messages.filter((m) => m.conversationId === id && m.kind === 'system').map((m) => m.event);
+const refused = (p: Promise<unknown>, code: string) => expect(p).rejects.toMatchObject({ code });
+
+describe('creating a group', () => {
+  it('makes the creator owner, takes members of any domain, and tells every local member', async () => {
+    const group = await alice.createGroup('Robotics club', [DAVE, CAROL, BOB_ARTS]);
+    expect(group).toMatchObject({ kind: 'group', homeDomain: 'eng.campus.test', title: 'Robotics club', lastSeq: 1, joinedSeq: 0 });
+    expect(roles(group)).toEqual({ [ALICE]: 'owner', [DAVE]: 'member', [CAROL]: 'member', [BOB_ARTS]: 'member' });
+
+    for (const member of [dave, carol]) {
+      await expect.poll(() => latest(member, group.id)?.title).toBe('Robotics club');
+      await expect.poll(() => systemEvents(member, group.id)).toEqual(['group.created']);
+    }
+    const opening = dave.messages.find((m) => m.conversationId === group.id)!;
+    expect(opening).toMatchObject({ seq: 1, sender: ALICE, title: 'Robotics club', by: ALICE });
+    expect(opening.members).toEqual([ALICE, DAVE, CAROL, BOB_ARTS]);
+    expect((await enzo.conversations()).map((c) => c.id)).not.toContain(group.id);
+  });
+
+  it('refuses a member listed twice, an empty title and a title over 200 characters', async () => {
+    await refused(alice.createGroup('Twice', [DAVE, DAVE]), 'invalid_input');
+    await refused(alice.createGroup('   ', [DAVE]), 'invalid_frame');
+    await refused(alice.createGroup('x'.repeat(201), [DAVE]), 'invalid_frame');
+    expect((await dave.conversations()).map((c) => c.title)).not.toContain('Twice');
+  });
+});
+
+describe('changing a group', () => {
+  it('appends every change to the sequence as a system entry, in order, and pushes the new state', async () => {
+    const group = await alice.createGroup('Study group', [DAVE, CAROL]);
+    await alice.renameGroup(group.id, 'Exam prep');
+    await alice.invite(group.id, [ENZO]);
+    await alice.setRole(group.id, CAROL, 'admin');
+    const after = await carol.removeMember(group.id, DAVE);
+    expect(after.title).toBe('Exam prep');
+    expect(roles(after)).toEqual({ [ALICE]: 'owner', [CAROL]: 'admin', [ENZO]: 'member' });
+
+    const { messages } = await alice.history(group.id);
+    const entries = messages.reverse();
+    expect(entries.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(entries.map((m) => [m.event, m.by])).toEqual([
+      ['group.created', ALICE],
+      ['group.renamed', ALICE],
+      ['member.joined', ALICE],
+      ['member.role', ALICE],
+      ['member.removed', CAROL],
+    ]);
+    expect(entries[3]).toMatchObject({ members: [CAROL], role: 'admin' });
+
+    await expect.poll(() => latest(enzo, group.id) && roles(latest(enzo, group.id)!)).toEqual(roles(after));
+    await expect.poll(() => systemEvents(enzo, group.id)).toEqual(['member.joined', 'member.role', 'member.removed']);
+    await expect.poll(() => latest(alice, group.id)?.members.length).toBe(3);
+  });
+
+  it('refuses changes by people whose role does not allow them', async () => {
+    const group = await alice.createGroup('Permissions', [DAVE, CAROL, ENZO]);
+    await alice.setRole(group.id, CAROL, 'admin');
+    await alice.setRole(group.id, ENZO, 'admin');
+
+    await refused(dave.renameGroup(group.id, 'Mine now'), 'forbidden');
+    await refused(dave.invite(group.id, [BOB_ARTS]), 'forbidden');
+    await refused(dave.removeMember(group.id, CAROL), 'forbidden');
+    await refused(carol.setRole(group.id, DAVE, 'admin'), 'forbidden');
+    await refused(carol.removeMember(group.id, ENZO), 'forbidden');
+    await refused(carol.removeMember(group.id, ALICE), 'forbidden');
+    await refused(alice.removeMember(group.id, ALICE), 'invalid_input');
+    await refused(alice.setRole(group.id, ALICE, 'member'), 'invalid_input');
+    await refused(alice.invite(group.id, [DAVE]), 'invalid_input');
+    await refused(alice.removeMember(group.id, BOB_ARTS), 'invalid_input');
+
+    const direct = await alice.openDirect(DAVE);
+    await refused(alice.renameGroup(direct.id, 'Not a group'), 'invalid_input');
+
+    const elsewhere = await dave.createGroup('Dave only', []);
+    await refused(alice.renameGroup(elsewhere.id, 'Intruder'), 'not_member');
+    await refused(alice.leave(elsewhere.id), 'not_member');
+
+    const { messages } = await alice.history(group.id);
+    expect(messages.map((m) => m.event)).toEqual(['member.role', 'member.role', 'group.created']);
+    const [now] = (await alice.conversations()).filter((c) => c.id === group.id);
+    expect(now!.title).toBe('Permissions');
+    expect(roles(now!)).toEqual({ [ALICE]: 'owner', [DAVE]: 'member', [CAROL]: 'admin', [ENZO]: 'admin' });
+  });
+
+  it('cuts a removed member off: no pushes, no sending, no history, and tells them', async () => {
+    const group = await alice.createGroup('Cut off', [DAVE, CAROL]);
+    await alice.send({ conversationId: group.id, text: 'while dave is here' });
+    await expect.poll(() => dave.messages.filter((m) => m.conversationId === group.id && m.kind === 'text').length).toBe(1);
+
+    await alice.removeMember(group.id, DAVE);
+    await expect.poll(() => addresses(latest(dave, group.id))).toEqual([ALICE, CAROL]);
+
+    const ack = await alice.send({ conversationId: group.id, text: 'after dave left' });
+    await expect.poll(() => carol.messages.some((m) => m.id === ack.messageId)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(dave.messages.some((m) => m.id === ack.messageId)).toBe(false);
+
+    await refused(dave.send({ conversationId: group.id, text: 'let me back' }), 'not_member');
+    await refused(dave.history(group.id), 'not_member');
+    expect((await dave.conversations()).map((c) => c.id)).not.toContain(group.id);
+  });
+});
+
+describe('joining late and leaving', () => {
+  it('shows a late joiner only what follows their joining, with nothing unread from before', async () => {
+    const group = await alice.createGroup('Late joiners', [DAVE]);
+    await alice.send({ conversationId: group.id, text: 'said before carol came' });
+    await dave.send({ conversationId: group.id, text: 'also before' });
+
+    const invited = await alice.invite(group.id, [CAROL]);
+    await expect.poll(() => latest(carol, group.id)?.joinedSeq).toBe(3);
+    expect(latest(carol, group.id)!.unread).toBe(0);
+    expect(invited.lastSeq).toBe(4);
+
+    const { messages } = await carol.history(group.id);
+    expect(messages.map((m) => [m.seq, m.kind, m.event])).toEqual([[4, 'system', 'member.joined']]);
+    // What a new device of Carol's gets when it syncs from nothing.
+    const fresh = (await carol.request('sync', {})).messages as Message[];
+    expect(fresh.filter((m) => m.conversationId === group.id).map((m) => m.seq)).toEqual([4]);
+    expect(await carol.search('before', { conversationId: group.id })).toEqual([]);
+
+    await alice.send({ conversationId: group.id, text: 'welcome carol' });
+    await expect.poll(() => carol.messages.filter((m) => m.conversationId === group.id && m.kind === 'text').map((m) => m.text)).toEqual(['welcome carol']);
+  });
+
+  it('lets someone who left come back, seeing only what follows their return', async () => {
+    const group = await alice.createGroup('Come back', [DAVE]);
+    const left = await dave.leave(group.id);
+    expect(addresses(left)).toEqual([ALICE]);
+    await refused(dave.history(group.id), 'not_member');
+    await alice.send({ conversationId: group.id, text: 'while dave was away' });
+
+    const back = await alice.invite(group.id, [DAVE]);
+    expect(roles(back)).toEqual({ [ALICE]: 'owner', [DAVE]: 'member' });
+    const { messages } = await dave.history(group.id);
+    expect(messages.map((m) => m.event ?? m.text)).toEqual(['member.joined']);
+  });
+
+  it('passes ownership to the longest-standing admin, else the longest-standing member', async () => {
+    // Enzo is there from the start, Dave joins later: Dave's address sorts first, so only the join order can pick Enzo.
+    const group = await alice.createGroup('Succession', [ENZO, CAROL]);
+    await alice.invite(group.id, [DAVE]);
+    await alice.setRole(group.id, CAROL, 'admin');
+
+    const gone = await alice.leave(group.id);
+    expect(addresses(gone)).toEqual([CAROL, DAVE, ENZO]);
+    await expect.poll(() => latest(carol, group.id) && roles(latest(carol, group.id)!)).toEqual({ [CAROL]: 'owner', [ENZO]: 'member', [DAVE]: 'member' });
+    const { messages } = await carol.history(group.id, undefined, 1);
+    expect(messages[0]).toMatchObject({ event: 'member.left', members: [ALICE], owner: CAROL });
+
+    await carol.leave(group.id);
+    await expect.poll(() => latest(dave, group.id) && roles(latest(dave, group.id)!)).toEqual({ [ENZO]: 'owner', [DAVE]: 'member' });
+    await enzo.renameGroup(group.id, 'Enzo runs it');
+
+    await enzo.leave(group.id);
+    const last = await dave.leave(group.id);
+    expect(last.members).toEqual([]);
+    const rows = await eng.models.Member.findAll({ where: { conversationId: group.id } });
+    expect(rows.every((m) => m.state === 'left')).toBe(true);
+  });
+});
