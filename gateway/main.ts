@@ -26,6 +26,7 @@ import { buildProvider } from './oidc/provider.ts';
 import { createViewEngine, viewsDir } from './views.ts';
 import { auditProviderEvents } from './oidc/audit-events.ts';
 import { notifyNodesOfLogout } from './oidc/notify-nodes.ts';
+import { federationRoutes } from './federation/routes.ts';
 
 export type Gateway = {
   issuer: string;
@@ -118,6 +119,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
   app.use('/assets', express.static(`${viewsDir}assets`, { maxAge: '1h' }));
   app.use(cookieParser());
+  app.use(federationRoutes((req) => context(req)));
   app.use(interactionRoutes({ provider: () => provider, context, csrf, loginPolicy }));
   app.use(
     '/admin',

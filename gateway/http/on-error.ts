@@ -33,7 +33,7 @@ export function onError(logger: Logger): ErrorRequestHandler {
       logger.error({ err: error, path: req.path }, 'unhandled error');
     }
     res.status(status);
-    if (req.path.startsWith('/api/') || req.accepts(['html', 'json']) === 'json') {
+    if (req.path.startsWith('/api/') || req.path.startsWith('/federation/') || req.accepts(['html', 'json']) === 'json') {
       res.json({ error: { code, message, ...(fields ? { fields } : {}) } });
       return;
     }

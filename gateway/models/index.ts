@@ -45,6 +45,8 @@ export class Domain extends Model<InferAttributes<Domain>, InferCreationAttribut
   declare id: string;
   declare name: string;
   declare url: string;
+  declare pinnedKeys: CreationOptional<string | null>;
+  declare pinnedAt: CreationOptional<Date | null>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 }
@@ -102,6 +104,19 @@ export class App extends Model<InferAttributes<App>, InferCreationAttributes<App
   declare updatedAt: CreationOptional<Date>;
 }
 
+export class FederationPair extends Model<InferAttributes<FederationPair>, InferCreationAttributes<FederationPair>> {
+  declare domainA: string;
+  declare domainB: string;
+  declare createdAt: Date;
+}
+
+export class FederationProxy extends Model<InferAttributes<FederationProxy>, InferCreationAttributes<FederationProxy>> {
+  declare name: string;
+  declare publicJwk: string | null;
+  declare peerUrl: string | null;
+  declare createdAt: Date;
+}
+
 export type GatewayModels = {
   OrgUnit: typeof OrgUnit;
   User: typeof User;
@@ -113,6 +128,8 @@ export type GatewayModels = {
   SigningKey: typeof SigningKey;
   WebSession: typeof WebSession;
   App: typeof App;
+  FederationPair: typeof FederationPair;
+  FederationProxy: typeof FederationProxy;
 };
 
 const timestamps = { createdAt: DataTypes.DATE(3), updatedAt: DataTypes.DATE(3) };
@@ -135,6 +152,8 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
   const SigningKeyModel = fresh(SigningKey);
   const WebSessionModel = fresh(WebSession);
   const AppModel = fresh(App);
+  const FederationPairModel = fresh(FederationPair);
+  const FederationProxyModel = fresh(FederationProxy);
 
   OrgUnitModel.init(
     {
@@ -189,6 +208,8 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
       id: { type: DataTypes.STRING(36), primaryKey: true },
       name: { type: DataTypes.STRING(253), allowNull: false },
       url: { type: DataTypes.STRING(500), allowNull: false },
+      pinnedKeys: { type: DataTypes.TEXT, allowNull: true },
+      pinnedAt: { type: DataTypes.DATE(3), allowNull: true },
       ...timestamps,
     },
     options(sequelize, 'domains'),
@@ -264,7 +285,28 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
     options(sequelize, 'apps'),
   );
 
+  FederationPairModel.init(
+    {
+      domainA: { type: DataTypes.STRING(253), primaryKey: true },
+      domainB: { type: DataTypes.STRING(253), primaryKey: true },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...options(sequelize, 'federation_policy'), timestamps: false },
+  );
+
+  FederationProxyModel.init(
+    {
+      name: { type: DataTypes.STRING(100), primaryKey: true },
+      publicJwk: { type: DataTypes.TEXT, allowNull: true },
+      peerUrl: { type: DataTypes.STRING(500), allowNull: true },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...options(sequelize, 'federation_proxies'), timestamps: false },
+  );
+
   return {
+    FederationPair: FederationPairModel,
+    FederationProxy: FederationProxyModel,
     OrgUnit: OrgUnitModel,
     User: UserModel,
     Membership: MembershipModel,

@@ -1,0 +1,22 @@
+import { createHash } from 'node:crypto';
+import type { Registry } from '../../im/federation/registry-client.ts';
+import type { PublicKeyJwk } from '../../im/federation/signature.ts';
+import type { GatewayContext } from '../context.ts';
+import { listPolicy } from './policy.ts';
+import { pinnedKeysOf } from './pin-domain.ts';
+
+/** What nodes and proxies need to route and verify: domains with URLs and pinned keys, the policy, proxies. */
+export async function buildRegistry(ctx: GatewayContext): Promise<Registry> {
+  const [domains, policy, proxies] = await Promise.all([
+    ctx.models.Domain.findAll({ order: [['name', 'ASC']] }),
+    listPolicy(ctx),
+    ctx.models.FederationProxy.findAll({ order: [['name', 'ASC']] }),
+  ]);
+  const body = {
+    domains: domains.map((d) => ({ name: d.name, url: d.url, keys: pinnedKeysOf(d) })),
+    policy,
+    proxies: proxies.filter((p) => p.publicJwk).map((p) => ({ name: p.name, keys: [JSON.parse(p.publicJwk!) as PublicKeyJwk] })),
+  };
+  const version = createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 16);
+  return { version, ...body };
+}

@@ -1,0 +1,71 @@
+import { Router, type Request } from 'express';
+import { Op } from 'sequelize';
+import { z } from 'zod';
+import { AppError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validate.ts';
+import { allowed } from '../../im/federation/registry-client.ts';
+import { verifyRequest, type PublicKeyJwk } from '../../im/federation/signature.ts';
+import { accountClaims } from '../accounts/account-claims.ts';
+import type { GatewayContext } from '../context.ts';
+import { pinnedKeysOf } from './pin-domain.ts';
+import { buildRegistry } from './registry.ts';
+
+/** Who signed a request to the gateway: a pinned domain node or a registered proxy. */
+async function signer(ctx: GatewayContext, req: Request): Promise<{ origin: string; kind: 'domain' | 'proxy' }> {
+  const [domains, proxies] = await Promise.all([ctx.models.Domain.findAll(), ctx.models.FederationProxy.findAll()]);
+  const keysOf = (name: string): PublicKeyJwk[] | undefined => {
+    const domain = domains.find((d) => d.name === name);
+    if (domain) return pinnedKeysOf(domain);
+    const proxy = proxies.find((p) => p.name === name && p.publicJwk);
+    return proxy ? [JSON.parse(proxy.publicJwk!) as PublicKeyJwk] : undefined;
+  };
+  const { origin, destination } = verifyRequest({ method: req.method, path: req.originalUrl, headers: req.headers, body: '' }, keysOf);
+  if (destination !== 'gateway') throw new AppError('wrong_destination', 401, 'This request is not addressed to the gateway');
+  return { origin, kind: domains.some((d) => d.name === origin) ? 'domain' : 'proxy' };
+}
+
+const directorySchema = z.object({ q: z.string().trim().min(2).max(100), limit: z.coerce.number().int().min(1).max(50).default(20) });
+
+/** The federation endpoints of the gateway: the registry, and people search for domain nodes. */
+export function federationRoutes(context: (req: Request) => GatewayContext): Router {
+  const router = Router();
+
+  router.get('/federation/v1/registry', async (req, res) => {
+    const ctx = context(req);
+    await signer(ctx, req);
+    res.set('Cache-Control', 'no-store').json(await buildRegistry(ctx));
+  });
+
+  // People a domain's users may find: active accounts on the domains the policy lets it see.
+  router.get('/federation/v1/directory', async (req, res) => {
+    const ctx = context(req);
+    const { origin, kind } = await signer(ctx, req);
+    if (kind !== 'domain') throw new AppError('forbidden', 403, 'Only domain nodes search the directory');
+    const { q, limit } = parseInput(directorySchema, req.query);
+    const registry = await buildRegistry(ctx);
+    const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const users = await ctx.models.User.findAll({
+      where: { status: 'active', [Op.or]: [{ username: { [Op.like]: like } }, { displayName: { [Op.like]: like } }, { email: { [Op.like]: like } }] },
+      order: [['displayName', 'ASC']],
+      limit: limit * 3,
+    });
+    const people = [];
+    for (const user of users) {
+      const claims = await accountClaims(ctx, user);
+      const visible = claims.im_domains.filter((d) => allowed(registry, origin, d));
+      if (visible.length === 0) continue;
+      const home = claims.im_home_domain && visible.includes(claims.im_home_domain) ? claims.im_home_domain : visible[0]!;
+      people.push({
+        name: claims.name,
+        username: claims.preferred_username,
+        address: `${claims.preferred_username}@${home}`,
+        addresses: visible.map((d) => `${claims.preferred_username}@${d}`),
+        units: claims.org_units,
+      });
+      if (people.length >= limit) break;
+    }
+    res.set('Cache-Control', 'no-store').json({ people });
+  });
+
+  return router;
+}

@@ -1,0 +1,105 @@
+import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
+
+export class NodeKey extends Model<InferAttributes<NodeKey>, InferCreationAttributes<NodeKey>> {
+  declare kid: string;
+  declare publicJwk: string;
+  declare privateJwkSealed: string;
+  declare state: 'active' | 'retired';
+  declare createdAt: Date;
+  declare retiredAt: Date | null;
+}
+
+export class OutboxEntry extends Model<InferAttributes<OutboxEntry>, InferCreationAttributes<OutboxEntry>> {
+  declare id: CreationOptional<number>;
+  declare destination: string;
+  declare event: string;
+  declare createdAt: Date;
+}
+
+export class OutboxPeer extends Model<InferAttributes<OutboxPeer>, InferCreationAttributes<OutboxPeer>> {
+  declare destination: string;
+  declare txnId: string | null;
+  declare txnLastId: number | null;
+  declare attempts: CreationOptional<number>;
+  declare nextAttemptAt: Date | null;
+  declare lastError: string | null;
+  declare leaseOwner: string | null;
+  declare leaseUntil: Date | null;
+}
+
+export class InboxEntry extends Model<InferAttributes<InboxEntry>, InferCreationAttributes<InboxEntry>> {
+  declare origin: string;
+  declare txnId: string;
+  declare receivedAt: Date;
+}
+
+export type FederationModels = {
+  NodeKey: typeof NodeKey;
+  OutboxEntry: typeof OutboxEntry;
+  OutboxPeer: typeof OutboxPeer;
+  InboxEntry: typeof InboxEntry;
+};
+
+function fresh<M extends abstract new (...args: never[]) => Model>(base: M): M {
+  return class extends (base as unknown as typeof Model) {} as unknown as M;
+}
+
+const bigintOrNull = (name: string) => ({
+  type: DataTypes.BIGINT,
+  allowNull: true,
+  get(this: Model): number | null {
+    const v = this.getDataValue(name);
+    return v === null || v === undefined ? null : Number(v);
+  },
+});
+
+export function defineFederationModels(sequelize: Sequelize): FederationModels {
+  const NodeKeyModel = fresh(NodeKey);
+  const OutboxEntryModel = fresh(OutboxEntry);
+  const OutboxPeerModel = fresh(OutboxPeer);
+  const InboxEntryModel = fresh(InboxEntry);
+  const common = { sequelize, underscored: true, timestamps: false };
+
+  NodeKeyModel.init(
+    {
+      kid: { type: DataTypes.STRING(64), primaryKey: true },
+      publicJwk: { type: DataTypes.TEXT, allowNull: false },
+      privateJwkSealed: { type: DataTypes.TEXT, allowNull: false },
+      state: { type: DataTypes.STRING(16), allowNull: false },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+      retiredAt: { type: DataTypes.DATE(3), allowNull: true },
+    },
+    { ...common, tableName: 'node_keys' },
+  );
+  OutboxEntryModel.init(
+    {
+      id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true, get(this: Model) { return Number(this.getDataValue('id')); } },
+      destination: { type: DataTypes.STRING(253), allowNull: false },
+      event: { type: DataTypes.TEXT('medium'), allowNull: false },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...common, tableName: 'outbox' },
+  );
+  OutboxPeerModel.init(
+    {
+      destination: { type: DataTypes.STRING(253), primaryKey: true },
+      txnId: { type: DataTypes.STRING(64), allowNull: true },
+      txnLastId: bigintOrNull('txnLastId'),
+      attempts: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+      nextAttemptAt: { type: DataTypes.DATE(3), allowNull: true },
+      lastError: { type: DataTypes.STRING(500), allowNull: true },
+      leaseOwner: { type: DataTypes.STRING(64), allowNull: true },
+      leaseUntil: { type: DataTypes.DATE(3), allowNull: true },
+    },
+    { ...common, tableName: 'outbox_peers' },
+  );
+  InboxEntryModel.init(
+    {
+      origin: { type: DataTypes.STRING(253), primaryKey: true },
+      txnId: { type: DataTypes.STRING(64), primaryKey: true },
+      receivedAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...common, tableName: 'inbox' },
+  );
+  return { NodeKey: NodeKeyModel, OutboxEntry: OutboxEntryModel, OutboxPeer: OutboxPeerModel, InboxEntry: InboxEntryModel };
+}
