@@ -38,7 +38,9 @@ function openMysql(url: string): Sequelize {
 
 function openSqlite(file: string): Sequelize {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const sequelize = new Sequelize({ dialect: 'sqlite', storage: file, logging: false });
+  // IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue (busy timeout)
+  // instead of one failing when it upgrades a read lock.
+  const sequelize = new Sequelize({ dialect: 'sqlite', storage: file, logging: false, transactionType: 'IMMEDIATE' as never });
   waitWhenBusy(sequelize);
   return sequelize;
 }

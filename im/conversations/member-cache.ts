@@ -9,20 +9,20 @@ import type { NodeModels } from '../models.ts';
 export function createMemberCache(models: NodeModels, options: { ttlMs?: number; maxEntries?: number } = {}) {
   const ttlMs = options.ttlMs ?? 60_000;
   const maxEntries = options.maxEntries ?? 200_000;
-  const entries = new Map<string, { members: Set<string>; at: number }>();
+  const entries = new Map<string, { members: Set<string>; home: string | null; at: number }>();
   const loading = new Map<string, Promise<Set<string>>>();
 
   async function load(ids: string[]): Promise<void> {
-    const rows = await models.Member.findAll({
-      where: { conversationId: { [Op.in]: ids }, state: 'active' },
-      attributes: ['conversationId', 'address'],
-    });
+    const [rows, conversations] = await Promise.all([
+      models.Member.findAll({ where: { conversationId: { [Op.in]: ids }, state: 'active' }, attributes: ['conversationId', 'address'] }),
+      models.Conversation.findAll({ where: { id: { [Op.in]: ids } }, attributes: ['id', 'homeDomain'] }),
+    ]);
     const now = Date.now();
     const fresh = new Map(ids.map((id) => [id, new Set<string>()]));
     for (const row of rows) fresh.get(row.conversationId)!.add(row.address);
     for (const [id, members] of fresh) {
       if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
-      entries.set(id, { members, at: now });
+      entries.set(id, { members, home: conversations.find((c) => c.id === id)?.homeDomain ?? null, at: now });
     }
   }
 
@@ -53,6 +53,11 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
     },
     async isMember(conversationId: string, address: string): Promise<boolean> {
       return (await this.of([conversationId])).get(conversationId)!.has(address);
+    },
+    /** The domain that orders a conversation (null for an unknown one). */
+    async homeOf(conversationId: string): Promise<string | null> {
+      await this.of([conversationId]);
+      return entries.get(conversationId)?.home ?? null;
     },
     invalidate(conversationId: string): void {
       entries.delete(conversationId);

@@ -42,6 +42,8 @@ export type GroupCommitOptions = {
   windowMs: number;
   maxBatch: number;
   logger: Logger;
+  /** Runs inside each flush transaction with the new entries, for writes that must commit with them (the federation outbox). */
+  beforeCommit?(tx: Transaction, stored: Message[]): Promise<void>;
   /** Runs after each commit with the newly stored entries (fan-out); never before the commit. */
   afterCommit(stored: Committed[]): void;
 };
@@ -180,6 +182,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
           const result = results[i]!;
           if (!result.duplicate && item.alsoWrite) await item.alsoWrite(tx, result.message);
         }
+        if (options.beforeCommit) await options.beforeCommit(tx, results.filter((r) => !r.duplicate).map((r) => r.message));
       }
       return results;
     });
