@@ -19,17 +19,21 @@ export function containsPattern(text: string): string {
   return `%${text.replace(/[!%_]/g, (c) => `!${c}`)}%`;
 }
 
+/** The `text` of a stored body, in SQL: matching the raw JSON would also match its keys ("text", "name"). */
+function textColumn(ctx: NodeContext): string {
+  return ctx.sequelize.getDialect() === 'sqlite' ? "json_extract(m.body, '$.text')" : "JSON_VALUE(m.body, '$.text')";
+}
+
 /**
  * Text messages containing the query (case-insensitive), newest first, from the actor's active
  * conversations (or one of them) and only from when the actor joined each; recalled messages never.
- * The database narrows by the JSON-encoded text; each candidate's own text then decides, so a match on a
- * mention or a key of the stored JSON does not count.
+ * The database narrows; each candidate's own text then decides, because the database's idea of "the same
+ * letter" differs (MariaDB's collation ignores accents; SQLite folds only ASCII case).
  */
 export async function searchMessages(ctx: NodeContext, input: unknown): Promise<{ messages: PresentedMessage[] }> {
   const { query, conversationId, limit = 20 } = parseInput(searchSchema, input);
   if (conversationId) await requireMember(ctx, conversationId);
   const needle = query.toLowerCase();
-  const encoded = JSON.stringify(needle).slice(1, -1);
   const page = limit * 2;
   const found: PresentedMessage[] = [];
   for (let round = 0; round < MAX_ROUNDS && found.length < limit; round++) {
@@ -38,12 +42,12 @@ export async function searchMessages(ctx: NodeContext, input: unknown): Promise<
          FROM messages m
          JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.address = :me AND mb.state = 'active'
         WHERE m.seq > mb.joined_seq AND m.kind = 'text' AND m.recalled_at IS NULL
-          AND LOWER(m.body) LIKE :pattern ESCAPE '!'
+          AND LOWER(${textColumn(ctx)}) LIKE :pattern ESCAPE '!'
           ${conversationId ? 'AND m.conversation_id = :conversationId' : ''}
         ORDER BY m.created_at DESC, m.seq DESC
         LIMIT :page OFFSET :offset`,
       {
-        replacements: { me: ctx.actor.address, pattern: containsPattern(encoded), conversationId: conversationId ?? null, page, offset: round * page },
+        replacements: { me: ctx.actor.address, pattern: containsPattern(needle), conversationId: conversationId ?? null, page, offset: round * page },
         type: QueryTypes.SELECT,
       },
     );

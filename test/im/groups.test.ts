@@ -143,6 +143,16 @@ describe('changing a group', () => {
   });
 });
 
+describe('mentions in a group', () => {
+  it('keeps a mention of a member and drops one of someone outside the group', async () => {
+    const group = await alice.createGroup('Mentions', [DAVE]);
+    const ack = await alice.send({ conversationId: group.id, text: '@dave @carol look', mentions: [DAVE, CAROL] });
+    await expect.poll(() => dave.messages.find((m) => m.id === ack.messageId)?.mentions).toEqual([DAVE]);
+    const stored = (await alice.history(group.id)).messages.find((m) => m.id === ack.messageId)!;
+    expect(stored.mentions).toEqual([DAVE]);
+  });
+});
+
 describe('joining late and leaving', () => {
   it('shows a late joiner only what follows their joining, with nothing unread from before', async () => {
     const group = await alice.createGroup('Late joiners', [DAVE]);
