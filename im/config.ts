@@ -1,3 +1,5 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, type Env } from '../core/config.ts';
@@ -31,6 +33,9 @@ const schema = z.object({
     .default('image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,application/zip')
     .transform((v) => v.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean)),
   AUTH_GRACE_SECONDS: envPositiveInt.default(30),
+  FEDERATION_PROXY_URL: envUrl.optional(),
+  NODE_SECRET_KEY: z.string().min(32, { message: 'expected at least 32 characters of random secret' }).optional(),
+  REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
 });
 
 export type NodeConfig = {
@@ -56,6 +61,11 @@ export type NodeConfig = {
   abuseStrikes: number;
   attachments: { dir: string; maxBytes: number; types: string[] };
   authGraceSeconds: number;
+  /** Where server-to-server requests go; without it, straight to each domain's registered URL. */
+  federationProxyUrl: string | undefined;
+  /** Seals the node's private signing keys at rest. */
+  secretKey: string;
+  registryTtlMs: number;
 };
 
 export function loadNodeConfig(env: Env): NodeConfig {
@@ -64,6 +74,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     const problems: string[] = [];
     if (!v.NODE_PUBLIC_URL?.startsWith('https://')) problems.push('NODE_PUBLIC_URL: must be an https:// URL in production');
     if (!v.GATEWAY_ISSUER.startsWith('https://')) problems.push('GATEWAY_ISSUER: must be an https:// URL in production');
+    if (!v.NODE_SECRET_KEY) problems.push('NODE_SECRET_KEY: required in production (it seals the node signing keys at rest)');
     if (problems.length > 0) throw new ConfigError(problems);
   }
   const dataDir = resolve(v.ATRIUM_DATA_DIR);
@@ -88,5 +99,18 @@ export function loadNodeConfig(env: Env): NodeConfig {
     abuseStrikes: v.ABUSE_STRIKES,
     attachments: { dir: join(dataDir, `attachments-${v.NODE_DOMAIN}`), maxBytes: v.ATTACHMENT_MAX_BYTES, types: v.ATTACHMENT_TYPES },
     authGraceSeconds: v.AUTH_GRACE_SECONDS,
+    federationProxyUrl: v.FEDERATION_PROXY_URL?.replace(/\/$/, ''),
+    secretKey: v.NODE_SECRET_KEY ?? developmentSecret(dataDir, v.NODE_DOMAIN),
+    registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
   };
+}
+
+/** Outside production a node's sealing secret is generated once and kept in the data directory. */
+function developmentSecret(dataDir: string, domain: string): string {
+  const file = join(dataDir, `node-${domain}.secret`);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
 }

@@ -7,6 +7,7 @@ import type { GroupCommitter } from './messages/group-commit.ts';
 import type { NodeModels } from './models.ts';
 import type { PresenceStore } from './presence/presence-store.ts';
 import type { MemberCache } from './conversations/member-cache.ts';
+import type { Federation } from './federation/federation.ts';
 
 /** The long-lived parts of a domain node that every use-case may use. */
 export type NodeServices = {
@@ -19,6 +20,8 @@ export type NodeServices = {
   presence: PresenceStore;
   /** Active members per conversation, cached; publish a `membership` bus event after changing members. */
   members: MemberCache;
+  /** Everything towards other domains: policy checks, the outbox, submissions to a conversation's home. */
+  federation: Federation;
   logger: Logger;
 };
 

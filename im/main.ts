@@ -21,6 +21,15 @@ import { fanOut } from './messages/fan-out.ts';
 import { createGroupCommitter } from './messages/group-commit.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
 import { createMemberCache } from './conversations/member-cache.ts';
+import { Gauge } from 'prom-client';
+import { createSealer } from '../core/seal.ts';
+import { createFederation, type Federation } from './federation/federation.ts';
+import { defineFederationModels, type FederationModels } from './federation/models.ts';
+import { ensureNodeKey, signingKey } from './federation/node-keys.ts';
+import { createOutbox } from './federation/outbox.ts';
+import { createRegistryClient } from './federation/registry-client.ts';
+import { federationRoutes } from './federation/routes.ts';
+import { createTransport } from './federation/transport.ts';
 import { createLocalPresence } from './presence/presence-store.ts';
 import { createRedisPresence } from './presence/redis-presence.ts';
 import { attachToServer, createSocketServer, type SocketServer } from './ws/socket-server.ts';
@@ -38,6 +47,8 @@ export type DomainNode = {
   services: NodeServices;
   sockets: SocketServer;
   verifier: TokenVerifier;
+  federation: Federation;
+  federationModels: FederationModels;
   logger: Logger;
   close(): Promise<void>;
 };
@@ -70,16 +81,38 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const url = config.publicUrl ?? localUrl;
 
   const services = {} as NodeServices;
+  const members = createMemberCache(models);
+
+  // Federation: the node's keys, the registry from the gateway, the outbox towards other domains.
+  const federationModels = defineFederationModels(sequelize);
+  const sealer = createSealer(config.secretKey, 'node-keys');
+  await ensureNodeKey(federationModels, sealer);
+  const nodeKey = () => signingKey(federationModels, sealer);
+  const registry = createRegistryClient({ gatewayIssuer: config.gatewayIssuer, origin: config.domain, signingKey: nodeKey, ttlMs: config.registryTtlMs, logger });
+  const transport = createTransport({ origin: config.domain, proxyUrl: config.federationProxyUrl, registry, signingKey: nodeKey });
+  const outbox = createOutbox({ sequelize, models: federationModels, transport, processId, logger });
+  const federation = createFederation({ domain: config.domain, models, federationModels, members, registry, transport, outbox, sealer, logger });
+
+  let outboxTouched = false;
   const committer = createGroupCommitter({
     sequelize,
     models,
     windowMs: config.flushWindowMs,
     maxBatch: config.flushMaxBatch,
     logger,
-    afterCommit: (stored) => void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed')),
+    async beforeCommit(tx, stored) {
+      if (await federation.recordEntries(tx, stored)) outboxTouched = true;
+    },
+    afterCommit: (stored) => {
+      if (outboxTouched) {
+        outboxTouched = false;
+        outbox.kick();
+      }
+      void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed'));
+    },
   });
-  const members = createMemberCache(models);
-  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, presence, members, logger });
+  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, presence, members, federation, logger });
+  outbox.start();
 
   const verifier = createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain });
   const sockets = createSocketServer(services, verifier);
@@ -90,11 +123,22 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   attachToServer(server, sockets);
 
   const metrics = createMetrics(`node:${config.domain}`);
+  new Gauge({
+    name: 'atrium_federation_outbox_depth',
+    help: 'Events waiting in the outbox, per destination domain',
+    labelNames: ['destination'],
+    registers: [metrics.registry],
+    async collect() {
+      this.reset();
+      for (const [destination, depth] of await outbox.depth()) this.set({ destination }, depth);
+    },
+  });
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(metrics.httpMiddleware);
   app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
+  app.use(federationRoutes(services, federation, federationModels, sealer));
   app.use(backchannelLogoutRoute({ issuer: config.gatewayIssuer, audience: url, keys: verifier.keys, bus }));
   app.use('/api/v1', apiRoutes(services, verifier));
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
@@ -113,11 +157,14 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     services,
     sockets,
     verifier,
+    federation,
+    federationModels,
     logger,
     async close() {
       server.close();
       await sockets.close();
       await committer.drain();
+      await outbox.stop();
       server.closeAllConnections();
       await bus.close();
       await services.presence.clear();

@@ -21,25 +21,28 @@ export function directIdentity(a: string, b: string): { id: string; homeDomain: 
   return { id, homeDomain: domainOf(key.split('|')[0]!), key };
 }
 
-/** Finds or creates the direct conversation between the actor and a peer (who may be on another domain). */
+/**
+ * Finds or creates the direct conversation between the actor and a peer, who may be on another domain
+ * (the policy must allow that domain). Each side's node keeps its own copy; the home orders it.
+ */
 export async function openDirect(ctx: NodeContext, peer: string): Promise<{ conversation: Conversation; created: boolean }> {
   const me = ctx.actor.address;
   if (peer === me) throw new ValidationError('You cannot start a conversation with yourself', { peer: 'that is you' });
-  const { id, homeDomain, key } = directIdentity(me, peer);
+  await ctx.federation.assertAllowed([peer]);
+  const found = await ctx.models.Conversation.findByPk(directIdentity(me, peer).id);
+  if (found) return { conversation: found, created: false };
+  return createDirect(ctx, me, peer);
+}
+
+/** Creates the pair's conversation with both as members (or finds it, when another request won the race). */
+export async function createDirect(ctx: NodeContext, a: string, b: string): Promise<{ conversation: Conversation; created: boolean }> {
+  const { id, homeDomain, key } = directIdentity(a, b);
   const { Conversation, Member } = ctx.models;
-  const found = await Conversation.findByPk(id);
-  if (found) {
-    // Someone who left nothing can leave a direct conversation; reopening just finds it.
-    return { conversation: found, created: false };
-  }
   try {
     const conversation = await ctx.sequelize.transaction(async (tx) => {
-      const conversation = await Conversation.create(
-        { id, kind: 'direct', homeDomain, title: null, directKey: key, createdBy: me },
-        { transaction: tx },
-      );
+      const conversation = await Conversation.create({ id, kind: 'direct', homeDomain, title: null, directKey: key, createdBy: a }, { transaction: tx });
       await Member.bulkCreate(
-        [me, peer].map((address) => ({ conversationId: id, address, role: 'member' as const, state: 'active' as const })),
+        [a, b].map((address) => ({ conversationId: id, address, role: 'member' as const, state: 'active' as const })),
         { transaction: tx },
       );
       return conversation;

@@ -2,7 +2,7 @@ import { Op } from 'sequelize';
 import { z } from 'zod';
 import { ForbiddenError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
-import { addressSchema } from '../address.ts';
+import { addressSchema, domainOf } from '../address.ts';
 import type { NodeContext } from '../context.ts';
 import { assertMember } from '../conversations/membership.ts';
 import { openDirect } from '../conversations/open-direct.ts';
@@ -35,6 +35,8 @@ export async function enqueueMessage(ctx: NodeContext, input: unknown): Promise<
   }
   const conversationId = data.conversationId ?? (await openDirect(ctx, data.to!)).conversation.id;
   await assertMember(ctx, conversationId);
+  const members = (await ctx.members.of([conversationId])).get(conversationId)!;
+  await ctx.federation.assertAllowed(members);
 
   const body: MessageBody = {};
   if (data.text) body.text = data.text;
@@ -45,6 +47,13 @@ export async function enqueueMessage(ctx: NodeContext, input: unknown): Promise<
       attributes: ['address'],
     });
     body.mentions = members.map((m) => m.address);
+  }
+  const home = await ctx.members.homeOf(conversationId);
+  if (home && home !== ctx.domain) {
+    if (data.attachments?.length) {
+      throw new ValidationError('Files cannot yet be shared into a conversation hosted by another college', { attachments: 'not across domains' });
+    }
+    return { durable: submitToHome(ctx, home, conversationId, data.clientMsgId, body, [...members]) };
   }
   if (data.attachments?.length) body.attachments = await claimAttachments(ctx, conversationId, data.attachments);
 
@@ -61,6 +70,24 @@ export async function enqueueMessage(ctx: NodeContext, input: unknown): Promise<
 
 export async function sendMessage(ctx: NodeContext, input: unknown): Promise<Appended> {
   return (await enqueueMessage(ctx, input)).durable;
+}
+
+/** The home of the conversation orders the message; the local copy arrives back through federation. */
+async function submitToHome(ctx: NodeContext, home: string, conversationId: string, clientMsgId: string, body: MessageBody, members: string[]): Promise<Appended> {
+  const peer = members.find((a) => domainOf(a) === home);
+  const ack = await ctx.federation.submit(home, {
+    conversationId,
+    sender: ctx.actor.address,
+    clientMsgId,
+    kind: 'text',
+    body: JSON.stringify(body),
+    ...(peer ? { peer } : {}),
+  });
+  const message = ctx.models.Message.build(
+    { conversationId, seq: ack.seq, id: ack.messageId, sender: ctx.actor.address, clientMsgId, kind: 'text', body: JSON.stringify(body), refId: null, createdAt: new Date(ack.at), editedAt: null, recalledAt: null },
+    { isNewRecord: false },
+  );
+  return { message, duplicate: ack.duplicate };
 }
 
 /** Attachments must be the sender's own uploads, not yet shared elsewhere; sharing binds them to this conversation. */

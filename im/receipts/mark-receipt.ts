@@ -36,5 +36,6 @@ export async function markReceipt(ctx: NodeContext, kind: 'read' | 'delivered', 
     recipients: members.filter((a) => domainOf(a) === ctx.domain),
     frame: serverFrame('receipt', receipt),
   });
+  await ctx.federation.shareReceipt(receipt);
   return receipt;
 }

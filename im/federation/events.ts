@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { addressSchema } from '../address.ts';
+
+const id = z.string().uuid();
+const seq = z.number().int().min(0);
+
+export const memberSnapshotSchema = z.object({
+  address: addressSchema,
+  role: z.enum(['owner', 'admin', 'member']),
+  state: z.enum(['active', 'left', 'removed']),
+  joinedSeq: seq,
+});
+
+export const conversationSnapshotSchema = z.object({
+  id,
+  kind: z.enum(['direct', 'group']),
+  homeDomain: z.string().max(253),
+  title: z.string().max(200).nullable(),
+  members: z.array(memberSnapshotSchema).max(10_000),
+});
+
+export const entrySchema = z.object({
+  id,
+  seq: seq.min(1),
+  sender: addressSchema,
+  clientMsgId: z.string().max(64),
+  kind: z.string().max(16),
+  body: z.string().max(1_000_000),
+  refId: id.nullable(),
+  createdAt: z.string().datetime(),
+  editedAt: z.string().datetime().nullable(),
+  recalledAt: z.string().datetime().nullable(),
+});
+
+/** What one domain tells another; see docs/federation.md for who may send which. */
+export const federationEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('conversation'), conversation: conversationSnapshotSchema }),
+  z.object({
+    type: z.literal('entry'),
+    conversationId: id,
+    message: entrySchema,
+    /** The target's state after an edit or recall, applied with the entry. */
+    target: z.object({ id, body: z.string().max(1_000_000), editedAt: z.string().datetime().nullable(), recalledAt: z.string().datetime().nullable() }).optional(),
+  }),
+  z.object({ type: z.literal('receipt'), conversationId: id, address: addressSchema, readSeq: seq, deliveredSeq: seq }),
+]);
+
+export type FederationEvent = z.infer<typeof federationEventSchema>;
+
+export const transactionSchema = z.object({ events: z.array(federationEventSchema).min(1).max(100) });
+
+export const submitSchema = z.object({
+  conversationId: id,
+  sender: addressSchema,
+  clientMsgId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
+  kind: z.enum(['text', 'edit', 'recall']),
+  body: z.string().max(200_000),
+  refId: id.nullable().optional(),
+  /** For a direct conversation the home does not know yet: its own member. */
+  peer: addressSchema.optional(),
+});
+
+export type Submit = z.infer<typeof submitSchema>;
+
+export const typingSchema = z.object({ conversationId: id, address: addressSchema });

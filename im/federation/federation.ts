@@ -1,0 +1,170 @@
+import type { Transaction } from 'sequelize';
+import { AppError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { Sealer } from '../../core/seal.ts';
+import { domainOf } from '../address.ts';
+import type { Message, NodeModels } from '../models.ts';
+import type { MemberCache } from '../conversations/member-cache.ts';
+import type { FederationEvent, Submit } from './events.ts';
+import type { FederationModels } from './models.ts';
+import { signingKey } from './node-keys.ts';
+import type { Outbox } from './outbox.ts';
+import { allowed, type RegistryClient } from './registry-client.ts';
+import { errorOf, type Transport } from './transport.ts';
+
+export class FederationDeniedError extends AppError {
+  constructor(domains: string[]) {
+    super('federation_denied', 403, `The federation policy does not let this domain exchange messages with ${domains.join(', ')}`);
+  }
+}
+
+export type SubmitAck = { messageId: string; seq: number; at: string; duplicate: boolean };
+
+/** What a domain node does towards other domains; see docs/federation.md. */
+export type Federation = ReturnType<typeof createFederation>;
+
+export function createFederation(options: {
+  domain: string;
+  models: NodeModels;
+  federationModels: FederationModels;
+  members: MemberCache;
+  registry: RegistryClient;
+  transport: Transport;
+  outbox: Outbox;
+  sealer: Sealer;
+  logger: Logger;
+}) {
+  const { domain, models, registry, transport, outbox, logger } = options;
+  // A person's messages to one conversation's home go one after another, so they keep their order there.
+  const submitChains = new Map<string, Promise<unknown>>();
+
+  const remoteDomains = (addresses: Iterable<string>) => [...new Set([...addresses].map(domainOf))].filter((d) => d !== domain).sort();
+
+  function entryOf(message: Message): FederationEvent & { type: 'entry' } {
+    return {
+      type: 'entry',
+      conversationId: message.conversationId,
+      message: {
+        id: message.id,
+        seq: message.seq,
+        sender: message.sender,
+        clientMsgId: message.clientMsgId,
+        kind: message.kind,
+        body: message.body,
+        refId: message.refId,
+        createdAt: message.createdAt.toISOString(),
+        editedAt: message.editedAt?.toISOString() ?? null,
+        recalledAt: message.recalledAt?.toISOString() ?? null,
+      },
+    };
+  }
+
+  async function snapshot(conversationId: string, tx: Transaction) {
+    const conversation = (await models.Conversation.findByPk(conversationId, { transaction: tx }))!;
+    const members = await models.Member.findAll({ where: { conversationId }, transaction: tx });
+    return {
+      event: {
+        type: 'conversation' as const,
+        conversation: {
+          id: conversation.id,
+          kind: conversation.kind,
+          homeDomain: conversation.homeDomain,
+          title: conversation.title,
+          members: members.map((m) => ({ address: m.address, role: m.role, state: m.state, joinedSeq: m.joinedSeq })),
+        },
+      },
+      everyone: members.map((m) => m.address),
+    };
+  }
+
+  return {
+    remoteDomains,
+
+    /** Refuses, before anything is stored, an exchange with a domain the policy does not allow. */
+    async assertAllowed(addresses: Iterable<string>): Promise<void> {
+      const others = remoteDomains(addresses);
+      if (others.length === 0) return;
+      const current = await registry.get().catch(() => {
+        throw new AppError('federation_unavailable', 503, 'The federation registry cannot be reached now; try again');
+      });
+      const denied = others.filter((d) => !allowed(current, domain, d));
+      if (denied.length > 0) throw new FederationDeniedError(denied);
+    },
+
+    /**
+     * In the flush transaction of entries this node ordered: the entries (and, for a conversation's first
+     * entry or a membership change, a snapshot of it first) go to the outbox of every other member domain.
+     */
+    async recordEntries(tx: Transaction, stored: Message[]): Promise<boolean> {
+      const byConversation = new Map<string, Message[]>();
+      for (const m of stored) byConversation.set(m.conversationId, [...(byConversation.get(m.conversationId) ?? []), m]);
+      const active = await options.members.of([...byConversation.keys()]);
+      let queued = false;
+      for (const [conversationId, entries] of byConversation) {
+        const home = await options.members.homeOf(conversationId);
+        if (home !== domain) continue;
+        const perDestination = new Map<string, FederationEvent[]>();
+        const add = (dest: string, event: FederationEvent) => perDestination.set(dest, [...(perDestination.get(dest) ?? []), event]);
+        let activeNow = active.get(conversationId) ?? new Set<string>();
+        for (const message of entries) {
+          if (message.kind === 'system' || message.seq === 1) {
+            // Membership may have changed in this very transaction: read it here, not from the cache.
+            const { event, everyone } = await snapshot(conversationId, tx);
+            for (const dest of remoteDomains(everyone)) add(dest, event);
+            activeNow = new Set(event.conversation.members.filter((m) => m.state === 'active').map((m) => m.address));
+          }
+          const event = entryOf(message);
+          if ((message.kind === 'edit' || message.kind === 'recall') && message.refId) {
+            const target = await models.Message.findOne({ where: { id: message.refId }, transaction: tx });
+            if (target) {
+              event.target = { id: target.id, body: target.body, editedAt: target.editedAt?.toISOString() ?? null, recalledAt: target.recalledAt?.toISOString() ?? null };
+            }
+          }
+          for (const dest of remoteDomains(activeNow)) add(dest, event);
+        }
+        for (const [dest, events] of perDestination) {
+          await outbox.enqueue(tx, dest, events);
+          queued = true;
+        }
+      }
+      return queued;
+    },
+
+    /** Sends a remote member's entry to the conversation's home, which orders it; resolves with its ack. */
+    submit(home: string, submit: Submit): Promise<SubmitAck> {
+      const key = `${submit.conversationId}|${submit.sender}`;
+      const next = (submitChains.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => this.submitNow(home, submit));
+      submitChains.set(key, next);
+      void next.finally(() => submitChains.get(key) === next && submitChains.delete(key)).catch(() => undefined);
+      return next;
+    },
+
+    async submitNow(home: string, submit: Submit): Promise<SubmitAck> {
+      const response = await transport.post(home, '/federation/v1/submit', submit);
+      if (response.status === 200) return response.body as unknown as SubmitAck;
+      const { code, message } = errorOf(response);
+      if (response.status >= 500 || response.status === 401) throw new AppError('federation_unavailable', 503, `${home} cannot take the message now (${code}); it was not sent`);
+      throw new AppError(code, response.status, message);
+    },
+
+    /** Receipts go to every other member domain, through the outbox. */
+    async shareReceipt(receipt: { conversationId: string; address: string; readSeq: number; deliveredSeq: number }): Promise<void> {
+      const active = (await options.members.of([receipt.conversationId])).get(receipt.conversationId) ?? new Set();
+      const destinations = remoteDomains(active);
+      for (const dest of destinations) await outbox.enqueue(undefined, dest, [{ type: 'receipt', ...receipt }]);
+      if (destinations.length > 0) outbox.kick();
+    },
+
+    /** Typing crosses best-effort: one attempt, no outbox. */
+    shareTyping(conversationId: string, address: string, addresses: Iterable<string>): void {
+      for (const dest of remoteDomains(addresses)) {
+        transport.post(dest, '/federation/v1/typing', { conversationId, address }, 3_000).catch((err: unknown) => logger.debug({ err, dest }, 'typing not relayed'));
+      }
+    },
+
+    keysDocumentSigner: () => signingKey(options.federationModels, options.sealer),
+    outbox,
+    registry,
+  };
+}
+

@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { Op, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import type { Logger } from '../../core/logger.ts';
+import type { FederationEvent } from './events.ts';
+import type { FederationModels } from './models.ts';
+import { errorOf, type Transport } from './transport.ts';
+
+const BATCH = 100;
+const LEASE_MS = 30_000;
+const BASE_BACKOFF_MS = 500;
+const MAX_BACKOFF_MS = 60_000;
+
+/** Answers after which retrying cannot help: the events are set aside (logged) so later ones flow. */
+function permanent(status: number): boolean {
+  return status >= 400 && status < 500 && ![401, 404, 408, 409, 425, 429].includes(status);
+}
+
+export type Outbox = ReturnType<typeof createOutbox>;
+
+/**
+ * The durable outbox: events for another domain are written in the same transaction as what they
+ * announce, then delivered in order, as transactions of up to 100 events with an idempotent id, one in
+ * flight per destination (a lease picks one process of the domain), retried with capped exponential
+ * backoff until the destination takes them.
+ */
+export function createOutbox(options: {
+  sequelize: Sequelize;
+  models: FederationModels;
+  transport: Transport;
+  processId: string;
+  logger: Logger;
+  pollMs?: number;
+}) {
+  const { sequelize, models, transport, processId, logger } = options;
+  const { OutboxEntry, OutboxPeer } = models;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = true;
+
+  async function claim(destination: string): Promise<boolean> {
+    await OutboxPeer.findOrCreate({ where: { destination }, defaults: { destination, txnId: null, txnLastId: null, nextAttemptAt: null, lastError: null, leaseOwner: null, leaseUntil: null } });
+    const now = new Date();
+    const [count] = await OutboxPeer.update(
+      { leaseOwner: processId, leaseUntil: new Date(now.getTime() + LEASE_MS) },
+      { where: { destination, [Op.or]: [{ leaseOwner: null }, { leaseOwner: processId }, { leaseUntil: { [Op.lt]: now } }] } },
+    );
+    return count === 1;
+  }
+
+  /** Sends one transaction to a destination; true when more may be waiting. */
+  async function deliverOne(destination: string): Promise<boolean> {
+    if (!(await claim(destination))) return false;
+    const peer = (await OutboxPeer.findByPk(destination))!;
+    if (peer.nextAttemptAt && peer.nextAttemptAt > new Date()) return false;
+    let rows;
+    if (peer.txnId && peer.txnLastId !== null) {
+      rows = await OutboxEntry.findAll({ where: { destination, id: { [Op.lte]: peer.txnLastId } }, order: [['id', 'ASC']] });
+    } else {
+      rows = await OutboxEntry.findAll({ where: { destination }, order: [['id', 'ASC']], limit: BATCH });
+      if (rows.length === 0) return false;
+      peer.txnId = randomUUID().replace(/-/g, '');
+      peer.txnLastId = rows.at(-1)!.id;
+      await peer.save();
+    }
+    if (rows.length === 0) {
+      Object.assign(peer, { txnId: null, txnLastId: null });
+      await peer.save();
+      return true;
+    }
+    const events = rows.map((r) => JSON.parse(r.event) as FederationEvent);
+    let outcome: { ok: true } | { ok: false; permanent: boolean; error: string };
+    try {
+      const response = await transport.post(destination, `/federation/v1/transactions/${peer.txnId}`, { events });
+      if (response.status === 200) outcome = { ok: true };
+      else {
+        const { code, message } = errorOf(response);
+        outcome = { ok: false, permanent: permanent(response.status), error: `${code}: ${message}` };
+      }
+    } catch (error) {
+      outcome = { ok: false, permanent: false, error: (error as Error).message };
+    }
+    if (outcome.ok || outcome.permanent) {
+      if (!outcome.ok) logger.error({ destination, error: outcome.error, events: rows.length }, 'federation events refused for good; set aside');
+      await sequelize.transaction(async (tx) => {
+        await OutboxEntry.destroy({ where: { destination, id: { [Op.lte]: peer.txnLastId! } }, transaction: tx });
+        Object.assign(peer, { txnId: null, txnLastId: null, attempts: 0, nextAttemptAt: null, lastError: outcome.ok ? null : outcome.error.slice(0, 500) });
+        await peer.save({ transaction: tx });
+      });
+      return true;
+    }
+    const attempts = peer.attempts + 1;
+    const delay = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.min(attempts, 16)) * (0.75 + Math.random() / 2);
+    Object.assign(peer, { attempts, nextAttemptAt: new Date(Date.now() + delay), lastError: outcome.error.slice(0, 500) });
+    await peer.save();
+    logger.warn({ destination, attempts, retryInMs: Math.round(delay), error: outcome.error }, 'federation delivery failed; will retry');
+    return false;
+  }
+
+  async function destinations(): Promise<string[]> {
+    const rows = await sequelize.query<{ destination: string }>('SELECT DISTINCT destination FROM outbox', { type: QueryTypes.SELECT });
+    return rows.map((r) => r.destination);
+  }
+
+  async function runOnce(): Promise<void> {
+    do {
+      again = false;
+      const pending = await destinations();
+      await Promise.all(
+        pending.map(async (destination) => {
+          try {
+            for (let i = 0; i < 1000 && (await deliverOne(destination)); i++);
+          } catch (error) {
+            logger.error({ err: error, destination }, 'outbox delivery crashed');
+          }
+        }),
+      );
+    } while (again && !stopped);
+  }
+
+  function run() {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = runOnce().finally(() => {
+      running = undefined;
+    });
+  }
+
+  return {
+    /** Adds events for a destination inside the caller's transaction; call kick() after the commit. */
+    async enqueue(tx: Transaction | undefined, destination: string, events: FederationEvent[]): Promise<void> {
+      if (events.length === 0) return;
+      const now = new Date();
+      await OutboxEntry.bulkCreate(events.map((event) => ({ destination, event: JSON.stringify(event), createdAt: now })), { transaction: tx });
+    },
+    kick: run,
+    start() {
+      stopped = false;
+      timer = setInterval(run, options.pollMs ?? 1_000);
+      timer.unref();
+      run();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await running;
+      await OutboxPeer.update({ leaseOwner: null, leaseUntil: null }, { where: { leaseOwner: processId } }).catch(() => undefined);
+    },
+    async depth(): Promise<Map<string, number>> {
+      const rows = await sequelize.query<{ destination: string; n: number | string }>('SELECT destination, COUNT(*) AS n FROM outbox GROUP BY destination', { type: QueryTypes.SELECT });
+      return new Map(rows.map((r) => [r.destination, Number(r.n)]));
+    },
+  };
+}

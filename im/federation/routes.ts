@@ -1,0 +1,111 @@
+import express, { Router, type Request } from 'express';
+import { AppError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validate.ts';
+import { domainOf, userOf } from '../address.ts';
+import type { Identity } from '../auth/token-verifier.ts';
+import type { NodeContext, NodeServices } from '../context.ts';
+import { createDirect } from '../conversations/open-direct.ts';
+import { directIdentity } from '../conversations/open-direct.ts';
+import { sendMessage } from '../messages/send-message.ts';
+import { serverFrame } from '../protocol/frames.ts';
+import { applyEvents, checkAuthorship, SenderNotOfOriginError } from './apply.ts';
+import { submitSchema, transactionSchema, typingSchema } from './events.ts';
+import type { Federation } from './federation.ts';
+import { keysDocument } from './node-keys.ts';
+import type { FederationModels } from './models.ts';
+import { allowed, domainEntry, keysOf } from './registry-client.ts';
+import { SignatureError, verifyRequest } from './signature.ts';
+import type { Sealer } from '../../core/seal.ts';
+
+/** A person of another domain, acting here through their home node's signed request. */
+function remoteActor(address: string): Identity {
+  return { kind: 'user', sub: '', username: userOf(address), name: userOf(address), address, sid: null, clientId: 'federation', expiresAt: Number.MAX_SAFE_INTEGER };
+}
+
+/** The federation endpoints of a domain node (docs/federation.md). */
+export function federationRoutes(services: NodeServices, federation: Federation, federationModels: FederationModels, sealer: Sealer): Router {
+  const router = Router();
+  const raw = express.raw({ type: () => true, limit: '8mb' });
+
+  async function verified(req: Request): Promise<string> {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const signed = { method: req.method, path: req.originalUrl, headers: req.headers, body };
+    let registry = await federation.registry.get();
+    let result;
+    try {
+      result = verifyRequest(signed, (name) => keysOf(registry, name));
+    } catch (error) {
+      if (!(error instanceof SignatureError) || error.code !== 'unknown_key') throw error;
+      registry = await federation.registry.refreshSoon();
+      result = verifyRequest(signed, (name) => keysOf(registry, name));
+    }
+    if (result.destination !== services.domain) throw new AppError('wrong_destination', 401, `This node is ${services.domain}, not ${result.destination}`);
+    if (!domainEntry(registry, result.origin)) throw new AppError('unknown_origin', 401, `${result.origin} is not a registered domain`);
+    if (!allowed(registry, result.origin, services.domain)) throw new AppError('policy_denied', 403, `The federation policy does not let ${result.origin} reach ${services.domain}`);
+    return result.origin;
+  }
+
+  const json = (req: Request): unknown => {
+    try {
+      return JSON.parse((req.body as Buffer).toString('utf8'));
+    } catch {
+      throw new AppError('invalid_body', 400, 'The body is not JSON');
+    }
+  };
+
+  router.get('/.well-known/atrium/keys', async (_req, res) => {
+    res.set('Cache-Control', 'max-age=60').json(await keysDocument(federationModels, sealer, services.domain));
+  });
+
+  router.post('/federation/v1/transactions/:txnId', raw, async (req, res) => {
+    const origin = await verified(req);
+    const txnId = String(req.params.txnId);
+    if (!/^[A-Za-z0-9_-]{8,64}$/.test(txnId)) throw new AppError('invalid_request', 400, 'Bad transaction id');
+    const { events } = parseInput(transactionSchema, json(req), 'The transaction is malformed');
+    await checkAuthorship(services, origin, events);
+    const { InboxEntry } = federationModels;
+    const outcome = await services.sequelize.transaction(async (tx) => {
+      const [, fresh] = await InboxEntry.findOrCreate({ where: { origin, txnId }, defaults: { origin, txnId, receivedAt: new Date() }, transaction: tx });
+      if (!fresh) return { duplicate: true as const };
+      return { after: await applyEvents(services, origin, events, tx) };
+    });
+    if ('duplicate' in outcome) return void res.json({ duplicate: true });
+    for (const event of outcome.after) await services.bus.publish(event);
+    res.json({ applied: events.length });
+  });
+
+  router.post('/federation/v1/submit', raw, async (req, res) => {
+    const origin = await verified(req);
+    const submit = parseInput(submitSchema, json(req), 'The submission is malformed');
+    if (domainOf(submit.sender) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${submit.sender}`);
+    const ctx: NodeContext = { ...services, actor: remoteActor(submit.sender) };
+    let home = await services.members.homeOf(submit.conversationId);
+    if (!home && submit.peer) {
+      const direct = directIdentity(submit.sender, submit.peer);
+      if (direct.id !== submit.conversationId || domainOf(submit.peer) !== services.domain || direct.homeDomain !== services.domain) {
+        throw new AppError('invalid_request', 400, 'That is not the direct conversation of these two people here');
+      }
+      await createDirect(ctx, submit.sender, submit.peer);
+      home = services.domain;
+    }
+    if (home !== services.domain) throw new AppError('not_home', 409, `Conversation ${submit.conversationId} is not ordered here`);
+    if (submit.kind !== 'text') throw new AppError('unsupported', 400, `Remote ${submit.kind} is not supported`);
+    const body = JSON.parse(submit.body) as { text?: string; mentions?: string[] };
+    const { message, duplicate } = await sendMessage(ctx, { conversationId: submit.conversationId, clientMsgId: submit.clientMsgId, text: body.text, mentions: body.mentions });
+    res.json({ messageId: message.id, seq: message.seq, at: message.createdAt.toISOString(), duplicate });
+  });
+
+  router.post('/federation/v1/typing', raw, async (req, res) => {
+    const origin = await verified(req);
+    const typing = parseInput(typingSchema, json(req));
+    if (domainOf(typing.address) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${typing.address}`);
+    const members = (await services.members.of([typing.conversationId])).get(typing.conversationId) ?? new Set();
+    if (members.has(typing.address)) {
+      const recipients = [...members].filter((a) => a !== typing.address && domainOf(a) === services.domain);
+      if (recipients.length > 0) await services.bus.publish({ kind: 'deliver', recipients, frame: serverFrame('typing', typing) });
+    }
+    res.status(202).end();
+  });
+
+  return router;
+}
