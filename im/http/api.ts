@@ -1,9 +1,11 @@
 import express, { Router, type Request } from 'express';
 import type { NodeContext, NodeServices } from '../context.ts';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
+import { createGroup } from '../conversations/create-group.ts';
 import { listConversations } from '../conversations/list-conversations.ts';
 import { sendMessage } from '../messages/send-message.ts';
 import { history } from '../messages/sync.ts';
+import { attachmentRoutes } from './attachments.ts';
 import { actorOf, bearerAuth } from './bearer.ts';
 
 /** `/api/v1`: the same use-cases as the socket, for bots, scripts and uploads. */
@@ -22,6 +24,10 @@ export function apiRoutes(services: NodeServices, verifier: TokenVerifier): Rout
     res.json({ conversations: await listConversations(ctx(req)) });
   });
 
+  router.post('/conversations', json, async (req, res) => {
+    res.status(201).json({ conversation: await createGroup(ctx(req), req.body) });
+  });
+
   router.get('/conversations/:id/messages', async (req, res) => {
     const before = req.query.before === undefined ? undefined : Number(req.query.before);
     const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
@@ -32,6 +38,8 @@ export function apiRoutes(services: NodeServices, verifier: TokenVerifier): Rout
     const { message, duplicate } = await sendMessage(ctx(req), { ...(req.body as object), conversationId: req.params.id });
     res.status(duplicate ? 200 : 201).json({ messageId: message.id, seq: message.seq, at: message.createdAt.toISOString(), duplicate });
   });
+
+  router.use(attachmentRoutes(ctx));
 
   return router;
 }

@@ -9,7 +9,7 @@ const CAROL = 'carol@eng.campus.test';
 const ENZO = 'eng-admin@eng.campus.test';
 const BOB_ARTS = 'bob@arts.campus.test';
 
-type Device = AtriumClient & { messages: Message[]; views: Conversation[] };
+type Device = AtriumClient & { messages: Message[]; views: Conversation[]; login: Awaited<ReturnType<typeof connectAs>>['login'] };
 
 let gateway: TestGateway;
 let eng: TestNode;
@@ -57,6 +57,27 @@ describe('creating a group', () => {
     expect(opening).toMatchObject({ seq: 1, sender: ALICE, title: 'Robotics club', by: ALICE });
     expect(opening.members).toEqual([ALICE, DAVE, CAROL, BOB_ARTS]);
     expect((await enzo.conversations()).map((c) => c.id)).not.toContain(group.id);
+  });
+
+  it('creates a group over HTTP for bots and scripts, with the same pushes', async () => {
+    const response = await fetch(`${eng.url}/api/v1/conversations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await alice.login.tokenFor(eng.url)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'Made over HTTP', members: [DAVE] }),
+    });
+    expect(response.status).toBe(201);
+    const { conversation } = (await response.json()) as { conversation: Conversation };
+    expect(roles(conversation)).toEqual({ [ALICE]: 'owner', [DAVE]: 'member' });
+    await expect.poll(() => latest(dave, conversation.id)?.title).toBe('Made over HTTP');
+    await expect.poll(() => latest(alice, conversation.id)?.title).toBe('Made over HTTP');
+
+    const bad = await fetch(`${eng.url}/api/v1/conversations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await alice.login.tokenFor(eng.url)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: '', members: [DAVE] }),
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { code: 'invalid_input', fields: { title: expect.any(String) } } });
   });
 
   it('refuses a member listed twice, an empty title and a title over 200 characters', async () => {

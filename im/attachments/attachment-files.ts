@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { AppError } from '../../core/errors.ts';
+import type { NodeContext } from '../context.ts';
+import type { Attachment } from '../models.ts';
+
+export class TooLargeError extends AppError {
+  constructor(maxBytes: number) {
+    super('too_large', 413, `Attachments may be at most ${maxBytes} bytes`);
+  }
+}
+
+/** Files are stored under their id alone; the uploader's name never reaches the file system. */
+export function attachmentPath(ctx: Pick<NodeContext, 'config'>, id: string): string {
+  return join(ctx.config.attachments.dir, id);
+}
+
+export function presentAttachment(attachment: Attachment) {
+  return { id: attachment.id, name: attachment.name, contentType: attachment.contentType, size: attachment.size };
+}
+
+export type PresentedAttachment = ReturnType<typeof presentAttachment>;
+
+/**
+ * Copies a stream to a new file, hashing and counting as it goes, and stops with TooLargeError the
+ * moment the count passes the limit. The source is left alone on failure (not destroyed), so an HTTP
+ * request can still be answered; removing the partial file is the caller's part.
+ */
+export function writeLimited(source: Readable, path: string, maxBytes: number): Promise<{ size: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    const out = createWriteStream(path, { flags: 'wx' });
+    let size = 0;
+    let settled = false;
+
+    const detach = () => {
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.off('error', fail);
+      source.off('close', onClose);
+    };
+    function fail(error: Error) {
+      if (settled) return;
+      settled = true;
+      detach();
+      out.destroy();
+      // The file handle must be closed before the caller deletes the file.
+      if (out.closed) reject(error);
+      else out.once('close', () => reject(error));
+    }
+    function onData(chunk: Buffer) {
+      size += chunk.length;
+      if (size > maxBytes) return fail(new TooLargeError(maxBytes));
+      hash.update(chunk);
+      if (!out.write(chunk)) {
+        source.pause();
+        out.once('drain', () => !settled && source.resume());
+      }
+    }
+    function onEnd() {
+      if (settled) return;
+      settled = true;
+      detach();
+      out.end(() => resolve({ size, sha256: hash.digest('hex') }));
+    }
+    function onClose() {
+      if (!source.readableEnded) fail(new AppError('upload_aborted', 400, 'The upload ended before the file was complete'));
+    }
+
+    out.on('error', fail);
+    source.on('data', onData);
+    source.on('end', onEnd);
+    source.on('error', fail);
+    source.on('close', onClose);
+  });
+}

@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { AppError, ValidationError } from '../../core/errors.ts';
+import type { NodeContext } from '../context.ts';
+import { attachmentPath, presentAttachment, TooLargeError, writeLimited, type PresentedAttachment } from './attachment-files.ts';
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(allowed: string[]) {
+    super('unsupported_media_type', 415, `Attachments may be of these types: ${allowed.join(', ')}`);
+  }
+}
+
+export type UploadInput = {
+  /** The name the uploader gave the file; sanitized before it is stored. */
+  name: string | undefined;
+  /** The declared media type, parameters allowed (`text/plain; charset=utf-8`). */
+  contentType: string | undefined;
+  /** The length the uploader announced, if any: refused early when already too large. */
+  declaredSize: number | undefined;
+  body: Readable;
+};
+
+const MAX_NAME_CHARS = 255;
+// Path separators, characters Windows refuses, control characters and bidi overrides (which disguise
+// an extension: "photo\u202Egnp.exe").
+const UNSAFE = /[\\/:*?"<>|\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A name safe to store and to offer back in a Content-Disposition header. */
+export function sanitizeName(raw: string | undefined): string {
+  const base = (raw ?? '').split(/[\\/]/).pop()!;
+  const name = base
+    .normalize('NFC')
+    .replace(UNSAFE, '_')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/^[.\s]+/, '');
+  if ([...name].length > MAX_NAME_CHARS) throw new ValidationError('The file name is too long', { name: `at most ${MAX_NAME_CHARS} characters` });
+  return name || 'file';
+}
+
+function allowedType(ctx: NodeContext, raw: string | undefined): string {
+  const type = (raw ?? '').split(';')[0]!.trim().toLowerCase();
+  if (!ctx.config.attachments.types.includes(type)) throw new UnsupportedMediaTypeError(ctx.config.attachments.types);
+  return type;
+}
+
+/**
+ * Stores an upload for the actor: streamed to disk with its size limited and its sha256 computed on
+ * the way, then recorded. It belongs to nobody else until the actor shares it in a message. Whatever
+ * fails, no partial file and no record remain.
+ */
+export async function uploadAttachment(ctx: NodeContext, input: UploadInput): Promise<PresentedAttachment> {
+  const name = sanitizeName(input.name);
+  const contentType = allowedType(ctx, input.contentType);
+  const { dir, maxBytes } = ctx.config.attachments;
+  if (input.declaredSize !== undefined && input.declaredSize > maxBytes) throw new TooLargeError(maxBytes);
+
+  await mkdir(dir, { recursive: true });
+  const id = randomUUID();
+  const path = attachmentPath(ctx, id);
+  const partial = `${path}.part`;
+  let written: { size: number; sha256: string };
+  try {
+    written = await writeLimited(input.body, partial, maxBytes);
+    if (written.size === 0) throw new ValidationError('The file is empty', { body: 'the file is empty' });
+    await rename(partial, path);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
+  try {
+    const attachment = await ctx.models.Attachment.create({
+      id,
+      owner: ctx.actor.address,
+      conversationId: null,
+      name,
+      contentType,
+      size: written.size,
+      sha256: written.sha256,
+      createdAt: new Date(),
+    });
+    return presentAttachment(attachment);
+  } catch (error) {
+    await rm(path, { force: true });
+    throw error;
+  }
+}
