@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCampus, type Campus } from '../helpers/federation.ts';
+import { connectAs, login, type Login } from '../helpers/node.ts';
+import type { AtriumClient, Message } from '../../im/sdk/client.ts';
+
+let campus: Campus;
+const logins: Record<string, Login> = {};
+
+async function as(username: string, node: 'eng' | 'arts' | 'law') {
+  logins[username] ??= await login(campus.gateway, username);
+  return connectAs(campus.gateway, campus.nodes[node], username, logins[username]);
+}
+
+const inbox = (client: AtriumClient) => {
+  const got: Message[] = [];
+  client.on('message', (m) => got.push(m));
+  return got;
+};
+
+beforeAll(async () => {
+  campus = await startCampus('fed-delivery');
+});
+afterAll(async () => campus?.stop());
+
+describe('across colleges', () => {
+  it('carries a direct conversation both ways with one sequence on both nodes', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const aliceInbox = inbox(alice);
+    const bobInbox = inbox(bob);
+
+    const first = await alice.send({ to: 'bob@arts.campus.test', text: 'hi bob, from eng' });
+    await expect.poll(() => bobInbox.map((m) => m.text)).toEqual(['hi bob, from eng']);
+    expect(bobInbox[0]!.id).toBe(first.messageId);
+    expect(bobInbox[0]!.seq).toBe(1);
+
+    const reply = await bob.send({ conversationId: first.conversationId, text: 'hello alice, from arts' });
+    expect(reply.seq).toBe(2);
+    await expect.poll(() => aliceInbox.map((m) => m.text)).toContain('hello alice, from arts');
+
+    for (const node of [campus.nodes.eng, campus.nodes.arts]) {
+      await expect
+        .poll(async () => (await node.models.Message.findAll({ where: { conversationId: first.conversationId }, order: [['seq', 'ASC']] })).map((m) => [m.seq, m.id]))
+        .toEqual([[1, first.messageId], [2, reply.messageId]]);
+    }
+    alice.close();
+    bob.close();
+  });
+
+  it('keeps a remote member\'s messages in the order they were sent', async () => {
+    const bob = await as('bob', 'arts');
+    const alice = await as('alice', 'eng');
+    const aliceInbox = inbox(alice);
+    const conversation = await bob.openDirect('alice@eng.campus.test');
+    const acks = await Promise.all(Array.from({ length: 10 }, (_, i) => bob.send({ conversationId: conversation.id, text: `in order ${i}` })));
+    expect(acks.map((a) => a.seq)).toEqual([...acks.map((a) => a.seq)].sort((x, y) => x - y));
+    await expect.poll(() => aliceInbox.filter((m) => m.text?.startsWith('in order')).map((m) => m.text)).toEqual(Array.from({ length: 10 }, (_, i) => `in order ${i}`));
+    alice.close();
+    bob.close();
+  });
+
+  it('shows read receipts across domains', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const ack = await alice.send({ to: 'bob@arts.campus.test', text: 'did you read this?' });
+    const seen: number[] = [];
+    alice.on('receipt', (r) => r.address === 'bob@arts.campus.test' && seen.push(r.readSeq));
+    await expect.poll(() => bob.cursors.get(ack.conversationId) ?? 0).toBeGreaterThanOrEqual(ack.seq);
+    await bob.markRead(ack.conversationId, ack.seq);
+    await expect.poll(() => seen).toContain(ack.seq);
+    alice.close();
+    bob.close();
+  });
+
+  it('relays typing best-effort', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const conversation = await alice.openDirect('bob@arts.campus.test');
+    const typing: string[] = [];
+    bob.on('typing', (t) => typing.push(t.address));
+    await alice.typing(conversation.id);
+    await expect.poll(() => typing).toContain('alice@eng.campus.test');
+    alice.close();
+    bob.close();
+  });
+
+  it('keeps each college\'s data at home: a node stores no conversation without its own people', async () => {
+    const alice = await as('alice', 'eng');
+    const ack = await alice.send({ to: 'bob@arts.campus.test', text: 'eng and arts only' });
+    await expect.poll(async () => campus.nodes.arts.models.Message.count({ where: { id: ack.messageId } })).toBe(1);
+    expect(await campus.nodes.law.models.Message.count({ where: { conversationId: ack.conversationId } })).toBe(0);
+    expect(await campus.nodes.law.models.Conversation.count({ where: { id: ack.conversationId } })).toBe(0);
+    alice.close();
+  });
+});
+
+describe('outages', () => {
+  it('delivers everything once, in order, to a destination that was down', async () => {
+    const alice = await as('alice', 'eng');
+    const conversation = await alice.openDirect('bob@arts.campus.test');
+    await campus.stopNode('arts');
+    const sent: string[] = [];
+    for (let i = 0; i < 15; i++) sent.push((await alice.send({ conversationId: conversation.id, text: `while arts was down ${i}` })).messageId);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const arts = await campus.restartNode('arts');
+    await expect
+      .poll(async () => (await arts.models.Message.findAll({ where: { conversationId: conversation.id }, order: [['seq', 'ASC']] })).map((m) => m.id).filter((id) => sent.includes(id)), { timeout: 30_000 })
+      .toEqual(sent);
+    const seqs = (await arts.models.Message.findAll({ where: { conversationId: conversation.id }, order: [['seq', 'ASC']] })).map((m) => m.seq);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    alice.close();
+  });
+
+  it('delivers what was queued while the proxy was down', async () => {
+    const alice = await as('alice', 'eng');
+    const conversation = await alice.openDirect('lena@law.campus.test');
+    await campus.stopProxy();
+    const ack = await alice.send({ conversationId: conversation.id, text: 'proxy is down' });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await campus.nodes.law.models.Message.count({ where: { id: ack.messageId } })).toBe(0);
+    await campus.restartProxy();
+    await expect.poll(async () => campus.nodes.law.models.Message.count({ where: { id: ack.messageId } }), { timeout: 30_000 }).toBe(1);
+    alice.close();
+  });
+});

@@ -1,0 +1,108 @@
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { startTestGateway, type TestGateway } from './gateway.ts';
+import { startTestNodeOn, type TestNode } from './node.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+import { loadProxyConfig } from '../../im/proxy/config.ts';
+import { startProxy, type Proxy } from '../../im/proxy/main.ts';
+import { operator } from '../../gateway/context.ts';
+import { createUnit } from '../../gateway/accounts/units.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { addDomain, updateDomain } from '../../gateway/domains/domains.ts';
+import { addProxy, allowPair } from '../../gateway/federation/policy.ts';
+import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import type { DomainNode } from '../../im/main.ts';
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export type Campus = {
+  gateway: TestGateway;
+  proxy: Proxy;
+  nodes: Record<'eng' | 'arts' | 'law', DomainNode>;
+  restartNode(name: 'eng' | 'arts' | 'law'): Promise<DomainNode>;
+  stopNode(name: 'eng' | 'arts' | 'law'): Promise<void>;
+  restartProxy(): Promise<Proxy>;
+  stopProxy(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+const DOMAINS = { eng: 'eng.campus.test', arts: 'arts.campus.test', law: 'law.campus.test' } as const;
+
+/**
+ * Three domain nodes and a proxy over real HTTP, each node on its own database and a fixed port (so a
+ * node or the proxy can be stopped and started again at the same address). The policy allows eng↔arts
+ * and eng↔law, not arts↔law. A third college, Law, has the student lena.
+ */
+export async function startCampus(label: string): Promise<Campus> {
+  const gateway = await startTestGateway(label);
+  const ctx = { ...gateway.context(null), actor: operator('test') };
+  await createUnit(ctx, { path: 'campus/law', name: 'School of Law' });
+  await createUser(ctx, { username: 'lena', displayName: 'Lena Park', email: 'lena@campus.test', password: DEMO_PASSWORD, roles: ['student'], units: ['campus/law'] });
+
+  const proxyPort = await freePort();
+  const proxyDir = (await createTestDatabase('proxy')).dataDir;
+  const proxyConfig = loadProxyConfig({ PROXY_PORT: String(proxyPort), PROXY_HOST: '127.0.0.1', PROXY_NAME: 'test-proxy', GATEWAY_ISSUER: gateway.issuer, ATRIUM_DATA_DIR: proxyDir, LOG_LEVEL: 'silent', REGISTRY_TTL_SECONDS: '1' });
+  let proxy = await startProxy(proxyConfig);
+  await addProxy(ctx, { name: 'test-proxy', publicJwk: proxy.publicKey });
+
+  const dbs: Record<string, TestDatabase> = {};
+  const ports: Record<string, number> = {};
+  const nodes = {} as Record<'eng' | 'arts' | 'law', DomainNode>;
+  const prefix = `fed-${randomBytes(3).toString('hex')}`;
+  const start = async (name: 'eng' | 'arts' | 'law') => {
+    const url = `http://127.0.0.1:${ports[name]}`;
+    nodes[name] = await startTestNodeOn(gateway, DOMAINS[name], dbs[name]!, {
+      NODE_PORT: String(ports[name]),
+      NODE_PUBLIC_URL: url,
+      FEDERATION_PROXY_URL: proxy.url,
+      REGISTRY_TTL_SECONDS: '1',
+      REDIS_PREFIX: prefix,
+    });
+    return nodes[name];
+  };
+  for (const name of ['eng', 'arts', 'law'] as const) {
+    dbs[name] = await createTestDatabase(name);
+    ports[name] = await freePort();
+    const url = `http://127.0.0.1:${ports[name]}`;
+    if (name === 'law') await addDomain(ctx, { name: DOMAINS.law, url, units: ['campus/law'] });
+    else await updateDomain(ctx, DOMAINS[name], { url });
+    await start(name);
+    await pinDomainKeys(ctx, DOMAINS[name]);
+  }
+  await allowPair(ctx, { a: DOMAINS.eng, b: DOMAINS.arts });
+  await allowPair(ctx, { a: DOMAINS.eng, b: DOMAINS.law });
+
+  return {
+    gateway,
+    get proxy() {
+      return proxy;
+    },
+    nodes,
+    restartNode: start,
+    async stopNode(name) {
+      await nodes[name].close();
+    },
+    async restartProxy() {
+      proxy = await startProxy(proxyConfig);
+      return proxy;
+    },
+    async stopProxy() {
+      await proxy.close();
+    },
+    async stop() {
+      for (const node of Object.values(nodes)) await node.close().catch(() => undefined);
+      await proxy.close().catch(() => undefined);
+      for (const db of Object.values(dbs)) await db.drop();
+      await gateway.stop();
+    },
+  } as Campus;
+}
+
+export type { TestNode };
