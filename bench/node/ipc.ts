@@ -1,0 +1,69 @@
+import type { ChildProcess } from 'node:child_process';
+
+/** Request/response over a child's IPC channel: the parent calls a command, the child answers it once. */
+type Request = { rid: number; cmd: string; args: unknown };
+type Response = { rid: number; ok: true; result: unknown } | { rid: number; ok: false; error: string };
+
+export type Commands = Record<string, (args: never) => Promise<unknown> | unknown>;
+
+/** Parent side: one caller per child; a child that exits fails every outstanding call. */
+export function ipcCaller(child: ChildProcess, name: string) {
+  let next = 1;
+  const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  child.on('message', (message: Response) => {
+    const w = waiting.get(message.rid);
+    if (!w) return;
+    waiting.delete(message.rid);
+    if (message.ok) w.resolve(message.result);
+    else w.reject(new Error(`${name}: ${message.error}`));
+  });
+  child.on('exit', (code, signal) => {
+    for (const w of waiting.values()) w.reject(new Error(`${name} exited (${signal ?? code}) during a call`));
+    waiting.clear();
+  });
+  return function call<T>(cmd: string, args: unknown = {}, timeoutMs = 120_000): Promise<T> {
+    const rid = next++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiting.delete(rid);
+        reject(new Error(`${name}: ${cmd} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiting.set(rid, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      if (!child.connected) {
+        waiting.delete(rid);
+        clearTimeout(timer);
+        reject(new Error(`${name} is not connected`));
+        return;
+      }
+      child.send({ rid, cmd, args } satisfies Request);
+    });
+  };
+}
+
+export type Caller = ReturnType<typeof ipcCaller>;
+
+/** Child side: answers the parent's calls; leaves when the parent goes away, so no child outlives a run. */
+export function serveIpc(commands: Commands, onParentGone: () => void): void {
+  if (!process.send) throw new Error('This file runs as a child process of bench/node/run.ts');
+  process.on('message', (message: Request) => {
+    const command = commands[message.cmd];
+    const reply = (r: Response) => process.connected && process.send!(r);
+    if (!command) return reply({ rid: message.rid, ok: false, error: `unknown command ${message.cmd}` });
+    Promise.resolve()
+      .then(() => command(message.args as never))
+      .then(
+        (result) => reply({ rid: message.rid, ok: true, result: result ?? null }),
+        (error: unknown) => reply({ rid: message.rid, ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+      );
+  });
+  process.on('disconnect', onParentGone);
+}

@@ -1,0 +1,154 @@
+/**
+ * One domain node process for the benchmark: the real composition root (loadNodeConfig + startNode on
+ * the environment it is given), plus an IPC side door through which the orchestrator reads memory,
+ * CPU, event-loop figures and database round trips, and starts and stops a CPU profile.
+ * Run only by bench/node/run.ts (with --expose-gc, so memory is read after a full collection).
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { writeHeapSnapshot } from 'node:v8';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { Sequelize } from 'sequelize';
+import { loadNodeConfig } from '../../im/config.ts';
+import { startNode } from '../../im/main.ts';
+import { serveIpc } from './ipc.ts';
+
+export type NodeStats = {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  eluActive: number;
+  eluIdle: number;
+  loopDelay: { p50: number; p99: number; max: number };
+  sockets: number;
+};
+
+export type QueryCounts = {
+  /** Statements by kind (SELECT, INSERT, UPDATE, START, COMMIT, …), with the time from send to answer. */
+  statements: Record<string, { count: number; ms: number }>;
+  transactions: { count: number; ms: number; maxMs: number };
+};
+
+const node = await startNode(loadNodeConfig(process.env), { migrate: true });
+const gc = (globalThis as { gc?: () => void }).gc;
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+
+const counts: QueryCounts = { statements: {}, transactions: { count: 0, ms: 0, maxMs: 0 } };
+let instrumenting = false;
+const queryStarted = new WeakMap<object, number>();
+instrumentTransactions(node.sequelize);
+
+let profiler: Session | undefined;
+
+serveIpc(
+  {
+    stats({ collect }: { collect?: boolean }): NodeStats {
+      if (collect && gc) {
+        gc();
+        gc();
+      }
+      const memory = process.memoryUsage();
+      const cpu = process.cpuUsage();
+      const elu = performance.eventLoopUtilization();
+      const delay = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+      loopDelay.reset();
+      return {
+        rss: memory.rss,
+        heapUsed: memory.heapUsed,
+        heapTotal: memory.heapTotal,
+        external: memory.external,
+        arrayBuffers: memory.arrayBuffers,
+        cpuUserUs: cpu.user,
+        cpuSystemUs: cpu.system,
+        eluActive: elu.active,
+        eluIdle: elu.idle,
+        loopDelay: delay,
+        sockets: node.sockets.registry.size,
+      };
+    },
+    /** A heap snapshot after a full collection (blocks the node for a moment; only between measurements). */
+    'heap.snapshot'({ file }: { file: string }) {
+      gc?.();
+      writeHeapSnapshot(file);
+      return { file };
+    },
+    async metrics() {
+      const response = await fetch(`${node.localUrl}/metrics`);
+      const text = await response.text();
+      const pick = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN);
+      return { rss: pick('process_resident_memory_bytes'), heapUsed: pick('nodejs_heap_size_used_bytes') };
+    },
+    'instrument.start'() {
+      counts.statements = {};
+      counts.transactions = { count: 0, ms: 0, maxMs: 0 };
+      instrumenting = true;
+      node.sequelize.addHook('beforeQuery', 'bench', (options) => {
+        queryStarted.set(options, performance.now());
+      });
+      node.sequelize.addHook('afterQuery', 'bench', (options, query) => {
+        const started = queryStarted.get(options);
+        const sql = String((query as unknown as { sql?: string }).sql ?? '');
+        const kind = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? '?';
+        const entry = (counts.statements[kind] ??= { count: 0, ms: 0 });
+        entry.count += 1;
+        if (started !== undefined) entry.ms += performance.now() - started;
+      });
+    },
+    'instrument.stop'(): QueryCounts {
+      instrumenting = false;
+      node.sequelize.removeHook('beforeQuery', 'bench');
+      node.sequelize.removeHook('afterQuery', 'bench');
+      return counts;
+    },
+    async 'profile.start'() {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 500 });
+      await profiler.post('Profiler.start');
+    },
+    async 'profile.stop'({ file }: { file: string }) {
+      if (!profiler) throw new Error('no profile running');
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      profiler = undefined;
+      writeFileSync(file, JSON.stringify(profile));
+      return { file };
+    },
+    async shutdown() {
+      await stop();
+      setImmediate(() => process.exit(0));
+    },
+  },
+  () => void stop().finally(() => process.exit(0)),
+);
+
+process.send!({ event: 'ready', url: node.url, localUrl: node.localUrl, pid: process.pid });
+
+let stopping: Promise<void> | undefined;
+function stop(): Promise<void> {
+  stopping ??= Promise.race([node.close(), new Promise<void>((resolve) => setTimeout(resolve, 20_000).unref())]);
+  return stopping;
+}
+
+/** Times each transaction (the group committer runs one per flush) while instrumentation is on. */
+function instrumentTransactions(sequelize: Sequelize): void {
+  const original = sequelize.transaction.bind(sequelize) as (...args: unknown[]) => Promise<unknown>;
+  (sequelize as unknown as { transaction: (...args: unknown[]) => Promise<unknown> }).transaction = async (...args: unknown[]) => {
+    if (!instrumenting || typeof args[args.length - 1] !== 'function') return original(...args);
+    const started = performance.now();
+    try {
+      return await original(...args);
+    } finally {
+      const ms = performance.now() - started;
+      counts.transactions.count += 1;
+      counts.transactions.ms += ms;
+      counts.transactions.maxMs = Math.max(counts.transactions.maxMs, ms);
+    }
+  };
+}

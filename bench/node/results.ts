@@ -1,0 +1,116 @@
+import { Histogram, type HistogramData } from './histogram.ts';
+import type { Machine } from './machine.ts';
+import type { NodeStats, QueryCounts } from './node-process.ts';
+import type { GeneratorStats } from './generator.ts';
+import type { ProfileSummary } from './profile-summary.ts';
+import type { HeapGroup } from './heap-summary.ts';
+
+export type Percentiles = { count: number; p50: number; p95: number; p99: number; max: number; mean: number };
+
+export function percentiles(data: HistogramData[] | Histogram): Percentiles {
+  const h = data instanceof Histogram ? data : Histogram.from(data);
+  return { count: h.count, p50: h.percentile(0.5), p95: h.percentile(0.95), p99: h.percentile(0.99), max: h.max, mean: h.mean };
+}
+
+export type Snapshot = { at: number; node: NodeStats; generators: GeneratorStats[]; mariadbCpuS: number | null; machine: { busy: number; total: number }; load: string };
+
+/** CPU use between two snapshots, in % of one core (so 200% is both cores), and the node's event loop. */
+export type Usage = { seconds: number; nodeCpu: number; nodeLoop: number; loopDelayP99Ms: number; mariadbCpu: number | null; generatorsCpu: number; machineBusy: number; load: string };
+
+export function usageBetween(a: Snapshot, b: Snapshot): Usage {
+  const seconds = (b.at - a.at) / 1000;
+  const cpu = (s: { cpuUserUs: number; cpuSystemUs: number }) => s.cpuUserUs + s.cpuSystemUs;
+  const gens = (s: Snapshot) => s.generators.reduce((sum, g) => sum + cpu(g), 0);
+  const active = b.node.eluActive - a.node.eluActive;
+  const idle = b.node.eluIdle - a.node.eluIdle;
+  return {
+    seconds,
+    nodeCpu: ((cpu(b.node) - cpu(a.node)) / 1e6 / seconds) * 100,
+    nodeLoop: (100 * active) / Math.max(1e-9, active + idle),
+    loopDelayP99Ms: b.node.loopDelay.p99,
+    mariadbCpu: a.mariadbCpuS !== null && b.mariadbCpuS !== null ? ((b.mariadbCpuS - a.mariadbCpuS) / seconds) * 100 : null,
+    generatorsCpu: ((gens(b) - gens(a)) / 1e6 / seconds) * 100,
+    machineBusy: (100 * (b.machine.busy - a.machine.busy)) / Math.max(1, b.machine.total - a.machine.total),
+    load: b.load,
+  };
+}
+
+export type IdleResult = {
+  target: number;
+  connected: number;
+  failures: Record<string, number>;
+  connectSeconds: number;
+  before: NodeStats;
+  after: NodeStats;
+  metricsBefore: { rss: number; heapUsed: number };
+  metricsAfter: { rss: number; heapUsed: number };
+  rssPerSocket: number;
+  heapPerSocket: number;
+  externalPerSocket: number;
+  socketsPerGiB: number;
+  /** JS heap per socket by kind of object, from heap snapshots around the first sockets. */
+  heapSample: { sockets: number; total: number; groups: HeapGroup[] };
+  load: string;
+};
+
+export type DmStep = {
+  label: string;
+  offered: number;
+  seconds: number;
+  sentPerS: number;
+  acksPerS: number;
+  deliveriesPerS: number;
+  skipped: number;
+  unacked: number;
+  undelivered: number;
+  errors: Record<string, number>;
+  ack: Percentiles;
+  delivery: Percentiles;
+  usage: Usage;
+  drainMs: number;
+};
+
+export type DbProfile = { messages: number; counts: QueryCounts };
+
+export type DmSweep = {
+  flushWindowMs: number;
+  pairs: number;
+  sockets: number;
+  setup: { opened: number; seconds: number; failures: Record<string, number> };
+  steps: DmStep[];
+  profiled: (DmStep & { db: DbProfile; profile: ProfileSummary | null; profileFile: string | null }) | null;
+};
+
+export type GroupResult = {
+  members: number;
+  online: number;
+  createdBy: 'frames' | 'database';
+  createNote: string;
+  messages: number;
+  ratePerS: number;
+  expected: number;
+  delivered: number;
+  latency: Percentiles;
+  ack: Percentiles;
+  errors: Record<string, number>;
+  usage: Usage;
+  profiled: { latency: Percentiles; delivered: number; expected: number; db: DbProfile; profile: ProfileSummary | null; profileFile: string | null } | null;
+};
+
+export type Results = {
+  scale: 'full' | 'smoke';
+  startedAt: Date;
+  seconds: number;
+  commit: string;
+  dirty: string[];
+  machine: Machine;
+  mariadb: string;
+  generators: { count: number; addresses: string[]; socketsEach: number };
+  nodeEnv: Record<string, string>;
+  idle: IdleResult | null;
+  dm: DmSweep | null;
+  group: GroupResult | null;
+  alt: DmSweep | null;
+  shutdown: { sockets: number; seconds: number } | null;
+  errors: string[];
+};

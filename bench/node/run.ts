@@ -1,0 +1,608 @@
+/**
+ * `npm run bench:node`: one domain node process on MariaDB, measured against the issue's targets
+ * (15,000 idle sockets in little memory, 20,000 direct messages/s with ack-after-commit and a p99 of
+ * 50 ms at half that rate, a 3,000-member group within 100 ms). Prints figures and writes the
+ * "Domain node" section of BENCHMARKS.md; it never fails on a missed target. Traffic stays on 127.0.0.0/8.
+ *
+ *   npm run bench:node                  the full run (about 5–8 minutes)
+ *   npm run bench:node -- --smoke       a small run (500 sockets, 1,000 msg/s, 200 members); writes nothing
+ *   options: --no-write, --write, --out=<file> (write the section there instead), --alt-flush=<ms>|none
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { usernameOf, mintAccessTokens } from './tokens.ts';
+import { Histogram } from './histogram.ts';
+import { describeMachine, findMariadbPid, loadAverage, machineCpuTicks, processCpuSeconds } from './machine.ts';
+import { summariseProfile } from './profile-summary.ts';
+import { heapPerSocket } from './heap-summary.ts';
+import { renderConsoleSummary, writeBenchmarks } from './report.ts';
+import {
+  percentiles,
+  usageBetween,
+  type DmStep,
+  type DmSweep,
+  type GroupResult,
+  type IdleResult,
+  type Results,
+  type Snapshot,
+} from './results.ts';
+import { createDatabase, createGroupInDatabase, freePort, spawnGenerator, spawnNode, startBenchGateway, tail, type BenchDatabase, type BenchGateway, type GeneratorChild, type NodeChild } from './setup.ts';
+import type { ConnectResult, DmPair, DmRunResult, GeneratorStats } from './generator.ts';
+import type { HistogramData } from './histogram.ts';
+import type { NodeStats, QueryCounts } from './node-process.ts';
+
+const DOMAIN = 'bench.campus.test';
+const ROOT = join(import.meta.dirname, '..', '..');
+const RESULTS_DIR = join(ROOT, 'bench', 'results');
+const HARD_LIMIT_MS = 15 * 60_000;
+
+type Step = { rate: number; seconds: number };
+type Scale = {
+  name: 'full' | 'smoke';
+  sockets: number;
+  generators: number;
+  connectConcurrency: number;
+  heapSample: number;
+  pairs: number;
+  steps: Step[];
+  latencyRate: number;
+  profileRate: number;
+  groupSize: number;
+  groupMessages: number;
+  groupRate: number;
+  altFlushMs: number | null;
+  altSteps: Step[];
+};
+
+const SCALES: Record<'full' | 'smoke', Scale> = {
+  full: {
+    name: 'full',
+    sockets: 15_000,
+    generators: 3,
+    connectConcurrency: 100,
+    heapSample: 1_000,
+    pairs: 2_000,
+    steps: [
+      { rate: 5_000, seconds: 8 },
+      { rate: 10_000, seconds: 15 },
+      { rate: 15_000, seconds: 8 },
+      { rate: 20_000, seconds: 8 },
+      { rate: 25_000, seconds: 8 },
+    ],
+    latencyRate: 10_000,
+    profileRate: 20_000,
+    groupSize: 3_000,
+    groupMessages: 20,
+    groupRate: 4,
+    altFlushMs: 0,
+    altSteps: [
+      { rate: 10_000, seconds: 10 },
+      { rate: 20_000, seconds: 8 },
+    ],
+  },
+  smoke: {
+    name: 'smoke',
+    sockets: 500,
+    generators: 2,
+    connectConcurrency: 50,
+    heapSample: 200,
+    pairs: 100,
+    steps: [
+      { rate: 500, seconds: 5 },
+      { rate: 1_000, seconds: 6 },
+    ],
+    latencyRate: 1_000,
+    profileRate: 1_000,
+    groupSize: 200,
+    groupMessages: 10,
+    groupRate: 4,
+    altFlushMs: null,
+    altSteps: [{ rate: 1_000, seconds: 5 }],
+  },
+};
+
+const argv = process.argv.slice(2);
+const scale = { ...SCALES[argv.includes('--smoke') ? 'smoke' : 'full'] };
+const altArg = argv.find((a) => a.startsWith('--alt-flush='))?.split('=')[1];
+if (altArg) scale.altFlushMs = altArg === 'none' ? null : Number(altArg);
+const write = argv.includes('--write') || (scale.name === 'full' && !argv.includes('--no-write'));
+const outFile = argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
+
+const started = performance.now();
+const log = (message: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const address = (index: number) => `${usernameOf(index)}@${DOMAIN}`;
+
+// Everything the run started, stopped in reverse order on the way out, whatever the way out is.
+const cleanups: { name: string; run: () => Promise<unknown> | unknown }[] = [];
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const { name, run } of cleanups.reverse()) {
+      try {
+        await Promise.race([run(), sleep(25_000).then(() => Promise.reject(new Error('timed out')))]);
+      } catch (error) {
+        console.error(`cleanup of ${name} failed: ${(error as Error).message}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping children, dropping the database…`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+setTimeout(() => {
+  console.error(`The run took longer than ${HARD_LIMIT_MS / 60_000} minutes; stopping.`);
+  void cleanup().finally(() => process.exit(1));
+}, HARD_LIMIT_MS).unref();
+
+/** Stops a child: asks it to leave, then kills that very pid if it does not. */
+function stopChild(child: { child: import('node:child_process').ChildProcess; call: (cmd: string, args?: unknown, t?: number) => Promise<unknown> }, command: string, graceMs: number) {
+  return async () => {
+    if (child.child.exitCode !== null || child.child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.child.once('exit', () => r()));
+    await child.call(command, {}, graceMs).catch(() => undefined);
+    await Promise.race([exited, sleep(graceMs)]);
+    if (child.child.exitCode === null && child.child.signalCode === null) {
+      child.child.kill('SIGKILL');
+      await exited;
+    }
+  };
+}
+
+async function main(): Promise<void> {
+  const machine = describeMachine();
+  const results: Results = {
+    scale: scale.name,
+    startedAt: new Date(),
+    seconds: 0,
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    dirty: git(['status', '--porcelain', '--', 'im', 'core', 'migrations']).split('\n').filter(Boolean),
+    machine,
+    mariadb: '',
+    generators: { count: scale.generators, addresses: [], socketsEach: Math.ceil(scale.sockets / scale.generators) },
+    nodeEnv: {},
+    idle: null,
+    dm: null,
+    group: null,
+    alt: null,
+    shutdown: null,
+    errors: [],
+  };
+  log(`Atrium domain node benchmark (${scale.name}): ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, Node ${machine.node}; load ${loadAverage()}`);
+  if (scale.sockets / scale.generators > 7_000) throw new Error('at most 7,000 sockets per generator (20,000 open files per process)');
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'atrium-bench-'));
+  cleanups.push({ name: 'temp folder', run: () => rmSync(dataDir, { recursive: true, force: true }) });
+  mkdirSync(RESULTS_DIR, { recursive: true });
+
+  const db: BenchDatabase = await createDatabase();
+  cleanups.push({ name: `database ${db.name}`, run: () => db.drop() });
+  results.mariadb = db.version;
+  log(`MariaDB ${db.version}: database ${db.name}`);
+
+  const nodePort = await freePort();
+  const nodeUrl = `http://127.0.0.1:${nodePort}`;
+  const bench: BenchGateway = await startBenchGateway(dataDir, DOMAIN, nodeUrl);
+  cleanups.push({ name: 'gateway', run: () => bench.gateway.close() });
+  log(`gateway ${bench.gateway.issuer} (SQLite); domain ${DOMAIN} → ${nodeUrl}; client ${bench.clientId}; signing key ${bench.signingKey.kid}`);
+
+  const users = Array.from({ length: scale.sockets }, (_, i) => i + 1);
+  const tokenStart = performance.now();
+  const tokens = await mintAccessTokens(bench.signingKey, { issuer: bench.gateway.issuer, audience: nodeUrl, clientId: bench.clientId, domain: DOMAIN }, users);
+  log(`minted ${tokens.size} access tokens in ${((performance.now() - tokenStart) / 1000).toFixed(1)} s`);
+
+  const nodeEnv = (flushWindowMs: number | null): Record<string, string> => ({
+    NODE_DOMAIN: DOMAIN,
+    NODE_PORT: String(nodePort),
+    NODE_HOST: '127.0.0.1',
+    NODE_PUBLIC_URL: nodeUrl,
+    GATEWAY_ISSUER: bench.gateway.issuer,
+    DATABASE_URL: db.url,
+    ATRIUM_DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    FRAMES_PER_SECOND: '100000',
+    ...(flushWindowMs === null ? {} : { FLUSH_WINDOW_MS: String(flushWindowMs) }),
+  });
+  results.nodeEnv = Object.fromEntries(Object.entries(nodeEnv(null)).filter(([k]) => !['DATABASE_URL', 'ATRIUM_DATA_DIR', 'GATEWAY_ISSUER'].includes(k)));
+
+  let node: NodeChild = await spawnNode(nodeEnv(null), join(dataDir, 'node.log'));
+  const stopNode = (n: NodeChild) => stopChild(n, 'shutdown', 25_000);
+  cleanups.push({ name: 'node process', run: () => stopNode(node)() });
+  log(`node process ${node.pid} listening at ${node.localUrl}`);
+
+  const generators: GeneratorChild[] = [];
+  for (let g = 0; g < scale.generators; g++) {
+    const generator = spawnGenerator(g, `127.0.0.${g + 2}`);
+    generators.push(generator);
+    cleanups.push({ name: `generator ${g}`, run: stopChild(generator, 'close', 5_000) });
+    await generator.call('init', { url: `ws://127.0.0.1:${nodePort}/ws`, localAddress: generator.localAddress });
+  }
+  results.generators.addresses = generators.map((g) => g.localAddress);
+  const genOf = (user: number) => generators[(user - 1) % generators.length]!;
+  const usersOf = (g: number, list: number[]) => list.filter((u) => (u - 1) % generators.length === g);
+
+  const mariadbPid = findMariadbPid();
+  const snapshot = async (collect = false): Promise<Snapshot> => {
+    const [nodeStats, genStats] = await Promise.all([
+      node.call<NodeStats>('stats', { collect }),
+      Promise.all(generators.map((g) => g.call<GeneratorStats>('stats'))),
+    ]);
+    return { at: performance.now(), node: nodeStats, generators: genStats, mariadbCpuS: mariadbPid ? processCpuSeconds(mariadbPid) : null, machine: machineCpuTicks(), load: loadAverage() };
+  };
+
+  const connect = async (list: number[], what: string): Promise<{ connected: number; failures: Record<string, number>; seconds: number }> => {
+    const t0 = performance.now();
+    const progress = setInterval(() => {
+      void node.call<NodeStats>('stats').then((s) => log(`  ${what}: ${s.sockets.toLocaleString('en')} sockets authenticated`), () => undefined);
+    }, 3_000);
+    try {
+      const replies = await Promise.all(
+        generators.map((g, i) =>
+          g.call<ConnectResult>('connect', { users: usersOf(i, list).map((index) => ({ index, token: tokens.get(index)! })), concurrency: scale.connectConcurrency }, 300_000),
+        ),
+      );
+      const failures: Record<string, number> = {};
+      for (const r of replies) for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
+      return { connected: replies.reduce((s, r) => s + r.connected, 0), failures, seconds: (performance.now() - t0) / 1000 };
+    } finally {
+      clearInterval(progress);
+    }
+  };
+
+  // 1. Idle sockets ----------------------------------------------------------------------------
+  try {
+    // What a socket is made of: heap snapshots around a sample of sockets, after a warm-up so that
+    // code compiled on first use is not counted. Snapshots bloat the process's RSS for good, so this
+    // runs on a node process of its own, replaced by a fresh one for the RSS measurement.
+    const warm = users.slice(0, 100);
+    const sample = users.slice(100, 100 + scale.heapSample);
+    log(`idle sockets: heap snapshots around ${fmt(sample.length)} sockets (after ${warm.length} warm-up sockets)`);
+    await connect(warm, 'warm-up');
+    const heapBefore = join(dataDir, 'heap-before.heapsnapshot');
+    const heapAfter = join(dataDir, 'heap-after.heapsnapshot');
+    await node.call('heap.snapshot', { file: heapBefore });
+    const sampled = await connect(sample, 'heap sample');
+    await node.call('heap.snapshot', { file: heapAfter });
+    const heap = heapPerSocket(heapBefore, heapAfter, sampled.connected);
+    rmSync(heapBefore);
+    rmSync(heapAfter);
+    log(`  ${Math.round(heap.total).toLocaleString('en')} B of JS heap per socket (shallow sizes, ${sampled.connected} sockets)`);
+    await Promise.all(generators.map((g, i) => g.call('disconnect', { users: usersOf(i, [...warm, ...sample]) })));
+    await stopNode(node)();
+    node = await spawnNode(nodeEnv(null), join(dataDir, 'node.log'));
+    log(`  fresh node process ${node.pid} for the memory measurement`);
+
+    await sleep(1_000);
+    const before = await node.call<NodeStats>('stats', { collect: true });
+    const metricsBefore = await node.call<{ rss: number; heapUsed: number }>('metrics');
+    log(`idle sockets: node before: RSS ${mib(before.rss)}, heap ${mib(before.heapUsed)}; connecting ${scale.sockets.toLocaleString('en')} sockets from ${generators.length} generators`);
+    const c = await connect(users, 'connect');
+    await sleep(2_000);
+    const after = await node.call<NodeStats>('stats', { collect: true });
+    const metricsAfter = await node.call<{ rss: number; heapUsed: number }>('metrics');
+    const n = Math.max(1, after.sockets - before.sockets);
+    const idle: IdleResult = {
+      target: scale.sockets,
+      connected: after.sockets,
+      failures: c.failures,
+      connectSeconds: c.seconds,
+      before,
+      after,
+      metricsBefore,
+      metricsAfter,
+      rssPerSocket: (after.rss - before.rss) / n,
+      heapPerSocket: (after.heapUsed - before.heapUsed) / n,
+      externalPerSocket: (after.external - before.external) / n,
+      socketsPerGiB: 2 ** 30 / Math.max(1, (after.rss - before.rss) / n),
+      heapSample: { sockets: sampled.connected, ...heap },
+      load: loadAverage(),
+    };
+    results.idle = idle;
+    log(
+      `idle sockets: ${after.sockets.toLocaleString('en')} held (${c.connected} connected in ${c.seconds.toFixed(1)} s${Object.keys(c.failures).length ? `, failures ${JSON.stringify(c.failures)}` : ''}); ` +
+        `RSS ${mib(after.rss)} → ${Math.round(idle.rssPerSocket).toLocaleString('en')} B/socket, heap ${Math.round(idle.heapPerSocket).toLocaleString('en')} B/socket; ` +
+        `≈ ${Math.round(idle.socketsPerGiB).toLocaleString('en')} sockets/GiB`,
+    );
+  } catch (error) {
+    fail(results, 'idle sockets', error);
+  }
+
+  // 2. Direct messages -------------------------------------------------------------------------
+  const groupMembers = users.slice(0, scale.groupSize);
+  const pairsOf = (g: number): DmPair[] => {
+    const own = usersOf(g, users.filter((u) => u > scale.groupSize)).slice(0, 2 * Math.floor(scale.pairs / generators.length));
+    const list: DmPair[] = [];
+    for (let i = 0; i + 1 < own.length; i += 2) list.push({ sender: own[i]!, receiver: own[i + 1]!, receiverAddress: address(own[i + 1]!) });
+    return list;
+  };
+  let stepNo = 0;
+
+  const dmStep = async (label: string, step: Step, options: { profile?: string } = {}) => {
+    const phase = `dm${++stepNo}`;
+    const perGen = step.rate / generators.length;
+    const a = await snapshot();
+    if (options.profile) {
+      await node.call('instrument.start');
+      await node.call('profile.start');
+    }
+    const window = sleep(step.seconds * 1000).then(async () => {
+      const b = await snapshot();
+      if (options.profile) await node.call('profile.stop', { file: options.profile });
+      return b;
+    });
+    const runs = await Promise.all(
+      generators.map((g) =>
+        g.call<DmRunResult>('dm.run', { phase, rate: perGen, durationMs: step.seconds * 1000, warmupMs: 1_000, maxInFlight: Math.max(500, Math.ceil(perGen)), drainMs: 15_000 }, (step.seconds + 60) * 1000),
+      ),
+    );
+    const b = await window;
+    const db = options.profile ? await node.call<QueryCounts>('instrument.stop') : null;
+    const sum = (f: (r: DmRunResult) => number) => runs.reduce((s, r) => s + f(r), 0);
+    const errors: Record<string, number> = {};
+    for (const r of runs) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+    const windowSeconds = runs[0]!.windowSeconds;
+    const result: DmStep = {
+      label,
+      offered: step.rate,
+      seconds: step.seconds,
+      sentPerS: sum((r) => r.sent) / step.seconds,
+      acksPerS: sum((r) => r.acksInWindow) / windowSeconds,
+      deliveriesPerS: sum((r) => r.deliveriesInWindow) / windowSeconds,
+      skipped: sum((r) => r.skipped),
+      unacked: sum((r) => r.unacked),
+      undelivered: sum((r) => r.acks) - sum((r) => r.deliveries),
+      errors,
+      ack: percentiles(runs.map((r) => r.ackLatency)),
+      delivery: percentiles(runs.map((r) => r.deliveryLatency)),
+      usage: usageBetween(a, b),
+      drainMs: Math.max(...runs.map((r) => r.drainMs)),
+    };
+    log(
+      `  ${label}: offered ${fmt(step.rate)}/s → sent ${fmt(result.sentPerS)}/s, acks ${fmt(result.acksPerS)}/s, deliveries ${fmt(result.deliveriesPerS)}/s; ` +
+        `delivery p50 ${ms(result.delivery.p50)} p99 ${ms(result.delivery.p99)} max ${ms(result.delivery.max)}; ack p99 ${ms(result.ack.p99)}; ` +
+        `node CPU ${pct(result.usage.nodeCpu)}, MariaDB ${pct(result.usage.mariadbCpu)}, generators ${pct(result.usage.generatorsCpu)}; load ${result.usage.load}` +
+        (result.skipped ? `; ${fmt(result.skipped)} not sent (client in-flight cap)` : '') +
+        (Object.keys(errors).length ? `; errors ${JSON.stringify(errors)}` : ''),
+    );
+    return { result, db: db ? { messages: sum((r) => r.acks), counts: db } : null };
+  };
+
+  const dmSweep = async (flushWindowMs: number, steps: Step[], profileRate: number | null, tag: string): Promise<DmSweep> => {
+    const lists = generators.map((_, g) => pairsOf(g));
+    const pairCount = lists.reduce((s, l) => s + l.length, 0);
+    log(`direct messages (FLUSH_WINDOW_MS=${flushWindowMs}): opening ${fmt(pairCount)} direct conversations (a first message sent \`to\` the peer)`);
+    const t0 = performance.now();
+    const setups = await Promise.all(generators.map((g, i) => g.call<{ opened: number; failures: Record<string, number> }>('dm.setup', { list: lists[i], concurrency: 32 }, 300_000)));
+    const failures: Record<string, number> = {};
+    for (const s of setups) for (const [k, v] of Object.entries(s.failures)) failures[k] = (failures[k] ?? 0) + v;
+    const sweep: DmSweep = {
+      flushWindowMs,
+      pairs: pairCount,
+      sockets: (await node.call<NodeStats>('stats')).sockets,
+      setup: { opened: setups.reduce((s, r) => s + r.opened, 0), seconds: (performance.now() - t0) / 1000, failures },
+      steps: [],
+      profiled: null,
+    };
+    log(`  opened ${sweep.setup.opened} in ${sweep.setup.seconds.toFixed(1)} s${Object.keys(failures).length ? ` (failures ${JSON.stringify(failures)})` : ''}`);
+    let saturated = 0;
+    for (const step of steps) {
+      if (saturated >= 1 && step.rate > scale.latencyRate) {
+        log(`  skipping ${fmt(step.rate)}/s: the previous step was already saturated`);
+        continue;
+      }
+      const { result } = await dmStep(`${fmt(step.rate)}/s`, step);
+      sweep.steps.push(result);
+      if (result.acksPerS < 0.9 * step.rate) saturated += 1;
+      await sleep(1_000);
+    }
+    if (profileRate) {
+      const file = join(dataDir, `node-dm-${tag}.cpuprofile`);
+      const { result, db } = await dmStep(`${fmt(profileRate)}/s profiled`, { rate: profileRate, seconds: 8 }, { profile: file });
+      const kept = join(RESULTS_DIR, `node-dm-${tag}.cpuprofile`);
+      copyFileSync(file, kept);
+      sweep.profiled = { ...result, db: db!, profile: summariseProfile(file, ROOT), profileFile: `bench/results/node-dm-${tag}.cpuprofile` };
+    }
+    return sweep;
+  };
+
+  try {
+    results.dm = await dmSweep(2, scale.steps, scale.profileRate, 'default');
+  } catch (error) {
+    fail(results, 'direct messages', error);
+  }
+
+  // 3. A group of online members ---------------------------------------------------------------
+  try {
+    results.group = await groupPhase();
+  } catch (error) {
+    fail(results, 'group', error);
+  }
+
+  async function groupPhase(): Promise<GroupResult> {
+    const owner = groupMembers[0]!;
+    const online = (await Promise.all(generators.map((g, i) => g.call<number>('count', { users: usersOf(i, groupMembers) })))).reduce((a, b) => a + b, 0);
+    log(`group: ${fmt(groupMembers.length)} members (${fmt(online)} online); creating it with group.create`);
+    let conversationId: string | null = null;
+    let createdBy: GroupResult['createdBy'] = 'frames';
+    let createNote = '';
+    const chunk = 1_000;
+    const first = await genOf(owner).call<Record<string, unknown>>('request', {
+      user: owner,
+      frame: { type: 'group.create', title: 'Bench group', members: groupMembers.slice(1, chunk).map(address) },
+    });
+    if (first.type === 'conversation') {
+      conversationId = String((first.conversation as { id: string }).id);
+      for (let i = chunk; i < groupMembers.length && conversationId; i += chunk) {
+        const reply = await genOf(owner).call<Record<string, unknown>>('request', {
+          user: owner,
+          frame: { type: 'group.invite', conversationId, members: groupMembers.slice(i, i + chunk).map(address) },
+        });
+        if (reply.type === 'error') {
+          createNote = `group.create worked but group.invite answered ${String(reply.code)} (${String(reply.message)}); the group was made in the database instead`;
+          conversationId = null;
+        }
+      }
+      if (conversationId) {
+        createNote =
+          groupMembers.length > chunk
+            ? `created over the protocol: \`group.create\` with the first ${fmt(chunk)} members, then \`group.invite\` in chunks of ${fmt(chunk)} (one frame naming all ${fmt(groupMembers.length)} addresses would exceed MAX_FRAME_BYTES, 64 KiB)`
+            : `created over the protocol with one \`group.create\` frame`;
+      }
+      await sleep(2_000);
+    } else {
+      createNote = `group.create answered ${String(first.code)} (${String(first.message)}), so the group was written to the node's database with the node's models (conversation kind 'group', ${fmt(groupMembers.length)} active members); the node had never loaded it, so its member cache could not hold a stale list`;
+    }
+    if (!conversationId) {
+      createdBy = 'database';
+      conversationId = await createGroupInDatabase(db.url, DOMAIN, groupMembers.map(address));
+    }
+    log(`  ${createNote}`);
+
+    const round = async (phase: string, count: number, profile?: string) => {
+      await Promise.all(generators.map((g) => g.call('record.start', { phase })));
+      const a = await snapshot();
+      if (profile) {
+        await node.call('instrument.start');
+        await node.call('profile.start');
+      }
+      const interval = 1000 / scale.groupRate;
+      for (let k = 0; k < count; k++) {
+        const sender = groupMembers[(k * 97) % groupMembers.length]!;
+        await genOf(sender).call('send', { user: sender, conversationId, phase });
+        await sleep(interval);
+      }
+      const expected = count * (online - 1);
+      const t0 = performance.now();
+      let delivered = 0;
+      while (performance.now() - t0 < 15_000) {
+        const peek = await Promise.all(generators.map((g) => g.call<{ deliveries: number }>('record.peek', { phase })));
+        delivered = peek.reduce((s, p) => s + p.deliveries, 0);
+        if (delivered >= expected) break;
+        await sleep(200);
+      }
+      const b = await snapshot();
+      if (profile) await node.call('profile.stop', { file: profile });
+      const db = profile ? await node.call<QueryCounts>('instrument.stop') : null;
+      const stops = await Promise.all(generators.map((g) => g.call<{ deliveries: number; latency: HistogramData; acks: number; ackLatency: HistogramData; errors: Record<string, number> }>('record.stop', { phase })));
+      const errors: Record<string, number> = {};
+      for (const s of stops) for (const [k, v] of Object.entries(s.errors)) errors[k] = (errors[k] ?? 0) + v;
+      return {
+        expected,
+        delivered: stops.reduce((s, p) => s + p.deliveries, 0),
+        latency: percentiles(Histogram.from(stops.map((s) => s.latency))),
+        ack: percentiles(stops.map((s) => s.ackLatency)),
+        errors,
+        usage: usageBetween(a, b),
+        db: db ? { messages: count, counts: db } : null,
+      };
+    };
+
+    const main = await round('group', scale.groupMessages);
+    log(
+      `  ${scale.groupMessages} messages at ${scale.groupRate}/s: ${fmt(main.delivered)}/${fmt(main.expected)} deliveries; ` +
+        `latency p50 ${ms(main.latency.p50)} p95 ${ms(main.latency.p95)} p99 ${ms(main.latency.p99)} max ${ms(main.latency.max)}; ack p99 ${ms(main.ack.p99)}; node CPU ${pct(main.usage.nodeCpu)}`,
+    );
+    await sleep(1_000);
+    const file = join(dataDir, 'node-group.cpuprofile');
+    const profiled = await round('group-profiled', Math.min(10, scale.groupMessages), file);
+    copyFileSync(file, join(RESULTS_DIR, 'node-group.cpuprofile'));
+    log(`  profiled round: ${fmt(profiled.delivered)}/${fmt(profiled.expected)} deliveries, p99 ${ms(profiled.latency.p99)}`);
+    return {
+      members: groupMembers.length,
+      online,
+      createdBy,
+      createNote,
+      messages: scale.groupMessages,
+      ratePerS: scale.groupRate,
+      expected: main.expected,
+      delivered: main.delivered,
+      latency: main.latency,
+      ack: main.ack,
+      errors: main.errors,
+      usage: main.usage,
+      profiled: {
+        latency: profiled.latency,
+        delivered: profiled.delivered,
+        expected: profiled.expected,
+        db: profiled.db!,
+        profile: summariseProfile(file, ROOT),
+        profileFile: 'bench/results/node-group.cpuprofile',
+      },
+    };
+  }
+
+  // 4. Graceful shutdown with every socket open, then the alternative flush window ---------------
+  try {
+    const sockets = (await node.call<NodeStats>('stats')).sockets;
+    log(`shutting the node down gracefully with ${fmt(sockets)} sockets open`);
+    const t0 = performance.now();
+    await stopNode(node)();
+    results.shutdown = { sockets, seconds: (performance.now() - t0) / 1000 };
+    log(`  took ${results.shutdown.seconds.toFixed(1)} s`);
+  } catch (error) {
+    fail(results, 'shutdown', error);
+  }
+
+  if (scale.altFlushMs !== null) {
+    try {
+      await sleep(1_000);
+      node = await spawnNode(nodeEnv(scale.altFlushMs), join(dataDir, 'node-alt.log'));
+      log(`node restarted with FLUSH_WINDOW_MS=${scale.altFlushMs} (pid ${node.pid}); reconnecting the pairs' sockets only`);
+      const pairUsers = generators.flatMap((_, g) => pairsOf(g).flatMap((p) => [p.sender, p.receiver]));
+      await connect(pairUsers, 'reconnect');
+      results.alt = await dmSweep(scale.altFlushMs, scale.altSteps, null, 'alt');
+    } catch (error) {
+      fail(results, 'alternative flush window', error);
+    }
+  }
+
+  results.seconds = (performance.now() - started) / 1000;
+  writeFileSync(join(RESULTS_DIR, `node-${scale.name}.json`), JSON.stringify(results, null, 2));
+  console.log(`\n${renderConsoleSummary(results)}`);
+  if (write || outFile) {
+    writeBenchmarks(outFile ?? join(ROOT, 'BENCHMARKS.md'), results);
+    log(`wrote the "Domain node" section of ${outFile ?? 'BENCHMARKS.md'}`);
+  } else {
+    log('BENCHMARKS.md left as it is (smoke run or --no-write)');
+  }
+  if (results.errors.length) {
+    console.error(`\nSome phases failed:\n${results.errors.join('\n')}\nnode log:\n${tail(node.logFile)}`);
+  }
+}
+
+function fail(results: Results, phase: string, error: unknown) {
+  const message = `${phase}: ${error instanceof Error ? error.message : String(error)}`;
+  results.errors.push(message);
+  log(`PHASE FAILED — ${message}`);
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en');
+const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} ms` : '–');
+const pct = (n: number | null) => (n === null ? '–' : `${Math.round(n)}%`);
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+
+main()
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await cleanup();
+    log('done; children stopped, database dropped');
+    process.exit(process.exitCode ?? 0);
+  });
