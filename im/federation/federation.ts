@@ -7,7 +7,7 @@ import type { Message, NodeModels } from '../models.ts';
 import type { MemberCache } from '../conversations/member-cache.ts';
 import type { FederationEvent, Submit } from './events.ts';
 import type { FederationModels } from './models.ts';
-import { signingKey } from './node-keys.ts';
+import { rotateNodeKey, signingKey } from './node-keys.ts';
 import type { Outbox } from './outbox.ts';
 import { allowed, type RegistryClient } from './registry-client.ts';
 import { errorOf, type Transport } from './transport.ts';
@@ -163,6 +163,8 @@ export function createFederation(options: {
     },
 
     keysDocumentSigner: () => signingKey(options.federationModels, options.sealer),
+    /** A new signing key from now on; the old one keeps verifying during the grace period. */
+    rotateKey: () => rotateNodeKey(options.federationModels, options.sealer),
     outbox,
     registry,
   };
