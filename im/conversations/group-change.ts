@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Op, type Transaction } from 'sequelize';
 import { z } from 'zod';
-import { ForbiddenError, ValidationError } from '../../core/errors.ts';
+import { AppError, ForbiddenError, ValidationError } from '../../core/errors.ts';
 import { domainOf } from '../address.ts';
 import type { NodeContext } from '../context.ts';
 import type { Conversation, Member, MemberRole, Message } from '../models.ts';
@@ -24,12 +24,23 @@ export type GroupEvent =
   | { event: 'member.removed'; members: string[]; by: string }
   | { event: 'member.role'; members: string[]; role: MemberRole; by: string };
 
-/** The group and the actor's active membership in it, refusing direct conversations. */
+export class NotHomeError extends AppError {
+  constructor(home: string) {
+    super('not_home', 409, `This group is hosted by ${home}; it can be changed only there`);
+  }
+}
+
+/**
+ * The group and the actor's active membership in it, refusing direct conversations, and groups hosted by
+ * another domain: only the home orders a group's entries, and federation has no way yet to ask it for a
+ * membership change.
+ */
 export async function requireGroup(ctx: NodeContext, conversationId: string): Promise<{ conversation: Conversation; member: Member }> {
   const found = await requireMember(ctx, conversationId);
   if (found.conversation.kind !== 'group') {
     throw new ValidationError('That is a direct conversation, not a group', { conversationId: 'not a group' });
   }
+  if (found.conversation.homeDomain !== ctx.domain) throw new NotHomeError(found.conversation.homeDomain);
   return found;
 }
 

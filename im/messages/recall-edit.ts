@@ -50,7 +50,41 @@ async function ownTextMessage(ctx: NodeContext, messageId: string): Promise<Mess
   return target;
 }
 
-function appendChange(ctx: NodeContext, change: Change, target: Message, body: string, alsoWrite: (tx: Transaction, stored: Message) => Promise<void>) {
+/**
+ * A conversation homed on another domain is ordered there: the change goes to the home, as a send does,
+ * and the local copy comes back through federation.
+ */
+async function submitToHome(ctx: NodeContext, home: string, change: Change, target: Message, body: string): Promise<Appended> {
+  const ack = await ctx.federation.submit(home, {
+    conversationId: target.conversationId,
+    sender: ctx.actor.address,
+    clientMsgId: change.clientMsgId,
+    kind: change.kind,
+    body,
+    refId: target.id,
+  });
+  const message = ctx.models.Message.build(
+    {
+      conversationId: target.conversationId,
+      seq: ack.seq,
+      id: ack.messageId,
+      sender: ctx.actor.address,
+      clientMsgId: change.clientMsgId,
+      kind: change.kind,
+      body,
+      refId: target.id,
+      createdAt: new Date(ack.at),
+      editedAt: null,
+      recalledAt: null,
+    },
+    { isNewRecord: false },
+  );
+  return { message, duplicate: ack.duplicate };
+}
+
+async function appendChange(ctx: NodeContext, change: Change, target: Message, body: string, alsoWrite: (tx: Transaction, stored: Message) => Promise<void>) {
+  const home = await ctx.members.homeOf(target.conversationId);
+  if (home && home !== ctx.domain) return submitToHome(ctx, home, change, target, body);
   return ctx.committer.append({
     conversationId: target.conversationId,
     sender: ctx.actor.address,

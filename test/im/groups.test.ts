@@ -1,4 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operator } from '../../gateway/context.ts';
+import { allowPair } from '../../gateway/federation/policy.ts';
+import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import type { AtriumClient, Conversation, Message } from '../../im/sdk/client.ts';
@@ -29,6 +33,10 @@ async function device(username: string): Promise<Device> {
 beforeAll(async () => {
   gateway = await startTestGateway('im-groups');
   eng = await startTestNode(gateway, 'eng.campus.test');
+  // Groups take members of other domains only where the federation policy allows it.
+  const operatorCtx = { ...gateway.context(null), actor: operator('test') };
+  await pinDomainKeys(operatorCtx, 'eng.campus.test');
+  await allowPair(operatorCtx, { a: 'eng.campus.test', b: 'arts.campus.test' });
   [alice, dave, carol, enzo] = await Promise.all([device('alice'), device('dave'), device('carol'), device('eng-admin')]);
 });
 afterAll(async () => {
@@ -85,6 +93,15 @@ describe('creating a group', () => {
     await refused(alice.createGroup('   ', [DAVE]), 'invalid_frame');
     await refused(alice.createGroup('x'.repeat(201), [DAVE]), 'invalid_frame');
     expect((await dave.conversations()).map((c) => c.title)).not.toContain('Twice');
+  });
+
+  it('refuses members of a domain the federation policy does not allow, before storing anything', async () => {
+    const before = await eng.models.Conversation.count();
+    await refused(alice.createGroup('Outside the policy', [DAVE, 'lena@law.campus.test']), 'federation_denied');
+    expect(await eng.models.Conversation.count()).toBe(before);
+    const group = await alice.createGroup('Policy on invite', [DAVE]);
+    await refused(alice.invite(group.id, ['lena@law.campus.test']), 'federation_denied');
+    expect((await alice.history(group.id)).messages.map((m) => m.event)).toEqual(['group.created']);
   });
 });
 
@@ -143,6 +160,21 @@ describe('changing a group', () => {
     const [now] = (await alice.conversations()).filter((c) => c.id === group.id);
     expect(now!.title).toBe('Permissions');
     expect(roles(now!)).toEqual({ [ALICE]: 'owner', [DAVE]: 'member', [CAROL]: 'admin', [ENZO]: 'admin' });
+  });
+
+  it('refuses to change a group hosted by another domain, whose sequence only its home may extend', async () => {
+    // A group homed on arts, as federation stores its copy here.
+    const id = randomUUID();
+    await eng.models.Conversation.create({ id, kind: 'group', homeDomain: 'arts.campus.test', title: 'Arts club', directKey: null, createdBy: BOB_ARTS });
+    await eng.models.Member.bulkCreate([
+      { conversationId: id, address: BOB_ARTS, role: 'owner', state: 'active' },
+      { conversationId: id, address: ALICE, role: 'admin', state: 'active' },
+    ]);
+    await refused(alice.renameGroup(id, 'Renamed from eng'), 'not_home');
+    await refused(alice.invite(id, [DAVE]), 'not_home');
+    await refused(alice.leave(id), 'not_home');
+    const copy = await eng.models.Conversation.findByPk(id);
+    expect(copy).toMatchObject({ title: 'Arts club', lastSeq: 0 });
   });
 
   it('cuts a removed member off: no pushes, no sending, no history, and tells them', async () => {
