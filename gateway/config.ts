@@ -27,6 +27,7 @@ const schema = z.object({
   ACCESS_TOKEN_TTL_SECONDS: envPositiveInt.default(3600),
   SESSION_TTL_HOURS: envPositiveInt.default(12),
   KEYS_RELOAD_SECONDS: envPositiveInt.default(30),
+  PIN_REFRESH_SECONDS: envPositiveInt.default(300),
 });
 
 export type GatewayConfig = {
@@ -45,6 +46,8 @@ export type GatewayConfig = {
   accessTokenTtlSeconds: number;
   sessionTtlHours: number;
   keysReloadSeconds: number;
+  /** How often pinned domain keys are re-read, to follow the nodes' own rotations. */
+  pinRefreshSeconds: number;
 };
 
 export function loadGatewayConfig(env: Env): GatewayConfig {
@@ -80,6 +83,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     accessTokenTtlSeconds: v.ACCESS_TOKEN_TTL_SECONDS,
     sessionTtlHours: v.SESSION_TTL_HOURS,
     keysReloadSeconds: v.KEYS_RELOAD_SECONDS,
+    pinRefreshSeconds: v.PIN_REFRESH_SECONDS,
   };
 }
 

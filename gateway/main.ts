@@ -27,6 +27,7 @@ import { createViewEngine, viewsDir } from './views.ts';
 import { auditProviderEvents } from './oidc/audit-events.ts';
 import { notifyNodesOfLogout } from './oidc/notify-nodes.ts';
 import { federationRoutes } from './federation/routes.ts';
+import { refreshPins } from './federation/refresh-pins.ts';
 
 export type Gateway = {
   issuer: string;
@@ -133,6 +134,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   const timers = [
     setInterval(() => void reloadKeys().catch((err) => logger.error({ err }, 'key reload failed')), config.keysReloadSeconds * 1000),
     setInterval(() => void sweepExpiredPayloads(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
+    setInterval(() => void refreshPins(context(null), logger), config.pinRefreshSeconds * 1000),
   ];
   for (const t of timers) t.unref();
   logger.info({ issuer, port }, 'gateway listening');

@@ -29,6 +29,7 @@ import { ensureNodeKey, signingKey } from './federation/node-keys.ts';
 import { createOutbox } from './federation/outbox.ts';
 import { createRegistryClient } from './federation/registry-client.ts';
 import { federationRoutes } from './federation/routes.ts';
+import { directoryRoute } from './federation/directory.ts';
 import { createTransport } from './federation/transport.ts';
 import { createLocalPresence } from './presence/presence-store.ts';
 import { createRedisPresence } from './presence/redis-presence.ts';
@@ -140,6 +141,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
   app.use(federationRoutes(services, federation, federationModels, sealer));
   app.use(backchannelLogoutRoute({ issuer: config.gatewayIssuer, audience: url, keys: verifier.keys, bus }));
+  app.use(directoryRoute({ domain: config.domain, gatewayIssuer: config.gatewayIssuer, verifier, signingKey: nodeKey }));
   app.use('/api/v1', apiRoutes(services, verifier));
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
   app.use(jsonErrors(logger));

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import request from 'supertest';
+import { startCampus, type Campus } from '../helpers/federation.ts';
+import { login } from '../helpers/node.ts';
+import { refreshPins } from '../../gateway/federation/refresh-pins.ts';
+import { pinnedKeysOf } from '../../gateway/federation/pin-domain.ts';
+
+let campus: Campus;
+beforeAll(async () => {
+  campus = await startCampus('fed-directory');
+});
+afterAll(async () => campus?.stop());
+
+async function search(username: string, node: 'eng' | 'arts' | 'law', q: string) {
+  const who = await login(campus.gateway, username);
+  const token = await who.tokenFor(campus.nodes[node].url);
+  const response = await request(campus.nodes[node].server).get('/api/v1/directory').query({ q }).set('authorization', `Bearer ${token}`);
+  expect(response.status).toBe(200);
+  return response.body.people as { username: string; address: string; addresses: string[] }[];
+}
+
+describe('people search across colleges', () => {
+  it('finds people on domains the policy lets the searcher see, at their home address', async () => {
+    const found = await search('alice', 'eng', 'bob');
+    expect(found.map((p) => p.address)).toEqual(['bob@arts.campus.test']);
+    expect((await search('alice', 'eng', 'lena')).map((p) => p.address)).toEqual(['lena@law.campus.test']);
+  });
+
+  it('hides people of domains the policy keeps apart', async () => {
+    expect(await search('bob', 'arts', 'lena')).toEqual([]);
+  });
+
+  it('lists every address of someone in several colleges', async () => {
+    const [carol] = await search('bob', 'arts', 'carol');
+    expect(carol!.addresses.sort()).toEqual(['carol@arts.campus.test', 'carol@eng.campus.test']);
+  });
+
+  it('requires a token for the node', async () => {
+    await request(campus.nodes.eng.server).get('/api/v1/directory').query({ q: 'bob' }).expect(401);
+  });
+});
+
+describe('following a node\'s key rotation', () => {
+  it('re-pins the new key because the old one vouches for it', async () => {
+    const before = pinnedKeysOf((await campus.gateway.models.Domain.findOne({ where: { name: 'law.campus.test' } }))!);
+    const rotated = await campus.nodes.law.federation.rotateKey();
+    await refreshPins(campus.gateway.context(null), campus.gateway.logger);
+    const after = pinnedKeysOf((await campus.gateway.models.Domain.findOne({ where: { name: 'law.campus.test' } }))!);
+    expect(after.map((k) => k.kid)).toEqual([rotated.kid, ...before.map((k) => k.kid)]);
+  });
+});
