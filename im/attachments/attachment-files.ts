@@ -12,6 +12,12 @@ export class TooLargeError extends AppError {
   }
 }
 
+export class UploadAbortedError extends AppError {
+  constructor() {
+    super('upload_aborted', 400, 'The upload ended before the file was complete');
+  }
+}
+
 /** Files are stored under their id alone; the uploader's name never reaches the file system. */
 export function attachmentPath(ctx: Pick<NodeContext, 'config'>, id: string): string {
   return join(ctx.config.attachments.dir, id);
@@ -30,6 +36,8 @@ export type PresentedAttachment = ReturnType<typeof presentAttachment>;
  */
 export function writeLimited(source: Readable, path: string, maxBytes: number): Promise<{ size: number; sha256: string }> {
   return new Promise((resolve, reject) => {
+    // A client that gave up before we started listening would otherwise never settle this.
+    if (source.destroyed) return reject(new UploadAbortedError());
     const hash = createHash('sha256');
     const out = createWriteStream(path, { flags: 'wx' });
     let size = 0;
@@ -66,7 +74,7 @@ export function writeLimited(source: Readable, path: string, maxBytes: number): 
       out.end(() => resolve({ size, sha256: hash.digest('hex') }));
     }
     function onClose() {
-      if (!source.readableEnded) fail(new AppError('upload_aborted', 400, 'The upload ended before the file was complete'));
+      if (!source.readableEnded) fail(new UploadAbortedError());
     }
 
     out.on('error', fail);

@@ -61,12 +61,13 @@ export const handlers: Handlers = {
     return { deferred: durable.then((appended) => ack(frame, appended)) };
   },
 
+  // Deferred like a send: waiting for the commit (or a remote home's answer) must not hold up the socket.
   async recall(session, frame) {
-    return ack(frame, await recallMessage(session.ctx, frame));
+    return { deferred: recallMessage(session.ctx, frame).then((appended) => ack(frame, appended)) };
   },
 
   async edit(session, frame) {
-    return ack(frame, await editMessage(session.ctx, frame));
+    return { deferred: editMessage(session.ctx, frame).then((appended) => ack(frame, appended)) };
   },
 
   async search(session, frame) {

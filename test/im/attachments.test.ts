@@ -120,6 +120,28 @@ describe('refused uploads change nothing', () => {
     expect((await alice.upload(new Uint8Array(MAX_BYTES), 'just-fits.zip', 'application/zip')).size).toBe(MAX_BYTES);
   });
 
+  it('keeps nothing of an upload the client abandons halfway', async () => {
+    const before = await stored();
+    const abort = new AbortController();
+    let chunks = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (chunks++ < 2) return controller.enqueue(new Uint8Array(8 * 1024));
+        await new Promise((r) => setTimeout(r, 300));
+        abort.abort();
+      },
+    });
+    const upload = fetch(api('/attachments?name=half.zip'), {
+      method: 'POST',
+      headers: { ...(await bearer(alice)), 'content-type': 'application/zip' },
+      body,
+      duplex: 'half',
+      signal: abort.signal,
+    } as RequestInit);
+    await expect(upload).rejects.toThrow();
+    await expect.poll(() => stored()).toEqual(before);
+  });
+
   it('refuses a type not on the allowlist with 415 and an empty file with 400', async () => {
     const before = await stored();
     await expect(alice.upload(new Uint8Array([0x4d, 0x5a]), 'setup.exe', 'application/x-msdownload')).rejects.toMatchObject({ code: 'unsupported_media_type' });
