@@ -36,6 +36,7 @@ const schema = z.object({
   FEDERATION_PROXY_URL: envUrl.optional(),
   NODE_SECRET_KEY: z.string().min(32, { message: 'expected at least 32 characters of random secret' }).optional(),
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
+  FEDERATION_POLICY_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(20).default(7),
 });
 
 export type NodeConfig = {
@@ -66,6 +67,8 @@ export type NodeConfig = {
   /** Seals the node's private signing keys at rest. */
   secretKey: string;
   registryTtlMs: number;
+  /** Retries of a transaction another domain refused by policy before its events are set aside (about 2 minutes at 7). */
+  federationPolicyRetries: number;
 };
 
 export function loadNodeConfig(env: Env): NodeConfig {
@@ -102,6 +105,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     federationProxyUrl: v.FEDERATION_PROXY_URL?.replace(/\/$/, ''),
     secretKey: v.NODE_SECRET_KEY ?? developmentSecret(dataDir, v.NODE_DOMAIN),
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
+    federationPolicyRetries: v.FEDERATION_POLICY_RETRIES,
   };
 }
 

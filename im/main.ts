@@ -21,6 +21,8 @@ import { fanOut } from './messages/fan-out.ts';
 import { createGroupCommitter } from './messages/group-commit.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
 import { createMemberCache } from './conversations/member-cache.ts';
+import { domainOf } from './address.ts';
+import { serverFrame } from './protocol/frames.ts';
 import { Gauge } from 'prom-client';
 import { createSealer } from '../core/seal.ts';
 import { createFederation, type Federation } from './federation/federation.ts';
@@ -91,7 +93,25 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const nodeKey = () => signingKey(federationModels, sealer);
   const registry = createRegistryClient({ gatewayIssuer: config.gatewayIssuer, origin: config.domain, signingKey: nodeKey, ttlMs: config.registryTtlMs, logger });
   const transport = createTransport({ origin: config.domain, proxyUrl: config.federationProxyUrl, registry, signingKey: nodeKey });
-  const outbox = createOutbox({ sequelize, models: federationModels, transport, processId, logger });
+  const outbox = createOutbox({
+    sequelize,
+    models: federationModels,
+    transport,
+    processId,
+    logger,
+    policyRetries: config.federationPolicyRetries,
+    // An entry another domain refused for good (its own policy) is acknowledged here already: tell its author.
+    async onRefused(destination, events, error) {
+      for (const event of events) {
+        if (event.type !== 'entry' || domainOf(event.message.sender) !== config.domain) continue;
+        await bus.publish({
+          kind: 'deliver',
+          recipients: [event.message.sender],
+          frame: serverFrame('delivery.failed', { messageId: event.message.id, conversationId: event.conversationId, domain: destination, reason: error }),
+        });
+      }
+    },
+  });
   const federation = createFederation({ domain: config.domain, models, federationModels, members, registry, transport, outbox, sealer, logger });
 
   let outboxTouched = false;

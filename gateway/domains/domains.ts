@@ -14,7 +14,8 @@ import { selfAndAncestors, unitsByPaths } from '../accounts/units.ts';
 const domainSchema = z.object({
   name: domainNameSchema,
   url: httpUrlSchema,
-  units: z.array(unitPathSchema).min(1, { message: 'at least one unit' }),
+  // A domain of a partner organization, reached through its proxy, serves none of this campus's units.
+  units: z.array(unitPathSchema),
 });
 
 export type PresentedDomain = { id: string; name: string; url: string; units: string[] };
@@ -29,7 +30,7 @@ export async function addDomain(ctx: GatewayContext, input: unknown): Promise<Do
     if (clash) throw new ConflictError(clash.name === data.name ? `Domain ${data.name} exists` : `URL ${data.url} is used by ${clash.name}`);
     const units = await unitsByPaths(ctx, data.units);
     const domain = await Domain.create({ id: randomUUID(), name: data.name, url: data.url }, { transaction: ctx.tx });
-    await DomainUnit.bulkCreate(units.map((u) => ({ domainId: domain.id, unitId: u.id })), { transaction: ctx.tx });
+    if (units.length > 0) await DomainUnit.bulkCreate(units.map((u) => ({ domainId: domain.id, unitId: u.id })), { transaction: ctx.tx });
     await audit(ctx, { action: 'domain.create', target: data.name, details: { url: data.url, units: data.units } });
     return domain;
   });

@@ -40,7 +40,8 @@ export async function pinDomainKeys(ctx: GatewayContext, name: string): Promise<
   if (!domain) throw new NotFoundError(`No domain ${name}`);
   let raw: unknown;
   try {
-    const response = await fetch(`${domain.url}/.well-known/atrium/keys`, { signal: AbortSignal.timeout(5_000) });
+    // A partner organization's domain is registered with its proxy's URL; the query tells that proxy which node.
+    const response = await fetch(`${domain.url}/.well-known/atrium/keys?domain=${encodeURIComponent(name)}`, { signal: AbortSignal.timeout(5_000) });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     raw = await response.json();
   } catch (error) {

@@ -84,9 +84,10 @@ export function createFederation(options: {
     async assertAllowed(addresses: Iterable<string>): Promise<void> {
       const others = remoteDomains(addresses);
       if (others.length === 0) return;
-      const current = await registry.get().catch(() => {
+      let current = await registry.get().catch(() => {
         throw new AppError('federation_unavailable', 503, 'The federation registry cannot be reached now; try again');
       });
+      if (others.some((d) => !allowed(current, domain, d))) current = await registry.refreshSoon();
       const denied = others.filter((d) => !allowed(current, domain, d));
       if (denied.length > 0) throw new FederationDeniedError(denied);
     },

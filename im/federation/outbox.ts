@@ -10,8 +10,13 @@ const LEASE_MS = 30_000;
 const BASE_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 60_000;
 
-/** Answers after which retrying cannot help: the events are set aside (logged) so later ones flow. */
-function permanent(status: number): boolean {
+/**
+ * Answers after which retrying cannot help: the events are set aside (logged, authors told) so later ones
+ * flow. A policy refusal is retried for a while first, since registries catch up with a policy change
+ * within their cache time.
+ */
+function permanent(status: number, code: string, attempts: number, policyRetries: number): boolean {
+  if (code === 'policy_denied') return attempts >= policyRetries;
   return status >= 400 && status < 500 && ![401, 404, 408, 409, 425, 429].includes(status);
 }
 
@@ -30,6 +35,10 @@ export function createOutbox(options: {
   processId: string;
   logger: Logger;
   pollMs?: number;
+  /** How many times a policy refusal is retried (with backoff) before the events are set aside. */
+  policyRetries?: number;
+  /** Told about events a destination refused for good (a partner's policy, say), so senders learn of it. */
+  onRefused?: (destination: string, events: FederationEvent[], error: string) => Promise<void>;
 }) {
   const { sequelize, models, transport, processId, logger } = options;
   const { OutboxEntry, OutboxPeer } = models;
@@ -75,13 +84,16 @@ export function createOutbox(options: {
       if (response.status === 200) outcome = { ok: true };
       else {
         const { code, message } = errorOf(response);
-        outcome = { ok: false, permanent: permanent(response.status), error: `${code}: ${message}` };
+        outcome = { ok: false, permanent: permanent(response.status, code, peer.attempts, options.policyRetries ?? 7), error: `${code}: ${message}` };
       }
     } catch (error) {
       outcome = { ok: false, permanent: false, error: (error as Error).message };
     }
     if (outcome.ok || outcome.permanent) {
-      if (!outcome.ok) logger.error({ destination, error: outcome.error, events: rows.length }, 'federation events refused for good; set aside');
+      if (!outcome.ok) {
+        logger.error({ destination, error: outcome.error, events: rows.length }, 'federation events refused for good; set aside');
+        await options.onRefused?.(destination, events, outcome.error).catch((err: unknown) => logger.error({ err }, 'could not report refused events'));
+      }
       await sequelize.transaction(async (tx) => {
         await OutboxEntry.destroy({ where: { destination, id: { [Op.lte]: peer.txnLastId! } }, transaction: tx });
         Object.assign(peer, { txnId: null, txnLastId: null, attempts: 0, nextAttemptAt: null, lastError: outcome.ok ? null : outcome.error.slice(0, 500) });

@@ -41,6 +41,7 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     }
     if (result.destination !== services.domain) throw new AppError('wrong_destination', 401, `This node is ${services.domain}, not ${result.destination}`);
     if (!domainEntry(registry, result.origin)) throw new AppError('unknown_origin', 401, `${result.origin} is not a registered domain`);
+    if (!allowed(registry, result.origin, services.domain)) registry = await federation.registry.refreshSoon();
     if (!allowed(registry, result.origin, services.domain)) throw new AppError('policy_denied', 403, `The federation policy does not let ${result.origin} reach ${services.domain}`);
     return result.origin;
   }

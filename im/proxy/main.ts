@@ -57,6 +57,8 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
     if (!domainEntry(current, origin)) throw new AppError('forbidden', 403, `${origin} is not a domain`);
     const target = domainEntry(current, destination) ?? domainEntry(await registry.refreshSoon(), destination);
     if (!target) throw new AppError('unknown_destination', 404, `No domain ${destination} in the registry`);
+    // A denial may come from a copy of the registry older than a policy change: look again before refusing.
+    if (!allowed(current, origin, destination)) current = await registry.refreshSoon();
     if (!allowed(current, origin, destination)) throw new AppError('policy_denied', 403, `The federation policy does not let ${origin} reach ${destination}`);
 
     let answer: Response;
@@ -74,6 +76,17 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
       throw new AppError('destination_unreachable', 502, `${destination} did not answer: ${(error as Error).message}`);
     }
     res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+    res.end(Buffer.from(await answer.arrayBuffer()));
+  }
+
+  /** Serves a registered domain's signed keys document, so a partner organization can pin it through us. */
+  async function relayKeys(domain: string, res: ServerResponse) {
+    const target = domainEntry(await registry.get(), domain) ?? domainEntry(await registry.refreshSoon(), domain);
+    if (!target) throw new AppError('unknown_destination', 404, `No domain ${domain} in the registry`);
+    const answer = await fetch(`${target.url}/.well-known/atrium/keys?domain=${encodeURIComponent(domain)}`, { signal: AbortSignal.timeout(config.forwardTimeoutMs) }).catch(() => {
+      throw new AppError('destination_unreachable', 502, `${domain} did not answer`);
+    });
+    res.writeHead(answer.status, { 'content-type': 'application/json' });
     res.end(Buffer.from(await answer.arrayBuffer()));
   }
 
@@ -101,6 +114,10 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
     }
     if (req.method === 'GET' && path === '/metrics') {
       metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text));
+      return;
+    }
+    if (req.method === 'GET' && path.startsWith('/.well-known/atrium/keys?')) {
+      relayKeys(new URL(path, 'http://proxy').searchParams.get('domain') ?? '', res).then(() => done(), done);
       return;
     }
     if (req.method !== 'POST' || !FORWARDED.test(path)) {

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/federation.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { connectAs, login, startTestNodeOn } from '../helpers/node.ts';
+import { openRaw } from '../helpers/raw-socket.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { loadProxyConfig } from '../../im/proxy/config.ts';
+import { startProxy, type Proxy } from '../../im/proxy/main.ts';
+import { operator } from '../../gateway/context.ts';
+import { createUnit } from '../../gateway/accounts/units.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { addDomain, updateDomain } from '../../gateway/domains/domains.ts';
+import { addProxy, allowPair, denyPair } from '../../gateway/federation/policy.ts';
+import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import type { DomainNode } from '../../im/main.ts';
+import type { Message } from '../../im/sdk/client.ts';
+
+/**
+ * A university (gateway U: eng.campus.test behind proxy U) and a company (gateway C: sales.acme.test behind
+ * proxy C), each registering the other's domain at the other's proxy and keeping its own policy.
+ */
+let university: TestGateway;
+let company: TestGateway;
+let proxyU: Proxy;
+let proxyC: Proxy;
+let eng: DomainNode;
+let sales: DomainNode;
+const dbs: TestDatabase[] = [];
+
+async function proxyFor(gateway: TestGateway, name: string): Promise<Proxy> {
+  const db = await createTestDatabase(name);
+  dbs.push(db);
+  const proxy = await startProxy(loadProxyConfig({ PROXY_PORT: '0', PROXY_HOST: '127.0.0.1', PROXY_NAME: name, GATEWAY_ISSUER: gateway.issuer, ATRIUM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', REGISTRY_TTL_SECONDS: '1' }));
+  await addProxy({ ...gateway.context(null), actor: operator('test') }, { name, publicJwk: proxy.publicKey });
+  return proxy;
+}
+
+beforeAll(async () => {
+  university = await startTestGateway('org-u');
+  company = await startTestGateway('org-c');
+  const u = { ...university.context(null), actor: operator('test') };
+  const c = { ...company.context(null), actor: operator('test') };
+  await createUnit(c, { path: 'acme', name: 'Acme Corp' });
+  await createUnit(c, { path: 'acme/sales', name: 'Sales' });
+  await createUser(c, { username: 'sam', displayName: 'Sam Seller', email: 'sam@acme.test', password: DEMO_PASSWORD, roles: ['staff'], units: ['acme/sales'] });
+
+  proxyU = await proxyFor(university, 'uni-proxy');
+  proxyC = await proxyFor(company, 'acme-proxy');
+
+  const engDb = await createTestDatabase('org-eng');
+  const salesDb = await createTestDatabase('org-sales');
+  dbs.push(engDb, salesDb);
+  const engPort = await freePort();
+  const salesPort = await freePort();
+  await updateDomain(u, 'eng.campus.test', { url: `http://127.0.0.1:${engPort}` });
+  await addDomain(c, { name: 'sales.acme.test', url: `http://127.0.0.1:${salesPort}`, units: ['acme/sales'] });
+  eng = await startTestNodeOn(university, 'eng.campus.test', engDb, { NODE_PORT: String(engPort), NODE_PUBLIC_URL: `http://127.0.0.1:${engPort}`, FEDERATION_PROXY_URL: proxyU.url, REGISTRY_TTL_SECONDS: '1', FEDERATION_POLICY_RETRIES: '1' });
+  sales = await startTestNodeOn(company, 'sales.acme.test', salesDb, { NODE_PORT: String(salesPort), NODE_PUBLIC_URL: `http://127.0.0.1:${salesPort}`, FEDERATION_PROXY_URL: proxyC.url, REGISTRY_TTL_SECONDS: '1' });
+  await pinDomainKeys(u, 'eng.campus.test');
+  await pinDomainKeys(c, 'sales.acme.test');
+
+  // Each organization registers the partner's domain at the partner's proxy and pins its keys through it.
+  await addDomain(u, { name: 'sales.acme.test', url: proxyC.url, units: [] });
+  // (The company's test gateway was seeded with the demo campus; its eng entry becomes the partner domain.)
+  await updateDomain(c, 'eng.campus.test', { url: proxyU.url, units: [] });
+  await pinDomainKeys(u, 'sales.acme.test');
+  await pinDomainKeys(c, 'eng.campus.test');
+  await allowPair(u, { a: 'eng.campus.test', b: 'sales.acme.test' });
+  await allowPair(c, { a: 'eng.campus.test', b: 'sales.acme.test' });
+});
+
+afterAll(async () => {
+  for (const node of [eng, sales]) await node?.close();
+  for (const proxy of [proxyU, proxyC]) await proxy?.close();
+  for (const db of dbs) await db.drop();
+  await university?.stop();
+  await company?.stop();
+});
+
+describe('two organizations with linked proxies', () => {
+  it('lets a student and a company contact talk both ways through both proxies', async () => {
+    const alice = await connectAs(university, eng, 'alice');
+    const sam = await connectAs(company, sales, 'sam');
+    const samInbox: Message[] = [];
+    const aliceInbox: Message[] = [];
+    sam.on('message', (m) => samInbox.push(m));
+    alice.on('message', (m) => aliceInbox.push(m));
+
+    const hello = await alice.send({ to: 'sam@sales.acme.test', text: 'internship question' });
+    await expect.poll(() => samInbox.map((m) => m.text), { timeout: 15_000 }).toEqual(['internship question']);
+    const reply = await sam.send({ conversationId: hello.conversationId, text: 'happy to help' });
+    expect(reply.seq).toBe(2);
+    await expect.poll(() => aliceInbox.map((m) => m.text), { timeout: 15_000 }).toContain('happy to help');
+    alice.close();
+    sam.close();
+  });
+
+  it('enforces each side\'s own policy: when the company withdraws, the student is told the message was refused', async () => {
+    await denyPair({ ...company.context(null), actor: operator('test') }, { a: 'eng.campus.test', b: 'sales.acme.test' });
+    await new Promise((r) => setTimeout(r, 1_200));
+    const who = await login(university, 'alice');
+    const raw = await openRaw(eng.localUrl, ['atrium.v1', `atrium.token.${await who.tokenFor(eng.url)}`]);
+    await raw.next((f) => f.type === 'ready');
+    raw.send({ v: 1, id: 's1', type: 'send', clientMsgId: 'withdrawn-0001', to: 'sam@sales.acme.test', text: 'are you still there?' });
+    const ack = await raw.next((f) => f.re === 's1');
+    expect(ack.type).toBe('ack');
+    const refused = await raw.next((f) => f.type === 'delivery.failed', 15_000);
+    expect(refused).toMatchObject({ messageId: ack.messageId, domain: 'sales.acme.test' });
+    expect(String(refused.reason)).toContain('policy_denied');
+    expect(await sales.models.Message.count({ where: { id: String(ack.messageId) } })).toBe(0);
+    raw.socket.close();
+  });
+});
