@@ -9,7 +9,7 @@ type HeapSnapshot = {
 export type HeapGroup = { name: string; bytesPerSocket: number; countPerSocket: number };
 
 /** Shallow size and count per kind of heap object (constructor, closure name, or V8's internal type). */
-function groupSizes(file: string): Map<string, { size: number; count: number }> {
+function groupSizes(file: string): { groups: Map<string, { size: number; count: number }>; strings: Map<string, { size: number; count: number }> } {
   const snap = JSON.parse(readFileSync(file, 'utf8')) as HeapSnapshot;
   const fields = snap.snapshot.meta.node_fields;
   const types = snap.snapshot.meta.node_types[0];
@@ -18,6 +18,7 @@ function groupSizes(file: string): Map<string, { size: number; count: number }> 
   const nameAt = fields.indexOf('name');
   const sizeAt = fields.indexOf('self_size');
   const groups = new Map<string, { size: number; count: number }>();
+  const strings = new Map<string, { size: number; count: number }>();
   for (let i = 0; i < snap.nodes.length; i += stride) {
     const type = types[snap.nodes[i + typeAt]!]!;
     const name = snap.strings[snap.nodes[i + nameAt]!] ?? '';
@@ -30,26 +31,38 @@ function groupSizes(file: string): Map<string, { size: number; count: number }> 
     g.size += snap.nodes[i + sizeAt]!;
     g.count += 1;
     groups.set(key, g);
+    if (type === 'string' || type === 'sliced string' || type === 'concatenated string') {
+      // Strings by their first characters, so that kinds of retained text (tokens, ids, headers) stand out.
+      const prefix = `${type}: ${JSON.stringify(name.slice(0, 18))}${name.length > 18 ? '…' : ''}`;
+      const p = strings.get(prefix) ?? { size: 0, count: 0 };
+      p.size += snap.nodes[i + sizeAt]!;
+      p.count += 1;
+      strings.set(prefix, p);
+    }
   }
-  return groups;
+  return { groups, strings };
 }
 
 /**
  * What each added socket costs on the JS heap, by kind of object: the difference between two
  * snapshots divided by the sockets added between them. Shallow sizes, so each byte counts once.
  */
-export function heapPerSocket(beforeFile: string, afterFile: string, sockets: number, top = 25): { total: number; groups: HeapGroup[] } {
+export function heapPerSocket(beforeFile: string, afterFile: string, sockets: number, top = 25): { total: number; groups: HeapGroup[]; strings: HeapGroup[] } {
   const before = groupSizes(beforeFile);
   const after = groupSizes(afterFile);
-  const rows: HeapGroup[] = [];
-  let total = 0;
-  for (const [name, a] of after) {
-    const b = before.get(name) ?? { size: 0, count: 0 };
-    const bytes = (a.size - b.size) / sockets;
-    total += bytes;
-    rows.push({ name, bytesPerSocket: bytes, countPerSocket: (a.count - b.count) / sockets });
-  }
-  for (const [name, b] of before) if (!after.has(name)) total -= b.size / sockets;
-  rows.sort((x, y) => y.bytesPerSocket - x.bytesPerSocket);
-  return { total, groups: rows.slice(0, top) };
+  const diff = (b: Map<string, { size: number; count: number }>, a: Map<string, { size: number; count: number }>) => {
+    const rows: HeapGroup[] = [];
+    let total = 0;
+    for (const [name, x] of a) {
+      const y = b.get(name) ?? { size: 0, count: 0 };
+      total += (x.size - y.size) / sockets;
+      rows.push({ name, bytesPerSocket: (x.size - y.size) / sockets, countPerSocket: (x.count - y.count) / sockets });
+    }
+    for (const [name, y] of b) if (!a.has(name)) total -= y.size / sockets;
+    rows.sort((p, q) => q.bytesPerSocket - p.bytesPerSocket);
+    return { total, rows };
+  };
+  const groups = diff(before.groups, after.groups);
+  const strings = diff(before.strings, after.strings);
+  return { total: groups.total, groups: groups.rows.slice(0, top), strings: strings.rows.slice(0, 8) };
 }

@@ -31,6 +31,8 @@ export type QueryCounts = {
   /** Statements by kind (SELECT, INSERT, UPDATE, START, COMMIT, …), with the time from send to answer. */
   statements: Record<string, { count: number; ms: number }>;
   transactions: { count: number; ms: number; maxMs: number };
+  /** How long the counting ran. */
+  wallMs: number;
 };
 
 const node = await startNode(loadNodeConfig(process.env), { migrate: true });
@@ -38,7 +40,8 @@ const gc = (globalThis as { gc?: () => void }).gc;
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 
-const counts: QueryCounts = { statements: {}, transactions: { count: 0, ms: 0, maxMs: 0 } };
+const counts: QueryCounts = { statements: {}, transactions: { count: 0, ms: 0, maxMs: 0 }, wallMs: 0 };
+let countingSince = 0;
 let instrumenting = false;
 const queryStarted = new WeakMap<object, number>();
 instrumentTransactions(node.sequelize);
@@ -86,6 +89,7 @@ serveIpc(
     'instrument.start'() {
       counts.statements = {};
       counts.transactions = { count: 0, ms: 0, maxMs: 0 };
+      countingSince = performance.now();
       instrumenting = true;
       node.sequelize.addHook('beforeQuery', 'bench', (options) => {
         queryStarted.set(options, performance.now());
@@ -101,6 +105,7 @@ serveIpc(
     },
     'instrument.stop'(): QueryCounts {
       instrumenting = false;
+      counts.wallMs = performance.now() - countingSince;
       node.sequelize.removeHook('beforeQuery', 'bench');
       node.sequelize.removeHook('afterQuery', 'bench');
       return counts;

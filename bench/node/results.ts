@@ -49,7 +49,7 @@ export type IdleResult = {
   externalPerSocket: number;
   socketsPerGiB: number;
   /** JS heap per socket by kind of object, from heap snapshots around the first sockets. */
-  heapSample: { sockets: number; total: number; groups: HeapGroup[] };
+  heapSample: { sockets: number; total: number; groups: HeapGroup[]; strings: HeapGroup[] };
   load: string;
 };
 

@@ -66,6 +66,8 @@ const SCALES: Record<'full' | 'smoke', Scale> = {
     heapSample: 1_000,
     pairs: 2_000,
     steps: [
+      { rate: 1_000, seconds: 8 },
+      { rate: 2_500, seconds: 8 },
       { rate: 5_000, seconds: 8 },
       { rate: 10_000, seconds: 15 },
       { rate: 15_000, seconds: 8 },
@@ -339,7 +341,7 @@ async function main(): Promise<void> {
     });
     const runs = await Promise.all(
       generators.map((g) =>
-        g.call<DmRunResult>('dm.run', { phase, rate: perGen, durationMs: step.seconds * 1000, warmupMs: 1_000, maxInFlight: Math.max(500, Math.ceil(perGen)), drainMs: 15_000 }, (step.seconds + 60) * 1000),
+        g.call<DmRunResult>('dm.run', { phase, rate: perGen, durationMs: step.seconds * 1000, warmupMs: 1_000, maxInFlight: Math.max(500, Math.ceil(perGen)), drainMs: 60_000 }, (step.seconds + 120) * 1000),
       ),
     );
     const b = await window;
@@ -393,8 +395,8 @@ async function main(): Promise<void> {
     log(`  opened ${sweep.setup.opened} in ${sweep.setup.seconds.toFixed(1)} s${Object.keys(failures).length ? ` (failures ${JSON.stringify(failures)})` : ''}`);
     let saturated = 0;
     for (const step of steps) {
-      if (saturated >= 1 && step.rate > scale.latencyRate) {
-        log(`  skipping ${fmt(step.rate)}/s: the previous step was already saturated`);
+      if (saturated >= 1 && step.rate !== scale.latencyRate) {
+        log(`  skipping ${fmt(step.rate)}/s: a lower rate already saturated the node`);
         continue;
       }
       const { result } = await dmStep(`${fmt(step.rate)}/s`, step);
@@ -557,7 +559,11 @@ async function main(): Promise<void> {
       log(`node restarted with FLUSH_WINDOW_MS=${scale.altFlushMs} (pid ${node.pid}); reconnecting the pairs' sockets only`);
       const pairUsers = generators.flatMap((_, g) => pairsOf(g).flatMap((p) => [p.sender, p.receiver]));
       await connect(pairUsers, 'reconnect');
-      results.alt = await dmSweep(scale.altFlushMs, scale.altSteps, null, 'alt');
+      // The same comparison points as the main sweep: its fastest unsaturated step and its first saturated one.
+      const main = results.dm?.steps ?? [];
+      const kept = [main.filter((x) => x.acksPerS >= 0.9 * x.offered).pop(), main.find((x) => x.acksPerS < 0.9 * x.offered)];
+      const steps = kept.flatMap((x) => (x ? [{ rate: x.offered, seconds: 8 }] : []));
+      results.alt = await dmSweep(scale.altFlushMs, steps.length ? steps : scale.altSteps, null, 'alt');
     } catch (error) {
       fail(results, 'alternative flush window', error);
     }
