@@ -154,11 +154,16 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     });
     socket.on('error', (err) => logger.debug({ err }, 'socket error'));
 
-    const offered = String(request.headers['sec-websocket-protocol'] ?? '')
-      .split(',')
-      .map((p) => p.trim())
-      .find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX));
-    if (offered) queue = queue.then(() => authenticate(offered.slice(TOKEN_PROTOCOL_PREFIX.length)));
+    // Handed over once and then dropped: a closure still holding it would keep the whole header
+    // (the JWT, ~1 KB) alive for as long as the socket.
+    let offered = tokenOffered(request);
+    if (offered !== undefined) {
+      queue = queue.then(() => {
+        const token = offered!;
+        offered = undefined;
+        return authenticate(token);
+      });
+    }
   }
 
   return {
@@ -168,10 +173,10 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     },
     /** Closes every socket with "going away" so clients reconnect elsewhere; resolves when all are closed. */
     async close() {
-      const sockets = registry.all().map((c) => c.socket);
-      for (const client of wss.clients) if (!sockets.includes(client)) sockets.push(client);
+      const sockets = new Set(registry.all().map((c) => c.socket));
+      for (const client of wss.clients) sockets.add(client);
       await Promise.all(
-        sockets.map(
+        [...sockets].map(
           (s) =>
             new Promise<void>((resolve) => {
               if (s.readyState === s.CLOSED) return resolve();
@@ -187,6 +192,15 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
       wss.close();
     },
   };
+}
+
+/** The access token offered as the `atrium.token.<jwt>` subprotocol, if any. */
+function tokenOffered(request: IncomingMessage): string | undefined {
+  const offered = String(request.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX));
+  return offered?.slice(TOKEN_PROTOCOL_PREFIX.length);
 }
 
 function fieldsOf(error: unknown): { fields?: Record<string, string> } {
