@@ -105,7 +105,7 @@ export type Results = {
   dirty: string[];
   machine: Machine;
   mariadb: string;
-  generators: { count: number; addresses: string[]; socketsEach: number };
+  generators: { count: number; addresses: string[]; socketsEach: number; connectConcurrency: number };
   nodeEnv: Record<string, string>;
   idle: IdleResult | null;
   dm: DmSweep | null;

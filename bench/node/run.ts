@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     dirty: git(['status', '--porcelain', '--', 'im', 'core', 'migrations']).split('\n').filter(Boolean),
     machine,
     mariadb: '',
-    generators: { count: scale.generators, addresses: [], socketsEach: Math.ceil(scale.sockets / scale.generators) },
+    generators: { count: scale.generators, addresses: [], socketsEach: Math.ceil(scale.sockets / scale.generators), connectConcurrency: scale.connectConcurrency },
     nodeEnv: {},
     idle: null,
     dm: null,
@@ -591,7 +591,7 @@ function fail(results: Results, phase: string, error: unknown) {
 
 function git(args: string[]): string {
   try {
-    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trimEnd();
   } catch {
     return '';
   }
