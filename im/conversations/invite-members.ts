@@ -27,7 +27,8 @@ export async function inviteMembers(ctx: NodeContext, input: unknown): Promise<P
     throw new ValidationError('Some of these people are already members', { members: `already members: ${already.map((m) => m.address).join(', ')}` });
   }
   requireRoomFor((await Member.count({ where: { conversationId, state: 'active' } })) + members.length);
-  await ctx.federation.assertAllowed(members);
+  const current = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
+  await ctx.federation.assertAllowedAmong([...current, ...members]);
   await appendGroupEvent(ctx, conversationId, { event: 'member.joined', members, by: ctx.actor.address }, (tx, stored) =>
     joinMembers(ctx, tx, stored, members),
   );

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
 import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
@@ -5,6 +6,8 @@ import type { NodeContext } from '../context.ts';
 import type { MemberRole } from '../models.ts';
 import { announceGroup, appendGroupEvent, endMembership, requireGroup } from './group-change.ts';
 import type { PresentedConversation } from './present-conversation.ts';
+import { assertMember } from './membership.ts';
+import { presentForActor } from './list-conversations.ts';
 
 const leaveSchema = z.object({ conversationId: z.string().uuid() });
 
@@ -26,6 +29,14 @@ async function successorOf(ctx: NodeContext, conversationId: string, leaving: st
  */
 export async function leaveGroup(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
   const { conversationId } = parseInput(leaveSchema, input);
+  const home = await ctx.members.homeOf(conversationId);
+  if (home && home !== ctx.domain) {
+    // Leaving a group hosted by another college: its home records it and tells every member domain.
+    await assertMember(ctx, conversationId);
+    await ctx.federation.submit(home, { conversationId, sender: ctx.actor.address, clientMsgId: randomUUID().replace(/-/g, ''), kind: 'leave', body: '{}' });
+    const [presented] = await presentForActor(ctx, [(await ctx.models.Conversation.findByPk(conversationId))!]);
+    return presented!;
+  }
   const { member } = await requireGroup(ctx, conversationId);
   const me = ctx.actor.address;
   const owner = member.role === 'owner' ? await successorOf(ctx, conversationId, me) : undefined;

@@ -11,8 +11,11 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
   const maxEntries = options.maxEntries ?? 200_000;
   const entries = new Map<string, { members: Set<string>; home: string | null; at: number }>();
   const loading = new Map<string, Promise<Set<string>>>();
+  // Bumped by invalidate(): a load that started before an invalidation must not store what it read.
+  const generation = new Map<string, number>();
 
   async function load(ids: string[]): Promise<void> {
+    const startedAt = new Map(ids.map((id) => [id, generation.get(id) ?? 0]));
     const [rows, conversations] = await Promise.all([
       models.Member.findAll({ where: { conversationId: { [Op.in]: ids }, state: 'active' }, attributes: ['conversationId', 'address'] }),
       models.Conversation.findAll({ where: { id: { [Op.in]: ids } }, attributes: ['id', 'homeDomain'] }),
@@ -21,6 +24,7 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
     const fresh = new Map(ids.map((id) => [id, new Set<string>()]));
     for (const row of rows) fresh.get(row.conversationId)!.add(row.address);
     for (const [id, members] of fresh) {
+      if ((generation.get(id) ?? 0) !== startedAt.get(id)) continue;
       if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
       entries.set(id, { members, home: conversations.find((c) => c.id === id)?.homeDomain ?? null, at: now });
     }
@@ -48,7 +52,10 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
       }
       await Promise.all(ids.filter((id) => loading.has(id)).map((id) => loading.get(id)));
       const out = new Map<string, Set<string>>();
-      for (const id of ids) out.set(id, cached(id) ?? entries.get(id)?.members ?? new Set());
+      const stale = ids.filter((id) => !cached(id));
+      // Invalidated while loading: read again rather than answer with what may be outdated.
+      if (stale.length > 0) await load(stale);
+      for (const id of ids) out.set(id, cached(id) ?? new Set());
       return out;
     },
     async isMember(conversationId: string, address: string): Promise<boolean> {
@@ -61,6 +68,7 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
     },
     invalidate(conversationId: string): void {
       entries.delete(conversationId);
+      generation.set(conversationId, (generation.get(conversationId) ?? 0) + 1);
     },
   };
 }

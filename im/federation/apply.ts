@@ -2,7 +2,6 @@ import type { Transaction } from 'sequelize';
 import { AppError } from '../../core/errors.ts';
 import { domainOf } from '../address.ts';
 import type { NodeServices } from '../context.ts';
-import { presentConversation } from '../conversations/present-conversation.ts';
 import type { BusEvent } from '../bus/bus.ts';
 import { presentMessage } from '../messages/present-message.ts';
 import { serverFrame } from '../protocol/frames.ts';
@@ -36,9 +35,17 @@ export async function checkAuthorship(services: NodeServices, origin: string, ev
  * Applies a transaction's events inside the caller's database transaction and returns what to tell local
  * devices once it commits. Entries keep the home's ids and sequence numbers; applying one twice is a no-op.
  */
-export async function applyEvents(services: NodeServices, origin: string, events: FederationEvent[], tx: Transaction): Promise<BusEvent[]> {
+export type Applied = {
+  /** What to publish once the transaction commits. */
+  after: BusEvent[];
+  /** Conversations whose snapshot changed, with the local people to show each its own view of it. */
+  announce: Map<string, string[]>;
+};
+
+export async function applyEvents(services: NodeServices, origin: string, events: FederationEvent[], tx: Transaction): Promise<Applied> {
   const { Conversation, Member, Message } = services.models;
   const after: BusEvent[] = [];
+  const announce = new Map<string, string[]>();
   const local = (addresses: string[]) => addresses.filter((a) => domainOf(a) === services.domain);
 
   for (const event of events) {
@@ -66,14 +73,9 @@ export async function applyEvents(services: NodeServices, origin: string, events
           await Member.create({ conversationId: snap.id, address: m.address, role: m.role, state: m.state, joinedSeq: m.joinedSeq }, { transaction: tx });
         }
       }
-      const conversation = (await Conversation.findByPk(snap.id, { transaction: tx }))!;
-      const members = await Member.findAll({ where: { conversationId: snap.id }, transaction: tx });
       after.push({ kind: 'membership', conversationId: snap.id });
-      after.push({
-        kind: 'deliver',
-        recipients: local(members.filter((m) => m.state === 'active').map((m) => m.address)),
-        frame: serverFrame('conversation', { conversation: presentConversation(conversation, members, '', 0) }),
-      });
+      // Everyone of ours in the snapshot, active or not, so someone removed learns of it too.
+      announce.set(snap.id, local(snap.members.map((m) => m.address)));
     } else if (event.type === 'entry') {
       const m = event.message;
       const [stored, created] = await Message.findOrCreate({
@@ -122,5 +124,5 @@ export async function applyEvents(services: NodeServices, origin: string, events
       });
     }
   }
-  return after;
+  return { after, announce };
 }

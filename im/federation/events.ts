@@ -53,7 +53,7 @@ export const submitSchema = z.object({
   conversationId: id,
   sender: addressSchema,
   clientMsgId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
-  kind: z.enum(['text', 'edit', 'recall']),
+  kind: z.enum(['text', 'edit', 'recall', 'leave']),
   body: z.string().max(200_000),
   refId: id.nullable().optional(),
   /** For a direct conversation the home does not know yet: its own member. */

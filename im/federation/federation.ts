@@ -93,6 +93,24 @@ export function createFederation(options: {
     },
 
     /**
+     * For a group: every two member domains must be allowed to exchange messages, since the home relays
+     * each member's messages to all the others.
+     */
+    async assertAllowedAmong(addresses: Iterable<string>): Promise<void> {
+      const domains = [...new Set([...addresses].map(domainOf))].sort();
+      if (domains.length < 2 || (domains.length === 2 && domains.includes(domain))) return this.assertAllowed(addresses);
+      let current = await registry.get().catch(() => {
+        throw new AppError('federation_unavailable', 503, 'The federation registry cannot be reached now; try again');
+      });
+      const deniedPairs = () => domains.flatMap((a, i) => domains.slice(i + 1).filter((b) => !allowed(current, a, b)).map((b) => `${a} and ${b}`));
+      if (deniedPairs().length > 0) current = await registry.refreshSoon();
+      const denied = deniedPairs();
+      if (denied.length > 0) {
+        throw new AppError('federation_denied', 403, `The federation policy does not let ${denied.join(', ')} exchange messages, so they cannot share a group`);
+      }
+    },
+
+    /**
      * In the flush transaction of entries this node ordered: the entries (and, for a conversation's first
      * entry or a membership change, a snapshot of it first) go to the outbox of every other member domain.
      */

@@ -7,6 +7,9 @@ import type { NodeContext, NodeServices } from '../context.ts';
 import { createDirect } from '../conversations/open-direct.ts';
 import { directIdentity } from '../conversations/open-direct.ts';
 import { sendMessage } from '../messages/send-message.ts';
+import { editMessage, recallMessage } from '../messages/recall-edit.ts';
+import { leaveGroup } from '../conversations/leave-group.ts';
+import { presentForViewers } from '../conversations/list-conversations.ts';
 import { serverFrame } from '../protocol/frames.ts';
 import { applyEvents, checkAuthorship, SenderNotOfOriginError } from './apply.ts';
 import { submitSchema, transactionSchema, typingSchema } from './events.ts';
@@ -68,10 +71,16 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     const outcome = await services.sequelize.transaction(async (tx) => {
       const [, fresh] = await InboxEntry.findOrCreate({ where: { origin, txnId }, defaults: { origin, txnId, receivedAt: new Date() }, transaction: tx });
       if (!fresh) return { duplicate: true as const };
-      return { after: await applyEvents(services, origin, events, tx) };
+      return await applyEvents(services, origin, events, tx);
     });
     if ('duplicate' in outcome) return void res.json({ duplicate: true });
     for (const event of outcome.after) await services.bus.publish(event);
+    for (const [conversationId, viewers] of outcome.announce) {
+      const views = await presentForViewers({ ...services, actor: remoteActor(`system@${origin}`) }, conversationId, viewers);
+      for (const [viewer, conversation] of views) {
+        await services.bus.publish({ kind: 'deliver', recipients: [viewer], frame: serverFrame('conversation', { conversation }) });
+      }
+    }
     res.json({ applied: events.length });
   });
 
@@ -90,9 +99,23 @@ export function federationRoutes(services: NodeServices, federation: Federation,
       home = services.domain;
     }
     if (home !== services.domain) throw new AppError('not_home', 409, `Conversation ${submit.conversationId} is not ordered here`);
-    if (submit.kind !== 'text') throw new AppError('unsupported', 400, `Remote ${submit.kind} is not supported`);
-    const body = JSON.parse(submit.body) as { text?: string; mentions?: string[] };
-    const { message, duplicate } = await sendMessage(ctx, { conversationId: submit.conversationId, clientMsgId: submit.clientMsgId, text: body.text, mentions: body.mentions });
+    let body: { text?: string; mentions?: string[] };
+    try {
+      body = JSON.parse(submit.body) as typeof body;
+    } catch {
+      throw new AppError('invalid_request', 400, 'The submitted body is not JSON');
+    }
+    // The remote member acts here exactly as a local one would, through the same use-cases and checks.
+    if (submit.kind === 'leave') {
+      const left = await leaveGroup(ctx, { conversationId: submit.conversationId });
+      return void res.json({ messageId: '', seq: left.lastSeq, at: new Date().toISOString(), duplicate: false });
+    }
+    const { message, duplicate } =
+      submit.kind === 'text'
+        ? await sendMessage(ctx, { conversationId: submit.conversationId, clientMsgId: submit.clientMsgId, text: body.text, mentions: body.mentions })
+        : submit.kind === 'edit'
+          ? await editMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId, text: body.text })
+          : await recallMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId });
     res.json({ messageId: message.id, seq: message.seq, at: message.createdAt.toISOString(), duplicate });
   });
 

@@ -210,10 +210,15 @@ export class AtriumClient extends Emitter<ClientEvents> {
     const cursor = this.#cursors.get(message.conversationId) ?? 0;
     if (message.seq > cursor) this.#cursors.set(message.conversationId, message.seq);
     if (this.#seen.has(message.id)) return;
-    this.#seen.add(message.id);
-    this.#seenOrder.push(message.id);
-    if (this.#seenOrder.length > 20_000) this.#seen.delete(this.#seenOrder.shift()!);
+    this.#markSeen(message.id);
     this.emit('message', message);
+  }
+
+  #markSeen(id: string) {
+    if (this.#seen.has(id)) return;
+    this.#seen.add(id);
+    this.#seenOrder.push(id);
+    if (this.#seenOrder.length > 20_000) this.#seen.delete(this.#seenOrder.shift()!);
   }
 
   /** Sends one frame and resolves with the node's reply (rejects with the node's error). */
@@ -257,6 +262,8 @@ export class AtriumClient extends Emitter<ClientEvents> {
     this.request('send', outgoing.frame, 0).then(
       (ack) => {
         this.#outbox.delete(clientMsgId);
+        // The sender already has its message from the ack: a later push of it is not news.
+        this.#markSeen(String(ack.messageId));
         outgoing.resolve(ack as unknown as Ack);
       },
       (error: AtriumError) => {

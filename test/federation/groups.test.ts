@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCampus, type Campus } from '../helpers/federation.ts';
+import { connectAs, login, type Login } from '../helpers/node.ts';
+import type { AtriumClient, Message } from '../../im/sdk/client.ts';
+import { allowPair } from '../../gateway/federation/policy.ts';
+import { operator } from '../../gateway/context.ts';
+
+let campus: Campus;
+const logins: Record<string, Login> = {};
+const clients: AtriumClient[] = [];
+
+async function as(username: string, node: 'eng' | 'arts' | 'law') {
+  logins[username] ??= await login(campus.gateway, username);
+  const client = await connectAs(campus.gateway, campus.nodes[node], username, logins[username]);
+  clients.push(client);
+  return client;
+}
+
+const texts = (inbox: Message[]) => inbox.filter((m) => m.kind === 'text').map((m) => m.text);
+
+beforeAll(async () => {
+  campus = await startCampus('fed-groups');
+});
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await campus?.stop();
+});
+
+describe('a group with members from three colleges', () => {
+  it('is refused while two of the colleges may not exchange messages', async () => {
+    const alice = await as('alice', 'eng');
+    await expect(alice.createGroup('Not yet', ['bob@arts.campus.test', 'lena@law.campus.test'])).rejects.toMatchObject({ code: 'federation_denied' });
+    await allowPair({ ...campus.gateway.context(null), actor: operator('test') }, { a: 'arts.campus.test', b: 'law.campus.test' });
+    // Nodes see a policy change once their copy of the registry expires (REGISTRY_TTL_SECONDS, 1 s here).
+    await new Promise((r) => setTimeout(r, 1_200));
+  });
+
+  it('orders everyone\'s messages at its home and gives every college the same sequence', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const lena = await as('lena', 'law');
+    const inboxes = new Map<AtriumClient, Message[]>();
+    for (const c of [alice, bob, lena]) {
+      const inbox: Message[] = [];
+      c.on('message', (m) => inbox.push(m));
+      inboxes.set(c, inbox);
+    }
+    const told = new Map<AtriumClient, Set<string>>();
+    for (const c of [bob, lena]) {
+      told.set(c, new Set());
+      c.on('conversation', (conv) => told.get(c)!.add(conv.id));
+    }
+    const group = await alice.createGroup('Moot court prep', ['bob@arts.campus.test', 'lena@law.campus.test', 'dave@eng.campus.test']);
+    expect(group.homeDomain).toBe('eng.campus.test');
+    // Bob and Lena learn of the group from their own nodes once the home has replicated it.
+    for (const c of [bob, lena]) await expect.poll(() => told.get(c)!.has(group.id), { timeout: 15_000 }).toBe(true);
+
+    await alice.send({ conversationId: group.id, text: 'welcome all' });
+    await bob.send({ conversationId: group.id, text: 'hi from arts' });
+    await lena.send({ conversationId: group.id, text: 'hi from law' });
+
+    // Each sees the others' messages in the home's order (their own came back as the ack).
+    const all = ['welcome all', 'hi from arts', 'hi from law'];
+    for (const [c, own] of [[alice, 'welcome all'], [bob, 'hi from arts'], [lena, 'hi from law']] as const) {
+      await expect.poll(() => texts(inboxes.get(c)!), { timeout: 15_000 }).toEqual(all.filter((t) => t !== own));
+    }
+    const logOf = async (node: 'eng' | 'arts' | 'law') =>
+      (await campus.nodes[node].models.Message.findAll({ where: { conversationId: group.id }, order: [['seq', 'ASC']] })).map((m) => `${m.seq}:${m.id}`);
+    const home = await logOf('eng');
+    await expect.poll(() => logOf('arts')).toEqual(home);
+    await expect.poll(() => logOf('law')).toEqual(home);
+    expect(home.map((e) => Number(e.split(':')[0]))).toEqual(Array.from({ length: home.length }, (_, i) => i + 1));
+  });
+
+  it('lets a remote member recall their own message everywhere', async () => {
+    const alice = await as('alice', 'eng');
+    const lena = await as('lena', 'law');
+    const group = await alice.createGroup('Recall check', ['lena@law.campus.test']);
+    await expect.poll(async () => campus.nodes.law.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 }).toBe(1);
+    const oops = await lena.send({ conversationId: group.id, text: 'wrong chat' });
+    // The recall goes out once Lena's node holds the message the home ordered.
+    await expect.poll(async () => campus.nodes.law.models.Message.count({ where: { id: oops.messageId } }), { timeout: 15_000 }).toBe(1);
+    await lena.recall(oops.messageId);
+    for (const node of ['eng', 'law'] as const) {
+      await expect.poll(async () => (await campus.nodes[node].models.Message.findOne({ where: { id: oops.messageId } }))?.recalledAt !== null, { timeout: 15_000 }).toBe(true);
+    }
+  });
+
+  it('lets a remote member leave, after which their college no longer receives the group', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const group = await alice.createGroup('Leavers', ['bob@arts.campus.test', 'dave@eng.campus.test']);
+    await expect.poll(async () => campus.nodes.arts.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 }).toBe(1);
+    await bob.leave(group.id);
+    await expect
+      .poll(async () => (await campus.nodes.eng.models.Member.findOne({ where: { conversationId: group.id, address: 'bob@arts.campus.test' } }))?.state, { timeout: 15_000 })
+      .toBe('left');
+    const after = await alice.send({ conversationId: group.id, text: 'only eng now' });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await campus.nodes.arts.models.Message.count({ where: { id: after.messageId } })).toBe(0);
+    await expect
+      .poll(async () => (await campus.nodes.arts.models.Member.findOne({ where: { conversationId: group.id, address: 'bob@arts.campus.test' } }))?.state)
+      .toBe('left');
+  });
+});
