@@ -14,6 +14,7 @@ import { createKit } from './kit.ts';
 import { consoleUserOf } from './page.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { domainRoutes } from './routes/domains.ts';
+import { federationRoutes } from './routes/federation.ts';
 import { SESSION_COOKIE, sessionRoutes } from './routes/session.ts';
 import { unitRoutes } from './routes/units.ts';
 import { userRoutes } from './routes/users.ts';
@@ -73,6 +74,7 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   router.use(userRoutes(kit));
   router.use(unitRoutes(kit));
   router.use(domainRoutes(kit));
+  router.use(federationRoutes(kit));
   router.use(auditRoutes(kit));
   router.use((req, res) => kit.render(req, res, 'error', { title: 'Not found', message: 'There is no such page in the admin console.' }, 404));
 

@@ -1,0 +1,93 @@
+import { Router, type Request, type Response } from 'express';
+import { isAppError } from '../../../core/errors.ts';
+import type { GatewayContext } from '../../context.ts';
+import { pinDomainKeys, pinnedKeysOf, unpinDomain } from '../../federation/pin-domain.ts';
+import { allowPair, denyPair, listPolicy } from '../../federation/policy.ts';
+import { bodyOf, formBody, formFailure, text, type FormFailure } from '../form-input.ts';
+import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
+import { setFlash } from '../page.ts';
+
+type Fields = { domain: string; a: string; b: string };
+
+/** What the page shows: each domain with its pinned key ids, the allowed pairs, the registered proxies. */
+async function federationOverview(ctx: GatewayContext) {
+  const { Domain, FederationProxy } = ctx.models;
+  const [domains, policy, proxies] = await Promise.all([
+    Domain.findAll({ order: [['name', 'ASC']] }),
+    listPolicy(ctx),
+    FederationProxy.findAll({ order: [['name', 'ASC']] }),
+  ]);
+  return {
+    domains: domains.map((d) => ({ name: d.name, url: d.url, kids: pinnedKeysOf(d).map((k) => k.kid), pinnedAt: d.pinnedAt })),
+    policy: policy.map(([a, b]) => ({ a, b })),
+    proxies: proxies.map((p) => ({ name: p.name, kid: p.publicJwk ? (JSON.parse(p.publicJwk) as { kid: string }).kid : null, peerUrl: p.peerUrl })),
+  };
+}
+
+/** A node that does not answer is the operator's to fix, not a failure of the console: say so on the page. */
+function pinFailure(error: unknown): FormFailure {
+  if (isAppError(error) && error.code === 'node_unreachable') return { status: 502, errors: {}, notice: error.message };
+  return formFailure(error);
+}
+
+/**
+ * Federation: which domain nodes' keys the gateway trusts (pins), which pairs of domains may exchange
+ * messages, and the proxies that carry their traffic. Full administrators only, like Domains.
+ */
+export function federationRoutes(kit: ConsoleKit): Router {
+  const router = Router();
+  router.use('/federation', fullAdminOnly);
+
+  async function renderPage(req: Request, res: Response, values: Record<string, string>, failure?: FormFailure) {
+    const overview = await federationOverview(kit.context(req));
+    kit.render(
+      req,
+      res,
+      'federation',
+      { title: 'Federation', section: 'federation', ...overview, values, errors: failure?.errors ?? {}, notice: failure?.notice },
+      failure?.status,
+    );
+  }
+
+  /** POST-redirect-GET on success; the page again, with the reason, on a refusal. */
+  function action(path: string, run: (req: Request, fields: Fields) => Promise<string>, failure = formFailure) {
+    router.post(`/federation/${path}`, formBody, kit.csrf.check, async (req, res) => {
+      const raw = bodyOf(req);
+      const body: Fields = { domain: text(raw, 'domain'), a: text(raw, 'a'), b: text(raw, 'b') };
+      try {
+        setFlash(req, await run(req, body));
+        res.redirect(303, '/admin/federation');
+      } catch (error) {
+        await renderPage(req, res, { a: body.a, b: body.b }, failure(error));
+      }
+    });
+  }
+
+  router.get('/federation', async (req, res) => {
+    await renderPage(req, res, {});
+  });
+
+  action(
+    'pin',
+    async (req, { domain }) => {
+      const { keys, changed } = await pinDomainKeys(kit.context(req), domain);
+      const kids = keys.map((k) => k.kid).join(', ');
+      return changed ? `Pinned the keys of ${domain}: ${kids}.` : `${domain} serves the keys already pinned (${kids}); nothing changed.`;
+    },
+    pinFailure,
+  );
+  action('unpin', async (req, { domain }) => {
+    await unpinDomain(kit.context(req), domain);
+    return `Unpinned ${domain}: nothing it signs is trusted until its keys are pinned again.`;
+  });
+  action('allow', async (req, { a, b }) => {
+    await allowPair(kit.context(req), { a, b });
+    return `${a} and ${b} may now exchange messages.`;
+  });
+  action('deny', async (req, { a, b }) => {
+    await denyPair(kit.context(req), { a, b });
+    return `${a} and ${b} may no longer exchange messages.`;
+  });
+
+  return router;
+}

@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserAgent, filledFormsOf, filledFormWithAction, signInThrough, submitFilled, type FilledForm, type Page } from '../helpers/browser-agent.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startTestNode, type TestNode } from '../helpers/node.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { operator } from '../../gateway/context.ts';
+import { addProxy } from '../../gateway/federation/policy.ts';
+import { publishedKeys } from '../../im/federation/node-keys.ts';
+
+let gateway: TestGateway;
+let eng: TestNode;
+let admin: BrowserAgent;
+let engAdmin: BrowserAgent;
+
+const url = (path: string) => `${gateway.issuer}${path}`;
+const open = (agent: BrowserAgent, path: string) => agent.navigate(url(path));
+
+function mainText(page: Page): string {
+  const main = /<main[^>]*>([\s\S]*)<\/main>/.exec(page.html)?.[1] ?? page.html;
+  return main
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&#x27;|&#39;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** The form posting to `action` whose hidden `field` holds `value` (one "Pin keys" button per domain). */
+function formFor(page: Page, action: string, field: string, value: string): FilledForm {
+  const form = filledFormsOf(page.html).find((f) => f.action === action && f.entries.some(([k, v]) => k === field && v === value));
+  if (!form) throw new Error(`No form ${action} for ${field}=${value} on ${page.url} (status ${page.status})`);
+  return form;
+}
+
+const withoutCsrf = (form: FilledForm): FilledForm => ({ ...form, entries: form.entries.filter(([name]) => name !== '_csrf') });
+
+async function consoleAgent(username: string): Promise<BrowserAgent> {
+  const agent = new BrowserAgent();
+  await signInThrough(agent, url('/admin/login'), username, DEMO_PASSWORD);
+  return agent;
+}
+
+const pinnedOf = async (name: string) => (await gateway.models.Domain.findOne({ where: { name } }))!.pinnedKeys;
+const pairs = async () => (await gateway.models.FederationPair.findAll()).map((p) => [p.domainA, p.domainB]);
+
+beforeAll(async () => {
+  gateway = await startTestGateway('admin-federation', { LOGIN_IP_LIMIT: '1000' });
+  // A running eng node (registered at its real URL) whose keys can be pinned; arts stays at a URL where nothing listens.
+  eng = await startTestNode(gateway, 'eng.campus.test');
+  await addProxy({ ...gateway.context(null), actor: operator('test') }, { name: 'campus-proxy', publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43), kid: 'p-test' } });
+  admin = await consoleAgent('admin');
+  engAdmin = await consoleAgent('eng-admin');
+});
+afterAll(async () => {
+  await eng?.stop();
+  await gateway?.stop();
+});
+
+describe('the Federation page for administrators', () => {
+  it('lists the domains with their URLs and pin state, the allowed pairs and the registered proxies', async () => {
+    const page = await open(admin, '/admin/federation');
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('<a href="/admin/federation" aria-current="page">Federation</a>');
+    const text = mainText(page);
+    expect(text).toContain(`eng.campus.test ${eng.url} not pinned`);
+    expect(text).toContain('arts.campus.test http://127.0.0.1:4202 not pinned');
+    expect(text).toContain('No pair is allowed');
+    expect(text).toContain('campus-proxy p-test');
+    expect(filledFormsOf(page.html).filter((f) => f.action === '/admin/federation/pin')).toHaveLength(2);
+  });
+
+  it("pins a running node's keys, says so when nothing changed, and unpins them", async () => {
+    const page = await open(admin, '/admin/federation');
+    const pinned = await submitFilled(admin, page, formFor(page, '/admin/federation/pin', 'domain', 'eng.campus.test'));
+    const [key] = await publishedKeys(eng.federationModels);
+    expect(pinned.url).toBe(url('/admin/federation'));
+    expect(mainText(pinned)).toContain(`Pinned the keys of eng.campus.test: ${key!.kid}.`);
+    expect(JSON.parse((await pinnedOf('eng.campus.test'))!)).toEqual([{ kty: 'OKP', crv: 'Ed25519', x: key!.x, kid: key!.kid }]);
+    expect(mainText(pinned)).toMatch(new RegExp(`eng\\.campus\\.test \\S+ ${key!.kid} since \\d{4}-`));
+
+    const again = await submitFilled(admin, pinned, formFor(pinned, '/admin/federation/pin', 'domain', 'eng.campus.test'));
+    expect(mainText(again)).toContain('eng.campus.test serves the keys already pinned');
+
+    const unpinned = await submitFilled(admin, again, formFor(again, '/admin/federation/unpin', 'domain', 'eng.campus.test'));
+    expect(unpinned.url).toBe(url('/admin/federation'));
+    expect(mainText(unpinned)).toContain('Unpinned eng.campus.test');
+    expect(await pinnedOf('eng.campus.test')).toBeNull();
+    const actions = (await gateway.models.AuditEvent.findAll({ where: { target: 'eng.campus.test' }, order: [['id', 'ASC']] })).map((e) => e.action);
+    expect(actions.filter((a) => a.startsWith('domain.'))).toEqual(expect.arrayContaining(['domain.pin', 'domain.unpin']));
+  });
+
+  it('explains on the page when a node cannot be reached, and pins nothing', async () => {
+    const page = await open(admin, '/admin/federation');
+    const failed = await submitFilled(admin, page, formFor(page, '/admin/federation/pin', 'domain', 'arts.campus.test'));
+    expect(failed.status).toBe(502);
+    expect(mainText(failed)).toContain("Could not read arts.campus.test's keys at http://127.0.0.1:4202");
+    expect(await pinnedOf('arts.campus.test')).toBeNull();
+  });
+
+  it('allows a pair chosen in the two selects, refuses a domain paired with itself, and denies the pair again', async () => {
+    const page = await open(admin, '/admin/federation');
+    const allowForm = filledFormWithAction(page, '/admin/federation/allow');
+    const same = await submitFilled(admin, page, allowForm, { a: 'eng.campus.test', b: 'eng.campus.test' });
+    expect(same.status).toBe(400);
+    expect(same.html).toContain('id="b-error"');
+    expect(mainText(same)).toContain('two different domains');
+    expect(same.html).toContain('<option value="eng.campus.test" selected>');
+    expect(await pairs()).toEqual([]);
+
+    const allowed = await submitFilled(admin, page, allowForm, { a: 'eng.campus.test', b: 'arts.campus.test' });
+    expect(allowed.url).toBe(url('/admin/federation'));
+    expect(mainText(allowed)).toContain('eng.campus.test and arts.campus.test may now exchange messages.');
+    expect(await pairs()).toEqual([['arts.campus.test', 'eng.campus.test']]);
+    expect(mainText(allowed)).not.toContain('No pair is allowed');
+
+    const denied = await submitFilled(admin, allowed, formFor(allowed, '/admin/federation/deny', 'a', 'arts.campus.test'));
+    expect(denied.url).toBe(url('/admin/federation'));
+    expect(mainText(denied)).toContain('arts.campus.test and eng.campus.test may no longer exchange messages.');
+    expect(await pairs()).toEqual([]);
+    const audit = await gateway.models.AuditEvent.findAll({ where: { action: ['federation.allow', 'federation.deny'] }, order: [['id', 'ASC']] });
+    expect(audit.map((e) => [e.action, e.target])).toEqual([
+      ['federation.allow', 'arts.campus.test eng.campus.test'],
+      ['federation.deny', 'arts.campus.test eng.campus.test'],
+    ]);
+  });
+
+  it('changes nothing for a POST without the CSRF token', async () => {
+    const page = await open(admin, '/admin/federation');
+    const allow = await submitFilled(admin, page, withoutCsrf(filledFormWithAction(page, '/admin/federation/allow')), { a: 'arts.campus.test', b: 'eng.campus.test' });
+    expect(allow.status).toBe(403);
+    expect(mainText(allow)).toContain('did not come from this site');
+    const pin = await submitFilled(admin, page, { ...withoutCsrf(formFor(page, '/admin/federation/pin', 'domain', 'eng.campus.test')) });
+    expect(pin.status).toBe(403);
+    const forged = await submitFilled(admin, page, filledFormWithAction(page, '/admin/federation/allow'), { _csrf: 'forged', a: 'arts.campus.test', b: 'eng.campus.test' });
+    expect(forged.status).toBe(403);
+    expect(await pairs()).toEqual([]);
+    expect(await pinnedOf('eng.campus.test')).toBeNull();
+  });
+});
+
+describe('the Federation page for unit administrators', () => {
+  it('is not in their navigation, answers 403, and refuses their posts', async () => {
+    const users = await open(engAdmin, '/admin/users');
+    expect(users.status).toBe(200);
+    expect(users.html).not.toContain('href="/admin/federation"');
+    const page = await open(engAdmin, '/admin/federation');
+    expect(page.status).toBe(403);
+    expect(page.html).not.toContain('campus-proxy');
+    // A valid form token from a page they may see, on a form they may not post.
+    const token = filledFormWithAction(users, '/admin/logout');
+    for (const [action, fields] of [
+      ['/admin/federation/allow', { a: 'arts.campus.test', b: 'eng.campus.test' }],
+      ['/admin/federation/pin', { domain: 'eng.campus.test' }],
+    ] as const) {
+      const post = await submitFilled(engAdmin, users, { ...token, action }, fields);
+      expect(post.status, action).toBe(403);
+    }
+    expect(await pairs()).toEqual([]);
+    expect(await pinnedOf('eng.campus.test')).toBeNull();
+  });
+});
