@@ -96,6 +96,11 @@ async function claimAttachments(ctx: NodeContext, conversationId: string, ids: s
   const found = await Attachment.findAll({ where: { id: { [Op.in]: ids } } });
   const usable = found.filter((a) => a.owner === ctx.actor.address && (a.conversationId === null || a.conversationId === conversationId));
   if (usable.length !== new Set(ids).size) throw new ForbiddenError('An attachment is unknown, or not yours to share here');
-  await Attachment.update({ conversationId }, { where: { id: { [Op.in]: ids }, conversationId: null } });
+  const unbound = usable.filter((a) => a.conversationId === null).map((a) => a.id);
+  if (unbound.length > 0) {
+    // Bind only what is still unbound; if a concurrent send took one meanwhile, refuse rather than share it twice.
+    const [bound] = await Attachment.update({ conversationId }, { where: { id: { [Op.in]: unbound }, conversationId: null } });
+    if (bound !== unbound.length) throw new ForbiddenError('An attachment was just shared into another conversation');
+  }
   return usable.map((a) => ({ id: a.id, name: a.name, contentType: a.contentType, size: a.size }));
 }

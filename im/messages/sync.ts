@@ -24,6 +24,8 @@ export type SyncResult = {
   messages: PresentedMessage[];
   /** Conversations with more messages than this page carried; sync again with updated cursors. */
   more: string[];
+  /** Conversations the device's person left or was removed from since the cursor: drop them. */
+  removed: string[];
   cursor: string;
 };
 
@@ -50,7 +52,15 @@ export async function sync(ctx: NodeContext, input: unknown): Promise<SyncResult
     if (page.length > limit) more.push(conversation.id);
     for (const m of page.slice(0, limit)) messages.push(presentMessage(m));
   }
-  return { conversations, messages, more, cursor };
+  const removed = changedAfter
+    ? (
+        await ctx.models.Member.findAll({
+          where: { address: ctx.actor.address, state: { [Op.ne]: 'active' }, updatedAt: { [Op.gt]: changedAfter } },
+          attributes: ['conversationId'],
+        })
+      ).map((m) => m.conversationId)
+    : [];
+  return { conversations, messages, more, removed, cursor };
 }
 
 const historySchema = z.object({

@@ -15,6 +15,10 @@ export type ClientEvents = {
   typing: Typing;
   presence: Presence;
   conversation: Conversation;
+  /** A conversation this person left or was removed from while the device was away. */
+  removed: { conversationId: string };
+  /** Another domain refused a message already acknowledged here (its federation policy, say). */
+  deliveryFailed: { messageId: string; conversationId: string; domain: string; reason: string };
   /** The gateway session ended (single logout) or the node refused the identity: the client stops. */
   ended: { code: number; reason: string };
   error: AtriumError;
@@ -188,6 +192,8 @@ export class AtriumClient extends Emitter<ClientEvents> {
         return this.emit('presence', frame as unknown as Presence);
       case 'conversation':
         return this.emit('conversation', frame.conversation as Conversation);
+      case 'delivery.failed':
+        return this.emit('deliveryFailed', frame as unknown as ClientEvents['deliveryFailed']);
       case 'auth.expiring':
         return void this.#reauthenticate();
       case 'error':
@@ -292,6 +298,10 @@ export class AtriumClient extends Emitter<ClientEvents> {
       for (const m of result.messages as Message[]) {
         messages.push(m);
         this.#accept(m);
+      }
+      for (const conversationId of (result.removed as string[] | undefined) ?? []) {
+        this.#cursors.delete(conversationId);
+        this.emit('removed', { conversationId });
       }
       const more = result.more as string[];
       if (more.length === 0) {
