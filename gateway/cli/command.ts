@@ -40,11 +40,20 @@ export type Command = {
   run(args: Args, io: Io): Promise<Output | void>;
 };
 
-export type CommandGroup = Record<string, Command>;
+/** Words below a command group (`node keys rotate`): commands, or groups of their own. */
+export type Subgroup = { summary: string; group: CommandGroup };
+export type CommandGroup = Record<string, Command | Subgroup>;
 
+export const isSubgroup = (item: Command | Subgroup): item is Subgroup => 'group' in item;
+
+/**
+ * A top-level word: a command, a group of commands, or both (`atrium node --domain X` runs the node,
+ * `atrium node keys list` is one of its subcommands).
+ */
 export type Entry =
-  | { summary: string; command: () => Promise<Command> }
-  | { summary: string; group: () => Promise<CommandGroup> };
+  | { summary: string; command: () => Promise<Command>; group?: undefined }
+  | { summary: string; group: () => Promise<CommandGroup>; command?: undefined }
+  | { summary: string; command: () => Promise<Command>; group: () => Promise<CommandGroup> };
 
 /** Wrong words on the command line: exit status 2 and a pointer to --help. */
 export class UsageError extends AppError {

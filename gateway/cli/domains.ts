@@ -1,5 +1,7 @@
 import { addDomain, listDomains } from '../domains/domains.ts';
+import { pinnedKeysOf } from '../federation/pin-domain.ts';
 import type { CommandGroup } from './command.ts';
+import { domainFederationCommands } from './domain-federation.ts';
 import { withSession } from './session.ts';
 import { table } from './table.ts';
 
@@ -20,14 +22,21 @@ export const domainCommands: CommandGroup = {
     },
   },
   list: {
-    summary: 'Lists the IM domain nodes and the units they serve.',
+    summary: 'Lists the IM domain nodes, the units they serve and their pinned key ids.',
     async run(_args, io) {
-      const domains = await withSession(io, ({ ctx }) => listDomains(ctx));
+      const domains = await withSession(io, async ({ ctx, models }) => {
+        const pins = new Map((await models.Domain.findAll()).map((d) => [d.name, pinnedKeysOf(d).map((k) => k.kid)]));
+        return (await listDomains(ctx)).map((d) => ({ ...d, pinnedKids: pins.get(d.name) ?? [] }));
+      });
       const text =
         domains.length === 0
           ? 'No domains yet. Add one with: atrium domains add NAME --url URL --unit PATH'
-          : table(['NAME', 'URL', 'UNITS'], domains.map((d) => [d.name, d.url, d.units.join(', ')]));
+          : table(
+              ['NAME', 'URL', 'UNITS', 'PINNED KEYS'],
+              domains.map((d) => [d.name, d.url, d.units.join(', '), d.pinnedKids.join(', ') || '(not pinned)']),
+            );
       return { json: { domains }, text };
     },
   },
+  ...domainFederationCommands,
 };

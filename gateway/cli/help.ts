@@ -1,4 +1,4 @@
-import type { Command, CommandGroup, Entry, OptionSpec } from './command.ts';
+import { isSubgroup, type Command, type CommandGroup, type Entry, type OptionSpec } from './command.ts';
 
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   json: { type: 'boolean', help: 'print one JSON document on stdout (errors too)' },
@@ -29,17 +29,21 @@ export function synopsis(path: string, command: Command): string {
   return parts.join(' ');
 }
 
-export function commandHelp(path: string, command: Command): string {
+const groupRows = (group: CommandGroup) => Object.entries(group).map(([name, item]): [string, string] => [name, item.summary]);
+
+/** Help for one command; a command that also has subcommands (`atrium node`) lists them after its options. */
+export function commandHelp(path: string, command: Command, subcommands?: CommandGroup): string {
   const options = { ...command.options, ...GLOBAL_OPTIONS };
   const rows = Object.entries(options).map(([name, spec]): [string, string] => [
     optionLabel(name, spec),
     `${spec.help}${spec.multiple ? ' (repeatable)' : ''}${spec.required ? ' (required)' : ''}`,
   ]);
-  return [`Usage: ${synopsis(path, command)}`, '', command.summary, '', 'Options:', columns(rows), ...(command.notes ? ['', command.notes] : []), '', FOOTER].join('\n');
+  const more = subcommands ? ['', 'Commands:', columns(groupRows(subcommands)), '', `Run "${path} COMMAND --help" for theirs.`] : [];
+  return [`Usage: ${synopsis(path, command)}`, '', command.summary, '', 'Options:', columns(rows), ...(command.notes ? ['', command.notes] : []), ...more, '', FOOTER].join('\n');
 }
 
 export function groupHelp(path: string, summary: string, group: CommandGroup): string {
-  const rows = Object.entries(group).map(([name, command]): [string, string] => [name, command.summary]);
+  const rows = groupRows(group).map(([name, text]): [string, string] => [isSubgroup(group[name]!) ? `${name} ...` : name, text]);
   return [`Usage: ${path} COMMAND [ARGS] [--json]`, '', summary, '', 'Commands:', columns(rows), '', `Run "${path} COMMAND --help" for its options.`].join('\n');
 }
 

@@ -2,10 +2,13 @@ import type { Logger } from '../../core/logger.ts';
 
 export type Endpoint = { label: string; url: string };
 export type RunningUnit = { name: string; endpoints: Endpoint[]; close(): Promise<void> };
-export type UnitStarter = { name: string; start(): Promise<RunningUnit> };
+/** A unit not yet started; what it starts may carry more than a RunningUnit (the node itself, for seeding). */
+export type UnitStarter<U extends RunningUnit = RunningUnit> = { name: string; start(): Promise<U> };
+
+type Started<T extends readonly UnitStarter<RunningUnit>[]> = { -readonly [K in keyof T]: Awaited<ReturnType<T[K]['start']>> };
 
 /** Starts units in order; when one fails, those already running are stopped (in reverse) before the error surfaces. */
-export async function startUnits(starters: UnitStarter[], logger: Logger): Promise<RunningUnit[]> {
+export async function startUnits<const T extends readonly UnitStarter<RunningUnit>[]>(starters: T, logger: Logger): Promise<Started<T>> {
   const running: RunningUnit[] = [];
   for (const starter of starters) {
     try {
@@ -15,7 +18,7 @@ export async function startUnits(starters: UnitStarter[], logger: Logger): Promi
       throw error;
     }
   }
-  return running;
+  return running as Started<T>;
 }
 
 /** Stops units in reverse order of starting; every unit gets its chance even if an earlier close fails. */

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { UsageError, type Args, type Command, type Io } from './command.ts';
+import { isSubgroup, UsageError, type Args, type Command, type Io } from './command.ts';
 import { COMMANDS } from './commands.ts';
 import { commandHelp, GLOBAL_OPTIONS, groupHelp, topHelp } from './help.ts';
 import { EXIT_OK, EXIT_USAGE, printOutput, reportError } from './output.ts';
@@ -25,7 +25,7 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     }
     const args = parseCommandArgs(command, rest);
     if (args.flag('help')) {
-      io.stdout.write(`${commandHelp(path, command)}\n`);
+      io.stdout.write(`${help || commandHelp(path, command)}\n`);
       return EXIT_OK;
     }
     const output = await command.run(args, io);
@@ -38,31 +38,54 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
 
 type Resolved = { path: string; command: Command | null; rest: string[]; help: string };
 
-/** Finds the command named by the leading words (`users add`), keeping global flags wherever they stand. */
+/**
+ * Finds the command named by the leading words (`users add`, `node keys rotate`), keeping global flags
+ * wherever they stand. A word that is both a command and a group (`node`) runs as the command unless the
+ * next word names one of its subcommands.
+ */
 async function resolveCommand(argv: string[], where: { path: string }): Promise<Resolved> {
   const tokens = [...argv];
   const globals: string[] = [];
-  const nextWord = () => {
+  const skipGlobals = () => {
     while (tokens[0] !== undefined && GLOBAL_FLAGS.has(tokens[0])) globals.push(tokens.shift()!);
-    return tokens.shift();
   };
+  const rest = () => [...globals, ...tokens];
 
-  const name = nextWord();
+  skipGlobals();
+  const name = tokens.shift();
   if (name === undefined) return { path: 'atrium', command: null, rest: [], help: topHelp(COMMANDS) };
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) throw new UsageError(`unknown command "${name}"`);
-  const path = `atrium ${name}`;
+  let path = `atrium ${name}`;
   where.path = path;
-  if ('command' in entry) return { path, command: await entry.command(), rest: [...globals, ...tokens], help: '' };
+  let summary = entry.summary;
+  let command = entry.command ? await entry.command() : undefined;
+  let group = entry.group ? await entry.group() : undefined;
 
-  const group = await entry.group();
-  const help = groupHelp(path, entry.summary, group);
-  const sub = nextWord();
-  if (sub === undefined) return { path, command: null, rest: [], help };
-  const command = Object.hasOwn(group, sub) ? group[sub] : undefined;
-  if (!command) throw new UsageError(`unknown command "${name} ${sub}" (one of: ${Object.keys(group).join(', ')})`);
-  where.path = `${path} ${sub}`;
-  return { path: where.path, command, rest: [...globals, ...tokens], help };
+  for (;;) {
+    if (!group) return { path, command: command!, rest: rest(), help: '' };
+    const help = command ? commandHelp(path, command, group) : groupHelp(path, summary, group);
+    skipGlobals();
+    const word = tokens[0];
+    const sub = word !== undefined && Object.hasOwn(group, word) ? group[word]! : undefined;
+    if (!sub) {
+      // A command with subcommands takes the rest as its own options; a word it cannot take is a typo of a subcommand.
+      if (command && (word === undefined || word.startsWith('-') || (command.args ?? []).length > 0)) return { path, command, rest: rest(), help };
+      if (!command && word === undefined) return { path, command: null, rest: [], help };
+      throw new UsageError(`unknown command "${path.slice('atrium '.length)} ${word}" (one of: ${Object.keys(group).join(', ')})`);
+    }
+    tokens.shift();
+    path = `${path} ${word}`;
+    where.path = path;
+    if (isSubgroup(sub)) {
+      summary = sub.summary;
+      command = undefined;
+      group = sub.group;
+    } else {
+      command = sub;
+      group = undefined;
+    }
+  }
 }
 
 function parseCommandArgs(command: Command, rest: string[]): Args {

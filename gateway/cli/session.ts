@@ -1,6 +1,6 @@
 import type { Sequelize } from 'sequelize';
 import { loadEnv } from '../../core/config.ts';
-import { openDatabase } from '../../core/database.ts';
+import { openDatabase, type DatabaseOptions } from '../../core/database.ts';
 import { createMigrator } from '../../core/migrator.ts';
 import { loadGatewayConfig, type GatewayConfig } from '../config.ts';
 import { operator, type GatewayContext } from '../context.ts';
@@ -15,7 +15,7 @@ export function readConfig(io: Io): GatewayConfig {
 }
 
 /** Where the data lives, for messages: the SQLite file, or the MariaDB URL without its password. */
-export function describeDatabase(config: GatewayConfig): string {
+export function describeDatabase(config: { database: DatabaseOptions }): string {
   if (!config.database.url) return config.database.sqliteFile;
   const url = new URL(config.database.url);
   url.password = '';

@@ -155,8 +155,8 @@ describe('atrium on a fresh database', () => {
       runAtrium(db, ['domains', 'list']),
       runAtrium(db, ['domains', 'add', 'x.campus.test', '--url', 'http://localhost:4300', '--unit', 'campus/none']),
     ]);
-    expect(list.stdout).toMatch(/^NAME\s+URL\s+UNITS\n/);
-    expect(list.stdout).toMatch(/ai\.campus\.test\s+http:\/\/localhost:4209\s+campus\/eng\/ai/);
+    expect(list.stdout).toMatch(/^NAME\s+URL\s+UNITS\s+PINNED KEYS\n/);
+    expect(list.stdout).toMatch(/ai\.campus\.test\s+http:\/\/localhost:4209\s+campus\/eng\/ai\s+\(not pinned\)/);
     expect(unknownUnit.code).toBe(2);
     expect(unknownUnit.stderr).toContain('units: unknown unit campus/none');
     expect((await counts()).domains).toBe(3);
