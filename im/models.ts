@@ -1,4 +1,5 @@
 import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
+import { bigintColumn, fresh } from '../core/model-class.ts';
 
 export type ConversationKind = 'direct' | 'group';
 export type MemberRole = 'owner' | 'admin' | 'member';
@@ -60,19 +61,7 @@ export type NodeModels = {
   Attachment: typeof Attachment;
 };
 
-function fresh<M extends abstract new (...args: never[]) => Model>(base: M): M {
-  return class extends (base as unknown as typeof Model) {} as unknown as M;
-}
-
-// BIGINT columns come back as strings from mysql2; sequence numbers stay far below 2^53.
-const bigint = (name: string) => ({
-  type: DataTypes.BIGINT,
-  allowNull: false,
-  defaultValue: 0,
-  get(this: Model): number {
-    return Number(this.getDataValue(name));
-  },
-});
+const bigint = (name: string) => bigintColumn(name, { defaultValue: 0 });
 
 /** Binds the node's models to one database; each domain node in a process gets its own classes. */
 export function defineNodeModels(sequelize: Sequelize): NodeModels {

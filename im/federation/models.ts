@@ -1,4 +1,5 @@
 import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
+import { bigintColumn, fresh, mediumText } from '../../core/model-class.ts';
 
 export class NodeKey extends Model<InferAttributes<NodeKey>, InferCreationAttributes<NodeKey>> {
   declare kid: string;
@@ -40,18 +41,7 @@ export type FederationModels = {
   InboxEntry: typeof InboxEntry;
 };
 
-function fresh<M extends abstract new (...args: never[]) => Model>(base: M): M {
-  return class extends (base as unknown as typeof Model) {} as unknown as M;
-}
-
-const bigintOrNull = (name: string) => ({
-  type: DataTypes.BIGINT,
-  allowNull: true,
-  get(this: Model): number | null {
-    const v = this.getDataValue(name);
-    return v === null || v === undefined ? null : Number(v);
-  },
-});
+const bigintOrNull = (name: string) => bigintColumn(name, { allowNull: true });
 
 export function defineFederationModels(sequelize: Sequelize): FederationModels {
   const NodeKeyModel = fresh(NodeKey);
@@ -75,7 +65,7 @@ export function defineFederationModels(sequelize: Sequelize): FederationModels {
     {
       id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true, get(this: Model) { return Number(this.getDataValue('id')); } },
       destination: { type: DataTypes.STRING(253), allowNull: false },
-      event: { type: DataTypes.TEXT('medium'), allowNull: false },
+      event: { type: mediumText(sequelize), allowNull: false },
       createdAt: { type: DataTypes.DATE(3), allowNull: false },
     },
     { ...common, tableName: 'outbox' },

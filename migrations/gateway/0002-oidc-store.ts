@@ -1,12 +1,13 @@
 import { DataTypes } from 'sequelize';
 import type { Migration } from '../../core/migrator.ts';
+import { mediumText } from '../../core/model-class.ts';
 
-export const up: Migration = async ({ context: { queryInterface: qi } }) => {
+export const up: Migration = async ({ context: { queryInterface: qi, sequelize } }) => {
   // Every model oidc-provider persists (sessions, grants, tokens, codes, clients, interactions...).
   await qi.createTable('oidc_payloads', {
     model: { type: DataTypes.STRING(40), primaryKey: true },
     id: { type: DataTypes.STRING(255), primaryKey: true },
-    payload: { type: DataTypes.TEXT('medium'), allowNull: false },
+    payload: { type: mediumText(sequelize), allowNull: false },
     grant_id: { type: DataTypes.STRING(255), allowNull: true },
     user_code: { type: DataTypes.STRING(255), allowNull: true },
     uid: { type: DataTypes.STRING(255), allowNull: true },

@@ -1,7 +1,8 @@
 import { DataTypes } from 'sequelize';
 import type { Migration } from '../../core/migrator.ts';
+import { mediumText } from '../../core/model-class.ts';
 
-export const up: Migration = async ({ context: { queryInterface: qi } }) => {
+export const up: Migration = async ({ context: { queryInterface: qi, sequelize } }) => {
   // The node's Ed25519 signing keys for server-to-server requests; private halves sealed at rest.
   await qi.createTable('node_keys', {
     kid: { type: DataTypes.STRING(64), primaryKey: true },
@@ -16,7 +17,7 @@ export const up: Migration = async ({ context: { queryInterface: qi } }) => {
   await qi.createTable('outbox', {
     id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true },
     destination: { type: DataTypes.STRING(253), allowNull: false },
-    event: { type: DataTypes.TEXT('medium'), allowNull: false },
+    event: { type: mediumText(sequelize), allowNull: false },
     created_at: { type: DataTypes.DATE(3), allowNull: false },
   });
   await qi.addIndex('outbox', ['destination', 'id']);
@@ -29,6 +30,9 @@ export const up: Migration = async ({ context: { queryInterface: qi } }) => {
     attempts: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
     next_attempt_at: { type: DataTypes.DATE(3), allowNull: true },
     last_error: { type: DataTypes.STRING(500), allowNull: true },
+    // Which process of a multi-process domain delivers to this destination, until when.
+    lease_owner: { type: DataTypes.STRING(64), allowNull: true },
+    lease_until: { type: DataTypes.DATE(3), allowNull: true },
   });
 
   // Transactions received from other domains, so a retried or replayed one is applied once.
