@@ -37,6 +37,11 @@ const schema = z.object({
   NODE_SECRET_KEY: z.string().min(32, { message: 'expected at least 32 characters of random secret' }).optional(),
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
   FEDERATION_POLICY_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(20).default(7),
+  PORTAL_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ message: 'expected origins such as https://campus.example' }).transform((o) => new URL(o).origin)))
+    .optional(),
 });
 
 export type NodeConfig = {
@@ -69,6 +74,8 @@ export type NodeConfig = {
   registryTtlMs: number;
   /** Retries of a transaction another domain refused by policy before its events are set aside (about 2 minutes at 7). */
   federationPolicyRetries: number;
+  /** Web origins whose pages may call `/api/v1` from the browser (the portal); the gateway's by default. */
+  portalOrigins: string[];
 };
 
 export function loadNodeConfig(env: Env): NodeConfig {
@@ -106,6 +113,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     secretKey: v.NODE_SECRET_KEY ?? developmentSecret(dataDir, v.NODE_DOMAIN),
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
     federationPolicyRetries: v.FEDERATION_POLICY_RETRIES,
+    portalOrigins: v.PORTAL_ORIGINS ?? [new URL(v.GATEWAY_ISSUER).origin],
   };
 }
 

@@ -17,6 +17,7 @@ import type { NodeConfig } from './config.ts';
 import type { NodeServices } from './context.ts';
 import { apiRoutes } from './http/api.ts';
 import { backchannelLogoutRoute } from './http/backchannel-logout.ts';
+import { portalCors } from './http/cors.ts';
 import { fanOut } from './messages/fan-out.ts';
 import { createGroupCommitter } from './messages/group-commit.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
@@ -161,6 +162,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
   app.use(federationRoutes(services, federation, federationModels, sealer));
   app.use(backchannelLogoutRoute({ issuer: config.gatewayIssuer, audience: url, keys: verifier.keys, bus }));
+  app.use('/api/v1', portalCors(config.portalOrigins));
   app.use(directoryRoute({ domain: config.domain, gatewayIssuer: config.gatewayIssuer, verifier, signingKey: nodeKey }));
   app.use('/api/v1', apiRoutes(services, verifier));
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
