@@ -1,68 +1,109 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { z } from 'zod';
-import { ConflictError } from '../core/errors.ts';
+import { randomUUID } from 'node:crypto';
+import { ValidationError } from '../core/errors.ts';
+import type { Sealer } from '../core/seal.ts';
 import { parseInput } from '../core/validate.ts';
 import { audit } from '../gateway/audit.ts';
 import type { GatewayContext } from '../gateway/context.ts';
-import { assertFullAdmin } from '../gateway/accounts/scope.ts';
 import { inTransaction } from '../gateway/transaction.ts';
+import { checkUnits, resolveOwnerUnit } from './app-scope.ts';
+import { clientMetadataOf, saveClient } from './client-metadata.ts';
+import { auditedFields, presentApp, type PresentedApp } from './present-app.ts';
+import { newAppSchema } from './schemas.ts';
+import { newSecret } from './secrets.ts';
 
-const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+export { appUrlSchema, newAppSchema } from './schemas.ts';
 
-/** An app URL: absolute, https outside localhost, no wildcard, no fragment. */
-export const appUrlSchema = z
-  .url({ message: 'an absolute URL' })
-  .refine((u) => !u.includes('*'), { message: 'wildcards are not allowed' })
-  .refine((u) => !URL.parse(u)?.hash, { message: 'must not contain a #fragment' })
-  .refine((u) => {
-    const url = URL.parse(u);
-    if (!url) return true;
-    return url.protocol === 'https:' || (url.protocol === 'http:' && LOCAL_HOSTS.has(url.hostname));
-  }, { message: 'must use https (http is allowed only for localhost)' });
+/** What registering returns: the app, and its secrets, which are shown this once and never again. */
+export type RegisteredApp = {
+  id: string;
+  slug: string;
+  clientId: string;
+  name: string;
+  clientSecret: string;
+  /** Present when the registry was given the sealer for callback secrets. */
+  callbackSecret?: string;
+  app: PresentedApp;
+};
 
-export const newAppSchema = z.object({
-  name: z.string().trim().min(1, { message: 'required' }).max(200),
-  clientId: z.string().trim().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'lowercase letters, digits and dashes' }).optional(),
-  redirectUris: z.array(appUrlSchema).min(1, { message: 'at least one redirect URI' }),
-  postLogoutRedirectUris: z.array(appUrlSchema).default([]),
-  backchannelLogoutUri: appUrlSchema.optional(),
-  firstParty: z.boolean().default(false),
-});
+/** A slug from the app's name ("Leave Approval" → leave-approval), for callers that did not choose one. */
+export function slugFromName(name: string): string {
+  const base = name
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 36)
+    .replace(/-+$/, '');
+  const slug = base.length >= 2 ? base : `app-${base || 'x'}`;
+  return slug.startsWith('hook-') ? `app-${slug}`.slice(0, 36) : slug;
+}
 
-export type RegisteredApp = { id: string; clientId: string; clientSecret: string; name: string };
+/** The slug must name neither another app nor a person: on a node both would be the same address. */
+async function slugClash(ctx: GatewayContext, slug: string): Promise<string | null> {
+  if (await ctx.models.App.findOne({ where: { slug }, attributes: ['id'], transaction: ctx.tx })) return 'another app has this slug';
+  if (await ctx.models.User.findOne({ where: { username: slug }, attributes: ['id'], transaction: ctx.tx })) return 'a person has this username';
+  return null;
+}
+
+async function freeSlugFrom(ctx: GatewayContext, name: string): Promise<string> {
+  const base = slugFromName(name);
+  for (let n = 1; n < 100; n++) {
+    const candidate = n === 1 ? base : `${base}-${n}`;
+    if (!(await slugClash(ctx, candidate))) return candidate;
+  }
+  return `${base}-${randomUUID().slice(0, 8)}`;
+}
 
 /**
- * Registers an app as an OIDC client of the gateway (authorization code, refresh, client credentials).
- * The secret is returned once, here; the full registry (visibility, bots, cards) builds on this.
+ * Registers an app: its row in the registry and its OIDC client (authorization code with PKCE, refresh,
+ * client credentials for its bot). Full administrators register anywhere; a unit admin only for a unit
+ * of their own. The client secret, and the callback secret when `secrets` seals one, are returned here
+ * once. Every field is checked first, with an error per field; nothing is stored unless all pass.
  */
-export async function registerApp(ctx: GatewayContext, input: unknown): Promise<RegisteredApp> {
+export async function registerApp(ctx: GatewayContext, input: unknown, secrets?: Sealer): Promise<RegisteredApp> {
   const data = parseInput(newAppSchema, input);
-  assertFullAdmin(ctx.actor);
+  const ownerUnit = resolveOwnerUnit(ctx, data.ownerUnit);
+  if (data.interactionCallbackUrl && !secrets) throw new Error('registering an app with an interaction callback needs the callback secret sealer');
+  await checkUnits(ctx, ownerUnit, data.visibility.units);
   const clientId = data.clientId ?? `app-${randomUUID().slice(0, 8)}`;
-  const clientSecret = randomBytes(32).toString('base64url');
+  const clientSecret = newSecret();
+  const callbackSecret = secrets ? newSecret() : undefined;
   return inTransaction(ctx, async (ctx) => {
     const { App, OidcPayload } = ctx.models;
-    if (await App.findOne({ where: { clientId }, transaction: ctx.tx })) throw new ConflictError(`Client id ${clientId} is taken`);
-    const app = await App.create({ id: randomUUID(), clientId, name: data.name, firstParty: data.firstParty }, { transaction: ctx.tx });
-    const metadata = {
-      client_id: clientId,
-      client_secret: clientSecret,
-      client_name: data.name,
-      redirect_uris: data.redirectUris,
-      post_logout_redirect_uris: data.postLogoutRedirectUris,
-      grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-      first_party: data.firstParty,
-      ...(data.backchannelLogoutUri
-        ? { backchannel_logout_uri: data.backchannelLogoutUri, backchannel_logout_session_required: true }
-        : {}),
-    };
-    await OidcPayload.create(
-      { model: 'Client', id: clientId, payload: JSON.stringify(metadata), grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null },
+    const fields: Record<string, string> = {};
+    const slug = data.slug ?? (await freeSlugFrom(ctx, data.name));
+    const clash = data.slug ? await slugClash(ctx, slug) : null;
+    if (clash) fields.slug = clash;
+    const clientTaken =
+      (await App.findOne({ where: { clientId }, attributes: ['id'], transaction: ctx.tx })) ||
+      (await OidcPayload.findOne({ where: { model: 'Client', id: clientId }, attributes: ['id'], transaction: ctx.tx }));
+    if (clientTaken) fields.clientId = `client id ${clientId} is taken`;
+    if (Object.keys(fields).length > 0) throw new ValidationError('Some fields are invalid', fields);
+
+    const app = await App.create(
+      {
+        id: randomUUID(),
+        clientId,
+        slug,
+        name: data.name,
+        icon: data.icon ?? null,
+        description: data.description || null,
+        homeUrl: data.homeUrl ?? null,
+        interactionCallbackUrl: data.interactionCallbackUrl ?? null,
+        visibilityUnits: data.visibility.units,
+        visibilityRoles: data.visibility.roles,
+        firstParty: data.firstParty,
+        botEnabled: data.botEnabled,
+        disabled: false,
+        ownerUnit,
+        callbackSecretSealed: callbackSecret ? secrets!.seal(callbackSecret) : null,
+      },
       { transaction: ctx.tx },
     );
-    await audit(ctx, { action: 'app.register', target: clientId, details: { name: data.name, redirectUris: data.redirectUris, firstParty: data.firstParty } });
-    return { id: app.id, clientId, clientSecret, name: data.name };
+    const client = clientMetadataOf(clientId, clientSecret, { ...data, backchannelLogoutUri: data.backchannelLogoutUri });
+    await saveClient(ctx, client);
+    const presented = presentApp(app, client);
+    await audit(ctx, { action: 'app.register', target: slug, details: auditedFields(presented) });
+    return { id: app.id, slug, clientId, name: data.name, clientSecret, ...(callbackSecret ? { callbackSecret } : {}), app: presented };
   });
 }

@@ -28,6 +28,8 @@ import { auditProviderEvents } from './oidc/audit-events.ts';
 import { notifyNodesOfLogout } from './oidc/notify-nodes.ts';
 import { federationRoutes } from './federation/routes.ts';
 import { refreshPins } from './federation/refresh-pins.ts';
+import { appRegistryRoutes } from '../apps-registry/routes.ts';
+import { callbackSecretSealer } from '../apps-registry/secrets.ts';
 
 export type Gateway = {
   issuer: string;
@@ -121,6 +123,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   app.use('/assets', express.static(`${viewsDir}assets`, { maxAge: '1h' }));
   app.use(cookieParser());
   app.use(federationRoutes((req) => context(req)));
+  app.use(appRegistryRoutes({ context, provider: () => provider, secrets: callbackSecretSealer(config.secretKey) }));
   app.use(interactionRoutes({ provider: () => provider, context, csrf, loginPolicy }));
   app.use(
     '/admin',

@@ -16,6 +16,10 @@ export function assertMayGrant(ctx: GatewayContext, roles: Role[]): void {
 }
 
 export async function assertUnique(ctx: GatewayContext, fields: { username?: string; email?: string }, exceptId?: string) {
+  // On a chat node an app's bot is slug@domain: a person of the same name would speak as the bot.
+  if (fields.username && (await ctx.models.App.count({ where: { slug: fields.username }, transaction: ctx.tx })) > 0) {
+    throw new ConflictError(`Username ${fields.username} is taken by an app`);
+  }
   const or = [];
   if (fields.username) or.push({ username: fields.username });
   if (fields.email) or.push({ email: fields.email });

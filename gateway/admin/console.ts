@@ -13,6 +13,8 @@ import { ensureConsoleClient } from './console-client.ts';
 import { createKit } from './kit.ts';
 import { consoleUserOf } from './page.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { appRoutes } from './routes/apps.ts';
+import { callbackSecretSealer } from '../../apps-registry/secrets.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { federationRoutes } from './routes/federation.ts';
 import { SESSION_COOKIE, sessionRoutes } from './routes/session.ts';
@@ -75,6 +77,7 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   router.use(unitRoutes(kit));
   router.use(domainRoutes(kit));
   router.use(federationRoutes(kit));
+  router.use(appRoutes(kit, callbackSecretSealer(deps.config.secretKey)));
   router.use(auditRoutes(kit));
   router.use((req, res) => kit.render(req, res, 'error', { title: 'Not found', message: 'There is no such page in the admin console.' }, 404));
 

@@ -5,7 +5,7 @@ import { isFullAdmin } from '../accounts/scope.ts';
 
 export type Flash = { kind: 'success' | 'error'; text: string };
 export type ConsoleUser = Extract<Actor, { kind: 'user' }>;
-export type Section = 'users' | 'units' | 'domains' | 'federation' | 'audit';
+export type Section = 'users' | 'units' | 'domains' | 'federation' | 'apps' | 'audit';
 
 declare module 'express-session' {
   interface SessionData {

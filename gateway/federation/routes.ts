@@ -11,7 +11,7 @@ import { pinnedKeysOf } from './pin-domain.ts';
 import { buildRegistry } from './registry.ts';
 
 /** Who signed a request to the gateway: a pinned domain node or a registered proxy. */
-async function signer(ctx: GatewayContext, req: Request): Promise<{ origin: string; kind: 'domain' | 'proxy' }> {
+export async function signer(ctx: GatewayContext, req: Request): Promise<{ origin: string; kind: 'domain' | 'proxy' }> {
   const [domains, proxies] = await Promise.all([ctx.models.Domain.findAll(), ctx.models.FederationProxy.findAll()]);
   const keysOf = (name: string): PublicKeyJwk[] | undefined => {
     const domain = domains.find((d) => d.name === name);

@@ -98,8 +98,19 @@ export class WebSession extends Model<InferAttributes<WebSession>, InferCreation
 export class App extends Model<InferAttributes<App>, InferCreationAttributes<App>> {
   declare id: string;
   declare clientId: string;
+  declare slug: string;
   declare name: string;
+  declare icon: string | null;
+  declare description: string | null;
+  declare homeUrl: string | null;
+  declare interactionCallbackUrl: string | null;
+  declare visibilityUnits: CreationOptional<string[]>;
+  declare visibilityRoles: CreationOptional<Role[]>;
   declare firstParty: boolean;
+  declare botEnabled: CreationOptional<boolean>;
+  declare disabled: CreationOptional<boolean>;
+  declare ownerUnit: string | null;
+  declare callbackSecretSealed: string | null;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 }
@@ -133,6 +144,21 @@ export type GatewayModels = {
 };
 
 const timestamps = { createdAt: DataTypes.DATE(3), updatedAt: DataTypes.DATE(3) };
+
+/** A list stored as a JSON array in a TEXT column (null reads as empty). */
+function jsonList<T>(name: string) {
+  return {
+    type: DataTypes.TEXT,
+    allowNull: true,
+    get(this: Model): T[] {
+      const raw = this.getDataValue(name) as unknown as string | null;
+      return raw ? (JSON.parse(raw) as T[]) : [];
+    },
+    set(this: Model, value: T[]) {
+      this.setDataValue(name, JSON.stringify(value ?? []) as never);
+    },
+  };
+}
 const options = (sequelize: Sequelize, tableName: string) => ({ sequelize, tableName, underscored: true });
 
 /** Binds the gateway's models to one database (the table shapes live in migrations/gateway). */
@@ -278,8 +304,19 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
     {
       id: { type: DataTypes.STRING(36), primaryKey: true },
       clientId: { type: DataTypes.STRING(255), allowNull: false },
+      slug: { type: DataTypes.STRING(64), allowNull: false },
       name: { type: DataTypes.STRING(200), allowNull: false },
+      icon: { type: DataTypes.STRING(500), allowNull: true },
+      description: { type: DataTypes.TEXT, allowNull: true },
+      homeUrl: { type: DataTypes.STRING(500), allowNull: true },
+      interactionCallbackUrl: { type: DataTypes.STRING(500), allowNull: true },
+      visibilityUnits: jsonList<string>('visibilityUnits'),
+      visibilityRoles: jsonList<Role>('visibilityRoles'),
       firstParty: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      botEnabled: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      disabled: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      ownerUnit: { type: DataTypes.STRING(255), allowNull: true },
+      callbackSecretSealed: { type: DataTypes.TEXT, allowNull: true },
       ...timestamps,
     },
     options(sequelize, 'apps'),

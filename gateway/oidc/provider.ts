@@ -10,6 +10,7 @@ import { createAdapterClass } from './adapter.ts';
 import { renderPage } from '../views.ts';
 import { findDomainByUrl } from '../domains/domains.ts';
 import type { GatewayContext } from '../context.ts';
+import { botClaims, clientUsable } from '../../apps-registry/client-gate.ts';
 
 export type ProviderDeps = {
   issuer: string;
@@ -38,7 +39,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const secure = deps.issuer.startsWith('https://');
 
   const configuration: Configuration = {
-    adapter: createAdapterClass(models),
+    adapter: registryAwareAdapter(models),
     jwks: { keys: deps.jwks as never },
     cookies: {
       keys: config.cookieKeys,
@@ -89,9 +90,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
         enabled: true,
         defaultResource: async (_ctx, _client, oneOf) => oneOf,
         useGrantedResource: async () => false,
-        async getResourceServerInfo(_ctx, indicator): Promise<ResourceServer> {
+        async getResourceServerInfo(ctx, indicator, client): Promise<ResourceServer> {
           const domain = await findDomainByUrl(systemContext(deps), indicator);
           if (!domain) throw new errors.InvalidTarget(`${indicator} is not a registered domain node`);
+          // An app reaches a node on its own behalf only as its bot, which an administrator must have enabled.
+          if (ctx.oidc.params?.grant_type === 'client_credentials' && !(await botClaims(models, client.clientId))) {
+            throw new errors.InvalidTarget('this app has no enabled bot, so it cannot get a token for a domain node');
+          }
           return {
             scope: 'im',
             audience: domain.url,
@@ -105,6 +110,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Domain nodes check identity locally from the access token, so it carries the campus claims
     // and the session id that single logout later names.
     async extraTokenClaims(_ctx, token) {
+      if (token.kind === 'ClientCredentials') return token.clientId ? botClaims(models, token.clientId) : undefined;
       if (token.kind !== 'AccessToken' || !('accountId' in token) || !token.accountId) return undefined;
       const user = await models.User.findByPk(token.accountId as string);
       if (!user) return undefined;
@@ -160,6 +166,18 @@ export function buildProvider(deps: ProviderDeps): Provider {
   provider.proxy = config.trustProxy;
   provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'oidc provider error'));
   return provider;
+}
+
+/** The store, except that the client of a disabled app is not found: it can neither sign in nor get tokens. */
+function registryAwareAdapter(models: GatewayModels) {
+  const Store = createAdapterClass(models);
+  return class RegistryAwareAdapter extends Store {
+    override async find(id: string) {
+      const found = await super.find(id);
+      if (found && this.model === 'Client' && !(await clientUsable(models, id))) return undefined;
+      return found;
+    }
+  };
 }
 
 /**

@@ -26,12 +26,20 @@ afterAll(async () => {
 describe('atrium apps, keys and gateway', () => {
   it('registers an app whose client id and secret work for client credentials at the running gateway, and rotates keys live', async () => {
     const text = await runAtrium(db, ['apps', 'add', '--name', 'Library', '--redirect-uri', 'http://localhost:9/cb']);
-    const json = await runAtrium(db, ['apps', 'add', '--name', 'Timetable', '--redirect-uri', 'https://timetable.campus.test/cb', '--client-id', 'timetable', '--first-party', '--json']);
+    const json = await runAtrium(db, ['apps', 'add', '--name', 'Timetable', '--redirect-uri', 'https://timetable.campus.test/cb', '--client-id', 'timetable', '--first-party', '--bot', '--json']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/client id: {5}app-[0-9a-f]{8}\n {2}client secret: [\w-]{43}\n/);
     expect(text.stdout).toContain('The secret is shown only this once');
     const app = jsonOf(json);
-    expect(app).toEqual({ id: expect.any(String), clientId: 'timetable', clientSecret: expect.stringMatching(/^[\w-]{43}$/), name: 'Timetable' });
+    expect(app).toEqual({
+      id: expect.any(String),
+      slug: 'timetable',
+      clientId: 'timetable',
+      clientSecret: expect.stringMatching(/^[\w-]{43}$/),
+      callbackSecret: expect.stringMatching(/^[\w-]{43}$/),
+      name: 'Timetable',
+      app: expect.objectContaining({ slug: 'timetable', firstParty: true, botEnabled: true }),
+    });
 
     gateway = startAtrium(db, ['gateway'], { GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', KEYS_RELOAD_SECONDS: '1' });
     const { port } = await gateway.log('gateway listening');

@@ -15,7 +15,8 @@ const codeFlow = (config: client.Configuration, username: string, params: Record
 
 beforeAll(async () => {
   gateway = await startTestGateway('oidc');
-  const app = await registerTestApp(gateway, { name: 'Library', redirectUris: [REDIRECT] });
+  // With a bot: only an app with an enabled bot gets client-credentials tokens for a domain node.
+  const app = await registerTestApp(gateway, { name: 'Library', redirectUris: [REDIRECT], botEnabled: true });
   rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
 });
 afterAll(async () => gateway?.stop());

@@ -1,0 +1,53 @@
+import * as client from 'openid-client';
+import { registerApp, type RegisteredApp } from '../../apps-registry/register-app.ts';
+import { callbackSecretSealer } from '../../apps-registry/secrets.ts';
+import { unitPathsOf } from '../../gateway/accounts/memberships.ts';
+import { operator, type Actor, type GatewayContext } from '../../gateway/context.ts';
+import type { TestGateway } from '../helpers/gateway.ts';
+import { portalClient } from '../helpers/node.ts';
+import { codeFlow } from '../helpers/rp.ts';
+import type { BrowserAgent } from '../helpers/browser-agent.ts';
+
+export const PORTAL_REDIRECT = 'http://localhost:9/portal-cb';
+
+export const secretsOf = (gateway: TestGateway) => callbackSecretSealer(gateway.config.secretKey);
+
+/** The use-case context acting as a demo person, as the console and the admin API make it. */
+export async function actingAs(gateway: TestGateway, username: string): Promise<GatewayContext> {
+  const ctx = gateway.context(null);
+  const user = await ctx.models.User.findOne({ where: { username } });
+  if (!user) throw new Error(`no user ${username}`);
+  const actor: Actor = { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: await unitPathsOf(ctx, user) };
+  return { ...ctx, actor };
+}
+
+export function asOperator(gateway: TestGateway): GatewayContext {
+  return { ...gateway.context(null), actor: operator('test') };
+}
+
+/** Registers an app as the operator, with the callback-secret sealer the gateway uses. */
+export function register(gateway: TestGateway, input: Record<string, unknown>, ctx: GatewayContext = asOperator(gateway)): Promise<RegisteredApp> {
+  return registerApp(ctx, input, secretsOf(gateway));
+}
+
+/**
+ * A gateway access token (opaque, for the gateway's own APIs) of a person signed in through the
+ * first-party test portal, and the browser that signed in.
+ */
+export async function gatewayToken(gateway: TestGateway, username: string, agent?: BrowserAgent): Promise<{ token: string; agent: BrowserAgent }> {
+  const portal = await portalClient(gateway);
+  const { tokens, agent: used } = await codeFlow(portal, PORTAL_REDIRECT, username, { scope: 'openid profile', prompt: 'login' }, agent);
+  return { token: tokens.access_token, agent: used };
+}
+
+export async function api(gateway: TestGateway, path: string, token: string | undefined, init: { method?: string; body?: unknown } = {}) {
+  const response = await fetch(`${gateway.issuer}${path}`, {
+    method: init.method ?? 'GET',
+    headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
+}
+
+export { client };
