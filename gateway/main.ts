@@ -13,6 +13,7 @@ import { createRateLimiter } from '../core/rate-limit.ts';
 import { createSealer, type Sealer } from '../core/seal.ts';
 import type { LoginPolicy } from './accounts/authenticate.ts';
 import { adminConsole } from './admin/console.ts';
+import { webPortal } from './portal/portal.ts';
 import type { GatewayConfig } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { createCsrf } from './http/csrf.ts';
@@ -129,6 +130,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     '/admin',
     await adminConsole({ issuer, config, sequelize, models, sealer, csrf, logger, context, provider: () => provider }),
   );
+  const portal = await webPortal({ issuer, config, models, logger, context });
+  app.use('/assets', portal.script);
+  app.use(portal.router);
   // The provider parses its own bodies, so nothing above consumes its routes' bodies.
   app.use((req, res) => providerHandler(req, res));
   app.use(onError(logger));

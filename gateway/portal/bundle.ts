@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+export type Asset = { body: string; hash: string; path: string };
+
+const ENTRY = fileURLToPath(new URL('./client/main.ts', import.meta.url));
+const STYLES = fileURLToPath(new URL('../../views/assets/portal.css', import.meta.url));
+
+const hashOf = (text: string) => createHash('sha256').update(text).digest('base64url').slice(0, 12);
+
+/**
+ * The page's script, bundled from gateway/portal/client (and the SDK it imports) by esbuild in memory on
+ * first use, so `npm start` needs no build step. Its name carries a content hash: served immutable.
+ */
+export function createBundler(options: { minify: boolean }) {
+  let script: Promise<Asset> | undefined;
+
+  async function bundle(): Promise<Asset> {
+    const result = await build({
+      entryPoints: [ENTRY],
+      bundle: true,
+      write: false,
+      format: 'iife',
+      platform: 'browser',
+      target: ['es2022'],
+      minify: options.minify,
+      sourcemap: false,
+      legalComments: 'none',
+      logLevel: 'silent',
+    });
+    const body = result.outputFiles[0]!.text;
+    const hash = hashOf(body);
+    return { body, hash, path: `/assets/portal.${hash}.js` };
+  }
+
+  return {
+    script(): Promise<Asset> {
+      script ??= bundle().catch((error: unknown) => {
+        script = undefined;
+        throw error;
+      });
+      return script;
+    },
+    /** The stylesheet is served from views/assets; the hash only busts caches when it changes. */
+    stylesheet(): string {
+      return `/assets/portal.css?v=${hashOf(readFileSync(STYLES, 'utf8'))}`;
+    },
+  };
+}
+
+export type Bundler = ReturnType<typeof createBundler>;

@@ -1,0 +1,291 @@
+import type { Message } from '../../../im/sdk/client.ts';
+import { logout } from './api.ts';
+import { keyOf, type Chat, type Entry } from './chat.ts';
+import { ConversationView, type ViewHost } from './conversation-view.ts';
+import { h, ICONS, icon, iconButton } from './dom.ts';
+import { renderList } from './list-view.ts';
+import { askForNotifications, notificationsAllowed, notificationsSupported, notifyOnIncoming } from './notifications.ts';
+import { peopleView } from './people-view.ts';
+import { searchView } from './search-view.ts';
+import { workbenchView } from './workbench-view.ts';
+
+type Route = { view: 'list' } | { view: 'conversation'; key: string } | { view: 'apps' } | { view: 'search' } | { view: 'new' };
+
+const phone = () => window.matchMedia('(max-width: 720px)').matches;
+
+function parseRoute(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  if (parts[0] === 'c' && parts[1] && parts[2]) return { view: 'conversation', key: keyOf(parts[1], parts[2]) };
+  if (parts[0] === 'apps') return { view: 'apps' };
+  if (parts[0] === 'search') return { view: 'search' };
+  if (parts[0] === 'new') return { view: 'new' };
+  return { view: 'list' };
+}
+
+const hashOf = (entry: Entry) => `#/c/${encodeURIComponent(entry.domain)}/${encodeURIComponent(entry.conv.id)}`;
+
+/**
+ * The page: a top bar (connection, navigation, sign-out), the conversation list and a pane that shows a
+ * conversation, the workbench, search or "new chat". Routes live in the URL hash, so the browser's back
+ * button works; on a phone the list and the pane take turns on screen.
+ */
+export class PortalApp implements ViewHost {
+  #chat: Chat;
+  #root: HTMLElement;
+  #list: HTMLUListElement;
+  #pane: HTMLElement;
+  #connection: HTMLElement;
+  #banner: HTMLElement;
+  #announcer: HTMLElement;
+  #toasts: HTMLElement;
+  #view: ConversationView | null = null;
+  #route: Route = { view: 'list' };
+  #frame = 0;
+  #dirtyList = false;
+  #dirtyView = false;
+
+  constructor(root: HTMLElement, chat: Chat) {
+    this.#chat = chat;
+    this.#root = root;
+    this.#list = h('ul', { class: 'conversation-list', id: 'conversations' });
+    this.#pane = h('main', { class: 'pane', id: 'pane', tabindex: -1 });
+    this.#connection = h('p', { class: 'connection', id: 'connection', role: 'status', 'data-state': 'connecting' });
+    this.#banner = h('p', { class: 'offline-banner', hidden: true });
+    this.#announcer = h('div', { class: 'visually-hidden', 'aria-live': 'polite', id: 'announcer' });
+    this.#toasts = h('div', { class: 'toasts', 'aria-live': 'assertive', id: 'toasts' });
+  }
+
+  start(): void {
+    const chat = this.#chat;
+    const nav = (label: string, path: string, hash: string, extra = '') =>
+      h('a', { href: hash, class: `nav-link ${extra}`, 'aria-label': label, title: label, 'data-nav': hash }, icon(path), h('span', { class: 'nav-text' }, label));
+    const bell = notificationsSupported() && !notificationsAllowed() && Notification.permission !== 'denied'
+      ? iconButton('Turn on notifications', ICONS.bell, async (event) => {
+          const button = event.currentTarget as HTMLElement;
+          if (await askForNotifications()) button.remove();
+        })
+      : null;
+    this.#root.replaceChildren(
+      h(
+        'header',
+        { class: 'topbar' },
+        h('span', { class: 'brand' }, 'Atrium'),
+        this.#connection,
+        h(
+          'nav',
+          { class: 'topnav', 'aria-label': 'Portal' },
+          nav('Chats', ICONS.chat, '#/', 'chats'),
+          nav('Apps', ICONS.apps, '#/apps'),
+          nav('Search', ICONS.search, '#/search'),
+          nav('New chat', ICONS.add, '#/new'),
+        ),
+        h(
+          'div',
+          { class: 'account' },
+          bell,
+          h('span', { class: 'who', title: chat.me.domains.map((d) => d.address).join(', ') }, chat.me.user.name),
+          iconButton('Sign out', ICONS.logout, () => void this.#signOut(), { class: 'icon-button sign-out' }),
+        ),
+      ),
+      this.#banner,
+      h('div', { class: 'layout' }, h('nav', { class: 'sidebar', 'aria-label': 'Conversations' }, h('h2', { class: 'visually-hidden' }, 'Conversations'), this.#list), this.#pane),
+      this.#announcer,
+      this.#toasts,
+    );
+    this.#root.dataset.state = 'ready';
+
+    chat.on('list', () => this.#schedule(true, false));
+    chat.on('names', () => this.#schedule(true, true));
+    chat.on('presence', () => this.#schedule(true, true));
+    chat.on('entry', (entry) => {
+      if (this.#view?.entry === entry) this.#schedule(false, true);
+    });
+    chat.on('connection', () => this.#drawConnection());
+    chat.on('incoming', ({ entry, message }) => this.#announce(entry, message));
+    chat.on('ended', () => this.#ended());
+    chat.on('failure', (text) => console.warn(text));
+    notifyOnIncoming(chat, (key) => {
+      const entry = chat.entries.get(key);
+      if (entry) this.opened(entry);
+    });
+
+    window.addEventListener('hashchange', () => this.#navigate());
+    window.addEventListener('online', () => chat.setNetwork(true));
+    window.addEventListener('offline', () => chat.setNetwork(false));
+    document.addEventListener('visibilitychange', () => {
+      const visible = document.visibilityState === 'visible';
+      for (const client of chat.clients.values()) if (client.state === 'online') client.setPresence(visible ? 'online' : 'away').catch(() => undefined);
+      if (visible && this.#view) chat.markRead(this.#view.entry);
+      this.#drawTitle();
+    });
+    this.#root.addEventListener('keydown', (event) => this.#onKey(event));
+    this.#list.addEventListener('keydown', (event) => this.#listKeys(event));
+
+    chat.start();
+    if (!navigator.onLine) chat.setNetwork(false);
+    this.#drawConnection();
+    this.#navigate();
+    renderList(chat, this.#list, (entry) => this.opened(entry));
+  }
+
+  back(): void {
+    const key = this.#view?.entry.key;
+    window.location.hash = '#/';
+    if (key) requestAnimationFrame(() => this.#list.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`)?.focus());
+  }
+
+  toast(text: string): void {
+    const item = h('p', { class: 'toast' }, text);
+    this.#toasts.append(item);
+    setTimeout(() => item.remove(), 6_000);
+  }
+
+  opened(entry: Entry): void {
+    const hash = hashOf(entry);
+    if (window.location.hash !== hash) window.location.hash = hash;
+    else this.#navigate();
+  }
+
+  reveal(entry: Entry, message: Message): void {
+    this.opened(entry);
+    requestAnimationFrame(() => {
+      if (this.#view?.entry === entry) void this.#view.reveal(message.id);
+    });
+  }
+
+  #schedule(list: boolean, view: boolean): void {
+    this.#dirtyList ||= list;
+    this.#dirtyView ||= view;
+    if (this.#frame) return;
+    this.#frame = requestAnimationFrame(() => {
+      this.#frame = 0;
+      if (this.#dirtyList) {
+        renderList(this.#chat, this.#list, (entry) => this.opened(entry));
+        this.#drawTitle();
+      }
+      if (this.#dirtyView) this.#view?.update();
+      this.#dirtyList = this.#dirtyView = false;
+    });
+  }
+
+  #navigate(): void {
+    const route = parseRoute(window.location.hash);
+    this.#route = route;
+    const chat = this.#chat;
+    document.body.dataset.view = route.view === 'list' ? 'list' : route.view === 'conversation' ? 'conversation' : 'panel';
+    for (const link of this.#root.querySelectorAll<HTMLElement>('[data-nav]')) {
+      const current = link.dataset.nav === (route.view === 'list' || route.view === 'conversation' ? '#/' : `#/${route.view}`);
+      if (current) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+    if (route.view !== 'conversation') {
+      chat.openKey = null;
+      this.#view = null;
+    }
+    switch (route.view) {
+      case 'list':
+        this.#pane.replaceChildren(h('div', { class: 'placeholder' }, h('p', {}, 'Choose a conversation, or start a new one.')));
+        break;
+      case 'apps':
+        this.#pane.replaceChildren(workbenchView(this));
+        break;
+      case 'search':
+        this.#pane.replaceChildren(searchView(chat, this));
+        this.#pane.querySelector<HTMLElement>('input')?.focus();
+        break;
+      case 'new':
+        this.#pane.replaceChildren(peopleView(chat, this));
+        this.#pane.querySelector<HTMLElement>('input')?.focus();
+        break;
+      case 'conversation': {
+        const entry = chat.entries.get(route.key);
+        if (!entry) {
+          // Not synced yet (a link opened at start): show it as soon as it arrives.
+          this.#pane.replaceChildren(h('p', { class: 'placeholder', role: 'status' }, 'Opening the conversation…'));
+          const off = chat.on('list', () => {
+            if (!chat.entries.has(route.key)) return;
+            off();
+            if (this.#route === route) this.#navigate();
+          });
+          break;
+        }
+        if (this.#view?.entry !== entry) {
+          chat.openKey = entry.key;
+          this.#view = new ConversationView(chat, entry, this);
+          this.#pane.replaceChildren(this.#view.element);
+          this.#view.composer.input.focus();
+        }
+        chat.markRead(entry);
+        break;
+      }
+    }
+    this.#schedule(true, false);
+  }
+
+  #onKey(event: KeyboardEvent): void {
+    if (event.key !== 'Escape' || event.defaultPrevented) return;
+    if (this.#route.view === 'list') return;
+    event.preventDefault();
+    this.back();
+  }
+
+  /** Up and Down move between conversations in the list; Home and End jump. */
+  #listKeys(event: KeyboardEvent): void {
+    const items = [...this.#list.querySelectorAll<HTMLElement>('.conversation-item')];
+    const at = items.indexOf(document.activeElement as HTMLElement);
+    if (at < 0) return;
+    const next = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 }[event.key];
+    if (next === undefined) return;
+    event.preventDefault();
+    items[Math.max(0, Math.min(items.length - 1, next))]?.focus();
+  }
+
+  #drawConnection(): void {
+    const { state, unsent, offlineDomains } = this.#chat.connection();
+    const el = this.#connection;
+    el.dataset.state = state;
+    const text = {
+      online: 'Online',
+      partial: `Reconnecting to ${offlineDomains.join(', ')}…`,
+      connecting: 'Connecting…',
+      offline: 'Offline — reconnecting…',
+    }[state];
+    el.replaceChildren(h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', { class: 'connection-text' }, text));
+    const waiting = unsent > 0 ? ` ${unsent} message${unsent === 1 ? '' : 's'} will be sent when the connection returns.` : '';
+    this.#banner.hidden = state === 'online' || state === 'connecting';
+    this.#banner.textContent = state === 'offline' ? `You are offline. Nothing you type is lost.${waiting}` : `Some colleges are out of reach for now.${waiting}`;
+    if (state === 'online' && this.#dirtyList === false) this.#schedule(true, true);
+  }
+
+  #drawTitle(): void {
+    const unread = [...this.#chat.entries.values()].reduce((n, e) => n + e.conv.unread, 0);
+    document.title = unread > 0 ? `(${unread}) Atrium` : 'Atrium';
+  }
+
+  #announce(entry: Entry, message: Message): void {
+    if (this.#view?.entry === entry && document.visibilityState === 'visible') return;
+    const chat = this.#chat;
+    const text = message.kind === 'card' ? 'a card' : message.text || 'a file';
+    this.#announcer.textContent = `New message from ${chat.displayName(message.sender)}${entry.conv.kind === 'group' ? ` in ${chat.title(entry)}` : ''}: ${text}`;
+  }
+
+  async #signOut(): Promise<void> {
+    try {
+      const { redirect } = await logout();
+      window.location.assign(redirect);
+    } catch (error) {
+      this.toast(`Could not sign out: ${(error as Error).message}`);
+    }
+  }
+
+  #ended(): void {
+    this.#root.dataset.state = 'ended';
+    const dialog = h(
+      'div',
+      { class: 'ended', role: 'alertdialog', 'aria-modal': 'true', 'aria-labelledby': 'ended-title' },
+      h('div', { class: 'ended-box' }, h('h2', { id: 'ended-title' }, 'You were signed out'), h('p', {}, 'Your Atrium session ended, so chat was closed.'), h('a', { class: 'button', href: '/' }, 'Sign in again')),
+    );
+    document.body.append(dialog);
+    dialog.querySelector<HTMLElement>('a')?.focus();
+  }
+}

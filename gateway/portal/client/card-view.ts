@@ -1,0 +1,57 @@
+import { h } from './dom.ts';
+
+type CardField = { label: string; value: string };
+type CardAction = { id: string; label: string; style: string };
+type Card = { title: string; text: string | null; fields: CardField[]; actions: CardAction[]; status: string | null };
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null);
+
+/** An app's card as the page trusts it: strings only, whatever else the app put in. */
+function parseCard(raw: unknown): Card | null {
+  if (!raw || typeof raw !== 'object') return null;
+  const card = raw as Record<string, unknown>;
+  const fields = Array.isArray(card.fields) ? card.fields : [];
+  const actions = Array.isArray(card.actions) ? card.actions : [];
+  return {
+    title: str(card.title) ?? 'Card',
+    text: str(card.text) ?? str(card.body),
+    fields: fields
+      .map((f) => (f && typeof f === 'object' ? { label: str((f as Record<string, unknown>).label) ?? '', value: str((f as Record<string, unknown>).value) ?? '' } : null))
+      .filter((f): f is CardField => f !== null),
+    actions: actions
+      .map((a) => {
+        if (!a || typeof a !== 'object') return null;
+        const action = a as Record<string, unknown>;
+        const id = str(action.id);
+        return id ? { id, label: str(action.label) ?? id, style: str(action.style) ?? 'default' } : null;
+      })
+      .filter((a): a is CardAction => a !== null),
+    status: str(card.status) ?? str(card.note),
+  };
+}
+
+/** An interactive card: title, fields, and buttons whose clicks go to the app that sent it. */
+export function renderCard(raw: unknown, onAction: (actionId: string, button: HTMLButtonElement) => void): HTMLElement {
+  const card = parseCard(raw);
+  if (!card) return h('p', { class: 'text muted' }, 'This card cannot be shown.');
+  const headingId = `card-${Math.random().toString(36).slice(2)}`;
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': headingId },
+    h('h3', { id: headingId }, card.title),
+    card.text ? h('p', {}, card.text) : null,
+    card.fields.length ? h('dl', { class: 'card-fields' }, card.fields.map((f) => [h('dt', {}, f.label), h('dd', {}, f.value)])) : null,
+    card.status ? h('p', { class: 'card-status', role: 'status' }, card.status) : null,
+    card.actions.length
+      ? h(
+          'div',
+          { class: 'card-actions' },
+          card.actions.map((a) => {
+            const button = h('button', { type: 'button', class: `card-action ${a.style === 'primary' || a.style === 'danger' ? a.style : ''}`, 'data-action': a.id }, a.label);
+            button.addEventListener('click', () => onAction(a.id, button));
+            return button;
+          }),
+        )
+      : null,
+  );
+}

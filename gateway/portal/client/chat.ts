@@ -1,0 +1,508 @@
+import { AtriumClient, AtriumError, type Conversation, type ConnectionState, type Message, type Presence, type UploadedAttachment } from '../../../im/sdk/client.ts';
+import { Emitter } from '../../../im/sdk/emitter.ts';
+import { tokenFor, type Me, type PortalDomain } from './api.ts';
+import { findPeople, type Person } from './nodes.ts';
+
+/** A message typed here and not yet acknowledged by its node (shown as "sending"). */
+export type Pending = {
+  clientMsgId: string;
+  text: string;
+  mentions: string[];
+  attachments: UploadedAttachment[];
+  createdAt: string;
+  state: 'sending' | 'failed';
+  error?: string;
+};
+
+/** One conversation as one of the person's addresses sees it (key: domain/conversation id). */
+export type Entry = {
+  key: string;
+  domain: string;
+  me: string;
+  conv: Conversation;
+  /** Shown entries (text, card, system) in sequence order; edits and recalls are applied to their targets. */
+  messages: Message[];
+  byId: Map<string, Message>;
+  pending: Map<string, Pending>;
+  typing: Map<string, ReturnType<typeof setTimeout>>;
+  /** No older entries exist on the node than the oldest held. */
+  historyDone: boolean;
+  /** Messages another domain refused for good, with the reason. */
+  refused: Map<string, string>;
+};
+
+export type ChatEvents = {
+  /** The list changed: a conversation appeared, went, or moved. */
+  list: undefined;
+  /** Something in one conversation changed (messages, receipts, members, typing). */
+  entry: Entry;
+  /** A new message from someone else arrived (pushed, or caught up after a reconnect). */
+  incoming: { entry: Entry; message: Message };
+  connection: undefined;
+  presence: string;
+  names: undefined;
+  /** The gateway session ended (signed out elsewhere): nothing more will arrive. */
+  ended: undefined;
+  failure: string;
+};
+
+const SHOWN = new Set(['text', 'card', 'system']);
+const TYPING_SHOWN_MS = 4_000;
+
+export const keyOf = (domain: string, conversationId: string) => `${domain}/${conversationId}`;
+export const localPart = (address: string) => address.split('@')[0] ?? address;
+export const domainPart = (address: string) => address.split('@')[1] ?? '';
+
+function randomId(): string {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The page's model of the person's chat: one SDK client per domain node they belong to, and every
+ * conversation of all of them in one list. Views read it and listen to its events.
+ */
+export class Chat extends Emitter<ChatEvents> {
+  readonly me: Me;
+  readonly clients = new Map<string, AtriumClient>();
+  readonly domains = new Map<string, PortalDomain>();
+  readonly entries = new Map<string, Entry>();
+  readonly presence = new Map<string, Presence>();
+  readonly names = new Map<string, string>();
+  /** The conversation on screen, if any, and whether the page is visible: both decide what is read. */
+  openKey: string | null = null;
+  /** The browser reports no network: sockets are closed until it returns. */
+  networkOffline = false;
+  #orphans = new Map<string, Message[]>();
+  #deliveredTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  #lastTyping = new Map<string, number>();
+  #nameQueue = new Set<string>();
+  #resolving = false;
+  #ended = false;
+
+  constructor(me: Me) {
+    super();
+    this.me = me;
+    for (const domain of me.domains) {
+      this.domains.set(domain.name, domain);
+      this.names.set(domain.address, me.user.name);
+      const client = new AtriumClient({ url: domain.socketUrl, token: () => tokenFor(domain.name), backoff: { initialMs: 300, maxMs: 15_000 } });
+      this.clients.set(domain.name, client);
+      this.#wire(domain.name, client);
+    }
+  }
+
+  start(): void {
+    for (const [domain, client] of this.clients) {
+      client.connect().catch((error: Error) => this.emit('failure', `${domain}: ${error.message}`));
+    }
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Online (every node), partly online, or offline — and how many messages wait to go out. */
+  connection(): { state: 'online' | 'partial' | 'offline' | 'connecting'; unsent: number; offlineDomains: string[] } {
+    const states = [...this.clients].map(([domain, c]) => [domain, c.state] as [string, ConnectionState]);
+    const online = states.filter(([, s]) => s === 'online').length;
+    const unsent = [...this.clients.values()].reduce((n, c) => n + c.unsent, 0);
+    const offlineDomains = states.filter(([, s]) => s !== 'online').map(([d]) => d);
+    if (this.networkOffline || online === 0) {
+      return { state: states.some(([, s]) => s === 'connecting') && !this.networkOffline ? 'connecting' : 'offline', unsent, offlineDomains };
+    }
+    return { state: online === states.length ? 'online' : 'partial', unsent, offlineDomains };
+  }
+
+  /** The browser lost or regained the network: close the sockets now rather than wait for them to time out, and reconnect at once. */
+  setNetwork(online: boolean): void {
+    if (this.#ended) return;
+    this.networkOffline = !online;
+    for (const [domain, client] of this.clients) {
+      if (online) client.connect().catch((error: Error) => this.emit('failure', `${domain}: ${error.message}`));
+      else client.close();
+    }
+    this.emit('connection', undefined);
+  }
+
+  stop(): void {
+    for (const client of this.clients.values()) client.close();
+  }
+
+  #wire(domain: string, client: AtriumClient): void {
+    client.on('state', () => this.emit('connection', undefined));
+    client.on('conversation', (conv) => this.#upsert(domain, conv));
+    client.on('message', (message) => this.#receive(domain, message));
+    client.on('receipt', (receipt) => {
+      const entry = this.entries.get(keyOf(domain, receipt.conversationId));
+      if (!entry) return;
+      const member = entry.conv.members.find((m) => m.address === receipt.address);
+      if (member) {
+        member.readSeq = Math.max(member.readSeq, receipt.readSeq);
+        member.deliveredSeq = Math.max(member.deliveredSeq, receipt.deliveredSeq);
+      }
+      if (receipt.address === entry.me) {
+        entry.conv.readSeq = Math.max(entry.conv.readSeq, receipt.readSeq);
+        if (entry.conv.readSeq >= entry.conv.lastSeq) entry.conv.unread = 0;
+        this.emit('list', undefined);
+      }
+      this.emit('entry', entry);
+    });
+    client.on('typing', (typing) => {
+      const entry = this.entries.get(keyOf(domain, typing.conversationId));
+      if (!entry || typing.address === entry.me) return;
+      const previous = entry.typing.get(typing.address);
+      if (previous) clearTimeout(previous);
+      entry.typing.set(
+        typing.address,
+        setTimeout(() => {
+          entry.typing.delete(typing.address);
+          this.emit('entry', entry);
+        }, TYPING_SHOWN_MS),
+      );
+      this.emit('entry', entry);
+    });
+    client.on('presence', (presence) => {
+      this.presence.set(presence.address, presence);
+      this.emit('presence', presence.address);
+    });
+    client.on('removed', ({ conversationId }) => {
+      this.entries.delete(keyOf(domain, conversationId));
+      this.emit('list', undefined);
+    });
+    client.on('deliveryFailed', (failure) => {
+      const entry = this.entries.get(keyOf(domain, failure.conversationId));
+      if (!entry) return;
+      entry.refused.set(failure.messageId, `${failure.domain} refused it (${failure.reason})`);
+      this.emit('entry', entry);
+    });
+    client.on('ended', () => {
+      this.#ended = true;
+      this.stop();
+      this.emit('ended', undefined);
+    });
+    client.on('ready', () => void this.#queryPresence(domain));
+  }
+
+  #upsert(domain: string, conv: Conversation): Entry {
+    const key = keyOf(domain, conv.id);
+    let entry = this.entries.get(key);
+    const me = this.domains.get(domain)!.address;
+    if (!entry) {
+      entry = { key, domain, me, conv, messages: [], byId: new Map(), pending: new Map(), typing: new Map(), historyDone: false, refused: new Map() };
+      this.entries.set(key, entry);
+      for (const message of this.#orphans.get(key) ?? []) this.#store(entry, message);
+      this.#orphans.delete(key);
+      void this.#queryPresence(domain);
+    } else {
+      // Members and receipts never move backwards here, whatever order events arrive in.
+      const before = new Map(entry.conv.members.map((m) => [m.address, m]));
+      for (const m of conv.members) {
+        const old = before.get(m.address);
+        if (old) {
+          m.readSeq = Math.max(m.readSeq, old.readSeq);
+          m.deliveredSeq = Math.max(m.deliveredSeq, old.deliveredSeq);
+        }
+      }
+      conv.lastSeq = Math.max(conv.lastSeq, entry.conv.lastSeq);
+      entry.conv = conv;
+    }
+    for (const m of conv.members) this.#wantName(m.address);
+    const mine = conv.members.find((m) => m.address === me);
+    if (mine && mine.deliveredSeq < conv.lastSeq) this.#scheduleDelivered(entry, conv.lastSeq);
+    if (this.openKey === key) this.markRead(entry);
+    this.emit('list', undefined);
+    this.emit('entry', entry);
+    return entry;
+  }
+
+  #receive(domain: string, message: Message): void {
+    const key = keyOf(domain, message.conversationId);
+    const entry = this.entries.get(key);
+    if (!entry) {
+      // The conversation event follows (a first sync sends conversations after their messages).
+      const list = this.#orphans.get(key) ?? [];
+      list.push(message);
+      this.#orphans.set(key, list);
+      this.#wantName(message.sender);
+      setTimeout(() => this.#adoptOrphans(domain, key), 1_500);
+      return;
+    }
+    // Known conversation, unknown message: news (pushed now, or caught up after a reconnect).
+    if (!this.#store(entry, message)) return;
+    if (message.sender !== entry.me && (message.kind === 'text' || message.kind === 'card') && !message.recalledAt) {
+      if (this.openKey !== key || document.visibilityState !== 'visible') entry.conv.unread += 1;
+      this.#scheduleDelivered(entry, message.seq);
+      this.emit('incoming', { entry, message });
+    }
+    if (this.openKey === key) this.markRead(entry);
+    this.emit('list', undefined);
+    this.emit('entry', entry);
+  }
+
+  async #adoptOrphans(domain: string, key: string): Promise<void> {
+    if (!this.#orphans.has(key)) return;
+    const client = this.clients.get(domain)!;
+    const conversations = await client.conversations().catch(() => [] as Conversation[]);
+    for (const conv of conversations) if (keyOf(domain, conv.id) === key) this.#upsert(domain, conv);
+  }
+
+  /** Keeps a message (or applies an edit or recall to its target); false if it was already known. */
+  #store(entry: Entry, message: Message): boolean {
+    if (entry.byId.has(message.id)) return false;
+    entry.conv.lastSeq = Math.max(entry.conv.lastSeq, message.seq);
+    const pending = entry.pending.get(message.clientMsgId);
+    if (pending && message.sender === entry.me) entry.pending.delete(message.clientMsgId);
+    this.#wantName(message.sender);
+    if (message.kind === 'edit' || message.kind === 'recall') {
+      entry.byId.set(message.id, message);
+      const target = message.refId ? entry.byId.get(message.refId) : undefined;
+      if (target) {
+        if (message.kind === 'edit' && !target.recalledAt) {
+          target.text = message.text;
+          target.editedAt = message.createdAt;
+        } else if (message.kind === 'recall') {
+          target.text = undefined;
+          target.attachments = [];
+          target.mentions = [];
+          target.card = undefined;
+          target.recalledAt = message.createdAt;
+        }
+      }
+      return true;
+    }
+    entry.byId.set(message.id, message);
+    if (!SHOWN.has(message.kind)) return true;
+    const list = entry.messages;
+    let i = list.length;
+    while (i > 0 && list[i - 1]!.seq > message.seq) i--;
+    list.splice(i, 0, message);
+    return true;
+  }
+
+  #scheduleDelivered(entry: Entry, seq: number): void {
+    if (this.#deliveredTimers.has(entry.key)) return;
+    this.#deliveredTimers.set(
+      entry.key,
+      setTimeout(() => {
+        this.#deliveredTimers.delete(entry.key);
+        const client = this.clients.get(entry.domain)!;
+        if (client.state !== 'online') return;
+        client.markDelivered(entry.conv.id, Math.max(seq, entry.conv.lastSeq)).catch(() => undefined);
+      }, 150),
+    );
+  }
+
+  /** Marks everything in the conversation read, if it is on screen and the page is visible. */
+  markRead(entry: Entry): void {
+    if (document.visibilityState !== 'visible' || this.openKey !== entry.key) return;
+    const mine = entry.conv.members.find((m) => m.address === entry.me);
+    entry.conv.unread = 0;
+    const seq = entry.conv.lastSeq;
+    if (mine && mine.readSeq >= seq) return;
+    const client = this.clients.get(entry.domain)!;
+    if (client.state !== 'online') return;
+    if (mine) mine.readSeq = seq;
+    entry.conv.readSeq = seq;
+    client.markRead(entry.conv.id, seq).catch(() => undefined);
+    this.emit('list', undefined);
+  }
+
+  /** Sends a message; it shows as "sending" until its node acknowledges it (also across reconnects). */
+  send(entry: Entry, text: string, mentions: string[], attachments: UploadedAttachment[]): void {
+    const clientMsgId = randomId();
+    const pending: Pending = { clientMsgId, text, mentions, attachments, createdAt: new Date().toISOString(), state: 'sending' };
+    entry.pending.set(clientMsgId, pending);
+    this.emit('entry', entry);
+    this.emit('connection', undefined);
+    const client = this.clients.get(entry.domain)!;
+    client
+      .send({ conversationId: entry.conv.id, clientMsgId, ...(text ? { text } : {}), ...(mentions.length ? { mentions } : {}), ...(attachments.length ? { attachments: attachments.map((a) => a.id) } : {}) })
+      .then((ack) => {
+        entry.pending.delete(clientMsgId);
+        this.#store(entry, {
+          id: ack.messageId,
+          conversationId: entry.conv.id,
+          seq: ack.seq,
+          sender: entry.me,
+          clientMsgId,
+          kind: 'text',
+          refId: null,
+          text,
+          mentions,
+          attachments,
+          createdAt: ack.at,
+          editedAt: null,
+          recalledAt: null,
+        });
+        entry.conv.updatedAt = ack.at;
+        this.emit('list', undefined);
+        this.emit('entry', entry);
+        this.emit('connection', undefined);
+      })
+      .catch((error: Error) => {
+        pending.state = 'failed';
+        pending.error = error.message;
+        this.emit('entry', entry);
+        this.emit('connection', undefined);
+      });
+  }
+
+  /** Sends a failed message again, with a new client id (the first attempt was refused, not stored). */
+  retry(entry: Entry, pending: Pending): void {
+    entry.pending.delete(pending.clientMsgId);
+    this.send(entry, pending.text, pending.mentions, pending.attachments);
+  }
+
+  discard(entry: Entry, pending: Pending): void {
+    entry.pending.delete(pending.clientMsgId);
+    this.emit('entry', entry);
+  }
+
+  async edit(entry: Entry, message: Message, text: string): Promise<void> {
+    const ack = await this.clients.get(entry.domain)!.edit(message.id, text);
+    this.#store(entry, { ...message, id: ack.messageId, seq: ack.seq, kind: 'edit', refId: message.id, text, createdAt: ack.at, clientMsgId: ack.clientMsgId, sender: entry.me });
+    this.emit('entry', entry);
+  }
+
+  async recall(entry: Entry, message: Message): Promise<void> {
+    const ack = await this.clients.get(entry.domain)!.recall(message.id);
+    this.#store(entry, { ...message, id: ack.messageId, seq: ack.seq, kind: 'recall', refId: message.id, text: undefined, createdAt: ack.at, clientMsgId: ack.clientMsgId, sender: entry.me });
+    this.emit('list', undefined);
+    this.emit('entry', entry);
+  }
+
+  /** Fetches older entries from the node; resolves with how many arrived. */
+  async loadOlder(entry: Entry, limit = 30): Promise<number> {
+    if (entry.historyDone) return 0;
+    const oldest = entry.messages[0]?.seq ?? entry.conv.lastSeq + 1;
+    if (oldest <= entry.conv.joinedSeq + 1) {
+      entry.historyDone = true;
+      return 0;
+    }
+    const { messages, hasMore } = await this.clients.get(entry.domain)!.history(entry.conv.id, oldest, limit);
+    let added = 0;
+    // Oldest first, so edits and recalls find their targets.
+    for (const message of [...messages].reverse()) if (this.#store(entry, message)) added++;
+    if (!hasMore) entry.historyDone = true;
+    this.emit('entry', entry);
+    return added;
+  }
+
+  /** Tells the others this person is typing, at most every 2 s per conversation. */
+  typing(entry: Entry): void {
+    const last = this.#lastTyping.get(entry.key) ?? 0;
+    if (Date.now() - last < 2_000) return;
+    this.#lastTyping.set(entry.key, Date.now());
+    const client = this.clients.get(entry.domain)!;
+    if (client.state === 'online') client.typing(entry.conv.id).catch(() => undefined);
+  }
+
+  async search(query: string): Promise<{ entry: Entry | undefined; domain: string; message: Message }[]> {
+    const results = await Promise.all(
+      [...this.clients].map(async ([domain, client]) => {
+        if (client.state !== 'online') return [];
+        const messages = await client.search(query, { limit: 50 }).catch(() => [] as Message[]);
+        return messages.map((message) => ({ domain, message, entry: this.entries.get(keyOf(domain, message.conversationId)) }));
+      }),
+    );
+    return results.flat().sort((a, b) => b.message.createdAt.localeCompare(a.message.createdAt));
+  }
+
+  async people(query: string): Promise<Person[]> {
+    const found = await findPeople(this.me, query);
+    for (const person of found) for (const address of person.addresses) this.names.set(address, person.name);
+    return found;
+  }
+
+  /** Opens (or creates) the direct conversation with someone, from the domain the directory found them through. */
+  async startDirect(person: Person): Promise<Entry> {
+    const conv = await this.clients.get(person.via)!.openDirect(person.address);
+    return this.#upsert(person.via, conv);
+  }
+
+  /** A group hosted by the person's home domain (or the first of theirs that can reach everyone). */
+  async createGroup(title: string, members: Person[]): Promise<Entry> {
+    const domain = this.#domainReaching(members);
+    const conv = await this.clients.get(domain)!.createGroup(title, members.map((m) => m.address));
+    return this.#upsert(domain, conv);
+  }
+
+  #domainReaching(members: Person[]): string {
+    const mine = this.me.domains.map((d) => d.name);
+    return mine.find((d) => members.every((m) => m.reachableFrom.includes(d))) ?? this.me.user.homeDomain ?? mine[0]!;
+  }
+
+  /** Answers a card's button: the app gets the click as a signed callback and may update the card. */
+  async cardAction(entry: Entry, message: Message, actionId: string): Promise<void> {
+    await this.clients.get(entry.domain)!.request('card.action', { conversationId: entry.conv.id, messageId: message.id, actionId });
+  }
+
+  displayName(address: string): string {
+    return this.names.get(address) ?? localPart(address);
+  }
+
+  title(entry: Entry): string {
+    if (entry.conv.kind === 'group') return entry.conv.title ?? 'Group';
+    const peer = this.peerOf(entry);
+    return peer ? this.displayName(peer) : 'Direct chat';
+  }
+
+  peerOf(entry: Entry): string | undefined {
+    if (entry.conv.kind !== 'direct') return undefined;
+    return entry.conv.members.find((m) => m.address !== entry.me)?.address;
+  }
+
+  /** Presence is kept by each node for its own people, so it is known only for addresses of the person's domains. */
+  presenceOf(address: string): Presence | undefined {
+    return this.presence.get(address);
+  }
+
+  sorted(): Entry[] {
+    const lastAt = (e: Entry) => e.messages.at(-1)?.createdAt ?? e.conv.updatedAt;
+    return [...this.entries.values()].sort((a, b) => lastAt(b).localeCompare(lastAt(a)));
+  }
+
+  async #queryPresence(domain: string): Promise<void> {
+    const client = this.clients.get(domain);
+    if (!client || client.state !== 'online') return;
+    const addresses = new Set<string>();
+    for (const entry of this.entries.values()) {
+      const peer = this.peerOf(entry);
+      if (peer && domainPart(peer) === domain) addresses.add(peer);
+    }
+    if (addresses.size === 0) return;
+    const result = await client.presence([...addresses]).catch(() => [] as Presence[]);
+    for (const presence of result) {
+      this.presence.set(presence.address, presence);
+      this.emit('presence', presence.address);
+    }
+  }
+
+  #wantName(address: string): void {
+    if (this.names.has(address) || localPart(address).length < 2) return;
+    this.#nameQueue.add(address);
+    if (!this.#resolving) void this.#resolveNames();
+  }
+
+  /** Display names come from the campus directory, one search per unknown username. */
+  async #resolveNames(): Promise<void> {
+    this.#resolving = true;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      while (this.#nameQueue.size > 0) {
+        const address = this.#nameQueue.values().next().value as string;
+        this.#nameQueue.delete(address);
+        if (this.names.has(address)) continue;
+        const people = await this.people(localPart(address)).catch(() => [] as Person[]);
+        if (!people.some((p) => p.addresses.includes(address))) this.names.set(address, localPart(address));
+        this.emit('names', undefined);
+      }
+    } finally {
+      this.#resolving = false;
+    }
+  }
+}
+
+export { AtriumError };

@@ -1,0 +1,236 @@
+import type { UploadedAttachment } from '../../../im/sdk/client.ts';
+import { localPart, type Chat, type Entry } from './chat.ts';
+import { h, ICONS, iconButton } from './dom.ts';
+import { sizeOf } from './format.ts';
+import { uploadFile } from './nodes.ts';
+
+type Upload = { file: File; done: Promise<UploadedAttachment | null>; row: HTMLElement; abort: AbortController };
+type Suggestion = { address: string; name: string };
+
+let composerCount = 0;
+
+/**
+ * The message box: Enter sends (Shift+Enter for a new line), "@" suggests members to mention, files
+ * upload at once with a progress bar and go with the next message.
+ */
+export class Composer {
+  readonly element: HTMLFormElement;
+  readonly input: HTMLTextAreaElement;
+  #chat: Chat;
+  #entry: Entry;
+  #uploads: Upload[] = [];
+  #uploadList: HTMLUListElement;
+  #suggestions: HTMLUListElement;
+  #options: Suggestion[] = [];
+  #active = -1;
+  #mentioned = new Map<string, string>();
+  #fileInput: HTMLInputElement;
+  #notice: HTMLElement;
+
+  constructor(chat: Chat, entry: Entry, title: string) {
+    this.#chat = chat;
+    this.#entry = entry;
+    const id = `composer-${++composerCount}`;
+    this.#suggestions = h('ul', { class: 'suggestions', id: `${id}-mentions`, role: 'listbox', 'aria-label': 'People to mention', hidden: true });
+    this.input = h('textarea', {
+      id: `${id}-input`,
+      class: 'composer-input',
+      rows: 1,
+      placeholder: `Message ${title}`,
+      'aria-label': `Message ${title}`,
+      role: 'combobox',
+      'aria-autocomplete': 'list',
+      'aria-expanded': 'false',
+      'aria-controls': `${id}-mentions`,
+      autocomplete: 'off',
+    });
+    this.#fileInput = h('input', { type: 'file', class: 'visually-hidden', multiple: true, tabindex: -1, 'aria-hidden': 'true' });
+    this.#uploadList = h('ul', { class: 'uploads', 'aria-label': 'Files to send' });
+    this.#notice = h('p', { class: 'composer-notice', role: 'status' });
+    this.element = h(
+      'form',
+      { class: 'composer', 'aria-label': 'Write a message' },
+      this.#uploadList,
+      this.#suggestions,
+      h(
+        'div',
+        { class: 'composer-row' },
+        iconButton('Attach files', ICONS.attach, () => this.#fileInput.click()),
+        this.input,
+        h('button', { type: 'submit', class: 'icon-button send', 'aria-label': 'Send', title: 'Send (Enter)' }, h('span', { class: 'send-label' }, 'Send')),
+      ),
+      this.#notice,
+      this.#fileInput,
+    );
+    this.element.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void this.submit();
+    });
+    this.input.addEventListener('keydown', (event) => this.#onKey(event));
+    this.input.addEventListener('input', () => {
+      this.#autosize();
+      this.#suggest();
+      if (this.input.value.trim()) this.#chat.typing(this.#entry);
+    });
+    this.input.addEventListener('blur', () => setTimeout(() => this.#closeSuggestions(), 150));
+    this.#fileInput.addEventListener('change', () => {
+      for (const file of this.#fileInput.files ?? []) this.addFile(file);
+      this.#fileInput.value = '';
+    });
+    this.input.addEventListener('paste', (event) => {
+      for (const file of event.clipboardData?.files ?? []) this.addFile(file);
+    });
+  }
+
+  /** Starts uploading a file to the conversation's node; it goes out with the next message. */
+  addFile(file: File): void {
+    const node = this.#chat.domains.get(this.#entry.domain)!;
+    const progress = h('progress', { max: 1, value: 0, 'aria-label': `Uploading ${file.name}` });
+    const abort = new AbortController();
+    const row = h('li', { class: 'upload' }, h('span', { class: 'upload-name' }, `${file.name} (${sizeOf(file.size)})`), progress);
+    const upload: Upload = {
+      file,
+      row,
+      abort,
+      done: uploadFile(node, file, (f) => (progress.value = f), abort.signal).then(
+        (attachment) => {
+          progress.value = 1;
+          row.classList.add('uploaded');
+          progress.setAttribute('aria-label', `${file.name} uploaded`);
+          return attachment;
+        },
+        (error: Error) => {
+          row.classList.add('failed');
+          progress.replaceWith(h('span', { class: 'status status-failed', role: 'alert' }, error.message));
+          return null;
+        },
+      ),
+    };
+    row.append(
+      iconButton(`Remove ${file.name}`, ICONS.close, () => {
+        abort.abort();
+        this.#uploads = this.#uploads.filter((u) => u !== upload);
+        row.remove();
+      }),
+    );
+    this.#uploads.push(upload);
+    this.#uploadList.append(row);
+  }
+
+  async submit(): Promise<void> {
+    const text = this.input.value.trim();
+    const uploads = this.#uploads;
+    if (!text && uploads.length === 0) return;
+    if (uploads.length > 0) this.#notice.textContent = 'Waiting for uploads to finish…';
+    const attachments = (await Promise.all(uploads.map((u) => u.done))).filter((a): a is UploadedAttachment => a !== null);
+    this.#notice.textContent = '';
+    if (!text && attachments.length === 0) return;
+    const mentions = this.#mentionsIn(text);
+    this.#chat.send(this.#entry, text, mentions, attachments);
+    this.input.value = '';
+    this.#mentioned.clear();
+    this.#uploads = [];
+    this.#uploadList.replaceChildren();
+    this.#autosize();
+    this.input.focus();
+  }
+
+  /** Members named as "@username" in the text: the one picked from the suggestions, else any member of that name. */
+  #mentionsIn(text: string): string[] {
+    const found = new Set<string>();
+    for (const match of text.matchAll(/(?:^|\s)@([\p{L}\p{N}._-]+)/gu)) {
+      const local = match[1]!.replace(/[._-]+$/, '').toLowerCase();
+      const picked = this.#mentioned.get(local);
+      if (picked) found.add(picked);
+      else for (const m of this.#entry.conv.members) if (m.address !== this.#entry.me && localPart(m.address).toLowerCase() === local) found.add(m.address);
+    }
+    return [...found];
+  }
+
+  #autosize(): void {
+    this.input.rows = Math.min(6, Math.max(1, this.input.value.split('\n').length));
+  }
+
+  #onKey(event: KeyboardEvent): void {
+    const open = !this.#suggestions.hidden;
+    if (open && (event.key === 'ArrowDown' || event.key === 'ArrowUp')) {
+      event.preventDefault();
+      const n = this.#options.length;
+      this.#highlight((this.#active + (event.key === 'ArrowDown' ? 1 : -1) + n) % n);
+      return;
+    }
+    if (open && (event.key === 'Enter' || event.key === 'Tab') && this.#active >= 0) {
+      event.preventDefault();
+      this.#pick(this.#options[this.#active]!);
+      return;
+    }
+    if (open && event.key === 'Escape') {
+      event.preventDefault();
+      event.stopPropagation();
+      this.#closeSuggestions();
+      return;
+    }
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      void this.submit();
+    }
+  }
+
+  /** The "@word" being typed just before the caret, if any. */
+  #query(): { start: number; word: string } | null {
+    const caret = this.input.selectionStart ?? this.input.value.length;
+    const before = this.input.value.slice(0, caret);
+    const match = /(^|\s)@([\p{L}\p{N}._-]*)$/u.exec(before);
+    return match ? { start: caret - match[2]!.length - 1, word: match[2]!.toLowerCase() } : null;
+  }
+
+  #suggest(): void {
+    const query = this.#query();
+    if (!query) return this.#closeSuggestions();
+    this.#options = this.#entry.conv.members
+      .filter((m) => m.address !== this.#entry.me)
+      .map((m) => ({ address: m.address, name: this.#chat.displayName(m.address) }))
+      .filter((s) => localPart(s.address).toLowerCase().startsWith(query.word) || s.name.toLowerCase().split(/\s+/).some((w) => w.startsWith(query.word)))
+      .slice(0, 8);
+    if (this.#options.length === 0) return this.#closeSuggestions();
+    this.#suggestions.replaceChildren(
+      ...this.#options.map((s, i) =>
+        h(
+          'li',
+          { id: `${this.#suggestions.id}-${i}`, role: 'option', 'aria-selected': 'false', onmousedown: (e: MouseEvent) => (e.preventDefault(), this.#pick(s)) },
+          h('strong', {}, s.name),
+          h('span', { class: 'muted' }, ` @${localPart(s.address)} · ${s.address.split('@')[1]}`),
+        ),
+      ),
+    );
+    this.#suggestions.hidden = false;
+    this.input.setAttribute('aria-expanded', 'true');
+    this.#highlight(0);
+  }
+
+  #highlight(index: number): void {
+    this.#active = index;
+    [...this.#suggestions.children].forEach((li, i) => li.setAttribute('aria-selected', String(i === index)));
+    this.input.setAttribute('aria-activedescendant', `${this.#suggestions.id}-${index}`);
+  }
+
+  #pick(suggestion: Suggestion): void {
+    const query = this.#query();
+    if (!query) return;
+    const local = localPart(suggestion.address);
+    const caret = this.input.selectionStart ?? this.input.value.length;
+    this.input.value = `${this.input.value.slice(0, query.start)}@${local} ${this.input.value.slice(caret)}`;
+    const at = query.start + local.length + 2;
+    this.input.setSelectionRange(at, at);
+    this.#mentioned.set(local.toLowerCase(), suggestion.address);
+    this.#closeSuggestions();
+    this.input.focus();
+  }
+
+  #closeSuggestions(): void {
+    this.#suggestions.hidden = true;
+    this.#active = -1;
+    this.input.setAttribute('aria-expanded', 'false');
+    this.input.removeAttribute('aria-activedescendant');
+  }
+}

@@ -1,0 +1,239 @@
+import type { Message } from '../../../im/sdk/client.ts';
+import type { Chat, Entry } from './chat.ts';
+import { Composer } from './composer.ts';
+import { h, ICONS, iconButton } from './dom.ts';
+import { renderMessage, renderPending, signatureOf, type MessageActions } from './message-view.ts';
+import { presenceLabel } from './list-view.ts';
+
+const PAGE = 30;
+/** The node's default recall window; the node has the last word (a late recall is refused and said so). */
+const RECALL_WINDOW_MS = 120_000;
+
+export type ViewHost = { back(): void; toast(text: string): void };
+
+/**
+ * One conversation: its header, the messages (the newest page first; scrolling up shows earlier ones,
+ * from memory and then from the node), who is typing, and the composer. Redraws only what changed.
+ */
+export class ConversationView {
+  readonly element: HTMLElement;
+  readonly entry: Entry;
+  readonly composer: Composer;
+  #chat: Chat;
+  #host: ViewHost;
+  #scroller: HTMLElement;
+  #list: HTMLOListElement;
+  #older: HTMLButtonElement;
+  #typing: HTMLElement;
+  #title: HTMLElement;
+  #subtitle: HTMLElement;
+  #drawn = new Map<string, { el: HTMLElement; sig: string }>();
+  #editing = new Set<string>();
+  #fromSeq: number;
+  #loading = false;
+
+  constructor(chat: Chat, entry: Entry, host: ViewHost) {
+    this.#chat = chat;
+    this.entry = entry;
+    this.#host = host;
+    const title = chat.title(entry);
+    this.#title = h('h2', { id: 'conversation-title', class: 'conversation-title' }, title);
+    this.#subtitle = h('p', { class: 'conversation-subtitle muted' });
+    this.#older = h('button', { type: 'button', class: 'load-older secondary', onclick: () => void this.showOlder() }, 'Show earlier messages');
+    this.#list = h('ol', { class: 'message-list', role: 'log', 'aria-labelledby': 'conversation-title', 'aria-live': 'polite', 'aria-relevant': 'additions' });
+    this.#scroller = h('div', { class: 'messages', tabindex: 0, 'aria-label': 'Messages' }, this.#older, this.#list);
+    this.#typing = h('p', { class: 'typing', 'aria-live': 'polite' });
+    this.composer = new Composer(chat, entry, title);
+    this.element = h(
+      'section',
+      { class: 'conversation', 'aria-labelledby': 'conversation-title', 'data-key': entry.key },
+      h('header', { class: 'conversation-head' }, iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }), h('div', { class: 'heading' }, this.#title, this.#subtitle)),
+      this.#scroller,
+      this.#typing,
+      this.composer.element,
+    );
+    this.#fromSeq = entry.messages.at(-PAGE)?.seq ?? 0;
+    this.#scroller.addEventListener('scroll', () => {
+      if (this.#scroller.scrollTop < 40) void this.showOlder();
+    });
+    this.element.addEventListener('dragover', (e) => e.preventDefault());
+    this.element.addEventListener('drop', (e) => {
+      e.preventDefault();
+      for (const file of e.dataTransfer?.files ?? []) this.composer.addFile(file);
+    });
+    this.update();
+    this.scrollToEnd();
+    // A short conversation fetches its earlier history at once, so there is something to scroll.
+    if (entry.messages.length < PAGE) void this.showOlder();
+  }
+
+  scrollToEnd(): void {
+    this.#scroller.scrollTop = this.#scroller.scrollHeight;
+  }
+
+  /** One more page of earlier messages: from memory if held, else from the node. */
+  async showOlder(): Promise<void> {
+    if (this.#loading) return;
+    const entry = this.entry;
+    const index = entry.messages.findIndex((m) => m.seq >= this.#fromSeq);
+    this.#loading = true;
+    try {
+      if (index <= 0) {
+        if (entry.historyDone) return this.#updateOlder();
+        const added = await this.#chat.loadOlder(entry, PAGE).catch(() => 0);
+        if (added === 0) return this.#updateOlder();
+      }
+      const at = entry.messages.findIndex((m) => m.seq >= this.#fromSeq);
+      const from = Math.max(0, (at < 0 ? entry.messages.length : at) - PAGE);
+      const height = this.#scroller.scrollHeight;
+      const top = this.#scroller.scrollTop;
+      this.#fromSeq = entry.messages[from]?.seq ?? 0;
+      this.update();
+      this.#scroller.scrollTop = top + (this.#scroller.scrollHeight - height);
+    } finally {
+      this.#loading = false;
+    }
+  }
+
+  #updateOlder(): void {
+    const entry = this.entry;
+    const hidden = entry.messages.some((m) => m.seq < this.#fromSeq);
+    this.#older.hidden = !hidden && (entry.historyDone || (entry.messages[0]?.seq ?? 1) <= entry.conv.joinedSeq + 1);
+  }
+
+  update(): void {
+    const chat = this.#chat;
+    const entry = this.entry;
+    const nearEnd = this.#scroller.scrollHeight - this.#scroller.scrollTop - this.#scroller.clientHeight < 80;
+    this.#title.textContent = chat.title(entry);
+    this.#subtitle.textContent = this.#describe();
+
+    const actions: MessageActions = {
+      edit: (message, li) => this.#edit(message, li),
+      recall: (message) => {
+        chat.recall(entry, message).catch((error: Error) => this.#host.toast(`Could not recall: ${error.message}`));
+      },
+      cardAction: (message, actionId, button) => {
+        button.disabled = true;
+        chat.cardAction(entry, message, actionId).then(
+          () => button.classList.add('chosen'),
+          (error: Error) => {
+            button.disabled = false;
+            this.#host.toast(`The app did not take that: ${error.message}`);
+          },
+        );
+      },
+    };
+    const wanted: HTMLElement[] = [];
+    const keep = new Set<string>();
+    for (const message of entry.messages) {
+      if (message.seq < this.#fromSeq) continue;
+      keep.add(message.id);
+      const drawn = this.#drawn.get(message.id);
+      if (this.#editing.has(message.id) && drawn) {
+        wanted.push(drawn.el);
+        continue;
+      }
+      const sig = signatureOf(chat, entry, message);
+      if (drawn && drawn.sig === sig) {
+        wanted.push(drawn.el);
+        continue;
+      }
+      const el = renderMessage(chat, entry, message, actions, RECALL_WINDOW_MS);
+      if (drawn) {
+        const hadFocus = drawn.el.contains(document.activeElement);
+        drawn.el.replaceWith(el);
+        if (hadFocus) el.querySelector<HTMLElement>('.bubble')?.focus();
+      }
+      this.#drawn.set(message.id, { el, sig });
+      wanted.push(el);
+    }
+    for (const [id, drawn] of this.#drawn) {
+      if (!keep.has(id)) {
+        drawn.el.remove();
+        this.#drawn.delete(id);
+      }
+    }
+    for (const pending of entry.pending.values()) {
+      wanted.push(renderPending(entry, pending, () => chat.retry(entry, pending), () => chat.discard(entry, pending)));
+    }
+    for (const el of [...this.#list.children]) if ((el as HTMLElement).dataset.pending !== undefined) el.remove();
+    wanted.forEach((el, i) => {
+      if (this.#list.children[i] !== el) this.#list.insertBefore(el, this.#list.children[i] ?? null);
+    });
+    this.#updateOlder();
+
+    const typists = [...entry.typing.keys()].map((a) => chat.displayName(a));
+    this.#typing.textContent = typists.length === 0 ? '' : typists.length === 1 ? `${typists[0]} is typing…` : `${typists.join(', ')} are typing…`;
+    if (nearEnd || entry.pending.size > 0) this.scrollToEnd();
+  }
+
+  #describe(): string {
+    const chat = this.#chat;
+    const entry = this.entry;
+    const where = chat.domains.size > 1 ? ` · as ${entry.me}` : '';
+    if (entry.conv.kind === 'group') {
+      const names = entry.conv.members.map((m) => (m.address === entry.me ? 'you' : chat.displayName(m.address)));
+      return `${entry.conv.members.length} members: ${names.join(', ')} · hosted by ${entry.conv.homeDomain}${where}`;
+    }
+    const peer = chat.peerOf(entry);
+    if (!peer) return where;
+    return `${peer} · ${presenceLabel(chat, peer)}${where}`;
+  }
+
+  #edit(message: Message, li: HTMLElement): void {
+    const bubble = li.querySelector<HTMLElement>('.bubble');
+    const text = li.querySelector<HTMLElement>('.text');
+    if (!bubble || !text) return;
+    this.#editing.add(message.id);
+    const input = h('textarea', { class: 'edit-input', 'aria-label': 'Edit message', rows: 2 });
+    input.value = message.text ?? '';
+    const done = () => {
+      this.#editing.delete(message.id);
+      this.#drawn.delete(message.id);
+      this.update();
+      document.getElementById(`m-${message.id}`)?.querySelector<HTMLElement>('.bubble')?.focus();
+    };
+    const save = () => {
+      const value = input.value.trim();
+      if (!value || value === message.text) return done();
+      this.#chat.edit(this.entry, message, value).then(done, (error: Error) => {
+        this.#host.toast(`Could not edit: ${error.message}`);
+        done();
+      });
+    };
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey) {
+        e.preventDefault();
+        save();
+      } else if (e.key === 'Escape') {
+        e.preventDefault();
+        e.stopPropagation();
+        done();
+      }
+    });
+    const form = h('div', { class: 'edit' }, input, h('div', { class: 'edit-buttons' }, h('button', { type: 'button', onclick: save }, 'Save'), h('button', { type: 'button', class: 'secondary', onclick: done }, 'Cancel')));
+    text.replaceWith(form);
+    li.querySelector('.tools')?.remove();
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  }
+
+  /** Scrolls to a message (from search), showing as much history as needed. */
+  async reveal(messageId: string): Promise<void> {
+    while (!this.entry.byId.has(messageId) && !this.entry.historyDone) {
+      if ((await this.#chat.loadOlder(this.entry, 200).catch(() => 0)) === 0) break;
+    }
+    const target = this.entry.byId.get(messageId);
+    if (target && target.seq < this.#fromSeq) {
+      this.#fromSeq = target.seq;
+      this.update();
+    }
+    const el = document.getElementById(`m-${messageId}`);
+    if (!el) return;
+    el.scrollIntoView({ block: 'center' });
+    el.classList.add('found');
+    el.querySelector<HTMLElement>('.bubble')?.focus();
+    setTimeout(() => el.classList.remove('found'), 2_000);
+  }
+}

@@ -1,0 +1,134 @@
+import type { Message } from '../../../im/sdk/client.ts';
+import { domainPart, type Chat, type Entry, type Pending } from './chat.ts';
+import { h, type Child } from './dom.ts';
+import { fullTimeOf, hueClass, initials, richText, sizeOf, systemText, timeOf } from './format.ts';
+import { attachmentUrl, downloadAttachment } from './nodes.ts';
+import { renderCard } from './card-view.ts';
+
+export type Receipt = { state: 'sent' | 'delivered' | 'read'; label: string; detail: string };
+
+/**
+ * Where one of the person's own messages has got to, from the other members' receipts: read when every
+ * other member has read it, delivered when every device of theirs has it, else sent. Groups say how many.
+ */
+export function receiptOf(chat: Chat, entry: Entry, message: Message): Receipt {
+  const others = entry.conv.members.filter((m) => m.address !== entry.me);
+  if (others.length === 0) return { state: 'sent', label: 'Sent', detail: 'Sent' };
+  const read = others.filter((m) => m.readSeq >= message.seq);
+  const delivered = others.filter((m) => m.deliveredSeq >= message.seq || m.readSeq >= message.seq);
+  const names = (list: typeof others) => list.map((m) => chat.displayName(m.address)).join(', ');
+  if (read.length === others.length) return { state: 'read', label: 'Read', detail: `Read by ${names(read)}` };
+  if (entry.conv.kind === 'group' && read.length > 0) return { state: 'delivered', label: `Read by ${read.length} of ${others.length}`, detail: `Read by ${names(read)}` };
+  if (delivered.length === others.length) return { state: 'delivered', label: 'Delivered', detail: `Delivered to ${names(delivered)}` };
+  return { state: 'sent', label: 'Sent', detail: 'Sent; not yet delivered' };
+}
+
+export type MessageActions = {
+  edit(message: Message, li: HTMLElement): void;
+  recall(message: Message): void;
+  cardAction(message: Message, actionId: string, button: HTMLButtonElement): void;
+};
+
+/** What decides a message's rendering: it is redrawn only when this changes. */
+export function signatureOf(chat: Chat, entry: Entry, message: Message): string {
+  const receipt = message.sender === entry.me ? receiptOf(chat, entry, message).detail : '';
+  return [message.text ?? '', message.editedAt, message.recalledAt, JSON.stringify(message.card ?? null), receipt, chat.displayName(message.sender), entry.refused.get(message.id) ?? ''].join('\u0000');
+}
+
+function avatar(chat: Chat, address: string): HTMLElement {
+  const name = chat.displayName(address);
+  return h('span', { class: `avatar small ${hueClass(address)}`, 'aria-hidden': 'true' }, initials(name));
+}
+
+function attachmentsOf(chat: Chat, entry: Entry, message: Message): Child {
+  const list = message.attachments ?? [];
+  if (list.length === 0) return null;
+  // Files stay on the node of the person who shared them; only a node of the viewer's can serve them.
+  const node = domainPart(message.sender) === entry.domain ? chat.domains.get(entry.domain) : chat.domains.get(domainPart(message.sender));
+  return h(
+    'ul',
+    { class: 'attachments', 'aria-label': 'Attachments' },
+    list.map((a) => {
+      if (!node) return h('li', { class: 'attachment unavailable' }, `${a.name} (${sizeOf(a.size)}) is kept at ${domainPart(message.sender)}`);
+      if (a.contentType.startsWith('image/')) {
+        const img = h('img', { class: 'preview', alt: a.name, loading: 'lazy' });
+        attachmentUrl(node, a.id).then(
+          (url) => (img.src = url),
+          () => img.replaceWith(h('span', { class: 'attachment unavailable' }, `${a.name} could not be loaded`)),
+        );
+        return h('li', { class: 'attachment image' }, h('button', { type: 'button', class: 'link', 'aria-label': `Download ${a.name}`, onclick: () => void downloadAttachment(node, a) }, img));
+      }
+      return h(
+        'li',
+        { class: 'attachment file' },
+        h('button', { type: 'button', class: 'link', onclick: () => void downloadAttachment(node, a).catch(() => undefined) }, `⬇ ${a.name}`),
+        h('span', { class: 'muted' }, ` ${sizeOf(a.size)}`),
+      );
+    }),
+  );
+}
+
+export function renderMessage(chat: Chat, entry: Entry, message: Message, actions: MessageActions, recallWindowMs: number): HTMLElement {
+  if (message.kind === 'system') {
+    return h('li', { class: 'message system', id: `m-${message.id}`, 'data-seq': message.seq }, h('span', {}, systemText(message as never, (a) => chat.displayName(a))));
+  }
+  const mine = message.sender === entry.me;
+  const recalled = Boolean(message.recalledAt);
+  const body: Child[] = [];
+  if (recalled) body.push(h('p', { class: 'text recalled' }, mine ? 'You recalled this message' : 'This message was recalled'));
+  else {
+    if (message.text) body.push(h('p', { class: 'text' }, richText(message.text, message.mentions ?? [], entry.me)));
+    body.push(attachmentsOf(chat, entry, message));
+    if (message.kind === 'card' && message.card) body.push(renderCard(message.card, (actionId, button) => actions.cardAction(message, actionId, button)));
+  }
+  const mentionsMe = (message.mentions ?? []).includes(entry.me);
+  const footer: Child[] = [h('time', { datetime: message.createdAt, title: fullTimeOf(message.createdAt) }, timeOf(message.createdAt))];
+  if (message.editedAt && !recalled) footer.push(h('span', { class: 'edited', title: `Edited ${fullTimeOf(message.editedAt)}` }, 'edited'));
+  if (mine) {
+    const receipt = receiptOf(chat, entry, message);
+    footer.push(h('span', { class: `status status-${receipt.state}`, title: receipt.detail, 'data-status': receipt.state }, receipt.label));
+  }
+  const refused = entry.refused.get(message.id);
+  if (refused) footer.push(h('span', { class: 'status status-failed', role: 'note' }, `Not delivered: ${refused}`));
+
+  const tools: Child[] = [];
+  if (mine && !recalled && message.kind === 'text') {
+    if (message.text) tools.push(h('button', { type: 'button', class: 'tool', onclick: (e: MouseEvent) => actions.edit(message, (e.currentTarget as HTMLElement).closest('li')!) }, 'Edit'));
+    if (Date.now() - Date.parse(message.createdAt) < recallWindowMs) tools.push(h('button', { type: 'button', class: 'tool', onclick: () => actions.recall(message) }, 'Recall'));
+  }
+  const name = chat.displayName(message.sender);
+  return h(
+    'li',
+    { class: `message${mine ? ' mine' : ''}${mentionsMe ? ' mentions-me' : ''}${message.kind === 'card' ? ' has-card' : ''}`, id: `m-${message.id}`, 'data-seq': message.seq },
+    mine ? null : avatar(chat, message.sender),
+    h(
+      'div',
+      { class: 'bubble', tabindex: mine ? 0 : -1, 'aria-label': `${mine ? 'You' : name}, ${timeOf(message.createdAt)}` },
+      mine ? null : h('p', { class: 'sender' }, name, h('span', { class: 'address' }, ` ${message.sender}`)),
+      body,
+      h('p', { class: 'meta' }, footer),
+      tools.length ? h('div', { class: 'tools' }, tools) : null,
+    ),
+  );
+}
+
+export function renderPending(entry: Entry, pending: Pending, onRetry: () => void, onDiscard: () => void): HTMLElement {
+  const failed = pending.state === 'failed';
+  return h(
+    'li',
+    { class: `message mine pending${failed ? ' failed' : ''}`, id: `p-${pending.clientMsgId}`, 'data-pending': pending.clientMsgId },
+    h(
+      'div',
+      { class: 'bubble' },
+      pending.text ? h('p', { class: 'text' }, richText(pending.text, pending.mentions, entry.me)) : null,
+      pending.attachments.length ? h('ul', { class: 'attachments' }, pending.attachments.map((a) => h('li', { class: 'attachment file' }, `${a.name} (${sizeOf(a.size)})`))) : null,
+      h(
+        'p',
+        { class: 'meta' },
+        failed
+          ? [h('span', { class: 'status status-failed', role: 'alert' }, `Not sent: ${pending.error ?? 'refused'}`), ' ', h('button', { type: 'button', class: 'tool', onclick: onRetry }, 'Retry'), h('button', { type: 'button', class: 'tool', onclick: onDiscard }, 'Discard')]
+          : h('span', { class: 'status status-sending', 'data-status': 'sending' }, 'Sending…'),
+      ),
+    ),
+  );
+}

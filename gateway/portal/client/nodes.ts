@@ -1,0 +1,121 @@
+import type { UploadedAttachment } from '../../../im/sdk/client.ts';
+import { tokenFor, type Me, type PortalDomain } from './api.ts';
+
+/** What the page calls on the domain nodes over HTTP (CORS-enabled for the portal's origin). */
+
+export type Person = {
+  name: string;
+  username: string;
+  /** The person's home address, used to start chats with them. */
+  address: string;
+  addresses: string[];
+  units: string[];
+  /** The first of this person's own domains whose directory found them (home first). */
+  via: string;
+  /** All of this person's own domains whose directory found them: their policy lets them talk. */
+  reachableFrom: string[];
+};
+
+export class NodeRequestError extends Error {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function nodeFetch(node: PortalDomain, path: string, init: RequestInit = {}): Promise<Response> {
+  const response = await fetch(`${node.url}${path}`, {
+    ...init,
+    mode: 'cors',
+    credentials: 'omit',
+    headers: { authorization: `Bearer ${await tokenFor(node.name)}`, ...(init.headers as Record<string, string> | undefined) },
+  });
+  if (!response.ok) {
+    const body = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+    throw new NodeRequestError(response.status, body.error?.code ?? `http_${response.status}`, body.error?.message ?? `HTTP ${response.status}`);
+  }
+  return response;
+}
+
+/**
+ * People search on every node of the person's, at once: each node's directory shows the people its
+ * federation policy lets it reach, so a person found through a node can be talked to from it.
+ */
+export async function findPeople(me: Me, query: string): Promise<Person[]> {
+  const byUsername = new Map<string, Person>();
+  const answers = await Promise.all(
+    me.domains.map(async (node) => {
+      try {
+        const response = await nodeFetch(node, `/api/v1/directory?${new URLSearchParams({ q: query, limit: '20' })}`);
+        return { node, people: ((await response.json()) as { people: Omit<Person, 'via' | 'reachableFrom'>[] }).people };
+      } catch {
+        return { node, people: [] };
+      }
+    }),
+  );
+  for (const { node, people } of answers) {
+    for (const person of people) {
+      const known = byUsername.get(person.username);
+      if (known) known.reachableFrom.push(node.name);
+      else byUsername.set(person.username, { ...person, via: node.name, reachableFrom: [node.name] });
+    }
+  }
+  return [...byUsername.values()];
+}
+
+/** Uploads a file to a node, reporting progress (XHR: fetch cannot report upload progress). */
+export async function uploadFile(node: PortalDomain, file: File, onProgress: (fraction: number) => void, signal?: AbortSignal): Promise<UploadedAttachment> {
+  const token = await tokenFor(node.name);
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `${node.url}/api/v1/attachments?${new URLSearchParams({ name: file.name })}`);
+    xhr.setRequestHeader('Authorization', `Bearer ${token}`);
+    xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+    xhr.responseType = 'json';
+    xhr.upload.onprogress = (event) => event.lengthComputable && onProgress(event.loaded / event.total);
+    xhr.onload = () => {
+      const body = xhr.response as (UploadedAttachment & { error?: { code: string; message: string } }) | null;
+      if (xhr.status === 201 && body) return resolve(body);
+      reject(new NodeRequestError(xhr.status, body?.error?.code ?? `http_${xhr.status}`, body?.error?.message ?? `Upload failed (HTTP ${xhr.status})`));
+    };
+    xhr.onerror = () => reject(new NodeRequestError(0, 'network', 'The upload could not reach the server'));
+    xhr.onabort = () => reject(new NodeRequestError(0, 'aborted', 'Upload cancelled'));
+    signal?.addEventListener('abort', () => xhr.abort());
+    xhr.send(file);
+  });
+}
+
+const blobs = new Map<string, Promise<string>>();
+
+/**
+ * An attachment as a blob: URL (downloads need the bearer token, so a plain link cannot fetch them).
+ * Kept for the page's lifetime: the same image is shown in the list and the conversation.
+ */
+export function attachmentUrl(node: PortalDomain, attachmentId: string): Promise<string> {
+  const key = `${node.name}/${attachmentId}`;
+  let url = blobs.get(key);
+  if (!url) {
+    url = nodeFetch(node, `/api/v1/attachments/${encodeURIComponent(attachmentId)}`)
+      .then((response) => response.blob())
+      .then((blob) => URL.createObjectURL(blob));
+    url.catch(() => blobs.delete(key));
+    blobs.set(key, url);
+  }
+  return url;
+}
+
+/** Saves an attachment under its own name. */
+export async function downloadAttachment(node: PortalDomain, attachment: { id: string; name: string }): Promise<void> {
+  const url = await attachmentUrl(node, attachment.id);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = attachment.name;
+  link.rel = 'noopener';
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+}

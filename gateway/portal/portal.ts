@@ -1,0 +1,105 @@
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import session from 'express-session';
+import { Op } from 'sequelize';
+import type { Logger } from '../../core/logger.ts';
+import { createSealer } from '../../core/seal.ts';
+import { DatabaseSessionStore } from '../admin/session-store.ts';
+import type { GatewayConfig } from '../config.ts';
+import type { GatewayContext } from '../context.ts';
+import type { GatewayModels } from '../models/index.ts';
+import { createBundler } from './bundle.ts';
+import { ensurePortalClient } from './portal-client.ts';
+import { apiRoutes } from './routes/api.ts';
+import { pageRoutes } from './routes/page.ts';
+import { sessionRoutes } from './routes/session.ts';
+import { createSessionTagging } from './session-ids.ts';
+import { createPortalAuth } from './sign-in.ts';
+import { createTokenVault } from './token-vault.ts';
+
+export const PORTAL_COOKIE = 'atrium.portal';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** The portal's ID token, for RP-initiated logout (id_token_hint). */
+    portalIdToken?: string;
+  }
+}
+
+export type PortalDeps = {
+  issuer: string;
+  config: GatewayConfig;
+  models: GatewayModels;
+  logger: Logger;
+  context: (req: Request | null) => GatewayContext;
+};
+
+const destroySession = (req: Request) =>
+  new Promise<void>((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
+
+/**
+ * The web portal: the chat and workbench page at `/`, its script, and `/portal/*` (sign-in, its JSON API).
+ * A first-party relying party of this gateway with a database-backed session, like the admin console;
+ * its refresh token never leaves the server. Returns the router of the page and `/portal`, and
+ * the handler of the script (for `/assets/:file`, beside the static assets).
+ */
+export async function webPortal(deps: PortalDeps): Promise<{ router: Router; script: RequestHandler }> {
+  await ensurePortalClient(deps.context(null), deps.issuer, deps.config.secretKey);
+  const secure = deps.issuer.startsWith('https://');
+  const ttlSeconds = deps.config.sessionTtlHours * 3600;
+  const auth = createPortalAuth({ issuer: deps.issuer, secretKey: deps.config.secretKey, logger: deps.logger, context: deps.context });
+  const vault = createTokenVault({ models: deps.models, sealer: createSealer(deps.config.secretKey, 'portal-tokens'), auth, logger: deps.logger });
+  const tagging = createSessionTagging(deps.config.secretKey);
+  const bundler = createBundler({ minify: deps.config.mode === 'production' });
+  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/' };
+
+  const sessions = [
+    session({
+      name: PORTAL_COOKIE,
+      secret: deps.config.cookieKeys,
+      store: new DatabaseSessionStore(deps.models.WebSession, { ttlSeconds }),
+      genid: (req) => tagging.genid(req as Request),
+      resave: false,
+      saveUninitialized: false,
+      unset: 'destroy',
+      cookie: { ...cookie, maxAge: ttlSeconds * 1000 },
+    }),
+    auth.passport.initialize(),
+    auth.passport.session(),
+  ];
+
+  async function signOut(req: Request, res: Response): Promise<string> {
+    const refreshToken = await vault.close(req.sessionID);
+    if (refreshToken) await auth.revoke(refreshToken);
+    const target = await auth.endSessionUrl(req.session.portalIdToken).catch(() => '/portal/signed-out');
+    await destroySession(req);
+    res.clearCookie(PORTAL_COOKIE, cookie);
+    return target;
+  }
+
+  async function endSessions(prefix: string): Promise<number> {
+    const refreshTokens = await vault.closeAll(prefix);
+    await Promise.all(refreshTokens.map((token) => auth.revoke(token)));
+    return deps.models.WebSession.destroy({ where: { sid: { [Op.like]: `${prefix}%` } } });
+  }
+
+  const pages = pageRoutes({ bundler, context: deps.context });
+  const portal = Router();
+  portal.use(
+    sessionRoutes({
+      issuer: deps.issuer,
+      auth,
+      vault,
+      tagging,
+      logger: deps.logger,
+      context: deps.context,
+      endSessions,
+      sessionExpiresAt: (req) => req.session.cookie.expires ?? new Date(Date.now() + ttlSeconds * 1000),
+    }),
+  );
+  portal.use('/api', apiRoutes({ vault, logger: deps.logger, context: deps.context, signOut }));
+
+  const router = Router();
+  router.get('/', ...sessions, pages.page);
+  router.use('/portal', ...sessions, portal);
+  return { router, script: pages.script };
+}

@@ -1,0 +1,50 @@
+import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../../core/errors.ts';
+import { accountClaims } from '../accounts/account-claims.ts';
+import type { GatewayContext } from '../context.ts';
+import { listDomains, type PresentedDomain } from '../domains/domains.ts';
+
+export type PortalDomain = { name: string; url: string; socketUrl: string; address: string; home: boolean };
+export type PortalProfile = {
+  user: { id: string; username: string; name: string; email: string; roles: string[]; homeDomain: string | null };
+  domains: PortalDomain[];
+};
+
+/** ws(s)://… of a node, from its public URL. */
+export function socketUrlOf(nodeUrl: string): string {
+  return `${nodeUrl.replace(/^http/, 'ws').replace(/\/$/, '')}/ws`;
+}
+
+async function activeUser(ctx: GatewayContext, userId: string) {
+  const user = await ctx.models.User.findByPk(userId, { transaction: ctx.tx });
+  if (!user || user.status !== 'active') throw new UnauthenticatedError('This account is not active');
+  return user;
+}
+
+/** Who the page is for and the domain nodes it connects to (home first), with the address on each. */
+export async function portalProfile(ctx: GatewayContext, userId: string): Promise<PortalProfile> {
+  const user = await activeUser(ctx, userId);
+  const [claims, domains] = await Promise.all([accountClaims(ctx, user), listDomains(ctx)]);
+  const byName = new Map(domains.map((d) => [d.name, d]));
+  return {
+    user: { id: user.id, username: user.username, name: user.displayName, email: user.email, roles: claims.roles, homeDomain: claims.im_home_domain },
+    domains: claims.im_domains
+      .map((name) => byName.get(name))
+      .filter((d): d is PresentedDomain => d !== undefined)
+      .map((d) => ({ name: d.name, url: d.url, socketUrl: socketUrlOf(d.url), address: `${user.username}@${d.name}`, home: d.name === claims.im_home_domain })),
+  };
+}
+
+/** The node of one of the user's domains; refuses a domain that is not registered, or not theirs. */
+export async function nodeOfUser(ctx: GatewayContext, userId: string, domain: string): Promise<PresentedDomain> {
+  const user = await activeUser(ctx, userId);
+  const node = (await listDomains(ctx)).find((d) => d.name === domain);
+  if (!node) throw new NotFoundError(`No domain ${domain} is registered`);
+  const claims = await accountClaims(ctx, user);
+  if (!claims.im_domains.includes(domain)) throw new ForbiddenError(`You are not a member of ${domain}`);
+  return node;
+}
+
+/** Every registered node's URL: the resources the portal asks for at sign-in. */
+export async function allNodeUrls(ctx: GatewayContext): Promise<string[]> {
+  return (await listDomains(ctx)).map((d) => d.url);
+}

@@ -1,0 +1,75 @@
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { AppError } from '../../../core/errors.ts';
+import { jsonErrors } from '../../../core/json-errors.ts';
+import type { Logger } from '../../../core/logger.ts';
+import { parseInput } from '../../../core/validate.ts';
+import { workbenchFor } from '../../../apps-registry/visible-apps.ts';
+import type { GatewayContext } from '../../context.ts';
+import { nodeOfUser, portalProfile } from '../profile.ts';
+import type { PortalUser } from '../sign-in.ts';
+import type { TokenVault } from '../token-vault.ts';
+
+export const CSRF_HEADER = 'x-atrium-portal';
+
+class MissingPortalHeaderError extends AppError {
+  constructor() {
+    super('csrf_header_missing', 403, `Portal API requests must carry the header ${CSRF_HEADER}: 1`);
+  }
+}
+
+class SignedOutError extends AppError {
+  constructor() {
+    super('session_expired', 401, 'You are not signed in to the portal');
+  }
+}
+
+const tokenQuery = z.object({ domain: z.string().trim().min(1).max(253) });
+
+export type ApiDeps = {
+  vault: TokenVault;
+  logger: Logger;
+  context: (req: Request | null) => GatewayContext;
+  /** Ends the portal session and returns where the browser goes to end the gateway session. */
+  signOut(req: Request, res: Response): Promise<string>;
+};
+
+const userOf = (req: Request) => req.user as PortalUser;
+
+/**
+ * `/portal/api`: what the page asks its own server. JSON only, the session cookie for identity, and a
+ * custom header on every request: a cross-site page can neither set it without a CORS preflight (which
+ * the gateway never grants) nor read the answers.
+ */
+export function apiRoutes(deps: ApiDeps): Router {
+  const router = Router();
+  router.use((req: Request, res: Response, next: NextFunction) => {
+    res.set('Cache-Control', 'no-store');
+    if (req.get(CSRF_HEADER) !== '1') return next(new MissingPortalHeaderError());
+    if (!req.user) return next(new SignedOutError());
+    next();
+  });
+
+  router.get('/me', async (req, res) => {
+    res.json(await portalProfile(deps.context(req), userOf(req).id));
+  });
+
+  router.get('/token', async (req, res) => {
+    const { domain } = parseInput(tokenQuery, req.query);
+    const node = await nodeOfUser(deps.context(req), userOf(req).id, domain);
+    const { token, expiresAt } = await deps.vault.accessToken(req.sessionID, node.name, node.url);
+    res.json({ domain: node.name, token, expiresAt: new Date(expiresAt).toISOString() });
+  });
+
+  router.get('/workbench', async (req, res) => {
+    res.json({ apps: await workbenchFor(deps.context(req), userOf(req).id) });
+  });
+
+  router.post('/logout', async (req, res) => {
+    res.json({ redirect: await deps.signOut(req, res) });
+  });
+
+  router.use((_req: Request, _res: Response, next: NextFunction) => next(new AppError('not_found', 404, 'No such portal endpoint')));
+  router.use(jsonErrors(deps.logger));
+  return router;
+}

@@ -1,0 +1,25 @@
+import type { Request, RequestHandler } from 'express';
+import type { GatewayContext } from '../../context.ts';
+import type { Bundler } from '../bundle.ts';
+import { portalCsp } from '../csp.ts';
+import { allNodeUrls } from '../profile.ts';
+
+/** The page at `/` (a shell the script fills in) and the script itself, bundled on first use. */
+export function pageRoutes(deps: { bundler: Bundler; context: (req: Request | null) => GatewayContext }): { page: RequestHandler; script: RequestHandler } {
+  const page: RequestHandler = async (req, res) => {
+    if (!req.user) return res.redirect(303, '/portal/login');
+    const [script, nodes] = await Promise.all([deps.bundler.script(), allNodeUrls(deps.context(req))]);
+    res.set({ 'Content-Security-Policy': portalCsp(nodes), 'Cache-Control': 'no-store' });
+    res.render('portal', { layout: false, title: 'Atrium', script: script.path, stylesheet: deps.bundler.stylesheet() });
+  };
+
+  const script: RequestHandler = async (req, res, next) => {
+    if (!/^\/portal\.[A-Za-z0-9_-]+\.js$/.test(req.path)) return next();
+    const bundle = await deps.bundler.script();
+    // An old page asking for an older bundle gets the current one, but not cached as if it were the old.
+    const current = `/assets${req.path}` === bundle.path;
+    res.set({ 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': current ? 'public, max-age=31536000, immutable' : 'no-cache' });
+    res.send(bundle.body);
+  };
+  return { page, script };
+}

@@ -1,0 +1,91 @@
+import express, { Router, type Request, type Response } from 'express';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { Logger } from '../../../core/logger.ts';
+import { allNodeUrls } from '../profile.ts';
+import { PORTAL_CLIENT_ID } from '../portal-client.ts';
+import { STRATEGY, type PortalAuth, type SignedIn } from '../sign-in.ts';
+import type { TokenVault } from '../token-vault.ts';
+import type { GatewayContext } from '../../context.ts';
+import type { SessionTagging } from '../session-ids.ts';
+
+const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+
+export type SessionRouteDeps = {
+  issuer: string;
+  auth: PortalAuth;
+  vault: TokenVault;
+  tagging: SessionTagging;
+  logger: Logger;
+  context: (req: Request | null) => GatewayContext;
+  /** Ends every portal session whose id starts with the prefix (single logout from elsewhere). */
+  endSessions(prefix: string): Promise<number>;
+  sessionExpiresAt(req: Request): Date;
+};
+
+function failurePage(res: Response, status: number, description: string) {
+  res.status(status).render('error', { title: 'Sign-in failed', error: 'sign_in_failed', description });
+}
+
+/** Sign-in through the gateway's own login page, the callback, the signed-out page and back-channel logout. */
+export function sessionRoutes(deps: SessionRouteDeps): Router {
+  const router = Router();
+
+  router.get('/login', async (req, res, next) => {
+    if (req.user) return res.redirect(303, '/');
+    try {
+      await deps.auth.ready();
+    } catch {
+      return res.status(503).render('error', { title: 'Sign-in unavailable', error: 'sign_in_unavailable', description: 'The sign-in service cannot be reached right now. Try again in a moment.' });
+    }
+    // Every domain node is a resource, so the one refresh token later yields a token for each node;
+    // offline access needs prompt=consent, which the gateway grants first-party clients without asking.
+    const resource = await allNodeUrls(deps.context(req));
+    deps.auth.passport.authenticate(STRATEGY, { resource, prompt: 'consent' } as object)(req, res, next);
+  });
+
+  router.get('/callback', async (req, res, next) => {
+    try {
+      await deps.auth.ready();
+    } catch {
+      return failurePage(res, 503, 'The sign-in service cannot be reached right now.');
+    }
+    const finish = (err: unknown, user: SignedIn | false | undefined, info: { message?: string } | undefined) => {
+      if (err) {
+        deps.logger.warn({ err }, 'portal sign-in failed');
+        return failurePage(res, 400, 'Sign-in could not be completed. Go back to the start page and try again.');
+      }
+      if (!user) return failurePage(res, 401, info?.message ?? 'Sign-in was cancelled.');
+      // The new session's id starts with a tag of the gateway session, so single logout can find it.
+      deps.tagging.next(req, user.gatewaySid);
+      req.logIn(user.user, (loginError) => {
+        if (loginError) return next(loginError);
+        req.session.portalIdToken = user.idToken;
+        deps.vault.open(req.sessionID, user.refreshToken, deps.sessionExpiresAt(req)).then(() => res.redirect(303, '/'), next);
+      });
+    };
+    deps.auth.passport.authenticate(STRATEGY, finish)(req, res, next);
+  });
+
+  router.get('/signed-out', (_req, res) => {
+    res.render('portal-signed-out', { title: 'Signed out' });
+  });
+
+  const jwks = createRemoteJWKSet(new URL(`${deps.issuer}/jwks`));
+  router.post('/backchannel-logout', express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
+    const token = (req.body as Record<string, unknown> | undefined)?.logout_token;
+    try {
+      if (typeof token !== 'string') throw new Error('logout_token is required');
+      const { payload } = await jwtVerify(token, jwks, { issuer: deps.issuer, audience: PORTAL_CLIENT_ID, typ: 'logout+jwt', maxTokenAge: '5m' });
+      const events = payload.events as Record<string, unknown> | undefined;
+      if (!events || typeof events[LOGOUT_EVENT] !== 'object' || typeof payload.sid !== 'string') throw new Error('not a logout token with a session id');
+      const ended = await deps.endSessions(deps.tagging.prefix(payload.sid));
+      deps.logger.info({ ended }, 'portal sessions ended by single logout');
+      res.status(200).set('Cache-Control', 'no-store').end();
+    } catch (err) {
+      deps.logger.warn({ err }, 'portal refused a back-channel logout');
+      res.status(400).set('Cache-Control', 'no-store').json({ error: 'invalid_request' });
+    }
+  });
+
+  return router;
+}

@@ -1,0 +1,119 @@
+import type { Request } from 'express';
+import passport from 'passport';
+import * as client from 'openid-client';
+import { Strategy, type VerifyFunctionWithRequest } from 'openid-client/passport';
+import type { Logger } from '../../core/logger.ts';
+import type { GatewayContext } from '../context.ts';
+import { PORTAL_CLIENT_ID, portalClientSecret } from './portal-client.ts';
+
+export const STRATEGY = 'atrium-portal';
+/** Chat on the domain nodes needs `im` there and a refresh token to mint one access token per node. */
+export const PORTAL_SCOPE = 'openid profile email atrium im offline_access';
+
+/** Who is signed in to the portal; reloaded from the database on every request. */
+export type PortalUser = { id: string; username: string; name: string };
+
+/** What the strategy hands the callback route. */
+export type SignedIn = { user: PortalUser; idToken: string | undefined; refreshToken: string; gatewaySid: string | undefined };
+
+export type PortalAuth = {
+  passport: passport.Authenticator;
+  ready(): Promise<client.Configuration>;
+  endSessionUrl(idToken: string | undefined): Promise<string>;
+  /** A JWT access token for one domain node (its URL as the resource), and the rotated refresh token. */
+  refresh(refreshToken: string, resource: string): Promise<{ accessToken: string; expiresAt: number; refreshToken: string }>;
+  /** Best effort: the grant behind it is revoked with it. */
+  revoke(refreshToken: string): Promise<void>;
+};
+
+type AuthDeps = {
+  issuer: string;
+  secretKey: string;
+  logger: Logger;
+  context: (req: Request | null) => GatewayContext;
+};
+
+/**
+ * The portal as a relying party of its own gateway, like the admin console: a private passport instance
+ * with openid-client's strategy (PKCE included). Unlike the console it keeps a refresh token, server-side
+ * only, because the page needs a fresh access token per domain node for as long as it stays open.
+ */
+export function createPortalAuth(deps: AuthDeps): PortalAuth {
+  const authenticator = new passport.Passport();
+  const insecure = deps.issuer.startsWith('http://');
+  let configuration: Promise<client.Configuration> | undefined;
+
+  authenticator.serializeUser((user, done) => done(null, { id: (user as PortalUser).id }));
+  authenticator.deserializeUser((stored: unknown, done: (err: unknown, user?: Express.User | false) => void) => {
+    const id = (stored as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string') return done(null, false);
+    deps
+      .context(null)
+      .models.User.findByPk(id)
+      .then((user) => done(null, user && user.status === 'active' ? ({ id: user.id, username: user.username, name: user.displayName } satisfies PortalUser) : false), done);
+  });
+
+  const verify: VerifyFunctionWithRequest = async (req, tokens, verified) => {
+    const claims: Record<string, unknown> = tokens.claims() ?? {};
+    const user = await deps.context(req).models.User.findByPk(String(claims.sub));
+    if (!user || user.status !== 'active') return verified(null, false, { message: 'This account is not active.' });
+    if (!tokens.refresh_token) return verified(null, false, { message: 'The gateway did not grant offline access to the portal.' });
+    const signedIn: SignedIn = {
+      user: { id: user.id, username: user.username, name: user.displayName },
+      idToken: tokens.id_token,
+      refreshToken: tokens.refresh_token,
+      gatewaySid: typeof claims.sid === 'string' ? claims.sid : undefined,
+    };
+    verified(null, signedIn);
+  };
+
+  async function discover(): Promise<client.Configuration> {
+    const secret = portalClientSecret(deps.secretKey);
+    const config = await client.discovery(
+      new URL(deps.issuer),
+      PORTAL_CLIENT_ID,
+      { client_secret: secret },
+      client.ClientSecretBasic(secret),
+      insecure ? { execute: [client.allowInsecureRequests] } : undefined,
+    );
+    authenticator.use(
+      STRATEGY,
+      new Strategy({ config, scope: PORTAL_SCOPE, callbackURL: `${deps.issuer}/portal/callback`, sessionKey: 'oidc', passReqToCallback: true }, verify),
+    );
+    return config;
+  }
+
+  function ready(): Promise<client.Configuration> {
+    configuration ??= discover().catch((error: unknown) => {
+      configuration = undefined;
+      deps.logger.error({ err: error, issuer: deps.issuer }, 'portal could not discover its issuer');
+      throw error;
+    });
+    return configuration;
+  }
+
+  return {
+    passport: authenticator,
+    ready,
+    async endSessionUrl(idToken) {
+      const config = await ready();
+      const params: Record<string, string> = { post_logout_redirect_uri: `${deps.issuer}/portal/signed-out` };
+      if (idToken) params.id_token_hint = idToken;
+      else params.client_id = PORTAL_CLIENT_ID;
+      return client.buildEndSessionUrl(config, params).href;
+    },
+    async refresh(refreshToken, resource) {
+      const result = await client.refreshTokenGrant(await ready(), refreshToken, { resource });
+      return {
+        accessToken: result.access_token,
+        expiresAt: Date.now() + (result.expires_in ?? 300) * 1000,
+        refreshToken: result.refresh_token ?? refreshToken,
+      };
+    },
+    async revoke(refreshToken) {
+      await client.tokenRevocation(await ready(), refreshToken, { token_type_hint: 'refresh_token' }).catch((err: unknown) =>
+        deps.logger.warn({ err }, 'portal could not revoke a refresh token'),
+      );
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+
+/** Debian's Chromium; never a downloaded browser (.ci/run installs it when missing). */
+export const CHROMIUM = '/usr/bin/chromium';
+export const chromiumMissing = !existsSync(CHROMIUM);
+if (chromiumMissing) console.warn(`Skipping the portal's browser tests: ${CHROMIUM} is missing (apt-get install chromium).`);
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'], headless: true });
+}
+
+export type Person = { context: BrowserContext; page: Page; errors: string[] };
+
+/**
+ * A person in a browser of their own (a context: own cookies), signed in to the portal through the
+ * gateway's login form, with the chat online. Page errors and CSP violations are collected.
+ */
+export async function signInToPortal(browser: Browser, issuer: string, username: string, options: { viewport?: { width: number; height: number }; hasTouch?: boolean } = {}): Promise<Person> {
+  const context = await browser.newContext({ viewport: options.viewport ?? DESKTOP, hasTouch: options.hasTouch ?? false, isMobile: options.hasTouch ?? false });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) errors.push(`csp: ${message.text()}`);
+  });
+  await page.goto(`${issuer}/`);
+  await page.fill('#username', username);
+  await page.fill('#password', DEMO_PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${issuer}/`);
+  await page.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+  return { context, page, errors };
+}
+
+/** Opens the conversation whose list entry has this accessible name fragment. */
+export async function openConversation(page: Page, title: string): Promise<void> {
+  await page.locator('.conversation-item', { hasText: title }).first().click();
+  await page.waitForSelector('.conversation .composer-input');
+}
+
+export async function send(page: Page, text: string): Promise<void> {
+  const input = page.locator('.conversation .composer-input');
+  await input.fill(text);
+  await input.press('Enter');
+}
+
+/** The list item of the newest own message with this text, for its receipt. */
+export function ownMessage(page: Page, text: string) {
+  return page.locator('.message.mine:not(.pending)', { hasText: text }).last();
+}
