@@ -42,6 +42,8 @@ type Recorder = {
   window: [number, number];
   /** Only messages sent inside the window count towards latency (the warm-up is left out). */
   sentWindow: [number, number];
+  /** The latest delivery of each message (by its send time), when asked for: how long until the last member had it. */
+  lastBySend?: Map<string, number>;
 };
 
 const now = () => performance.timeOrigin + performance.now();
@@ -110,6 +112,7 @@ function onMessage(text: string) {
   rec.deliveries += 1;
   if (t >= rec.window[0] && t < rec.window[1]) rec.inWindow += 1;
   if (sentAt >= rec.sentWindow[0] && sentAt < rec.sentWindow[1]) rec.latency.record(t - sentAt);
+  if (rec.lastBySend) rec.lastBySend.set(sentAtText!, Math.max(rec.lastBySend.get(sentAtText!) ?? 0, t - sentAt));
 }
 
 function sendText(socket: Socket, phase: string, conversation: { conversationId: string } | { to: string }): string {
@@ -270,7 +273,9 @@ serveIpc(
           }
         }, 2);
       });
-      const drainMs = await waitFor(() => inFlight() <= 0 && rec.deliveries >= ack.acks, args.drainMs);
+      // Every ack first; then deliveries get a few seconds more to catch up (a missing one is reported, not waited for).
+      const ackedMs = await waitFor(() => inFlight() <= 0, args.drainMs);
+      const drainMs = ackedMs + (await waitFor(() => rec.deliveries >= ack.acks, 5_000));
       ackRecorders.delete(args.phase);
       recorders.delete(args.phase);
       return {
@@ -297,7 +302,7 @@ serveIpc(
 
     'record.start'({ phase }: { phase: string }) {
       const all: [number, number] = [0, Number.POSITIVE_INFINITY];
-      recorders.set(phase, { deliveries: 0, latency: new Histogram(), inWindow: 0, window: all, sentWindow: all });
+      recorders.set(phase, { deliveries: 0, latency: new Histogram(), inWindow: 0, window: all, sentWindow: all, lastBySend: new Map() });
       ackRecorders.set(phase, { acks: 0, inWindow: 0, latency: new Histogram(), errors: {}, window: all, sentWindow: all });
     },
 
@@ -313,6 +318,7 @@ serveIpc(
       return {
         deliveries: rec?.deliveries ?? 0,
         latency: (rec?.latency ?? new Histogram()).toJSON(),
+        lastBySend: Object.fromEntries(rec?.lastBySend ?? []),
         acks: ack?.acks ?? 0,
         ackLatency: (ack?.latency ?? new Histogram()).toJSON(),
         errors: ack?.errors ?? {},

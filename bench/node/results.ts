@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 import { Histogram, type HistogramData } from './histogram.ts';
 import type { Machine } from './machine.ts';
 import type { NodeStats, QueryCounts } from './node-process.ts';
@@ -12,10 +13,31 @@ export function percentiles(data: HistogramData[] | Histogram): Percentiles {
   return { count: h.count, p50: h.percentile(0.5), p95: h.percentile(0.95), p99: h.percentile(0.99), max: h.max, mean: h.mean };
 }
 
-export type Snapshot = { at: number; node: NodeStats; generators: GeneratorStats[]; mariadbCpuS: number | null; machine: { busy: number; total: number }; load: string };
+export type Snapshot = {
+  at: number;
+  node: NodeStats;
+  generators: GeneratorStats[];
+  orchestratorCpuUs: number;
+  mariadbCpuS: number | null;
+  machine: { busy: number; total: number };
+  load: string;
+};
 
 /** CPU use between two snapshots, in % of one core (so 200% is both cores), and the node's event loop. */
-export type Usage = { seconds: number; nodeCpu: number; nodeLoop: number; loopDelayP99Ms: number; mariadbCpu: number | null; generatorsCpu: number; machineBusy: number; load: string };
+export type Usage = {
+  seconds: number;
+  nodeCpu: number;
+  nodeLoop: number;
+  loopDelayP99Ms: number;
+  mariadbCpu: number | null;
+  generatorsCpu: number;
+  /** The orchestrator (with the in-process gateway). */
+  orchestratorCpu: number;
+  /** Everything else on the machine (other people's work), in % of one core. */
+  othersCpu: number;
+  machineBusy: number;
+  load: string;
+};
 
 export function usageBetween(a: Snapshot, b: Snapshot): Usage {
   const seconds = (b.at - a.at) / 1000;
@@ -23,14 +45,21 @@ export function usageBetween(a: Snapshot, b: Snapshot): Usage {
   const gens = (s: Snapshot) => s.generators.reduce((sum, g) => sum + cpu(g), 0);
   const active = b.node.eluActive - a.node.eluActive;
   const idle = b.node.eluIdle - a.node.eluIdle;
+  const nodeCpu = ((cpu(b.node) - cpu(a.node)) / 1e6 / seconds) * 100;
+  const mariadbCpu = a.mariadbCpuS !== null && b.mariadbCpuS !== null ? ((b.mariadbCpuS - a.mariadbCpuS) / seconds) * 100 : null;
+  const generatorsCpu = ((gens(b) - gens(a)) / 1e6 / seconds) * 100;
+  const orchestratorCpu = ((b.orchestratorCpuUs - a.orchestratorCpuUs) / 1e6 / seconds) * 100;
+  const machineBusy = (100 * (b.machine.busy - a.machine.busy)) / Math.max(1, b.machine.total - a.machine.total);
   return {
     seconds,
-    nodeCpu: ((cpu(b.node) - cpu(a.node)) / 1e6 / seconds) * 100,
+    nodeCpu,
     nodeLoop: (100 * active) / Math.max(1e-9, active + idle),
     loopDelayP99Ms: b.node.loopDelay.p99,
-    mariadbCpu: a.mariadbCpuS !== null && b.mariadbCpuS !== null ? ((b.mariadbCpuS - a.mariadbCpuS) / seconds) * 100 : null,
-    generatorsCpu: ((gens(b) - gens(a)) / 1e6 / seconds) * 100,
-    machineBusy: (100 * (b.machine.busy - a.machine.busy)) / Math.max(1, b.machine.total - a.machine.total),
+    mariadbCpu,
+    generatorsCpu,
+    orchestratorCpu,
+    othersCpu: Math.max(0, machineBusy * cpus().length - nodeCpu - (mariadbCpu ?? 0) - generatorsCpu - orchestratorCpu),
+    machineBusy,
     load: b.load,
   };
 }
@@ -91,10 +120,12 @@ export type GroupResult = {
   expected: number;
   delivered: number;
   latency: Percentiles;
+  /** Per message, how long until its last member had it. */
+  lastMember: Percentiles;
   ack: Percentiles;
   errors: Record<string, number>;
   usage: Usage;
-  profiled: { latency: Percentiles; delivered: number; expected: number; db: DbProfile; profile: ProfileSummary | null; profileFile: string | null } | null;
+  profiled: { latency: Percentiles; lastMember: Percentiles; delivered: number; expected: number; db: DbProfile; profile: ProfileSummary | null; profileFile: string | null } | null;
 };
 
 export type Results = {
@@ -112,5 +143,8 @@ export type Results = {
   group: GroupResult | null;
   alt: DmSweep | null;
   shutdown: { sockets: number; seconds: number } | null;
+  nodeLog: { errors: number; warnings: number; top: { message: string; count: number }[] };
+  /** Sockets the node closed under the generators' feet, by close code (a graceful shutdown's 1001 included). */
+  dropped: Record<string, number>;
   errors: string[];
 };

@@ -9,7 +9,7 @@
  *   options: --no-write, --write, --out=<file> (write the section there instead), --alt-flush=<ms>|none
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -66,6 +66,7 @@ const SCALES: Record<'full' | 'smoke', Scale> = {
     heapSample: 1_000,
     pairs: 2_000,
     steps: [
+      { rate: 500, seconds: 8 },
       { rate: 1_000, seconds: 8 },
       { rate: 2_500, seconds: 8 },
       { rate: 5_000, seconds: 8 },
@@ -175,6 +176,8 @@ async function main(): Promise<void> {
     group: null,
     alt: null,
     shutdown: null,
+    nodeLog: { errors: 0, warnings: 0, top: [] },
+    dropped: {},
     errors: [],
   };
   log(`Atrium domain node benchmark (${scale.name}): ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, Node ${machine.node}; load ${loadAverage()}`);
@@ -236,7 +239,16 @@ async function main(): Promise<void> {
       node.call<NodeStats>('stats', { collect }),
       Promise.all(generators.map((g) => g.call<GeneratorStats>('stats'))),
     ]);
-    return { at: performance.now(), node: nodeStats, generators: genStats, mariadbCpuS: mariadbPid ? processCpuSeconds(mariadbPid) : null, machine: machineCpuTicks(), load: loadAverage() };
+    const own = process.cpuUsage();
+    return {
+      at: performance.now(),
+      node: nodeStats,
+      generators: genStats,
+      orchestratorCpuUs: own.user + own.system,
+      mariadbCpuS: mariadbPid ? processCpuSeconds(mariadbPid) : null,
+      machine: machineCpuTicks(),
+      load: loadAverage(),
+    };
   };
 
   const connect = async (list: number[], what: string): Promise<{ connected: number; failures: Record<string, number>; seconds: number }> => {
@@ -492,11 +504,21 @@ async function main(): Promise<void> {
       const b = await snapshot();
       if (profile) await node.call('profile.stop', { file: profile });
       const db = profile ? await node.call<QueryCounts>('instrument.stop') : null;
-      const stops = await Promise.all(generators.map((g) => g.call<{ deliveries: number; latency: HistogramData; acks: number; ackLatency: HistogramData; errors: Record<string, number> }>('record.stop', { phase })));
+      const stops = await Promise.all(
+        generators.map((g) =>
+          g.call<{ deliveries: number; latency: HistogramData; lastBySend: Record<string, number>; acks: number; ackLatency: HistogramData; errors: Record<string, number> }>('record.stop', { phase }),
+        ),
+      );
       const errors: Record<string, number> = {};
       for (const s of stops) for (const [k, v] of Object.entries(s.errors)) errors[k] = (errors[k] ?? 0) + v;
+      // Per message: when its last member had it.
+      const last = new Map<string, number>();
+      for (const s of stops) for (const [k, v] of Object.entries(s.lastBySend)) last.set(k, Math.max(last.get(k) ?? 0, v));
+      const lastMember = new Histogram();
+      for (const v of last.values()) lastMember.record(v);
       return {
         expected,
+        lastMember: percentiles(lastMember),
         delivered: stops.reduce((s, p) => s + p.deliveries, 0),
         latency: percentiles(Histogram.from(stops.map((s) => s.latency))),
         ack: percentiles(stops.map((s) => s.ackLatency)),
@@ -526,11 +548,13 @@ async function main(): Promise<void> {
       expected: main.expected,
       delivered: main.delivered,
       latency: main.latency,
+      lastMember: main.lastMember,
       ack: main.ack,
       errors: main.errors,
       usage: main.usage,
       profiled: {
         latency: profiled.latency,
+        lastMember: profiled.lastMember,
         delivered: profiled.delivered,
         expected: profiled.expected,
         db: profiled.db!,
@@ -569,6 +593,20 @@ async function main(): Promise<void> {
     }
   }
 
+  results.nodeLog = summariseLogs([join(dataDir, 'node.log'), join(dataDir, 'node-alt.log')]);
+  for (const name of ['node.log', 'node-alt.log']) {
+    try {
+      copyFileSync(join(dataDir, name), join(RESULTS_DIR, name));
+    } catch {
+      // not every run has an alternative node
+    }
+  }
+  if (results.nodeLog.errors + results.nodeLog.warnings > 0) log(`node logged ${results.nodeLog.errors} errors and ${results.nodeLog.warnings} warnings (bench/results/node*.log)`);
+  results.dropped = {};
+  for (const g of generators) {
+    const stats = await g.call<GeneratorStats>('stats').catch(() => null);
+    for (const [code, n] of Object.entries(stats?.dropped ?? {})) results.dropped[code] = (results.dropped[code] ?? 0) + n;
+  }
   results.seconds = (performance.now() - started) / 1000;
   writeFileSync(join(RESULTS_DIR, `node-${scale.name}.json`), JSON.stringify(results, null, 2));
   console.log(`\n${renderConsoleSummary(results)}`);
@@ -587,6 +625,35 @@ function fail(results: Results, phase: string, error: unknown) {
   const message = `${phase}: ${error instanceof Error ? error.message : String(error)}`;
   results.errors.push(message);
   log(`PHASE FAILED — ${message}`);
+}
+
+/** Counts of the node's warnings and errors (pino JSON lines), by message. */
+function summariseLogs(files: string[]): Results['nodeLog'] {
+  const out: Results['nodeLog'] = { errors: 0, warnings: 0, top: [] };
+  const byMessage = new Map<string, number>();
+  for (const file of files) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+        if ((entry.level ?? 0) >= 50) out.errors += 1;
+        else if ((entry.level ?? 0) >= 40) out.warnings += 1;
+        else continue;
+        const key = `${entry.msg ?? ''}${entry.err?.message ? `: ${entry.err.message}` : ''}`.slice(0, 200);
+        byMessage.set(key, (byMessage.get(key) ?? 0) + 1);
+      } catch {
+        // not a log line
+      }
+    }
+  }
+  out.top = [...byMessage].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([message, count]) => ({ message, count }));
+  return out;
 }
 
 function git(args: string[]): string {
