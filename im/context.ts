@@ -8,6 +8,7 @@ import type { NodeModels } from './models.ts';
 import type { PresenceStore } from './presence/presence-store.ts';
 import type { MemberCache } from './conversations/member-cache.ts';
 import type { Federation } from './federation/federation.ts';
+import type { AppsServices } from './bots/apps-services.ts';
 
 /** The long-lived parts of a domain node that every use-case may use. */
 export type NodeServices = {
@@ -22,6 +23,8 @@ export type NodeServices = {
   members: MemberCache;
   /** Everything towards other domains: policy checks, the outbox, submissions to a conversation's home. */
   federation: Federation;
+  /** Bots, cards and webhooks: the gateway's word on apps, the webhook store and its rate limit. */
+  apps: AppsServices;
   logger: Logger;
 };
 

@@ -37,6 +37,8 @@ import { createTransport } from './federation/transport.ts';
 import { createLocalPresence } from './presence/presence-store.ts';
 import { createRedisPresence } from './presence/redis-presence.ts';
 import { attachToServer, createSocketServer, type SocketServer } from './ws/socket-server.ts';
+import { createAppsServices } from './bots/apps-services.ts';
+import { incomingWebhookRoutes } from './webhooks/webhook-routes.ts';
 
 export type DomainNode = {
   domain: string;
@@ -133,7 +135,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed'));
     },
   });
-  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, presence, members, federation, logger });
+  const apps = createAppsServices({ sequelize, gatewayIssuer: config.gatewayIssuer, domain: config.domain, publicUrl: url, signingKey: nodeKey, ttlMs: config.registryTtlMs, logger });
+  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, presence, members, federation, apps, logger });
   outbox.start();
 
   const verifier = createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain });
@@ -164,6 +167,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   app.use(backchannelLogoutRoute({ issuer: config.gatewayIssuer, audience: url, keys: verifier.keys, bus }));
   app.use('/api/v1', portalCors(config.portalOrigins));
   app.use(directoryRoute({ domain: config.domain, gatewayIssuer: config.gatewayIssuer, verifier, signingKey: nodeKey }));
+  app.use(incomingWebhookRoutes(services));
   app.use('/api/v1', apiRoutes(services, verifier));
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
   app.use(jsonErrors(logger));

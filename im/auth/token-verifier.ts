@@ -5,7 +5,7 @@ import { addressOf } from '../address.ts';
 /** Who a verified access token speaks for on this node: a person, or an app (client credentials). */
 export type Identity =
   | { kind: 'user'; sub: string; username: string; name: string; address: string; sid: string | null; clientId: string; expiresAt: number }
-  | { kind: 'app'; clientId: string; address: string; expiresAt: number };
+  | { kind: 'app'; clientId: string; slug: string; name: string; address: string; expiresAt: number };
 
 export class TokenExpiredError extends AppError {
   constructor() {
@@ -56,7 +56,13 @@ export function createTokenVerifier(options: { issuer: string; audience: string;
       const clientId = String(payload.client_id ?? '');
       const expiresAt = Number(payload.exp) * 1000;
       if (payload.sub === clientId) {
-        return { kind: 'app', clientId, address: addressOf(clientId, options.domain), expiresAt };
+        // An app speaks here only as its bot, which the gateway vouches for in the token: slug@domain.
+        if (payload.bot !== true || typeof payload.app_slug !== 'string' || !payload.app_slug) {
+          throw new ForbiddenError('This app has no bot; an administrator must enable it first');
+        }
+        const slug = payload.app_slug;
+        const name = typeof payload.app_name === 'string' ? payload.app_name : slug;
+        return { kind: 'app', clientId, slug, name, address: addressOf(slug, options.domain), expiresAt };
       }
       const domains = Array.isArray(payload.im_domains) ? payload.im_domains : [];
       if (!domains.includes(options.domain)) throw new ForbiddenError(`This account does not belong to ${options.domain}`);

@@ -133,7 +133,7 @@ export function createFederation(options: {
             activeNow = new Set(event.conversation.members.filter((m) => m.state === 'active').map((m) => m.address));
           }
           const event = entryOf(message);
-          if ((message.kind === 'edit' || message.kind === 'recall') && message.refId) {
+          if ((message.kind === 'edit' || message.kind === 'recall' || message.kind === 'card.update') && message.refId) {
             const target = await models.Message.findOne({ where: { id: message.refId }, transaction: tx });
             if (target) {
               event.target = { id: target.id, body: target.body, editedAt: target.editedAt?.toISOString() ?? null, recalledAt: target.recalledAt?.toISOString() ?? null };

@@ -7,6 +7,9 @@ import { sendMessage } from '../messages/send-message.ts';
 import { history } from '../messages/sync.ts';
 import { attachmentRoutes } from './attachments.ts';
 import { actorOf, bearerAuth } from './bearer.ts';
+import { botRoutes } from '../bots/bot-routes.ts';
+import { botsReadOnly } from '../bots/bots-read-only.ts';
+import { webhookManagementRoutes } from '../webhooks/manage-routes.ts';
 
 /** `/api/v1`: the same use-cases as the socket, for bots, scripts and uploads. */
 export function apiRoutes(services: NodeServices, verifier: TokenVerifier): Router {
@@ -14,6 +17,9 @@ export function apiRoutes(services: NodeServices, verifier: TokenVerifier): Rout
   const json = express.json({ limit: `${services.config.maxFrameBytes}b` });
   const ctx = (req: Request): NodeContext => ({ ...services, actor: actorOf(req) });
   router.use(bearerAuth(verifier));
+  router.use(botsReadOnly);
+  router.use('/bot', botRoutes(ctx, services.config.maxFrameBytes));
+  router.use(webhookManagementRoutes(ctx));
 
   router.get('/me', (req, res) => {
     const actor = actorOf(req);

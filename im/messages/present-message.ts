@@ -6,6 +6,9 @@ export type MessageBody = {
   attachments?: { id: string; name: string; contentType: string; size: number }[];
   card?: unknown;
   event?: string;
+  /** Set on messages of a bot (its app's name) or a webhook (its name); people's names come from the directory. */
+  senderName?: string;
+  senderKind?: 'bot' | 'webhook';
   [key: string]: unknown;
 };
 

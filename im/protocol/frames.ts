@@ -54,6 +54,10 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('recall'), clientMsgId, messageId }),
   z.object({ ...base, type: z.literal('edit'), clientMsgId, messageId, text: z.string().min(1).max(100_000) }),
   z.object({ ...base, type: z.literal('search'), query: z.string().trim().min(2).max(200), conversationId: conversationId.optional(), limit: z.number().int().min(1).max(100).optional() }),
+  z.object({ ...base, type: z.literal('card.action'), messageId, actionId: z.string().min(1).max(64) }),
+  z.object({ ...base, type: z.literal('webhook.create'), conversationId, name: z.string().trim().min(1).max(80) }),
+  z.object({ ...base, type: z.literal('webhook.list'), conversationId }),
+  z.object({ ...base, type: z.literal('webhook.revoke'), webhookId: z.string().regex(/^[a-f0-9]{16}$/, { message: 'a webhook id' }) }),
 ]);
 
 export type ClientFrame = z.infer<typeof clientFrameSchema>;

@@ -1,5 +1,5 @@
 import { Emitter } from './emitter.ts';
-import { AtriumError, type Ack, type Conversation, type Message, type Presence, type Receipt, type ServerFrame, type Typing } from './types.ts';
+import { AtriumError, type Ack, type CardActionResult, type Conversation, type Message, type Presence, type Receipt, type ServerFrame, type Typing, type Webhook } from './types.ts';
 
 export * from './types.ts';
 
@@ -402,6 +402,29 @@ export class AtriumClient extends Emitter<ClientEvents> {
 
   async presence(addresses: string[]): Promise<Presence[]> {
     return (await this.request('presence.query', { addresses })).presence as Presence[];
+  }
+
+  /**
+   * Clicks a card's button. The node asks the app (which may take a few seconds); when the app answers
+   * with a new card, every member's devices receive a `card.update` message. Rejects with the app's failure.
+   */
+  async cardAction(messageId: string, actionId: string): Promise<CardActionResult> {
+    return (await this.request('card.action', { messageId, actionId })) as unknown as CardActionResult;
+  }
+
+  /** Creates an incoming webhook for a group (owner or admin); its URL holds a secret and is shown only now. */
+  async createWebhook(conversationId: string, name: string): Promise<{ webhook: Webhook; url: string }> {
+    const result = await this.request('webhook.create', { conversationId, name });
+    return { webhook: result.webhook as Webhook, url: String(result.url) };
+  }
+
+  async webhooks(conversationId: string): Promise<Webhook[]> {
+    return (await this.request('webhook.list', { conversationId })).webhooks as Webhook[];
+  }
+
+  /** Revokes a webhook: its URL is refused from now on. */
+  async revokeWebhook(webhookId: string): Promise<Webhook> {
+    return (await this.request('webhook.revoke', { webhookId })).webhook as Webhook;
   }
 
   /** Closes for good: no reconnect; unsent messages stay in `unsent` until connect() is called again. */

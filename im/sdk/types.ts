@@ -10,8 +10,11 @@ export type Message = {
   text?: string;
   mentions?: string[];
   attachments?: { id: string; name: string; contentType: string; size: number }[];
-  card?: unknown;
+  card?: Card;
   event?: string;
+  /** The app's name on a bot's messages, the webhook's name on a webhook's. */
+  senderName?: string;
+  senderKind?: 'bot' | 'webhook';
   createdAt: string;
   editedAt: string | null;
   recalledAt: string | null;
@@ -37,6 +40,18 @@ export type Ack = { messageId: string; conversationId: string; seq: number; at: 
 export type Receipt = { conversationId: string; address: string; readSeq: number; deliveredSeq: number };
 export type Presence = { address: string; status: 'online' | 'away' | 'offline'; lastSeen: string | null };
 export type Typing = { conversationId: string; address: string };
+
+/** An interactive card (docs/protocol.md, "Cards"); all text is plain and must be escaped when shown. */
+export type Card = {
+  title: string;
+  text?: string;
+  fields?: { label: string; value: string }[];
+  actions?: { id: string; label: string; style?: 'primary' | 'danger' | 'default' }[];
+};
+
+export type CardActionResult = { messageId: string; actionId: string; updated: boolean; toast?: string; seq?: number };
+
+export type Webhook = { id: string; conversationId: string; name: string; sender: string; createdBy: string; createdAt: string; revokedAt: string | null };
 
 export type ServerFrame = { v: number; type: string; re?: string; [key: string]: unknown };
 

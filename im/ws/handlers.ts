@@ -1,4 +1,4 @@
-import { AppError } from '../../core/errors.ts';
+import { AppError, ForbiddenError } from '../../core/errors.ts';
 import type { NodeContext } from '../context.ts';
 import { createGroup } from '../conversations/create-group.ts';
 import { inviteMembers } from '../conversations/invite-members.ts';
@@ -18,6 +18,8 @@ import { announceTyping } from '../presence/typing.ts';
 import { serverFrame, type ClientFrameType, type FrameOf, type ServerFrame } from '../protocol/frames.ts';
 import { markReceipt } from '../receipts/mark-receipt.ts';
 import type { Connection, Registry } from './registry.ts';
+import { cardAction } from '../cards/card-action.ts';
+import { createWebhook, listWebhooks, revokeWebhook } from '../webhooks/manage-webhooks.ts';
 
 /** A reply now, or one that follows later (a send is acknowledged once durable) without holding up the socket. */
 export type HandlerResult = ServerFrame | { deferred: Promise<ServerFrame> };
@@ -144,7 +146,35 @@ export const handlers: Handlers = {
     session.registry.watch(session.connection, frame.addresses);
     return reply(frame, 'presence.result', { presence: await session.ctx.presence.get(frame.addresses) });
   },
+
+  // Deferred: the app's answer may take seconds, and the socket must keep moving meanwhile.
+  async 'card.action'(session, frame) {
+    return { deferred: cardAction(session.ctx, frame).then((result) => reply(frame, 'card.result', result)) };
+  },
+
+  async 'webhook.create'(session, frame) {
+    return reply(frame, 'webhook', { ...(await createWebhook(session.ctx, frame)) });
+  },
+
+  async 'webhook.list'(session, frame) {
+    return reply(frame, 'webhooks', { webhooks: await listWebhooks(session.ctx, frame) });
+  },
+
+  async 'webhook.revoke'(session, frame) {
+    return reply(frame, 'webhook', { webhook: await revokeWebhook(session.ctx, frame) });
+  },
 };
+
+/** What a bot may do on a socket: read. It posts through the HTTP bot API, where its messages carry its app's name. */
+const BOT_FRAMES = new Set<string>(['ping', 'sync', 'history', 'conversations.list']);
+for (const type of Object.keys(handlers) as (keyof Handlers)[]) {
+  if (BOT_FRAMES.has(type)) continue;
+  const handler = handlers[type] as (s: SocketSession, f: never) => Promise<HandlerResult>;
+  (handlers as Record<string, unknown>)[type] = async (session: SocketSession, frame: never) => {
+    if (session.ctx.actor.kind === 'app') throw new ForbiddenError('A bot reads on a socket and posts through /api/v1/bot/messages');
+    return handler(session, frame);
+  };
+}
 
 export function isDeferred(result: HandlerResult): result is { deferred: Promise<ServerFrame> } {
   return 'deferred' in result;

@@ -51,3 +51,26 @@ export async function api(gateway: TestGateway, path: string, token: string | un
 }
 
 export { client };
+
+/** A client-credentials token of an app for one node (resource = the node's URL, scope im). */
+export async function botToken(gateway: TestGateway, app: { clientId: string; clientSecret: string }, nodeUrl: string): Promise<string> {
+  const rp = await client.discovery(new URL(gateway.issuer), app.clientId, app.clientSecret, undefined, { execute: [client.allowInsecureRequests] });
+  return (await client.clientCredentialsGrant(rp, { resource: nodeUrl, scope: 'im' })).access_token;
+}
+
+/** A JSON request to a node's HTTP API. */
+export async function nodeApi(nodeUrl: string, path: string, token: string | undefined, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+  const response = await fetch(`${nodeUrl}${path}`, {
+    method: init.method ?? 'GET',
+    headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
+    ...(init.body !== undefined ? { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) } : {}),
+  });
+  const text = await response.text();
+  let body: Record<string, any> = {};
+  try {
+    body = text ? (JSON.parse(text) as Record<string, any>) : {};
+  } catch {
+    body = { raw: text };
+  }
+  return { status: response.status, body };
+}

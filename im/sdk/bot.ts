@@ -1,0 +1,65 @@
+import { AtriumError, type Ack, type Card, type Conversation, type Message } from './types.ts';
+
+export type BotOptions = {
+  /** The node's base URL, e.g. http://localhost:4201 */
+  nodeUrl: string;
+  /** A current client-credentials access token of the app for this node (resource = the node's URL, scope im). */
+  token: () => string | Promise<string>;
+  fetch?: typeof fetch;
+};
+
+export type BotPost = { to: string; conversationId?: undefined } | { conversationId: string; to?: undefined };
+
+/**
+ * An app's bot on one node, over HTTP (bots do not hold sockets): post text or cards to people or to the
+ * groups it was invited to, update its cards, read its conversations. Errors reject with the node's code.
+ */
+export class AtriumBot {
+  readonly options: BotOptions;
+
+  constructor(options: BotOptions) {
+    this.options = options;
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const doFetch = this.options.fetch ?? fetch;
+    const response = await doFetch(`${this.options.nodeUrl.replace(/\/$/, '')}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${await this.options.token()}`, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const parsed = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string; fields?: Record<string, string> } };
+    if (!response.ok) throw new AtriumError(parsed.error?.code ?? `http_${response.status}`, parsed.error?.message ?? `HTTP ${response.status}`, parsed.error?.fields);
+    return parsed as T;
+  }
+
+  /** Posts text to a person (a direct conversation bot↔person) or into a conversation; a clientMsgId makes a retry safe. */
+  sendText(where: BotPost, text: string, clientMsgId?: string): Promise<Ack> {
+    return this.#call('POST', '/bot/messages', { ...where, text, ...(clientMsgId ? { clientMsgId } : {}) });
+  }
+
+  /** Posts an interactive card; clicks on its actions reach the app's interaction callback URL. */
+  sendCard(where: BotPost, card: Card, clientMsgId?: string): Promise<Ack> {
+    return this.#call('POST', '/bot/messages', { ...where, card, ...(clientMsgId ? { clientMsgId } : {}) });
+  }
+
+  /** Replaces one of this bot's cards for everyone in its conversation. */
+  updateCard(messageId: string, card: Card, clientMsgId?: string): Promise<Ack> {
+    return this.#call('PATCH', `/bot/messages/${encodeURIComponent(messageId)}`, { card, ...(clientMsgId ? { clientMsgId } : {}) });
+  }
+
+  async me(): Promise<{ address: string; kind: string; domain: string }> {
+    return this.#call('GET', '/me');
+  }
+
+  async conversations(): Promise<Conversation[]> {
+    return (await this.#call<{ conversations: Conversation[] }>('GET', '/conversations')).conversations;
+  }
+
+  history(conversationId: string, options: { before?: number; limit?: number } = {}): Promise<{ messages: Message[]; hasMore: boolean }> {
+    const query = new URLSearchParams();
+    if (options.before !== undefined) query.set('before', String(options.before));
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    return this.#call('GET', `/conversations/${encodeURIComponent(conversationId)}/messages${query.size ? `?${query}` : ''}`);
+  }
+}

@@ -1,0 +1,65 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { NotFoundError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validate.ts';
+import type { NodeContext } from '../context.ts';
+import { requireGroup, requireRole } from '../conversations/group-change.ts';
+import { presentWebhook, type PresentedWebhook } from './present-webhook.ts';
+
+const conversationId = z.string().uuid({ message: 'a conversation id' });
+const createSchema = z.object({ conversationId, name: z.string().trim().min(1, { message: 'a name is required' }).max(80, { message: 'at most 80 characters' }) });
+const listSchema = z.object({ conversationId });
+const revokeSchema = z.object({ webhookId: z.string().regex(/^[a-f0-9]{16}$/, { message: 'a webhook id' }) });
+
+export const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
+
+/** Only the group's owner or an admin manages its webhooks, and only where the group is hosted. */
+async function requireGroupAdmin(ctx: NodeContext, id: string): Promise<void> {
+  const { member } = await requireGroup(ctx, id);
+  requireRole(member, ['owner', 'admin'], 'Only the owner or an admin of the group manages its webhooks');
+}
+
+/**
+ * Creates an incoming webhook for one group: a URL whose secret part (256 random bits) is shown this once
+ * and stored only as a hash. Whoever holds the URL can post text into the group, as the webhook's name.
+ */
+export async function createWebhook(ctx: NodeContext, input: unknown): Promise<{ webhook: PresentedWebhook; url: string }> {
+  const data = parseInput(createSchema, input);
+  await requireGroupAdmin(ctx, data.conversationId);
+  const id = randomBytes(8).toString('hex');
+  const secret = randomBytes(32).toString('base64url');
+  const hook = await ctx.apps.Webhook.create({
+    id,
+    conversationId: data.conversationId,
+    name: data.name,
+    secretHash: hashSecret(secret),
+    createdBy: ctx.actor.address,
+    createdAt: new Date(),
+    revokedAt: null,
+    revokedBy: null,
+  });
+  ctx.logger.info({ webhook: id, conversationId: data.conversationId, by: ctx.actor.address }, 'webhook created');
+  return { webhook: presentWebhook(hook, ctx.domain), url: `${ctx.apps.publicUrl}/hooks/${id}/${secret}` };
+}
+
+export async function listWebhooks(ctx: NodeContext, input: unknown): Promise<PresentedWebhook[]> {
+  const data = parseInput(listSchema, input);
+  await requireGroupAdmin(ctx, data.conversationId);
+  const hooks = await ctx.apps.Webhook.findAll({ where: { conversationId: data.conversationId }, order: [['createdAt', 'ASC']] });
+  return hooks.map((h) => presentWebhook(h, ctx.domain));
+}
+
+/** Revokes a webhook for good: its URL is refused (410) from now on. Revoking twice changes nothing. */
+export async function revokeWebhook(ctx: NodeContext, input: unknown): Promise<PresentedWebhook> {
+  const { webhookId } = parseInput(revokeSchema, input);
+  const hook = await ctx.apps.Webhook.findByPk(webhookId);
+  if (!hook) throw new NotFoundError('No such webhook');
+  await requireGroupAdmin(ctx, hook.conversationId);
+  if (!hook.revokedAt) {
+    hook.revokedAt = new Date();
+    hook.revokedBy = ctx.actor.address;
+    await hook.save();
+    ctx.logger.info({ webhook: hook.id, by: ctx.actor.address }, 'webhook revoked');
+  }
+  return presentWebhook(hook, ctx.domain);
+}

@@ -1,0 +1,31 @@
+import { DataTypes, Model, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
+import { fresh } from '../../core/model-class.ts';
+
+export class Webhook extends Model<InferAttributes<Webhook>, InferCreationAttributes<Webhook>> {
+  declare id: string;
+  declare conversationId: string;
+  declare name: string;
+  declare secretHash: string;
+  declare createdBy: string;
+  declare createdAt: Date;
+  declare revokedAt: Date | null;
+  declare revokedBy: string | null;
+}
+
+export function defineWebhookModel(sequelize: Sequelize): typeof Webhook {
+  const WebhookModel = fresh(Webhook);
+  WebhookModel.init(
+    {
+      id: { type: DataTypes.STRING(32), primaryKey: true },
+      conversationId: { type: DataTypes.STRING(36), allowNull: false },
+      name: { type: DataTypes.STRING(80), allowNull: false },
+      secretHash: { type: DataTypes.STRING(64), allowNull: false },
+      createdBy: { type: DataTypes.STRING(320), allowNull: false },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+      revokedAt: { type: DataTypes.DATE(3), allowNull: true },
+      revokedBy: { type: DataTypes.STRING(320), allowNull: true },
+    },
+    { sequelize, tableName: 'webhooks', underscored: true, timestamps: false },
+  );
+  return WebhookModel;
+}

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WEBHOOK_POSTS_PER_MINUTE } from '../../im/bots/apps-services.ts';
+import type { Message } from '../../im/sdk/client.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
+
+const DAVE = 'dave@eng.campus.test';
+const CAROL = 'carol@eng.campus.test';
+
+let gateway: TestGateway;
+let eng: TestNode;
+type Device = Awaited<ReturnType<typeof device>>;
+let alice: Device;
+let dave: Device;
+
+async function device(username: string) {
+  const sdk = await connectAs(gateway, eng, username);
+  const d = Object.assign(sdk, { messages: [] as Message[] });
+  d.on('message', (m) => d.messages.push(m));
+  return d;
+}
+
+/** The URL as the node printed it, reached at the test node's local address. */
+const local = (url: string) => url.replace(eng.url, eng.localUrl);
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(local(url), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+beforeAll(async () => {
+  gateway = await startTestGateway('webhooks', { LOGIN_IP_LIMIT: '1000' });
+  eng = await startTestNode(gateway, 'eng.campus.test');
+  [alice, dave] = await Promise.all([device('alice'), device('dave')]);
+});
+afterAll(async () => {
+  alice?.close();
+  dave?.close();
+  await eng?.stop();
+  await gateway?.stop();
+});
+
+describe('incoming webhooks', () => {
+  it('post into their group as the webhook, until revoked; then the URL is refused', async () => {
+    const group = await alice.createGroup('CI results', [DAVE]);
+    const { webhook, url } = await alice.createWebhook(group.id, 'Build server');
+    expect(url).toMatch(new RegExp(`^${eng.url}/hooks/${webhook.id}/[\\w-]{43}$`));
+    expect(webhook).toMatchObject({ name: 'Build server', sender: `hook-${webhook.id}@eng.campus.test`, createdBy: 'alice@eng.campus.test', revokedAt: null });
+
+    const posted = await post(url, { text: 'Build #42 passed' });
+    expect(posted).toMatchObject({ status: 201, body: { conversationId: group.id, duplicate: false } });
+    await expect.poll(() => dave.messages.find((m) => m.id === posted.body.messageId)).toMatchObject({
+      sender: webhook.sender,
+      senderName: 'Build server',
+      senderKind: 'webhook',
+      text: 'Build #42 passed',
+    });
+
+    // An Idempotency-Key makes a retried post land once.
+    const once = await post(url, { text: 'Build #43 passed' }, { 'idempotency-key': 'build-43-result' });
+    const again = await post(url, { text: 'Build #43 passed' }, { 'idempotency-key': 'build-43-result' });
+    expect(again).toMatchObject({ status: 200, body: { messageId: once.body.messageId, duplicate: true } });
+
+    const [listed] = await alice.webhooks(group.id);
+    expect(JSON.stringify(listed)).not.toContain(url.split('/').at(-1)!);
+    const stored = await eng.services.apps.Webhook.findByPk(webhook.id);
+    expect(stored!.secretHash).not.toContain(url.split('/').at(-1)!);
+
+    const revoked = await alice.revokeWebhook(webhook.id);
+    expect(revoked.revokedAt).not.toBeNull();
+    expect(await post(url, { text: 'Build #44 passed' })).toMatchObject({ status: 410, body: { error: { code: 'webhook_revoked' } } });
+    expect(dave.messages.filter((m) => m.text === 'Build #44 passed')).toEqual([]);
+  });
+
+  it('refuse a wrong secret, an unknown id and bad bodies, and change nothing', async () => {
+    const group = await alice.createGroup('Alerts', [DAVE]);
+    const { url } = await alice.createWebhook(group.id, 'Monitor');
+    const before = (await alice.history(group.id)).messages.length;
+    const wrongSecret = url.replace(/[\w-]{43}$/, 'x'.repeat(43));
+    expect((await post(wrongSecret, { text: 'forged' })).status).toBe(404);
+    expect((await post(url.replace(/\/hooks\/[a-f0-9]{16}\//, '/hooks/0123456789abcdef/'), { text: 'forged' })).status).toBe(404);
+    expect(await post(url, { text: '   ' })).toMatchObject({ status: 400, body: { error: { code: 'invalid_input', fields: { text: 'a message needs text' } } } });
+    expect(await post(url, 'not json')).toMatchObject({ status: 400, body: { error: { code: 'invalid_body' } } });
+    expect(await post(url, { text: 'x'.repeat(20_000) })).toMatchObject({ status: 413 });
+    expect((await alice.history(group.id)).messages.length).toBe(before);
+  });
+
+  it('are limited per webhook', async () => {
+    const group = await alice.createGroup('Noisy', [DAVE]);
+    const { url } = await alice.createWebhook(group.id, 'Chatty sensor');
+    const statuses: number[] = [];
+    for (let i = 0; i <= WEBHOOK_POSTS_PER_MINUTE; i++) statuses.push((await post(url, { text: `reading ${i}` })).status);
+    expect(statuses.slice(0, WEBHOOK_POSTS_PER_MINUTE).every((s) => s === 201)).toBe(true);
+    expect(statuses.at(-1)).toBe(429);
+    // Another webhook of the same group is not held back by it.
+    const other = await alice.createWebhook(group.id, 'Quiet sensor');
+    expect((await post(other.url, { text: 'one reading' })).status).toBe(201);
+  });
+
+  it('are created, listed and revoked by the group\'s owner or admins only, also over HTTP', async () => {
+    const group = await alice.createGroup('Staff room', [DAVE, CAROL]);
+    await expect(dave.createWebhook(group.id, 'Mine')).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(dave.webhooks(group.id)).rejects.toMatchObject({ code: 'forbidden' });
+    await alice.setRole(group.id, DAVE, 'admin');
+    const { webhook } = await dave.createWebhook(group.id, 'Dave\'s hook');
+
+    const aliceToken = await alice.login.tokenFor(eng.url);
+    const http = (path: string, method = 'GET', body?: unknown) =>
+      fetch(`${eng.localUrl}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${aliceToken}`, 'content-type': 'application/json' },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }));
+    const created = await http(`/conversations/${group.id}/webhooks`, 'POST', { name: 'Over HTTP' });
+    expect(created).toMatchObject({ status: 201, body: { webhook: { name: 'Over HTTP' }, url: expect.stringContaining('/hooks/') } });
+    const listed = await http(`/conversations/${group.id}/webhooks`);
+    expect(listed.body.webhooks.map((w: { name: string }) => w.name)).toEqual(["Dave's hook", 'Over HTTP']);
+    expect((await http(`/webhooks/${webhook.id}`, 'DELETE')).body.webhook.revokedAt).not.toBeNull();
+
+    // Direct conversations have no webhooks.
+    const direct = await alice.openDirect(DAVE);
+    await expect(alice.createWebhook(direct.id, 'Nope')).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+});
