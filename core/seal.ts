@@ -28,7 +28,7 @@ export function createSealer(secret: string, purpose: string): Sealer {
       try {
         return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
       } catch {
-        throw new Error('Cannot open a sealed value: ATRIUM_SECRET_KEY differs from the one it was sealed with');
+        throw new Error('Cannot open a sealed value: the configured secret (ATRIUM_SECRET_KEY for the gateway, NODE_SECRET_KEY for a node) differs from the one it was sealed with');
       }
     },
   };

@@ -115,7 +115,11 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       }
     },
   });
-  const federation = createFederation({ domain: config.domain, models, federationModels, members, registry, transport, outbox, sealer, logger });
+  const federation = createFederation({ domain: config.domain, models, federationModels, members, registry, transport, outbox, sealer, gatewayIssuer: config.gatewayIssuer, logger });
+  // A rotation made while the gateway was away (or from the CLI) completes here.
+  const rotationTimer = setInterval(() => void federation.completeRotation().catch((err) => logger.warn({ err }, 'rotation check failed')), 60_000);
+  rotationTimer.unref();
+  void federation.completeRotation().catch(() => undefined);
 
   let outboxTouched = false;
   const committer = createGroupCommitter({
@@ -191,6 +195,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     async close() {
       server.close();
       await sockets.close();
+      clearInterval(rotationTimer);
       await committer.drain();
       await outbox.stop();
       server.closeAllConnections();

@@ -26,18 +26,18 @@ async function assertSameSecret(models: FederationModels, sealer: Sealer, domain
   }
 }
 
-function stateOf(key: { state: 'active' | 'retired'; retiredAt: Date | null }, now: number): 'active' | 'retiring' | 'retired' {
-  if (key.state === 'active') return 'active';
+function stateOf(key: { state: 'next' | 'active' | 'retired'; retiredAt: Date | null }, now: number): 'next' | 'active' | 'retiring' | 'retired' {
+  if (key.state !== 'retired') return key.state;
   return key.retiredAt && key.retiredAt.getTime() > now - KEY_GRACE_MS ? 'retiring' : 'retired';
 }
 
 export const nodeKeyCommands: CommandGroup = {
   rotate: {
-    summary: "Creates a new Ed25519 signing key for a domain node; it signs from now on, and the previous key keeps verifying for 24 hours.",
+    summary: "Creates a new Ed25519 signing key for a domain node; once the gateway has pinned it, it signs, and the previous key keeps verifying for 24 hours.",
     options: domainOption,
     notes: [
-      "Run it where the node's configuration is (same DATABASE_URL or ATRIUM_DATA_DIR, same NODE_SECRET_KEY); running nodes sign with the new key at once.",
-      'The gateway follows the rotation when it next re-reads the node\'s keys (the new key set is signed by the pinned one); "atrium domains pin NAME" does it now.',
+      "Run it where the node's configuration is (same DATABASE_URL or ATRIUM_DATA_DIR, same NODE_SECRET_KEY).",
+      'The new key is published at once but signs only after the gateway has pinned it: the running node asks the gateway within a minute (the current key vouches for the new one); "atrium domains pin NAME" pins it at once.',
     ].join('\n'),
     async run(args, io) {
       const config = readNodeConfig(io, args.string('domain')!);
@@ -51,8 +51,8 @@ export const nodeKeyCommands: CommandGroup = {
       return {
         json: result,
         text: [
-          `New signing key ${result.kid} for ${result.domain}; it signs from now on.`,
-          `Pin it at the gateway now with: atrium domains pin ${result.domain}`,
+          `New signing key ${result.kid} for ${result.domain}, published; the running node starts signing with it once the gateway has pinned it (within a minute).`,
+          `To pin it at once: atrium domains pin ${result.domain}`,
         ].join('\n'),
       };
     },

@@ -7,7 +7,8 @@ import { allowed } from '../../im/federation/registry-client.ts';
 import { verifyRequest, type PublicKeyJwk } from '../../im/federation/signature.ts';
 import { accountClaims } from '../accounts/account-claims.ts';
 import type { GatewayContext } from '../context.ts';
-import { pinnedKeysOf } from './pin-domain.ts';
+import { pinDomainKeys, pinnedKeysOf } from './pin-domain.ts';
+import { operator } from '../context.ts';
 import { buildRegistry } from './registry.ts';
 
 /** Who signed a request to the gateway: a pinned domain node or a registered proxy. */
@@ -19,7 +20,7 @@ export async function signer(ctx: GatewayContext, req: Request): Promise<{ origi
     const proxy = proxies.find((p) => p.name === name && p.publicJwk);
     return proxy ? [JSON.parse(proxy.publicJwk!) as PublicKeyJwk] : undefined;
   };
-  const { origin, destination } = verifyRequest({ method: req.method, path: req.originalUrl, headers: req.headers, body: '' }, keysOf);
+  const { origin, destination } = verifyRequest({ method: req.method, path: req.originalUrl, headers: req.headers, body: Buffer.isBuffer(req.body) ? req.body : '' }, keysOf);
   if (destination !== 'gateway') throw new AppError('wrong_destination', 401, 'This request is not addressed to the gateway');
   return { origin, kind: domains.some((d) => d.name === origin) ? 'domain' : 'proxy' };
 }
@@ -34,6 +35,15 @@ export function federationRoutes(context: (req: Request) => GatewayContext): Rou
     const ctx = context(req);
     await signer(ctx, req);
     res.set('Cache-Control', 'no-store').json(await buildRegistry(ctx));
+  });
+
+  // A node that rotated its key asks to be re-pinned; the new key set must be vouched for by a pinned key.
+  router.post('/federation/v1/repin', async (req, res) => {
+    const ctx = context(req);
+    const { origin, kind } = await signer(ctx, req);
+    if (kind !== 'domain') throw new AppError('forbidden', 403, 'Only domain nodes ask to be re-pinned');
+    const { keys } = await pinDomainKeys({ ...ctx, actor: operator(`repin:${origin}`) }, origin);
+    res.json({ keys: keys.map((k) => k.kid) });
   });
 
   // People a domain's users may find: active accounts on the domains the policy lets it see.

@@ -7,7 +7,8 @@ import type { Message, NodeModels } from '../models.ts';
 import type { MemberCache } from '../conversations/member-cache.ts';
 import type { FederationEvent, Submit } from './events.ts';
 import type { FederationModels } from './models.ts';
-import { rotateNodeKey, signingKey } from './node-keys.ts';
+import { pendingKey, promoteNextKey, rotateNodeKey, signingKey } from './node-keys.ts';
+import { signRequest } from './signature.ts';
 import type { Outbox } from './outbox.ts';
 import { allowed, type RegistryClient } from './registry-client.ts';
 import { errorOf, type Transport } from './transport.ts';
@@ -32,6 +33,7 @@ export function createFederation(options: {
   transport: Transport;
   outbox: Outbox;
   sealer: Sealer;
+  gatewayIssuer: string;
   logger: Logger;
 }) {
   const { domain, models, registry, transport, outbox, logger } = options;
@@ -182,8 +184,35 @@ export function createFederation(options: {
     },
 
     keysDocumentSigner: () => signingKey(options.federationModels, options.sealer),
-    /** A new signing key from now on; the old one keeps verifying during the grace period. */
-    rotateKey: () => rotateNodeKey(options.federationModels, options.sealer),
+    /**
+     * Rotates the node's signing key without a moment in which peers would meet an unpinned key: the new
+     * key is published first, the gateway is asked to pin it (the current key vouches for it), and only
+     * then does it start signing. If the gateway cannot be reached the key waits as `next` and
+     * completeRotation() tries again later.
+     */
+    async rotateKey() {
+      const next = await rotateNodeKey(options.federationModels, options.sealer);
+      await this.completeRotation();
+      return next;
+    },
+
+    /** Finishes a pending rotation: re-pin at the gateway, then sign with the new key. True when done. */
+    async completeRotation(): Promise<boolean> {
+      if (!(await pendingKey(options.federationModels))) return false;
+      const path = '/federation/v1/repin';
+      const headers = signRequest(await signingKey(options.federationModels, options.sealer), { method: 'POST', path, origin: domain, destination: 'gateway', body: '' });
+      try {
+        const response = await fetch(`${options.gatewayIssuer}${path}`, { method: 'POST', headers, signal: AbortSignal.timeout(5_000) });
+        if (!response.ok) throw new Error(`HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`);
+      } catch (error) {
+        logger.warn({ err: error }, 'the gateway has not pinned the new key yet; still signing with the current one');
+        return false;
+      }
+      await promoteNextKey(options.federationModels);
+      await registry.refreshSoon().catch(() => undefined);
+      logger.info('signing with the new key');
+      return true;
+    },
     outbox,
     registry,
   };

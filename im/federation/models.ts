@@ -5,7 +5,8 @@ export class NodeKey extends Model<InferAttributes<NodeKey>, InferCreationAttrib
   declare kid: string;
   declare publicJwk: string;
   declare privateJwkSealed: string;
-  declare state: 'active' | 'retired';
+  /** `next`: published, not yet signing (waiting for the gateway to pin it); `active` signs; `retired` verifies for a grace period. */
+  declare state: 'next' | 'active' | 'retired';
   declare createdAt: Date;
   declare retiredAt: Date | null;
 }

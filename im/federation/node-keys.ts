@@ -4,7 +4,7 @@ import type { Sealer } from '../../core/seal.ts';
 import type { FederationModels, NodeKey } from './models.ts';
 import { privateKeyOf, type PrivateKeyJwk, type PublicKeyJwk } from './signature.ts';
 
-export type PublishedKey = PublicKeyJwk & { status: 'active' | 'retiring'; notAfter?: string };
+export type PublishedKey = PublicKeyJwk & { status: 'next' | 'active' | 'retiring'; notAfter?: string };
 export type KeysDocument = { domain: string; keys: PublishedKey[]; proof: { kid: string; sig: string }[] };
 
 /** How long a superseded key keeps verifying, so requests signed just before a rotation still land. */
@@ -14,7 +14,7 @@ function newKid(): string {
   return `k-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString('hex')}`;
 }
 
-export async function createNodeKey(models: FederationModels, sealer: Sealer): Promise<NodeKey> {
+export async function createNodeKey(models: FederationModels, sealer: Sealer, state: 'next' | 'active' = 'active'): Promise<NodeKey> {
   const { privateKey } = generateKeyPairSync('ed25519');
   const jwk = privateKey.export({ format: 'jwk' }) as { x: string; d: string };
   const kid = newKid();
@@ -23,7 +23,7 @@ export async function createNodeKey(models: FederationModels, sealer: Sealer): P
     kid,
     publicJwk: JSON.stringify(publicJwk),
     privateJwkSealed: sealer.seal(JSON.stringify({ ...publicJwk, d: jwk.d })),
-    state: 'active',
+    state,
     createdAt: new Date(),
     retiredAt: null,
   });
@@ -33,16 +33,32 @@ export async function ensureNodeKey(models: FederationModels, sealer: Sealer): P
   if ((await models.NodeKey.count({ where: { state: 'active' } })) === 0) await createNodeKey(models, sealer);
 }
 
-/** A new key signs from now on; the previous ones stay published as `retiring` for the grace period. */
+/**
+ * Rotation, first half: a new key is published as `next` but does not sign yet, so no peer meets a key
+ * the gateway has not pinned. promoteNextKey() finishes once the gateway has pinned it.
+ */
 export async function rotateNodeKey(models: FederationModels, sealer: Sealer): Promise<NodeKey> {
+  const pending = await models.NodeKey.findOne({ where: { state: 'next' } });
+  return pending ?? createNodeKey(models, sealer, 'next');
+}
+
+/** Rotation, second half: the `next` key signs from now on; the previous one verifies for the grace period. */
+export async function promoteNextKey(models: FederationModels): Promise<NodeKey | null> {
+  const next = await models.NodeKey.findOne({ where: { state: 'next' } });
+  if (!next) return null;
   const previous = await models.NodeKey.findAll({ where: { state: 'active' } });
-  const created = await createNodeKey(models, sealer);
   for (const key of previous) {
     key.state = 'retired';
     key.retiredAt = new Date();
     await key.save();
   }
-  return created;
+  next.state = 'active';
+  await next.save();
+  return next;
+}
+
+export async function pendingKey(models: FederationModels): Promise<NodeKey | null> {
+  return models.NodeKey.findOne({ where: { state: 'next' } });
 }
 
 export async function signingKey(models: FederationModels, sealer: Sealer): Promise<PrivateKeyJwk> {
@@ -51,15 +67,15 @@ export async function signingKey(models: FederationModels, sealer: Sealer): Prom
   return JSON.parse(sealer.open(key.privateJwkSealed)) as PrivateKeyJwk;
 }
 
-/** Keys that verify: the active one and those retired within the grace period. */
+/** Keys that verify: the next and active ones, and those retired within the grace period. */
 export async function publishedKeys(models: FederationModels, now = Date.now()): Promise<PublishedKey[]> {
   const keys = await models.NodeKey.findAll({
-    where: { [Op.or]: [{ state: 'active' }, { retiredAt: { [Op.gt]: new Date(now - KEY_GRACE_MS) } }] },
+    where: { [Op.or]: [{ state: { [Op.in]: ['next', 'active'] } }, { retiredAt: { [Op.gt]: new Date(now - KEY_GRACE_MS) } }] },
     order: [['createdAt', 'DESC']],
   });
   return keys.map((k) => ({
     ...(JSON.parse(k.publicJwk) as PublicKeyJwk),
-    status: k.state === 'active' ? 'active' : 'retiring',
+    status: k.state === 'retired' ? 'retiring' : k.state,
     ...(k.retiredAt ? { notAfter: new Date(k.retiredAt.getTime() + KEY_GRACE_MS).toISOString() } : {}),
   }));
 }

@@ -97,11 +97,12 @@ describe('atrium node and migrate --node', () => {
     expect(rotated.code).toBe(0);
     const secondKid: string = jsonOf(rotated).kid;
     expect(secondKid).not.toBe(firstKid);
-    // The running node signs with the new key at once and still publishes the old one.
+    // The new key is published as `next` at once; the node keeps signing with the pinned one until the
+    // gateway has pinned the new key (the node asks within a minute; `domains pin` does it now).
     const served = (await (await fetch(`${nodeUrl}/.well-known/atrium/keys`)).json()) as { keys: { kid: string; status: string }[] };
     expect(served.keys.map((k) => [k.kid, k.status])).toEqual([
-      [secondKid, 'active'],
-      [firstKid, 'retiring'],
+      [secondKid, 'next'],
+      [firstKid, 'active'],
     ]);
     const repinned = jsonOf(await runAtrium(gateway.db, ['domains', 'pin', ENG, '--json']));
     expect(repinned).toEqual({ domain: ENG, kids: [secondKid, firstKid], changed: true });
@@ -112,7 +113,7 @@ describe('atrium node and migrate --node', () => {
     expect(wrongSecret.code).toBe(1);
     expect(jsonOf(wrongSecret).error.code).toBe('wrong_secret');
     const text = await runAtrium(nodeDb, ['node', 'keys', 'list', '--domain', ENG]);
-    expect(text.stdout).toMatch(new RegExp(`^KID\\s+STATE\\s+CREATED\\s+VERIFIES UNTIL\\n${secondKid}\\s+active\\s+\\S+\\n${firstKid}\\s+retiring\\s+\\S+\\s+\\S+\\n$`));
+    expect(text.stdout).toMatch(new RegExp(`^KID\\s+STATE\\s+CREATED\\s+VERIFIES UNTIL\\n${secondKid}\\s+next\\s+\\S+\\n${firstKid}\\s+active\\s+\\S+\\n$`));
 
     expect(await node.stop('SIGTERM')).toBe(0);
     expect(node.output()).toContain('"msg":"shutting down"');
