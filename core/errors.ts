@@ -60,6 +60,13 @@ export class RateLimitedError extends AppError {
   }
 }
 
+/** The database is behind the code: the unit refuses to start until `atrium migrate` has run. */
+export class MigrationsPendingError extends AppError {
+  constructor(what: string, count: number, command: string) {
+    super('migrations_pending', 503, `The ${what} database has ${count} pending migration(s); run \`${command}\` first.`);
+  }
+}
+
 /** A bad configuration value: the process must not start. */
 export class ConfigError extends Error {
   readonly problems: string[];

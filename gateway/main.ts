@@ -5,6 +5,7 @@ import cookieParser from 'cookie-parser';
 import type Provider from 'oidc-provider';
 import type { Sequelize } from 'sequelize';
 import { databaseReachable, openDatabase } from '../core/database.ts';
+import { MigrationsPendingError } from '../core/errors.ts';
 import { healthRoutes } from '../core/health.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics } from '../core/metrics.ts';
@@ -53,6 +54,16 @@ export type StartOptions = { migrate?: boolean; logger?: Logger };
 export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger('gateway', config.logLevel);
   const sequelize = await openDatabase(config.database);
+  try {
+    return await startOn(sequelize, config, logger, options);
+  } catch (error) {
+    // A unit that fails to start must not keep its database pool (and so the process) alive.
+    await sequelize.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logger, options: StartOptions): Promise<Gateway> {
   if (options.migrate) await migrate(sequelize, 'gateway');
   else await assertMigrated(sequelize);
   const models = defineGatewayModels(sequelize);
@@ -171,7 +182,5 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
 
 async function assertMigrated(sequelize: Sequelize): Promise<void> {
   const pending = await createMigrator(sequelize, 'gateway').pending();
-  if (pending.length > 0) {
-    throw new Error(`The gateway database has ${pending.length} pending migration(s); run \`atrium migrate\` first.`);
-  }
+  if (pending.length > 0) throw new MigrationsPendingError('gateway', pending.length, 'atrium migrate');
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Sequelize } from 'sequelize';
 import { databaseReachable, openDatabase } from '../core/database.ts';
+import { MigrationsPendingError } from '../core/errors.ts';
 import { healthRoutes } from '../core/health.ts';
 import { jsonErrors } from '../core/json-errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
@@ -68,9 +69,20 @@ export type StartNodeOptions = { migrate?: boolean; logger?: Logger };
 export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<DomainNode> {
   const logger = options.logger ?? createLogger(`node:${config.domain}`, config.logLevel);
   const sequelize = await openDatabase(config.database);
+  try {
+    return await startOn(sequelize, config, logger, options);
+  } catch (error) {
+    // A unit that fails to start must not keep its database pool (and so the process) alive.
+    await sequelize.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger, options: StartNodeOptions): Promise<DomainNode> {
   if (options.migrate) await migrate(sequelize, 'node');
-  else if ((await createMigrator(sequelize, 'node').pending()).length > 0) {
-    throw new Error(`The ${config.domain} node database has pending migrations; run \`atrium migrate --node ${config.domain}\` first.`);
+  else {
+    const pending = (await createMigrator(sequelize, 'node').pending()).length;
+    if (pending > 0) throw new MigrationsPendingError(`${config.domain} node`, pending, `atrium migrate --node ${config.domain}`);
   }
   const models = defineNodeModels(sequelize);
   const processId = randomUUID();

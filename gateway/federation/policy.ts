@@ -19,15 +19,15 @@ async function orderedPair(ctx: GatewayContext, input: unknown): Promise<[string
 export async function allowPair(ctx: GatewayContext, input: unknown): Promise<void> {
   assertFullAdmin(ctx.actor);
   const [domainA, domainB] = await orderedPair(ctx, input);
-  await ctx.models.FederationPair.findOrCreate({ where: { domainA, domainB }, defaults: { domainA, domainB, createdAt: new Date() } });
-  await audit(ctx, { action: 'federation.allow', target: `${domainA} ${domainB}` });
+  const [, created] = await ctx.models.FederationPair.findOrCreate({ where: { domainA, domainB }, defaults: { domainA, domainB, createdAt: new Date() } });
+  if (created) await audit(ctx, { action: 'federation.allow', target: `${domainA} ${domainB}` });
 }
 
 export async function denyPair(ctx: GatewayContext, input: unknown): Promise<void> {
   assertFullAdmin(ctx.actor);
   const [domainA, domainB] = await orderedPair(ctx, input);
-  await ctx.models.FederationPair.destroy({ where: { domainA, domainB } });
-  await audit(ctx, { action: 'federation.deny', target: `${domainA} ${domainB}` });
+  const removed = await ctx.models.FederationPair.destroy({ where: { domainA, domainB } });
+  if (removed > 0) await audit(ctx, { action: 'federation.deny', target: `${domainA} ${domainB}` });
 }
 
 export async function listPolicy(ctx: GatewayContext): Promise<[string, string][]> {
