@@ -1,6 +1,7 @@
 import { createSealer } from '../../core/seal.ts';
 import { listSigningKeys, retireSigningKey, rotateSigningKeys } from '../oidc/keys.ts';
 import { UsageError, type CommandGroup } from './command.ts';
+import { audit } from '../audit.ts';
 import { withSession } from './session.ts';
 import { table } from './table.ts';
 
@@ -15,8 +16,9 @@ export const keyCommands: CommandGroup = {
       const raw = args.string('retire-after');
       const hours = raw === undefined ? 24 : Number(raw);
       if (!Number.isFinite(hours) || hours < 0) throw new UsageError('--retire-after expects a number of hours');
-      const result = await withSession(io, async ({ config, models }) => {
+      const result = await withSession(io, async ({ config, models, ctx }) => {
         const { created, retired } = await rotateSigningKeys(models, createSealer(config.secretKey, 'signing-keys'), hours);
+        await audit(ctx, { action: 'keys.rotate', target: created.kid, details: { retired } });
         return { kid: created.kid, retired, reloadWithinSeconds: config.keysReloadSeconds };
       });
       return {
@@ -47,7 +49,10 @@ export const keyCommands: CommandGroup = {
     args: ['KID'],
     async run(args, io) {
       const kid = args.positionals[0]!;
-      await withSession(io, ({ models }) => retireSigningKey(models, kid));
+      await withSession(io, async ({ models, ctx }) => {
+        await retireSigningKey(models, kid);
+        await audit(ctx, { action: 'keys.retire', target: kid });
+      });
       return { json: { retired: kid }, text: `Retired signing key ${kid}.` };
     },
   },

@@ -76,6 +76,13 @@ describe('atrium apps, keys and gateway', () => {
     expect(current.code).toBe(2);
     expect(current.stderr).toContain('The current signing key cannot be retired; rotate first');
     expect(retire).toMatchObject({ code: 0, stdout: `Retired signing key ${oldKid}.\n` });
+    const look = await inspectDatabase(db);
+    const audited = await look.ctx.models.AuditEvent.findAll({ where: { action: ['keys.rotate', 'keys.retire'] }, order: [['id', 'ASC']] });
+    expect(audited.map((e) => [e.action, e.target, e.actorName])).toEqual([
+      ['keys.rotate', newKid, 'cli'],
+      ['keys.retire', oldKid, 'cli'],
+    ]);
+    await look.close();
 
     expect(await gateway.stop('SIGTERM')).toBe(0);
     expect(gateway.output()).toContain('"msg":"shutting down"');
