@@ -13,6 +13,7 @@ import { proxyUnit } from './proxy.ts';
 import { runUntilSignal, startUnits, stopUnits, type RunningUnit } from './run-units.ts';
 import { describeDatabase, readConfig, withSession } from './session.ts';
 import { table } from './table.ts';
+import { leaveApprovalUnit } from '../../examples/leave-approval/demo-unit.ts';
 
 type Prepared = { applied: string[]; seeded: boolean; conversationsSeeded: boolean; moved: string[]; databases: string[] };
 
@@ -62,10 +63,10 @@ async function migrateNode(config: NodeConfig): Promise<string[]> {
 
 export const demoCommand: Command = {
   summary:
-    'Runs a demo campus in one process: the gateway, the federation proxy and two domain nodes (eng, arts); migrates, seeds people and conversations once, and prints the URLs and demo logins.',
+    'Runs a demo campus in one process: the gateway, the federation proxy, two domain nodes (eng, arts) and the leave-approval example app; migrates, seeds people and conversations once, and prints the URLs and demo logins.',
   notes: [
     'Data lives in ./data (SQLite) unless ATRIUM_DATA_DIR says otherwise; DATABASE_URL, if set, moves the gateway\'s database only.',
-    'Ports: GATEWAY_PORT (4000), DEMO_PROXY_PORT (4100), DEMO_ENG_PORT (4201), DEMO_ARTS_PORT (4202).',
+    'Ports: GATEWAY_PORT (4000), DEMO_PROXY_PORT (4100), DEMO_ENG_PORT (4201), DEMO_ARTS_PORT (4202), DEMO_LEAVE_PORT (4300, the leave-approval example app).',
   ].join('\n'),
   async run(args, io) {
     const config = readConfig(io);
@@ -90,6 +91,7 @@ export const demoCommand: Command = {
         proxyUnit(campus.proxy, logger.child({ unit: 'proxy' })),
         nodeUnit(campus.nodes.eng, logger.child({ unit: 'node', domain: campus.nodes.eng.domain })),
         nodeUnit(campus.nodes.arts, logger.child({ unit: 'node', domain: campus.nodes.arts.domain })),
+        leaveApprovalUnit({ gateway: config, env: io.env, nodes: { [campus.nodes.eng.domain]: campus.urls.eng, [campus.nodes.arts.domain]: campus.urls.arts }, logger: logger.child({ unit: 'leave-approval' }) }),
       ],
       logger,
     );

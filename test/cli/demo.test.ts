@@ -10,7 +10,7 @@ import { inspectDatabase, jsonOf, runAtrium, startAtrium, type LongRunning } fro
 const REDIRECT = 'http://localhost:9/portal-cb';
 
 let db: TestDatabase;
-let ports: { gateway: number; proxy: number; eng: number; arts: number };
+let ports: { gateway: number; proxy: number; eng: number; arts: number; leave: number };
 let env: Record<string, string>;
 let portal: { clientId: string; clientSecret: string };
 const running: LongRunning[] = [];
@@ -54,13 +54,14 @@ async function api<T = Record<string, any>>(nodeUrl: string, token: string, path
 
 beforeAll(async () => {
   db = await createTestDatabase('cli-demo');
-  ports = { gateway: await freePort(), proxy: await freePort(), eng: await freePort(), arts: await freePort() };
+  ports = { gateway: await freePort(), proxy: await freePort(), eng: await freePort(), arts: await freePort(), leave: await freePort() };
   env = {
     GATEWAY_PORT: String(ports.gateway),
     GATEWAY_HOST: '127.0.0.1',
     DEMO_PROXY_PORT: String(ports.proxy),
     DEMO_ENG_PORT: String(ports.eng),
     DEMO_ARTS_PORT: String(ports.arts),
+    DEMO_LEAVE_PORT: String(ports.leave),
   };
   // A portal app registered before the first demo start, as an operator would, to sign people in with.
   expect((await runAtrium(db, ['migrate'])).code).toBe(0);
@@ -90,6 +91,7 @@ describe('atrium demo', () => {
     expect(banner).toContain(`  federation proxy       http://localhost:${ports.proxy}\n`);
     expect(banner).toContain(`  chat eng.campus.test   ws://localhost:${ports.eng}/ws\n`);
     expect(banner).toContain(`  chat arts.campus.test  ws://localhost:${ports.arts}/ws\n`);
+    expect(banner).toContain(`  leave approval app     http://localhost:${ports.leave}\n`);
     expect(banner).toMatch(/carol\s+atrium-demo\s+staff, Music \(arts\) and Electrical Engineering \(eng\)/);
     expect(banner).toContain('the group "Campus Orchestra" on arts.campus.test');
     for (const url of [issuer(), `http://localhost:${ports.proxy}`, engUrl(), artsUrl()]) {
@@ -137,7 +139,7 @@ describe('atrium demo', () => {
       .split('\n')
       .filter((line) => line.includes('"msg":"stopped"'))
       .map((line) => JSON.parse(line).unit);
-    expect(stopped).toEqual(['node arts.campus.test', 'node eng.campus.test', 'proxy', 'gateway']);
+    expect(stopped).toEqual(['leave-approval', 'node arts.campus.test', 'node eng.campus.test', 'proxy', 'gateway']);
   });
 
   it('keeps its messages at home: the arts node holds only conversations with Arts people', async () => {
@@ -161,7 +163,7 @@ describe('atrium demo', () => {
     await again.printed('\n}\n', 60_000);
     const shown = JSON.parse(again.output());
     expect(shown).toMatchObject({ applied: [], seeded: false, conversationsSeeded: false, moved: [] });
-    expect(Object.keys(shown.endpoints)).toEqual(['gateway', 'admin console', 'discovery', 'federation proxy', 'chat eng.campus.test', 'chat arts.campus.test']);
+    expect(Object.keys(shown.endpoints)).toEqual(['gateway', 'admin console', 'discovery', 'federation proxy', 'chat eng.campus.test', 'chat arts.campus.test', 'leave approval app']);
     expect(await again.stop('SIGTERM')).toBe(0);
 
     expect({ pins: await pins(), audits: await audits() }).toEqual(before);

@@ -1,0 +1,35 @@
+import type { Card } from '../../im/sdk/types.ts';
+import type { LeaveRequest } from './store.ts';
+
+const days = (r: LeaveRequest) => Math.round((Date.parse(r.to) - Date.parse(r.from)) / 86_400_000) + 1;
+const fields = (r: LeaveRequest) => [
+  { label: 'From', value: r.from },
+  { label: 'To', value: r.to },
+  { label: 'Days', value: String(days(r)) },
+  { label: 'Reason', value: r.reason },
+];
+const outcome = (r: LeaveRequest) => `${r.status === 'approved' ? 'Approved' : 'Rejected'} by ${r.decidedBy}`;
+
+/** What the approver gets in chat: the request, with the two buttons until it is decided. */
+export function approverCard(r: LeaveRequest): Card {
+  if (r.status !== 'pending') return { title: `Leave request from ${r.student.name}`, text: outcome(r), fields: fields(r), actions: [] };
+  return {
+    title: `Leave request from ${r.student.name}`,
+    text: `${r.student.name} (${r.student.address}) asks for leave.`,
+    fields: fields(r),
+    actions: [
+      { id: 'approve', label: 'Approve', style: 'primary' },
+      { id: 'reject', label: 'Reject', style: 'danger' },
+    ],
+  };
+}
+
+/** What the student gets in chat: where their request stands. */
+export function studentCard(r: LeaveRequest): Card {
+  return {
+    title: 'Your leave request',
+    text: r.status === 'pending' ? `Waiting for ${r.approver}` : outcome(r),
+    fields: fields(r),
+    actions: [],
+  };
+}

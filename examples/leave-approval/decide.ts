@@ -1,0 +1,28 @@
+import type { CardCallback } from '../../apps-registry/verify-callback.ts';
+import type { Card } from '../../im/sdk/types.ts';
+import { approverCard, studentCard } from './cards.ts';
+import type { Chat } from './chat.ts';
+import type { LeaveStore } from './store.ts';
+
+/**
+ * A verified card click: the approver named on the request approves or rejects it, once. The request is
+ * updated in the app's store, the student's status card follows, and the answer is the approver's card
+ * as it now is, which the node shows to every device in that conversation.
+ */
+export async function decide(deps: { store: LeaveStore; chat: Chat; log: (message: string, error?: unknown) => void }, event: CardCallback): Promise<{ card?: Card; toast?: string }> {
+  const request = deps.store.byCard(event.messageId);
+  if (!request) return { toast: 'This leave request is not known to the app any more.' };
+  if (event.user.address !== request.approver) return { toast: `Only ${request.approver} decides this request.` };
+  if (request.status !== 'pending') return { card: approverCard(request), toast: `Already ${request.status}.` };
+  if (event.actionId !== 'approve' && event.actionId !== 'reject') return { toast: 'Unknown action.' };
+
+  const decided = await deps.store.update(request.id, {
+    status: event.actionId === 'approve' ? 'approved' : 'rejected',
+    decidedBy: event.user.name,
+    decidedAt: new Date().toISOString(),
+  });
+  if (decided.studentCard) {
+    await deps.chat.updateCard(decided.student.address, decided.studentCard, studentCard(decided)).catch((error: unknown) => deps.log('could not update the student\'s card', error));
+  }
+  return { card: approverCard(decided), toast: decided.status === 'approved' ? 'Approved.' : 'Rejected.' };
+}

@@ -1,0 +1,34 @@
+/** Escapes text for HTML content and attribute values. */
+export function escape(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"'`=]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Markup whose interpolations are escaped unless they are markup themselves. */
+export class Html {
+  readonly value: string;
+  constructor(value: string) {
+    this.value = value;
+  }
+  toString(): string {
+    return this.value;
+  }
+}
+
+export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
+  let out = strings[0]!;
+  values.forEach((value, i) => {
+    const parts = Array.isArray(value) ? value : [value];
+    out += parts.map((p) => (p instanceof Html ? p.value : escape(p))).join('') + strings[i + 1]!;
+  });
+  return new Html(out);
+}
+
+export function page(title: string, body: Html): string {
+  return html`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title} · Leave approval</title>
+<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1d2230}label{display:block;margin-top:.8rem}
+input,textarea{width:100%;padding:.4rem;font:inherit}button{margin-top:1rem;padding:.45rem 1rem;font:inherit}table{width:100%;border-collapse:collapse;margin-top:1rem}
+td,th{border-bottom:1px solid #dde;padding:.35rem;text-align:left}.error{color:#b00020}.notice{background:#eef6ee;padding:.5rem}.muted{color:#667}</style></head>
+<body><header><strong>Leave approval</strong> <span class="muted">a campus app on Atrium</span></header><main>${body}</main></body></html>`.value;
+}

@@ -1,0 +1,140 @@
+import express, { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { CallbackRejected, createCallbackVerifier } from '../../apps-registry/verify-callback.ts';
+import { approverFor } from './approvers.ts';
+import type { createAuth, Person } from './auth.ts';
+import { STRATEGY } from './auth.ts';
+import type { Chat } from './chat.ts';
+import type { LeaveConfig } from './config.ts';
+import { checkCsrf, csrfToken } from './csrf.ts';
+import { decide } from './decide.ts';
+import { html, page, type Html } from './html.ts';
+import { notifyChat } from './notify.ts';
+import type { LeaveRequest, LeaveStore } from './store.ts';
+
+declare module 'express-session' {
+  interface SessionData {
+    notice?: string;
+  }
+}
+
+type Deps = { config: LeaveConfig; store: LeaveStore; chat: Chat; auth: ReturnType<typeof createAuth>; log: (message: string, error?: unknown) => void };
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'a date (YYYY-MM-DD)' }).refine((d) => !Number.isNaN(Date.parse(d)), { message: 'a real date' });
+const requestSchema = z
+  .object({ from: isoDate, to: isoDate, reason: z.string().trim().min(1, { message: 'say why' }).max(500, { message: 'at most 500 characters' }) })
+  .refine((r) => r.to >= r.from, { message: 'must not be before the first day', path: ['to'] });
+
+const personOf = (req: Request) => req.user as (Person & { idToken?: string }) | undefined;
+const form = express.urlencoded({ extended: false, limit: '8kb' });
+
+function requestRows(requests: readonly LeaveRequest[], who: 'student' | 'approver'): Html {
+  if (requests.length === 0) return html`<p class="muted">None.</p>`;
+  return html`<table><thead><tr><th>${who === 'student' ? 'Approver' : 'Student'}</th><th>From</th><th>To</th><th>Reason</th><th>Status</th></tr></thead><tbody>
+${requests.map((r) => html`<tr><td>${who === 'student' ? r.approver : r.student.name}</td><td>${r.from}</td><td>${r.to}</td><td>${r.reason}</td>
+<td>${r.status}${r.decidedBy ? html` by ${r.decidedBy}` : ''}${r.notifyError ? html` <span class="error">(chat not told: ${r.notifyError})</span>` : ''}</td></tr>`)}
+</tbody></table>`;
+}
+
+function home(req: Request, res: Response, deps: Deps, state: { values?: Record<string, string>; errors?: Record<string, string>; status?: number } = {}) {
+  const person = personOf(req)!;
+  const csrf = csrfToken(req);
+  const notice = req.session.notice;
+  delete req.session.notice;
+  const mine = deps.store.all().filter((r) => r.student.sub === person.sub);
+  const toDecide = deps.store.all().filter((r) => person.address && r.approver === person.address);
+  const retry = mine.filter((r) => r.notifyError);
+  const values = state.values ?? {};
+  const errors = state.errors ?? {};
+  const error = (field: string) => (errors[field] ? html`<p class="error" id="${field}-error">${errors[field]}</p>` : '');
+  const body = html`
+<p>Signed in as <strong>${person.name}</strong> <span class="muted">(${person.address ?? 'no chat account'})</span></p>
+<form method="post" action="/logout"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Sign out</button></form>
+${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
+${person.roles.includes('student')
+    ? html`<h1>Request leave</h1>
+<form method="post" action="/requests" novalidate>
+<input type="hidden" name="_csrf" value="${csrf}">
+<label for="from">First day</label><input id="from" name="from" type="date" value="${values.from ?? ''}">${error('from')}
+<label for="to">Last day</label><input id="to" name="to" type="date" value="${values.to ?? ''}">${error('to')}
+<label for="reason">Reason</label><textarea id="reason" name="reason" rows="3">${values.reason ?? ''}</textarea>${error('reason')}
+${error('_')}
+<button type="submit">Send to my approver</button>
+</form>
+<h2>My requests</h2>${requestRows(mine, 'student')}
+${retry.map((r) => html`<form method="post" action="/requests/${r.id}/notify"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Tell chat again about ${r.from}–${r.to}</button></form>`)}`
+    : ''}
+${toDecide.length > 0 || person.roles.includes('staff') ? html`<h2>Requests for me to decide</h2><p class="muted">Approve or reject them from the card in chat.</p>${requestRows(toDecide, 'approver')}` : ''}`;
+  res.status(state.status ?? 200).type('html').send(page('Leave', body));
+}
+
+export function leaveRoutes(deps: Deps): Router {
+  const router = Router();
+  const verify = createCallbackVerifier({ secret: deps.config.callbackSecret });
+
+  router.get('/', (req, res) => {
+    if (!personOf(req)) {
+      res.type('html').send(page('Sign in', html`<h1>Leave approval</h1><p>Request leave and follow it in chat.</p><p><a href="/login">Sign in with your campus account</a></p>`));
+      return;
+    }
+    home(req, res, deps);
+  });
+
+  router.get('/login', async (req, res, next) => {
+    await deps.auth.ready();
+    deps.auth.passport.authenticate(STRATEGY)(req, res, next);
+  });
+
+  router.get('/auth/callback', async (req, res, next) => {
+    await deps.auth.ready();
+    deps.auth.passport.authenticate(STRATEGY, { successRedirect: '/', failureRedirect: '/' })(req, res, next);
+  });
+
+  router.post('/logout', form, checkCsrf, async (req, res) => {
+    const target = await deps.auth.endSessionUrl(personOf(req)?.idToken).catch(() => '/');
+    req.session.destroy(() => res.redirect(303, target));
+  });
+
+  router.post('/requests', form, checkCsrf, async (req, res) => {
+    const person = personOf(req);
+    if (!person) return res.redirect(303, '/login');
+    const values = { from: String(req.body.from ?? ''), to: String(req.body.to ?? ''), reason: String(req.body.reason ?? '') };
+    if (!person.roles.includes('student')) return home(req, res, deps, { values, errors: { _: 'Only students request leave here.' }, status: 403 });
+    const parsed = requestSchema.safeParse(values);
+    if (!parsed.success) {
+      const errors: Record<string, string> = {};
+      for (const issue of parsed.error.issues) errors[String(issue.path[0] ?? '_')] ??= issue.message;
+      return home(req, res, deps, { values, errors, status: 400 });
+    }
+    const approver = approverFor(deps.config.approvers, person.units);
+    if (!approver || !person.address) return home(req, res, deps, { values, errors: { _: 'Nobody is set up to approve leave for your unit; ask your college office.' }, status: 409 });
+    const request = await deps.store.create({ student: { sub: person.sub, name: person.name, address: person.address, units: person.units }, ...parsed.data, approver });
+    const told = await notifyChat(deps.store, deps.chat, request);
+    req.session.notice = told.notifyError ? `Saved, but chat could not be told (${told.notifyError}); try again below.` : `Sent to ${approver}; you will see the answer in chat.`;
+    res.redirect(303, '/');
+  });
+
+  router.post('/requests/:id/notify', form, checkCsrf, async (req, res) => {
+    const person = personOf(req);
+    const request = deps.store.get(String(req.params.id));
+    if (!person || !request || request.student.sub !== person.sub) return res.status(404).type('text/plain').send('No such request');
+    const told = await notifyChat(deps.store, deps.chat, request);
+    req.session.notice = told.notifyError ? `Chat still cannot be told (${told.notifyError}).` : 'Chat has been told.';
+    res.redirect(303, '/');
+  });
+
+  // Card clicks from the chat nodes: the raw body is what the signature covers.
+  router.post('/atrium/callback', express.text({ type: () => true, limit: '16kb' }), async (req, res) => {
+    let event;
+    try {
+      event = await verify({ headers: req.headers, body: typeof req.body === 'string' ? req.body : '' });
+    } catch (error) {
+      if (!(error instanceof CallbackRejected)) throw error;
+      deps.log(`refused a card callback: ${error.reason}`);
+      return res.status(401).json({ error: error.reason });
+    }
+    res.json(await decide(deps, event));
+  });
+
+  return router;
+}

@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export type LeaveStatus = 'pending' | 'approved' | 'rejected';
+
+export type LeaveRequest = {
+  id: string;
+  student: { sub: string; name: string; address: string; units: string[] };
+  from: string;
+  to: string;
+  reason: string;
+  approver: string;
+  status: LeaveStatus;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  /** The card with Approve/Reject in the approver's chat, and the status card in the student's. */
+  approverCard: string | null;
+  studentCard: string | null;
+  /** Why chat could not be told, when it could not; the student can try again. */
+  notifyError: string | null;
+  createdAt: string;
+};
+
+export type LeaveStore = Awaited<ReturnType<typeof openStore>>;
+
+/**
+ * The app's own store: every request in one JSON file. Each change writes a temporary file and renames
+ * it over the old one, so a crash leaves the old or the new file, never half of one; changes are applied
+ * one after another.
+ */
+export async function openStore(file: string) {
+  let requests: LeaveRequest[] = [];
+  try {
+    requests = (JSON.parse(await readFile(file, 'utf8')) as { requests: LeaveRequest[] }).requests;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function persist() {
+    await mkdir(dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+    await writeFile(temp, JSON.stringify({ requests }, null, 2), { mode: 0o600 });
+    await rename(temp, file);
+  }
+
+  function change<T>(work: () => T): Promise<T> {
+    const next = queue.then(async () => {
+      const result = work();
+      await persist();
+      return result;
+    });
+    queue = next.catch(() => undefined);
+    return next;
+  }
+
+  return {
+    all: (): readonly LeaveRequest[] => requests,
+    get: (id: string) => requests.find((r) => r.id === id),
+    byCard: (messageId: string) => requests.find((r) => r.approverCard === messageId),
+    create(fields: Omit<LeaveRequest, 'id' | 'status' | 'decidedBy' | 'decidedAt' | 'approverCard' | 'studentCard' | 'notifyError' | 'createdAt'>): Promise<LeaveRequest> {
+      return change(() => {
+        const request: LeaveRequest = {
+          ...fields,
+          id: randomUUID(),
+          status: 'pending',
+          decidedBy: null,
+          decidedAt: null,
+          approverCard: null,
+          studentCard: null,
+          notifyError: null,
+          createdAt: new Date().toISOString(),
+        };
+        requests.push(request);
+        return request;
+      });
+    },
+    update(id: string, patch: Partial<LeaveRequest>): Promise<LeaveRequest> {
+      return change(() => {
+        const request = requests.find((r) => r.id === id);
+        if (!request) throw new Error(`no leave request ${id}`);
+        Object.assign(request, patch);
+        return request;
+      });
+    },
+    /** Waits for pending writes. */
+    flush: () => queue,
+  };
+}

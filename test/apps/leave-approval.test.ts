@@ -1,0 +1,173 @@
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CALLBACK_HEADERS, callbackSignature } from '../../apps-registry/callback-signature.ts';
+import { startLeaveApproval, type LeaveApp } from '../../examples/leave-approval/main.ts';
+import { ensureRegistered } from '../../examples/leave-approval/register.ts';
+import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import type { Message } from '../../im/sdk/client.ts';
+import { BrowserAgent, filledFormWithAction, formWithAction, signInThrough, submitFilled, type Page } from '../helpers/browser-agent.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { connectAs, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { asOperator, gatewayToken, secretsOf } from './helpers.ts';
+
+const CAROL = 'carol@arts.campus.test';
+const BOT_ARTS = 'leave-approval@arts.campus.test';
+const BOT_ENG = 'leave-approval@eng.campus.test';
+
+let gateway: TestGateway;
+let eng: TestNode;
+let arts: TestNode;
+let app: LeaveApp;
+let appUrl: string;
+let callbackSecret: string;
+type Device = Awaited<ReturnType<typeof device>>;
+let carolPhone: Device;
+let carolLaptop: Device;
+let davePhone: Device;
+let daveLaptop: Device;
+
+async function device(node: TestNode, username: string, login?: Login) {
+  const sdk = await connectAs(gateway, node, username, login);
+  const d = Object.assign(sdk, { messages: [] as Message[] });
+  d.on('message', (m) => d.messages.push(m));
+  return d;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const text = (page: Page) => page.html.replace(/<[^>]+>/g, ' ').replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c))).replace(/\s+/g, ' ');
+
+beforeAll(async () => {
+  gateway = await startTestGateway('leave', { LOGIN_IP_LIMIT: '1000' });
+  [eng, arts] = await Promise.all([startTestNode(gateway, 'eng.campus.test'), startTestNode(gateway, 'arts.campus.test')]);
+  await pinDomainKeys(asOperator(gateway), 'eng.campus.test');
+  await pinDomainKeys(asOperator(gateway), 'arts.campus.test');
+
+  // As the demo does: registered by the operator, the secrets in a file of the app's own.
+  const port = await freePort();
+  appUrl = `http://127.0.0.1:${port}`;
+  const credentials = await ensureRegistered(asOperator(gateway), secretsOf(gateway), { publicUrl: appUrl, credentialsFile: join(gateway.db.dataDir, 'leave-credentials.json') });
+  callbackSecret = credentials.callbackSecret;
+  app = await startLeaveApproval({
+    port,
+    host: '127.0.0.1',
+    publicUrl: appUrl,
+    gatewayIssuer: gateway.issuer,
+    ...credentials,
+    nodes: { 'eng.campus.test': eng.url, 'arts.campus.test': arts.url },
+    approvers: [{ unit: 'campus/eng', approver: CAROL }],
+    dataFile: join(gateway.db.dataDir, 'leave.json'),
+    sessionSecret: 'leave-approval-test-session-secret',
+  });
+  carolPhone = await device(arts, 'carol');
+  carolLaptop = await device(arts, 'carol', carolPhone.login);
+  davePhone = await device(eng, 'dave');
+  daveLaptop = await device(eng, 'dave', davePhone.login);
+});
+afterAll(async () => {
+  for (const d of [carolPhone, carolLaptop, davePhone, daveLaptop]) d?.close();
+  await app?.close();
+  await Promise.all([eng?.stop(), arts?.stop()]);
+  await gateway?.stop();
+});
+
+describe('the leave-approval example app', () => {
+  it('takes a student\'s request, asks the approver in chat, and records the decision made there', async () => {
+    const student = new BrowserAgent();
+    const home = await signInThrough(student, `${appUrl}/login`, 'dave', DEMO_PASSWORD);
+    expect(home.url).toBe(`${appUrl}/`);
+    expect(text(home)).toContain('Signed in as Dave Okafor (dave@eng.campus.test)');
+
+    const sent = await submitFilled(student, home, filledFormWithAction(home, '/requests'), { from: '2026-12-14', to: '2026-12-16', reason: 'Family <wedding> & travel' });
+    expect(text(sent)).toContain(`Sent to ${CAROL}`);
+    expect(sent.html).toContain('Family &#60;wedding&#62; &#38; travel');
+    const [request] = app.store.all();
+    expect(request).toMatchObject({ status: 'pending', approver: CAROL, student: { address: 'dave@eng.campus.test', name: 'Dave Okafor' }, notifyError: null });
+
+    // The approver's devices get the card with the buttons, from the app's bot on her home node.
+    await expect.poll(() => carolPhone.messages.find((m) => m.kind === 'card')).toMatchObject({
+      id: request!.approverCard,
+      sender: BOT_ARTS,
+      senderName: 'Leave Approval',
+      card: {
+        title: 'Leave request from Dave Okafor',
+        fields: expect.arrayContaining([{ label: 'Days', value: '3' }, { label: 'Reason', value: 'Family <wedding> & travel' }]),
+        actions: [expect.objectContaining({ id: 'approve' }), expect.objectContaining({ id: 'reject' })],
+      },
+    });
+    // The student's devices get a status card.
+    await expect.poll(() => daveLaptop.messages.find((m) => m.kind === 'card')).toMatchObject({ id: request!.studentCard, sender: BOT_ENG, card: { text: `Waiting for ${CAROL}` } });
+
+    const result = await carolPhone.cardAction(request!.approverCard!, 'approve');
+    expect(result).toMatchObject({ updated: true, toast: 'Approved.' });
+    expect(app.store.get(request!.id)).toMatchObject({ status: 'approved', decidedBy: 'Carol Silva' });
+
+    // Every device of both people sees the updated card.
+    for (const d of [carolPhone, carolLaptop]) {
+      await expect.poll(() => d.messages.find((m) => m.kind === 'card.update' && m.refId === request!.approverCard)?.card).toMatchObject({ text: 'Approved by Carol Silva', actions: [] });
+    }
+    for (const d of [davePhone, daveLaptop]) {
+      await expect.poll(() => d.messages.find((m) => m.kind === 'card.update' && m.refId === request!.studentCard)?.card).toMatchObject({ text: 'Approved by Carol Silva' });
+    }
+    const page = await student.navigate(`${appUrl}/`);
+    expect(text(page)).toContain('approved by Carol Silva');
+  });
+
+  it('refuses forged and replayed callbacks, and a second decision changes nothing', async () => {
+    const [request] = app.store.all();
+    const event = { messageId: request!.approverCard, conversationId: 'x', actionId: 'reject', user: { address: CAROL, name: 'Carol Silva' }, app: 'leave-approval' };
+    const post = (body: string, timestamp: string, secret: string) =>
+      fetch(`${appUrl}/atrium/callback`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [CALLBACK_HEADERS.timestamp]: timestamp, [CALLBACK_HEADERS.signature]: callbackSignature(secret, timestamp, body) },
+        body,
+      });
+    const now = String(Math.floor(Date.now() / 1000));
+    const body = JSON.stringify({ ...event, timestamp: Number(now), nonce: 'forged-nonce-0123456789' });
+    expect((await post(body, now, 'not-the-app-secret')).status).toBe(401);
+    const genuine = await post(body, now, callbackSecret);
+    expect(genuine.status).toBe(200);
+    expect(await genuine.json()).toMatchObject({ toast: 'Already approved.' });
+    expect((await post(body, now, callbackSecret)).status).toBe(401);
+    expect(app.store.get(request!.id)!.status).toBe('approved');
+  });
+
+  it('lets only the approver decide, and asks people to sign in', async () => {
+    const student = new BrowserAgent();
+    const home = await signInThrough(student, `${appUrl}/login`, 'dave', DEMO_PASSWORD);
+    await submitFilled(student, home, filledFormWithAction(home, '/requests'), { from: '2027-01-04', to: '2027-01-04', reason: 'Dentist' });
+    const request = app.store.all().at(-1)!;
+    await expect.poll(() => carolPhone.messages.some((m) => m.id === request.approverCard)).toBe(true);
+    // The card lives in Carol's conversation on her node; Dave's node does not even hold it, and the app never hears of his click.
+    await expect(davePhone.cardAction(request.approverCard!, 'approve')).rejects.toMatchObject({ code: 'not_found' });
+    expect((await carolLaptop.cardAction(request.approverCard!, 'reject')).updated).toBe(true);
+    expect(app.store.get(request.id)).toMatchObject({ status: 'rejected', decidedBy: 'Carol Silva' });
+
+    const refused = await submitFilled(student, home, filledFormWithAction(home, '/requests'), { from: '2027-02-10', to: '2027-02-01', reason: '' });
+    expect(refused.status).toBe(400);
+    expect(refused.html).toContain('id="to-error"');
+    expect(refused.html).toContain('id="reason-error"');
+    const forged = await student.request(`${appUrl}/requests`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'from=2027-03-01&to=2027-03-02&reason=x' });
+    expect(forged.status).toBe(403);
+    expect((await new BrowserAgent().navigate(`${appUrl}/`)).html).toContain('href="/login"');
+  });
+
+  it('opens without a second login for someone signed in elsewhere, and without a consent page', async () => {
+    const { agent } = await gatewayToken(gateway, 'alice');
+    const opened = await agent.navigate(`${appUrl}/login`);
+    expect(opened.url).toBe(`${appUrl}/`);
+    expect(text(opened)).toContain('Signed in as Alice Chen');
+    // Signing out of the app can end the gateway session too (RP-initiated logout).
+    const out = await agent.submit(opened, formWithAction(opened, '/logout'));
+    expect(out.url).toContain('/session/end');
+  });
+});
