@@ -8,7 +8,7 @@ export const COMMANDS: Record<string, Entry> = {
   users: { summary: 'Accounts: add, list, disable, enable, reset-password, import', group: async () => (await import('./users.ts')).userCommands },
   domains: { summary: 'IM domain nodes and the federation policy: add, list, pin, unpin, allow, deny, policy', group: async () => (await import('./domains.ts')).domainCommands },
   proxies: { summary: 'Federation proxies: add, list', group: async () => (await import('./proxies.ts')).proxyCommands },
-  apps: { summary: 'Apps (OIDC clients): add', group: async () => (await import('./apps.ts')).appCommands },
+  apps: { summary: 'Apps (OIDC clients, bots): add, list, show, update, disable, enable, delete, rotate-secret', group: async () => (await import('./apps.ts')).appCommands },
   keys: { summary: 'Signing keys: rotate, list, retire', group: async () => (await import('./keys.ts')).keyCommands },
   gateway: { summary: 'Run the gateway unit', command: async () => (await import('./gateway.ts')).gatewayCommand },
   node: {
