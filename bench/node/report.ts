@@ -10,7 +10,7 @@ const GROUP_P99_TARGET_MS = 100;
 const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en') : '–');
 const ms = (n: number) => (Number.isFinite(n) ? (n >= 100 ? `${Math.round(n).toLocaleString('en')} ms` : `${n.toFixed(1)} ms`) : '–');
 const pct = (n: number | null) => (n === null || !Number.isFinite(n) ? '–' : `${Math.round(n)}%`);
-const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+const mib = (n: number) => `${(n / 2 ** 20).toLocaleString('en', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} MiB`;
 const verdict = (ok: boolean | null) => (ok === null ? 'not measured' : ok ? '**met**' : '**missed**');
 
 type Verdicts = { sockets: boolean | null; socketMemory: boolean | null; throughput: boolean | null; latency: boolean | null; group: boolean | null };
@@ -73,7 +73,12 @@ function dmTable(sweep: DmSweep): string {
     `${ms(s.ack.p50)} / ${ms(s.ack.p99)}`,
     `${ms(s.delivery.p50)} / ${ms(s.delivery.p95)} / ${ms(s.delivery.p99)} / ${ms(s.delivery.max)}`,
     ...usageCells(s.usage),
-    [s.skipped ? `${fmt(s.skipped)} not sent (in-flight cap)` : '', Object.keys(s.errors).length ? `errors ${JSON.stringify(s.errors)}` : '', s.unacked ? `${fmt(s.unacked)} unacked after drain` : '']
+    [
+      s.skipped ? `${fmt(s.skipped)} not sent (in-flight cap)` : '',
+      Object.keys(s.errors).length ? `errors ${JSON.stringify(s.errors)}` : '',
+      s.unacked ? `${fmt(s.unacked)} unacked after ${fmt(s.drainMs / 1000)} s` : '',
+      s.undelivered ? `**${fmt(s.undelivered)} acked but not delivered** within 5 s after the last ack` : '',
+    ]
       .filter(Boolean)
       .join('; ') || '–',
   ]);
@@ -88,7 +93,7 @@ function dbTable(db: DbProfile): string {
   const tx = db.counts.transactions;
   rows.push(['(transactions)', fmt(tx.count), (tx.count / n).toFixed(3), `${ms(tx.ms / Math.max(1, tx.count))} (max ${ms(tx.maxMs)})`]);
   const open = (100 * tx.ms) / Math.max(1, db.counts.wallMs);
-  return `${fmt(db.messages)} messages; on average ${(db.messages / Math.max(1, tx.count)).toFixed(1)} messages per flush transaction; a flush transaction was open ${open.toFixed(0)}% of the ${(db.counts.wallMs / 1000).toFixed(1)} s counted (one flush runs at a time, so near 100% means the committer is the bottleneck).\n\n${table(['statement', 'count', 'per message', 'mean time from send to answer'], rows)}`;
+  return `${fmt(db.messages)} messages; on average ${(db.messages / Math.max(1, tx.count)).toFixed(1)} messages per flush transaction; a flush transaction was open ${open.toFixed(0)}% of the ${(db.counts.wallMs / 1000).toFixed(1)} s counted (one flush runs at a time, so near 100% means the committer is the bottleneck).\n\n${table(['statement', 'count', 'per message', 'mean time from send to answer'], rows)}\n\nTimes are taken on the node's event loop (Sequelize's query hooks), so they include any wait for the loop to pick up the answer.`;
 }
 
 function profileTables(p: ProfileSummary | null, file: string | null): string {
@@ -209,7 +214,7 @@ export function renderSection(r: Results): string {
     if (d.profiled) {
       out.push(`#### Where the time goes at ${fmt(d.profiled.offered)}/s offered (profiled run)`, '');
       out.push(
-        `A separate ${d.profiled.seconds}-s run at ${fmt(d.profiled.offered)}/s offered with the node's CPU profiler on (sampling every 0.5 ms) and its database statements counted (Sequelize query hooks) — the profiler slows the node a little, so its rates are not in the table above: ${fmt(d.profiled.acksPerS)} acks/s, delivery p99 ${ms(d.profiled.delivery.p99)}, node CPU ${pct(d.profiled.usage.nodeCpu)}, MariaDB ${pct(d.profiled.usage.mariadbCpu)}.`,
+        `A separate ${d.profiled.seconds}-s run at ${fmt(d.profiled.offered)}/s offered — the first rate that saturated the node — with the node's CPU profiler on (sampling every 0.5 ms) and its database statements counted (Sequelize query hooks) — the profiler slows the node a little, so its rates are not in the table above: ${fmt(d.profiled.acksPerS)} acks/s, delivery p99 ${ms(d.profiled.delivery.p99)}, node CPU ${pct(d.profiled.usage.nodeCpu)}, MariaDB ${pct(d.profiled.usage.mariadbCpu)}.`,
         '',
         'Database round trips:',
         '',
@@ -261,6 +266,12 @@ export function renderSection(r: Results): string {
       dmTable(r.alt),
       '',
     );
+    const pairs = r.alt.steps.flatMap((a) => {
+      const m = r.dm?.steps.find((x) => x.offered === a.offered);
+      return m ? [`at ${fmt(a.offered)}/s ${pct(m.usage.othersCpu)} with 2 ms vs. ${pct(a.usage.othersCpu)} with ${r.alt!.flushWindowMs} ms`] : [];
+    });
+    if (pairs.length)
+      out.push(`Other people's CPU use on the machine differed between the two runs (${pairs.join('; ')}), which moves latency by more than the flush window does; compare with care.`, '');
   }
 
   out.push('### Node log and sockets', '');
@@ -306,7 +317,8 @@ function findings(r: Results, v: Verdicts): string[] {
       lines.push(
         `- **Why: one UPDATE round trip per direct message, in series, inside the one flush that may run at a time.** \`writeBatch\` in \`im/messages/group-commit.ts\` ends each flush with \`for (const conversation of conversations) await Conversation.update({ lastSeq }, …)\` — one statement per distinct conversation in the batch, each awaited before the next, while the transaction holds the conversations' row locks. ` +
           `Direct messages are nearly all in different conversations, so the profiled run issued ${(upd.count / n).toFixed(2)} UPDATEs per message at ${ms(perUpdate)} each from send to answer, plus Sequelize's per-call work (\`Model.update\` clones options with lodash, builds the statement, formats dates with moment: ${sharesOf(prof.profile, ['sequelize', 'lodash', 'moment'])} of the node's samples). ` +
-          `A flush transaction was open ${txOpen.toFixed(0)}% of the time and took ${ms(tx.ms / n)} per message it carried (${ms(upd.ms / n)} of that waiting for UPDATE answers, the rest mostly the node's own CPU between statements), so the committer is the bottleneck: one flush at a time at ${ms(tx.ms / n)} per message caps a process near ${fmt((1000 * n) / Math.max(1, tx.ms))} messages/s, whatever the batch size or the flush window (MariaDB used ${pct(prof.usage.mariadbCpu)} of a core meanwhile, the node ${pct(prof.usage.nodeCpu)}).`,
+          `A flush transaction was open ${txOpen.toFixed(0)}% of the time and took ${ms(tx.ms / n)} per message it carried (${ms(upd.ms / n)} of that between sending an UPDATE and handling its answer; the rest is the node's own work between statements, and every answer also waits its turn on an event loop busy with intake and fan-out), so the committer is the bottleneck: one flush at a time at ${ms(tx.ms / n)} per message caps the process near ${fmt((1000 * n) / Math.max(1, tx.ms))} messages/s in that run, whatever the batch size or the flush window, while MariaDB used ${pct(prof.usage.mariadbCpu)} of a core and the node ${pct(prof.usage.nodeCpu)} (its event loop was idle ${pct(prof.profile ? (100 * (prof.profile.totalMs - prof.profile.busyMs)) / Math.max(1, prof.profile.totalMs) : null)} of the time, waiting for answers). ` +
+          `Offering more makes it worse, not better: batches grow towards FLUSH_MAX_BATCH, acks and deliveries leave in bursts, and the serial UPDATE chain competes with the bursts for the loop (compare the acks/s of the saturated steps above).`,
         `- **Suggested fix (group-commit.ts, \`writeBatch\`):** advance every conversation's \`last_seq\` with one statement per flush, e.g. \`UPDATE conversations SET last_seq = CASE id WHEN ? THEN ? … END, updated_at = ? WHERE id IN (…)\` (MariaDB and SQLite alike), issued with \`sequelize.query\` and replacements rather than \`Model.update\`; likewise the two SELECTs and the multi-row INSERT of the flush could go through \`sequelize.query\` to drop the model layer's per-call cost. A flush then costs a constant ~5 round trips (duplicate check, row locks, insert, update, commit) instead of N + 4. Beyond that, letting a second flush gather while the first commits is already the design; the batch size then grows with load.`,
       );
     }
