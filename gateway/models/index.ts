@@ -6,6 +6,7 @@ import {
   type InferCreationAttributes,
   type Sequelize,
 } from 'sequelize';
+import { fresh, mediumText } from '../../core/model-class.ts';
 
 export const ROLES = ['student', 'staff', 'admin', 'unit-admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -162,11 +163,6 @@ function jsonList<T>(name: string) {
 const options = (sequelize: Sequelize, tableName: string) => ({ sequelize, tableName, underscored: true });
 
 /** Binds the gateway's models to one database (the table shapes live in migrations/gateway). */
-/** A subclass per database, so two units in one process (the demo, the tests) never share model bindings. */
-function fresh<M extends abstract new (...args: never[]) => Model>(base: M): M {
-  return class extends (base as unknown as typeof Model) {} as unknown as M;
-}
-
 export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
   const OrgUnitModel = fresh(OrgUnit);
   const UserModel = fresh(User);
@@ -268,7 +264,7 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
     {
       model: { type: DataTypes.STRING(40), primaryKey: true },
       id: { type: DataTypes.STRING(255), primaryKey: true },
-      payload: { type: DataTypes.TEXT('medium'), allowNull: false },
+      payload: { type: mediumText(sequelize), allowNull: false },
       grantId: { type: DataTypes.STRING(255), allowNull: true },
       userCode: { type: DataTypes.STRING(255), allowNull: true },
       uid: { type: DataTypes.STRING(255), allowNull: true },
