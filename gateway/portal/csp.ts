@@ -1,9 +1,14 @@
+const originOf = (url: string) => {
+  const parsed = URL.parse(url);
+  return parsed && (parsed.protocol === 'https:' || parsed.protocol === 'http:') ? parsed.origin : null;
+};
+
 /**
  * The portal page's policy: the gateway's strict one, plus connections to the domain nodes (WebSockets
- * and their HTTP API for uploads, downloads and the directory) and blob: images (previews of
- * attachments fetched with a token). Nothing inline, nothing from anywhere else.
+ * and their HTTP API for uploads, downloads and the directory), blob: images (previews of attachments
+ * fetched with a token) and the registered apps' icons. Nothing inline, nothing from anywhere else.
  */
-export function portalCsp(nodeUrls: string[]): string {
+export function portalCsp(nodeUrls: string[], iconUrls: string[] = []): string {
   const origins = new Set<string>();
   for (const url of nodeUrls) {
     const parsed = URL.parse(url);
@@ -13,7 +18,7 @@ export function portalCsp(nodeUrls: string[]): string {
   }
   return [
     "default-src 'self'",
-    "img-src 'self' data: blob:",
+    `img-src 'self' data: blob: ${[...new Set(iconUrls.map(originOf).filter(Boolean))].join(' ')}`.trim(),
     "style-src 'self'",
     "script-src 'self'",
     `connect-src 'self' ${[...origins].join(' ')}`.trim(),

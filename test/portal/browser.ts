@@ -53,3 +53,16 @@ export async function send(page: Page, text: string): Promise<void> {
 export function ownMessage(page: Page, text: string) {
   return page.locator('.message.mine:not(.pending)', { hasText: text }).last();
 }
+
+/** Starts a direct chat with someone found in the directory; the conversation opens. */
+export async function startDirect(page: Page, query: string, name: string): Promise<void> {
+  await page.click('a[data-nav="#/new"]');
+  await page.fill('#people-query', query);
+  await page.click(`button[aria-label="Message ${name}"]`);
+  await page.waitForSelector('.conversation .composer-input');
+}
+
+/** The status shown under one's own message: sending, sent, delivered or read. */
+export function statusOf(page: Page, text: string) {
+  return ownMessage(page, text).locator('.status').getAttribute('data-status').catch(() => null);
+}

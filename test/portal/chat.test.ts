@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
-import { chromiumMissing, launchChromium, openConversation, ownMessage, send, signInToPortal, type Person } from './browser.ts';
+import { connectAs } from '../helpers/node.ts';
+import { chromiumMissing, launchChromium, openConversation, ownMessage, PHONE, send, signInToPortal, startDirect, statusOf, type Person } from './browser.ts';
 
 let campus: Campus;
 let browser: Browser;
@@ -21,36 +22,271 @@ afterAll(async () => {
   await campus?.stop();
 });
 
+// A tiny PNG (1×1, red), to upload as an image.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64');
+
 describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
-  it('lets two people of two colleges chat both ways, with receipts and typing', { timeout: 60_000 }, async () => {
+  it('lets two people of two colleges chat both ways, with unread counts, receipts and typing', { timeout: 60_000 }, async () => {
     const a = alice.page;
     const b = bob.page;
-    await a.click('a[data-nav="#/new"]');
-    await a.fill('#people-query', 'bob');
-    await a.click('button[aria-label="Message Bob Martin"]');
-    await a.waitForSelector('.conversation .composer-input');
+    await startDirect(a, 'bob', 'Bob Martin');
     await expect.poll(() => a.locator('#conversation-title').textContent()).toBe('Bob Martin');
 
     await send(a, 'Hello Bob, from Engineering');
-    await expect.poll(() => ownMessage(a, 'Hello Bob').getAttribute('data-seq').catch(() => null)).toBeTruthy();
+    await expect.poll(() => statusOf(a, 'Hello Bob')).toMatch(/sent|delivered/);
 
     // Bob's list shows the new conversation, unread, with the last message.
     const item = b.locator('.conversation-item', { hasText: 'Alice Chen' });
     await expect.poll(() => item.locator('.badge').textContent().catch(() => null), { timeout: 10_000 }).toBe('1');
     await expect.poll(() => item.locator('.item-preview').textContent()).toBe('Hello Bob, from Engineering');
-    await expect.poll(() => ownMessage(a, 'Hello Bob').locator('.status').getAttribute('data-status'), { timeout: 10_000 }).toBe('delivered');
+    await expect.poll(() => statusOf(a, 'Hello Bob'), { timeout: 10_000 }).toBe('delivered');
 
     await openConversation(b, 'Alice Chen');
     await expect.poll(() => b.locator('.message', { hasText: 'Hello Bob, from Engineering' }).count()).toBe(1);
-    await expect.poll(() => ownMessage(a, 'Hello Bob').locator('.status').getAttribute('data-status'), { timeout: 10_000 }).toBe('read');
+    await expect.poll(() => statusOf(a, 'Hello Bob'), { timeout: 10_000 }).toBe('read');
     await expect.poll(() => item.locator('.badge').count()).toBe(0);
 
     await b.locator('.conversation .composer-input').pressSequentially('Hi Al', { delay: 30 });
     await expect.poll(() => a.locator('.typing').textContent(), { timeout: 10_000 }).toBe('Bob Martin is typing…');
     await b.locator('.conversation .composer-input').press('Enter');
     await expect.poll(() => a.locator('.message:not(.mine)', { hasText: 'Hi Al' }).count(), { timeout: 10_000 }).toBe(1);
-    await expect.poll(() => ownMessage(b, 'Hi Al').locator('.status').getAttribute('data-status'), { timeout: 10_000 }).toBe('read');
+    await expect.poll(() => statusOf(b, 'Hi Al'), { timeout: 10_000 }).toBe('read');
+    await expect.poll(() => a.locator('.typing').textContent(), { timeout: 10_000 }).toBe('');
     expect(alice.errors).toEqual([]);
     expect(bob.errors).toEqual([]);
+  });
+
+  it('edits and recalls one’s own messages for everyone', { timeout: 40_000 }, async () => {
+    const a = alice.page;
+    const b = bob.page;
+    await send(a, 'See you at 5');
+    await expect.poll(() => b.locator('.message', { hasText: 'See you at 5' }).count(), { timeout: 10_000 }).toBe(1);
+    const mine = ownMessage(a, 'See you at 5');
+    await mine.locator('.bubble').focus();
+    await mine.getByRole('button', { name: 'Edit' }).click();
+    await a.locator('.edit-input').fill('See you at 6');
+    await a.locator('.edit-input').press('Enter');
+    await expect.poll(() => b.locator('.message', { hasText: 'See you at 6' }).locator('.edited').count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => b.locator('.message', { hasText: 'See you at 5' }).count()).toBe(0);
+
+    await send(a, 'Oops, wrong chat');
+    await expect.poll(() => b.locator('.message', { hasText: 'Oops, wrong chat' }).count(), { timeout: 10_000 }).toBe(1);
+    const oops = ownMessage(a, 'Oops, wrong chat');
+    await oops.locator('.bubble').focus();
+    await oops.getByRole('button', { name: 'Recall' }).click();
+    await expect.poll(() => b.locator('.message', { hasText: 'Oops, wrong chat' }).count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => b.locator('.text.recalled').count()).toBeGreaterThan(0);
+    await expect.poll(() => a.locator('.text.recalled', { hasText: 'You recalled this message' }).count()).toBe(1);
+  });
+
+  it('shows what people and apps write as text, never as markup', { timeout: 30_000 }, async () => {
+    const a = alice.page;
+    const b = bob.page;
+    const evil = '<img src=x onerror="window.pwned=1"><b>bold</b>';
+    await send(a, evil);
+    const received = b.locator('.message:not(.mine)', { hasText: '<b>bold</b>' });
+    await expect.poll(() => received.count(), { timeout: 10_000 }).toBe(1);
+    expect(await received.locator('.text').textContent()).toBe(evil);
+    expect(await received.locator('img, b').count()).toBe(0);
+    expect(await b.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+  });
+
+  it('uploads an image with a progress bar and shows it to the other side as a preview', { timeout: 40_000 }, async () => {
+    // Files stay on the uploader's node, so this happens within one college (Engineering).
+    const dave = await signInToPortal(browser, campus.gateway.issuer, 'dave');
+    const a = alice.page;
+    const b = dave.page;
+    await startDirect(a, 'dave', 'Dave Okafor');
+    await a.locator('.conversation input[type=file]').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: PNG });
+    await expect.poll(() => a.locator('.upload progress').count()).toBe(1);
+    await expect.poll(() => a.locator('.upload.uploaded').count(), { timeout: 10_000 }).toBe(1);
+    await send(a, 'Here is the picture');
+    await openConversation(b, 'Alice Chen');
+    const received = b.locator('.message:not(.mine)', { hasText: 'Here is the picture' });
+    await expect.poll(() => received.locator('img.preview').getAttribute('src').catch(() => null), { timeout: 10_000 }).toMatch(/^blob:/);
+    const size = await received.locator('img.preview').evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : -1));
+    expect(size).toBe(1);
+    // Downloads carry the token: a click saves the file under its own name.
+    const download = b.waitForEvent('download');
+    await received.locator('.attachment button').click();
+    expect((await download).suggestedFilename()).toBe('dot.png');
+    expect(dave.errors).toEqual([]);
+    await dave.context.close();
+    await openConversation(a, 'Bob Martin');
+  });
+
+  it('finds messages by their words and opens them in their conversation', { timeout: 30_000 }, async () => {
+    const b = bob.page;
+    await b.click('a[data-nav="#/search"]');
+    await b.fill('#search-query', 'Engineering');
+    await b.press('#search-query', 'Enter');
+    const result = b.locator('.search-result', { hasText: 'Hello Bob, from Engineering' });
+    await expect.poll(() => result.count(), { timeout: 10_000 }).toBe(1);
+    await result.click();
+    await expect.poll(() => b.locator('#conversation-title').textContent()).toBe('Alice Chen');
+    await expect.poll(() => b.locator('.message.found', { hasText: 'Hello Bob, from Engineering' }).count()).toBe(1);
+  });
+
+  it('keeps what is typed offline, shows it as sending, and catches up on reconnect', { timeout: 60_000 }, async () => {
+    const a = alice.page;
+    const b = bob.page;
+    await b.context().setOffline(true);
+    await expect.poll(() => b.locator('#connection').getAttribute('data-state')).toBe('offline');
+    expect(await b.locator('.offline-banner').isVisible()).toBe(true);
+
+    await send(a, 'Are you there?');
+    await send(a, 'Ping again');
+    await send(b, 'Typed on the train');
+    await expect.poll(() => b.locator('.message.pending', { hasText: 'Typed on the train' }).locator('[data-status=sending]').count()).toBe(1);
+    await expect.poll(() => b.locator('.offline-banner').textContent()).toContain('1 message will be sent');
+    await b.waitForTimeout(500);
+    expect(await b.locator('.message', { hasText: 'Are you there?' }).count()).toBe(0);
+
+    await b.context().setOffline(false);
+    await expect.poll(() => b.locator('#connection').getAttribute('data-state'), { timeout: 15_000 }).toBe('online');
+    await expect.poll(() => b.locator('.message:not(.mine)', { hasText: 'Ping again' }).count(), { timeout: 15_000 }).toBe(1);
+    expect(await b.locator('.message:not(.mine)', { hasText: 'Are you there?' }).count()).toBe(1);
+    await expect.poll(() => statusOf(b, 'Typed on the train'), { timeout: 15_000 }).toMatch(/sent|delivered|read/);
+    await expect.poll(() => a.locator('.message:not(.mine)', { hasText: 'Typed on the train' }).count(), { timeout: 15_000 }).toBe(1);
+    // Sent once, however often the socket came and went.
+    expect(await b.locator('.message', { hasText: 'Typed on the train' }).count()).toBe(1);
+    expect(await b.locator('.message.pending').count()).toBe(0);
+  });
+
+  it('creates a group with people from two colleges, with mentions suggested and highlighted', { timeout: 60_000 }, async () => {
+    const a = alice.page;
+    const b = bob.page;
+    await a.click('a[data-nav="#/new"]');
+    for (const [query, name] of [['bob', 'Bob Martin'], ['dave', 'Dave Okafor']] as const) {
+      await a.fill('#people-query', query);
+      await a.click(`button[aria-label="Add ${name} to the group"]`);
+    }
+    await a.fill('#group-title', 'Robotics <club>');
+    await a.click('.group-form button[type=submit]');
+    await expect.poll(() => a.locator('#conversation-title').textContent(), { timeout: 10_000 }).toBe('Robotics <club>');
+    await expect.poll(() => a.locator('.message.system').first().textContent()).toContain('created the group');
+
+    const input = a.locator('.conversation .composer-input');
+    await input.pressSequentially('Welcome @bo', { delay: 20 });
+    await expect.poll(() => a.locator('.suggestions [role=option]').count()).toBe(1);
+    await input.press('Enter');
+    await expect.poll(() => input.inputValue()).toBe('Welcome @bob ');
+    await input.pressSequentially('and @da', { delay: 20 });
+    await input.press('Tab');
+    await input.press('Enter');
+    await expect.poll(() => ownMessage(a, 'Welcome').locator('.mention').count(), { timeout: 10_000 }).toBe(2);
+
+    await openConversation(b, 'Robotics <club>');
+    const welcome = b.locator('.message.mentions-me', { hasText: 'Welcome' });
+    await expect.poll(() => welcome.locator('.mention-me').textContent(), { timeout: 10_000 }).toBe('@bob');
+    await send(b, 'Thanks, glad to join from Arts');
+    await expect.poll(() => a.locator('.message:not(.mine)', { hasText: 'glad to join from Arts' }).count(), { timeout: 10_000 }).toBe(1);
+    // Dave, of Engineering, gets it too (through the SDK: he has no browser open).
+    const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
+    try {
+      const { conversations } = await dave.sync();
+      const group = conversations.find((c) => c.title === 'Robotics <club>');
+      expect(group?.members.map((m) => m.address).sort()).toEqual(['alice@eng.campus.test', 'bob@arts.campus.test', 'dave@eng.campus.test']);
+      await dave.markRead(group!.id, group!.lastSeq);
+      await expect.poll(() => ownMessage(a, 'Welcome').locator('.status').textContent(), { timeout: 10_000 }).toMatch(/Read/);
+    } finally {
+      dave.close();
+    }
+  });
+
+  it('pages through a long history by scrolling up', { timeout: 60_000 }, async () => {
+    const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
+    try {
+      for (let i = 1; i <= 75; i++) await dave.send({ to: 'alice@eng.campus.test', text: `Line ${i}` });
+    } finally {
+      dave.close();
+    }
+    const a = alice.page;
+    await openConversation(a, 'Dave Okafor');
+    await expect.poll(() => a.locator('.message', { hasText: 'Line 75' }).count(), { timeout: 10_000 }).toBe(1);
+    const shown = await a.locator('.message-list > .message').count();
+    expect(shown).toBeLessThanOrEqual(31);
+    expect(await a.locator('.message', { hasText: /^Line 1\b/ }).count()).toBe(0);
+    for (let i = 0; i < 5 && (await a.locator('.message .text', { hasText: /^Line 1$/ }).count()) === 0; i++) {
+      await a.locator('.messages').evaluate((el) => el.scrollTo({ top: 0 }));
+      await a.waitForTimeout(300);
+    }
+    await expect.poll(() => a.locator('.message .text', { hasText: /^Line 1$/ }).count(), { timeout: 10_000 }).toBe(1);
+  });
+
+  it('works on a phone: one column, back to the list, usable by keyboard', { timeout: 60_000 }, async () => {
+    const phone = await signInToPortal(browser, campus.gateway.issuer, 'bob', { viewport: PHONE, hasTouch: true });
+    try {
+      const p = phone.page;
+      expect(await p.locator('.sidebar').isVisible()).toBe(true);
+      expect(await p.locator('.pane').isVisible()).toBe(false);
+      await openConversation(p, 'Alice Chen');
+      expect(await p.locator('.sidebar').isVisible()).toBe(false);
+      expect(await p.locator('.conversation .back').isVisible()).toBe(true);
+      await p.locator('.conversation .composer-input').fill('Sent from my phone');
+      await p.locator('.conversation .composer-input').press('Enter');
+      await expect.poll(() => alice.page.locator('.conversation-item', { hasText: 'Bob Martin' }).locator('.item-preview').textContent(), { timeout: 10_000 }).toBe('Sent from my phone');
+      // Escape goes back to the list, with the conversation focused; Enter opens it again.
+      await p.keyboard.press('Escape');
+      await expect.poll(() => p.locator('.pane').isVisible()).toBe(false);
+      await expect.poll(() => p.evaluate(() => document.activeElement?.classList.contains('conversation-item') ?? false)).toBe(true);
+      await p.keyboard.press('Enter');
+      await expect.poll(() => p.locator('.conversation .composer-input').isVisible()).toBe(true);
+      await p.getByRole('button', { name: 'Back to conversations' }).click();
+      await expect.poll(() => p.locator('.sidebar').isVisible()).toBe(true);
+      // Every icon-only button has a name.
+      const unnamed = await p.evaluate(() => [...document.querySelectorAll('button, a')].filter((el) => !(el.getAttribute('aria-label') || el.textContent?.trim())).length);
+      expect(unnamed).toBe(0);
+      expect(phone.errors).toEqual([]);
+    } finally {
+      await phone.context.close();
+    }
+  });
+
+  it('notifies of new messages while the tab is hidden, once allowed', { timeout: 40_000 }, async () => {
+    const watcher = await signInToPortal(browser, campus.gateway.issuer, 'bob');
+    try {
+      const p = watcher.page;
+      await watcher.context.grantPermissions(['notifications']);
+      await p.evaluate(() => {
+        const shown: { title: string; body: string }[] = [];
+        (window as unknown as { shown: typeof shown }).shown = shown;
+        class FakeNotification {
+          static permission = 'granted';
+          static requestPermission = async () => 'granted';
+          onclick: (() => void) | null = null;
+          constructor(title: string, options: { body: string }) {
+            shown.push({ title, body: options.body });
+          }
+          close() {}
+        }
+        Object.defineProperty(window, 'Notification', { value: FakeNotification });
+        Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
+      await openConversation(alice.page, 'Bob Martin');
+      await send(alice.page, 'Are you coming to the lab?');
+      await expect.poll(() => p.evaluate(() => (window as unknown as { shown: { title: string; body: string }[] }).shown), { timeout: 10_000 }).toEqual([
+        { title: 'Alice Chen', body: 'Are you coming to the lab?' },
+      ]);
+      expect(await p.locator('#announcer').textContent()).toBe('New message from Alice Chen: Are you coming to the lab?');
+    } finally {
+      await watcher.context.close();
+    }
+  });
+
+  it('serves the page under a strict Content-Security-Policy that allows only the nodes', async () => {
+    const response = await alice.page.request.get(`${campus.gateway.issuer}/`);
+    const csp = response.headers()['content-security-policy']!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    const connect = csp.split(';').find((d) => d.trim().startsWith('connect-src'))!;
+    for (const node of Object.values(campus.nodes)) {
+      expect(connect).toContain(new URL(node.url).origin);
+      expect(connect).toContain(new URL(node.url).origin.replace('http:', 'ws:'));
+    }
+    expect(connect.trim().split(/\s+/)).toHaveLength(2 + Object.keys(campus.nodes).length * 2);
+    expect(alice.errors).toEqual([]);
   });
 });

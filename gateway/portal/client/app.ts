@@ -128,10 +128,14 @@ export class PortalApp implements ViewHost {
     renderList(chat, this.#list, (entry) => this.opened(entry));
   }
 
+  /** Back to the list (on a phone the list comes back on screen), with the conversation left focused there. */
   back(): void {
     const key = this.#view?.entry.key;
-    window.location.hash = '#/';
-    if (key) requestAnimationFrame(() => this.#list.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`)?.focus());
+    if (window.location.hash !== '#/') window.location.hash = '#/';
+    this.#navigate();
+    renderList(this.#chat, this.#list, (entry) => this.opened(entry));
+    const item = key ? this.#list.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`) : null;
+    (item ?? this.#list.querySelector<HTMLElement>('.conversation-item'))?.focus();
   }
 
   toast(text: string): void {
@@ -140,17 +144,16 @@ export class PortalApp implements ViewHost {
     setTimeout(() => item.remove(), 6_000);
   }
 
+  /** Shows a conversation now (the hashchange that follows finds it shown already). */
   opened(entry: Entry): void {
     const hash = hashOf(entry);
     if (window.location.hash !== hash) window.location.hash = hash;
-    else this.#navigate();
+    this.#navigate();
   }
 
   reveal(entry: Entry, message: Message): void {
     this.opened(entry);
-    requestAnimationFrame(() => {
-      if (this.#view?.entry === entry) void this.#view.reveal(message.id);
-    });
+    if (this.#view?.entry === entry) void this.#view.reveal(message.id);
   }
 
   #schedule(list: boolean, view: boolean): void {
@@ -213,6 +216,7 @@ export class PortalApp implements ViewHost {
           chat.openKey = entry.key;
           this.#view = new ConversationView(chat, entry, this);
           this.#pane.replaceChildren(this.#view.element);
+          this.#view.scrollToEnd();
           this.#view.composer.input.focus();
         }
         chat.markRead(entry);

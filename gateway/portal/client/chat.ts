@@ -254,12 +254,18 @@ export class Chat extends Emitter<ChatEvents> {
     entry.conv.lastSeq = Math.max(entry.conv.lastSeq, message.seq);
     const pending = entry.pending.get(message.clientMsgId);
     if (pending && message.sender === entry.me) entry.pending.delete(message.clientMsgId);
+    // Apps name themselves in their messages; people's names come from the directory.
+    if (typeof message.senderName === 'string' && !this.names.has(message.sender)) this.names.set(message.sender, message.senderName);
     this.#wantName(message.sender);
-    if (message.kind === 'edit' || message.kind === 'recall') {
+    if (message.kind === 'edit' || message.kind === 'recall' || message.kind === 'card.update') {
       entry.byId.set(message.id, message);
       const target = message.refId ? entry.byId.get(message.refId) : undefined;
       if (target) {
         if (message.kind === 'edit' && !target.recalledAt) {
+          target.text = message.text;
+          target.editedAt = message.createdAt;
+        } else if (message.kind === 'card.update' && !target.recalledAt) {
+          target.card = message.card;
           target.text = message.text;
           target.editedAt = message.createdAt;
         } else if (message.kind === 'recall') {
@@ -314,11 +320,11 @@ export class Chat extends Emitter<ChatEvents> {
     const clientMsgId = randomId();
     const pending: Pending = { clientMsgId, text, mentions, attachments, createdAt: new Date().toISOString(), state: 'sending' };
     entry.pending.set(clientMsgId, pending);
+    const client = this.clients.get(entry.domain)!;
+    const acked = client.send({ conversationId: entry.conv.id, clientMsgId, ...(text ? { text } : {}), ...(mentions.length ? { mentions } : {}), ...(attachments.length ? { attachments: attachments.map((a) => a.id) } : {}) });
     this.emit('entry', entry);
     this.emit('connection', undefined);
-    const client = this.clients.get(entry.domain)!;
-    client
-      .send({ conversationId: entry.conv.id, clientMsgId, ...(text ? { text } : {}), ...(mentions.length ? { mentions } : {}), ...(attachments.length ? { attachments: attachments.map((a) => a.id) } : {}) })
+    acked
       .then((ack) => {
         entry.pending.delete(clientMsgId);
         this.#store(entry, {
@@ -434,9 +440,13 @@ export class Chat extends Emitter<ChatEvents> {
     return mine.find((d) => members.every((m) => m.reachableFrom.includes(d))) ?? this.me.user.homeDomain ?? mine[0]!;
   }
 
-  /** Answers a card's button: the app gets the click as a signed callback and may update the card. */
-  async cardAction(entry: Entry, message: Message, actionId: string): Promise<void> {
-    await this.clients.get(entry.domain)!.request('card.action', { conversationId: entry.conv.id, messageId: message.id, actionId });
+  /**
+   * Answers a card's button: the node sends the app a signed callback; the app may update the card (a
+   * `card.update` entry follows) and say something back, which resolves here.
+   */
+  async cardAction(entry: Entry, message: Message, actionId: string): Promise<{ toast?: string; updated: boolean }> {
+    const result = await this.clients.get(entry.domain)!.request('card.action', { messageId: message.id, actionId });
+    return { updated: Boolean(result.updated), ...(typeof result.toast === 'string' ? { toast: result.toast } : {}) };
   }
 
   displayName(address: string): string {

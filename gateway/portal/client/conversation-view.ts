@@ -62,7 +62,6 @@ export class ConversationView {
       for (const file of e.dataTransfer?.files ?? []) this.composer.addFile(file);
     });
     this.update();
-    this.scrollToEnd();
     // A short conversation fetches its earlier history at once, so there is something to scroll.
     if (entry.messages.length < PAGE) void this.showOlder();
   }
@@ -116,7 +115,11 @@ export class ConversationView {
       cardAction: (message, actionId, button) => {
         button.disabled = true;
         chat.cardAction(entry, message, actionId).then(
-          () => button.classList.add('chosen'),
+          (result) => {
+            button.classList.add('chosen');
+            if (result.toast) this.#host.toast(result.toast);
+            if (!result.updated) button.disabled = false;
+          },
           (error: Error) => {
             button.disabled = false;
             this.#host.toast(`The app did not take that: ${error.message}`);

@@ -49,7 +49,7 @@ function attachmentsOf(chat: Chat, entry: Entry, message: Message): Child {
     'ul',
     { class: 'attachments', 'aria-label': 'Attachments' },
     list.map((a) => {
-      if (!node) return h('li', { class: 'attachment unavailable' }, `${a.name} (${sizeOf(a.size)}) is kept at ${domainPart(message.sender)}`);
+      if (!node) return h('li', { class: 'attachment unavailable' }, `${a.name} (${sizeOf(a.size)}) — kept at ${domainPart(message.sender)}, which does not share files with your college`);
       if (a.contentType.startsWith('image/')) {
         const img = h('img', { class: 'preview', alt: a.name, loading: 'lazy' });
         attachmentUrl(node, a.id).then(
@@ -77,13 +77,17 @@ export function renderMessage(chat: Chat, entry: Entry, message: Message, action
   const body: Child[] = [];
   if (recalled) body.push(h('p', { class: 'text recalled' }, mine ? 'You recalled this message' : 'This message was recalled'));
   else {
-    if (message.text) body.push(h('p', { class: 'text' }, richText(message.text, message.mentions ?? [], entry.me)));
+    // A card's text is its plain-text rendering, for search and for clients that cannot draw cards.
+    if (message.text && message.kind !== 'card') body.push(h('p', { class: 'text' }, richText(message.text, message.mentions ?? [], entry.me)));
     body.push(attachmentsOf(chat, entry, message));
     if (message.kind === 'card' && message.card) body.push(renderCard(message.card, (actionId, button) => actions.cardAction(message, actionId, button)));
   }
   const mentionsMe = (message.mentions ?? []).includes(entry.me);
   const footer: Child[] = [h('time', { datetime: message.createdAt, title: fullTimeOf(message.createdAt) }, timeOf(message.createdAt))];
-  if (message.editedAt && !recalled) footer.push(h('span', { class: 'edited', title: `Edited ${fullTimeOf(message.editedAt)}` }, 'edited'));
+  if (message.editedAt && !recalled) {
+    const word = message.kind === 'card' ? 'updated' : 'edited';
+    footer.push(h('span', { class: 'edited', title: `${word} ${fullTimeOf(message.editedAt)}` }, word));
+  }
   if (mine) {
     const receipt = receiptOf(chat, entry, message);
     footer.push(h('span', { class: `status status-${receipt.state}`, title: receipt.detail, 'data-status': receipt.state }, receipt.label));

@@ -3,11 +3,15 @@ import { h, ICONS, iconButton } from './dom.ts';
 import { initials, hueClass } from './format.ts';
 import type { ViewHost } from './conversation-view.ts';
 
-/** An icon only when it is an image the page may show (its own origin or a data: URL); letters otherwise. */
+/** The app's icon: an image URL (allowed by the page's policy), a short text such as an emoji, or its initials. */
 function appIcon(app: WorkbenchApp): HTMLElement {
-  const src = app.icon ?? '';
-  if (/^data:image\/(png|gif|jpeg|webp);base64,/.test(src) || src.startsWith('/')) return h('img', { class: 'app-icon', src, alt: '' });
-  if (src && [...src].length <= 2) return h('span', { class: 'app-icon glyph', 'aria-hidden': 'true' }, src);
+  const icon = app.icon ?? '';
+  if (/^https?:\/\//.test(icon)) {
+    const img = h('img', { class: 'app-icon', src: icon, alt: '' });
+    img.addEventListener('error', () => img.replaceWith(h('span', { class: `app-icon ${hueClass(app.slug)}`, 'aria-hidden': 'true' }, initials(app.name))));
+    return img;
+  }
+  if (icon) return h('span', { class: 'app-icon glyph', 'aria-hidden': 'true' }, icon);
   return h('span', { class: `app-icon ${hueClass(app.slug)}`, 'aria-hidden': 'true' }, initials(app.name));
 }
 

@@ -4,12 +4,19 @@ import type { Bundler } from '../bundle.ts';
 import { portalCsp } from '../csp.ts';
 import { allNodeUrls } from '../profile.ts';
 
+/** Icons that are images at an app's own address (an administrator registered them). */
+async function appIconUrls(ctx: GatewayContext): Promise<string[]> {
+  const apps = await ctx.models.App.findAll({ where: { disabled: false }, attributes: ['icon'] });
+  return apps.map((a) => a.icon ?? '').filter((icon) => /^https?:\/\//.test(icon));
+}
+
 /** The page at `/` (a shell the script fills in) and the script itself, bundled on first use. */
 export function pageRoutes(deps: { bundler: Bundler; context: (req: Request | null) => GatewayContext }): { page: RequestHandler; script: RequestHandler } {
   const page: RequestHandler = async (req, res) => {
     if (!req.user) return res.redirect(303, '/portal/login');
-    const [script, nodes] = await Promise.all([deps.bundler.script(), allNodeUrls(deps.context(req))]);
-    res.set({ 'Content-Security-Policy': portalCsp(nodes), 'Cache-Control': 'no-store' });
+    const ctx = deps.context(req);
+    const [script, nodes, icons] = await Promise.all([deps.bundler.script(), allNodeUrls(ctx), appIconUrls(ctx)]);
+    res.set({ 'Content-Security-Policy': portalCsp(nodes, icons), 'Cache-Control': 'no-store' });
     res.render('portal', { layout: false, title: 'Atrium', script: script.path, stylesheet: deps.bundler.stylesheet() });
   };
 
