@@ -16,11 +16,12 @@ export async function decide(deps: { store: LeaveStore; chat: Chat; log: (messag
   if (request.status !== 'pending') return { card: approverCard(request), toast: `Already ${request.status}.` };
   if (event.actionId !== 'approve' && event.actionId !== 'reject') return { toast: 'Unknown action.' };
 
-  const decided = await deps.store.update(request.id, {
+  const decided = await deps.store.decide(request.id, {
     status: event.actionId === 'approve' ? 'approved' : 'rejected',
     decidedBy: event.user.name,
     decidedAt: new Date().toISOString(),
   });
+  if (!decided) return { card: approverCard(deps.store.get(request.id)!), toast: `Already ${deps.store.get(request.id)!.status}.` };
   if (decided.studentCard) {
     await deps.chat.updateCard(decided.student.address, decided.studentCard, studentCard(decided)).catch((error: unknown) => deps.log('could not update the student\'s card', error));
   }

@@ -84,6 +84,18 @@ export async function openStore(file: string) {
         return request;
       });
     },
+    /**
+     * Decides a pending request, or returns null when it is no longer pending: checked in the queue of
+     * changes, so two clicks at once (phone and laptop) cannot both decide.
+     */
+    decide(id: string, patch: Pick<LeaveRequest, 'status' | 'decidedBy' | 'decidedAt'>): Promise<LeaveRequest | null> {
+      return change(() => {
+        const request = requests.find((r) => r.id === id);
+        if (!request || request.status !== 'pending') return null;
+        Object.assign(request, patch);
+        return request;
+      });
+    },
     /** Waits for pending writes. */
     flush: () => queue,
   };

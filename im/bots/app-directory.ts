@@ -9,7 +9,8 @@ export type AppDirectory = ReturnType<typeof createAppDirectory>;
 /**
  * What the gateway says about the app behind a bot address (whether its bot may post, where its card
  * clicks go, the secret that signs them), asked over a signed request and kept for `ttlMs`, so that
- * disabling an app or rotating its secret reaches the node within that time.
+ * disabling an app or rotating its secret reaches the node within that time. While the gateway cannot be
+ * reached, the last answer is used.
  */
 export function createAppDirectory(options: { gatewayIssuer: string; origin: string; signingKey: () => Promise<PrivateKeyJwk>; ttlMs: number; logger: Logger }) {
   const cache = new Map<string, { at: number; app: AppInfo | null }>();
@@ -40,9 +41,15 @@ export function createAppDirectory(options: { gatewayIssuer: string; origin: str
         pending = fetchApp(slug).finally(() => inFlight.delete(slug));
         inFlight.set(slug, pending);
       }
-      const app = await pending;
-      cache.set(slug, { at: Date.now(), app });
-      return app;
+      try {
+        const app = await pending;
+        cache.set(slug, { at: Date.now(), app });
+        return app;
+      } catch (error) {
+        // While the gateway is away, the last answer stands rather than silencing every bot.
+        if (cached) return cached.app;
+        throw error;
+      }
     },
     forget(slug: string): void {
       cache.delete(slug);
