@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { decodeJwt } from 'jose';
 import passport from 'passport';
 import * as client from 'openid-client';
 import { Strategy, type VerifyFunctionWithRequest } from 'openid-client/passport';
@@ -104,9 +105,11 @@ export function createPortalAuth(deps: AuthDeps): PortalAuth {
     },
     async refresh(refreshToken, resource) {
       const result = await client.refreshTokenGrant(await ready(), refreshToken, { resource });
+      // Node tokens are JWTs: their own expiry is exact, where expires_in is relative to an unknown moment.
+      const exp = decodeJwt(result.access_token).exp;
       return {
         accessToken: result.access_token,
-        expiresAt: Date.now() + (result.expires_in ?? 300) * 1000,
+        expiresAt: exp ? exp * 1000 : Date.now() + (result.expires_in ?? 300) * 1000,
         refreshToken: result.refresh_token ?? refreshToken,
       };
     },

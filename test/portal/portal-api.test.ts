@@ -1,0 +1,207 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { BrowserAgent, formWithAction, signInThrough } from '../helpers/browser-agent.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startTestNode, type TestNode } from '../helpers/node.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { PORTAL_CLIENT_ID } from '../../gateway/portal/portal-client.ts';
+
+let gateway: TestGateway;
+let eng: TestNode;
+
+const url = (path: string) => `${gateway.issuer}${path}`;
+const portalHeaders = { accept: 'application/json', 'x-atrium-portal': '1' };
+
+beforeAll(async () => {
+  gateway = await startTestGateway('portal-api');
+  // Started before anyone signs in: the portal asks for the nodes registered at sign-in as resources.
+  eng = await startTestNode(gateway, 'eng.campus.test');
+});
+
+afterAll(async () => {
+  await eng?.stop();
+  await gateway?.stop();
+});
+
+async function signedIn(username: string): Promise<BrowserAgent> {
+  const agent = new BrowserAgent();
+  const page = await signInThrough(agent, url('/'), username, DEMO_PASSWORD);
+  expect(page.url).toBe(url('/'));
+  expect(page.status).toBe(200);
+  return agent;
+}
+
+async function api(agent: BrowserAgent, path: string, init: RequestInit = {}) {
+  const response = await agent.request(url(`/portal/api/${path}`), { ...init, headers: { ...portalHeaders, ...(init.headers as Record<string, string>) } });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+describe('the portal’s sign-in and page', () => {
+  it('sends someone who is not signed in to the gateway as the first-party client, with PKCE, offline access and every node as a resource', async () => {
+    const agent = new BrowserAgent();
+    const first = await agent.request(url('/'));
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe('/portal/login');
+    const login = await agent.request(url('/portal/login'));
+    expect(login.status).toBe(302);
+    const authorize = new URL(login.headers.get('location')!);
+    expect(`${authorize.origin}${authorize.pathname}`).toBe(url('/auth'));
+    expect(authorize.searchParams.get('client_id')).toBe(PORTAL_CLIENT_ID);
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(authorize.searchParams.get('scope')!.split(' ').sort()).toEqual(['atrium', 'email', 'im', 'offline_access', 'openid', 'profile']);
+    expect(authorize.searchParams.get('prompt')).toBe('consent');
+    const domains = await gateway.models.Domain.findAll();
+    expect(authorize.searchParams.getAll('resource').sort()).toEqual(domains.map((d) => d.url).sort());
+  });
+
+  it('serves the page after sign-in (no consent screen) with its bundled script under a strict policy', async () => {
+    const agent = new BrowserAgent();
+    let page = await agent.navigate(url('/'));
+    expect(page.html).toContain('to continue to <strong>Atrium</strong>');
+    page = await agent.submit(page, formWithAction(page, '/login'), { username: 'alice', password: DEMO_PASSWORD });
+    expect(page.url).toBe(url('/'));
+    const script = /<script src="(\/assets\/portal\.[A-Za-z0-9_-]+\.js)" defer><\/script>/.exec(page.html)?.[1];
+    expect(script).toBeDefined();
+    expect(page.html).not.toMatch(/<script>|style="/);
+    const csp = page.headers.get('content-security-policy')!;
+    const connect = csp.split('; ').find((d) => d.startsWith('connect-src '))!.split(' ');
+    expect(connect).toContain(new URL(eng.url).origin);
+    expect(connect).toContain(new URL(eng.url).origin.replace('http', 'ws'));
+    expect(csp).toContain("script-src 'self'");
+    const asset = await agent.request(url(script!));
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+    expect(await asset.text()).toContain('atrium.v1');
+  });
+});
+
+describe('the portal API', () => {
+  let alice: BrowserAgent;
+
+  beforeAll(async () => {
+    alice = await signedIn('alice');
+  });
+
+  it('requires the X-Atrium-Portal header on every request, and a session', async () => {
+    const bare = await alice.request(url('/portal/api/me'), { headers: { accept: 'application/json' } });
+    expect(bare.status).toBe(403);
+    expect(((await bare.json()) as { error: { code: string } }).error.code).toBe('csrf_header_missing');
+    const logout = await alice.request(url('/portal/api/logout'), { method: 'POST', headers: { accept: 'application/json' } });
+    expect(logout.status).toBe(403);
+
+    const anonymous = await api(new BrowserAgent(), 'me');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error.code).toBe('session_expired');
+  });
+
+  it('tells the page who is signed in and which nodes to connect to', async () => {
+    const { status, body } = await api(alice, 'me');
+    expect(status).toBe(200);
+    expect(body.user).toMatchObject({ username: 'alice', name: 'Alice Chen', homeDomain: 'eng.campus.test' });
+    expect(body.domains).toEqual([
+      { name: 'eng.campus.test', url: eng.url, socketUrl: `${eng.url.replace('http', 'ws')}/ws`, address: 'alice@eng.campus.test', home: true },
+    ]);
+  });
+
+  it('hands out a JWT access token for the person’s own node, which the node accepts', async () => {
+    const { status, body } = await api(alice, 'token?domain=eng.campus.test');
+    expect(status).toBe(200);
+    const { payload } = await jwtVerify(body.token, createRemoteJWKSet(new URL(url('/jwks'))), { issuer: gateway.issuer, audience: eng.url });
+    expect(payload).toMatchObject({ scope: 'im', preferred_username: 'alice', im_domains: ['eng.campus.test'] });
+    expect(typeof payload.sid).toBe('string');
+    expect(Date.parse(body.expiresAt)).toBe(payload.exp! * 1000);
+    const me = await fetch(`${eng.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${body.token}` } });
+    expect(await me.json()).toMatchObject({ address: 'alice@eng.campus.test' });
+
+    // While it is fresh, the same token comes back; no refresh token is spent.
+    const again = await api(alice, 'token?domain=eng.campus.test');
+    expect(again.body.token).toBe(body.token);
+  });
+
+  it('refuses a token for a domain the person is not a member of (403) or that does not exist (404)', async () => {
+    const arts = await api(alice, 'token?domain=arts.campus.test');
+    expect(arts.status).toBe(403);
+    expect(arts.body.error.code).toBe('forbidden');
+    const none = await api(alice, 'token?domain=nowhere.campus.test');
+    expect(none.status).toBe(404);
+    const bad = await api(alice, 'token');
+    expect(bad.status).toBe(400);
+  });
+
+  it('keeps concurrent refreshes of one session in turn, so the rotating refresh token is never reused', async () => {
+    const carol = await signedIn('carol');
+    const tokens = await Promise.all([api(carol, 'token?domain=eng.campus.test'), api(carol, 'token?domain=arts.campus.test'), api(carol, 'token?domain=eng.campus.test')]);
+    expect(tokens.map((t) => t.status)).toEqual([200, 200, 200]);
+    expect(decodeJwt(tokens[0]!.body.token).aud).toBe(eng.url);
+    expect(decodeJwt(tokens[1]!.body.token).aud).toBe((await gateway.models.Domain.findOne({ where: { name: 'arts.campus.test' } }))!.url);
+    // Had two refreshes raced with one refresh token, the reuse would have revoked the grant and failed one of them.
+    expect(tokens[2]!.body.token).toBe(tokens[0]!.body.token);
+  });
+
+  it('never shows the refresh token to the browser, and keeps it sealed at rest', async () => {
+    const bodies = JSON.stringify([await api(alice, 'me'), await api(alice, 'token?domain=eng.campus.test')]);
+    expect(bodies).not.toMatch(/refresh/i);
+    const rows = await gateway.models.WebSession.findAll();
+    const vaults = rows.filter((r) => r.sid.startsWith('portal-vault:'));
+    expect(vaults.length).toBeGreaterThan(0);
+    for (const vault of vaults) expect(JSON.parse(vault.data)).toEqual({ sealed: expect.stringMatching(/^v1\./) });
+  });
+
+  it('lists the workbench apps the person may see', async () => {
+    const { status, body } = await api(alice, 'workbench');
+    expect(status).toBe(200);
+    expect(Array.isArray(body.apps)).toBe(true);
+  });
+
+  it('signs out: the session and its tokens end, and the browser is sent to end the gateway session', async () => {
+    const bob = await signedIn('bob');
+    const { status, body } = await api(bob, 'logout', { method: 'POST' });
+    expect(status).toBe(200);
+    const end = new URL(body.redirect);
+    expect(end.pathname).toBe('/session/end');
+    expect(end.searchParams.get('post_logout_redirect_uri')).toBe(url('/portal/signed-out'));
+    expect(end.searchParams.get('id_token_hint')).toBeTruthy();
+    expect((await api(bob, 'me')).status).toBe(401);
+    const confirm = await bob.navigate(body.redirect);
+    const done = await bob.submit(confirm, formWithAction(confirm, '/session/end/confirm'), { logout: 'yes' });
+    expect(done.url).toBe(url('/portal/signed-out'));
+    expect(done.html).toContain('You are signed out');
+    // The gateway session is gone too: the portal asks for the password again.
+    const again = await bob.navigate(url('/'));
+    expect(again.html).toContain('name="password"');
+  });
+
+  it('ends the portal session when the gateway session is ended elsewhere (back-channel logout)', async () => {
+    const dave = await signedIn('dave');
+    expect((await api(dave, 'me')).status).toBe(200);
+    const confirm = await dave.navigate(url('/session/end'));
+    await dave.submit(confirm, formWithAction(confirm, '/session/end/confirm'), { logout: 'yes' });
+    await expect.poll(async () => (await api(dave, 'me')).status).toBe(401);
+    expect((await api(dave, 'token?domain=eng.campus.test')).status).toBe(401);
+  });
+});
+
+describe('CORS on the node for the portal', () => {
+  it('answers the portal origin’s preflight and requests, and nobody else’s', async () => {
+    const origin = new URL(gateway.issuer).origin;
+    const preflight = await fetch(`${eng.localUrl}/api/v1/attachments?name=a.png`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(origin);
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
+    expect(preflight.headers.get('access-control-allow-credentials')).toBeNull();
+
+    const directory = await fetch(`${eng.localUrl}/api/v1/directory?q=bo`, { headers: { origin } });
+    expect(directory.status).toBe(401);
+    expect(directory.headers.get('access-control-allow-origin')).toBe(origin);
+
+    const evil = await fetch(`${eng.localUrl}/api/v1/attachments?name=a.png`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(evil.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
