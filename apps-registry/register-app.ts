@@ -38,10 +38,17 @@ export function slugFromName(name: string): string {
   return slug.startsWith('hook-') ? `app-${slug}`.slice(0, 36) : slug;
 }
 
-/** The slug must name neither another app nor a person: on a node both would be the same address. */
+/**
+ * The slug must name neither another app nor a person: on a node both would be the same address. Nor a
+ * deleted app's: its bot's conversations stay on the nodes, and a new bot of that name would read them.
+ * The audit log is where a deletion is remembered.
+ */
 async function slugClash(ctx: GatewayContext, slug: string): Promise<string | null> {
   if (await ctx.models.App.findOne({ where: { slug }, attributes: ['id'], transaction: ctx.tx })) return 'another app has this slug';
   if (await ctx.models.User.findOne({ where: { username: slug }, attributes: ['id'], transaction: ctx.tx })) return 'a person has this username';
+  if (await ctx.models.AuditEvent.findOne({ where: { action: 'app.delete', target: slug, outcome: 'success' }, attributes: ['id'], transaction: ctx.tx })) {
+    return 'a deleted app had this slug; its bot\'s conversations remain';
+  }
   return null;
 }
 

@@ -203,6 +203,9 @@ describe('changing an app', () => {
     await expect(getApp(asOperator(gateway), app.slug)).rejects.toBeInstanceOf(NotFoundError);
     await expect(client.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_client' });
     expect((await audited('app.delete', app.slug)).length).toBe(1);
+    // Its slug is not handed to another app: the old bot's conversations are still on the nodes.
+    expect(await fieldsOf(register(gateway, { name: 'New forum', slug: app.slug, redirectUris: [REDIRECT] }))).toEqual({ slug: "a deleted app had this slug; its bot's conversations remain" });
+    expect((await register(gateway, { name: 'Old forum', redirectUris: [REDIRECT] })).slug).toBe('old-forum-2');
   });
 });
 
