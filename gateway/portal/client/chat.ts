@@ -225,7 +225,7 @@ export class Chat extends Emitter<ChatEvents> {
       const list = this.#orphans.get(key) ?? [];
       list.push(message);
       this.#orphans.set(key, list);
-      this.#wantName(message.sender);
+      this.#learnName(message);
       setTimeout(() => this.#adoptOrphans(domain, key), 1_500);
       return;
     }
@@ -254,9 +254,7 @@ export class Chat extends Emitter<ChatEvents> {
     entry.conv.lastSeq = Math.max(entry.conv.lastSeq, message.seq);
     const pending = entry.pending.get(message.clientMsgId);
     if (pending && message.sender === entry.me) entry.pending.delete(message.clientMsgId);
-    // Apps name themselves in their messages; people's names come from the directory.
-    if (typeof message.senderName === 'string' && !this.names.has(message.sender)) this.names.set(message.sender, message.senderName);
-    this.#wantName(message.sender);
+    this.#learnName(message);
     if (message.kind === 'edit' || message.kind === 'recall' || message.kind === 'card.update') {
       entry.byId.set(message.id, message);
       const target = message.refId ? entry.byId.get(message.refId) : undefined;
@@ -445,8 +443,8 @@ export class Chat extends Emitter<ChatEvents> {
    * `card.update` entry follows) and say something back, which resolves here.
    */
   async cardAction(entry: Entry, message: Message, actionId: string): Promise<{ toast?: string; updated: boolean }> {
-    const result = await this.clients.get(entry.domain)!.request('card.action', { messageId: message.id, actionId });
-    return { updated: Boolean(result.updated), ...(typeof result.toast === 'string' ? { toast: result.toast } : {}) };
+    const result = await this.clients.get(entry.domain)!.cardAction(message.id, actionId);
+    return { updated: result.updated, ...(result.toast ? { toast: result.toast } : {}) };
   }
 
   displayName(address: string): string {
@@ -488,6 +486,18 @@ export class Chat extends Emitter<ChatEvents> {
       this.presence.set(presence.address, presence);
       this.emit('presence', presence.address);
     }
+  }
+
+  /** Apps name themselves in their messages (the directory knows only people); people's names come from the directory. */
+  #learnName(message: Message): void {
+    if (typeof message.senderName === 'string' && message.senderName) {
+      if (this.names.get(message.sender) !== message.senderName) {
+        this.names.set(message.sender, message.senderName);
+        this.emit('names', undefined);
+      }
+      return;
+    }
+    this.#wantName(message.sender);
   }
 
   #wantName(address: string): void {

@@ -1,0 +1,132 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { callbackSecretSealer } from '../../apps-registry/secrets.ts';
+import { startLeaveApproval, type LeaveApp } from '../../examples/leave-approval/main.ts';
+import { ensureRegistered } from '../../examples/leave-approval/register.ts';
+import { operator } from '../../gateway/context.ts';
+import { freePort, startCampus, type Campus } from '../helpers/federation.ts';
+import { chromiumMissing, launchChromium, openConversation, signInToPortal, type Person } from './browser.ts';
+import { startTestApp, type TestApp } from './test-app.ts';
+
+let campus: Campus;
+let browser: Browser;
+let leave: LeaveApp;
+let notes: TestApp;
+let dave: Person;
+let leaveTab: Page;
+let notesTab: Page;
+
+beforeAll(async () => {
+  if (chromiumMissing) return;
+  campus = await startCampus('portal-apps');
+  const gateway = campus.gateway;
+  const ctx = { ...gateway.context(null), actor: operator('test') };
+  const port = await freePort();
+  const publicUrl = `http://127.0.0.1:${port}`;
+  const credentials = await ensureRegistered(ctx, callbackSecretSealer(gateway.config.secretKey), { publicUrl, credentialsFile: join(gateway.db.dataDir, 'leave-credentials.json') });
+  leave = await startLeaveApproval({
+    port,
+    host: '127.0.0.1',
+    publicUrl,
+    gatewayIssuer: gateway.issuer,
+    ...credentials,
+    nodes: { 'eng.campus.test': campus.nodes.eng.url, 'arts.campus.test': campus.nodes.arts.url },
+    approvers: [{ unit: 'campus/eng', approver: 'carol@arts.campus.test' }],
+    dataFile: join(gateway.db.dataDir, 'leave.json'),
+    sessionSecret: 'portal-test-leave-session-secret',
+  });
+  notes = await startTestApp(gateway, 'notes', 'Course Notes');
+  browser = await launchChromium();
+  dave = await signInToPortal(browser, gateway.issuer, 'dave');
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await notes?.close();
+  await leave?.close();
+  await campus?.stop();
+});
+
+/** Clicks an app on the workbench and returns the tab it opens in, once that tab has settled. */
+async function openFromWorkbench(person: Person, slug: string): Promise<{ tab: Page; visited: string[] }> {
+  await person.page.click('a[data-nav="#/apps"]');
+  const tile = person.page.locator(`.app-tile[data-app="${slug}"]`);
+  await tile.waitFor();
+  expect(await tile.getAttribute('target')).toBe('_blank');
+  const [tab] = await Promise.all([person.context.waitForEvent('page'), tile.click()]);
+  const visited: string[] = [];
+  tab.on('framenavigated', (frame) => frame === tab.mainFrame() && visited.push(frame.url()));
+  await tab.waitForLoadState('load');
+  return { tab, visited };
+}
+
+describe.skipIf(chromiumMissing)('apps from the portal', () => {
+  it('lists the apps the person may see and opens each in a new tab, signed in without a second login', { timeout: 60_000 }, async () => {
+    await dave.page.click('a[data-nav="#/apps"]');
+    await expect.poll(() => dave.page.locator('.app-tile').count(), { timeout: 10_000 }).toBe(2);
+    expect(await dave.page.locator('.app-tile[data-app="leave-approval"]').textContent()).toContain('Leave Approval');
+
+    const opened = await openFromWorkbench(dave, 'notes');
+    notesTab = opened.tab;
+    await expect.poll(() => notesTab.locator('h1').textContent().catch(() => null), { timeout: 10_000 }).toBe('Signed in as Dave Okafor');
+    expect(opened.visited.some((u) => u.includes('/interaction/'))).toBe(false);
+
+    const leaveOpened = await openFromWorkbench(dave, 'leave-approval');
+    leaveTab = leaveOpened.tab;
+    await leaveTab.getByRole('link', { name: 'Sign in with your campus account' }).click();
+    await expect.poll(() => leaveTab.locator('body').textContent(), { timeout: 10_000 }).toContain('Signed in as Dave Okafor');
+    expect(leaveOpened.visited.some((u) => u.includes('/interaction/'))).toBe(false);
+    expect(await leaveTab.locator('input[type=password]').count()).toBe(0);
+  });
+
+  it('approves a leave request from its card in chat, and both sides see the decision', { timeout: 60_000 }, async () => {
+    await leaveTab.fill('#from', '2026-12-14');
+    await leaveTab.fill('#to', '2026-12-16');
+    await leaveTab.fill('#reason', 'Family <wedding>');
+    await leaveTab.click('button[type=submit]:has-text("Send to my approver")');
+    await expect.poll(() => leaveTab.locator('body').textContent(), { timeout: 10_000 }).toContain('Sent to carol@arts.campus.test');
+    const [request] = leave.store.all();
+
+    const carol = await signInToPortal(browser, campus.gateway.issuer, 'carol');
+    await openConversation(carol.page, 'Leave Approval');
+    const card = carol.page.locator('.message.has-card', { hasText: 'Leave request from Dave Okafor' });
+    await expect.poll(() => card.locator('.card-action').allTextContents(), { timeout: 10_000 }).toEqual(['Approve', 'Reject']);
+    expect(await card.locator('.card-fields').textContent()).toContain('Family <wedding>');
+    await card.locator('.card-action[data-action=approve]').click();
+    await expect.poll(() => carol.page.locator('.toast').allTextContents(), { timeout: 10_000 }).toContain('Approved.');
+    await expect.poll(() => card.locator('.card').textContent(), { timeout: 10_000 }).toContain('Approved by Carol Silva');
+    expect(await card.locator('.card-action').count()).toBe(0);
+    expect(leave.store.get(request!.id)).toMatchObject({ status: 'approved', decidedBy: 'Carol Silva' });
+
+    // The student's status card changes too, in his own portal.
+    await openConversation(dave.page, 'Leave Approval');
+    await expect.poll(() => dave.page.locator('.message.has-card .card').last().textContent(), { timeout: 10_000 }).toContain('Approved by Carol Silva');
+    expect(carol.errors).toEqual([]);
+    await carol.context.close();
+  });
+
+  it('signs out of everything: the session’s chat sockets close on every tab and the apps’ sessions end', { timeout: 60_000 }, async () => {
+    // A second portal tab of the same session (no sign-in: the session cookie is shared).
+    const other = await dave.context.newPage();
+    await other.goto(`${campus.gateway.issuer}/`);
+    await other.waitForSelector('#connection[data-state=online]');
+    expect([...notes.sessions.values()].map((s) => s.name)).toEqual(['Dave Okafor']);
+
+    await dave.page.getByRole('button', { name: 'Sign out' }).click();
+    await dave.page.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await dave.page.waitForURL(`${campus.gateway.issuer}/portal/signed-out`);
+    expect(await dave.page.locator('h1').textContent()).toBe('You are signed out');
+
+    // The gateway told every node: the other tab's sockets were closed by the nodes, not by the page.
+    await expect.poll(() => other.locator('.ended h2').textContent().catch(() => null), { timeout: 10_000 }).toBe('You were signed out');
+    // And every app that registered a back-channel logout URI.
+    await expect.poll(() => notes.sessions.size, { timeout: 10_000 }).toBe(0);
+    await notesTab.reload();
+    await expect.poll(() => notesTab.locator('input[type=password]').count(), { timeout: 10_000 }).toBe(1);
+    // Signing in to the portal again asks for the password.
+    await dave.page.goto(`${campus.gateway.issuer}/`);
+    expect(await dave.page.locator('input[type=password]').count()).toBe(1);
+    expect(dave.errors).toEqual([]);
+  });
+});
