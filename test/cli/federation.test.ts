@@ -151,7 +151,8 @@ describe('atrium domains: pins and the federation policy', () => {
     expect(jsonOf(denied)).toEqual({ denied: ['arts.campus.test', ENG], policy: [] });
     expect(await gateway.models.FederationPair.count()).toBe(0);
     const audit = await gateway.models.AuditEvent.findAll({ where: { action: ['federation.allow', 'federation.deny'] } });
-    expect(audit.map((e) => e.action).sort()).toEqual(['federation.allow', 'federation.allow', 'federation.deny']);
+    // Allowing a pair twice changes nothing the second time, so only one allow is audited.
+    expect(audit.map((e) => e.action).sort()).toEqual(['federation.allow', 'federation.deny']);
   });
 
   it('unpins a domain, lists pins, and refuses to pin a domain whose node does not answer', async () => {
