@@ -171,12 +171,8 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
       }
       if (rows.length > 0) {
         await Message.bulkCreate(rows, { transaction: tx, validate: false, hooks: false });
-        for (const conversation of conversations) {
-          const seq = nextSeq.get(conversation.id)!;
-          if (seq !== conversation.lastSeq) {
-            await Conversation.update({ lastSeq: seq }, { where: { id: conversation.id }, transaction: tx });
-          }
-        }
+        const advanced = conversations.filter((c) => nextSeq.get(c.id) !== c.lastSeq).map((c) => [c.id, nextSeq.get(c.id)!] as const);
+        await advanceSequences(sequelize, tx, advanced, now);
         for (let i = 0; i < batch.length; i++) {
           const item = batch[i]!;
           const result = results[i]!;
@@ -204,4 +200,19 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
       while (flushing) await flushing;
     },
   };
+}
+
+/**
+ * Moves many conversations' last sequence forward in a few statements (one CASE update per 500
+ * conversations) instead of one UPDATE each: a flush may touch thousands of conversations.
+ */
+async function advanceSequences(sequelize: Sequelize, tx: Transaction, advanced: (readonly [string, number])[], now: Date): Promise<void> {
+  for (let i = 0; i < advanced.length; i += 500) {
+    const chunk = advanced.slice(i, i + 500);
+    const cases = chunk.map(() => 'WHEN ? THEN ?').join(' ');
+    await sequelize.query(`UPDATE conversations SET last_seq = CASE id ${cases} END, updated_at = ? WHERE id IN (${chunk.map(() => '?').join(', ')})`, {
+      replacements: [...chunk.flatMap(([id, seq]) => [id, seq]), now, ...chunk.map(([id]) => id)],
+      transaction: tx,
+    });
+  }
 }
