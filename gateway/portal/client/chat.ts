@@ -70,6 +70,8 @@ export class Chat extends Emitter<ChatEvents> {
   readonly entries = new Map<string, Entry>();
   readonly presence = new Map<string, Presence>();
   readonly names = new Map<string, string>();
+  /** Apps' bots: they hold no sockets, so they have no presence to show. */
+  readonly bots = new Set<string>();
   /** The conversation on screen, if any, and whether the page is visible: both decide what is read. */
   openKey: string | null = null;
   /** The browser reports no network: sockets are closed until it returns. */
@@ -464,7 +466,7 @@ export class Chat extends Emitter<ChatEvents> {
 
   /** Presence is kept by each node for its own people, so it is known only for addresses of the person's domains. */
   presenceOf(address: string): Presence | undefined {
-    return this.presence.get(address);
+    return this.bots.has(address) ? undefined : this.presence.get(address);
   }
 
   sorted(): Entry[] {
@@ -490,6 +492,7 @@ export class Chat extends Emitter<ChatEvents> {
 
   /** Apps name themselves in their messages (the directory knows only people); people's names come from the directory. */
   #learnName(message: Message): void {
+    if (message.senderKind === 'bot') this.bots.add(message.sender);
     if (typeof message.senderName === 'string' && message.senderName) {
       if (this.names.get(message.sender) !== message.senderName) {
         this.names.set(message.sender, message.senderName);

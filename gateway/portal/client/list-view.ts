@@ -1,12 +1,12 @@
 import type { Message } from '../../../im/sdk/client.ts';
-import { domainPart, type Chat, type Entry } from './chat.ts';
+import type { Chat, Entry } from './chat.ts';
 import { h } from './dom.ts';
 import { hueClass, initials, systemText, timeOf } from './format.ts';
 
-/** "online", "away", "last seen 10:42", or why it is unknown. */
+/** "online", "away", "last seen 10:42", or nothing when it is not known (another college's people, apps). */
 export function presenceLabel(chat: Chat, address: string): string {
   const presence = chat.presenceOf(address);
-  if (!presence) return chat.domains.has(domainPart(address)) ? 'presence unknown' : `at ${domainPart(address)}`;
+  if (!presence) return '';
   if (presence.status === 'offline') return presence.lastSeen ? `last seen ${timeOf(presence.lastSeen)}` : 'offline';
   return presence.status;
 }
