@@ -270,8 +270,27 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
         { title: 'Alice Chen', body: 'Are you coming to the lab?' },
       ]);
       expect(await p.locator('#announcer').textContent()).toBe('New message from Alice Chen: Are you coming to the lab?');
+      // A conversation someone starts while the tab is hidden is news too.
+      const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
+      try {
+        await dave.send({ to: 'bob@arts.campus.test', text: 'Hi Bob, Dave from EE here' });
+      } finally {
+        dave.close();
+      }
+      await expect.poll(() => p.evaluate(() => (window as unknown as { shown: { title: string }[] }).shown.map((n) => n.title)), { timeout: 10_000 }).toEqual(['Alice Chen', 'Dave Okafor']);
+      await expect.poll(() => p.locator('.conversation-item', { hasText: 'Dave Okafor' }).locator('.badge').textContent()).toBe('1');
     } finally {
       await watcher.context.close();
+    }
+  });
+
+  it('tells someone without a chat domain that chat is not set up for them', { timeout: 30_000 }, async () => {
+    const admin = await signInToPortal(browser, campus.gateway.issuer, 'admin');
+    try {
+      expect(await admin.page.locator('.conversation-list .empty').textContent()).toContain('Chat is not set up for your account');
+      expect(admin.errors).toEqual([]);
+    } finally {
+      await admin.context.close();
     }
   });
 

@@ -77,6 +77,9 @@ export class Chat extends Emitter<ChatEvents> {
   /** The browser reports no network: sockets are closed until it returns. */
   networkOffline = false;
   #orphans = new Map<string, Message[]>();
+  #adopting = new Set<string>();
+  /** Messages written after this are news even when they arrive with a conversation the page did not know yet. */
+  #startedAt = Date.now();
   #deliveredTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #lastTyping = new Map<string, number>();
   #nameQueue = new Set<string>();
@@ -109,6 +112,7 @@ export class Chat extends Emitter<ChatEvents> {
   connection(): { state: 'online' | 'partial' | 'offline' | 'connecting'; unsent: number; offlineDomains: string[] } {
     const states = [...this.clients].map(([domain, c]) => [domain, c.state] as [string, ConnectionState]);
     const online = states.filter(([, s]) => s === 'online').length;
+    if (states.length === 0) return { state: 'online', unsent: 0, offlineDomains: [] };
     const unsent = [...this.clients.values()].reduce((n, c) => n + c.unsent, 0);
     const offlineDomains = states.filter(([, s]) => s !== 'online').map(([d]) => d);
     if (this.networkOffline || online === 0) {
@@ -194,7 +198,13 @@ export class Chat extends Emitter<ChatEvents> {
     if (!entry) {
       entry = { key, domain, me, conv, messages: [], byId: new Map(), pending: new Map(), typing: new Map(), historyDone: false, refused: new Map() };
       this.entries.set(key, entry);
-      for (const message of this.#orphans.get(key) ?? []) this.#store(entry, message);
+      for (const message of this.#orphans.get(key) ?? []) {
+        // A conversation someone started while the page was open: its first messages are news (the
+        // node's unread count already includes them).
+        if (this.#store(entry, message) && message.sender !== me && Date.parse(message.createdAt) > this.#startedAt && (message.kind === 'text' || message.kind === 'card')) {
+          this.emit('incoming', { entry, message });
+        }
+      }
       this.#orphans.delete(key);
       void this.#queryPresence(domain);
     } else {
@@ -228,7 +238,10 @@ export class Chat extends Emitter<ChatEvents> {
       list.push(message);
       this.#orphans.set(key, list);
       this.#learnName(message);
-      setTimeout(() => this.#adoptOrphans(domain, key), 1_500);
+      if (!this.#adopting.has(key)) {
+        this.#adopting.add(key);
+        setTimeout(() => void this.#adoptOrphans(domain, key).finally(() => this.#adopting.delete(key)), 1_500);
+      }
       return;
     }
     // Known conversation, unknown message: news (pushed now, or caught up after a reconnect).

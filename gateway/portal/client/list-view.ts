@@ -25,6 +25,10 @@ export function renderList(chat: Chat, list: HTMLElement, open: (entry: Entry) =
   const focusedKey = (document.activeElement as HTMLElement | null)?.dataset?.key;
   const entries = chat.sorted();
   const manyDomains = chat.domains.size > 1;
+  if (chat.clients.size === 0) {
+    list.replaceChildren(h('li', { class: 'empty muted' }, 'Chat is not set up for your account yet. Your apps are under “Apps”.'));
+    return;
+  }
   if (entries.length === 0) {
     list.replaceChildren(h('li', { class: 'empty muted' }, chat.connection().state === 'online' ? 'No conversations yet. Start one with “New chat”.' : 'Loading…'));
     return;
