@@ -97,7 +97,10 @@ serveIpc(
       node.sequelize.addHook('afterQuery', 'bench', (options, query) => {
         const started = queryStarted.get(options);
         const sql = String((query as unknown as { sql?: string }).sql ?? '');
-        const kind = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? '?';
+        const verb = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? '?';
+        // Statements by verb and table, so the flush's own statements stand apart from, say, cache loads.
+        const table = /\b(?:FROM|INTO|UPDATE)\s+`?(\w+)`?/i.exec(sql)?.[1];
+        const kind = table ? `${verb} ${table}` : verb;
         const entry = (counts.statements[kind] ??= { count: 0, ms: 0 });
         entry.count += 1;
         if (started !== undefined) entry.ms += performance.now() - started;
