@@ -162,6 +162,10 @@ export class PortalApp implements ViewHost {
     if (this.#frame) return;
     this.#frame = requestAnimationFrame(() => {
       this.#frame = 0;
+      if (this.#view && !this.#chat.entries.has(this.#view.entry.key)) {
+        this.toast(`You are no longer in “${this.#chat.title(this.#view.entry)}”.`);
+        this.back();
+      }
       if (this.#dirtyList) {
         renderList(this.#chat, this.#list, (entry) => this.opened(entry));
         this.#drawTitle();

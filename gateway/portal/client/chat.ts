@@ -195,6 +195,12 @@ export class Chat extends Emitter<ChatEvents> {
     const key = keyOf(domain, conv.id);
     let entry = this.entries.get(key);
     const me = this.domains.get(domain)!.address;
+    if (entry && !conv.members.some((m) => m.address === me)) {
+      // Left or removed (told so without themselves among the members): the conversation goes.
+      this.entries.delete(key);
+      this.emit('list', undefined);
+      return entry;
+    }
     if (!entry) {
       entry = { key, domain, me, conv, messages: [], byId: new Map(), pending: new Map(), typing: new Map(), historyDone: false, refused: new Map() };
       this.entries.set(key, entry);

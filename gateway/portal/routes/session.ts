@@ -1,5 +1,6 @@
 import express, { Router, type Request, type Response } from 'express';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { AuthenticateOptions } from 'openid-client/passport';
 import type { Logger } from '../../../core/logger.ts';
 import { allNodeUrls } from '../profile.ts';
 import { PORTAL_CLIENT_ID } from '../portal-client.ts';
@@ -40,7 +41,8 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     // Every domain node is a resource, so the one refresh token later yields a token for each node;
     // offline access needs prompt=consent, which the gateway grants first-party clients without asking.
     const resource = await allNodeUrls(deps.context(req));
-    deps.auth.passport.authenticate(STRATEGY, { resource, prompt: 'consent' } as object)(req, res, next);
+    const options: AuthenticateOptions = { resource, prompt: 'consent' };
+    deps.auth.passport.authenticate(STRATEGY, options)(req, res, next);
   });
 
   router.get('/callback', async (req, res, next) => {
