@@ -23,7 +23,7 @@ export function gatewayUnit(config: GatewayConfig, logger: Logger): UnitStarter 
       return {
         name: 'gateway',
         endpoints: [
-          { label: 'gateway', url: gateway.issuer },
+          { label: 'web portal (chat and apps)', url: gateway.issuer },
           { label: 'admin console', url: `${gateway.issuer}/admin` },
           { label: 'discovery', url: `${gateway.issuer}/.well-known/openid-configuration` },
         ],

@@ -110,8 +110,11 @@ export async function applyEvents(services: NodeServices, origin: string, events
       after.push({ kind: 'deliver', recipients: local(members.map((x) => x.address)), frame: serverFrame('message', { message: presentMessage(stored) }) });
     } else {
       const raise = (column: string, to: number) => services.sequelize.literal(`CASE WHEN ${column} < ${to} THEN ${to} ELSE ${column} END`);
+      // The home knows where its conversation ends: a reader's node may have run ahead of its own copy.
+      const conversation = await Conversation.findByPk(event.conversationId, { attributes: ['homeDomain', 'lastSeq'], transaction: tx });
+      const cap = conversation?.homeDomain === services.domain ? conversation.lastSeq : Number.MAX_SAFE_INTEGER;
       const [count] = await Member.update(
-        { readSeq: raise('read_seq', event.readSeq) as never, deliveredSeq: raise('delivered_seq', event.deliveredSeq) as never },
+        { readSeq: raise('read_seq', Math.min(event.readSeq, cap)) as never, deliveredSeq: raise('delivered_seq', Math.min(event.deliveredSeq, cap)) as never },
         { where: { conversationId: event.conversationId, address: event.address }, transaction: tx },
       );
       if (count === 0) continue;

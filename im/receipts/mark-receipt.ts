@@ -16,7 +16,10 @@ export type Receipt = { conversationId: string; address: string; readSeq: number
 export async function markReceipt(ctx: NodeContext, kind: 'read' | 'delivered', input: unknown): Promise<Receipt> {
   const { conversationId, seq } = parseInput(receiptSchema, input);
   const { conversation, member } = await requireMember(ctx, conversationId);
-  const upTo = Math.min(seq, conversation.lastSeq);
+  // Never past the end of the conversation as this node knows it; a copy of a conversation hosted
+  // elsewhere may lag behind its home (the reader's own message acked there, not yet replicated), so
+  // there the home's position is taken on trust and checked by the home.
+  const upTo = conversation.homeDomain === ctx.domain ? Math.min(seq, conversation.lastSeq) : seq;
   const before = { readSeq: member.readSeq, deliveredSeq: member.deliveredSeq };
   if (before.deliveredSeq >= upTo && (kind === 'delivered' || before.readSeq >= upTo)) {
     return { conversationId, address: ctx.actor.address, ...before };

@@ -96,6 +96,11 @@ export class AtriumClient extends Emitter<ClientEvents> {
   connect(): Promise<void> {
     this.#stopped = false;
     if (this.#state === 'online') return Promise.resolve();
+    // A reconnect already scheduled would open a second socket beside the one opened now.
+    if (this.#reconnectTimer) {
+      clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = undefined;
+    }
     const ready = new Promise<void>((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
     if (this.#state !== 'connecting') this.#open();
     return ready;

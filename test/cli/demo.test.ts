@@ -163,7 +163,7 @@ describe('atrium demo', () => {
     await again.printed('\n}\n', 60_000);
     const shown = JSON.parse(again.output());
     expect(shown).toMatchObject({ applied: [], seeded: false, conversationsSeeded: false, moved: [] });
-    expect(Object.keys(shown.endpoints)).toEqual(['gateway', 'admin console', 'discovery', 'federation proxy', 'chat eng.campus.test', 'chat arts.campus.test', 'leave approval app']);
+    expect(Object.keys(shown.endpoints)).toEqual(['web portal (chat and apps)', 'admin console', 'discovery', 'federation proxy', 'chat eng.campus.test', 'chat arts.campus.test', 'leave approval app']);
     expect(await again.stop('SIGTERM')).toBe(0);
 
     expect({ pins: await pins(), audits: await audits() }).toEqual(before);

@@ -72,6 +72,19 @@ describe('across colleges', () => {
     bob.close();
   });
 
+  it('keeps a remote reader\'s receipt for their own just-acknowledged message, before their node has its copy', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const conversation = await bob.openDirect('alice@eng.campus.test');
+    const seen: number[] = [];
+    alice.on('receipt', (r) => r.address === 'bob@arts.campus.test' && seen.push(r.readSeq));
+    const ack = await bob.send({ conversationId: conversation.id, text: 'read up to here' });
+    await bob.markRead(conversation.id, ack.seq);
+    await expect.poll(() => seen).toContain(ack.seq);
+    alice.close();
+    bob.close();
+  });
+
   it('relays typing best-effort', async () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
