@@ -4,7 +4,7 @@
  * 50 ms at half that rate, a 3,000-member group within 100 ms). Prints figures and writes the
  * "Domain node" section of BENCHMARKS.md; it never fails on a missed target. Traffic stays on 127.0.0.0/8.
  *
- *   npm run bench:node                  the full run (about 5–8 minutes)
+ *   npm run bench:node                  the full run (about 2–4 minutes on a quiet machine)
  *   npm run bench:node -- --smoke       a small run (500 sockets, 1,000 msg/s, 200 members); writes nothing
  *   options: --no-write, --write, --out=<file> (write the section there instead), --alt-flush=<ms>|none
  */
