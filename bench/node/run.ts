@@ -134,13 +134,16 @@ function cleanup(): Promise<void> {
   })();
   return cleaning;
 }
+let aborted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
+    aborted = true;
     console.error(`\n${signal}: stopping children, dropping the database…`);
     void cleanup().finally(() => process.exit(130));
   });
 }
 setTimeout(() => {
+  aborted = true;
   console.error(`The run took longer than ${HARD_LIMIT_MS / 60_000} minutes; stopping.`);
   void cleanup().finally(() => process.exit(1));
 }, HARD_LIMIT_MS).unref();
@@ -596,6 +599,7 @@ async function main(): Promise<void> {
     }
   }
 
+  if (aborted) return;
   results.nodeLog = summariseLogs([join(dataDir, 'node.log'), join(dataDir, 'node-alt.log')]);
   for (const name of ['node.log', 'node-alt.log']) {
     try {
