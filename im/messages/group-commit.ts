@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Op, Transaction, UniqueConstraintError, type InferCreationAttributes, type Sequelize } from 'sequelize';
+import { QueryTypes, Transaction, UniqueConstraintError, type InferCreationAttributes, type Sequelize } from 'sequelize';
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Message, NodeModels } from '../models.ts';
@@ -120,17 +120,12 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   }
 
   async function writeBatch(batch: Pending[]): Promise<Appended[]> {
-    const { Conversation, Message } = models;
+    const { Message } = models;
     return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (tx) => {
-      const existing = await Message.findAll({
-        where: { [Op.or]: batch.map((b) => ({ sender: b.sender, clientMsgId: b.clientMsgId })) },
-        transaction: tx,
-      });
+      const existing = await findStored(sequelize, Message, tx, batch);
       const known = new Map(existing.map((m) => [`${m.sender}\n${m.clientMsgId}`, m]));
       const conversationIds = [...new Set(batch.filter((b) => !known.has(`${b.sender}\n${b.clientMsgId}`)).map((b) => b.conversationId))];
-      const conversations = conversationIds.length
-        ? await Conversation.findAll({ where: { id: { [Op.in]: conversationIds } }, lock: tx.LOCK.UPDATE, transaction: tx })
-        : [];
+      const conversations = await lockConversations(sequelize, tx, conversationIds);
       const nextSeq = new Map(conversations.map((c) => [c.id, c.lastSeq]));
       const now = new Date();
       const rows: InferCreationAttributes<Message>[] = [];
@@ -170,7 +165,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
         results.push({ message: Message.build(row, { isNewRecord: false }), duplicate: false });
       }
       if (rows.length > 0) {
-        await Message.bulkCreate(rows, { transaction: tx, validate: false, hooks: false });
+        await insertRows(sequelize, tx, rows);
         const advanced = conversations.filter((c) => nextSeq.get(c.id) !== c.lastSeq).map((c) => [c.id, nextSeq.get(c.id)!] as const);
         await advanceSequences(sequelize, tx, advanced, now);
         for (let i = 0; i < batch.length; i++) {
@@ -212,6 +207,76 @@ async function advanceSequences(sequelize: Sequelize, tx: Transaction, advanced:
     const cases = chunk.map(() => 'WHEN ? THEN ?').join(' ');
     await sequelize.query(`UPDATE conversations SET last_seq = CASE id ${cases} END, updated_at = ? WHERE id IN (${chunk.map(() => '?').join(', ')})`, {
       replacements: [...chunk.flatMap(([id, seq]) => [id, seq]), now, ...chunk.map(([id]) => id)],
+      transaction: tx,
+    });
+  }
+}
+
+// The statements of a flush are written out by hand: at thousands of entries per flush, building them
+// through model instances cost more than the database work itself (bench/node profile).
+
+const CHUNK = 500;
+
+/** Entries already stored under these (sender, client id) pairs: the retried sends. */
+async function findStored(sequelize: Sequelize, Message: NodeModels['Message'], tx: Transaction, batch: Append[]): Promise<Message[]> {
+  const found: Message[] = [];
+  for (let i = 0; i < batch.length; i += CHUNK) {
+    const chunk = batch.slice(i, i + CHUNK);
+    const rows = await sequelize.query<Record<string, unknown>>(`SELECT * FROM messages WHERE (sender, client_msg_id) IN (${chunk.map(() => '(?, ?)').join(', ')})`, {
+      replacements: chunk.flatMap((b) => [b.sender, b.clientMsgId]),
+      type: QueryTypes.SELECT,
+      transaction: tx,
+    });
+    for (const r of rows) {
+      found.push(
+        Message.build(
+          {
+            conversationId: String(r.conversation_id),
+            seq: Number(r.seq),
+            id: String(r.id),
+            sender: String(r.sender),
+            clientMsgId: String(r.client_msg_id),
+            kind: String(r.kind),
+            body: String(r.body),
+            refId: (r.ref_id as string | null) ?? null,
+            createdAt: new Date(r.created_at as string),
+            editedAt: r.edited_at ? new Date(r.edited_at as string) : null,
+            recalledAt: r.recalled_at ? new Date(r.recalled_at as string) : null,
+          },
+          { isNewRecord: false },
+        ),
+      );
+    }
+  }
+  return found;
+}
+
+/** Reads the conversations' last sequence numbers, holding their rows until the flush commits. */
+async function lockConversations(sequelize: Sequelize, tx: Transaction, ids: string[]): Promise<{ id: string; lastSeq: number }[]> {
+  const out: { id: string; lastSeq: number }[] = [];
+  const lock = sequelize.getDialect() === 'sqlite' ? '' : ' FOR UPDATE';
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const chunk = ids.slice(i, i + CHUNK);
+    const rows = await sequelize.query<{ id: string; last_seq: number | string }>(`SELECT id, last_seq FROM conversations WHERE id IN (${chunk.map(() => '?').join(', ')})${lock}`, {
+      replacements: chunk,
+      type: QueryTypes.SELECT,
+      transaction: tx,
+    });
+    for (const row of rows) out.push({ id: row.id, lastSeq: Number(row.last_seq) });
+  }
+  return out;
+}
+
+const COLUMNS = ['conversation_id', 'seq', 'id', 'sender', 'client_msg_id', 'kind', 'body', 'ref_id', 'created_at', 'edited_at', 'recalled_at'];
+
+/** One multi-row INSERT per 500 entries. */
+async function insertRows(sequelize: Sequelize, tx: Transaction, rows: InferCreationAttributes<Message>[]): Promise<void> {
+  const placeholders = `(${COLUMNS.map(() => '?').join(', ')})`;
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK);
+    await sequelize.query(`INSERT INTO messages (${COLUMNS.join(', ')}) VALUES ${chunk.map(() => placeholders).join(', ')}`, {
+      replacements: chunk.flatMap((r) => [r.conversationId, r.seq, r.id, r.sender, r.clientMsgId, r.kind, r.body, r.refId ?? null, r.createdAt, null, null]),
+      type: QueryTypes.INSERT,
       transaction: tx,
     });
   }
