@@ -73,7 +73,8 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+    // The machine allows a backlog of 4096; Node's default of 511 would drop a reconnect storm's SYNs.
+    server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const issuer = config.issuer ?? `http://localhost:${port}`;

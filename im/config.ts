@@ -33,6 +33,7 @@ const schema = z.object({
     .default('image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,application/zip')
     .transform((v) => v.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean)),
   AUTH_GRACE_SECONDS: envPositiveInt.default(30),
+  HEARTBEAT_SECONDS: envPositiveInt.default(30),
   FEDERATION_PROXY_URL: envUrl.optional(),
   NODE_SECRET_KEY: z.string().min(32, { message: 'expected at least 32 characters of random secret' }).optional(),
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
@@ -67,6 +68,8 @@ export type NodeConfig = {
   abuseStrikes: number;
   attachments: { dir: string; maxBytes: number; types: string[] };
   authGraceSeconds: number;
+  /** Sockets are pinged this often; one that misses a pong is dropped. */
+  heartbeatSeconds: number;
   /** Where server-to-server requests go; without it, straight to each domain's registered URL. */
   federationProxyUrl: string | undefined;
   /** Seals the node's private signing keys at rest. */
@@ -109,6 +112,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     abuseStrikes: v.ABUSE_STRIKES,
     attachments: { dir: join(dataDir, `attachments-${v.NODE_DOMAIN}`), maxBytes: v.ATTACHMENT_MAX_BYTES, types: v.ATTACHMENT_TYPES },
     authGraceSeconds: v.AUTH_GRACE_SECONDS,
+    heartbeatSeconds: v.HEARTBEAT_SECONDS,
     federationProxyUrl: v.FEDERATION_PROXY_URL?.replace(/\/$/, ''),
     secretKey: v.NODE_SECRET_KEY ?? developmentSecret(dataDir, v.NODE_DOMAIN),
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,

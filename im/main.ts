@@ -92,7 +92,8 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+    // The machine allows a backlog of 4096; Node's default of 511 would drop a reconnect storm's SYNs.
+    server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const localUrl = `http://127.0.0.1:${port}`;

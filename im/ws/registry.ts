@@ -26,6 +26,31 @@ export function createRegistry() {
     if (connection.socket.readyState === connection.socket.OPEN) connection.socket.send(data);
   }
 
+  // Deliveries go out in order, at most SLICE socket writes per turn of the event loop, so a message to
+  // a large group does not hold up the next flush or every other socket while it is written.
+  const SLICE = 500;
+  const pending: { data: string; targets: Connection[] }[] = [];
+  let pumping = false;
+
+  function pump() {
+    let budget = SLICE;
+    while (pending.length > 0 && budget > 0) {
+      const job = pending[0]!;
+      const n = Math.min(budget, job.targets.length);
+      for (const connection of job.targets.splice(0, n)) send(connection, job.data);
+      budget -= n;
+      if (job.targets.length === 0) pending.shift();
+    }
+    pumping = pending.length > 0;
+    if (pumping) setImmediate(pump);
+  }
+
+  function enqueue(data: string, targets: Connection[]) {
+    if (targets.length === 0) return;
+    pending.push({ data, targets });
+    if (!pumping) pump();
+  }
+
   return {
     add(connection: Connection): boolean {
       const address = connection.identity!.address;
@@ -65,12 +90,13 @@ export function createRegistry() {
     },
     deliver(event: BusEvent) {
       if (event.kind === 'deliver') {
-        const data = JSON.stringify(event.frame);
+        const targets: Connection[] = [];
         for (const address of event.recipients) {
           for (const connection of byAddress.get(address) ?? []) {
-            if (connection.id !== event.exceptConnection) send(connection, data);
+            if (connection.id !== event.exceptConnection) targets.push(connection);
           }
         }
+        if (targets.length > 0) enqueue(JSON.stringify(event.frame), targets);
       } else if (event.kind === 'presence') {
         const data = JSON.stringify(serverFrame('presence', { address: event.address, status: event.status, lastSeen: event.lastSeen }));
         for (const connection of watchers.get(event.address) ?? []) send(connection, data);

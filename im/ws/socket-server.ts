@@ -29,6 +29,20 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
   // ws itself refuses frames far beyond the limit (closing with 1009); up to that we answer with an error frame.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes * 4, perMessageDeflate: false, handleProtocols });
 
+  // A client that vanished without closing (a phone losing its network) is found by a missed pong.
+  const alive = new WeakSet<WebSocket>();
+  const heartbeat = setInterval(() => {
+    for (const client of wss.clients) {
+      if (!alive.has(client)) {
+        client.terminate();
+        continue;
+      }
+      alive.delete(client);
+      client.ping();
+    }
+  }, config.heartbeatSeconds * 1000);
+  heartbeat.unref();
+
   function handleProtocols(protocols: Set<string>): string | false {
     return protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
   }
@@ -39,6 +53,8 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
   }
 
   function attach(socket: WebSocket, request: IncomingMessage) {
+    alive.add(socket);
+    socket.on('pong', () => alive.add(socket));
     const connection: Connection = { id: randomUUID(), socket, identity: null, status: 'online', watching: new Set() };
     const bucket = { tokens: config.framesPerSecond, at: Date.now() };
     let strikes = 0;
@@ -173,6 +189,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     },
     /** Closes every socket with "going away" so clients reconnect elsewhere; resolves when all are closed. */
     async close() {
+      clearInterval(heartbeat);
       const sockets = new Set(registry.all().map((c) => c.socket));
       for (const client of wss.clients) sockets.add(client);
       await Promise.all(
