@@ -4,13 +4,12 @@
  * CPU, event-loop figures and database round trips, and starts and stops a CPU profile.
  * Run only by bench/node/run.ts (with --expose-gc, so memory is read after a full collection).
  */
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { writeHeapSnapshot } from 'node:v8';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Sequelize } from 'sequelize';
 import { loadNodeConfig } from '../../im/config.ts';
 import { startNode } from '../../im/main.ts';
+import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
 import { serveIpc } from './ipc.ts';
 
 export type NodeStats = {
@@ -45,8 +44,6 @@ let countingSince = 0;
 let instrumenting = false;
 const queryStarted = new WeakMap<object, number>();
 instrumentTransactions(node.sequelize);
-
-let profiler: Session | undefined;
 
 serveIpc(
   {
@@ -113,21 +110,7 @@ serveIpc(
       node.sequelize.removeHook('afterQuery', 'bench');
       return counts;
     },
-    async 'profile.start'() {
-      profiler = new Session();
-      profiler.connect();
-      await profiler.post('Profiler.enable');
-      await profiler.post('Profiler.setSamplingInterval', { interval: 500 });
-      await profiler.post('Profiler.start');
-    },
-    async 'profile.stop'({ file }: { file: string }) {
-      if (!profiler) throw new Error('no profile running');
-      const { profile } = await profiler.post('Profiler.stop');
-      profiler.disconnect();
-      profiler = undefined;
-      writeFileSync(file, JSON.stringify(profile));
-      return { file };
-    },
+    ...cpuProfilerCommands(),
     async shutdown() {
       await stop();
       setImmediate(() => process.exit(0));

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeSection } from '../shared/benchmarks-file.ts';
 import type { ProfileSummary } from './profile-summary.ts';
 import type { DbProfile, DmStep, DmSweep, Percentiles, Results, Usage } from './results.ts';
 
@@ -438,14 +438,5 @@ function sharesOf(p: ProfileSummary | null, names: string[]): string {
 }
 
 export function writeBenchmarks(file: string, r: Results): void {
-  const section = renderSection(r);
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nFigures measured by the benchmarks in `bench/` (see bench/README.md). Each section is rewritten by its benchmark.\n';
-  const start = current.indexOf('\n## Domain node');
-  let next: string;
-  if (start < 0) next = `${current.trimEnd()}\n\n${section}`;
-  else {
-    const after = current.indexOf('\n## ', start + 1);
-    next = `${current.slice(0, start).trimEnd()}\n\n${section}${after < 0 ? '' : `\n${current.slice(after + 1)}`}`;
-  }
-  writeFileSync(file, `${next.trimEnd()}\n`);
+  writeSection(file, 'Domain node', renderSection(r));
 }

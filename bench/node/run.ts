@@ -9,7 +9,7 @@
  *   options: --no-write, --write, --out=<file> (write the section there instead), --alt-flush=<ms>|none
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +17,7 @@ import { usernameOf, mintAccessTokens } from './tokens.ts';
 import { Histogram } from './histogram.ts';
 import { describeMachine, findMariadbPid, loadAverage, machineCpuTicks, processCpuSeconds } from './machine.ts';
 import { summariseProfile } from './profile-summary.ts';
+import { summariseLogs } from '../shared/log-summary.ts';
 import { heapPerSocket } from './heap-summary.ts';
 import { renderConsoleSummary, writeBenchmarks } from './report.ts';
 import {
@@ -632,35 +633,6 @@ function fail(results: Results, phase: string, error: unknown) {
   const message = `${phase}: ${error instanceof Error ? error.message : String(error)}`;
   results.errors.push(message);
   log(`PHASE FAILED — ${message}`);
-}
-
-/** Counts of the node's warnings and errors (pino JSON lines), by message. */
-function summariseLogs(files: string[]): Results['nodeLog'] {
-  const out: Results['nodeLog'] = { errors: 0, warnings: 0, top: [] };
-  const byMessage = new Map<string, number>();
-  for (const file of files) {
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      if (!line.startsWith('{')) continue;
-      try {
-        const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
-        if ((entry.level ?? 0) >= 50) out.errors += 1;
-        else if ((entry.level ?? 0) >= 40) out.warnings += 1;
-        else continue;
-        const key = `${entry.msg ?? ''}${entry.err?.message ? `: ${entry.err.message}` : ''}`.slice(0, 200);
-        byMessage.set(key, (byMessage.get(key) ?? 0) + 1);
-      } catch {
-        // not a log line
-      }
-    }
-  }
-  out.top = [...byMessage].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([message, count]) => ({ message, count }));
-  return out;
 }
 
 function git(args: string[]): string {
