@@ -86,12 +86,12 @@ describe('atrium demo', () => {
     await demo.printed('Press Ctrl+C to stop.', 60_000);
     const banner = demo.output();
     expect(banner).toMatch(/\(First start: applied \d+ migration\(s\), seeded the demo campus, seeded its conversations\.\)/);
-    expect(banner).toContain(`  gateway                ${issuer()}\n`);
-    expect(banner).toContain(`  admin console          ${issuer()}/admin\n`);
-    expect(banner).toContain(`  federation proxy       http://localhost:${ports.proxy}\n`);
-    expect(banner).toContain(`  chat eng.campus.test   ws://localhost:${ports.eng}/ws\n`);
-    expect(banner).toContain(`  chat arts.campus.test  ws://localhost:${ports.arts}/ws\n`);
-    expect(banner).toContain(`  leave approval app     http://localhost:${ports.leave}\n`);
+    expect(banner).toContain(`  web portal (chat and apps)  ${issuer()}\n`);
+    expect(banner).toContain(`  admin console               ${issuer()}/admin\n`);
+    expect(banner).toContain(`  federation proxy            http://localhost:${ports.proxy}\n`);
+    expect(banner).toContain(`  chat eng.campus.test        ws://localhost:${ports.eng}/ws\n`);
+    expect(banner).toContain(`  chat arts.campus.test       ws://localhost:${ports.arts}/ws\n`);
+    expect(banner).toContain(`  leave approval app          http://localhost:${ports.leave}\n`);
     expect(banner).toMatch(/carol\s+atrium-demo\s+staff, Music \(arts\) and Electrical Engineering \(eng\)/);
     expect(banner).toContain('the group "Campus Orchestra" on arts.campus.test');
     for (const url of [issuer(), `http://localhost:${ports.proxy}`, engUrl(), artsUrl()]) {
