@@ -1,7 +1,8 @@
 import type { Request } from 'express';
 import passport from 'passport';
 import * as client from 'openid-client';
-import { Strategy, type VerifyFunctionWithRequest } from 'openid-client/passport';
+import type { VerifyFunctionWithRequest } from 'openid-client/passport';
+import { ownRelyingParty } from '../http/own-relying-party.ts';
 import { ForbiddenError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { actorFromClaims, admitToConsole, reloadConsoleActor } from '../accounts/console-access.ts';
@@ -38,18 +39,6 @@ type AuthDeps = {
  * removing a role ends console access at once.
  */
 export function createConsoleAuth(deps: AuthDeps): ConsoleAuth {
-  const authenticator = new passport.Passport();
-  const insecure = deps.issuer.startsWith('http://');
-  let configuration: Promise<client.Configuration> | undefined;
-
-  authenticator.serializeUser((user, done) => done(null, user));
-  // Two parameters on purpose: passport calls a three-parameter deserializer as (req, stored, done).
-  authenticator.deserializeUser((stored: unknown, done: (err: unknown, user?: Express.User | false) => void) => {
-    const id = (stored as { id?: unknown } | null)?.id;
-    if (typeof id !== 'string') return done(null, false);
-    reloadConsoleActor(deps.context(null), id).then((actor) => done(null, actor ?? false), done);
-  });
-
   const verify: VerifyFunctionWithRequest = async (req, tokens, verified) => {
     const actor = actorFromClaims(tokens.claims() ?? {});
     try {
@@ -63,44 +52,28 @@ export function createConsoleAuth(deps: AuthDeps): ConsoleAuth {
     verified(null, signedIn);
   };
 
-  async function discover(): Promise<client.Configuration> {
-    const secret = consoleClientSecret(deps.secretKey);
-    const config = await client.discovery(
-      new URL(deps.issuer),
-      CONSOLE_CLIENT_ID,
-      { client_secret: secret },
-      client.ClientSecretBasic(secret),
-      insecure ? { execute: [client.allowInsecureRequests] } : undefined,
-    );
-    authenticator.use(
-      STRATEGY,
-      new Strategy(
-        { config, scope: CONSOLE_SCOPE, callbackURL: `${deps.issuer}/admin/callback`, sessionKey: 'oidc', passReqToCallback: true },
-        verify,
-      ),
-    );
-    return config;
-  }
+  const party = ownRelyingParty({
+    issuer: deps.issuer,
+    clientId: CONSOLE_CLIENT_ID,
+    clientSecret: consoleClientSecret(deps.secretKey),
+    scope: CONSOLE_SCOPE,
+    strategy: STRATEGY,
+    callbackPath: '/admin/callback',
+    signedOutPath: '/admin/signed-out',
+    verify,
+    logger: deps.logger,
+    label: 'admin console',
+  });
+  configureSessions(party.passport, deps);
+  return party;
+}
 
-  function ready(): Promise<client.Configuration> {
-    configuration ??= discover().catch((error: unknown) => {
-      // Forget the failure so the next request tries again instead of failing forever.
-      configuration = undefined;
-      deps.logger.error({ err: error, issuer: deps.issuer }, 'admin console could not discover its issuer');
-      throw error;
-    });
-    return configuration;
-  }
-
-  return {
-    passport: authenticator,
-    ready,
-    async endSessionUrl(idToken) {
-      const config = await ready();
-      const params: Record<string, string> = { post_logout_redirect_uri: `${deps.issuer}/admin/signed-out` };
-      if (idToken) params.id_token_hint = idToken;
-      else params.client_id = CONSOLE_CLIENT_ID;
-      return client.buildEndSessionUrl(config, params).href;
-    },
-  };
+function configureSessions(authenticator: passport.Authenticator, deps: AuthDeps): void {
+  authenticator.serializeUser((user, done) => done(null, user));
+  // Two parameters on purpose: passport calls a three-parameter deserializer as (req, stored, done).
+  authenticator.deserializeUser((stored: unknown, done: (err: unknown, user?: Express.User | false) => void) => {
+    const id = (stored as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string') return done(null, false);
+    reloadConsoleActor(deps.context(null), id).then((actor) => done(null, actor ?? false), done);
+  });
 }

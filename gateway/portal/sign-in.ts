@@ -2,7 +2,8 @@ import type { Request } from 'express';
 import { decodeJwt } from 'jose';
 import passport from 'passport';
 import * as client from 'openid-client';
-import { Strategy, type VerifyFunctionWithRequest } from 'openid-client/passport';
+import type { VerifyFunctionWithRequest } from 'openid-client/passport';
+import { ownRelyingParty } from '../http/own-relying-party.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { GatewayContext } from '../context.ts';
 import { PORTAL_CLIENT_ID, portalClientSecret } from './portal-client.ts';
@@ -40,9 +41,21 @@ type AuthDeps = {
  * only, because the page needs a fresh access token per domain node for as long as it stays open.
  */
 export function createPortalAuth(deps: AuthDeps): PortalAuth {
-  const authenticator = new passport.Passport();
-  const insecure = deps.issuer.startsWith('http://');
-  let configuration: Promise<client.Configuration> | undefined;
+  const verify: VerifyFunctionWithRequest = async (req, tokens, verified) => signIn(deps, req, tokens, verified);
+  const party = ownRelyingParty({
+    issuer: deps.issuer,
+    clientId: PORTAL_CLIENT_ID,
+    clientSecret: portalClientSecret(deps.secretKey),
+    scope: PORTAL_SCOPE,
+    strategy: STRATEGY,
+    callbackPath: '/portal/callback',
+    signedOutPath: '/portal/signed-out',
+    verify,
+    logger: deps.logger,
+    label: 'portal',
+  });
+  const authenticator = party.passport;
+  const ready = party.ready;
 
   authenticator.serializeUser((user, done) => done(null, { id: (user as PortalUser).id }));
   authenticator.deserializeUser((stored: unknown, done: (err: unknown, user?: Express.User | false) => void) => {
@@ -54,55 +67,8 @@ export function createPortalAuth(deps: AuthDeps): PortalAuth {
       .then((user) => done(null, user && user.status === 'active' ? ({ id: user.id, username: user.username, name: user.displayName } satisfies PortalUser) : false), done);
   });
 
-  const verify: VerifyFunctionWithRequest = async (req, tokens, verified) => {
-    const claims: Record<string, unknown> = tokens.claims() ?? {};
-    const user = await deps.context(req).models.User.findByPk(String(claims.sub));
-    if (!user || user.status !== 'active') return verified(null, false, { message: 'This account is not active.' });
-    if (!tokens.refresh_token) return verified(null, false, { message: 'The gateway did not grant offline access to the portal.' });
-    const signedIn: SignedIn = {
-      user: { id: user.id, username: user.username, name: user.displayName },
-      idToken: tokens.id_token,
-      refreshToken: tokens.refresh_token,
-      gatewaySid: typeof claims.sid === 'string' ? claims.sid : undefined,
-    };
-    verified(null, signedIn);
-  };
-
-  async function discover(): Promise<client.Configuration> {
-    const secret = portalClientSecret(deps.secretKey);
-    const config = await client.discovery(
-      new URL(deps.issuer),
-      PORTAL_CLIENT_ID,
-      { client_secret: secret },
-      client.ClientSecretBasic(secret),
-      insecure ? { execute: [client.allowInsecureRequests] } : undefined,
-    );
-    authenticator.use(
-      STRATEGY,
-      new Strategy({ config, scope: PORTAL_SCOPE, callbackURL: `${deps.issuer}/portal/callback`, sessionKey: 'oidc', passReqToCallback: true }, verify),
-    );
-    return config;
-  }
-
-  function ready(): Promise<client.Configuration> {
-    configuration ??= discover().catch((error: unknown) => {
-      configuration = undefined;
-      deps.logger.error({ err: error, issuer: deps.issuer }, 'portal could not discover its issuer');
-      throw error;
-    });
-    return configuration;
-  }
-
   return {
-    passport: authenticator,
-    ready,
-    async endSessionUrl(idToken) {
-      const config = await ready();
-      const params: Record<string, string> = { post_logout_redirect_uri: `${deps.issuer}/portal/signed-out` };
-      if (idToken) params.id_token_hint = idToken;
-      else params.client_id = PORTAL_CLIENT_ID;
-      return client.buildEndSessionUrl(config, params).href;
-    },
+    ...party,
     async refresh(refreshToken, resource) {
       const result = await client.refreshTokenGrant(await ready(), refreshToken, { resource });
       // Node tokens are JWTs: their own expiry is exact, where expires_in is relative to an unknown moment.
@@ -119,4 +85,19 @@ export function createPortalAuth(deps: AuthDeps): PortalAuth {
       );
     },
   };
+}
+
+/** The portal admits any active account, and needs the refresh token the gateway grants first-party clients. */
+async function signIn(deps: AuthDeps, req: Parameters<VerifyFunctionWithRequest>[0], tokens: Parameters<VerifyFunctionWithRequest>[1], verified: Parameters<VerifyFunctionWithRequest>[2]) {
+  const claims: Record<string, unknown> = tokens.claims() ?? {};
+  const user = await deps.context(req).models.User.findByPk(String(claims.sub));
+  if (!user || user.status !== 'active') return verified(null, false, { message: 'This account is not active.' });
+  if (!tokens.refresh_token) return verified(null, false, { message: 'The gateway did not grant offline access to the portal.' });
+  const signedIn: SignedIn = {
+    user: { id: user.id, username: user.username, name: user.displayName },
+    idToken: tokens.id_token,
+    refreshToken: tokens.refresh_token,
+    gatewaySid: typeof claims.sid === 'string' ? claims.sid : undefined,
+  };
+  verified(null, signedIn);
 }
