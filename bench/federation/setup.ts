@@ -1,0 +1,100 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { operator } from '../../gateway/context.ts';
+import { createUnit } from '../../gateway/accounts/units.ts';
+import { addDomain } from '../../gateway/domains/domains.ts';
+import { addProxy, allowPair } from '../../gateway/federation/policy.ts';
+import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import type { PublicKeyJwk } from '../../im/federation/signature.ts';
+import { ipcCaller, type Caller } from '../node/ipc.ts';
+import { startBenchGateway, tail, type BenchGateway } from '../node/setup.ts';
+
+const here = import.meta.dirname;
+
+/**
+ * The real gateway (SQLite in the run's temp folder) with the two bench domains, each serving a unit of
+ * its own, and a first-party client for the tokens (bench/node/setup.ts makes the first domain).
+ */
+export async function startFederationGateway(dataDir: string, domains: { name: string; url: string; unit: string }[]): Promise<BenchGateway> {
+  const [first, ...rest] = domains;
+  const bench = await startBenchGateway(dataDir, first!.name, first!.url);
+  const ctx = adminOf(bench);
+  for (const d of rest) {
+    await createUnit(ctx, { path: d.unit, name: `Benchmark unit ${d.unit}` });
+    await addDomain(ctx, { name: d.name, url: d.url, units: [d.unit] });
+  }
+  return bench;
+}
+
+const adminOf = (bench: BenchGateway) => ({ ...bench.gateway.context(null), actor: operator('bench') });
+
+/** Registers the proxy's public key at the gateway, as `atrium proxies add NAME --key JWK` does. */
+export async function registerProxy(bench: BenchGateway, name: string, publicJwk: PublicKeyJwk): Promise<void> {
+  await addProxy(adminOf(bench), { name, publicJwk });
+}
+
+/** Pins each domain's keys from its running node (as `atrium domains pin`) and allows the pair. */
+export async function federate(bench: BenchGateway, a: string, b: string): Promise<void> {
+  const ctx = adminOf(bench);
+  await pinDomainKeys(ctx, a);
+  await pinDomainKeys(ctx, b);
+  await allowPair(ctx, { a, b });
+}
+
+export type ProxyChild = { child: ChildProcess; call: Caller; url: string; publicKey: PublicKeyJwk; pid: number; logFile: string };
+
+/** The federation proxy as a child process of its own; resolves once it listens. */
+export async function spawnProxy(env: Record<string, string>, logFile: string): Promise<ProxyChild> {
+  const log = openSync(logFile, 'a');
+  const child = fork(join(here, 'proxy-process.ts'), [], {
+    execPath: process.execPath,
+    execArgv: [],
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', log, log, 'ipc'],
+  });
+  closeSync(log);
+  const call = ipcCaller(child, 'proxy');
+  const ready = await new Promise<{ url: string; publicKey: PublicKeyJwk; pid: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the proxy did not start within 30 s; see ${logFile}`)), 30_000);
+    child.on('message', (m: { event?: string; url: string; publicKey: PublicKeyJwk; pid: number }) => {
+      if (m.event !== 'ready') return;
+      clearTimeout(timer);
+      resolve(m);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the proxy exited with ${code} while starting:\n${tail(logFile)}`));
+    });
+  });
+  return { child, call, ...ready, logFile };
+}
+
+export function spawnFederationGenerator(index: number, localAddress: string): { child: ChildProcess; call: Caller; localAddress: string } {
+  const child = fork(join(here, 'generator.ts'), [], {
+    execPath: process.execPath,
+    execArgv: [],
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return { child, call: ipcCaller(child, `generator ${index}`), localAddress };
+}
+
+/** Read-only queries on a node's database, for counts the benchmark checks (never written to). */
+export async function openReader(url: string) {
+  // Sequelize stores DATETIMEs in UTC; read them as such.
+  const conn = await mysql.createConnection({ uri: url, timezone: 'Z', supportBigNumbers: true, bigNumberStrings: false });
+  const one = async <T>(sql: string, params: unknown[] = []): Promise<T> => {
+    const [rows] = await conn.query(sql, params);
+    return (rows as T[])[0]!;
+  };
+  return {
+    async count(sql: string, params: unknown[] = []): Promise<number> {
+      return Number((await one<{ n: number | string }>(sql, params)).n);
+    },
+    one,
+    close: () => conn.end(),
+  };
+}
+export type Reader = Awaited<ReturnType<typeof openReader>>;
