@@ -1,3 +1,4 @@
+import type { QueryCounts } from '../node/node-process.ts';
 import type { ActivityRule, ProfileSummary } from '../node/profile-summary.ts';
 import type { Percentiles } from '../node/results.ts';
 import { writeSection } from '../shared/benchmarks-file.ts';
@@ -41,6 +42,9 @@ function table(header: string[], rows: string[][]): string {
 function pctl(p: Percentiles): string {
   return `p50 ${ms(p.p50)}, p95 ${ms(p.p95)}, p99 ${ms(p.p99)}, max ${ms(p.max)} (${fmt(p.count)} samples)`;
 }
+
+/** Replies are received at eng (the home); eng's outbox then holds arts' own copies, which do not count here. */
+const keptUp = (s: Step) => (s.direction === 'arts→eng' ? s.acksPerS >= 0.95 * s.offered && s.deliveriesPerS >= 0.95 * s.offered : s.keptUp);
 
 /** The best rate eng → arts sustained: received at arts in a step that kept up (no growing backlog). */
 export function bestSustained(r: Results): Step | null {
@@ -110,15 +114,16 @@ function stepTable(steps: Step[]): string {
     fmt(s.deliveriesPerS),
     `${ms(s.ack.p50)} / ${ms(s.ack.p99)}`,
     `${ms(s.delivery.p50)} / ${ms(s.delivery.p95)} / ${ms(s.delivery.p99)} / ${ms(s.delivery.max)}`,
-    `${fmt(s.depth.atWindowEnd)} / ${fmt(s.depth.max)}`,
+    `${fmt(s.depth.atWindowEnd)} / ${fmt(Math.max(s.depth.max, s.depth.atWindowEnd ?? 0))}`,
     s.catchUpSeconds === null ? `**${fmt(s.acked - s.delivered)} not received**` : secs(s.catchUpSeconds),
-    s.keptUp ? 'yes' : '**no**',
+    keptUp(s) ? 'yes' : '**no**',
     ...usageCells(s.usage),
     [
       s.skipped ? `${fmt(s.skipped)} not sent (in-flight cap)` : '',
       s.duplicates ? `**${fmt(s.duplicates)} received twice**` : '',
       Object.keys(s.errors).length ? `errors ${JSON.stringify(s.errors)}` : '',
       s.unacked ? `${fmt(s.unacked)} unacked` : '',
+      s.direction === 'arts→eng' && (s.depth.atWindowEnd ?? 0) > s.offered ? `arts' own copies lag: ${fmt(s.depth.atWindowEnd)} in eng's outbox at the window's end` : '',
     ]
       .filter(Boolean)
       .join('; ') || '–',
@@ -178,7 +183,7 @@ function profileSection(p: Profiled): string[] {
   }
   for (const d of p.db) {
     const n = Math.max(1, p.eventsBy[d.process] ?? p.events);
-    const unit = p.what.includes('drain') ? 'event' : d.process === 'arts node' ? 'message stored' : 'message sent';
+    const [unit, units] = p.what.includes('drain') ? ['event', 'events'] : d.process === 'arts node' ? ['message stored', 'messages stored'] : ['message sent', 'messages sent'];
     const rows = Object.entries(d.counts.statements)
       .sort((a, b) => b[1].count - a[1].count)
       .slice(0, 12)
@@ -187,7 +192,7 @@ function profileSection(p: Profiled): string[] {
     rows.push(['(transactions)', fmt(tx.count), (tx.count / n).toFixed(3), `${ms(tx.ms / Math.max(1, tx.count))} (max ${ms(tx.maxMs)})`]);
     const total = Object.values(d.counts.statements).reduce((s, x) => s + x.count, 0);
     out.push(
-      `Database statements of the ${d.process} (Sequelize query hooks, ${secs(d.counts.wallMs / 1000)} counted, ${fmt(n)} ${unit}s meanwhile): ${fmt(total)} in all, ${(total / n).toFixed(1)} per ${unit}.`,
+      `Database statements of the ${d.process} (Sequelize query hooks, ${secs(d.counts.wallMs / 1000)} counted, ${fmt(n)} ${units} meanwhile): ${fmt(total)} in all, ${(total / n).toFixed(1)} per ${unit}.`,
       '',
       table(['statement', 'count', `per ${unit}`, 'mean time from send to answer'], rows),
       '',
@@ -359,76 +364,95 @@ function findings(r: Results, v: Verdicts): string[] {
   const top = ceiling(r);
   const drainProfile = r.drain?.profiled ?? null;
   const stepProfile = r.profiledStep;
+  const busy = (p: ProfileSummary | null | undefined) => (p ? pct((100 * p.busyMs) / Math.max(1, p.totalMs)) : '–');
+  const statements = (c: QueryCounts | undefined) => (c ? Object.values(c.statements).reduce((s, x) => s + x.count, 0) : 0);
+  const mostAcked = r.sweep.length ? r.sweep.reduce((a, b) => (b.acksPerS > a.acksPerS ? b : a)) : null;
+
+  // Verdicts first.
   if (v.throughput === false) {
     out.push(
-      `**The throughput target is missed:** ${best ? `the best step that kept up carried ${fmt(best.deliveriesPerS)} messages/s (offered ${fmt(best.offered)}/s)` : 'no step kept up'}${top ? `, and no step received more than ${fmt(top.deliveriesPerS)}/s at arts` : ''}; beyond that, eng acknowledges what it is offered and the difference piles up in its outbox (see the depth trends).`,
+      `**The throughput target is missed:** ${best ? `the best step that kept up carried ${fmt(best.deliveriesPerS)} messages/s (offered ${fmt(best.offered)}/s)` : 'no step kept up'}${top ? `; arts never received more than ${fmt(top.deliveriesPerS)}/s` : ''}${r.drain?.ratePerS ? `, and it drained the backlog — nothing but federation traffic — at ${fmt(r.drain.ratePerS)} events/s` : ''}. ` +
+        (mostAcked ? `The origin is not the limit: eng acknowledged ${fmt(mostAcked.acksPerS)} messages/s at ${fmt(mostAcked.offered)}/s offered (outbox rows included, ack p99 ${ms(mostAcked.ack.p99)}); what it acknowledges beyond arts' rate piles up in its outbox (see the depth trends) and reaches arts later, in order.` : ''),
     );
   } else if (v.throughput) {
     out.push(`**The throughput target is met:** ${fmt(best!.deliveriesPerS)} messages/s received at arts at ${fmt(best!.offered)}/s offered, with eng's outbox not growing.`);
   }
   if (v.latency !== null && r.latency) {
+    const low = r.lowRate;
     out.push(
-      v.latency
+      (v.latency
         ? `**p99 at ${fmt(r.latency.offered)}/s is within ${LATENCY_P99_MS} ms:** ${pctl(r.latency.delivery)} from the eng sender to the arts receiver, through eng's commit, its outbox, the proxy and arts' apply.`
-        : `**p99 at ${fmt(r.latency.offered)}/s misses ${LATENCY_P99_MS} ms:** ${pctl(r.latency.delivery)}${r.latency.keptUp ? '' : `; the pipeline did not keep up at this rate (received ${fmt(r.latency.deliveriesPerS)}/s), so the latency is mostly time spent queued in eng's outbox`}.`,
+        : `**p99 at ${fmt(r.latency.offered)}/s misses ${LATENCY_P99_MS} ms:** ${pctl(r.latency.delivery)}${keptUp(r.latency) ? '' : `. The pipeline does not keep up at this rate (${fmt(r.latency.deliveriesPerS)}/s received), so this is the time messages spend queued in eng's outbox, growing for as long as the rate is offered`}.`) +
+        (low ? ` Below capacity, at ${fmt(low.offered)}/s, the same path took ${pctl(low.delivery)}${low.delivery.p99 <= LATENCY_P99_MS ? `, well within ${LATENCY_P99_MS} ms: the latency target follows from the throughput one` : ''}.` : ''),
     );
   }
   if (r.drain) {
     const d = r.drain;
     out.push(
       d.totalSeconds !== null
-        ? `**Backlog:** ${fmt(d.depthBefore)} events reached arts ${secs(d.totalSeconds)} after it was back — ${secs(d.waitSeconds)} of it waiting for eng's next retry (exponential backoff from 0.5 s, capped at 60 s, ±25% jitter, in im/federation/outbox.ts; after a ${secs(d.outageSeconds)} outage eng had failed ${fmt(d.peer?.attempts ?? null)} time${d.peer?.attempts === 1 ? '' : 's'}), then ${secs(d.drainSeconds)} of delivery at ${fmt(d.ratePerS)} events/s. ${drainIntact(d) ? 'Every event was stored exactly once.' : '**The integrity check failed** (see section 4).'}`
+        ? `**Backlog:** ${fmt(d.depthBefore)} events reached arts ${secs(d.totalSeconds)} after it was back — ${secs(d.waitSeconds)} of it waiting for eng's next retry (exponential backoff from 0.5 s, capped at 60 s, ±25% jitter, in im/federation/outbox.ts; during the ${secs(d.outageSeconds)} outage eng had failed ${fmt(d.peer?.attempts ?? null)} time${d.peer?.attempts === 1 ? '' : 's'}), then ${secs(d.drainSeconds)} of delivery at ${fmt(d.ratePerS)} events/s. ${drainIntact(d) ? 'Every event was stored exactly once.' : '**The integrity check failed** (see section 4).'}` +
+            (d.usage ? ` The machine was only ${pct(d.usage.machineBusy)} busy meanwhile (arts ${pct(d.usage.artsCpu)} of a core, MariaDB ${pct(d.usage.mariadbCpu)}): the drain is bound by waiting, not by CPU.` : '')
         : `**Backlog:** not drained within the bound; ${fmt(d.engDepthAfter)} events were still in eng's outbox.`,
     );
   }
+
+  // Where the time goes, from the drain's profile (federation traffic only).
   const arts = drainProfile?.profiles.find((p) => p.process === 'arts node')?.summary;
   const engP = drainProfile?.profiles.find((p) => p.process === 'eng node')?.summary;
   const proxyP = drainProfile?.profiles.find((p) => p.process === 'proxy')?.summary;
   const artsDb = drainProfile?.db.find((x) => x.process === 'arts node')?.counts;
   const engDb = drainProfile?.db.find((x) => x.process === 'eng node')?.counts;
-  const busy = (p: ProfileSummary | null | undefined) => (p ? pct((100 * p.busyMs) / Math.max(1, p.totalMs)) : '–');
   if (drainProfile && r.drain && r.drain.drainSeconds && r.drain.transactions > 0) {
     const d = r.drain;
-    const perTxnMs = (1000 * d.drainSeconds!) / d.transactions;
+    const perTxnMs = (1000 * (d.drainSeconds ?? 0)) / d.transactions;
     const eventsPerTxn = d.depthBefore / d.transactions;
     const artsTxMs = artsDb && artsDb.transactions.count ? artsDb.transactions.ms / artsDb.transactions.count : null;
-    const artsStatements = artsDb ? Object.values(artsDb.statements).reduce((s, x) => s + x.count, 0) : 0;
-    const artsStatementMs = artsDb ? Object.values(artsDb.statements).reduce((s, x) => s + x.ms, 0) / Math.max(1, artsStatements) : null;
-    const engStatements = engDb ? Object.values(engDb.statements).reduce((s, x) => s + x.count, 0) : 0;
+    const artsStatements = statements(artsDb);
+    const artsStatementMs = artsDb ? Object.values(artsDb.statements).reduce((s, x) => s + x.ms, 0) / Math.max(1, artsStatements) : Number.NaN;
     const profiledTxns = artsDb?.transactions.count ?? 0;
+    const write = arts?.functions.find((f) => f.name === 'writeBuffer');
     out.push(
       `**Where the delivery time goes** (the drain's profile, nothing but federation traffic): a transaction of ≈ ${eventsPerTxn.toFixed(0)} events took ≈ ${ms(perTxnMs)} from one to the next (${fmt(d.transactions)} in ${secs(d.drainSeconds)})` +
         (artsTxMs !== null ? `, of which arts' database transaction alone took ${ms(artsTxMs)} (${pct((100 * artsTxMs) / perTxnMs)}), ≈ ${ms(artsTxMs / eventsPerTxn)} per event` : '') +
-        `. Arts' main thread was busy ${busy(arts)} (${arts ? shares(arts, 3) : '–'}), eng's ${busy(engP)}, the proxy's ${busy(proxyP)}. ` +
-        `Arts issued ${statementsPerEvent(drainProfile, 'arts node')?.toFixed(1) ?? '–'} database statements per event, one after another (mean ${ms(artsStatementMs ?? Number.NaN)} from send to answer); eng ${profiledTxns ? (engStatements / profiledTxns).toFixed(0) : '–'} per transaction (counting the benchmark's once-a-second read of its \`/metrics\`). **The receiver's per-event apply is the bottleneck**, not the proxy and not eng's outbox:`,
-    );
-    out.push(
-      `  - \`checkAuthorship\` (im/federation/apply.ts) reads each event's conversation with its own \`Conversation.findByPk\`, and \`applyEvents\` then runs, per entry, \`Message.findOrCreate\` (a SAVEPOINT, a SELECT and an INSERT inside the transaction), a \`Conversation.update\` of \`last_seq\` and a \`Member.findAll\` of the active members: 6 round trips per event. Batched per transaction — one SELECT of the transaction's conversations, one SELECT of the entry ids already stored, one multi-row INSERT of the new entries, one \`last_seq\` update per conversation (a CASE update, as the group commit does), one SELECT of the active members of all its conversations — a 100-event transaction would need about 6 statements instead of about 600, the shape that lets the group commit take thousands of messages/s (\`bench:node\`).`,
-      `  - Only then do the transaction size and the one-in-flight rule matter: a destination gets at most 100 events per round trip (\`BATCH = 100\` in im/federation/outbox.ts, \`max(100)\` in \`transactionSchema\`, "at most 100" in docs/federation.md), and each round trip also costs eng ${profiledTxns ? (engStatements / profiledTxns).toFixed(0) : 'about a dozen'} statements (lease claim, peer row, the outbox read, the delete, \`signingKey\` reading and unsealing the node key from \`node_keys\` for every signed request), two HTTP hops and two signature checks. Larger transactions (say 1,000 events, a protocol change) or a few transactions in flight per destination (applied in order at the receiver) would lift that cap; deliveries to different destinations already run in parallel (\`runOnce\`), which does not help one busy pair.`,
-    );
-  }
-  if (r.drain && r.drain.waitSeconds !== null && r.drain.waitSeconds > 2) {
-    out.push(
-      `**A destination that comes back waits for the origin's backoff:** arts was listening again ${secs(r.drain.waitSeconds)} before eng's next attempt. The backoff (0.5 s doubling to 60 s, ±25%) is right for a destination that stays down, but it makes recovery after an outage of a minute or more take up to 75 s before anything moves. A lower cap (say 10–15 s), or resetting the backoff when the destination is heard from again (any signed request from it), would cut that wait.`,
+        `. Arts issued ${statementsPerEvent(drainProfile, 'arts node')?.toFixed(1) ?? '–'} database statements per event, one after another, each waiting for its answer (mean ${ms(artsStatementMs)} from send to answer); its main thread was busy ${busy(arts)}, ${arts ? shares(arts, 1) : ''}` +
+        (write && artsStatements ? ` — the top function is \`writeBuffer\`, the socket write of each statement to MariaDB: ${write.percent.toFixed(0)}% of the samples, ≈ ${fmt((1000 * write.ms) / artsStatements)} µs per statement` : '') +
+        `. Eng's main thread was busy ${busy(engP)} (${profiledTxns ? (statements(engDb) / profiledTxns).toFixed(0) : '–'} statements per transaction, counting the benchmark's once-a-second read of its \`/metrics\`), the proxy's ${busy(proxyP)}. **The receiver's per-event apply is the bottleneck**, not the proxy and not eng's outbox:`,
+      `  - \`checkAuthorship\` (im/federation/apply.ts) reads each event's conversation with its own \`Conversation.findByPk\`, and \`applyEvents\` then runs, per entry, \`Message.findOrCreate\` (Sequelize makes that a SAVEPOINT, a SELECT and an INSERT inside the transaction), a \`Conversation.update\` of \`last_seq\` and a \`Member.findAll\` of the active members: 6 round trips per event. Batched per transaction — one SELECT of the transaction's conversations, one SELECT of the entry ids already stored, one multi-row INSERT of the new entries, one \`last_seq\` update per conversation (a CASE update, as the group commit does), one SELECT of the active members of all its conversations, the fan-out built from those — a 100-event transaction would need about 6 statements instead of about 600; the group commit, built that way, takes thousands of messages/s on one node (\`bench:node\`). This is the change that matters; nothing else below moves the figure much before it.`,
+      `  - Then the transaction size and the one-in-flight rule: a destination gets at most 100 events per round trip (\`BATCH = 100\` in im/federation/outbox.ts, \`max(100)\` in \`transactionSchema\`, "at most 100" in docs/federation.md), and each round trip also costs eng about a dozen statements (lease claim, peer row, the outbox read, the delete, and \`signingKey\` reading and unsealing the node key from \`node_keys\` for every signed request — a cached key would save one of them), two HTTP hops and two signature checks. Larger transactions (say 1,000 events; a protocol change) or a few transactions in flight per destination (applied in order at the receiver) would lift that cap. Deliveries to different destinations already run in parallel (\`runOnce\`), which does not help one busy pair.`,
     );
   }
   const engStep = stepProfile?.db.find((x) => x.process === 'eng node')?.counts;
   const outboxInserts = engStep?.statements['INSERT outbox']?.count ?? 0;
   const flushes = engStep?.statements['INSERT messages']?.count ?? 0;
-  if (stepProfile && outboxInserts > 1.5 * flushes && flushes > 0) {
-    out.push(
-      `**Eng writes its outbox one conversation at a time:** in the profiled run eng issued ${fmt(outboxInserts)} \`INSERT outbox\` statements for ${fmt(flushes)} flushes (${(outboxInserts / flushes).toFixed(1)} per flush), because \`recordEntries\` (im/federation/federation.ts) calls \`outbox.enqueue\` — one \`bulkCreate\` — per conversation and destination inside the flush transaction. Gathering a flush's events per destination (conversation by conversation, in order) into one \`bulkCreate\` would make it one INSERT per destination per flush and shorten the flush transaction that every local send waits for.`,
-    );
-  }
-  if (stepProfile) {
-    const a = stepProfile.profiles.find((p) => p.process === 'arts node')?.summary;
+  if (stepProfile && engStep && outboxInserts > 1.5 * flushes && flushes > 0) {
     const e = stepProfile.profiles.find((p) => p.process === 'eng node')?.summary;
     out.push(
-      `In the profiled ${stepProfile.what.replace(/^the /, '')} (senders on eng as well): eng's main thread ${e ? `${pct((100 * e.busyMs) / Math.max(1, e.totalMs))} busy — ${shares(e, 4)}` : '–'}; arts' ${a ? `${pct((100 * a.busyMs) / Math.max(1, a.totalMs))} busy — ${shares(a, 4)}` : '–'}; ${statementsPerEvent(stepProfile, 'arts node')?.toFixed(1) ?? '–'} statements per message stored at arts, ${statementsPerEvent(stepProfile, 'eng node')?.toFixed(2) ?? '–'} per message sent at eng.`,
+      `**Eng writes its outbox one conversation at a time:** in the profiled ${stepProfile.what.replace(/^the /, '')} eng issued ${fmt(outboxInserts)} \`INSERT outbox\` statements in ${fmt(flushes)} flushes (${(outboxInserts / flushes).toFixed(0)} per flush; a flush transaction took ${ms(engStep.transactions.ms / Math.max(1, engStep.transactions.count))} on average, at most ${ms(engStep.transactions.maxMs)}; eng's main thread was ${busy(e)} busy), because \`recordEntries\` (im/federation/federation.ts) calls \`outbox.enqueue\` — one \`bulkCreate\` — per conversation and destination inside the flush transaction. Gathering a flush's events per destination (conversation by conversation, in order) into one \`bulkCreate\` would make it one INSERT per destination per flush and shorten the flush that every local send's ack waits for${mostAcked ? ` (ack p99 was ${ms(mostAcked.ack.p99)} at ${fmt(mostAcked.offered)}/s offered)` : ''}.`,
     );
   }
+  if (r.reply) {
+    const s = r.reply;
+    const perSubmitUs = s.usage.proxyCpu !== null && s.acksPerS > 0 ? (10_000 * s.usage.proxyCpu) / s.acksPerS : null;
+    out.push(
+      `**Replies (remote submits) at ${fmt(s.offered)}/s:** ${fmt(s.acksPerS)} acks/s, ack p50 ${ms(s.ack.p50)}, p99 ${ms(s.ack.p99)}; at the eng receiver p99 ${ms(s.delivery.p99)}. Arts' event loop was ${pct(s.usage.artsLoop)} busy: it handles every submit (a signed request through the proxy, one per message, waited for before the ack) and also applies the entries coming back from eng for its own copy${(s.depth.atWindowEnd ?? 0) > s.offered ? `, which fell behind (${fmt(s.depth.atWindowEnd)} in eng's outbox at the window's end)` : ''}.` +
+        (perSubmitUs !== null ? ` The proxy used ${pct(s.usage.proxyCpu)} of a core, ≈ ${fmt(perSubmitUs)} µs of CPU per forwarded submit (signature check, registry lookup, a \`fetch\` to the destination): negligible for the outbox's 100-event transactions, but the submit path forwards one request per message, so thousands of replies/s would need several proxy copies (it keeps no state, so copies scale out).` : ''),
+    );
+  }
+  if (r.drain && r.drain.waitSeconds !== null && r.drain.waitSeconds > 2) {
+    out.push(
+      `**A destination that comes back waits for the origin's backoff:** arts was listening again ${secs(r.drain.waitSeconds)} before eng's next attempt. The backoff (0.5 s doubling to 60 s, ±25%) suits a destination that stays down, but after an outage of a minute or more it can leave a recovered destination idle for up to 75 s. A lower cap (say 10–15 s), or resetting the backoff when the destination is heard from again (any signed request from it), would cut that wait.`,
+    );
+  }
+  const steps = [r.latency, r.lowRate, ...r.sweep, r.reply].filter((s): s is Step => s !== null);
+  const others = Math.max(0, ...steps.map((s) => s.usage.othersCpu));
+  const busiest = r.sweep.length ? r.sweep.reduce((a, b) => (b.usage.machineBusy > a.usage.machineBusy ? b : a)) : null;
+  const drainUsage = r.drain?.usage ?? null;
   out.push(
-    `All of this shares ${r.machine.cores} cores: two nodes, the proxy, MariaDB and the generators. A figure where the machine was near ${r.machine.cores * 100}% busy says as much about this machine as about the code.`,
+    `All of this shares ${r.machine.cores} cores — two nodes, the proxy, MariaDB and the generators; other people's processes used at most ${pct(others)} of a core during the steps.` +
+      (busiest
+        ? ` In the throughput steps the machine was up to ${pct(busiest.usage.machineBusy)} busy (at ${fmt(busiest.offered)}/s: eng ${pct(busiest.usage.engCpu)}, arts ${pct(busiest.usage.artsCpu)}, MariaDB ${pct(busiest.usage.mariadbCpu)}, bench ${pct(busiest.usage.benchCpu)} of a core), and arts received less (${top ? fmt(top.deliveriesPerS) : '–'}/s) than in the drain${r.drain?.ratePerS ? ` (${fmt(r.drain.ratePerS)}/s)` : ''}`
+        : '') +
+      (drainUsage ? `; in the drain, with only federation traffic, the machine was ${pct(drainUsage.machineBusy)} busy: the limit there is the receiver's sequence of round trips, not the cores, so more cores alone would not bring ${fmt(THROUGHPUT_TARGET)}/s.` : '.'),
   );
   return out;
 }
