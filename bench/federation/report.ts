@@ -218,7 +218,7 @@ export function renderSection(r: Results): string {
   out.push(
     `Measured by \`npm run bench:federation\` (bench/federation/run.ts; see bench/README.md) on ${r.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ` +
       `commit \`${r.commit}\`${r.dirty.length ? ` with uncommitted changes in ${r.dirty.map((d) => `\`${d.slice(3)}\``).join(', ')} (work in progress by others, included in what ran)` : ''}; ` +
-      `the run took ${(r.seconds / 60).toFixed(1)} minutes. ${r.scale === 'smoke' ? "**Smoke scale — not the targets' scale.**" : ''}`,
+      `the run took ${(r.seconds / 60).toFixed(1)} minutes.${r.scale === 'smoke' ? " **Smoke scale — not the targets' scale.**" : ''}`,
     '',
     `- Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, open files ${m.openFilesLimit}; MariaDB ${r.mariadb} on 127.0.0.1 with \`innodb_flush_log_at_trx_commit=1\` (every commit is fsynced). Load average ${r.loadAtStart} at the start, ${r.loadAtEnd} at the end.`,
     `- **The ${m.cores} cores are shared** by everything in this test — two node processes, the proxy, MariaDB (serving both nodes' databases), ${r.generators.count} load generators and the orchestrator with the gateway — and by whatever else ran on the machine. The CPU columns say who used what, in % of one core (${m.cores * 100}% is the whole machine); *loop* is a node's event-loop utilisation, *bench* the generators and the orchestrator, *others* everything else on the machine; the load average is the one at the end of the step.`,

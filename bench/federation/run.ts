@@ -222,7 +222,7 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     REGISTRY_TTL_SECONDS: String(REGISTRY_TTL_SECONDS),
   };
-  results.proxyEnv = Object.fromEntries(Object.entries(proxyEnv).filter(([k]) => !['ATRIUM_DATA_DIR', 'GATEWAY_ISSUER'].includes(k)));
+  results.proxyEnv = Object.fromEntries(Object.entries(proxyEnv).filter(([k]) => !['ATRIUM_DATA_DIR', 'GATEWAY_ISSUER', 'PROXY_PORT'].includes(k)));
   const proxyLog = join(dataDir, 'proxy.log');
   const proxy: ProxyChild = await spawnProxy(proxyEnv, proxyLog);
   cleanups.push({ name: 'proxy process', run: () => stopChild(proxy, 'shutdown', 12_000) });
