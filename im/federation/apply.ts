@@ -1,4 +1,5 @@
-import type { Transaction } from 'sequelize';
+import { Op, QueryTypes, type Transaction } from 'sequelize';
+import { insertRows } from '../messages/group-commit.ts';
 import { AppError } from '../../core/errors.ts';
 import { domainOf } from '../address.ts';
 import type { NodeServices } from '../context.ts';
@@ -15,17 +16,23 @@ export class SenderNotOfOriginError extends AppError {
 
 /** Refuses a transaction carrying any event its origin may not author (docs/federation.md). */
 export async function checkAuthorship(services: NodeServices, origin: string, events: FederationEvent[]): Promise<void> {
+  const ids = [...new Set(events.filter((e) => e.type !== 'receipt').map((e) => (e.type === 'conversation' ? e.conversation.id : (e as { conversationId: string }).conversationId)))];
+  const known = new Map(
+    (ids.length > 0 ? await services.models.Conversation.findAll({ where: { id: { [Op.in]: ids } }, attributes: ['id', 'homeDomain'] }) : []).map((c) => [c.id, c.homeDomain]),
+  );
+  const snapshots = new Set(events.filter((e) => e.type === 'conversation').map((e) => (e as { conversation: { id: string } }).conversation.id));
   for (const event of events) {
     if (event.type === 'receipt') {
       if (domainOf(event.address) !== origin) throw new SenderNotOfOriginError(`${origin} sent a receipt for ${event.address}`);
       continue;
     }
     const conversationId = event.type === 'conversation' ? event.conversation.id : event.conversationId;
-    const claimedHome = event.type === 'conversation' ? event.conversation.homeDomain : undefined;
-    if (claimedHome !== undefined && claimedHome !== origin) throw new SenderNotOfOriginError(`${origin} sent a snapshot of a conversation homed at ${claimedHome}`);
-    const known = await services.models.Conversation.findByPk(conversationId, { attributes: ['homeDomain'] });
-    if (known && known.homeDomain !== origin) throw new SenderNotOfOriginError(`${origin} is not the home of conversation ${conversationId}`);
-    if (event.type === 'entry' && !known && !events.some((e) => e.type === 'conversation' && e.conversation.id === conversationId)) {
+    if (event.type === 'conversation' && event.conversation.homeDomain !== origin) {
+      throw new SenderNotOfOriginError(`${origin} sent a snapshot of a conversation homed at ${event.conversation.homeDomain}`);
+    }
+    const home = known.get(conversationId);
+    if (home !== undefined && home !== origin) throw new SenderNotOfOriginError(`${origin} is not the home of conversation ${conversationId}`);
+    if (event.type === 'entry' && home === undefined && !snapshots.has(conversationId)) {
       throw new AppError('unknown_conversation', 409, `Conversation ${conversationId} is unknown here; send its snapshot first`);
     }
   }
@@ -48,7 +55,15 @@ export async function applyEvents(services: NodeServices, origin: string, events
   const announce = new Map<string, string[]>();
   const local = (addresses: string[]) => addresses.filter((a) => domainOf(a) === services.domain);
 
+  // Consecutive entries (the bulk of any transaction) are stored together: a few statements for the run
+  // instead of several round trips per entry.
+  let run: EntryEvent[] = [];
+  const flushRun = async () => {
+    if (run.length > 0) after.push(...(await storeEntries(services, run, tx)));
+    run = [];
+  };
   for (const event of events) {
+    if (event.type !== 'entry') await flushRun();
     if (event.type === 'conversation') {
       const snap = event.conversation;
       const existing = await Conversation.findByPk(snap.id, { transaction: tx });
@@ -77,37 +92,8 @@ export async function applyEvents(services: NodeServices, origin: string, events
       // Everyone of ours in the snapshot, active or not, so someone removed learns of it too.
       announce.set(snap.id, local(snap.members.map((m) => m.address)));
     } else if (event.type === 'entry') {
-      const m = event.message;
-      const [stored, created] = await Message.findOrCreate({
-        where: { id: m.id },
-        defaults: {
-          conversationId: event.conversationId,
-          seq: m.seq,
-          id: m.id,
-          sender: m.sender,
-          clientMsgId: m.clientMsgId,
-          kind: m.kind,
-          body: m.body,
-          refId: m.refId,
-          createdAt: new Date(m.createdAt),
-          editedAt: m.editedAt ? new Date(m.editedAt) : null,
-          recalledAt: m.recalledAt ? new Date(m.recalledAt) : null,
-        },
-        transaction: tx,
-      });
-      if (!created) continue;
-      await Conversation.update(
-        { lastSeq: services.sequelize.literal(`CASE WHEN last_seq < ${m.seq} THEN ${m.seq} ELSE last_seq END`) as never },
-        { where: { id: event.conversationId }, transaction: tx },
-      );
-      if (event.target) {
-        await Message.update(
-          { body: event.target.body, editedAt: event.target.editedAt ? new Date(event.target.editedAt) : null, recalledAt: event.target.recalledAt ? new Date(event.target.recalledAt) : null },
-          { where: { id: event.target.id, conversationId: event.conversationId }, transaction: tx },
-        );
-      }
-      const members = await Member.findAll({ where: { conversationId: event.conversationId, state: 'active' }, attributes: ['address'], transaction: tx });
-      after.push({ kind: 'deliver', recipients: local(members.map((x) => x.address)), frame: serverFrame('message', { message: presentMessage(stored) }) });
+      run.push(event);
+      continue;
     } else {
       const raise = (column: string, to: number) => services.sequelize.literal(`CASE WHEN ${column} < ${to} THEN ${to} ELSE ${column} END`);
       // The home knows where its conversation ends: a reader's node may have run ahead of its own copy.
@@ -127,5 +113,66 @@ export async function applyEvents(services: NodeServices, origin: string, events
       });
     }
   }
+  await flushRun();
   return { after, announce };
+}
+
+type EntryEvent = Extract<FederationEvent, { type: 'entry' }>;
+
+async function storeEntries(services: NodeServices, run: EntryEvent[], tx: Transaction): Promise<BusEvent[]> {
+  const { Message, Member } = services.models;
+  const stored = await services.sequelize.query<{ id: string }>(`SELECT id FROM messages WHERE id IN (${run.map(() => '?').join(', ')})`, {
+    replacements: run.map((e) => e.message.id),
+    type: QueryTypes.SELECT,
+    transaction: tx,
+  });
+  const seen = new Set(stored.map((r) => r.id));
+  const fresh: EntryEvent[] = [];
+  for (const event of run) {
+    if (seen.has(event.message.id)) continue;
+    seen.add(event.message.id);
+    fresh.push(event);
+  }
+  if (fresh.length === 0) return [];
+  const rows = fresh.map((e) => ({
+    conversationId: e.conversationId,
+    seq: e.message.seq,
+    id: e.message.id,
+    sender: e.message.sender,
+    clientMsgId: e.message.clientMsgId,
+    kind: e.message.kind,
+    body: e.message.body,
+    refId: e.message.refId,
+    createdAt: new Date(e.message.createdAt),
+    editedAt: e.message.editedAt ? new Date(e.message.editedAt) : null,
+    recalledAt: e.message.recalledAt ? new Date(e.message.recalledAt) : null,
+  }));
+  await insertRows(services.sequelize, tx, rows);
+
+  const highest = new Map<string, number>();
+  for (const row of rows) highest.set(row.conversationId, Math.max(highest.get(row.conversationId) ?? 0, row.seq));
+  const ids = [...highest.keys()];
+  const cases = ids.map(() => 'WHEN ? THEN (CASE WHEN last_seq < ? THEN ? ELSE last_seq END)').join(' ');
+  await services.sequelize.query(`UPDATE conversations SET last_seq = CASE id ${cases} END, updated_at = ? WHERE id IN (${ids.map(() => '?').join(', ')})`, {
+    replacements: [...ids.flatMap((id) => [id, highest.get(id)!, highest.get(id)!]), new Date(), ...ids],
+    transaction: tx,
+  });
+
+  for (const event of fresh) {
+    if (!event.target) continue;
+    const target = event.target;
+    await Message.update(
+      { body: target.body, editedAt: target.editedAt ? new Date(target.editedAt) : null, recalledAt: target.recalledAt ? new Date(target.recalledAt) : null },
+      { where: { id: target.id, conversationId: event.conversationId }, transaction: tx },
+    );
+  }
+
+  const members = await Member.findAll({ where: { conversationId: { [Op.in]: ids }, state: 'active' }, attributes: ['conversationId', 'address'], transaction: tx });
+  const local = new Map<string, string[]>();
+  for (const m of members) if (domainOf(m.address) === services.domain) local.set(m.conversationId, [...(local.get(m.conversationId) ?? []), m.address]);
+  return rows.map((row) => ({
+    kind: 'deliver' as const,
+    recipients: local.get(row.conversationId) ?? [],
+    frame: serverFrame('message', { message: presentMessage(Message.build(row, { isNewRecord: false })) }),
+  }));
 }

@@ -120,12 +120,16 @@ export function createFederation(options: {
       const byConversation = new Map<string, Message[]>();
       for (const m of stored) byConversation.set(m.conversationId, [...(byConversation.get(m.conversationId) ?? []), m]);
       const active = await options.members.of([...byConversation.keys()]);
-      let queued = false;
+      // One outbox write per destination for the whole flush; within it, each conversation's entries keep their order.
+      const perDestination = new Map<string, FederationEvent[]>();
+      const add = (dest: string, event: FederationEvent) => {
+        const list = perDestination.get(dest);
+        if (list) list.push(event);
+        else perDestination.set(dest, [event]);
+      };
       for (const [conversationId, entries] of byConversation) {
         const home = await options.members.homeOf(conversationId);
         if (home !== domain) continue;
-        const perDestination = new Map<string, FederationEvent[]>();
-        const add = (dest: string, event: FederationEvent) => perDestination.set(dest, [...(perDestination.get(dest) ?? []), event]);
         let activeNow = active.get(conversationId) ?? new Set<string>();
         for (const message of entries) {
           if (message.kind === 'system' || message.seq === 1) {
@@ -143,12 +147,9 @@ export function createFederation(options: {
           }
           for (const dest of remoteDomains(activeNow)) add(dest, event);
         }
-        for (const [dest, events] of perDestination) {
-          await outbox.enqueue(tx, dest, events);
-          queued = true;
-        }
       }
-      return queued;
+      for (const [dest, events] of perDestination) await outbox.enqueue(tx, dest, events);
+      return perDestination.size > 0;
     },
 
     /** Sends a remote member's entry to the conversation's home, which orders it; resolves with its ack. */

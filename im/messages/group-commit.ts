@@ -270,12 +270,12 @@ async function lockConversations(sequelize: Sequelize, tx: Transaction, ids: str
 const COLUMNS = ['conversation_id', 'seq', 'id', 'sender', 'client_msg_id', 'kind', 'body', 'ref_id', 'created_at', 'edited_at', 'recalled_at'];
 
 /** One multi-row INSERT per 500 entries. */
-async function insertRows(sequelize: Sequelize, tx: Transaction, rows: InferCreationAttributes<Message>[]): Promise<void> {
+export async function insertRows(sequelize: Sequelize, tx: Transaction, rows: InferCreationAttributes<Message>[]): Promise<void> {
   const placeholders = `(${COLUMNS.map(() => '?').join(', ')})`;
   for (let i = 0; i < rows.length; i += CHUNK) {
     const chunk = rows.slice(i, i + CHUNK);
     await sequelize.query(`INSERT INTO messages (${COLUMNS.join(', ')}) VALUES ${chunk.map(() => placeholders).join(', ')}`, {
-      replacements: chunk.flatMap((r) => [r.conversationId, r.seq, r.id, r.sender, r.clientMsgId, r.kind, r.body, r.refId ?? null, r.createdAt, null, null]),
+      replacements: chunk.flatMap((r) => [r.conversationId, r.seq, r.id, r.sender, r.clientMsgId, r.kind, r.body, r.refId ?? null, r.createdAt, r.editedAt ?? null, r.recalledAt ?? null]),
       type: QueryTypes.INSERT,
       transaction: tx,
     });
