@@ -106,7 +106,15 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   const federationModels = defineFederationModels(sequelize);
   const sealer = createSealer(config.secretKey, 'node-keys');
   await ensureNodeKey(federationModels, sealer);
-  const nodeKey = () => signingKey(federationModels, sealer);
+  // Read and unsealed at most every 10 s rather than per signed request; after a rotation the previous key
+  // still verifies during its grace period.
+  let cachedKey: { at: number; key: ReturnType<typeof signingKey> } | undefined;
+  const nodeKey = () => {
+    if (!cachedKey || Date.now() - cachedKey.at > 10_000) cachedKey = { at: Date.now(), key: signingKey(federationModels, sealer) };
+    const { key } = cachedKey;
+    key.catch(() => (cachedKey = undefined));
+    return key;
+  };
   const registry = createRegistryClient({ gatewayIssuer: config.gatewayIssuer, origin: config.domain, signingKey: nodeKey, ttlMs: config.registryTtlMs, logger });
   const transport = createTransport({ origin: config.domain, proxyUrl: config.federationProxyUrl, registry, signingKey: nodeKey });
   const outbox = createOutbox({
