@@ -47,7 +47,7 @@ export const federationEventSchema = z.discriminatedUnion('type', [
 
 export type FederationEvent = z.infer<typeof federationEventSchema>;
 
-export const transactionSchema = z.object({ events: z.array(federationEventSchema).min(1).max(100) });
+export const transactionSchema = z.object({ events: z.array(federationEventSchema).min(1).max(500) });
 
 export const submitSchema = z.object({
   conversationId: id,

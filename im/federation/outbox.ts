@@ -5,7 +5,8 @@ import type { FederationEvent } from './events.ts';
 import type { FederationModels } from './models.ts';
 import { errorOf, type Transport } from './transport.ts';
 
-const BATCH = 100;
+// Events per transaction: one transaction is in flight per destination, so its size bounds the rate to a busy peer.
+const BATCH = 500;
 const LEASE_MS = 30_000;
 const BASE_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 60_000;
@@ -24,7 +25,7 @@ export type Outbox = ReturnType<typeof createOutbox>;
 
 /**
  * The durable outbox: events for another domain are written in the same transaction as what they
- * announce, then delivered in order, as transactions of up to 100 events with an idempotent id, one in
+ * announce, then delivered in order, as transactions of up to 500 events with an idempotent id, one in
  * flight per destination (a lease picks one process of the domain), retried with capped exponential
  * backoff until the destination takes them.
  */
