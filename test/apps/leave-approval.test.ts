@@ -1,16 +1,14 @@
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLeaveApprovalFor } from '../helpers/leave-approval.ts';
 import { CALLBACK_HEADERS, callbackSignature } from '../../apps-registry/callback-signature.ts';
-import { startLeaveApproval, type LeaveApp } from '../../examples/leave-approval/main.ts';
-import { ensureRegistered } from '../../examples/leave-approval/register.ts';
+import type { LeaveApp } from '../../examples/leave-approval/main.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import type { Message } from '../../im/sdk/client.ts';
 import { BrowserAgent, filledFormWithAction, formWithAction, signInThrough, submitFilled, type Page } from '../helpers/browser-agent.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { asOperator, gatewayToken, secretsOf } from './helpers.ts';
+import { asOperator, gatewayToken } from './helpers.ts';
 
 const CAROL = 'carol@arts.campus.test';
 const BOT_ARTS = 'leave-approval@arts.campus.test';
@@ -35,15 +33,6 @@ async function device(node: TestNode, username: string, login?: Login) {
   return d;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 const text = (page: Page) => page.html.replace(/<[^>]+>/g, ' ').replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c))).replace(/\s+/g, ' ');
 
 beforeAll(async () => {
@@ -53,21 +42,7 @@ beforeAll(async () => {
   await pinDomainKeys(asOperator(gateway), 'arts.campus.test');
 
   // As the demo does: registered by the operator, the secrets in a file of the app's own.
-  const port = await freePort();
-  appUrl = `http://127.0.0.1:${port}`;
-  const credentials = await ensureRegistered(asOperator(gateway), secretsOf(gateway), { publicUrl: appUrl, credentialsFile: join(gateway.db.dataDir, 'leave-credentials.json') });
-  callbackSecret = credentials.callbackSecret;
-  app = await startLeaveApproval({
-    port,
-    host: '127.0.0.1',
-    publicUrl: appUrl,
-    gatewayIssuer: gateway.issuer,
-    ...credentials,
-    nodes: { 'eng.campus.test': eng.url, 'arts.campus.test': arts.url },
-    approvers: [{ unit: 'campus/eng', approver: CAROL }],
-    dataFile: join(gateway.db.dataDir, 'leave.json'),
-    sessionSecret: 'leave-approval-test-session-secret',
-  });
+  ({ app, url: appUrl, callbackSecret } = await startLeaveApprovalFor(gateway, { eng: eng.url, arts: arts.url }));
   carolPhone = await device(arts, 'carol');
   carolLaptop = await device(arts, 'carol', carolPhone.login);
   davePhone = await device(eng, 'dave');

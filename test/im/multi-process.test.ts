@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
@@ -6,6 +5,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, login, portalClient, startTestNodeOn } from '../helpers/node.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { formWithAction } from '../helpers/browser-agent.ts';
+import { freePort } from '../helpers/federation.ts';
 import { updateDomain } from '../../gateway/domains/domains.ts';
 import { operator } from '../../gateway/context.ts';
 import type { DomainNode } from '../../im/main.ts';
@@ -15,14 +15,6 @@ let gateway: TestGateway;
 let db: TestDatabase;
 let a: DomainNode;
 let b: DomainNode;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   gateway = await startTestGateway('im-multi');

@@ -1,11 +1,8 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLeaveApprovalFor } from '../helpers/leave-approval.ts';
 import type { Browser, Page } from 'playwright-core';
-import { callbackSecretSealer } from '../../apps-registry/secrets.ts';
-import { startLeaveApproval, type LeaveApp } from '../../examples/leave-approval/main.ts';
-import { ensureRegistered } from '../../examples/leave-approval/register.ts';
-import { operator } from '../../gateway/context.ts';
-import { freePort, startCampus, type Campus } from '../helpers/federation.ts';
+import type { LeaveApp } from '../../examples/leave-approval/main.ts';
+import { startCampus, type Campus } from '../helpers/federation.ts';
 import { chromiumMissing, launchChromium, openConversation, signInToPortal, type Person } from './browser.ts';
 import { startTestApp, type TestApp } from './test-app.ts';
 
@@ -21,21 +18,7 @@ beforeAll(async () => {
   if (chromiumMissing) return;
   campus = await startCampus('portal-apps');
   const gateway = campus.gateway;
-  const ctx = { ...gateway.context(null), actor: operator('test') };
-  const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
-  const credentials = await ensureRegistered(ctx, callbackSecretSealer(gateway.config.secretKey), { publicUrl, credentialsFile: join(gateway.db.dataDir, 'leave-credentials.json') });
-  leave = await startLeaveApproval({
-    port,
-    host: '127.0.0.1',
-    publicUrl,
-    gatewayIssuer: gateway.issuer,
-    ...credentials,
-    nodes: { 'eng.campus.test': campus.nodes.eng.url, 'arts.campus.test': campus.nodes.arts.url },
-    approvers: [{ unit: 'campus/eng', approver: 'carol@arts.campus.test' }],
-    dataFile: join(gateway.db.dataDir, 'leave.json'),
-    sessionSecret: 'portal-test-leave-session-secret',
-  });
+  ({ app: leave } = await startLeaveApprovalFor(gateway, { eng: campus.nodes.eng.url, arts: campus.nodes.arts.url }));
   notes = await startTestApp(gateway, 'notes', 'Course Notes');
   browser = await launchChromium();
   dave = await signInToPortal(browser, gateway.issuer, 'dave');

@@ -2,15 +2,15 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLeaveApprovalFor } from '../helpers/leave-approval.ts';
 import type { Browser, Page } from 'playwright-core';
 import { registerApp } from '../../apps-registry/register-app.ts';
 import { updateApp } from '../../apps-registry/update-app.ts';
 import { callbackSecretSealer } from '../../apps-registry/secrets.ts';
-import { startLeaveApproval, type LeaveApp } from '../../examples/leave-approval/main.ts';
-import { ensureRegistered } from '../../examples/leave-approval/register.ts';
+import type { LeaveApp } from '../../examples/leave-approval/main.ts';
 import { operator } from '../../gateway/context.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { freePort, startCampus, type Campus } from '../helpers/federation.ts';
+import { startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
 import { chromiumMissing, DESKTOP, launchChromium, openConversation, PHONE, signInToPortal } from './browser.ts';
 
@@ -48,20 +48,7 @@ async function picture(page: Page): Promise<Buffer> {
 async function seed(): Promise<void> {
   const { gateway, nodes } = campus;
   const ctx = { ...gateway.context(null), actor: operator('screenshots') };
-  const port = await freePort();
-  const publicUrl = `http://127.0.0.1:${port}`;
-  const credentials = await ensureRegistered(ctx, callbackSecretSealer(gateway.config.secretKey), { publicUrl, credentialsFile: join(gateway.db.dataDir, 'leave.json.credentials') });
-  leave = await startLeaveApproval({
-    port,
-    host: '127.0.0.1',
-    publicUrl,
-    gatewayIssuer: gateway.issuer,
-    ...credentials,
-    nodes: { 'eng.campus.test': nodes.eng.url, 'arts.campus.test': nodes.arts.url },
-    approvers: [{ unit: 'campus/eng', approver: 'carol@arts.campus.test' }],
-    dataFile: join(gateway.db.dataDir, 'leave.json'),
-    sessionSecret: 'screenshots-leave-session-secret',
-  });
+  ({ app: leave } = await startLeaveApprovalFor(gateway, { eng: nodes.eng.url, arts: nodes.arts.url }));
   // The machine drawing these has no emoji font: the example's palm tree would show as a box.
   await updateApp(ctx, 'leave-approval', { icon: 'LA' });
   const sealer = callbackSecretSealer(gateway.config.secretKey);

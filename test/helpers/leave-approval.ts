@@ -1,0 +1,30 @@
+import { join } from 'node:path';
+import { callbackSecretSealer } from '../../apps-registry/secrets.ts';
+import { startLeaveApproval, type LeaveApp } from '../../examples/leave-approval/main.ts';
+import { ensureRegistered } from '../../examples/leave-approval/register.ts';
+import { operator } from '../../gateway/context.ts';
+import type { TestGateway } from './gateway.ts';
+import { freePort } from './federation.ts';
+
+/**
+ * The leave-approval example on a free port, registered by the operator as the demo does (its secrets in a
+ * file of its own), with Carol approving Engineering's requests.
+ */
+export async function startLeaveApprovalFor(gateway: TestGateway, nodes: { eng: string; arts: string }): Promise<{ app: LeaveApp; url: string; callbackSecret: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const ctx = { ...gateway.context(null), actor: operator('test') };
+  const credentials = await ensureRegistered(ctx, callbackSecretSealer(gateway.config.secretKey), { publicUrl: url, credentialsFile: join(gateway.db.dataDir, 'leave-credentials.json') });
+  const app = await startLeaveApproval({
+    port,
+    host: '127.0.0.1',
+    publicUrl: url,
+    gatewayIssuer: gateway.issuer,
+    ...credentials,
+    nodes: { 'eng.campus.test': nodes.eng, 'arts.campus.test': nodes.arts },
+    approvers: [{ unit: 'campus/eng', approver: 'carol@arts.campus.test' }],
+    dataFile: join(gateway.db.dataDir, 'leave.json'),
+    sessionSecret: 'leave-approval-test-session-secret',
+  });
+  return { app, url, callbackSecret: credentials.callbackSecret };
+}
