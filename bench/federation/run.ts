@@ -21,6 +21,7 @@ import { percentiles } from '../node/results.ts';
 import { createDatabase, freePort, spawnNode, tail, type BenchDatabase, type NodeChild } from '../node/setup.ts';
 import { mintAccessTokens, usernameOf } from '../node/tokens.ts';
 import { summariseLogs } from '../shared/log-summary.ts';
+import { alive, installCleanups, signalChild, sleep, stopChild, timestampLog, type Child } from '../shared/orchestrator.ts';
 import type { BlastResult, DeliveryResult, Direction, FedPair, FedUser, GeneratorStats, OpenResult, RunResult, ConnectResult } from './generator.ts';
 import { FEDERATION_ACTIVITIES, renderConsoleSummary, writeFederationSection } from './report.ts';
 import { usageBetween, type DepthSample, type Drain, type Profiled, type ProcessProfile, type Results, type Snapshot, type Step } from './results.ts';
@@ -99,67 +100,13 @@ const write = argv.includes('--write') || (scale.name === 'full' && !argv.includ
 const outFile = argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
 
 const started = performance.now();
-const log = (message: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = timestampLog(started);
 const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en') : '–');
 const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} ms` : '–');
 const pct = (n: number | null) => (n === null || !Number.isFinite(n) ? '–' : `${Math.round(n)}%`);
 
 // Everything the run started, stopped in reverse order on the way out, whatever the way out is.
-const cleanups: { name: string; run: () => Promise<unknown> | unknown }[] = [];
-let cleaning: Promise<void> | undefined;
-let interrupted = false;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const { name, run } of cleanups.reverse()) {
-      try {
-        await Promise.race([run(), sleep(25_000).then(() => Promise.reject(new Error('timed out')))]);
-      } catch (error) {
-        console.error(`cleanup of ${name} failed: ${(error as Error).message}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    interrupted = true;
-    console.error(`\n${signal}: stopping children, dropping the databases…`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-setTimeout(() => {
-  interrupted = true;
-  console.error(`The run took longer than ${HARD_LIMIT_MS / 60_000} minutes; stopping.`);
-  void cleanup().finally(() => process.exit(1));
-}, HARD_LIMIT_MS).unref();
-
-type Child = { child: import('node:child_process').ChildProcess; call: (cmd: string, args?: unknown, t?: number) => Promise<unknown> };
-const alive = (c: Child) => c.child.exitCode === null && c.child.signalCode === null;
-
-/** Stops a child: asks it to leave, then kills that very pid if it does not. */
-async function stopChild(c: Child, command: string, graceMs: number): Promise<void> {
-  if (!alive(c)) return;
-  const exited = new Promise<void>((r) => c.child.once('exit', () => r()));
-  await c.call(command, {}, graceMs).catch(() => undefined);
-  await Promise.race([exited, sleep(graceMs)]);
-  if (alive(c)) {
-    c.child.kill('SIGKILL');
-    await exited;
-  }
-}
-
-/** Sends a signal to that very pid and waits for it to exit (SIGKILL after 10 s). */
-async function signalChild(c: Child, signal: NodeJS.Signals): Promise<void> {
-  if (!alive(c)) return;
-  const exited = new Promise<void>((r) => c.child.once('exit', () => r()));
-  c.child.kill(signal);
-  await Promise.race([exited, sleep(10_000)]);
-  if (alive(c)) {
-    c.child.kill('SIGKILL');
-    await exited;
-  }
-}
+const cleanups = installCleanups(HARD_LIMIT_MS, 'stopping children, dropping the databases…');
 
 async function main(): Promise<void> {
   const machine = describeMachine();
@@ -688,7 +635,7 @@ async function main(): Promise<void> {
   results.seconds = (performance.now() - started) / 1000;
   writeFileSync(join(RESULTS_DIR, `federation-${scale.name}.json`), JSON.stringify(results, null, 2));
   console.log(`\n${renderConsoleSummary(results)}`);
-  if (interrupted) return;
+  if (cleanups.aborted) return;
   if (write || outFile) {
     writeFederationSection(outFile ?? join(ROOT, 'BENCHMARKS.md'), results);
     log(`wrote the "Federation" section of ${outFile ?? 'BENCHMARKS.md'}`);
@@ -718,7 +665,7 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    await cleanup();
+    await cleanups.run();
     log('done; children stopped, databases dropped');
     process.exit(process.exitCode ?? 0);
   });

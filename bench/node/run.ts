@@ -18,6 +18,7 @@ import { Histogram } from './histogram.ts';
 import { describeMachine, findMariadbPid, loadAverage, machineCpuTicks, processCpuSeconds } from './machine.ts';
 import { summariseProfile } from './profile-summary.ts';
 import { summariseLogs } from '../shared/log-summary.ts';
+import { installCleanups, sleep, stopChild, timestampLog, type Child } from '../shared/orchestrator.ts';
 import { heapPerSocket } from './heap-summary.ts';
 import { renderConsoleSummary, writeBenchmarks } from './report.ts';
 import {
@@ -116,52 +117,12 @@ const write = argv.includes('--write') || (scale.name === 'full' && !argv.includ
 const outFile = argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
 
 const started = performance.now();
-const log = (message: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = timestampLog(started);
 const address = (index: number) => `${usernameOf(index)}@${DOMAIN}`;
 
 // Everything the run started, stopped in reverse order on the way out, whatever the way out is.
-const cleanups: { name: string; run: () => Promise<unknown> | unknown }[] = [];
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const { name, run } of cleanups.reverse()) {
-      try {
-        await Promise.race([run(), sleep(25_000).then(() => Promise.reject(new Error('timed out')))]);
-      } catch (error) {
-        console.error(`cleanup of ${name} failed: ${(error as Error).message}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-let aborted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    aborted = true;
-    console.error(`\n${signal}: stopping children, dropping the database…`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-setTimeout(() => {
-  aborted = true;
-  console.error(`The run took longer than ${HARD_LIMIT_MS / 60_000} minutes; stopping.`);
-  void cleanup().finally(() => process.exit(1));
-}, HARD_LIMIT_MS).unref();
-
-/** Stops a child: asks it to leave, then kills that very pid if it does not. */
-function stopChild(child: { child: import('node:child_process').ChildProcess; call: (cmd: string, args?: unknown, t?: number) => Promise<unknown> }, command: string, graceMs: number) {
-  return async () => {
-    if (child.child.exitCode !== null || child.child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.child.once('exit', () => r()));
-    await child.call(command, {}, graceMs).catch(() => undefined);
-    await Promise.race([exited, sleep(graceMs)]);
-    if (child.child.exitCode === null && child.child.signalCode === null) {
-      child.child.kill('SIGKILL');
-      await exited;
-    }
-  };
-}
+const cleanups = installCleanups(HARD_LIMIT_MS, 'stopping children, dropping the database…');
+const stopper = (child: Child, command: string, graceMs: number) => () => stopChild(child, command, graceMs);
 
 async function main(): Promise<void> {
   const machine = describeMachine();
@@ -222,7 +183,7 @@ async function main(): Promise<void> {
   results.nodeEnv = Object.fromEntries(Object.entries(nodeEnv(null)).filter(([k]) => !['DATABASE_URL', 'ATRIUM_DATA_DIR', 'GATEWAY_ISSUER'].includes(k)));
 
   let node: NodeChild = await spawnNode(nodeEnv(null), join(dataDir, 'node.log'));
-  const stopNode = (n: NodeChild) => stopChild(n, 'shutdown', 25_000);
+  const stopNode = (n: NodeChild) => stopper(n, 'shutdown', 25_000);
   cleanups.push({ name: 'node process', run: () => stopNode(node)() });
   log(`node process ${node.pid} listening at ${node.localUrl}`);
 
@@ -230,7 +191,7 @@ async function main(): Promise<void> {
   for (let g = 0; g < scale.generators; g++) {
     const generator = spawnGenerator(g, `127.0.0.${g + 2}`);
     generators.push(generator);
-    cleanups.push({ name: `generator ${g}`, run: stopChild(generator, 'close', 5_000) });
+    cleanups.push({ name: `generator ${g}`, run: stopper(generator, 'close', 5_000) });
     await generator.call('init', { url: `ws://127.0.0.1:${nodePort}/ws`, localAddress: generator.localAddress });
   }
   results.generators.addresses = generators.map((g) => g.localAddress);
@@ -600,7 +561,7 @@ async function main(): Promise<void> {
     }
   }
 
-  if (aborted) return;
+  if (cleanups.aborted) return;
   results.nodeLog = summariseLogs([join(dataDir, 'node.log'), join(dataDir, 'node-alt.log')]);
   for (const name of ['node.log', 'node-alt.log']) {
     try {
@@ -654,7 +615,7 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    await cleanup();
+    await cleanups.run();
     log('done; children stopped, database dropped');
     process.exit(process.exitCode ?? 0);
   });
