@@ -6,14 +6,12 @@
  * the same machine measure send→receive latency on the same clock.
  * Run only by bench/node/run.ts.
  */
-import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import { Histogram, type HistogramData } from './histogram.ts';
 import { serveIpc } from './ipc.ts';
+import { ALWAYS, createGeneratorCore, newAckRecorder, now, openLoop, pool, waitFor, type BaseSocket, type ConnectResult } from '../shared/generator-core.ts';
 
+export type { ConnectResult, GeneratorStats } from '../shared/generator-core.ts';
 export type BenchUser = { index: number; token: string };
-export type ConnectResult = { connected: number; failed: number; failures: Record<string, number>; ms: number };
 export type DmPair = { sender: number; receiver: number; receiverAddress: string };
 export type DmRunArgs = { phase: string; rate: number; durationMs: number; warmupMs: number; maxInFlight: number; drainMs: number };
 export type DmRunResult = {
@@ -31,10 +29,8 @@ export type DmRunResult = {
   unacked: number;
   drainMs: number;
 };
-export type GeneratorStats = { cpuUserUs: number; cpuSystemUs: number; rss: number; open: number; dropped: Record<string, number> };
 
-type Socket = { ws: WebSocket; user: number; ready: boolean; onReady?: () => void };
-type Pending = { sentAt: number; phase: string; reply?: (frame: string) => void };
+type Socket = BaseSocket;
 type Recorder = {
   deliveries: number;
   latency: Histogram;
@@ -46,58 +42,11 @@ type Recorder = {
   lastBySend?: Map<string, number>;
 };
 
-const now = () => performance.timeOrigin + performance.now();
-const runTag = randomBytes(3).toString('hex');
-
 let url = '';
-let localAddress = '127.0.0.1';
-let frameCounter = 0;
-const sockets = new Map<number, Socket>();
-const pending = new Map<string, Pending>();
 const recorders = new Map<string, Recorder>();
-const ackRecorders = new Map<string, { acks: number; inWindow: number; latency: Histogram; errors: Record<string, number>; window: [number, number]; sentWindow: [number, number] }>();
-const dropped: Record<string, number> = {};
 let pairs: (DmPair & { conversationId: string })[] = [];
-
-const nextId = () => (++frameCounter).toString(36);
-const clientMsgId = () => `b${runTag}${frameCounter.toString(36).padStart(8, '0')}`;
-
-function onFrame(socket: Socket, text: string) {
-  if (text.startsWith('{"v":1,"type":"message"')) return onMessage(text);
-  if (text.startsWith('{"v":1,"type":"ack","re":"')) {
-    const re = text.slice(26, text.indexOf('"', 26));
-    return onReply(re, text, null);
-  }
-  if (!socket.ready && text.startsWith('{"v":1,"type":"ready"')) {
-    socket.ready = true;
-    socket.onReady?.();
-    return;
-  }
-  let frame: { type?: string; re?: string; code?: string };
-  try {
-    frame = JSON.parse(text) as typeof frame;
-  } catch {
-    return;
-  }
-  if (frame.re) onReply(frame.re, text, frame.type === 'error' ? (frame.code ?? 'error') : null);
-}
-
-function onReply(re: string, text: string, errorCode: string | null) {
-  const p = pending.get(re);
-  if (!p) return;
-  pending.delete(re);
-  if (p.reply) return p.reply(text);
-  const rec = ackRecorders.get(p.phase);
-  if (!rec) return;
-  if (errorCode) {
-    rec.errors[errorCode] = (rec.errors[errorCode] ?? 0) + 1;
-    return;
-  }
-  const t = now();
-  rec.acks += 1;
-  if (t >= rec.window[0] && t < rec.window[1]) rec.inWindow += 1;
-  if (p.sentAt >= rec.sentWindow[0] && p.sentAt < rec.sentWindow[1]) rec.latency.record(t - p.sentAt);
-}
+const core = createGeneratorCore<Socket>({ clientMsgIdPrefix: 'b', onMessage: (_socket, text) => onMessage(text) });
+const { sockets, ackRecorders } = core;
 
 function onMessage(text: string) {
   const at = text.indexOf('"text":"bench|');
@@ -115,64 +64,12 @@ function onMessage(text: string) {
   if (rec.lastBySend) rec.lastBySend.set(sentAtText!, Math.max(rec.lastBySend.get(sentAtText!) ?? 0, t - sentAt));
 }
 
-function sendText(socket: Socket, phase: string, conversation: { conversationId: string } | { to: string }): string {
-  const id = nextId();
-  const t0 = now();
-  const target = 'conversationId' in conversation ? `"conversationId":"${conversation.conversationId}"` : `"to":"${conversation.to}"`;
-  pending.set(id, { sentAt: t0, phase });
-  socket.ws.send(`{"v":1,"id":"${id}","type":"send","clientMsgId":"${clientMsgId()}",${target},"text":"bench|${phase}|${t0.toFixed(3)}"}`);
-  return id;
-}
-
 function request(socket: Socket, frame: Record<string, unknown>, timeoutMs = 60_000): Promise<Record<string, unknown>> {
-  const id = nextId();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      pending.delete(id);
-      reject(new Error(`no reply to ${String(frame.type)} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    pending.set(id, {
-      sentAt: now(),
-      phase: '',
-      reply: (text) => {
-        clearTimeout(timer);
-        resolve(JSON.parse(text) as Record<string, unknown>);
-      },
-    });
-    socket.ws.send(JSON.stringify({ v: 1, id, ...frame }));
-  });
+  return core.request(socket, (id) => JSON.stringify({ v: 1, id, ...frame }), String(frame.type), timeoutMs);
 }
 
 function open(user: BenchUser): Promise<string | null> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, ['atrium.v1', `atrium.token.${user.token}`], {
-      localAddress,
-      perMessageDeflate: false,
-      handshakeTimeout: 30_000,
-      skipUTF8Validation: true,
-    });
-    const socket: Socket = { ws, user: user.index, ready: false };
-    const timer = setTimeout(() => finish('ready_timeout'), 30_000);
-    let settled = false;
-    function finish(failure: string | null) {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (failure) ws.terminate();
-      else sockets.set(user.index, socket);
-      resolve(failure);
-    }
-    socket.onReady = () => finish(null);
-    ws.on('message', (data: Buffer) => onFrame(socket, data.toString()));
-    ws.on('close', (code) => {
-      if (!settled) return finish(`closed_${code}`);
-      if (sockets.get(user.index) === socket) {
-        sockets.delete(user.index);
-        dropped[String(code)] = (dropped[String(code)] ?? 0) + 1;
-      }
-    });
-    ws.on('error', (err: NodeJS.ErrnoException) => finish(err.code ?? 'error'));
-  });
+  return core.open(url, user.token, (ws) => ({ ws, user: user.index, ready: false }));
 }
 
 function socketOf(user: number): Socket {
@@ -181,34 +78,15 @@ function socketOf(user: number): Socket {
   return socket;
 }
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!condition() && Date.now() - started < timeoutMs) await new Promise((r) => setTimeout(r, 20));
-  return Date.now() - started;
-}
-
 serveIpc(
   {
     init(args: { url: string; localAddress: string }) {
       url = args.url;
-      localAddress = args.localAddress;
+      core.localAddress = args.localAddress;
     },
 
-    async connect({ users, concurrency }: { users: BenchUser[]; concurrency: number }): Promise<ConnectResult> {
-      const started = Date.now();
-      const failures: Record<string, number> = {};
-      let connected = 0;
-      let next = 0;
-      async function worker() {
-        while (next < users.length) {
-          const user = users[next++]!;
-          const failure = await open(user);
-          if (failure) failures[failure] = (failures[failure] ?? 0) + 1;
-          else connected += 1;
-        }
-      }
-      await Promise.all(Array.from({ length: Math.min(concurrency, users.length) }, worker));
-      return { connected, failed: users.length - connected, failures, ms: Date.now() - started };
+    connect({ users, concurrency }: { users: BenchUser[]; concurrency: number }): Promise<ConnectResult> {
+      return core.connect(users, concurrency, open);
     },
 
     /** Opens each pair's direct conversation the way a client does: a first message sent `to` the peer. */
@@ -216,23 +94,18 @@ serveIpc(
       const started = Date.now();
       const failures: Record<string, number> = {};
       pairs = [];
-      let next = 0;
-      async function worker() {
-        while (next < list.length) {
-          const pair = list[next++]!;
-          const socket = sockets.get(pair.sender);
-          if (!socket) {
-            failures.no_socket = (failures.no_socket ?? 0) + 1;
-            continue;
-          }
-          const reply: Record<string, unknown> = await request(socket, { type: 'send', clientMsgId: clientMsgId(), to: pair.receiverAddress, text: 'hello' }).catch(
-            (e: Error) => ({ type: 'error', code: e.message }),
-          );
-          if (reply.type === 'ack') pairs.push({ ...pair, conversationId: String(reply.conversationId) });
-          else failures[String(reply.code)] = (failures[String(reply.code)] ?? 0) + 1;
+      await pool(list, concurrency, async (pair) => {
+        const socket = sockets.get(pair.sender);
+        if (!socket) {
+          failures.no_socket = (failures.no_socket ?? 0) + 1;
+          return;
         }
-      }
-      await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, worker));
+        const reply: Record<string, unknown> = await request(socket, { type: 'send', clientMsgId: core.clientMsgId(), to: pair.receiverAddress, text: 'hello' }).catch(
+          (e: Error) => ({ type: 'error', code: e.message }),
+        );
+        if (reply.type === 'ack') pairs.push({ ...pair, conversationId: String(reply.conversationId) });
+        else failures[String(reply.code)] = (failures[String(reply.code)] ?? 0) + 1;
+      });
       return { opened: pairs.length, failures, ms: Date.now() - started };
     },
 
@@ -240,41 +113,30 @@ serveIpc(
     async 'dm.run'(args: DmRunArgs): Promise<DmRunResult> {
       const start = now();
       const window: [number, number] = [start + args.warmupMs, start + args.durationMs];
-      const ack = { acks: 0, inWindow: 0, latency: new Histogram(), errors: {} as Record<string, number>, window, sentWindow: window };
+      const ack = newAckRecorder(window);
       const rec: Recorder = { deliveries: 0, latency: new Histogram(), inWindow: 0, window, sentWindow: window };
       ackRecorders.set(args.phase, ack);
       recorders.set(args.phase, rec);
-      let attempted = 0;
-      let skipped = 0;
-      let sent = 0;
       let turn = 0;
-      const inFlight = () => sent - ack.acks - Object.values(ack.errors).reduce((a, b) => a + b, 0);
+      const inFlight = (sent: number) => sent - ack.acks - Object.values(ack.errors).reduce((a, b) => a + b, 0);
       const live = pairs.filter((p) => sockets.has(p.sender) && sockets.has(p.receiver));
       if (live.length === 0) throw new Error('no live pairs');
-      await new Promise<void>((resolve) => {
-        const timer = setInterval(() => {
-          const t = Math.min(now(), start + args.durationMs);
-          const due = Math.floor((args.rate * (t - start)) / 1000) - attempted;
-          for (let i = 0; i < due; i++) {
-            attempted += 1;
-            if (inFlight() >= args.maxInFlight) {
-              skipped += 1;
-              continue;
-            }
-            const pair = live[turn++ % live.length]!;
-            const socket = sockets.get(pair.sender);
-            if (!socket) continue;
-            sendText(socket, args.phase, pair);
-            sent += 1;
-          }
-          if (t >= start + args.durationMs) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, 2);
+      const { attempted, skipped, sent } = await openLoop({
+        start,
+        rate: args.rate,
+        durationMs: args.durationMs,
+        maxInFlight: args.maxInFlight,
+        inFlight,
+        send: () => {
+          const pair = live[turn++ % live.length]!;
+          const socket = sockets.get(pair.sender);
+          if (!socket) return false;
+          core.sendText(socket, args.phase, pair);
+          return true;
+        },
       });
       // Every ack first; then deliveries get a few seconds more to catch up (a missing one is reported, not waited for).
-      const ackedMs = await waitFor(() => inFlight() <= 0, args.drainMs);
+      const ackedMs = await waitFor(() => inFlight(sent) <= 0, args.drainMs);
       const drainMs = ackedMs + (await waitFor(() => rec.deliveries >= ack.acks, 5_000));
       ackRecorders.delete(args.phase);
       recorders.delete(args.phase);
@@ -290,7 +152,7 @@ serveIpc(
         errors: ack.errors,
         ackLatency: ack.latency.toJSON(),
         deliveryLatency: rec.latency.toJSON(),
-        unacked: inFlight(),
+        unacked: inFlight(sent),
         drainMs,
       };
     },
@@ -301,9 +163,8 @@ serveIpc(
     },
 
     'record.start'({ phase }: { phase: string }) {
-      const all: [number, number] = [0, Number.POSITIVE_INFINITY];
-      recorders.set(phase, { deliveries: 0, latency: new Histogram(), inWindow: 0, window: all, sentWindow: all, lastBySend: new Map() });
-      ackRecorders.set(phase, { acks: 0, inWindow: 0, latency: new Histogram(), errors: {}, window: all, sentWindow: all });
+      recorders.set(phase, { deliveries: 0, latency: new Histogram(), inWindow: 0, window: ALWAYS, sentWindow: ALWAYS, lastBySend: new Map() });
+      ackRecorders.set(phase, newAckRecorder(ALWAYS));
     },
 
     'record.peek'({ phase }: { phase: string }) {
@@ -327,7 +188,7 @@ serveIpc(
 
     /** One message into a conversation, timestamped now; its ack and deliveries go to the phase's recorders. */
     send({ user, conversationId, phase }: { user: number; conversationId: string; phase: string }) {
-      sendText(socketOf(user), phase, { conversationId });
+      core.sendText(socketOf(user), phase, { conversationId });
     },
 
     /** Closes these users' sockets (not counted as dropped). */
@@ -344,19 +205,7 @@ serveIpc(
       return users.filter((u) => sockets.has(u)).length;
     },
 
-    stats(): GeneratorStats {
-      const cpu = process.cpuUsage();
-      return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: process.memoryUsage().rss, open: sockets.size, dropped };
-    },
-
-    async close() {
-      for (const socket of sockets.values()) socket.ws.terminate();
-      sockets.clear();
-      setImmediate(() => process.exit(0));
-    },
+    ...core.commands,
   },
-  () => {
-    for (const socket of sockets.values()) socket.ws.terminate();
-    process.exit(0);
-  },
+  core.onExit,
 );
