@@ -1,5 +1,6 @@
 import { Op, QueryTypes, type Transaction } from 'sequelize';
 import { insertRows } from '../messages/group-commit.ts';
+import { sqlTimestamp } from '../../core/database.ts';
 import { AppError } from '../../core/errors.ts';
 import { domainOf } from '../address.ts';
 import type { NodeServices } from '../context.ts';
@@ -154,7 +155,7 @@ async function storeEntries(services: NodeServices, run: EntryEvent[], tx: Trans
   const ids = [...highest.keys()];
   const cases = ids.map(() => 'WHEN ? THEN (CASE WHEN last_seq < ? THEN ? ELSE last_seq END)').join(' ');
   await services.sequelize.query(`UPDATE conversations SET last_seq = CASE id ${cases} END, updated_at = ? WHERE id IN (${ids.map(() => '?').join(', ')})`, {
-    replacements: [...ids.flatMap((id) => [id, highest.get(id)!, highest.get(id)!]), new Date(), ...ids],
+    replacements: [...ids.flatMap((id) => [id, highest.get(id)!, highest.get(id)!]), sqlTimestamp(services.sequelize, new Date()), ...ids],
     transaction: tx,
   });
 

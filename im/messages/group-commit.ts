@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { QueryTypes, Transaction, UniqueConstraintError, type InferCreationAttributes, type Sequelize } from 'sequelize';
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { sqlTimestamp } from '../../core/database.ts';
 import type { Message, NodeModels } from '../models.ts';
 
 /** One entry to append to a conversation's sequence. */
@@ -206,7 +207,7 @@ async function advanceSequences(sequelize: Sequelize, tx: Transaction, advanced:
     const chunk = advanced.slice(i, i + 500);
     const cases = chunk.map(() => 'WHEN ? THEN ?').join(' ');
     await sequelize.query(`UPDATE conversations SET last_seq = CASE id ${cases} END, updated_at = ? WHERE id IN (${chunk.map(() => '?').join(', ')})`, {
-      replacements: [...chunk.flatMap(([id, seq]) => [id, seq]), now, ...chunk.map(([id]) => id)],
+      replacements: [...chunk.flatMap(([id, seq]) => [id, seq]), sqlTimestamp(sequelize, now), ...chunk.map(([id]) => id)],
       transaction: tx,
     });
   }
@@ -275,7 +276,7 @@ export async function insertRows(sequelize: Sequelize, tx: Transaction, rows: In
   for (let i = 0; i < rows.length; i += CHUNK) {
     const chunk = rows.slice(i, i + CHUNK);
     await sequelize.query(`INSERT INTO messages (${COLUMNS.join(', ')}) VALUES ${chunk.map(() => placeholders).join(', ')}`, {
-      replacements: chunk.flatMap((r) => [r.conversationId, r.seq, r.id, r.sender, r.clientMsgId, r.kind, r.body, r.refId ?? null, r.createdAt, r.editedAt ?? null, r.recalledAt ?? null]),
+      replacements: chunk.flatMap((r) => [r.conversationId, r.seq, r.id, r.sender, r.clientMsgId, r.kind, r.body, r.refId ?? null, sqlTimestamp(sequelize, r.createdAt), sqlTimestamp(sequelize, r.editedAt), sqlTimestamp(sequelize, r.recalledAt)]),
       type: QueryTypes.INSERT,
       transaction: tx,
     });

@@ -33,6 +33,8 @@ describe('direct messages on one domain', () => {
     expect(ack.seq).toBe(1);
     const stored = await eng.models.Message.findOne({ where: { id: ack.messageId } });
     expect(stored).not.toBeNull();
+    // Stored to the millisecond the ack states (ordering and sync cursors depend on it).
+    expect(stored!.createdAt.toISOString()).toBe(ack.at);
 
     await expect.poll(() => daveInbox.map((m) => m.text)).toEqual(['hello dave']);
     await expect.poll(() => laptopInbox.map((m) => m.id)).toEqual([ack.messageId]);
