@@ -22,6 +22,7 @@ const schema = z.object({
   LOG_LEVEL: envLogLevel.default('info'),
   FLUSH_WINDOW_MS: z.coerce.number({ message: 'expected milliseconds' }).min(0).max(1000).default(2),
   FLUSH_MAX_BATCH: envPositiveInt.default(2000),
+  FLUSH_CONCURRENCY: envPositiveInt.max(16).default(3),
   MAX_FRAME_BYTES: envPositiveInt.default(64 * 1024),
   MAX_TEXT_CHARS: envPositiveInt.default(8000),
   RECALL_WINDOW_SECONDS: envPositiveInt.default(120),
@@ -61,6 +62,8 @@ export type NodeConfig = {
   logLevel: string;
   flushWindowMs: number;
   flushMaxBatch: number;
+  /** Flush transactions open at once on MariaDB (SQLite: always one). */
+  flushConcurrency: number;
   maxFrameBytes: number;
   maxTextChars: number;
   recallWindowSeconds: number;
@@ -105,6 +108,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     logLevel: v.LOG_LEVEL,
     flushWindowMs: v.FLUSH_WINDOW_MS,
     flushMaxBatch: v.FLUSH_MAX_BATCH,
+    flushConcurrency: v.FLUSH_CONCURRENCY,
     maxFrameBytes: v.MAX_FRAME_BYTES,
     maxTextChars: v.MAX_TEXT_CHARS,
     recallWindowSeconds: v.RECALL_WINDOW_SECONDS,

@@ -142,21 +142,16 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   rotationTimer.unref();
   void federation.completeRotation().catch(() => undefined);
 
-  let outboxTouched = false;
   const committer = createGroupCommitter({
     sequelize,
     models,
     windowMs: config.flushWindowMs,
     maxBatch: config.flushMaxBatch,
+    concurrency: config.flushConcurrency,
     logger,
-    async beforeCommit(tx, stored) {
-      if (await federation.recordEntries(tx, stored)) outboxTouched = true;
-    },
-    afterCommit: (stored) => {
-      if (outboxTouched) {
-        outboxTouched = false;
-        outbox.kick();
-      }
+    beforeCommit: (tx, stored) => federation.recordEntries(tx, stored),
+    afterCommit: (stored, outboxTouched) => {
+      if (outboxTouched) outbox.kick();
       void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed'));
     },
   });

@@ -7,6 +7,8 @@
  *   npm run bench:node                  the full run (about 2–4 minutes on a quiet machine)
  *   npm run bench:node -- --smoke       a small run (500 sockets, 1,000 msg/s, 200 members); writes nothing
  *   options: --no-write, --write, --out=<file> (write the section there instead), --alt-flush=<ms>|none
+ *   npm run bench:node -- --dm-only --rates=10000,20000 [--profile]   only the direct-message steps
+ *     (all sockets connected, no heap snapshots, group or shutdown phases); for trying a change; writes nothing
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -113,7 +115,15 @@ const argv = process.argv.slice(2);
 const scale = { ...SCALES[argv.includes('--smoke') ? 'smoke' : 'full'] };
 const altArg = argv.find((a) => a.startsWith('--alt-flush='))?.split('=')[1];
 if (altArg) scale.altFlushMs = altArg === 'none' ? null : Number(altArg);
-const write = argv.includes('--write') || (scale.name === 'full' && !argv.includes('--no-write'));
+// --dm-only: the direct-message sweep alone, at the given rates, for measuring a change quickly.
+const dmOnly = argv.includes('--dm-only');
+const ratesArg = argv.find((a) => a.startsWith('--rates='))?.slice('--rates='.length);
+if (dmOnly) {
+  scale.altFlushMs = null;
+  if (!argv.includes('--profile')) scale.profileRate = 0;
+  if (ratesArg) scale.steps = ratesArg.split(',').map((r) => ({ rate: Number(r), seconds: 8 }));
+}
+const write = !dmOnly && (argv.includes('--write') || (scale.name === 'full' && !argv.includes('--no-write')));
 const outFile = argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
 
 const started = performance.now();
@@ -236,7 +246,10 @@ async function main(): Promise<void> {
   };
 
   // 1. Idle sockets ----------------------------------------------------------------------------
-  try {
+  if (dmOnly) {
+    const c = await connect(users, 'connect');
+    log(`dm-only: ${fmt(c.connected)} sockets connected in ${c.seconds.toFixed(1)} s`);
+  } else try {
     // What a socket is made of: heap snapshots around a sample of sockets, after a warm-up so that
     // code compiled on first use is not counted. Snapshots bloat the process's RSS for good, so this
     // runs on a node process of its own, replaced by a fresh one for the RSS measurement.
@@ -372,7 +385,7 @@ async function main(): Promise<void> {
     log(`  opened ${sweep.setup.opened} in ${sweep.setup.seconds.toFixed(1)} s${Object.keys(failures).length ? ` (failures ${JSON.stringify(failures)})` : ''}`);
     let saturated = 0;
     for (const step of steps) {
-      if (saturated >= 1 && step.rate !== scale.latencyRate) {
+      if (saturated >= 1 && step.rate !== scale.latencyRate && !dmOnly) {
         log(`  skipping ${fmt(step.rate)}/s: a lower rate already saturated the node`);
         continue;
       }
@@ -401,7 +414,7 @@ async function main(): Promise<void> {
   }
 
   // 3. A group of online members ---------------------------------------------------------------
-  try {
+  if (!dmOnly) try {
     results.group = await groupPhase();
   } catch (error) {
     fail(results, 'group', error);
@@ -533,7 +546,7 @@ async function main(): Promise<void> {
   }
 
   // 4. Graceful shutdown with every socket open, then the alternative flush window ---------------
-  try {
+  if (!dmOnly) try {
     const sockets = (await node.call<NodeStats>('stats')).sockets;
     log(`shutting the node down gracefully with ${fmt(sockets)} sockets open`);
     const t0 = performance.now();

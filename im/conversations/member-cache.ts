@@ -39,6 +39,17 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
   return {
     /** Active members of each conversation (an unknown conversation has none). */
     async of(ids: string[]): Promise<Map<string, Set<string>>> {
+      // The send path asks for cached conversations thousands of times a second: answer those directly.
+      const out = new Map<string, Set<string>>();
+      for (const id of ids) {
+        const members = cached(id);
+        if (!members) return this.load(ids);
+        out.set(id, members);
+      }
+      return out;
+    },
+    /** `of` for ids not all cached: loads the missing ones (one query for all), once however many ask. */
+    async load(ids: string[]): Promise<Map<string, Set<string>>> {
       const missing = [...new Set(ids)].filter((id) => !cached(id) && !loading.has(id));
       if (missing.length > 0) {
         const task = load(missing);
@@ -63,7 +74,7 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
     },
     /** The domain that orders a conversation (null for an unknown one). */
     async homeOf(conversationId: string): Promise<string | null> {
-      await this.of([conversationId]);
+      if (!cached(conversationId)) await this.load([conversationId]);
       return entries.get(conversationId)?.home ?? null;
     },
     invalidate(conversationId: string): void {

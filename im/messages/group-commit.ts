@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { QueryTypes, Transaction, UniqueConstraintError, type InferCreationAttributes, type Sequelize } from 'sequelize';
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import { sqlTimestamp } from '../../core/database.ts';
+import { sqlLiterals } from '../../core/sql-literal.ts';
 import type { Message, NodeModels } from '../models.ts';
 
 /** One entry to append to a conversation's sequence. */
@@ -19,6 +19,8 @@ export type Append = {
   alsoWrite?: (tx: Transaction, stored: Message) => Promise<void>;
 };
 
+type Literal = ReturnType<typeof sqlLiterals>;
+
 export type Appended = { message: Message; duplicate: boolean };
 export type Committed = { message: Message; origin: string | undefined };
 
@@ -28,7 +30,7 @@ export class StoreFailedError extends AppError {
   }
 }
 
-type Pending = Append & { resolve(result: Appended): void; reject(error: Error): void };
+type Pending = Append & { key: string; resolve(result: Appended): void; reject(error: Error): void };
 
 export type GroupCommitter = {
   /** Resolves once the entry is durable (committed), or with the earlier entry for a retried client id. */
@@ -42,104 +44,175 @@ export type GroupCommitOptions = {
   models: NodeModels;
   windowMs: number;
   maxBatch: number;
+  /** Flush transactions that may be open at once (on SQLite always one). */
+  concurrency: number;
   logger: Logger;
-  /** Runs inside each flush transaction with the new entries, for writes that must commit with them (the federation outbox). */
-  beforeCommit?(tx: Transaction, stored: Message[]): Promise<void>;
+  /**
+   * Runs inside each flush transaction with the new entries, for writes that must commit with them (the
+   * federation outbox); what it returns is handed to afterCommit of the same flush.
+   */
+  beforeCommit?(tx: Transaction, stored: Message[]): Promise<boolean>;
   /** Runs after each commit with the newly stored entries (fan-out); never before the commit. */
-  afterCommit(stored: Committed[]): void;
+  afterCommit(stored: Committed[], touched: boolean): void;
 };
+
+/** Errors after which the same batch may simply be written again: the database chose it as a deadlock victim. */
+const RETRIABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+const ATTEMPTS = 3;
 
 /**
  * Group commit: entries arriving within a short window are written with one multi-row insert in one
  * transaction, which also advances each conversation's gap-free sequence under a row lock. Callers are
- * answered only after the commit. One flush runs at a time per process; the next batch gathers meanwhile.
+ * answered only after the commit.
+ *
+ * Up to `concurrency` flushes are open at once, so that the next batch is written while the previous
+ * one waits for its commit. Order still holds: a flush asks for its conversations' row locks only once
+ * the flush before it holds its own, so where two flushes share a conversation the later one waits for
+ * the earlier one's commit and numbers after it; and flushes are answered (acks, fan-out) in the order
+ * they started. A client id still in an open flush is held back until that flush ends, so its retry
+ * finds it stored.
  */
 export function createGroupCommitter(options: GroupCommitOptions): GroupCommitter {
   const { sequelize, models, logger } = options;
+  const literal = sqlLiterals(sequelize);
+  // SQLite has one writer, so a second open flush would only wait for the first.
+  const concurrency = sequelize.getDialect() === 'sqlite' ? 1 : options.concurrency;
   let queue: Pending[] = [];
   let timer: NodeJS.Timeout | undefined;
-  let flushing: Promise<void> | undefined;
+  let open = 0;
+  const inFlight = new Set<string>();
+  // The latest started flush's milestones: the next flush waits on them (see above).
+  let lastLocked: Promise<void> = Promise.resolve();
+  let lastAnswered: Promise<void> = Promise.resolve();
+  let idle: { promise: Promise<void>; resolve(): void } | undefined;
 
   function schedule() {
-    if (flushing || timer) return;
+    if (timer || queue.length === 0 || open >= concurrency) return;
     if (queue.length >= options.maxBatch || options.windowMs === 0) {
-      flushing = runFlush();
+      startFlush();
       return;
     }
     timer = setTimeout(() => {
       timer = undefined;
-      if (!flushing) flushing = runFlush();
+      startFlush();
     }, options.windowMs);
   }
 
-  async function runFlush(): Promise<void> {
-    while (queue.length > 0) {
-      const batch = queue.splice(0, options.maxBatch);
-      await flushBatch(batch);
+  function takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    const held: Pending[] = [];
+    for (const item of queue) {
+      if (batch.length < options.maxBatch && !inFlight.has(item.key)) batch.push(item);
+      else held.push(item);
     }
-    flushing = undefined;
+    queue = held;
+    return batch;
   }
 
-  async function flushBatch(batch: Pending[]): Promise<void> {
-    try {
-      const results = await writeBatch(batch);
-      settle(batch, results);
-    } catch (error) {
-      if (error instanceof UniqueConstraintError && batch.length > 1) {
-        // Another process stored one of these client ids meanwhile: write them one by one, so only
-        // the duplicate resolves to the stored entry and the rest are unaffected.
-        for (const item of batch) await flushBatch([item]);
-        return;
-      }
-      if (error instanceof UniqueConstraintError) {
-        try {
-          settle(batch, await writeBatch(batch));
-          return;
-        } catch (retryError) {
-          error = retryError;
+  function startFlush() {
+    if (open >= concurrency) return;
+    const batch = takeBatch();
+    if (batch.length === 0) return;
+    open += 1;
+    for (const item of batch) inFlight.add(item.key);
+    const previousLocked = lastLocked;
+    const previousAnswered = lastAnswered;
+    const locked = deferred();
+    const answered = deferred();
+    lastLocked = locked.promise;
+    lastAnswered = answered.promise;
+    void flushBatch(batch, { previousLocked, locked: locked.resolve })
+      .then(async (outcome) => {
+        locked.resolve();
+        await previousAnswered;
+        answer(batch, outcome);
+      })
+      .finally(() => {
+        locked.resolve();
+        answered.resolve();
+        for (const item of batch) inFlight.delete(item.key);
+        open -= 1;
+        // What gathered meanwhile goes out at once: it has already waited at least one flush.
+        if (queue.length > 0) startFlush();
+        schedule();
+        if (open === 0 && queue.length === 0 && !timer && idle) {
+          idle.resolve();
+          idle = undefined;
         }
+      });
+  }
+
+  type Outcome = { results: Appended[]; touched: boolean } | { error: Error };
+  type Ordering = { previousLocked: Promise<void>; locked(): void };
+  const unordered: Ordering = { previousLocked: Promise.resolve(), locked: () => undefined };
+
+  async function flushBatch(batch: Pending[], ordering: Ordering): Promise<Outcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await writeBatch(batch, attempt === 1 ? ordering : unordered);
+      } catch (error) {
+        if (error instanceof UniqueConstraintError && batch.length > 1) {
+          // Another process stored one of these client ids meanwhile: write them one by one, so only
+          // the duplicate resolves to the stored entry and the rest are unaffected.
+          const results: Appended[] = [];
+          let touched = false;
+          for (const item of batch) {
+            const one = await flushBatch([item], unordered);
+            if ('error' in one) return one;
+            results.push(one.results[0]!);
+            touched ||= one.touched;
+          }
+          return { results, touched };
+        }
+        const code = (error as { parent?: { code?: string } }).parent?.code;
+        if (attempt < ATTEMPTS && (error instanceof UniqueConstraintError || (code && RETRIABLE.has(code)))) continue;
+        logger.error({ err: error, entries: batch.length }, 'group commit failed');
+        return { error: new StoreFailedError() };
       }
-      logger.error({ err: error, entries: batch.length }, 'group commit failed');
-      for (const item of batch) item.reject(new StoreFailedError());
     }
   }
 
-  function settle(batch: Pending[], results: Appended[]) {
+  function answer(batch: Pending[], outcome: Outcome) {
+    if ('error' in outcome) {
+      for (const item of batch) item.reject(outcome.error);
+      return;
+    }
     const fresh: Committed[] = [];
     batch.forEach((item, i) => {
-      const result = results[i]!;
+      const result = outcome.results[i]!;
       item.resolve(result);
       if (!result.duplicate) fresh.push({ message: result.message, origin: item.origin });
     });
     if (fresh.length > 0) {
       try {
-        options.afterCommit(fresh);
+        options.afterCommit(fresh, outcome.touched);
       } catch (err) {
         logger.error({ err }, 'fan-out after commit failed');
       }
     }
   }
 
-  async function writeBatch(batch: Pending[]): Promise<Appended[]> {
+  async function writeBatch(batch: Pending[], ordering: Ordering): Promise<{ results: Appended[]; touched: boolean }> {
     const { Message } = models;
     return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (tx) => {
-      const existing = await findStored(sequelize, Message, tx, batch);
+      const existing = await findStored(sequelize, literal, Message, tx, batch);
       const known = new Map(existing.map((m) => [`${m.sender}\n${m.clientMsgId}`, m]));
-      const conversationIds = [...new Set(batch.filter((b) => !known.has(`${b.sender}\n${b.clientMsgId}`)).map((b) => b.conversationId))];
-      const conversations = await lockConversations(sequelize, tx, conversationIds);
+      const conversationIds = [...new Set(batch.filter((b) => !known.has(b.key)).map((b) => b.conversationId))];
+      await ordering.previousLocked;
+      const conversations = await lockConversations(sequelize, literal, tx, conversationIds);
+      ordering.locked();
       const nextSeq = new Map(conversations.map((c) => [c.id, c.lastSeq]));
       const now = new Date();
       const rows: InferCreationAttributes<Message>[] = [];
       const results: Appended[] = [];
       const pendingNew = new Map<string, number>();
       for (const item of batch) {
-        const key = `${item.sender}\n${item.clientMsgId}`;
-        const stored = known.get(key);
+        const stored = known.get(item.key);
         if (stored) {
           results.push({ message: stored, duplicate: true });
           continue;
         }
-        const inBatch = pendingNew.get(key);
+        const inBatch = pendingNew.get(item.key);
         if (inBatch !== undefined) {
           results.push({ message: results[inBatch]!.message, duplicate: true });
           continue;
@@ -162,28 +235,29 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
           recalledAt: null,
         };
         rows.push(row);
-        pendingNew.set(key, results.length);
+        pendingNew.set(item.key, results.length);
         results.push({ message: Message.build(row, { isNewRecord: false }), duplicate: false });
       }
+      let touched = false;
       if (rows.length > 0) {
-        await insertRows(sequelize, tx, rows);
+        await insertRows(sequelize, tx, rows, literal);
         const advanced = conversations.filter((c) => nextSeq.get(c.id) !== c.lastSeq).map((c) => [c.id, nextSeq.get(c.id)!] as const);
-        await advanceSequences(sequelize, tx, advanced, now);
+        await advanceSequences(sequelize, literal, tx, advanced, now);
         for (let i = 0; i < batch.length; i++) {
           const item = batch[i]!;
           const result = results[i]!;
           if (!result.duplicate && item.alsoWrite) await item.alsoWrite(tx, result.message);
         }
-        if (options.beforeCommit) await options.beforeCommit(tx, results.filter((r) => !r.duplicate).map((r) => r.message));
+        if (options.beforeCommit) touched = await options.beforeCommit(tx, results.filter((r) => !r.duplicate).map((r) => r.message));
       }
-      return results;
+      return { results, touched };
     });
   }
 
   return {
     append(entry) {
       return new Promise<Appended>((resolve, reject) => {
-        queue.push({ ...entry, resolve, reject });
+        queue.push({ ...entry, key: `${entry.sender}\n${entry.clientMsgId}`, resolve, reject });
         schedule();
       });
     },
@@ -191,43 +265,49 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
       if (timer) {
         clearTimeout(timer);
         timer = undefined;
-        if (!flushing) flushing = runFlush();
       }
-      while (flushing) await flushing;
+      while (open > 0 || queue.length > 0) {
+        idle ??= deferred();
+        const waiting = idle.promise;
+        startFlush();
+        await waiting;
+      }
     },
   };
+}
+
+function deferred(): { promise: Promise<void>; resolve(): void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 /**
  * Moves many conversations' last sequence forward in a few statements (one CASE update per 500
  * conversations) instead of one UPDATE each: a flush may touch thousands of conversations.
  */
-async function advanceSequences(sequelize: Sequelize, tx: Transaction, advanced: (readonly [string, number])[], now: Date): Promise<void> {
-  for (let i = 0; i < advanced.length; i += 500) {
-    const chunk = advanced.slice(i, i + 500);
-    const cases = chunk.map(() => 'WHEN ? THEN ?').join(' ');
-    await sequelize.query(`UPDATE conversations SET last_seq = CASE id ${cases} END, updated_at = ? WHERE id IN (${chunk.map(() => '?').join(', ')})`, {
-      replacements: [...chunk.flatMap(([id, seq]) => [id, seq]), sqlTimestamp(sequelize, now), ...chunk.map(([id]) => id)],
-      transaction: tx,
-    });
+async function advanceSequences(sequelize: Sequelize, literal: Literal, tx: Transaction, advanced: (readonly [string, number])[], now: Date): Promise<void> {
+  for (let i = 0; i < advanced.length; i += CHUNK) {
+    const chunk = advanced.slice(i, i + CHUNK);
+    const cases = chunk.map(([id, seq]) => `WHEN ${literal(id)} THEN ${literal(seq)}`).join(' ');
+    const ids = chunk.map(([id]) => literal(id)).join(', ');
+    await sequelize.query(`UPDATE conversations SET last_seq = CASE id ${cases} END, updated_at = ${literal(now)} WHERE id IN (${ids})`, { transaction: tx });
   }
 }
 
-// The statements of a flush are written out by hand: at thousands of entries per flush, building them
-// through model instances cost more than the database work itself (bench/node profile).
+// The statements of a flush are written out by hand, values as literals (core/sql-literal.ts): at
+// thousands of entries per flush, building them through model instances or Sequelize's replacements
+// cost more than the database work itself (bench/node profile).
 
 const CHUNK = 500;
 
 /** Entries already stored under these (sender, client id) pairs: the retried sends. */
-async function findStored(sequelize: Sequelize, Message: NodeModels['Message'], tx: Transaction, batch: Append[]): Promise<Message[]> {
+async function findStored(sequelize: Sequelize, literal: Literal, Message: NodeModels['Message'], tx: Transaction, batch: Append[]): Promise<Message[]> {
   const found: Message[] = [];
   for (let i = 0; i < batch.length; i += CHUNK) {
     const chunk = batch.slice(i, i + CHUNK);
-    const rows = await sequelize.query<Record<string, unknown>>(`SELECT * FROM messages WHERE (sender, client_msg_id) IN (${chunk.map(() => '(?, ?)').join(', ')})`, {
-      replacements: chunk.flatMap((b) => [b.sender, b.clientMsgId]),
-      type: QueryTypes.SELECT,
-      transaction: tx,
-    });
+    const pairs = chunk.map((b) => `(${literal(b.sender)}, ${literal(b.clientMsgId)})`).join(', ');
+    const rows = await sequelize.query<Record<string, unknown>>(`SELECT * FROM messages WHERE (sender, client_msg_id) IN (${pairs})`, { type: QueryTypes.SELECT, transaction: tx });
     for (const r of rows) {
       found.push(
         Message.build(
@@ -253,13 +333,12 @@ async function findStored(sequelize: Sequelize, Message: NodeModels['Message'], 
 }
 
 /** Reads the conversations' last sequence numbers, holding their rows until the flush commits. */
-async function lockConversations(sequelize: Sequelize, tx: Transaction, ids: string[]): Promise<{ id: string; lastSeq: number }[]> {
+async function lockConversations(sequelize: Sequelize, literal: Literal, tx: Transaction, ids: string[]): Promise<{ id: string; lastSeq: number }[]> {
   const out: { id: string; lastSeq: number }[] = [];
   const lock = sequelize.getDialect() === 'sqlite' ? '' : ' FOR UPDATE';
   for (let i = 0; i < ids.length; i += CHUNK) {
     const chunk = ids.slice(i, i + CHUNK);
-    const rows = await sequelize.query<{ id: string; last_seq: number | string }>(`SELECT id, last_seq FROM conversations WHERE id IN (${chunk.map(() => '?').join(', ')})${lock}`, {
-      replacements: chunk,
+    const rows = await sequelize.query<{ id: string; last_seq: number | string }>(`SELECT id, last_seq FROM conversations WHERE id IN (${chunk.map(literal).join(', ')})${lock}`, {
       type: QueryTypes.SELECT,
       transaction: tx,
     });
@@ -268,17 +347,15 @@ async function lockConversations(sequelize: Sequelize, tx: Transaction, ids: str
   return out;
 }
 
-const COLUMNS = ['conversation_id', 'seq', 'id', 'sender', 'client_msg_id', 'kind', 'body', 'ref_id', 'created_at', 'edited_at', 'recalled_at'];
+const COLUMNS = 'conversation_id, seq, id, sender, client_msg_id, kind, body, ref_id, created_at, edited_at, recalled_at';
 
 /** One multi-row INSERT per 500 entries. */
-export async function insertRows(sequelize: Sequelize, tx: Transaction, rows: InferCreationAttributes<Message>[]): Promise<void> {
-  const placeholders = `(${COLUMNS.map(() => '?').join(', ')})`;
+export async function insertRows(sequelize: Sequelize, tx: Transaction, rows: InferCreationAttributes<Message>[], literal: Literal = sqlLiterals(sequelize)): Promise<void> {
   for (let i = 0; i < rows.length; i += CHUNK) {
-    const chunk = rows.slice(i, i + CHUNK);
-    await sequelize.query(`INSERT INTO messages (${COLUMNS.join(', ')}) VALUES ${chunk.map(() => placeholders).join(', ')}`, {
-      replacements: chunk.flatMap((r) => [r.conversationId, r.seq, r.id, r.sender, r.clientMsgId, r.kind, r.body, r.refId ?? null, sqlTimestamp(sequelize, r.createdAt), sqlTimestamp(sequelize, r.editedAt), sqlTimestamp(sequelize, r.recalledAt)]),
-      type: QueryTypes.INSERT,
-      transaction: tx,
-    });
+    const values = rows
+      .slice(i, i + CHUNK)
+      .map((r) => `(${[r.conversationId, r.seq, r.id, r.sender, r.clientMsgId, r.kind, r.body, r.refId ?? null, r.createdAt, r.editedAt ?? null, r.recalledAt ?? null].map(literal).join(', ')})`)
+      .join(', ');
+    await sequelize.query(`INSERT INTO messages (${COLUMNS}) VALUES ${values}`, { type: QueryTypes.INSERT, transaction: tx });
   }
 }
