@@ -43,6 +43,9 @@ export class Message extends Model<InferAttributes<Message>, InferCreationAttrib
   declare recalledAt: Date | null;
 }
 
+/** A message as plain data: what the send path passes around (building model instances costs more than the write). */
+export type MessageRecord = InferAttributes<Message>;
+
 export class Attachment extends Model<InferAttributes<Attachment>, InferCreationAttributes<Attachment>> {
   declare id: string;
   declare owner: string;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError, ForbiddenError, ValidationError } from '../../core/errors.ts';
 import { domainOf } from '../address.ts';
 import type { NodeContext } from '../context.ts';
-import type { Conversation, Member, MemberRole, Message } from '../models.ts';
+import type { Conversation, Member, MemberRole, MessageRecord } from '../models.ts';
 import { serverFrame } from '../protocol/frames.ts';
 import { presentForViewers } from './list-conversations.ts';
 import { membershipChanged, requireMember } from './membership.ts';
@@ -88,8 +88,8 @@ export async function appendGroupEvent(
   ctx: NodeContext,
   conversationId: string,
   event: GroupEvent,
-  alsoWrite?: (tx: Transaction, stored: Message) => Promise<void>,
-): Promise<Message> {
+  alsoWrite?: (tx: Transaction, stored: MessageRecord) => Promise<void>,
+): Promise<MessageRecord> {
   const { message } = await ctx.committer.append({
     conversationId,
     sender: ctx.actor.address,
@@ -109,7 +109,7 @@ export async function appendGroupEvent(
  * nothing earlier. Rows are read with a lock: under MariaDB a plain read would use the transaction's
  * snapshot, taken before the conversation lock was granted, and could miss a concurrent invite.
  */
-export async function joinMembers(ctx: NodeContext, tx: Transaction, stored: Message, addresses: string[]): Promise<void> {
+export async function joinMembers(ctx: NodeContext, tx: Transaction, stored: MessageRecord, addresses: string[]): Promise<void> {
   if (addresses.length === 0) return;
   const { Member } = ctx.models;
   const conversationId = stored.conversationId;

@@ -70,7 +70,8 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
       return out;
     },
     async isMember(conversationId: string, address: string): Promise<boolean> {
-      return (await this.of([conversationId])).get(conversationId)!.has(address);
+      const members = cached(conversationId) ?? (await this.load([conversationId])).get(conversationId)!;
+      return members.has(address);
     },
     /** The domain that orders a conversation (null for an unknown one). */
     async homeOf(conversationId: string): Promise<string | null> {

@@ -3,7 +3,7 @@ import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
 import { domainOf } from '../address.ts';
-import type { Message, NodeModels } from '../models.ts';
+import type { MessageRecord, NodeModels } from '../models.ts';
 import type { MemberCache } from '../conversations/member-cache.ts';
 import type { FederationEvent, Submit } from './events.ts';
 import type { FederationModels } from './models.ts';
@@ -40,9 +40,18 @@ export function createFederation(options: {
   // A person's messages to one conversation's home go one after another, so they keep their order there.
   const submitChains = new Map<string, Promise<unknown>>();
 
-  const remoteDomains = (addresses: Iterable<string>) => [...new Set([...addresses].map(domainOf))].filter((d) => d !== domain).sort();
+  const computeRemoteDomains = (addresses: Iterable<string>) => [...new Set([...addresses].map(domainOf))].filter((d) => d !== domain).sort();
+  // The member cache hands out the same Set for a conversation until its membership changes, and the send
+  // path asks about it for every message: remember the answer per Set.
+  const remoteBySet = new WeakMap<Set<string>, string[]>();
+  const remoteDomains = (addresses: Iterable<string>): string[] => {
+    if (!(addresses instanceof Set)) return computeRemoteDomains(addresses);
+    let known = remoteBySet.get(addresses);
+    if (!known) remoteBySet.set(addresses, (known = computeRemoteDomains(addresses)));
+    return known;
+  };
 
-  function entryOf(message: Message): FederationEvent & { type: 'entry' } {
+  function entryOf(message: MessageRecord): FederationEvent & { type: 'entry' } {
     return {
       type: 'entry',
       conversationId: message.conversationId,
@@ -116,9 +125,13 @@ export function createFederation(options: {
      * In the flush transaction of entries this node ordered: the entries (and, for a conversation's first
      * entry or a membership change, a snapshot of it first) go to the outbox of every other member domain.
      */
-    async recordEntries(tx: Transaction, stored: Message[]): Promise<boolean> {
-      const byConversation = new Map<string, Message[]>();
-      for (const m of stored) byConversation.set(m.conversationId, [...(byConversation.get(m.conversationId) ?? []), m]);
+    async recordEntries(tx: Transaction, stored: MessageRecord[]): Promise<boolean> {
+      const byConversation = new Map<string, MessageRecord[]>();
+      for (const m of stored) {
+        const list = byConversation.get(m.conversationId);
+        if (list) list.push(m);
+        else byConversation.set(m.conversationId, [m]);
+      }
       const active = await options.members.of([...byConversation.keys()]);
       // One outbox write per destination for the whole flush; within it, each conversation's entries keep their order.
       const perDestination = new Map<string, FederationEvent[]>();
@@ -138,6 +151,8 @@ export function createFederation(options: {
             for (const dest of remoteDomains(everyone)) add(dest, event);
             activeNow = new Set(event.conversation.members.filter((m) => m.state === 'active').map((m) => m.address));
           }
+          const destinations = remoteDomains(activeNow);
+          if (destinations.length === 0) continue;
           const event = entryOf(message);
           if ((message.kind === 'edit' || message.kind === 'recall' || message.kind === 'card.update') && message.refId) {
             const target = await models.Message.findOne({ where: { id: message.refId }, transaction: tx });
@@ -145,7 +160,7 @@ export function createFederation(options: {
               event.target = { id: target.id, body: target.body, editedAt: target.editedAt?.toISOString() ?? null, recalledAt: target.recalledAt?.toISOString() ?? null };
             }
           }
-          for (const dest of remoteDomains(activeNow)) add(dest, event);
+          for (const dest of destinations) add(dest, event);
         }
       }
       for (const [dest, events] of perDestination) await outbox.enqueue(tx, dest, events);

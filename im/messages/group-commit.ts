@@ -3,7 +3,7 @@ import { QueryTypes, Transaction, UniqueConstraintError, type InferCreationAttri
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { sqlLiterals } from '../../core/sql-literal.ts';
-import type { Message, NodeModels } from '../models.ts';
+import type { MessageRecord, NodeModels } from '../models.ts';
 
 /** One entry to append to a conversation's sequence. */
 export type Append = {
@@ -16,13 +16,13 @@ export type Append = {
   /** The connection that sent it, which fan-out does not echo to (it gets the ack instead). */
   origin?: string;
   /** Extra writes that must commit with the entry (an edit rewriting its target, say). */
-  alsoWrite?: (tx: Transaction, stored: Message) => Promise<void>;
+  alsoWrite?: (tx: Transaction, stored: MessageRecord) => Promise<void>;
 };
 
 type Literal = ReturnType<typeof sqlLiterals>;
 
-export type Appended = { message: Message; duplicate: boolean };
-export type Committed = { message: Message; origin: string | undefined };
+export type Appended = { message: MessageRecord; duplicate: boolean };
+export type Committed = { message: MessageRecord; origin: string | undefined };
 
 export class StoreFailedError extends AppError {
   constructor() {
@@ -51,7 +51,7 @@ export type GroupCommitOptions = {
    * Runs inside each flush transaction with the new entries, for writes that must commit with them (the
    * federation outbox); what it returns is handed to afterCommit of the same flush.
    */
-  beforeCommit?(tx: Transaction, stored: Message[]): Promise<boolean>;
+  beforeCommit?(tx: Transaction, stored: MessageRecord[]): Promise<boolean>;
   /** Runs after each commit with the newly stored entries (fan-out); never before the commit. */
   afterCommit(stored: Committed[], touched: boolean): void;
 };
@@ -101,11 +101,13 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   function takeBatch(): Pending[] {
     const batch: Pending[] = [];
     const held: Pending[] = [];
-    for (const item of queue) {
-      if (batch.length < options.maxBatch && !inFlight.has(item.key)) batch.push(item);
-      else held.push(item);
+    let i = 0;
+    for (; i < queue.length && batch.length < options.maxBatch; i++) {
+      const item = queue[i]!;
+      if (inFlight.has(item.key)) held.push(item);
+      else batch.push(item);
     }
-    queue = held;
+    queue = held.length > 0 ? held.concat(queue.slice(i)) : queue.slice(i);
     return batch;
   }
 
@@ -193,9 +195,8 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   }
 
   async function writeBatch(batch: Pending[], ordering: Ordering): Promise<{ results: Appended[]; touched: boolean }> {
-    const { Message } = models;
     return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (tx) => {
-      const existing = await findStored(sequelize, literal, Message, tx, batch);
+      const existing = await findStored(sequelize, literal, tx, batch);
       const known = new Map(existing.map((m) => [`${m.sender}\n${m.clientMsgId}`, m]));
       const conversationIds = [...new Set(batch.filter((b) => !known.has(b.key)).map((b) => b.conversationId))];
       await ordering.previousLocked;
@@ -203,7 +204,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
       ordering.locked();
       const nextSeq = new Map(conversations.map((c) => [c.id, c.lastSeq]));
       const now = new Date();
-      const rows: InferCreationAttributes<Message>[] = [];
+      const rows: MessageRecord[] = [];
       const results: Appended[] = [];
       const pendingNew = new Map<string, number>();
       for (const item of batch) {
@@ -221,7 +222,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
         if (last === undefined) throw new AppError('not_found', 404, 'The conversation does not exist');
         const seq = last + 1;
         nextSeq.set(item.conversationId, seq);
-        const row = {
+        const row: MessageRecord = {
           conversationId: item.conversationId,
           seq,
           id: randomUUID(),
@@ -236,7 +237,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
         };
         rows.push(row);
         pendingNew.set(item.key, results.length);
-        results.push({ message: Message.build(row, { isNewRecord: false }), duplicate: false });
+        results.push({ message: row, duplicate: false });
       }
       let touched = false;
       if (rows.length > 0) {
@@ -302,31 +303,26 @@ async function advanceSequences(sequelize: Sequelize, literal: Literal, tx: Tran
 const CHUNK = 500;
 
 /** Entries already stored under these (sender, client id) pairs: the retried sends. */
-async function findStored(sequelize: Sequelize, literal: Literal, Message: NodeModels['Message'], tx: Transaction, batch: Append[]): Promise<Message[]> {
-  const found: Message[] = [];
+async function findStored(sequelize: Sequelize, literal: Literal, tx: Transaction, batch: Append[]): Promise<MessageRecord[]> {
+  const found: MessageRecord[] = [];
   for (let i = 0; i < batch.length; i += CHUNK) {
     const chunk = batch.slice(i, i + CHUNK);
     const pairs = chunk.map((b) => `(${literal(b.sender)}, ${literal(b.clientMsgId)})`).join(', ');
     const rows = await sequelize.query<Record<string, unknown>>(`SELECT * FROM messages WHERE (sender, client_msg_id) IN (${pairs})`, { type: QueryTypes.SELECT, transaction: tx });
     for (const r of rows) {
-      found.push(
-        Message.build(
-          {
-            conversationId: String(r.conversation_id),
-            seq: Number(r.seq),
-            id: String(r.id),
-            sender: String(r.sender),
-            clientMsgId: String(r.client_msg_id),
-            kind: String(r.kind),
-            body: String(r.body),
-            refId: (r.ref_id as string | null) ?? null,
-            createdAt: new Date(r.created_at as string),
-            editedAt: r.edited_at ? new Date(r.edited_at as string) : null,
-            recalledAt: r.recalled_at ? new Date(r.recalled_at as string) : null,
-          },
-          { isNewRecord: false },
-        ),
-      );
+      found.push({
+        conversationId: String(r.conversation_id),
+        seq: Number(r.seq),
+        id: String(r.id),
+        sender: String(r.sender),
+        clientMsgId: String(r.client_msg_id),
+        kind: String(r.kind),
+        body: String(r.body),
+        refId: (r.ref_id as string | null) ?? null,
+        createdAt: new Date(r.created_at as string),
+        editedAt: r.edited_at ? new Date(r.edited_at as string) : null,
+        recalledAt: r.recalled_at ? new Date(r.recalled_at as string) : null,
+      });
     }
   }
   return found;
@@ -350,7 +346,7 @@ async function lockConversations(sequelize: Sequelize, literal: Literal, tx: Tra
 const COLUMNS = 'conversation_id, seq, id, sender, client_msg_id, kind, body, ref_id, created_at, edited_at, recalled_at';
 
 /** One multi-row INSERT per 500 entries. */
-export async function insertRows(sequelize: Sequelize, tx: Transaction, rows: InferCreationAttributes<Message>[], literal: Literal = sqlLiterals(sequelize)): Promise<void> {
+export async function insertRows(sequelize: Sequelize, tx: Transaction, rows: MessageRecord[], literal: Literal = sqlLiterals(sequelize)): Promise<void> {
   for (let i = 0; i < rows.length; i += CHUNK) {
     const values = rows
       .slice(i, i + CHUNK)

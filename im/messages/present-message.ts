@@ -1,4 +1,4 @@
-import type { Message } from '../models.ts';
+import type { MessageRecord } from '../models.ts';
 
 export type MessageBody = {
   text?: string;
@@ -12,7 +12,7 @@ export type MessageBody = {
   [key: string]: unknown;
 };
 
-export function parseBody(message: Pick<Message, 'body'>): MessageBody {
+export function parseBody(message: Pick<MessageRecord, 'body'>): MessageBody {
   try {
     return JSON.parse(message.body) as MessageBody;
   } catch {
@@ -21,7 +21,7 @@ export function parseBody(message: Pick<Message, 'body'>): MessageBody {
 }
 
 /** The one shape of a message on the wire. A recalled message keeps its place but loses its content. */
-export function presentMessage(message: Message) {
+export function presentMessage(message: MessageRecord) {
   const body = message.recalledAt ? {} : parseBody(message);
   return {
     id: message.id,

@@ -4,7 +4,7 @@ import { AppError, ForbiddenError, NotFoundError, ValidationError } from '../../
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
 import { requireMember } from '../conversations/membership.ts';
-import type { Message } from '../models.ts';
+import type { Message, MessageRecord } from '../models.ts';
 import type { Appended } from './group-commit.ts';
 import { parseBody } from './present-message.ts';
 
@@ -82,7 +82,7 @@ async function submitToHome(ctx: NodeContext, home: string, change: Change, targ
   return { message, duplicate: ack.duplicate };
 }
 
-async function appendChange(ctx: NodeContext, change: Change, target: Message, body: string, alsoWrite: (tx: Transaction, stored: Message) => Promise<void>) {
+async function appendChange(ctx: NodeContext, change: Change, target: Message, body: string, alsoWrite: (tx: Transaction, stored: MessageRecord) => Promise<void>) {
   const home = await ctx.members.homeOf(target.conversationId);
   if (home && home !== ctx.domain) return submitToHome(ctx, home, change, target, body);
   return ctx.committer.append({
@@ -137,7 +137,7 @@ export async function editMessage(ctx: NodeContext, input: unknown): Promise<App
       // Recalled meanwhile: the edit must not carry the text either, in storage or in what fan-out pushes.
       const gone = { body: '{}', recalledAt: current?.recalledAt ?? stored.createdAt };
       await Message.update(gone, { where: { conversationId: stored.conversationId, seq: stored.seq }, transaction: tx });
-      stored.set(gone);
+      Object.assign(stored, gone);
       return;
     }
     const body = JSON.stringify({ ...parseBody(current), text: data.text });

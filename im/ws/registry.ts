@@ -22,14 +22,15 @@ export function createRegistry() {
   const byAddress = new Map<string, Set<Connection>>();
   const watchers = new Map<string, Set<Connection>>();
 
-  function send(connection: Connection, data: string) {
-    if (connection.socket.readyState === connection.socket.OPEN) connection.socket.send(data);
+  function send(connection: Connection, data: string | Buffer) {
+    // A Buffer is still a text frame: it is the JSON, encoded once for all its targets.
+    if (connection.socket.readyState === connection.socket.OPEN) connection.socket.send(data, { binary: false });
   }
 
   // Deliveries go out in order, at most SLICE socket writes per turn of the event loop, so a message to
   // a large group does not hold up the next flush or every other socket while it is written.
   const SLICE = 500;
-  const pending: { data: string; targets: Connection[] }[] = [];
+  const pending: { data: Buffer; targets: Connection[] }[] = [];
   let pumping = false;
 
   function pump() {
@@ -45,7 +46,7 @@ export function createRegistry() {
     if (pumping) setImmediate(pump);
   }
 
-  function enqueue(data: string, targets: Connection[]) {
+  function enqueue(data: Buffer, targets: Connection[]) {
     if (targets.length === 0) return;
     pending.push({ data, targets });
     if (!pumping) pump();
@@ -96,7 +97,7 @@ export function createRegistry() {
             if (connection.id !== event.exceptConnection) targets.push(connection);
           }
         }
-        if (targets.length > 0) enqueue(JSON.stringify(event.frame), targets);
+        if (targets.length > 0) enqueue(Buffer.from(JSON.stringify(event.frame)), targets);
       } else if (event.kind === 'presence') {
         const data = JSON.stringify(serverFrame('presence', { address: event.address, status: event.status, lastSeen: event.lastSeen }));
         for (const connection of watchers.get(event.address) ?? []) send(connection, data);
