@@ -7,8 +7,9 @@
  *   npm run bench:node                  the full run (about 2–4 minutes on a quiet machine)
  *   npm run bench:node -- --smoke       a small run (500 sockets, 1,000 msg/s, 200 members); writes nothing
  *   options: --no-write, --write, --out=<file> (write the section there instead), --alt-flush=<ms>|none
- *   npm run bench:node -- --dm-only --rates=10000,20000 [--profile]   only the direct-message steps
+ *   npm run bench:node -- --dm-only --rates=10000:15,20000 [--profile]   only the direct-message steps (rate[:seconds])
  *     (all sockets connected, no heap snapshots, group or shutdown phases); for trying a change; writes nothing
+ *   --env=NAME=value (repeatable): an extra setting for the node process, e.g. --env=FLUSH_CONCURRENCY=1
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -121,8 +122,10 @@ const ratesArg = argv.find((a) => a.startsWith('--rates='))?.slice('--rates='.le
 if (dmOnly) {
   scale.altFlushMs = null;
   if (!argv.includes('--profile')) scale.profileRate = 0;
-  if (ratesArg) scale.steps = ratesArg.split(',').map((r) => ({ rate: Number(r), seconds: 8 }));
+  if (ratesArg) scale.steps = ratesArg.split(',').map((r) => ({ rate: Number(r.split(':')[0]), seconds: Number(r.split(':')[1] ?? 8) }));
 }
+// --env=NAME=value (repeatable): extra settings for the node process, to compare configurations.
+const extraEnv = Object.fromEntries(argv.filter((a) => a.startsWith('--env=')).map((a) => a.slice('--env='.length).split(/=(.*)/s).slice(0, 2)));
 const write = !dmOnly && (argv.includes('--write') || (scale.name === 'full' && !argv.includes('--no-write')));
 const outFile = argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
 
@@ -189,6 +192,7 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     FRAMES_PER_SECOND: '100000',
     ...(flushWindowMs === null ? {} : { FLUSH_WINDOW_MS: String(flushWindowMs) }),
+    ...extraEnv,
   });
   results.nodeEnv = Object.fromEntries(Object.entries(nodeEnv(null)).filter(([k]) => !['DATABASE_URL', 'ATRIUM_DATA_DIR', 'GATEWAY_ISSUER'].includes(k)));
 

@@ -4,7 +4,9 @@ import type { NodeModels } from '../models.ts';
 /**
  * Active members per conversation, cached in the process so the send path and fan-out do not query
  * membership for every message. Membership changes publish a bus event that drops the entry on every
- * process; the TTL bounds staleness should such an event be missed.
+ * process; the TTL bounds staleness should such an event be missed. An entry past its TTL is still
+ * answered while it is read again in the background (one query for all that expired together), so that
+ * thousands of conversations cached at once do not all miss at once, in the middle of traffic.
  */
 export function createMemberCache(models: NodeModels, options: { ttlMs?: number; maxEntries?: number } = {}) {
   const ttlMs = options.ttlMs ?? 60_000;
@@ -13,6 +15,8 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
   const loading = new Map<string, Promise<Set<string>>>();
   // Bumped by invalidate(): a load that started before an invalidation must not store what it read.
   const generation = new Map<string, number>();
+  const refreshing = new Set<string>();
+  let refreshTimer: NodeJS.Timeout | undefined;
 
   async function load(ids: string[]): Promise<void> {
     const startedAt = new Map(ids.map((id) => [id, generation.get(id) ?? 0]));
@@ -21,19 +25,46 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
       models.Conversation.findAll({ where: { id: { [Op.in]: ids } }, attributes: ['id', 'homeDomain'] }),
     ]);
     const now = Date.now();
+    const homes = new Map(conversations.map((c) => [c.id, c.homeDomain]));
     const fresh = new Map(ids.map((id) => [id, new Set<string>()]));
     for (const row of rows) fresh.get(row.conversationId)!.add(row.address);
     for (const [id, members] of fresh) {
       if ((generation.get(id) ?? 0) !== startedAt.get(id)) continue;
       if (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
-      entries.set(id, { members, home: conversations.find((c) => c.id === id)?.homeDomain ?? null, at: now });
+      entries.set(id, { members, home: homes.get(id) ?? null, at: now });
     }
   }
 
   function cached(id: string): Set<string> | undefined {
     const entry = entries.get(id);
-    if (!entry || Date.now() - entry.at > ttlMs) return undefined;
+    if (!entry) return undefined;
+    if (Date.now() - entry.at > ttlMs) refreshLater(id);
     return entry.members;
+  }
+
+  function refreshLater(id: string) {
+    if (refreshing.has(id)) return;
+    refreshing.add(id);
+    refreshTimer ??= setTimeout(() => {
+      refreshTimer = undefined;
+      const ids = [...refreshing];
+      for (let i = 0; i < ids.length; i += 1000) {
+        const chunk = ids.slice(i, i + 1000);
+        load(chunk)
+          .catch(() => {
+            // The database is away: keep answering from the entries, and try again in a few seconds.
+            const retryAt = Date.now() - ttlMs + 5_000;
+            for (const id of chunk) {
+              const entry = entries.get(id);
+              if (entry) entry.at = retryAt;
+            }
+          })
+          .finally(() => {
+            for (const id of chunk) refreshing.delete(id);
+          });
+      }
+    }, 0);
+    refreshTimer.unref();
   }
 
   return {
