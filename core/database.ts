@@ -78,13 +78,3 @@ export async function databaseReachable(sequelize: Sequelize): Promise<boolean> 
     return false;
   }
 }
-
-/**
- * A timestamp for a hand-written statement's replacements. Sequelize formats a Date replacement for
- * MySQL/MariaDB without milliseconds; DATETIME(3) columns need them (ordering, sync cursors).
- */
-export function sqlTimestamp(sequelize: Sequelize, date: Date | null | undefined): Date | string | null {
-  if (!date) return null;
-  if (sequelize.getDialect() === 'sqlite') return date;
-  return date.toISOString().replace('T', ' ').replace('Z', '');
-}

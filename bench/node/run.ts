@@ -121,7 +121,8 @@ const dmOnly = argv.includes('--dm-only');
 const ratesArg = argv.find((a) => a.startsWith('--rates='))?.slice('--rates='.length);
 if (dmOnly) {
   scale.altFlushMs = null;
-  if (!argv.includes('--profile')) scale.profileRate = 0;
+  const profileArg = argv.find((a) => a.startsWith('--profile'));
+  scale.profileRate = profileArg ? Number(profileArg.split('=')[1] ?? 10_000) : 0;
   if (ratesArg) scale.steps = ratesArg.split(',').map((r) => ({ rate: Number(r.split(':')[0]), seconds: Number(r.split(':')[1] ?? 8) }));
 }
 // --env=NAME=value (repeatable): extra settings for the node process, to compare configurations.
@@ -401,7 +402,7 @@ async function main(): Promise<void> {
     if (profileRate) {
       // Profiled where the node first saturated: past that, batches and queues only grow, and the profile
       // shows overload (bursts, convoys) more than the cost of a message.
-      const rate = sweep.steps.find((x) => x.acksPerS < 0.9 * x.offered)?.offered ?? profileRate;
+      const rate = dmOnly && scale.profileRate ? scale.profileRate : (sweep.steps.find((x) => x.acksPerS < 0.9 * x.offered)?.offered ?? profileRate);
       const file = join(dataDir, `node-dm-${tag}.cpuprofile`);
       const { result, db } = await dmStep(`${fmt(rate)}/s profiled`, { rate, seconds: 8 }, { profile: file });
       const kept = join(RESULTS_DIR, `node-dm-${tag}.cpuprofile`);

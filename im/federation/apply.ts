@@ -1,6 +1,5 @@
 import { Op, QueryTypes, type Transaction } from 'sequelize';
-import { insertRows } from '../messages/group-commit.ts';
-import { sqlTimestamp } from '../../core/database.ts';
+import { advanceSequences, insertRows } from '../messages/group-commit.ts';
 import { AppError } from '../../core/errors.ts';
 import { domainOf } from '../address.ts';
 import type { NodeServices } from '../context.ts';
@@ -153,11 +152,7 @@ async function storeEntries(services: NodeServices, run: EntryEvent[], tx: Trans
   const highest = new Map<string, number>();
   for (const row of rows) highest.set(row.conversationId, Math.max(highest.get(row.conversationId) ?? 0, row.seq));
   const ids = [...highest.keys()];
-  const cases = ids.map(() => 'WHEN ? THEN (CASE WHEN last_seq < ? THEN ? ELSE last_seq END)').join(' ');
-  await services.sequelize.query(`UPDATE conversations SET last_seq = CASE id ${cases} END, updated_at = ? WHERE id IN (${ids.map(() => '?').join(', ')})`, {
-    replacements: [...ids.flatMap((id) => [id, highest.get(id)!, highest.get(id)!]), sqlTimestamp(services.sequelize, new Date()), ...ids],
-    transaction: tx,
-  });
+  await advanceSequences(services.sequelize, tx, [...highest], new Date(), { forwardOnly: true });
 
   for (const event of fresh) {
     if (!event.target) continue;
@@ -174,6 +169,6 @@ async function storeEntries(services: NodeServices, run: EntryEvent[], tx: Trans
   return rows.map((row) => ({
     kind: 'deliver' as const,
     recipients: local.get(row.conversationId) ?? [],
-    frame: serverFrame('message', { message: presentMessage(Message.build(row, { isNewRecord: false })) }),
+    frame: serverFrame('message', { message: presentMessage(row) }),
   }));
 }

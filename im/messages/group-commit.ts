@@ -243,7 +243,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
       if (rows.length > 0) {
         await insertRows(sequelize, tx, rows, literal);
         const advanced = conversations.filter((c) => nextSeq.get(c.id) !== c.lastSeq).map((c) => [c.id, nextSeq.get(c.id)!] as const);
-        await advanceSequences(sequelize, literal, tx, advanced, now);
+        await advanceSequences(sequelize, tx, advanced, now);
         for (let i = 0; i < batch.length; i++) {
           const item = batch[i]!;
           const result = results[i]!;
@@ -284,15 +284,25 @@ function deferred(): { promise: Promise<void>; resolve(): void } {
 }
 
 /**
- * Moves many conversations' last sequence forward in a few statements (one CASE update per 500
- * conversations) instead of one UPDATE each: a flush may touch thousands of conversations.
+ * Moves many conversations' last sequence to the given numbers in one statement per chunk, joining the
+ * table to the list of (id, seq) pairs. (A `CASE id WHEN … THEN …` list is compared branch by branch for
+ * every row, so its cost grows with the square of the conversations in a flush: at 2,000 it took MariaDB
+ * ~55 ms a statement, the join ~5 ms.) `forwardOnly` keeps a sequence that is already further on.
  */
-async function advanceSequences(sequelize: Sequelize, literal: Literal, tx: Transaction, advanced: (readonly [string, number])[], now: Date): Promise<void> {
+export async function advanceSequences(sequelize: Sequelize, tx: Transaction, advanced: (readonly [string, number])[], now: Date, options: { forwardOnly?: boolean } = {}): Promise<void> {
+  const literal = sqlLiterals(sequelize);
+  const sqlite = sequelize.getDialect() === 'sqlite';
   for (let i = 0; i < advanced.length; i += CHUNK) {
     const chunk = advanced.slice(i, i + CHUNK);
-    const cases = chunk.map(([id, seq]) => `WHEN ${literal(id)} THEN ${literal(seq)}`).join(' ');
-    const ids = chunk.map(([id]) => literal(id)).join(', ');
-    await sequelize.query(`UPDATE conversations SET last_seq = CASE id ${cases} END, updated_at = ${literal(now)} WHERE id IN (${ids})`, { transaction: tx });
+    if (sqlite) {
+      const values = chunk.map(([id, seq]) => `(${literal(id)}, ${literal(seq)})`).join(', ');
+      const next = options.forwardOnly ? 'MAX(last_seq, v.column2)' : 'v.column2';
+      await sequelize.query(`UPDATE conversations SET last_seq = ${next}, updated_at = ${literal(now)} FROM (VALUES ${values}) AS v WHERE conversations.id = v.column1`, { transaction: tx });
+    } else {
+      const pairs = chunk.map(([id, seq], n) => (n === 0 ? `SELECT ${literal(id)} AS id, ${literal(seq)} AS seq` : `SELECT ${literal(id)}, ${literal(seq)}`)).join(' UNION ALL ');
+      const next = options.forwardOnly ? 'GREATEST(c.last_seq, v.seq)' : 'v.seq';
+      await sequelize.query(`UPDATE conversations c JOIN (${pairs}) v ON c.id = v.id SET c.last_seq = ${next}, c.updated_at = ${literal(now)}`, { transaction: tx });
+    }
   }
 }
 
