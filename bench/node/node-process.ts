@@ -5,7 +5,7 @@
  * Run only by bench/node/run.ts (with --expose-gc, so memory is read after a full collection).
  */
 import { writeHeapSnapshot } from 'node:v8';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import type { Sequelize } from 'sequelize';
 import { loadNodeConfig } from '../../im/config.ts';
 import { startNode } from '../../im/main.ts';
@@ -23,6 +23,8 @@ export type NodeStats = {
   eluActive: number;
   eluIdle: number;
   loopDelay: { p50: number; p99: number; max: number };
+  /** Garbage-collection pauses since the last stats call: all of them, and the longest full (mark-compact) one. */
+  gc: { count: number; totalMs: number; maxMs: number; majorCount: number; majorMaxMs: number };
   sockets: number;
 };
 
@@ -38,6 +40,19 @@ const node = await startNode(loadNodeConfig(process.env), { migrate: true });
 const gc = (globalThis as { gc?: () => void }).gc;
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
+let gcSince = { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMaxMs: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const major = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
+    gcSince.count += 1;
+    gcSince.totalMs += entry.duration;
+    gcSince.maxMs = Math.max(gcSince.maxMs, entry.duration);
+    if (major) {
+      gcSince.majorCount += 1;
+      gcSince.majorMaxMs = Math.max(gcSince.majorMaxMs, entry.duration);
+    }
+  }
+}).observe({ entryTypes: ['gc'] });
 
 const counts: QueryCounts = { statements: {}, transactions: { count: 0, ms: 0, maxMs: 0 }, wallMs: 0 };
 let countingSince = 0;
@@ -57,6 +72,8 @@ serveIpc(
       const elu = performance.eventLoopUtilization();
       const delay = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
       loopDelay.reset();
+      const gcStats = gcSince;
+      gcSince = { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMaxMs: 0 };
       return {
         rss: memory.rss,
         heapUsed: memory.heapUsed,
@@ -68,6 +85,7 @@ serveIpc(
         eluActive: elu.active,
         eluIdle: elu.idle,
         loopDelay: delay,
+        gc: gcStats,
         sockets: node.sockets.registry.size,
       };
     },

@@ -29,6 +29,10 @@ export type Usage = {
   nodeCpu: number;
   nodeLoop: number;
   loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** The node's longest garbage-collection pause in the interval, and its full (mark-compact) collections. */
+  gcMaxMs: number;
+  gcMajor: number;
   mariadbCpu: number | null;
   generatorsCpu: number;
   /** The orchestrator (with the in-process gateway). */
@@ -55,6 +59,9 @@ export function usageBetween(a: Snapshot, b: Snapshot): Usage {
     nodeCpu,
     nodeLoop: (100 * active) / Math.max(1e-9, active + idle),
     loopDelayP99Ms: b.node.loopDelay.p99,
+    loopDelayMaxMs: b.node.loopDelay.max,
+    gcMaxMs: b.node.gc.maxMs,
+    gcMajor: b.node.gc.majorCount,
     mariadbCpu,
     generatorsCpu,
     orchestratorCpu,

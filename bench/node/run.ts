@@ -364,7 +364,7 @@ async function main(): Promise<void> {
     log(
       `  ${label}: offered ${fmt(step.rate)}/s → sent ${fmt(result.sentPerS)}/s, acks ${fmt(result.acksPerS)}/s, deliveries ${fmt(result.deliveriesPerS)}/s; ` +
         `delivery p50 ${ms(result.delivery.p50)} p99 ${ms(result.delivery.p99)} max ${ms(result.delivery.max)}; ack p99 ${ms(result.ack.p99)}; ` +
-        `node CPU ${pct(result.usage.nodeCpu)}, MariaDB ${pct(result.usage.mariadbCpu)}, generators ${pct(result.usage.generatorsCpu)}; load ${result.usage.load}` +
+        `node CPU ${pct(result.usage.nodeCpu)}, MariaDB ${pct(result.usage.mariadbCpu)}, generators ${pct(result.usage.generatorsCpu)}; loop delay max ${ms(result.usage.loopDelayMaxMs)}, GC pause max ${ms(result.usage.gcMaxMs)} (${result.usage.gcMajor} full); load ${result.usage.load}` +
         (result.skipped ? `; ${fmt(result.skipped)} not sent (client in-flight cap)` : '') +
         (Object.keys(errors).length ? `; errors ${JSON.stringify(errors)}` : ''),
     );
@@ -404,7 +404,7 @@ async function main(): Promise<void> {
       // shows overload (bursts, convoys) more than the cost of a message.
       const rate = dmOnly && scale.profileRate ? scale.profileRate : (sweep.steps.find((x) => x.acksPerS < 0.9 * x.offered)?.offered ?? profileRate);
       const file = join(dataDir, `node-dm-${tag}.cpuprofile`);
-      const { result, db } = await dmStep(`${fmt(rate)}/s profiled`, { rate, seconds: 8 }, { profile: file });
+      const { result, db } = await dmStep(`${fmt(rate)}/s profiled`, { rate, seconds: dmOnly ? 15 : 8 }, { profile: file });
       const kept = join(RESULTS_DIR, `node-dm-${tag}.cpuprofile`);
       copyFileSync(file, kept);
       sweep.profiled = { ...result, db: db!, profile: summariseProfile(file, ROOT), profileFile: `bench/results/node-dm-${tag}.cpuprofile` };
