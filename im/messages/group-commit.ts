@@ -196,52 +196,25 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
 
   async function writeBatch(batch: Pending[], ordering: Ordering): Promise<{ results: Appended[]; touched: boolean }> {
     return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (tx) => {
-      const existing = await findStored(sequelize, literal, tx, batch);
-      const known = new Map(existing.map((m) => [`${m.sender}\n${m.clientMsgId}`, m]));
-      const conversationIds = [...new Set(batch.filter((b) => !known.has(b.key)).map((b) => b.conversationId))];
       await ordering.previousLocked;
-      const conversations = await lockConversations(sequelize, literal, tx, conversationIds);
+      const conversations = await lockConversations(sequelize, literal, tx, [...new Set(batch.map((b) => b.conversationId))]);
       ordering.locked();
-      const nextSeq = new Map(conversations.map((c) => [c.id, c.lastSeq]));
       const now = new Date();
-      const rows: MessageRecord[] = [];
-      const results: Appended[] = [];
-      const pendingNew = new Map<string, number>();
-      for (const item of batch) {
-        const stored = known.get(item.key);
-        if (stored) {
-          results.push({ message: stored, duplicate: true });
-          continue;
-        }
-        const inBatch = pendingNew.get(item.key);
-        if (inBatch !== undefined) {
-          results.push({ message: results[inBatch]!.message, duplicate: true });
-          continue;
-        }
-        const last = nextSeq.get(item.conversationId);
-        if (last === undefined) throw new AppError('not_found', 404, 'The conversation does not exist');
-        const seq = last + 1;
-        nextSeq.set(item.conversationId, seq);
-        const row: MessageRecord = {
-          conversationId: item.conversationId,
-          seq,
-          id: randomUUID(),
-          sender: item.sender,
-          clientMsgId: item.clientMsgId,
-          kind: item.kind,
-          body: item.body,
-          refId: item.refId ?? null,
-          createdAt: now,
-          editedAt: null,
-          recalledAt: null,
-        };
-        rows.push(row);
-        pendingNew.set(item.key, results.length);
-        results.push({ message: row, duplicate: false });
+      // Written as if every entry were new, since retried client ids are rare: one round trip fewer in
+      // the common case. If one was stored before, the insert fails on its unique key and changes
+      // nothing; the stored copies are then read and the rest numbered again.
+      let plan = numberEntries(batch, new Map(), conversations, now);
+      try {
+        await insertRows(sequelize, tx, plan.rows, literal);
+      } catch (error) {
+        if (!(error instanceof UniqueConstraintError)) throw error;
+        const stored = await findStored(sequelize, literal, tx, batch);
+        plan = numberEntries(batch, new Map(stored.map((m) => [`${m.sender}\n${m.clientMsgId}`, m])), conversations, now);
+        await insertRows(sequelize, tx, plan.rows, literal);
       }
+      const { rows, results, nextSeq } = plan;
       let touched = false;
       if (rows.length > 0) {
-        await insertRows(sequelize, tx, rows, literal);
         const advanced = conversations.filter((c) => nextSeq.get(c.id) !== c.lastSeq).map((c) => [c.id, nextSeq.get(c.id)!] as const);
         await advanceSequences(sequelize, tx, advanced, now);
         for (let i = 0; i < batch.length; i++) {
@@ -281,6 +254,50 @@ function deferred(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/**
+ * Gives each new entry the next number of its conversation, from the locked last numbers. An entry
+ * already stored (`known`), or repeated within the batch, is answered with the stored one instead.
+ */
+function numberEntries(batch: Pending[], known: Map<string, MessageRecord>, conversations: { id: string; lastSeq: number }[], now: Date) {
+  const nextSeq = new Map(conversations.map((c) => [c.id, c.lastSeq]));
+  const rows: MessageRecord[] = [];
+  const results: Appended[] = [];
+  const pendingNew = new Map<string, number>();
+  for (const item of batch) {
+    const stored = known.get(item.key);
+    if (stored) {
+      results.push({ message: stored, duplicate: true });
+      continue;
+    }
+    const inBatch = pendingNew.get(item.key);
+    if (inBatch !== undefined) {
+      results.push({ message: results[inBatch]!.message, duplicate: true });
+      continue;
+    }
+    const last = nextSeq.get(item.conversationId);
+    if (last === undefined) throw new AppError('not_found', 404, 'The conversation does not exist');
+    const seq = last + 1;
+    nextSeq.set(item.conversationId, seq);
+    const row: MessageRecord = {
+      conversationId: item.conversationId,
+      seq,
+      id: randomUUID(),
+      sender: item.sender,
+      clientMsgId: item.clientMsgId,
+      kind: item.kind,
+      body: item.body,
+      refId: item.refId ?? null,
+      createdAt: now,
+      editedAt: null,
+      recalledAt: null,
+    };
+    rows.push(row);
+    pendingNew.set(item.key, results.length);
+    results.push({ message: row, duplicate: false });
+  }
+  return { rows, results, nextSeq };
 }
 
 /**

@@ -91,4 +91,23 @@ describe('flushes open at once', () => {
     expect(committed).toEqual(['order-slow-0001', 'order-fast-0001', 'order-slow-0002']);
     expect(c.message.seq).toBe(a.message.seq + 1);
   });
+
+  it('numbers new entries without a gap when a batch also holds a send that was stored before', async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const direct = await alice.openDirect('dave@eng.campus.test');
+    alice.close();
+    const committer = createGroupCommitter({ sequelize: eng.sequelize, models: eng.models, windowMs: 20, maxBatch: 100, concurrency: 4, logger: eng.logger, afterCommit: () => undefined });
+    const entry = (clientMsgId: string) => ({ conversationId: direct.id, sender: 'alice@eng.campus.test', clientMsgId, kind: 'text', body: JSON.stringify({ text: clientMsgId }) });
+    const first = await committer.append(entry('mixed-batch-0001'));
+    // One batch: a retry of the stored send between two new ones.
+    const [second, again, third] = await Promise.all([committer.append(entry('mixed-batch-0002')), committer.append(entry('mixed-batch-0001')), committer.append(entry('mixed-batch-0003'))]);
+    expect(again.duplicate).toBe(true);
+    expect(again.message.id).toBe(first.message.id);
+    expect([second.duplicate, third.duplicate]).toEqual([false, false]);
+    expect([second.message.seq, third.message.seq]).toEqual([first.message.seq + 1, first.message.seq + 2]);
+    const rows = await eng.models.Message.findAll({ where: { conversationId: direct.id }, order: [['seq', 'ASC']] });
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
+    expect(rows.filter((r) => r.clientMsgId === 'mixed-batch-0001')).toHaveLength(1);
+  });
 });
+
