@@ -80,6 +80,9 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   let queue: Pending[] = [];
   let timer: NodeJS.Timeout | undefined;
   let open = 0;
+  // Flushes started but not yet holding their conversations' locks: at most one, since a second would
+  // only wait behind it; the batch that gathers meanwhile is the bigger for it (fewer transactions).
+  let awaitingLock = 0;
   const inFlight = new Set<string>();
   // The latest started flush's milestones: the next flush waits on them (see above).
   let lastLocked: Promise<void> = Promise.resolve();
@@ -87,7 +90,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   let idle: { promise: Promise<void>; resolve(): void } | undefined;
 
   function schedule() {
-    if (timer || queue.length === 0 || open >= concurrency) return;
+    if (timer || queue.length === 0 || open >= concurrency || awaitingLock > 0) return;
     if (queue.length >= options.maxBatch || options.windowMs === 0) {
       startFlush();
       return;
@@ -112,10 +115,11 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   }
 
   function startFlush() {
-    if (open >= concurrency) return;
+    if (open >= concurrency || awaitingLock > 0) return;
     const batch = takeBatch();
     if (batch.length === 0) return;
     open += 1;
+    awaitingLock += 1;
     for (const item of batch) inFlight.add(item.key);
     const previousLocked = lastLocked;
     const previousAnswered = lastAnswered;
@@ -123,14 +127,23 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
     const answered = deferred();
     lastLocked = locked.promise;
     lastAnswered = answered.promise;
-    void flushBatch(batch, { previousLocked, locked: locked.resolve })
+    let holdsLocks = false;
+    const markLocked = () => {
+      if (holdsLocks) return;
+      holdsLocks = true;
+      locked.resolve();
+      awaitingLock -= 1;
+      // The next batch has gathered while this one waited for its locks: it goes now.
+      if (queue.length > 0) startFlush();
+    };
+    void flushBatch(batch, { previousLocked, locked: markLocked })
       .then(async (outcome) => {
-        locked.resolve();
+        markLocked();
         await previousAnswered;
         answer(batch, outcome);
       })
       .finally(() => {
-        locked.resolve();
+        markLocked();
         answered.resolve();
         for (const item of batch) inFlight.delete(item.key);
         open -= 1;

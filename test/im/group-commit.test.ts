@@ -81,8 +81,11 @@ describe('flushes open at once', () => {
     const order: string[] = [];
     const entry = (conversationId: string, clientMsgId: string) => ({ conversationId, sender: 'alice@eng.campus.test', clientMsgId, kind: 'text', body: '{}' });
     // The first flush stays open a while after taking its row lock; the second touches another conversation.
-    const first = committer.append({ ...entry(slow.id, 'order-slow-0001'), alsoWrite: () => new Promise((r) => setTimeout(r, 300)) });
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const first = committer.append({ ...entry(slow.id, 'order-slow-0001'), alsoWrite: () => pause(400) });
+    await pause(100);
     const second = committer.append(entry(fast.id, 'order-fast-0001'));
+    await pause(100);
     // The third shares the first one's conversation: it must number after it.
     const third = committer.append(entry(slow.id, 'order-slow-0002'));
     for (const [name, p] of [['first', first], ['second', second], ['third', third]] as const) void p.then(() => order.push(name));
