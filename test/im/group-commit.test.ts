@@ -81,7 +81,7 @@ describe('flushes open at once', () => {
     const order: string[] = [];
     const entry = (conversationId: string, clientMsgId: string) => ({ conversationId, sender: 'alice@eng.campus.test', clientMsgId, kind: 'text', body: '{}' });
     // The first flush stays open a while after taking its row lock; the second touches another conversation.
-    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
     const first = committer.append({ ...entry(slow.id, 'order-slow-0001'), alsoWrite: () => pause(400) });
     await pause(100);
     const second = committer.append(entry(fast.id, 'order-fast-0001'));
