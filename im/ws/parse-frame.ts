@@ -13,6 +13,20 @@ export class FrameError extends AppError {
   }
 }
 
+/**
+ * The id of a frame that is refused before it is read (rate limiting), so that the client can match the
+ * refusal to its request and retry it; undefined when the data is not a frame with an id.
+ */
+export function frameIdOf(data: Buffer, maxBytes: number): string | undefined {
+  if (data.length > maxBytes) return undefined;
+  try {
+    const id = (JSON.parse(data.toString()) as { id?: unknown } | null)?.id;
+    return typeof id === 'string' ? id.slice(0, 64) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Turns raw socket data into a valid client frame, or a FrameError with a stable code. */
 export function parseFrame(data: Buffer | string, maxBytes: number): ClientFrame {
   const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;

@@ -9,7 +9,7 @@ import type { PresenceStatus } from '../presence/presence-store.ts';
 import { serverFrame, type ClientFrame, type ServerFrame } from '../protocol/frames.ts';
 import { CLOSE } from './close-codes.ts';
 import { handlers, isDeferred, UnsupportedFrameError, type SocketSession } from './handlers.ts';
-import { FrameError, parseFrame } from './parse-frame.ts';
+import { FrameError, frameIdOf, parseFrame } from './parse-frame.ts';
 import { createRegistry, type Connection } from './registry.ts';
 
 const AUTH_TIMEOUT_MS = 10_000;
@@ -169,7 +169,8 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
 
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return strike({ code: 'binary_not_supported', message: 'Frames are JSON text' });
-      if (!allowFrame()) return strike({ code: 'rate_limited', message: 'Too many frames; slow down' });
+      // The refusal names the frame, so a client waiting for its answer learns it may retry (the SDK does, after a pause).
+      if (!allowFrame()) return strike({ code: 'rate_limited', message: 'Too many frames; slow down' }, frameIdOf(data as Buffer, config.maxFrameBytes));
       let frame: ClientFrame;
       try {
         frame = parseFrame(data as Buffer, config.maxFrameBytes);

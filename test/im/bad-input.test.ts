@@ -90,7 +90,9 @@ describe('abuse', () => {
   it('rate-limits a flood, then disconnects the client that keeps going', async () => {
     const raw = await authed(strict, 'bob');
     for (let i = 0; i < 30; i++) raw.send({ v: 1, id: `fl${i}`, type: 'ping' });
-    expect(await raw.next((f) => f.code === 'rate_limited')).toBeTruthy();
+    // The refusal names the refused frame, so that its sender can retry it.
+    const refused = await raw.next((f) => f.code === 'rate_limited');
+    expect(refused.re).toMatch(/^fl\d+$/);
     expect((await raw.closed).code).toBe(4429);
   });
 
