@@ -114,6 +114,8 @@ export type DmSweep = {
   sockets: number;
   setup: { opened: number; seconds: number; failures: Record<string, number> };
   steps: DmStep[];
+  /** The latency target's rate run again (it varies from run to run on a shared machine): every run counts. */
+  repeats: DmStep[];
   profiled: (DmStep & { db: DbProfile; profile: ProfileSummary | null; profileFile: string | null }) | null;
 };
 

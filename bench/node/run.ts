@@ -54,6 +54,8 @@ type Scale = {
   pairs: number;
   steps: Step[];
   latencyRate: number;
+  /** How many more times the latency target's rate is run after the sweep. */
+  latencyRepeats: number;
   profileRate: number;
   groupSize: number;
   groupMessages: number;
@@ -81,6 +83,7 @@ const SCALES: Record<'full' | 'smoke', Scale> = {
       { rate: 25_000, seconds: 8 },
     ],
     latencyRate: 10_000,
+    latencyRepeats: 2,
     profileRate: 20_000,
     groupSize: 3_000,
     groupMessages: 20,
@@ -103,6 +106,7 @@ const SCALES: Record<'full' | 'smoke', Scale> = {
       { rate: 1_000, seconds: 6 },
     ],
     latencyRate: 1_000,
+    latencyRepeats: 0,
     profileRate: 1_000,
     groupSize: 200,
     groupMessages: 10,
@@ -385,6 +389,7 @@ async function main(): Promise<void> {
       sockets: (await node.call<NodeStats>('stats')).sockets,
       setup: { opened: setups.reduce((s, r) => s + r.opened, 0), seconds: (performance.now() - t0) / 1000, failures },
       steps: [],
+      repeats: [],
       profiled: null,
     };
     log(`  opened ${sweep.setup.opened} in ${sweep.setup.seconds.toFixed(1)} s${Object.keys(failures).length ? ` (failures ${JSON.stringify(failures)})` : ''}`);
@@ -398,6 +403,14 @@ async function main(): Promise<void> {
       sweep.steps.push(result);
       if (result.acksPerS < 0.9 * step.rate) saturated += 1;
       await sleep(1_000);
+    }
+    const latency = steps.find((x) => x.rate === scale.latencyRate);
+    if (latency && tag === 'default' && !dmOnly) {
+      for (let i = 0; i < scale.latencyRepeats; i++) {
+        const { result } = await dmStep(`${fmt(latency.rate)}/s again (${i + 2} of ${scale.latencyRepeats + 1})`, latency);
+        sweep.repeats.push(result);
+        await sleep(1_000);
+      }
     }
     if (profileRate) {
       // Profiled where the node first saturated: past that, batches and queues only grow, and the profile
