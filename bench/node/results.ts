@@ -145,6 +145,8 @@ export type Results = {
   dirty: string[];
   machine: Machine;
   mariadb: string;
+  /** InnoDB buffer pool during the run, and the server's own setting (restored afterwards). */
+  bufferPool: { own: number; used: number } | null;
   generators: { count: number; addresses: string[]; socketsEach: number; connectConcurrency: number };
   nodeEnv: Record<string, string>;
   idle: IdleResult | null;

@@ -34,7 +34,7 @@ import {
   type Results,
   type Snapshot,
 } from './results.ts';
-import { createDatabase, createGroupInDatabase, freePort, spawnGenerator, spawnNode, startBenchGateway, tail, type BenchDatabase, type BenchGateway, type GeneratorChild, type NodeChild } from './setup.ts';
+import { createDatabase, createGroupInDatabase, sizeBufferPool, freePort, spawnGenerator, spawnNode, startBenchGateway, tail, type BenchDatabase, type BenchGateway, type GeneratorChild, type NodeChild } from './setup.ts';
 import type { ConnectResult, DmPair, DmRunResult, GeneratorStats } from './generator.ts';
 import type { HistogramData } from './histogram.ts';
 import type { NodeStats, QueryCounts } from './node-process.ts';
@@ -152,6 +152,7 @@ async function main(): Promise<void> {
     dirty: git(['status', '--porcelain', '--', 'im', 'core', 'migrations']).split('\n').filter(Boolean),
     machine,
     mariadb: '',
+    bufferPool: null,
     generators: { count: scale.generators, addresses: [], socketsEach: Math.ceil(scale.sockets / scale.generators), connectConcurrency: scale.connectConcurrency },
     nodeEnv: {},
     idle: null,
@@ -173,6 +174,10 @@ async function main(): Promise<void> {
   const db: BenchDatabase = await createDatabase();
   cleanups.push({ name: `database ${db.name}`, run: () => db.drop() });
   results.mariadb = db.version;
+  const pool = await sizeBufferPool();
+  cleanups.push({ name: 'InnoDB buffer pool size', run: () => pool.restore() });
+  results.bufferPool = { own: pool.own, used: pool.used };
+  if (pool.used !== pool.own) log(`MariaDB's InnoDB buffer pool set to ${mib(pool.used)} for the run (its own setting, ${mib(pool.own)}, is restored afterwards)`);
   log(`MariaDB ${db.version}: database ${db.name}`);
 
   const nodePort = await freePort();

@@ -55,6 +55,32 @@ export async function startBenchGateway(dataDir: string, domain: string, nodeUrl
 
 export type BenchDatabase = { name: string; url: string; version: string; drop(): Promise<void> };
 
+/** InnoDB buffer pool the run needs: the messages' indexes outgrow MariaDB's default 128 MiB within the run. */
+const BUFFER_POOL_BYTES = 2 ** 30;
+
+/**
+ * Gives MariaDB's InnoDB buffer pool at least 1 GiB for the run (resized online), as any deployment
+ * would; resolves with the server's own size and a function that puts it back.
+ */
+export async function sizeBufferPool(): Promise<{ own: number; used: number; restore(): Promise<void> }> {
+  const admin = await mysql.createConnection(MARIADB_ADMIN_URL);
+  const [rows] = await admin.query('SELECT @@innodb_buffer_pool_size AS size');
+  const own = Number((rows as { size: string | number }[])[0]?.size ?? 0);
+  const used = Math.max(own, BUFFER_POOL_BYTES);
+  if (used !== own) await admin.query(`SET GLOBAL innodb_buffer_pool_size = ${used}`);
+  await admin.end();
+  return {
+    own,
+    used,
+    async restore() {
+      if (used === own) return;
+      const conn = await mysql.createConnection(MARIADB_ADMIN_URL);
+      await conn.query(`SET GLOBAL innodb_buffer_pool_size = ${own}`);
+      await conn.end();
+    },
+  };
+}
+
 export async function createDatabase(): Promise<BenchDatabase> {
   const name = `atrium_bench_${randomBytes(4).toString('hex')}`;
   const admin = await mysql.createConnection(MARIADB_ADMIN_URL);
