@@ -376,7 +376,7 @@ function findings(r: Results, v: Verdicts): string[] {
   const sustained = r.dm?.steps.filter((s) => s.acksPerS >= 0.9 * s.offered) ?? [];
   for (const s of sustained) {
     lines.push(
-      `- At ${fmt(s.offered)}/s offered (sustained), delivery latency was p50 ${ms(s.delivery.p50)}, p99 ${ms(s.delivery.p99)}, max ${ms(s.delivery.max)}${s.delivery.p99 <= DM_P99_TARGET_MS ? ` (within ${DM_P99_TARGET_MS} ms)` : ''}; other people's processes used ${pct(s.usage.othersCpu)} of a core meanwhile.`,
+      `- At ${s.label.includes('after') ? `${fmt(s.offered)}/s offered ${s.label.slice(s.label.indexOf('after'))}` : `${fmt(s.offered)}/s offered`} (sustained), delivery latency was p50 ${ms(s.delivery.p50)}, p99 ${ms(s.delivery.p99)}, max ${ms(s.delivery.max)}${s.delivery.p99 <= DM_P99_TARGET_MS ? ` (within ${DM_P99_TARGET_MS} ms)` : ''}; other people's processes used ${pct(s.usage.othersCpu)} of a core meanwhile.`,
     );
   }
   if (r.group) {
