@@ -100,6 +100,13 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
       for (const id of ids) out.set(id, cached(id) ?? new Set());
       return out;
     },
+    /**
+     * A cached conversation's members and home, at once (no promise): the send path's common case. Undefined
+     * when it is not cached; then use `of` / `homeOf`.
+     */
+    peek(conversationId: string): { members: Set<string>; home: string | null } | undefined {
+      return cached(conversationId) ? entries.get(conversationId) : undefined;
+    },
     async isMember(conversationId: string, address: string): Promise<boolean> {
       const members = cached(conversationId) ?? (await this.load([conversationId])).get(conversationId)!;
       return members.has(address);

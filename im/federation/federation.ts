@@ -126,6 +126,13 @@ export function createFederation(options: {
      * entry or a membership change, a snapshot of it first) go to the outbox of every other member domain.
      */
     async recordEntries(tx: Transaction, stored: MessageRecord[]): Promise<boolean> {
+      // The common case — entries of cached conversations this node orders, all members at home, nothing
+      // that changes membership — needs no outbox: answered without a promise per conversation.
+      const allLocal = stored.every((m) => {
+        const entry = options.members.peek(m.conversationId);
+        return entry !== undefined && entry.home === domain && m.kind !== 'system' && m.seq !== 1 && remoteDomains(entry.members).length === 0;
+      });
+      if (allLocal) return false;
       const byConversation = new Map<string, MessageRecord[]>();
       for (const m of stored) {
         const list = byConversation.get(m.conversationId);
