@@ -22,6 +22,8 @@ export class OutboxPeer extends Model<InferAttributes<OutboxPeer>, InferCreation
   declare destination: string;
   declare txnId: string | null;
   declare txnLastId: number | null;
+  /** The outbox ids the open transaction carries (JSON), so that a retry sends exactly them. */
+  declare txnIds: CreationOptional<string | null>;
   declare attempts: CreationOptional<number>;
   declare nextAttemptAt: Date | null;
   declare lastError: string | null;
@@ -76,6 +78,7 @@ export function defineFederationModels(sequelize: Sequelize): FederationModels {
       destination: { type: DataTypes.STRING(253), primaryKey: true },
       txnId: { type: DataTypes.STRING(64), allowNull: true },
       txnLastId: bigintOrNull('txnLastId'),
+      txnIds: { type: DataTypes.TEXT, allowNull: true },
       attempts: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
       nextAttemptAt: { type: DataTypes.DATE(3), allowNull: true },
       lastError: { type: DataTypes.STRING(500), allowNull: true },

@@ -64,20 +64,29 @@ export function createOutbox(options: {
     const peer = (await OutboxPeer.findByPk(destination))!;
     if (peer.nextAttemptAt && peer.nextAttemptAt > new Date()) return false;
     let rows;
-    if (peer.txnId && peer.txnLastId !== null) {
+    if (peer.txnId && peer.txnIds) {
+      // A retry carries exactly the rows of the first attempt. A row that became visible meanwhile (its
+      // writer committed after this transaction was formed, with a lower id: flushes and other writers
+      // commit in any order) goes in a later transaction, never lost under this one's id.
+      const ids = JSON.parse(peer.txnIds) as number[];
+      rows = await OutboxEntry.findAll({ where: { destination, id: { [Op.in]: ids } }, order: [['id', 'ASC']] });
+    } else if (peer.txnId && peer.txnLastId !== null) {
+      // A transaction formed before txn_ids existed.
       rows = await OutboxEntry.findAll({ where: { destination, id: { [Op.lte]: peer.txnLastId } }, order: [['id', 'ASC']] });
     } else {
       rows = await OutboxEntry.findAll({ where: { destination }, order: [['id', 'ASC']], limit: BATCH });
       if (rows.length === 0) return false;
       peer.txnId = randomUUID().replace(/-/g, '');
       peer.txnLastId = rows.at(-1)!.id;
+      peer.txnIds = JSON.stringify(rows.map((r) => r.id));
       await peer.save();
     }
     if (rows.length === 0) {
-      Object.assign(peer, { txnId: null, txnLastId: null });
+      Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null });
       await peer.save();
       return true;
     }
+    const sent = rows.map((r) => r.id);
     const events = rows.map((r) => JSON.parse(r.event) as FederationEvent);
     let outcome: { ok: true } | { ok: false; permanent: boolean; error: string };
     try {
@@ -96,8 +105,8 @@ export function createOutbox(options: {
         await options.onRefused?.(destination, events, outcome.error).catch((err: unknown) => logger.error({ err }, 'could not report refused events'));
       }
       await sequelize.transaction(async (tx) => {
-        await OutboxEntry.destroy({ where: { destination, id: { [Op.lte]: peer.txnLastId! } }, transaction: tx });
-        Object.assign(peer, { txnId: null, txnLastId: null, attempts: 0, nextAttemptAt: null, lastError: outcome.ok ? null : outcome.error.slice(0, 500) });
+        await OutboxEntry.destroy({ where: { destination, id: { [Op.in]: sent } }, transaction: tx });
+        Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null, attempts: 0, nextAttemptAt: null, lastError: outcome.ok ? null : outcome.error.slice(0, 500) });
         await peer.save({ transaction: tx });
       });
       return true;
