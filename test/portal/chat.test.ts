@@ -104,8 +104,8 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await openConversation(b, 'Alice Chen');
     const received = b.locator('.message:not(.mine)', { hasText: 'Here is the picture' });
     await expect.poll(() => received.locator('img.preview').getAttribute('src').catch(() => null), { timeout: 10_000 }).toMatch(/^blob:/);
-    const size = await received.locator('img.preview').evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : -1));
-    expect(size).toBe(1);
+    // The picture decodes after its src is set: wait for it, then check it is the 1×1 PNG that was sent.
+    await expect.poll(() => received.locator('img.preview').evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : -1)), { timeout: 10_000 }).toBe(1);
     // Downloads carry the token: a click saves the file under its own name.
     const download = b.waitForEvent('download');
     await received.locator('.attachment button').click();
