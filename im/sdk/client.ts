@@ -31,6 +31,12 @@ export type ClientOptions = {
   token: () => string | Promise<string>;
   WebSocket?: typeof WebSocket;
   requestTimeoutMs?: number;
+  /**
+   * How long a send waits for its ack before it goes again with the same client id (default 20 s): a
+   * frame or its answer lost on the way must not leave a message "sending" for good. The node answers a
+   * repeated send with the first one's ack, so nothing is stored twice.
+   */
+  sendRetryMs?: number;
   backoff?: { initialMs: number; maxMs: number };
 };
 
@@ -270,7 +276,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
 
   #transmit(outgoing: Outgoing) {
     const clientMsgId = String(outgoing.frame.clientMsgId);
-    this.request('send', outgoing.frame, 0).then(
+    this.request('send', outgoing.frame, this.options.sendRetryMs ?? 20_000).then(
       (ack) => {
         this.#outbox.delete(clientMsgId);
         // The sender already has its message from the ack: a later push of it is not news.
@@ -279,8 +285,9 @@ export class AtriumClient extends Emitter<ClientEvents> {
       },
       (error: AtriumError) => {
         // Lost connections and failed stores are retried with the same id; refusals are final.
-        if (['disconnected', 'offline', 'store_failed', 'rate_limited'].includes(error.code)) {
+        if (['disconnected', 'offline', 'store_failed', 'rate_limited', 'timeout'].includes(error.code)) {
           if (error.code === 'store_failed' || error.code === 'rate_limited') setTimeout(() => this.#state === 'online' && this.#transmit(outgoing), 1000);
+          if (error.code === 'timeout' && this.#state === 'online' && this.#outbox.get(clientMsgId) === outgoing) this.#transmit(outgoing);
           return;
         }
         this.#outbox.delete(clientMsgId);
