@@ -107,6 +107,11 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
     peek(conversationId: string): { members: Set<string>; home: string | null } | undefined {
       return cached(conversationId) ? entries.get(conversationId) : undefined;
     },
+    /** A conversation's members and home, read if not cached (an unknown conversation has none and no home). */
+    async entry(conversationId: string): Promise<{ members: Set<string>; home: string | null }> {
+      const members = (await this.load([conversationId])).get(conversationId)!;
+      return { members, home: entries.get(conversationId)?.home ?? null };
+    },
     async isMember(conversationId: string, address: string): Promise<boolean> {
       const members = cached(conversationId) ?? (await this.load([conversationId])).get(conversationId)!;
       return members.has(address);

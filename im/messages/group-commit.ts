@@ -66,10 +66,10 @@ const ATTEMPTS = 3;
  * answered only after the commit.
  *
  * Up to `concurrency` flushes are open at once, so that the next batch is written while the previous
- * one waits for its commit. Order still holds: a flush asks for its conversations' row locks only once
- * the flush before it holds its own, so where two flushes share a conversation the later one waits for
- * the earlier one's commit and numbers after it; and flushes are answered (acks, fan-out) in the order
- * they started. A client id still in an open flush is held back until that flush ends, so its retry
+ * one waits for its commit. Order still holds: a flush starts only once the flush before it holds its
+ * conversations' row locks, so where two flushes share a conversation the later one waits for the
+ * earlier one's commit and numbers after it; and flushes are answered (acks, fan-out) in the order they
+ * started. A client id still in an open flush is held back until that flush ends, so its retry
  * finds it stored.
  */
 export function createGroupCommitter(options: GroupCommitOptions): GroupCommitter {
@@ -80,17 +80,16 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   let queue: Pending[] = [];
   let timer: NodeJS.Timeout | undefined;
   let open = 0;
-  // Flushes started but not yet holding their conversations' locks: at most one, since a second would
+  // A flush started but not yet holding its conversations' locks: at most one, since a second would
   // only wait behind it; the batch that gathers meanwhile is the bigger for it (fewer transactions).
-  let awaitingLock = 0;
+  let waitingForLocks = false;
   const inFlight = new Set<string>();
-  // The latest started flush's milestones: the next flush waits on them (see above).
-  let lastLocked: Promise<void> = Promise.resolve();
+  // The latest started flush's answer: the next flush answers after it (see above).
   let lastAnswered: Promise<void> = Promise.resolve();
   let idle: { promise: Promise<void>; resolve(): void } | undefined;
 
   function schedule() {
-    if (timer || queue.length === 0 || open >= concurrency || awaitingLock > 0) return;
+    if (timer || queue.length === 0 || open >= concurrency || waitingForLocks) return;
     if (queue.length >= options.maxBatch || options.windowMs === 0) {
       startFlush();
       return;
@@ -115,28 +114,24 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   }
 
   function startFlush() {
-    if (open >= concurrency || awaitingLock > 0) return;
+    if (open >= concurrency || waitingForLocks) return;
     const batch = takeBatch();
     if (batch.length === 0) return;
     open += 1;
-    awaitingLock += 1;
+    waitingForLocks = true;
     for (const item of batch) inFlight.add(item.key);
-    const previousLocked = lastLocked;
     const previousAnswered = lastAnswered;
-    const locked = deferred();
     const answered = deferred();
-    lastLocked = locked.promise;
     lastAnswered = answered.promise;
     let holdsLocks = false;
     const markLocked = () => {
       if (holdsLocks) return;
       holdsLocks = true;
-      locked.resolve();
-      awaitingLock -= 1;
+      waitingForLocks = false;
       // The next batch has gathered while this one waited for its locks: it goes now.
       if (queue.length > 0) startFlush();
     };
-    void flushBatch(batch, { previousLocked, locked: markLocked })
+    void flushBatch(batch, markLocked)
       .then(async (outcome) => {
         markLocked();
         await previousAnswered;
@@ -158,13 +153,13 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   }
 
   type Outcome = { results: Appended[]; touched: boolean } | { error: Error };
-  type Ordering = { previousLocked: Promise<void>; locked(): void };
-  const unordered: Ordering = { previousLocked: Promise.resolve(), locked: () => undefined };
+  const nothing = () => undefined;
 
-  async function flushBatch(batch: Pending[], ordering: Ordering): Promise<Outcome> {
+  /** `locked` is called once the flush holds its conversations' row locks (on its first attempt). */
+  async function flushBatch(batch: Pending[], locked: () => void): Promise<Outcome> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await writeBatch(batch, attempt === 1 ? ordering : unordered);
+        return await writeBatch(batch, attempt === 1 ? locked : nothing);
       } catch (error) {
         if (error instanceof UniqueConstraintError && batch.length > 1) {
           // Another process stored one of these client ids meanwhile: write them one by one, so only
@@ -172,7 +167,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
           const results: Appended[] = [];
           let touched = false;
           for (const item of batch) {
-            const one = await flushBatch([item], unordered);
+            const one = await flushBatch([item], nothing);
             if ('error' in one) return one;
             results.push(one.results[0]!);
             touched ||= one.touched;
@@ -207,11 +202,10 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
     }
   }
 
-  async function writeBatch(batch: Pending[], ordering: Ordering): Promise<{ results: Appended[]; touched: boolean }> {
+  async function writeBatch(batch: Pending[], locked: () => void): Promise<{ results: Appended[]; touched: boolean }> {
     return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (tx) => {
-      await ordering.previousLocked;
       const conversations = await lockConversations(sequelize, literal, tx, [...new Set(batch.map((b) => b.conversationId))]);
-      ordering.locked();
+      locked();
       const now = new Date();
       // Written as if every entry were new, since retried client ids are rare: one round trip fewer in
       // the common case. If one was stored before, the insert fails on its unique key and changes
