@@ -7,17 +7,15 @@
  * send→receive latency and notices a message received twice.
  * Run only by bench/federation/run.ts.
  */
-import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import { Histogram, type HistogramData } from '../node/histogram.ts';
 import { serveIpc } from '../node/ipc.ts';
+import { ALWAYS, createGeneratorCore, newAckRecorder, now, openLoop, pool, waitFor, type BaseSocket, type ConnectResult } from '../shared/generator-core.ts';
 
+export type { ConnectResult, GeneratorStats } from '../shared/generator-core.ts';
 export type Side = 'eng' | 'arts';
 export type Direction = 'eng→arts' | 'arts→eng';
 export type FedUser = { index: number; token: string; side: Side };
 export type FedPair = { eng: number; arts: number; artsAddress: string };
-export type ConnectResult = { connected: number; failed: number; failures: Record<string, number>; ms: number };
 export type OpenResult = { opened: number; failures: Record<string, number>; ms: number };
 export type RunArgs = { phase: string; direction: Direction; rate: number; durationMs: number; warmupMs: number; maxInFlight: number; ackWaitMs: number };
 export type RunResult = {
@@ -36,72 +34,16 @@ export type RunResult = {
 };
 export type DeliveryResult = { deliveries: number; inWindow: number; duplicates: number; latency: HistogramData; firstAt: number; lastAt: number };
 export type BlastResult = { sent: number; acks: number; errors: Record<string, number>; ids: string[]; ms: number; ackLatency: HistogramData; unacked: number };
-export type GeneratorStats = { cpuUserUs: number; cpuSystemUs: number; rss: number; open: number; dropped: Record<string, number> };
 
-type Socket = { ws: WebSocket; user: number; side: Side; ready: boolean; onReady?: () => void };
-type Pending = { sentAt: number; phase: string; reply?: (frame: string) => void };
-type AckRecorder = { acks: number; inWindow: number; latency: Histogram; errors: Record<string, number>; window: [number, number]; ids?: string[] };
+type Socket = BaseSocket & { side: Side };
 type Recorder = { receiverSide: Side; deliveries: number; inWindow: number; latency: Histogram; window: [number, number]; seen: Set<number>; duplicates: number; firstAt: number; lastAt: number };
 
-const now = () => performance.timeOrigin + performance.now();
-const runTag = randomBytes(3).toString('hex');
-const ALWAYS: [number, number] = [0, Number.POSITIVE_INFINITY];
-
 const urls: Record<Side, string> = { eng: '', arts: '' };
-let localAddress = '127.0.0.1';
-let frameCounter = 0;
 let messageCounter = 0;
-const sockets = new Map<number, Socket>();
-const pending = new Map<string, Pending>();
 const recorders = new Map<string, Recorder>();
-const ackRecorders = new Map<string, AckRecorder>();
-const dropped: Record<string, number> = {};
 let pairs: (FedPair & { conversationId: string })[] = [];
-
-const nextId = () => (++frameCounter).toString(36);
-const clientMsgId = () => `f${runTag}${frameCounter.toString(36).padStart(8, '0')}`;
-
-function onFrame(socket: Socket, text: string) {
-  if (text.startsWith('{"v":1,"type":"message"')) return onMessage(socket, text);
-  if (text.startsWith('{"v":1,"type":"ack","re":"')) {
-    const re = text.slice(26, text.indexOf('"', 26));
-    return onReply(re, text, null);
-  }
-  if (!socket.ready && text.startsWith('{"v":1,"type":"ready"')) {
-    socket.ready = true;
-    socket.onReady?.();
-    return;
-  }
-  if (!text.includes('"re":"')) return;
-  let frame: { type?: string; re?: string; code?: string };
-  try {
-    frame = JSON.parse(text) as typeof frame;
-  } catch {
-    return;
-  }
-  if (frame.re) onReply(frame.re, text, frame.type === 'error' ? (frame.code ?? 'error') : null);
-}
-
-function onReply(re: string, text: string, errorCode: string | null) {
-  const p = pending.get(re);
-  if (!p) return;
-  pending.delete(re);
-  if (p.reply) return p.reply(text);
-  const rec = ackRecorders.get(p.phase);
-  if (!rec) return;
-  if (errorCode) {
-    rec.errors[errorCode] = (rec.errors[errorCode] ?? 0) + 1;
-    return;
-  }
-  const t = now();
-  rec.acks += 1;
-  if (t >= rec.window[0] && t < rec.window[1]) rec.inWindow += 1;
-  if (p.sentAt >= rec.window[0] && p.sentAt < rec.window[1]) rec.latency.record(t - p.sentAt);
-  if (rec.ids) {
-    const at = text.indexOf('"messageId":"');
-    if (at >= 0) rec.ids.push(text.slice(at + 13, text.indexOf('"', at + 13)));
-  }
-}
+const core = createGeneratorCore<Socket>({ clientMsgIdPrefix: 'f', onMessage: (socket, text) => onMessage(socket, text) });
+const { sockets, ackRecorders } = core;
 
 function onMessage(socket: Socket, text: string) {
   const at = text.indexOf('"text":"bench|');
@@ -126,54 +68,17 @@ function onMessage(socket: Socket, text: string) {
   if (sentAt >= rec.window[0] && sentAt < rec.window[1]) rec.latency.record(t - sentAt);
 }
 
-function sendText(socket: Socket, phase: string, target: { conversationId: string } | { to: string }): void {
-  const id = nextId();
-  const t0 = now();
-  const where = 'conversationId' in target ? `"conversationId":"${target.conversationId}"` : `"to":"${target.to}"`;
-  pending.set(id, { sentAt: t0, phase });
-  socket.ws.send(`{"v":1,"id":"${id}","type":"send","clientMsgId":"${clientMsgId()}",${where},"text":"bench|${phase}|${t0.toFixed(3)}|${++messageCounter}"}`);
+/** A `send` whose text also carries a number, so the receiver notices a message that comes twice. */
+function sendText(socket: Socket, phase: string, target: { conversationId: string } | { to: string }): string {
+  return core.sendText(socket, phase, target, `|${++messageCounter}`);
 }
 
 function open(user: FedUser): Promise<string | null> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(urls[user.side], ['atrium.v1', `atrium.token.${user.token}`], {
-      localAddress,
-      perMessageDeflate: false,
-      handshakeTimeout: 30_000,
-      skipUTF8Validation: true,
-    });
-    const socket: Socket = { ws, user: user.index, side: user.side, ready: false };
-    const timer = setTimeout(() => finish('ready_timeout'), 30_000);
-    let settled = false;
-    function finish(failure: string | null) {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (failure) ws.terminate();
-      else sockets.set(user.index, socket);
-      resolve(failure);
-    }
-    socket.onReady = () => finish(null);
-    ws.on('message', (data: Buffer) => onFrame(socket, data.toString()));
-    ws.on('close', (code) => {
-      if (!settled) return finish(`closed_${code}`);
-      if (sockets.get(user.index) === socket) {
-        sockets.delete(user.index);
-        dropped[String(code)] = (dropped[String(code)] ?? 0) + 1;
-      }
-    });
-    ws.on('error', (err: NodeJS.ErrnoException) => finish(err.code ?? 'error'));
-  });
+  return core.open(urls[user.side], user.token, (ws) => ({ ws, user: user.index, side: user.side, ready: false }));
 }
 
 function newRecorder(phase: string, receiverSide: Side, window: [number, number]): void {
   recorders.set(phase, { receiverSide, deliveries: 0, inWindow: 0, latency: new Histogram(), window, seen: new Set(), duplicates: 0, firstAt: Number.POSITIVE_INFINITY, lastAt: 0 });
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!condition() && Date.now() - started < timeoutMs) await new Promise((r) => setTimeout(r, 20));
-  return Date.now() - started;
 }
 
 const senderOf = (pair: FedPair, direction: Direction) => sockets.get(direction === 'eng→arts' ? pair.eng : pair.arts);
@@ -183,23 +88,11 @@ serveIpc(
     init(args: { engUrl: string; artsUrl: string; localAddress: string }) {
       urls.eng = args.engUrl;
       urls.arts = args.artsUrl;
-      localAddress = args.localAddress;
+      core.localAddress = args.localAddress;
     },
 
-    async connect({ users, concurrency }: { users: FedUser[]; concurrency: number }): Promise<ConnectResult> {
-      const started = Date.now();
-      const failures: Record<string, number> = {};
-      let connected = 0;
-      let next = 0;
-      async function worker() {
-        while (next < users.length) {
-          const failure = await open(users[next++]!);
-          if (failure) failures[failure] = (failures[failure] ?? 0) + 1;
-          else connected += 1;
-        }
-      }
-      await Promise.all(Array.from({ length: Math.min(concurrency, users.length) }, worker));
-      return { connected, failed: users.length - connected, failures, ms: Date.now() - started };
+    connect({ users, concurrency }: { users: FedUser[]; concurrency: number }): Promise<ConnectResult> {
+      return core.connect(users, concurrency, open);
     },
 
     /**
@@ -211,36 +104,17 @@ serveIpc(
       const failures: Record<string, number> = {};
       pairs = [];
       newRecorder('setup', 'arts', ALWAYS);
-      let next = 0;
-      async function worker() {
-        while (next < list.length) {
-          const pair = list[next++]!;
-          const socket = sockets.get(pair.eng);
-          if (!socket) {
-            failures.no_socket = (failures.no_socket ?? 0) + 1;
-            continue;
-          }
-          const reply = await new Promise<Record<string, unknown>>((resolve) => {
-            const id = nextId();
-            const timer = setTimeout(() => {
-              pending.delete(id);
-              resolve({ type: 'error', code: 'no_reply_60s' });
-            }, 60_000);
-            pending.set(id, {
-              sentAt: now(),
-              phase: '',
-              reply: (text) => {
-                clearTimeout(timer);
-                resolve(JSON.parse(text) as Record<string, unknown>);
-              },
-            });
-            socket.ws.send(`{"v":1,"id":"${id}","type":"send","clientMsgId":"${clientMsgId()}","to":"${pair.artsAddress}","text":"bench|setup|${now().toFixed(3)}|${++messageCounter}"}`);
-          });
-          if (reply.type === 'ack') pairs.push({ ...pair, conversationId: String(reply.conversationId) });
-          else failures[String(reply.code)] = (failures[String(reply.code)] ?? 0) + 1;
+      await pool(list, concurrency, async (pair) => {
+        const socket = sockets.get(pair.eng);
+        if (!socket) {
+          failures.no_socket = (failures.no_socket ?? 0) + 1;
+          return;
         }
-      }
-      await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, worker));
+        const frame = (id: string) => `{"v":1,"id":"${id}","type":"send","clientMsgId":"${core.clientMsgId()}","to":"${pair.artsAddress}","text":"bench|setup|${now().toFixed(3)}|${++messageCounter}"}`;
+        const reply: Record<string, unknown> = await core.request(socket, frame, 'setup send').catch(() => ({ type: 'error', code: 'no_reply_60s' }));
+        if (reply.type === 'ack') pairs.push({ ...pair, conversationId: String(reply.conversationId) });
+        else failures[String(reply.code)] = (failures[String(reply.code)] ?? 0) + 1;
+      });
       return { opened: pairs.length, failures, ms: Date.now() - started };
     },
 
@@ -252,39 +126,28 @@ serveIpc(
     async run(args: RunArgs): Promise<RunResult> {
       const start = now();
       const window: [number, number] = [start + args.warmupMs, start + args.durationMs];
-      const ack: AckRecorder = { acks: 0, inWindow: 0, latency: new Histogram(), errors: {}, window };
+      const ack = newAckRecorder(window);
       ackRecorders.set(args.phase, ack);
       newRecorder(args.phase, args.direction === 'eng→arts' ? 'arts' : 'eng', window);
-      let attempted = 0;
-      let skipped = 0;
-      let sent = 0;
       let turn = 0;
-      const inFlight = () => sent - ack.acks - Object.values(ack.errors).reduce((a, b) => a + b, 0);
+      const inFlight = (sent: number) => sent - ack.acks - Object.values(ack.errors).reduce((a, b) => a + b, 0);
       const live = pairs.filter((p) => sockets.has(p.eng) && sockets.has(p.arts));
       if (live.length === 0) throw new Error('no live pairs');
-      await new Promise<void>((resolve) => {
-        const timer = setInterval(() => {
-          const t = Math.min(now(), start + args.durationMs);
-          const due = Math.floor((args.rate * (t - start)) / 1000) - attempted;
-          for (let i = 0; i < due; i++) {
-            attempted += 1;
-            if (inFlight() >= args.maxInFlight) {
-              skipped += 1;
-              continue;
-            }
-            const pair = live[turn++ % live.length]!;
-            const socket = senderOf(pair, args.direction);
-            if (!socket) continue;
-            sendText(socket, args.phase, pair);
-            sent += 1;
-          }
-          if (t >= start + args.durationMs) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, 2);
+      const { attempted, skipped, sent } = await openLoop({
+        start,
+        rate: args.rate,
+        durationMs: args.durationMs,
+        maxInFlight: args.maxInFlight,
+        inFlight,
+        send: () => {
+          const pair = live[turn++ % live.length]!;
+          const socket = senderOf(pair, args.direction);
+          if (!socket) return false;
+          sendText(socket, args.phase, pair);
+          return true;
+        },
       });
-      const ackWaitMs = await waitFor(() => inFlight() <= 0, args.ackWaitMs);
+      const ackWaitMs = await waitFor(() => inFlight(sent) <= 0, args.ackWaitMs);
       ackRecorders.delete(args.phase);
       return {
         attempted,
@@ -296,7 +159,7 @@ serveIpc(
         window,
         errors: ack.errors,
         ackLatency: ack.latency.toJSON(),
-        unacked: inFlight(),
+        unacked: inFlight(sent),
         ackWaitMs,
       };
     },
@@ -307,7 +170,7 @@ serveIpc(
      */
     async blast({ phase, total, maxInFlight, timeoutMs }: { phase: string; total: number; maxInFlight: number; timeoutMs: number }): Promise<BlastResult> {
       const started = now();
-      const ack: AckRecorder = { acks: 0, inWindow: 0, latency: new Histogram(), errors: {}, window: ALWAYS, ids: [] };
+      const ack = { ...newAckRecorder(ALWAYS), ids: [] as string[] };
       ackRecorders.set(phase, ack);
       const live = pairs.filter((p) => sockets.has(p.eng));
       if (live.length === 0) throw new Error('no live senders');
@@ -356,19 +219,7 @@ serveIpc(
       }
     },
 
-    stats(): GeneratorStats {
-      const cpu = process.cpuUsage();
-      return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: process.memoryUsage().rss, open: sockets.size, dropped };
-    },
-
-    async close() {
-      for (const socket of sockets.values()) socket.ws.terminate();
-      sockets.clear();
-      setImmediate(() => process.exit(0));
-    },
+    ...core.commands,
   },
-  () => {
-    for (const socket of sockets.values()) socket.ws.terminate();
-    process.exit(0);
-  },
+  core.onExit,
 );
