@@ -144,7 +144,6 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
 
   const committer = createGroupCommitter({
     sequelize,
-    models,
     windowMs: config.flushWindowMs,
     maxBatch: config.flushMaxBatch,
     concurrency: config.flushConcurrency,

@@ -8,7 +8,6 @@
  *   npm run bench:federation -- --smoke      a small run (40 pairs, a 3,000-event backlog); under a minute; writes nothing
  *   options: --no-write, --write, --out=<file> (write the section there instead)
  */
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +20,7 @@ import { percentiles } from '../node/results.ts';
 import { createDatabase, freePort, spawnNode, tail, type BenchDatabase, type NodeChild } from '../node/setup.ts';
 import { mintAccessTokens, usernameOf } from '../node/tokens.ts';
 import { summariseLogs } from '../shared/log-summary.ts';
-import { alive, installCleanups, signalChild, sleep, stopChild, timestampLog, type Child } from '../shared/orchestrator.ts';
+import { alive, gitOutput, installCleanups, recordFailure, signalChild, sleep, stopChild, timestampLog, type Child } from '../shared/orchestrator.ts';
 import type { BlastResult, DeliveryResult, Direction, FedPair, FedUser, GeneratorStats, OpenResult, RunResult, ConnectResult } from './generator.ts';
 import { FEDERATION_ACTIVITIES, renderConsoleSummary, writeFederationSection } from './report.ts';
 import { usageBetween, type DepthSample, type Drain, type Profiled, type ProcessProfile, type Results, type Snapshot, type Step } from './results.ts';
@@ -645,19 +644,8 @@ async function main(): Promise<void> {
   if (results.errors.length) console.error(`\nSome phases failed:\n${results.errors.join('\n')}\neng log:\n${tail(logs.eng)}\narts log:\n${tail(logs.arts)}\nproxy log:\n${tail(proxyLog)}`);
 }
 
-function fail(results: Results, phase: string, error: unknown) {
-  const message = `${phase}: ${error instanceof Error ? error.message : String(error)}`;
-  results.errors.push(message);
-  log(`PHASE FAILED — ${message}`);
-}
-
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trimEnd();
-  } catch {
-    return '';
-  }
-}
+const fail = (results: { errors: string[] }, phase: string, error: unknown) => recordFailure(results, phase, error, log);
+const git = (args: string[]) => gitOutput(ROOT, args);
 
 main()
   .catch((error: unknown) => {

@@ -1,5 +1,4 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { operator } from '../../gateway/context.ts';
@@ -9,7 +8,7 @@ import { addProxy, allowPair } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import type { PublicKeyJwk } from '../../im/federation/signature.ts';
 import { ipcCaller, type Caller } from '../node/ipc.ts';
-import { startBenchGateway, tail, type BenchGateway } from '../node/setup.ts';
+import { startBenchGateway, startChild, type BenchGateway } from '../node/setup.ts';
 
 const here = import.meta.dirname;
 
@@ -46,29 +45,8 @@ export async function federate(bench: BenchGateway, a: string, b: string): Promi
 export type ProxyChild = { child: ChildProcess; call: Caller; url: string; publicKey: PublicKeyJwk; pid: number; logFile: string };
 
 /** The federation proxy as a child process of its own; resolves once it listens. */
-export async function spawnProxy(env: Record<string, string>, logFile: string): Promise<ProxyChild> {
-  const log = openSync(logFile, 'a');
-  const child = fork(join(here, 'proxy-process.ts'), [], {
-    execPath: process.execPath,
-    execArgv: [],
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', log, log, 'ipc'],
-  });
-  closeSync(log);
-  const call = ipcCaller(child, 'proxy');
-  const ready = await new Promise<{ url: string; publicKey: PublicKeyJwk; pid: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the proxy did not start within 30 s; see ${logFile}`)), 30_000);
-    child.on('message', (m: { event?: string; url: string; publicKey: PublicKeyJwk; pid: number }) => {
-      if (m.event !== 'ready') return;
-      clearTimeout(timer);
-      resolve(m);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the proxy exited with ${code} while starting:\n${tail(logFile)}`));
-    });
-  });
-  return { child, call, ...ready, logFile };
+export function spawnProxy(env: Record<string, string>, logFile: string): Promise<ProxyChild> {
+  return startChild<{ url: string; publicKey: PublicKeyJwk; pid: number }>(join(here, 'proxy-process.ts'), 'proxy', { env, logFile, startMs: 30_000 });
 }
 
 export function spawnFederationGenerator(index: number, localAddress: string): { child: ChildProcess; call: Caller; localAddress: string } {

@@ -11,7 +11,6 @@
  *     (all sockets connected, no heap snapshots, group or shutdown phases); for trying a change; writes nothing
  *   --env=NAME=value (repeatable): an extra setting for the node process, e.g. --env=FLUSH_CONCURRENCY=1
  */
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +20,7 @@ import { Histogram } from './histogram.ts';
 import { describeMachine, findMariadbPid, loadAverage, machineCpuTicks, processCpuSeconds } from './machine.ts';
 import { summariseProfile } from './profile-summary.ts';
 import { summariseLogs } from '../shared/log-summary.ts';
-import { installCleanups, sleep, stopChild, timestampLog, type Child } from '../shared/orchestrator.ts';
+import { gitOutput, installCleanups, recordFailure, sleep, stopChild, timestampLog, type Child } from '../shared/orchestrator.ts';
 import { heapPerSocket } from './heap-summary.ts';
 import { renderConsoleSummary, writeBenchmarks } from './report.ts';
 import {
@@ -628,19 +627,8 @@ async function main(): Promise<void> {
   }
 }
 
-function fail(results: Results, phase: string, error: unknown) {
-  const message = `${phase}: ${error instanceof Error ? error.message : String(error)}`;
-  results.errors.push(message);
-  log(`PHASE FAILED — ${message}`);
-}
-
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trimEnd();
-  } catch {
-    return '';
-  }
-}
+const fail = (results: { errors: string[] }, phase: string, error: unknown) => recordFailure(results, phase, error, log);
+const git = (args: string[]) => gitOutput(ROOT, args);
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
 const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} ms` : '–');

@@ -105,30 +105,39 @@ export async function createDatabase(): Promise<BenchDatabase> {
 
 export type NodeChild = { child: ChildProcess; call: Caller; url: string; localUrl: string; pid: number; logFile: string };
 
-/** The domain node as a child process of its own, as in production; resolves once it listens. */
-export async function spawnNode(env: Record<string, string>, logFile: string): Promise<NodeChild> {
+/**
+ * Forks a benchmark child (`file`, its logs appended to `logFile`) and resolves once it reports
+ * `{ event: 'ready', … }` over IPC; rejects if it exits first or takes longer than `startMs`.
+ */
+export async function startChild<R extends object>(file: string, name: string, options: { env: Record<string, string>; logFile: string; execArgv?: string[]; startMs: number }): Promise<{ child: ChildProcess; call: Caller; logFile: string } & R> {
+  const { logFile } = options;
   const log = openSync(logFile, 'a');
-  const child = fork(join(here, 'node-process.ts'), [], {
+  const child = fork(file, [], {
     execPath: process.execPath,
-    execArgv: ['--expose-gc'],
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    execArgv: options.execArgv ?? [],
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     stdio: ['ignore', log, log, 'ipc'],
   });
   closeSync(log);
-  const call = ipcCaller(child, 'node');
-  const ready = await new Promise<{ url: string; localUrl: string; pid: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the node did not start within 60 s; see ${logFile}`)), 60_000);
-    child.on('message', (m: { event?: string; url: string; localUrl: string; pid: number }) => {
+  const call = ipcCaller(child, name);
+  const ready = await new Promise<R>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the ${name} did not start within ${options.startMs / 1000} s; see ${logFile}`)), options.startMs);
+    child.on('message', (m: R & { event?: string }) => {
       if (m.event !== 'ready') return;
       clearTimeout(timer);
       resolve(m);
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`the node exited with ${code} while starting:\n${tail(logFile)}`));
+      reject(new Error(`the ${name} exited with ${code} while starting:\n${tail(logFile)}`));
     });
   });
   return { child, call, ...ready, logFile };
+}
+
+/** The domain node as a child process of its own, as in production; resolves once it listens. */
+export function spawnNode(env: Record<string, string>, logFile: string): Promise<NodeChild> {
+  return startChild<{ url: string; localUrl: string; pid: number }>(join(here, 'node-process.ts'), 'node', { env, logFile, execArgv: ['--expose-gc'], startMs: 60_000 });
 }
 
 export type GeneratorChild = { child: ChildProcess; call: Caller; localAddress: string };

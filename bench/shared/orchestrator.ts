@@ -3,7 +3,7 @@
  * measurements: a timestamped log, cleanups run in reverse order whatever the way out, and stopping
  * their child processes by pid.
  */
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -83,5 +83,21 @@ export async function signalChild(c: Child, signal: NodeJS.Signals): Promise<voi
   if (alive(c)) {
     c.child.kill('SIGKILL');
     await exited;
+  }
+}
+
+/** Notes a phase that failed (the run goes on with the next phase) and logs it. */
+export function recordFailure(results: { errors: string[] }, phase: string, error: unknown, log: (message: string) => void): void {
+  const message = `${phase}: ${error instanceof Error ? error.message : String(error)}`;
+  results.errors.push(message);
+  log(`PHASE FAILED — ${message}`);
+}
+
+/** A git command's output in `cwd`, or '' where git is not available (a tarball, say). */
+export function gitOutput(cwd: string, args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd, encoding: 'utf8' }).trimEnd();
+  } catch {
+    return '';
   }
 }

@@ -50,7 +50,7 @@ export type Applied = {
 };
 
 export async function applyEvents(services: NodeServices, origin: string, events: FederationEvent[], tx: Transaction): Promise<Applied> {
-  const { Conversation, Member, Message } = services.models;
+  const { Conversation, Member } = services.models;
   const after: BusEvent[] = [];
   const announce = new Map<string, string[]>();
   const local = (addresses: string[]) => addresses.filter((a) => domainOf(a) === services.domain);

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { QueryTypes, Transaction, UniqueConstraintError, type InferCreationAttributes, type Sequelize } from 'sequelize';
+import { QueryTypes, Transaction, UniqueConstraintError, type Sequelize } from 'sequelize';
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { sqlLiterals } from '../../core/sql-literal.ts';
-import type { MessageRecord, NodeModels } from '../models.ts';
+import type { MessageRecord } from '../models.ts';
 
 /** One entry to append to a conversation's sequence. */
 export type Append = {
@@ -41,7 +41,6 @@ export type GroupCommitter = {
 
 export type GroupCommitOptions = {
   sequelize: Sequelize;
-  models: NodeModels;
   windowMs: number;
   maxBatch: number;
   /** Flush transactions that may be open at once (on SQLite always one). */
@@ -73,7 +72,7 @@ const ATTEMPTS = 3;
  * finds it stored.
  */
 export function createGroupCommitter(options: GroupCommitOptions): GroupCommitter {
-  const { sequelize, models, logger } = options;
+  const { sequelize, logger } = options;
   const literal = sqlLiterals(sequelize);
   // SQLite has one writer, so a second open flush would only wait for the first.
   const concurrency = sequelize.getDialect() === 'sqlite' ? 1 : options.concurrency;

@@ -71,7 +71,6 @@ describe('flushes open at once', () => {
     const committed: string[] = [];
     const committer = createGroupCommitter({
       sequelize: eng.sequelize,
-      models: eng.models,
       windowMs: 0,
       maxBatch: 100,
       concurrency: 4,
@@ -99,7 +98,7 @@ describe('flushes open at once', () => {
     const alice = await connectAs(gateway, eng, 'alice');
     const direct = await alice.openDirect('dave@eng.campus.test');
     alice.close();
-    const committer = createGroupCommitter({ sequelize: eng.sequelize, models: eng.models, windowMs: 20, maxBatch: 100, concurrency: 4, logger: eng.logger, afterCommit: () => undefined });
+    const committer = createGroupCommitter({ sequelize: eng.sequelize, windowMs: 20, maxBatch: 100, concurrency: 4, logger: eng.logger, afterCommit: () => undefined });
     const entry = (clientMsgId: string) => ({ conversationId: direct.id, sender: 'alice@eng.campus.test', clientMsgId, kind: 'text', body: JSON.stringify({ text: clientMsgId }) });
     const first = await committer.append(entry('mixed-batch-0001'));
     // One batch: a retry of the stored send between two new ones.

@@ -11,7 +11,6 @@ import { workbenchView } from './workbench-view.ts';
 
 type Route = { view: 'list' } | { view: 'conversation'; key: string } | { view: 'apps' } | { view: 'search' } | { view: 'new' };
 
-const phone = () => window.matchMedia('(max-width: 720px)').matches;
 
 function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
