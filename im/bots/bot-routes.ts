@@ -1,16 +1,8 @@
 import express, { Router, type Request } from 'express';
 import type { NodeContext } from '../context.ts';
-import type { Appended } from '../messages/group-commit.ts';
+import { presentAck } from '../messages/present-message.ts';
 import { postAsBot, updateCardAsBot } from './post-as-bot.ts';
 
-const answer = ({ message, duplicate }: Appended) => ({
-  messageId: message.id,
-  conversationId: message.conversationId,
-  seq: message.seq,
-  at: message.createdAt.toISOString(),
-  clientMsgId: message.clientMsgId,
-  duplicate,
-});
 
 /** `/api/v1/bot`: what an app's bot does over HTTP with its client-credentials token (docs/protocol.md, "Bots"). */
 export function botRoutes(ctx: (req: Request) => NodeContext, limitBytes: number): Router {
@@ -18,11 +10,11 @@ export function botRoutes(ctx: (req: Request) => NodeContext, limitBytes: number
   const json = express.json({ limit: `${limitBytes}b` });
   router.post('/messages', json, async (req, res) => {
     const appended = await postAsBot(ctx(req), req.body);
-    res.status(appended.duplicate ? 200 : 201).json(answer(appended));
+    res.status(appended.duplicate ? 200 : 201).json(presentAck(appended));
   });
   router.patch('/messages/:id', json, async (req, res) => {
     const appended = await updateCardAsBot(ctx(req), String(req.params.id), req.body);
-    res.status(appended.duplicate ? 200 : 201).json(answer(appended));
+    res.status(appended.duplicate ? 200 : 201).json(presentAck(appended));
   });
   return router;
 }

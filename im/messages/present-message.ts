@@ -39,3 +39,15 @@ export function presentMessage(message: MessageRecord) {
 }
 
 export type PresentedMessage = ReturnType<typeof presentMessage>;
+
+/** What a sender is told of an entry it added (send, recall, edit; over a socket or the bot API). */
+export function presentAck({ message, duplicate }: { message: MessageRecord; duplicate: boolean }) {
+  return {
+    messageId: message.id,
+    conversationId: message.conversationId,
+    seq: message.seq,
+    at: message.createdAt.toISOString(),
+    clientMsgId: message.clientMsgId,
+    duplicate,
+  };
+}

@@ -13,6 +13,7 @@ import type { Appended } from '../messages/group-commit.ts';
 import { editMessage, recallMessage } from '../messages/recall-edit.ts';
 import { searchMessages } from '../messages/search-messages.ts';
 import { enqueueMessage } from '../messages/send-message.ts';
+import { presentAck } from '../messages/present-message.ts';
 import { history, sync } from '../messages/sync.ts';
 import { announceTyping } from '../presence/typing.ts';
 import { serverFrame, type ClientFrameType, type FrameOf, type ServerFrame } from '../protocol/frames.ts';
@@ -41,15 +42,7 @@ const TYPING_INTERVAL_MS = 1_500;
 const reply = (frame: { id: string }, type: string, fields: Record<string, unknown> = {}) => serverFrame(type, fields, frame.id);
 
 /** Every entry a client adds to a conversation (send, recall, edit) is acknowledged the same way. */
-const ack = (frame: { id: string }, { message, duplicate }: Appended) =>
-  reply(frame, 'ack', {
-    messageId: message.id,
-    conversationId: message.conversationId,
-    seq: message.seq,
-    at: message.createdAt.toISOString(),
-    clientMsgId: message.clientMsgId,
-    duplicate,
-  });
+const ack = (frame: { id: string }, appended: Appended) => reply(frame, 'ack', presentAck(appended));
 
 const conversationReply = (frame: { id: string }, conversation: unknown) => reply(frame, 'conversation', { conversation });
 

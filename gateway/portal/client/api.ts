@@ -7,7 +7,8 @@ export type Me = {
 };
 export type WorkbenchApp = { slug: string; name: string; icon: string | null; description: string | null; openUrl: string };
 
-export class PortalApiError extends Error {
+/** A refused or failed HTTP call to the gateway or a node: its status (0 when none came) and the error code it gave. */
+export class HttpError extends Error {
   readonly code: string;
   readonly status: number;
 
@@ -32,7 +33,7 @@ export async function portalApi<T>(path: string, init: RequestInit = {}): Promis
   const body = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
   if (!response.ok) {
     if (response.status === 401) signInAgain();
-    throw new PortalApiError(response.status, body.error?.code ?? `http_${response.status}`, body.error?.message ?? `HTTP ${response.status}`);
+    throw new HttpError(response.status, body.error?.code ?? `http_${response.status}`, body.error?.message ?? `HTTP ${response.status}`);
   }
   return body as T;
 }

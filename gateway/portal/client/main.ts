@@ -1,4 +1,4 @@
-import { fetchMe, PortalApiError } from './api.ts';
+import { fetchMe, HttpError } from './api.ts';
 import { PortalApp } from './app.ts';
 import { Chat } from './chat.ts';
 import { h } from './dom.ts';
@@ -10,7 +10,7 @@ async function boot(root: HTMLElement): Promise<void> {
     const chat = new Chat(me);
     new PortalApp(root, chat).start();
   } catch (error) {
-    if (error instanceof PortalApiError && error.status === 401) return;
+    if (error instanceof HttpError && error.status === 401) return;
     root.replaceChildren(
       h('div', { class: 'placeholder', role: 'alert' }, h('p', {}, `The portal could not start: ${(error as Error).message}`), h('button', { type: 'button', onclick: () => window.location.reload() }, 'Try again')),
     );

@@ -1,5 +1,5 @@
 import type { UploadedAttachment } from '../../../im/sdk/client.ts';
-import { tokenFor, type Me, type PortalDomain } from './api.ts';
+import { HttpError, tokenFor, type Me, type PortalDomain } from './api.ts';
 
 /** What the page calls on the domain nodes over HTTP (CORS-enabled for the portal's origin). */
 
@@ -16,17 +16,6 @@ export type Person = {
   reachableFrom: string[];
 };
 
-export class NodeRequestError extends Error {
-  readonly code: string;
-  readonly status: number;
-
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
 async function nodeFetch(node: PortalDomain, path: string, init: RequestInit = {}): Promise<Response> {
   const response = await fetch(`${node.url}${path}`, {
     ...init,
@@ -36,7 +25,7 @@ async function nodeFetch(node: PortalDomain, path: string, init: RequestInit = {
   });
   if (!response.ok) {
     const body = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-    throw new NodeRequestError(response.status, body.error?.code ?? `http_${response.status}`, body.error?.message ?? `HTTP ${response.status}`);
+    throw new HttpError(response.status, body.error?.code ?? `http_${response.status}`, body.error?.message ?? `HTTP ${response.status}`);
   }
   return response;
 }
@@ -80,10 +69,10 @@ export async function uploadFile(node: PortalDomain, file: File, onProgress: (fr
     xhr.onload = () => {
       const body = xhr.response as (UploadedAttachment & { error?: { code: string; message: string } }) | null;
       if (xhr.status === 201 && body) return resolve(body);
-      reject(new NodeRequestError(xhr.status, body?.error?.code ?? `http_${xhr.status}`, body?.error?.message ?? `Upload failed (HTTP ${xhr.status})`));
+      reject(new HttpError(xhr.status, body?.error?.code ?? `http_${xhr.status}`, body?.error?.message ?? `Upload failed (HTTP ${xhr.status})`));
     };
-    xhr.onerror = () => reject(new NodeRequestError(0, 'network', 'The upload could not reach the server'));
-    xhr.onabort = () => reject(new NodeRequestError(0, 'aborted', 'Upload cancelled'));
+    xhr.onerror = () => reject(new HttpError(0, 'network', 'The upload could not reach the server'));
+    xhr.onabort = () => reject(new HttpError(0, 'aborted', 'Upload cancelled'));
     signal?.addEventListener('abort', () => xhr.abort());
     xhr.send(file);
   });
