@@ -10,7 +10,7 @@ import { gatewayUnit } from './gateway.ts';
 import { nodeUnit } from './node.ts';
 import { printOutput } from './output.ts';
 import { proxyUnit } from './proxy.ts';
-import { runUntilSignal, startUnits, stopUnits, type RunningUnit } from './run-units.ts';
+import { runUntilSignal, shutdownSignal, startUnits, stopUnits, type RunningUnit } from './run-units.ts';
 import { describeDatabase, readConfig, withSession } from './session.ts';
 import { table } from './table.ts';
 import { leaveApprovalUnit } from '../../examples/leave-approval/demo-unit.ts';
@@ -69,6 +69,7 @@ export const demoCommand: Command = {
     'Ports: GATEWAY_PORT (4000), DEMO_PROXY_PORT (4100), DEMO_ENG_PORT (4201), DEMO_ARTS_PORT (4202), DEMO_LEAVE_PORT (4300, the leave-approval example app).',
   ].join('\n'),
   async run(args, io) {
+    const shutdown = shutdownSignal();
     const config = readConfig(io);
     const campus = demoCampus(io.env, config);
     const logger = createLogger('atrium', config.logLevel);
@@ -107,6 +108,6 @@ export const demoCommand: Command = {
     const databases = [describeDatabase(config), describeDatabase(campus.nodes.eng), describeDatabase(campus.nodes.arts)];
     const prepared = { ...gatewayPart, applied: [...gatewayPart.applied, ...nodeMigrations], conversationsSeeded, databases };
     printOutput(io, args.json, banner(units, prepared));
-    await runUntilSignal(units, logger);
+    await runUntilSignal(units, logger, shutdown);
   },
 };

@@ -2,7 +2,7 @@ import { createLogger, type Logger } from '../../core/logger.ts';
 import type { GatewayConfig } from '../config.ts';
 import { startGateway } from '../main.ts';
 import { RuntimeFailure, type Command } from './command.ts';
-import { runUntilSignal, startUnits, type UnitStarter } from './run-units.ts';
+import { runUntilSignal, shutdownSignal, startUnits, type UnitStarter } from './run-units.ts';
 import { assertMigrated, openGatewayDatabase, readConfig } from './session.ts';
 
 /** The gateway as a unit to run: it never migrates by itself, so a schema change is always the operator's step. */
@@ -37,9 +37,10 @@ export const gatewayCommand: Command = {
   summary: 'Runs the gateway unit (OIDC provider, login pages, admin console) until SIGTERM or SIGINT, then closes gracefully.',
   notes: 'It does not migrate the database: run "atrium migrate" first. Logs are JSON lines (pino) on stdout; LOG_LEVEL sets the level.',
   async run(_args, io) {
+    const shutdown = shutdownSignal();
     const config = readConfig(io);
     const logger = createLogger('gateway', config.logLevel);
     const units = await startUnits([gatewayUnit(config, logger)], logger);
-    await runUntilSignal(units, logger);
+    await runUntilSignal(units, logger, shutdown);
   },
 };

@@ -3,7 +3,7 @@ import type { NodeConfig } from '../../im/config.ts';
 import { startNode, type DomainNode } from '../../im/main.ts';
 import { RuntimeFailure, type Command } from './command.ts';
 import { assertNodeMigrated, readNodeConfig, withNodeDatabase } from './node-session.ts';
-import { runUntilSignal, startUnits, type RunningUnit, type UnitStarter } from './run-units.ts';
+import { runUntilSignal, shutdownSignal, startUnits, type RunningUnit, type UnitStarter } from './run-units.ts';
 
 export type NodeUnit = RunningUnit & { node: DomainNode };
 
@@ -39,9 +39,10 @@ export const nodeCommand: Command = {
     'NODE_SECRET_KEY (required in production). Logs are JSON lines (pino) on stdout.',
   ].join('\n'),
   async run(args, io) {
+    const shutdown = shutdownSignal();
     const config = readNodeConfig(io, args.string('domain')!);
     const logger = createLogger(`node:${config.domain}`, config.logLevel);
     const units = await startUnits([nodeUnit(config, logger)], logger);
-    await runUntilSignal(units, logger);
+    await runUntilSignal(units, logger, shutdown);
   },
 };

@@ -4,7 +4,7 @@ import { loadProxyConfig, type ProxyConfig } from '../../im/proxy/config.ts';
 import { startProxy, type Proxy } from '../../im/proxy/main.ts';
 import { RuntimeFailure, type Command, type Output } from './command.ts';
 import { printOutput } from './output.ts';
-import { runUntilSignal, startUnits, type RunningUnit, type UnitStarter } from './run-units.ts';
+import { runUntilSignal, shutdownSignal, startUnits, type RunningUnit, type UnitStarter } from './run-units.ts';
 
 export type ProxyUnit = RunningUnit & { proxy: Proxy; url: string };
 
@@ -44,10 +44,11 @@ export const proxyCommand: Command = {
     'It keeps no state, so several copies can run behind one URL (with the same key). Logs are JSON lines (pino) on stdout.',
   ].join('\n'),
   async run(args, io) {
+    const shutdown = shutdownSignal();
     const config = loadProxyConfig(loadEnv(io.env));
     const logger = createLogger(`proxy:${config.name}`, config.logLevel);
     const units = await startUnits([proxyUnit(config, logger)], logger);
     printOutput(io, args.json, proxyRegistration(units[0].proxy));
-    await runUntilSignal(units, logger);
+    await runUntilSignal(units, logger, shutdown);
   },
 };

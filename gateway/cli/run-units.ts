@@ -49,9 +49,13 @@ export function shutdownSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-/** Keeps the units running until a shutdown signal, then closes them gracefully. */
-export async function runUntilSignal(units: RunningUnit[], logger: Logger): Promise<void> {
-  const signal = await shutdownSignal();
+/**
+ * Keeps the units running until the shutdown signal, then closes them gracefully. The command listens
+ * for it (`shutdownSignal()`) before it starts anything: a SIGTERM that arrives while the units start,
+ * or right after the command printed that it is up, stops them gracefully instead of killing the process.
+ */
+export async function runUntilSignal(units: RunningUnit[], logger: Logger, shutdown: Promise<NodeJS.Signals>): Promise<void> {
+  const signal = await shutdown;
   logger.info({ signal }, 'shutting down');
   await stopUnits(units, logger);
 }

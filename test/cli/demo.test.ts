@@ -184,4 +184,15 @@ describe('atrium demo', () => {
     expect(after.find(([name]) => name === 'eng.campus.test')![1]).toBe(`http://localhost:${moved}`);
     await inspect.close();
   });
+
+  it('stops gracefully when SIGTERM arrives while it is still starting', async () => {
+    const starting = startAtrium(db, ['demo'], env);
+    running.push(starting);
+    // The first log line comes from the gateway unit; the nodes and the banner are still to come.
+    await starting.printed('"msg":', 60_000);
+    expect(starting.output()).not.toContain('Atrium demo campus');
+    expect(await starting.stop('SIGTERM')).toBe(0);
+    expect(starting.output()).toContain('"msg":"shutting down"');
+    expect(starting.output()).toContain('"msg":"stopped"');
+  });
 });
