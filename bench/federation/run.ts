@@ -19,6 +19,7 @@ import { summariseProfile } from '../node/profile-summary.ts';
 import { percentiles } from '../node/results.ts';
 import { createDatabase, freePort, spawnNode, tail, type BenchDatabase, type NodeChild } from '../node/setup.ts';
 import { mintAccessTokens, usernameOf } from '../node/tokens.ts';
+import { describeCalibration } from '../shared/calibration.ts';
 import { summariseLogs } from '../shared/log-summary.ts';
 import { alive, gitOutput, installCleanups, recordFailure, signalChild, sleep, stopChild, timestampLog, type Child } from '../shared/orchestrator.ts';
 import type { BlastResult, DeliveryResult, Direction, FedPair, FedUser, GeneratorStats, OpenResult, RunResult, ConnectResult } from './generator.ts';
@@ -108,7 +109,7 @@ const pct = (n: number | null) => (n === null || !Number.isFinite(n) ? '–' : `
 const cleanups = installCleanups(HARD_LIMIT_MS, 'stopping children, dropping the databases…');
 
 async function main(): Promise<void> {
-  const machine = describeMachine();
+  const machine = await describeMachine();
   const results: Results = {
     scale: scale.name,
     startedAt: new Date(),
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
     dropped: {},
     errors: [],
   };
-  log(`Atrium federation benchmark (${scale.name}): ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, Node ${machine.node}; load ${results.loadAtStart}`);
+  log(`Atrium federation benchmark (${scale.name}): ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, Node ${machine.node}; ${describeCalibration(machine.calibration)}; load ${results.loadAtStart}`);
 
   const dataDir = mkdtempSync(join(tmpdir(), 'atrium-bench-fed-'));
   cleanups.push({ name: 'temp folder', run: () => rmSync(dataDir, { recursive: true, force: true }) });

@@ -1,9 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 
-export type Machine = { cores: number; memoryGiB: number; cpuModel: string; node: string; kernel: string; openFilesLimit: string };
+import { calibrate, type Calibration } from '../shared/calibration.ts';
 
-export function describeMachine(): Machine {
+export type Machine = { cores: number; memoryGiB: number; cpuModel: string; node: string; kernel: string; openFilesLimit: string; calibration: Calibration };
+
+/** What the machine is, and how fast it is today (bench/shared/calibration.ts): call it before starting anything. */
+export async function describeMachine(): Promise<Machine> {
   const cpuinfo = safeRead('/proc/cpuinfo');
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown';
   const limits = safeRead('/proc/self/limits');
@@ -15,6 +18,7 @@ export function describeMachine(): Machine {
     node: process.version,
     kernel: release(),
     openFilesLimit: files ? `${files[1]} soft / ${files[2]} hard` : 'unknown',
+    calibration: await calibrate(),
   };
 }
 

@@ -1,3 +1,4 @@
+import { describeCalibration } from '../shared/calibration.ts';
 import { writeSection } from '../shared/benchmarks-file.ts';
 import type { ProfileSummary } from './profile-summary.ts';
 import type { DbProfile, DmStep, DmSweep, Percentiles, Results, Usage } from './results.ts';
@@ -142,7 +143,7 @@ export function renderSection(r: Results): string {
       `commit \`${r.commit}\`${r.dirty.length ? ` with uncommitted changes in ${r.dirty.map((d) => `\`${d.slice(3)}\``).join(', ')} (work in progress by others, included in what ran)` : ''}; ` +
       `the run took ${(r.seconds / 60).toFixed(1)} minutes. ${r.scale === 'smoke' ? '**Smoke scale — not the targets\' scale.**' : ''}`,
     '',
-    `- Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, open files ${m.openFilesLimit}; MariaDB ${r.mariadb} on 127.0.0.1 with \`innodb_flush_log_at_trx_commit=1\` (every commit is fsynced)${r.bufferPool ? `, InnoDB buffer pool ${mib(r.bufferPool.used)}${r.bufferPool.used !== r.bufferPool.own ? ` for the run (the server's own setting, ${mib(r.bufferPool.own)}, is too small for the run's message indexes: past ~400,000 messages their inserts start reading from disk and the node falls to ~9,000 msg/s; restored afterwards)` : ''}` : ''}.`,
+    `- Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, open files ${m.openFilesLimit}; ${describeCalibration(m.calibration)}; MariaDB ${r.mariadb} on 127.0.0.1 with \`innodb_flush_log_at_trx_commit=1\` (every commit is fsynced)${r.bufferPool ? `, InnoDB buffer pool ${mib(r.bufferPool.used)}${r.bufferPool.used !== r.bufferPool.own ? ` for the run (the server's own setting, ${mib(r.bufferPool.own)}, is too small for the run's message indexes: past ~400,000 messages their inserts start reading from disk and the node falls to ~9,000 msg/s; restored afterwards)` : ''}` : ''}.`,
     `- **The 2 cores are shared** by the node process, MariaDB, ${r.generators.count} load-generator processes, the orchestrator (with the gateway) and whatever else ran on the machine${othersBusy(r) ? ' (other work did run during this run: see *others\' CPU*)' : ''}. The CPU columns show who used what, in % of one core (so 200% is the whole machine): *node CPU* is the node process, *node loop busy* its event-loop utilisation, *bench CPU* the generators and the orchestrator, *others' CPU* everything else on the machine; *machine busy* is the share of both cores in use, and the load average is the one at the end of the step.`,
     `- One node process (the real \`startNode\` composition root, in-process bus and presence) with ${Object.entries(r.nodeEnv)
       .map(([k, val]) => `\`${k}=${val}\``)

@@ -19,6 +19,7 @@ import { usernameOf, mintAccessTokens } from './tokens.ts';
 import { Histogram } from './histogram.ts';
 import { describeMachine, findMariadbPid, loadAverage, machineCpuTicks, processCpuSeconds } from './machine.ts';
 import { summariseProfile } from './profile-summary.ts';
+import { describeCalibration } from '../shared/calibration.ts';
 import { summariseLogs } from '../shared/log-summary.ts';
 import { gitOutput, installCleanups, recordFailure, sleep, stopChild, timestampLog, type Child } from '../shared/orchestrator.ts';
 import { heapPerSocket } from './heap-summary.ts';
@@ -144,7 +145,7 @@ const cleanups = installCleanups(HARD_LIMIT_MS, 'stopping children, dropping the
 const stopper = (child: Child, command: string, graceMs: number) => () => stopChild(child, command, graceMs);
 
 async function main(): Promise<void> {
-  const machine = describeMachine();
+  const machine = await describeMachine();
   const results: Results = {
     scale: scale.name,
     startedAt: new Date(),
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
     dropped: {},
     errors: [],
   };
-  log(`Atrium domain node benchmark (${scale.name}): ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, Node ${machine.node}; load ${loadAverage()}`);
+  log(`Atrium domain node benchmark (${scale.name}): ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, Node ${machine.node}; ${describeCalibration(machine.calibration)}; load ${loadAverage()}`);
   if (scale.sockets / scale.generators > 7_000) throw new Error('at most 7,000 sockets per generator (20,000 open files per process)');
 
   const dataDir = mkdtempSync(join(tmpdir(), 'atrium-bench-'));
