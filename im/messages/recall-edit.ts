@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AppError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
+import { releaseAttachments } from '../attachments/release-attachments.ts';
 import { requireMember } from '../conversations/membership.ts';
 import type { Message, MessageRecord } from '../models.ts';
 import type { Appended } from './group-commit.ts';
@@ -100,7 +101,7 @@ async function appendChange(ctx: NodeContext, change: Change, target: Message, b
 /**
  * The sender takes a message back within the recall window. The recall is an entry of its own (so
  * devices learn of it in order); in the same transaction the target and any edits of it lose their
- * content and keep their place.
+ * content and keep their place, and the files it shared are no longer served to the members.
  */
 export async function recallMessage(ctx: NodeContext, input: unknown): Promise<Appended> {
   const data = parseInput(recallSchema, input);
@@ -115,6 +116,7 @@ export async function recallMessage(ctx: NodeContext, input: unknown): Promise<A
     const gone = { body: '{}', recalledAt: stored.createdAt };
     await Message.update(gone, { where: { id: target.id, recalledAt: null }, transaction: tx });
     await Message.update(gone, { where: { conversationId: target.conversationId, refId: target.id, kind: 'edit' }, transaction: tx });
+    await releaseAttachments(ctx, tx, target);
   });
 }
 

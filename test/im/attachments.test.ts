@@ -72,6 +72,24 @@ describe('uploading and downloading', () => {
     expect((await download(carol, '..%2F..%2Fetc%2Fpasswd')).status).toBe(404);
   });
 
+  it('stops serving a recalled message\'s file to the members, unless another visible message still shares it', async () => {
+    const photo = await alice.upload(new TextEncoder().encode('sent by mistake'), 'wrong.txt', 'text/plain');
+    const sent = await alice.send({ to: DAVE, text: 'oops', attachments: [photo.id] });
+    expect((await download(dave, photo.id)).status).toBe(200);
+    await alice.recall(sent.messageId);
+    expect((await download(dave, photo.id)).status).toBe(404);
+    // The uploader keeps the file, and may share it again.
+    expect(await (await download(alice, photo.id)).text()).toBe('sent by mistake');
+    await alice.send({ to: DAVE, text: 'this one is right after all', attachments: [photo.id] });
+    expect((await download(dave, photo.id)).status).toBe(200);
+
+    const plan = await alice.upload(new TextEncoder().encode('the plan'), 'plan.txt', 'text/plain');
+    const first = await alice.send({ to: DAVE, text: 'the plan', attachments: [plan.id] });
+    await alice.send({ to: DAVE, text: 'the plan again, for the record', attachments: [plan.id] });
+    await alice.recall(first.messageId);
+    expect(await (await download(dave, plan.id)).text()).toBe('the plan');
+  });
+
   it('stores a safe file name and refuses one over 255 characters', async () => {
     const uploaded = await alice.upload(new Uint8Array([1, 2, 3]), '../../etc/re"port\u202Egnp.exe', 'application/pdf');
     expect(uploaded.name).toBe('re_port_gnp.exe');
