@@ -31,7 +31,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     ...messageContentSchema.shape,
   }),
   z.object({ ...base, type: z.literal('direct.open'), peer: addressSchema }),
-  z.object({ ...base, type: z.literal('group.create'), title: z.string().trim().min(1).max(200), members: z.array(addressSchema).max(5000) }),
+  z.object({ ...base, type: z.literal('group.create'), title: z.string().trim().min(1).max(200), members: z.array(addressSchema).max(5000), clientId: clientMsgId.optional() }),
   z.object({ ...base, type: z.literal('group.rename'), conversationId, title: z.string().trim().min(1).max(200) }),
   z.object({ ...base, type: z.literal('group.invite'), conversationId, members: z.array(addressSchema).min(1).max(5000) }),
   z.object({ ...base, type: z.literal('group.leave'), conversationId }),

@@ -338,9 +338,28 @@ export class AtriumClient extends Emitter<ClientEvents> {
     return { messages: result.messages as Message[], hasMore: Boolean(result.hasMore) };
   }
 
-  /** Creates a group homed on this node, owned by this user; members may be of any domain. */
-  async createGroup(title: string, members: string[] = []): Promise<Conversation> {
-    return (await this.request('group.create', { title, members })).conversation as Conversation;
+  /**
+   * Creates a group homed on this node, owned by this user; members may be of any domain. A create whose
+   * answer is lost (the connection drops, or no answer comes in time) is sent again with the same client
+   * id once the client is online, so it makes one group however often it goes out.
+   */
+  async createGroup(title: string, members: string[] = [], clientId: string = randomId()): Promise<Conversation> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.request('group.create', { title, members, clientId })).conversation as Conversation;
+      } catch (error) {
+        if (attempt >= 5 || !(error instanceof AtriumError) || !['disconnected', 'offline', 'timeout'].includes(error.code)) throw error;
+        await this.#whenOnline(this.options.requestTimeoutMs);
+      }
+    }
+  }
+
+  /** Resolves once the client is online again; rejects with `offline` after `timeoutMs`. */
+  async #whenOnline(timeoutMs: number): Promise<void> {
+    if (this.#state === 'online') return;
+    await this.once('state', (state) => state === 'online', timeoutMs).catch(() => {
+      throw new AtriumError('offline', 'Not connected');
+    });
   }
 
   async renameGroup(conversationId: string, title: string): Promise<Conversation> {

@@ -88,6 +88,32 @@ describe('creating a group', () => {
     expect(await bad.json()).toMatchObject({ error: { code: 'invalid_input', fields: { title: expect.any(String) } } });
   });
 
+  it('makes one group for a create repeated with the same client id, at once or later, and another for a new id', async () => {
+    const before = await eng.models.Conversation.count();
+    // Alice's phone and laptop send the same create at once (a client retrying on its other connection).
+    const laptop = await device('alice');
+    const [first, concurrent] = await Promise.all([alice.createGroup('Lab 3 rota', [DAVE], 'rota-create-0001'), laptop.createGroup('Lab 3 rota', [DAVE], 'rota-create-0001')]);
+    laptop.close();
+    expect(concurrent.id).toBe(first.id);
+    const later = await alice.createGroup('Lab 3 rota', [DAVE], 'rota-create-0001');
+    expect(later).toMatchObject({ id: first.id, title: 'Lab 3 rota', lastSeq: 1 });
+    const overHttp = await fetch(`${eng.url}/api/v1/conversations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await alice.login.tokenFor(eng.url)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'Lab 3 rota', members: [DAVE], clientId: 'rota-create-0001' }),
+    });
+    expect(((await overHttp.json()) as { conversation: Conversation }).conversation.id).toBe(first.id);
+    expect(await eng.models.Conversation.count()).toBe(before + 1);
+    expect(await eng.models.Message.count({ where: { conversationId: first.id } })).toBe(1);
+    await expect.poll(() => systemEvents(dave, first.id)).toEqual(['group.created']);
+
+    // Another person's same client id, or the same person's next one, is another group.
+    const carols = await carol.createGroup('Lab 3 rota', [DAVE], 'rota-create-0001');
+    const next = await alice.createGroup('Lab 3 rota', [DAVE], 'rota-create-0002');
+    expect(new Set([first.id, carols.id, next.id]).size).toBe(3);
+    expect(await eng.models.Conversation.count()).toBe(before + 3);
+  });
+
   it('refuses a member listed twice, an empty title and a title over 200 characters', async () => {
     await refused(alice.createGroup('Twice', [DAVE, DAVE]), 'invalid_input');
     await refused(alice.createGroup('   ', [DAVE]), 'invalid_frame');
