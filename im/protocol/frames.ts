@@ -36,7 +36,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('group.invite'), conversationId, members: z.array(addressSchema).min(1).max(5000) }),
   z.object({ ...base, type: z.literal('group.leave'), conversationId }),
   z.object({ ...base, type: z.literal('group.remove'), conversationId, member: addressSchema }),
-  z.object({ ...base, type: z.literal('group.role'), conversationId, member: addressSchema, role: z.enum(['admin', 'member']) }),
+  z.object({ ...base, type: z.literal('group.role'), conversationId, member: addressSchema, role: z.enum(['owner', 'admin', 'member']) }),
   z.object({
     ...base,
     type: z.literal('sync'),

@@ -379,7 +379,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
     return (await this.request('group.remove', { conversationId, member })).conversation as Conversation;
   }
 
-  async setRole(conversationId: string, member: string, role: 'admin' | 'member'): Promise<Conversation> {
+  async setRole(conversationId: string, member: string, role: 'owner' | 'admin' | 'member'): Promise<Conversation> {
     return (await this.request('group.role', { conversationId, member, role })).conversation as Conversation;
   }
 

@@ -188,6 +188,25 @@ describe('changing a group', () => {
     expect(roles(now!)).toEqual({ [ALICE]: 'owner', [DAVE]: 'member', [CAROL]: 'admin', [ENZO]: 'admin' });
   });
 
+  it('lets the owner hand the group to a member and stay on as an admin, after which only the new owner rules', async () => {
+    const group = await alice.createGroup('Handover', [DAVE, CAROL]);
+    await alice.setRole(group.id, CAROL, 'admin');
+    await refused(carol.setRole(group.id, CAROL, 'owner'), 'forbidden');
+    await refused(carol.setRole(group.id, DAVE, 'owner'), 'forbidden');
+
+    const after = await alice.setRole(group.id, DAVE, 'owner');
+    expect(roles(after)).toEqual({ [ALICE]: 'admin', [DAVE]: 'owner', [CAROL]: 'admin' });
+    await expect.poll(() => latest(carol, group.id) && roles(latest(carol, group.id)!)).toEqual(roles(after));
+    const [entry] = (await dave.history(group.id)).messages;
+    expect(entry).toMatchObject({ kind: 'system', event: 'member.role', members: [DAVE], role: 'owner', by: ALICE });
+
+    await refused(alice.setRole(group.id, CAROL, 'member'), 'forbidden');
+    await refused(alice.setRole(group.id, ALICE, 'owner'), 'forbidden');
+    await dave.setRole(group.id, CAROL, 'member');
+    const rows = await eng.models.Member.findAll({ where: { conversationId: group.id, role: 'owner' } });
+    expect(rows.map((m) => m.address)).toEqual([DAVE]);
+  });
+
   it('refuses to change a group hosted by another domain, whose sequence only its home may extend', async () => {
     // A group homed on arts, as federation stores its copy here.
     const id = randomUUID();

@@ -74,7 +74,7 @@ export function systemText(message: { event?: string; [key: string]: unknown }, 
     case 'member.removed':
       return `${by} removed ${members}`;
     case 'member.role':
-      return `${by} made ${members} ${String(message.role ?? '')}`;
+      return message.role === 'owner' ? `${by} made ${members} the owner` : `${by} made ${members} ${String(message.role ?? '')}`;
     default:
       return 'The conversation changed';
   }
