@@ -90,6 +90,7 @@ export function createFederation(options: {
 
   return {
     remoteDomains,
+    heardFrom: outbox.heardFrom,
 
     /** Refuses, before anything is stored, an exchange with a domain the policy does not allow. */
     async assertAllowed(addresses: Iterable<string>): Promise<void> {

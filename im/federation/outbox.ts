@@ -10,6 +10,8 @@ const BATCH = 500;
 const LEASE_MS = 30_000;
 const BASE_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 60_000;
+/** How often a request from a domain may cut short the wait before the next attempt towards it. */
+const CONTACT_RESET_MS = 5_000;
 
 /**
  * Answers after which retrying cannot help: the events are set aside (logged, authors told) so later ones
@@ -47,6 +49,8 @@ export function createOutbox(options: {
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = true;
+  const lastContact = new Map<string, number>();
+  const backingOff = new Set<string>();
 
   async function claim(destination: string): Promise<boolean> {
     await OutboxPeer.findOrCreate({ where: { destination }, defaults: { destination, txnId: null, txnLastId: null, nextAttemptAt: null, lastError: null, leaseOwner: null, leaseUntil: null } });
@@ -109,12 +113,14 @@ export function createOutbox(options: {
         Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null, attempts: 0, nextAttemptAt: null, lastError: outcome.ok ? null : outcome.error.slice(0, 500) });
         await peer.save({ transaction: tx });
       });
+      backingOff.delete(destination);
       return true;
     }
     const attempts = peer.attempts + 1;
     const delay = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.min(attempts, 16)) * (0.75 + Math.random() / 2);
     Object.assign(peer, { attempts, nextAttemptAt: new Date(Date.now() + delay), lastError: outcome.error.slice(0, 500) });
     await peer.save();
+    backingOff.add(destination);
     logger.warn({ destination, attempts, retryInMs: Math.round(delay), error: outcome.error }, 'federation delivery failed; will retry');
     return false;
   }
@@ -159,6 +165,23 @@ export function createOutbox(options: {
       await OutboxEntry.bulkCreate(events.map((event) => ({ destination, event: JSON.stringify(event), createdAt: now })), { transaction: tx });
     },
     kick: run,
+    /**
+     * A signed request from `domain` just arrived, so it is up again: events waiting for it go now
+     * instead of after the rest of the backoff (up to a minute).
+     */
+    async heardFrom(domain: string): Promise<void> {
+      const now = Date.now();
+      // A backoff this process set is cut short at once; one another process of the domain set is looked for
+      // at most every few seconds, so that a busy peer's every request does not cost a write.
+      if (!backingOff.has(domain) && now - (lastContact.get(domain) ?? 0) < CONTACT_RESET_MS) return;
+      lastContact.set(domain, now);
+      backingOff.delete(domain);
+      const [waiting] = await OutboxPeer.update({ nextAttemptAt: null }, { where: { destination: domain, nextAttemptAt: { [Op.gt]: new Date(now) } } });
+      if (waiting > 0) {
+        logger.info({ destination: domain }, 'federation peer reached us; retrying its deliveries now');
+        run();
+      }
+    },
     start() {
       stopped = false;
       timer = setInterval(run, options.pollMs ?? 1_000);

@@ -46,6 +46,7 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     if (!domainEntry(registry, result.origin)) throw new AppError('unknown_origin', 401, `${result.origin} is not a registered domain`);
     if (!allowed(registry, result.origin, services.domain)) registry = await federation.registry.refreshSoon();
     if (!allowed(registry, result.origin, services.domain)) throw new AppError('policy_denied', 403, `The federation policy does not let ${result.origin} reach ${services.domain}`);
+    void federation.heardFrom(result.origin).catch((err: unknown) => services.logger.warn({ err, origin: result.origin }, 'could not note contact from a peer'));
     return result.origin;
   }
 

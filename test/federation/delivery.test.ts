@@ -124,6 +124,26 @@ describe('outages', () => {
     alice.close();
   });
 
+  it('delivers to a destination that was down as soon as it is heard from, without waiting out the backoff', async () => {
+    const alice = await as('alice', 'eng');
+    const conversation = await alice.openDirect('bob@arts.campus.test');
+    const before = await alice.send({ conversationId: conversation.id, text: 'before the outage' });
+    await expect.poll(async () => campus.nodes.arts.models.Message.count({ where: { id: before.messageId } })).toBe(1);
+    await campus.stopNode('arts');
+    const queued = await alice.send({ conversationId: conversation.id, text: 'sent while arts was down, a while ago' });
+    const { OutboxPeer } = campus.nodes.eng.federationModels;
+    await expect.poll(async () => (await OutboxPeer.findByPk('arts.campus.test'))?.nextAttemptAt ?? null, { timeout: 10_000 }).not.toBeNull();
+    // As after many failed attempts: the next one is far off.
+    await OutboxPeer.update({ nextAttemptAt: new Date(Date.now() + 10 * 60_000) }, { where: { destination: 'arts.campus.test' } });
+
+    const arts = await campus.restartNode('arts');
+    const bob = await as('bob', 'arts');
+    await bob.send({ conversationId: conversation.id, text: 'arts is back' });
+    await expect.poll(async () => arts.models.Message.count({ where: { id: queued.messageId } }), { timeout: 15_000 }).toBe(1);
+    alice.close();
+    bob.close();
+  });
+
   it('delivers what was queued while the proxy was down', async () => {
     const alice = await as('alice', 'eng');
     const conversation = await alice.openDirect('lena@law.campus.test');
