@@ -17,7 +17,11 @@ const syncSchema = z.object({
   since: z.string().datetime({ offset: true }).optional(),
   cursors: z.record(z.string(), z.number().int().min(0)).optional(),
   limit: z.number().int().min(1).max(500).optional(),
+  recent: z.number().int().min(0).max(500).optional(),
 });
+
+/** What a device that holds nothing of a conversation gets of it by sync; older entries come by `history`. */
+const RECENT = 50;
 
 export type SyncResult = {
   conversations: PresentedConversation[];
@@ -31,10 +35,12 @@ export type SyncResult = {
 
 /**
  * Catch-up for a (re)connecting device: the conversations changed since its cursor, and in each the
- * entries after the sequence the device already holds, at most `limit` per conversation.
+ * entries after the sequence the device already holds, at most `limit` per conversation. Of a
+ * conversation it holds nothing of (no cursor: a new device, a new conversation) it gets the last
+ * `recent` entries, not the whole history, which it pages back through with `history` when needed.
  */
 export async function sync(ctx: NodeContext, input: unknown): Promise<SyncResult> {
-  const { since, cursors = {}, limit = 100 } = parseInput(syncSchema, input);
+  const { since, cursors = {}, limit = 100, recent = RECENT } = parseInput(syncSchema, input);
   const cursor = new Date().toISOString();
   const changedAfter = since ? new Date(new Date(since).getTime() - CURSOR_OVERLAP_MS) : undefined;
   const conversations = await listConversations(ctx, changedAfter);
@@ -42,7 +48,8 @@ export async function sync(ctx: NodeContext, input: unknown): Promise<SyncResult
   const messages: PresentedMessage[] = [];
   const more: string[] = [];
   for (const conversation of conversations) {
-    const after = Math.max(cursors[conversation.id] ?? 0, conversation.joinedSeq);
+    const held = cursors[conversation.id];
+    const after = Math.max(held ?? conversation.lastSeq - recent, conversation.joinedSeq);
     if (after >= conversation.lastSeq) continue;
     const page = await Message.findAll({
       where: { conversationId: conversation.id, seq: { [Op.gt]: after } },

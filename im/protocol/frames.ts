@@ -43,6 +43,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     since: z.string().datetime({ offset: true }).optional(),
     cursors: z.record(z.string(), seq).optional(),
     limit: z.number().int().min(1).max(500).optional(),
+    recent: z.number().int().min(0).max(500).optional(),
   }),
   z.object({ ...base, type: z.literal('history'), conversationId, beforeSeq: seq.optional(), limit: z.number().int().min(1).max(200).optional() }),
   z.object({ ...base, type: z.literal('conversations.list') }),

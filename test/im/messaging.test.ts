@@ -86,4 +86,27 @@ describe('direct messages on one domain', () => {
     alice.close();
     again.close();
   });
+
+  it('gives a new device the recent part of a long conversation, and the rest page by page through history', async () => {
+    const carol = await connectAs(gateway, eng, 'carol');
+    const conversation = await carol.openDirect('eng-admin@eng.campus.test');
+    for (let i = 1; i <= 80; i++) await carol.send({ conversationId: conversation.id, text: `line ${i}` });
+
+    const fresh = await connectAs(gateway, eng, 'eng-admin');
+    const { messages } = await fresh.sync();
+    const texts = messages.filter((m) => m.conversationId === conversation.id).map((m) => m.text);
+    expect(texts).toEqual(Array.from({ length: 50 }, (_, i) => `line ${i + 31}`));
+    expect(fresh.cursors.get(conversation.id)).toBe(80);
+
+    const older = await fresh.history(conversation.id, 31, 30);
+    expect(older.messages.map((m) => m.text)).toEqual(Array.from({ length: 30 }, (_, i) => `line ${30 - i}`));
+    expect(older.hasMore).toBe(false);
+
+    // A device that asks for everything it lacks (cursor 0) still gets it, a page at a time.
+    const all = await fresh.request('sync', { cursors: { [conversation.id]: 0 }, limit: 60 });
+    expect((all.messages as { conversationId: string }[]).filter((m) => m.conversationId === conversation.id)).toHaveLength(60);
+    expect(all.more).toContain(conversation.id);
+    carol.close();
+    fresh.close();
+  });
 });
