@@ -25,7 +25,7 @@ import { defineNodeModels, type NodeModels } from './models.ts';
 import { createMemberCache } from './conversations/member-cache.ts';
 import { domainOf } from './address.ts';
 import { serverFrame } from './protocol/frames.ts';
-import { Gauge } from 'prom-client';
+import { Gauge, Histogram } from 'prom-client';
 import { createSealer } from '../core/seal.ts';
 import { createFederation, type Federation } from './federation/federation.ts';
 import { defineFederationModels, type FederationModels } from './federation/models.ts';
@@ -159,14 +159,21 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   outbox.start();
 
   const verifier = createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain });
-  const sockets = createSocketServer(services, verifier);
+  const metrics = createMetrics(`node:${config.domain}`);
+  // What a sender waits for: from its frame's arrival to the ack, which follows the commit (and the pushes).
+  const sendAck = new Histogram({
+    name: 'atrium_im_send_ack_seconds',
+    help: 'From a send frame\'s arrival to its ack, sent once the message is durable',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [metrics.registry],
+  });
+  const sockets = createSocketServer(services, verifier, { onSendAcked: (seconds) => sendAck.observe(seconds) });
   bus.subscribe((event) => {
     if (event.kind === 'membership') members.invalidate(event.conversationId);
     else sockets.registry.deliver(event);
   });
   attachToServer(server, sockets);
 
-  const metrics = createMetrics(`node:${config.domain}`);
   new Gauge({
     name: 'atrium_federation_outbox_depth',
     help: 'Events waiting in the outbox, per destination domain',

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { isAppError } from '../../core/errors.ts';
@@ -26,7 +27,12 @@ export type SocketServer = ReturnType<typeof createSocketServer>;
 /** How often a slice of the sockets is pinged. */
 const HEARTBEAT_SLICE_MS = 100;
 
-export function createSocketServer(services: NodeServices, verifier: TokenVerifier) {
+export type SocketServerOptions = {
+  /** Told, for each send acknowledged, the seconds from its frame's arrival to its ack (after the commit). */
+  onSendAcked?: (seconds: number) => void;
+};
+
+export function createSocketServer(services: NodeServices, verifier: TokenVerifier, options: SocketServerOptions = {}) {
   const { config, logger, bus } = services;
   const registry = createRegistry();
   // ws itself refuses frames far beyond the limit (closing with 1009); up to that we answer with an error frame.
@@ -163,7 +169,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
       send(serverFrame('ready', { address: identity.address, expiresAt: new Date(identity.expiresAt).toISOString(), serverTime: new Date().toISOString() }, re));
     }
 
-    async function handle(frame: ClientFrame) {
+    async function handle(frame: ClientFrame, arrivedAt: number) {
       if (frame.type === 'auth') return authenticate(frame.token, frame.id);
       if (!connection.identity) {
         send(serverFrame('error', { code: 'unauthenticated', message: 'Authenticate first' }, frame.id));
@@ -173,11 +179,16 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
       try {
         if (!handler) throw new UnsupportedFrameError(frame.type);
         const result = await handler(session, frame);
-        if (isDeferred(result)) result.deferred.then(send, (error: unknown) => send(errorFrame(error, frame.id)));
+        if (isDeferred(result)) result.deferred.then((reply) => acked(frame, reply, arrivedAt), (error: unknown) => send(errorFrame(error, frame.id)));
         else send(result);
       } catch (error) {
         send(errorFrame(error, frame.id));
       }
+    }
+
+    function acked(frame: ClientFrame, reply: ServerFrame, arrivedAt: number) {
+      send(reply);
+      if (frame.type === 'send') options.onSendAcked?.((performance.now() - arrivedAt) / 1000);
     }
 
     function errorFrame(error: unknown, re: string): ServerFrame {
@@ -190,6 +201,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
       if (isBinary) return strike({ code: 'binary_not_supported', message: 'Frames are JSON text' });
       // The refusal names the frame, so a client waiting for its answer learns it may retry (the SDK does, after a pause).
       if (!allowFrame()) return strike({ code: 'rate_limited', message: 'Too many frames; slow down' }, frameIdOf(data as Buffer, config.maxFrameBytes));
+      const arrivedAt = performance.now();
       let frame: ClientFrame;
       try {
         frame = parseFrame(data as Buffer, config.maxFrameBytes);
@@ -197,7 +209,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
         return strike(error as FrameError, (error as FrameError).re);
       }
       // A send is answered when durable, later, without holding up the socket's next frames.
-      schedule(() => handle(frame));
+      schedule(() => handle(frame, arrivedAt));
     });
 
     socket.on('close', () => {

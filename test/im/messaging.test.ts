@@ -42,6 +42,22 @@ describe('direct messages on one domain', () => {
     for (const c of [alicePhone, aliceLaptop, dave]) c.close();
   });
 
+  it('counts each acknowledged send, with the time from its arrival to its ack, in /metrics', async () => {
+    const count = async () => {
+      const text = await (await fetch(`${eng.url}/metrics`)).text();
+      return Number(/^atrium_im_send_ack_seconds_count\{[^}]*\} (\d+)$/m.exec(text)?.[1] ?? NaN);
+    };
+    const before = await count();
+    const alice = await connectAs(gateway, eng, 'alice');
+    for (let i = 0; i < 3; i++) await alice.send({ to: 'dave@eng.campus.test', text: `measured ${i}` });
+    await expect(alice.send({ conversationId: '00000000-0000-4000-8000-000000000000', text: 'not mine' })).rejects.toMatchObject({ code: 'not_member' });
+    expect(await count()).toBe(before + 3);
+    const text = await (await fetch(`${eng.url}/metrics`)).text();
+    // Every ack here took far less than 5 s: the top finite bucket holds them all.
+    expect(Number(/^atrium_im_send_ack_seconds_bucket\{le="5"[^}]*\} (\d+)$/m.exec(text)?.[1])).toBe(before + 3);
+    alice.close();
+  });
+
   it('returns the same ack for a retried client id and never stores a second message', async () => {
     const alice = await connectAs(gateway, eng, 'alice');
     const first = await alice.send({ to: 'dave@eng.campus.test', text: 'once', clientMsgId: 'retry-test-0001' });
