@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { Histogram, type HistogramData } from './histogram.ts';
 import type { Machine } from './machine.ts';
+import type { NodeAckFigures } from './node-metrics.ts';
 import type { NodeStats, QueryCounts } from './node-process.ts';
 import type { GeneratorStats } from './generator.ts';
 import type { ProfileSummary } from './profile-summary.ts';
@@ -104,6 +105,8 @@ export type DmStep = {
   delivery: Percentiles;
   usage: Usage;
   drainMs: number;
+  /** The node's own part (its /metrics): from a send's arrival at the node to its ack. */
+  nodeAck: NodeAckFigures | null;
 };
 
 export type DbProfile = { messages: number; counts: QueryCounts };

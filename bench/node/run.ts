@@ -23,6 +23,7 @@ import { describeCalibration } from '../shared/calibration.ts';
 import { summariseLogs } from '../shared/log-summary.ts';
 import { gitOutput, installCleanups, recordFailure, sleep, stopChild, timestampLog, type Child } from '../shared/orchestrator.ts';
 import { heapPerSocket } from './heap-summary.ts';
+import { ackFiguresBetween, describeNodeAck, readAckBuckets } from './node-metrics.ts';
 import { renderConsoleSummary, writeBenchmarks } from './report.ts';
 import {
   percentiles,
@@ -336,6 +337,7 @@ async function main(): Promise<void> {
     const phase = `dm${++stepNo}`;
     const perGen = step.rate / generators.length;
     const a = await snapshot();
+    const acksBefore = await readAckBuckets(node.localUrl);
     if (options.profile) {
       await node.call('instrument.start');
       await node.call('profile.start');
@@ -351,6 +353,7 @@ async function main(): Promise<void> {
       ),
     );
     const b = await window;
+    const nodeAck = ackFiguresBetween(acksBefore, await readAckBuckets(node.localUrl));
     const db = options.profile ? await node.call<QueryCounts>('instrument.stop') : null;
     const sum = (f: (r: DmRunResult) => number) => runs.reduce((s, r) => s + f(r), 0);
     const errors: Record<string, number> = {};
@@ -371,10 +374,11 @@ async function main(): Promise<void> {
       delivery: percentiles(runs.map((r) => r.deliveryLatency)),
       usage: usageBetween(a, b),
       drainMs: Math.max(...runs.map((r) => r.drainMs)),
+      nodeAck,
     };
     log(
       `  ${label}: offered ${fmt(step.rate)}/s → sent ${fmt(result.sentPerS)}/s, acks ${fmt(result.acksPerS)}/s, deliveries ${fmt(result.deliveriesPerS)}/s; ` +
-        `delivery p50 ${ms(result.delivery.p50)} p99 ${ms(result.delivery.p99)} max ${ms(result.delivery.max)}; ack p99 ${ms(result.ack.p99)}; ` +
+        `delivery p50 ${ms(result.delivery.p50)} p99 ${ms(result.delivery.p99)} max ${ms(result.delivery.max)}; ack p99 ${ms(result.ack.p99)}; node-side ack ${describeNodeAck(nodeAck)}; ` +
         `node CPU ${pct(result.usage.nodeCpu)}, MariaDB ${pct(result.usage.mariadbCpu)}, generators ${pct(result.usage.generatorsCpu)}; loop delay max ${ms(result.usage.loopDelayMaxMs)}, GC pause max ${ms(result.usage.gcMaxMs)} (${result.usage.gcMajor} full); load ${result.usage.load}` +
         (result.skipped ? `; ${fmt(result.skipped)} not sent (client in-flight cap)` : '') +
         (Object.keys(errors).length ? `; errors ${JSON.stringify(errors)}` : ''),
