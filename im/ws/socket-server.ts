@@ -200,7 +200,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return strike({ code: 'binary_not_supported', message: 'Frames are JSON text' });
       // The refusal names the frame, so a client waiting for its answer learns it may retry (the SDK does, after a pause).
-      if (!allowFrame()) return strike({ code: 'rate_limited', message: 'Too many frames; slow down' }, frameIdOf(data as Buffer, config.maxFrameBytes));
+      if (!allowFrame()) return strike({ code: 'rate_limited', message: 'Too many frames; slow down' }, frameIdOf(data as Buffer));
       const arrivedAt = performance.now();
       let frame: ClientFrame;
       try {
