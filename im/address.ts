@@ -1,12 +1,17 @@
 import { z } from 'zod';
 
+const DOMAIN = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+';
+
+/** A DNS-like domain name, such as eng.campus.test. */
+export const domainPattern = new RegExp(`^${DOMAIN}$`);
+
 /** `user@domain`: a username as the gateway issues them, at a DNS-like domain. */
 export const addressSchema = z
   .string()
   .trim()
   .toLowerCase()
   .max(320)
-  .regex(/^[a-z0-9][a-z0-9._-]{1,63}@[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, {
+  .regex(new RegExp(`^[a-z0-9][a-z0-9._-]{1,63}@${DOMAIN}$`), {
     message: 'an address such as alice@eng.campus.test',
   });
 

@@ -62,4 +62,19 @@ export const submitSchema = z.object({
 
 export type Submit = z.infer<typeof submitSchema>;
 
+/** The files a remote sender's message shares, as their node describes them (they stay on that node). */
+export const sharedFilesSchema = z
+  .array(
+    z.object({
+      id: z.string().uuid(),
+      name: z.string().min(1).max(255),
+      contentType: z.string().regex(/^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i),
+      size: z.number().int().min(0),
+    }),
+  )
+  .max(10);
+
+/** Asks a file's node for it on behalf of a person of the asking domain. */
+export const attachmentRequestSchema = z.object({ for: addressSchema });
+
 export const typingSchema = z.object({ conversationId: id, address: addressSchema });

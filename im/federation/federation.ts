@@ -1,5 +1,5 @@
 import type { Transaction } from 'sequelize';
-import { AppError } from '../../core/errors.ts';
+import { AppError, NotFoundError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
 import { domainOf } from '../address.ts';
@@ -189,6 +189,19 @@ export function createFederation(options: {
       if (response.status === 200) return response.body as unknown as SubmitAck;
       const { code, message } = errorOf(response);
       if (response.status >= 500 || response.status === 401) throw new AppError('federation_unavailable', 503, `${home} cannot take the message now (${code}); it was not sent`);
+      throw new AppError(code, response.status, message);
+    },
+
+    /**
+     * A file shared by someone of `home` (files stay on their uploader's node), fetched there for one of
+     * this domain's people: that node checks that they are a member of the conversation it was shared in.
+     */
+    async fetchAttachment(home: string, attachmentId: string, forAddress: string): Promise<{ contentType: string; bytes: Uint8Array }> {
+      const response = await transport.postForFile(home, `/federation/v1/attachments/${attachmentId}`, { for: forAddress });
+      if (response.status === 200) return response;
+      const { code, message } = errorOf({ status: response.status, body: response.body });
+      if (response.status === 404) throw new NotFoundError('No such attachment');
+      if (response.status >= 500 || response.status === 401) throw new AppError('federation_unavailable', 503, `${home} cannot serve the file now (${code})`);
       throw new AppError(code, response.status, message);
     },
 

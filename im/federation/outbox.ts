@@ -34,7 +34,8 @@ export type Outbox = ReturnType<typeof createOutbox>;
 export function createOutbox(options: {
   sequelize: Sequelize;
   models: FederationModels;
-  transport: Transport;
+  /** Only `post` is used: tests hand in a stand-in. */
+  transport: Pick<Transport, 'post'>;
   processId: string;
   logger: Logger;
   pollMs?: number;

@@ -1,4 +1,6 @@
 import express, { Router, type Request } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { readAttachment } from '../attachments/read-attachment.ts';
 import { AppError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { domainOf, userOf } from '../address.ts';
@@ -12,7 +14,7 @@ import { leaveGroup } from '../conversations/leave-group.ts';
 import { presentForViewers } from '../conversations/list-conversations.ts';
 import { serverFrame } from '../protocol/frames.ts';
 import { applyEvents, checkAuthorship, SenderNotOfOriginError } from './apply.ts';
-import { submitSchema, transactionSchema, typingSchema } from './events.ts';
+import { attachmentRequestSchema, sharedFilesSchema, submitSchema, transactionSchema, typingSchema } from './events.ts';
 import type { Federation } from './federation.ts';
 import { keysDocument } from './node-keys.ts';
 import type { FederationModels } from './models.ts';
@@ -100,7 +102,7 @@ export function federationRoutes(services: NodeServices, federation: Federation,
       home = services.domain;
     }
     if (home !== services.domain) throw new AppError('not_home', 409, `Conversation ${submit.conversationId} is not ordered here`);
-    let body: { text?: string; mentions?: string[] };
+    let body: { text?: string; mentions?: string[]; attachments?: unknown };
     try {
       body = JSON.parse(submit.body) as typeof body;
     } catch {
@@ -113,11 +115,28 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     }
     const { message, duplicate } =
       submit.kind === 'text'
-        ? await sendMessage(ctx, { conversationId: submit.conversationId, clientMsgId: submit.clientMsgId, text: body.text, mentions: body.mentions })
+        ? await sendMessage(
+            ctx,
+            { conversationId: submit.conversationId, clientMsgId: submit.clientMsgId, text: body.text, mentions: body.mentions },
+            { sharedFromSendersNode: body.attachments === undefined ? undefined : parseInput(sharedFilesSchema, body.attachments, 'The files of the submission are malformed') },
+          )
         : submit.kind === 'edit'
           ? await editMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId, text: body.text })
           : await recallMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId });
     res.json({ messageId: message.id, seq: message.seq, at: message.createdAt.toISOString(), duplicate });
+  });
+
+  // A file shared by one of this domain's people, for a person of the asking domain: served only to a
+  // member of the conversation it was shared in (the same rule as for local people; everyone else gets 404).
+  router.post('/federation/v1/attachments/:id', raw, async (req, res) => {
+    const origin = await verified(req);
+    const { for: address } = parseInput(attachmentRequestSchema, json(req), 'The file request is malformed');
+    if (domainOf(address) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${address}`);
+    const { attachment, content } = await readAttachment({ ...services, actor: remoteActor(address) }, req.params.id ?? '');
+    res.setHeader('Content-Type', attachment.contentType);
+    res.setHeader('Content-Length', String(attachment.size));
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    await pipeline(content, res);
   });
 
   router.post('/federation/v1/typing', raw, async (req, res) => {

@@ -1,9 +1,12 @@
 import { Router, type Request } from 'express';
 import { pipeline } from 'node:stream/promises';
-import { ValidationError } from '../../core/errors.ts';
+import { NotFoundError, ValidationError } from '../../core/errors.ts';
+import { domainPattern } from '../address.ts';
 import { readAttachment } from '../attachments/read-attachment.ts';
 import { uploadAttachment } from '../attachments/upload-attachment.ts';
 import type { NodeContext } from '../context.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** RFC 6266: an ASCII fallback for old clients and the exact name, percent-encoded, for the rest. */
 export function contentDisposition(name: string): string {
@@ -20,7 +23,8 @@ function queryName(req: Request): string | undefined {
 
 /**
  * `POST /attachments` takes the file as the raw request body (no multipart): its type from
- * Content-Type, its name from `?name=`. `GET /attachments/:id` serves it as a download only.
+ * Content-Type, its name from `?name=`. `GET /attachments/:id` serves it as a download only; with
+ * `?from=DOMAIN` (the sharer's domain, when not this one) it is fetched from that domain's node.
  */
 export function attachmentRoutes(contextOf: (req: Request) => NodeContext): Router {
   const router = Router();
@@ -43,7 +47,22 @@ export function attachmentRoutes(contextOf: (req: Request) => NodeContext): Rout
   });
 
   router.get('/attachments/:id', async (req, res) => {
-    const { attachment, content } = await readAttachment(contextOf(req), req.params.id);
+    const ctx = contextOf(req);
+    const from = req.query.from;
+    if (from !== undefined && (typeof from !== 'string' || !domainPattern.test(from))) throw new ValidationError('from names the domain the file was shared from', { from: 'a domain name' });
+    if (from && from !== ctx.domain) {
+      // Shared by someone of another domain: their node keeps it, and serves it to members through ours.
+      if (!UUID.test(req.params.id)) throw new NotFoundError('No such attachment');
+      const file = await ctx.federation.fetchAttachment(from, req.params.id, ctx.actor.address);
+      res.setHeader('Content-Type', file.contentType);
+      res.setHeader('Content-Length', String(file.bytes.length));
+      res.setHeader('Content-Disposition', 'attachment');
+      res.setHeader('X-Content-Type-Options', 'nosniff');
+      res.setHeader('Cache-Control', 'private, no-cache');
+      res.end(file.bytes);
+      return;
+    }
+    const { attachment, content } = await readAttachment(ctx, req.params.id);
     res.setHeader('Content-Type', attachment.contentType);
     res.setHeader('Content-Length', String(attachment.size));
     res.setHeader('Content-Disposition', contentDisposition(attachment.name));

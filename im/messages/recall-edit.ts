@@ -112,12 +112,16 @@ export async function recallMessage(ctx: NodeContext, input: unknown): Promise<A
   const windowMs = ctx.config.recallWindowSeconds * 1000;
   if (Date.now() - target.createdAt.getTime() > windowMs) throw new RecallWindowPassedError(ctx.config.recallWindowSeconds);
   const { Message } = ctx.models;
-  return appendChange(ctx, change, target, '{}', async (tx, stored) => {
+  const appended = await appendChange(ctx, change, target, '{}', async (tx, stored) => {
     const gone = { body: '{}', recalledAt: stored.createdAt };
     await Message.update(gone, { where: { id: target.id, recalledAt: null }, transaction: tx });
     await Message.update(gone, { where: { conversationId: target.conversationId, refId: target.id, kind: 'edit' }, transaction: tx });
     await releaseAttachments(ctx, tx, target);
   });
+  // In a conversation hosted elsewhere the home took the recall (the writes above ran there, not here),
+  // but the files stay here, where they are served from: take them back here too. Done twice at home, harmlessly.
+  await ctx.sequelize.transaction((tx) => releaseAttachments(ctx, tx, target));
+  return appended;
 }
 
 /** The sender replaces the text of their message, at any time, unless it was recalled. */

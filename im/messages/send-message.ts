@@ -17,10 +17,13 @@ const sendSchema = z
     to: addressSchema.optional(),
     ...messageContentSchema.shape,
   })
-  .refine((s) => Boolean(s.conversationId) !== Boolean(s.to), { message: 'give either conversationId or to', path: ['conversationId'] })
-  .refine((s) => Boolean(s.text?.trim()) || Boolean(s.attachments?.length), { message: 'a message needs text or an attachment', path: ['text'] });
+  .refine((s) => Boolean(s.conversationId) !== Boolean(s.to), { message: 'give either conversationId or to', path: ['conversationId'] });
 
 export type SendInput = z.input<typeof sendSchema>;
+export type SendOptions = {
+  /** A remote sender's files, as their node described them (the home orders the message; the files stay there). */
+  sharedFromSendersNode?: NonNullable<MessageBody['attachments']>;
+};
 
 /**
  * Sends a text message (with mentions and attachments) into a conversation the actor belongs to, or to
@@ -28,8 +31,11 @@ export type SendInput = z.input<typeof sendSchema>;
  * once it is committed (a retried client id resolves to the first message). Queueing in the order sends
  * arrive keeps one device's messages in its order.
  */
-export async function enqueueMessage(ctx: NodeContext, input: unknown): Promise<{ durable: Promise<Appended> }> {
+export async function enqueueMessage(ctx: NodeContext, input: unknown, options: SendOptions = {}): Promise<{ durable: Promise<Appended> }> {
   const data = parseInput(sendSchema, input);
+  if (!data.text?.trim() && !data.attachments?.length && !options.sharedFromSendersNode?.length) {
+    throw new ValidationError('Some fields are invalid', { text: 'a message needs text or an attachment' });
+  }
   if (data.text && data.text.length > ctx.config.maxTextChars) {
     throw new ValidationError('The message is too long', { text: `at most ${ctx.config.maxTextChars} characters` });
   }
@@ -51,14 +57,12 @@ export async function enqueueMessage(ctx: NodeContext, input: unknown): Promise<
     });
     body.mentions = members.map((m) => m.address);
   }
-  const home = conversation.home;
-  if (home && home !== ctx.domain) {
-    if (data.attachments?.length) {
-      throw new ValidationError('Files cannot yet be shared into a conversation hosted by another college', { attachments: 'not across domains' });
-    }
-    return { durable: submitToHome(ctx, home, conversationId, data.clientMsgId, body, [...members]) };
-  }
+  // Files stay on their uploader's node (this one), bound to the conversation; members of other domains
+  // fetch them here through their own node, wherever the conversation is hosted.
   if (data.attachments?.length) body.attachments = await claimAttachments(ctx, conversationId, data.attachments);
+  else if (options.sharedFromSendersNode?.length) body.attachments = options.sharedFromSendersNode;
+  const home = conversation.home;
+  if (home && home !== ctx.domain) return { durable: submitToHome(ctx, home, conversationId, data.clientMsgId, body, [...members]) };
 
   const durable = ctx.committer.append({
     conversationId,
@@ -71,8 +75,8 @@ export async function enqueueMessage(ctx: NodeContext, input: unknown): Promise<
   return { durable };
 }
 
-export async function sendMessage(ctx: NodeContext, input: unknown): Promise<Appended> {
-  return (await enqueueMessage(ctx, input)).durable;
+export async function sendMessage(ctx: NodeContext, input: unknown, options: SendOptions = {}): Promise<Appended> {
+  return (await enqueueMessage(ctx, input, options)).durable;
 }
 
 /** The home of the conversation orders the message; the local copy arrives back through federation. */

@@ -28,7 +28,7 @@ describe.skipIf(testDialect === 'sqlite')('the outbox', () => {
     const sent: number[][] = [];
     let releaseFirst!: () => void;
     const firstHeld = new Promise<void>((r) => (releaseFirst = r));
-    const transport: Transport = {
+    const transport: Pick<Transport, 'post'> = {
       async post(_destination, _path, payload) {
         sent.push((payload as { events: { n: number }[] }).events.map((e) => e.n));
         if (sent.length === 1) await firstHeld;

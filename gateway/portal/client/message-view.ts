@@ -43,25 +43,27 @@ function avatar(chat: Chat, address: string): HTMLElement {
 function attachmentsOf(chat: Chat, entry: Entry, message: Message): Child {
   const list = message.attachments ?? [];
   if (list.length === 0) return null;
-  // Files stay on the node of the person who shared them; only a node of the viewer's can serve them.
-  const node = domainPart(message.sender) === entry.domain ? chat.domains.get(entry.domain) : chat.domains.get(domainPart(message.sender));
+  // Files stay on the node of the person who shared them. The viewer's own account there serves them
+  // directly; otherwise the conversation's node of the viewer fetches them from there.
+  const from = domainPart(message.sender);
+  const node = chat.domains.get(from) ?? chat.domains.get(entry.domain);
   return h(
     'ul',
     { class: 'attachments', 'aria-label': 'Attachments' },
     list.map((a) => {
-      if (!node) return h('li', { class: 'attachment unavailable' }, `${a.name} (${sizeOf(a.size)}) — kept at ${domainPart(message.sender)}, which does not share files with your college`);
+      if (!node) return h('li', { class: 'attachment unavailable' }, `${a.name} (${sizeOf(a.size)}) could not be loaded`);
       if (a.contentType.startsWith('image/')) {
         const img = h('img', { class: 'preview', alt: a.name, loading: 'lazy' });
-        attachmentUrl(node, a.id).then(
+        attachmentUrl(node, a.id, from).then(
           (url) => (img.src = url),
           () => img.replaceWith(h('span', { class: 'attachment unavailable' }, `${a.name} could not be loaded`)),
         );
-        return h('li', { class: 'attachment image' }, h('button', { type: 'button', class: 'link', 'aria-label': `Download ${a.name}`, onclick: () => void downloadAttachment(node, a) }, img));
+        return h('li', { class: 'attachment image' }, h('button', { type: 'button', class: 'link', 'aria-label': `Download ${a.name}`, onclick: () => void downloadAttachment(node, a, from) }, img));
       }
       return h(
         'li',
         { class: 'attachment file' },
-        h('button', { type: 'button', class: 'link', onclick: () => void downloadAttachment(node, a).catch(() => undefined) }, `⬇ ${a.name}`),
+        h('button', { type: 'button', class: 'link', onclick: () => void downloadAttachment(node, a, from).catch(() => undefined) }, `⬇ ${a.name}`),
         h('span', { class: 'muted' }, ` ${sizeOf(a.size)}`),
       );
     }),

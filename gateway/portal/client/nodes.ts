@@ -82,13 +82,15 @@ const blobs = new Map<string, Promise<string>>();
 
 /**
  * An attachment as a blob: URL (downloads need the bearer token, so a plain link cannot fetch them).
- * Kept for the page's lifetime: the same image is shown in the list and the conversation.
+ * Kept for the page's lifetime: the same image is shown in the list and the conversation. `from` is the
+ * sharer's domain when it is not `node`'s: that domain's node keeps the file, and `node` fetches it there.
  */
-export function attachmentUrl(node: PortalDomain, attachmentId: string): Promise<string> {
+export function attachmentUrl(node: PortalDomain, attachmentId: string, from?: string): Promise<string> {
   const key = `${node.name}/${attachmentId}`;
   let url = blobs.get(key);
   if (!url) {
-    url = nodeFetch(node, `/api/v1/attachments/${encodeURIComponent(attachmentId)}`)
+    const query = from && from !== node.name ? `?from=${encodeURIComponent(from)}` : '';
+    url = nodeFetch(node, `/api/v1/attachments/${encodeURIComponent(attachmentId)}${query}`)
       .then((response) => response.blob())
       .then((blob) => URL.createObjectURL(blob));
     url.catch(() => blobs.delete(key));
@@ -98,8 +100,8 @@ export function attachmentUrl(node: PortalDomain, attachmentId: string): Promise
 }
 
 /** Saves an attachment under its own name. */
-export async function downloadAttachment(node: PortalDomain, attachment: { id: string; name: string }): Promise<void> {
-  const url = await attachmentUrl(node, attachment.id);
+export async function downloadAttachment(node: PortalDomain, attachment: { id: string; name: string }, from?: string): Promise<void> {
+  const url = await attachmentUrl(node, attachment.id, from);
   const link = document.createElement('a');
   link.href = url;
   link.download = attachment.name;

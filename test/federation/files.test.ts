@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCampus, type Campus } from '../helpers/federation.ts';
+import { connectAs, login, type Login } from '../helpers/node.ts';
+import type { AtriumClient, Message } from '../../im/sdk/client.ts';
+
+let campus: Campus;
+const logins: Record<string, Login> = {};
+type Device = Awaited<ReturnType<typeof connectAs>>;
+
+async function as(username: string, node: 'eng' | 'arts' | 'law'): Promise<Device> {
+  logins[username] ??= await login(campus.gateway, username);
+  return connectAs(campus.gateway, campus.nodes[node], username, logins[username]);
+}
+
+const inbox = (client: AtriumClient) => {
+  const got: Message[] = [];
+  client.on('message', (m) => got.push(m));
+  return got;
+};
+
+/** A download through the person's own node of `node`, as the portal asks for it. */
+async function download(who: Device, node: 'eng' | 'arts' | 'law', id: string, from?: string): Promise<Response> {
+  const base = campus.nodes[node].url;
+  const query = from ? `?from=${encodeURIComponent(from)}` : '';
+  return fetch(`${base}/api/v1/attachments/${id}${query}`, { headers: { authorization: `Bearer ${await who.login.tokenFor(base)}` } });
+}
+
+beforeAll(async () => {
+  campus = await startCampus('fed-files');
+});
+afterAll(async () => campus?.stop());
+
+describe('files across colleges', () => {
+  it('serves a file shared at eng to its arts member through the arts node, and to nobody else', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const carol = await as('carol', 'arts');
+    const bobInbox = inbox(bob);
+    const bytes = new Uint8Array(randomBytes(40_000));
+    const file = await alice.upload(bytes, 'lab results.png', 'image/png');
+    await alice.send({ to: 'bob@arts.campus.test', text: 'the results', attachments: [file.id] });
+    await expect.poll(() => bobInbox.find((m) => m.text === 'the results')?.attachments).toEqual([file]);
+
+    const served = await download(bob, 'arts', file.id, 'eng.campus.test');
+    expect(served.status).toBe(200);
+    expect(served.headers.get('content-type')).toBe('image/png');
+    expect(served.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(new Uint8Array(await served.arrayBuffer())).toEqual(bytes);
+
+    // Carol is of arts too, but not in the conversation; the file is not at arts itself.
+    expect((await download(carol, 'arts', file.id, 'eng.campus.test')).status).toBe(404);
+    expect((await download(bob, 'arts', file.id)).status).toBe(404);
+    expect((await download(bob, 'arts', '00000000-0000-4000-8000-000000000000', 'eng.campus.test')).status).toBe(404);
+    const badFrom = await download(bob, 'arts', file.id, 'not a domain');
+    expect(badFrom.status).toBe(400);
+    expect(await badFrom.json()).toMatchObject({ error: { code: 'invalid_input', fields: { from: expect.any(String) } } });
+    for (const c of [alice, bob, carol]) c.close();
+  });
+
+  it('lets an arts member share a file into a conversation hosted at eng, served from arts, until it is recalled', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const aliceInbox = inbox(alice);
+    const conversation = await alice.openDirect('bob@arts.campus.test');
+    expect(conversation.homeDomain).toBe('eng.campus.test');
+
+    const file = await bob.upload(new TextEncoder().encode('essay draft, v2'), 'essay.txt', 'text/plain');
+    const ack = await bob.send({ conversationId: conversation.id, attachments: [file.id] });
+    await expect.poll(() => aliceInbox.find((m) => m.id === ack.messageId)?.attachments).toEqual([file]);
+    // The file itself stays at arts; eng holds only the message.
+    expect(await campus.nodes.eng.models.Attachment.count({ where: { id: file.id } })).toBe(0);
+
+    const served = await download(alice, 'eng', file.id, 'arts.campus.test');
+    expect(served.status).toBe(200);
+    expect(await served.text()).toBe('essay draft, v2');
+
+    await bob.recall(ack.messageId);
+    expect((await download(alice, 'eng', file.id, 'arts.campus.test')).status).toBe(404);
+    expect((await download(bob, 'arts', file.id)).status).toBe(200);
+    alice.close();
+    bob.close();
+  });
+
+  it('refuses a file of a domain the federation policy keeps apart', async () => {
+    const lena = await as('lena', 'law');
+    const response = await download(lena, 'law', '00000000-0000-4000-8000-000000000000', 'arts.campus.test');
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ error: { code: 'policy_denied' } });
+    lena.close();
+  });
+});
