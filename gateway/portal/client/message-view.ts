@@ -43,10 +43,10 @@ function avatar(chat: Chat, address: string): HTMLElement {
 function attachmentsOf(chat: Chat, entry: Entry, message: Message): Child {
   const list = message.attachments ?? [];
   if (list.length === 0) return null;
-  // Files stay on the node of the person who shared them. The viewer's own account there serves them
-  // directly; otherwise the conversation's node of the viewer fetches them from there.
+  // Files stay on the node of the person who shared them. The viewer asks as the member of this
+  // conversation they are (their node for it), which fetches a file from another domain's node there.
   const from = domainPart(message.sender);
-  const node = chat.domains.get(from) ?? chat.domains.get(entry.domain);
+  const node = chat.domains.get(entry.domain);
   return h(
     'ul',
     { class: 'attachments', 'aria-label': 'Attachments' },
