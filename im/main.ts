@@ -169,8 +169,10 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   });
   const sockets = createSocketServer(services, verifier, { onSendAcked: (seconds) => sendAck.observe(seconds) });
   bus.subscribe((event) => {
-    if (event.kind === 'membership') members.invalidate(event.conversationId);
-    else sockets.registry.deliver(event);
+    if (event.kind === 'membership') return members.invalidate(event.conversationId);
+    // Every process hears every change of the domain's people: the one that other domains asked tells them.
+    if (event.kind === 'presence' && domainOf(event.address) === config.domain) federation.presence.localChanged(event);
+    sockets.registry.deliver(event);
   });
   attachToServer(server, sockets);
 
@@ -220,6 +222,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
       clearInterval(rotationTimer);
       await committer.drain();
       await outbox.stop();
+      federation.presence.stop();
       server.closeAllConnections();
       await bus.close();
       await services.presence.clear();

@@ -1,3 +1,4 @@
+import type { PresenceStatus } from '../presence/presence-store.ts';
 import type { ServerFrame } from '../protocol/frames.ts';
 
 /**
@@ -9,7 +10,7 @@ export type BusEvent =
   | { kind: 'logout'; sid: string }
   /** A conversation's membership changed: every process drops what it cached about it. */
   | { kind: 'membership'; conversationId: string }
-  | { kind: 'presence'; address: string; status: string; lastSeen: string | null };
+  | { kind: 'presence'; address: string; status: PresenceStatus; lastSeen: string | null };
 
 export interface Bus {
   /** Sends to every process of the domain; the caller's own process receives it too, once. */

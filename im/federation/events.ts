@@ -62,6 +62,17 @@ export const submitSchema = z.object({
 
 export type Submit = z.infer<typeof submitSchema>;
 
+/** Presence of some of a domain's people, as that domain's node tells it. */
+export const presenceListSchema = z
+  .array(z.object({ address: addressSchema, status: z.enum(['online', 'away', 'offline']), lastSeen: z.string().datetime({ offset: true }).nullable() }))
+  .max(500);
+
+/** Another domain asks about some of this domain's people (and hears of their changes for a while). */
+export const presenceQuerySchema = z.object({ addresses: z.array(addressSchema).min(1).max(500) });
+
+/** Another domain tells of changes of its people's presence. */
+export const presenceChangedSchema = z.object({ presence: presenceListSchema });
+
 /** The files a remote sender's message shares, as their node describes them (they stay on that node). */
 export const sharedFilesSchema = z
   .array(

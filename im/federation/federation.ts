@@ -10,6 +10,7 @@ import type { FederationModels } from './models.ts';
 import { pendingKey, promoteNextKey, rotateNodeKey, signingKey } from './node-keys.ts';
 import { signRequest } from './signature.ts';
 import type { Outbox } from './outbox.ts';
+import { createFederatedPresence } from './presence.ts';
 import { allowed, type RegistryClient } from './registry-client.ts';
 import { errorOf, type Transport } from './transport.ts';
 
@@ -88,9 +89,13 @@ export function createFederation(options: {
     };
   }
 
+  const presence = createFederatedPresence({ domain, transport, logger });
+
   return {
     remoteDomains,
     heardFrom: outbox.heardFrom,
+    /** Presence of other domains' people, and telling other domains of ours (im/federation/presence.ts). */
+    presence,
 
     /** Refuses, before anything is stored, an exchange with a domain the policy does not allow. */
     async assertAllowed(addresses: Iterable<string>): Promise<void> {

@@ -14,7 +14,7 @@ import { leaveGroup } from '../conversations/leave-group.ts';
 import { presentForViewers } from '../conversations/list-conversations.ts';
 import { serverFrame } from '../protocol/frames.ts';
 import { applyEvents, checkAuthorship, SenderNotOfOriginError } from './apply.ts';
-import { attachmentRequestSchema, sharedFilesSchema, submitSchema, transactionSchema, typingSchema } from './events.ts';
+import { attachmentRequestSchema, presenceChangedSchema, presenceQuerySchema, sharedFilesSchema, submitSchema, transactionSchema, typingSchema } from './events.ts';
 import type { Federation } from './federation.ts';
 import { keysDocument } from './node-keys.ts';
 import type { FederationModels } from './models.ts';
@@ -137,6 +137,23 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     res.setHeader('Content-Length', String(attachment.size));
     res.setHeader('X-Content-Type-Options', 'nosniff');
     await pipeline(content, res);
+  });
+
+  // Presence of this domain's people, for any domain the policy lets reach this one (as for local people,
+  // no shared conversation is needed); the asking domain hears of their changes for a while.
+  router.post('/federation/v1/presence', raw, async (req, res) => {
+    const origin = await verified(req);
+    const { addresses } = parseInput(presenceQuerySchema, json(req), 'The presence query is malformed');
+    const own = [...new Set(addresses)].filter((a) => domainOf(a) === services.domain);
+    federation.presence.watchedBy(origin, own);
+    res.json({ presence: await services.presence.get(own) });
+  });
+
+  router.post('/federation/v1/presence/changed', raw, async (req, res) => {
+    const origin = await verified(req);
+    const { presence } = parseInput(presenceChangedSchema, json(req), 'The presence change is malformed');
+    for (const p of federation.presence.remoteChanged(origin, presence)) await services.bus.publish({ kind: 'presence', ...p });
+    res.status(202).end();
   });
 
   router.post('/federation/v1/typing', raw, async (req, res) => {

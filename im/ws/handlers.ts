@@ -1,4 +1,5 @@
 import { AppError, ForbiddenError } from '../../core/errors.ts';
+import { domainOf } from '../address.ts';
 import type { NodeContext } from '../context.ts';
 import { createGroup } from '../conversations/create-group.ts';
 import { inviteMembers } from '../conversations/invite-members.ts';
@@ -135,9 +136,13 @@ export const handlers: Handlers = {
     return reply(frame, 'ok');
   },
 
+  // People of this domain from its presence store; those of other domains from their nodes (docs/federation.md).
   async 'presence.query'(session, frame) {
     session.registry.watch(session.connection, frame.addresses);
-    return reply(frame, 'presence.result', { presence: await session.ctx.presence.get(frame.addresses) });
+    const { ctx } = session;
+    const own = frame.addresses.filter((a) => domainOf(a) === ctx.domain);
+    const [mine, theirs] = await Promise.all([ctx.presence.get(own), ctx.federation.presence.query(frame.addresses)]);
+    return reply(frame, 'presence.result', { presence: [...mine, ...theirs] });
   },
 
   // Deferred: the app's answer may take seconds, and the socket must keep moving meanwhile.

@@ -44,6 +44,9 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await openConversation(b, 'Alice Chen');
     await expect.poll(() => b.locator('.message', { hasText: 'Hello Bob, from Engineering' }).count()).toBe(1);
     await expect.poll(() => statusOf(a, 'Hello Bob'), { timeout: 10_000 }).toBe('read');
+    // Each sees the other, of another college, online (their node asks the other college's node).
+    await expect.poll(() => b.locator('.conversation-subtitle').textContent(), { timeout: 10_000 }).toBe('alice@eng.campus.test · online');
+    await expect.poll(() => a.locator('.conversation-subtitle').textContent(), { timeout: 10_000 }).toBe('bob@arts.campus.test · online');
     await expect.poll(() => item.locator('.badge').count()).toBe(0);
 
     await b.locator('.conversation .composer-input').pressSequentially('Hi Al', { delay: 30 });

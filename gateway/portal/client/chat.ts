@@ -483,7 +483,7 @@ export class Chat extends Emitter<ChatEvents> {
     return entry.conv.members.find((m) => m.address !== entry.me)?.address;
   }
 
-  /** Presence is kept by each node for its own people, so it is known only for addresses of the person's domains. */
+  /** Presence as the nodes told it: each keeps its own people's and asks other domains' nodes for theirs. */
   presenceOf(address: string): Presence | undefined {
     return this.bots.has(address) ? undefined : this.presence.get(address);
   }
@@ -499,7 +499,8 @@ export class Chat extends Emitter<ChatEvents> {
     const addresses = new Set<string>();
     for (const entry of this.entries.values()) {
       const peer = this.peerOf(entry);
-      if (peer && domainPart(peer) === domain) addresses.add(peer);
+      // Each conversation's node answers for its peer, of its own domain or (asking there) of another.
+      if (peer && entry.domain === domain && !this.bots.has(peer)) addresses.add(peer);
     }
     if (addresses.size === 0) return;
     const result = await client.presence([...addresses]).catch(() => [] as Presence[]);

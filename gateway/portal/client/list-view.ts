@@ -3,7 +3,7 @@ import type { Chat, Entry } from './chat.ts';
 import { h } from './dom.ts';
 import { hueClass, initials, systemText, timeOf } from './format.ts';
 
-/** "online", "away", "last seen 10:42", or nothing when it is not known (another college's people, apps). */
+/** "online", "away", "last seen 10:42", or nothing when it is not known (apps; a college the policy keeps apart). */
 export function presenceLabel(chat: Chat, address: string): string {
   const presence = chat.presenceOf(address);
   if (!presence) return '';
