@@ -161,6 +161,10 @@ async function storeEntries(services: NodeServices, run: EntryEvent[], tx: Trans
       { body: target.body, editedAt: target.editedAt ? new Date(target.editedAt) : null, recalledAt: target.recalledAt ? new Date(target.recalledAt) : null },
       { where: { id: target.id, conversationId: event.conversationId }, transaction: tx },
     );
+    // As at the home: a recalled message's edits lose their text too (each edit entry carried it).
+    if (target.recalledAt) {
+      await Message.update({ body: '{}', recalledAt: new Date(target.recalledAt) }, { where: { conversationId: event.conversationId, refId: target.id, kind: 'edit' }, transaction: tx });
+    }
   }
 
   const members = await Member.findAll({ where: { conversationId: { [Op.in]: ids }, state: 'active' }, attributes: ['conversationId', 'address'], transaction: tx });

@@ -86,6 +86,21 @@ describe('a group with members from three colleges', () => {
     }
   });
 
+  it('takes back the edits of a recalled message on every college, not only the message', async () => {
+    const alice = await as('alice', 'eng');
+    const lena = await as('lena', 'law');
+    const group = await alice.createGroup('Edit then recall', ['lena@law.campus.test']);
+    const sent = await alice.send({ conversationId: group.id, text: 'meet at 5' });
+    const edit = await alice.edit(sent.messageId, 'meet at 5, room 12 (door code 4711)');
+    await expect.poll(async () => (await campus.nodes.law.models.Message.findOne({ where: { id: edit.messageId } }))?.body ?? '', { timeout: 15_000 }).toContain('4711');
+    await alice.recall(sent.messageId);
+    await expect.poll(async () => (await campus.nodes.law.models.Message.findOne({ where: { id: sent.messageId } }))?.recalledAt ?? null, { timeout: 15_000 }).not.toBeNull();
+    const copies = await campus.nodes.law.models.Message.findAll({ where: { conversationId: group.id } });
+    expect(copies.filter((m) => m.body.includes('4711') || m.body.includes('meet at 5'))).toEqual([]);
+    alice.close();
+    lena.close();
+  });
+
   it('lets a remote member leave, after which their college no longer receives the group', async () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
