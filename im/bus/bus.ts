@@ -6,7 +6,8 @@ import type { ServerFrame } from '../protocol/frames.ts';
  * connected devices of some addresses, or an instruction about sockets (close a session's sockets).
  */
 export type BusEvent =
-  | { kind: 'deliver'; recipients: string[]; frame: ServerFrame; exceptConnection?: string }
+  /** `frame` may come as JSON text already (frames that share most of their text, built once: see presentConversationFrames). */
+  | { kind: 'deliver'; recipients: string[]; frame: ServerFrame | string; exceptConnection?: string }
   | { kind: 'logout'; sid: string }
   /** A conversation's membership changed: every process drops what it cached about it. */
   | { kind: 'membership'; conversationId: string }

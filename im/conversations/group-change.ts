@@ -5,8 +5,7 @@ import { AppError, ForbiddenError, ValidationError } from '../../core/errors.ts'
 import { domainOf } from '../address.ts';
 import type { NodeContext } from '../context.ts';
 import type { Conversation, Member, MemberRole, MessageRecord } from '../models.ts';
-import { serverFrame } from '../protocol/frames.ts';
-import { presentForViewers } from './list-conversations.ts';
+import { presentConversationFrames } from './list-conversations.ts';
 import { membershipChanged, requireMember } from './membership.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 
@@ -147,14 +146,9 @@ export async function announceGroup(ctx: NodeContext, conversationId: string, al
   const active = await Member.findAll({ where: { conversationId, state: 'active' }, attributes: ['address'] });
   const me = ctx.actor.address;
   const viewers = [...new Set([me, ...active.map((m) => m.address), ...alsoTell])];
-  const views = await presentForViewers(ctx, conversationId, viewers.filter((a) => a === me || domainOf(a) === ctx.domain));
-  for (const [viewer, conversation] of views) {
-    await ctx.bus.publish({
-      kind: 'deliver',
-      recipients: [viewer],
-      frame: serverFrame('conversation', { conversation }),
-      ...(viewer === me && ctx.connectionId ? { exceptConnection: ctx.connectionId } : {}),
-    });
+  const views = await presentConversationFrames(ctx, conversationId, viewers.filter((a) => a === me || domainOf(a) === ctx.domain));
+  for (const [viewer, { frame }] of views) {
+    await ctx.bus.publish({ kind: 'deliver', recipients: [viewer], frame, ...(viewer === me && ctx.connectionId ? { exceptConnection: ctx.connectionId } : {}) });
   }
-  return views.get(me)!;
+  return views.get(me)!.view;
 }

@@ -4,7 +4,18 @@ export type PresentedMember = { address: string; role: string; readSeq: number; 
 
 /** The one shape of a conversation on the wire (socket frames and HTTP alike). */
 export function presentConversation(conversation: Conversation, members: Member[], viewer: string, unread: number) {
-  const me = members.find((m) => m.address === viewer);
+  return presentFor(conversation, presentMembers(members), members.find((m) => m.address === viewer), unread);
+}
+
+/** The active members as every viewer sees them. */
+export function presentMembers(members: Member[]): PresentedMember[] {
+  return members
+    .filter((m) => m.state === 'active')
+    .map((m): PresentedMember => ({ address: m.address, role: m.role, readSeq: m.readSeq, deliveredSeq: m.deliveredSeq }));
+}
+
+/** One viewer's view, around a member list shared by all viewers. */
+export function presentFor(conversation: Conversation, members: PresentedMember[], me: Member | undefined, unread: number) {
   return {
     id: conversation.id,
     kind: conversation.kind,
@@ -15,10 +26,8 @@ export function presentConversation(conversation: Conversation, members: Member[
     joinedSeq: me?.joinedSeq ?? 0,
     readSeq: me?.readSeq ?? 0,
     unread,
-    members: members
-      .filter((m) => m.state === 'active')
-      .map((m): PresentedMember => ({ address: m.address, role: m.role, readSeq: m.readSeq, deliveredSeq: m.deliveredSeq })),
+    members,
   };
 }
 
-export type PresentedConversation = ReturnType<typeof presentConversation>;
+export type PresentedConversation = ReturnType<typeof presentFor>;

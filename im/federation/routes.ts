@@ -11,7 +11,7 @@ import { directIdentity } from '../conversations/open-direct.ts';
 import { sendMessage } from '../messages/send-message.ts';
 import { editMessage, recallMessage } from '../messages/recall-edit.ts';
 import { leaveGroup } from '../conversations/leave-group.ts';
-import { presentForViewers } from '../conversations/list-conversations.ts';
+import { presentConversationFrames } from '../conversations/list-conversations.ts';
 import { serverFrame } from '../protocol/frames.ts';
 import { applyEvents, checkAuthorship, SenderNotOfOriginError } from './apply.ts';
 import { attachmentRequestSchema, presenceChangedSchema, presenceQuerySchema, sharedFilesSchema, submitSchema, transactionSchema, typingSchema } from './events.ts';
@@ -79,10 +79,8 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     if ('duplicate' in outcome) return void res.json({ duplicate: true });
     for (const event of outcome.after) await services.bus.publish(event);
     for (const [conversationId, viewers] of outcome.announce) {
-      const views = await presentForViewers({ ...services, actor: remoteActor(`system@${origin}`) }, conversationId, viewers);
-      for (const [viewer, conversation] of views) {
-        await services.bus.publish({ kind: 'deliver', recipients: [viewer], frame: serverFrame('conversation', { conversation }) });
-      }
+      const views = await presentConversationFrames({ ...services, actor: remoteActor(`system@${origin}`) }, conversationId, viewers);
+      for (const [viewer, { frame }] of views) await services.bus.publish({ kind: 'deliver', recipients: [viewer], frame });
     }
     res.json({ applied: events.length });
   });

@@ -97,7 +97,7 @@ export function createRegistry() {
             if (connection.id !== event.exceptConnection) targets.push(connection);
           }
         }
-        if (targets.length > 0) enqueue(Buffer.from(JSON.stringify(event.frame)), targets);
+        if (targets.length > 0) enqueue(Buffer.from(typeof event.frame === 'string' ? event.frame : JSON.stringify(event.frame)), targets);
       } else if (event.kind === 'presence') {
         const data = JSON.stringify(serverFrame('presence', { address: event.address, status: event.status, lastSeen: event.lastSeen }));
         for (const connection of watchers.get(event.address) ?? []) send(connection, data);

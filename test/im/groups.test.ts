@@ -114,6 +114,22 @@ describe('creating a group', () => {
     expect(await eng.models.Conversation.count()).toBe(before + 3);
   });
 
+  it('pushes each member the group as they see it, whatever the title holds', async () => {
+    const title = 'Reading [] list "q" \\ [members] ]}';
+    const group = await alice.createGroup(title, [DAVE, CAROL]);
+    await alice.markRead(group.id, 1);
+    await alice.invite(group.id, [ENZO]);
+    for (const [member, who] of [[dave, DAVE], [carol, CAROL], [enzo, ENZO]] as const) {
+      await expect.poll(() => latest(member, group.id)?.members.length).toBe(4);
+      const view = latest(member, group.id)!;
+      expect(view.title).toBe(title);
+      expect(roles(view)).toEqual({ [ALICE]: 'owner', [DAVE]: 'member', [CAROL]: 'member', [ENZO]: 'member' });
+      // Each has their own place in it: Enzo joined at the invite, the others at the start.
+      expect(view.joinedSeq).toBe(who === ENZO ? 1 : 0);
+      expect(view.members.find((m) => m.address === ALICE)!.readSeq).toBe(1);
+    }
+  });
+
   it('refuses a member listed twice, an empty title and a title over 200 characters', async () => {
     await refused(alice.createGroup('Twice', [DAVE, DAVE]), 'invalid_input');
     await refused(alice.createGroup('   ', [DAVE]), 'invalid_frame');
