@@ -137,6 +137,10 @@ serveIpc(
   () => void stop().finally(() => process.exit(0)),
 );
 
+// Stopped by a signal (the orchestrator's cleanup after a failure, or a person's Ctrl-C), it still closes
+// the node: its sockets and database connections do not linger.
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop().finally(() => process.exit(0)));
+
 process.send!({ event: 'ready', url: node.url, localUrl: node.localUrl, pid: process.pid });
 
 let stopping: Promise<void> | undefined;

@@ -28,6 +28,25 @@ describe('heartbeat', () => {
     watcher.close();
   });
 
+  it('pings its sockets spread over the interval, not all at once', async () => {
+    const who = await login(gateway, 'carol');
+    const token = await who.tokenFor(eng.url);
+    const sockets = await Promise.all(
+      Array.from({ length: 30 }, async () => {
+        const ws = new WebSocket(`${eng.localUrl.replace('http', 'ws')}/ws`, ['atrium.v1', `atrium.token.${token}`]);
+        await new Promise((resolve) => ws.once('message', resolve));
+        return ws;
+      }),
+    );
+    // The first ping each socket gets after all are open (the interval is 1 s, in 100-ms slices).
+    const start = Date.now();
+    const firstPings = await Promise.all(sockets.map((ws) => new Promise<number>((resolve) => ws.once('ping', () => resolve(Date.now() - start)))));
+    for (const ws of sockets) ws.terminate();
+    const spread = Math.max(...firstPings) - Math.min(...firstPings);
+    expect(spread).toBeGreaterThanOrEqual(300);
+    expect(Math.max(...firstPings)).toBeLessThan(2_500);
+  });
+
   it('keeps a client that answers', async () => {
     const alice = await connectAs(gateway, eng, 'alice');
     await new Promise((r) => setTimeout(r, 2_500));
