@@ -23,7 +23,8 @@ export type CardActionResult = { messageId: string; actionId: string; updated: b
 /**
  * Someone clicked a card's button: a member of the card's conversation, on an action the card (as it is
  * now) offers. The node sends the app a signed callback and, when the app answers with a new card, updates
- * the card for every member. The conversation must be hosted here: the app's bot lives on its home node.
+ * the card for every member. The app's bot lives on the conversation's home node: a click on a card of a
+ * conversation hosted elsewhere goes there.
  */
 export async function cardAction(ctx: NodeContext, input: unknown): Promise<CardActionResult> {
   const { messageId, actionId } = parseInput(actionSchema, input);
@@ -34,7 +35,12 @@ export async function cardAction(ctx: NodeContext, input: unknown): Promise<Card
   if (target.kind !== 'card' || target.recalledAt) throw new ValidationError('That message is not a card', { messageId: 'not a card' });
   const card = cardSchema.safeParse(parseBody(target).card);
   if (!card.success || !card.data.actions.some((a) => a.id === actionId)) throw new UnknownActionError(actionId);
-  if (conversation.homeDomain !== ctx.domain || domainOf(target.sender) !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
+  // The app's bot posted the card at the conversation's home, which sends the click on: a member of
+  // another domain clicks through their own node, which asks the home.
+  if (conversation.homeDomain !== ctx.domain) {
+    return ctx.federation.cardActionAtHome(conversation.homeDomain, { messageId, actionId, user: { address: ctx.actor.address, name: ctx.actor.name } });
+  }
+  if (domainOf(target.sender) !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
 
   const app = await ctx.apps.directory.get(userOf(target.sender));
   if (!app || app.disabled) throw new AppError('app_unavailable', 409, 'The app behind this card is no longer available');

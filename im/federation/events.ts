@@ -85,6 +85,13 @@ export const sharedFilesSchema = z
   )
   .max(10);
 
+/** A click on a card, by a person of the asking domain, for the card's home to send to the app. */
+export const cardClickSchema = z.object({
+  messageId: z.string().uuid(),
+  actionId: z.string().min(1).max(64),
+  user: z.object({ address: addressSchema, name: z.string().min(1).max(200) }),
+});
+
 /** Asks a file's node for it on behalf of a person of the asking domain. */
 export const attachmentRequestSchema = z.object({ for: addressSchema });
 

@@ -9,6 +9,7 @@ import type { FederationEvent, Submit } from './events.ts';
 import type { FederationModels } from './models.ts';
 import { pendingKey, promoteNextKey, rotateNodeKey, signingKey } from './node-keys.ts';
 import { signRequest } from './signature.ts';
+import type { CardActionResult } from '../cards/card-action.ts';
 import type { Outbox } from './outbox.ts';
 import { createFederatedPresence } from './presence.ts';
 import { allowed, type RegistryClient } from './registry-client.ts';
@@ -207,6 +208,15 @@ export function createFederation(options: {
       const { code, message } = errorOf({ status: response.status, body: response.body });
       if (response.status === 404) throw new NotFoundError('No such attachment');
       if (response.status >= 500 || response.status === 401) throw new AppError('federation_unavailable', 503, `${home} cannot serve the file now (${code})`);
+      throw new AppError(code, response.status, message);
+    },
+
+    /** A person of this domain clicked a card in a conversation hosted at `home`: the home sends it to the app. */
+    async cardActionAtHome(home: string, click: { messageId: string; actionId: string; user: { address: string; name: string } }): Promise<CardActionResult> {
+      const response = await transport.post(home, '/federation/v1/card-action', click, 20_000);
+      if (response.status === 200) return response.body as unknown as CardActionResult;
+      const { code, message } = errorOf(response);
+      if (response.status >= 500 || response.status === 401) throw new AppError('federation_unavailable', 503, `${home} cannot take the click now (${code})`);
       throw new AppError(code, response.status, message);
     },
 

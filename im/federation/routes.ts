@@ -1,6 +1,7 @@
 import express, { Router, type Request } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { readAttachment } from '../attachments/read-attachment.ts';
+import { cardAction } from '../cards/card-action.ts';
 import { AppError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { domainOf, userOf } from '../address.ts';
@@ -14,7 +15,7 @@ import { leaveGroup } from '../conversations/leave-group.ts';
 import { presentConversationFrames } from '../conversations/list-conversations.ts';
 import { serverFrame } from '../protocol/frames.ts';
 import { applyEvents, checkAuthorship, SenderNotOfOriginError } from './apply.ts';
-import { attachmentRequestSchema, presenceChangedSchema, presenceQuerySchema, sharedFilesSchema, submitSchema, transactionSchema, typingSchema } from './events.ts';
+import { attachmentRequestSchema, cardClickSchema, presenceChangedSchema, presenceQuerySchema, sharedFilesSchema, submitSchema, transactionSchema, typingSchema } from './events.ts';
 import type { Federation } from './federation.ts';
 import { keysDocument } from './node-keys.ts';
 import type { FederationModels } from './models.ts';
@@ -135,6 +136,15 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     res.setHeader('Content-Length', String(attachment.size));
     res.setHeader('X-Content-Type-Options', 'nosniff');
     await pipeline(content, res);
+  });
+
+  // A click on a card of a conversation hosted here, by a member of the asking domain: handled as a local
+  // member's click (the same membership and action checks), answered with the app's result.
+  router.post('/federation/v1/card-action', raw, async (req, res) => {
+    const origin = await verified(req);
+    const { messageId, actionId, user } = parseInput(cardClickSchema, json(req), 'The card click is malformed');
+    if (domainOf(user.address) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${user.address}`);
+    res.json(await cardAction({ ...services, actor: { ...remoteActor(user.address), name: user.name } }, { messageId, actionId }));
   });
 
   // Presence of this domain's people, for any domain the policy lets reach this one (as for local people,

@@ -1,0 +1,89 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCallbackVerifier, type CardCallback } from '../../apps-registry/verify-callback.ts';
+import { AtriumBot } from '../../im/sdk/bot.ts';
+import type { Card, Message } from '../../im/sdk/client.ts';
+import { botToken, register } from '../apps/helpers.ts';
+import { startCampus, type Campus } from '../helpers/federation.ts';
+import { connectAs, login, type Login } from '../helpers/node.ts';
+
+let campus: Campus;
+let app: Server;
+let callbackSecret: string;
+let bot: AtriumBot;
+const clicks: CardCallback[] = [];
+const logins: Record<string, Login> = {};
+
+const poll: Card = {
+  title: 'Study group: which evening?',
+  actions: [
+    { id: 'tue', label: 'Tuesday' },
+    { id: 'thu', label: 'Thursday' },
+  ],
+};
+
+async function as(username: string, node: 'eng' | 'arts' | 'law') {
+  logins[username] ??= await login(campus.gateway, username);
+  const sdk = await connectAs(campus.gateway, campus.nodes[node], username, logins[username]);
+  const messages: Message[] = [];
+  sdk.on('message', (m) => messages.push(m));
+  return Object.assign(sdk, { messages });
+}
+
+beforeAll(async () => {
+  campus = await startCampus('fed-cards');
+  const verify = createCallbackVerifier({ secret: () => callbackSecret });
+  app = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      verify({ headers: req.headers, body }).then(
+        (event) => {
+          clicks.push(event);
+          const card: Card = { title: poll.title, text: `${event.user.name} chose ${event.actionId}`, actions: [] };
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ card, toast: 'Noted.' }));
+        },
+        () => res.writeHead(401).end(),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  const registered = await register(campus.gateway, {
+    name: 'Study Polls',
+    slug: 'polls',
+    redirectUris: ['http://localhost:9/cb'],
+    interactionCallbackUrl: `http://127.0.0.1:${(app.address() as AddressInfo).port}/atrium/callback`,
+    botEnabled: true,
+  });
+  callbackSecret = registered.callbackSecret!;
+  const token = await botToken(campus.gateway, registered, campus.nodes.eng.url);
+  bot = new AtriumBot({ nodeUrl: campus.nodes.eng.url, token: () => token });
+});
+afterAll(async () => {
+  await campus?.stop();
+  await new Promise((resolve) => app?.close(resolve));
+});
+
+describe('cards across colleges', () => {
+  it('sends a click by a member of another college to the app through the group\'s home, and updates the card everywhere', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const group = await alice.createGroup('History of science study group', ['bob@arts.campus.test']);
+    await alice.invite(group.id, ['polls@eng.campus.test']);
+    const ack = await bot.sendCard({ conversationId: group.id }, poll);
+    await expect.poll(() => bob.messages.find((m) => m.id === ack.messageId)?.card, { timeout: 15_000 }).toMatchObject(poll);
+
+    const result = await bob.cardAction(ack.messageId, 'thu');
+    expect(result).toMatchObject({ messageId: ack.messageId, actionId: 'thu', updated: true, toast: 'Noted.' });
+    expect(clicks.at(-1)).toMatchObject({ messageId: ack.messageId, conversationId: group.id, actionId: 'thu', user: { address: 'bob@arts.campus.test', name: 'Bob Martin' }, app: 'polls' });
+    for (const member of [alice, bob]) {
+      await expect.poll(() => member.messages.find((m) => m.kind === 'card.update' && m.refId === ack.messageId)?.card, { timeout: 15_000 }).toMatchObject({ text: 'Bob Martin chose thu', actions: [] });
+    }
+
+    // The card no longer offers the action, at home or through another college.
+    await expect(bob.cardAction(ack.messageId, 'tue')).rejects.toMatchObject({ code: 'unknown_action' });
+    alice.close();
+    bob.close();
+  });
+});
