@@ -3,17 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCallbackVerifier, type CardCallback } from '../../apps-registry/verify-callback.ts';
 import { AtriumBot } from '../../im/sdk/bot.ts';
-import type { Card, Message } from '../../im/sdk/client.ts';
+import type { Card } from '../../im/sdk/client.ts';
 import { botToken, register } from '../apps/helpers.ts';
-import { startCampus, type Campus } from '../helpers/federation.ts';
-import { connectAs, login, type Login } from '../helpers/node.ts';
+import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
 
 let campus: Campus;
+let as: ReturnType<typeof campusPeople>;
 let app: Server;
 let callbackSecret: string;
 let bot: AtriumBot;
 const clicks: CardCallback[] = [];
-const logins: Record<string, Login> = {};
 
 const poll: Card = {
   title: 'Study group: which evening?',
@@ -23,16 +22,9 @@ const poll: Card = {
   ],
 };
 
-async function as(username: string, node: 'eng' | 'arts' | 'law') {
-  logins[username] ??= await login(campus.gateway, username);
-  const sdk = await connectAs(campus.gateway, campus.nodes[node], username, logins[username]);
-  const messages: Message[] = [];
-  sdk.on('message', (m) => messages.push(m));
-  return Object.assign(sdk, { messages });
-}
-
 beforeAll(async () => {
   campus = await startCampus('fed-cards');
+  as = campusPeople(campus);
   const verify = createCallbackVerifier({ secret: () => callbackSecret });
   app = createServer((req, res) => {
     let body = '';

@@ -1,24 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCampus, type Campus } from '../helpers/federation.ts';
-import { connectAs, login, type Login } from '../helpers/node.ts';
-import type { AtriumClient, Message } from '../../im/sdk/client.ts';
+import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
 
 let campus: Campus;
-const logins: Record<string, Login> = {};
-
-async function as(username: string, node: 'eng' | 'arts' | 'law') {
-  logins[username] ??= await login(campus.gateway, username);
-  return connectAs(campus.gateway, campus.nodes[node], username, logins[username]);
-}
-
-const inbox = (client: AtriumClient) => {
-  const got: Message[] = [];
-  client.on('message', (m) => got.push(m));
-  return got;
-};
+let as: ReturnType<typeof campusPeople>;
 
 beforeAll(async () => {
   campus = await startCampus('fed-delivery');
+  as = campusPeople(campus);
 });
 afterAll(async () => campus?.stop());
 
@@ -26,17 +14,14 @@ describe('across colleges', () => {
   it('carries a direct conversation both ways with one sequence on both nodes', async () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
-    const aliceInbox = inbox(alice);
-    const bobInbox = inbox(bob);
-
     const first = await alice.send({ to: 'bob@arts.campus.test', text: 'hi bob, from eng' });
-    await expect.poll(() => bobInbox.map((m) => m.text)).toEqual(['hi bob, from eng']);
-    expect(bobInbox[0]!.id).toBe(first.messageId);
-    expect(bobInbox[0]!.seq).toBe(1);
+    await expect.poll(() => bob.messages.map((m) => m.text)).toEqual(['hi bob, from eng']);
+    expect(bob.messages[0]!.id).toBe(first.messageId);
+    expect(bob.messages[0]!.seq).toBe(1);
 
     const reply = await bob.send({ conversationId: first.conversationId, text: 'hello alice, from arts' });
     expect(reply.seq).toBe(2);
-    await expect.poll(() => aliceInbox.map((m) => m.text)).toContain('hello alice, from arts');
+    await expect.poll(() => alice.messages.map((m) => m.text)).toContain('hello alice, from arts');
 
     for (const node of [campus.nodes.eng, campus.nodes.arts]) {
       await expect
@@ -50,11 +35,10 @@ describe('across colleges', () => {
   it('keeps a remote member\'s messages in the order they were sent', async () => {
     const bob = await as('bob', 'arts');
     const alice = await as('alice', 'eng');
-    const aliceInbox = inbox(alice);
     const conversation = await bob.openDirect('alice@eng.campus.test');
     const acks = await Promise.all(Array.from({ length: 10 }, (_, i) => bob.send({ conversationId: conversation.id, text: `in order ${i}` })));
     expect(acks.map((a) => a.seq)).toEqual([...acks.map((a) => a.seq)].sort((x, y) => x - y));
-    await expect.poll(() => aliceInbox.filter((m) => m.text?.startsWith('in order')).map((m) => m.text)).toEqual(Array.from({ length: 10 }, (_, i) => `in order ${i}`));
+    await expect.poll(() => alice.messages.filter((m) => m.text?.startsWith('in order')).map((m) => m.text)).toEqual(Array.from({ length: 10 }, (_, i) => `in order ${i}`));
     alice.close();
     bob.close();
   });

@@ -1,23 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCampus, type Campus } from '../helpers/federation.ts';
-import { connectAs, login, type Login } from '../helpers/node.ts';
-import type { AtriumClient, Message } from '../../im/sdk/client.ts';
+import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
 
 let campus: Campus;
-const logins: Record<string, Login> = {};
-type Device = Awaited<ReturnType<typeof connectAs>>;
-
-async function as(username: string, node: 'eng' | 'arts' | 'law'): Promise<Device> {
-  logins[username] ??= await login(campus.gateway, username);
-  return connectAs(campus.gateway, campus.nodes[node], username, logins[username]);
-}
-
-const inbox = (client: AtriumClient) => {
-  const got: Message[] = [];
-  client.on('message', (m) => got.push(m));
-  return got;
-};
+let as: ReturnType<typeof campusPeople>;
+type Device = Awaited<ReturnType<typeof as>>;
 
 /** A download through the person's own node of `node`, as the portal asks for it. */
 async function download(who: Device, node: 'eng' | 'arts' | 'law', id: string, from?: string): Promise<Response> {
@@ -28,6 +15,7 @@ async function download(who: Device, node: 'eng' | 'arts' | 'law', id: string, f
 
 beforeAll(async () => {
   campus = await startCampus('fed-files');
+  as = campusPeople(campus);
 });
 afterAll(async () => campus?.stop());
 
@@ -36,11 +24,10 @@ describe('files across colleges', () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
     const carol = await as('carol', 'arts');
-    const bobInbox = inbox(bob);
     const bytes = new Uint8Array(randomBytes(40_000));
     const file = await alice.upload(bytes, 'lab results.png', 'image/png');
     await alice.send({ to: 'bob@arts.campus.test', text: 'the results', attachments: [file.id] });
-    await expect.poll(() => bobInbox.find((m) => m.text === 'the results')?.attachments).toEqual([file]);
+    await expect.poll(() => bob.messages.find((m) => m.text === 'the results')?.attachments).toEqual([file]);
 
     const served = await download(bob, 'arts', file.id, 'eng.campus.test');
     expect(served.status).toBe(200);
@@ -61,13 +48,12 @@ describe('files across colleges', () => {
   it('lets an arts member share a file into a conversation hosted at eng, served from arts, until it is recalled', async () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
-    const aliceInbox = inbox(alice);
     const conversation = await alice.openDirect('bob@arts.campus.test');
     expect(conversation.homeDomain).toBe('eng.campus.test');
 
     const file = await bob.upload(new TextEncoder().encode('essay draft, v2'), 'essay.txt', 'text/plain');
     const ack = await bob.send({ conversationId: conversation.id, attachments: [file.id] });
-    await expect.poll(() => aliceInbox.find((m) => m.id === ack.messageId)?.attachments).toEqual([file]);
+    await expect.poll(() => alice.messages.find((m) => m.id === ack.messageId)?.attachments).toEqual([file]);
     // The file itself stays at arts; eng holds only the message.
     expect(await campus.nodes.eng.models.Attachment.count({ where: { id: file.id } })).toBe(0);
 

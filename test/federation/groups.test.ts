@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCampus, type Campus } from '../helpers/federation.ts';
-import { connectAs, login, type Login } from '../helpers/node.ts';
+import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
 import type { AtriumClient, Message } from '../../im/sdk/client.ts';
 import { allowPair } from '../../gateway/federation/policy.ts';
 import { operator } from '../../gateway/context.ts';
 
 let campus: Campus;
-const logins: Record<string, Login> = {};
+let people: ReturnType<typeof campusPeople>;
 const clients: AtriumClient[] = [];
 
 async function as(username: string, node: 'eng' | 'arts' | 'law') {
-  logins[username] ??= await login(campus.gateway, username);
-  const client = await connectAs(campus.gateway, campus.nodes[node], username, logins[username]);
+  const client = await people(username, node);
   clients.push(client);
   return client;
 }
@@ -20,6 +18,7 @@ const texts = (inbox: Message[]) => inbox.filter((m) => m.kind === 'text').map((
 
 beforeAll(async () => {
   campus = await startCampus('fed-groups');
+  people = campusPeople(campus);
 });
 afterAll(async () => {
   for (const c of clients) c.close();

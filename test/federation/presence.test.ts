@@ -1,18 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCampus, type Campus } from '../helpers/federation.ts';
-import { connectAs, login, type Login } from '../helpers/node.ts';
+import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
 import type { Presence } from '../../im/presence/presence-store.ts';
 
 let campus: Campus;
-const logins: Record<string, Login> = {};
-
-async function as(username: string, node: 'eng' | 'arts' | 'law') {
-  logins[username] ??= await login(campus.gateway, username);
-  return connectAs(campus.gateway, campus.nodes[node], username, logins[username]);
-}
+let as: ReturnType<typeof campusPeople>;
 
 beforeAll(async () => {
   campus = await startCampus('fed-presence');
+  as = campusPeople(campus);
 });
 afterAll(async () => campus?.stop());
 

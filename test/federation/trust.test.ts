@@ -1,19 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCampus, type Campus } from '../helpers/federation.ts';
-import { connectAs, login, type Login } from '../helpers/node.ts';
+import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
 import { signRequest, type PrivateKeyJwk } from '../../im/federation/signature.ts';
 import { pinnedKeysOf } from '../../gateway/federation/pin-domain.ts';
 import type { DomainNode } from '../../im/main.ts';
 
 let campus: Campus;
 let conversationId: string;
-const logins: Record<string, Login> = {};
-
-async function as(username: string, node: 'eng' | 'arts' | 'law') {
-  logins[username] ??= await login(campus.gateway, username);
-  return connectAs(campus.gateway, campus.nodes[node], username, logins[username]);
-}
+let as: ReturnType<typeof campusPeople>;
 
 /** A server-to-server POST straight at a node, signed as `origin` with `key` (or tampered after signing). */
 async function post(to: DomainNode, path: string, payload: unknown, sign: { origin: string; key: PrivateKeyJwk; now?: number; tamper?: boolean }) {
@@ -29,6 +23,7 @@ const receiptFromEng = () => ({ events: [{ type: 'receipt', conversationId, addr
 
 beforeAll(async () => {
   campus = await startCampus('fed-trust');
+  as = campusPeople(campus);
   const alice = await as('alice', 'eng');
   const ack = await alice.send({ to: 'bob@arts.campus.test', text: 'a conversation to point at' });
   conversationId = ack.conversationId;

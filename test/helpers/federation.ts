@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { startTestGateway, type TestGateway } from './gateway.ts';
-import { startTestNodeOn, type TestNode } from './node.ts';
+import { connectAs, login, startTestNodeOn, type Login, type TestNode } from './node.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { loadProxyConfig } from '../../im/proxy/config.ts';
 import { startProxy, type Proxy } from '../../im/proxy/main.ts';
@@ -13,6 +13,7 @@ import { addProxy, allowPair } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import type { DomainNode } from '../../im/main.ts';
+import type { Message } from '../../im/sdk/client.ts';
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -106,3 +107,19 @@ export async function startCampus(label: string): Promise<Campus> {
 }
 
 export type { TestNode };
+
+/**
+ * `as(username, node)`: a person's connected SDK client on one of the campus's nodes (each person signs
+ * in at the gateway once), with every message it receives collected in `messages`.
+ */
+export function campusPeople(campus: Campus) {
+  const logins = new Map<string, Login>();
+  return async function as(username: string, node: 'eng' | 'arts' | 'law') {
+    let who = logins.get(username);
+    if (!who) logins.set(username, (who = await login(campus.gateway, username)));
+    const sdk = await connectAs(campus.gateway, campus.nodes[node], username, who);
+    const messages: Message[] = [];
+    sdk.on('message', (m) => messages.push(m));
+    return Object.assign(sdk, { messages });
+  };
+}
