@@ -1,15 +1,17 @@
-/**
- * Fixed-window counters kept in this process. Enough for one gateway process; several processes each
- * count on their own, which loosens a limit by the number of processes (see docs/operations.md).
- */
+/** Fixed-window counters: one attempt at a time, per key. */
 export interface RateLimiter {
   /** Counts one attempt; false once the key has used its allowance in the current window. */
-  hit(key: string): { allowed: boolean; retryAfterSeconds: number };
+  hit(key: string): Promise<{ allowed: boolean; retryAfterSeconds: number }>;
   /** Whether the key is already over its allowance, without counting. */
-  blocked(key: string): boolean;
-  reset(key: string): void;
+  blocked(key: string): Promise<boolean>;
+  reset(key: string): Promise<void>;
 }
 
+/**
+ * Counters kept in this process: for what only one process counts (a node's webhooks are per process;
+ * see docs/operations.md). Counters that all processes of a unit share are in the database
+ * (core/database-rate-limit.ts).
+ */
 export function createRateLimiter(options: { limit: number; windowSeconds: number; now?: () => number }): RateLimiter {
   const now = options.now ?? Date.now;
   const windowMs = options.windowSeconds * 1000;
@@ -28,7 +30,7 @@ export function createRateLimiter(options: { limit: number; windowSeconds: numbe
   }
 
   return {
-    hit(key) {
+    async hit(key) {
       const t = now();
       const w = current(key) ?? { start: t, count: 0 };
       w.count += 1;
@@ -36,11 +38,11 @@ export function createRateLimiter(options: { limit: number; windowSeconds: numbe
       const retryAfterSeconds = Math.max(1, Math.ceil((w.start + windowMs - t) / 1000));
       return { allowed: w.count <= options.limit, retryAfterSeconds };
     },
-    blocked(key) {
+    async blocked(key) {
       const w = current(key);
       return w !== undefined && w.count >= options.limit;
     },
-    reset(key) {
+    async reset(key) {
       windows.delete(key);
     },
   };

@@ -10,7 +10,7 @@ import { healthRoutes } from '../core/health.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics } from '../core/metrics.ts';
 import { migrate, createMigrator } from '../core/migrator.ts';
-import { createRateLimiter } from '../core/rate-limit.ts';
+import { createDatabaseRateLimiter } from '../core/database-rate-limit.ts';
 import { createSealer, type Sealer } from '../core/seal.ts';
 import type { LoginPolicy } from './accounts/authenticate.ts';
 import { adminConsole } from './admin/console.ts';
@@ -120,8 +120,9 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
   const loginPolicy: LoginPolicy = {
     maxFailures: config.login.maxFailures,
     lockoutMinutes: config.login.lockoutMinutes,
-    ipLimiter: createRateLimiter({ limit: config.login.ipLimit, windowSeconds: config.login.ipWindowSeconds }),
-    identifierLimiter: createRateLimiter({ limit: config.login.maxFailures, windowSeconds: config.login.lockoutMinutes * 60 }),
+    // In the database, so that every gateway process over it counts together.
+    ipLimiter: createDatabaseRateLimiter({ sequelize, name: 'login-ip', limit: config.login.ipLimit, windowSeconds: config.login.ipWindowSeconds }),
+    identifierLimiter: createDatabaseRateLimiter({ sequelize, name: 'login-identifier', limit: config.login.maxFailures, windowSeconds: config.login.lockoutMinutes * 60 }),
   };
 
   const app = express();

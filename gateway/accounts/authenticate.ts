@@ -45,7 +45,7 @@ export async function authenticate(ctx: GatewayContext, identifier: string, pass
     return error;
   };
 
-  const byIp = policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
+  const byIp = await policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
   if (!byIp.allowed) throw await fail(new RateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited');
 
   const { User } = ctx.models;
@@ -53,9 +53,9 @@ export async function authenticate(ctx: GatewayContext, identifier: string, pass
   const now = new Date();
 
   if (!user) {
-    if (policy.identifierLimiter.blocked(id)) throw await fail(new AccountLockedError(), 'locked');
+    if (await policy.identifierLimiter.blocked(id)) throw await fail(new AccountLockedError(), 'locked');
     await verifyPassword(null, password);
-    policy.identifierLimiter.hit(id);
+    await policy.identifierLimiter.hit(id);
     throw await fail(new InvalidCredentialsError(), 'unknown_account');
   }
   if (user.lockedUntil && user.lockedUntil > now) throw await fail(new AccountLockedError(), 'locked');

@@ -27,7 +27,7 @@ export async function postViaWebhook(services: NodeServices, id: string, secret:
   const hook = /^[a-f0-9]{16}$/.test(id) ? await services.apps.Webhook.findByPk(id) : null;
   if (!hook || !sameSignature(hook.secretHash, hashSecret(secret))) throw new NotFoundError('No such webhook');
   if (hook.revokedAt) throw new WebhookRevokedError();
-  const allowance = services.apps.webhookLimiter.hit(hook.id);
+  const allowance = await services.apps.webhookLimiter.hit(hook.id);
   if (!allowance.allowed) throw new RateLimitedError(allowance.retryAfterSeconds, 'This webhook is posting too often; slow down');
   const { text } = parseInput(postSchema, input);
   if (text.length > services.config.maxTextChars) throw new ValidationError('The message is too long', { text: `at most ${services.config.maxTextChars} characters` });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { BrowserAgent, formWithAction, type Page } from '../helpers/browser-agent.ts';
 import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
@@ -122,19 +123,27 @@ describe('the login form', () => {
 
 describe('per-address rate limit', () => {
   let limited: TestGateway;
-  let limitedRp: client.Configuration;
+  let second: Gateway;
+  let rps: client.Configuration[];
   beforeAll(async () => {
     limited = await startTestGateway('ratelimit', { LOGIN_IP_LIMIT: '4', LOGIN_IP_WINDOW_SECONDS: '600' });
+    // A second process of the same gateway, over the same database, as behind a load balancer.
+    second = await startGateway(limited.config, { migrate: false });
     const app = await registerTestApp(limited, { name: 'Grades', redirectUris: [REDIRECT] });
-    limitedRp = await discover(limited.issuer, app.clientId, app.clientSecret);
+    expect(second.issuer).not.toBe(limited.issuer);
+    rps = [await discover(limited.issuer, app.clientId, app.clientSecret), await discover(second.issuer, app.clientId, app.clientSecret)];
   });
-  afterAll(async () => limited?.stop());
+  afterAll(async () => {
+    await second?.close();
+    await limited?.stop();
+  });
 
-  it('refuses further attempts from one address across accounts once its allowance is spent', async () => {
+  it('refuses further attempts from one address across accounts, and across the gateway\'s processes, once its allowance is spent', async () => {
     const statuses: number[] = [];
-    for (const username of ['alice', 'bob', 'carol', 'dave', 'alice']) {
+    for (const [i, username] of ['alice', 'bob', 'carol', 'dave', 'alice', 'bob'].entries()) {
+      const rp = rps[i % 2]!;
       const agent = new BrowserAgent();
-      const url = client.buildAuthorizationUrl(limitedRp, {
+      const url = client.buildAuthorizationUrl(rp, {
         redirect_uri: REDIRECT,
         scope: 'openid',
         code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
@@ -148,6 +157,7 @@ describe('per-address rate limit', () => {
         expect(Number(result.headers.get('retry-after'))).toBeGreaterThan(0);
       }
     }
-    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+    // Four attempts in all, whichever process took them; each process alone would have allowed four.
+    expect(statuses).toEqual([401, 401, 401, 401, 429, 429]);
   });
 });
