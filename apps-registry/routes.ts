@@ -83,5 +83,20 @@ export function appRegistryRoutes(deps: RegistryRouteDeps): Router {
     res.set('Cache-Control', 'no-store').json({ app });
   });
 
+  // A node asks whether the client a person's token was issued to may still be used: an app an
+  // administrator disabled or deleted stops working at the nodes within their cache time, not at the
+  // token's expiry (an hour).
+  router.get('/federation/v1/clients/:clientId', async (req, res) => {
+    const gatewayCtx = deps.context(req);
+    const { kind } = await signer(gatewayCtx, req);
+    if (kind !== 'domain') throw new AppError('forbidden', 403, 'Only domain nodes look up clients');
+    const clientId = String(req.params.clientId);
+    const { App, OidcPayload } = gatewayCtx.models;
+    const app = await App.findOne({ where: { clientId } });
+    // Registered apps answer for themselves; the gateway's own clients (the portal) are OIDC clients only.
+    const active = app ? !app.disabled : (await OidcPayload.count({ where: { model: 'Client', id: clientId } })) > 0;
+    res.set('Cache-Control', 'no-store').json({ client: { clientId, active } });
+  });
+
   return router;
 }

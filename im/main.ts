@@ -10,7 +10,7 @@ import { jsonErrors } from '../core/json-errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics } from '../core/metrics.ts';
 import { createMigrator, migrate } from '../core/migrator.ts';
-import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts';
+import { createTokenVerifier, refusingDisabledClients, type TokenVerifier } from './auth/token-verifier.ts';
 import type { Bus } from './bus/bus.ts';
 import { createLocalBus } from './bus/local-bus.ts';
 import { createRedisBus } from './bus/redis-bus.ts';
@@ -158,7 +158,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, presence, members, federation, apps, logger });
   outbox.start();
 
-  const verifier = createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain });
+  const verifier = refusingDisabledClients(createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain }), apps.directory.clientActive);
   const metrics = createMetrics(`node:${config.domain}`);
   // What a sender waits for: from its frame's arrival to the ack, which follows the commit (and the pushes).
   const sendAck = new Histogram({
@@ -167,7 +167,11 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [metrics.registry],
   });
-  const sockets = createSocketServer(services, verifier, { onSendAcked: (seconds) => sendAck.observe(seconds) });
+  const sockets = createSocketServer(services, verifier, {
+    onSendAcked: (seconds) => sendAck.observe(seconds),
+    clientActive: apps.directory.clientActive,
+    clientCheckMs: config.registryTtlMs,
+  });
   bus.subscribe((event) => {
     if (event.kind === 'membership') return members.invalidate(event.conversationId);
     // Every process hears every change of the domain's people: the one that other domains asked tells them.

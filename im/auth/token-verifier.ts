@@ -81,3 +81,25 @@ export function createTokenVerifier(options: { issuer: string; audience: string;
     },
   };
 }
+
+export class ClientDisabledError extends AppError {
+  constructor() {
+    super('client_disabled', 401, 'The app this token was issued to has been disabled');
+  }
+}
+
+/**
+ * A verifier that also refuses people's tokens of a client that may no longer be used (`clientActive`,
+ * asked of the gateway and cached): disabling an app reaches the nodes within that cache time instead
+ * of when its tokens expire. Apps' own (bot) tokens are checked by the bot API itself.
+ */
+export function refusingDisabledClients(verifier: TokenVerifier, clientActive: (clientId: string) => Promise<boolean>): TokenVerifier {
+  return {
+    keys: verifier.keys,
+    async verify(token) {
+      const identity = await verifier.verify(token);
+      if (identity.kind === 'user' && !(await clientActive(identity.clientId))) throw new ClientDisabledError();
+      return identity;
+    },
+  };
+}

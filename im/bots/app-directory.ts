@@ -16,6 +16,17 @@ export function createAppDirectory(options: { gatewayIssuer: string; origin: str
   const cache = new Map<string, { at: number; app: AppInfo | null }>();
   const inFlight = new Map<string, Promise<AppInfo | null>>();
 
+  const clients = new Map<string, { at: number; active: boolean }>();
+  const clientsInFlight = new Map<string, Promise<boolean>>();
+
+  async function fetchClient(clientId: string): Promise<boolean> {
+    const path = `/federation/v1/clients/${encodeURIComponent(clientId)}`;
+    const headers = signRequest(await options.signingKey(), { method: 'GET', path, origin: options.origin, destination: 'gateway', body: '' });
+    const response = await fetch(`${options.gatewayIssuer}${path}`, { headers, signal: AbortSignal.timeout(5_000) });
+    if (!response.ok) throw new AppError('gateway_unavailable', 503, `The gateway refused the client lookup (HTTP ${response.status})`);
+    return ((await response.json()) as { client: { active: boolean } }).client.active === true;
+  }
+
   async function fetchApp(slug: string): Promise<AppInfo | null> {
     const path = `/federation/v1/apps/${encodeURIComponent(slug)}`;
     const headers = signRequest(await options.signingKey(), { method: 'GET', path, origin: options.origin, destination: 'gateway', body: '' });
@@ -53,6 +64,33 @@ export function createAppDirectory(options: { gatewayIssuer: string; origin: str
     },
     forget(slug: string): void {
       cache.delete(slug);
+    },
+
+    /**
+     * Whether people's tokens issued to this client may still be used here (an administrator may have
+     * disabled or deleted its app), asked at the gateway and kept for `ttlMs`. While the gateway cannot be
+     * reached the last answer stands, and a client never asked about counts as active: its tokens are
+     * still verified in full, only this check waits for the gateway.
+     */
+    async clientActive(clientId: string): Promise<boolean> {
+      const cached = clients.get(clientId);
+      if (cached && Date.now() - cached.at < options.ttlMs) return cached.active;
+      let pending = clientsInFlight.get(clientId);
+      if (!pending) {
+        pending = fetchClient(clientId).finally(() => clientsInFlight.delete(clientId));
+        clientsInFlight.set(clientId, pending);
+      }
+      try {
+        const active = await pending;
+        clients.set(clientId, { at: Date.now(), active });
+        return active;
+      } catch (error) {
+        // Asked again after `ttlMs`, not at every token meanwhile.
+        options.logger.warn({ err: error, clientId }, 'client status unknown; the gateway cannot be reached');
+        const active = cached?.active ?? true;
+        clients.set(clientId, { at: Date.now(), active });
+        return active;
+      }
     },
   };
 }

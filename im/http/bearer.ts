@@ -14,7 +14,8 @@ export function bearerAuth(verifier: TokenVerifier) {
     new BearerStrategy((token, done) => {
       verifier.verify(token).then(
         (identity) => done(null, identity),
-        (error: unknown) => (isAppError(error) && error.status >= 500 ? done(error) : done(null, false, { message: (error as Error).message, scope: 'im' })),
+        // A gateway failure, or a token of a disabled app, is said as such; any other refusal is a plain 401.
+        (error: unknown) => (isAppError(error) && (error.status >= 500 || error.code === 'client_disabled') ? done(error) : done(null, false, { message: (error as Error).message, scope: 'im' })),
       );
     }),
   );

@@ -5,6 +5,8 @@ export const CLOSE = {
   unauthenticated: { code: 4401, reason: 'unauthenticated' },
   tokenExpired: { code: 4401, reason: 'token_expired' },
   forbidden: { code: 4403, reason: 'forbidden' },
+  /** The app the socket's token was issued to was disabled or deleted: reconnecting cannot help. */
+  clientDisabled: { code: 4403, reason: 'client_disabled' },
   authTimeout: { code: 4408, reason: 'auth_timeout' },
   sessionEnded: { code: 4409, reason: 'session_ended' },
   flooding: { code: 4429, reason: 'rate_limit_abuse' },

@@ -30,6 +30,10 @@ const HEARTBEAT_SLICE_MS = 100;
 export type SocketServerOptions = {
   /** Told, for each send acknowledged, the seconds from its frame's arrival to its ack (after the commit). */
   onSendAcked?: (seconds: number) => void;
+  /** Whether people's tokens of a client may still be used; open sockets of one that may not are closed. */
+  clientActive?: (clientId: string) => Promise<boolean>;
+  /** How often the clients of open sockets are checked (default 30 s). */
+  clientCheckMs?: number;
 };
 
 export function createSocketServer(services: NodeServices, verifier: TokenVerifier, options: SocketServerOptions = {}) {
@@ -67,6 +71,26 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     if (slice === 0) round = [];
   }, intervalMs / slices);
   heartbeat.unref();
+
+  // An app disabled at the gateway: the sockets opened with tokens it was issued close within a check,
+  // not when the tokens expire. Few distinct clients hold sockets (the portal, some apps): one question each.
+  const clientCheck = setInterval(() => {
+    const clientActive = options.clientActive;
+    if (!clientActive) return;
+    const byClient = new Map<string, Connection[]>();
+    for (const connection of registry.all()) {
+      if (connection.identity?.kind !== 'user') continue;
+      byClient.set(connection.identity.clientId, [...(byClient.get(connection.identity.clientId) ?? []), connection]);
+    }
+    for (const [clientId, connections] of byClient) {
+      void clientActive(clientId).then((active) => {
+        if (active) return;
+        logger.info({ clientId, sockets: connections.length }, 'closing the sockets of a disabled client');
+        for (const c of connections) c.socket.close(CLOSE.clientDisabled.code, CLOSE.clientDisabled.reason);
+      });
+    }
+  }, options.clientCheckMs ?? 30_000);
+  clientCheck.unref();
 
   function handleProtocols(protocols: Set<string>): string | false {
     return protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
@@ -153,7 +177,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
         const code = isAppError(error) ? error.code : 'unauthenticated';
         const message = isAppError(error) ? error.message : 'The token could not be verified';
         send(serverFrame('error', { code, message }, re));
-        if (!connection.identity) close(code === 'forbidden' ? CLOSE.forbidden : CLOSE.unauthenticated);
+        if (!connection.identity) close(code === 'forbidden' ? CLOSE.forbidden : code === 'client_disabled' ? CLOSE.clientDisabled : CLOSE.unauthenticated);
         return;
       }
       if (connection.identity && connection.identity.address !== identity.address) {
@@ -241,6 +265,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     /** Closes every socket with "going away" so clients reconnect elsewhere; resolves when all are closed. */
     async close() {
       clearInterval(heartbeat);
+      clearInterval(clientCheck);
       const sockets = new Set(registry.all().map((c) => c.socket));
       for (const client of wss.clients) sockets.add(client);
       await Promise.all(
