@@ -8,9 +8,8 @@ export interface RateLimiter {
 }
 
 /**
- * Counters kept in this process: for what only one process counts (a node's webhooks are per process;
- * see docs/operations.md). Counters that all processes of a unit share are in the database
- * (core/database-rate-limit.ts).
+ * Counters kept in this process, for tests and tools. The units count in their database
+ * (core/database-rate-limit.ts), so that all their processes count together.
  */
 export function createRateLimiter(options: { limit: number; windowSeconds: number; now?: () => number }): RateLimiter {
   const now = options.now ?? Date.now;

@@ -1,11 +1,12 @@
 import type { Sequelize } from 'sequelize';
 import type { Logger } from '../../core/logger.ts';
-import { createRateLimiter, type RateLimiter } from '../../core/rate-limit.ts';
+import { createDatabaseRateLimiter } from '../../core/database-rate-limit.ts';
+import type { RateLimiter } from '../../core/rate-limit.ts';
 import type { PrivateKeyJwk } from '../federation/signature.ts';
 import { defineWebhookModel, type Webhook } from '../webhooks/models.ts';
 import { createAppDirectory, type AppDirectory } from './app-directory.ts';
 
-/** Posts one incoming webhook may make per minute (each process counts its own). */
+/** Posts one incoming webhook may make per minute (all processes of the domain count together). */
 export const WEBHOOK_POSTS_PER_MINUTE = 30;
 
 /** What bots, cards and webhooks need on a node. */
@@ -29,7 +30,7 @@ export function createAppsServices(options: {
   return {
     directory: createAppDirectory({ gatewayIssuer: options.gatewayIssuer, origin: options.domain, signingKey: options.signingKey, ttlMs: options.ttlMs, logger: options.logger }),
     Webhook: defineWebhookModel(options.sequelize),
-    webhookLimiter: createRateLimiter({ limit: WEBHOOK_POSTS_PER_MINUTE, windowSeconds: 60 }),
+    webhookLimiter: createDatabaseRateLimiter({ sequelize: options.sequelize, name: 'webhook', limit: WEBHOOK_POSTS_PER_MINUTE, windowSeconds: 60 }),
     publicUrl: options.publicUrl,
   };
 }

@@ -9,6 +9,7 @@ import { freePort } from '../helpers/federation.ts';
 import { updateDomain } from '../../gateway/domains/domains.ts';
 import { operator } from '../../gateway/context.ts';
 import type { DomainNode } from '../../im/main.ts';
+import { WEBHOOK_POSTS_PER_MINUTE } from '../../im/bots/apps-services.ts';
 import type { Message, Presence } from '../../im/sdk/client.ts';
 
 let gateway: TestGateway;
@@ -95,5 +96,22 @@ describe('one domain as two processes over Redis', () => {
     const end = await who.agent.navigate(client.buildEndSessionUrl(portal, { id_token_hint: who.idToken }).toString());
     await who.agent.submit(end, formWithAction(end, '/session/end/confirm'), { logout: 'yes' });
     await expect.poll(() => ended.sort()).toEqual(['a', 'b']);
+  });
+
+  it('counts a webhook\'s posts together on both processes', async () => {
+    const alice = await connectAs(gateway, a, 'alice');
+    const group = await alice.createGroup('Sensor readings', ['dave@eng.campus.test']);
+    const { url } = await alice.createWebhook(group.id, 'Thermometer');
+    const path = new URL(url).pathname;
+    const statuses: number[] = [];
+    for (let i = 0; i <= WEBHOOK_POSTS_PER_MINUTE; i++) {
+      const process = i % 2 === 0 ? a : b;
+      const response = await fetch(`${process.localUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `reading ${i}` }) });
+      statuses.push(response.status);
+    }
+    // Each process alone saw about half of them, well within the limit; together they used it up.
+    expect(statuses.slice(0, WEBHOOK_POSTS_PER_MINUTE).every((s) => s === 201)).toBe(true);
+    expect(statuses.at(-1)).toBe(429);
+    alice.close();
   });
 });
