@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { QueryTypes, Transaction, UniqueConstraintError, type Sequelize } from 'sequelize';
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { sqlLiterals } from '../../core/sql-literal.ts';
+import { uuidv7 } from '../../core/uuid7.ts';
 import type { MessageRecord } from '../models.ts';
 
 /** One entry to append to a conversation's sequence. */
@@ -289,7 +289,7 @@ function numberEntries(batch: Pending[], known: Map<string, MessageRecord>, conv
     const row: MessageRecord = {
       conversationId: item.conversationId,
       seq,
-      id: randomUUID(),
+      id: uuidv7(now.getTime()),
       sender: item.sender,
       clientMsgId: item.clientMsgId,
       kind: item.kind,

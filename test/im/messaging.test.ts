@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, login, startTestNode, type TestNode } from '../helpers/node.ts';
+import { uuidv7 } from '../../core/uuid7.ts';
 import { AtriumClient, type Message } from '../../im/sdk/client.ts';
 
 let gateway: TestGateway;
@@ -55,6 +56,19 @@ describe('direct messages on one domain', () => {
     const text = await (await fetch(`${eng.url}/metrics`)).text();
     // Every ack here took far less than 5 s: the top finite bucket holds them all.
     expect(Number(/^atrium_im_send_ack_seconds_bucket\{le="5"[^}]*\} (\d+)$/m.exec(text)?.[1])).toBe(before + 3);
+    alice.close();
+  });
+
+  it('gives messages ids that sort in the order they were stored (UUIDv7)', async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await alice.send({ to: 'dave@eng.campus.test', text: `in order ${i}` })).messageId);
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(Array.from({ length: 1_000 }, () => uuidv7(0))).size).toBe(1_000);
     alice.close();
   });
 
