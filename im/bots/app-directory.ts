@@ -13,11 +13,6 @@ export type AppDirectory = ReturnType<typeof createAppDirectory>;
  * reached, the last answer is used.
  */
 export function createAppDirectory(options: { gatewayIssuer: string; origin: string; signingKey: () => Promise<PrivateKeyJwk>; ttlMs: number; logger: Logger }) {
-  const cache = new Map<string, { at: number; app: AppInfo | null }>();
-  const inFlight = new Map<string, Promise<AppInfo | null>>();
-
-  const clients = new Map<string, { at: number; active: boolean }>();
-  const clientsInFlight = new Map<string, Promise<boolean>>();
 
   async function fetchClient(clientId: string): Promise<boolean> {
     const path = `/federation/v1/clients/${encodeURIComponent(clientId)}`;
@@ -42,54 +37,64 @@ export function createAppDirectory(options: { gatewayIssuer: string; origin: str
     return ((await response.json()) as { app: AppInfo }).app;
   }
 
+  const apps = cachedLookup(fetchApp, options.ttlMs);
+  const clients = cachedLookup(fetchClient, options.ttlMs);
+
   return {
     /** The app whose bot is `slug@this-domain`, or null when there is none. */
     async get(slug: string): Promise<AppInfo | null> {
-      const cached = cache.get(slug);
-      if (cached && Date.now() - cached.at < options.ttlMs) return cached.app;
-      let pending = inFlight.get(slug);
-      if (!pending) {
-        pending = fetchApp(slug).finally(() => inFlight.delete(slug));
-        inFlight.set(slug, pending);
-      }
-      try {
-        const app = await pending;
-        cache.set(slug, { at: Date.now(), app });
-        return app;
-      } catch (error) {
-        // While the gateway is away, the last answer stands rather than silencing every bot.
-        if (cached) return cached.app;
+      // While the gateway is away, the last answer stands rather than silencing every bot.
+      return apps.get(slug, (error, last) => {
+        if (last) return last.value;
         throw error;
-      }
+      });
     },
     forget(slug: string): void {
-      cache.delete(slug);
+      apps.forget(slug);
     },
 
     /**
      * Whether people's tokens issued to this client may still be used here (an administrator may have
      * disabled or deleted its app), asked at the gateway and kept for `ttlMs`. While the gateway cannot be
      * reached the last answer stands, and a client never asked about counts as active: its tokens are
-     * still verified in full, only this check waits for the gateway.
+     * still verified in full, only this check waits for the gateway. Either way it is asked again after
+     * `ttlMs`, not at every token meanwhile.
      */
     async clientActive(clientId: string): Promise<boolean> {
-      const cached = clients.get(clientId);
-      if (cached && Date.now() - cached.at < options.ttlMs) return cached.active;
-      let pending = clientsInFlight.get(clientId);
+      return clients.get(clientId, (error, last) => {
+        options.logger.warn({ err: error, clientId }, 'client status unknown; the gateway cannot be reached');
+        return clients.remember(clientId, last?.value ?? true);
+      });
+    },
+  };
+}
+
+/**
+ * Answers kept for `ttlMs` per key, one fetch in flight per key. When a fetch fails, `onError` gets the
+ * error and the last answer (if any, however old) and decides: return a value, or throw.
+ */
+function cachedLookup<V>(fetchOne: (key: string) => Promise<V>, ttlMs: number) {
+  const cache = new Map<string, { at: number; value: V }>();
+  const inFlight = new Map<string, Promise<V>>();
+  const remember = (key: string, value: V): V => {
+    cache.set(key, { at: Date.now(), value });
+    return value;
+  };
+  return {
+    remember,
+    forget: (key: string) => void cache.delete(key),
+    async get(key: string, onError: (error: unknown, last: { value: V } | undefined) => V): Promise<V> {
+      const cached = cache.get(key);
+      if (cached && Date.now() - cached.at < ttlMs) return cached.value;
+      let pending = inFlight.get(key);
       if (!pending) {
-        pending = fetchClient(clientId).finally(() => clientsInFlight.delete(clientId));
-        clientsInFlight.set(clientId, pending);
+        pending = fetchOne(key).finally(() => inFlight.delete(key));
+        inFlight.set(key, pending);
       }
       try {
-        const active = await pending;
-        clients.set(clientId, { at: Date.now(), active });
-        return active;
+        return remember(key, await pending);
       } catch (error) {
-        // Asked again after `ttlMs`, not at every token meanwhile.
-        options.logger.warn({ err: error, clientId }, 'client status unknown; the gateway cannot be reached');
-        const active = cached?.active ?? true;
-        clients.set(clientId, { at: Date.now(), active });
-        return active;
+        return onError(error, cached);
       }
     },
   };
