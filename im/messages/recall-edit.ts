@@ -119,8 +119,9 @@ export async function recallMessage(ctx: NodeContext, input: unknown): Promise<A
     await releaseAttachments(ctx, tx, target);
   });
   // In a conversation hosted elsewhere the home took the recall (the writes above ran there, not here),
-  // but the files stay here, where they are served from: take them back here too. Done twice at home, harmlessly.
-  await ctx.sequelize.transaction((tx) => releaseAttachments(ctx, tx, target));
+  // but the files stay here, where they are served from: take them back here too.
+  const home = await ctx.members.homeOf(target.conversationId);
+  if (home && home !== ctx.domain) await ctx.sequelize.transaction((tx) => releaseAttachments(ctx, tx, target));
   return appended;
 }
 
