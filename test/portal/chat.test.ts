@@ -75,6 +75,10 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await send(a, 'Oops, wrong chat');
     await expect.poll(() => b.locator('.message', { hasText: 'Oops, wrong chat' }).count(), { timeout: 10_000 }).toBe(1);
     const oops = ownMessage(a, 'Oops, wrong chat');
+    // A receipt changes the message's status in place: the button one is pressing stays the same button.
+    const drawn = await oops.elementHandle();
+    await expect.poll(() => statusOf(a, 'Oops, wrong chat'), { timeout: 10_000 }).toBe('read');
+    expect(await drawn!.evaluate((el) => el.isConnected)).toBe(true);
     await oops.locator('.bubble').focus();
     await oops.getByRole('button', { name: 'Recall' }).click();
     await expect.poll(() => b.locator('.message', { hasText: 'Oops, wrong chat' }).count(), { timeout: 10_000 }).toBe(0);

@@ -2,7 +2,7 @@ import type { Message } from '../../../im/sdk/client.ts';
 import type { Chat, Entry } from './chat.ts';
 import { Composer } from './composer.ts';
 import { h, ICONS, iconButton } from './dom.ts';
-import { renderMessage, renderPending, signatureOf, type MessageActions } from './message-view.ts';
+import { renderMessage, renderPending, signatureOf, updateReceipt, type MessageActions } from './message-view.ts';
 import { presenceLabel } from './list-view.ts';
 
 const PAGE = 30;
@@ -139,6 +139,7 @@ export class ConversationView {
       }
       const sig = signatureOf(chat, entry, message);
       if (drawn && drawn.sig === sig) {
+        updateReceipt(drawn.el, chat, entry, message);
         wanted.push(drawn.el);
         continue;
       }

@@ -29,10 +29,26 @@ export type MessageActions = {
   cardAction(message: Message, actionId: string, button: HTMLButtonElement): void;
 };
 
-/** What decides a message's rendering: it is redrawn only when this changes. */
+/**
+ * What decides a message's rendering: it is redrawn only when this changes. Receipts are left out:
+ * they change often (each delivery and read) and are patched in place by `updateReceipt`, so a
+ * button under the pointer is never swapped for a new one between press and release.
+ */
 export function signatureOf(chat: Chat, entry: Entry, message: Message): string {
-  const receipt = message.sender === entry.me ? receiptOf(chat, entry, message).detail : '';
-  return [message.text ?? '', message.editedAt, message.recalledAt, JSON.stringify(message.card ?? null), receipt, chat.displayName(message.sender), entry.refused.get(message.id) ?? ''].join('\u0000');
+  return [message.text ?? '', message.editedAt, message.recalledAt, JSON.stringify(message.card ?? null), chat.displayName(message.sender), entry.refused.get(message.id) ?? ''].join('\u0000');
+}
+
+function statusOf(receipt: Receipt): HTMLElement {
+  return h('span', { class: `status status-${receipt.state}`, title: receipt.detail, 'data-status': receipt.state }, receipt.label);
+}
+
+/** Brings the receipt of one's own drawn message up to date without redrawing the rest of it. */
+export function updateReceipt(el: HTMLElement, chat: Chat, entry: Entry, message: Message): void {
+  if (message.sender !== entry.me || message.kind === 'system') return;
+  const shown = el.querySelector<HTMLElement>('.meta .status[data-status]');
+  const receipt = receiptOf(chat, entry, message);
+  if (!shown || (shown.title === receipt.detail && shown.textContent === receipt.label)) return;
+  shown.replaceWith(statusOf(receipt));
 }
 
 function avatar(chat: Chat, address: string): HTMLElement {
@@ -91,8 +107,7 @@ export function renderMessage(chat: Chat, entry: Entry, message: Message, action
     footer.push(h('span', { class: 'edited', title: `${word} ${fullTimeOf(message.editedAt)}` }, word));
   }
   if (mine) {
-    const receipt = receiptOf(chat, entry, message);
-    footer.push(h('span', { class: `status status-${receipt.state}`, title: receipt.detail, 'data-status': receipt.state }, receipt.label));
+    footer.push(statusOf(receiptOf(chat, entry, message)));
   }
   const refused = entry.refused.get(message.id);
   if (refused) footer.push(h('span', { class: 'status status-failed', role: 'note' }, `Not delivered: ${refused}`));
