@@ -28,6 +28,7 @@ export class ConversationView {
   #title: HTMLElement;
   #subtitle: HTMLElement;
   #drawn = new Map<string, { el: HTMLElement; sig: string }>();
+  #drawnPending = new Map<string, { el: HTMLElement; sig: string }>();
   #editing = new Set<string>();
   #fromSeq: number;
   #loading = false;
@@ -158,10 +159,17 @@ export class ConversationView {
         this.#drawn.delete(id);
       }
     }
+    // A pending message is redrawn only when its state changes, so its Retry button stays put under the pointer.
+    const pendingNow = new Map<string, { el: HTMLElement; sig: string }>();
     for (const pending of entry.pending.values()) {
-      wanted.push(renderPending(entry, pending, () => chat.retry(entry, pending), () => chat.discard(entry, pending)));
+      const sig = `${pending.state}\u0000${pending.error ?? ''}`;
+      const drawn = this.#drawnPending.get(pending.clientMsgId);
+      const el = drawn && drawn.sig === sig ? drawn.el : renderPending(entry, pending, () => chat.retry(entry, pending), () => chat.discard(entry, pending));
+      pendingNow.set(pending.clientMsgId, { el, sig });
+      wanted.push(el);
     }
-    for (const el of [...this.#list.children]) if ((el as HTMLElement).dataset.pending !== undefined) el.remove();
+    for (const [id, drawn] of this.#drawnPending) if (pendingNow.get(id)?.el !== drawn.el) drawn.el.remove();
+    this.#drawnPending = pendingNow;
     wanted.forEach((el, i) => {
       if (this.#list.children[i] !== el) this.#list.insertBefore(el, this.#list.children[i] ?? null);
     });
