@@ -86,6 +86,32 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await expect.poll(() => a.locator('.text.recalled', { hasText: 'You recalled this message' }).count()).toBe(1);
   });
 
+  it('keeps a button pressed while its message changes, so the press still counts', { timeout: 40_000 }, async () => {
+    const a = alice.page;
+    const b = bob.page;
+    await send(a, 'Typo here');
+    await expect.poll(() => b.locator('.message', { hasText: 'Typo here' }).count(), { timeout: 10_000 }).toBe(1);
+    const mine = ownMessage(a, 'Typo here');
+    const id = (await mine.getAttribute('id'))!.slice('m-'.length);
+    await mine.locator('.bubble').focus();
+    const recall = mine.getByRole('button', { name: 'Recall' });
+    const box = (await recall.boundingBox())!;
+    await a.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await a.mouse.down();
+    // Meanwhile her other device edits the message: the change arrives while the button is held.
+    const laptop = await connectAs(campus.gateway, campus.nodes.eng, 'alice');
+    try {
+      await laptop.edit(id, 'Typo fixed');
+      await expect.poll(() => b.locator('.message', { hasText: 'Typo fixed' }).count(), { timeout: 10_000 }).toBe(1);
+    } finally {
+      laptop.close();
+    }
+    await a.mouse.up();
+    await expect.poll(() => b.locator('.message', { hasText: 'Typo fixed' }).count(), { timeout: 10_000 }).toBe(0);
+    // And once released, the page shows what happened meanwhile.
+    await expect.poll(() => a.locator(`#m-${id} .text.recalled`).textContent(), { timeout: 10_000 }).toBe('You recalled this message');
+  });
+
   it('shows what people and apps write as text, never as markup', { timeout: 30_000 }, async () => {
     const a = alice.page;
     const b = bob.page;
