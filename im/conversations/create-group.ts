@@ -64,7 +64,7 @@ export async function createGroup(ctx: NodeContext, input: unknown): Promise<Pre
     throw error;
   }
   try {
-    await appendGroupEvent(ctx, id, { event: 'group.created', title: data.title, members: [me, ...others], by: me });
+    await appendGroupEvent(ctx, id, async () => ({ event: 'group.created', title: data.title, members: [me, ...others], by: me }));
   } catch (error) {
     await ctx.sequelize.transaction(async (tx) => {
       await Member.destroy({ where: { conversationId: id }, transaction: tx });

@@ -6,7 +6,7 @@ import { domainOf } from '../address.ts';
 import type { NodeContext } from '../context.ts';
 import type { Conversation, Member, MemberRole, MessageRecord } from '../models.ts';
 import { presentConversationFrames } from './list-conversations.ts';
-import { membershipChanged, requireMember } from './membership.ts';
+import { membershipChanged, NotMemberError, requireMember } from './membership.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 
 /** The most people a group may hold, counting every domain; the same bound the frames enforce. */
@@ -47,12 +47,38 @@ export function requireRole(member: Member, roles: MemberRole[], message: string
   if (!roles.includes(member.role)) throw new ForbiddenError(message);
 }
 
-/** An active member other than the actor, or a refusal naming the field. */
-export async function requireOtherMember(ctx: NodeContext, conversationId: string, address: string): Promise<Member> {
+/**
+ * Someone's active membership read under the flush's lock on the conversation (a locking read, so it is
+ * the latest committed state on MariaDB too, not the transaction's snapshot).
+ */
+function lockedMember(ctx: NodeContext, tx: Transaction, conversationId: string, address: string): Promise<Member | null> {
+  return ctx.models.Member.findOne({ where: { conversationId, address, state: 'active' }, lock: tx.LOCK.UPDATE, transaction: tx });
+}
+
+/**
+ * The actor's membership, checked again under the lock with one of these roles: a concurrent change
+ * (their removal, their demotion) may have landed since the use-case first looked.
+ */
+export async function recheckActor(ctx: NodeContext, tx: Transaction, conversationId: string, roles: MemberRole[], message: string): Promise<Member> {
+  const member = await lockedMember(ctx, tx, conversationId, ctx.actor.address);
+  if (!member) throw new NotMemberError();
+  requireRole(member, roles, message);
+  return member;
+}
+
+/** An active member other than the actor (checked under the lock), or a refusal naming the field. */
+export async function recheckOtherMember(ctx: NodeContext, tx: Transaction, conversationId: string, address: string): Promise<Member> {
   if (address === ctx.actor.address) throw new ValidationError('That is you', { member: 'choose someone other than yourself' });
-  const member = await ctx.models.Member.findOne({ where: { conversationId, address, state: 'active' } });
+  const member = await lockedMember(ctx, tx, conversationId, address);
   if (!member) throw new ValidationError('That person is not a member of this group', { member: 'not a member of this group' });
   return member;
+}
+
+/** A change that would change nothing (a group renamed to its title, a role given to who holds it). */
+export class NothingToChangeError extends AppError {
+  constructor() {
+    super('unchanged', 200, 'Nothing to change');
+  }
 }
 
 /** Refuses a list that names someone twice; addresses are already normalized by their schema. */
@@ -79,14 +105,18 @@ function forgetMembersAfterCommit(ctx: NodeContext, tx: Transaction, conversatio
 }
 
 /**
- * Appends a group change to the sequence through the committer; `alsoWrite` applies the change to the
+ * Appends a group change to the sequence through the committer. `decide` runs under the conversation's
+ * lock, just before the entry is numbered: it checks the actor's right to the change against the state
+ * as it is then (not as it was when the request came in) and returns the event, or throws to refuse it.
+ * So two changes racing each other are ordered, and the second is judged after the first (two leaves
+ * write one `member.left`; a removed admin's invite is refused). `alsoWrite` applies the change to the
  * membership in the same transaction, so the entry and the change are durable together or not at all.
  * System entries get a server-made client id: group frames carry none, and the id only has to be unique.
  */
 export async function appendGroupEvent(
   ctx: NodeContext,
   conversationId: string,
-  event: GroupEvent,
+  decide: (tx: Transaction) => Promise<GroupEvent>,
   alsoWrite?: (tx: Transaction, stored: MessageRecord) => Promise<void>,
 ): Promise<MessageRecord> {
   const { message } = await ctx.committer.append({
@@ -94,7 +124,8 @@ export async function appendGroupEvent(
     sender: ctx.actor.address,
     clientMsgId: `sys-${randomUUID()}`,
     kind: 'system',
-    body: JSON.stringify(event),
+    body: '',
+    prepare: async (tx) => JSON.stringify(await decide(tx)),
     async alsoWrite(tx, stored) {
       await alsoWrite?.(tx, stored);
       forgetMembersAfterCommit(ctx, tx, conversationId);

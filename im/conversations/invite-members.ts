@@ -1,10 +1,10 @@
-import { Op } from 'sequelize';
+import { Op, type Transaction } from 'sequelize';
 import { z } from 'zod';
 import { ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema } from '../address.ts';
 import type { NodeContext } from '../context.ts';
-import { announceGroup, appendGroupEvent, joinMembers, MAX_GROUP_MEMBERS, requireDistinct, requireGroup, requireRole, requireRoomFor } from './group-change.ts';
+import { announceGroup, appendGroupEvent, joinMembers, MAX_GROUP_MEMBERS, recheckActor, requireDistinct, requireGroup, requireRoomFor, type GroupEvent } from './group-change.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 
 const inviteSchema = z.object({
@@ -18,19 +18,20 @@ const inviteSchema = z.object({
  */
 export async function inviteMembers(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
   const { conversationId, members } = parseInput(inviteSchema, input);
-  const { member } = await requireGroup(ctx, conversationId);
-  requireRole(member, ['owner', 'admin'], 'Only the owner or an admin can invite people');
+  await requireGroup(ctx, conversationId);
   requireDistinct(members);
-  const { Member } = ctx.models;
-  const already = await Member.findAll({ where: { conversationId, address: { [Op.in]: members }, state: 'active' }, attributes: ['address'] });
-  if (already.length > 0) {
-    throw new ValidationError('Some of these people are already members', { members: `already members: ${already.map((m) => m.address).join(', ')}` });
-  }
-  requireRoomFor((await Member.count({ where: { conversationId, state: 'active' } })) + members.length);
   const current = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
   await ctx.federation.assertAllowedAmong([...current, ...members]);
-  await appendGroupEvent(ctx, conversationId, { event: 'member.joined', members, by: ctx.actor.address }, (tx, stored) =>
-    joinMembers(ctx, tx, stored, members),
-  );
+  const { Member } = ctx.models;
+  const decide = async (tx: Transaction): Promise<GroupEvent> => {
+    await recheckActor(ctx, tx, conversationId, ['owner', 'admin'], 'Only the owner or an admin can invite people');
+    const already = await Member.findAll({ where: { conversationId, address: { [Op.in]: members }, state: 'active' }, attributes: ['address'], lock: tx.LOCK.UPDATE, transaction: tx });
+    if (already.length > 0) {
+      throw new ValidationError('Some of these people are already members', { members: `already members: ${already.map((m) => m.address).join(', ')}` });
+    }
+    requireRoomFor((await Member.count({ where: { conversationId, state: 'active' }, transaction: tx })) + members.length);
+    return { event: 'member.joined', members, by: ctx.actor.address };
+  };
+  await appendGroupEvent(ctx, conversationId, decide, (tx, stored) => joinMembers(ctx, tx, stored, members));
   return announceGroup(ctx, conversationId);
 }

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Op } from 'sequelize';
+import { Op, type Transaction } from 'sequelize';
 import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
 import type { MemberRole } from '../models.ts';
-import { announceGroup, appendGroupEvent, endMembership, requireGroup } from './group-change.ts';
+import { announceGroup, appendGroupEvent, endMembership, recheckActor, requireGroup, type GroupEvent } from './group-change.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 import { assertMember } from './membership.ts';
 import { presentForActor } from './list-conversations.ts';
@@ -12,11 +12,13 @@ import { presentForActor } from './list-conversations.ts';
 const leaveSchema = z.object({ conversationId: z.string().uuid() });
 
 /** Who takes over from a departing owner: the longest-standing admin, else the longest-standing member. */
-async function successorOf(ctx: NodeContext, conversationId: string, leaving: string): Promise<string | undefined> {
+async function successorOf(ctx: NodeContext, tx: Transaction, conversationId: string, leaving: string): Promise<string | undefined> {
   for (const role of ['admin', 'member'] satisfies MemberRole[]) {
     const next = await ctx.models.Member.findOne({
       where: { conversationId, state: 'active', role, address: { [Op.ne]: leaving } },
       order: [['joinedSeq', 'ASC'], ['createdAt', 'ASC'], ['address', 'ASC']],
+      lock: tx.LOCK.UPDATE,
+      transaction: tx,
     });
     if (next) return next.address;
   }
@@ -37,10 +39,16 @@ export async function leaveGroup(ctx: NodeContext, input: unknown): Promise<Pres
     const [presented] = await presentForActor(ctx, [(await ctx.models.Conversation.findByPk(conversationId))!]);
     return presented!;
   }
-  const { member } = await requireGroup(ctx, conversationId);
+  await requireGroup(ctx, conversationId);
   const me = ctx.actor.address;
-  const owner = member.role === 'owner' ? await successorOf(ctx, conversationId, me) : undefined;
-  await appendGroupEvent(ctx, conversationId, { event: 'member.left', members: [me], by: me, ...(owner ? { owner } : {}) }, async (tx) => {
+  // Who owns the group, and so who takes over, is decided under the lock: the role may change meanwhile.
+  let owner: string | undefined;
+  const decide = async (tx: Transaction): Promise<GroupEvent> => {
+    const member = await recheckActor(ctx, tx, conversationId, ['owner', 'admin', 'member'], '');
+    owner = member.role === 'owner' ? await successorOf(ctx, tx, conversationId, me) : undefined;
+    return { event: 'member.left', members: [me], by: me, ...(owner ? { owner } : {}) };
+  };
+  await appendGroupEvent(ctx, conversationId, decide, async (tx) => {
     await endMembership(ctx, tx, conversationId, me, 'left');
     if (owner) {
       await ctx.models.Member.update({ role: 'owner' }, { where: { conversationId, address: owner, state: 'active' }, transaction: tx });

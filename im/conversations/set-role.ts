@@ -1,9 +1,9 @@
-import { Op } from 'sequelize';
+import { Op, type Transaction } from 'sequelize';
 import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema } from '../address.ts';
 import type { NodeContext } from '../context.ts';
-import { announceGroup, appendGroupEvent, requireGroup, requireOtherMember, requireRole } from './group-change.ts';
+import { announceGroup, appendGroupEvent, NothingToChangeError, recheckActor, recheckOtherMember, requireGroup, type GroupEvent } from './group-change.ts';
 import { presentForActor } from './list-conversations.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 
@@ -17,18 +17,25 @@ const roleSchema = z.object({ conversationId: z.string().uuid(), member: address
  */
 export async function setRole(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
   const { conversationId, member: address, role } = parseInput(roleSchema, input);
-  const { conversation, member } = await requireGroup(ctx, conversationId);
-  requireRole(member, ['owner'], 'Only the owner can change roles');
-  const target = await requireOtherMember(ctx, conversationId, address);
-  if (target.role === role) return (await presentForActor(ctx, [conversation]))[0]!;
+  const { conversation } = await requireGroup(ctx, conversationId);
+  const decide = async (tx: Transaction): Promise<GroupEvent> => {
+    await recheckActor(ctx, tx, conversationId, ['owner'], 'Only the owner can change roles');
+    const target = await recheckOtherMember(ctx, tx, conversationId, address);
+    if (target.role === role) throw new NothingToChangeError();
+    return { event: 'member.role', members: [address], role, by: ctx.actor.address };
+  };
   const { Member } = ctx.models;
-  await appendGroupEvent(ctx, conversationId, { event: 'member.role', members: [address], role, by: ctx.actor.address }, async (tx) => {
-    const [changed] = await Member.update({ role }, { where: { conversationId, address, state: 'active' }, transaction: tx });
-    // Whoever owns the group when the entry commits (the actor, unless a concurrent change moved it on)
-    // becomes an admin, so that there is one owner; a target who left meanwhile takes nothing over.
-    if (role === 'owner' && changed > 0) {
-      await Member.update({ role: 'admin' }, { where: { conversationId, role: 'owner', address: { [Op.ne]: address } }, transaction: tx });
-    }
-  });
+  try {
+    await appendGroupEvent(ctx, conversationId, decide, async (tx) => {
+      await Member.update({ role }, { where: { conversationId, address, state: 'active' }, transaction: tx });
+      // The actor is the owner (checked under the lock): handing the group on makes them an admin.
+      if (role === 'owner') {
+        await Member.update({ role: 'admin' }, { where: { conversationId, role: 'owner', address: { [Op.ne]: address } }, transaction: tx });
+      }
+    });
+  } catch (error) {
+    if (error instanceof NothingToChangeError) return (await presentForActor(ctx, [conversation]))[0]!;
+    throw error;
+  }
   return announceGroup(ctx, conversationId);
 }

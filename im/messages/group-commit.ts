@@ -15,6 +15,13 @@ export type Append = {
   refId?: string | null;
   /** The connection that sent it, which fan-out does not echo to (it gets the ack instead). */
   origin?: string;
+  /**
+   * Runs inside the flush once it holds the conversation's lock, before the entry is numbered: it checks
+   * again what the caller checked outside the lock (is the actor still a member, still an admin?) and may
+   * return the body to write instead (what is still true now). An AppError it throws refuses this entry
+   * alone: nothing of it is written and the rest of the batch goes on.
+   */
+  prepare?: (tx: Transaction) => Promise<string | void>;
   /** Extra writes that must commit with the entry (an edit rewriting its target, say). */
   alsoWrite?: (tx: Transaction, stored: MessageRecord) => Promise<void>;
 };
@@ -22,6 +29,8 @@ export type Append = {
 type Literal = ReturnType<typeof sqlLiterals>;
 
 export type Appended = { message: MessageRecord; duplicate: boolean };
+/** Per entry of a flush: what was stored, or why its `prepare` refused it. */
+type Result = Appended | AppError;
 export type Committed = { message: MessageRecord; origin: string | undefined };
 
 export class StoreFailedError extends AppError {
@@ -102,11 +111,17 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   function takeBatch(): Pending[] {
     const batch: Pending[] = [];
     const held: Pending[] = [];
+    // At most one entry with its own checks per flush: a flush runs every check before any write, so a
+    // second check would not see the first change (a removal) and the next flush, which waits for this
+    // one's commit, judges it instead. Such entries (group changes) are rare.
+    let checked = false;
     let i = 0;
     for (; i < queue.length && batch.length < options.maxBatch; i++) {
       const item = queue[i]!;
+      if (item.prepare && checked) break;
       if (inFlight.has(item.key)) held.push(item);
       else batch.push(item);
+      checked ||= Boolean(item.prepare);
     }
     queue = held.length > 0 ? held.concat(queue.slice(i)) : queue.slice(i);
     return batch;
@@ -151,7 +166,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
       });
   }
 
-  type Outcome = { results: Appended[]; touched: boolean } | { error: Error };
+  type Outcome = { results: Result[]; touched: boolean } | { error: Error };
   const nothing = () => undefined;
 
   /** `locked` is called once the flush holds its conversations' row locks (on its first attempt). */
@@ -163,7 +178,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
         if (error instanceof UniqueConstraintError && batch.length > 1) {
           // Another process stored one of these client ids meanwhile: write them one by one, so only
           // the duplicate resolves to the stored entry and the rest are unaffected.
-          const results: Appended[] = [];
+          const results: Result[] = [];
           let touched = false;
           for (const item of batch) {
             const one = await flushBatch([item], nothing);
@@ -189,6 +204,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
     const fresh: Committed[] = [];
     batch.forEach((item, i) => {
       const result = outcome.results[i]!;
+      if (result instanceof AppError) return item.reject(result);
       item.resolve(result);
       if (!result.duplicate) fresh.push({ message: result.message, origin: item.origin });
     });
@@ -201,21 +217,23 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
     }
   }
 
-  async function writeBatch(batch: Pending[], locked: () => void): Promise<{ results: Appended[]; touched: boolean }> {
+  async function writeBatch(all: Pending[], locked: () => void): Promise<{ results: Result[]; touched: boolean }> {
     return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (tx) => {
-      const conversations = await lockConversations(sequelize, literal, tx, [...new Set(batch.map((b) => b.conversationId))]);
+      const conversations = await lockConversations(sequelize, literal, tx, [...new Set(all.map((b) => b.conversationId))]);
       locked();
+      const { refused, bodies } = await prepareEntries(tx, all);
+      const batch = refused.size === 0 ? all : all.filter((item) => !refused.has(item));
       const now = new Date();
       // Written as if every entry were new, since retried client ids are rare: one round trip fewer in
       // the common case. If one was stored before, the insert fails on its unique key and changes
       // nothing; the stored copies are then read and the rest numbered again.
-      let plan = numberEntries(batch, new Map(), conversations, now);
+      let plan = numberEntries(batch, new Map(), conversations, now, bodies);
       try {
         await insertRows(sequelize, tx, plan.rows, literal);
       } catch (error) {
         if (!(error instanceof UniqueConstraintError)) throw error;
         const stored = await findStored(sequelize, literal, tx, batch);
-        plan = numberEntries(batch, new Map(stored.map((m) => [`${m.sender}\n${m.clientMsgId}`, m])), conversations, now);
+        plan = numberEntries(batch, new Map(stored.map((m) => [`${m.sender}\n${m.clientMsgId}`, m])), conversations, now, bodies);
         await insertRows(sequelize, tx, plan.rows, literal);
       }
       const { rows, results, nextSeq } = plan;
@@ -230,7 +248,9 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
         }
         if (options.beforeCommit) touched = await options.beforeCommit(tx, results.filter((r) => !r.duplicate).map((r) => r.message));
       }
-      return { results, touched };
+      if (refused.size === 0) return { results, touched };
+      let next = 0;
+      return { results: all.map((item) => refused.get(item) ?? results[next++]!), touched };
     });
   }
 
@@ -256,6 +276,23 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   };
 }
 
+/** Runs the entries' own checks under the lock: which are refused, and which write another body. */
+async function prepareEntries(tx: Transaction, batch: Pending[]): Promise<{ refused: Map<Pending, AppError>; bodies: Map<Pending, string> }> {
+  const refused = new Map<Pending, AppError>();
+  const bodies = new Map<Pending, string>();
+  for (const item of batch) {
+    if (!item.prepare) continue;
+    try {
+      const body = await item.prepare(tx);
+      if (typeof body === 'string') bodies.set(item, body);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      refused.set(item, error);
+    }
+  }
+  return { refused, bodies };
+}
+
 function deferred(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
@@ -266,7 +303,7 @@ function deferred(): { promise: Promise<void>; resolve(): void } {
  * Gives each new entry the next number of its conversation, from the locked last numbers. An entry
  * already stored (`known`), or repeated within the batch, is answered with the stored one instead.
  */
-function numberEntries(batch: Pending[], known: Map<string, MessageRecord>, conversations: { id: string; lastSeq: number }[], now: Date) {
+function numberEntries(batch: Pending[], known: Map<string, MessageRecord>, conversations: { id: string; lastSeq: number }[], now: Date, bodies: Map<Pending, string>) {
   const nextSeq = new Map(conversations.map((c) => [c.id, c.lastSeq]));
   const rows: MessageRecord[] = [];
   const results: Appended[] = [];
@@ -293,7 +330,7 @@ function numberEntries(batch: Pending[], known: Map<string, MessageRecord>, conv
       sender: item.sender,
       clientMsgId: item.clientMsgId,
       kind: item.kind,
-      body: item.body,
+      body: bodies.get(item) ?? item.body,
       refId: item.refId ?? null,
       createdAt: now,
       editedAt: null,

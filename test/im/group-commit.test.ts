@@ -3,6 +3,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import type { Ack, Message } from '../../im/sdk/client.ts';
 import { createGroupCommitter } from '../../im/messages/group-commit.ts';
+import { AppError } from '../../core/errors.ts';
 
 let gateway: TestGateway;
 let eng: TestNode;
@@ -111,5 +112,33 @@ describe('flushes open at once', () => {
     expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
     expect(rows.filter((r) => r.clientMsgId === 'mixed-batch-0001')).toHaveLength(1);
   });
-});
 
+  it('leaves out an entry its own check refuses under the lock, writes the rest of the batch, and judges the next check after the change before it', async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const direct = await alice.openDirect('dave@eng.campus.test');
+    alice.close();
+    const committer = createGroupCommitter({ sequelize: eng.sequelize, windowMs: 20, maxBatch: 100, concurrency: 4, logger: eng.logger, afterCommit: () => undefined });
+    const entry = (clientMsgId: string) => ({ conversationId: direct.id, sender: 'alice@eng.campus.test', clientMsgId, kind: 'text', body: JSON.stringify({ text: clientMsgId }) });
+    const before = await eng.models.Conversation.findByPk(direct.id);
+    // A flag stands for what a check reads: the first checked entry sets it as it is written, a later one requires it unset.
+    let flag = false;
+    const results = await Promise.allSettled([
+      committer.append(entry('checked-0001')),
+      committer.append({ ...entry('checked-0002'), prepare: async () => JSON.stringify({ text: 'decided under the lock' }), alsoWrite: async () => void (flag = true) }),
+      committer.append({
+        ...entry('checked-0003'),
+        prepare: async () => {
+          if (flag) throw new AppError('forbidden', 403, 'no longer allowed');
+        },
+      }),
+      committer.append(entry('checked-0004')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'forbidden' });
+    const rows = await eng.models.Message.findAll({ where: { conversationId: direct.id }, order: [['seq', 'ASC']] });
+    const fresh = rows.filter((r) => r.seq > before!.lastSeq);
+    expect(fresh.map((r) => r.clientMsgId)).toEqual(['checked-0001', 'checked-0002', 'checked-0004']);
+    expect(fresh.map((r) => r.seq)).toEqual([before!.lastSeq + 1, before!.lastSeq + 2, before!.lastSeq + 3]);
+    expect(JSON.parse(fresh[1]!.body)).toEqual({ text: 'decided under the lock' });
+  });
+});

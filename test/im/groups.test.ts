@@ -326,3 +326,68 @@ describe('joining late and leaving', () => {
     expect(rows.every((m) => m.state === 'left')).toBe(true);
   });
 });
+
+describe('changes that race each other', () => {
+  const settled = (promises: Promise<unknown>[]) => Promise.allSettled(promises).then((all) => all.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code)));
+
+  it('writes one departure for a leave asked twice at once, from two devices', async () => {
+    const group = await alice.createGroup('Leaving twice', [DAVE, CAROL]);
+    const daveAgain = await device('dave');
+    try {
+      const outcomes = await settled([dave.leave(group.id), daveAgain.leave(group.id)]);
+      expect(outcomes.sort()).toEqual(['not_member', 'ok']);
+    } finally {
+      daveAgain.close();
+    }
+    const { messages } = await alice.history(group.id);
+    expect(messages.map((m) => m.event)).toEqual(['member.left', 'group.created']);
+  });
+
+  it('judges a change after the one that landed first: a removed admin’s invite or rename is refused', async () => {
+    const group = await alice.createGroup('Racing admins', [DAVE, CAROL]);
+    await alice.setRole(group.id, DAVE, 'admin');
+    // Dave's invite and rename race his removal; whatever lands after the removal is refused.
+    const outcomes = await settled([alice.removeMember(group.id, DAVE), dave.invite(group.id, [ENZO]), dave.renameGroup(group.id, 'Dave was here')]);
+    expect(outcomes[0]).toBe('ok');
+    const { messages } = await alice.history(group.id);
+    const entries = [...messages].reverse();
+    const removedAt = entries.findIndex((m) => m.event === 'member.removed');
+    expect(entries.slice(removedAt + 1).filter((m) => m.sender === DAVE)).toEqual([]);
+    // What was refused left nothing behind; what was accepted is there once.
+    expect(entries.filter((m) => m.event === 'member.joined').length).toBe(outcomes[1] === 'ok' ? 1 : 0);
+    expect(entries.filter((m) => m.event === 'group.renamed').length).toBe(outcomes[2] === 'ok' ? 1 : 0);
+    for (const outcome of outcomes.slice(1)) expect(['ok', 'not_member']).toContain(outcome);
+    const enzoRow = await eng.models.Member.findOne({ where: { conversationId: group.id, address: ENZO } });
+    expect(enzoRow?.state === 'active').toBe(outcomes[1] === 'ok');
+  });
+
+  it('names one owner when the owner hands the group on while leaving', async () => {
+    const group = await alice.createGroup('Handover race', [DAVE, CAROL]);
+    await alice.setRole(group.id, CAROL, 'admin');
+    const outcomes = await settled([alice.setRole(group.id, DAVE, 'owner'), alice.leave(group.id)]);
+    expect(outcomes[1]).toBe('ok');
+    const owners = await eng.models.Member.findAll({ where: { conversationId: group.id, role: 'owner', state: 'active' } });
+    expect(owners.length).toBe(1);
+    const { messages } = await carol.history(group.id);
+    const left = messages.find((m) => m.event === 'member.left')!;
+    // The leave names as successor whoever it passed ownership to, or nobody if Alice had handed it on first.
+    const role = messages.findIndex((m) => m.event === 'member.role');
+    const handedOnFirst = role > messages.indexOf(left);
+    expect(outcomes[0]).toBe(handedOnFirst ? 'ok' : 'not_member');
+    if (handedOnFirst) expect(left.owner).toBeUndefined();
+    else expect(left.owner).toBe(owners[0]!.address);
+  });
+
+  it('writes one role change for the same promotion asked twice at once', async () => {
+    const group = await alice.createGroup('Promoting twice', [DAVE]);
+    const aliceAgain = await device('alice');
+    try {
+      const both = await Promise.all([alice.setRole(group.id, DAVE, 'admin'), aliceAgain.setRole(group.id, DAVE, 'admin')]);
+      for (const view of both) expect(roles(view)[DAVE]).toBe('admin');
+    } finally {
+      aliceAgain.close();
+    }
+    const { messages } = await dave.history(group.id);
+    expect(messages.map((m) => m.event)).toEqual(['member.role', 'group.created']);
+  });
+});
