@@ -73,7 +73,7 @@ export async function createGroup(ctx: NodeContext, input: unknown): Promise<Pre
     await membershipChanged(ctx, id).catch((err: unknown) => ctx.logger.warn({ err, conversationId: id }, 'membership event not published'));
     throw error;
   }
-  return announceGroup(ctx, id);
+  return announceGroup(ctx, id, others);
 }
 
 /** The group an earlier create with the same client id made, as the actor sees it now. */

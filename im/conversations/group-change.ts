@@ -147,16 +147,17 @@ export async function joinMembers(ctx: NodeContext, tx: Transaction, stored: Mes
   const existing = await Member.findAll({ where: { conversationId, address: { [Op.in]: addresses } }, lock: tx.LOCK.UPDATE, transaction: tx });
   const known = new Map(existing.map((m) => [m.address, m]));
   const returning = addresses.filter((a) => known.has(a) && known.get(a)!.state !== 'active');
+  // Nothing before one's joining is one's to read: receipts start where the membership does.
   if (returning.length > 0) {
     await Member.update(
-      { state: 'active', role: 'member', joinedSeq },
+      { state: 'active', role: 'member', joinedSeq, readSeq: joinedSeq, deliveredSeq: joinedSeq },
       { where: { conversationId, address: { [Op.in]: returning }, state: { [Op.ne]: 'active' } }, transaction: tx },
     );
   }
   const fresh = addresses.filter((a) => !known.has(a));
   if (fresh.length > 0) {
     await Member.bulkCreate(
-      fresh.map((address) => ({ conversationId, address, role: 'member' as const, state: 'active' as const, joinedSeq })),
+      fresh.map((address) => ({ conversationId, address, role: 'member' as const, state: 'active' as const, joinedSeq, readSeq: joinedSeq, deliveredSeq: joinedSeq })),
       { transaction: tx },
     );
   }
@@ -168,15 +169,16 @@ export async function endMembership(ctx: NodeContext, tx: Transaction, conversat
 }
 
 /**
- * Tells this domain's members, and anyone who just lost their membership, how the group now looks, each
- * as they see it. The actor's own socket is skipped: it gets the same view as the reply.
- * Returns the actor's view.
+ * Shows the group as it now is to those of this domain whose membership the change began or ended (each
+ * as they see it: a joiner needs the members, someone removed sees the group without themselves) and to
+ * the actor's other devices; the actor's own socket gets the same view as the reply. Everyone else who
+ * stays a member learns the change from its system entry alone, which their client applies
+ * (docs/protocol.md): telling a 3,000-member group of one joiner then costs one entry per member, not
+ * the whole member list per member. Returns the actor's view.
  */
-export async function announceGroup(ctx: NodeContext, conversationId: string, alsoTell: string[] = []): Promise<PresentedConversation> {
-  const { Member } = ctx.models;
-  const active = await Member.findAll({ where: { conversationId, state: 'active' }, attributes: ['address'] });
+export async function announceGroup(ctx: NodeContext, conversationId: string, concerned: string[] = []): Promise<PresentedConversation> {
   const me = ctx.actor.address;
-  const viewers = [...new Set([me, ...active.map((m) => m.address), ...alsoTell])];
+  const viewers = [...new Set([me, ...concerned])];
   const views = await presentConversationFrames(ctx, conversationId, viewers.filter((a) => a === me || domainOf(a) === ctx.domain));
   for (const [viewer, { frame }] of views) {
     await ctx.bus.publish({ kind: 'deliver', recipients: [viewer], frame, ...(viewer === me && ctx.connectionId ? { exceptConnection: ctx.connectionId } : {}) });

@@ -33,5 +33,5 @@ export async function inviteMembers(ctx: NodeContext, input: unknown): Promise<P
     return { event: 'member.joined', members, by: ctx.actor.address };
   };
   await appendGroupEvent(ctx, conversationId, decide, (tx, stored) => joinMembers(ctx, tx, stored, members));
-  return announceGroup(ctx, conversationId);
+  return announceGroup(ctx, conversationId, members);
 }

@@ -77,20 +77,26 @@ export async function applyEvents(services: NodeServices, origin: string, events
         existing.title = snap.title;
         await existing.save({ transaction: tx });
       }
-      const rows = await Member.findAll({ where: { conversationId: snap.id }, transaction: tx });
+      const rows = new Map((await Member.findAll({ where: { conversationId: snap.id }, transaction: tx })).map((r) => [r.address, r]));
+      // Whose membership this change began or ended: they are shown the group (the rest apply its entry).
+      const concerned: string[] = [];
       for (const m of snap.members) {
-        const row = rows.find((r) => r.address === m.address);
+        const row = rows.get(m.address);
+        const joining = m.state === 'active' && (!row || row.state !== 'active' || row.joinedSeq !== m.joinedSeq);
+        // Receipts start where a membership does, as at the home.
+        const start = joining ? { readSeq: m.joinedSeq, deliveredSeq: m.joinedSeq } : {};
         if (row) {
           if (row.role !== m.role || row.state !== m.state || row.joinedSeq !== m.joinedSeq) {
-            await Member.update({ role: m.role, state: m.state, joinedSeq: m.joinedSeq }, { where: { conversationId: snap.id, address: m.address }, transaction: tx });
+            await Member.update({ role: m.role, state: m.state, joinedSeq: m.joinedSeq, ...start }, { where: { conversationId: snap.id, address: m.address }, transaction: tx });
           }
         } else {
-          await Member.create({ conversationId: snap.id, address: m.address, role: m.role, state: m.state, joinedSeq: m.joinedSeq }, { transaction: tx });
+          await Member.create({ conversationId: snap.id, address: m.address, role: m.role, state: m.state, joinedSeq: m.joinedSeq, ...start }, { transaction: tx });
         }
+        if (joining || (row?.state === 'active' && m.state !== 'active')) concerned.push(m.address);
       }
       after.push({ kind: 'membership', conversationId: snap.id });
-      // Everyone of ours in the snapshot, active or not, so someone removed learns of it too.
-      announce.set(snap.id, local(snap.members.map((m) => m.address)));
+      const tell = local(concerned);
+      if (tell.length > 0) announce.set(snap.id, tell);
     } else if (event.type === 'entry') {
       run.push(event);
       continue;

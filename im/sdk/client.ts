@@ -1,3 +1,4 @@
+import { ConversationStore } from './conversation-store.ts';
 import { Emitter } from './emitter.ts';
 import { AtriumError, type Ack, type CardActionResult, type Conversation, type Message, type Presence, type Receipt, type ServerFrame, type Typing, type Webhook } from './types.ts';
 
@@ -75,6 +76,8 @@ export class AtriumClient extends Emitter<ClientEvents> {
   #pending = new Map<string, Pending>();
   #outbox = new Map<string, Outgoing>();
   #seen = new Set<string>();
+  /** The conversations known, kept current from pushed entries (group changes come as entries alone). */
+  #conversations = new ConversationStore();
   #seenOrder: string[] = [];
   #cursors = new Map<string, number>();
   #since: string | undefined;
@@ -196,13 +199,14 @@ export class AtriumClient extends Emitter<ClientEvents> {
       case 'message':
         return this.#accept(frame.message as Message);
       case 'receipt':
+        this.#conversations.receipt(frame as unknown as Receipt, this.address);
         return this.emit('receipt', frame as unknown as Receipt);
       case 'typing':
         return this.emit('typing', frame as unknown as Typing);
       case 'presence':
         return this.emit('presence', frame as unknown as Presence);
       case 'conversation':
-        return this.emit('conversation', frame.conversation as Conversation);
+        return this.emit('conversation', this.#known(frame.conversation));
       case 'delivery.failed':
         return this.emit('deliveryFailed', frame as unknown as ClientEvents['deliveryFailed']);
       case 'auth.expiring':
@@ -229,6 +233,14 @@ export class AtriumClient extends Emitter<ClientEvents> {
     if (this.#seen.has(message.id)) return;
     this.#markSeen(message.id);
     this.emit('message', message);
+    // A group change reaches members who stay as its entry alone: the group as it now is follows it.
+    const changed = this.#conversations.apply(message, this.address);
+    if (changed) this.emit('conversation', changed);
+  }
+
+  /** A conversation as the node showed it: it becomes what this client knows of it. */
+  #known(view: unknown): Conversation {
+    return this.#conversations.put(view as Conversation, this.address);
   }
 
   #markSeen(id: string) {
@@ -304,7 +316,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
     for (let page = 0; page < 1000; page++) {
       const result = await this.request('sync', { ...(since ? { since } : {}), cursors: Object.fromEntries(this.#cursors) });
       for (const c of result.conversations as Conversation[]) {
-        conversations.set(c.id, c);
+        conversations.set(c.id, this.#known(c));
         if (!this.#cursors.has(c.id)) this.#cursors.set(c.id, c.joinedSeq);
       }
       for (const m of result.messages as Message[]) {
@@ -313,6 +325,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
       }
       for (const conversationId of (result.removed as string[] | undefined) ?? []) {
         this.#cursors.delete(conversationId);
+        this.#conversations.forget(conversationId);
         this.emit('removed', { conversationId });
       }
       const more = result.more as string[];
@@ -326,11 +339,11 @@ export class AtriumClient extends Emitter<ClientEvents> {
   }
 
   async conversations(): Promise<Conversation[]> {
-    return (await this.request('conversations.list')).conversations as Conversation[];
+    return ((await this.request('conversations.list')).conversations as Conversation[]).map((c) => this.#known(c));
   }
 
   async openDirect(peer: string): Promise<Conversation> {
-    return (await this.request('direct.open', { peer })).conversation as Conversation;
+    return this.#known((await this.request('direct.open', { peer })).conversation);
   }
 
   async history(conversationId: string, beforeSeq?: number, limit?: number): Promise<{ messages: Message[]; hasMore: boolean }> {
@@ -346,7 +359,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
   async createGroup(title: string, members: string[] = [], clientId: string = randomId()): Promise<Conversation> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return (await this.request('group.create', { title, members, clientId })).conversation as Conversation;
+        return this.#known((await this.request('group.create', { title, members, clientId })).conversation);
       } catch (error) {
         if (attempt >= 5 || !(error instanceof AtriumError) || !['disconnected', 'offline', 'timeout'].includes(error.code)) throw error;
         await this.#whenOnline(this.options.requestTimeoutMs);
@@ -363,24 +376,24 @@ export class AtriumClient extends Emitter<ClientEvents> {
   }
 
   async renameGroup(conversationId: string, title: string): Promise<Conversation> {
-    return (await this.request('group.rename', { conversationId, title })).conversation as Conversation;
+    return this.#known((await this.request('group.rename', { conversationId, title })).conversation);
   }
 
   async invite(conversationId: string, members: string[]): Promise<Conversation> {
-    return (await this.request('group.invite', { conversationId, members })).conversation as Conversation;
+    return this.#known((await this.request('group.invite', { conversationId, members })).conversation);
   }
 
   /** Leaves a group; resolves with the group as it is without this user. */
   async leave(conversationId: string): Promise<Conversation> {
-    return (await this.request('group.leave', { conversationId })).conversation as Conversation;
+    return this.#known((await this.request('group.leave', { conversationId })).conversation);
   }
 
   async removeMember(conversationId: string, member: string): Promise<Conversation> {
-    return (await this.request('group.remove', { conversationId, member })).conversation as Conversation;
+    return this.#known((await this.request('group.remove', { conversationId, member })).conversation);
   }
 
   async setRole(conversationId: string, member: string, role: 'owner' | 'admin' | 'member'): Promise<Conversation> {
-    return (await this.request('group.role', { conversationId, member, role })).conversation as Conversation;
+    return this.#known((await this.request('group.role', { conversationId, member, role })).conversation);
   }
 
   /** Takes back one of this user's messages; retrying with the same client id is acknowledged once. */

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
-import type { AtriumClient, Message } from '../../im/sdk/client.ts';
+import type { AtriumClient, Conversation, Message } from '../../im/sdk/client.ts';
+import { openRaw } from '../helpers/raw-socket.ts';
 import { allowPair } from '../../gateway/federation/policy.ts';
 import { operator } from '../../gateway/context.ts';
 
@@ -115,5 +116,31 @@ describe('a group with members from three colleges', () => {
     await expect
       .poll(async () => (await campus.nodes.arts.models.Member.findOne({ where: { conversationId: group.id, address: 'bob@arts.campus.test' } }))?.state)
       .toBe('left');
+  });
+
+  it('tells members of other colleges of a change by its entry, and their SDK shows the group as it now is', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const views: Conversation[] = [];
+    bob.on('conversation', (c) => views.push(c));
+    const group = await alice.createGroup('Growing', ['bob@arts.campus.test']);
+    await expect.poll(() => views.filter((c) => c.id === group.id).length, { timeout: 15_000 }).toBeGreaterThan(0);
+    const shown = views.length;
+    // Bob's second device is a bare socket: it shows what crosses the wire at arts.
+    const raw = await openRaw(campus.nodes.arts.url, ['atrium.v1', `atrium.token.${await bob.login.tokenFor(campus.nodes.arts.url)}`]);
+    await raw.next((f) => f.type === 'ready');
+    try {
+      await alice.invite(group.id, ['lena@law.campus.test', 'dave@eng.campus.test']);
+      await alice.renameGroup(group.id, 'Grown');
+      await raw.next((f) => f.type === 'message' && (f.message as Message).event === 'group.renamed', 15_000);
+      expect(raw.frames.filter((f) => f.type === 'conversation')).toEqual([]);
+    } finally {
+      raw.socket.close();
+    }
+    await expect.poll(() => views.at(-1)?.title, { timeout: 15_000 }).toBe('Grown');
+    expect(views.length).toBeGreaterThan(shown);
+    expect(views.at(-1)!.members.map((m) => m.address).sort()).toEqual(['alice@eng.campus.test', 'bob@arts.campus.test', 'dave@eng.campus.test', 'lena@law.campus.test']);
+    const atArts = (await bob.conversations()).find((c) => c.id === group.id)!;
+    expect(atArts.members.map((m) => m.address).sort()).toEqual(views.at(-1)!.members.map((m) => m.address).sort());
   });
 });

@@ -5,6 +5,7 @@ import { allowPair } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
+import { openRaw } from '../helpers/raw-socket.ts';
 import type { AtriumClient, Conversation, Message } from '../../im/sdk/client.ts';
 
 const ALICE = 'alice@eng.campus.test';
@@ -324,6 +325,52 @@ describe('joining late and leaving', () => {
     expect(last.members).toEqual([]);
     const rows = await eng.models.Member.findAll({ where: { conversationId: group.id } });
     expect(rows.every((m) => m.state === 'left')).toBe(true);
+  });
+});
+
+describe('telling members of a change', () => {
+  it('sends members who stay only the change’s entry, sends joiners the group, and the SDK shows everyone the group as it now is', async () => {
+    const group = await alice.createGroup('Big enough', [CAROL, ENZO]);
+    await alice.send({ conversationId: group.id, text: 'before anyone joins' });
+    // Carol's second device is a bare socket: it shows what crosses the wire.
+    const raw = await openRaw(eng.url, ['atrium.v1', `atrium.token.${await carol.login.tokenFor(eng.url)}`]);
+    await raw.next((f) => f.type === 'ready');
+    try {
+      await alice.invite(group.id, [DAVE]);
+      await alice.setRole(group.id, ENZO, 'admin');
+      await enzo.renameGroup(group.id, 'Bigger now');
+      await raw.next((f) => f.type === 'message' && (f.message as Message).event === 'group.renamed');
+      const about = raw.frames.filter((f) => JSON.stringify(f).includes(group.id));
+      expect(about.map((f) => (f.type === 'message' ? (f.message as Message).event : f.type))).toEqual(['member.joined', 'member.role', 'group.renamed']);
+
+      // The joiner is shown the whole group; nothing before his joining is his to read.
+      await expect.poll(() => latest(dave, group.id)?.title).toBe('Bigger now');
+      const seen = latest(dave, group.id)!;
+      expect(roles(seen)).toEqual({ [ALICE]: 'owner', [CAROL]: 'member', [ENZO]: 'admin', [DAVE]: 'member' });
+      expect(seen.unread).toBe(0);
+      // Those who stayed see the same group, built by their SDK from the entries.
+      for (const member of [carol, enzo]) {
+        await expect.poll(() => latest(member, group.id)?.title).toBe('Bigger now');
+        expect(roles(latest(member, group.id)!)).toEqual(roles(seen));
+      }
+      const joined = latest(carol, group.id)!.members.find((m) => m.address === DAVE)!;
+      expect(joined.readSeq).toBe(seen.joinedSeq);
+      const fromNode = (await carol.conversations()).find((c) => c.id === group.id)!;
+      const byAddress = (c: Conversation) => c.members.toSorted((a, b) => a.address.localeCompare(b.address));
+      expect(byAddress(latest(carol, group.id)!)).toEqual(byAddress(fromNode));
+    } finally {
+      raw.socket.close();
+    }
+  });
+
+  it('tells who leaves or is removed, and the SDK of those who stay drops them and passes the ownership on', async () => {
+    const group = await alice.createGroup('Thinning out', [CAROL, DAVE, ENZO]);
+    await alice.setRole(group.id, ENZO, 'admin');
+    await alice.removeMember(group.id, DAVE);
+    await expect.poll(() => addresses(latest(dave, group.id))).toEqual([ALICE, CAROL, ENZO]);
+    await alice.leave(group.id);
+    await expect.poll(() => latest(carol, group.id) && roles(latest(carol, group.id)!)).toEqual({ [CAROL]: 'member', [ENZO]: 'owner' });
+    expect(latest(enzo, group.id) && roles(latest(enzo, group.id)!)).toEqual({ [CAROL]: 'member', [ENZO]: 'owner' });
   });
 });
 

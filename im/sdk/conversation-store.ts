@@ -1,0 +1,111 @@
+import type { Conversation, Member, Message, Receipt } from './types.ts';
+
+/**
+ * The conversations a device knows: as the node last showed them (a `conversation` event, a reply, a
+ * sync), and as the entries pushed since have changed them. The node tells the members who stay in a
+ * group of a change by its system entry alone (docs/protocol.md, "Groups"), so that a change to a big
+ * group costs one small frame per member; this store applies the entry and hands back the group as it
+ * now is, which the client emits as a `conversation` event as if the node had sent it.
+ *
+ * Views handed out are copies: a handler may keep and change them without changing what is known here.
+ */
+export class ConversationStore {
+  #known = new Map<string, Conversation>();
+
+  /**
+   * The view the node sent replaces what was known, unless entries after it have already been applied
+   * here (a view is read when it is sent and may reach the device after later entries): then the newer
+   * one stays. Returns the view to show. A group one no longer belongs to is forgotten.
+   */
+  put(view: Conversation, me: string | undefined): Conversation {
+    // Not a whole view (a node of another version, say): shown as it came, and nothing is built on it.
+    if (!Array.isArray(view.members) || typeof view.lastSeq !== 'number') return view;
+    if (me && view.kind === 'group' && !view.members.some((m) => m.address === me)) {
+      this.#known.delete(view.id);
+      return view;
+    }
+    const known = this.#known.get(view.id);
+    if (known && known.lastSeq > view.lastSeq) return copyOf(known);
+    this.#known.set(view.id, copyOf(view));
+    return view;
+  }
+
+  forget(conversationId: string): void {
+    this.#known.delete(conversationId);
+  }
+
+  /**
+   * Takes in a pushed entry. Returns the group as the entry leaves it when it changed the group (its
+   * title, members or roles); undefined otherwise, or when the entry is already part of the known view
+   * or the conversation is not known yet (its view follows).
+   */
+  apply(message: Message, me: string | undefined): Conversation | undefined {
+    const view = this.#known.get(message.conversationId);
+    if (!view || message.seq <= view.lastSeq) return undefined;
+    view.lastSeq = message.seq;
+    view.updatedAt = message.createdAt;
+    if (message.kind === 'text' || message.kind === 'card') {
+      if (message.sender !== me && !message.recalledAt) view.unread += 1;
+      return undefined;
+    }
+    if (message.kind !== 'system' || !changeGroup(view, message)) return undefined;
+    return copyOf(view);
+  }
+
+  /** A member's receipt moved: their positions in the known view move with it (never backwards). */
+  receipt(receipt: Receipt, me: string | undefined): void {
+    const view = this.#known.get(receipt.conversationId);
+    if (!view) return;
+    const member = view.members.find((m) => m.address === receipt.address);
+    if (member) {
+      member.readSeq = Math.max(member.readSeq, receipt.readSeq);
+      member.deliveredSeq = Math.max(member.deliveredSeq, receipt.deliveredSeq);
+    }
+    if (receipt.address === me) {
+      view.readSeq = Math.max(view.readSeq, receipt.readSeq);
+      if (view.readSeq >= view.lastSeq) view.unread = 0;
+    }
+  }
+}
+
+function copyOf(view: Conversation): Conversation {
+  return { ...view, members: view.members.map((m) => ({ ...m })) };
+}
+
+/** Applies a group change entry (its fields as docs/protocol.md gives them); false if it changes nothing here. */
+function changeGroup(view: Conversation, entry: Message): boolean {
+  const named = Array.isArray(entry.members) ? (entry.members as unknown[]).map(String) : [];
+  const setRole = (address: string, role: string) => {
+    const member = view.members.find((m) => m.address === address);
+    if (member) member.role = role;
+  };
+  switch (entry.event) {
+    case 'group.renamed':
+      view.title = String(entry.title);
+      return true;
+    case 'member.joined': {
+      const present = new Set(view.members.map((m) => m.address));
+      // Someone joins just before their join entry; nothing earlier is theirs to read.
+      const start = entry.seq - 1;
+      const joined: Member[] = named.filter((a) => !present.has(a)).map((address) => ({ address, role: 'member', readSeq: start, deliveredSeq: start }));
+      view.members.push(...joined);
+      return true;
+    }
+    case 'member.left':
+    case 'member.removed': {
+      const gone = new Set(named);
+      view.members = view.members.filter((m) => !gone.has(m.address));
+      if (typeof entry.owner === 'string') setRole(entry.owner, 'owner');
+      return true;
+    }
+    case 'member.role': {
+      const role = String(entry.role);
+      // A group has one owner: handing it on makes the previous owner an admin.
+      if (role === 'owner') for (const m of view.members) if (m.role === 'owner' && !named.includes(m.address)) m.role = 'admin';
+      for (const address of named) setRole(address, role);
+      return true;
+    }
+    default:
+      return false;
+  }
+}
