@@ -35,6 +35,8 @@ import {
   type Results,
   type Snapshot,
 } from './results.ts';
+import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import { operator } from '../../gateway/context.ts';
 import { createDatabase, createGroupInDatabase, sizeBufferPool, freePort, spawnGenerator, spawnNode, startBenchGateway, tail, type BenchDatabase, type BenchGateway, type GeneratorChild, type NodeChild } from './setup.ts';
 import type { ConnectResult, DmPair, DmRunResult, GeneratorStats } from './generator.ts';
 import type { HistogramData } from './histogram.ts';
@@ -213,6 +215,8 @@ async function main(): Promise<void> {
   const stopNode = (n: NodeChild) => stopper(n, 'shutdown', 25_000);
   cleanups.push({ name: 'node process', run: () => stopNode(node)() });
   log(`node process ${node.pid} listening at ${node.localUrl}`);
+  // As `atrium domains pin` does: the gateway then answers the node's signed questions (is this app still enabled?).
+  await pinDomainKeys({ ...bench.gateway.context(null), actor: operator('bench') }, DOMAIN);
 
   const generators: GeneratorChild[] = [];
   for (let g = 0; g < scale.generators; g++) {
@@ -353,6 +357,7 @@ async function main(): Promise<void> {
       ),
     );
     const b = await window;
+    const memory = await node.call<{ rss: number; heapUsed: number }>('metrics');
     const nodeAck = ackFiguresBetween(acksBefore, await readAckBuckets(node.localUrl));
     const db = options.profile ? await node.call<QueryCounts>('instrument.stop') : null;
     const sum = (f: (r: DmRunResult) => number) => runs.reduce((s, r) => s + f(r), 0);
@@ -379,7 +384,7 @@ async function main(): Promise<void> {
     log(
       `  ${label}: offered ${fmt(step.rate)}/s → sent ${fmt(result.sentPerS)}/s, acks ${fmt(result.acksPerS)}/s, deliveries ${fmt(result.deliveriesPerS)}/s; ` +
         `delivery p50 ${ms(result.delivery.p50)} p99 ${ms(result.delivery.p99)} max ${ms(result.delivery.max)}; ack p99 ${ms(result.ack.p99)}; node-side ack ${describeNodeAck(nodeAck)}; ` +
-        `node CPU ${pct(result.usage.nodeCpu)}, MariaDB ${pct(result.usage.mariadbCpu)}, generators ${pct(result.usage.generatorsCpu)}; loop delay max ${ms(result.usage.loopDelayMaxMs)}, GC pause max ${ms(result.usage.gcMaxMs)} (${result.usage.gcMajor} full); load ${result.usage.load}` +
+        `node CPU ${pct(result.usage.nodeCpu)}, MariaDB ${pct(result.usage.mariadbCpu)}, generators ${pct(result.usage.generatorsCpu)}; loop delay max ${ms(result.usage.loopDelayMaxMs)}, GC pause max ${ms(result.usage.gcMaxMs)} (${result.usage.gcMajor} full); node RSS ${mib(memory.rss)}, heap ${mib(memory.heapUsed)}; load ${result.usage.load}` +
         (result.skipped ? `; ${fmt(result.skipped)} not sent (client in-flight cap)` : '') +
         (Object.keys(errors).length ? `; errors ${JSON.stringify(errors)}` : ''),
     );
