@@ -50,6 +50,10 @@ type Outgoing = { frame: Record<string, unknown>; resolve(ack: Ack): void; rejec
 
 /** Close codes after which reconnecting cannot help. */
 const FINAL_CLOSES = new Set([4403, 4409]);
+/** Failures after which a request may simply be asked again once online: the node may not have had it. */
+const RETRIED = new Set(['disconnected', 'offline', 'timeout']);
+const encoder = new TextEncoder();
+const utf8Length = (text: string) => encoder.encode(text).length;
 
 function randomId(): string {
   const bytes = new Uint8Array(16);
@@ -86,6 +90,8 @@ export class AtriumClient extends Emitter<ClientEvents> {
   #readyWaiters: { resolve(): void; reject(e: Error): void }[] = [];
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   address: string | undefined;
+  /** The node's frame limit (from `ready`): longer member lists go in parts. */
+  #maxFrameBytes = 64 * 1024;
 
   constructor(options: ClientOptions) {
     super();
@@ -136,6 +142,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
     const token = await this.options.token();
     const ready = await this.request('auth', { token });
     this.address = String(ready.address);
+    if (typeof ready.maxFrameBytes === 'number' && ready.maxFrameBytes > 0) this.#maxFrameBytes = ready.maxFrameBytes;
     this.#attempt = 0;
     this.#setState('online');
     this.emit('ready', { address: this.address, expiresAt: String(ready.expiresAt) });
@@ -356,15 +363,74 @@ export class AtriumClient extends Emitter<ClientEvents> {
    * answer is lost (the connection drops, or no answer comes in time) is sent again with the same client
    * id once the client is online, so it makes one group however often it goes out.
    */
+  /**
+   * Creates a group. A member list too long for one frame goes in parts: the group is created with the
+   * first part, and the rest are invited part by part (`invite`), so a group of thousands can be made in
+   * one call; if a later part fails, the group exists with the parts before it and the error says so.
+   */
   async createGroup(title: string, members: string[] = [], clientId: string = randomId()): Promise<Conversation> {
-    for (let attempt = 1; ; attempt++) {
+    const [first = [], ...rest] = this.#parts({ type: 'group.create', title, clientId }, members);
+    let group: Conversation | undefined;
+    for (let attempt = 1; !group; attempt++) {
       try {
-        return this.#known((await this.request('group.create', { title, members, clientId })).conversation);
+        group = this.#known((await this.request('group.create', { title, members: first, clientId })).conversation);
       } catch (error) {
-        if (attempt >= 5 || !(error instanceof AtriumError) || !['disconnected', 'offline', 'timeout'].includes(error.code)) throw error;
+        if (attempt >= 5 || !(error instanceof AtriumError) || !RETRIED.has(error.code)) throw error;
         await this.#whenOnline(this.options.requestTimeoutMs);
       }
     }
+    return rest.length === 0 ? group : this.#inviteParts(group.id, rest, first.length);
+  }
+
+  /** Splits a member list so that each part's frame (these other fields, and an id) stays within the node's limit. */
+  #parts(fields: Record<string, unknown>, members: string[]): string[][] {
+    const room = this.#maxFrameBytes - utf8Length(JSON.stringify({ v: PROTOCOL_VERSION, id: 'x'.repeat(24), ...fields, members: [] })) - 64;
+    const parts: string[][] = [[]];
+    let used = 0;
+    for (const address of members) {
+      const size = utf8Length(address) + 3;
+      if (used + size > room && parts.at(-1)!.length > 0) {
+        parts.push([]);
+        used = 0;
+      }
+      parts.at(-1)!.push(address);
+      used += size;
+    }
+    return parts;
+  }
+
+  /**
+   * Invites part after part. A part whose answer was lost (the connection dropped) is asked again once
+   * online, for those of it the group does not hold yet, so nobody is invited twice.
+   */
+  async #inviteParts(conversationId: string, parts: string[][], before: number): Promise<Conversation> {
+    let group: Conversation | undefined;
+    let done = before;
+    for (const part of parts) {
+      let wanted = part;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          group = this.#known((await this.request('group.invite', { conversationId, members: wanted })).conversation);
+          break;
+        } catch (error) {
+          const lost = error instanceof AtriumError && RETRIED.has(error.code);
+          if (!lost || attempt >= 5) {
+            const atrium = error instanceof AtriumError ? error : new AtriumError('invite_failed', String(error));
+            throw new AtriumError(atrium.code, `${atrium.message} (the group holds the first ${done} of the members asked for; invite the rest again)`, atrium.fields);
+          }
+          await this.#whenOnline(this.options.requestTimeoutMs);
+          const now = (await this.conversations()).find((c) => c.id === conversationId);
+          const present = new Set(now?.members.map((m) => m.address));
+          wanted = part.filter((a) => !present.has(a));
+          if (wanted.length === 0 && now) {
+            group = now;
+            break;
+          }
+        }
+      }
+      done += part.length;
+    }
+    return group!;
   }
 
   /** Resolves once the client is online again; rejects with `offline` after `timeoutMs`. */
@@ -379,8 +445,11 @@ export class AtriumClient extends Emitter<ClientEvents> {
     return this.#known((await this.request('group.rename', { conversationId, title })).conversation);
   }
 
+  /** Invites people to a group; a list too long for one frame goes in parts (see `createGroup`). */
   async invite(conversationId: string, members: string[]): Promise<Conversation> {
-    return this.#known((await this.request('group.invite', { conversationId, members })).conversation);
+    const parts = this.#parts({ type: 'group.invite', conversationId }, members);
+    if (parts.length === 1) return this.#known((await this.request('group.invite', { conversationId, members })).conversation);
+    return this.#inviteParts(conversationId, parts, 0);
   }
 
   /** Leaves a group; resolves with the group as it is without this user. */

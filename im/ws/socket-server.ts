@@ -194,7 +194,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
       clearTimeout(authTimer);
       scheduleExpiry(identity);
       if (first && registry.add(connection)) await publishPresence(identity.address, 'online');
-      send(serverFrame('ready', { address: identity.address, expiresAt: new Date(identity.expiresAt).toISOString(), serverTime: new Date().toISOString() }, re));
+      send(serverFrame('ready', { address: identity.address, expiresAt: new Date(identity.expiresAt).toISOString(), serverTime: new Date().toISOString(), maxFrameBytes: config.maxFrameBytes }, re));
     }
 
     async function handle(frame: ClientFrame, arrivedAt: number) {

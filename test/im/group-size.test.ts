@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
+
+const ALICE = 'alice@eng.campus.test';
+
+let gateway: TestGateway;
+let small: TestNode;
+
+// A node with a small frame limit, so that a list of 150 addresses is longer than a frame.
+beforeAll(async () => {
+  gateway = await startTestGateway('im-group-size');
+  small = await startTestNode(gateway, 'eng.campus.test', { MAX_FRAME_BYTES: '2048' });
+});
+afterAll(async () => {
+  await small?.stop();
+  await gateway?.stop();
+});
+
+describe('member lists longer than a frame', () => {
+  it('makes the whole group in one SDK call, the list going to the node in parts that each fit a frame', async () => {
+    const owner = await connectAs(gateway, small, 'alice');
+    try {
+      const many = Array.from({ length: 150 }, (_, i) => `member-${String(i).padStart(3, '0')}@eng.campus.test`);
+      expect(JSON.stringify(many).length).toBeGreaterThan(2048);
+      const group = await owner.createGroup('Lecture hall', many);
+      expect(group.members).toHaveLength(151);
+      const rows = await small.models.Member.findAll({ where: { conversationId: group.id, state: 'active' } });
+      expect(rows.map((m) => m.address).sort()).toEqual([ALICE, ...many].sort());
+      // One create, then invites: each part is an entry of its own, in order.
+      const { messages } = await owner.history(group.id);
+      const entries = [...messages].reverse();
+      expect(entries[0]!.event).toBe('group.created');
+      expect(entries.slice(1).every((m) => m.event === 'member.joined')).toBe(true);
+      expect(entries.flatMap((m) => m.members as string[]).filter((a) => a !== ALICE)).toEqual(many);
+
+      const more = Array.from({ length: 100 }, (_, i) => `late-${String(i).padStart(3, '0')}@eng.campus.test`);
+      const grown = await owner.invite(group.id, more);
+      expect(grown.members).toHaveLength(251);
+      // A part the node refuses stops the rest, and says how far it got.
+      await expect(owner.invite(group.id, [...more.slice(0, 1), ...Array.from({ length: 100 }, (_, i) => `later-${i}@eng.campus.test`)])).rejects.toMatchObject({ code: 'invalid_input' });
+    } finally {
+      owner.close();
+    }
+  });
+});
