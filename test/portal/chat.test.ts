@@ -224,6 +224,29 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     }
   });
 
+  it('names a few members of a big group, counts the rest, and follows changes made elsewhere', { timeout: 60_000 }, async () => {
+    const a = alice.page;
+    // Carol makes it: the conversation list then has no second item naming Dave, whom later tests open.
+    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    try {
+      const students = Array.from({ length: 20 }, (_, i) => `student-${String(i).padStart(2, '0')}@eng.campus.test`);
+      const group = await carol.createGroup('Lecture 101', ['alice@eng.campus.test', ...students]);
+      await openConversation(a, 'Lecture 101');
+      const subtitle = a.locator('.conversation-subtitle');
+      await expect.poll(() => subtitle.textContent(), { timeout: 10_000 }).toMatch(/^22 members: you, (?:[^,]+, ){7}[^,]+ and 13 more · hosted by eng\.campus\.test$/);
+      // Alice stays a member: her page learns of these from the entries alone.
+      await carol.invite(group.id, ['late-1@eng.campus.test', 'late-2@eng.campus.test', 'late-3@eng.campus.test']);
+      await expect.poll(() => subtitle.textContent(), { timeout: 10_000 }).toMatch(/^25 members: .* and 16 more · /);
+      await carol.renameGroup(group.id, 'Lecture 101 (autumn)');
+      await expect.poll(() => a.locator('#conversation-title').textContent(), { timeout: 10_000 }).toBe('Lecture 101 (autumn)');
+      await carol.removeMember(group.id, 'late-2@eng.campus.test');
+      await expect.poll(() => subtitle.textContent(), { timeout: 10_000 }).toMatch(/^24 members: .* and 15 more · /);
+    } finally {
+      carol.close();
+    }
+    expect(alice.errors).toEqual([]);
+  });
+
   it('pages through a long history by scrolling up', { timeout: 60_000 }, async () => {
     const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
     try {

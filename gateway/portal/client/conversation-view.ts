@@ -8,6 +8,8 @@ import { presenceLabel } from './list-view.ts';
 const PAGE = 30;
 /** The node's default recall window; the node has the last word (a late recall is refused and said so). */
 const RECALL_WINDOW_MS = 120_000;
+/** How many members a group's heading names before it counts the rest. */
+const NAMED_MEMBERS = 8;
 
 export type ViewHost = { back(): void; toast(text: string): void };
 
@@ -213,8 +215,12 @@ export class ConversationView {
     const entry = this.entry;
     const where = chat.domains.size > 1 ? ` · as ${entry.me}` : '';
     if (entry.conv.kind === 'group') {
-      const names = entry.conv.members.map((m) => (m.address === entry.me ? 'you' : chat.displayName(m.address)));
-      return `${entry.conv.members.length} members: ${names.join(', ')} · hosted by ${entry.conv.homeDomain}${where}`;
+      // A big group names a few and counts the rest: a lecture's 3,000 names would not fit a line anyway.
+      const members = entry.conv.members;
+      const others = members.filter((m) => m.address !== entry.me);
+      const names = [...(others.length < members.length ? ['you'] : []), ...others.slice(0, NAMED_MEMBERS).map((m) => chat.displayName(m.address))];
+      const more = others.length > NAMED_MEMBERS ? ` and ${(others.length - NAMED_MEMBERS).toLocaleString('en')} more` : '';
+      return `${members.length.toLocaleString('en')} members: ${names.join(', ')}${more} · hosted by ${entry.conv.homeDomain}${where}`;
     }
     const peer = chat.peerOf(entry);
     if (!peer) return where;
