@@ -25,7 +25,18 @@ export async function signer(ctx: GatewayContext, req: Request): Promise<{ origi
   return { origin, kind: domains.some((d) => d.name === origin) ? 'domain' : 'proxy' };
 }
 
-const directorySchema = z.object({ q: z.string().trim().min(2).max(100), limit: z.coerce.number().int().min(1).max(50).default(20) });
+/** The most usernames one directory lookup takes (a big group's names come in a few of these). */
+export const MAX_DIRECTORY_USERNAMES = 100;
+
+const usernamesSchema = z
+  .string()
+  .transform((list) => [...new Set(list.split(',').map((u) => u.trim().toLowerCase()).filter(Boolean))])
+  .pipe(z.array(z.string().regex(/^[a-z0-9._-]{1,64}$/, { message: 'usernames are letters, digits, . _ -' })).min(1).max(MAX_DIRECTORY_USERNAMES));
+
+/** A search (`q`), or a lookup of named people (`usernames`, comma-separated), never both. */
+const directorySchema = z
+  .object({ q: z.string().trim().min(2).max(100).optional(), limit: z.coerce.number().int().min(1).max(50).default(20), usernames: usernamesSchema.optional() })
+  .refine((d) => (d.q === undefined) !== (d.usernames === undefined), { message: 'give either q or usernames', path: ['q'] });
 
 /** The federation endpoints of the gateway: the registry, and people search for domain nodes. */
 export function federationRoutes(context: (req: Request) => GatewayContext): Router {
@@ -51,14 +62,22 @@ export function federationRoutes(context: (req: Request) => GatewayContext): Rou
     const ctx = context(req);
     const { origin, kind } = await signer(ctx, req);
     if (kind !== 'domain') throw new AppError('forbidden', 403, 'Only domain nodes search the directory');
-    const { q, limit } = parseInput(directorySchema, req.query);
+    const query = parseInput(directorySchema, req.query);
     const registry = await buildRegistry(ctx);
-    const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const users = await ctx.models.User.findAll({
-      where: { status: 'active', [Op.or]: [{ username: { [Op.like]: like } }, { displayName: { [Op.like]: like } }, { email: { [Op.like]: like } }] },
-      order: [['displayName', 'ASC']],
-      limit: limit * 3,
-    });
+    let users;
+    let limit: number;
+    if (query.usernames !== undefined) {
+      limit = query.usernames.length;
+      users = await ctx.models.User.findAll({ where: { status: 'active', username: { [Op.in]: query.usernames } } });
+    } else {
+      limit = query.limit;
+      const like = `%${(query.q ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      users = await ctx.models.User.findAll({
+        where: { status: 'active', [Op.or]: [{ username: { [Op.like]: like } }, { displayName: { [Op.like]: like } }, { email: { [Op.like]: like } }] },
+        order: [['displayName', 'ASC']],
+        limit: limit * 3,
+      });
+    }
     const people = [];
     for (const user of users) {
       const claims = await accountClaims(ctx, user);

@@ -1,12 +1,19 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { AppError } from '../../core/errors.ts';
+import { AppError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
 import { bearerAuth } from '../http/bearer.ts';
 import { signRequest, type PrivateKeyJwk } from './signature.ts';
 
-const querySchema = z.object({ q: z.string().trim().min(2, { message: 'at least 2 characters' }).max(100), limit: z.coerce.number().int().min(1).max(50).default(20) });
+/** A search (`q`), or the people of some usernames at once (`usernames`, comma-separated: a group's names). */
+const querySchema = z
+  .object({
+    q: z.string().trim().min(2, { message: 'at least 2 characters' }).max(100).optional(),
+    limit: z.coerce.number().int().min(1).max(50).default(20),
+    usernames: z.string().min(1).max(6_600).optional(),
+  })
+  .refine((d) => (d.q === undefined) !== (d.usernames === undefined), { message: 'give either q or usernames', path: ['q'] });
 
 export type Person = { name: string; username: string; address: string; addresses: string[]; units: string[] };
 
@@ -17,14 +24,20 @@ export type Person = { name: string; username: string; address: string; addresse
 export function directoryRoute(options: { domain: string; gatewayIssuer: string; verifier: TokenVerifier; signingKey: () => Promise<PrivateKeyJwk> }): Router {
   const router = Router();
   router.get('/api/v1/directory', bearerAuth(options.verifier), async (req, res) => {
-    const { q, limit } = parseInput(querySchema, req.query);
-    const path = `/federation/v1/directory?${new URLSearchParams({ q, limit: String(limit) })}`;
+    const query = parseInput(querySchema, req.query);
+    // The gateway checks the usernames themselves (how many, which characters) and says what is wrong.
+    const params: Record<string, string> = query.usernames !== undefined ? { usernames: query.usernames } : { q: query.q ?? '', limit: String(query.limit) };
+    const path = `/federation/v1/directory?${new URLSearchParams(params)}`;
     const headers = signRequest(await options.signingKey(), { method: 'GET', path, origin: options.domain, destination: 'gateway', body: '' });
     let response: Response;
     try {
       response = await fetch(`${options.gatewayIssuer}${path}`, { headers, signal: AbortSignal.timeout(5_000) });
     } catch {
       throw new AppError('directory_unavailable', 503, 'The campus directory cannot be reached now');
+    }
+    if (response.status === 400) {
+      const refusal = (await response.json().catch(() => ({}))) as { error?: { message?: string; fields?: Record<string, string> } };
+      throw new ValidationError(refusal.error?.message ?? 'The directory query is invalid', refusal.error?.fields ?? {});
     }
     if (!response.ok) throw new AppError('directory_unavailable', 503, `The campus directory refused the search (HTTP ${response.status})`);
     const { people } = (await response.json()) as { people: Person[] };

@@ -35,6 +35,28 @@ describe('people search across colleges', () => {
     expect(carol!.addresses.sort()).toEqual(['carol@arts.campus.test', 'carol@eng.campus.test']);
   });
 
+  it('looks up many people by username in one request, for their names, within the same policy', async () => {
+    const who = await login(campus.gateway, 'alice');
+    const token = await who.tokenFor(campus.nodes.eng.url);
+    const lookup = (usernames: string) => request(campus.nodes.eng.server).get('/api/v1/directory').query({ usernames }).set('authorization', `Bearer ${token}`);
+    const found = await lookup('bob,carol,lena,nobody-here,Dave');
+    expect(found.status).toBe(200);
+    const names = Object.fromEntries((found.body.people as { username: string; name: string }[]).map((p) => [p.username, p.name]));
+    expect(Object.keys(names).sort()).toEqual(['bob', 'carol', 'dave', 'lena']);
+    expect(names.dave).toBe('Dave Okafor');
+    // Arts may not see law: the same lookup from arts leaves lena out.
+    const bob = await login(campus.gateway, 'bob');
+    const fromArts = await request(campus.nodes.arts.server).get('/api/v1/directory').query({ usernames: 'lena,alice' }).set('authorization', `Bearer ${await bob.tokenFor(campus.nodes.arts.url)}`);
+    expect((fromArts.body.people as { username: string }[]).map((p) => p.username)).toEqual(['alice']);
+
+    const tooMany = await lookup(Array.from({ length: 101 }, (_, i) => `user${i}`).join(','));
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.error.code).toBe('invalid_input');
+    const bad = await lookup('bob,<script>');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('invalid_input');
+  });
+
   it('requires a token for the node', async () => {
     await request(campus.nodes.eng.server).get('/api/v1/directory').query({ q: 'bob' }).expect(401);
   });

@@ -230,10 +230,19 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
     try {
       const students = Array.from({ length: 20 }, (_, i) => `student-${String(i).padStart(2, '0')}@eng.campus.test`);
+      const lookups: string[] = [];
+      const record = (r: { url(): string }) => void (r.url().includes('/api/v1/directory') && lookups.push(r.url()));
+      a.on('request', record);
       const group = await carol.createGroup('Lecture 101', ['alice@eng.campus.test', ...students]);
       await openConversation(a, 'Lecture 101');
       const subtitle = a.locator('.conversation-subtitle');
       await expect.poll(() => subtitle.textContent(), { timeout: 10_000 }).toMatch(/^22 members: you, (?:[^,]+, ){7}[^,]+ and 13 more · hosted by eng\.campus\.test$/);
+      await expect.poll(() => subtitle.textContent(), { timeout: 10_000 }).toContain('Carol Silva');
+      // The members' names came in one lookup per node, not one search per member.
+      a.off('request', record);
+      expect(lookups.filter((u) => u.includes('q='))).toEqual([]);
+      expect(lookups.length).toBeGreaterThan(0);
+      expect(lookups.length).toBeLessThanOrEqual(2);
       // Alice stays a member: her page learns of these from the entries alone.
       await carol.invite(group.id, ['late-1@eng.campus.test', 'late-2@eng.campus.test', 'late-3@eng.campus.test']);
       await expect.poll(() => subtitle.textContent(), { timeout: 10_000 }).toMatch(/^25 members: .* and 16 more · /);

@@ -1,7 +1,7 @@
 import { AtriumClient, AtriumError, type Conversation, type ConnectionState, type Message, type Presence, type UploadedAttachment } from '../../../im/sdk/client.ts';
 import { Emitter } from '../../../im/sdk/emitter.ts';
 import { tokenFor, type Me, type PortalDomain } from './api.ts';
-import { findPeople, type Person } from './nodes.ts';
+import { findPeople, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
 
 /** A message typed here and not yet acknowledged by its node (shown as "sending"). */
 export type Pending = {
@@ -529,17 +529,30 @@ export class Chat extends Emitter<ChatEvents> {
     if (!this.#resolving) void this.#resolveNames();
   }
 
-  /** Display names come from the campus directory, one search per unknown username. */
+  /**
+   * Display names come from the campus directory, looked up by username a hundred at a time (a big
+   * group's members in a few requests), with one redraw per answer.
+   */
   async #resolveNames(): Promise<void> {
     this.#resolving = true;
     try {
       await new Promise((resolve) => setTimeout(resolve, 50));
       while (this.#nameQueue.size > 0) {
-        const address = this.#nameQueue.values().next().value as string;
-        this.#nameQueue.delete(address);
-        if (this.names.has(address)) continue;
-        const people = await this.people(localPart(address)).catch(() => [] as Person[]);
-        if (!people.some((p) => p.addresses.includes(address))) this.names.set(address, localPart(address));
+        const batch = new Map<string, string[]>();
+        for (const address of this.#nameQueue) {
+          this.#nameQueue.delete(address);
+          if (this.names.has(address)) continue;
+          const username = localPart(address).toLowerCase();
+          if (!batch.has(username) && batch.size >= USERNAMES_PER_LOOKUP) {
+            this.#nameQueue.add(address);
+            break;
+          }
+          batch.set(username, [...(batch.get(username) ?? []), address]);
+        }
+        if (batch.size === 0) continue;
+        const people = await lookUpPeople(this.me, [...batch.keys()]).catch(() => [] as Person[]);
+        for (const person of people) for (const address of person.addresses) this.names.set(address, person.name);
+        for (const address of [...batch.values()].flat()) if (!this.names.has(address)) this.names.set(address, localPart(address));
         this.emit('names', undefined);
       }
     } finally {

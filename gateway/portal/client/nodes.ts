@@ -34,12 +34,24 @@ async function nodeFetch(node: PortalDomain, path: string, init: RequestInit = {
  * People search on every node of the person's, at once: each node's directory shows the people its
  * federation policy lets it reach, so a person found through a node can be talked to from it.
  */
-export async function findPeople(me: Me, query: string): Promise<Person[]> {
+export function findPeople(me: Me, query: string): Promise<Person[]> {
+  return askDirectories(me, new URLSearchParams({ q: query, limit: '20' }));
+}
+
+/** The most usernames the directory takes in one lookup (the gateway's MAX_DIRECTORY_USERNAMES). */
+export const USERNAMES_PER_LOOKUP = 100;
+
+/** The people of these usernames (at most USERNAMES_PER_LOOKUP), for their display names: one request per node. */
+export function lookUpPeople(me: Me, usernames: string[]): Promise<Person[]> {
+  return askDirectories(me, new URLSearchParams({ usernames: usernames.join(',') }));
+}
+
+async function askDirectories(me: Me, params: URLSearchParams): Promise<Person[]> {
   const byUsername = new Map<string, Person>();
   const answers = await Promise.all(
     me.domains.map(async (node) => {
       try {
-        const response = await nodeFetch(node, `/api/v1/directory?${new URLSearchParams({ q: query, limit: '20' })}`);
+        const response = await nodeFetch(node, `/api/v1/directory?${params}`);
         return { node, people: ((await response.json()) as { people: Omit<Person, 'via' | 'reachableFrom'>[] }).people };
       } catch {
         return { node, people: [] };
