@@ -498,11 +498,17 @@ export class AtriumClient extends Emitter<ClientEvents> {
   }
 
   async markRead(conversationId: string, seq: number): Promise<Receipt> {
-    return (await this.request('read', { conversationId, seq })) as unknown as Receipt;
+    return this.#ownReceipt((await this.request('read', { conversationId, seq })) as unknown as Receipt);
   }
 
   async markDelivered(conversationId: string, seq: number): Promise<Receipt> {
-    return (await this.request('delivered', { conversationId, seq })) as unknown as Receipt;
+    return this.#ownReceipt((await this.request('delivered', { conversationId, seq })) as unknown as Receipt);
+  }
+
+  /** One's own receipt, as the node answered it, is known at once (its push to this socket may come later). */
+  #ownReceipt(receipt: Receipt): Receipt {
+    this.#conversations.receipt(receipt, this.address);
+    return receipt;
   }
 
   async typing(conversationId: string): Promise<void> {

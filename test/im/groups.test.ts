@@ -363,6 +363,21 @@ describe('telling members of a change', () => {
     }
   });
 
+  it('keeps the unread count of a group its SDK builds from entries: new messages count, reading clears them', async () => {
+    const group = await alice.createGroup('Counting', [CAROL]);
+    await expect.poll(() => latest(carol, group.id)?.id).toBe(group.id);
+    for (const text of ['one', 'two', 'three']) await alice.send({ conversationId: group.id, text });
+    await alice.renameGroup(group.id, 'Counting, renamed');
+    await expect.poll(() => latest(carol, group.id)?.title).toBe('Counting, renamed');
+    expect(latest(carol, group.id)!.unread).toBe(3);
+    expect((await carol.conversations()).find((c) => c.id === group.id)!.unread).toBe(3);
+
+    await carol.markRead(group.id, latest(carol, group.id)!.lastSeq);
+    await alice.renameGroup(group.id, 'Counting, read');
+    await expect.poll(() => latest(carol, group.id)?.title).toBe('Counting, read');
+    expect(latest(carol, group.id)!.unread).toBe(0);
+  });
+
   it('tells who leaves or is removed, and the SDK of those who stay drops them and passes the ownership on', async () => {
     const group = await alice.createGroup('Thinning out', [CAROL, DAVE, ENZO]);
     await alice.setRole(group.id, ENZO, 'admin');
