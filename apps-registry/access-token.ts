@@ -4,12 +4,13 @@ import { ForbiddenError, UnauthenticatedError } from '../core/errors.ts';
 import { canAdminister } from '../gateway/accounts/scope.ts';
 import { unitPathsOf } from '../gateway/accounts/memberships.ts';
 import { CONSOLE_CLIENT_ID } from '../gateway/admin/console-client.ts';
+import { ADMIN_SCOPE } from '../gateway/oidc/admin-scope.ts';
 import type { Actor, GatewayContext } from '../gateway/context.ts';
 
 type Person = Extract<Actor, { kind: 'user' }>;
 
 /** Who a gateway access token speaks for, and through which client it was issued. */
-export type TokenHolder = { actor: Person; clientId: string; firstParty: boolean };
+export type TokenHolder = { actor: Person; clientId: string; firstParty: boolean; scopes: Set<string> };
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -35,7 +36,8 @@ export async function holderOf(ctx: GatewayContext, provider: Provider, token: s
   const user = await ctx.models.User.findByPk(found.accountId);
   if (!user || user.status !== 'active') return undefined;
   const actor: Person = { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: await unitPathsOf(ctx, user) };
-  return { actor, clientId: client.clientId, firstParty: client['first_party'] === true || client.clientId === CONSOLE_CLIENT_ID };
+  const scopes = new Set(String(found.scope ?? '').split(' ').filter(Boolean));
+  return { actor, clientId: client.clientId, firstParty: client['first_party'] === true || client.clientId === CONSOLE_CLIENT_ID, scopes };
 }
 
 /** Requires `Authorization: Bearer <gateway access token>`; the request then acts as that person. */
@@ -57,13 +59,18 @@ export function bearerPerson(context: (req: Request) => GatewayContext, provider
 }
 
 /**
- * The admin API: an administrator or unit admin, through a first-party client only, so that an app a
- * person merely signed in to cannot wield that person's administrator rights with their token.
+ * The admin API: an administrator or unit admin, through a first-party client, with a token that carries
+ * the `atrium:admin` scope the person allowed on the consent page. An app a person merely signed in to
+ * (even a first-party one, which gets its other scopes without asking) cannot wield their administrator
+ * rights with their token.
  */
 export function adminHolder(req: Request, _res: Response, next: NextFunction): void {
   const holder = req.tokenHolder;
   if (!holder || !canAdminister(holder.actor)) return next(new ForbiddenError('Only administrators and unit administrators may use the admin API'));
   if (!holder.firstParty) return next(new ForbiddenError('The admin API takes tokens issued to first-party clients only'));
+  if (!holder.scopes.has(ADMIN_SCOPE)) {
+    return next(new ForbiddenError(`The admin API takes tokens with the ${ADMIN_SCOPE} scope only: ask for it when signing in, and allow it`));
+  }
   next();
 }
 

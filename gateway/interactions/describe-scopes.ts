@@ -4,6 +4,7 @@ const DESCRIPTIONS: Record<string, string> = {
   email: 'See your email address',
   atrium: 'See your roles, units and chat domains',
   offline_access: 'Stay signed in while you are away',
+  'atrium:admin': 'Act as an administrator of Atrium for you: register, change, disable and delete apps with your administrator rights',
 };
 
 /** Plain-language lines for the consent page. */

@@ -1,3 +1,4 @@
+import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
 import express, { Router, type Request, type Response } from 'express';
 import type Provider from 'oidc-provider';
 import { isAppError, RateLimitedError } from '../../core/errors.ts';
@@ -29,8 +30,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       }
       // A first-party app never shows a consent screen, even when it asks for one (offline access
       // requires prompt=consent): opening it from chat stays one click.
-      if (client?.['first_party'] === true && details.session) return await grantConsent(deps.provider(), req, res, details);
       const missing = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+      // Except for administering Atrium, which the person is always asked about.
+      const asksToAdminister = (missing.missingOIDCScope ?? []).includes(ADMIN_SCOPE);
+      if (client?.['first_party'] === true && details.session && !asksToAdminister) return await grantConsent(deps.provider(), req, res, details);
       res.render('consent', {
         ...base,
         title: 'Allow access',

@@ -1,3 +1,4 @@
+import { ADMIN_SCOPE } from './admin-scope.ts';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { ExpressHandlebars } from 'express-handlebars';
 import type { JWK } from 'jose';
@@ -47,7 +48,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       short: { signed: true, secure, sameSite: 'lax' },
     },
     claims: CLAIMS,
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'atrium'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'atrium', ADMIN_SCOPE],
     conformIdTokenClaims: false,
     responseTypes: ['code'],
     clientDefaults: {
@@ -206,7 +207,8 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   if (client['first_party'] !== true) return existing;
 
   const grant = existing ?? new oidc.provider.Grant({ clientId: client.clientId, accountId: oidc.session!.accountId! });
-  grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
+  // Administering Atrium is never granted unasked, even to a first-party app: the person is asked (consent page).
+  grant.addOIDCScope([...oidc.requestParamOIDCScopes].filter((s) => s !== ADMIN_SCOPE).join(' '));
   if (oidc.requestParamClaims.size > 0) grant.addOIDCClaims([...oidc.requestParamClaims]);
   for (const [indicator, server] of Object.entries(oidc.resourceServers ?? {})) {
     const wanted = [...oidc.requestParamScopes].filter((s) => server.scopes.has(s));

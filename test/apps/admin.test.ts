@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { BrowserAgent, filledFormWithAction, signInThrough, submitFilled, type Page } from '../helpers/browser-agent.ts';
+import { BrowserAgent, filledFormWithAction, formWithAction, signInThrough, submitFilled, type Page } from '../helpers/browser-agent.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { inspectDatabase, jsonOf, runAtrium } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
@@ -27,10 +27,25 @@ const mainText = (page: Page) =>
     .replace(/\s+/g, ' ')
     .trim();
 
+/** Starts signing in to an app and stops at the page the login form leads to (a consent page, or the way back). */
+async function codeFlowUntilConsent(config: client.Configuration, username: string, scope: string): Promise<Page> {
+  const agent = new BrowserAgent();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope,
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+    state: client.randomState(),
+  });
+  const login = await agent.navigate(url.toString(), {}, REDIRECT);
+  return agent.submit(login, formWithAction(login, '/login'), { username, password: DEMO_PASSWORD }, REDIRECT);
+}
+
 beforeAll(async () => {
   gateway = await startTestGateway('apps-admin', { LOGIN_IP_LIMIT: '1000' });
-  adminToken = (await gatewayToken(gateway, 'admin')).token;
-  engAdminToken = (await gatewayToken(gateway, 'eng-admin')).token;
+  // Tokens for the admin API carry atrium:admin, which the person allows on the consent page.
+  adminToken = (await gatewayToken(gateway, 'admin', undefined, 'openid profile atrium:admin')).token;
+  engAdminToken = (await gatewayToken(gateway, 'eng-admin', undefined, 'openid profile atrium:admin')).token;
 });
 afterAll(async () => gateway?.stop());
 
@@ -94,7 +109,7 @@ describe('the admin REST API', () => {
     expect((await api(gateway, '/api/admin/v1/apps', undefined)).status).toBe(401);
   });
 
-  it('takes an administrator\'s token only from a first-party client', async () => {
+  it('takes an administrator\'s token only from a first-party client, and only with the atrium:admin scope they allowed', async () => {
     const thirdParty = await register(gateway, { name: 'Some survey', redirectUris: [REDIRECT] });
     const rp = await discover(gateway.issuer, thirdParty.clientId, thirdParty.clientSecret);
     const { tokens } = await codeFlow(rp, REDIRECT, 'admin', { scope: 'openid profile' });
@@ -102,6 +117,14 @@ describe('the admin REST API', () => {
     expect(refused).toMatchObject({ status: 403, body: { error: { message: expect.stringContaining('first-party') } } });
     // The same person's token still opens their workbench.
     expect((await api(gateway, '/api/v1/workbench', tokens.access_token)).status).toBe(200);
+    // Nor from a first-party app the administrator merely signed in to: without atrium:admin, no admin API.
+    const firstParty = await register(gateway, { name: 'Room booking', redirectUris: [REDIRECT], firstParty: true });
+    const own = await discover(gateway.issuer, firstParty.clientId, firstParty.clientSecret);
+    const signedIn = await codeFlow(own, REDIRECT, 'admin', { scope: 'openid profile atrium' });
+    expect(await api(gateway, '/api/admin/v1/apps', signedIn.tokens.access_token)).toMatchObject({ status: 403, body: { error: { message: expect.stringContaining('atrium:admin') } } });
+    // A first-party app gets its other scopes without a consent page, but atrium:admin only when the person allows it there.
+    const asking = await codeFlowUntilConsent(own, 'admin', 'openid profile atrium:admin');
+    expect(asking.html).toContain('Act as an administrator of Atrium for you');
     // And a token stops working when its client's app is disabled.
     await api(gateway, `/api/admin/v1/apps/${thirdParty.slug}/disable`, adminToken, { method: 'POST' });
     expect((await api(gateway, '/api/v1/workbench', tokens.access_token)).status).toBe(401);

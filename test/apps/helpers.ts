@@ -34,9 +34,9 @@ export function register(gateway: TestGateway, input: Record<string, unknown>, c
  * A gateway access token (opaque, for the gateway's own APIs) of a person signed in through the
  * first-party test portal, and the browser that signed in.
  */
-export async function gatewayToken(gateway: TestGateway, username: string, agent?: BrowserAgent): Promise<{ token: string; agent: BrowserAgent }> {
+export async function gatewayToken(gateway: TestGateway, username: string, agent?: BrowserAgent, scope = 'openid profile'): Promise<{ token: string; agent: BrowserAgent }> {
   const portal = await portalClient(gateway);
-  const { tokens, agent: used } = await codeFlow(portal, PORTAL_REDIRECT, username, { scope: 'openid profile', prompt: 'login' }, agent);
+  const { tokens, agent: used } = await codeFlow(portal, PORTAL_REDIRECT, username, { scope, prompt: 'login' }, agent);
   return { token: tokens.access_token, agent: used };
 }
 
