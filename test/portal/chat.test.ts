@@ -248,8 +248,12 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       await expect.poll(() => subtitle.textContent(), { timeout: 10_000 }).toMatch(/^25 members: .* and 16 more · /);
       await carol.renameGroup(group.id, 'Lecture 101 (autumn)');
       await expect.poll(() => a.locator('#conversation-title').textContent(), { timeout: 10_000 }).toBe('Lecture 101 (autumn)');
+      // The list redraws only the items that changed: the others stay the same elements under the pointer.
+      const untouched = await a.locator('.conversation-item', { hasText: 'Robotics <club>' }).elementHandle();
       await carol.removeMember(group.id, 'late-2@eng.campus.test');
       await expect.poll(() => subtitle.textContent(), { timeout: 10_000 }).toMatch(/^24 members: .* and 15 more · /);
+      await expect.poll(() => a.locator('.conversation-item', { hasText: 'Lecture 101' }).locator('.item-preview').textContent()).toContain('removed');
+      expect(await untouched!.evaluate((el) => el.isConnected)).toBe(true);
     } finally {
       carol.close();
     }

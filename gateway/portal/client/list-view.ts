@@ -20,58 +20,126 @@ function preview(chat: Chat, entry: Entry, message: Message | undefined): string
   return entry.conv.kind === 'group' || message.sender === entry.me ? `${who}: ${what}` : what;
 }
 
+type Drawn = { el: HTMLLIElement; sig: string };
+
+/** Per list element: its drawn items by conversation key, and the item a press began on (and when). */
+const drawnIn = new WeakMap<HTMLElement, Map<string, Drawn>>();
+const pressIn = new WeakMap<HTMLElement, { key: string; at: number; redraw: (() => void) | null }>();
+
+/**
+ * The item under a press is not redrawn until the press ends: a redraw between press and release (a
+ * name or a message arriving) would swap the button under the pointer and the click would be lost.
+ */
+function watchPresses(list: HTMLElement): void {
+  if (drawnIn.has(list)) return;
+  list.addEventListener('pointerdown', (e) => {
+    const key = (e.target as Element).closest<HTMLElement>('[data-key]')?.dataset.key;
+    if (key) pressIn.set(list, { key, at: Date.now(), redraw: null });
+  });
+  const ended = () => {
+    const press = pressIn.get(list);
+    pressIn.delete(list);
+    // After the click this press makes has been handled.
+    if (press?.redraw) setTimeout(press.redraw, 0);
+  };
+  list.addEventListener('pointerup', ended);
+  list.addEventListener('pointercancel', ended);
+}
+
 /** The conversation list across every domain of the person's: newest first, unread counts, presence. */
 export function renderList(chat: Chat, list: HTMLElement, open: (entry: Entry) => void): void {
+  watchPresses(list);
+  const drawn = drawnIn.get(list) ?? new Map<string, Drawn>();
+  drawnIn.set(list, drawn);
   const focusedKey = (document.activeElement as HTMLElement | null)?.dataset?.key;
   const entries = chat.sorted();
   const manyDomains = chat.domains.size > 1;
-  if (chat.clients.size === 0) {
-    list.replaceChildren(h('li', { class: 'empty muted' }, 'Chat is not set up for your account yet. Your apps are under “Apps”.'));
+  if (chat.clients.size === 0 || entries.length === 0) {
+    drawn.clear();
+    const text =
+      chat.clients.size === 0
+        ? 'Chat is not set up for your account yet. Your apps are under “Apps”.'
+        : chat.connection().state === 'online'
+          ? 'No conversations yet. Start one with “New chat”.'
+          : 'Loading…';
+    list.replaceChildren(h('li', { class: 'empty muted' }, text));
     return;
   }
-  if (entries.length === 0) {
-    list.replaceChildren(h('li', { class: 'empty muted' }, chat.connection().state === 'online' ? 'No conversations yet. Start one with “New chat”.' : 'Loading…'));
-    return;
+  const press = pressIn.get(list);
+  const held = press && Date.now() - press.at < 1_000 ? press.key : undefined;
+  const wanted: HTMLLIElement[] = [];
+  const keep = new Set<string>();
+  for (const entry of entries) {
+    keep.add(entry.key);
+    const item = describeItem(chat, entry, manyDomains);
+    const old = drawn.get(entry.key);
+    if (old && (old.sig === item.sig || entry.key === held)) {
+      if (old.sig !== item.sig) press!.redraw = () => renderList(chat, list, open);
+      wanted.push(old.el);
+      continue;
+    }
+    const el = drawItem(chat, entry, item, open);
+    drawn.set(entry.key, { el, sig: item.sig });
+    wanted.push(el);
   }
-  list.replaceChildren(
-    ...entries.map((entry) => {
-      const title = chat.title(entry);
-      const last = entry.messages.at(-1);
-      const text = preview(chat, entry, last);
-      const peer = chat.peerOf(entry);
-      const presence = peer ? chat.presenceOf(peer) : undefined;
-      const unread = entry.conv.unread;
-      const dot = presence ? h('span', { class: `presence presence-${presence.status}`, 'aria-hidden': 'true' }) : null;
-      const label = [title, entry.conv.kind === 'group' ? 'group' : null, presence ? presenceLabel(chat, peer!) : null, unread > 0 ? `${unread} unread` : null, text].filter(Boolean).join(', ');
-      return h(
-        'li',
-        {},
-        h(
-          'button',
-          {
-            type: 'button',
-            class: `conversation-item${unread > 0 ? ' unread' : ''}`,
-            'data-key': entry.key,
-            'aria-current': chat.openKey === entry.key ? 'true' : null,
-            'aria-label': label,
-            onclick: () => open(entry),
-          },
-          h('span', { class: `avatar ${entry.conv.kind === 'group' ? 'group' : hueClass(peer ?? entry.key)}`, 'aria-hidden': 'true' }, entry.conv.kind === 'group' ? '#' : initials(title), dot),
-          h(
-            'span',
-            { class: 'item-body' },
-            h('span', { class: 'item-title' }, title, manyDomains ? h('span', { class: 'domain-tag' }, entry.domain.split('.')[0]!) : null),
-            h('span', { class: 'item-preview' }, text),
-          ),
-          h(
-            'span',
-            { class: 'item-side' },
-            last ? h('time', { datetime: last.createdAt }, timeOf(last.createdAt)) : null,
-            unread > 0 ? h('span', { class: 'badge', 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)) : null,
-          ),
-        ),
-      );
-    }),
-  );
-  if (focusedKey) list.querySelector<HTMLElement>(`[data-key="${CSS.escape(focusedKey)}"]`)?.focus();
+  for (const key of [...drawn.keys()]) if (!keep.has(key)) drawn.delete(key);
+  const wantedSet = new Set<Element>(wanted);
+  for (const child of [...list.children]) if (!wantedSet.has(child)) child.remove();
+  wanted.forEach((el, i) => {
+    if (list.children[i] !== el) list.insertBefore(el, list.children[i] ?? null);
+  });
+  if (focusedKey && !list.contains(document.activeElement)) list.querySelector<HTMLElement>(`[data-key="${CSS.escape(focusedKey)}"]`)?.focus();
+}
+
+type Item = { title: string; text: string; peer: string | undefined; presence: ReturnType<Chat['presenceOf']>; unread: number; label: string; last: Message | undefined; sig: string };
+
+/** What one item shows; `sig` changes exactly when its drawing would. */
+function describeItem(chat: Chat, entry: Entry, manyDomains: boolean): Item {
+  const title = chat.title(entry);
+  const last = entry.messages.at(-1);
+  const text = preview(chat, entry, last);
+  const peer = chat.peerOf(entry);
+  const presence = peer ? chat.presenceOf(peer) : undefined;
+  const unread = entry.conv.unread;
+  const label = [title, entry.conv.kind === 'group' ? 'group' : null, presence ? presenceLabel(chat, peer!) : null, unread > 0 ? `${unread} unread` : null, text].filter(Boolean).join(', ');
+  const sig = [label, presence?.status ?? '', last ? timeOf(last.createdAt) : '', chat.openKey === entry.key, manyDomains, entry.domain].join('\u0000');
+  return { title, text, peer, presence, unread, label, last, sig };
+}
+
+function drawItem(chat: Chat, entry: Entry, item: Item, open: (entry: Entry) => void): HTMLLIElement {
+  const { title, text, peer, presence, unread, label, last } = item;
+  const key = entry.key;
+  const dot = presence ? h('span', { class: `presence presence-${presence.status}`, 'aria-hidden': 'true' }) : null;
+  return h(
+    'li',
+    {},
+    h(
+      'button',
+      {
+        type: 'button',
+        class: `conversation-item${unread > 0 ? ' unread' : ''}`,
+        'data-key': key,
+        'aria-current': chat.openKey === key ? 'true' : null,
+        'aria-label': label,
+        // The entry as it is when clicked (a conversation left and joined again is a new entry).
+        onclick: () => {
+          const current = chat.entries.get(key);
+          if (current) open(current);
+        },
+      },
+      h('span', { class: `avatar ${entry.conv.kind === 'group' ? 'group' : hueClass(peer ?? key)}`, 'aria-hidden': 'true' }, entry.conv.kind === 'group' ? '#' : initials(title), dot),
+      h(
+        'span',
+        { class: 'item-body' },
+        h('span', { class: 'item-title' }, title, chat.domains.size > 1 ? h('span', { class: 'domain-tag' }, entry.domain.split('.')[0]!) : null),
+        h('span', { class: 'item-preview' }, text),
+      ),
+      h(
+        'span',
+        { class: 'item-side' },
+        last ? h('time', { datetime: last.createdAt }, timeOf(last.createdAt)) : null,
+        unread > 0 ? h('span', { class: 'badge', 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)) : null,
+      ),
+    ),
+  ) as HTMLLIElement;
 }
