@@ -250,6 +250,16 @@ export class AtriumClient extends Emitter<ClientEvents> {
     return this.#conversations.put(view as Conversation, this.address);
   }
 
+  /**
+   * A conversation a request of this client's changed or opened: known, and told as a `conversation`
+   * event like any other change (the entry of the change may reach this socket before or after the answer).
+   */
+  #answered(view: unknown): Conversation {
+    const shown = this.#known(view);
+    this.emit('conversation', shown);
+    return shown;
+  }
+
   #markSeen(id: string) {
     if (this.#seen.has(id)) return;
     this.#seen.add(id);
@@ -350,7 +360,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
   }
 
   async openDirect(peer: string): Promise<Conversation> {
-    return this.#known((await this.request('direct.open', { peer })).conversation);
+    return this.#answered((await this.request('direct.open', { peer })).conversation);
   }
 
   async history(conversationId: string, beforeSeq?: number, limit?: number): Promise<{ messages: Message[]; hasMore: boolean }> {
@@ -373,7 +383,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
     let group: Conversation | undefined;
     for (let attempt = 1; !group; attempt++) {
       try {
-        group = this.#known((await this.request('group.create', { title, members: first, clientId })).conversation);
+        group = this.#answered((await this.request('group.create', { title, members: first, clientId })).conversation);
       } catch (error) {
         if (attempt >= 5 || !(error instanceof AtriumError) || !RETRIED.has(error.code)) throw error;
         await this.#whenOnline(this.options.requestTimeoutMs);
@@ -410,7 +420,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
       let wanted = part;
       for (let attempt = 1; ; attempt++) {
         try {
-          group = this.#known((await this.request('group.invite', { conversationId, members: wanted })).conversation);
+          group = this.#answered((await this.request('group.invite', { conversationId, members: wanted })).conversation);
           break;
         } catch (error) {
           const lost = error instanceof AtriumError && RETRIED.has(error.code);
@@ -442,27 +452,27 @@ export class AtriumClient extends Emitter<ClientEvents> {
   }
 
   async renameGroup(conversationId: string, title: string): Promise<Conversation> {
-    return this.#known((await this.request('group.rename', { conversationId, title })).conversation);
+    return this.#answered((await this.request('group.rename', { conversationId, title })).conversation);
   }
 
   /** Invites people to a group; a list too long for one frame goes in parts (see `createGroup`). */
   async invite(conversationId: string, members: string[]): Promise<Conversation> {
     const parts = this.#parts({ type: 'group.invite', conversationId }, members);
-    if (parts.length === 1) return this.#known((await this.request('group.invite', { conversationId, members })).conversation);
+    if (parts.length === 1) return this.#answered((await this.request('group.invite', { conversationId, members })).conversation);
     return this.#inviteParts(conversationId, parts, 0);
   }
 
   /** Leaves a group; resolves with the group as it is without this user. */
   async leave(conversationId: string): Promise<Conversation> {
-    return this.#known((await this.request('group.leave', { conversationId })).conversation);
+    return this.#answered((await this.request('group.leave', { conversationId })).conversation);
   }
 
   async removeMember(conversationId: string, member: string): Promise<Conversation> {
-    return this.#known((await this.request('group.remove', { conversationId, member })).conversation);
+    return this.#answered((await this.request('group.remove', { conversationId, member })).conversation);
   }
 
   async setRole(conversationId: string, member: string, role: 'owner' | 'admin' | 'member'): Promise<Conversation> {
-    return this.#known((await this.request('group.role', { conversationId, member, role })).conversation);
+    return this.#answered((await this.request('group.role', { conversationId, member, role })).conversation);
   }
 
   /** Takes back one of this user's messages; retrying with the same client id is acknowledged once. */

@@ -11,6 +11,8 @@ import type { Conversation, Member, Message, Receipt } from './types.ts';
  */
 export class ConversationStore {
   #known = new Map<string, Conversation>();
+  /** Per conversation, the unread messages counted here since its last view (id → seq), so that a recall of one uncounts it. */
+  #counted = new Map<string, Map<string, number>>();
 
   /**
    * The view the node sent replaces what was known, unless entries after it have already been applied
@@ -27,11 +29,13 @@ export class ConversationStore {
     const known = this.#known.get(view.id);
     if (known && known.lastSeq > view.lastSeq) return copyOf(known);
     this.#known.set(view.id, copyOf(view));
+    this.#counted.delete(view.id);
     return view;
   }
 
   forget(conversationId: string): void {
     this.#known.delete(conversationId);
+    this.#counted.delete(conversationId);
   }
 
   /**
@@ -45,7 +49,19 @@ export class ConversationStore {
     view.lastSeq = message.seq;
     view.updatedAt = message.createdAt;
     if (message.kind === 'text' || message.kind === 'card') {
-      if (message.sender !== me && !message.recalledAt) view.unread += 1;
+      if (message.sender !== me && !message.recalledAt) {
+        view.unread += 1;
+        const counted = this.#counted.get(view.id) ?? new Map<string, number>();
+        this.#counted.set(view.id, counted.set(message.id, message.seq));
+      }
+      return undefined;
+    }
+    if (message.kind === 'recall' && message.refId) {
+      // A message taken back before it was read is no longer unread (as the node counts it).
+      const counted = this.#counted.get(view.id);
+      const seq = counted?.get(message.refId);
+      if (seq !== undefined && seq > view.readSeq && view.unread > 0) view.unread -= 1;
+      counted?.delete(message.refId);
       return undefined;
     }
     if (message.kind !== 'system' || !changeGroup(view, message)) return undefined;
@@ -63,6 +79,8 @@ export class ConversationStore {
     }
     if (receipt.address === me) {
       view.readSeq = Math.max(view.readSeq, receipt.readSeq);
+      const counted = this.#counted.get(view.id);
+      if (counted) for (const [id, seq] of counted) if (seq <= view.readSeq) counted.delete(id);
       if (view.readSeq >= view.lastSeq) view.unread = 0;
     }
   }

@@ -376,6 +376,16 @@ describe('telling members of a change', () => {
     await alice.renameGroup(group.id, 'Counting, read');
     await expect.poll(() => latest(carol, group.id)?.title).toBe('Counting, read');
     expect(latest(carol, group.id)!.unread).toBe(0);
+
+    // A message recalled before it was read no longer counts.
+    const kept = await alice.send({ conversationId: group.id, text: 'kept' });
+    const gone = await alice.send({ conversationId: group.id, text: 'gone' });
+    await alice.recall(gone.messageId);
+    await alice.renameGroup(group.id, 'Counting, recalled');
+    await expect.poll(() => latest(carol, group.id)?.title).toBe('Counting, recalled');
+    expect(latest(carol, group.id)!.unread).toBe(1);
+    expect((await carol.conversations()).find((c) => c.id === group.id)!.unread).toBe(1);
+    expect(kept.seq).toBeLessThan(gone.seq);
   });
 
   it('tells who leaves or is removed, and the SDK of those who stay drops them and passes the ownership on', async () => {

@@ -112,6 +112,22 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await expect.poll(() => a.locator(`#m-${id} .text.recalled`).textContent(), { timeout: 10_000 }).toBe('You recalled this message');
   });
 
+  it('stops counting a message as unread once its sender recalls it', { timeout: 40_000 }, async () => {
+    const a = alice.page;
+    const b = bob.page;
+    // Bob looks at another conversation meanwhile.
+    await startDirect(b, 'carol', 'Carol Silva');
+    const item = b.locator('.conversation-item', { hasText: 'Alice Chen' });
+    await send(a, 'Gone before you read it');
+    await expect.poll(() => item.locator('.badge').textContent().catch(() => null), { timeout: 10_000 }).toBe('1');
+    const mine = ownMessage(a, 'Gone before you read it');
+    await mine.locator('.bubble').focus();
+    await mine.getByRole('button', { name: 'Recall' }).click();
+    await expect.poll(() => item.locator('.item-preview').textContent(), { timeout: 10_000 }).toContain('recalled');
+    expect(await item.locator('.badge').count()).toBe(0);
+    await openConversation(b, 'Alice Chen');
+  });
+
   it('shows what people and apps write as text, never as markup', { timeout: 30_000 }, async () => {
     const a = alice.page;
     const b = bob.page;

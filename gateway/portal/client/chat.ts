@@ -288,6 +288,9 @@ export class Chat extends Emitter<ChatEvents> {
           target.text = message.text;
           target.editedAt = message.createdAt;
         } else if (message.kind === 'recall') {
+          // Taken back before it was read: it no longer counts as unread (as the node counts).
+          const wasUnread = target.sender !== entry.me && !target.recalledAt && target.seq > entry.conv.readSeq && (target.kind === 'text' || target.kind === 'card');
+          if (wasUnread && entry.conv.unread > 0) entry.conv.unread -= 1;
           target.text = undefined;
           target.attachments = [];
           target.mentions = [];
