@@ -388,6 +388,41 @@ describe('telling members of a change', () => {
     expect(kept.seq).toBeLessThan(gone.seq);
   });
 
+  it('builds, from entries alone, the same group as the node shows, through a long run of changes of every kind', async () => {
+    const owner = await device('alice');
+    const watcher = carol;
+    const group = await owner.createGroup('Changing a lot', [CAROL, DAVE]);
+    const pool = ['p1', 'p2', 'p3', 'p4', 'p5'].map((p) => `${p}@eng.campus.test`);
+    // A fixed sequence (no randomness, so a failure repeats): joins, removals, promotions, handovers, renames, leaves and returns.
+    const steps: (() => Promise<unknown>)[] = [
+      () => owner.invite(group.id, pool.slice(0, 3)),
+      () => owner.setRole(group.id, pool[0]!, 'admin'),
+      () => owner.renameGroup(group.id, 'Changed once'),
+      () => owner.removeMember(group.id, pool[1]!),
+      () => owner.setRole(group.id, DAVE, 'owner'),
+      () => dave.invite(group.id, [pool[1]!, pool[3]!]),
+      () => dave.setRole(group.id, pool[3]!, 'admin'),
+      () => dave.leave(group.id),
+      () => owner.invite(group.id, [DAVE]),
+      () => owner.renameGroup(group.id, 'Changed again'),
+      () => owner.setRole(group.id, pool[3]!, 'member'),
+      () => owner.removeMember(group.id, pool[0]!),
+      () => owner.leave(group.id),
+    ];
+    const sorted = (c: Conversation) => ({ title: c.title, members: c.members.map((m) => [m.address, m.role]).sort() });
+    try {
+      for (const [i, step] of steps.entries()) {
+        await step();
+        // Asked with a bare request: the SDK's own list call would replace what it built.
+        const listed = (await watcher.request('conversations.list')).conversations as Conversation[];
+        const fromNode = listed.find((c) => c.id === group.id)!;
+        await expect.poll(() => latest(watcher, group.id) && sorted(latest(watcher, group.id)!), { message: `after step ${i + 1}` }).toEqual(sorted(fromNode));
+      }
+    } finally {
+      owner.close();
+    }
+  });
+
   it('tells who leaves or is removed, and the SDK of those who stay drops them and passes the ownership on', async () => {
     const group = await alice.createGroup('Thinning out', [CAROL, DAVE, ENZO]);
     await alice.setRole(group.id, ENZO, 'admin');
