@@ -1,10 +1,11 @@
-import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
 import express, { Router, type Request, type Response } from 'express';
 import type Provider from 'oidc-provider';
 import { isAppError, RateLimitedError } from '../../core/errors.ts';
 import { authenticate, type LoginPolicy } from '../accounts/authenticate.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
+import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
+import { reloadConsoleActor } from '../accounts/console-access.ts';
 import { describeScopes } from './describe-scopes.ts';
 
 export type InteractionDeps = {
@@ -33,6 +34,15 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       const missing = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
       // Except for administering Atrium, which the person is always asked about.
       const asksToAdminister = (missing.missingOIDCScope ?? []).includes(ADMIN_SCOPE);
+      // Only an administrator (of the campus or of units) may allow it; anyone else is told so at once.
+      if (asksToAdminister && details.session && !(await reloadConsoleActor(deps.context(req), details.session.accountId))) {
+        return await deps.provider().interactionFinished(
+          req,
+          res,
+          { error: 'access_denied', error_description: `Only administrators may allow ${ADMIN_SCOPE}` },
+          { mergeWithLastSubmission: false },
+        );
+      }
       if (client?.['first_party'] === true && details.session && !asksToAdminister) return await grantConsent(deps.provider(), req, res, details);
       res.render('consent', {
         ...base,

@@ -1,4 +1,3 @@
-import { ADMIN_SCOPE } from './admin-scope.ts';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { ExpressHandlebars } from 'express-handlebars';
 import type { JWK } from 'jose';
@@ -7,6 +6,7 @@ import type { GatewayConfig } from '../config.ts';
 import type { GatewayModels } from '../models/index.ts';
 import type { Sequelize } from 'sequelize';
 import { accountClaims } from '../accounts/account-claims.ts';
+import { ADMIN_SCOPE } from './admin-scope.ts';
 import { createAdapterClass } from './adapter.ts';
 import { renderPage } from '../views.ts';
 import { findDomainByUrl } from '../domains/domains.ts';

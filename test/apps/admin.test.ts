@@ -125,6 +125,10 @@ describe('the admin REST API', () => {
     // A first-party app gets its other scopes without a consent page, but atrium:admin only when the person allows it there.
     const asking = await codeFlowUntilConsent(own, 'admin', 'openid profile atrium:admin');
     expect(asking.html).toContain('Act as an administrator of Atrium for you');
+    // Someone who is no administrator is not even asked: the app hears access_denied.
+    const student = await codeFlowUntilConsent(own, 'alice', 'openid profile atrium:admin');
+    expect(new URL(student.url).searchParams.get('error')).toBe('access_denied');
+    expect(new URL(student.url).searchParams.get('error_description')).toContain('Only administrators');
     // And a token stops working when its client's app is disabled.
     await api(gateway, `/api/admin/v1/apps/${thirdParty.slug}/disable`, adminToken, { method: 'POST' });
     expect((await api(gateway, '/api/v1/workbench', tokens.access_token)).status).toBe(401);
