@@ -371,12 +371,10 @@ export class AtriumClient extends Emitter<ClientEvents> {
   /**
    * Creates a group homed on this node, owned by this user; members may be of any domain. A create whose
    * answer is lost (the connection drops, or no answer comes in time) is sent again with the same client
-   * id once the client is online, so it makes one group however often it goes out.
-   */
-  /**
-   * Creates a group. A member list too long for one frame goes in parts: the group is created with the
-   * first part, and the rest are invited part by part (`invite`), so a group of thousands can be made in
-   * one call; if a later part fails, the group exists with the parts before it and the error says so.
+   * id once the client is online, so it makes one group however often it goes out. A member list too long
+   * for one frame goes in parts: the group is created with the first part and the rest are invited part
+   * by part, so a group of thousands is made in one call; if a later part fails, the group exists with
+   * the parts before it and the error says so.
    */
   async createGroup(title: string, members: string[] = [], clientId: string = randomId()): Promise<Conversation> {
     const [first = [], ...rest] = this.#parts({ type: 'group.create', title, clientId }, members);

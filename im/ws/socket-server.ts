@@ -74,9 +74,8 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
 
   // An app disabled at the gateway: the sockets opened with tokens it was issued close within a check,
   // not when the tokens expire. Few distinct clients hold sockets (the portal, some apps): one question each.
-  const clientCheck = setInterval(() => {
-    const clientActive = options.clientActive;
-    if (!clientActive) return;
+  const clientActive = options.clientActive;
+  const clientCheck = clientActive && setInterval(() => {
     const byClient = new Map<string, Connection[]>();
     for (const connection of registry.all()) {
       if (connection.identity?.kind !== 'user') continue;
@@ -94,7 +93,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
       });
     }
   }, options.clientCheckMs ?? 30_000);
-  clientCheck.unref();
+  if (clientCheck) clientCheck.unref();
 
   function handleProtocols(protocols: Set<string>): string | false {
     return protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
@@ -269,7 +268,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     /** Closes every socket with "going away" so clients reconnect elsewhere; resolves when all are closed. */
     async close() {
       clearInterval(heartbeat);
-      clearInterval(clientCheck);
+      if (clientCheck) clearInterval(clientCheck);
       const sockets = new Set(registry.all().map((c) => c.socket));
       for (const client of wss.clients) sockets.add(client);
       await Promise.all(

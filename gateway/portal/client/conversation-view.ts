@@ -1,6 +1,7 @@
 import type { Message } from '../../../im/sdk/client.ts';
 import type { Chat, Entry } from './chat.ts';
 import { Composer } from './composer.ts';
+import { PressGuard } from './press-guard.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { renderMessage, renderPending, signatureOf, updateReceipt, type MessageActions } from './message-view.ts';
 import { presenceLabel } from './list-view.ts';
@@ -32,9 +33,7 @@ export class ConversationView {
   #drawn = new Map<string, { el: HTMLElement; sig: string }>();
   #drawnPending = new Map<string, { el: HTMLElement; sig: string }>();
   #editing = new Set<string>();
-  /** The message the pointer went down on, and when: it is not redrawn until the press ends (else its click is lost). */
-  #pressed: { el: Element; at: number } | null = null;
-  #redrawAfterPress = false;
+  #presses: PressGuard;
   #fromSeq: number;
   #loading = false;
 
@@ -62,12 +61,7 @@ export class ConversationView {
     this.#scroller.addEventListener('scroll', () => {
       if (this.#scroller.scrollTop < 40) void this.showOlder();
     });
-    this.#list.addEventListener('pointerdown', (e) => {
-      const el = (e.target as Element).closest('.message');
-      this.#pressed = el ? { el, at: Date.now() } : null;
-    });
-    this.element.addEventListener('pointerup', () => this.#pressEnded());
-    this.element.addEventListener('pointercancel', () => this.#pressEnded());
+    this.#presses = new PressGuard(this.#list, '.message', this.element);
     this.element.addEventListener('dragover', (e) => e.preventDefault());
     this.element.addEventListener('drop', (e) => {
       e.preventDefault();
@@ -76,20 +70,6 @@ export class ConversationView {
     this.update();
     // A short conversation fetches its earlier history at once, so there is something to scroll.
     if (entry.messages.length < PAGE) void this.showOlder();
-  }
-
-  #pressEnded(): void {
-    this.#pressed = null;
-    if (!this.#redrawAfterPress) return;
-    this.#redrawAfterPress = false;
-    // After the click this press makes has been handled.
-    setTimeout(() => this.update(), 0);
-  }
-
-  /** Whether this drawn message is under a press that began less than a second ago. */
-  #held(el: HTMLElement): boolean {
-    if (!this.#pressed || Date.now() - this.#pressed.at > 1_000) return false;
-    return this.#pressed.el === el;
   }
 
   scrollToEnd(): void {
@@ -169,8 +149,7 @@ export class ConversationView {
         wanted.push(drawn.el);
         continue;
       }
-      if (drawn && this.#held(drawn.el)) {
-        this.#redrawAfterPress = true;
+      if (drawn && this.#presses.holds(drawn.el, () => this.update())) {
         wanted.push(drawn.el);
         continue;
       }

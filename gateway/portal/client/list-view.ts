@@ -1,6 +1,7 @@
 import type { Message } from '../../../im/sdk/client.ts';
 import type { Chat, Entry } from './chat.ts';
 import { h } from './dom.ts';
+import { PressGuard } from './press-guard.ts';
 import { hueClass, initials, systemText, timeOf } from './format.ts';
 
 /** "online", "away", "last seen 10:42", or nothing when it is not known (apps; a college the policy keeps apart). */
@@ -22,35 +23,14 @@ function preview(chat: Chat, entry: Entry, message: Message | undefined): string
 
 type Drawn = { el: HTMLLIElement; sig: string };
 
-/** Per list element: its drawn items by conversation key, and the item a press began on (and when). */
-const drawnIn = new WeakMap<HTMLElement, Map<string, Drawn>>();
-const pressIn = new WeakMap<HTMLElement, { key: string; at: number; redraw: (() => void) | null }>();
-
-/**
- * The item under a press is not redrawn until the press ends: a redraw between press and release (a
- * name or a message arriving) would swap the button under the pointer and the click would be lost.
- */
-function watchPresses(list: HTMLElement): void {
-  if (drawnIn.has(list)) return;
-  list.addEventListener('pointerdown', (e) => {
-    const key = (e.target as Element).closest<HTMLElement>('[data-key]')?.dataset.key;
-    if (key) pressIn.set(list, { key, at: Date.now(), redraw: null });
-  });
-  const ended = () => {
-    const press = pressIn.get(list);
-    pressIn.delete(list);
-    // After the click this press makes has been handled.
-    if (press?.redraw) setTimeout(press.redraw, 0);
-  };
-  list.addEventListener('pointerup', ended);
-  list.addEventListener('pointercancel', ended);
-}
+/** Per list element: its drawn items by conversation key, and the guard of the item being pressed. */
+const drawnIn = new WeakMap<HTMLElement, { items: Map<string, Drawn>; presses: PressGuard }>();
 
 /** The conversation list across every domain of the person's: newest first, unread counts, presence. */
 export function renderList(chat: Chat, list: HTMLElement, open: (entry: Entry) => void): void {
-  watchPresses(list);
-  const drawn = drawnIn.get(list) ?? new Map<string, Drawn>();
-  drawnIn.set(list, drawn);
+  let state = drawnIn.get(list);
+  if (!state) drawnIn.set(list, (state = { items: new Map(), presses: new PressGuard(list, 'li') }));
+  const { items: drawn, presses } = state;
   const focusedKey = (document.activeElement as HTMLElement | null)?.dataset?.key;
   const entries = chat.sorted();
   const manyDomains = chat.domains.size > 1;
@@ -65,16 +45,13 @@ export function renderList(chat: Chat, list: HTMLElement, open: (entry: Entry) =
     list.replaceChildren(h('li', { class: 'empty muted' }, text));
     return;
   }
-  const press = pressIn.get(list);
-  const held = press && Date.now() - press.at < 1_000 ? press.key : undefined;
   const wanted: HTMLLIElement[] = [];
   const keep = new Set<string>();
   for (const entry of entries) {
     keep.add(entry.key);
     const item = describeItem(chat, entry, manyDomains);
     const old = drawn.get(entry.key);
-    if (old && (old.sig === item.sig || entry.key === held)) {
-      if (old.sig !== item.sig) press!.redraw = () => renderList(chat, list, open);
+    if (old && (old.sig === item.sig || presses.holds(old.el, () => renderList(chat, list, open)))) {
       wanted.push(old.el);
       continue;
     }
