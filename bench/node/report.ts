@@ -175,6 +175,8 @@ export function renderSection(r: Results): string {
       verdict(v.group),
     ]);
   out.push(table(['target (one node process on MariaDB)', 'measured', 'verdict'], rows), '');
+  const ceiling = ceilingSummary(r);
+  if (ceiling) out.push(ceiling, '');
   if (r.errors.length) out.push(`**Phases that failed:** ${r.errors.map((e) => `\`${e.replace(/`/g, "'")}\``).join('; ')}`, '');
 
   if (r.idle) {
@@ -298,6 +300,21 @@ export function renderSection(r: Results): string {
             : `Other people's CPU use was similar in both (${compared.map(({ a, m }) => `${pct(a.usage.othersCpu)} vs. ${pct(m.usage.othersCpu)}`).join(', ')}).`),
         '',
       );
+    }
+  }
+
+  if (r.ceiling.memory || r.ceiling.durable) {
+    out.push("### 6. The machine's ceiling: a stand-in server", '');
+    out.push(
+      `The node stopped, and the same generators and pairs ran the same steps against a stand-in server (bench/node/relay-process.ts) in a process of its own, which does only what any chat server must do for a direct message: it reads the \`send\` frame, parses it, writes the \`ack\` to the sender and the \`message\` frame to the receiver, on the same sockets. It checks no token (it reads the name in one without verifying it), no membership, no rate limit; it keeps no receipts, no cursors, no outbox. ` +
+        `*Memory*: nothing stored, the ack and the push written as soon as the frame is read. *Durable*: the frames are group-committed as the node does (2-ms window, up to 2,000 rows and 3 transactions at once) into a table with the keys and indexes of the node's \`messages\`, with mysql2 directly, and acked and pushed after the commit. ` +
+        `A target the stand-in misses cannot be shown by any server on this machine, since the generators and MariaDB take their share of the same two cores. The *node* columns here are the stand-in's process; *in the node* is its own arrival → ack.`,
+      '',
+    );
+    for (const [mode, sweep] of [['Memory', r.ceiling.memory], ['Durable (MariaDB)', r.ceiling.durable]] as const) {
+      if (!sweep) continue;
+      out.push(`**${mode}** (${fmt(sweep.sockets)} sockets):`, '', dmTable(sweep), '');
+      if (sweep.repeats.length) out.push(`The latency target's rate again: ${sweep.repeats.map((x) => `${fmt(x.acksPerS)} acks/s, delivery ${pctl(x.delivery)}`).join('; ')}.`, '');
     }
   }
 
@@ -436,6 +453,26 @@ function findings(r: Results, v: Verdicts): string[] {
     lines.push(`- Only ${fmt(r.idle.connected)} of ${fmt(r.idle.target)} sockets connected: ${JSON.stringify(r.idle.failures)}.`);
   }
   return lines;
+}
+
+/** The stand-in servers' best rate and latency-target runs beside the node's, in a sentence; null when they did not run. */
+function ceilingSummary(r: Results): string | null {
+  const rate = latencyRateOf(r);
+  const describe = (name: string, sweep: DmSweep | null) => {
+    const best = bestStep(sweep);
+    if (!best) return null;
+    const runs = latencyRuns(sweep, rate);
+    return `${name} reached at best ${fmt(best.acksPerS)} msg/s${runs.length ? ` and its delivery p99 at ${fmt(rate)}/s was ${runs.map((x) => ms(x.delivery.p99)).join(', ')} (${runs.map((x) => `${fmt(x.acksPerS)} acks/s`).join(', ')})` : ''}`;
+  };
+  const parts = [describe('a stand-in server that only relays (no tokens checked, nothing stored)', r.ceiling.memory), describe('one that also group-commits each message into MariaDB', r.ceiling.durable)].filter(Boolean);
+  if (parts.length === 0) return null;
+  const best = bestStep(r.dm);
+  const durable = bestStep(r.ceiling.durable);
+  return (
+    `**What this machine can carry at all** (section 6): with the same generators on the same two cores, ${parts.join('; ')}. ` +
+    `A target that even the stand-in misses cannot be shown on this machine by any server.` +
+    (best && durable ? ` The node's best rate is ${pct((100 * best.acksPerS) / Math.max(1, durable.acksPerS))} of the durable stand-in's.` : '')
+  );
 }
 
 /** Whether other people's work used a noticeable share of the machine during the direct-message steps. */

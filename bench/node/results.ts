@@ -156,6 +156,8 @@ export type Results = {
   dm: DmSweep | null;
   group: GroupResult | null;
   alt: DmSweep | null;
+  /** The same sweep against the stand-in servers of bench/node/relay-process.ts: what this machine can carry at all. */
+  ceiling: { memory: DmSweep | null; durable: DmSweep | null };
   shutdown: { sockets: number; seconds: number } | null;
   nodeLog: { errors: number; warnings: number; top: { message: string; count: number }[] };
   /** Sockets the node closed under the generators' feet, by close code (a graceful shutdown's 1001 included). */

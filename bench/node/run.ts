@@ -37,7 +37,7 @@ import {
 } from './results.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { operator } from '../../gateway/context.ts';
-import { createDatabase, createGroupInDatabase, sizeBufferPool, freePort, spawnGenerator, spawnNode, startBenchGateway, tail, type BenchDatabase, type BenchGateway, type GeneratorChild, type NodeChild } from './setup.ts';
+import { createDatabase, createGroupInDatabase, sizeBufferPool, spawnRelay, freePort, spawnGenerator, spawnNode, startBenchGateway, tail, type BenchDatabase, type BenchGateway, type GeneratorChild, type NodeChild } from './setup.ts';
 import type { ConnectResult, DmPair, DmRunResult, GeneratorStats } from './generator.ts';
 import type { HistogramData } from './histogram.ts';
 import type { NodeStats, QueryCounts } from './node-process.ts';
@@ -66,6 +66,8 @@ type Scale = {
   groupRate: number;
   altFlushMs: number | null;
   altSteps: Step[];
+  /** The sweep against the stand-in servers (bench/node/relay-process.ts), to show what the machine can carry. */
+  ceilingSteps: Step[];
 };
 
 const SCALES: Record<'full' | 'smoke', Scale> = {
@@ -98,6 +100,14 @@ const SCALES: Record<'full' | 'smoke', Scale> = {
       { rate: 10_000, seconds: 10 },
       { rate: 20_000, seconds: 8 },
     ],
+    ceilingSteps: [
+      { rate: 5_000, seconds: 8 },
+      { rate: 10_000, seconds: 15 },
+      { rate: 15_000, seconds: 8 },
+      { rate: 20_000, seconds: 8 },
+      { rate: 25_000, seconds: 8 },
+      { rate: 30_000, seconds: 8 },
+    ],
   },
   smoke: {
     name: 'smoke',
@@ -118,6 +128,7 @@ const SCALES: Record<'full' | 'smoke', Scale> = {
     groupRate: 4,
     altFlushMs: null,
     altSteps: [{ rate: 1_000, seconds: 5 }],
+    ceilingSteps: [{ rate: 1_000, seconds: 5 }],
   },
 };
 
@@ -134,6 +145,9 @@ if (dmOnly) {
   scale.profileRate = profileArg ? Number(profileArg.split('=')[1] ?? 10_000) : 0;
   if (ratesArg) scale.steps = ratesArg.split(',').map((r) => ({ rate: Number(r.split(':')[0]), seconds: Number(r.split(':')[1] ?? 8) }));
 }
+// --relay=memory|durable (with --dm-only): the sweep against the stand-in server of the machine's ceiling instead of the node.
+const relayArg = argv.find((a) => a.startsWith('--relay='))?.slice('--relay='.length);
+const relayOnly = dmOnly && (relayArg === 'memory' || relayArg === 'durable') ? relayArg : null;
 // --env=NAME=value (repeatable): extra settings for the node process, to compare configurations.
 const extraEnv = Object.fromEntries(argv.filter((a) => a.startsWith('--env=')).map((a) => a.slice('--env='.length).split(/=(.*)/s).slice(0, 2)));
 const write = !dmOnly && (argv.includes('--write') || (scale.name === 'full' && !argv.includes('--no-write')));
@@ -164,6 +178,7 @@ async function main(): Promise<void> {
     dm: null,
     group: null,
     alt: null,
+    ceiling: { memory: null, durable: null },
     shutdown: null,
     nodeLog: { errors: 0, warnings: 0, top: [] },
     dropped: {},
@@ -211,12 +226,12 @@ async function main(): Promise<void> {
   });
   results.nodeEnv = Object.fromEntries(Object.entries(nodeEnv(null)).filter(([k]) => !['DATABASE_URL', 'ATRIUM_DATA_DIR', 'GATEWAY_ISSUER'].includes(k)));
 
-  let node: NodeChild = await spawnNode(nodeEnv(null), join(dataDir, 'node.log'));
+  let node: NodeChild = relayOnly ? await spawnRelay(relayOnly, nodeEnv(null), join(dataDir, `relay-${relayOnly}.log`)) : await spawnNode(nodeEnv(null), join(dataDir, 'node.log'));
   const stopNode = (n: NodeChild) => stopper(n, 'shutdown', 25_000);
   cleanups.push({ name: 'node process', run: () => stopNode(node)() });
   log(`node process ${node.pid} listening at ${node.localUrl}`);
   // As `atrium domains pin` does: the gateway then answers the node's signed questions (is this app still enabled?).
-  await pinDomainKeys({ ...bench.gateway.context(null), actor: operator('bench') }, DOMAIN);
+  if (!relayOnly) await pinDomainKeys({ ...bench.gateway.context(null), actor: operator('bench') }, DOMAIN);
 
   const generators: GeneratorChild[] = [];
   for (let g = 0; g < scale.generators; g++) {
@@ -391,7 +406,8 @@ async function main(): Promise<void> {
     return { result, db: db ? { messages: sum((r) => r.acks), counts: db } : null };
   };
 
-  const dmSweep = async (flushWindowMs: number, steps: Step[], profileRate: number | null, tag: string): Promise<DmSweep> => {
+  /** `repeats`: how many more times the latency target's rate runs right after its step. */
+  const dmSweep = async (flushWindowMs: number, steps: Step[], profileRate: number | null, tag: string, repeats = 0): Promise<DmSweep> => {
     const lists = generators.map((_, g) => pairsOf(g));
     const pairCount = lists.reduce((s, l) => s + l.length, 0);
     log(`direct messages (FLUSH_WINDOW_MS=${flushWindowMs}): opening ${fmt(pairCount)} direct conversations (a first message sent \`to\` the peer)`);
@@ -420,9 +436,9 @@ async function main(): Promise<void> {
       if (result.acksPerS < 0.9 * step.rate && !step.after) saturated += 1;
       await sleep(1_000);
       // The latency target's rate again, at once (steady state, before any overload): every run counts.
-      if (step.rate === scale.latencyRate && !step.after && tag === 'default' && !dmOnly) {
-        for (let i = 0; i < scale.latencyRepeats; i++) {
-          const again = await dmStep(`${fmt(step.rate)}/s again (${i + 2} of ${scale.latencyRepeats + 1})`, step);
+      if (step.rate === scale.latencyRate && !step.after && !dmOnly) {
+        for (let i = 0; i < repeats; i++) {
+          const again = await dmStep(`${fmt(step.rate)}/s again (${i + 2} of ${repeats + 1})`, step);
           sweep.repeats.push(again.result);
           await sleep(1_000);
         }
@@ -442,7 +458,7 @@ async function main(): Promise<void> {
   };
 
   try {
-    results.dm = await dmSweep(2, scale.steps, scale.profileRate, 'default');
+    results.dm = await dmSweep(2, scale.steps, scale.profileRate, 'default', scale.latencyRepeats);
   } catch (error) {
     fail(results, 'direct messages', error);
   }
@@ -585,6 +601,8 @@ async function main(): Promise<void> {
     };
   }
 
+  const pairUsers = generators.flatMap((_, g) => pairsOf(g).flatMap((p) => [p.sender, p.receiver]));
+
   // 4. Graceful shutdown with every socket open, then the alternative flush window ---------------
   if (!dmOnly) try {
     const sockets = (await node.call<NodeStats>('stats')).sockets;
@@ -602,7 +620,6 @@ async function main(): Promise<void> {
       await sleep(1_000);
       node = await spawnNode(nodeEnv(scale.altFlushMs), join(dataDir, 'node-alt.log'));
       log(`node restarted with FLUSH_WINDOW_MS=${scale.altFlushMs} (pid ${node.pid}); reconnecting the pairs' sockets only`);
-      const pairUsers = generators.flatMap((_, g) => pairsOf(g).flatMap((p) => [p.sender, p.receiver]));
       await connect(pairUsers, 'reconnect');
       // The same comparison points as the main sweep: its fastest unsaturated step and its first saturated one.
       const main = results.dm?.steps ?? [];
@@ -611,6 +628,24 @@ async function main(): Promise<void> {
       results.alt = await dmSweep(scale.altFlushMs, steps.length ? steps : scale.altSteps, null, 'alt');
     } catch (error) {
       fail(results, 'alternative flush window', error);
+    }
+  }
+
+  // 6. The machine's ceiling: the same generators against a stand-in server that does only what any chat
+  // server must (read, ack, push; then also a group-committed insert), so the figures above can be read
+  // against what this machine can carry at all.
+  if (!dmOnly && scale.ceilingSteps.length) {
+    for (const mode of ['memory', 'durable'] as const) {
+      try {
+        await sleep(1_000);
+        await stopNode(node)();
+        node = await spawnRelay(mode, nodeEnv(null), join(dataDir, `relay-${mode}.log`));
+        log(`machine's ceiling: the ${mode} stand-in server (pid ${node.pid}); reconnecting every socket, as the node had them`);
+        await connect(users, 'reconnect');
+        results.ceiling[mode] = await dmSweep(2, scale.ceilingSteps, null, mode, scale.latencyRepeats);
+      } catch (error) {
+        fail(results, `machine's ceiling (${mode})`, error);
+      }
     }
   }
 

@@ -140,6 +140,11 @@ export function spawnNode(env: Record<string, string>, logFile: string): Promise
   return startChild<{ url: string; localUrl: string; pid: number }>(join(here, 'node-process.ts'), 'node', { env, logFile, execArgv: ['--expose-gc'], startMs: 60_000 });
 }
 
+/** The stand-in server of the machine's ceiling (bench/node/relay-process.ts), `memory` or `durable`. */
+export function spawnRelay(mode: 'memory' | 'durable', env: Record<string, string>, logFile: string): Promise<NodeChild> {
+  return startChild<{ url: string; localUrl: string; pid: number }>(join(here, 'relay-process.ts'), `${mode} relay`, { env: { ...env, RELAY_MODE: mode }, logFile, startMs: 30_000 });
+}
+
 export type GeneratorChild = { child: ChildProcess; call: Caller; localAddress: string };
 
 export function spawnGenerator(index: number, localAddress: string): GeneratorChild {

@@ -1,0 +1,275 @@
+/**
+ * The machine's ceiling: a stand-in server that does the least any chat server must do for a direct
+ * message, so that the load generators and MariaDB can be measured on this machine without the node.
+ * It reads a `send` frame, parses it, answers an `ack` to the sender and pushes a `message` frame to the
+ * receiver — the same frames and sockets as the node, and the same load generators.
+ *
+ * - `RELAY_MODE=memory`: nothing is stored; the ack and the push are written as soon as the frame is read.
+ * - `RELAY_MODE=durable`: frames are group-committed as the node does (a 2-ms window, up to 2,000 rows and
+ *   3 transactions at once) into a table shaped like the node's `messages` (same keys and indexes), with
+ *   mysql2 directly, and acked and pushed after the commit.
+ *
+ * It does NOT check tokens (it reads the name in an access token without verifying the signature),
+ * membership, rate limits, receipts or federation; it is not a chat server, only a measuring rod.
+ * Run only by bench/node/run.ts; it answers the same IPC commands as bench/node/node-process.ts that
+ * the direct-message steps use.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import mysql from 'mysql2/promise';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { serveIpc } from './ipc.ts';
+import type { NodeStats } from './node-process.ts';
+
+const mode = process.env.RELAY_MODE === 'durable' ? 'durable' : 'memory';
+const domain = process.env.NODE_DOMAIN ?? 'bench.campus.test';
+const port = Number(process.env.NODE_PORT ?? 0);
+const WINDOW_MS = 2;
+const MAX_BATCH = 2_000;
+const CONCURRENCY = 3;
+/** The node's buckets of `atrium_im_send_ack_seconds`, so the orchestrator reads both the same way. */
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+type Peer = { ws: WebSocket; address: string };
+type Pending = { from: Peer; frameId: string; conversationId: string; clientMsgId: string; text: string; arrived: number };
+
+const sockets = new Map<string, Set<Peer>>();
+const conversations = new Map<string, string[]>();
+const conversationOfPair = new Map<string, string>();
+const seqs = new Map<string, number>();
+const ackCounts = new Array<number>(BUCKETS.length + 1).fill(0);
+
+const pool =
+  mode === 'durable'
+    ? mysql.createPool({ uri: requireEnv('DATABASE_URL'), connectionLimit: CONCURRENCY, dateStrings: true })
+    : null;
+if (pool) {
+  await pool.query(`CREATE TABLE IF NOT EXISTS relay_messages (
+    conversation_id VARCHAR(36) NOT NULL, seq BIGINT NOT NULL, id VARCHAR(36) NOT NULL, sender VARCHAR(320) NOT NULL,
+    client_msg_id VARCHAR(64) NOT NULL, kind VARCHAR(16) NOT NULL, body TEXT NOT NULL, created_at DATETIME(3) NOT NULL,
+    PRIMARY KEY (conversation_id, seq), UNIQUE KEY relay_messages_id (id), UNIQUE KEY relay_messages_sender_client (sender, client_msg_id)
+  ) ENGINE=InnoDB`);
+}
+
+const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+  if (req.url !== '/metrics') {
+    res.writeHead(404).end();
+    return;
+  }
+  let cumulative = 0;
+  const lines = BUCKETS.map((le, i) => {
+    cumulative += ackCounts[i]!;
+    return `atrium_im_send_ack_seconds_bucket{le="${le}"} ${cumulative}`;
+  });
+  lines.push(`atrium_im_send_ack_seconds_bucket{le="+Inf"} ${cumulative + ackCounts[BUCKETS.length]!}`);
+  const memory = process.memoryUsage();
+  lines.push(`process_resident_memory_bytes ${memory.rss}`, `nodejs_heap_size_used_bytes ${memory.heapUsed}`);
+  res.writeHead(200, { 'content-type': 'text/plain' }).end(`${lines.join('\n')}\n`);
+});
+
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 256 * 1024, handleProtocols: (p) => (p.has('atrium.v1') ? 'atrium.v1' : false) });
+http.on('upgrade', (req, socket, head) => {
+  const token = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).find((p) => p.startsWith('atrium.token.'));
+  const username = token ? usernameIn(token.slice('atrium.token.'.length)) : null;
+  if (!username) {
+    socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
+    return;
+  }
+  wss.handleUpgrade(req, socket, head, (ws) => accept(ws, `${username}@${domain}`));
+});
+
+function accept(ws: WebSocket, address: string): void {
+  const peer: Peer = { ws, address };
+  let own = sockets.get(address);
+  if (!own) sockets.set(address, (own = new Set()));
+  own.add(peer);
+  ws.on('close', () => {
+    own.delete(peer);
+    if (own.size === 0) sockets.delete(address);
+  });
+  ws.on('message', (data: Buffer) => onFrame(peer, data.toString()));
+  ws.send(JSON.stringify({ v: 1, type: 'ready', address, serverTime: new Date().toISOString() }));
+}
+
+function onFrame(from: Peer, raw: string): void {
+  const arrived = performance.now();
+  let frame: { id?: unknown; type?: unknown; to?: unknown; conversationId?: unknown; clientMsgId?: unknown; text?: unknown };
+  try {
+    frame = JSON.parse(raw) as typeof frame;
+  } catch {
+    return reject(from, null, 'bad_json');
+  }
+  const frameId = typeof frame.id === 'string' ? frame.id : null;
+  if (frame.type !== 'send' || !frameId || typeof frame.clientMsgId !== 'string' || typeof frame.text !== 'string') return reject(from, frameId, 'bad_frame');
+  const conversationId = typeof frame.to === 'string' ? directConversation(from.address, frame.to) : typeof frame.conversationId === 'string' && conversations.has(frame.conversationId) ? frame.conversationId : null;
+  if (!conversationId) return reject(from, frameId, 'not_member');
+  const message: Pending = { from, frameId, conversationId, clientMsgId: frame.clientMsgId, text: frame.text, arrived };
+  if (mode === 'memory') return deliver([message], null);
+  enqueue(message);
+}
+
+function directConversation(a: string, b: string): string {
+  const key = a < b ? `${a} ${b}` : `${b} ${a}`;
+  let id = conversationOfPair.get(key);
+  if (!id) {
+    id = randomUUID();
+    conversationOfPair.set(key, id);
+    conversations.set(id, a === b ? [a] : [a, b]);
+  }
+  return id;
+}
+
+// The group commit of the durable mode: one multi-row INSERT per transaction, acks and pushes after COMMIT.
+let queue: Pending[] = [];
+let timer: NodeJS.Timeout | null = null;
+let running = 0;
+
+function enqueue(message: Pending): void {
+  queue.push(message);
+  if (queue.length >= MAX_BATCH) flushSoon(0);
+  else flushSoon(WINDOW_MS);
+}
+
+function flushSoon(delayMs: number): void {
+  if (timer && delayMs > 0) return;
+  if (timer) clearTimeout(timer);
+  timer = setTimeout(flush, delayMs);
+}
+
+function flush(): void {
+  timer = null;
+  if (running >= CONCURRENCY || queue.length === 0) return;
+  const batch = queue.splice(0, MAX_BATCH);
+  running += 1;
+  void commit(batch)
+    .then((rows) => deliver(batch, rows))
+    .catch((error: unknown) => {
+      console.error('relay: flush failed', error);
+      for (const m of batch) reject(m.from, m.frameId, 'db_error');
+    })
+    .finally(() => {
+      running -= 1;
+      if (queue.length > 0) flushSoon(0);
+    });
+}
+
+type Row = { id: string; seq: number; at: string };
+
+async function commit(batch: Pending[]): Promise<Row[]> {
+  const at = new Date();
+  const rows = batch.map((m): Row => ({ id: randomUUID(), seq: nextSeq(m.conversationId), at: at.toISOString() }));
+  const connection = await pool!.getConnection();
+  try {
+    await connection.query('START TRANSACTION');
+    await connection.query('INSERT INTO relay_messages (conversation_id, seq, id, sender, client_msg_id, kind, body, created_at) VALUES ?', [
+      batch.map((m, i) => [m.conversationId, rows[i]!.seq, rows[i]!.id, m.from.address, m.clientMsgId, 'text', m.text, at]),
+    ]);
+    await connection.query('COMMIT');
+    return rows;
+  } catch (error) {
+    await connection.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    connection.release();
+  }
+}
+
+function nextSeq(conversationId: string): number {
+  const seq = (seqs.get(conversationId) ?? 0) + 1;
+  seqs.set(conversationId, seq);
+  return seq;
+}
+
+function deliver(batch: Pending[], rows: Row[] | null): void {
+  const now = performance.now();
+  for (let i = 0; i < batch.length; i++) {
+    const m = batch[i]!;
+    const row = rows?.[i] ?? { id: randomUUID(), seq: nextSeq(m.conversationId), at: new Date().toISOString() };
+    m.from.ws.send(`{"v":1,"type":"ack","re":"${m.frameId}","conversationId":"${m.conversationId}","messageId":"${row.id}","seq":${row.seq},"at":"${row.at}"}`);
+    const push = JSON.stringify({ v: 1, type: 'message', message: { id: row.id, conversationId: m.conversationId, seq: row.seq, sender: m.from.address, text: m.text, at: row.at } });
+    for (const member of conversations.get(m.conversationId) ?? []) {
+      for (const peer of sockets.get(member) ?? []) if (peer !== m.from) peer.ws.send(push);
+    }
+    const seconds = (now - m.arrived) / 1000;
+    const bucket = BUCKETS.findIndex((le) => seconds <= le);
+    ackCounts[bucket < 0 ? BUCKETS.length : bucket]! += 1;
+  }
+}
+
+function reject(peer: Peer, re: string | null, code: string): void {
+  peer.ws.send(JSON.stringify({ v: 1, type: 'error', re, code, message: code }));
+}
+
+/** The `preferred_username` claim of a JWT, read without verifying it (see the file's comment). */
+function usernameIn(jwt: string): string | null {
+  try {
+    const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as { preferred_username?: unknown };
+    return typeof payload.preferred_username === 'string' ? payload.preferred_username : null;
+  } catch {
+    return null;
+  }
+}
+
+function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is required`);
+  return value;
+}
+
+// The figures the orchestrator reads from a node process, read the same way here.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
+let gcSince = { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMaxMs: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const major = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
+    gcSince.count += 1;
+    gcSince.totalMs += entry.duration;
+    gcSince.maxMs = Math.max(gcSince.maxMs, entry.duration);
+    if (major) {
+      gcSince.majorCount += 1;
+      gcSince.majorMaxMs = Math.max(gcSince.majorMaxMs, entry.duration);
+    }
+  }
+}).observe({ entryTypes: ['gc'] });
+
+await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
+const localUrl = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+
+serveIpc(
+  {
+    stats(): NodeStats {
+      const memory = process.memoryUsage();
+      const cpu = process.cpuUsage();
+      const elu = performance.eventLoopUtilization();
+      const delay = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+      loopDelay.reset();
+      const gc = gcSince;
+      gcSince = { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMaxMs: 0 };
+      let open = 0;
+      for (const set of sockets.values()) open += set.size;
+      return { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external, arrayBuffers: memory.arrayBuffers, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, eluActive: elu.active, eluIdle: elu.idle, loopDelay: delay, gc, sockets: open };
+    },
+    metrics() {
+      const memory = process.memoryUsage();
+      return { rss: memory.rss, heapUsed: memory.heapUsed };
+    },
+    async shutdown() {
+      await stop();
+      setImmediate(() => process.exit(0));
+    },
+  },
+  () => void stop().finally(() => process.exit(0)),
+);
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop().finally(() => process.exit(0)));
+process.send!({ event: 'ready', url: localUrl, localUrl, pid: process.pid });
+
+async function stop(): Promise<void> {
+  // As the node does on shutdown: every socket told "going away", then whatever lingers cut.
+  for (const client of wss.clients) client.close(1001, 'going away');
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  for (const client of wss.clients) client.terminate();
+  await new Promise<void>((resolve) => http.close(() => resolve()));
+  await pool?.end();
+}
