@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
 import { serveIpc } from './ipc.ts';
 import type { NodeStats } from './node-process.ts';
 
@@ -255,6 +256,12 @@ serveIpc(
       const memory = process.memoryUsage();
       return { rss: memory.rss, heapUsed: memory.heapUsed };
     },
+    // Statements are not counted here (the orchestrator asks for them around a profiled step).
+    'instrument.start'() {},
+    'instrument.stop'() {
+      return { statements: {}, transactions: { count: 0, ms: 0, maxMs: 0 }, wallMs: 0 };
+    },
+    ...cpuProfilerCommands(),
     async shutdown() {
       await stop();
       setImmediate(() => process.exit(0));
