@@ -6,6 +6,7 @@ import type { NodeServices } from '../context.ts';
 import type { BusEvent } from '../bus/bus.ts';
 import { presentMessage } from '../messages/present-message.ts';
 import { serverFrame } from '../protocol/frames.ts';
+import { receiptRecipients } from '../receipts/receipt-recipients.ts';
 import type { FederationEvent } from './events.ts';
 
 export class SenderNotOfOriginError extends AppError {
@@ -105,18 +106,24 @@ export async function applyEvents(services: NodeServices, origin: string, events
       // The home knows where its conversation ends: a reader's node may have run ahead of its own copy.
       const conversation = await Conversation.findByPk(event.conversationId, { attributes: ['homeDomain', 'lastSeq'], transaction: tx });
       const cap = conversation?.homeDomain === services.domain ? conversation.lastSeq : Number.MAX_SAFE_INTEGER;
-      const [count] = await Member.update(
+      const where = { conversationId: event.conversationId, address: event.address };
+      const before = await Member.findOne({ where, attributes: ['readSeq', 'deliveredSeq'], transaction: tx });
+      if (!before) continue;
+      await Member.update(
         { readSeq: raise('read_seq', Math.min(event.readSeq, cap)) as never, deliveredSeq: raise('delivered_seq', Math.min(event.deliveredSeq, cap)) as never },
-        { where: { conversationId: event.conversationId, address: event.address }, transaction: tx },
+        { where, transaction: tx },
       );
-      if (count === 0) continue;
-      const members = await Member.findAll({ where: { conversationId: event.conversationId, state: 'active', }, attributes: ['address'], transaction: tx });
-      const row = (await Member.findOne({ where: { conversationId: event.conversationId, address: event.address }, transaction: tx }))!;
-      after.push({
-        kind: 'deliver',
-        recipients: local(members.map((x) => x.address)),
-        frame: serverFrame('receipt', { conversationId: event.conversationId, address: event.address, readSeq: row.readSeq, deliveredSeq: row.deliveredSeq }),
-      });
+      const row = (await Member.findOne({ where, attributes: ['readSeq', 'deliveredSeq'], transaction: tx }))!;
+      const members = await Member.findAll({ where: { conversationId: event.conversationId, state: 'active' }, attributes: ['address'], transaction: tx });
+      // The reader's devices here and the local senders of what the receipt newly covers (receiptRecipients).
+      const recipients = await receiptRecipients(services, event.conversationId, event.address, before, row, members.map((x) => x.address), tx);
+      if (recipients.length > 0) {
+        after.push({
+          kind: 'deliver',
+          recipients,
+          frame: serverFrame('receipt', { conversationId: event.conversationId, address: event.address, readSeq: row.readSeq, deliveredSeq: row.deliveredSeq }),
+        });
+      }
     }
   }
   await flushRun();

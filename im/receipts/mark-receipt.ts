@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
-import { domainOf } from '../address.ts';
 import type { NodeContext } from '../context.ts';
 import { activeMembersOf, requireMember } from '../conversations/membership.ts';
 import { serverFrame } from '../protocol/frames.ts';
+import { receiptRecipients } from './receipt-recipients.ts';
 
 const receiptSchema = z.object({ conversationId: z.string().uuid(), seq: z.number().int().min(0) });
 
@@ -11,7 +11,8 @@ export type Receipt = { conversationId: string; address: string; readSeq: number
 
 /**
  * Moves the actor's delivered (and, for `read`, read) position forward — never back, never past the
- * conversation's end — and tells every member's devices, the actor's own included, so receipts sync.
+ * conversation's end — and tells the actor's devices, so receipts sync, and the senders of the messages
+ * the move covers (see receiptRecipients); other domains' members are told through their nodes.
  */
 export async function markReceipt(ctx: NodeContext, kind: 'read' | 'delivered', input: unknown): Promise<Receipt> {
   const { conversationId, seq } = parseInput(receiptSchema, input);
@@ -34,11 +35,8 @@ export async function markReceipt(ctx: NodeContext, kind: 'read' | 'delivered', 
   await member.reload();
   const receipt = { conversationId, address: ctx.actor.address, readSeq: member.readSeq, deliveredSeq: member.deliveredSeq };
   const members = (await activeMembersOf(ctx, [conversationId])).get(conversationId) ?? [];
-  await ctx.bus.publish({
-    kind: 'deliver',
-    recipients: members.filter((a) => domainOf(a) === ctx.domain),
-    frame: serverFrame('receipt', receipt),
-  });
+  const recipients = await receiptRecipients(ctx, conversationId, ctx.actor.address, before, receipt, members);
+  await ctx.bus.publish({ kind: 'deliver', recipients, frame: serverFrame('receipt', receipt) });
   await ctx.federation.shareReceipt(receipt);
   return receipt;
 }

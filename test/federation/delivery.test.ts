@@ -56,12 +56,37 @@ describe('across colleges', () => {
     bob.close();
   });
 
+  it('tells, of a remote member\'s reading, only the local senders of what they read', async () => {
+    const alice = await as('alice', 'eng');
+    const dave = await as('dave', 'eng');
+    const bob = await as('bob', 'arts');
+    const told = (c: typeof alice) => {
+      const seen: number[] = [];
+      c.on('receipt', (r) => r.address === 'bob@arts.campus.test' && seen.push(r.readSeq));
+      return seen;
+    };
+    const [aliceSaw, daveSaw] = [told(alice), told(dave)];
+    const group = await alice.createGroup('Reading list', ['dave@eng.campus.test', 'bob@arts.campus.test']);
+    const fromDave = await dave.send({ conversationId: group.id, text: 'chapter one' });
+    await alice.send({ conversationId: group.id, text: 'chapter two' });
+    await expect.poll(() => bob.cursors.get(group.id) ?? 0, { timeout: 15_000 }).toBeGreaterThanOrEqual(fromDave.seq);
+    // Bob, at Arts, reads as far as Dave's message: Eng tells Dave, not Alice, once the receipt arrives.
+    await bob.markRead(group.id, fromDave.seq);
+    await expect.poll(() => daveSaw, { timeout: 15_000 }).toContain(fromDave.seq);
+    const marker = await dave.send({ conversationId: group.id, text: 'anyone else?' });
+    await expect.poll(() => alice.messages.some((m) => m.id === marker.messageId)).toBe(true);
+    expect(aliceSaw).toEqual([]);
+    for (const c of [alice, dave, bob]) c.close();
+  });
+
   it('keeps a remote reader\'s receipt for their own just-acknowledged message, before their node has its copy', async () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
     const conversation = await bob.openDirect('alice@eng.campus.test');
     const seen: number[] = [];
     alice.on('receipt', (r) => r.address === 'bob@arts.campus.test' && seen.push(r.readSeq));
+    // Alice is told of bob's reading because it covers a message of hers; bob then reads on past his own.
+    await alice.send({ conversationId: conversation.id, text: 'write back?' });
     const ack = await bob.send({ conversationId: conversation.id, text: 'read up to here' });
     await bob.markRead(conversation.id, ack.seq);
     await expect.poll(() => seen).toContain(ack.seq);

@@ -127,7 +127,10 @@ describe('creating a group', () => {
       expect(roles(view)).toEqual({ [ALICE]: 'owner', [DAVE]: 'member', [CAROL]: 'member', [ENZO]: 'member' });
       // Each has their own place in it: Enzo joined at the invite, the others at the start.
       expect(view.joinedSeq).toBe(who === ENZO ? 1 : 0);
-      expect(view.members.find((m) => m.address === ALICE)!.readSeq).toBe(1);
+      // Enzo's group came from the node after Alice read the first entry, so it shows her there. Dave's
+      // and Carol's were built from entries since their first view: her reading covered no message of
+      // theirs, so they were not told of it (docs/protocol.md, "Receipts").
+      expect(view.members.find((m) => m.address === ALICE)!.readSeq).toBe(who === ENZO ? 1 : 0);
     }
   });
 

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { connectAs, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
+import type { AtriumClient, Message, Receipt } from '../../im/sdk/client.ts';
+
+const DAVE = 'dave@eng.campus.test';
+const CAROL = 'carol@eng.campus.test';
+
+type Device = AtriumClient & { receipts: Receipt[]; messages: Message[] };
+
+let gateway: TestGateway;
+let eng: TestNode;
+
+beforeAll(async () => {
+  gateway = await startTestGateway('im-receipts');
+  eng = await startTestNode(gateway, 'eng.campus.test');
+});
+afterAll(async () => {
+  await eng?.stop();
+  await gateway?.stop();
+});
+
+async function device(username: string, login?: Login): Promise<Device & { login: Login }> {
+  const sdk = await connectAs(gateway, eng, username, login);
+  const d = Object.assign(sdk, { receipts: [] as Receipt[], messages: [] as Message[] });
+  d.on('receipt', (r) => d.receipts.push(r));
+  d.on('message', (m) => d.messages.push(m));
+  return d;
+}
+
+/** The receipts a device was told of one member in one conversation, as [readSeq, deliveredSeq]. */
+const positionsOf = (d: Device, conversationId: string, address: string) =>
+  d.receipts.filter((r) => r.conversationId === conversationId && r.address === address).map((r) => [r.readSeq, r.deliveredSeq]);
+
+/**
+ * Every frame the node wrote to these devices before `sender` sent a last message has arrived once that
+ * message has (frames on a socket keep their order): what a device was not told by then, it never is.
+ */
+async function settle(sender: Device, conversationId: string, devices: Device[]): Promise<void> {
+  const ack = await sender.send({ conversationId, text: 'settle' });
+  for (const d of devices) await expect.poll(() => d.messages.some((m) => m.id === ack.messageId)).toBe(true);
+}
+
+describe('receipts', () => {
+  it('move a reader’s positions forward only and never past the end, and say where they now are', async () => {
+    const alice = await device('alice');
+    const dave = await device('dave');
+    const first = await alice.send({ to: DAVE, text: 'one' });
+    await alice.send({ conversationId: first.conversationId, text: 'two' });
+    const third = await alice.send({ conversationId: first.conversationId, text: 'three' });
+    const id = first.conversationId;
+
+    expect(await dave.markDelivered(id, first.seq + 1)).toMatchObject({ address: DAVE, deliveredSeq: first.seq + 1, readSeq: 0 });
+    // Reading also delivers.
+    expect(await dave.markRead(id, third.seq)).toMatchObject({ readSeq: third.seq, deliveredSeq: third.seq });
+    expect(await dave.markRead(id, first.seq)).toMatchObject({ readSeq: third.seq, deliveredSeq: third.seq });
+    expect(await dave.markDelivered(id, first.seq)).toMatchObject({ readSeq: third.seq, deliveredSeq: third.seq });
+    expect(await dave.markRead(id, third.seq + 50)).toMatchObject({ readSeq: third.seq, deliveredSeq: third.seq });
+    const stored = await eng.models.Member.findOne({ where: { conversationId: id, address: DAVE } });
+    expect([stored!.readSeq, stored!.deliveredSeq]).toEqual([third.seq, third.seq]);
+    // Alice saw dave's positions move, and only when they moved.
+    await settle(dave, id, [alice]);
+    expect(positionsOf(alice, id, DAVE)).toEqual([
+      [0, first.seq + 1],
+      [third.seq, third.seq],
+    ]);
+    alice.close();
+    dave.close();
+  });
+
+  it('reach the reader’s other devices, so they agree on what is read', async () => {
+    const alice = await device('alice');
+    const davePhone = await device('dave');
+    const daveLaptop = await device('dave', davePhone.login);
+    const ack = await alice.send({ to: DAVE, text: 'read me on one device' });
+    await expect.poll(() => daveLaptop.messages.some((m) => m.id === ack.messageId)).toBe(true);
+    await davePhone.markRead(ack.conversationId, ack.seq);
+    await expect.poll(() => positionsOf(daveLaptop, ack.conversationId, DAVE).at(-1)).toEqual([ack.seq, ack.seq]);
+    // The laptop's own copy of the conversation has nothing unread any more.
+    await expect.poll(async () => (await daveLaptop.conversations()).find((c) => c.id === ack.conversationId)?.unread).toBe(0);
+    for (const d of [alice, davePhone, daveLaptop]) d.close();
+  });
+
+  it('in a group, reach the senders of the messages they cover and no other member', async () => {
+    const alice = await device('alice');
+    const dave = await device('dave');
+    const carol = await device('carol');
+    const group = await alice.createGroup('Receipts', [DAVE, CAROL]);
+    const fromAlice = await alice.send({ conversationId: group.id, text: 'from alice' });
+    const fromCarol = await carol.send({ conversationId: group.id, text: 'from carol' });
+
+    // Dave has alice's message but not carol's yet: only alice is told.
+    await dave.markDelivered(group.id, fromAlice.seq);
+    await settle(dave, group.id, [alice, carol]);
+    expect(positionsOf(alice, group.id, DAVE).map(([, delivered]) => delivered)).toEqual([fromAlice.seq]);
+    expect(positionsOf(carol, group.id, DAVE)).toEqual([]);
+
+    // Dave reads both: alice (her message is now read) and carol (hers delivered and read) are told.
+    await dave.markRead(group.id, fromCarol.seq);
+    await expect.poll(() => positionsOf(carol, group.id, DAVE)).toEqual([[fromCarol.seq, fromCarol.seq]]);
+    await expect.poll(() => positionsOf(alice, group.id, DAVE).at(-1)).toEqual([fromCarol.seq, fromCarol.seq]);
+
+    // Carol reads alice's message (alice is told), then on to the end: past alice's message there are
+    // only carol's and dave's, so dave is told and alice is not.
+    await carol.markRead(group.id, fromAlice.seq);
+    await expect.poll(() => positionsOf(alice, group.id, CAROL).at(-1)?.[0]).toBe(fromAlice.seq);
+    const last = await dave.send({ conversationId: group.id, text: 'one more from dave' });
+    const aliceKnew = positionsOf(alice, group.id, CAROL).length;
+    await carol.markRead(group.id, last.seq);
+    await expect.poll(() => positionsOf(dave, group.id, CAROL).at(-1)).toEqual([last.seq, last.seq]);
+    await settle(dave, group.id, [alice]);
+    expect(positionsOf(alice, group.id, CAROL)).toHaveLength(aliceKnew);
+
+    // A view still shows every member's positions as they are.
+    const view = (await alice.conversations()).find((c) => c.id === group.id)!;
+    expect(view.members.find((m) => m.address === CAROL)).toMatchObject({ readSeq: last.seq });
+    for (const d of [alice, dave, carol]) d.close();
+  });
+
+  it('no longer reach a sender who left the group', async () => {
+    const alice = await device('alice');
+    const dave = await device('dave');
+    const carol = await device('carol');
+    const group = await alice.createGroup('Leaving', [DAVE, CAROL]);
+    const fromCarol = await carol.send({ conversationId: group.id, text: 'bye soon' });
+    await carol.leave(group.id);
+    await dave.markRead(group.id, fromCarol.seq);
+    const marker = await alice.send({ to: CAROL, text: 'still in touch' });
+    await expect.poll(() => carol.messages.some((m) => m.id === marker.messageId)).toBe(true);
+    expect(positionsOf(carol, group.id, DAVE)).toEqual([]);
+    for (const d of [alice, dave, carol]) d.close();
+  });
+});
