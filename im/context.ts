@@ -9,6 +9,7 @@ import type { PresenceStore } from './presence/presence-store.ts';
 import type { MemberCache } from './conversations/member-cache.ts';
 import type { Federation } from './federation/federation.ts';
 import type { AppsServices } from './bots/apps-services.ts';
+import type { ReceiptCommitter } from './receipts/receipt-committer.ts';
 
 /** The long-lived parts of a domain node that every use-case may use. */
 export type NodeServices = {
@@ -18,6 +19,8 @@ export type NodeServices = {
   models: NodeModels;
   bus: Bus;
   committer: GroupCommitter;
+  /** Receipts written together, as messages are (im/receipts/receipt-committer.ts). */
+  receipts: ReceiptCommitter;
   presence: PresenceStore;
   /** Active members per conversation, cached; publish a `membership` bus event after changing members. */
   members: MemberCache;

@@ -21,6 +21,7 @@ import { backchannelLogoutRoute } from './http/backchannel-logout.ts';
 import { portalCors } from './http/cors.ts';
 import { fanOut } from './messages/fan-out.ts';
 import { createGroupCommitter } from './messages/group-commit.ts';
+import { createReceiptCommitter } from './receipts/receipt-committer.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
 import { createMemberCache } from './conversations/member-cache.ts';
 import { domainOf } from './address.ts';
@@ -154,8 +155,9 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
       void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed'));
     },
   });
+  const receipts = createReceiptCommitter({ sequelize, domain: config.domain, windowMs: config.flushWindowMs, maxBatch: config.flushMaxBatch, logger });
   const apps = createAppsServices({ sequelize, gatewayIssuer: config.gatewayIssuer, domain: config.domain, publicUrl: url, signingKey: nodeKey, ttlMs: config.registryTtlMs, logger });
-  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, presence, members, federation, apps, logger });
+  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, presence, members, federation, apps, logger });
   outbox.start();
 
   const verifier = refusingDisabledClients(createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain }), apps.directory.clientActive);
@@ -225,6 +227,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
       await sockets.close();
       clearInterval(rotationTimer);
       await committer.drain();
+      await receipts.drain();
       await outbox.stop();
       federation.presence.stop();
       server.closeAllConnections();

@@ -6,7 +6,7 @@ import type { NodeServices } from '../context.ts';
 import type { BusEvent } from '../bus/bus.ts';
 import { presentMessage } from '../messages/present-message.ts';
 import { serverFrame } from '../protocol/frames.ts';
-import { receiptRecipients } from '../receipts/receipt-recipients.ts';
+import { coveredSenders, receiptAudience } from '../receipts/receipt-recipients.ts';
 import type { FederationEvent } from './events.ts';
 
 export class SenderNotOfOriginError extends AppError {
@@ -115,8 +115,9 @@ export async function applyEvents(services: NodeServices, origin: string, events
       );
       const row = (await Member.findOne({ where, attributes: ['readSeq', 'deliveredSeq'], transaction: tx }))!;
       const members = await Member.findAll({ where: { conversationId: event.conversationId, state: 'active' }, attributes: ['address'], transaction: tx });
-      // The reader's devices here and the local senders of what the receipt newly covers (receiptRecipients).
-      const recipients = await receiptRecipients(services, event.conversationId, event.address, before, row, members.map((x) => x.address), tx);
+      // The reader's devices here and the local senders of what the receipt newly covers (receiptAudience).
+      const senders = await coveredSenders(services, event.conversationId, before, row, tx);
+      const recipients = receiptAudience(services.domain, event.address, senders, members.map((x) => x.address));
       if (recipients.length > 0) {
         after.push({
           kind: 'deliver',

@@ -5,33 +5,30 @@ import type { NodeServices } from '../context.ts';
 export type Positions = { readSeq: number; deliveredSeq: number };
 
 /**
- * The local people told that a member's receipt moved from `before` to `after`: the member (all their
- * devices, so that they agree on what has been read) and the senders of the messages the move newly
- * covers who are still active members (each shows "delivered" and "read by k of N" on their own
- * messages). Nobody else needs it. Telling every member of every receipt would cost N² frames per
- * message in a group of N: in a 3,000-member group, 9 million for one message that everyone reads.
+ * The local people told that a member's receipt moved: the member (all their devices, so that they
+ * agree on what has been read) and the senders of the messages the move newly covers who are still
+ * active members (each shows "delivered" and "read by k of N" on their own messages). Nobody else needs
+ * it. Telling every member of every receipt would cost N² frames per message in a group of N: in a
+ * 3,000-member group, 9 million for one message that everyone reads.
  */
-export async function receiptRecipients(
-  services: NodeServices,
-  conversationId: string,
-  address: string,
-  before: Positions,
-  after: Positions,
-  activeMembers: Iterable<string>,
-  transaction?: Transaction,
-): Promise<string[]> {
-  const local = (a: string) => domainOf(a) === services.domain;
-  const recipients = new Set<string>(local(address) ? [address] : []);
+export function receiptAudience(domain: string, address: string, senders: Iterable<string>, activeMembers: Iterable<string>): string[] {
+  const local = (a: string) => domainOf(a) === domain;
+  const active = new Set(activeMembers);
+  const audience = new Set<string>(local(address) ? [address] : []);
+  for (const sender of senders) if (local(sender) && active.has(sender)) audience.add(sender);
+  return [...audience];
+}
+
+/** The senders of the text and card entries a move from `before` to `after` newly covers, read or delivered. */
+export async function coveredSenders(services: NodeServices, conversationId: string, before: Positions, after: Positions, transaction?: Transaction): Promise<string[]> {
   const ranges: [number, number][] = [];
   if (after.readSeq > before.readSeq) ranges.push([before.readSeq, after.readSeq]);
   if (after.deliveredSeq > before.deliveredSeq) ranges.push([before.deliveredSeq, after.deliveredSeq]);
-  if (ranges.length === 0) return [...recipients];
+  if (ranges.length === 0) return [];
   const covered = ranges.map(() => '(seq > ? AND seq <= ?)').join(' OR ');
-  const senders = await services.sequelize.query<{ sender: string }>(
+  const rows = await services.sequelize.query<{ sender: string }>(
     `SELECT DISTINCT sender FROM messages WHERE conversation_id = ? AND kind IN ('text', 'card') AND (${covered})`,
     { replacements: [conversationId, ...ranges.flat()], type: QueryTypes.SELECT, ...(transaction ? { transaction } : {}) },
   );
-  const active = new Set(activeMembers);
-  for (const { sender } of senders) if (local(sender) && active.has(sender)) recipients.add(sender);
-  return [...recipients];
+  return rows.map((r) => r.sender);
 }

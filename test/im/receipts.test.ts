@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { operator } from '../../gateway/context.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
 import type { AtriumClient, Message, Receipt } from '../../im/sdk/client.ts';
@@ -12,7 +15,8 @@ let gateway: TestGateway;
 let eng: TestNode;
 
 beforeAll(async () => {
-  gateway = await startTestGateway('im-receipts');
+  // Some thirty people sign in from this one address here, more than a gateway lets one address try by default.
+  gateway = await startTestGateway('im-receipts', { LOGIN_IP_LIMIT: '200' });
   eng = await startTestNode(gateway, 'eng.campus.test');
 });
 afterAll(async () => {
@@ -81,6 +85,22 @@ describe('receipts', () => {
     for (const d of [alice, davePhone, daveLaptop]) d.close();
   });
 
+  it('asked from two devices at once, end at the furthest either asked for', async () => {
+    const alice = await device('alice');
+    const davePhone = await device('dave');
+    const daveLaptop = await device('dave', davePhone.login);
+    const first = await alice.send({ to: DAVE, text: 'first' });
+    const second = await alice.send({ conversationId: first.conversationId, text: 'second' });
+    const [read, delivered] = await Promise.all([davePhone.markRead(first.conversationId, first.seq), daveLaptop.markDelivered(first.conversationId, second.seq)]);
+    // Whichever was written first, both end where the two together lead: read to the first, delivered to the second.
+    const stored = await eng.models.Member.findOne({ where: { conversationId: first.conversationId, address: DAVE } });
+    expect([stored!.readSeq, stored!.deliveredSeq]).toEqual([first.seq, second.seq]);
+    expect(read.readSeq).toBe(first.seq);
+    expect(delivered.deliveredSeq).toBe(second.seq);
+    await expect.poll(() => positionsOf(alice, first.conversationId, DAVE).at(-1)).toEqual([first.seq, second.seq]);
+    for (const d of [alice, davePhone, daveLaptop]) d.close();
+  });
+
   it('in a group, reach the senders of the messages they cover and no other member', async () => {
     const alice = await device('alice');
     const dave = await device('dave');
@@ -130,4 +150,55 @@ describe('receipts', () => {
     expect(positionsOf(carol, group.id, DAVE)).toEqual([]);
     for (const d of [alice, dave, carol]) d.close();
   });
+
+  it('are refused to someone outside the conversation, and change nothing', async () => {
+    const alice = await device('alice');
+    const carol = await device('carol');
+    const ack = await alice.send({ to: DAVE, text: 'just the two of us' });
+    await expect(carol.markRead(ack.conversationId, ack.seq)).rejects.toMatchObject({ code: 'not_member' });
+    expect(await eng.models.Member.count({ where: { conversationId: ack.conversationId, address: CAROL } })).toBe(0);
+    expect(positionsOf(alice, ack.conversationId, CAROL)).toEqual([]);
+    alice.close();
+    carol.close();
+  });
 });
+
+describe('receipts in a big group', () => {
+  it('are written together when many members mark a message at once, and reach its sender alone', async () => {
+    const ctx = { ...gateway.context(null), actor: operator('test') };
+    const names = Array.from({ length: 24 }, (_, i) => `reader${String(i).padStart(2, '0')}`);
+    for (const username of names) {
+      await createUser(ctx, { username, displayName: `Reader ${username.slice(6)}`, email: `${username}@campus.test`, password: DEMO_PASSWORD, roles: ['student'], units: ['campus/eng/cs'] });
+    }
+    const alice = await device('alice');
+    const dave = await device('dave');
+    const readers: Device[] = [];
+    for (const name of names) readers.push(await device(name));
+    const group = await alice.createGroup('Lecture hall', [DAVE, ...names.map((n) => `${n}@eng.campus.test`)]);
+    const ack = await alice.send({ conversationId: group.id, text: 'the slides are up' });
+    for (const r of readers) await expect.poll(() => r.messages.some((m) => m.id === ack.messageId)).toBe(true);
+
+    // As the portal does on each message: every reader's device marks it delivered, all at once.
+    let updates = 0;
+    eng.sequelize.addHook('afterQuery', 'count-receipt-writes', (_options, query) => {
+      if (/^\s*UPDATE\s+[`"]?members\b/i.test(String((query as unknown as { sql?: string }).sql ?? ''))) updates += 1;
+    });
+    try {
+      const answers = await Promise.all(readers.map((r) => r.markDelivered(group.id, ack.seq)));
+      expect(answers.map((a) => a.deliveredSeq)).toEqual(names.map(() => ack.seq));
+    } finally {
+      eng.sequelize.removeHook('afterQuery', 'count-receipt-writes');
+    }
+    // One statement per receipt before; a few for all of them now.
+    expect(updates).toBeLessThan(names.length / 2);
+    const stored = await eng.models.Member.findAll({ where: { conversationId: group.id, state: 'active' } });
+    expect(stored.filter((m) => names.includes(m.address.split('@')[0]!)).map((m) => m.deliveredSeq)).toEqual(names.map(() => ack.seq));
+
+    // Alice, whose message it is, hears of every reader; Dave, who sent nothing, of none.
+    await expect.poll(() => new Set(alice.receipts.filter((r) => r.conversationId === group.id).map((r) => r.address)).size).toBe(names.length);
+    await settle(alice, group.id, [dave]);
+    expect(dave.receipts.filter((r) => r.conversationId === group.id)).toEqual([]);
+    for (const d of [alice, dave, ...readers]) d.close();
+  });
+});
+
