@@ -40,15 +40,17 @@ type Recorder = {
   sentWindow: [number, number];
   /** The latest delivery of each message (by its send time), when asked for: how long until the last member had it. */
   lastBySend?: Map<string, number>;
+  /** When set, each receiving socket marks each message delivered, as the portal does, and the answers and pushed receipts are counted. */
+  receipts?: { answered: number; refused: number; pushed: number };
 };
 
 let url = '';
 const recorders = new Map<string, Recorder>();
 let pairs: (DmPair & { conversationId: string })[] = [];
-const core = createGeneratorCore<Socket>({ clientMsgIdPrefix: 'b', onMessage: (_socket, text) => onMessage(text) });
+const core = createGeneratorCore<Socket>({ clientMsgIdPrefix: 'b', onMessage: (socket, text) => onMessage(socket, text), onEvent: (_socket, text) => onEvent(text) });
 const { sockets, ackRecorders } = core;
 
-function onMessage(text: string) {
+function onMessage(socket: Socket, text: string) {
   const at = text.indexOf('"text":"bench|');
   if (at < 0) return;
   const start = at + 14;
@@ -56,12 +58,34 @@ function onMessage(text: string) {
   const [phase, sentAtText] = text.slice(start, end).split('|');
   const rec = recorders.get(phase ?? '');
   if (!rec) return;
+  if (rec.receipts) markDelivered(socket, text, rec.receipts);
   const t = now();
   const sentAt = Number(sentAtText);
   rec.deliveries += 1;
   if (t >= rec.window[0] && t < rec.window[1]) rec.inWindow += 1;
   if (sentAt >= rec.sentWindow[0] && sentAt < rec.sentWindow[1]) rec.latency.record(t - sentAt);
   if (rec.lastBySend) rec.lastBySend.set(sentAtText!, Math.max(rec.lastBySend.get(sentAtText!) ?? 0, t - sentAt));
+}
+
+/** As the portal does for each message that arrives: marks it delivered (the answer is counted, not awaited). */
+function markDelivered(socket: Socket, text: string, counts: NonNullable<Recorder['receipts']>) {
+  const { message } = JSON.parse(text) as { message: { conversationId: string; seq: number } };
+  const id = core.nextId();
+  core.pending.set(id, {
+    sentAt: now(),
+    phase: '',
+    reply: (answer) => {
+      if (answer.startsWith('{"v":1,"type":"receipt"')) counts.answered += 1;
+      else counts.refused += 1;
+    },
+  });
+  socket.ws.send(`{"v":1,"id":"${id}","type":"delivered","conversationId":"${message.conversationId}","seq":${message.seq}}`);
+}
+
+/** Receipts the node pushes (another member's position moved), counted for every phase that counts them. */
+function onEvent(text: string) {
+  if (!text.startsWith('{"v":1,"type":"receipt"')) return;
+  for (const rec of recorders.values()) if (rec.receipts) rec.receipts.pushed += 1;
 }
 
 function request(socket: Socket, frame: Record<string, unknown>, timeoutMs = 60_000): Promise<Record<string, unknown>> {
@@ -162,13 +186,22 @@ serveIpc(
       return request(socketOf(user), frame);
     },
 
-    'record.start'({ phase }: { phase: string }) {
-      recorders.set(phase, { deliveries: 0, latency: new Histogram(), inWindow: 0, window: ALWAYS, sentWindow: ALWAYS, lastBySend: new Map() });
+    'record.start'({ phase, markDelivered }: { phase: string; markDelivered?: boolean }) {
+      recorders.set(phase, {
+        deliveries: 0,
+        latency: new Histogram(),
+        inWindow: 0,
+        window: ALWAYS,
+        sentWindow: ALWAYS,
+        lastBySend: new Map(),
+        ...(markDelivered ? { receipts: { answered: 0, refused: 0, pushed: 0 } } : {}),
+      });
       ackRecorders.set(phase, newAckRecorder(ALWAYS));
     },
 
     'record.peek'({ phase }: { phase: string }) {
-      return { deliveries: recorders.get(phase)?.deliveries ?? 0 };
+      const rec = recorders.get(phase);
+      return { deliveries: rec?.deliveries ?? 0, answered: (rec?.receipts?.answered ?? 0) + (rec?.receipts?.refused ?? 0) };
     },
 
     'record.stop'({ phase }: { phase: string }) {
@@ -183,6 +216,7 @@ serveIpc(
         acks: ack?.acks ?? 0,
         ackLatency: (ack?.latency ?? new Histogram()).toJSON(),
         errors: ack?.errors ?? {},
+        receipts: rec?.receipts ?? null,
       };
     },
 

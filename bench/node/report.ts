@@ -259,6 +259,33 @@ export function renderSection(r: Results): string {
       '',
     );
     if (Object.keys(g.errors).length) out.push(`Errors: ${JSON.stringify(g.errors)}`, '');
+    if (g.withReceipts) {
+      const w = g.withReceipts;
+      const receipts = w.receipts.answered + w.receipts.refused;
+      out.push(
+        '#### With receipts, as the portal sends them',
+        '',
+        `Another ${w.db.messages} messages at ${g.ratePerS}/s, and every member's socket marks each message \`delivered\` as it arrives (the portal does so for every message it receives). ` +
+          `Each receipt goes to the reader's own devices and to the senders of the messages it covers (docs/protocol.md, "Receipts"), so one pushed receipt per receipt is expected once members keep up (a member's first receipt covers every message since their last one, and reaches all their senders); telling every member of every receipt would be ${fmt((g.online - 1) * (g.online - 1))} frames per message here. ` +
+          `Receipts are written together, as messages are (im/receipts/receipt-committer.ts).`,
+        '',
+        table(
+          ['deliveries', 'per-delivery latency', 'until the last member had it', 'receipts answered / refused', 'receipts pushed', 'receipt statements', ...USAGE_HEADER],
+          [
+            [
+              `${fmt(w.delivered)} / ${fmt(w.expected)}`,
+              pctl(w.latency),
+              `p50 ${ms(w.lastMember.p50)}, max ${ms(w.lastMember.max)}`,
+              `${fmt(w.receipts.answered)} / ${fmt(w.receipts.refused)}`,
+              `${fmt(w.receipts.pushed)} (${(w.receipts.pushed / Math.max(1, receipts)).toFixed(2)} per receipt)`,
+              `${fmt(statementsOn(w.db, 'members'))} on \`members\` (${(statementsOn(w.db, 'members') / Math.max(1, receipts)).toFixed(3)} per receipt)`,
+              ...usageCells(w.usage),
+            ],
+          ],
+        ),
+        '',
+      );
+    }
     if (g.profiled) {
       out.push(
         `#### Profiled group round`,
@@ -473,6 +500,13 @@ function ceilingSummary(r: Results): string | null {
     `A target that even the stand-in misses cannot be shown on this machine by any server.` +
     (best && durable ? ` The node's best rate is ${pct((100 * best.acksPerS) / Math.max(1, durable.acksPerS))} of the durable stand-in's.` : '')
   );
+}
+
+/** Statements counted on one table (any verb). */
+function statementsOn(db: DbProfile, table: string): number {
+  return Object.entries(db.counts.statements)
+    .filter(([kind]) => kind.endsWith(` ${table}`))
+    .reduce((sum, [, x]) => sum + x.count, 0);
 }
 
 /** Whether other people's work used a noticeable share of the machine during the direct-message steps. */

@@ -138,6 +138,17 @@ export type GroupResult = {
   errors: Record<string, number>;
   usage: Usage;
   profiled: { latency: Percentiles; lastMember: Percentiles; delivered: number; expected: number; db: DbProfile; profile: ProfileSummary | null; profileFile: string | null } | null;
+  /** A round in which every member's socket marks each message delivered as it arrives, as the portal does. */
+  withReceipts: {
+    delivered: number;
+    expected: number;
+    latency: Percentiles;
+    lastMember: Percentiles;
+    /** Receipts answered and refused, and receipt events the node pushed to the members' sockets. */
+    receipts: { answered: number; refused: number; pushed: number };
+    usage: Usage;
+    db: DbProfile;
+  } | null;
 };
 
 export type Results = {

@@ -516,13 +516,12 @@ async function main(): Promise<void> {
     }
     log(`  ${createNote}`);
 
-    const round = async (phase: string, count: number, profile?: string) => {
-      await Promise.all(generators.map((g) => g.call('record.start', { phase })));
+    const round = async (phase: string, count: number, options: { profile?: string; markDelivered?: boolean } = {}) => {
+      const { profile, markDelivered } = options;
+      await Promise.all(generators.map((g) => g.call('record.start', { phase, markDelivered })));
       const a = await snapshot();
-      if (profile) {
-        await node.call('instrument.start');
-        await node.call('profile.start');
-      }
+      if (profile || markDelivered) await node.call('instrument.start');
+      if (profile) await node.call('profile.start');
       const interval = 1000 / scale.groupRate;
       for (let k = 0; k < count; k++) {
         const sender = groupMembers[(k * 97) % groupMembers.length]!;
@@ -538,12 +537,29 @@ async function main(): Promise<void> {
         if (delivered >= expected) break;
         await sleep(200);
       }
+      if (markDelivered) {
+        // Every receipt answered (or a few seconds more) before the figures are read.
+        const t1 = performance.now();
+        while (performance.now() - t1 < 10_000) {
+          const peek = await Promise.all(generators.map((g) => g.call<{ answered: number }>('record.peek', { phase })));
+          if (peek.reduce((sum, p) => sum + p.answered, 0) >= delivered) break;
+          await sleep(200);
+        }
+      }
       const b = await snapshot();
       if (profile) await node.call('profile.stop', { file: profile });
-      const db = profile ? await node.call<QueryCounts>('instrument.stop') : null;
+      const db = profile || markDelivered ? await node.call<QueryCounts>('instrument.stop') : null;
       const stops = await Promise.all(
         generators.map((g) =>
-          g.call<{ deliveries: number; latency: HistogramData; lastBySend: Record<string, number>; acks: number; ackLatency: HistogramData; errors: Record<string, number> }>('record.stop', { phase }),
+          g.call<{
+            deliveries: number;
+            latency: HistogramData;
+            lastBySend: Record<string, number>;
+            acks: number;
+            ackLatency: HistogramData;
+            errors: Record<string, number>;
+            receipts: { answered: number; refused: number; pushed: number } | null;
+          }>('record.stop', { phase }),
         ),
       );
       const errors: Record<string, number> = {};
@@ -562,6 +578,9 @@ async function main(): Promise<void> {
         errors,
         usage: usageBetween(a, b),
         db: db ? { messages: count, counts: db } : null,
+        receipts: markDelivered
+          ? stops.reduce((sum, x) => ({ answered: sum.answered + (x.receipts?.answered ?? 0), refused: sum.refused + (x.receipts?.refused ?? 0), pushed: sum.pushed + (x.receipts?.pushed ?? 0) }), { answered: 0, refused: 0, pushed: 0 })
+          : null,
       };
     };
 
@@ -572,9 +591,16 @@ async function main(): Promise<void> {
     );
     await sleep(1_000);
     const file = join(dataDir, 'node-group.cpuprofile');
-    const profiled = await round('group-profiled', Math.min(10, scale.groupMessages), file);
+    const profiled = await round('group-profiled', Math.min(10, scale.groupMessages), { profile: file });
     copyFileSync(file, join(RESULTS_DIR, 'node-group.cpuprofile'));
     log(`  profiled round: ${fmt(profiled.delivered)}/${fmt(profiled.expected)} deliveries, p99 ${ms(profiled.latency.p99)}`);
+    await sleep(1_000);
+    // As the portal does: every member's device marks each message delivered as it arrives.
+    const receipted = await round('group-receipts', scale.groupMessages, { markDelivered: true });
+    const r = receipted.receipts!;
+    log(
+      `  with receipts: ${fmt(receipted.delivered)}/${fmt(receipted.expected)} deliveries, p99 ${ms(receipted.latency.p99)}; ${fmt(r.answered)} receipts answered, ${fmt(r.refused)} refused, ${fmt(r.pushed)} receipts pushed; node CPU ${pct(receipted.usage.nodeCpu)}, MariaDB ${pct(receipted.usage.mariadbCpu)}`,
+    );
     return {
       members: groupMembers.length,
       online,
@@ -597,6 +623,15 @@ async function main(): Promise<void> {
         db: profiled.db!,
         profile: summariseProfile(file, ROOT),
         profileFile: 'bench/results/node-group.cpuprofile',
+      },
+      withReceipts: {
+        delivered: receipted.delivered,
+        expected: receipted.expected,
+        latency: receipted.latency,
+        lastMember: receipted.lastMember,
+        receipts: r,
+        usage: receipted.usage,
+        db: receipted.db!,
       },
     };
   }

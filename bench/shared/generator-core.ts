@@ -65,7 +65,7 @@ export async function openLoop(args: { start: number; rate: number; durationMs: 
   return { attempted, skipped, sent };
 }
 
-export function createGeneratorCore<S extends BaseSocket>(options: { clientMsgIdPrefix: string; onMessage: (socket: S, text: string) => void }) {
+export function createGeneratorCore<S extends BaseSocket>(options: { clientMsgIdPrefix: string; onMessage: (socket: S, text: string) => void; onEvent?: (socket: S, text: string) => void }) {
   const runTag = randomBytes(3).toString('hex');
   let frameCounter = 0;
   const sockets = new Map<number, S>();
@@ -88,7 +88,7 @@ export function createGeneratorCore<S extends BaseSocket>(options: { clientMsgId
       socket.onReady?.();
       return;
     }
-    if (!text.includes('"re":"')) return;
+    if (!text.includes('"re":"')) return options.onEvent?.(socket, text);
     let frame: { type?: string; re?: string; code?: string };
     try {
       frame = JSON.parse(text) as typeof frame;

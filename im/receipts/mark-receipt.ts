@@ -22,7 +22,13 @@ export async function markReceipt(ctx: NodeContext, kind: 'read' | 'delivered', 
   const receipt = { conversationId, address: ctx.actor.address, ...move.after };
   if (move.after.readSeq === move.before.readSeq && move.after.deliveredSeq === move.before.deliveredSeq) return receipt;
   const members = (await activeMembersOf(ctx, [conversationId])).get(conversationId) ?? [];
-  await ctx.bus.publish({ kind: 'deliver', recipients: receiptAudience(ctx.domain, ctx.actor.address, move.senders, members), frame: serverFrame('receipt', receipt) });
+  // The device that asked has the answer; the rest of the audience gets the event.
+  await ctx.bus.publish({
+    kind: 'deliver',
+    recipients: receiptAudience(ctx.domain, ctx.actor.address, move.senders, members),
+    frame: serverFrame('receipt', receipt),
+    ...(ctx.connectionId ? { exceptConnection: ctx.connectionId } : {}),
+  });
   await ctx.federation.shareReceipt(receipt);
   return receipt;
 }

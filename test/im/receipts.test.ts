@@ -82,6 +82,9 @@ describe('receipts', () => {
     await expect.poll(() => positionsOf(daveLaptop, ack.conversationId, DAVE).at(-1)).toEqual([ack.seq, ack.seq]);
     // The laptop's own copy of the conversation has nothing unread any more.
     await expect.poll(async () => (await daveLaptop.conversations()).find((c) => c.id === ack.conversationId)?.unread).toBe(0);
+    // The phone had its answer; it is not told again.
+    await settle(alice, ack.conversationId, [davePhone]);
+    expect(positionsOf(davePhone, ack.conversationId, DAVE)).toEqual([]);
     for (const d of [alice, davePhone, daveLaptop]) d.close();
   });
 
