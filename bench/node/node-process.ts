@@ -5,28 +5,15 @@
  * Run only by bench/node/run.ts (with --expose-gc, so memory is read after a full collection).
  */
 import { writeHeapSnapshot } from 'node:v8';
-import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import type { Sequelize } from 'sequelize';
 import { loadNodeConfig } from '../../im/config.ts';
 import { startNode } from '../../im/main.ts';
 import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
 import { serveIpc } from './ipc.ts';
+import { watchProcess, type NodeStats } from './process-stats.ts';
 
-export type NodeStats = {
-  rss: number;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-  arrayBuffers: number;
-  cpuUserUs: number;
-  cpuSystemUs: number;
-  eluActive: number;
-  eluIdle: number;
-  loopDelay: { p50: number; p99: number; max: number };
-  /** Garbage-collection pauses since the last stats call: all of them, and the longest full (mark-compact) one. */
-  gc: { count: number; totalMs: number; maxMs: number; majorCount: number; majorMaxMs: number };
-  sockets: number;
-};
+export type { NodeStats } from './process-stats.ts';
 
 export type QueryCounts = {
   /** Statements by kind (SELECT, INSERT, UPDATE, START, COMMIT, …), with the time from send to answer. */
@@ -38,21 +25,7 @@ export type QueryCounts = {
 
 const node = await startNode(loadNodeConfig(process.env), { migrate: true });
 const gc = (globalThis as { gc?: () => void }).gc;
-const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-loopDelay.enable();
-let gcSince = { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMaxMs: 0 };
-new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) {
-    const major = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
-    gcSince.count += 1;
-    gcSince.totalMs += entry.duration;
-    gcSince.maxMs = Math.max(gcSince.maxMs, entry.duration);
-    if (major) {
-      gcSince.majorCount += 1;
-      gcSince.majorMaxMs = Math.max(gcSince.majorMaxMs, entry.duration);
-    }
-  }
-}).observe({ entryTypes: ['gc'] });
+const watched = watchProcess();
 
 const counts: QueryCounts = { statements: {}, transactions: { count: 0, ms: 0, maxMs: 0 }, wallMs: 0 };
 let countingSince = 0;
@@ -67,27 +40,7 @@ serveIpc(
         gc();
         gc();
       }
-      const memory = process.memoryUsage();
-      const cpu = process.cpuUsage();
-      const elu = performance.eventLoopUtilization();
-      const delay = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
-      loopDelay.reset();
-      const gcStats = gcSince;
-      gcSince = { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMaxMs: 0 };
-      return {
-        rss: memory.rss,
-        heapUsed: memory.heapUsed,
-        heapTotal: memory.heapTotal,
-        external: memory.external,
-        arrayBuffers: memory.arrayBuffers,
-        cpuUserUs: cpu.user,
-        cpuSystemUs: cpu.system,
-        eluActive: elu.active,
-        eluIdle: elu.idle,
-        loopDelay: delay,
-        gc: gcStats,
-        sockets: node.sockets.registry.size,
-      };
+      return watched.stats(node.sockets.registry.size);
     },
     /** A heap snapshot after a full collection (blocks the node for a moment; only between measurements). */
     'heap.snapshot'({ file }: { file: string }) {

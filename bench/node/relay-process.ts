@@ -16,12 +16,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
 import { serveIpc } from './ipc.ts';
-import type { NodeStats } from './node-process.ts';
+import { watchProcess, type NodeStats } from './process-stats.ts';
 
 const mode = process.env.RELAY_MODE === 'durable' ? 'durable' : 'memory';
 const domain = process.env.NODE_DOMAIN ?? 'bench.campus.test';
@@ -219,21 +219,7 @@ function requireEnv(name: string): string {
 }
 
 // The figures the orchestrator reads from a node process, read the same way here.
-const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-loopDelay.enable();
-let gcSince = { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMaxMs: 0 };
-new PerformanceObserver((list) => {
-  for (const entry of list.getEntries()) {
-    const major = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
-    gcSince.count += 1;
-    gcSince.totalMs += entry.duration;
-    gcSince.maxMs = Math.max(gcSince.maxMs, entry.duration);
-    if (major) {
-      gcSince.majorCount += 1;
-      gcSince.majorMaxMs = Math.max(gcSince.majorMaxMs, entry.duration);
-    }
-  }
-}).observe({ entryTypes: ['gc'] });
+const watched = watchProcess();
 
 await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
 const localUrl = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
@@ -241,16 +227,9 @@ const localUrl = `http://127.0.0.1:${(http.address() as { port: number }).port}`
 serveIpc(
   {
     stats(): NodeStats {
-      const memory = process.memoryUsage();
-      const cpu = process.cpuUsage();
-      const elu = performance.eventLoopUtilization();
-      const delay = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
-      loopDelay.reset();
-      const gc = gcSince;
-      gcSince = { count: 0, totalMs: 0, maxMs: 0, majorCount: 0, majorMaxMs: 0 };
       let open = 0;
       for (const set of sockets.values()) open += set.size;
-      return { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external, arrayBuffers: memory.arrayBuffers, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, eluActive: elu.active, eluIdle: elu.idle, loopDelay: delay, gc, sockets: open };
+      return watched.stats(open);
     },
     metrics() {
       const memory = process.memoryUsage();

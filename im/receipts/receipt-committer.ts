@@ -115,14 +115,25 @@ export function createReceiptCommitter(options: { sequelize: Sequelize; domain: 
     return moves;
   }
 
-  /** The active members' positions, by `conversationId\naddress`. */
+  /**
+   * The active members' positions, by `conversationId\naddress`. Asked as two plain IN lists, which use
+   * the (conversation_id, address) key, and sorted out here: MariaDB ran the same question with a
+   * `(conversation_id, address) IN ((…), …)` list as a scan per pair, ~5 s for 2,000 pairs.
+   */
   async function positions(members: { conversationId: string; address: string }[]): Promise<Map<string, Positions>> {
-    const pairs = members.map((m) => `(${literal(m.conversationId)}, ${literal(m.address)})`).join(', ');
+    const wanted = new Set(members.map(keyOf));
+    const ids = [...new Set(members.map((m) => m.conversationId))];
+    const addresses = [...new Set(members.map((m) => m.address))];
     const rows = await sequelize.query<Row>(
-      `SELECT conversation_id, address, read_seq, delivered_seq FROM members WHERE state = 'active' AND (conversation_id, address) IN (${pairs})`,
+      `SELECT conversation_id, address, read_seq, delivered_seq FROM members WHERE conversation_id IN (${ids.map(literal).join(', ')}) AND address IN (${addresses.map(literal).join(', ')}) AND state = 'active'`,
       { type: QueryTypes.SELECT },
     );
-    return new Map(rows.map((r) => [`${r.conversation_id}\n${r.address}`, { readSeq: Number(r.read_seq), deliveredSeq: Number(r.delivered_seq) }]));
+    const found = new Map<string, Positions>();
+    for (const r of rows) {
+      const key = `${r.conversation_id}\n${r.address}`;
+      if (wanted.has(key)) found.set(key, { readSeq: Number(r.read_seq), deliveredSeq: Number(r.delivered_seq) });
+    }
+    return found;
   }
 
   /** Moves the positions forward (never back, whoever else writes meanwhile) and reads where they are now. */
