@@ -40,7 +40,7 @@ type Recorder = {
   sentWindow: [number, number];
   /** The latest delivery of each message (by its send time), when asked for: how long until the last member had it. */
   lastBySend?: Map<string, number>;
-  /** When set, each receiving socket marks each message delivered, as the portal does, and the answers and pushed receipts are counted. */
+  /** When set, each receiving socket marks each message delivered as it arrives, and the answers and pushed receipts are counted. */
   receipts?: { answered: number; refused: number; pushed: number };
 };
 

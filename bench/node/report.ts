@@ -263,9 +263,9 @@ export function renderSection(r: Results): string {
       const w = g.withReceipts;
       const receipts = w.receipts.answered + w.receipts.refused;
       out.push(
-        '#### With receipts, as the portal sends them',
+        '#### With receipts: every member marks each message as it arrives',
         '',
-        `Another ${w.db.messages} messages at ${g.ratePerS}/s, and every member's socket marks each message \`delivered\` as it arrives (the portal does so for every message it receives). ` +
+        `Another ${w.db.messages} messages at ${g.ratePerS}/s, and every member's socket marks each message \`delivered\` as it arrives: the worst case, as if every member had the group open and read each message at once (the portal marks messages delivered as they arrive in direct conversations and groups of up to 100 members; in bigger groups it tells only what is read). ` +
           `Each receipt goes to the reader's own devices and to the senders of the messages it covers (docs/protocol.md, "Receipts"), so one pushed receipt per receipt is expected once members keep up (a member's first receipt covers every message since their last one, and reaches all their senders); telling every member of every receipt would be ${fmt((g.online - 1) * (g.online - 1))} frames per message here. ` +
           `Receipts are written together, as messages are (im/receipts/receipt-committer.ts).`,
         '',
@@ -441,6 +441,19 @@ function findings(r: Results, v: Verdicts): string[] {
     );
   }
 
+  if (r.group?.withReceipts) {
+    const g = r.group;
+    const w = g.withReceipts!;
+    const offered = (g.online - 1) * g.ratePerS;
+    const answered = w.receipts.answered + w.receipts.refused;
+    lines.push(
+      `- **Receipts in the ${fmt(g.members)}-member group:** every member marking each message as it arrives is ${fmt(offered)} receipts/s at ${g.ratePerS} messages/s. ` +
+        `${fmt(answered)} of ${fmt(w.expected)} were answered within the round (10 s after the last delivery), with ${fmt(statementsOn(w.db, 'members'))} statements on \`members\` in all; the node used ${pct(w.usage.nodeCpu)} of a core and MariaDB ${pct(w.usage.mariadbCpu)}` +
+        (w.usage.nodeCpu >= 90
+          ? `, so the node, not the database, was the limit, and messages waited behind receipts (delivery p99 ${ms(w.latency.p99)}). A receipt costs the node about what a message does — a frame in, an answer and an event out — so a group where everyone reads everything at once costs what a message rate of ${fmt(offered)}/s would. The portal therefore sends \`delivered\` only in direct conversations and groups of up to 100 members.`
+          : ` (delivery p99 ${ms(w.latency.p99)}).`),
+    );
+  }
   if (r.idle) {
     const i = r.idle;
     const header = i.heapSample.strings.find((g) => g.name.includes('atrium.v1'));

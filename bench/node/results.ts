@@ -138,7 +138,7 @@ export type GroupResult = {
   errors: Record<string, number>;
   usage: Usage;
   profiled: { latency: Percentiles; lastMember: Percentiles; delivered: number; expected: number; db: DbProfile; profile: ProfileSummary | null; profileFile: string | null } | null;
-  /** A round in which every member's socket marks each message delivered as it arrives, as the portal does. */
+  /** A round in which every member's socket marks each message delivered as it arrives (the worst case of receipts). */
   withReceipts: {
     delivered: number;
     expected: number;

@@ -374,11 +374,19 @@ export async function advanceSequences(sequelize: Sequelize, tx: Transaction, ad
 // round trip inside a flush holds its row locks longer. 2,000 rows are well under max_allowed_packet.
 const CHUNK = 2000;
 
+/**
+ * Pairs per `(a, b) IN (…)` list. MariaDB turns an IN list of 1,000 values or more into a subquery
+ * (`in_predicate_conversion_threshold`), and for a list of pairs that plan scans the whole table once per
+ * pair: on the messages table, a flush that met one retried client id would have stalled with its
+ * conversations locked. Shorter lists are looked up on the key.
+ */
+const PAIRS_PER_LIST = 500;
+
 /** Entries already stored under these (sender, client id) pairs: the retried sends. */
 async function findStored(sequelize: Sequelize, literal: Literal, tx: Transaction, batch: Append[]): Promise<MessageRecord[]> {
   const found: MessageRecord[] = [];
-  for (let i = 0; i < batch.length; i += CHUNK) {
-    const chunk = batch.slice(i, i + CHUNK);
+  for (let i = 0; i < batch.length; i += PAIRS_PER_LIST) {
+    const chunk = batch.slice(i, i + PAIRS_PER_LIST);
     const pairs = chunk.map((b) => `(${literal(b.sender)}, ${literal(b.clientMsgId)})`).join(', ');
     const rows = await sequelize.query<Record<string, unknown>>(`SELECT * FROM messages WHERE (sender, client_msg_id) IN (${pairs})`, { type: QueryTypes.SELECT, transaction: tx });
     for (const r of rows) {

@@ -276,6 +276,31 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     expect(alice.errors).toEqual([]);
   });
 
+  it('tells the node a message reached it in a small group, and in a group of over 100 members only when read', { timeout: 60_000 }, async () => {
+    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    try {
+      const crowd = Array.from({ length: 101 }, (_, i) => `hall-${String(i).padStart(3, '0')}@eng.campus.test`);
+      const big = await carol.createGroup('Main hall', ['alice@eng.campus.test', ...crowd]);
+      const small = await carol.createGroup('Lab pair', ['alice@eng.campus.test']);
+      await expect.poll(() => alice.page.locator('.conversation-item', { hasText: 'Lab pair' }).count(), { timeout: 10_000 }).toBe(1);
+      const inBig = await carol.send({ conversationId: big.id, text: 'the hall opens at nine' });
+      const inSmall = await carol.send({ conversationId: small.id, text: 'bring the probes' });
+      const deliveredSeq = async (conversationId: string) =>
+        (await campus.nodes.eng.models.Member.findOne({ where: { conversationId, address: 'alice@eng.campus.test' } }))!.deliveredSeq;
+      await expect.poll(() => deliveredSeq(small.id), { timeout: 10_000 }).toBe(inSmall.seq);
+      // Both reached the page together; the big group's had as long to be told, and was not.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await deliveredSeq(big.id)).toBeLessThan(inBig.seq);
+      await expect.poll(() => alice.page.locator('.conversation-item', { hasText: 'Main hall' }).locator('.badge').textContent().catch(() => null)).toBe('1');
+      // Reading it is told, in a group of any size.
+      await openConversation(alice.page, 'Main hall');
+      await expect.poll(() => deliveredSeq(big.id), { timeout: 10_000 }).toBe(inBig.seq);
+    } finally {
+      carol.close();
+    }
+    expect(alice.errors).toEqual([]);
+  });
+
   it('pages through a long history by scrolling up', { timeout: 60_000 }, async () => {
     const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
     try {

@@ -48,6 +48,8 @@ export type ChatEvents = {
 
 const SHOWN = new Set(['text', 'card', 'system']);
 const TYPING_SHOWN_MS = 4_000;
+/** Groups above this size get no "delivered" receipts from the portal (see #scheduleDelivered). */
+const DELIVERED_UP_TO = 100;
 
 export const keyOf = (domain: string, conversationId: string) => `${domain}/${conversationId}`;
 export const localPart = (address: string) => address.split('@')[0] ?? address;
@@ -309,7 +311,14 @@ export class Chat extends Emitter<ChatEvents> {
     return true;
   }
 
+  /**
+   * Tells the node the messages reached this device, for the "Delivered" its senders show. Not in groups
+   * of more than DELIVERED_UP_TO members: there a message shows "Delivered" only once every member has
+   * it, which hardly ever happens, while every member's device answering every message would cost the
+   * node one receipt per member per message. Reading is still told there ("Read by k of N").
+   */
   #scheduleDelivered(entry: Entry, seq: number): void {
+    if (entry.conv.kind === 'group' && entry.conv.members.length > DELIVERED_UP_TO) return;
     if (this.#deliveredTimers.has(entry.key)) return;
     this.#deliveredTimers.set(
       entry.key,
