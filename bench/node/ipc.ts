@@ -67,3 +67,25 @@ export function serveIpc(commands: Commands, onParentGone: () => void): void {
   });
   process.on('disconnect', onParentGone);
 }
+
+/**
+ * The IPC side of a measured server process (the node, or the stand-in server): its commands plus
+ * `shutdown`. It stops when the parent goes away or on a signal (the orchestrator's cleanup after a
+ * failure, or a person's Ctrl-C), so its sockets and database connections do not linger; then it
+ * reports `ready` with what the orchestrator needs to know of it.
+ */
+export function serveServerProcess(commands: Commands, stop: () => Promise<void>, ready: Record<string, unknown>): void {
+  const exit = () => void stop().finally(() => process.exit(0));
+  serveIpc(
+    {
+      ...commands,
+      async shutdown() {
+        await stop();
+        setImmediate(() => process.exit(0));
+      },
+    },
+    exit,
+  );
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, exit);
+  process.send!({ event: 'ready', ...ready });
+}

@@ -10,7 +10,7 @@ import type { Sequelize } from 'sequelize';
 import { loadNodeConfig } from '../../im/config.ts';
 import { startNode } from '../../im/main.ts';
 import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
-import { serveIpc } from './ipc.ts';
+import { serveServerProcess } from './ipc.ts';
 import { watchProcess, type NodeStats } from './process-stats.ts';
 
 export type { NodeStats } from './process-stats.ts';
@@ -33,7 +33,7 @@ let instrumenting = false;
 const queryStarted = new WeakMap<object, number>();
 instrumentTransactions(node.sequelize);
 
-serveIpc(
+serveServerProcess(
   {
     stats({ collect }: { collect?: boolean }): NodeStats {
       if (collect && gc) {
@@ -82,19 +82,10 @@ serveIpc(
       return counts;
     },
     ...cpuProfilerCommands(),
-    async shutdown() {
-      await stop();
-      setImmediate(() => process.exit(0));
-    },
   },
-  () => void stop().finally(() => process.exit(0)),
+  stop,
+  { url: node.url, localUrl: node.localUrl, pid: process.pid },
 );
-
-// Stopped by a signal (the orchestrator's cleanup after a failure, or a person's Ctrl-C), it still closes
-// the node: its sockets and database connections do not linger.
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop().finally(() => process.exit(0)));
-
-process.send!({ event: 'ready', url: node.url, localUrl: node.localUrl, pid: process.pid });
 
 let stopping: Promise<void> | undefined;
 function stop(): Promise<void> {

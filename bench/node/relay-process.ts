@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
-import { serveIpc } from './ipc.ts';
+import { serveServerProcess } from './ipc.ts';
 import { watchProcess, type NodeStats } from './process-stats.ts';
 
 const mode = process.env.RELAY_MODE === 'durable' ? 'durable' : 'memory';
@@ -224,7 +224,7 @@ const watched = watchProcess();
 await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
 const localUrl = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
 
-serveIpc(
+serveServerProcess(
   {
     stats(): NodeStats {
       let open = 0;
@@ -241,15 +241,10 @@ serveIpc(
       return { statements: {}, transactions: { count: 0, ms: 0, maxMs: 0 }, wallMs: 0 };
     },
     ...cpuProfilerCommands(),
-    async shutdown() {
-      await stop();
-      setImmediate(() => process.exit(0));
-    },
   },
-  () => void stop().finally(() => process.exit(0)),
+  stop,
+  { url: localUrl, localUrl, pid: process.pid },
 );
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop().finally(() => process.exit(0)));
-process.send!({ event: 'ready', url: localUrl, localUrl, pid: process.pid });
 
 async function stop(): Promise<void> {
   // As the node does on shutdown: every socket told "going away", then whatever lingers cut.
