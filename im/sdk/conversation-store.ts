@@ -13,6 +13,8 @@ export class ConversationStore {
   #known = new Map<string, Conversation>();
   /** Per conversation, the unread messages counted here since its last view (id → seq), so that a recall of one uncounts it. */
   #counted = new Map<string, Map<string, number>>();
+  /** Per conversation, where its last view from the node ended: reading past it leaves unread only what was counted here after it. */
+  #viewEnd = new Map<string, number>();
 
   /**
    * The view the node sent replaces what was known, unless entries after it have already been applied
@@ -30,12 +32,14 @@ export class ConversationStore {
     if (known && known.lastSeq > view.lastSeq) return copyOf(known);
     this.#known.set(view.id, copyOf(view));
     this.#counted.delete(view.id);
+    this.#viewEnd.set(view.id, view.lastSeq);
     return view;
   }
 
   forget(conversationId: string): void {
     this.#known.delete(conversationId);
     this.#counted.delete(conversationId);
+    this.#viewEnd.delete(conversationId);
   }
 
   /**
@@ -49,7 +53,7 @@ export class ConversationStore {
     view.lastSeq = message.seq;
     view.updatedAt = message.createdAt;
     if (message.kind === 'text' || message.kind === 'card') {
-      if (message.sender !== me && !message.recalledAt) {
+      if (message.sender !== me && !message.recalledAt && message.seq > view.readSeq) {
         view.unread += 1;
         const counted = this.#counted.get(view.id) ?? new Map<string, number>();
         this.#counted.set(view.id, counted.set(message.id, message.seq));
@@ -79,9 +83,12 @@ export class ConversationStore {
     }
     if (receipt.address === me) {
       view.readSeq = Math.max(view.readSeq, receipt.readSeq);
-      const counted = this.#counted.get(view.id);
-      if (counted) for (const [id, seq] of counted) if (seq <= view.readSeq) counted.delete(id);
+      const counted = this.#counted.get(view.id) ?? new Map<string, number>();
+      for (const [id, seq] of counted) if (seq <= view.readSeq) counted.delete(id);
       if (view.readSeq >= view.lastSeq) view.unread = 0;
+      // Read past the end of the last view: what is unread is what was counted here after the position.
+      // (Read up to a place within it, the node's count cannot be split here: it stays until the next view.)
+      else if (view.readSeq >= (this.#viewEnd.get(view.id) ?? Number.POSITIVE_INFINITY)) view.unread = counted.size;
     }
   }
 }

@@ -389,6 +389,16 @@ describe('telling members of a change', () => {
     expect(latest(carol, group.id)!.unread).toBe(1);
     expect((await carol.conversations()).find((c) => c.id === group.id)!.unread).toBe(1);
     expect(kept.seq).toBeLessThan(gone.seq);
+
+    // Read up to a place among what came since: what follows it still counts, and nothing before it.
+    const more: Awaited<ReturnType<typeof alice.send>>[] = [];
+    for (const text of ['four', 'five', 'six']) more.push(await alice.send({ conversationId: group.id, text }));
+    await expect.poll(() => carol.messages.some((m) => m.id === more[2]!.messageId)).toBe(true);
+    await carol.markRead(group.id, more[1]!.seq);
+    await alice.renameGroup(group.id, 'Counting, partly read');
+    await expect.poll(() => latest(carol, group.id)?.title).toBe('Counting, partly read');
+    expect(latest(carol, group.id)!.unread).toBe(1);
+    expect((await carol.conversations()).find((c) => c.id === group.id)!.unread).toBe(1);
   });
 
   it('builds, from entries alone, the same group as the node shows, through a long run of changes of every kind', async () => {
