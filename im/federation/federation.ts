@@ -92,6 +92,32 @@ export function createFederation(options: {
 
   const presence = createFederatedPresence({ domain, transport, logger });
 
+  // Receipts shared in the same turn of the event loop (a receipt flush answers many at once) go to each
+  // destination's outbox in one insert: in a big group, one row write per receipt was one commit each.
+  type SharedReceipt = FederationEvent & { type: 'receipt' };
+  let pendingReceipts: { destination: string; event: SharedReceipt; done: { resolve(): void; reject(error: unknown): void } }[] = [];
+  function queueReceipt(destination: string, event: SharedReceipt): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (pendingReceipts.length === 0) setImmediate(writeReceipts);
+      pendingReceipts.push({ destination, event, done: { resolve, reject } });
+    });
+  }
+  function writeReceipts(): void {
+    const batch = pendingReceipts;
+    pendingReceipts = [];
+    const byDestination = new Map<string, SharedReceipt[]>();
+    for (const { destination, event } of batch) byDestination.set(destination, [...(byDestination.get(destination) ?? []), event]);
+    void Promise.all([...byDestination].map(([destination, events]) => outbox.enqueue(undefined, destination, events))).then(
+      () => {
+        outbox.kick();
+        for (const item of batch) item.done.resolve();
+      },
+      (error: unknown) => {
+        for (const item of batch) item.done.reject(error);
+      },
+    );
+  }
+
   return {
     remoteDomains,
     heardFrom: outbox.heardFrom,
@@ -220,12 +246,10 @@ export function createFederation(options: {
       throw new AppError(code, response.status, message);
     },
 
-    /** Receipts go to every other member domain, through the outbox. */
+    /** Receipts go to every other member domain, through the outbox (written together: see queueReceipt). */
     async shareReceipt(receipt: { conversationId: string; address: string; readSeq: number; deliveredSeq: number }): Promise<void> {
       const active = (await options.members.of([receipt.conversationId])).get(receipt.conversationId) ?? new Set();
-      const destinations = remoteDomains(active);
-      for (const dest of destinations) await outbox.enqueue(undefined, dest, [{ type: 'receipt', ...receipt }]);
-      if (destinations.length > 0) outbox.kick();
+      await Promise.all(remoteDomains(active).map((destination) => queueReceipt(destination, { type: 'receipt', ...receipt })));
     },
 
     /** Typing crosses best-effort: one attempt, no outbox. */

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { operator } from '../../gateway/context.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let campus: Campus;
 let as: ReturnType<typeof campusPeople>;
@@ -77,6 +80,38 @@ describe('across colleges', () => {
     await expect.poll(() => alice.messages.some((m) => m.id === marker.messageId)).toBe(true);
     expect(aliceSaw).toEqual([]);
     for (const c of [alice, dave, bob]) c.close();
+  });
+
+  it('writes the receipts many remote members send at once to the outbox together, and the sender hears of each', async () => {
+    const ctx = { ...campus.gateway.context(null), actor: operator('test') };
+    const names = Array.from({ length: 8 }, (_, i) => `arts-reader-${i}`);
+    for (const username of names) {
+      await createUser(ctx, { username, displayName: `Arts reader ${username.slice(-1)}`, email: `${username}@campus.test`, password: DEMO_PASSWORD, roles: ['student'], units: ['campus/arts/history'] });
+    }
+    const alice = await as('alice', 'eng');
+    const readers = [];
+    for (const name of names) readers.push(await as(name, 'arts'));
+    const heard = new Set<string>();
+    alice.on('receipt', (r) => heard.add(r.address));
+    const group = await alice.createGroup('Arts seminar', names.map((n) => `${n}@arts.campus.test`));
+    const ack = await alice.send({ conversationId: group.id, text: 'reading for Thursday' });
+    for (const r of readers) await expect.poll(() => r.messages.some((m) => m.id === ack.messageId), { timeout: 15_000 }).toBe(true);
+
+    let inserts = 0;
+    const arts = campus.nodes.arts.sequelize;
+    arts.addHook('afterQuery', 'count-outbox', (_options, query) => {
+      if (/^\s*INSERT\s+INTO\s+[`"]?outbox[`"]?\s/i.test(String((query as unknown as { sql?: string }).sql ?? ''))) inserts += 1;
+    });
+    try {
+      await Promise.all(readers.map((r) => r.markDelivered(group.id, ack.seq)));
+    } finally {
+      arts.removeHook('afterQuery', 'count-outbox');
+    }
+    // One outbox row write per receipt before; a few for all of them now.
+    expect(inserts).toBeGreaterThan(0);
+    expect(inserts).toBeLessThan(names.length / 2);
+    await expect.poll(() => heard.size, { timeout: 15_000 }).toBe(names.length);
+    for (const c of [alice, ...readers]) c.close();
   });
 
   it('keeps a remote reader\'s receipt for their own just-acknowledged message, before their node has its copy', async () => {
