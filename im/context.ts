@@ -10,6 +10,7 @@ import type { MemberCache } from './conversations/member-cache.ts';
 import type { Federation } from './federation/federation.ts';
 import type { AppsServices } from './bots/apps-services.ts';
 import type { ReceiptCommitter } from './receipts/receipt-committer.ts';
+import type { ReceiptNews } from './receipts/receipt-news.ts';
 
 /** The long-lived parts of a domain node that every use-case may use. */
 export type NodeServices = {
@@ -21,6 +22,8 @@ export type NodeServices = {
   committer: GroupCommitter;
   /** Receipts written together, as messages are (im/receipts/receipt-committer.ts). */
   receipts: ReceiptCommitter;
+  /** Tells of receipts, gathered per turn of the event loop (im/receipts/receipt-news.ts). */
+  receiptNews: ReceiptNews;
   presence: PresenceStore;
   /** Active members per conversation, cached; publish a `membership` bus event after changing members. */
   members: MemberCache;

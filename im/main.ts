@@ -22,6 +22,7 @@ import { portalCors } from './http/cors.ts';
 import { fanOut } from './messages/fan-out.ts';
 import { createGroupCommitter } from './messages/group-commit.ts';
 import { createReceiptCommitter } from './receipts/receipt-committer.ts';
+import { createReceiptNews } from './receipts/receipt-news.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
 import { createMemberCache } from './conversations/member-cache.ts';
 import { domainOf } from './address.ts';
@@ -157,7 +158,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   });
   const receipts = createReceiptCommitter({ sequelize, domain: config.domain, windowMs: config.flushWindowMs, maxBatch: config.flushMaxBatch, logger });
   const apps = createAppsServices({ sequelize, gatewayIssuer: config.gatewayIssuer, domain: config.domain, publicUrl: url, signingKey: nodeKey, ttlMs: config.registryTtlMs, logger });
-  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, presence, members, federation, apps, logger });
+  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, receiptNews: createReceiptNews(bus), presence, members, federation, apps, logger });
   outbox.start();
 
   const verifier = refusingDisabledClients(createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain }), apps.directory.clientActive);

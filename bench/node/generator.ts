@@ -82,7 +82,7 @@ function markDelivered(socket: Socket, text: string, counts: NonNullable<Recorde
   socket.ws.send(`{"v":1,"id":"${id}","type":"delivered","conversationId":"${message.conversationId}","seq":${message.seq}}`);
 }
 
-/** Receipts the node pushes (another member's position moved), counted for every phase that counts them. */
+/** Receipt frames the node pushes (`receipt`, or `receipts` listing several), counted for every phase that counts them. */
 function onEvent(text: string) {
   if (!text.startsWith('{"v":1,"type":"receipt"')) return;
   for (const rec of recorders.values()) if (rec.receipts) rec.receipts.pushed += 1;

@@ -266,11 +266,11 @@ export function renderSection(r: Results): string {
         '#### With receipts: every member marks each message as it arrives',
         '',
         `Another ${w.db.messages} messages at ${g.ratePerS}/s, and every member's socket marks each message \`delivered\` as it arrives: the worst case, as if every member had the group open and read each message at once (the portal marks messages delivered as they arrive in direct conversations and groups of up to 100 members; in bigger groups it tells only what is read). ` +
-          `Each receipt goes to the reader's own devices and to the senders of the messages it covers (docs/protocol.md, "Receipts"), so one pushed receipt per receipt is expected once members keep up (a member's first receipt covers every message since their last one, and reaches all their senders); telling every member of every receipt would be ${fmt((g.online - 1) * (g.online - 1))} frames per message here. ` +
+          `Each receipt goes to the reader's own devices and to the senders of the messages it covers (docs/protocol.md, "Receipts"), and receipts told to one person at the same moment share a frame (\`receipts\`), so at most one pushed frame per receipt is expected once members keep up (a member's first receipt covers every message since their last one, and reaches all their senders); telling every member of every receipt would be ${fmt((g.online - 1) * (g.online - 1))} frames per message here. ` +
           `Receipts are written together, as messages are (im/receipts/receipt-committer.ts).`,
         '',
         table(
-          ['deliveries', 'per-delivery latency', 'until the last member had it', 'receipts answered / refused', 'receipts pushed', 'receipt statements', ...USAGE_HEADER],
+          ['deliveries', 'per-delivery latency', 'until the last member had it', 'receipts answered / refused', 'receipt frames pushed', 'receipt statements', ...USAGE_HEADER],
           [
             [
               `${fmt(w.delivered)} / ${fmt(w.expected)}`,

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
 import { activeMembersOf, assertMember } from '../conversations/membership.ts';
-import { serverFrame } from '../protocol/frames.ts';
 import { receiptAudience } from './receipt-recipients.ts';
 
 const receiptSchema = z.object({ conversationId: z.string().uuid(), seq: z.number().int().min(0) });
@@ -12,8 +11,8 @@ export type Receipt = { conversationId: string; address: string; readSeq: number
 /**
  * Moves the actor's delivered (and, for `read`, read) position forward — never back, never past the
  * conversation's end — through the receipt committer, and tells of the move the actor's devices, so
- * receipts sync, and the senders of the messages it covers (receiptAudience); other domains' members
- * are told through their nodes.
+ * receipts sync, and the senders of the messages it covers (receiptAudience), gathered per turn
+ * (receipt-news.ts); other domains' members are told through their nodes.
  */
 export async function markReceipt(ctx: NodeContext, kind: 'read' | 'delivered', input: unknown): Promise<Receipt> {
   const { conversationId, seq } = parseInput(receiptSchema, input);
@@ -22,13 +21,8 @@ export async function markReceipt(ctx: NodeContext, kind: 'read' | 'delivered', 
   const receipt = { conversationId, address: ctx.actor.address, ...move.after };
   if (move.after.readSeq === move.before.readSeq && move.after.deliveredSeq === move.before.deliveredSeq) return receipt;
   const members = (await activeMembersOf(ctx, [conversationId])).get(conversationId) ?? [];
-  // The device that asked has the answer; the rest of the audience gets the event.
-  await ctx.bus.publish({
-    kind: 'deliver',
-    recipients: receiptAudience(ctx.domain, ctx.actor.address, move.senders, members),
-    frame: serverFrame('receipt', receipt),
-    ...(ctx.connectionId ? { exceptConnection: ctx.connectionId } : {}),
-  });
+  // The device that asked has the answer; the rest of the audience is told (im/receipts/receipt-news.ts).
+  await ctx.receiptNews.tell(receipt, receiptAudience(ctx.domain, ctx.actor.address, move.senders, members), ctx.connectionId);
   await ctx.federation.shareReceipt(receipt);
   return receipt;
 }

@@ -208,6 +208,13 @@ export class AtriumClient extends Emitter<ClientEvents> {
       case 'receipt':
         this.#conversations.receipt(frame as unknown as Receipt, this.address);
         return this.emit('receipt', frame as unknown as Receipt);
+      case 'receipts':
+        // Several members' receipts in one frame: told one by one, as if each had come alone.
+        for (const receipt of Array.isArray(frame.receipts) ? (frame.receipts as Receipt[]) : []) {
+          this.#conversations.receipt(receipt, this.address);
+          this.emit('receipt', receipt);
+        }
+        return;
       case 'typing':
         return this.emit('typing', frame as unknown as Typing);
       case 'presence':

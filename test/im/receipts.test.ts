@@ -4,6 +4,7 @@ import { operator } from '../../gateway/context.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
+import { openRaw } from '../helpers/raw-socket.ts';
 import type { AtriumClient, Message, Receipt } from '../../im/sdk/client.ts';
 
 const DAVE = 'dave@eng.campus.test';
@@ -178,6 +179,9 @@ describe('receipts in a big group', () => {
     const readers: Device[] = [];
     for (const name of names) readers.push(await device(name));
     const group = await alice.createGroup('Lecture hall', [DAVE, ...names.map((n) => `${n}@eng.campus.test`)]);
+    // Another of Alice's devices, bare, to see the frames themselves.
+    const aliceRaw = await openRaw(eng.url, ['atrium.v1', `atrium.token.${await alice.login.tokenFor(eng.url)}`]);
+    await aliceRaw.next((f) => f.type === 'ready');
     const ack = await alice.send({ conversationId: group.id, text: 'the slides are up' });
     for (const r of readers) await expect.poll(() => r.messages.some((m) => m.id === ack.messageId)).toBe(true);
 
@@ -201,6 +205,12 @@ describe('receipts in a big group', () => {
     await expect.poll(() => new Set(alice.receipts.filter((r) => r.conversationId === group.id).map((r) => r.address)).size).toBe(names.length);
     await settle(alice, group.id, [dave]);
     expect(dave.receipts.filter((r) => r.conversationId === group.id)).toEqual([]);
+    // They reached her gathered: a `receipts` frame lists several, so she had fewer frames than receipts.
+    const told = aliceRaw.frames.filter((f) => f.type === 'receipt' || f.type === 'receipts');
+    const listed = told.flatMap((f) => (f.type === 'receipts' ? (f.receipts as { address: string }[]) : [f as { address: string }]));
+    expect(new Set(listed.map((r) => r.address)).size).toBe(names.length);
+    expect(told.length).toBeLessThan(names.length / 2);
+    aliceRaw.socket.close();
     for (const d of [alice, dave, ...readers]) d.close();
   });
 });
