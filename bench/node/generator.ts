@@ -84,7 +84,7 @@ function markDelivered(socket: Socket, text: string, counts: NonNullable<Recorde
 
 /** Receipt frames the node pushes (`receipt`, or `receipts` listing several), counted for every phase that counts them. */
 function onEvent(text: string) {
-  if (!text.startsWith('{"v":1,"type":"receipt"')) return;
+  if (!text.startsWith('{"v":1,"type":"receipt"') && !text.startsWith('{"v":1,"type":"receipts"')) return;
   for (const rec of recorders.values()) if (rec.receipts) rec.receipts.pushed += 1;
 }
 
