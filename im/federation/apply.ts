@@ -116,7 +116,7 @@ export async function applyEvents(services: NodeServices, origin: string, events
       const row = (await Member.findOne({ where, attributes: ['readSeq', 'deliveredSeq'], transaction: tx }))!;
       const members = await Member.findAll({ where: { conversationId: event.conversationId, state: 'active' }, attributes: ['address'], transaction: tx });
       // The reader's devices here and the local senders of what the receipt newly covers (receiptAudience).
-      const senders = await coveredSenders(services, event.conversationId, before, row, tx);
+      const senders = await coveredSenders(services.sequelize, event.conversationId, before, row, tx);
       const recipients = receiptAudience(services.domain, event.address, senders, members.map((x) => x.address));
       if (recipients.length > 0) {
         after.push({

@@ -1,4 +1,5 @@
 import type { Transaction } from 'sequelize';
+import { gatherPerTurn } from '../../core/per-turn.ts';
 import { AppError, NotFoundError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
@@ -94,29 +95,12 @@ export function createFederation(options: {
 
   // Receipts shared in the same turn of the event loop (a receipt flush answers many at once) go to each
   // destination's outbox in one insert: in a big group, one row write per receipt was one commit each.
-  type SharedReceipt = FederationEvent & { type: 'receipt' };
-  let pendingReceipts: { destination: string; event: SharedReceipt; done: { resolve(): void; reject(error: unknown): void } }[] = [];
-  function queueReceipt(destination: string, event: SharedReceipt): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (pendingReceipts.length === 0) setImmediate(writeReceipts);
-      pendingReceipts.push({ destination, event, done: { resolve, reject } });
-    });
-  }
-  function writeReceipts(): void {
-    const batch = pendingReceipts;
-    pendingReceipts = [];
-    const byDestination = new Map<string, SharedReceipt[]>();
-    for (const { destination, event } of batch) byDestination.set(destination, [...(byDestination.get(destination) ?? []), event]);
-    void Promise.all([...byDestination].map(([destination, events]) => outbox.enqueue(undefined, destination, events))).then(
-      () => {
-        outbox.kick();
-        for (const item of batch) item.done.resolve();
-      },
-      (error: unknown) => {
-        for (const item of batch) item.done.reject(error);
-      },
-    );
-  }
+  const queueReceipt = gatherPerTurn<{ destination: string; event: FederationEvent & { type: 'receipt' } }>(async (items) => {
+    const byDestination = new Map<string, FederationEvent[]>();
+    for (const { destination, event } of items) byDestination.set(destination, [...(byDestination.get(destination) ?? []), event]);
+    await Promise.all([...byDestination].map(([destination, events]) => outbox.enqueue(undefined, destination, events)));
+    outbox.kick();
+  });
 
   return {
     remoteDomains,
@@ -249,7 +233,7 @@ export function createFederation(options: {
     /** Receipts go to every other member domain, through the outbox (written together: see queueReceipt). */
     async shareReceipt(receipt: { conversationId: string; address: string; readSeq: number; deliveredSeq: number }): Promise<void> {
       const active = (await options.members.of([receipt.conversationId])).get(receipt.conversationId) ?? new Set();
-      await Promise.all(remoteDomains(active).map((destination) => queueReceipt(destination, { type: 'receipt', ...receipt })));
+      await Promise.all(remoteDomains(active).map((destination) => queueReceipt({ destination, event: { type: 'receipt', ...receipt } })));
     },
 
     /** Typing crosses best-effort: one attempt, no outbox. */

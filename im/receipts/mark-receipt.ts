@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
-import { activeMembersOf, assertMember } from '../conversations/membership.ts';
+import { assertMember } from '../conversations/membership.ts';
 import { receiptAudience } from './receipt-recipients.ts';
 
 const receiptSchema = z.object({ conversationId: z.string().uuid(), seq: z.number().int().min(0) });
@@ -20,7 +20,7 @@ export async function markReceipt(ctx: NodeContext, kind: 'read' | 'delivered', 
   const move = await ctx.receipts.mark({ conversationId, address: ctx.actor.address, kind, upTo: seq });
   const receipt = { conversationId, address: ctx.actor.address, ...move.after };
   if (move.after.readSeq === move.before.readSeq && move.after.deliveredSeq === move.before.deliveredSeq) return receipt;
-  const members = (await activeMembersOf(ctx, [conversationId])).get(conversationId) ?? [];
+  const members = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
   // The device that asked has the answer; the rest of the audience is told (im/receipts/receipt-news.ts).
   await ctx.receiptNews.tell(receipt, receiptAudience(ctx.domain, ctx.actor.address, move.senders, members), ctx.connectionId);
   await ctx.federation.shareReceipt(receipt);

@@ -3,7 +3,7 @@ import type { Logger } from '../../core/logger.ts';
 import { sqlLiterals } from '../../core/sql-literal.ts';
 import { NotMemberError } from '../conversations/membership.ts';
 import { AppError } from '../../core/errors.ts';
-import type { Positions } from './receipt-recipients.ts';
+import { coveredRanges, coveredSenders, type Positions } from './receipt-recipients.ts';
 
 /** A member asks to move their position in a conversation up to `upTo` (`read` moves both positions). */
 export type ReceiptRequest = { conversationId: string; address: string; kind: 'read' | 'delivered'; upTo: number };
@@ -111,7 +111,7 @@ export function createReceiptCommitter(options: { sequelize: Sequelize; domain: 
       const t = targets.get(key)!;
       moves.set(key, { conversationId: t.conversationId, address: t.address, before: b, after: after.get(key) ?? b, senders: [] });
     }
-    await findSenders([...moves.values()].filter((m) => m.after.readSeq > m.before.readSeq || m.after.deliveredSeq > m.before.deliveredSeq));
+    await findSenders([...moves.values()].filter((m) => coveredRanges(m.before, m.after).length > 0));
     return moves;
   }
 
@@ -157,35 +157,31 @@ export function createReceiptCommitter(options: { sequelize: Sequelize; domain: 
     return positions(moving);
   }
 
-  /** Fills in each move's senders: of the text and card entries it newly covers, read or delivered. */
+  /**
+   * Fills in each move's senders. The moves of one conversation usually cover the same few new entries:
+   * one query reads the entries between their lowest and highest position and each move takes its own.
+   */
   async function findSenders(moves: ReceiptMove[]): Promise<void> {
-    const ranges = (m: ReceiptMove): [number, number][] => [
-      ...(m.after.readSeq > m.before.readSeq ? [[m.before.readSeq, m.after.readSeq] as [number, number]] : []),
-      ...(m.after.deliveredSeq > m.before.deliveredSeq ? [[m.before.deliveredSeq, m.after.deliveredSeq] as [number, number]] : []),
-    ];
-    const covers = (m: ReceiptMove, seq: number) => ranges(m).some(([low, high]) => seq > low && seq <= high);
     const byConversation = new Map<string, ReceiptMove[]>();
     for (const m of moves) byConversation.set(m.conversationId, [...(byConversation.get(m.conversationId) ?? []), m]);
     for (const [conversationId, list] of byConversation) {
-      const low = Math.min(...list.flatMap((m) => ranges(m).map(([l]) => l)));
-      const high = Math.max(...list.flatMap((m) => ranges(m).map(([, h]) => h)));
-      if (high - low <= WIDE_RANGE) {
-        const entries = await sendersBetween(conversationId, [[low, high]], false);
-        for (const m of list) m.senders = [...new Set(entries.filter((e) => covers(m, e.seq)).map((e) => e.sender))];
-      } else {
-        // Someone catching up on a long conversation: only the distinct senders of their own range.
-        for (const m of list) m.senders = [...new Set((await sendersBetween(conversationId, ranges(m), true)).map((e) => e.sender))];
+      const ranges = new Map(list.map((m) => [m, coveredRanges(m.before, m.after)]));
+      const low = Math.min(...[...ranges.values()].flat().map(([l]) => l));
+      const high = Math.max(...[...ranges.values()].flat().map(([, h]) => h));
+      if (high - low > WIDE_RANGE) {
+        // Someone catching up on a long conversation: only the distinct senders of each one's own range.
+        for (const m of list) m.senders = await coveredSenders(sequelize, conversationId, m.before, m.after);
+        continue;
+      }
+      const entries = await sequelize.query<{ seq: number | string; sender: string }>(
+        `SELECT seq, sender FROM messages WHERE conversation_id = ${literal(conversationId)} AND kind IN ('text', 'card') AND seq > ${literal(low)} AND seq <= ${literal(high)}`,
+        { type: QueryTypes.SELECT },
+      );
+      for (const m of list) {
+        const covers = (seq: number) => ranges.get(m)!.some(([l, h]) => seq > l && seq <= h);
+        m.senders = [...new Set(entries.filter((e) => covers(Number(e.seq))).map((e) => e.sender))];
       }
     }
-  }
-
-  async function sendersBetween(conversationId: string, ranges: [number, number][], distinct: boolean): Promise<{ seq: number; sender: string }[]> {
-    const within = ranges.map(([low, high]) => `(seq > ${literal(low)} AND seq <= ${literal(high)})`).join(' OR ');
-    const rows = await sequelize.query<{ seq?: number | string; sender: string }>(
-      `SELECT ${distinct ? 'DISTINCT sender' : 'seq, sender'} FROM messages WHERE conversation_id = ${literal(conversationId)} AND kind IN ('text', 'card') AND (${within})`,
-      { type: QueryTypes.SELECT },
-    );
-    return rows.map((r) => ({ seq: Number(r.seq ?? 0), sender: r.sender }));
   }
 
   return {

@@ -1,3 +1,4 @@
+import { gatherPerTurn } from '../../core/per-turn.ts';
 import type { Bus, BusEvent } from '../bus/bus.ts';
 import { serverFrame } from '../protocol/frames.ts';
 import type { Receipt } from './mark-receipt.ts';
@@ -7,6 +8,8 @@ export type ReceiptNews = {
   tell(receipt: Receipt, audience: string[], exceptConnection?: string): Promise<void>;
 };
 
+type Told = { receipt: Receipt; audience: string[]; exceptConnection?: string };
+
 /**
  * Tells of receipts gathered over one turn of the event loop. The receipt committer answers a whole flush
  * at once, and in a big group most of those receipts go to the same few senders: each of them gets one
@@ -15,12 +18,7 @@ export type ReceiptNews = {
  * `receipt` as before; the device that asked has the answer.
  */
 export function createReceiptNews(bus: Bus): ReceiptNews {
-  type Told = { receipt: Receipt; audience: string[]; exceptConnection?: string; resolve(): void; reject(error: unknown): void };
-  let pending: Told[] = [];
-
-  function publishAll(): void {
-    const batch = pending;
-    pending = [];
+  const tell = gatherPerTurn<Told>(async (batch) => {
     const events: BusEvent[] = [];
     // Per conversation, per person told of others' receipts: the receipts they are told of.
     const toOthers = new Map<string, Map<string, Receipt[]>>();
@@ -41,18 +39,7 @@ export function createReceiptNews(bus: Bus): ReceiptNews {
       }
       for (const [frame, recipients] of byFrame) events.push({ kind: 'deliver', recipients, frame });
     }
-    Promise.all(events.map((event) => bus.publish(event))).then(
-      () => batch.forEach((t) => t.resolve()),
-      (error: unknown) => batch.forEach((t) => t.reject(error)),
-    );
-  }
-
-  return {
-    tell(receipt, audience, exceptConnection) {
-      return new Promise<void>((resolve, reject) => {
-        if (pending.length === 0) setImmediate(publishAll);
-        pending.push({ receipt, audience, ...(exceptConnection ? { exceptConnection } : {}), resolve, reject });
-      });
-    },
-  };
+    await Promise.all(events.map((event) => bus.publish(event)));
+  });
+  return { tell: (receipt, audience, exceptConnection) => tell({ receipt, audience, ...(exceptConnection ? { exceptConnection } : {}) }) };
 }

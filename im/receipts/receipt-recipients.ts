@@ -1,6 +1,5 @@
-import { QueryTypes, type Transaction } from 'sequelize';
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import { domainOf } from '../address.ts';
-import type { NodeServices } from '../context.ts';
 
 export type Positions = { readSeq: number; deliveredSeq: number };
 
@@ -19,14 +18,20 @@ export function receiptAudience(domain: string, address: string, senders: Iterab
   return [...audience];
 }
 
-/** The senders of the text and card entries a move from `before` to `after` newly covers, read or delivered. */
-export async function coveredSenders(services: NodeServices, conversationId: string, before: Positions, after: Positions, transaction?: Transaction): Promise<string[]> {
+/** The stretches of a conversation a move from `before` to `after` newly covers, read or delivered: (low, high]. */
+export function coveredRanges(before: Positions, after: Positions): [number, number][] {
   const ranges: [number, number][] = [];
   if (after.readSeq > before.readSeq) ranges.push([before.readSeq, after.readSeq]);
   if (after.deliveredSeq > before.deliveredSeq) ranges.push([before.deliveredSeq, after.deliveredSeq]);
+  return ranges;
+}
+
+/** The distinct senders of the text and card entries a move from `before` to `after` newly covers. */
+export async function coveredSenders(sequelize: Sequelize, conversationId: string, before: Positions, after: Positions, transaction?: Transaction): Promise<string[]> {
+  const ranges = coveredRanges(before, after);
   if (ranges.length === 0) return [];
   const covered = ranges.map(() => '(seq > ? AND seq <= ?)').join(' OR ');
-  const rows = await services.sequelize.query<{ sender: string }>(
+  const rows = await sequelize.query<{ sender: string }>(
     `SELECT DISTINCT sender FROM messages WHERE conversation_id = ? AND kind IN ('text', 'card') AND (${covered})`,
     { replacements: [conversationId, ...ranges.flat()], type: QueryTypes.SELECT, ...(transaction ? { transaction } : {}) },
   );

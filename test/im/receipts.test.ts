@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { operator } from '../../gateway/context.ts';
@@ -7,6 +8,7 @@ import { connectAs, startTestNode, type Login, type TestNode } from '../helpers/
 import { openRaw } from '../helpers/raw-socket.ts';
 import type { AtriumClient, Message, Receipt } from '../../im/sdk/client.ts';
 
+const ALICE = 'alice@eng.campus.test';
 const DAVE = 'dave@eng.campus.test';
 const CAROL = 'carol@eng.campus.test';
 
@@ -152,6 +154,25 @@ describe('receipts', () => {
     const marker = await alice.send({ to: CAROL, text: 'still in touch' });
     await expect.poll(() => carol.messages.some((m) => m.id === marker.messageId)).toBe(true);
     expect(positionsOf(carol, group.id, DAVE)).toEqual([]);
+    for (const d of [alice, dave, carol]) d.close();
+  });
+
+  it('after a long absence, reach the senders of everything the reader caught up on', async () => {
+    const alice = await device('alice');
+    const dave = await device('dave');
+    const carol = await device('carol');
+    const group = await alice.createGroup('Long thread', [DAVE, CAROL]);
+    const fromCarol = await carol.send({ conversationId: group.id, text: 'early on' });
+    // Thousands of Alice's entries since (written straight to the store, as a busy term would), then Dave reads them all.
+    const count = 2_100;
+    const at = new Date();
+    await eng.models.Message.bulkCreate(
+      Array.from({ length: count }, (_, i) => ({ conversationId: group.id, seq: fromCarol.seq + 1 + i, id: randomUUID(), sender: ALICE, clientMsgId: `bulk-${String(i).padStart(6, '0')}`, kind: 'text', body: JSON.stringify({ text: `note ${i}` }), refId: null, createdAt: at, editedAt: null, recalledAt: null })),
+    );
+    await eng.models.Conversation.update({ lastSeq: fromCarol.seq + count }, { where: { id: group.id } });
+    await dave.markRead(group.id, fromCarol.seq + count);
+    await expect.poll(() => positionsOf(carol, group.id, DAVE).at(-1)).toEqual([fromCarol.seq + count, fromCarol.seq + count]);
+    await expect.poll(() => positionsOf(alice, group.id, DAVE).at(-1)).toEqual([fromCarol.seq + count, fromCarol.seq + count]);
     for (const d of [alice, dave, carol]) d.close();
   });
 
