@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Sequelize } from 'sequelize';
@@ -124,6 +125,8 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
     models: federationModels,
     transport,
     processId,
+    // Only one process at a time can listen on a host's port: the process that did before is gone.
+    instance: `${hostname()}:${port}`,
     logger,
     policyRetries: config.federationPolicyRetries,
     // An entry another domain refused for good (its own policy) is acknowledged here already: tell its author.
@@ -159,7 +162,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   const receipts = createReceiptCommitter({ sequelize, domain: config.domain, windowMs: config.flushWindowMs, maxBatch: config.flushMaxBatch, logger });
   const apps = createAppsServices({ sequelize, gatewayIssuer: config.gatewayIssuer, domain: config.domain, publicUrl: url, signingKey: nodeKey, ttlMs: config.registryTtlMs, logger });
   Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, receiptNews: createReceiptNews(bus), presence, members, federation, apps, logger });
-  outbox.start();
+  await outbox.start();
 
   const verifier = refusingDisabledClients(createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain }), apps.directory.clientActive);
   const metrics = createMetrics(`node:${config.domain}`);
@@ -207,6 +210,8 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
   app.use(jsonErrors(logger));
   server.on('request', app);
+  // Peers that kept events for this domain while it was away send them now rather than after their backoff.
+  void federation.announce().catch((err: unknown) => logger.warn({ err }, 'could not tell peers this node is up'));
   logger.info({ domain: config.domain, url }, 'domain node listening');
 
   return {

@@ -236,6 +236,21 @@ export function createFederation(options: {
       await Promise.all(remoteDomains(active).map((destination) => queueReceipt({ destination, event: { type: 'receipt', ...receipt } })));
     },
 
+    /**
+     * Tells every domain the policy lets this one talk with that it is up (a signed hello, through the proxy
+     * like the rest): what they queued for it while it was away goes at once rather than after their backoff.
+     */
+    async announce(): Promise<void> {
+      const current = await registry.get();
+      const peers = current.domains.map((d) => d.name).filter((d) => d !== domain && allowed(current, domain, d));
+      await Promise.all(
+        peers.map(async (peer) => {
+          const response = await transport.post(peer, '/federation/v1/hello', {}, 5_000).catch((err: unknown) => ({ status: 0, body: { error: { code: 'unreachable', message: (err as Error).message } } }));
+          if (response.status !== 202) logger.debug({ peer, error: errorOf(response) }, 'hello not taken (the peer is away too, or refuses)');
+        }),
+      );
+    },
+
     /** Typing crosses best-effort: one attempt, no outbox. */
     shareTyping(conversationId: string, address: string, addresses: Iterable<string>): void {
       for (const dest of remoteDomains(addresses)) {

@@ -37,11 +37,21 @@ export class InboxEntry extends Model<InferAttributes<InboxEntry>, InferCreation
   declare receivedAt: Date;
 }
 
+/** A running process of this domain, for telling whether an outbox lease's holder is still alive. */
+export class NodeProcess extends Model<InferAttributes<NodeProcess>, InferCreationAttributes<NodeProcess>> {
+  declare processId: string;
+  /** Where it runs (host and port): only one process at a time can be a given instance. */
+  declare instance: string;
+  declare startedAt: Date;
+  declare seenAt: Date;
+}
+
 export type FederationModels = {
   NodeKey: typeof NodeKey;
   OutboxEntry: typeof OutboxEntry;
   OutboxPeer: typeof OutboxPeer;
   InboxEntry: typeof InboxEntry;
+  NodeProcess: typeof NodeProcess;
 };
 
 const bigintOrNull = (name: string) => bigintColumn(name, { allowNull: true });
@@ -51,6 +61,7 @@ export function defineFederationModels(sequelize: Sequelize): FederationModels {
   const OutboxEntryModel = fresh(OutboxEntry);
   const OutboxPeerModel = fresh(OutboxPeer);
   const InboxEntryModel = fresh(InboxEntry);
+  const NodeProcessModel = fresh(NodeProcess);
   const common = { sequelize, underscored: true, timestamps: false };
 
   NodeKeyModel.init(
@@ -95,5 +106,14 @@ export function defineFederationModels(sequelize: Sequelize): FederationModels {
     },
     { ...common, tableName: 'inbox' },
   );
-  return { NodeKey: NodeKeyModel, OutboxEntry: OutboxEntryModel, OutboxPeer: OutboxPeerModel, InboxEntry: InboxEntryModel };
+  NodeProcessModel.init(
+    {
+      processId: { type: DataTypes.STRING(64), primaryKey: true },
+      instance: { type: DataTypes.STRING(300), allowNull: false },
+      startedAt: { type: DataTypes.DATE(3), allowNull: false },
+      seenAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...common, tableName: 'node_processes' },
+  );
+  return { NodeKey: NodeKeyModel, OutboxEntry: OutboxEntryModel, OutboxPeer: OutboxPeerModel, InboxEntry: InboxEntryModel, NodeProcess: NodeProcessModel };
 }

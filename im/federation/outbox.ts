@@ -3,6 +3,7 @@ import { Op, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { Logger } from '../../core/logger.ts';
 import type { FederationEvent } from './events.ts';
 import type { FederationModels } from './models.ts';
+import { createLiveness } from './liveness.ts';
 import { errorOf, type Transport } from './transport.ts';
 
 // Events per transaction: one transaction is in flight per destination, so its size bounds the rate to a busy peer.
@@ -37,6 +38,14 @@ export function createOutbox(options: {
   /** Only `post` is used: tests hand in a stand-in. */
   transport: Pick<Transport, 'post'>;
   processId: string;
+  /**
+   * Where this process runs (host and port): a process that starts as an instance takes over the leases
+   * of the one that ran as it before, which is gone.
+   */
+  instance: string;
+  /** How often this process tells the others it is alive, and after how long without that it counts as gone. */
+  heartbeatMs?: number;
+  deadAfterMs?: number;
   logger: Logger;
   pollMs?: number;
   /** How many times a policy refusal is retried (with backoff) before the events are set aside. */
@@ -52,13 +61,16 @@ export function createOutbox(options: {
   let stopped = true;
   const lastContact = new Map<string, number>();
   const backingOff = new Set<string>();
+  const heartbeatMs = options.heartbeatMs ?? 5_000;
+  const liveness = createLiveness({ sequelize, models, processId, instance: options.instance, heartbeatMs, deadAfterMs: options.deadAfterMs ?? 3 * heartbeatMs, logger });
 
   async function claim(destination: string): Promise<boolean> {
     await OutboxPeer.findOrCreate({ where: { destination }, defaults: { destination, txnId: null, txnLastId: null, nextAttemptAt: null, lastError: null, leaseOwner: null, leaseUntil: null } });
     const now = new Date();
     const [count] = await OutboxPeer.update(
       { leaseOwner: processId, leaseUntil: new Date(now.getTime() + LEASE_MS) },
-      { where: { destination, [Op.or]: [{ leaseOwner: null }, { leaseOwner: processId }, { leaseUntil: { [Op.lt]: now } }] } },
+      // A lease lapses when its time runs out or as soon as its holder is known to be gone.
+      { where: { destination, [Op.or]: [{ leaseOwner: null }, { leaseOwner: processId }, { leaseUntil: { [Op.lt]: now } }, liveness.holderGone()] } },
     );
     return count === 1;
   }
@@ -183,7 +195,8 @@ export function createOutbox(options: {
         run();
       }
     },
-    start() {
+    async start() {
+      await liveness.start();
       stopped = false;
       timer = setInterval(run, options.pollMs ?? 1_000);
       timer.unref();
@@ -194,6 +207,7 @@ export function createOutbox(options: {
       if (timer) clearInterval(timer);
       await running;
       await OutboxPeer.update({ leaseOwner: null, leaseUntil: null }, { where: { leaseOwner: processId } }).catch(() => undefined);
+      await liveness.stop();
     },
     async depth(): Promise<Map<string, number>> {
       const rows = await sequelize.query<{ destination: string; n: number | string }>('SELECT destination, COUNT(*) AS n FROM outbox GROUP BY destination', { type: QueryTypes.SELECT });

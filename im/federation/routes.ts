@@ -164,6 +164,12 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     res.status(202).end();
   });
 
+  // A peer that has just started says so; verified() notes the contact, so what waits for it goes now.
+  router.post('/federation/v1/hello', raw, async (req, res) => {
+    await verified(req);
+    res.status(202).end();
+  });
+
   router.post('/federation/v1/typing', raw, async (req, res) => {
     const origin = await verified(req);
     const typing = parseInput(typingSchema, json(req));

@@ -188,6 +188,22 @@ describe('outages', () => {
     bob.close();
   });
 
+  it('delivers to a destination that was down as soon as it is up again, though nobody there has done anything yet', async () => {
+    const alice = await as('alice', 'eng');
+    const conversation = await alice.openDirect('bob@arts.campus.test');
+    await campus.stopNode('arts');
+    const queued = await alice.send({ conversationId: conversation.id, text: 'sent during a long outage' });
+    const { OutboxPeer } = campus.nodes.eng.federationModels;
+    await expect.poll(async () => (await OutboxPeer.findByPk('arts.campus.test'))?.nextAttemptAt ?? null, { timeout: 10_000 }).not.toBeNull();
+    // As after a long outage: eng's next attempt is a minute or more away.
+    await OutboxPeer.update({ nextAttemptAt: new Date(Date.now() + 10 * 60_000) }, { where: { destination: 'arts.campus.test' } });
+
+    // Arts comes back and says so (a signed hello through the proxy); no person there connects or sends.
+    const arts = await campus.restartNode('arts');
+    await expect.poll(async () => arts.models.Message.count({ where: { id: queued.messageId } }), { timeout: 10_000 }).toBe(1);
+    alice.close();
+  });
+
   it('delivers what was queued while the proxy was down', async () => {
     const alice = await as('alice', 'eng');
     const conversation = await alice.openDirect('lena@law.campus.test');

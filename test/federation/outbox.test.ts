@@ -1,7 +1,15 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Sequelize } from 'sequelize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../core/database.ts';
+import { createLogger } from '../../core/logger.ts';
+import { migrate } from '../../core/migrator.ts';
+import { defineFederationModels, type FederationModels } from '../../im/federation/models.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { testDialect } from '../helpers/database.ts';
+import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.ts';
 import { createOutbox } from '../../im/federation/outbox.ts';
 import type { FederationEvent } from '../../im/federation/events.ts';
 import type { FederationResponse, Transport } from '../../im/federation/transport.ts';
@@ -35,8 +43,8 @@ describe.skipIf(testDialect === 'sqlite')('the outbox', () => {
         return { status: 200, body: {} } as FederationResponse;
       },
     };
-    const outbox = createOutbox({ sequelize: eng.sequelize, models: eng.federationModels, transport, processId: 'outbox-test', logger: eng.logger, pollMs: 60_000 });
-    outbox.start();
+    const outbox = createOutbox({ sequelize: eng.sequelize, models: eng.federationModels, transport, processId: 'outbox-test', instance: 'outbox-test', logger: eng.logger, pollMs: 60_000 });
+    await outbox.start();
     try {
       // A writer takes an id and has not committed yet; a later writer commits first.
       const early = await eng.sequelize.transaction();
@@ -51,6 +59,84 @@ describe.skipIf(testDialect === 'sqlite')('the outbox', () => {
       outbox.kick();
       await expect.poll(() => sent.flat().toSorted()).toEqual([1, 2]);
       await expect.poll(async () => (await outbox.depth()).get(DESTINATION) ?? 0).toBe(0);
+    } finally {
+      await outbox.stop();
+    }
+  });
+});
+
+describe('outbox leases', () => {
+  let db: TestDatabase;
+  let sequelize: Sequelize;
+  let models: FederationModels;
+  const children: ChildProcess[] = [];
+  const holderScript = fileURLToPath(new URL('../helpers/outbox-lease-holder.ts', import.meta.url));
+
+  beforeAll(async () => {
+    db = await createTestDatabase('outbox-lease');
+    sequelize = await openDatabase({ url: db.url, sqliteFile: join(db.dataDir, 'outbox.sqlite') });
+    await migrate(sequelize, 'node');
+    models = defineFederationModels(sequelize);
+  });
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await sequelize?.close();
+    await db?.drop();
+  });
+
+  /** Another process of the domain, holding the lease towards `destination` until it is killed. */
+  async function holder(processId: string, instance: string, heartbeatMs: number, destination: string): Promise<ChildProcess> {
+    const child = spawn(process.execPath, [holderScript], {
+      env: { OUTBOX_DB_URL: db.url ?? '', OUTBOX_SQLITE_FILE: join(db.dataDir, 'outbox.sqlite'), PROCESS_ID: processId, INSTANCE: instance, HEARTBEAT_MS: String(heartbeatMs) },
+      stdio: 'ignore',
+    });
+    children.push(child);
+    await expect.poll(async () => (await models.OutboxPeer.findByPk(destination))?.leaseOwner ?? null, { timeout: 20_000 }).toBe(processId);
+    return child;
+  }
+  const killed = (child: ChildProcess) => new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.kill('SIGKILL')));
+
+  function recordingOutbox(processId: string, instance: string, heartbeatMs?: number) {
+    const sent: string[] = [];
+    const transport: Pick<Transport, 'post'> = {
+      async post(destination) {
+        sent.push(destination);
+        return { status: 200, body: {} };
+      },
+    };
+    const outbox = createOutbox({ sequelize, models, transport, processId, instance, heartbeatMs, logger: createLogger('outbox-test', 'silent'), pollMs: 100 });
+    return { outbox, sent };
+  }
+
+  it('lets a process restarted in place of one that was killed send at once, without waiting out its lease', async () => {
+    const destination = 'restart.campus.test';
+    await models.OutboxEntry.create({ destination, event: JSON.stringify(event(1)), createdAt: new Date() });
+    // The process that ran on this host and port holds the lease (for 30 s more) and is killed mid-outage.
+    await killed(await holder('crashed-process', 'host-a:4201', 5_000, destination));
+
+    const { outbox, sent } = recordingOutbox('restarted-process', 'host-a:4201');
+    await outbox.start();
+    try {
+      await expect.poll(() => sent, { timeout: 5_000 }).toEqual([destination]);
+    } finally {
+      await outbox.stop();
+    }
+  });
+
+  it('leaves a lease with a live process elsewhere, and takes it over once that process has stopped beating', async () => {
+    const destination = 'elsewhere.campus.test';
+    await models.OutboxEntry.create({ destination, event: JSON.stringify(event(2)), createdAt: new Date() });
+    const busy = await holder('process-on-host-b', 'host-b:4201', 200, destination);
+
+    const { outbox, sent } = recordingOutbox('process-on-host-c', 'host-c:4201', 200);
+    await outbox.start();
+    try {
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(sent).toEqual([]);
+      expect((await models.OutboxPeer.findByPk(destination))?.leaseOwner).toBe('process-on-host-b');
+      // Host b goes away without a word: after three missed heartbeats (0.6 s here) its lease is free.
+      await killed(busy);
+      await expect.poll(() => sent, { timeout: 5_000 }).toEqual([destination]);
     } finally {
       await outbox.stop();
     }
