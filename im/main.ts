@@ -27,13 +27,13 @@ import { createReceiptNews } from './receipts/receipt-news.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
 import { createMemberCache } from './conversations/member-cache.ts';
 import { domainOf } from './address.ts';
-import { serverFrame } from './protocol/frames.ts';
 import { Gauge, Histogram } from 'prom-client';
 import { createSealer } from '../core/seal.ts';
 import { createFederation, type Federation } from './federation/federation.ts';
 import { defineFederationModels, type FederationModels } from './federation/models.ts';
 import { ensureNodeKey, signingKey } from './federation/node-keys.ts';
 import { createOutbox } from './federation/outbox.ts';
+import { recordDeliveryFailures } from './federation/delivery-failures.ts';
 import { createRegistryClient } from './federation/registry-client.ts';
 import { federationRoutes } from './federation/routes.ts';
 import { directoryRoute } from './federation/directory.ts';
@@ -129,17 +129,9 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
     instance: `${hostname()}:${port}`,
     logger,
     policyRetries: config.federationPolicyRetries,
-    // An entry another domain refused for good (its own policy) is acknowledged here already: tell its author.
-    async onRefused(destination, events, error) {
-      for (const event of events) {
-        if (event.type !== 'entry' || domainOf(event.message.sender) !== config.domain) continue;
-        await bus.publish({
-          kind: 'deliver',
-          recipients: [event.message.sender],
-          frame: serverFrame('delivery.failed', { messageId: event.message.id, conversationId: event.conversationId, domain: destination, reason: error }),
-        });
-      }
-    },
+    domain: config.domain,
+    // Entries another domain refused for good (its own policy) were acknowledged here already: say so.
+    onRefused: (destination, entries, refusal) => recordDeliveryFailures(services, destination, entries, refusal),
   });
   const federation = createFederation({ domain: config.domain, models, federationModels, members, registry, transport, outbox, sealer, gatewayIssuer: config.gatewayIssuer, logger });
   // A rotation made while the gateway was away (or from the CLI) completes here.

@@ -4,6 +4,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { FederationEvent } from './events.ts';
 import type { FederationModels } from './models.ts';
 import { createLiveness } from './liveness.ts';
+import { reported, withhold, type EntryEvent } from './withhold.ts';
 import { errorOf, type Transport } from './transport.ts';
 
 // Events per transaction: one transaction is in flight per destination, so its size bounds the rate to a busy peer.
@@ -17,7 +18,7 @@ const CONTACT_RESET_MS = 5_000;
 /**
  * Answers after which retrying cannot help: the events are set aside (logged, authors told) so later ones
  * flow. A policy refusal is retried for a while first, since registries catch up with a policy change
- * within their cache time.
+ * within their cache time; then what waits for that destination is withheld (withhold.ts) and kept.
  */
 function permanent(status: number, code: string, attempts: number, policyRetries: number): boolean {
   if (code === 'policy_denied') return attempts >= policyRetries;
@@ -38,6 +39,8 @@ export function createOutbox(options: {
   /** Only `post` is used: tests hand in a stand-in. */
   transport: Pick<Transport, 'post'>;
   processId: string;
+  /** This domain: it speaks for the placeholders of withheld entries. */
+  domain: string;
   /**
    * Where this process runs (host and port): a process that starts as an instance takes over the leases
    * of the one that ran as it before, which is gone.
@@ -50,8 +53,11 @@ export function createOutbox(options: {
   pollMs?: number;
   /** How many times a policy refusal is retried (with backoff) before the events are set aside. */
   policyRetries?: number;
-  /** Told about events a destination refused for good (a partner's policy, say), so senders learn of it. */
-  onRefused?: (destination: string, events: FederationEvent[], error: string) => Promise<void>;
+  /**
+   * Told about people's entries a destination refused for good (a partner's policy, say), before they are
+   * set aside or withheld, so their authors learn of it. `reason` is the error code, `error` its text.
+   */
+  onRefused?: (destination: string, entries: EntryEvent[], refusal: { reason: string; error: string }) => Promise<void>;
 }) {
   const { sequelize, models, transport, processId, logger } = options;
   const { OutboxEntry, OutboxPeer } = models;
@@ -105,21 +111,25 @@ export function createOutbox(options: {
     }
     const sent = rows.map((r) => r.id);
     const events = rows.map((r) => JSON.parse(r.event) as FederationEvent);
-    let outcome: { ok: true } | { ok: false; permanent: boolean; error: string };
+    let outcome: { ok: true } | { ok: false; permanent: boolean; code: string; error: string };
     try {
       const response = await transport.post(destination, `/federation/v1/transactions/${peer.txnId}`, { events });
       if (response.status === 200) outcome = { ok: true };
       else {
         const { code, message } = errorOf(response);
-        outcome = { ok: false, permanent: permanent(response.status, code, peer.attempts, options.policyRetries ?? 7), error: `${code}: ${message}` };
+        outcome = { ok: false, permanent: permanent(response.status, code, peer.attempts, options.policyRetries ?? 7), code, error: `${code}: ${message}` };
       }
     } catch (error) {
-      outcome = { ok: false, permanent: false, error: (error as Error).message };
+      outcome = { ok: false, permanent: false, code: 'unreachable', error: (error as Error).message };
     }
-    if (outcome.ok || outcome.permanent) {
+    if (!outcome.ok && outcome.permanent && outcome.code === 'policy_denied') {
+      // The pair is closed: what waits is withheld, kept in order for when it opens again; retried as a failure.
+      await withholdAll(destination, { reason: outcome.code, error: outcome.error });
+      Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null });
+    } else if (outcome.ok || outcome.permanent) {
       if (!outcome.ok) {
         logger.error({ destination, error: outcome.error, events: rows.length }, 'federation events refused for good; set aside');
-        await options.onRefused?.(destination, events, outcome.error).catch((err: unknown) => logger.error({ err }, 'could not report refused events'));
+        await report(destination, events, { reason: outcome.code, error: outcome.error });
       }
       await sequelize.transaction(async (tx) => {
         await OutboxEntry.destroy({ where: { destination, id: { [Op.in]: sent } }, transaction: tx });
@@ -136,6 +146,42 @@ export function createOutbox(options: {
     backingOff.add(destination);
     logger.warn({ destination, attempts, retryInMs: Math.round(delay), error: outcome.error }, 'federation delivery failed; will retry');
     return false;
+  }
+
+  async function report(destination: string, events: FederationEvent[], refusal: { reason: string; error: string }): Promise<void> {
+    const entries = events.filter(reported);
+    if (entries.length === 0) return;
+    await options.onRefused?.(destination, entries, refusal).catch((err: unknown) => logger.error({ err }, 'could not report refused events'));
+  }
+
+  /**
+   * Every event queued for a destination whose policy refuses this domain is replaced by what may wait for
+   * it (withhold.ts), in place, so that the order holds; the authors are told first (a crash in between
+   * tells them again rather than never).
+   */
+  async function withholdAll(destination: string, refusal: { reason: string; error: string }): Promise<void> {
+    let after = 0;
+    let withheld = 0;
+    for (;;) {
+      const rows = await OutboxEntry.findAll({ where: { destination, id: { [Op.gt]: after } }, order: [['id', 'ASC']], limit: BATCH });
+      if (rows.length === 0) break;
+      after = rows.at(-1)!.id;
+      const changes = rows.map((row) => {
+        const event = JSON.parse(row.event) as FederationEvent;
+        const kept = withhold(event, options.domain);
+        return { row, event, kept, changed: kept === null || JSON.stringify(kept) !== row.event };
+      });
+      await report(destination, changes.filter((c) => c.changed).map((c) => c.event), refusal);
+      await sequelize.transaction(async (tx) => {
+        const dropped = changes.filter((c) => c.kept === null).map((c) => c.row.id);
+        if (dropped.length > 0) await OutboxEntry.destroy({ where: { id: { [Op.in]: dropped } }, transaction: tx });
+        for (const { row, kept, changed } of changes) {
+          if (kept && changed) await OutboxEntry.update({ event: JSON.stringify(kept) }, { where: { id: row.id }, transaction: tx });
+        }
+      });
+      withheld += changes.filter((c) => c.changed).length;
+    }
+    if (withheld > 0) logger.warn({ destination, withheld, error: refusal.error }, 'federation policy refuses this destination; its events are withheld until it opens again');
   }
 
   async function destinations(): Promise<string[]> {

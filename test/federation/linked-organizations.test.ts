@@ -14,7 +14,7 @@ import { addProxy, allowPair, denyPair } from '../../gateway/federation/policy.t
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import type { DomainNode } from '../../im/main.ts';
-import type { Message } from '../../im/sdk/client.ts';
+import { AtriumClient, type Message } from '../../im/sdk/client.ts';
 
 /**
  * A university (gateway U: eng.campus.test behind proxy U) and a company (gateway C: sales.acme.test behind
@@ -110,5 +110,40 @@ describe('two organizations with linked proxies', () => {
     expect(String(refused.reason)).toContain('policy_denied');
     expect(await sales.models.Message.count({ where: { id: String(ack.messageId) } })).toBe(0);
     raw.socket.close();
+  });
+
+  it('keeps the company\'s copy gap-free across a withdrawal and a return, and a device that was offline learns what did not arrive', async () => {
+    const c = { ...company.context(null), actor: operator('test') };
+    const pair = { a: 'eng.campus.test', b: 'sales.acme.test' };
+    await denyPair(c, pair);
+    await new Promise((r) => setTimeout(r, 1_200));
+    const phone = await connectAs(university, eng, 'alice');
+    const refused = await phone.send({ to: 'sam@sales.acme.test', text: 'sent while acme had withdrawn' });
+    phone.close();
+    // The refusal is stored in the conversation, so a device that was not online then still learns of it.
+    await expect
+      .poll(async () => (await eng.models.Message.findAll({ where: { conversationId: refused.conversationId, kind: 'delivery.failed' } })).some((m) => m.body.includes(refused.messageId)), { timeout: 20_000 })
+      .toBe(true);
+    const who = await login(university, 'alice');
+    const laptop = new AtriumClient({ url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`, token: () => who.tokenFor(eng.url) });
+    const synced: Message[] = [];
+    laptop.on('message', (m) => synced.push(m));
+    await laptop.connect();
+    const failure = () => synced.find((m) => m.kind === 'delivery.failed' && ((m as Record<string, unknown>).messageIds as string[]).includes(refused.messageId));
+    await expect.poll(failure).toMatchObject({ conversationId: refused.conversationId, domain: 'sales.acme.test', reason: 'policy_denied' });
+
+    // The company opens again; what alice sends now reaches sam, and sam's copy has every seq: the refused
+    // message is a placeholder without its content.
+    await allowPair(c, pair);
+    await new Promise((r) => setTimeout(r, 1_200));
+    // Eng's next attempt comes now rather than at the end of its backoff (at most a minute).
+    await eng.federationModels.OutboxPeer.update({ nextAttemptAt: null }, { where: { destination: 'sales.acme.test' } });
+    const back = await laptop.send({ conversationId: refused.conversationId, text: 'glad you are back' });
+    await expect.poll(async () => sales.models.Message.count({ where: { id: back.messageId } }), { timeout: 20_000 }).toBe(1);
+    const copy = await sales.models.Message.findAll({ where: { conversationId: refused.conversationId }, order: [['seq', 'ASC']] });
+    expect(copy.map((m) => m.seq)).toEqual(Array.from({ length: back.seq }, (_, i) => i + 1));
+    const placeholder = copy.find((m) => m.id === refused.messageId);
+    expect(placeholder).toMatchObject({ kind: 'withheld', sender: 'system@eng.campus.test', body: '{}' });
+    laptop.close();
   });
 });

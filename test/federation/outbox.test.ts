@@ -43,7 +43,7 @@ describe.skipIf(testDialect === 'sqlite')('the outbox', () => {
         return { status: 200, body: {} } as FederationResponse;
       },
     };
-    const outbox = createOutbox({ sequelize: eng.sequelize, models: eng.federationModels, transport, processId: 'outbox-test', instance: 'outbox-test', logger: eng.logger, pollMs: 60_000 });
+    const outbox = createOutbox({ sequelize: eng.sequelize, models: eng.federationModels, transport, processId: 'outbox-test', domain: 'eng.campus.test', instance: 'outbox-test', logger: eng.logger, pollMs: 60_000 });
     await outbox.start();
     try {
       // A writer takes an id and has not committed yet; a later writer commits first.
@@ -104,7 +104,7 @@ describe('outbox leases', () => {
         return { status: 200, body: {} };
       },
     };
-    const outbox = createOutbox({ sequelize, models, transport, processId, instance, heartbeatMs, logger: createLogger('outbox-test', 'silent'), pollMs: 100 });
+    const outbox = createOutbox({ sequelize, models, transport, processId, domain: 'eng.campus.test', instance, heartbeatMs, logger: createLogger('outbox-test', 'silent'), pollMs: 100 });
     return { outbox, sent };
   }
 

@@ -15,6 +15,7 @@ const outbox = createOutbox({
   models: defineFederationModels(sequelize),
   transport: { post: async () => ({ status: 503, body: { error: { code: 'unavailable', message: 'down' } } }) },
   processId: env.PROCESS_ID!,
+  domain: 'eng.campus.test',
   instance: env.INSTANCE!,
   heartbeatMs: Number(env.HEARTBEAT_MS),
   logger: createLogger('lease-holder', 'silent'),
