@@ -126,17 +126,17 @@ describe('outbox leases', () => {
   it('leaves a lease with a live process elsewhere, and takes it over once that process has stopped beating', async () => {
     const destination = 'elsewhere.campus.test';
     await models.OutboxEntry.create({ destination, event: JSON.stringify(event(2)), createdAt: new Date() });
-    const busy = await holder('process-on-host-b', 'host-b:4201', 200, destination);
+    const busy = await holder('process-on-host-b', 'host-b:4201', 500, destination);
 
-    const { outbox, sent } = recordingOutbox('process-on-host-c', 'host-c:4201', 200);
+    const { outbox, sent } = recordingOutbox('process-on-host-c', 'host-c:4201', 500);
     await outbox.start();
     try {
-      await new Promise((r) => setTimeout(r, 1_500));
+      await new Promise((r) => setTimeout(r, 2_000));
       expect(sent).toEqual([]);
       expect((await models.OutboxPeer.findByPk(destination))?.leaseOwner).toBe('process-on-host-b');
-      // Host b goes away without a word: after three missed heartbeats (0.6 s here) its lease is free.
+      // Host b goes away without a word: after three missed heartbeats (1.5 s here) its lease is free.
       await killed(busy);
-      await expect.poll(() => sent, { timeout: 5_000 }).toEqual([destination]);
+      await expect.poll(() => sent, { timeout: 10_000 }).toEqual([destination]);
     } finally {
       await outbox.stop();
     }
