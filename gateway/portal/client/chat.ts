@@ -302,6 +302,10 @@ export class Chat extends Emitter<ChatEvents> {
       }
       return true;
     }
+    if (message.kind === 'delivery.failed' && Array.isArray(message.messageIds)) {
+      // The home stores a refusal as an entry (docs/protocol.md): a device that was away then learns it here.
+      for (const id of message.messageIds as string[]) entry.refused.set(id, `${String(message.domain)} refused it (${String(message.reason)})`);
+    }
     entry.byId.set(message.id, message);
     if (!SHOWN.has(message.kind)) return true;
     const list = entry.messages;
