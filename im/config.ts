@@ -78,7 +78,7 @@ export type NodeConfig = {
   /** Seals the node's private signing keys at rest. */
   secretKey: string;
   registryTtlMs: number;
-  /** Retries of a transaction another domain refused by policy before its events are set aside (about 2 minutes at 7). */
+  /** Retries of a transaction another domain refused by policy before what waits for it is withheld and its authors are told (about 2 minutes at 7). */
   federationPolicyRetries: number;
   /** Web origins whose pages may call `/api/v1` from the browser (the portal); the gateway's by default. */
   portalOrigins: string[];

@@ -51,7 +51,7 @@ export function createOutbox(options: {
   deadAfterMs?: number;
   logger: Logger;
   pollMs?: number;
-  /** How many times a policy refusal is retried (with backoff) before the events are set aside. */
+  /** How many times a policy refusal is retried (with backoff) before the events are withheld. */
   policyRetries?: number;
   /**
    * Told about people's entries a destination refused for good (a partner's policy, say), before they are
