@@ -158,6 +158,19 @@ describe('a group relayed by its home', () => {
     expect(messages.sort((a, b) => a.seq - b.seq).map((m) => m.text)).toEqual(['law and eng', 'lena again']);
   });
 
+  it('still carries what the home\'s own webhooks post, and its members\' messages, to the other colleges', async () => {
+    const aliceOnEng = await as('alice', 'eng');
+    const bobOnArts = await as('bob', 'arts');
+    const group = await aliceOnEng.createGroup('Build news', [bob]);
+    await expect.poll(() => held('arts', group.id), { timeout: 15_000 }).toBe(1);
+    const { url } = await aliceOnEng.createWebhook(group.id, 'Build server');
+    const posted = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'Build #7 passed' }) });
+    expect(posted.status).toBe(201);
+    await bobOnArts.send({ conversationId: group.id, text: 'nice' });
+    await expect.poll(() => aliceOnEng.messages.map((m) => m.text), { timeout: 15_000 }).toContain('nice');
+    await expect.poll(() => bobOnArts.messages.map((m) => m.text), { timeout: 15_000 }).toContain('Build #7 passed');
+  });
+
   it('may not bring in a member from a college the policy keeps apart from another member\'s', async () => {
     const id = randomUUID();
     expect((await transaction('law', 'eng', [snapshot(id, 'group', LAW, [lena, alice])])).status).toBe(200);
