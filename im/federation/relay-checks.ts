@@ -2,7 +2,7 @@ import { Op, type Transaction } from 'sequelize';
 import { domainOf } from '../address.ts';
 import type { NodeModels } from '../models.ts';
 import type { FederationEvent } from './events.ts';
-import { allowed, type Registry, type RegistryClient } from './registry-client.ts';
+import { allowed, domainEntry, type Registry, type RegistryClient } from './registry-client.ts';
 
 /**
  * One event of a transaction this node did not apply, told back to the sender in the answer
@@ -24,19 +24,27 @@ type EntryEvent = Extract<FederationEvent, { type: 'entry' }>;
 
 /**
  * Whether two domains may exchange messages, by one copy of the policy for the whole transaction (the one
- * the request's signature was just checked with). A denial is checked once more against a fresh copy (at
- * most every 5 s), so that a pair allowed a moment ago is not refused for good on an old copy.
+ * the request's signature was just checked with). A pair is judged when one of the two is this
+ * organization's (registered, not `partner`); how two domains of a linked organization (or unknown ones)
+ * may talk to each other is that organization's policy, which this registry does not hold.
+ * A denial is checked once more against a fresh copy (at most every 5 s), so that a pair allowed a moment
+ * ago is not refused for good.
  */
-export function policyCheck(registry: RegistryClient): (a: string, b: string) => Promise<boolean> {
+export function policyCheck(registry: RegistryClient, domain: string): (a: string, b: string) => Promise<boolean> {
   let current: Promise<Registry> | undefined;
   let refreshed = false;
+  const ours = (copy: Registry, name: string) => {
+    const entry = domainEntry(copy, name);
+    return entry !== undefined && entry.partner !== true;
+  };
+  const judge = (copy: Registry, a: string, b: string) => allowed(copy, a, b) || (a !== domain && b !== domain && !ours(copy, a) && !ours(copy, b));
   return async (a, b) => {
     current ??= registry.get();
-    if (allowed(await current, a, b)) return true;
+    if (judge(await current, a, b)) return true;
     if (refreshed) return false;
     refreshed = true;
     current = registry.refreshSoon();
-    return allowed(await current, a, b);
+    return judge(await current, a, b);
   };
 }
 
