@@ -112,9 +112,10 @@ export async function screenEntries(
       continue;
     }
     const author = domainOf(sender);
-    const denied = (await mayExchange(author, domain)) ? ((await mayExchange(author, conversation.homeDomain)) ? undefined : conversation.homeDomain) : domain;
-    if (denied) {
-      refuse('policy_denied', `The federation policy does not let ${author} and ${denied} exchange messages; the entry of ${sender} is not taken`);
+    let apart: string | undefined;
+    for (const other of [domain, conversation.homeDomain]) if (!apart && !(await mayExchange(author, other))) apart = other;
+    if (apart) {
+      refuse('policy_denied', `The federation policy does not let ${author} and ${apart} exchange messages; the entry of ${sender} is not taken`);
       continue;
     }
     const vouched = conversation.kind === 'group' && author === conversation.homeDomain;
