@@ -21,6 +21,11 @@ export function directIdentity(a: string, b: string): { id: string; homeDomain: 
   return { id, homeDomain: domainOf(key.split('|')[0]!), key };
 }
 
+/** Whether an id has the layout of a pair's conversation (version 8); groups' ids are versions 4 and 5. */
+export function isDirectId(id: string): boolean {
+  return id[14] === '8';
+}
+
 /**
  * Finds or creates the direct conversation between the actor and a peer, who may be on another domain
  * (the policy must allow that domain). Each side's node keeps its own copy; the home orders it.

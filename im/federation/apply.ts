@@ -2,17 +2,43 @@ import { Op, QueryTypes, type Transaction } from 'sequelize';
 import { advanceSequences, insertRows } from '../messages/group-commit.ts';
 import { AppError } from '../../core/errors.ts';
 import { domainOf } from '../address.ts';
+import { directIdentity, isDirectId } from '../conversations/open-direct.ts';
 import type { NodeServices } from '../context.ts';
 import type { BusEvent } from '../bus/bus.ts';
 import { presentMessage } from '../messages/present-message.ts';
 import { serverFrame } from '../protocol/frames.ts';
 import { coveredSenders, receiptAudience } from '../receipts/receipt-recipients.ts';
 import type { FederationEvent } from './events.ts';
+import { policyCheck, screenEntries, snapshotRefusal, type Held, type Refusal } from './relay-checks.ts';
 
 export class SenderNotOfOriginError extends AppError {
   constructor(message: string) {
     super('sender_not_of_origin', 403, message);
   }
+}
+
+export class InvalidConversationError extends AppError {
+  constructor(message: string) {
+    super('invalid_conversation', 400, message);
+  }
+}
+
+/**
+ * A pair's conversation is what its two addresses make it: its id and home follow from them
+ * (open-direct.ts), so only that home may send it, and it names exactly those two. A group may not take
+ * an id of that form, or it would stand in the way of the pair's own conversation.
+ */
+function checkIdentity(origin: string, snap: Extract<FederationEvent, { type: 'conversation' }>['conversation']): void {
+  if (snap.kind === 'group') {
+    if (isDirectId(snap.id)) throw new InvalidConversationError(`Group ${snap.id} has the id of a direct conversation`);
+    return;
+  }
+  const [a, b, ...more] = snap.members.map((m) => m.address);
+  if (!a || !b || a === b || more.length > 0 || directIdentity(a, b).id !== snap.id) {
+    throw new InvalidConversationError(`Direct conversation ${snap.id} is not the conversation of the two people it names`);
+  }
+  const home = directIdentity(a, b).homeDomain;
+  if (home !== origin) throw new SenderNotOfOriginError(`${origin} sent the direct conversation of ${a} and ${b}, which ${home} orders`);
 }
 
 /** Refuses a transaction carrying any event its origin may not author (docs/federation.md). */
@@ -21,7 +47,6 @@ export async function checkAuthorship(services: NodeServices, origin: string, ev
   const known = new Map(
     (ids.length > 0 ? await services.models.Conversation.findAll({ where: { id: { [Op.in]: ids } }, attributes: ['id', 'homeDomain'] }) : []).map((c) => [c.id, c.homeDomain]),
   );
-  const snapshots = new Set(events.filter((e) => e.type === 'conversation').map((e) => (e as { conversation: { id: string } }).conversation.id));
   for (const event of events) {
     if (event.type === 'receipt') {
       if (domainOf(event.address) !== origin) throw new SenderNotOfOriginError(`${origin} sent a receipt for ${event.address}`);
@@ -31,11 +56,9 @@ export async function checkAuthorship(services: NodeServices, origin: string, ev
     if (event.type === 'conversation' && event.conversation.homeDomain !== origin) {
       throw new SenderNotOfOriginError(`${origin} sent a snapshot of a conversation homed at ${event.conversation.homeDomain}`);
     }
+    if (event.type === 'conversation') checkIdentity(origin, event.conversation);
     const home = known.get(conversationId);
     if (home !== undefined && home !== origin) throw new SenderNotOfOriginError(`${origin} is not the home of conversation ${conversationId}`);
-    if (event.type === 'entry' && home === undefined && !snapshots.has(conversationId)) {
-      throw new AppError('unknown_conversation', 409, `Conversation ${conversationId} is unknown here; send its snapshot first`);
-    }
   }
 }
 
@@ -48,6 +71,8 @@ export type Applied = {
   after: BusEvent[];
   /** Conversations whose snapshot changed, with the local people to show each its own view of it. */
   announce: Map<string, string[]>;
+  /** Events not applied (the rest were): for the answer to the sender. */
+  refused: Refusal[];
 };
 
 export async function applyEvents(services: NodeServices, origin: string, events: FederationEvent[], tx: Transaction): Promise<Applied> {
@@ -55,30 +80,50 @@ export async function applyEvents(services: NodeServices, origin: string, events
   const after: BusEvent[] = [];
   const announce = new Map<string, string[]>();
   const local = (addresses: string[]) => addresses.filter((a) => domainOf(a) === services.domain);
+  const refused: Refusal[] = [];
+  const mayExchange = policyCheck(services.federation.registry, services.domain);
+  // The conversations this node holds (or is given by this transaction): entries of any other are refused.
+  const ids = [...new Set(events.map((e) => (e.type === 'conversation' ? e.conversation.id : e.conversationId)))];
+  const held = new Map<string, Held>(
+    (await Conversation.findAll({ where: { id: { [Op.in]: ids } }, attributes: ['id', 'homeDomain', 'kind'], transaction: tx })).map((c) => [c.id, { homeDomain: c.homeDomain, kind: c.kind }]),
+  );
 
   // Consecutive entries (the bulk of any transaction) are stored together: a few statements for the run
   // instead of several round trips per entry.
-  let run: EntryEvent[] = [];
+  let run: { index: number; event: EntryEvent }[] = [];
   const flushRun = async () => {
-    if (run.length > 0) after.push(...(await storeEntries(services, run, tx)));
+    if (run.length > 0) {
+      const screened = await screenEntries(services.models, services.domain, held, run, mayExchange, tx);
+      refused.push(...screened.refused);
+      if (screened.accepted.length > 0) after.push(...(await storeEntries(services, screened.accepted, tx)));
+    }
     run = [];
   };
-  for (const event of events) {
+  for (const [index, event] of events.entries()) {
     if (event.type !== 'entry') await flushRun();
     if (event.type === 'conversation') {
       const snap = event.conversation;
       const existing = await Conversation.findByPk(snap.id, { transaction: tx });
+      if (!existing && !snap.members.some((m) => domainOf(m.address) === services.domain)) {
+        refused.push({ event: index, conversationId: snap.id, code: 'no_member_here', message: `Conversation ${snap.id} has no member of ${services.domain}; it is not stored here` });
+        continue;
+      }
+      const rows = new Map(existing ? (await Member.findAll({ where: { conversationId: snap.id }, transaction: tx })).map((r) => [r.address, r]) : []);
+      const denied = await snapshotRefusal(snap, rows, mayExchange);
+      if (denied) {
+        refused.push({ event: index, conversationId: snap.id, code: 'policy_denied', message: denied });
+        continue;
+      }
       if (!existing) {
-        if (!snap.members.some((m) => domainOf(m.address) === services.domain)) continue;
         await Conversation.create(
           { id: snap.id, kind: snap.kind, homeDomain: origin, title: snap.title, directKey: null, createdBy: snap.members[0]?.address ?? origin },
           { transaction: tx },
         );
+        held.set(snap.id, { homeDomain: origin, kind: snap.kind });
       } else if (existing.title !== snap.title) {
         existing.title = snap.title;
         await existing.save({ transaction: tx });
       }
-      const rows = new Map((await Member.findAll({ where: { conversationId: snap.id }, transaction: tx })).map((r) => [r.address, r]));
       // Whose membership this change began or ended: they are shown the group (the rest apply its entry).
       const concerned: string[] = [];
       for (const m of snap.members) {
@@ -99,7 +144,7 @@ export async function applyEvents(services: NodeServices, origin: string, events
       const tell = local(concerned);
       if (tell.length > 0) announce.set(snap.id, tell);
     } else if (event.type === 'entry') {
-      run.push(event);
+      run.push({ index, event });
       continue;
     } else {
       const raise = (column: string, to: number) => services.sequelize.literal(`CASE WHEN ${column} < ${to} THEN ${to} ELSE ${column} END`);
@@ -128,7 +173,7 @@ export async function applyEvents(services: NodeServices, origin: string, events
     }
   }
   await flushRun();
-  return { after, announce };
+  return { after, announce, refused: refused.sort((a, b) => a.event - b.event) };
 }
 
 type EntryEvent = Extract<FederationEvent, { type: 'entry' }>;

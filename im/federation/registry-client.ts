@@ -4,7 +4,8 @@ import { signRequest, type PrivateKeyJwk, type PublicKeyJwk } from './signature.
 
 export type Registry = {
   version: string;
-  domains: { name: string; url: string; keys: PublicKeyJwk[] }[];
+  /** `partner`: a partner organization's domain, reached through its proxy (it serves none of this campus's units). */
+  domains: { name: string; url: string; keys: PublicKeyJwk[]; partner?: boolean }[];
   policy: [string, string][];
   proxies: { name: string; keys: PublicKeyJwk[] }[];
 };

@@ -70,7 +70,10 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     const txnId = String(req.params.txnId);
     if (!/^[A-Za-z0-9_-]{8,64}$/.test(txnId)) throw new AppError('invalid_request', 400, 'Bad transaction id');
     const { events } = parseInput(transactionSchema, json(req), 'The transaction is malformed');
-    await checkAuthorship(services, origin, events);
+    await checkAuthorship(services, origin, events).catch((error: unknown) => {
+      services.logger.warn({ origin, txnId, err: error }, 'refused a federation transaction');
+      throw error;
+    });
     const { InboxEntry } = federationModels;
     const outcome = await services.sequelize.transaction(async (tx) => {
       const [, fresh] = await InboxEntry.findOrCreate({ where: { origin, txnId }, defaults: { origin, txnId, receivedAt: new Date() }, transaction: tx });
@@ -78,12 +81,16 @@ export function federationRoutes(services: NodeServices, federation: Federation,
       return await applyEvents(services, origin, events, tx);
     });
     if ('duplicate' in outcome) return void res.json({ duplicate: true });
+    const { refused } = outcome;
+    if (refused.length > 0) {
+      services.logger.warn({ origin, txnId, refused: refused.map((r) => ({ event: r.event, conversationId: r.conversationId, code: r.code })) }, 'refused part of a federation transaction');
+    }
     for (const event of outcome.after) await services.bus.publish(event);
     for (const [conversationId, viewers] of outcome.announce) {
       const views = await presentConversationFrames({ ...services, actor: remoteActor(`system@${origin}`) }, conversationId, viewers);
       for (const [viewer, { frame }] of views) await services.bus.publish({ kind: 'deliver', recipients: [viewer], frame });
     }
-    res.json({ applied: events.length });
+    res.json({ applied: events.length - refused.length, ...(refused.length > 0 ? { refused } : {}) });
   });
 
   router.post('/federation/v1/submit', raw, async (req, res) => {
