@@ -1,5 +1,5 @@
 import { Op, type Transaction } from 'sequelize';
-import { domainOf } from '../address.ts';
+import { domainOf, userOf } from '../address.ts';
 import type { NodeModels } from '../models.ts';
 import type { FederationEvent } from './events.ts';
 import { allowed, domainEntry, type Registry, type RegistryClient } from './registry-client.ts';
@@ -70,6 +70,15 @@ export async function snapshotRefusal(
 }
 
 /**
+ * Senders a home speaks for without their being members: its own `system@` address in any conversation
+ * (withheld placeholders, stored delivery failures), and in a group its own domain's senders (bots, webhooks).
+ */
+function vouchedByHome(conversation: Held, sender: string): boolean {
+  if (domainOf(sender) !== conversation.homeDomain) return false;
+  return conversation.kind === 'group' || userOf(sender) === 'system';
+}
+
+/**
  * Splits a run of entries into those this node stores and those it refuses. A home vouches only for what
  * its conversation's members wrote (and, in a group, for its own domain's senders: bots, webhooks), and
  * only for authors whose domain may exchange messages with the home and with this domain.
@@ -86,7 +95,7 @@ export async function screenEntries(
   const refused: Refusal[] = [];
   const needMembership = run.filter(({ event }) => {
     const conversation = held.get(event.conversationId);
-    return conversation && (conversation.kind === 'direct' || domainOf(event.message.sender) !== conversation.homeDomain);
+    return conversation && !vouchedByHome(conversation, event.message.sender);
   });
   const members = new Set(
     needMembership.length === 0
@@ -118,8 +127,7 @@ export async function screenEntries(
       refuse('policy_denied', `The federation policy does not let ${author} and ${apart} exchange messages; the entry of ${sender} is not taken`);
       continue;
     }
-    const vouched = conversation.kind === 'group' && author === conversation.homeDomain;
-    if (!vouched && !members.has(`${conversationId}|${sender}`)) {
+    if (!vouchedByHome(conversation, sender) && !members.has(`${conversationId}|${sender}`)) {
       refuse('not_a_member', `${sender} is not a member of conversation ${conversationId}`);
       continue;
     }
