@@ -180,7 +180,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
         const code = isAppError(error) ? error.code : 'unauthenticated';
         const message = isAppError(error) ? error.message : 'The token could not be verified';
         send(serverFrame('error', { code, message }, re));
-        if (!connection.identity) close(code === 'forbidden' ? CLOSE.forbidden : code === 'client_disabled' ? CLOSE.clientDisabled : CLOSE.unauthenticated);
+        if (!connection.identity) close(refusalClose(code));
         return;
       }
       if (connection.identity && connection.identity.address !== identity.address) {
@@ -297,6 +297,22 @@ function tokenOffered(request: IncomingMessage): string | undefined {
     .map((p) => p.trim())
     .find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX));
   return offered?.slice(TOKEN_PROTOCOL_PREFIX.length);
+}
+
+/** How a socket that could not authenticate is closed: the reason says what the client should do next. */
+function refusalClose(code: string): { code: number; reason: string } {
+  switch (code) {
+    case 'forbidden':
+      return CLOSE.forbidden;
+    case 'client_disabled':
+      return CLOSE.clientDisabled;
+    case 'token_expired':
+      return CLOSE.tokenExpired;
+    case 'token_revoked':
+      return CLOSE.tokenRevoked;
+    default:
+      return CLOSE.unauthenticated;
+  }
 }
 
 function fieldsOf(error: unknown): { fields?: Record<string, string> } {
