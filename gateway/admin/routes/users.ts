@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { createUser } from '../../accounts/create-user.ts';
+import { signOutEverywhere } from '../../accounts/end-access.ts';
 import { findManageableUser } from '../../accounts/find-user.ts';
 import { grantableRoles } from '../../accounts/grantable-roles.ts';
 import { listUsers } from '../../accounts/list-users.ts';
@@ -52,7 +53,7 @@ const storedValues = (user: PresentedUser) => ({
 
 type FormState = { values?: Record<string, unknown>; failure?: FormFailure; resetFailure?: FormFailure };
 
-/** Users: the searchable list, create, edit (profile, units, roles, status), password reset and unlock. */
+/** Users: the searchable list, create, edit (profile, units, roles, status), password reset, sign out everywhere and unlock. */
 export function userRoutes(kit: ConsoleKit): Router {
   const router = Router();
 
@@ -128,11 +129,17 @@ export function userRoutes(kit: ConsoleKit): Router {
   router.post('/users/:id/password', formBody, kit.csrf.check, async (req, res) => {
     try {
       const user = await resetPassword(kit.context(req), String(req.params.id), text(bodyOf(req), 'password'));
-      setFlash(req, `Set a new password for ${user.username}; any lockout is lifted.`);
+      setFlash(req, `Set a new password for ${user.username}; any lockout is lifted and every session of theirs has ended.`);
       res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
     } catch (error) {
       await renderForm(req, res, String(req.params.id), { resetFailure: formFailure(error) });
     }
+  });
+
+  router.post('/users/:id/sign-out', formBody, kit.csrf.check, async (req, res) => {
+    const user = await signOutEverywhere(kit.context(req), String(req.params.id));
+    setFlash(req, `Signed ${user.username} out everywhere.`);
+    res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
   });
 
   router.post('/users/:id/unlock', formBody, kit.csrf.check, async (req, res) => {
