@@ -64,6 +64,33 @@ describe('"sign out everywhere" in the admin console', () => {
     expect(await gateway.models.AuditEvent.count({ where: { action: 'user.sign_out_everywhere', target: 'lea' } })).toBe(0);
   });
 
+  it("ends the person's own console sessions too, but not the console session that did it", async () => {
+    const nora = await createUser(
+      { ...gateway.context(null), actor: operator('test') },
+      { username: 'nora', displayName: 'Nora', email: 'nora@campus.test', password: DEMO_PASSWORD, units: ['campus'], roles: ['admin'] },
+    );
+    const noraConsole = await consoleAgent('nora');
+    expect((await noraConsole.navigate(url('/admin/users'))).url).toBe(url('/admin/users'));
+
+    const edit = await admin.navigate(url(`/admin/users/${nora.id}`));
+    await submitFilled(admin, edit, filledFormWithAction(edit, '/sign-out'));
+    // Nora's console sends her to sign in again (and her gateway session is gone, so the login form shows).
+    const after = await noraConsole.navigate(url('/admin/users'));
+    expect(after.url).not.toBe(url('/admin/users'));
+    expect(after.html).toContain('/login"');
+
+    // Nora, signed in again, resets her own password: her other sessions end, the one she used stays.
+    const noraAgain = await consoleAgent('nora');
+    const elsewhere = await login(gateway, 'nora');
+    const own = await noraAgain.navigate(url(`/admin/users/${nora.id}`));
+    const reset = await submitFilled(noraAgain, own, filledFormWithAction(own, '/password'), { password: 'nora-new-password' });
+    expect(reset.html).toContain('Set a new password for nora');
+    await expect(elsewhere.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
+    const still = await noraAgain.navigate(url('/admin/users'));
+    expect(still.url).toBe(url('/admin/users'));
+    expect(still.status).toBe(200);
+  });
+
   it('lets a unit admin sign out only people wholly in their unit', async () => {
     const bob = await gateway.models.User.findOne({ where: { username: 'bob' } });
     const carol = await gateway.models.User.findOne({ where: { username: 'carol' } });

@@ -51,6 +51,16 @@ const storedValues = (user: PresentedUser) => ({
   status: user.status,
 });
 
+/**
+ * Ending a person's access ends their console sessions too (gateway/accounts/console-access.ts). When the
+ * administrator ended their own, the session doing it stays: it is signed in afresh, keeping its data.
+ */
+async function keepOwnConsoleSession(req: Request, userId: string): Promise<void> {
+  const actor = req.user as { kind?: string; id?: string } | undefined;
+  if (actor?.kind !== 'user' || actor.id !== userId) return;
+  await new Promise<void>((resolve, reject) => req.logIn(actor as Express.User, { keepSessionInfo: true, session: true }, (err) => (err ? reject(err) : resolve())));
+}
+
 type FormState = { values?: Record<string, unknown>; failure?: FormFailure; resetFailure?: FormFailure };
 
 /** Users: the searchable list, create, edit (profile, units, roles, status), password reset, sign out everywhere and unlock. */
@@ -129,6 +139,7 @@ export function userRoutes(kit: ConsoleKit): Router {
   router.post('/users/:id/password', formBody, kit.csrf.check, async (req, res) => {
     try {
       const user = await resetPassword(kit.context(req), String(req.params.id), text(bodyOf(req), 'password'));
+      await keepOwnConsoleSession(req, user.id);
       setFlash(req, `Set a new password for ${user.username}; any lockout is lifted and every session of theirs has ended.`);
       res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
     } catch (error) {
@@ -138,6 +149,7 @@ export function userRoutes(kit: ConsoleKit): Router {
 
   router.post('/users/:id/sign-out', formBody, kit.csrf.check, async (req, res) => {
     const user = await signOutEverywhere(kit.context(req), String(req.params.id));
+    await keepOwnConsoleSession(req, user.id);
     setFlash(req, `Signed ${user.username} out everywhere.`);
     res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
   });
