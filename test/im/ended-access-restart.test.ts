@@ -81,6 +81,14 @@ describe('ended access on a domain of several processes', () => {
   });
 });
 
+describe("the gateway's list of ended access", () => {
+  it('answers only signed requests of pinned domain nodes', async () => {
+    const unsigned = await fetch(`${gateway.issuer}/federation/v1/ended-access?after=0`);
+    expect(unsigned.status).toBe(401);
+    expect(await unsigned.text()).not.toContain('"entries"');
+  });
+});
+
 describe("a node's list of ended access", () => {
   it('is kept in the database, so a process started later refuses without asking the gateway', async () => {
     const now = Date.now();
