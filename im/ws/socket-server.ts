@@ -299,21 +299,14 @@ function tokenOffered(request: IncomingMessage): string | undefined {
   return offered?.slice(TOKEN_PROTOCOL_PREFIX.length);
 }
 
-/** How a socket that could not authenticate is closed: the reason says what the client should do next. */
-function refusalClose(code: string): { code: number; reason: string } {
-  switch (code) {
-    case 'forbidden':
-      return CLOSE.forbidden;
-    case 'client_disabled':
-      return CLOSE.clientDisabled;
-    case 'token_expired':
-      return CLOSE.tokenExpired;
-    case 'token_revoked':
-      return CLOSE.tokenRevoked;
-    default:
-      return CLOSE.unauthenticated;
-  }
-}
+/** How a socket that could not authenticate is closed, by the refusal's code: the reason says what the client should do next. */
+const REFUSAL_CLOSES: Record<string, { code: number; reason: string }> = {
+  forbidden: CLOSE.forbidden,
+  client_disabled: CLOSE.clientDisabled,
+  token_expired: CLOSE.tokenExpired,
+  token_revoked: CLOSE.tokenRevoked,
+};
+const refusalClose = (code: string) => REFUSAL_CLOSES[code] ?? CLOSE.unauthenticated;
 
 function fieldsOf(error: unknown): { fields?: Record<string, string> } {
   const fields = isAppError(error) ? (error.details?.fields as Record<string, string> | undefined) : undefined;
