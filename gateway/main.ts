@@ -27,8 +27,9 @@ import { activeKeyIds, ensureSigningKey, loadPrivateJwks } from './oidc/keys.ts'
 import { buildProvider } from './oidc/provider.ts';
 import { createViewEngine, viewsDir } from './views.ts';
 import { auditProviderEvents } from './oidc/audit-events.ts';
-import { notifyNodesOfLogout } from './oidc/notify-nodes.ts';
+import { createEndedAccessPusher, keepSecondsFor, recordEndedSession, sweepEndedAccess } from './oidc/ended-access.ts';
 import { federationRoutes } from './federation/routes.ts';
+import { endedAccessRoutes } from './federation/ended-access-routes.ts';
 import { refreshPins } from './federation/refresh-pins.ts';
 import { appRegistryRoutes } from '../apps-registry/routes.ts';
 import { callbackSecretSealer } from '../apps-registry/secrets.ts';
@@ -90,14 +91,18 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
     actor: ((req as { user?: GatewayContext['actor'] } | null)?.user) ?? { kind: 'anonymous' },
     ip: req?.ip ?? null,
   });
+  const keepSeconds = keepSecondsFor(config.accessTokenTtlSeconds);
+  // Ended sessions and people reach the domain nodes from here, whoever ended them (console, CLI, sign-out).
+  const endedAccess = createEndedAccessPusher({ context: () => context(null), issuer, signingKey: () => jwks[0]!, keepSeconds, logger });
   const wireProvider = (p: Provider) => {
     auditProviderEvents(p, context, logger);
     p.on('end_session.success', (ctx) => {
       const session = ctx.oidc.session;
       // Only a full sign-out ends chat; "stay signed in" merely leaves the one app.
       if (!ctx.oidc.params?.logout || !session) return;
-      notifyNodesOfLogout({ ctx: { ...context(null), ip: ctx.ip }, issuer, signingKey: jwks[0]!, sessionUid: session.uid, accountId: session.accountId, logger }).catch(
-        (err) => logger.error({ err }, 'notifying domain nodes of a logout failed'),
+      recordEndedSession({ ...context(null), ip: ctx.ip }, session.uid).then(
+        () => endedAccess.kick(),
+        (err) => logger.error({ err }, 'recording an ended session failed'),
       );
     });
   };
@@ -137,6 +142,7 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
   app.use('/assets', express.static(`${viewsDir}assets`, { maxAge: '1h' }));
   app.use(cookieParser());
   app.use(federationRoutes((req) => context(req)));
+  app.use(endedAccessRoutes((req) => context(req), keepSeconds));
   app.use(appRegistryRoutes({ context, provider: () => provider, secrets: callbackSecretSealer(config.secretKey) }));
   app.use(interactionRoutes({ provider: () => provider, context, csrf, loginPolicy }));
   app.use(
@@ -154,9 +160,11 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
   const timers = [
     setInterval(() => void reloadKeys().catch((err) => logger.error({ err }, 'key reload failed')), config.keysReloadSeconds * 1000),
     setInterval(() => void sweepExpiredPayloads(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
+    setInterval(() => void sweepEndedAccess(context(null), keepSeconds).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
     setInterval(() => void refreshPins(context(null), logger), config.pinRefreshSeconds * 1000),
   ];
   for (const t of timers) t.unref();
+  endedAccess.start();
   logger.info({ issuer, port }, 'gateway listening');
 
   return {
@@ -172,6 +180,7 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
     context,
     async close() {
       for (const t of timers) clearInterval(t);
+      await endedAccess.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -38,6 +38,7 @@ const schema = z.object({
   FEDERATION_PROXY_URL: envUrl.optional(),
   NODE_SECRET_KEY: z.string().min(32, { message: 'expected at least 32 characters of random secret' }).optional(),
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
+  ENDED_ACCESS_POLL_SECONDS: envPositiveInt.default(15),
   FEDERATION_POLICY_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(20).default(7),
   PORTAL_ORIGINS: z
     .string()
@@ -78,6 +79,8 @@ export type NodeConfig = {
   /** Seals the node's private signing keys at rest. */
   secretKey: string;
   registryTtlMs: number;
+  /** How often the ended sessions are fetched from the gateway (it also pushes each at once). */
+  endedAccessPollMs: number;
   /** Retries of a transaction another domain refused by policy before what waits for it is withheld and its authors are told (about 2 minutes at 7). */
   federationPolicyRetries: number;
   /** Web origins whose pages may call `/api/v1` from the browser (the portal); the gateway's by default. */
@@ -120,6 +123,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     federationProxyUrl: v.FEDERATION_PROXY_URL?.replace(/\/$/, ''),
     secretKey: v.NODE_SECRET_KEY ?? developmentSecret(dataDir, v.NODE_DOMAIN),
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
+    endedAccessPollMs: v.ENDED_ACCESS_POLL_SECONDS * 1000,
     federationPolicyRetries: v.FEDERATION_POLICY_RETRIES,
     portalOrigins: v.PORTAL_ORIGINS ?? [new URL(v.GATEWAY_ISSUER).origin],
   };

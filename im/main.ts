@@ -11,7 +11,9 @@ import { jsonErrors } from '../core/json-errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics } from '../core/metrics.ts';
 import { createMigrator, migrate } from '../core/migrator.ts';
-import { createTokenVerifier, refusingDisabledClients, type TokenVerifier } from './auth/token-verifier.ts';
+import { createTokenVerifier, refusingDisabledClients, refusingEndedAccess, type TokenVerifier } from './auth/token-verifier.ts';
+import { createEndedAccess } from './auth/ended-access.ts';
+import { createEndedAccessPoller } from './auth/ended-access-poller.ts';
 import type { Bus } from './bus/bus.ts';
 import { createLocalBus } from './bus/local-bus.ts';
 import { createRedisBus } from './bus/redis-bus.ts';
@@ -156,7 +158,14 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, receiptNews: createReceiptNews(bus), presence, members, federation, apps, logger });
   await outbox.start();
 
-  const verifier = refusingDisabledClients(createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain }), apps.directory.clientActive);
+  // Sessions and people the gateway ended: known from the database before the first token is checked.
+  const ended = createEndedAccess({ sequelize, bus });
+  await ended.load();
+  const endedPoller = createEndedAccessPoller({ gatewayIssuer: config.gatewayIssuer, origin: config.domain, signingKey: nodeKey, ended, intervalMs: config.endedAccessPollMs, logger });
+  const verifier = refusingEndedAccess(
+    refusingDisabledClients(createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain }), apps.directory.clientActive),
+    ended,
+  );
   const metrics = createMetrics(`node:${config.domain}`);
   // What a sender waits for: from its frame's arrival to the ack, which follows the commit (and the pushes).
   const sendAck = new Histogram({
@@ -172,6 +181,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   });
   bus.subscribe((event) => {
     if (event.kind === 'membership') return members.invalidate(event.conversationId);
+    if (event.kind === 'access.ended') ended.heard(event.entries);
     // Every process hears every change of the domain's people: the one that other domains asked tells them.
     if (event.kind === 'presence' && domainOf(event.address) === config.domain) federation.presence.localChanged(event);
     sockets.registry.deliver(event);
@@ -194,7 +204,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   app.use(metrics.httpMiddleware);
   app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
   app.use(federationRoutes(services, federation, federationModels, sealer));
-  app.use(backchannelLogoutRoute({ issuer: config.gatewayIssuer, audience: url, keys: verifier.keys, bus }));
+  app.use(backchannelLogoutRoute({ issuer: config.gatewayIssuer, audience: url, keys: verifier.keys, ended }));
   app.use('/api/v1', portalCors(config.portalOrigins));
   app.use(directoryRoute({ domain: config.domain, gatewayIssuer: config.gatewayIssuer, verifier, signingKey: nodeKey }));
   app.use(incomingWebhookRoutes(services));
@@ -202,6 +212,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
   app.use(jsonErrors(logger));
   server.on('request', app);
+  endedPoller.start();
   // Peers that kept events for this domain while it was away send them now rather than after their backoff.
   void federation.announce().catch((err: unknown) => logger.warn({ err }, 'could not tell peers this node is up'));
   logger.info({ domain: config.domain, url }, 'domain node listening');
@@ -224,6 +235,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
       server.close();
       await sockets.close();
       clearInterval(rotationTimer);
+      await endedPoller.stop();
       await committer.drain();
       await receipts.drain();
       await outbox.stop();

@@ -33,11 +33,13 @@ export async function admitToConsole(ctx: GatewayContext, actor: ConsoleUser): P
 
 /**
  * The signed-in administrator as the database describes them now, or null once the account is gone,
- * disabled or no longer an administrator: a console session must not outlive any of those.
+ * disabled or no longer an administrator, or their access was ended (password reset, sign out
+ * everywhere) after `signedInAt` (epoch ms): a console session must not outlive any of those.
  */
-export async function reloadConsoleActor(ctx: GatewayContext, id: string): Promise<ConsoleUser | null> {
+export async function reloadConsoleActor(ctx: GatewayContext, id: string, signedInAt?: number): Promise<ConsoleUser | null> {
   const user = await ctx.models.User.findByPk(id, { transaction: ctx.tx });
   if (!user || user.status !== 'active') return null;
+  if (signedInAt !== undefined && user.accessEndedAt && user.accessEndedAt.getTime() >= signedInAt) return null;
   const actor: ConsoleUser = { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: await unitPathsOf(ctx, user) };
   return canAdminister(actor) ? actor : null;
 }

@@ -5,13 +5,14 @@ import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { assertMayGrant, assertUnique } from './create-user.ts';
+import { endAccessOf } from './end-access.ts';
 import { findManageableUser } from './find-user.ts';
 import { setMemberships } from './memberships.ts';
 import { hashPassword } from './passwords.ts';
 import { assertCovers } from './scope.ts';
 import { passwordSchema, userChangesSchema } from './schemas.ts';
 
-/** Edits profile, units, roles or status; disabling also ends the lockout bookkeeping. */
+/** Edits profile, units, roles or status; disabling also ends every session and token of the person. */
 export async function updateUser(ctx: GatewayContext, idOrUsername: string, input: unknown): Promise<User> {
   const changes = parseInput(userChangesSchema, input);
   return inTransaction(ctx, async (ctx) => {
@@ -26,15 +27,21 @@ export async function updateUser(ctx: GatewayContext, idOrUsername: string, inpu
     if (changes.displayName !== undefined) user.displayName = changes.displayName;
     if (changes.email !== undefined) user.email = changes.email;
     if (changes.roles !== undefined) user.roles = changes.roles;
+    const disabling = changes.status === 'disabled' && user.status !== 'disabled';
     if (changes.status !== undefined) user.status = changes.status;
     await user.save({ transaction: ctx.tx });
+    if (disabling) await endAccessOf(ctx, user);
     if (changes.units) await setMemberships(ctx, user, changes.units);
     await audit(ctx, { action: 'user.update', target: user.username, details: { before, changes } });
     return user;
   });
 }
 
-/** Sets a new password and lifts any lockout. */
+/**
+ * Sets a new password and lifts any lockout. Whoever knew the old password may hold a session or a
+ * refresh token made with it, so every session and token of the person ends too. (There is no
+ * self-service change: an administrator does it, from a console session that is not the person's.)
+ */
 export async function resetPassword(ctx: GatewayContext, idOrUsername: string, password: unknown): Promise<User> {
   const plain = passwordSchema.safeParse(password);
   if (!plain.success) {
@@ -47,7 +54,8 @@ export async function resetPassword(ctx: GatewayContext, idOrUsername: string, p
     user.failedLogins = 0;
     user.lockedUntil = null;
     await user.save({ transaction: ctx.tx });
-    await audit(ctx, { action: 'user.reset_password', target: user.username });
+    const { artefacts } = await endAccessOf(ctx, user);
+    await audit(ctx, { action: 'user.reset_password', target: user.username, details: { endedArtefacts: artefacts } });
     return user;
   });
 }

@@ -69,11 +69,12 @@ export function createConsoleAuth(deps: AuthDeps): ConsoleAuth {
 }
 
 function configureSessions(authenticator: passport.Authenticator, deps: AuthDeps): void {
-  authenticator.serializeUser((user, done) => done(null, user));
+  // When the person signed in, so that ending their access later (a reset, "sign out everywhere") ends this session too.
+  authenticator.serializeUser((user, done) => done(null, { ...(user as object), signedInAt: Date.now() }));
   // Two parameters on purpose: passport calls a three-parameter deserializer as (req, stored, done).
   authenticator.deserializeUser((stored: unknown, done: (err: unknown, user?: Express.User | false) => void) => {
-    const id = (stored as { id?: unknown } | null)?.id;
+    const { id, signedInAt } = (stored ?? {}) as { id?: unknown; signedInAt?: unknown };
     if (typeof id !== 'string') return done(null, false);
-    reloadConsoleActor(deps.context(null), id).then((actor) => done(null, actor ?? false), done);
+    reloadConsoleActor(deps.context(null), id, typeof signedInAt === 'number' ? signedInAt : 0).then((actor) => done(null, actor ?? false), done);
   });
 }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { AppError } from '../../core/errors.ts';
 import { createUser } from '../accounts/create-user.ts';
+import { signOutEverywhere } from '../accounts/end-access.ts';
 import { importUsers, IMPORT_COLUMNS } from '../accounts/import-users.ts';
 import { listUsers } from '../accounts/list-users.ts';
 import { membershipsOf } from '../accounts/memberships.ts';
@@ -106,11 +107,20 @@ export const userCommands: CommandGroup = {
     },
   },
 
-  disable: setStatus('disabled', 'Disables an account: it can no longer sign in.', 'Disabled'),
+  disable: setStatus('disabled', 'Disables an account: it can no longer sign in, and every session of it ends.', 'Disabled'),
   enable: setStatus('active', 'Enables a disabled account again.', 'Enabled'),
 
+  'sign-out': {
+    summary: 'Ends every session of a person: gateway sessions, refresh tokens and chat connections (a running gateway tells the nodes within seconds).',
+    args: ['USERNAME'],
+    async run(args, io) {
+      const user = await withSession(io, async ({ ctx }) => present(ctx, await signOutEverywhere(ctx, args.positionals[0]!)));
+      return { json: user, text: `Signed ${user.username} out everywhere.` };
+    },
+  },
+
   'reset-password': {
-    summary: 'Sets a new password (read from the first line of stdin) and lifts any lockout.',
+    summary: 'Sets a new password (read from the first line of stdin), lifts any lockout and ends every session of the person.',
     args: ['USERNAME'],
     options: { 'password-stdin': { type: 'boolean', required: true, help: 'read the new password from the first line of stdin' } },
     async run(args, io) {

@@ -32,6 +32,8 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
   declare failedLogins: CreationOptional<number>;
   declare lockedUntil: Date | null;
   declare lastLoginAt: Date | null;
+  /** When an administrator last ended every session of the person (disable, password reset, sign out everywhere). */
+  declare accessEndedAt: CreationOptional<Date | null>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 }
@@ -76,8 +78,18 @@ export class OidcPayload extends Model<InferAttributes<OidcPayload>, InferCreati
   declare grantId: string | null;
   declare userCode: string | null;
   declare uid: string | null;
+  /** The person the artefact belongs to (sessions, grants, codes, tokens), so all of theirs can be ended. */
+  declare accountId: CreationOptional<string | null>;
   declare expiresAt: Date | null;
   declare consumedAt: Date | null;
+}
+
+/** A person (`sub`) or a gateway session (`sid`) whose access tokens issued up to `endedAt` no node accepts. */
+export class EndedAccess extends Model<InferAttributes<EndedAccess>, InferCreationAttributes<EndedAccess>> {
+  declare id: CreationOptional<number>;
+  declare kind: 'sub' | 'sid';
+  declare subject: string;
+  declare endedAt: Date;
 }
 
 export class SigningKey extends Model<InferAttributes<SigningKey>, InferCreationAttributes<SigningKey>> {
@@ -137,6 +149,7 @@ export type GatewayModels = {
   DomainUnit: typeof DomainUnit;
   AuditEvent: typeof AuditEvent;
   OidcPayload: typeof OidcPayload;
+  EndedAccess: typeof EndedAccess;
   SigningKey: typeof SigningKey;
   WebSession: typeof WebSession;
   App: typeof App;
@@ -171,6 +184,7 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
   const DomainUnitModel = fresh(DomainUnit);
   const AuditEventModel = fresh(AuditEvent);
   const OidcPayloadModel = fresh(OidcPayload);
+  const EndedAccessModel = fresh(EndedAccess);
   const SigningKeyModel = fresh(SigningKey);
   const WebSessionModel = fresh(WebSession);
   const AppModel = fresh(App);
@@ -211,6 +225,7 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
       failedLogins: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
       lockedUntil: { type: DataTypes.DATE(3), allowNull: true },
       lastLoginAt: { type: DataTypes.DATE(3), allowNull: true },
+      accessEndedAt: { type: DataTypes.DATE(3), allowNull: true },
       ...timestamps,
     },
     options(sequelize, 'users'),
@@ -268,10 +283,21 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
       grantId: { type: DataTypes.STRING(255), allowNull: true },
       userCode: { type: DataTypes.STRING(255), allowNull: true },
       uid: { type: DataTypes.STRING(255), allowNull: true },
+      accountId: { type: DataTypes.STRING(255), allowNull: true },
       expiresAt: { type: DataTypes.DATE(3), allowNull: true },
       consumedAt: { type: DataTypes.DATE(3), allowNull: true },
     },
     { ...options(sequelize, 'oidc_payloads'), timestamps: false },
+  );
+
+  EndedAccessModel.init(
+    {
+      id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
+      kind: { type: DataTypes.STRING(8), allowNull: false },
+      subject: { type: DataTypes.STRING(255), allowNull: false },
+      endedAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...options(sequelize, 'ended_access'), timestamps: false },
   );
 
   SigningKeyModel.init(
@@ -347,6 +373,7 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
     DomainUnit: DomainUnitModel,
     AuditEvent: AuditEventModel,
     OidcPayload: OidcPayloadModel,
+    EndedAccess: EndedAccessModel,
     SigningKey: SigningKeyModel,
     WebSession: WebSessionModel,
     App: AppModel,

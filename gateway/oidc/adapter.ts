@@ -33,6 +33,7 @@ export function createAdapterClass(models: GatewayModels) {
         grantId: payload.grantId ?? null,
         userCode: payload.userCode ?? null,
         uid: payload.uid ?? null,
+        accountId: typeof payload.accountId === 'string' ? payload.accountId : null,
         expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
       });
     }

@@ -4,46 +4,56 @@ import type { Logger } from '../../core/logger.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import { listDomains } from '../domains/domains.ts';
+import type { PresentedEndedAccess } from './ended-access.ts';
 
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
 /**
- * Single logout for chat: when a gateway session ends, every registered domain node receives an OIDC
- * back-channel logout token (audience: the node) naming the session, and closes that session's sockets.
- * Nodes are resource servers, not clients of the session, so the provider does not do this itself.
+ * Ending access reaches chat as OIDC back-channel logout tokens (audience: the node), one per ended
+ * session (`sid`) or person (`sub` alone: every session of theirs). The node closes the matching sockets
+ * and refuses the access tokens issued until `atrium_ended_at` (epoch ms) for as long as they could be
+ * valid (`atrium_keep_until`, epoch s). Nodes are resource servers, not clients of the session, so the
+ * provider does not do this itself. A node that misses this learns it from the list it fetches.
  */
-export async function notifyNodesOfLogout(options: {
+export async function notifyNodesOfEndedAccess(options: {
   ctx: GatewayContext;
   issuer: string;
   signingKey: JWK;
-  sessionUid: string;
-  accountId: string | undefined;
+  entries: PresentedEndedAccess[];
   logger: Logger;
 }): Promise<void> {
-  const { ctx, issuer, signingKey, sessionUid, accountId, logger } = options;
+  const { ctx, issuer, signingKey, entries, logger } = options;
+  if (entries.length === 0) return;
   const key = await importJWK(signingKey, 'RS256');
   const domains = await listDomains(ctx);
   await Promise.all(
     domains.map(async (domain) => {
-      const token = await new SignJWT({ sid: sessionUid, events: { [LOGOUT_EVENT]: {} }, ...(accountId ? { sub: accountId } : {}) })
-        .setProtectedHeader({ alg: 'RS256', kid: signingKey.kid, typ: 'logout+jwt' })
-        .setIssuer(issuer)
-        .setAudience(domain.url)
-        .setIssuedAt()
-        .setJti(randomUUID())
-        .setExpirationTime('2m')
-        .sign(key);
       try {
-        const response = await fetch(`${domain.url}/backchannel-logout`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ logout_token: token }),
-          signal: AbortSignal.timeout(2_500),
-        });
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        await audit(ctx, { action: 'logout.node', target: domain.name });
+        for (const entry of entries) {
+          const token = await new SignJWT({
+            [entry.kind]: entry.subject,
+            events: { [LOGOUT_EVENT]: {} },
+            atrium_ended_at: entry.endedAt,
+            atrium_keep_until: Math.ceil(entry.keepUntil / 1000),
+          })
+            .setProtectedHeader({ alg: 'RS256', kid: signingKey.kid, typ: 'logout+jwt' })
+            .setIssuer(issuer)
+            .setAudience(domain.url)
+            .setIssuedAt()
+            .setJti(randomUUID())
+            .setExpirationTime('2m')
+            .sign(key);
+          const response = await fetch(`${domain.url}/backchannel-logout`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ logout_token: token }),
+            signal: AbortSignal.timeout(2_500),
+          });
+          if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        }
+        await audit(ctx, { action: 'logout.node', target: domain.name, details: { ended: entries.map((e) => `${e.kind}:${e.subject}`) } });
       } catch (error) {
-        logger.warn({ err: error, domain: domain.name }, 'a domain node did not take the logout');
+        logger.warn({ err: error, domain: domain.name }, 'a domain node did not take the logout; it will fetch it');
         await audit(ctx, { action: 'logout.node', target: domain.name, outcome: 'failure', details: { error: (error as Error).message } });
       }
     }),

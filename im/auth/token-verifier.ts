@@ -1,15 +1,30 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { AppError, ForbiddenError, UnauthenticatedError } from '../../core/errors.ts';
 import { addressOf } from '../address.ts';
+import type { EndedAccess } from './ended-access.ts';
 
-/** Who a verified access token speaks for on this node: a person, or an app (client credentials). */
+/**
+ * Who a verified access token speaks for on this node: a person, or an app (client credentials).
+ * `issuedAt` (epoch ms) is the token's; identities made up inside the node (a remote member) have none.
+ */
 export type Identity =
-  | { kind: 'user'; sub: string; username: string; name: string; address: string; sid: string | null; clientId: string; expiresAt: number }
+  | { kind: 'user'; sub: string; username: string; name: string; address: string; sid: string | null; clientId: string; issuedAt?: number; expiresAt: number }
   | { kind: 'app'; clientId: string; slug: string; name: string; address: string; expiresAt: number };
 
 export class TokenExpiredError extends AppError {
   constructor() {
-    super('token_expired', 401, 'The access token has expired; sign in again');
+    super('token_expired', 401, 'The access token has expired; get a new one with the refresh token');
+  }
+}
+
+/**
+ * The token is genuine and unexpired, but the access it was issued for has ended at the gateway (its
+ * session was signed out, or the person was disabled, had their password reset or was signed out
+ * everywhere). A refresh may still work (offline access that outlives a sign-out); otherwise sign in again.
+ */
+export class TokenRevokedError extends AppError {
+  constructor() {
+    super('token_revoked', 401, 'This sign-in has ended at the gateway; refresh the token or sign in again');
   }
 }
 
@@ -76,6 +91,7 @@ export function createTokenVerifier(options: { issuer: string; audience: string;
         address: addressOf(username, options.domain),
         sid: typeof payload.sid === 'string' ? payload.sid : null,
         clientId,
+        issuedAt: Number(payload.iat ?? 0) * 1000,
         expiresAt,
       };
     },
@@ -99,6 +115,21 @@ export function refusingDisabledClients(verifier: TokenVerifier, clientActive: (
     async verify(token) {
       const identity = await verifier.verify(token);
       if (identity.kind === 'user' && !(await clientActive(identity.clientId))) throw new ClientDisabledError();
+      return identity;
+    },
+  };
+}
+
+/**
+ * A verifier that also refuses people's tokens issued before the gateway ended their session or all of
+ * their access (sign-out, disable, password reset, "sign out everywhere"): see ended-access.ts.
+ */
+export function refusingEndedAccess(verifier: TokenVerifier, ended: EndedAccess): TokenVerifier {
+  return {
+    keys: verifier.keys,
+    async verify(token) {
+      const identity = await verifier.verify(token);
+      if (identity.kind === 'user' && identity.issuedAt !== undefined && ended.endedFor({ ...identity, issuedAt: identity.issuedAt })) throw new TokenRevokedError();
       return identity;
     },
   };

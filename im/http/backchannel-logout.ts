@@ -1,15 +1,19 @@
 import express, { Router } from 'express';
 import { jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { AppError } from '../../core/errors.ts';
-import type { Bus } from '../bus/bus.ts';
+import type { EndedAccess, EndedEntry } from '../auth/ended-access.ts';
 
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+/** How long an entry is kept when the token does not say: longer than any access token the gateway issues. */
+const DEFAULT_KEEP_MS = 24 * 3_600_000;
 
 /**
- * Single logout reaches the node as an OIDC back-channel logout token from the gateway (signed with the
- * gateway's keys, audience this node). Every process of the domain then closes that session's sockets.
+ * Ended access reaches the node as an OIDC back-channel logout token from the gateway (signed with the
+ * gateway's keys, audience this node): `sid` names one ended session, `sub` alone every session of a
+ * person. The entry is stored and every process of the domain refuses the tokens issued until then and
+ * closes their sockets (gateway/oidc/notify-nodes.ts says what the gateway sends).
  */
-export function backchannelLogoutRoute(options: { issuer: string; audience: string; keys: () => Promise<JWTVerifyGetKey>; bus: Bus }): Router {
+export function backchannelLogoutRoute(options: { issuer: string; audience: string; keys: () => Promise<JWTVerifyGetKey>; ended: EndedAccess }): Router {
   const router = Router();
   router.post('/backchannel-logout', express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
     const token = (req.body as Record<string, unknown> | undefined)?.logout_token;
@@ -27,10 +31,16 @@ export function backchannelLogoutRoute(options: { issuer: string; audience: stri
       throw new AppError('invalid_request', 400, 'The logout token is not valid');
     }
     const events = payload.events as Record<string, unknown> | undefined;
-    if (!events || typeof events[LOGOUT_EVENT] !== 'object' || typeof payload.sid !== 'string' || 'nonce' in payload) {
-      throw new AppError('invalid_request', 400, 'The logout token is not a back-channel logout token with a session id');
+    const sid = typeof payload.sid === 'string' && payload.sid ? payload.sid : undefined;
+    const sub = typeof payload.sub === 'string' && payload.sub ? payload.sub : undefined;
+    if (!events || typeof events[LOGOUT_EVENT] !== 'object' || (!sid && !sub) || 'nonce' in payload) {
+      throw new AppError('invalid_request', 400, 'The logout token is not a back-channel logout token with a session or subject');
     }
-    await options.bus.publish({ kind: 'logout', sid: payload.sid });
+    // Without the gateway's exact time, everything issued up to the end of the token's second counts as before.
+    const endedAt = typeof payload.atrium_ended_at === 'number' ? payload.atrium_ended_at : Number(payload.iat ?? 0) * 1000 + 999;
+    const keepUntil = typeof payload.atrium_keep_until === 'number' ? payload.atrium_keep_until * 1000 : endedAt + DEFAULT_KEEP_MS;
+    const entry: EndedEntry = sid ? { kind: 'sid', subject: sid, endedAt, keepUntil } : { kind: 'sub', subject: sub!, endedAt, keepUntil };
+    await options.ended.record([entry]);
     res.status(200).set('Cache-Control', 'no-store').end();
   });
   return router;

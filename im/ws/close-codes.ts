@@ -4,6 +4,8 @@ export const CLOSE = {
   badFrames: { code: 4400, reason: 'too_many_bad_frames' },
   unauthenticated: { code: 4401, reason: 'unauthenticated' },
   tokenExpired: { code: 4401, reason: 'token_expired' },
+  /** The token's session or person was ended at the gateway (sign-out, disable, password reset). */
+  tokenRevoked: { code: 4401, reason: 'token_revoked' },
   forbidden: { code: 4403, reason: 'forbidden' },
   /** The app the socket's token was issued to was disabled or deleted: reconnecting cannot help. */
   clientDisabled: { code: 4403, reason: 'client_disabled' },

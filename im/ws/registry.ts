@@ -101,13 +101,19 @@ export function createRegistry() {
       } else if (event.kind === 'presence') {
         const data = JSON.stringify(serverFrame('presence', { address: event.address, status: event.status, lastSeen: event.lastSeen }));
         for (const connection of watchers.get(event.address) ?? []) send(connection, data);
-      } else if (event.kind === 'logout') {
+      } else if (event.kind === 'access.ended') {
         for (const set of byAddress.values()) {
           for (const connection of set) {
-            if (connection.identity?.kind === 'user' && connection.identity.sid === event.sid) {
-              send(connection, JSON.stringify(serverFrame('session.ended', { reason: 'signed_out' })));
-              connection.socket.close(CLOSE.sessionEnded.code, CLOSE.sessionEnded.reason);
-            }
+            const identity = connection.identity;
+            if (identity?.kind !== 'user' || identity.issuedAt === undefined) continue;
+            const issuedAt = identity.issuedAt;
+            const entry = event.entries.find(
+              (e) => issuedAt <= e.endedAt && (e.kind === 'sid' ? e.subject === identity.sid : e.subject === identity.sub),
+            );
+            if (!entry) continue;
+            // `signed_out`: that session was signed out; `access_ended`: an administrator ended all of the person's access.
+            send(connection, JSON.stringify(serverFrame('session.ended', { reason: entry.kind === 'sid' ? 'signed_out' : 'access_ended' })));
+            connection.socket.close(CLOSE.sessionEnded.code, CLOSE.sessionEnded.reason);
           }
         }
       }

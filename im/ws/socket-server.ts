@@ -180,7 +180,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
         const code = isAppError(error) ? error.code : 'unauthenticated';
         const message = isAppError(error) ? error.message : 'The token could not be verified';
         send(serverFrame('error', { code, message }, re));
-        if (!connection.identity) close(code === 'forbidden' ? CLOSE.forbidden : code === 'client_disabled' ? CLOSE.clientDisabled : CLOSE.unauthenticated);
+        if (!connection.identity) close(refusalClose(code));
         return;
       }
       if (connection.identity && connection.identity.address !== identity.address) {
@@ -298,6 +298,15 @@ function tokenOffered(request: IncomingMessage): string | undefined {
     .find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX));
   return offered?.slice(TOKEN_PROTOCOL_PREFIX.length);
 }
+
+/** How a socket that could not authenticate is closed, by the refusal's code: the reason says what the client should do next. */
+const REFUSAL_CLOSES: Record<string, { code: number; reason: string }> = {
+  forbidden: CLOSE.forbidden,
+  client_disabled: CLOSE.clientDisabled,
+  token_expired: CLOSE.tokenExpired,
+  token_revoked: CLOSE.tokenRevoked,
+};
+const refusalClose = (code: string) => REFUSAL_CLOSES[code] ?? CLOSE.unauthenticated;
 
 function fieldsOf(error: unknown): { fields?: Record<string, string> } {
   const fields = isAppError(error) ? (error.details?.fields as Record<string, string> | undefined) : undefined;

@@ -84,6 +84,32 @@ describe('socket authentication', () => {
     expect(await raw.closed).toEqual({ code: 4401, reason: 'token_expired' });
   });
 
+  it('refuses an expired token with token_expired, in the error and in the close reason alike', async () => {
+    const alice = await login(gateway, 'alice');
+    const token = await alice.tokenFor(eng.url);
+    await new Promise((r) => setTimeout(r, 5_000));
+    const raw = await openRaw(eng.url);
+    raw.send({ v: 1, id: 'x9', type: 'auth', token });
+    expect(await raw.next((f) => f.re === 'x9')).toMatchObject({ type: 'error', code: 'token_expired' });
+    expect(await raw.closed).toEqual({ code: 4401, reason: 'token_expired' });
+
+    // Over HTTP: 401 with the same code, and an RFC 6750 challenge that tells the client to refresh.
+    const response = await fetch(`${eng.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ error: { code: 'token_expired' } });
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="atrium", error="invalid_token", error_description="[^"]*expired[^"]*"$/);
+  });
+
+  it('answers a request without a token with a bare challenge, and a bad token with invalid_token', async () => {
+    const none = await fetch(`${eng.localUrl}/api/v1/me`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="atrium"');
+    const bad = await fetch(`${eng.localUrl}/api/v1/conversations`, { headers: { authorization: 'Bearer not-a-token' } });
+    expect(bad.status).toBe(401);
+    expect(await bad.json()).toMatchObject({ error: { code: 'unauthenticated' } });
+    expect(bad.headers.get('www-authenticate')).toMatch(/^Bearer realm="atrium", error="invalid_token", error_description="[^"]+"$/);
+  });
+
   it('keeps an SDK connection open across expiry by re-authenticating on the open socket', async () => {
     const alice = await connectAs(gateway, eng, 'alice');
     let reconnects = 0;

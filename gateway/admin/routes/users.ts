@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { createUser } from '../../accounts/create-user.ts';
+import { signOutEverywhere } from '../../accounts/end-access.ts';
 import { findManageableUser } from '../../accounts/find-user.ts';
 import { grantableRoles } from '../../accounts/grantable-roles.ts';
 import { listUsers } from '../../accounts/list-users.ts';
@@ -50,9 +51,19 @@ const storedValues = (user: PresentedUser) => ({
   status: user.status,
 });
 
+/**
+ * Ending a person's access ends their console sessions too (gateway/accounts/console-access.ts). When the
+ * administrator ended their own, the session doing it stays: it is signed in afresh, keeping its data.
+ */
+async function keepOwnConsoleSession(req: Request, userId: string): Promise<void> {
+  const actor = req.user as { kind?: string; id?: string } | undefined;
+  if (actor?.kind !== 'user' || actor.id !== userId) return;
+  await new Promise<void>((resolve, reject) => req.logIn(actor as Express.User, { keepSessionInfo: true, session: true }, (err) => (err ? reject(err) : resolve())));
+}
+
 type FormState = { values?: Record<string, unknown>; failure?: FormFailure; resetFailure?: FormFailure };
 
-/** Users: the searchable list, create, edit (profile, units, roles, status), password reset and unlock. */
+/** Users: the searchable list, create, edit (profile, units, roles, status), password reset, sign out everywhere and unlock. */
 export function userRoutes(kit: ConsoleKit): Router {
   const router = Router();
 
@@ -128,11 +139,19 @@ export function userRoutes(kit: ConsoleKit): Router {
   router.post('/users/:id/password', formBody, kit.csrf.check, async (req, res) => {
     try {
       const user = await resetPassword(kit.context(req), String(req.params.id), text(bodyOf(req), 'password'));
-      setFlash(req, `Set a new password for ${user.username}; any lockout is lifted.`);
+      await keepOwnConsoleSession(req, user.id);
+      setFlash(req, `Set a new password for ${user.username}; any lockout is lifted and every session of theirs has ended.`);
       res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
     } catch (error) {
       await renderForm(req, res, String(req.params.id), { resetFailure: formFailure(error) });
     }
+  });
+
+  router.post('/users/:id/sign-out', formBody, kit.csrf.check, async (req, res) => {
+    const user = await signOutEverywhere(kit.context(req), String(req.params.id));
+    await keepOwnConsoleSession(req, user.id);
+    setFlash(req, `Signed ${user.username} out everywhere.`);
+    res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
   });
 
   router.post('/users/:id/unlock', formBody, kit.csrf.check, async (req, res) => {

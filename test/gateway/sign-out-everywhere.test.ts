@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserAgent, filledFormWithAction, signInThrough, submitFilled } from '../helpers/browser-agent.ts';
+import { ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { login } from '../helpers/node.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { operator } from '../../gateway/context.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+
+let gateway: TestGateway;
+let admin: BrowserAgent;
+let engAdmin: BrowserAgent;
+
+const url = (path: string) => `${gateway.issuer}${path}`;
+
+async function consoleAgent(username: string): Promise<BrowserAgent> {
+  const agent = new BrowserAgent();
+  await signInThrough(agent, url('/admin/login'), username, DEMO_PASSWORD);
+  return agent;
+}
+
+async function seedUser(username: string, units: string[]) {
+  return createUser(
+    { ...gateway.context(null), actor: operator('test') },
+    { username, displayName: `Test ${username}`, email: `${username}@campus.test`, password: DEMO_PASSWORD, units, roles: ['student'] },
+  );
+}
+
+beforeAll(async () => {
+  gateway = await startTestGateway('sign-out-all', { LOGIN_IP_LIMIT: '1000' });
+  admin = await consoleAgent('admin');
+  engAdmin = await consoleAgent('eng-admin');
+});
+afterAll(async () => gateway?.stop());
+
+describe('"sign out everywhere" in the admin console', () => {
+  it('ends every session and refresh token of the person, and is audited', async () => {
+    const kim = await seedUser('kim', ['campus/eng/cs']);
+    const phone = await login(gateway, 'kim');
+    const laptop = await login(gateway, 'kim');
+    await phone.tokenFor(ENG_NODE);
+
+    const edit = await admin.navigate(url(`/admin/users/${kim.id}`));
+    const done = await submitFilled(admin, edit, filledFormWithAction(edit, '/sign-out'));
+    expect(done.status).toBe(200);
+    expect(done.html).toContain('Signed kim out everywhere.');
+
+    await expect(phone.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(laptop.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
+    const [event] = await gateway.models.AuditEvent.findAll({ where: { action: 'user.sign_out_everywhere', target: 'kim' } });
+    expect(event?.actorName).toBe('admin');
+    expect(await gateway.models.EndedAccess.count({ where: { kind: 'sub', subject: kim.id } })).toBe(1);
+    // The account is untouched: kim signs in again.
+    await expect(login(gateway, 'kim')).resolves.toBeTruthy();
+  });
+
+  it('refuses a post without the form token and ends nothing', async () => {
+    const lea = await seedUser('lea', ['campus/eng/cs']);
+    const session = await login(gateway, 'lea');
+    const edit = await admin.navigate(url(`/admin/users/${lea.id}`));
+    const form = filledFormWithAction(edit, '/sign-out');
+    const forged = await submitFilled(admin, edit, { ...form, entries: form.entries.filter(([name]) => name !== '_csrf') });
+    expect(forged.status).toBe(403);
+    await expect(session.tokenFor(ENG_NODE)).resolves.toBeTruthy();
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'user.sign_out_everywhere', target: 'lea' } })).toBe(0);
+  });
+
+  it("ends the person's own console sessions too, but not the console session that did it", async () => {
+    const nora = await createUser(
+      { ...gateway.context(null), actor: operator('test') },
+      { username: 'nora', displayName: 'Nora', email: 'nora@campus.test', password: DEMO_PASSWORD, units: ['campus'], roles: ['admin'] },
+    );
+    const noraConsole = await consoleAgent('nora');
+    expect((await noraConsole.navigate(url('/admin/users'))).url).toBe(url('/admin/users'));
+
+    const edit = await admin.navigate(url(`/admin/users/${nora.id}`));
+    await submitFilled(admin, edit, filledFormWithAction(edit, '/sign-out'));
+    // Nora's console sends her to sign in again (and her gateway session is gone, so the login form shows).
+    const after = await noraConsole.navigate(url('/admin/users'));
+    expect(after.url).not.toBe(url('/admin/users'));
+    expect(after.html).toContain('/login"');
+
+    // Nora, signed in again, resets her own password: her other sessions end, the one she used stays.
+    const noraAgain = await consoleAgent('nora');
+    const elsewhere = await login(gateway, 'nora');
+    const own = await noraAgain.navigate(url(`/admin/users/${nora.id}`));
+    const reset = await submitFilled(noraAgain, own, filledFormWithAction(own, '/password'), { password: 'nora-new-password' });
+    expect(reset.html).toContain('Set a new password for nora');
+    await expect(elsewhere.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
+    const still = await noraAgain.navigate(url('/admin/users'));
+    expect(still.url).toBe(url('/admin/users'));
+    expect(still.status).toBe(200);
+  });
+
+  it('lets a unit admin sign out only people wholly in their unit', async () => {
+    const bob = await gateway.models.User.findOne({ where: { username: 'bob' } });
+    const carol = await gateway.models.User.findOne({ where: { username: 'carol' } });
+    const bobSession = await login(gateway, 'bob');
+    const carolSession = await login(gateway, 'carol');
+    const mine = await seedUser('mo', ['campus/eng/ee']);
+    const page = await engAdmin.navigate(url(`/admin/users/${mine.id}`));
+    const form = filledFormWithAction(page, '/sign-out');
+
+    const outside = await submitFilled(engAdmin, page, { ...form, action: `/admin/users/${bob!.id}/sign-out` });
+    expect(outside.status).toBe(404);
+    const partly = await submitFilled(engAdmin, page, { ...form, action: `/admin/users/${carol!.id}/sign-out` });
+    expect(partly.status).toBe(403);
+    await expect(bobSession.tokenFor(ENG_NODE)).resolves.toBeTruthy();
+    await expect(carolSession.tokenFor(ENG_NODE)).resolves.toBeTruthy();
+
+    const own = await submitFilled(engAdmin, page, form);
+    expect(own.html).toContain('Signed mo out everywhere.');
+  });
+});
