@@ -10,6 +10,7 @@ import { verifyPassword } from '../../gateway/accounts/passwords.ts';
 import type { GatewayContext } from '../../gateway/context.ts';
 import { seedDemo } from '../../gateway/seed/demo.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { unusedUrl } from '../helpers/ports.ts';
 import { inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
 
 let db: TestDatabase;
@@ -36,7 +37,7 @@ beforeAll(async () => {
   inspect = await inspectDatabase(db);
   ctx = inspect.ctx;
   await migrate(inspect.sequelize, 'gateway');
-  await seedDemo(ctx, { eng: 'http://localhost:4201', arts: 'http://localhost:4202' });
+  await seedDemo(ctx, { eng: await unusedUrl('localhost'), arts: await unusedUrl('localhost') });
 });
 afterAll(async () => {
   await inspect?.close();

@@ -4,6 +4,7 @@ import { createRateLimiter } from '../../core/rate-limit.ts';
 import { authenticate, type LoginPolicy } from '../../gateway/accounts/authenticate.ts';
 import { seedDemo } from '../../gateway/seed/demo.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { unusedUrl } from '../helpers/ports.ts';
 import { inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
 
 let db: TestDatabase;
@@ -23,7 +24,7 @@ beforeAll(async () => {
   db = await createTestDatabase('cli-users');
   inspect = await inspectDatabase(db);
   await migrate(inspect.sequelize, 'gateway');
-  await seedDemo(inspect.ctx, { eng: 'http://localhost:4201', arts: 'http://localhost:4202' });
+  await seedDemo(inspect.ctx, { eng: await unusedUrl('localhost'), arts: await unusedUrl('localhost') });
 });
 afterAll(async () => {
   await inspect?.close();

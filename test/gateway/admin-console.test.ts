@@ -8,7 +8,7 @@ import {
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
@@ -445,7 +445,7 @@ describe('a unit admin', () => {
     for (const path of ['/admin/domains', '/admin/domains/new', '/admin/domains/eng.campus.test', '/admin/audit']) {
       const page = await open(engAdmin, path);
       expect(page.status, path).toBe(403);
-      expect(page.html).not.toContain('127.0.0.1:4201');
+      expect(page.html).not.toContain(ENG_NODE);
     }
     const form = filledFormWithAction(users, '/admin/logout');
     const post = await submitFilled(engAdmin, users, { ...form, action: '/admin/domains' }, { name: 'rogue.campus.test', url: 'http://127.0.0.1:4299', units: 'campus/eng' });
