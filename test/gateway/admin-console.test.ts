@@ -181,6 +181,20 @@ describe('managing users as an administrator', () => {
     expect(second.html).toContain('rel="prev"');
   });
 
+  it('matches "_", "%" and "!" in a search as themselves, not as wildcards', async () => {
+    const ctx = { ...gateway.context(null), actor: operator('test') };
+    const probe = (username: string, displayName: string) =>
+      createUser(ctx, { username, displayName, email: `${username}@probe.test`, password: DEMO_PASSWORD, units: ['campus/eng'], roles: ['staff'] });
+    await probe('sql_probe', 'Probe 100% sure');
+    await probe('sqlxprobe', 'Probe 1000 sure');
+    await probe('bang-probe', 'Probe bang!');
+    expect(listedUsernames(await open(admin, '/admin/users?q=sql_probe'))).toEqual(['sql_probe']);
+    expect(listedUsernames(await open(admin, '/admin/users?q=l_p'))).toEqual(['sql_probe']);
+    expect(listedUsernames(await open(admin, '/admin/users?q=100%25'))).toEqual(['sql_probe']);
+    expect(listedUsernames(await open(admin, '/admin/users?q=g!'))).toEqual(['bang-probe']);
+    expect(listedUsernames(await open(admin, '/admin/users?q=sql'))).toEqual(['sql_probe', 'sqlxprobe']);
+  });
+
   it('creates a user with an argon2id password, who can then sign in', async () => {
     const form = await open(admin, '/admin/users/new');
     const created = await submitFilled(admin, form, filledFormWithAction(form, '/admin/users'), {
