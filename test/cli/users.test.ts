@@ -32,6 +32,15 @@ afterAll(async () => {
 });
 
 describe('atrium users', () => {
+  it('refuses a username that is a webhook sender address or a name Atrium keeps, and adds nobody', async () => {
+    for (const name of ['hook-0c1d', 'system']) {
+      const result = await runAtrium(db, ['users', 'add', name, '--name', 'Sneaky', '--email', `${name}@campus.test`, '--unit', 'campus/eng', '--role', 'student', '--json']);
+      expect(result.code, name).toBe(2);
+      expect(jsonOf(result).error).toMatchObject({ code: 'invalid_input', fields: { username: expect.stringContaining('is reserved') } });
+      expect(await findUser(name)).toBeNull();
+    }
+  });
+
   it('adds a user whose password comes from stdin, stores it as argon2id, and the user can sign in', async () => {
     const result = await runAtrium(
       db,

@@ -245,6 +245,22 @@ describe('managing users as an administrator', () => {
     expect(await gateway.models.User.count()).toBe(before);
   });
 
+  it('refuses a webhook sender address as a username, beside the field, and creates nothing', async () => {
+    const form = await open(admin, '/admin/users/new');
+    const page = await submitFilled(admin, form, filledFormWithAction(form, '/admin/users'), {
+      username: 'hook-3f9a',
+      displayName: 'Webhook Twin',
+      email: 'hook-twin@campus.test',
+      password: 'long-enough-pass',
+      units: ['campus/eng'],
+      roles: ['student'],
+    });
+    expect(page.status).toBe(400);
+    expect(page.html).toContain('id="username-error"');
+    expect(mainText(page)).toContain('"hook-" is reserved: it names webhook senders in conversations');
+    expect(await gateway.models.User.count({ where: { username: 'hook-3f9a' } })).toBe(0);
+  });
+
   it('reports a taken username as a notice and creates nothing', async () => {
     const before = await gateway.models.User.count();
     const form = await open(admin, '/admin/users/new');
