@@ -6,7 +6,7 @@ import { addressNameProblem, reservedNameProblem } from '../gateway/accounts/res
 import { audit } from '../gateway/audit.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import { inTransaction } from '../gateway/transaction.ts';
-import { checkUnits, resolveOwnerUnit } from './app-scope.ts';
+import { assertMayBeFirstParty, checkUnits, resolveOwnerUnit } from './app-scope.ts';
 import { clientMetadataOf, saveClient } from './client-metadata.ts';
 import { auditedFields, presentApp, type PresentedApp } from './present-app.ts';
 import { newAppSchema } from './schemas.ts';
@@ -69,6 +69,7 @@ async function freeSlugFrom(ctx: GatewayContext, name: string): Promise<string> 
 export async function registerApp(ctx: GatewayContext, input: unknown, secrets?: Sealer): Promise<RegisteredApp> {
   const data = parseInput(newAppSchema, input);
   const ownerUnit = resolveOwnerUnit(ctx, data.ownerUnit);
+  assertMayBeFirstParty(ctx, null, data.firstParty);
   if (data.interactionCallbackUrl && !secrets) throw new Error('registering an app with an interaction callback needs the callback secret sealer');
   await checkUnits(ctx, ownerUnit, data.visibility.units);
   const clientId = data.clientId ?? `app-${randomUUID().slice(0, 8)}`;
