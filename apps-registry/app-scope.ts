@@ -1,5 +1,5 @@
 import { ForbiddenError, NotFoundError, ValidationError } from '../core/errors.ts';
-import { adminScopeOf, isWithin, scopeCovers } from '../gateway/accounts/scope.ts';
+import { adminScopeOf, isFullAdmin, isWithin, scopeCovers } from '../gateway/accounts/scope.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import type { App } from '../gateway/models/index.ts';
 
@@ -27,6 +27,20 @@ export function resolveOwnerUnit(ctx: GatewayContext, requested: string | null |
   }
   if (!scopeCovers(scope, requested)) throw new ForbiddenError(`You may register apps only for your own units, not ${requested}`);
   return requested;
+}
+
+/**
+ * A first-party app signs people in and gets their tokens without asking them, so only a campus
+ * administrator may have one: a unit admin can neither mark an app first-party nor keep the flag while
+ * changing such an app (its redirect URIs or its secret would let them sign anyone in silently). To edit a
+ * first-party app a unit admin must clear the flag in the same change, or ask a campus administrator.
+ */
+export function assertMayBeFirstParty(ctx: GatewayContext, app: { name: string; firstParty: boolean } | null, firstParty: boolean): void {
+  if (!firstParty || isFullAdmin(ctx.actor)) return;
+  if (app?.firstParty) {
+    throw new ForbiddenError(`${app.name} is first-party, which only campus administrators may keep; clear its first-party flag to change it, or ask a campus administrator`);
+  }
+  throw new ForbiddenError('Only campus administrators may mark an app first-party');
 }
 
 /** The units named must exist, and an owned app is shown only within its owner's part of the tree. */

@@ -1,4 +1,5 @@
 import { Op } from 'sequelize';
+import { containsPattern, like } from '../core/like.ts';
 import { audit } from '../gateway/audit.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import { inTransaction } from '../gateway/transaction.ts';
@@ -12,7 +13,7 @@ export async function deleteApp(ctx: GatewayContext, slug: string): Promise<{ sl
   return inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
     const { OidcPayload } = ctx.models;
-    const issued = { model: { [Op.notIn]: ['Client', 'Session'] }, payload: { [Op.like]: `%"clientId":${JSON.stringify(app.clientId)}%` } };
+    const issued = { model: { [Op.notIn]: ['Client', 'Session'] }, payload: like(ctx.sequelize, containsPattern(`"clientId":${JSON.stringify(app.clientId)}`)) };
     const grants = await OidcPayload.findAll({ where: { ...issued, model: 'Grant' }, attributes: ['id'], transaction: ctx.tx });
     let revoked = 0;
     if (grants.length > 0) {

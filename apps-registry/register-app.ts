@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../core/errors.ts';
 import type { Sealer } from '../core/seal.ts';
 import { parseInput } from '../core/validate.ts';
+import { addressNameProblem, reservedNameProblem } from '../gateway/accounts/reserved-names.ts';
 import { audit } from '../gateway/audit.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import { inTransaction } from '../gateway/transaction.ts';
-import { checkUnits, resolveOwnerUnit } from './app-scope.ts';
+import { assertMayBeFirstParty, checkUnits, resolveOwnerUnit } from './app-scope.ts';
 import { clientMetadataOf, saveClient } from './client-metadata.ts';
 import { auditedFields, presentApp, type PresentedApp } from './present-app.ts';
 import { newAppSchema } from './schemas.ts';
@@ -35,21 +36,19 @@ export function slugFromName(name: string): string {
     .slice(0, 36)
     .replace(/-+$/, '');
   const slug = base.length >= 2 ? base : `app-${base || 'x'}`;
-  return slug.startsWith('hook-') ? `app-${slug}`.slice(0, 36) : slug;
+  return reservedNameProblem(slug) ? `app-${slug}`.slice(0, 36) : slug;
 }
 
 /**
  * The slug must name neither another app nor a person: on a node both would be the same address. Nor a
  * deleted app's: its bot's conversations stay on the nodes, and a new bot of that name would read them.
- * The audit log is where a deletion is remembered.
  */
 async function slugClash(ctx: GatewayContext, slug: string): Promise<string | null> {
-  if (await ctx.models.App.findOne({ where: { slug }, attributes: ['id'], transaction: ctx.tx })) return 'another app has this slug';
-  if (await ctx.models.User.findOne({ where: { username: slug }, attributes: ['id'], transaction: ctx.tx })) return 'a person has this username';
-  if (await ctx.models.AuditEvent.findOne({ where: { action: 'app.delete', target: slug, outcome: 'success' }, attributes: ['id'], transaction: ctx.tx })) {
-    return 'a deleted app had this slug; its bot\'s conversations remain';
-  }
-  return null;
+  const problem = await addressNameProblem(ctx, slug);
+  if (!problem) return null;
+  if (problem.kind === 'app') return 'another app has this slug';
+  if (problem.kind === 'deleted-app') return "a deleted app had this slug; its bot's conversations remain";
+  return problem.reason;
 }
 
 async function freeSlugFrom(ctx: GatewayContext, name: string): Promise<string> {
@@ -70,6 +69,7 @@ async function freeSlugFrom(ctx: GatewayContext, name: string): Promise<string> 
 export async function registerApp(ctx: GatewayContext, input: unknown, secrets?: Sealer): Promise<RegisteredApp> {
   const data = parseInput(newAppSchema, input);
   const ownerUnit = resolveOwnerUnit(ctx, data.ownerUnit);
+  assertMayBeFirstParty(ctx, null, data.firstParty);
   if (data.interactionCallbackUrl && !secrets) throw new Error('registering an app with an interaction callback needs the callback secret sealer');
   await checkUnits(ctx, ownerUnit, data.visibility.units);
   const clientId = data.clientId ?? `app-${randomUUID().slice(0, 8)}`;

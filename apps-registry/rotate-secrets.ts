@@ -2,7 +2,7 @@ import type { Sealer } from '../core/seal.ts';
 import { audit } from '../gateway/audit.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import { inTransaction } from '../gateway/transaction.ts';
-import { findManageableApp } from './app-scope.ts';
+import { assertMayBeFirstParty, findManageableApp } from './app-scope.ts';
 import { loadClient, saveClient } from './client-metadata.ts';
 import { newSecret } from './secrets.ts';
 
@@ -10,6 +10,8 @@ import { newSecret } from './secrets.ts';
 export async function rotateClientSecret(ctx: GatewayContext, slug: string): Promise<{ slug: string; clientId: string; clientSecret: string }> {
   return inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
+    // A first-party app's secret would sign anyone in silently: a campus administrator's to hand out.
+    assertMayBeFirstParty(ctx, app, app.firstParty);
     const client = await loadClient(ctx, app.clientId);
     if (!client) throw new Error(`app ${app.slug} has no OIDC client`);
     const clientSecret = newSecret();

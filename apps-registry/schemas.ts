@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { reservedNameProblem } from '../gateway/accounts/reserved-names.ts';
 import { roleSchema, unitPathSchema } from '../gateway/accounts/schemas.ts';
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -16,15 +17,18 @@ export const appUrlSchema = z
   }, { message: 'must use https (http is allowed only for localhost)' });
 
 /**
- * The slug is the app's bot address on every node (`slug@domain`), so it must be a valid address part;
- * `hook-` names incoming webhooks there and cannot be an app's.
+ * The slug is the app's bot address on every node (`slug@domain`), so it must be a valid address part,
+ * and not a name kept for webhooks (`hook-`) or Atrium itself (see reserved-names.ts).
  */
 export const slugSchema = z
   .string()
   .trim()
   .toLowerCase()
   .regex(/^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$/, { message: '2-40 lowercase letters, digits and dashes, not starting or ending with a dash' })
-  .refine((s) => !s.startsWith('hook-'), { message: '"hook-" is reserved for webhooks' });
+  .superRefine((slug, ctx) => {
+    const problem = reservedNameProblem(slug);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 export const clientIdSchema = z.string().trim().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'lowercase letters, digits and dashes' });
 

@@ -2,7 +2,7 @@ import { parseInput } from '../core/validate.ts';
 import { audit } from '../gateway/audit.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import { inTransaction } from '../gateway/transaction.ts';
-import { checkUnits, findManageableApp, resolveOwnerUnit } from './app-scope.ts';
+import { assertMayBeFirstParty, checkUnits, findManageableApp, resolveOwnerUnit } from './app-scope.ts';
 import { clientMetadataOf, loadClient, saveClient } from './client-metadata.ts';
 import { auditedFields, presentApp, type PresentedApp } from './present-app.ts';
 import { appChangesSchema } from './schemas.ts';
@@ -24,6 +24,7 @@ export async function updateApp(ctx: GatewayContext, slug: string, input: unknow
   const changes = parseInput(appChangesSchema, input);
   return inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
+    assertMayBeFirstParty(ctx, app, changes.firstParty ?? app.firstParty);
     const client = await loadClient(ctx, app.clientId);
     const before = auditedFields(presentApp(app, client));
     const ownerUnit = changes.ownerUnit === undefined ? app.ownerUnit : resolveOwnerUnit(ctx, changes.ownerUnit);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
-import { ConflictError, ForbiddenError } from '../../core/errors.ts';
+import { ConflictError, ForbiddenError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
@@ -8,6 +8,7 @@ import type { Role, User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { setMemberships } from './memberships.ts';
 import { hashPassword } from './passwords.ts';
+import { addressNameProblem } from './reserved-names.ts';
 import { assertCovers, isFullAdmin } from './scope.ts';
 import { newUserSchema, type NewUser } from './schemas.ts';
 
@@ -16,9 +17,13 @@ export function assertMayGrant(ctx: GatewayContext, roles: Role[]): void {
 }
 
 export async function assertUnique(ctx: GatewayContext, fields: { username?: string; email?: string }, exceptId?: string) {
-  // On a chat node an app's bot is slug@domain: a person of the same name would speak as the bot.
-  if (fields.username && (await ctx.models.App.count({ where: { slug: fields.username }, transaction: ctx.tx })) > 0) {
-    throw new ConflictError(`Username ${fields.username} is taken by an app`);
+  // On a chat node an app's bot is slug@domain: a person of the same name would speak as the bot (or, for
+  // a deleted app, read what its bot was sent). Reserved names are refused by the schema already.
+  if (fields.username) {
+    const problem = await addressNameProblem(ctx, fields.username);
+    if (problem?.kind === 'app') throw new ConflictError(`Username ${fields.username} is taken by an app`);
+    if (problem?.kind === 'deleted-app') throw new ConflictError(`Username ${fields.username} was a deleted app's bot address; its conversations remain`);
+    if (problem?.kind === 'reserved') throw new ValidationError('Some fields are invalid', { username: problem.reason });
   }
   const or = [];
   if (fields.username) or.push({ username: fields.username });

@@ -8,6 +8,7 @@ import type { GatewayContext } from '../context.ts';
 import { inTransaction } from '../transaction.ts';
 import { assertMayGrant, insertUser } from './create-user.ts';
 import { hashPassword } from './passwords.ts';
+import { addressNameProblems } from './reserved-names.ts';
 import { assertCovers } from './scope.ts';
 import { newUserSchema, type NewUser } from './schemas.ts';
 
@@ -211,29 +212,23 @@ async function databaseConflicts(ctx: GatewayContext, rows: Row[]): Promise<Line
   const { OrgUnit, User } = ctx.models;
   const paths = [...new Set(rows.flatMap((r) => r.data.units))];
   const knownPaths = new Set<string>();
-  const takenUsernames = new Set<string>();
   const takenEmails = new Set<string>();
   for (const chunk of chunks(paths, 500)) {
     const units = await OrgUnit.findAll({ where: { path: { [Op.in]: chunk } }, attributes: ['path'], transaction: ctx.tx });
     for (const u of units) knownPaths.add(u.path);
   }
   for (const chunk of chunks(rows, 500)) {
-    const users = await User.findAll({
-      where: { [Op.or]: [{ username: { [Op.in]: chunk.map((r) => r.data.username) } }, { email: { [Op.in]: chunk.map((r) => r.data.email) } }] },
-      attributes: ['username', 'email'],
-      transaction: ctx.tx,
-    });
-    for (const u of users) {
-      takenUsernames.add(u.username);
-      takenEmails.add(u.email);
-    }
+    const users = await User.findAll({ where: { email: { [Op.in]: chunk.map((r) => r.data.email) } }, attributes: ['email'], transaction: ctx.tx });
+    for (const u of users) takenEmails.add(u.email);
   }
+  const takenNames = await addressNameProblems(ctx, rows.map((r) => r.data.username));
 
   const errors: LineError[] = [];
   for (const { line, data } of rows) {
     const unknown = data.units.filter((p) => !knownPaths.has(p));
     if (unknown.length > 0) errors.push({ line, field: 'units', message: `unknown unit ${unknown.join(', ')}` });
-    if (takenUsernames.has(data.username)) errors.push({ line, field: 'username', message: `${data.username} is already taken` });
+    const taken = takenNames.get(data.username);
+    if (taken) errors.push({ line, field: 'username', message: taken.kind === 'person' ? `${data.username} is already taken` : `${data.username}: ${taken.reason}` });
     if (takenEmails.has(data.email)) errors.push({ line, field: 'email', message: `${data.email} is already used by another account` });
   }
   return errors;

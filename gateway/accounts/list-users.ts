@@ -1,5 +1,6 @@
 import { Op, type WhereOptions } from 'sequelize';
 import { z } from 'zod';
+import { containsPattern, like, prefixPattern } from '../../core/like.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
@@ -21,13 +22,13 @@ export async function listUsers(ctx: GatewayContext, query: unknown): Promise<Us
   const { User, Membership, OrgUnit } = ctx.models;
   const where: WhereOptions<User>[] = [];
   if (q) {
-    const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    where.push({ [Op.or]: [{ username: { [Op.like]: like } }, { displayName: { [Op.like]: like } }, { email: { [Op.like]: like } }] });
+    const matches = like(ctx.sequelize, containsPattern(q));
+    where.push({ [Op.or]: [{ username: matches }, { displayName: matches }, { email: matches }] });
   }
   const scope = adminScopeOf(ctx.actor);
   if (!scope.all) {
     const units = await OrgUnit.findAll({
-      where: { [Op.or]: scope.roots.flatMap((root) => [{ path: root }, { path: { [Op.like]: `${root}/%` } }]) },
+      where: { [Op.or]: scope.roots.flatMap((root) => [{ path: root }, { path: like(ctx.sequelize, prefixPattern(`${root}/`)) }]) },
       attributes: ['id'],
       transaction: ctx.tx,
     });

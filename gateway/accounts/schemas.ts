@@ -1,11 +1,18 @@
 import { z } from 'zod';
 import { ROLES } from '../models/index.ts';
+import { reservedNameProblem } from './reserved-names.ts';
 
 export const usernameSchema = z
   .string()
   .trim()
   .toLowerCase()
   .regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, { message: 'use 2-64 letters, digits, dots, dashes or underscores, starting with a letter or digit' });
+
+/** A username for a new account: also not one of the names kept for webhooks and Atrium itself. */
+export const newUsernameSchema = usernameSchema.superRefine((name, ctx) => {
+  const problem = reservedNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export const emailSchema = z.string().trim().toLowerCase().pipe(z.email({ message: 'not a valid email address' }).max(254));
 
@@ -37,7 +44,7 @@ export const httpUrlSchema = z
   .transform((u) => u.replace(/\/$/, ''));
 
 export const newUserSchema = z.object({
-  username: usernameSchema,
+  username: newUsernameSchema,
   displayName: displayNameSchema,
   email: emailSchema,
   password: passwordSchema.optional(),

@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { Op } from 'sequelize';
 import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
+import { containsPattern, like } from '../../core/like.ts';
 import { parseInput } from '../../core/validate.ts';
 import { allowed } from '../../im/federation/registry-client.ts';
 import { verifyRequest, type PublicKeyJwk } from '../../im/federation/signature.ts';
@@ -71,9 +72,9 @@ export function federationRoutes(context: (req: Request) => GatewayContext): Rou
       users = await ctx.models.User.findAll({ where: { status: 'active', username: { [Op.in]: query.usernames } } });
     } else {
       limit = query.limit;
-      const like = `%${(query.q ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const matches = like(ctx.sequelize, containsPattern(query.q ?? ''));
       users = await ctx.models.User.findAll({
-        where: { status: 'active', [Op.or]: [{ username: { [Op.like]: like } }, { displayName: { [Op.like]: like } }, { email: { [Op.like]: like } }] },
+        where: { status: 'active', [Op.or]: [{ username: matches }, { displayName: matches }, { email: matches }] },
         order: [['displayName', 'ASC']],
         limit: limit * 3,
       });

@@ -6,7 +6,9 @@ import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
 import { reloadConsoleActor } from '../accounts/console-access.ts';
-import { describeScopes } from './describe-scopes.ts';
+import { describeResources, describeScopes } from './describe-scopes.ts';
+import { APP_NOT_FOR_PERSON } from '../oidc/provider.ts';
+import { audiencesFor, signInRefusal } from '../../apps-registry/app-access.ts';
 
 export type InteractionDeps = {
   provider: () => Provider;
@@ -29,6 +31,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       if (details.prompt.name === 'login') {
         return res.render('login', { ...base, title: 'Sign in', loginHint: details.params.login_hint });
       }
+      // An app that is not for this person: say why here, then send access_denied back to the app.
+      const refusal = await refusalOf(deps, req, details);
+      if (refusal) return res.status(403).render('app-refused', { ...base, title: 'Not available to you', reason: refusal });
       // A first-party app never shows a consent screen, even when it asks for one (offline access
       // requires prompt=consent): opening it from chat stays one click.
       const missing = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
@@ -48,7 +53,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         ...base,
         title: 'Allow access',
         scopes: describeScopes(missing.missingOIDCScope ?? []),
-        resources: Object.keys(missing.missingResourceScopes ?? {}),
+        resources: await describeResources(
+          deps.context(req),
+          Object.keys(missing.missingResourceScopes ?? {}),
+          details.session ? await audiencesFor(deps.context(req), String(details.params.client_id), details.session.accountId) : new Set(),
+        ),
       });
     } catch (error) {
       next(error);
@@ -89,6 +98,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     try {
       const details = await provider.interactionDetails(req, res);
       if (details.prompt.name !== 'consent' || !details.session) return res.redirect(303, `/interaction/${details.uid}`);
+      if (details.prompt.reasons.includes(APP_NOT_FOR_PERSON)) return res.redirect(303, `/interaction/${details.uid}`);
       await grantConsent(provider, req, res, details);
     } catch (error) {
       next(error);
@@ -97,10 +107,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.post('/interaction/:uid/abort', form, deps.csrf.check, async (req, res, next) => {
     try {
+      const details = await deps.provider().interactionDetails(req, res);
+      const refusal = await refusalOf(deps, req, details);
       await deps.provider().interactionFinished(
         req,
         res,
-        { error: 'access_denied', error_description: 'The user declined the request' },
+        { error: 'access_denied', error_description: refusal ?? 'The user declined the request' },
         { mergeWithLastSubmission: false },
       );
     } catch (error) {
@@ -112,6 +124,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** Why the app of this interaction is not for the signed-in person, when the provider's check said so. */
+async function refusalOf(deps: InteractionDeps, req: Request, details: Details): Promise<string | null> {
+  if (details.prompt.name !== 'consent' || !details.prompt.reasons.includes(APP_NOT_FOR_PERSON) || !details.session) return null;
+  return signInRefusal(deps.context(req), String(details.params.client_id), details.session.accountId);
+}
 
 /** Grants what the consent prompt found missing, and resumes the authorization. */
 async function grantConsent(provider: Provider, req: Request, res: Response, details: Details): Promise<void> {

@@ -12,6 +12,10 @@ import { renderPage } from '../views.ts';
 import { findDomainByUrl } from '../domains/domains.ts';
 import type { GatewayContext } from '../context.ts';
 import { botClaims, clientUsable } from '../../apps-registry/client-gate.ts';
+import { audiencesFor, signInRefusal } from '../../apps-registry/app-access.ts';
+
+/** The reason of the consent check that stops a person an app is not for (see interactions/routes.ts). */
+export const APP_NOT_FOR_PERSON = 'app_not_for_person';
 
 export type ProviderDeps = {
   issuer: string;
@@ -95,8 +99,22 @@ export function buildProvider(deps: ProviderDeps): Provider {
           const domain = await findDomainByUrl(systemContext(deps), indicator);
           if (!domain) throw new errors.InvalidTarget(`${indicator} is not a registered domain node`);
           // An app reaches a node on its own behalf only as its bot, which an administrator must have enabled.
-          if (ctx.oidc.params?.grant_type === 'client_credentials' && !(await botClaims(models, client.clientId))) {
+          const asBot = ctx.oidc.params?.grant_type === 'client_credentials';
+          if (asBot && !(await botClaims(models, client.clientId))) {
             throw new errors.InvalidTarget('this app has no enabled bot, so it cannot get a token for a domain node');
+          }
+          // On a person's behalf only nodes that hold something of theirs, and for an app owned by a unit only
+          // through their units inside it. Checked where tokens are issued (the grant names the person): an
+          // authorization may name every node (the portal asks for all of them at once), and the consent
+          // page lists only the nodes the app will really reach.
+          const accountId = asBot ? null : personOf(ctx);
+          if (asBot || accountId) {
+            const audiences = await audiencesFor(systemContext(deps), client.clientId, accountId);
+            if (audiences && !audiences.has(domain.name)) {
+              throw new errors.InvalidTarget(
+                asBot ? `${domain.name} serves no unit of this app's owner unit` : `${domain.name} is not a chat node this app may reach for this person`,
+              );
+            }
           }
           return {
             scope: 'im',
@@ -138,11 +156,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Outgoing calls (back-channel logout) go only to URIs an administrator registered, and campus apps
     // usually live on private addresses, which the provider's default SSRF guard would refuse.
     fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithAccountCheck() },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithAccountCheck(deps) },
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     // Every refresh rotates: the presented refresh token is consumed and a reuse is rejected.
     rotateRefreshToken: () => true,
-    loadExistingGrant,
+    loadExistingGrant: (ctx) => loadExistingGrant(ctx, deps),
     async renderError(ctx, out) {
       ctx.type = 'html';
       ctx.body = await renderPage(deps.views, 'error', {
@@ -185,26 +203,45 @@ function registryAwareAdapter(models: GatewayModels) {
  * A session whose account was disabled or deleted since sign-in must sign in again (and then meets the
  * "account disabled" message) instead of reaching the consent checks with no account.
  */
-function interactionPolicyWithAccountCheck() {
+function interactionPolicyWithAccountCheck(deps: ProviderDeps) {
   const policy = interactionPolicy.base();
   policy.get('login')!.checks.add(
     new interactionPolicy.Check('account_unavailable', 'the signed-in account is no longer active', (ctx) =>
       ctx.oidc.session?.accountId && !ctx.oidc.account ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT,
     ),
   );
+  // First of the consent checks: a person the app is not for (owner unit, visibility) is stopped at a page
+  // that says why, and the app gets access_denied, whatever grant or first-party flag it holds.
+  policy.get('consent')!.checks.add(
+    new interactionPolicy.Check(APP_NOT_FOR_PERSON, 'this app is not available to the signed-in person', 'access_denied', async (ctx) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId || !ctx.oidc.client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const refusal = await signInRefusal(systemContext(deps), ctx.oidc.client.clientId, accountId);
+      return refusal ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+    0,
+  );
   return policy;
+}
+
+/** The person a token request is for: the grant's (authorization code and refresh token grants). */
+function personOf(ctx: KoaContextWithOIDC): string | null {
+  const grant = ctx.oidc.entities?.Grant as { accountId?: string } | undefined;
+  return grant?.accountId ?? null;
 }
 
 /**
  * A first-party app (marked by an administrator) gets everything it asks for without a consent screen,
  * so opening it from chat is one click; others reuse the grant the user consented to before.
  */
-async function loadExistingGrant(ctx: KoaContextWithOIDC) {
+async function loadExistingGrant(ctx: KoaContextWithOIDC, deps: ProviderDeps) {
   const { oidc } = ctx;
   const client = oidc.client!;
   const grantId = oidc.result?.consent?.grantId ?? oidc.session!.grantIdFor(client.clientId);
   const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
   if (client['first_party'] !== true) return existing;
+  // Nothing is granted unasked to a person the app is not for; the consent check then stops them.
+  if (await signInRefusal(systemContext(deps), client.clientId, oidc.session!.accountId!)) return existing;
 
   const grant = existing ?? new oidc.provider.Grant({ clientId: client.clientId, accountId: oidc.session!.accountId! });
   // Administering Atrium is never granted unasked, even to a first-party app: the person is asked (consent page).

@@ -1,6 +1,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import session from 'express-session';
 import { Op } from 'sequelize';
+import { like, prefixPattern } from '../../core/like.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createSealer } from '../../core/seal.ts';
 import { DatabaseSessionStore } from '../admin/session-store.ts';
@@ -79,7 +80,7 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
   async function endSessions(prefix: string): Promise<number> {
     const refreshTokens = await vault.closeAll(prefix);
     await Promise.all(refreshTokens.map((token) => auth.revoke(token)));
-    return deps.models.WebSession.destroy({ where: { sid: { [Op.like]: `${prefix}%` } } });
+    return deps.models.WebSession.destroy({ where: { sid: like(deps.models.WebSession.sequelize!, prefixPattern(prefix)) } });
   }
 
   const pages = pageRoutes({ bundler, context: deps.context });

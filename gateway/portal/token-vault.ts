@@ -1,5 +1,6 @@
 import { Op, UniqueConstraintError } from 'sequelize';
 import { AppError } from '../../core/errors.ts';
+import { like, prefixPattern } from '../../core/like.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
 import type { GatewayModels } from '../models/index.ts';
@@ -127,7 +128,7 @@ export function createTokenVault(deps: { models: GatewayModels; sealer: Sealer; 
 
     /** Forgets the tokens of every session whose id starts with `prefix` (single logout); returns their refresh tokens. */
     async closeAll(prefix: string): Promise<string[]> {
-      const rows = await WebSession.findAll({ where: { sid: { [Op.like]: `${VAULT}${prefix}%` } }, attributes: ['sid'] });
+      const rows = await WebSession.findAll({ where: { sid: like(WebSession.sequelize!, prefixPattern(`${VAULT}${prefix}`)) }, attributes: ['sid'] });
       const sids = rows.map((r) => r.sid.slice(VAULT.length));
       const vaults = await Promise.all(sids.map((sid) => read(sid)));
       await WebSession.destroy({ where: { sid: { [Op.in]: rows.map((r) => r.sid) } } });

@@ -1,4 +1,5 @@
 import { Op, type Transaction } from 'sequelize';
+import { containsPattern, like } from '../../core/like.ts';
 import type { NodeContext } from '../context.ts';
 import type { Message } from '../models.ts';
 import { parseBody } from '../messages/present-message.ts';
@@ -14,7 +15,7 @@ export async function releaseAttachments(ctx: NodeContext, tx: Transaction, reca
   const { Attachment, Message } = ctx.models;
   for (const id of new Set(ids)) {
     const stillShared = await Message.count({
-      where: { conversationId: recalled.conversationId, id: { [Op.ne]: recalled.id }, kind: 'text', recalledAt: null, body: { [Op.like]: `%"id":"${id}"%` } },
+      where: { conversationId: recalled.conversationId, id: { [Op.ne]: recalled.id }, kind: 'text', recalledAt: null, body: like(ctx.sequelize, containsPattern(`"id":${JSON.stringify(id)}`)) },
       transaction: tx,
     });
     if (stillShared === 0) await Attachment.update({ conversationId: null }, { where: { id, conversationId: recalled.conversationId }, transaction: tx });

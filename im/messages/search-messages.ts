@@ -1,5 +1,6 @@
 import { Op, QueryTypes } from 'sequelize';
 import { z } from 'zod';
+import { containsPattern, ESCAPE_CLAUSE } from '../../core/like.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
 import { requireMember } from '../conversations/membership.ts';
@@ -13,11 +14,6 @@ const searchSchema = z.object({
 
 /** How many rounds of database matches to sift before answering with what was found. */
 const MAX_ROUNDS = 5;
-
-/** A LIKE pattern matching `text` literally anywhere; `!` escapes, as backslash means different things per dialect. */
-export function containsPattern(text: string): string {
-  return `%${text.replace(/[!%_]/g, (c) => `!${c}`)}%`;
-}
 
 /** The `text` of a stored body, in SQL: matching the raw JSON would also match its keys ("text", "name"). */
 function textColumn(ctx: NodeContext): string {
@@ -42,7 +38,7 @@ export async function searchMessages(ctx: NodeContext, input: unknown): Promise<
          FROM messages m
          JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.address = :me AND mb.state = 'active'
         WHERE m.seq > mb.joined_seq AND m.kind = 'text' AND m.recalled_at IS NULL
-          AND LOWER(${textColumn(ctx)}) LIKE :pattern ESCAPE '!'
+          AND LOWER(${textColumn(ctx)}) LIKE :pattern ${ESCAPE_CLAUSE}
           ${conversationId ? 'AND m.conversation_id = :conversationId' : ''}
         ORDER BY m.created_at DESC, m.seq DESC
         LIMIT :page OFFSET :offset`,

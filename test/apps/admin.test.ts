@@ -1,13 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { BrowserAgent, filledFormWithAction, formWithAction, signInThrough, submitFilled, type Page } from '../helpers/browser-agent.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { unusedUrl } from '../helpers/ports.ts';
 import { inspectDatabase, jsonOf, runAtrium } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD, seedDemo } from '../../gateway/seed/demo.ts';
 import { migrate } from '../../core/migrator.ts';
 import { api, gatewayToken, register } from './helpers.ts';
+
+/** Where the app of the CLI test would live, and the nodes it names: addresses nothing listens on. */
+const LEAVE = await unusedUrl('localhost');
+const NODES = { eng: await unusedUrl('localhost'), arts: await unusedUrl('localhost') };
 
 const REDIRECT = 'http://localhost:9/admin-test-cb';
 let gateway: TestGateway;
@@ -150,7 +155,7 @@ describe('the admin console\'s Apps pages', () => {
       slug: 'leave-requests',
       icon: '🌴',
       homeUrl: 'https://leave.campus.example/',
-      redirectUris: 'https://leave.campus.example/cb\nhttp://localhost:4300/auth/callback',
+      redirectUris: `https://leave.campus.example/cb\n${LEAVE}/auth/callback`,
       interactionCallbackUrl: 'https://leave.campus.example/atrium/callback',
       ownerUnit: 'campus/eng',
       visibilityRoles: ['student', 'staff'],
@@ -166,7 +171,7 @@ describe('the admin console\'s Apps pages', () => {
     const app = await gateway.models.App.findOne({ where: { slug: 'leave-requests' } });
     expect(app).toMatchObject({ ownerUnit: 'campus/eng', visibilityRoles: ['student', 'staff'], firstParty: true, botEnabled: true });
     const rp = await discover(gateway.issuer, app!.clientId, secret!);
-    expect((await client.clientCredentialsGrant(rp, { resource: 'http://127.0.0.1:4201', scope: 'im' })).access_token).toBeTruthy();
+    expect((await client.clientCredentialsGrant(rp, { resource: ENG_NODE, scope: 'im' })).access_token).toBeTruthy();
 
     const list = await admin.navigate(url('/admin/apps'));
     expect(mainText(list)).toContain('🌴 Leave <Requests>');
@@ -226,15 +231,15 @@ describe('atrium apps', () => {
     db = await createTestDatabase('cli-apps');
     const inspect = await inspectDatabase(db);
     await migrate(inspect.sequelize, 'gateway');
-    await seedDemo(inspect.ctx, { eng: 'http://localhost:4201', arts: 'http://localhost:4202' });
+    await seedDemo(inspect.ctx, NODES);
     await inspect.close();
   });
   afterAll(async () => db?.drop());
 
   it('adds, lists, shows, updates, disables, enables, rotates and deletes apps', async () => {
     const added = await runAtrium(db, [
-      'apps', 'add', '--name', 'Leave Approval', '--slug', 'leave-approval', '--redirect-uri', 'http://localhost:4300/auth/callback',
-      '--home-url', 'http://localhost:4300/', '--callback-url', 'http://localhost:4300/atrium/callback', '--owner-unit', 'campus/eng',
+      'apps', 'add', '--name', 'Leave Approval', '--slug', 'leave-approval', '--redirect-uri', `${LEAVE}/auth/callback`,
+      '--home-url', `${LEAVE}/`, '--callback-url', `${LEAVE}/atrium/callback`, '--owner-unit', 'campus/eng',
       '--visible-role', 'student', '--visible-role', 'staff', '--first-party', '--bot', '--icon', '🌴', '--json',
     ]);
     expect(added.code).toBe(0);

@@ -9,6 +9,7 @@ import { setAppDisabled } from '../../apps-registry/set-app-disabled.ts';
 import { updateApp } from '../../apps-registry/update-app.ts';
 import { appForNode } from '../../apps-registry/app-for-node.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
+import { addressNameProblems } from '../../gateway/accounts/reserved-names.ts';
 import { ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { actingAs, asOperator, register, secretsOf } from './helpers.ts';
@@ -96,7 +97,7 @@ describe('registering an app', () => {
       'visibility.roles.0': expect.stringContaining('one of'),
     });
     expect(await fieldsOf(register(gateway, { name: 'No redirect', redirectUris: [] }))).toEqual({ redirectUris: 'at least one redirect URI' });
-    expect(await fieldsOf(register(gateway, { name: 'Webhooks', slug: 'hook-x', redirectUris: [REDIRECT] }))).toEqual({ slug: '"hook-" is reserved for webhooks' });
+    expect(await fieldsOf(register(gateway, { name: 'Webhooks', slug: 'hook-x', redirectUris: [REDIRECT] }))).toEqual({ slug: '"hook-" is reserved: it names webhook senders in conversations' });
     expect(await fieldsOf(register(gateway, { name: 'Icon', icon: 'javascript:alert(1)', redirectUris: [REDIRECT] }))).toMatchObject({ icon: expect.stringContaining('icon URL') });
     // A slug is a bot address: it may be neither another app's nor a person's username.
     expect(await fieldsOf(register(gateway, { name: 'Alice bot', slug: 'alice', redirectUris: [REDIRECT] }))).toEqual({ slug: 'a person has this username' });
@@ -111,6 +112,36 @@ describe('registering an app', () => {
     await expect(
       createUser(asOperator(gateway), { username: 'library', displayName: 'L', email: 'l@campus.test', units: ['campus/eng'], roles: ['student'] }),
     ).rejects.toBeInstanceOf(ConflictError);
+  });
+
+  it('keeps people and apps in one namespace of addresses, with the names Atrium keeps for itself', async () => {
+    const newPerson = (username: string) =>
+      createUser(asOperator(gateway), { username, displayName: 'N', email: `${username}@names.test`, units: ['campus/eng'], roles: ['student'] });
+    // A webhook speaks as hook-<id>@domain, and a node acts as system@domain for another domain.
+    for (const username of ['hook-5f2c', 'HOOK-x', 'system', 'atrium']) {
+      const fields = await fieldsOf(newPerson(username));
+      expect((fields as Record<string, string>).username, username).toMatch(/is reserved/);
+    }
+    expect(await fieldsOf(register(gateway, { name: 'Sys', slug: 'system', redirectUris: [REDIRECT] }))).toEqual({ slug: '"system" is reserved for Atrium itself' });
+    // A slug made from the name steps around reserved names instead of failing.
+    expect((await register(gateway, { name: 'System', redirectUris: [REDIRECT] })).slug).toBe('app-system');
+    expect((await register(gateway, { name: 'Hook Lab', redirectUris: [REDIRECT] })).slug).toBe('app-hook-lab');
+
+    // A deleted app's bot address stays taken for people too: its conversations remain on the nodes.
+    const gone = await register(gateway, { name: 'Old Poll', slug: 'old-poll', redirectUris: [REDIRECT] });
+    await deleteApp(asOperator(gateway), gone.slug);
+    await expect(newPerson('old-poll')).rejects.toThrow(/deleted app/);
+    expect(await gateway.models.User.count({ where: { username: ['hook-5f2c', 'system', 'atrium', 'old-poll'] } })).toBe(0);
+
+    // The one check the CLI, the console, the import and the directory sync share.
+    const problems = await addressNameProblems(asOperator(gateway), ['hook-1', 'system', 'alice', 'app-system', 'old-poll', 'free-name']);
+    expect(Object.fromEntries([...problems].map(([name, p]) => [name, p.kind]))).toEqual({
+      'hook-1': 'reserved',
+      system: 'reserved',
+      alice: 'person',
+      'app-system': 'app',
+      'old-poll': 'deleted-app',
+    });
   });
 
   it('makes a slug from the name when none is given, and keeps it free of clashes', async () => {

@@ -153,7 +153,7 @@ describe('atrium on a fresh database', () => {
     expect(jsonOf(added)).toEqual({ id: expect.any(String), name: 'ai.campus.test', url: 'http://localhost:4209', units: ['campus/eng/ai'] });
     const [list, unknownUnit] = await Promise.all([
       runAtrium(db, ['domains', 'list']),
-      runAtrium(db, ['domains', 'add', 'x.campus.test', '--url', 'http://localhost:4300', '--unit', 'campus/none']),
+      runAtrium(db, ['domains', 'add', 'x.campus.test', '--url', 'http://x.campus.test', '--unit', 'campus/none']),
     ]);
     expect(list.stdout).toMatch(/^NAME\s+URL\s+UNITS\s+PINNED KEYS\n/);
     expect(list.stdout).toMatch(/ai\.campus\.test\s+http:\/\/localhost:4209\s+campus\/eng\/ai\s+\(not pinned\)/);

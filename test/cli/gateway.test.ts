@@ -5,8 +5,10 @@ import { migrate } from '../../core/migrator.ts';
 import { seedDemo } from '../../gateway/seed/demo.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { inspectDatabase, jsonOf, runAtrium, startAtrium, type LongRunning } from '../helpers/cli.ts';
+import { unusedUrl } from '../helpers/ports.ts';
 
-const ENG = 'http://localhost:4201';
+/** The node the seeded campus names; nothing listens there (the demo's own eng node may be on 4201). */
+const ENG = await unusedUrl('localhost');
 
 let db: TestDatabase;
 let gateway: LongRunning | undefined;
@@ -15,7 +17,7 @@ beforeAll(async () => {
   db = await createTestDatabase('cli-gateway');
   const inspect = await inspectDatabase(db);
   await migrate(inspect.sequelize, 'gateway');
-  await seedDemo(inspect.ctx, { eng: ENG, arts: 'http://localhost:4202' });
+  await seedDemo(inspect.ctx, { eng: ENG, arts: await unusedUrl('localhost') });
   await inspect.close();
 });
 afterAll(async () => {

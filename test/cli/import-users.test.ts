@@ -7,9 +7,11 @@ import { ValidationError } from '../../core/errors.ts';
 import { importUsers, ImportRejectedError, type ImportProgress } from '../../gateway/accounts/import-users.ts';
 import { membershipsOf } from '../../gateway/accounts/memberships.ts';
 import { verifyPassword } from '../../gateway/accounts/passwords.ts';
-import type { GatewayContext } from '../../gateway/context.ts';
+import { operator, type GatewayContext } from '../../gateway/context.ts';
+import { registerApp } from '../../apps-registry/register-app.ts';
 import { seedDemo } from '../../gateway/seed/demo.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { unusedUrl } from '../helpers/ports.ts';
 import { inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
 
 let db: TestDatabase;
@@ -36,7 +38,7 @@ beforeAll(async () => {
   inspect = await inspectDatabase(db);
   ctx = inspect.ctx;
   await migrate(inspect.sequelize, 'gateway');
-  await seedDemo(ctx, { eng: 'http://localhost:4201', arts: 'http://localhost:4202' });
+  await seedDemo(ctx, { eng: await unusedUrl('localhost'), arts: await unusedUrl('localhost') });
 });
 afterAll(async () => {
   await inspect?.close();
@@ -44,6 +46,25 @@ afterAll(async () => {
 });
 
 describe('importing users from CSV', () => {
+  it("refuses rows whose username is reserved or an app's bot address, and imports nothing", async () => {
+    await registerApp({ ...ctx, actor: operator('test') }, { name: 'Room Booking', slug: 'rooms', redirectUris: ['http://localhost:9/cb'] });
+    const error = await rejection(
+      csv(
+        HEADER,
+        'res-ok,Fine Row,res-ok@campus.test,campus/eng,student,',
+        'hook-7a,Webhook Twin,hook@campus.test,campus/eng,student,',
+        'system,System Twin,system@campus.test,campus/eng,student,',
+        'rooms,Bot Twin,rooms@campus.test,campus/eng,student,',
+      ),
+    );
+    expect(error.lines).toEqual([
+      { line: 3, field: 'username', message: '"hook-" is reserved: it names webhook senders in conversations' },
+      { line: 4, field: 'username', message: '"system" is reserved for Atrium itself' },
+      { line: 5, field: 'username', message: 'rooms: an app has this name (its bot address)' },
+    ]);
+    expect(await usernames(['res-ok', 'hook-7a', 'system', 'rooms'])).toEqual([]);
+  });
+
   it('imports every row with its units (the first primary), roles and optional password', async () => {
     const progress: ImportProgress[] = [];
     const result = await importUsers(

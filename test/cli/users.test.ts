@@ -4,6 +4,7 @@ import { createRateLimiter } from '../../core/rate-limit.ts';
 import { authenticate, type LoginPolicy } from '../../gateway/accounts/authenticate.ts';
 import { seedDemo } from '../../gateway/seed/demo.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { unusedUrl } from '../helpers/ports.ts';
 import { inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
 
 let db: TestDatabase;
@@ -23,7 +24,7 @@ beforeAll(async () => {
   db = await createTestDatabase('cli-users');
   inspect = await inspectDatabase(db);
   await migrate(inspect.sequelize, 'gateway');
-  await seedDemo(inspect.ctx, { eng: 'http://localhost:4201', arts: 'http://localhost:4202' });
+  await seedDemo(inspect.ctx, { eng: await unusedUrl('localhost'), arts: await unusedUrl('localhost') });
 });
 afterAll(async () => {
   await inspect?.close();
@@ -31,6 +32,15 @@ afterAll(async () => {
 });
 
 describe('atrium users', () => {
+  it('refuses a username that is a webhook sender address or a name Atrium keeps, and adds nobody', async () => {
+    for (const name of ['hook-0c1d', 'system']) {
+      const result = await runAtrium(db, ['users', 'add', name, '--name', 'Sneaky', '--email', `${name}@campus.test`, '--unit', 'campus/eng', '--role', 'student', '--json']);
+      expect(result.code, name).toBe(2);
+      expect(jsonOf(result).error).toMatchObject({ code: 'invalid_input', fields: { username: expect.stringContaining('is reserved') } });
+      expect(await findUser(name)).toBeNull();
+    }
+  });
+
   it('adds a user whose password comes from stdin, stores it as argon2id, and the user can sign in', async () => {
     const result = await runAtrium(
       db,

@@ -4,6 +4,9 @@ import { startCampus, type Campus } from '../helpers/federation.ts';
 import { login } from '../helpers/node.ts';
 import { refreshPins } from '../../gateway/federation/refresh-pins.ts';
 import { pinnedKeysOf } from '../../gateway/federation/pin-domain.ts';
+import { operator } from '../../gateway/context.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let campus: Campus;
 beforeAll(async () => {
@@ -24,6 +27,19 @@ describe('people search across colleges', () => {
     const found = await search('alice', 'eng', 'bob');
     expect(found.map((p) => p.address)).toEqual(['bob@arts.campus.test']);
     expect((await search('alice', 'eng', 'lena')).map((p) => p.address)).toEqual(['lena@law.campus.test']);
+  });
+
+  it('matches "_" and "%" in a search as themselves, not as wildcards', async () => {
+    const ctx = { ...campus.gateway.context(null), actor: operator('test') };
+    const probe = (username: string, displayName: string) =>
+      createUser(ctx, { username, displayName, email: `${username}@probe.test`, password: DEMO_PASSWORD, units: ['campus/arts'], roles: ['student'] });
+    await probe('dir_probe', 'Directory 100% probe');
+    await probe('dirxprobe', 'Directory 1000 probe');
+    const usernames = async (q: string) => (await search('alice', 'eng', q)).map((p) => p.username).sort();
+    expect(await usernames('dir_probe')).toEqual(['dir_probe']);
+    expect(await usernames('r_p')).toEqual(['dir_probe']);
+    expect(await usernames('100%')).toEqual(['dir_probe']);
+    expect(await usernames('dir')).toEqual(['dir_probe', 'dirxprobe']);
   });
 
   it('hides people of domains the policy keeps apart', async () => {

@@ -8,7 +8,7 @@ import {
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
@@ -181,6 +181,20 @@ describe('managing users as an administrator', () => {
     expect(second.html).toContain('rel="prev"');
   });
 
+  it('matches "_", "%" and "!" in a search as themselves, not as wildcards', async () => {
+    const ctx = { ...gateway.context(null), actor: operator('test') };
+    const probe = (username: string, displayName: string) =>
+      createUser(ctx, { username, displayName, email: `${username}@probe.test`, password: DEMO_PASSWORD, units: ['campus/eng'], roles: ['staff'] });
+    await probe('sql_probe', 'Probe 100% sure');
+    await probe('sqlxprobe', 'Probe 1000 sure');
+    await probe('bang-probe', 'Probe bang!');
+    expect(listedUsernames(await open(admin, '/admin/users?q=sql_probe'))).toEqual(['sql_probe']);
+    expect(listedUsernames(await open(admin, '/admin/users?q=l_p'))).toEqual(['sql_probe']);
+    expect(listedUsernames(await open(admin, '/admin/users?q=100%25'))).toEqual(['sql_probe']);
+    expect(listedUsernames(await open(admin, '/admin/users?q=g!'))).toEqual(['bang-probe']);
+    expect(listedUsernames(await open(admin, '/admin/users?q=sql'))).toEqual(['sql_probe', 'sqlxprobe']);
+  });
+
   it('creates a user with an argon2id password, who can then sign in', async () => {
     const form = await open(admin, '/admin/users/new');
     const created = await submitFilled(admin, form, filledFormWithAction(form, '/admin/users'), {
@@ -229,6 +243,22 @@ describe('managing users as an administrator', () => {
     expect(page.html).toContain('value="not-an-email"');
     expect(page.html).not.toContain('value="short"');
     expect(await gateway.models.User.count()).toBe(before);
+  });
+
+  it('refuses a webhook sender address as a username, beside the field, and creates nothing', async () => {
+    const form = await open(admin, '/admin/users/new');
+    const page = await submitFilled(admin, form, filledFormWithAction(form, '/admin/users'), {
+      username: 'hook-3f9a',
+      displayName: 'Webhook Twin',
+      email: 'hook-twin@campus.test',
+      password: 'long-enough-pass',
+      units: ['campus/eng'],
+      roles: ['student'],
+    });
+    expect(page.status).toBe(400);
+    expect(page.html).toContain('id="username-error"');
+    expect(mainText(page)).toContain('"hook-" is reserved: it names webhook senders in conversations');
+    expect(await gateway.models.User.count({ where: { username: 'hook-3f9a' } })).toBe(0);
   });
 
   it('reports a taken username as a notice and creates nothing', async () => {
@@ -445,7 +475,7 @@ describe('a unit admin', () => {
     for (const path of ['/admin/domains', '/admin/domains/new', '/admin/domains/eng.campus.test', '/admin/audit']) {
       const page = await open(engAdmin, path);
       expect(page.status, path).toBe(403);
-      expect(page.html).not.toContain('127.0.0.1:4201');
+      expect(page.html).not.toContain(ENG_NODE);
     }
     const form = filledFormWithAction(users, '/admin/logout');
     const post = await submitFilled(engAdmin, users, { ...form, action: '/admin/domains' }, { name: 'rogue.campus.test', url: 'http://127.0.0.1:4299', units: 'campus/eng' });

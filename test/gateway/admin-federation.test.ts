@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, filledFormsOf, filledFormWithAction, signInThrough, submitFilled, type FilledForm, type Page } from '../helpers/browser-agent.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { ARTS_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
@@ -64,7 +64,7 @@ describe('the Federation page for administrators', () => {
     expect(page.html).toContain('<a href="/admin/federation" aria-current="page">Federation</a>');
     const text = mainText(page);
     expect(text).toContain(`eng.campus.test ${eng.url} not pinned`);
-    expect(text).toContain('arts.campus.test http://127.0.0.1:4202 not pinned');
+    expect(text).toContain(`arts.campus.test ${ARTS_NODE} not pinned`);
     expect(text).toContain('No pair is allowed');
     expect(text).toContain('campus-proxy p-test');
     expect(filledFormsOf(page.html).filter((f) => f.action === '/admin/federation/pin')).toHaveLength(2);
@@ -94,7 +94,7 @@ describe('the Federation page for administrators', () => {
     const page = await open(admin, '/admin/federation');
     const failed = await submitFilled(admin, page, formFor(page, '/admin/federation/pin', 'domain', 'arts.campus.test'));
     expect(failed.status).toBe(502);
-    expect(mainText(failed)).toContain("Could not read arts.campus.test's keys at http://127.0.0.1:4202");
+    expect(mainText(failed)).toContain(`Could not read arts.campus.test's keys at ${ARTS_NODE}`);
     expect(await pinnedOf('arts.campus.test')).toBeNull();
   });
 

@@ -1,8 +1,8 @@
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { startTestGateway, type TestGateway } from './gateway.ts';
 import { connectAs, login, startTestNodeOn, type Login, type TestNode } from './node.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
+import { freePort } from './ports.ts';
 import { loadProxyConfig } from '../../im/proxy/config.ts';
 import { startProxy, type Proxy } from '../../im/proxy/main.ts';
 import { operator } from '../../gateway/context.ts';
@@ -15,13 +15,7 @@ import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import type { DomainNode } from '../../im/main.ts';
 import type { Message } from '../../im/sdk/client.ts';
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort };
 
 export type Campus = {
   gateway: TestGateway;

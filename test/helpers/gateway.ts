@@ -4,11 +4,16 @@ import { operator } from '../../gateway/context.ts';
 import { seedDemo } from '../../gateway/seed/demo.ts';
 import { registerApp, type RegisteredApp } from '../../apps-registry/register-app.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
+import { unusedUrl } from './ports.ts';
 
 export type TestGateway = Gateway & { db: TestDatabase; stop(): Promise<void> };
 
-export const ENG_NODE = 'http://127.0.0.1:4201';
-export const ARTS_NODE = 'http://127.0.0.1:4202';
+/**
+ * The node URLs the seeded campus names, for tests that start no node: ports taken from the OS and
+ * closed, so nothing answers there even while the demo runs on its own ports (4201, 4202).
+ */
+export const ENG_NODE = await unusedUrl();
+export const ARTS_NODE = await unusedUrl();
 
 /** A gateway on a free port over its own database, seeded with the demo campus. */
 export async function startTestGateway(label: string, env: Record<string, string> = {}): Promise<TestGateway> {
