@@ -117,6 +117,7 @@ export async function recallMessage(ctx: NodeContext, input: unknown): Promise<A
     const gone = { body: '{}', recalledAt: stored.createdAt };
     await Message.update(gone, { where: { id: target.id, recalledAt: null }, transaction: tx });
     await Message.update(gone, { where: { conversationId: target.conversationId, refId: target.id, kind: 'edit' }, transaction: tx });
+    await ctx.federation.forgetRecalled(tx, target.id, stored.createdAt);
     await takeBackAttachments(ctx, tx, target);
   });
   // In a conversation hosted elsewhere the home took the recall (the writes above ran there, not here),
