@@ -144,6 +144,20 @@ describe('a group with members from three colleges', () => {
       .toBe('left');
   });
 
+  it('writes one departure when a member of another college leaves from two devices at once', async () => {
+    const alice = await as('alice', 'eng');
+    const phone = await as('bob', 'arts');
+    const laptop = await as('bob', 'arts');
+    const group = await alice.createGroup('Leaving twice, remotely', ['bob@arts.campus.test', 'dave@eng.campus.test']);
+    await expect.poll(async () => campus.nodes.arts.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 }).toBe(1);
+    const outcomes = await Promise.allSettled([phone.leave(group.id), laptop.leave(group.id)]);
+    const codes = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code: string }).code)).sort();
+    expect(codes).toEqual(['not_member', 'ok']);
+    const { messages } = await alice.history(group.id);
+    expect(messages.map((m) => m.event)).toEqual(['member.left', 'group.created']);
+    for (const c of [alice, phone, laptop]) c.close();
+  });
+
   it('tells members of other colleges of a change by its entry, and their SDK shows the group as it now is', async () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
