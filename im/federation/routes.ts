@@ -98,6 +98,8 @@ export function federationRoutes(services: NodeServices, federation: Federation,
       if (direct.id !== submit.conversationId || domainOf(submit.peer) !== services.domain || direct.homeDomain !== services.domain) {
         throw new AppError('invalid_request', 400, 'That is not the direct conversation of these two people here');
       }
+      // The sender's node asked before sending; a node that did not gets the same refusal a local sender would.
+      await services.addresses.assertKnown([submit.peer], 'peer');
       await createDirect(ctx, submit.sender, submit.peer);
       home = services.domain;
     }

@@ -1,6 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
 import { openRaw } from '../helpers/raw-socket.ts';
+import { directIdentity } from '../../im/conversations/open-direct.ts';
+import { signRequest } from '../../im/federation/signature.ts';
+import type { DomainNode } from '../../im/main.ts';
+
+/** A server-to-server POST straight at a node, signed by the `from` node's own key. */
+async function signedPost(from: DomainNode, to: DomainNode, path: string, payload: unknown) {
+  const body = JSON.stringify(payload);
+  const headers = signRequest(await from.federation.keysDocumentSigner(), { method: 'POST', path, origin: from.domain, destination: to.domain, body });
+  const response = await fetch(`${to.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
 
 const DAVE = 'dave@eng.campus.test';
 const BOB = 'bob@arts.campus.test';
@@ -70,6 +81,20 @@ describe('addresses nobody has', () => {
     const members = await campus.nodes.eng.models.Member.findAll({ where: { conversationId: group.id } });
     expect(members.map((m) => m.address).sort()).toEqual(['alice@eng.campus.test', BOB, DAVE]);
     expect((await alice.history(group.id)).messages.map((m) => m.event)).toEqual(['group.created']);
+  });
+
+  it('answers another node which of its own addresses nobody has, and refuses a submission to one of them', async () => {
+    const { eng, arts } = campus.nodes;
+    expect(await signedPost(eng, arts, '/federation/v1/addresses', { addresses: [BOB, NOBODY_ARTS] })).toEqual({ status: 200, body: { unknown: [NOBODY_ARTS] } });
+    const foreign = await signedPost(eng, arts, '/federation/v1/addresses', { addresses: [DAVE] });
+    expect(foreign).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+
+    // A node that sends without asking first: the home refuses to open the conversation.
+    const peer = 'aaron-nobody@eng.campus.test';
+    const { id } = directIdentity(BOB, peer);
+    const submitted = await signedPost(arts, eng, '/federation/v1/submit', { conversationId: id, sender: BOB, clientMsgId: 'unasked-0001', kind: 'text', body: JSON.stringify({ text: 'hi' }), peer });
+    expect(submitted).toMatchObject({ status: 422, body: { error: { code: 'unknown_address' } } });
+    expect(await eng.models.Conversation.count({ where: { id } })).toBe(0);
   });
 
   it('refuses with a retryable error, and opens nothing, while the other domain cannot confirm an address', async () => {
