@@ -40,6 +40,10 @@ export async function askDirectory(options: GatewayDirectory, params: Record<str
     const refusal = (await response.json().catch(() => ({}))) as { error?: { message?: string; fields?: Record<string, string> } };
     throw new ValidationError(refusal.error?.message ?? 'The directory query is invalid', refusal.error?.fields ?? {});
   }
+  if (response.status === 401) {
+    // Not a passing failure: the gateway does not know this node's key (never pinned, or re-pinning failed).
+    throw new AppError('directory_unavailable', 503, `The gateway does not accept ${options.domain}'s signature: pin its keys (atrium domains pin ${options.domain})`);
+  }
   if (!response.ok) throw new AppError('directory_unavailable', 503, `The campus directory refused the search (HTTP ${response.status}); try again`);
   return ((await response.json()) as { people: Person[] }).people;
 }

@@ -4,6 +4,8 @@ import { openRaw } from '../helpers/raw-socket.ts';
 import { directIdentity } from '../../im/conversations/open-direct.ts';
 import { signRequest } from '../../im/federation/signature.ts';
 import type { DomainNode } from '../../im/main.ts';
+import { operator } from '../../gateway/context.ts';
+import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.ts';
 
 /** A server-to-server POST straight at a node, signed by the `from` node's own key. */
 async function signedPost(from: DomainNode, to: DomainNode, path: string, payload: unknown) {
@@ -95,6 +97,22 @@ describe('addresses nobody has', () => {
     const submitted = await signedPost(arts, eng, '/federation/v1/submit', { conversationId: id, sender: BOB, clientMsgId: 'unasked-0001', kind: 'text', body: JSON.stringify({ text: 'hi' }), peer });
     expect(submitted).toMatchObject({ status: 422, body: { error: { code: 'unknown_address' } } });
     expect(await eng.models.Conversation.count({ where: { id } })).toBe(0);
+  });
+
+  it('opens nothing, and says to pin its keys, while the gateway does not know the node\'s key', async () => {
+    const ctx = { ...campus.gateway.context(null), actor: operator('test') };
+    await unpinDomain(ctx, 'eng.campus.test');
+    try {
+      const before = await conversations();
+      await expect(alice.send({ to: 'eng-admin@eng.campus.test', text: 'hello Enzo' })).rejects.toMatchObject({
+        code: 'directory_unavailable',
+        message: expect.stringContaining('atrium domains pin eng.campus.test'),
+      });
+      expect(await conversations()).toBe(before);
+    } finally {
+      await pinDomainKeys(ctx, 'eng.campus.test');
+    }
+    expect((await alice.send({ to: 'eng-admin@eng.campus.test', text: 'hello Enzo' })).seq).toBe(1);
   });
 
   it('refuses with a retryable error, and opens nothing, while the other domain cannot confirm an address', async () => {
