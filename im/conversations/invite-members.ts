@@ -13,8 +13,9 @@ const inviteSchema = z.object({
 });
 
 /**
- * Adds people (of any domain, each known to their domain) to a group (owner or admin). People who left or were removed come back
- * as members who see the group from now on, not what was said while they were away.
+ * Adds people (of any domain, each known to their domain) to a group (owner or admin). People who left
+ * or were removed come back as members who see the group from now on, not what was said while they were
+ * away.
  */
 export async function inviteMembers(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
   const { conversationId, members } = parseInput(inviteSchema, input);
