@@ -39,6 +39,7 @@ import { recordDeliveryFailures } from './federation/delivery-failures.ts';
 import { createRegistryClient } from './federation/registry-client.ts';
 import { federationRoutes } from './federation/routes.ts';
 import { directoryRoute } from './federation/directory.ts';
+import { createAddressBook } from './federation/address-book.ts';
 import { createTransport } from './federation/transport.ts';
 import { createLocalPresence } from './presence/presence-store.ts';
 import { createRedisPresence } from './presence/redis-presence.ts';
@@ -155,7 +156,16 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   });
   const receipts = createReceiptCommitter({ sequelize, domain: config.domain, windowMs: config.flushWindowMs, maxBatch: config.flushMaxBatch, logger });
   const apps = createAppsServices({ sequelize, gatewayIssuer: config.gatewayIssuer, domain: config.domain, publicUrl: url, signingKey: nodeKey, ttlMs: config.registryTtlMs, logger });
-  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, receiptNews: createReceiptNews(bus), presence, members, federation, apps, logger });
+  const gatewayDirectory = { domain: config.domain, gatewayIssuer: config.gatewayIssuer, signingKey: nodeKey };
+  const addresses = createAddressBook({
+    directory: gatewayDirectory,
+    transport,
+    isBot: async (slug) => {
+      const app = await apps.directory.get(slug);
+      return app !== null && app.botEnabled && !app.disabled;
+    },
+  });
+  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, receiptNews: createReceiptNews(bus), presence, members, federation, addresses, apps, logger });
   await outbox.start();
 
   // Sessions and people the gateway ended: known from the database before the first token is checked.
@@ -206,7 +216,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   app.use(federationRoutes(services, federation, federationModels, sealer));
   app.use(backchannelLogoutRoute({ issuer: config.gatewayIssuer, audience: url, keys: verifier.keys, ended }));
   app.use('/api/v1', portalCors(config.portalOrigins));
-  app.use(directoryRoute({ domain: config.domain, gatewayIssuer: config.gatewayIssuer, verifier, signingKey: nodeKey }));
+  app.use(directoryRoute({ ...gatewayDirectory, verifier }));
   app.use(incomingWebhookRoutes(services));
   app.use('/api/v1', apiRoutes(services, verifier));
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));

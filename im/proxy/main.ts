@@ -11,7 +11,7 @@ import type { PublicKeyJwk } from '../federation/signature.ts';
 
 export type Proxy = { url: string; server: Server; name: string; publicKey: PublicKeyJwk; registry: RegistryClient; close(): Promise<void> };
 
-const FORWARDED = /^\/federation\/v1\/(transactions\/[A-Za-z0-9_-]{8,64}|submit|hello|typing|card-action|presence|presence\/changed|attachments\/[0-9a-f-]{36})$/;
+const FORWARDED = /^\/federation\/v1\/(transactions\/[A-Za-z0-9_-]{8,64}|submit|hello|addresses|typing|card-action|presence|presence\/changed|attachments\/[0-9a-f-]{36})$/;
 
 /**
  * The federation proxy: stateless. It checks the origin's signature and the federation policy, then
