@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import express from 'express';
 import type { Sequelize } from 'sequelize';
 import { databaseReachable, openDatabase } from '../core/database.ts';
@@ -29,6 +28,7 @@ import { domainOf } from './address.ts';
 import { serverFrame } from './protocol/frames.ts';
 import { Gauge, Histogram } from 'prom-client';
 import { createSealer } from '../core/seal.ts';
+import { createUnitServer, type UnitServer } from '../core/unit-server.ts';
 import { createFederation, type Federation } from './federation/federation.ts';
 import { defineFederationModels, type FederationModels } from './federation/models.ts';
 import { ensureNodeKey, signingKey } from './federation/node-keys.ts';
@@ -39,7 +39,7 @@ import { directoryRoute } from './federation/directory.ts';
 import { createTransport } from './federation/transport.ts';
 import { createLocalPresence } from './presence/presence-store.ts';
 import { createRedisPresence } from './presence/redis-presence.ts';
-import { attachToServer, createSocketServer, type SocketServer } from './ws/socket-server.ts';
+import { createSocketServer, socketUpgrades, type SocketServer } from './ws/socket-server.ts';
 import { createAppsServices } from './bots/apps-services.ts';
 import { incomingWebhookRoutes } from './webhooks/webhook-routes.ts';
 
@@ -71,16 +71,18 @@ export type StartNodeOptions = { migrate?: boolean; logger?: Logger };
 export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<DomainNode> {
   const logger = options.logger ?? createLogger(`node:${config.domain}`, config.logLevel);
   const sequelize = await openDatabase(config.database);
+  const http = createUnitServer({ upgrades: true });
   try {
-    return await startOn(sequelize, config, logger, options);
+    return await startOn(sequelize, http, config, logger, options);
   } catch (error) {
-    // A unit that fails to start must not keep its database pool (and so the process) alive.
+    // A unit that fails to start must not keep its port or its database pool (and so the process) alive.
+    await http.close(0);
     await sequelize.close().catch(() => undefined);
     throw error;
   }
 }
 
-async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger, options: StartNodeOptions): Promise<DomainNode> {
+async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfig, logger: Logger, options: StartNodeOptions): Promise<DomainNode> {
   if (options.migrate) await migrate(sequelize, 'node');
   else {
     const pending = (await createMigrator(sequelize, 'node').pending()).length;
@@ -91,13 +93,10 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   const bus: Bus = config.redisUrl ? await createRedisBus(config.redisUrl, config.redisPrefix, processId, logger) : createLocalBus();
   const presence = config.redisUrl ? await createRedisPresence(config.redisUrl, config.redisPrefix, processId) : createLocalPresence();
 
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // The machine allows a backlog of 4096; Node's default of 511 would drop a reconnect storm's SYNs.
-    server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  // Open before the rest is wired, since the node's URL may name the port the OS chose; until serve() below,
+  // every request and upgrade is answered 503 "starting" (docs/operations.md, "Starting and stopping").
+  // The machine allows a backlog of 4096; Node's default of 511 would drop a reconnect storm's SYNs.
+  const port = await http.listen({ port: config.port, host: config.host, backlog: 4096 });
   const localUrl = `http://127.0.0.1:${port}`;
   const url = config.publicUrl ?? localUrl;
 
@@ -181,7 +180,6 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
     if (event.kind === 'presence' && domainOf(event.address) === config.domain) federation.presence.localChanged(event);
     sockets.registry.deliver(event);
   });
-  attachToServer(server, sockets);
 
   new Gauge({
     name: 'atrium_federation_outbox_depth',
@@ -206,7 +204,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   app.use('/api/v1', apiRoutes(services, verifier));
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
   app.use(jsonErrors(logger));
-  server.on('request', app);
+  http.serve(app, socketUpgrades(sockets));
   logger.info({ domain: config.domain, url }, 'domain node listening');
 
   return {
@@ -214,7 +212,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
     url,
     localUrl,
     config,
-    server,
+    server: http.server,
     sequelize,
     models,
     services,
@@ -224,14 +222,16 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
     federationModels,
     logger,
     async close() {
-      server.close();
+      // No new connections or upgrades; chat sockets told 1001 server_shutdown; HTTP requests already read
+      // are answered (for up to 5 s) while the committers still run, since an API send waits for its flush.
+      http.stopAccepting();
       await sockets.close();
+      await http.drain(5_000);
       clearInterval(rotationTimer);
       await committer.drain();
       await receipts.drain();
       await outbox.stop();
       federation.presence.stop();
-      server.closeAllConnections();
       await bus.close();
       await services.presence.clear();
       await sequelize.close();
