@@ -93,7 +93,7 @@ export function hammer(port: number, probes: Probe[], options: { workers?: numbe
       const answer = 'upgrade' in probe ? await upgrade(probe.upgrade) : await http(probe);
       answers.push(answer);
       // A short breath, so that the loop does not starve the unit it waits for on a 2-core machine.
-      await pause(answer.kind === 'refused' ? 10 : 3);
+      await pause(answer.kind === 'refused' ? 20 : 5);
     }
   }
 
