@@ -10,6 +10,9 @@ const DISCOVERY = '/.well-known/openid-configuration';
 // A process of its own imports the whole unit first: on a loaded 2-core machine that alone can take seconds.
 const STARTS_WITHIN_MS = 40_000;
 const TEST_MS = 60_000;
+// The demo migrates and seeds three databases and starts five units before its banner.
+const DEMO_STARTS_WITHIN_MS = 90_000;
+const DEMO_TEST_MS = 150_000;
 
 /** The gateway the node process signs people in with (in this process); the CLI gateway has a database of its own. */
 let issuer: TestGateway;
@@ -17,6 +20,7 @@ let gatewayDb: TestDatabase;
 let nodeDb: TestDatabase;
 let child: LongRunning | undefined;
 let load: Hammer | undefined;
+let loads: Hammer[] = [];
 
 beforeAll(async () => {
   issuer = await startTestGateway('cli-lifecycle');
@@ -27,6 +31,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   await load?.stop();
+  for (const other of loads.splice(0)) await other.stop();
   await child?.stop('SIGKILL');
   [load, child] = [undefined, undefined];
 });
@@ -95,4 +100,41 @@ describe('units run by the CLI, started and stopped under traffic', () => {
     await expectAllAnswered(answers, { 'GET /readyz': [200, 503], 'GET /api/v1/conversations': [401, 503], 'upgrade /ws': [503] });
     for (const a of answers) if (a.kind === 'upgraded') expect(await a.close).toEqual({ code: 1001, reason: 'server_shutdown' });
   }, TEST_MS);
+
+  it('atrium demo answers every request on each of its ports from the moment each opens, and on SIGTERM stops every unit and exits', async () => {
+    const demoDb = await createTestDatabase('cli-lifecycle-demo');
+    try {
+      const ports = { gateway: await freePort(), proxy: await freePort(), eng: await freePort(), arts: await freePort(), leave: await freePort() };
+      const statuses: Record<string, number[]> = { 'GET /readyz': [200, 503], 'GET /healthz': [200], 'upgrade /ws': [503], 'GET /no-such-page': [404] };
+      loads = [
+        hammer(ports.gateway, [{ path: '/readyz' }], { workers: 1 }),
+        hammer(ports.proxy, [{ path: '/healthz' }], { workers: 1 }),
+        hammer(ports.eng, [{ path: '/readyz' }, { upgrade: '/ws' }], { workers: 2, keepOpen: true }),
+        hammer(ports.arts, [{ path: '/readyz' }], { workers: 1 }),
+        hammer(ports.leave, [{ path: '/no-such-page' }], { workers: 1 }),
+      ];
+      child = startAtrium(demoDb, ['demo'], {
+        GATEWAY_PORT: String(ports.gateway),
+        GATEWAY_HOST: '127.0.0.1',
+        DEMO_PROXY_PORT: String(ports.proxy),
+        DEMO_ENG_PORT: String(ports.eng),
+        DEMO_ARTS_PORT: String(ports.arts),
+        DEMO_LEAVE_PORT: String(ports.leave),
+      });
+      await child.printed('Press Ctrl+C to stop.', DEMO_STARTS_WITHIN_MS);
+      for (const each of loads) await until(each, (a) => a.kind === 'status' && a.status !== 503);
+      await until(loads[2]!, (a) => a.kind === 'upgraded');
+
+      const stopped = await terminate(child);
+      expect(stopped.code, child.output()).toBe(0);
+      expect(stopped.ms).toBeLessThan(20_000);
+      for (const each of loads) await until(each, (a) => a.kind === 'refused');
+      const answers = (await Promise.all(loads.splice(0).map((each) => each.stop()))).flat();
+      await expectAllAnswered(answers, statuses);
+      for (const a of answers) if (a.kind === 'upgraded') expect(await a.close).toEqual({ code: 1001, reason: 'server_shutdown' });
+    } finally {
+      await child?.stop('SIGKILL');
+      await demoDb.drop();
+    }
+  }, DEMO_TEST_MS);
 });
