@@ -13,7 +13,7 @@ export type Answer =
 
 export type Hammer = {
   answers: Answer[];
-  /** Stops firing and waits for the requests under way (each is bounded by timeoutMs). */
+  /** Stops firing and waits for the requests under way and the sockets left open (each bounded by timeoutMs). */
   stop(): Promise<Answer[]>;
 };
 
@@ -74,13 +74,7 @@ export function hammer(port: number, probes: Probe[], options: { workers?: numbe
         else resolve(code === 'ECONNREFUSED' ? { kind: 'refused', probe: name } : { kind: 'closed', probe: name, error: code });
       });
       socket.on('open', () => {
-        const close = new Promise<{ code: number; reason: string } | 'hung'>((done) => {
-          const limit = setTimeout(() => done('hung'), timeoutMs);
-          socket.on('close', (code, reason) => {
-            clearTimeout(limit);
-            done({ code, reason: String(reason) });
-          });
-        });
+        const close = new Promise<{ code: number; reason: string }>((done) => socket.on('close', (code, reason) => done({ code, reason: String(reason) })));
         if (!options.keepOpen) socket.close();
         resolve({ kind: 'upgraded', probe: name, close });
       });
@@ -103,6 +97,13 @@ export function hammer(port: number, probes: Probe[], options: { workers?: numbe
     async stop() {
       running = false;
       await Promise.all(workers);
+      // A socket left open must close within timeoutMs from now (whenever it opened), or it counts as hung.
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), timeoutMs)));
+      const sockets = answers.filter((a) => a.kind === 'upgraded');
+      for (const a of sockets) a.close = Promise.race([a.close, limit]);
+      await Promise.all(sockets.map((a) => a.close));
+      clearTimeout(timer);
       return answers;
     },
   };
