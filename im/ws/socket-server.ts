@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -313,13 +313,14 @@ function fieldsOf(error: unknown): { fields?: Record<string, string> } {
   return fields ? { fields } : {};
 }
 
-export function attachToServer(server: Server, sockets: SocketServer, path = '/ws'): void {
-  server.on('upgrade', (request, socket, head) => {
+/** The upgrade requests of the node's HTTP server: `/ws` becomes a chat socket, any other path a 404. */
+export function socketUpgrades(sockets: SocketServer, path = '/ws'): (request: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  return (request, socket, head) => {
     const url = new URL(request.url ?? '/', 'http://node');
     if (url.pathname !== path) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
     sockets.upgrade(request, socket, head);
-  });
+  };
 }
