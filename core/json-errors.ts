@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { isAppError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { setRetryAfter } from './retry-after.ts';
 
 /** The one place an API error becomes a JSON body: `{ error: { code, message, fields? } }`. */
 export function jsonErrors(logger: Logger): ErrorRequestHandler {
@@ -9,6 +10,7 @@ export function jsonErrors(logger: Logger): ErrorRequestHandler {
     if (isAppError(error)) {
       const fields = error.details?.fields as Record<string, string> | undefined;
       if (error.status === 401) res.set('WWW-Authenticate', 'Bearer');
+      setRetryAfter(res, error);
       res.status(error.status).json({ error: { code: error.code, message: error.message, ...(fields ? { fields } : {}) } });
       return;
     }
