@@ -50,6 +50,23 @@ describe('bad frames get an error frame and change nothing', () => {
     raw.socket.close();
   });
 
+  it('names a field a frame does not have, rather than dropping it, and stores nothing', async () => {
+    const raw = await authed(eng);
+    // A typo of conversationId, and a field of some other client's making.
+    raw.send({ v: 1, id: 'x1', type: 'send', clientMsgId: 'extra-field-01', to: 'dave@eng.campus.test', text: 'hi', conversationID: 'c', colour: 'red' });
+    const refused = await raw.next((f) => f.re === 'x1');
+    expect(refused).toMatchObject({ type: 'error', code: 'invalid_input', fields: { conversationID: 'unknown field', colour: 'unknown field' } });
+    expect(refused.message).toContain('conversationID');
+    expect(Object.keys(refused.fields as object).sort()).toEqual(['colour', 'conversationID']);
+    // Alongside a field that is invalid too, both are named.
+    raw.send({ v: 1, id: 'x2', type: 'ping', at: 1 });
+    expect(await raw.next((f) => f.re === 'x2')).toMatchObject({ code: 'invalid_input', fields: { at: 'unknown field' } });
+    raw.send({ v: 1, id: 'x3', type: 'read', conversationId: 'nope', seq: 1, upTo: 2 });
+    expect(await raw.next((f) => f.re === 'x3')).toMatchObject({ code: 'invalid_input', fields: { conversationId: expect.any(String), upTo: 'unknown field' } });
+    expect(await eng.models.Message.count({ where: { clientMsgId: 'extra-field-01' } })).toBe(0);
+    raw.socket.close();
+  });
+
   it('closes a socket that sends a frame far beyond the limit', async () => {
     const raw = await authed(eng);
     raw.sendRaw('x'.repeat(2048 * 4 + 10));
