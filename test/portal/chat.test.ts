@@ -97,10 +97,12 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await mine.locator('.bubble').focus();
     const recall = mine.getByRole('button', { name: 'Recall' });
     const box = (await recall.boundingBox())!;
+    // Her other device is online before the press: a press holds redraws back for a second at most, and
+    // signing in within it (over 1 s on a busy machine) let the redraw through before the release.
+    const laptop = await connectAs(campus.gateway, campus.nodes.eng, 'alice');
     await a.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await a.mouse.down();
     // Meanwhile her other device edits the message: the change arrives while the button is held.
-    const laptop = await connectAs(campus.gateway, campus.nodes.eng, 'alice');
     try {
       await laptop.edit(id, 'Typo fixed');
       await expect.poll(() => b.locator('.message', { hasText: 'Typo fixed' }).count(), { timeout: 10_000 }).toBe(1);
