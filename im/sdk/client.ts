@@ -174,7 +174,9 @@ export class AtriumClient extends Emitter<ClientEvents> {
   #fail(error: Error) {
     const atrium = error instanceof AtriumError ? error : new AtriumError('connect_failed', error.message);
     this.emit('error', atrium);
-    if (['forbidden', 'unauthenticated'].includes(atrium.code) && this.#attempt > 3) {
+    // Refused again after fresh tokens: the sign-in is over (token_revoked: ended at the gateway), so
+    // whoever waits for the connection is told rather than left waiting through endless reconnects.
+    if (['forbidden', 'unauthenticated', 'token_revoked'].includes(atrium.code) && this.#attempt > 3) {
       for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(atrium);
     }
     this.#socket?.close();
