@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, filledFormWithAction, signInThrough, submitFilled } from '../helpers/browser-agent.ts';
-import { ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { ARTS_NODE, ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { login } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
@@ -104,7 +104,7 @@ describe('"sign out everywhere" in the admin console', () => {
     expect(outside.status).toBe(404);
     const partly = await submitFilled(engAdmin, page, { ...form, action: `/admin/users/${carol!.id}/sign-out` });
     expect(partly.status).toBe(403);
-    await expect(bobSession.tokenFor(ENG_NODE)).resolves.toBeTruthy();
+    await expect(bobSession.tokenFor(ARTS_NODE)).resolves.toBeTruthy();
     await expect(carolSession.tokenFor(ENG_NODE)).resolves.toBeTruthy();
 
     const own = await submitFilled(engAdmin, page, form);
