@@ -19,7 +19,10 @@ let rp: client.Configuration;
 /** Codes as the person's authenticator app computes them; each use takes a later 30-second step. */
 class Authenticator {
   private last = -Infinity;
-  constructor(readonly secret: string) {}
+  readonly secret: string;
+  constructor(secret: string) {
+    this.secret = secret;
+  }
   static fromPage(page: Page): Authenticator {
     const shown = /id="totp-secret">([^<]+)</.exec(page.html)?.[1];
     if (!shown) throw new Error(`no secret on the page:\n${page.html.slice(0, 1500)}`);
@@ -161,6 +164,45 @@ describe('signing in with an authenticator app', () => {
     const row = (await gateway.models.TotpFactor.findByPk(user.id))!;
     expect(row.secret).not.toContain(authenticator.secret);
     expect(row.secret.startsWith('v1.')).toBe(true);
+    await resetFactors({ ...gateway.context(null), actor: operator('test') }, 'eng-admin');
+  });
+});
+
+describe('the account page', () => {
+  it('lets a signed-in person set up an authenticator with a QR code, then shows ten recovery codes once', async () => {
+    const agent = new BrowserAgent();
+    const first = await agent.navigate(`${gateway.issuer}/account/security`);
+    // Not signed in: through the portal's sign-in at this gateway.
+    expect(first.html).toContain('/login"');
+    await agent.submit(first, formWithAction(first, '/login'), { username: 'eng-admin', password: DEMO_PASSWORD });
+    const page = await agent.navigate(`${gateway.issuer}/account/security`);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('No second factor yet');
+    expect(page.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
+    const authenticator = Authenticator.fromPage(page);
+
+    // A form from elsewhere (no CSRF token) changes nothing.
+    const forged = await agent.request(`${gateway.issuer}/account/security/totp`, {
+      method: 'POST',
+      body: new URLSearchParams({ code: authenticator.next() }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(forged.status).toBe(403);
+    const wrong = await agent.submit(page, formWithAction(page, '/account/security/totp'), { code: 'abcdef' });
+    expect(wrong.status).toBe(401);
+    expect(Authenticator.fromPage(wrong).secret).toBe(authenticator.secret);
+
+    const done = await agent.submit(wrong, formWithAction(wrong, '/account/security/totp'), { code: authenticator.next() });
+    expect(done.html).toContain('shown only now');
+    expect([...done.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
+    const after = await agent.navigate(`${gateway.issuer}/account/security`);
+    expect(after.html).toContain('An authenticator app is set up');
+    expect(after.html).toContain('Recovery codes left: 10');
+    expect(after.html).not.toContain('totp-secret');
+
+    const signIn = await password('eng-admin');
+    const claims = await signIn.finish(await submitCode(signIn.agent, signIn.page, authenticator.next()));
+    expect(claims.amr).toEqual(['pwd', 'otp']);
     await resetFactors({ ...gateway.context(null), actor: operator('test') }, 'eng-admin');
   });
 });
