@@ -151,7 +151,7 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
     '/admin',
     await adminConsole({ issuer, config, sequelize, models, sealer, csrf, logger, context, provider: () => provider }),
   );
-  const portal = await webPortal({ issuer, config, models, logger, context, csrf, totp });
+  const portal = await webPortal({ issuer, config, models, logger, context, csrf, totp, loginPolicy });
   app.use('/assets', portal.script);
   app.use(portal.router);
   // The provider parses its own bodies, so nothing above consumes its routes' bodies.

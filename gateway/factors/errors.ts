@@ -12,3 +12,10 @@ export class FactorAlreadyEnrolledError extends AppError {
     super('factor_already_enrolled', 409, 'An authenticator app is already set up for this account. Ask an administrator to reset it to set up a new one.');
   }
 }
+
+/** Setting up a factor from a session asks for the password again, so a borrowed session cannot do it. */
+export class PasswordCheckFailedError extends AppError {
+  constructor() {
+    super('wrong_password', 401, 'Your current password is needed to set up an authenticator app, and the one entered is not right.');
+  }
+}

@@ -19,6 +19,7 @@ import { createTokenVault } from './token-vault.ts';
 import { accountSecurityRoutes } from './routes/account-security.ts';
 import type { Csrf } from '../http/csrf.ts';
 import type { TotpDeps } from '../factors/totp.ts';
+import type { LoginPolicy } from '../accounts/authenticate.ts';
 
 export const PORTAL_COOKIE = 'atrium.portal';
 
@@ -37,6 +38,7 @@ export type PortalDeps = {
   context: (req: Request | null) => GatewayContext;
   csrf: Csrf;
   totp: TotpDeps;
+  loginPolicy: LoginPolicy;
 };
 
 const destroySession = (req: Request) =>
@@ -108,6 +110,6 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
   router.get('/', ...sessions, pages.page);
   router.use('/portal', ...sessions, portal);
   // The account page uses the portal's session: the same sign-in at this gateway, no second login.
-  router.use('/account', ...sessions, accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp }));
+  router.use('/account', ...sessions, accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp, loginPolicy: deps.loginPolicy }));
   return { router, script: pages.script };
 }

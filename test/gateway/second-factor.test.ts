@@ -39,6 +39,10 @@ class Authenticator {
     this.last = step;
     return this.codeAt(step);
   }
+  /** A valid code of this step without using it up, for a request the gateway must refuse for another reason. */
+  peek(): string {
+    return this.codeAt(Math.max(this.last + 1, Math.floor(Date.now() / 30_000) - 1));
+  }
   /** The code most recently used, to replay it. */
   replay(): string {
     return this.codeAt(this.last);
@@ -184,15 +188,20 @@ describe('the account page', () => {
     // A form from elsewhere (no CSRF token) changes nothing.
     const forged = await agent.request(`${gateway.issuer}/account/security/totp`, {
       method: 'POST',
-      body: new URLSearchParams({ code: authenticator.next() }),
+      body: new URLSearchParams({ password: DEMO_PASSWORD, code: authenticator.peek() }),
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     expect(forged.status).toBe(403);
-    const wrong = await agent.submit(page, formWithAction(page, '/account/security/totp'), { code: 'abcdef' });
+    const wrong = await agent.submit(page, formWithAction(page, '/account/security/totp'), { password: DEMO_PASSWORD, code: 'abcdef' });
     expect(wrong.status).toBe(401);
     expect(Authenticator.fromPage(wrong).secret).toBe(authenticator.secret);
+    // A session alone is not enough: the password is asked again, and a wrong one counts toward the lockout.
+    const noPassword = await agent.submit(wrong, formWithAction(wrong, '/account/security/totp'), { password: 'not-my-password', code: authenticator.peek() });
+    expect(noPassword.status).toBe(401);
+    expect(alert(noPassword)).toContain('current password');
+    expect((await gateway.models.User.findOne({ where: { username: 'eng-admin' } }))!.failedLogins).toBe(1);
 
-    const done = await agent.submit(wrong, formWithAction(wrong, '/account/security/totp'), { code: authenticator.next() });
+    const done = await agent.submit(noPassword, formWithAction(noPassword, '/account/security/totp'), { password: DEMO_PASSWORD, code: authenticator.next() });
     expect(done.html).toContain('shown only now');
     expect([...done.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
     const after = await agent.navigate(`${gateway.issuer}/account/security`);

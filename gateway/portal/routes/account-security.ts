@@ -6,11 +6,15 @@ import { presentEnrolment } from '../../factors/enrolment-view.ts';
 import { factorsOf } from '../../factors/factor-status.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, type TotpDeps } from '../../factors/totp.ts';
 import type { PortalUser } from '../sign-in.ts';
+import { AccountLockedError, countFailure, type LoginPolicy } from '../../accounts/authenticate.ts';
+import { verifyPassword } from '../../accounts/passwords.ts';
+import { PasswordCheckFailedError } from '../../factors/errors.ts';
 
 export type AccountSecurityDeps = {
   context: (req: Request | null) => GatewayContext;
   csrf: Csrf;
   totp: TotpDeps;
+  loginPolicy: LoginPolicy;
 };
 
 const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 });
@@ -55,8 +59,15 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
     try {
       const user = await person(req);
       if (!user) return res.redirect(303, '/portal/login');
-      const code = (req.body as Record<string, unknown>).code;
+      const body = req.body as Record<string, unknown>;
+      const code = body.code;
       try {
+        // The password again, counted toward the lockout like the login form, so that a session left open
+        // on a shared computer can neither bind someone else's phone nor be used to guess the password.
+        if (user.lockedUntil && user.lockedUntil > new Date()) throw new AccountLockedError();
+        if (!(await verifyPassword(user.passwordHash, typeof body.password === 'string' ? body.password : ''))) {
+          throw (await countFailure(deps.context(req), user, deps.loginPolicy)) ? new AccountLockedError() : new PasswordCheckFailedError();
+        }
         const codes = await confirmTotpEnrolment({ ...deps.context(req), actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } }, deps.totp, user, typeof code === 'string' ? code : '');
         res.render('recovery-codes', { title: 'Authenticator set up', codes });
       } catch (error) {
