@@ -66,14 +66,23 @@ async function acceptCode(ctx: GatewayContext, deps: TotpDeps, user: User, code:
 
 /** Confirms the pending enrolment with one code and returns the ten recovery codes, shown this once. */
 export async function confirmTotpEnrolment(ctx: GatewayContext, deps: TotpDeps, user: User, code: string): Promise<string[]> {
-  return inTransaction(ctx, async (ctx) => {
-    const existing = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
-    if (existing?.confirmedAt) throw new FactorAlreadyEnrolledError();
-    if (!(await acceptCode(ctx, deps, user, code, false))) throw new InvalidCodeError();
-    const codes = await issueRecoveryCodes(ctx, user.id);
-    await audit({ ...ctx, actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } }, { action: 'factor.enrol', target: user.username, details: { factor: 'totp' } });
-    return codes;
-  });
+  const asPerson = { ...ctx, actor: { kind: 'user' as const, id: user.id, name: user.username, roles: user.roles, unitPaths: [] } };
+  try {
+    return await inTransaction(asPerson, async (ctx) => {
+      const existing = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
+      if (existing?.confirmedAt) throw new FactorAlreadyEnrolledError();
+      if (!(await acceptCode(ctx, deps, user, code, false))) throw new InvalidCodeError();
+      const codes = await issueRecoveryCodes(ctx, user.id);
+      await audit(ctx, { action: 'factor.enrol', target: user.username, details: { factor: 'totp' } });
+      return codes;
+    });
+  } catch (error) {
+    // Outside the transaction, which the refusal rolled back.
+    if (error instanceof InvalidCodeError || error instanceof FactorAlreadyEnrolledError) {
+      await audit(asPerson, { action: 'factor.enrol', target: user.username, outcome: 'failure', details: { factor: 'totp', reason: error.code } });
+    }
+    throw error;
+  }
 }
 
 /** Checks a sign-in code against the person's confirmed authenticator. */

@@ -234,6 +234,7 @@ describe('a second factor required by policy or asked for by an app', () => {
     const authenticator = Authenticator.fromPage(skipped);
     const wrong = await agent.submit(skipped, formWithAction(skipped, '/enrol'), { code: '000000' === authenticator.replay() ? '111111' : '000000' }, REDIRECT);
     expect(wrong.status).toBe(401);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'factor.enrol', target: 'admin', outcome: 'failure' } })).toBe(1);
     const codes = await agent.submit(wrong, formWithAction(wrong, '/enrol'), { code: authenticator.next() }, REDIRECT);
     expect(codes.html).toContain('shown only now');
     expect([...codes.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
