@@ -7,6 +7,7 @@ import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/
 import { discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
 import { requireSecondFactor } from '../../gateway/factors/policy.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { resetFactors } from '../../gateway/factors/reset-factors.ts';
@@ -90,6 +91,9 @@ async function enrolled(username: string): Promise<{ authenticator: Authenticato
 
 beforeAll(async () => {
   gateway = await startTestGateway('second-factor', { LOGIN_MAX_FAILURES: '4', LOGIN_LOCKOUT_MINUTES: '10' });
+  await createUser({ ...gateway.context(null), actor: operator('test') }, {
+    username: 'frank', displayName: 'Frank Li', email: 'frank@campus.test', units: ['campus/eng/cs'], roles: ['student'], password: DEMO_PASSWORD,
+  });
   const app = await registerTestApp(gateway, { name: 'Grades', redirectUris: [REDIRECT], firstParty: true });
   rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
 });
@@ -160,6 +164,18 @@ describe('signing in with an authenticator app', () => {
     const retry = await startSignIn();
     const refused = await retry.agent.submit(retry.page, formWithAction(retry.page, '/login'), { username: 'carol', password: DEMO_PASSWORD }, REDIRECT);
     expect(refused.status).toBe(429);
+  });
+
+  it('does not let a right password wipe out the wrong codes before it', async () => {
+    const { authenticator } = await enrolled('frank');
+    for (const wrongCodes of [3, 1]) {
+      const { agent, page } = await password('frank');
+      expect(page.html).toContain('Enter your code');
+      let current = page;
+      for (let i = 0; i < wrongCodes; i++) current = await submitCode(agent, current, `00000${i}` === authenticator.peek() ? '999999' : `00000${i}`);
+      if (wrongCodes === 1) expect(current.status).toBe(429);
+    }
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'frank' } })).toBe(1);
   });
 
   it('keeps the TOTP secret sealed at rest', async () => {
