@@ -21,6 +21,7 @@ import { createCsrf } from './http/csrf.ts';
 import { onError } from './http/on-error.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { interactionRoutes } from './interactions/routes.ts';
+import { totpDeps } from './factors/totp.ts';
 import { defineGatewayModels, type GatewayModels } from './models/index.ts';
 import { sweepExpiredPayloads } from './oidc/adapter.ts';
 import { activeKeyIds, ensureSigningKey, loadPrivateJwks } from './oidc/keys.ts';
@@ -143,12 +144,13 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
   app.use(federationRoutes((req) => context(req)));
   app.use(endedAccessRoutes((req) => context(req), keepSeconds));
   app.use(appRegistryRoutes({ context, provider: () => provider, secrets: callbackSecretSealer(config.secretKey) }));
-  app.use(interactionRoutes({ provider: () => provider, context, csrf, loginPolicy }));
+  const totp = totpDeps(config.secretKey, issuer);
+  app.use(interactionRoutes({ provider: () => provider, context, csrf, loginPolicy, totp }));
   app.use(
     '/admin',
     await adminConsole({ issuer, config, sequelize, models, sealer, csrf, logger, context, provider: () => provider }),
   );
-  const portal = await webPortal({ issuer, config, models, logger, context });
+  const portal = await webPortal({ issuer, config, models, logger, context, csrf, totp, loginPolicy });
   app.use('/assets', portal.script);
   app.use(portal.router);
   // The provider parses its own bodies, so nothing above consumes its routes' bodies.

@@ -5,6 +5,7 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { verifyPassword } from './passwords.ts';
+import { hasConfirmedTotp } from '../factors/totp.ts';
 
 /** One message for an unknown account and a wrong password, so the form never tells who exists. */
 export class InvalidCredentialsError extends AppError {
@@ -65,19 +66,14 @@ export async function authenticate(ctx: GatewayContext, identifier: string, pass
   if (user.lockedUntil && user.lockedUntil > now) throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
 
   if (!(await verifyPassword(user.passwordHash, password))) {
-    await User.increment('failedLogins', { by: 1, where: { id: user.id } });
-    await user.reload();
-    if (user.failedLogins >= policy.maxFailures) {
-      user.lockedUntil = new Date(now.getTime() + policy.lockoutMinutes * 60_000);
-      user.failedLogins = 0;
-      await user.save();
-      await audit(ctx, { action: 'account.locked', target: user.username, outcome: 'success', details: { until: user.lockedUntil.toISOString() } });
-    }
+    await countFailure(ctx, user, policy);
     throw await fail(new InvalidCredentialsError(), 'wrong_password');
   }
   if (user.status !== 'active') throw await fail(new AccountDisabledError(), 'disabled');
 
-  user.failedLogins = 0;
+  // With a second factor the sign-in is not over yet: the count is cleared only after the code
+  // (factors/second-step.ts), or a known password would wipe out the wrong codes before it.
+  if (!(await hasConfirmedTotp(ctx, user.id))) user.failedLogins = 0;
   user.lockedUntil = null;
   user.lastLoginAt = now;
   await user.save();
@@ -86,4 +82,19 @@ export async function authenticate(ctx: GatewayContext, identifier: string, pass
     target: user.username,
   });
   return user;
+}
+
+/**
+ * One failed attempt against the account (a wrong password, or a wrong second-factor code): enough of
+ * them lock it for a while. Returns whether this attempt locked it.
+ */
+export async function countFailure(ctx: GatewayContext, user: User, policy: LoginPolicy): Promise<boolean> {
+  await ctx.models.User.increment('failedLogins', { by: 1, where: { id: user.id } });
+  await user.reload();
+  if (user.failedLogins < policy.maxFailures) return false;
+  user.lockedUntil = new Date(Date.now() + policy.lockoutMinutes * 60_000);
+  user.failedLogins = 0;
+  await user.save();
+  await audit(ctx, { action: 'account.locked', target: user.username, outcome: 'success', details: { until: user.lockedUntil.toISOString() } });
+  return true;
 }

@@ -14,6 +14,7 @@ import { ensureConsoleClient } from './console-client.ts';
 import { createKit } from './kit.ts';
 import { consoleUserOf } from './page.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { secondFactorRoutes } from './routes/second-factor.ts';
 import { appRoutes } from './routes/apps.ts';
 import { callbackSecretSealer } from '../../apps-registry/secrets.ts';
 import { domainRoutes } from './routes/domains.ts';
@@ -80,6 +81,7 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   router.use(federationRoutes(kit));
   router.use(appRoutes(kit, callbackSecretSealer(deps.config.secretKey)));
   router.use(auditRoutes(kit));
+  router.use(secondFactorRoutes(kit));
   router.use((req, res) => kit.render(req, res, 'error', { title: 'Not found', message: 'There is no such page in the admin console.' }, 404));
 
   const onConsoleError: ErrorRequestHandler = (error: unknown, req, res, next) => {

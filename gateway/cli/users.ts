@@ -15,6 +15,8 @@ import { createProgressBar } from './progress.ts';
 import { withSession } from './session.ts';
 import { readPasswordFromStdin } from './stdin.ts';
 import { table } from './table.ts';
+import { describeFactors, factorsOf } from '../factors/factor-status.ts';
+import { resetFactors } from '../factors/reset-factors.ts';
 
 async function present(ctx: GatewayContext, user: User): Promise<PresentedUser> {
   return presentUser(user, (await membershipsOf(ctx, [user.id])).get(user.id) ?? []);
@@ -96,13 +98,17 @@ export const userCommands: CommandGroup = {
       page: { type: 'string', value: 'N', help: 'page number, from 1' },
     },
     async run(args, io) {
-      const page = await withSession(io, ({ ctx }) => listUsers(ctx, { q: args.string('q'), page: args.string('page') }));
+      const page = await withSession(io, async ({ ctx }) => {
+        const found = await listUsers(ctx, { q: args.string('q'), page: args.string('page') });
+        const factors = await factorsOf(ctx, found.users.map((u) => u.id));
+        return { ...found, users: found.users.map((u) => ({ ...u, factors: factors.get(u.id)! })) };
+      });
       if (page.total === 0) return { json: page, text: 'No users found.' };
-      const rows = page.users.map((u) => [u.username, u.displayName, u.email, unitsOf(u), u.roles.join(','), statusOf(u)]);
+      const rows = page.users.map((u) => [u.username, u.displayName, u.email, unitsOf(u), u.roles.join(','), statusOf(u), describeFactors(u.factors)]);
       const more = page.page < page.pages ? ` Next: atrium users list${args.string('q') ? ` --q ${JSON.stringify(args.string('q'))}` : ''} --page ${page.page + 1}` : '';
       return {
         json: page,
-        text: `${table(['USERNAME', 'NAME', 'EMAIL', 'UNITS (* primary)', 'ROLES', 'STATUS'], rows)}\nPage ${page.page} of ${page.pages}, ${page.total} user(s).${more}`,
+        text: `${table(['USERNAME', 'NAME', 'EMAIL', 'UNITS (* primary)', 'ROLES', 'STATUS', '2ND FACTOR'], rows)}\nPage ${page.page} of ${page.pages}, ${page.total} user(s).${more}`,
       };
     },
   },
@@ -127,6 +133,15 @@ export const userCommands: CommandGroup = {
       const password = await readPasswordFromStdin(io);
       const user = await withSession(io, async ({ ctx }) => present(ctx, await resetPassword(ctx, args.positionals[0]!, password)));
       return { json: user, text: `Set a new password for ${user.username}.` };
+    },
+  },
+
+  'reset-factors': {
+    summary: "Removes a person's authenticator app and recovery codes (a lost phone); audited. They set one up again at /account/security, or at sign-in where the policy requires it.",
+    args: ['USERNAME'],
+    async run(args, io) {
+      const user = await withSession(io, async ({ ctx }) => present(ctx, await resetFactors(ctx, args.positionals[0]!)));
+      return { json: user, text: `Reset the second factor of ${user.username}.` };
     },
   },
 

@@ -10,12 +10,15 @@ import { reloadConsoleActor } from '../accounts/console-access.ts';
 import { describeResources, describeScopes } from './describe-scopes.ts';
 import { APP_NOT_FOR_PERSON } from '../oidc/provider.ts';
 import { audiencesFor, signInRefusal } from '../../apps-registry/app-access.ts';
+import type { TotpDeps } from '../factors/totp.ts';
+import { afterPassword, pendingSignIn, renderPendingStep, secondFactorRoutes } from './second-factor-routes.ts';
 
 export type InteractionDeps = {
   provider: () => Provider;
   context: (req: Request) => GatewayContext;
   csrf: Csrf;
   loginPolicy: LoginPolicy;
+  totp: TotpDeps;
 };
 
 const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
@@ -30,6 +33,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       const client = await deps.provider().Client.find(String(details.params.client_id));
       const base = { uid: details.uid, csrf: deps.csrf.token(req, res), clientName: client?.clientName ?? client?.clientId };
       if (details.prompt.name === 'login') {
+        const pending = pendingSignIn(details);
+        if (pending) return await renderPendingStep(deps, req, res, details, pending);
         return res.render('login', { ...base, title: 'Sign in', loginHint: details.params.login_hint });
       }
       // An app that is not for this person: say why here, then send access_denied back to the app.
@@ -75,7 +80,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       const password = typeof body.password === 'string' ? body.password : '';
       try {
         const user = await authenticate(deps.context(req), identifier, password, deps.loginPolicy);
-        await provider.interactionFinished(req, res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
+        await afterPassword(deps, req, res, details, user);
       } catch (error) {
         if (!isAppError(error)) throw error;
         setRetryAfter(res, error);
@@ -93,6 +98,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       next(error);
     }
   });
+
+  router.use(secondFactorRoutes(deps));
 
   router.post('/interaction/:uid/confirm', form, deps.csrf.check, async (req, res, next) => {
     const provider = deps.provider();

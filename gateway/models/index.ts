@@ -7,6 +7,7 @@ import {
   type Sequelize,
 } from 'sequelize';
 import { fresh, mediumText } from '../../core/model-class.ts';
+import { defineFactorModels, type FactorModels } from './factors.ts';
 
 export const ROLES = ['student', 'staff', 'admin', 'unit-admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -155,7 +156,7 @@ export type GatewayModels = {
   App: typeof App;
   FederationPair: typeof FederationPair;
   FederationProxy: typeof FederationProxy;
-};
+} & FactorModels;
 
 const timestamps = { createdAt: DataTypes.DATE(3), updatedAt: DataTypes.DATE(3) };
 
@@ -377,5 +378,6 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
     SigningKey: SigningKeyModel,
     WebSession: WebSessionModel,
     App: AppModel,
+    ...defineFactorModels(sequelize),
   };
 }

@@ -13,6 +13,7 @@ import { findDomainByUrl } from '../domains/domains.ts';
 import type { GatewayContext } from '../context.ts';
 import { botClaims, clientUsable } from '../../apps-registry/client-gate.ts';
 import { audiencesFor, signInRefusal } from '../../apps-registry/app-access.ts';
+import { ACR_VALUES, asksForSecondFactor, MFA_ACR } from '../factors/acr.ts';
 
 /** The reason of the consent check that stops a person an app is not for (see interactions/routes.ts). */
 export const APP_NOT_FOR_PERSON = 'app_not_for_person';
@@ -29,7 +30,8 @@ export type ProviderDeps = {
 
 /** Scope `im` is what a domain node (a resource server) grants; `atrium` carries the campus claims. */
 export const CLAIMS = {
-  openid: ['sub'],
+  // Every ID token says truthfully how the person signed in (acr, and amr after RFC 8176): factors/acr.ts.
+  openid: ['sub', 'acr', 'amr'],
   profile: ['name', 'preferred_username', 'updated_at'],
   email: ['email', 'email_verified'],
   atrium: ['roles', 'org_units', 'im_home_domain', 'im_domains'],
@@ -52,6 +54,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       short: { signed: true, secure, sameSite: 'lax' },
     },
     claims: CLAIMS,
+    acrValues: ACR_VALUES,
     scopes: ['openid', 'offline_access', 'profile', 'email', 'atrium', ADMIN_SCOPE],
     conformIdTokenClaims: false,
     responseTypes: ['code'],
@@ -208,6 +211,14 @@ function interactionPolicyWithAccountCheck(deps: ProviderDeps) {
   policy.get('login')!.checks.add(
     new interactionPolicy.Check('account_unavailable', 'the signed-in account is no longer active', (ctx) =>
       ctx.oidc.session?.accountId && !ctx.oidc.account ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  // An app asking for a second factor (acr_values) signs in again a person whose session lacks one.
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('second_factor_asked', 'the app asks for a second factor', (ctx) =>
+      ctx.oidc.session?.accountId && asksForSecondFactor(ctx.oidc.params?.acr_values) && ctx.oidc.session.acr !== MFA_ACR
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT,
     ),
   );
   // First of the consent checks: a person the app is not for (owner unit, visibility) is stopped at a page

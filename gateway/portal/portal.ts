@@ -16,6 +16,10 @@ import { sessionRoutes } from './routes/session.ts';
 import { createSessionTagging } from './session-ids.ts';
 import { createPortalAuth } from './sign-in.ts';
 import { createTokenVault } from './token-vault.ts';
+import { accountSecurityRoutes } from './routes/account-security.ts';
+import type { Csrf } from '../http/csrf.ts';
+import type { TotpDeps } from '../factors/totp.ts';
+import type { LoginPolicy } from '../accounts/authenticate.ts';
 
 export const PORTAL_COOKIE = 'atrium.portal';
 
@@ -32,6 +36,9 @@ export type PortalDeps = {
   models: GatewayModels;
   logger: Logger;
   context: (req: Request | null) => GatewayContext;
+  csrf: Csrf;
+  totp: TotpDeps;
+  loginPolicy: LoginPolicy;
 };
 
 const destroySession = (req: Request) =>
@@ -102,5 +109,7 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
   const router = Router();
   router.get('/', ...sessions, pages.page);
   router.use('/portal', ...sessions, portal);
+  // The account page uses the portal's session: the same sign-in at this gateway, no second login.
+  router.use('/account', ...sessions, accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp, loginPolicy: deps.loginPolicy }));
   return { router, script: pages.script };
 }

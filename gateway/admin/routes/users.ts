@@ -11,6 +11,8 @@ import { resetPassword, updateUser } from '../../accounts/update-user.ts';
 import { bodyOf, formBody, formFailure, list, text, unitsWithPrimary, type Body, type FormFailure } from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
+import { factorsOf } from '../../factors/factor-status.ts';
+import { resetFactors } from '../../factors/reset-factors.ts';
 
 const newUserInput = (body: Body) => ({
   username: text(body, 'username'),
@@ -68,7 +70,9 @@ export function userRoutes(kit: ConsoleKit): Router {
   const router = Router();
 
   router.get('/users', async (req, res) => {
-    const result = await listUsers(kit.context(req), { q: req.query.q, page: req.query.page, pageSize: req.query.pageSize });
+    const found = await listUsers(kit.context(req), { q: req.query.q, page: req.query.page, pageSize: req.query.pageSize });
+    const factors = await factorsOf(kit.context(req), found.users.map((u) => u.id));
+    const result = { ...found, users: found.users.map((u) => ({ ...u, factors: factors.get(u.id) })) };
     const q = typeof req.query.q === 'string' ? req.query.q.trim() : '';
     kit.render(req, res, 'users', {
       title: 'Users',
@@ -93,6 +97,7 @@ export function userRoutes(kit: ConsoleKit): Router {
         title: found ? `Edit ${found.user.username}` : 'New user',
         section: 'users',
         user,
+        factors: found ? (await factorsOf(ctx, [found.user.id])).get(found.user.id) : null,
         values: state.values ?? (user ? storedValues(user) : {}),
         units: await unitTree(ctx),
         roles: grantableRoles(ctx.actor),
@@ -151,6 +156,12 @@ export function userRoutes(kit: ConsoleKit): Router {
     const user = await signOutEverywhere(kit.context(req), String(req.params.id));
     await keepOwnConsoleSession(req, user.id);
     setFlash(req, `Signed ${user.username} out everywhere.`);
+    res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
+  });
+
+  router.post('/users/:id/reset-factors', formBody, kit.csrf.check, async (req, res) => {
+    const user = await resetFactors(kit.context(req), String(req.params.id));
+    setFlash(req, `Reset the second factor of ${user.username}: they set one up again at their next sign-in where it is required.`);
     res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
   });
 

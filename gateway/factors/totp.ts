@@ -1,0 +1,95 @@
+import { Op } from 'sequelize';
+import { Secret, TOTP } from 'otpauth';
+import { createSealer, type Sealer } from '../../core/seal.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import type { User } from '../models/index.ts';
+import { inTransaction } from '../transaction.ts';
+import { FactorAlreadyEnrolledError, InvalidCodeError } from './errors.ts';
+import { issueRecoveryCodes } from './recovery-codes.ts';
+
+const PERIOD = 30;
+
+/** What the TOTP use-cases need beside the context: the sealer of secrets and the name apps show. */
+export type TotpDeps = { sealer: Sealer; issuerLabel: string };
+
+export function totpDeps(secretKey: string, issuer: string): TotpDeps {
+  return { sealer: createSealer(secretKey, 'totp-secrets'), issuerLabel: `Atrium ${new URL(issuer).host}` };
+}
+
+function totpOf(deps: TotpDeps, user: User, secret: string): TOTP {
+  return new TOTP({ issuer: deps.issuerLabel, label: user.username, algorithm: 'SHA1', digits: 6, period: PERIOD, secret: Secret.fromBase32(secret) });
+}
+
+export type PendingEnrolment = { secret: string; uri: string };
+
+/**
+ * Starts (or shows again) an enrolment: a new secret, kept sealed until confirmed by one code. A person
+ * who already has a confirmed authenticator cannot replace it this way: an administrator resets it.
+ */
+export async function beginTotpEnrolment(ctx: GatewayContext, deps: TotpDeps, user: User): Promise<PendingEnrolment> {
+  const existing = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
+  if (existing?.confirmedAt) throw new FactorAlreadyEnrolledError();
+  let secret: string;
+  if (existing) {
+    secret = deps.sealer.open(existing.secret);
+  } else {
+    secret = new Secret({ size: 20 }).base32;
+    await ctx.models.TotpFactor.create({ userId: user.id, secret: deps.sealer.seal(secret), confirmedAt: null, lastStep: null, createdAt: new Date() }, { transaction: ctx.tx });
+  }
+  return { secret, uri: totpOf(deps, user, secret).toString() };
+}
+
+/** The time step a code belongs to, or null when it matches none of the current step and its neighbours. */
+function stepOf(totp: TOTP, code: string, now: number): number | null {
+  const token = code.replace(/\s/g, '');
+  if (!/^\d{6}$/.test(token)) return null;
+  const delta = totp.validate({ token, timestamp: now, window: 1 });
+  return delta === null ? null : Math.floor(now / 1000 / PERIOD) + delta;
+}
+
+/**
+ * Accepts a code once: the step it belongs to must be later than the last accepted one, which a single
+ * conditional update records, so a replay (or a race of two submissions) is refused.
+ */
+async function acceptCode(ctx: GatewayContext, deps: TotpDeps, user: User, code: string, confirmed: boolean): Promise<boolean> {
+  const factor = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
+  if (!factor || (factor.confirmedAt !== null) !== confirmed) return false;
+  const step = stepOf(totpOf(deps, user, deps.sealer.open(factor.secret)), code, Date.now());
+  if (step === null) return false;
+  const [changed] = await ctx.models.TotpFactor.update(
+    { lastStep: step, ...(confirmed ? {} : { confirmedAt: new Date() }) },
+    { where: { userId: user.id, [Op.or]: [{ lastStep: null }, { lastStep: { [Op.lt]: step } }] }, transaction: ctx.tx },
+  );
+  return changed === 1;
+}
+
+/** Confirms the pending enrolment with one code and returns the ten recovery codes, shown this once. */
+export async function confirmTotpEnrolment(ctx: GatewayContext, deps: TotpDeps, user: User, code: string): Promise<string[]> {
+  const asPerson = { ...ctx, actor: { kind: 'user' as const, id: user.id, name: user.username, roles: user.roles, unitPaths: [] } };
+  try {
+    return await inTransaction(asPerson, async (ctx) => {
+      const existing = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
+      if (existing?.confirmedAt) throw new FactorAlreadyEnrolledError();
+      if (!(await acceptCode(ctx, deps, user, code, false))) throw new InvalidCodeError();
+      const codes = await issueRecoveryCodes(ctx, user.id);
+      await audit(ctx, { action: 'factor.enrol', target: user.username, details: { factor: 'totp' } });
+      return codes;
+    });
+  } catch (error) {
+    // Outside the transaction, which the refusal rolled back.
+    if (error instanceof InvalidCodeError || error instanceof FactorAlreadyEnrolledError) {
+      await audit(asPerson, { action: 'factor.enrol', target: user.username, outcome: 'failure', details: { factor: 'totp', reason: error.code } });
+    }
+    throw error;
+  }
+}
+
+/** Checks a sign-in code against the person's confirmed authenticator. */
+export function checkTotpCode(ctx: GatewayContext, deps: TotpDeps, user: User, code: string): Promise<boolean> {
+  return acceptCode(ctx, deps, user, code, true);
+}
+
+export async function hasConfirmedTotp(ctx: GatewayContext, userId: string): Promise<boolean> {
+  return (await ctx.models.TotpFactor.count({ where: { userId, confirmedAt: { [Op.ne]: null } }, transaction: ctx.tx })) > 0;
+}

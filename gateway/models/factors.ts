@@ -1,0 +1,70 @@
+import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
+import { bigintColumn, fresh } from '../../core/model-class.ts';
+
+export class TotpFactor extends Model<InferAttributes<TotpFactor>, InferCreationAttributes<TotpFactor>> {
+  declare userId: string;
+  /** Sealed (core/seal.ts, purpose `totp-secrets`). */
+  declare secret: string;
+  declare confirmedAt: Date | null;
+  declare lastStep: number | null;
+  declare createdAt: Date;
+}
+
+export class RecoveryCode extends Model<InferAttributes<RecoveryCode>, InferCreationAttributes<RecoveryCode>> {
+  declare id: CreationOptional<number>;
+  declare userId: string;
+  declare codeHash: string;
+  declare usedAt: Date | null;
+}
+
+export const REQUIREMENT_KINDS = ['role', 'unit'] as const;
+export type RequirementKind = (typeof REQUIREMENT_KINDS)[number];
+
+export class FactorRequirement extends Model<InferAttributes<FactorRequirement>, InferCreationAttributes<FactorRequirement>> {
+  declare id: CreationOptional<number>;
+  declare kind: RequirementKind;
+  declare value: string;
+  declare createdAt: Date;
+}
+
+export type FactorModels = {
+  TotpFactor: typeof TotpFactor;
+  RecoveryCode: typeof RecoveryCode;
+  FactorRequirement: typeof FactorRequirement;
+};
+
+export function defineFactorModels(sequelize: Sequelize): FactorModels {
+  const TotpFactorModel = fresh(TotpFactor);
+  const RecoveryCodeModel = fresh(RecoveryCode);
+  const FactorRequirementModel = fresh(FactorRequirement);
+  const base = { sequelize, underscored: true, timestamps: false };
+  TotpFactorModel.init(
+    {
+      userId: { type: DataTypes.STRING(36), primaryKey: true },
+      secret: { type: DataTypes.STRING(500), allowNull: false },
+      confirmedAt: { type: DataTypes.DATE(3), allowNull: true },
+      lastStep: bigintColumn('lastStep', { allowNull: true }),
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...base, tableName: 'totp_factors' },
+  );
+  RecoveryCodeModel.init(
+    {
+      id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
+      userId: { type: DataTypes.STRING(36), allowNull: false },
+      codeHash: { type: DataTypes.STRING(64), allowNull: false },
+      usedAt: { type: DataTypes.DATE(3), allowNull: true },
+    },
+    { ...base, tableName: 'recovery_codes' },
+  );
+  FactorRequirementModel.init(
+    {
+      id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
+      kind: { type: DataTypes.STRING(8), allowNull: false },
+      value: { type: DataTypes.STRING(255), allowNull: false },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...base, tableName: 'factor_requirements' },
+  );
+  return { TotpFactor: TotpFactorModel, RecoveryCode: RecoveryCodeModel, FactorRequirement: FactorRequirementModel };
+}

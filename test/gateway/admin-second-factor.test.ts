@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TOTP, Secret } from 'otpauth';
+import { BrowserAgent, formsOf, formWithAction, signInThrough, type Form, type Page } from '../helpers/browser-agent.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
+
+let gateway: TestGateway;
+let admin: BrowserAgent;
+let engAdmin: BrowserAgent;
+const url = (path: string) => `${gateway.issuer}${path}`;
+const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
+
+async function consoleAgent(username: string): Promise<BrowserAgent> {
+  const agent = new BrowserAgent();
+  const page = await signInThrough(agent, url('/admin/login'), username, DEMO_PASSWORD);
+  expect(page.url.startsWith(url('/admin/')), page.html.slice(0, 800)).toBe(true);
+  return agent;
+}
+
+async function enrol(username: string) {
+  const user = await userNamed(username);
+  const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
+  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user);
+  await confirmTotpEnrolment(gateway.context(null), deps, user, TOTP.generate({ secret: Secret.fromBase32(secret) }));
+}
+
+const rowOf = (page: Page, username: string) => new RegExp(`>${username}</a></td>[\\s\\S]*?</tr>`).exec(page.html)?.[0] ?? '';
+
+beforeAll(async () => {
+  gateway = await startTestGateway('admin-second-factor');
+  admin = await consoleAgent('admin');
+  engAdmin = await consoleAgent('eng-admin');
+});
+afterAll(async () => gateway?.stop());
+
+describe('the console’s second-factor pages', () => {
+  it('lets an administrator require a second factor by role or unit, and drop it again', async () => {
+    let page = await admin.navigate(url('/admin/second-factor'));
+    expect(page.html).toContain('Nobody yet.');
+    page = await admin.submit(page, requireForm(page), { kind: 'role', value: 'unit-admin' });
+    expect(page.url).toBe(url('/admin/second-factor'));
+    expect(page.html).toContain('everyone with role <span class="tag">unit-admin</span>');
+    page = await admin.submit(page, requireForm(page), { kind: 'unit', value: 'campus/nowhere' });
+    expect(page.status).toBe(400);
+    expect(page.html).toContain('No unit campus/nowhere');
+    expect(await gateway.models.FactorRequirement.count()).toBe(1);
+
+    page = await admin.navigate(url('/admin/second-factor'));
+    page = await admin.submit(page, formWithAction(page, '/admin/second-factor/remove'));
+    expect(page.html).toContain('Nobody yet.');
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'mfa.require', actorName: 'admin' } })).toBe(1);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'mfa.unrequire', actorName: 'admin' } })).toBe(1);
+  });
+
+  it('keeps the policy from a unit admin, who cannot change it', async () => {
+    const page = await engAdmin.navigate(url('/admin/second-factor'));
+    expect(page.status).toBe(403);
+    const own = await admin.navigate(url('/admin/second-factor'));
+    const form = requireForm(own);
+    const posted = await engAdmin.request(url('/admin/second-factor'), {
+      method: 'POST',
+      body: new URLSearchParams({ ...form.fields, kind: 'role', value: 'student' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(posted.status).toBe(403);
+    expect(await gateway.models.FactorRequirement.count()).toBe(0);
+  });
+
+  it('shows who has an authenticator, and resets one with an audit entry', async () => {
+    await enrol('alice');
+    const list = await admin.navigate(url('/admin/users?q=alice'));
+    expect(rowOf(list, 'alice')).toContain('authenticator app');
+    const others = await admin.navigate(url('/admin/users?q=dave'));
+    expect(rowOf(others, 'dave')).toContain('none');
+
+    const alice = await userNamed('alice');
+    let page = await admin.navigate(url(`/admin/users/${alice.id}`));
+    expect(page.html).toContain('An authenticator app is set up; 10 recovery code(s) left.');
+    page = await admin.submit(page, formWithAction(page, '/reset-factors'));
+    expect(page.html).toContain('Reset the second factor of alice');
+    expect(page.html).toContain('None set up.');
+    expect(await gateway.models.TotpFactor.count({ where: { userId: alice.id } })).toBe(0);
+    expect(await gateway.models.RecoveryCode.count({ where: { userId: alice.id } })).toBe(0);
+    const entry = await gateway.models.AuditEvent.findOne({ where: { action: 'user.reset_factors', target: 'alice' } });
+    expect(entry?.actorName).toBe('admin');
+  });
+
+  it('lets a unit admin reset only people of their own units', async () => {
+    await enrol('bob');
+    const bob = await userNamed('bob');
+    const own = await engAdmin.navigate(url('/admin/users'));
+    const csrf = formsCsrf(own);
+    const refused = await engAdmin.request(url(`/admin/users/${bob.id}/reset-factors`), {
+      method: 'POST',
+      body: new URLSearchParams({ _csrf: csrf }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(refused.status).toBe(404);
+    expect(await gateway.models.TotpFactor.count({ where: { userId: bob.id } })).toBe(1);
+
+    await enrol('dave');
+    const dave = await userNamed('dave');
+    let page = await engAdmin.navigate(url(`/admin/users/${dave.id}`));
+    page = await engAdmin.submit(page, formWithAction(page, '/reset-factors'));
+    expect(page.html).toContain('Reset the second factor of dave');
+    expect(await gateway.models.TotpFactor.count({ where: { userId: dave.id } })).toBe(0);
+  });
+});
+
+/** The CSRF token of any form on a page (one per browser, so any form's token serves). */
+function formsCsrf(page: Page): string {
+  const token = /name="_csrf" value="([^"]+)"/.exec(page.html)?.[1];
+  if (!token) throw new Error('no CSRF token on the page');
+  return token;
+}
+
+/** The first "require" form (by role); the remove forms' actions start with the same path. */
+function requireForm(page: Page): Form {
+  const form = formsOf(page.html).find((f) => f.action === '/admin/second-factor');
+  if (!form) throw new Error(`no require form on ${page.url}`);
+  return form;
+}

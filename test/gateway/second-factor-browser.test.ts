@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { TOTP, Secret } from 'otpauth';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { chromiumMissing, launchChromium } from '../portal/browser.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+
+let gateway: TestGateway;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (chromiumMissing) return;
+  gateway = await startTestGateway('second-factor-browser');
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  await gateway?.stop();
+});
+
+/** A page that records script errors and Content-Security-Policy refusals. */
+async function watchedPage(): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) errors.push(`csp: ${message.text()}`);
+  });
+  return { page, errors };
+}
+
+async function passwordStep(page: Page, username: string) {
+  await page.fill('#username', username);
+  await page.fill('#password', DEMO_PASSWORD);
+  await page.click('form[action$="/login"] button[type=submit]');
+}
+
+describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser', () => {
+  it('shows the QR code under the gateway’s CSP, confirms a code, and then asks for one at sign-in', async () => {
+    const { page, errors } = await watchedPage();
+    await page.goto(`${gateway.issuer}/account/security`);
+    await passwordStep(page, 'alice');
+    await page.waitForURL(`${gateway.issuer}/`);
+    await page.goto(`${gateway.issuer}/account/security`);
+
+    const qr = page.locator('img.qr');
+    await expect.poll(() => qr.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(100);
+    const secret = (await page.locator('#totp-secret').innerText()).replace(/\s/g, '');
+    const code = (offset: number) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() + offset * 30_000 });
+
+    await page.fill('#password', DEMO_PASSWORD);
+    await page.fill('#code', code(-1));
+    await page.click('form[action="/account/security/totp"] button[type=submit]');
+    await expect.poll(() => page.locator('ul.recovery-codes li').count()).toBe(10);
+
+    const other = await watchedPage();
+    await other.page.goto(`${gateway.issuer}/portal/login`);
+    await passwordStep(other.page, 'alice');
+    await other.page.waitForSelector('#code');
+    expect(await other.page.locator('h1').innerText()).toBe('Enter your code');
+    await other.page.fill('#code', code(0));
+    await other.page.click('form[action$="/code"] button[type=submit]');
+    await other.page.waitForURL(`${gateway.issuer}/`);
+
+    expect(errors).toEqual([]);
+    expect(other.errors).toEqual([]);
+  });
+});

@@ -1,0 +1,299 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { decodeJwt } from 'jose';
+import { TOTP, Secret } from 'otpauth';
+import { BrowserAgent, formWithAction, type Page } from '../helpers/browser-agent.ts';
+import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { discover } from '../helpers/rp.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { operator } from '../../gateway/context.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { requireSecondFactor } from '../../gateway/factors/policy.ts';
+import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
+import { resetFactors } from '../../gateway/factors/reset-factors.ts';
+import { MFA_ACR, PASSWORD_ACR } from '../../gateway/factors/acr.ts';
+
+const REDIRECT = 'http://localhost:9/cb';
+let gateway: TestGateway;
+let rp: client.Configuration;
+
+/** Codes as the person's authenticator app computes them; each use takes a later 30-second step. */
+class Authenticator {
+  private last = -Infinity;
+  readonly secret: string;
+  constructor(secret: string) {
+    this.secret = secret;
+  }
+  static fromPage(page: Page): Authenticator {
+    const shown = /id="totp-secret">([^<]+)</.exec(page.html)?.[1];
+    if (!shown) throw new Error(`no secret on the page:\n${page.html.slice(0, 1500)}`);
+    return new Authenticator(shown.replace(/\s/g, ''));
+  }
+  private codeAt(step: number): string {
+    return TOTP.generate({ secret: Secret.fromBase32(this.secret), timestamp: step * 30_000 });
+  }
+  /** A code the gateway accepts now (its window is one step either side) and has not seen yet. */
+  next(): string {
+    const now = Math.floor(Date.now() / 30_000);
+    const step = Math.max(this.last + 1, now - 1);
+    if (step > now + 1) throw new Error('test used up the codes of this minute');
+    this.last = step;
+    return this.codeAt(step);
+  }
+  /** A valid code of this step without using it up, for a request the gateway must refuse for another reason. */
+  peek(): string {
+    return this.codeAt(Math.max(this.last + 1, Math.floor(Date.now() / 30_000) - 1));
+  }
+  /** The code most recently used, to replay it. */
+  replay(): string {
+    return this.codeAt(this.last);
+  }
+}
+
+async function startSignIn(params: Record<string, string> = {}, agent = new BrowserAgent()) {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(rp, {
+    redirect_uri: REDIRECT,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    ...params,
+  });
+  const page = await agent.navigate(url.toString(), {}, REDIRECT);
+  const finish = async (callback: Page) => {
+    expect(callback.url.startsWith(REDIRECT), `${callback.url}\n${callback.html.slice(0, 1500)}`).toBe(true);
+    const tokens = await client.authorizationCodeGrant(rp, new URL(callback.url), { pkceCodeVerifier: verifier, expectedState: state });
+    return decodeJwt(tokens.id_token!);
+  };
+  return { agent, page, finish };
+}
+
+async function password(username: string, params: Record<string, string> = {}, agent?: BrowserAgent) {
+  const flow = await startSignIn(params, agent);
+  const page = await flow.agent.submit(flow.page, formWithAction(flow.page, '/login'), { username, password: DEMO_PASSWORD }, REDIRECT);
+  return { ...flow, page };
+}
+
+const submitCode = (agent: BrowserAgent, page: Page, code: string) => agent.submit(page, formWithAction(page, '/code'), { code }, REDIRECT);
+const alert = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1];
+
+/** Enrols a person directly through the use-cases, as if done earlier on the account page. */
+async function enrolled(username: string): Promise<{ authenticator: Authenticator; recoveryCodes: string[] }> {
+  const ctx = gateway.context(null);
+  const user = (await gateway.models.User.findOne({ where: { username } }))!;
+  const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
+  const authenticator = new Authenticator((await beginTotpEnrolment(ctx, deps, user)).secret);
+  const recoveryCodes = await confirmTotpEnrolment(ctx, deps, user, authenticator.next());
+  return { authenticator, recoveryCodes };
+}
+
+beforeAll(async () => {
+  gateway = await startTestGateway('second-factor', { LOGIN_MAX_FAILURES: '4', LOGIN_LOCKOUT_MINUTES: '10' });
+  await createUser({ ...gateway.context(null), actor: operator('test') }, {
+    username: 'frank', displayName: 'Frank Li', email: 'frank@campus.test', units: ['campus/eng/cs'], roles: ['student'], password: DEMO_PASSWORD,
+  });
+  const app = await registerTestApp(gateway, { name: 'Grades', redirectUris: [REDIRECT], firstParty: true });
+  rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
+});
+afterAll(async () => gateway?.stop());
+
+describe('signing in with an authenticator app', () => {
+  it('asks for a code after the password, and the ID token says both were used', async () => {
+    const { authenticator } = await enrolled('alice');
+    const { agent, page, finish } = await password('alice');
+    expect(page.url).toContain('/interaction/');
+    expect(page.html).toContain('Enter your code');
+    const claims = await finish(await submitCode(agent, page, authenticator.next()));
+    expect(claims.amr).toEqual(['pwd', 'otp']);
+    expect(claims.acr).toBe(MFA_ACR);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'login.second_factor', target: 'alice', outcome: 'success' } })).toBe(1);
+  });
+
+  it('refuses a wrong code and a replayed one, and lets the person try again', async () => {
+    const { authenticator } = await enrolled('dave');
+    const first = await password('dave');
+    await first.finish(await submitCode(first.agent, first.page, authenticator.next()));
+
+    const second = await password('dave');
+    const wrong = await submitCode(second.agent, second.page, '000000' === authenticator.replay() ? '111111' : '000000');
+    expect(wrong.status).toBe(401);
+    expect(alert(wrong)).toContain('That code is not valid');
+    const replayed = await submitCode(second.agent, wrong, authenticator.replay());
+    expect(replayed.status).toBe(401);
+    expect(replayed.url).toContain('/interaction/');
+    const claims = await second.finish(await submitCode(second.agent, replayed, authenticator.next()));
+    expect(claims.amr).toEqual(['pwd', 'otp']);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'login.second_factor', target: 'dave', outcome: 'failure' } })).toBe(2);
+  });
+
+  it('accepts a recovery code once, in place of a code from the app', async () => {
+    const { recoveryCodes } = await enrolled('bob');
+    expect(recoveryCodes).toHaveLength(10);
+    expect(new Set(recoveryCodes).size).toBe(10);
+    const stored = await gateway.models.RecoveryCode.findAll({ where: { userId: (await gateway.models.User.findOne({ where: { username: 'bob' } }))!.id } });
+    expect(stored.map((r) => r.codeHash)).not.toContain(recoveryCodes[0]);
+
+    const first = await password('bob');
+    const claims = await first.finish(await submitCode(first.agent, first.page, recoveryCodes[0]!.toUpperCase()));
+    expect(claims.amr).toEqual(['pwd', 'otp']);
+
+    const again = await password('bob');
+    const refused = await submitCode(again.agent, again.page, recoveryCodes[0]!);
+    expect(refused.status).toBe(401);
+    expect(alert(refused)).toContain('That code is not valid');
+    await again.finish(await submitCode(again.agent, refused, recoveryCodes[1]!));
+  });
+
+  it('counts wrong codes toward the lockout, after which even a right code is refused', async () => {
+    const { authenticator } = await enrolled('carol');
+    const { agent, page } = await password('carol');
+    let current = page;
+    for (let i = 0; i < 3; i++) {
+      current = await submitCode(agent, current, `12345${i}`);
+      expect(current.status).toBe(401);
+    }
+    current = await submitCode(agent, current, '999999');
+    expect(current.status).toBe(429);
+    expect(alert(current)).toContain('Too many failed attempts');
+    const locked = await submitCode(agent, current, authenticator.next());
+    expect(locked.status).toBe(429);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'carol' } })).toBe(1);
+    // The password form is locked as well.
+    const retry = await startSignIn();
+    const refused = await retry.agent.submit(retry.page, formWithAction(retry.page, '/login'), { username: 'carol', password: DEMO_PASSWORD }, REDIRECT);
+    expect(refused.status).toBe(429);
+  });
+
+  it('does not let a right password wipe out the wrong codes before it', async () => {
+    const { authenticator } = await enrolled('frank');
+    for (const wrongCodes of [3, 1]) {
+      const { agent, page } = await password('frank');
+      expect(page.html).toContain('Enter your code');
+      let current = page;
+      for (let i = 0; i < wrongCodes; i++) current = await submitCode(agent, current, `00000${i}` === authenticator.peek() ? '999999' : `00000${i}`);
+      if (wrongCodes === 1) expect(current.status).toBe(429);
+    }
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'frank' } })).toBe(1);
+  });
+
+  it('keeps the TOTP secret sealed at rest', async () => {
+    const { authenticator } = await enrolled('eng-admin');
+    const user = (await gateway.models.User.findOne({ where: { username: 'eng-admin' } }))!;
+    const row = (await gateway.models.TotpFactor.findByPk(user.id))!;
+    expect(row.secret).not.toContain(authenticator.secret);
+    expect(row.secret.startsWith('v1.')).toBe(true);
+    await resetFactors({ ...gateway.context(null), actor: operator('test') }, 'eng-admin');
+  });
+});
+
+describe('the account page', () => {
+  it('lets a signed-in person set up an authenticator with a QR code, then shows ten recovery codes once', async () => {
+    const agent = new BrowserAgent();
+    const first = await agent.navigate(`${gateway.issuer}/account/security`);
+    // Not signed in: through the portal's sign-in at this gateway.
+    expect(first.html).toContain('/login"');
+    await agent.submit(first, formWithAction(first, '/login'), { username: 'eng-admin', password: DEMO_PASSWORD });
+    const page = await agent.navigate(`${gateway.issuer}/account/security`);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('No second factor yet');
+    expect(page.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
+    const authenticator = Authenticator.fromPage(page);
+
+    // A form from elsewhere (no CSRF token) changes nothing.
+    const forged = await agent.request(`${gateway.issuer}/account/security/totp`, {
+      method: 'POST',
+      body: new URLSearchParams({ password: DEMO_PASSWORD, code: authenticator.peek() }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(forged.status).toBe(403);
+    const wrong = await agent.submit(page, formWithAction(page, '/account/security/totp'), { password: DEMO_PASSWORD, code: 'abcdef' });
+    expect(wrong.status).toBe(401);
+    expect(Authenticator.fromPage(wrong).secret).toBe(authenticator.secret);
+    // A session alone is not enough: the password is asked again, and a wrong one counts toward the lockout.
+    const noPassword = await agent.submit(wrong, formWithAction(wrong, '/account/security/totp'), { password: 'not-my-password', code: authenticator.peek() });
+    expect(noPassword.status).toBe(401);
+    expect(alert(noPassword)).toContain('current password');
+    expect((await gateway.models.User.findOne({ where: { username: 'eng-admin' } }))!.failedLogins).toBe(1);
+
+    const done = await agent.submit(noPassword, formWithAction(noPassword, '/account/security/totp'), { password: DEMO_PASSWORD, code: authenticator.next() });
+    expect(done.html).toContain('shown only now');
+    expect([...done.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
+    const after = await agent.navigate(`${gateway.issuer}/account/security`);
+    expect(after.html).toContain('An authenticator app is set up');
+    expect(after.html).toContain('Recovery codes left: 10');
+    expect(after.html).not.toContain('totp-secret');
+
+    const signIn = await password('eng-admin');
+    const claims = await signIn.finish(await submitCode(signIn.agent, signIn.page, authenticator.next()));
+    expect(claims.amr).toEqual(['pwd', 'otp']);
+    await resetFactors({ ...gateway.context(null), actor: operator('test') }, 'eng-admin');
+  });
+});
+
+describe('a second factor required by policy or asked for by an app', () => {
+  it('makes a person the policy covers enrol at sign-in, without a way to skip it', async () => {
+    await requireSecondFactor({ ...gateway.context(null), actor: operator('test') }, { kind: 'role', value: 'admin' });
+    const { agent, page, finish } = await password('admin');
+    expect(page.html).toContain('Set up an authenticator app');
+    expect(page.html).toContain('requires a second factor');
+    expect(page.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
+    // Skipping ahead to the end of the step goes back to the enrolment page.
+    const skipped = await agent.submit(page, { ...formWithAction(page, '/enrol'), action: formWithAction(page, '/enrol').action.replace('/enrol', '/continue') }, {}, REDIRECT);
+    expect(skipped.url).toContain('/interaction/');
+    expect(skipped.html).toContain('Set up an authenticator app');
+    // A password alone never finishes it: the code step is not open either.
+    const guessed = await agent.submit(page, { ...formWithAction(page, '/enrol'), action: formWithAction(page, '/enrol').action.replace('/enrol', '/code') }, { code: '123456' }, REDIRECT);
+    expect(guessed.html).toContain('Set up an authenticator app');
+
+    const authenticator = Authenticator.fromPage(skipped);
+    const wrong = await agent.submit(skipped, formWithAction(skipped, '/enrol'), { code: '000000' === authenticator.replay() ? '111111' : '000000' }, REDIRECT);
+    expect(wrong.status).toBe(401);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'factor.enrol', target: 'admin', outcome: 'failure' } })).toBe(1);
+    const codes = await agent.submit(wrong, formWithAction(wrong, '/enrol'), { code: authenticator.next() }, REDIRECT);
+    expect(codes.html).toContain('shown only now');
+    expect([...codes.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
+    const claims = await finish(await agent.submit(codes, formWithAction(codes, '/continue'), {}, REDIRECT));
+    expect(claims.amr).toEqual(['pwd', 'otp']);
+    expect(claims.acr).toBe(MFA_ACR);
+
+    // Next time the code is asked for, not a new enrolment.
+    const next = await password('admin');
+    expect(next.page.html).toContain('Enter your code');
+  });
+
+  it('gives a person outside the policy a password-only token that says so', async () => {
+    await resetFactors({ ...gateway.context(null), actor: operator('test') }, 'alice');
+    const { page, finish } = await password('alice');
+    const claims = await finish(page);
+    expect(claims.amr).toEqual(['pwd']);
+    expect(claims.acr).toBe(PASSWORD_ACR);
+  });
+
+  it('asks for a second factor when the app sends acr_values, even within a password-only session', async () => {
+    const agent = new BrowserAgent();
+    const plain = await password('alice', {}, agent);
+    expect((await plain.finish(plain.page)).acr).toBe(PASSWORD_ACR);
+
+    const asked = await startSignIn({ acr_values: MFA_ACR }, agent);
+    // The existing session is not enough: the login form is shown again.
+    expect(asked.page.html).toContain('/login"');
+    const enrol = await asked.agent.submit(asked.page, formWithAction(asked.page, '/login'), { username: 'alice', password: DEMO_PASSWORD }, REDIRECT);
+    expect(enrol.html).toContain('This app asks for a second factor');
+    const authenticator = Authenticator.fromPage(enrol);
+    const codes = await agent.submit(enrol, formWithAction(enrol, '/enrol'), { code: authenticator.next() }, REDIRECT);
+    const claims = await asked.finish(await agent.submit(codes, formWithAction(codes, '/continue'), {}, REDIRECT));
+    expect(claims.acr).toBe(MFA_ACR);
+    expect(claims.amr).toEqual(['pwd', 'otp']);
+
+    // The session now has the second factor: the same request passes without a new sign-in.
+    const again = await startSignIn({ acr_values: MFA_ACR }, agent);
+    expect((await again.finish(again.page)).acr).toBe(MFA_ACR);
+  });
+
+  it('advertises the acr values in discovery', async () => {
+    const metadata = (await (await fetch(`${gateway.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(metadata.acr_values_supported).toEqual([PASSWORD_ACR, MFA_ACR]);
+  });
+});
