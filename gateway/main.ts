@@ -33,6 +33,10 @@ import { endedAccessRoutes } from './federation/ended-access-routes.ts';
 import { refreshPins } from './federation/refresh-pins.ts';
 import { appRegistryRoutes } from '../apps-registry/routes.ts';
 import { callbackSecretSealer } from '../apps-registry/secrets.ts';
+import { localAccountsOnly } from './recovery/directory-reset.ts';
+import { logMailer, smtpMailer, type Mailer } from './recovery/mailer.ts';
+import type { RecoveryDeps } from './recovery/request-reset.ts';
+import { recoveryRoutes } from './recovery/routes.ts';
 
 export type Gateway = {
   issuer: string;
@@ -130,7 +134,20 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
     identifierLimiter: createDatabaseRateLimiter({ sequelize, name: 'login-identifier', limit: config.login.maxFailures, windowSeconds: config.login.lockoutMinutes * 60 }),
   };
 
+  const mailer = mailerFor(config, logger);
+  const recovery: RecoveryDeps | null = mailer && {
+    issuer,
+    mailer,
+    ttlMinutes: config.passwordReset.ttlMinutes,
+    ipLimiter: createDatabaseRateLimiter({ sequelize, name: 'password-reset-ip', limit: config.passwordReset.ipLimit, windowSeconds: 3600 }),
+    accountLimiter: createDatabaseRateLimiter({ sequelize, name: 'password-reset-account', limit: config.passwordReset.accountLimit, windowSeconds: 3600 }),
+    directoryResetPage: localAccountsOnly,
+    logger,
+  };
+
   const app = express();
+  // The login page links to "forgot password" only where a mail can reach the person.
+  app.locals.passwordRecovery = Boolean(recovery);
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
   app.engine('.hbs', views.engine);
@@ -144,6 +161,7 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
   app.use(federationRoutes((req) => context(req)));
   app.use(endedAccessRoutes((req) => context(req), keepSeconds));
   app.use(appRegistryRoutes({ context, provider: () => provider, secrets: callbackSecretSealer(config.secretKey) }));
+  app.use(recoveryRoutes({ context, csrf, recovery }));
   app.use(interactionRoutes({ provider: () => provider, context, csrf, loginPolicy }));
   app.use(
     '/admin',
@@ -181,6 +199,7 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
     async close() {
       for (const t of timers) clearInterval(t);
       await endedAccess.stop();
+      mailer?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
@@ -189,6 +208,19 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
       await sequelize.close();
     },
   };
+}
+
+/**
+ * SMTP when configured; otherwise, outside production, the log (the demo shows the mail there). A
+ * production gateway without SMTP offers no recovery by mail, since its log would hold working links.
+ */
+function mailerFor(config: GatewayConfig, logger: Logger): Mailer | null {
+  if (config.mail.smtpUrl) return smtpMailer(config.mail.smtpUrl, config.mail.from);
+  if (config.mode === 'production') {
+    logger.warn('SMTP_URL is not set: "forgot password" is off (set SMTP_URL and MAIL_FROM to offer it)');
+    return null;
+  }
+  return logMailer(logger);
 }
 
 async function assertMigrated(sequelize: Sequelize): Promise<void> {
