@@ -37,6 +37,7 @@ import { localAccountsOnly } from './recovery/directory-reset.ts';
 import { logMailer, smtpMailer, type Mailer } from './recovery/mailer.ts';
 import type { RecoveryDeps } from './recovery/request-reset.ts';
 import { recoveryRoutes } from './recovery/routes.ts';
+import { sweepPasswordResets } from './recovery/sweep-resets.ts';
 
 export type Gateway = {
   issuer: string;
@@ -179,6 +180,7 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
     setInterval(() => void reloadKeys().catch((err) => logger.error({ err }, 'key reload failed')), config.keysReloadSeconds * 1000),
     setInterval(() => void sweepExpiredPayloads(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
     setInterval(() => void sweepEndedAccess(context(null), keepSeconds).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
+    setInterval(() => void sweepPasswordResets(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
     setInterval(() => void refreshPins(context(null), logger), config.pinRefreshSeconds * 1000),
   ];
   for (const t of timers) t.unref();

@@ -14,6 +14,7 @@ import { smtpMailer } from '../../gateway/recovery/mailer.ts';
 import { createRateLimiter } from '../../core/rate-limit.ts';
 import { createLogger } from '../../core/logger.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { sweepPasswordResets } from '../../gateway/recovery/sweep-resets.ts';
 
 let gateway: TestGateway;
 let mailbox: Mailbox;
@@ -133,6 +134,22 @@ describe('"forgot password" by mail', () => {
     const refusals = await auditOf('password_reset.refused', 'rosa');
     // Opening the link twice and posting to it: each refusal is audited.
     expect(refusals.map((e) => JSON.parse(e.details!).reason)).toEqual(['expired', 'expired', 'expired']);
+  });
+
+  it('forgets links a day after they expired, answering "expired" until then', async () => {
+    const zoe = await seedUser('zoe');
+    await askForLink('zoe');
+    const link = resetLinkIn(await mailbox.next('zoe@campus.test'));
+    const day = 24 * 3_600_000;
+    await gateway.models.PasswordReset.update({ expiresAt: new Date(Date.now() - day + 60_000) }, { where: { userId: zoe.id } });
+    await sweepPasswordResets(gateway.models);
+    expect((await new BrowserAgent().navigate(link)).html).toContain('has expired');
+    await gateway.models.PasswordReset.update({ expiresAt: new Date(Date.now() - day - 60_000) }, { where: { userId: zoe.id } });
+    await sweepPasswordResets(gateway.models);
+    expect(await gateway.models.PasswordReset.count({ where: { userId: zoe.id } })).toBe(0);
+    const gone = await new BrowserAgent().navigate(link);
+    expect(gone.status).toBe(410);
+    expect(gone.html).toContain('is not valid');
   });
 
   it('refuses a link used once already, keeping the password it set', async () => {
