@@ -30,21 +30,29 @@ const requestSchema = z.object({
 });
 
 /**
- * "Forgot password": mails the person a single-use link that expires. The caller's answer is the same
- * whether or not the name or address exists, is rate limited or belongs to a directory account: only
- * the mailbox's owner learns anything. The mail is sent after the answer, so sending cannot be timed.
+ * "Forgot password", first step: checks the form and the client address's allowance, nothing about the
+ * account. The caller answers right after it, the same page whatever was entered; `mailResetLink` then
+ * does everything that depends on the account, after the answer, so neither the page nor its timing
+ * tells whether a name or address exists.
  */
-export async function requestPasswordReset(ctx: GatewayContext, deps: RecoveryDeps, input: unknown): Promise<void> {
+export async function admitResetRequest(ctx: GatewayContext, deps: RecoveryDeps, input: unknown): Promise<{ identifier: string }> {
   const { identifier } = parseInput(requestSchema, input);
-  const refuse = (reason: string, target = identifier) => audit(ctx, { action: 'password_reset.request', target, outcome: 'failure', details: { reason } });
-
   const byIp = await deps.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
   if (!byIp.allowed) {
-    await refuse('ip_rate_limited');
+    await audit(ctx, { action: 'password_reset.request', target: identifier, outcome: 'failure', details: { reason: 'ip_rate_limited' } });
     throw new RateLimitedError(byIp.retryAfterSeconds, 'Too many password reset requests from your network; try again later.');
   }
+  return { identifier };
+}
+
+/**
+ * Second step: mails the person a single-use link that expires, unless the name is unknown, the account
+ * was mailed too often this hour or is disabled (each audited, none told to the asker). A directory
+ * person is mailed the directory's own reset page instead.
+ */
+export async function mailResetLink(ctx: GatewayContext, deps: RecoveryDeps, identifier: string): Promise<void> {
+  const refuse = (reason: string, target = identifier) => audit(ctx, { action: 'password_reset.request', target, outcome: 'failure', details: { reason } });
   const user = await ctx.models.User.findOne({ where: { [Op.or]: [{ username: identifier }, { email: identifier }] } });
-  // An unknown name counts against itself, so both paths do the same work.
   const byAccount = await deps.accountLimiter.hit(user ? `user:${user.id}` : `name:${identifier}`);
   if (!user) return refuse('unknown_account');
   if (!byAccount.allowed) return refuse('account_rate_limited', user.username);
@@ -53,7 +61,7 @@ export async function requestPasswordReset(ctx: GatewayContext, deps: RecoveryDe
   const directoryPage = await deps.directoryResetPage(user);
   if (directoryPage) {
     await audit(ctx, { action: 'password_reset.request', target: user.username, details: { directory: directoryPage } });
-    return deliver(deps, directoryMail(user, directoryPage));
+    return deps.mailer.send(directoryMail(user, directoryPage));
   }
 
   const { token, tokenHash } = newResetToken();
@@ -63,12 +71,7 @@ export async function requestPasswordReset(ctx: GatewayContext, deps: RecoveryDe
     await ctx.models.PasswordReset.create({ tokenHash, userId: user.id, createdAt: now, expiresAt }, { transaction: ctx.tx });
     await audit(ctx, { action: 'password_reset.request', target: user.username, details: { expiresAt: expiresAt.toISOString() } });
   });
-  deliver(deps, resetMail(user, `${deps.issuer}/password/reset/${token}`, deps.ttlMinutes));
-}
-
-/** In the background, after the answer: a slow or failing mail server neither shows nor blocks the page. */
-function deliver(deps: RecoveryDeps, mail: Mail): void {
-  deps.mailer.send(mail).catch((err: unknown) => deps.logger.error({ err, to: mail.to }, 'sending a password reset mail failed'));
+  await deps.mailer.send(resetMail(user, `${deps.issuer}/password/reset/${token}`, deps.ttlMinutes));
 }
 
 function resetMail(user: User, link: string, ttlMinutes: number): Mail {

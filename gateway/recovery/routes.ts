@@ -4,7 +4,7 @@ import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { completePasswordReset, openResetLink } from './complete-reset.ts';
 import { ResetLinkError } from './errors.ts';
-import { requestPasswordReset, type RecoveryDeps } from './request-reset.ts';
+import { admitResetRequest, mailResetLink, type RecoveryDeps } from './request-reset.ts';
 
 export type RecoveryRouteDeps = {
   context: (req: Request) => GatewayContext;
@@ -34,8 +34,12 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     if (!recovery) return res.status(404).render('password-forgot', { title: 'Forgot password', unavailable: true });
     const identifier = (req.body as Record<string, unknown>).identifier;
     try {
-      await requestPasswordReset(deps.context(req), recovery, { identifier });
+      const admitted = await admitResetRequest(deps.context(req), recovery, { identifier });
       res.render('password-forgot-sent', { title: 'Check your mail', ttlMinutes: recovery.ttlMinutes });
+      // After the answer: whatever depends on the account (lookup, limits, link, mail) cannot be timed.
+      mailResetLink(deps.context(req), recovery, admitted.identifier).catch((err: unknown) =>
+        recovery.logger.error({ err }, 'a password reset request failed after its answer'),
+      );
     } catch (error) {
       if (!(error instanceof ValidationError || error instanceof RateLimitedError)) return next(error);
       if (error instanceof RateLimitedError) res.set('Retry-After', String(error.retryAfterSeconds));

@@ -42,7 +42,9 @@ describe('"forgot password" without a mail server', () => {
     const page = await agent.navigate(url('/password/forgot'));
     const answer = await agent.submit(page, formWithAction(page, '/password/forgot'), { identifier: 'yara' });
     expect(answer.html).toContain('Check your mail');
-    const logged = lines.map((l) => JSON.parse(l) as { to?: string; msg: string }).find((l) => l.to === 'yara@campus.test');
+    const loggedMail = () => lines.map((l) => JSON.parse(l) as { to?: string; msg: string }).find((l) => l.to === 'yara@campus.test');
+    await expect.poll(loggedMail).toBeTruthy();
+    const logged = loggedMail();
     expect(logged?.msg).toMatch(new RegExp(`${gateway.issuer}/password/reset/[A-Za-z0-9_-]{43}`));
     const link = new RegExp(`${gateway.issuer}/password/reset/[A-Za-z0-9_-]{43}`).exec(logged!.msg)![0];
     expect((await agent.navigate(link)).html).toContain('Choose a new password');
