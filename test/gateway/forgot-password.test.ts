@@ -78,6 +78,9 @@ describe('"forgot password" by mail', () => {
     await seedUser('pia');
     const phone = await login(gateway, 'pia');
     await phone.tokenFor(ENG_NODE);
+    // The browser that signed in holds a gateway session: starting another sign-in asks for no password.
+    const signInPage = (agent: BrowserAgent) => agent.navigate(url('/admin/login'));
+    expect((await signInPage(phone.agent)).html).not.toContain('name="password"');
 
     const answer = await askForLink('pia@campus.test');
     expect(answer.status).toBe(200);
@@ -95,6 +98,7 @@ describe('"forgot password" by mail', () => {
     expect(done.html).toContain('Your password is changed');
 
     await expect(phone.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await signInPage(phone.agent)).html).toContain('name="password"');
     await expect(login(gateway, 'pia')).rejects.toThrow();
     const portal = await portalClient(gateway);
     const fresh = await codeFlow(portal, 'http://localhost:9/portal-cb', 'pia', {}, new BrowserAgent(), 'a brand new secret');
