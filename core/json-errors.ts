@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { isAppError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { setRetryAfter } from './retry-after.ts';
 
 /** The one place an API error becomes a JSON body: `{ error: { code, message, fields? } }`. */
 export function jsonErrors(logger: Logger): ErrorRequestHandler {
@@ -10,6 +11,7 @@ export function jsonErrors(logger: Logger): ErrorRequestHandler {
       const fields = error.details?.fields as Record<string, string> | undefined;
       // A route that knows more (im/http/bearer.ts: why the token was refused) has set its own challenge.
       if (error.status === 401 && !res.get('WWW-Authenticate')) res.set('WWW-Authenticate', 'Bearer');
+      setRetryAfter(res, error);
       res.status(error.status).json({ error: { code: error.code, message: error.message, ...(fields ? { fields } : {}) } });
       return;
     }

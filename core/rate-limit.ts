@@ -46,3 +46,37 @@ export function createRateLimiter(options: { limit: number; windowSeconds: numbe
     },
   };
 }
+
+/** A token bucket: `take` spends one token if there is one; tokens come back at a steady rate, up to `burst`. */
+export type TokenBucket = {
+  /**
+   * Spends a token, or refuses; `retryAfterMs` is how long until the bucket is full again (0 when allowed),
+   * so that a client told to wait that long may then send a whole burst.
+   */
+  take(): { allowed: boolean; retryAfterMs: number };
+};
+
+/**
+ * A token bucket kept in memory and checked synchronously, for a limit on one thing in one process (a
+ * socket's frames, say), checked for every frame: there a promise and a keyed map per check, as the
+ * counters above take, would cost more than the check. Unlike a fixed window it never lets through two
+ * bursts back to back at a window's edge. A `burst` below 1 refuses everything.
+ */
+export function createTokenBucket(options: { ratePerSecond: number; burst: number; now?: () => number }): TokenBucket {
+  const now = options.now ?? Date.now;
+  const { ratePerSecond, burst } = options;
+  let tokens = burst;
+  let at = now();
+  return {
+    take() {
+      const t = now();
+      tokens = Math.min(burst, tokens + ((t - at) / 1000) * ratePerSecond);
+      at = t;
+      if (tokens >= 1) {
+        tokens -= 1;
+        return { allowed: true, retryAfterMs: 0 };
+      }
+      return { allowed: false, retryAfterMs: Math.max(1, Math.ceil(((burst - tokens) / ratePerSecond) * 1000)) };
+    },
+  };
+}

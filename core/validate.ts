@@ -5,6 +5,11 @@ import { ValidationError, type FieldErrors } from './errors.ts';
 export function fieldErrorsOf(error: z.ZodError): FieldErrors {
   const fields: FieldErrors = {};
   for (const issue of error.issues) {
+    // A strict object names the fields it does not know in one issue: each is told by its own name.
+    if (issue.code === 'unrecognized_keys') {
+      for (const name of issue.keys) fields[[...issue.path, name].join('.')] ??= 'unknown field';
+      continue;
+    }
     const key = issue.path.length > 0 ? issue.path.join('.') : '_';
     fields[key] ??= issue.message;
   }

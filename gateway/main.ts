@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import express, { type Request } from 'express';
 import cookieParser from 'cookie-parser';
 import type Provider from 'oidc-provider';
@@ -12,6 +11,7 @@ import { createMetrics } from '../core/metrics.ts';
 import { migrate, createMigrator } from '../core/migrator.ts';
 import { createDatabaseRateLimiter } from '../core/database-rate-limit.ts';
 import { createSealer, type Sealer } from '../core/seal.ts';
+import { createUnitServer, type UnitServer } from '../core/unit-server.ts';
 import type { LoginPolicy } from './accounts/authenticate.ts';
 import { adminConsole } from './admin/console.ts';
 import { webPortal } from './portal/portal.ts';
@@ -60,29 +60,28 @@ export type StartOptions = { migrate?: boolean; logger?: Logger };
 export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger('gateway', config.logLevel);
   const sequelize = await openDatabase(config.database);
+  const http = createUnitServer();
   try {
-    return await startOn(sequelize, config, logger, options);
+    return await startOn(sequelize, http, config, logger, options);
   } catch (error) {
-    // A unit that fails to start must not keep its database pool (and so the process) alive.
+    // A unit that fails to start must not keep its port or its database pool (and so the process) alive.
+    await http.close(0);
     await sequelize.close().catch(() => undefined);
     throw error;
   }
 }
 
-async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logger, options: StartOptions): Promise<Gateway> {
+async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayConfig, logger: Logger, options: StartOptions): Promise<Gateway> {
   if (options.migrate) await migrate(sequelize, 'gateway');
   else await assertMigrated(sequelize);
   const models = defineGatewayModels(sequelize);
   const sealer = createSealer(config.secretKey, 'signing-keys');
   await ensureSigningKey(models, sealer);
 
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // The machine allows a backlog of 4096; Node's default of 511 would drop a reconnect storm's SYNs.
-    server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  // Open before the rest is wired, since the issuer may name the port the OS chose; until serve() below,
+  // every request is answered 503 "starting" (docs/operations.md, "Starting and stopping").
+  // The machine allows a backlog of 4096; Node's default of 511 would drop a reconnect storm's SYNs.
+  const port = await http.listen({ port: config.port, host: config.host, backlog: 4096 });
   const issuer = config.issuer ?? `http://localhost:${port}`;
 
   const views = createViewEngine();
@@ -174,7 +173,7 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
   // The provider parses its own bodies, so nothing above consumes its routes' bodies.
   app.use((req, res) => providerHandler(req, res));
   app.use(onError(logger));
-  server.on('request', app);
+  http.serve(app);
 
   const timers = [
     setInterval(() => void reloadKeys().catch((err) => logger.error({ err }, 'key reload failed')), config.keysReloadSeconds * 1000),
@@ -190,7 +189,7 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
   return {
     issuer,
     config,
-    server,
+    server: http.server,
     sequelize,
     models,
     logger,
@@ -202,11 +201,8 @@ async function startOn(sequelize: Sequelize, config: GatewayConfig, logger: Logg
       for (const t of timers) clearInterval(t);
       await endedAccess.stop();
       mailer?.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 5_000).unref();
-      });
+      // Requests already read are answered (for up to 5 s) before the database goes.
+      await http.close(5_000);
       await sequelize.close();
     },
   };

@@ -8,6 +8,7 @@ import type { NodeModels } from './models.ts';
 import type { PresenceStore } from './presence/presence-store.ts';
 import type { MemberCache } from './conversations/member-cache.ts';
 import type { Federation } from './federation/federation.ts';
+import type { AddressBook } from './federation/address-book.ts';
 import type { AppsServices } from './bots/apps-services.ts';
 import type { ReceiptCommitter } from './receipts/receipt-committer.ts';
 import type { ReceiptNews } from './receipts/receipt-news.ts';
@@ -29,6 +30,8 @@ export type NodeServices = {
   members: MemberCache;
   /** Everything towards other domains: policy checks, the outbox, submissions to a conversation's home. */
   federation: Federation;
+  /** Whether addresses of any domain belong to someone, asked before a conversation is opened with them. */
+  addresses: AddressBook;
   /** Bots, cards and webhooks: the gateway's word on apps, the webhook store and its rate limit. */
   apps: AppsServices;
   logger: Logger;

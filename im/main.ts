@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { hostname } from 'node:os';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Sequelize } from 'sequelize';
 import { databaseReachable, openDatabase } from '../core/database.ts';
@@ -31,6 +30,7 @@ import { createMemberCache } from './conversations/member-cache.ts';
 import { domainOf } from './address.ts';
 import { Gauge, Histogram } from 'prom-client';
 import { createSealer } from '../core/seal.ts';
+import { createUnitServer, type UnitServer } from '../core/unit-server.ts';
 import { createFederation, type Federation } from './federation/federation.ts';
 import { defineFederationModels, type FederationModels } from './federation/models.ts';
 import { ensureNodeKey, signingKey } from './federation/node-keys.ts';
@@ -39,10 +39,11 @@ import { recordDeliveryFailures } from './federation/delivery-failures.ts';
 import { createRegistryClient } from './federation/registry-client.ts';
 import { federationRoutes } from './federation/routes.ts';
 import { directoryRoute } from './federation/directory.ts';
+import { createAddressBook } from './federation/address-book.ts';
 import { createTransport } from './federation/transport.ts';
 import { createLocalPresence } from './presence/presence-store.ts';
 import { createRedisPresence } from './presence/redis-presence.ts';
-import { attachToServer, createSocketServer, type SocketServer } from './ws/socket-server.ts';
+import { createSocketServer, socketUpgrades, type SocketServer } from './ws/socket-server.ts';
 import { createAppsServices } from './bots/apps-services.ts';
 import { incomingWebhookRoutes } from './webhooks/webhook-routes.ts';
 
@@ -74,16 +75,18 @@ export type StartNodeOptions = { migrate?: boolean; logger?: Logger };
 export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<DomainNode> {
   const logger = options.logger ?? createLogger(`node:${config.domain}`, config.logLevel);
   const sequelize = await openDatabase(config.database);
+  const http = createUnitServer({ upgrades: true });
   try {
-    return await startOn(sequelize, config, logger, options);
+    return await startOn(sequelize, http, config, logger, options);
   } catch (error) {
-    // A unit that fails to start must not keep its database pool (and so the process) alive.
+    // A unit that fails to start must not keep its port or its database pool (and so the process) alive.
+    await http.close(0);
     await sequelize.close().catch(() => undefined);
     throw error;
   }
 }
 
-async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger, options: StartNodeOptions): Promise<DomainNode> {
+async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfig, logger: Logger, options: StartNodeOptions): Promise<DomainNode> {
   if (options.migrate) await migrate(sequelize, 'node');
   else {
     const pending = (await createMigrator(sequelize, 'node').pending()).length;
@@ -94,13 +97,10 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   const bus: Bus = config.redisUrl ? await createRedisBus(config.redisUrl, config.redisPrefix, processId, logger) : createLocalBus();
   const presence = config.redisUrl ? await createRedisPresence(config.redisUrl, config.redisPrefix, processId) : createLocalPresence();
 
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // The machine allows a backlog of 4096; Node's default of 511 would drop a reconnect storm's SYNs.
-    server.listen({ port: config.port, host: config.host, backlog: 4096 }, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  // Open before the rest is wired, since the node's URL may name the port the OS chose; until serve() below,
+  // every request and upgrade is answered 503 "starting" (docs/operations.md, "Starting and stopping").
+  // The machine allows a backlog of 4096; Node's default of 511 would drop a reconnect storm's SYNs.
+  const port = await http.listen({ port: config.port, host: config.host, backlog: 4096 });
   const localUrl = `http://127.0.0.1:${port}`;
   const url = config.publicUrl ?? localUrl;
 
@@ -155,7 +155,16 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   });
   const receipts = createReceiptCommitter({ sequelize, domain: config.domain, windowMs: config.flushWindowMs, maxBatch: config.flushMaxBatch, logger });
   const apps = createAppsServices({ sequelize, gatewayIssuer: config.gatewayIssuer, domain: config.domain, publicUrl: url, signingKey: nodeKey, ttlMs: config.registryTtlMs, logger });
-  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, receiptNews: createReceiptNews(bus), presence, members, federation, apps, logger });
+  const gatewayDirectory = { domain: config.domain, gatewayIssuer: config.gatewayIssuer, signingKey: nodeKey };
+  const addresses = createAddressBook({
+    directory: gatewayDirectory,
+    transport,
+    isBot: async (slug) => {
+      const app = await apps.directory.get(slug);
+      return app !== null && app.botEnabled && !app.disabled;
+    },
+  });
+  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, receiptNews: createReceiptNews(bus), presence, members, federation, addresses, apps, logger });
   await outbox.start();
 
   // Sessions and people the gateway ended: known from the database before the first token is checked.
@@ -186,7 +195,6 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
     if (event.kind === 'presence' && domainOf(event.address) === config.domain) federation.presence.localChanged(event);
     sockets.registry.deliver(event);
   });
-  attachToServer(server, sockets);
 
   new Gauge({
     name: 'atrium_federation_outbox_depth',
@@ -206,12 +214,12 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
   app.use(federationRoutes(services, federation, federationModels, sealer));
   app.use(backchannelLogoutRoute({ issuer: config.gatewayIssuer, audience: url, keys: verifier.keys, ended }));
   app.use('/api/v1', portalCors(config.portalOrigins));
-  app.use(directoryRoute({ domain: config.domain, gatewayIssuer: config.gatewayIssuer, verifier, signingKey: nodeKey }));
+  app.use(directoryRoute({ ...gatewayDirectory, verifier }));
   app.use(incomingWebhookRoutes(services));
   app.use('/api/v1', apiRoutes(services, verifier));
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
   app.use(jsonErrors(logger));
-  server.on('request', app);
+  http.serve(app, socketUpgrades(sockets));
   endedPoller.start();
   // Peers that kept events for this domain while it was away send them now rather than after their backoff.
   void federation.announce().catch((err: unknown) => logger.warn({ err }, 'could not tell peers this node is up'));
@@ -222,7 +230,7 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
     url,
     localUrl,
     config,
-    server,
+    server: http.server,
     sequelize,
     models,
     services,
@@ -232,15 +240,17 @@ async function startOn(sequelize: Sequelize, config: NodeConfig, logger: Logger,
     federationModels,
     logger,
     async close() {
-      server.close();
+      // No new connections or upgrades; chat sockets told 1001 server_shutdown; HTTP requests already read
+      // are answered (for up to 5 s) while the committers still run, since an API send waits for its flush.
+      http.stopAccepting();
       await sockets.close();
+      await http.drain(5_000);
       clearInterval(rotationTimer);
       await endedPoller.stop();
       await committer.drain();
       await receipts.drain();
       await outbox.stop();
       federation.presence.stop();
-      server.closeAllConnections();
       await bus.close();
       await services.presence.clear();
       await sequelize.close();

@@ -6,6 +6,7 @@ import session from 'express-session';
 import { createAuth } from './auth.ts';
 import { createChat } from './chat.ts';
 import { loadLeaveConfig, type LeaveConfig } from './config.ts';
+import { gracefulClose } from './graceful-close.ts';
 import { leaveRoutes } from './routes.ts';
 import { openStore, type LeaveStore } from './store.ts';
 
@@ -37,7 +38,10 @@ export async function startLeaveApproval(config: LeaveConfig, log: (message: str
     res.status(500).type('text/plain').send('Something went wrong; try again.');
   }) as express.ErrorRequestHandler);
 
-  const server = createServer(app);
+  // The port opens only once the app is wired, so every connection it accepts is served.
+  const server = createServer();
+  const closeServer = gracefulClose(server);
+  server.on('request', app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -48,10 +52,7 @@ export async function startLeaveApproval(config: LeaveConfig, log: (message: str
     server,
     store,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeServer(5_000);
       await store.flush();
     },
   };

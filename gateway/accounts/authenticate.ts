@@ -14,8 +14,12 @@ export class InvalidCredentialsError extends AppError {
 }
 
 export class AccountLockedError extends AppError {
-  constructor() {
-    super('account_locked', 429, 'Too many failed attempts. Try again later, or ask an administrator to reset your password.');
+  /**
+   * `retryAfterSeconds` is the whole lockout, for an account and for a name that does not exist alike:
+   * the time left would differ between the two and tell who exists.
+   */
+  constructor(retryAfterSeconds: number) {
+    super('account_locked', 429, 'Too many failed attempts. Try again later, or ask an administrator to reset your password.', { retryAfterSeconds });
   }
 }
 
@@ -53,12 +57,12 @@ export async function authenticate(ctx: GatewayContext, identifier: string, pass
   const now = new Date();
 
   if (!user) {
-    if (await policy.identifierLimiter.blocked(id)) throw await fail(new AccountLockedError(), 'locked');
+    if (await policy.identifierLimiter.blocked(id)) throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
     await verifyPassword(null, password);
     await policy.identifierLimiter.hit(id);
     throw await fail(new InvalidCredentialsError(), 'unknown_account');
   }
-  if (user.lockedUntil && user.lockedUntil > now) throw await fail(new AccountLockedError(), 'locked');
+  if (user.lockedUntil && user.lockedUntil > now) throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
 
   if (!(await verifyPassword(user.passwordHash, password))) {
     await User.increment('failedLogins', { by: 1, where: { id: user.id } });

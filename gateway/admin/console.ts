@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import type { Sequelize } from 'sequelize';
 import { isAppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { setRetryAfter } from '../../core/retry-after.ts';
 import type { Sealer } from '../../core/seal.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { GatewayContext } from '../context.ts';
@@ -83,6 +84,7 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
 
   const onConsoleError: ErrorRequestHandler = (error: unknown, req, res, next) => {
     if (!isAppError(error) || res.headersSent) return next(error);
+    setRetryAfter(res, error);
     const title = error.status === 403 ? 'Not allowed' : error.status === 404 ? 'Not found' : 'Something went wrong';
     kit.render(req, res, 'error', { title, message: error.message, code: error.code }, error.status);
   };

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { isAppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { setRetryAfter } from '../../core/retry-after.ts';
 
 type OidcLikeError = Error & { status?: number; statusCode?: number; error?: string; error_description?: string; expose?: boolean };
 
@@ -20,7 +21,7 @@ export function onError(logger: Logger): ErrorRequestHandler {
       code = error.code;
       message = error.message;
       fields = (error.details?.fields as Record<string, string> | undefined) ?? undefined;
-      if (error.code === 'rate_limited') res.set('Retry-After', String(error.details?.retryAfterSeconds ?? 60));
+      setRetryAfter(res, error);
     } else if (isOidcError(error)) {
       status = error.statusCode ?? error.status ?? 400;
       code = error.error ?? 'invalid_request';

@@ -1,6 +1,7 @@
 import express, { Router, type Request, type Response } from 'express';
 import type Provider from 'oidc-provider';
-import { isAppError, RateLimitedError } from '../../core/errors.ts';
+import { isAppError } from '../../core/errors.ts';
+import { setRetryAfter } from '../../core/retry-after.ts';
 import { authenticate, type LoginPolicy } from '../accounts/authenticate.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
@@ -77,7 +78,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         await provider.interactionFinished(req, res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
       } catch (error) {
         if (!isAppError(error)) throw error;
-        if (error instanceof RateLimitedError) res.set('Retry-After', String(error.retryAfterSeconds));
+        setRetryAfter(res, error);
         const client = await provider.Client.find(String(details.params.client_id));
         res.status(error.status).render('login', {
           title: 'Sign in',

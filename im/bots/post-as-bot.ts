@@ -45,7 +45,7 @@ export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appen
     if (domainOf(data.to) !== ctx.domain) {
       throw new ValidationError('A bot writes to people of its node\'s domain', { to: `a person of ${ctx.domain}; use a token of that person's node` });
     }
-    conversationId = (await openDirect(ctx, data.to)).conversation.id;
+    conversationId = (await openDirect(ctx, data.to, 'to')).conversation.id;
   } else {
     conversationId = data.conversationId!;
     const { conversation } = await requireMember(ctx, conversationId);

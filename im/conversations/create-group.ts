@@ -29,9 +29,10 @@ export function groupIdFor(domain: string, creator: string, clientId: string): s
 
 /**
  * Creates a group homed on this domain with the actor as owner and the given people (of any domain) as
- * members, all from the first entry on. If the opening entry cannot be stored the group is removed
- * again, so a failed create leaves nothing behind. With a `clientId`, a repeated create (a retry after a
- * lost answer) answers with the group the first one made, as it is now, and makes no second group.
+ * members, all from the first entry on; each must be known to their domain (`unknown_address`). If the
+ * opening entry cannot be stored the group is removed again, so a failed create leaves nothing behind.
+ * With a `clientId`, a repeated create (a retry after a lost answer) answers with the group the first one
+ * made, as it is now, and makes no second group.
  */
 export async function createGroup(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
   const data = parseInput(createSchema, input);
@@ -46,6 +47,7 @@ export async function createGroup(ctx: NodeContext, input: unknown): Promise<Pre
   const made = async () => (data.clientId ? await madeBefore(ctx, id) : undefined);
   const earlier = await made();
   if (earlier) return earlier;
+  await ctx.addresses.assertKnown(others, 'members');
   try {
     await ctx.sequelize.transaction(async (tx) => {
       await Conversation.create({ id, kind: 'group', homeDomain: ctx.domain, title: data.title, directKey: null, createdBy: me }, { transaction: tx });

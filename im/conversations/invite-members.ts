@@ -4,7 +4,7 @@ import { ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema } from '../address.ts';
 import type { NodeContext } from '../context.ts';
-import { announceGroup, appendGroupEvent, joinMembers, MAX_GROUP_MEMBERS, recheckActor, requireDistinct, requireGroup, requireRoomFor, type GroupEvent } from './group-change.ts';
+import { announceGroup, appendGroupEvent, joinMembers, MAX_GROUP_MEMBERS, recheckActor, requireDistinct, requireGroup, requireRole, requireRoomFor, type GroupEvent } from './group-change.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 
 const inviteSchema = z.object({
@@ -13,15 +13,19 @@ const inviteSchema = z.object({
 });
 
 /**
- * Adds people (of any domain) to a group (owner or admin). People who left or were removed come back
- * as members who see the group from now on, not what was said while they were away.
+ * Adds people (of any domain, each known to their domain) to a group (owner or admin). People who left
+ * or were removed come back as members who see the group from now on, not what was said while they were
+ * away.
  */
 export async function inviteMembers(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
   const { conversationId, members } = parseInput(inviteSchema, input);
-  await requireGroup(ctx, conversationId);
+  const { member } = await requireGroup(ctx, conversationId);
+  // Checked again under the lock below; here it keeps people who may not invite from probing addresses.
+  requireRole(member, ['owner', 'admin'], 'Only the owner or an admin can invite people');
   requireDistinct(members);
   const current = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
   await ctx.federation.assertAllowedAmong([...current, ...members]);
+  await ctx.addresses.assertKnown(members.filter((a) => !current.has(a)), 'members');
   const { Member } = ctx.models;
   const decide = async (tx: Transaction): Promise<GroupEvent> => {
     await recheckActor(ctx, tx, conversationId, ['owner', 'admin'], 'Only the owner or an admin can invite people');

@@ -28,14 +28,17 @@ export function isDirectId(id: string): boolean {
 
 /**
  * Finds or creates the direct conversation between the actor and a peer, who may be on another domain
- * (the policy must allow that domain). Each side's node keeps its own copy; the home orders it.
+ * (the policy must allow that domain). Each side's node keeps its own copy; the home orders it. A new
+ * conversation is opened only with someone the peer's domain knows (`unknown_address` otherwise, naming
+ * the input `field` that gave the peer).
  */
-export async function openDirect(ctx: NodeContext, peer: string): Promise<{ conversation: Conversation; created: boolean }> {
+export async function openDirect(ctx: NodeContext, peer: string, field = 'peer'): Promise<{ conversation: Conversation; created: boolean }> {
   const me = ctx.actor.address;
   if (peer === me) throw new ValidationError('You cannot start a conversation with yourself', { peer: 'that is you' });
   await ctx.federation.assertAllowed([peer]);
   const found = await ctx.models.Conversation.findByPk(directIdentity(me, peer).id);
   if (found) return { conversation: found, created: false };
+  await ctx.addresses.assertKnown([peer], field);
   return createDirect(ctx, me, peer);
 }
 

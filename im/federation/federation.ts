@@ -8,6 +8,7 @@ import type { MessageRecord, NodeModels } from '../models.ts';
 import type { MemberCache } from '../conversations/member-cache.ts';
 import type { FederationEvent, Submit } from './events.ts';
 import type { FederationModels } from './models.ts';
+import { forgetRecalled } from './forget-recalled.ts';
 import { pendingKey, promoteNextKey, rotateNodeKey, signingKey } from './node-keys.ts';
 import { signRequest } from './signature.ts';
 import type { CardActionResult } from '../cards/card-action.ts';
@@ -189,6 +190,11 @@ export function createFederation(options: {
       }
       for (const [dest, events] of perDestination) await outbox.enqueue(tx, dest, events);
       return perDestination.size > 0;
+    },
+
+    /** A recall at the home: events not yet delivered lose the message's content (forget-recalled.ts). */
+    forgetRecalled(tx: Transaction, targetId: string, recalledAt: Date): Promise<void> {
+      return forgetRecalled(options.federationModels, tx, targetId, recalledAt);
     },
 
     /** Sends a remote member's entry to the conversation's home, which orders it; resolves with its ack. */

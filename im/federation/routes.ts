@@ -14,6 +14,7 @@ import { editMessage, recallMessage } from '../messages/recall-edit.ts';
 import { leaveGroup } from '../conversations/leave-group.ts';
 import { presentConversationFrames } from '../conversations/list-conversations.ts';
 import { serverFrame } from '../protocol/frames.ts';
+import { addressQuerySchema } from './address-book.ts';
 import { applyEvents, checkAuthorship, SenderNotOfOriginError } from './apply.ts';
 import { attachmentRequestSchema, cardClickSchema, presenceChangedSchema, presenceQuerySchema, sharedFilesSchema, submitSchema, transactionSchema, typingSchema } from './events.ts';
 import type { Federation } from './federation.ts';
@@ -104,6 +105,8 @@ export function federationRoutes(services: NodeServices, federation: Federation,
       if (direct.id !== submit.conversationId || domainOf(submit.peer) !== services.domain || direct.homeDomain !== services.domain) {
         throw new AppError('invalid_request', 400, 'That is not the direct conversation of these two people here');
       }
+      // The sender's node asked before sending; a node that did not gets the same refusal a local sender would.
+      await services.addresses.assertKnown([submit.peer], 'peer');
       await createDirect(ctx, submit.sender, submit.peer);
       home = services.domain;
     }
@@ -130,6 +133,17 @@ export function federationRoutes(services: NodeServices, federation: Federation,
           ? await editMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId, text: body.text })
           : await recallMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId });
     res.json({ messageId: message.id, seq: message.seq, at: message.createdAt.toISOString(), duplicate });
+  });
+
+  // Which of this domain's addresses nobody answers to, asked by a node about to open a conversation with
+  // them. Only a domain the policy lets reach this one may ask, and it learns only whether named addresses
+  // exist (not who they are), which a first message to them would tell as well.
+  router.post('/federation/v1/addresses', raw, async (req, res) => {
+    await verified(req);
+    const { addresses } = parseInput(addressQuerySchema, json(req), 'The address check is malformed');
+    const foreign = addresses.filter((a) => domainOf(a) !== services.domain);
+    if (foreign.length > 0) throw new AppError('invalid_request', 400, `Only addresses of ${services.domain} are checked here, not ${foreign.slice(0, 5).join(', ')}`);
+    res.json({ unknown: await services.addresses.unknownHere(addresses) });
   });
 
   // A file shared by one of this domain's people, for a person of the asking domain: served only to a

@@ -4,6 +4,7 @@ import type { TokenVerifier } from '../auth/token-verifier.ts';
 import { createGroup } from '../conversations/create-group.ts';
 import { listConversations } from '../conversations/list-conversations.ts';
 import { sendMessage } from '../messages/send-message.ts';
+import { presentAck } from '../messages/present-message.ts';
 import { history } from '../messages/sync.ts';
 import { attachmentRoutes } from './attachments.ts';
 import { actorOf, bearerAuth } from './bearer.ts';
@@ -41,8 +42,9 @@ export function apiRoutes(services: NodeServices, verifier: TokenVerifier): Rout
   });
 
   router.post('/conversations/:id/messages', json, async (req, res) => {
-    const { message, duplicate } = await sendMessage(ctx(req), { ...(req.body as object), conversationId: req.params.id });
-    res.status(duplicate ? 200 : 201).json({ messageId: message.id, seq: message.seq, at: message.createdAt.toISOString(), duplicate });
+    const appended = await sendMessage(ctx(req), { ...(req.body as object), conversationId: req.params.id });
+    // The same answer as a socket's ack (and the bot API's), so a client reads one shape whichever way it sent.
+    res.status(appended.duplicate ? 200 : 201).json(presentAck(appended));
   });
 
   router.use(attachmentRoutes(ctx));

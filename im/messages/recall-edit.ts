@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AppError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
-import { releaseAttachments } from '../attachments/release-attachments.ts';
+import { takeBackAttachments } from '../attachments/take-back-attachments.ts';
 import { requireMember } from '../conversations/membership.ts';
 import type { Message, MessageRecord } from '../models.ts';
 import type { Appended } from './group-commit.ts';
@@ -101,7 +101,8 @@ async function appendChange(ctx: NodeContext, change: Change, target: Message, b
 /**
  * The sender takes a message back within the recall window. The recall is an entry of its own (so
  * devices learn of it in order); in the same transaction the target and any edits of it lose their
- * content and keep their place, and the files it shared are no longer served to the members.
+ * content and keep their place, and the files it shared are taken back (deleted, unless another visible
+ * message still shares them).
  */
 export async function recallMessage(ctx: NodeContext, input: unknown): Promise<Appended> {
   const data = parseInput(recallSchema, input);
@@ -116,12 +117,13 @@ export async function recallMessage(ctx: NodeContext, input: unknown): Promise<A
     const gone = { body: '{}', recalledAt: stored.createdAt };
     await Message.update(gone, { where: { id: target.id, recalledAt: null }, transaction: tx });
     await Message.update(gone, { where: { conversationId: target.conversationId, refId: target.id, kind: 'edit' }, transaction: tx });
-    await releaseAttachments(ctx, tx, target);
+    await ctx.federation.forgetRecalled(tx, target.id, stored.createdAt);
+    await takeBackAttachments(ctx, tx, target);
   });
   // In a conversation hosted elsewhere the home took the recall (the writes above ran there, not here),
   // but the files stay here, where they are served from: take them back here too.
   const home = await ctx.members.homeOf(target.conversationId);
-  if (home && home !== ctx.domain) await ctx.sequelize.transaction((tx) => releaseAttachments(ctx, tx, target));
+  if (home && home !== ctx.domain) await ctx.sequelize.transaction((tx) => takeBackAttachments(ctx, tx, target));
   return appended;
 }
 

@@ -39,7 +39,7 @@ export async function enqueueMessage(ctx: NodeContext, input: unknown, options: 
   if (data.text && data.text.length > ctx.config.maxTextChars) {
     throw new ValidationError('The message is too long', { text: `at most ${ctx.config.maxTextChars} characters` });
   }
-  const conversationId = data.conversationId ?? (await openDirect(ctx, data.to!)).conversation.id;
+  const conversationId = data.conversationId ?? (await openDirect(ctx, data.to!, 'to')).conversation.id;
   // A cached conversation is answered without a promise (bench/node: the awaits of one check after
   // another were a tenth of what a send allocated).
   const conversation = ctx.members.peek(conversationId) ?? (await ctx.members.entry(conversationId));

@@ -18,11 +18,15 @@ export const messageContentSchema = z.object({
   attachments: z.array(z.string().uuid()).max(10).optional(),
 });
 
-/** Every frame a client may send; anything else is refused at the edge. */
+/**
+ * Every frame a client may send; anything else is refused at the edge. Strict: a field a frame type does not
+ * have is refused by name (`invalid_input`), not dropped, so a client's typo (`conversationID`) or a field it
+ * expects this node to know fails loudly instead of being quietly ignored.
+ */
 export const clientFrameSchema = z.discriminatedUnion('type', [
-  z.object({ ...base, type: z.literal('auth'), token: z.string().min(10).max(8192) }),
-  z.object({ ...base, type: z.literal('ping') }),
-  z.object({
+  z.strictObject({ ...base, type: z.literal('auth'), token: z.string().min(10).max(8192) }),
+  z.strictObject({ ...base, type: z.literal('ping') }),
+  z.strictObject({
     ...base,
     type: z.literal('send'),
     clientMsgId,
@@ -30,14 +34,14 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     to: addressSchema.optional(),
     ...messageContentSchema.shape,
   }),
-  z.object({ ...base, type: z.literal('direct.open'), peer: addressSchema }),
-  z.object({ ...base, type: z.literal('group.create'), title: z.string().trim().min(1).max(200), members: z.array(addressSchema).max(5000), clientId: clientMsgId.optional() }),
-  z.object({ ...base, type: z.literal('group.rename'), conversationId, title: z.string().trim().min(1).max(200) }),
-  z.object({ ...base, type: z.literal('group.invite'), conversationId, members: z.array(addressSchema).min(1).max(5000) }),
-  z.object({ ...base, type: z.literal('group.leave'), conversationId }),
-  z.object({ ...base, type: z.literal('group.remove'), conversationId, member: addressSchema }),
-  z.object({ ...base, type: z.literal('group.role'), conversationId, member: addressSchema, role: z.enum(['owner', 'admin', 'member']) }),
-  z.object({
+  z.strictObject({ ...base, type: z.literal('direct.open'), peer: addressSchema }),
+  z.strictObject({ ...base, type: z.literal('group.create'), title: z.string().trim().min(1).max(200), members: z.array(addressSchema).max(5000), clientId: clientMsgId.optional() }),
+  z.strictObject({ ...base, type: z.literal('group.rename'), conversationId, title: z.string().trim().min(1).max(200) }),
+  z.strictObject({ ...base, type: z.literal('group.invite'), conversationId, members: z.array(addressSchema).min(1).max(5000) }),
+  z.strictObject({ ...base, type: z.literal('group.leave'), conversationId }),
+  z.strictObject({ ...base, type: z.literal('group.remove'), conversationId, member: addressSchema }),
+  z.strictObject({ ...base, type: z.literal('group.role'), conversationId, member: addressSchema, role: z.enum(['owner', 'admin', 'member']) }),
+  z.strictObject({
     ...base,
     type: z.literal('sync'),
     since: z.string().datetime({ offset: true }).optional(),
@@ -45,20 +49,20 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     limit: z.number().int().min(1).max(500).optional(),
     recent: z.number().int().min(0).max(500).optional(),
   }),
-  z.object({ ...base, type: z.literal('history'), conversationId, beforeSeq: seq.optional(), limit: z.number().int().min(1).max(200).optional() }),
-  z.object({ ...base, type: z.literal('conversations.list') }),
-  z.object({ ...base, type: z.literal('read'), conversationId, seq }),
-  z.object({ ...base, type: z.literal('delivered'), conversationId, seq }),
-  z.object({ ...base, type: z.literal('typing'), conversationId }),
-  z.object({ ...base, type: z.literal('presence.set'), status: z.enum(['online', 'away']) }),
-  z.object({ ...base, type: z.literal('presence.query'), addresses: z.array(addressSchema).min(1).max(500) }),
-  z.object({ ...base, type: z.literal('recall'), clientMsgId, messageId }),
-  z.object({ ...base, type: z.literal('edit'), clientMsgId, messageId, text: z.string().min(1).max(100_000) }),
-  z.object({ ...base, type: z.literal('search'), query: z.string().trim().min(2).max(200), conversationId: conversationId.optional(), limit: z.number().int().min(1).max(100).optional() }),
-  z.object({ ...base, type: z.literal('card.action'), messageId, actionId: z.string().min(1).max(64) }),
-  z.object({ ...base, type: z.literal('webhook.create'), conversationId, name: z.string().trim().min(1).max(80) }),
-  z.object({ ...base, type: z.literal('webhook.list'), conversationId }),
-  z.object({ ...base, type: z.literal('webhook.revoke'), webhookId: z.string().regex(/^[a-f0-9]{16}$/, { message: 'a webhook id' }) }),
+  z.strictObject({ ...base, type: z.literal('history'), conversationId, beforeSeq: seq.optional(), limit: z.number().int().min(1).max(200).optional() }),
+  z.strictObject({ ...base, type: z.literal('conversations.list') }),
+  z.strictObject({ ...base, type: z.literal('read'), conversationId, seq }),
+  z.strictObject({ ...base, type: z.literal('delivered'), conversationId, seq }),
+  z.strictObject({ ...base, type: z.literal('typing'), conversationId }),
+  z.strictObject({ ...base, type: z.literal('presence.set'), status: z.enum(['online', 'away']) }),
+  z.strictObject({ ...base, type: z.literal('presence.query'), addresses: z.array(addressSchema).min(1).max(500) }),
+  z.strictObject({ ...base, type: z.literal('recall'), clientMsgId, messageId }),
+  z.strictObject({ ...base, type: z.literal('edit'), clientMsgId, messageId, text: z.string().min(1).max(100_000) }),
+  z.strictObject({ ...base, type: z.literal('search'), query: z.string().trim().min(2).max(200), conversationId: conversationId.optional(), limit: z.number().int().min(1).max(100).optional() }),
+  z.strictObject({ ...base, type: z.literal('card.action'), messageId, actionId: z.string().min(1).max(64) }),
+  z.strictObject({ ...base, type: z.literal('webhook.create'), conversationId, name: z.string().trim().min(1).max(80) }),
+  z.strictObject({ ...base, type: z.literal('webhook.list'), conversationId }),
+  z.strictObject({ ...base, type: z.literal('webhook.revoke'), webhookId: z.string().regex(/^[a-f0-9]{16}$/, { message: 'a webhook id' }) }),
 ]);
 
 export type ClientFrame = z.infer<typeof clientFrameSchema>;

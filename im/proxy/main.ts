@@ -1,8 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AppError, isAppError } from '../../core/errors.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
 import { createMetrics } from '../../core/metrics.ts';
+import { createUnitServer } from '../../core/unit-server.ts';
 import { allowed, createRegistryClient, domainEntry, keysOf, type RegistryClient } from '../federation/registry-client.ts';
 import { HEADERS, SignatureError, verifyRequest } from '../federation/signature.ts';
 import type { ProxyConfig } from './config.ts';
@@ -11,7 +11,7 @@ import type { PublicKeyJwk } from '../federation/signature.ts';
 
 export type Proxy = { url: string; server: Server; name: string; publicKey: PublicKeyJwk; registry: RegistryClient; close(): Promise<void> };
 
-const FORWARDED = /^\/federation\/v1\/(transactions\/[A-Za-z0-9_-]{8,64}|submit|hello|typing|card-action|presence|presence\/changed|attachments\/[0-9a-f-]{36})$/;
+const FORWARDED = /^\/federation\/v1\/(transactions\/[A-Za-z0-9_-]{8,64}|submit|hello|addresses|typing|card-action|presence|presence\/changed|attachments\/[0-9a-f-]{36})$/;
 
 /**
  * The federation proxy: stateless. It checks the origin's signature and the federation policy, then
@@ -90,7 +90,9 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
     res.end(Buffer.from(await answer.arrayBuffer()));
   }
 
-  const server = createServer((req, res) => {
+  const http = createUnitServer();
+  // Wired before the port opens: the proxy serves from its first connection.
+  http.serve((req, res) => {
     const path = req.url ?? '/';
     const started = Date.now();
     const done = (error?: unknown) => {
@@ -126,24 +128,17 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
     }
     forward(req, res, path).then(() => done(), done);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `http://127.0.0.1:${await http.listen({ port: config.port, host: config.host })}`;
   logger.info({ url, name: config.name }, 'federation proxy listening');
   return {
     url,
-    server,
+    server: http.server,
     name: config.name,
     publicKey: publicPart(key),
     registry,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 2_000).unref();
-      });
+      // Forwards in flight finish (for up to 2 s) rather than leave their origin to find out by a timeout.
+      await http.close(2_000);
     },
   };
 }

@@ -1,5 +1,6 @@
 import { ConversationStore } from './conversation-store.ts';
 import { Emitter } from './emitter.ts';
+import { Pacer, type RateLimit } from './pacer.ts';
 import { AtriumError, type Ack, type CardActionResult, type Conversation, type Message, type Presence, type Receipt, type ServerFrame, type Typing, type Webhook } from './types.ts';
 
 export * from './types.ts';
@@ -45,7 +46,19 @@ export type SendInput = { conversationId?: string; to?: string; text?: string; m
 export type SearchOptions = { conversationId?: string; limit?: number };
 export type UploadedAttachment = { id: string; name: string; contentType: string; size: number };
 
-type Pending = { resolve(frame: ServerFrame): void; reject(error: Error): void; timer: ReturnType<typeof setTimeout> | undefined };
+/**
+ * A request waiting for its answer. Its timeout runs from when the frame goes out: one held back by the
+ * pacer has not been sent yet. `order` keeps the queue's order when a refused frame goes back into it.
+ */
+type Pending = {
+  resolve(frame: ServerFrame): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  type: string;
+  data: string;
+  timeoutMs: number;
+  order: number;
+};
 type Outgoing = { frame: Record<string, unknown>; resolve(ack: Ack): void; reject(error: Error): void };
 
 /** Close codes after which reconnecting cannot help. */
@@ -78,6 +91,11 @@ export class AtriumClient extends Emitter<ClientEvents> {
   #socket: WebSocket | undefined;
   #state: ConnectionState = 'offline';
   #pending = new Map<string, Pending>();
+  /** Ids of requests waiting for the pacer, in the order they go out. */
+  #queue: string[] = [];
+  #order = 0;
+  #pacer = new Pacer();
+  #drainTimer: ReturnType<typeof setTimeout> | undefined;
   #outbox = new Map<string, Outgoing>();
   #seen = new Set<string>();
   /** The conversations known, kept current from pushed entries (group changes come as entries alone). */
@@ -132,6 +150,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
     const Impl = this.options.WebSocket ?? globalThis.WebSocket;
     const socket = new Impl(this.options.url, ['atrium.v1']);
     this.#socket = socket;
+    this.#pacer.reset();
     socket.onopen = () => void this.#authenticate().catch((error: Error) => this.#fail(error));
     socket.onmessage = (event) => this.#receive(String(event.data));
     socket.onclose = (event) => this.#closed(socket, event.code, event.reason);
@@ -143,6 +162,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
     const ready = await this.request('auth', { token });
     this.address = String(ready.address);
     if (typeof ready.maxFrameBytes === 'number' && ready.maxFrameBytes > 0) this.#maxFrameBytes = ready.maxFrameBytes;
+    if (ready.rateLimit && typeof ready.rateLimit === 'object') this.#pacer.configure(ready.rateLimit as RateLimit);
     this.#attempt = 0;
     this.#setState('online');
     this.emit('ready', { address: this.address, expiresAt: String(ready.expiresAt) });
@@ -154,7 +174,9 @@ export class AtriumClient extends Emitter<ClientEvents> {
   #fail(error: Error) {
     const atrium = error instanceof AtriumError ? error : new AtriumError('connect_failed', error.message);
     this.emit('error', atrium);
-    if (['forbidden', 'unauthenticated'].includes(atrium.code) && this.#attempt > 3) {
+    // Refused again after fresh tokens: the sign-in is over (token_revoked: ended at the gateway), so
+    // whoever waits for the connection is told rather than left waiting through endless reconnects.
+    if (['forbidden', 'unauthenticated', 'token_revoked'].includes(atrium.code) && this.#attempt > 3) {
       for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(atrium);
     }
     this.#socket?.close();
@@ -163,6 +185,9 @@ export class AtriumClient extends Emitter<ClientEvents> {
   #closed(socket: WebSocket, code: number, reason: string) {
     if (socket !== this.#socket) return;
     this.#socket = undefined;
+    this.#queue = [];
+    if (this.#drainTimer) clearTimeout(this.#drainTimer);
+    this.#drainTimer = undefined;
     for (const [id, pending] of this.#pending) {
       if (pending.timer) clearTimeout(pending.timer);
       pending.reject(new AtriumError('disconnected', 'The connection closed before the node answered'));
@@ -196,8 +221,11 @@ export class AtriumClient extends Emitter<ClientEvents> {
     }
     if (frame.re && this.#pending.has(frame.re)) {
       const pending = this.#pending.get(frame.re)!;
-      this.#pending.delete(frame.re);
       if (pending.timer) clearTimeout(pending.timer);
+      pending.timer = undefined;
+      // The node did not handle it: it goes again once the node's allowance is back, in its place.
+      if (frame.type === 'error' && frame.code === 'rate_limited') return this.#refused(frame.re, pending, Number(frame.retryAfterMs));
+      this.#pending.delete(frame.re);
       if (frame.type === 'error') pending.reject(new AtriumError(String(frame.code), String(frame.message), frame.fields as Record<string, string> | undefined));
       else pending.resolve(frame);
       return;
@@ -274,21 +302,55 @@ export class AtriumClient extends Emitter<ClientEvents> {
     if (this.#seenOrder.length > 20_000) this.#seen.delete(this.#seenOrder.shift()!);
   }
 
-  /** Sends one frame and resolves with the node's reply (rejects with the node's error). */
+  /**
+   * Sends one frame and resolves with the node's reply (rejects with the node's error). Frames go out in
+   * the order asked, paced to the node's allowance; one the node refused as too many goes again after
+   * the pause it named, so a caller never sees `rate_limited`.
+   */
   request(type: string, fields: Record<string, unknown> = {}, timeoutMs = this.options.requestTimeoutMs): Promise<ServerFrame> {
     const socket = this.#socket;
     if (!socket || socket.readyState !== 1) return Promise.reject(new AtriumError('offline', 'Not connected'));
     const id = randomId();
     return new Promise<ServerFrame>((resolve, reject) => {
-      const timer = timeoutMs > 0
-        ? setTimeout(() => {
-            this.#pending.delete(id);
-            reject(new AtriumError('timeout', `No answer to ${type} within ${timeoutMs} ms`));
-          }, timeoutMs)
-        : undefined;
-      this.#pending.set(id, { resolve, reject, timer });
-      socket.send(JSON.stringify({ v: PROTOCOL_VERSION, id, type, ...fields }));
+      const data = JSON.stringify({ v: PROTOCOL_VERSION, id, type, ...fields });
+      this.#pending.set(id, { resolve, reject, timer: undefined, type, data, timeoutMs, order: this.#order++ });
+      this.#queue.push(id);
+      this.#drain();
     });
+  }
+
+  /** Sends what the pacer lets go now, and comes back when it lets the next one go. */
+  #drain() {
+    if (this.#drainTimer) return;
+    const socket = this.#socket;
+    while (this.#queue.length > 0 && socket && socket.readyState === 1) {
+      const wait = this.#pacer.waitMs();
+      if (wait > 0) {
+        this.#drainTimer = setTimeout(() => {
+          this.#drainTimer = undefined;
+          this.#drain();
+        }, wait);
+        return;
+      }
+      const id = this.#queue.shift()!;
+      const pending = this.#pending.get(id);
+      if (!pending) continue;
+      this.#pacer.spend();
+      socket.send(pending.data);
+      if (pending.timeoutMs > 0) {
+        pending.timer = setTimeout(() => {
+          this.#pending.delete(id);
+          pending.reject(new AtriumError('timeout', `No answer to ${pending.type} within ${pending.timeoutMs} ms`));
+        }, pending.timeoutMs);
+      }
+    }
+  }
+
+  #refused(id: string, pending: Pending, retryAfterMs: number) {
+    this.#pacer.pause(Number.isFinite(retryAfterMs) && retryAfterMs > 0 ? retryAfterMs : 1000);
+    const at = this.#queue.findIndex((queued) => (this.#pending.get(queued)?.order ?? Infinity) > pending.order);
+    this.#queue.splice(at < 0 ? this.#queue.length : at, 0, id);
+    this.#drain();
   }
 
   /**
@@ -320,9 +382,10 @@ export class AtriumClient extends Emitter<ClientEvents> {
         outgoing.resolve(ack as unknown as Ack);
       },
       (error: AtriumError) => {
-        // Lost connections and failed stores are retried with the same id; refusals are final.
-        if (['disconnected', 'offline', 'store_failed', 'rate_limited', 'timeout'].includes(error.code)) {
-          if (error.code === 'store_failed' || error.code === 'rate_limited') setTimeout(() => this.#state === 'online' && this.#transmit(outgoing), 1000);
+        // Lost connections and failed stores are retried with the same id (a frame refused as one too
+        // many is resent by request itself); refusals are final.
+        if (['disconnected', 'offline', 'store_failed', 'timeout'].includes(error.code)) {
+          if (error.code === 'store_failed') setTimeout(() => this.#state === 'online' && this.#transmit(outgoing), 1000);
           if (error.code === 'timeout' && this.#state === 'online' && this.#outbox.get(clientMsgId) === outgoing) this.#transmit(outgoing);
           return;
         }

@@ -43,6 +43,11 @@ export function parseFrame(data: Buffer | string, maxBytes: number): ClientFrame
   if (record.v !== PROTOCOL_VERSION) throw new FrameError('unsupported_version', `This node speaks protocol version ${PROTOCOL_VERSION}`, re);
   if (typeof record.type !== 'string' || !TYPES.has(record.type)) throw new FrameError('unknown_type', 'Unknown frame type', re);
   const parsed = clientFrameSchema.safeParse(raw);
-  if (!parsed.success) throw new FrameError('invalid_frame', 'Some fields of the frame are invalid', re, fieldErrorsOf(parsed.error));
+  if (!parsed.success) {
+    const fields = fieldErrorsOf(parsed.error);
+    const unknown = parsed.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : []));
+    if (unknown.length > 0) throw new FrameError('invalid_input', `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, re, fields);
+    throw new FrameError('invalid_frame', 'Some fields of the frame are invalid', re, fields);
+  }
   return parsed.data;
 }

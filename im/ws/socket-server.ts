@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -12,6 +12,7 @@ import { CLOSE } from './close-codes.ts';
 import { handlers, isDeferred, UnsupportedFrameError, type SocketSession } from './handlers.ts';
 import { FrameError, frameIdOf, parseFrame } from './parse-frame.ts';
 import { createRegistry, type Connection } from './registry.ts';
+import { createSocketAllowance } from './socket-allowance.ts';
 
 const AUTH_TIMEOUT_MS = 10_000;
 const SUBPROTOCOL = 'atrium.v1';
@@ -22,7 +23,8 @@ export type SocketServer = ReturnType<typeof createSocketServer>;
 /**
  * The node's WebSocket endpoint (`/ws`). A socket authenticates with a gateway access token in its first
  * frame or in the `atrium.token.<jwt>` subprotocol; every frame is validated, rate-limited and answered
- * with the client's frame id. Bad input earns an error frame and a strike; enough strikes close the socket.
+ * with the client's frame id. Bad input earns an error frame and a strike; enough strikes, faster than
+ * they fade, close the socket (socket-allowance.ts).
  */
 /** How often a slice of the sockets is pinged. */
 const HEARTBEAT_SLICE_MS = 100;
@@ -39,6 +41,8 @@ export type SocketServerOptions = {
 export function createSocketServer(services: NodeServices, verifier: TokenVerifier, options: SocketServerOptions = {}) {
   const { config, logger, bus } = services;
   const registry = createRegistry();
+  // Told in `ready`, so that a client can pace itself rather than learn the limit from refusals.
+  const rateLimit = { framesPerSecond: config.framesPerSecond, burst: config.framesPerSecond };
   // ws itself refuses frames far beyond the limit (closing with 1009); up to that we answer with an error frame.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes * 4, perMessageDeflate: false, handleProtocols });
 
@@ -108,8 +112,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     alive.add(socket);
     socket.on('pong', () => alive.add(socket));
     const connection: Connection = { id: randomUUID(), socket, identity: null, status: 'online', watching: new Set() };
-    const bucket = { tokens: config.framesPerSecond, at: Date.now() };
-    let strikes = 0;
+    const allowance = createSocketAllowance(config);
     let expiryTimers: NodeJS.Timeout[] = [];
     // Frames of one socket are handled one after another, in arrival order. A plain list, not a chain of
     // promises: the chain's last link stayed alive until the socket's next frame and was promoted to the
@@ -149,18 +152,8 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     }, AUTH_TIMEOUT_MS);
 
     function strike(error: FrameError | { code: string; message: string }, re?: string) {
-      strikes += 1;
       send(serverFrame('error', { code: error.code, message: error.message, ...fieldsOf(error) }, re));
-      if (strikes >= config.abuseStrikes) close(error.code === 'rate_limited' ? CLOSE.flooding : CLOSE.badFrames);
-    }
-
-    function allowFrame(): boolean {
-      const now = Date.now();
-      bucket.tokens = Math.min(config.framesPerSecond, bucket.tokens + ((now - bucket.at) / 1000) * config.framesPerSecond);
-      bucket.at = now;
-      if (bucket.tokens < 1) return false;
-      bucket.tokens -= 1;
-      return true;
+      if (allowance.strike()) close(CLOSE.badFrames);
     }
 
     function scheduleExpiry(identity: Identity) {
@@ -193,7 +186,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
       clearTimeout(authTimer);
       scheduleExpiry(identity);
       if (first && registry.add(connection)) await publishPresence(identity.address, 'online');
-      send(serverFrame('ready', { address: identity.address, expiresAt: new Date(identity.expiresAt).toISOString(), serverTime: new Date().toISOString(), maxFrameBytes: config.maxFrameBytes }, re));
+      send(serverFrame('ready', { address: identity.address, expiresAt: new Date(identity.expiresAt).toISOString(), serverTime: new Date().toISOString(), maxFrameBytes: config.maxFrameBytes, rateLimit }, re));
     }
 
     async function handle(frame: ClientFrame, arrivedAt: number) {
@@ -226,8 +219,14 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
 
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return strike({ code: 'binary_not_supported', message: 'Frames are JSON text' });
-      // The refusal names the frame, so a client waiting for its answer learns it may retry (the SDK does, after a pause).
-      if (!allowFrame()) return strike({ code: 'rate_limited', message: 'Too many frames; slow down' }, frameIdOf(data as Buffer));
+      // The refusal names the frame and says when the whole allowance is back, so a client waiting for its
+      // answer learns it may send it again then (the SDK does, pacing what follows).
+      const verdict = allowance.frame();
+      if (!verdict.allowed) {
+        send(serverFrame('error', { code: 'rate_limited', message: 'Too many frames; slow down', retryAfterMs: verdict.retryAfterMs }, frameIdOf(data as Buffer)));
+        if (verdict.close) close(CLOSE.flooding);
+        return;
+      }
       const arrivedAt = performance.now();
       let frame: ClientFrame;
       try {
@@ -313,13 +312,14 @@ function fieldsOf(error: unknown): { fields?: Record<string, string> } {
   return fields ? { fields } : {};
 }
 
-export function attachToServer(server: Server, sockets: SocketServer, path = '/ws'): void {
-  server.on('upgrade', (request, socket, head) => {
+/** The upgrade requests of the node's HTTP server: `/ws` becomes a chat socket, any other path a 404. */
+export function socketUpgrades(sockets: SocketServer, path = '/ws'): (request: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  return (request, socket, head) => {
     const url = new URL(request.url ?? '/', 'http://node');
     if (url.pathname !== path) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
     sockets.upgrade(request, socket, head);
-  });
+  };
 }

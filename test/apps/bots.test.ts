@@ -79,6 +79,13 @@ describe('a bot', () => {
     await expect(bot.sendText({ conversationId: group.id }, 'still here?')).rejects.toMatchObject({ code: 'not_member' });
   });
 
+  it('is refused, as people are, when it writes to an address nobody has, and opens no conversation', async () => {
+    const before = await eng.models.Conversation.count();
+    const refused = await nodeApi(eng.localUrl, '/api/v1/bot/messages', token, { method: 'POST', body: { to: 'nobody@eng.campus.test', text: 'Your ticket is closed.' } });
+    expect(refused).toMatchObject({ status: 422, body: { error: { code: 'unknown_address', fields: { to: expect.stringContaining('nobody@eng.campus.test') } } } });
+    expect(await eng.models.Conversation.count()).toBe(before);
+  });
+
   it('is refused outside its domain and with bad input, field by field', async () => {
     await expect(bot.sendText({ to: 'bob@arts.campus.test' }, 'hi')).rejects.toMatchObject({ code: 'invalid_input', fields: { to: expect.stringContaining('eng.campus.test') } });
     const bad = await nodeApi(eng.localUrl, '/api/v1/bot/messages', token, { method: 'POST', body: { to: ALICE, text: 'a', card: { title: 'b' } } });

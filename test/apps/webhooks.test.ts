@@ -25,7 +25,7 @@ const local = (url: string) => url.replace(eng.url, eng.localUrl);
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(local(url), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as Record<string, any> };
+  return { status: response.status, body: (await response.json()) as Record<string, any>, retryAfter: response.headers.get('retry-after') };
 }
 
 beforeAll(async () => {
@@ -85,13 +85,17 @@ describe('incoming webhooks', () => {
     expect((await alice.history(group.id)).messages.length).toBe(before);
   });
 
-  it('are limited per webhook', async () => {
+  it('are limited per webhook, and a refused post says when to try again', async () => {
     const group = await alice.createGroup('Noisy', [DAVE]);
     const { url } = await alice.createWebhook(group.id, 'Chatty sensor');
-    const statuses: number[] = [];
-    for (let i = 0; i <= WEBHOOK_POSTS_PER_MINUTE; i++) statuses.push((await post(url, { text: `reading ${i}` })).status);
-    expect(statuses.slice(0, WEBHOOK_POSTS_PER_MINUTE).every((s) => s === 201)).toBe(true);
-    expect(statuses.at(-1)).toBe(429);
+    const answers: Awaited<ReturnType<typeof post>>[] = [];
+    for (let i = 0; i <= WEBHOOK_POSTS_PER_MINUTE; i++) answers.push(await post(url, { text: `reading ${i}` }));
+    expect(answers.slice(0, WEBHOOK_POSTS_PER_MINUTE).every((a) => a.status === 201)).toBe(true);
+    const refused = answers.at(-1)!;
+    expect(refused).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+    // Within the minute the webhook's allowance runs for.
+    expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.retryAfter)).toBeLessThanOrEqual(60);
     // Another webhook of the same group is not held back by it.
     const other = await alice.createWebhook(group.id, 'Quiet sensor');
     expect((await post(other.url, { text: 'one reading' })).status).toBe(201);

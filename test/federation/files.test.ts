@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
 
@@ -45,7 +47,26 @@ describe('files across colleges', () => {
     for (const c of [alice, bob, carol]) c.close();
   });
 
-  it('lets an arts member share a file into a conversation hosted at eng, served from arts, until it is recalled', async () => {
+  it('takes back a file shared at eng into a group hosted at arts when its sender recalls it, for members of every domain', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const group = await bob.createGroup('History of engineering', ['alice@eng.campus.test']);
+    await expect.poll(async () => campus.nodes.eng.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 }).toBe(1);
+    const file = await alice.upload(new TextEncoder().encode('wrong draft'), 'draft.txt', 'text/plain');
+    const ack = await alice.send({ conversationId: group.id, text: 'the draft', attachments: [file.id] });
+    await expect.poll(() => bob.messages.find((m) => m.id === ack.messageId)?.attachments).toEqual([file]);
+    expect((await download(bob, 'arts', file.id, 'eng.campus.test')).status).toBe(200);
+    await expect.poll(async () => campus.nodes.eng.models.Message.count({ where: { id: ack.messageId } }), { timeout: 15_000 }).toBe(1);
+
+    await alice.recall(ack.messageId);
+    expect((await download(bob, 'arts', file.id, 'eng.campus.test')).status).toBe(404);
+    expect((await download(alice, 'eng', file.id)).status).toBe(404);
+    await expect.poll(() => existsSync(join(campus.nodes.eng.config.attachments.dir, file.id))).toBe(false);
+    alice.close();
+    bob.close();
+  });
+
+  it('lets an arts member share a file into a conversation hosted at eng, served from arts, until it is recalled, which deletes it at arts', async () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
     const conversation = await alice.openDirect('bob@arts.campus.test');
@@ -63,7 +84,9 @@ describe('files across colleges', () => {
 
     await bob.recall(ack.messageId);
     expect((await download(alice, 'eng', file.id, 'arts.campus.test')).status).toBe(404);
-    expect((await download(bob, 'arts', file.id)).status).toBe(200);
+    expect((await download(bob, 'arts', file.id)).status).toBe(404);
+    expect(await campus.nodes.arts.models.Attachment.count({ where: { id: file.id } })).toBe(0);
+    await expect.poll(() => existsSync(join(campus.nodes.arts.config.attachments.dir, file.id))).toBe(false);
     alice.close();
     bob.close();
   });

@@ -101,6 +101,32 @@ describe('a group with members from three colleges', () => {
     lena.close();
   });
 
+  it('sends a college that was down the recall, never the edited text that was still waiting for it', async () => {
+    const alice = await as('alice', 'eng');
+    const group = await alice.createGroup('Recall while away', ['lena@law.campus.test']);
+    await expect.poll(async () => campus.nodes.law.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 }).toBe(1);
+    await campus.stopNode('law');
+    let sent;
+    try {
+      sent = await alice.send({ conversationId: group.id, text: 'meet at 6' });
+      await alice.edit(sent.messageId, 'meet at 6, room 14 (door code 5822)');
+      await alice.recall(sent.messageId);
+      // What eng still holds for law carries the recall, and nothing of the message or its edit.
+      const waiting = await campus.nodes.eng.federationModels.OutboxEntry.findAll({ where: { destination: 'law.campus.test' } });
+      expect(waiting.length).toBeGreaterThanOrEqual(3);
+      expect(waiting.filter((row) => row.event.includes('5822') || row.event.includes('meet at 6'))).toEqual([]);
+    } finally {
+      await campus.restartNode('law');
+    }
+    const lena = await as('lena', 'law');
+    await expect.poll(async () => (await campus.nodes.law.models.Message.findOne({ where: { id: sent.messageId } }))?.recalledAt ?? null, { timeout: 20_000 }).not.toBeNull();
+    const copies = await campus.nodes.law.models.Message.findAll({ where: { conversationId: group.id } });
+    expect(copies.filter((m) => m.body.includes('5822') || m.body.includes('meet at 6'))).toEqual([]);
+    expect(lena.messages.filter((m) => m.text?.includes('5822') || m.text?.includes('meet at 6'))).toEqual([]);
+    alice.close();
+    lena.close();
+  });
+
   it('lets a remote member leave, after which their college no longer receives the group', async () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
@@ -116,6 +142,20 @@ describe('a group with members from three colleges', () => {
     await expect
       .poll(async () => (await campus.nodes.arts.models.Member.findOne({ where: { conversationId: group.id, address: 'bob@arts.campus.test' } }))?.state)
       .toBe('left');
+  });
+
+  it('writes one departure when a member of another college leaves from two devices at once', async () => {
+    const alice = await as('alice', 'eng');
+    const phone = await as('bob', 'arts');
+    const laptop = await as('bob', 'arts');
+    const group = await alice.createGroup('Leaving twice, remotely', ['bob@arts.campus.test', 'dave@eng.campus.test']);
+    await expect.poll(async () => campus.nodes.arts.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 }).toBe(1);
+    const outcomes = await Promise.allSettled([phone.leave(group.id), laptop.leave(group.id)]);
+    const codes = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code: string }).code)).sort();
+    expect(codes).toEqual(['not_member', 'ok']);
+    const { messages } = await alice.history(group.id);
+    expect(messages.map((m) => m.event)).toEqual(['member.left', 'group.created']);
+    for (const c of [alice, phone, laptop]) c.close();
   });
 
   it('tells members of other colleges of a change by its entry, and their SDK shows the group as it now is', async () => {

@@ -96,6 +96,17 @@ describe('two organizations with linked proxies', () => {
     sam.close();
   });
 
+  it('asks the partner\'s node, under the partner\'s own gateway, whether an address exists', async () => {
+    const alice = await connectAs(university, eng, 'alice');
+    const before = await eng.models.Conversation.count();
+    await expect(alice.send({ to: 'nobody@sales.acme.test', text: 'internship question' })).rejects.toMatchObject({
+      code: 'unknown_address',
+      fields: { to: expect.stringContaining('nobody@sales.acme.test') },
+    });
+    expect(await eng.models.Conversation.count()).toBe(before);
+    alice.close();
+  });
+
   it('enforces each side\'s own policy: when the company withdraws, the student is told the message was refused', async () => {
     await denyPair({ ...company.context(null), actor: operator('test') }, { a: 'eng.campus.test', b: 'sales.acme.test' });
     await new Promise((r) => setTimeout(r, 1_200));

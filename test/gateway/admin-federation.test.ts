@@ -47,7 +47,7 @@ const pairs = async () => (await gateway.models.FederationPair.findAll()).map((p
 beforeAll(async () => {
   gateway = await startTestGateway('admin-federation', { LOGIN_IP_LIMIT: '1000' });
   // A running eng node (registered at its real URL) whose keys can be pinned; arts stays at a URL where nothing listens.
-  eng = await startTestNode(gateway, 'eng.campus.test');
+  eng = await startTestNode(gateway, 'eng.campus.test', {}, { pinned: false });
   await addProxy({ ...gateway.context(null), actor: operator('test') }, { name: 'campus-proxy', publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43), kid: 'p-test' } });
   admin = await consoleAgent('admin');
   engAdmin = await consoleAgent('eng-admin');

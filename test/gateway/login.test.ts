@@ -62,6 +62,8 @@ describe('the login form', () => {
     const locked = await attempt('dave', DEMO_PASSWORD);
     expect(locked.status).toBe(429);
     expect(locked.html).toContain('Too many failed attempts');
+    // Told to come back after the lockout (LOGIN_LOCKOUT_MINUTES, 10 here), as every 429 says.
+    expect(locked.headers.get('retry-after')).toBe('600');
     expect(await gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'dave' } })).toBe(1);
     const dave = await gateway.models.User.findOne({ where: { username: 'dave' } });
     expect(dave!.lockedUntil!.getTime()).toBeGreaterThan(Date.now() + 9 * 60_000);
@@ -72,6 +74,8 @@ describe('the login form', () => {
     const page = await attempt('ghost-user', 'wrong-again-password');
     expect(page.status).toBe(429);
     expect(page.html).toContain('Too many failed attempts');
+    // The same wait as for a real account, so not even the header tells the two apart.
+    expect(page.headers.get('retry-after')).toBe('600');
   });
 
   it('tells a disabled user only when the password is right, and ends their refresh tokens', async () => {

@@ -3,6 +3,7 @@ import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { operator } from '../../gateway/context.ts';
 import { seedDemo } from '../../gateway/seed/demo.ts';
 import { registerApp, type RegisteredApp } from '../../apps-registry/register-app.ts';
+import { importUsers } from '../../gateway/accounts/import-users.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { unusedUrl } from './ports.ts';
 
@@ -39,4 +40,13 @@ export async function startTestGateway(label: string, env: Record<string, string
 
 export async function registerTestApp(gateway: Gateway, input: Record<string, unknown>): Promise<RegisteredApp> {
   return registerApp({ ...gateway.context(null), actor: operator('test') }, input);
+}
+
+/**
+ * People who only need to exist (a node refuses addresses nobody has): made at once, without passwords,
+ * in one unit (by default one of eng.campus.test's).
+ */
+export async function addPeople(gateway: Gateway, usernames: string[], unit = 'campus/eng/cs'): Promise<void> {
+  const rows = usernames.map((u) => `${u},${u},${u}@people.campus.test,${unit},student`);
+  await importUsers({ ...gateway.context(null), actor: operator('test') }, ['username,name,email,units,roles', ...rows].join('\n'));
 }

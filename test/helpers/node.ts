@@ -4,6 +4,7 @@ import { startNode, type DomainNode } from '../../im/main.ts';
 import { AtriumClient } from '../../im/sdk/client.ts';
 import { listDomains, updateDomain } from '../../gateway/domains/domains.ts';
 import { operator } from '../../gateway/context.ts';
+import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { registerTestApp, type TestGateway } from './gateway.ts';
 import { codeFlow, discover } from './rp.ts';
@@ -11,10 +12,15 @@ import type { BrowserAgent } from './browser-agent.ts';
 
 export type TestNode = DomainNode & { db: TestDatabase; stop(): Promise<void> };
 
-/** A domain node on a free port over its own database, registered at the gateway under its real URL. */
-export async function startTestNode(gateway: TestGateway, domain: string, env: Record<string, string> = {}): Promise<TestNode> {
+/**
+ * A domain node on a free port over its own database, registered at the gateway under its real URL and,
+ * unless `pinned: false`, with its keys pinned there: a node asks the gateway's directory (a signed
+ * request) whether an address exists before it opens a conversation with it.
+ */
+export async function startTestNode(gateway: TestGateway, domain: string, env: Record<string, string> = {}, options: { pinned?: boolean } = {}): Promise<TestNode> {
   const db = await createTestDatabase(domain.split('.')[0]!);
   const node = await startTestNodeOn(gateway, domain, db, env);
+  if (options.pinned !== false) await pinDomainKeys({ ...gateway.context(null), actor: operator('test') }, domain);
   return Object.assign(node, {
     db,
     async stop() {

@@ -72,22 +72,30 @@ describe('uploading and downloading', () => {
     expect((await download(carol, '..%2F..%2Fetc%2Fpasswd')).status).toBe(404);
   });
 
-  it('stops serving a recalled message\'s file to the members, unless another visible message still shares it', async () => {
+  it('takes a recalled message\'s file back from everyone, its uploader too, and deletes it from disk', async () => {
     const photo = await alice.upload(new TextEncoder().encode('sent by mistake'), 'wrong.txt', 'text/plain');
     const sent = await alice.send({ to: DAVE, text: 'oops', attachments: [photo.id] });
     expect((await download(dave, photo.id)).status).toBe(200);
+    const onDisk = `${eng.config.attachments.dir}/${photo.id}`;
+    expect(existsSync(onDisk)).toBe(true);
     await alice.recall(sent.messageId);
-    expect((await download(dave, photo.id)).status).toBe(404);
-    // The uploader keeps the file, and may share it again.
-    expect(await (await download(alice, photo.id)).text()).toBe('sent by mistake');
-    await alice.send({ to: DAVE, text: 'this one is right after all', attachments: [photo.id] });
-    expect((await download(dave, photo.id)).status).toBe(200);
+    for (const who of [dave, alice]) expect((await download(who, photo.id)).status).toBe(404);
+    await expect.poll(() => existsSync(onDisk)).toBe(false);
+    expect(await eng.models.Attachment.count({ where: { id: photo.id } })).toBe(0);
+    // What was taken back cannot be shared again.
+    await expect(alice.send({ to: DAVE, text: 'this one after all', attachments: [photo.id] })).rejects.toMatchObject({ code: 'forbidden' });
+  });
 
+  it('keeps a recalled message\'s file while another visible message still shares it', async () => {
     const plan = await alice.upload(new TextEncoder().encode('the plan'), 'plan.txt', 'text/plain');
     const first = await alice.send({ to: DAVE, text: 'the plan', attachments: [plan.id] });
-    await alice.send({ to: DAVE, text: 'the plan again, for the record', attachments: [plan.id] });
+    const again = await alice.send({ to: DAVE, text: 'the plan again, for the record', attachments: [plan.id] });
     await alice.recall(first.messageId);
     expect(await (await download(dave, plan.id)).text()).toBe('the plan');
+    // Once the last message sharing it is recalled too, it is gone.
+    await alice.recall(again.messageId);
+    expect((await download(dave, plan.id)).status).toBe(404);
+    await expect.poll(() => existsSync(`${eng.config.attachments.dir}/${plan.id}`)).toBe(false);
   });
 
   it('stores a safe file name and refuses one over 255 characters', async () => {

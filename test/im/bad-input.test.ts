@@ -50,6 +50,23 @@ describe('bad frames get an error frame and change nothing', () => {
     raw.socket.close();
   });
 
+  it('names a field a frame does not have, rather than dropping it, and stores nothing', async () => {
+    const raw = await authed(eng);
+    // A typo of conversationId, and a field of some other client's making.
+    raw.send({ v: 1, id: 'x1', type: 'send', clientMsgId: 'extra-field-01', to: 'dave@eng.campus.test', text: 'hi', conversationID: 'c', colour: 'red' });
+    const refused = await raw.next((f) => f.re === 'x1');
+    expect(refused).toMatchObject({ type: 'error', code: 'invalid_input', fields: { conversationID: 'unknown field', colour: 'unknown field' } });
+    expect(refused.message).toContain('conversationID');
+    expect(Object.keys(refused.fields as object).sort()).toEqual(['colour', 'conversationID']);
+    // Alongside a field that is invalid too, both are named.
+    raw.send({ v: 1, id: 'x2', type: 'ping', at: 1 });
+    expect(await raw.next((f) => f.re === 'x2')).toMatchObject({ code: 'invalid_input', fields: { at: 'unknown field' } });
+    raw.send({ v: 1, id: 'x3', type: 'read', conversationId: 'nope', seq: 1, upTo: 2 });
+    expect(await raw.next((f) => f.re === 'x3')).toMatchObject({ code: 'invalid_input', fields: { conversationId: expect.any(String), upTo: 'unknown field' } });
+    expect(await eng.models.Message.count({ where: { clientMsgId: 'extra-field-01' } })).toBe(0);
+    raw.socket.close();
+  });
+
   it('closes a socket that sends a frame far beyond the limit', async () => {
     const raw = await authed(eng);
     raw.sendRaw('x'.repeat(2048 * 4 + 10));
@@ -87,13 +104,41 @@ describe('bad frames get an error frame and change nothing', () => {
 });
 
 describe('abuse', () => {
-  it('rate-limits a flood, then disconnects the client that keeps going', async () => {
+  it('refuses the frames of a burst beyond the allowance, says when to send them again, and keeps the socket open', async () => {
     const raw = await authed(strict, 'bob');
-    for (let i = 0; i < 30; i++) raw.send({ v: 1, id: `fl${i}`, type: 'ping' });
-    // The refusal names the refused frame, so that its sender can retry it.
-    const refused = await raw.next((f) => f.code === 'rate_limited');
-    expect(refused.re).toMatch(/^fl\d+$/);
-    expect((await raw.closed).code).toBe(4429);
+    let closed = false;
+    void raw.closed.then(() => (closed = true));
+    // Three bursts, each far beyond the allowance (5 a second here), each sent again after the pause named:
+    // more refused frames than ABUSE_STRIKES (4), but three runs of them.
+    for (const burst of ['a', 'b', 'c']) {
+      for (let i = 0; i < 30; i++) raw.send({ v: 1, id: `${burst}${i}`, type: 'ping' });
+      const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => raw.next((f) => f.re === `${burst}${i}`)));
+      expect(answers.filter((f) => f.type === 'pong')).toHaveLength(5);
+      const refused = answers.filter((f) => f.type === 'error');
+      expect(refused).toHaveLength(25);
+      // The refusal names the refused frame, so that its sender can retry it, and says when.
+      expect(refused.every((f) => f.code === 'rate_limited' && typeof f.retryAfterMs === 'number')).toBe(true);
+      const retryAfterMs = Math.max(...refused.map((f) => f.retryAfterMs as number));
+      expect(retryAfterMs).toBeGreaterThan(0);
+      expect(retryAfterMs).toBeLessThanOrEqual(1000);
+      await new Promise((resolve) => setTimeout(resolve, retryAfterMs));
+      for (let i = 0; i < 5; i++) raw.send({ v: 1, id: `${burst}-again-${i}`, type: 'ping' });
+      for (let i = 0; i < 5; i++) expect(await raw.next((f) => f.re === `${burst}-again-${i}`)).toMatchObject({ type: 'pong' });
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    expect(closed).toBe(false);
+    raw.socket.close();
+  });
+
+  it('disconnects a client that keeps sending too fast', async () => {
+    const raw = await authed(strict, 'bob');
+    let i = 0;
+    const flood = setInterval(() => raw.socket.readyState === raw.socket.OPEN && raw.send({ v: 1, id: `fl${i++}`, type: 'ping' }), 5);
+    try {
+      expect((await raw.closed).code).toBe(4429);
+    } finally {
+      clearInterval(flood);
+    }
   });
 
   it('disconnects a client that keeps sending garbage', async () => {

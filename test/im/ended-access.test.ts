@@ -10,6 +10,7 @@ import { createUser } from '../../gateway/accounts/create-user.ts';
 import { resetPassword, updateUser } from '../../gateway/accounts/update-user.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { AtriumClient } from '../../im/sdk/client.ts';
 
 let gateway: TestGateway;
 let eng: TestNode;
@@ -95,6 +96,11 @@ describe('disabling a person', () => {
     await updateUser(ops(), 'erin', { status: 'active' });
     await expect(who.tokenFor(eng.url)).rejects.toMatchObject({ error: 'invalid_grant' });
     await expectRefusedAsEnded(eng, tokens.eng);
+
+    // An SDK left with the ended token stops trying after a few attempts instead of reconnecting for ever.
+    const sdk = new AtriumClient({ url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`, token: () => tokens.eng, backoff: { initialMs: 20, maxMs: 40 } });
+    await expect(sdk.connect()).rejects.toMatchObject({ code: 'token_revoked' });
+    sdk.close();
   });
 });
 

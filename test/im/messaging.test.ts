@@ -83,6 +83,28 @@ describe('direct messages on one domain', () => {
     alice.close();
   });
 
+  it('answers a send over HTTP with what a socket ack carries, its retry too', async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const conversation = await alice.openDirect('dave@eng.campus.test');
+    const viaSocket = await alice.request('send', { conversationId: conversation.id, clientMsgId: 'shape-socket-01', text: 'by socket' });
+    const { v: _v, type: _type, re: _re, ...ack } = viaSocket;
+    const post = async () => {
+      const response = await fetch(`${eng.localUrl}/api/v1/conversations/${conversation.id}/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await alice.login.tokenFor(eng.url)}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ clientMsgId: 'shape-http-0001', text: 'by HTTP' }),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const first = await post();
+    expect(first.status).toBe(201);
+    expect(Object.keys(first.body).sort()).toEqual(Object.keys(ack).sort());
+    expect(first.body).toMatchObject({ conversationId: conversation.id, clientMsgId: 'shape-http-0001', seq: Number(ack.seq) + 1, duplicate: false });
+    const again = await post();
+    expect(again).toEqual({ status: 200, body: { ...first.body, duplicate: true } });
+    alice.close();
+  });
+
   it('keeps a gap-free sequence under concurrent senders', async () => {
     const alice = await connectAs(gateway, eng, 'alice');
     const dave = await connectAs(gateway, eng, 'dave');

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, login, portalClient, startTestNodeOn } from '../helpers/node.ts';
+import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { formWithAction } from '../helpers/browser-agent.ts';
 import { freePort } from '../helpers/federation.ts';
@@ -31,6 +32,8 @@ beforeAll(async () => {
   a = await startTestNodeOn(gateway, 'eng.campus.test', db, { ...shared, NODE_PORT: String(port) });
   b = await startTestNodeOn(gateway, 'eng.campus.test', db, shared);
   await updateDomain({ ...gateway.context(null), actor: operator('test') }, 'eng.campus.test', { url: shared.NODE_PUBLIC_URL });
+  // The domain's processes ask the gateway's directory (signed) whether addresses exist.
+  await pinDomainKeys({ ...gateway.context(null), actor: operator('test') }, 'eng.campus.test');
 });
 afterAll(async () => {
   await a?.close();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
+import { addPeople } from '../helpers/gateway.ts';
 import { chromiumMissing, launchChromium, openConversation, ownMessage, PHONE, send, signInToPortal, startDirect, statusOf, type Person } from './browser.ts';
 
 let campus: Campus;
@@ -96,10 +97,12 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await mine.locator('.bubble').focus();
     const recall = mine.getByRole('button', { name: 'Recall' });
     const box = (await recall.boundingBox())!;
+    // Her other device is online before the press: a press holds redraws back for a second at most, and
+    // signing in within it (over 1 s on a busy machine) let the redraw through before the release.
+    const laptop = await connectAs(campus.gateway, campus.nodes.eng, 'alice');
     await a.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await a.mouse.down();
     // Meanwhile her other device edits the message: the change arrives while the button is held.
-    const laptop = await connectAs(campus.gateway, campus.nodes.eng, 'alice');
     try {
       await laptop.edit(id, 'Typo fixed');
       await expect.poll(() => b.locator('.message', { hasText: 'Typo fixed' }).count(), { timeout: 10_000 }).toBe(1);
@@ -245,7 +248,10 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     // Carol makes it: the conversation list then has no second item naming Dave, whom later tests open.
     const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
     try {
-      const students = Array.from({ length: 20 }, (_, i) => `student-${String(i).padStart(2, '0')}@eng.campus.test`);
+      const usernames = Array.from({ length: 20 }, (_, i) => `student-${String(i).padStart(2, '0')}`);
+      // Nobody opens a conversation with an address nobody has: these people exist (without passwords).
+      await addPeople(campus.gateway, [...usernames, 'late-1', 'late-2', 'late-3']);
+      const students = usernames.map((u) => `${u}@eng.campus.test`);
       const lookups: string[] = [];
       const record = (r: { url(): string }) => void (r.url().includes('/api/v1/directory') && lookups.push(r.url()));
       a.on('request', record);
@@ -279,7 +285,9 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   it('tells the node a message reached it in a small group, and in a group of over 100 members only when read', { timeout: 60_000 }, async () => {
     const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
     try {
-      const crowd = Array.from({ length: 101 }, (_, i) => `hall-${String(i).padStart(3, '0')}@eng.campus.test`);
+      const hall = Array.from({ length: 101 }, (_, i) => `hall-${String(i).padStart(3, '0')}`);
+      await addPeople(campus.gateway, hall);
+      const crowd = hall.map((u) => `${u}@eng.campus.test`);
       const big = await carol.createGroup('Main hall', ['alice@eng.campus.test', ...crowd]);
       const small = await carol.createGroup('Lab pair', ['alice@eng.campus.test']);
       await expect.poll(() => alice.page.locator('.conversation-item', { hasText: 'Lab pair' }).count(), { timeout: 10_000 }).toBe(1);

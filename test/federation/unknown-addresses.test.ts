@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
+import { openRaw } from '../helpers/raw-socket.ts';
+import { directIdentity } from '../../im/conversations/open-direct.ts';
+import { signRequest } from '../../im/federation/signature.ts';
+import type { DomainNode } from '../../im/main.ts';
+import { operator } from '../../gateway/context.ts';
+import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.ts';
+
+/** A server-to-server POST straight at a node, signed by the `from` node's own key. */
+async function signedPost(from: DomainNode, to: DomainNode, path: string, payload: unknown) {
+  const body = JSON.stringify(payload);
+  const headers = signRequest(await from.federation.keysDocumentSigner(), { method: 'POST', path, origin: from.domain, destination: to.domain, body });
+  const response = await fetch(`${to.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+const DAVE = 'dave@eng.campus.test';
+const BOB = 'bob@arts.campus.test';
+const NOBODY_ENG = 'nobody@eng.campus.test';
+const NOBODY_ARTS = 'nobody@arts.campus.test';
+
+let campus: Campus;
+let as: ReturnType<typeof campusPeople>;
+type Device = Awaited<ReturnType<typeof as>>;
+let alice: Device;
+
+const conversations = () => campus.nodes.eng.models.Conversation.count();
+
+beforeAll(async () => {
+  campus = await startCampus('fed-unknown');
+  as = campusPeople(campus);
+  alice = await as('alice', 'eng');
+});
+afterAll(async () => {
+  alice?.close();
+  await campus?.stop();
+});
+
+describe('addresses nobody has', () => {
+  it('refuses a message to an unknown person of this domain, naming the address, and opens no conversation', async () => {
+    const before = await conversations();
+    await expect(alice.send({ to: NOBODY_ENG, text: 'hello?' })).rejects.toMatchObject({ code: 'unknown_address', fields: { to: expect.stringContaining(NOBODY_ENG) } });
+    await expect(alice.openDirect(NOBODY_ENG)).rejects.toMatchObject({ code: 'unknown_address', fields: { peer: expect.stringContaining(NOBODY_ENG) } });
+    expect(await conversations()).toBe(before);
+    expect((await alice.conversations()).flatMap((c) => c.members.map((m) => m.address))).not.toContain(NOBODY_ENG);
+
+    // The same over a bare socket: an error, never an ack.
+    const raw = await openRaw(campus.nodes.eng.localUrl, ['atrium.v1', `atrium.token.${await alice.login.tokenFor(campus.nodes.eng.url)}`]);
+    await raw.next((f) => f.type === 'ready');
+    raw.send({ v: 1, id: 's1', type: 'send', clientMsgId: 'to-nobody-0001', to: NOBODY_ENG, text: 'hello?' });
+    expect(await raw.next((f) => f.re === 's1')).toMatchObject({ type: 'error', code: 'unknown_address' });
+    raw.socket.close();
+
+    // Someone who exists is written to as before.
+    expect((await alice.send({ to: DAVE, text: 'hello Dave' })).seq).toBe(1);
+  });
+
+  it('asks the other domain\'s node about its addresses, and refuses the ones it does not know', async () => {
+    const before = await conversations();
+    await expect(alice.send({ to: NOBODY_ARTS, text: 'hello?' })).rejects.toMatchObject({ code: 'unknown_address', fields: { to: expect.stringContaining(NOBODY_ARTS) } });
+    expect(await conversations()).toBe(before);
+    expect(await campus.nodes.arts.models.Conversation.count()).toBe(0);
+    const ack = await alice.send({ to: BOB, text: 'hello Bob' });
+    expect(ack.seq).toBe(1);
+  });
+
+  it('refuses a group or an invite naming unknown people of any domain, creating and changing nothing', async () => {
+    const before = await conversations();
+    const refusal = alice.createGroup('Ghost club', [DAVE, NOBODY_ENG, BOB, NOBODY_ARTS]);
+    await expect(refusal).rejects.toMatchObject({ code: 'unknown_address' });
+    const { message, fields } = (await refusal.catch((e: unknown) => e)) as { message: string; fields: { members: string } };
+    for (const named of [message, fields.members]) {
+      expect(named).toContain(NOBODY_ENG);
+      expect(named).toContain(NOBODY_ARTS);
+      expect(named).not.toContain(DAVE);
+      expect(named).not.toContain(BOB);
+    }
+    expect(await conversations()).toBe(before);
+
+    const group = await alice.createGroup('Real club', [DAVE, BOB]);
+    await expect(alice.invite(group.id, ['ghost@arts.campus.test'])).rejects.toMatchObject({ code: 'unknown_address', fields: { members: expect.stringContaining('ghost@arts.campus.test') } });
+    const members = await campus.nodes.eng.models.Member.findAll({ where: { conversationId: group.id } });
+    expect(members.map((m) => m.address).sort()).toEqual(['alice@eng.campus.test', BOB, DAVE]);
+    expect((await alice.history(group.id)).messages.map((m) => m.event)).toEqual(['group.created']);
+  });
+
+  it('answers another node which of its own addresses nobody has, and refuses a submission to one of them', async () => {
+    const { eng, arts } = campus.nodes;
+    expect(await signedPost(eng, arts, '/federation/v1/addresses', { addresses: [BOB, NOBODY_ARTS] })).toEqual({ status: 200, body: { unknown: [NOBODY_ARTS] } });
+    const foreign = await signedPost(eng, arts, '/federation/v1/addresses', { addresses: [DAVE] });
+    expect(foreign).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+
+    // A node that sends without asking first: the home refuses to open the conversation.
+    const peer = 'aaron-nobody@eng.campus.test';
+    const { id } = directIdentity(BOB, peer);
+    const submitted = await signedPost(arts, eng, '/federation/v1/submit', { conversationId: id, sender: BOB, clientMsgId: 'unasked-0001', kind: 'text', body: JSON.stringify({ text: 'hi' }), peer });
+    expect(submitted).toMatchObject({ status: 422, body: { error: { code: 'unknown_address' } } });
+    expect(await eng.models.Conversation.count({ where: { id } })).toBe(0);
+  });
+
+  it('opens nothing, and says to pin its keys, while the gateway does not know the node\'s key', async () => {
+    const ctx = { ...campus.gateway.context(null), actor: operator('test') };
+    await unpinDomain(ctx, 'eng.campus.test');
+    try {
+      const before = await conversations();
+      await expect(alice.send({ to: 'eng-admin@eng.campus.test', text: 'hello Enzo' })).rejects.toMatchObject({
+        code: 'directory_unavailable',
+        message: expect.stringContaining('atrium domains pin eng.campus.test'),
+      });
+      expect(await conversations()).toBe(before);
+    } finally {
+      await pinDomainKeys(ctx, 'eng.campus.test');
+    }
+    expect((await alice.send({ to: 'eng-admin@eng.campus.test', text: 'hello Enzo' })).seq).toBe(1);
+  });
+
+  it('refuses with a retryable error, and opens nothing, while the other domain cannot confirm an address', async () => {
+    await campus.stopNode('law');
+    const before = await conversations();
+    await expect(alice.send({ to: 'lena@law.campus.test', text: 'hello Lena' })).rejects.toMatchObject({ code: 'federation_unavailable' });
+    await expect(alice.createGroup('Moot court', ['lena@law.campus.test'])).rejects.toMatchObject({ code: 'federation_unavailable' });
+    expect(await conversations()).toBe(before);
+    await campus.restartNode('law');
+    await expect.poll(async () => (await alice.send({ to: 'lena@law.campus.test', text: 'hello Lena' }).catch((e: { code: string }) => e)), { timeout: 15_000 }).toMatchObject({ seq: 1 });
+  });
+});
