@@ -28,6 +28,15 @@ const schema = z.object({
   SESSION_TTL_HOURS: envPositiveInt.default(12),
   KEYS_RELOAD_SECONDS: envPositiveInt.default(30),
   PIN_REFRESH_SECONDS: envPositiveInt.default(300),
+  SMTP_URL: z
+    .string()
+    .url({ message: 'expected smtp://user:password@host:587 or smtps://user:password@host:465' })
+    .refine((v) => /^smtps?:\/\//.test(v), { message: 'expected an smtp:// or smtps:// URL' })
+    .optional(),
+  MAIL_FROM: z.string().regex(/^[^\r\n]*<?[^\s@<>]+@[^\s@<>]+>?$/, { message: 'expected an address such as "Atrium <no-reply@campus.example>"' }).optional(),
+  PASSWORD_RESET_TTL_MINUTES: envPositiveInt.default(30),
+  PASSWORD_RESET_IP_LIMIT: envPositiveInt.default(10),
+  PASSWORD_RESET_ACCOUNT_LIMIT: envPositiveInt.default(3),
 });
 
 export type GatewayConfig = {
@@ -48,6 +57,10 @@ export type GatewayConfig = {
   keysReloadSeconds: number;
   /** How often pinned domain keys are re-read, to follow the nodes' own rotations. */
   pinRefreshSeconds: number;
+  /** Where mail goes; without `smtpUrl` it is written to the log (outside production only). */
+  mail: { smtpUrl: string | undefined; from: string };
+  /** "Forgot password": link lifetime, and requests allowed per client address and per account each hour. */
+  passwordReset: { ttlMinutes: number; ipLimit: number; accountLimit: number };
 };
 
 export function loadGatewayConfig(env: Env): GatewayConfig {
@@ -61,6 +74,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     if (!v.ATRIUM_ISSUER) problems.push('ATRIUM_ISSUER: required in production (the public https URL of the gateway)');
     else if (!v.ATRIUM_ISSUER.startsWith('https://')) problems.push('ATRIUM_ISSUER: must be an https:// URL in production');
   }
+  if (v.SMTP_URL && !v.MAIL_FROM) problems.push('MAIL_FROM: required when SMTP_URL is set (the sender of password-reset mail)');
   if (problems.length > 0) throw new ConfigError(problems);
   const dev = production ? undefined : developmentSecrets(dataDir, Boolean(v.ATRIUM_SECRET_KEY && v.ATRIUM_COOKIE_KEYS));
   return {
@@ -84,6 +98,12 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     sessionTtlHours: v.SESSION_TTL_HOURS,
     keysReloadSeconds: v.KEYS_RELOAD_SECONDS,
     pinRefreshSeconds: v.PIN_REFRESH_SECONDS,
+    mail: { smtpUrl: v.SMTP_URL, from: v.MAIL_FROM ?? 'Atrium <no-reply@localhost>' },
+    passwordReset: {
+      ttlMinutes: v.PASSWORD_RESET_TTL_MINUTES,
+      ipLimit: v.PASSWORD_RESET_IP_LIMIT,
+      accountLimit: v.PASSWORD_RESET_ACCOUNT_LIMIT,
+    },
   };
 }
 

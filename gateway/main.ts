@@ -34,6 +34,11 @@ import { endedAccessRoutes } from './federation/ended-access-routes.ts';
 import { refreshPins } from './federation/refresh-pins.ts';
 import { appRegistryRoutes } from '../apps-registry/routes.ts';
 import { callbackSecretSealer } from '../apps-registry/secrets.ts';
+import { localAccountsOnly } from './recovery/directory-reset.ts';
+import { logMailer, smtpMailer, type Mailer } from './recovery/mailer.ts';
+import type { RecoveryDeps } from './recovery/request-reset.ts';
+import { recoveryRoutes } from './recovery/routes.ts';
+import { sweepPasswordResets } from './recovery/sweep-resets.ts';
 
 export type Gateway = {
   issuer: string;
@@ -130,7 +135,20 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
     identifierLimiter: createDatabaseRateLimiter({ sequelize, name: 'login-identifier', limit: config.login.maxFailures, windowSeconds: config.login.lockoutMinutes * 60 }),
   };
 
+  const mailer = mailerFor(config, logger);
+  const recovery: RecoveryDeps | null = mailer && {
+    issuer,
+    mailer,
+    ttlMinutes: config.passwordReset.ttlMinutes,
+    ipLimiter: createDatabaseRateLimiter({ sequelize, name: 'password-reset-ip', limit: config.passwordReset.ipLimit, windowSeconds: 3600 }),
+    accountLimiter: createDatabaseRateLimiter({ sequelize, name: 'password-reset-account', limit: config.passwordReset.accountLimit, windowSeconds: 3600 }),
+    directoryResetPage: localAccountsOnly,
+    logger,
+  };
+
   const app = express();
+  // The login page links to "forgot password" only where a mail can reach the person.
+  app.locals.passwordRecovery = Boolean(recovery);
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
   app.engine('.hbs', views.engine);
@@ -145,6 +163,7 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
   app.use(endedAccessRoutes((req) => context(req), keepSeconds));
   app.use(appRegistryRoutes({ context, provider: () => provider, secrets: callbackSecretSealer(config.secretKey) }));
   const totp = totpDeps(config.secretKey, issuer);
+  app.use(recoveryRoutes({ context, csrf, recovery }));
   app.use(interactionRoutes({ provider: () => provider, context, csrf, loginPolicy, totp }));
   app.use(
     '/admin',
@@ -162,6 +181,7 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
     setInterval(() => void reloadKeys().catch((err) => logger.error({ err }, 'key reload failed')), config.keysReloadSeconds * 1000),
     setInterval(() => void sweepExpiredPayloads(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
     setInterval(() => void sweepEndedAccess(context(null), keepSeconds).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
+    setInterval(() => void sweepPasswordResets(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
     setInterval(() => void refreshPins(context(null), logger), config.pinRefreshSeconds * 1000),
   ];
   for (const t of timers) t.unref();
@@ -182,11 +202,25 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
     async close() {
       for (const t of timers) clearInterval(t);
       await endedAccess.stop();
+      mailer?.close();
       // Requests already read are answered (for up to 5 s) before the database goes.
       await http.close(5_000);
       await sequelize.close();
     },
   };
+}
+
+/**
+ * SMTP when configured; otherwise, outside production, the log (the demo shows the mail there). A
+ * production gateway without SMTP offers no recovery by mail, since its log would hold working links.
+ */
+function mailerFor(config: GatewayConfig, logger: Logger): Mailer | null {
+  if (config.mail.smtpUrl) return smtpMailer(config.mail.smtpUrl, config.mail.from);
+  if (config.mode === 'production') {
+    logger.warn('SMTP_URL is not set: "forgot password" is off (set SMTP_URL and MAIL_FROM to offer it)');
+    return null;
+  }
+  return logMailer(logger);
 }
 
 async function assertMigrated(sequelize: Sequelize): Promise<void> {

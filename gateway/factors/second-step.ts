@@ -19,7 +19,7 @@ export async function verifySecondFactor(ctx: GatewayContext, deps: TotpDeps, us
     await audit(ctx, { action: 'login.second_factor', target: user.username, outcome: 'failure', details: { reason } });
     return error;
   };
-  if (user.lockedUntil && user.lockedUntil > new Date()) throw await fail(new AccountLockedError(), 'locked');
+  if (user.lockedUntil && user.lockedUntil > new Date()) throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
 
   const trimmed = code.trim().slice(0, 64);
   let method: 'totp' | 'recovery_code' | null = null;
@@ -27,7 +27,7 @@ export async function verifySecondFactor(ctx: GatewayContext, deps: TotpDeps, us
   else if (looksLikeRecoveryCode(trimmed) && (await useRecoveryCode(ctx, user.id, trimmed))) method = 'recovery_code';
   if (!method) {
     const locked = await countFailure(ctx, user, policy);
-    throw await fail(locked ? new AccountLockedError() : new InvalidCodeError(), 'wrong_code');
+    throw await fail(locked ? new AccountLockedError(policy.lockoutMinutes * 60) : new InvalidCodeError(), 'wrong_code');
   }
   user.failedLogins = 0;
   await user.save();

@@ -142,6 +142,15 @@ export class FederationProxy extends Model<InferAttributes<FederationProxy>, Inf
   declare createdAt: Date;
 }
 
+/** A "forgot password" link: only the SHA-256 of its random token is kept; usable once, until `expiresAt`. */
+export class PasswordReset extends Model<InferAttributes<PasswordReset>, InferCreationAttributes<PasswordReset>> {
+  declare tokenHash: string;
+  declare userId: string;
+  declare createdAt: Date;
+  declare expiresAt: Date;
+  declare usedAt: CreationOptional<Date | null>;
+}
+
 export type GatewayModels = {
   OrgUnit: typeof OrgUnit;
   User: typeof User;
@@ -156,6 +165,7 @@ export type GatewayModels = {
   App: typeof App;
   FederationPair: typeof FederationPair;
   FederationProxy: typeof FederationProxy;
+  PasswordReset: typeof PasswordReset;
 } & FactorModels;
 
 const timestamps = { createdAt: DataTypes.DATE(3), updatedAt: DataTypes.DATE(3) };
@@ -191,6 +201,7 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
   const AppModel = fresh(App);
   const FederationPairModel = fresh(FederationPair);
   const FederationProxyModel = fresh(FederationProxy);
+  const PasswordResetModel = fresh(PasswordReset);
 
   OrgUnitModel.init(
     {
@@ -364,7 +375,19 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
     { ...options(sequelize, 'federation_proxies'), timestamps: false },
   );
 
+  PasswordResetModel.init(
+    {
+      tokenHash: { type: DataTypes.STRING(64), primaryKey: true },
+      userId: { type: DataTypes.STRING(36), allowNull: false },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+      expiresAt: { type: DataTypes.DATE(3), allowNull: false },
+      usedAt: { type: DataTypes.DATE(3), allowNull: true },
+    },
+    { ...options(sequelize, 'password_resets'), timestamps: false },
+  );
+
   return {
+    PasswordReset: PasswordResetModel,
     FederationPair: FederationPairModel,
     FederationProxy: FederationProxyModel,
     OrgUnit: OrgUnitModel,

@@ -1,0 +1,111 @@
+import { Op } from 'sequelize';
+import { z } from 'zod';
+import { RateLimitedError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { RateLimiter } from '../../core/rate-limit.ts';
+import { parseInput } from '../../core/validate.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import type { User } from '../models/index.ts';
+import { inTransaction } from '../transaction.ts';
+import type { DirectoryResetPage } from './directory-reset.ts';
+import type { Mail, Mailer } from './mailer.ts';
+import { newResetToken } from './reset-tokens.ts';
+
+export type RecoveryDeps = {
+  /** The gateway's public URL; links in mails start with it. */
+  issuer: string;
+  mailer: Mailer;
+  ttlMinutes: number;
+  /** Requests per client address, whatever they name. */
+  ipLimiter: RateLimiter;
+  /** Mails per account, so nobody can flood a person's inbox from many addresses. */
+  accountLimiter: RateLimiter;
+  directoryResetPage: DirectoryResetPage;
+  logger: Logger;
+};
+
+const requestSchema = z.object({
+  identifier: z.string().trim().toLowerCase().min(1, { message: 'enter your username or email' }).max(254, { message: 'at most 254 characters' }),
+});
+
+/**
+ * "Forgot password", first step: checks the form and the client address's allowance, nothing about the
+ * account. The caller answers right after it, the same page whatever was entered; `mailResetLink` then
+ * does everything that depends on the account, after the answer, so neither the page nor its timing
+ * tells whether a name or address exists.
+ */
+export async function admitResetRequest(ctx: GatewayContext, deps: RecoveryDeps, input: unknown): Promise<{ identifier: string }> {
+  const { identifier } = parseInput(requestSchema, input);
+  const byIp = await deps.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
+  if (!byIp.allowed) {
+    await audit(ctx, { action: 'password_reset.request', target: identifier, outcome: 'failure', details: { reason: 'ip_rate_limited' } });
+    throw new RateLimitedError(byIp.retryAfterSeconds, 'Too many password reset requests from your network; try again later.');
+  }
+  return { identifier };
+}
+
+/**
+ * Second step: mails the person a single-use link that expires, unless the name is unknown, the account
+ * was mailed too often this hour or is disabled (each audited, none told to the asker). A directory
+ * person is mailed the directory's own reset page instead.
+ */
+export async function mailResetLink(ctx: GatewayContext, deps: RecoveryDeps, identifier: string): Promise<void> {
+  const refuse = (reason: string, target = identifier) => audit(ctx, { action: 'password_reset.request', target, outcome: 'failure', details: { reason } });
+  const user = await ctx.models.User.findOne({ where: { [Op.or]: [{ username: identifier }, { email: identifier }] } });
+  const byAccount = await deps.accountLimiter.hit(user ? `user:${user.id}` : `name:${identifier}`);
+  if (!user) return refuse('unknown_account');
+  if (!byAccount.allowed) return refuse('account_rate_limited', user.username);
+  if (user.status !== 'active') return refuse('disabled', user.username);
+
+  const directoryPage = await deps.directoryResetPage(user);
+  if (directoryPage) {
+    await audit(ctx, { action: 'password_reset.request', target: user.username, details: { directory: directoryPage } });
+    return deps.mailer.send(directoryMail(user, directoryPage));
+  }
+
+  const { token, tokenHash } = newResetToken();
+  const now = new Date();
+  const expiresAt = new Date(now.getTime() + deps.ttlMinutes * 60_000);
+  await inTransaction(ctx, async (ctx) => {
+    await ctx.models.PasswordReset.create({ tokenHash, userId: user.id, createdAt: now, expiresAt }, { transaction: ctx.tx });
+    await audit(ctx, { action: 'password_reset.request', target: user.username, details: { expiresAt: expiresAt.toISOString() } });
+  });
+  await deps.mailer.send(resetMail(user, `${deps.issuer}/password/reset/${token}`, deps.ttlMinutes));
+}
+
+function resetMail(user: User, link: string, ttlMinutes: number): Mail {
+  return {
+    to: user.email,
+    subject: 'Reset your Atrium password',
+    text: [
+      `Hello ${user.displayName},`,
+      '',
+      `someone (hopefully you) asked to reset the password of the Atrium account "${user.username}".`,
+      `Open this link within ${ttlMinutes} minutes to choose a new password:`,
+      '',
+      link,
+      '',
+      'The link works once. Setting a new password signs you out everywhere.',
+      'If you did not ask for this, ignore this mail: your password stays as it is.',
+      '',
+    ].join('\n'),
+  };
+}
+
+function directoryMail(user: User, page: string): Mail {
+  return {
+    to: user.email,
+    subject: 'Resetting your Atrium password',
+    text: [
+      `Hello ${user.displayName},`,
+      '',
+      `someone (hopefully you) asked to reset the password of the Atrium account "${user.username}".`,
+      'Your password is the one of your campus directory account; Atrium cannot change it.',
+      'Reset it on the directory\'s own page:',
+      '',
+      page,
+      '',
+    ].join('\n'),
+  };
+}

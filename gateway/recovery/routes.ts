@@ -1,0 +1,94 @@
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { RateLimitedError, ValidationError } from '../../core/errors.ts';
+import type { GatewayContext } from '../context.ts';
+import type { Csrf } from '../http/csrf.ts';
+import { completePasswordReset, openResetLink } from './complete-reset.ts';
+import { ResetLinkError } from './errors.ts';
+import { admitResetRequest, mailResetLink, type RecoveryDeps } from './request-reset.ts';
+
+export type RecoveryRouteDeps = {
+  context: (req: Request) => GatewayContext;
+  csrf: Csrf;
+  /** Null when mail cannot be sent (production without SMTP_URL): the pages say to ask an administrator. */
+  recovery: RecoveryDeps | null;
+};
+
+const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 });
+
+// The token is in the reset page's URL: no Referer may carry it elsewhere, and no cache may keep the page.
+const privatePage: RequestHandler = (_req, res, next) => {
+  res.set({ 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' });
+  next();
+};
+
+/** "Forgot password" for local accounts: ask for a link by mail, then choose a new password through it. */
+export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
+  const router = Router();
+
+  router.get('/password/forgot', (req, res) => {
+    res.render('password-forgot', { title: 'Forgot password', csrf: deps.csrf.token(req, res), unavailable: !deps.recovery });
+  });
+
+  router.post('/password/forgot', form, deps.csrf.check, async (req, res, next) => {
+    const recovery = deps.recovery;
+    if (!recovery) return res.status(404).render('password-forgot', { title: 'Forgot password', unavailable: true });
+    const identifier = (req.body as Record<string, unknown>).identifier;
+    try {
+      const admitted = await admitResetRequest(deps.context(req), recovery, { identifier });
+      res.render('password-forgot-sent', { title: 'Check your mail', ttlMinutes: recovery.ttlMinutes });
+      // After the answer: whatever depends on the account (lookup, limits, link, mail) cannot be timed.
+      mailResetLink(deps.context(req), recovery, admitted.identifier).catch((err: unknown) =>
+        recovery.logger.error({ err }, 'a password reset request failed after its answer'),
+      );
+    } catch (error) {
+      if (!(error instanceof ValidationError || error instanceof RateLimitedError)) return next(error);
+      if (error instanceof RateLimitedError) res.set('Retry-After', String(error.retryAfterSeconds));
+      res.status(error.status).render('password-forgot', {
+        title: 'Forgot password',
+        csrf: deps.csrf.token(req, res),
+        identifier: typeof identifier === 'string' ? identifier : '',
+        error: error instanceof ValidationError ? 'Enter your username or email.' : error.message,
+      });
+    }
+  });
+
+  router.get('/password/reset/:token', privatePage, async (req, res, next) => {
+    try {
+      const { user } = await openResetLink(deps.context(req), String(req.params.token));
+      renderResetForm(req, res, { token: String(req.params.token), username: user.username });
+    } catch (error) {
+      if (error instanceof ResetLinkError) return refused(res, error);
+      next(error);
+    }
+  });
+
+  router.post('/password/reset/:token', privatePage, form, deps.csrf.check, async (req, res, next) => {
+    const token = String(req.params.token);
+    const body = req.body as Record<string, unknown>;
+    try {
+      await completePasswordReset(deps.context(req), token, { password: body.password, confirmation: body.confirmation });
+      res.render('password-reset-done', { title: 'Password changed' });
+    } catch (error) {
+      if (error instanceof ResetLinkError) return refused(res, error);
+      if (!(error instanceof ValidationError)) return next(error);
+      try {
+        const { user } = await openResetLink(deps.context(req), token);
+        res.status(400);
+        renderResetForm(req, res, { token, username: user.username, error: error.message, fields: error.fields });
+      } catch (again) {
+        if (again instanceof ResetLinkError) return refused(res, again);
+        next(again);
+      }
+    }
+  });
+
+  function renderResetForm(req: Request, res: Response, view: { token: string; username: string; error?: string; fields?: Record<string, string> }) {
+    res.render('password-reset', { title: 'Choose a new password', csrf: deps.csrf.token(req, res), ...view });
+  }
+
+  return router;
+}
+
+function refused(res: Response, error: ResetLinkError): void {
+  res.status(error.status).render('password-reset-refused', { title: 'Link not usable', message: error.message });
+}

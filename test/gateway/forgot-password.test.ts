@@ -1,0 +1,260 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserAgent, formWithAction, type Page } from '../helpers/browser-agent.ts';
+import { ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { login } from '../helpers/node.ts';
+import { codeFlow } from '../helpers/rp.ts';
+import { portalClient } from '../helpers/node.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { operator } from '../../gateway/context.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { loadGatewayConfig } from '../../gateway/config.ts';
+import { admitResetRequest, mailResetLink, type RecoveryDeps } from '../../gateway/recovery/request-reset.ts';
+import { smtpMailer } from '../../gateway/recovery/mailer.ts';
+import { createRateLimiter } from '../../core/rate-limit.ts';
+import { createLogger } from '../../core/logger.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { sweepPasswordResets } from '../../gateway/recovery/sweep-resets.ts';
+
+let gateway: TestGateway;
+let mailbox: Mailbox;
+let lastIp = 0;
+
+const url = (path: string) => `${gateway.issuer}${path}`;
+/** Each test asks from addresses of its own (the gateway trusts X-Forwarded-For here), so IP limits stay apart. */
+const newIp = () => `203.0.113.${++lastIp}`;
+
+async function seedUser(username: string) {
+  return createUser(
+    { ...gateway.context(null), actor: operator('test') },
+    { username, displayName: `Test ${username}`, email: `${username}@campus.test`, password: DEMO_PASSWORD, units: ['campus/eng/cs'], roles: ['student'] },
+  );
+}
+
+/** Fills in "forgot password" as a browser would, from the given client address. */
+async function askForLink(identifier: string, ip = newIp(), agent = new BrowserAgent()): Promise<Page> {
+  const page = await agent.navigate(url('/password/forgot'));
+  const form = formWithAction(page, '/password/forgot');
+  const response = await agent.request(url('/password/forgot'), {
+    method: 'POST',
+    body: new URLSearchParams({ ...form.fields, identifier }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+  });
+  return { url: url('/password/forgot'), status: response.status, html: await response.text(), headers: response.headers };
+}
+
+async function choosePassword(link: string, password: string, confirmation = password, agent = new BrowserAgent()): Promise<Page> {
+  const page = await agent.navigate(link);
+  if (page.status !== 200) {
+    // The link is refused already: post anyway, with a valid form token, to show a post changes nothing.
+    const forgot = await agent.navigate(url('/password/forgot'));
+    const csrf = formWithAction(forgot, '/password/forgot').fields._csrf!;
+    return agent.navigate(link, { method: 'POST', body: new URLSearchParams({ _csrf: csrf, password, confirmation }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  }
+  return agent.submit(page, formWithAction(page, '/password/reset/'), { password, confirmation });
+}
+
+const passwordHashOf = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!.passwordHash;
+const auditOf = (action: string, target: string) => gateway.models.AuditEvent.findAll({ where: { action, target }, order: [['id', 'ASC']] });
+
+beforeAll(async () => {
+  mailbox = await startMailbox();
+  gateway = await startTestGateway('forgot-pw', {
+    SMTP_URL: mailbox.url,
+    MAIL_FROM: 'Atrium <no-reply@campus.test>',
+    ATRIUM_TRUST_PROXY: 'true',
+    LOGIN_IP_LIMIT: '1000',
+    PASSWORD_RESET_IP_LIMIT: '4',
+    PASSWORD_RESET_ACCOUNT_LIMIT: '3',
+  });
+}, 60_000);
+afterAll(async () => {
+  await gateway?.stop();
+  await mailbox?.close();
+});
+
+describe('"forgot password" by mail', () => {
+  it('mails a link that sets a new password and ends every session and refresh token of the person', async () => {
+    await seedUser('pia');
+    const phone = await login(gateway, 'pia');
+    await phone.tokenFor(ENG_NODE);
+    // The browser that signed in holds a gateway session: starting another sign-in asks for no password.
+    const signInPage = (agent: BrowserAgent) => agent.navigate(url('/admin/login'));
+    expect((await signInPage(phone.agent)).html).not.toContain('name="password"');
+
+    const answer = await askForLink('pia@campus.test');
+    expect(answer.status).toBe(200);
+    expect(answer.html).toContain('Check your mail');
+    const mail = await mailbox.next('pia@campus.test');
+    expect(mail.subject).toBe('Reset your Atrium password');
+    const link = resetLinkIn(mail);
+    expect(link.startsWith(`${gateway.issuer}/password/reset/`)).toBe(true);
+    // Only the hash of the token is stored.
+    const [row] = await gateway.models.PasswordReset.findAll();
+    expect(link).not.toContain(row!.tokenHash);
+
+    const done = await choosePassword(link, 'a brand new secret');
+    expect(done.status).toBe(200);
+    expect(done.html).toContain('Your password is changed');
+
+    await expect(phone.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await signInPage(phone.agent)).html).toContain('name="password"');
+    await expect(login(gateway, 'pia')).rejects.toThrow();
+    const portal = await portalClient(gateway);
+    const fresh = await codeFlow(portal, 'http://localhost:9/portal-cb', 'pia', {}, new BrowserAgent(), 'a brand new secret');
+    expect(fresh.tokens.access_token).toBeTruthy();
+    expect((await auditOf('password_reset.request', 'pia'))[0]?.outcome).toBe('success');
+    expect((await auditOf('password_reset.use', 'pia'))[0]?.outcome).toBe('success');
+  });
+
+  it('gives the same answer for an address that belongs to nobody, and mails nothing', async () => {
+    await seedUser('quinn');
+    const known = await askForLink('quinn@campus.test');
+    const unknown = await askForLink('nobody@campus.test');
+    expect(unknown.status).toBe(known.status);
+    expect(unknown.html).toBe(known.html);
+    await mailbox.next('quinn@campus.test');
+    // The lookup happens after the answer; its audit entry says what it found.
+    await expect.poll(async () => (await auditOf('password_reset.request', 'nobody@campus.test')).map((e) => [e.outcome, JSON.parse(e.details!)])).toEqual([
+      ['failure', { reason: 'unknown_account' }],
+    ]);
+    expect(mailbox.received.some((m) => m.to.includes('nobody@campus.test'))).toBe(false);
+  });
+
+  it('refuses an expired link with a clear page and changes nothing', async () => {
+    await seedUser('rosa');
+    await askForLink('rosa');
+    const link = resetLinkIn(await mailbox.next('rosa@campus.test'));
+    const user = (await gateway.models.User.findOne({ where: { username: 'rosa' } }))!;
+    await gateway.models.PasswordReset.update({ expiresAt: new Date(Date.now() - 1000) }, { where: { userId: user.id } });
+    const before = await passwordHashOf('rosa');
+
+    const page = await new BrowserAgent().navigate(link);
+    expect(page.status).toBe(410);
+    expect(page.html).toContain('This password reset link has expired');
+    const posted = await choosePassword(link, 'another new secret');
+    expect(posted.status).toBe(410);
+    expect(await passwordHashOf('rosa')).toBe(before);
+    const refusals = await auditOf('password_reset.refused', 'rosa');
+    // Opening the link twice and posting to it: each refusal is audited.
+    expect(refusals.map((e) => JSON.parse(e.details!).reason)).toEqual(['expired', 'expired', 'expired']);
+  });
+
+  it('forgets links a day after they expired, answering "expired" until then', async () => {
+    const zoe = await seedUser('zoe');
+    await askForLink('zoe');
+    const link = resetLinkIn(await mailbox.next('zoe@campus.test'));
+    const day = 24 * 3_600_000;
+    await gateway.models.PasswordReset.update({ expiresAt: new Date(Date.now() - day + 60_000) }, { where: { userId: zoe.id } });
+    await sweepPasswordResets(gateway.models);
+    expect((await new BrowserAgent().navigate(link)).html).toContain('has expired');
+    await gateway.models.PasswordReset.update({ expiresAt: new Date(Date.now() - day - 60_000) }, { where: { userId: zoe.id } });
+    await sweepPasswordResets(gateway.models);
+    expect(await gateway.models.PasswordReset.count({ where: { userId: zoe.id } })).toBe(0);
+    const gone = await new BrowserAgent().navigate(link);
+    expect(gone.status).toBe(410);
+    expect(gone.html).toContain('is not valid');
+  });
+
+  it('refuses a link used once already, keeping the password it set', async () => {
+    await seedUser('sam');
+    await askForLink('sam');
+    const link = resetLinkIn(await mailbox.next('sam@campus.test'));
+    expect((await choosePassword(link, 'first new secret')).status).toBe(200);
+    const afterFirst = await passwordHashOf('sam');
+
+    const again = await choosePassword(link, 'second new secret');
+    expect(again.status).toBe(410);
+    expect(again.html).toContain('already been used');
+    expect(await passwordHashOf('sam')).toBe(afterFirst);
+    expect((await auditOf('password_reset.refused', 'sam')).map((e) => JSON.parse(e.details!).reason)).toContain('used');
+  });
+
+  it('keeps the link usable when the new password is refused', async () => {
+    await seedUser('tara');
+    await askForLink('tara');
+    const link = resetLinkIn(await mailbox.next('tara@campus.test'));
+    const before = await passwordHashOf('tara');
+    const short = await choosePassword(link, 'short');
+    expect(short.status).toBe(400);
+    expect(short.html).toContain('at least 10 characters');
+    const differing = await choosePassword(link, 'long enough secret', 'long enough secreT');
+    expect(differing.status).toBe(400);
+    expect(differing.html).toContain('The two passwords differ');
+    expect(await passwordHashOf('tara')).toBe(before);
+    expect((await choosePassword(link, 'long enough secret')).status).toBe(200);
+  });
+
+  it('mails one account at most the allowed number of times an hour, answering the same', async () => {
+    await seedUser('uma');
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await askForLink('uma'));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(new Set(answers.map((a) => a.html)).size).toBe(1);
+    for (let i = 0; i < 3; i++) await mailbox.next('uma@campus.test');
+    const reasons = async () => (await auditOf('password_reset.request', 'uma')).map((e) => JSON.parse(e.details!).reason ?? 'mailed').sort();
+    await expect.poll(reasons).toEqual(['account_rate_limited', 'mailed', 'mailed', 'mailed']);
+    expect(mailbox.received.filter((m) => m.to.includes('uma@campus.test'))).toHaveLength(3);
+  });
+
+  it('refuses a client address that asks too often', async () => {
+    const ip = newIp();
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await askForLink(`someone-${i}`, ip)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 429]);
+    // Another address is not held back.
+    expect((await askForLink('someone-else')).status).toBe(200);
+  });
+
+  it('refuses a post without the form token', async () => {
+    await seedUser('vic');
+    const response = await fetch(url('/password/forgot'), { method: 'POST', body: new URLSearchParams({ identifier: 'vic' }), headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' } });
+    expect(response.status).toBe(403);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(mailbox.received.some((m) => m.to.includes('vic@campus.test'))).toBe(false);
+  });
+
+  it('links to it from the sign-in page', async () => {
+    const page = await new BrowserAgent().navigate(url('/'));
+    expect(page.url).toContain('/interaction/');
+    expect(page.html).toContain('href="/password/forgot"');
+  });
+
+  it("mails a directory person the directory's own reset page instead of a link", async () => {
+    const wen = await seedUser('wen');
+    const from = 'Atrium <no-reply@campus.test>';
+    const mailer = smtpMailer(mailbox.url, from);
+    const deps: RecoveryDeps = {
+      issuer: gateway.issuer,
+      mailer,
+      ttlMinutes: 30,
+      ipLimiter: createRateLimiter({ limit: 10, windowSeconds: 3600 }),
+      accountLimiter: createRateLimiter({ limit: 10, windowSeconds: 3600 }),
+      directoryResetPage: (user) => (user.id === wen.id ? 'https://idm.campus.test/reset' : null),
+      logger: createLogger('test', 'silent'),
+    };
+    const ctx = { ...gateway.context(null), ip: newIp() };
+    await mailResetLink(ctx, deps, (await admitResetRequest(ctx, deps, { identifier: 'wen' })).identifier);
+    const mail = await mailbox.next('wen@campus.test');
+    mailer.close();
+    expect(mail.text).toContain('https://idm.campus.test/reset');
+    expect(mail.text).not.toContain('/password/reset/');
+    expect(await gateway.models.PasswordReset.count({ where: { userId: wen.id } })).toBe(0);
+  });
+});
+
+describe('mail settings', () => {
+  const base = { ATRIUM_DATA_DIR: gatewayDataDir() };
+  it('refuses SMTP_URL without a sender, or a URL that is not SMTP', () => {
+    expect(() => loadGatewayConfig({ ...base, SMTP_URL: 'smtp://mail.campus.test:587' })).toThrow(/MAIL_FROM: required when SMTP_URL is set/);
+    expect(() => loadGatewayConfig({ ...base, SMTP_URL: 'https://mail.campus.test', MAIL_FROM: 'a@b.test' })).toThrow(ConfigError);
+    expect(loadGatewayConfig({ ...base, SMTP_URL: 'smtps://u:p@mail.campus.test:465', MAIL_FROM: 'Atrium <a@b.test>' }).mail).toEqual({
+      smtpUrl: 'smtps://u:p@mail.campus.test:465',
+      from: 'Atrium <a@b.test>',
+    });
+  });
+});
+
+function gatewayDataDir(): string {
+  return `${process.env.TMPDIR ?? '/tmp'}/atrium-mail-config-${process.pid}`;
+}
