@@ -68,6 +68,9 @@ beforeAll(async () => {
   await pinDomainKeys(c, 'eng.campus.test');
   await allowPair(u, { a: 'eng.campus.test', b: 'sales.acme.test' });
   await allowPair(c, { a: 'eng.campus.test', b: 'sales.acme.test' });
+  // Policy changes take effect within the registry's TTL (1 s here) at the proxies and nodes; the first
+  // test opens a conversation at once, and its address check goes through both proxies.
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
 });
 
 afterAll(async () => {
