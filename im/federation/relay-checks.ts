@@ -2,6 +2,7 @@ import { Op, type Transaction } from 'sequelize';
 import { domainOf, userOf } from '../address.ts';
 import type { NodeModels } from '../models.ts';
 import type { FederationEvent } from './events.ts';
+import { placeholderOf } from './withhold.ts';
 import { allowed, domainEntry, type Registry, type RegistryClient } from './registry-client.ts';
 
 /**
@@ -114,8 +115,13 @@ export async function screenEntries(
   for (const { index, event } of run) {
     const { conversationId } = event;
     const sender = event.message.sender;
-    const refuse = (code: Refusal['code'], message: string) => refused.push({ event: index, conversationId, code, message });
     const conversation = held.get(conversationId);
+    // An entry refused from a conversation held here still takes its seq, as a placeholder the home speaks
+    // for: a copy keeps every seq, so a device that has them all has everything (docs/federation.md).
+    const refuse = (code: Refusal['code'], message: string) => {
+      refused.push({ event: index, conversationId, code, message });
+      if (conversation) accepted.push(placeholderOf(event, conversation.homeDomain));
+    };
     if (!conversation) {
       refuse('conversation_not_held', `Conversation ${conversationId} is not held here (no snapshot naming this domain's people came before it)`);
       continue;

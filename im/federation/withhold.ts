@@ -27,6 +27,14 @@ export function reported(event: FederationEvent): event is EntryEvent {
 export function withhold(event: FederationEvent, home: string): FederationEvent | null {
   if (event.type === 'receipt') return null;
   if (event.type !== 'entry' || event.message.kind === WITHHELD || event.message.kind === 'recall') return event;
+  return placeholderOf(event, home);
+}
+
+/**
+ * An entry's placeholder: the same id and seq, no author or content, spoken for by the conversation's
+ * `home`. What a copy keeps for an entry it may not hold, so that its seqs stay gap-free.
+ */
+export function placeholderOf(event: EntryEvent, home: string): EntryEvent {
   const { id, seq, createdAt } = event.message;
   return {
     type: 'entry',

@@ -59,6 +59,11 @@ function entry(conversationId: string, seq: number, sender: string, text: string
 
 const stored = (node: 'eng' | 'arts' | 'law', conversationId: string) => campus.nodes[node].models.Message.count({ where: { conversationId } });
 const held = (node: 'eng' | 'arts' | 'law', conversationId: string) => campus.nodes[node].models.Conversation.count({ where: { id: conversationId } });
+/** A node's copy of a conversation, one line per seq: its text, or who speaks for a placeholder. */
+const copy = async (node: 'eng' | 'arts' | 'law', conversationId: string) =>
+  (await campus.nodes[node].models.Message.findAll({ where: { conversationId }, order: [['seq', 'ASC']] })).map((m) =>
+    m.kind === 'withheld' ? `${m.seq} withheld by ${m.sender}` : `${m.seq} ${JSON.parse(m.body).text}`,
+  );
 const codes = (answer: Answer) => answer.body.refused?.map((r) => `${r.event}:${r.code}`);
 
 beforeAll(async () => {
@@ -126,8 +131,8 @@ describe('a direct conversation', () => {
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(1);
     expect(codes(answer)).toEqual(['0:not_a_member']);
-    const texts = (await campus.nodes.arts.models.Message.findAll({ where: { conversationId: ack.conversationId }, order: [['seq', 'ASC']] })).map((m) => JSON.parse(m.body).text);
-    expect(texts).toEqual(['hello bob', 'alice again']);
+    // The refused entry keeps its seq as the home's placeholder, so bob's copy stays gap-free.
+    expect(await copy('arts', ack.conversationId)).toEqual(['1 hello bob', `2 withheld by system@${ENG}`, '3 alice again']);
   });
 });
 
@@ -152,10 +157,9 @@ describe('a group relayed by its home', () => {
     expect(relayed.status).toBe(200);
     expect(relayed.body.applied).toBe(1);
     expect(codes(relayed)).toEqual(['0:policy_denied']);
-    const texts = (await campus.nodes.eng.models.Message.findAll({ where: { conversationId: id }, order: [['seq', 'ASC']] })).map((m) => JSON.parse(m.body).text);
-    expect(texts).toEqual(['law and eng', 'lena again']);
+    expect(await copy('eng', id)).toEqual(['1 law and eng', `2 withheld by system@${LAW}`, '3 lena again']);
     const { messages } = await aliceOnEng.history(id);
-    expect(messages.sort((a, b) => a.seq - b.seq).map((m) => m.text)).toEqual(['law and eng', 'lena again']);
+    expect(messages.sort((a, b) => a.seq - b.seq).map((m) => `${m.seq} ${m.kind === 'withheld' ? 'withheld' : m.text}`)).toEqual(['1 law and eng', '2 withheld', '3 lena again']);
   });
 
   it('still carries what the home\'s own webhooks post, and its members\' messages, to the other colleges', async () => {
