@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import WebSocket from 'ws';
 
@@ -149,16 +150,18 @@ export type HalfSent = {
  * has read (its 'request' event fired) but cannot have answered yet when the caller starts a shutdown.
  */
 export async function halfSentRequest(server: Server, port: number, path: string, body: string, contentType = 'application/json'): Promise<HalfSent> {
+  // Marked, so that a request of the hammer's own to the same path is not taken for this one.
+  const mark = randomUUID();
   const arrived = new Promise<void>((resolve) => {
     const seen = (req: IncomingMessage) => {
-      if (req.url !== path) return;
+      if (req.url !== path || req.headers['x-half-sent'] !== mark) return;
       server.off('request', seen);
       resolve();
     };
     server.on('request', seen);
   });
   const half = Math.floor(body.length / 2);
-  const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, agent: new HttpAgent({ keepAlive: true }), headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } });
+  const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, agent: new HttpAgent({ keepAlive: true }), headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'x-half-sent': mark } });
   const answer = new Promise<{ status: number; connection: string | undefined } | { error: string }>((resolve) => {
     req.on('response', (res) => {
       res.resume();
