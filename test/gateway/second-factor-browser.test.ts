@@ -30,6 +30,15 @@ async function watchedPage(): Promise<{ page: Page; errors: string[] }> {
   return { page, errors };
 }
 
+/**
+ * Waits out the last 5 s of a 30-s TOTP step, so that a code computed now is still within the gateway's
+ * one step of skew when the browser's post reaches it (the previous step's code above would not be).
+ */
+async function clearOfStepEnd(): Promise<void> {
+  const left = 30_000 - (Date.now() % 30_000);
+  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 100));
+}
+
 async function passwordStep(page: Page, username: string) {
   await page.fill('#username', username);
   await page.fill('#password', DEMO_PASSWORD);
@@ -50,15 +59,17 @@ describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser'
     const code = (offset: number) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() + offset * 30_000 });
 
     await page.fill('#password', DEMO_PASSWORD);
+    await clearOfStepEnd();
     await page.fill('#code', code(-1));
     await page.click('form[action="/account/security/totp"] button[type=submit]');
-    await expect.poll(() => page.locator('ul.recovery-codes li').count()).toBe(10);
+    await expect.poll(() => page.locator('ul.recovery-codes li').count(), { timeout: 15_000 }).toBe(10);
 
     const other = await watchedPage();
     await other.page.goto(`${gateway.issuer}/portal/login`);
     await passwordStep(other.page, 'alice');
     await other.page.waitForSelector('#code');
     expect(await other.page.locator('h1').innerText()).toBe('Enter your code');
+    await clearOfStepEnd();
     await other.page.fill('#code', code(0));
     await other.page.click('form[action$="/code"] button[type=submit]');
     await other.page.waitForURL(`${gateway.issuer}/`);

@@ -12,7 +12,11 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** An http URL on 127.0.0.1 where nothing listens (a port taken from the OS and closed). */
-export async function unusedUrl(host = '127.0.0.1'): Promise<string> {
+/**
+ * An http URL where nothing listens (a port taken from the OS and closed). Its host is `localhost`, never
+ * the `127.0.0.1` of the nodes a test starts: the OS may hand the same port to such a node later, and the
+ * gateway refuses two domains at one URL.
+ */
+export async function unusedUrl(host = 'localhost'): Promise<string> {
   return `http://${host}:${await freePort()}`;
 }
