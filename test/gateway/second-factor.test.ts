@@ -32,25 +32,17 @@ class Authenticator {
   private codeAt(step: number): string {
     return TOTP.generate({ secret: Secret.fromBase32(this.secret), timestamp: step * 30_000 });
   }
-  /**
-   * The oldest step the gateway will still accept when a request sent now reaches it: the previous one,
-   * unless this step ends within 3 s (then the previous one may be out of its window by then).
-   */
-  private static lowest(): number {
-    const now = Math.floor(Date.now() / 30_000);
-    return 30_000 - (Date.now() % 30_000) < 3_000 ? now : now - 1;
-  }
   /** A code the gateway accepts now (its window is one step either side) and has not seen yet. */
   next(): string {
     const now = Math.floor(Date.now() / 30_000);
-    const step = Math.max(this.last + 1, Authenticator.lowest());
+    const step = Math.max(this.last + 1, now - 1);
     if (step > now + 1) throw new Error('test used up the codes of this minute');
     this.last = step;
     return this.codeAt(step);
   }
   /** A valid code of this step without using it up, for a request the gateway must refuse for another reason. */
   peek(): string {
-    return this.codeAt(Math.max(this.last + 1, Authenticator.lowest()));
+    return this.codeAt(Math.max(this.last + 1, Math.floor(Date.now() / 30_000) - 1));
   }
   /** The code most recently used, to replay it. */
   replay(): string {
