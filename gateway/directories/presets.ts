@@ -1,0 +1,44 @@
+/** Which kind of directory a registration starts from; every mapping field can still be set by hand. */
+export const PRESETS = ['openldap', 'active-directory'] as const;
+export type Preset = (typeof PRESETS)[number];
+
+export type PresetDefaults = {
+  userFilter: string;
+  usernameAttribute: string;
+  nameAttributes: string[];
+  emailAttributes: string[];
+  disabledAttribute: string | null;
+  groupMembership: 'member' | 'memberOf';
+};
+
+/**
+ * OpenLDAP with the `inetOrgPerson` schema: `uid`, `displayName` or `cn`, `mail`; groups are
+ * `groupOfNames` entries listing their `member`s (no overlay needed).
+ * Active Directory: `sAMAccountName`, `displayName` or `cn`, `mail` or else `userPrincipalName`; a
+ * person's groups are their `memberOf` (AD hands out a group's `member` list in ranges, memberOf not);
+ * `userAccountControl` bit 2 (ACCOUNTDISABLE) marks a disabled account.
+ */
+export const PRESET_DEFAULTS: Record<Preset, PresetDefaults> = {
+  openldap: {
+    userFilter: '(objectClass=inetOrgPerson)',
+    usernameAttribute: 'uid',
+    nameAttributes: ['displayName', 'cn'],
+    emailAttributes: ['mail'],
+    disabledAttribute: null,
+    groupMembership: 'member',
+  },
+  'active-directory': {
+    userFilter: '(&(objectCategory=person)(objectClass=user))',
+    usernameAttribute: 'sAMAccountName',
+    nameAttributes: ['displayName', 'cn'],
+    emailAttributes: ['mail', 'userPrincipalName'],
+    disabledAttribute: 'userAccountControl',
+    groupMembership: 'memberOf',
+  },
+};
+
+/** userAccountControl's ACCOUNTDISABLE flag. */
+export const AD_ACCOUNT_DISABLED = 0x2;
+
+/** Entries a page of a search returns: what Active Directory allows (MaxPageSize), and enough everywhere else. */
+export const PAGE_SIZE = 1000;

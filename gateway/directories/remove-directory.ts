@@ -1,0 +1,40 @@
+import { Op } from 'sequelize';
+import { ConflictError } from '../../core/errors.ts';
+import { endAccessOf } from '../accounts/end-access.ts';
+import { assertFullAdmin } from '../accounts/scope.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import { inTransaction } from '../transaction.ts';
+import { findDirectory } from './find-directory.ts';
+
+/**
+ * Removes a registration. Its people could no longer sign in (their passwords live there), so a directory
+ * that still has people is only removed when the administrator says to disable them: each is disabled,
+ * everything they hold ends, and they stay as local accounts without a password (an administrator may
+ * give one a password to keep them).
+ */
+export async function removeDirectory(ctx: GatewayContext, name: string, options: { disablePeople?: boolean } = {}): Promise<{ name: string; disabled: number }> {
+  assertFullAdmin(ctx.actor);
+  return inTransaction(ctx, async (ctx) => {
+    const directory = await findDirectory(ctx, name);
+    const links = await ctx.models.DirectoryAccount.findAll({ where: { directoryId: directory.id }, transaction: ctx.tx });
+    if (links.length > 0 && !options.disablePeople) {
+      throw new ConflictError(
+        `Directory ${directory.name} still has ${links.length} people, who could not sign in without it; remove it with --disable-people (console: tick "disable its people") to disable them`,
+      );
+    }
+    const people = await ctx.models.User.findAll({ where: { id: { [Op.in]: links.map((l) => l.userId) } }, transaction: ctx.tx });
+    let disabled = 0;
+    for (const user of people) {
+      if (user.status === 'active') {
+        user.status = 'disabled';
+        disabled += 1;
+      }
+      await endAccessOf(ctx, user);
+    }
+    await ctx.models.DirectoryAccount.destroy({ where: { directoryId: directory.id }, transaction: ctx.tx });
+    await directory.destroy({ transaction: ctx.tx });
+    await audit(ctx, { action: 'directory.remove', target: directory.name, details: { people: links.length, disabled } });
+    return { name: directory.name, disabled };
+  });
+}

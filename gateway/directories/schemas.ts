@@ -1,0 +1,156 @@
+import { FilterParser } from 'ldapts';
+import { z } from 'zod';
+import { httpUrlSchema, roleSchema, unitPathSchema } from '../accounts/schemas.ts';
+import { looksLikeDn } from './dn.ts';
+import { PRESETS } from './presets.ts';
+
+export const directoryNameSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'use 1-63 lowercase letters, digits or dashes, such as campus-ldap' });
+
+export const ldapUrlSchema = z
+  .string()
+  .trim()
+  .refine((u) => /^ldaps?:\/\/[^/?#\s]+\/?$/i.test(u) && URL.parse(u) !== null, {
+    message: 'an ldap://host[:port] (StartTLS) or ldaps://host[:port] URL, without a path',
+  })
+  .transform((u) => u.replace(/\/$/, '').toLowerCase());
+
+export const dnSchema = z
+  .string()
+  .trim()
+  .max(1000, { message: 'at most 1000 characters' })
+  .refine(looksLikeDn, { message: 'a distinguished name such as ou=People,dc=campus,dc=example' });
+
+export const filterSchema = z
+  .string()
+  .trim()
+  .max(2000, { message: 'at most 2000 characters' })
+  .refine(
+    (f) => {
+      if (!f.startsWith('(') || !f.endsWith(')')) return false;
+      try {
+        FilterParser.parseString(f);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'an LDAP filter in parentheses, such as (objectClass=inetOrgPerson)' },
+  );
+
+export const attributeSchema = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, { message: 'an LDAP attribute name such as uid or sAMAccountName' });
+
+/** A group whose members get a role: `staff`, or `unit-admin` of one unit. */
+export const roleGroupSchema = z
+  .object({ group: dnSchema, role: roleSchema, unit: unitPathSchema.nullable().default(null) })
+  .superRefine((g, ctx) => {
+    if (g.role === 'unit-admin' && !g.unit) ctx.addIssue({ code: 'custom', path: ['unit'], message: 'unit-admin needs the unit it administers (unit-admin:PATH=DN)' });
+    if (g.role !== 'unit-admin' && g.unit) ctx.addIssue({ code: 'custom', path: ['unit'], message: 'only unit-admin takes a unit' });
+  });
+export type RoleGroup = z.infer<typeof roleGroupSchema>;
+
+/**
+ * `ROLE=GROUP-DN`, or `unit-admin:UNIT-PATH=GROUP-DN`, as the CLI and the console take it (one a line):
+ * `staff=cn=Staff,ou=Groups,dc=campus,dc=example`. The first `=` ends the role, since a DN holds more.
+ */
+export const roleGroupLineSchema = z
+  .string()
+  .trim()
+  .transform((line, ctx) => {
+    const eq = line.indexOf('=');
+    const head = eq < 0 ? '' : line.slice(0, eq).trim();
+    const [role, unit] = head.split(':', 2).map((s) => s.trim());
+    const parsed = roleGroupSchema.safeParse({ group: line.slice(eq + 1), role, unit: unit ?? null });
+    if (eq < 0 || !parsed.success) {
+      const why = parsed.success || eq < 0 ? 'expected ROLE=GROUP-DN or unit-admin:UNIT=GROUP-DN' : parsed.error.issues[0]!.message;
+      ctx.addIssue({ code: 'custom', message: `"${line}": ${why}` });
+      return z.NEVER;
+    }
+    return parsed.data;
+  });
+
+export const roleGroupLine = (g: RoleGroup) => `${g.role}${g.unit ? `:${g.unit}` : ''}=${g.group}`;
+
+const defaultRoleSchema = z.enum(['student', 'staff'], { message: 'student or staff' });
+const timeoutSchema = z.coerce.number({ message: 'a number of seconds' }).int({ message: 'whole seconds' }).min(1, { message: 'from 1 to 60 seconds' }).max(60, { message: 'from 1 to 60 seconds' });
+
+/** Where a person's unit comes from: the OUs above their entry, or one attribute (such as department). */
+export const UNIT_SOURCES = ['ou', 'attribute'] as const;
+export const MEMBERSHIP_SOURCES = ['member', 'memberOf'] as const;
+
+/** Everything about a directory besides its name, URL, CA, service account and reset page (their own columns). */
+export const directorySettingsSchema = z.object({
+  preset: z.enum(PRESETS),
+  startTls: z.boolean(),
+  userBase: dnSchema,
+  userFilter: filterSchema,
+  groupBase: dnSchema.nullable(),
+  usernameAttribute: attributeSchema,
+  nameAttributes: z.array(attributeSchema).min(1),
+  emailAttributes: z.array(attributeSchema).min(1),
+  disabledAttribute: attributeSchema.nullable(),
+  groupMembership: z.enum(MEMBERSHIP_SOURCES),
+  unitFrom: z.enum(UNIT_SOURCES),
+  unitAttribute: attributeSchema.nullable(),
+  unitRoot: unitPathSchema,
+  roleGroups: z.array(roleGroupSchema),
+  defaultRole: defaultRoleSchema,
+  timeoutSeconds: timeoutSchema,
+});
+export type DirectorySettings = z.infer<typeof directorySettingsSchema>;
+
+const optional = <S extends z.ZodType>(schema: S) => schema.optional();
+/** "" clears an optional setting. */
+const clearable = <S extends z.ZodType>(schema: S) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? null : v), schema.nullable()).optional();
+const booleanInput = z.preprocess(
+  (v) => (v === 'yes' || v === 'true' || v === 'on' ? true : v === 'no' || v === 'false' || v === 'off' ? false : v),
+  z.boolean({ message: 'yes or no' }),
+);
+
+/** What `directories add` and the console's form give; omitted mapping fields come from the preset. */
+export const registrationSchema = z.object({
+  name: directoryNameSchema,
+  url: ldapUrlSchema,
+  startTls: optional(booleanInput),
+  caFile: clearable(z.string().trim().max(1000)),
+  bindDn: dnSchema,
+  bindPassword: z.string().min(1, { message: 'required' }).max(1000),
+  preset: z.enum(PRESETS, { message: `one of ${PRESETS.join(', ')}` }).default('openldap'),
+  userBase: dnSchema,
+  userFilter: optional(filterSchema),
+  groupBase: clearable(dnSchema),
+  usernameAttribute: optional(attributeSchema),
+  nameAttributes: optional(z.array(attributeSchema).min(1)),
+  emailAttributes: optional(z.array(attributeSchema).min(1)),
+  disabledAttribute: clearable(attributeSchema),
+  groupMembership: optional(z.enum(MEMBERSHIP_SOURCES, { message: 'member or memberOf' })),
+  unitFrom: z.enum(UNIT_SOURCES, { message: 'ou or attribute' }).default('ou'),
+  unitAttribute: clearable(attributeSchema),
+  unitRoot: unitPathSchema,
+  roleGroups: z.array(roleGroupLineSchema).default([]),
+  defaultRole: defaultRoleSchema.default('student'),
+  timeoutSeconds: timeoutSchema.default(5),
+  resetUrl: httpUrlSchema,
+});
+export type Registration = z.infer<typeof registrationSchema>;
+
+/** What `directories update` and the console's edit form give: only what changes (the name stays). */
+export const changesSchema = registrationSchema
+  .omit({ name: true })
+  .extend({
+    bindPassword: z.string().max(1000).optional(),
+    preset: z.enum(PRESETS, { message: `one of ${PRESETS.join(', ')}` }).optional(),
+    unitFrom: z.enum(UNIT_SOURCES, { message: 'ou or attribute' }).optional(),
+    roleGroups: z.array(roleGroupLineSchema).optional(),
+    defaultRole: defaultRoleSchema.optional(),
+    timeoutSeconds: timeoutSchema.optional(),
+  })
+  .partial();
+export type Changes = z.infer<typeof changesSchema>;

@@ -1,0 +1,77 @@
+import { NoSuchObjectError, type Client } from 'ldapts';
+import type { Sealer } from '../../core/seal.ts';
+import { assertFullAdmin } from '../accounts/scope.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import { closeQuietly, endpointOf, openDirectory, unavailable } from './connection.ts';
+import { DirectoryUnavailableError } from './errors.ts';
+import { findDirectory } from './find-directory.ts';
+import { PAGE_SIZE } from './presets.ts';
+import { attributesToRead, groupsFromMemberOf, readEntry } from './read-entry.ts';
+import type { Refusal } from './sync-report.ts';
+
+export type SampledPerson = { username: string; displayName: string; email: string; unit: string; roles: string[]; disabled: boolean };
+
+export type DirectoryTest = {
+  directory: string;
+  ok: boolean;
+  /** The service account bound, over TLS where the registration says so. */
+  connected: boolean;
+  problem: string | null;
+  /** Entries under the user base matching the filter (counted page by page). */
+  people: number;
+  /** How the first few would look in Atrium (roles without the groups' member lists). */
+  sample: (SampledPerson | Refusal)[];
+  /** Each role group, and whether the directory has it. */
+  groups: { group: string; found: boolean }[];
+  durationMs: number;
+};
+
+const SAMPLE = 5;
+
+/**
+ * Checks a registration against the real directory without changing anything: connects and binds as
+ * the service account, counts the people the sync would read, shows how the first ones would map,
+ * and looks for each role group. Audited.
+ */
+export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: string): Promise<DirectoryTest> {
+  assertFullAdmin(ctx.actor);
+  const directory = await findDirectory(ctx, name);
+  const endpoint = endpointOf(directory, sealer);
+  const s = endpoint.settings;
+  const clock = performance.now();
+  const result: DirectoryTest = { directory: directory.name, ok: false, connected: false, problem: null, people: 0, sample: [], groups: [], durationMs: 0 };
+  let client: Client | null = null;
+  try {
+    client = await openDirectory(endpoint);
+    result.connected = true;
+    const pages = client.searchPaginated(s.userBase, { scope: 'sub', filter: s.userFilter, attributes: attributesToRead(s), paged: { pageSize: PAGE_SIZE } });
+    for await (const page of pages) {
+      result.people += page.searchEntries.length;
+      for (const entry of page.searchEntries.slice(0, SAMPLE - result.sample.length)) {
+        const read = readEntry(entry, s, groupsFromMemberOf);
+        result.sample.push('refusal' in read ? read.refusal : { ...read.person, unit: read.person.unit.path });
+      }
+    }
+    for (const { group } of s.roleGroups) {
+      try {
+        const found = await client.search(group, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
+        result.groups.push({ group, found: found.searchEntries.length > 0 });
+      } catch (error) {
+        if (!(error instanceof NoSuchObjectError)) throw error;
+        result.groups.push({ group, found: false });
+      }
+    }
+    result.ok = result.people > 0 && result.groups.every((g) => g.found);
+    if (result.people === 0) result.problem = `nobody under ${s.userBase} matches ${s.userFilter}`;
+    else if (!result.ok) result.problem = 'some role groups do not exist in the directory';
+  } catch (error) {
+    const failure = error instanceof DirectoryUnavailableError ? error : unavailable(directory.name, error);
+    result.problem = String(failure.details?.cause ?? failure.message);
+  } finally {
+    if (client) await closeQuietly(client);
+    result.durationMs = Math.round(performance.now() - clock);
+  }
+  await audit(ctx, { action: 'directory.test', target: directory.name, outcome: result.ok ? 'success' : 'failure', details: { people: result.people, problem: result.problem } });
+  return result;
+}
