@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import type { Entry } from 'ldapts';
+import { Op } from 'sequelize';
+import { endAccessOf } from '../accounts/end-access.ts';
+import { addressNameProblems } from '../accounts/reserved-names.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import type { Directory, DirectoryAccount } from '../models/directories.ts';
+import type { User } from '../models/index.ts';
+import { inTransaction } from '../transaction.ts';
+import { normalizeDn } from './dn.ts';
+import { ensureUnits, levelsOfPath, type UnitIds } from './directory-units.ts';
+import { readEntry, type GroupsOf, type Person } from './read-entry.ts';
+import type { DirectorySettings } from './schemas.ts';
+import { count, refuse, type SyncReport } from './sync-report.ts';
+
+/** What one sync run carries from page to page. */
+export type SyncRun = {
+  run: string;
+  directory: Directory;
+  settings: DirectorySettings;
+  groupsOf: GroupsOf;
+  unitIds: UnitIds;
+  /** Names of the other directories by id, to say where a clashing username comes from. */
+  directoryNames: Map<string, string>;
+  report: SyncReport;
+};
+
+type Update = { person: Person; user: User; link: DirectoryAccount; profile: boolean };
+
+/**
+ * Applies one page of directory entries (at most PAGE_SIZE), in one transaction: creates the new people,
+ * updates the known ones, disables those the directory marks disabled and enables those it no longer
+ * does, and marks everyone it saw as seen by this run. A username held by a local account, by another
+ * directory, by an app or reserved is refused with its reason, never merged. The database is asked in
+ * batches, so a page costs a handful of queries however many people it holds.
+ */
+export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Entry[]): Promise<void> {
+  const { report, directory } = sync;
+  report.entries += entries.length;
+  report.pages += 1;
+
+  const people: Person[] = [];
+  const refusedNames = new Map<string, string>();
+  const inPage = { username: new Set<string>(), email: new Set<string>() };
+  for (const entry of entries) {
+    const read = readEntry(entry, sync.settings, sync.groupsOf);
+    if ('refusal' in read) {
+      if (read.refusal.username) refusedNames.set(read.refusal.username.toLowerCase(), read.refusal.reason);
+      refuse(report, read.refusal);
+      continue;
+    }
+    const p = read.person;
+    if (inPage.username.has(p.username) || inPage.email.has(p.email)) {
+      refuse(report, { username: p.username, dn: p.dn, reason: `another entry of this page has the same ${inPage.username.has(p.username) ? 'username' : 'email'}` });
+      continue;
+    }
+    inPage.username.add(p.username);
+    inPage.email.add(p.email);
+    people.push(p);
+  }
+
+  const { User, DirectoryAccount, Membership } = ctx.models;
+  const names = [...people.map((p) => p.username), ...refusedNames.keys()];
+  const users = names.length ? await User.findAll({ where: { username: { [Op.in]: names } }, transaction: ctx.tx }) : [];
+  const userByName = new Map(users.map((u) => [u.username, u]));
+  const links = users.length ? await DirectoryAccount.findAll({ where: { userId: { [Op.in]: users.map((u) => u.id) } }, transaction: ctx.tx }) : [];
+  const linkByUser = new Map(links.map((l) => [l.userId, l]));
+  const ours = (user: User | undefined) => (user && linkByUser.get(user.id)?.directoryId === directory.id ? linkByUser.get(user.id)! : null);
+  const newNames = people.filter((p) => !userByName.has(p.username)).map((p) => p.username);
+  const nameProblems = newNames.length ? await addressNameProblems(ctx, newNames) : new Map();
+  const emails = people.map((p) => p.email);
+  const emailOwners = emails.length
+    ? new Map((await User.findAll({ where: { email: { [Op.in]: emails } }, attributes: ['id', 'email', 'username'], transaction: ctx.tx })).map((u) => [u.email, u]))
+    : new Map<string, User>();
+
+  // People of this directory whose entry could not be read this time stay as they are, rather than
+  // being taken for gone: a missing mail attribute should not lock anyone out.
+  const seen: string[] = [];
+  for (const [name] of refusedNames) {
+    const link = ours(userByName.get(name));
+    if (link) seen.push(link.userId);
+  }
+
+  const creates: Person[] = [];
+  const updates: Update[] = [];
+  for (const p of people) {
+    const user = userByName.get(p.username);
+    const emailOwner = emailOwners.get(p.email);
+    if (!user) {
+      const problem = nameProblems.get(p.username);
+      if (problem) refuse(report, { username: p.username, dn: p.dn, reason: `username not available: ${problem.reason}` });
+      else if (p.disabled) report.skippedDisabled += 1;
+      else if (emailOwner) refuse(report, { username: p.username, dn: p.dn, reason: `email ${p.email} is already used by account ${emailOwner.username}` });
+      else creates.push(p);
+      continue;
+    }
+    const link = linkByUser.get(user.id);
+    if (!link) {
+      refuse(report, { username: p.username, dn: p.dn, reason: 'a local account (not from a directory) has this username; not merged' });
+      continue;
+    }
+    if (link.directoryId !== directory.id) {
+      refuse(report, { username: p.username, dn: p.dn, reason: `this username already comes from directory ${sync.directoryNames.get(link.directoryId) ?? link.directoryId}; not merged` });
+      continue;
+    }
+    if (link.seenRun === sync.run && normalizeDn(link.dn) !== normalizeDn(p.dn)) {
+      refuse(report, { username: p.username, dn: p.dn, reason: `another entry of this directory (${link.dn}) has the same username` });
+      continue;
+    }
+    seen.push(user.id);
+    const emailClash = emailOwner && emailOwner.id !== user.id;
+    if (emailClash) refuse(report, { username: p.username, dn: p.dn, reason: `email ${p.email} is already used by account ${emailOwner.username}; the profile is kept as before` });
+    updates.push({ person: p, user, link, profile: !emailClash });
+  }
+
+  const memberships = updates.length ? await Membership.findAll({ where: { userId: { [Op.in]: updates.map((u) => u.user.id) } }, transaction: ctx.tx }) : [];
+  const unitsOf = new Map<string, { primary: string | null; others: Set<string> }>();
+  for (const m of memberships) {
+    const entry = unitsOf.get(m.userId) ?? { primary: null, others: new Set<string>() };
+    if (m.isPrimary) entry.primary = m.unitId;
+    else entry.others.add(m.unitId);
+    unitsOf.set(m.userId, entry);
+  }
+
+  await inTransaction(ctx, async (ctx) => {
+    const wanted = [...creates, ...updates.map((u) => u.person)];
+    const levels = wanted.flatMap((p) => [...p.unit.levels, ...p.adminUnits.flatMap((path) => levelsOfPath(path, sync.settings.unitRoot))]);
+    report.unitsCreated += await ensureUnits(ctx, sync.unitIds, levels, directory.name);
+    const unitIdsOf = (p: Person) => [p.unit.path, ...p.adminUnits].map((path) => sync.unitIds.get(path)).filter((id): id is string => id !== undefined);
+
+    if (creates.length > 0) {
+      const rows = creates.map((p) => ({ id: randomUUID(), person: p }));
+      await User.bulkCreate(
+        rows.map(({ id, person: p }) => ({ id, username: p.username, displayName: p.displayName, email: p.email, passwordHash: null, roles: p.roles, lockedUntil: null, lastLoginAt: null })),
+        { transaction: ctx.tx },
+      );
+      await DirectoryAccount.bulkCreate(
+        rows.map(({ id, person: p }) => ({ userId: id, directoryId: directory.id, dn: p.dn, seenRun: sync.run })),
+        { transaction: ctx.tx },
+      );
+      await Membership.bulkCreate(
+        rows.flatMap(({ id, person: p }) => unitIdsOf(p).map((unitId, i) => ({ userId: id, unitId, isPrimary: i === 0 }))),
+        { transaction: ctx.tx },
+      );
+      for (const { person } of rows) count(report, 'added', person.username);
+    }
+
+    for (const { person: p, user, link, profile } of updates) {
+      let changed = false;
+      if (profile) {
+        const before = unitsOf.get(user.id) ?? { primary: null, others: new Set<string>() };
+        const [primary, ...others] = unitIdsOf(p);
+        const unitsChanged = before.primary !== primary || before.others.size !== others.length || others.some((id) => !before.others.has(id));
+        if (user.displayName !== p.displayName || user.email !== p.email || user.roles.join(',') !== p.roles.join(',')) {
+          user.displayName = p.displayName;
+          user.email = p.email;
+          user.roles = p.roles;
+          changed = true;
+        }
+        if (unitsChanged) {
+          await Membership.destroy({ where: { userId: user.id }, transaction: ctx.tx });
+          await Membership.bulkCreate([primary!, ...others].map((unitId, i) => ({ userId: user.id, unitId, isPrimary: i === 0 })), { transaction: ctx.tx });
+          changed = true;
+        }
+      }
+      if (link.dn !== p.dn) {
+        link.dn = p.dn;
+        await link.save({ transaction: ctx.tx });
+      }
+      let statusChanged = true;
+      if (p.disabled && user.status === 'active') {
+        await disableForDirectory(ctx, user, link, directory, 'disabled in the directory');
+        count(report, 'disabled', user.username);
+      } else if (!p.disabled && user.status === 'disabled' && link.disabledByDirectory) {
+        await enableForDirectory(ctx, user, link, directory);
+        count(report, 'reenabled', user.username);
+      } else {
+        statusChanged = false;
+        if (changed) await user.save({ transaction: ctx.tx });
+      }
+      if (changed) count(report, 'updated', user.username);
+      else if (profile && !statusChanged) report.unchanged += 1;
+    }
+
+    if (seen.length > 0) await DirectoryAccount.update({ seenRun: sync.run }, { where: { userId: { [Op.in]: seen } }, transaction: ctx.tx });
+  });
+}
+
+/**
+ * Disables a person for their directory (gone from it, or disabled there): the account stops signing in
+ * and everything it holds ends at once (end-access.ts: sessions, refresh tokens, and the nodes refuse
+ * its access tokens and close its sockets). Marked, so that only the sync enables it again.
+ */
+export async function disableForDirectory(ctx: GatewayContext, user: User, link: DirectoryAccount, directory: Directory, reason: string): Promise<void> {
+  user.status = 'disabled';
+  const { artefacts } = await endAccessOf(ctx, user);
+  link.disabledByDirectory = true;
+  await link.save({ transaction: ctx.tx });
+  await audit(ctx, { action: 'user.disable', target: user.username, details: { directory: directory.name, reason, endedArtefacts: artefacts } });
+}
+
+async function enableForDirectory(ctx: GatewayContext, user: User, link: DirectoryAccount, directory: Directory): Promise<void> {
+  user.status = 'active';
+  await user.save({ transaction: ctx.tx });
+  link.disabledByDirectory = false;
+  await link.save({ transaction: ctx.tx });
+  await audit(ctx, { action: 'user.enable', target: user.username, details: { directory: directory.name, reason: 'back in the directory' } });
+}

@@ -1,0 +1,99 @@
+import type { Entry } from 'ldapts';
+import { displayNameSchema, emailSchema, usernameSchema } from '../accounts/schemas.ts';
+import type { Role } from '../models/index.ts';
+import { normalizeDn } from './dn.ts';
+import { AD_ACCOUNT_DISABLED } from './presets.ts';
+import type { DirectorySettings } from './schemas.ts';
+import type { Refusal } from './sync-report.ts';
+import { unitOfEntry, type UnitPlace } from './unit-of-entry.ts';
+
+/** A directory entry as the person Atrium would keep. */
+export type Person = {
+  dn: string;
+  username: string;
+  displayName: string;
+  email: string;
+  unit: UnitPlace;
+  /** Units administered through a unit-admin group; memberships besides the primary unit. */
+  adminUnits: string[];
+  roles: Role[];
+  disabled: boolean;
+};
+
+export type ReadEntry = { person: Person } | { refusal: Refusal };
+
+/** Which groups an entry is in (normalized DNs): its memberOf, or what the groups' member lists say. */
+export type GroupsOf = (entry: Entry, values: (name: string) => string[]) => Set<string>;
+
+/** The attributes a sync or a sign-in asks the directory for. */
+export function attributesToRead(s: DirectorySettings): string[] {
+  const wanted = [s.usernameAttribute, ...s.nameAttributes, ...s.emailAttributes];
+  if (s.disabledAttribute) wanted.push(s.disabledAttribute);
+  if (s.unitFrom === 'attribute' && s.unitAttribute) wanted.push(s.unitAttribute);
+  if (s.groupMembership === 'memberOf') wanted.push('memberOf');
+  return [...new Set(wanted)];
+}
+
+/** The values of one attribute, whatever case the directory spells its name in. */
+export function valuesOf(entry: Entry): (name: string) => string[] {
+  const byLower = new Map(Object.keys(entry).map((k) => [k.toLowerCase(), k]));
+  return (name) => {
+    const key = byLower.get(name.toLowerCase());
+    const raw = key === undefined ? undefined : entry[key];
+    const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+    return list.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))).filter((v) => v.trim() !== '');
+  };
+}
+
+const first = (values: (name: string) => string[], names: string[]) => names.map((n) => values(n)[0]).find((v) => v !== undefined);
+
+/** Reads one entry into a person, or says why it cannot become one. */
+export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf): ReadEntry {
+  const values = valuesOf(entry);
+  const rawName = values(s.usernameAttribute)[0];
+  const refusal = (reason: string, username: string | null = rawName ?? null): ReadEntry => ({ refusal: { username, dn: entry.dn, reason } });
+  if (!rawName) return refusal(`has no ${s.usernameAttribute}`);
+  const username = usernameSchema.safeParse(rawName);
+  if (!username.success) return refusal(`${s.usernameAttribute} "${rawName}" cannot be an Atrium username (${username.error.issues[0]!.message})`);
+  const rawDisplay = first(values, s.nameAttributes);
+  const displayName = displayNameSchema.safeParse(rawDisplay ?? username.data);
+  if (!displayName.success) return refusal(`its name is not usable (${displayName.error.issues[0]!.message})`, username.data);
+  const rawEmail = first(values, s.emailAttributes);
+  if (!rawEmail) return refusal(`has no email (${s.emailAttributes.join(' or ')})`, username.data);
+  const email = emailSchema.safeParse(rawEmail);
+  if (!email.success) return refusal(`email "${rawEmail}" is ${email.error.issues[0]!.message}`, username.data);
+  const unit = unitOfEntry(entry.dn, values, s);
+  if ('problem' in unit) return refusal(unit.problem, username.data);
+
+  const groups = groupsOf(entry, values);
+  const matched = s.roleGroups.filter((g) => groups.has(normalizeDn(g.group)));
+  const roles = new Set<Role>(matched.map((g) => g.role));
+  if (!roles.has('student') && !roles.has('staff') && !roles.has('admin')) roles.add(s.defaultRole);
+  const adminUnits = [...new Set(matched.flatMap((g) => (g.unit && g.unit !== unit.path ? [g.unit] : [])))];
+  const flags = s.disabledAttribute ? Number(values(s.disabledAttribute)[0] ?? 0) : 0;
+  return {
+    person: {
+      dn: entry.dn,
+      username: username.data,
+      displayName: displayName.data,
+      email: email.data,
+      unit,
+      adminUnits,
+      roles: [...roles].sort(),
+      disabled: Number.isFinite(flags) && (flags & AD_ACCOUNT_DISABLED) !== 0,
+    },
+  };
+}
+
+/** memberOf on the entry (Active Directory, or OpenLDAP's memberof overlay). */
+export const groupsFromMemberOf: GroupsOf = (_entry, values) => new Set(values('memberOf').map(normalizeDn));
+
+/** The groups' own member lists, read once before the people (OpenLDAP groupOfNames without the overlay). */
+export function groupsFromMembers(membersByGroup: Map<string, Set<string>>): GroupsOf {
+  return (entry) => {
+    const dn = normalizeDn(entry.dn);
+    const groups = new Set<string>();
+    for (const [group, members] of membersByGroup) if (members.has(dn)) groups.add(group);
+    return groups;
+  };
+}

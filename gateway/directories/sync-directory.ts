@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { Op } from 'sequelize';
+import { NoSuchObjectError, type Client } from 'ldapts';
+import { AppError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { Sealer } from '../../core/seal.ts';
+import { assertFullAdmin } from '../accounts/scope.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import type { Directory } from '../models/directories.ts';
+import { inTransaction } from '../transaction.ts';
+import { applyPage, disableForDirectory, type SyncRun } from './apply-page.ts';
+import { closeQuietly, endpointOf, openDirectory, unavailable } from './connection.ts';
+import { loadUnitIds } from './directory-units.ts';
+import { DirectoryUnavailableError } from './errors.ts';
+import { normalizeDn } from './dn.ts';
+import { findDirectory } from './find-directory.ts';
+import { PAGE_SIZE } from './presets.ts';
+import { attributesToRead, groupsFromMemberOf, groupsFromMembers, type GroupsOf } from './read-entry.ts';
+import type { DirectorySettings } from './schemas.ts';
+import { takeLease } from './sync-lease.ts';
+import { count, emptyReport, type SyncReport } from './sync-report.ts';
+
+/** `total` is known when the sync was asked to count first (the CLI's progress bar). */
+export type SyncProgress = { phase: 'reading' | 'disabling'; entries: number; pages: number; total: number | null };
+export type SyncDeps = {
+  sealer: Sealer;
+  logger?: Logger;
+  onProgress?: (progress: SyncProgress) => void;
+  /** Count the entries before reading them, for a progress bar with an end (one more paged search, of names only). */
+  countFirst?: boolean;
+  /** Stops the sync between two pages (the gateway shutting down); nobody is disabled then. */
+  signal?: AbortSignal;
+};
+
+const stopped = () => new AppError('sync_stopped', 503, 'the sync was stopped before its end (the gateway is shutting down)');
+
+/** The directory answered, but nobody under the user base matched: most likely a wrong base or filter. */
+class EmptyDirectoryError extends AppError {
+  constructor(settings: DirectorySettings, people: number) {
+    super(
+      'directory_empty',
+      409,
+      `the directory returned nobody under ${settings.userBase} matching ${settings.userFilter}, while ${people} people came from it; ` +
+        'nobody was disabled (check the user base and filter, or remove the directory)',
+    );
+  }
+}
+
+/**
+ * Brings Atrium's people and units in line with one directory: reads every entry under the user base
+ * in pages of PAGE_SIZE (Active Directory's maximum), applies each page in its own short transaction,
+ * and, only once the whole directory was read, disables the people it brought earlier that it no longer
+ * has. A sync that fails part-way disables nobody. One sync per directory at a time (sync-lease.ts).
+ * The report is kept on the registration and written to the audit log, failed or not.
+ */
+export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: string): Promise<SyncReport> {
+  assertFullAdmin(ctx.actor);
+  const directory = await findDirectory(ctx, name);
+  const lease = await takeLease(ctx, directory);
+  const started = new Date();
+  const clock = performance.now();
+  const report = emptyReport(directory.name, randomUUID(), started);
+  let client: Client | null = null;
+  try {
+    const endpoint = endpointOf(directory, deps.sealer);
+    const settings = endpoint.settings;
+    client = await openDirectory(endpoint);
+    const sync: SyncRun = {
+      run: report.run,
+      directory,
+      settings,
+      groupsOf: await groupReader(client, endpoint.name, settings),
+      unitIds: await loadUnitIds(ctx),
+      directoryNames: new Map((await ctx.models.Directory.findAll({ attributes: ['id', 'name'] })).map((d) => [d.id, d.name])),
+      report,
+    };
+    const total = deps.countFirst ? await countEntries(client, directory.name, settings) : null;
+    const pages = client.searchPaginated(settings.userBase, {
+      scope: 'sub',
+      filter: settings.userFilter,
+      attributes: attributesToRead(settings),
+      paged: { pageSize: PAGE_SIZE },
+    });
+    try {
+      for await (const page of pages) {
+        if (deps.signal?.aborted) throw stopped();
+        await applyPage(ctx, sync, page.searchEntries);
+        await lease.renew();
+        deps.onProgress?.({ phase: 'reading', entries: report.entries, pages: report.pages, total });
+      }
+    } catch (error) {
+      if (error instanceof AppError && !(error instanceof DirectoryUnavailableError)) throw error;
+      throw unavailable(directory.name, error);
+    }
+    if (deps.signal?.aborted) throw stopped();
+    await disableGone(ctx, sync, deps, lease.renew, total);
+  } catch (error) {
+    report.outcome = 'failure';
+    report.error = describeFailure(error);
+    if (!(error instanceof AppError)) deps.logger?.error({ err: error, directory: directory.name }, 'directory sync failed');
+  } finally {
+    if (client) await closeQuietly(client);
+    report.durationMs = Math.round(performance.now() - clock);
+    await finish(ctx, directory, report).finally(() => lease.release());
+  }
+  return report;
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof DirectoryUnavailableError) return `the directory did not answer properly (${String(error.details?.cause)})`;
+  if (error instanceof AppError) return error.message;
+  return `unexpected error: ${(error as Error)?.message ?? String(error)}`;
+}
+
+async function finish(ctx: GatewayContext, directory: Directory, report: SyncReport): Promise<void> {
+  await inTransaction(ctx, async (ctx) => {
+    await ctx.models.Directory.update({ lastReport: JSON.stringify(report), lastSyncAt: new Date() }, { where: { id: directory.id }, transaction: ctx.tx });
+    await audit(ctx, { action: 'directory.sync', target: directory.name, outcome: report.outcome, details: report });
+  });
+}
+
+/**
+ * How the sync learns a person's groups. With memberOf it is on each entry. Otherwise each group that
+ * maps to a role is read once, by its DN, for its `member` and `uniqueMember` lists.
+ */
+async function groupReader(client: Client, directory: string, settings: DirectorySettings): Promise<GroupsOf> {
+  if (settings.groupMembership === 'memberOf') return groupsFromMemberOf;
+  const members = new Map<string, Set<string>>();
+  for (const group of new Set(settings.roleGroups.map((g) => g.group))) {
+    const key = normalizeDn(group);
+    if (members.has(key)) continue;
+    try {
+      const { searchEntries } = await client.search(group, { scope: 'base', filter: '(objectClass=*)', attributes: ['member', 'uniqueMember'] });
+      const values = searchEntries.flatMap((e) => [e.member, e.uniqueMember].flat().filter((v) => v !== undefined));
+      members.set(key, new Set(values.map((v) => normalizeDn(Buffer.isBuffer(v) ? v.toString('utf8') : String(v)))));
+    } catch (error) {
+      // A mapped group that is not there grants its role to nobody; that is worth a line in the log, not a failed sync.
+      if (error instanceof NoSuchObjectError) members.set(key, new Set());
+      else throw unavailable(directory, error);
+    }
+  }
+  return groupsFromMembers(members);
+}
+
+async function countEntries(client: Client, directory: string, settings: DirectorySettings): Promise<number> {
+  let total = 0;
+  try {
+    for await (const page of client.searchPaginated(settings.userBase, { scope: 'sub', filter: settings.userFilter, attributes: ['1.1'], paged: { pageSize: PAGE_SIZE } })) {
+      total += page.searchEntries.length;
+    }
+  } catch (error) {
+    throw unavailable(directory, error);
+  }
+  return total;
+}
+
+/** After a complete read: people of this directory that it did not return are disabled, in batches. */
+async function disableGone(ctx: GatewayContext, sync: SyncRun, deps: SyncDeps, renew: () => Promise<void>, total: number | null): Promise<void> {
+  const { DirectoryAccount, User } = ctx.models;
+  const where = { directoryId: sync.directory.id, seenRun: { [Op.ne]: sync.run } };
+  if (sync.report.entries === 0) {
+    const people = await DirectoryAccount.count({ where: { directoryId: sync.directory.id } });
+    if (people > 0) throw new EmptyDirectoryError(sync.settings, people);
+  }
+  let after = '';
+  for (;;) {
+    const links = await DirectoryAccount.findAll({ where: { ...where, userId: { [Op.gt]: after } }, order: [['userId', 'ASC']], limit: 500 });
+    if (links.length === 0) return;
+    after = links.at(-1)!.userId;
+    await inTransaction(ctx, async (ctx) => {
+      const users = new Map(
+        (await User.findAll({ where: { id: { [Op.in]: links.map((l) => l.userId) }, status: 'active' }, transaction: ctx.tx })).map((u) => [u.id, u]),
+      );
+      for (const link of links) {
+        const user = users.get(link.userId);
+        if (!user) continue;
+        await disableForDirectory(ctx, user, link, sync.directory, 'gone from the directory');
+        count(sync.report, 'disabled', user.username);
+      }
+    });
+    await renew();
+    deps.onProgress?.({ phase: 'disabling', entries: sync.report.entries, pages: sync.report.pages, total });
+  }
+}

@@ -1,0 +1,73 @@
+/** At most this many names per list in a report; the counts stay exact. */
+export const REPORT_LIST_LIMIT = 100;
+
+export type Refusal = { username: string | null; dn: string; reason: string };
+
+/** What one sync did, for the audit log, the console and the CLI. */
+export type SyncReport = {
+  directory: string;
+  run: string;
+  outcome: 'success' | 'failure';
+  /** Why the sync stopped, when it failed; nobody was disabled then. */
+  error: string | null;
+  startedAt: string;
+  durationMs: number;
+  entries: number;
+  pages: number;
+  added: number;
+  updated: number;
+  unchanged: number;
+  disabled: number;
+  reenabled: number;
+  refused: number;
+  /** Entries disabled in the directory that never were in Atrium: not created. */
+  skippedDisabled: number;
+  unitsCreated: number;
+  names: { added: string[]; updated: string[]; disabled: string[]; reenabled: string[]; refused: Refusal[] };
+};
+
+export function emptyReport(directory: string, run: string, startedAt: Date): SyncReport {
+  return {
+    directory,
+    run,
+    outcome: 'success',
+    error: null,
+    startedAt: startedAt.toISOString(),
+    durationMs: 0,
+    entries: 0,
+    pages: 0,
+    added: 0,
+    updated: 0,
+    unchanged: 0,
+    disabled: 0,
+    reenabled: 0,
+    refused: 0,
+    skippedDisabled: 0,
+    unitsCreated: 0,
+    names: { added: [], updated: [], disabled: [], reenabled: [], refused: [] },
+  };
+}
+
+type Counted = 'added' | 'updated' | 'disabled' | 'reenabled';
+
+export function count(report: SyncReport, what: Counted, username: string): void {
+  report[what] += 1;
+  if (report.names[what].length < REPORT_LIST_LIMIT) report.names[what].push(username);
+}
+
+export function refuse(report: SyncReport, refusal: Refusal): void {
+  report.refused += 1;
+  if (report.names.refused.length < REPORT_LIST_LIMIT) report.names.refused.push(refusal);
+}
+
+/** One line per figure, for the CLI and the console. */
+export function summarize(report: SyncReport): string {
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  if (report.outcome === 'failure') return `Sync of ${report.directory} failed after ${seconds} s: ${report.error}. Nothing was disabled.`;
+  return (
+    `Synced ${report.directory} in ${seconds} s: ${report.entries} entries; ${report.added} added, ${report.updated} updated, ` +
+    `${report.unchanged} unchanged, ${report.disabled} disabled, ${report.reenabled} re-enabled, ${report.refused} refused` +
+    `${report.skippedDisabled > 0 ? `, ${report.skippedDisabled} disabled in the directory and not created` : ''}` +
+    `${report.unitsCreated > 0 ? `; ${report.unitsCreated} unit(s) created` : ''}.`
+  );
+}
