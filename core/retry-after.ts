@@ -10,7 +10,9 @@ const FALLBACK_SECONDS = 60;
  * from the error's `retryAfterSeconds` (RateLimitedError, AccountLockedError).
  */
 export function setRetryAfter(res: Response, error: unknown): void {
-  if (!isAppError(error) || error.status !== 429) return;
+  // A 503 that knows when to come back (a campus directory that is not answering) says so too.
+  const unavailableFor = isAppError(error) && error.status === 503 && error.details?.retryAfterSeconds !== undefined;
+  if (!isAppError(error) || (error.status !== 429 && !unavailableFor)) return;
   const seconds = Number(error.details?.retryAfterSeconds);
   res.set('Retry-After', String(Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : FALLBACK_SECONDS));
 }

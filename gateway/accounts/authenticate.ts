@@ -30,6 +30,12 @@ export class AccountDisabledError extends AppError {
   }
 }
 
+/**
+ * Checks the password of a person whose account comes from a campus directory (a bind there), or says
+ * null for a local account. Throws when the directory cannot tell (gateway/directories/directory-password.ts).
+ */
+export type DirectoryPasswordCheck = (ctx: GatewayContext, user: User, password: string) => Promise<boolean | null>;
+
 export type LoginPolicy = {
   maxFailures: number;
   lockoutMinutes: number;
@@ -37,6 +43,8 @@ export type LoginPolicy = {
   ipLimiter: RateLimiter;
   /** Per typed identifier, so guessing at a name that does not exist locks the same way as a real one. */
   identifierLimiter: RateLimiter;
+  /** Directory people's passwords; without it every account is local. */
+  directoryPassword?: DirectoryPasswordCheck;
 };
 
 /**
@@ -65,7 +73,17 @@ export async function authenticate(ctx: GatewayContext, identifier: string, pass
   }
   if (user.lockedUntil && user.lockedUntil > now) throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
 
-  if (!(await verifyPassword(user.passwordHash, password))) {
+  // Only now, past the address limit and the lockout, may a password reach a directory. A directory that
+  // cannot answer judged nothing: its error is shown and audited, and no failure is counted.
+  let right: boolean;
+  try {
+    right = (await policy.directoryPassword?.(ctx, user, password)) ?? (await verifyPassword(user.passwordHash, password));
+  } catch (error) {
+    if (error instanceof AccountDisabledError) throw await fail(error, 'disabled');
+    if (error instanceof AppError) throw await fail(error, error.code);
+    throw error;
+  }
+  if (!right) {
     await countFailure(ctx, user, policy);
     throw await fail(new InvalidCredentialsError(), 'wrong_password');
   }

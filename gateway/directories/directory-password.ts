@@ -1,0 +1,68 @@
+import { AndFilter, EqualityFilter, FilterParser, InvalidCredentialsError, type Client } from 'ldapts';
+import type { Logger } from '../../core/logger.ts';
+import type { Sealer } from '../../core/seal.ts';
+import { AccountDisabledError, type DirectoryPasswordCheck } from '../accounts/authenticate.ts';
+import type { GatewayContext } from '../context.ts';
+import type { User } from '../models/index.ts';
+import { closeQuietly, endpointOf, openDirectory, unavailable } from './connection.ts';
+import { AD_ACCOUNT_DISABLED } from './presets.ts';
+import { valuesOf } from './read-entry.ts';
+import type { DirectorySettings } from './schemas.ts';
+
+/**
+ * The filter that finds one person's entry: the registration's user filter AND username-attribute =
+ * the name, built as filter objects (never pasted into a filter string), so `*`, parentheses and
+ * backslashes in a name are sent as the literal characters they are (RFC 4515 escaping by ldapts).
+ */
+export function personFilter(s: DirectorySettings, username: string): AndFilter {
+  return new AndFilter({ filters: [FilterParser.parseString(s.userFilter), new EqualityFilter({ attribute: s.usernameAttribute, value: username })] });
+}
+
+/** The DN of the one entry a name matches under the user base, or null (none, or more than one). */
+export async function findPersonDn(client: Client, s: DirectorySettings, username: string): Promise<{ dn: string; disabled: boolean } | null> {
+  const attributes = s.disabledAttribute ? [s.disabledAttribute] : ['1.1'];
+  const { searchEntries } = await client.search(s.userBase, { scope: 'sub', filter: personFilter(s, username), attributes, sizeLimit: 2 });
+  if (searchEntries.length !== 1) return null;
+  const entry = searchEntries[0]!;
+  const flags = s.disabledAttribute ? Number(valuesOf(entry)(s.disabledAttribute)[0] ?? 0) : 0;
+  return { dn: entry.dn, disabled: Number.isFinite(flags) && (flags & AD_ACCOUNT_DISABLED) !== 0 };
+}
+
+/**
+ * Checks the password of a person who came from a directory, by a bind there as that person; null for
+ * a local account. Their entry is found by the service account first (a search, not a DN put together
+ * from the name). A directory that does not answer throws DirectoryUnavailableError, which the sign-in
+ * shows as "try again later" without counting a failure. An empty password is refused before anything
+ * is sent: to LDAP a bind without a password is an anonymous bind, which "succeeds".
+ */
+export function directoryPasswordCheck(deps: { sealer: Sealer; logger: Logger }): DirectoryPasswordCheck {
+  return async (ctx: GatewayContext, user: User, password: string) => {
+    const link = await ctx.models.DirectoryAccount.findByPk(user.id, { transaction: ctx.tx });
+    if (!link) return null;
+    const directory = await ctx.models.Directory.findByPk(link.directoryId, { transaction: ctx.tx });
+    if (!directory) return false;
+    if (password === '') return false;
+    const endpoint = endpointOf(directory, deps.sealer);
+    let client: Client | null = null;
+    try {
+      client = await openDirectory(endpoint);
+      const found = await findPersonDn(client, endpoint.settings, user.username);
+      if (!found) return false;
+      try {
+        await client.bind(found.dn, password);
+      } catch (error) {
+        if (error instanceof InvalidCredentialsError) return false;
+        throw error;
+      }
+      if (found.disabled) throw new AccountDisabledError();
+      return true;
+    } catch (error) {
+      if (error instanceof AccountDisabledError) throw error;
+      const failure = unavailable(directory.name, error);
+      deps.logger.warn({ directory: directory.name, cause: failure.details?.cause }, 'directory sign-in failed: the directory did not answer');
+      throw failure;
+    } finally {
+      if (client) await closeQuietly(client);
+    }
+  };
+}
