@@ -37,6 +37,15 @@ const schema = z.object({
   PASSWORD_RESET_TTL_MINUTES: envPositiveInt.default(30),
   PASSWORD_RESET_IP_LIMIT: envPositiveInt.default(10),
   PASSWORD_RESET_ACCOUNT_LIMIT: envPositiveInt.default(3),
+  DIRECTORY_SYNC_INTERVAL: z
+    .string()
+    .trim()
+    .regex(/^(off|0|\d+\s*(s|m|h)?)$/i, { message: 'expected a duration such as 900 (seconds), 15m or 1h, or off' })
+    .transform((v) => {
+      const m = /^(\d+)\s*(s|m|h)?$/i.exec(v);
+      return m ? Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[(m[2] ?? 's').toLowerCase() as 's' | 'm' | 'h']) : 0;
+    })
+    .default(3600),
 });
 
 export type GatewayConfig = {
@@ -61,6 +70,8 @@ export type GatewayConfig = {
   mail: { smtpUrl: string | undefined; from: string };
   /** "Forgot password": link lifetime, and requests allowed per client address and per account each hour. */
   passwordReset: { ttlMinutes: number; ipLimit: number; accountLimit: number };
+  /** Seconds between scheduled syncs of every registered directory; 0 for none (on demand only). */
+  directorySyncSeconds: number;
 };
 
 export function loadGatewayConfig(env: Env): GatewayConfig {
@@ -104,6 +115,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
       ipLimit: v.PASSWORD_RESET_IP_LIMIT,
       accountLimit: v.PASSWORD_RESET_ACCOUNT_LIMIT,
     },
+    directorySyncSeconds: v.DIRECTORY_SYNC_INTERVAL,
   };
 }
 

@@ -34,7 +34,10 @@ import { endedAccessRoutes } from './federation/ended-access-routes.ts';
 import { refreshPins } from './federation/refresh-pins.ts';
 import { appRegistryRoutes } from '../apps-registry/routes.ts';
 import { callbackSecretSealer } from '../apps-registry/secrets.ts';
-import { localAccountsOnly } from './recovery/directory-reset.ts';
+import { directoryPasswordCheck } from './directories/directory-password.ts';
+import { directoryResetPages, resetPagesToShow } from './directories/reset-page.ts';
+import { startDirectorySchedule } from './directories/scheduler.ts';
+import { bindPasswordSealer } from './directories/secrets.ts';
 import { logMailer, smtpMailer, type Mailer } from './recovery/mailer.ts';
 import type { RecoveryDeps } from './recovery/request-reset.ts';
 import { recoveryRoutes } from './recovery/routes.ts';
@@ -127,12 +130,14 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
   const secure = issuer.startsWith('https://');
   const metrics = createMetrics('gateway');
   const csrf = createCsrf(config.secretKey, secure);
+  const directorySealer = bindPasswordSealer(config.secretKey);
   const loginPolicy: LoginPolicy = {
     maxFailures: config.login.maxFailures,
     lockoutMinutes: config.login.lockoutMinutes,
     // In the database, so that every gateway process over it counts together.
     ipLimiter: createDatabaseRateLimiter({ sequelize, name: 'login-ip', limit: config.login.ipLimit, windowSeconds: config.login.ipWindowSeconds }),
     identifierLimiter: createDatabaseRateLimiter({ sequelize, name: 'login-identifier', limit: config.login.maxFailures, windowSeconds: config.login.lockoutMinutes * 60 }),
+    directoryPassword: directoryPasswordCheck({ sealer: directorySealer, logger }),
   };
 
   const mailer = mailerFor(config, logger);
@@ -142,7 +147,7 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
     ttlMinutes: config.passwordReset.ttlMinutes,
     ipLimiter: createDatabaseRateLimiter({ sequelize, name: 'password-reset-ip', limit: config.passwordReset.ipLimit, windowSeconds: 3600 }),
     accountLimiter: createDatabaseRateLimiter({ sequelize, name: 'password-reset-account', limit: config.passwordReset.accountLimit, windowSeconds: 3600 }),
-    directoryResetPage: localAccountsOnly,
+    directoryResetPage: directoryResetPages(models),
     logger,
   };
 
@@ -163,7 +168,7 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
   app.use(endedAccessRoutes((req) => context(req), keepSeconds));
   app.use(appRegistryRoutes({ context, provider: () => provider, secrets: callbackSecretSealer(config.secretKey) }));
   const totp = totpDeps(config.secretKey, issuer);
-  app.use(recoveryRoutes({ context, csrf, recovery }));
+  app.use(recoveryRoutes({ context, csrf, recovery, directoryPages: () => resetPagesToShow(models) }));
   app.use(interactionRoutes({ provider: () => provider, context, csrf, loginPolicy, totp }));
   app.use(
     '/admin',
@@ -185,6 +190,10 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
     setInterval(() => void refreshPins(context(null), logger), config.pinRefreshSeconds * 1000),
   ];
   for (const t of timers) t.unref();
+  const directorySchedule =
+    config.directorySyncSeconds > 0
+      ? startDirectorySchedule({ context: () => context(null), sealer: directorySealer, logger, intervalSeconds: config.directorySyncSeconds })
+      : null;
   endedAccess.start();
   logger.info({ issuer, port }, 'gateway listening');
 
@@ -201,6 +210,7 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
     context,
     async close() {
       for (const t of timers) clearInterval(t);
+      await directorySchedule?.stop();
       await endedAccess.stop();
       mailer?.close();
       // Requests already read are answered (for up to 5 s) before the database goes.

@@ -11,6 +11,8 @@ export type RecoveryRouteDeps = {
   csrf: Csrf;
   /** Null when mail cannot be sent (production without SMTP_URL): the pages say to ask an administrator. */
   recovery: RecoveryDeps | null;
+  /** The campus directories' own reset pages, listed on the form for the people whose password lives there. */
+  directoryPages?: () => Promise<{ name: string; url: string }[]>;
 };
 
 const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 });
@@ -25,8 +27,13 @@ const privatePage: RequestHandler = (_req, res, next) => {
 export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
   const router = Router();
 
-  router.get('/password/forgot', (req, res) => {
-    res.render('password-forgot', { title: 'Forgot password', csrf: deps.csrf.token(req, res), unavailable: !deps.recovery });
+  router.get('/password/forgot', async (req, res, next) => {
+    try {
+      const directories = (await deps.directoryPages?.()) ?? [];
+      res.render('password-forgot', { title: 'Forgot password', csrf: deps.csrf.token(req, res), unavailable: !deps.recovery, directories });
+    } catch (error) {
+      next(error);
+    }
   });
 
   router.post('/password/forgot', form, deps.csrf.check, async (req, res, next) => {
