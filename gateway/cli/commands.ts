@@ -6,6 +6,7 @@ export const COMMANDS: Record<string, Entry> = {
   seed: { summary: 'Seed the demo campus (units, domains, users)', command: async () => (await import('./seed.ts')).seedCommand },
   units: { summary: 'Org units: add, list', group: async () => (await import('./units.ts')).unitCommands },
   users: { summary: 'Accounts: add, list, disable, enable, reset-password, reset-factors, import', group: async () => (await import('./users.ts')).userCommands },
+  directories: { summary: 'Campus directories (LDAP, Active Directory): add, list, show, update, remove, test, sync', group: async () => (await import('./directories.ts')).directoryCommands },
   mfa: { summary: 'Second-factor policy: require, unrequire, policy', group: async () => (await import('./mfa.ts')).mfaCommands },
   domains: { summary: 'IM domain nodes and the federation policy: add, list, pin, unpin, allow, deny, policy', group: async () => (await import('./domains.ts')).domainCommands },
   proxies: { summary: 'Federation proxies: add, list', group: async () => (await import('./proxies.ts')).proxyCommands },
