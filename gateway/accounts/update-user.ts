@@ -11,6 +11,7 @@ import { setMemberships } from './memberships.ts';
 import { hashPassword } from './passwords.ts';
 import { assertCovers } from './scope.ts';
 import { passwordSchema, userChangesSchema } from './schemas.ts';
+import { assertPasswordIsLocal } from '../directories/local-password.ts';
 
 /** Edits profile, units, roles or status; disabling also ends every session and token of the person. */
 export async function updateUser(ctx: GatewayContext, idOrUsername: string, input: unknown): Promise<User> {
@@ -50,6 +51,7 @@ export async function resetPassword(ctx: GatewayContext, idOrUsername: string, p
   const passwordHash = await hashPassword(plain.data);
   return inTransaction(ctx, async (ctx) => {
     const { user } = await findManageableUser(ctx, idOrUsername);
+    await assertPasswordIsLocal(ctx, user);
     user.passwordHash = passwordHash;
     user.failedLogins = 0;
     user.lockedUntil = null;
