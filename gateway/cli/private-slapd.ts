@@ -1,0 +1,184 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * A private OpenLDAP server for the demo, the tests and the directory benchmark: Debian's `slapd` with a
+ * configuration and a data folder of its own under a temp folder, on a port the OS handed out, stopped
+ * (and its folder removed) by `stop()`. It runs in the foreground (`-d`), as a child of this process, so
+ * it never outlives a clean exit, and its statistics log (`-d stats`) can be read: each BIND is a line.
+ */
+
+export const SLAPD = '/usr/sbin/slapd';
+export const SLAPADD = '/usr/sbin/slapadd';
+export const SLAPD_INSTALL_HINT = 'apt-get install slapd ldap-utils (as root: DEBIAN_FRONTEND=noninteractive apt-get install -y slapd ldap-utils)';
+
+/** True when Debian's slapd and slapadd are installed where the package puts them. */
+export function slapdInstalled(): boolean {
+  return existsSync(SLAPD) && existsSync(SLAPADD);
+}
+
+export type PrivateSlapdOptions = {
+  /** The naming context, such as dc=campus,dc=test. */
+  suffix: string;
+  /** The password of `cn=admin,<suffix>`, the root DN. */
+  rootPassword: string;
+  /** Schema files beyond core, cosine and inetorgperson (absolute paths). */
+  schemaFiles?: string[];
+  /** More lines for the database section of slapd.conf (limits, indexes). */
+  databaseLines?: string[];
+  /** Entries loaded offline with `slapadd -q` before the server starts (much faster than over the wire). */
+  ldif?: string;
+  /** Where the folder goes; a new temp folder otherwise. It is removed by stop(). */
+  parentDir?: string;
+};
+
+export type PrivateSlapd = {
+  url: string;
+  port: number;
+  rootDn: string;
+  dir: string;
+  pid: number;
+  /** Every statistics line slapd printed so far. */
+  log(): string[];
+  /** How many simple binds reached the server, all of them or those of one DN (case-insensitive). */
+  binds(dn?: string): number;
+  /** Stops the server until start(); its data stays. */
+  pause(): Promise<void>;
+  /** Starts it again on the same port, after pause(). */
+  resume(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+const SCHEMA_DIR = '/etc/ldap/schema';
+
+export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<PrivateSlapd> {
+  if (!slapdInstalled()) throw new Error(`slapd is not installed; install it with: ${SLAPD_INSTALL_HINT}`);
+  const dir = mkdtempSync(join(options.parentDir ?? tmpdir(), 'atrium-slapd-'));
+  const rootDn = `cn=admin,${options.suffix}`;
+  try {
+    const dbDir = join(dir, 'db');
+    mkdirSync(dbDir, { recursive: true });
+    const conf = join(dir, 'slapd.conf');
+    const schemas = [...['core', 'cosine', 'inetorgperson'].map((s) => join(SCHEMA_DIR, `${s}.schema`)), ...(options.schemaFiles ?? [])];
+    writeFileSync(
+      conf,
+      [
+        ...schemas.map((file) => `include ${file}`),
+        'modulepath /usr/lib/ldap',
+        'moduleload back_mdb',
+        `pidfile ${join(dir, 'slapd.pid')}`,
+        `argsfile ${join(dir, 'slapd.args')}`,
+        // Passwords are checked by binding; nobody reads them, and anonymous clients read nothing at all.
+        'access to attrs=userPassword by self write by anonymous auth by * none',
+        'access to * by users read by * none',
+        'database mdb',
+        'maxsize 1073741824',
+        `suffix "${options.suffix}"`,
+        `rootdn "${rootDn}"`,
+        `rootpw ${options.rootPassword}`,
+        `directory ${dbDir}`,
+        'index objectClass eq',
+        'index uid,cn,mail eq',
+        ...(options.databaseLines ?? []),
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    if (options.ldif) {
+      const file = join(dir, 'initial.ldif');
+      writeFileSync(file, options.ldif);
+      const loaded = spawnSync(SLAPADD, ['-q', '-f', conf, '-l', file], { encoding: 'utf8' });
+      if (loaded.status !== 0) throw new Error(`slapadd refused the LDIF: ${loaded.stderr || loaded.stdout}`);
+    }
+    const port = await freeLocalPort();
+    const url = `ldap://127.0.0.1:${port}`;
+    const lines: string[] = [];
+    let child: ChildProcess | null = null;
+
+    async function start(): Promise<void> {
+      const started = spawn(SLAPD, ['-d', 'stats', '-f', conf, '-h', `${url}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
+      child = started;
+      let partial = '';
+      started.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+        const parts = (partial + chunk).split('\n');
+        partial = parts.pop()!;
+        lines.push(...parts);
+      });
+      await waitUntilListening(port, started, () => lines.slice(-20).join('\n'));
+    }
+
+    async function halt(): Promise<void> {
+      const running = child;
+      child = null;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+      running.kill('SIGTERM');
+      const late = setTimeout(() => running.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(late);
+    }
+
+    await start();
+    const onExit = () => (child as ChildProcess | null)?.kill('SIGKILL');
+    process.once('exit', onExit);
+    return {
+      url,
+      port,
+      rootDn,
+      dir,
+      get pid() {
+        return (child as ChildProcess | null)?.pid ?? -1;
+      },
+      log: () => [...lines],
+      binds(dn) {
+        const wanted = dn?.toLowerCase();
+        return lines.filter((line) => {
+          const m = /BIND dn="([^"]*)" method=128/.exec(line);
+          return m !== null && (wanted === undefined || m[1]!.toLowerCase() === wanted);
+        }).length;
+      },
+      pause: halt,
+      resume: start,
+      async stop() {
+        process.off('exit', onExit);
+        await halt();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function freeLocalPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitUntilListening(port: number, child: ChildProcess, recentLog: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`slapd exited with status ${child.exitCode}:\n${recentLog()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect({ port, host: '127.0.0.1' });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`slapd did not listen on port ${port} within 15 s:\n${recentLog()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
