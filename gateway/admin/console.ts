@@ -18,6 +18,8 @@ import { secondFactorRoutes } from './routes/second-factor.ts';
 import { appRoutes } from './routes/apps.ts';
 import { callbackSecretSealer } from '../../apps-registry/secrets.ts';
 import { domainRoutes } from './routes/domains.ts';
+import { directoryRoutes } from './routes/directories.ts';
+import { bindPasswordSealer } from '../directories/secrets.ts';
 import { federationRoutes } from './routes/federation.ts';
 import { SESSION_COOKIE, sessionRoutes } from './routes/session.ts';
 import { unitRoutes } from './routes/units.ts';
@@ -78,6 +80,7 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   router.use(userRoutes(kit));
   router.use(unitRoutes(kit));
   router.use(domainRoutes(kit));
+  router.use(directoryRoutes(kit, { sealer: bindPasswordSealer(deps.config.secretKey), logger: deps.logger }));
   router.use(federationRoutes(kit));
   router.use(appRoutes(kit, callbackSecretSealer(deps.config.secretKey)));
   router.use(auditRoutes(kit));

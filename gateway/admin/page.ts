@@ -5,7 +5,7 @@ import { isFullAdmin } from '../accounts/scope.ts';
 
 export type Flash = { kind: 'success' | 'error'; text: string };
 export type ConsoleUser = Extract<Actor, { kind: 'user' }>;
-export type Section = 'users' | 'units' | 'domains' | 'federation' | 'apps' | 'audit' | 'second-factor';
+export type Section = 'users' | 'units' | 'domains' | 'directories' | 'federation' | 'apps' | 'audit' | 'second-factor';
 
 declare module 'express-session' {
   interface SessionData {

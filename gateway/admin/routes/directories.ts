@@ -1,0 +1,204 @@
+import { Router, type Request, type Response } from 'express';
+import type { Logger } from '../../../core/logger.ts';
+import type { Sealer } from '../../../core/seal.ts';
+import { unitTree } from '../../accounts/unit-tree.ts';
+import { listDirectories, showDirectory } from '../../directories/list-directories.ts';
+import type { PresentedDirectory } from '../../directories/present-directory.ts';
+import { PRESETS } from '../../directories/presets.ts';
+import { registerDirectory } from '../../directories/register-directory.ts';
+import { removeDirectory } from '../../directories/remove-directory.ts';
+import { syncDirectory } from '../../directories/sync-directory.ts';
+import { summarize, type SyncReport } from '../../directories/sync-report.ts';
+import { testDirectory, type DirectoryTest } from '../../directories/test-directory.ts';
+import { updateDirectory } from '../../directories/update-directory.ts';
+import { ROLES } from '../../models/index.ts';
+import { bodyOf, formBody, formFailure, list, text, type Body, type FormFailure } from '../form-input.ts';
+import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
+import { setFlash } from '../page.ts';
+
+/** How long the "Sync now" button waits for the report; a longer sync goes on, and its report shows on the page later. */
+const SYNC_WAIT_MS = 20_000;
+
+const optional = (body: Body, name: string) => text(body, name).trim() || undefined;
+/** An optional setting the form may clear: "" clears it. */
+const clearable = (body: Body, name: string) => (name in body ? text(body, name).trim() || null : undefined);
+const lines = (body: Body, name: string) => text(body, name).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+
+/** The form's fields as the use-cases take them; blank mapping fields fall back to the preset. */
+function inputOf(body: Body) {
+  return {
+    url: optional(body, 'url'),
+    startTls: optional(body, 'startTls'),
+    caFile: clearable(body, 'caFile'),
+    bindDn: optional(body, 'bindDn'),
+    bindPassword: text(body, 'bindPassword') || undefined,
+    preset: optional(body, 'preset'),
+    userBase: optional(body, 'userBase'),
+    userFilter: optional(body, 'userFilter'),
+    groupBase: clearable(body, 'groupBase'),
+    usernameAttribute: optional(body, 'usernameAttribute'),
+    nameAttributes: list(body, 'nameAttributes').length > 0 ? list(body, 'nameAttributes') : undefined,
+    emailAttributes: list(body, 'emailAttributes').length > 0 ? list(body, 'emailAttributes') : undefined,
+    disabledAttribute: clearable(body, 'disabledAttribute'),
+    groupMembership: optional(body, 'groupMembership'),
+    unitFrom: optional(body, 'unitFrom'),
+    unitAttribute: clearable(body, 'unitAttribute'),
+    unitRoot: optional(body, 'unitRoot'),
+    roleGroups: lines(body, 'roleGroups'),
+    defaultRole: optional(body, 'defaultRole'),
+    timeoutSeconds: optional(body, 'timeoutSeconds'),
+    resetUrl: optional(body, 'resetUrl'),
+  };
+}
+
+/** What the form shows for a registration (the password field always starts empty). */
+function valuesOf(d: PresentedDirectory): Record<string, unknown> {
+  return {
+    url: d.url,
+    startTls: d.tls === 'starttls' ? 'yes' : d.tls === 'none' ? 'no' : '',
+    caFile: d.caFile ?? '',
+    bindDn: d.bindDn,
+    preset: d.preset,
+    userBase: d.userBase,
+    userFilter: d.userFilter,
+    groupBase: d.groupBase ?? '',
+    usernameAttribute: d.attributes.username,
+    nameAttributes: d.attributes.name.join(', '),
+    emailAttributes: d.attributes.email.join(', '),
+    disabledAttribute: d.attributes.disabled ?? '',
+    groupMembership: d.groupMembership,
+    unitFrom: d.unitFrom,
+    unitAttribute: d.unitAttribute ?? '',
+    unitRoot: d.unitRoot,
+    roleGroups: d.roleGroups.join('\n'),
+    defaultRole: d.defaultRole,
+    timeoutSeconds: String(d.timeoutSeconds),
+    resetUrl: d.resetUrl,
+  };
+}
+
+/** The form echoes what was typed after a refusal, lists as the text they were typed in. */
+function echo(body: Body): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) if (k !== '_csrf' && k !== 'bindPassword' && typeof v === 'string') values[k] = v;
+  return values;
+}
+
+/** A report as the page shows it: the summary line and the lists. */
+export function reportView(report: SyncReport | null) {
+  return report ? { ...report, summary: summarize(report), more: report.refused - report.names.refused.length } : null;
+}
+
+/**
+ * Campus directories in the console: register, edit, test, sync now, remove; each page shows the last
+ * sync report. Full administrators only (a directory brings people into every unit); every action
+ * goes through the same use-cases as the CLI, so each is audited.
+ */
+export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger: Logger }): Router {
+  const router = Router();
+  router.use('/directories', fullAdminOnly);
+
+  async function renderForm(
+    req: Request,
+    res: Response,
+    directory: PresentedDirectory | null,
+    values: Record<string, unknown>,
+    extra: { failure?: FormFailure; test?: DirectoryTest; syncNotice?: string } = {},
+  ) {
+    kit.render(
+      req,
+      res,
+      'directory-form',
+      {
+        title: directory ? `Directory ${directory.name}` : 'New directory',
+        section: 'directories',
+        directory,
+        report: reportView(directory?.lastReport ?? null),
+        test: extra.test,
+        syncNotice: extra.syncNotice,
+        presets: PRESETS,
+        roles: ROLES,
+        units: await unitTree(kit.context(req)),
+        values,
+        errors: extra.failure?.errors ?? {},
+        notice: extra.failure?.notice,
+      },
+      extra.failure?.status,
+    );
+  }
+
+  router.get('/directories', async (req, res) => {
+    const directories = (await listDirectories(kit.context(req))).map((d) => ({ ...d, report: reportView(d.lastReport) }));
+    kit.render(req, res, 'directories', { title: 'Directories', section: 'directories', directories });
+  });
+
+  router.get('/directories/new', async (req, res) => {
+    await renderForm(req, res, null, { preset: 'openldap', unitFrom: 'ou', defaultRole: 'student', timeoutSeconds: '5', unitRoot: 'campus' });
+  });
+
+  router.post('/directories', formBody, kit.csrf.check, async (req, res) => {
+    const body = bodyOf(req);
+    try {
+      const directory = await registerDirectory(kit.context(req), deps.sealer, { name: text(body, 'name'), ...inputOf(body), bindPassword: text(body, 'bindPassword') });
+      setFlash(req, `Registered directory ${directory.name}. Test it, then sync it.`);
+      res.redirect(303, `/admin/directories/${encodeURIComponent(directory.name)}`);
+    } catch (error) {
+      await renderForm(req, res, null, echo(body), { failure: formFailure(error) });
+    }
+  });
+
+  router.get('/directories/:name', async (req, res) => {
+    const directory = await showDirectory(kit.context(req), String(req.params.name));
+    await renderForm(req, res, directory, valuesOf(directory));
+  });
+
+  router.post('/directories/:name', formBody, kit.csrf.check, async (req, res) => {
+    const directory = await showDirectory(kit.context(req), String(req.params.name));
+    const body = bodyOf(req);
+    try {
+      await updateDirectory(kit.context(req), deps.sealer, directory.name, inputOf(body));
+      setFlash(req, `Saved directory ${directory.name}.`);
+      res.redirect(303, `/admin/directories/${encodeURIComponent(directory.name)}`);
+    } catch (error) {
+      await renderForm(req, res, directory, echo(body), { failure: formFailure(error) });
+    }
+  });
+
+  router.post('/directories/:name/test', formBody, kit.csrf.check, async (req, res) => {
+    const result = await testDirectory(kit.context(req), deps.sealer, String(req.params.name));
+    const directory = await showDirectory(kit.context(req), result.directory);
+    await renderForm(req, res, directory, valuesOf(directory), { test: result });
+  });
+
+  router.post('/directories/:name/sync', formBody, kit.csrf.check, async (req, res) => {
+    const name = String(req.params.name);
+    try {
+      const running = syncDirectory(kit.context(req), { sealer: deps.sealer, logger: deps.logger }, name);
+      running.catch((err: unknown) => deps.logger.warn({ err, directory: name }, 'a directory sync started from the console failed'));
+      const report = await Promise.race([running, new Promise<null>((resolve) => setTimeout(resolve, SYNC_WAIT_MS, null).unref())]);
+      if (report) setFlash(req, summarize(report), report.outcome === 'success' ? 'success' : 'error');
+      else setFlash(req, 'The sync is still running; its report appears on this page when it ends.');
+      res.redirect(303, `/admin/directories/${encodeURIComponent(name)}`);
+    } catch (error) {
+      const failure = formFailure(error);
+      const directory = await showDirectory(kit.context(req), name);
+      await renderForm(req, res, directory, valuesOf(directory), { syncNotice: failure.notice });
+    }
+  });
+
+  router.post('/directories/:name/remove', formBody, kit.csrf.check, async (req, res) => {
+    const name = String(req.params.name);
+    const body = bodyOf(req);
+    try {
+      const removed = await removeDirectory(kit.context(req), name, { disablePeople: text(body, 'disablePeople') === 'on' });
+      setFlash(req, `Removed directory ${removed.name}${removed.disabled > 0 ? `; disabled ${removed.disabled} of its people` : ''}.`);
+      res.redirect(303, '/admin/directories');
+    } catch (error) {
+      const failure = formFailure(error);
+      const directory = await showDirectory(kit.context(req), name);
+      await renderForm(req, res, directory, valuesOf(directory), { failure: { ...failure, errors: {} } });
+    }
+  });
+
+  return router;
+}
