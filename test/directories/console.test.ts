@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserAgent, filledFormWithAction, signInThrough, submitFilled, type Page } from '../helpers/browser-agent.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { group, groupDn, inetOrgPerson, ouLdif, personDn, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { bindPasswordSealer } from '../../gateway/directories/secrets.ts';
+import { directorySettingsOf } from '../../gateway/directories/settings.ts';
+import { RESET_URL } from './fixtures.ts';
+
+let gateway: TestGateway;
+let ldap: TestSlapd;
+let admin: BrowserAgent;
+
+const url = (path: string) => `${gateway.issuer}${path}`;
+const open = (agent: BrowserAgent, path: string) => agent.navigate(url(path));
+
+/** What a person reads in the page's main part. */
+function mainText(page: Page): string {
+  const main = /<main[^>]*>([\s\S]*)<\/main>/.exec(page.html)?.[1] ?? page.html;
+  return main
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&quot;/g, '"')
+    .replace(/&#x27;|&#39;/g, "'")
+    .replace(/&#x3D;/g, '=')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+async function consoleAgent(username: string): Promise<BrowserAgent> {
+  const agent = new BrowserAgent();
+  await signInThrough(agent, url('/admin/login'), username, DEMO_PASSWORD);
+  return agent;
+}
+
+const directoryRow = () => gateway.models.Directory.findOne({ where: { name: 'library-ldap' } });
+
+beforeAll(async () => {
+  gateway = await startTestGateway('dir-console', { LOGIN_IP_LIMIT: '1000' });
+  ldap = await startTestSlapd({
+    ldif: [
+      ouLdif([['Library']]),
+      inetOrgPerson({ uid: 'una', name: 'Una Umeda', ous: ['Library'] }),
+      inetOrgPerson({ uid: 'vic', name: 'Vic Varga', ous: ['Library'] }),
+      inetOrgPerson({ uid: 'bob', name: 'Another Bob', mail: 'bob.ldap@campus.test' }),
+      group('librarians', [personDn({ uid: 'vic', ous: ['Library'] })]),
+    ].join('\n'),
+  });
+  admin = await consoleAgent('admin');
+});
+afterAll(async () => {
+  await ldap?.stop();
+  await gateway?.stop();
+});
+
+describe('the Directories page', () => {
+  it('is for campus administrators only', async () => {
+    const engAdmin = await consoleAgent('eng-admin');
+    const users = await open(engAdmin, '/admin/users');
+    expect(users.html).not.toContain('href="/admin/directories"');
+    const page = await open(engAdmin, '/admin/directories');
+    expect(page.status).toBe(403);
+    const post = await open(engAdmin, '/admin/directories/new');
+    expect(post.status).toBe(403);
+  });
+
+  it('lists no directory at first', async () => {
+    const page = await open(admin, '/admin/directories');
+    expect(page.status).toBe(200);
+    expect(mainText(page)).toContain('No directories yet.');
+    expect(page.html).toContain('href="/admin/directories" aria-current="page"');
+  });
+
+  it('shows what is wrong with a registration beside the fields, and registers nothing', async () => {
+    const form = await open(admin, '/admin/directories/new');
+    const refused = await submitFilled(admin, form, filledFormWithAction(form, '/admin/directories'), {
+      name: 'library-ldap',
+      url: 'http://ldap.campus.test',
+      bindDn: 'not a dn',
+      bindPassword: SERVICE_PASSWORD,
+      userBase: PEOPLE,
+      resetUrl: RESET_URL,
+    });
+    expect(refused.status).toBe(400);
+    const text = mainText(refused);
+    expect(text).toContain('an ldap://host[:port] (StartTLS) or ldaps://host[:port] URL');
+    expect(text).toContain('a distinguished name such as');
+    expect(refused.html).not.toContain(SERVICE_PASSWORD);
+    expect(await directoryRow()).toBeNull();
+  });
+
+  it('refuses a form posted without its token', async () => {
+    const form = await open(admin, '/admin/directories/new');
+    const filled = filledFormWithAction(form, '/admin/directories');
+    const withoutToken = { ...filled, entries: filled.entries.filter(([name]) => name !== '_csrf') };
+    const refused = await submitFilled(admin, form, withoutToken, { name: 'forged', url: ldap.url, bindDn: SERVICE_DN, bindPassword: 'x', userBase: PEOPLE, resetUrl: RESET_URL });
+    expect(refused.status).toBe(403);
+    expect(await gateway.models.Directory.count()).toBe(0);
+  });
+
+  it('registers a directory, seals the service password and never shows it back', async () => {
+    const form = await open(admin, '/admin/directories/new');
+    const page = await submitFilled(admin, form, filledFormWithAction(form, '/admin/directories'), {
+      name: 'library-ldap',
+      url: ldap.url,
+      startTls: 'no',
+      bindDn: SERVICE_DN,
+      bindPassword: SERVICE_PASSWORD,
+      userBase: PEOPLE,
+      roleGroups: `staff=${groupDn('librarians')}`,
+      resetUrl: RESET_URL,
+    });
+    expect(page.url).toBe(url('/admin/directories/library-ldap'));
+    expect(mainText(page)).toContain('Registered directory library-ldap.');
+    expect(page.html).not.toContain(SERVICE_PASSWORD);
+    const row = (await directoryRow())!;
+    expect(row.bindPasswordSealed).not.toContain(SERVICE_PASSWORD);
+    expect(bindPasswordSealer(gateway.config.secretKey).open(row.bindPasswordSealed)).toBe(SERVICE_PASSWORD);
+    expect(directorySettingsOf(row)).toMatchObject({ preset: 'openldap', usernameAttribute: 'uid', startTls: false, unitRoot: 'campus' });
+    const [event] = await gateway.models.AuditEvent.findAll({ where: { action: 'directory.add', target: 'library-ldap' } });
+    expect(event?.actorName).toBe('admin');
+    expect(event?.details).not.toContain(SERVICE_PASSWORD);
+  });
+
+  it('tests the connection and shows how the first people would look', async () => {
+    const page = await open(admin, '/admin/directories/library-ldap');
+    const tested = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/library-ldap/test'));
+    expect(tested.status).toBe(200);
+    const text = mainText(tested);
+    expect(text).toContain('The directory answers: 3 people under the user base');
+    expect(text).toContain('Una Umeda');
+    expect(text).toMatch(/Role group cn=librarians,ou=Groups,dc=campus,dc=test ?: found/);
+  });
+
+  it('syncs now and shows the report, refusals with their reasons', async () => {
+    const page = await open(admin, '/admin/directories/library-ldap');
+    const synced = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/library-ldap/sync'));
+    expect(synced.url).toBe(url('/admin/directories/library-ldap'));
+    const text = mainText(synced);
+    expect(text).toMatch(/Synced library-ldap in [\d.]+ s: 3 entries; 2 added/);
+    expect(text).toMatch(/bob ?: a local account \(not from a directory\) has this username; not merged/);
+    expect((await gateway.models.User.findOne({ where: { username: 'vic' } }))!.roles).toEqual(['staff']);
+    const list = await open(admin, '/admin/directories');
+    expect(mainText(list)).toMatch(/library-ldap openldap .* 2 /);
+  });
+
+  it('saves changed settings and keeps the sealed password when its field is left empty', async () => {
+    const before = (await directoryRow())!.bindPasswordSealed;
+    const page = await open(admin, '/admin/directories/library-ldap');
+    const form = filledFormWithAction(page, '/admin/directories/library-ldap');
+    expect(form.entries.find(([name]) => name === 'bindPassword')?.[1]).toBe('');
+    const saved = await submitFilled(admin, page, form, { timeoutSeconds: '7', resetUrl: 'https://id.campus.test/forgot' });
+    expect(mainText(saved)).toContain('Saved directory library-ldap.');
+    const row = (await directoryRow())!;
+    expect(row.bindPasswordSealed).toBe(before);
+    expect(row.resetUrl).toBe('https://id.campus.test/forgot');
+    expect(directorySettingsOf(row).timeoutSeconds).toBe(7);
+    expect(directorySettingsOf(row).roleGroups).toEqual([{ group: groupDn('librarians'), role: 'staff', unit: null }]);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'directory.update', target: 'library-ldap' } })).toBe(1);
+  });
+
+  it('removes a directory with people only when told to disable them, and then disables them', async () => {
+    const page = await open(admin, '/admin/directories/library-ldap');
+    const refused = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/library-ldap/remove'));
+    expect(refused.status).toBe(409);
+    expect(mainText(refused)).toContain('still has 2 people');
+    expect(await directoryRow()).not.toBeNull();
+
+    const removed = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/library-ldap/remove'), { disablePeople: 'on' });
+    expect(removed.url).toBe(url('/admin/directories'));
+    expect(mainText(removed)).toContain('Removed directory library-ldap; disabled 2 of its people.');
+    expect(await directoryRow()).toBeNull();
+    expect((await gateway.models.User.findOne({ where: { username: 'una' } }))!.status).toBe('disabled');
+    expect(await gateway.models.DirectoryAccount.count()).toBe(0);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'directory.remove', target: 'library-ldap' } })).toBe(1);
+  });
+});
