@@ -14,10 +14,11 @@ import { runUntilSignal, shutdownSignal, startUnits, stopUnits, type RunningUnit
 import { describeDatabase, readConfig, withSession } from './session.ts';
 import { table } from './table.ts';
 import { leaveApprovalUnit } from '../../examples/leave-approval/demo-unit.ts';
+import { demoDirectoryUnit, describeDemoDirectory, type DemoDirectoryState } from './demo-directory.ts';
 
 type Prepared = { applied: string[]; seeded: boolean; conversationsSeeded: boolean; moved: string[]; databases: string[] };
 
-function banner(units: RunningUnit[], prepared: Prepared): Output {
+function banner(units: RunningUnit[], prepared: Prepared, directory: DemoDirectoryState): Output {
   const endpoints = units.flatMap((u) => u.endpoints);
   const logins = DEMO_USERS.map((u) => ({ username: u.username, password: DEMO_PASSWORD, what: u.what }));
   const setup = [
@@ -27,7 +28,7 @@ function banner(units: RunningUnit[], prepared: Prepared): Output {
   ].filter(Boolean);
   const width = Math.max(...endpoints.map((e) => e.label.length));
   return {
-    json: { endpoints: Object.fromEntries(endpoints.map((e) => [e.label, e.url])), logins, ...prepared },
+    json: { endpoints: Object.fromEntries(endpoints.map((e) => [e.label, e.url])), logins, ...prepared, directory },
     text: [
       '',
       'Atrium demo campus is running.',
@@ -44,6 +45,8 @@ function banner(units: RunningUnit[], prepared: Prepared): Output {
       '',
       'Demo conversations: alice and dave (Engineering), alice and bob (Engineering and Arts),',
       'and the group "Campus Orchestra" on arts.campus.test (carol, bob, alice, dave).',
+      '',
+      ...describeDemoDirectory(directory),
       '',
       `Data: ${prepared.databases.join(', ')}`,
       'Press Ctrl+C to stop.',
@@ -88,6 +91,8 @@ export const demoCommand: Command = {
     // Started in this order and stopped in reverse: the nodes reach the gateway and the proxy, never the other way round at start.
     const units = await startUnits(
       [
+        // First, so that its people are synced before the gateway starts, and it stops last.
+        demoDirectoryUnit(config, io, logger.child({ unit: 'directory' })),
         gatewayUnit(config, logger.child({ unit: 'gateway' })),
         proxyUnit(campus.proxy, logger.child({ unit: 'proxy' })),
         nodeUnit(campus.nodes.eng, logger.child({ unit: 'node', domain: campus.nodes.eng.domain })),
@@ -96,7 +101,7 @@ export const demoCommand: Command = {
       ],
       logger,
     );
-    const [, proxy, eng, arts] = units;
+    const [directory, , proxy, eng, arts] = units;
     let conversationsSeeded: boolean;
     try {
       await withSession(io, ({ ctx }) => linkDemoCampus(ctx, proxy.proxy.publicKey), { config });
@@ -107,7 +112,7 @@ export const demoCommand: Command = {
     }
     const databases = [describeDatabase(config), describeDatabase(campus.nodes.eng), describeDatabase(campus.nodes.arts)];
     const prepared = { ...gatewayPart, applied: [...gatewayPart.applied, ...nodeMigrations], conversationsSeeded, databases };
-    printOutput(io, args.json, banner(units, prepared));
+    printOutput(io, args.json, banner(units, prepared, directory.state));
     await runUntilSignal(units, logger, shutdown);
   },
 };

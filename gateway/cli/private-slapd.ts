@@ -7,8 +7,9 @@ import { join } from 'node:path';
 /**
  * A private OpenLDAP server for the demo, the tests and the directory benchmark: Debian's `slapd` with a
  * configuration and a data folder of its own under a temp folder, on a port the OS handed out, stopped
- * (and its folder removed) by `stop()`. It runs in the foreground (`-d`), as a child of this process, so
- * it never outlives a clean exit, and its statistics log (`-d stats`) can be read: each BIND is a line.
+ * (and its folder removed) by `stop()`. It runs in the foreground (`-d stats`), so its statistics log can
+ * be read (each BIND is a line), under a small shell that stops it when this process's end of a pipe
+ * closes: even a process killed outright leaves no slapd behind.
  */
 
 export const SLAPD = '/usr/sbin/slapd';
@@ -40,7 +41,6 @@ export type PrivateSlapd = {
   port: number;
   rootDn: string;
   dir: string;
-  pid: number;
   /** Every statistics line slapd printed so far. */
   log(): string[];
   /** How many simple binds reached the server, all of them or those of one DN (case-insensitive). */
@@ -53,6 +53,10 @@ export type PrivateSlapd = {
 };
 
 const SCHEMA_DIR = '/etc/ldap/schema';
+
+// $1 slapd, $2 its configuration, $3 its URL. fd 3 keeps the pipe from the parent: a background job's
+// own stdin is /dev/null. When the pipe ends (stop(), or the parent died), slapd gets SIGTERM.
+const WATCHDOG = 'exec 3<&0; "$1" -d stats -f "$2" -h "$3/" & pid=$!; ( read -r _ <&3; kill "$pid" 2>/dev/null ) & wait "$pid"';
 
 export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<PrivateSlapd> {
   if (!slapdInstalled()) throw new Error(`slapd is not installed; install it with: ${SLAPD_INSTALL_HINT}`);
@@ -99,7 +103,7 @@ export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<P
     let child: ChildProcess | null = null;
 
     async function start(): Promise<void> {
-      const started = spawn(SLAPD, ['-d', 'stats', '-f', conf, '-h', `${url}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const started = spawn('/bin/sh', ['-c', WATCHDOG, 'slapd-watchdog', SLAPD, conf, url], { stdio: ['pipe', 'ignore', 'pipe'] });
       child = started;
       let partial = '';
       started.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -115,23 +119,21 @@ export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<P
       child = null;
       if (!running || running.exitCode !== null || running.signalCode !== null) return;
       const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
-      running.kill('SIGTERM');
+      running.stdin!.end();
       const late = setTimeout(() => running.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(late);
     }
 
     await start();
-    const onExit = () => (child as ChildProcess | null)?.kill('SIGKILL');
+    // On a plain process.exit() the pipe closes too; this only makes it prompt.
+    const onExit = () => (child as ChildProcess | null)?.stdin?.end();
     process.once('exit', onExit);
     return {
       url,
       port,
       rootDn,
       dir,
-      get pid() {
-        return (child as ChildProcess | null)?.pid ?? -1;
-      },
       log: () => [...lines],
       binds(dn) {
         const wanted = dn?.toLowerCase();
@@ -176,7 +178,7 @@ async function waitUntilListening(port: number, child: ChildProcess, recentLog: 
     });
     if (open) return;
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      child.stdin?.end();
       throw new Error(`slapd did not listen on port ${port} within 15 s:\n${recentLog()}`);
     }
     await new Promise((r) => setTimeout(r, 50));

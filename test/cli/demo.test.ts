@@ -6,6 +6,10 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/federation.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { inspectDatabase, jsonOf, runAtrium, startAtrium, type LongRunning } from '../helpers/cli.ts';
+import { slapdInstalled } from '../../gateway/cli/private-slapd.ts';
+
+/** With slapd installed the demo also runs its library directory (test/directories/demo.test.ts), first up and last down. */
+const withDirectory = <T>(items: T[]) => (slapdInstalled() ? items : []);
 
 const REDIRECT = 'http://localhost:9/portal-cb';
 
@@ -139,7 +143,7 @@ describe('atrium demo', () => {
       .split('\n')
       .filter((line) => line.includes('"msg":"stopped"'))
       .map((line) => JSON.parse(line).unit);
-    expect(stopped).toEqual(['leave-approval', 'node arts.campus.test', 'node eng.campus.test', 'proxy', 'gateway']);
+    expect(stopped).toEqual(['leave-approval', 'node arts.campus.test', 'node eng.campus.test', 'proxy', 'gateway', ...withDirectory(['directory'])]);
   });
 
   it('keeps its messages at home: the arts node holds only conversations with Arts people', async () => {
@@ -163,7 +167,7 @@ describe('atrium demo', () => {
     await again.printed('\n}\n', 60_000);
     const shown = JSON.parse(again.output());
     expect(shown).toMatchObject({ applied: [], seeded: false, conversationsSeeded: false, moved: [] });
-    expect(Object.keys(shown.endpoints)).toEqual(['web portal (chat and apps)', 'admin console', 'discovery', 'federation proxy', 'chat eng.campus.test', 'chat arts.campus.test', 'leave approval app']);
+    expect(Object.keys(shown.endpoints)).toEqual([...withDirectory(['demo directory (OpenLDAP)']), 'web portal (chat and apps)', 'admin console', 'discovery', 'federation proxy', 'chat eng.campus.test', 'chat arts.campus.test', 'leave approval app']);
     expect(await again.stop('SIGTERM')).toBe(0);
 
     expect({ pins: await pins(), audits: await audits() }).toEqual(before);
