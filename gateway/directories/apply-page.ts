@@ -69,7 +69,8 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
   const ours = (user: User | undefined) => (user && linkByUser.get(user.id)?.directoryId === directory.id ? linkByUser.get(user.id)! : null);
   const newNames = people.filter((p) => !userByName.has(p.username)).map((p) => p.username);
   const nameProblems = newNames.length ? await addressNameProblems(ctx, newNames) : new Map();
-  const emails = people.map((p) => p.email);
+  // Only an email that would be new to its person can clash with someone else's.
+  const emails = people.filter((p) => userByName.get(p.username)?.email !== p.email).map((p) => p.email);
   const emailOwners = emails.length
     ? new Map((await User.findAll({ where: { email: { [Op.in]: emails } }, attributes: ['id', 'email', 'username'], transaction: ctx.tx })).map((u) => [u.email, u]))
     : new Map<string, User>();
@@ -114,7 +115,9 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
     updates.push({ person: p, user, link, profile: !emailClash });
   }
 
-  const memberships = updates.length ? await Membership.findAll({ where: { userId: { [Op.in]: updates.map((u) => u.user.id) } }, transaction: ctx.tx }) : [];
+  const memberships = updates.length
+    ? await Membership.findAll({ where: { userId: { [Op.in]: updates.map((u) => u.user.id) } }, attributes: ['userId', 'unitId', 'isPrimary'], raw: true, transaction: ctx.tx })
+    : [];
   const unitsOf = new Map<string, { primary: string | null; others: Set<string> }>();
   for (const m of memberships) {
     const entry = unitsOf.get(m.userId) ?? { primary: null, others: new Set<string>() };

@@ -83,9 +83,15 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
       paged: { pageSize: PAGE_SIZE },
     });
     try {
-      for await (const page of pages) {
+      // The directory prepares the next page while this one is written: one request in flight, one page in memory.
+      let next = pages.next();
+      for (;;) {
+        const page = await next;
+        if (page.done) break;
+        next = pages.next();
+        next.catch(() => undefined);
         if (deps.signal?.aborted) throw stopped();
-        await applyPage(ctx, sync, page.searchEntries);
+        await applyPage(ctx, sync, page.value.searchEntries);
         await lease.renew();
         deps.onProgress?.({ phase: 'reading', entries: report.entries, pages: report.pages, total });
       }
