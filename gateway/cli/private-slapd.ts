@@ -34,11 +34,15 @@ export type PrivateSlapdOptions = {
   ldif?: string;
   /** Where the folder goes; a new temp folder otherwise. It is removed by stop(). */
   parentDir?: string;
+  /** A certificate and key (PEM files) for StartTLS on the ldap:// port and for a second, ldaps:// port. */
+  tls?: { certFile: string; keyFile: string };
 };
 
 export type PrivateSlapd = {
   url: string;
   port: number;
+  /** With `tls`: the ldaps:// URL. */
+  ldapsUrl: string | null;
   rootDn: string;
   dir: string;
   /** Every statistics line slapd printed so far. */
@@ -56,7 +60,7 @@ const SCHEMA_DIR = '/etc/ldap/schema';
 
 // $1 slapd, $2 its configuration, $3 its URL. fd 3 keeps the pipe from the parent: a background job's
 // own stdin is /dev/null. When the pipe ends (stop(), or the parent died), slapd gets SIGTERM.
-const WATCHDOG = 'exec 3<&0; "$1" -d stats -f "$2" -h "$3/" & pid=$!; ( read -r _ <&3; kill "$pid" 2>/dev/null ) & wait "$pid"';
+const WATCHDOG = 'exec 3<&0; "$1" -d stats -f "$2" -h "$3" & pid=$!; ( read -r _ <&3; kill "$pid" 2>/dev/null ) & wait "$pid"';
 
 export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<PrivateSlapd> {
   if (!slapdInstalled()) throw new Error(`slapd is not installed; install it with: ${SLAPD_INSTALL_HINT}`);
@@ -78,6 +82,7 @@ export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<P
         // Passwords are checked by binding; nobody reads them, and anonymous clients read nothing at all.
         'access to attrs=userPassword by self write by anonymous auth by * none',
         'access to * by users read by * none',
+        ...(options.tls ? [`TLSCertificateFile ${options.tls.certFile}`, `TLSCertificateKeyFile ${options.tls.keyFile}`] : []),
         'database mdb',
         'maxsize 1073741824',
         `suffix "${options.suffix}"`,
@@ -99,11 +104,13 @@ export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<P
     }
     const port = await freeLocalPort();
     const url = `ldap://127.0.0.1:${port}`;
+    const ldapsUrl = options.tls ? `ldaps://127.0.0.1:${await freeLocalPort()}` : null;
+    const listeners = [url, ...(ldapsUrl ? [ldapsUrl] : [])].map((u) => `${u}/`).join(' ');
     const lines: string[] = [];
     let child: ChildProcess | null = null;
 
     async function start(): Promise<void> {
-      const started = spawn('/bin/sh', ['-c', WATCHDOG, 'slapd-watchdog', SLAPD, conf, url], { stdio: ['pipe', 'ignore', 'pipe'] });
+      const started = spawn('/bin/sh', ['-c', WATCHDOG, 'slapd-watchdog', SLAPD, conf, listeners], { stdio: ['pipe', 'ignore', 'pipe'] });
       child = started;
       let partial = '';
       started.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -132,6 +139,7 @@ export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<P
     return {
       url,
       port,
+      ldapsUrl,
       rootDn,
       dir,
       log: () => [...lines],

@@ -29,15 +29,24 @@ export type TestSlapd = PrivateSlapd & {
   replace(dn: string, attribute: string, values: string[]): Promise<void>;
 };
 
-export async function startTestSlapd(options: { ldif: string; activeDirectoryLike?: boolean }): Promise<TestSlapd> {
+export async function startTestSlapd(options: {
+  ldif: string;
+  activeDirectoryLike?: boolean;
+  tls?: { certFile: string; keyFile: string };
+  databaseLines?: string[];
+}): Promise<TestSlapd> {
   requireSlapd();
   const slapd = await startPrivateSlapd({
     suffix: SUFFIX,
     rootPassword: ROOT_PASSWORD,
     schemaFiles: options.activeDirectoryLike ? [AD_SCHEMA] : [],
-    databaseLines: options.activeDirectoryLike
-      ? [`limits dn.exact="${SERVICE_DN}" size.soft=1000 size.hard=1000 size.pr=1000 size.prtotal=unlimited`]
-      : [`limits dn.exact="${SERVICE_DN}" size=unlimited`],
+    databaseLines: [
+      options.activeDirectoryLike
+        ? `limits dn.exact="${SERVICE_DN}" size.soft=1000 size.hard=1000 size.pr=1000 size.prtotal=unlimited`
+        : `limits dn.exact="${SERVICE_DN}" size=unlimited`,
+      ...(options.databaseLines ?? []),
+    ],
+    tls: options.tls,
     ldif: `${baseLdif()}\n${options.ldif}`,
   });
   const admin = async <T>(work: (client: Client) => Promise<T>): Promise<T> => {

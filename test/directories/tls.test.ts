@@ -1,0 +1,94 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from 'ldapts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { inetOrgPerson, SERVICE_DN, SERVICE_PASSWORD, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
+import { authenticate } from '../../gateway/accounts/authenticate.ts';
+import { directoryPasswordCheck } from '../../gateway/directories/directory-password.ts';
+import { testDirectory } from '../../gateway/directories/test-directory.ts';
+import { createRateLimiter } from '../../core/rate-limit.ts';
+import { createLogger } from '../../core/logger.ts';
+import { asOperator, register, sealerOf, sync } from './fixtures.ts';
+
+let gateway: TestGateway;
+let ldap: TestSlapd;
+let certs: string;
+let caFile: string;
+
+/** A CA of the test's own and a certificate it signed for localhost, made with openssl. */
+function makeCertificates(dir: string): { caFile: string; certFile: string; keyFile: string } {
+  const file = (name: string) => join(dir, name);
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Atrium test campus CA', '-keyout', file('ca.key'), '-out', file('ca.pem')]);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', file('server.key'), '-out', file('server.csr')]);
+  writeFileSync(file('san.ext'), 'subjectAltName=DNS:localhost\n');
+  run(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('san.ext'), '-out', file('server.pem')]);
+  return { caFile: file('ca.pem'), certFile: file('server.pem'), keyFile: file('server.key') };
+}
+
+const localhost = (url: string) => url.replace('127.0.0.1', 'localhost');
+
+beforeAll(async () => {
+  certs = mkdtempSync(join(tmpdir(), 'atrium-dir-tls-'));
+  const made = makeCertificates(certs);
+  caFile = made.caFile;
+  gateway = await startTestGateway('dir-tls', { LOGIN_IP_LIMIT: '1000' });
+  ldap = await startTestSlapd({
+    ldif: inetOrgPerson({ uid: 'yara', name: 'Yara Yilmaz', password: 'yara-in-the-directory' }),
+    tls: { certFile: made.certFile, keyFile: made.keyFile },
+    // Nothing but TLS: a client that skipped StartTLS could not even bind.
+    databaseLines: ['security tls=1'],
+  });
+});
+afterAll(async () => {
+  await ldap?.stop();
+  await gateway?.stop();
+  if (certs) rmSync(certs, { recursive: true, force: true });
+});
+
+describe('a directory reached over TLS', () => {
+  it('refuses a client that does not start TLS', async () => {
+    const plain = new Client({ url: ldap.url });
+    await expect(plain.bind(SERVICE_DN, SERVICE_PASSWORD)).rejects.toThrow(/confidentiality required|TLS/i);
+    await plain.unbind();
+  });
+
+  it('is synced and signed in to over StartTLS on ldap://, trusting the registration\'s CA file', async () => {
+    await register(gateway, 'starttls', localhost(ldap.url), { startTls: 'yes', caFile });
+    const report = await sync(gateway, 'starttls');
+    expect(report).toMatchObject({ outcome: 'success', added: 1 });
+    const policy = {
+      maxFailures: 5,
+      lockoutMinutes: 10,
+      ipLimiter: createRateLimiter({ limit: 100, windowSeconds: 60 }),
+      identifierLimiter: createRateLimiter({ limit: 100, windowSeconds: 60 }),
+      directoryPassword: directoryPasswordCheck({ sealer: sealerOf(gateway), logger: createLogger('test', 'silent') }),
+    };
+    const user = await authenticate(gateway.context(null), 'yara', 'yara-in-the-directory', policy);
+    expect(user.username).toBe('yara');
+  });
+
+  it('is reached on ldaps:// with the CA file', async () => {
+    await register(gateway, 'ldaps', localhost(ldap.ldapsUrl!), { startTls: undefined, caFile, unitRoot: 'campus/arts' });
+    const result = await testDirectory(asOperator(gateway), sealerOf(gateway), 'ldaps');
+    expect(result).toMatchObject({ ok: true, connected: true, people: 1 });
+  });
+
+  it('refuses a certificate it cannot trust: without the CA file, the directory counts as not answering', async () => {
+    await register(gateway, 'untrusted', localhost(ldap.ldapsUrl!), { startTls: undefined });
+    const result = await testDirectory(asOperator(gateway), sealerOf(gateway), 'untrusted');
+    expect(result.ok).toBe(false);
+    expect(result.problem).toMatch(/certificate/i);
+  });
+
+  it('refuses a certificate for another name', async () => {
+    // The certificate names localhost only; the same server reached as 127.0.0.1 is not the one it names.
+    await register(gateway, 'wrong-name', ldap.ldapsUrl!, { startTls: undefined, caFile });
+    const result = await testDirectory(asOperator(gateway), sealerOf(gateway), 'wrong-name');
+    expect(result.ok).toBe(false);
+    expect(result.problem).toMatch(/not in the cert's list|altnames/i);
+  });
+});
