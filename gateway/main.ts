@@ -32,8 +32,8 @@ import { createEndedAccessPusher, keepSecondsFor, recordEndedSession, sweepEnded
 import { federationRoutes } from './federation/routes.ts';
 import { endedAccessRoutes } from './federation/ended-access-routes.ts';
 import { refreshPins } from './federation/refresh-pins.ts';
-import { appRegistryRoutes } from '../apps-registry/routes.ts';
-import { callbackSecretSealer } from '../apps-registry/secrets.ts';
+import { appRegistryRoutes } from './apps-registry/routes.ts';
+import { callbackSecretSealer } from './apps-registry/secrets.ts';
 import { directoryPasswordCheck } from './directories/directory-password.ts';
 import { directoryResetPages, resetPagesToShow } from './directories/reset-page.ts';
 import { startDirectorySchedule } from './directories/scheduler.ts';

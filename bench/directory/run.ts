@@ -21,7 +21,7 @@ import { openDatabase } from '../../core/database.ts';
 import { migrate } from '../../core/migrator.ts';
 import { createSealer } from '../../core/seal.ts';
 import { createUnit } from '../../gateway/accounts/units.ts';
-import { startPrivateSlapd, slapdInstalled, SLAPD_INSTALL_HINT } from '../../gateway/cli/private-slapd.ts';
+import { startPrivateSlapd, slapdInstalled, SLAPD_INSTALL_HINT } from '../../cli/private-slapd.ts';
 import { operator, type GatewayContext } from '../../gateway/context.ts';
 import { registerDirectory } from '../../gateway/directories/register-directory.ts';
 import { syncDirectory } from '../../gateway/directories/sync-directory.ts';

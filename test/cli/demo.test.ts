@@ -6,7 +6,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/federation.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { inspectDatabase, jsonOf, runAtrium, startAtrium, type LongRunning } from '../helpers/cli.ts';
-import { slapdInstalled } from '../../gateway/cli/private-slapd.ts';
+import { slapdInstalled } from '../../cli/private-slapd.ts';
 
 /** With slapd installed the demo also runs its library directory (test/directories/demo.test.ts), first up and last down. */
 const withDirectory = <T>(items: T[]) => (slapdInstalled() ? items : []);

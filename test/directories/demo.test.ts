@@ -6,7 +6,7 @@ import { freePort } from '../helpers/ports.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { jsonOf, runAtrium, startAtrium, type LongRunning } from '../helpers/cli.ts';
 import { requireSlapd } from '../helpers/slapd.ts';
-import { DEMO_DIRECTORY_PASSWORD } from '../../gateway/cli/demo-directory.ts';
+import { DEMO_DIRECTORY_PASSWORD } from '../../cli/demo-directory.ts';
 
 const REDIRECT = 'http://localhost:9/library-cb';
 let db: TestDatabase;

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { Attribute, Change, Client } from 'ldapts';
-import { SLAPD_INSTALL_HINT, slapdInstalled, startPrivateSlapd, type PrivateSlapd } from '../../gateway/cli/private-slapd.ts';
+import { SLAPD_INSTALL_HINT, slapdInstalled, startPrivateSlapd, type PrivateSlapd } from '../../cli/private-slapd.ts';
 
 /**
- * A real OpenLDAP server per test file (gateway/cli/private-slapd.ts), loaded with LDIF the test writes.
+ * A real OpenLDAP server per test file (cli/private-slapd.ts), loaded with LDIF the test writes.
  * `activeDirectoryLike` adds the tests' own schema of AD's attributes (ad-lite.schema: sAMAccountName,
  * userAccountControl, memberOf, department) and gives the service account AD's 1,000-entry page limit.
  */
