@@ -31,8 +31,8 @@ export class ConfirmationFailedError extends AppError {
 
 /**
  * Whether the portal session's person signed in, or confirmed it is them, within the window. The
- * sign-in counts by the ID token's `auth_time`, which the gateway includes only when the person
- * actually authenticated for it (not when an existing gateway session was reused).
+ * sign-in counts by the portal's ID token's `auth_time` (the portal client requires it): the time the
+ * person last authenticated at the gateway, which an existing gateway session reused keeps as it was.
  */
 export function confirmedRecently(req: Request, now = Date.now()): boolean {
   const since = now - CONFIRMATION_WINDOW_SECONDS * 1000;

@@ -119,7 +119,7 @@ export async function verifyPasskeyAssertion(ctx: GatewayContext, deps: PasskeyD
       await audit(asPerson(ctx, owner), { action: 'passkey.counter_regression', target: owner.username, outcome: 'failure', details: { passkey: passkey.id, name: passkey.name, stored: passkey.counter } });
       throw await refuse(owner, 'counter_regression', { passkey: passkey.id });
     }
-    throw await refuse(owner, 'bad_signature', { passkey: passkey.id });
+    throw await refuse(owner, 'not_verified', { passkey: passkey.id });
   }
 
   const { newCounter, userVerified } = result.authenticationInfo;

@@ -17,6 +17,10 @@ import { parseRegistrationResponse } from './response-schemas.ts';
 /** Enough for a phone, a laptop and a few security keys; a cap keeps a stolen session from piling them up. */
 export const MAX_PASSKEYS = 10;
 
+// EdDSA, ES256 and RS256: what authenticators offer. Not the post-quantum ML-DSA the library adds where
+// the runtime has it: Node 24 marks that experimental, and a stored key must stay verifiable.
+const ALGORITHMS = [-8, -7, -257];
+
 export const passkeyNameSchema = z.string().trim().min(1, 'Give the passkey a name').max(64, 'A name has at most 64 characters');
 
 export function parsePasskeyName(input: unknown): string {
@@ -42,6 +46,7 @@ export async function beginPasskeyRegistration(ctx: GatewayContext, deps: Passke
     timeout: deps.challengeTtlSeconds * 1000,
     excludeCredentials: existing.map((p) => ({ id: p.credentialId, transports: transportsOf(p) })),
     authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
+    supportedAlgorithmIDs: ALGORITHMS,
   });
   await keepChallenge(ctx, deps, binding, 'register', options.challenge, user.id);
   return options;
@@ -67,7 +72,7 @@ export async function finishPasskeyRegistration(ctx: GatewayContext, deps: Passk
   if (pending.userId !== user.id) throw await refuse('challenge_of_someone_else');
   let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
   try {
-    verified = await verifyRegistrationResponse({ response, expectedChallenge: pending.challenge, expectedOrigin: deps.origin, expectedRPID: deps.rpId, requireUserVerification: false });
+    verified = await verifyRegistrationResponse({ response, expectedChallenge: pending.challenge, expectedOrigin: deps.origin, expectedRPID: deps.rpId, requireUserVerification: false, supportedAlgorithmIDs: ALGORITHMS });
   } catch {
     throw await refuse('invalid_response');
   }

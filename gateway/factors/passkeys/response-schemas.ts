@@ -31,7 +31,7 @@ export const authenticationResponseSchema = z.object({
   response: z.object({
     clientDataJSON: b64url(4096),
     authenticatorData: b64url(8192),
-    signature: b64url(2048),
+    signature: b64url(8192),
     userHandle: b64url(128).optional(),
   }),
 });
