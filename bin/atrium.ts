@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runCli } from '../gateway/cli/run.ts';
+import { runCli } from '../cli/run.ts';
 
 const code = await runCli(process.argv.slice(2), {
   env: process.env,

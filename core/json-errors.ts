@@ -9,7 +9,7 @@ export function jsonErrors(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(error);
     if (isAppError(error)) {
       const fields = error.details?.fields as Record<string, string> | undefined;
-      // A route that knows more (im/http/bearer.ts: why the token was refused) has set its own challenge.
+      // A route that knows more (node/http/bearer.ts: why the token was refused) has set its own challenge.
       if (error.status === 401 && !res.get('WWW-Authenticate')) res.set('WWW-Authenticate', 'Bearer');
       setRetryAfter(res, error);
       res.status(error.status).json({ error: { code: error.code, message: error.message, ...(fields ? { fields } : {}) } });

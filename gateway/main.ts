@@ -35,8 +35,8 @@ import { createEndedAccessPusher, keepSecondsFor, recordEndedSession, sweepEnded
 import { federationRoutes } from './federation/routes.ts';
 import { endedAccessRoutes } from './federation/ended-access-routes.ts';
 import { refreshPins } from './federation/refresh-pins.ts';
-import { appRegistryRoutes } from '../apps-registry/routes.ts';
-import { callbackSecretSealer } from '../apps-registry/secrets.ts';
+import { appRegistryRoutes } from './apps-registry/routes.ts';
+import { callbackSecretSealer } from './apps-registry/secrets.ts';
 import { localAccountsOnly } from './recovery/directory-reset.ts';
 import { logMailer, smtpMailer, type Mailer } from './recovery/mailer.ts';
 import type { RecoveryDeps } from './recovery/request-reset.ts';

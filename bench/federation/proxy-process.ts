@@ -5,8 +5,8 @@
  * Run only by bench/federation/run.ts.
  */
 import { performance } from 'node:perf_hooks';
-import { loadProxyConfig } from '../../im/proxy/config.ts';
-import { startProxy } from '../../im/proxy/main.ts';
+import { loadProxyConfig } from '../../proxy/config.ts';
+import { startProxy } from '../../proxy/main.ts';
 import { serveIpc } from '../node/ipc.ts';
 import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
 

@@ -6,7 +6,7 @@ import { createUnit } from '../../gateway/accounts/units.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
 import { addProxy, allowPair } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
-import type { PublicKeyJwk } from '../../im/federation/signature.ts';
+import type { PublicKeyJwk } from '../../protocol/signature.ts';
 import { ipcCaller, type Caller } from '../node/ipc.ts';
 import { startBenchGateway, startChild, type BenchGateway } from '../node/setup.ts';
 

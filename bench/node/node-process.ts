@@ -7,8 +7,8 @@
 import { writeHeapSnapshot } from 'node:v8';
 import { performance } from 'node:perf_hooks';
 import type { Sequelize } from 'sequelize';
-import { loadNodeConfig } from '../../im/config.ts';
-import { startNode } from '../../im/main.ts';
+import { loadNodeConfig } from '../../node/config.ts';
+import { startNode } from '../../node/main.ts';
 import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
 import { serveServerProcess } from './ipc.ts';
 import { watchProcess, type NodeStats } from './process-stats.ts';

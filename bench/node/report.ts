@@ -267,7 +267,7 @@ export function renderSection(r: Results): string {
         '',
         `Another ${w.db.messages} messages at ${g.ratePerS}/s, and every member's socket marks each message \`delivered\` as it arrives: the worst case, as if every member had the group open and read each message at once (the portal marks messages delivered as they arrive in direct conversations and groups of up to 100 members; in bigger groups it tells only what is read). ` +
           `Each receipt goes to the reader's own devices and to the senders of the messages it covers (docs/protocol.md, "Receipts"), and receipts told to one person at the same moment share a frame (\`receipts\`), so at most one pushed frame per receipt is expected once members keep up (a member's first receipt covers every message since their last one, and reaches all their senders); telling every member of every receipt would be ${fmt((g.online - 1) * (g.online - 1))} frames per message here. ` +
-          `Receipts are written together, as messages are (im/receipts/receipt-committer.ts).`,
+          `Receipts are written together, as messages are (node/receipts/receipt-committer.ts).`,
         '',
         table(
           ['deliveries', 'per-delivery latency', 'until the last member had it', 'receipts answered / refused', 'receipt frames pushed', 'receipt statements', ...USAGE_HEADER],
@@ -403,12 +403,12 @@ function findings(r: Results, v: Verdicts): string[] {
         `  - Socket writes: every message costs the node two \`writev\` system calls (the sender's ack, the receiver's frame); \`writev\` alone was ${writev.percent.toFixed(0)}% of the samples, ≈ ${fmt((1000 * writev.ms) / Math.max(1, 2 * prof.db.messages))} µs per write on this VM. That part does not shrink with better code in one process; it divides over the domain's N processes (the design's scaling path) and is cheaper on dedicated hardware.`,
       );
     lines.push(
-      `  - The flush (\`writeBatch\` in im/messages/group-commit.ts) writes hand-built statements with literal values (core/sql-literal.ts): one multi-row INSERT and one UPDATE joined to the (id, seq) list per flush, plain records instead of model instances. Up to \`FLUSH_CONCURRENCY\` flushes are open at once, the next one starting once the previous one holds its row locks. What is left of the database layer in the node is ${sharesOf(prof.profile, ['sequelize', 'mysql2', 'sql-escaper', 'moment'])} of the samples (sequelize, mysql2, sql-escaper, moment), plus the \`writeBuffer\` system calls that carry statements to MariaDB.`,
+      `  - The flush (\`writeBatch\` in node/messages/group-commit.ts) writes hand-built statements with literal values (core/sql-literal.ts): one multi-row INSERT and one UPDATE joined to the (id, seq) list per flush, plain records instead of model instances. Up to \`FLUSH_CONCURRENCY\` flushes are open at once, the next one starting once the previous one holds its row locks. What is left of the database layer in the node is ${sharesOf(prof.profile, ['sequelize', 'mysql2', 'sql-escaper', 'moment'])} of the samples (sequelize, mysql2, sql-escaper, moment), plus the \`writeBuffer\` system calls that carry statements to MariaDB.`,
     );
     const cacheSelects = stat('SELECT members').count + stat('SELECT conversations').count - tx.count;
     if (cacheSelects / n > 0.01)
       lines.push(
-        `  - Member-cache reads: besides the flush's own statements, the run issued ${fmt(cacheSelects)} SELECTs on \`members\`/\`conversations\` (${(cacheSelects / n).toFixed(3)} per message): entries past their 60-s TTL are read again in the background, all that expired together in one query (im/conversations/member-cache.ts).`,
+        `  - Member-cache reads: besides the flush's own statements, the run issued ${fmt(cacheSelects)} SELECTs on \`members\`/\`conversations\` (${(cacheSelects / n).toFixed(3)} per message): entries past their 60-s TTL are read again in the background, all that expired together in one query (node/conversations/member-cache.ts).`,
       );
   }
   if (lat && v.latency === false) {
@@ -433,7 +433,7 @@ function findings(r: Results, v: Verdicts): string[] {
     const perWrite = writev && g.profiled ? (1000 * writev.ms) / Math.max(1, g.profiled.delivered) : null;
     lines.push(
       `- **The ${fmt(g.members)}-member group ${v.group ? 'meets' : 'misses'} p99 ≤ ${GROUP_P99_TARGET_MS} ms:** ${fmt(g.delivered)}/${fmt(g.expected)} delivered, per-delivery p50 ${ms(g.latency.p50)}, p99 ${ms(g.latency.p99)}; the last member had a message after p50 ${ms(g.lastMember.p50)}, at worst ${ms(g.lastMember.max)}${v.group ? ' — with the node doing nothing else meanwhile' : ''}. ` +
-        `Fan-out writes one WebSocket frame per member socket, 500 sockets per turn of the event loop (\`registry.deliver\` in im/ws/registry.ts → \`ws\` \`send\` → a \`writev\` system call per socket; the frame is encoded once)` +
+        `Fan-out writes one WebSocket frame per member socket, 500 sockets per turn of the event loop (\`registry.deliver\` in node/ws/registry.ts → \`ws\` \`send\` → a \`writev\` system call per socket; the frame is encoded once)` +
         (perWrite !== null
           ? `: the profiled round spent ${fmt(writev!.ms)} ms in \`writev\` for ${fmt(g.profiled!.delivered)} deliveries, ≈ ${perWrite.toFixed(0)} µs per socket, so one message to ${fmt(g.online - 1)} sockets keeps the event loop busy for ≈ ${fmt((perWrite * (g.online - 1)) / 1000)} ms — members late in the loop wait that long, and everything else (acks, other sends) waits behind it (the node's event-loop delay p99 was ${ms(g.usage.loopDelayP99Ms)}). `
           : '. ') +
@@ -465,12 +465,12 @@ function findings(r: Results, v: Verdicts): string[] {
     );
     if (!header || header.bytesPerSocket < 200) {
       lines.push(
-        `  - Not there any more: the whole \`Sec-WebSocket-Protocol\` request header (\`atrium.v1, atrium.token.<JWT>\`, ~1,000 B) used to stay alive per socket through a closure in \`attach()\` (im/ws/socket-server.ts); fixed while this benchmark was written. Should it come back, the strings table above shows it.`,
+        `  - Not there any more: the whole \`Sec-WebSocket-Protocol\` request header (\`atrium.v1, atrium.token.<JWT>\`, ~1,000 B) used to stay alive per socket through a closure in \`attach()\` (node/ws/socket-server.ts); fixed while this benchmark was written. Should it come back, the strings table above shows it.`,
       );
     }
     if (header && header.bytesPerSocket > 200) {
       lines.push(
-        `  - ${fmt(header.bytesPerSocket)} B: the whole \`Sec-WebSocket-Protocol\` request header (\`atrium.v1, atrium.token.<JWT>\`) stays alive for the socket's lifetime. In \`attach()\` of \`im/ws/socket-server.ts\`, \`offered\` is a slice of that header and is captured by the closure that authenticates, so it lives in the closure context that every per-socket handler shares. Suggested fix (trivial): copy the token out and drop the reference once authentication has started, e.g. \`let token: string | undefined = offered?.slice(…); if (token) queue = queue.then(() => { const t = token!; token = undefined; return authenticate(t); })\` — and do not keep \`offered\` in scope.`,
+        `  - ${fmt(header.bytesPerSocket)} B: the whole \`Sec-WebSocket-Protocol\` request header (\`atrium.v1, atrium.token.<JWT>\`) stays alive for the socket's lifetime. In \`attach()\` of \`node/ws/socket-server.ts\`, \`offered\` is a slice of that header and is captured by the closure that authenticates, so it lives in the closure context that every per-socket handler shares. Suggested fix (trivial): copy the token out and drop the reference once authentication has started, e.g. \`let token: string | undefined = offered?.slice(…); if (token) queue = queue.then(() => { const t = token!; token = undefined; return authenticate(t); })\` — and do not keep \`offered\` in scope.`,
       );
     }
     if (closures > 0)
@@ -483,10 +483,10 @@ function findings(r: Results, v: Verdicts): string[] {
       );
     lines.push(
       `- **Caps on sockets per process.** Nothing in the node's code caps the number of sockets: no \`maxConnections\`, the member cache is bounded by conversations (200,000 entries), not sockets. The caps found are the machine's: 20,000 open files per process (hard limit; this is what stops one process well below 100,000 here — a production host needs \`LimitNOFILE\` raised) and memory (≈ ${fmt(i.socketsPerGiB)} sockets per GiB of RSS as measured). Worth knowing towards 100,000:`,
-      `  - Graceful shutdown: ${r.shutdown ? `closing the node with ${fmt(r.shutdown.sockets)} sockets open took ${r.shutdown.seconds.toFixed(1)} s. ` : ''}\`close()\` of \`createSocketServer\` (im/ws/socket-server.ts) collects its sockets in a \`Set\`; every socket gets its own 2-s fallback timer during the drain.`,
-      `  - The node listens with a backlog of 4,096 (im/main.ts; Node's default is 511), so a crowd reconnecting after a restart does not meet SYN retries; the benchmark keeps at most ${r.generators.count} × ${r.generators.connectConcurrency} handshakes in flight.`,
-      `- **Heartbeat.** Every socket is pinged once per \`HEARTBEAT_SECONDS\` (30 s) and dropped on a missed pong; the pings are spread over the interval in 100-ms slices (im/ws/socket-server.ts). Pinging all 15,000 at once held the event loop ~400 ms every 30 s — most of the p99 at 10,000/s before it was spread.`,
-      `- **Frame size vs. group size.** \`group.create\` and \`group.invite\` accept up to 5,000 members in their schema (im/protocol/frames.ts), but at the default \`MAX_FRAME_BYTES\` of 64 KiB a frame holds only about 2,400 addresses of the bench's length (\`u00001@bench.campus.test\`), fewer with longer names; the benchmark creates its group with 1,000 per frame.`,
+      `  - Graceful shutdown: ${r.shutdown ? `closing the node with ${fmt(r.shutdown.sockets)} sockets open took ${r.shutdown.seconds.toFixed(1)} s. ` : ''}\`close()\` of \`createSocketServer\` (node/ws/socket-server.ts) collects its sockets in a \`Set\`; every socket gets its own 2-s fallback timer during the drain.`,
+      `  - The node listens with a backlog of 4,096 (node/main.ts; Node's default is 511), so a crowd reconnecting after a restart does not meet SYN retries; the benchmark keeps at most ${r.generators.count} × ${r.generators.connectConcurrency} handshakes in flight.`,
+      `- **Heartbeat.** Every socket is pinged once per \`HEARTBEAT_SECONDS\` (30 s) and dropped on a missed pong; the pings are spread over the interval in 100-ms slices (node/ws/socket-server.ts). Pinging all 15,000 at once held the event loop ~400 ms every 30 s — most of the p99 at 10,000/s before it was spread.`,
+      `- **Frame size vs. group size.** \`group.create\` and \`group.invite\` accept up to 5,000 members in their schema (protocol/frames.ts), but at the default \`MAX_FRAME_BYTES\` of 64 KiB a frame holds only about 2,400 addresses of the bench's length (\`u00001@bench.campus.test\`), fewer with longer names; the benchmark creates its group with 1,000 per frame.`,
     );
   }
   if (r.scale === 'full' && r.idle && r.idle.connected < r.idle.target) {

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
 import mysql from 'mysql2/promise';
-import { registerApp } from '../../apps-registry/register-app.ts';
+import { registerApp } from '../../gateway/apps-registry/register-app.ts';
 import { openDatabase } from '../../core/database.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUnit } from '../../gateway/accounts/units.ts';
@@ -13,7 +13,7 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { loadPrivateJwks } from '../../gateway/oidc/keys.ts';
-import { defineNodeModels } from '../../im/models.ts';
+import { defineNodeModels } from '../../node/models.ts';
 import { ipcCaller, type Caller } from './ipc.ts';
 
 const here = import.meta.dirname;

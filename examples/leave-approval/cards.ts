@@ -1,4 +1,4 @@
-import type { Card } from '../../im/sdk/types.ts';
+import type { Card } from '../../sdk/types.ts';
 import type { LeaveRequest } from './store.ts';
 
 const days = (r: LeaveRequest) => Math.round((Date.parse(r.to) - Date.parse(r.from)) / 86_400_000) + 1;

@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
-import { AtriumBot } from '../../im/sdk/bot.ts';
-import type { Card } from '../../im/sdk/types.ts';
+import { AtriumBot } from '../../sdk/bot.ts';
+import type { Card } from '../../sdk/types.ts';
 
 const domainOf = (address: string) => address.slice(address.indexOf('@') + 1);
 

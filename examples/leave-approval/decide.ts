@@ -1,5 +1,5 @@
-import type { CardCallback } from '../../apps-registry/verify-callback.ts';
-import type { Card } from '../../im/sdk/types.ts';
+import type { CardCallback } from '../../protocol/verify-callback.ts';
+import type { Card } from '../../sdk/types.ts';
 import { approverCard, studentCard } from './cards.ts';
 import type { Chat } from './chat.ts';
 import type { LeaveStore } from './store.ts';

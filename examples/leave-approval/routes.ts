@@ -1,6 +1,6 @@
 import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { CallbackRejected, createCallbackVerifier } from '../../apps-registry/verify-callback.ts';
+import { CallbackRejected, createCallbackVerifier } from '../../protocol/verify-callback.ts';
 import { approverFor } from './approvers.ts';
 import type { createAuth, Person } from './auth.ts';
 import { STRATEGY } from './auth.ts';

@@ -16,7 +16,7 @@ import { consoleUserOf } from './page.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { secondFactorRoutes } from './routes/second-factor.ts';
 import { appRoutes } from './routes/apps.ts';
-import { callbackSecretSealer } from '../../apps-registry/secrets.ts';
+import { callbackSecretSealer } from '../apps-registry/secrets.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { federationRoutes } from './routes/federation.ts';
 import { SESSION_COOKIE, sessionRoutes } from './routes/session.ts';

@@ -1,7 +1,7 @@
 import { verify } from 'node:crypto';
 import { z } from 'zod';
 import { AppError, NotFoundError } from '../../core/errors.ts';
-import { publicKeyOf, type PublicKeyJwk } from '../../im/federation/signature.ts';
+import { publicKeyOf, type PublicKeyJwk } from '../../protocol/signature.ts';
 import { audit } from '../audit.ts';
 import { assertFullAdmin } from '../accounts/scope.ts';
 import type { GatewayContext } from '../context.ts';

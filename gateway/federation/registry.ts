@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Registry } from '../../im/federation/registry-client.ts';
-import type { PublicKeyJwk } from '../../im/federation/signature.ts';
+import type { Registry } from '../../protocol/registry-client.ts';
+import type { PublicKeyJwk } from '../../protocol/signature.ts';
 import type { GatewayContext } from '../context.ts';
 import { listPolicy } from './policy.ts';
 import { pinnedKeysOf } from './pin-domain.ts';

@@ -9,7 +9,7 @@ import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
 import { reloadConsoleActor } from '../accounts/console-access.ts';
 import { describeResources, describeScopes } from './describe-scopes.ts';
 import { APP_NOT_FOR_PERSON } from '../oidc/provider.ts';
-import { audiencesFor, signInRefusal } from '../../apps-registry/app-access.ts';
+import { audiencesFor, signInRefusal } from '../apps-registry/app-access.ts';
 import type { TotpDeps } from '../factors/totp.ts';
 import { afterPassword, pendingSignIn, renderPendingStep, secondFactorRoutes } from './second-factor-routes.ts';
 

@@ -11,8 +11,8 @@ import { createAdapterClass } from './adapter.ts';
 import { renderPage } from '../views.ts';
 import { findDomainByUrl } from '../domains/domains.ts';
 import type { GatewayContext } from '../context.ts';
-import { botClaims, clientUsable } from '../../apps-registry/client-gate.ts';
-import { audiencesFor, signInRefusal } from '../../apps-registry/app-access.ts';
+import { botClaims, clientUsable } from '../apps-registry/client-gate.ts';
+import { audiencesFor, signInRefusal } from '../apps-registry/app-access.ts';
 import { ACR_VALUES, asksForSecondFactor, MFA_ACR } from '../factors/acr.ts';
 
 /** The reason of the consent check that stops a person an app is not for (see interactions/routes.ts). */

@@ -2,7 +2,7 @@ import { DataTypes } from 'sequelize';
 import type { Migration } from '../../core/migrator.ts';
 
 // Which processes of the domain are alive, so that an outbox lease held by one that is gone (crashed,
-// killed, restarted) is taken over at once instead of after the lease's 30 s (im/federation/liveness.ts).
+// killed, restarted) is taken over at once instead of after the lease's 30 s (node/federation/liveness.ts).
 export const up: Migration = async ({ context: { queryInterface: qi } }) => {
   await qi.createTable('node_processes', {
     process_id: { type: DataTypes.STRING(64), primaryKey: true, allowNull: false },

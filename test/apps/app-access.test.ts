@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { ForbiddenError } from '../../core/errors.ts';
-import { updateApp } from '../../apps-registry/update-app.ts';
-import { rotateClientSecret } from '../../apps-registry/rotate-secrets.ts';
+import { updateApp } from '../../gateway/apps-registry/update-app.ts';
+import { rotateClientSecret } from '../../gateway/apps-registry/rotate-secrets.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { BrowserAgent, filledFormWithAction, formWithAction, signInThrough, submitFilled, type Page } from '../helpers/browser-agent.ts';
 import { ARTS_NODE, ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setAppDisabled } from '../../apps-registry/set-app-disabled.ts';
+import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
-import { AtriumBot } from '../../im/sdk/bot.ts';
-import { AtriumClient, type Message } from '../../im/sdk/client.ts';
+import { AtriumBot } from '../../sdk/bot.ts';
+import { AtriumClient, type Message } from '../../sdk/client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import { asOperator, botToken, nodeApi, register } from './helpers.ts';

@@ -1,11 +1,11 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CALLBACK_HEADERS, callbackSignature } from '../../apps-registry/callback-signature.ts';
-import { CallbackRejected, createCallbackVerifier, type CardCallback } from '../../apps-registry/verify-callback.ts';
+import { CALLBACK_HEADERS, callbackSignature } from '../../protocol/callback-signature.ts';
+import { CallbackRejected, createCallbackVerifier, type CardCallback } from '../../protocol/verify-callback.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
-import { AtriumBot } from '../../im/sdk/bot.ts';
-import type { Card, Message } from '../../im/sdk/client.ts';
+import { AtriumBot } from '../../sdk/bot.ts';
+import type { Card, Message } from '../../sdk/client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
 import { asOperator, botToken, register } from './helpers.ts';

@@ -1,8 +1,8 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setAppDisabled } from '../../apps-registry/set-app-disabled.ts';
+import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
-import { AtriumClient } from '../../im/sdk/client.ts';
+import { AtriumClient } from '../../sdk/client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';

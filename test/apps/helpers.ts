@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
-import { registerApp, type RegisteredApp } from '../../apps-registry/register-app.ts';
-import { callbackSecretSealer } from '../../apps-registry/secrets.ts';
+import { registerApp, type RegisteredApp } from '../../gateway/apps-registry/register-app.ts';
+import { callbackSecretSealer } from '../../gateway/apps-registry/secrets.ts';
 import { unitPathsOf } from '../../gateway/accounts/memberships.ts';
 import { operator, type Actor, type GatewayContext } from '../../gateway/context.ts';
 import type { TestGateway } from '../helpers/gateway.ts';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLeaveApprovalFor } from '../helpers/leave-approval.ts';
-import { CALLBACK_HEADERS, callbackSignature } from '../../apps-registry/callback-signature.ts';
+import { CALLBACK_HEADERS, callbackSignature } from '../../protocol/callback-signature.ts';
 import type { LeaveApp } from '../../examples/leave-approval/main.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
-import type { Message } from '../../im/sdk/client.ts';
+import type { Message } from '../../sdk/client.ts';
 import { BrowserAgent, filledFormWithAction, formWithAction, signInThrough, submitFilled, type Page } from '../helpers/browser-agent.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type Login, type TestNode } from '../helpers/node.ts';

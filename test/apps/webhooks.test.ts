@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WEBHOOK_POSTS_PER_MINUTE } from '../../im/bots/apps-services.ts';
-import type { Message } from '../../im/sdk/client.ts';
+import { WEBHOOK_POSTS_PER_MINUTE } from '../../node/bots/apps-services.ts';
+import type { Message } from '../../sdk/client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { setAppDisabled } from '../../apps-registry/set-app-disabled.ts';
-import { workbenchFor } from '../../apps-registry/visible-apps.ts';
+import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
+import { workbenchFor } from '../../gateway/apps-registry/visible-apps.ts';
 import { BrowserAgent } from '../helpers/browser-agent.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { discover } from '../helpers/rp.ts';

@@ -8,7 +8,7 @@ import { importUsers, ImportRejectedError, type ImportProgress } from '../../gat
 import { membershipsOf } from '../../gateway/accounts/memberships.ts';
 import { verifyPassword } from '../../gateway/accounts/passwords.ts';
 import { operator, type GatewayContext } from '../../gateway/context.ts';
-import { registerApp } from '../../apps-registry/register-app.ts';
+import { registerApp } from '../../gateway/apps-registry/register-app.ts';
 import { seedDemo } from '../../gateway/seed/demo.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { unusedUrl } from '../helpers/ports.ts';

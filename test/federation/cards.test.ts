@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCallbackVerifier, type CardCallback } from '../../apps-registry/verify-callback.ts';
-import { AtriumBot } from '../../im/sdk/bot.ts';
-import type { Card } from '../../im/sdk/client.ts';
+import { createCallbackVerifier, type CardCallback } from '../../protocol/verify-callback.ts';
+import { AtriumBot } from '../../sdk/bot.ts';
+import type { Card } from '../../sdk/client.ts';
 import { botToken, register } from '../apps/helpers.ts';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
-import type { AtriumClient, Conversation, Message } from '../../im/sdk/client.ts';
+import type { AtriumClient, Conversation, Message } from '../../sdk/client.ts';
 import { openRaw } from '../helpers/raw-socket.ts';
 import { allowPair } from '../../gateway/federation/policy.ts';
 import { operator } from '../../gateway/context.ts';

@@ -4,8 +4,8 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, login, startTestNodeOn } from '../helpers/node.ts';
 import { openRaw } from '../helpers/raw-socket.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { loadProxyConfig } from '../../im/proxy/config.ts';
-import { startProxy, type Proxy } from '../../im/proxy/main.ts';
+import { loadProxyConfig } from '../../proxy/config.ts';
+import { startProxy, type Proxy } from '../../proxy/main.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUnit } from '../../gateway/accounts/units.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
@@ -13,8 +13,8 @@ import { addDomain, updateDomain } from '../../gateway/domains/domains.ts';
 import { addProxy, allowPair, denyPair } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import type { DomainNode } from '../../im/main.ts';
-import { AtriumClient, type Message } from '../../im/sdk/client.ts';
+import type { DomainNode } from '../../node/main.ts';
+import { AtriumClient, type Message } from '../../sdk/client.ts';
 
 /**
  * A university (gateway U: eng.campus.test behind proxy U) and a company (gateway C: sales.acme.test behind

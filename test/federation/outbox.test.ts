@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../core/database.ts';
 import { createLogger } from '../../core/logger.ts';
 import { migrate } from '../../core/migrator.ts';
-import { defineFederationModels, type FederationModels } from '../../im/federation/models.ts';
+import { defineFederationModels, type FederationModels } from '../../node/federation/models.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.ts';
-import { createOutbox } from '../../im/federation/outbox.ts';
-import type { FederationEvent } from '../../im/federation/events.ts';
-import type { FederationResponse, Transport } from '../../im/federation/transport.ts';
+import { createOutbox } from '../../node/federation/outbox.ts';
+import type { FederationEvent } from '../../node/federation/events.ts';
+import type { FederationResponse, Transport } from '../../node/federation/transport.ts';
 
 let gateway: TestGateway;
 let eng: TestNode;

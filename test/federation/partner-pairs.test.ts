@@ -3,8 +3,8 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { operator } from '../../gateway/context.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
 import { buildRegistry } from '../../gateway/federation/registry.ts';
-import { policyCheck } from '../../im/federation/relay-checks.ts';
-import type { Registry, RegistryClient } from '../../im/federation/registry-client.ts';
+import { policyCheck } from '../../node/federation/relay-checks.ts';
+import type { Registry, RegistryClient } from '../../protocol/registry-client.ts';
 
 let gateway: TestGateway;
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
-import type { Presence } from '../../im/presence/presence-store.ts';
+import type { Presence } from '../../node/presence/presence-store.ts';
 
 let campus: Campus;
 let as: ReturnType<typeof campusPeople>;

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadProxyConfig } from '../../im/proxy/config.ts';
-import { startProxy, type Proxy } from '../../im/proxy/main.ts';
-import { loadProxyKey, publicPart } from '../../im/proxy/proxy-key.ts';
+import { loadProxyConfig } from '../../proxy/config.ts';
+import { startProxy, type Proxy } from '../../proxy/main.ts';
+import { loadProxyKey, publicPart } from '../../proxy/proxy-key.ts';
 import { operator } from '../../gateway/context.ts';
 import { addProxy } from '../../gateway/federation/policy.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';

@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
-import { signRequest, type PrivateKeyJwk } from '../../im/federation/signature.ts';
+import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 import { pinnedKeysOf } from '../../gateway/federation/pin-domain.ts';
-import type { DomainNode } from '../../im/main.ts';
+import type { DomainNode } from '../../node/main.ts';
 
 let campus: Campus;
 let conversationId: string;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
 import { openRaw } from '../helpers/raw-socket.ts';
-import { directIdentity } from '../../im/conversations/open-direct.ts';
-import { signRequest } from '../../im/federation/signature.ts';
-import type { DomainNode } from '../../im/main.ts';
+import { directIdentity } from '../../node/conversations/open-direct.ts';
+import { signRequest } from '../../protocol/signature.ts';
+import type { DomainNode } from '../../node/main.ts';
 import { operator } from '../../gateway/context.ts';
 import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.ts';
 

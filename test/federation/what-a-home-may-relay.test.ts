@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
-import { signRequest } from '../../im/federation/signature.ts';
-import { directIdentity } from '../../im/conversations/open-direct.ts';
-import type { AtriumClient } from '../../im/sdk/client.ts';
+import { signRequest } from '../../protocol/signature.ts';
+import { directIdentity } from '../../node/conversations/open-direct.ts';
+import type { AtriumClient } from '../../sdk/client.ts';
 
 type Answer = { status: number; body: { applied?: number; refused?: { event: number; conversationId: string; code: string }[]; error?: { code: string } } };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { FederationEvent } from '../../im/federation/events.ts';
-import { reported, withhold } from '../../im/federation/withhold.ts';
+import type { FederationEvent } from '../../node/federation/events.ts';
+import { reported, withhold } from '../../node/federation/withhold.ts';
 
 const conversationId = '0190f3c2-0000-7000-8000-000000000001';
 const entry = (kind: string, body: string, extra: Partial<Extract<FederationEvent, { type: 'entry' }>> = {}): FederationEvent => ({

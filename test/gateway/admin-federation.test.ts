@@ -5,7 +5,7 @@ import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { addProxy } from '../../gateway/federation/policy.ts';
-import { publishedKeys } from '../../im/federation/node-keys.ts';
+import { publishedKeys } from '../../node/federation/node-keys.ts';
 
 let gateway: TestGateway;
 let eng: TestNode;

@@ -3,8 +3,8 @@ import { startTestGateway, type TestGateway } from './gateway.ts';
 import { connectAs, login, startTestNodeOn, type Login, type TestNode } from './node.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { freePort } from './ports.ts';
-import { loadProxyConfig } from '../../im/proxy/config.ts';
-import { startProxy, type Proxy } from '../../im/proxy/main.ts';
+import { loadProxyConfig } from '../../proxy/config.ts';
+import { startProxy, type Proxy } from '../../proxy/main.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUnit } from '../../gateway/accounts/units.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
@@ -12,8 +12,8 @@ import { addDomain, updateDomain } from '../../gateway/domains/domains.ts';
 import { addProxy, allowPair } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import type { DomainNode } from '../../im/main.ts';
-import type { Message } from '../../im/sdk/client.ts';
+import type { DomainNode } from '../../node/main.ts';
+import type { Message } from '../../sdk/client.ts';
 
 export { freePort };
 

@@ -2,7 +2,7 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { operator } from '../../gateway/context.ts';
 import { seedDemo } from '../../gateway/seed/demo.ts';
-import { registerApp, type RegisteredApp } from '../../apps-registry/register-app.ts';
+import { registerApp, type RegisteredApp } from '../../gateway/apps-registry/register-app.ts';
 import { importUsers } from '../../gateway/accounts/import-users.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { unusedUrl } from './ports.ts';

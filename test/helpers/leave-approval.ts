@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { callbackSecretSealer } from '../../apps-registry/secrets.ts';
+import { callbackSecretSealer } from '../../gateway/apps-registry/secrets.ts';
 import { startLeaveApproval, type LeaveApp } from '../../examples/leave-approval/main.ts';
-import { ensureRegistered } from '../../examples/leave-approval/register.ts';
+import { ensureRegistered } from '../../cli/register-leave-approval.ts';
 import { operator } from '../../gateway/context.ts';
 import type { TestGateway } from './gateway.ts';
 import { freePort } from './federation.ts';

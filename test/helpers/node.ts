@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
-import { loadNodeConfig } from '../../im/config.ts';
-import { startNode, type DomainNode } from '../../im/main.ts';
-import { AtriumClient } from '../../im/sdk/client.ts';
+import { loadNodeConfig } from '../../node/config.ts';
+import { startNode, type DomainNode } from '../../node/main.ts';
+import { AtriumClient } from '../../sdk/client.ts';
 import { listDomains, updateDomain } from '../../gateway/domains/domains.ts';
 import { operator } from '../../gateway/context.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';

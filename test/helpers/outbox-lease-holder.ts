@@ -5,8 +5,8 @@
  */
 import { openDatabase } from '../../core/database.ts';
 import { createLogger } from '../../core/logger.ts';
-import { createOutbox } from '../../im/federation/outbox.ts';
-import { defineFederationModels } from '../../im/federation/models.ts';
+import { createOutbox } from '../../node/federation/outbox.ts';
+import { defineFederationModels } from '../../node/federation/models.ts';
 
 const env = process.env;
 const sequelize = await openDatabase({ url: env.OUTBOX_DB_URL || undefined, sqliteFile: env.OUTBOX_SQLITE_FILE ?? '' });

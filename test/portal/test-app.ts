@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { registerApp } from '../../apps-registry/register-app.ts';
-import { callbackSecretSealer } from '../../apps-registry/secrets.ts';
+import { registerApp } from '../../gateway/apps-registry/register-app.ts';
+import { callbackSecretSealer } from '../../gateway/apps-registry/secrets.ts';
 import { operator } from '../../gateway/context.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 

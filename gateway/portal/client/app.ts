@@ -1,4 +1,4 @@
-import type { Message } from '../../../im/sdk/client.ts';
+import type { Message } from '../../../sdk/client.ts';
 import { logout } from './api.ts';
 import { keyOf, type Chat, type Entry } from './chat.ts';
 import { ConversationView, type ViewHost } from './conversation-view.ts';

@@ -1,5 +1,5 @@
-import { AtriumClient, AtriumError, type Conversation, type ConnectionState, type Message, type Presence, type UploadedAttachment } from '../../../im/sdk/client.ts';
-import { Emitter } from '../../../im/sdk/emitter.ts';
+import { AtriumClient, AtriumError, type Conversation, type ConnectionState, type Message, type Presence, type UploadedAttachment } from '../../../sdk/client.ts';
+import { Emitter } from '../../../sdk/emitter.ts';
 import { tokenFor, type Me, type PortalDomain } from './api.ts';
 import { findPeople, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
 

@@ -1,4 +1,4 @@
-import type { UploadedAttachment } from '../../../im/sdk/client.ts';
+import type { UploadedAttachment } from '../../../sdk/client.ts';
 import { localPart, type Chat, type Entry } from './chat.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { sizeOf } from './format.ts';

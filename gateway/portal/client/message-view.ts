@@ -1,4 +1,4 @@
-import type { Message } from '../../../im/sdk/client.ts';
+import type { Message } from '../../../sdk/client.ts';
 import { domainPart, type Chat, type Entry, type Pending } from './chat.ts';
 import { h, type Child } from './dom.ts';
 import { fullTimeOf, hueClass, initials, richText, sizeOf, systemText, timeOf } from './format.ts';

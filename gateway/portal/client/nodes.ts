@@ -1,4 +1,4 @@
-import type { UploadedAttachment } from '../../../im/sdk/client.ts';
+import type { UploadedAttachment } from '../../../sdk/client.ts';
 import { HttpError, tokenFor, type Me, type PortalDomain } from './api.ts';
 
 /** What the page calls on the domain nodes over HTTP (CORS-enabled for the portal's origin). */

@@ -1,4 +1,4 @@
-import type { Message } from '../../../im/sdk/client.ts';
+import type { Message } from '../../../sdk/client.ts';
 import type { Chat, Entry } from './chat.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { richText, timeOf } from './format.ts';

@@ -4,7 +4,7 @@ import { AppError } from '../../../core/errors.ts';
 import { jsonErrors } from '../../../core/json-errors.ts';
 import type { Logger } from '../../../core/logger.ts';
 import { parseInput } from '../../../core/validate.ts';
-import { workbenchFor } from '../../../apps-registry/visible-apps.ts';
+import { workbenchFor } from '../../apps-registry/visible-apps.ts';
 import type { GatewayContext } from '../../context.ts';
 import { nodeOfUser, portalProfile } from '../profile.ts';
 import type { PortalUser } from '../sign-in.ts';

@@ -1,0 +1,206 @@
+import { deleteApp } from '../gateway/apps-registry/delete-app.ts';
+import { getApp, listApps } from '../gateway/apps-registry/list-apps.ts';
+import type { PresentedApp } from '../gateway/apps-registry/present-app.ts';
+import { registerApp } from '../gateway/apps-registry/register-app.ts';
+import { rotateCallbackSecret, rotateClientSecret } from '../gateway/apps-registry/rotate-secrets.ts';
+import { callbackSecretSealer } from '../gateway/apps-registry/secrets.ts';
+import { setAppDisabled } from '../gateway/apps-registry/set-app-disabled.ts';
+import { updateApp } from '../gateway/apps-registry/update-app.ts';
+import { ROLES } from '../gateway/models/index.ts';
+import { UsageError, type Args, type Command, type CommandGroup, type OptionSpec } from './command.ts';
+import { withSession } from './session.ts';
+import { table } from './table.ts';
+
+const ONCE = 'Shown only this once and cannot be displayed again; store it now.';
+
+/** The options `add` and `update` share; `update` changes only what is given. */
+const settings: Record<string, OptionSpec> = {
+  name: { type: 'string', value: 'NAME', help: 'name shown to people (workbench, consent page, chat)' },
+  icon: { type: 'string', value: 'ICON', help: 'an https image URL, or an emoji or up to 3 letters' },
+  description: { type: 'string', value: 'TEXT', help: 'one or two sentences for the workbench' },
+  'home-url': { type: 'string', value: 'URL', help: 'where opening the app from the workbench goes' },
+  'redirect-uri': { type: 'string', value: 'URI', multiple: true, help: 'where sign-in returns (https, or http on localhost); repeat for several' },
+  'post-logout-redirect-uri': { type: 'string', value: 'URI', multiple: true, help: 'where RP-initiated logout may return' },
+  'backchannel-logout-uri': { type: 'string', value: 'URI', help: 'receives a logout token when a user signs out at the gateway' },
+  'callback-url': { type: 'string', value: 'URL', help: 'receives signed card clicks (interaction callback URL)' },
+  'owner-unit': { type: 'string', value: 'PATH', help: 'the unit whose admins manage the app; only its people see it (default: campus-wide)' },
+  'visible-unit': { type: 'string', value: 'PATH', multiple: true, help: 'only people of these units see the app (repeat; default: the whole owner unit)' },
+  'visible-role': { type: 'string', value: 'ROLE', multiple: true, help: `only people with one of these roles see it (${ROLES.join(', ')})` },
+};
+
+function describe(app: PresentedApp): string {
+  const visible = [...app.visibility.units, ...app.visibility.roles.map((r) => `role ${r}`)];
+  return [
+    `${app.name} (${app.slug})${app.disabled ? ' [disabled]' : ''}`,
+    `  client id:      ${app.clientId}`,
+    `  home URL:       ${app.homeUrl ?? '-'}`,
+    `  redirect URIs:  ${app.redirectUris.join(', ')}`,
+    `  callback URL:   ${app.interactionCallbackUrl ?? '-'}`,
+    `  owner unit:     ${app.ownerUnit ?? 'campus-wide'}`,
+    `  visible to:     ${visible.length > 0 ? visible.join(', ') : `everyone${app.ownerUnit ? ` in ${app.ownerUnit}` : ''}`}`,
+    `  first-party:    ${app.firstParty ? 'yes' : 'no'}   bot: ${app.botEnabled ? `yes (${app.slug}@<domain>)` : 'no'}`,
+  ].join('\n');
+}
+
+function yesNo(args: Args, name: string): boolean | undefined {
+  const value = args.string(name);
+  if (value === undefined) return undefined;
+  if (['yes', 'true', 'on'].includes(value)) return true;
+  if (['no', 'false', 'off'].includes(value)) return false;
+  throw new UsageError(`--${name} takes yes or no`);
+}
+
+/** An option given as "" clears the field on update. */
+function clearable(args: Args, name: string): string | null | undefined {
+  const value = args.string(name);
+  return value === undefined ? undefined : value.trim() === '' ? null : value;
+}
+
+function status(disabled: boolean): Command {
+  return {
+    summary: disabled
+      ? 'Disables an app: hidden from everyone, its client stops working (no sign-in, no tokens), its bot falls silent.'
+      : 'Enables a disabled app again, with the same secrets.',
+    args: ['SLUG'],
+    async run(args, io) {
+      const app = await withSession(io, ({ ctx }) => setAppDisabled(ctx, args.positionals[0]!, disabled));
+      return { json: app, text: `${disabled ? 'Disabled' : 'Enabled'} ${app.name} (${app.slug}).` };
+    },
+  };
+}
+
+export const appCommands: CommandGroup = {
+  add: {
+    summary: 'Registers an app as an OIDC client of the gateway and prints its client id and secrets (shown only this once).',
+    options: {
+      ...settings,
+      name: { ...settings.name!, required: true },
+      'redirect-uri': { ...settings['redirect-uri']!, required: true },
+      slug: { type: 'string', value: 'SLUG', help: 'the app\'s short name and bot address (default: from the name)' },
+      'client-id': { type: 'string', value: 'ID', help: 'choose the client id (default: app-XXXXXXXX)' },
+      'first-party': { type: 'boolean', help: 'trusted campus app: users are not asked for consent' },
+      bot: { type: 'boolean', help: 'the app may post in chat as slug@domain (client-credentials tokens for domain nodes)' },
+    },
+    async run(args, io) {
+      const app = await withSession(io, ({ ctx, config }) =>
+        registerApp(
+          ctx,
+          {
+            name: args.string('name'),
+            slug: args.string('slug'),
+            clientId: args.string('client-id'),
+            icon: args.string('icon'),
+            description: args.string('description'),
+            homeUrl: args.string('home-url'),
+            redirectUris: args.list('redirect-uri'),
+            postLogoutRedirectUris: args.list('post-logout-redirect-uri'),
+            backchannelLogoutUri: args.string('backchannel-logout-uri'),
+            interactionCallbackUrl: args.string('callback-url'),
+            ownerUnit: args.string('owner-unit'),
+            visibility: { units: args.list('visible-unit'), roles: args.list('visible-role') },
+            firstParty: args.flag('first-party'),
+            botEnabled: args.flag('bot'),
+          },
+          callbackSecretSealer(config.secretKey),
+        ),
+      );
+      const { app: presented, ...secrets } = app;
+      return {
+        json: { ...secrets, app: presented },
+        text: [
+          `Registered app "${app.name}".`,
+          `  client id:     ${app.clientId}`,
+          `  client secret: ${app.clientSecret}`,
+          `  slug:          ${app.slug}`,
+          ...(app.callbackSecret ? [`  callback secret: ${app.callbackSecret}`] : []),
+          `The secret is ${ONCE.charAt(0).toLowerCase()}${ONCE.slice(1)}`,
+        ].join('\n'),
+      };
+    },
+  },
+
+  list: {
+    summary: 'Lists the registered apps.',
+    async run(args, io) {
+      const apps = await withSession(io, ({ ctx }) => listApps(ctx));
+      if (apps.length === 0) return { json: { apps }, text: 'No apps registered.' };
+      const rows = apps.map((a) => [
+        a.slug,
+        a.name,
+        a.clientId,
+        a.ownerUnit ?? 'campus-wide',
+        [...a.visibility.units, ...a.visibility.roles].join(',') || 'everyone',
+        [a.disabled ? 'disabled' : 'enabled', a.firstParty ? 'first-party' : '', a.botEnabled ? 'bot' : ''].filter(Boolean).join(','),
+      ]);
+      return { json: { apps }, text: table(['SLUG', 'NAME', 'CLIENT ID', 'OWNER UNIT', 'VISIBLE TO', 'STATUS'], rows) };
+    },
+  },
+
+  show: {
+    summary: 'Shows one app\'s settings (never its secrets).',
+    args: ['SLUG'],
+    async run(args, io) {
+      const app = await withSession(io, ({ ctx }) => getApp(ctx, args.positionals[0]!));
+      return { json: app, text: describe(app) };
+    },
+  },
+
+  update: {
+    summary: 'Changes an app\'s settings; options left out stay as they are, and an option given as "" is cleared.',
+    args: ['SLUG'],
+    options: {
+      ...settings,
+      'first-party': { type: 'string', value: 'yes|no', help: 'trusted campus app: users are not asked for consent' },
+      bot: { type: 'string', value: 'yes|no', help: 'the app may post in chat as slug@domain' },
+      'visible-to-all': { type: 'boolean', help: 'clear the visibility units and roles (everyone in the owner unit sees it)' },
+    },
+    async run(args, io) {
+      const units = args.list('visible-unit');
+      const roles = args.list('visible-role');
+      const visibility = args.flag('visible-to-all') ? { units: [], roles: [] } : units.length > 0 || roles.length > 0 ? { units, roles } : undefined;
+      const changes = {
+        name: args.string('name'),
+        icon: clearable(args, 'icon'),
+        description: clearable(args, 'description'),
+        homeUrl: clearable(args, 'home-url'),
+        redirectUris: args.list('redirect-uri').length > 0 ? args.list('redirect-uri') : undefined,
+        postLogoutRedirectUris: args.list('post-logout-redirect-uri').length > 0 ? args.list('post-logout-redirect-uri') : undefined,
+        backchannelLogoutUri: clearable(args, 'backchannel-logout-uri'),
+        interactionCallbackUrl: clearable(args, 'callback-url'),
+        ownerUnit: clearable(args, 'owner-unit'),
+        visibility,
+        firstParty: yesNo(args, 'first-party'),
+        botEnabled: yesNo(args, 'bot'),
+      };
+      const app = await withSession(io, ({ ctx }) => updateApp(ctx, args.positionals[0]!, changes));
+      return { json: app, text: `Saved ${describe(app)}` };
+    },
+  },
+
+  disable: status(true),
+  enable: status(false),
+
+  delete: {
+    summary: 'Deletes an app for good: its client and every grant and token issued to it.',
+    args: ['SLUG'],
+    options: { yes: { type: 'boolean', required: true, help: 'confirm the deletion' } },
+    async run(args, io) {
+      const result = await withSession(io, ({ ctx }) => deleteApp(ctx, args.positionals[0]!));
+      return { json: result, text: `Deleted ${result.slug} (${result.revoked} grant(s) and token(s) revoked).` };
+    },
+  },
+
+  'rotate-secret': {
+    summary: 'Gives an app a new client secret (or, with --callback, a new callback secret) and prints it once.',
+    args: ['SLUG'],
+    options: { callback: { type: 'boolean', help: 'rotate the secret that signs card clicks instead of the client secret' } },
+    async run(args, io) {
+      if (args.flag('callback')) {
+        const result = await withSession(io, ({ ctx, config }) => rotateCallbackSecret(ctx, args.positionals[0]!, callbackSecretSealer(config.secretKey)));
+        return { json: result, text: `New callback secret for ${result.slug}: ${result.callbackSecret}\n${ONCE}` };
+      }
+      const result = await withSession(io, ({ ctx }) => rotateClientSecret(ctx, args.positionals[0]!));
+      return { json: result, text: `New client secret for ${result.slug} (client id ${result.clientId}): ${result.clientSecret}\n${ONCE}` };
+    },
+  },
+};

@@ -1,0 +1,113 @@
+import { openDatabase } from '../core/database.ts';
+import { createLogger } from '../core/logger.ts';
+import { migrate } from '../core/migrator.ts';
+import type { NodeConfig } from '../node/config.ts';
+import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from '../gateway/seed/demo.ts';
+import type { Command, Output } from './command.ts';
+import { alignDemoDomains, demoCampus, linkDemoCampus } from './demo-campus.ts';
+import { seedDemoConversations } from './demo-conversations.ts';
+import { gatewayUnit } from './gateway.ts';
+import { nodeUnit } from './node.ts';
+import { printOutput } from './output.ts';
+import { proxyUnit } from './proxy.ts';
+import { runUntilSignal, shutdownSignal, startUnits, stopUnits, type RunningUnit } from './run-units.ts';
+import { describeDatabase, readConfig, withSession } from './session.ts';
+import { table } from './table.ts';
+import { leaveApprovalUnit } from './leave-approval-unit.ts';
+
+type Prepared = { applied: string[]; seeded: boolean; conversationsSeeded: boolean; moved: string[]; databases: string[] };
+
+function banner(units: RunningUnit[], prepared: Prepared): Output {
+  const endpoints = units.flatMap((u) => u.endpoints);
+  const logins = DEMO_USERS.map((u) => ({ username: u.username, password: DEMO_PASSWORD, what: u.what }));
+  const setup = [
+    prepared.applied.length > 0 ? `applied ${prepared.applied.length} migration(s)` : null,
+    prepared.seeded ? 'seeded the demo campus' : null,
+    prepared.conversationsSeeded ? 'seeded its conversations' : null,
+  ].filter(Boolean);
+  const width = Math.max(...endpoints.map((e) => e.label.length));
+  return {
+    json: { endpoints: Object.fromEntries(endpoints.map((e) => [e.label, e.url])), logins, ...prepared },
+    text: [
+      '',
+      'Atrium demo campus is running.',
+      ...(setup.length > 0 ? [`(First start: ${setup.join(', ')}.)`] : []),
+      ...(prepared.moved.length > 0 ? [`(The registered URL of ${prepared.moved.join(' and ')} now follows the demo's ports.)`] : []),
+      '',
+      ...endpoints.map((e) => `  ${e.label.padEnd(width)}  ${e.url}`),
+      '',
+      `Demo logins (every password is ${DEMO_PASSWORD}):`,
+      table(['USERNAME', 'PASSWORD', 'WHO'], logins.map((l) => [l.username, l.password, l.what]))
+        .split('\n')
+        .map((line) => `  ${line}`)
+        .join('\n'),
+      '',
+      'Demo conversations: alice and dave (Engineering), alice and bob (Engineering and Arts),',
+      'and the group "Campus Orchestra" on arts.campus.test (carol, bob, alice, dave).',
+      '',
+      `Data: ${prepared.databases.join(', ')}`,
+      'Press Ctrl+C to stop.',
+      '',
+    ].join('\n'),
+  };
+}
+
+async function migrateNode(config: NodeConfig): Promise<string[]> {
+  const sequelize = await openDatabase(config.database);
+  try {
+    return (await migrate(sequelize, 'node')).map((name) => `${config.domain}/${name}`);
+  } finally {
+    await sequelize.close();
+  }
+}
+
+export const demoCommand: Command = {
+  summary:
+    'Runs a demo campus in one process: the gateway, the federation proxy, two domain nodes (eng, arts) and the leave-approval example app; migrates, seeds people and conversations once, and prints the URLs and demo logins.',
+  notes: [
+    'Data lives in ./data (SQLite) unless ATRIUM_DATA_DIR says otherwise; DATABASE_URL, if set, moves the gateway\'s database only.',
+    'Ports: GATEWAY_PORT (4000), DEMO_PROXY_PORT (4100), DEMO_ENG_PORT (4201), DEMO_ARTS_PORT (4202), DEMO_LEAVE_PORT (4300, the leave-approval example app).',
+  ].join('\n'),
+  async run(args, io) {
+    const shutdown = shutdownSignal();
+    const config = readConfig(io);
+    const campus = demoCampus(io.env, config);
+    const logger = createLogger('atrium', config.logLevel);
+    const gatewayPart = await withSession(
+      io,
+      async ({ sequelize, ctx }) => {
+        const applied = (await migrate(sequelize, 'gateway')).map((name) => `gateway/${name}`);
+        const { seeded } = await seedDemo(ctx, campus.urls);
+        const moved = await alignDemoDomains(ctx, campus.urls);
+        return { applied, seeded, moved };
+      },
+      { migrated: false, config },
+    );
+    const nodeMigrations = [...(await migrateNode(campus.nodes.eng)), ...(await migrateNode(campus.nodes.arts))];
+
+    // Started in this order and stopped in reverse: the nodes reach the gateway and the proxy, never the other way round at start.
+    const units = await startUnits(
+      [
+        gatewayUnit(config, logger.child({ unit: 'gateway' })),
+        proxyUnit(campus.proxy, logger.child({ unit: 'proxy' })),
+        nodeUnit(campus.nodes.eng, logger.child({ unit: 'node', domain: campus.nodes.eng.domain })),
+        nodeUnit(campus.nodes.arts, logger.child({ unit: 'node', domain: campus.nodes.arts.domain })),
+        leaveApprovalUnit({ gateway: config, env: io.env, nodes: { [campus.nodes.eng.domain]: campus.urls.eng, [campus.nodes.arts.domain]: campus.urls.arts }, logger: logger.child({ unit: 'leave-approval' }) }),
+      ],
+      logger,
+    );
+    const [, proxy, eng, arts] = units;
+    let conversationsSeeded: boolean;
+    try {
+      await withSession(io, ({ ctx }) => linkDemoCampus(ctx, proxy.proxy.publicKey), { config });
+      ({ seeded: conversationsSeeded } = await seedDemoConversations({ eng: eng.node, arts: arts.node }));
+    } catch (error) {
+      await stopUnits(units, logger).catch(() => undefined);
+      throw error;
+    }
+    const databases = [describeDatabase(config), describeDatabase(campus.nodes.eng), describeDatabase(campus.nodes.arts)];
+    const prepared = { ...gatewayPart, applied: [...gatewayPart.applied, ...nodeMigrations], conversationsSeeded, databases };
+    printOutput(io, args.json, banner(units, prepared));
+    await runUntilSignal(units, logger, shutdown);
+  },
+};

@@ -1,0 +1,59 @@
+import type { Sequelize } from 'sequelize';
+import { loadEnv } from '../core/config.ts';
+import { openDatabase, type DatabaseOptions } from '../core/database.ts';
+import { createMigrator } from '../core/migrator.ts';
+import { loadGatewayConfig, type GatewayConfig } from '../gateway/config.ts';
+import { operator, type GatewayContext } from '../gateway/context.ts';
+import { defineGatewayModels, type GatewayModels } from '../gateway/models/index.ts';
+import { RuntimeFailure, type Io } from './command.ts';
+
+export type Session = { config: GatewayConfig; sequelize: Sequelize; models: GatewayModels; ctx: GatewayContext };
+
+/** The CLI is a composition root: it alone turns the environment into configuration. */
+export function readConfig(io: Io): GatewayConfig {
+  return loadGatewayConfig(loadEnv(io.env));
+}
+
+/** Where the data lives, for messages: the SQLite file, or the MariaDB URL without its password. */
+export function describeDatabase(config: { database: DatabaseOptions }): string {
+  if (!config.database.url) return config.database.sqliteFile;
+  const url = new URL(config.database.url);
+  url.password = '';
+  return url.toString();
+}
+
+export async function openGatewayDatabase(config: GatewayConfig): Promise<Sequelize> {
+  try {
+    return await openDatabase(config.database);
+  } catch (error) {
+    throw new RuntimeFailure('database_unavailable', `Cannot open the database ${describeDatabase(config)}: ${(error as Error).message}`);
+  }
+}
+
+export async function assertMigrated(sequelize: Sequelize): Promise<void> {
+  const pending = await createMigrator(sequelize, 'gateway').pending();
+  if (pending.length > 0) {
+    const names = pending.map((m) => m.name).join(', ');
+    throw new RuntimeFailure('not_migrated', `The gateway database has ${pending.length} pending migration(s) (${names}); run "atrium migrate" first`);
+  }
+}
+
+/**
+ * Opens the gateway database for one command, acting as the operator, and closes it afterwards.
+ * Unless told otherwise, a database with pending migrations is refused with a clear message.
+ */
+export async function withSession<T>(
+  io: Io,
+  work: (session: Session) => Promise<T>,
+  options: { migrated?: boolean; config?: GatewayConfig } = {},
+): Promise<T> {
+  const config = options.config ?? readConfig(io);
+  const sequelize = await openGatewayDatabase(config);
+  try {
+    if (options.migrated !== false) await assertMigrated(sequelize);
+    const models = defineGatewayModels(sequelize);
+    return await work({ config, sequelize, models, ctx: { sequelize, models, actor: operator('cli'), ip: null } });
+  } finally {
+    await sequelize.close();
+  }
+}

@@ -1,0 +1,44 @@
+import { createUnit, listUnits } from '../gateway/accounts/units.ts';
+import type { OrgUnit } from '../gateway/models/index.ts';
+import type { CommandGroup } from './command.ts';
+import { withSession } from './session.ts';
+
+const presentUnit = (unit: OrgUnit) => ({ id: unit.id, path: unit.path, name: unit.name });
+
+function byTreeOrder(a: OrgUnit, b: OrgUnit): number {
+  const x = a.path.split('/');
+  const y = b.path.split('/');
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+  return x.length - y.length;
+}
+
+/** Each unit indented under its parent, with its full path for use in other commands. */
+function tree(units: OrgUnit[]): string {
+  if (units.length === 0) return 'No units yet. Add one with: atrium units add PATH --name NAME';
+  const rows = [...units].sort(byTreeOrder).map((u) => {
+    const segments = u.path.split('/');
+    return { label: `${'  '.repeat(segments.length - 1)}${segments.at(-1)}`, unit: u };
+  });
+  const width = Math.max(...rows.map((r) => r.label.length));
+  const nameWidth = Math.max(...rows.map((r) => r.unit.name.length));
+  return rows.map(({ label, unit }) => `${label.padEnd(width)}  ${unit.name.padEnd(nameWidth)}  ${unit.path}`).join('\n');
+}
+
+export const unitCommands: CommandGroup = {
+  add: {
+    summary: 'Adds an org unit under an existing parent (campus, campus/eng, campus/eng/cs, ...).',
+    args: ['PATH'],
+    options: { name: { type: 'string', value: 'NAME', required: true, help: 'display name, such as "College of Engineering"' } },
+    async run(args, io) {
+      const unit = await withSession(io, ({ ctx }) => createUnit(ctx, { path: args.positionals[0], name: args.string('name') }));
+      return { json: presentUnit(unit), text: `Added unit ${unit.path} (${unit.name}).` };
+    },
+  },
+  list: {
+    summary: 'Lists the org units as a tree.',
+    async run(_args, io) {
+      const units = await withSession(io, ({ ctx }) => listUnits(ctx));
+      return { json: { units: [...units].sort(byTreeOrder).map(presentUnit) }, text: tree(units) };
+    },
+  },
+};

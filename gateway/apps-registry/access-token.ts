@@ -1,0 +1,80 @@
+import type { NextFunction, Request, Response } from 'express';
+import type Provider from 'oidc-provider';
+import { ForbiddenError, UnauthenticatedError } from '../../core/errors.ts';
+import { canAdminister } from '../accounts/scope.ts';
+import { unitPathsOf } from '../accounts/memberships.ts';
+import { CONSOLE_CLIENT_ID } from '../admin/console-client.ts';
+import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
+import type { Actor, GatewayContext } from '../context.ts';
+
+type Person = Extract<Actor, { kind: 'user' }>;
+
+/** Who a gateway access token speaks for, and through which client it was issued. */
+export type TokenHolder = { actor: Person; clientId: string; firstParty: boolean; scopes: Set<string> };
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    tokenHolder?: TokenHolder;
+  }
+}
+
+function bearerOf(req: Request): string | undefined {
+  const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(req.get('authorization') ?? '');
+  return match?.[1];
+}
+
+/**
+ * Resolves an opaque gateway access token (as a sign-in without a resource indicator issues) through the
+ * provider's own store: unexpired, of an active person, issued to a client that still works (a disabled
+ * app's tokens stop here at once).
+ */
+export async function holderOf(ctx: GatewayContext, provider: Provider, token: string): Promise<TokenHolder | undefined> {
+  const found = await provider.AccessToken.find(token);
+  if (!found?.accountId || !found.clientId) return undefined;
+  const client = await provider.Client.find(found.clientId);
+  if (!client) return undefined;
+  const user = await ctx.models.User.findByPk(found.accountId);
+  if (!user || user.status !== 'active') return undefined;
+  const actor: Person = { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: await unitPathsOf(ctx, user) };
+  const scopes = new Set(String(found.scope ?? '').split(' ').filter(Boolean));
+  return { actor, clientId: client.clientId, firstParty: client['first_party'] === true || client.clientId === CONSOLE_CLIENT_ID, scopes };
+}
+
+/** Requires `Authorization: Bearer <gateway access token>`; the request then acts as that person. */
+export function bearerPerson(context: (req: Request) => GatewayContext, provider: () => Provider) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const token = bearerOf(req);
+      const holder = token ? await holderOf(context(req), provider(), token) : undefined;
+      if (!holder) {
+        res.set('WWW-Authenticate', 'Bearer realm="atrium"');
+        throw new UnauthenticatedError('A valid gateway access token is required (Authorization: Bearer …)');
+      }
+      req.tokenHolder = holder;
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+/**
+ * The admin API: an administrator or unit admin, through a first-party client, with a token that carries
+ * the `atrium:admin` scope the person allowed on the consent page. An app a person merely signed in to
+ * (even a first-party one, which gets its other scopes without asking) cannot wield their administrator
+ * rights with their token.
+ */
+export function adminHolder(req: Request, _res: Response, next: NextFunction): void {
+  const holder = req.tokenHolder;
+  if (!holder || !canAdminister(holder.actor)) return next(new ForbiddenError('Only administrators and unit administrators may use the admin API'));
+  if (!holder.firstParty) return next(new ForbiddenError('The admin API takes tokens issued to first-party clients only'));
+  if (!holder.scopes.has(ADMIN_SCOPE)) {
+    return next(new ForbiddenError(`The admin API takes tokens with the ${ADMIN_SCOPE} scope only: ask for it when signing in, and allow it`));
+  }
+  next();
+}
+
+/** The use-case context of a request authenticated by bearerPerson. */
+export function asHolder(ctx: GatewayContext, req: Request): GatewayContext {
+  return { ...ctx, actor: req.tokenHolder!.actor };
+}

@@ -1,0 +1,76 @@
+import { Op } from 'sequelize';
+import { like, prefixPattern } from '../../core/like.ts';
+import { unitPathsOf } from '../accounts/memberships.ts';
+import { isWithin } from '../accounts/scope.ts';
+import type { GatewayContext } from '../context.ts';
+import { domainsServing } from '../domains/domains.ts';
+import type { App, User } from '../models/index.ts';
+import { canSee } from './visible-apps.ts';
+
+/**
+ * Who may sign in to an app, and which domain nodes its tokens may name. The gateway's own clients (the
+ * portal, the console) have no registry row and are bound by nothing here.
+ */
+
+async function appOfClient(ctx: GatewayContext, clientId: string): Promise<App | null> {
+  return ctx.models.App.findOne({ where: { clientId }, transaction: ctx.tx });
+}
+
+async function activeUser(ctx: GatewayContext, accountId: string): Promise<User | null> {
+  const user = await ctx.models.User.findByPk(accountId, { transaction: ctx.tx });
+  return user && user.status === 'active' ? user : null;
+}
+
+/** "College of Engineering (campus/eng)" for the paths given, as the refusal page names them. */
+async function unitNames(ctx: GatewayContext, paths: string[]): Promise<string> {
+  const units = await ctx.models.OrgUnit.findAll({ where: { path: { [Op.in]: paths } }, transaction: ctx.tx });
+  const nameOf = new Map(units.map((u) => [u.path, u.name]));
+  return paths.map((p) => (nameOf.has(p) ? `${nameOf.get(p)} (${p})` : p)).join(', ');
+}
+
+/**
+ * Why this person may not sign in to the client's app, in words for the refusal page; null when they may.
+ * The rule is the workbench's (canSee): the app's owner unit, its visibility units and roles. An app a
+ * person is not shown is also not one they can be signed in to by a link.
+ */
+export async function signInRefusal(ctx: GatewayContext, clientId: string, accountId: string): Promise<string | null> {
+  const app = await appOfClient(ctx, clientId);
+  if (!app) return null;
+  const user = await activeUser(ctx, accountId);
+  if (!user) return `${app.name} is not available to this account.`;
+  const unitPaths = await unitPathsOf(ctx, user);
+  if (canSee({ unitPaths, roles: user.roles }, app)) return null;
+  const inUnit = (root: string) => unitPaths.some((p) => isWithin(p, root));
+  if (app.ownerUnit && !inUnit(app.ownerUnit)) return `${app.name} is for people of ${await unitNames(ctx, [app.ownerUnit])}, and you are not one of them.`;
+  if (app.visibilityUnits.length > 0 && !app.visibilityUnits.some(inUnit)) {
+    return `${app.name} is for people of ${await unitNames(ctx, app.visibilityUnits)}, and you are not one of them.`;
+  }
+  return `${app.name} is only for people with the role ${app.visibilityRoles.join(' or ')}, and you have none of them.`;
+}
+
+/**
+ * The domain nodes (by name) an app may get tokens for: on a person's behalf, the nodes serving that
+ * person's units (a node they do not belong to holds nothing of theirs), and for an app owned by a unit
+ * only their units inside it (an Engineering app does not read what a person holds as a member of Arts);
+ * as a bot (no person), the nodes serving its owner unit or units inside it. `null` means any node: a
+ * campus-wide app's bot, and the gateway's own clients.
+ */
+export async function audiencesFor(ctx: GatewayContext, clientId: string, accountId: string | null): Promise<Set<string> | null> {
+  const app = await appOfClient(ctx, clientId);
+  if (!accountId) {
+    if (!app?.ownerUnit) return null;
+    const inside = await ctx.models.OrgUnit.findAll({
+      where: { [Op.or]: [{ path: app.ownerUnit }, { path: like(ctx.sequelize, prefixPattern(`${app.ownerUnit}/`)) }] },
+      attributes: ['path'],
+      transaction: ctx.tx,
+    });
+    return named(await domainsServing(ctx, inside.map((u) => u.path)));
+  }
+  const user = await activeUser(ctx, accountId);
+  if (!user) return new Set();
+  const unitPaths = await unitPathsOf(ctx, user);
+  const owner = app?.ownerUnit;
+  return named(await domainsServing(ctx, owner ? unitPaths.filter((p) => isWithin(p, owner)) : unitPaths));
+}
+
+const named = (domains: (string | null)[]) => new Set(domains.filter((d): d is string => d !== null));

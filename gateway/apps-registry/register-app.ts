@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import { ValidationError } from '../../core/errors.ts';
+import type { Sealer } from '../../core/seal.ts';
+import { parseInput } from '../../core/validate.ts';
+import { addressNameProblem, reservedNameProblem } from '../accounts/reserved-names.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import { inTransaction } from '../transaction.ts';
+import { assertMayBeFirstParty, checkUnits, resolveOwnerUnit } from './app-scope.ts';
+import { clientMetadataOf, saveClient } from './client-metadata.ts';
+import { auditedFields, presentApp, type PresentedApp } from './present-app.ts';
+import { newAppSchema } from './schemas.ts';
+import { newSecret } from './secrets.ts';
+
+export { appUrlSchema, newAppSchema } from './schemas.ts';
+
+/** What registering returns: the app, and its secrets, which are shown this once and never again. */
+export type RegisteredApp = {
+  id: string;
+  slug: string;
+  clientId: string;
+  name: string;
+  clientSecret: string;
+  /** Present when the registry was given the sealer for callback secrets. */
+  callbackSecret?: string;
+  app: PresentedApp;
+};
+
+/** A slug from the app's name ("Leave Approval" → leave-approval), for callers that did not choose one. */
+export function slugFromName(name: string): string {
+  const base = name
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 36)
+    .replace(/-+$/, '');
+  const slug = base.length >= 2 ? base : `app-${base || 'x'}`;
+  return reservedNameProblem(slug) ? `app-${slug}`.slice(0, 36) : slug;
+}
+
+/**
+ * The slug must name neither another app nor a person: on a node both would be the same address. Nor a
+ * deleted app's: its bot's conversations stay on the nodes, and a new bot of that name would read them.
+ */
+async function slugClash(ctx: GatewayContext, slug: string): Promise<string | null> {
+  const problem = await addressNameProblem(ctx, slug);
+  if (!problem) return null;
+  if (problem.kind === 'app') return 'another app has this slug';
+  if (problem.kind === 'deleted-app') return "a deleted app had this slug; its bot's conversations remain";
+  return problem.reason;
+}
+
+async function freeSlugFrom(ctx: GatewayContext, name: string): Promise<string> {
+  const base = slugFromName(name);
+  for (let n = 1; n < 100; n++) {
+    const candidate = n === 1 ? base : `${base}-${n}`;
+    if (!(await slugClash(ctx, candidate))) return candidate;
+  }
+  return `${base}-${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Registers an app: its row in the registry and its OIDC client (authorization code with PKCE, refresh,
+ * client credentials for its bot). Full administrators register anywhere; a unit admin only for a unit
+ * of their own. The client secret, and the callback secret when `secrets` seals one, are returned here
+ * once. Every field is checked first, with an error per field; nothing is stored unless all pass.
+ */
+export async function registerApp(ctx: GatewayContext, input: unknown, secrets?: Sealer): Promise<RegisteredApp> {
+  const data = parseInput(newAppSchema, input);
+  const ownerUnit = resolveOwnerUnit(ctx, data.ownerUnit);
+  assertMayBeFirstParty(ctx, null, data.firstParty);
+  if (data.interactionCallbackUrl && !secrets) throw new Error('registering an app with an interaction callback needs the callback secret sealer');
+  await checkUnits(ctx, ownerUnit, data.visibility.units);
+  const clientId = data.clientId ?? `app-${randomUUID().slice(0, 8)}`;
+  const clientSecret = newSecret();
+  const callbackSecret = secrets ? newSecret() : undefined;
+  return inTransaction(ctx, async (ctx) => {
+    const { App, OidcPayload } = ctx.models;
+    const fields: Record<string, string> = {};
+    const slug = data.slug ?? (await freeSlugFrom(ctx, data.name));
+    const clash = data.slug ? await slugClash(ctx, slug) : null;
+    if (clash) fields.slug = clash;
+    const clientTaken =
+      (await App.findOne({ where: { clientId }, attributes: ['id'], transaction: ctx.tx })) ||
+      (await OidcPayload.findOne({ where: { model: 'Client', id: clientId }, attributes: ['id'], transaction: ctx.tx }));
+    if (clientTaken) fields.clientId = `client id ${clientId} is taken`;
+    if (Object.keys(fields).length > 0) throw new ValidationError('Some fields are invalid', fields);
+
+    const app = await App.create(
+      {
+        id: randomUUID(),
+        clientId,
+        slug,
+        name: data.name,
+        icon: data.icon ?? null,
+        description: data.description || null,
+        homeUrl: data.homeUrl ?? null,
+        interactionCallbackUrl: data.interactionCallbackUrl ?? null,
+        visibilityUnits: data.visibility.units,
+        visibilityRoles: data.visibility.roles,
+        firstParty: data.firstParty,
+        botEnabled: data.botEnabled,
+        disabled: false,
+        ownerUnit,
+        callbackSecretSealed: callbackSecret ? secrets!.seal(callbackSecret) : null,
+      },
+      { transaction: ctx.tx },
+    );
+    const client = clientMetadataOf(clientId, clientSecret, { ...data, backchannelLogoutUri: data.backchannelLogoutUri });
+    await saveClient(ctx, client);
+    const presented = presentApp(app, client);
+    await audit(ctx, { action: 'app.register', target: slug, details: auditedFields(presented) });
+    return { id: app.id, slug, clientId, name: data.name, clientSecret, ...(callbackSecret ? { callbackSecret } : {}), app: presented };
+  });
+}

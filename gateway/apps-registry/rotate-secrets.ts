@@ -1,0 +1,37 @@
+import type { Sealer } from '../../core/seal.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import { inTransaction } from '../transaction.ts';
+import { assertMayBeFirstParty, findManageableApp } from './app-scope.ts';
+import { loadClient, saveClient } from './client-metadata.ts';
+import { newSecret } from './secrets.ts';
+
+/** A new client secret, shown once; the old one stops working at once (tokens already issued stay until they expire). */
+export async function rotateClientSecret(ctx: GatewayContext, slug: string): Promise<{ slug: string; clientId: string; clientSecret: string }> {
+  return inTransaction(ctx, async (ctx) => {
+    const app = await findManageableApp(ctx, slug);
+    // A first-party app's secret would sign anyone in silently: a campus administrator's to hand out.
+    assertMayBeFirstParty(ctx, app, app.firstParty);
+    const client = await loadClient(ctx, app.clientId);
+    if (!client) throw new Error(`app ${app.slug} has no OIDC client`);
+    const clientSecret = newSecret();
+    await saveClient(ctx, { ...client, client_secret: clientSecret });
+    await audit(ctx, { action: 'app.rotate_client_secret', target: app.slug });
+    return { slug: app.slug, clientId: app.clientId, clientSecret };
+  });
+}
+
+/**
+ * A new secret for the app's interaction callbacks, shown once. Nodes cache an app's secret briefly
+ * (APP_CACHE_SECONDS), so for that long a callback may still be signed with the old one.
+ */
+export async function rotateCallbackSecret(ctx: GatewayContext, slug: string, secrets: Sealer): Promise<{ slug: string; callbackSecret: string }> {
+  return inTransaction(ctx, async (ctx) => {
+    const app = await findManageableApp(ctx, slug);
+    const callbackSecret = newSecret();
+    app.callbackSecretSealed = secrets.seal(callbackSecret);
+    await app.save({ transaction: ctx.tx });
+    await audit(ctx, { action: 'app.rotate_callback_secret', target: app.slug });
+    return { slug: app.slug, callbackSecret };
+  });
+}

@@ -1,0 +1,102 @@
+import express, { Router, type Request } from 'express';
+import type Provider from 'oidc-provider';
+import { AppError, NotFoundError } from '../../core/errors.ts';
+import type { Sealer } from '../../core/seal.ts';
+import type { GatewayContext } from '../context.ts';
+import { signer } from '../federation/routes.ts';
+import { adminHolder, asHolder, bearerPerson } from './access-token.ts';
+import { appForNode } from './app-for-node.ts';
+import { deleteApp } from './delete-app.ts';
+import { getApp, listApps } from './list-apps.ts';
+import { registerApp } from './register-app.ts';
+import { rotateCallbackSecret, rotateClientSecret } from './rotate-secrets.ts';
+import { setAppDisabled } from './set-app-disabled.ts';
+import { updateApp } from './update-app.ts';
+import { workbenchFor } from './visible-apps.ts';
+
+export type RegistryRouteDeps = {
+  context: (req: Request | null) => GatewayContext;
+  provider: () => Provider;
+  /** Seals and opens apps' callback secrets. */
+  secrets: Sealer;
+};
+
+/**
+ * The registry's HTTP side, mounted in the gateway: the workbench and the admin API for people holding a
+ * gateway access token, and app lookups for domain nodes over signed requests.
+ */
+export function appRegistryRoutes(deps: RegistryRouteDeps): Router {
+  const router = Router();
+  const json = express.json({ limit: '64kb' });
+  const bearer = bearerPerson(deps.context, deps.provider);
+  const ctx = (req: Request) => asHolder(deps.context(req), req);
+  const noStore: express.RequestHandler = (_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  };
+
+  router.get('/api/v1/workbench', noStore, bearer, async (req, res) => {
+    res.json({ apps: await workbenchFor(ctx(req), req.tokenHolder!.actor.id) });
+  });
+
+  const admin = Router();
+  admin.use(noStore, bearer, adminHolder);
+  admin.get('/apps', async (req, res) => {
+    res.json({ apps: await listApps(ctx(req)) });
+  });
+  admin.post('/apps', json, async (req, res) => {
+    const { app, clientSecret, callbackSecret } = await registerApp(ctx(req), req.body, deps.secrets);
+    res.status(201).json({ app, clientSecret, callbackSecret });
+  });
+  admin.get('/apps/:slug', async (req, res) => {
+    res.json({ app: await getApp(ctx(req), String(req.params.slug)) });
+  });
+  admin.patch('/apps/:slug', json, async (req, res) => {
+    res.json({ app: await updateApp(ctx(req), String(req.params.slug), req.body) });
+  });
+  admin.post('/apps/:slug/disable', async (req, res) => {
+    res.json({ app: await setAppDisabled(ctx(req), String(req.params.slug), true) });
+  });
+  admin.post('/apps/:slug/enable', async (req, res) => {
+    res.json({ app: await setAppDisabled(ctx(req), String(req.params.slug), false) });
+  });
+  admin.post('/apps/:slug/rotate-secret', async (req, res) => {
+    res.json(await rotateClientSecret(ctx(req), String(req.params.slug)));
+  });
+  admin.post('/apps/:slug/rotate-callback-secret', async (req, res) => {
+    res.json(await rotateCallbackSecret(ctx(req), String(req.params.slug), deps.secrets));
+  });
+  admin.delete('/apps/:slug', async (req, res) => {
+    await deleteApp(ctx(req), String(req.params.slug));
+    res.status(204).end();
+  });
+  router.use('/api/admin/v1', admin);
+
+  // A node asks about the app behind a bot address (slug@domain): whether it may post, where its card
+  // clicks go and the secret to sign them with. Only pinned domain nodes get an answer.
+  router.get('/federation/v1/apps/:slug', async (req, res) => {
+    const gatewayCtx = deps.context(req);
+    const { kind } = await signer(gatewayCtx, req);
+    if (kind !== 'domain') throw new AppError('forbidden', 403, 'Only domain nodes look up apps');
+    const app = await appForNode(gatewayCtx, String(req.params.slug), deps.secrets);
+    if (!app) throw new NotFoundError(`No app ${req.params.slug}`);
+    res.set('Cache-Control', 'no-store').json({ app });
+  });
+
+  // A node asks whether the client a person's token was issued to may still be used: an app an
+  // administrator disabled or deleted stops working at the nodes within their cache time, not at the
+  // token's expiry (an hour).
+  router.get('/federation/v1/clients/:clientId', async (req, res) => {
+    const gatewayCtx = deps.context(req);
+    const { kind } = await signer(gatewayCtx, req);
+    if (kind !== 'domain') throw new AppError('forbidden', 403, 'Only domain nodes look up clients');
+    const clientId = String(req.params.clientId);
+    const { App, OidcPayload } = gatewayCtx.models;
+    const app = await App.findOne({ where: { clientId } });
+    // Registered apps answer for themselves; the gateway's own clients (the portal) are OIDC clients only.
+    const active = app ? !app.disabled : (await OidcPayload.count({ where: { model: 'Client', id: clientId } })) > 0;
+    res.set('Cache-Control', 'no-store').json({ client: { clientId, active } });
+  });
+
+  return router;
+}

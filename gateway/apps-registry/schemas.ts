@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { reservedNameProblem } from '../accounts/reserved-names.ts';
+import { roleSchema, unitPathSchema } from '../accounts/schemas.ts';
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** An app URL: absolute, https outside localhost, no wildcard, no fragment. */
+export const appUrlSchema = z
+  .url({ message: 'an absolute URL' })
+  .max(500, { message: 'at most 500 characters' })
+  .refine((u) => !u.includes('*'), { message: 'wildcards are not allowed' })
+  .refine((u) => !URL.parse(u)?.hash, { message: 'must not contain a #fragment' })
+  .refine((u) => {
+    const url = URL.parse(u);
+    if (!url) return true;
+    return url.protocol === 'https:' || (url.protocol === 'http:' && LOCAL_HOSTS.has(url.hostname));
+  }, { message: 'must use https (http is allowed only for localhost)' });
+
+/**
+ * The slug is the app's bot address on every node (`slug@domain`), so it must be a valid address part,
+ * and not a name kept for webhooks (`hook-`) or Atrium itself (see reserved-names.ts).
+ */
+export const slugSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$/, { message: '2-40 lowercase letters, digits and dashes, not starting or ending with a dash' })
+  .superRefine((slug, ctx) => {
+    const problem = reservedNameProblem(slug);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+export const clientIdSchema = z.string().trim().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'lowercase letters, digits and dashes' });
+
+const graphemes = (s: string) => [...new Intl.Segmenter('en', { granularity: 'grapheme' }).segment(s)].length;
+
+/** An icon: an image URL (as any app URL), or a short text such as an emoji or initials. */
+export const iconSchema = z
+  .string()
+  .trim()
+  .min(1, { message: 'an image URL, or an emoji or up to 3 letters' })
+  .max(500)
+  .superRefine((value, ctx) => {
+    if (/^[a-z][a-z0-9+.-]*:/i.test(value)) {
+      const url = appUrlSchema.safeParse(value);
+      if (!url.success) ctx.addIssue({ code: 'custom', message: `icon URL ${url.error.issues[0]?.message ?? 'is invalid'}` });
+      return;
+    }
+    if (graphemes(value) > 3 || value.length > 16 || /[<>&"'`\s]/.test(value)) {
+      ctx.addIssue({ code: 'custom', message: 'an image URL, or an emoji or up to 3 letters' });
+    }
+  });
+
+export const nameSchema = z.string().trim().min(1, { message: 'required' }).max(200, { message: 'at most 200 characters' });
+export const descriptionSchema = z.string().trim().max(1000, { message: 'at most 1000 characters' });
+
+export const visibilitySchema = z.object({
+  units: z.array(unitPathSchema).max(50, { message: 'at most 50 units' }).default([]),
+  roles: z.array(roleSchema).max(10).default([]),
+});
+
+const uriList = z.array(appUrlSchema).max(20, { message: 'at most 20 URIs' });
+
+/** Everything an administrator gives when registering an app. */
+export const newAppSchema = z.object({
+  name: nameSchema,
+  slug: slugSchema.optional(),
+  clientId: clientIdSchema.optional(),
+  icon: iconSchema.optional(),
+  description: descriptionSchema.optional(),
+  homeUrl: appUrlSchema.optional(),
+  redirectUris: uriList.min(1, { message: 'at least one redirect URI' }),
+  postLogoutRedirectUris: uriList.default([]),
+  backchannelLogoutUri: appUrlSchema.optional(),
+  interactionCallbackUrl: appUrlSchema.optional(),
+  visibility: visibilitySchema.default({ units: [], roles: [] }),
+  ownerUnit: unitPathSchema.optional(),
+  firstParty: z.boolean().default(false),
+  botEnabled: z.boolean().default(false),
+});
+export type NewApp = z.infer<typeof newAppSchema>;
+
+/** An edit: fields left out stay; `null` clears an optional one. The slug and client id never change. */
+export const appChangesSchema = z.object({
+  name: nameSchema.optional(),
+  icon: iconSchema.nullable().optional(),
+  description: descriptionSchema.nullable().optional(),
+  homeUrl: appUrlSchema.nullable().optional(),
+  redirectUris: uriList.min(1, { message: 'at least one redirect URI' }).optional(),
+  postLogoutRedirectUris: uriList.optional(),
+  backchannelLogoutUri: appUrlSchema.nullable().optional(),
+  interactionCallbackUrl: appUrlSchema.nullable().optional(),
+  visibility: visibilitySchema.optional(),
+  ownerUnit: unitPathSchema.nullable().optional(),
+  firstParty: z.boolean().optional(),
+  botEnabled: z.boolean().optional(),
+});
+export type AppChanges = z.infer<typeof appChangesSchema>;

@@ -1,0 +1,136 @@
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { AppError, ForbiddenError, UnauthenticatedError } from '../../core/errors.ts';
+import { addressOf } from '../../protocol/address.ts';
+import type { EndedAccess } from './ended-access.ts';
+
+/**
+ * Who a verified access token speaks for on this node: a person, or an app (client credentials).
+ * `issuedAt` (epoch ms) is the token's; identities made up inside the node (a remote member) have none.
+ */
+export type Identity =
+  | { kind: 'user'; sub: string; username: string; name: string; address: string; sid: string | null; clientId: string; issuedAt?: number; expiresAt: number }
+  | { kind: 'app'; clientId: string; slug: string; name: string; address: string; expiresAt: number };
+
+export class TokenExpiredError extends AppError {
+  constructor() {
+    super('token_expired', 401, 'The access token has expired; get a new one with the refresh token');
+  }
+}
+
+/**
+ * The token is genuine and unexpired, but the access it was issued for has ended at the gateway (its
+ * session was signed out, or the person was disabled, had their password reset or was signed out
+ * everywhere). A refresh may still work (offline access that outlives a sign-out); otherwise sign in again.
+ */
+export class TokenRevokedError extends AppError {
+  constructor() {
+    super('token_revoked', 401, 'This sign-in has ended at the gateway; refresh the token or sign in again');
+  }
+}
+
+export type TokenVerifier = {
+  verify(token: string): Promise<Identity>;
+  /** The gateway's key set, for other tokens it signs (back-channel logout). */
+  keys(): Promise<JWTVerifyGetKey>;
+};
+
+/**
+ * Verifies gateway access tokens locally: signature against the gateway's JWKS (cached by jose and
+ * re-fetched when a token names an unknown key, so a key rotation needs no restart), issuer, audience
+ * (this node), expiry, the `im` scope, and that the person belongs to this domain.
+ */
+export function createTokenVerifier(options: { issuer: string; audience: string; domain: string; jwks?: JWTVerifyGetKey }): TokenVerifier {
+  let keys = options.jwks;
+  async function keySet(): Promise<JWTVerifyGetKey> {
+    if (keys) return keys;
+    const response = await fetch(`${options.issuer}/.well-known/openid-configuration`);
+    if (!response.ok) throw new AppError('gateway_unavailable', 503, 'The identity gateway cannot be reached to verify tokens');
+    const { jwks_uri } = (await response.json()) as { jwks_uri: string };
+    keys = createRemoteJWKSet(new URL(jwks_uri), { cooldownDuration: 10_000, cacheMaxAge: 10 * 60_000 });
+    return keys;
+  }
+
+  return {
+    keys: keySet,
+    async verify(token) {
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(token, await keySet(), {
+          issuer: options.issuer,
+          audience: options.audience,
+          typ: 'at+jwt',
+          algorithms: ['RS256'],
+        }));
+      } catch (error) {
+        if (error instanceof joseErrors.JWTExpired) throw new TokenExpiredError();
+        if (error instanceof AppError) throw error;
+        throw new UnauthenticatedError('The access token is not valid for this node');
+      }
+      const scopes = String(payload.scope ?? '').split(' ');
+      if (!scopes.includes('im')) throw new ForbiddenError('The access token lacks the im scope');
+      const clientId = String(payload.client_id ?? '');
+      const expiresAt = Number(payload.exp) * 1000;
+      if (payload.sub === clientId) {
+        // An app speaks here only as its bot, which the gateway vouches for in the token: slug@domain.
+        if (payload.bot !== true || typeof payload.app_slug !== 'string' || !payload.app_slug) {
+          throw new ForbiddenError('This app has no bot; an administrator must enable it first');
+        }
+        const slug = payload.app_slug;
+        const name = typeof payload.app_name === 'string' ? payload.app_name : slug;
+        return { kind: 'app', clientId, slug, name, address: addressOf(slug, options.domain), expiresAt };
+      }
+      const domains = Array.isArray(payload.im_domains) ? payload.im_domains : [];
+      if (!domains.includes(options.domain)) throw new ForbiddenError(`This account does not belong to ${options.domain}`);
+      const username = String(payload.preferred_username ?? '');
+      if (!username) throw new UnauthenticatedError('The access token names no user');
+      return {
+        kind: 'user',
+        sub: String(payload.sub),
+        username,
+        name: String(payload.name ?? username),
+        address: addressOf(username, options.domain),
+        sid: typeof payload.sid === 'string' ? payload.sid : null,
+        clientId,
+        issuedAt: Number(payload.iat ?? 0) * 1000,
+        expiresAt,
+      };
+    },
+  };
+}
+
+export class ClientDisabledError extends AppError {
+  constructor() {
+    super('client_disabled', 401, 'The app this token was issued to has been disabled');
+  }
+}
+
+/**
+ * A verifier that also refuses people's tokens of a client that may no longer be used (`clientActive`,
+ * asked of the gateway and cached): disabling an app reaches the nodes within that cache time instead
+ * of when its tokens expire. Apps' own (bot) tokens are checked by the bot API itself.
+ */
+export function refusingDisabledClients(verifier: TokenVerifier, clientActive: (clientId: string) => Promise<boolean>): TokenVerifier {
+  return {
+    keys: verifier.keys,
+    async verify(token) {
+      const identity = await verifier.verify(token);
+      if (identity.kind === 'user' && !(await clientActive(identity.clientId))) throw new ClientDisabledError();
+      return identity;
+    },
+  };
+}
+
+/**
+ * A verifier that also refuses people's tokens issued before the gateway ended their session or all of
+ * their access (sign-out, disable, password reset, "sign out everywhere"): see ended-access.ts.
+ */
+export function refusingEndedAccess(verifier: TokenVerifier, ended: EndedAccess): TokenVerifier {
+  return {
+    keys: verifier.keys,
+    async verify(token) {
+      const identity = await verifier.verify(token);
+      if (identity.kind === 'user' && identity.issuedAt !== undefined && ended.endedFor({ ...identity, issuedAt: identity.issuedAt })) throw new TokenRevokedError();
+      return identity;
+    },
+  };
+}

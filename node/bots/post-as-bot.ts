@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { ValidationError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validate.ts';
+import { addressSchema, domainOf } from '../../protocol/address.ts';
+import type { NodeContext } from '../context.ts';
+import { NotHomeError } from '../conversations/group-change.ts';
+import { requireMember } from '../conversations/membership.ts';
+import { openDirect } from '../conversations/open-direct.ts';
+import { cardBody, cardSchema } from '../cards/card-schema.ts';
+import { appendCardUpdate } from '../cards/update-card.ts';
+import type { Appended } from '../messages/group-commit.ts';
+import { NotFoundError } from '../../core/errors.ts';
+import { requireBot } from './require-bot.ts';
+
+const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: '8-64 letters, digits, - or _' });
+
+const botMessageSchema = z
+  .object({
+    to: addressSchema.optional(),
+    conversationId: z.string().uuid({ message: 'a conversation id' }).optional(),
+    text: z.string().max(100_000).optional(),
+    card: cardSchema.optional(),
+    clientMsgId: clientMsgId.optional(),
+  })
+  .refine((m) => Boolean(m.to) !== Boolean(m.conversationId), { message: 'give either to or conversationId', path: ['conversationId'] })
+  .refine((m) => Boolean(m.text?.trim()) !== Boolean(m.card), { message: 'give either text or a card', path: ['text'] });
+
+const cardUpdateSchema = z.object({ card: cardSchema, clientMsgId: clientMsgId.optional() });
+
+/**
+ * A bot posts text or a card: to a person of this domain (opening the direct conversation bot↔person), or
+ * into a conversation it belongs to (a group someone invited `slug@domain` into). Refused where it is not
+ * a member, and in conversations hosted by another domain (whose node orders them and delivers its clicks).
+ * A client id makes a retry return the first message instead of posting twice.
+ */
+export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appended> {
+  const { bot, app } = await requireBot(ctx);
+  const data = parseInput(botMessageSchema, input);
+  if (data.text && data.text.length > ctx.config.maxTextChars) {
+    throw new ValidationError('The message is too long', { text: `at most ${ctx.config.maxTextChars} characters` });
+  }
+  let conversationId: string;
+  if (data.to) {
+    if (domainOf(data.to) !== ctx.domain) {
+      throw new ValidationError('A bot writes to people of its node\'s domain', { to: `a person of ${ctx.domain}; use a token of that person's node` });
+    }
+    conversationId = (await openDirect(ctx, data.to, 'to')).conversation.id;
+  } else {
+    conversationId = data.conversationId!;
+    const { conversation } = await requireMember(ctx, conversationId);
+    if (conversation.homeDomain !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
+  }
+  const members = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
+  await ctx.federation.assertAllowed(members);
+  const body = data.card ? cardBody(data.card, app.name) : { text: data.text!, senderName: app.name, senderKind: 'bot' };
+  return ctx.committer.append({
+    conversationId,
+    sender: bot.address,
+    clientMsgId: data.clientMsgId ?? `bot-${randomUUID()}`,
+    kind: data.card ? 'card' : 'text',
+    body: JSON.stringify(body),
+  });
+}
+
+/** A bot replaces one of its own cards, for everyone in the conversation (the app's news, not a click's answer). */
+export async function updateCardAsBot(ctx: NodeContext, messageId: string, input: unknown): Promise<Appended> {
+  const { bot } = await requireBot(ctx);
+  const data = parseInput(cardUpdateSchema, input);
+  const target = await ctx.models.Message.findOne({ where: { id: messageId } });
+  if (!target || target.sender !== bot.address || target.kind !== 'card') throw new NotFoundError('This bot sent no such card');
+  if (target.recalledAt) throw new ValidationError('That card was recalled', { messageId: 'recalled' });
+  return appendCardUpdate(ctx, target, data.card, data.clientMsgId);
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { AppError } from '../../core/errors.ts';
+import { signCallback, type CardCallback } from '../../protocol/callback-signature.ts';
+import type { AppInfo } from '../bots/app-directory.ts';
+import { cardSchema, type Card } from './card-schema.ts';
+
+const CALLBACK_TIMEOUT_MS = 10_000;
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+export class CallbackFailedError extends AppError {
+  constructor(message: string) {
+    super('callback_failed', 502, message);
+  }
+}
+
+const answerSchema = z.object({ card: cardSchema.optional(), toast: z.string().trim().min(1).max(500).optional() });
+export type CallbackAnswer = { card?: Card; toast?: string };
+
+/**
+ * POSTs a signed card click to the app's interaction callback URL and reads its answer: nothing (204, or
+ * an empty object), a new card, and/or a short toast for the person who clicked. Anything else the app
+ * does (an error status, a timeout, a bad card) fails the click, and the person is told.
+ */
+export async function sendCardCallback(app: AppInfo, event: Omit<CardCallback, 'timestamp' | 'nonce'>): Promise<CallbackAnswer> {
+  if (!app.interactionCallbackUrl || !app.callbackSecret) throw new AppError('no_callback', 409, `${app.name} takes no card actions (it has no callback URL)`);
+  const { body, headers } = signCallback(app.callbackSecret, event);
+  let response: Response;
+  try {
+    response = await fetch(app.interactionCallbackUrl, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.timeout(CALLBACK_TIMEOUT_MS) });
+  } catch {
+    throw new CallbackFailedError(`${app.name} could not be reached; nothing was done`);
+  }
+  const text = await response.text();
+  if (!response.ok) throw new CallbackFailedError(`${app.name} refused the action (HTTP ${response.status})`);
+  if (!text.trim()) return {};
+  if (text.length > MAX_ANSWER_BYTES) throw new CallbackFailedError(`${app.name} answered with too much`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new CallbackFailedError(`${app.name} answered with something that is not JSON`);
+  }
+  const answer = answerSchema.safeParse(parsed);
+  if (!answer.success) throw new CallbackFailedError(`${app.name} answered with an invalid card`);
+  return answer.data;
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { AppError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validate.ts';
+import { domainOf, userOf } from '../../protocol/address.ts';
+import type { NodeContext } from '../context.ts';
+import { NotHomeError } from '../conversations/group-change.ts';
+import { requireMember } from '../conversations/membership.ts';
+import { parseBody } from '../messages/present-message.ts';
+import { sendCardCallback } from './callback.ts';
+import { cardSchema } from './card-schema.ts';
+import { appendCardUpdate } from './update-card.ts';
+
+const actionSchema = z.object({ messageId: z.string().uuid({ message: 'a message id' }), actionId: z.string().min(1).max(64) });
+
+export class UnknownActionError extends AppError {
+  constructor(actionId: string) {
+    super('unknown_action', 400, `This card has no action ${actionId}`);
+  }
+}
+
+export type CardActionResult = { messageId: string; actionId: string; updated: boolean; toast?: string; seq?: number };
+
+/**
+ * Someone clicked a card's button: a member of the card's conversation, on an action the card (as it is
+ * now) offers. The node sends the app a signed callback and, when the app answers with a new card, updates
+ * the card for every member. The app's bot lives on the conversation's home node: a click on a card of a
+ * conversation hosted elsewhere goes there.
+ */
+export async function cardAction(ctx: NodeContext, input: unknown): Promise<CardActionResult> {
+  const { messageId, actionId } = parseInput(actionSchema, input);
+  if (ctx.actor.kind !== 'user') throw new ForbiddenError('Only people answer cards');
+  const target = await ctx.models.Message.findOne({ where: { id: messageId } });
+  if (!target) throw new NotFoundError('No such message');
+  const { conversation } = await requireMember(ctx, target.conversationId);
+  if (target.kind !== 'card' || target.recalledAt) throw new ValidationError('That message is not a card', { messageId: 'not a card' });
+  const card = cardSchema.safeParse(parseBody(target).card);
+  if (!card.success || !card.data.actions.some((a) => a.id === actionId)) throw new UnknownActionError(actionId);
+  // The app's bot posted the card at the conversation's home, which sends the click on: a member of
+  // another domain clicks through their own node, which asks the home.
+  if (conversation.homeDomain !== ctx.domain) {
+    return ctx.federation.cardActionAtHome(conversation.homeDomain, { messageId, actionId, user: { address: ctx.actor.address, name: ctx.actor.name } });
+  }
+  if (domainOf(target.sender) !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
+
+  const app = await ctx.apps.directory.get(userOf(target.sender));
+  if (!app || app.disabled) throw new AppError('app_unavailable', 409, 'The app behind this card is no longer available');
+  const answer = await sendCardCallback(app, {
+    messageId,
+    conversationId: target.conversationId,
+    actionId,
+    user: { address: ctx.actor.address, name: ctx.actor.name },
+    app: app.slug,
+  });
+  const result: CardActionResult = { messageId, actionId, updated: false, ...(answer.toast ? { toast: answer.toast } : {}) };
+  if (!answer.card) return result;
+  const { message } = await appendCardUpdate(ctx, target, answer.card);
+  return { ...result, updated: true, seq: message.seq };
+}

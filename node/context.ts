@@ -1,0 +1,45 @@
+import type { Sequelize } from 'sequelize';
+import type { Logger } from '../core/logger.ts';
+import type { Identity } from './auth/token-verifier.ts';
+import type { Bus } from './bus/bus.ts';
+import type { NodeConfig } from './config.ts';
+import type { GroupCommitter } from './messages/group-commit.ts';
+import type { NodeModels } from './models.ts';
+import type { PresenceStore } from './presence/presence-store.ts';
+import type { MemberCache } from './conversations/member-cache.ts';
+import type { Federation } from './federation/federation.ts';
+import type { AddressBook } from './federation/address-book.ts';
+import type { AppsServices } from './bots/apps-services.ts';
+import type { ReceiptCommitter } from './receipts/receipt-committer.ts';
+import type { ReceiptNews } from './receipts/receipt-news.ts';
+
+/** The long-lived parts of a domain node that every use-case may use. */
+export type NodeServices = {
+  config: NodeConfig;
+  domain: string;
+  sequelize: Sequelize;
+  models: NodeModels;
+  bus: Bus;
+  committer: GroupCommitter;
+  /** Receipts written together, as messages are (node/receipts/receipt-committer.ts). */
+  receipts: ReceiptCommitter;
+  /** Tells of receipts, gathered per turn of the event loop (node/receipts/receipt-news.ts). */
+  receiptNews: ReceiptNews;
+  presence: PresenceStore;
+  /** Active members per conversation, cached; publish a `membership` bus event after changing members. */
+  members: MemberCache;
+  /** Everything towards other domains: policy checks, the outbox, submissions to a conversation's home. */
+  federation: Federation;
+  /** Whether addresses of any domain belong to someone, asked before a conversation is opened with them. */
+  addresses: AddressBook;
+  /** Bots, cards and webhooks: the gateway's word on apps, the webhook store and its rate limit. */
+  apps: AppsServices;
+  logger: Logger;
+};
+
+/** What a use-case receives: the services and who is acting, whichever transport called it. */
+export type NodeContext = NodeServices & {
+  actor: Identity;
+  /** The socket the request came from, so fan-out can skip echoing to it. */
+  connectionId?: string;
+};

@@ -1,0 +1,41 @@
+import { Op, type Transaction } from 'sequelize';
+import { z } from 'zod';
+import { parseInput } from '../../core/validate.ts';
+import { addressSchema } from '../../protocol/address.ts';
+import type { NodeContext } from '../context.ts';
+import { announceGroup, appendGroupEvent, NothingToChangeError, recheckActor, recheckOtherMember, requireGroup, type GroupEvent } from './group-change.ts';
+import { presentForActor } from './list-conversations.ts';
+import type { PresentedConversation } from './present-conversation.ts';
+
+// A group has exactly one owner. It changes hands when the owner passes it on (and stays an admin), or
+// leaves (leave-group.ts).
+const roleSchema = z.object({ conversationId: z.string().uuid(), member: addressSchema, role: z.enum(['owner', 'admin', 'member']) });
+
+/**
+ * The owner makes a member an admin or an admin a member again, or hands the group to another member
+ * and becomes an admin; setting the current role changes nothing.
+ */
+export async function setRole(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
+  const { conversationId, member: address, role } = parseInput(roleSchema, input);
+  const { conversation } = await requireGroup(ctx, conversationId);
+  const decide = async (tx: Transaction): Promise<GroupEvent> => {
+    await recheckActor(ctx, tx, conversationId, ['owner'], 'Only the owner can change roles');
+    const target = await recheckOtherMember(ctx, tx, conversationId, address);
+    if (target.role === role) throw new NothingToChangeError();
+    return { event: 'member.role', members: [address], role, by: ctx.actor.address };
+  };
+  const { Member } = ctx.models;
+  try {
+    await appendGroupEvent(ctx, conversationId, decide, async (tx) => {
+      await Member.update({ role }, { where: { conversationId, address, state: 'active' }, transaction: tx });
+      // The actor is the owner (checked under the lock): handing the group on makes them an admin.
+      if (role === 'owner') {
+        await Member.update({ role: 'admin' }, { where: { conversationId, role: 'owner', address: { [Op.ne]: address } }, transaction: tx });
+      }
+    });
+  } catch (error) {
+    if (error instanceof NothingToChangeError) return (await presentForActor(ctx, [conversation]))[0]!;
+    throw error;
+  }
+  return announceGroup(ctx, conversationId);
+}

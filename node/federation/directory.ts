@@ -1,0 +1,65 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { AppError, ValidationError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validate.ts';
+import type { TokenVerifier } from '../auth/token-verifier.ts';
+import { bearerAuth } from '../http/bearer.ts';
+import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+
+/** A search (`q`), or the people of some usernames at once (`usernames`, comma-separated: a group's names). */
+const querySchema = z
+  .object({
+    q: z.string().trim().min(2, { message: 'at least 2 characters' }).max(100).optional(),
+    limit: z.coerce.number().int().min(1).max(50).default(20),
+    usernames: z.string().min(1).max(6_600).optional(),
+  })
+  .refine((d) => (d.q === undefined) !== (d.usernames === undefined), { message: 'give either q or usernames', path: ['q'] });
+
+export type Person = { name: string; username: string; address: string; addresses: string[]; units: string[] };
+
+/** How this node reaches the campus directory at its gateway (signed as the node). */
+export type GatewayDirectory = { domain: string; gatewayIssuer: string; signingKey: () => Promise<PrivateKeyJwk> };
+
+/** The most usernames the gateway takes in one lookup (its MAX_DIRECTORY_USERNAMES). */
+export const USERNAMES_PER_LOOKUP = 100;
+
+/**
+ * Asks the gateway's directory: a search (`q`, `limit`) or a lookup of named people (`usernames`). It
+ * answers only people on domains the federation policy lets this domain see, and only active accounts.
+ */
+export async function askDirectory(options: GatewayDirectory, params: Record<string, string>): Promise<Person[]> {
+  const path = `/federation/v1/directory?${new URLSearchParams(params)}`;
+  const headers = signRequest(await options.signingKey(), { method: 'GET', path, origin: options.domain, destination: 'gateway', body: '' });
+  let response: Response;
+  try {
+    response = await fetch(`${options.gatewayIssuer}${path}`, { headers, signal: AbortSignal.timeout(5_000) });
+  } catch {
+    throw new AppError('directory_unavailable', 503, 'The campus directory cannot be reached now; try again');
+  }
+  if (response.status === 400) {
+    const refusal = (await response.json().catch(() => ({}))) as { error?: { message?: string; fields?: Record<string, string> } };
+    throw new ValidationError(refusal.error?.message ?? 'The directory query is invalid', refusal.error?.fields ?? {});
+  }
+  if (response.status === 401) {
+    // Not a passing failure: the gateway does not know this node's key (never pinned, or re-pinning failed).
+    throw new AppError('directory_unavailable', 503, `The gateway does not accept ${options.domain}'s signature: pin its keys (atrium domains pin ${options.domain})`);
+  }
+  if (!response.ok) throw new AppError('directory_unavailable', 503, `The campus directory refused the search (HTTP ${response.status}); try again`);
+  return ((await response.json()) as { people: Person[] }).people;
+}
+
+/**
+ * People search for this domain's users: the gateway answers from the whole campus directory, limited to
+ * the domains the federation policy lets this domain see.
+ */
+export function directoryRoute(options: GatewayDirectory & { verifier: TokenVerifier }): Router {
+  const router = Router();
+  router.get('/api/v1/directory', bearerAuth(options.verifier), async (req, res) => {
+    const query = parseInput(querySchema, req.query);
+    // The gateway checks the usernames themselves (how many, which characters) and says what is wrong.
+    const params: Record<string, string> = query.usernames !== undefined ? { usernames: query.usernames } : { q: query.q ?? '', limit: String(query.limit) };
+    const people = await askDirectory(options, params);
+    res.set('Cache-Control', 'no-store').json({ people });
+  });
+  return router;
+}

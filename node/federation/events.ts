@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { addressSchema } from '../../protocol/address.ts';
+
+const id = z.string().uuid();
+const seq = z.number().int().min(0);
+
+export const memberSnapshotSchema = z.object({
+  address: addressSchema,
+  role: z.enum(['owner', 'admin', 'member']),
+  state: z.enum(['active', 'left', 'removed']),
+  joinedSeq: seq,
+});
+
+export const conversationSnapshotSchema = z.object({
+  id,
+  kind: z.enum(['direct', 'group']),
+  homeDomain: z.string().max(253),
+  title: z.string().max(200).nullable(),
+  members: z.array(memberSnapshotSchema).max(10_000),
+});
+
+export const entrySchema = z.object({
+  id,
+  seq: seq.min(1),
+  sender: addressSchema,
+  clientMsgId: z.string().max(64),
+  kind: z.string().max(16),
+  body: z.string().max(1_000_000),
+  refId: id.nullable(),
+  createdAt: z.string().datetime(),
+  editedAt: z.string().datetime().nullable(),
+  recalledAt: z.string().datetime().nullable(),
+});
+
+/** What one domain tells another; see docs/federation.md for who may send which. */
+export const federationEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('conversation'), conversation: conversationSnapshotSchema }),
+  z.object({
+    type: z.literal('entry'),
+    conversationId: id,
+    message: entrySchema,
+    /** The target's state after an edit or recall, applied with the entry. */
+    target: z.object({ id, body: z.string().max(1_000_000), editedAt: z.string().datetime().nullable(), recalledAt: z.string().datetime().nullable() }).optional(),
+  }),
+  z.object({ type: z.literal('receipt'), conversationId: id, address: addressSchema, readSeq: seq, deliveredSeq: seq }),
+]);
+
+export type FederationEvent = z.infer<typeof federationEventSchema>;
+
+export const transactionSchema = z.object({ events: z.array(federationEventSchema).min(1).max(500) });
+
+export const submitSchema = z.object({
+  conversationId: id,
+  sender: addressSchema,
+  clientMsgId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
+  kind: z.enum(['text', 'edit', 'recall', 'leave']),
+  body: z.string().max(200_000),
+  refId: id.nullable().optional(),
+  /** For a direct conversation the home does not know yet: its own member. */
+  peer: addressSchema.optional(),
+});
+
+export type Submit = z.infer<typeof submitSchema>;
+
+/** Presence of some of a domain's people, as that domain's node tells it. */
+export const presenceListSchema = z
+  .array(z.object({ address: addressSchema, status: z.enum(['online', 'away', 'offline']), lastSeen: z.string().datetime({ offset: true }).nullable() }))
+  .max(500);
+
+/** Another domain asks about some of this domain's people (and hears of their changes for a while). */
+export const presenceQuerySchema = z.object({ addresses: z.array(addressSchema).min(1).max(500) });
+
+/** Another domain tells of changes of its people's presence. */
+export const presenceChangedSchema = z.object({ presence: presenceListSchema });
+
+/** The files a remote sender's message shares, as their node describes them (they stay on that node). */
+export const sharedFilesSchema = z
+  .array(
+    z.object({
+      id: z.string().uuid(),
+      name: z.string().min(1).max(255),
+      contentType: z.string().regex(/^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i),
+      size: z.number().int().min(0),
+    }),
+  )
+  .max(10);
+
+/** A click on a card, by a person of the asking domain, for the card's home to send to the app. */
+export const cardClickSchema = z.object({
+  messageId: z.string().uuid(),
+  actionId: z.string().min(1).max(64),
+  user: z.object({ address: addressSchema, name: z.string().min(1).max(200) }),
+});
+
+/** Asks a file's node for it on behalf of a person of the asking domain. */
+export const attachmentRequestSchema = z.object({ for: addressSchema });
+
+export const typingSchema = z.object({ conversationId: id, address: addressSchema });

@@ -1,0 +1,93 @@
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { Op } from 'sequelize';
+import type { Sealer } from '../../core/seal.ts';
+import type { FederationModels, NodeKey } from './models.ts';
+import { privateKeyOf, type PrivateKeyJwk, type PublicKeyJwk } from '../../protocol/signature.ts';
+
+export type PublishedKey = PublicKeyJwk & { status: 'next' | 'active' | 'retiring'; notAfter?: string };
+export type KeysDocument = { domain: string; keys: PublishedKey[]; proof: { kid: string; sig: string }[] };
+
+/** How long a superseded key keeps verifying, so requests signed just before a rotation still land. */
+export const KEY_GRACE_MS = 24 * 3600_000;
+
+function newKid(): string {
+  return `k-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function createNodeKey(models: FederationModels, sealer: Sealer, state: 'next' | 'active' = 'active'): Promise<NodeKey> {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const jwk = privateKey.export({ format: 'jwk' }) as { x: string; d: string };
+  const kid = newKid();
+  const publicJwk: PublicKeyJwk = { kty: 'OKP', crv: 'Ed25519', x: jwk.x, kid };
+  return models.NodeKey.create({
+    kid,
+    publicJwk: JSON.stringify(publicJwk),
+    privateJwkSealed: sealer.seal(JSON.stringify({ ...publicJwk, d: jwk.d })),
+    state,
+    createdAt: new Date(),
+    retiredAt: null,
+  });
+}
+
+export async function ensureNodeKey(models: FederationModels, sealer: Sealer): Promise<void> {
+  if ((await models.NodeKey.count({ where: { state: 'active' } })) === 0) await createNodeKey(models, sealer);
+}
+
+/**
+ * Rotation, first half: a new key is published as `next` but does not sign yet, so no peer meets a key
+ * the gateway has not pinned. promoteNextKey() finishes once the gateway has pinned it.
+ */
+export async function rotateNodeKey(models: FederationModels, sealer: Sealer): Promise<NodeKey> {
+  const pending = await models.NodeKey.findOne({ where: { state: 'next' } });
+  return pending ?? createNodeKey(models, sealer, 'next');
+}
+
+/** Rotation, second half: the `next` key signs from now on; the previous one verifies for the grace period. */
+export async function promoteNextKey(models: FederationModels): Promise<NodeKey | null> {
+  const next = await models.NodeKey.findOne({ where: { state: 'next' } });
+  if (!next) return null;
+  const previous = await models.NodeKey.findAll({ where: { state: 'active' } });
+  for (const key of previous) {
+    key.state = 'retired';
+    key.retiredAt = new Date();
+    await key.save();
+  }
+  next.state = 'active';
+  await next.save();
+  return next;
+}
+
+export async function pendingKey(models: FederationModels): Promise<NodeKey | null> {
+  return models.NodeKey.findOne({ where: { state: 'next' } });
+}
+
+export async function signingKey(models: FederationModels, sealer: Sealer): Promise<PrivateKeyJwk> {
+  const key = await models.NodeKey.findOne({ where: { state: 'active' }, order: [['createdAt', 'DESC']] });
+  if (!key) throw new Error('The node has no signing key');
+  return JSON.parse(sealer.open(key.privateJwkSealed)) as PrivateKeyJwk;
+}
+
+/** Keys that verify: the next and active ones, and those retired within the grace period. */
+export async function publishedKeys(models: FederationModels, now = Date.now()): Promise<PublishedKey[]> {
+  const keys = await models.NodeKey.findAll({
+    where: { [Op.or]: [{ state: { [Op.in]: ['next', 'active'] } }, { retiredAt: { [Op.gt]: new Date(now - KEY_GRACE_MS) } }] },
+    order: [['createdAt', 'DESC']],
+  });
+  return keys.map((k) => ({
+    ...(JSON.parse(k.publicJwk) as PublicKeyJwk),
+    status: k.state === 'retired' ? 'retiring' : k.state,
+    ...(k.retiredAt ? { notAfter: new Date(k.retiredAt.getTime() + KEY_GRACE_MS).toISOString() } : {}),
+  }));
+}
+
+/** The well-known document, signed by every key it lists, so a pin holder can follow a rotation. */
+export async function keysDocument(models: FederationModels, sealer: Sealer, domain: string): Promise<KeysDocument> {
+  const keys = await publishedKeys(models);
+  const payload = Buffer.from(JSON.stringify({ domain, keys }));
+  const rows = await models.NodeKey.findAll({ where: { kid: { [Op.in]: keys.map((k) => k.kid) } } });
+  const proof = rows.map((row) => {
+    const jwk = JSON.parse(sealer.open(row.privateJwkSealed)) as PrivateKeyJwk;
+    return { kid: row.kid, sig: sign(null, payload, privateKeyOf(jwk)).toString('base64url') };
+  });
+  return { domain, keys, proof };
+}

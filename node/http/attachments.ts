@@ -1,0 +1,75 @@
+import { Router, type Request } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { NotFoundError, ValidationError } from '../../core/errors.ts';
+import { domainPattern } from '../../protocol/address.ts';
+import { readAttachment } from '../attachments/read-attachment.ts';
+import { uploadAttachment } from '../attachments/upload-attachment.ts';
+import type { NodeContext } from '../context.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** RFC 6266: an ASCII fallback for old clients and the exact name, percent-encoded, for the rest. */
+export function contentDisposition(name: string): string {
+  const fallback = name.replace(/[^\x20-\x7e]|["\\%]/g, '_');
+  const exact = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${exact}`;
+}
+
+function queryName(req: Request): string | undefined {
+  const name = req.query.name;
+  if (name === undefined || typeof name === 'string') return name;
+  throw new ValidationError('Give the file name once', { name: 'a single name' });
+}
+
+/**
+ * `POST /attachments` takes the file as the raw request body (no multipart): its type from
+ * Content-Type, its name from `?name=`. `GET /attachments/:id` serves it as a download only; with
+ * `?from=DOMAIN` (the sharer's domain, when not this one) it is fetched from that domain's node.
+ */
+export function attachmentRoutes(contextOf: (req: Request) => NodeContext): Router {
+  const router = Router();
+
+  router.post('/attachments', async (req, res) => {
+    const length = req.get('content-length');
+    try {
+      const attachment = await uploadAttachment(contextOf(req), {
+        name: queryName(req),
+        contentType: req.get('content-type'),
+        declaredSize: length === undefined ? undefined : Number(length),
+        body: req,
+      });
+      res.status(201).json(attachment);
+    } catch (error) {
+      // A refused upload may still be arriving: answer, then close rather than read the rest of it.
+      if (!req.complete) res.set('Connection', 'close');
+      throw error;
+    }
+  });
+
+  router.get('/attachments/:id', async (req, res) => {
+    const ctx = contextOf(req);
+    const from = req.query.from;
+    if (from !== undefined && (typeof from !== 'string' || !domainPattern.test(from))) throw new ValidationError('from names the domain the file was shared from', { from: 'a domain name' });
+    if (from && from !== ctx.domain) {
+      // Shared by someone of another domain: their node keeps it, and serves it to members through ours.
+      if (!UUID.test(req.params.id)) throw new NotFoundError('No such attachment');
+      const file = await ctx.federation.fetchAttachment(from, req.params.id, ctx.actor.address);
+      res.setHeader('Content-Type', file.contentType);
+      res.setHeader('Content-Length', String(file.bytes.length));
+      res.setHeader('Content-Disposition', 'attachment');
+      res.setHeader('X-Content-Type-Options', 'nosniff');
+      res.setHeader('Cache-Control', 'private, no-cache');
+      res.end(file.bytes);
+      return;
+    }
+    const { attachment, content } = await readAttachment(ctx, req.params.id);
+    res.setHeader('Content-Type', attachment.contentType);
+    res.setHeader('Content-Length', String(attachment.size));
+    res.setHeader('Content-Disposition', contentDisposition(attachment.name));
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'private, no-cache');
+    await pipeline(content, res);
+  });
+
+  return router;
+}

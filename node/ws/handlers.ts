@@ -1,0 +1,186 @@
+import { AppError, ForbiddenError } from '../../core/errors.ts';
+import { domainOf } from '../../protocol/address.ts';
+import type { NodeContext } from '../context.ts';
+import { createGroup } from '../conversations/create-group.ts';
+import { inviteMembers } from '../conversations/invite-members.ts';
+import { leaveGroup } from '../conversations/leave-group.ts';
+import { listConversations } from '../conversations/list-conversations.ts';
+import { openDirect } from '../conversations/open-direct.ts';
+import { presentForActor } from '../conversations/list-conversations.ts';
+import { removeMember } from '../conversations/remove-member.ts';
+import { renameGroup } from '../conversations/rename-group.ts';
+import { setRole } from '../conversations/set-role.ts';
+import type { Appended } from '../messages/group-commit.ts';
+import { editMessage, recallMessage } from '../messages/recall-edit.ts';
+import { searchMessages } from '../messages/search-messages.ts';
+import { enqueueMessage } from '../messages/send-message.ts';
+import { presentAck } from '../messages/present-message.ts';
+import { history, sync } from '../messages/sync.ts';
+import { announceTyping } from '../presence/typing.ts';
+import { serverFrame, type ClientFrameType, type FrameOf, type ServerFrame } from '../../protocol/frames.ts';
+import { markReceipt } from '../receipts/mark-receipt.ts';
+import type { Connection, Registry } from './registry.ts';
+import { cardAction } from '../cards/card-action.ts';
+import { createWebhook, listWebhooks, revokeWebhook } from '../webhooks/manage-webhooks.ts';
+
+/** A reply now, or one that follows later (a send is acknowledged once durable) without holding up the socket. */
+export type HandlerResult = ServerFrame | { deferred: Promise<ServerFrame> };
+
+export type SocketSession = {
+  ctx: NodeContext;
+  connection: Connection;
+  registry: Registry;
+  /** Per-connection throttles for ephemeral frames. */
+  typingAt: Map<string, number>;
+  setStatus(status: 'online' | 'away'): Promise<void>;
+};
+
+type Handler<T extends ClientFrameType> = (session: SocketSession, frame: FrameOf<T>) => Promise<HandlerResult>;
+export type Handlers = { [T in Exclude<ClientFrameType, 'auth'>]?: Handler<T> };
+
+const TYPING_INTERVAL_MS = 1_500;
+
+const reply = (frame: { id: string }, type: string, fields: Record<string, unknown> = {}) => serverFrame(type, fields, frame.id);
+
+/** Every entry a client adds to a conversation (send, recall, edit) is acknowledged the same way. */
+const ack = (frame: { id: string }, appended: Appended) => reply(frame, 'ack', presentAck(appended));
+
+const conversationReply = (frame: { id: string }, conversation: unknown) => reply(frame, 'conversation', { conversation });
+
+export const handlers: Handlers = {
+  async ping(_s, frame) {
+    return reply(frame, 'pong', { serverTime: new Date().toISOString() });
+  },
+
+  async send(session, frame) {
+    const { durable } = await enqueueMessage(session.ctx, frame);
+    return { deferred: durable.then((appended) => ack(frame, appended)) };
+  },
+
+  // Deferred like a send: waiting for the commit (or a remote home's answer) must not hold up the socket.
+  async recall(session, frame) {
+    return { deferred: recallMessage(session.ctx, frame).then((appended) => ack(frame, appended)) };
+  },
+
+  async edit(session, frame) {
+    return { deferred: editMessage(session.ctx, frame).then((appended) => ack(frame, appended)) };
+  },
+
+  async search(session, frame) {
+    return reply(frame, 'search.result', { ...(await searchMessages(session.ctx, frame)) });
+  },
+
+  async 'direct.open'(session, frame) {
+    const { conversation } = await openDirect(session.ctx, frame.peer);
+    const [presented] = await presentForActor(session.ctx, [conversation]);
+    return reply(frame, 'conversation', { conversation: presented });
+  },
+
+  async 'group.create'(session, frame) {
+    return conversationReply(frame, await createGroup(session.ctx, frame));
+  },
+
+  async 'group.rename'(session, frame) {
+    return conversationReply(frame, await renameGroup(session.ctx, frame));
+  },
+
+  async 'group.invite'(session, frame) {
+    return conversationReply(frame, await inviteMembers(session.ctx, frame));
+  },
+
+  async 'group.leave'(session, frame) {
+    return conversationReply(frame, await leaveGroup(session.ctx, frame));
+  },
+
+  async 'group.remove'(session, frame) {
+    return conversationReply(frame, await removeMember(session.ctx, frame));
+  },
+
+  async 'group.role'(session, frame) {
+    return conversationReply(frame, await setRole(session.ctx, frame));
+  },
+
+  async sync(session, frame) {
+    return reply(frame, 'sync.result', { ...(await sync(session.ctx, frame)) });
+  },
+
+  async history(session, frame) {
+    return reply(frame, 'history.result', { conversationId: frame.conversationId, ...(await history(session.ctx, frame)) });
+  },
+
+  async 'conversations.list'(session, frame) {
+    return reply(frame, 'conversations', { conversations: await listConversations(session.ctx) });
+  },
+
+  async read(session, frame) {
+    return reply(frame, 'receipt', { ...(await markReceipt(session.ctx, 'read', frame)) });
+  },
+
+  async delivered(session, frame) {
+    return reply(frame, 'receipt', { ...(await markReceipt(session.ctx, 'delivered', frame)) });
+  },
+
+  async typing(session, frame) {
+    const now = Date.now();
+    const last = session.typingAt.get(frame.conversationId) ?? 0;
+    // Typing is best-effort: frames closer together than the interval are accepted but not relayed.
+    if (now - last >= TYPING_INTERVAL_MS) {
+      session.typingAt.set(frame.conversationId, now);
+      await announceTyping(session.ctx, frame.conversationId);
+    }
+    return reply(frame, 'ok');
+  },
+
+  async 'presence.set'(session, frame) {
+    await session.setStatus(frame.status);
+    return reply(frame, 'ok');
+  },
+
+  // People of this domain from its presence store; those of other domains from their nodes (docs/federation.md).
+  async 'presence.query'(session, frame) {
+    session.registry.watch(session.connection, frame.addresses);
+    const { ctx } = session;
+    const own = frame.addresses.filter((a) => domainOf(a) === ctx.domain);
+    const [mine, theirs] = await Promise.all([ctx.presence.get(own), ctx.federation.presence.query(frame.addresses)]);
+    return reply(frame, 'presence.result', { presence: [...mine, ...theirs] });
+  },
+
+  // Deferred: the app's answer may take seconds, and the socket must keep moving meanwhile.
+  async 'card.action'(session, frame) {
+    return { deferred: cardAction(session.ctx, frame).then((result) => reply(frame, 'card.result', result)) };
+  },
+
+  async 'webhook.create'(session, frame) {
+    return reply(frame, 'webhook', { ...(await createWebhook(session.ctx, frame)) });
+  },
+
+  async 'webhook.list'(session, frame) {
+    return reply(frame, 'webhooks', { webhooks: await listWebhooks(session.ctx, frame) });
+  },
+
+  async 'webhook.revoke'(session, frame) {
+    return reply(frame, 'webhook', { webhook: await revokeWebhook(session.ctx, frame) });
+  },
+};
+
+/** What a bot may do on a socket: read. It posts through the HTTP bot API, where its messages carry its app's name. */
+const BOT_FRAMES = new Set<string>(['ping', 'sync', 'history', 'conversations.list']);
+for (const type of Object.keys(handlers) as (keyof Handlers)[]) {
+  if (BOT_FRAMES.has(type)) continue;
+  const handler = handlers[type] as (s: SocketSession, f: never) => Promise<HandlerResult>;
+  (handlers as Record<string, unknown>)[type] = async (session: SocketSession, frame: never) => {
+    if (session.ctx.actor.kind === 'app') throw new ForbiddenError('A bot reads on a socket and posts through /api/v1/bot/messages');
+    return handler(session, frame);
+  };
+}
+
+export function isDeferred(result: HandlerResult): result is { deferred: Promise<ServerFrame> } {
+  return 'deferred' in result;
+}
+
+export class UnsupportedFrameError extends AppError {
+  constructor(type: string) {
+    super('unsupported_type', 400, `Frame type ${type} is not supported by this node`);
+  }
+}
+

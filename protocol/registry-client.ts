@@ -1,0 +1,96 @@
+import { AppError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { signRequest, type PrivateKeyJwk, type PublicKeyJwk } from './signature.ts';
+
+export type Registry = {
+  version: string;
+  /** `partner`: a partner organization's domain, reached through its proxy (it serves none of this campus's units). */
+  domains: { name: string; url: string; keys: PublicKeyJwk[]; partner?: boolean }[];
+  policy: [string, string][];
+  proxies: { name: string; keys: PublicKeyJwk[] }[];
+};
+
+export type RegistryClient = ReturnType<typeof createRegistryClient>;
+
+const REGISTRY_PATH = '/federation/v1/registry';
+
+/**
+ * The gateway's domain registry and federation policy as a node or proxy sees it: fetched with a signed
+ * request, cached for `ttlMs`, refetched early (at most every 5 s) when an unknown domain or key shows up.
+ */
+export function createRegistryClient(options: {
+  gatewayIssuer: string;
+  origin: string;
+  signingKey: () => Promise<PrivateKeyJwk>;
+  ttlMs: number;
+  logger: Logger;
+}) {
+  let current: Registry | undefined;
+  let fetchedAt = 0;
+  let inFlight: Promise<Registry> | undefined;
+
+  async function fetchRegistry(): Promise<Registry> {
+    const headers = signRequest(await options.signingKey(), {
+      method: 'GET',
+      path: REGISTRY_PATH,
+      origin: options.origin,
+      destination: 'gateway',
+      body: '',
+    });
+    const response = await fetch(`${options.gatewayIssuer}${REGISTRY_PATH}`, { headers, signal: AbortSignal.timeout(5_000) });
+    if (!response.ok) throw new AppError('registry_unavailable', 503, `The gateway refused the registry request (HTTP ${response.status})`);
+    current = (await response.json()) as Registry;
+    fetchedAt = Date.now();
+    return current;
+  }
+
+  function refresh(): Promise<Registry> {
+    inFlight ??= fetchRegistry().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  }
+
+  return {
+    /** The registry, fresh within the TTL; a failed refresh keeps serving the last good copy. */
+    async get(): Promise<Registry> {
+      if (current && Date.now() - fetchedAt < options.ttlMs) return current;
+      try {
+        return await refresh();
+      } catch (error) {
+        if (current) {
+          options.logger.warn({ err: error }, 'registry refresh failed; using the cached copy');
+          return current;
+        }
+        throw error;
+      }
+    },
+    /** Refetches now unless the copy is younger than 5 s (an unknown name or key id was met). */
+    async refreshSoon(): Promise<Registry> {
+      if (current && Date.now() - fetchedAt < 5_000) return current;
+      return refresh().catch((error: unknown) => {
+        if (current) return current;
+        throw error;
+      });
+    },
+    cached(): Registry | undefined {
+      return current;
+    },
+  };
+}
+
+export function domainEntry(registry: Registry, name: string) {
+  return registry.domains.find((d) => d.name === name);
+}
+
+/** Whether two domains may exchange messages and see each other's directory entries. */
+export function allowed(registry: Registry, a: string, b: string): boolean {
+  if (a === b) return true;
+  const [x, y] = [a, b].sort();
+  return registry.policy.some(([p, q]) => p === x && q === y);
+}
+
+/** Pinned keys of a domain or a registered proxy. */
+export function keysOf(registry: Registry, name: string): PublicKeyJwk[] | undefined {
+  return domainEntry(registry, name)?.keys ?? registry.proxies.find((p) => p.name === name)?.keys;
+}

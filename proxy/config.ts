@@ -1,0 +1,46 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, type Env } from '../core/config.ts';
+
+const schema = z.object({
+  PROXY_PORT: envPort.default(4100),
+  PROXY_HOST: z.string().default('0.0.0.0'),
+  PROXY_NAME: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'lowercase letters, digits and dashes' }).default('campus-proxy'),
+  /** The proxy's Ed25519 private key as a JWK (production); otherwise one is kept in the data directory. */
+  PROXY_PRIVATE_KEY: z.string().optional(),
+  GATEWAY_ISSUER: envUrl.default('http://localhost:4000'),
+  ATRIUM_DATA_DIR: z.string().default('./data'),
+  REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
+  FORWARD_TIMEOUT_MS: envPositiveInt.default(10_000),
+  MAX_BODY_BYTES: envPositiveInt.default(8 * 1024 * 1024),
+  LOG_LEVEL: envLogLevel.default('info'),
+});
+
+export type ProxyConfig = {
+  port: number;
+  host: string;
+  name: string;
+  privateKey: string | undefined;
+  gatewayIssuer: string;
+  dataDir: string;
+  registryTtlMs: number;
+  forwardTimeoutMs: number;
+  maxBodyBytes: number;
+  logLevel: string;
+};
+
+export function loadProxyConfig(env: Env): ProxyConfig {
+  const v = parseEnv(schema, env);
+  return {
+    port: v.PROXY_PORT,
+    host: v.PROXY_HOST,
+    name: v.PROXY_NAME,
+    privateKey: v.PROXY_PRIVATE_KEY,
+    gatewayIssuer: v.GATEWAY_ISSUER.replace(/\/$/, ''),
+    dataDir: resolve(v.ATRIUM_DATA_DIR),
+    registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
+    forwardTimeoutMs: v.FORWARD_TIMEOUT_MS,
+    maxBodyBytes: v.MAX_BODY_BYTES,
+    logLevel: v.LOG_LEVEL,
+  };
+}

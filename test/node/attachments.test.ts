@@ -1,0 +1,198 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
+import type { AtriumClient, Message } from '../../sdk/client.ts';
+
+const MAX_BYTES = 64 * 1024;
+const DAVE = 'dave@eng.campus.test';
+
+type Device = Awaited<ReturnType<typeof connectAs>>;
+
+let gateway: TestGateway;
+let eng: TestNode;
+let alice: Device;
+let dave: Device;
+let carol: Device;
+
+beforeAll(async () => {
+  gateway = await startTestGateway('im-attachments');
+  eng = await startTestNode(gateway, 'eng.campus.test', { ATTACHMENT_MAX_BYTES: String(MAX_BYTES) });
+  [alice, dave, carol] = await Promise.all([connectAs(gateway, eng, 'alice'), connectAs(gateway, eng, 'dave'), connectAs(gateway, eng, 'carol')]);
+});
+afterAll(async () => {
+  for (const c of [alice, dave, carol]) c?.close();
+  await eng?.stop();
+  await gateway?.stop();
+});
+
+const api = (path: string) => `${eng.url}/api/v1${path}`;
+const bearer = async (who: Device) => ({ authorization: `Bearer ${await who.login.tokenFor(eng.url)}` });
+const download = async (who: Device, id: string) => fetch(api(`/attachments/${id}`), { headers: await bearer(who) });
+
+/** What a refused upload must not leave behind: files on disk and attachment rows. */
+async function stored() {
+  const dir = eng.config.attachments.dir;
+  return { files: existsSync(dir) ? readdirSync(dir).sort() : [], rows: await eng.models.Attachment.count() };
+}
+
+describe('uploading and downloading', () => {
+  it('stores an upload, shows it in the pushed message, and gives a member the same bytes', async () => {
+    const bytes = new Uint8Array(randomBytes(50_000));
+    const uploaded = await alice.upload(bytes, 'circuit diagram.png', 'image/png');
+    expect(uploaded).toEqual({ id: expect.any(String), name: 'circuit diagram.png', contentType: 'image/png', size: 50_000 });
+    const row = await eng.models.Attachment.findByPk(uploaded.id);
+    expect(row!.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+
+    const pushed = dave.once('message', (m: Message) => m.attachments?.[0]?.id === uploaded.id);
+    await alice.send({ to: DAVE, text: 'the diagram', attachments: [uploaded.id] });
+    expect((await pushed).attachments).toEqual([{ id: uploaded.id, name: 'circuit diagram.png', contentType: 'image/png', size: 50_000 }]);
+
+    const response = await download(dave, uploaded.id);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('image/png');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('content-disposition')).toBe(`attachment; filename="circuit diagram.png"; filename*=UTF-8''circuit%20diagram.png`);
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(bytes);
+  });
+
+  it('serves an upload to nobody but its uploader until shared, and then only to the conversation\'s members', async () => {
+    const uploaded = await alice.upload(new TextEncoder().encode('notes for dave'), 'notes.txt', 'text/plain; charset=utf-8');
+    expect(uploaded.contentType).toBe('text/plain');
+    expect((await download(alice, uploaded.id)).status).toBe(200);
+    expect((await download(dave, uploaded.id)).status).toBe(404);
+
+    await alice.send({ to: DAVE, text: 'notes', attachments: [uploaded.id] });
+    expect(await (await download(dave, uploaded.id)).text()).toBe('notes for dave');
+    const outsider = await download(carol, uploaded.id);
+    expect(outsider.status).toBe(404);
+    expect(await outsider.json()).toMatchObject({ error: { code: 'not_found' } });
+    expect((await download(carol, '00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    expect((await download(carol, '..%2F..%2Fetc%2Fpasswd')).status).toBe(404);
+  });
+
+  it('takes a recalled message\'s file back from everyone, its uploader too, and deletes it from disk', async () => {
+    const photo = await alice.upload(new TextEncoder().encode('sent by mistake'), 'wrong.txt', 'text/plain');
+    const sent = await alice.send({ to: DAVE, text: 'oops', attachments: [photo.id] });
+    expect((await download(dave, photo.id)).status).toBe(200);
+    const onDisk = `${eng.config.attachments.dir}/${photo.id}`;
+    expect(existsSync(onDisk)).toBe(true);
+    await alice.recall(sent.messageId);
+    for (const who of [dave, alice]) expect((await download(who, photo.id)).status).toBe(404);
+    await expect.poll(() => existsSync(onDisk)).toBe(false);
+    expect(await eng.models.Attachment.count({ where: { id: photo.id } })).toBe(0);
+    // What was taken back cannot be shared again.
+    await expect(alice.send({ to: DAVE, text: 'this one after all', attachments: [photo.id] })).rejects.toMatchObject({ code: 'forbidden' });
+  });
+
+  it('keeps a recalled message\'s file while another visible message still shares it', async () => {
+    const plan = await alice.upload(new TextEncoder().encode('the plan'), 'plan.txt', 'text/plain');
+    const first = await alice.send({ to: DAVE, text: 'the plan', attachments: [plan.id] });
+    const again = await alice.send({ to: DAVE, text: 'the plan again, for the record', attachments: [plan.id] });
+    await alice.recall(first.messageId);
+    expect(await (await download(dave, plan.id)).text()).toBe('the plan');
+    // Once the last message sharing it is recalled too, it is gone.
+    await alice.recall(again.messageId);
+    expect((await download(dave, plan.id)).status).toBe(404);
+    await expect.poll(() => existsSync(`${eng.config.attachments.dir}/${plan.id}`)).toBe(false);
+  });
+
+  it('stores a safe file name and refuses one over 255 characters', async () => {
+    const uploaded = await alice.upload(new Uint8Array([1, 2, 3]), '../../etc/re"port\u202Egnp.exe', 'application/pdf');
+    expect(uploaded.name).toBe('re_port_gnp.exe');
+    const response = await download(alice, uploaded.id);
+    expect(response.headers.get('content-disposition')).toBe(`attachment; filename="re_port_gnp.exe"; filename*=UTF-8''re_port_gnp.exe`);
+
+    const unnamed = await fetch(api('/attachments'), { method: 'POST', headers: { ...(await bearer(alice)), 'content-type': 'application/pdf' }, body: 'x' });
+    expect(await unnamed.json()).toMatchObject({ name: 'file' });
+
+    const before = await stored();
+    await expect(alice.upload(new Uint8Array([1]), `${'a'.repeat(252)}.pdf`, 'application/pdf')).rejects.toMatchObject({ code: 'invalid_input' });
+    expect(await stored()).toEqual(before);
+  });
+});
+
+describe('refused uploads change nothing', () => {
+  it('refuses a body over the limit with 413, whether announced or streamed, and keeps no file and no row', async () => {
+    const before = await stored();
+    const announced = await fetch(api('/attachments?name=big.zip'), {
+      method: 'POST',
+      headers: { ...(await bearer(alice)), 'content-type': 'application/zip' },
+      body: new Uint8Array(MAX_BYTES + 1),
+    });
+    expect(announced.status).toBe(413);
+    expect(await announced.json()).toMatchObject({ error: { code: 'too_large' } });
+
+    // Chunked, with no length announced: the limit must bite while the bytes arrive.
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= MAX_BYTES * 4) return controller.close();
+        sent += 16 * 1024;
+        controller.enqueue(new Uint8Array(16 * 1024));
+      },
+    });
+    const streamed = await fetch(api('/attachments?name=big.zip'), {
+      method: 'POST',
+      headers: { ...(await bearer(alice)), 'content-type': 'application/zip' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect(await stored()).toEqual(before);
+
+    // Exactly at the limit is fine.
+    expect((await alice.upload(new Uint8Array(MAX_BYTES), 'just-fits.zip', 'application/zip')).size).toBe(MAX_BYTES);
+  });
+
+  it('keeps nothing of an upload the client abandons halfway', async () => {
+    const before = await stored();
+    const abort = new AbortController();
+    let chunks = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (chunks++ < 2) return controller.enqueue(new Uint8Array(8 * 1024));
+        await new Promise((r) => setTimeout(r, 300));
+        abort.abort();
+      },
+    });
+    const upload = fetch(api('/attachments?name=half.zip'), {
+      method: 'POST',
+      headers: { ...(await bearer(alice)), 'content-type': 'application/zip' },
+      body,
+      duplex: 'half',
+      signal: abort.signal,
+    } as RequestInit);
+    await expect(upload).rejects.toThrow();
+    await expect.poll(() => stored()).toEqual(before);
+  });
+
+  it('refuses a type not on the allowlist with 415 and an empty file with 400', async () => {
+    const before = await stored();
+    await expect(alice.upload(new Uint8Array([0x4d, 0x5a]), 'setup.exe', 'application/x-msdownload')).rejects.toMatchObject({ code: 'unsupported_media_type' });
+    const untyped = await fetch(api('/attachments?name=x'), { method: 'POST', headers: await bearer(alice), body: new Uint8Array([1]) });
+    expect(untyped.status).toBe(415);
+    await expect(alice.upload(new Uint8Array(0), 'empty.txt', 'text/plain')).rejects.toMatchObject({ code: 'invalid_input' });
+    expect(await stored()).toEqual(before);
+  });
+
+  it('refuses an upload or download without a valid token with 401', async () => {
+    const before = await stored();
+    const anonymous = await fetch(api('/attachments?name=a.txt'), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    expect(anonymous.status).toBe(401);
+    const forged = await fetch(api('/attachments?name=a.txt'), { method: 'POST', headers: { authorization: 'Bearer not.a.token', 'content-type': 'text/plain' }, body: 'hello' });
+    expect(forged.status).toBe(401);
+    expect(await stored()).toEqual(before);
+    const [row] = await eng.models.Attachment.findAll({ limit: 1 });
+    expect((await fetch(api(`/attachments/${row!.id}`))).status).toBe(401);
+  });
+});
+
+describe('the SDK', () => {
+  it('uploads a Blob as well as bytes', async () => {
+    const sdk: AtriumClient = alice;
+    const uploaded = await sdk.upload(new Blob(['from a browser']), 'blob.txt', 'text/plain');
+    expect(await (await download(alice, uploaded.id)).text()).toBe('from a browser');
+  });
+});

@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { login, portalClient, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
+import { frameId, openRaw, type RawSocket } from '../helpers/raw-socket.ts';
+import { formWithAction } from '../helpers/browser-agent.ts';
+import { runAtrium } from '../helpers/cli.ts';
+import { operator } from '../../gateway/context.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { resetPassword, updateUser } from '../../gateway/accounts/update-user.ts';
+import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { AtriumClient } from '../../sdk/client.ts';
+
+let gateway: TestGateway;
+let eng: TestNode;
+let arts: TestNode;
+const ops = () => ({ ...gateway.context(null), actor: operator('test') });
+
+beforeAll(async () => {
+  gateway = await startTestGateway('ended-access');
+  eng = await startTestNode(gateway, 'eng.campus.test');
+  arts = await startTestNode(gateway, 'arts.campus.test');
+  await pinDomainKeys(ops(), 'eng.campus.test');
+  await pinDomainKeys(ops(), 'arts.campus.test');
+  for (const username of ['erin', 'fred', 'gwen', 'hugo']) {
+    await createUser(ops(), { username, displayName: username, email: `${username}@campus.test`, password: DEMO_PASSWORD, roles: ['student'], units: ['campus/eng/cs', 'campus/arts/music'] });
+  }
+});
+afterAll(async () => {
+  await eng?.stop();
+  await arts?.stop();
+  await gateway?.stop();
+});
+
+const me = (node: TestNode, token: string) => fetch(`${node.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+
+async function openSocket(node: TestNode, token: string): Promise<RawSocket> {
+  const socket = await openRaw(node.url, ['atrium.v1', `atrium.token.${token}`]);
+  await socket.next((f) => f.type === 'ready');
+  return socket;
+}
+
+/** What a node says about a token that was ended: HTTP and a new socket alike. */
+async function expectRefusedAsEnded(node: TestNode, token: string) {
+  const response = await me(node, token);
+  expect(response.status).toBe(401);
+  expect(((await response.json()) as { error: { code: string } }).error.code).toBe('token_revoked');
+  expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="atrium", error="invalid_token", error_description="[^"]+"$/);
+  const socket = await openRaw(node.url);
+  const id = frameId();
+  socket.send({ v: 1, id, type: 'auth', token });
+  expect(await socket.next((f) => f.re === id)).toMatchObject({ type: 'error', code: 'token_revoked' });
+  expect(await socket.closed).toEqual({ code: 4401, reason: 'token_revoked' });
+}
+
+/** A person signed in at the gateway with an open socket on both nodes. */
+async function signedInEverywhere(username: string) {
+  const who: Login = await login(gateway, username);
+  const tokens = { eng: await who.tokenFor(eng.url), arts: await who.tokenFor(arts.url) };
+  const sockets = { eng: await openSocket(eng, tokens.eng), arts: await openSocket(arts, tokens.arts) };
+  expect((await me(eng, tokens.eng)).status).toBe(200);
+  return { who, tokens, sockets };
+}
+
+describe('disabling a person', () => {
+  it('closes their sockets on every node within seconds, and every node refuses their tokens', async () => {
+    const { who, tokens, sockets } = await signedInEverywhere('erin');
+    const bystander = await signedInEverywhere('fred');
+
+    const started = Date.now();
+    await updateUser(ops(), 'erin', { status: 'disabled' });
+    expect(await sockets.eng.closed).toEqual({ code: 4409, reason: 'session_ended' });
+    expect(await sockets.arts.closed).toEqual({ code: 4409, reason: 'session_ended' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(sockets.eng.frames).toContainEqual(expect.objectContaining({ type: 'session.ended', reason: 'access_ended' }));
+
+    await expectRefusedAsEnded(eng, tokens.eng);
+    await expectRefusedAsEnded(arts, tokens.arts);
+    const group = await fetch(`${eng.localUrl}/api/v1/conversations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.eng}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'After the end', members: ['alice@eng.campus.test'] }),
+    });
+    expect(group.status).toBe(401);
+    expect(await eng.models.Conversation.count({ where: { title: 'After the end' } })).toBe(0);
+
+    // Nobody else is touched.
+    expect(bystander.sockets.eng.socket.readyState).toBe(bystander.sockets.eng.socket.OPEN);
+    expect((await me(eng, bystander.tokens.eng)).status).toBe(200);
+    bystander.sockets.eng.socket.close();
+    bystander.sockets.arts.socket.close();
+
+    // The refresh token is gone, and enabling the account again does not bring it back.
+    await expect(who.tokenFor(eng.url)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await updateUser(ops(), 'erin', { status: 'active' });
+    await expect(who.tokenFor(eng.url)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expectRefusedAsEnded(eng, tokens.eng);
+
+    // An SDK left with the ended token stops trying after a few attempts instead of reconnecting for ever.
+    const sdk = new AtriumClient({ url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`, token: () => tokens.eng, backoff: { initialMs: 20, maxMs: 40 } });
+    await expect(sdk.connect()).rejects.toMatchObject({ code: 'token_revoked' });
+    sdk.close();
+  });
+});
+
+describe('a password reset', () => {
+  it('ends the old refresh token, the old gateway session and the tokens already issued', async () => {
+    const { who, tokens, sockets } = await signedInEverywhere('gwen');
+    await resetPassword(ops(), 'gwen', 'gwen-brand-new-password');
+
+    expect(await sockets.eng.closed).toEqual({ code: 4409, reason: 'session_ended' });
+    await expectRefusedAsEnded(eng, tokens.eng);
+    await expect(who.tokenFor(eng.url)).rejects.toMatchObject({ error: 'invalid_grant' });
+
+    // The browser that signed in with the old password meets the login form, not a silent sign-in.
+    const portal = await portalClient(gateway);
+    const again = await who.agent.navigate(
+      client
+        .buildAuthorizationUrl(portal, {
+          redirect_uri: 'http://localhost:9/portal-cb',
+          scope: 'openid',
+          code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+          code_challenge_method: 'S256',
+        })
+        .toString(),
+      {},
+      'http://localhost:9/portal-cb',
+    );
+    expect(again.url).not.toContain('portal-cb');
+    expect(again.html).toContain('/login"');
+    sockets.arts.socket.close();
+  });
+});
+
+describe('atrium users sign-out', () => {
+  it('signs the person out everywhere, and a running gateway tells the nodes within seconds', async () => {
+    const { who, tokens, sockets } = await signedInEverywhere('hugo');
+    const result = await runAtrium(gateway.db, ['users', 'sign-out', 'hugo']);
+    expect(result.stdout).toContain('Signed hugo out everywhere.');
+    expect(result.code).toBe(0);
+
+    expect(await sockets.eng.closed).toEqual({ code: 4409, reason: 'session_ended' });
+    expect(await sockets.arts.closed).toEqual({ code: 4409, reason: 'session_ended' });
+    await expectRefusedAsEnded(arts, tokens.arts);
+    await expect(who.tokenFor(eng.url)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'user.sign_out_everywhere', target: 'hugo' } })).toBe(1);
+
+    // The account itself is fine: hugo signs in again and chats.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const fresh = await login(gateway, 'hugo');
+    expect((await me(eng, await fresh.tokenFor(eng.url))).status).toBe(200);
+  });
+});
+
+describe('signing out at the gateway', () => {
+  it('ends the session: its unexpired access token no longer opens sockets or HTTP calls', async () => {
+    const who = await login(gateway, 'alice');
+    const token = await who.tokenFor(eng.url);
+    expect((await me(eng, token)).status).toBe(200);
+    const portal = await portalClient(gateway);
+    const end = await who.agent.navigate(client.buildEndSessionUrl(portal, { id_token_hint: who.idToken }).toString());
+    await who.agent.submit(end, formWithAction(end, '/session/end/confirm'), { logout: 'yes' });
+
+    await expect.poll(async () => (await me(eng, token)).status, { timeout: 5_000 }).toBe(401);
+    await expectRefusedAsEnded(eng, token);
+  });
+});

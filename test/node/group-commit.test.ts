@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
+import type { Ack, Message } from '../../sdk/client.ts';
+import { createGroupCommitter } from '../../node/messages/group-commit.ts';
+import { AppError } from '../../core/errors.ts';
+
+let gateway: TestGateway;
+let eng: TestNode;
+
+// No flush window and several flushes open at once (MariaDB; SQLite always writes one at a time): every
+// send starts its own flush while earlier ones are still committing, the case where order could break.
+beforeAll(async () => {
+  gateway = await startTestGateway('im-group-commit');
+  eng = await startTestNode(gateway, 'eng.campus.test', { FLUSH_WINDOW_MS: '0', FLUSH_CONCURRENCY: '4', FRAMES_PER_SECOND: '10000' });
+});
+afterAll(async () => {
+  await eng?.stop();
+  await gateway?.stop();
+});
+
+describe('flushes open at once', () => {
+  it("keep one device's messages in the order it sent them, with acks in that order and no gaps", async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const dave = await connectAs(gateway, eng, 'dave');
+    const carol = await connectAs(gateway, eng, 'carol');
+    const direct = await alice.openDirect('dave@eng.campus.test');
+    const other = await carol.openDirect('dave@eng.campus.test');
+    const received: Message[] = [];
+    dave.on('message', (m) => {
+      if (m.conversationId === direct.id) received.push(m);
+    });
+
+    const answered: number[] = [];
+    const track = (i: number) => (ack: Ack) => {
+      answered.push(i);
+      return ack;
+    };
+    const mine = Array.from({ length: 120 }, (_, i) => alice.send({ conversationId: direct.id, text: `a${i}` }).then(track(i)));
+    // Others write into the same conversation and another one meanwhile, so flushes overlap and share rows.
+    const theirs = Array.from({ length: 60 }, (_, i) => (i % 2 ? dave.send({ conversationId: direct.id, text: `d${i}` }) : carol.send({ conversationId: other.id, text: `c${i}` })));
+    const acks = await Promise.all(mine);
+    await Promise.all(theirs);
+
+    expect(answered).toEqual(answered.toSorted((a, b) => a - b));
+    const seqs = acks.map((a) => a.seq);
+    expect(seqs).toEqual(seqs.toSorted((a, b) => a - b));
+    for (const id of [direct.id, other.id]) {
+      const rows = await eng.models.Message.findAll({ where: { conversationId: id }, order: [['seq', 'ASC']] });
+      expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
+    }
+    await expect.poll(() => received.filter((m) => m.sender === 'alice@eng.campus.test').length).toBe(120);
+    expect(received.filter((m) => m.sender === 'alice@eng.campus.test').map((m) => m.text)).toEqual(Array.from({ length: 120 }, (_, i) => `a${i}`));
+    for (const c of [alice, dave, carol]) c.close();
+  });
+
+  it('answers a client id retried while its first send is still being written with the first message', async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const direct = await alice.openDirect('dave@eng.campus.test');
+    const sends = Array.from({ length: 20 }, (_, i) => alice.send({ conversationId: direct.id, text: 'same', clientMsgId: `retry-in-flight-${i % 2}` }));
+    const acks = await Promise.all(sends);
+    expect(new Set(acks.map((a) => a.messageId)).size).toBe(2);
+    expect(await eng.models.Message.count({ where: { conversationId: direct.id, body: JSON.stringify({ text: 'same' }) } })).toBe(2);
+    alice.close();
+  });
+
+  it('answers flushes in the order they started, even when a later one commits first', async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const slow = await alice.openDirect('dave@eng.campus.test');
+    const fast = await alice.openDirect('carol@eng.campus.test');
+    alice.close();
+    const committed: string[] = [];
+    const committer = createGroupCommitter({
+      sequelize: eng.sequelize,
+      windowMs: 0,
+      maxBatch: 100,
+      concurrency: 4,
+      logger: eng.logger,
+      afterCommit: (stored) => committed.push(...stored.map((c) => c.message.clientMsgId)),
+    });
+    const order: string[] = [];
+    const entry = (conversationId: string, clientMsgId: string) => ({ conversationId, sender: 'alice@eng.campus.test', clientMsgId, kind: 'text', body: '{}' });
+    // The first flush stays open a while after taking its row lock; the second touches another conversation.
+    const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+    const first = committer.append({ ...entry(slow.id, 'order-slow-0001'), alsoWrite: () => pause(400) });
+    await pause(100);
+    const second = committer.append(entry(fast.id, 'order-fast-0001'));
+    await pause(100);
+    // The third shares the first one's conversation: it must number after it.
+    const third = committer.append(entry(slow.id, 'order-slow-0002'));
+    for (const [name, p] of [['first', first], ['second', second], ['third', third]] as const) void p.then(() => order.push(name));
+    const [a, , c] = await Promise.all([first, second, third]);
+    expect(order).toEqual(['first', 'second', 'third']);
+    expect(committed).toEqual(['order-slow-0001', 'order-fast-0001', 'order-slow-0002']);
+    expect(c.message.seq).toBe(a.message.seq + 1);
+  });
+
+  it('numbers new entries without a gap when a batch also holds a send that was stored before', async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const direct = await alice.openDirect('dave@eng.campus.test');
+    alice.close();
+    const committer = createGroupCommitter({ sequelize: eng.sequelize, windowMs: 20, maxBatch: 100, concurrency: 4, logger: eng.logger, afterCommit: () => undefined });
+    const entry = (clientMsgId: string) => ({ conversationId: direct.id, sender: 'alice@eng.campus.test', clientMsgId, kind: 'text', body: JSON.stringify({ text: clientMsgId }) });
+    const first = await committer.append(entry('mixed-batch-0001'));
+    // One batch: a retry of the stored send between two new ones.
+    const [second, again, third] = await Promise.all([committer.append(entry('mixed-batch-0002')), committer.append(entry('mixed-batch-0001')), committer.append(entry('mixed-batch-0003'))]);
+    expect(again.duplicate).toBe(true);
+    expect(again.message.id).toBe(first.message.id);
+    expect([second.duplicate, third.duplicate]).toEqual([false, false]);
+    expect([second.message.seq, third.message.seq]).toEqual([first.message.seq + 1, first.message.seq + 2]);
+    const rows = await eng.models.Message.findAll({ where: { conversationId: direct.id }, order: [['seq', 'ASC']] });
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
+    expect(rows.filter((r) => r.clientMsgId === 'mixed-batch-0001')).toHaveLength(1);
+  });
+
+  it('leaves out an entry its own check refuses under the lock, writes the rest of the batch, and judges the next check after the change before it', async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const direct = await alice.openDirect('dave@eng.campus.test');
+    alice.close();
+    const committer = createGroupCommitter({ sequelize: eng.sequelize, windowMs: 20, maxBatch: 100, concurrency: 4, logger: eng.logger, afterCommit: () => undefined });
+    const entry = (clientMsgId: string) => ({ conversationId: direct.id, sender: 'alice@eng.campus.test', clientMsgId, kind: 'text', body: JSON.stringify({ text: clientMsgId }) });
+    const before = await eng.models.Conversation.findByPk(direct.id);
+    // A flag stands for what a check reads: the first checked entry sets it as it is written, a later one requires it unset.
+    let flag = false;
+    const results = await Promise.allSettled([
+      committer.append(entry('checked-0001')),
+      committer.append({ ...entry('checked-0002'), prepare: async () => JSON.stringify({ text: 'decided under the lock' }), alsoWrite: async () => void (flag = true) }),
+      committer.append({
+        ...entry('checked-0003'),
+        prepare: async () => {
+          if (flag) throw new AppError('forbidden', 403, 'no longer allowed');
+        },
+      }),
+      committer.append(entry('checked-0004')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'forbidden' });
+    const rows = await eng.models.Message.findAll({ where: { conversationId: direct.id }, order: [['seq', 'ASC']] });
+    const fresh = rows.filter((r) => r.seq > before!.lastSeq);
+    expect(fresh.map((r) => r.clientMsgId)).toEqual(['checked-0001', 'checked-0002', 'checked-0004']);
+    expect(fresh.map((r) => r.seq)).toEqual([before!.lastSeq + 1, before!.lastSeq + 2, before!.lastSeq + 3]);
+    expect(JSON.parse(fresh[1]!.body)).toEqual({ text: 'decided under the lock' });
+  });
+});
