@@ -11,10 +11,13 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY bin ./bin
+COPY cli ./cli
 COPY core ./core
+COPY protocol ./protocol
 COPY gateway ./gateway
-COPY im ./im
-COPY apps-registry ./apps-registry
+COPY node ./node
+COPY proxy ./proxy
+COPY sdk ./sdk
 COPY migrations ./migrations
 COPY views ./views
 RUN mkdir -p /data && chown node:node /data

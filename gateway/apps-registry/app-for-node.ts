@@ -1,16 +1,6 @@
 import type { Sealer } from '../../core/seal.ts';
 import type { GatewayContext } from '../context.ts';
-
-/** What a domain node needs to know of an app to run its bot and deliver its card clicks. */
-export type AppForNode = {
-  slug: string;
-  name: string;
-  clientId: string;
-  botEnabled: boolean;
-  disabled: boolean;
-  interactionCallbackUrl: string | null;
-  callbackSecret: string | null;
-};
+import type { AppForNode } from '../../protocol/app-for-node.ts';
 
 /** Answers a node's signed question about one app (its bot's slug); null when there is no such app. */
 export async function appForNode(ctx: GatewayContext, slug: string, secrets: Sealer): Promise<AppForNode | null> {

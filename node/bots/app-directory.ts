@@ -1,6 +1,6 @@
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { AppForNode } from '../../gateway/apps-registry/app-for-node.ts';
+import type { AppForNode } from '../../protocol/app-for-node.ts';
 import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 
 export type AppInfo = AppForNode;
