@@ -8,6 +8,7 @@ import {
 } from 'sequelize';
 import { fresh, mediumText } from '../../core/model-class.ts';
 import { defineFactorModels, type FactorModels } from './factors.ts';
+import { definePasskeyModels, type PasskeyModels } from './passkeys.ts';
 
 export const ROLES = ['student', 'staff', 'admin', 'unit-admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -166,7 +167,8 @@ export type GatewayModels = {
   FederationPair: typeof FederationPair;
   FederationProxy: typeof FederationProxy;
   PasswordReset: typeof PasswordReset;
-} & FactorModels;
+} & FactorModels &
+  PasskeyModels;
 
 const timestamps = { createdAt: DataTypes.DATE(3), updatedAt: DataTypes.DATE(3) };
 
@@ -402,5 +404,6 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
     WebSession: WebSessionModel,
     App: AppModel,
     ...defineFactorModels(sequelize),
+    ...definePasskeyModels(sequelize),
   };
 }
