@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { addressSchema } from './address.ts';
 
 /** Wire protocol version; a frame with another `v` is refused with `unsupported_version`. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { addressPattern } from './address.ts';
 import { PROTOCOL_VERSION, type ClientFrameType } from './client-frames.ts';
 import type { ErrorCode } from './error-codes.ts';
