@@ -96,12 +96,13 @@ const frame = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
 
 export const serverFrameSchema = z.discriminatedUnion('type', [
   // Replies (they carry `re`, the id of the client frame they answer).
+  // A node before frame limits and pacing sent neither `maxFrameBytes` nor `rateLimit`: clients assume the defaults.
   frame('ready', {
     address,
     expiresAt: isoTime,
     serverTime: isoTime,
-    maxFrameBytes: z.number().int().positive(),
-    rateLimit: z.object({ framesPerSecond: z.number().positive(), burst: z.number().positive() }),
+    maxFrameBytes: z.number().int().positive().optional(),
+    rateLimit: z.object({ framesPerSecond: z.number().positive(), burst: z.number().positive() }).optional(),
   }),
   frame('pong', { serverTime: isoTime }),
   frame('ok', {}),
@@ -117,7 +118,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     conversations: z.array(conversationViewSchema),
     messages: z.array(messageSchema),
     more: z.array(z.string()),
-    removed: z.array(z.string()),
+    /** Absent from a node before it told of conversations left. */
+    removed: z.array(z.string()).optional(),
     cursor: isoTime,
   }),
   frame('history.result', { conversationId: z.string(), messages: z.array(messageSchema), hasMore: z.boolean() }),

@@ -171,8 +171,8 @@ export class AtriumClient extends Emitter<ClientEvents> {
     const token = await this.options.token();
     const ready = await this.request('auth', { token });
     this.address = ready.address;
-    this.#maxFrameBytes = ready.maxFrameBytes;
-    this.#pacer.configure(ready.rateLimit);
+    if (ready.maxFrameBytes) this.#maxFrameBytes = ready.maxFrameBytes;
+    if (ready.rateLimit) this.#pacer.configure(ready.rateLimit);
     this.#attempt = 0;
     this.#setState('online');
     this.emit('ready', { address: this.address, expiresAt: ready.expiresAt });
@@ -442,7 +442,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
         messages.push(m);
         this.#accept(m);
       }
-      for (const conversationId of result.removed) {
+      for (const conversationId of result.removed ?? []) {
         this.#cursors.delete(conversationId);
         this.#conversations.forget(conversationId);
         this.emit('removed', { conversationId });
