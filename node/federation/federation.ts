@@ -6,7 +6,7 @@ import type { Sealer } from '../../core/seal.ts';
 import { domainOf } from '../../protocol/address.ts';
 import type { MessageRecord, NodeModels } from '../models.ts';
 import type { MemberCache } from '../conversations/member-cache.ts';
-import type { FederationEvent, Submit } from './events.ts';
+import type { FederationEvent, Submit } from '../../protocol/federation-events.ts';
 import type { FederationModels } from './models.ts';
 import { forgetRecalled } from './forget-recalled.ts';
 import { pendingKey, promoteNextKey, rotateNodeKey, signingKey } from './node-keys.ts';
