@@ -1,4 +1,5 @@
 import { dropSecondFactorRequirement, listRequirements, requireSecondFactor, type Requirement } from '../gateway/factors/policy.ts';
+import { passwordlessAllowed, setPasswordless } from '../gateway/factors/passkeys/passwordless-policy.ts';
 import { UsageError, type Args, type CommandGroup } from './command.ts';
 import { withSession } from './session.ts';
 
@@ -11,6 +12,11 @@ function requirementOf(args: Args): { kind: 'role' | 'unit'; value: string } {
 }
 
 const describe = (r: Requirement) => (r.kind === 'role' ? `everyone with role ${r.value}` : `everyone in unit ${r.value} and the units below it`);
+
+const describePasswordless = (on: boolean) =>
+  on
+    ? 'Passwordless sign-in is on: anyone with a passkey may sign in with it alone (the passkey must verify them by PIN or biometrics).'
+    : 'Passwordless sign-in is off: a passkey serves only as the second factor after a password. Turn it on with: atrium mfa passwordless on';
 
 const whom = {
   role: { type: 'string', value: 'ROLE', help: 'admin, unit-admin, staff or student' },
@@ -35,14 +41,24 @@ export const mfaCommands: CommandGroup = {
     },
   },
   policy: {
-    summary: 'Shows whom a second factor is required of.',
+    summary: 'Shows whom a second factor is required of, and whether a passkey alone may sign people in.',
     async run(_args, io) {
-      const requirements = await withSession(io, ({ ctx }) => listRequirements(ctx));
+      const { requirements, passwordless } = await withSession(io, async ({ ctx }) => ({ requirements: await listRequirements(ctx), passwordless: await passwordlessAllowed(ctx) }));
       const text =
         requirements.length === 0
           ? 'A second factor is required of nobody (people may still set one up at /account/security). Require one with: atrium mfa require --role admin'
           : `A second factor is required of:\n${requirements.map((r) => `  ${describe(r)}`).join('\n')}`;
-      return { json: { requirements }, text };
+      return { json: { requirements, passwordless }, text: `${text}\n${describePasswordless(passwordless)}` };
+    },
+  },
+  passwordless: {
+    summary: 'Allows (on) or stops (off) signing in with a passkey alone, without a password ("Sign in with a passkey").',
+    args: ['on|off'],
+    async run(args, io) {
+      const setting = args.positionals[0];
+      if (setting !== 'on' && setting !== 'off') throw new UsageError('say on or off: atrium mfa passwordless on');
+      const passwordless = await withSession(io, ({ ctx }) => setPasswordless(ctx, setting));
+      return { json: { passwordless }, text: describePasswordless(passwordless) };
     },
   },
 };

@@ -22,6 +22,9 @@ import { onError } from './http/on-error.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { interactionRoutes } from './interactions/routes.ts';
 import { totpDeps } from './factors/totp.ts';
+import { passkeyDeps } from './factors/passkeys/relying-party.ts';
+import { passkeyPageScript } from './factors/passkeys/page-script.ts';
+import { passkeyInteractionRoutes } from './factors/passkeys/interaction-routes.ts';
 import { defineGatewayModels, type GatewayModels } from './models/index.ts';
 import { sweepExpiredPayloads } from './oidc/adapter.ts';
 import { activeKeyIds, ensureSigningKey, loadPrivateJwks } from './oidc/keys.ts';
@@ -169,13 +172,18 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
   app.use(appRegistryRoutes({ context, provider: () => provider, secrets: callbackSecretSealer(config.secretKey) }));
   const totp = totpDeps(config.secretKey, issuer);
   app.use(recoveryRoutes({ context, csrf, recovery, directoryPages: () => resetPagesToShow(models) }));
+  // Passkeys: the relying party is the issuer (its host name and origin); their script is bundled like the portal's.
+  const passkeys = passkeyDeps(issuer);
+  const passkeyScript = passkeyPageScript({ minify: config.mode === 'production' });
+  app.use(passkeyInteractionRoutes({ provider: () => provider, context, csrf, loginPolicy, totp, passkeys, script: passkeyScript }));
   app.use(interactionRoutes({ provider: () => provider, context, csrf, loginPolicy, totp }));
   app.use(
     '/admin',
     await adminConsole({ issuer, config, sequelize, models, sealer, csrf, logger, context, provider: () => provider }),
   );
-  const portal = await webPortal({ issuer, config, models, logger, context, csrf, totp, loginPolicy });
+  const portal = await webPortal({ issuer, config, models, logger, context, csrf, totp, loginPolicy, passkeys, passkeyScript });
   app.use('/assets', portal.script);
+  app.use('/assets', passkeyScript.handler);
   app.use(portal.router);
   // The provider parses its own bodies, so nothing above consumes its routes' bodies.
   app.use((req, res) => providerHandler(req, res));

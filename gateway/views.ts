@@ -13,6 +13,7 @@ export function createViewEngine(): ExpressHandlebars {
     partialsDir: join(viewsDir, 'partials'),
     helpers: {
       eq: (a: unknown, b: unknown) => a === b,
+      or: (...args: unknown[]) => args.slice(0, -1).some(Boolean),
       includes: (list: unknown, item: unknown) => Array.isArray(list) && list.includes(item),
       json: (value: unknown) => JSON.stringify(value),
       add: (a: number, b: number) => a + b,

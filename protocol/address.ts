@@ -1,19 +1,17 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 const DOMAIN = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+';
 
 /** A DNS-like domain name, such as eng.campus.test. */
 export const domainPattern = new RegExp(`^${DOMAIN}$`);
 
-/** `user@domain`: a username as the gateway issues them, at a DNS-like domain. */
-export const addressSchema = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .max(320)
-  .regex(new RegExp(`^[a-z0-9][a-z0-9._-]{1,63}@${DOMAIN}$`), {
-    message: 'an address such as alice@eng.campus.test',
-  });
+/** `user@domain`, as the gateway issues usernames, at a DNS-like domain. */
+export const addressPattern = new RegExp(`^[a-z0-9][a-z0-9._-]{1,63}@${DOMAIN}$`);
+
+/** An address as a client or peer writes it: trimmed and lower-cased, then checked. */
+export const addressSchema = z.string().trim().toLowerCase().max(320).regex(addressPattern, {
+  message: 'an address such as alice@eng.campus.test',
+});
 
 export function domainOf(address: string): string {
   return address.slice(address.indexOf('@') + 1);

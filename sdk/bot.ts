@@ -1,4 +1,10 @@
+import * as z from 'zod';
+import { ackSchema, conversationViewSchema, messageSchema } from '../protocol/frames.ts';
 import { AtriumError, type Ack, type Card, type Conversation, type Message } from './types.ts';
+
+const meSchema = z.object({ address: z.string(), kind: z.string(), domain: z.string() });
+const conversationsSchema = z.object({ conversations: z.array(conversationViewSchema) });
+const historySchema = z.object({ messages: z.array(messageSchema), hasMore: z.boolean() });
 
 export type BotOptions = {
   /** The node's base URL, e.g. http://localhost:4201 */
@@ -21,7 +27,8 @@ export class AtriumBot {
     this.options = options;
   }
 
-  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** Calls the bot API; its answer is checked against the schema of what the node answers there. */
+  async #call<T>(schema: z.ZodType<T>, method: string, path: string, body?: unknown): Promise<T> {
     const doFetch = this.options.fetch ?? fetch;
     const response = await doFetch(`${this.options.nodeUrl.replace(/\/$/, '')}/api/v1${path}`, {
       method,
@@ -30,36 +37,38 @@ export class AtriumBot {
     });
     const parsed = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string; fields?: Record<string, string> } };
     if (!response.ok) throw new AtriumError(parsed.error?.code ?? `http_${response.status}`, parsed.error?.message ?? `HTTP ${response.status}`, parsed.error?.fields);
-    return parsed as T;
+    const answer = schema.safeParse(parsed);
+    if (!answer.success) throw new AtriumError('unexpected_response', `The node's answer to ${method} ${path} is not what the bot API answers`);
+    return answer.data;
   }
 
   /** Posts text to a person (a direct conversation bot↔person) or into a conversation; a clientMsgId makes a retry safe. */
   sendText(where: BotPost, text: string, clientMsgId?: string): Promise<Ack> {
-    return this.#call('POST', '/bot/messages', { ...where, text, ...(clientMsgId ? { clientMsgId } : {}) });
+    return this.#call(ackSchema, 'POST', '/bot/messages', { ...where, text, ...(clientMsgId ? { clientMsgId } : {}) });
   }
 
   /** Posts an interactive card; clicks on its actions reach the app's interaction callback URL. */
   sendCard(where: BotPost, card: Card, clientMsgId?: string): Promise<Ack> {
-    return this.#call('POST', '/bot/messages', { ...where, card, ...(clientMsgId ? { clientMsgId } : {}) });
+    return this.#call(ackSchema, 'POST', '/bot/messages', { ...where, card, ...(clientMsgId ? { clientMsgId } : {}) });
   }
 
   /** Replaces one of this bot's cards for everyone in its conversation. */
   updateCard(messageId: string, card: Card, clientMsgId?: string): Promise<Ack> {
-    return this.#call('PATCH', `/bot/messages/${encodeURIComponent(messageId)}`, { card, ...(clientMsgId ? { clientMsgId } : {}) });
+    return this.#call(ackSchema, 'PATCH', `/bot/messages/${encodeURIComponent(messageId)}`, { card, ...(clientMsgId ? { clientMsgId } : {}) });
   }
 
   async me(): Promise<{ address: string; kind: string; domain: string }> {
-    return this.#call('GET', '/me');
+    return this.#call(meSchema, 'GET', '/me');
   }
 
   async conversations(): Promise<Conversation[]> {
-    return (await this.#call<{ conversations: Conversation[] }>('GET', '/conversations')).conversations;
+    return (await this.#call(conversationsSchema, 'GET', '/conversations')).conversations;
   }
 
   history(conversationId: string, options: { before?: number; limit?: number } = {}): Promise<{ messages: Message[]; hasMore: boolean }> {
     const query = new URLSearchParams();
     if (options.before !== undefined) query.set('before', String(options.before));
     if (options.limit !== undefined) query.set('limit', String(options.limit));
-    return this.#call('GET', `/conversations/${encodeURIComponent(conversationId)}/messages${query.size ? `?${query}` : ''}`);
+    return this.#call(historySchema, 'GET', `/conversations/${encodeURIComponent(conversationId)}/messages${query.size ? `?${query}` : ''}`);
   }
 }

@@ -1,11 +1,18 @@
 import { ConversationStore } from './conversation-store.ts';
 import { Emitter } from './emitter.ts';
-import { Pacer, type RateLimit } from './pacer.ts';
-import { AtriumError, type Ack, type CardActionResult, type Conversation, type Message, type Presence, type Receipt, type ServerFrame, type Typing, type Webhook } from './types.ts';
+import { Pacer } from './pacer.ts';
+import {
+  attachmentViewSchema,
+  isReplyTo,
+  PROTOCOL_VERSION,
+  serverFrameSchema,
+  type ClientFieldsOf,
+  type ClientFrameType,
+  type ReplyTo,
+} from '../protocol/frames.ts';
+import { AtriumError, type Ack, type Attachment, type CardActionResult, type Conversation, type Message, type Presence, type Receipt, type ServerFrame, type Typing, type Webhook } from './types.ts';
 
 export * from './types.ts';
-
-const PROTOCOL_VERSION = 1;
 
 export type ConnectionState = 'connecting' | 'online' | 'offline' | 'closed';
 
@@ -23,6 +30,7 @@ export type ClientEvents = {
   deliveryFailed: { messageId: string; conversationId: string; domain: string; reason: string };
   /** The gateway session ended (single logout) or the node refused the identity: the client stops. */
   ended: { code: number; reason: string };
+  /** A refusal or failure nobody waits for, or a frame from the node this client cannot read (`unexpected_frame`; it is ignored). */
   error: AtriumError;
 };
 
@@ -44,7 +52,7 @@ export type ClientOptions = {
 
 export type SendInput = { conversationId?: string; to?: string; text?: string; mentions?: string[]; attachments?: string[]; clientMsgId?: string };
 export type SearchOptions = { conversationId?: string; limit?: number };
-export type UploadedAttachment = { id: string; name: string; contentType: string; size: number };
+export type UploadedAttachment = Attachment;
 
 /**
  * A request waiting for its answer. Its timeout runs from when the frame goes out: one held back by the
@@ -59,7 +67,9 @@ type Pending = {
   timeoutMs: number;
   order: number;
 };
-type Outgoing = { frame: Record<string, unknown>; resolve(ack: Ack): void; reject(error: Error): void };
+type Outgoing = { frame: ClientFieldsOf<'send'>; resolve(ack: Ack): void; reject(error: Error): void };
+/** A request's fields, which may be left out when the frame type has none that are required. */
+type RequestArgs<T extends ClientFrameType> = {} extends ClientFieldsOf<T> ? [fields?: ClientFieldsOf<T>, timeoutMs?: number] : [fields: ClientFieldsOf<T>, timeoutMs?: number];
 
 /** Close codes after which reconnecting cannot help. */
 const FINAL_CLOSES = new Set([4403, 4409]);
@@ -160,12 +170,12 @@ export class AtriumClient extends Emitter<ClientEvents> {
   async #authenticate(): Promise<void> {
     const token = await this.options.token();
     const ready = await this.request('auth', { token });
-    this.address = String(ready.address);
-    if (typeof ready.maxFrameBytes === 'number' && ready.maxFrameBytes > 0) this.#maxFrameBytes = ready.maxFrameBytes;
-    if (ready.rateLimit && typeof ready.rateLimit === 'object') this.#pacer.configure(ready.rateLimit as RateLimit);
+    this.address = ready.address;
+    if (ready.maxFrameBytes) this.#maxFrameBytes = ready.maxFrameBytes;
+    if (ready.rateLimit) this.#pacer.configure(ready.rateLimit);
     this.#attempt = 0;
     this.#setState('online');
-    this.emit('ready', { address: this.address, expiresAt: String(ready.expiresAt) });
+    this.emit('ready', { address: this.address, expiresAt: ready.expiresAt });
     for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
     for (const outgoing of this.#outbox.values()) this.#transmit(outgoing);
     await this.sync().catch((error: Error) => this.emit('error', error instanceof AtriumError ? error : new AtriumError('sync_failed', error.message)));
@@ -213,12 +223,8 @@ export class AtriumClient extends Emitter<ClientEvents> {
   }
 
   #receive(data: string) {
-    let frame: ServerFrame;
-    try {
-      frame = JSON.parse(data) as ServerFrame;
-    } catch {
-      return;
-    }
+    const frame = this.#read(data);
+    if (!frame) return;
     if (frame.re && this.#pending.has(frame.re)) {
       const pending = this.#pending.get(frame.re)!;
       if (pending.timer) clearTimeout(pending.timer);
@@ -226,38 +232,61 @@ export class AtriumClient extends Emitter<ClientEvents> {
       // The node did not handle it: it goes again once the node's allowance is back, in its place.
       if (frame.type === 'error' && frame.code === 'rate_limited') return this.#refused(frame.re, pending, Number(frame.retryAfterMs));
       this.#pending.delete(frame.re);
-      if (frame.type === 'error') pending.reject(new AtriumError(String(frame.code), String(frame.message), frame.fields as Record<string, string> | undefined));
+      if (frame.type === 'error') pending.reject(new AtriumError(frame.code, frame.message, frame.fields));
       else pending.resolve(frame);
       return;
     }
     switch (frame.type) {
       case 'message':
-        return this.#accept(frame.message as Message);
+        return this.#accept(frame.message);
       case 'receipt':
-        this.#conversations.receipt(frame as unknown as Receipt, this.address);
-        return this.emit('receipt', frame as unknown as Receipt);
+        this.#conversations.receipt(frame, this.address);
+        return this.emit('receipt', frame);
       case 'receipts':
         // Several members' receipts in one frame: told one by one, as if each had come alone.
-        for (const receipt of Array.isArray(frame.receipts) ? (frame.receipts as Receipt[]) : []) {
+        for (const receipt of frame.receipts) {
           this.#conversations.receipt(receipt, this.address);
           this.emit('receipt', receipt);
         }
         return;
       case 'typing':
-        return this.emit('typing', frame as unknown as Typing);
+        return this.emit('typing', frame);
       case 'presence':
-        return this.emit('presence', frame as unknown as Presence);
+        return this.emit('presence', frame);
       case 'conversation':
         return this.emit('conversation', this.#known(frame.conversation));
       case 'delivery.failed':
-        return this.emit('deliveryFailed', frame as unknown as ClientEvents['deliveryFailed']);
+        return this.emit('deliveryFailed', frame);
       case 'auth.expiring':
         return void this.#reauthenticate();
       case 'error':
-        return this.emit('error', new AtriumError(String(frame.code), String(frame.message)));
+        return this.emit('error', new AtriumError(frame.code, frame.message));
       default:
+        // A reply whose request is no longer waited for (it timed out, or its socket closed).
         return undefined;
     }
+  }
+
+  /**
+   * A frame from the node, validated against the protocol's server frames. One that is not JSON, of a
+   * type this client does not know, or malformed is told as an `unexpected_frame` error and ignored: a
+   * newer node's new event must not break an older client, and nothing unchecked reaches the handlers.
+   */
+  #read(data: string): ServerFrame | undefined {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data);
+    } catch {
+      this.emit('error', new AtriumError('unexpected_frame', 'The node sent a frame that is not JSON'));
+      return undefined;
+    }
+    const parsed = serverFrameSchema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    const type = typeof raw === 'object' && raw !== null && 'type' in raw ? String(raw.type) : 'without a type';
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+    this.emit('error', new AtriumError('unexpected_frame', `Ignored a frame ${type} this client cannot read: ${issue?.message ?? 'invalid'}${where}`));
+    return undefined;
   }
 
   async #reauthenticate() {
@@ -281,15 +310,15 @@ export class AtriumClient extends Emitter<ClientEvents> {
   }
 
   /** A conversation as the node showed it: it becomes what this client knows of it. */
-  #known(view: unknown): Conversation {
-    return this.#conversations.put(view as Conversation, this.address);
+  #known(view: Conversation): Conversation {
+    return this.#conversations.put(view, this.address);
   }
 
   /**
    * A conversation a request of this client's changed or opened: known, and told as a `conversation`
    * event like any other change (the entry of the change may reach this socket before or after the answer).
    */
-  #answered(view: unknown): Conversation {
+  #answered(view: Conversation): Conversation {
     const shown = this.#known(view);
     this.emit('conversation', shown);
     return shown;
@@ -307,13 +336,16 @@ export class AtriumClient extends Emitter<ClientEvents> {
    * the order asked, paced to the node's allowance; one the node refused as too many goes again after
    * the pause it named, so a caller never sees `rate_limited`.
    */
-  request(type: string, fields: Record<string, unknown> = {}, timeoutMs = this.options.requestTimeoutMs): Promise<ServerFrame> {
+  request<T extends ClientFrameType>(type: T, ...[fields, timeoutMs = this.options.requestTimeoutMs]: RequestArgs<T>): Promise<ReplyTo<T>> {
     const socket = this.#socket;
     if (!socket || socket.readyState !== 1) return Promise.reject(new AtriumError('offline', 'Not connected'));
     const id = randomId();
-    return new Promise<ServerFrame>((resolve, reject) => {
+    return new Promise<ReplyTo<T>>((resolve, reject) => {
       const data = JSON.stringify({ v: PROTOCOL_VERSION, id, type, ...fields });
-      this.#pending.set(id, { resolve, reject, timer: undefined, type, data, timeoutMs, order: this.#order++ });
+      // Answered by a frame of another type than the request's reply: the node and client disagree on the protocol.
+      const answer = (frame: ServerFrame) =>
+        isReplyTo(type, frame) ? resolve(frame) : reject(new AtriumError('unexpected_frame', `A ${frame.type} frame answered ${type}`));
+      this.#pending.set(id, { resolve: answer, reject, timer: undefined, type, data, timeoutMs, order: this.#order++ });
       this.#queue.push(id);
       this.#drain();
     });
@@ -373,13 +405,13 @@ export class AtriumClient extends Emitter<ClientEvents> {
   }
 
   #transmit(outgoing: Outgoing) {
-    const clientMsgId = String(outgoing.frame.clientMsgId);
+    const clientMsgId = outgoing.frame.clientMsgId;
     this.request('send', outgoing.frame, this.options.sendRetryMs ?? 20_000).then(
       (ack) => {
         this.#outbox.delete(clientMsgId);
         // The sender already has its message from the ack: a later push of it is not news.
-        this.#markSeen(String(ack.messageId));
-        outgoing.resolve(ack as unknown as Ack);
+        this.#markSeen(ack.messageId);
+        outgoing.resolve(ack);
       },
       (error: AtriumError) => {
         // Lost connections and failed stores are retried with the same id (a frame refused as one too
@@ -402,22 +434,21 @@ export class AtriumClient extends Emitter<ClientEvents> {
     let since = this.#since;
     for (let page = 0; page < 1000; page++) {
       const result = await this.request('sync', { ...(since ? { since } : {}), cursors: Object.fromEntries(this.#cursors) });
-      for (const c of result.conversations as Conversation[]) {
+      for (const c of result.conversations) {
         conversations.set(c.id, this.#known(c));
         if (!this.#cursors.has(c.id)) this.#cursors.set(c.id, c.joinedSeq);
       }
-      for (const m of result.messages as Message[]) {
+      for (const m of result.messages) {
         messages.push(m);
         this.#accept(m);
       }
-      for (const conversationId of (result.removed as string[] | undefined) ?? []) {
+      for (const conversationId of result.removed ?? []) {
         this.#cursors.delete(conversationId);
         this.#conversations.forget(conversationId);
         this.emit('removed', { conversationId });
       }
-      const more = result.more as string[];
-      if (more.length === 0) {
-        this.#since = String(result.cursor);
+      if (result.more.length === 0) {
+        this.#since = result.cursor;
         break;
       }
     }
@@ -426,7 +457,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
   }
 
   async conversations(): Promise<Conversation[]> {
-    return ((await this.request('conversations.list')).conversations as Conversation[]).map((c) => this.#known(c));
+    return (await this.request('conversations.list')).conversations.map((c) => this.#known(c));
   }
 
   async openDirect(peer: string): Promise<Conversation> {
@@ -435,7 +466,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
 
   async history(conversationId: string, beforeSeq?: number, limit?: number): Promise<{ messages: Message[]; hasMore: boolean }> {
     const result = await this.request('history', { conversationId, ...(beforeSeq !== undefined ? { beforeSeq } : {}), ...(limit ? { limit } : {}) });
-    return { messages: result.messages as Message[], hasMore: Boolean(result.hasMore) };
+    return { messages: result.messages, hasMore: result.hasMore };
   }
 
   /**
@@ -545,17 +576,17 @@ export class AtriumClient extends Emitter<ClientEvents> {
 
   /** Takes back one of this user's messages; retrying with the same client id is acknowledged once. */
   async recall(messageId: string, clientMsgId: string = randomId()): Promise<Ack> {
-    return (await this.request('recall', { messageId, clientMsgId })) as unknown as Ack;
+    return this.request('recall', { messageId, clientMsgId });
   }
 
   /** Replaces the text of one of this user's messages; retrying with the same client id is acknowledged once. */
   async edit(messageId: string, text: string, clientMsgId: string = randomId()): Promise<Ack> {
-    return (await this.request('edit', { messageId, text, clientMsgId })) as unknown as Ack;
+    return this.request('edit', { messageId, text, clientMsgId });
   }
 
   /** Messages containing the text, newest first, from this user's conversations (or one of them). */
   async search(query: string, options: SearchOptions = {}): Promise<Message[]> {
-    return (await this.request('search', { query, ...options })).messages as Message[];
+    return (await this.request('search', { query, ...options })).messages;
   }
 
   /**
@@ -572,15 +603,17 @@ export class AtriumClient extends Emitter<ClientEvents> {
     if (!response.ok) {
       throw new AtriumError(body.error?.code ?? `http_${response.status}`, body.error?.message ?? `Upload failed with HTTP ${response.status}`, body.error?.fields);
     }
-    return body as unknown as UploadedAttachment;
+    const uploaded = attachmentViewSchema.safeParse(body);
+    if (!uploaded.success) throw new AtriumError('unexpected_response', 'The node answered the upload with something other than the file');
+    return uploaded.data;
   }
 
   async markRead(conversationId: string, seq: number): Promise<Receipt> {
-    return this.#ownReceipt((await this.request('read', { conversationId, seq })) as unknown as Receipt);
+    return this.#ownReceipt(await this.request('read', { conversationId, seq }));
   }
 
   async markDelivered(conversationId: string, seq: number): Promise<Receipt> {
-    return this.#ownReceipt((await this.request('delivered', { conversationId, seq })) as unknown as Receipt);
+    return this.#ownReceipt(await this.request('delivered', { conversationId, seq }));
   }
 
   /** One's own receipt, as the node answered it, is known at once (its push to this socket may come later). */
@@ -598,7 +631,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
   }
 
   async presence(addresses: string[]): Promise<Presence[]> {
-    return (await this.request('presence.query', { addresses })).presence as Presence[];
+    return (await this.request('presence.query', { addresses })).presence;
   }
 
   /**
@@ -606,22 +639,22 @@ export class AtriumClient extends Emitter<ClientEvents> {
    * with a new card, every member's devices receive a `card.update` message. Rejects with the app's failure.
    */
   async cardAction(messageId: string, actionId: string): Promise<CardActionResult> {
-    return (await this.request('card.action', { messageId, actionId })) as unknown as CardActionResult;
+    return this.request('card.action', { messageId, actionId });
   }
 
   /** Creates an incoming webhook for a group (owner or admin); its URL holds a secret and is shown only now. */
   async createWebhook(conversationId: string, name: string): Promise<{ webhook: Webhook; url: string }> {
     const result = await this.request('webhook.create', { conversationId, name });
-    return { webhook: result.webhook as Webhook, url: String(result.url) };
+    return { webhook: result.webhook, url: String(result.url) };
   }
 
   async webhooks(conversationId: string): Promise<Webhook[]> {
-    return (await this.request('webhook.list', { conversationId })).webhooks as Webhook[];
+    return (await this.request('webhook.list', { conversationId })).webhooks;
   }
 
   /** Revokes a webhook: its URL is refused from now on. */
   async revokeWebhook(webhookId: string): Promise<Webhook> {
-    return (await this.request('webhook.revoke', { webhookId })).webhook as Webhook;
+    return (await this.request('webhook.revoke', { webhookId })).webhook;
   }
 
   /** Closes for good: no reconnect; unsent messages stay in `unsent` until connect() is called again. */

@@ -1,3 +1,4 @@
+import { memberViewSchema } from '../protocol/frames.ts';
 import type { Conversation, Member, Message, Receipt } from './types.ts';
 
 /**
@@ -100,7 +101,7 @@ function copyOf(view: Conversation): Conversation {
 /** Applies a group change entry (its fields as docs/protocol.md gives them); false if it changes nothing here. */
 function changeGroup(view: Conversation, entry: Message): boolean {
   const named = Array.isArray(entry.members) ? (entry.members as unknown[]).map(String) : [];
-  const setRole = (address: string, role: string) => {
+  const setRole = (address: string, role: Member['role']) => {
     const member = view.members.find((m) => m.address === address);
     if (member) member.role = role;
   };
@@ -124,7 +125,9 @@ function changeGroup(view: Conversation, entry: Message): boolean {
       return true;
     }
     case 'member.role': {
-      const role = String(entry.role);
+      const parsed = memberViewSchema.shape.role.safeParse(entry.role);
+      if (!parsed.success) return false;
+      const role = parsed.data;
       // A group has one owner: handing it on makes the previous owner an admin.
       if (role === 'owner') for (const m of view.members) if (m.role === 'owner' && !named.includes(m.address)) m.role = 'admin';
       for (const address of named) setRole(address, role);

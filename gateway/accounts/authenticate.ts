@@ -5,7 +5,7 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { verifyPassword } from './passwords.ts';
-import { hasConfirmedTotp } from '../factors/totp.ts';
+import { hasSecondFactor } from '../factors/passkeys/second-factor-choices.ts';
 
 /** One message for an unknown account and a wrong password, so the form never tells who exists. */
 export class InvalidCredentialsError extends AppError {
@@ -91,7 +91,7 @@ export async function authenticate(ctx: GatewayContext, identifier: string, pass
 
   // With a second factor the sign-in is not over yet: the count is cleared only after the code
   // (factors/second-step.ts), or a known password would wipe out the wrong codes before it.
-  if (!(await hasConfirmedTotp(ctx, user.id))) user.failedLogins = 0;
+  if (!(await hasSecondFactor(ctx, user.id))) user.failedLogins = 0;
   user.lockedUntil = null;
   user.lastLoginAt = now;
   await user.save();

@@ -5,7 +5,7 @@ import { inTransaction } from '../transaction.ts';
 import { findManageableUser } from '../accounts/find-user.ts';
 
 /**
- * Removes a person's authenticator and recovery codes (a lost phone): they sign in with their password
+ * Removes a person's authenticator, passkeys and recovery codes (a lost phone): they sign in with their password
  * alone, or are asked to enrol again where the policy requires a second factor.
  */
 export async function resetFactors(ctx: GatewayContext, idOrUsername: string): Promise<User> {
@@ -13,7 +13,8 @@ export async function resetFactors(ctx: GatewayContext, idOrUsername: string): P
     const { user } = await findManageableUser(ctx, idOrUsername);
     const totp = await ctx.models.TotpFactor.destroy({ where: { userId: user.id }, transaction: ctx.tx });
     const codes = await ctx.models.RecoveryCode.destroy({ where: { userId: user.id }, transaction: ctx.tx });
-    await audit(ctx, { action: 'user.reset_factors', target: user.username, details: { totp: totp > 0, recoveryCodes: codes } });
+    const passkeys = await ctx.models.Passkey.destroy({ where: { userId: user.id }, transaction: ctx.tx });
+    await audit(ctx, { action: 'user.reset_factors', target: user.username, details: { totp: totp > 0, recoveryCodes: codes, passkeys } });
     return user;
   });
 }

@@ -9,7 +9,8 @@ import { asksForSecondFactor, MFA_ACR, PASSWORD_ACR } from '../factors/acr.ts';
 import { presentEnrolment } from '../factors/enrolment-view.ts';
 import { secondFactorRequired } from '../factors/policy.ts';
 import { verifySecondFactor } from '../factors/second-step.ts';
-import { beginTotpEnrolment, confirmTotpEnrolment, hasConfirmedTotp, type TotpDeps } from '../factors/totp.ts';
+import { beginTotpEnrolment, confirmTotpEnrolment, type TotpDeps } from '../factors/totp.ts';
+import { hasSecondFactor, secondFactorChoices } from '../factors/passkeys/second-factor-choices.ts';
 
 export type SecondFactorDeps = {
   provider: () => Provider;
@@ -44,7 +45,7 @@ const ENROL_ASKED = 'This app asks for a second factor. Set up an authenticator 
  */
 export async function afterPassword(deps: SecondFactorDeps, req: Request, res: Response, details: Details, user: User): Promise<void> {
   const ctx = deps.context(req);
-  const step: PendingSignIn['step'] | null = (await hasConfirmedTotp(ctx, user.id))
+  const step: PendingSignIn['step'] | null = (await hasSecondFactor(ctx, user.id))
     ? 'code'
     : asksForSecondFactor(details.params.acr_values) || (await secondFactorRequired(ctx, user))
       ? 'enrol'
@@ -62,7 +63,11 @@ export async function afterPassword(deps: SecondFactorDeps, req: Request, res: R
 export async function renderPendingStep(deps: SecondFactorDeps, req: Request, res: Response, details: Details, pending: PendingSignIn, error?: { status: number; message: string }): Promise<void> {
   const base = { uid: details.uid, csrf: deps.csrf.token(req, res), error: error?.message };
   res.status(error?.status ?? 200);
-  if (pending.step === 'code') return res.render('second-factor', { ...base, title: 'Enter your code' });
+  if (pending.step === 'code') {
+    // A code, a passkey, or both: whichever the person has.
+    const choices = await secondFactorChoices(deps.context(req), pending.accountId);
+    return res.render('second-factor', { ...base, ...choices, title: choices.offerCode ? 'Enter your code' : 'Use your passkey' });
+  }
   if (pending.step === 'enrolled') return res.render('recovery-codes', { ...base, title: 'Authenticator set up', continueAction: `/interaction/${details.uid}/continue` });
   const ctx = deps.context(req);
   const user = await ctx.models.User.findByPk(pending.accountId);

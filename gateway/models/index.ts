@@ -9,6 +9,7 @@ import {
 import { fresh, mediumText } from '../../core/model-class.ts';
 import { defineFactorModels, type FactorModels } from './factors.ts';
 import { defineDirectoryModels, type DirectoryModels } from './directories.ts';
+import { definePasskeyModels, type PasskeyModels } from './passkeys.ts';
 
 export const ROLES = ['student', 'staff', 'admin', 'unit-admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -167,7 +168,9 @@ export type GatewayModels = {
   FederationPair: typeof FederationPair;
   FederationProxy: typeof FederationProxy;
   PasswordReset: typeof PasswordReset;
-} & FactorModels & DirectoryModels;
+} & FactorModels &
+  PasskeyModels &
+  DirectoryModels;
 
 const timestamps = { createdAt: DataTypes.DATE(3), updatedAt: DataTypes.DATE(3) };
 
@@ -404,5 +407,6 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
     App: AppModel,
     ...defineFactorModels(sequelize),
     ...defineDirectoryModels(sequelize),
+    ...definePasskeyModels(sequelize),
   };
 }

@@ -13,13 +13,16 @@ const hashOf = (text: string) => createHash('sha256').update(text).digest('base6
 /**
  * The page's script, bundled from gateway/portal/client (and the SDK it imports) by esbuild in memory on
  * first use, so `npm start` needs no build step. Its name carries a content hash: served immutable.
+ * Another page's script (the passkey pages') names its own entry and file name.
  */
-export function createBundler(options: { minify: boolean }) {
+export function createBundler(options: { minify: boolean; entry?: string; name?: string }) {
+  const entry = options.entry ?? ENTRY;
+  const name = options.name ?? 'portal';
   let script: Promise<Asset> | undefined;
 
   async function bundle(): Promise<Asset> {
     const result = await build({
-      entryPoints: [ENTRY],
+      entryPoints: [entry],
       bundle: true,
       write: false,
       format: 'iife',
@@ -32,7 +35,7 @@ export function createBundler(options: { minify: boolean }) {
     });
     const body = result.outputFiles[0]!.text;
     const hash = hashOf(body);
-    return { body, hash, path: `/assets/portal.${hash}.js` };
+    return { body, hash, path: `/assets/${name}.${hash}.js` };
   }
 
   return {

@@ -23,6 +23,8 @@ export function portalClientMetadata(issuer: string, secretKey: string) {
     // Signing out elsewhere (an app, the admin console) ends the portal's session too.
     backchannel_logout_uri: `${issuer}/portal/backchannel-logout`,
     backchannel_logout_session_required: true,
+    // The account page judges a "recent sign-in" by auth_time (factors/confirm-identity.ts).
+    require_auth_time: true,
     first_party: true,
   };
 }

@@ -20,6 +20,9 @@ import { accountSecurityRoutes } from './routes/account-security.ts';
 import type { Csrf } from '../http/csrf.ts';
 import type { TotpDeps } from '../factors/totp.ts';
 import type { LoginPolicy } from '../accounts/authenticate.ts';
+import { accountPasskeyRoutes } from '../factors/passkeys/account-routes.ts';
+import type { PasskeyPageScript } from '../factors/passkeys/page-script.ts';
+import type { PasskeyDeps } from '../factors/passkeys/relying-party.ts';
 
 export const PORTAL_COOKIE = 'atrium.portal';
 
@@ -39,6 +42,8 @@ export type PortalDeps = {
   csrf: Csrf;
   totp: TotpDeps;
   loginPolicy: LoginPolicy;
+  passkeys: PasskeyDeps;
+  passkeyScript: PasskeyPageScript;
 };
 
 const destroySession = (req: Request) =>
@@ -110,6 +115,11 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
   router.get('/', ...sessions, pages.page);
   router.use('/portal', ...sessions, portal);
   // The account page uses the portal's session: the same sign-in at this gateway, no second login.
-  router.use('/account', ...sessions, accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp, loginPolicy: deps.loginPolicy }));
+  router.use(
+    '/account',
+    ...sessions,
+    accountPasskeyRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp, loginPolicy: deps.loginPolicy, passkeys: deps.passkeys, script: deps.passkeyScript }),
+    accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp, loginPolicy: deps.loginPolicy }),
+  );
   return { router, script: pages.script };
 }

@@ -1,4 +1,4 @@
-import { Op } from 'sequelize';
+import { Op, type Transaction } from 'sequelize';
 import type { NodeModels } from '../models.ts';
 
 /**
@@ -115,6 +115,28 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
     async isMember(conversationId: string, address: string): Promise<boolean> {
       const members = cached(conversationId) ?? (await this.load([conversationId])).get(conversationId)!;
       return members.has(address);
+    },
+    /**
+     * Members and home of each conversation, for code running inside a write transaction: cached entries
+     * as they are, the rest read through `tx` and not cached (what a transaction reads may never commit).
+     * A read outside the transaction could wait out SQLite's busy timeout: the other connection may be
+     * held by a writer queued for the very lock this transaction holds.
+     */
+    async inTransaction(tx: Transaction, ids: string[]): Promise<Map<string, { members: Set<string>; home: string | null }>> {
+      const out = new Map<string, { members: Set<string>; home: string | null }>();
+      const missing: string[] = [];
+      for (const id of new Set(ids)) {
+        const entry = cached(id) ? entries.get(id) : undefined;
+        if (entry) out.set(id, { members: entry.members, home: entry.home });
+        else missing.push(id);
+      }
+      if (missing.length === 0) return out;
+      const rows = await models.Member.findAll({ where: { conversationId: { [Op.in]: missing }, state: 'active' }, attributes: ['conversationId', 'address'], transaction: tx });
+      const conversations = await models.Conversation.findAll({ where: { id: { [Op.in]: missing } }, attributes: ['id', 'homeDomain'], transaction: tx });
+      const homes = new Map(conversations.map((c) => [c.id, c.homeDomain]));
+      for (const id of missing) out.set(id, { members: new Set(), home: homes.get(id) ?? null });
+      for (const row of rows) out.get(row.conversationId)!.members.add(row.address);
+      return out;
     },
     /** The domain that orders a conversation (null for an unknown one). */
     async homeOf(conversationId: string): Promise<string | null> {

@@ -1,6 +1,7 @@
+import type { Member as MemberView } from '../../protocol/frames.ts';
 import type { Conversation, Member } from '../models.ts';
 
-export type PresentedMember = { address: string; role: string; readSeq: number; deliveredSeq: number };
+export type PresentedMember = MemberView;
 
 /** The one shape of a conversation on the wire (socket frames and HTTP alike). */
 export function presentConversation(conversation: Conversation, members: Member[], viewer: string, unread: number) {

@@ -1,7 +1,7 @@
-import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
-import { addressSchema, domainOf, userOf } from '../../protocol/address.ts';
+import { domainOf, userOf } from '../../protocol/address.ts';
+import { addressAnswerSchema } from '../../protocol/federation-events.ts';
 import { askDirectory, USERNAMES_PER_LOOKUP, type GatewayDirectory } from './directory.ts';
 import { errorOf, type Transport } from './transport.ts';
 
@@ -16,9 +16,6 @@ export class UnknownAddressError extends AppError {
   }
 }
 
-/** What a node asks another about that one's own addresses (POST /federation/v1/addresses). */
-export const addressQuerySchema = z.object({ addresses: z.array(addressSchema).min(1).max(5_000) });
-const addressAnswerSchema = z.object({ unknown: z.array(z.string()) });
 
 // A known address stays known for a minute (an account disabled meanwhile only makes a conversation that
 // goes unread); an unknown one is asked again after a few seconds, so a person added a moment ago is found.

@@ -8,7 +8,7 @@ import type { BusEvent } from '../bus/bus.ts';
 import { presentMessage } from '../messages/present-message.ts';
 import { serverFrame } from '../../protocol/frames.ts';
 import { coveredSenders, receiptAudience } from '../receipts/receipt-recipients.ts';
-import type { FederationEvent } from './events.ts';
+import type { FederationEvent } from '../../protocol/federation-events.ts';
 import { policyCheck, screenEntries, snapshotRefusal, type Held, type Refusal } from './relay-checks.ts';
 
 export class SenderNotOfOriginError extends AppError {

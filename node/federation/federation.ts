@@ -6,7 +6,7 @@ import type { Sealer } from '../../core/seal.ts';
 import { domainOf } from '../../protocol/address.ts';
 import type { MessageRecord, NodeModels } from '../models.ts';
 import type { MemberCache } from '../conversations/member-cache.ts';
-import type { FederationEvent, Submit } from './events.ts';
+import type { FederationEvent, Submit } from '../../protocol/federation-events.ts';
 import type { FederationModels } from './models.ts';
 import { forgetRecalled } from './forget-recalled.ts';
 import { pendingKey, promoteNextKey, rotateNodeKey, signingKey } from './node-keys.ts';
@@ -157,7 +157,7 @@ export function createFederation(options: {
         if (list) list.push(m);
         else byConversation.set(m.conversationId, [m]);
       }
-      const active = await options.members.of([...byConversation.keys()]);
+      const known = await options.members.inTransaction(tx, [...byConversation.keys()]);
       // One outbox write per destination for the whole flush; within it, each conversation's entries keep their order.
       const perDestination = new Map<string, FederationEvent[]>();
       const add = (dest: string, event: FederationEvent) => {
@@ -166,9 +166,8 @@ export function createFederation(options: {
         else perDestination.set(dest, [event]);
       };
       for (const [conversationId, entries] of byConversation) {
-        const home = await options.members.homeOf(conversationId);
-        if (home !== domain) continue;
-        let activeNow = active.get(conversationId) ?? new Set<string>();
+        if (known.get(conversationId)?.home !== domain) continue;
+        let activeNow = known.get(conversationId)?.members ?? new Set<string>();
         for (const message of entries) {
           if (message.kind === 'system' || message.seq === 1) {
             // Membership may have changed in this very transaction: read it here, not from the cache.

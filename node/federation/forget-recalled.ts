@@ -1,6 +1,6 @@
 import type { Transaction } from 'sequelize';
 import { containsPattern, like } from '../../core/like.ts';
-import type { FederationEvent } from './events.ts';
+import type { FederationEvent } from '../../protocol/federation-events.ts';
 import type { FederationModels } from './models.ts';
 
 /**

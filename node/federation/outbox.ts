@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Op, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { Logger } from '../../core/logger.ts';
-import type { FederationEvent } from './events.ts';
+import type { FederationEvent } from '../../protocol/federation-events.ts';
 import type { FederationModels } from './models.ts';
 import { createLiveness } from './liveness.ts';
 import { reported, withhold, type EntryEvent } from './withhold.ts';

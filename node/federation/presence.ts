@@ -1,7 +1,7 @@
 import type { Logger } from '../../core/logger.ts';
 import { domainOf } from '../../protocol/address.ts';
 import type { Presence } from '../presence/presence-store.ts';
-import { presenceListSchema } from './events.ts';
+import { presenceListSchema } from '../../protocol/federation-events.ts';
 import type { Transport } from './transport.ts';
 
 /** How long another domain's answer about one of its people is used before asking again. */

@@ -1,7 +1,7 @@
 import { Op, type Transaction } from 'sequelize';
 import { domainOf, userOf } from '../../protocol/address.ts';
 import type { NodeModels } from '../models.ts';
-import type { FederationEvent } from './events.ts';
+import type { FederationEvent } from '../../protocol/federation-events.ts';
 import { placeholderOf } from './withhold.ts';
 import { allowed, domainEntry, type Registry, type RegistryClient } from '../../protocol/registry-client.ts';
 

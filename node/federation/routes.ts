@@ -14,9 +14,18 @@ import { editMessage, recallMessage } from '../messages/recall-edit.ts';
 import { leaveGroup } from '../conversations/leave-group.ts';
 import { presentConversationFrames } from '../conversations/list-conversations.ts';
 import { serverFrame } from '../../protocol/frames.ts';
-import { addressQuerySchema } from './address-book.ts';
 import { applyEvents, checkAuthorship, SenderNotOfOriginError } from './apply.ts';
-import { attachmentRequestSchema, cardClickSchema, presenceChangedSchema, presenceQuerySchema, sharedFilesSchema, submitSchema, transactionSchema, typingSchema } from './events.ts';
+import {
+  addressQuerySchema,
+  attachmentRequestSchema,
+  cardClickSchema,
+  presenceChangedSchema,
+  presenceQuerySchema,
+  sharedFilesSchema,
+  submitSchema,
+  transactionSchema,
+  typingSchema,
+} from '../../protocol/federation-events.ts';
 import type { Federation } from './federation.ts';
 import { keysDocument } from './node-keys.ts';
 import type { FederationModels } from './models.ts';

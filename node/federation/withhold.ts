@@ -1,4 +1,4 @@
-import type { FederationEvent } from './events.ts';
+import type { FederationEvent } from '../../protocol/federation-events.ts';
 
 export type EntryEvent = Extract<FederationEvent, { type: 'entry' }>;
 

@@ -1,10 +1,11 @@
+import type { Card } from '../../protocol/frames.ts';
 import type { MessageRecord } from '../models.ts';
 
 export type MessageBody = {
   text?: string;
   mentions?: string[];
   attachments?: { id: string; name: string; contentType: string; size: number }[];
-  card?: unknown;
+  card?: Card;
   event?: string;
   /** Set on messages of a bot (its app's name) or a webhook (its name); people's names come from the directory. */
   senderName?: string;

@@ -17,7 +17,7 @@ import { enqueueMessage } from '../messages/send-message.ts';
 import { presentAck } from '../messages/present-message.ts';
 import { history, sync } from '../messages/sync.ts';
 import { announceTyping } from '../presence/typing.ts';
-import { serverFrame, type ClientFrameType, type FrameOf, type ServerFrame } from '../../protocol/frames.ts';
+import { serverFrame, type ClientFrameType, type Conversation, type FrameOf, type ReplyTo, type ServerFieldsOf, type ServerFrame, type ServerFrameType } from '../../protocol/frames.ts';
 import { markReceipt } from '../receipts/mark-receipt.ts';
 import type { Connection, Registry } from './registry.ts';
 import { cardAction } from '../cards/card-action.ts';
@@ -35,17 +35,18 @@ export type SocketSession = {
   setStatus(status: 'online' | 'away'): Promise<void>;
 };
 
-type Handler<T extends ClientFrameType> = (session: SocketSession, frame: FrameOf<T>) => Promise<HandlerResult>;
+/** A handler answers its frame with the reply its type has (protocol/server-frames.ts, REPLY_TYPES), now or deferred. */
+type Handler<T extends ClientFrameType> = (session: SocketSession, frame: FrameOf<T>) => Promise<ReplyTo<T> | { deferred: Promise<ReplyTo<T>> }>;
 export type Handlers = { [T in Exclude<ClientFrameType, 'auth'>]?: Handler<T> };
 
 const TYPING_INTERVAL_MS = 1_500;
 
-const reply = (frame: { id: string }, type: string, fields: Record<string, unknown> = {}) => serverFrame(type, fields, frame.id);
+const reply = <T extends ServerFrameType>(frame: { id: string }, type: T, fields: ServerFieldsOf<T>) => serverFrame(type, fields, frame.id);
 
 /** Every entry a client adds to a conversation (send, recall, edit) is acknowledged the same way. */
 const ack = (frame: { id: string }, appended: Appended) => reply(frame, 'ack', presentAck(appended));
 
-const conversationReply = (frame: { id: string }, conversation: unknown) => reply(frame, 'conversation', { conversation });
+const conversationReply = (frame: { id: string }, conversation: Conversation) => reply(frame, 'conversation', { conversation });
 
 export const handlers: Handlers = {
   async ping(_s, frame) {
@@ -73,7 +74,7 @@ export const handlers: Handlers = {
   async 'direct.open'(session, frame) {
     const { conversation } = await openDirect(session.ctx, frame.peer);
     const [presented] = await presentForActor(session.ctx, [conversation]);
-    return reply(frame, 'conversation', { conversation: presented });
+    return conversationReply(frame, presented!);
   },
 
   async 'group.create'(session, frame) {
@@ -128,12 +129,12 @@ export const handlers: Handlers = {
       session.typingAt.set(frame.conversationId, now);
       await announceTyping(session.ctx, frame.conversationId);
     }
-    return reply(frame, 'ok');
+    return reply(frame, 'ok', {});
   },
 
   async 'presence.set'(session, frame) {
     await session.setStatus(frame.status);
-    return reply(frame, 'ok');
+    return reply(frame, 'ok', {});
   },
 
   // People of this domain from its presence store; those of other domains from their nodes (docs/federation.md).

@@ -7,7 +7,7 @@ import { isAppError } from '../../core/errors.ts';
 import type { Identity, TokenVerifier } from '../auth/token-verifier.ts';
 import type { NodeServices } from '../context.ts';
 import type { PresenceStatus } from '../presence/presence-store.ts';
-import { serverFrame, type ClientFrame, type ServerFrame } from '../../protocol/frames.ts';
+import { serverFrame, wireCode, type ClientFrame, type ServerFrame } from '../../protocol/frames.ts';
 import { CLOSE } from './close-codes.ts';
 import { handlers, isDeferred, UnsupportedFrameError, type SocketSession } from './handlers.ts';
 import { FrameError, frameIdOf, parseFrame } from './parse-frame.ts';
@@ -152,7 +152,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     }, AUTH_TIMEOUT_MS);
 
     function strike(error: FrameError | { code: string; message: string }, re?: string) {
-      send(serverFrame('error', { code: error.code, message: error.message, ...fieldsOf(error) }, re));
+      send(serverFrame('error', { code: wireCode(error.code), message: error.message, ...fieldsOf(error) }, re));
       if (allowance.strike()) close(CLOSE.badFrames);
     }
 
@@ -172,7 +172,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
       } catch (error) {
         const code = isAppError(error) ? error.code : 'unauthenticated';
         const message = isAppError(error) ? error.message : 'The token could not be verified';
-        send(serverFrame('error', { code, message }, re));
+        send(serverFrame('error', { code: wireCode(code), message }, re));
         if (!connection.identity) close(refusalClose(code));
         return;
       }
@@ -212,7 +212,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     }
 
     function errorFrame(error: unknown, re: string): ServerFrame {
-      if (isAppError(error)) return serverFrame('error', { code: error.code, message: error.message, ...fieldsOf(error) }, re);
+      if (isAppError(error)) return serverFrame('error', { code: wireCode(error.code), message: error.message, ...fieldsOf(error) }, re);
       logger.error({ err: error }, 'frame handler failed');
       return serverFrame('error', { code: 'internal_error', message: 'Something went wrong; try again' }, re);
     }

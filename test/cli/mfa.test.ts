@@ -71,10 +71,10 @@ describe('atrium users and second factors', () => {
 
     const listed = await runAtrium(db, ['users', 'list']);
     expect(listed.stdout).toContain('2ND FACTOR');
-    expect(listed.stdout).toMatch(/carol .* totp\s*$/m);
+    expect(listed.stdout).toMatch(/carol .* totp, 10 recovery codes\s*$/m);
     expect(listed.stdout).toMatch(/alice .* none\s*$/m);
     const json = jsonOf(await runAtrium(db, ['users', 'list', '--json', '--q', 'carol']));
-    expect(json.users[0].factors).toEqual({ totp: true, recoveryCodesLeft: 10 });
+    expect(json.users[0].factors).toEqual({ totp: true, passkeys: 0, recoveryCodesLeft: 10 });
 
     const reset = await runAtrium(db, ['users', 'reset-factors', 'carol']);
     expect(reset.code, reset.stderr).toBe(0);
@@ -83,7 +83,7 @@ describe('atrium users and second factors', () => {
     expect(await inspect.ctx.models.RecoveryCode.count({ where: { userId: carol.id } })).toBe(0);
     const audit = await inspect.ctx.models.AuditEvent.findOne({ where: { action: 'user.reset_factors', target: 'carol' } });
     expect(audit?.actorName).toBe('cli');
-    expect(JSON.parse(audit!.details!)).toEqual({ totp: true, recoveryCodes: 10 });
+    expect(JSON.parse(audit!.details!)).toEqual({ totp: true, recoveryCodes: 10, passkeys: 0 });
 
     const unknown = await runAtrium(db, ['users', 'reset-factors', 'nobody', '--json']);
     expect(unknown.code).not.toBe(0);

@@ -11,7 +11,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.ts';
 import { createOutbox } from '../../node/federation/outbox.ts';
-import type { FederationEvent } from '../../node/federation/events.ts';
+import type { FederationEvent } from '../../protocol/federation-events.ts';
 import type { FederationResponse, Transport } from '../../node/federation/transport.ts';
 
 let gateway: TestGateway;

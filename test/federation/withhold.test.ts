@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FederationEvent } from '../../node/federation/events.ts';
+import type { FederationEvent } from '../../protocol/federation-events.ts';
 import { reported, withhold } from '../../node/federation/withhold.ts';
 
 const conversationId = '0190f3c2-0000-7000-8000-000000000001';

@@ -4,6 +4,7 @@ import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import type { Ack, Message } from '../../sdk/client.ts';
 import { createGroupCommitter } from '../../node/messages/group-commit.ts';
 import { AppError } from '../../core/errors.ts';
+import { randomUUID } from 'node:crypto';
 
 let gateway: TestGateway;
 let eng: TestNode;
@@ -140,5 +141,43 @@ describe('flushes open at once', () => {
     expect(fresh.map((r) => r.clientMsgId)).toEqual(['checked-0001', 'checked-0002', 'checked-0004']);
     expect(fresh.map((r) => r.seq)).toEqual([before!.lastSeq + 1, before!.lastSeq + 2, before!.lastSeq + 3]);
     expect(JSON.parse(fresh[1]!.body)).toEqual({ text: 'decided under the lock' });
+  });
+});
+
+describe('a flush while another write waits for the database', () => {
+  // On SQLite the flush holds the only write lock, and a write outside it waits for that lock on the
+  // shared connection for up to the busy timeout (10 s). Anything the flush reads outside its own
+  // transaction queues behind that write: the flush, and every sender in it, would wait the 10 s out.
+  it('stores an entry of a conversation with members elsewhere, and queues it for their domain, without waiting out the busy timeout', async () => {
+    const { Conversation, Member } = eng.models;
+    const id = randomUUID();
+    await Conversation.create({ id, kind: 'group', homeDomain: 'eng.campus.test', title: 'Joint seminar', directKey: null, createdBy: 'alice@eng.campus.test' });
+    await Member.bulkCreate([
+      { conversationId: id, address: 'alice@eng.campus.test', role: 'owner', state: 'active' },
+      { conversationId: id, address: 'bob@arts.campus.test', role: 'member', state: 'active' },
+    ]);
+    eng.services.members.invalidate(id);
+
+    let rename: Promise<unknown> | undefined;
+    const started = Date.now();
+    const { message } = await eng.services.committer.append({
+      conversationId: id,
+      sender: 'alice@eng.campus.test',
+      clientMsgId: 'while-busy',
+      kind: 'text',
+      body: 'hello Arts',
+      async prepare() {
+        rename = Conversation.update({ title: 'Joint seminar (renamed)' }, { where: { id } });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      },
+    });
+    const waited = Date.now() - started;
+    await rename;
+
+    expect(waited).toBeLessThan(5_000);
+    expect(message.seq).toBe(1);
+    expect((await Conversation.findByPk(id))!.title).toBe('Joint seminar (renamed)');
+    const queued = await eng.federationModels.OutboxEntry.findAll({ where: { destination: 'arts.campus.test' } });
+    expect(queued.some((row) => row.event.includes('hello Arts'))).toBe(true);
   });
 });

@@ -24,11 +24,12 @@ beforeAll(async () => {
       else if (frame.type === 'send') {
         sends.push(frame.clientMsgId!);
         if (sends.length === 1) return; // lost
-        reply('ack', { messageId: 'm-1', conversationId: 'c-1', seq: 1, at: new Date().toISOString(), duplicate: sends.length > 2 });
+        reply('ack', { messageId: 'm-1', conversationId: 'c-1', seq: 1, at: new Date().toISOString(), clientMsgId: frame.clientMsgId, duplicate: sends.length > 2 });
       } else if (frame.type === 'group.create') {
         creates.push(frame.clientId!);
         if (creates.length === 1) return ws.terminate(); // made, but the answer is lost with the connection
-        reply('conversation', { conversation: { id: 'g-1', kind: 'group', title: frame.title } });
+        const view = { id: 'g-1', kind: 'group', homeDomain: 'eng.campus.test', title: frame.title, lastSeq: 1, updatedAt: new Date().toISOString(), joinedSeq: 0, readSeq: 0, unread: 0 };
+        reply('conversation', { conversation: { ...view, members: [{ address: 'alice@eng.campus.test', role: 'owner', readSeq: 0, deliveredSeq: 0 }] } });
       }
     });
   });

@@ -5,6 +5,7 @@ import { unitTree } from '../../accounts/unit-tree.ts';
 import { bodyOf, formBody, formFailure, text, type FormFailure } from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
+import { passwordlessAllowed, setPasswordless } from '../../factors/passkeys/passwordless-policy.ts';
 
 /** The second-factor policy (whom a factor is required of), for full administrators: it covers everyone. */
 export function secondFactorRoutes(kit: ConsoleKit): Router {
@@ -20,6 +21,7 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
         title: 'Second factor',
         section: 'second-factor',
         requirements: await listRequirements(ctx),
+        passwordless: await passwordlessAllowed(ctx),
         roles: ROLES,
         units: await unitTree(ctx),
         notice: failure?.notice,
@@ -47,6 +49,16 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
     try {
       const dropped = await dropSecondFactorRequirement(kit.context(req), { kind: text(body, 'kind'), value: text(body, 'value') });
       setFlash(req, `A second factor is no longer required of ${dropped.kind} ${dropped.value}.`);
+      res.redirect(303, '/admin/second-factor');
+    } catch (error) {
+      await render(req, res, formFailure(error));
+    }
+  });
+
+  router.post('/second-factor/passwordless', fullAdminOnly, formBody, kit.csrf.check, async (req, res) => {
+    try {
+      const on = await setPasswordless(kit.context(req), text(bodyOf(req), 'passwordless'));
+      setFlash(req, on ? 'People may now sign in with a passkey alone.' : 'A passkey now serves only as the second factor after a password.');
       res.redirect(303, '/admin/second-factor');
     } catch (error) {
       await render(req, res, formFailure(error));

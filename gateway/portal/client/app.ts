@@ -83,6 +83,7 @@ export class PortalApp implements ViewHost {
           { class: 'account' },
           bell,
           h('span', { class: 'who', title: chat.me.domains.map((d) => d.address).join(', ') }, chat.me.user.name),
+          h('a', { href: '/account/security', class: 'icon-button account-security', 'aria-label': 'Sign-in security', title: 'Sign-in security: passkeys, authenticator app, recovery codes' }, icon(ICONS.shield)),
           iconButton('Sign out', ICONS.logout, () => void this.#signOut(), { class: 'icon-button sign-out' }),
         ),
       ),

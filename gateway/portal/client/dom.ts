@@ -62,6 +62,7 @@ export const ICONS = {
   bell: 'M12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2m6-6v-5c0-3.1-1.6-5.6-4.5-6.3V4a1.5 1.5 0 0 0-3 0v.7C7.6 5.4 6 7.9 6 11v5l-2 2v1h16v-1z',
   close: 'M19 6.4 17.6 5 12 10.6 6.4 5 5 6.4 10.6 12 5 17.6 6.4 19 12 13.4 17.6 19 19 17.6 13.4 12z',
   logout: 'M10 17v-3H3v-4h7V7l5 5zm0-15h9a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2h-9v-2h9V4h-9z',
+  shield: 'M12 1 3 5v6c0 5.6 3.8 10.7 9 12 5.2-1.3 9-6.4 9-12V5zm0 6a2 2 0 0 1 1 3.7V15h-2v-4.3A2 2 0 0 1 12 7',
 };
 
 /** A button with an icon and an accessible name (shown as a tooltip too). */

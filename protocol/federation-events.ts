@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { addressSchema } from '../../protocol/address.ts';
+import { addressSchema } from './address.ts';
+
+/*
+ * What domain nodes send each other, request by request (docs/federation.md): the events of a
+ * transaction, a submit, and the bodies of the other server-to-server requests. Every receiver parses
+ * what it is sent against these schemas; requests are signed with signature.ts.
+ */
 
 const id = z.string().uuid();
 const seq = z.number().int().min(0);
@@ -91,6 +97,12 @@ export const cardClickSchema = z.object({
   actionId: z.string().min(1).max(64),
   user: z.object({ address: addressSchema, name: z.string().min(1).max(200) }),
 });
+
+/** What a node asks another about that one's own addresses (POST /federation/v1/addresses). */
+export const addressQuerySchema = z.object({ addresses: z.array(addressSchema).min(1).max(5_000) });
+
+/** The answer: those of the addresses nobody has there. */
+export const addressAnswerSchema = z.object({ unknown: z.array(z.string()) });
 
 /** Asks a file's node for it on behalf of a person of the asking domain. */
 export const attachmentRequestSchema = z.object({ for: addressSchema });

@@ -1,0 +1,72 @@
+import type { Request } from 'express';
+import { decodeJwt } from 'jose';
+import { AppError } from '../../core/errors.ts';
+import { AccountLockedError, countFailure, type LoginPolicy } from '../accounts/authenticate.ts';
+import { verifyPassword } from '../accounts/passwords.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import type { User } from '../models/index.ts';
+import { asPerson } from './passkeys/person.ts';
+import { checkTotpCode, type TotpDeps } from './totp.ts';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** When the person last confirmed it is them on the account page (ms since the epoch). */
+    securityConfirmedAt?: number;
+  }
+}
+
+/**
+ * How long a sign-in, or a confirmation on the account page, lets a person change how they sign in
+ * (add or remove a passkey, make new recovery codes) without showing again that it is them: a session
+ * left open on a shared computer soon stops being enough.
+ */
+export const CONFIRMATION_WINDOW_SECONDS = 600;
+
+export class ConfirmationFailedError extends AppError {
+  constructor() {
+    super('confirmation_failed', 401, 'That is not your current password or a current code from your authenticator app.');
+  }
+}
+
+/**
+ * Whether the portal session's person signed in, or confirmed it is them, within the window. The
+ * sign-in counts by the portal's ID token's `auth_time` (the portal client requires it): the time the
+ * person last authenticated at the gateway, which an existing gateway session reused keeps as it was.
+ */
+export function confirmedRecently(req: Request, now = Date.now()): boolean {
+  const since = now - CONFIRMATION_WINDOW_SECONDS * 1000;
+  if ((req.session.securityConfirmedAt ?? 0) > since) return true;
+  const idToken = req.session.portalIdToken;
+  if (!idToken) return false;
+  try {
+    const authTime = decodeJwt(idToken).auth_time;
+    return typeof authTime === 'number' && authTime * 1000 > since;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A person shows again that it is them with their password or a current authenticator code (a passkey
+ * works as well: see passkeys/assertion.ts). Wrong answers count toward the lockout like at sign-in.
+ */
+export async function confirmIdentity(ctx: GatewayContext, totp: TotpDeps, policy: LoginPolicy, user: User, input: { password: unknown; code: unknown }): Promise<'pwd' | 'otp'> {
+  const person = asPerson(ctx, user);
+  const fail = async (error: AppError, reason: string) => {
+    await audit(person, { action: 'account.confirm', target: user.username, outcome: 'failure', details: { reason } });
+    return error;
+  };
+  if (user.lockedUntil && user.lockedUntil > new Date()) throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+  const password = typeof input.password === 'string' ? input.password.slice(0, 1024) : '';
+  const code = typeof input.code === 'string' ? input.code.trim().slice(0, 64) : '';
+  let method: 'pwd' | 'otp' | null = null;
+  if (code && (await checkTotpCode(ctx, totp, user, code))) method = 'otp';
+  else if (password && (await verifyPassword(user.passwordHash, password))) method = 'pwd';
+  if (!method) {
+    const locked = await countFailure(ctx, user, policy);
+    throw await fail(locked ? new AccountLockedError(policy.lockoutMinutes * 60) : new ConfirmationFailedError(), code ? 'wrong_code' : 'wrong_password');
+  }
+  await audit(person, { action: 'account.confirm', target: user.username, details: { method } });
+  return method;
+}

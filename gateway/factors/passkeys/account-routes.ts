@@ -1,0 +1,156 @@
+import express, { Router, type Request, type Response } from 'express';
+import { isAppError } from '../../../core/errors.ts';
+import type { LoginPolicy } from '../../accounts/authenticate.ts';
+import type { GatewayContext } from '../../context.ts';
+import type { Csrf } from '../../http/csrf.ts';
+import type { User } from '../../models/index.ts';
+import type { PortalUser } from '../../portal/sign-in.ts';
+import { CONFIRMATION_WINDOW_SECONDS, confirmedRecently, confirmIdentity } from '../confirm-identity.ts';
+import { regenerateRecoveryCodes } from '../regenerate-recovery-codes.ts';
+import { hasConfirmedTotp, type TotpDeps } from '../totp.ts';
+import { beginPasskeyAssertion, verifyPasskeyAssertion } from './assertion.ts';
+import { ConfirmationNeededError } from './errors.ts';
+import { answerOptions, jsonBody } from './json-answers.ts';
+import { listPasskeys, removePasskey, renamePasskey } from './manage-passkeys.ts';
+import type { PasskeyPageScript } from './page-script.ts';
+import { beginPasskeyRegistration, finishPasskeyRegistration } from './registration.ts';
+import type { PasskeyDeps } from './relying-party.ts';
+import { hasSecondFactor } from './second-factor-choices.ts';
+import { passwordlessAllowed } from './passwordless-policy.ts';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** What the account page says once after a change (post, redirect, get). */
+    accountNotice?: { kind: 'success' | 'error'; text: string };
+  }
+}
+
+export type AccountPasskeyDeps = {
+  context: (req: Request | null) => GatewayContext;
+  csrf: Csrf;
+  totp: TotpDeps;
+  loginPolicy: LoginPolicy;
+  passkeys: PasskeyDeps;
+  script: PasskeyPageScript;
+};
+
+const form = express.urlencoded({ extended: false, limit: '48kb', parameterLimit: 10 });
+// A challenge of this portal session is answered in this session only.
+const bindingOf = (req: Request) => `portal:${req.sessionID}`;
+
+/**
+ * The passkeys and recovery codes of `/account/security` (mounted on `/account` with the portal's
+ * session, before the page's own routes): register, rename and remove passkeys, make new recovery
+ * codes, and confirm it is you. Adding or removing a passkey and new codes need a sign-in or a
+ * confirmation within the last ten minutes; renaming needs only the session.
+ */
+export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
+  const router = Router();
+
+  const person = async (req: Request): Promise<User | null> => {
+    const signedIn = req.user as PortalUser | undefined;
+    const user = signedIn ? await deps.context(req).models.User.findByPk(signedIn.id) : null;
+    return user?.status === 'active' ? user : null;
+  };
+  const back = (req: Request, res: Response, kind: 'success' | 'error', text: string) => {
+    req.session.accountNotice = { kind, text };
+    res.redirect(303, '/account/security');
+  };
+  /** A form post: signed in, then the work; an expected refusal comes back as the page's notice. */
+  const post = (work: (req: Request, res: Response, user: User) => Promise<string | void>) => async (req: Request, res: Response, next: express.NextFunction) => {
+    try {
+      const user = await person(req);
+      if (!user) return res.redirect(303, '/portal/login');
+      try {
+        const done = await work(req, res, user);
+        if (typeof done === 'string') back(req, res, 'success', done);
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        back(req, res, 'error', error.message);
+      }
+    } catch (error) {
+      next(error);
+    }
+  };
+  const mustBeConfirmed = (req: Request) => {
+    if (!confirmedRecently(req)) throw new ConfirmationNeededError();
+  };
+  const body = (req: Request) => req.body as Record<string, unknown>;
+
+  // What the page shows of passkeys, recovery codes and the confirmation, as view locals.
+  const locals = async (req: Request, res: Response, next: express.NextFunction) => {
+    try {
+      const user = await person(req);
+      if (user) {
+        const ctx = deps.context(req);
+        const confirmed = confirmedRecently(req);
+        Object.assign(res.locals, {
+          passkeyScript: await deps.script.path(),
+          passkeys: await listPasskeys(ctx, user.id),
+          confirmed,
+          confirmMinutes: CONFIRMATION_WINDOW_SECONDS / 60,
+          confirmWithCode: await hasConfirmedTotp(ctx, user.id),
+          mayRegenerateCodes: await hasSecondFactor(ctx, user.id),
+          passkeySignIn: await passwordlessAllowed(ctx),
+          accountNotice: req.session.accountNotice,
+        });
+        delete req.session.accountNotice;
+      }
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+  router.get('/security', locals);
+  router.post('/security/totp', locals);
+
+  router.post('/security/confirm', form, deps.csrf.check, post(async (req, _res, user) => {
+    await confirmIdentity(deps.context(req), deps.totp, deps.loginPolicy, user, { password: body(req).password, code: body(req).code });
+    req.session.securityConfirmedAt = Date.now();
+    return `Confirmed. For the next ${CONFIRMATION_WINDOW_SECONDS / 60} minutes you can change how you sign in.`;
+  }));
+
+  router.post('/security/confirm/options', jsonBody, deps.csrf.check, answerOptions(async (req) => {
+    const user = await person(req);
+    if (!user) throw new ConfirmationNeededError();
+    return beginPasskeyAssertion(deps.context(req), deps.passkeys, bindingOf(req), 'confirm', user);
+  }));
+
+  router.post('/security/confirm/passkey', form, deps.csrf.check, post(async (req, _res, user) => {
+    await verifyPasskeyAssertion(deps.context(req), deps.passkeys, deps.loginPolicy, { binding: bindingOf(req), purpose: 'confirm', expectedUserId: user.id, response: body(req).response });
+    req.session.securityConfirmedAt = Date.now();
+    return `Confirmed with your passkey. For the next ${CONFIRMATION_WINDOW_SECONDS / 60} minutes you can change how you sign in.`;
+  }));
+
+  router.post('/security/passkeys/options', jsonBody, deps.csrf.check, answerOptions(async (req) => {
+    const user = await person(req);
+    if (!user) throw new ConfirmationNeededError();
+    mustBeConfirmed(req);
+    return beginPasskeyRegistration(deps.context(req), deps.passkeys, user, bindingOf(req));
+  }));
+
+  router.post('/security/passkeys', form, deps.csrf.check, post(async (req, _res, user) => {
+    mustBeConfirmed(req);
+    const passkey = await finishPasskeyRegistration(deps.context(req), deps.passkeys, user, bindingOf(req), { name: body(req).name, response: body(req).response });
+    return `Added the passkey “${passkey.name}”.`;
+  }));
+
+  router.post('/security/passkeys/:id/rename', form, deps.csrf.check, post(async (req, _res, user) => {
+    const renamed = await renamePasskey(deps.context(req), user, req.params.id, body(req).name);
+    return `Renamed the passkey to “${renamed.name}”.`;
+  }));
+
+  router.post('/security/passkeys/:id/remove', form, deps.csrf.check, post(async (req, _res, user) => {
+    mustBeConfirmed(req);
+    const removed = await removePasskey(deps.context(req), user, req.params.id);
+    return `Removed the passkey “${removed.name}”.`;
+  }));
+
+  router.post('/security/recovery-codes', form, deps.csrf.check, post(async (req, res, user) => {
+    mustBeConfirmed(req);
+    const codes = await regenerateRecoveryCodes(deps.context(req), user);
+    res.set('Cache-Control', 'no-store').render('recovery-codes-new', { title: 'New recovery codes', codes });
+  }));
+
+  return router;
+}

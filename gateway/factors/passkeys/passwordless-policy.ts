@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { ForbiddenError, ValidationError } from '../../../core/errors.ts';
+import { isFullAdmin } from '../../accounts/scope.ts';
+import { audit } from '../../audit.ts';
+import type { GatewayContext } from '../../context.ts';
+import { inTransaction } from '../../transaction.ts';
+
+const SETTING = 'passwordless';
+const switchSchema = z.enum(['on', 'off']);
+
+/** Whether people may sign in with a passkey alone (off until an administrator turns it on). */
+export async function passwordlessAllowed(ctx: GatewayContext): Promise<boolean> {
+  const row = await ctx.models.FactorSetting.findByPk(SETTING, { transaction: ctx.tx });
+  return row?.value === 'on';
+}
+
+/** Turns sign-in with a passkey alone on or off for everyone; like the rest of the policy, for full administrators. */
+export async function setPasswordless(ctx: GatewayContext, input: unknown): Promise<boolean> {
+  if (!isFullAdmin(ctx.actor)) throw new ForbiddenError('Only an administrator may change the second-factor policy');
+  const parsed = switchSchema.safeParse(input);
+  if (!parsed.success) throw new ValidationError('Say on or off', { passwordless: 'on or off' });
+  return inTransaction(ctx, async (ctx) => {
+    await ctx.models.FactorSetting.upsert({ name: SETTING, value: parsed.data, updatedAt: new Date() }, { transaction: ctx.tx });
+    await audit(ctx, { action: 'mfa.passwordless', target: parsed.data });
+    return parsed.data === 'on';
+  });
+}

@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { generateRegistrationOptions, verifyRegistrationResponse, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
+import { isoBase64URL } from '@simplewebauthn/server/helpers';
+import { z } from 'zod';
+import { ValidationError } from '../../../core/errors.ts';
+import { audit } from '../../audit.ts';
+import type { GatewayContext } from '../../context.ts';
+import type { User } from '../../models/index.ts';
+import type { Passkey } from '../../models/passkeys.ts';
+import { inTransaction } from '../../transaction.ts';
+import { keepChallenge, takeChallenge } from './challenges.ts';
+import { PasskeyAlreadyRegisteredError, PasskeyRefusedError } from './errors.ts';
+import { asPerson } from './person.ts';
+import { userHandleOf, type PasskeyDeps } from './relying-party.ts';
+import { parseRegistrationResponse } from './response-schemas.ts';
+
+/** Enough for a phone, a laptop and a few security keys; a cap keeps a stolen session from piling them up. */
+export const MAX_PASSKEYS = 10;
+
+// EdDSA, ES256 and RS256: what authenticators offer. Not the post-quantum ML-DSA the library adds where
+// the runtime has it: Node 24 marks that experimental, and a stored key must stay verifiable.
+const ALGORITHMS = [-8, -7, -257];
+
+export const passkeyNameSchema = z.string().trim().min(1, 'Give the passkey a name').max(64, 'A name has at most 64 characters');
+
+export function parsePasskeyName(input: unknown): string {
+  const parsed = passkeyNameSchema.safeParse(input);
+  if (!parsed.success) throw new ValidationError(parsed.error.issues[0]!.message, { name: parsed.error.issues[0]!.message });
+  return parsed.data;
+}
+
+/**
+ * Options for the browser to create a passkey: discoverable (so it can later sign in without a name),
+ * and never a second one on an authenticator that already holds one of the person's.
+ */
+export async function beginPasskeyRegistration(ctx: GatewayContext, deps: PasskeyDeps, user: User, binding: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const existing = await ctx.models.Passkey.findAll({ where: { userId: user.id }, transaction: ctx.tx });
+  if (existing.length >= MAX_PASSKEYS) throw new ValidationError(`You have ${MAX_PASSKEYS} passkeys, the most allowed. Remove one first.`);
+  const options = await generateRegistrationOptions({
+    rpName: deps.rpName,
+    rpID: deps.rpId,
+    userName: user.username,
+    userID: userHandleOf(user.id),
+    userDisplayName: user.displayName,
+    attestationType: 'none',
+    timeout: deps.challengeTtlSeconds * 1000,
+    excludeCredentials: existing.map((p) => ({ id: p.credentialId, transports: transportsOf(p) })),
+    authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
+    supportedAlgorithmIDs: ALGORITHMS,
+  });
+  await keepChallenge(ctx, deps, binding, 'register', options.challenge, user.id);
+  return options;
+}
+
+export const transportsOf = (p: Passkey) => (p.transports ? (p.transports.split(',') as never[]) : undefined);
+
+/** Verifies the browser's answer to the pending registration and stores the passkey under the name given. */
+export async function finishPasskeyRegistration(ctx: GatewayContext, deps: PasskeyDeps, user: User, binding: string, input: { name: unknown; response: unknown }): Promise<Passkey> {
+  const person = asPerson(ctx, user);
+  const name = parsePasskeyName(input.name);
+  const response = parseRegistrationResponse(input.response);
+  const refuse = async (reason: string, error: Error = new PasskeyRefusedError()) => {
+    await audit(person, { action: 'passkey.register', target: user.username, outcome: 'failure', details: { reason } });
+    return error;
+  };
+  let pending: { challenge: string; userId: string | null };
+  try {
+    pending = await takeChallenge(ctx, binding, 'register');
+  } catch (error) {
+    throw await refuse('challenge', error as Error);
+  }
+  if (pending.userId !== user.id) throw await refuse('challenge_of_someone_else');
+  let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+  try {
+    verified = await verifyRegistrationResponse({ response, expectedChallenge: pending.challenge, expectedOrigin: deps.origin, expectedRPID: deps.rpId, requireUserVerification: false, supportedAlgorithmIDs: ALGORITHMS });
+  } catch {
+    throw await refuse('invalid_response');
+  }
+  if (!verified.verified) throw await refuse('invalid_response');
+  const { credential, credentialBackedUp } = verified.registrationInfo;
+  if (credential.id.length > 512) throw await refuse('credential_id_too_long');
+
+  try {
+    return await inTransaction(person, async (ctx) => {
+      if (await ctx.models.Passkey.findOne({ where: { credentialId: credential.id }, transaction: ctx.tx })) throw new PasskeyAlreadyRegisteredError();
+      if ((await ctx.models.Passkey.count({ where: { userId: user.id }, transaction: ctx.tx })) >= MAX_PASSKEYS) {
+        throw new ValidationError(`You have ${MAX_PASSKEYS} passkeys, the most allowed. Remove one first.`);
+      }
+      const passkey = await ctx.models.Passkey.create(
+        {
+          id: randomUUID(),
+          userId: user.id,
+          credentialId: credential.id,
+          publicKey: isoBase64URL.fromBuffer(credential.publicKey),
+          counter: credential.counter,
+          transports: (credential.transports ?? []).join(','),
+          name,
+          backedUp: credentialBackedUp,
+          createdAt: new Date(),
+          lastUsedAt: null,
+        },
+        { transaction: ctx.tx },
+      );
+      await audit(ctx, { action: 'passkey.register', target: user.username, details: { passkey: passkey.id, name } });
+      return passkey;
+    });
+  } catch (error) {
+    if (error instanceof PasskeyAlreadyRegisteredError) throw await refuse('already_registered', error);
+    throw error;
+  }
+}

@@ -1,0 +1,24 @@
+import { Op } from 'sequelize';
+import type { GatewayContext } from '../../context.ts';
+
+/** Whether a sign-in of this person has a second step: an authenticator app or at least one passkey. */
+export async function hasSecondFactor(ctx: GatewayContext, userId: string): Promise<boolean> {
+  const [totp, passkeys] = await Promise.all([
+    ctx.models.TotpFactor.count({ where: { userId, confirmedAt: { [Op.ne]: null } }, transaction: ctx.tx }),
+    ctx.models.Passkey.count({ where: { userId }, transaction: ctx.tx }),
+  ]);
+  return totp + passkeys > 0;
+}
+
+/**
+ * What the second step offers this person: a code field when they have an authenticator app or
+ * recovery codes left, a passkey button when they have a passkey.
+ */
+export async function secondFactorChoices(ctx: GatewayContext, userId: string): Promise<{ offerCode: boolean; offerPasskey: boolean }> {
+  const [totp, codes, passkeys] = await Promise.all([
+    ctx.models.TotpFactor.count({ where: { userId, confirmedAt: { [Op.ne]: null } }, transaction: ctx.tx }),
+    ctx.models.RecoveryCode.count({ where: { userId, usedAt: null }, transaction: ctx.tx }),
+    ctx.models.Passkey.count({ where: { userId }, transaction: ctx.tx }),
+  ]);
+  return { offerCode: totp + codes > 0 || passkeys === 0, offerPasskey: passkeys > 0 };
+}

@@ -1,0 +1,72 @@
+import * as z from 'zod';
+import { addressSchema } from './address.ts';
+
+/** Wire protocol version; a frame with another `v` is refused with `unsupported_version`. */
+export const PROTOCOL_VERSION = 1;
+
+const frameId = z.string().min(1).max(64);
+const conversationId = z.string().uuid({ message: 'a conversation id' });
+const messageId = z.string().uuid({ message: 'a message id' });
+const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: '8-64 letters, digits, - or _' });
+const seq = z.number().int().min(0);
+
+const base = { v: z.literal(PROTOCOL_VERSION, { message: `protocol version ${PROTOCOL_VERSION}` }), id: frameId };
+
+export const messageContentSchema = z.object({
+  text: z.string().max(100_000).optional(),
+  mentions: z.array(addressSchema).max(100).optional(),
+  attachments: z.array(z.string().uuid()).max(10).optional(),
+});
+
+/**
+ * Every frame a client may send; anything else is refused at the edge. Strict: a field a frame type does not
+ * have is refused by name (`invalid_input`), not dropped, so a client's typo (`conversationID`) or a field it
+ * expects this node to know fails loudly instead of being quietly ignored.
+ */
+export const clientFrameSchema = z.discriminatedUnion('type', [
+  z.strictObject({ ...base, type: z.literal('auth'), token: z.string().min(10).max(8192) }),
+  z.strictObject({ ...base, type: z.literal('ping') }),
+  z.strictObject({
+    ...base,
+    type: z.literal('send'),
+    clientMsgId,
+    conversationId: conversationId.optional(),
+    to: addressSchema.optional(),
+    ...messageContentSchema.shape,
+  }),
+  z.strictObject({ ...base, type: z.literal('direct.open'), peer: addressSchema }),
+  z.strictObject({ ...base, type: z.literal('group.create'), title: z.string().trim().min(1).max(200), members: z.array(addressSchema).max(5000), clientId: clientMsgId.optional() }),
+  z.strictObject({ ...base, type: z.literal('group.rename'), conversationId, title: z.string().trim().min(1).max(200) }),
+  z.strictObject({ ...base, type: z.literal('group.invite'), conversationId, members: z.array(addressSchema).min(1).max(5000) }),
+  z.strictObject({ ...base, type: z.literal('group.leave'), conversationId }),
+  z.strictObject({ ...base, type: z.literal('group.remove'), conversationId, member: addressSchema }),
+  z.strictObject({ ...base, type: z.literal('group.role'), conversationId, member: addressSchema, role: z.enum(['owner', 'admin', 'member']) }),
+  z.strictObject({
+    ...base,
+    type: z.literal('sync'),
+    since: z.string().datetime({ offset: true }).optional(),
+    cursors: z.record(z.string(), seq).optional(),
+    limit: z.number().int().min(1).max(500).optional(),
+    recent: z.number().int().min(0).max(500).optional(),
+  }),
+  z.strictObject({ ...base, type: z.literal('history'), conversationId, beforeSeq: seq.optional(), limit: z.number().int().min(1).max(200).optional() }),
+  z.strictObject({ ...base, type: z.literal('conversations.list') }),
+  z.strictObject({ ...base, type: z.literal('read'), conversationId, seq }),
+  z.strictObject({ ...base, type: z.literal('delivered'), conversationId, seq }),
+  z.strictObject({ ...base, type: z.literal('typing'), conversationId }),
+  z.strictObject({ ...base, type: z.literal('presence.set'), status: z.enum(['online', 'away']) }),
+  z.strictObject({ ...base, type: z.literal('presence.query'), addresses: z.array(addressSchema).min(1).max(500) }),
+  z.strictObject({ ...base, type: z.literal('recall'), clientMsgId, messageId }),
+  z.strictObject({ ...base, type: z.literal('edit'), clientMsgId, messageId, text: z.string().min(1).max(100_000) }),
+  z.strictObject({ ...base, type: z.literal('search'), query: z.string().trim().min(2).max(200), conversationId: conversationId.optional(), limit: z.number().int().min(1).max(100).optional() }),
+  z.strictObject({ ...base, type: z.literal('card.action'), messageId, actionId: z.string().min(1).max(64) }),
+  z.strictObject({ ...base, type: z.literal('webhook.create'), conversationId, name: z.string().trim().min(1).max(80) }),
+  z.strictObject({ ...base, type: z.literal('webhook.list'), conversationId }),
+  z.strictObject({ ...base, type: z.literal('webhook.revoke'), webhookId: z.string().regex(/^[a-f0-9]{16}$/, { message: 'a webhook id' }) }),
+]);
+
+export type ClientFrame = z.infer<typeof clientFrameSchema>;
+export type ClientFrameType = ClientFrame['type'];
+export type FrameOf<T extends ClientFrameType> = Extract<ClientFrame, { type: T }>;
+/** What a client writes for a frame of type T, besides `v`, `id` and `type` (before the schema's trimming and lower-casing). */
+export type ClientFieldsOf<T extends ClientFrameType> = Omit<Extract<z.input<typeof clientFrameSchema>, { type: T }>, 'v' | 'id' | 'type'>;

@@ -1,0 +1,199 @@
+import * as z from 'zod';
+import { addressPattern } from './address.ts';
+import { PROTOCOL_VERSION, type ClientFrameType } from './client-frames.ts';
+import type { ErrorCode } from './error-codes.ts';
+
+/*
+ * Every frame a node sends to a device (docs/protocol.md). The node builds them typed against these
+ * schemas and does not parse what it sends; clients parse what they receive. Objects are not strict: a
+ * field a newer node adds is dropped by an older client, not refused ("Versioning").
+ */
+
+const isoTime = z.string().datetime({ offset: true });
+const address = z.string().regex(addressPattern, { message: 'an address' });
+const seq = z.number().int().min(0);
+
+/** An interactive card as it appears in a message (docs/protocol.md, "Cards"): plain text, escaped by whoever draws it. */
+export const cardViewSchema = z.object({
+  title: z.string(),
+  text: z.string().optional(),
+  fields: z.array(z.object({ label: z.string(), value: z.string() })).optional(),
+  actions: z.array(z.object({ id: z.string(), label: z.string(), style: z.enum(['primary', 'danger', 'default']).optional() })).optional(),
+});
+
+export const attachmentViewSchema = z.object({ id: z.string(), name: z.string(), contentType: z.string(), size: z.number().int().min(0) });
+
+/**
+ * One entry of a conversation. Loose: an entry carries the fields of its kind (a `system` entry's
+ * `members`, `title`, `owner`, `role`; a `delivery.failed` entry's `domain`, `messageIds`, `reason`).
+ */
+export const messageSchema = z.looseObject({
+  id: z.string(),
+  conversationId: z.string(),
+  seq,
+  sender: address,
+  clientMsgId: z.string(),
+  /** `text`, `system`, `edit`, `recall`, `card`, `card.update`, `delivery.failed`, `withheld`; clients ignore kinds they do not know. */
+  kind: z.string(),
+  refId: z.string().nullable(),
+  text: z.string().optional(),
+  mentions: z.array(address).optional(),
+  attachments: z.array(attachmentViewSchema).optional(),
+  card: cardViewSchema.optional(),
+  event: z.string().optional(),
+  /** The app's name on a bot's messages, the webhook's name on a webhook's. */
+  senderName: z.string().optional(),
+  senderKind: z.enum(['bot', 'webhook']).optional(),
+  createdAt: isoTime,
+  editedAt: isoTime.nullable(),
+  recalledAt: isoTime.nullable(),
+});
+
+export const memberViewSchema = z.object({ address, role: z.enum(['owner', 'admin', 'member']), readSeq: seq, deliveredSeq: seq });
+
+/** A conversation as one viewer sees it: their join, read position and unread count, and every active member. */
+export const conversationViewSchema = z.object({
+  id: z.string(),
+  kind: z.enum(['direct', 'group']),
+  homeDomain: z.string(),
+  title: z.string().nullable(),
+  lastSeq: seq,
+  updatedAt: isoTime,
+  joinedSeq: seq,
+  readSeq: seq,
+  unread: z.number().int().min(0),
+  members: z.array(memberViewSchema),
+});
+
+export const receiptSchema = z.object({ conversationId: z.string(), address, readSeq: seq, deliveredSeq: seq });
+export const presenceSchema = z.object({ address, status: z.enum(['online', 'away', 'offline']), lastSeen: isoTime.nullable() });
+export const typingSchema = z.object({ conversationId: z.string(), address });
+
+/** What a sender is told of an entry it added (send, recall, edit; the bot API answers the same fields). */
+export const ackSchema = z.object({ messageId: z.string(), conversationId: z.string(), seq, at: isoTime, clientMsgId: z.string(), duplicate: z.boolean() });
+
+export const cardActionResultSchema = z.object({ messageId: z.string(), actionId: z.string(), updated: z.boolean(), toast: z.string().optional(), seq: seq.optional() });
+
+export const webhookViewSchema = z.object({
+  id: z.string(),
+  conversationId: z.string(),
+  name: z.string(),
+  sender: address,
+  createdBy: address,
+  createdAt: isoTime,
+  revokedAt: isoTime.nullable(),
+});
+
+/**
+ * The code of an error frame. Its type is the list of codes this version sends (error-codes.ts); a code it
+ * does not know (a newer node's, or one another domain's node answered and this node passed on) is still
+ * read, so that the client can match the refusal to its request.
+ */
+const errorCode = z.custom<ErrorCode>((value) => typeof value === 'string' && value.length > 0, { message: 'an error code' });
+
+const frame = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+  z.object({ v: z.literal(PROTOCOL_VERSION), type: z.literal(type), re: z.string().optional(), ...shape });
+
+export const serverFrameSchema = z.discriminatedUnion('type', [
+  // Replies (they carry `re`, the id of the client frame they answer).
+  // A node before frame limits and pacing sent neither `maxFrameBytes` nor `rateLimit`: clients assume the defaults.
+  frame('ready', {
+    address,
+    expiresAt: isoTime,
+    serverTime: isoTime,
+    maxFrameBytes: z.number().int().positive().optional(),
+    rateLimit: z.object({ framesPerSecond: z.number().positive(), burst: z.number().positive() }).optional(),
+  }),
+  frame('pong', { serverTime: isoTime }),
+  frame('ok', {}),
+  frame('ack', ackSchema.shape),
+  frame('error', {
+    code: errorCode,
+    message: z.string(),
+    fields: z.record(z.string(), z.string()).optional(),
+    retryAfterMs: z.number().min(0).optional(),
+  }),
+  frame('conversations', { conversations: z.array(conversationViewSchema) }),
+  frame('sync.result', {
+    conversations: z.array(conversationViewSchema),
+    messages: z.array(messageSchema),
+    more: z.array(z.string()),
+    /** Absent from a node before it told of conversations left. */
+    removed: z.array(z.string()).optional(),
+    cursor: isoTime,
+  }),
+  frame('history.result', { conversationId: z.string(), messages: z.array(messageSchema), hasMore: z.boolean() }),
+  frame('search.result', { messages: z.array(messageSchema) }),
+  frame('presence.result', { presence: z.array(presenceSchema) }),
+  frame('card.result', cardActionResultSchema.shape),
+  frame('webhook', { webhook: webhookViewSchema, url: z.string().optional() }),
+  frame('webhooks', { webhooks: z.array(webhookViewSchema) }),
+  // Replies and pushed events alike.
+  frame('conversation', { conversation: conversationViewSchema }),
+  frame('receipt', receiptSchema.shape),
+  // Pushed events (no `re`).
+  frame('message', { message: messageSchema }),
+  frame('receipts', { conversationId: z.string(), receipts: z.array(receiptSchema) }),
+  frame('typing', typingSchema.shape),
+  frame('presence', presenceSchema.shape),
+  frame('delivery.failed', { messageId: z.string(), conversationId: z.string(), domain: z.string(), reason: z.string() }),
+  frame('auth.expiring', { expiresAt: isoTime }),
+  frame('session.ended', { reason: z.enum(['signed_out', 'access_ended']) }),
+]);
+
+export type ServerFrame = z.infer<typeof serverFrameSchema>;
+export type ServerFrameType = ServerFrame['type'];
+export type ServerFrameOf<T extends ServerFrameType> = Extract<ServerFrame, { type: T }>;
+export type ServerFieldsOf<T extends ServerFrameType> = Omit<ServerFrameOf<T>, 'v' | 'type' | 're'>;
+
+/** The frame that answers each client frame (an `error` frame may answer any of them). */
+export const REPLY_TYPES = {
+  auth: 'ready',
+  ping: 'pong',
+  send: 'ack',
+  recall: 'ack',
+  edit: 'ack',
+  'direct.open': 'conversation',
+  'group.create': 'conversation',
+  'group.rename': 'conversation',
+  'group.invite': 'conversation',
+  'group.leave': 'conversation',
+  'group.remove': 'conversation',
+  'group.role': 'conversation',
+  sync: 'sync.result',
+  history: 'history.result',
+  'conversations.list': 'conversations',
+  read: 'receipt',
+  delivered: 'receipt',
+  typing: 'ok',
+  'presence.set': 'ok',
+  'presence.query': 'presence.result',
+  search: 'search.result',
+  'card.action': 'card.result',
+  'webhook.create': 'webhook',
+  'webhook.list': 'webhooks',
+  'webhook.revoke': 'webhook',
+} as const satisfies Record<ClientFrameType, ServerFrameType>;
+
+export type ReplyTo<T extends ClientFrameType> = ServerFrameOf<(typeof REPLY_TYPES)[T]>;
+
+export function isReplyTo<T extends ClientFrameType>(request: T, frame: ServerFrame): frame is ReplyTo<T> {
+  return frame.type === REPLY_TYPES[request];
+}
+
+/** A server frame, fields after `v`, `type` and `re` (the order the node has always written them in). */
+export function serverFrame<T extends ServerFrameType>(type: T, fields: ServerFieldsOf<T>, re?: string): ServerFrameOf<T> {
+  return { v: PROTOCOL_VERSION, type, ...(re ? { re } : {}), ...fields } as ServerFrameOf<T>;
+}
+
+export type Message = z.infer<typeof messageSchema>;
+export type Card = z.infer<typeof cardViewSchema>;
+export type Attachment = z.infer<typeof attachmentViewSchema>;
+export type Member = z.infer<typeof memberViewSchema>;
+export type Conversation = z.infer<typeof conversationViewSchema>;
+export type Receipt = z.infer<typeof receiptSchema>;
+export type Presence = z.infer<typeof presenceSchema>;
+export type Typing = z.infer<typeof typingSchema>;
+export type Ack = z.infer<typeof ackSchema>;
+export type CardActionResult = z.infer<typeof cardActionResultSchema>;
+export type Webhook = z.infer<typeof webhookViewSchema>;

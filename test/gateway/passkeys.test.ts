@@ -1,0 +1,311 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { TOTP, Secret } from 'otpauth';
+import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
+import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { discover } from '../helpers/rp.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { operator } from '../../gateway/context.ts';
+import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
+import { useRecoveryCode } from '../../gateway/factors/recovery-codes.ts';
+import { setPasswordless } from '../../gateway/factors/passkeys/passwordless-policy.ts';
+import { resetFactors } from '../../gateway/factors/reset-factors.ts';
+
+const REDIRECT = 'http://localhost:9/cb';
+let gateway: TestGateway;
+let rp: client.Configuration;
+const url = (path: string) => `${gateway.issuer}${path}`;
+const admin = () => ({ ...gateway.context(null), actor: operator('test') });
+const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
+const alert = (page: Page) => /role="alert"[^>]*>([^<]*)</.exec(page.html)?.[1];
+const noticeOf = (page: Page) => /id="account-notice">([^<]*)</.exec(page.html)?.[1];
+const b64url = (bytes: number) => randomBytes(bytes).toString('base64url');
+
+/** A passkey row as if registered earlier (its key is never checked by what these tests do with it). */
+async function storedPasskey(username: string, name: string) {
+  return gateway.models.Passkey.create({
+    id: randomUUID(),
+    userId: (await userNamed(username)).id,
+    credentialId: b64url(32),
+    publicKey: b64url(77),
+    counter: 0,
+    transports: 'internal',
+    name,
+    createdAt: new Date(),
+    lastUsedAt: null,
+  });
+}
+
+async function enrolTotp(username: string) {
+  const user = await userNamed(username);
+  const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
+  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user);
+  let step = Math.floor(Date.now() / 30_000) - 1;
+  const codes = await confirmTotpEnrolment(gateway.context(null), deps, user, TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: step * 30_000 }));
+  // Each later use takes a later step, within the gateway's window of one step either side.
+  const next = () => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: ++step * 30_000 });
+  return { codes, next };
+}
+
+/** An app's sign-in up to the page after the password (or the login page, with no username). */
+async function signInAtApp(username: string | null, agent = new BrowserAgent()) {
+  const authorize = client.buildAuthorizationUrl(rp, {
+    redirect_uri: REDIRECT,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+    state: client.randomState(),
+    prompt: 'login',
+  });
+  const login = await agent.navigate(authorize.toString(), {}, REDIRECT);
+  if (!username) return { agent, page: login };
+  const page = await agent.submit(login, formWithAction(login, '/login'), { username, password: DEMO_PASSWORD }, REDIRECT);
+  return { agent, page };
+}
+
+/** The options request the passkey script makes, with the CSRF token of the page. */
+function askOptions(agent: BrowserAgent, page: Page, path: string, csrf = /name="_csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '') {
+  return agent.request(new URL(path, page.url).toString(), {
+    method: 'POST',
+    body: JSON.stringify({ _csrf: csrf }),
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+  });
+}
+
+/** A well-formed answer that no authenticator made: a credential id nobody registered. */
+function forgedAssertion() {
+  const clientData = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge: b64url(32), origin: 'http://localhost' })).toString('base64url');
+  const id = b64url(32);
+  return JSON.stringify({ id, rawId: id, type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: clientData, authenticatorData: b64url(37), signature: b64url(70) } });
+}
+
+/** The portal session of someone who signed in an hour ago: their gateway session is made an hour old first. */
+async function portalSignedInLongAgo(username: string, code: () => string): Promise<BrowserAgent> {
+  const { agent, page } = await signInAtApp(username);
+  const done = await agent.submit(page, formWithAction(page, '/code'), { code: code() }, REDIRECT);
+  expect(done.url.startsWith(REDIRECT), done.html.slice(0, 1500)).toBe(true);
+  const user = await userNamed(username);
+  for (const row of await gateway.models.OidcPayload.findAll({ where: { model: 'Session' } })) {
+    const payload = JSON.parse(row.payload) as { accountId?: string; loginTs?: number };
+    if (payload.accountId !== user.id) continue;
+    payload.loginTs = Math.floor(Date.now() / 1000) - 3600;
+    await gateway.models.OidcPayload.update({ payload: JSON.stringify(payload) }, { where: { model: 'Session', id: row.id } });
+  }
+  // Through the portal's sign-in, which lands on the portal, then the account page itself.
+  await agent.navigate(url('/account/security'));
+  const account = await agent.navigate(url('/account/security'));
+  expect(account.html, account.html.slice(0, 1500)).toContain('Sign-in security');
+  return agent;
+}
+
+beforeAll(async () => {
+  gateway = await startTestGateway('passkeys', { LOGIN_MAX_FAILURES: '5' });
+  const app = await registerTestApp(gateway, { name: 'Grades', redirectUris: [REDIRECT], firstParty: true });
+  rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
+});
+afterAll(async () => gateway?.stop());
+
+describe('passkey answers that are not what they claim', () => {
+  it('gives garbage at the second step a clear error and changes nothing', async () => {
+    await storedPasskey('dave', 'Desk');
+    const { agent, page } = await signInAtApp('dave');
+    expect(page.html).toContain('id="passkey-second-factor"');
+    const before = await userNamed('dave');
+    for (const response of ['not json', '{"id":"x"}', JSON.stringify({ id: '***', rawId: '***', type: 'public-key', response: {} }), 'x'.repeat(40_000)]) {
+      const refused = await agent.submit(page, formWithAction(page, '/passkey'), { response }, REDIRECT);
+      expect(refused.status, response.slice(0, 20)).toBe(400);
+      expect(alert(refused)).toBe('The answer from your browser or security key was not understood. Try again.');
+    }
+    const after = await userNamed('dave');
+    expect(after.failedLogins).toBe(before.failedLogins);
+    expect(await gateway.models.Passkey.count({ where: { userId: after.id } })).toBe(1);
+  });
+
+  it('refuses a well-formed answer from a passkey nobody registered, counting it toward the lockout', async () => {
+    const { agent, page } = await signInAtApp('dave');
+    const options = await askOptions(agent, page, `${new URL(page.url).pathname}/passkey/options`);
+    expect(options.status).toBe(200);
+    const body = (await options.json()) as { options: { challenge: string; allowCredentials: unknown[]; userVerification: string } };
+    expect(body.options.allowCredentials).toHaveLength(1);
+    expect(body.options.userVerification).toBe('preferred');
+    const before = (await userNamed('dave')).failedLogins;
+    const refused = await agent.submit(page, formWithAction(page, '/passkey'), { response: forgedAssertion() }, REDIRECT);
+    expect(refused.status).toBe(401);
+    expect(alert(refused)).toContain('That passkey was not accepted');
+    expect((await userNamed('dave')).failedLogins).toBe(before + 1);
+    // The challenge was spent: the same answer again finds none.
+    const again = await agent.submit(refused, formWithAction(refused, '/passkey'), { response: forgedAssertion() }, REDIRECT);
+    expect(again.status).toBe(400);
+    expect(alert(again)).toContain('expired or was already used');
+  });
+
+  it('refuses the options and the answer of a sign-in without a password while it is off', async () => {
+    const { agent, page } = await signInAtApp(null);
+    expect(page.html).not.toContain('passkey-sign-in');
+    const options = await askOptions(agent, page, `${new URL(page.url).pathname}/passkey/options`);
+    expect(options.status).toBe(403);
+    expect(((await options.json()) as { error: { code: string } }).error.code).toBe('passwordless_off');
+    const posted = await agent.request(`${page.url}/passkey-login`, {
+      method: 'POST',
+      body: new URLSearchParams({ ...formWithAction(page, '/login').fields, response: forgedAssertion() }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(posted.status).toBe(403);
+    expect(await posted.text()).toContain('not enabled here');
+  });
+
+  it('refuses garbage and unknown passkeys without a password, under the per-address limit', async () => {
+    await setPasswordless(admin(), 'on');
+    const { agent, page } = await signInAtApp(null);
+    expect(page.html).toContain('id="passkey-sign-in"');
+    const form = formWithAction(page, '/passkey-login');
+    const garbage = await agent.submit(page, form, { response: '{' }, REDIRECT);
+    expect(garbage.status).toBe(400);
+    // Without the CSRF token of the page, not even the options are given.
+    expect((await askOptions(agent, page, `${new URL(page.url).pathname}/passkey/options`, 'forged')).status).toBe(403);
+    const options = await askOptions(agent, page, `${new URL(page.url).pathname}/passkey/options`);
+    const body = (await options.json()) as { options: { allowCredentials?: unknown[]; userVerification: string } };
+    expect(body.options.allowCredentials ?? []).toEqual([]);
+    expect(body.options.userVerification).toBe('required');
+    const unknown = await agent.submit(page, form, { response: forgedAssertion() }, REDIRECT);
+    expect(unknown.status).toBe(401);
+    expect(alert(unknown)).toContain('That passkey was not accepted');
+    const entry = (await gateway.models.AuditEvent.findAll({ where: { action: 'login', outcome: 'failure' }, order: [['id', 'ASC']] })).at(-1)!;
+    expect(JSON.parse(entry.details!)).toMatchObject({ method: 'passkey', reason: 'unknown_passkey' });
+    await setPasswordless(admin(), 'off');
+  });
+
+  it('gives garbage at the account page a clear notice and stores nothing', async () => {
+    const agent = new BrowserAgent();
+    const page = await signInThrough(agent, url('/account/security'), 'carol', DEMO_PASSWORD);
+    const account = page.url.endsWith('/account/security') ? page : await agent.navigate(url('/account/security'));
+    const form = formWithAction(account, '/account/security/passkeys');
+    expect(form.fields.response).toBe('');
+    const options = await askOptions(agent, account, '/account/security/passkeys/options');
+    expect(options.status).toBe(200);
+    const created = (await options.json()) as { options: { authenticatorSelection: { residentKey: string }; rp: { id: string } } };
+    expect(created.options.authenticatorSelection.residentKey).toBe('required');
+    expect(created.options.rp.id).toBe('localhost');
+    const refused = await agent.submit(account, form, { name: 'Broken', response: '{"id":"abc","rawId":"abc","type":"public-key","response":{"clientDataJSON":"e30","attestationObject":"AAAA"}}' });
+    expect(noticeOf(refused)).toBe('That passkey was not accepted. Try again, or sign in another way.');
+    const garbage = await agent.submit(refused, formWithAction(refused, '/account/security/passkeys'), { name: 'Broken', response: 'garbage' });
+    expect(noticeOf(garbage)).toBe('The answer from your browser or security key was not understood. Try again.');
+    const nameless = await agent.submit(garbage, formWithAction(garbage, '/account/security/passkeys'), { name: '   ', response: 'garbage' });
+    expect(noticeOf(nameless)).toBe('Give the passkey a name');
+    expect(await gateway.models.Passkey.count({ where: { userId: (await userNamed('carol')).id } })).toBe(0);
+  });
+});
+
+describe('changing how one signs in needs a recent sign-in or a confirmation', () => {
+  it('refuses to add or remove a passkey or make new codes an hour after sign-in, until confirmed', async () => {
+    const { codes: oldCodes, next } = await enrolTotp('eng-admin');
+    const key = await storedPasskey('eng-admin', 'Old key');
+    const agent = await portalSignedInLongAgo('eng-admin', next);
+    let page = await agent.navigate(url('/account/security'));
+    expect(page.html).toContain('Confirm it is you');
+    expect(page.html).not.toContain('id="add-passkey"');
+    expect(page.html).not.toContain('/remove"');
+
+    // A post that skips the page changes nothing either.
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.html)![1]!;
+    const post = (path: string, fields: Record<string, string> = {}) =>
+      agent.navigate(url(path), { method: 'POST', body: new URLSearchParams({ _csrf: csrf, ...fields }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(noticeOf(await post(`/account/security/passkeys/${key.id}/remove`))).toContain('Confirm it is you first');
+    expect(noticeOf(await post('/account/security/recovery-codes'))).toContain('Confirm it is you first');
+    expect((await askOptions(agent, page, '/account/security/passkeys/options')).status).toBe(403);
+    expect(await gateway.models.Passkey.count({ where: { id: key.id } })).toBe(1);
+    // Renaming needs only the session.
+    expect(noticeOf(await post(`/account/security/passkeys/${key.id}/rename`, { name: 'Drawer key' }))).toBe('Renamed the passkey to “Drawer key”.');
+
+    // A wrong password counts toward the lockout; a current code confirms.
+    page = await agent.navigate(url('/account/security'));
+    const wrong = await agent.submit(page, formWithAction(page, '/account/security/confirm'), { password: 'not-it' });
+    expect(noticeOf(wrong)).toBe('That is not your current password or a current code from your authenticator app.');
+    expect((await userNamed('eng-admin')).failedLogins).toBe(1);
+    const confirmed = await agent.submit(wrong, formWithAction(wrong, '/account/security/confirm'), { code: next() });
+    expect(noticeOf(confirmed)).toContain('Confirmed.');
+    expect(confirmed.html).toContain('id="add-passkey"');
+
+    const fresh = await agent.submit(confirmed, formWithAction(confirmed, '/account/security/recovery-codes'));
+    const newCodes = [...fresh.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)].map((m) => m[1]!);
+    expect(newCodes).toHaveLength(10);
+    const userId = (await userNamed('eng-admin')).id;
+    expect(await useRecoveryCode(gateway.context(null), userId, oldCodes[0]!)).toBe(false);
+    expect(await useRecoveryCode(gateway.context(null), userId, newCodes[0]!)).toBe(true);
+    const entry = await gateway.models.AuditEvent.findOne({ where: { action: 'factor.recovery_codes', target: 'eng-admin' } });
+    expect(JSON.parse(entry!.details!)).toEqual({ issued: 10, replacedUnused: 10 });
+
+    page = await agent.navigate(url('/account/security'));
+    const removed = await agent.submit(page, formWithAction(page, `/passkeys/${key.id}/remove`));
+    expect(noticeOf(removed)).toBe('Removed the passkey “Drawer key”.');
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'account.confirm', target: 'eng-admin' } })).toBe(2);
+    await resetFactors(admin(), 'eng-admin');
+  });
+
+  it('keeps one person away from another’s passkeys', async () => {
+    const bobs = await storedPasskey('bob', 'Bob’s key');
+    const agent = new BrowserAgent();
+    await signInThrough(agent, url('/account/security'), 'alice', DEMO_PASSWORD);
+    const page = await agent.navigate(url('/account/security'));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.html)![1]!;
+    for (const action of ['rename', 'remove']) {
+      const tried = await agent.navigate(url(`/account/security/passkeys/${bobs.id}/${action}`), {
+        method: 'POST',
+        body: new URLSearchParams({ _csrf: csrf, name: 'Mine now' }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(noticeOf(tried)).toBe('No such passkey on your account');
+    }
+    expect((await gateway.models.Passkey.findByPk(bobs.id))!.name).toBe('Bob’s key');
+  });
+});
+
+describe('the console', () => {
+  it('shows who has which factor, resets passkeys with the rest, and switches passwordless sign-in', async () => {
+    await storedPasskey('carol', 'Phone');
+    await storedPasskey('carol', 'YubiKey');
+    await enrolTotp('carol');
+    const agent = new BrowserAgent();
+    const signedIn = await signInThrough(agent, url('/admin/login'), 'admin', DEMO_PASSWORD);
+    expect(signedIn.url.startsWith(url('/admin/'))).toBe(true);
+    const list = await agent.navigate(url('/admin/users?q=carol'));
+    const row = /carol<\/a><\/td>[\s\S]*?<\/tr>/.exec(list.html)![0];
+    expect(row).toContain('authenticator app');
+    expect(row).toContain('2 passkey(s)');
+    expect(row).toContain('10 code(s) left');
+    const carol = await userNamed('carol');
+    let page = await agent.navigate(url(`/admin/users/${carol.id}`));
+    expect(page.html).toContain('An authenticator app is set up; 2 passkey(s); 10 recovery code(s) left.');
+    page = await agent.submit(page, formWithAction(page, '/reset-factors'));
+    expect(page.html).toContain('None set up.');
+    expect(await gateway.models.Passkey.count({ where: { userId: carol.id } })).toBe(0);
+    const reset = await gateway.models.AuditEvent.findOne({ where: { action: 'user.reset_factors', target: 'carol' } });
+    expect(JSON.parse(reset!.details!)).toEqual({ totp: true, recoveryCodes: 10, passkeys: 2 });
+
+    page = await agent.navigate(url('/admin/second-factor'));
+    expect(page.html).toContain('<strong>Off:</strong>');
+    page = await agent.submit(page, formWithAction(page, '/admin/second-factor/passwordless'));
+    expect(page.html).toContain('People may now sign in with a passkey alone.');
+    expect(page.html).toContain('<strong>On:</strong>');
+    const { page: login } = await signInAtApp(null);
+    expect(login.html).toContain('Sign in with a passkey');
+    page = await agent.submit(page, formWithAction(page, '/admin/second-factor/passwordless'));
+    expect(page.html).toContain('<strong>Off:</strong>');
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'mfa.passwordless', actorName: 'admin' } })).toBe(2);
+  });
+
+  it('keeps the passwordless switch from a unit admin', async () => {
+    const agent = new BrowserAgent();
+    await signInThrough(agent, url('/admin/login'), 'eng-admin', DEMO_PASSWORD);
+    const own = await agent.navigate(url('/admin/users'));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(own.html)?.[1] ?? '';
+    const posted = await agent.request(url('/admin/second-factor/passwordless'), {
+      method: 'POST',
+      body: new URLSearchParams({ _csrf: csrf, passwordless: 'on' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(posted.status).toBe(403);
+    expect((await gateway.models.FactorSetting.findByPk('passwordless'))?.value).toBe('off');
+  });
+});

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { AtriumClient, type AtriumError, type Message } from '../../sdk/client.ts';
+
+const NOW = new Date().toISOString();
+
+/** A node that answers as told: enough of one for the SDK to connect, and a way to push any text at it. */
+class FakeNode {
+  static last: FakeNode | undefined;
+  readyState = 1;
+  onopen: (() => void) | undefined;
+  onmessage: ((event: { data: string }) => void) | undefined;
+  onclose: ((event: { code: number; reason: string }) => void) | undefined;
+  onerror: (() => void) | undefined;
+  /** What answers a request of a type, when not the usual reply. */
+  answers = new Map<string, (id: string) => Record<string, unknown>>();
+
+  constructor() {
+    FakeNode.last = this;
+    setTimeout(() => this.onopen?.(), 0);
+  }
+
+  send(data: string) {
+    const frame = JSON.parse(data) as { id: string; type: string };
+    const usual: Record<string, (id: string) => Record<string, unknown>> = {
+      auth: (re) => ({ v: 1, type: 'ready', re, address: 'alice@eng.campus.test', expiresAt: NOW, serverTime: NOW, maxFrameBytes: 65536, rateLimit: { framesPerSecond: 50, burst: 50 } }),
+      sync: (re) => ({ v: 1, type: 'sync.result', re, conversations: [], messages: [], more: [], removed: [], cursor: NOW }),
+      ping: (re) => ({ v: 1, type: 'pong', re, serverTime: NOW }),
+    };
+    const answer = this.answers.get(frame.type) ?? usual[frame.type];
+    if (answer) setTimeout(() => this.push(JSON.stringify(answer(frame.id))), 0);
+  }
+
+  push(text: string) {
+    this.onmessage?.({ data: text });
+  }
+
+  close() {
+    this.readyState = 3;
+    this.onclose?.({ code: 1000, reason: '' });
+  }
+}
+
+const message = (seq: number): Message => ({
+  id: `m${seq}`,
+  conversationId: 'c1',
+  seq,
+  sender: 'dave@eng.campus.test',
+  clientMsgId: `client-${seq}`.padEnd(8, '0'),
+  kind: 'text',
+  refId: null,
+  text: `hello ${seq}`,
+  createdAt: NOW,
+  editedAt: null,
+  recalledAt: null,
+});
+
+async function connected() {
+  const sdk = new AtriumClient({ url: 'ws://node.test/ws', token: () => 'a-token-long-enough', WebSocket: FakeNode as unknown as typeof WebSocket, requestTimeoutMs: 1_000 });
+  const errors: AtriumError[] = [];
+  const messages: Message[] = [];
+  sdk.on('error', (e) => errors.push(e));
+  sdk.on('message', (m) => messages.push(m));
+  await sdk.connect();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  return { sdk, node: FakeNode.last!, errors, messages };
+}
+
+describe('the SDK reading frames', () => {
+  it('reports a frame it cannot read as an error and goes on with the next one', async () => {
+    const { sdk, node, errors, messages } = await connected();
+    node.push('{"v":1,');
+    node.push(JSON.stringify({ v: 1, type: 'message.teleported', message: message(1) }));
+    node.push(JSON.stringify({ v: 1, type: 'message', message: { ...message(2), seq: 'two' } }));
+    node.push(JSON.stringify({ v: 1, type: 'receipt', conversationId: 'c1', address: 'dave@eng.campus.test' }));
+    node.push(JSON.stringify({ v: 1, type: 'message', message: message(3) }));
+    expect(errors.map((e) => e.code)).toEqual(['unexpected_frame', 'unexpected_frame', 'unexpected_frame', 'unexpected_frame']);
+    expect(errors[1]!.message).toContain('message.teleported');
+    expect(messages.map((m) => m.id)).toEqual(['m3']);
+    expect(sdk.state).toBe('online');
+    sdk.close();
+  });
+
+  it('keeps what a newer node adds to a message, and drops what it adds to a frame', async () => {
+    const { sdk, node, errors, messages } = await connected();
+    node.push(JSON.stringify({ v: 1, type: 'message', message: { ...message(4), reactions: ['👍'] }, priority: 'high' }));
+    expect(errors).toEqual([]);
+    expect(messages[0]).toMatchObject({ id: 'm4', reactions: ['👍'] });
+    sdk.close();
+  });
+
+  it('refuses a reply of another type than its request\'s', async () => {
+    const { sdk, node } = await connected();
+    node.answers.set('ping', (re) => ({ v: 1, type: 'ok', re }));
+    await expect(sdk.request('ping')).rejects.toMatchObject({ code: 'unexpected_frame' });
+    sdk.close();
+  });
+});
