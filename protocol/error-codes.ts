@@ -107,6 +107,8 @@ export const ERROR_CODES = {
   passwordless_off: { meaning: 'signing in with a passkey alone is not allowed on this campus', to: L },
   confirmation_needed: { meaning: 'changing how one signs in needs a recent sign-in or a confirmation', to: L },
   confirmation_failed: { meaning: 'the password or code given to confirm is not right', to: L },
+  directory_empty: { meaning: 'a directory sync found nobody under its user base and filter; nobody was disabled', to: L },
+  sync_stopped: { meaning: 'a directory sync stopped between two pages (the gateway shutting down); nobody was disabled', to: L },
   csrf_failed: { meaning: 'a form that expired or came from another site', to: L },
   csrf_header_missing: { meaning: 'a portal API request without its anti-forgery header', to: L },
   session_expired: { meaning: 'the portal session has ended; sign in again', to: L },
