@@ -4,11 +4,10 @@ import cookieParser from 'cookie-parser';
 import type Provider from 'oidc-provider';
 import type { Sequelize } from 'sequelize';
 import { databaseReachable, openDatabase } from '../core/database.ts';
-import { MigrationsPendingError } from '../core/errors.ts';
 import { healthRoutes } from '../core/health.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics } from '../core/metrics.ts';
-import { migrate, createMigrator } from '../core/migrator.ts';
+import { assertMigrated, migrate } from '../core/migrator.ts';
 import { createDatabaseRateLimiter } from '../core/database-rate-limit.ts';
 import { createSealer, type Sealer } from '../core/seal.ts';
 import { createUnitServer, type UnitServer } from '../core/unit-server.ts';
@@ -74,7 +73,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
 
 async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayConfig, logger: Logger, options: StartOptions): Promise<Gateway> {
   if (options.migrate) await migrate(sequelize, 'gateway');
-  else await assertMigrated(sequelize);
+  else await assertMigrated(sequelize, { kind: 'gateway' });
   const models = defineGatewayModels(sequelize);
   const sealer = createSealer(config.secretKey, 'signing-keys');
   await ensureSigningKey(models, sealer);
@@ -221,9 +220,4 @@ function mailerFor(config: GatewayConfig, logger: Logger): Mailer | null {
     return null;
   }
   return logMailer(logger);
-}
-
-async function assertMigrated(sequelize: Sequelize): Promise<void> {
-  const pending = await createMigrator(sequelize, 'gateway').pending();
-  if (pending.length > 0) throw new MigrationsPendingError('gateway', pending.length, 'atrium migrate');
 }
