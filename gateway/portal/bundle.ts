@@ -10,11 +10,22 @@ const STYLES = fileURLToPath(new URL('../../views/assets/portal.css', import.met
 
 const hashOf = (text: string) => createHash('sha256').update(text).digest('base64url').slice(0, 12);
 
+/** The portal page's script and stylesheet, as the page links them. */
+export interface Bundler {
+  /**
+   * The page's script, bundled once, on first use; every later call gets the same bundle. A failed build
+   * is not kept: the next call builds again. Its path carries a content hash, so it is served immutable.
+   */
+  script(): Promise<Asset>;
+  /** The stylesheet's URL, with a hash of its current content so that browsers fetch it again when it changes. */
+  stylesheet(): string;
+}
+
 /**
  * The page's script, bundled from gateway/portal/client (and the SDK it imports) by esbuild in memory on
  * first use, so `npm start` needs no build step. Its name carries a content hash: served immutable.
  */
-export function createBundler(options: { minify: boolean }) {
+export function createBundler(options: { minify: boolean }): Bundler {
   let script: Promise<Asset> | undefined;
 
   async function bundle(): Promise<Asset> {
@@ -43,11 +54,9 @@ export function createBundler(options: { minify: boolean }) {
       });
       return script;
     },
-    /** The stylesheet is served from views/assets; the hash only busts caches when it changes. */
+    // The stylesheet is served from views/assets; the hash only busts caches when it changes.
     stylesheet(): string {
       return `/assets/portal.css?v=${hashOf(readFileSync(STYLES, 'utf8'))}`;
     },
   };
 }
-
-export type Bundler = ReturnType<typeof createBundler>;
