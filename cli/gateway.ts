@@ -1,9 +1,10 @@
 import { createLogger, type Logger } from '../core/logger.ts';
+import { assertMigrated } from '../core/migrator.ts';
 import type { GatewayConfig } from '../gateway/config.ts';
 import { startGateway } from '../gateway/main.ts';
 import { RuntimeFailure, type Command } from './command.ts';
 import { runUntilSignal, shutdownSignal, startUnits, type UnitStarter } from './run-units.ts';
-import { assertMigrated, openGatewayDatabase, readConfig } from './session.ts';
+import { openGatewayDatabase, readConfig } from './session.ts';
 
 /** The gateway as a unit to run: it never migrates by itself, so a schema change is always the operator's step. */
 export function gatewayUnit(config: GatewayConfig, logger: Logger): UnitStarter {
@@ -12,7 +13,7 @@ export function gatewayUnit(config: GatewayConfig, logger: Logger): UnitStarter 
     async start() {
       const sequelize = await openGatewayDatabase(config);
       try {
-        await assertMigrated(sequelize);
+        await assertMigrated(sequelize, { kind: 'gateway' });
       } finally {
         await sequelize.close();
       }

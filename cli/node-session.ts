@@ -2,7 +2,7 @@ import type { Sequelize } from 'sequelize';
 import { loadEnv } from '../core/config.ts';
 import { openDatabase } from '../core/database.ts';
 import { ConfigError } from '../core/errors.ts';
-import { createMigrator } from '../core/migrator.ts';
+import { assertMigrated } from '../core/migrator.ts';
 import { loadNodeConfig, type NodeConfig } from '../node/config.ts';
 import { RuntimeFailure, type Io } from './command.ts';
 import { describeDatabase } from './session.ts';
@@ -30,17 +30,6 @@ export async function openNodeDatabase(config: NodeConfig): Promise<Sequelize> {
   }
 }
 
-export async function assertNodeMigrated(sequelize: Sequelize, domain: string): Promise<void> {
-  const pending = await createMigrator(sequelize, 'node').pending();
-  if (pending.length > 0) {
-    const names = pending.map((m) => m.name).join(', ');
-    throw new RuntimeFailure(
-      'not_migrated',
-      `The ${domain} node database has ${pending.length} pending migration(s) (${names}); run "atrium migrate --node ${domain}" first`,
-    );
-  }
-}
-
 /** Opens a node's database for one command and closes it afterwards; pending migrations are refused unless told otherwise. */
 export async function withNodeDatabase<T>(
   config: NodeConfig,
@@ -49,7 +38,7 @@ export async function withNodeDatabase<T>(
 ): Promise<T> {
   const sequelize = await openNodeDatabase(config);
   try {
-    if (options.migrated !== false) await assertNodeMigrated(sequelize, config.domain);
+    if (options.migrated !== false) await assertMigrated(sequelize, { kind: 'node', domain: config.domain });
     return await work(sequelize);
   } finally {
     await sequelize.close();

@@ -1,8 +1,9 @@
 import { createLogger, type Logger } from '../core/logger.ts';
+import { assertMigrated } from '../core/migrator.ts';
 import type { NodeConfig } from '../node/config.ts';
 import { startNode, type DomainNode } from '../node/main.ts';
 import { RuntimeFailure, type Command } from './command.ts';
-import { assertNodeMigrated, readNodeConfig, withNodeDatabase } from './node-session.ts';
+import { readNodeConfig, withNodeDatabase } from './node-session.ts';
 import { runUntilSignal, shutdownSignal, startUnits, type RunningUnit, type UnitStarter } from './run-units.ts';
 
 export type NodeUnit = RunningUnit & { node: DomainNode };
@@ -12,7 +13,7 @@ export function nodeUnit(config: NodeConfig, logger: Logger): UnitStarter<NodeUn
   return {
     name: `node ${config.domain}`,
     async start() {
-      await withNodeDatabase(config, (sequelize) => assertNodeMigrated(sequelize, config.domain), { migrated: false });
+      await withNodeDatabase(config, (sequelize) => assertMigrated(sequelize, { kind: 'node', domain: config.domain }), { migrated: false });
       const node = await startNode(config, { logger }).catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'EADDRINUSE') throw new RuntimeFailure('port_in_use', `Port ${config.port} is already in use; set NODE_PORT to a free port`);
         throw error;

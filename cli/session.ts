@@ -1,7 +1,7 @@
 import type { Sequelize } from 'sequelize';
 import { loadEnv } from '../core/config.ts';
 import { openDatabase, type DatabaseOptions } from '../core/database.ts';
-import { createMigrator } from '../core/migrator.ts';
+import { assertMigrated } from '../core/migrator.ts';
 import { loadGatewayConfig, type GatewayConfig } from '../gateway/config.ts';
 import { operator, type GatewayContext } from '../gateway/context.ts';
 import { defineGatewayModels, type GatewayModels } from '../gateway/models/index.ts';
@@ -30,14 +30,6 @@ export async function openGatewayDatabase(config: GatewayConfig): Promise<Sequel
   }
 }
 
-export async function assertMigrated(sequelize: Sequelize): Promise<void> {
-  const pending = await createMigrator(sequelize, 'gateway').pending();
-  if (pending.length > 0) {
-    const names = pending.map((m) => m.name).join(', ');
-    throw new RuntimeFailure('not_migrated', `The gateway database has ${pending.length} pending migration(s) (${names}); run "atrium migrate" first`);
-  }
-}
-
 /**
  * Opens the gateway database for one command, acting as the operator, and closes it afterwards.
  * Unless told otherwise, a database with pending migrations is refused with a clear message.
@@ -50,7 +42,7 @@ export async function withSession<T>(
   const config = options.config ?? readConfig(io);
   const sequelize = await openGatewayDatabase(config);
   try {
-    if (options.migrated !== false) await assertMigrated(sequelize);
+    if (options.migrated !== false) await assertMigrated(sequelize, { kind: 'gateway' });
     const models = defineGatewayModels(sequelize);
     return await work({ config, sequelize, models, ctx: { sequelize, models, actor: operator('cli'), ip: null } });
   } finally {

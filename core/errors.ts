@@ -60,10 +60,16 @@ export class RateLimitedError extends AppError {
   }
 }
 
-/** The database is behind the code: the unit refuses to start until `atrium migrate` has run. */
+/**
+ * The database is behind the code: a unit refuses to start, and a CLI command to run, until the operator
+ * has run `command`. The message names the migrations so that the operator sees what the command will apply.
+ */
 export class MigrationsPendingError extends AppError {
-  constructor(what: string, count: number, command: string) {
-    super('migrations_pending', 503, `The ${what} database has ${count} pending migration(s); run \`${command}\` first.`);
+  readonly pending: string[];
+
+  constructor(what: string, pending: string[], command: string) {
+    super('not_migrated', 503, `The ${what} database has ${pending.length} pending migration(s) (${pending.join(', ')}); run "${command}" first`);
+    this.pending = pending;
   }
 }
 

@@ -1,50 +1,26 @@
 import type { Server } from 'node:http';
-import express, { type Request } from 'express';
-import cookieParser from 'cookie-parser';
+import type { Request } from 'express';
 import type Provider from 'oidc-provider';
 import type { Sequelize } from 'sequelize';
-import { databaseReachable, openDatabase } from '../core/database.ts';
-import { MigrationsPendingError } from '../core/errors.ts';
-import { healthRoutes } from '../core/health.ts';
+import { openDatabase } from '../core/database.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
-import { createMetrics } from '../core/metrics.ts';
-import { migrate, createMigrator } from '../core/migrator.ts';
-import { createDatabaseRateLimiter } from '../core/database-rate-limit.ts';
+import { assertMigrated, migrate } from '../core/migrator.ts';
 import { createSealer, type Sealer } from '../core/seal.ts';
 import { createUnitServer, type UnitServer } from '../core/unit-server.ts';
-import type { LoginPolicy } from './accounts/authenticate.ts';
-import { adminConsole } from './admin/console.ts';
-import { webPortal } from './portal/portal.ts';
 import type { GatewayConfig } from './config.ts';
 import type { GatewayContext } from './context.ts';
-import { createCsrf } from './http/csrf.ts';
-import { onError } from './http/on-error.ts';
-import { securityHeaders } from './http/security-headers.ts';
-import { interactionRoutes } from './interactions/routes.ts';
-import { totpDeps } from './factors/totp.ts';
-import { passkeyDeps } from './factors/passkeys/relying-party.ts';
-import { passkeyPageScript } from './factors/passkeys/page-script.ts';
-import { passkeyInteractionRoutes } from './factors/passkeys/interaction-routes.ts';
+import { refreshPins } from './federation/refresh-pins.ts';
+import { gatewayApp } from './http/gateway-app.ts';
 import { defineGatewayModels, type GatewayModels } from './models/index.ts';
 import { sweepExpiredPayloads } from './oidc/adapter.ts';
-import { activeKeyIds, ensureSigningKey, loadPrivateJwks } from './oidc/keys.ts';
-import { buildProvider } from './oidc/provider.ts';
-import { createViewEngine, viewsDir } from './views.ts';
-import { auditProviderEvents } from './oidc/audit-events.ts';
-import { createEndedAccessPusher, keepSecondsFor, recordEndedSession, sweepEndedAccess } from './oidc/ended-access.ts';
-import { federationRoutes } from './federation/routes.ts';
-import { endedAccessRoutes } from './federation/ended-access-routes.ts';
-import { refreshPins } from './federation/refresh-pins.ts';
-import { appRegistryRoutes } from './apps-registry/routes.ts';
-import { callbackSecretSealer } from './apps-registry/secrets.ts';
-import { directoryPasswordCheck } from './directories/directory-password.ts';
-import { directoryResetPages, resetPagesToShow } from './directories/reset-page.ts';
+import { createEndedAccessPusher, keepSecondsFor, sweepEndedAccess } from './oidc/ended-access.ts';
+import { ensureSigningKey } from './oidc/keys.ts';
+import { startLiveProvider, type LiveProvider } from './oidc/live-provider.ts';
+import { logMailer, smtpMailer, type Mailer } from './recovery/mailer.ts';
+import { sweepPasswordResets } from './recovery/sweep-resets.ts';
 import { startDirectorySchedule } from './directories/scheduler.ts';
 import { bindPasswordSealer } from './directories/secrets.ts';
-import { logMailer, smtpMailer, type Mailer } from './recovery/mailer.ts';
-import type { RecoveryDeps } from './recovery/request-reset.ts';
-import { recoveryRoutes } from './recovery/routes.ts';
-import { sweepPasswordResets } from './recovery/sweep-resets.ts';
+import { createViewEngine } from './views.ts';
 
 export type Gateway = {
   issuer: string;
@@ -63,7 +39,10 @@ export type Gateway = {
 
 export type StartOptions = { migrate?: boolean; logger?: Logger };
 
-/** Composition root of the gateway: config → database → keys → provider → HTTP; close() undoes it in reverse. */
+/**
+ * Composition root of the gateway: config → database → keys → provider → HTTP routes → timers; close()
+ * undoes it in reverse.
+ */
 export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger('gateway', config.logLevel);
   const sequelize = await openDatabase(config.database);
@@ -79,11 +58,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
 }
 
 async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayConfig, logger: Logger, options: StartOptions): Promise<Gateway> {
-  if (options.migrate) await migrate(sequelize, 'gateway');
-  else await assertMigrated(sequelize);
-  const models = defineGatewayModels(sequelize);
-  const sealer = createSealer(config.secretKey, 'signing-keys');
-  await ensureSigningKey(models, sealer);
+  const { models, sealer } = await prepareDatabase(sequelize, config, options);
 
   // Open before the rest is wired, since the issuer may name the port the OS chose; until serve() below,
   // every request is answered 503 "starting" (docs/operations.md, "Starting and stopping").
@@ -92,10 +67,6 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
   const issuer = config.issuer ?? `http://localhost:${port}`;
 
   const views = createViewEngine();
-  let keyIds = await activeKeyIds(models);
-  let jwks = await loadPrivateJwks(models, sealer);
-  let provider = buildProvider({ issuer, config, sequelize, models, jwks, views, logger });
-  let providerHandler = provider.callback();
   const context = (req: Request | null): GatewayContext => ({
     sequelize,
     models,
@@ -104,103 +75,16 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
   });
   const keepSeconds = keepSecondsFor(config.accessTokenTtlSeconds);
   // Ended sessions and people reach the domain nodes from here, whoever ended them (console, CLI, sign-out).
-  const endedAccess = createEndedAccessPusher({ context: () => context(null), issuer, signingKey: () => jwks[0]!, keepSeconds, logger });
-  const wireProvider = (p: Provider) => {
-    auditProviderEvents(p, context, logger);
-    p.on('end_session.success', (ctx) => {
-      const session = ctx.oidc.session;
-      // Only a full sign-out ends chat; "stay signed in" merely leaves the one app.
-      if (!ctx.oidc.params?.logout || !session) return;
-      recordEndedSession({ ...context(null), ip: ctx.ip }, session.uid).then(
-        () => endedAccess.kick(),
-        (err) => logger.error({ err }, 'recording an ended session failed'),
-      );
-    });
-  };
-  wireProvider(provider);
-
-  async function reloadKeys() {
-    const ids = await activeKeyIds(models);
-    if (ids === keyIds) return;
-    keyIds = ids;
-    jwks = await loadPrivateJwks(models, sealer);
-    provider = buildProvider({ issuer, config, sequelize, models, jwks, views, logger });
-    providerHandler = provider.callback();
-    wireProvider(provider);
-    logger.info({ keys: ids }, 'signing keys reloaded');
-  }
-
-  const secure = issuer.startsWith('https://');
-  const metrics = createMetrics('gateway');
-  const csrf = createCsrf(config.secretKey, secure);
-  const directorySealer = bindPasswordSealer(config.secretKey);
-  const loginPolicy: LoginPolicy = {
-    maxFailures: config.login.maxFailures,
-    lockoutMinutes: config.login.lockoutMinutes,
-    // In the database, so that every gateway process over it counts together.
-    ipLimiter: createDatabaseRateLimiter({ sequelize, name: 'login-ip', limit: config.login.ipLimit, windowSeconds: config.login.ipWindowSeconds }),
-    identifierLimiter: createDatabaseRateLimiter({ sequelize, name: 'login-identifier', limit: config.login.maxFailures, windowSeconds: config.login.lockoutMinutes * 60 }),
-    directoryPassword: directoryPasswordCheck({ sealer: directorySealer, logger }),
-  };
+  // The pusher signs with the provider's current key, asked for only once it runs (after start() below).
+  const endedAccess = createEndedAccessPusher({ context: () => context(null), issuer, signingKey: () => oidc.signingKey(), keepSeconds, logger });
+  const oidc = await startLiveProvider({ issuer, config, sequelize, models, views, logger, sealer, context, sessionEnded: () => endedAccess.kick() });
 
   const mailer = mailerFor(config, logger);
-  const recovery: RecoveryDeps | null = mailer && {
-    issuer,
-    mailer,
-    ttlMinutes: config.passwordReset.ttlMinutes,
-    ipLimiter: createDatabaseRateLimiter({ sequelize, name: 'password-reset-ip', limit: config.passwordReset.ipLimit, windowSeconds: 3600 }),
-    accountLimiter: createDatabaseRateLimiter({ sequelize, name: 'password-reset-account', limit: config.passwordReset.accountLimit, windowSeconds: 3600 }),
-    directoryResetPage: directoryResetPages(models),
-    logger,
-  };
-
-  const app = express();
-  // The login page links to "forgot password" only where a mail can reach the person.
-  app.locals.passwordRecovery = Boolean(recovery);
-  app.set('trust proxy', config.trustProxy);
-  app.disable('x-powered-by');
-  app.engine('.hbs', views.engine);
-  app.set('view engine', '.hbs');
-  app.set('views', viewsDir);
-  app.use(metrics.httpMiddleware);
-  app.use(securityHeaders(secure));
-  app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
-  app.use('/assets', express.static(`${viewsDir}assets`, { maxAge: '1h' }));
-  app.use(cookieParser());
-  app.use(federationRoutes((req) => context(req)));
-  app.use(endedAccessRoutes((req) => context(req), keepSeconds));
-  app.use(appRegistryRoutes({ context, provider: () => provider, secrets: callbackSecretSealer(config.secretKey) }));
-  const totp = totpDeps(config.secretKey, issuer);
-  app.use(recoveryRoutes({ context, csrf, recovery, directoryPages: () => resetPagesToShow(models) }));
-  // Passkeys: the relying party is the issuer (its host name and origin); their script is bundled like the portal's.
-  const passkeys = passkeyDeps(issuer);
-  const passkeyScript = passkeyPageScript({ minify: config.mode === 'production' });
-  app.use(passkeyInteractionRoutes({ provider: () => provider, context, csrf, loginPolicy, totp, passkeys, script: passkeyScript }));
-  app.use(interactionRoutes({ provider: () => provider, context, csrf, loginPolicy, totp }));
-  app.use(
-    '/admin',
-    await adminConsole({ issuer, config, sequelize, models, sealer, csrf, logger, context, provider: () => provider }),
-  );
-  const portal = await webPortal({ issuer, config, models, logger, context, csrf, totp, loginPolicy, passkeys, passkeyScript });
-  app.use('/assets', portal.script);
-  app.use('/assets', passkeyScript.handler);
-  app.use(portal.router);
-  // The provider parses its own bodies, so nothing above consumes its routes' bodies.
-  app.use((req, res) => providerHandler(req, res));
-  app.use(onError(logger));
-  http.serve(app);
-
-  const timers = [
-    setInterval(() => void reloadKeys().catch((err) => logger.error({ err }, 'key reload failed')), config.keysReloadSeconds * 1000),
-    setInterval(() => void sweepExpiredPayloads(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
-    setInterval(() => void sweepEndedAccess(context(null), keepSeconds).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
-    setInterval(() => void sweepPasswordResets(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
-    setInterval(() => void refreshPins(context(null), logger), config.pinRefreshSeconds * 1000),
-  ];
-  for (const t of timers) t.unref();
+  http.serve(await gatewayApp({ issuer, config, sequelize, models, sealer, logger, views, context, keepSeconds, oidc, mailer }));
+  const timers = startTimers(config, models, oidc, () => context(null), keepSeconds, logger);
   const directorySchedule =
     config.directorySyncSeconds > 0
-      ? startDirectorySchedule({ context: () => context(null), sealer: directorySealer, logger, intervalSeconds: config.directorySyncSeconds })
+      ? startDirectorySchedule({ context: () => context(null), sealer: bindPasswordSealer(config.secretKey), logger, intervalSeconds: config.directorySyncSeconds })
       : null;
   endedAccess.start();
   logger.info({ issuer, port }, 'gateway listening');
@@ -213,8 +97,8 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
     models,
     logger,
     sealer,
-    provider: () => provider,
-    reloadKeys,
+    provider: () => oidc.provider(),
+    reloadKeys: () => oidc.reloadKeys(),
     context,
     async close() {
       for (const t of timers) clearInterval(t);
@@ -228,6 +112,36 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
   };
 }
 
+/** The schema is current (or, when asked to migrate, brought up to date) and a signing key exists. */
+async function prepareDatabase(sequelize: Sequelize, config: GatewayConfig, options: StartOptions): Promise<{ models: GatewayModels; sealer: Sealer }> {
+  if (options.migrate) await migrate(sequelize, 'gateway');
+  else await assertMigrated(sequelize, { kind: 'gateway' });
+  const models = defineGatewayModels(sequelize);
+  const sealer = createSealer(config.secretKey, 'signing-keys');
+  await ensureSigningKey(models, sealer);
+  return { models, sealer };
+}
+
+/** Key reloads, the sweeps of expired rows, and the refresh of pinned node keys; none keeps the process alive. */
+function startTimers(
+  config: GatewayConfig,
+  models: GatewayModels,
+  oidc: LiveProvider,
+  system: () => GatewayContext,
+  keepSeconds: number,
+  logger: Logger,
+): NodeJS.Timeout[] {
+  const timers = [
+    setInterval(() => void oidc.reloadKeys().catch((err) => logger.error({ err }, 'key reload failed')), config.keysReloadSeconds * 1000),
+    setInterval(() => void sweepExpiredPayloads(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
+    setInterval(() => void sweepEndedAccess(system(), keepSeconds).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
+    setInterval(() => void sweepPasswordResets(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
+    setInterval(() => void refreshPins(system(), logger), config.pinRefreshSeconds * 1000),
+  ];
+  for (const t of timers) t.unref();
+  return timers;
+}
+
 /**
  * SMTP when configured; otherwise, outside production, the log (the demo shows the mail there). A
  * production gateway without SMTP offers no recovery by mail, since its log would hold working links.
@@ -239,9 +153,4 @@ function mailerFor(config: GatewayConfig, logger: Logger): Mailer | null {
     return null;
   }
   return logMailer(logger);
-}
-
-async function assertMigrated(sequelize: Sequelize): Promise<void> {
-  const pending = await createMigrator(sequelize, 'gateway').pending();
-  if (pending.length > 0) throw new MigrationsPendingError('gateway', pending.length, 'atrium migrate');
 }

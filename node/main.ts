@@ -4,12 +4,11 @@ import { hostname } from 'node:os';
 import express from 'express';
 import type { Sequelize } from 'sequelize';
 import { databaseReachable, openDatabase } from '../core/database.ts';
-import { MigrationsPendingError } from '../core/errors.ts';
 import { healthRoutes } from '../core/health.ts';
 import { jsonErrors } from '../core/json-errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics } from '../core/metrics.ts';
-import { createMigrator, migrate } from '../core/migrator.ts';
+import { assertMigrated, migrate } from '../core/migrator.ts';
 import { createTokenVerifier, refusingDisabledClients, refusingEndedAccess, type TokenVerifier } from './auth/token-verifier.ts';
 import { createEndedAccess } from './auth/ended-access.ts';
 import { createEndedAccessPoller } from './auth/ended-access-poller.ts';
@@ -88,10 +87,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
 
 async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfig, logger: Logger, options: StartNodeOptions): Promise<DomainNode> {
   if (options.migrate) await migrate(sequelize, 'node');
-  else {
-    const pending = (await createMigrator(sequelize, 'node').pending()).length;
-    if (pending > 0) throw new MigrationsPendingError(`${config.domain} node`, pending, `atrium migrate --node ${config.domain}`);
-  }
+  else await assertMigrated(sequelize, { kind: 'node', domain: config.domain });
   const models = defineNodeModels(sequelize);
   const processId = randomUUID();
   const bus: Bus = config.redisUrl ? await createRedisBus(config.redisUrl, config.redisPrefix, processId, logger) : createLocalBus();

@@ -117,8 +117,8 @@ export const ERROR_CODES = {
   sign_in_unavailable: { meaning: 'the console cannot reach the sign-in service', to: L },
   pin_refused: { meaning: 'a domain\'s new keys are not signed by a pinned key', to: L },
   node_unreachable: { meaning: 'a domain node\'s keys could not be read to pin them', to: L },
-  migrations_pending: { meaning: 'the database is behind the code; run `atrium migrate`', to: L },
   unchanged: { meaning: 'a group change that changes nothing; answered with the group as it is, never sent', to: L },
+  not_migrated: { meaning: 'the database is behind the code; run `atrium migrate` (or `atrium migrate --node`)', to: L },
 } as const satisfies Record<string, Entry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

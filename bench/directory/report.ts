@@ -1,5 +1,5 @@
 import type { SyncReport } from '../../gateway/directories/sync-report.ts';
-import type { Machine } from '../node/machine.ts';
+import type { Machine } from '../shared/machine.ts';
 import { describeCalibration } from '../shared/calibration.ts';
 import type { Shape } from './ldif.ts';
 

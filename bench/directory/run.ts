@@ -27,7 +27,7 @@ import { registerDirectory } from '../../gateway/directories/register-directory.
 import { syncDirectory } from '../../gateway/directories/sync-directory.ts';
 import type { SyncReport } from '../../gateway/directories/sync-report.ts';
 import { defineGatewayModels } from '../../gateway/models/index.ts';
-import { describeMachine, loadAverage } from '../node/machine.ts';
+import { describeMachine, loadAverage } from '../shared/machine.ts';
 import { describeCalibration } from '../shared/calibration.ts';
 import { gitOutput, installCleanups, timestampLog } from '../shared/orchestrator.ts';
 import { ADMINS_GROUP, benchLdif, PEOPLE, SERVICE_DN, STAFF_GROUP, type Shape } from './ldif.ts';

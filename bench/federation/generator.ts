@@ -7,9 +7,9 @@
  * send→receive latency and notices a message received twice.
  * Run only by bench/federation/run.ts.
  */
-import { Histogram, type HistogramData } from '../node/histogram.ts';
-import { serveIpc } from '../node/ipc.ts';
-import { ALWAYS, createGeneratorCore, newAckRecorder, now, openLoop, pool, waitFor, type BaseSocket, type ConnectResult } from '../shared/generator-core.ts';
+import { Histogram, type HistogramData } from '../shared/histogram.ts';
+import { serveIpc } from '../shared/ipc.ts';
+import { ALWAYS, createGeneratorCore, newAckRecorder, now, pool, waitFor, type BaseSocket, type ConnectResult } from '../shared/generator-core.ts';
 
 export type { ConnectResult, GeneratorStats } from '../shared/generator-core.ts';
 export type Side = 'eng' | 'arts';
@@ -126,28 +126,16 @@ serveIpc(
     async run(args: RunArgs): Promise<RunResult> {
       const start = now();
       const window: [number, number] = [start + args.warmupMs, start + args.durationMs];
-      const ack = newAckRecorder(window);
-      ackRecorders.set(args.phase, ack);
       newRecorder(args.phase, args.direction === 'eng→arts' ? 'arts' : 'eng', window);
-      let turn = 0;
-      const inFlight = (sent: number) => sent - ack.acks - Object.values(ack.errors).reduce((a, b) => a + b, 0);
       const live = pairs.filter((p) => sockets.has(p.eng) && sockets.has(p.arts));
       if (live.length === 0) throw new Error('no live pairs');
-      const { attempted, skipped, sent } = await openLoop({
-        start,
-        rate: args.rate,
-        durationMs: args.durationMs,
-        maxInFlight: args.maxInFlight,
-        inFlight,
-        send: () => {
-          const pair = live[turn++ % live.length]!;
-          const socket = senderOf(pair, args.direction);
-          if (!socket) return false;
-          sendText(socket, args.phase, pair);
-          return true;
-        },
+      const phase = await core.sendPhase({ ...args, start, window }, live, (pair) => {
+        const socket = senderOf(pair, args.direction);
+        if (!socket) return false;
+        sendText(socket, args.phase, pair);
+        return true;
       });
-      const ackWaitMs = await waitFor(() => inFlight(sent) <= 0, args.ackWaitMs);
+      const { ack, attempted, skipped, sent, ackWaitMs } = phase;
       ackRecorders.delete(args.phase);
       return {
         attempted,
@@ -159,7 +147,7 @@ serveIpc(
         window,
         errors: ack.errors,
         ackLatency: ack.latency.toJSON(),
-        unacked: inFlight(sent),
+        unacked: phase.unacked(),
         ackWaitMs,
       };
     },

@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { loadProxyConfig } from '../../proxy/config.ts';
 import { startProxy } from '../../proxy/main.ts';
-import { serveIpc } from '../node/ipc.ts';
+import { serveIpc } from '../shared/ipc.ts';
 import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
 
 export type ProxyStats = { cpuUserUs: number; cpuSystemUs: number; eluActive: number; eluIdle: number; rss: number };

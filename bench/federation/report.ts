@@ -1,6 +1,6 @@
-import type { QueryCounts } from '../node/node-process.ts';
-import type { ActivityRule, ProfileSummary } from '../node/profile-summary.ts';
-import type { Percentiles } from '../node/results.ts';
+import type { QueryCounts } from '../shared/node-process.ts';
+import type { ActivityRule, ProfileSummary } from '../shared/profile-summary.ts';
+import type { Percentiles } from '../shared/percentiles.ts';
 import { describeCalibration } from '../shared/calibration.ts';
 import { writeSection } from '../shared/benchmarks-file.ts';
 import type { DepthSample, Drain, Profiled, Results, Step, Usage } from './results.ts';

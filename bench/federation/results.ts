@@ -1,8 +1,8 @@
 import { cpus } from 'node:os';
-import type { Machine } from '../node/machine.ts';
-import type { NodeStats, QueryCounts } from '../node/node-process.ts';
-import type { ProfileSummary } from '../node/profile-summary.ts';
-import type { Percentiles } from '../node/results.ts';
+import type { Machine } from '../shared/machine.ts';
+import type { NodeStats, QueryCounts } from '../shared/node-process.ts';
+import type { ProfileSummary } from '../shared/profile-summary.ts';
+import type { Percentiles } from '../shared/percentiles.ts';
 import type { Direction, GeneratorStats } from './generator.ts';
 import type { ProxyStats } from './proxy-process.ts';
 

@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { operator } from '../../gateway/context.ts';
@@ -7,14 +7,14 @@ import { addDomain } from '../../gateway/domains/domains.ts';
 import { addProxy, allowPair } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import type { PublicKeyJwk } from '../../protocol/signature.ts';
-import { ipcCaller, type Caller } from '../node/ipc.ts';
-import { startBenchGateway, startChild, type BenchGateway } from '../node/setup.ts';
+import type { Caller } from '../shared/ipc.ts';
+import { spawnGeneratorProcess, startBenchGateway, startChild, type BenchGateway, type GeneratorChild } from '../shared/setup.ts';
 
 const here = import.meta.dirname;
 
 /**
  * The real gateway (SQLite in the run's temp folder) with the two bench domains, each serving a unit of
- * its own, and a first-party client for the tokens (bench/node/setup.ts makes the first domain).
+ * its own, and a first-party client for the tokens (bench/shared/setup.ts makes the first domain).
  */
 export async function startFederationGateway(dataDir: string, domains: { name: string; url: string; unit: string }[]): Promise<BenchGateway> {
   const [first, ...rest] = domains;
@@ -49,14 +49,9 @@ export function spawnProxy(env: Record<string, string>, logFile: string): Promis
   return startChild<{ url: string; publicKey: PublicKeyJwk; pid: number }>(join(here, 'proxy-process.ts'), 'proxy', { env, logFile, startMs: 30_000 });
 }
 
-export function spawnFederationGenerator(index: number, localAddress: string): { child: ChildProcess; call: Caller; localAddress: string } {
-  const child = fork(join(here, 'generator.ts'), [], {
-    execPath: process.execPath,
-    execArgv: [],
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return { child, call: ipcCaller(child, `generator ${index}`), localAddress };
+/** One of this bench's load generators (bench/federation/generator.ts). */
+export function spawnFederationGenerator(index: number, localAddress: string): GeneratorChild {
+  return spawnGeneratorProcess(join(here, 'generator.ts'), index, localAddress);
 }
 
 /** Read-only queries on a node's database, for counts the benchmark checks (never written to). */

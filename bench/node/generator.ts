@@ -6,9 +6,9 @@
  * the same machine measure send→receive latency on the same clock.
  * Run only by bench/node/run.ts.
  */
-import { Histogram, type HistogramData } from './histogram.ts';
-import { serveIpc } from './ipc.ts';
-import { ALWAYS, createGeneratorCore, newAckRecorder, now, openLoop, pool, waitFor, type BaseSocket, type ConnectResult } from '../shared/generator-core.ts';
+import { Histogram, type HistogramData } from '../shared/histogram.ts';
+import { serveIpc } from '../shared/ipc.ts';
+import { ALWAYS, createGeneratorCore, newAckRecorder, now, pool, waitFor, type BaseSocket, type ConnectResult } from '../shared/generator-core.ts';
 
 export type { ConnectResult, GeneratorStats } from '../shared/generator-core.ts';
 export type BenchUser = { index: number; token: string };
@@ -137,31 +137,19 @@ serveIpc(
     async 'dm.run'(args: DmRunArgs): Promise<DmRunResult> {
       const start = now();
       const window: [number, number] = [start + args.warmupMs, start + args.durationMs];
-      const ack = newAckRecorder(window);
       const rec: Recorder = { deliveries: 0, latency: new Histogram(), inWindow: 0, window, sentWindow: window };
-      ackRecorders.set(args.phase, ack);
       recorders.set(args.phase, rec);
-      let turn = 0;
-      const inFlight = (sent: number) => sent - ack.acks - Object.values(ack.errors).reduce((a, b) => a + b, 0);
       const live = pairs.filter((p) => sockets.has(p.sender) && sockets.has(p.receiver));
       if (live.length === 0) throw new Error('no live pairs');
-      const { attempted, skipped, sent } = await openLoop({
-        start,
-        rate: args.rate,
-        durationMs: args.durationMs,
-        maxInFlight: args.maxInFlight,
-        inFlight,
-        send: () => {
-          const pair = live[turn++ % live.length]!;
-          const socket = sockets.get(pair.sender);
-          if (!socket) return false;
-          core.sendText(socket, args.phase, pair);
-          return true;
-        },
+      const phase = await core.sendPhase({ ...args, start, window, ackWaitMs: args.drainMs }, live, (pair) => {
+        const socket = sockets.get(pair.sender);
+        if (!socket) return false;
+        core.sendText(socket, args.phase, pair);
+        return true;
       });
+      const { ack, attempted, skipped, sent } = phase;
       // Every ack first; then deliveries get a few seconds more to catch up (a missing one is reported, not waited for).
-      const ackedMs = await waitFor(() => inFlight(sent) <= 0, args.drainMs);
-      const drainMs = ackedMs + (await waitFor(() => rec.deliveries >= ack.acks, 5_000));
+      const drainMs = phase.ackWaitMs + (await waitFor(() => rec.deliveries >= ack.acks, 5_000));
       ackRecorders.delete(args.phase);
       recorders.delete(args.phase);
       return {
@@ -176,7 +164,7 @@ serveIpc(
         errors: ack.errors,
         ackLatency: ack.latency.toJSON(),
         deliveryLatency: rec.latency.toJSON(),
-        unacked: inFlight(sent),
+        unacked: phase.unacked(),
         drainMs,
       };
     },

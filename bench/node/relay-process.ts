@@ -11,7 +11,7 @@
  *
  * It does NOT check tokens (it reads the name in an access token without verifying the signature),
  * membership, rate limits, receipts or federation; it is not a chat server, only a measuring rod.
- * Run only by bench/node/run.ts; it answers the same IPC commands as bench/node/node-process.ts that
+ * Run only by bench/node/run.ts; it answers the same IPC commands as bench/shared/node-process.ts that
  * the direct-message steps use.
  */
 import { randomUUID } from 'node:crypto';
@@ -20,8 +20,8 @@ import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
-import { serveServerProcess } from './ipc.ts';
-import { watchProcess, type NodeStats } from './process-stats.ts';
+import { serveServerProcess } from '../shared/ipc.ts';
+import { watchProcess, type NodeStats } from '../shared/process-stats.ts';
 
 const mode = process.env.RELAY_MODE === 'durable' ? 'durable' : 'memory';
 const domain = process.env.NODE_DOMAIN ?? 'bench.campus.test';

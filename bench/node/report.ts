@@ -1,8 +1,9 @@
 import { describeCalibration } from '../shared/calibration.ts';
 import { describeNodeAck } from './node-metrics.ts';
 import { writeSection } from '../shared/benchmarks-file.ts';
-import type { ProfileSummary } from './profile-summary.ts';
-import type { DbProfile, DmStep, DmSweep, Percentiles, Results, Usage } from './results.ts';
+import type { ProfileSummary } from '../shared/profile-summary.ts';
+import type { Percentiles } from '../shared/percentiles.ts';
+import type { DbProfile, DmStep, DmSweep, Results, Usage } from './results.ts';
 
 const SOCKET_BYTES_TARGET = 15_000;
 const DM_RATE_TARGET = 20_000;

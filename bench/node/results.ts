@@ -1,18 +1,11 @@
 import { cpus } from 'node:os';
-import { Histogram, type HistogramData } from './histogram.ts';
-import type { Machine } from './machine.ts';
+import type { Percentiles } from '../shared/percentiles.ts';
+import type { Machine } from '../shared/machine.ts';
 import type { NodeAckFigures } from './node-metrics.ts';
-import type { NodeStats, QueryCounts } from './node-process.ts';
+import type { NodeStats, QueryCounts } from '../shared/node-process.ts';
 import type { GeneratorStats } from './generator.ts';
-import type { ProfileSummary } from './profile-summary.ts';
+import type { ProfileSummary } from '../shared/profile-summary.ts';
 import type { HeapGroup } from './heap-summary.ts';
-
-export type Percentiles = { count: number; p50: number; p95: number; p99: number; max: number; mean: number };
-
-export function percentiles(data: HistogramData[] | Histogram): Percentiles {
-  const h = data instanceof Histogram ? data : Histogram.from(data);
-  return { count: h.count, p50: h.percentile(0.5), p95: h.percentile(0.95), p99: h.percentile(0.99), max: h.max, mean: h.mean };
-}
 
 export type Snapshot = {
   at: number;

@@ -15,18 +15,18 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { usernameOf, mintAccessTokens } from './tokens.ts';
-import { Histogram } from './histogram.ts';
-import { describeMachine, findMariadbPid, loadAverage, machineCpuTicks, processCpuSeconds } from './machine.ts';
-import { summariseProfile } from './profile-summary.ts';
+import { usernameOf, mintAccessTokens } from '../shared/tokens.ts';
+import { Histogram } from '../shared/histogram.ts';
+import { describeMachine, findMariadbPid, loadAverage, machineCpuTicks, processCpuSeconds } from '../shared/machine.ts';
+import { summariseProfile } from '../shared/profile-summary.ts';
 import { describeCalibration } from '../shared/calibration.ts';
 import { summariseLogs } from '../shared/log-summary.ts';
 import { gitOutput, installCleanups, recordFailure, sleep, stopChild, timestampLog, type Child } from '../shared/orchestrator.ts';
 import { heapPerSocket } from './heap-summary.ts';
 import { ackFiguresBetween, describeNodeAck, readAckBuckets } from './node-metrics.ts';
 import { renderConsoleSummary, writeBenchmarks } from './report.ts';
+import { percentiles } from '../shared/percentiles.ts';
 import {
-  percentiles,
   usageBetween,
   type DmStep,
   type DmSweep,
@@ -37,10 +37,11 @@ import {
 } from './results.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { operator } from '../../gateway/context.ts';
-import { createDatabase, createGroupInDatabase, sizeBufferPool, spawnRelay, freePort, spawnGenerator, spawnNode, startBenchGateway, tail, type BenchDatabase, type BenchGateway, type GeneratorChild, type NodeChild } from './setup.ts';
+import { createDatabase, freePort, spawnNode, startBenchGateway, tail, type BenchDatabase, type BenchGateway, type GeneratorChild, type NodeChild } from '../shared/setup.ts';
+import { createGroupInDatabase, sizeBufferPool, spawnGenerator, spawnRelay } from './setup.ts';
 import type { ConnectResult, DmPair, DmRunResult, GeneratorStats } from './generator.ts';
-import type { HistogramData } from './histogram.ts';
-import type { NodeStats, QueryCounts } from './node-process.ts';
+import type { HistogramData } from '../shared/histogram.ts';
+import type { NodeStats, QueryCounts } from '../shared/node-process.ts';
 
 const DOMAIN = 'bench.campus.test';
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -4,7 +4,7 @@ import { Session } from 'node:inspector/promises';
 /**
  * IPC commands for a benchmark's child process that start and stop V8's CPU profiler on the child's own
  * main thread (sampling every 0.5 ms) and write the `.cpuprofile` (open it in Chrome DevTools, or
- * summarise it with bench/node/profile-summary.ts).
+ * summarise it with bench/shared/profile-summary.ts).
  */
 export function cpuProfilerCommands() {
   let profiler: Session | undefined;

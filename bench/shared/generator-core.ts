@@ -2,12 +2,12 @@
  * The part of a load generator both benchmarks share (bench/node/generator.ts and
  * bench/federation/generator.ts): authenticated raw `ws` sockets from one 127.0.0.x source address,
  * frame ids and client message ids, the bookkeeping of pending frames and their acks, and the
- * open-loop sender. Each generator keeps what it does with received messages and its own commands.
+ * open-loop sender with its phase (rate, window, acks awaited). Each generator keeps what it does with received messages and its own commands.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { Histogram } from '../node/histogram.ts';
+import { Histogram } from './histogram.ts';
 
 export type ConnectResult = { connected: number; failed: number; failures: Record<string, number>; ms: number };
 export type GeneratorStats = { cpuUserUs: number; cpuSystemUs: number; rss: number; open: number; dropped: Record<string, number> };
@@ -195,6 +195,32 @@ export function createGeneratorCore<S extends BaseSocket>(options: { clientMsgId
     return { connected, failed: users.length - connected, failures, ms: Date.now() - started };
   }
 
+  /**
+   * One open-loop phase: `rate` sends a second from `start` for `durationMs`, round robin over `targets`,
+   * with acks recorded under `phase` (counted inside `window`), then up to `ackWaitMs` for the last acks.
+   * The ack recorder stays registered; the caller removes it once it stops counting.
+   */
+  async function sendPhase<T>(
+    args: { phase: string; start: number; window: [number, number]; rate: number; durationMs: number; maxInFlight: number; ackWaitMs: number },
+    targets: T[],
+    send: (target: T) => boolean,
+  ) {
+    const ack = newAckRecorder(args.window);
+    ackRecorders.set(args.phase, ack);
+    let turn = 0;
+    const inFlight = (sent: number) => sent - ack.acks - Object.values(ack.errors).reduce((a, b) => a + b, 0);
+    const { attempted, skipped, sent } = await openLoop({
+      start: args.start,
+      rate: args.rate,
+      durationMs: args.durationMs,
+      maxInFlight: args.maxInFlight,
+      inFlight,
+      send: () => send(targets[turn++ % targets.length]!),
+    });
+    const ackWaitMs = await waitFor(() => inFlight(sent) <= 0, args.ackWaitMs);
+    return { ack, attempted, skipped, sent, ackWaitMs, unacked: () => inFlight(sent) };
+  }
+
   function stats(): GeneratorStats {
     const cpu = process.cpuUsage();
     return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: process.memoryUsage().rss, open: sockets.size, dropped };
@@ -218,5 +244,5 @@ export function createGeneratorCore<S extends BaseSocket>(options: { clientMsgId
     process.exit(0);
   };
 
-  return Object.assign(core, { nextId, clientMsgId, sendText, request, open, connect, commands, onExit });
+  return Object.assign(core, { nextId, clientMsgId, sendText, request, open, connect, sendPhase, commands, onExit });
 }

@@ -7,12 +7,22 @@ export type Person = { sub: string; username: string; name: string; address: str
 
 export const STRATEGY = 'atrium';
 
+/** Signing people in at the Atrium gateway, and out of it again. */
+export interface Auth {
+  /** The passport instance the routes authenticate with; its strategy is registered once the issuer is discovered. */
+  passport: passport.Authenticator;
+  /** Discovers the gateway (once; a failure is retried on the next call) and registers the sign-in strategy. */
+  ready(): Promise<client.Configuration>;
+  /** Where signing out of the gateway too goes (RP-initiated logout), returning to the app's home. */
+  endSessionUrl(idToken: string | undefined): Promise<string>;
+}
+
 /**
  * Sign-in through the Atrium gateway: passport with openid-client's strategy (authorization code + PKCE,
  * state and nonce kept in the session). A person already signed in at the gateway comes straight back,
  * and the app is first-party, so there is no consent page either. The issuer is discovered on first use.
  */
-export function createAuth(options: { gatewayIssuer: string; clientId: string; clientSecret: string; publicUrl: string }) {
+export function createAuth(options: { gatewayIssuer: string; clientId: string; clientSecret: string; publicUrl: string }): Auth {
   const authenticator = new passport.Passport();
   authenticator.serializeUser((user, done) => done(null, user));
   authenticator.deserializeUser((user: Express.User, done) => done(null, user));
@@ -53,7 +63,6 @@ export function createAuth(options: { gatewayIssuer: string; clientId: string; c
   return {
     passport: authenticator,
     ready: discover,
-    /** Where signing out of the gateway too goes (RP-initiated logout), returning to the app's home. */
     async endSessionUrl(idToken: string | undefined): Promise<string> {
       const config = await discover();
       return client.buildEndSessionUrl(config, { post_logout_redirect_uri: `${options.publicUrl}/`, ...(idToken ? { id_token_hint: idToken } : { client_id: options.clientId }) }).href;

@@ -4,11 +4,19 @@ import type { Card } from '../../sdk/types.ts';
 
 const domainOf = (address: string) => address.slice(address.indexOf('@') + 1);
 
+/** What the app says in chat: approval cards sent to people, and replaced once a request is decided. */
+export interface Chat {
+  /** Sends a card to a person; the client id makes a retry land once. Resolves with the card message's id. */
+  sendCard(to: string, card: Card, clientMsgId: string): Promise<string>;
+  /** Replaces a card this bot sent to a person. */
+  updateCard(to: string, messageId: string, card: Card): Promise<void>;
+}
+
 /**
  * The app's bot: on each node where it has someone to tell, with a client-credentials token for that
  * node (resource = the node's URL, scope `im`), kept until shortly before it expires.
  */
-export function createChat(options: { gatewayIssuer: string; clientId: string; clientSecret: string; nodes: Record<string, string> }) {
+export function createChat(options: { gatewayIssuer: string; clientId: string; clientSecret: string; nodes: Record<string, string> }): Chat {
   let configuration: Promise<client.Configuration> | undefined;
   const tokens = new Map<string, { value: string; until: number }>();
   const bots = new Map<string, AtriumBot>();
@@ -46,15 +54,11 @@ export function createChat(options: { gatewayIssuer: string; clientId: string; c
   }
 
   return {
-    /** Sends a card to a person; the client id makes a retry land once. Resolves with the card message's id. */
     async sendCard(to: string, card: Card, clientMsgId: string): Promise<string> {
       return (await botFor(to).sendCard({ to }, card, clientMsgId)).messageId;
     },
-    /** Replaces a card this bot sent to a person. */
     async updateCard(to: string, messageId: string, card: Card): Promise<void> {
       await botFor(to).updateCard(messageId, card);
     },
   };
 }
-
-export type Chat = ReturnType<typeof createChat>;

@@ -2,7 +2,7 @@ import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { CallbackRejected, createCallbackVerifier } from '../../protocol/verify-callback.ts';
 import { approverFor } from './approvers.ts';
-import type { createAuth, Person } from './auth.ts';
+import type { Auth, Person } from './auth.ts';
 import { STRATEGY } from './auth.ts';
 import type { Chat } from './chat.ts';
 import type { LeaveConfig } from './config.ts';
@@ -18,7 +18,7 @@ declare module 'express-session' {
   }
 }
 
-type Deps = { config: LeaveConfig; store: LeaveStore; chat: Chat; auth: ReturnType<typeof createAuth>; log: (message: string, error?: unknown) => void };
+type Deps = { config: LeaveConfig; store: LeaveStore; chat: Chat; auth: Auth; log: (message: string, error?: unknown) => void };
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'a date (YYYY-MM-DD)' }).refine((d) => !Number.isNaN(Date.parse(d)), { message: 'a real date' });
 const requestSchema = z

@@ -1,13 +1,10 @@
-import { createHmac } from 'node:crypto';
-import { UniqueConstraintError } from 'sequelize';
-import { audit } from '../audit.ts';
-import { operator, type GatewayContext } from '../context.ts';
+import type { GatewayContext } from '../context.ts';
+import { ensureFirstPartyClient, firstPartyClientSecret } from '../oidc/first-party-client.ts';
 
 export const CONSOLE_CLIENT_ID = 'atrium-admin';
 
-/** Derived from the gateway's secret, so every process agrees on it without storing or sharing it. */
 export function consoleClientSecret(secretKey: string): string {
-  return createHmac('sha256', secretKey).update('atrium-admin-client').digest('base64url');
+  return firstPartyClientSecret(CONSOLE_CLIENT_ID, secretKey);
 }
 
 export function consoleClientMetadata(issuer: string, secretKey: string) {
@@ -24,29 +21,8 @@ export function consoleClientMetadata(issuer: string, secretKey: string) {
   };
 }
 
-/**
- * Registers the console as an OIDC client of its own gateway, stored like any registered app's client
- * (but with no row in `apps`: it is part of the gateway, not an app people open). Idempotent, and safe
- * when several processes start at once; a changed issuer or secret rewrites the stored metadata.
- */
-export async function ensureConsoleClient(ctx: GatewayContext, issuer: string, secretKey: string): Promise<'created' | 'updated' | 'unchanged'> {
-  const { OidcPayload } = ctx.models;
-  const payload = JSON.stringify(consoleClientMetadata(issuer, secretKey));
-  const system = { ...ctx, actor: operator('gateway') };
-  const existing = await OidcPayload.findOne({ where: { model: 'Client', id: CONSOLE_CLIENT_ID } });
-  if (existing) {
-    if (existing.payload === payload) return 'unchanged';
-    await OidcPayload.update({ payload }, { where: { model: 'Client', id: CONSOLE_CLIENT_ID } });
-    await audit(system, { action: 'console.client_update', target: CONSOLE_CLIENT_ID, details: { issuer } });
-    return 'updated';
-  }
-  try {
-    await OidcPayload.create({ model: 'Client', id: CONSOLE_CLIENT_ID, payload, grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null });
-  } catch (error) {
-    // Another process registered it between our read and our write; its metadata is the same as ours.
-    if (error instanceof UniqueConstraintError) return 'unchanged';
-    throw error;
-  }
-  await audit(system, { action: 'console.client_register', target: CONSOLE_CLIENT_ID, details: { issuer } });
-  return 'created';
+/** Registers the console as a first-party client of its own gateway (see ensureFirstPartyClient). */
+export function ensureConsoleClient(ctx: GatewayContext, issuer: string, secretKey: string): Promise<'created' | 'updated' | 'unchanged'> {
+  const client = { clientId: CONSOLE_CLIENT_ID, metadata: consoleClientMetadata(issuer, secretKey), auditAs: 'console' };
+  return ensureFirstPartyClient(ctx, client, issuer);
 }

@@ -41,23 +41,61 @@ function systemContext(deps: ProviderDeps): GatewayContext {
   return { sequelize: deps.sequelize, models: deps.models, actor: { kind: 'anonymous' }, ip: null };
 }
 
+/**
+ * The OIDC provider, configured piece by piece below: cookies, client metadata, features (logout pages,
+ * resource servers), the claims tokens carry, interactions and refresh, pages, lifetimes.
+ */
 export function buildProvider(deps: ProviderDeps): Provider {
-  const { config, models } = deps;
-  const secure = deps.issuer.startsWith('https://');
-
+  const { config } = deps;
   const configuration: Configuration = {
-    adapter: registryAwareAdapter(models),
+    adapter: registryAwareAdapter(deps.models),
     jwks: { keys: deps.jwks as never },
-    cookies: {
-      keys: config.cookieKeys,
-      long: { signed: true, secure, sameSite: 'lax' },
-      short: { signed: true, secure, sameSite: 'lax' },
-    },
+    cookies: cookieSettings(config, deps.issuer.startsWith('https://')),
     claims: CLAIMS,
     acrValues: ACR_VALUES,
     scopes: ['openid', 'offline_access', 'profile', 'email', 'atrium', ADMIN_SCOPE],
     conformIdTokenClaims: false,
     responseTypes: ['code'],
+    ...clientSettings(),
+    pkce: { required: () => true },
+    features: features(deps),
+    ...accountSettings(deps),
+    // Outgoing calls (back-channel logout) go only to URIs an administrator registered, and campus apps
+    // usually live on private addresses, which the provider's default SSRF guard would refuse.
+    fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit),
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithAccountCheck(deps) },
+    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    // Every refresh rotates: the presented refresh token is consumed and a reuse is rejected.
+    rotateRefreshToken: () => true,
+    loadExistingGrant: (ctx) => loadExistingGrant(ctx, deps),
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = await renderPage(deps.views, 'error', {
+        title: 'Something went wrong',
+        error: out.error,
+        description: out.error_description,
+      });
+    },
+    ttl: lifetimes(config),
+  };
+
+  const provider = new Provider(deps.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'oidc provider error'));
+  return provider;
+}
+
+function cookieSettings(config: GatewayConfig, secure: boolean): Configuration['cookies'] {
+  return {
+    keys: config.cookieKeys,
+    long: { signed: true, secure, sameSite: 'lax' },
+    short: { signed: true, secure, sameSite: 'lax' },
+  };
+}
+
+/** What a client is unless its registration says otherwise, and the one metadata field Atrium adds. */
+function clientSettings(): Pick<Configuration, 'clientDefaults' | 'extraClientMetadata'> {
+  return {
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -72,63 +110,75 @@ export function buildProvider(deps: ProviderDeps): Provider {
         }
       },
     },
-    pkce: { required: () => true },
-    features: {
-      devInteractions: { enabled: false },
-      // A client may introspect or revoke only the tokens issued to it.
-      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
-      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
-      clientCredentials: { enabled: true },
-      backchannelLogout: { enabled: true },
-      rpInitiatedLogout: {
-        enabled: true,
-        async logoutSource(ctx, form) {
-          ctx.type = 'html';
-          ctx.body = await renderPage(deps.views, 'logout', { title: 'Sign out', form, host: ctx.host });
-        },
-        async postLogoutSuccessSource(ctx) {
-          ctx.type = 'html';
-          ctx.body = await renderPage(deps.views, 'logged-out', {
-            title: 'Signed out',
-            client: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId,
-          });
-        },
+  };
+}
+
+function features(deps: ProviderDeps): Configuration['features'] {
+  return {
+    devInteractions: { enabled: false },
+    // A client may introspect or revoke only the tokens issued to it.
+    introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+    revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+    clientCredentials: { enabled: true },
+    backchannelLogout: { enabled: true },
+    rpInitiatedLogout: {
+      enabled: true,
+      async logoutSource(ctx, form) {
+        ctx.type = 'html';
+        ctx.body = await renderPage(deps.views, 'logout', { title: 'Sign out', form, host: ctx.host });
       },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: async (_ctx, _client, oneOf) => oneOf,
-        useGrantedResource: async () => false,
-        async getResourceServerInfo(ctx, indicator, client): Promise<ResourceServer> {
-          const domain = await findDomainByUrl(systemContext(deps), indicator);
-          if (!domain) throw new errors.InvalidTarget(`${indicator} is not a registered domain node`);
-          // An app reaches a node on its own behalf only as its bot, which an administrator must have enabled.
-          const asBot = ctx.oidc.params?.grant_type === 'client_credentials';
-          if (asBot && !(await botClaims(models, client.clientId))) {
-            throw new errors.InvalidTarget('this app has no enabled bot, so it cannot get a token for a domain node');
-          }
-          // On a person's behalf only nodes that hold something of theirs, and for an app owned by a unit only
-          // through their units inside it. Checked where tokens are issued (the grant names the person): an
-          // authorization may name every node (the portal asks for all of them at once), and the consent
-          // page lists only the nodes the app will really reach.
-          const accountId = asBot ? null : personOf(ctx);
-          if (asBot || accountId) {
-            const audiences = await audiencesFor(systemContext(deps), client.clientId, accountId);
-            if (audiences && !audiences.has(domain.name)) {
-              throw new errors.InvalidTarget(
-                asBot ? `${domain.name} serves no unit of this app's owner unit` : `${domain.name} is not a chat node this app may reach for this person`,
-              );
-            }
-          }
-          return {
-            scope: 'im',
-            audience: domain.url,
-            accessTokenTTL: config.accessTokenTtlSeconds,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'RS256' } },
-          };
-        },
+      async postLogoutSuccessSource(ctx) {
+        ctx.type = 'html';
+        ctx.body = await renderPage(deps.views, 'logged-out', {
+          title: 'Signed out',
+          client: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId,
+        });
       },
     },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async (_ctx, _client, oneOf) => oneOf,
+      useGrantedResource: async () => false,
+      getResourceServerInfo: (ctx, indicator, client) => resourceServerInfo(deps, ctx, indicator, client.clientId),
+    },
+  };
+}
+
+/** The domain nodes are the resource servers: a token for one carries scope `im` and the node's URL as audience. */
+async function resourceServerInfo(deps: ProviderDeps, ctx: KoaContextWithOIDC, indicator: string, clientId: string): Promise<ResourceServer> {
+  const domain = await findDomainByUrl(systemContext(deps), indicator);
+  if (!domain) throw new errors.InvalidTarget(`${indicator} is not a registered domain node`);
+  // An app reaches a node on its own behalf only as its bot, which an administrator must have enabled.
+  const asBot = ctx.oidc.params?.grant_type === 'client_credentials';
+  if (asBot && !(await botClaims(deps.models, clientId))) {
+    throw new errors.InvalidTarget('this app has no enabled bot, so it cannot get a token for a domain node');
+  }
+  // On a person's behalf only nodes that hold something of theirs, and for an app owned by a unit only
+  // through their units inside it. Checked where tokens are issued (the grant names the person): an
+  // authorization may name every node (the portal asks for all of them at once), and the consent
+  // page lists only the nodes the app will really reach.
+  const accountId = asBot ? null : personOf(ctx);
+  if (asBot || accountId) {
+    const audiences = await audiencesFor(systemContext(deps), clientId, accountId);
+    if (audiences && !audiences.has(domain.name)) {
+      throw new errors.InvalidTarget(
+        asBot ? `${domain.name} serves no unit of this app's owner unit` : `${domain.name} is not a chat node this app may reach for this person`,
+      );
+    }
+  }
+  return {
+    scope: 'im',
+    audience: domain.url,
+    accessTokenTTL: deps.config.accessTokenTtlSeconds,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: 'RS256' } },
+  };
+}
+
+/** Who a token or an ID token speaks for, and what it says about them. */
+function accountSettings(deps: ProviderDeps): Pick<Configuration, 'extraTokenClaims' | 'findAccount'> {
+  const { models } = deps;
+  return {
     // Domain nodes check identity locally from the access token, so it carries the campus claims
     // and the session id that single logout later names.
     async extraTokenClaims(_ctx, token) {
@@ -156,38 +206,20 @@ export function buildProvider(deps: ProviderDeps): Provider {
         },
       };
     },
-    // Outgoing calls (back-channel logout) go only to URIs an administrator registered, and campus apps
-    // usually live on private addresses, which the provider's default SSRF guard would refuse.
-    fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithAccountCheck(deps) },
-    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
-    // Every refresh rotates: the presented refresh token is consumed and a reuse is rejected.
-    rotateRefreshToken: () => true,
-    loadExistingGrant: (ctx) => loadExistingGrant(ctx, deps),
-    async renderError(ctx, out) {
-      ctx.type = 'html';
-      ctx.body = await renderPage(deps.views, 'error', {
-        title: 'Something went wrong',
-        error: out.error,
-        description: out.error_description,
-      });
-    },
-    ttl: {
-      AccessToken: config.accessTokenTtlSeconds,
-      AuthorizationCode: 60,
-      ClientCredentials: 600,
-      IdToken: 3600,
-      Interaction: 3600,
-      Grant: 14 * 24 * 3600,
-      RefreshToken: 14 * 24 * 3600,
-      Session: config.sessionTtlHours * 3600,
-    },
   };
+}
 
-  const provider = new Provider(deps.issuer, configuration);
-  provider.proxy = config.trustProxy;
-  provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'oidc provider error'));
-  return provider;
+function lifetimes(config: GatewayConfig): Configuration['ttl'] {
+  return {
+    AccessToken: config.accessTokenTtlSeconds,
+    AuthorizationCode: 60,
+    ClientCredentials: 600,
+    IdToken: 3600,
+    Interaction: 3600,
+    Grant: 14 * 24 * 3600,
+    RefreshToken: 14 * 24 * 3600,
+    Session: config.sessionTtlHours * 3600,
+  };
 }
 
 /** The store, except that the client of a disabled app is not found: it can neither sign in nor get tokens. */

@@ -10,12 +10,23 @@ const STYLES = fileURLToPath(new URL('../../views/assets/portal.css', import.met
 
 const hashOf = (text: string) => createHash('sha256').update(text).digest('base64url').slice(0, 12);
 
+/** The portal page's script and stylesheet, as the page links them. */
+export interface Bundler {
+  /**
+   * The page's script, bundled once, on first use; every later call gets the same bundle. A failed build
+   * is not kept: the next call builds again. Its path carries a content hash, so it is served immutable.
+   */
+  script(): Promise<Asset>;
+  /** The stylesheet's URL, with a hash of its current content so that browsers fetch it again when it changes. */
+  stylesheet(): string;
+}
+
 /**
  * The page's script, bundled from gateway/portal/client (and the SDK it imports) by esbuild in memory on
  * first use, so `npm start` needs no build step. Its name carries a content hash: served immutable.
  * Another page's script (the passkey pages') names its own entry and file name.
  */
-export function createBundler(options: { minify: boolean; entry?: string; name?: string }) {
+export function createBundler(options: { minify: boolean; entry?: string; name?: string }): Bundler {
   const entry = options.entry ?? ENTRY;
   const name = options.name ?? 'portal';
   let script: Promise<Asset> | undefined;
@@ -46,11 +57,9 @@ export function createBundler(options: { minify: boolean; entry?: string; name?:
       });
       return script;
     },
-    /** The stylesheet is served from views/assets; the hash only busts caches when it changes. */
+    // The stylesheet is served from views/assets; the hash only busts caches when it changes.
     stylesheet(): string {
       return `/assets/portal.css?v=${hashOf(readFileSync(STYLES, 'utf8'))}`;
     },
   };
 }
-
-export type Bundler = ReturnType<typeof createBundler>;

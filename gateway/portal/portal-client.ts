@@ -1,13 +1,10 @@
-import { createHmac } from 'node:crypto';
-import { UniqueConstraintError } from 'sequelize';
-import { audit } from '../audit.ts';
-import { operator, type GatewayContext } from '../context.ts';
+import type { GatewayContext } from '../context.ts';
+import { ensureFirstPartyClient, firstPartyClientSecret } from '../oidc/first-party-client.ts';
 
 export const PORTAL_CLIENT_ID = 'atrium-portal';
 
-/** Derived from the gateway's secret, so every process agrees on it without storing or sharing it. */
 export function portalClientSecret(secretKey: string): string {
-  return createHmac('sha256', secretKey).update('atrium-portal-client').digest('base64url');
+  return firstPartyClientSecret(PORTAL_CLIENT_ID, secretKey);
 }
 
 export function portalClientMetadata(issuer: string, secretKey: string) {
@@ -30,28 +27,10 @@ export function portalClientMetadata(issuer: string, secretKey: string) {
 }
 
 /**
- * Registers the portal as a first-party OIDC client of its own gateway, like the admin console: stored
- * as a client with no row in `apps` (people do not open it from the workbench, it is the workbench).
- * Idempotent and safe when several processes start at once; a changed issuer or secret rewrites it.
+ * Registers the portal as a first-party client of its own gateway, like the admin console (see
+ * ensureFirstPartyClient): people do not open it from the workbench, it is the workbench.
  */
-export async function ensurePortalClient(ctx: GatewayContext, issuer: string, secretKey: string): Promise<'created' | 'updated' | 'unchanged'> {
-  const { OidcPayload } = ctx.models;
-  const payload = JSON.stringify(portalClientMetadata(issuer, secretKey));
-  const system = { ...ctx, actor: operator('gateway') };
-  const existing = await OidcPayload.findOne({ where: { model: 'Client', id: PORTAL_CLIENT_ID } });
-  if (existing) {
-    if (existing.payload === payload) return 'unchanged';
-    await OidcPayload.update({ payload }, { where: { model: 'Client', id: PORTAL_CLIENT_ID } });
-    await audit(system, { action: 'portal.client_update', target: PORTAL_CLIENT_ID, details: { issuer } });
-    return 'updated';
-  }
-  try {
-    await OidcPayload.create({ model: 'Client', id: PORTAL_CLIENT_ID, payload, grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null });
-  } catch (error) {
-    // Another process registered it between our read and our write; its metadata is the same as ours.
-    if (error instanceof UniqueConstraintError) return 'unchanged';
-    throw error;
-  }
-  await audit(system, { action: 'portal.client_register', target: PORTAL_CLIENT_ID, details: { issuer } });
-  return 'created';
+export function ensurePortalClient(ctx: GatewayContext, issuer: string, secretKey: string): Promise<'created' | 'updated' | 'unchanged'> {
+  const client = { clientId: PORTAL_CLIENT_ID, metadata: portalClientMetadata(issuer, secretKey), auditAs: 'portal' };
+  return ensureFirstPartyClient(ctx, client, issuer);
 }

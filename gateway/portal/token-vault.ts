@@ -23,6 +23,23 @@ export class SessionExpiredError extends AppError {
   }
 }
 
+/** The portal's tokens for one portal session at a time, kept server-side; the page never sees a refresh token. */
+export interface TokenVault {
+  /** Keeps the refresh token of a new portal session, for as long as the session lives. */
+  open(sid: string, refreshToken: string, expiresAt: Date): Promise<void>;
+  /**
+   * An access token for one domain node: the one minted before while more than half its lifetime is
+   * left (so a socket never starts on a token about to expire), otherwise a new one from the refresh token.
+   * Refreshes of one session take turns. Rejects with SessionExpiredError when the grant is gone or does
+   * not cover the node (signing in again fixes both), and with a 503 AppError when no token can be had now.
+   */
+  accessToken(sid: string, domain: string, nodeUrl: string): Promise<NodeToken>;
+  /** Forgets a session's tokens; returns its refresh token, for revocation. */
+  close(sid: string): Promise<string | undefined>;
+  /** Forgets the tokens of every session whose id starts with `prefix` (single logout); returns their refresh tokens. */
+  closeAll(prefix: string): Promise<string[]>;
+}
+
 /**
  * The portal's tokens, server-side only: the refresh token and the access token last minted per domain
  * node, sealed, in a `web_sessions` row of their own beside the portal session (so a session save never
@@ -30,7 +47,7 @@ export class SessionExpiredError extends AppError {
  * so refreshes of one session take turns: in this process through a promise chain, across processes
  * through a lease row in the same table.
  */
-export function createTokenVault(deps: { models: GatewayModels; sealer: Sealer; auth: PortalAuth; logger: Logger }) {
+export function createTokenVault(deps: { models: GatewayModels; sealer: Sealer; auth: PortalAuth; logger: Logger }): TokenVault {
   const { WebSession } = deps.models;
   const turns = new Map<string, Promise<unknown>>();
 
@@ -81,15 +98,10 @@ export function createTokenVault(deps: { models: GatewayModels; sealer: Sealer; 
   }
 
   return {
-    /** Keeps the refresh token of a new portal session, for as long as the session lives. */
     async open(sid: string, refreshToken: string, expiresAt: Date): Promise<void> {
       await write(sid, { refreshToken, tokens: {} }, expiresAt);
     },
 
-    /**
-     * An access token for one domain node: the one minted before while more than half its lifetime is
-     * left (so a socket never starts on a token about to expire), otherwise a new one from the refresh token.
-     */
     accessToken(sid: string, domain: string, nodeUrl: string): Promise<NodeToken> {
       return inTurn(sid, async () => {
         const vault = await read(sid);
@@ -119,14 +131,12 @@ export function createTokenVault(deps: { models: GatewayModels; sealer: Sealer; 
       });
     },
 
-    /** Forgets a session's tokens; returns its refresh token, for revocation. */
     async close(sid: string): Promise<string | undefined> {
       const vault = await inTurn(sid, () => read(sid));
       await WebSession.destroy({ where: { sid: VAULT + sid } });
       return vault?.refreshToken;
     },
 
-    /** Forgets the tokens of every session whose id starts with `prefix` (single logout); returns their refresh tokens. */
     async closeAll(prefix: string): Promise<string[]> {
       const rows = await WebSession.findAll({ where: { sid: like(WebSession.sequelize!, prefixPattern(`${VAULT}${prefix}`)) }, attributes: ['sid'] });
       const sids = rows.map((r) => r.sid.slice(VAULT.length));
@@ -136,5 +146,3 @@ export function createTokenVault(deps: { models: GatewayModels; sealer: Sealer; 
     },
   };
 }
-
-export type TokenVault = ReturnType<typeof createTokenVault>;

@@ -53,7 +53,7 @@ export type Caller = ReturnType<typeof ipcCaller>;
 
 /** Child side: answers the parent's calls; leaves when the parent goes away, so no child outlives a run. */
 export function serveIpc(commands: Commands, onParentGone: () => void): void {
-  if (!process.send) throw new Error('This file runs as a child process of bench/node/run.ts');
+  if (!process.send) throw new Error('This file runs as a child process of a benchmark orchestrator (bench/*/run.ts)');
   process.on('message', (message: Request) => {
     const command = commands[message.cmd];
     const reply = (r: Response) => process.connected && process.send!(r);

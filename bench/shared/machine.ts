@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 
-import { calibrate, type Calibration } from '../shared/calibration.ts';
+import { calibrate, type Calibration } from './calibration.ts';
 
 export type Machine = { cores: number; memoryGiB: number; cpuModel: string; node: string; kernel: string; openFilesLimit: string; calibration: Calibration };
 

@@ -2,14 +2,14 @@
  * One domain node process for the benchmark: the real composition root (loadNodeConfig + startNode on
  * the environment it is given), plus an IPC side door through which the orchestrator reads memory,
  * CPU, event-loop figures and database round trips, and starts and stops a CPU profile.
- * Run only by bench/node/run.ts (with --expose-gc, so memory is read after a full collection).
+ * Run by bench/node/run.ts and bench/federation/run.ts (with --expose-gc, so memory is read after a full collection).
  */
 import { writeHeapSnapshot } from 'node:v8';
 import { performance } from 'node:perf_hooks';
 import type { Sequelize } from 'sequelize';
 import { loadNodeConfig } from '../../node/config.ts';
 import { startNode } from '../../node/main.ts';
-import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
+import { cpuProfilerCommands } from './cpu-profiler.ts';
 import { serveServerProcess } from './ipc.ts';
 import { watchProcess, type NodeStats } from './process-stats.ts';
 

@@ -1,0 +1,125 @@
+import express, { type Express, type Request } from 'express';
+import cookieParser from 'cookie-parser';
+import type { ExpressHandlebars } from 'express-handlebars';
+import type { Sequelize } from 'sequelize';
+import { databaseReachable } from '../../core/database.ts';
+import { createDatabaseRateLimiter } from '../../core/database-rate-limit.ts';
+import { healthRoutes } from '../../core/health.ts';
+import type { Logger } from '../../core/logger.ts';
+import { createMetrics } from '../../core/metrics.ts';
+import type { Sealer } from '../../core/seal.ts';
+import type { LoginPolicy } from '../accounts/authenticate.ts';
+import { adminConsole } from '../admin/console.ts';
+import { appRegistryRoutes } from '../apps-registry/routes.ts';
+import { callbackSecretSealer } from '../apps-registry/secrets.ts';
+import type { GatewayConfig } from '../config.ts';
+import type { GatewayContext } from '../context.ts';
+import { totpDeps } from '../factors/totp.ts';
+import { passkeyDeps } from '../factors/passkeys/relying-party.ts';
+import { passkeyPageScript } from '../factors/passkeys/page-script.ts';
+import { passkeyInteractionRoutes } from '../factors/passkeys/interaction-routes.ts';
+import { directoryPasswordCheck } from '../directories/directory-password.ts';
+import { directoryResetPages, resetPagesToShow } from '../directories/reset-page.ts';
+import { bindPasswordSealer } from '../directories/secrets.ts';
+import { endedAccessRoutes } from '../federation/ended-access-routes.ts';
+import { federationRoutes } from '../federation/routes.ts';
+import { interactionRoutes } from '../interactions/routes.ts';
+import type { GatewayModels } from '../models/index.ts';
+import type { LiveProvider } from '../oidc/live-provider.ts';
+import { webPortal } from '../portal/portal.ts';
+import type { Mailer } from '../recovery/mailer.ts';
+import type { RecoveryDeps } from '../recovery/request-reset.ts';
+import { recoveryRoutes } from '../recovery/routes.ts';
+import { viewsDir } from '../views.ts';
+import { createCsrf } from './csrf.ts';
+import { onError } from './on-error.ts';
+import { securityHeaders } from './security-headers.ts';
+
+export type GatewayAppDeps = {
+  issuer: string;
+  config: GatewayConfig;
+  sequelize: Sequelize;
+  models: GatewayModels;
+  sealer: Sealer;
+  logger: Logger;
+  views: ExpressHandlebars;
+  context(req: Request | null): GatewayContext;
+  keepSeconds: number;
+  oidc: LiveProvider;
+  /** Null where "forgot password" is off (a production gateway without SMTP). */
+  mailer: Mailer | null;
+};
+
+/**
+ * The gateway's HTTP side, in the order requests meet it: metrics, headers, health, assets, the
+ * federation and app registry APIs, recovery, sign-in pages, the admin console, the portal, and last
+ * the OIDC provider itself.
+ */
+export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
+  const { issuer, config, sequelize, models, sealer, logger, views, context } = deps;
+  const provider = () => deps.oidc.provider();
+  const secure = issuer.startsWith('https://');
+  const metrics = createMetrics('gateway');
+  const csrf = createCsrf(config.secretKey, secure);
+  const loginPolicy = loginPolicyFor(config, sequelize, logger);
+  const recovery = recoveryFor(deps);
+
+  const app = express();
+  // The login page links to "forgot password" only where a mail can reach the person.
+  app.locals.passwordRecovery = Boolean(recovery);
+  app.set('trust proxy', config.trustProxy);
+  app.disable('x-powered-by');
+  app.engine('.hbs', views.engine);
+  app.set('view engine', '.hbs');
+  app.set('views', viewsDir);
+  app.use(metrics.httpMiddleware);
+  app.use(securityHeaders(secure));
+  app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
+  app.use('/assets', express.static(`${viewsDir}assets`, { maxAge: '1h' }));
+  app.use(cookieParser());
+  app.use(federationRoutes((req) => context(req)));
+  app.use(endedAccessRoutes((req) => context(req), deps.keepSeconds));
+  app.use(appRegistryRoutes({ context, provider, secrets: callbackSecretSealer(config.secretKey) }));
+  const totp = totpDeps(config.secretKey, issuer);
+  app.use(recoveryRoutes({ context, csrf, recovery, directoryPages: () => resetPagesToShow(models) }));
+  // Passkeys: the relying party is the issuer (its host name and origin); their script is bundled like the portal's.
+  const passkeys = passkeyDeps(issuer);
+  const passkeyScript = passkeyPageScript({ minify: config.mode === 'production' });
+  app.use(passkeyInteractionRoutes({ provider, context, csrf, loginPolicy, totp, passkeys, script: passkeyScript }));
+  app.use(interactionRoutes({ provider, context, csrf, loginPolicy, totp }));
+  app.use('/admin', await adminConsole({ issuer, config, sequelize, models, sealer, csrf, logger, context, provider }));
+  const portal = await webPortal({ issuer, config, models, logger, context, csrf, totp, loginPolicy, passkeys, passkeyScript });
+  app.use('/assets', portal.script);
+  app.use('/assets', passkeyScript.handler);
+  app.use(portal.router);
+  // The provider parses its own bodies, so nothing above consumes its routes' bodies.
+  app.use((req, res) => deps.oidc.handle(req, res));
+  app.use(onError(logger));
+  return app;
+}
+
+function loginPolicyFor(config: GatewayConfig, sequelize: Sequelize, logger: Logger): LoginPolicy {
+  return {
+    maxFailures: config.login.maxFailures,
+    lockoutMinutes: config.login.lockoutMinutes,
+    // In the database, so that every gateway process over it counts together.
+    ipLimiter: createDatabaseRateLimiter({ sequelize, name: 'login-ip', limit: config.login.ipLimit, windowSeconds: config.login.ipWindowSeconds }),
+    identifierLimiter: createDatabaseRateLimiter({ sequelize, name: 'login-identifier', limit: config.login.maxFailures, windowSeconds: config.login.lockoutMinutes * 60 }),
+    // A directory person's password is checked by a bind, after the limits above.
+    directoryPassword: directoryPasswordCheck({ sealer: bindPasswordSealer(config.secretKey), logger }),
+  };
+}
+
+function recoveryFor({ issuer, config, sequelize, models, mailer, logger }: GatewayAppDeps): RecoveryDeps | null {
+  return (
+    mailer && {
+      issuer,
+      mailer,
+      ttlMinutes: config.passwordReset.ttlMinutes,
+      ipLimiter: createDatabaseRateLimiter({ sequelize, name: 'password-reset-ip', limit: config.passwordReset.ipLimit, windowSeconds: 3600 }),
+      accountLimiter: createDatabaseRateLimiter({ sequelize, name: 'password-reset-account', limit: config.passwordReset.accountLimit, windowSeconds: 3600 }),
+      directoryResetPage: directoryResetPages(models),
+      logger,
+    }
+  );
+}

@@ -1,0 +1,132 @@
+import {
+  DataTypes,
+  Model,
+  type CreationOptional,
+  type InferAttributes,
+  type InferCreationAttributes,
+  type Sequelize,
+} from 'sequelize';
+import { fresh } from '../../core/model-class.ts';
+import { tableOptions, timestamps } from './columns.ts';
+
+export const ROLES = ['student', 'staff', 'admin', 'unit-admin'] as const;
+export type Role = (typeof ROLES)[number];
+export type UserStatus = 'active' | 'disabled';
+
+export class OrgUnit extends Model<InferAttributes<OrgUnit>, InferCreationAttributes<OrgUnit>> {
+  declare id: string;
+  declare path: string;
+  declare name: string;
+  declare parentId: string | null;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export class User extends Model<InferAttributes<User>, InferCreationAttributes<User>> {
+  declare id: string;
+  declare username: string;
+  declare email: string;
+  declare displayName: string;
+  declare status: CreationOptional<UserStatus>;
+  declare passwordHash: string | null;
+  declare roles: CreationOptional<Role[]>;
+  declare failedLogins: CreationOptional<number>;
+  declare lockedUntil: Date | null;
+  declare lastLoginAt: Date | null;
+  /** When an administrator last ended every session of the person (disable, password reset, sign out everywhere). */
+  declare accessEndedAt: CreationOptional<Date | null>;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+}
+
+export class Membership extends Model<InferAttributes<Membership>, InferCreationAttributes<Membership>> {
+  declare userId: string;
+  declare unitId: string;
+  declare isPrimary: CreationOptional<boolean>;
+}
+
+/** A "forgot password" link: only the SHA-256 of its random token is kept; usable once, until `expiresAt`. */
+export class PasswordReset extends Model<InferAttributes<PasswordReset>, InferCreationAttributes<PasswordReset>> {
+  declare tokenHash: string;
+  declare userId: string;
+  declare createdAt: Date;
+  declare expiresAt: Date;
+  declare usedAt: CreationOptional<Date | null>;
+}
+
+export type AccountModels = {
+  OrgUnit: typeof OrgUnit;
+  User: typeof User;
+  Membership: typeof Membership;
+  PasswordReset: typeof PasswordReset;
+};
+
+/** Binds the units, the people, their memberships and their "forgot password" links to one database. */
+export function defineAccountModels(sequelize: Sequelize): AccountModels {
+  const OrgUnitModel = fresh(OrgUnit);
+  const UserModel = fresh(User);
+  const MembershipModel = fresh(Membership);
+  const PasswordResetModel = fresh(PasswordReset);
+
+  OrgUnitModel.init(
+    {
+      id: { type: DataTypes.STRING(36), primaryKey: true },
+      path: { type: DataTypes.STRING(255), allowNull: false },
+      name: { type: DataTypes.STRING(200), allowNull: false },
+      parentId: { type: DataTypes.STRING(36), allowNull: true },
+      ...timestamps,
+    },
+    tableOptions(sequelize, 'org_units'),
+  );
+
+  UserModel.init(
+    {
+      id: { type: DataTypes.STRING(36), primaryKey: true },
+      username: { type: DataTypes.STRING(64), allowNull: false },
+      email: { type: DataTypes.STRING(254), allowNull: false },
+      displayName: { type: DataTypes.STRING(200), allowNull: false },
+      status: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'active' },
+      passwordHash: { type: DataTypes.STRING(255), allowNull: true },
+      roles: {
+        type: DataTypes.STRING(255),
+        allowNull: false,
+        defaultValue: '',
+        get(): Role[] {
+          const raw = this.getDataValue('roles') as unknown as string;
+          return raw ? (raw.split(',') as Role[]) : [];
+        },
+        set(value: Role[]) {
+          this.setDataValue('roles', [...new Set(value)].sort().join(',') as unknown as Role[]);
+        },
+      },
+      failedLogins: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+      lockedUntil: { type: DataTypes.DATE(3), allowNull: true },
+      lastLoginAt: { type: DataTypes.DATE(3), allowNull: true },
+      accessEndedAt: { type: DataTypes.DATE(3), allowNull: true },
+      ...timestamps,
+    },
+    tableOptions(sequelize, 'users'),
+  );
+
+  MembershipModel.init(
+    {
+      userId: { type: DataTypes.STRING(36), primaryKey: true },
+      unitId: { type: DataTypes.STRING(36), primaryKey: true },
+      isPrimary: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+    },
+    { ...tableOptions(sequelize, 'memberships'), timestamps: false },
+  );
+
+  PasswordResetModel.init(
+    {
+      tokenHash: { type: DataTypes.STRING(64), primaryKey: true },
+      userId: { type: DataTypes.STRING(36), allowNull: false },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+      expiresAt: { type: DataTypes.DATE(3), allowNull: false },
+      usedAt: { type: DataTypes.DATE(3), allowNull: true },
+    },
+    { ...tableOptions(sequelize, 'password_resets'), timestamps: false },
+  );
+
+  return { OrgUnit: OrgUnitModel, User: UserModel, Membership: MembershipModel, PasswordReset: PasswordResetModel };
+}

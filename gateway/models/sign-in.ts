@@ -1,0 +1,111 @@
+import {
+  DataTypes,
+  Model,
+  type CreationOptional,
+  type InferAttributes,
+  type InferCreationAttributes,
+  type Sequelize,
+} from 'sequelize';
+import { fresh, mediumText } from '../../core/model-class.ts';
+import { tableOptions } from './columns.ts';
+
+export class OidcPayload extends Model<InferAttributes<OidcPayload>, InferCreationAttributes<OidcPayload>> {
+  declare model: string;
+  declare id: string;
+  declare payload: string;
+  declare grantId: string | null;
+  declare userCode: string | null;
+  declare uid: string | null;
+  /** The person the artefact belongs to (sessions, grants, codes, tokens), so all of theirs can be ended. */
+  declare accountId: CreationOptional<string | null>;
+  declare expiresAt: Date | null;
+  declare consumedAt: Date | null;
+}
+
+export class SigningKey extends Model<InferAttributes<SigningKey>, InferCreationAttributes<SigningKey>> {
+  declare kid: string;
+  declare alg: string;
+  declare publicJwk: string;
+  declare privateJwkSealed: string;
+  declare state: 'active' | 'retired';
+  declare createdAt: Date;
+  declare retiredAt: Date | null;
+}
+
+/** A person (`sub`) or a gateway session (`sid`) whose access tokens issued up to `endedAt` no node accepts. */
+export class EndedAccess extends Model<InferAttributes<EndedAccess>, InferCreationAttributes<EndedAccess>> {
+  declare id: CreationOptional<number>;
+  declare kind: 'sub' | 'sid';
+  declare subject: string;
+  declare endedAt: Date;
+}
+
+export class WebSession extends Model<InferAttributes<WebSession>, InferCreationAttributes<WebSession>> {
+  declare sid: string;
+  declare data: string;
+  declare expiresAt: Date;
+}
+
+export type SignInModels = {
+  OidcPayload: typeof OidcPayload;
+  SigningKey: typeof SigningKey;
+  EndedAccess: typeof EndedAccess;
+  WebSession: typeof WebSession;
+};
+
+/** Binds the OIDC provider's store, its signing keys, the access ended early, and the web sessions of the console and portal. */
+export function defineSignInModels(sequelize: Sequelize): SignInModels {
+  const OidcPayloadModel = fresh(OidcPayload);
+  const SigningKeyModel = fresh(SigningKey);
+  const EndedAccessModel = fresh(EndedAccess);
+  const WebSessionModel = fresh(WebSession);
+
+  OidcPayloadModel.init(
+    {
+      model: { type: DataTypes.STRING(40), primaryKey: true },
+      id: { type: DataTypes.STRING(255), primaryKey: true },
+      payload: { type: mediumText(sequelize), allowNull: false },
+      grantId: { type: DataTypes.STRING(255), allowNull: true },
+      userCode: { type: DataTypes.STRING(255), allowNull: true },
+      uid: { type: DataTypes.STRING(255), allowNull: true },
+      accountId: { type: DataTypes.STRING(255), allowNull: true },
+      expiresAt: { type: DataTypes.DATE(3), allowNull: true },
+      consumedAt: { type: DataTypes.DATE(3), allowNull: true },
+    },
+    { ...tableOptions(sequelize, 'oidc_payloads'), timestamps: false },
+  );
+
+  SigningKeyModel.init(
+    {
+      kid: { type: DataTypes.STRING(64), primaryKey: true },
+      alg: { type: DataTypes.STRING(16), allowNull: false },
+      publicJwk: { type: DataTypes.TEXT, allowNull: false },
+      privateJwkSealed: { type: DataTypes.TEXT, allowNull: false },
+      state: { type: DataTypes.STRING(16), allowNull: false },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+      retiredAt: { type: DataTypes.DATE(3), allowNull: true },
+    },
+    { ...tableOptions(sequelize, 'signing_keys'), timestamps: false },
+  );
+
+  EndedAccessModel.init(
+    {
+      id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
+      kind: { type: DataTypes.STRING(8), allowNull: false },
+      subject: { type: DataTypes.STRING(255), allowNull: false },
+      endedAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...tableOptions(sequelize, 'ended_access'), timestamps: false },
+  );
+
+  WebSessionModel.init(
+    {
+      sid: { type: DataTypes.STRING(255), primaryKey: true },
+      data: { type: DataTypes.TEXT, allowNull: false },
+      expiresAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...tableOptions(sequelize, 'web_sessions'), timestamps: false },
+  );
+
+  return { OidcPayload: OidcPayloadModel, SigningKey: SigningKeyModel, EndedAccess: EndedAccessModel, WebSession: WebSessionModel };
+}
