@@ -17,7 +17,7 @@ import { describeMachine, findMariadbPid, loadAverage, machineCpuTicks, processC
 import type { NodeStats, QueryCounts } from '../shared/node-process.ts';
 import { summariseProfile } from '../shared/profile-summary.ts';
 import { percentiles } from '../shared/percentiles.ts';
-import { createDatabase, freePort, spawnNode, tail, type BenchDatabase, type NodeChild } from '../shared/setup.ts';
+import { addBenchPeople, createDatabase, freePort, spawnNode, tail, type BenchDatabase, type NodeChild } from '../shared/setup.ts';
 import { mintAccessTokens, usernameOf } from '../shared/tokens.ts';
 import { describeCalibration } from '../shared/calibration.ts';
 import { summariseLogs } from '../shared/log-summary.ts';
@@ -210,6 +210,8 @@ async function main(): Promise<void> {
   // People: eng's u00001…, arts' after them, so each eng address sorts lower and eng is every pair's home.
   const P = scale.pairs;
   const pairs: FedPair[] = Array.from({ length: P }, (_, k) => ({ eng: k + 1, arts: P + k + 1, artsAddress: `${usernameOf(P + k + 1)}@${ARTS}` }));
+  await addBenchPeople(bench, 'bench', pairs.map((p) => p.eng));
+  await addBenchPeople(bench, 'bench-arts', pairs.map((p) => p.arts));
   const tokenStart = performance.now();
   const claims = (side: 'eng' | 'arts') => ({ issuer: bench.gateway.issuer, audience: urls[side], clientId: bench.clientId, domain: side === 'eng' ? ENG : ARTS });
   const engTokens = await mintAccessTokens(bench.signingKey, claims('eng'), pairs.map((p) => p.eng));

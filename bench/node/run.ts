@@ -37,7 +37,7 @@ import {
 } from './results.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { operator } from '../../gateway/context.ts';
-import { createDatabase, freePort, spawnNode, startBenchGateway, tail, type BenchDatabase, type BenchGateway, type GeneratorChild, type NodeChild } from '../shared/setup.ts';
+import { addBenchPeople, createDatabase, freePort, spawnNode, startBenchGateway, tail, type BenchDatabase, type BenchGateway, type GeneratorChild, type NodeChild } from '../shared/setup.ts';
 import { createGroupInDatabase, sizeBufferPool, spawnGenerator, spawnRelay } from './setup.ts';
 import type { ConnectResult, DmPair, DmRunResult, GeneratorStats } from './generator.ts';
 import type { HistogramData } from '../shared/histogram.ts';
@@ -208,6 +208,7 @@ async function main(): Promise<void> {
   log(`gateway ${bench.gateway.issuer} (SQLite); domain ${DOMAIN} → ${nodeUrl}; client ${bench.clientId}; signing key ${bench.signingKey.kid}`);
 
   const users = Array.from({ length: scale.sockets }, (_, i) => i + 1);
+  await addBenchPeople(bench, 'bench', users);
   const tokenStart = performance.now();
   const tokens = await mintAccessTokens(bench.signingKey, { issuer: bench.gateway.issuer, audience: nodeUrl, clientId: bench.clientId, domain: DOMAIN }, users);
   log(`minted ${tokens.size} access tokens in ${((performance.now() - tokenStart) / 1000).toFixed(1)} s`);

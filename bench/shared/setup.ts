@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { usernameOf } from './tokens.ts';
 /**
  * What both benchmarks set up the same way: free ports, a MariaDB database per run, the real gateway with
  * the bench domain and a first-party client, and their child processes (the domain node, the generators).
@@ -53,6 +55,24 @@ export async function startBenchGateway(dataDir: string, domain: string, nodeUrl
   const [signingKey] = await loadPrivateJwks(gateway.models, gateway.sealer);
   if (!signingKey) throw new Error('the gateway has no active signing key');
   return { gateway, clientId: app.clientId, signingKey };
+}
+
+/**
+ * The bench's people (u00001…, as bench/shared/tokens.ts names them) as accounts of a unit, so that a
+ * node's address check at the gateway finds them, as it finds a campus's people. Written a thousand at a time.
+ */
+export async function addBenchPeople(bench: BenchGateway, unitPath: string, indexes: number[]): Promise<void> {
+  const { User, Membership, OrgUnit } = bench.gateway.models;
+  const unit = await OrgUnit.findOne({ where: { path: unitPath } });
+  if (!unit) throw new Error(`no unit ${unitPath} at the bench gateway`);
+  for (let i = 0; i < indexes.length; i += 1000) {
+    const people = indexes.slice(i, i + 1000).map((index) => {
+      const username = usernameOf(index);
+      return { id: randomUUID(), username, email: `${username}@bench.test`, displayName: `Bench person ${index}`, passwordHash: null, lockedUntil: null, lastLoginAt: null };
+    });
+    await User.bulkCreate(people);
+    await Membership.bulkCreate(people.map((p) => ({ userId: p.id, unitId: unit.id, isPrimary: true })));
+  }
 }
 
 export type BenchDatabase = { name: string; url: string; version: string; drop(): Promise<void> };
