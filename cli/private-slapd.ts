@@ -67,41 +67,8 @@ export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<P
   const dir = mkdtempSync(join(options.parentDir ?? tmpdir(), 'atrium-slapd-'));
   const rootDn = `cn=admin,${options.suffix}`;
   try {
-    const dbDir = join(dir, 'db');
-    mkdirSync(dbDir, { recursive: true });
-    const conf = join(dir, 'slapd.conf');
-    const schemas = [...['core', 'cosine', 'inetorgperson'].map((s) => join(SCHEMA_DIR, `${s}.schema`)), ...(options.schemaFiles ?? [])];
-    writeFileSync(
-      conf,
-      [
-        ...schemas.map((file) => `include ${file}`),
-        'modulepath /usr/lib/ldap',
-        'moduleload back_mdb',
-        `pidfile ${join(dir, 'slapd.pid')}`,
-        `argsfile ${join(dir, 'slapd.args')}`,
-        // Passwords are checked by binding; nobody reads them, and anonymous clients read nothing at all.
-        'access to attrs=userPassword by self write by anonymous auth by * none',
-        'access to * by users read by * none',
-        ...(options.tls ? [`TLSCertificateFile ${options.tls.certFile}`, `TLSCertificateKeyFile ${options.tls.keyFile}`] : []),
-        'database mdb',
-        'maxsize 1073741824',
-        `suffix "${options.suffix}"`,
-        `rootdn "${rootDn}"`,
-        `rootpw ${options.rootPassword}`,
-        `directory ${dbDir}`,
-        'index objectClass eq',
-        'index uid,cn,mail eq',
-        ...(options.databaseLines ?? []),
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
-    if (options.ldif) {
-      const file = join(dir, 'initial.ldif');
-      writeFileSync(file, options.ldif);
-      const loaded = spawnSync(SLAPADD, ['-q', '-f', conf, '-l', file], { encoding: 'utf8' });
-      if (loaded.status !== 0) throw new Error(`slapadd refused the LDIF: ${loaded.stderr || loaded.stdout}`);
-    }
+    const conf = writeConfig(dir, options, rootDn);
+    if (options.ldif) loadLdif(dir, conf, options.ldif);
     const port = await freeLocalPort();
     const url = `ldap://127.0.0.1:${port}`;
     const ldapsUrl = options.tls ? `ldaps://127.0.0.1:${await freeLocalPort()}` : null;
@@ -191,4 +158,43 @@ async function waitUntilListening(port: number, child: ChildProcess, recentLog: 
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** slapd.conf of a private server in `dir`: the schemas, access rules, TLS when asked, one mdb database. */
+function writeConfig(dir: string, options: PrivateSlapdOptions, rootDn: string): string {
+  const dbDir = join(dir, 'db');
+  mkdirSync(dbDir, { recursive: true });
+  const conf = join(dir, 'slapd.conf');
+  const schemas = [...['core', 'cosine', 'inetorgperson'].map((s) => join(SCHEMA_DIR, `${s}.schema`)), ...(options.schemaFiles ?? [])];
+  const lines = [
+    ...schemas.map((file) => `include ${file}`),
+    'modulepath /usr/lib/ldap',
+    'moduleload back_mdb',
+    `pidfile ${join(dir, 'slapd.pid')}`,
+    `argsfile ${join(dir, 'slapd.args')}`,
+    // Passwords are checked by binding; nobody reads them, and anonymous clients read nothing at all.
+    'access to attrs=userPassword by self write by anonymous auth by * none',
+    'access to * by users read by * none',
+    ...(options.tls ? [`TLSCertificateFile ${options.tls.certFile}`, `TLSCertificateKeyFile ${options.tls.keyFile}`] : []),
+    'database mdb',
+    'maxsize 1073741824',
+    `suffix "${options.suffix}"`,
+    `rootdn "${rootDn}"`,
+    `rootpw ${options.rootPassword}`,
+    `directory ${dbDir}`,
+    'index objectClass eq',
+    'index uid,cn,mail eq',
+    ...(options.databaseLines ?? []),
+    '',
+  ];
+  writeFileSync(conf, lines.join('\n'), { mode: 0o600 });
+  return conf;
+}
+
+/** Loads entries offline, before slapd starts (`slapadd -q`: far faster than adding them over the wire). */
+function loadLdif(dir: string, conf: string, ldif: string): void {
+  const file = join(dir, 'initial.ldif');
+  writeFileSync(file, ldif);
+  const loaded = spawnSync(SLAPADD, ['-q', '-f', conf, '-l', file], { encoding: 'utf8' });
+  if (loaded.status !== 0) throw new Error(`slapadd refused the LDIF: ${loaded.stderr || loaded.stdout}`);
 }
