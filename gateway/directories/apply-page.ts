@@ -26,47 +26,87 @@ export type SyncRun = {
   report: SyncReport;
 };
 
+/** A known person of this directory to bring up to date; `profile` is false when their new email is taken. */
 type Update = { person: Person; user: User; link: DirectoryAccount; profile: boolean };
 
+/** What reading a page leaves to decide on: the people it holds, and the usernames it could not read. */
+type PageRead = { people: Person[]; unreadNames: Set<string> };
+
+/** Who the page's people already are in Atrium, looked up once for the whole page. */
+type Known = {
+  userByName: Map<string, User>;
+  linkByUser: Map<string, DirectoryAccount>;
+  nameProblems: Awaited<ReturnType<typeof addressNameProblems>>;
+  emailOwners: Map<string, User>;
+};
+
+/** What the page will do: whom to create, whom to update, and whose link to mark as seen by this run. */
+type Decision = { creates: Person[]; updates: Update[]; seen: string[] };
+
+type Units = { primary: string | null; others: Set<string> };
+
 /**
- * Applies one page of directory entries (at most PAGE_SIZE), in one transaction: creates the new people,
- * updates the known ones, disables those the directory marks disabled and enables those it no longer
- * does, and marks everyone it saw as seen by this run. A username held by a local account, by another
- * directory, by an app or reserved is refused with its reason, never merged. The database is asked in
- * batches, so a page costs a handful of queries however many people it holds.
+ * Applies one page of directory entries (at most PAGE_SIZE): creates the new people, updates the known
+ * ones, disables those the directory marks disabled and enables those it no longer does, and marks
+ * everyone it saw as seen by this run. A username held by a local account, by another directory, by an
+ * app or reserved is refused with its reason, never merged. The database is asked in batches, so a page
+ * costs a handful of queries however many people it holds; the lookups and the decisions come before the
+ * page's one transaction, to keep it short.
  */
 export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Entry[]): Promise<void> {
-  const { report, directory } = sync;
-  report.entries += entries.length;
-  report.pages += 1;
+  sync.report.entries += entries.length;
+  sync.report.pages += 1;
+  const read = readPage(sync, entries);
+  const known = await lookUpPeople(ctx, read);
+  const { creates, updates, seen } = decide(sync, read, known);
+  const unitsOf = await unitsBefore(ctx, updates);
+  await inTransaction(ctx, async (ctx) => {
+    const unitIdsOf = await ensurePageUnits(ctx, sync, [...creates, ...updates.map((u) => u.person)]);
+    await writeCreates(ctx, sync, creates, unitIdsOf);
+    for (const update of updates) await applyUpdate(ctx, sync, update, unitsOf.get(update.user.id), unitIdsOf);
+    if (seen.length > 0) await ctx.models.DirectoryAccount.update({ seenRun: sync.run }, { where: { userId: { [Op.in]: seen } }, transaction: ctx.tx });
+  });
+}
 
+/**
+ * Reads the page's entries into people, refusing what cannot be read and a second entry with the same
+ * username or email: the whole page is decided before anything is written, so the second would not see
+ * the first's account and both would claim it.
+ */
+function readPage(sync: SyncRun, entries: Entry[]): PageRead {
   const people: Person[] = [];
-  const refusedNames = new Map<string, string>();
+  const unreadNames = new Set<string>();
   const inPage = { username: new Set<string>(), email: new Set<string>() };
   for (const entry of entries) {
     const read = readEntry(entry, sync.settings, sync.groupsOf);
     if ('refusal' in read) {
-      if (read.refusal.username) refusedNames.set(read.refusal.username.toLowerCase(), read.refusal.reason);
-      refuse(report, read.refusal);
+      if (read.refusal.username) unreadNames.add(read.refusal.username.toLowerCase());
+      refuse(sync.report, read.refusal);
       continue;
     }
     const p = read.person;
     if (inPage.username.has(p.username) || inPage.email.has(p.email)) {
-      refuse(report, { username: p.username, dn: p.dn, reason: `another entry of this page has the same ${inPage.username.has(p.username) ? 'username' : 'email'}` });
+      refuse(sync.report, { username: p.username, dn: p.dn, reason: `another entry of this page has the same ${inPage.username.has(p.username) ? 'username' : 'email'}` });
       continue;
     }
     inPage.username.add(p.username);
     inPage.email.add(p.email);
     people.push(p);
   }
+  return { people, unreadNames };
+}
 
-  const { User, DirectoryAccount, Membership } = ctx.models;
-  const names = [...people.map((p) => p.username), ...refusedNames.keys()];
+/**
+ * Looks up, for the whole page at once, the accounts holding its usernames and their directory links,
+ * why a new username cannot be taken, and who holds the emails. The unread usernames are looked up too,
+ * so that their people are not taken for gone.
+ */
+async function lookUpPeople(ctx: GatewayContext, { people, unreadNames }: PageRead): Promise<Known> {
+  const { User, DirectoryAccount } = ctx.models;
+  const names = [...people.map((p) => p.username), ...unreadNames];
   const users = names.length ? await User.findAll({ where: { username: { [Op.in]: names } }, transaction: ctx.tx }) : [];
   const userByName = new Map(users.map((u) => [u.username, u]));
   const links = users.length ? await DirectoryAccount.findAll({ where: { userId: { [Op.in]: users.map((u) => u.id) } }, transaction: ctx.tx }) : [];
-  const linkByUser = new Map(links.map((l) => [l.userId, l]));
-  const ours = (user: User | undefined) => (user && linkByUser.get(user.id)?.directoryId === directory.id ? linkByUser.get(user.id)! : null);
   const newNames = people.filter((p) => !userByName.has(p.username)).map((p) => p.username);
   const nameProblems = newNames.length ? await addressNameProblems(ctx, newNames) : new Map();
   // Only an email that would be new to its person can clash with someone else's.
@@ -74,13 +114,24 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
   const emailOwners = emails.length
     ? new Map((await User.findAll({ where: { email: { [Op.in]: emails } }, attributes: ['id', 'email', 'username'], transaction: ctx.tx })).map((u) => [u.email, u]))
     : new Map<string, User>();
+  return { userByName, linkByUser: new Map(links.map((l) => [l.userId, l])), nameProblems, emailOwners };
+}
 
+/**
+ * Sorts the page's people into creates, updates and refusals. Only this directory's own people are
+ * updated: an account from elsewhere is refused rather than merged, since taking it over would hand
+ * someone else's account to whoever holds the entry.
+ */
+function decide(sync: SyncRun, { people, unreadNames }: PageRead, known: Known): Decision {
+  const { report, directory } = sync;
+  const { userByName, linkByUser, nameProblems, emailOwners } = known;
   // People of this directory whose entry could not be read this time stay as they are, rather than
   // being taken for gone: a missing mail attribute should not lock anyone out.
   const seen: string[] = [];
-  for (const [name] of refusedNames) {
-    const link = ours(userByName.get(name));
-    if (link) seen.push(link.userId);
+  for (const name of unreadNames) {
+    const user = userByName.get(name);
+    const link = user ? linkByUser.get(user.id) : undefined;
+    if (link?.directoryId === directory.id) seen.push(link.userId);
   }
 
   const creates: Person[] = [];
@@ -114,80 +165,99 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
     if (emailClash) refuse(report, { username: p.username, dn: p.dn, reason: `email ${p.email} is already used by account ${emailOwner.username}; the profile is kept as before` });
     updates.push({ person: p, user, link, profile: !emailClash });
   }
+  return { creates, updates, seen };
+}
 
+/** The units the people to update are in now, in one query for the page: memberships are rewritten only when they differ. */
+async function unitsBefore(ctx: GatewayContext, updates: Update[]): Promise<Map<string, Units>> {
   const memberships = updates.length
-    ? await Membership.findAll({ where: { userId: { [Op.in]: updates.map((u) => u.user.id) } }, attributes: ['userId', 'unitId', 'isPrimary'], raw: true, transaction: ctx.tx })
+    ? await ctx.models.Membership.findAll({ where: { userId: { [Op.in]: updates.map((u) => u.user.id) } }, attributes: ['userId', 'unitId', 'isPrimary'], raw: true, transaction: ctx.tx })
     : [];
-  const unitsOf = new Map<string, { primary: string | null; others: Set<string> }>();
+  const unitsOf = new Map<string, Units>();
   for (const m of memberships) {
     const entry = unitsOf.get(m.userId) ?? { primary: null, others: new Set<string>() };
     if (m.isPrimary) entry.primary = m.unitId;
     else entry.others.add(m.unitId);
     unitsOf.set(m.userId, entry);
   }
+  return unitsOf;
+}
 
-  await inTransaction(ctx, async (ctx) => {
-    const wanted = [...creates, ...updates.map((u) => u.person)];
-    const levels = wanted.flatMap((p) => [...p.unit.levels, ...p.adminUnits.flatMap((path) => levelsOfPath(path, sync.settings.unitRoot))]);
-    report.unitsCreated += await ensureUnits(ctx, sync.unitIds, levels, directory.name);
-    const unitIdsOf = (p: Person) => [p.unit.path, ...p.adminUnits].map((path) => sync.unitIds.get(path)).filter((id): id is string => id !== undefined);
+/**
+ * Creates the units the page's people are placed in, and answers each person's unit ids, primary unit
+ * first. Every unit exists once this returns, so no membership points at a missing unit.
+ */
+async function ensurePageUnits(ctx: GatewayContext, sync: SyncRun, wanted: Person[]): Promise<(p: Person) => string[]> {
+  const levels = wanted.flatMap((p) => [...p.unit.levels, ...p.adminUnits.flatMap((path) => levelsOfPath(path, sync.settings.unitRoot))]);
+  sync.report.unitsCreated += await ensureUnits(ctx, sync.unitIds, levels, sync.directory.name);
+  return (p) => [p.unit.path, ...p.adminUnits].map((path) => sync.unitIds.get(path)).filter((id): id is string => id !== undefined);
+}
 
-    if (creates.length > 0) {
-      const rows = creates.map((p) => ({ id: randomUUID(), person: p }));
-      await User.bulkCreate(
-        rows.map(({ id, person: p }) => ({ id, username: p.username, displayName: p.displayName, email: p.email, passwordHash: null, roles: p.roles, lockedUntil: null, lastLoginAt: null })),
-        { transaction: ctx.tx },
-      );
-      await DirectoryAccount.bulkCreate(
-        rows.map(({ id, person: p }) => ({ userId: id, directoryId: directory.id, dn: p.dn, seenRun: sync.run })),
-        { transaction: ctx.tx },
-      );
-      await Membership.bulkCreate(
-        rows.flatMap(({ id, person: p }) => unitIdsOf(p).map((unitId, i) => ({ userId: id, unitId, isPrimary: i === 0 }))),
-        { transaction: ctx.tx },
-      );
-      for (const { person } of rows) count(report, 'added', person.username);
+/**
+ * Creates the new people with their links and memberships, three inserts for the whole page. No password:
+ * a directory person's password is the directory's.
+ */
+async function writeCreates(ctx: GatewayContext, sync: SyncRun, creates: Person[], unitIdsOf: (p: Person) => string[]): Promise<void> {
+  if (creates.length === 0) return;
+  const { User, DirectoryAccount, Membership } = ctx.models;
+  const rows = creates.map((p) => ({ id: randomUUID(), person: p }));
+  await User.bulkCreate(
+    rows.map(({ id, person: p }) => ({ id, username: p.username, displayName: p.displayName, email: p.email, passwordHash: null, roles: p.roles, lockedUntil: null, lastLoginAt: null })),
+    { transaction: ctx.tx },
+  );
+  await DirectoryAccount.bulkCreate(
+    rows.map(({ id, person: p }) => ({ userId: id, directoryId: sync.directory.id, dn: p.dn, seenRun: sync.run })),
+    { transaction: ctx.tx },
+  );
+  await Membership.bulkCreate(
+    rows.flatMap(({ id, person: p }) => unitIdsOf(p).map((unitId, i) => ({ userId: id, unitId, isPrimary: i === 0 }))),
+    { transaction: ctx.tx },
+  );
+  for (const { person } of rows) count(sync.report, 'added', person.username);
+}
+
+/**
+ * Brings one known person in line with their entry: profile and units (unless their new email is
+ * taken), DN, and status. Only what changed is written, so a person whose entry did not change costs
+ * no write and is counted as unchanged.
+ */
+async function applyUpdate(ctx: GatewayContext, sync: SyncRun, update: Update, before: Units | undefined, unitIdsOf: (p: Person) => string[]): Promise<void> {
+  const { person: p, user, link, profile } = update;
+  const { report, directory } = sync;
+  let changed = false;
+  if (profile) {
+    const was = before ?? { primary: null, others: new Set<string>() };
+    const [primary, ...others] = unitIdsOf(p);
+    const unitsChanged = was.primary !== primary || was.others.size !== others.length || others.some((id) => !was.others.has(id));
+    if (user.displayName !== p.displayName || user.email !== p.email || user.roles.join(',') !== p.roles.join(',')) {
+      user.displayName = p.displayName;
+      user.email = p.email;
+      user.roles = p.roles;
+      changed = true;
     }
-
-    for (const { person: p, user, link, profile } of updates) {
-      let changed = false;
-      if (profile) {
-        const before = unitsOf.get(user.id) ?? { primary: null, others: new Set<string>() };
-        const [primary, ...others] = unitIdsOf(p);
-        const unitsChanged = before.primary !== primary || before.others.size !== others.length || others.some((id) => !before.others.has(id));
-        if (user.displayName !== p.displayName || user.email !== p.email || user.roles.join(',') !== p.roles.join(',')) {
-          user.displayName = p.displayName;
-          user.email = p.email;
-          user.roles = p.roles;
-          changed = true;
-        }
-        if (unitsChanged) {
-          await Membership.destroy({ where: { userId: user.id }, transaction: ctx.tx });
-          await Membership.bulkCreate([primary!, ...others].map((unitId, i) => ({ userId: user.id, unitId, isPrimary: i === 0 })), { transaction: ctx.tx });
-          changed = true;
-        }
-      }
-      if (link.dn !== p.dn) {
-        link.dn = p.dn;
-        await link.save({ transaction: ctx.tx });
-      }
-      let statusChanged = true;
-      if (p.disabled && user.status === 'active') {
-        await disableForDirectory(ctx, user, link, directory, 'disabled in the directory');
-        count(report, 'disabled', user.username);
-      } else if (!p.disabled && user.status === 'disabled' && link.disabledByDirectory) {
-        await enableForDirectory(ctx, user, link, directory);
-        count(report, 'reenabled', user.username);
-      } else {
-        statusChanged = false;
-        if (changed) await user.save({ transaction: ctx.tx });
-      }
-      if (changed) count(report, 'updated', user.username);
-      else if (profile && !statusChanged) report.unchanged += 1;
+    if (unitsChanged) {
+      await ctx.models.Membership.destroy({ where: { userId: user.id }, transaction: ctx.tx });
+      await ctx.models.Membership.bulkCreate([primary!, ...others].map((unitId, i) => ({ userId: user.id, unitId, isPrimary: i === 0 })), { transaction: ctx.tx });
+      changed = true;
     }
-
-    if (seen.length > 0) await DirectoryAccount.update({ seenRun: sync.run }, { where: { userId: { [Op.in]: seen } }, transaction: ctx.tx });
-  });
+  }
+  if (link.dn !== p.dn) {
+    link.dn = p.dn;
+    await link.save({ transaction: ctx.tx });
+  }
+  let statusChanged = true;
+  if (p.disabled && user.status === 'active') {
+    await disableForDirectory(ctx, user, link, directory, 'disabled in the directory');
+    count(report, 'disabled', user.username);
+  } else if (!p.disabled && user.status === 'disabled' && link.disabledByDirectory) {
+    await enableForDirectory(ctx, user, link, directory);
+    count(report, 'reenabled', user.username);
+  } else {
+    statusChanged = false;
+    if (changed) await user.save({ transaction: ctx.tx });
+  }
+  if (changed) count(report, 'updated', user.username);
+  else if (profile && !statusChanged) report.unchanged += 1;
 }
 
 /**
