@@ -67,11 +67,11 @@ export function portalClient(gateway: TestGateway): Promise<client.Configuration
 export type Login = { refreshToken: string; idToken: string; agent: BrowserAgent; tokenFor(nodeUrl: string): Promise<string> };
 
 /** Signs a demo user in through the gateway's forms; node tokens then come from the refresh token. */
-export async function login(gateway: TestGateway, username: string): Promise<Login> {
+export async function login(gateway: TestGateway, username: string, password?: string): Promise<Login> {
   const portal = await portalClient(gateway);
   // The portal asks for chat on every registered domain node; each node still admits only its own members.
   const nodes = (await listDomains(gateway.context(null))).map((d) => d.url);
-  const { tokens, agent } = await codeFlow(portal, REDIRECT, username, { scope: 'openid profile atrium im offline_access', prompt: 'consent', resource: nodes });
+  const { tokens, agent } = await codeFlow(portal, REDIRECT, username, { scope: 'openid profile atrium im offline_access', prompt: 'consent', resource: nodes }, undefined, password);
   let refreshToken = tokens.refresh_token!;
   // Refresh tokens rotate, so token requests of one login take turns.
   let turn: Promise<unknown> = Promise.resolve();
