@@ -48,6 +48,19 @@ export function confirmedRecently(req: Request, now = Date.now()): boolean {
 }
 
 /**
+ * A directory person's password is the directory's, checked by a bind (never stored here); a local
+ * person's is the stored hash. A directory that does not answer is "try again later", counted as nothing.
+ */
+async function passwordIsRight(ctx: GatewayContext, policy: LoginPolicy, user: User, password: string, fail: (error: AppError, reason: string) => Promise<AppError>): Promise<boolean> {
+  try {
+    return (await policy.directoryPassword?.(ctx, user, password)) ?? (await verifyPassword(user.passwordHash, password));
+  } catch (error) {
+    if (error instanceof AppError) throw await fail(error, error.code);
+    throw error;
+  }
+}
+
+/**
  * A person shows again that it is them with their password or a current authenticator code (a passkey
  * works as well: see passkeys/assertion.ts). Wrong answers count toward the lockout like at sign-in.
  */
@@ -62,7 +75,7 @@ export async function confirmIdentity(ctx: GatewayContext, totp: TotpDeps, polic
   const code = typeof input.code === 'string' ? input.code.trim().slice(0, 64) : '';
   let method: 'pwd' | 'otp' | null = null;
   if (code && (await checkTotpCode(ctx, totp, user, code))) method = 'otp';
-  else if (password && (await verifyPassword(user.passwordHash, password))) method = 'pwd';
+  else if (password && (await passwordIsRight(ctx, policy, user, password, fail))) method = 'pwd';
   if (!method) {
     const locked = await countFailure(ctx, user, policy);
     throw await fail(locked ? new AccountLockedError(policy.lockoutMinutes * 60) : new ConfirmationFailedError(), code ? 'wrong_code' : 'wrong_password');
