@@ -10,7 +10,15 @@ export type Registry = {
   proxies: { name: string; keys: PublicKeyJwk[] }[];
 };
 
-export type RegistryClient = ReturnType<typeof createRegistryClient>;
+/** The gateway's domain registry and federation policy, as a node or proxy sees it. */
+export interface RegistryClient {
+  /** The registry, fresh within the TTL; a failed refresh keeps serving the last good copy. */
+  get(): Promise<Registry>;
+  /** Refetches now unless the copy is younger than 5 s (an unknown name or key id was met). */
+  refreshSoon(): Promise<Registry>;
+  /** The last copy fetched, if any, without asking. */
+  cached(): Registry | undefined;
+}
 
 const REGISTRY_PATH = '/federation/v1/registry';
 
@@ -24,7 +32,7 @@ export function createRegistryClient(options: {
   signingKey: () => Promise<PrivateKeyJwk>;
   ttlMs: number;
   logger: Logger;
-}) {
+}): RegistryClient {
   let current: Registry | undefined;
   let fetchedAt = 0;
   let inFlight: Promise<Registry> | undefined;
@@ -52,7 +60,6 @@ export function createRegistryClient(options: {
   }
 
   return {
-    /** The registry, fresh within the TTL; a failed refresh keeps serving the last good copy. */
     async get(): Promise<Registry> {
       if (current && Date.now() - fetchedAt < options.ttlMs) return current;
       try {
@@ -65,7 +72,6 @@ export function createRegistryClient(options: {
         throw error;
       }
     },
-    /** Refetches now unless the copy is younger than 5 s (an unknown name or key id was met). */
     async refreshSoon(): Promise<Registry> {
       if (current && Date.now() - fetchedAt < 5_000) return current;
       return refresh().catch((error: unknown) => {

@@ -4,7 +4,19 @@ import type { AppForNode } from '../../protocol/app-for-node.ts';
 import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 
 export type AppInfo = AppForNode;
-export type AppDirectory = ReturnType<typeof createAppDirectory>;
+/** What the gateway says about apps, as this node needs it: their bots, and whether their clients are active. */
+export interface AppDirectory {
+  /** The app whose bot is `slug@this-domain`, or null when there is none; the last answer while the gateway is away. */
+  get(slug: string): Promise<AppInfo | null>;
+  /** Drops what is kept about `slug`, so that the next `get` asks the gateway. */
+  forget(slug: string): void;
+  /**
+   * Whether people's tokens issued to this client may still be used here (an administrator may have
+   * disabled or deleted its app). While the gateway cannot be reached the last answer stands, and a client
+   * never asked about counts as active: its tokens are still verified in full, only this check waits.
+   */
+  clientActive(clientId: string): Promise<boolean>;
+}
 
 /**
  * What the gateway says about the app behind a bot address (whether its bot may post, where its card
@@ -12,7 +24,7 @@ export type AppDirectory = ReturnType<typeof createAppDirectory>;
  * disabling an app or rotating its secret reaches the node within that time. While the gateway cannot be
  * reached, the last answer is used.
  */
-export function createAppDirectory(options: { gatewayIssuer: string; origin: string; signingKey: () => Promise<PrivateKeyJwk>; ttlMs: number; logger: Logger }) {
+export function createAppDirectory(options: { gatewayIssuer: string; origin: string; signingKey: () => Promise<PrivateKeyJwk>; ttlMs: number; logger: Logger }): AppDirectory {
 
   async function fetchClient(clientId: string): Promise<boolean> {
     const path = `/federation/v1/clients/${encodeURIComponent(clientId)}`;
@@ -41,7 +53,6 @@ export function createAppDirectory(options: { gatewayIssuer: string; origin: str
   const clients = cachedLookup(fetchClient, options.ttlMs);
 
   return {
-    /** The app whose bot is `slug@this-domain`, or null when there is none. */
     async get(slug: string): Promise<AppInfo | null> {
       // While the gateway is away, the last answer stands rather than silencing every bot.
       return apps.get(slug, (error, last) => {

@@ -1,6 +1,27 @@
 import { Op } from 'sequelize';
 import type { NodeModels } from '../models.ts';
 
+/** Active members and home domain per conversation, as the send path and fan-out ask for them. */
+export interface MemberCache {
+  /** Active members of each conversation (an unknown conversation has none). */
+  of(ids: string[]): Promise<Map<string, Set<string>>>;
+  /** `of` for ids not all cached: loads the missing ones (one query for all), once however many ask. */
+  load(ids: string[]): Promise<Map<string, Set<string>>>;
+  /**
+   * A cached conversation's members and home, at once (no promise): the send path's common case. Undefined
+   * when it is not cached; then use `of` / `homeOf`.
+   */
+  peek(conversationId: string): { members: Set<string>; home: string | null } | undefined;
+  /** A conversation's members and home, read if not cached (an unknown conversation has none and no home). */
+  entry(conversationId: string): Promise<{ members: Set<string>; home: string | null }>;
+  /** Whether `address` is an active member of the conversation. */
+  isMember(conversationId: string, address: string): Promise<boolean>;
+  /** The domain that orders a conversation (null for an unknown one). */
+  homeOf(conversationId: string): Promise<string | null>;
+  /** Drops what is cached about a conversation whose membership changed (a `membership` bus event). */
+  invalidate(conversationId: string): void;
+}
+
 /**
  * Active members per conversation, cached in the process so the send path and fan-out do not query
  * membership for every message. Membership changes publish a bus event that drops the entry on every
@@ -8,7 +29,7 @@ import type { NodeModels } from '../models.ts';
  * answered while it is read again in the background (one query for all that expired together), so that
  * thousands of conversations cached at once do not all miss at once, in the middle of traffic.
  */
-export function createMemberCache(models: NodeModels, options: { ttlMs?: number; maxEntries?: number } = {}) {
+export function createMemberCache(models: NodeModels, options: { ttlMs?: number; maxEntries?: number } = {}): MemberCache {
   const ttlMs = options.ttlMs ?? 60_000;
   const maxEntries = options.maxEntries ?? 200_000;
   const entries = new Map<string, { members: Set<string>; home: string | null; at: number }>();
@@ -68,7 +89,6 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
   }
 
   return {
-    /** Active members of each conversation (an unknown conversation has none). */
     async of(ids: string[]): Promise<Map<string, Set<string>>> {
       // The send path asks for cached conversations thousands of times a second: answer those directly.
       const out = new Map<string, Set<string>>();
@@ -79,7 +99,6 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
       }
       return out;
     },
-    /** `of` for ids not all cached: loads the missing ones (one query for all), once however many ask. */
     async load(ids: string[]): Promise<Map<string, Set<string>>> {
       const missing = [...new Set(ids)].filter((id) => !cached(id) && !loading.has(id));
       if (missing.length > 0) {
@@ -100,14 +119,9 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
       for (const id of ids) out.set(id, cached(id) ?? new Set());
       return out;
     },
-    /**
-     * A cached conversation's members and home, at once (no promise): the send path's common case. Undefined
-     * when it is not cached; then use `of` / `homeOf`.
-     */
     peek(conversationId: string): { members: Set<string>; home: string | null } | undefined {
       return cached(conversationId) ? entries.get(conversationId) : undefined;
     },
-    /** A conversation's members and home, read if not cached (an unknown conversation has none and no home). */
     async entry(conversationId: string): Promise<{ members: Set<string>; home: string | null }> {
       const members = (await this.load([conversationId])).get(conversationId)!;
       return { members, home: entries.get(conversationId)?.home ?? null };
@@ -116,7 +130,6 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
       const members = cached(conversationId) ?? (await this.load([conversationId])).get(conversationId)!;
       return members.has(address);
     },
-    /** The domain that orders a conversation (null for an unknown one). */
     async homeOf(conversationId: string): Promise<string | null> {
       if (!cached(conversationId)) await this.load([conversationId]);
       return entries.get(conversationId)?.home ?? null;
@@ -128,4 +141,3 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
   };
 }
 
-export type MemberCache = ReturnType<typeof createMemberCache>;

@@ -27,7 +27,15 @@ const UNKNOWN_FOR_MS = 5_000;
 const MAX_REMEMBERED = 20_000;
 const BOT_LOOKUPS_AT_ONCE = 8;
 
-export type AddressBook = ReturnType<typeof createAddressBook>;
+/** Whether addresses of any domain belong to someone, asked before a conversation is opened with them. */
+export interface AddressBook {
+  /** Which of these addresses (of any domain) nobody answers to. */
+  unknownOf(addresses: string[]): Promise<string[]>;
+  /** Which of these addresses of this domain nobody answers to (for another node's question). */
+  unknownHere(addresses: string[]): Promise<string[]>;
+  /** Refuses, naming them, addresses nobody answers to; `field` is the input that named them. */
+  assertKnown(addresses: string[], field: string): Promise<void>;
+}
 
 /**
  * Whether addresses belong to someone, checked before a conversation is opened with them: addresses of
@@ -42,7 +50,7 @@ export function createAddressBook(options: {
   transport: Transport;
   /** Whether `slug@this-domain` is the address of an app's bot that may take part in conversations. */
   isBot: (slug: string) => Promise<boolean>;
-}) {
+}): AddressBook {
   const { domain } = options.directory;
   const remembered = new Map<string, { known: boolean; until: number }>();
 
@@ -102,11 +110,8 @@ export function createAddressBook(options: {
   }
 
   return {
-    /** Which of these addresses (of any domain) nobody answers to. */
     unknownOf: (addresses: string[]): Promise<string[]> => check(addresses, false),
-    /** Which of these addresses of this domain nobody answers to (for another node's question). */
     unknownHere: (addresses: string[]): Promise<string[]> => check(addresses, true),
-    /** Refuses, naming them, addresses nobody answers to; `field` is the input that named them. */
     async assertKnown(addresses: string[], field: string): Promise<void> {
       if (addresses.length === 0) return;
       const unknown = await check(addresses, false);

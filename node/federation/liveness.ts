@@ -2,7 +2,15 @@ import { Op, type Sequelize } from 'sequelize';
 import type { Logger } from '../../core/logger.ts';
 import type { FederationModels } from './models.ts';
 
-export type Liveness = ReturnType<typeof createLiveness>;
+/** This process's presence among the processes of its domain, for telling a gone lease holder from a slow one. */
+export interface Liveness {
+  /** Writes this process's row (taking over from a previous process of the same instance) and starts renewing it. */
+  start(): Promise<void>;
+  /** Stops renewing and removes the row, so the others know this process is gone. */
+  stop(): Promise<void>;
+  /** A condition on `outbox_peers`: its lease holder is no live process of the domain. */
+  holderGone(): ReturnType<Sequelize['literal']>;
+}
 
 /**
  * This process's row in `node_processes`, renewed every heartbeat, so that the other processes of the
@@ -19,7 +27,7 @@ export function createLiveness(options: {
   heartbeatMs: number;
   deadAfterMs: number;
   logger: Logger;
-}) {
+}): Liveness {
   const { sequelize, processId, instance, logger } = options;
   const { NodeProcess } = options.models;
   let timer: NodeJS.Timeout | undefined;
@@ -48,7 +56,6 @@ export function createLiveness(options: {
       if (timer) clearInterval(timer);
       await NodeProcess.destroy({ where: { processId } }).catch(() => undefined);
     },
-    /** A condition on `outbox_peers`: its lease holder is no live process of the domain. */
     holderGone: () => sequelize.literal('lease_owner NOT IN (SELECT process_id FROM node_processes)'),
   };
 }

@@ -25,7 +25,24 @@ function permanent(status: number, code: string, attempts: number, policyRetries
   return status >= 400 && status < 500 && ![401, 404, 408, 409, 425, 429].includes(status);
 }
 
-export type Outbox = ReturnType<typeof createOutbox>;
+/** Events for other domains, kept durably until each destination has taken them, in order. */
+export interface Outbox {
+  /** Adds events for a destination inside the caller's transaction; call kick() after the commit. */
+  enqueue(tx: Transaction | undefined, destination: string, events: FederationEvent[]): Promise<void>;
+  /** Delivers what waits now rather than at the next poll. */
+  kick(): void;
+  /**
+   * A signed request from `domain` just arrived, so it is up again: events waiting for it go now
+   * instead of after the rest of the backoff (up to a minute).
+   */
+  heardFrom(domain: string): Promise<void>;
+  /** Joins the domain's live processes and starts delivering. */
+  start(): Promise<void>;
+  /** Stops delivering, lets go of this process's leases and leaves the live processes. */
+  stop(): Promise<void>;
+  /** Events waiting, per destination. */
+  depth(): Promise<Map<string, number>>;
+}
 
 /**
  * The durable outbox: events for another domain are written in the same transaction as what they
@@ -58,7 +75,7 @@ export function createOutbox(options: {
    * set aside or withheld, so their authors learn of it. `reason` is the error code, `error` its text.
    */
   onRefused?: (destination: string, entries: EntryEvent[], refusal: { reason: string; error: string }) => Promise<void>;
-}) {
+}): Outbox {
   const { sequelize, models, transport, processId, logger } = options;
   const { OutboxEntry, OutboxPeer } = models;
   let timer: NodeJS.Timeout | undefined;
@@ -217,17 +234,12 @@ export function createOutbox(options: {
   }
 
   return {
-    /** Adds events for a destination inside the caller's transaction; call kick() after the commit. */
     async enqueue(tx: Transaction | undefined, destination: string, events: FederationEvent[]): Promise<void> {
       if (events.length === 0) return;
       const now = new Date();
       await OutboxEntry.bulkCreate(events.map((event) => ({ destination, event: JSON.stringify(event), createdAt: now })), { transaction: tx });
     },
     kick: run,
-    /**
-     * A signed request from `domain` just arrived, so it is up again: events waiting for it go now
-     * instead of after the rest of the backoff (up to a minute).
-     */
     async heardFrom(domain: string): Promise<void> {
       const now = Date.now();
       // A backoff this process set is cut short at once; one another process of the domain set is looked for

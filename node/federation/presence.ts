@@ -12,14 +12,26 @@ const WATCH_MS = 10 * 60_000;
 const BATCH_MS = 500;
 const MAX_CACHED = 50_000;
 
-export type FederatedPresence = ReturnType<typeof createFederatedPresence>;
+/** Presence across domains: asking other domains about their people, and telling watching domains of ours. */
+export interface FederatedPresence {
+  /** What other domains say about these people of theirs (addresses of this domain are left out); unknown ones are left out too. */
+  query(addresses: string[]): Promise<Presence[]>;
+  /** `origin` asked about these people of ours: it hears of their changes for a while. */
+  watchedBy(origin: string, addresses: string[]): void;
+  /** One of our people changed presence: the domains watching them hear of it shortly. */
+  localChanged(presence: Presence): void;
+  /** `origin` told of its people's changes: those of its own people are kept and returned, to tell our devices. */
+  remoteChanged(origin: string, list: Presence[]): Presence[];
+  /** Sends what is waiting now (a node going down tells of its people leaving), and no more later. */
+  stop(): void;
+}
 
 /**
  * Presence across domains: this node asks another domain's node about its people (answers are kept
  * briefly), and that node then tells this one of their changes for a while, best effort, like typing.
  * Asking is the subscription, so a device that keeps watching someone keeps hearing of them.
  */
-export function createFederatedPresence(options: { domain: string; transport: Pick<Transport, 'post'>; logger: Logger }) {
+export function createFederatedPresence(options: { domain: string; transport: Pick<Transport, 'post'>; logger: Logger }): FederatedPresence {
   const { domain, transport, logger } = options;
   const cache = new Map<string, { presence: Presence; at: number }>();
   /** Our people → the domains that asked about them → until when they hear of changes. */
@@ -46,7 +58,6 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
   }
 
   return {
-    /** What other domains say about these people of theirs (addresses of this domain are left out); unknown ones are left out too. */
     async query(addresses: string[]): Promise<Presence[]> {
       const now = Date.now();
       const known: Presence[] = [];
@@ -78,7 +89,6 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
       return known;
     },
 
-    /** `origin` asked about these people of ours: it hears of their changes for a while. */
     watchedBy(origin: string, addresses: string[]): void {
       const until = Date.now() + WATCH_MS;
       for (const address of addresses) {
@@ -88,7 +98,6 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
       }
     },
 
-    /** One of our people changed presence: the domains watching them hear of it shortly. */
     localChanged(presence: Presence): void {
       const domains = watchers.get(presence.address);
       if (!domains) return;
@@ -106,7 +115,6 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
       if (pending.size > 0) flushTimer ??= setTimeout(flush, BATCH_MS).unref();
     },
 
-    /** `origin` told of its people's changes: those of its own people are kept and returned, to tell our devices. */
     remoteChanged(origin: string, list: Presence[]): Presence[] {
       const now = Date.now();
       const accepted = list.filter((p) => domainOf(p.address) === origin);
@@ -114,7 +122,6 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
       return accepted;
     },
 
-    /** Sends what is waiting now (a node going down tells of its people leaving), and no more later. */
     stop(): void {
       if (flushTimer) clearTimeout(flushTimer);
       flush();

@@ -11,14 +11,22 @@ import { serverFrame, type ClientFrame, type ServerFrame } from '../../protocol/
 import { CLOSE } from './close-codes.ts';
 import { handlers, isDeferred, UnsupportedFrameError, type SocketSession } from './handlers.ts';
 import { FrameError, frameIdOf, parseFrame } from './parse-frame.ts';
-import { createRegistry, type Connection } from './registry.ts';
+import { createRegistry, type Connection, type Registry } from './registry.ts';
 import { createSocketAllowance } from './socket-allowance.ts';
 
 const AUTH_TIMEOUT_MS = 10_000;
 const SUBPROTOCOL = 'atrium.v1';
 const TOKEN_PROTOCOL_PREFIX = 'atrium.token.';
 
-export type SocketServer = ReturnType<typeof createSocketServer>;
+/** The node's chat sockets: upgrades taken in, and every socket of this process. */
+export interface SocketServer {
+  /** This process's authenticated sockets. */
+  readonly registry: Registry;
+  /** Takes an HTTP upgrade request to `/ws` in as a chat socket. */
+  upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Closes every socket with "going away" so clients reconnect elsewhere; resolves when all are closed. */
+  close(): Promise<void>;
+}
 
 /**
  * The node's WebSocket endpoint (`/ws`). A socket authenticates with a gateway access token in its first
@@ -38,7 +46,7 @@ export type SocketServerOptions = {
   clientCheckMs?: number;
 };
 
-export function createSocketServer(services: NodeServices, verifier: TokenVerifier, options: SocketServerOptions = {}) {
+export function createSocketServer(services: NodeServices, verifier: TokenVerifier, options: SocketServerOptions = {}): SocketServer {
   const { config, logger, bus } = services;
   const registry = createRegistry();
   // Told in `ready`, so that a client can pace itself rather than learn the limit from refusals.
@@ -264,7 +272,6 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
     upgrade(request: IncomingMessage, socket: Duplex, head: Buffer) {
       wss.handleUpgrade(request, socket, head, (ws) => attach(ws, request));
     },
-    /** Closes every socket with "going away" so clients reconnect elsewhere; resolves when all are closed. */
     async close() {
       clearInterval(heartbeat);
       if (clientCheck) clearInterval(clientCheck);
