@@ -28,7 +28,7 @@ export type NodeServices = {
   presence: PresenceStore;
   /** Active members per conversation, cached; publish a `membership` bus event after changing members. */
   members: MemberCache;
-  /** Everything towards other domains: policy checks, the outbox, submissions to a conversation's home. */
+  /** Everything towards other domains, in parts: policy, outgoing delivery, calls to a home node, keys, presence. */
   federation: Federation;
   /** Whether addresses of any domain belong to someone, asked before a conversation is opened with them. */
   addresses: AddressBook;

@@ -56,7 +56,7 @@ async function ownTextMessage(ctx: NodeContext, messageId: string): Promise<Mess
  * and the local copy comes back through federation.
  */
 async function submitToHome(ctx: NodeContext, home: string, change: Change, target: Message, body: string): Promise<Appended> {
-  const ack = await ctx.federation.submit(home, {
+  const ack = await ctx.federation.home.submit(home, {
     conversationId: target.conversationId,
     sender: ctx.actor.address,
     clientMsgId: change.clientMsgId,
@@ -117,7 +117,7 @@ export async function recallMessage(ctx: NodeContext, input: unknown): Promise<A
     const gone = { body: '{}', recalledAt: stored.createdAt };
     await Message.update(gone, { where: { id: target.id, recalledAt: null }, transaction: tx });
     await Message.update(gone, { where: { conversationId: target.conversationId, refId: target.id, kind: 'edit' }, transaction: tx });
-    await ctx.federation.forgetRecalled(tx, target.id, stored.createdAt);
+    await ctx.federation.delivery.forgetRecalled(tx, target.id, stored.createdAt);
     await takeBackAttachments(ctx, tx, target);
   });
   // In a conversation hosted elsewhere the home took the recall (the writes above ran there, not here),
