@@ -1,4 +1,5 @@
 import type { Sequelize } from 'sequelize';
+import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Identity } from './auth/token-verifier.ts';
 import type { Bus } from './bus/bus.ts';
@@ -35,6 +36,8 @@ export type NodeServices = {
   /** Bots, cards and webhooks: the gateway's word on apps, the webhook store and its rate limit. */
   apps: AppsServices;
   logger: Logger;
+  /** Where time comes from wherever it decides behaviour (windows, expiry, caches); tests move it. */
+  clock: Clock;
 };
 
 /** What a use-case receives: the services and who is acting, whichever transport called it. */

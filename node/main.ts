@@ -8,6 +8,7 @@ import { MigrationsPendingError } from '../core/errors.ts';
 import { healthRoutes } from '../core/health.ts';
 import { jsonErrors } from '../core/json-errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
 import { createMetrics } from '../core/metrics.ts';
 import { createMigrator, migrate } from '../core/migrator.ts';
 import { createTokenVerifier, refusingDisabledClients, refusingEndedAccess, type TokenVerifier } from './auth/token-verifier.ts';
@@ -67,7 +68,8 @@ export type DomainNode = {
   close(): Promise<void>;
 };
 
-export type StartNodeOptions = { migrate?: boolean; logger?: Logger };
+/** `clock`: the machine's unless given (tests pass one they can move). */
+export type StartNodeOptions = { migrate?: boolean; logger?: Logger; clock?: Clock };
 
 /**
  * Composition root of a domain node: config → database → bus → group committer → HTTP and WebSocket.
@@ -91,6 +93,7 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfi
   await migrateOrRefuse(sequelize, config, options);
   const models = defineNodeModels(sequelize);
   const processId = randomUUID();
+  const clock = options.clock ?? systemClock;
   const { bus, presence } = await openBus(config, processId, logger);
 
   // Open before the rest is wired, since the node's URL may name the port the OS chose; until serve() below,
@@ -101,7 +104,7 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfi
   const url = config.publicUrl ?? localUrl;
 
   const services = {} as NodeServices;
-  const members = createMemberCache(models);
+  const members = createMemberCache(models, { now: clock.now });
   const federationModels = defineFederationModels(sequelize);
   const sealer = createSealer(config.secretKey, 'node-keys');
   const { federation, outbox, transport } = await createFederation({
@@ -115,6 +118,7 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfi
     // Only one process at a time can listen on a host's port: the process that did before is gone.
     instance: `${hostname()}:${port}`,
     logger,
+    clock,
     // Entries another domain refused for good (its own policy) were acknowledged here already: say so.
     onRefused: (destination, entries, refusal) => recordDeliveryFailures(services, destination, entries, refusal),
   });
@@ -135,16 +139,16 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfi
   const receipts = createReceiptCommitter({ sequelize, domain: config.domain, windowMs: config.flushWindowMs, maxBatch: config.flushMaxBatch, logger });
   const apps = createAppsServices({ sequelize, gatewayIssuer: config.gatewayIssuer, domain: config.domain, publicUrl: url, signingKey, ttlMs: config.registryTtlMs, logger });
   const gatewayDirectory = { domain: config.domain, gatewayIssuer: config.gatewayIssuer, signingKey };
-  const addresses = createAddressBook({ directory: gatewayDirectory, transport, isBot: botOf(apps) });
-  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, receiptNews: createReceiptNews(bus), presence, members, federation, addresses, apps, logger });
+  const addresses = createAddressBook({ directory: gatewayDirectory, transport, isBot: botOf(apps), now: clock.now });
+  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, receiptNews: createReceiptNews(bus), presence, members, federation, addresses, apps, logger, clock });
   await outbox.start();
 
   // Sessions and people the gateway ended: known from the database before the first token is checked.
-  const ended = createEndedAccess({ sequelize, bus });
+  const ended = createEndedAccess({ sequelize, bus, now: clock.now });
   await ended.load();
   const endedPoller = createEndedAccessPoller({ gatewayIssuer: config.gatewayIssuer, origin: config.domain, signingKey, ended, intervalMs: config.endedAccessPollMs, logger });
   const verifier = refusingEndedAccess(
-    refusingDisabledClients(createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain }), apps.directory.clientActive),
+    refusingDisabledClients(createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain, now: clock.now }), apps.directory.clientActive),
     ended,
   );
   const metrics = createMetrics(`node:${config.domain}`);

@@ -32,7 +32,10 @@ export function createRegistryClient(options: {
   signingKey: () => Promise<PrivateKeyJwk>;
   ttlMs: number;
   logger: Logger;
+  /** The clock the cache's age is judged by (the machine's by default). */
+  now?: () => number;
 }): RegistryClient {
+  const now = options.now ?? Date.now;
   let current: Registry | undefined;
   let fetchedAt = 0;
   let inFlight: Promise<Registry> | undefined;
@@ -48,7 +51,7 @@ export function createRegistryClient(options: {
     const response = await fetch(`${options.gatewayIssuer}${REGISTRY_PATH}`, { headers, signal: AbortSignal.timeout(5_000) });
     if (!response.ok) throw new AppError('registry_unavailable', 503, `The gateway refused the registry request (HTTP ${response.status})`);
     current = (await response.json()) as Registry;
-    fetchedAt = Date.now();
+    fetchedAt = now();
     return current;
   }
 
@@ -61,7 +64,7 @@ export function createRegistryClient(options: {
 
   return {
     async get(): Promise<Registry> {
-      if (current && Date.now() - fetchedAt < options.ttlMs) return current;
+      if (current && now() - fetchedAt < options.ttlMs) return current;
       try {
         return await refresh();
       } catch (error) {
@@ -73,7 +76,7 @@ export function createRegistryClient(options: {
       }
     },
     async refreshSoon(): Promise<Registry> {
-      if (current && Date.now() - fetchedAt < 5_000) return current;
+      if (current && now() - fetchedAt < 5_000) return current;
       return refresh().catch((error: unknown) => {
         if (current) return current;
         throw error;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { systemClock, type Clock } from '../core/clock.ts';
 import { AppError, isAppError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
@@ -21,7 +22,8 @@ type ProxyParts = { config: ProxyConfig; registry: RegistryClient; metrics: Metr
  * forwards the request unchanged to the destination node and relays the answer. It cannot forge or alter
  * events, because the destination verifies the origin's signature itself.
  */
-export async function startProxy(config: ProxyConfig, options: { logger?: Logger } = {}): Promise<Proxy> {
+/** `clock`: what the registry cache's age is judged by; the machine's unless given (tests pass one they move). */
+export async function startProxy(config: ProxyConfig, options: { logger?: Logger; clock?: Clock } = {}): Promise<Proxy> {
   const logger = options.logger ?? createLogger(`proxy:${config.name}`, config.logLevel);
   const key = loadProxyKey(config);
   const registry = createRegistryClient({
@@ -30,6 +32,7 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
     signingKey: async () => key,
     ttlMs: config.registryTtlMs,
     logger,
+    now: (options.clock ?? systemClock).now,
   });
   const metrics = createMetrics(`proxy:${config.name}`);
   const http = createUnitServer();

@@ -61,7 +61,8 @@ export interface EndedAccess {
  * process refuses too) and in memory (so checking a token costs no query). `record` stores new entries
  * and tells every process over the bus; each process's bus handler passes them to `heard`.
  */
-export function createEndedAccess(options: { sequelize: Sequelize; bus: Bus }): EndedAccess {
+export function createEndedAccess(options: { sequelize: Sequelize; bus: Bus; now?: () => number }): EndedAccess {
+  const now = options.now ?? Date.now;
   const Row = defineRow(options.sequelize);
   const latest = new Map<string, EndedEntry>();
   const keyOf = (kind: string, subject: string) => `${kind}:${subject}`;
@@ -79,18 +80,18 @@ export function createEndedAccess(options: { sequelize: Sequelize; bus: Bus }): 
     if (!subject) return undefined;
     const entry = latest.get(keyOf(kind, subject));
     // A token's `iat` has whole seconds: one issued in the same second as the end counts as before it.
-    if (!entry || entry.keepUntil <= Date.now() || issuedAt > entry.endedAt) return undefined;
+    if (!entry || entry.keepUntil <= now() || issuedAt > entry.endedAt) return undefined;
     return entry;
   }
 
   return {
     async load(): Promise<void> {
-      const rows = await Row.findAll({ where: { keepUntil: { [Op.gt]: new Date() } } });
+      const rows = await Row.findAll({ where: { keepUntil: { [Op.gt]: new Date(now()) } } });
       for (const row of rows) remember({ kind: row.kind, subject: row.subject, endedAt: Number(row.endedAt), keepUntil: row.keepUntil.getTime() });
     },
     async record(entries: EndedEntry[]): Promise<void> {
-      const now = Date.now();
-      const fresh = entries.filter((e) => e.keepUntil > now && remember(e));
+      const at = now();
+      const fresh = entries.filter((e) => e.keepUntil > at && remember(e));
       if (fresh.length === 0) return;
       await Row.bulkCreate(
         fresh.map((e) => ({ kind: e.kind, subject: e.subject, endedAt: e.endedAt, keepUntil: new Date(e.keepUntil) })),
@@ -105,9 +106,9 @@ export function createEndedAccess(options: { sequelize: Sequelize; bus: Bus }): 
       return endedBy('sid', holder.sid, holder.issuedAt) ?? endedBy('sub', holder.sub, holder.issuedAt);
     },
     async prune(): Promise<void> {
-      const now = Date.now();
-      for (const [key, entry] of latest) if (entry.keepUntil <= now) latest.delete(key);
-      await Row.destroy({ where: { keepUntil: { [Op.lte]: new Date(now) } } });
+      const at = now();
+      for (const [key, entry] of latest) if (entry.keepUntil <= at) latest.delete(key);
+      await Row.destroy({ where: { keepUntil: { [Op.lte]: new Date(at) } } });
     },
   };
 }

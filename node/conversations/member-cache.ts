@@ -29,9 +29,8 @@ export interface MemberCache {
  * answered while it is read again in the background (one query for all that expired together), so that
  * thousands of conversations cached at once do not all miss at once, in the middle of traffic.
  */
-export function createMemberCache(models: NodeModels, options: { ttlMs?: number; maxEntries?: number } = {}): MemberCache {
-  const ttlMs = options.ttlMs ?? 60_000;
-  const maxEntries = options.maxEntries ?? 200_000;
+export function createMemberCache(models: NodeModels, options: { ttlMs?: number; maxEntries?: number; now?: () => number } = {}): MemberCache {
+  const { ttlMs = 60_000, maxEntries = 200_000, now: clock = Date.now } = options;
   const entries = new Map<string, { members: Set<string>; home: string | null; at: number }>();
   const loading = new Map<string, Promise<Set<string>>>();
   // Bumped by invalidate(): a load that started before an invalidation must not store what it read.
@@ -45,7 +44,7 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
       models.Member.findAll({ where: { conversationId: { [Op.in]: ids }, state: 'active' }, attributes: ['conversationId', 'address'] }),
       models.Conversation.findAll({ where: { id: { [Op.in]: ids } }, attributes: ['id', 'homeDomain'] }),
     ]);
-    const now = Date.now();
+    const now = clock();
     const homes = new Map(conversations.map((c) => [c.id, c.homeDomain]));
     const fresh = new Map(ids.map((id) => [id, new Set<string>()]));
     for (const row of rows) fresh.get(row.conversationId)!.add(row.address);
@@ -59,7 +58,7 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
   function cached(id: string): Set<string> | undefined {
     const entry = entries.get(id);
     if (!entry) return undefined;
-    if (Date.now() - entry.at > ttlMs) refreshLater(id);
+    if (clock() - entry.at > ttlMs) refreshLater(id);
     return entry.members;
   }
 
@@ -74,7 +73,7 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
         load(chunk)
           .catch(() => {
             // The database is away: keep answering from the entries, and try again in a few seconds.
-            const retryAt = Date.now() - ttlMs + 5_000;
+            const retryAt = clock() - ttlMs + 5_000;
             for (const id of chunk) {
               const entry = entries.get(id);
               if (entry) entry.at = retryAt;

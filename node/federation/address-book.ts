@@ -50,14 +50,17 @@ export function createAddressBook(options: {
   transport: Transport;
   /** Whether `slug@this-domain` is the address of an app's bot that may take part in conversations. */
   isBot: (slug: string) => Promise<boolean>;
+  /** The clock answers age by (the machine's by default). */
+  now?: () => number;
 }): AddressBook {
   const { domain } = options.directory;
+  const clock = options.now ?? Date.now;
   const remembered = new Map<string, { known: boolean; until: number }>();
 
   function remember(address: string, known: boolean): void {
     if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value!);
     remembered.delete(address);
-    remembered.set(address, { known, until: Date.now() + (known ? KNOWN_FOR_MS : UNKNOWN_FOR_MS) });
+    remembered.set(address, { known, until: clock() + (known ? KNOWN_FOR_MS : UNKNOWN_FOR_MS) });
   }
 
   async function unknownHere(addresses: string[]): Promise<string[]> {
@@ -91,7 +94,7 @@ export function createAddressBook(options: {
   }
 
   async function check(addresses: string[], onlyHere: boolean): Promise<string[]> {
-    const now = Date.now();
+    const now = clock();
     const toAsk = new Map<string, string[]>();
     for (const address of new Set(addresses)) {
       const known = remembered.get(address);

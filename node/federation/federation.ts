@@ -1,4 +1,5 @@
 import type { Sequelize } from 'sequelize';
+import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
 import { createRegistryClient } from '../../protocol/registry-client.ts';
@@ -51,14 +52,15 @@ export async function createFederation(options: {
   /** Where this process runs (host and port), for the outbox's leases. */
   instance: string;
   logger: Logger;
+  clock: Clock;
   /** Told of people's entries another domain refused for good (node/federation/delivery-failures.ts). */
   onRefused: (destination: string, entries: EntryEvent[], refusal: { reason: string; error: string }) => Promise<void>;
 }): Promise<FederationWiring> {
   const { config, federationModels, sealer, logger } = options;
   const domain = config.domain;
   await ensureNodeKey(federationModels, sealer);
-  const signingKey = cachedSigningKey(federationModels, sealer);
-  const registry = createRegistryClient({ gatewayIssuer: config.gatewayIssuer, origin: domain, signingKey, ttlMs: config.registryTtlMs, logger });
+  const signingKey = cachedSigningKey(federationModels, sealer, options.clock.now);
+  const registry = createRegistryClient({ gatewayIssuer: config.gatewayIssuer, origin: domain, signingKey, ttlMs: config.registryTtlMs, logger, now: options.clock.now });
   const transport = createTransport({ origin: domain, proxyUrl: config.federationProxyUrl, registry, signingKey });
   const outbox = createOutbox({
     sequelize: options.sequelize,
@@ -70,6 +72,7 @@ export async function createFederation(options: {
     policyRetries: config.federationPolicyRetries,
     domain,
     onRefused: options.onRefused,
+    now: options.clock.now,
   });
   const policy = createFederationPolicy({ domain, registry });
   const { remoteDomains } = policy;
@@ -78,7 +81,7 @@ export async function createFederation(options: {
     delivery: createOutgoingDelivery({ domain, models: options.models, federationModels, members: options.members, registry, remoteDomains, outbox, transport, logger }),
     home: createHomeCalls({ transport, remoteDomains, logger }),
     keys: createNodeKeys({ domain, models: federationModels, sealer, signingKey, registry, gatewayIssuer: config.gatewayIssuer, logger }),
-    presence: createFederatedPresence({ domain, transport, logger }),
+    presence: createFederatedPresence({ domain, transport, logger, now: options.clock.now }),
   };
   return { federation, outbox, transport };
 }

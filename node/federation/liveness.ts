@@ -27,7 +27,10 @@ export function createLiveness(options: {
   heartbeatMs: number;
   deadAfterMs: number;
   logger: Logger;
+  /** The clock heartbeats and staleness are judged by (the machine's by default). */
+  now?: () => number;
 }): Liveness {
+  const clock = options.now ?? Date.now;
   const { sequelize, processId, instance, logger } = options;
   const { NodeProcess } = options.models;
   let timer: NodeJS.Timeout | undefined;
@@ -35,7 +38,7 @@ export function createLiveness(options: {
   const reapStale = (now: Date) => NodeProcess.destroy({ where: { seenAt: { [Op.lt]: new Date(now.getTime() - options.deadAfterMs) } } });
 
   async function beat(): Promise<void> {
-    const now = new Date();
+    const now = new Date(clock());
     const [renewed] = await NodeProcess.update({ seenAt: now }, { where: { processId } });
     if (renewed === 0) await NodeProcess.upsert({ processId, instance, startedAt: now, seenAt: now });
     await reapStale(now);
@@ -43,7 +46,7 @@ export function createLiveness(options: {
 
   return {
     async start(): Promise<void> {
-      const now = new Date();
+      const now = new Date(clock());
       // Whoever ran as this instance before is gone (a crash, then a restart): its leases are free now.
       const predecessors = await NodeProcess.destroy({ where: { instance, processId: { [Op.ne]: processId } } });
       if (predecessors > 0) logger.info({ instance }, 'took over from the previous process of this instance');

@@ -69,6 +69,8 @@ export type OutboxOptions = {
    * set aside or withheld, so their authors learn of it. `reason` is the error code, `error` its text.
    */
   onRefused?: (destination: string, entries: EntryEvent[], refusal: { reason: string; error: string }) => Promise<void>;
+  /** The clock leases, backoff and contact are judged by (the machine's by default). */
+  now?: () => number;
 };
 
 type OutboxPeerRow = InstanceType<FederationModels['OutboxPeer']>;
@@ -76,13 +78,13 @@ type OutboxRow = InstanceType<FederationModels['OutboxEntry']>;
 type Outcome = { ok: true } | { ok: false; permanent: boolean; code: string; error: string };
 
 /** What delivery to one destination needs: the options, the domain's live processes, who is backing off. */
-type Deliverer = { options: OutboxOptions; liveness: Liveness; backingOff: Set<string> };
+type Deliverer = { options: OutboxOptions; liveness: Liveness; backingOff: Set<string>; now: () => number };
 
 /** Takes the destination's lease for this process, unless another live process holds it. */
 async function claim(d: Deliverer, destination: string): Promise<boolean> {
   const { OutboxPeer } = d.options.models;
   await OutboxPeer.findOrCreate({ where: { destination }, defaults: { destination, txnId: null, txnLastId: null, nextAttemptAt: null, lastError: null, leaseOwner: null, leaseUntil: null } });
-  const now = new Date();
+  const now = new Date(d.now());
   const [count] = await OutboxPeer.update(
     { leaseOwner: d.options.processId, leaseUntil: new Date(now.getTime() + LEASE_MS) },
     // A lease lapses when its time runs out or as soon as its holder is known to be gone.
@@ -131,7 +133,7 @@ async function deliverOne(d: Deliverer, destination: string): Promise<boolean> {
   const { sequelize, models, logger } = d.options;
   if (!(await claim(d, destination))) return false;
   const peer = (await models.OutboxPeer.findByPk(destination))!;
-  if (peer.nextAttemptAt && peer.nextAttemptAt > new Date()) return false;
+  if (peer.nextAttemptAt && peer.nextAttemptAt > new Date(d.now())) return false;
   const rows = await transactionRows(d, destination, peer);
   if (rows === null) return false;
   if (rows.length === 0) {
@@ -167,7 +169,7 @@ async function deliverOne(d: Deliverer, destination: string): Promise<boolean> {
 async function backOff(d: Deliverer, destination: string, peer: OutboxPeerRow, error: string): Promise<void> {
   const attempts = peer.attempts + 1;
   const delay = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.min(attempts, 16)) * (0.75 + Math.random() / 2);
-  Object.assign(peer, { attempts, nextAttemptAt: new Date(Date.now() + delay), lastError: error.slice(0, 500) });
+  Object.assign(peer, { attempts, nextAttemptAt: new Date(d.now() + delay), lastError: error.slice(0, 500) });
   await peer.save();
   d.backingOff.add(destination);
   d.options.logger.warn({ destination, attempts, retryInMs: Math.round(delay), error }, 'federation delivery failed; will retry');
@@ -227,8 +229,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const lastContact = new Map<string, number>();
   const backingOff = new Set<string>();
   const heartbeatMs = options.heartbeatMs ?? 5_000;
-  const liveness = createLiveness({ sequelize, models, processId, instance: options.instance, heartbeatMs, deadAfterMs: options.deadAfterMs ?? 3 * heartbeatMs, logger });
-  const deliverer: Deliverer = { options, liveness, backingOff };
+  const clock = options.now ?? Date.now;
+  const liveness = createLiveness({ sequelize, models, processId, instance: options.instance, heartbeatMs, deadAfterMs: options.deadAfterMs ?? 3 * heartbeatMs, logger, now: clock });
+  const deliverer: Deliverer = { options, liveness, backingOff, now: clock };
 
   async function destinations(): Promise<string[]> {
     const rows = await sequelize.query<{ destination: string }>('SELECT DISTINCT destination FROM outbox', { type: QueryTypes.SELECT });
@@ -265,12 +268,12 @@ export function createOutbox(options: OutboxOptions): Outbox {
   return {
     async enqueue(tx: Transaction | undefined, destination: string, events: FederationEvent[]): Promise<void> {
       if (events.length === 0) return;
-      const now = new Date();
+      const now = new Date(clock());
       await OutboxEntry.bulkCreate(events.map((event) => ({ destination, event: JSON.stringify(event), createdAt: now })), { transaction: tx });
     },
     kick: run,
     async heardFrom(domain: string): Promise<void> {
-      const now = Date.now();
+      const now = clock();
       // A backoff this process set is cut short at once; one another process of the domain set is looked for
       // at most every few seconds, so that a busy peer's every request does not cost a write.
       if (!backingOff.has(domain) && now - (lastContact.get(domain) ?? 0) < CONTACT_RESET_MS) return;

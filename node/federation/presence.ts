@@ -31,8 +31,9 @@ export interface FederatedPresence {
  * briefly), and that node then tells this one of their changes for a while, best effort, like typing.
  * Asking is the subscription, so a device that keeps watching someone keeps hearing of them.
  */
-export function createFederatedPresence(options: { domain: string; transport: Pick<Transport, 'post'>; logger: Logger }): FederatedPresence {
+export function createFederatedPresence(options: { domain: string; transport: Pick<Transport, 'post'>; logger: Logger; now?: () => number }): FederatedPresence {
   const { domain, transport, logger } = options;
+  const clock = options.now ?? Date.now;
   const cache = new Map<string, { presence: Presence; at: number }>();
   /** Our people → the domains that asked about them → until when they hear of changes. */
   const watchers = new Map<string, Map<string, number>>();
@@ -59,7 +60,7 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
 
   return {
     async query(addresses: string[]): Promise<Presence[]> {
-      const now = Date.now();
+      const now = clock();
       const known: Presence[] = [];
       const ask = new Map<string, string[]>();
       for (const address of new Set(addresses)) {
@@ -90,7 +91,7 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
     },
 
     watchedBy(origin: string, addresses: string[]): void {
-      const until = Date.now() + WATCH_MS;
+      const until = clock() + WATCH_MS;
       for (const address of addresses) {
         const domains = watchers.get(address) ?? new Map<string, number>();
         domains.set(origin, until);
@@ -101,7 +102,7 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
     localChanged(presence: Presence): void {
       const domains = watchers.get(presence.address);
       if (!domains) return;
-      const now = Date.now();
+      const now = clock();
       for (const [destination, until] of domains) {
         if (until < now) {
           domains.delete(destination);
@@ -116,7 +117,7 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
     },
 
     remoteChanged(origin: string, list: Presence[]): Presence[] {
-      const now = Date.now();
+      const now = clock();
       const accepted = list.filter((p) => domainOf(p.address) === origin);
       for (const presence of accepted) remember(presence, now);
       return accepted;

@@ -111,7 +111,7 @@ export async function recallMessage(ctx: NodeContext, input: unknown): Promise<A
   if (retried) return retried;
   const target = await ownTextMessage(ctx, data.messageId);
   const windowMs = ctx.config.recallWindowSeconds * 1000;
-  if (Date.now() - target.createdAt.getTime() > windowMs) throw new RecallWindowPassedError(ctx.config.recallWindowSeconds);
+  if (ctx.clock.now() - target.createdAt.getTime() > windowMs) throw new RecallWindowPassedError(ctx.config.recallWindowSeconds);
   const { Message } = ctx.models;
   const appended = await appendChange(ctx, change, target, '{}', async (tx, stored) => {
     const gone = { body: '{}', recalledAt: stored.createdAt };

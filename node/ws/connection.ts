@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RawData, WebSocket } from 'ws';
+import type { ClockTimer } from '../../core/clock.ts';
 import { isAppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Identity, TokenVerifier } from '../auth/token-verifier.ts';
@@ -40,7 +41,7 @@ type Live = {
   send(frame: ServerFrame): void;
   close(reason: Reason): void;
   authTimer: NodeJS.Timeout;
-  expiryTimers: NodeJS.Timeout[];
+  expiryTimers: ClockTimer[];
 };
 
 /**
@@ -74,7 +75,7 @@ export function attachConnection(deps: ConnectionDeps, socket: WebSocket, reques
     }, AUTH_TIMEOUT_MS),
     expiryTimers: [],
   };
-  const allowance = createSocketAllowance(config);
+  const allowance = createSocketAllowance(config, deps.services.clock.now);
   const schedule = frameQueue(logger);
 
   socket.on('message', (data: RawData, isBinary: boolean) => onMessage(live, allowance, schedule, data as Buffer, isBinary));
@@ -150,7 +151,7 @@ function onMessage(live: Live, allowance: Allowance, schedule: (task: () => Prom
 function onClose(live: Live): void {
   const { connection, deps } = live;
   clearTimeout(live.authTimer);
-  for (const t of live.expiryTimers) clearTimeout(t);
+  for (const t of live.expiryTimers) deps.services.clock.clearTimeout(t);
   if (deps.registry.remove(connection)) {
     void deps.publishPresence(connection.identity!.address, 'offline').catch((err) => deps.services.logger.warn({ err }, 'presence update failed'));
   }
@@ -158,12 +159,13 @@ function onClose(live: Live): void {
 
 /** Warns the client before its token expires, and closes the socket when it has. */
 function scheduleExpiry(live: Live, identity: Identity): void {
-  for (const t of live.expiryTimers) clearTimeout(t);
-  const left = identity.expiresAt - Date.now();
+  const { clock } = live.deps.services;
+  for (const t of live.expiryTimers) clock.clearTimeout(t);
+  const left = identity.expiresAt - clock.now();
   const graceMs = live.deps.services.config.authGraceSeconds * 1000;
   live.expiryTimers = [
-    setTimeout(() => live.send(serverFrame('auth.expiring', { expiresAt: new Date(identity.expiresAt).toISOString() })), Math.max(0, left - graceMs)),
-    setTimeout(() => live.close(CLOSE.tokenExpired), Math.max(0, left)),
+    clock.setTimeout(() => live.send(serverFrame('auth.expiring', { expiresAt: new Date(identity.expiresAt).toISOString() })), Math.max(0, left - graceMs)),
+    clock.setTimeout(() => live.close(CLOSE.tokenExpired), Math.max(0, left)),
   ];
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
 import type { NodeServices } from '../context.ts';
@@ -41,7 +42,7 @@ export function createSocketServer(services: NodeServices, verifier: TokenVerifi
   const registry = createRegistry();
   // ws itself refuses frames far beyond the limit (closing with 1009); up to that we answer with an error frame.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes * 4, perMessageDeflate: false, handleProtocols });
-  const heartbeat = startHeartbeat(wss, config.heartbeatSeconds * 1000);
+  const heartbeat = startHeartbeat(wss, config.heartbeatSeconds * 1000, services.clock);
   const clientCheck = options.clientActive && startClientCheck(registry, options.clientActive, options.clientCheckMs ?? 30_000, logger);
   const deps = {
     services,
@@ -96,13 +97,20 @@ function goAway(s: WebSocket): Promise<void> {
  * socket is checked once per heartbeat interval, the sockets spread over the interval in small slices:
  * pinging 15,000 sockets at once held the event loop (and every message) for ~400 ms (bench/node).
  */
-function startHeartbeat(wss: WebSocketServer, intervalMs: number): { track(socket: WebSocket): void; stop(): void } {
+function startHeartbeat(wss: WebSocketServer, intervalMs: number, clock: Clock): { track(socket: WebSocket): void; stop(): void } {
   const alive = new WeakSet<WebSocket>();
   const slices = Math.max(1, Math.round(intervalMs / HEARTBEAT_SLICE_MS));
   let round: WebSocket[] = [];
   let slice = 0;
   let next = 0;
-  const timer = setInterval(() => {
+  const sliceMs = intervalMs / slices;
+  // One slice after another by the node's clock (a timer set again each time, so that a test moving the
+  // clock moves the heartbeat with it).
+  const tick = () => {
+    pingSlice();
+    timer = clock.setTimeout(tick, sliceMs).unref();
+  };
+  const pingSlice = () => {
     if (slice === 0) {
       round = [...wss.clients];
       next = 0;
@@ -120,14 +128,14 @@ function startHeartbeat(wss: WebSocketServer, intervalMs: number): { track(socke
     }
     slice = (slice + 1) % slices;
     if (slice === 0) round = [];
-  }, intervalMs / slices);
-  timer.unref();
+  };
+  let timer = clock.setTimeout(tick, sliceMs).unref();
   return {
     track(socket) {
       alive.add(socket);
       socket.on('pong', () => alive.add(socket));
     },
-    stop: () => clearInterval(timer),
+    stop: () => clock.clearTimeout(timer),
   };
 }
 
