@@ -1,6 +1,6 @@
 import { AppError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { signRequest, type PrivateKeyJwk, type PublicKeyJwk } from './signature.ts';
+import { SignatureError, signRequest, verifyRequest, type PrivateKeyJwk, type PublicKeyJwk, type SignedRequest } from './signature.ts';
 
 export type Registry = {
   version: string;
@@ -102,4 +102,20 @@ export function allowed(registry: Registry, a: string, b: string): boolean {
 /** Pinned keys of a domain or a registered proxy. */
 export function keysOf(registry: Registry, name: string): PublicKeyJwk[] | undefined {
   return domainEntry(registry, name)?.keys ?? registry.proxies.find((p) => p.name === name)?.keys;
+}
+
+/**
+ * Verifies a signed request against the keys the registry pins. A key the copy does not know yet (a
+ * rotation, a newly pinned domain) sends it to the gateway once more before the request is refused.
+ * Resolves with the request's signed fields and the copy of the registry that verified it.
+ */
+export async function verifyPinned(client: RegistryClient, signed: SignedRequest, now?: number): Promise<{ checked: ReturnType<typeof verifyRequest>; registry: Registry }> {
+  let registry = await client.get();
+  try {
+    return { checked: verifyRequest(signed, (name) => keysOf(registry, name), now), registry };
+  } catch (error) {
+    if (!(error instanceof SignatureError) || error.code !== 'unknown_key') throw error;
+    registry = await client.refreshSoon();
+    return { checked: verifyRequest(signed, (name) => keysOf(registry, name), now), registry };
+  }
 }

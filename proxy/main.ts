@@ -4,8 +4,8 @@ import { AppError, isAppError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { createUnitServer } from '../core/unit-server.ts';
-import { allowed, createRegistryClient, domainEntry, keysOf, type RegistryClient } from '../protocol/registry-client.ts';
-import { HEADERS, SignatureError, verifyRequest } from '../protocol/signature.ts';
+import { allowed, createRegistryClient, domainEntry, verifyPinned, type RegistryClient } from '../protocol/registry-client.ts';
+import { HEADERS, type SignedRequest } from '../protocol/signature.ts';
 import type { ProxyConfig } from './config.ts';
 import { loadProxyKey, publicPart } from './proxy-key.ts';
 import type { PublicKeyJwk } from '../protocol/signature.ts';
@@ -65,17 +65,10 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
 }
 
 /** Checks a signed request against the registry's keys and policy; resolves with where it goes. */
-async function checkedTarget(registry: RegistryClient, signed: Parameters<typeof verifyRequest>[0]): Promise<{ destination: string; url: string }> {
-  let current = await registry.get();
-  let checked;
-  try {
-    checked = verifyRequest(signed, (name) => keysOf(current, name));
-  } catch (error) {
-    if (!(error instanceof SignatureError) || error.code !== 'unknown_key') throw error;
-    current = await registry.refreshSoon();
-    checked = verifyRequest(signed, (name) => keysOf(current, name));
-  }
-  const { origin, destination } = checked;
+async function checkedTarget(registry: RegistryClient, signed: SignedRequest): Promise<{ destination: string; url: string }> {
+  const verified = await verifyPinned(registry, signed);
+  let current = verified.registry;
+  const { origin, destination } = verified.checked;
   if (!domainEntry(current, origin)) throw new AppError('forbidden', 403, `${origin} is not a domain`);
   const target = domainEntry(current, destination) ?? domainEntry(await registry.refreshSoon(), destination);
   if (!target) throw new AppError('unknown_destination', 404, `No domain ${destination} in the registry`);

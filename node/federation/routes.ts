@@ -22,8 +22,7 @@ import type { Federation } from './federation.ts';
 import type { OutgoingDelivery } from './delivery.ts';
 import { keysDocument } from './node-keys.ts';
 import type { FederationModels } from './models.ts';
-import { allowed, domainEntry, keysOf, type RegistryClient } from '../../protocol/registry-client.ts';
-import { SignatureError, verifyRequest } from '../../protocol/signature.ts';
+import { allowed, domainEntry, verifyPinned, type RegistryClient } from '../../protocol/registry-client.ts';
 import type { Sealer } from '../../core/seal.ts';
 
 /** A person of another domain, acting here through their home node's signed request. */
@@ -39,20 +38,14 @@ type Verify = (req: Request) => Promise<string>;
  * unknown key), its destination (this node) and the policy; a request that passes is contact from its
  * origin, so what waits for that domain goes now.
  */
-export function peerVerifier(options: { domain: string; registry: RegistryClient; delivery: Pick<OutgoingDelivery, 'heardFrom'>; logger: Logger }): Verify {
+export function peerVerifier(options: { domain: string; registry: RegistryClient; delivery: Pick<OutgoingDelivery, 'heardFrom'>; logger: Logger; now: () => number }): Verify {
   const { domain, registry: client } = options;
   return async (req) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const signed = { method: req.method, path: req.originalUrl, headers: req.headers, body };
-    let registry = await client.get();
-    let result;
-    try {
-      result = verifyRequest(signed, (name) => keysOf(registry, name));
-    } catch (error) {
-      if (!(error instanceof SignatureError) || error.code !== 'unknown_key') throw error;
-      registry = await client.refreshSoon();
-      result = verifyRequest(signed, (name) => keysOf(registry, name));
-    }
+    const verified = await verifyPinned(client, signed, options.now());
+    const result = verified.checked;
+    let { registry } = verified;
     if (result.destination !== domain) throw new AppError('wrong_destination', 401, `This node is ${domain}, not ${result.destination}`);
     if (!domainEntry(registry, result.origin)) throw new AppError('unknown_origin', 401, `${result.origin} is not a registered domain`);
     if (!allowed(registry, result.origin, domain)) registry = await client.refreshSoon();
@@ -74,7 +67,7 @@ function json(req: Request): unknown {
 export function federationRoutes(services: NodeServices, federation: Federation, federationModels: FederationModels, sealer: Sealer): Router {
   const router = Router();
   const raw = express.raw({ type: () => true, limit: '8mb' });
-  const verified = peerVerifier({ domain: services.domain, registry: federation.policy.registry, delivery: federation.delivery, logger: services.logger });
+  const verified = peerVerifier({ domain: services.domain, registry: federation.policy.registry, delivery: federation.delivery, logger: services.logger, now: services.clock.now });
   const presence = federation.presence;
 
   router.get('/.well-known/atrium/keys', async (_req, res) => {
