@@ -1,6 +1,6 @@
 import { AppError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { SignatureError, signRequest, verifyRequest, type PrivateKeyJwk, type PublicKeyJwk, type SignedRequest } from './signature.ts';
+import { SignatureError, signedGatewayRequest, verifyRequest, type PrivateKeyJwk, type PublicKeyJwk, type SignedRequest } from './signature.ts';
 
 export type Registry = {
   version: string;
@@ -41,14 +41,7 @@ export function createRegistryClient(options: {
   let inFlight: Promise<Registry> | undefined;
 
   async function fetchRegistry(): Promise<Registry> {
-    const headers = signRequest(await options.signingKey(), {
-      method: 'GET',
-      path: REGISTRY_PATH,
-      origin: options.origin,
-      destination: 'gateway',
-      body: '',
-    });
-    const response = await fetch(`${options.gatewayIssuer}${REGISTRY_PATH}`, { headers, signal: AbortSignal.timeout(5_000) });
+    const response = await fetch(await signedGatewayRequest(options, 'GET', REGISTRY_PATH));
     if (!response.ok) throw new AppError('registry_unavailable', 503, `The gateway refused the registry request (HTTP ${response.status})`);
     current = (await response.json()) as Registry;
     fetchedAt = now();

@@ -1,7 +1,7 @@
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { AppForNode } from '../../protocol/app-for-node.ts';
-import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 
 export type AppInfo = AppForNode;
 /** What the gateway says about apps, as this node needs it: their bots, and whether their clients are active. */
@@ -28,18 +28,17 @@ export function createAppDirectory(options: { gatewayIssuer: string; origin: str
 
   async function fetchClient(clientId: string): Promise<boolean> {
     const path = `/federation/v1/clients/${encodeURIComponent(clientId)}`;
-    const headers = signRequest(await options.signingKey(), { method: 'GET', path, origin: options.origin, destination: 'gateway', body: '' });
-    const response = await fetch(`${options.gatewayIssuer}${path}`, { headers, signal: AbortSignal.timeout(5_000) });
+    const response = await fetch(await signedGatewayRequest(options, 'GET', path));
     if (!response.ok) throw new AppError('gateway_unavailable', 503, `The gateway refused the client lookup (HTTP ${response.status})`);
     return ((await response.json()) as { client: { active: boolean } }).client.active === true;
   }
 
   async function fetchApp(slug: string): Promise<AppInfo | null> {
     const path = `/federation/v1/apps/${encodeURIComponent(slug)}`;
-    const headers = signRequest(await options.signingKey(), { method: 'GET', path, origin: options.origin, destination: 'gateway', body: '' });
+    const request = await signedGatewayRequest(options, 'GET', path);
     let response: Response;
     try {
-      response = await fetch(`${options.gatewayIssuer}${path}`, { headers, signal: AbortSignal.timeout(5_000) });
+      response = await fetch(request);
     } catch (error) {
       options.logger.warn({ err: error, slug }, 'app lookup at the gateway failed');
       throw new AppError('gateway_unavailable', 503, 'The identity gateway cannot be reached to look up the app; try again');

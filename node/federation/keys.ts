@@ -1,7 +1,7 @@
 import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
 import type { RegistryClient } from '../../protocol/registry-client.ts';
-import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 import type { FederationModels, NodeKey } from './models.ts';
 import { pendingKey, promoteNextKey, rotateNodeKey, signingKey } from './node-keys.ts';
 
@@ -54,9 +54,11 @@ export function createNodeKeys(options: {
   async function completeRotation(): Promise<boolean> {
     if (!(await pendingKey(models))) return false;
     const path = '/federation/v1/repin';
-    const headers = signRequest(await signingKey(models, sealer), { method: 'POST', path, origin: domain, destination: 'gateway', body: '' });
+    // Signed with the current key, read now: it vouches for the next one.
+    const current = await signingKey(models, sealer);
+    const request = await signedGatewayRequest({ gatewayIssuer: options.gatewayIssuer, origin: domain, signingKey: async () => current }, 'POST', path);
     try {
-      const response = await fetch(`${options.gatewayIssuer}${path}`, { method: 'POST', headers, signal: AbortSignal.timeout(5_000) });
+      const response = await fetch(request);
       if (!response.ok) throw new Error(`HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`);
     } catch (error) {
       logger.warn({ err: error }, 'the gateway has not pinned the new key yet; still signing with the current one');
