@@ -1,4 +1,5 @@
 import type { Sequelize } from 'sequelize';
+import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Identity } from './auth/token-verifier.ts';
 import type { Bus } from './bus/bus.ts';
@@ -28,13 +29,15 @@ export type NodeServices = {
   presence: PresenceStore;
   /** Active members per conversation, cached; publish a `membership` bus event after changing members. */
   members: MemberCache;
-  /** Everything towards other domains: policy checks, the outbox, submissions to a conversation's home. */
+  /** Everything towards other domains, in parts: policy, outgoing delivery, calls to a home node, keys, presence. */
   federation: Federation;
   /** Whether addresses of any domain belong to someone, asked before a conversation is opened with them. */
   addresses: AddressBook;
   /** Bots, cards and webhooks: the gateway's word on apps, the webhook store and its rate limit. */
   apps: AppsServices;
   logger: Logger;
+  /** Where time comes from wherever it decides behaviour (windows, expiry, caches); tests move it. */
+  clock: Clock;
 };
 
 /** What a use-case receives: the services and who is acting, whichever transport called it. */

@@ -7,12 +7,13 @@ import { databaseReachable, openDatabase } from '../core/database.ts';
 import { healthRoutes } from '../core/health.ts';
 import { jsonErrors } from '../core/json-errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
 import { createMetrics } from '../core/metrics.ts';
 import { assertMigrated, migrate } from '../core/migrator.ts';
 import { createTokenVerifier, refusingDisabledClients, refusingEndedAccess, type TokenVerifier } from './auth/token-verifier.ts';
 import { createEndedAccess } from './auth/ended-access.ts';
 import { createEndedAccessPoller } from './auth/ended-access-poller.ts';
-import type { Bus } from './bus/bus.ts';
+import type { Bus, BusEvent } from './bus/bus.ts';
 import { createLocalBus } from './bus/local-bus.ts';
 import { createRedisBus } from './bus/redis-bus.ts';
 import type { NodeConfig } from './config.ts';
@@ -25,21 +26,22 @@ import { createGroupCommitter } from './messages/group-commit.ts';
 import { createReceiptCommitter } from './receipts/receipt-committer.ts';
 import { createReceiptNews } from './receipts/receipt-news.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
-import { createMemberCache } from './conversations/member-cache.ts';
+import { createMemberCache, type MemberCache } from './conversations/member-cache.ts';
 import { domainOf } from '../protocol/address.ts';
 import { Gauge, Histogram } from 'prom-client';
-import { createSealer } from '../core/seal.ts';
+import { createSealer, type Sealer } from '../core/seal.ts';
 import { createUnitServer, type UnitServer } from '../core/unit-server.ts';
 import { createFederation, type Federation } from './federation/federation.ts';
 import { defineFederationModels, type FederationModels } from './federation/models.ts';
-import { ensureNodeKey, signingKey } from './federation/node-keys.ts';
-import { createOutbox } from './federation/outbox.ts';
+import type { Outbox } from './federation/outbox.ts';
 import { recordDeliveryFailures } from './federation/delivery-failures.ts';
-import { createRegistryClient } from '../protocol/registry-client.ts';
+import type { EndedAccess } from './auth/ended-access.ts';
+import type { AppsServices } from './bots/apps-services.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { PresenceStore } from './presence/presence-store.ts';
 import { federationRoutes } from './federation/routes.ts';
-import { directoryRoute } from './federation/directory.ts';
+import { directoryRoute, type GatewayDirectory } from './federation/directory.ts';
 import { createAddressBook } from './federation/address-book.ts';
-import { createTransport } from './federation/transport.ts';
 import { createLocalPresence } from './presence/presence-store.ts';
 import { createRedisPresence } from './presence/redis-presence.ts';
 import { createSocketServer, socketUpgrades, type SocketServer } from './ws/socket-server.ts';
@@ -65,7 +67,8 @@ export type DomainNode = {
   close(): Promise<void>;
 };
 
-export type StartNodeOptions = { migrate?: boolean; logger?: Logger };
+/** `clock`: the machine's unless given (tests pass one they can move). */
+export type StartNodeOptions = { migrate?: boolean; logger?: Logger; clock?: Clock };
 
 /**
  * Composition root of a domain node: config → database → bus → group committer → HTTP and WebSocket.
@@ -90,8 +93,8 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfi
   else await assertMigrated(sequelize, { kind: 'node', domain: config.domain });
   const models = defineNodeModels(sequelize);
   const processId = randomUUID();
-  const bus: Bus = config.redisUrl ? await createRedisBus(config.redisUrl, config.redisPrefix, processId, logger) : createLocalBus();
-  const presence = config.redisUrl ? await createRedisPresence(config.redisUrl, config.redisPrefix, processId) : createLocalPresence();
+  const clock = options.clock ?? systemClock;
+  const { bus, presence } = await openBus(config, processId, logger);
 
   // Open before the rest is wired, since the node's URL may name the port the OS chose; until serve() below,
   // every request and upgrade is answered 503 "starting" (docs/operations.md, "Starting and stopping").
@@ -101,124 +104,68 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfi
   const url = config.publicUrl ?? localUrl;
 
   const services = {} as NodeServices;
-  const members = createMemberCache(models);
-
-  // Federation: the node's keys, the registry from the gateway, the outbox towards other domains.
+  const members = createMemberCache(models, { now: clock.now });
   const federationModels = defineFederationModels(sequelize);
   const sealer = createSealer(config.secretKey, 'node-keys');
-  await ensureNodeKey(federationModels, sealer);
-  // Read and unsealed at most every 10 s rather than per signed request; after a rotation the previous key
-  // still verifies during its grace period.
-  let cachedKey: { at: number; key: ReturnType<typeof signingKey> } | undefined;
-  const nodeKey = () => {
-    if (!cachedKey || Date.now() - cachedKey.at > 10_000) cachedKey = { at: Date.now(), key: signingKey(federationModels, sealer) };
-    const { key } = cachedKey;
-    key.catch(() => (cachedKey = undefined));
-    return key;
-  };
-  const registry = createRegistryClient({ gatewayIssuer: config.gatewayIssuer, origin: config.domain, signingKey: nodeKey, ttlMs: config.registryTtlMs, logger });
-  const transport = createTransport({ origin: config.domain, proxyUrl: config.federationProxyUrl, registry, signingKey: nodeKey });
-  const outbox = createOutbox({
+  const { federation, outbox, transport } = await createFederation({
+    config,
     sequelize,
-    models: federationModels,
-    transport,
+    models,
+    federationModels,
+    members,
+    sealer,
     processId,
     // Only one process at a time can listen on a host's port: the process that did before is gone.
     instance: `${hostname()}:${port}`,
     logger,
-    policyRetries: config.federationPolicyRetries,
-    domain: config.domain,
+    clock,
     // Entries another domain refused for good (its own policy) were acknowledged here already: say so.
     onRefused: (destination, entries, refusal) => recordDeliveryFailures(services, destination, entries, refusal),
   });
-  const federation = createFederation({ domain: config.domain, models, federationModels, members, registry, transport, outbox, sealer, gatewayIssuer: config.gatewayIssuer, logger });
-  // A rotation made while the gateway was away (or from the CLI) completes here.
-  const rotationTimer = setInterval(() => void federation.completeRotation().catch((err) => logger.warn({ err }, 'rotation check failed')), 60_000);
-  rotationTimer.unref();
-  void federation.completeRotation().catch(() => undefined);
-
+  const rotationTimer = keepRotating(federation, logger);
+  const signingKey = federation.keys.signingKey;
   const committer = createGroupCommitter({
     sequelize,
     windowMs: config.flushWindowMs,
     maxBatch: config.flushMaxBatch,
     concurrency: config.flushConcurrency,
     logger,
-    beforeCommit: (tx, stored) => federation.recordEntries(tx, stored),
+    beforeCommit: (tx, stored) => federation.delivery.recordEntries(tx, stored),
     afterCommit: (stored, outboxTouched) => {
       if (outboxTouched) outbox.kick();
       void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed'));
     },
   });
   const receipts = createReceiptCommitter({ sequelize, domain: config.domain, windowMs: config.flushWindowMs, maxBatch: config.flushMaxBatch, logger });
-  const apps = createAppsServices({ sequelize, gatewayIssuer: config.gatewayIssuer, domain: config.domain, publicUrl: url, signingKey: nodeKey, ttlMs: config.registryTtlMs, logger });
-  const gatewayDirectory = { domain: config.domain, gatewayIssuer: config.gatewayIssuer, signingKey: nodeKey };
-  const addresses = createAddressBook({
-    directory: gatewayDirectory,
-    transport,
-    isBot: async (slug) => {
-      const app = await apps.directory.get(slug);
-      return app !== null && app.botEnabled && !app.disabled;
-    },
-  });
-  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, receiptNews: createReceiptNews(bus), presence, members, federation, addresses, apps, logger });
+  const apps = createAppsServices({ sequelize, gatewayIssuer: config.gatewayIssuer, domain: config.domain, publicUrl: url, signingKey, ttlMs: config.registryTtlMs, logger });
+  const gatewayDirectory = { domain: config.domain, gatewayIssuer: config.gatewayIssuer, signingKey };
+  const addresses = createAddressBook({ directory: gatewayDirectory, transport, isBot: botOf(apps), now: clock.now });
+  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, receiptNews: createReceiptNews(bus), presence, members, federation, addresses, apps, logger, clock });
   await outbox.start();
 
   // Sessions and people the gateway ended: known from the database before the first token is checked.
-  const ended = createEndedAccess({ sequelize, bus });
+  const ended = createEndedAccess({ sequelize, bus, now: clock.now });
   await ended.load();
-  const endedPoller = createEndedAccessPoller({ gatewayIssuer: config.gatewayIssuer, origin: config.domain, signingKey: nodeKey, ended, intervalMs: config.endedAccessPollMs, logger });
+  const endedPoller = createEndedAccessPoller({ gatewayIssuer: config.gatewayIssuer, origin: config.domain, signingKey, ended, intervalMs: config.endedAccessPollMs, logger });
   const verifier = refusingEndedAccess(
-    refusingDisabledClients(createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain }), apps.directory.clientActive),
+    refusingDisabledClients(createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain, now: clock.now }), apps.directory.clientActive),
     ended,
   );
   const metrics = createMetrics(`node:${config.domain}`);
-  // What a sender waits for: from its frame's arrival to the ack, which follows the commit (and the pushes).
-  const sendAck = new Histogram({
-    name: 'atrium_im_send_ack_seconds',
-    help: 'From a send frame\'s arrival to its ack, sent once the message is durable',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [metrics.registry],
-  });
+  const sendAck = sendAckHistogram(metrics);
+  outboxDepthGauge(metrics, outbox);
   const sockets = createSocketServer(services, verifier, {
     onSendAcked: (seconds) => sendAck.observe(seconds),
     clientActive: apps.directory.clientActive,
     clientCheckMs: config.registryTtlMs,
   });
-  bus.subscribe((event) => {
-    if (event.kind === 'membership') return members.invalidate(event.conversationId);
-    if (event.kind === 'access.ended') ended.heard(event.entries);
-    // Every process hears every change of the domain's people: the one that other domains asked tells them.
-    if (event.kind === 'presence' && domainOf(event.address) === config.domain) federation.presence.localChanged(event);
-    sockets.registry.deliver(event);
-  });
+  bus.subscribe(busHandler({ domain: config.domain, members, ended, federation, sockets }));
 
-  new Gauge({
-    name: 'atrium_federation_outbox_depth',
-    help: 'Events waiting in the outbox, per destination domain',
-    labelNames: ['destination'],
-    registers: [metrics.registry],
-    async collect() {
-      this.reset();
-      for (const [destination, depth] of await outbox.depth()) this.set({ destination }, depth);
-    },
-  });
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('trust proxy', false);
-  app.use(metrics.httpMiddleware);
-  app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
-  app.use(federationRoutes(services, federation, federationModels, sealer));
-  app.use(backchannelLogoutRoute({ issuer: config.gatewayIssuer, audience: url, keys: verifier.keys, ended }));
-  app.use('/api/v1', portalCors(config.portalOrigins));
-  app.use(directoryRoute({ ...gatewayDirectory, verifier }));
-  app.use(incomingWebhookRoutes(services));
-  app.use('/api/v1', apiRoutes(services, verifier));
-  app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
-  app.use(jsonErrors(logger));
+  const app = httpApp({ services, url, metrics, federation, federationModels, sealer, verifier, ended, gatewayDirectory });
   http.serve(app, socketUpgrades(sockets));
   endedPoller.start();
   // Peers that kept events for this domain while it was away send them now rather than after their backoff.
-  void federation.announce().catch((err: unknown) => logger.warn({ err }, 'could not tell peers this node is up'));
+  void federation.delivery.announce().catch((err: unknown) => logger.warn({ err }, 'could not tell peers this node is up'));
   logger.info({ domain: config.domain, url }, 'domain node listening');
 
   return {
@@ -235,21 +182,126 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfi
     federation,
     federationModels,
     logger,
-    async close() {
-      // No new connections or upgrades; chat sockets told 1001 server_shutdown; HTTP requests already read
-      // are answered (for up to 5 s) while the committers still run, since an API send waits for its flush.
-      http.stopAccepting();
-      await sockets.close();
-      await http.drain(5_000);
-      clearInterval(rotationTimer);
-      await endedPoller.stop();
-      await committer.drain();
-      await receipts.drain();
-      await outbox.stop();
-      federation.presence.stop();
-      await bus.close();
-      await services.presence.clear();
-      await sequelize.close();
-    },
+    close: () => closeInReverse({ http, sockets, rotationTimer, endedPoller, committer, receipts, outbox, federation, bus, presence, sequelize }),
   };
+}
+
+/**
+ * No new connections or upgrades; chat sockets told 1001 server_shutdown; HTTP requests already read are
+ * answered (for up to 5 s) while the committers still run, since an API send waits for its flush; then
+ * the rest stops in the reverse of the order it started.
+ */
+async function closeInReverse(parts: {
+  http: UnitServer;
+  sockets: SocketServer;
+  rotationTimer: NodeJS.Timeout;
+  endedPoller: { stop(): Promise<void> };
+  committer: { drain(): Promise<void> };
+  receipts: { drain(): Promise<void> };
+  outbox: Outbox;
+  federation: Federation;
+  bus: Bus;
+  presence: PresenceStore;
+  sequelize: Sequelize;
+}): Promise<void> {
+  parts.http.stopAccepting();
+  await parts.sockets.close();
+  await parts.http.drain(5_000);
+  clearInterval(parts.rotationTimer);
+  await parts.endedPoller.stop();
+  await parts.committer.drain();
+  await parts.receipts.drain();
+  await parts.outbox.stop();
+  parts.federation.presence.stop();
+  await parts.bus.close();
+  await parts.presence.clear();
+  await parts.sequelize.close();
+}
+
+/** The bus between the domain's processes, and where presence is kept: Redis when configured, else this process. */
+async function openBus(config: NodeConfig, processId: string, logger: Logger): Promise<{ bus: Bus; presence: PresenceStore }> {
+  const bus: Bus = config.redisUrl ? await createRedisBus(config.redisUrl, config.redisPrefix, processId, logger) : createLocalBus();
+  const presence = config.redisUrl ? await createRedisPresence(config.redisUrl, config.redisPrefix, processId) : createLocalPresence();
+  return { bus, presence };
+}
+
+/** A rotation made while the gateway was away (or from the CLI) completes here: at start, then every minute. */
+function keepRotating(federation: Federation, logger: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => void federation.keys.completeRotation().catch((err) => logger.warn({ err }, 'rotation check failed')), 60_000);
+  timer.unref();
+  void federation.keys.completeRotation().catch(() => undefined);
+  return timer;
+}
+
+/** Whether `slug@this-domain` is the address of an app's bot that may take part in conversations. */
+function botOf(apps: AppsServices): (slug: string) => Promise<boolean> {
+  return async (slug) => {
+    const app = await apps.directory.get(slug);
+    return app !== null && app.botEnabled && !app.disabled;
+  };
+}
+
+/** What every process does with what the bus brings: caches dropped, ended access heard, sockets told. */
+function busHandler(parts: { domain: string; members: MemberCache; ended: EndedAccess; federation: Federation; sockets: SocketServer }): (event: BusEvent) => void {
+  const { domain, members, ended, federation, sockets } = parts;
+  return (event) => {
+    if (event.kind === 'membership') return members.invalidate(event.conversationId);
+    if (event.kind === 'access.ended') ended.heard(event.entries);
+    // Every process hears every change of the domain's people: the one that other domains asked tells them.
+    if (event.kind === 'presence' && domainOf(event.address) === domain) federation.presence.localChanged(event);
+    sockets.registry.deliver(event);
+  };
+}
+
+/** What a sender waits for: from its frame's arrival to the ack, which follows the commit (and the pushes). */
+function sendAckHistogram(metrics: Metrics): Histogram {
+  return new Histogram({
+    name: 'atrium_im_send_ack_seconds',
+    help: 'From a send frame\'s arrival to its ack, sent once the message is durable',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [metrics.registry],
+  });
+}
+
+function outboxDepthGauge(metrics: Metrics, outbox: Outbox): void {
+  new Gauge({
+    name: 'atrium_federation_outbox_depth',
+    help: 'Events waiting in the outbox, per destination domain',
+    labelNames: ['destination'],
+    registers: [metrics.registry],
+    async collect() {
+      this.reset();
+      for (const [destination, depth] of await outbox.depth()) this.set({ destination }, depth);
+    },
+  });
+}
+
+/** The node's HTTP endpoints: health and metrics, federation, back-channel logout, the directory, webhooks, the API. */
+function httpApp(parts: {
+  services: NodeServices;
+  url: string;
+  metrics: Metrics;
+  federation: Federation;
+  federationModels: FederationModels;
+  sealer: Sealer;
+  verifier: TokenVerifier;
+  ended: EndedAccess;
+  gatewayDirectory: GatewayDirectory;
+}): express.Express {
+  const { services, metrics, verifier } = parts;
+  const { config, sequelize, logger } = services;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(metrics.httpMiddleware);
+  app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
+  app.use(federationRoutes(services, parts.federation, parts.federationModels, parts.sealer));
+  app.use(backchannelLogoutRoute({ issuer: config.gatewayIssuer, audience: parts.url, keys: verifier.keys, ended: parts.ended }));
+  app.use('/api/v1', portalCors(config.portalOrigins));
+  app.use(directoryRoute({ ...parts.gatewayDirectory, verifier }));
+  app.use(incomingWebhookRoutes(services));
+  app.use('/api/v1', apiRoutes(services, verifier));
+  app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
+  app.use(jsonErrors(logger));
+  return app;
 }

@@ -1,6 +1,6 @@
 import { AppError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { signRequest, type PrivateKeyJwk, type PublicKeyJwk } from './signature.ts';
+import { SignatureError, signedGatewayRequest, verifyRequest, type PrivateKeyJwk, type PublicKeyJwk, type SignedRequest } from './signature.ts';
 
 export type Registry = {
   version: string;
@@ -10,7 +10,15 @@ export type Registry = {
   proxies: { name: string; keys: PublicKeyJwk[] }[];
 };
 
-export type RegistryClient = ReturnType<typeof createRegistryClient>;
+/** The gateway's domain registry and federation policy, as a node or proxy sees it. */
+export interface RegistryClient {
+  /** The registry, fresh within the TTL; a failed refresh keeps serving the last good copy. */
+  get(): Promise<Registry>;
+  /** Refetches now unless the copy is younger than 5 s (an unknown name or key id was met). */
+  refreshSoon(): Promise<Registry>;
+  /** The last copy fetched, if any, without asking. */
+  cached(): Registry | undefined;
+}
 
 const REGISTRY_PATH = '/federation/v1/registry';
 
@@ -24,23 +32,19 @@ export function createRegistryClient(options: {
   signingKey: () => Promise<PrivateKeyJwk>;
   ttlMs: number;
   logger: Logger;
-}) {
+  /** The clock the cache's age is judged by (the machine's by default). */
+  now?: () => number;
+}): RegistryClient {
+  const now = options.now ?? Date.now;
   let current: Registry | undefined;
   let fetchedAt = 0;
   let inFlight: Promise<Registry> | undefined;
 
   async function fetchRegistry(): Promise<Registry> {
-    const headers = signRequest(await options.signingKey(), {
-      method: 'GET',
-      path: REGISTRY_PATH,
-      origin: options.origin,
-      destination: 'gateway',
-      body: '',
-    });
-    const response = await fetch(`${options.gatewayIssuer}${REGISTRY_PATH}`, { headers, signal: AbortSignal.timeout(5_000) });
+    const response = await fetch(await signedGatewayRequest(options, 'GET', REGISTRY_PATH));
     if (!response.ok) throw new AppError('registry_unavailable', 503, `The gateway refused the registry request (HTTP ${response.status})`);
     current = (await response.json()) as Registry;
-    fetchedAt = Date.now();
+    fetchedAt = now();
     return current;
   }
 
@@ -52,9 +56,8 @@ export function createRegistryClient(options: {
   }
 
   return {
-    /** The registry, fresh within the TTL; a failed refresh keeps serving the last good copy. */
     async get(): Promise<Registry> {
-      if (current && Date.now() - fetchedAt < options.ttlMs) return current;
+      if (current && now() - fetchedAt < options.ttlMs) return current;
       try {
         return await refresh();
       } catch (error) {
@@ -65,9 +68,8 @@ export function createRegistryClient(options: {
         throw error;
       }
     },
-    /** Refetches now unless the copy is younger than 5 s (an unknown name or key id was met). */
     async refreshSoon(): Promise<Registry> {
-      if (current && Date.now() - fetchedAt < 5_000) return current;
+      if (current && now() - fetchedAt < 5_000) return current;
       return refresh().catch((error: unknown) => {
         if (current) return current;
         throw error;
@@ -93,4 +95,20 @@ export function allowed(registry: Registry, a: string, b: string): boolean {
 /** Pinned keys of a domain or a registered proxy. */
 export function keysOf(registry: Registry, name: string): PublicKeyJwk[] | undefined {
   return domainEntry(registry, name)?.keys ?? registry.proxies.find((p) => p.name === name)?.keys;
+}
+
+/**
+ * Verifies a signed request against the keys the registry pins. A key the copy does not know yet (a
+ * rotation, a newly pinned domain) sends it to the gateway once more before the request is refused.
+ * Resolves with the request's signed fields and the copy of the registry that verified it.
+ */
+export async function verifyPinned(client: RegistryClient, signed: SignedRequest, now?: number): Promise<{ checked: ReturnType<typeof verifyRequest>; registry: Registry }> {
+  let registry = await client.get();
+  try {
+    return { checked: verifyRequest(signed, (name) => keysOf(registry, name), now), registry };
+  } catch (error) {
+    if (!(error instanceof SignatureError) || error.code !== 'unknown_key') throw error;
+    registry = await client.refreshSoon();
+    return { checked: verifyRequest(signed, (name) => keysOf(registry, name), now), registry };
+  }
 }

@@ -54,6 +54,18 @@ export function signRequest(
   };
 }
 
+/** A unit that asks its gateway for something, signing as `origin` (a domain or a proxy's name). */
+export type GatewayAsker = { gatewayIssuer: string; origin: string; signingKey: () => Promise<PrivateKeyJwk> };
+
+/**
+ * A request without a body to the gateway's federation endpoints, signed as the asker and given up after
+ * `timeoutMs`; the caller fetches it and reads the answer.
+ */
+export async function signedGatewayRequest(asker: GatewayAsker, method: 'GET' | 'POST', path: string, timeoutMs = 5_000): Promise<Request> {
+  const headers = signRequest(await asker.signingKey(), { method, path, origin: asker.origin, destination: 'gateway', body: '' });
+  return new Request(`${asker.gatewayIssuer}${path}`, { method, headers, signal: AbortSignal.timeout(timeoutMs) });
+}
+
 export type SignedRequest = {
   method: string;
   path: string;

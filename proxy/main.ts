@@ -1,10 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { systemClock, type Clock } from '../core/clock.ts';
 import { AppError, isAppError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
-import { createMetrics } from '../core/metrics.ts';
+import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { createUnitServer } from '../core/unit-server.ts';
-import { allowed, createRegistryClient, domainEntry, keysOf, type RegistryClient } from '../protocol/registry-client.ts';
-import { HEADERS, SignatureError, verifyRequest } from '../protocol/signature.ts';
+import { allowed, createRegistryClient, domainEntry, verifyPinned, type RegistryClient } from '../protocol/registry-client.ts';
+import { HEADERS, type SignedRequest } from '../protocol/signature.ts';
 import type { ProxyConfig } from './config.ts';
 import { loadProxyKey, publicPart } from './proxy-key.ts';
 import type { PublicKeyJwk } from '../protocol/signature.ts';
@@ -13,12 +14,16 @@ export type Proxy = { url: string; server: Server; name: string; publicKey: Publ
 
 const FORWARDED = /^\/federation\/v1\/(transactions\/[A-Za-z0-9_-]{8,64}|submit|hello|addresses|typing|card-action|presence|presence\/changed|attachments\/[0-9a-f-]{36})$/;
 
+/** What the proxy's request handling shares. */
+type ProxyParts = { config: ProxyConfig; registry: RegistryClient; metrics: Metrics; logger: Logger };
+
 /**
  * The federation proxy: stateless. It checks the origin's signature and the federation policy, then
  * forwards the request unchanged to the destination node and relays the answer. It cannot forge or alter
  * events, because the destination verifies the origin's signature itself.
  */
-export async function startProxy(config: ProxyConfig, options: { logger?: Logger } = {}): Promise<Proxy> {
+/** `clock`: what the registry cache's age is judged by; the machine's unless given (tests pass one they move). */
+export async function startProxy(config: ProxyConfig, options: { logger?: Logger; clock?: Clock } = {}): Promise<Proxy> {
   const logger = options.logger ?? createLogger(`proxy:${config.name}`, config.logLevel);
   const key = loadProxyKey(config);
   const registry = createRegistryClient({
@@ -27,85 +32,106 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
     signingKey: async () => key,
     ttlMs: config.registryTtlMs,
     logger,
+    now: (options.clock ?? systemClock).now,
   });
   const metrics = createMetrics(`proxy:${config.name}`);
-
-  async function readBody(req: IncomingMessage): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > config.maxBodyBytes) throw new AppError('too_large', 413, 'The request body is too large');
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
-  }
-
-  async function forward(req: IncomingMessage, res: ServerResponse, path: string) {
-    const body = await readBody(req);
-    const signed = { method: req.method ?? 'POST', path, headers: req.headers, body };
-    let current = await registry.get();
-    let checked;
-    try {
-      checked = verifyRequest(signed, (name) => keysOf(current, name));
-    } catch (error) {
-      if (!(error instanceof SignatureError) || error.code !== 'unknown_key') throw error;
-      current = await registry.refreshSoon();
-      checked = verifyRequest(signed, (name) => keysOf(current, name));
-    }
-    const { origin, destination } = checked;
-    if (!domainEntry(current, origin)) throw new AppError('forbidden', 403, `${origin} is not a domain`);
-    const target = domainEntry(current, destination) ?? domainEntry(await registry.refreshSoon(), destination);
-    if (!target) throw new AppError('unknown_destination', 404, `No domain ${destination} in the registry`);
-    // A denial may come from a copy of the registry older than a policy change: look again before refusing.
-    if (!allowed(current, origin, destination)) current = await registry.refreshSoon();
-    if (!allowed(current, origin, destination)) throw new AppError('policy_denied', 403, `The federation policy does not let ${origin} reach ${destination}`);
-
-    let answer: Response;
-    try {
-      answer = await fetch(`${target.url}${path}`, {
-        method: 'POST',
-        headers: {
-          'content-type': String(req.headers['content-type'] ?? 'application/json'),
-          ...Object.fromEntries(Object.values(HEADERS).map((h) => [h, String(req.headers[h])])),
-        },
-        body: new Uint8Array(body),
-        signal: AbortSignal.timeout(config.forwardTimeoutMs),
-      });
-    } catch (error) {
-      throw new AppError('destination_unreachable', 502, `${destination} did not answer: ${(error as Error).message}`);
-    }
-    res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
-    res.end(Buffer.from(await answer.arrayBuffer()));
-  }
-
-  /** Serves a registered domain's signed keys document, so a partner organization can pin it through us. */
-  async function relayKeys(domain: string, res: ServerResponse) {
-    const target = domainEntry(await registry.get(), domain) ?? domainEntry(await registry.refreshSoon(), domain);
-    if (!target) throw new AppError('unknown_destination', 404, `No domain ${domain} in the registry`);
-    const answer = await fetch(`${target.url}/.well-known/atrium/keys?domain=${encodeURIComponent(domain)}`, { signal: AbortSignal.timeout(config.forwardTimeoutMs) }).catch(() => {
-      throw new AppError('destination_unreachable', 502, `${domain} did not answer`);
-    });
-    res.writeHead(answer.status, { 'content-type': 'application/json' });
-    res.end(Buffer.from(await answer.arrayBuffer()));
-  }
-
   const http = createUnitServer();
   // Wired before the port opens: the proxy serves from its first connection.
-  http.serve((req, res) => {
-    const path = req.url ?? '/';
-    const started = Date.now();
-    const done = (error?: unknown) => {
-      if (error) {
-        const status = isAppError(error) ? error.status : 500;
-        if (!isAppError(error)) logger.error({ err: error }, 'forwarding failed');
-        if (!res.headersSent) {
-          res.writeHead(status, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: { code: isAppError(error) ? error.code : 'internal_error', message: isAppError(error) ? error.message : 'proxy failure' } }));
-        }
+  http.serve(requestHandler({ config, registry, metrics, logger }));
+  const url = `http://127.0.0.1:${await http.listen({ port: config.port, host: config.host })}`;
+  logger.info({ url, name: config.name }, 'federation proxy listening');
+  return {
+    url,
+    server: http.server,
+    name: config.name,
+    publicKey: publicPart(key),
+    registry,
+    async close() {
+      // Forwards in flight finish (for up to 2 s) rather than leave their origin to find out by a timeout.
+      await http.close(2_000);
+    },
+  };
+}
+
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw new AppError('too_large', 413, 'The request body is too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Checks a signed request against the registry's keys and policy; resolves with where it goes. */
+async function checkedTarget(registry: RegistryClient, signed: SignedRequest): Promise<{ destination: string; url: string }> {
+  const verified = await verifyPinned(registry, signed);
+  let current = verified.registry;
+  const { origin, destination } = verified.checked;
+  if (!domainEntry(current, origin)) throw new AppError('forbidden', 403, `${origin} is not a domain`);
+  const target = domainEntry(current, destination) ?? domainEntry(await registry.refreshSoon(), destination);
+  if (!target) throw new AppError('unknown_destination', 404, `No domain ${destination} in the registry`);
+  // A denial may come from a copy of the registry older than a policy change: look again before refusing.
+  if (!allowed(current, origin, destination)) current = await registry.refreshSoon();
+  if (!allowed(current, origin, destination)) throw new AppError('policy_denied', 403, `The federation policy does not let ${origin} reach ${destination}`);
+  return { destination, url: target.url };
+}
+
+async function forward(parts: ProxyParts, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  const body = await readBody(req, parts.config.maxBodyBytes);
+  const { destination, url } = await checkedTarget(parts.registry, { method: req.method ?? 'POST', path, headers: req.headers, body });
+  let answer: Response;
+  try {
+    answer = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: {
+        'content-type': String(req.headers['content-type'] ?? 'application/json'),
+        ...Object.fromEntries(Object.values(HEADERS).map((h) => [h, String(req.headers[h])])),
+      },
+      body: new Uint8Array(body),
+      signal: AbortSignal.timeout(parts.config.forwardTimeoutMs),
+    });
+  } catch (error) {
+    throw new AppError('destination_unreachable', 502, `${destination} did not answer: ${(error as Error).message}`);
+  }
+  res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+  res.end(Buffer.from(await answer.arrayBuffer()));
+}
+
+/** Serves a registered domain's signed keys document, so a partner organization can pin it through us. */
+async function relayKeys(parts: ProxyParts, domain: string, res: ServerResponse): Promise<void> {
+  const { registry } = parts;
+  const target = domainEntry(await registry.get(), domain) ?? domainEntry(await registry.refreshSoon(), domain);
+  if (!target) throw new AppError('unknown_destination', 404, `No domain ${domain} in the registry`);
+  const answer = await fetch(`${target.url}/.well-known/atrium/keys?domain=${encodeURIComponent(domain)}`, { signal: AbortSignal.timeout(parts.config.forwardTimeoutMs) }).catch(() => {
+    throw new AppError('destination_unreachable', 502, `${domain} did not answer`);
+  });
+  res.writeHead(answer.status, { 'content-type': 'application/json' });
+  res.end(Buffer.from(await answer.arrayBuffer()));
+}
+
+/** Ends a forward or a keys relay: a failure becomes a JSON error (unknown ones logged); each is logged at debug. */
+function finisher(logger: Logger, res: ServerResponse, path: string): (error?: unknown) => void {
+  const started = Date.now();
+  return (error) => {
+    if (error) {
+      const status = isAppError(error) ? error.status : 500;
+      if (!isAppError(error)) logger.error({ err: error }, 'forwarding failed');
+      if (!res.headersSent) {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: isAppError(error) ? error.code : 'internal_error', message: isAppError(error) ? error.message : 'proxy failure' } }));
       }
-      logger.debug({ path, status: res.statusCode, ms: Date.now() - started }, 'proxied');
-    };
+    }
+    logger.debug({ path, status: res.statusCode, ms: Date.now() - started }, 'proxied');
+  };
+}
+
+function requestHandler(parts: ProxyParts): (req: IncomingMessage, res: ServerResponse) => void {
+  const { registry, metrics } = parts;
+  return (req, res) => {
+    const path = req.url ?? '/';
+    const done = finisher(parts.logger, res, path);
     if (req.method === 'GET' && path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     if (req.method === 'GET' && path === '/readyz') {
       registry.get().then(
@@ -119,26 +145,13 @@ export async function startProxy(config: ProxyConfig, options: { logger?: Logger
       return;
     }
     if (req.method === 'GET' && path.startsWith('/.well-known/atrium/keys?')) {
-      relayKeys(new URL(path, 'http://proxy').searchParams.get('domain') ?? '', res).then(() => done(), done);
+      relayKeys(parts, new URL(path, 'http://proxy').searchParams.get('domain') ?? '', res).then(() => done(), done);
       return;
     }
     if (req.method !== 'POST' || !FORWARDED.test(path)) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"No such endpoint"}}');
       return;
     }
-    forward(req, res, path).then(() => done(), done);
-  });
-  const url = `http://127.0.0.1:${await http.listen({ port: config.port, host: config.host })}`;
-  logger.info({ url, name: config.name }, 'federation proxy listening');
-  return {
-    url,
-    server: http.server,
-    name: config.name,
-    publicKey: publicPart(key),
-    registry,
-    async close() {
-      // Forwards in flight finish (for up to 2 s) rather than leave their origin to find out by a timeout.
-      await http.close(2_000);
-    },
+    forward(parts, req, res, path).then(() => done(), done);
   };
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 import { endedEntrySchema, type EndedAccess } from './ended-access.ts';
 
 const PATH = '/federation/v1/ended-access';
@@ -26,8 +26,7 @@ export function createEndedAccessPoller(options: {
 
   async function fetchPage() {
     const path = `${PATH}?after=${cursor}`;
-    const headers = signRequest(await options.signingKey(), { method: 'GET', path, origin: options.origin, destination: 'gateway', body: '' });
-    const response = await fetch(`${options.gatewayIssuer}${path}`, { headers, signal: AbortSignal.timeout(5_000) });
+    const response = await fetch(await signedGatewayRequest(options, 'GET', path));
     if (!response.ok) throw new AppError('gateway_unavailable', 503, `The gateway refused the ended-sessions request (HTTP ${response.status})`);
     return pageSchema.parse(await response.json());
   }

@@ -42,14 +42,27 @@ function defineRow(sequelize: Sequelize) {
 /** Who a token speaks for, as far as ending access is concerned. */
 export type TokenHolder = { sub: string; sid: string | null; issuedAt: number };
 
-export type EndedAccess = ReturnType<typeof createEndedAccess>;
+/** The sessions and people whose access the gateway ended, as this node knows them. */
+export interface EndedAccess {
+  /** Reads the entries still in force from the database; called once, before the first token is checked. */
+  load(): Promise<void>;
+  /** Stores what is new here and tells every process of the domain; resolves once it is durable. */
+  record(entries: EndedEntry[]): Promise<void>;
+  /** Entries another process (or this one) recorded, heard over the bus. */
+  heard(entries: EndedEntry[]): void;
+  /** The entry that ends this token, if any. */
+  endedFor(holder: TokenHolder): EndedEntry | undefined;
+  /** Forgets entries no token can outlive any more. */
+  prune(): Promise<void>;
+}
 
 /**
  * The ended sessions and people this node knows, in the domain's database (so a restarted or second
  * process refuses too) and in memory (so checking a token costs no query). `record` stores new entries
  * and tells every process over the bus; each process's bus handler passes them to `heard`.
  */
-export function createEndedAccess(options: { sequelize: Sequelize; bus: Bus }) {
+export function createEndedAccess(options: { sequelize: Sequelize; bus: Bus; now?: () => number }): EndedAccess {
+  const now = options.now ?? Date.now;
   const Row = defineRow(options.sequelize);
   const latest = new Map<string, EndedEntry>();
   const keyOf = (kind: string, subject: string) => `${kind}:${subject}`;
@@ -67,19 +80,18 @@ export function createEndedAccess(options: { sequelize: Sequelize; bus: Bus }) {
     if (!subject) return undefined;
     const entry = latest.get(keyOf(kind, subject));
     // A token's `iat` has whole seconds: one issued in the same second as the end counts as before it.
-    if (!entry || entry.keepUntil <= Date.now() || issuedAt > entry.endedAt) return undefined;
+    if (!entry || entry.keepUntil <= now() || issuedAt > entry.endedAt) return undefined;
     return entry;
   }
 
   return {
     async load(): Promise<void> {
-      const rows = await Row.findAll({ where: { keepUntil: { [Op.gt]: new Date() } } });
+      const rows = await Row.findAll({ where: { keepUntil: { [Op.gt]: new Date(now()) } } });
       for (const row of rows) remember({ kind: row.kind, subject: row.subject, endedAt: Number(row.endedAt), keepUntil: row.keepUntil.getTime() });
     },
-    /** Stores what is new here and tells every process of the domain; resolves once it is durable. */
     async record(entries: EndedEntry[]): Promise<void> {
-      const now = Date.now();
-      const fresh = entries.filter((e) => e.keepUntil > now && remember(e));
+      const at = now();
+      const fresh = entries.filter((e) => e.keepUntil > at && remember(e));
       if (fresh.length === 0) return;
       await Row.bulkCreate(
         fresh.map((e) => ({ kind: e.kind, subject: e.subject, endedAt: e.endedAt, keepUntil: new Date(e.keepUntil) })),
@@ -87,19 +99,16 @@ export function createEndedAccess(options: { sequelize: Sequelize; bus: Bus }) {
       );
       await options.bus.publish({ kind: 'access.ended', entries: fresh });
     },
-    /** Entries another process (or this one) recorded. */
     heard(entries: EndedEntry[]): void {
       for (const entry of entries) remember(entry);
     },
-    /** The entry that ends this token, if any. */
     endedFor(holder: TokenHolder): EndedEntry | undefined {
       return endedBy('sid', holder.sid, holder.issuedAt) ?? endedBy('sub', holder.sub, holder.issuedAt);
     },
-    /** Forgets entries no token can outlive any more. */
     async prune(): Promise<void> {
-      const now = Date.now();
-      for (const [key, entry] of latest) if (entry.keepUntil <= now) latest.delete(key);
-      await Row.destroy({ where: { keepUntil: { [Op.lte]: new Date(now) } } });
+      const at = now();
+      for (const [key, entry] of latest) if (entry.keepUntil <= at) latest.delete(key);
+      await Row.destroy({ where: { keepUntil: { [Op.lte]: new Date(at) } } });
     },
   };
 }

@@ -39,7 +39,8 @@ export type TokenVerifier = {
  * re-fetched when a token names an unknown key, so a key rotation needs no restart), issuer, audience
  * (this node), expiry, the `im` scope, and that the person belongs to this domain.
  */
-export function createTokenVerifier(options: { issuer: string; audience: string; domain: string; jwks?: JWTVerifyGetKey }): TokenVerifier {
+/** `now` is the clock expiry is judged by (the machine's unless a test moves it). */
+export function createTokenVerifier(options: { issuer: string; audience: string; domain: string; jwks?: JWTVerifyGetKey; now?: () => number }): TokenVerifier {
   let keys = options.jwks;
   async function keySet(): Promise<JWTVerifyGetKey> {
     if (keys) return keys;
@@ -60,6 +61,7 @@ export function createTokenVerifier(options: { issuer: string; audience: string;
           audience: options.audience,
           typ: 'at+jwt',
           algorithms: ['RS256'],
+          ...(options.now ? { currentDate: new Date(options.now()) } : {}),
         }));
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) throw new TokenExpiredError();

@@ -1,10 +1,22 @@
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { AppForNode } from '../../protocol/app-for-node.ts';
-import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 
 export type AppInfo = AppForNode;
-export type AppDirectory = ReturnType<typeof createAppDirectory>;
+/** What the gateway says about apps, as this node needs it: their bots, and whether their clients are active. */
+export interface AppDirectory {
+  /** The app whose bot is `slug@this-domain`, or null when there is none; the last answer while the gateway is away. */
+  get(slug: string): Promise<AppInfo | null>;
+  /** Drops what is kept about `slug`, so that the next `get` asks the gateway. */
+  forget(slug: string): void;
+  /**
+   * Whether people's tokens issued to this client may still be used here (an administrator may have
+   * disabled or deleted its app). While the gateway cannot be reached the last answer stands, and a client
+   * never asked about counts as active: its tokens are still verified in full, only this check waits.
+   */
+  clientActive(clientId: string): Promise<boolean>;
+}
 
 /**
  * What the gateway says about the app behind a bot address (whether its bot may post, where its card
@@ -12,22 +24,21 @@ export type AppDirectory = ReturnType<typeof createAppDirectory>;
  * disabling an app or rotating its secret reaches the node within that time. While the gateway cannot be
  * reached, the last answer is used.
  */
-export function createAppDirectory(options: { gatewayIssuer: string; origin: string; signingKey: () => Promise<PrivateKeyJwk>; ttlMs: number; logger: Logger }) {
+export function createAppDirectory(options: { gatewayIssuer: string; origin: string; signingKey: () => Promise<PrivateKeyJwk>; ttlMs: number; logger: Logger }): AppDirectory {
 
   async function fetchClient(clientId: string): Promise<boolean> {
     const path = `/federation/v1/clients/${encodeURIComponent(clientId)}`;
-    const headers = signRequest(await options.signingKey(), { method: 'GET', path, origin: options.origin, destination: 'gateway', body: '' });
-    const response = await fetch(`${options.gatewayIssuer}${path}`, { headers, signal: AbortSignal.timeout(5_000) });
+    const response = await fetch(await signedGatewayRequest(options, 'GET', path));
     if (!response.ok) throw new AppError('gateway_unavailable', 503, `The gateway refused the client lookup (HTTP ${response.status})`);
     return ((await response.json()) as { client: { active: boolean } }).client.active === true;
   }
 
   async function fetchApp(slug: string): Promise<AppInfo | null> {
     const path = `/federation/v1/apps/${encodeURIComponent(slug)}`;
-    const headers = signRequest(await options.signingKey(), { method: 'GET', path, origin: options.origin, destination: 'gateway', body: '' });
+    const request = await signedGatewayRequest(options, 'GET', path);
     let response: Response;
     try {
-      response = await fetch(`${options.gatewayIssuer}${path}`, { headers, signal: AbortSignal.timeout(5_000) });
+      response = await fetch(request);
     } catch (error) {
       options.logger.warn({ err: error, slug }, 'app lookup at the gateway failed');
       throw new AppError('gateway_unavailable', 503, 'The identity gateway cannot be reached to look up the app; try again');
@@ -41,7 +52,6 @@ export function createAppDirectory(options: { gatewayIssuer: string; origin: str
   const clients = cachedLookup(fetchClient, options.ttlMs);
 
   return {
-    /** The app whose bot is `slug@this-domain`, or null when there is none. */
     async get(slug: string): Promise<AppInfo | null> {
       // While the gateway is away, the last answer stands rather than silencing every bot.
       return apps.get(slug, (error, last) => {

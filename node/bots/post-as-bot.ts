@@ -52,7 +52,7 @@ export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appen
     if (conversation.homeDomain !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
   }
   const members = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
-  await ctx.federation.assertAllowed(members);
+  await ctx.federation.policy.assertAllowed(members);
   const body = data.card ? cardBody(data.card, app.name) : { text: data.text!, senderName: app.name, senderKind: 'bot' };
   return ctx.committer.append({
     conversationId,

@@ -38,7 +38,7 @@ export async function cardAction(ctx: NodeContext, input: unknown): Promise<Card
   // The app's bot posted the card at the conversation's home, which sends the click on: a member of
   // another domain clicks through their own node, which asks the home.
   if (conversation.homeDomain !== ctx.domain) {
-    return ctx.federation.cardActionAtHome(conversation.homeDomain, { messageId, actionId, user: { address: ctx.actor.address, name: ctx.actor.name } });
+    return ctx.federation.home.cardActionAtHome(conversation.homeDomain, { messageId, actionId, user: { address: ctx.actor.address, name: ctx.actor.name } });
   }
   if (domainOf(target.sender) !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
 

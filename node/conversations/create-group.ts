@@ -40,7 +40,7 @@ export async function createGroup(ctx: NodeContext, input: unknown): Promise<Pre
   requireDistinct(data.members);
   const others = data.members.filter((a) => a !== me);
   requireRoomFor(others.length + 1);
-  await ctx.federation.assertAllowedAmong([ctx.actor.address, ...others]);
+  await ctx.federation.policy.assertAllowedAmong([ctx.actor.address, ...others]);
 
   const { Conversation, Member } = ctx.models;
   const id = data.clientId ? groupIdFor(ctx.domain, me, data.clientId) : randomUUID();

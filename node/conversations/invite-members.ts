@@ -24,7 +24,7 @@ export async function inviteMembers(ctx: NodeContext, input: unknown): Promise<P
   requireRole(member, ['owner', 'admin'], 'Only the owner or an admin can invite people');
   requireDistinct(members);
   const current = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
-  await ctx.federation.assertAllowedAmong([...current, ...members]);
+  await ctx.federation.policy.assertAllowedAmong([...current, ...members]);
   await ctx.addresses.assertKnown(members.filter((a) => !current.has(a)), 'members');
   const { Member } = ctx.models;
   const decide = async (tx: Transaction): Promise<GroupEvent> => {

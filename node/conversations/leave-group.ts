@@ -35,7 +35,7 @@ export async function leaveGroup(ctx: NodeContext, input: unknown): Promise<Pres
   if (home && home !== ctx.domain) {
     // Leaving a group hosted by another college: its home records it and tells every member domain.
     await assertMember(ctx, conversationId);
-    await ctx.federation.submit(home, { conversationId, sender: ctx.actor.address, clientMsgId: randomUUID().replace(/-/g, ''), kind: 'leave', body: '{}' });
+    await ctx.federation.home.submit(home, { conversationId, sender: ctx.actor.address, clientMsgId: randomUUID().replace(/-/g, ''), kind: 'leave', body: '{}' });
     const [presented] = await presentForActor(ctx, [(await ctx.models.Conversation.findByPk(conversationId))!]);
     return presented!;
   }

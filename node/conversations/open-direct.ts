@@ -35,7 +35,7 @@ export function isDirectId(id: string): boolean {
 export async function openDirect(ctx: NodeContext, peer: string, field = 'peer'): Promise<{ conversation: Conversation; created: boolean }> {
   const me = ctx.actor.address;
   if (peer === me) throw new ValidationError('You cannot start a conversation with yourself', { peer: 'that is you' });
-  await ctx.federation.assertAllowed([peer]);
+  await ctx.federation.policy.assertAllowed([peer]);
   const found = await ctx.models.Conversation.findByPk(directIdentity(me, peer).id);
   if (found) return { conversation: found, created: false };
   await ctx.addresses.assertKnown([peer], field);

@@ -24,7 +24,15 @@ const UNKNOWN_FOR_MS = 5_000;
 const MAX_REMEMBERED = 20_000;
 const BOT_LOOKUPS_AT_ONCE = 8;
 
-export type AddressBook = ReturnType<typeof createAddressBook>;
+/** Whether addresses of any domain belong to someone, asked before a conversation is opened with them. */
+export interface AddressBook {
+  /** Which of these addresses (of any domain) nobody answers to. */
+  unknownOf(addresses: string[]): Promise<string[]>;
+  /** Which of these addresses of this domain nobody answers to (for another node's question). */
+  unknownHere(addresses: string[]): Promise<string[]>;
+  /** Refuses, naming them, addresses nobody answers to; `field` is the input that named them. */
+  assertKnown(addresses: string[], field: string): Promise<void>;
+}
 
 /**
  * Whether addresses belong to someone, checked before a conversation is opened with them: addresses of
@@ -39,14 +47,17 @@ export function createAddressBook(options: {
   transport: Transport;
   /** Whether `slug@this-domain` is the address of an app's bot that may take part in conversations. */
   isBot: (slug: string) => Promise<boolean>;
-}) {
+  /** The clock answers age by (the machine's by default). */
+  now?: () => number;
+}): AddressBook {
   const { domain } = options.directory;
+  const clock = options.now ?? Date.now;
   const remembered = new Map<string, { known: boolean; until: number }>();
 
   function remember(address: string, known: boolean): void {
     if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value!);
     remembered.delete(address);
-    remembered.set(address, { known, until: Date.now() + (known ? KNOWN_FOR_MS : UNKNOWN_FOR_MS) });
+    remembered.set(address, { known, until: clock() + (known ? KNOWN_FOR_MS : UNKNOWN_FOR_MS) });
   }
 
   async function unknownHere(addresses: string[]): Promise<string[]> {
@@ -80,7 +91,7 @@ export function createAddressBook(options: {
   }
 
   async function check(addresses: string[], onlyHere: boolean): Promise<string[]> {
-    const now = Date.now();
+    const now = clock();
     const toAsk = new Map<string, string[]>();
     for (const address of new Set(addresses)) {
       const known = remembered.get(address);
@@ -99,11 +110,8 @@ export function createAddressBook(options: {
   }
 
   return {
-    /** Which of these addresses (of any domain) nobody answers to. */
     unknownOf: (addresses: string[]): Promise<string[]> => check(addresses, false),
-    /** Which of these addresses of this domain nobody answers to (for another node's question). */
     unknownHere: (addresses: string[]): Promise<string[]> => check(addresses, true),
-    /** Refuses, naming them, addresses nobody answers to; `field` is the input that named them. */
     async assertKnown(addresses: string[], field: string): Promise<void> {
       if (addresses.length === 0) return;
       const unknown = await check(addresses, false);

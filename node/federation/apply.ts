@@ -81,7 +81,7 @@ export async function applyEvents(services: NodeServices, origin: string, events
   const announce = new Map<string, string[]>();
   const local = (addresses: string[]) => addresses.filter((a) => domainOf(a) === services.domain);
   const refused: Refusal[] = [];
-  const mayExchange = policyCheck(services.federation.registry, services.domain);
+  const mayExchange = policyCheck(services.federation.policy.registry, services.domain);
   // The conversations this node holds (or is given by this transaction): entries of any other are refused.
   const ids = [...new Set(events.map((e) => (e.type === 'conversation' ? e.conversation.id : e.conversationId)))];
   const held = new Map<string, Held>(

@@ -4,7 +4,7 @@ import { AppError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
 import { bearerAuth } from '../http/bearer.ts';
-import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 
 /** A search (`q`), or the people of some usernames at once (`usernames`, comma-separated: a group's names). */
 const querySchema = z
@@ -29,10 +29,10 @@ export const USERNAMES_PER_LOOKUP = 100;
  */
 export async function askDirectory(options: GatewayDirectory, params: Record<string, string>): Promise<Person[]> {
   const path = `/federation/v1/directory?${new URLSearchParams(params)}`;
-  const headers = signRequest(await options.signingKey(), { method: 'GET', path, origin: options.domain, destination: 'gateway', body: '' });
+  const request = await signedGatewayRequest({ ...options, origin: options.domain }, 'GET', path);
   let response: Response;
   try {
-    response = await fetch(`${options.gatewayIssuer}${path}`, { headers, signal: AbortSignal.timeout(5_000) });
+    response = await fetch(request);
   } catch {
     throw new AppError('directory_unavailable', 503, 'The campus directory cannot be reached now; try again');
   }

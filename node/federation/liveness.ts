@@ -2,7 +2,15 @@ import { Op, type Sequelize } from 'sequelize';
 import type { Logger } from '../../core/logger.ts';
 import type { FederationModels } from './models.ts';
 
-export type Liveness = ReturnType<typeof createLiveness>;
+/** This process's presence among the processes of its domain, for telling a gone lease holder from a slow one. */
+export interface Liveness {
+  /** Writes this process's row (taking over from a previous process of the same instance) and starts renewing it. */
+  start(): Promise<void>;
+  /** Stops renewing and removes the row, so the others know this process is gone. */
+  stop(): Promise<void>;
+  /** A condition on `outbox_peers`: its lease holder is no live process of the domain. */
+  holderGone(): ReturnType<Sequelize['literal']>;
+}
 
 /**
  * This process's row in `node_processes`, renewed every heartbeat, so that the other processes of the
@@ -19,7 +27,10 @@ export function createLiveness(options: {
   heartbeatMs: number;
   deadAfterMs: number;
   logger: Logger;
-}) {
+  /** The clock heartbeats and staleness are judged by (the machine's by default). */
+  now?: () => number;
+}): Liveness {
+  const clock = options.now ?? Date.now;
   const { sequelize, processId, instance, logger } = options;
   const { NodeProcess } = options.models;
   let timer: NodeJS.Timeout | undefined;
@@ -27,7 +38,7 @@ export function createLiveness(options: {
   const reapStale = (now: Date) => NodeProcess.destroy({ where: { seenAt: { [Op.lt]: new Date(now.getTime() - options.deadAfterMs) } } });
 
   async function beat(): Promise<void> {
-    const now = new Date();
+    const now = new Date(clock());
     const [renewed] = await NodeProcess.update({ seenAt: now }, { where: { processId } });
     if (renewed === 0) await NodeProcess.upsert({ processId, instance, startedAt: now, seenAt: now });
     await reapStale(now);
@@ -35,7 +46,7 @@ export function createLiveness(options: {
 
   return {
     async start(): Promise<void> {
-      const now = new Date();
+      const now = new Date(clock());
       // Whoever ran as this instance before is gone (a crash, then a restart): its leases are free now.
       const predecessors = await NodeProcess.destroy({ where: { instance, processId: { [Op.ne]: processId } } });
       if (predecessors > 0) logger.info({ instance }, 'took over from the previous process of this instance');
@@ -48,7 +59,6 @@ export function createLiveness(options: {
       if (timer) clearInterval(timer);
       await NodeProcess.destroy({ where: { processId } }).catch(() => undefined);
     },
-    /** A condition on `outbox_peers`: its lease holder is no live process of the domain. */
     holderGone: () => sequelize.literal('lease_owner NOT IN (SELECT process_id FROM node_processes)'),
   };
 }

@@ -3,7 +3,7 @@ import { Op, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { Logger } from '../../core/logger.ts';
 import type { FederationEvent } from '../../protocol/federation-events.ts';
 import type { FederationModels } from './models.ts';
-import { createLiveness } from './liveness.ts';
+import { createLiveness, type Liveness } from './liveness.ts';
 import { reported, withhold, type EntryEvent } from './withhold.ts';
 import { errorOf, type Transport } from './transport.ts';
 
@@ -25,15 +25,26 @@ function permanent(status: number, code: string, attempts: number, policyRetries
   return status >= 400 && status < 500 && ![401, 404, 408, 409, 425, 429].includes(status);
 }
 
-export type Outbox = ReturnType<typeof createOutbox>;
+/** Events for other domains, kept durably until each destination has taken them, in order. */
+export interface Outbox {
+  /** Adds events for a destination inside the caller's transaction; call kick() after the commit. */
+  enqueue(tx: Transaction | undefined, destination: string, events: FederationEvent[]): Promise<void>;
+  /** Delivers what waits now rather than at the next poll. */
+  kick(): void;
+  /**
+   * A signed request from `domain` just arrived, so it is up again: events waiting for it go now
+   * instead of after the rest of the backoff (up to a minute).
+   */
+  heardFrom(domain: string): Promise<void>;
+  /** Joins the domain's live processes and starts delivering. */
+  start(): Promise<void>;
+  /** Stops delivering, lets go of this process's leases and leaves the live processes. */
+  stop(): Promise<void>;
+  /** Events waiting, per destination. */
+  depth(): Promise<Map<string, number>>;
+}
 
-/**
- * The durable outbox: events for another domain are written in the same transaction as what they
- * announce, then delivered in order, as transactions of up to 500 events with an idempotent id, one in
- * flight per destination (a lease picks one process of the domain), retried with capped exponential
- * backoff until the destination takes them.
- */
-export function createOutbox(options: {
+export type OutboxOptions = {
   sequelize: Sequelize;
   models: FederationModels;
   /** Only `post` is used: tests hand in a stand-in. */
@@ -58,8 +69,158 @@ export function createOutbox(options: {
    * set aside or withheld, so their authors learn of it. `reason` is the error code, `error` its text.
    */
   onRefused?: (destination: string, entries: EntryEvent[], refusal: { reason: string; error: string }) => Promise<void>;
-}) {
-  const { sequelize, models, transport, processId, logger } = options;
+  /** The clock leases, backoff and contact are judged by (the machine's by default). */
+  now?: () => number;
+};
+
+type OutboxPeerRow = InstanceType<FederationModels['OutboxPeer']>;
+type OutboxRow = InstanceType<FederationModels['OutboxEntry']>;
+type Outcome = { ok: true } | { ok: false; permanent: boolean; code: string; error: string };
+
+/** What delivery to one destination needs: the options, the domain's live processes, who is backing off. */
+type Deliverer = { options: OutboxOptions; liveness: Liveness; backingOff: Set<string>; now: () => number };
+
+/** Takes the destination's lease for this process, unless another live process holds it. */
+async function claim(d: Deliverer, destination: string): Promise<boolean> {
+  const { OutboxPeer } = d.options.models;
+  await OutboxPeer.findOrCreate({ where: { destination }, defaults: { destination, txnId: null, txnLastId: null, nextAttemptAt: null, lastError: null, leaseOwner: null, leaseUntil: null } });
+  const now = new Date(d.now());
+  const [count] = await OutboxPeer.update(
+    { leaseOwner: d.options.processId, leaseUntil: new Date(now.getTime() + LEASE_MS) },
+    // A lease lapses when its time runs out or as soon as its holder is known to be gone.
+    { where: { destination, [Op.or]: [{ leaseOwner: null }, { leaseOwner: d.options.processId }, { leaseUntil: { [Op.lt]: now } }, d.liveness.holderGone()] } },
+  );
+  return count === 1;
+}
+
+/** The rows of the destination's transaction: those of the one already formed, or a new one's. Null when nothing waits. */
+async function transactionRows(d: Deliverer, destination: string, peer: OutboxPeerRow): Promise<OutboxRow[] | null> {
+  const { OutboxEntry } = d.options.models;
+  if (peer.txnId && peer.txnIds) {
+    // A retry carries exactly the rows of the first attempt. A row that became visible meanwhile (its
+    // writer committed after this transaction was formed, with a lower id: flushes and other writers
+    // commit in any order) goes in a later transaction, never lost under this one's id.
+    const ids = JSON.parse(peer.txnIds) as number[];
+    return OutboxEntry.findAll({ where: { destination, id: { [Op.in]: ids } }, order: [['id', 'ASC']] });
+  }
+  if (peer.txnId && peer.txnLastId !== null) {
+    // A transaction formed before txn_ids existed.
+    return OutboxEntry.findAll({ where: { destination, id: { [Op.lte]: peer.txnLastId } }, order: [['id', 'ASC']] });
+  }
+  const rows = await OutboxEntry.findAll({ where: { destination }, order: [['id', 'ASC']], limit: BATCH });
+  if (rows.length === 0) return null;
+  peer.txnId = randomUUID().replace(/-/g, '');
+  peer.txnLastId = rows.at(-1)!.id;
+  peer.txnIds = JSON.stringify(rows.map((r) => r.id));
+  await peer.save();
+  return rows;
+}
+
+/** Posts the transaction once: taken, or refused for now or for good. */
+async function attempt(d: Deliverer, destination: string, peer: OutboxPeerRow, events: FederationEvent[]): Promise<Outcome> {
+  try {
+    const response = await d.options.transport.post(destination, `/federation/v1/transactions/${peer.txnId}`, { events });
+    if (response.status === 200) return { ok: true };
+    const { code, message } = errorOf(response);
+    return { ok: false, permanent: permanent(response.status, code, peer.attempts, d.options.policyRetries ?? 7), code, error: `${code}: ${message}` };
+  } catch (error) {
+    return { ok: false, permanent: false, code: 'unreachable', error: (error as Error).message };
+  }
+}
+
+/** Sends one transaction to a destination; true when more may be waiting. */
+async function deliverOne(d: Deliverer, destination: string): Promise<boolean> {
+  const { sequelize, models, logger } = d.options;
+  if (!(await claim(d, destination))) return false;
+  const peer = (await models.OutboxPeer.findByPk(destination))!;
+  if (peer.nextAttemptAt && peer.nextAttemptAt > new Date(d.now())) return false;
+  const rows = await transactionRows(d, destination, peer);
+  if (rows === null) return false;
+  if (rows.length === 0) {
+    Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null });
+    await peer.save();
+    return true;
+  }
+  const sent = rows.map((r) => r.id);
+  const events = rows.map((r) => JSON.parse(r.event) as FederationEvent);
+  const outcome = await attempt(d, destination, peer, events);
+  if (!outcome.ok && outcome.permanent && outcome.code === 'policy_denied') {
+    // The pair is closed: what waits is withheld, kept in order for when it opens again; retried as a failure.
+    await withholdAll(d.options, destination, { reason: outcome.code, error: outcome.error });
+    Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null });
+  } else if (outcome.ok || outcome.permanent) {
+    if (!outcome.ok) {
+      logger.error({ destination, error: outcome.error, events: rows.length }, 'federation events refused for good; set aside');
+      await report(d.options, destination, events, { reason: outcome.code, error: outcome.error });
+    }
+    await sequelize.transaction(async (tx) => {
+      await models.OutboxEntry.destroy({ where: { destination, id: { [Op.in]: sent } }, transaction: tx });
+      Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null, attempts: 0, nextAttemptAt: null, lastError: outcome.ok ? null : outcome.error.slice(0, 500) });
+      await peer.save({ transaction: tx });
+    });
+    d.backingOff.delete(destination);
+    return true;
+  }
+  await backOff(d, destination, peer, outcome.error);
+  return false;
+}
+
+/** A failed attempt: the next waits longer (capped exponential backoff, with jitter). */
+async function backOff(d: Deliverer, destination: string, peer: OutboxPeerRow, error: string): Promise<void> {
+  const attempts = peer.attempts + 1;
+  const delay = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.min(attempts, 16)) * (0.75 + Math.random() / 2);
+  Object.assign(peer, { attempts, nextAttemptAt: new Date(d.now() + delay), lastError: error.slice(0, 500) });
+  await peer.save();
+  d.backingOff.add(destination);
+  d.options.logger.warn({ destination, attempts, retryInMs: Math.round(delay), error }, 'federation delivery failed; will retry');
+}
+
+async function report(options: OutboxOptions, destination: string, events: FederationEvent[], refusal: { reason: string; error: string }): Promise<void> {
+  const entries = events.filter(reported);
+  if (entries.length === 0) return;
+  await options.onRefused?.(destination, entries, refusal).catch((err: unknown) => options.logger.error({ err }, 'could not report refused events'));
+}
+
+/**
+ * Every event queued for a destination whose policy refuses this domain is replaced by what may wait for
+ * it (withhold.ts), in place, so that the order holds; the authors are told first (a crash in between
+ * tells them again rather than never).
+ */
+async function withholdAll(options: OutboxOptions, destination: string, refusal: { reason: string; error: string }): Promise<void> {
+  const { sequelize, logger } = options;
+  const { OutboxEntry } = options.models;
+  let after = 0;
+  let withheld = 0;
+  for (;;) {
+    const rows = await OutboxEntry.findAll({ where: { destination, id: { [Op.gt]: after } }, order: [['id', 'ASC']], limit: BATCH });
+    if (rows.length === 0) break;
+    after = rows.at(-1)!.id;
+    const changes = rows.map((row) => {
+      const event = JSON.parse(row.event) as FederationEvent;
+      const kept = withhold(event, options.domain);
+      return { row, event, kept, changed: kept === null || JSON.stringify(kept) !== row.event };
+    });
+    await report(options, destination, changes.filter((c) => c.changed).map((c) => c.event), refusal);
+    await sequelize.transaction(async (tx) => {
+      const dropped = changes.filter((c) => c.kept === null).map((c) => c.row.id);
+      if (dropped.length > 0) await OutboxEntry.destroy({ where: { id: { [Op.in]: dropped } }, transaction: tx });
+      for (const { row, kept, changed } of changes) {
+        if (kept && changed) await OutboxEntry.update({ event: JSON.stringify(kept) }, { where: { id: row.id }, transaction: tx });
+      }
+    });
+    withheld += changes.filter((c) => c.changed).length;
+  }
+  if (withheld > 0) logger.warn({ destination, withheld, error: refusal.error }, 'federation policy refuses this destination; its events are withheld until it opens again');
+}
+
+/**
+ * The durable outbox: events for another domain are written in the same transaction as what they
+ * announce, then delivered in order, as transactions of up to 500 events with an idempotent id, one in
+ * flight per destination (a lease picks one process of the domain), retried with capped exponential
+ * backoff until the destination takes them.
+ */
+export function createOutbox(options: OutboxOptions): Outbox {
+  const { sequelize, models, processId, logger } = options;
   const { OutboxEntry, OutboxPeer } = models;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -68,121 +229,9 @@ export function createOutbox(options: {
   const lastContact = new Map<string, number>();
   const backingOff = new Set<string>();
   const heartbeatMs = options.heartbeatMs ?? 5_000;
-  const liveness = createLiveness({ sequelize, models, processId, instance: options.instance, heartbeatMs, deadAfterMs: options.deadAfterMs ?? 3 * heartbeatMs, logger });
-
-  async function claim(destination: string): Promise<boolean> {
-    await OutboxPeer.findOrCreate({ where: { destination }, defaults: { destination, txnId: null, txnLastId: null, nextAttemptAt: null, lastError: null, leaseOwner: null, leaseUntil: null } });
-    const now = new Date();
-    const [count] = await OutboxPeer.update(
-      { leaseOwner: processId, leaseUntil: new Date(now.getTime() + LEASE_MS) },
-      // A lease lapses when its time runs out or as soon as its holder is known to be gone.
-      { where: { destination, [Op.or]: [{ leaseOwner: null }, { leaseOwner: processId }, { leaseUntil: { [Op.lt]: now } }, liveness.holderGone()] } },
-    );
-    return count === 1;
-  }
-
-  /** Sends one transaction to a destination; true when more may be waiting. */
-  async function deliverOne(destination: string): Promise<boolean> {
-    if (!(await claim(destination))) return false;
-    const peer = (await OutboxPeer.findByPk(destination))!;
-    if (peer.nextAttemptAt && peer.nextAttemptAt > new Date()) return false;
-    let rows;
-    if (peer.txnId && peer.txnIds) {
-      // A retry carries exactly the rows of the first attempt. A row that became visible meanwhile (its
-      // writer committed after this transaction was formed, with a lower id: flushes and other writers
-      // commit in any order) goes in a later transaction, never lost under this one's id.
-      const ids = JSON.parse(peer.txnIds) as number[];
-      rows = await OutboxEntry.findAll({ where: { destination, id: { [Op.in]: ids } }, order: [['id', 'ASC']] });
-    } else if (peer.txnId && peer.txnLastId !== null) {
-      // A transaction formed before txn_ids existed.
-      rows = await OutboxEntry.findAll({ where: { destination, id: { [Op.lte]: peer.txnLastId } }, order: [['id', 'ASC']] });
-    } else {
-      rows = await OutboxEntry.findAll({ where: { destination }, order: [['id', 'ASC']], limit: BATCH });
-      if (rows.length === 0) return false;
-      peer.txnId = randomUUID().replace(/-/g, '');
-      peer.txnLastId = rows.at(-1)!.id;
-      peer.txnIds = JSON.stringify(rows.map((r) => r.id));
-      await peer.save();
-    }
-    if (rows.length === 0) {
-      Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null });
-      await peer.save();
-      return true;
-    }
-    const sent = rows.map((r) => r.id);
-    const events = rows.map((r) => JSON.parse(r.event) as FederationEvent);
-    let outcome: { ok: true } | { ok: false; permanent: boolean; code: string; error: string };
-    try {
-      const response = await transport.post(destination, `/federation/v1/transactions/${peer.txnId}`, { events });
-      if (response.status === 200) outcome = { ok: true };
-      else {
-        const { code, message } = errorOf(response);
-        outcome = { ok: false, permanent: permanent(response.status, code, peer.attempts, options.policyRetries ?? 7), code, error: `${code}: ${message}` };
-      }
-    } catch (error) {
-      outcome = { ok: false, permanent: false, code: 'unreachable', error: (error as Error).message };
-    }
-    if (!outcome.ok && outcome.permanent && outcome.code === 'policy_denied') {
-      // The pair is closed: what waits is withheld, kept in order for when it opens again; retried as a failure.
-      await withholdAll(destination, { reason: outcome.code, error: outcome.error });
-      Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null });
-    } else if (outcome.ok || outcome.permanent) {
-      if (!outcome.ok) {
-        logger.error({ destination, error: outcome.error, events: rows.length }, 'federation events refused for good; set aside');
-        await report(destination, events, { reason: outcome.code, error: outcome.error });
-      }
-      await sequelize.transaction(async (tx) => {
-        await OutboxEntry.destroy({ where: { destination, id: { [Op.in]: sent } }, transaction: tx });
-        Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null, attempts: 0, nextAttemptAt: null, lastError: outcome.ok ? null : outcome.error.slice(0, 500) });
-        await peer.save({ transaction: tx });
-      });
-      backingOff.delete(destination);
-      return true;
-    }
-    const attempts = peer.attempts + 1;
-    const delay = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.min(attempts, 16)) * (0.75 + Math.random() / 2);
-    Object.assign(peer, { attempts, nextAttemptAt: new Date(Date.now() + delay), lastError: outcome.error.slice(0, 500) });
-    await peer.save();
-    backingOff.add(destination);
-    logger.warn({ destination, attempts, retryInMs: Math.round(delay), error: outcome.error }, 'federation delivery failed; will retry');
-    return false;
-  }
-
-  async function report(destination: string, events: FederationEvent[], refusal: { reason: string; error: string }): Promise<void> {
-    const entries = events.filter(reported);
-    if (entries.length === 0) return;
-    await options.onRefused?.(destination, entries, refusal).catch((err: unknown) => logger.error({ err }, 'could not report refused events'));
-  }
-
-  /**
-   * Every event queued for a destination whose policy refuses this domain is replaced by what may wait for
-   * it (withhold.ts), in place, so that the order holds; the authors are told first (a crash in between
-   * tells them again rather than never).
-   */
-  async function withholdAll(destination: string, refusal: { reason: string; error: string }): Promise<void> {
-    let after = 0;
-    let withheld = 0;
-    for (;;) {
-      const rows = await OutboxEntry.findAll({ where: { destination, id: { [Op.gt]: after } }, order: [['id', 'ASC']], limit: BATCH });
-      if (rows.length === 0) break;
-      after = rows.at(-1)!.id;
-      const changes = rows.map((row) => {
-        const event = JSON.parse(row.event) as FederationEvent;
-        const kept = withhold(event, options.domain);
-        return { row, event, kept, changed: kept === null || JSON.stringify(kept) !== row.event };
-      });
-      await report(destination, changes.filter((c) => c.changed).map((c) => c.event), refusal);
-      await sequelize.transaction(async (tx) => {
-        const dropped = changes.filter((c) => c.kept === null).map((c) => c.row.id);
-        if (dropped.length > 0) await OutboxEntry.destroy({ where: { id: { [Op.in]: dropped } }, transaction: tx });
-        for (const { row, kept, changed } of changes) {
-          if (kept && changed) await OutboxEntry.update({ event: JSON.stringify(kept) }, { where: { id: row.id }, transaction: tx });
-        }
-      });
-      withheld += changes.filter((c) => c.changed).length;
-    }
-    if (withheld > 0) logger.warn({ destination, withheld, error: refusal.error }, 'federation policy refuses this destination; its events are withheld until it opens again');
-  }
+  const clock = options.now ?? Date.now;
+  const liveness = createLiveness({ sequelize, models, processId, instance: options.instance, heartbeatMs, deadAfterMs: options.deadAfterMs ?? 3 * heartbeatMs, logger, now: clock });
+  const deliverer: Deliverer = { options, liveness, backingOff, now: clock };
 
   async function destinations(): Promise<string[]> {
     const rows = await sequelize.query<{ destination: string }>('SELECT DISTINCT destination FROM outbox', { type: QueryTypes.SELECT });
@@ -196,7 +245,7 @@ export function createOutbox(options: {
       await Promise.all(
         pending.map(async (destination) => {
           try {
-            for (let i = 0; i < 1000 && (await deliverOne(destination)); i++);
+            for (let i = 0; i < 1000 && (await deliverOne(deliverer, destination)); i++);
           } catch (error) {
             logger.error({ err: error, destination }, 'outbox delivery crashed');
           }
@@ -217,19 +266,14 @@ export function createOutbox(options: {
   }
 
   return {
-    /** Adds events for a destination inside the caller's transaction; call kick() after the commit. */
     async enqueue(tx: Transaction | undefined, destination: string, events: FederationEvent[]): Promise<void> {
       if (events.length === 0) return;
-      const now = new Date();
+      const now = new Date(clock());
       await OutboxEntry.bulkCreate(events.map((event) => ({ destination, event: JSON.stringify(event), createdAt: now })), { transaction: tx });
     },
     kick: run,
-    /**
-     * A signed request from `domain` just arrived, so it is up again: events waiting for it go now
-     * instead of after the rest of the backoff (up to a minute).
-     */
     async heardFrom(domain: string): Promise<void> {
-      const now = Date.now();
+      const now = clock();
       // A backoff this process set is cut short at once; one another process of the domain set is looked for
       // at most every few seconds, so that a busy peer's every request does not cost a write.
       if (!backingOff.has(domain) && now - (lastContact.get(domain) ?? 0) < CONTACT_RESET_MS) return;

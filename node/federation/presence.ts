@@ -12,15 +12,28 @@ const WATCH_MS = 10 * 60_000;
 const BATCH_MS = 500;
 const MAX_CACHED = 50_000;
 
-export type FederatedPresence = ReturnType<typeof createFederatedPresence>;
+/** Presence across domains: asking other domains about their people, and telling watching domains of ours. */
+export interface FederatedPresence {
+  /** What other domains say about these people of theirs (addresses of this domain are left out); unknown ones are left out too. */
+  query(addresses: string[]): Promise<Presence[]>;
+  /** `origin` asked about these people of ours: it hears of their changes for a while. */
+  watchedBy(origin: string, addresses: string[]): void;
+  /** One of our people changed presence: the domains watching them hear of it shortly. */
+  localChanged(presence: Presence): void;
+  /** `origin` told of its people's changes: those of its own people are kept and returned, to tell our devices. */
+  remoteChanged(origin: string, list: Presence[]): Presence[];
+  /** Sends what is waiting now (a node going down tells of its people leaving), and no more later. */
+  stop(): void;
+}
 
 /**
  * Presence across domains: this node asks another domain's node about its people (answers are kept
  * briefly), and that node then tells this one of their changes for a while, best effort, like typing.
  * Asking is the subscription, so a device that keeps watching someone keeps hearing of them.
  */
-export function createFederatedPresence(options: { domain: string; transport: Pick<Transport, 'post'>; logger: Logger }) {
+export function createFederatedPresence(options: { domain: string; transport: Pick<Transport, 'post'>; logger: Logger; now?: () => number }): FederatedPresence {
   const { domain, transport, logger } = options;
+  const clock = options.now ?? Date.now;
   const cache = new Map<string, { presence: Presence; at: number }>();
   /** Our people → the domains that asked about them → until when they hear of changes. */
   const watchers = new Map<string, Map<string, number>>();
@@ -46,9 +59,8 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
   }
 
   return {
-    /** What other domains say about these people of theirs (addresses of this domain are left out); unknown ones are left out too. */
     async query(addresses: string[]): Promise<Presence[]> {
-      const now = Date.now();
+      const now = clock();
       const known: Presence[] = [];
       const ask = new Map<string, string[]>();
       for (const address of new Set(addresses)) {
@@ -78,9 +90,8 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
       return known;
     },
 
-    /** `origin` asked about these people of ours: it hears of their changes for a while. */
     watchedBy(origin: string, addresses: string[]): void {
-      const until = Date.now() + WATCH_MS;
+      const until = clock() + WATCH_MS;
       for (const address of addresses) {
         const domains = watchers.get(address) ?? new Map<string, number>();
         domains.set(origin, until);
@@ -88,11 +99,10 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
       }
     },
 
-    /** One of our people changed presence: the domains watching them hear of it shortly. */
     localChanged(presence: Presence): void {
       const domains = watchers.get(presence.address);
       if (!domains) return;
-      const now = Date.now();
+      const now = clock();
       for (const [destination, until] of domains) {
         if (until < now) {
           domains.delete(destination);
@@ -106,15 +116,13 @@ export function createFederatedPresence(options: { domain: string; transport: Pi
       if (pending.size > 0) flushTimer ??= setTimeout(flush, BATCH_MS).unref();
     },
 
-    /** `origin` told of its people's changes: those of its own people are kept and returned, to tell our devices. */
     remoteChanged(origin: string, list: Presence[]): Presence[] {
-      const now = Date.now();
+      const now = clock();
       const accepted = list.filter((p) => domainOf(p.address) === origin);
       for (const presence of accepted) remember(presence, now);
       return accepted;
     },
 
-    /** Sends what is waiting now (a node going down tells of its people leaving), and no more later. */
     stop(): void {
       if (flushTimer) clearTimeout(flushTimer);
       flush();

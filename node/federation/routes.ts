@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { readAttachment } from '../attachments/read-attachment.ts';
 import { cardAction } from '../cards/card-action.ts';
 import { AppError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
 import { parseInput } from '../../core/validate.ts';
 import { domainOf, userOf } from '../../protocol/address.ts';
 import type { Identity } from '../auth/token-verifier.ts';
@@ -27,10 +28,10 @@ import {
   typingSchema,
 } from '../../protocol/federation-events.ts';
 import type { Federation } from './federation.ts';
+import type { OutgoingDelivery } from './delivery.ts';
 import { keysDocument } from './node-keys.ts';
 import type { FederationModels } from './models.ts';
-import { allowed, domainEntry, keysOf } from '../../protocol/registry-client.ts';
-import { SignatureError, verifyRequest } from '../../protocol/signature.ts';
+import { allowed, domainEntry, verifyPinned, type RegistryClient } from '../../protocol/registry-client.ts';
 import type { Sealer } from '../../core/seal.ts';
 
 /** A person of another domain, acting here through their home node's signed request. */
@@ -38,110 +39,54 @@ function remoteActor(address: string): Identity {
   return { kind: 'user', sub: '', username: userOf(address), name: userOf(address), address, sid: null, clientId: 'federation', expiresAt: Number.MAX_SAFE_INTEGER };
 }
 
+/** Checks a peer's signed request; resolves with the domain it came from. */
+type Verify = (req: Request) => Promise<string>;
+
+/**
+ * Verifies a signed request from another domain against the keys the registry pins (refetched once for an
+ * unknown key), its destination (this node) and the policy; a request that passes is contact from its
+ * origin, so what waits for that domain goes now.
+ */
+export function peerVerifier(options: { domain: string; registry: RegistryClient; delivery: Pick<OutgoingDelivery, 'heardFrom'>; logger: Logger; now: () => number }): Verify {
+  const { domain, registry: client } = options;
+  return async (req) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const signed = { method: req.method, path: req.originalUrl, headers: req.headers, body };
+    const verified = await verifyPinned(client, signed, options.now());
+    const result = verified.checked;
+    let { registry } = verified;
+    if (result.destination !== domain) throw new AppError('wrong_destination', 401, `This node is ${domain}, not ${result.destination}`);
+    if (!domainEntry(registry, result.origin)) throw new AppError('unknown_origin', 401, `${result.origin} is not a registered domain`);
+    if (!allowed(registry, result.origin, domain)) registry = await client.refreshSoon();
+    if (!allowed(registry, result.origin, domain)) throw new AppError('policy_denied', 403, `The federation policy does not let ${result.origin} reach ${domain}`);
+    void options.delivery.heardFrom(result.origin).catch((err: unknown) => options.logger.warn({ err, origin: result.origin }, 'could not note contact from a peer'));
+    return result.origin;
+  };
+}
+
+function json(req: Request): unknown {
+  try {
+    return JSON.parse((req.body as Buffer).toString('utf8'));
+  } catch {
+    throw new AppError('invalid_body', 400, 'The body is not JSON');
+  }
+}
+
 /** The federation endpoints of a domain node (docs/federation.md). */
 export function federationRoutes(services: NodeServices, federation: Federation, federationModels: FederationModels, sealer: Sealer): Router {
   const router = Router();
   const raw = express.raw({ type: () => true, limit: '8mb' });
-
-  async function verified(req: Request): Promise<string> {
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const signed = { method: req.method, path: req.originalUrl, headers: req.headers, body };
-    let registry = await federation.registry.get();
-    let result;
-    try {
-      result = verifyRequest(signed, (name) => keysOf(registry, name));
-    } catch (error) {
-      if (!(error instanceof SignatureError) || error.code !== 'unknown_key') throw error;
-      registry = await federation.registry.refreshSoon();
-      result = verifyRequest(signed, (name) => keysOf(registry, name));
-    }
-    if (result.destination !== services.domain) throw new AppError('wrong_destination', 401, `This node is ${services.domain}, not ${result.destination}`);
-    if (!domainEntry(registry, result.origin)) throw new AppError('unknown_origin', 401, `${result.origin} is not a registered domain`);
-    if (!allowed(registry, result.origin, services.domain)) registry = await federation.registry.refreshSoon();
-    if (!allowed(registry, result.origin, services.domain)) throw new AppError('policy_denied', 403, `The federation policy does not let ${result.origin} reach ${services.domain}`);
-    void federation.heardFrom(result.origin).catch((err: unknown) => services.logger.warn({ err, origin: result.origin }, 'could not note contact from a peer'));
-    return result.origin;
-  }
-
-  const json = (req: Request): unknown => {
-    try {
-      return JSON.parse((req.body as Buffer).toString('utf8'));
-    } catch {
-      throw new AppError('invalid_body', 400, 'The body is not JSON');
-    }
-  };
+  const verified = peerVerifier({ domain: services.domain, registry: federation.policy.registry, delivery: federation.delivery, logger: services.logger, now: services.clock.now });
+  const presence = federation.presence;
 
   router.get('/.well-known/atrium/keys', async (_req, res) => {
     res.set('Cache-Control', 'max-age=60').json(await keysDocument(federationModels, sealer, services.domain));
   });
-
   router.post('/federation/v1/transactions/:txnId', raw, async (req, res) => {
-    const origin = await verified(req);
-    const txnId = String(req.params.txnId);
-    if (!/^[A-Za-z0-9_-]{8,64}$/.test(txnId)) throw new AppError('invalid_request', 400, 'Bad transaction id');
-    const { events } = parseInput(transactionSchema, json(req), 'The transaction is malformed');
-    await checkAuthorship(services, origin, events).catch((error: unknown) => {
-      services.logger.warn({ origin, txnId, err: error }, 'refused a federation transaction');
-      throw error;
-    });
-    const { InboxEntry } = federationModels;
-    const outcome = await services.sequelize.transaction(async (tx) => {
-      const [, fresh] = await InboxEntry.findOrCreate({ where: { origin, txnId }, defaults: { origin, txnId, receivedAt: new Date() }, transaction: tx });
-      if (!fresh) return { duplicate: true as const };
-      return await applyEvents(services, origin, events, tx);
-    });
-    if ('duplicate' in outcome) return void res.json({ duplicate: true });
-    const { refused } = outcome;
-    if (refused.length > 0) {
-      services.logger.warn({ origin, txnId, refused: refused.map((r) => ({ event: r.event, conversationId: r.conversationId, code: r.code })) }, 'refused part of a federation transaction');
-    }
-    for (const event of outcome.after) await services.bus.publish(event);
-    for (const [conversationId, viewers] of outcome.announce) {
-      const views = await presentConversationFrames({ ...services, actor: remoteActor(`system@${origin}`) }, conversationId, viewers);
-      for (const [viewer, { frame }] of views) await services.bus.publish({ kind: 'deliver', recipients: [viewer], frame });
-    }
-    res.json({ applied: events.length - refused.length, ...(refused.length > 0 ? { refused } : {}) });
+    res.json(await takeTransaction(services, federationModels, await verified(req), String(req.params.txnId), () => json(req)));
   });
-
   router.post('/federation/v1/submit', raw, async (req, res) => {
-    const origin = await verified(req);
-    const submit = parseInput(submitSchema, json(req), 'The submission is malformed');
-    if (domainOf(submit.sender) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${submit.sender}`);
-    const ctx: NodeContext = { ...services, actor: remoteActor(submit.sender) };
-    let home = await services.members.homeOf(submit.conversationId);
-    if (!home && submit.peer) {
-      const direct = directIdentity(submit.sender, submit.peer);
-      if (direct.id !== submit.conversationId || domainOf(submit.peer) !== services.domain || direct.homeDomain !== services.domain) {
-        throw new AppError('invalid_request', 400, 'That is not the direct conversation of these two people here');
-      }
-      // The sender's node asked before sending; a node that did not gets the same refusal a local sender would.
-      await services.addresses.assertKnown([submit.peer], 'peer');
-      await createDirect(ctx, submit.sender, submit.peer);
-      home = services.domain;
-    }
-    if (home !== services.domain) throw new AppError('not_home', 409, `Conversation ${submit.conversationId} is not ordered here`);
-    let body: { text?: string; mentions?: string[]; attachments?: unknown };
-    try {
-      body = JSON.parse(submit.body) as typeof body;
-    } catch {
-      throw new AppError('invalid_request', 400, 'The submitted body is not JSON');
-    }
-    // The remote member acts here exactly as a local one would, through the same use-cases and checks.
-    if (submit.kind === 'leave') {
-      const left = await leaveGroup(ctx, { conversationId: submit.conversationId });
-      return void res.json({ messageId: '', seq: left.lastSeq, at: new Date().toISOString(), duplicate: false });
-    }
-    const { message, duplicate } =
-      submit.kind === 'text'
-        ? await sendMessage(
-            ctx,
-            { conversationId: submit.conversationId, clientMsgId: submit.clientMsgId, text: body.text, mentions: body.mentions },
-            { sharedFromSendersNode: body.attachments === undefined ? undefined : parseInput(sharedFilesSchema, body.attachments, 'The files of the submission are malformed') },
-          )
-        : submit.kind === 'edit'
-          ? await editMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId, text: body.text })
-          : await recallMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId });
-    res.json({ messageId: message.id, seq: message.seq, at: message.createdAt.toISOString(), duplicate });
+    res.json(await takeSubmission(services, await verified(req), json(req)));
   });
 
   // Which of this domain's addresses nobody answers to, asked by a node about to open a conversation with
@@ -183,14 +128,13 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     const origin = await verified(req);
     const { addresses } = parseInput(presenceQuerySchema, json(req), 'The presence query is malformed');
     const own = [...new Set(addresses)].filter((a) => domainOf(a) === services.domain);
-    federation.presence.watchedBy(origin, own);
+    presence.watchedBy(origin, own);
     res.json({ presence: await services.presence.get(own) });
   });
-
   router.post('/federation/v1/presence/changed', raw, async (req, res) => {
     const origin = await verified(req);
-    const { presence } = parseInput(presenceChangedSchema, json(req), 'The presence change is malformed');
-    for (const p of federation.presence.remoteChanged(origin, presence)) await services.bus.publish({ kind: 'presence', ...p });
+    const changed = parseInput(presenceChangedSchema, json(req), 'The presence change is malformed');
+    for (const p of presence.remoteChanged(origin, changed.presence)) await services.bus.publish({ kind: 'presence', ...p });
     res.status(202).end();
   });
 
@@ -199,18 +143,89 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     await verified(req);
     res.status(202).end();
   });
-
   router.post('/federation/v1/typing', raw, async (req, res) => {
-    const origin = await verified(req);
-    const typing = parseInput(typingSchema, json(req));
-    if (domainOf(typing.address) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${typing.address}`);
-    const members = (await services.members.of([typing.conversationId])).get(typing.conversationId) ?? new Set();
-    if (members.has(typing.address)) {
-      const recipients = [...members].filter((a) => a !== typing.address && domainOf(a) === services.domain);
-      if (recipients.length > 0) await services.bus.publish({ kind: 'deliver', recipients, frame: serverFrame('typing', typing) });
-    }
+    await relayTyping(services, await verified(req), json(req));
     res.status(202).end();
   });
-
   return router;
+}
+
+/** A transaction of events from `origin`, applied once (a repeated id is answered as a duplicate). */
+async function takeTransaction(services: NodeServices, federationModels: FederationModels, origin: string, txnId: string, body: () => unknown) {
+  if (!/^[A-Za-z0-9_-]{8,64}$/.test(txnId)) throw new AppError('invalid_request', 400, 'Bad transaction id');
+  const { events } = parseInput(transactionSchema, body(), 'The transaction is malformed');
+  await checkAuthorship(services, origin, events).catch((error: unknown) => {
+    services.logger.warn({ origin, txnId, err: error }, 'refused a federation transaction');
+    throw error;
+  });
+  const { InboxEntry } = federationModels;
+  const outcome = await services.sequelize.transaction(async (tx) => {
+    const [, fresh] = await InboxEntry.findOrCreate({ where: { origin, txnId }, defaults: { origin, txnId, receivedAt: new Date() }, transaction: tx });
+    if (!fresh) return { duplicate: true as const };
+    return await applyEvents(services, origin, events, tx);
+  });
+  if ('duplicate' in outcome) return { duplicate: true };
+  const { refused } = outcome;
+  if (refused.length > 0) {
+    services.logger.warn({ origin, txnId, refused: refused.map((r) => ({ event: r.event, conversationId: r.conversationId, code: r.code })) }, 'refused part of a federation transaction');
+  }
+  for (const event of outcome.after) await services.bus.publish(event);
+  for (const [conversationId, viewers] of outcome.announce) {
+    const views = await presentConversationFrames({ ...services, actor: remoteActor(`system@${origin}`) }, conversationId, viewers);
+    for (const [viewer, { frame }] of views) await services.bus.publish({ kind: 'deliver', recipients: [viewer], frame });
+  }
+  return { applied: events.length - refused.length, ...(refused.length > 0 ? { refused } : {}) };
+}
+
+/** A remote member's entry, submitted to this node as its conversation's home; answered with its ack. */
+async function takeSubmission(services: NodeServices, origin: string, input: unknown) {
+  const submit = parseInput(submitSchema, input, 'The submission is malformed');
+  if (domainOf(submit.sender) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${submit.sender}`);
+  const ctx: NodeContext = { ...services, actor: remoteActor(submit.sender) };
+  const home = (await services.members.homeOf(submit.conversationId)) ?? (submit.peer ? await openDirectHere(ctx, submit.sender, submit.peer, submit.conversationId) : null);
+  if (home !== services.domain) throw new AppError('not_home', 409, `Conversation ${submit.conversationId} is not ordered here`);
+  let body: { text?: string; mentions?: string[]; attachments?: unknown };
+  try {
+    body = JSON.parse(submit.body) as typeof body;
+  } catch {
+    throw new AppError('invalid_request', 400, 'The submitted body is not JSON');
+  }
+  // The remote member acts here exactly as a local one would, through the same use-cases and checks.
+  if (submit.kind === 'leave') {
+    const left = await leaveGroup(ctx, { conversationId: submit.conversationId });
+    return { messageId: '', seq: left.lastSeq, at: new Date().toISOString(), duplicate: false };
+  }
+  const { message, duplicate } =
+    submit.kind === 'text'
+      ? await sendMessage(
+          ctx,
+          { conversationId: submit.conversationId, clientMsgId: submit.clientMsgId, text: body.text, mentions: body.mentions },
+          { sharedFromSendersNode: body.attachments === undefined ? undefined : parseInput(sharedFilesSchema, body.attachments, 'The files of the submission are malformed') },
+        )
+      : submit.kind === 'edit'
+        ? await editMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId, text: body.text })
+        : await recallMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId });
+  return { messageId: message.id, seq: message.seq, at: message.createdAt.toISOString(), duplicate };
+}
+
+/** The first message of a direct conversation homed here, from the other person's node: the conversation is opened first. */
+async function openDirectHere(ctx: NodeContext, sender: string, peer: string, conversationId: string): Promise<string> {
+  const direct = directIdentity(sender, peer);
+  if (direct.id !== conversationId || domainOf(peer) !== ctx.domain || direct.homeDomain !== ctx.domain) {
+    throw new AppError('invalid_request', 400, 'That is not the direct conversation of these two people here');
+  }
+  // The sender's node asked before sending; a node that did not gets the same refusal a local sender would.
+  await ctx.addresses.assertKnown([peer], 'peer');
+  await createDirect(ctx, sender, peer);
+  return ctx.domain;
+}
+
+/** Someone of `origin` is typing in a conversation: this domain's members hear of it, if they are a member. */
+async function relayTyping(services: NodeServices, origin: string, input: unknown): Promise<void> {
+  const typing = parseInput(typingSchema, input);
+  if (domainOf(typing.address) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${typing.address}`);
+  const members = (await services.members.of([typing.conversationId])).get(typing.conversationId) ?? new Set();
+  if (!members.has(typing.address)) return;
+  const recipients = [...members].filter((a) => a !== typing.address && domainOf(a) === services.domain);
+  if (recipients.length > 0) await services.bus.publish({ kind: 'deliver', recipients, frame: serverFrame('typing', typing) });
 }

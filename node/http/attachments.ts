@@ -53,7 +53,7 @@ export function attachmentRoutes(contextOf: (req: Request) => NodeContext): Rout
     if (from && from !== ctx.domain) {
       // Shared by someone of another domain: their node keeps it, and serves it to members through ours.
       if (!UUID.test(req.params.id)) throw new NotFoundError('No such attachment');
-      const file = await ctx.federation.fetchAttachment(from, req.params.id, ctx.actor.address);
+      const file = await ctx.federation.home.fetchAttachment(from, req.params.id, ctx.actor.address);
       res.setHeader('Content-Type', file.contentType);
       res.setHeader('Content-Length', String(file.bytes.length));
       res.setHeader('Content-Disposition', 'attachment');

@@ -81,8 +81,8 @@ const ATTEMPTS = 3;
  * finds it stored.
  */
 export function createGroupCommitter(options: GroupCommitOptions): GroupCommitter {
-  const { sequelize, logger } = options;
-  const literal = sqlLiterals(sequelize);
+  const { sequelize } = options;
+  const flushBatch = batchWriter(options);
   // SQLite has one writer, so a second open flush would only wait for the first.
   const concurrency = sequelize.getDialect() === 'sqlite' ? 1 : options.concurrency;
   let queue: Pending[] = [];
@@ -108,28 +108,11 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
     }, options.windowMs);
   }
 
-  function takeBatch(): Pending[] {
-    const batch: Pending[] = [];
-    const held: Pending[] = [];
-    // At most one entry with its own checks per flush: a flush runs every check before any write, so a
-    // second check would not see the first change (a removal) and the next flush, which waits for this
-    // one's commit, judges it instead. Such entries (group changes) are rare.
-    let checked = false;
-    let i = 0;
-    for (; i < queue.length && batch.length < options.maxBatch; i++) {
-      const item = queue[i]!;
-      if (item.prepare && checked) break;
-      if (inFlight.has(item.key)) held.push(item);
-      else batch.push(item);
-      checked ||= Boolean(item.prepare);
-    }
-    queue = held.length > 0 ? held.concat(queue.slice(i)) : queue.slice(i);
-    return batch;
-  }
-
   function startFlush() {
     if (open >= concurrency || waitingForLocks) return;
-    const batch = takeBatch();
+    const taken = takeBatch(queue, inFlight, options.maxBatch);
+    queue = taken.rest;
+    const { batch } = taken;
     if (batch.length === 0) return;
     open += 1;
     waitingForLocks = true;
@@ -149,109 +132,25 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
       .then(async (outcome) => {
         markLocked();
         await previousAnswered;
-        answer(batch, outcome);
+        answer(options, batch, outcome);
       })
       .finally(() => {
         markLocked();
         answered.resolve();
         for (const item of batch) inFlight.delete(item.key);
         open -= 1;
-        // What gathered meanwhile goes out at once: it has already waited at least one flush.
-        if (queue.length > 0) startFlush();
-        schedule();
-        if (open === 0 && queue.length === 0 && !timer && idle) {
-          idle.resolve();
-          idle = undefined;
-        }
+        flushEnded();
       });
   }
 
-  type Outcome = { results: Result[]; touched: boolean } | { error: Error };
-  const nothing = () => undefined;
-
-  /** `locked` is called once the flush holds its conversations' row locks (on its first attempt). */
-  async function flushBatch(batch: Pending[], locked: () => void): Promise<Outcome> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await writeBatch(batch, attempt === 1 ? locked : nothing);
-      } catch (error) {
-        if (error instanceof UniqueConstraintError && batch.length > 1) {
-          // Another process stored one of these client ids meanwhile: write them one by one, so only
-          // the duplicate resolves to the stored entry and the rest are unaffected.
-          const results: Result[] = [];
-          let touched = false;
-          for (const item of batch) {
-            const one = await flushBatch([item], nothing);
-            if ('error' in one) return one;
-            results.push(one.results[0]!);
-            touched ||= one.touched;
-          }
-          return { results, touched };
-        }
-        const code = (error as { parent?: { code?: string } }).parent?.code;
-        if (attempt < ATTEMPTS && (error instanceof UniqueConstraintError || (code && RETRIABLE.has(code)))) continue;
-        logger.error({ err: error, entries: batch.length }, 'group commit failed');
-        return { error: new StoreFailedError() };
-      }
+  function flushEnded() {
+    // What gathered meanwhile goes out at once: it has already waited at least one flush.
+    if (queue.length > 0) startFlush();
+    schedule();
+    if (open === 0 && queue.length === 0 && !timer && idle) {
+      idle.resolve();
+      idle = undefined;
     }
-  }
-
-  function answer(batch: Pending[], outcome: Outcome) {
-    if ('error' in outcome) {
-      for (const item of batch) item.reject(outcome.error);
-      return;
-    }
-    const fresh: Committed[] = [];
-    batch.forEach((item, i) => {
-      const result = outcome.results[i]!;
-      if (result instanceof AppError) return item.reject(result);
-      item.resolve(result);
-      if (!result.duplicate) fresh.push({ message: result.message, origin: item.origin });
-    });
-    if (fresh.length > 0) {
-      try {
-        options.afterCommit(fresh, outcome.touched);
-      } catch (err) {
-        logger.error({ err }, 'fan-out after commit failed');
-      }
-    }
-  }
-
-  async function writeBatch(all: Pending[], locked: () => void): Promise<{ results: Result[]; touched: boolean }> {
-    return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (tx) => {
-      const conversations = await lockConversations(sequelize, literal, tx, [...new Set(all.map((b) => b.conversationId))]);
-      locked();
-      const { refused, bodies } = await prepareEntries(tx, all);
-      const batch = refused.size === 0 ? all : all.filter((item) => !refused.has(item));
-      const now = new Date();
-      // Written as if every entry were new, since retried client ids are rare: one round trip fewer in
-      // the common case. If one was stored before, the insert fails on its unique key and changes
-      // nothing; the stored copies are then read and the rest numbered again.
-      let plan = numberEntries(batch, new Map(), conversations, now, bodies);
-      try {
-        await insertRows(sequelize, tx, plan.rows, literal);
-      } catch (error) {
-        if (!(error instanceof UniqueConstraintError)) throw error;
-        const stored = await findStored(sequelize, literal, tx, batch);
-        plan = numberEntries(batch, new Map(stored.map((m) => [`${m.sender}\n${m.clientMsgId}`, m])), conversations, now, bodies);
-        await insertRows(sequelize, tx, plan.rows, literal);
-      }
-      const { rows, results, nextSeq } = plan;
-      let touched = false;
-      if (rows.length > 0) {
-        const advanced = conversations.filter((c) => nextSeq.get(c.id) !== c.lastSeq).map((c) => [c.id, nextSeq.get(c.id)!] as const);
-        await advanceSequences(sequelize, tx, advanced, now);
-        for (let i = 0; i < batch.length; i++) {
-          const item = batch[i]!;
-          const result = results[i]!;
-          if (!result.duplicate && item.alsoWrite) await item.alsoWrite(tx, result.message);
-        }
-        if (options.beforeCommit) touched = await options.beforeCommit(tx, results.filter((r) => !r.duplicate).map((r) => r.message));
-      }
-      if (refused.size === 0) return { results, touched };
-      let next = 0;
-      return { results: all.map((item) => refused.get(item) ?? results[next++]!), touched };
-    });
   }
 
   return {
@@ -274,6 +173,132 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
       }
     },
   };
+}
+
+/**
+ * The next batch from the queue, and what stays queued: entries whose client id is in an open flush are
+ * held back (in order) until it ends.
+ */
+function takeBatch(queue: Pending[], inFlight: Set<string>, maxBatch: number): { batch: Pending[]; rest: Pending[] } {
+  const batch: Pending[] = [];
+  const held: Pending[] = [];
+  // At most one entry with its own checks per flush: a flush runs every check before any write, so a
+  // second check would not see the first change (a removal) and the next flush, which waits for this
+  // one's commit, judges it instead. Such entries (group changes) are rare.
+  let checked = false;
+  let i = 0;
+  for (; i < queue.length && batch.length < maxBatch; i++) {
+    const item = queue[i]!;
+    if (item.prepare && checked) break;
+    if (inFlight.has(item.key)) held.push(item);
+    else batch.push(item);
+    checked ||= Boolean(item.prepare);
+  }
+  return { batch, rest: held.length > 0 ? held.concat(queue.slice(i)) : queue.slice(i) };
+}
+
+type Outcome = { results: Result[]; touched: boolean } | { error: Error };
+const nothing = () => undefined;
+
+/** Answers each entry of a flush, then hands what was newly stored to afterCommit (fan-out). */
+function answer(options: GroupCommitOptions, batch: Pending[], outcome: Outcome) {
+  if ('error' in outcome) {
+    for (const item of batch) item.reject(outcome.error);
+    return;
+  }
+  const fresh: Committed[] = [];
+  batch.forEach((item, i) => {
+    const result = outcome.results[i]!;
+    if (result instanceof AppError) return item.reject(result);
+    item.resolve(result);
+    if (!result.duplicate) fresh.push({ message: result.message, origin: item.origin });
+  });
+  if (fresh.length > 0) {
+    try {
+      options.afterCommit(fresh, outcome.touched);
+    } catch (err) {
+      options.logger.error({ err }, 'fan-out after commit failed');
+    }
+  }
+}
+
+/**
+ * Writes a batch in one transaction, retried on a deadlock; `locked` is called once the flush holds its
+ * conversations' row locks (on its first attempt).
+ */
+function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: () => void) => Promise<Outcome> {
+  const { sequelize, logger } = options;
+  const literal = sqlLiterals(sequelize);
+
+  async function flushBatch(batch: Pending[], locked: () => void): Promise<Outcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await writeBatch(batch, attempt === 1 ? locked : nothing);
+      } catch (error) {
+        // Another process stored one of these client ids meanwhile: write them one by one, so only
+        // the duplicate resolves to the stored entry and the rest are unaffected.
+        if (error instanceof UniqueConstraintError && batch.length > 1) return oneByOne(batch);
+        const code = (error as { parent?: { code?: string } }).parent?.code;
+        if (attempt < ATTEMPTS && (error instanceof UniqueConstraintError || (code && RETRIABLE.has(code)))) continue;
+        logger.error({ err: error, entries: batch.length }, 'group commit failed');
+        return { error: new StoreFailedError() };
+      }
+    }
+  }
+
+  async function oneByOne(batch: Pending[]): Promise<Outcome> {
+    const results: Result[] = [];
+    let touched = false;
+    for (const item of batch) {
+      const one = await flushBatch([item], nothing);
+      if ('error' in one) return one;
+      results.push(one.results[0]!);
+      touched ||= one.touched;
+    }
+    return { results, touched };
+  }
+
+  async function writeBatch(all: Pending[], locked: () => void): Promise<{ results: Result[]; touched: boolean }> {
+    return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (tx) => {
+      const conversations = await lockConversations(sequelize, literal, tx, [...new Set(all.map((b) => b.conversationId))]);
+      locked();
+      const { refused, bodies } = await prepareEntries(tx, all);
+      const batch = refused.size === 0 ? all : all.filter((item) => !refused.has(item));
+      const now = new Date();
+      // Written as if every entry were new, since retried client ids are rare: one round trip fewer in
+      // the common case. If one was stored before, the insert fails on its unique key and changes
+      // nothing; the stored copies are then read and the rest numbered again.
+      let plan = numberEntries(batch, new Map(), conversations, now, bodies);
+      try {
+        await insertRows(sequelize, tx, plan.rows, literal);
+      } catch (error) {
+        if (!(error instanceof UniqueConstraintError)) throw error;
+        const stored = await findStored(sequelize, literal, tx, batch);
+        plan = numberEntries(batch, new Map(stored.map((m) => [`${m.sender}\n${m.clientMsgId}`, m])), conversations, now, bodies);
+        await insertRows(sequelize, tx, plan.rows, literal);
+      }
+      const touched = plan.rows.length > 0 ? await writeAlongside(tx, batch, conversations, plan, now) : false;
+      if (refused.size === 0) return { results: plan.results, touched };
+      let next = 0;
+      return { results: all.map((item) => refused.get(item) ?? plan.results[next++]!), touched };
+    });
+  }
+
+  /** What commits with new entries: the advanced sequences, the entries' own extra writes, the outbox. */
+  async function writeAlongside(tx: Transaction, batch: Pending[], conversations: { id: string; lastSeq: number }[], plan: ReturnType<typeof numberEntries>, now: Date): Promise<boolean> {
+    const { results, nextSeq } = plan;
+    const advanced = conversations.filter((c) => nextSeq.get(c.id) !== c.lastSeq).map((c) => [c.id, nextSeq.get(c.id)!] as const);
+    await advanceSequences(sequelize, tx, advanced, now);
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i]!;
+      const result = results[i]!;
+      if (!result.duplicate && item.alsoWrite) await item.alsoWrite(tx, result.message);
+    }
+    if (!options.beforeCommit) return false;
+    return options.beforeCommit(tx, results.filter((r) => !r.duplicate).map((r) => r.message));
+  }
+
+  return flushBatch;
 }
 
 /** Runs the entries' own checks under the lock: which are refused, and which write another body. */

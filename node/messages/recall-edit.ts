@@ -56,7 +56,7 @@ async function ownTextMessage(ctx: NodeContext, messageId: string): Promise<Mess
  * and the local copy comes back through federation.
  */
 async function submitToHome(ctx: NodeContext, home: string, change: Change, target: Message, body: string): Promise<Appended> {
-  const ack = await ctx.federation.submit(home, {
+  const ack = await ctx.federation.home.submit(home, {
     conversationId: target.conversationId,
     sender: ctx.actor.address,
     clientMsgId: change.clientMsgId,
@@ -111,13 +111,13 @@ export async function recallMessage(ctx: NodeContext, input: unknown): Promise<A
   if (retried) return retried;
   const target = await ownTextMessage(ctx, data.messageId);
   const windowMs = ctx.config.recallWindowSeconds * 1000;
-  if (Date.now() - target.createdAt.getTime() > windowMs) throw new RecallWindowPassedError(ctx.config.recallWindowSeconds);
+  if (ctx.clock.now() - target.createdAt.getTime() > windowMs) throw new RecallWindowPassedError(ctx.config.recallWindowSeconds);
   const { Message } = ctx.models;
   const appended = await appendChange(ctx, change, target, '{}', async (tx, stored) => {
     const gone = { body: '{}', recalledAt: stored.createdAt };
     await Message.update(gone, { where: { id: target.id, recalledAt: null }, transaction: tx });
     await Message.update(gone, { where: { conversationId: target.conversationId, refId: target.id, kind: 'edit' }, transaction: tx });
-    await ctx.federation.forgetRecalled(tx, target.id, stored.createdAt);
+    await ctx.federation.delivery.forgetRecalled(tx, target.id, stored.createdAt);
     await takeBackAttachments(ctx, tx, target);
   });
   // In a conversation hosted elsewhere the home took the recall (the writes above ran there, not here),

@@ -45,7 +45,7 @@ export async function enqueueMessage(ctx: NodeContext, input: unknown, options: 
   const conversation = ctx.members.peek(conversationId) ?? (await ctx.members.entry(conversationId));
   if (!conversation.members.has(ctx.actor.address)) throw new NotMemberError();
   const members = conversation.members;
-  if (ctx.federation.remoteDomains(members).length > 0) await ctx.federation.assertAllowed(members);
+  if (ctx.federation.policy.remoteDomains(members).length > 0) await ctx.federation.policy.assertAllowed(members);
 
   const body: MessageBody = {};
   if (data.text) body.text = data.text;
@@ -82,7 +82,7 @@ export async function sendMessage(ctx: NodeContext, input: unknown, options: Sen
 /** The home of the conversation orders the message; the local copy arrives back through federation. */
 async function submitToHome(ctx: NodeContext, home: string, conversationId: string, clientMsgId: string, body: MessageBody, members: string[]): Promise<Appended> {
   const peer = members.find((a) => domainOf(a) === home);
-  const ack = await ctx.federation.submit(home, {
+  const ack = await ctx.federation.home.submit(home, {
     conversationId,
     sender: ctx.actor.address,
     clientMsgId,

@@ -10,7 +10,7 @@ import { serverFrame } from '../../protocol/frames.ts';
 export async function announceTyping(ctx: NodeContext, conversationId: string): Promise<void> {
   await assertMember(ctx, conversationId);
   const members = (await activeMembersOf(ctx, [conversationId])).get(conversationId) ?? [];
-  ctx.federation.shareTyping(conversationId, ctx.actor.address, members);
+  ctx.federation.home.shareTyping(conversationId, ctx.actor.address, members);
   const recipients = members.filter((a) => a !== ctx.actor.address && domainOf(a) === ctx.domain);
   if (recipients.length === 0) return;
   await ctx.bus.publish({ kind: 'deliver', recipients, frame: serverFrame('typing', { conversationId, address: ctx.actor.address }) });

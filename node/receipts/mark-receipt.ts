@@ -23,6 +23,6 @@ export async function markReceipt(ctx: NodeContext, kind: 'read' | 'delivered', 
   const members = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
   // The device that asked has the answer; the rest of the audience is told (node/receipts/receipt-news.ts).
   await ctx.receiptNews.tell(receipt, receiptAudience(ctx.domain, ctx.actor.address, move.senders, members), ctx.connectionId);
-  await ctx.federation.shareReceipt(receipt);
+  await ctx.federation.delivery.shareReceipt(receipt);
   return receipt;
 }

@@ -34,7 +34,7 @@ export async function postViaWebhook(services: NodeServices, id: string, secret:
   const conversation = await services.models.Conversation.findByPk(hook.conversationId);
   if (!conversation || conversation.homeDomain !== services.domain) throw new WebhookRevokedError();
   const members = (await services.members.of([hook.conversationId])).get(hook.conversationId) ?? new Set<string>();
-  await services.federation.assertAllowed(members);
+  await services.federation.policy.assertAllowed(members);
   const sender = hookAddress(hook.id, services.domain);
   return services.committer.append({
     conversationId: hook.conversationId,

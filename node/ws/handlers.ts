@@ -122,7 +122,7 @@ export const handlers: Handlers = {
   },
 
   async typing(session, frame) {
-    const now = Date.now();
+    const now = session.ctx.clock.now();
     const last = session.typingAt.get(frame.conversationId) ?? 0;
     // Typing is best-effort: frames closer together than the interval are accepted but not relayed.
     if (now - last >= TYPING_INTERVAL_MS) {

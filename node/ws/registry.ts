@@ -14,11 +14,33 @@ export type Connection = {
   watching: Set<string>;
 };
 
+/** This process's open, authenticated sockets, and what reaches them from the bus. */
+export interface Registry {
+  /** Adds an authenticated socket; true when it is its address's first socket in this process. */
+  add(connection: Connection): boolean;
+  /** Removes a socket (and what it watched); true when this was the address's last socket in this process. */
+  remove(connection: Connection): boolean;
+  /** The socket hears of these addresses' presence changes until it closes. */
+  watch(connection: Connection, addresses: string[]): void;
+  /** This process's sockets of an address. */
+  connectionsOf(address: string): Connection[];
+  /** The best status among this process's sockets of an address. */
+  localStatus(address: string): PresenceStatus;
+  /** Hands a bus event to the sockets it concerns: frames delivered, presence told, ended sessions closed. */
+  deliver(event: BusEvent): void;
+  /** Sends one frame to one socket, if it is still open. */
+  sendTo(connection: Connection, frame: ServerFrame): void;
+  /** Every socket of this process. */
+  all(): Connection[];
+  /** How many sockets this process holds. */
+  readonly size: number;
+}
+
 /**
  * This process's open sockets, by address and by watched presence, and the delivery of bus events to
  * them. Frames are serialized once per event, not once per socket.
  */
-export function createRegistry() {
+export function createRegistry(): Registry {
   const byAddress = new Map<string, Set<Connection>>();
   const watchers = new Map<string, Set<Connection>>();
 
@@ -61,7 +83,6 @@ export function createRegistry() {
       byAddress.set(address, set);
       return first;
     },
-    /** Returns true when this was the address's last socket in this process. */
     remove(connection: Connection): boolean {
       for (const address of connection.watching) watchers.get(address)?.delete(connection);
       const address = connection.identity?.address;
@@ -83,7 +104,6 @@ export function createRegistry() {
     connectionsOf(address: string): Connection[] {
       return [...(byAddress.get(address) ?? [])];
     },
-    /** The best status among this process's sockets of an address. */
     localStatus(address: string): PresenceStatus {
       const set = byAddress.get(address);
       if (!set || set.size === 0) return 'offline';
@@ -132,4 +152,3 @@ export function createRegistry() {
   };
 }
 
-export type Registry = ReturnType<typeof createRegistry>;

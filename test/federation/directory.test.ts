@@ -81,7 +81,7 @@ describe('people search across colleges', () => {
 describe('following a node\'s key rotation', () => {
   it('re-pins the new key because the old one vouches for it', async () => {
     const before = pinnedKeysOf((await campus.gateway.models.Domain.findOne({ where: { name: 'law.campus.test' } }))!);
-    const rotated = await campus.nodes.law.federation.rotateKey();
+    const rotated = await campus.nodes.law.federation.keys.rotate();
     await refreshPins(campus.gateway.context(null), campus.gateway.logger);
     const after = pinnedKeysOf((await campus.gateway.models.Domain.findOne({ where: { name: 'law.campus.test' } }))!);
     expect(after.map((k) => k.kid)).toEqual([rotated.kid, ...before.map((k) => k.kid)]);

@@ -14,6 +14,7 @@ import { addProxy, allowPair, denyPair } from '../../gateway/federation/policy.t
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import type { DomainNode } from '../../node/main.ts';
+import { createTestClock, type TestClock } from '../../core/clock.ts';
 import { AtriumClient, type Message } from '../../sdk/client.ts';
 
 /**
@@ -24,14 +25,22 @@ let university: TestGateway;
 let company: TestGateway;
 let proxyU: Proxy;
 let proxyC: Proxy;
-let eng: DomainNode;
-let sales: DomainNode;
+let eng: DomainNode & { clock: TestClock };
+let sales: DomainNode & { clock: TestClock };
 const dbs: TestDatabase[] = [];
+const proxyClocks: TestClock[] = [];
+
+/** Moves the nodes' and proxies' clocks past their registry caches (REGISTRY_TTL_SECONDS, 1 s here) rather than waiting. */
+function advanceClocks(ms: number): void {
+  for (const clock of [eng.clock, sales.clock, ...proxyClocks]) clock.advance(ms);
+}
 
 async function proxyFor(gateway: TestGateway, name: string): Promise<Proxy> {
   const db = await createTestDatabase(name);
   dbs.push(db);
-  const proxy = await startProxy(loadProxyConfig({ PROXY_PORT: '0', PROXY_HOST: '127.0.0.1', PROXY_NAME: name, GATEWAY_ISSUER: gateway.issuer, ATRIUM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', REGISTRY_TTL_SECONDS: '1' }));
+  const clock = createTestClock();
+  proxyClocks.push(clock);
+  const proxy = await startProxy(loadProxyConfig({ PROXY_PORT: '0', PROXY_HOST: '127.0.0.1', PROXY_NAME: name, GATEWAY_ISSUER: gateway.issuer, ATRIUM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', REGISTRY_TTL_SECONDS: '1' }), { clock });
   await addProxy({ ...gateway.context(null), actor: operator('test') }, { name, publicJwk: proxy.publicKey });
   return proxy;
 }
@@ -70,7 +79,7 @@ beforeAll(async () => {
   await allowPair(c, { a: 'eng.campus.test', b: 'sales.acme.test' });
   // Policy changes take effect within the registry's TTL (1 s here) at the proxies and nodes; the first
   // test opens a conversation at once, and its address check goes through both proxies.
-  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  advanceClocks(1_100);
 });
 
 afterAll(async () => {
@@ -112,7 +121,7 @@ describe('two organizations with linked proxies', () => {
 
   it('enforces each side\'s own policy: when the company withdraws, the student is told the message was refused', async () => {
     await denyPair({ ...company.context(null), actor: operator('test') }, { a: 'eng.campus.test', b: 'sales.acme.test' });
-    await new Promise((r) => setTimeout(r, 1_200));
+    advanceClocks(1_200);
     const who = await login(university, 'alice');
     const raw = await openRaw(eng.localUrl, ['atrium.v1', `atrium.token.${await who.tokenFor(eng.url)}`]);
     await raw.next((f) => f.type === 'ready');
@@ -130,7 +139,7 @@ describe('two organizations with linked proxies', () => {
     const c = { ...company.context(null), actor: operator('test') };
     const pair = { a: 'eng.campus.test', b: 'sales.acme.test' };
     await denyPair(c, pair);
-    await new Promise((r) => setTimeout(r, 1_200));
+    advanceClocks(1_200);
     const phone = await connectAs(university, eng, 'alice');
     const refused = await phone.send({ to: 'sam@sales.acme.test', text: 'sent while acme had withdrawn' });
     phone.close();
@@ -149,7 +158,7 @@ describe('two organizations with linked proxies', () => {
     // The company opens again; what alice sends now reaches sam, and sam's copy has every seq: the refused
     // message is a placeholder without its content.
     await allowPair(c, pair);
-    await new Promise((r) => setTimeout(r, 1_200));
+    advanceClocks(1_200);
     // Eng's next attempt comes now rather than at the end of its backoff (at most a minute).
     await eng.federationModels.OutboxPeer.update({ nextAttemptAt: null }, { where: { destination: 'sales.acme.test' } });
     const back = await laptop.send({ conversationId: refused.conversationId, text: 'glad you are back' });

@@ -18,7 +18,7 @@ async function post(to: DomainNode, path: string, payload: unknown, sign: { orig
   return { status: response.status, body: (await response.json().catch(() => ({}))) as { error?: { code: string }; duplicate?: boolean; applied?: number } };
 }
 
-const engKey = () => campus.nodes.eng.federation.keysDocumentSigner();
+const engKey = () => campus.nodes.eng.federation.keys.documentSigner();
 const receiptFromEng = () => ({ events: [{ type: 'receipt', conversationId, address: 'alice@eng.campus.test', readSeq: 1, deliveredSeq: 1 }] });
 
 beforeAll(async () => {
@@ -71,7 +71,7 @@ describe('what a node accepts from another', () => {
       campus.nodes.eng,
       '/federation/v1/submit',
       { conversationId, sender: 'bob@arts.campus.test', clientMsgId: 'spoofed-0001', kind: 'text', body: '{"text":"not really bob"}' },
-      { origin: 'law.campus.test', key: await campus.nodes.law.federation.keysDocumentSigner() },
+      { origin: 'law.campus.test', key: await campus.nodes.law.federation.keys.documentSigner() },
     );
     expect(submit.status).toBe(403);
     expect(await campus.nodes.eng.models.Message.count({ where: { clientMsgId: 'spoofed-0001' } })).toBe(0);
@@ -85,7 +85,7 @@ describe('what a node accepts from another', () => {
     };
     // The conversation of alice@eng and bob@arts is ordered by eng; arts (a member domain, allowed to talk to
     // eng) may not push entries into it, even ones its own member wrote.
-    const fromArts = await post(campus.nodes.eng, '/federation/v1/transactions/fake-entry-2', { events: [entry] }, { origin: 'arts.campus.test', key: await campus.nodes.arts.federation.keysDocumentSigner() });
+    const fromArts = await post(campus.nodes.eng, '/federation/v1/transactions/fake-entry-2', { events: [entry] }, { origin: 'arts.campus.test', key: await campus.nodes.arts.federation.keys.documentSigner() });
     expect(fromArts.status).toBe(403);
     expect(fromArts.body.error?.code).toBe('sender_not_of_origin');
     expect(await campus.nodes.eng.models.Message.count({ where: { id: entry.message.id } })).toBe(0);
@@ -102,7 +102,7 @@ describe('policy', () => {
 
   it('has the proxy refuse traffic between domains the policy keeps apart', async () => {
     const body = JSON.stringify({ conversationId, address: 'bob@arts.campus.test' });
-    const headers = signRequest(await campus.nodes.arts.federation.keysDocumentSigner(), { method: 'POST', path: '/federation/v1/typing', origin: 'arts.campus.test', destination: 'law.campus.test', body });
+    const headers = signRequest(await campus.nodes.arts.federation.keys.documentSigner(), { method: 'POST', path: '/federation/v1/typing', origin: 'arts.campus.test', destination: 'law.campus.test', body });
     const response = await fetch(`${campus.proxy.url}/federation/v1/typing`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
     expect(response.status).toBe(403);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('policy_denied');
@@ -124,7 +124,7 @@ describe('key rotation on a node while messages flow', () => {
     })();
     await new Promise((r) => setTimeout(r, 300));
     const oldKid = (await engKey()).kid;
-    const rotated = await campus.nodes.eng.federation.rotateKey();
+    const rotated = await campus.nodes.eng.federation.keys.rotate();
     // The node had the gateway pin its new key before signing with it.
     const domain = await campus.gateway.models.Domain.findOne({ where: { name: 'eng.campus.test' } });
     expect(pinnedKeysOf(domain!).map((k) => k.kid)).toEqual([rotated.kid, oldKid]);

@@ -10,7 +10,7 @@ import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.
 /** A server-to-server POST straight at a node, signed by the `from` node's own key. */
 async function signedPost(from: DomainNode, to: DomainNode, path: string, payload: unknown) {
   const body = JSON.stringify(payload);
-  const headers = signRequest(await from.federation.keysDocumentSigner(), { method: 'POST', path, origin: from.domain, destination: to.domain, body });
+  const headers = signRequest(await from.federation.keys.documentSigner(), { method: 'POST', path, origin: from.domain, destination: to.domain, body });
   const response = await fetch(`${to.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }

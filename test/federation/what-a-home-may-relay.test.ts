@@ -31,7 +31,7 @@ async function transaction(from: 'eng' | 'arts' | 'law', to: 'eng' | 'arts' | 'l
   const node = campus.nodes[to];
   const path = `/federation/v1/transactions/t-${randomUUID()}`;
   const body = JSON.stringify({ events });
-  const headers = signRequest(await campus.nodes[from].federation.keysDocumentSigner(), { method: 'POST', path, origin: campus.nodes[from].domain, destination: node.domain, body });
+  const headers = signRequest(await campus.nodes[from].federation.keys.documentSigner(), { method: 'POST', path, origin: campus.nodes[from].domain, destination: node.domain, body });
   const response = await fetch(`${node.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
   return { status: response.status, body: (await response.json()) as Answer['body'] };
 }

@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { loadNodeConfig } from '../../node/config.ts';
 import { startNode, type DomainNode } from '../../node/main.ts';
+import { createTestClock, type TestClock } from '../../core/clock.ts';
 import { AtriumClient } from '../../sdk/client.ts';
 import { listDomains, updateDomain } from '../../gateway/domains/domains.ts';
 import { operator } from '../../gateway/context.ts';
@@ -10,7 +11,8 @@ import { registerTestApp, type TestGateway } from './gateway.ts';
 import { codeFlow, discover } from './rp.ts';
 import type { BrowserAgent } from './browser-agent.ts';
 
-export type TestNode = DomainNode & { db: TestDatabase; stop(): Promise<void> };
+/** `clock`: the node's, which runs with the machine's until a test moves it forward. */
+export type TestNode = DomainNode & { db: TestDatabase; clock: TestClock; stop(): Promise<void> };
 
 /**
  * A domain node on a free port over its own database, registered at the gateway under its real URL and,
@@ -31,7 +33,7 @@ export async function startTestNode(gateway: TestGateway, domain: string, env: R
 }
 
 /** Another process of the same domain (same database), for multi-process tests. */
-export async function startTestNodeOn(gateway: TestGateway, domain: string, db: TestDatabase, env: Record<string, string> = {}): Promise<DomainNode> {
+export async function startTestNodeOn(gateway: TestGateway, domain: string, db: TestDatabase, env: Record<string, string> = {}): Promise<DomainNode & { clock: TestClock }> {
   const config = loadNodeConfig({
     NODE_DOMAIN: domain,
     NODE_PORT: '0',
@@ -42,7 +44,8 @@ export async function startTestNodeOn(gateway: TestGateway, domain: string, db: 
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const node = await startNode(config, { migrate: true });
+  const clock = createTestClock();
+  const node = Object.assign(await startNode(config, { migrate: true, clock }), { clock });
   if (!env.NODE_PUBLIC_URL) {
     await updateDomain({ ...gateway.context(null), actor: operator('test') }, domain, { url: node.url });
   }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import { createMemberCache } from '../../node/conversations/member-cache.ts';
+import { createTestClock } from '../../core/clock.ts';
 
 let gateway: TestGateway;
 let eng: TestNode;
@@ -20,14 +21,15 @@ describe('the member cache', () => {
     const alice = await connectAs(gateway, eng, 'alice');
     const direct = await alice.openDirect('dave@eng.campus.test');
     alice.close();
-    const cache = createMemberCache(eng.models, { ttlMs: 100 });
+    const clock = createTestClock();
+    const cache = createMemberCache(eng.models, { ttlMs: 100, now: clock.now });
     expect([...(await cache.of([direct.id])).get(direct.id)!].sort()).toEqual(['alice@eng.campus.test', 'dave@eng.campus.test']);
 
     // A change the cache never hears about (as if its bus event were lost).
     await eng.models.Member.update({ state: 'left' }, { where: { conversationId: direct.id, address: 'dave@eng.campus.test' } });
     expect((await cache.of([direct.id])).get(direct.id)!.has('dave@eng.campus.test')).toBe(true);
 
-    await new Promise((r) => setTimeout(r, 150));
+    clock.advance(150);
     // Past the TTL: still answered at once from the old entry, which is read again meanwhile.
     expect((await cache.of([direct.id])).get(direct.id)!.has('dave@eng.campus.test')).toBe(true);
     await expect.poll(async () => (await cache.of([direct.id])).get(direct.id)!.has('dave@eng.campus.test')).toBe(false);

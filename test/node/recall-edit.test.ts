@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import type { AtriumClient, Message } from '../../sdk/client.ts';
@@ -29,6 +29,9 @@ beforeAll(async () => {
   arts = await startTestNode(gateway, 'arts.campus.test', { RECALL_WINDOW_SECONDS: '1' });
   [alice, dave, bob] = await Promise.all([device(eng, 'alice'), device(eng, 'dave'), device(arts, 'bob')]);
 });
+// Tests move the node's clock rather than wait; each starts again at the machine's time.
+afterEach(() => arts.clock.reset());
+
 afterAll(async () => {
   for (const d of [alice, dave, bob]) d?.close();
   await arts?.stop();
@@ -107,7 +110,8 @@ describe('recalling', () => {
   it('refuses a recall once the window has passed, and the message stays as it was', async () => {
     const sent = await bob.send({ to: CAROL_ARTS, text: 'too late to take back' });
     await bob.recall((await bob.send({ conversationId: sent.conversationId, text: 'quick recall' })).messageId);
-    await new Promise((r) => setTimeout(r, 1100));
+    // The window at arts is 1 s: move its clock past it.
+    arts.clock.advance(1_100);
     await refused(bob.recall(sent.messageId), 'recall_window_passed');
     expect(await find(bob, sent.conversationId, sent.messageId)).toMatchObject({ text: 'too late to take back', recalledAt: null });
   });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, login, portalClient, startTestNode, type TestNode } from '../helpers/node.ts';
@@ -16,6 +16,9 @@ beforeAll(async () => {
   eng = await startTestNode(gateway, 'eng.campus.test', { AUTH_GRACE_SECONDS: '2' });
   arts = await startTestNode(gateway, 'arts.campus.test');
 });
+// Tests move the node's clock rather than wait; each starts again at the machine's time.
+afterEach(() => eng.clock.reset());
+
 afterAll(async () => {
   await eng?.stop();
   await arts?.stop();
@@ -77,14 +80,17 @@ describe('socket authentication', () => {
     const raw = await openRaw(eng.url);
     raw.send({ v: 1, id: 'e1', type: 'auth', token: await alice.tokenFor(eng.url) });
     await raw.next((f) => f.re === 'e1');
-    await raw.next((f) => f.type === 'auth.expiring', 6_000);
+    // The token lives 4 s, and the node warns 2 s before: move its clock past the warning, then past the end.
+    eng.clock.advance(2_100);
+    await raw.next((f) => f.type === 'auth.expiring');
+    eng.clock.advance(2_000);
     expect(await raw.closed).toEqual({ code: 4401, reason: 'token_expired' });
   });
 
   it('refuses an expired token with token_expired, in the error and in the close reason alike', async () => {
     const alice = await login(gateway, 'alice');
     const token = await alice.tokenFor(eng.url);
-    await new Promise((r) => setTimeout(r, 5_000));
+    eng.clock.advance(5_000);
     const raw = await openRaw(eng.url);
     raw.send({ v: 1, id: 'x9', type: 'auth', token });
     expect(await raw.next((f) => f.re === 'x9')).toMatchObject({ type: 'error', code: 'token_expired' });

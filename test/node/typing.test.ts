@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import type { AtriumClient, Message, Typing } from '../../sdk/client.ts';
@@ -13,6 +13,9 @@ beforeAll(async () => {
   gateway = await startTestGateway('im-typing');
   eng = await startTestNode(gateway, 'eng.campus.test');
 });
+// Tests move the node's clock rather than wait; each starts again at the machine's time.
+afterEach(() => eng.clock.reset());
+
 afterAll(async () => {
   await eng?.stop();
   await gateway?.stop();
@@ -45,7 +48,7 @@ describe('typing', () => {
     expect(dave.typed.map((t) => [t.conversationId, t.address])).toEqual([[conversation.id, ALICE]]);
     expect(aliceLaptop.typed).toEqual([]);
     // After the interval it is told again.
-    await new Promise((r) => setTimeout(r, 1_600));
+    eng.clock.advance(1_600);
     await alicePhone.typing(conversation.id);
     await expect.poll(() => dave.typed.length).toBe(2);
     for (const d of [alicePhone, aliceLaptop, dave]) d.close();

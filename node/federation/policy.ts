@@ -1,0 +1,74 @@
+import { AppError } from '../../core/errors.ts';
+import { domainOf } from '../../protocol/address.ts';
+import { allowed, type Registry, type RegistryClient } from '../../protocol/registry-client.ts';
+
+export class FederationDeniedError extends AppError {
+  constructor(domains: string[]) {
+    super('federation_denied', 403, `The federation policy does not let this domain exchange messages with ${domains.join(', ')}`);
+  }
+}
+
+/** Who may talk to whom across domains, by the gateway's registry (its pinned domains and policy). */
+export interface FederationPolicy {
+  /** The gateway's registry: the domains it pins, their keys, and the pairs allowed to exchange messages. */
+  readonly registry: RegistryClient;
+  /** The other domains (not this one) among these addresses, sorted, each once. */
+  remoteDomains(addresses: Iterable<string>): string[];
+  /** Refuses, before anything is stored, an exchange with a domain the policy does not allow. */
+  assertAllowed(addresses: Iterable<string>): Promise<void>;
+  /**
+   * For a group: every two member domains must be allowed to exchange messages, since the home relays
+   * each member's messages to all the others.
+   */
+  assertAllowedAmong(addresses: Iterable<string>): Promise<void>;
+}
+
+/** The other domains among some addresses, remembered per Set (see below). */
+export function remoteDomainsOf(domain: string): (addresses: Iterable<string>) => string[] {
+  const compute = (addresses: Iterable<string>) => [...new Set([...addresses].map(domainOf))].filter((d) => d !== domain).sort();
+  // The member cache hands out the same Set for a conversation until its membership changes, and the send
+  // path asks about it for every message: remember the answer per Set.
+  const bySet = new WeakMap<Set<string>, string[]>();
+  return (addresses) => {
+    if (!(addresses instanceof Set)) return compute(addresses);
+    let known = bySet.get(addresses);
+    if (!known) bySet.set(addresses, (known = compute(addresses)));
+    return known;
+  };
+}
+
+export function createFederationPolicy(options: { domain: string; registry: RegistryClient }): FederationPolicy {
+  const { domain, registry } = options;
+  const remoteDomains = remoteDomainsOf(domain);
+
+  const current = () =>
+    registry.get().catch((): Registry => {
+      throw new AppError('federation_unavailable', 503, 'The federation registry cannot be reached now; try again');
+    });
+
+  async function assertAllowed(addresses: Iterable<string>): Promise<void> {
+    const others = remoteDomains(addresses);
+    if (others.length === 0) return;
+    let known = await current();
+    if (others.some((d) => !allowed(known, domain, d))) known = await registry.refreshSoon();
+    const denied = others.filter((d) => !allowed(known, domain, d));
+    if (denied.length > 0) throw new FederationDeniedError(denied);
+  }
+
+  return {
+    registry,
+    remoteDomains,
+    assertAllowed,
+    async assertAllowedAmong(addresses) {
+      const domains = [...new Set([...addresses].map(domainOf))].sort();
+      if (domains.length < 2 || (domains.length === 2 && domains.includes(domain))) return assertAllowed(addresses);
+      let known = await current();
+      const deniedPairs = () => domains.flatMap((a, i) => domains.slice(i + 1).filter((b) => !allowed(known, a, b)).map((b) => `${a} and ${b}`));
+      if (deniedPairs().length > 0) known = await registry.refreshSoon();
+      const denied = deniedPairs();
+      if (denied.length > 0) {
+        throw new AppError('federation_denied', 403, `The federation policy does not let ${denied.join(', ')} exchange messages, so they cannot share a group`);
+      }
+    },
+  };
+}
