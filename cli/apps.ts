@@ -19,13 +19,41 @@ const settings: Record<string, OptionSpec> = {
   icon: { type: 'string', value: 'ICON', help: 'an https image URL, or an emoji or up to 3 letters' },
   description: { type: 'string', value: 'TEXT', help: 'one or two sentences for the workbench' },
   'home-url': { type: 'string', value: 'URL', help: 'where opening the app from the workbench goes' },
-  'redirect-uri': { type: 'string', value: 'URI', multiple: true, help: 'where sign-in returns (https, or http on localhost); repeat for several' },
-  'post-logout-redirect-uri': { type: 'string', value: 'URI', multiple: true, help: 'where RP-initiated logout may return' },
-  'backchannel-logout-uri': { type: 'string', value: 'URI', help: 'receives a logout token when a user signs out at the gateway' },
+  'redirect-uri': {
+    type: 'string',
+    value: 'URI',
+    multiple: true,
+    help: 'where sign-in returns (https, or http on localhost); repeat for several',
+  },
+  'post-logout-redirect-uri': {
+    type: 'string',
+    value: 'URI',
+    multiple: true,
+    help: 'where RP-initiated logout may return',
+  },
+  'backchannel-logout-uri': {
+    type: 'string',
+    value: 'URI',
+    help: 'receives a logout token when a user signs out at the gateway',
+  },
   'callback-url': { type: 'string', value: 'URL', help: 'receives signed card clicks (interaction callback URL)' },
-  'owner-unit': { type: 'string', value: 'PATH', help: 'the unit whose admins manage the app; only its people see it (default: campus-wide)' },
-  'visible-unit': { type: 'string', value: 'PATH', multiple: true, help: 'only people of these units see the app (repeat; default: the whole owner unit)' },
-  'visible-role': { type: 'string', value: 'ROLE', multiple: true, help: `only people with one of these roles see it (${ROLES.join(', ')})` },
+  'owner-unit': {
+    type: 'string',
+    value: 'PATH',
+    help: 'the unit whose admins manage the app; only its people see it (default: campus-wide)',
+  },
+  'visible-unit': {
+    type: 'string',
+    value: 'PATH',
+    multiple: true,
+    help: 'only people of these units see the app (repeat; default: the whole owner unit)',
+  },
+  'visible-role': {
+    type: 'string',
+    value: 'ROLE',
+    multiple: true,
+    help: `only people with one of these roles see it (${ROLES.join(', ')})`,
+  },
 };
 
 function describe(app: PresentedApp): string {
@@ -71,15 +99,19 @@ function status(disabled: boolean): Command {
 
 export const appCommands: CommandGroup = {
   add: {
-    summary: 'Registers an app as an OIDC client of the gateway and prints its client id and secrets (shown only this once).',
+    summary:
+      'Registers an app as an OIDC client of the gateway and prints its client id and secrets (shown only this once).',
     options: {
       ...settings,
       name: { ...settings.name!, required: true },
       'redirect-uri': { ...settings['redirect-uri']!, required: true },
-      slug: { type: 'string', value: 'SLUG', help: 'the app\'s short name and bot address (default: from the name)' },
+      slug: { type: 'string', value: 'SLUG', help: "the app's short name and bot address (default: from the name)" },
       'client-id': { type: 'string', value: 'ID', help: 'choose the client id (default: app-XXXXXXXX)' },
       'first-party': { type: 'boolean', help: 'trusted campus app: users are not asked for consent' },
-      bot: { type: 'boolean', help: 'the app may post in chat as slug@domain (client-credentials tokens for domain nodes)' },
+      bot: {
+        type: 'boolean',
+        help: 'the app may post in chat as slug@domain (client-credentials tokens for domain nodes)',
+      },
     },
     async run(args, io) {
       const app = await withSession(io, ({ ctx, config }) =>
@@ -130,14 +162,16 @@ export const appCommands: CommandGroup = {
         a.clientId,
         a.ownerUnit ?? 'campus-wide',
         [...a.visibility.units, ...a.visibility.roles].join(',') || 'everyone',
-        [a.disabled ? 'disabled' : 'enabled', a.firstParty ? 'first-party' : '', a.botEnabled ? 'bot' : ''].filter(Boolean).join(','),
+        [a.disabled ? 'disabled' : 'enabled', a.firstParty ? 'first-party' : '', a.botEnabled ? 'bot' : '']
+          .filter(Boolean)
+          .join(','),
       ]);
       return { json: { apps }, text: table(['SLUG', 'NAME', 'CLIENT ID', 'OWNER UNIT', 'VISIBLE TO', 'STATUS'], rows) };
     },
   },
 
   show: {
-    summary: 'Shows one app\'s settings (never its secrets).',
+    summary: "Shows one app's settings (never its secrets).",
     args: ['SLUG'],
     async run(args, io) {
       const app = await withSession(io, ({ ctx }) => getApp(ctx, args.positionals[0]!));
@@ -152,19 +186,27 @@ export const appCommands: CommandGroup = {
       ...settings,
       'first-party': { type: 'string', value: 'yes|no', help: 'trusted campus app: users are not asked for consent' },
       bot: { type: 'string', value: 'yes|no', help: 'the app may post in chat as slug@domain' },
-      'visible-to-all': { type: 'boolean', help: 'clear the visibility units and roles (everyone in the owner unit sees it)' },
+      'visible-to-all': {
+        type: 'boolean',
+        help: 'clear the visibility units and roles (everyone in the owner unit sees it)',
+      },
     },
     async run(args, io) {
       const units = args.list('visible-unit');
       const roles = args.list('visible-role');
-      const visibility = args.flag('visible-to-all') ? { units: [], roles: [] } : units.length > 0 || roles.length > 0 ? { units, roles } : undefined;
+      const visibility = args.flag('visible-to-all')
+        ? { units: [], roles: [] }
+        : units.length > 0 || roles.length > 0
+          ? { units, roles }
+          : undefined;
       const changes = {
         name: args.string('name'),
         icon: clearable(args, 'icon'),
         description: clearable(args, 'description'),
         homeUrl: clearable(args, 'home-url'),
         redirectUris: args.list('redirect-uri').length > 0 ? args.list('redirect-uri') : undefined,
-        postLogoutRedirectUris: args.list('post-logout-redirect-uri').length > 0 ? args.list('post-logout-redirect-uri') : undefined,
+        postLogoutRedirectUris:
+          args.list('post-logout-redirect-uri').length > 0 ? args.list('post-logout-redirect-uri') : undefined,
         backchannelLogoutUri: clearable(args, 'backchannel-logout-uri'),
         interactionCallbackUrl: clearable(args, 'callback-url'),
         ownerUnit: clearable(args, 'owner-unit'),
@@ -193,14 +235,21 @@ export const appCommands: CommandGroup = {
   'rotate-secret': {
     summary: 'Gives an app a new client secret (or, with --callback, a new callback secret) and prints it once.',
     args: ['SLUG'],
-    options: { callback: { type: 'boolean', help: 'rotate the secret that signs card clicks instead of the client secret' } },
+    options: {
+      callback: { type: 'boolean', help: 'rotate the secret that signs card clicks instead of the client secret' },
+    },
     async run(args, io) {
       if (args.flag('callback')) {
-        const result = await withSession(io, ({ ctx, config }) => rotateCallbackSecret(ctx, args.positionals[0]!, callbackSecretSealer(config.secretKey)));
+        const result = await withSession(io, ({ ctx, config }) =>
+          rotateCallbackSecret(ctx, args.positionals[0]!, callbackSecretSealer(config.secretKey)),
+        );
         return { json: result, text: `New callback secret for ${result.slug}: ${result.callbackSecret}\n${ONCE}` };
       }
       const result = await withSession(io, ({ ctx }) => rotateClientSecret(ctx, args.positionals[0]!));
-      return { json: result, text: `New client secret for ${result.slug} (client id ${result.clientId}): ${result.clientSecret}\n${ONCE}` };
+      return {
+        json: result,
+        text: `New client secret for ${result.slug} (client id ${result.clientId}): ${result.clientSecret}\n${ONCE}`,
+      };
     },
   },
 };

@@ -2,22 +2,54 @@ import type { Entry } from './command.ts';
 
 /** Every command of `atrium`; modules load on demand so a quick command never pays for the HTTP stack. */
 export const COMMANDS: Record<string, Entry> = {
-  migrate: { summary: 'Apply pending database migrations (the gateway\'s, or a domain node\'s with --node)', command: async () => (await import('./migrate.ts')).migrateCommand },
-  seed: { summary: 'Seed the demo campus (units, domains, users)', command: async () => (await import('./seed.ts')).seedCommand },
+  migrate: {
+    summary: "Apply pending database migrations (the gateway's, or a domain node's with --node)",
+    command: async () => (await import('./migrate.ts')).migrateCommand,
+  },
+  seed: {
+    summary: 'Seed the demo campus (units, domains, users)',
+    command: async () => (await import('./seed.ts')).seedCommand,
+  },
   units: { summary: 'Org units: add, list', group: async () => (await import('./units.ts')).unitCommands },
-  users: { summary: 'Accounts: add, list, disable, enable, reset-password, reset-factors, import', group: async () => (await import('./users.ts')).userCommands },
-  directories: { summary: 'Campus directories (LDAP, Active Directory): add, list, show, update, remove, test, sync', group: async () => (await import('./directories.ts')).directoryCommands },
-  mfa: { summary: 'Second-factor policy: require, unrequire, policy, passwordless', group: async () => (await import('./mfa.ts')).mfaCommands },
-  domains: { summary: 'IM domain nodes and the federation policy: add, list, pin, unpin, allow, deny, policy', group: async () => (await import('./domains.ts')).domainCommands },
-  proxies: { summary: 'Federation proxies: add, list', group: async () => (await import('./proxies.ts')).proxyCommands },
-  apps: { summary: 'Apps (OIDC clients, bots): add, list, show, update, disable, enable, delete, rotate-secret', group: async () => (await import('./apps.ts')).appCommands },
+  users: {
+    summary: 'Accounts: add, list, disable, enable, reset-password, reset-factors, import',
+    group: async () => (await import('./users.ts')).userCommands,
+  },
+  directories: {
+    summary: 'Campus directories (LDAP, Active Directory): add, list, show, update, remove, test, sync',
+    group: async () => (await import('./directories.ts')).directoryCommands,
+  },
+  mfa: {
+    summary: 'Second-factor policy: require, unrequire, policy, passwordless',
+    group: async () => (await import('./mfa.ts')).mfaCommands,
+  },
+  domains: {
+    summary: 'IM domain nodes and the federation policy: add, list, pin, unpin, allow, deny, policy',
+    group: async () => (await import('./domains.ts')).domainCommands,
+  },
+  proxies: {
+    summary: 'Federation proxies: add, list',
+    group: async () => (await import('./proxies.ts')).proxyCommands,
+  },
+  apps: {
+    summary: 'Apps (OIDC clients, bots): add, list, show, update, disable, enable, delete, rotate-secret',
+    group: async () => (await import('./apps.ts')).appCommands,
+  },
   keys: { summary: 'Signing keys: rotate, list, retire', group: async () => (await import('./keys.ts')).keyCommands },
   gateway: { summary: 'Run the gateway unit', command: async () => (await import('./gateway.ts')).gatewayCommand },
   node: {
     summary: 'Run an IM domain node (--domain NAME); node keys: rotate, list',
     command: async () => (await import('./node.ts')).nodeCommand,
-    group: async () => ({ keys: { summary: "A domain node's signing keys: rotate, list", group: (await import('./node-keys.ts')).nodeKeyCommands } }),
+    group: async () => ({
+      keys: {
+        summary: "A domain node's signing keys: rotate, list",
+        group: (await import('./node-keys.ts')).nodeKeyCommands,
+      },
+    }),
   },
   proxy: { summary: 'Run the federation proxy unit', command: async () => (await import('./proxy.ts')).proxyCommand },
-  demo: { summary: 'Run the whole demo campus in one process (what npm start runs)', command: async () => (await import('./demo.ts')).demoCommand },
+  demo: {
+    summary: 'Run the whole demo campus in one process (what npm start runs)',
+    command: async () => (await import('./demo.ts')).demoCommand,
+  },
 };

@@ -35,7 +35,10 @@ export type DemoCampus = {
  */
 export function demoCampus(env: Env, gateway: GatewayConfig): DemoCampus {
   const ports = parseEnv(schema, env);
-  if (!gateway.issuer) throw new UsageError('the demo needs a fixed GATEWAY_PORT: its nodes and proxy are configured with the gateway\'s URL');
+  if (!gateway.issuer)
+    throw new UsageError(
+      "the demo needs a fixed GATEWAY_PORT: its nodes and proxy are configured with the gateway's URL",
+    );
   const issuer = gateway.issuer;
   const common = { ATRIUM_DATA_DIR: gateway.dataDir, LOG_LEVEL: gateway.logLevel, GATEWAY_ISSUER: issuer };
   const proxyUrl = `http://localhost:${ports.DEMO_PROXY_PORT}`;
@@ -52,7 +55,12 @@ export function demoCampus(env: Env, gateway: GatewayConfig): DemoCampus {
   return {
     issuer,
     urls,
-    proxy: loadProxyConfig({ ...common, PROXY_PORT: String(ports.DEMO_PROXY_PORT), PROXY_HOST: gateway.host, PROXY_NAME: DEMO_PROXY_NAME }),
+    proxy: loadProxyConfig({
+      ...common,
+      PROXY_PORT: String(ports.DEMO_PROXY_PORT),
+      PROXY_HOST: gateway.host,
+      PROXY_NAME: DEMO_PROXY_NAME,
+    }),
     nodes: { eng: node('eng', ports.DEMO_ENG_PORT), arts: node('arts', ports.DEMO_ARTS_PORT) },
   };
 }

@@ -25,11 +25,21 @@ const SCRIPT: Line[] = [
   { id: 'demo-ad-1', from: alice, to: dave, text: 'Hi Dave! Are you going to the robotics lab tonight?' },
   { id: 'demo-ad-2', from: dave, to: alice, text: 'Yes, from 7. Shall I bring the soldering kit?' },
   { id: 'demo-ad-3', from: alice, to: dave, text: 'Please do. See you there.' },
-  { id: 'demo-ab-1', from: alice, to: bob, text: 'Hi Bob, Alice from Engineering here. Would History join our seminar on the printing press?' },
+  {
+    id: 'demo-ab-1',
+    from: alice,
+    to: bob,
+    text: 'Hi Bob, Alice from Engineering here. Would History join our seminar on the printing press?',
+  },
   { id: 'demo-ab-2', from: bob, to: alice, text: 'Hi Alice! Gladly. Thursday afternoon works for us.' },
   { id: 'demo-ab-3', from: alice, to: bob, text: 'Great, I will book a room in the Engineering building.' },
   { id: 'demo-ab-4', from: bob, to: alice, text: 'Perfect, see you Thursday.' },
-  { id: 'demo-or-1', from: carol, to: 'orchestra', text: 'Welcome to the Campus Orchestra! First rehearsal: Monday, 6 pm, in the Music hall.' },
+  {
+    id: 'demo-or-1',
+    from: carol,
+    to: 'orchestra',
+    text: 'Welcome to the Campus Orchestra! First rehearsal: Monday, 6 pm, in the Music hall.',
+  },
   { id: 'demo-or-2', from: bob, to: 'orchestra', text: 'I will bring the spare music stands.' },
   { id: 'demo-or-3', from: alice, to: 'orchestra', text: 'Looking forward to it. Violin here.' },
   { id: 'demo-or-4', from: dave, to: 'orchestra', text: 'Cello here. See you on Monday!' },
@@ -37,13 +47,23 @@ const SCRIPT: Line[] = [
 
 /** Someone speaking through their home node, as a signed-in device would (the gateway vouched for them). */
 function actor(address: string): Identity {
-  return { kind: 'user', sub: '', username: userOf(address), name: userOf(address), address, sid: null, clientId: 'atrium-demo', expiresAt: Number.MAX_SAFE_INTEGER };
+  return {
+    kind: 'user',
+    sub: '',
+    username: userOf(address),
+    name: userOf(address),
+    address,
+    sid: null,
+    clientId: 'atrium-demo',
+    expiresAt: Number.MAX_SAFE_INTEGER,
+  };
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Seeding the demo conversations: ${what} did not happen within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(`Seeding the demo conversations: ${what} did not happen within ${timeoutMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -53,9 +73,13 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
  * group "Campus Orchestra" homed on Arts, through the nodes' own use-cases, so federation carries every
  * message exactly as it carries live traffic. Does nothing once the script's last line is stored.
  */
-export async function seedDemoConversations(nodes: { eng: DomainNode; arts: DomainNode }): Promise<{ seeded: boolean }> {
+export async function seedDemoConversations(nodes: {
+  eng: DomainNode;
+  arts: DomainNode;
+}): Promise<{ seeded: boolean }> {
   const last = SCRIPT.at(-1)!;
-  if (await nodes.arts.models.Message.findOne({ where: { sender: last.from, clientMsgId: last.id } })) return { seeded: false };
+  if (await nodes.arts.models.Message.findOne({ where: { sender: last.from, clientMsgId: last.id } }))
+    return { seeded: false };
 
   const nodeOf = (address: string) => (address.endsWith(`@${ENG}`) ? nodes.eng : nodes.arts);
   const ctxOf = (address: string): NodeContext => ({ ...nodeOf(address).services, actor: actor(address) });
@@ -64,10 +88,18 @@ export async function seedDemoConversations(nodes: { eng: DomainNode; arts: Doma
   const orchestra = async (): Promise<string> => {
     if (orchestraId) return orchestraId;
     const { Conversation } = nodes.arts.models;
-    const existing = await Conversation.findOne({ where: { kind: 'group', title: ORCHESTRA.title, createdBy: ORCHESTRA.owner, homeDomain: ARTS } });
-    orchestraId = existing?.id ?? (await createGroup(ctxOf(ORCHESTRA.owner), { title: ORCHESTRA.title, members: ORCHESTRA.members })).id;
+    const existing = await Conversation.findOne({
+      where: { kind: 'group', title: ORCHESTRA.title, createdBy: ORCHESTRA.owner, homeDomain: ARTS },
+    });
+    orchestraId =
+      existing?.id ??
+      (await createGroup(ctxOf(ORCHESTRA.owner), { title: ORCHESTRA.title, members: ORCHESTRA.members })).id;
     // Engineering's members write from their own node, which learns of the group through federation.
-    await until(`${ENG} receiving the group`, async () => (await nodes.eng.models.Member.count({ where: { conversationId: orchestraId!, address: alice } })) > 0);
+    await until(
+      `${ENG} receiving the group`,
+      async () =>
+        (await nodes.eng.models.Member.count({ where: { conversationId: orchestraId!, address: alice } })) > 0,
+    );
     return orchestraId;
   };
 

@@ -29,8 +29,13 @@ export type DemoDirectoryState =
   | { running: false; reason: string };
 
 const record = (dn: string, attributes: Record<string, string | string[]>) =>
-  [`dn: ${dn}`, ...Object.entries(attributes).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${x}`)), ''].join('\n');
-const personDn = (p: (typeof DEMO_DIRECTORY_PEOPLE)[number]) => [`uid=${p.uid}`, ...[...p.ous].reverse().map((ou) => `ou=${ou}`), PEOPLE_BASE].join(',');
+  [
+    `dn: ${dn}`,
+    ...Object.entries(attributes).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${x}`)),
+    '',
+  ].join('\n');
+const personDn = (p: (typeof DEMO_DIRECTORY_PEOPLE)[number]) =>
+  [`uid=${p.uid}`, ...[...p.ous].reverse().map((ou) => `ou=${ou}`), PEOPLE_BASE].join(',');
 
 function libraryLdif(servicePassword: string): string {
   return [
@@ -41,11 +46,27 @@ function libraryLdif(servicePassword: string): string {
     record(`ou=Library,${PEOPLE_BASE}`, { objectClass: 'organizationalUnit', ou: 'Library' }),
     record(`ou=Archives,ou=Library,${PEOPLE_BASE}`, { objectClass: 'organizationalUnit', ou: 'Archives' }),
     ...DEMO_DIRECTORY_PEOPLE.map((p) =>
-      record(personDn(p), { objectClass: 'inetOrgPerson', uid: p.uid, cn: p.name, sn: p.name.split(' ')[1]!, displayName: p.name, mail: `${p.uid}@library.campus.test`, userPassword: DEMO_DIRECTORY_PASSWORD }),
+      record(personDn(p), {
+        objectClass: 'inetOrgPerson',
+        uid: p.uid,
+        cn: p.name,
+        sn: p.name.split(' ')[1]!,
+        displayName: p.name,
+        mail: `${p.uid}@library.campus.test`,
+        userPassword: DEMO_DIRECTORY_PASSWORD,
+      }),
     ),
     record(`ou=Groups,${SUFFIX}`, { objectClass: 'organizationalUnit', ou: 'Groups' }),
-    record(`cn=library-staff,ou=Groups,${SUFFIX}`, { objectClass: 'groupOfNames', cn: 'library-staff', member: personDn(DEMO_DIRECTORY_PEOPLE[0]) }),
-    record(`cn=library-admins,ou=Groups,${SUFFIX}`, { objectClass: 'groupOfNames', cn: 'library-admins', member: personDn(DEMO_DIRECTORY_PEOPLE[0]) }),
+    record(`cn=library-staff,ou=Groups,${SUFFIX}`, {
+      objectClass: 'groupOfNames',
+      cn: 'library-staff',
+      member: personDn(DEMO_DIRECTORY_PEOPLE[0]),
+    }),
+    record(`cn=library-admins,ou=Groups,${SUFFIX}`, {
+      objectClass: 'groupOfNames',
+      cn: 'library-admins',
+      member: personDn(DEMO_DIRECTORY_PEOPLE[0]),
+    }),
   ].join('\n');
 }
 
@@ -55,45 +76,79 @@ function libraryLdif(servicePassword: string): string {
  * gateway starts, so its people sign in with the directory's password. Without slapd the demo goes on
  * and says how to install it; stopping the unit stops slapd and removes its folder.
  */
-export function demoDirectoryUnit(config: GatewayConfig, io: Io, logger: Logger): UnitStarter<RunningUnit & { state: DemoDirectoryState }> {
+export function demoDirectoryUnit(
+  config: GatewayConfig,
+  io: Io,
+  logger: Logger,
+): UnitStarter<RunningUnit & { state: DemoDirectoryState }> {
   return {
     name: 'directory',
     async start() {
       if (!slapdInstalled()) {
-        return { name: 'directory', endpoints: [], close: async () => undefined, state: { running: false, reason: `slapd is not installed; to see directory sign-in, ${SLAPD_INSTALL_HINT}` } };
+        return {
+          name: 'directory',
+          endpoints: [],
+          close: async () => undefined,
+          state: { running: false, reason: `slapd is not installed; to see directory sign-in, ${SLAPD_INSTALL_HINT}` },
+        };
       }
       const servicePassword = randomBytes(18).toString('base64url');
       let slapd: PrivateSlapd;
       try {
-        slapd = await startPrivateSlapd({ suffix: SUFFIX, rootPassword: randomBytes(18).toString('base64url'), ldif: libraryLdif(servicePassword) });
+        slapd = await startPrivateSlapd({
+          suffix: SUFFIX,
+          rootPassword: randomBytes(18).toString('base64url'),
+          ldif: libraryLdif(servicePassword),
+        });
       } catch (error) {
         // The demo campus is worth running without its library directory.
         logger.warn({ err: error }, 'the demo directory did not start');
-        return { name: 'directory', endpoints: [], close: async () => undefined, state: { running: false, reason: `the demo directory did not start (${(error as Error).message.split('\n')[0]})` } };
+        return {
+          name: 'directory',
+          endpoints: [],
+          close: async () => undefined,
+          state: {
+            running: false,
+            reason: `the demo directory did not start (${(error as Error).message.split('\n')[0]})`,
+          },
+        };
       }
       try {
-        const report = await withSession(io, async ({ ctx }) => {
-          const sealer = bindPasswordSealer(config.secretKey);
-          const settings = {
-            url: slapd.url,
-            startTls: 'no',
-            bindDn: SERVICE_DN,
-            bindPassword: servicePassword,
-            userBase: PEOPLE_BASE,
-            unitRoot: 'campus/arts',
-            roleGroups: [`staff=cn=library-staff,ou=Groups,${SUFFIX}`, `unit-admin:campus/arts/library=cn=library-admins,ou=Groups,${SUFFIX}`],
-            resetUrl: 'https://password.library.campus.test/',
-          };
-          if (await ctx.models.Directory.findOne({ where: { name: DEMO_DIRECTORY } })) await updateDirectory(ctx, sealer, DEMO_DIRECTORY, settings);
-          else await registerDirectory(ctx, sealer, { name: DEMO_DIRECTORY, ...settings });
-          return syncDirectory(ctx, { sealer, logger }, DEMO_DIRECTORY);
-        }, { config });
+        const report = await withSession(
+          io,
+          async ({ ctx }) => {
+            const sealer = bindPasswordSealer(config.secretKey);
+            const settings = {
+              url: slapd.url,
+              startTls: 'no',
+              bindDn: SERVICE_DN,
+              bindPassword: servicePassword,
+              userBase: PEOPLE_BASE,
+              unitRoot: 'campus/arts',
+              roleGroups: [
+                `staff=cn=library-staff,ou=Groups,${SUFFIX}`,
+                `unit-admin:campus/arts/library=cn=library-admins,ou=Groups,${SUFFIX}`,
+              ],
+              resetUrl: 'https://password.library.campus.test/',
+            };
+            if (await ctx.models.Directory.findOne({ where: { name: DEMO_DIRECTORY } }))
+              await updateDirectory(ctx, sealer, DEMO_DIRECTORY, settings);
+            else await registerDirectory(ctx, sealer, { name: DEMO_DIRECTORY, ...settings });
+            return syncDirectory(ctx, { sealer, logger }, DEMO_DIRECTORY);
+          },
+          { config },
+        );
         logger.info({ directory: DEMO_DIRECTORY, url: slapd.url }, summarize(report));
         return {
           name: 'directory',
           endpoints: [{ label: 'demo directory (OpenLDAP)', url: slapd.url }],
           close: () => slapd.stop(),
-          state: { running: true, url: slapd.url, sync: summarize(report), people: DEMO_DIRECTORY_PEOPLE.map((p) => ({ username: p.uid, what: p.what })) },
+          state: {
+            running: true,
+            url: slapd.url,
+            sync: summarize(report),
+            people: DEMO_DIRECTORY_PEOPLE.map((p) => ({ username: p.uid, what: p.what })),
+          },
         };
       } catch (error) {
         await slapd.stop();

@@ -16,7 +16,13 @@ import { table } from './table.ts';
 import { leaveApprovalUnit } from './leave-approval-unit.ts';
 import { demoDirectoryUnit, describeDemoDirectory, type DemoDirectoryState } from './demo-directory.ts';
 
-type Prepared = { applied: string[]; seeded: boolean; conversationsSeeded: boolean; moved: string[]; databases: string[] };
+type Prepared = {
+  applied: string[];
+  seeded: boolean;
+  conversationsSeeded: boolean;
+  moved: string[];
+  databases: string[];
+};
 
 function banner(units: RunningUnit[], prepared: Prepared, directory: DemoDirectoryState): Output {
   const endpoints = units.flatMap((u) => u.endpoints);
@@ -33,12 +39,17 @@ function banner(units: RunningUnit[], prepared: Prepared, directory: DemoDirecto
       '',
       'Atrium demo campus is running.',
       ...(setup.length > 0 ? [`(First start: ${setup.join(', ')}.)`] : []),
-      ...(prepared.moved.length > 0 ? [`(The registered URL of ${prepared.moved.join(' and ')} now follows the demo's ports.)`] : []),
+      ...(prepared.moved.length > 0
+        ? [`(The registered URL of ${prepared.moved.join(' and ')} now follows the demo's ports.)`]
+        : []),
       '',
       ...endpoints.map((e) => `  ${e.label.padEnd(width)}  ${e.url}`),
       '',
       `Demo logins (every password is ${DEMO_PASSWORD}):`,
-      table(['USERNAME', 'PASSWORD', 'WHO'], logins.map((l) => [l.username, l.password, l.what]))
+      table(
+        ['USERNAME', 'PASSWORD', 'WHO'],
+        logins.map((l) => [l.username, l.password, l.what]),
+      )
         .split('\n')
         .map((line) => `  ${line}`)
         .join('\n'),
@@ -68,7 +79,7 @@ export const demoCommand: Command = {
   summary:
     'Runs a demo campus in one process: the gateway, the federation proxy, two domain nodes (eng, arts) and the leave-approval example app; migrates, seeds people and conversations once, and prints the URLs and demo logins.',
   notes: [
-    'Data lives in ./data (SQLite) unless ATRIUM_DATA_DIR says otherwise; DATABASE_URL, if set, moves the gateway\'s database only.',
+    "Data lives in ./data (SQLite) unless ATRIUM_DATA_DIR says otherwise; DATABASE_URL, if set, moves the gateway's database only.",
     'Ports: GATEWAY_PORT (4000), DEMO_PROXY_PORT (4100), DEMO_ENG_PORT (4201), DEMO_ARTS_PORT (4202), DEMO_LEAVE_PORT (4300, the leave-approval example app).',
   ].join('\n'),
   async run(args, io) {
@@ -97,7 +108,12 @@ export const demoCommand: Command = {
         proxyUnit(campus.proxy, logger.child({ unit: 'proxy' })),
         nodeUnit(campus.nodes.eng, logger.child({ unit: 'node', domain: campus.nodes.eng.domain })),
         nodeUnit(campus.nodes.arts, logger.child({ unit: 'node', domain: campus.nodes.arts.domain })),
-        leaveApprovalUnit({ gateway: config, env: io.env, nodes: { [campus.nodes.eng.domain]: campus.urls.eng, [campus.nodes.arts.domain]: campus.urls.arts }, logger: logger.child({ unit: 'leave-approval' }) }),
+        leaveApprovalUnit({
+          gateway: config,
+          env: io.env,
+          nodes: { [campus.nodes.eng.domain]: campus.urls.eng, [campus.nodes.arts.domain]: campus.urls.arts },
+          logger: logger.child({ unit: 'leave-approval' }),
+        }),
       ],
       logger,
     );
@@ -110,8 +126,17 @@ export const demoCommand: Command = {
       await stopUnits(units, logger).catch(() => undefined);
       throw error;
     }
-    const databases = [describeDatabase(config), describeDatabase(campus.nodes.eng), describeDatabase(campus.nodes.arts)];
-    const prepared = { ...gatewayPart, applied: [...gatewayPart.applied, ...nodeMigrations], conversationsSeeded, databases };
+    const databases = [
+      describeDatabase(config),
+      describeDatabase(campus.nodes.eng),
+      describeDatabase(campus.nodes.arts),
+    ];
+    const prepared = {
+      ...gatewayPart,
+      applied: [...gatewayPart.applied, ...nodeMigrations],
+      conversationsSeeded,
+      databases,
+    };
     printOutput(io, args.json, banner(units, prepared, directory.state));
     await runUntilSignal(units, logger, shutdown);
   },

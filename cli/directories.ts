@@ -19,26 +19,104 @@ import { table } from './table.ts';
 /** The options `add` and `update` share; `update` changes only what is given ("" clears an optional one). */
 const settings: Record<string, OptionSpec> = {
   url: { type: 'string', value: 'URL', help: 'ldap://host[:port] (with StartTLS) or ldaps://host[:port]' },
-  starttls: { type: 'string', value: 'yes|no', help: 'StartTLS on an ldap:// URL (default yes; "no" only for a directory on this machine)' },
-  'ca-file': { type: 'string', value: 'PATH', help: 'PEM file of the CA that signed the directory\'s certificate (default: the system\'s CAs)' },
-  'bind-dn': { type: 'string', value: 'DN', help: 'the service account the gateway searches with, such as cn=atrium,ou=Services,dc=campus,dc=example' },
-  'bind-password-stdin': { type: 'boolean', help: "read the service account's password from the first line of stdin (it is sealed at rest, never shown)" },
-  preset: { type: 'string', value: 'PRESET', help: `${PRESETS.join(' or ')}: the attribute mapping to start from (default openldap)` },
-  'user-base': { type: 'string', value: 'DN', help: 'where people are searched, such as ou=People,dc=campus,dc=example' },
-  'user-filter': { type: 'string', value: 'FILTER', help: 'which entries are people (openldap: (objectClass=inetOrgPerson); active-directory: (&(objectCategory=person)(objectClass=user)))' },
-  'group-base': { type: 'string', value: 'DN', help: 'where the groups are (shown by "test"; role groups are read by their DN)' },
-  'username-attribute': { type: 'string', value: 'ATTR', help: 'the username (openldap: uid; active-directory: sAMAccountName)' },
-  'name-attribute': { type: 'string', value: 'ATTR', multiple: true, help: 'the display name, first present wins (default displayName, cn)' },
-  'email-attribute': { type: 'string', value: 'ATTR', multiple: true, help: 'the email, first present wins (openldap: mail; active-directory: mail, userPrincipalName)' },
-  'disabled-attribute': { type: 'string', value: 'ATTR', help: 'an attribute whose bit 2 means disabled (active-directory: userAccountControl)' },
-  'group-membership': { type: 'string', value: 'member|memberOf', help: "where a person's groups are read: the groups' member lists (openldap) or the person's memberOf (active-directory)" },
-  'unit-from': { type: 'string', value: 'ou|attribute', help: "a person's unit: the OUs above their entry (default), or an attribute" },
-  'unit-attribute': { type: 'string', value: 'ATTR', help: 'with --unit-from attribute: the attribute, such as department' },
-  'unit-root': { type: 'string', value: 'PATH', help: "the existing unit under which the directory's units go, such as campus" },
-  'role-group': { type: 'string', value: 'ROLE=DN', multiple: true, help: `members of the group get the role (${ROLES.join(', ')}); unit-admin:PATH=DN for a unit admin` },
-  'default-role': { type: 'string', value: 'ROLE', help: 'the role of people in no student/staff/admin group: student (default) or staff' },
+  starttls: {
+    type: 'string',
+    value: 'yes|no',
+    help: 'StartTLS on an ldap:// URL (default yes; "no" only for a directory on this machine)',
+  },
+  'ca-file': {
+    type: 'string',
+    value: 'PATH',
+    help: "PEM file of the CA that signed the directory's certificate (default: the system's CAs)",
+  },
+  'bind-dn': {
+    type: 'string',
+    value: 'DN',
+    help: 'the service account the gateway searches with, such as cn=atrium,ou=Services,dc=campus,dc=example',
+  },
+  'bind-password-stdin': {
+    type: 'boolean',
+    help: "read the service account's password from the first line of stdin (it is sealed at rest, never shown)",
+  },
+  preset: {
+    type: 'string',
+    value: 'PRESET',
+    help: `${PRESETS.join(' or ')}: the attribute mapping to start from (default openldap)`,
+  },
+  'user-base': {
+    type: 'string',
+    value: 'DN',
+    help: 'where people are searched, such as ou=People,dc=campus,dc=example',
+  },
+  'user-filter': {
+    type: 'string',
+    value: 'FILTER',
+    help: 'which entries are people (openldap: (objectClass=inetOrgPerson); active-directory: (&(objectCategory=person)(objectClass=user)))',
+  },
+  'group-base': {
+    type: 'string',
+    value: 'DN',
+    help: 'where the groups are (shown by "test"; role groups are read by their DN)',
+  },
+  'username-attribute': {
+    type: 'string',
+    value: 'ATTR',
+    help: 'the username (openldap: uid; active-directory: sAMAccountName)',
+  },
+  'name-attribute': {
+    type: 'string',
+    value: 'ATTR',
+    multiple: true,
+    help: 'the display name, first present wins (default displayName, cn)',
+  },
+  'email-attribute': {
+    type: 'string',
+    value: 'ATTR',
+    multiple: true,
+    help: 'the email, first present wins (openldap: mail; active-directory: mail, userPrincipalName)',
+  },
+  'disabled-attribute': {
+    type: 'string',
+    value: 'ATTR',
+    help: 'an attribute whose bit 2 means disabled (active-directory: userAccountControl)',
+  },
+  'group-membership': {
+    type: 'string',
+    value: 'member|memberOf',
+    help: "where a person's groups are read: the groups' member lists (openldap) or the person's memberOf (active-directory)",
+  },
+  'unit-from': {
+    type: 'string',
+    value: 'ou|attribute',
+    help: "a person's unit: the OUs above their entry (default), or an attribute",
+  },
+  'unit-attribute': {
+    type: 'string',
+    value: 'ATTR',
+    help: 'with --unit-from attribute: the attribute, such as department',
+  },
+  'unit-root': {
+    type: 'string',
+    value: 'PATH',
+    help: "the existing unit under which the directory's units go, such as campus",
+  },
+  'role-group': {
+    type: 'string',
+    value: 'ROLE=DN',
+    multiple: true,
+    help: `members of the group get the role (${ROLES.join(', ')}); unit-admin:PATH=DN for a unit admin`,
+  },
+  'default-role': {
+    type: 'string',
+    value: 'ROLE',
+    help: 'the role of people in no student/staff/admin group: student (default) or staff',
+  },
   timeout: { type: 'string', value: 'SECONDS', help: 'how long to wait for the directory, per operation (default 5)' },
-  'reset-url': { type: 'string', value: 'URL', help: "the directory's own password reset page; its people are sent there" },
+  'reset-url': {
+    type: 'string',
+    value: 'URL',
+    help: "the directory's own password reset page; its people are sent there",
+  },
 };
 
 const clearable = (args: Args, name: string) => {
@@ -53,7 +131,10 @@ const listed = (args: Args, name: string) => {
 
 async function inputOf(args: Args, io: Io, adding: boolean): Promise<Record<string, unknown>> {
   const bindPassword = args.flag('bind-password-stdin') ? await readPasswordFromStdin(io) : undefined;
-  if (adding && bindPassword === undefined) throw new ValidationError('Some fields are invalid', { bindPassword: 'required: give it with --bind-password-stdin' });
+  if (adding && bindPassword === undefined)
+    throw new ValidationError('Some fields are invalid', {
+      bindPassword: 'required: give it with --bind-password-stdin',
+    });
   return {
     url: args.string('url'),
     startTls: args.string('starttls'),
@@ -103,24 +184,34 @@ function describeReport(report: SyncReport): string {
   if (report.names.refused.length > 0) {
     lines.push('Refused:');
     for (const r of report.names.refused) lines.push(`  ${r.username ?? r.dn}: ${r.reason}`);
-    if (report.refused > report.names.refused.length) lines.push(`  … and ${report.refused - report.names.refused.length} more (see the audit log)`);
+    if (report.refused > report.names.refused.length)
+      lines.push(`  … and ${report.refused - report.names.refused.length} more (see the audit log)`);
   }
   for (const what of ['disabled', 'reenabled'] as const) {
-    if (report.names[what].length > 0) lines.push(`${what === 'disabled' ? 'Disabled' : 'Re-enabled'}: ${report.names[what].join(', ')}${report[what] > report.names[what].length ? ', …' : ''}`);
+    if (report.names[what].length > 0)
+      lines.push(
+        `${what === 'disabled' ? 'Disabled' : 'Re-enabled'}: ${report.names[what].join(', ')}${report[what] > report.names[what].length ? ', …' : ''}`,
+      );
   }
   return lines.join('\n');
 }
 
 function describeTest(t: DirectoryTest): string {
   const lines = [
-    t.ok ? `Directory ${t.directory} answers: ${t.people} people under the user base (${t.durationMs} ms).` : `Directory ${t.directory}: ${t.problem}`,
+    t.ok
+      ? `Directory ${t.directory} answers: ${t.people} people under the user base (${t.durationMs} ms).`
+      : `Directory ${t.directory}: ${t.problem}`,
   ];
   if (t.connected && t.sample.length > 0) {
     lines.push('First people as Atrium would see them (roles from groups are applied at sync):');
     lines.push(
       table(
         ['USERNAME', 'NAME', 'EMAIL', 'UNIT', 'NOTE'],
-        t.sample.map((p) => ('reason' in p ? [p.username ?? '-', '', '', '', `refused: ${p.reason} (${p.dn})`] : [p.username, p.displayName, p.email, p.unit, p.disabled ? 'disabled in the directory' : ''])),
+        t.sample.map((p) =>
+          'reason' in p
+            ? [p.username ?? '-', '', '', '', `refused: ${p.reason} (${p.dn})`]
+            : [p.username, p.displayName, p.email, p.unit, p.disabled ? 'disabled in the directory' : ''],
+        ),
       )
         .split('\n')
         .map((l) => `  ${l}`)
@@ -133,7 +224,8 @@ function describeTest(t: DirectoryTest): string {
 
 export const directoryCommands: CommandGroup = {
   add: {
-    summary: "Registers a campus directory (OpenLDAP or Active Directory) whose people sign in with the directory's password.",
+    summary:
+      "Registers a campus directory (OpenLDAP or Active Directory) whose people sign in with the directory's password.",
     args: ['NAME'],
     options: {
       ...settings,
@@ -153,8 +245,13 @@ export const directoryCommands: CommandGroup = {
     ].join('\n'),
     async run(args, io) {
       const input = { name: args.positionals[0], ...(await inputOf(args, io, true)) };
-      const directory = await withSession(io, ({ ctx, config }) => registerDirectory(ctx, bindPasswordSealer(config.secretKey), input));
-      return { json: directory, text: `Registered directory ${describeDirectory(directory)}\nNext: atrium directories test ${directory.name}` };
+      const directory = await withSession(io, ({ ctx, config }) =>
+        registerDirectory(ctx, bindPasswordSealer(config.secretKey), input),
+      );
+      return {
+        json: directory,
+        text: `Registered directory ${describeDirectory(directory)}\nNext: atrium directories test ${directory.name}`,
+      };
     },
   },
 
@@ -167,7 +264,13 @@ export const directoryCommands: CommandGroup = {
           ? 'No directories yet. Register one with: atrium directories add NAME --url URL --bind-dn DN --bind-password-stdin --user-base DN --unit-root PATH --reset-url URL'
           : table(
               ['NAME', 'URL', 'PRESET', 'PEOPLE', 'LAST SYNC'],
-              directories.map((d) => [d.name, d.url, d.preset, String(d.people), d.lastReport ? `${d.lastReport.outcome} ${d.lastSyncAt}` : 'never']),
+              directories.map((d) => [
+                d.name,
+                d.url,
+                d.preset,
+                String(d.people),
+                d.lastReport ? `${d.lastReport.outcome} ${d.lastSyncAt}` : 'never',
+              ]),
             );
       return { json: { directories }, text };
     },
@@ -178,45 +281,67 @@ export const directoryCommands: CommandGroup = {
     args: ['NAME'],
     async run(args, io) {
       const directory = await withSession(io, ({ ctx }) => showDirectory(ctx, args.positionals[0]!));
-      return { json: directory, text: `${describeDirectory(directory)}${directory.lastReport ? `\n\n${describeReport(directory.lastReport)}` : ''}` };
+      return {
+        json: directory,
+        text: `${describeDirectory(directory)}${directory.lastReport ? `\n\n${describeReport(directory.lastReport)}` : ''}`,
+      };
     },
   },
 
   update: {
-    summary: 'Changes a directory\'s settings; only what is given changes ("" clears an optional one; --role-group "" removes every role group).',
+    summary:
+      'Changes a directory\'s settings; only what is given changes ("" clears an optional one; --role-group "" removes every role group).',
     args: ['NAME'],
     options: settings,
     async run(args, io) {
       const input = await inputOf(args, io, false);
-      const directory = await withSession(io, ({ ctx, config }) => updateDirectory(ctx, bindPasswordSealer(config.secretKey), args.positionals[0]!, input));
+      const directory = await withSession(io, ({ ctx, config }) =>
+        updateDirectory(ctx, bindPasswordSealer(config.secretKey), args.positionals[0]!, input),
+      );
       return { json: directory, text: `Saved directory ${describeDirectory(directory)}` };
     },
   },
 
   remove: {
-    summary: 'Removes a directory. One that still has people needs --disable-people: they are disabled and signed out everywhere.',
+    summary:
+      'Removes a directory. One that still has people needs --disable-people: they are disabled and signed out everywhere.',
     args: ['NAME'],
-    options: { 'disable-people': { type: 'boolean', help: "disable the directory's people (they keep their accounts, without a password)" } },
+    options: {
+      'disable-people': {
+        type: 'boolean',
+        help: "disable the directory's people (they keep their accounts, without a password)",
+      },
+    },
     async run(args, io) {
-      const removed = await withSession(io, ({ ctx }) => removeDirectory(ctx, args.positionals[0]!, { disablePeople: args.flag('disable-people') }));
-      return { json: removed, text: `Removed directory ${removed.name}${removed.disabled > 0 ? `; disabled ${removed.disabled} of its people` : ''}.` };
+      const removed = await withSession(io, ({ ctx }) =>
+        removeDirectory(ctx, args.positionals[0]!, { disablePeople: args.flag('disable-people') }),
+      );
+      return {
+        json: removed,
+        text: `Removed directory ${removed.name}${removed.disabled > 0 ? `; disabled ${removed.disabled} of its people` : ''}.`,
+      };
     },
   },
 
   test: {
-    summary: 'Connects and binds as the service account, counts the people, shows how the first ones would look, and checks the role groups. Changes nothing.',
+    summary:
+      'Connects and binds as the service account, counts the people, shows how the first ones would look, and checks the role groups. Changes nothing.',
     args: ['NAME'],
     async run(args, io) {
-      const result = await withSession(io, ({ ctx, config }) => testDirectory(ctx, bindPasswordSealer(config.secretKey), args.positionals[0]!));
+      const result = await withSession(io, ({ ctx, config }) =>
+        testDirectory(ctx, bindPasswordSealer(config.secretKey), args.positionals[0]!),
+      );
       if (!result.ok) throw new RuntimeFailure('directory_test_failed', describeTest(result));
       return { json: result, text: describeTest(result) };
     },
   },
 
   sync: {
-    summary: 'Syncs people, units and roles from a directory now, with a progress bar; people gone or disabled there are disabled here.',
+    summary:
+      'Syncs people, units and roles from a directory now, with a progress bar; people gone or disabled there are disabled here.',
     args: ['NAME'],
-    notes: 'A scheduled sync runs in the gateway every DIRECTORY_SYNC_INTERVAL (default 1h). Exit status 1 when the sync failed (nobody is disabled then).',
+    notes:
+      'A scheduled sync runs in the gateway every DIRECTORY_SYNC_INTERVAL (default 1h). Exit status 1 when the sync failed (nobody is disabled then).',
     async run(args, io) {
       const bar = createProgressBar(io.stderr);
       let report: SyncReport;
@@ -227,7 +352,8 @@ export const directoryCommands: CommandGroup = {
             {
               sealer: bindPasswordSealer(config.secretKey),
               countFirst: bar !== null,
-              onProgress: (p) => bar?.update(p.phase === 'reading' ? 'reading  ' : 'disabling', p.entries, p.total ?? p.entries),
+              onProgress: (p) =>
+                bar?.update(p.phase === 'reading' ? 'reading  ' : 'disabling', p.entries, p.total ?? p.entries),
             },
             args.positionals[0]!,
           ),

@@ -9,7 +9,7 @@ function pairCommand(verb: 'allow' | 'deny'): Command {
   return {
     summary:
       verb === 'allow'
-        ? 'Lets two domains exchange messages and find each other\'s people (the federation policy).'
+        ? "Lets two domains exchange messages and find each other's people (the federation policy)."
         : 'Stops two domains from exchanging messages; what is queued between them is refused at the proxy.',
     args: ['A', 'B'],
     notes: 'Nodes and proxies pick the policy up within REGISTRY_TTL_SECONDS (30 s by default).',
@@ -30,16 +30,20 @@ function pairCommand(verb: 'allow' | 'deny'): Command {
 
 export const domainFederationCommands: CommandGroup = {
   pin: {
-    summary: "Pins a domain node's signing keys at the gateway, read from its well-known URL (the node must be running).",
+    summary:
+      "Pins a domain node's signing keys at the gateway, read from its well-known URL (the node must be running).",
     args: ['NAME'],
-    notes: 'A domain that is pinned already accepts only a key set signed by a pinned key (a rotation); a rebuilt node needs "atrium domains unpin NAME" first.',
+    notes:
+      'A domain that is pinned already accepts only a key set signed by a pinned key (a rotation); a rebuilt node needs "atrium domains unpin NAME" first.',
     async run(args, io) {
       const name = args.positionals[0]!;
       const { keys, changed } = await withSession(io, ({ ctx }) => pinDomainKeys(ctx, name));
       const kids = keys.map((k) => k.kid);
       return {
         json: { domain: name, kids, changed },
-        text: changed ? `Pinned ${name}: ${kids.join(', ')}.` : `${name} is pinned already with ${kids.join(', ')}; nothing changed.`,
+        text: changed
+          ? `Pinned ${name}: ${kids.join(', ')}.`
+          : `${name} is pinned already with ${kids.join(', ')}; nothing changed.`,
       };
     },
   },
@@ -49,7 +53,10 @@ export const domainFederationCommands: CommandGroup = {
     async run(args, io) {
       const name = args.positionals[0]!;
       await withSession(io, ({ ctx }) => unpinDomain(ctx, name));
-      return { json: { domain: name, unpinned: true }, text: `Unpinned ${name}; pin it again with: atrium domains pin ${name}` };
+      return {
+        json: { domain: name, unpinned: true },
+        text: `Unpinned ${name}; pin it again with: atrium domains pin ${name}`,
+      };
     },
   },
   allow: pairCommand('allow'),
@@ -61,7 +68,10 @@ export const domainFederationCommands: CommandGroup = {
       const text =
         policy.length === 0
           ? 'No pair of domains may exchange messages yet. Allow one with: atrium domains allow A B'
-          : table(['DOMAIN A', 'DOMAIN B'], policy.map(([a, b]) => [a, b]));
+          : table(
+              ['DOMAIN A', 'DOMAIN B'],
+              policy.map(([a, b]) => [a, b]),
+            );
       return { json: { policy }, text };
     },
   },

@@ -7,18 +7,37 @@ import { table } from './table.ts';
 
 export const domainCommands: CommandGroup = {
   add: {
-    summary: 'Registers an IM domain node: its name, its URL (the audience of its access tokens) and the units it serves.',
+    summary:
+      'Registers an IM domain node: its name, its URL (the audience of its access tokens) and the units it serves.',
     args: ['NAME'],
     options: {
-      url: { type: 'string', value: 'URL', required: true, help: 'base URL of the node, such as https://eng.campus.example' },
-      unit: { type: 'string', value: 'PATH', multiple: true, required: true, help: 'org unit the node serves (with its subunits)' },
+      url: {
+        type: 'string',
+        value: 'URL',
+        required: true,
+        help: 'base URL of the node, such as https://eng.campus.example',
+      },
+      unit: {
+        type: 'string',
+        value: 'PATH',
+        multiple: true,
+        required: true,
+        help: 'org unit the node serves (with its subunits)',
+      },
     },
     async run(args, io) {
       const domain = await withSession(io, async ({ ctx }) => {
-        const created = await addDomain(ctx, { name: args.positionals[0], url: args.string('url'), units: args.list('unit') });
+        const created = await addDomain(ctx, {
+          name: args.positionals[0],
+          url: args.string('url'),
+          units: args.list('unit'),
+        });
         return (await listDomains(ctx)).find((d) => d.id === created.id)!;
       });
-      return { json: domain, text: `Added domain ${domain.name} at ${domain.url}, serving ${domain.units.join(', ')}.` };
+      return {
+        json: domain,
+        text: `Added domain ${domain.name} at ${domain.url}, serving ${domain.units.join(', ')}.`,
+      };
     },
   },
   list: {

@@ -18,7 +18,11 @@ export function gatewayUnit(config: GatewayConfig, logger: Logger): UnitStarter 
         await sequelize.close();
       }
       const gateway = await startGateway(config, { logger }).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'EADDRINUSE') throw new RuntimeFailure('port_in_use', `Port ${config.port} is already in use; set GATEWAY_PORT to a free port`);
+        if (error.code === 'EADDRINUSE')
+          throw new RuntimeFailure(
+            'port_in_use',
+            `Port ${config.port} is already in use; set GATEWAY_PORT to a free port`,
+          );
         throw error;
       });
       return {
@@ -35,8 +39,10 @@ export function gatewayUnit(config: GatewayConfig, logger: Logger): UnitStarter 
 }
 
 export const gatewayCommand: Command = {
-  summary: 'Runs the gateway unit (OIDC provider, login pages, admin console) until SIGTERM or SIGINT, then closes gracefully.',
-  notes: 'It does not migrate the database: run "atrium migrate" first. Logs are JSON lines (pino) on stdout; LOG_LEVEL sets the level.',
+  summary:
+    'Runs the gateway unit (OIDC provider, login pages, admin console) until SIGTERM or SIGINT, then closes gracefully.',
+  notes:
+    'It does not migrate the database: run "atrium migrate" first. Logs are JSON lines (pino) on stdout; LOG_LEVEL sets the level.',
   async run(_args, io) {
     const shutdown = shutdownSignal();
     const config = readConfig(io);

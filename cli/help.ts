@@ -29,7 +29,8 @@ export function synopsis(path: string, command: Command): string {
   return parts.join(' ');
 }
 
-const groupRows = (group: CommandGroup) => Object.entries(group).map(([name, item]): [string, string] => [name, item.summary]);
+const groupRows = (group: CommandGroup) =>
+  Object.entries(group).map(([name, item]): [string, string] => [name, item.summary]);
 
 /** Help for one command; a command that also has subcommands (`atrium node`) lists them after its options. */
 export function commandHelp(path: string, command: Command, subcommands?: CommandGroup): string {
@@ -38,13 +39,38 @@ export function commandHelp(path: string, command: Command, subcommands?: Comman
     optionLabel(name, spec),
     `${spec.help}${spec.multiple ? ' (repeatable)' : ''}${spec.required ? ' (required)' : ''}`,
   ]);
-  const more = subcommands ? ['', 'Commands:', columns(groupRows(subcommands)), '', `Run "${path} COMMAND --help" for theirs.`] : [];
-  return [`Usage: ${synopsis(path, command)}`, '', command.summary, '', 'Options:', columns(rows), ...(command.notes ? ['', command.notes] : []), ...more, '', FOOTER].join('\n');
+  const more = subcommands
+    ? ['', 'Commands:', columns(groupRows(subcommands)), '', `Run "${path} COMMAND --help" for theirs.`]
+    : [];
+  return [
+    `Usage: ${synopsis(path, command)}`,
+    '',
+    command.summary,
+    '',
+    'Options:',
+    columns(rows),
+    ...(command.notes ? ['', command.notes] : []),
+    ...more,
+    '',
+    FOOTER,
+  ].join('\n');
 }
 
 export function groupHelp(path: string, summary: string, group: CommandGroup): string {
-  const rows = groupRows(group).map(([name, text]): [string, string] => [isSubgroup(group[name]!) ? `${name} ...` : name, text]);
-  return [`Usage: ${path} COMMAND [ARGS] [--json]`, '', summary, '', 'Commands:', columns(rows), '', `Run "${path} COMMAND --help" for its options.`].join('\n');
+  const rows = groupRows(group).map(([name, text]): [string, string] => [
+    isSubgroup(group[name]!) ? `${name} ...` : name,
+    text,
+  ]);
+  return [
+    `Usage: ${path} COMMAND [ARGS] [--json]`,
+    '',
+    summary,
+    '',
+    'Commands:',
+    columns(rows),
+    '',
+    `Run "${path} COMMAND --help" for its options.`,
+  ].join('\n');
 }
 
 export function topHelp(entries: Record<string, Entry>): string {

@@ -9,15 +9,24 @@ export const keyCommands: CommandGroup = {
   rotate: {
     summary: 'Creates a new signing key, which signs from now on; keys superseded long enough ago are retired.',
     options: {
-      'retire-after': { type: 'string', value: 'HOURS', help: 'retire keys superseded more than HOURS ago (default 24)' },
+      'retire-after': {
+        type: 'string',
+        value: 'HOURS',
+        help: 'retire keys superseded more than HOURS ago (default 24)',
+      },
     },
-    notes: 'Running gateways pick the new key up within KEYS_RELOAD_SECONDS; older keys stay published so issued tokens keep verifying.',
+    notes:
+      'Running gateways pick the new key up within KEYS_RELOAD_SECONDS; older keys stay published so issued tokens keep verifying.',
     async run(args, io) {
       const raw = args.string('retire-after');
       const hours = raw === undefined ? 24 : Number(raw);
       if (!Number.isFinite(hours) || hours < 0) throw new UsageError('--retire-after expects a number of hours');
       const result = await withSession(io, async ({ config, models, ctx }) => {
-        const { created, retired } = await rotateSigningKeys(models, createSealer(config.secretKey, 'signing-keys'), hours);
+        const { created, retired } = await rotateSigningKeys(
+          models,
+          createSealer(config.secretKey, 'signing-keys'),
+          hours,
+        );
         await audit(ctx, { action: 'keys.rotate', target: created.kid, details: { retired } });
         return { kid: created.kid, retired, reloadWithinSeconds: config.keysReloadSeconds };
       });

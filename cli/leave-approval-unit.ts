@@ -13,7 +13,11 @@ import type { ApproverRule } from '../examples/leave-approval/config.ts';
 import { startLeaveApproval } from '../examples/leave-approval/main.ts';
 import { ensureRegistered } from './register-leave-approval.ts';
 
-const ports = z.object({ DEMO_LEAVE_PORT: envPort.refine((p) => p > 0, { message: 'expected a fixed port (the app is registered with its URL)' }).default(4300) });
+const ports = z.object({
+  DEMO_LEAVE_PORT: envPort
+    .refine((p) => p > 0, { message: 'expected a fixed port (the app is registered with its URL)' })
+    .default(4300),
+});
 
 /**
  * The example app as a unit of the demo campus: registered at the gateway (once; its secrets kept in the
@@ -60,7 +64,11 @@ export function leaveApprovalUnit(options: {
         },
         (message, error) => options.logger.warn({ err: error }, message),
       );
-      return { name: 'leave-approval', endpoints: [{ label: 'leave approval app', url: app.url }], close: () => app.close() };
+      return {
+        name: 'leave-approval',
+        endpoints: [{ label: 'leave approval app', url: app.url }],
+        close: () => app.close(),
+      };
     },
   };
 }

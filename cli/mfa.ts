@@ -1,4 +1,9 @@
-import { dropSecondFactorRequirement, listRequirements, requireSecondFactor, type Requirement } from '../gateway/factors/policy.ts';
+import {
+  dropSecondFactorRequirement,
+  listRequirements,
+  requireSecondFactor,
+  type Requirement,
+} from '../gateway/factors/policy.ts';
 import { passwordlessAllowed, setPasswordless } from '../gateway/factors/passkeys/passwordless-policy.ts';
 import { UsageError, type Args, type CommandGroup } from './command.ts';
 import { withSession } from './session.ts';
@@ -7,11 +12,13 @@ import { withSession } from './session.ts';
 function requirementOf(args: Args): { kind: 'role' | 'unit'; value: string } {
   const role = args.string('role');
   const unit = args.string('unit');
-  if ((role === undefined) === (unit === undefined)) throw new UsageError('give exactly one of --role ROLE and --unit PATH');
+  if ((role === undefined) === (unit === undefined))
+    throw new UsageError('give exactly one of --role ROLE and --unit PATH');
   return role !== undefined ? { kind: 'role', value: role } : { kind: 'unit', value: unit! };
 }
 
-const describe = (r: Requirement) => (r.kind === 'role' ? `everyone with role ${r.value}` : `everyone in unit ${r.value} and the units below it`);
+const describe = (r: Requirement) =>
+  r.kind === 'role' ? `everyone with role ${r.value}` : `everyone in unit ${r.value} and the units below it`;
 
 const describePasswordless = (on: boolean) =>
   on
@@ -25,7 +32,8 @@ const whom = {
 
 export const mfaCommands: CommandGroup = {
   require: {
-    summary: 'Requires a second factor of a role or a unit: such a person without one must set it up at their next sign-in.',
+    summary:
+      'Requires a second factor of a role or a unit: such a person without one must set it up at their next sign-in.',
     options: whom,
     async run(args, io) {
       const requirement = await withSession(io, ({ ctx }) => requireSecondFactor(ctx, requirementOf(args)));
@@ -43,7 +51,10 @@ export const mfaCommands: CommandGroup = {
   policy: {
     summary: 'Shows whom a second factor is required of, and whether a passkey alone may sign people in.',
     async run(_args, io) {
-      const { requirements, passwordless } = await withSession(io, async ({ ctx }) => ({ requirements: await listRequirements(ctx), passwordless: await passwordlessAllowed(ctx) }));
+      const { requirements, passwordless } = await withSession(io, async ({ ctx }) => ({
+        requirements: await listRequirements(ctx),
+        passwordless: await passwordlessAllowed(ctx),
+      }));
       const text =
         requirements.length === 0
           ? 'A second factor is required of nobody (people may still set one up at /account/security). Require one with: atrium mfa require --role admin'
@@ -52,7 +63,8 @@ export const mfaCommands: CommandGroup = {
     },
   },
   passwordless: {
-    summary: 'Allows (on) or stops (off) signing in with a passkey alone, without a password ("Sign in with a passkey").',
+    summary:
+      'Allows (on) or stops (off) signing in with a passkey alone, without a password ("Sign in with a passkey").',
     args: ['on|off'],
     async run(args, io) {
       const setting = args.positionals[0];

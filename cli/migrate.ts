@@ -14,9 +14,14 @@ function report(what: string, where: string, applied: string[]): Output {
 }
 
 export const migrateCommand: Command = {
-  summary: 'Applies the database migrations that have not run yet, and lists them: the gateway\'s, or with --node those of a domain node.',
+  summary:
+    "Applies the database migrations that have not run yet, and lists them: the gateway's, or with --node those of a domain node.",
   options: {
-    node: { type: 'string', value: 'NAME', help: 'migrate the database of the domain node NAME (as "atrium node --domain NAME" finds it)' },
+    node: {
+      type: 'string',
+      value: 'NAME',
+      help: 'migrate the database of the domain node NAME (as "atrium node --domain NAME" finds it)',
+    },
   },
   notes: 'A node finds its database like the node does: DATABASE_URL, else node-NAME.sqlite in ATRIUM_DATA_DIR.',
   async run(args, io) {
@@ -26,6 +31,10 @@ export const migrateCommand: Command = {
       const applied = await withNodeDatabase(config, (sequelize) => migrate(sequelize, 'node'), { migrated: false });
       return report(`${config.domain} node`, describeDatabase(config), applied);
     }
-    return withSession(io, async ({ config, sequelize }) => report('gateway', describeDatabase(config), await migrate(sequelize, 'gateway')), { migrated: false });
+    return withSession(
+      io,
+      async ({ config, sequelize }) => report('gateway', describeDatabase(config), await migrate(sequelize, 'gateway')),
+      { migrated: false },
+    );
   },
 };

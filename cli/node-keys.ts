@@ -26,14 +26,18 @@ async function assertSameSecret(models: FederationModels, sealer: Sealer, domain
   }
 }
 
-function stateOf(key: { state: 'next' | 'active' | 'retired'; retiredAt: Date | null }, now: number): 'next' | 'active' | 'retiring' | 'retired' {
+function stateOf(
+  key: { state: 'next' | 'active' | 'retired'; retiredAt: Date | null },
+  now: number,
+): 'next' | 'active' | 'retiring' | 'retired' {
   if (key.state !== 'retired') return key.state;
   return key.retiredAt && key.retiredAt.getTime() > now - KEY_GRACE_MS ? 'retiring' : 'retired';
 }
 
 export const nodeKeyCommands: CommandGroup = {
   rotate: {
-    summary: "Creates a new Ed25519 signing key for a domain node; once the gateway has pinned it, it signs, and the previous key keeps verifying for 24 hours.",
+    summary:
+      'Creates a new Ed25519 signing key for a domain node; once the gateway has pinned it, it signs, and the previous key keeps verifying for 24 hours.',
     options: domainOption,
     notes: [
       "Run it where the node's configuration is (same DATABASE_URL or ATRIUM_DATA_DIR, same NODE_SECRET_KEY).",
@@ -76,7 +80,10 @@ export const nodeKeyCommands: CommandGroup = {
       const text =
         keys.length === 0
           ? `The ${config.domain} node has no signing key yet; it creates one when it first starts.`
-          : table(['KID', 'STATE', 'CREATED', 'VERIFIES UNTIL'], keys.map((k) => [k.kid, k.state, k.createdAt, k.verifiesUntil ?? '']));
+          : table(
+              ['KID', 'STATE', 'CREATED', 'VERIFIES UNTIL'],
+              keys.map((k) => [k.kid, k.state, k.createdAt, k.verifiesUntil ?? '']),
+            );
       return { json: { domain: config.domain, keys }, text };
     },
   },

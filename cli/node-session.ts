@@ -17,7 +17,8 @@ export function readNodeConfig(io: Io, domain: string, option = '--domain'): Nod
     return loadNodeConfig({ ...loadEnv(io.env), NODE_DOMAIN: domain });
   } catch (error) {
     // The domain came from the command line, not from the environment: name the option.
-    if (error instanceof ConfigError) throw new ConfigError(error.problems.map((p) => p.replace(/^NODE_DOMAIN:/, `${option}:`)));
+    if (error instanceof ConfigError)
+      throw new ConfigError(error.problems.map((p) => p.replace(/^NODE_DOMAIN:/, `${option}:`)));
     throw error;
   }
 }
@@ -26,7 +27,10 @@ export async function openNodeDatabase(config: NodeConfig): Promise<Sequelize> {
   try {
     return await openDatabase(config.database);
   } catch (error) {
-    throw new RuntimeFailure('database_unavailable', `Cannot open the ${config.domain} node database ${describeDatabase(config)}: ${(error as Error).message}`);
+    throw new RuntimeFailure(
+      'database_unavailable',
+      `Cannot open the ${config.domain} node database ${describeDatabase(config)}: ${(error as Error).message}`,
+    );
   }
 }
 

@@ -13,9 +13,17 @@ export function nodeUnit(config: NodeConfig, logger: Logger): UnitStarter<NodeUn
   return {
     name: `node ${config.domain}`,
     async start() {
-      await withNodeDatabase(config, (sequelize) => assertMigrated(sequelize, { kind: 'node', domain: config.domain }), { migrated: false });
+      await withNodeDatabase(
+        config,
+        (sequelize) => assertMigrated(sequelize, { kind: 'node', domain: config.domain }),
+        { migrated: false },
+      );
       const node = await startNode(config, { logger }).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'EADDRINUSE') throw new RuntimeFailure('port_in_use', `Port ${config.port} is already in use; set NODE_PORT to a free port`);
+        if (error.code === 'EADDRINUSE')
+          throw new RuntimeFailure(
+            'port_in_use',
+            `Port ${config.port} is already in use; set NODE_PORT to a free port`,
+          );
         throw error;
       });
       return {
@@ -29,9 +37,15 @@ export function nodeUnit(config: NodeConfig, logger: Logger): UnitStarter<NodeUn
 }
 
 export const nodeCommand: Command = {
-  summary: 'Runs one IM domain node (WebSocket chat, history, federation) until SIGTERM or SIGINT, then drains its sockets and closes.',
+  summary:
+    'Runs one IM domain node (WebSocket chat, history, federation) until SIGTERM or SIGINT, then drains its sockets and closes.',
   options: {
-    domain: { type: 'string', value: 'NAME', required: true, help: 'the domain this node serves, such as eng.campus.test' },
+    domain: {
+      type: 'string',
+      value: 'NAME',
+      required: true,
+      help: 'the domain this node serves, such as eng.campus.test',
+    },
   },
   notes: [
     'It does not migrate its database: run "atrium migrate --node NAME" first.',

@@ -43,7 +43,9 @@ export type ErrorReport = { json: boolean; usage: string; debug: boolean };
 export function reportError(io: Io, error: unknown, report: ErrorReport): number {
   const d = describe(error);
   if (report.json) {
-    io.stdout.write(`${JSON.stringify({ error: { code: d.code, message: d.message, ...(d.fields ? { fields: d.fields } : {}) } }, null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify({ error: { code: d.code, message: d.message, ...(d.fields ? { fields: d.fields } : {}) } }, null, 2)}\n`,
+    );
     return d.exit;
   }
   const lines = [`atrium: ${d.message}`];

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 
 export const SLAPD = '/usr/sbin/slapd';
 export const SLAPADD = '/usr/sbin/slapadd';
-export const SLAPD_INSTALL_HINT = 'apt-get install slapd ldap-utils (as root: DEBIAN_FRONTEND=noninteractive apt-get install -y slapd ldap-utils)';
+export const SLAPD_INSTALL_HINT =
+  'apt-get install slapd ldap-utils (as root: DEBIAN_FRONTEND=noninteractive apt-get install -y slapd ldap-utils)';
 
 /** True when Debian's slapd and slapadd are installed where the package puts them. */
 export function slapdInstalled(): boolean {
@@ -60,7 +61,8 @@ const SCHEMA_DIR = '/etc/ldap/schema';
 
 // $1 slapd, $2 its configuration, $3 its URL. fd 3 keeps the pipe from the parent: a background job's
 // own stdin is /dev/null. When the pipe ends (stop(), or the parent died), slapd gets SIGTERM.
-const WATCHDOG = 'exec 3<&0; "$1" -d stats -f "$2" -h "$3" & pid=$!; ( read -r _ <&3; kill "$pid" 2>/dev/null ) & wait "$pid"';
+const WATCHDOG =
+  'exec 3<&0; "$1" -d stats -f "$2" -h "$3" & pid=$!; ( read -r _ <&3; kill "$pid" 2>/dev/null ) & wait "$pid"';
 
 export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<PrivateSlapd> {
   if (!slapdInstalled()) throw new Error(`slapd is not installed; install it with: ${SLAPD_INSTALL_HINT}`);
@@ -77,7 +79,9 @@ export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<P
     let child: ChildProcess | null = null;
 
     async function start(): Promise<void> {
-      const started = spawn('/bin/sh', ['-c', WATCHDOG, 'slapd-watchdog', SLAPD, conf, listeners], { stdio: ['pipe', 'ignore', 'pipe'] });
+      const started = spawn('/bin/sh', ['-c', WATCHDOG, 'slapd-watchdog', SLAPD, conf, listeners], {
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
       child = started;
       let partial = '';
       started.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -165,7 +169,10 @@ function writeConfig(dir: string, options: PrivateSlapdOptions, rootDn: string):
   const dbDir = join(dir, 'db');
   mkdirSync(dbDir, { recursive: true });
   const conf = join(dir, 'slapd.conf');
-  const schemas = [...['core', 'cosine', 'inetorgperson'].map((s) => join(SCHEMA_DIR, `${s}.schema`)), ...(options.schemaFiles ?? [])];
+  const schemas = [
+    ...['core', 'cosine', 'inetorgperson'].map((s) => join(SCHEMA_DIR, `${s}.schema`)),
+    ...(options.schemaFiles ?? []),
+  ];
   const lines = [
     ...schemas.map((file) => `include ${file}`),
     'modulepath /usr/lib/ldap',
@@ -175,7 +182,9 @@ function writeConfig(dir: string, options: PrivateSlapdOptions, rootDn: string):
     // Passwords are checked by binding; nobody reads them, and anonymous clients read nothing at all.
     'access to attrs=userPassword by self write by anonymous auth by * none',
     'access to * by users read by * none',
-    ...(options.tls ? [`TLSCertificateFile ${options.tls.certFile}`, `TLSCertificateKeyFile ${options.tls.keyFile}`] : []),
+    ...(options.tls
+      ? [`TLSCertificateFile ${options.tls.certFile}`, `TLSCertificateKeyFile ${options.tls.keyFile}`]
+      : []),
     'database mdb',
     'maxsize 1073741824',
     `suffix "${options.suffix}"`,

@@ -9,17 +9,28 @@ function parseKey(raw: string | undefined): unknown {
   try {
     return JSON.parse(raw);
   } catch {
-    throw new ValidationError('--key is not JSON', { key: 'the public key JWK the proxy prints at start, as one JSON object' });
+    throw new ValidationError('--key is not JSON', {
+      key: 'the public key JWK the proxy prints at start, as one JSON object',
+    });
   }
 }
 
 export const proxyCommands: CommandGroup = {
   add: {
-    summary: "Registers a federation proxy at the gateway: this organization's proxy by its public key, or a peer organization's proxy by its URL.",
+    summary:
+      "Registers a federation proxy at the gateway: this organization's proxy by its public key, or a peer organization's proxy by its URL.",
     args: ['NAME'],
     options: {
-      key: { type: 'string', value: 'JWK-JSON', help: 'the public key (Ed25519 JWK) that "atrium proxy" prints at start' },
-      'peer-url': { type: 'string', value: 'URL', help: "a peer organization's proxy, which forwards to that organization's domains" },
+      key: {
+        type: 'string',
+        value: 'JWK-JSON',
+        help: 'the public key (Ed25519 JWK) that "atrium proxy" prints at start',
+      },
+      'peer-url': {
+        type: 'string',
+        value: 'URL',
+        help: "a peer organization's proxy, which forwards to that organization's domains",
+      },
     },
     notes: 'Registering the same NAME again replaces its key or URL (a proxy whose key was replaced).',
     async run(args, io) {
@@ -48,7 +59,10 @@ export const proxyCommands: CommandGroup = {
       const text =
         proxies.length === 0
           ? 'No proxies registered. Start one with "atrium proxy" and register the key it prints: atrium proxies add NAME --key JWK'
-          : table(['NAME', 'KEY', 'PEER URL', 'REGISTERED'], proxies.map((p) => [p.name, p.kid ?? '', p.peerUrl ?? '', p.createdAt]));
+          : table(
+              ['NAME', 'KEY', 'PEER URL', 'REGISTERED'],
+              proxies.map((p) => [p.name, p.kid ?? '', p.peerUrl ?? '', p.createdAt]),
+            );
       return { json: { proxies }, text };
     },
   },

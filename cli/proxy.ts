@@ -14,7 +14,11 @@ export function proxyUnit(config: ProxyConfig, logger: Logger): UnitStarter<Prox
     name: 'proxy',
     async start() {
       const proxy = await startProxy(config, { logger }).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'EADDRINUSE') throw new RuntimeFailure('port_in_use', `Port ${config.port} is already in use; set PROXY_PORT to a free port`);
+        if (error.code === 'EADDRINUSE')
+          throw new RuntimeFailure(
+            'port_in_use',
+            `Port ${config.port} is already in use; set PROXY_PORT to a free port`,
+          );
         throw error;
       });
       const url = `http://localhost:${new URL(proxy.url).port}`;
@@ -38,7 +42,8 @@ export function proxyRegistration(proxy: Proxy): Output {
 }
 
 export const proxyCommand: Command = {
-  summary: 'Runs the federation proxy: checks signatures and the federation policy, forwards between domain nodes; prints its name and public key at start.',
+  summary:
+    'Runs the federation proxy: checks signatures and the federation policy, forwards between domain nodes; prints its name and public key at start.',
   notes: [
     'Configuration: PROXY_PORT (4100), PROXY_NAME (campus-proxy), GATEWAY_ISSUER, PROXY_PRIVATE_KEY (a JWK; else a key kept in ATRIUM_DATA_DIR).',
     'It keeps no state, so several copies can run behind one URL (with the same key). Logs are JSON lines (pino) on stdout.',

@@ -46,7 +46,11 @@ async function writeCredentials(file: string, credentials: Credentials): Promise
  * brings its URLs in line with the port it runs on) and keeps its secrets in a file of the app's own.
  * Secrets are shown only once, so when that file is lost the app gets new ones.
  */
-export async function ensureRegistered(ctx: GatewayContext, secrets: Sealer, options: { publicUrl: string; credentialsFile: string }): Promise<Credentials & { registered: boolean }> {
+export async function ensureRegistered(
+  ctx: GatewayContext,
+  secrets: Sealer,
+  options: { publicUrl: string; credentialsFile: string },
+): Promise<Credentials & { registered: boolean }> {
   const wanted = registration(options.publicUrl);
   const existing = await ctx.models.App.findOne({ where: { slug: SLUG } });
   if (!existing) {

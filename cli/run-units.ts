@@ -5,10 +5,15 @@ export type RunningUnit = { name: string; endpoints: Endpoint[]; close(): Promis
 /** A unit not yet started; what it starts may carry more than a RunningUnit (the node itself, for seeding). */
 export type UnitStarter<U extends RunningUnit = RunningUnit> = { name: string; start(): Promise<U> };
 
-type Started<T extends readonly UnitStarter<RunningUnit>[]> = { -readonly [K in keyof T]: Awaited<ReturnType<T[K]['start']>> };
+type Started<T extends readonly UnitStarter<RunningUnit>[]> = {
+  -readonly [K in keyof T]: Awaited<ReturnType<T[K]['start']>>;
+};
 
 /** Starts units in order; when one fails, those already running are stopped (in reverse) before the error surfaces. */
-export async function startUnits<const T extends readonly UnitStarter<RunningUnit>[]>(starters: T, logger: Logger): Promise<Started<T>> {
+export async function startUnits<const T extends readonly UnitStarter<RunningUnit>[]>(
+  starters: T,
+  logger: Logger,
+): Promise<Started<T>> {
   const running: RunningUnit[] = [];
   for (const starter of starters) {
     try {
@@ -54,7 +59,11 @@ export function shutdownSignal(): Promise<NodeJS.Signals> {
  * for it (`shutdownSignal()`) before it starts anything: a SIGTERM that arrives while the units start,
  * or right after the command printed that it is up, stops them gracefully instead of killing the process.
  */
-export async function runUntilSignal(units: RunningUnit[], logger: Logger, shutdown: Promise<NodeJS.Signals>): Promise<void> {
+export async function runUntilSignal(
+  units: RunningUnit[],
+  logger: Logger,
+  shutdown: Promise<NodeJS.Signals>,
+): Promise<void> {
   const signal = await shutdown;
   logger.info({ signal }, 'shutting down');
   await stopUnits(units, logger);

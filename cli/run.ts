@@ -32,7 +32,11 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     if (output) printOutput(io, json, output);
     return EXIT_OK;
   } catch (error) {
-    return reportError(io, error, { json, usage: where.path, debug: ['debug', 'trace'].includes(io.env.LOG_LEVEL ?? '') });
+    return reportError(io, error, {
+      json,
+      usage: where.path,
+      debug: ['debug', 'trace'].includes(io.env.LOG_LEVEL ?? ''),
+    });
   }
 }
 
@@ -70,9 +74,12 @@ async function resolveCommand(argv: string[], where: { path: string }): Promise<
     const sub = word !== undefined && Object.hasOwn(group, word) ? group[word]! : undefined;
     if (!sub) {
       // A command with subcommands takes the rest as its own options; a word it cannot take is a typo of a subcommand.
-      if (command && (word === undefined || word.startsWith('-') || (command.args ?? []).length > 0)) return { path, command, rest: rest(), help };
+      if (command && (word === undefined || word.startsWith('-') || (command.args ?? []).length > 0))
+        return { path, command, rest: rest(), help };
       if (!command && word === undefined) return { path, command: null, rest: [], help };
-      throw new UsageError(`unknown command "${path.slice('atrium '.length)} ${word}" (one of: ${Object.keys(group).join(', ')})`);
+      throw new UsageError(
+        `unknown command "${path.slice('atrium '.length)} ${word}" (one of: ${Object.keys(group).join(', ')})`,
+      );
     }
     tokens.shift();
     path = `${path} ${word}`;
@@ -91,7 +98,8 @@ async function resolveCommand(argv: string[], where: { path: string }): Promise<
 function parseCommandArgs(command: Command, rest: string[]): Args {
   const specs = { ...command.options, ...GLOBAL_OPTIONS };
   const options: ParseArgsOptionsConfig = {};
-  for (const [name, spec] of Object.entries(specs)) options[name] = { type: spec.type, multiple: spec.multiple ?? false };
+  for (const [name, spec] of Object.entries(specs))
+    options[name] = { type: spec.type, multiple: spec.multiple ?? false };
   options.help = { type: 'boolean', short: 'h' };
 
   let parsed: ReturnType<typeof parseArgs>;
@@ -112,11 +120,14 @@ function parseCommandArgs(command: Command, rest: string[]): Args {
   if (args.flag('help')) return args;
 
   const expected = command.args ?? [];
-  if (parsed.positionals.length < expected.length) throw new UsageError(`missing ${expected.slice(parsed.positionals.length).join(' ')}`);
-  if (parsed.positionals.length > expected.length) throw new UsageError(`unexpected argument "${parsed.positionals[expected.length]}"`);
+  if (parsed.positionals.length < expected.length)
+    throw new UsageError(`missing ${expected.slice(parsed.positionals.length).join(' ')}`);
+  if (parsed.positionals.length > expected.length)
+    throw new UsageError(`unexpected argument "${parsed.positionals[expected.length]}"`);
   for (const [name, spec] of Object.entries(command.options ?? {})) {
     const given = spec.multiple ? args.list(name).length > 0 : values[name] !== undefined;
-    if (spec.required && !given) throw new UsageError(`missing --${name}${spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : ''}`);
+    if (spec.required && !given)
+      throw new UsageError(`missing --${name}${spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : ''}`);
   }
   return args;
 }

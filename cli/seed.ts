@@ -6,15 +6,27 @@ import { withSession } from './session.ts';
 export const DEMO_NODE_URLS: DemoDomains = { eng: 'http://localhost:4201', arts: 'http://localhost:4202' };
 
 export const seedCommand: Command = {
-  summary: 'Seeds the demo campus: units, the eng and arts IM domains, and the demo users. Running it again changes nothing.',
+  summary:
+    'Seeds the demo campus: units, the eng and arts IM domains, and the demo users. Running it again changes nothing.',
   options: {
     demo: { type: 'boolean', help: 'seed the demo campus (the only seed there is)' },
-    'eng-url': { type: 'string', value: 'URL', help: `URL of the eng.campus.test domain node (default ${DEMO_NODE_URLS.eng})` },
-    'arts-url': { type: 'string', value: 'URL', help: `URL of the arts.campus.test domain node (default ${DEMO_NODE_URLS.arts})` },
+    'eng-url': {
+      type: 'string',
+      value: 'URL',
+      help: `URL of the eng.campus.test domain node (default ${DEMO_NODE_URLS.eng})`,
+    },
+    'arts-url': {
+      type: 'string',
+      value: 'URL',
+      help: `URL of the arts.campus.test domain node (default ${DEMO_NODE_URLS.arts})`,
+    },
   },
   async run(args, io) {
     if (!args.flag('demo')) throw new UsageError('say what to seed: atrium seed --demo');
-    const domains = { eng: args.string('eng-url') ?? DEMO_NODE_URLS.eng, arts: args.string('arts-url') ?? DEMO_NODE_URLS.arts };
+    const domains = {
+      eng: args.string('eng-url') ?? DEMO_NODE_URLS.eng,
+      arts: args.string('arts-url') ?? DEMO_NODE_URLS.arts,
+    };
     const { seeded } = await withSession(io, ({ ctx }) => seedDemo(ctx, domains));
     if (!seeded) return { json: { seeded: false }, text: 'The demo campus is already seeded; nothing changed.' };
     return {

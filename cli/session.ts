@@ -26,7 +26,10 @@ export async function openGatewayDatabase(config: GatewayConfig): Promise<Sequel
   try {
     return await openDatabase(config.database);
   } catch (error) {
-    throw new RuntimeFailure('database_unavailable', `Cannot open the database ${describeDatabase(config)}: ${(error as Error).message}`);
+    throw new RuntimeFailure(
+      'database_unavailable',
+      `Cannot open the database ${describeDatabase(config)}: ${(error as Error).message}`,
+    );
   }
 }
 

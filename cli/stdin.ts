@@ -7,7 +7,8 @@ import { UsageError, type Io } from './command.ts';
  */
 export async function readPasswordFromStdin(io: Io): Promise<string> {
   const line = io.stdin.isTTY ? await readHidden(io, 'Password: ') : await readFirstLine(io);
-  if (line === '') throw new ValidationError('No password on stdin', { password: 'required (the first line of stdin)' });
+  if (line === '')
+    throw new ValidationError('No password on stdin', { password: 'required (the first line of stdin)' });
   return line;
 }
 

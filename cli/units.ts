@@ -21,16 +21,22 @@ function tree(units: OrgUnit[]): string {
   });
   const width = Math.max(...rows.map((r) => r.label.length));
   const nameWidth = Math.max(...rows.map((r) => r.unit.name.length));
-  return rows.map(({ label, unit }) => `${label.padEnd(width)}  ${unit.name.padEnd(nameWidth)}  ${unit.path}`).join('\n');
+  return rows
+    .map(({ label, unit }) => `${label.padEnd(width)}  ${unit.name.padEnd(nameWidth)}  ${unit.path}`)
+    .join('\n');
 }
 
 export const unitCommands: CommandGroup = {
   add: {
     summary: 'Adds an org unit under an existing parent (campus, campus/eng, campus/eng/cs, ...).',
     args: ['PATH'],
-    options: { name: { type: 'string', value: 'NAME', required: true, help: 'display name, such as "College of Engineering"' } },
+    options: {
+      name: { type: 'string', value: 'NAME', required: true, help: 'display name, such as "College of Engineering"' },
+    },
     async run(args, io) {
-      const unit = await withSession(io, ({ ctx }) => createUnit(ctx, { path: args.positionals[0], name: args.string('name') }));
+      const unit = await withSession(io, ({ ctx }) =>
+        createUnit(ctx, { path: args.positionals[0], name: args.string('name') }),
+      );
       return { json: presentUnit(unit), text: `Added unit ${unit.path} (${unit.name}).` };
     },
   },

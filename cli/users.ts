@@ -22,7 +22,8 @@ async function present(ctx: GatewayContext, user: User): Promise<PresentedUser> 
   return presentUser(user, (await membershipsOf(ctx, [user.id])).get(user.id) ?? []);
 }
 
-const unitsOf = (u: PresentedUser) => u.units.map((unit) => (unit.primary && u.units.length > 1 ? `${unit.path}*` : unit.path)).join(', ');
+const unitsOf = (u: PresentedUser) =>
+  u.units.map((unit) => (unit.primary && u.units.length > 1 ? `${unit.path}*` : unit.path)).join(', ');
 const statusOf = (u: PresentedUser) => (u.status === 'active' && u.locked ? 'locked' : u.status);
 
 function describeUser(u: PresentedUser, hasPassword: boolean): string {
@@ -39,7 +40,9 @@ function setStatus(status: 'active' | 'disabled', summary: string, done: string)
     summary,
     args: ['USERNAME'],
     async run(args, io) {
-      const user = await withSession(io, async ({ ctx }) => present(ctx, await updateUser(ctx, args.positionals[0]!, { status })));
+      const user = await withSession(io, async ({ ctx }) =>
+        present(ctx, await updateUser(ctx, args.positionals[0]!, { status })),
+      );
       return { json: user, text: `${done} ${user.username}.` };
     },
   };
@@ -50,7 +53,14 @@ async function readImportFile(path: string): Promise<Buffer> {
     return await readFile(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (error as Error).message;
     throw new AppError('file_unreadable', 400, `Cannot read ${path}: ${why}`);
   }
 }
@@ -72,19 +82,33 @@ async function runImport(path: string, io: Io) {
 
 export const userCommands: CommandGroup = {
   add: {
-    summary: 'Creates a user. Without --password-stdin the account has no password and cannot sign in until one is set.',
+    summary:
+      'Creates a user. Without --password-stdin the account has no password and cannot sign in until one is set.',
     args: ['USERNAME'],
     options: {
       name: { type: 'string', value: 'NAME', required: true, help: 'display name' },
       email: { type: 'string', value: 'EMAIL', required: true, help: 'email address (also accepted at login)' },
-      unit: { type: 'string', value: 'PATH', multiple: true, required: true, help: 'org unit; the first is the primary unit, which sets the IM home domain' },
+      unit: {
+        type: 'string',
+        value: 'PATH',
+        multiple: true,
+        required: true,
+        help: 'org unit; the first is the primary unit, which sets the IM home domain',
+      },
       role: { type: 'string', value: 'ROLE', multiple: true, required: true, help: `one of ${ROLES.join(', ')}` },
       'password-stdin': { type: 'boolean', help: 'read the password from the first line of stdin' },
     },
     async run(args, io) {
       const password = args.flag('password-stdin') ? await readPasswordFromStdin(io) : undefined;
       const user = await withSession(io, async ({ ctx }) => {
-        const input = { username: args.positionals[0], displayName: args.string('name'), email: args.string('email'), units: args.list('unit'), roles: args.list('role'), password };
+        const input = {
+          username: args.positionals[0],
+          displayName: args.string('name'),
+          email: args.string('email'),
+          units: args.list('unit'),
+          roles: args.list('role'),
+          password,
+        };
         return present(ctx, await createUser(ctx, input));
       });
       return { json: user, text: `Created user ${describeUser(user, password !== undefined)}` };
@@ -100,12 +124,26 @@ export const userCommands: CommandGroup = {
     async run(args, io) {
       const page = await withSession(io, async ({ ctx }) => {
         const found = await listUsers(ctx, { q: args.string('q'), page: args.string('page') });
-        const factors = await factorsOf(ctx, found.users.map((u) => u.id));
+        const factors = await factorsOf(
+          ctx,
+          found.users.map((u) => u.id),
+        );
         return { ...found, users: found.users.map((u) => ({ ...u, factors: factors.get(u.id)! })) };
       });
       if (page.total === 0) return { json: page, text: 'No users found.' };
-      const rows = page.users.map((u) => [u.username, u.displayName, u.email, unitsOf(u), u.roles.join(','), statusOf(u), describeFactors(u.factors)]);
-      const more = page.page < page.pages ? ` Next: atrium users list${args.string('q') ? ` --q ${JSON.stringify(args.string('q'))}` : ''} --page ${page.page + 1}` : '';
+      const rows = page.users.map((u) => [
+        u.username,
+        u.displayName,
+        u.email,
+        unitsOf(u),
+        u.roles.join(','),
+        statusOf(u),
+        describeFactors(u.factors),
+      ]);
+      const more =
+        page.page < page.pages
+          ? ` Next: atrium users list${args.string('q') ? ` --q ${JSON.stringify(args.string('q'))}` : ''} --page ${page.page + 1}`
+          : '';
       return {
         json: page,
         text: `${table(['USERNAME', 'NAME', 'EMAIL', 'UNITS (* primary)', 'ROLES', 'STATUS', '2ND FACTOR'], rows)}\nPage ${page.page} of ${page.pages}, ${page.total} user(s).${more}`,
@@ -113,40 +151,56 @@ export const userCommands: CommandGroup = {
     },
   },
 
-  disable: setStatus('disabled', 'Disables an account: it can no longer sign in, and every session of it ends.', 'Disabled'),
+  disable: setStatus(
+    'disabled',
+    'Disables an account: it can no longer sign in, and every session of it ends.',
+    'Disabled',
+  ),
   enable: setStatus('active', 'Enables a disabled account again.', 'Enabled'),
 
   'sign-out': {
-    summary: 'Ends every session of a person: gateway sessions, refresh tokens and chat connections (a running gateway tells the nodes within seconds).',
+    summary:
+      'Ends every session of a person: gateway sessions, refresh tokens and chat connections (a running gateway tells the nodes within seconds).',
     args: ['USERNAME'],
     async run(args, io) {
-      const user = await withSession(io, async ({ ctx }) => present(ctx, await signOutEverywhere(ctx, args.positionals[0]!)));
+      const user = await withSession(io, async ({ ctx }) =>
+        present(ctx, await signOutEverywhere(ctx, args.positionals[0]!)),
+      );
       return { json: user, text: `Signed ${user.username} out everywhere.` };
     },
   },
 
   'reset-password': {
-    summary: 'Sets a new password (read from the first line of stdin), lifts any lockout and ends every session of the person.',
+    summary:
+      'Sets a new password (read from the first line of stdin), lifts any lockout and ends every session of the person.',
     args: ['USERNAME'],
-    options: { 'password-stdin': { type: 'boolean', required: true, help: 'read the new password from the first line of stdin' } },
+    options: {
+      'password-stdin': { type: 'boolean', required: true, help: 'read the new password from the first line of stdin' },
+    },
     async run(args, io) {
       const password = await readPasswordFromStdin(io);
-      const user = await withSession(io, async ({ ctx }) => present(ctx, await resetPassword(ctx, args.positionals[0]!, password)));
+      const user = await withSession(io, async ({ ctx }) =>
+        present(ctx, await resetPassword(ctx, args.positionals[0]!, password)),
+      );
       return { json: user, text: `Set a new password for ${user.username}.` };
     },
   },
 
   'reset-factors': {
-    summary: "Removes a person's authenticator app, passkeys and recovery codes (a lost phone); audited. They set one up again at /account/security, or at sign-in where the policy requires it.",
+    summary:
+      "Removes a person's authenticator app, passkeys and recovery codes (a lost phone); audited. They set one up again at /account/security, or at sign-in where the policy requires it.",
     args: ['USERNAME'],
     async run(args, io) {
-      const user = await withSession(io, async ({ ctx }) => present(ctx, await resetFactors(ctx, args.positionals[0]!)));
+      const user = await withSession(io, async ({ ctx }) =>
+        present(ctx, await resetFactors(ctx, args.positionals[0]!)),
+      );
       return { json: user, text: `Reset the second factor of ${user.username}.` };
     },
   },
 
   import: {
-    summary: 'Imports users from a CSV file, all or nothing: any bad row rejects the whole file, listing every problem by line.',
+    summary:
+      'Imports users from a CSV file, all or nothing: any bad row rejects the whole file, listing every problem by line.',
     args: ['FILE.csv'],
     notes: [
       `The file needs the header ${IMPORT_COLUMNS.join(',')} (password may be left out or empty).`,
@@ -159,7 +213,10 @@ export const userCommands: CommandGroup = {
     async run(args, io) {
       const file = args.positionals[0]!;
       const result = await runImport(file, io);
-      const without = result.withoutPassword > 0 ? `; ${result.withoutPassword} without a password cannot sign in until one is set` : '';
+      const without =
+        result.withoutPassword > 0
+          ? `; ${result.withoutPassword} without a password cannot sign in until one is set`
+          : '';
       return {
         json: { file: basename(file), ...result },
         text: `Imported ${result.imported} user(s) from ${basename(file)} in ${result.seconds} s${without}.`,

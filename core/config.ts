@@ -18,7 +18,8 @@ export function loadEnv(env: Env = process.env): Env {
     throw new ConfigError([`ATRIUM_CONFIG_FILE: cannot read ${file} as JSON (${(error as Error).message})`]);
   }
   const parsed = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).safeParse(fromFile);
-  if (!parsed.success) throw new ConfigError([`ATRIUM_CONFIG_FILE: ${file} must hold one object of VARIABLE: value pairs`]);
+  if (!parsed.success)
+    throw new ConfigError([`ATRIUM_CONFIG_FILE: ${file} must hold one object of VARIABLE: value pairs`]);
   const merged: Env = {};
   for (const [key, value] of Object.entries(parsed.data)) merged[key] = String(value);
   return { ...merged, ...env };
@@ -49,7 +50,10 @@ export const envPort = z.coerce
   .min(0, { message: 'expected a port from 0 to 65535' })
   .max(65535, { message: 'expected a port from 0 to 65535' });
 
-export const envPositiveInt = z.coerce.number({ message: 'expected a number' }).int({ message: 'expected a whole number' }).positive({ message: 'expected a positive number' });
+export const envPositiveInt = z.coerce
+  .number({ message: 'expected a number' })
+  .int({ message: 'expected a whole number' })
+  .positive({ message: 'expected a positive number' });
 
 export const envUrl = z.url({ message: 'expected an absolute URL such as https://id.example.edu' });
 

@@ -7,7 +7,13 @@ import type { RateLimiter } from './rate-limit.ts';
  * together: N gateway processes behind a load balancer allow what one would, not N times as much. One
  * atomic upsert a hit. `name` keeps limiters apart; keys are stored as hashes.
  */
-export function createDatabaseRateLimiter(options: { sequelize: Sequelize; name: string; limit: number; windowSeconds: number; now?: () => number }): RateLimiter {
+export function createDatabaseRateLimiter(options: {
+  sequelize: Sequelize;
+  name: string;
+  limit: number;
+  windowSeconds: number;
+  now?: () => number;
+}): RateLimiter {
   const { sequelize } = options;
   const now = options.now ?? Date.now;
   const windowMs = options.windowSeconds * 1000;
@@ -16,10 +22,13 @@ export function createDatabaseRateLimiter(options: { sequelize: Sequelize; name:
   let lastSweep = 0;
 
   async function read(hash: string): Promise<{ start: number; count: number } | undefined> {
-    const [row] = await sequelize.query<{ window_start: number | string; count: number | string }>('SELECT window_start, count FROM rate_limits WHERE key_hash = ?', {
-      replacements: [hash],
-      type: QueryTypes.SELECT,
-    });
+    const [row] = await sequelize.query<{ window_start: number | string; count: number | string }>(
+      'SELECT window_start, count FROM rate_limits WHERE key_hash = ?',
+      {
+        replacements: [hash],
+        type: QueryTypes.SELECT,
+      },
+    );
     return row ? { start: Number(row.window_start), count: Number(row.count) } : undefined;
   }
 
@@ -27,7 +36,9 @@ export function createDatabaseRateLimiter(options: { sequelize: Sequelize; name:
     if (t - lastSweep < windowMs) return;
     lastSweep = t;
     // Windows of every limiter end after at most their own length; an hour covers the longest in use.
-    await sequelize.query('DELETE FROM rate_limits WHERE window_start < ?', { replacements: [t - Math.max(windowMs, 3_600_000)] });
+    await sequelize.query('DELETE FROM rate_limits WHERE window_start < ?', {
+      replacements: [t - Math.max(windowMs, 3_600_000)],
+    });
   }
 
   return {
@@ -46,7 +57,10 @@ export function createDatabaseRateLimiter(options: { sequelize: Sequelize; name:
       await sequelize.query(sql, { replacements: [hash, t, expired, expired, t] });
       const w = (await read(hash)) ?? { start: t, count: 1 };
       await sweep(t);
-      return { allowed: w.count <= options.limit, retryAfterSeconds: Math.max(1, Math.ceil((w.start + windowMs - t) / 1000)) };
+      return {
+        allowed: w.count <= options.limit,
+        retryAfterSeconds: Math.max(1, Math.ceil((w.start + windowMs - t) / 1000)),
+      };
     },
     async blocked(key) {
       const w = await read(hashOf(key));

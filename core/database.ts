@@ -40,7 +40,12 @@ function openSqlite(file: string): Sequelize {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   // IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue (busy timeout)
   // instead of one failing when it upgrades a read lock.
-  const sequelize = new Sequelize({ dialect: 'sqlite', storage: file, logging: false, transactionType: 'IMMEDIATE' as never });
+  const sequelize = new Sequelize({
+    dialect: 'sqlite',
+    storage: file,
+    logging: false,
+    transactionType: 'IMMEDIATE' as never,
+  });
   waitWhenBusy(sequelize);
   return sequelize;
 }
@@ -52,7 +57,9 @@ type SqliteConnection = { configure(option: 'busyTimeout', ms: number): void };
  * (wait for another writer instead of failing with SQLITE_BUSY) is set as each connection is handed out.
  */
 function waitWhenBusy(sequelize: Sequelize): void {
-  const manager = sequelize.connectionManager as unknown as { getConnection(options: unknown): Promise<SqliteConnection> };
+  const manager = sequelize.connectionManager as unknown as {
+    getConnection(options: unknown): Promise<SqliteConnection>;
+  };
   const getConnection = manager.getConnection.bind(manager);
   const configured = new WeakSet<SqliteConnection>();
   manager.getConnection = async (options) => {

@@ -68,7 +68,11 @@ export class MigrationsPendingError extends AppError {
   readonly pending: string[];
 
   constructor(what: string, pending: string[], command: string) {
-    super('not_migrated', 503, `The ${what} database has ${pending.length} pending migration(s) (${pending.join(', ')}); run "${command}" first`);
+    super(
+      'not_migrated',
+      503,
+      `The ${what} database has ${pending.length} pending migration(s) (${pending.join(', ')}); run "${command}" first`,
+    );
     this.pending = pending;
   }
 }

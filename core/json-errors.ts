@@ -12,7 +12,9 @@ export function jsonErrors(logger: Logger): ErrorRequestHandler {
       // A route that knows more (node/http/bearer.ts: why the token was refused) has set its own challenge.
       if (error.status === 401 && !res.get('WWW-Authenticate')) res.set('WWW-Authenticate', 'Bearer');
       setRetryAfter(res, error);
-      res.status(error.status).json({ error: { code: error.code, message: error.message, ...(fields ? { fields } : {}) } });
+      res
+        .status(error.status)
+        .json({ error: { code: error.code, message: error.message, ...(fields ? { fields } : {}) } });
       return;
     }
     const status = (error as { status?: unknown }).status;

@@ -3,7 +3,17 @@ import type { Sequelize } from 'sequelize';
 /** A value a hand-written statement puts in its text. */
 export type SqlValue = string | number | Date | null;
 
-const MYSQL_ESCAPES: Record<string, string> = { '\0': '\\0', '\n': '\\n', '\r': '\\r', '\b': '\\b', '\t': '\\t', '\x1a': '\\Z', '\\': '\\\\', "'": "\\'", '"': '\\"' };
+const MYSQL_ESCAPES: Record<string, string> = {
+  '\0': '\\0',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\b': '\\b',
+  '\t': '\\t',
+  '\x1a': '\\Z',
+  '\\': '\\\\',
+  "'": "\\'",
+  '"': '\\"',
+};
 const MYSQL_SPECIAL = /[\0\n\r\b\t\x1a\\'"]/g;
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');

@@ -100,18 +100,28 @@ export function createUnitServer(options: { upgrades?: boolean } = {}): UnitServ
 function unavailable(req: IncomingMessage, res: ServerResponse, path: string | undefined, phase: Phase): void {
   const word = phase === 'stopping' ? 'stopping' : 'starting';
   // The process is alive: a liveness probe must not restart a unit for taking its time to start.
-  if (path === '/healthz' && req.method === 'GET') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+  if (path === '/healthz' && req.method === 'GET')
+    return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
   const body =
     path === '/readyz'
       ? { status: word }
       : { error: { code: 'unavailable', message: `The server is ${word}; retry in a moment` } };
-  res.writeHead(503, { 'content-type': 'application/json', 'retry-after': String(RETRY_AFTER_SECONDS), connection: 'close' });
+  res.writeHead(503, {
+    'content-type': 'application/json',
+    'retry-after': String(RETRY_AFTER_SECONDS),
+    connection: 'close',
+  });
   res.end(JSON.stringify(body));
 }
 
 /** A WebSocket upgrade the unit cannot take now: a plain 503, so the client's reconnect logic backs off and retries. */
 function refuseUpgrade(socket: Duplex, phase: Phase): void {
-  const body = JSON.stringify({ error: { code: 'unavailable', message: `The server is ${phase === 'stopping' ? 'stopping' : 'starting'}; retry in a moment` } });
+  const body = JSON.stringify({
+    error: {
+      code: 'unavailable',
+      message: `The server is ${phase === 'stopping' ? 'stopping' : 'starting'}; retry in a moment`,
+    },
+  });
   socket.on('error', () => undefined);
   socket.end(
     `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_SECONDS}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,

@@ -17,7 +17,11 @@ export function fieldErrorsOf(error: z.ZodError): FieldErrors {
 }
 
 /** Parses input at an edge; anything that does not fit becomes a ValidationError with field errors. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, message = 'Some fields are invalid'): z.infer<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  message = 'Some fields are invalid',
+): z.infer<S> {
   const result = schema.safeParse(input);
   if (!result.success) throw new ValidationError(message, fieldErrorsOf(result.error));
   return result.data;

@@ -6,16 +6,26 @@ import { envBoolean, envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, typ
 import { ConfigError } from '../core/errors.ts';
 
 const schema = z.object({
-  ATRIUM_MODE: z.enum(['development', 'production'], { message: 'expected development or production' }).default('development'),
+  ATRIUM_MODE: z
+    .enum(['development', 'production'], { message: 'expected development or production' })
+    .default('development'),
   GATEWAY_PORT: envPort.default(4000),
   GATEWAY_HOST: z.string().default('0.0.0.0'),
   ATRIUM_ISSUER: envUrl.optional(),
-  DATABASE_URL: z.string().regex(/^(mysql|mariadb):\/\//, { message: 'expected mysql://user:password@host:port/database' }).optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(mysql|mariadb):\/\//, { message: 'expected mysql://user:password@host:port/database' })
+    .optional(),
   ATRIUM_DATA_DIR: z.string().default('./data'),
   ATRIUM_SECRET_KEY: z.string().min(32, { message: 'expected at least 32 characters of random secret' }).optional(),
   ATRIUM_COOKIE_KEYS: z
     .string()
-    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().min(32, { message: 'each cookie key needs at least 32 characters' })).min(1))
     .optional(),
   ATRIUM_TRUST_PROXY: envBoolean.default(false),
@@ -33,7 +43,12 @@ const schema = z.object({
     .url({ message: 'expected smtp://user:password@host:587 or smtps://user:password@host:465' })
     .refine((v) => /^smtps?:\/\//.test(v), { message: 'expected an smtp:// or smtps:// URL' })
     .optional(),
-  MAIL_FROM: z.string().regex(/^[^\r\n]*<?[^\s@<>]+@[^\s@<>]+>?$/, { message: 'expected an address such as "Atrium <no-reply@campus.example>"' }).optional(),
+  MAIL_FROM: z
+    .string()
+    .regex(/^[^\r\n]*<?[^\s@<>]+@[^\s@<>]+>?$/, {
+      message: 'expected an address such as "Atrium <no-reply@campus.example>"',
+    })
+    .optional(),
   PASSWORD_RESET_TTL_MINUTES: envPositiveInt.default(30),
   PASSWORD_RESET_IP_LIMIT: envPositiveInt.default(10),
   PASSWORD_RESET_ACCOUNT_LIMIT: envPositiveInt.default(3),
@@ -43,7 +58,7 @@ const schema = z.object({
     .regex(/^(off|0|\d+\s*(s|m|h)?)$/i, { message: 'expected a duration such as 900 (seconds), 15m or 1h, or off' })
     .transform((v) => {
       const m = /^(\d+)\s*(s|m|h)?$/i.exec(v);
-      return m ? Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[(m[2] ?? 's').toLowerCase() as 's' | 'm' | 'h']) : 0;
+      return m ? Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's').toLowerCase() as 's' | 'm' | 'h'] : 0;
     })
     .default(3600),
 });
@@ -80,19 +95,26 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
   const production = v.ATRIUM_MODE === 'production';
   const problems: string[] = [];
   if (production) {
-    if (!v.ATRIUM_SECRET_KEY) problems.push('ATRIUM_SECRET_KEY: required in production (it seals the signing keys at rest)');
-    if (!v.ATRIUM_COOKIE_KEYS) problems.push('ATRIUM_COOKIE_KEYS: required in production (comma-separated, 32+ characters each)');
+    if (!v.ATRIUM_SECRET_KEY)
+      problems.push('ATRIUM_SECRET_KEY: required in production (it seals the signing keys at rest)');
+    if (!v.ATRIUM_COOKIE_KEYS)
+      problems.push('ATRIUM_COOKIE_KEYS: required in production (comma-separated, 32+ characters each)');
     if (!v.ATRIUM_ISSUER) problems.push('ATRIUM_ISSUER: required in production (the public https URL of the gateway)');
-    else if (!v.ATRIUM_ISSUER.startsWith('https://')) problems.push('ATRIUM_ISSUER: must be an https:// URL in production');
+    else if (!v.ATRIUM_ISSUER.startsWith('https://'))
+      problems.push('ATRIUM_ISSUER: must be an https:// URL in production');
   }
-  if (v.SMTP_URL && !v.MAIL_FROM) problems.push('MAIL_FROM: required when SMTP_URL is set (the sender of password-reset mail)');
+  if (v.SMTP_URL && !v.MAIL_FROM)
+    problems.push('MAIL_FROM: required when SMTP_URL is set (the sender of password-reset mail)');
   if (problems.length > 0) throw new ConfigError(problems);
-  const dev = production ? undefined : developmentSecrets(dataDir, Boolean(v.ATRIUM_SECRET_KEY && v.ATRIUM_COOKIE_KEYS));
+  const dev = production
+    ? undefined
+    : developmentSecrets(dataDir, Boolean(v.ATRIUM_SECRET_KEY && v.ATRIUM_COOKIE_KEYS));
   return {
     mode: v.ATRIUM_MODE,
     port: v.GATEWAY_PORT,
     host: v.GATEWAY_HOST,
-    issuer: v.ATRIUM_ISSUER?.replace(/\/$/, '') ?? (v.GATEWAY_PORT === 0 ? undefined : `http://localhost:${v.GATEWAY_PORT}`),
+    issuer:
+      v.ATRIUM_ISSUER?.replace(/\/$/, '') ?? (v.GATEWAY_PORT === 0 ? undefined : `http://localhost:${v.GATEWAY_PORT}`),
     database: { url: v.DATABASE_URL, sqliteFile: join(dataDir, 'gateway.sqlite') },
     dataDir,
     secretKey: v.ATRIUM_SECRET_KEY ?? dev!.secretKey,
@@ -123,12 +145,18 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
  * Outside production, secrets that were not configured are generated once and kept in the data
  * directory, so a demo restart keeps its sessions and can still open its sealed keys.
  */
-function developmentSecrets(dataDir: string, allGiven: boolean): { secretKey: string; cookieKeys: string[] } | undefined {
+function developmentSecrets(
+  dataDir: string,
+  allGiven: boolean,
+): { secretKey: string; cookieKeys: string[] } | undefined {
   if (allGiven) return undefined;
   const file = join(dataDir, 'dev-secrets.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { secretKey: string; cookieKeys: string[] };
   mkdirSync(dataDir, { recursive: true });
-  const secrets = { secretKey: randomBytes(32).toString('base64url'), cookieKeys: [randomBytes(32).toString('base64url')] };
+  const secrets = {
+    secretKey: randomBytes(32).toString('base64url'),
+    cookieKeys: [randomBytes(32).toString('base64url')],
+  };
   writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
   return secrets;
 }

@@ -57,7 +57,13 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   }
 }
 
-async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayConfig, logger: Logger, options: StartOptions): Promise<Gateway> {
+async function startOn(
+  sequelize: Sequelize,
+  http: UnitServer,
+  config: GatewayConfig,
+  logger: Logger,
+  options: StartOptions,
+): Promise<Gateway> {
   const { models, sealer } = await prepareDatabase(sequelize, config, options);
 
   // Open before the rest is wired, since the issuer may name the port the OS chose; until serve() below,
@@ -70,21 +76,44 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
   const context = (req: Request | null): GatewayContext => ({
     sequelize,
     models,
-    actor: ((req as { user?: GatewayContext['actor'] } | null)?.user) ?? { kind: 'anonymous' },
+    actor: (req as { user?: GatewayContext['actor'] } | null)?.user ?? { kind: 'anonymous' },
     ip: req?.ip ?? null,
   });
   const keepSeconds = keepSecondsFor(config.accessTokenTtlSeconds);
   // Ended sessions and people reach the domain nodes from here, whoever ended them (console, CLI, sign-out).
   // The pusher signs with the provider's current key, asked for only once it runs (after start() below).
-  const endedAccess = createEndedAccessPusher({ context: () => context(null), issuer, signingKey: () => oidc.signingKey(), keepSeconds, logger });
-  const oidc = await startLiveProvider({ issuer, config, sequelize, models, views, logger, sealer, context, sessionEnded: () => endedAccess.kick() });
+  const endedAccess = createEndedAccessPusher({
+    context: () => context(null),
+    issuer,
+    signingKey: () => oidc.signingKey(),
+    keepSeconds,
+    logger,
+  });
+  const oidc = await startLiveProvider({
+    issuer,
+    config,
+    sequelize,
+    models,
+    views,
+    logger,
+    sealer,
+    context,
+    sessionEnded: () => endedAccess.kick(),
+  });
 
   const mailer = mailerFor(config, logger);
-  http.serve(await gatewayApp({ issuer, config, sequelize, models, sealer, logger, views, context, keepSeconds, oidc, mailer }));
+  http.serve(
+    await gatewayApp({ issuer, config, sequelize, models, sealer, logger, views, context, keepSeconds, oidc, mailer }),
+  );
   const timers = startTimers(config, models, oidc, () => context(null), keepSeconds, logger);
   const directorySchedule =
     config.directorySyncSeconds > 0
-      ? startDirectorySchedule({ context: () => context(null), sealer: bindPasswordSealer(config.secretKey), logger, intervalSeconds: config.directorySyncSeconds })
+      ? startDirectorySchedule({
+          context: () => context(null),
+          sealer: bindPasswordSealer(config.secretKey),
+          logger,
+          intervalSeconds: config.directorySyncSeconds,
+        })
       : null;
   endedAccess.start();
   logger.info({ issuer, port }, 'gateway listening');
@@ -113,7 +142,11 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: GatewayCo
 }
 
 /** The schema is current (or, when asked to migrate, brought up to date) and a signing key exists. */
-async function prepareDatabase(sequelize: Sequelize, config: GatewayConfig, options: StartOptions): Promise<{ models: GatewayModels; sealer: Sealer }> {
+async function prepareDatabase(
+  sequelize: Sequelize,
+  config: GatewayConfig,
+  options: StartOptions,
+): Promise<{ models: GatewayModels; sealer: Sealer }> {
   if (options.migrate) await migrate(sequelize, 'gateway');
   else await assertMigrated(sequelize, { kind: 'gateway' });
   const models = defineGatewayModels(sequelize);
@@ -132,10 +165,22 @@ function startTimers(
   logger: Logger,
 ): NodeJS.Timeout[] {
   const timers = [
-    setInterval(() => void oidc.reloadKeys().catch((err) => logger.error({ err }, 'key reload failed')), config.keysReloadSeconds * 1000),
-    setInterval(() => void sweepExpiredPayloads(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
-    setInterval(() => void sweepEndedAccess(system(), keepSeconds).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
-    setInterval(() => void sweepPasswordResets(models).catch((err) => logger.error({ err }, 'sweep failed')), 10 * 60_000),
+    setInterval(
+      () => void oidc.reloadKeys().catch((err) => logger.error({ err }, 'key reload failed')),
+      config.keysReloadSeconds * 1000,
+    ),
+    setInterval(
+      () => void sweepExpiredPayloads(models).catch((err) => logger.error({ err }, 'sweep failed')),
+      10 * 60_000,
+    ),
+    setInterval(
+      () => void sweepEndedAccess(system(), keepSeconds).catch((err) => logger.error({ err }, 'sweep failed')),
+      10 * 60_000,
+    ),
+    setInterval(
+      () => void sweepPasswordResets(models).catch((err) => logger.error({ err }, 'sweep failed')),
+      10 * 60_000,
+    ),
     setInterval(() => void refreshPins(system(), logger), config.pinRefreshSeconds * 1000),
   ];
   for (const t of timers) t.unref();

@@ -18,11 +18,16 @@ export function createViewEngine(): ExpressHandlebars {
       json: (value: unknown) => JSON.stringify(value),
       add: (a: number, b: number) => a + b,
       sub: (a: number, b: number) => a - b,
-      formatDate: (value: unknown) => (value ? new Date(String(value)).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : ''),
+      formatDate: (value: unknown) =>
+        value ? new Date(String(value)).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '',
     },
   });
 }
 
-export async function renderPage(engine: ExpressHandlebars, view: string, context: Record<string, unknown>): Promise<string> {
+export async function renderPage(
+  engine: ExpressHandlebars,
+  view: string,
+  context: Record<string, unknown>,
+): Promise<string> {
   return engine.renderView(join(viewsDir, `${view}.hbs`), { ...context, layout: context.layout ?? 'main' } as never);
 }

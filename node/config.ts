@@ -6,18 +6,31 @@ import { envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, type Env } from
 import { ConfigError } from '../core/errors.ts';
 
 const schema = z.object({
-  ATRIUM_MODE: z.enum(['development', 'production'], { message: 'expected development or production' }).default('development'),
+  ATRIUM_MODE: z
+    .enum(['development', 'production'], { message: 'expected development or production' })
+    .default('development'),
   NODE_DOMAIN: z
     .string()
     .toLowerCase()
-    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, { message: 'expected a DNS-like domain such as eng.campus.test' }),
+    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/, {
+      message: 'expected a DNS-like domain such as eng.campus.test',
+    }),
   NODE_PORT: envPort.default(4201),
   NODE_HOST: z.string().default('0.0.0.0'),
   NODE_PUBLIC_URL: envUrl.optional(),
   GATEWAY_ISSUER: envUrl.default('http://localhost:4000'),
-  DATABASE_URL: z.string().regex(/^(mysql|mariadb):\/\//, { message: 'expected mysql://user:password@host:port/database' }).optional(),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'expected redis://host:port' }).optional(),
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, { message: 'letters, digits, ":", "_" or "-"' }).default('atrium'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(mysql|mariadb):\/\//, { message: 'expected mysql://user:password@host:port/database' })
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, { message: 'expected redis://host:port' })
+    .optional(),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/, { message: 'letters, digits, ":", "_" or "-"' })
+    .default('atrium'),
   ATRIUM_DATA_DIR: z.string().default('./data'),
   LOG_LEVEL: envLogLevel.default('info'),
   FLUSH_WINDOW_MS: z.coerce.number({ message: 'expected milliseconds' }).min(0).max(1000).default(2),
@@ -32,7 +45,12 @@ const schema = z.object({
   ATTACHMENT_TYPES: z
     .string()
     .default('image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,application/zip')
-    .transform((v) => v.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean)),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((t) => t.trim().toLowerCase())
+        .filter(Boolean),
+    ),
   AUTH_GRACE_SECONDS: envPositiveInt.default(30),
   HEARTBEAT_SECONDS: envPositiveInt.default(30),
   FEDERATION_PROXY_URL: envUrl.optional(),
@@ -42,8 +60,17 @@ const schema = z.object({
   FEDERATION_POLICY_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(20).default(7),
   PORTAL_ORIGINS: z
     .string()
-    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
-    .pipe(z.array(z.url({ message: 'expected origins such as https://campus.example' }).transform((o) => new URL(o).origin)))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z.url({ message: 'expected origins such as https://campus.example' }).transform((o) => new URL(o).origin),
+      ),
+    )
     .optional(),
 });
 
@@ -91,9 +118,12 @@ export function loadNodeConfig(env: Env): NodeConfig {
   const v = parseEnv(schema, env);
   if (v.ATRIUM_MODE === 'production') {
     const problems: string[] = [];
-    if (!v.NODE_PUBLIC_URL?.startsWith('https://')) problems.push('NODE_PUBLIC_URL: must be an https:// URL in production');
-    if (!v.GATEWAY_ISSUER.startsWith('https://')) problems.push('GATEWAY_ISSUER: must be an https:// URL in production');
-    if (!v.NODE_SECRET_KEY) problems.push('NODE_SECRET_KEY: required in production (it seals the node signing keys at rest)');
+    if (!v.NODE_PUBLIC_URL?.startsWith('https://'))
+      problems.push('NODE_PUBLIC_URL: must be an https:// URL in production');
+    if (!v.GATEWAY_ISSUER.startsWith('https://'))
+      problems.push('GATEWAY_ISSUER: must be an https:// URL in production');
+    if (!v.NODE_SECRET_KEY)
+      problems.push('NODE_SECRET_KEY: required in production (it seals the node signing keys at rest)');
     if (problems.length > 0) throw new ConfigError(problems);
   }
   const dataDir = resolve(v.ATRIUM_DATA_DIR);
@@ -102,7 +132,8 @@ export function loadNodeConfig(env: Env): NodeConfig {
     domain: v.NODE_DOMAIN,
     port: v.NODE_PORT,
     host: v.NODE_HOST,
-    publicUrl: v.NODE_PUBLIC_URL?.replace(/\/$/, '') ?? (v.NODE_PORT === 0 ? undefined : `http://localhost:${v.NODE_PORT}`),
+    publicUrl:
+      v.NODE_PUBLIC_URL?.replace(/\/$/, '') ?? (v.NODE_PORT === 0 ? undefined : `http://localhost:${v.NODE_PORT}`),
     gatewayIssuer: v.GATEWAY_ISSUER.replace(/\/$/, ''),
     database: { url: v.DATABASE_URL, sqliteFile: join(dataDir, `node-${v.NODE_DOMAIN}.sqlite`) },
     redisUrl: v.REDIS_URL,
@@ -117,7 +148,11 @@ export function loadNodeConfig(env: Env): NodeConfig {
     recallWindowSeconds: v.RECALL_WINDOW_SECONDS,
     framesPerSecond: v.FRAMES_PER_SECOND,
     abuseStrikes: v.ABUSE_STRIKES,
-    attachments: { dir: join(dataDir, `attachments-${v.NODE_DOMAIN}`), maxBytes: v.ATTACHMENT_MAX_BYTES, types: v.ATTACHMENT_TYPES },
+    attachments: {
+      dir: join(dataDir, `attachments-${v.NODE_DOMAIN}`),
+      maxBytes: v.ATTACHMENT_MAX_BYTES,
+      types: v.ATTACHMENT_TYPES,
+    },
     authGraceSeconds: v.AUTH_GRACE_SECONDS,
     heartbeatSeconds: v.HEARTBEAT_SECONDS,
     federationProxyUrl: v.FEDERATION_PROXY_URL?.replace(/\/$/, ''),

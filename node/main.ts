@@ -10,7 +10,12 @@ import { createLogger, type Logger } from '../core/logger.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { createMetrics } from '../core/metrics.ts';
 import { assertMigrated, migrate } from '../core/migrator.ts';
-import { createTokenVerifier, refusingDisabledClients, refusingEndedAccess, type TokenVerifier } from './auth/token-verifier.ts';
+import {
+  createTokenVerifier,
+  refusingDisabledClients,
+  refusingEndedAccess,
+  type TokenVerifier,
+} from './auth/token-verifier.ts';
 import { createEndedAccess } from './auth/ended-access.ts';
 import { createEndedAccessPoller } from './auth/ended-access-poller.ts';
 import type { Bus, BusEvent } from './bus/bus.ts';
@@ -88,7 +93,13 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   }
 }
 
-async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfig, logger: Logger, options: StartNodeOptions): Promise<DomainNode> {
+async function startOn(
+  sequelize: Sequelize,
+  http: UnitServer,
+  config: NodeConfig,
+  logger: Logger,
+  options: StartNodeOptions,
+): Promise<DomainNode> {
   if (options.migrate) await migrate(sequelize, 'node');
   else await assertMigrated(sequelize, { kind: 'node', domain: config.domain });
   const models = defineNodeModels(sequelize);
@@ -136,19 +147,59 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfi
       void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed'));
     },
   });
-  const receipts = createReceiptCommitter({ sequelize, domain: config.domain, windowMs: config.flushWindowMs, maxBatch: config.flushMaxBatch, logger });
-  const apps = createAppsServices({ sequelize, gatewayIssuer: config.gatewayIssuer, domain: config.domain, publicUrl: url, signingKey, ttlMs: config.registryTtlMs, logger });
+  const receipts = createReceiptCommitter({
+    sequelize,
+    domain: config.domain,
+    windowMs: config.flushWindowMs,
+    maxBatch: config.flushMaxBatch,
+    logger,
+  });
+  const apps = createAppsServices({
+    sequelize,
+    gatewayIssuer: config.gatewayIssuer,
+    domain: config.domain,
+    publicUrl: url,
+    signingKey,
+    ttlMs: config.registryTtlMs,
+    logger,
+  });
   const gatewayDirectory = { domain: config.domain, gatewayIssuer: config.gatewayIssuer, signingKey };
   const addresses = createAddressBook({ directory: gatewayDirectory, transport, isBot: botOf(apps), now: clock.now });
-  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts, receiptNews: createReceiptNews(bus), presence, members, federation, addresses, apps, logger, clock });
+  Object.assign(services, {
+    config,
+    domain: config.domain,
+    sequelize,
+    models,
+    bus,
+    committer,
+    receipts,
+    receiptNews: createReceiptNews(bus),
+    presence,
+    members,
+    federation,
+    addresses,
+    apps,
+    logger,
+    clock,
+  });
   await outbox.start();
 
   // Sessions and people the gateway ended: known from the database before the first token is checked.
   const ended = createEndedAccess({ sequelize, bus, now: clock.now });
   await ended.load();
-  const endedPoller = createEndedAccessPoller({ gatewayIssuer: config.gatewayIssuer, origin: config.domain, signingKey, ended, intervalMs: config.endedAccessPollMs, logger });
+  const endedPoller = createEndedAccessPoller({
+    gatewayIssuer: config.gatewayIssuer,
+    origin: config.domain,
+    signingKey,
+    ended,
+    intervalMs: config.endedAccessPollMs,
+    logger,
+  });
   const verifier = refusingEndedAccess(
-    refusingDisabledClients(createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain, now: clock.now }), apps.directory.clientActive),
+    refusingDisabledClients(
+      createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain, now: clock.now }),
+      apps.directory.clientActive,
+    ),
     ended,
   );
   const metrics = createMetrics(`node:${config.domain}`);
@@ -161,11 +212,23 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfi
   });
   bus.subscribe(busHandler({ domain: config.domain, members, ended, federation, sockets }));
 
-  const app = httpApp({ services, url, metrics, federation, federationModels, sealer, verifier, ended, gatewayDirectory });
+  const app = httpApp({
+    services,
+    url,
+    metrics,
+    federation,
+    federationModels,
+    sealer,
+    verifier,
+    ended,
+    gatewayDirectory,
+  });
   http.serve(app, socketUpgrades(sockets));
   endedPoller.start();
   // Peers that kept events for this domain while it was away send them now rather than after their backoff.
-  void federation.delivery.announce().catch((err: unknown) => logger.warn({ err }, 'could not tell peers this node is up'));
+  void federation.delivery
+    .announce()
+    .catch((err: unknown) => logger.warn({ err }, 'could not tell peers this node is up'));
   logger.info({ domain: config.domain, url }, 'domain node listening');
 
   return {
@@ -182,7 +245,20 @@ async function startOn(sequelize: Sequelize, http: UnitServer, config: NodeConfi
     federation,
     federationModels,
     logger,
-    close: () => closeInReverse({ http, sockets, rotationTimer, endedPoller, committer, receipts, outbox, federation, bus, presence, sequelize }),
+    close: () =>
+      closeInReverse({
+        http,
+        sockets,
+        rotationTimer,
+        endedPoller,
+        committer,
+        receipts,
+        outbox,
+        federation,
+        bus,
+        presence,
+        sequelize,
+      }),
   };
 }
 
@@ -219,15 +295,26 @@ async function closeInReverse(parts: {
 }
 
 /** The bus between the domain's processes, and where presence is kept: Redis when configured, else this process. */
-async function openBus(config: NodeConfig, processId: string, logger: Logger): Promise<{ bus: Bus; presence: PresenceStore }> {
-  const bus: Bus = config.redisUrl ? await createRedisBus(config.redisUrl, config.redisPrefix, processId, logger) : createLocalBus();
-  const presence = config.redisUrl ? await createRedisPresence(config.redisUrl, config.redisPrefix, processId) : createLocalPresence();
+async function openBus(
+  config: NodeConfig,
+  processId: string,
+  logger: Logger,
+): Promise<{ bus: Bus; presence: PresenceStore }> {
+  const bus: Bus = config.redisUrl
+    ? await createRedisBus(config.redisUrl, config.redisPrefix, processId, logger)
+    : createLocalBus();
+  const presence = config.redisUrl
+    ? await createRedisPresence(config.redisUrl, config.redisPrefix, processId)
+    : createLocalPresence();
   return { bus, presence };
 }
 
 /** A rotation made while the gateway was away (or from the CLI) completes here: at start, then every minute. */
 function keepRotating(federation: Federation, logger: Logger): NodeJS.Timeout {
-  const timer = setInterval(() => void federation.keys.completeRotation().catch((err) => logger.warn({ err }, 'rotation check failed')), 60_000);
+  const timer = setInterval(
+    () => void federation.keys.completeRotation().catch((err) => logger.warn({ err }, 'rotation check failed')),
+    60_000,
+  );
   timer.unref();
   void federation.keys.completeRotation().catch(() => undefined);
   return timer;
@@ -242,7 +329,13 @@ function botOf(apps: AppsServices): (slug: string) => Promise<boolean> {
 }
 
 /** What every process does with what the bus brings: caches dropped, ended access heard, sockets told. */
-function busHandler(parts: { domain: string; members: MemberCache; ended: EndedAccess; federation: Federation; sockets: SocketServer }): (event: BusEvent) => void {
+function busHandler(parts: {
+  domain: string;
+  members: MemberCache;
+  ended: EndedAccess;
+  federation: Federation;
+  sockets: SocketServer;
+}): (event: BusEvent) => void {
   const { domain, members, ended, federation, sockets } = parts;
   return (event) => {
     if (event.kind === 'membership') return members.invalidate(event.conversationId);
@@ -257,7 +350,7 @@ function busHandler(parts: { domain: string; members: MemberCache; ended: EndedA
 function sendAckHistogram(metrics: Metrics): Histogram {
   return new Histogram({
     name: 'atrium_im_send_ack_seconds',
-    help: 'From a send frame\'s arrival to its ack, sent once the message is durable',
+    help: "From a send frame's arrival to its ack, sent once the message is durable",
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [metrics.registry],
   });
@@ -294,9 +387,18 @@ function httpApp(parts: {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(metrics.httpMiddleware);
-  app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
+  app.use(
+    healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }),
+  );
   app.use(federationRoutes(services, parts.federation, parts.federationModels, parts.sealer));
-  app.use(backchannelLogoutRoute({ issuer: config.gatewayIssuer, audience: parts.url, keys: verifier.keys, ended: parts.ended }));
+  app.use(
+    backchannelLogoutRoute({
+      issuer: config.gatewayIssuer,
+      audience: parts.url,
+      keys: verifier.keys,
+      ended: parts.ended,
+    }),
+  );
   app.use('/api/v1', portalCors(config.portalOrigins));
   app.use(directoryRoute({ ...parts.gatewayDirectory, verifier }));
   app.use(incomingWebhookRoutes(services));

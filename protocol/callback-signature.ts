@@ -23,7 +23,11 @@ export function callbackSignature(secret: string, timestamp: string, body: strin
 }
 
 /** The body and headers of a signed callback, as a node sends it. */
-export function signCallback(secret: string, event: Omit<CardCallback, 'timestamp' | 'nonce'>, now = Date.now()): { body: string; headers: Record<string, string>; nonce: string } {
+export function signCallback(
+  secret: string,
+  event: Omit<CardCallback, 'timestamp' | 'nonce'>,
+  now = Date.now(),
+): { body: string; headers: Record<string, string>; nonce: string } {
   const timestamp = Math.floor(now / 1000);
   const nonce = randomBytes(16).toString('base64url');
   const body = JSON.stringify({ ...event, timestamp, nonce } satisfies CardCallback);

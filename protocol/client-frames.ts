@@ -35,12 +35,34 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     ...messageContentSchema.shape,
   }),
   z.strictObject({ ...base, type: z.literal('direct.open'), peer: addressSchema }),
-  z.strictObject({ ...base, type: z.literal('group.create'), title: z.string().trim().min(1).max(200), members: z.array(addressSchema).max(5000), clientId: clientMsgId.optional() }),
-  z.strictObject({ ...base, type: z.literal('group.rename'), conversationId, title: z.string().trim().min(1).max(200) }),
-  z.strictObject({ ...base, type: z.literal('group.invite'), conversationId, members: z.array(addressSchema).min(1).max(5000) }),
+  z.strictObject({
+    ...base,
+    type: z.literal('group.create'),
+    title: z.string().trim().min(1).max(200),
+    members: z.array(addressSchema).max(5000),
+    clientId: clientMsgId.optional(),
+  }),
+  z.strictObject({
+    ...base,
+    type: z.literal('group.rename'),
+    conversationId,
+    title: z.string().trim().min(1).max(200),
+  }),
+  z.strictObject({
+    ...base,
+    type: z.literal('group.invite'),
+    conversationId,
+    members: z.array(addressSchema).min(1).max(5000),
+  }),
   z.strictObject({ ...base, type: z.literal('group.leave'), conversationId }),
   z.strictObject({ ...base, type: z.literal('group.remove'), conversationId, member: addressSchema }),
-  z.strictObject({ ...base, type: z.literal('group.role'), conversationId, member: addressSchema, role: z.enum(['owner', 'admin', 'member']) }),
+  z.strictObject({
+    ...base,
+    type: z.literal('group.role'),
+    conversationId,
+    member: addressSchema,
+    role: z.enum(['owner', 'admin', 'member']),
+  }),
   z.strictObject({
     ...base,
     type: z.literal('sync'),
@@ -49,7 +71,13 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     limit: z.number().int().min(1).max(500).optional(),
     recent: z.number().int().min(0).max(500).optional(),
   }),
-  z.strictObject({ ...base, type: z.literal('history'), conversationId, beforeSeq: seq.optional(), limit: z.number().int().min(1).max(200).optional() }),
+  z.strictObject({
+    ...base,
+    type: z.literal('history'),
+    conversationId,
+    beforeSeq: seq.optional(),
+    limit: z.number().int().min(1).max(200).optional(),
+  }),
   z.strictObject({ ...base, type: z.literal('conversations.list') }),
   z.strictObject({ ...base, type: z.literal('read'), conversationId, seq }),
   z.strictObject({ ...base, type: z.literal('delivered'), conversationId, seq }),
@@ -58,15 +86,33 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...base, type: z.literal('presence.query'), addresses: z.array(addressSchema).min(1).max(500) }),
   z.strictObject({ ...base, type: z.literal('recall'), clientMsgId, messageId }),
   z.strictObject({ ...base, type: z.literal('edit'), clientMsgId, messageId, text: z.string().min(1).max(100_000) }),
-  z.strictObject({ ...base, type: z.literal('search'), query: z.string().trim().min(2).max(200), conversationId: conversationId.optional(), limit: z.number().int().min(1).max(100).optional() }),
+  z.strictObject({
+    ...base,
+    type: z.literal('search'),
+    query: z.string().trim().min(2).max(200),
+    conversationId: conversationId.optional(),
+    limit: z.number().int().min(1).max(100).optional(),
+  }),
   z.strictObject({ ...base, type: z.literal('card.action'), messageId, actionId: z.string().min(1).max(64) }),
-  z.strictObject({ ...base, type: z.literal('webhook.create'), conversationId, name: z.string().trim().min(1).max(80) }),
+  z.strictObject({
+    ...base,
+    type: z.literal('webhook.create'),
+    conversationId,
+    name: z.string().trim().min(1).max(80),
+  }),
   z.strictObject({ ...base, type: z.literal('webhook.list'), conversationId }),
-  z.strictObject({ ...base, type: z.literal('webhook.revoke'), webhookId: z.string().regex(/^[a-f0-9]{16}$/, { message: 'a webhook id' }) }),
+  z.strictObject({
+    ...base,
+    type: z.literal('webhook.revoke'),
+    webhookId: z.string().regex(/^[a-f0-9]{16}$/, { message: 'a webhook id' }),
+  }),
 ]);
 
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type ClientFrameType = ClientFrame['type'];
 export type FrameOf<T extends ClientFrameType> = Extract<ClientFrame, { type: T }>;
 /** What a client writes for a frame of type T, besides `v`, `id` and `type` (before the schema's trimming and lower-casing). */
-export type ClientFieldsOf<T extends ClientFrameType> = Omit<Extract<z.input<typeof clientFrameSchema>, { type: T }>, 'v' | 'id' | 'type'>;
+export type ClientFieldsOf<T extends ClientFrameType> = Omit<
+  Extract<z.input<typeof clientFrameSchema>, { type: T }>,
+  'v' | 'id' | 'type'
+>;

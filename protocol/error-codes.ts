@@ -26,13 +26,19 @@ const CPL = ['client', 'peer', 'local'] as const;
 export const ERROR_CODES = {
   // Refused at a socket's edge; nothing changed.
   malformed_json: { meaning: 'the frame is not valid JSON', to: C },
-  invalid_frame: { meaning: 'the frame is not a JSON object, or some of its fields are invalid (`fields` names them)', to: C },
+  invalid_frame: {
+    meaning: 'the frame is not a JSON object, or some of its fields are invalid (`fields` names them)',
+    to: C,
+  },
   unknown_type: { meaning: 'no frame of the protocol has this type', to: C },
   unsupported_type: { meaning: 'a frame type of the protocol that this node does not handle', to: C },
   unsupported_version: { meaning: 'the frame speaks another protocol version', to: C },
   binary_not_supported: { meaning: 'frames are JSON text; a binary frame was refused', to: C },
   frame_too_large: { meaning: 'the frame is longer than `maxFrameBytes`', to: C },
-  rate_limited: { meaning: 'too many frames or requests; retry after `retryAfterMs` (socket) or `Retry-After` (HTTP)', to: CL },
+  rate_limited: {
+    meaning: 'too many frames or requests; retry after `retryAfterMs` (socket) or `Retry-After` (HTTP)',
+    to: CL,
+  },
 
   // Who is asking.
   unauthenticated: { meaning: 'no valid access token (or authenticate first)', to: CL },
@@ -40,7 +46,10 @@ export const ERROR_CODES = {
   token_revoked: { meaning: 'the sign-in was ended at the gateway; refresh once, else sign in again', to: C },
   client_disabled: { meaning: 'the app the token was issued to is disabled; stop', to: C },
   identity_mismatch: { meaning: 'a socket cannot change the address it speaks for', to: C },
-  forbidden: { meaning: 'not allowed to do that (a bot writing on a socket, an origin that is not a domain, …)', to: CPL },
+  forbidden: {
+    meaning: 'not allowed to do that (a bot writing on a socket, an origin that is not a domain, …)',
+    to: CPL,
+  },
 
   // Operations refused; nothing changed.
   not_member: { meaning: 'not a member of that conversation', to: C },
@@ -50,14 +59,29 @@ export const ERROR_CODES = {
   recall_window_passed: { meaning: 'a recall came after `RECALL_WINDOW_SECONDS`', to: C },
   recalled: { meaning: 'the target message was recalled', to: C },
   not_home: { meaning: 'the conversation is hosted (ordered) by another domain; change it there', to: CP },
-  federation_denied: { meaning: 'the federation policy keeps this domain (or two members\' domains) apart; nothing was stored', to: C },
-  federation_unavailable: { meaning: 'another domain (or the registry) cannot be reached or cannot confirm now; nothing was stored; retry', to: C },
+  federation_denied: {
+    meaning: "the federation policy keeps this domain (or two members' domains) apart; nothing was stored",
+    to: C,
+  },
+  federation_unavailable: {
+    meaning: 'another domain (or the registry) cannot be reached or cannot confirm now; nothing was stored; retry',
+    to: C,
+  },
   policy_denied: { meaning: 'the federation policy does not let the two domains exchange anything now', to: CP },
   unknown_address: { meaning: 'nobody has an address the request names (`fields` lists them)', to: CP },
-  directory_unavailable: { meaning: 'the gateway\'s directory cannot be asked now whether an address exists; retry', to: C },
-  gateway_unavailable: { meaning: 'the identity gateway cannot be reached (to verify a token, or to look up an app); retry', to: C },
+  directory_unavailable: {
+    meaning: "the gateway's directory cannot be asked now whether an address exists; retry",
+    to: C,
+  },
+  gateway_unavailable: {
+    meaning: 'the identity gateway cannot be reached (to verify a token, or to look up an app); retry',
+    to: C,
+  },
   unknown_destination: { meaning: 'no domain of that name in the registry', to: CP },
-  bad_response: { meaning: 'another domain answered with something other than an Atrium error body (passed on with its HTTP status)', to: C },
+  bad_response: {
+    meaning: 'another domain answered with something other than an Atrium error body (passed on with its HTTP status)',
+    to: C,
+  },
 
   // Apps, cards, webhooks, files.
   unknown_action: { meaning: 'the card offers no such action (now)', to: C },
@@ -74,23 +98,29 @@ export const ERROR_CODES = {
   // Failures; retry.
   store_failed: { meaning: 'the write did not commit; nothing was stored; retry', to: C },
   internal_error: { meaning: 'unexpected; nothing is acknowledged', to: CPL },
-  unavailable: { meaning: 'the server is starting or stopping (HTTP 503 with `Retry-After`); nothing was done; retry', to: CPL },
+  unavailable: {
+    meaning: 'the server is starting or stopping (HTTP 503 with `Retry-After`); nothing was done; retry',
+    to: CPL,
+  },
 
   // Server to server.
-  invalid_request: { meaning: 'a server-to-server request (or a back-channel logout) that is malformed or names the wrong things', to: CP },
+  invalid_request: {
+    meaning: 'a server-to-server request (or a back-channel logout) that is malformed or names the wrong things',
+    to: CP,
+  },
   unsigned: { meaning: 'the request carries no signature headers', to: P },
   bad_signature: { meaning: 'the signature header is malformed or does not verify', to: P },
   unknown_key: { meaning: 'no pinned key of the origin has that key id', to: P },
-  stale_request: { meaning: 'the request\'s timestamp is more than 60 s from the receiver\'s clock', to: P },
+  stale_request: { meaning: "the request's timestamp is more than 60 s from the receiver's clock", to: P },
   wrong_destination: { meaning: 'the request is addressed to someone else', to: P },
   unknown_origin: { meaning: 'the origin is not a registered domain', to: P },
   sender_not_of_origin: { meaning: 'an event or request speaks for someone not of the origin domain', to: P },
   invalid_conversation: { meaning: 'a conversation snapshot that no honest home sends', to: P },
-  no_member_here: { meaning: 'a conversation that names none of the receiver\'s people (refused event)', to: P },
+  no_member_here: { meaning: "a conversation that names none of the receiver's people (refused event)", to: P },
   conversation_not_held: { meaning: 'an entry of a conversation the receiver does not hold (refused event)', to: P },
   not_a_member: { meaning: 'an entry whose author is not a member of its conversation (refused event)', to: P },
   destination_unreachable: { meaning: 'the proxy could not reach the destination node', to: P },
-  registry_unavailable: { meaning: 'the gateway\'s registry could not be read, and no copy is held', to: P },
+  registry_unavailable: { meaning: "the gateway's registry could not be read, and no copy is held", to: P },
 
   // The gateway's own pages, console and portal API, and start-up.
   invalid_credentials: { meaning: 'wrong username or password', to: L },
@@ -100,25 +130,37 @@ export const ERROR_CODES = {
   factor_already_enrolled: { meaning: 'an authenticator app is already set up', to: L },
   wrong_password: { meaning: 'the current password given is not right', to: L },
   reset_link_invalid: { meaning: 'a password reset link that is unknown, used or expired', to: L },
-  passkey_refused: { meaning: 'a passkey answer that did not verify (wrong key, someone else\'s, bad signature)', to: L },
-  invalid_passkey_response: { meaning: 'the browser\'s answer is not a WebAuthn response', to: L },
+  passkey_refused: {
+    meaning: "a passkey answer that did not verify (wrong key, someone else's, bad signature)",
+    to: L,
+  },
+  invalid_passkey_response: { meaning: "the browser's answer is not a WebAuthn response", to: L },
   passkey_challenge_expired: { meaning: 'a passkey challenge that is unknown, used or expired', to: L },
   passkey_already_registered: { meaning: 'this passkey is already registered', to: L },
   passwordless_off: { meaning: 'signing in with a passkey alone is not allowed on this campus', to: L },
   confirmation_needed: { meaning: 'changing how one signs in needs a recent sign-in or a confirmation', to: L },
   confirmation_failed: { meaning: 'the password or code given to confirm is not right', to: L },
-  directory_empty: { meaning: 'a directory sync found nobody under its user base and filter; nobody was disabled', to: L },
-  sync_stopped: { meaning: 'a directory sync stopped between two pages (the gateway shutting down); nobody was disabled', to: L },
+  directory_empty: {
+    meaning: 'a directory sync found nobody under its user base and filter; nobody was disabled',
+    to: L,
+  },
+  sync_stopped: {
+    meaning: 'a directory sync stopped between two pages (the gateway shutting down); nobody was disabled',
+    to: L,
+  },
   csrf_failed: { meaning: 'a form that expired or came from another site', to: L },
   csrf_header_missing: { meaning: 'a portal API request without its anti-forgery header', to: L },
   session_expired: { meaning: 'the portal session has ended; sign in again', to: L },
   token_unavailable: { meaning: 'the portal could not obtain a chat token now', to: L },
   busy: { meaning: 'the portal is busy refreshing the tokens; retry', to: L },
   sign_in_unavailable: { meaning: 'the console cannot reach the sign-in service', to: L },
-  pin_refused: { meaning: 'a domain\'s new keys are not signed by a pinned key', to: L },
-  node_unreachable: { meaning: 'a domain node\'s keys could not be read to pin them', to: L },
+  pin_refused: { meaning: "a domain's new keys are not signed by a pinned key", to: L },
+  node_unreachable: { meaning: "a domain node's keys could not be read to pin them", to: L },
   unchanged: { meaning: 'a group change that changes nothing; answered with the group as it is, never sent', to: L },
-  not_migrated: { meaning: 'the database is behind the code; run `atrium migrate` (or `atrium migrate --node`)', to: L },
+  not_migrated: {
+    meaning: 'the database is behind the code; run `atrium migrate` (or `atrium migrate --node`)',
+    to: L,
+  },
 } as const satisfies Record<string, Entry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -46,7 +46,14 @@ export const federationEventSchema = z.discriminatedUnion('type', [
     conversationId: id,
     message: entrySchema,
     /** The target's state after an edit or recall, applied with the entry. */
-    target: z.object({ id, body: z.string().max(1_000_000), editedAt: z.string().datetime().nullable(), recalledAt: z.string().datetime().nullable() }).optional(),
+    target: z
+      .object({
+        id,
+        body: z.string().max(1_000_000),
+        editedAt: z.string().datetime().nullable(),
+        recalledAt: z.string().datetime().nullable(),
+      })
+      .optional(),
   }),
   z.object({ type: z.literal('receipt'), conversationId: id, address: addressSchema, readSeq: seq, deliveredSeq: seq }),
 ]);
@@ -70,7 +77,13 @@ export type Submit = z.infer<typeof submitSchema>;
 
 /** Presence of some of a domain's people, as that domain's node tells it. */
 export const presenceListSchema = z
-  .array(z.object({ address: addressSchema, status: z.enum(['online', 'away', 'offline']), lastSeen: z.string().datetime({ offset: true }).nullable() }))
+  .array(
+    z.object({
+      address: addressSchema,
+      status: z.enum(['online', 'away', 'offline']),
+      lastSeen: z.string().datetime({ offset: true }).nullable(),
+    }),
+  )
   .max(500);
 
 /** Another domain asks about some of this domain's people (and hears of their changes for a while). */

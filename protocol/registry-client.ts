@@ -1,6 +1,13 @@
 import { AppError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { SignatureError, signedGatewayRequest, verifyRequest, type PrivateKeyJwk, type PublicKeyJwk, type SignedRequest } from './signature.ts';
+import {
+  SignatureError,
+  signedGatewayRequest,
+  verifyRequest,
+  type PrivateKeyJwk,
+  type PublicKeyJwk,
+  type SignedRequest,
+} from './signature.ts';
 
 export type Registry = {
   version: string;
@@ -42,7 +49,12 @@ export function createRegistryClient(options: {
 
   async function fetchRegistry(): Promise<Registry> {
     const response = await fetch(await signedGatewayRequest(options, 'GET', REGISTRY_PATH));
-    if (!response.ok) throw new AppError('registry_unavailable', 503, `The gateway refused the registry request (HTTP ${response.status})`);
+    if (!response.ok)
+      throw new AppError(
+        'registry_unavailable',
+        503,
+        `The gateway refused the registry request (HTTP ${response.status})`,
+      );
     current = (await response.json()) as Registry;
     fetchedAt = now();
     return current;
@@ -102,7 +114,11 @@ export function keysOf(registry: Registry, name: string): PublicKeyJwk[] | undef
  * rotation, a newly pinned domain) sends it to the gateway once more before the request is refused.
  * Resolves with the request's signed fields and the copy of the registry that verified it.
  */
-export async function verifyPinned(client: RegistryClient, signed: SignedRequest, now?: number): Promise<{ checked: ReturnType<typeof verifyRequest>; registry: Registry }> {
+export async function verifyPinned(
+  client: RegistryClient,
+  signed: SignedRequest,
+  now?: number,
+): Promise<{ checked: ReturnType<typeof verifyRequest>; registry: Registry }> {
   let registry = await client.get();
   try {
     return { checked: verifyRequest(signed, (name) => keysOf(registry, name), now), registry };

@@ -18,10 +18,17 @@ export const cardViewSchema = z.object({
   title: z.string(),
   text: z.string().optional(),
   fields: z.array(z.object({ label: z.string(), value: z.string() })).optional(),
-  actions: z.array(z.object({ id: z.string(), label: z.string(), style: z.enum(['primary', 'danger', 'default']).optional() })).optional(),
+  actions: z
+    .array(z.object({ id: z.string(), label: z.string(), style: z.enum(['primary', 'danger', 'default']).optional() }))
+    .optional(),
 });
 
-export const attachmentViewSchema = z.object({ id: z.string(), name: z.string(), contentType: z.string(), size: z.number().int().min(0) });
+export const attachmentViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  contentType: z.string(),
+  size: z.number().int().min(0),
+});
 
 /**
  * One entry of a conversation. Loose: an entry carries the fields of its kind (a `system` entry's
@@ -49,7 +56,12 @@ export const messageSchema = z.looseObject({
   recalledAt: isoTime.nullable(),
 });
 
-export const memberViewSchema = z.object({ address, role: z.enum(['owner', 'admin', 'member']), readSeq: seq, deliveredSeq: seq });
+export const memberViewSchema = z.object({
+  address,
+  role: z.enum(['owner', 'admin', 'member']),
+  readSeq: seq,
+  deliveredSeq: seq,
+});
 
 /** A conversation as one viewer sees it: their join, read position and unread count, and every active member. */
 export const conversationViewSchema = z.object({
@@ -66,13 +78,30 @@ export const conversationViewSchema = z.object({
 });
 
 export const receiptSchema = z.object({ conversationId: z.string(), address, readSeq: seq, deliveredSeq: seq });
-export const presenceSchema = z.object({ address, status: z.enum(['online', 'away', 'offline']), lastSeen: isoTime.nullable() });
+export const presenceSchema = z.object({
+  address,
+  status: z.enum(['online', 'away', 'offline']),
+  lastSeen: isoTime.nullable(),
+});
 export const typingSchema = z.object({ conversationId: z.string(), address });
 
 /** What a sender is told of an entry it added (send, recall, edit; the bot API answers the same fields). */
-export const ackSchema = z.object({ messageId: z.string(), conversationId: z.string(), seq, at: isoTime, clientMsgId: z.string(), duplicate: z.boolean() });
+export const ackSchema = z.object({
+  messageId: z.string(),
+  conversationId: z.string(),
+  seq,
+  at: isoTime,
+  clientMsgId: z.string(),
+  duplicate: z.boolean(),
+});
 
-export const cardActionResultSchema = z.object({ messageId: z.string(), actionId: z.string(), updated: z.boolean(), toast: z.string().optional(), seq: seq.optional() });
+export const cardActionResultSchema = z.object({
+  messageId: z.string(),
+  actionId: z.string(),
+  updated: z.boolean(),
+  toast: z.string().optional(),
+  seq: seq.optional(),
+});
 
 export const webhookViewSchema = z.object({
   id: z.string(),
@@ -89,7 +118,9 @@ export const webhookViewSchema = z.object({
  * does not know (a newer node's, or one another domain's node answered and this node passed on) is still
  * read, so that the client can match the refusal to its request.
  */
-const errorCode = z.custom<ErrorCode>((value) => typeof value === 'string' && value.length > 0, { message: 'an error code' });
+const errorCode = z.custom<ErrorCode>((value) => typeof value === 'string' && value.length > 0, {
+  message: 'an error code',
+});
 
 const frame = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
   z.object({ v: z.literal(PROTOCOL_VERSION), type: z.literal(type), re: z.string().optional(), ...shape });
@@ -136,7 +167,12 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   frame('receipts', { conversationId: z.string(), receipts: z.array(receiptSchema) }),
   frame('typing', typingSchema.shape),
   frame('presence', presenceSchema.shape),
-  frame('delivery.failed', { messageId: z.string(), conversationId: z.string(), domain: z.string(), reason: z.string() }),
+  frame('delivery.failed', {
+    messageId: z.string(),
+    conversationId: z.string(),
+    domain: z.string(),
+    reason: z.string(),
+  }),
   frame('auth.expiring', { expiresAt: isoTime }),
   frame('session.ended', { reason: z.enum(['signed_out', 'access_ended']) }),
 ]);
@@ -182,7 +218,11 @@ export function isReplyTo<T extends ClientFrameType>(request: T, frame: ServerFr
 }
 
 /** A server frame, fields after `v`, `type` and `re` (the order the node has always written them in). */
-export function serverFrame<T extends ServerFrameType>(type: T, fields: ServerFieldsOf<T>, re?: string): ServerFrameOf<T> {
+export function serverFrame<T extends ServerFrameType>(
+  type: T,
+  fields: ServerFieldsOf<T>,
+  re?: string,
+): ServerFrameOf<T> {
   return { v: PROTOCOL_VERSION, type, ...(re ? { re } : {}), ...fields } as ServerFrameOf<T>;
 }
 

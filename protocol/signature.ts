@@ -26,8 +26,22 @@ export function bodyDigest(body: string | Buffer): string {
 }
 
 /** The exact bytes a server-to-server request is signed over. */
-export function signingString(parts: { method: string; path: string; origin: string; destination: string; timestamp: string; body: string | Buffer }): string {
-  return [parts.method.toUpperCase(), parts.path, parts.origin, parts.destination, parts.timestamp, bodyDigest(parts.body)].join('\n');
+export function signingString(parts: {
+  method: string;
+  path: string;
+  origin: string;
+  destination: string;
+  timestamp: string;
+  body: string | Buffer;
+}): string {
+  return [
+    parts.method.toUpperCase(),
+    parts.path,
+    parts.origin,
+    parts.destination,
+    parts.timestamp,
+    bodyDigest(parts.body),
+  ].join('\n');
 }
 
 export function privateKeyOf(jwk: PrivateKeyJwk): KeyObject {
@@ -45,7 +59,9 @@ export function signRequest(
   now = Date.now(),
 ): Record<string, string> {
   const timestamp = String(now);
-  const signature = sign(null, Buffer.from(signingString({ ...request, timestamp })), privateKeyOf(key)).toString('base64url');
+  const signature = sign(null, Buffer.from(signingString({ ...request, timestamp })), privateKeyOf(key)).toString(
+    'base64url',
+  );
   return {
     [HEADERS.origin]: request.origin,
     [HEADERS.destination]: request.destination,
@@ -61,8 +77,19 @@ export type GatewayAsker = { gatewayIssuer: string; origin: string; signingKey: 
  * A request without a body to the gateway's federation endpoints, signed as the asker and given up after
  * `timeoutMs`; the caller fetches it and reads the answer.
  */
-export async function signedGatewayRequest(asker: GatewayAsker, method: 'GET' | 'POST', path: string, timeoutMs = 5_000): Promise<Request> {
-  const headers = signRequest(await asker.signingKey(), { method, path, origin: asker.origin, destination: 'gateway', body: '' });
+export async function signedGatewayRequest(
+  asker: GatewayAsker,
+  method: 'GET' | 'POST',
+  path: string,
+  timeoutMs = 5_000,
+): Promise<Request> {
+  const headers = signRequest(await asker.signingKey(), {
+    method,
+    path,
+    origin: asker.origin,
+    destination: 'gateway',
+    body: '',
+  });
   return new Request(`${asker.gatewayIssuer}${path}`, { method, headers, signal: AbortSignal.timeout(timeoutMs) });
 }
 
@@ -90,17 +117,21 @@ export function verifyRequest(
   const destination = header(HEADERS.destination);
   const timestamp = header(HEADERS.timestamp);
   const signature = header(HEADERS.signature);
-  if (!origin || !destination || !timestamp || !signature) throw new SignatureError('unsigned', 'The request is not signed');
+  if (!origin || !destination || !timestamp || !signature)
+    throw new SignatureError('unsigned', 'The request is not signed');
   const match = /^kid=([A-Za-z0-9_.-]{1,64}),sig=([A-Za-z0-9_-]{40,200})$/.exec(signature);
   if (!match) throw new SignatureError('bad_signature', 'The signature header is malformed');
   const [, kid, sig] = match;
   const at = Number(timestamp);
-  if (!Number.isFinite(at) || Math.abs(now - at) > MAX_SKEW_MS) throw new SignatureError('stale_request', 'The request timestamp is outside the allowed window');
+  if (!Number.isFinite(at) || Math.abs(now - at) > MAX_SKEW_MS)
+    throw new SignatureError('stale_request', 'The request timestamp is outside the allowed window');
   const key = keysOf(origin)?.find((k) => k.kid === kid);
   if (!key) throw new SignatureError('unknown_key', `No pinned key ${kid} for ${origin}`);
   const valid = verify(
     null,
-    Buffer.from(signingString({ method: request.method, path: request.path, origin, destination, timestamp, body: request.body })),
+    Buffer.from(
+      signingString({ method: request.method, path: request.path, origin, destination, timestamp, body: request.body }),
+    ),
     publicKeyOf(key),
     Buffer.from(sig!, 'base64url'),
   );

@@ -67,9 +67,11 @@ export function createCallbackVerifier(options: CallbackVerifierOptions) {
     const timestamp = header(request.headers, CALLBACK_HEADERS.timestamp);
     const signature = header(request.headers, CALLBACK_HEADERS.signature);
     if (!timestamp || !signature) throw new CallbackRejected('unsigned', 'The callback is not signed');
-    if (!sameSignature(signature, callbackSignature(secretOf(), timestamp, raw))) throw new CallbackRejected('bad_signature', 'The callback signature does not verify');
+    if (!sameSignature(signature, callbackSignature(secretOf(), timestamp, raw)))
+      throw new CallbackRejected('bad_signature', 'The callback signature does not verify');
     const at = Number(timestamp) * 1000;
-    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now() - at) > tolerance) throw new CallbackRejected('stale', 'The callback timestamp is outside the allowed window');
+    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now() - at) > tolerance)
+      throw new CallbackRejected('stale', 'The callback timestamp is outside the allowed window');
     let event: CardCallback;
     try {
       event = JSON.parse(raw) as CardCallback;
@@ -79,7 +81,8 @@ export function createCallbackVerifier(options: CallbackVerifierOptions) {
     if (String(event.timestamp) !== timestamp || typeof event.nonce !== 'string' || event.nonce.length < 16) {
       throw new CallbackRejected('malformed', 'The callback body does not match its headers');
     }
-    if (!(await nonces.remember(event.nonce, at + tolerance))) throw new CallbackRejected('replayed', 'This callback was already received');
+    if (!(await nonces.remember(event.nonce, at + tolerance)))
+      throw new CallbackRejected('replayed', 'This callback was already received');
     return event;
   };
 }

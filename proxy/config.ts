@@ -5,7 +5,10 @@ import { envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, type Env } from
 const schema = z.object({
   PROXY_PORT: envPort.default(4100),
   PROXY_HOST: z.string().default('0.0.0.0'),
-  PROXY_NAME: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'lowercase letters, digits and dashes' }).default('campus-proxy'),
+  PROXY_NAME: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'lowercase letters, digits and dashes' })
+    .default('campus-proxy'),
   /** The proxy's Ed25519 private key as a JWK (production); otherwise one is kept in the data directory. */
   PROXY_PRIVATE_KEY: z.string().optional(),
   GATEWAY_ISSUER: envUrl.default('http://localhost:4000'),

@@ -4,15 +4,29 @@ import { AppError, isAppError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { createUnitServer } from '../core/unit-server.ts';
-import { allowed, createRegistryClient, domainEntry, verifyPinned, type RegistryClient } from '../protocol/registry-client.ts';
+import {
+  allowed,
+  createRegistryClient,
+  domainEntry,
+  verifyPinned,
+  type RegistryClient,
+} from '../protocol/registry-client.ts';
 import { HEADERS, type SignedRequest } from '../protocol/signature.ts';
 import type { ProxyConfig } from './config.ts';
 import { loadProxyKey, publicPart } from './proxy-key.ts';
 import type { PublicKeyJwk } from '../protocol/signature.ts';
 
-export type Proxy = { url: string; server: Server; name: string; publicKey: PublicKeyJwk; registry: RegistryClient; close(): Promise<void> };
+export type Proxy = {
+  url: string;
+  server: Server;
+  name: string;
+  publicKey: PublicKeyJwk;
+  registry: RegistryClient;
+  close(): Promise<void>;
+};
 
-const FORWARDED = /^\/federation\/v1\/(transactions\/[A-Za-z0-9_-]{8,64}|submit|hello|addresses|typing|card-action|presence|presence\/changed|attachments\/[0-9a-f-]{36})$/;
+const FORWARDED =
+  /^\/federation\/v1\/(transactions\/[A-Za-z0-9_-]{8,64}|submit|hello|addresses|typing|card-action|presence|presence\/changed|attachments\/[0-9a-f-]{36})$/;
 
 /** What the proxy's request handling shares. */
 type ProxyParts = { config: ProxyConfig; registry: RegistryClient; metrics: Metrics; logger: Logger };
@@ -23,7 +37,10 @@ type ProxyParts = { config: ProxyConfig; registry: RegistryClient; metrics: Metr
  * events, because the destination verifies the origin's signature itself.
  */
 /** `clock`: what the registry cache's age is judged by; the machine's unless given (tests pass one they move). */
-export async function startProxy(config: ProxyConfig, options: { logger?: Logger; clock?: Clock } = {}): Promise<Proxy> {
+export async function startProxy(
+  config: ProxyConfig,
+  options: { logger?: Logger; clock?: Clock } = {},
+): Promise<Proxy> {
   const logger = options.logger ?? createLogger(`proxy:${config.name}`, config.logLevel);
   const key = loadProxyKey(config);
   const registry = createRegistryClient({
@@ -65,7 +82,10 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
 }
 
 /** Checks a signed request against the registry's keys and policy; resolves with where it goes. */
-async function checkedTarget(registry: RegistryClient, signed: SignedRequest): Promise<{ destination: string; url: string }> {
+async function checkedTarget(
+  registry: RegistryClient,
+  signed: SignedRequest,
+): Promise<{ destination: string; url: string }> {
   const verified = await verifyPinned(registry, signed);
   let current = verified.registry;
   const { origin, destination } = verified.checked;
@@ -74,13 +94,19 @@ async function checkedTarget(registry: RegistryClient, signed: SignedRequest): P
   if (!target) throw new AppError('unknown_destination', 404, `No domain ${destination} in the registry`);
   // A denial may come from a copy of the registry older than a policy change: look again before refusing.
   if (!allowed(current, origin, destination)) current = await registry.refreshSoon();
-  if (!allowed(current, origin, destination)) throw new AppError('policy_denied', 403, `The federation policy does not let ${origin} reach ${destination}`);
+  if (!allowed(current, origin, destination))
+    throw new AppError('policy_denied', 403, `The federation policy does not let ${origin} reach ${destination}`);
   return { destination, url: target.url };
 }
 
 async function forward(parts: ProxyParts, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   const body = await readBody(req, parts.config.maxBodyBytes);
-  const { destination, url } = await checkedTarget(parts.registry, { method: req.method ?? 'POST', path, headers: req.headers, body });
+  const { destination, url } = await checkedTarget(parts.registry, {
+    method: req.method ?? 'POST',
+    path,
+    headers: req.headers,
+    body,
+  });
   let answer: Response;
   try {
     answer = await fetch(`${url}${path}`, {
@@ -104,7 +130,9 @@ async function relayKeys(parts: ProxyParts, domain: string, res: ServerResponse)
   const { registry } = parts;
   const target = domainEntry(await registry.get(), domain) ?? domainEntry(await registry.refreshSoon(), domain);
   if (!target) throw new AppError('unknown_destination', 404, `No domain ${domain} in the registry`);
-  const answer = await fetch(`${target.url}/.well-known/atrium/keys?domain=${encodeURIComponent(domain)}`, { signal: AbortSignal.timeout(parts.config.forwardTimeoutMs) }).catch(() => {
+  const answer = await fetch(`${target.url}/.well-known/atrium/keys?domain=${encodeURIComponent(domain)}`, {
+    signal: AbortSignal.timeout(parts.config.forwardTimeoutMs),
+  }).catch(() => {
     throw new AppError('destination_unreachable', 502, `${domain} did not answer`);
   });
   res.writeHead(answer.status, { 'content-type': 'application/json' });
@@ -120,7 +148,14 @@ function finisher(logger: Logger, res: ServerResponse, path: string): (error?: u
       if (!isAppError(error)) logger.error({ err: error }, 'forwarding failed');
       if (!res.headersSent) {
         res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: isAppError(error) ? error.code : 'internal_error', message: isAppError(error) ? error.message : 'proxy failure' } }));
+        res.end(
+          JSON.stringify({
+            error: {
+              code: isAppError(error) ? error.code : 'internal_error',
+              message: isAppError(error) ? error.message : 'proxy failure',
+            },
+          }),
+        );
       }
     }
     logger.debug({ path, status: res.statusCode, ms: Date.now() - started }, 'proxied');
@@ -132,16 +167,22 @@ function requestHandler(parts: ProxyParts): (req: IncomingMessage, res: ServerRe
   return (req, res) => {
     const path = req.url ?? '/';
     const done = finisher(parts.logger, res, path);
-    if (req.method === 'GET' && path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    if (req.method === 'GET' && path === '/healthz')
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     if (req.method === 'GET' && path === '/readyz') {
       registry.get().then(
         () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}'),
-        () => res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"not_ready","checks":{"registry":false}}'),
+        () =>
+          res
+            .writeHead(503, { 'content-type': 'application/json' })
+            .end('{"status":"not_ready","checks":{"registry":false}}'),
       );
       return;
     }
     if (req.method === 'GET' && path === '/metrics') {
-      metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text));
+      metrics.registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text));
       return;
     }
     if (req.method === 'GET' && path.startsWith('/.well-known/atrium/keys?')) {
@@ -149,7 +190,9 @@ function requestHandler(parts: ProxyParts): (req: IncomingMessage, res: ServerRe
       return;
     }
     if (req.method !== 'POST' || !FORWARDED.test(path)) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"No such endpoint"}}');
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"error":{"code":"not_found","message":"No such endpoint"}}');
       return;
     }
     forward(parts, req, res, path).then(() => done(), done);

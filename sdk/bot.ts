@@ -32,13 +32,28 @@ export class AtriumBot {
     const doFetch = this.options.fetch ?? fetch;
     const response = await doFetch(`${this.options.nodeUrl.replace(/\/$/, '')}/api/v1${path}`, {
       method,
-      headers: { authorization: `Bearer ${await this.options.token()}`, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${await this.options.token()}`,
+        accept: 'application/json',
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
-    const parsed = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string; fields?: Record<string, string> } };
-    if (!response.ok) throw new AtriumError(parsed.error?.code ?? `http_${response.status}`, parsed.error?.message ?? `HTTP ${response.status}`, parsed.error?.fields);
+    const parsed = (await response.json().catch(() => ({}))) as {
+      error?: { code: string; message: string; fields?: Record<string, string> };
+    };
+    if (!response.ok)
+      throw new AtriumError(
+        parsed.error?.code ?? `http_${response.status}`,
+        parsed.error?.message ?? `HTTP ${response.status}`,
+        parsed.error?.fields,
+      );
     const answer = schema.safeParse(parsed);
-    if (!answer.success) throw new AtriumError('unexpected_response', `The node's answer to ${method} ${path} is not what the bot API answers`);
+    if (!answer.success)
+      throw new AtriumError(
+        'unexpected_response',
+        `The node's answer to ${method} ${path} is not what the bot API answers`,
+      );
     return answer.data;
   }
 
@@ -54,7 +69,10 @@ export class AtriumBot {
 
   /** Replaces one of this bot's cards for everyone in its conversation. */
   updateCard(messageId: string, card: Card, clientMsgId?: string): Promise<Ack> {
-    return this.#call(ackSchema, 'PATCH', `/bot/messages/${encodeURIComponent(messageId)}`, { card, ...(clientMsgId ? { clientMsgId } : {}) });
+    return this.#call(ackSchema, 'PATCH', `/bot/messages/${encodeURIComponent(messageId)}`, {
+      card,
+      ...(clientMsgId ? { clientMsgId } : {}),
+    });
   }
 
   async me(): Promise<{ address: string; kind: string; domain: string }> {
@@ -65,10 +83,17 @@ export class AtriumBot {
     return (await this.#call(conversationsSchema, 'GET', '/conversations')).conversations;
   }
 
-  history(conversationId: string, options: { before?: number; limit?: number } = {}): Promise<{ messages: Message[]; hasMore: boolean }> {
+  history(
+    conversationId: string,
+    options: { before?: number; limit?: number } = {},
+  ): Promise<{ messages: Message[]; hasMore: boolean }> {
     const query = new URLSearchParams();
     if (options.before !== undefined) query.set('before', String(options.before));
     if (options.limit !== undefined) query.set('limit', String(options.limit));
-    return this.#call(historySchema, 'GET', `/conversations/${encodeURIComponent(conversationId)}/messages${query.size ? `?${query}` : ''}`);
+    return this.#call(
+      historySchema,
+      'GET',
+      `/conversations/${encodeURIComponent(conversationId)}/messages${query.size ? `?${query}` : ''}`,
+    );
   }
 }

@@ -10,7 +10,19 @@ import {
   type ClientFrameType,
   type ReplyTo,
 } from '../protocol/frames.ts';
-import { AtriumError, type Ack, type Attachment, type CardActionResult, type Conversation, type Message, type Presence, type Receipt, type ServerFrame, type Typing, type Webhook } from './types.ts';
+import {
+  AtriumError,
+  type Ack,
+  type Attachment,
+  type CardActionResult,
+  type Conversation,
+  type Message,
+  type Presence,
+  type Receipt,
+  type ServerFrame,
+  type Typing,
+  type Webhook,
+} from './types.ts';
 
 export * from './types.ts';
 
@@ -50,7 +62,14 @@ export type ClientOptions = {
   backoff?: { initialMs: number; maxMs: number };
 };
 
-export type SendInput = { conversationId?: string; to?: string; text?: string; mentions?: string[]; attachments?: string[]; clientMsgId?: string };
+export type SendInput = {
+  conversationId?: string;
+  to?: string;
+  text?: string;
+  mentions?: string[];
+  attachments?: string[];
+  clientMsgId?: string;
+};
 export type SearchOptions = { conversationId?: string; limit?: number };
 export type UploadedAttachment = Attachment;
 
@@ -69,7 +88,10 @@ type Pending = {
 };
 type Outgoing = { frame: ClientFieldsOf<'send'>; resolve(ack: Ack): void; reject(error: Error): void };
 /** A request's fields, which may be left out when the frame type has none that are required. */
-type RequestArgs<T extends ClientFrameType> = {} extends ClientFieldsOf<T> ? [fields?: ClientFieldsOf<T>, timeoutMs?: number] : [fields: ClientFieldsOf<T>, timeoutMs?: number];
+type RequestArgs<T extends ClientFrameType> =
+  {} extends ClientFieldsOf<T>
+    ? [fields?: ClientFieldsOf<T>, timeoutMs?: number]
+    : [fields: ClientFieldsOf<T>, timeoutMs?: number];
 
 /** Close codes after which reconnecting cannot help. */
 const FINAL_CLOSES = new Set([4403, 4409]);
@@ -178,7 +200,9 @@ export class AtriumClient extends Emitter<ClientEvents> {
     this.emit('ready', { address: this.address, expiresAt: ready.expiresAt });
     for (const waiter of this.#readyWaiters.splice(0)) waiter.resolve();
     for (const outgoing of this.#outbox.values()) this.#transmit(outgoing);
-    await this.sync().catch((error: Error) => this.emit('error', error instanceof AtriumError ? error : new AtriumError('sync_failed', error.message)));
+    await this.sync().catch((error: Error) =>
+      this.emit('error', error instanceof AtriumError ? error : new AtriumError('sync_failed', error.message)),
+    );
   }
 
   #fail(error: Error) {
@@ -207,9 +231,11 @@ export class AtriumClient extends Emitter<ClientEvents> {
     if (FINAL_CLOSES.has(code)) {
       this.#stopped = true;
       this.#setState('closed');
-      for (const outgoing of this.#outbox.values()) outgoing.reject(new AtriumError('closed', reason || 'connection ended'));
+      for (const outgoing of this.#outbox.values())
+        outgoing.reject(new AtriumError('closed', reason || 'connection ended'));
       this.#outbox.clear();
-      for (const waiter of this.#readyWaiters.splice(0)) waiter.reject(new AtriumError(reason || 'closed', 'The node ended the session'));
+      for (const waiter of this.#readyWaiters.splice(0))
+        waiter.reject(new AtriumError(reason || 'closed', 'The node ended the session'));
       this.emit('ended', { code, reason });
       return;
     }
@@ -230,7 +256,8 @@ export class AtriumClient extends Emitter<ClientEvents> {
       if (pending.timer) clearTimeout(pending.timer);
       pending.timer = undefined;
       // The node did not handle it: it goes again once the node's allowance is back, in its place.
-      if (frame.type === 'error' && frame.code === 'rate_limited') return this.#refused(frame.re, pending, Number(frame.retryAfterMs));
+      if (frame.type === 'error' && frame.code === 'rate_limited')
+        return this.#refused(frame.re, pending, Number(frame.retryAfterMs));
       this.#pending.delete(frame.re);
       if (frame.type === 'error') pending.reject(new AtriumError(frame.code, frame.message, frame.fields));
       else pending.resolve(frame);
@@ -285,7 +312,13 @@ export class AtriumClient extends Emitter<ClientEvents> {
     const type = typeof raw === 'object' && raw !== null && 'type' in raw ? String(raw.type) : 'without a type';
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-    this.emit('error', new AtriumError('unexpected_frame', `Ignored a frame ${type} this client cannot read: ${issue?.message ?? 'invalid'}${where}`));
+    this.emit(
+      'error',
+      new AtriumError(
+        'unexpected_frame',
+        `Ignored a frame ${type} this client cannot read: ${issue?.message ?? 'invalid'}${where}`,
+      ),
+    );
     return undefined;
   }
 
@@ -293,7 +326,10 @@ export class AtriumClient extends Emitter<ClientEvents> {
     try {
       await this.request('auth', { token: await this.options.token() });
     } catch (error) {
-      this.emit('error', error instanceof AtriumError ? error : new AtriumError('reauth_failed', (error as Error).message));
+      this.emit(
+        'error',
+        error instanceof AtriumError ? error : new AtriumError('reauth_failed', (error as Error).message),
+      );
     }
   }
 
@@ -336,7 +372,10 @@ export class AtriumClient extends Emitter<ClientEvents> {
    * the order asked, paced to the node's allowance; one the node refused as too many goes again after
    * the pause it named, so a caller never sees `rate_limited`.
    */
-  request<T extends ClientFrameType>(type: T, ...[fields, timeoutMs = this.options.requestTimeoutMs]: RequestArgs<T>): Promise<ReplyTo<T>> {
+  request<T extends ClientFrameType>(
+    type: T,
+    ...[fields, timeoutMs = this.options.requestTimeoutMs]: RequestArgs<T>
+  ): Promise<ReplyTo<T>> {
     const socket = this.#socket;
     if (!socket || socket.readyState !== 1) return Promise.reject(new AtriumError('offline', 'Not connected'));
     const id = randomId();
@@ -344,7 +383,9 @@ export class AtriumClient extends Emitter<ClientEvents> {
       const data = JSON.stringify({ v: PROTOCOL_VERSION, id, type, ...fields });
       // Answered by a frame of another type than the request's reply: the node and client disagree on the protocol.
       const answer = (frame: ServerFrame) =>
-        isReplyTo(type, frame) ? resolve(frame) : reject(new AtriumError('unexpected_frame', `A ${frame.type} frame answered ${type}`));
+        isReplyTo(type, frame)
+          ? resolve(frame)
+          : reject(new AtriumError('unexpected_frame', `A ${frame.type} frame answered ${type}`));
       this.#pending.set(id, { resolve: answer, reject, timer: undefined, type, data, timeoutMs, order: this.#order++ });
       this.#queue.push(id);
       this.#drain();
@@ -417,8 +458,10 @@ export class AtriumClient extends Emitter<ClientEvents> {
         // Lost connections and failed stores are retried with the same id (a frame refused as one too
         // many is resent by request itself); refusals are final.
         if (['disconnected', 'offline', 'store_failed', 'timeout'].includes(error.code)) {
-          if (error.code === 'store_failed') setTimeout(() => this.#state === 'online' && this.#transmit(outgoing), 1000);
-          if (error.code === 'timeout' && this.#state === 'online' && this.#outbox.get(clientMsgId) === outgoing) this.#transmit(outgoing);
+          if (error.code === 'store_failed')
+            setTimeout(() => this.#state === 'online' && this.#transmit(outgoing), 1000);
+          if (error.code === 'timeout' && this.#state === 'online' && this.#outbox.get(clientMsgId) === outgoing)
+            this.#transmit(outgoing);
           return;
         }
         this.#outbox.delete(clientMsgId);
@@ -433,7 +476,10 @@ export class AtriumClient extends Emitter<ClientEvents> {
     const messages: Message[] = [];
     let since = this.#since;
     for (let page = 0; page < 1000; page++) {
-      const result = await this.request('sync', { ...(since ? { since } : {}), cursors: Object.fromEntries(this.#cursors) });
+      const result = await this.request('sync', {
+        ...(since ? { since } : {}),
+        cursors: Object.fromEntries(this.#cursors),
+      });
       for (const c of result.conversations) {
         conversations.set(c.id, this.#known(c));
         if (!this.#cursors.has(c.id)) this.#cursors.set(c.id, c.joinedSeq);
@@ -464,8 +510,16 @@ export class AtriumClient extends Emitter<ClientEvents> {
     return this.#answered((await this.request('direct.open', { peer })).conversation);
   }
 
-  async history(conversationId: string, beforeSeq?: number, limit?: number): Promise<{ messages: Message[]; hasMore: boolean }> {
-    const result = await this.request('history', { conversationId, ...(beforeSeq !== undefined ? { beforeSeq } : {}), ...(limit ? { limit } : {}) });
+  async history(
+    conversationId: string,
+    beforeSeq?: number,
+    limit?: number,
+  ): Promise<{ messages: Message[]; hasMore: boolean }> {
+    const result = await this.request('history', {
+      conversationId,
+      ...(beforeSeq !== undefined ? { beforeSeq } : {}),
+      ...(limit ? { limit } : {}),
+    });
     return { messages: result.messages, hasMore: result.hasMore };
   }
 
@@ -493,7 +547,10 @@ export class AtriumClient extends Emitter<ClientEvents> {
 
   /** Splits a member list so that each part's frame (these other fields, and an id) stays within the node's limit. */
   #parts(fields: Record<string, unknown>, members: string[]): string[][] {
-    const room = this.#maxFrameBytes - utf8Length(JSON.stringify({ v: PROTOCOL_VERSION, id: 'x'.repeat(24), ...fields, members: [] })) - 64;
+    const room =
+      this.#maxFrameBytes -
+      utf8Length(JSON.stringify({ v: PROTOCOL_VERSION, id: 'x'.repeat(24), ...fields, members: [] })) -
+      64;
     const parts: string[][] = [[]];
     let used = 0;
     for (const address of members) {
@@ -519,13 +576,19 @@ export class AtriumClient extends Emitter<ClientEvents> {
       let wanted = part;
       for (let attempt = 1; ; attempt++) {
         try {
-          group = this.#answered((await this.request('group.invite', { conversationId, members: wanted })).conversation);
+          group = this.#answered(
+            (await this.request('group.invite', { conversationId, members: wanted })).conversation,
+          );
           break;
         } catch (error) {
           const lost = error instanceof AtriumError && RETRIED.has(error.code);
           if (!lost || attempt >= 5) {
             const atrium = error instanceof AtriumError ? error : new AtriumError('invite_failed', String(error));
-            throw new AtriumError(atrium.code, `${atrium.message} (the group holds the first ${done} of the members asked for; invite the rest again)`, atrium.fields);
+            throw new AtriumError(
+              atrium.code,
+              `${atrium.message} (the group holds the first ${done} of the members asked for; invite the rest again)`,
+              atrium.fields,
+            );
           }
           await this.#whenOnline(this.options.requestTimeoutMs);
           const now = (await this.conversations()).find((c) => c.id === conversationId);
@@ -557,7 +620,8 @@ export class AtriumClient extends Emitter<ClientEvents> {
   /** Invites people to a group; a list too long for one frame goes in parts (see `createGroup`). */
   async invite(conversationId: string, members: string[]): Promise<Conversation> {
     const parts = this.#parts({ type: 'group.invite', conversationId }, members);
-    if (parts.length === 1) return this.#answered((await this.request('group.invite', { conversationId, members })).conversation);
+    if (parts.length === 1)
+      return this.#answered((await this.request('group.invite', { conversationId, members })).conversation);
     return this.#inviteParts(conversationId, parts, 0);
   }
 
@@ -593,18 +657,33 @@ export class AtriumClient extends Emitter<ClientEvents> {
    * Uploads a file over HTTP with the same token as the socket; share it by passing its id in a message's
    * `attachments`. The HTTP base defaults to the socket URL's origin.
    */
-  async upload(file: Blob | Uint8Array, name: string, contentType: string, httpBaseUrl: string = httpBaseOf(this.options.url)): Promise<UploadedAttachment> {
-    const response = await fetch(`${httpBaseUrl.replace(/\/$/, '')}/api/v1/attachments?name=${encodeURIComponent(name)}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${await this.options.token()}`, 'content-type': contentType },
-      body: file as BodyInit,
-    });
-    const body = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string; fields?: Record<string, string> } };
+  async upload(
+    file: Blob | Uint8Array,
+    name: string,
+    contentType: string,
+    httpBaseUrl: string = httpBaseOf(this.options.url),
+  ): Promise<UploadedAttachment> {
+    const response = await fetch(
+      `${httpBaseUrl.replace(/\/$/, '')}/api/v1/attachments?name=${encodeURIComponent(name)}`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await this.options.token()}`, 'content-type': contentType },
+        body: file as BodyInit,
+      },
+    );
+    const body = (await response.json().catch(() => ({}))) as {
+      error?: { code: string; message: string; fields?: Record<string, string> };
+    };
     if (!response.ok) {
-      throw new AtriumError(body.error?.code ?? `http_${response.status}`, body.error?.message ?? `Upload failed with HTTP ${response.status}`, body.error?.fields);
+      throw new AtriumError(
+        body.error?.code ?? `http_${response.status}`,
+        body.error?.message ?? `Upload failed with HTTP ${response.status}`,
+        body.error?.fields,
+      );
     }
     const uploaded = attachmentViewSchema.safeParse(body);
-    if (!uploaded.success) throw new AtriumError('unexpected_response', 'The node answered the upload with something other than the file');
+    if (!uploaded.success)
+      throw new AtriumError('unexpected_response', 'The node answered the upload with something other than the file');
     return uploaded.data;
   }
 

@@ -113,7 +113,9 @@ function changeGroup(view: Conversation, entry: Message): boolean {
       const present = new Set(view.members.map((m) => m.address));
       // Someone joins just before their join entry; nothing earlier is theirs to read.
       const start = entry.seq - 1;
-      const joined: Member[] = named.filter((a) => !present.has(a)).map((address) => ({ address, role: 'member', readSeq: start, deliveredSeq: start }));
+      const joined: Member[] = named
+        .filter((a) => !present.has(a))
+        .map((address) => ({ address, role: 'member', readSeq: start, deliveredSeq: start }));
       view.members.push(...joined);
       return true;
     }
@@ -129,7 +131,8 @@ function changeGroup(view: Conversation, entry: Message): boolean {
       if (!parsed.success) return false;
       const role = parsed.data;
       // A group has one owner: handing it on makes the previous owner an admin.
-      if (role === 'owner') for (const m of view.members) if (m.role === 'owner' && !named.includes(m.address)) m.role = 'admin';
+      if (role === 'owner')
+        for (const m of view.members) if (m.role === 'owner' && !named.includes(m.address)) m.role = 'admin';
       for (const address of named) setRole(address, role);
       return true;
     }

@@ -9,7 +9,11 @@ export class Emitter<Events extends Record<string, unknown>> {
     return () => set.delete(handler as (payload: never) => void);
   }
 
-  once<K extends keyof Events>(event: K, predicate: (payload: Events[K]) => boolean = () => true, timeoutMs = 10_000): Promise<Events[K]> {
+  once<K extends keyof Events>(
+    event: K,
+    predicate: (payload: Events[K]) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<Events[K]> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();

@@ -13,7 +13,15 @@ export type SyncRun = {
   /** Heap and RSS right after a full GC at each quarter of the entries read. */
   live: { entries: number; heapUsed: number; rss: number }[];
 };
-export type DatabaseRun = { kind: 'sqlite' | 'mariadb'; version: string; full: SyncRun; again: SyncRun; people: number; units: number; links: number };
+export type DatabaseRun = {
+  kind: 'sqlite' | 'mariadb';
+  version: string;
+  full: SyncRun;
+  again: SyncRun;
+  people: number;
+  units: number;
+  links: number;
+};
 export type Run = {
   date: Date;
   commit: string;
@@ -33,7 +41,11 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const rate = (r: SyncReport) => fmt(r.entries / (r.durationMs / 1000));
 
 function table(header: string[], rows: string[][]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 /** RSS when the sync had read a quarter, half, three quarters and all of the entries. */
@@ -53,8 +65,12 @@ export function renderSection(r: Run): string {
     `Measured by \`npm run bench:directory\` (bench/directory/run.ts) on ${r.date.toISOString().slice(0, 16).replace('T', ' ')} UTC, commit \`${r.commit}\`; the run took ${r.seconds.toFixed(0)} s.`,
     '',
     `- Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}; ${describeCalibration(m.calibration)}; load average ${r.load} at the end. The cores are shared by slapd, the database and the sync (and whatever else ran).`,
-    `- Directory: a private ${r.slapd.replace(/^@\(#\) \$OpenLDAP: /, '').replace(/ \(.*$/, '').replace(/\$$/, '').trim()} on 127.0.0.1 (cli/private-slapd.ts) holding ${fmt(r.shape.people)} \`inetOrgPerson\` people in ${fmt(r.ous)} OUs (${r.shape.colleges} colleges of ${r.shape.departmentsPerCollege} departments), loaded offline with \`slapadd -q\` and started in ${r.slapaddSeconds.toFixed(1)} s; a \`staff\` group of ${fmt(Math.ceil(r.shape.people / 10))} members and an \`admins\` group of 5 map to roles. The service account has Active Directory's limit (1,000 entries a search, paged results), so the sync reads ${Math.ceil(r.shape.people / 1000)} pages.`,
-    '- Sync: `syncDirectory` (what `atrium directories sync` and the schedule run) in the benchmark process, into a fresh gateway database with only the unit root: the first sync creates every person, their membership and the unit tree from the OU paths; the second finds nothing to change. RSS is the benchmark process\'s (the sync), sampled every 100 ms and after every page.',
+    `- Directory: a private ${r.slapd
+      .replace(/^@\(#\) \$OpenLDAP: /, '')
+      .replace(/ \(.*$/, '')
+      .replace(/\$$/, '')
+      .trim()} on 127.0.0.1 (cli/private-slapd.ts) holding ${fmt(r.shape.people)} \`inetOrgPerson\` people in ${fmt(r.ous)} OUs (${r.shape.colleges} colleges of ${r.shape.departmentsPerCollege} departments), loaded offline with \`slapadd -q\` and started in ${r.slapaddSeconds.toFixed(1)} s; a \`staff\` group of ${fmt(Math.ceil(r.shape.people / 10))} members and an \`admins\` group of 5 map to roles. The service account has Active Directory's limit (1,000 entries a search, paged results), so the sync reads ${Math.ceil(r.shape.people / 1000)} pages.`,
+    "- Sync: `syncDirectory` (what `atrium directories sync` and the schedule run) in the benchmark process, into a fresh gateway database with only the unit root: the first sync creates every person, their membership and the unit tree from the OU paths; the second finds nothing to change. RSS is the benchmark process's (the sync), sampled every 100 ms and after every page.",
     '',
   ];
   const rows = r.databases.flatMap((d) =>
@@ -71,7 +87,20 @@ export function renderSection(r: Run): string {
     ]),
   );
   out.push(
-    table(['database', 'sync', 'read', 'duration', 'entries/s', 'added / updated / unchanged', 'RSS before → peak', 'RSS at 25%, 50%, 75%, 100% read', 'JS heap after a full GC at 25%, 50%, 75%, 100%'], rows),
+    table(
+      [
+        'database',
+        'sync',
+        'read',
+        'duration',
+        'entries/s',
+        'added / updated / unchanged',
+        'RSS before → peak',
+        'RSS at 25%, 50%, 75%, 100% read',
+        'JS heap after a full GC at 25%, 50%, 75%, 100%',
+      ],
+      rows,
+    ),
     '',
   );
 
@@ -88,19 +117,31 @@ export function renderSection(r: Run): string {
     table(
       ['target', 'measured', 'verdict'],
       [
-        [`${fmt(r.shape.people)} people synced within a minute`, r.databases.map((d) => `${d.version}: ${seconds(d.full.report.durationMs)}`).join('; '), slowest <= target ? '**met**' : '**missed**'],
+        [
+          `${fmt(r.shape.people)} people synced within a minute`,
+          r.databases.map((d) => `${d.version}: ${seconds(d.full.report.durationMs)}`).join('; '),
+          slowest <= target ? '**met**' : '**missed**',
+        ],
         [
           'memory flat (what the sync holds does not grow with the entries read)',
-          growth.map((g) => `${g.kind}: JS heap after a full GC ${mib(g.first)} at 25% read, ${mib(g.last)} at 100% (${g.last >= g.first ? '+' : '−'}${mib(Math.abs(g.last - g.first))})`).join('; ') +
-            '; RSS in the table above',
-          growth.every((g) => g.last - g.first < 16 * 2 ** 20) ? '**met** (under 16 MiB of growth over three quarters of the entries)' : '**missed**',
+          growth
+            .map(
+              (g) =>
+                `${g.kind}: JS heap after a full GC ${mib(g.first)} at 25% read, ${mib(g.last)} at 100% (${g.last >= g.first ? '+' : '−'}${mib(Math.abs(g.last - g.first))})`,
+            )
+            .join('; ') + '; RSS in the table above',
+          growth.every((g) => g.last - g.first < 16 * 2 ** 20)
+            ? '**met** (under 16 MiB of growth over three quarters of the entries)'
+            : '**missed**',
         ],
       ],
     ),
     '',
   );
   for (const d of r.databases) {
-    out.push(`After the runs on ${d.version}: ${fmt(d.people)} people, ${fmt(d.units)} units and ${fmt(d.links)} directory links in the database.`);
+    out.push(
+      `After the runs on ${d.version}: ${fmt(d.people)} people, ${fmt(d.units)} units and ${fmt(d.links)} directory links in the database.`,
+    );
   }
   return out.join('\n');
 }

@@ -47,7 +47,9 @@ const cleanups = installCleanups(10 * 60_000, 'stopping slapd and dropping the b
 async function main(): Promise<void> {
   if (!slapdInstalled()) throw new Error(`slapd is not installed; ${SLAPD_INSTALL_HINT}`);
   const machine = await describeMachine();
-  log(`Atrium directory sync benchmark: ${shape.people} people; ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, Node ${machine.node}; ${describeCalibration(machine.calibration)}; load ${loadAverage()}`);
+  log(
+    `Atrium directory sync benchmark: ${shape.people} people; ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, Node ${machine.node}; ${describeCalibration(machine.calibration)}; load ${loadAverage()}`,
+  );
 
   const servicePassword = randomBytes(18).toString('base64url');
   const { ldif, ous } = benchLdif(shape, servicePassword, 'bench-person-password');
@@ -56,11 +58,15 @@ async function main(): Promise<void> {
     suffix: 'dc=bench,dc=campus,dc=test',
     rootPassword: randomBytes(18).toString('base64url'),
     ldif,
-    databaseLines: [`limits dn.exact="${SERVICE_DN}" size.soft=1000 size.hard=1000 size.pr=1000 size.prtotal=unlimited`],
+    databaseLines: [
+      `limits dn.exact="${SERVICE_DN}" size.soft=1000 size.hard=1000 size.pr=1000 size.prtotal=unlimited`,
+    ],
   });
   cleanups.push({ name: 'slapd', run: () => slapd.stop() });
   const slapaddSeconds = (performance.now() - loadStarted) / 1000;
-  log(`slapd on ${slapd.url}: ${shape.people} people and ${ous} OUs loaded with slapadd -q and started in ${slapaddSeconds.toFixed(1)} s`);
+  log(
+    `slapd on ${slapd.url}: ${shape.people} people and ${ous} OUs loaded with slapadd -q and started in ${slapaddSeconds.toFixed(1)} s`,
+  );
 
   const databases: DatabaseRun[] = [{ ...(await runOn('sqlite', slapd.url, servicePassword)) }];
   if (!args.includes('--sqlite-only')) {
@@ -77,7 +83,10 @@ async function main(): Promise<void> {
     shape,
     ous,
     slapaddSeconds,
-    slapd: (await import('node:child_process')).execFileSync('/usr/sbin/slapd', ['-VV'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0] || 'slapd',
+    slapd:
+      (await import('node:child_process'))
+        .execFileSync('/usr/sbin/slapd', ['-VV'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+        .split('\n')[0] || 'slapd',
     databases,
   };
   const section = renderSection(run);
@@ -150,7 +159,11 @@ async function runOn(kind: 'sqlite' | 'mariadb', url: string, servicePassword: s
   log(`${kind}: ${describe(full)}`);
   const again = await measuredSync(ctx, sealer, 'no change');
   log(`${kind}: ${describe(again)}`);
-  const [people, units, links] = await Promise.all([models.User.count(), models.OrgUnit.count(), models.DirectoryAccount.count()]);
+  const [people, units, links] = await Promise.all([
+    models.User.count(),
+    models.OrgUnit.count(),
+    models.DirectoryAccount.count(),
+  ]);
   await close();
   return { kind, version, full, again, people, units, links };
 }
@@ -169,7 +182,11 @@ const gc = (globalThis as { gc?: () => void }).gc;
  * half, three quarters and all of the entries are read, a full GC first (node --expose-gc), so that
  * what is left on the heap is what the sync holds, not garbage not yet collected.
  */
-async function measuredSync(ctx: GatewayContext, sealer: ReturnType<typeof createSealer>, label: string): Promise<SyncRun> {
+async function measuredSync(
+  ctx: GatewayContext,
+  sealer: ReturnType<typeof createSealer>,
+  label: string,
+): Promise<SyncRun> {
   const samples: SyncRun['samples'] = [];
   const live: SyncRun['live'] = [];
   let entries = 0;
@@ -183,18 +200,22 @@ async function measuredSync(ctx: GatewayContext, sealer: ReturnType<typeof creat
   const timer = setInterval(sample, 100);
   let report: SyncReport;
   try {
-    report = await syncDirectory(ctx, {
-      sealer,
-      onProgress: (p) => {
-        entries = p.entries;
-        sample();
-        if (gc && p.phase === 'reading' && entries >= (quarter * shape.people) / 4) {
-          gc();
-          live.push({ entries, heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss });
-          quarter += 1;
-        }
+    report = await syncDirectory(
+      ctx,
+      {
+        sealer,
+        onProgress: (p) => {
+          entries = p.entries;
+          sample();
+          if (gc && p.phase === 'reading' && entries >= (quarter * shape.people) / 4) {
+            gc();
+            live.push({ entries, heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss });
+            quarter += 1;
+          }
+        },
       },
-    }, 'bench');
+      'bench',
+    );
   } finally {
     clearInterval(timer);
   }

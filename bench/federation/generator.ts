@@ -9,7 +9,16 @@
  */
 import { Histogram, type HistogramData } from '../shared/histogram.ts';
 import { serveIpc } from '../shared/ipc.ts';
-import { ALWAYS, createGeneratorCore, newAckRecorder, now, pool, waitFor, type BaseSocket, type ConnectResult } from '../shared/generator-core.ts';
+import {
+  ALWAYS,
+  createGeneratorCore,
+  newAckRecorder,
+  now,
+  pool,
+  waitFor,
+  type BaseSocket,
+  type ConnectResult,
+} from '../shared/generator-core.ts';
 
 export type { ConnectResult, GeneratorStats } from '../shared/generator-core.ts';
 export type Side = 'eng' | 'arts';
@@ -17,7 +26,15 @@ export type Direction = 'eng→arts' | 'arts→eng';
 export type FedUser = { index: number; token: string; side: Side };
 export type FedPair = { eng: number; arts: number; artsAddress: string };
 export type OpenResult = { opened: number; failures: Record<string, number>; ms: number };
-export type RunArgs = { phase: string; direction: Direction; rate: number; durationMs: number; warmupMs: number; maxInFlight: number; ackWaitMs: number };
+export type RunArgs = {
+  phase: string;
+  direction: Direction;
+  rate: number;
+  durationMs: number;
+  warmupMs: number;
+  maxInFlight: number;
+  ackWaitMs: number;
+};
 export type RunResult = {
   attempted: number;
   skipped: number;
@@ -32,17 +49,45 @@ export type RunResult = {
   unacked: number;
   ackWaitMs: number;
 };
-export type DeliveryResult = { deliveries: number; inWindow: number; duplicates: number; latency: HistogramData; firstAt: number; lastAt: number };
-export type BlastResult = { sent: number; acks: number; errors: Record<string, number>; ids: string[]; ms: number; ackLatency: HistogramData; unacked: number };
+export type DeliveryResult = {
+  deliveries: number;
+  inWindow: number;
+  duplicates: number;
+  latency: HistogramData;
+  firstAt: number;
+  lastAt: number;
+};
+export type BlastResult = {
+  sent: number;
+  acks: number;
+  errors: Record<string, number>;
+  ids: string[];
+  ms: number;
+  ackLatency: HistogramData;
+  unacked: number;
+};
 
 type Socket = BaseSocket & { side: Side };
-type Recorder = { receiverSide: Side; deliveries: number; inWindow: number; latency: Histogram; window: [number, number]; seen: Set<number>; duplicates: number; firstAt: number; lastAt: number };
+type Recorder = {
+  receiverSide: Side;
+  deliveries: number;
+  inWindow: number;
+  latency: Histogram;
+  window: [number, number];
+  seen: Set<number>;
+  duplicates: number;
+  firstAt: number;
+  lastAt: number;
+};
 
 const urls: Record<Side, string> = { eng: '', arts: '' };
 let messageCounter = 0;
 const recorders = new Map<string, Recorder>();
 let pairs: (FedPair & { conversationId: string })[] = [];
-const core = createGeneratorCore<Socket>({ clientMsgIdPrefix: 'f', onMessage: (socket, text) => onMessage(socket, text) });
+const core = createGeneratorCore<Socket>({
+  clientMsgIdPrefix: 'f',
+  onMessage: (socket, text) => onMessage(socket, text),
+});
 const { sockets, ackRecorders } = core;
 
 function onMessage(socket: Socket, text: string) {
@@ -78,7 +123,17 @@ function open(user: FedUser): Promise<string | null> {
 }
 
 function newRecorder(phase: string, receiverSide: Side, window: [number, number]): void {
-  recorders.set(phase, { receiverSide, deliveries: 0, inWindow: 0, latency: new Histogram(), window, seen: new Set(), duplicates: 0, firstAt: Number.POSITIVE_INFINITY, lastAt: 0 });
+  recorders.set(phase, {
+    receiverSide,
+    deliveries: 0,
+    inWindow: 0,
+    latency: new Histogram(),
+    window,
+    seen: new Set(),
+    duplicates: 0,
+    firstAt: Number.POSITIVE_INFINITY,
+    lastAt: 0,
+  });
 }
 
 const senderOf = (pair: FedPair, direction: Direction) => sockets.get(direction === 'eng→arts' ? pair.eng : pair.arts);
@@ -110,8 +165,11 @@ serveIpc(
           failures.no_socket = (failures.no_socket ?? 0) + 1;
           return;
         }
-        const frame = (id: string) => `{"v":1,"id":"${id}","type":"send","clientMsgId":"${core.clientMsgId()}","to":"${pair.artsAddress}","text":"bench|setup|${now().toFixed(3)}|${++messageCounter}"}`;
-        const reply: Record<string, unknown> = await core.request(socket, frame, 'setup send').catch(() => ({ type: 'error', code: 'no_reply_60s' }));
+        const frame = (id: string) =>
+          `{"v":1,"id":"${id}","type":"send","clientMsgId":"${core.clientMsgId()}","to":"${pair.artsAddress}","text":"bench|setup|${now().toFixed(3)}|${++messageCounter}"}`;
+        const reply: Record<string, unknown> = await core
+          .request(socket, frame, 'setup send')
+          .catch(() => ({ type: 'error', code: 'no_reply_60s' }));
         if (reply.type === 'ack') pairs.push({ ...pair, conversationId: String(reply.conversationId) });
         else failures[String(reply.code)] = (failures[String(reply.code)] ?? 0) + 1;
       });
@@ -156,7 +214,17 @@ serveIpc(
      * Closed loop: `total` messages from the eng people as fast as the eng node takes them, at most
      * `maxInFlight` unacknowledged; returns the acknowledged message ids.
      */
-    async blast({ phase, total, maxInFlight, timeoutMs }: { phase: string; total: number; maxInFlight: number; timeoutMs: number }): Promise<BlastResult> {
+    async blast({
+      phase,
+      total,
+      maxInFlight,
+      timeoutMs,
+    }: {
+      phase: string;
+      total: number;
+      maxInFlight: number;
+      timeoutMs: number;
+    }): Promise<BlastResult> {
       const started = now();
       const ack = { ...newAckRecorder(ALWAYS), ids: [] as string[] };
       ackRecorders.set(phase, ack);
@@ -178,7 +246,15 @@ serveIpc(
       }
       await waitFor(() => done() >= sent, Math.max(0, timeoutMs - (now() - started)));
       ackRecorders.delete(phase);
-      return { sent, acks: ack.acks, errors: ack.errors, ids: ack.ids!, ms: now() - started, ackLatency: ack.latency.toJSON(), unacked: sent - done() };
+      return {
+        sent,
+        acks: ack.acks,
+        errors: ack.errors,
+        ids: ack.ids!,
+        ms: now() - started,
+        ackLatency: ack.latency.toJSON(),
+        unacked: sent - done(),
+      };
     },
 
     peek({ phase }: { phase: string }) {

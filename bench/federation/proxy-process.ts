@@ -19,7 +19,13 @@ serveIpc(
     stats(): ProxyStats {
       const cpu = process.cpuUsage();
       const elu = performance.eventLoopUtilization();
-      return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, eluActive: elu.active, eluIdle: elu.idle, rss: process.memoryUsage().rss };
+      return {
+        cpuUserUs: cpu.user,
+        cpuSystemUs: cpu.system,
+        eluActive: elu.active,
+        eluIdle: elu.idle,
+        rss: process.memoryUsage().rss,
+      };
     },
     ...cpuProfilerCommands(),
     async shutdown() {

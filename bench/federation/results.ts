@@ -38,8 +38,10 @@ export type Usage = {
 export function usageBetween(a: Snapshot, b: Snapshot): Usage {
   const seconds = (b.at - a.at) / 1000;
   const cpu = (s: { cpuUserUs: number; cpuSystemUs: number }) => s.cpuUserUs + s.cpuSystemUs;
-  const percent = (x: { cpuUserUs: number; cpuSystemUs: number } | null, y: { cpuUserUs: number; cpuSystemUs: number } | null) =>
-    x && y && cpu(y) >= cpu(x) ? ((cpu(y) - cpu(x)) / 1e6 / seconds) * 100 : null;
+  const percent = (
+    x: { cpuUserUs: number; cpuSystemUs: number } | null,
+    y: { cpuUserUs: number; cpuSystemUs: number } | null,
+  ) => (x && y && cpu(y) >= cpu(x) ? ((cpu(y) - cpu(x)) / 1e6 / seconds) * 100 : null);
   const loop = (x: { eluActive: number; eluIdle: number } | null, y: { eluActive: number; eluIdle: number } | null) => {
     if (!x || !y) return null;
     const active = y.eluActive - x.eluActive;
@@ -50,7 +52,8 @@ export function usageBetween(a: Snapshot, b: Snapshot): Usage {
   const engCpu = percent(a.eng, b.eng);
   const artsCpu = percent(a.arts, b.arts);
   const proxyCpu = percent(a.proxy, b.proxy);
-  const mariadbCpu = a.mariadbCpuS !== null && b.mariadbCpuS !== null ? ((b.mariadbCpuS - a.mariadbCpuS) / seconds) * 100 : null;
+  const mariadbCpu =
+    a.mariadbCpuS !== null && b.mariadbCpuS !== null ? ((b.mariadbCpuS - a.mariadbCpuS) / seconds) * 100 : null;
   const benchCpu = ((gens(b) - gens(a) + b.orchestratorCpuUs - a.orchestratorCpuUs) / 1e6 / seconds) * 100;
   const machineBusy = (100 * (b.machine.busy - a.machine.busy)) / Math.max(1, b.machine.total - a.machine.total);
   return {
@@ -62,7 +65,10 @@ export function usageBetween(a: Snapshot, b: Snapshot): Usage {
     proxyCpu,
     mariadbCpu,
     benchCpu,
-    othersCpu: Math.max(0, machineBusy * cpus().length - (engCpu ?? 0) - (artsCpu ?? 0) - (proxyCpu ?? 0) - (mariadbCpu ?? 0) - benchCpu),
+    othersCpu: Math.max(
+      0,
+      machineBusy * cpus().length - (engCpu ?? 0) - (artsCpu ?? 0) - (proxyCpu ?? 0) - (mariadbCpu ?? 0) - benchCpu,
+    ),
     machineBusy,
     load: b.load,
   };
@@ -95,7 +101,11 @@ export type Step = {
   usage: Usage;
 };
 
-export type ProcessProfile = { process: 'eng node' | 'arts node' | 'proxy'; summary: ProfileSummary | null; file: string | null };
+export type ProcessProfile = {
+  process: 'eng node' | 'arts node' | 'proxy';
+  summary: ProfileSummary | null;
+  file: string | null;
+};
 export type Profiled = {
   what: string;
   seconds: number;
@@ -112,7 +122,15 @@ export type Drain = {
   total: number;
   /** Unacknowledged messages each generator kept in flight while sending the backlog. */
   blastInFlight: number;
-  blast: { seconds: number; acks: number; acksPerS: number; errors: Record<string, number>; unacked: number; ack: Percentiles; uniqueIds: number };
+  blast: {
+    seconds: number;
+    acks: number;
+    acksPerS: number;
+    errors: Record<string, number>;
+    unacked: number;
+    ack: Percentiles;
+    uniqueIds: number;
+  };
   /** The eng outbox towards arts just before arts came back, and the delivery state eng kept for it. */
   depthBefore: number;
   peer: { attempts: number; nextAttemptInSeconds: number | null; lastError: string | null } | null;

@@ -17,21 +17,70 @@ import { describeMachine, findMariadbPid, loadAverage, machineCpuTicks, processC
 import type { NodeStats, QueryCounts } from '../shared/node-process.ts';
 import { summariseProfile } from '../shared/profile-summary.ts';
 import { percentiles } from '../shared/percentiles.ts';
-import { addBenchPeople, createDatabase, freePort, spawnNode, tail, type BenchDatabase, type NodeChild } from '../shared/setup.ts';
+import {
+  addBenchPeople,
+  createDatabase,
+  freePort,
+  spawnNode,
+  tail,
+  type BenchDatabase,
+  type NodeChild,
+} from '../shared/setup.ts';
 import { mintAccessTokens, usernameOf } from '../shared/tokens.ts';
 import { describeCalibration } from '../shared/calibration.ts';
 import { summariseLogs } from '../shared/log-summary.ts';
-import { alive, gitOutput, installCleanups, recordFailure, signalChild, sleep, stopChild, timestampLog, type Child } from '../shared/orchestrator.ts';
-import type { BlastResult, DeliveryResult, Direction, FedPair, FedUser, GeneratorStats, OpenResult, RunResult, ConnectResult } from './generator.ts';
+import {
+  alive,
+  gitOutput,
+  installCleanups,
+  recordFailure,
+  signalChild,
+  sleep,
+  stopChild,
+  timestampLog,
+  type Child,
+} from '../shared/orchestrator.ts';
+import type {
+  BlastResult,
+  DeliveryResult,
+  Direction,
+  FedPair,
+  FedUser,
+  GeneratorStats,
+  OpenResult,
+  RunResult,
+  ConnectResult,
+} from './generator.ts';
 import { FEDERATION_ACTIVITIES, renderConsoleSummary, writeFederationSection } from './report.ts';
-import { usageBetween, type DepthSample, type Drain, type Profiled, type ProcessProfile, type Results, type Snapshot, type Step } from './results.ts';
-import { federate, openReader, registerProxy, spawnFederationGenerator, spawnProxy, startFederationGateway, type ProxyChild, type Reader } from './setup.ts';
+import {
+  usageBetween,
+  type DepthSample,
+  type Drain,
+  type Profiled,
+  type ProcessProfile,
+  type Results,
+  type Snapshot,
+  type Step,
+} from './results.ts';
+import {
+  federate,
+  openReader,
+  registerProxy,
+  spawnFederationGenerator,
+  spawnProxy,
+  startFederationGateway,
+  type ProxyChild,
+  type Reader,
+} from './setup.ts';
 import type { ProxyStats } from './proxy-process.ts';
 
 const ENG = 'eng.bench.test';
 const ARTS = 'arts.bench.test';
 const PROXY_NAME = 'bench-proxy';
-const DEPTH_LINE = new RegExp(`^atrium_federation_outbox_depth\\{[^}]*destination="${ARTS.replace(/\./g, '\\.')}"[^}]*\\} ([0-9.e+]+)$`, 'm');
+const DEPTH_LINE = new RegExp(
+  `^atrium_federation_outbox_depth\\{[^}]*destination="${ARTS.replace(/\./g, '\\.')}"[^}]*\\} ([0-9.e+]+)$`,
+  'm',
+);
 const REGISTRY_TTL_SECONDS = 5;
 const ROOT = join(import.meta.dirname, '..', '..');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
@@ -137,7 +186,9 @@ async function main(): Promise<void> {
     dropped: {},
     errors: [],
   };
-  log(`Atrium federation benchmark (${scale.name}): ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, Node ${machine.node}; ${describeCalibration(machine.calibration)}; load ${results.loadAtStart}`);
+  log(
+    `Atrium federation benchmark (${scale.name}): ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, Node ${machine.node}; ${describeCalibration(machine.calibration)}; load ${results.loadAtStart}`,
+  );
 
   const dataDir = mkdtempSync(join(tmpdir(), 'atrium-bench-fed-'));
   cleanups.push({ name: 'temp folder', run: () => rmSync(dataDir, { recursive: true, force: true }) });
@@ -169,7 +220,9 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     REGISTRY_TTL_SECONDS: String(REGISTRY_TTL_SECONDS),
   };
-  results.proxyEnv = Object.fromEntries(Object.entries(proxyEnv).filter(([k]) => !['ATRIUM_DATA_DIR', 'GATEWAY_ISSUER', 'PROXY_PORT'].includes(k)));
+  results.proxyEnv = Object.fromEntries(
+    Object.entries(proxyEnv).filter(([k]) => !['ATRIUM_DATA_DIR', 'GATEWAY_ISSUER', 'PROXY_PORT'].includes(k)),
+  );
   const proxyLog = join(dataDir, 'proxy.log');
   const proxy: ProxyChild = await spawnProxy(proxyEnv, proxyLog);
   cleanups.push({ name: 'proxy process', run: () => stopChild(proxy, 'shutdown', 12_000) });
@@ -190,7 +243,18 @@ async function main(): Promise<void> {
     REGISTRY_TTL_SECONDS: String(REGISTRY_TTL_SECONDS),
   });
   results.nodeEnv = Object.fromEntries(
-    Object.entries(nodeEnv('eng')).filter(([k]) => !['DATABASE_URL', 'ATRIUM_DATA_DIR', 'GATEWAY_ISSUER', 'NODE_DOMAIN', 'NODE_PORT', 'NODE_PUBLIC_URL', 'FEDERATION_PROXY_URL'].includes(k)),
+    Object.entries(nodeEnv('eng')).filter(
+      ([k]) =>
+        ![
+          'DATABASE_URL',
+          'ATRIUM_DATA_DIR',
+          'GATEWAY_ISSUER',
+          'NODE_DOMAIN',
+          'NODE_PORT',
+          'NODE_PUBLIC_URL',
+          'FEDERATION_PROXY_URL',
+        ].includes(k),
+    ),
   );
   const logs = { eng: join(dataDir, 'node-eng.log'), arts: join(dataDir, 'node-arts.log') };
   let eng: NodeChild;
@@ -199,30 +263,73 @@ async function main(): Promise<void> {
   cleanups.push({ name: 'eng node process', run: () => stopChild(eng, 'shutdown', 25_000) });
   cleanups.push({ name: 'arts node process', run: () => stopChild(arts, 'shutdown', 25_000) });
   let artsUp = true;
-  log(`node processes: eng ${eng.pid} at ${eng.localUrl}, arts ${arts.pid} at ${arts.localUrl} (each on its own MariaDB database, through the proxy)`);
+  log(
+    `node processes: eng ${eng.pid} at ${eng.localUrl}, arts ${arts.pid} at ${arts.localUrl} (each on its own MariaDB database, through the proxy)`,
+  );
   await federate(bench, ENG, ARTS);
   const federatedAt = performance.now();
   log(`gateway: both domains' keys pinned, the pair ${ENG} ↔ ${ARTS} allowed`);
 
-  const readers: Record<'eng' | 'arts', Reader> = { eng: await openReader(dbs.eng.url), arts: await openReader(dbs.arts.url) };
+  const readers: Record<'eng' | 'arts', Reader> = {
+    eng: await openReader(dbs.eng.url),
+    arts: await openReader(dbs.arts.url),
+  };
   cleanups.push({ name: 'database readers', run: () => Promise.all([readers.eng.close(), readers.arts.close()]) });
 
   // People: eng's u00001…, arts' after them, so each eng address sorts lower and eng is every pair's home.
   const P = scale.pairs;
-  const pairs: FedPair[] = Array.from({ length: P }, (_, k) => ({ eng: k + 1, arts: P + k + 1, artsAddress: `${usernameOf(P + k + 1)}@${ARTS}` }));
-  await addBenchPeople(bench, 'bench', pairs.map((p) => p.eng));
-  await addBenchPeople(bench, 'bench-arts', pairs.map((p) => p.arts));
+  const pairs: FedPair[] = Array.from({ length: P }, (_, k) => ({
+    eng: k + 1,
+    arts: P + k + 1,
+    artsAddress: `${usernameOf(P + k + 1)}@${ARTS}`,
+  }));
+  await addBenchPeople(
+    bench,
+    'bench',
+    pairs.map((p) => p.eng),
+  );
+  await addBenchPeople(
+    bench,
+    'bench-arts',
+    pairs.map((p) => p.arts),
+  );
   const tokenStart = performance.now();
-  const claims = (side: 'eng' | 'arts') => ({ issuer: bench.gateway.issuer, audience: urls[side], clientId: bench.clientId, domain: side === 'eng' ? ENG : ARTS });
-  const engTokens = await mintAccessTokens(bench.signingKey, claims('eng'), pairs.map((p) => p.eng));
-  const artsTokens = await mintAccessTokens(bench.signingKey, claims('arts'), pairs.map((p) => p.arts));
-  log(`minted ${engTokens.size + artsTokens.size} access tokens in ${((performance.now() - tokenStart) / 1000).toFixed(1)} s`);
+  const claims = (side: 'eng' | 'arts') => ({
+    issuer: bench.gateway.issuer,
+    audience: urls[side],
+    clientId: bench.clientId,
+    domain: side === 'eng' ? ENG : ARTS,
+  });
+  const engTokens = await mintAccessTokens(
+    bench.signingKey,
+    claims('eng'),
+    pairs.map((p) => p.eng),
+  );
+  const artsTokens = await mintAccessTokens(
+    bench.signingKey,
+    claims('arts'),
+    pairs.map((p) => p.arts),
+  );
+  log(
+    `minted ${engTokens.size + artsTokens.size} access tokens in ${((performance.now() - tokenStart) / 1000).toFixed(1)} s`,
+  );
 
-  const generators = Array.from({ length: scale.generators }, (_, i) => spawnFederationGenerator(i, `127.0.0.${i + 2}`));
-  for (const g of generators) cleanups.push({ name: `generator ${g.localAddress}`, run: () => stopChild(g, 'close', 5_000) });
+  const generators = Array.from({ length: scale.generators }, (_, i) =>
+    spawnFederationGenerator(i, `127.0.0.${i + 2}`),
+  );
+  for (const g of generators)
+    cleanups.push({ name: `generator ${g.localAddress}`, run: () => stopChild(g, 'close', 5_000) });
   results.generators.addresses = generators.map((g) => g.localAddress);
   const pairsOf = (g: number) => pairs.filter((_, k) => k % generators.length === g);
-  await Promise.all(generators.map((g) => g.call('init', { engUrl: `${eng.localUrl.replace('http', 'ws')}/ws`, artsUrl: `${arts.localUrl.replace('http', 'ws')}/ws`, localAddress: g.localAddress })));
+  await Promise.all(
+    generators.map((g) =>
+      g.call('init', {
+        engUrl: `${eng.localUrl.replace('http', 'ws')}/ws`,
+        artsUrl: `${arts.localUrl.replace('http', 'ws')}/ws`,
+        localAddress: g.localAddress,
+      }),
+    ),
+  );
   const connected = await Promise.all(
     generators.map((g, i) => {
       const users: FedUser[] = pairsOf(i).flatMap((p) => [
@@ -233,7 +340,9 @@ async function main(): Promise<void> {
     }),
   );
   const failures = connected.flatMap((c) => Object.entries(c.failures));
-  log(`sockets: ${connected.reduce((s, c) => s + c.connected, 0)} connected${failures.length ? `, failures ${JSON.stringify(failures)}` : ''}`);
+  log(
+    `sockets: ${connected.reduce((s, c) => s + c.connected, 0)} connected${failures.length ? `, failures ${JSON.stringify(failures)}` : ''}`,
+  );
 
   const snapshot = async (): Promise<Snapshot> => {
     const [e, a, p, g] = await Promise.all([
@@ -243,7 +352,17 @@ async function main(): Promise<void> {
       Promise.all(generators.map((x) => x.call<GeneratorStats>('stats'))),
     ]);
     const cpu = process.cpuUsage();
-    return { at: performance.now(), eng: e, arts: a, proxy: p, generators: g, orchestratorCpuUs: cpu.user + cpu.system, mariadbCpuS: mariadbPid ? processCpuSeconds(mariadbPid) : null, machine: machineCpuTicks(), load: loadAverage() };
+    return {
+      at: performance.now(),
+      eng: e,
+      arts: a,
+      proxy: p,
+      generators: g,
+      orchestratorCpuUs: cpu.user + cpu.system,
+      mariadbCpuS: mariadbPid ? processCpuSeconds(mariadbPid) : null,
+      machine: machineCpuTicks(),
+      load: loadAverage(),
+    };
   };
 
   /** The eng node's outbox towards arts, from its /metrics (`atrium_federation_outbox_depth`). */
@@ -273,8 +392,10 @@ async function main(): Promise<void> {
       await sleep(500);
       depth = await engDepth();
     }
-    if (depth > 0) log(`  (${what}: eng's outbox still holds ${fmt(depth)} events for arts after ${fmt(limitMs / 1000)} s)`);
-    else if (performance.now() - t0 > 1_000) log(`  (${what}: waited ${((performance.now() - t0) / 1000).toFixed(1)} s for eng's outbox to empty)`);
+    if (depth > 0)
+      log(`  (${what}: eng's outbox still holds ${fmt(depth)} events for arts after ${fmt(limitMs / 1000)} s)`);
+    else if (performance.now() - t0 > 1_000)
+      log(`  (${what}: waited ${((performance.now() - t0) / 1000).toFixed(1)} s for eng's outbox to empty)`);
     return depth;
   };
 
@@ -289,14 +410,22 @@ async function main(): Promise<void> {
     await Promise.all([eng.call('instrument.start'), artsUp ? arts.call('instrument.start') : null]);
     return targets;
   };
-  const stopProfiles = async (targets: ReturnType<typeof profileTargets>, what: string, name: string): Promise<Pick<Profiled, 'profiles' | 'db'>> => {
+  const stopProfiles = async (
+    targets: ReturnType<typeof profileTargets>,
+    what: string,
+    name: string,
+  ): Promise<Pick<Profiled, 'profiles' | 'db'>> => {
     const profiles = await Promise.all(
       targets.map(async (t): Promise<ProcessProfile> => {
         const file = join(dataDir, `federation-${name}-${t.tag}.cpuprofile`);
         try {
           await t.child.call('profile.stop', { file });
           copyFileSync(file, join(RESULTS_DIR, `federation-${name}-${t.tag}.cpuprofile`));
-          return { process: t.name, summary: summariseProfile(file, ROOT, 12, FEDERATION_ACTIVITIES), file: `bench/results/federation-${name}-${t.tag}.cpuprofile` };
+          return {
+            process: t.name,
+            summary: summariseProfile(file, ROOT, 12, FEDERATION_ACTIVITIES),
+            file: `bench/results/federation-${name}-${t.tag}.cpuprofile`,
+          };
         } catch (error) {
           log(`  profile of the ${t.name} (${what}) failed: ${(error as Error).message}`);
           return { process: t.name, summary: null, file: null };
@@ -316,26 +445,42 @@ async function main(): Promise<void> {
   try {
     await sleep(Math.max(0, REGISTRY_TTL_SECONDS * 1000 + 500 - (performance.now() - federatedAt)));
     const t0 = performance.now();
-    let opens = await Promise.all(generators.map((g, i) => g.call<OpenResult>('pairs.open', { list: pairsOf(i), concurrency: 10 }, 180_000)));
+    let opens = await Promise.all(
+      generators.map((g, i) => g.call<OpenResult>('pairs.open', { list: pairsOf(i), concurrency: 10 }, 180_000)),
+    );
     if (opens.some((o) => o.opened < pairsOf(0).length / 2)) {
       // A registry cached before the policy was set refuses for up to its TTL: once more after it.
-      log(`  first openings refused (${JSON.stringify(opens.map((o) => o.failures))}); again in ${REGISTRY_TTL_SECONDS} s`);
+      log(
+        `  first openings refused (${JSON.stringify(opens.map((o) => o.failures))}); again in ${REGISTRY_TTL_SECONDS} s`,
+      );
       await sleep(REGISTRY_TTL_SECONDS * 1000 + 500);
-      opens = await Promise.all(generators.map((g, i) => g.call<OpenResult>('pairs.open', { list: pairsOf(i), concurrency: 10 }, 180_000)));
+      opens = await Promise.all(
+        generators.map((g, i) => g.call<OpenResult>('pairs.open', { list: pairsOf(i), concurrency: 10 }, 180_000)),
+      );
     }
     const opened = opens.reduce((s, o) => s + o.opened, 0);
     const openedAt = performance.now();
     let delivered = 0;
     while (performance.now() - openedAt < 60_000) {
-      delivered = (await Promise.all(generators.map((g) => g.call<{ deliveries: number }>('peek', { phase: 'setup' })))).reduce((s, p) => s + p.deliveries, 0);
+      delivered = (
+        await Promise.all(generators.map((g) => g.call<{ deliveries: number }>('peek', { phase: 'setup' })))
+      ).reduce((s, p) => s + p.deliveries, 0);
       if (delivered >= opened) break;
       await sleep(100);
     }
     await Promise.all(generators.map((g) => g.call<DeliveryResult>('finish', { phase: 'setup' })));
     const failuresByCode: Record<string, number> = {};
-    for (const o of opens) for (const [k, v] of Object.entries(o.failures)) failuresByCode[k] = (failuresByCode[k] ?? 0) + v;
-    results.setup = { opened, seconds: (openedAt - t0) / 1000, deliveredSeconds: (performance.now() - t0) / 1000, failures: failuresByCode };
-    log(`opened ${opened} direct conversations in ${results.setup.seconds.toFixed(1)} s; ${delivered} first messages at arts after ${results.setup.deliveredSeconds.toFixed(1)} s`);
+    for (const o of opens)
+      for (const [k, v] of Object.entries(o.failures)) failuresByCode[k] = (failuresByCode[k] ?? 0) + v;
+    results.setup = {
+      opened,
+      seconds: (openedAt - t0) / 1000,
+      deliveredSeconds: (performance.now() - t0) / 1000,
+      failures: failuresByCode,
+    };
+    log(
+      `opened ${opened} direct conversations in ${results.setup.seconds.toFixed(1)} s; ${delivered} first messages at arts after ${results.setup.deliveredSeconds.toFixed(1)} s`,
+    );
     if (opened === 0) throw new Error(`no conversation could be opened: ${JSON.stringify(failuresByCode)}`);
   } catch (error) {
     fail(results, 'setup', error);
@@ -343,7 +488,12 @@ async function main(): Promise<void> {
   }
 
   let stepNo = 0;
-  const step = async (label: string, direction: Direction, rate: Rate, options: { profile?: string } = {}): Promise<{ step: Step; profiled: Profiled | null }> => {
+  const step = async (
+    label: string,
+    direction: Direction,
+    rate: Rate,
+    options: { profile?: string } = {},
+  ): Promise<{ step: Step; profiled: Profiled | null }> => {
     const phase = `s${++stepNo}`;
     const perGen = rate.rate / generators.length;
     const a = await snapshot();
@@ -355,14 +505,24 @@ async function main(): Promise<void> {
       const snap = await snapshot();
       const depth = await engDepth().catch(() => null);
       const profiled = targets ? await stopProfiles(targets, label, options.profile!) : null;
-      const artsStored = targets ? (await readers.arts.count('SELECT COUNT(*) AS n FROM messages')) - artsRowsAtStart : 0;
+      const artsStored = targets
+        ? (await readers.arts.count('SELECT COUNT(*) AS n FROM messages')) - artsRowsAtStart
+        : 0;
       return { snap, depth, profiled, artsStored };
     });
     const runs = await Promise.all(
       generators.map((g) =>
         g.call<RunResult>(
           'run',
-          { phase, direction, rate: perGen, durationMs: rate.seconds * 1000, warmupMs: 1_000, maxInFlight: Math.max(500, Math.ceil(perGen)), ackWaitMs: 60_000 },
+          {
+            phase,
+            direction,
+            rate: perGen,
+            durationMs: rate.seconds * 1000,
+            warmupMs: 1_000,
+            maxInFlight: Math.max(500, Math.ceil(perGen)),
+            ackWaitMs: 60_000,
+          },
           (rate.seconds + 120) * 1000,
         ),
       ),
@@ -373,7 +533,10 @@ async function main(): Promise<void> {
     const catchUpStart = performance.now();
     let delivered = 0;
     while (performance.now() - catchUpStart < scale.catchUpLimitMs) {
-      delivered = (await Promise.all(generators.map((g) => g.call<{ deliveries: number }>('peek', { phase })))).reduce((s, p) => s + p.deliveries, 0);
+      delivered = (await Promise.all(generators.map((g) => g.call<{ deliveries: number }>('peek', { phase })))).reduce(
+        (s, p) => s + p.deliveries,
+        0,
+      );
       if (delivered >= acked) break;
       await sleep(200);
     }
@@ -408,7 +571,10 @@ async function main(): Promise<void> {
       usage: usageBetween(a, end.snap),
     };
     // Replies are received at eng, the home; eng's outbox then holds arts' own copies, reported on their own.
-    result.keptUp = result.acksPerS >= 0.95 * rate.rate && result.deliveriesPerS >= 0.95 * rate.rate && (direction === 'arts→eng' || (end.depth ?? 0) <= rate.rate);
+    result.keptUp =
+      result.acksPerS >= 0.95 * rate.rate &&
+      result.deliveriesPerS >= 0.95 * rate.rate &&
+      (direction === 'arts→eng' || (end.depth ?? 0) <= rate.rate);
     log(
       `  ${label}: offered ${fmt(rate.rate)}/s → sent ${fmt(result.sentPerS)}/s, acks ${fmt(result.acksPerS)}/s, received at ${direction === 'eng→arts' ? 'arts' : 'eng'} ${fmt(result.deliveriesPerS)}/s; ` +
         `delivery p50 ${ms(result.delivery.p50)} p99 ${ms(result.delivery.p99)} max ${ms(result.delivery.max)}; ack p99 ${ms(result.ack.p99)}; ` +
@@ -435,7 +601,9 @@ async function main(): Promise<void> {
   // 1. Latency at 1,000/s -------------------------------------------------------------------------
   try {
     await settle('before the latency run');
-    log(`latency: ${fmt(scale.latency.rate)} msgs/s from eng people to arts people for ${scale.latency.seconds} s over ${fmt(results.setup!.opened)} pairs`);
+    log(
+      `latency: ${fmt(scale.latency.rate)} msgs/s from eng people to arts people for ${scale.latency.seconds} s over ${fmt(results.setup!.opened)} pairs`,
+    );
     results.latency = (await step(`${fmt(scale.latency.rate)}/s`, 'eng→arts', scale.latency)).step;
     await settle(`before ${fmt(scale.lowRate.rate)}/s`);
     log(`latency well below capacity: ${fmt(scale.lowRate.rate)} msgs/s for ${scale.lowRate.seconds} s`);
@@ -466,7 +634,9 @@ async function main(): Promise<void> {
   // 3. Replies: arts people write into the eng-homed conversations (a submit to the home per message) ---
   try {
     await settle('before the replies');
-    log(`replies: ${fmt(scale.reply.rate)} msgs/s from arts people (remote submits to eng, the home) for ${scale.reply.seconds} s`);
+    log(
+      `replies: ${fmt(scale.reply.rate)} msgs/s from arts people (remote submits to eng, the home) for ${scale.reply.seconds} s`,
+    );
     results.reply = (await step(`replies ${fmt(scale.reply.rate)}/s`, 'arts→eng', scale.reply)).step;
   } catch (error) {
     fail(results, 'replies', error);
@@ -477,10 +647,17 @@ async function main(): Promise<void> {
   if (scale.name === 'smoke' || best < THROUGHPUT_TARGET * 0.99) {
     try {
       // At the first rate that did not keep up, like bench:node: past it, queues only grow.
-      const rate = { rate: results.sweep.find((s) => !s.keptUp)?.offered ?? scale.profileStep.rate, seconds: scale.profileStep.seconds };
+      const rate = {
+        rate: results.sweep.find((s) => !s.keptUp)?.offered ?? scale.profileStep.rate,
+        seconds: scale.profileStep.seconds,
+      };
       await settle('before the profiled run');
-      log(`profiled run: ${fmt(rate.rate)}/s for ${rate.seconds} s with the CPU profiler on in both nodes and the proxy`);
-      results.profiledStep = (await step(`${fmt(rate.rate)}/s profiled`, 'eng→arts', rate, { profile: 'step' })).profiled;
+      log(
+        `profiled run: ${fmt(rate.rate)}/s for ${rate.seconds} s with the CPU profiler on in both nodes and the proxy`,
+      );
+      results.profiledStep = (
+        await step(`${fmt(rate.rate)}/s profiled`, 'eng→arts', rate, { profile: 'step' })
+      ).profiled;
     } catch (error) {
       fail(results, 'profiled run', error);
     }
@@ -497,13 +674,23 @@ async function main(): Promise<void> {
     await settle('before the outage', 180_000);
     const artsRowsBefore = await readers.arts.count('SELECT COUNT(*) AS n FROM messages');
     await Promise.all(generators.map((g) => g.call('disconnect', { side: 'arts' })));
-    log(`backlog: stopping the arts node (SIGTERM to pid ${arts.pid}), then ${fmt(scale.backlog)} messages from eng people as fast as eng takes them`);
+    log(
+      `backlog: stopping the arts node (SIGTERM to pid ${arts.pid}), then ${fmt(scale.backlog)} messages from eng people as fast as eng takes them`,
+    );
     const killedAt = Date.now();
     artsUp = false;
     await signalChild(arts, 'SIGTERM');
-    const shares = generators.map((_, i) => Math.floor(scale.backlog / generators.length) + (i < scale.backlog % generators.length ? 1 : 0));
+    const shares = generators.map(
+      (_, i) => Math.floor(scale.backlog / generators.length) + (i < scale.backlog % generators.length ? 1 : 0),
+    );
     const blasts = await Promise.all(
-      generators.map((g, i) => g.call<BlastResult>('blast', { phase: 'backlog', total: shares[i], maxInFlight: scale.blastInFlight, timeoutMs: 240_000 }, 300_000)),
+      generators.map((g, i) =>
+        g.call<BlastResult>(
+          'blast',
+          { phase: 'backlog', total: shares[i], maxInFlight: scale.blastInFlight, timeoutMs: 240_000 },
+          300_000,
+        ),
+      ),
     );
     const ids = blasts.flatMap((b) => b.ids);
     const blastSeconds = Math.max(...blasts.map((b) => b.ms)) / 1000;
@@ -524,7 +711,10 @@ async function main(): Promise<void> {
     );
     const depthBefore = await engDepth();
     const peerRow = await readers.eng
-      .one<{ attempts: number; next_attempt_at: Date | null; last_error: string | null }>('SELECT attempts, next_attempt_at, last_error FROM outbox_peers WHERE destination = ?', [ARTS])
+      .one<{ attempts: number; next_attempt_at: Date | null; last_error: string | null }>(
+        'SELECT attempts, next_attempt_at, last_error FROM outbox_peers WHERE destination = ?',
+        [ARTS],
+      )
       .catch(() => null);
     log(
       `  eng's outbox holds ${fmt(depthBefore)} events for arts; delivery attempts so far ${peerRow?.attempts ?? '?'}, next in ${peerRow?.next_attempt_at ? ((peerRow.next_attempt_at.getTime() - Date.now()) / 1000).toFixed(1) : '?'} s` +
@@ -535,28 +725,46 @@ async function main(): Promise<void> {
     arts = await spawnNode(nodeEnv('arts'), logs.arts);
     artsUp = true;
     const readyAt = Date.now();
-    log(`  arts restarted (pid ${arts.pid}, same database and port) in ${((readyAt - restartAt) / 1000).toFixed(1)} s; the outage lasted ${((readyAt - killedAt) / 1000).toFixed(1)} s`);
+    log(
+      `  arts restarted (pid ${arts.pid}, same database and port) in ${((readyAt - restartAt) / 1000).toFixed(1)} s; the outage lasted ${((readyAt - killedAt) / 1000).toFixed(1)} s`,
+    );
     const u0 = await snapshot();
-    const lowest = async () => Number((await readers.eng.one<{ lo: number | null }>('SELECT MIN(id) AS lo FROM outbox WHERE destination = ?', [ARTS])).lo ?? 0);
+    const lowest = async () =>
+      Number(
+        (await readers.eng.one<{ lo: number | null }>('SELECT MIN(id) AS lo FROM outbox WHERE destination = ?', [ARTS]))
+          .lo ?? 0,
+      );
     const lowBefore = await lowest();
     const depthSamples: DepthSample[] = [[0, depthBefore]];
     let nextSample = readyAt + 1_000;
     let firstProgress: number | null = null;
     let drainedAt: number | null = null;
     // The profiler runs over the first seconds of the drain itself (not the wait for eng's retry).
-    const profiling: { current: { targets: ReturnType<typeof profileTargets>; at: number; depth: number; snap: Snapshot } | null; done: Profiled | null } = { current: null, done: null };
+    const profiling: {
+      current: { targets: ReturnType<typeof profileTargets>; at: number; depth: number; snap: Snapshot } | null;
+      done: Profiled | null;
+    } = { current: null, done: null };
     const stopProfiling = async (depthNow: number) => {
       const p = profiling.current;
       if (!p) return;
       profiling.current = null;
       const usage = usageBetween(p.snap, await snapshot());
-      profiling.done = { what: 'the backlog drain', seconds: (Date.now() - p.at) / 1000, events: p.depth - depthNow, eventsBy: {}, usage, ...(await stopProfiles(p.targets, 'the backlog drain', 'drain')) };
+      profiling.done = {
+        what: 'the backlog drain',
+        seconds: (Date.now() - p.at) / 1000,
+        events: p.depth - depthNow,
+        eventsBy: {},
+        usage,
+        ...(await stopProfiles(p.targets, 'the backlog drain', 'drain')),
+      };
     };
     while (Date.now() - readyAt < scale.drainLimitMs) {
       const lo = await lowest();
       if (firstProgress === null && (lo === 0 || lo > lowBefore)) {
         firstProgress = Date.now();
-        log(`  eng's first transaction reached arts ${((firstProgress - readyAt) / 1000).toFixed(1)} s after arts was back; profiling both nodes and the proxy for ${scale.profileSeconds} s`);
+        log(
+          `  eng's first transaction reached arts ${((firstProgress - readyAt) / 1000).toFixed(1)} s after arts was back; profiling both nodes and the proxy for ${scale.profileSeconds} s`,
+        );
         if (lo !== 0) {
           const snap = await snapshot();
           const targets = await startProfiles();
@@ -567,7 +775,8 @@ async function main(): Promise<void> {
         const depth = lo === 0 ? 0 : await engDepth();
         depthSamples.push([Math.round((Date.now() - readyAt) / 100) / 10, depth]);
         nextSample += 1_000;
-        if (profiling.current && (Date.now() - profiling.current.at >= scale.profileSeconds * 1000 || depth === 0)) await stopProfiling(depth);
+        if (profiling.current && (Date.now() - profiling.current.at >= scale.profileSeconds * 1000 || depth === 0))
+          await stopProfiling(depth);
       }
       if (lo === 0) {
         drainedAt = Date.now();
@@ -584,7 +793,10 @@ async function main(): Promise<void> {
     );
     const firstApplied = inbox.first?.getTime() ?? firstProgress;
     let storedOfAcked = 0;
-    for (let i = 0; i < ids.length; i += 1_000) storedOfAcked += await readers.arts.count('SELECT COUNT(*) AS n FROM messages WHERE id IN (?)', [ids.slice(i, i + 1_000)]);
+    for (let i = 0; i < ids.length; i += 1_000)
+      storedOfAcked += await readers.arts.count('SELECT COUNT(*) AS n FROM messages WHERE id IN (?)', [
+        ids.slice(i, i + 1_000),
+      ]);
     const artsRowsAdded = (await readers.arts.count('SELECT COUNT(*) AS n FROM messages')) - artsRowsBefore;
     const engDepthAfter = await engDepth();
     const drain: Drain = {
@@ -592,7 +804,13 @@ async function main(): Promise<void> {
       blastInFlight: scale.blastInFlight,
       blast,
       depthBefore,
-      peer: peerRow ? { attempts: peerRow.attempts, nextAttemptInSeconds: peerRow.next_attempt_at ? (peerRow.next_attempt_at.getTime() - readyAt) / 1000 : null, lastError: peerRow.last_error } : null,
+      peer: peerRow
+        ? {
+            attempts: peerRow.attempts,
+            nextAttemptInSeconds: peerRow.next_attempt_at ? (peerRow.next_attempt_at.getTime() - readyAt) / 1000 : null,
+            lastError: peerRow.last_error,
+          }
+        : null,
       outageSeconds: (readyAt - killedAt) / 1000,
       restartSeconds: (readyAt - restartAt) / 1000,
       waitSeconds: firstApplied ? (firstApplied - readyAt) / 1000 : null,
@@ -612,28 +830,37 @@ async function main(): Promise<void> {
         ? `  drained: all of eng's ${fmt(depthBefore)} events delivered ${drain.totalSeconds!.toFixed(1)} s after arts was back (waiting for eng's retry ${drain.waitSeconds?.toFixed(1)} s, then ${drain.drainSeconds?.toFixed(1)} s at ${fmt(drain.ratePerS ?? Number.NaN)} events/s, ${fmt(drain.transactions)} transactions)`
         : `  NOT drained within ${fmt(scale.drainLimitMs / 1000)} s: eng's outbox still holds ${fmt(engDepthAfter)} events`,
     );
-    log(`  arts stored ${fmt(storedOfAcked)} of the ${fmt(ids.length)} acknowledged message ids (${fmt(blast.uniqueIds)} distinct); ${fmt(artsRowsAdded)} rows added to arts' messages; eng's outbox now ${fmt(engDepthAfter)}`);
+    log(
+      `  arts stored ${fmt(storedOfAcked)} of the ${fmt(ids.length)} acknowledged message ids (${fmt(blast.uniqueIds)} distinct); ${fmt(artsRowsAdded)} rows added to arts' messages; eng's outbox now ${fmt(engDepthAfter)}`,
+    );
     return drain;
   }
 
   results.loadAtEnd = loadAverage();
   for (const g of generators) {
     const stats = await g.call<GeneratorStats>('stats').catch(() => null);
-    for (const [code, n] of Object.entries(stats?.dropped ?? {})) results.dropped[code] = (results.dropped[code] ?? 0) + n;
+    for (const [code, n] of Object.entries(stats?.dropped ?? {}))
+      results.dropped[code] = (results.dropped[code] ?? 0) + n;
   }
   results.logs = [
     { process: 'eng node', ...summariseLogs([logs.eng]) },
     { process: 'arts node', ...summariseLogs([logs.arts]) },
     { process: 'proxy', ...summariseLogs([proxyLog]) },
   ];
-  for (const [name, file] of [['federation-node-eng.log', logs.eng], ['federation-node-arts.log', logs.arts], ['federation-proxy.log', proxyLog]] as const) {
+  for (const [name, file] of [
+    ['federation-node-eng.log', logs.eng],
+    ['federation-node-arts.log', logs.arts],
+    ['federation-proxy.log', proxyLog],
+  ] as const) {
     try {
       copyFileSync(file, join(RESULTS_DIR, name));
     } catch {
       // no log written
     }
   }
-  for (const l of results.logs) if (l.errors + l.warnings > 0) log(`${l.process} logged ${l.errors} errors and ${l.warnings} warnings (bench/results/federation-*.log)`);
+  for (const l of results.logs)
+    if (l.errors + l.warnings > 0)
+      log(`${l.process} logged ${l.errors} errors and ${l.warnings} warnings (bench/results/federation-*.log)`);
   results.seconds = (performance.now() - started) / 1000;
   writeFileSync(join(RESULTS_DIR, `federation-${scale.name}.json`), JSON.stringify(results, null, 2));
   console.log(`\n${renderConsoleSummary(results)}`);
@@ -644,10 +871,14 @@ async function main(): Promise<void> {
   } else {
     log('BENCHMARKS.md left as it is (smoke run or --no-write)');
   }
-  if (results.errors.length) console.error(`\nSome phases failed:\n${results.errors.join('\n')}\neng log:\n${tail(logs.eng)}\narts log:\n${tail(logs.arts)}\nproxy log:\n${tail(proxyLog)}`);
+  if (results.errors.length)
+    console.error(
+      `\nSome phases failed:\n${results.errors.join('\n')}\neng log:\n${tail(logs.eng)}\narts log:\n${tail(logs.arts)}\nproxy log:\n${tail(proxyLog)}`,
+    );
 }
 
-const fail = (results: { errors: string[] }, phase: string, error: unknown) => recordFailure(results, phase, error, log);
+const fail = (results: { errors: string[] }, phase: string, error: unknown) =>
+  recordFailure(results, phase, error, log);
 const git = (args: string[]) => gitOutput(ROOT, args);
 
 main()

@@ -8,7 +8,13 @@ import { addProxy, allowPair } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import type { PublicKeyJwk } from '../../protocol/signature.ts';
 import type { Caller } from '../shared/ipc.ts';
-import { spawnGeneratorProcess, startBenchGateway, startChild, type BenchGateway, type GeneratorChild } from '../shared/setup.ts';
+import {
+  spawnGeneratorProcess,
+  startBenchGateway,
+  startChild,
+  type BenchGateway,
+  type GeneratorChild,
+} from '../shared/setup.ts';
 
 const here = import.meta.dirname;
 
@@ -16,7 +22,10 @@ const here = import.meta.dirname;
  * The real gateway (SQLite in the run's temp folder) with the two bench domains, each serving a unit of
  * its own, and a first-party client for the tokens (bench/shared/setup.ts makes the first domain).
  */
-export async function startFederationGateway(dataDir: string, domains: { name: string; url: string; unit: string }[]): Promise<BenchGateway> {
+export async function startFederationGateway(
+  dataDir: string,
+  domains: { name: string; url: string; unit: string }[],
+): Promise<BenchGateway> {
   const [first, ...rest] = domains;
   const bench = await startBenchGateway(dataDir, first!.name, first!.url);
   const ctx = adminOf(bench);
@@ -42,11 +51,22 @@ export async function federate(bench: BenchGateway, a: string, b: string): Promi
   await allowPair(ctx, { a, b });
 }
 
-export type ProxyChild = { child: ChildProcess; call: Caller; url: string; publicKey: PublicKeyJwk; pid: number; logFile: string };
+export type ProxyChild = {
+  child: ChildProcess;
+  call: Caller;
+  url: string;
+  publicKey: PublicKeyJwk;
+  pid: number;
+  logFile: string;
+};
 
 /** The federation proxy as a child process of its own; resolves once it listens. */
 export function spawnProxy(env: Record<string, string>, logFile: string): Promise<ProxyChild> {
-  return startChild<{ url: string; publicKey: PublicKeyJwk; pid: number }>(join(here, 'proxy-process.ts'), 'proxy', { env, logFile, startMs: 30_000 });
+  return startChild<{ url: string; publicKey: PublicKeyJwk; pid: number }>(join(here, 'proxy-process.ts'), 'proxy', {
+    env,
+    logFile,
+    startMs: 30_000,
+  });
 }
 
 /** One of this bench's load generators (bench/federation/generator.ts). */
@@ -57,7 +77,12 @@ export function spawnFederationGenerator(index: number, localAddress: string): G
 /** Read-only queries on a node's database, for counts the benchmark checks (never written to). */
 export async function openReader(url: string) {
   // Sequelize stores DATETIMEs in UTC; read them as such.
-  const conn = await mysql.createConnection({ uri: url, timezone: 'Z', supportBigNumbers: true, bigNumberStrings: false });
+  const conn = await mysql.createConnection({
+    uri: url,
+    timezone: 'Z',
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+  });
   const one = async <T>(sql: string, params: unknown[] = []): Promise<T> => {
     const [rows] = await conn.query(sql, params);
     return (rows as T[])[0]!;

@@ -8,12 +8,28 @@
  */
 import { Histogram, type HistogramData } from '../shared/histogram.ts';
 import { serveIpc } from '../shared/ipc.ts';
-import { ALWAYS, createGeneratorCore, newAckRecorder, now, pool, waitFor, type BaseSocket, type ConnectResult } from '../shared/generator-core.ts';
+import {
+  ALWAYS,
+  createGeneratorCore,
+  newAckRecorder,
+  now,
+  pool,
+  waitFor,
+  type BaseSocket,
+  type ConnectResult,
+} from '../shared/generator-core.ts';
 
 export type { ConnectResult, GeneratorStats } from '../shared/generator-core.ts';
 export type BenchUser = { index: number; token: string };
 export type DmPair = { sender: number; receiver: number; receiverAddress: string };
-export type DmRunArgs = { phase: string; rate: number; durationMs: number; warmupMs: number; maxInFlight: number; drainMs: number };
+export type DmRunArgs = {
+  phase: string;
+  rate: number;
+  durationMs: number;
+  warmupMs: number;
+  maxInFlight: number;
+  drainMs: number;
+};
 export type DmRunResult = {
   attempted: number;
   skipped: number;
@@ -47,7 +63,11 @@ type Recorder = {
 let url = '';
 const recorders = new Map<string, Recorder>();
 let pairs: (DmPair & { conversationId: string })[] = [];
-const core = createGeneratorCore<Socket>({ clientMsgIdPrefix: 'b', onMessage: (socket, text) => onMessage(socket, text), onEvent: (_socket, text) => onEvent(text) });
+const core = createGeneratorCore<Socket>({
+  clientMsgIdPrefix: 'b',
+  onMessage: (socket, text) => onMessage(socket, text),
+  onEvent: (_socket, text) => onEvent(text),
+});
 const { sockets, ackRecorders } = core;
 
 function onMessage(socket: Socket, text: string) {
@@ -79,7 +99,9 @@ function markDelivered(socket: Socket, text: string, counts: NonNullable<Recorde
       else counts.refused += 1;
     },
   });
-  socket.ws.send(`{"v":1,"id":"${id}","type":"delivered","conversationId":"${message.conversationId}","seq":${message.seq}}`);
+  socket.ws.send(
+    `{"v":1,"id":"${id}","type":"delivered","conversationId":"${message.conversationId}","seq":${message.seq}}`,
+  );
 }
 
 /** Receipt frames the node pushes (`receipt`, or `receipts` listing several), counted for every phase that counts them. */
@@ -124,9 +146,12 @@ serveIpc(
           failures.no_socket = (failures.no_socket ?? 0) + 1;
           return;
         }
-        const reply: Record<string, unknown> = await request(socket, { type: 'send', clientMsgId: core.clientMsgId(), to: pair.receiverAddress, text: 'hello' }).catch(
-          (e: Error) => ({ type: 'error', code: e.message }),
-        );
+        const reply: Record<string, unknown> = await request(socket, {
+          type: 'send',
+          clientMsgId: core.clientMsgId(),
+          to: pair.receiverAddress,
+          text: 'hello',
+        }).catch((e: Error) => ({ type: 'error', code: e.message }));
         if (reply.type === 'ack') pairs.push({ ...pair, conversationId: String(reply.conversationId) });
         else failures[String(reply.code)] = (failures[String(reply.code)] ?? 0) + 1;
       });
@@ -189,7 +214,10 @@ serveIpc(
 
     'record.peek'({ phase }: { phase: string }) {
       const rec = recorders.get(phase);
-      return { deliveries: rec?.deliveries ?? 0, answered: (rec?.receipts?.answered ?? 0) + (rec?.receipts?.refused ?? 0) };
+      return {
+        deliveries: rec?.deliveries ?? 0,
+        answered: (rec?.receipts?.answered ?? 0) + (rec?.receipts?.refused ?? 0),
+      };
     },
 
     'record.stop'({ phase }: { phase: string }) {

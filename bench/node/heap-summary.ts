@@ -9,7 +9,10 @@ type HeapSnapshot = {
 export type HeapGroup = { name: string; bytesPerSocket: number; countPerSocket: number };
 
 /** Shallow size and count per kind of heap object (constructor, closure name, or V8's internal type). */
-function groupSizes(file: string): { groups: Map<string, { size: number; count: number }>; strings: Map<string, { size: number; count: number }> } {
+function groupSizes(file: string): {
+  groups: Map<string, { size: number; count: number }>;
+  strings: Map<string, { size: number; count: number }>;
+} {
   const snap = JSON.parse(readFileSync(file, 'utf8')) as HeapSnapshot;
   const fields = snap.snapshot.meta.node_fields;
   const types = snap.snapshot.meta.node_types[0];
@@ -47,7 +50,12 @@ function groupSizes(file: string): { groups: Map<string, { size: number; count: 
  * What each added socket costs on the JS heap, by kind of object: the difference between two
  * snapshots divided by the sockets added between them. Shallow sizes, so each byte counts once.
  */
-export function heapPerSocket(beforeFile: string, afterFile: string, sockets: number, top = 25): { total: number; groups: HeapGroup[]; strings: HeapGroup[] } {
+export function heapPerSocket(
+  beforeFile: string,
+  afterFile: string,
+  sockets: number,
+  top = 25,
+): { total: number; groups: HeapGroup[]; strings: HeapGroup[] } {
   const before = groupSizes(beforeFile);
   const after = groupSizes(afterFile);
   const diff = (b: Map<string, { size: number; count: number }>, a: Map<string, { size: number; count: number }>) => {

@@ -33,7 +33,14 @@ const CONCURRENCY = 3;
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 type Peer = { ws: WebSocket; address: string };
-type Pending = { from: Peer; frameId: string; conversationId: string; clientMsgId: string; text: string; arrived: number };
+type Pending = {
+  from: Peer;
+  frameId: string;
+  conversationId: string;
+  clientMsgId: string;
+  text: string;
+  arrived: number;
+};
 
 const sockets = new Map<string, Set<Peer>>();
 const conversations = new Map<string, string[]>();
@@ -69,9 +76,17 @@ const http = createServer((req: IncomingMessage, res: ServerResponse) => {
   res.writeHead(200, { 'content-type': 'text/plain' }).end(`${lines.join('\n')}\n`);
 });
 
-const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 256 * 1024, handleProtocols: (p) => (p.has('atrium.v1') ? 'atrium.v1' : false) });
+const wss = new WebSocketServer({
+  noServer: true,
+  perMessageDeflate: false,
+  maxPayload: 256 * 1024,
+  handleProtocols: (p) => (p.has('atrium.v1') ? 'atrium.v1' : false),
+});
 http.on('upgrade', (req, socket, head) => {
-  const token = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).find((p) => p.startsWith('atrium.token.'));
+  const token = (req.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .find((p) => p.startsWith('atrium.token.'));
   const username = token ? usernameIn(token.slice('atrium.token.'.length)) : null;
   if (!username) {
     socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
@@ -95,15 +110,28 @@ function accept(ws: WebSocket, address: string): void {
 
 function onFrame(from: Peer, raw: string): void {
   const arrived = performance.now();
-  let frame: { id?: unknown; type?: unknown; to?: unknown; conversationId?: unknown; clientMsgId?: unknown; text?: unknown };
+  let frame: {
+    id?: unknown;
+    type?: unknown;
+    to?: unknown;
+    conversationId?: unknown;
+    clientMsgId?: unknown;
+    text?: unknown;
+  };
   try {
     frame = JSON.parse(raw) as typeof frame;
   } catch {
     return reject(from, null, 'bad_json');
   }
   const frameId = typeof frame.id === 'string' ? frame.id : null;
-  if (frame.type !== 'send' || !frameId || typeof frame.clientMsgId !== 'string' || typeof frame.text !== 'string') return reject(from, frameId, 'bad_frame');
-  const conversationId = typeof frame.to === 'string' ? directConversation(from.address, frame.to) : typeof frame.conversationId === 'string' && conversations.has(frame.conversationId) ? frame.conversationId : null;
+  if (frame.type !== 'send' || !frameId || typeof frame.clientMsgId !== 'string' || typeof frame.text !== 'string')
+    return reject(from, frameId, 'bad_frame');
+  const conversationId =
+    typeof frame.to === 'string'
+      ? directConversation(from.address, frame.to)
+      : typeof frame.conversationId === 'string' && conversations.has(frame.conversationId)
+        ? frame.conversationId
+        : null;
   if (!conversationId) return reject(from, frameId, 'not_member');
   const message: Pending = { from, frameId, conversationId, clientMsgId: frame.clientMsgId, text: frame.text, arrived };
   if (mode === 'memory') return deliver([message], null);
@@ -163,9 +191,21 @@ async function commit(batch: Pending[]): Promise<Row[]> {
   const connection = await pool!.getConnection();
   try {
     await connection.query('START TRANSACTION');
-    await connection.query('INSERT INTO relay_messages (conversation_id, seq, id, sender, client_msg_id, kind, body, created_at) VALUES ?', [
-      batch.map((m, i) => [m.conversationId, rows[i]!.seq, rows[i]!.id, m.from.address, m.clientMsgId, 'text', m.text, at]),
-    ]);
+    await connection.query(
+      'INSERT INTO relay_messages (conversation_id, seq, id, sender, client_msg_id, kind, body, created_at) VALUES ?',
+      [
+        batch.map((m, i) => [
+          m.conversationId,
+          rows[i]!.seq,
+          rows[i]!.id,
+          m.from.address,
+          m.clientMsgId,
+          'text',
+          m.text,
+          at,
+        ]),
+      ],
+    );
     await connection.query('COMMIT');
     return rows;
   } catch (error) {
@@ -187,8 +227,21 @@ function deliver(batch: Pending[], rows: Row[] | null): void {
   for (let i = 0; i < batch.length; i++) {
     const m = batch[i]!;
     const row = rows?.[i] ?? { id: randomUUID(), seq: nextSeq(m.conversationId), at: new Date().toISOString() };
-    m.from.ws.send(`{"v":1,"type":"ack","re":"${m.frameId}","conversationId":"${m.conversationId}","messageId":"${row.id}","seq":${row.seq},"at":"${row.at}"}`);
-    const push = JSON.stringify({ v: 1, type: 'message', message: { id: row.id, conversationId: m.conversationId, seq: row.seq, sender: m.from.address, text: m.text, at: row.at } });
+    m.from.ws.send(
+      `{"v":1,"type":"ack","re":"${m.frameId}","conversationId":"${m.conversationId}","messageId":"${row.id}","seq":${row.seq},"at":"${row.at}"}`,
+    );
+    const push = JSON.stringify({
+      v: 1,
+      type: 'message',
+      message: {
+        id: row.id,
+        conversationId: m.conversationId,
+        seq: row.seq,
+        sender: m.from.address,
+        text: m.text,
+        at: row.at,
+      },
+    });
     for (const member of conversations.get(m.conversationId) ?? []) {
       for (const peer of sockets.get(member) ?? []) if (peer !== m.from) peer.ws.send(push);
     }
@@ -205,7 +258,9 @@ function reject(peer: Peer, re: string | null, code: string): void {
 /** The `preferred_username` claim of a JWT, read without verifying it (see the file's comment). */
 function usernameIn(jwt: string): string | null {
   try {
-    const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as { preferred_username?: unknown };
+    const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as {
+      preferred_username?: unknown;
+    };
     return typeof payload.preferred_username === 'string' ? payload.preferred_username : null;
   } catch {
     return null;

@@ -11,16 +11,26 @@ const DM_P99_TARGET_MS = 50;
 const GROUP_P99_TARGET_MS = 100;
 
 const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en') : '–');
-const ms = (n: number) => (Number.isFinite(n) ? (n >= 100 ? `${Math.round(n).toLocaleString('en')} ms` : `${n.toFixed(1)} ms`) : '–');
+const ms = (n: number) =>
+  Number.isFinite(n) ? (n >= 100 ? `${Math.round(n).toLocaleString('en')} ms` : `${n.toFixed(1)} ms`) : '–';
 const pct = (n: number | null) => (n === null || !Number.isFinite(n) ? '–' : `${Math.round(n)}%`);
-const mib = (n: number) => `${(n / 2 ** 20).toLocaleString('en', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} MiB`;
+const mib = (n: number) =>
+  `${(n / 2 ** 20).toLocaleString('en', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} MiB`;
 const verdict = (ok: boolean | null) => (ok === null ? 'not measured' : ok ? '**met**' : '**missed**');
 
-type Verdicts = { sockets: boolean | null; socketMemory: boolean | null; throughput: boolean | null; latency: boolean | null; group: boolean | null };
+type Verdicts = {
+  sockets: boolean | null;
+  socketMemory: boolean | null;
+  throughput: boolean | null;
+  latency: boolean | null;
+  group: boolean | null;
+};
 
 function bestStep(sweep: DmSweep | null): DmStep | null {
   if (!sweep || sweep.steps.length === 0) return null;
-  return [...sweep.steps].sort((a, b) => Math.min(b.acksPerS, b.deliveriesPerS) - Math.min(a.acksPerS, a.deliveriesPerS))[0]!;
+  return [...sweep.steps].sort(
+    (a, b) => Math.min(b.acksPerS, b.deliveriesPerS) - Math.min(a.acksPerS, a.deliveriesPerS),
+  )[0]!;
 }
 
 function latencyStep(sweep: DmSweep | null, rate: number): DmStep | null {
@@ -35,7 +45,9 @@ function latencyRuns(sweep: DmSweep | null, rate: number): DmStep[] {
 
 const runMeets = (s: DmStep) => s.acksPerS >= s.offered * 0.95 && s.delivery.p99 <= DM_P99_TARGET_MS;
 const runsSummary = (runs: DmStep[]) =>
-  runs.length === 1 ? '' : `${runs.filter(runMeets).length} of ${runs.length} runs within ${DM_P99_TARGET_MS} ms; p99 per run ${runs.map((s) => ms(s.delivery.p99)).join(', ')}`;
+  runs.length === 1
+    ? ''
+    : `${runs.filter(runMeets).length} of ${runs.length} runs within ${DM_P99_TARGET_MS} ms; p99 per run ${runs.map((s) => ms(s.delivery.p99)).join(', ')}`;
 
 function verdicts(r: Results, latencyRate: number): Verdicts {
   const best = bestStep(r.dm);
@@ -56,26 +68,70 @@ export function renderConsoleSummary(r: Results): string {
   const rows: string[][] = [['target', 'measured', 'verdict']];
   if (r.idle) {
     rows.push([`${fmt(r.idle.target)} idle sockets held`, `${fmt(r.idle.connected)}`, v.sockets ? 'met' : 'missed']);
-    rows.push([`≤ 15 KB node memory per socket`, `${fmt(r.idle.rssPerSocket)} B RSS, ${fmt(r.idle.heapPerSocket)} B heap (≈ ${fmt(r.idle.socketsPerGiB)}/GiB)`, v.socketMemory ? 'met' : 'missed']);
+    rows.push([
+      `≤ 15 KB node memory per socket`,
+      `${fmt(r.idle.rssPerSocket)} B RSS, ${fmt(r.idle.heapPerSocket)} B heap (≈ ${fmt(r.idle.socketsPerGiB)}/GiB)`,
+      v.socketMemory ? 'met' : 'missed',
+    ]);
   }
   const best = bestStep(r.dm);
-  if (best) rows.push([`≥ ${fmt(DM_RATE_TARGET)} direct msg/s`, `${fmt(best.acksPerS)} acks/s, ${fmt(best.deliveriesPerS)} deliveries/s (offered ${fmt(best.offered)}/s)`, v.throughput ? 'met' : 'missed']);
+  if (best)
+    rows.push([
+      `≥ ${fmt(DM_RATE_TARGET)} direct msg/s`,
+      `${fmt(best.acksPerS)} acks/s, ${fmt(best.deliveriesPerS)} deliveries/s (offered ${fmt(best.offered)}/s)`,
+      v.throughput ? 'met' : 'missed',
+    ]);
   const lat = latencyStep(r.dm, latencyRateOf(r));
-  if (lat) rows.push([`p99 ≤ ${DM_P99_TARGET_MS} ms at ${fmt(lat.offered)}/s`, `p50 ${ms(lat.delivery.p50)}, p99 ${ms(lat.delivery.p99)}, max ${ms(lat.delivery.max)} (${fmt(lat.acksPerS)} acks/s)${latencyRuns(r.dm, lat.offered).length > 1 ? `; ${runsSummary(latencyRuns(r.dm, lat.offered))}` : ''}`, v.latency ? 'met' : 'missed']);
-  if (r.group) rows.push([`${fmt(r.group.members)}-member group, p99 ≤ ${GROUP_P99_TARGET_MS} ms`, `${fmt(r.group.delivered)}/${fmt(r.group.expected)} delivered, p50 ${ms(r.group.latency.p50)}, p99 ${ms(r.group.latency.p99)}, max ${ms(r.group.latency.max)}`, v.group ? 'met' : 'missed']);
+  if (lat)
+    rows.push([
+      `p99 ≤ ${DM_P99_TARGET_MS} ms at ${fmt(lat.offered)}/s`,
+      `p50 ${ms(lat.delivery.p50)}, p99 ${ms(lat.delivery.p99)}, max ${ms(lat.delivery.max)} (${fmt(lat.acksPerS)} acks/s)${latencyRuns(r.dm, lat.offered).length > 1 ? `; ${runsSummary(latencyRuns(r.dm, lat.offered))}` : ''}`,
+      v.latency ? 'met' : 'missed',
+    ]);
+  if (r.group)
+    rows.push([
+      `${fmt(r.group.members)}-member group, p99 ≤ ${GROUP_P99_TARGET_MS} ms`,
+      `${fmt(r.group.delivered)}/${fmt(r.group.expected)} delivered, p50 ${ms(r.group.latency.p50)}, p99 ${ms(r.group.latency.p99)}, max ${ms(r.group.latency.max)}`,
+      v.group ? 'met' : 'missed',
+    ]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  return [`Summary (${r.scale} run, ${(r.seconds / 60).toFixed(1)} min)`, line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+  return [
+    `Summary (${r.scale} run, ${(r.seconds / 60).toFixed(1)} min)`,
+    line(rows[0]!),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.slice(1).map(line),
+  ].join('\n');
 }
 
 function table(header: string[], rows: string[][]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 function usageCells(u: Usage): string[] {
-  return [pct(u.nodeCpu), pct(u.nodeLoop), pct(u.mariadbCpu), pct(u.generatorsCpu + u.orchestratorCpu), pct(u.othersCpu), pct(u.machineBusy), u.load];
+  return [
+    pct(u.nodeCpu),
+    pct(u.nodeLoop),
+    pct(u.mariadbCpu),
+    pct(u.generatorsCpu + u.orchestratorCpu),
+    pct(u.othersCpu),
+    pct(u.machineBusy),
+    u.load,
+  ];
 }
-const USAGE_HEADER = ['node CPU', 'node loop busy', 'MariaDB CPU', 'bench CPU', 'others\' CPU', 'machine busy', 'load avg'];
+const USAGE_HEADER = [
+  'node CPU',
+  'node loop busy',
+  'MariaDB CPU',
+  'bench CPU',
+  "others' CPU",
+  'machine busy',
+  'load avg',
+];
 
 function dmTable(sweep: DmSweep): string {
   const rows = sweep.steps.map((s) => [
@@ -96,7 +152,20 @@ function dmTable(sweep: DmSweep): string {
       .filter(Boolean)
       .join('; ') || '–',
   ]);
-  return table(['offered msg/s', 'sent/s', 'acks/s', 'deliveries/s', 'ack p50 / p99', 'in the node: arrival → ack', 'delivery p50 / p95 / p99 / max', ...USAGE_HEADER, 'notes'], rows);
+  return table(
+    [
+      'offered msg/s',
+      'sent/s',
+      'acks/s',
+      'deliveries/s',
+      'ack p50 / p99',
+      'in the node: arrival → ack',
+      'delivery p50 / p95 / p99 / max',
+      ...USAGE_HEADER,
+      'notes',
+    ],
+    rows,
+  );
 }
 
 function dbTable(db: DbProfile): string {
@@ -105,14 +174,20 @@ function dbTable(db: DbProfile): string {
     .sort((a, b) => b[1].count - a[1].count)
     .map(([kind, s]) => [kind, fmt(s.count), (s.count / n).toFixed(3), ms(s.ms / Math.max(1, s.count))]);
   const tx = db.counts.transactions;
-  rows.push(['(transactions)', fmt(tx.count), (tx.count / n).toFixed(3), `${ms(tx.ms / Math.max(1, tx.count))} (max ${ms(tx.maxMs)})`]);
+  rows.push([
+    '(transactions)',
+    fmt(tx.count),
+    (tx.count / n).toFixed(3),
+    `${ms(tx.ms / Math.max(1, tx.count))} (max ${ms(tx.maxMs)})`,
+  ]);
   const open = (100 * tx.ms) / Math.max(1, db.counts.wallMs);
   return `${fmt(db.messages)} messages; on average ${(db.messages / Math.max(1, tx.count)).toFixed(1)} messages per flush transaction; a flush transaction was open ${open.toFixed(0)}% of the ${(db.counts.wallMs / 1000).toFixed(1)} s counted (one flush runs at a time, so near 100% would mean the committer is the bottleneck).\n\n${table(['statement', 'count', 'per message', 'mean time from send to answer'], rows)}\n\nTimes are taken on the node's event loop (Sequelize's query hooks), so they include any wait for the loop to pick up the answer.`;
 }
 
 function profileTables(p: ProfileSummary | null, file: string | null): string {
   if (!p) return '_No profile._';
-  const share = (rows: { name: string; ms: number; percent: number }[]) => rows.map((r) => [r.name.replace(/\|/g, '\\|'), fmt(r.ms), `${r.percent.toFixed(1)}%`]);
+  const share = (rows: { name: string; ms: number; percent: number }[]) =>
+    rows.map((r) => [r.name.replace(/\|/g, '\\|'), fmt(r.ms), `${r.percent.toFixed(1)}%`]);
   return [
     `Sampled ${fmt(p.totalMs)} ms of the node's main thread, ${fmt(p.busyMs)} ms of it busy (${((100 * p.busyMs) / Math.max(1, p.totalMs)).toFixed(0)}%). ${file ? `Profile: \`${file}\` (open in Chrome DevTools → Performance).` : ''}`,
     '',
@@ -144,13 +219,17 @@ export function renderSection(r: Results): string {
   out.push(
     `Measured by \`npm run bench:node\` (bench/node/run.ts; see bench/README.md) on ${r.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ` +
       `commit \`${r.commit}\`${r.dirty.length ? ` with uncommitted changes in ${r.dirty.map((d) => `\`${d.slice(3)}\``).join(', ')} (work in progress by others, included in what ran)` : ''}; ` +
-      `the run took ${(r.seconds / 60).toFixed(1)} minutes. ${r.scale === 'smoke' ? '**Smoke scale — not the targets\' scale.**' : ''}`,
+      `the run took ${(r.seconds / 60).toFixed(1)} minutes. ${r.scale === 'smoke' ? "**Smoke scale — not the targets' scale.**" : ''}`,
     '',
     `- Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, open files ${m.openFilesLimit}; ${describeCalibration(m.calibration)}; MariaDB ${r.mariadb} on 127.0.0.1 with \`innodb_flush_log_at_trx_commit=1\` (every commit is fsynced)${r.bufferPool ? `, InnoDB buffer pool ${mib(r.bufferPool.used)}${r.bufferPool.used !== r.bufferPool.own ? ` for the run (the server's own setting, ${mib(r.bufferPool.own)}, is too small for the run's message indexes: past ~400,000 messages their inserts start reading from disk and the node falls to ~9,000 msg/s; restored afterwards)` : ''}` : ''}.`,
-    `- **The 2 cores are shared** by the node process, MariaDB, ${r.generators.count} load-generator processes, the orchestrator (with the gateway) and whatever else ran on the machine${othersBusy(r) ? ' (other work did run during this run: see *others\' CPU*)' : ''}. The CPU columns show who used what, in % of one core (so 200% is the whole machine): *node CPU* is the node process, *node loop busy* its event-loop utilisation, *bench CPU* the generators and the orchestrator, *others' CPU* everything else on the machine; *machine busy* is the share of both cores in use, and the load average is the one at the end of the step.`,
-    `- One node process (the real \`startNode\` composition root, in-process bus and presence) with ${Object.entries(r.nodeEnv)
+    `- **The 2 cores are shared** by the node process, MariaDB, ${r.generators.count} load-generator processes, the orchestrator (with the gateway) and whatever else ran on the machine${othersBusy(r) ? " (other work did run during this run: see *others' CPU*)" : ''}. The CPU columns show who used what, in % of one core (so 200% is the whole machine): *node CPU* is the node process, *node loop busy* its event-loop utilisation, *bench CPU* the generators and the orchestrator, *others' CPU* everything else on the machine; *machine busy* is the share of both cores in use, and the load average is the one at the end of the step.`,
+    `- One node process (the real \`startNode\` composition root, in-process bus and presence) with ${Object.entries(
+      r.nodeEnv,
+    )
       .map(([k, val]) => `\`${k}=${val}\``)
-      .join(', ')}; \`FLUSH_WINDOW_MS\`, \`FLUSH_MAX_BATCH\` and \`FLUSH_CONCURRENCY\` at their defaults (2 ms, 2,000, 3) unless said otherwise. \`FRAMES_PER_SECOND\` is raised so that the per-socket limit of 50/s does not throttle the senders.`,
+      .join(
+        ', ',
+      )}; \`FLUSH_WINDOW_MS\`, \`FLUSH_MAX_BATCH\` and \`FLUSH_CONCURRENCY\` at their defaults (2 ms, 2,000, 3) unless said otherwise. \`FRAMES_PER_SECOND\` is raised so that the per-socket limit of 50/s does not throttle the senders.`,
     `- Load generators: ${r.generators.count} child processes, up to ${fmt(r.generators.socketsEach)} sockets each (the machine allows 20,000 open files per process), from source addresses ${r.generators.addresses.join(', ')}, speaking the protocol's JSON frames over raw \`ws\`. Each message text carries its send time; latency is measured where it is received, on the same machine's clock.`,
     `- Access tokens: minted by the benchmark with the gateway's real active signing key (\`loadPrivateJwks\`), with the header and claims the gateway's provider puts in a node access token (RS256, \`typ: at+jwt\`, \`kid\`, \`iss\`, \`aud\` = the node URL, \`sub\`, \`client_id\` of a registered first-party app, \`scope: openid im\`, \`preferred_username\`, \`name\`, \`im_domains\`, \`sid\`, \`jti\`, \`iat\`, \`exp\` in 1 h), because signing 15,000 people in through the login form would take far longer than the benchmark. The node verifies them exactly as gateway-issued ones: same key, fetched from the gateway's JWKS endpoint, same checks. Sockets authenticate with the \`atrium.token.<jwt>\` subprotocol.`,
     '',
@@ -164,10 +243,24 @@ export function renderSection(r: Results): string {
       `${fmt(r.idle.connected)} held; ${fmt(r.idle.rssPerSocket)} B RSS and ${fmt(r.idle.heapPerSocket)} B JS heap per socket; ≈ ${fmt(r.idle.socketsPerGiB)} sockets per GiB of RSS`,
       `${verdict(Boolean(v.sockets && v.socketMemory))}`,
     ]);
-  if (best) rows.push([`≥ ${fmt(DM_RATE_TARGET)} direct messages/s, ack after commit`, `best: ${fmt(best.acksPerS)} acks/s and ${fmt(best.deliveriesPerS)} deliveries/s at ${fmt(best.offered)}/s offered`, verdict(v.throughput)]);
+  if (best)
+    rows.push([
+      `≥ ${fmt(DM_RATE_TARGET)} direct messages/s, ack after commit`,
+      `best: ${fmt(best.acksPerS)} acks/s and ${fmt(best.deliveriesPerS)} deliveries/s at ${fmt(best.offered)}/s offered`,
+      verdict(v.throughput),
+    ]);
   if (lat) {
     const runs = latencyRuns(r.dm, lat.offered);
-    rows.push([`p99 send→receive ≤ ${DM_P99_TARGET_MS} ms at ${fmt(lat.offered)}/s${runs.length > 1 ? ` (${runs.length} runs of ${lat.seconds} s)` : ''}`, runs.map((s, i) => `${runs.length > 1 ? `run ${i + 1}: ` : ''}${fmt(s.acksPerS)} acks/s; delivery ${pctl(s.delivery)}; in the node, arrival → ack: ${describeNodeAck(s.nodeAck)}`).join('<br>'), verdict(v.latency)]);
+    rows.push([
+      `p99 send→receive ≤ ${DM_P99_TARGET_MS} ms at ${fmt(lat.offered)}/s${runs.length > 1 ? ` (${runs.length} runs of ${lat.seconds} s)` : ''}`,
+      runs
+        .map(
+          (s, i) =>
+            `${runs.length > 1 ? `run ${i + 1}: ` : ''}${fmt(s.acksPerS)} acks/s; delivery ${pctl(s.delivery)}; in the node, arrival → ack: ${describeNodeAck(s.nodeAck)}`,
+        )
+        .join('<br>'),
+      verdict(v.latency),
+    ]);
   }
   if (r.group)
     rows.push([
@@ -178,7 +271,8 @@ export function renderSection(r: Results): string {
   out.push(table(['target (one node process on MariaDB)', 'measured', 'verdict'], rows), '');
   const ceiling = ceilingSummary(r);
   if (ceiling) out.push(ceiling, '');
-  if (r.errors.length) out.push(`**Phases that failed:** ${r.errors.map((e) => `\`${e.replace(/`/g, "'")}\``).join('; ')}`, '');
+  if (r.errors.length)
+    out.push(`**Phases that failed:** ${r.errors.map((e) => `\`${e.replace(/`/g, "'")}\``).join('; ')}`, '');
 
   if (r.idle) {
     const i = r.idle;
@@ -192,10 +286,25 @@ export function renderSection(r: Results): string {
         [
           ['RSS', mib(i.before.rss), mib(i.after.rss), `${fmt(i.rssPerSocket)} B`],
           ['JS heap used', mib(i.before.heapUsed), mib(i.after.heapUsed), `${fmt(i.heapPerSocket)} B`],
-          ['JS heap reserved (heapTotal)', mib(i.before.heapTotal), mib(i.after.heapTotal), `${fmt((i.after.heapTotal - i.before.heapTotal) / Math.max(1, i.connected))} B`],
+          [
+            'JS heap reserved (heapTotal)',
+            mib(i.before.heapTotal),
+            mib(i.after.heapTotal),
+            `${fmt((i.after.heapTotal - i.before.heapTotal) / Math.max(1, i.connected))} B`,
+          ],
           ['external (Buffers)', mib(i.before.external), mib(i.after.external), `${fmt(i.externalPerSocket)} B`],
-          ['/metrics `process_resident_memory_bytes`', mib(i.metricsBefore.rss), mib(i.metricsAfter.rss), `${fmt((i.metricsAfter.rss - i.metricsBefore.rss) / Math.max(1, i.connected))} B`],
-          ['/metrics `nodejs_heap_size_used_bytes`', mib(i.metricsBefore.heapUsed), mib(i.metricsAfter.heapUsed), `${fmt((i.metricsAfter.heapUsed - i.metricsBefore.heapUsed) / Math.max(1, i.connected))} B`],
+          [
+            '/metrics `process_resident_memory_bytes`',
+            mib(i.metricsBefore.rss),
+            mib(i.metricsAfter.rss),
+            `${fmt((i.metricsAfter.rss - i.metricsBefore.rss) / Math.max(1, i.connected))} B`,
+          ],
+          [
+            '/metrics `nodejs_heap_size_used_bytes`',
+            mib(i.metricsBefore.heapUsed),
+            mib(i.metricsAfter.heapUsed),
+            `${fmt((i.metricsAfter.heapUsed - i.metricsBefore.heapUsed) / Math.max(1, i.connected))} B`,
+          ],
         ],
       ),
       '',
@@ -203,14 +312,22 @@ export function renderSection(r: Results): string {
       '',
       table(
         ['kind of heap object', 'bytes per socket', 'objects per socket'],
-        i.heapSample.groups.filter((g) => g.bytesPerSocket >= 16).map((g) => [g.name.replace(/\|/g, '\\|'), fmt(g.bytesPerSocket), g.countPerSocket.toFixed(2)]),
+        i.heapSample.groups
+          .filter((g) => g.bytesPerSocket >= 16)
+          .map((g) => [g.name.replace(/\|/g, '\\|'), fmt(g.bytesPerSocket), g.countPerSocket.toFixed(2)]),
       ),
       '',
       `The strings each socket adds, by their first characters:`,
       '',
       table(
         ['string', 'bytes per socket', 'strings per socket'],
-        i.heapSample.strings.filter((g) => g.bytesPerSocket >= 16).map((g) => [`\`${g.name.replace(/\|/g, '\\|').replace(/`/g, "'")}\``, fmt(g.bytesPerSocket), g.countPerSocket.toFixed(2)]),
+        i.heapSample.strings
+          .filter((g) => g.bytesPerSocket >= 16)
+          .map((g) => [
+            `\`${g.name.replace(/\|/g, '\\|').replace(/`/g, "'")}\``,
+            fmt(g.bytesPerSocket),
+            g.countPerSocket.toFixed(2),
+          ]),
       ),
       '',
       `Projected: ${fmt(i.socketsPerGiB)} idle sockets per GiB of node RSS, so 100,000 sockets would need about ${mib(100_000 * i.rssPerSocket)} of RSS. Kernel socket buffers are not part of RSS and come on top (a few KB per idle TCP socket on each end).`,
@@ -254,8 +371,22 @@ export function renderSection(r: Results): string {
         `${g.messages} messages were sent at ${g.ratePerS}/s by different members; every other member's socket should receive each (${fmt(g.expected)} deliveries).`,
       '',
       table(
-        ['deliveries', 'per-delivery latency', 'until the last member had it (per message)', 'sender ack', ...USAGE_HEADER],
-        [[`${fmt(g.delivered)} / ${fmt(g.expected)}`, pctl(g.latency), `p50 ${ms(g.lastMember.p50)}, max ${ms(g.lastMember.max)}`, `p50 ${ms(g.ack.p50)}, p99 ${ms(g.ack.p99)}`, ...usageCells(g.usage)]],
+        [
+          'deliveries',
+          'per-delivery latency',
+          'until the last member had it (per message)',
+          'sender ack',
+          ...USAGE_HEADER,
+        ],
+        [
+          [
+            `${fmt(g.delivered)} / ${fmt(g.expected)}`,
+            pctl(g.latency),
+            `p50 ${ms(g.lastMember.p50)}, max ${ms(g.lastMember.max)}`,
+            `p50 ${ms(g.ack.p50)}, p99 ${ms(g.ack.p99)}`,
+            ...usageCells(g.usage),
+          ],
+        ],
       ),
       '',
     );
@@ -271,7 +402,15 @@ export function renderSection(r: Results): string {
           `Receipts are written together, as messages are (node/receipts/receipt-committer.ts).`,
         '',
         table(
-          ['deliveries', 'per-delivery latency', 'until the last member had it', 'receipts answered / refused', 'receipt frames pushed', 'receipt statements', ...USAGE_HEADER],
+          [
+            'deliveries',
+            'per-delivery latency',
+            'until the last member had it',
+            'receipts answered / refused',
+            'receipt frames pushed',
+            'receipt statements',
+            ...USAGE_HEADER,
+          ],
           [
             [
               `${fmt(w.delivered)} / ${fmt(w.expected)}`,
@@ -302,7 +441,12 @@ export function renderSection(r: Results): string {
   }
 
   if (r.shutdown) {
-    out.push('### Graceful shutdown', '', `\`close()\` of the node with ${fmt(r.shutdown.sockets)} sockets open (every socket told "going away" and closed, queued writes flushed) took ${r.shutdown.seconds.toFixed(1)} s.`, '');
+    out.push(
+      '### Graceful shutdown',
+      '',
+      `\`close()\` of the node with ${fmt(r.shutdown.sockets)} sockets open (every socket told "going away" and closed, queued writes flushed) took ${r.shutdown.seconds.toFixed(1)} s.`,
+      '',
+    );
   }
 
   if (r.alt) {
@@ -321,7 +465,10 @@ export function renderSection(r: Results): string {
     if (compared.length) {
       out.push(
         `Against the default 2 ms at the same offered rates: ${compared
-          .map(({ a, m }) => `at ${fmt(a.offered)}/s, ${fmt(a.acksPerS)} vs. ${fmt(m.acksPerS)} acks/s and delivery p99 ${ms(a.delivery.p99)} vs. ${ms(m.delivery.p99)}`)
+          .map(
+            ({ a, m }) =>
+              `at ${fmt(a.offered)}/s, ${fmt(a.acksPerS)} vs. ${fmt(m.acksPerS)} acks/s and delivery p99 ${ms(a.delivery.p99)} vs. ${ms(m.delivery.p99)}`,
+          )
           .join('; ')} (${alt.flushWindowMs} ms first). ` +
           (compared.some(({ a, m }) => Math.abs(a.usage.othersCpu - m.usage.othersCpu) > 20)
             ? `Other people's CPU use differed between the runs (${compared.map(({ a, m }) => `${pct(a.usage.othersCpu)} vs. ${pct(m.usage.othersCpu)}`).join(', ')}), which can move these figures more than the window does.`
@@ -339,10 +486,17 @@ export function renderSection(r: Results): string {
         `A target the stand-in misses cannot be shown by any server on this machine, since the generators and MariaDB take their share of the same two cores. The *node* columns here are the stand-in's process; *in the node* is its own arrival → ack.`,
       '',
     );
-    for (const [mode, sweep] of [['Memory', r.ceiling.memory], ['Durable (MariaDB)', r.ceiling.durable]] as const) {
+    for (const [mode, sweep] of [
+      ['Memory', r.ceiling.memory],
+      ['Durable (MariaDB)', r.ceiling.durable],
+    ] as const) {
       if (!sweep) continue;
       out.push(`**${mode}** (${fmt(sweep.sockets)} sockets):`, '', dmTable(sweep), '');
-      if (sweep.repeats.length) out.push(`The latency target's rate again: ${sweep.repeats.map((x) => `${fmt(x.acksPerS)} acks/s, delivery ${pctl(x.delivery)}`).join('; ')}.`, '');
+      if (sweep.repeats.length)
+        out.push(
+          `The latency target's rate again: ${sweep.repeats.map((x) => `${fmt(x.acksPerS)} acks/s, delivery ${pctl(x.delivery)}`).join('; ')}.`,
+          '',
+        );
     }
   }
 
@@ -350,7 +504,10 @@ export function renderSection(r: Results): string {
   out.push(
     r.nodeLog.errors + r.nodeLog.warnings === 0
       ? 'The node logged no warnings or errors.'
-      : `The node logged ${fmt(r.nodeLog.errors)} errors and ${fmt(r.nodeLog.warnings)} warnings (the logs are kept in \`bench/results/\`):\n\n${table(['message', 'count'], r.nodeLog.top.map((t) => [`\`${t.message.replace(/\|/g, '\\|').replace(/`/g, "'")}\``, fmt(t.count)]))}`,
+      : `The node logged ${fmt(r.nodeLog.errors)} errors and ${fmt(r.nodeLog.warnings)} warnings (the logs are kept in \`bench/results/\`):\n\n${table(
+          ['message', 'count'],
+          r.nodeLog.top.map((t) => [`\`${t.message.replace(/\|/g, '\\|').replace(/`/g, "'")}\``, fmt(t.count)]),
+        )}`,
     '',
     Object.keys(r.dropped).length === 0
       ? 'No socket was closed by the node during the run, apart from the restarts.'
@@ -388,7 +545,8 @@ function findings(r: Results, v: Verdicts): string[] {
     const tx = prof.db.counts.transactions;
     const txOpen = (100 * tx.ms) / Math.max(1, prof.db.counts.wallMs);
     const best2 = best ?? prof;
-    const perMessage = (cpu: number | null) => (cpu === null ? null : (cpu / 100) * 1e6 / Math.max(1, best2.acksPerS));
+    const perMessage = (cpu: number | null) =>
+      cpu === null ? null : ((cpu / 100) * 1e6) / Math.max(1, best2.acksPerS);
     const nodeUs = perMessage(best2.usage.nodeCpu)!;
     const dbUs = perMessage(best2.usage.mariadbCpu);
     const benchUs = perMessage(best2.usage.generatorsCpu + best2.usage.orchestratorCpu)!;
@@ -458,7 +616,8 @@ function findings(r: Results, v: Verdicts): string[] {
   if (r.idle) {
     const i = r.idle;
     const header = i.heapSample.strings.find((g) => g.name.includes('atrium.v1'));
-    const sum = (test: (name: string) => boolean) => i.heapSample.groups.filter((g) => test(g.name)).reduce((a, g) => a + g.bytesPerSocket, 0);
+    const sum = (test: (name: string) => boolean) =>
+      i.heapSample.groups.filter((g) => test(g.name)).reduce((a, g) => a + g.bytesPerSocket, 0);
     const closures = sum((n) => n.startsWith('closure ') || n === 'system / Context');
     const timers = sum((n) => n === 'Timeout' || n === 'TimersList');
     lines.push(
@@ -491,7 +650,9 @@ function findings(r: Results, v: Verdicts): string[] {
     );
   }
   if (r.scale === 'full' && r.idle && r.idle.connected < r.idle.target) {
-    lines.push(`- Only ${fmt(r.idle.connected)} of ${fmt(r.idle.target)} sockets connected: ${JSON.stringify(r.idle.failures)}.`);
+    lines.push(
+      `- Only ${fmt(r.idle.connected)} of ${fmt(r.idle.target)} sockets connected: ${JSON.stringify(r.idle.failures)}.`,
+    );
   }
   return lines;
 }
@@ -505,14 +666,19 @@ function ceilingSummary(r: Results): string | null {
     const runs = latencyRuns(sweep, rate);
     return `${name} reached at best ${fmt(best.acksPerS)} msg/s${runs.length ? ` and its delivery p99 at ${fmt(rate)}/s was ${runs.map((x) => ms(x.delivery.p99)).join(', ')} (${runs.map((x) => `${fmt(x.acksPerS)} acks/s`).join(', ')})` : ''}`;
   };
-  const parts = [describe('a stand-in server that only relays (no tokens checked, nothing stored)', r.ceiling.memory), describe('one that also group-commits each message into MariaDB', r.ceiling.durable)].filter(Boolean);
+  const parts = [
+    describe('a stand-in server that only relays (no tokens checked, nothing stored)', r.ceiling.memory),
+    describe('one that also group-commits each message into MariaDB', r.ceiling.durable),
+  ].filter(Boolean);
   if (parts.length === 0) return null;
   const best = bestStep(r.dm);
   const durable = bestStep(r.ceiling.durable);
   return (
     `**What this machine can carry at all** (section 6): with the same generators on the same two cores, ${parts.join('; ')}. ` +
     `A target that even the stand-in misses cannot be shown on this machine by any server.` +
-    (best && durable ? ` The node's best rate is ${pct((100 * best.acksPerS) / Math.max(1, durable.acksPerS))} of the durable stand-in's.` : '')
+    (best && durable
+      ? ` The node's best rate is ${pct((100 * best.acksPerS) / Math.max(1, durable.acksPerS))} of the durable stand-in's.`
+      : '')
   );
 }
 

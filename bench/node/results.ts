@@ -44,7 +44,8 @@ export function usageBetween(a: Snapshot, b: Snapshot): Usage {
   const active = b.node.eluActive - a.node.eluActive;
   const idle = b.node.eluIdle - a.node.eluIdle;
   const nodeCpu = ((cpu(b.node) - cpu(a.node)) / 1e6 / seconds) * 100;
-  const mariadbCpu = a.mariadbCpuS !== null && b.mariadbCpuS !== null ? ((b.mariadbCpuS - a.mariadbCpuS) / seconds) * 100 : null;
+  const mariadbCpu =
+    a.mariadbCpuS !== null && b.mariadbCpuS !== null ? ((b.mariadbCpuS - a.mariadbCpuS) / seconds) * 100 : null;
   const generatorsCpu = ((gens(b) - gens(a)) / 1e6 / seconds) * 100;
   const orchestratorCpu = ((b.orchestratorCpuUs - a.orchestratorCpuUs) / 1e6 / seconds) * 100;
   const machineBusy = (100 * (b.machine.busy - a.machine.busy)) / Math.max(1, b.machine.total - a.machine.total);
@@ -130,7 +131,15 @@ export type GroupResult = {
   ack: Percentiles;
   errors: Record<string, number>;
   usage: Usage;
-  profiled: { latency: Percentiles; lastMember: Percentiles; delivered: number; expected: number; db: DbProfile; profile: ProfileSummary | null; profileFile: string | null } | null;
+  profiled: {
+    latency: Percentiles;
+    lastMember: Percentiles;
+    delivered: number;
+    expected: number;
+    db: DbProfile;
+    profile: ProfileSummary | null;
+    profileFile: string | null;
+  } | null;
   /** A round in which every member's socket marks each message delivered as it arrives (the worst case of receipts). */
   withReceipts: {
     delivered: number;

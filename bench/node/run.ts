@@ -21,7 +21,15 @@ import { describeMachine, findMariadbPid, loadAverage, machineCpuTicks, processC
 import { summariseProfile } from '../shared/profile-summary.ts';
 import { describeCalibration } from '../shared/calibration.ts';
 import { summariseLogs } from '../shared/log-summary.ts';
-import { gitOutput, installCleanups, recordFailure, sleep, stopChild, timestampLog, type Child } from '../shared/orchestrator.ts';
+import {
+  gitOutput,
+  installCleanups,
+  recordFailure,
+  sleep,
+  stopChild,
+  timestampLog,
+  type Child,
+} from '../shared/orchestrator.ts';
 import { heapPerSocket } from './heap-summary.ts';
 import { ackFiguresBetween, describeNodeAck, readAckBuckets } from './node-metrics.ts';
 import { renderConsoleSummary, writeBenchmarks } from './report.ts';
@@ -37,7 +45,18 @@ import {
 } from './results.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { operator } from '../../gateway/context.ts';
-import { addBenchPeople, createDatabase, freePort, spawnNode, startBenchGateway, tail, type BenchDatabase, type BenchGateway, type GeneratorChild, type NodeChild } from '../shared/setup.ts';
+import {
+  addBenchPeople,
+  createDatabase,
+  freePort,
+  spawnNode,
+  startBenchGateway,
+  tail,
+  type BenchDatabase,
+  type BenchGateway,
+  type GeneratorChild,
+  type NodeChild,
+} from '../shared/setup.ts';
 import { createGroupInDatabase, sizeBufferPool, spawnGenerator, spawnRelay } from './setup.ts';
 import type { ConnectResult, DmPair, DmRunResult, GeneratorStats } from './generator.ts';
 import type { HistogramData } from '../shared/histogram.ts';
@@ -144,13 +163,18 @@ if (dmOnly) {
   scale.altFlushMs = null;
   const profileArg = argv.find((a) => a.startsWith('--profile'));
   scale.profileRate = profileArg ? Number(profileArg.split('=')[1] ?? 10_000) : 0;
-  if (ratesArg) scale.steps = ratesArg.split(',').map((r) => ({ rate: Number(r.split(':')[0]), seconds: Number(r.split(':')[1] ?? 8) }));
+  if (ratesArg)
+    scale.steps = ratesArg
+      .split(',')
+      .map((r) => ({ rate: Number(r.split(':')[0]), seconds: Number(r.split(':')[1] ?? 8) }));
 }
 // --relay=memory|durable (with --dm-only): the sweep against the stand-in server of the machine's ceiling instead of the node.
 const relayArg = argv.find((a) => a.startsWith('--relay='))?.slice('--relay='.length);
 const relayOnly = dmOnly && (relayArg === 'memory' || relayArg === 'durable') ? relayArg : null;
 // --env=NAME=value (repeatable): extra settings for the node process, to compare configurations.
-const extraEnv = Object.fromEntries(argv.filter((a) => a.startsWith('--env=')).map((a) => a.slice('--env='.length).split(/=(.*)/s).slice(0, 2)));
+const extraEnv = Object.fromEntries(
+  argv.filter((a) => a.startsWith('--env=')).map((a) => a.slice('--env='.length).split(/=(.*)/s).slice(0, 2)),
+);
 const write = !dmOnly && (argv.includes('--write') || (scale.name === 'full' && !argv.includes('--no-write')));
 const outFile = argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
 
@@ -173,7 +197,12 @@ async function main(): Promise<void> {
     machine,
     mariadb: '',
     bufferPool: null,
-    generators: { count: scale.generators, addresses: [], socketsEach: Math.ceil(scale.sockets / scale.generators), connectConcurrency: scale.connectConcurrency },
+    generators: {
+      count: scale.generators,
+      addresses: [],
+      socketsEach: Math.ceil(scale.sockets / scale.generators),
+      connectConcurrency: scale.connectConcurrency,
+    },
     nodeEnv: {},
     idle: null,
     dm: null,
@@ -185,8 +214,11 @@ async function main(): Promise<void> {
     dropped: {},
     errors: [],
   };
-  log(`Atrium domain node benchmark (${scale.name}): ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, Node ${machine.node}; ${describeCalibration(machine.calibration)}; load ${loadAverage()}`);
-  if (scale.sockets / scale.generators > 7_000) throw new Error('at most 7,000 sockets per generator (20,000 open files per process)');
+  log(
+    `Atrium domain node benchmark (${scale.name}): ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.cpuModel}, Node ${machine.node}; ${describeCalibration(machine.calibration)}; load ${loadAverage()}`,
+  );
+  if (scale.sockets / scale.generators > 7_000)
+    throw new Error('at most 7,000 sockets per generator (20,000 open files per process)');
 
   const dataDir = mkdtempSync(join(tmpdir(), 'atrium-bench-'));
   cleanups.push({ name: 'temp folder', run: () => rmSync(dataDir, { recursive: true, force: true }) });
@@ -198,19 +230,28 @@ async function main(): Promise<void> {
   const pool = await sizeBufferPool();
   cleanups.push({ name: 'InnoDB buffer pool size', run: () => pool.restore() });
   results.bufferPool = { own: pool.own, used: pool.used };
-  if (pool.used !== pool.own) log(`MariaDB's InnoDB buffer pool set to ${mib(pool.used)} for the run (its own setting, ${mib(pool.own)}, is restored afterwards)`);
+  if (pool.used !== pool.own)
+    log(
+      `MariaDB's InnoDB buffer pool set to ${mib(pool.used)} for the run (its own setting, ${mib(pool.own)}, is restored afterwards)`,
+    );
   log(`MariaDB ${db.version}: database ${db.name}`);
 
   const nodePort = await freePort();
   const nodeUrl = `http://127.0.0.1:${nodePort}`;
   const bench: BenchGateway = await startBenchGateway(dataDir, DOMAIN, nodeUrl);
   cleanups.push({ name: 'gateway', run: () => bench.gateway.close() });
-  log(`gateway ${bench.gateway.issuer} (SQLite); domain ${DOMAIN} → ${nodeUrl}; client ${bench.clientId}; signing key ${bench.signingKey.kid}`);
+  log(
+    `gateway ${bench.gateway.issuer} (SQLite); domain ${DOMAIN} → ${nodeUrl}; client ${bench.clientId}; signing key ${bench.signingKey.kid}`,
+  );
 
   const users = Array.from({ length: scale.sockets }, (_, i) => i + 1);
   await addBenchPeople(bench, 'bench', users);
   const tokenStart = performance.now();
-  const tokens = await mintAccessTokens(bench.signingKey, { issuer: bench.gateway.issuer, audience: nodeUrl, clientId: bench.clientId, domain: DOMAIN }, users);
+  const tokens = await mintAccessTokens(
+    bench.signingKey,
+    { issuer: bench.gateway.issuer, audience: nodeUrl, clientId: bench.clientId, domain: DOMAIN },
+    users,
+  );
   log(`minted ${tokens.size} access tokens in ${((performance.now() - tokenStart) / 1000).toFixed(1)} s`);
 
   const nodeEnv = (flushWindowMs: number | null): Record<string, string> => ({
@@ -226,9 +267,13 @@ async function main(): Promise<void> {
     ...(flushWindowMs === null ? {} : { FLUSH_WINDOW_MS: String(flushWindowMs) }),
     ...extraEnv,
   });
-  results.nodeEnv = Object.fromEntries(Object.entries(nodeEnv(null)).filter(([k]) => !['DATABASE_URL', 'ATRIUM_DATA_DIR', 'GATEWAY_ISSUER'].includes(k)));
+  results.nodeEnv = Object.fromEntries(
+    Object.entries(nodeEnv(null)).filter(([k]) => !['DATABASE_URL', 'ATRIUM_DATA_DIR', 'GATEWAY_ISSUER'].includes(k)),
+  );
 
-  let node: NodeChild = relayOnly ? await spawnRelay(relayOnly, nodeEnv(null), join(dataDir, `relay-${relayOnly}.log`)) : await spawnNode(nodeEnv(null), join(dataDir, 'node.log'));
+  let node: NodeChild = relayOnly
+    ? await spawnRelay(relayOnly, nodeEnv(null), join(dataDir, `relay-${relayOnly}.log`))
+    : await spawnNode(nodeEnv(null), join(dataDir, 'node.log'));
   const stopNode = (n: NodeChild) => stopper(n, 'shutdown', 25_000);
   cleanups.push({ name: 'node process', run: () => stopNode(node)() });
   log(`node process ${node.pid} listening at ${node.localUrl}`);
@@ -264,20 +309,37 @@ async function main(): Promise<void> {
     };
   };
 
-  const connect = async (list: number[], what: string): Promise<{ connected: number; failures: Record<string, number>; seconds: number }> => {
+  const connect = async (
+    list: number[],
+    what: string,
+  ): Promise<{ connected: number; failures: Record<string, number>; seconds: number }> => {
     const t0 = performance.now();
     const progress = setInterval(() => {
-      void node.call<NodeStats>('stats').then((s) => log(`  ${what}: ${s.sockets.toLocaleString('en')} sockets authenticated`), () => undefined);
+      void node.call<NodeStats>('stats').then(
+        (s) => log(`  ${what}: ${s.sockets.toLocaleString('en')} sockets authenticated`),
+        () => undefined,
+      );
     }, 3_000);
     try {
       const replies = await Promise.all(
         generators.map((g, i) =>
-          g.call<ConnectResult>('connect', { users: usersOf(i, list).map((index) => ({ index, token: tokens.get(index)! })), concurrency: scale.connectConcurrency }, 300_000),
+          g.call<ConnectResult>(
+            'connect',
+            {
+              users: usersOf(i, list).map((index) => ({ index, token: tokens.get(index)! })),
+              concurrency: scale.connectConcurrency,
+            },
+            300_000,
+          ),
         ),
       );
       const failures: Record<string, number> = {};
       for (const r of replies) for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
-      return { connected: replies.reduce((s, r) => s + r.connected, 0), failures, seconds: (performance.now() - t0) / 1000 };
+      return {
+        connected: replies.reduce((s, r) => s + r.connected, 0),
+        failures,
+        seconds: (performance.now() - t0) / 1000,
+      };
     } finally {
       clearInterval(progress);
     }
@@ -287,69 +349,78 @@ async function main(): Promise<void> {
   if (dmOnly) {
     const c = await connect(users, 'connect');
     log(`dm-only: ${fmt(c.connected)} sockets connected in ${c.seconds.toFixed(1)} s`);
-  } else try {
-    // What a socket is made of: heap snapshots around a sample of sockets, after a warm-up so that
-    // code compiled on first use is not counted. Snapshots bloat the process's RSS for good, so this
-    // runs on a node process of its own, replaced by a fresh one for the RSS measurement.
-    const warm = users.slice(0, 100);
-    const sample = users.slice(100, 100 + scale.heapSample);
-    log(`idle sockets: heap snapshots around ${fmt(sample.length)} sockets (after ${warm.length} warm-up sockets)`);
-    await connect(warm, 'warm-up');
-    const heapBefore = join(dataDir, 'heap-before.heapsnapshot');
-    const heapAfter = join(dataDir, 'heap-after.heapsnapshot');
-    await node.call('heap.snapshot', { file: heapBefore });
-    const sampled = await connect(sample, 'heap sample');
-    await node.call('heap.snapshot', { file: heapAfter });
-    const heap = heapPerSocket(heapBefore, heapAfter, sampled.connected);
-    rmSync(heapBefore);
-    rmSync(heapAfter);
-    log(`  ${Math.round(heap.total).toLocaleString('en')} B of JS heap per socket (shallow sizes, ${sampled.connected} sockets)`);
-    await Promise.all(generators.map((g, i) => g.call('disconnect', { users: usersOf(i, [...warm, ...sample]) })));
-    await stopNode(node)();
-    node = await spawnNode(nodeEnv(null), join(dataDir, 'node.log'));
-    log(`  fresh node process ${node.pid} for the memory measurement`);
+  } else
+    try {
+      // What a socket is made of: heap snapshots around a sample of sockets, after a warm-up so that
+      // code compiled on first use is not counted. Snapshots bloat the process's RSS for good, so this
+      // runs on a node process of its own, replaced by a fresh one for the RSS measurement.
+      const warm = users.slice(0, 100);
+      const sample = users.slice(100, 100 + scale.heapSample);
+      log(`idle sockets: heap snapshots around ${fmt(sample.length)} sockets (after ${warm.length} warm-up sockets)`);
+      await connect(warm, 'warm-up');
+      const heapBefore = join(dataDir, 'heap-before.heapsnapshot');
+      const heapAfter = join(dataDir, 'heap-after.heapsnapshot');
+      await node.call('heap.snapshot', { file: heapBefore });
+      const sampled = await connect(sample, 'heap sample');
+      await node.call('heap.snapshot', { file: heapAfter });
+      const heap = heapPerSocket(heapBefore, heapAfter, sampled.connected);
+      rmSync(heapBefore);
+      rmSync(heapAfter);
+      log(
+        `  ${Math.round(heap.total).toLocaleString('en')} B of JS heap per socket (shallow sizes, ${sampled.connected} sockets)`,
+      );
+      await Promise.all(generators.map((g, i) => g.call('disconnect', { users: usersOf(i, [...warm, ...sample]) })));
+      await stopNode(node)();
+      node = await spawnNode(nodeEnv(null), join(dataDir, 'node.log'));
+      log(`  fresh node process ${node.pid} for the memory measurement`);
 
-    await sleep(1_000);
-    const before = await node.call<NodeStats>('stats', { collect: true });
-    const metricsBefore = await node.call<{ rss: number; heapUsed: number }>('metrics');
-    log(`idle sockets: node before: RSS ${mib(before.rss)}, heap ${mib(before.heapUsed)}; connecting ${scale.sockets.toLocaleString('en')} sockets from ${generators.length} generators`);
-    const c = await connect(users, 'connect');
-    await sleep(2_000);
-    const after = await node.call<NodeStats>('stats', { collect: true });
-    const metricsAfter = await node.call<{ rss: number; heapUsed: number }>('metrics');
-    const n = Math.max(1, after.sockets - before.sockets);
-    const idle: IdleResult = {
-      target: scale.sockets,
-      connected: after.sockets,
-      failures: c.failures,
-      connectSeconds: c.seconds,
-      before,
-      after,
-      metricsBefore,
-      metricsAfter,
-      rssPerSocket: (after.rss - before.rss) / n,
-      heapPerSocket: (after.heapUsed - before.heapUsed) / n,
-      externalPerSocket: (after.external - before.external) / n,
-      socketsPerGiB: 2 ** 30 / Math.max(1, (after.rss - before.rss) / n),
-      heapSample: { sockets: sampled.connected, ...heap },
-      load: loadAverage(),
-    };
-    results.idle = idle;
-    log(
-      `idle sockets: ${after.sockets.toLocaleString('en')} held (${c.connected} connected in ${c.seconds.toFixed(1)} s${Object.keys(c.failures).length ? `, failures ${JSON.stringify(c.failures)}` : ''}); ` +
-        `RSS ${mib(after.rss)} → ${Math.round(idle.rssPerSocket).toLocaleString('en')} B/socket, heap ${Math.round(idle.heapPerSocket).toLocaleString('en')} B/socket; ` +
-        `≈ ${Math.round(idle.socketsPerGiB).toLocaleString('en')} sockets/GiB`,
-    );
-  } catch (error) {
-    fail(results, 'idle sockets', error);
-  }
+      await sleep(1_000);
+      const before = await node.call<NodeStats>('stats', { collect: true });
+      const metricsBefore = await node.call<{ rss: number; heapUsed: number }>('metrics');
+      log(
+        `idle sockets: node before: RSS ${mib(before.rss)}, heap ${mib(before.heapUsed)}; connecting ${scale.sockets.toLocaleString('en')} sockets from ${generators.length} generators`,
+      );
+      const c = await connect(users, 'connect');
+      await sleep(2_000);
+      const after = await node.call<NodeStats>('stats', { collect: true });
+      const metricsAfter = await node.call<{ rss: number; heapUsed: number }>('metrics');
+      const n = Math.max(1, after.sockets - before.sockets);
+      const idle: IdleResult = {
+        target: scale.sockets,
+        connected: after.sockets,
+        failures: c.failures,
+        connectSeconds: c.seconds,
+        before,
+        after,
+        metricsBefore,
+        metricsAfter,
+        rssPerSocket: (after.rss - before.rss) / n,
+        heapPerSocket: (after.heapUsed - before.heapUsed) / n,
+        externalPerSocket: (after.external - before.external) / n,
+        socketsPerGiB: 2 ** 30 / Math.max(1, (after.rss - before.rss) / n),
+        heapSample: { sockets: sampled.connected, ...heap },
+        load: loadAverage(),
+      };
+      results.idle = idle;
+      log(
+        `idle sockets: ${after.sockets.toLocaleString('en')} held (${c.connected} connected in ${c.seconds.toFixed(1)} s${Object.keys(c.failures).length ? `, failures ${JSON.stringify(c.failures)}` : ''}); ` +
+          `RSS ${mib(after.rss)} → ${Math.round(idle.rssPerSocket).toLocaleString('en')} B/socket, heap ${Math.round(idle.heapPerSocket).toLocaleString('en')} B/socket; ` +
+          `≈ ${Math.round(idle.socketsPerGiB).toLocaleString('en')} sockets/GiB`,
+      );
+    } catch (error) {
+      fail(results, 'idle sockets', error);
+    }
 
   // 2. Direct messages -------------------------------------------------------------------------
   const groupMembers = users.slice(0, scale.groupSize);
   const pairsOf = (g: number): DmPair[] => {
-    const own = usersOf(g, users.filter((u) => u > scale.groupSize)).slice(0, 2 * Math.floor(scale.pairs / generators.length));
+    const own = usersOf(
+      g,
+      users.filter((u) => u > scale.groupSize),
+    ).slice(0, 2 * Math.floor(scale.pairs / generators.length));
     const list: DmPair[] = [];
-    for (let i = 0; i + 1 < own.length; i += 2) list.push({ sender: own[i]!, receiver: own[i + 1]!, receiverAddress: address(own[i + 1]!) });
+    for (let i = 0; i + 1 < own.length; i += 2)
+      list.push({ sender: own[i]!, receiver: own[i + 1]!, receiverAddress: address(own[i + 1]!) });
     return list;
   };
   let stepNo = 0;
@@ -370,7 +441,18 @@ async function main(): Promise<void> {
     });
     const runs = await Promise.all(
       generators.map((g) =>
-        g.call<DmRunResult>('dm.run', { phase, rate: perGen, durationMs: step.seconds * 1000, warmupMs: 1_000, maxInFlight: Math.max(500, Math.ceil(perGen)), drainMs: 60_000 }, (step.seconds + 120) * 1000),
+        g.call<DmRunResult>(
+          'dm.run',
+          {
+            phase,
+            rate: perGen,
+            durationMs: step.seconds * 1000,
+            warmupMs: 1_000,
+            maxInFlight: Math.max(500, Math.ceil(perGen)),
+            drainMs: 60_000,
+          },
+          (step.seconds + 120) * 1000,
+        ),
       ),
     );
     const b = await window;
@@ -409,12 +491,28 @@ async function main(): Promise<void> {
   };
 
   /** `repeats`: how many more times the latency target's rate runs right after its step. */
-  const dmSweep = async (flushWindowMs: number, steps: Step[], profileRate: number | null, tag: string, repeats = 0): Promise<DmSweep> => {
+  const dmSweep = async (
+    flushWindowMs: number,
+    steps: Step[],
+    profileRate: number | null,
+    tag: string,
+    repeats = 0,
+  ): Promise<DmSweep> => {
     const lists = generators.map((_, g) => pairsOf(g));
     const pairCount = lists.reduce((s, l) => s + l.length, 0);
-    log(`direct messages (FLUSH_WINDOW_MS=${flushWindowMs}): opening ${fmt(pairCount)} direct conversations (a first message sent \`to\` the peer)`);
+    log(
+      `direct messages (FLUSH_WINDOW_MS=${flushWindowMs}): opening ${fmt(pairCount)} direct conversations (a first message sent \`to\` the peer)`,
+    );
     const t0 = performance.now();
-    const setups = await Promise.all(generators.map((g, i) => g.call<{ opened: number; failures: Record<string, number> }>('dm.setup', { list: lists[i], concurrency: 32 }, 300_000)));
+    const setups = await Promise.all(
+      generators.map((g, i) =>
+        g.call<{ opened: number; failures: Record<string, number> }>(
+          'dm.setup',
+          { list: lists[i], concurrency: 32 },
+          300_000,
+        ),
+      ),
+    );
     const failures: Record<string, number> = {};
     for (const s of setups) for (const [k, v] of Object.entries(s.failures)) failures[k] = (failures[k] ?? 0) + v;
     const sweep: DmSweep = {
@@ -426,14 +524,19 @@ async function main(): Promise<void> {
       repeats: [],
       profiled: null,
     };
-    log(`  opened ${sweep.setup.opened} in ${sweep.setup.seconds.toFixed(1)} s${Object.keys(failures).length ? ` (failures ${JSON.stringify(failures)})` : ''}`);
+    log(
+      `  opened ${sweep.setup.opened} in ${sweep.setup.seconds.toFixed(1)} s${Object.keys(failures).length ? ` (failures ${JSON.stringify(failures)})` : ''}`,
+    );
     let saturated = 0;
     for (const step of steps) {
       if (saturated >= 1 && step.rate !== scale.latencyRate && !dmOnly) {
         log(`  skipping ${fmt(step.rate)}/s: a lower rate already saturated the node`);
         continue;
       }
-      const { result } = await dmStep(step.after ? `${fmt(step.rate)}/s after ${step.after}` : `${fmt(step.rate)}/s`, step);
+      const { result } = await dmStep(
+        step.after ? `${fmt(step.rate)}/s after ${step.after}` : `${fmt(step.rate)}/s`,
+        step,
+      );
       sweep.steps.push(result);
       if (result.acksPerS < 0.9 * step.rate && !step.after) saturated += 1;
       await sleep(1_000);
@@ -449,12 +552,24 @@ async function main(): Promise<void> {
     if (profileRate) {
       // Profiled where the node first saturated: past that, batches and queues only grow, and the profile
       // shows overload (bursts, convoys) more than the cost of a message.
-      const rate = dmOnly && scale.profileRate ? scale.profileRate : (sweep.steps.find((x) => x.acksPerS < 0.9 * x.offered)?.offered ?? profileRate);
+      const rate =
+        dmOnly && scale.profileRate
+          ? scale.profileRate
+          : (sweep.steps.find((x) => x.acksPerS < 0.9 * x.offered)?.offered ?? profileRate);
       const file = join(dataDir, `node-dm-${tag}.cpuprofile`);
-      const { result, db } = await dmStep(`${fmt(rate)}/s profiled`, { rate, seconds: dmOnly ? 15 : 8 }, { profile: file });
+      const { result, db } = await dmStep(
+        `${fmt(rate)}/s profiled`,
+        { rate, seconds: dmOnly ? 15 : 8 },
+        { profile: file },
+      );
       const kept = join(RESULTS_DIR, `node-dm-${tag}.cpuprofile`);
       copyFileSync(file, kept);
-      sweep.profiled = { ...result, db: db!, profile: summariseProfile(file, ROOT), profileFile: `bench/results/node-dm-${tag}.cpuprofile` };
+      sweep.profiled = {
+        ...result,
+        db: db!,
+        profile: summariseProfile(file, ROOT),
+        profileFile: `bench/results/node-dm-${tag}.cpuprofile`,
+      };
     }
     return sweep;
   };
@@ -466,15 +581,18 @@ async function main(): Promise<void> {
   }
 
   // 3. A group of online members ---------------------------------------------------------------
-  if (!dmOnly) try {
-    results.group = await groupPhase();
-  } catch (error) {
-    fail(results, 'group', error);
-  }
+  if (!dmOnly)
+    try {
+      results.group = await groupPhase();
+    } catch (error) {
+      fail(results, 'group', error);
+    }
 
   async function groupPhase(): Promise<GroupResult> {
     const owner = groupMembers[0]!;
-    const online = (await Promise.all(generators.map((g, i) => g.call<number>('count', { users: usersOf(i, groupMembers) })))).reduce((a, b) => a + b, 0);
+    const online = (
+      await Promise.all(generators.map((g, i) => g.call<number>('count', { users: usersOf(i, groupMembers) })))
+    ).reduce((a, b) => a + b, 0);
     log(`group: ${fmt(groupMembers.length)} members (${fmt(online)} online); creating it with group.create`);
     let conversationId: string | null = null;
     let createdBy: GroupResult['createdBy'] = 'frames';
@@ -568,7 +686,8 @@ async function main(): Promise<void> {
       for (const s of stops) for (const [k, v] of Object.entries(s.errors)) errors[k] = (errors[k] ?? 0) + v;
       // Per message: when its last member had it.
       const last = new Map<string, number>();
-      for (const s of stops) for (const [k, v] of Object.entries(s.lastBySend)) last.set(k, Math.max(last.get(k) ?? 0, v));
+      for (const s of stops)
+        for (const [k, v] of Object.entries(s.lastBySend)) last.set(k, Math.max(last.get(k) ?? 0, v));
       const lastMember = new Histogram();
       for (const v of last.values()) lastMember.record(v);
       return {
@@ -581,7 +700,14 @@ async function main(): Promise<void> {
         usage: usageBetween(a, b),
         db: db ? { messages: count, counts: db } : null,
         receipts: markDelivered
-          ? stops.reduce((sum, x) => ({ answered: sum.answered + (x.receipts?.answered ?? 0), refused: sum.refused + (x.receipts?.refused ?? 0), pushed: sum.pushed + (x.receipts?.pushed ?? 0) }), { answered: 0, refused: 0, pushed: 0 })
+          ? stops.reduce(
+              (sum, x) => ({
+                answered: sum.answered + (x.receipts?.answered ?? 0),
+                refused: sum.refused + (x.receipts?.refused ?? 0),
+                pushed: sum.pushed + (x.receipts?.pushed ?? 0),
+              }),
+              { answered: 0, refused: 0, pushed: 0 },
+            )
           : null,
       };
     };
@@ -595,7 +721,9 @@ async function main(): Promise<void> {
     const file = join(dataDir, 'node-group.cpuprofile');
     const profiled = await round('group-profiled', Math.min(10, scale.groupMessages), { profile: file });
     copyFileSync(file, join(RESULTS_DIR, 'node-group.cpuprofile'));
-    log(`  profiled round: ${fmt(profiled.delivered)}/${fmt(profiled.expected)} deliveries, p99 ${ms(profiled.latency.p99)}`);
+    log(
+      `  profiled round: ${fmt(profiled.delivered)}/${fmt(profiled.expected)} deliveries, p99 ${ms(profiled.latency.p99)}`,
+    );
     await sleep(1_000);
     // As the portal does: every member's device marks each message delivered as it arrives.
     const receipted = await round('group-receipts', scale.groupMessages, { markDelivered: true });
@@ -641,26 +769,32 @@ async function main(): Promise<void> {
   const pairUsers = generators.flatMap((_, g) => pairsOf(g).flatMap((p) => [p.sender, p.receiver]));
 
   // 4. Graceful shutdown with every socket open, then the alternative flush window ---------------
-  if (!dmOnly) try {
-    const sockets = (await node.call<NodeStats>('stats')).sockets;
-    log(`shutting the node down gracefully with ${fmt(sockets)} sockets open`);
-    const t0 = performance.now();
-    await stopNode(node)();
-    results.shutdown = { sockets, seconds: (performance.now() - t0) / 1000 };
-    log(`  took ${results.shutdown.seconds.toFixed(1)} s`);
-  } catch (error) {
-    fail(results, 'shutdown', error);
-  }
+  if (!dmOnly)
+    try {
+      const sockets = (await node.call<NodeStats>('stats')).sockets;
+      log(`shutting the node down gracefully with ${fmt(sockets)} sockets open`);
+      const t0 = performance.now();
+      await stopNode(node)();
+      results.shutdown = { sockets, seconds: (performance.now() - t0) / 1000 };
+      log(`  took ${results.shutdown.seconds.toFixed(1)} s`);
+    } catch (error) {
+      fail(results, 'shutdown', error);
+    }
 
   if (scale.altFlushMs !== null) {
     try {
       await sleep(1_000);
       node = await spawnNode(nodeEnv(scale.altFlushMs), join(dataDir, 'node-alt.log'));
-      log(`node restarted with FLUSH_WINDOW_MS=${scale.altFlushMs} (pid ${node.pid}); reconnecting the pairs' sockets only`);
+      log(
+        `node restarted with FLUSH_WINDOW_MS=${scale.altFlushMs} (pid ${node.pid}); reconnecting the pairs' sockets only`,
+      );
       await connect(pairUsers, 'reconnect');
       // The same comparison points as the main sweep: its fastest unsaturated step and its first saturated one.
       const main = results.dm?.steps ?? [];
-      const kept = [main.filter((x) => x.acksPerS >= 0.9 * x.offered).pop(), main.find((x) => x.acksPerS < 0.9 * x.offered)];
+      const kept = [
+        main.filter((x) => x.acksPerS >= 0.9 * x.offered).pop(),
+        main.find((x) => x.acksPerS < 0.9 * x.offered),
+      ];
       const steps = kept.flatMap((x) => (x ? [{ rate: x.offered, seconds: 8 }] : []));
       results.alt = await dmSweep(scale.altFlushMs, steps.length ? steps : scale.altSteps, null, 'alt');
     } catch (error) {
@@ -677,7 +811,9 @@ async function main(): Promise<void> {
         await sleep(1_000);
         await stopNode(node)();
         node = await spawnRelay(mode, nodeEnv(null), join(dataDir, `relay-${mode}.log`));
-        log(`machine's ceiling: the ${mode} stand-in server (pid ${node.pid}); reconnecting every socket, as the node had them`);
+        log(
+          `machine's ceiling: the ${mode} stand-in server (pid ${node.pid}); reconnecting every socket, as the node had them`,
+        );
         await connect(users, 'reconnect');
         results.ceiling[mode] = await dmSweep(2, scale.ceilingSteps, null, mode, scale.latencyRepeats);
       } catch (error) {
@@ -695,11 +831,15 @@ async function main(): Promise<void> {
       // not every run has an alternative node
     }
   }
-  if (results.nodeLog.errors + results.nodeLog.warnings > 0) log(`node logged ${results.nodeLog.errors} errors and ${results.nodeLog.warnings} warnings (bench/results/node*.log)`);
+  if (results.nodeLog.errors + results.nodeLog.warnings > 0)
+    log(
+      `node logged ${results.nodeLog.errors} errors and ${results.nodeLog.warnings} warnings (bench/results/node*.log)`,
+    );
   results.dropped = {};
   for (const g of generators) {
     const stats = await g.call<GeneratorStats>('stats').catch(() => null);
-    for (const [code, n] of Object.entries(stats?.dropped ?? {})) results.dropped[code] = (results.dropped[code] ?? 0) + n;
+    for (const [code, n] of Object.entries(stats?.dropped ?? {}))
+      results.dropped[code] = (results.dropped[code] ?? 0) + n;
   }
   results.seconds = (performance.now() - started) / 1000;
   writeFileSync(join(RESULTS_DIR, `node-${scale.name}.json`), JSON.stringify(results, null, 2));
@@ -715,7 +855,8 @@ async function main(): Promise<void> {
   }
 }
 
-const fail = (results: { errors: string[] }, phase: string, error: unknown) => recordFailure(results, phase, error, log);
+const fail = (results: { errors: string[] }, phase: string, error: unknown) =>
+  recordFailure(results, phase, error, log);
 const git = (args: string[]) => gitOutput(ROOT, args);
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en');

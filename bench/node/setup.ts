@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { openDatabase } from '../../core/database.ts';
 import { defineNodeModels } from '../../node/models.ts';
-import { MARIADB_ADMIN_URL, spawnGeneratorProcess, startChild, type GeneratorChild, type NodeChild } from '../shared/setup.ts';
+import {
+  MARIADB_ADMIN_URL,
+  spawnGeneratorProcess,
+  startChild,
+  type GeneratorChild,
+  type NodeChild,
+} from '../shared/setup.ts';
 
 const here = import.meta.dirname;
 
@@ -34,8 +40,16 @@ export async function sizeBufferPool(): Promise<{ own: number; used: number; res
 }
 
 /** The stand-in server of the machine's ceiling (bench/node/relay-process.ts), `memory` or `durable`. */
-export function spawnRelay(mode: 'memory' | 'durable', env: Record<string, string>, logFile: string): Promise<NodeChild> {
-  return startChild<{ url: string; localUrl: string; pid: number }>(join(here, 'relay-process.ts'), `${mode} relay`, { env: { ...env, RELAY_MODE: mode }, logFile, startMs: 30_000 });
+export function spawnRelay(
+  mode: 'memory' | 'durable',
+  env: Record<string, string>,
+  logFile: string,
+): Promise<NodeChild> {
+  return startChild<{ url: string; localUrl: string; pid: number }>(join(here, 'relay-process.ts'), `${mode} relay`, {
+    env: { ...env, RELAY_MODE: mode },
+    logFile,
+    startMs: 30_000,
+  });
 }
 
 /** One of this bench's load generators (bench/node/generator.ts). */
@@ -53,9 +67,17 @@ export async function createGroupInDatabase(databaseUrl: string, domain: string,
     const { Conversation, Member } = defineNodeModels(sequelize);
     const id = randomUUID();
     await sequelize.transaction(async (tx) => {
-      await Conversation.create({ id, kind: 'group', homeDomain: domain, title: 'Bench group', directKey: null, createdBy: addresses[0]! }, { transaction: tx });
+      await Conversation.create(
+        { id, kind: 'group', homeDomain: domain, title: 'Bench group', directKey: null, createdBy: addresses[0]! },
+        { transaction: tx },
+      );
       await Member.bulkCreate(
-        addresses.map((address, i) => ({ conversationId: id, address, role: i === 0 ? ('owner' as const) : ('member' as const), state: 'active' as const })),
+        addresses.map((address, i) => ({
+          conversationId: id,
+          address,
+          role: i === 0 ? ('owner' as const) : ('member' as const),
+          state: 'active' as const,
+        })),
         { transaction: tx },
       );
     });

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** What a new BENCHMARKS.md starts with, before any benchmark has written its section. */
-export const BENCHMARKS_PREAMBLE = '# Benchmarks\n\nFigures measured by the benchmarks in `bench/` (see bench/README.md). Each section is rewritten by its benchmark.\n';
+export const BENCHMARKS_PREAMBLE =
+  '# Benchmarks\n\nFigures measured by the benchmarks in `bench/` (see bench/README.md). Each section is rewritten by its benchmark.\n';
 
 /**
  * Writes one benchmark's section (markdown starting with `## <heading>`) into the benchmarks file:

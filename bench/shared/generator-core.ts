@@ -10,16 +10,35 @@ import WebSocket from 'ws';
 import { Histogram } from './histogram.ts';
 
 export type ConnectResult = { connected: number; failed: number; failures: Record<string, number>; ms: number };
-export type GeneratorStats = { cpuUserUs: number; cpuSystemUs: number; rss: number; open: number; dropped: Record<string, number> };
+export type GeneratorStats = {
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  rss: number;
+  open: number;
+  dropped: Record<string, number>;
+};
 
 export type BaseSocket = { ws: WebSocket; user: number; ready: boolean; onReady?: () => void };
 type Pending = { sentAt: number; phase: string; reply?: (frame: string) => void };
 /** Acks of one phase: counted when they arrive inside `window`, latency for frames sent inside it. */
-export type AckRecorder = { acks: number; inWindow: number; latency: Histogram; errors: Record<string, number>; window: [number, number]; ids?: string[] };
+export type AckRecorder = {
+  acks: number;
+  inWindow: number;
+  latency: Histogram;
+  errors: Record<string, number>;
+  window: [number, number];
+  ids?: string[];
+};
 
 export const now = () => performance.timeOrigin + performance.now();
 export const ALWAYS: [number, number] = [0, Number.POSITIVE_INFINITY];
-export const newAckRecorder = (window: [number, number]): AckRecorder => ({ acks: 0, inWindow: 0, latency: new Histogram(), errors: {}, window });
+export const newAckRecorder = (window: [number, number]): AckRecorder => ({
+  acks: 0,
+  inWindow: 0,
+  latency: new Histogram(),
+  errors: {},
+  window,
+});
 
 export async function waitFor(condition: () => boolean, timeoutMs: number): Promise<number> {
   const started = Date.now();
@@ -40,7 +59,14 @@ export async function pool<T>(list: T[], concurrency: number, work: (item: T) =>
  * Open loop: `rate` sends a second for `durationMs` from `start`, each skipped while `inFlight()` is at
  * `maxInFlight` (given the count sent so far); `send()` returns whether it sent.
  */
-export async function openLoop(args: { start: number; rate: number; durationMs: number; maxInFlight: number; inFlight: (sent: number) => number; send: () => boolean }) {
+export async function openLoop(args: {
+  start: number;
+  rate: number;
+  durationMs: number;
+  maxInFlight: number;
+  inFlight: (sent: number) => number;
+  send: () => boolean;
+}) {
   let attempted = 0;
   let skipped = 0;
   let sent = 0;
@@ -65,7 +91,11 @@ export async function openLoop(args: { start: number; rate: number; durationMs: 
   return { attempted, skipped, sent };
 }
 
-export function createGeneratorCore<S extends BaseSocket>(options: { clientMsgIdPrefix: string; onMessage: (socket: S, text: string) => void; onEvent?: (socket: S, text: string) => void }) {
+export function createGeneratorCore<S extends BaseSocket>(options: {
+  clientMsgIdPrefix: string;
+  onMessage: (socket: S, text: string) => void;
+  onEvent?: (socket: S, text: string) => void;
+}) {
   const runTag = randomBytes(3).toString('hex');
   let frameCounter = 0;
   const sockets = new Map<number, S>();
@@ -120,17 +150,29 @@ export function createGeneratorCore<S extends BaseSocket>(options: { clientMsgId
   }
 
   /** A `send` frame whose ack goes to the phase's ack recorder; `suffix` is appended to the text after the send time. */
-  function sendText(socket: S, phase: string, target: { conversationId: string } | { to: string }, suffix = ''): string {
+  function sendText(
+    socket: S,
+    phase: string,
+    target: { conversationId: string } | { to: string },
+    suffix = '',
+  ): string {
     const id = nextId();
     const t0 = now();
     const where = 'conversationId' in target ? `"conversationId":"${target.conversationId}"` : `"to":"${target.to}"`;
     pending.set(id, { sentAt: t0, phase });
-    socket.ws.send(`{"v":1,"id":"${id}","type":"send","clientMsgId":"${clientMsgId()}",${where},"text":"bench|${phase}|${t0.toFixed(3)}${suffix}"}`);
+    socket.ws.send(
+      `{"v":1,"id":"${id}","type":"send","clientMsgId":"${clientMsgId()}",${where},"text":"bench|${phase}|${t0.toFixed(3)}${suffix}"}`,
+    );
     return id;
   }
 
   /** Sends the frame `build(id)` and resolves with its reply; rejects when none comes within the time. */
-  function request(socket: S, build: (id: string) => string, what: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  function request(
+    socket: S,
+    build: (id: string) => string,
+    what: string,
+    timeoutMs = 60_000,
+  ): Promise<Record<string, unknown>> {
     const id = nextId();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -183,7 +225,11 @@ export function createGeneratorCore<S extends BaseSocket>(options: { clientMsgId
   }
 
   /** Opens these users' sockets, `concurrency` at a time. */
-  async function connect<U>(users: U[], concurrency: number, openOne: (user: U) => Promise<string | null>): Promise<ConnectResult> {
+  async function connect<U>(
+    users: U[],
+    concurrency: number,
+    openOne: (user: U) => Promise<string | null>,
+  ): Promise<ConnectResult> {
     const started = Date.now();
     const failures: Record<string, number> = {};
     let connected = 0;
@@ -201,7 +247,15 @@ export function createGeneratorCore<S extends BaseSocket>(options: { clientMsgId
    * The ack recorder stays registered; the caller removes it once it stops counting.
    */
   async function sendPhase<T>(
-    args: { phase: string; start: number; window: [number, number]; rate: number; durationMs: number; maxInFlight: number; ackWaitMs: number },
+    args: {
+      phase: string;
+      start: number;
+      window: [number, number];
+      rate: number;
+      durationMs: number;
+      maxInFlight: number;
+      ackWaitMs: number;
+    },
     targets: T[],
     send: (target: T) => boolean,
   ) {
@@ -223,7 +277,13 @@ export function createGeneratorCore<S extends BaseSocket>(options: { clientMsgId
 
   function stats(): GeneratorStats {
     const cpu = process.cpuUsage();
-    return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: process.memoryUsage().rss, open: sockets.size, dropped };
+    return {
+      cpuUserUs: cpu.user,
+      cpuSystemUs: cpu.system,
+      rss: process.memoryUsage().rss,
+      open: sockets.size,
+      dropped,
+    };
   }
 
   function terminateAll() {

@@ -59,7 +59,13 @@ export class Histogram {
   }
 
   toJSON(): HistogramData {
-    return { counts: Object.fromEntries(this.counts), count: this.count, max: this.max, min: this.count ? this.min : 0, sum: this.sum };
+    return {
+      counts: Object.fromEntries(this.counts),
+      count: this.count,
+      max: this.max,
+      min: this.count ? this.min : 0,
+      sum: this.sum,
+    };
   }
 
   static from(data: HistogramData[]): Histogram {

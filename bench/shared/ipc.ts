@@ -62,7 +62,12 @@ export function serveIpc(commands: Commands, onParentGone: () => void): void {
       .then(() => command(message.args as never))
       .then(
         (result) => reply({ rid: message.rid, ok: true, result: result ?? null }),
-        (error: unknown) => reply({ rid: message.rid, ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+        (error: unknown) =>
+          reply({
+            rid: message.rid,
+            ok: false,
+            error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+          }),
       );
   });
   process.on('disconnect', onParentGone);
@@ -74,7 +79,11 @@ export function serveIpc(commands: Commands, onParentGone: () => void): void {
  * failure, or a person's Ctrl-C), so its sockets and database connections do not linger; then it
  * reports `ready` with what the orchestrator needs to know of it.
  */
-export function serveServerProcess(commands: Commands, stop: () => Promise<void>, ready: Record<string, unknown>): void {
+export function serveServerProcess(
+  commands: Commands,
+  stop: () => Promise<void>,
+  ready: Record<string, unknown>,
+): void {
   const exit = () => void stop().finally(() => process.exit(0));
   serveIpc(
     {

@@ -27,6 +27,9 @@ export function summariseLogs(files: string[]): LogSummary {
       }
     }
   }
-  out.top = [...byMessage].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([message, count]) => ({ message, count }));
+  out.top = [...byMessage]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([message, count]) => ({ message, count }));
   return out;
 }

@@ -3,7 +3,15 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 
 import { calibrate, type Calibration } from './calibration.ts';
 
-export type Machine = { cores: number; memoryGiB: number; cpuModel: string; node: string; kernel: string; openFilesLimit: string; calibration: Calibration };
+export type Machine = {
+  cores: number;
+  memoryGiB: number;
+  cpuModel: string;
+  node: string;
+  kernel: string;
+  openFilesLimit: string;
+  calibration: Calibration;
+};
 
 /** What the machine is, and how fast it is today (bench/shared/calibration.ts): call it before starting anything. */
 export async function describeMachine(): Promise<Machine> {

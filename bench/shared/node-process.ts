@@ -51,7 +51,8 @@ serveServerProcess(
     async metrics() {
       const response = await fetch(`${node.localUrl}/metrics`);
       const text = await response.text();
-      const pick = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN);
+      const pick = (name: string) =>
+        Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN);
       return { rss: pick('process_resident_memory_bytes'), heapUsed: pick('nodejs_heap_size_used_bytes') };
     },
     'instrument.start'() {
@@ -96,7 +97,9 @@ function stop(): Promise<void> {
 /** Times each transaction (the group committer runs one per flush) while instrumentation is on. */
 function instrumentTransactions(sequelize: Sequelize): void {
   const original = sequelize.transaction.bind(sequelize) as (...args: unknown[]) => Promise<unknown>;
-  (sequelize as unknown as { transaction: (...args: unknown[]) => Promise<unknown> }).transaction = async (...args: unknown[]) => {
+  (sequelize as unknown as { transaction: (...args: unknown[]) => Promise<unknown> }).transaction = async (
+    ...args: unknown[]
+  ) => {
     if (!instrumenting || typeof args[args.length - 1] !== 'function') return original(...args);
     const started = performance.now();
     try {

@@ -10,7 +10,8 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `[  12.3 s] message`, counted from `started` (a performance.now() reading). */
 export function timestampLog(started: number): (message: string) => void {
-  return (message: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
+  return (message: string) =>
+    console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
 }
 
 export type Cleanups = {
@@ -87,7 +88,12 @@ export async function signalChild(c: Child, signal: NodeJS.Signals): Promise<voi
 }
 
 /** Notes a phase that failed (the run goes on with the next phase) and logs it. */
-export function recordFailure(results: { errors: string[] }, phase: string, error: unknown, log: (message: string) => void): void {
+export function recordFailure(
+  results: { errors: string[] },
+  phase: string,
+  error: unknown,
+  log: (message: string) => void,
+): void {
   const message = `${phase}: ${error instanceof Error ? error.message : String(error)}`;
   results.errors.push(message);
   log(`PHASE FAILED — ${message}`);

@@ -28,7 +28,9 @@ export function watchProcess(): { stats(sockets: number): NodeStats } {
   let gcSince = none();
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      const major = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR;
+      const major =
+        (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ===
+        constants.NODE_PERFORMANCE_GC_MAJOR;
       gcSince.count += 1;
       gcSince.totalMs += entry.duration;
       gcSince.maxMs = Math.max(gcSince.maxMs, entry.duration);
@@ -43,7 +45,11 @@ export function watchProcess(): { stats(sockets: number): NodeStats } {
       const memory = process.memoryUsage();
       const cpu = process.cpuUsage();
       const elu = performance.eventLoopUtilization();
-      const delay = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+      const delay = {
+        p50: loopDelay.percentile(50) / 1e6,
+        p99: loopDelay.percentile(99) / 1e6,
+        max: loopDelay.max / 1e6,
+      };
       loopDelay.reset();
       const gc = gcSince;
       gcSince = none();

@@ -7,22 +7,61 @@ type CpuProfile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[
 export type Share = { name: string; ms: number; percent: number };
 /** A kind of work, recognised by a stack frame (the innermost frame that some rule recognises decides). */
 export type ActivityRule = { name: string; test: (f: CallFrame) => boolean };
-export type ProfileSummary = { totalMs: number; busyMs: number; activities: Share[]; packages: Share[]; functions: Share[] };
+export type ProfileSummary = {
+  totalMs: number;
+  busyMs: number;
+  activities: Share[];
+  packages: Share[];
+  functions: Share[];
+};
 
 /** What the node was doing, judged from the innermost frame that says so (specific rules before generic ones). */
 export const NODE_ACTIVITIES: ActivityRule[] = [
-  { name: 'database: Sequelize + mysql2 + group commit', test: (f) => /node_modules\/(sequelize|mysql2|lru\.min|sqlstring|denque|long|iconv-lite|generate-function|seq-queue|named-placeholders)\//.test(f.url) || f.url.endsWith('/im/messages/group-commit.ts') },
-  { name: 'socket writes and fan-out (ws send, registry, presenters)', test: (f) => /node_modules\/ws\/lib\/sender\.js/.test(f.url) || /\/im\/(ws\/registry|messages\/fan-out|messages\/present-message|bus\/local-bus)\.ts$/.test(f.url) },
-  { name: 'frame intake (ws receive, JSON + zod validation, handlers, send use-case)', test: (f) => /node_modules\/(ws\/lib\/(receiver|websocket|buffer-util|validation)\.js|zod\/)/.test(f.url) || /\/im\/(ws\/(socket-server|parse-frame|handlers)|messages\/send-message|conversations\/(member-cache|membership)|protocol\/frames)\.ts$/.test(f.url) || f.url.endsWith('/core/validate.ts') },
-  { name: 'token verification (jose)', test: (f) => /node_modules\/jose\//.test(f.url) || f.url.endsWith('/im/auth/token-verifier.ts') },
+  {
+    name: 'database: Sequelize + mysql2 + group commit',
+    test: (f) =>
+      /node_modules\/(sequelize|mysql2|lru\.min|sqlstring|denque|long|iconv-lite|generate-function|seq-queue|named-placeholders)\//.test(
+        f.url,
+      ) || f.url.endsWith('/im/messages/group-commit.ts'),
+  },
+  {
+    name: 'socket writes and fan-out (ws send, registry, presenters)',
+    test: (f) =>
+      /node_modules\/ws\/lib\/sender\.js/.test(f.url) ||
+      /\/im\/(ws\/registry|messages\/fan-out|messages\/present-message|bus\/local-bus)\.ts$/.test(f.url),
+  },
+  {
+    name: 'frame intake (ws receive, JSON + zod validation, handlers, send use-case)',
+    test: (f) =>
+      /node_modules\/(ws\/lib\/(receiver|websocket|buffer-util|validation)\.js|zod\/)/.test(f.url) ||
+      /\/im\/(ws\/(socket-server|parse-frame|handlers)|messages\/send-message|conversations\/(member-cache|membership)|protocol\/frames)\.ts$/.test(
+        f.url,
+      ) ||
+      f.url.endsWith('/core/validate.ts'),
+  },
+  {
+    name: 'token verification (jose)',
+    test: (f) => /node_modules\/jose\//.test(f.url) || f.url.endsWith('/im/auth/token-verifier.ts'),
+  },
 ];
 const GENERIC: ActivityRule[] = [
-  { name: 'Node socket I/O and streams (no caller above identified)', test: (f) => /^node:(net|internal\/(stream_base_commons|streams\/|net))/.test(f.url) },
-  { name: 'promises, timers and microtasks', test: (f) => /^node:internal\/(process\/task_queues|timers)/.test(f.url) || f.url === 'node:timers' },
+  {
+    name: 'Node socket I/O and streams (no caller above identified)',
+    test: (f) => /^node:(net|internal\/(stream_base_commons|streams\/|net))/.test(f.url),
+  },
+  {
+    name: 'promises, timers and microtasks',
+    test: (f) => /^node:internal\/(process\/task_queues|timers)/.test(f.url) || f.url === 'node:timers',
+  },
 ];
 
 /** Self time by activity, by package or file, and the top functions of a V8 .cpuprofile. */
-export function summariseProfile(file: string, projectRoot: string, top = 15, activityRules: ActivityRule[] = NODE_ACTIVITIES): ProfileSummary {
+export function summariseProfile(
+  file: string,
+  projectRoot: string,
+  top = 15,
+  activityRules: ActivityRule[] = NODE_ACTIVITIES,
+): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -55,10 +94,21 @@ export function summariseProfile(file: string, projectRoot: string, top = 15, ac
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
       .map(([name, us]) => ({ name, ms: us / 1000, percent: (100 * us) / totalUs }));
-  return { totalMs: totalUs / 1000, busyMs: busyUs / 1000, activities: shares(activities, 20), packages: shares(packages, 12), functions: shares(functions, top) };
+  return {
+    totalMs: totalUs / 1000,
+    busyMs: busyUs / 1000,
+    activities: shares(activities, 20),
+    packages: shares(packages, 12),
+    functions: shares(functions, top),
+  };
 }
 
-function activityOf(id: number, byId: Map<number, ProfileNode>, parent: Map<number, number>, activityRules: ActivityRule[]): string {
+function activityOf(
+  id: number,
+  byId: Map<number, ProfileNode>,
+  parent: Map<number, number>,
+  activityRules: ActivityRule[],
+): string {
   const leaf = byId.get(id)!.callFrame;
   if (leaf.functionName === '(idle)') return 'idle';
   if (leaf.functionName === '(garbage collector)') return 'garbage collection';

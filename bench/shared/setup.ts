@@ -51,7 +51,11 @@ export async function startBenchGateway(dataDir: string, domain: string, nodeUrl
   const ctx = { ...gateway.context(null), actor: operator('bench') };
   await createUnit(ctx, { path: 'bench', name: 'Benchmark unit' });
   await addDomain(ctx, { name: domain, url: nodeUrl, units: ['bench'] });
-  const app = await registerApp(ctx, { name: 'Atrium bench client', redirectUris: ['http://localhost:9/bench-cb'], firstParty: true });
+  const app = await registerApp(ctx, {
+    name: 'Atrium bench client',
+    redirectUris: ['http://localhost:9/bench-cb'],
+    firstParty: true,
+  });
   const [signingKey] = await loadPrivateJwks(gateway.models, gateway.sealer);
   if (!signingKey) throw new Error('the gateway has no active signing key');
   return { gateway, clientId: app.clientId, signingKey };
@@ -68,7 +72,15 @@ export async function addBenchPeople(bench: BenchGateway, unitPath: string, inde
   for (let i = 0; i < indexes.length; i += 1000) {
     const people = indexes.slice(i, i + 1000).map((index) => {
       const username = usernameOf(index);
-      return { id: randomUUID(), username, email: `${username}@bench.test`, displayName: `Bench person ${index}`, passwordHash: null, lockedUntil: null, lastLoginAt: null };
+      return {
+        id: randomUUID(),
+        username,
+        email: `${username}@bench.test`,
+        displayName: `Bench person ${index}`,
+        passwordHash: null,
+        lockedUntil: null,
+        lastLoginAt: null,
+      };
     });
     await User.bulkCreate(people);
     await Membership.bulkCreate(people.map((p) => ({ userId: p.id, unitId: unit.id, isPrimary: true })));
@@ -99,13 +111,24 @@ export async function createDatabase(): Promise<BenchDatabase> {
   };
 }
 
-export type NodeChild = { child: ChildProcess; call: Caller; url: string; localUrl: string; pid: number; logFile: string };
+export type NodeChild = {
+  child: ChildProcess;
+  call: Caller;
+  url: string;
+  localUrl: string;
+  pid: number;
+  logFile: string;
+};
 
 /**
  * Forks a benchmark child (`file`, its logs appended to `logFile`) and resolves once it reports
  * `{ event: 'ready', … }` over IPC; rejects if it exits first or takes longer than `startMs`.
  */
-export async function startChild<R extends object>(file: string, name: string, options: { env: Record<string, string>; logFile: string; execArgv?: string[]; startMs: number }): Promise<{ child: ChildProcess; call: Caller; logFile: string } & R> {
+export async function startChild<R extends object>(
+  file: string,
+  name: string,
+  options: { env: Record<string, string>; logFile: string; execArgv?: string[]; startMs: number },
+): Promise<{ child: ChildProcess; call: Caller; logFile: string } & R> {
   const { logFile } = options;
   const log = openSync(logFile, 'a');
   const child = fork(file, [], {
@@ -117,7 +140,10 @@ export async function startChild<R extends object>(file: string, name: string, o
   closeSync(log);
   const call = ipcCaller(child, name);
   const ready = await new Promise<R>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the ${name} did not start within ${options.startMs / 1000} s; see ${logFile}`)), options.startMs);
+    const timer = setTimeout(
+      () => reject(new Error(`the ${name} did not start within ${options.startMs / 1000} s; see ${logFile}`)),
+      options.startMs,
+    );
     child.on('message', (m: R & { event?: string }) => {
       if (m.event !== 'ready') return;
       clearTimeout(timer);
@@ -133,7 +159,12 @@ export async function startChild<R extends object>(file: string, name: string, o
 
 /** The domain node as a child process of its own, as in production; resolves once it listens. */
 export function spawnNode(env: Record<string, string>, logFile: string): Promise<NodeChild> {
-  return startChild<{ url: string; localUrl: string; pid: number }>(join(here, 'node-process.ts'), 'node', { env, logFile, execArgv: ['--expose-gc'], startMs: 60_000 });
+  return startChild<{ url: string; localUrl: string; pid: number }>(join(here, 'node-process.ts'), 'node', {
+    env,
+    logFile,
+    execArgv: ['--expose-gc'],
+    startMs: 60_000,
+  });
 }
 
 export type GeneratorChild = { child: ChildProcess; call: Caller; localAddress: string };

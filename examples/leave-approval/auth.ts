@@ -3,7 +3,14 @@ import * as client from 'openid-client';
 import { Strategy, type VerifyFunction } from 'openid-client/passport';
 
 /** The signed-in person as the gateway describes them (scope `atrium` adds units and the chat domain). */
-export type Person = { sub: string; username: string; name: string; address: string | null; units: string[]; roles: string[] };
+export type Person = {
+  sub: string;
+  username: string;
+  name: string;
+  address: string | null;
+  units: string[];
+  roles: string[];
+};
 
 export const STRATEGY = 'atrium';
 
@@ -22,7 +29,12 @@ export interface Auth {
  * state and nonce kept in the session). A person already signed in at the gateway comes straight back,
  * and the app is first-party, so there is no consent page either. The issuer is discovered on first use.
  */
-export function createAuth(options: { gatewayIssuer: string; clientId: string; clientSecret: string; publicUrl: string }): Auth {
+export function createAuth(options: {
+  gatewayIssuer: string;
+  clientId: string;
+  clientSecret: string;
+  publicUrl: string;
+}): Auth {
   const authenticator = new passport.Passport();
   authenticator.serializeUser((user, done) => done(null, user));
   authenticator.deserializeUser((user: Express.User, done) => done(null, user));
@@ -46,11 +58,23 @@ export function createAuth(options: { gatewayIssuer: string; clientId: string; c
   let ready: Promise<client.Configuration> | undefined;
   function discover(): Promise<client.Configuration> {
     ready ??= client
-      .discovery(new URL(options.gatewayIssuer), options.clientId, options.clientSecret, client.ClientSecretBasic(options.clientSecret), {
-        execute: options.gatewayIssuer.startsWith('http://') ? [client.allowInsecureRequests] : [],
-      })
+      .discovery(
+        new URL(options.gatewayIssuer),
+        options.clientId,
+        options.clientSecret,
+        client.ClientSecretBasic(options.clientSecret),
+        {
+          execute: options.gatewayIssuer.startsWith('http://') ? [client.allowInsecureRequests] : [],
+        },
+      )
       .then((config) => {
-        authenticator.use(STRATEGY, new Strategy({ config, scope: 'openid profile atrium', callbackURL: `${options.publicUrl}/auth/callback` }, verify));
+        authenticator.use(
+          STRATEGY,
+          new Strategy(
+            { config, scope: 'openid profile atrium', callbackURL: `${options.publicUrl}/auth/callback` },
+            verify,
+          ),
+        );
         return config;
       })
       .catch((error: unknown) => {
@@ -65,7 +89,10 @@ export function createAuth(options: { gatewayIssuer: string; clientId: string; c
     ready: discover,
     async endSessionUrl(idToken: string | undefined): Promise<string> {
       const config = await discover();
-      return client.buildEndSessionUrl(config, { post_logout_redirect_uri: `${options.publicUrl}/`, ...(idToken ? { id_token_hint: idToken } : { client_id: options.clientId }) }).href;
+      return client.buildEndSessionUrl(config, {
+        post_logout_redirect_uri: `${options.publicUrl}/`,
+        ...(idToken ? { id_token_hint: idToken } : { client_id: options.clientId }),
+      }).href;
     },
   };
 }

@@ -12,7 +12,8 @@ const outcome = (r: LeaveRequest) => `${r.status === 'approved' ? 'Approved' : '
 
 /** What the approver gets in chat: the request, with the two buttons until it is decided. */
 export function approverCard(r: LeaveRequest): Card {
-  if (r.status !== 'pending') return { title: `Leave request from ${r.student.name}`, text: outcome(r), fields: fields(r), actions: [] };
+  if (r.status !== 'pending')
+    return { title: `Leave request from ${r.student.name}`, text: outcome(r), fields: fields(r), actions: [] };
   return {
     title: `Leave request from ${r.student.name}`,
     text: `${r.student.name} (${r.student.address}) asks for leave.`,

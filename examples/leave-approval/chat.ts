@@ -16,16 +16,27 @@ export interface Chat {
  * The app's bot: on each node where it has someone to tell, with a client-credentials token for that
  * node (resource = the node's URL, scope `im`), kept until shortly before it expires.
  */
-export function createChat(options: { gatewayIssuer: string; clientId: string; clientSecret: string; nodes: Record<string, string> }): Chat {
+export function createChat(options: {
+  gatewayIssuer: string;
+  clientId: string;
+  clientSecret: string;
+  nodes: Record<string, string>;
+}): Chat {
   let configuration: Promise<client.Configuration> | undefined;
   const tokens = new Map<string, { value: string; until: number }>();
   const bots = new Map<string, AtriumBot>();
 
   const discover = () => {
     configuration ??= client
-      .discovery(new URL(options.gatewayIssuer), options.clientId, options.clientSecret, client.ClientSecretBasic(options.clientSecret), {
-        execute: options.gatewayIssuer.startsWith('http://') ? [client.allowInsecureRequests] : [],
-      })
+      .discovery(
+        new URL(options.gatewayIssuer),
+        options.clientId,
+        options.clientSecret,
+        client.ClientSecretBasic(options.clientSecret),
+        {
+          execute: options.gatewayIssuer.startsWith('http://') ? [client.allowInsecureRequests] : [],
+        },
+      )
       .catch((error: unknown) => {
         configuration = undefined;
         throw error;

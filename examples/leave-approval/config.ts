@@ -39,17 +39,30 @@ const schema = z.object({
   LEAVE_CLIENT_ID: z.string().min(1),
   LEAVE_CLIENT_SECRET: z.string().min(1),
   LEAVE_CALLBACK_SECRET: z.string().min(16),
-  LEAVE_NODES: z.string().regex(/^([a-z0-9.-]+=https?:\/\/[^,\s]+)(,[a-z0-9.-]+=https?:\/\/[^,\s]+)*$/, { message: 'domain=url pairs, comma-separated' }),
-  LEAVE_APPROVERS: z.string().regex(/^([a-z0-9/-]+=[a-z0-9._-]+@[a-z0-9.-]+)(,[a-z0-9/-]+=[a-z0-9._-]+@[a-z0-9.-]+)*$/, { message: 'unit=address pairs, comma-separated' }),
+  LEAVE_NODES: z.string().regex(/^([a-z0-9.-]+=https?:\/\/[^,\s]+)(,[a-z0-9.-]+=https?:\/\/[^,\s]+)*$/, {
+    message: 'domain=url pairs, comma-separated',
+  }),
+  LEAVE_APPROVERS: z
+    .string()
+    .regex(/^([a-z0-9/-]+=[a-z0-9._-]+@[a-z0-9.-]+)(,[a-z0-9/-]+=[a-z0-9._-]+@[a-z0-9.-]+)*$/, {
+      message: 'unit=address pairs, comma-separated',
+    }),
   LEAVE_DATA_FILE: z.string().default('./data/leave-approval.json'),
   LEAVE_SESSION_SECRET: z.string().min(16),
 });
 
 /** The app's settings from its environment, for running it as a process of its own (see its README). */
 export function loadLeaveConfig(env: Record<string, string | undefined>): LeaveConfig {
-  const picked = Object.fromEntries(Object.keys(schema.shape).filter((k) => env[k]).map((k) => [k, env[k]]));
+  const picked = Object.fromEntries(
+    Object.keys(schema.shape)
+      .filter((k) => env[k])
+      .map((k) => [k, env[k]]),
+  );
   const parsed = schema.safeParse(picked);
-  if (!parsed.success) throw new Error(`leave-approval: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(
+      `leave-approval: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   const v = parsed.data;
   return {
     port: v.LEAVE_PORT,

@@ -18,7 +18,10 @@ export function checkCsrf(req: Request, res: Response, next: NextFunction): void
   const expected = Buffer.from(req.session.csrf ?? '');
   const given = Buffer.from(typeof req.body?._csrf === 'string' ? req.body._csrf : '');
   if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) {
-    res.status(403).type('text/plain').send('This form has expired or did not come from this site; go back and reload it.');
+    res
+      .status(403)
+      .type('text/plain')
+      .send('This form has expired or did not come from this site; go back and reload it.');
     return;
   }
   next();

@@ -9,7 +9,10 @@ import type { LeaveStore } from './store.ts';
  * updated in the app's store, the student's status card follows, and the answer is the approver's card
  * as it now is, which the node shows to every device in that conversation.
  */
-export async function decide(deps: { store: LeaveStore; chat: Chat; log: (message: string, error?: unknown) => void }, event: CardCallback): Promise<{ card?: Card; toast?: string }> {
+export async function decide(
+  deps: { store: LeaveStore; chat: Chat; log: (message: string, error?: unknown) => void },
+  event: CardCallback,
+): Promise<{ card?: Card; toast?: string }> {
   const request = deps.store.byCard(event.messageId);
   if (!request) return { toast: 'This leave request is not known to the app any more.' };
   if (event.user.address !== request.approver) return { toast: `Only ${request.approver} decides this request.` };
@@ -21,9 +24,12 @@ export async function decide(deps: { store: LeaveStore; chat: Chat; log: (messag
     decidedBy: event.user.name,
     decidedAt: new Date().toISOString(),
   });
-  if (!decided) return { card: approverCard(deps.store.get(request.id)!), toast: `Already ${deps.store.get(request.id)!.status}.` };
+  if (!decided)
+    return { card: approverCard(deps.store.get(request.id)!), toast: `Already ${deps.store.get(request.id)!.status}.` };
   if (decided.studentCard) {
-    await deps.chat.updateCard(decided.student.address, decided.studentCard, studentCard(decided)).catch((error: unknown) => deps.log('could not update the student\'s card', error));
+    await deps.chat
+      .updateCard(decided.student.address, decided.studentCard, studentCard(decided))
+      .catch((error: unknown) => deps.log("could not update the student's card", error));
   }
   return { card: approverCard(decided), toast: decided.status === 'approved' ? 'Approved.' : 'Rejected.' };
 }

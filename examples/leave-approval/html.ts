@@ -30,5 +30,6 @@ export function page(title: string, body: Html): string {
 <style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1d2230}label{display:block;margin-top:.8rem}
 input,textarea{width:100%;padding:.4rem;font:inherit}button{margin-top:1rem;padding:.45rem 1rem;font:inherit}table{width:100%;border-collapse:collapse;margin-top:1rem}
 td,th{border-bottom:1px solid #dde;padding:.35rem;text-align:left}.error{color:#b00020}.notice{background:#eef6ee;padding:.5rem}.muted{color:#667}</style></head>
-<body><header><strong>Leave approval</strong> <span class="muted">a campus app on Atrium</span></header><main>${body}</main></body></html>`.value;
+<body><header><strong>Leave approval</strong> <span class="muted">a campus app on Atrium</span></header><main>${body}</main></body></html>`
+    .value;
 }

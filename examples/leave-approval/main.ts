@@ -17,7 +17,10 @@ export type LeaveApp = { url: string; server: Server; store: LeaveStore; close()
  * at the gateway, its bot's HTTP API on the chat nodes, signed card callbacks). Composition root:
  * config → store → sign-in and chat → HTTP.
  */
-export async function startLeaveApproval(config: LeaveConfig, log: (message: string, error?: unknown) => void = () => undefined): Promise<LeaveApp> {
+export async function startLeaveApproval(
+  config: LeaveConfig,
+  log: (message: string, error?: unknown) => void = () => undefined,
+): Promise<LeaveApp> {
   const store = await openStore(config.dataFile);
   const auth = createAuth(config);
   const chat = createChat(config);
@@ -26,10 +29,23 @@ export async function startLeaveApproval(config: LeaveConfig, log: (message: str
   const app = express();
   app.disable('x-powered-by');
   app.use((_req, res, next) => {
-    res.set({ 'Cache-Control': 'no-store', 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "default-src 'self'; style-src 'unsafe-inline'; form-action 'self' " + new URL(config.gatewayIssuer).origin });
+    res.set({
+      'Cache-Control': 'no-store',
+      'X-Frame-Options': 'DENY',
+      'Content-Security-Policy':
+        "default-src 'self'; style-src 'unsafe-inline'; form-action 'self' " + new URL(config.gatewayIssuer).origin,
+    });
     next();
   });
-  app.use(session({ name: 'leave.sid', secret: config.sessionSecret, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: 'lax', secure } }));
+  app.use(
+    session({
+      name: 'leave.sid',
+      secret: config.sessionSecret,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { httpOnly: true, sameSite: 'lax', secure },
+    }),
+  );
   app.use(auth.passport.initialize());
   app.use(auth.passport.session());
   app.use(leaveRoutes({ config, store, chat, auth, log }));

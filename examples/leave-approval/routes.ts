@@ -18,11 +18,24 @@ declare module 'express-session' {
   }
 }
 
-type Deps = { config: LeaveConfig; store: LeaveStore; chat: Chat; auth: Auth; log: (message: string, error?: unknown) => void };
+type Deps = {
+  config: LeaveConfig;
+  store: LeaveStore;
+  chat: Chat;
+  auth: Auth;
+  log: (message: string, error?: unknown) => void;
+};
 
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'a date (YYYY-MM-DD)' }).refine((d) => !Number.isNaN(Date.parse(d)), { message: 'a real date' });
+const isoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'a date (YYYY-MM-DD)' })
+  .refine((d) => !Number.isNaN(Date.parse(d)), { message: 'a real date' });
 const requestSchema = z
-  .object({ from: isoDate, to: isoDate, reason: z.string().trim().min(1, { message: 'say why' }).max(500, { message: 'at most 500 characters' }) })
+  .object({
+    from: isoDate,
+    to: isoDate,
+    reason: z.string().trim().min(1, { message: 'say why' }).max(500, { message: 'at most 500 characters' }),
+  })
   .refine((r) => r.to >= r.from, { message: 'must not be before the first day', path: ['to'] });
 
 const personOf = (req: Request) => req.user as (Person & { idToken?: string }) | undefined;
@@ -31,12 +44,21 @@ const form = express.urlencoded({ extended: false, limit: '8kb' });
 function requestRows(requests: readonly LeaveRequest[], who: 'student' | 'approver'): Html {
   if (requests.length === 0) return html`<p class="muted">None.</p>`;
   return html`<table><thead><tr><th>${who === 'student' ? 'Approver' : 'Student'}</th><th>From</th><th>To</th><th>Reason</th><th>Status</th></tr></thead><tbody>
-${requests.map((r) => html`<tr><td>${who === 'student' ? r.approver : r.student.name}</td><td>${r.from}</td><td>${r.to}</td><td>${r.reason}</td>
-<td>${r.status}${r.decidedBy ? html` by ${r.decidedBy}` : ''}${r.notifyError ? html` <span class="error">(chat not told: ${r.notifyError})</span>` : ''}</td></tr>`)}
+${requests.map(
+  (
+    r,
+  ) => html`<tr><td>${who === 'student' ? r.approver : r.student.name}</td><td>${r.from}</td><td>${r.to}</td><td>${r.reason}</td>
+<td>${r.status}${r.decidedBy ? html` by ${r.decidedBy}` : ''}${r.notifyError ? html` <span class="error">(chat not told: ${r.notifyError})</span>` : ''}</td></tr>`,
+)}
 </tbody></table>`;
 }
 
-function home(req: Request, res: Response, deps: Deps, state: { values?: Record<string, string>; errors?: Record<string, string>; status?: number } = {}) {
+function home(
+  req: Request,
+  res: Response,
+  deps: Deps,
+  state: { values?: Record<string, string>; errors?: Record<string, string>; status?: number } = {},
+) {
   const person = personOf(req)!;
   const csrf = csrfToken(req);
   const notice = req.session.notice;
@@ -46,12 +68,14 @@ function home(req: Request, res: Response, deps: Deps, state: { values?: Record<
   const retry = mine.filter((r) => r.notifyError);
   const values = state.values ?? {};
   const errors = state.errors ?? {};
-  const error = (field: string) => (errors[field] ? html`<p class="error" id="${field}-error">${errors[field]}</p>` : '');
+  const error = (field: string) =>
+    errors[field] ? html`<p class="error" id="${field}-error">${errors[field]}</p>` : '';
   const body = html`
 <p>Signed in as <strong>${person.name}</strong> <span class="muted">(${person.address ?? 'no chat account'})</span></p>
 <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Sign out</button></form>
 ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
-${person.roles.includes('student')
+${
+  person.roles.includes('student')
     ? html`<h1>Request leave</h1>
 <form method="post" action="/requests" novalidate>
 <input type="hidden" name="_csrf" value="${csrf}">
@@ -63,9 +87,13 @@ ${error('_')}
 </form>
 <h2>My requests</h2>${requestRows(mine, 'student')}
 ${retry.map((r) => html`<form method="post" action="/requests/${r.id}/notify"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Tell chat again about ${r.from}–${r.to}</button></form>`)}`
-    : ''}
+    : ''
+}
 ${toDecide.length > 0 || person.roles.includes('staff') ? html`<h2>Requests for me to decide</h2><p class="muted">Approve or reject them from the card in chat.</p>${requestRows(toDecide, 'approver')}` : ''}`;
-  res.status(state.status ?? 200).type('html').send(page('Leave', body));
+  res
+    .status(state.status ?? 200)
+    .type('html')
+    .send(page('Leave', body));
 }
 
 export function leaveRoutes(deps: Deps): Router {
@@ -74,7 +102,14 @@ export function leaveRoutes(deps: Deps): Router {
 
   router.get('/', (req, res) => {
     if (!personOf(req)) {
-      res.type('html').send(page('Sign in', html`<h1>Leave approval</h1><p>Request leave and follow it in chat.</p><p><a href="/login">Sign in with your campus account</a></p>`));
+      res
+        .type('html')
+        .send(
+          page(
+            'Sign in',
+            html`<h1>Leave approval</h1><p>Request leave and follow it in chat.</p><p><a href="/login">Sign in with your campus account</a></p>`,
+          ),
+        );
       return;
     }
     home(req, res, deps);
@@ -98,8 +133,13 @@ export function leaveRoutes(deps: Deps): Router {
   router.post('/requests', form, checkCsrf, async (req, res) => {
     const person = personOf(req);
     if (!person) return res.redirect(303, '/login');
-    const values = { from: String(req.body.from ?? ''), to: String(req.body.to ?? ''), reason: String(req.body.reason ?? '') };
-    if (!person.roles.includes('student')) return home(req, res, deps, { values, errors: { _: 'Only students request leave here.' }, status: 403 });
+    const values = {
+      from: String(req.body.from ?? ''),
+      to: String(req.body.to ?? ''),
+      reason: String(req.body.reason ?? ''),
+    };
+    if (!person.roles.includes('student'))
+      return home(req, res, deps, { values, errors: { _: 'Only students request leave here.' }, status: 403 });
     const parsed = requestSchema.safeParse(values);
     if (!parsed.success) {
       const errors: Record<string, string> = {};
@@ -107,17 +147,29 @@ export function leaveRoutes(deps: Deps): Router {
       return home(req, res, deps, { values, errors, status: 400 });
     }
     const approver = approverFor(deps.config.approvers, person.units);
-    if (!approver || !person.address) return home(req, res, deps, { values, errors: { _: 'Nobody is set up to approve leave for your unit; ask your college office.' }, status: 409 });
-    const request = await deps.store.create({ student: { sub: person.sub, name: person.name, address: person.address, units: person.units }, ...parsed.data, approver });
+    if (!approver || !person.address)
+      return home(req, res, deps, {
+        values,
+        errors: { _: 'Nobody is set up to approve leave for your unit; ask your college office.' },
+        status: 409,
+      });
+    const request = await deps.store.create({
+      student: { sub: person.sub, name: person.name, address: person.address, units: person.units },
+      ...parsed.data,
+      approver,
+    });
     const told = await notifyChat(deps.store, deps.chat, request);
-    req.session.notice = told.notifyError ? `Saved, but chat could not be told (${told.notifyError}); try again below.` : `Sent to ${approver}; you will see the answer in chat.`;
+    req.session.notice = told.notifyError
+      ? `Saved, but chat could not be told (${told.notifyError}); try again below.`
+      : `Sent to ${approver}; you will see the answer in chat.`;
     res.redirect(303, '/');
   });
 
   router.post('/requests/:id/notify', form, checkCsrf, async (req, res) => {
     const person = personOf(req);
     const request = deps.store.get(String(req.params.id));
-    if (!person || !request || request.student.sub !== person.sub) return res.status(404).type('text/plain').send('No such request');
+    if (!person || !request || request.student.sub !== person.sub)
+      return res.status(404).type('text/plain').send('No such request');
     const told = await notifyChat(deps.store, deps.chat, request);
     req.session.notice = told.notifyError ? `Chat still cannot be told (${told.notifyError}).` : 'Chat has been told.';
     res.redirect(303, '/');

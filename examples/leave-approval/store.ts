@@ -59,7 +59,12 @@ export async function openStore(file: string) {
     all: (): readonly LeaveRequest[] => requests,
     get: (id: string) => requests.find((r) => r.id === id),
     byCard: (messageId: string) => requests.find((r) => r.approverCard === messageId),
-    create(fields: Omit<LeaveRequest, 'id' | 'status' | 'decidedBy' | 'decidedAt' | 'approverCard' | 'studentCard' | 'notifyError' | 'createdAt'>): Promise<LeaveRequest> {
+    create(
+      fields: Omit<
+        LeaveRequest,
+        'id' | 'status' | 'decidedBy' | 'decidedAt' | 'approverCard' | 'studentCard' | 'notifyError' | 'createdAt'
+      >,
+    ): Promise<LeaveRequest> {
       return change(() => {
         const request: LeaveRequest = {
           ...fields,

@@ -20,7 +20,12 @@ export class AccountLockedError extends AppError {
    * the time left would differ between the two and tell who exists.
    */
   constructor(retryAfterSeconds: number) {
-    super('account_locked', 429, 'Too many failed attempts. Try again later, or ask an administrator to reset your password.', { retryAfterSeconds });
+    super(
+      'account_locked',
+      429,
+      'Too many failed attempts. Try again later, or ask an administrator to reset your password.',
+      { retryAfterSeconds },
+    );
   }
 }
 
@@ -51,7 +56,12 @@ export type LoginPolicy = {
  * Checks a username-or-email and password. Failures count toward a lockout of the account; a disabled
  * account is only revealed to someone who knows its password. Every outcome is audited.
  */
-export async function authenticate(ctx: GatewayContext, identifier: string, password: string, policy: LoginPolicy): Promise<User> {
+export async function authenticate(
+  ctx: GatewayContext,
+  identifier: string,
+  password: string,
+  policy: LoginPolicy,
+): Promise<User> {
   const id = identifier.trim().toLowerCase().slice(0, 254);
   const fail = async (error: AppError, reason: string) => {
     await audit(ctx, { action: 'login', target: id, outcome: 'failure', details: { reason } });
@@ -66,18 +76,21 @@ export async function authenticate(ctx: GatewayContext, identifier: string, pass
   const now = new Date();
 
   if (!user) {
-    if (await policy.identifierLimiter.blocked(id)) throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+    if (await policy.identifierLimiter.blocked(id))
+      throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
     await verifyPassword(null, password);
     await policy.identifierLimiter.hit(id);
     throw await fail(new InvalidCredentialsError(), 'unknown_account');
   }
-  if (user.lockedUntil && user.lockedUntil > now) throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+  if (user.lockedUntil && user.lockedUntil > now)
+    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
 
   // Only now, past the address limit and the lockout, may a password reach a directory. A directory that
   // cannot answer judged nothing: its error is shown and audited, and no failure is counted.
   let right: boolean;
   try {
-    right = (await policy.directoryPassword?.(ctx, user, password)) ?? (await verifyPassword(user.passwordHash, password));
+    right =
+      (await policy.directoryPassword?.(ctx, user, password)) ?? (await verifyPassword(user.passwordHash, password));
   } catch (error) {
     if (error instanceof AccountDisabledError) throw await fail(error, 'disabled');
     if (error instanceof AppError) throw await fail(error, error.code);
@@ -95,10 +108,13 @@ export async function authenticate(ctx: GatewayContext, identifier: string, pass
   user.lockedUntil = null;
   user.lastLoginAt = now;
   await user.save();
-  await audit({ ...ctx, actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } }, {
-    action: 'login',
-    target: user.username,
-  });
+  await audit(
+    { ...ctx, actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } },
+    {
+      action: 'login',
+      target: user.username,
+    },
+  );
   return user;
 }
 
@@ -113,6 +129,11 @@ export async function countFailure(ctx: GatewayContext, user: User, policy: Logi
   user.lockedUntil = new Date(Date.now() + policy.lockoutMinutes * 60_000);
   user.failedLogins = 0;
   await user.save();
-  await audit(ctx, { action: 'account.locked', target: user.username, outcome: 'success', details: { until: user.lockedUntil.toISOString() } });
+  await audit(ctx, {
+    action: 'account.locked',
+    target: user.username,
+    outcome: 'success',
+    details: { until: user.lockedUntil.toISOString() },
+  });
   return true;
 }

@@ -7,7 +7,8 @@ import { canAdminister } from './scope.ts';
 
 type ConsoleUser = Extract<Actor, { kind: 'user' }>;
 
-const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+const strings = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 
 /** The actor an ID token describes; only roles the gateway knows survive, whatever the token says. */
 export function actorFromClaims(claims: Record<string, unknown>): ConsoleUser {
@@ -24,8 +25,15 @@ export function actorFromClaims(claims: Record<string, unknown>): ConsoleUser {
 export async function admitToConsole(ctx: GatewayContext, actor: ConsoleUser): Promise<ConsoleUser> {
   const asActor = { ...ctx, actor };
   if (!canAdminister(actor)) {
-    await audit(asActor, { action: 'console.sign_in', target: actor.name, outcome: 'failure', details: { reason: 'not_an_administrator', roles: actor.roles } });
-    throw new ForbiddenError('The admin console is only for administrators and unit administrators. Your account does not have either role.');
+    await audit(asActor, {
+      action: 'console.sign_in',
+      target: actor.name,
+      outcome: 'failure',
+      details: { reason: 'not_an_administrator', roles: actor.roles },
+    });
+    throw new ForbiddenError(
+      'The admin console is only for administrators and unit administrators. Your account does not have either role.',
+    );
   }
   await audit(asActor, { action: 'console.sign_in', target: actor.name });
   return actor;
@@ -36,10 +44,20 @@ export async function admitToConsole(ctx: GatewayContext, actor: ConsoleUser): P
  * disabled or no longer an administrator, or their access was ended (password reset, sign out
  * everywhere) after `signedInAt` (epoch ms): a console session must not outlive any of those.
  */
-export async function reloadConsoleActor(ctx: GatewayContext, id: string, signedInAt?: number): Promise<ConsoleUser | null> {
+export async function reloadConsoleActor(
+  ctx: GatewayContext,
+  id: string,
+  signedInAt?: number,
+): Promise<ConsoleUser | null> {
   const user = await ctx.models.User.findByPk(id, { transaction: ctx.tx });
   if (!user || user.status !== 'active') return null;
   if (signedInAt !== undefined && user.accessEndedAt && user.accessEndedAt.getTime() >= signedInAt) return null;
-  const actor: ConsoleUser = { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: await unitPathsOf(ctx, user) };
+  const actor: ConsoleUser = {
+    kind: 'user',
+    id: user.id,
+    name: user.username,
+    roles: user.roles,
+    unitPaths: await unitPathsOf(ctx, user),
+  };
   return canAdminister(actor) ? actor : null;
 }

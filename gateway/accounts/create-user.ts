@@ -13,17 +13,24 @@ import { assertCovers, isFullAdmin } from './scope.ts';
 import { newUserSchema, type NewUser } from './schemas.ts';
 
 export function assertMayGrant(ctx: GatewayContext, roles: Role[]): void {
-  if (roles.includes('admin') && !isFullAdmin(ctx.actor)) throw new ForbiddenError('Only administrators may grant the admin role');
+  if (roles.includes('admin') && !isFullAdmin(ctx.actor))
+    throw new ForbiddenError('Only administrators may grant the admin role');
 }
 
-export async function assertUnique(ctx: GatewayContext, fields: { username?: string; email?: string }, exceptId?: string) {
+export async function assertUnique(
+  ctx: GatewayContext,
+  fields: { username?: string; email?: string },
+  exceptId?: string,
+) {
   // On a chat node an app's bot is slug@domain: a person of the same name would speak as the bot (or, for
   // a deleted app, read what its bot was sent). Reserved names are refused by the schema already.
   if (fields.username) {
     const problem = await addressNameProblem(ctx, fields.username);
     if (problem?.kind === 'app') throw new ConflictError(`Username ${fields.username} is taken by an app`);
-    if (problem?.kind === 'deleted-app') throw new ConflictError(`Username ${fields.username} was a deleted app's bot address; its conversations remain`);
-    if (problem?.kind === 'reserved') throw new ValidationError('Some fields are invalid', { username: problem.reason });
+    if (problem?.kind === 'deleted-app')
+      throw new ConflictError(`Username ${fields.username} was a deleted app's bot address; its conversations remain`);
+    if (problem?.kind === 'reserved')
+      throw new ValidationError('Some fields are invalid', { username: problem.reason });
   }
   const or = [];
   if (fields.username) or.push({ username: fields.username });
@@ -34,7 +41,8 @@ export async function assertUnique(ctx: GatewayContext, fields: { username?: str
     transaction: ctx.tx,
   });
   if (!clash) return;
-  if (fields.username && clash.username === fields.username) throw new ConflictError(`Username ${fields.username} is taken`);
+  if (fields.username && clash.username === fields.username)
+    throw new ConflictError(`Username ${fields.username} is taken`);
   throw new ConflictError(`Email ${fields.email} is already used by another account`);
 }
 
@@ -45,7 +53,11 @@ export async function createUser(ctx: GatewayContext, input: unknown): Promise<U
 }
 
 /** The write half of createUser, for callers that validated and hashed ahead (the CSV import). */
-export async function insertUser(ctx: GatewayContext, data: NewUser, passwordHash: Promise<string> | string | null): Promise<User> {
+export async function insertUser(
+  ctx: GatewayContext,
+  data: NewUser,
+  passwordHash: Promise<string> | string | null,
+): Promise<User> {
   assertCovers(ctx.actor, data.units);
   assertMayGrant(ctx, data.roles);
   await assertUnique(ctx, data);

@@ -10,7 +10,10 @@ import { adminScopeOf, scopeCovers } from './scope.ts';
  * unit admin cannot touch someone who also belongs to another college. Outside the scope the answer is
  * "not found", which tells nothing about who exists elsewhere.
  */
-export async function findManageableUser(ctx: GatewayContext, idOrUsername: string): Promise<{ user: User; memberships: UnitMembership[] }> {
+export async function findManageableUser(
+  ctx: GatewayContext,
+  idOrUsername: string,
+): Promise<{ user: User; memberships: UnitMembership[] }> {
   const user = await ctx.models.User.findOne({
     where: { [Op.or]: [{ id: idOrUsername }, { username: idOrUsername.toLowerCase() }] },
     transaction: ctx.tx,

@@ -46,7 +46,11 @@ type Row = { line: number; data: NewUser };
  * any problem rejects the whole file. Passwords are hashed before the transaction so it stays short,
  * then all rows are written in one transaction.
  */
-export async function importUsers(ctx: GatewayContext, input: string | Uint8Array, options: ImportOptions = {}): Promise<ImportResult> {
+export async function importUsers(
+  ctx: GatewayContext,
+  input: string | Uint8Array,
+  options: ImportOptions = {},
+): Promise<ImportResult> {
   const rows = await validateRows(ctx, parseRows(decode(input)));
   const withPassword = rows.filter((r) => r.data.password);
   const hashes = new Map<Row, string>();
@@ -61,14 +65,22 @@ export async function importUsers(ctx: GatewayContext, input: string | Uint8Arra
       await insertUser(ctx, row.data, hashes.get(row) ?? null);
       options.onProgress?.({ phase: 'importing', done: i + 1, total: rows.length });
     }
-    await audit(ctx, { action: 'user.import', details: { imported: rows.length, withoutPassword: rows.length - withPassword.length } });
+    await audit(ctx, {
+      action: 'user.import',
+      details: { imported: rows.length, withoutPassword: rows.length - withPassword.length },
+    });
   });
-  return { imported: rows.length, withPassword: withPassword.length, withoutPassword: rows.length - withPassword.length };
+  return {
+    imported: rows.length,
+    withPassword: withPassword.length,
+    withoutPassword: rows.length - withPassword.length,
+  };
 }
 
 function decode(input: string | Uint8Array): string {
   const fileProblem = (problem: string) => new ValidationError(`The file is not a CSV text file: ${problem}`);
-  if (typeof input === 'string' ? input.includes('\0') : input.includes(0)) throw fileProblem('it contains binary data');
+  if (typeof input === 'string' ? input.includes('\0') : input.includes(0))
+    throw fileProblem('it contains binary data');
   let text: string;
   try {
     text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input);
@@ -86,11 +98,18 @@ function parseRows(text: string): Parsed {
   let records: { record: string[]; info: { lines: number } }[];
   try {
     // With `info`, csv-parse yields { record, info } per row, which its typings do not express.
-    records = parse(text, { bom: true, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof records;
+    records = parse(text, {
+      bom: true,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+    }) as unknown as typeof records;
   } catch (error) {
     if (!(error instanceof CsvError)) throw error;
     const line = (error as CsvError & { lines?: number }).lines ?? 1;
-    throw new ImportRejectedError([{ line, field: null, message: line === 1 ? `not a CSV header; ${HEADER_HINT}` : csvProblem(error) }]);
+    throw new ImportRejectedError([
+      { line, field: null, message: line === 1 ? `not a CSV header; ${HEADER_HINT}` : csvProblem(error) },
+    ]);
   }
   const [head, ...body] = records;
   if (!head) throw new ValidationError(`The file is empty; ${HEADER_HINT}`);
@@ -125,7 +144,8 @@ function readHeader(record: string[]): Column[] {
     unknown.length > 0 ? `unknown column ${unknown.map((n) => JSON.stringify(n)).join(', ')}` : null,
     repeated.length > 0 ? `repeated column ${repeated.join(', ')}` : null,
   ].filter((p): p is string => p !== null);
-  if (problems.length > 0) throw new ImportRejectedError([{ line: 1, field: null, message: `${problems.join('; ')}; ${HEADER_HINT}` }]);
+  if (problems.length > 0)
+    throw new ImportRejectedError([{ line: 1, field: null, message: `${problems.join('; ')}; ${HEADER_HINT}` }]);
   return names as Column[];
 }
 
@@ -137,7 +157,11 @@ function csvProblem(error: CsvError): string {
   return error.message;
 }
 
-const splitList = (cell: string) => cell.split(';').map((s) => s.trim()).filter(Boolean);
+const splitList = (cell: string) =>
+  cell
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 const columnOfField: Record<string, Column> = { displayName: 'name' };
 
@@ -214,22 +238,39 @@ async function databaseConflicts(ctx: GatewayContext, rows: Row[]): Promise<Line
   const knownPaths = new Set<string>();
   const takenEmails = new Set<string>();
   for (const chunk of chunks(paths, 500)) {
-    const units = await OrgUnit.findAll({ where: { path: { [Op.in]: chunk } }, attributes: ['path'], transaction: ctx.tx });
+    const units = await OrgUnit.findAll({
+      where: { path: { [Op.in]: chunk } },
+      attributes: ['path'],
+      transaction: ctx.tx,
+    });
     for (const u of units) knownPaths.add(u.path);
   }
   for (const chunk of chunks(rows, 500)) {
-    const users = await User.findAll({ where: { email: { [Op.in]: chunk.map((r) => r.data.email) } }, attributes: ['email'], transaction: ctx.tx });
+    const users = await User.findAll({
+      where: { email: { [Op.in]: chunk.map((r) => r.data.email) } },
+      attributes: ['email'],
+      transaction: ctx.tx,
+    });
     for (const u of users) takenEmails.add(u.email);
   }
-  const takenNames = await addressNameProblems(ctx, rows.map((r) => r.data.username));
+  const takenNames = await addressNameProblems(
+    ctx,
+    rows.map((r) => r.data.username),
+  );
 
   const errors: LineError[] = [];
   for (const { line, data } of rows) {
     const unknown = data.units.filter((p) => !knownPaths.has(p));
     if (unknown.length > 0) errors.push({ line, field: 'units', message: `unknown unit ${unknown.join(', ')}` });
     const taken = takenNames.get(data.username);
-    if (taken) errors.push({ line, field: 'username', message: taken.kind === 'person' ? `${data.username} is already taken` : `${data.username}: ${taken.reason}` });
-    if (takenEmails.has(data.email)) errors.push({ line, field: 'email', message: `${data.email} is already used by another account` });
+    if (taken)
+      errors.push({
+        line,
+        field: 'username',
+        message: taken.kind === 'person' ? `${data.username} is already taken` : `${data.username}: ${taken.reason}`,
+      });
+    if (takenEmails.has(data.email))
+      errors.push({ line, field: 'email', message: `${data.email} is already used by another account` });
   }
   return errors;
 }

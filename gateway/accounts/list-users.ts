@@ -28,7 +28,12 @@ export async function listUsers(ctx: GatewayContext, query: unknown): Promise<Us
   const scope = adminScopeOf(ctx.actor);
   if (!scope.all) {
     const units = await OrgUnit.findAll({
-      where: { [Op.or]: scope.roots.flatMap((root) => [{ path: root }, { path: like(ctx.sequelize, prefixPattern(`${root}/`)) }]) },
+      where: {
+        [Op.or]: scope.roots.flatMap((root) => [
+          { path: root },
+          { path: like(ctx.sequelize, prefixPattern(`${root}/`)) },
+        ]),
+      },
       attributes: ['id'],
       transaction: ctx.tx,
     });
@@ -46,7 +51,10 @@ export async function listUsers(ctx: GatewayContext, query: unknown): Promise<Us
     offset: (page - 1) * pageSize,
     transaction: ctx.tx,
   });
-  const memberships = await membershipsOf(ctx, rows.map((u) => u.id));
+  const memberships = await membershipsOf(
+    ctx,
+    rows.map((u) => u.id),
+  );
   return {
     users: rows.map((u) => presentUser(u, memberships.get(u.id) ?? [])),
     page,

@@ -11,13 +11,17 @@ export async function membershipsOf(ctx: GatewayContext, userIds: string[]): Pro
   const out = new Map<string, UnitMembership[]>(userIds.map((id) => [id, []]));
   if (userIds.length === 0) return out;
   const rows = await Membership.findAll({ where: { userId: { [Op.in]: userIds } }, transaction: ctx.tx });
-  const units = await OrgUnit.findAll({ where: { id: { [Op.in]: [...new Set(rows.map((r) => r.unitId))] } }, transaction: ctx.tx });
+  const units = await OrgUnit.findAll({
+    where: { id: { [Op.in]: [...new Set(rows.map((r) => r.unitId))] } },
+    transaction: ctx.tx,
+  });
   const byId = new Map(units.map((u) => [u.id, u]));
   for (const row of rows) {
     const unit = byId.get(row.unitId);
     if (unit) out.get(row.userId)!.push({ unit, primary: row.isPrimary });
   }
-  for (const list of out.values()) list.sort((a, b) => Number(b.primary) - Number(a.primary) || a.unit.path.localeCompare(b.unit.path));
+  for (const list of out.values())
+    list.sort((a, b) => Number(b.primary) - Number(a.primary) || a.unit.path.localeCompare(b.unit.path));
   return out;
 }
 

@@ -53,7 +53,10 @@ export type NameHolder = { kind: 'person' | 'app' | 'deleted-app'; reason: strin
  * new holder of the address would read them; the audit log remembers deletions). Names free to take are
  * absent from the answer. Looked up in batches, for the CSV import and the directory sync alike.
  */
-export async function addressNameProblems(ctx: GatewayContext, names: readonly string[]): Promise<Map<string, NameHolder | { kind: 'reserved'; reason: string }>> {
+export async function addressNameProblems(
+  ctx: GatewayContext,
+  names: readonly string[],
+): Promise<Map<string, NameHolder | { kind: 'reserved'; reason: string }>> {
   const out = new Map<string, NameHolder | { kind: 'reserved'; reason: string }>();
   const wanted = [...new Set(names.map((n) => n.trim().toLowerCase()))];
   for (const name of wanted) {
@@ -67,9 +70,18 @@ export async function addressNameProblems(ctx: GatewayContext, names: readonly s
     const [people, apps, deleted] = await Promise.all([
       User.findAll({ where: { username: { [Op.in]: chunk } }, attributes: ['username'], transaction: ctx.tx }),
       App.findAll({ where: { slug: { [Op.in]: chunk } }, attributes: ['slug'], transaction: ctx.tx }),
-      AuditEvent.findAll({ where: { action: 'app.delete', outcome: 'success', target: { [Op.in]: chunk } }, attributes: ['target'], transaction: ctx.tx }),
+      AuditEvent.findAll({
+        where: { action: 'app.delete', outcome: 'success', target: { [Op.in]: chunk } },
+        attributes: ['target'],
+        transaction: ctx.tx,
+      }),
     ]);
-    for (const d of deleted) if (d.target) out.set(d.target, { kind: 'deleted-app', reason: "a deleted app had this name; its bot's conversations remain" });
+    for (const d of deleted)
+      if (d.target)
+        out.set(d.target, {
+          kind: 'deleted-app',
+          reason: "a deleted app had this name; its bot's conversations remain",
+        });
     for (const a of apps) out.set(a.slug, { kind: 'app', reason: 'an app has this name (its bot address)' });
     for (const p of people) out.set(p.username, { kind: 'person', reason: 'a person has this username' });
   }
@@ -77,6 +89,9 @@ export async function addressNameProblems(ctx: GatewayContext, names: readonly s
 }
 
 /** The same for one name: why it cannot be taken, or null when it is free. */
-export async function addressNameProblem(ctx: GatewayContext, name: string): Promise<{ kind: NameHolder['kind'] | 'reserved'; reason: string } | null> {
+export async function addressNameProblem(
+  ctx: GatewayContext,
+  name: string,
+): Promise<{ kind: NameHolder['kind'] | 'reserved'; reason: string } | null> {
   return (await addressNameProblems(ctx, [name])).get(name.trim().toLowerCase()) ?? null;
 }

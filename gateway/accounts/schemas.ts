@@ -6,7 +6,9 @@ export const usernameSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, { message: 'use 2-64 letters, digits, dots, dashes or underscores, starting with a letter or digit' });
+  .regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, {
+    message: 'use 2-64 letters, digits, dots, dashes or underscores, starting with a letter or digit',
+  });
 
 /** A username for a new account: also not one of the names kept for webhooks and Atrium itself. */
 export const newUsernameSchema = usernameSchema.superRefine((name, ctx) => {
@@ -14,11 +16,22 @@ export const newUsernameSchema = usernameSchema.superRefine((name, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-export const emailSchema = z.string().trim().toLowerCase().pipe(z.email({ message: 'not a valid email address' }).max(254));
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email({ message: 'not a valid email address' }).max(254));
 
-export const displayNameSchema = z.string().trim().min(1, { message: 'required' }).max(200, { message: 'at most 200 characters' });
+export const displayNameSchema = z
+  .string()
+  .trim()
+  .min(1, { message: 'required' })
+  .max(200, { message: 'at most 200 characters' });
 
-export const passwordSchema = z.string().min(10, { message: 'at least 10 characters' }).max(200, { message: 'at most 200 characters' });
+export const passwordSchema = z
+  .string()
+  .min(10, { message: 'at least 10 characters' })
+  .max(200, { message: 'at most 200 characters' });
 
 export const unitPathSchema = z
   .string()

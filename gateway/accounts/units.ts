@@ -32,10 +32,17 @@ export async function createUnit(ctx: GatewayContext, input: unknown): Promise<O
   else assertFullAdmin(ctx.actor);
   return inTransaction(ctx, async (ctx) => {
     const { OrgUnit } = ctx.models;
-    if (await OrgUnit.findOne({ where: { path }, transaction: ctx.tx })) throw new ConflictError(`Unit ${path} already exists`);
+    if (await OrgUnit.findOne({ where: { path }, transaction: ctx.tx }))
+      throw new ConflictError(`Unit ${path} already exists`);
     const parent = parentPath ? await OrgUnit.findOne({ where: { path: parentPath }, transaction: ctx.tx }) : null;
-    if (parentPath && !parent) throw new ValidationError(`Parent unit ${parentPath} does not exist`, { path: `parent ${parentPath} does not exist` });
-    const unit = await OrgUnit.create({ id: randomUUID(), path, name, parentId: parent?.id ?? null }, { transaction: ctx.tx });
+    if (parentPath && !parent)
+      throw new ValidationError(`Parent unit ${parentPath} does not exist`, {
+        path: `parent ${parentPath} does not exist`,
+      });
+    const unit = await OrgUnit.create(
+      { id: randomUUID(), path, name, parentId: parent?.id ?? null },
+      { transaction: ctx.tx },
+    );
     await audit(ctx, { action: 'unit.create', target: path, details: { name } });
     return unit;
   });
@@ -46,7 +53,8 @@ export async function unitsByPaths(ctx: GatewayContext, paths: string[]): Promis
   const unique = [...new Set(paths)];
   const units = await ctx.models.OrgUnit.findAll({ where: { path: { [Op.in]: unique } }, transaction: ctx.tx });
   const missing = unique.filter((p) => !units.some((u) => u.path === p));
-  if (missing.length > 0) throw new ValidationError(`Unknown unit ${missing.join(', ')}`, { units: `unknown unit ${missing.join(', ')}` });
+  if (missing.length > 0)
+    throw new ValidationError(`Unknown unit ${missing.join(', ')}`, { units: `unknown unit ${missing.join(', ')}` });
   return unique.map((p) => units.find((u) => u.path === p)!);
 }
 

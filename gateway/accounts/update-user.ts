@@ -46,7 +46,9 @@ export async function updateUser(ctx: GatewayContext, idOrUsername: string, inpu
 export async function resetPassword(ctx: GatewayContext, idOrUsername: string, password: unknown): Promise<User> {
   const plain = passwordSchema.safeParse(password);
   if (!plain.success) {
-    throw new ValidationError('The new password is not acceptable', { password: plain.error.issues[0]?.message ?? 'invalid' });
+    throw new ValidationError('The new password is not acceptable', {
+      password: plain.error.issues[0]?.message ?? 'invalid',
+    });
   }
   const passwordHash = await hashPassword(plain.data);
   return inTransaction(ctx, async (ctx) => {

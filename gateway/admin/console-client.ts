@@ -22,7 +22,15 @@ export function consoleClientMetadata(issuer: string, secretKey: string) {
 }
 
 /** Registers the console as a first-party client of its own gateway (see ensureFirstPartyClient). */
-export function ensureConsoleClient(ctx: GatewayContext, issuer: string, secretKey: string): Promise<'created' | 'updated' | 'unchanged'> {
-  const client = { clientId: CONSOLE_CLIENT_ID, metadata: consoleClientMetadata(issuer, secretKey), auditAs: 'console' };
+export function ensureConsoleClient(
+  ctx: GatewayContext,
+  issuer: string,
+  secretKey: string,
+): Promise<'created' | 'updated' | 'unchanged'> {
+  const client = {
+    clientId: CONSOLE_CLIENT_ID,
+    metadata: consoleClientMetadata(issuer, secretKey),
+    auditAs: 'console',
+  };
   return ensureFirstPartyClient(ctx, client, issuer);
 }

@@ -48,7 +48,12 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   await ensureConsoleClient(deps.context(null), deps.issuer, deps.config.secretKey);
   const secure = deps.issuer.startsWith('https://');
   const ttlSeconds = deps.config.sessionTtlHours * 3600;
-  const auth = createConsoleAuth({ issuer: deps.issuer, secretKey: deps.config.secretKey, logger: deps.logger, context: deps.context });
+  const auth = createConsoleAuth({
+    issuer: deps.issuer,
+    secretKey: deps.config.secretKey,
+    logger: deps.logger,
+    context: deps.context,
+  });
   const kit = createKit(deps.context, deps.csrf);
 
   const router = Router();
@@ -85,7 +90,9 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   router.use(appRoutes(kit, callbackSecretSealer(deps.config.secretKey)));
   router.use(auditRoutes(kit));
   router.use(secondFactorRoutes(kit));
-  router.use((req, res) => kit.render(req, res, 'error', { title: 'Not found', message: 'There is no such page in the admin console.' }, 404));
+  router.use((req, res) =>
+    kit.render(req, res, 'error', { title: 'Not found', message: 'There is no such page in the admin console.' }, 404),
+  );
 
   const onConsoleError: ErrorRequestHandler = (error: unknown, req, res, next) => {
     if (!isAppError(error) || res.headersSent) return next(error);

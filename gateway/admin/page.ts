@@ -29,7 +29,8 @@ export function setFlash(req: Request, text: string, kind: Flash['kind'] = 'succ
 
 /** Only a console path may be resumed after sign-in, never another site or the provider's routes. */
 export function safeReturnTo(value: unknown): string {
-  if (typeof value === 'string' && /^\/admin\/[A-Za-z0-9/_.%?&=+-]*$/.test(value) && !value.includes('//')) return value;
+  if (typeof value === 'string' && /^\/admin\/[A-Za-z0-9/_.%?&=+-]*$/.test(value) && !value.includes('//'))
+    return value;
   return '/admin/users';
 }
 

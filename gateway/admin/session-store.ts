@@ -43,16 +43,25 @@ export class DatabaseSessionStore extends session.Store {
     this.#sessions
       .upsert({ sid, data: JSON.stringify(data), expiresAt: this.#expiryOf(data) })
       .then(() => this.#maybeSweep())
-      .then(() => callback?.(), (err) => callback?.(err));
+      .then(
+        () => callback?.(),
+        (err) => callback?.(err),
+      );
   }
 
   override destroy(sid: string, callback?: Callback): void {
-    this.#sessions.destroy({ where: { sid } }).then(() => callback?.(), (err) => callback?.(err));
+    this.#sessions.destroy({ where: { sid } }).then(
+      () => callback?.(),
+      (err) => callback?.(err),
+    );
   }
 
   override touch(sid: string, data: session.SessionData, callback?: () => void): void {
     // express-session's touch callback takes no error; a failed touch only shortens the session.
-    this.#sessions.update({ expiresAt: this.#expiryOf(data) }, { where: { sid } }).then(() => callback?.(), () => callback?.());
+    this.#sessions.update({ expiresAt: this.#expiryOf(data) }, { where: { sid } }).then(
+      () => callback?.(),
+      () => callback?.(),
+    );
   }
 
   /** Deletes every expired row; returns how many went. */

@@ -75,6 +75,9 @@ function configureSessions(authenticator: passport.Authenticator, deps: AuthDeps
   authenticator.deserializeUser((stored: unknown, done: (err: unknown, user?: Express.User | false) => void) => {
     const { id, signedInAt } = (stored ?? {}) as { id?: unknown; signedInAt?: unknown };
     if (typeof id !== 'string') return done(null, false);
-    reloadConsoleActor(deps.context(null), id, typeof signedInAt === 'number' ? signedInAt : 0).then((actor) => done(null, actor ?? false), done);
+    reloadConsoleActor(deps.context(null), id, typeof signedInAt === 'number' ? signedInAt : 0).then(
+      (actor) => done(null, actor ?? false),
+      done,
+    );
   });
 }

@@ -28,16 +28,35 @@ function bearerOf(req: Request): string | undefined {
  * provider's own store: unexpired, of an active person, issued to a client that still works (a disabled
  * app's tokens stop here at once).
  */
-export async function holderOf(ctx: GatewayContext, provider: Provider, token: string): Promise<TokenHolder | undefined> {
+export async function holderOf(
+  ctx: GatewayContext,
+  provider: Provider,
+  token: string,
+): Promise<TokenHolder | undefined> {
   const found = await provider.AccessToken.find(token);
   if (!found?.accountId || !found.clientId) return undefined;
   const client = await provider.Client.find(found.clientId);
   if (!client) return undefined;
   const user = await ctx.models.User.findByPk(found.accountId);
   if (!user || user.status !== 'active') return undefined;
-  const actor: Person = { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: await unitPathsOf(ctx, user) };
-  const scopes = new Set(String(found.scope ?? '').split(' ').filter(Boolean));
-  return { actor, clientId: client.clientId, firstParty: client['first_party'] === true || client.clientId === CONSOLE_CLIENT_ID, scopes };
+  const actor: Person = {
+    kind: 'user',
+    id: user.id,
+    name: user.username,
+    roles: user.roles,
+    unitPaths: await unitPathsOf(ctx, user),
+  };
+  const scopes = new Set(
+    String(found.scope ?? '')
+      .split(' ')
+      .filter(Boolean),
+  );
+  return {
+    actor,
+    clientId: client.clientId,
+    firstParty: client['first_party'] === true || client.clientId === CONSOLE_CLIENT_ID,
+    scopes,
+  };
 }
 
 /** Requires `Authorization: Bearer <gateway access token>`; the request then acts as that person. */
@@ -66,10 +85,16 @@ export function bearerPerson(context: (req: Request) => GatewayContext, provider
  */
 export function adminHolder(req: Request, _res: Response, next: NextFunction): void {
   const holder = req.tokenHolder;
-  if (!holder || !canAdminister(holder.actor)) return next(new ForbiddenError('Only administrators and unit administrators may use the admin API'));
-  if (!holder.firstParty) return next(new ForbiddenError('The admin API takes tokens issued to first-party clients only'));
+  if (!holder || !canAdminister(holder.actor))
+    return next(new ForbiddenError('Only administrators and unit administrators may use the admin API'));
+  if (!holder.firstParty)
+    return next(new ForbiddenError('The admin API takes tokens issued to first-party clients only'));
   if (!holder.scopes.has(ADMIN_SCOPE)) {
-    return next(new ForbiddenError(`The admin API takes tokens with the ${ADMIN_SCOPE} scope only: ask for it when signing in, and allow it`));
+    return next(
+      new ForbiddenError(
+        `The admin API takes tokens with the ${ADMIN_SCOPE} scope only: ask for it when signing in, and allow it`,
+      ),
+    );
   }
   next();
 }

@@ -41,7 +41,8 @@ export async function signInRefusal(ctx: GatewayContext, clientId: string, accou
   const unitPaths = await unitPathsOf(ctx, user);
   if (canSee({ unitPaths, roles: user.roles }, app)) return null;
   const inUnit = (root: string) => unitPaths.some((p) => isWithin(p, root));
-  if (app.ownerUnit && !inUnit(app.ownerUnit)) return `${app.name} is for people of ${await unitNames(ctx, [app.ownerUnit])}, and you are not one of them.`;
+  if (app.ownerUnit && !inUnit(app.ownerUnit))
+    return `${app.name} is for people of ${await unitNames(ctx, [app.ownerUnit])}, and you are not one of them.`;
   if (app.visibilityUnits.length > 0 && !app.visibilityUnits.some(inUnit)) {
     return `${app.name} is for people of ${await unitNames(ctx, app.visibilityUnits)}, and you are not one of them.`;
   }
@@ -55,7 +56,11 @@ export async function signInRefusal(ctx: GatewayContext, clientId: string, accou
  * as a bot (no person), the nodes serving its owner unit or units inside it. `null` means any node: a
  * campus-wide app's bot, and the gateway's own clients.
  */
-export async function audiencesFor(ctx: GatewayContext, clientId: string, accountId: string | null): Promise<Set<string> | null> {
+export async function audiencesFor(
+  ctx: GatewayContext,
+  clientId: string,
+  accountId: string | null,
+): Promise<Set<string> | null> {
   const app = await appOfClient(ctx, clientId);
   if (!accountId) {
     if (!app?.ownerUnit) return null;
@@ -64,7 +69,12 @@ export async function audiencesFor(ctx: GatewayContext, clientId: string, accoun
       attributes: ['path'],
       transaction: ctx.tx,
     });
-    return named(await domainsServing(ctx, inside.map((u) => u.path)));
+    return named(
+      await domainsServing(
+        ctx,
+        inside.map((u) => u.path),
+      ),
+    );
   }
   const user = await activeUser(ctx, accountId);
   if (!user) return new Set();

@@ -25,7 +25,8 @@ export function resolveOwnerUnit(ctx: GatewayContext, requested: string | null |
     if (scope.roots.length === 1) return scope.roots[0]!;
     throw new ValidationError('Choose the unit that owns the app', { ownerUnit: 'choose one of your units' });
   }
-  if (!scopeCovers(scope, requested)) throw new ForbiddenError(`You may register apps only for your own units, not ${requested}`);
+  if (!scopeCovers(scope, requested))
+    throw new ForbiddenError(`You may register apps only for your own units, not ${requested}`);
   return requested;
 }
 
@@ -35,25 +36,40 @@ export function resolveOwnerUnit(ctx: GatewayContext, requested: string | null |
  * changing such an app (its redirect URIs or its secret would let them sign anyone in silently). To edit a
  * first-party app a unit admin must clear the flag in the same change, or ask a campus administrator.
  */
-export function assertMayBeFirstParty(ctx: GatewayContext, app: { name: string; firstParty: boolean } | null, firstParty: boolean): void {
+export function assertMayBeFirstParty(
+  ctx: GatewayContext,
+  app: { name: string; firstParty: boolean } | null,
+  firstParty: boolean,
+): void {
   if (!firstParty || isFullAdmin(ctx.actor)) return;
   if (app?.firstParty) {
-    throw new ForbiddenError(`${app.name} is first-party, which only campus administrators may keep; clear its first-party flag to change it, or ask a campus administrator`);
+    throw new ForbiddenError(
+      `${app.name} is first-party, which only campus administrators may keep; clear its first-party flag to change it, or ask a campus administrator`,
+    );
   }
   throw new ForbiddenError('Only campus administrators may mark an app first-party');
 }
 
 /** The units named must exist, and an owned app is shown only within its owner's part of the tree. */
-export async function checkUnits(ctx: GatewayContext, ownerUnit: string | null, visibilityUnits: string[]): Promise<void> {
+export async function checkUnits(
+  ctx: GatewayContext,
+  ownerUnit: string | null,
+  visibilityUnits: string[],
+): Promise<void> {
   const wanted = [...new Set([...(ownerUnit ? [ownerUnit] : []), ...visibilityUnits])];
-  const known = new Set((await ctx.models.OrgUnit.findAll({ where: { path: wanted }, attributes: ['path'], transaction: ctx.tx })).map((u) => u.path));
+  const known = new Set(
+    (await ctx.models.OrgUnit.findAll({ where: { path: wanted }, attributes: ['path'], transaction: ctx.tx })).map(
+      (u) => u.path,
+    ),
+  );
   const fields: Record<string, string> = {};
   if (ownerUnit && !known.has(ownerUnit)) fields.ownerUnit = `unknown unit ${ownerUnit}`;
   const unknown = visibilityUnits.filter((p) => !known.has(p));
   if (unknown.length > 0) fields['visibility.units'] = `unknown unit ${unknown.join(', ')}`;
   else if (ownerUnit) {
     const outside = visibilityUnits.filter((p) => !isWithin(p, ownerUnit));
-    if (outside.length > 0) fields['visibility.units'] = `must lie within the owner unit ${ownerUnit}: ${outside.join(', ')}`;
+    if (outside.length > 0)
+      fields['visibility.units'] = `must lie within the owner unit ${ownerUnit}: ${outside.join(', ')}`;
   }
   if (Object.keys(fields).length > 0) throw new ValidationError('Some units are not acceptable', fields);
 }

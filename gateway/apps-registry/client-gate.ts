@@ -10,7 +10,10 @@ export async function clientUsable(models: GatewayModels, clientId: string): Pro
 }
 
 /** What a bot's client-credentials token carries so a node can name it; undefined for a client without an enabled bot. */
-export async function botClaims(models: GatewayModels, clientId: string): Promise<{ app_slug: string; app_name: string; bot: true } | undefined> {
+export async function botClaims(
+  models: GatewayModels,
+  clientId: string,
+): Promise<{ app_slug: string; app_name: string; bot: true } | undefined> {
   const app = await models.App.findOne({ where: { clientId } });
   if (!app || app.disabled || !app.botEnabled) return undefined;
   return { app_slug: app.slug, app_name: app.name, bot: true };

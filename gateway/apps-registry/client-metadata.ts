@@ -36,7 +36,9 @@ export function clientMetadataOf(clientId: string, clientSecret: string, fields:
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
     first_party: fields.firstParty,
-    ...(fields.backchannelLogoutUri ? { backchannel_logout_uri: fields.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
+    ...(fields.backchannelLogoutUri
+      ? { backchannel_logout_uri: fields.backchannelLogoutUri, backchannel_logout_session_required: true }
+      : {}),
   };
 }
 
@@ -61,5 +63,8 @@ export async function saveClient(ctx: GatewayContext, metadata: ClientMetadata):
     await OidcPayload.update({ payload }, { where, transaction: ctx.tx });
     return;
   }
-  await OidcPayload.create({ ...where, payload, grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null }, { transaction: ctx.tx });
+  await OidcPayload.create(
+    { ...where, payload, grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null },
+    { transaction: ctx.tx },
+  );
 }

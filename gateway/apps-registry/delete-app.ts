@@ -13,16 +13,30 @@ export async function deleteApp(ctx: GatewayContext, slug: string): Promise<{ sl
   return inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
     const { OidcPayload } = ctx.models;
-    const issued = { model: { [Op.notIn]: ['Client', 'Session'] }, payload: like(ctx.sequelize, containsPattern(`"clientId":${JSON.stringify(app.clientId)}`)) };
-    const grants = await OidcPayload.findAll({ where: { ...issued, model: 'Grant' }, attributes: ['id'], transaction: ctx.tx });
+    const issued = {
+      model: { [Op.notIn]: ['Client', 'Session'] },
+      payload: like(ctx.sequelize, containsPattern(`"clientId":${JSON.stringify(app.clientId)}`)),
+    };
+    const grants = await OidcPayload.findAll({
+      where: { ...issued, model: 'Grant' },
+      attributes: ['id'],
+      transaction: ctx.tx,
+    });
     let revoked = 0;
     if (grants.length > 0) {
-      revoked += await OidcPayload.destroy({ where: { grantId: { [Op.in]: grants.map((g) => g.id) } }, transaction: ctx.tx });
+      revoked += await OidcPayload.destroy({
+        where: { grantId: { [Op.in]: grants.map((g) => g.id) } },
+        transaction: ctx.tx,
+      });
     }
     revoked += await OidcPayload.destroy({ where: issued, transaction: ctx.tx });
     await OidcPayload.destroy({ where: { model: 'Client', id: app.clientId }, transaction: ctx.tx });
     await app.destroy({ transaction: ctx.tx });
-    await audit(ctx, { action: 'app.delete', target: app.slug, details: { clientId: app.clientId, name: app.name, revoked } });
+    await audit(ctx, {
+      action: 'app.delete',
+      target: app.slug,
+      details: { clientId: app.clientId, name: app.name, revoked },
+    });
     return { slug: app.slug, revoked };
   });
 }

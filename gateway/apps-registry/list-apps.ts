@@ -5,8 +5,13 @@ import { presentApp, type PresentedApp } from './present-app.ts';
 
 /** The apps the actor manages (all of them for a full administrator), by name. */
 export async function listApps(ctx: GatewayContext): Promise<PresentedApp[]> {
-  const apps = (await ctx.models.App.findAll({ order: [['name', 'ASC']], transaction: ctx.tx })).filter((app) => mayManage(ctx, app));
-  const clients = await loadClients(ctx, apps.map((a) => a.clientId));
+  const apps = (await ctx.models.App.findAll({ order: [['name', 'ASC']], transaction: ctx.tx })).filter((app) =>
+    mayManage(ctx, app),
+  );
+  const clients = await loadClients(
+    ctx,
+    apps.map((a) => a.clientId),
+  );
   return apps.map((app) => presentApp(app, clients.get(app.clientId)));
 }
 

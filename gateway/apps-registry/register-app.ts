@@ -70,7 +70,8 @@ export async function registerApp(ctx: GatewayContext, input: unknown, secrets?:
   const data = parseInput(newAppSchema, input);
   const ownerUnit = resolveOwnerUnit(ctx, data.ownerUnit);
   assertMayBeFirstParty(ctx, null, data.firstParty);
-  if (data.interactionCallbackUrl && !secrets) throw new Error('registering an app with an interaction callback needs the callback secret sealer');
+  if (data.interactionCallbackUrl && !secrets)
+    throw new Error('registering an app with an interaction callback needs the callback secret sealer');
   await checkUnits(ctx, ownerUnit, data.visibility.units);
   const clientId = data.clientId ?? `app-${randomUUID().slice(0, 8)}`;
   const clientSecret = newSecret();
@@ -83,7 +84,11 @@ export async function registerApp(ctx: GatewayContext, input: unknown, secrets?:
     if (clash) fields.slug = clash;
     const clientTaken =
       (await App.findOne({ where: { clientId }, attributes: ['id'], transaction: ctx.tx })) ||
-      (await OidcPayload.findOne({ where: { model: 'Client', id: clientId }, attributes: ['id'], transaction: ctx.tx }));
+      (await OidcPayload.findOne({
+        where: { model: 'Client', id: clientId },
+        attributes: ['id'],
+        transaction: ctx.tx,
+      }));
     if (clientTaken) fields.clientId = `client id ${clientId} is taken`;
     if (Object.keys(fields).length > 0) throw new ValidationError('Some fields are invalid', fields);
 
@@ -107,10 +112,21 @@ export async function registerApp(ctx: GatewayContext, input: unknown, secrets?:
       },
       { transaction: ctx.tx },
     );
-    const client = clientMetadataOf(clientId, clientSecret, { ...data, backchannelLogoutUri: data.backchannelLogoutUri });
+    const client = clientMetadataOf(clientId, clientSecret, {
+      ...data,
+      backchannelLogoutUri: data.backchannelLogoutUri,
+    });
     await saveClient(ctx, client);
     const presented = presentApp(app, client);
     await audit(ctx, { action: 'app.register', target: slug, details: auditedFields(presented) });
-    return { id: app.id, slug, clientId, name: data.name, clientSecret, ...(callbackSecret ? { callbackSecret } : {}), app: presented };
+    return {
+      id: app.id,
+      slug,
+      clientId,
+      name: data.name,
+      clientSecret,
+      ...(callbackSecret ? { callbackSecret } : {}),
+      app: presented,
+    };
   });
 }

@@ -7,7 +7,10 @@ import { loadClient, saveClient } from './client-metadata.ts';
 import { newSecret } from './secrets.ts';
 
 /** A new client secret, shown once; the old one stops working at once (tokens already issued stay until they expire). */
-export async function rotateClientSecret(ctx: GatewayContext, slug: string): Promise<{ slug: string; clientId: string; clientSecret: string }> {
+export async function rotateClientSecret(
+  ctx: GatewayContext,
+  slug: string,
+): Promise<{ slug: string; clientId: string; clientSecret: string }> {
   return inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
     // A first-party app's secret would sign anyone in silently: a campus administrator's to hand out.
@@ -25,7 +28,11 @@ export async function rotateClientSecret(ctx: GatewayContext, slug: string): Pro
  * A new secret for the app's interaction callbacks, shown once. Nodes cache an app's secret briefly
  * (APP_CACHE_SECONDS), so for that long a callback may still be signed with the old one.
  */
-export async function rotateCallbackSecret(ctx: GatewayContext, slug: string, secrets: Sealer): Promise<{ slug: string; callbackSecret: string }> {
+export async function rotateCallbackSecret(
+  ctx: GatewayContext,
+  slug: string,
+  secrets: Sealer,
+): Promise<{ slug: string; callbackSecret: string }> {
   return inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
     const callbackSecret = newSecret();

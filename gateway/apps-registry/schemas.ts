@@ -10,11 +10,14 @@ export const appUrlSchema = z
   .max(500, { message: 'at most 500 characters' })
   .refine((u) => !u.includes('*'), { message: 'wildcards are not allowed' })
   .refine((u) => !URL.parse(u)?.hash, { message: 'must not contain a #fragment' })
-  .refine((u) => {
-    const url = URL.parse(u);
-    if (!url) return true;
-    return url.protocol === 'https:' || (url.protocol === 'http:' && LOCAL_HOSTS.has(url.hostname));
-  }, { message: 'must use https (http is allowed only for localhost)' });
+  .refine(
+    (u) => {
+      const url = URL.parse(u);
+      if (!url) return true;
+      return url.protocol === 'https:' || (url.protocol === 'http:' && LOCAL_HOSTS.has(url.hostname));
+    },
+    { message: 'must use https (http is allowed only for localhost)' },
+  );
 
 /**
  * The slug is the app's bot address on every node (`slug@domain`), so it must be a valid address part,
@@ -24,13 +27,18 @@ export const slugSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$/, { message: '2-40 lowercase letters, digits and dashes, not starting or ending with a dash' })
+  .regex(/^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$/, {
+    message: '2-40 lowercase letters, digits and dashes, not starting or ending with a dash',
+  })
   .superRefine((slug, ctx) => {
     const problem = reservedNameProblem(slug);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
-export const clientIdSchema = z.string().trim().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'lowercase letters, digits and dashes' });
+export const clientIdSchema = z
+  .string()
+  .trim()
+  .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'lowercase letters, digits and dashes' });
 
 const graphemes = (s: string) => [...new Intl.Segmenter('en', { granularity: 'grapheme' }).segment(s)].length;
 
@@ -43,7 +51,8 @@ export const iconSchema = z
   .superRefine((value, ctx) => {
     if (/^[a-z][a-z0-9+.-]*:/i.test(value)) {
       const url = appUrlSchema.safeParse(value);
-      if (!url.success) ctx.addIssue({ code: 'custom', message: `icon URL ${url.error.issues[0]?.message ?? 'is invalid'}` });
+      if (!url.success)
+        ctx.addIssue({ code: 'custom', message: `icon URL ${url.error.issues[0]?.message ?? 'is invalid'}` });
       return;
     }
     if (graphemes(value) > 3 || value.length > 16 || /[<>&"'`\s]/.test(value)) {
@@ -51,7 +60,11 @@ export const iconSchema = z
     }
   });
 
-export const nameSchema = z.string().trim().min(1, { message: 'required' }).max(200, { message: 'at most 200 characters' });
+export const nameSchema = z
+  .string()
+  .trim()
+  .min(1, { message: 'required' })
+  .max(200, { message: 'at most 200 characters' });
 export const descriptionSchema = z.string().trim().max(1000, { message: 'at most 1000 characters' });
 
 export const visibilitySchema = z.object({

@@ -47,7 +47,8 @@ export async function updateApp(ctx: GatewayContext, slug: string, input: unknow
       name: app.name,
       redirectUris: changes.redirectUris ?? client?.redirect_uris ?? [],
       postLogoutRedirectUris: changes.postLogoutRedirectUris ?? client?.post_logout_redirect_uris ?? [],
-      backchannelLogoutUri: changes.backchannelLogoutUri === undefined ? client?.backchannel_logout_uri : changes.backchannelLogoutUri,
+      backchannelLogoutUri:
+        changes.backchannelLogoutUri === undefined ? client?.backchannel_logout_uri : changes.backchannelLogoutUri,
       firstParty: app.firstParty,
     });
     await saveClient(ctx, next);

@@ -10,7 +10,10 @@ export type Viewer = { unitPaths: string[]; roles: Role[] };
  * Whether a person may see an app: it is enabled, the person belongs to its owner unit (if it has one),
  * to one of its visibility units (if any are listed), and holds one of its roles (if any are listed).
  */
-export function canSee(viewer: Viewer, app: Pick<App, 'disabled' | 'ownerUnit' | 'visibilityUnits' | 'visibilityRoles'>): boolean {
+export function canSee(
+  viewer: Viewer,
+  app: Pick<App, 'disabled' | 'ownerUnit' | 'visibilityUnits' | 'visibilityRoles'>,
+): boolean {
   if (app.disabled) return false;
   const inUnit = (root: string) => viewer.unitPaths.some((p) => isWithin(p, root));
   if (app.ownerUnit && !inUnit(app.ownerUnit)) return false;
@@ -19,7 +22,13 @@ export function canSee(viewer: Viewer, app: Pick<App, 'disabled' | 'ownerUnit' |
   return true;
 }
 
-export type WorkbenchEntry = { slug: string; name: string; icon: string | null; description: string | null; openUrl: string };
+export type WorkbenchEntry = {
+  slug: string;
+  name: string;
+  icon: string | null;
+  description: string | null;
+  openUrl: string;
+};
 
 /**
  * The workbench: the apps a person may see, each with the URL that opens it (its home page, where it
@@ -30,8 +39,18 @@ export async function workbenchFor(ctx: GatewayContext, userId: string): Promise
   const user = await ctx.models.User.findByPk(userId, { transaction: ctx.tx });
   if (!user || user.status !== 'active') return [];
   const viewer: Viewer = { unitPaths: await unitPathsOf(ctx, user), roles: user.roles };
-  const apps = await ctx.models.App.findAll({ where: { disabled: false }, order: [['name', 'ASC']], transaction: ctx.tx });
+  const apps = await ctx.models.App.findAll({
+    where: { disabled: false },
+    order: [['name', 'ASC']],
+    transaction: ctx.tx,
+  });
   return apps
     .filter((app) => app.homeUrl && canSee(viewer, app))
-    .map((app) => ({ slug: app.slug, name: app.name, icon: app.icon, description: app.description, openUrl: app.homeUrl! }));
+    .map((app) => ({
+      slug: app.slug,
+      name: app.name,
+      icon: app.icon,
+      description: app.description,
+      openUrl: app.homeUrl!,
+    }));
 }

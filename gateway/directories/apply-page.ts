@@ -64,7 +64,11 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
     const unitIdsOf = await ensurePageUnits(ctx, sync, [...creates, ...updates.map((u) => u.person)]);
     await writeCreates(ctx, sync, creates, unitIdsOf);
     for (const update of updates) await applyUpdate(ctx, sync, update, unitsOf.get(update.user.id), unitIdsOf);
-    if (seen.length > 0) await ctx.models.DirectoryAccount.update({ seenRun: sync.run }, { where: { userId: { [Op.in]: seen } }, transaction: ctx.tx });
+    if (seen.length > 0)
+      await ctx.models.DirectoryAccount.update(
+        { seenRun: sync.run },
+        { where: { userId: { [Op.in]: seen } }, transaction: ctx.tx },
+      );
   });
 }
 
@@ -86,7 +90,11 @@ function readPage(sync: SyncRun, entries: Entry[]): PageRead {
     }
     const p = read.person;
     if (inPage.username.has(p.username) || inPage.email.has(p.email)) {
-      refuse(sync.report, { username: p.username, dn: p.dn, reason: `another entry of this page has the same ${inPage.username.has(p.username) ? 'username' : 'email'}` });
+      refuse(sync.report, {
+        username: p.username,
+        dn: p.dn,
+        reason: `another entry of this page has the same ${inPage.username.has(p.username) ? 'username' : 'email'}`,
+      });
       continue;
     }
     inPage.username.add(p.username);
@@ -104,15 +112,27 @@ function readPage(sync: SyncRun, entries: Entry[]): PageRead {
 async function lookUpPeople(ctx: GatewayContext, { people, unreadNames }: PageRead): Promise<Known> {
   const { User, DirectoryAccount } = ctx.models;
   const names = [...people.map((p) => p.username), ...unreadNames];
-  const users = names.length ? await User.findAll({ where: { username: { [Op.in]: names } }, transaction: ctx.tx }) : [];
+  const users = names.length
+    ? await User.findAll({ where: { username: { [Op.in]: names } }, transaction: ctx.tx })
+    : [];
   const userByName = new Map(users.map((u) => [u.username, u]));
-  const links = users.length ? await DirectoryAccount.findAll({ where: { userId: { [Op.in]: users.map((u) => u.id) } }, transaction: ctx.tx }) : [];
+  const links = users.length
+    ? await DirectoryAccount.findAll({ where: { userId: { [Op.in]: users.map((u) => u.id) } }, transaction: ctx.tx })
+    : [];
   const newNames = people.filter((p) => !userByName.has(p.username)).map((p) => p.username);
   const nameProblems = newNames.length ? await addressNameProblems(ctx, newNames) : new Map();
   // Only an email that would be new to its person can clash with someone else's.
   const emails = people.filter((p) => userByName.get(p.username)?.email !== p.email).map((p) => p.email);
   const emailOwners = emails.length
-    ? new Map((await User.findAll({ where: { email: { [Op.in]: emails } }, attributes: ['id', 'email', 'username'], transaction: ctx.tx })).map((u) => [u.email, u]))
+    ? new Map(
+        (
+          await User.findAll({
+            where: { email: { [Op.in]: emails } },
+            attributes: ['id', 'email', 'username'],
+            transaction: ctx.tx,
+          })
+        ).map((u) => [u.email, u]),
+      )
     : new Map<string, User>();
   return { userByName, linkByUser: new Map(links.map((l) => [l.userId, l])), nameProblems, emailOwners };
 }
@@ -141,28 +161,51 @@ function decide(sync: SyncRun, { people, unreadNames }: PageRead, known: Known):
     const emailOwner = emailOwners.get(p.email);
     if (!user) {
       const problem = nameProblems.get(p.username);
-      if (problem) refuse(report, { username: p.username, dn: p.dn, reason: `username not available: ${problem.reason}` });
+      if (problem)
+        refuse(report, { username: p.username, dn: p.dn, reason: `username not available: ${problem.reason}` });
       else if (p.disabled) report.skippedDisabled += 1;
-      else if (emailOwner) refuse(report, { username: p.username, dn: p.dn, reason: `email ${p.email} is already used by account ${emailOwner.username}` });
+      else if (emailOwner)
+        refuse(report, {
+          username: p.username,
+          dn: p.dn,
+          reason: `email ${p.email} is already used by account ${emailOwner.username}`,
+        });
       else creates.push(p);
       continue;
     }
     const link = linkByUser.get(user.id);
     if (!link) {
-      refuse(report, { username: p.username, dn: p.dn, reason: 'a local account (not from a directory) has this username; not merged' });
+      refuse(report, {
+        username: p.username,
+        dn: p.dn,
+        reason: 'a local account (not from a directory) has this username; not merged',
+      });
       continue;
     }
     if (link.directoryId !== directory.id) {
-      refuse(report, { username: p.username, dn: p.dn, reason: `this username already comes from directory ${sync.directoryNames.get(link.directoryId) ?? link.directoryId}; not merged` });
+      refuse(report, {
+        username: p.username,
+        dn: p.dn,
+        reason: `this username already comes from directory ${sync.directoryNames.get(link.directoryId) ?? link.directoryId}; not merged`,
+      });
       continue;
     }
     if (link.seenRun === sync.run && normalizeDn(link.dn) !== normalizeDn(p.dn)) {
-      refuse(report, { username: p.username, dn: p.dn, reason: `another entry of this directory (${link.dn}) has the same username` });
+      refuse(report, {
+        username: p.username,
+        dn: p.dn,
+        reason: `another entry of this directory (${link.dn}) has the same username`,
+      });
       continue;
     }
     seen.push(user.id);
     const emailClash = emailOwner && emailOwner.id !== user.id;
-    if (emailClash) refuse(report, { username: p.username, dn: p.dn, reason: `email ${p.email} is already used by account ${emailOwner.username}; the profile is kept as before` });
+    if (emailClash)
+      refuse(report, {
+        username: p.username,
+        dn: p.dn,
+        reason: `email ${p.email} is already used by account ${emailOwner.username}; the profile is kept as before`,
+      });
     updates.push({ person: p, user, link, profile: !emailClash });
   }
   return { creates, updates, seen };
@@ -171,7 +214,12 @@ function decide(sync: SyncRun, { people, unreadNames }: PageRead, known: Known):
 /** The units the people to update are in now, in one query for the page: memberships are rewritten only when they differ. */
 async function unitsBefore(ctx: GatewayContext, updates: Update[]): Promise<Map<string, Units>> {
   const memberships = updates.length
-    ? await ctx.models.Membership.findAll({ where: { userId: { [Op.in]: updates.map((u) => u.user.id) } }, attributes: ['userId', 'unitId', 'isPrimary'], raw: true, transaction: ctx.tx })
+    ? await ctx.models.Membership.findAll({
+        where: { userId: { [Op.in]: updates.map((u) => u.user.id) } },
+        attributes: ['userId', 'unitId', 'isPrimary'],
+        raw: true,
+        transaction: ctx.tx,
+      })
     : [];
   const unitsOf = new Map<string, Units>();
   for (const m of memberships) {
@@ -188,21 +236,39 @@ async function unitsBefore(ctx: GatewayContext, updates: Update[]): Promise<Map<
  * first. Every unit exists once this returns, so no membership points at a missing unit.
  */
 async function ensurePageUnits(ctx: GatewayContext, sync: SyncRun, wanted: Person[]): Promise<(p: Person) => string[]> {
-  const levels = wanted.flatMap((p) => [...p.unit.levels, ...p.adminUnits.flatMap((path) => levelsOfPath(path, sync.settings.unitRoot))]);
+  const levels = wanted.flatMap((p) => [
+    ...p.unit.levels,
+    ...p.adminUnits.flatMap((path) => levelsOfPath(path, sync.settings.unitRoot)),
+  ]);
   sync.report.unitsCreated += await ensureUnits(ctx, sync.unitIds, levels, sync.directory.name);
-  return (p) => [p.unit.path, ...p.adminUnits].map((path) => sync.unitIds.get(path)).filter((id): id is string => id !== undefined);
+  return (p) =>
+    [p.unit.path, ...p.adminUnits].map((path) => sync.unitIds.get(path)).filter((id): id is string => id !== undefined);
 }
 
 /**
  * Creates the new people with their links and memberships, three inserts for the whole page. No password:
  * a directory person's password is the directory's.
  */
-async function writeCreates(ctx: GatewayContext, sync: SyncRun, creates: Person[], unitIdsOf: (p: Person) => string[]): Promise<void> {
+async function writeCreates(
+  ctx: GatewayContext,
+  sync: SyncRun,
+  creates: Person[],
+  unitIdsOf: (p: Person) => string[],
+): Promise<void> {
   if (creates.length === 0) return;
   const { User, DirectoryAccount, Membership } = ctx.models;
   const rows = creates.map((p) => ({ id: randomUUID(), person: p }));
   await User.bulkCreate(
-    rows.map(({ id, person: p }) => ({ id, username: p.username, displayName: p.displayName, email: p.email, passwordHash: null, roles: p.roles, lockedUntil: null, lastLoginAt: null })),
+    rows.map(({ id, person: p }) => ({
+      id,
+      username: p.username,
+      displayName: p.displayName,
+      email: p.email,
+      passwordHash: null,
+      roles: p.roles,
+      lockedUntil: null,
+      lastLoginAt: null,
+    })),
     { transaction: ctx.tx },
   );
   await DirectoryAccount.bulkCreate(
@@ -221,14 +287,21 @@ async function writeCreates(ctx: GatewayContext, sync: SyncRun, creates: Person[
  * taken), DN, and status. Only what changed is written, so a person whose entry did not change costs
  * no write and is counted as unchanged.
  */
-async function applyUpdate(ctx: GatewayContext, sync: SyncRun, update: Update, before: Units | undefined, unitIdsOf: (p: Person) => string[]): Promise<void> {
+async function applyUpdate(
+  ctx: GatewayContext,
+  sync: SyncRun,
+  update: Update,
+  before: Units | undefined,
+  unitIdsOf: (p: Person) => string[],
+): Promise<void> {
   const { person: p, user, link, profile } = update;
   const { report, directory } = sync;
   let changed = false;
   if (profile) {
     const was = before ?? { primary: null, others: new Set<string>() };
     const [primary, ...others] = unitIdsOf(p);
-    const unitsChanged = was.primary !== primary || was.others.size !== others.length || others.some((id) => !was.others.has(id));
+    const unitsChanged =
+      was.primary !== primary || was.others.size !== others.length || others.some((id) => !was.others.has(id));
     if (user.displayName !== p.displayName || user.email !== p.email || user.roles.join(',') !== p.roles.join(',')) {
       user.displayName = p.displayName;
       user.email = p.email;
@@ -237,7 +310,10 @@ async function applyUpdate(ctx: GatewayContext, sync: SyncRun, update: Update, b
     }
     if (unitsChanged) {
       await ctx.models.Membership.destroy({ where: { userId: user.id }, transaction: ctx.tx });
-      await ctx.models.Membership.bulkCreate([primary!, ...others].map((unitId, i) => ({ userId: user.id, unitId, isPrimary: i === 0 })), { transaction: ctx.tx });
+      await ctx.models.Membership.bulkCreate(
+        [primary!, ...others].map((unitId, i) => ({ userId: user.id, unitId, isPrimary: i === 0 })),
+        { transaction: ctx.tx },
+      );
       changed = true;
     }
   }
@@ -265,18 +341,37 @@ async function applyUpdate(ctx: GatewayContext, sync: SyncRun, update: Update, b
  * and everything it holds ends at once (end-access.ts: sessions, refresh tokens, and the nodes refuse
  * its access tokens and close its sockets). Marked, so that only the sync enables it again.
  */
-export async function disableForDirectory(ctx: GatewayContext, user: User, link: DirectoryAccount, directory: Directory, reason: string): Promise<void> {
+export async function disableForDirectory(
+  ctx: GatewayContext,
+  user: User,
+  link: DirectoryAccount,
+  directory: Directory,
+  reason: string,
+): Promise<void> {
   user.status = 'disabled';
   const { artefacts } = await endAccessOf(ctx, user);
   link.disabledByDirectory = true;
   await link.save({ transaction: ctx.tx });
-  await audit(ctx, { action: 'user.disable', target: user.username, details: { directory: directory.name, reason, endedArtefacts: artefacts } });
+  await audit(ctx, {
+    action: 'user.disable',
+    target: user.username,
+    details: { directory: directory.name, reason, endedArtefacts: artefacts },
+  });
 }
 
-async function enableForDirectory(ctx: GatewayContext, user: User, link: DirectoryAccount, directory: Directory): Promise<void> {
+async function enableForDirectory(
+  ctx: GatewayContext,
+  user: User,
+  link: DirectoryAccount,
+  directory: Directory,
+): Promise<void> {
   user.status = 'active';
   await user.save({ transaction: ctx.tx });
   link.disabledByDirectory = false;
   await link.save({ transaction: ctx.tx });
-  await audit(ctx, { action: 'user.enable', target: user.username, details: { directory: directory.name, reason: 'back in the directory' } });
+  await audit(ctx, {
+    action: 'user.enable',
+    target: user.username,
+    details: { directory: directory.name, reason: 'back in the directory' },
+  });
 }

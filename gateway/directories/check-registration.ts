@@ -9,21 +9,36 @@ import type { DirectorySettings } from './schemas.ts';
  * What the schema cannot know: the CA file must be readable PEM, the unit root must exist, and a
  * unit-admin group must name a unit that exists or that the sync will make (below the unit root).
  */
-export async function checkAgainstSystem(ctx: GatewayContext, settings: DirectorySettings, caFile: string | null): Promise<void> {
+export async function checkAgainstSystem(
+  ctx: GatewayContext,
+  settings: DirectorySettings,
+  caFile: string | null,
+): Promise<void> {
   const problems: Record<string, string> = {};
   if (caFile) {
     try {
-      if (!readFileSync(caFile, 'utf8').includes('-----BEGIN CERTIFICATE-----')) problems.caFile = `${caFile} holds no PEM certificate`;
+      if (!readFileSync(caFile, 'utf8').includes('-----BEGIN CERTIFICATE-----'))
+        problems.caFile = `${caFile} holds no PEM certificate`;
     } catch (error) {
       problems.caFile = `cannot read ${caFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
     }
   }
   const wanted = [settings.unitRoot, ...settings.roleGroups.flatMap((g) => (g.unit ? [g.unit] : []))];
   const known = new Set(
-    (await ctx.models.OrgUnit.findAll({ where: { path: { [Op.in]: wanted } }, attributes: ['path'], transaction: ctx.tx })).map((u) => u.path),
+    (
+      await ctx.models.OrgUnit.findAll({
+        where: { path: { [Op.in]: wanted } },
+        attributes: ['path'],
+        transaction: ctx.tx,
+      })
+    ).map((u) => u.path),
   );
-  if (!known.has(settings.unitRoot)) problems.unitRoot = `unit ${settings.unitRoot} does not exist; create it first (atrium units add)`;
-  const strays = settings.roleGroups.filter((g) => g.unit && !known.has(g.unit) && !isWithin(g.unit, settings.unitRoot));
-  if (strays.length > 0) problems.roleGroups = `unit ${strays.map((g) => g.unit).join(', ')} does not exist and is not below ${settings.unitRoot}`;
+  if (!known.has(settings.unitRoot))
+    problems.unitRoot = `unit ${settings.unitRoot} does not exist; create it first (atrium units add)`;
+  const strays = settings.roleGroups.filter(
+    (g) => g.unit && !known.has(g.unit) && !isWithin(g.unit, settings.unitRoot),
+  );
+  if (strays.length > 0)
+    problems.roleGroups = `unit ${strays.map((g) => g.unit).join(', ')} does not exist and is not below ${settings.unitRoot}`;
   if (Object.keys(problems).length > 0) throw new ValidationError('Some fields are invalid', problems);
 }

@@ -39,19 +39,37 @@ export async function openDirectory(endpoint: DirectoryEndpoint): Promise<Client
   try {
     tlsOptions = { minVersion: 'TLSv1.2', ...(endpoint.caFile ? { ca: readFileSync(endpoint.caFile) } : {}) };
   } catch (error) {
-    throw new DirectoryUnavailableError(endpoint.name, `cannot read the CA file ${endpoint.caFile}: ${(error as Error).message}`);
+    throw new DirectoryUnavailableError(
+      endpoint.name,
+      `cannot read the CA file ${endpoint.caFile}: ${(error as Error).message}`,
+    );
   }
   // ldapts speaks TLS from the first byte whenever it is given TLS options, so an ldap:// URL gets them
   // only through startTLS below.
   const ldaps = endpoint.url.startsWith('ldaps://');
-  const client = new Client({ url: endpoint.url, timeout, connectTimeout: timeout, strictDN: false, ...(ldaps ? { tlsOptions } : {}) });
+  const client = new Client({
+    url: endpoint.url,
+    timeout,
+    connectTimeout: timeout,
+    strictDN: false,
+    ...(ldaps ? { tlsOptions } : {}),
+  });
   try {
-    if (endpoint.settings.startTls) await client.startTLS({ ...tlsOptions, host: new URL(endpoint.url).hostname, servername: new URL(endpoint.url).hostname });
+    if (endpoint.settings.startTls)
+      await client.startTLS({
+        ...tlsOptions,
+        host: new URL(endpoint.url).hostname,
+        servername: new URL(endpoint.url).hostname,
+      });
     await client.bind(endpoint.bindDn, endpoint.bindPassword);
     return client;
   } catch (error) {
     await closeQuietly(client);
-    if (error instanceof InvalidCredentialsError) throw new DirectoryUnavailableError(endpoint.name, 'the directory refused the service account (bind DN or password wrong)');
+    if (error instanceof InvalidCredentialsError)
+      throw new DirectoryUnavailableError(
+        endpoint.name,
+        'the directory refused the service account (bind DN or password wrong)',
+      );
     throw unavailable(endpoint.name, error);
   }
 }

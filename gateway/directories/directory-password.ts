@@ -15,13 +15,27 @@ import type { DirectorySettings } from './schemas.ts';
  * backslashes in a name are sent as the literal characters they are (RFC 4515 escaping by ldapts).
  */
 export function personFilter(s: DirectorySettings, username: string): AndFilter {
-  return new AndFilter({ filters: [FilterParser.parseString(s.userFilter), new EqualityFilter({ attribute: s.usernameAttribute, value: username })] });
+  return new AndFilter({
+    filters: [
+      FilterParser.parseString(s.userFilter),
+      new EqualityFilter({ attribute: s.usernameAttribute, value: username }),
+    ],
+  });
 }
 
 /** The DN of the one entry a name matches under the user base, or null (none, or more than one). */
-export async function findPersonDn(client: Client, s: DirectorySettings, username: string): Promise<{ dn: string; disabled: boolean } | null> {
+export async function findPersonDn(
+  client: Client,
+  s: DirectorySettings,
+  username: string,
+): Promise<{ dn: string; disabled: boolean } | null> {
   const attributes = s.disabledAttribute ? [s.disabledAttribute] : ['1.1'];
-  const { searchEntries } = await client.search(s.userBase, { scope: 'sub', filter: personFilter(s, username), attributes, sizeLimit: 2 });
+  const { searchEntries } = await client.search(s.userBase, {
+    scope: 'sub',
+    filter: personFilter(s, username),
+    attributes,
+    sizeLimit: 2,
+  });
   if (searchEntries.length !== 1) return null;
   const entry = searchEntries[0]!;
   const flags = s.disabledAttribute ? Number(valuesOf(entry)(s.disabledAttribute)[0] ?? 0) : 0;
@@ -59,7 +73,10 @@ export function directoryPasswordCheck(deps: { sealer: Sealer; logger: Logger })
     } catch (error) {
       if (error instanceof AccountDisabledError) throw error;
       const failure = unavailable(directory.name, error);
-      deps.logger.warn({ directory: directory.name, cause: failure.details?.cause }, 'directory sign-in failed: the directory did not answer');
+      deps.logger.warn(
+        { directory: directory.name, cause: failure.details?.cause },
+        'directory sign-in failed: the directory did not answer',
+      );
       throw failure;
     } finally {
       if (client) await closeQuietly(client);

@@ -24,15 +24,25 @@ export function levelsOfPath(path: string, root: string): UnitPlace['levels'] {
  * Creates the units of `levels` that do not exist yet, parents first, each audited; returns how many.
  * A unit that exists keeps its name: an administrator may have named it better than the OU is.
  */
-export async function ensureUnits(ctx: GatewayContext, ids: UnitIds, levels: UnitPlace['levels'], directory: string): Promise<number> {
+export async function ensureUnits(
+  ctx: GatewayContext,
+  ids: UnitIds,
+  levels: UnitPlace['levels'],
+  directory: string,
+): Promise<number> {
   let created = 0;
-  const wanted = [...new Map(levels.map((l) => [l.path, l])).values()].sort((a, b) => a.path.split('/').length - b.path.split('/').length);
+  const wanted = [...new Map(levels.map((l) => [l.path, l])).values()].sort(
+    (a, b) => a.path.split('/').length - b.path.split('/').length,
+  );
   for (const level of wanted) {
     if (ids.has(level.path)) continue;
     const parentPath = parentPathOf(level.path);
     const parentId = parentPath ? ids.get(parentPath) : undefined;
     if (parentPath && !parentId) throw new Error(`unit ${parentPath} is missing below the directory's unit root`);
-    const unit = await ctx.models.OrgUnit.create({ id: randomUUID(), path: level.path, name: level.name, parentId: parentId ?? null }, { transaction: ctx.tx });
+    const unit = await ctx.models.OrgUnit.create(
+      { id: randomUUID(), path: level.path, name: level.name, parentId: parentId ?? null },
+      { transaction: ctx.tx },
+    );
     ids.set(unit.path, unit.id);
     await audit(ctx, { action: 'unit.create', target: unit.path, details: { name: unit.name, directory } });
     created += 1;

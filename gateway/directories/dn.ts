@@ -80,5 +80,9 @@ export function ousBelow(entryDn: string, baseDn: string): string[] {
 
 /** A DN the way a form may take it: at least one type=value pair, no control characters. */
 export function looksLikeDn(dn: string): boolean {
-  return !/[\u0000-\u001f]/.test(dn) && parseDn(dn).length > 0 && parseDn(dn).every((r) => /^[a-z][a-z0-9-]*$|^[0-9.]+$/.test(r.type) && r.value !== '');
+  return (
+    !/[\u0000-\u001f]/.test(dn) &&
+    parseDn(dn).length > 0 &&
+    parseDn(dn).every((r) => /^[a-z][a-z0-9-]*$|^[0-9.]+$/.test(r.type) && r.value !== '')
+  );
 }

@@ -7,17 +7,24 @@ import { AppError, ConflictError } from '../../core/errors.ts';
  */
 export class DirectoryUnavailableError extends AppError {
   constructor(directory: string, cause: string) {
-    super('directory_unavailable', 503, 'The campus directory is not answering right now, so your password cannot be checked. Try again in a minute.', {
-      directory,
-      cause,
-      retryAfterSeconds: 60,
-    });
+    super(
+      'directory_unavailable',
+      503,
+      'The campus directory is not answering right now, so your password cannot be checked. Try again in a minute.',
+      {
+        directory,
+        cause,
+        retryAfterSeconds: 60,
+      },
+    );
   }
 }
 
 /** Another sync of the same directory is running (in this process or another one over the same database). */
 export class SyncRunningError extends ConflictError {
   constructor(directory: string, until: Date | null) {
-    super(`A sync of directory ${directory} is already running${until ? ` (its lease ends at ${until.toISOString()} unless renewed)` : ''}; wait for it to finish.`);
+    super(
+      `A sync of directory ${directory} is already running${until ? ` (its lease ends at ${until.toISOString()} unless renewed)` : ''}; wait for it to finish.`,
+    );
   }
 }

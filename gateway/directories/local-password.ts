@@ -8,5 +8,7 @@ export async function assertPasswordIsLocal(ctx: GatewayContext, user: User): Pr
   if (!link) return;
   const directory = await ctx.models.Directory.findByPk(link.directoryId, { transaction: ctx.tx });
   const name = directory?.name ?? link.directoryId;
-  throw new ConflictError(`${user.username} signs in with the password of directory ${name}; it is changed there${directory?.resetUrl ? ` (${directory.resetUrl})` : ''}, not in Atrium`);
+  throw new ConflictError(
+    `${user.username} signs in with the password of directory ${name}; it is changed there${directory?.resetUrl ? ` (${directory.resetUrl})` : ''}, not in Atrium`,
+  );
 }

@@ -19,7 +19,12 @@ export function presentDirectory(directory: Directory, people: number, now = new
     userBase: s.userBase,
     userFilter: s.userFilter,
     groupBase: s.groupBase,
-    attributes: { username: s.usernameAttribute, name: s.nameAttributes, email: s.emailAttributes, disabled: s.disabledAttribute },
+    attributes: {
+      username: s.usernameAttribute,
+      name: s.nameAttributes,
+      email: s.emailAttributes,
+      disabled: s.disabledAttribute,
+    },
     groupMembership: s.groupMembership,
     unitFrom: s.unitFrom,
     unitAttribute: s.unitAttribute,

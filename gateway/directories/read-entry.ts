@@ -45,19 +45,26 @@ export function valuesOf(entry: Entry): (name: string) => string[] {
   };
 }
 
-const first = (values: (name: string) => string[], names: string[]) => names.map((n) => values(n)[0]).find((v) => v !== undefined);
+const first = (values: (name: string) => string[], names: string[]) =>
+  names.map((n) => values(n)[0]).find((v) => v !== undefined);
 
 /** Reads one entry into a person, or says why it cannot become one. */
 export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf): ReadEntry {
   const values = valuesOf(entry);
   const rawName = values(s.usernameAttribute)[0];
-  const refusal = (reason: string, username: string | null = rawName ?? null): ReadEntry => ({ refusal: { username, dn: entry.dn, reason } });
+  const refusal = (reason: string, username: string | null = rawName ?? null): ReadEntry => ({
+    refusal: { username, dn: entry.dn, reason },
+  });
   if (!rawName) return refusal(`has no ${s.usernameAttribute}`);
   const username = usernameSchema.safeParse(rawName);
-  if (!username.success) return refusal(`${s.usernameAttribute} "${rawName}" cannot be an Atrium username (${username.error.issues[0]!.message})`);
+  if (!username.success)
+    return refusal(
+      `${s.usernameAttribute} "${rawName}" cannot be an Atrium username (${username.error.issues[0]!.message})`,
+    );
   const rawDisplay = first(values, s.nameAttributes);
   const displayName = displayNameSchema.safeParse(rawDisplay ?? username.data);
-  if (!displayName.success) return refusal(`its name is not usable (${displayName.error.issues[0]!.message})`, username.data);
+  if (!displayName.success)
+    return refusal(`its name is not usable (${displayName.error.issues[0]!.message})`, username.data);
   const rawEmail = first(values, s.emailAttributes);
   if (!rawEmail) return refusal(`has no email (${s.emailAttributes.join(' or ')})`, username.data);
   const email = emailSchema.safeParse(rawEmail);

@@ -12,13 +12,18 @@ import { registrationSchema } from './schemas.ts';
 import { composeSettings } from './settings.ts';
 
 /** Registers a directory; the service account's password is sealed before it is stored. Full administrators only. */
-export async function registerDirectory(ctx: GatewayContext, sealer: Sealer, input: unknown): Promise<PresentedDirectory> {
+export async function registerDirectory(
+  ctx: GatewayContext,
+  sealer: Sealer,
+  input: unknown,
+): Promise<PresentedDirectory> {
   assertFullAdmin(ctx.actor);
   const data = parseInput(registrationSchema, input);
   const settings = composeSettings(data, data.url, null, null);
   return inTransaction(ctx, async (ctx) => {
     await checkAgainstSystem(ctx, settings, data.caFile ?? null);
-    if (await ctx.models.Directory.findOne({ where: { name: data.name }, transaction: ctx.tx })) throw new ConflictError(`A directory named ${data.name} is already registered`);
+    if (await ctx.models.Directory.findOne({ where: { name: data.name }, transaction: ctx.tx }))
+      throw new ConflictError(`A directory named ${data.name} is already registered`);
     const directory = await ctx.models.Directory.create(
       {
         id: randomUUID(),
@@ -32,7 +37,11 @@ export async function registerDirectory(ctx: GatewayContext, sealer: Sealer, inp
       },
       { transaction: ctx.tx },
     );
-    await audit(ctx, { action: 'directory.add', target: directory.name, details: { url: directory.url, bindDn: directory.bindDn, settings } });
+    await audit(ctx, {
+      action: 'directory.add',
+      target: directory.name,
+      details: { url: directory.url, bindDn: directory.bindDn, settings },
+    });
     return presentDirectory(directory, 0);
   });
 }

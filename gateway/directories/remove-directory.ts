@@ -13,17 +13,27 @@ import { findDirectory } from './find-directory.ts';
  * everything they hold ends, and they stay as local accounts without a password (an administrator may
  * give one a password to keep them).
  */
-export async function removeDirectory(ctx: GatewayContext, name: string, options: { disablePeople?: boolean } = {}): Promise<{ name: string; disabled: number }> {
+export async function removeDirectory(
+  ctx: GatewayContext,
+  name: string,
+  options: { disablePeople?: boolean } = {},
+): Promise<{ name: string; disabled: number }> {
   assertFullAdmin(ctx.actor);
   return inTransaction(ctx, async (ctx) => {
     const directory = await findDirectory(ctx, name);
-    const links = await ctx.models.DirectoryAccount.findAll({ where: { directoryId: directory.id }, transaction: ctx.tx });
+    const links = await ctx.models.DirectoryAccount.findAll({
+      where: { directoryId: directory.id },
+      transaction: ctx.tx,
+    });
     if (links.length > 0 && !options.disablePeople) {
       throw new ConflictError(
         `Directory ${directory.name} still has ${links.length} people, who could not sign in without it; remove it with --disable-people (console: tick "disable its people") to disable them`,
       );
     }
-    const people = await ctx.models.User.findAll({ where: { id: { [Op.in]: links.map((l) => l.userId) } }, transaction: ctx.tx });
+    const people = await ctx.models.User.findAll({
+      where: { id: { [Op.in]: links.map((l) => l.userId) } },
+      transaction: ctx.tx,
+    });
     let disabled = 0;
     for (const user of people) {
       if (user.status === 'active') {
@@ -34,7 +44,11 @@ export async function removeDirectory(ctx: GatewayContext, name: string, options
     }
     await ctx.models.DirectoryAccount.destroy({ where: { directoryId: directory.id }, transaction: ctx.tx });
     await directory.destroy({ transaction: ctx.tx });
-    await audit(ctx, { action: 'directory.remove', target: directory.name, details: { people: links.length, disabled } });
+    await audit(ctx, {
+      action: 'directory.remove',
+      target: directory.name,
+      details: { people: links.length, disabled },
+    });
     return { name: directory.name, disabled };
   });
 }

@@ -12,21 +12,36 @@ export type DirectorySchedule = { stop(): Promise<void> };
  * other. Several gateway processes may all run this: the sync lease lets one of them sync a directory
  * and the others skip it. stop() ends a sync in progress between two pages.
  */
-export function startDirectorySchedule(options: { context: () => GatewayContext; sealer: Sealer; logger: Logger; intervalSeconds: number }): DirectorySchedule {
+export function startDirectorySchedule(options: {
+  context: () => GatewayContext;
+  sealer: Sealer;
+  logger: Logger;
+  intervalSeconds: number;
+}): DirectorySchedule {
   const abort = new AbortController();
   let running: Promise<void> | null = null;
   const ctx = () => ({ ...options.context(), actor: operator('directory-schedule') });
 
   async function round(): Promise<void> {
-    const directories = await options.context().models.Directory.findAll({ attributes: ['name'], order: [['name', 'ASC']] });
+    const directories = await options
+      .context()
+      .models.Directory.findAll({ attributes: ['name'], order: [['name', 'ASC']] });
     for (const { name } of directories) {
       if (abort.signal.aborted) return;
       try {
-        const report = await syncDirectory(ctx(), { sealer: options.sealer, logger: options.logger, signal: abort.signal }, name);
-        const log = report.outcome === 'success' ? options.logger.info.bind(options.logger) : options.logger.warn.bind(options.logger);
+        const report = await syncDirectory(
+          ctx(),
+          { sealer: options.sealer, logger: options.logger, signal: abort.signal },
+          name,
+        );
+        const log =
+          report.outcome === 'success'
+            ? options.logger.info.bind(options.logger)
+            : options.logger.warn.bind(options.logger);
         log({ directory: name, report: { ...report, names: undefined } }, summarize(report));
       } catch (error) {
-        if (error instanceof SyncRunningError) options.logger.debug({ directory: name }, 'directory sync skipped: another sync of it is running');
+        if (error instanceof SyncRunningError)
+          options.logger.debug({ directory: name }, 'directory sync skipped: another sync of it is running');
         else options.logger.error({ err: error, directory: name }, 'scheduled directory sync failed');
       }
     }

@@ -50,8 +50,14 @@ export const attributeSchema = z
 export const roleGroupSchema = z
   .object({ group: dnSchema, role: roleSchema, unit: unitPathSchema.nullable().default(null) })
   .superRefine((g, ctx) => {
-    if (g.role === 'unit-admin' && !g.unit) ctx.addIssue({ code: 'custom', path: ['unit'], message: 'unit-admin needs the unit it administers (unit-admin:PATH=DN)' });
-    if (g.role !== 'unit-admin' && g.unit) ctx.addIssue({ code: 'custom', path: ['unit'], message: 'only unit-admin takes a unit' });
+    if (g.role === 'unit-admin' && !g.unit)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['unit'],
+        message: 'unit-admin needs the unit it administers (unit-admin:PATH=DN)',
+      });
+    if (g.role !== 'unit-admin' && g.unit)
+      ctx.addIssue({ code: 'custom', path: ['unit'], message: 'only unit-admin takes a unit' });
   });
 export type RoleGroup = z.infer<typeof roleGroupSchema>;
 
@@ -68,7 +74,10 @@ export const roleGroupLineSchema = z
     const [role, unit] = head.split(':', 2).map((s) => s.trim());
     const parsed = roleGroupSchema.safeParse({ group: line.slice(eq + 1), role, unit: unit ?? null });
     if (eq < 0 || !parsed.success) {
-      const why = parsed.success || eq < 0 ? 'expected ROLE=GROUP-DN or unit-admin:UNIT=GROUP-DN' : parsed.error.issues[0]!.message;
+      const why =
+        parsed.success || eq < 0
+          ? 'expected ROLE=GROUP-DN or unit-admin:UNIT=GROUP-DN'
+          : parsed.error.issues[0]!.message;
       ctx.addIssue({ code: 'custom', message: `"${line}": ${why}` });
       return z.NEVER;
     }
@@ -78,7 +87,11 @@ export const roleGroupLineSchema = z
 export const roleGroupLine = (g: RoleGroup) => `${g.role}${g.unit ? `:${g.unit}` : ''}=${g.group}`;
 
 const defaultRoleSchema = z.enum(['student', 'staff'], { message: 'student or staff' });
-const timeoutSchema = z.coerce.number({ message: 'a number of seconds' }).int({ message: 'whole seconds' }).min(1, { message: 'from 1 to 60 seconds' }).max(60, { message: 'from 1 to 60 seconds' });
+const timeoutSchema = z.coerce
+  .number({ message: 'a number of seconds' })
+  .int({ message: 'whole seconds' })
+  .min(1, { message: 'from 1 to 60 seconds' })
+  .max(60, { message: 'from 1 to 60 seconds' });
 
 /** Where a person's unit comes from: the OUs above their entry, or one attribute (such as department). */
 export const UNIT_SOURCES = ['ou', 'attribute'] as const;

@@ -15,14 +15,22 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
  * Settings from what the form or the command line gave, over what the registration had (`base`):
  * the preset fills what neither says, and a change of preset starts its mapping afresh.
  */
-export function composeSettings(input: Changes, url: string, base: DirectorySettings | null, baseUrl: string | null): DirectorySettings {
+export function composeSettings(
+  input: Changes,
+  url: string,
+  base: DirectorySettings | null,
+  baseUrl: string | null,
+): DirectorySettings {
   const preset = input.preset ?? base?.preset ?? 'openldap';
   const from = base && base.preset === preset ? base : null;
   const defaults = PRESET_DEFAULTS[preset];
   const ldaps = url.startsWith('ldaps://');
   const schemeChanged = baseUrl !== null && baseUrl.startsWith('ldaps://') !== ldaps;
   const startTls = input.startTls ?? (base && !schemeChanged ? base.startTls : !ldaps);
-  const pick = <K extends keyof Changes & keyof DirectorySettings>(key: K, fallback: DirectorySettings[K]): DirectorySettings[K] =>
+  const pick = <K extends keyof Changes & keyof DirectorySettings>(
+    key: K,
+    fallback: DirectorySettings[K],
+  ): DirectorySettings[K] =>
     (input[key] !== undefined ? input[key] : from ? from[key] : fallback) as DirectorySettings[K];
   const candidate = {
     preset,
@@ -48,9 +56,11 @@ export function composeSettings(input: Changes, url: string, base: DirectorySett
   const problems: Record<string, string> = {};
   if (ldaps && settings.startTls) problems.startTls = 'ldaps:// is TLS already; StartTLS is for ldap:// URLs';
   if (!ldaps && !settings.startTls && !LOOPBACK.test(new URL(url).hostname)) {
-    problems.startTls = 'without StartTLS, passwords would cross the network in clear; plain ldap:// is only allowed to this machine (127.0.0.1, localhost)';
+    problems.startTls =
+      'without StartTLS, passwords would cross the network in clear; plain ldap:// is only allowed to this machine (127.0.0.1, localhost)';
   }
-  if (settings.unitFrom === 'attribute' && !settings.unitAttribute) problems.unitAttribute = 'required when the unit comes from an attribute (such as department)';
+  if (settings.unitFrom === 'attribute' && !settings.unitAttribute)
+    problems.unitAttribute = 'required when the unit comes from an attribute (such as department)';
   if (Object.keys(problems).length > 0) throw new ValidationError('Some fields are invalid', problems);
   return settings;
 }

@@ -33,7 +33,8 @@ export type SyncDeps = {
   signal?: AbortSignal;
 };
 
-const stopped = () => new AppError('sync_stopped', 503, 'the sync was stopped before its end (the gateway is shutting down)');
+const stopped = () =>
+  new AppError('sync_stopped', 503, 'the sync was stopped before its end (the gateway is shutting down)');
 
 /** The directory answered, but nobody under the user base matched: most likely a wrong base or filter. */
 class EmptyDirectoryError extends AppError {
@@ -72,7 +73,9 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
       settings,
       groupsOf: await groupReader(client, endpoint.name, settings),
       unitIds: await loadUnitIds(ctx),
-      directoryNames: new Map((await ctx.models.Directory.findAll({ attributes: ['id', 'name'] })).map((d) => [d.id, d.name])),
+      directoryNames: new Map(
+        (await ctx.models.Directory.findAll({ attributes: ['id', 'name'] })).map((d) => [d.id, d.name]),
+      ),
       report,
     };
     const total = deps.countFirst ? await countEntries(client, directory.name, settings) : null;
@@ -104,7 +107,8 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
   } catch (error) {
     report.outcome = 'failure';
     report.error = describeFailure(error);
-    if (!(error instanceof AppError)) deps.logger?.error({ err: error, directory: directory.name }, 'directory sync failed');
+    if (!(error instanceof AppError))
+      deps.logger?.error({ err: error, directory: directory.name }, 'directory sync failed');
   } finally {
     if (client) await closeQuietly(client);
     report.durationMs = Math.round(performance.now() - clock);
@@ -114,14 +118,18 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
 }
 
 function describeFailure(error: unknown): string {
-  if (error instanceof DirectoryUnavailableError) return `the directory did not answer properly (${String(error.details?.cause)})`;
+  if (error instanceof DirectoryUnavailableError)
+    return `the directory did not answer properly (${String(error.details?.cause)})`;
   if (error instanceof AppError) return error.message;
   return `unexpected error: ${(error as Error)?.message ?? String(error)}`;
 }
 
 async function finish(ctx: GatewayContext, directory: Directory, report: SyncReport): Promise<void> {
   await inTransaction(ctx, async (ctx) => {
-    await ctx.models.Directory.update({ lastReport: JSON.stringify(report), lastSyncAt: new Date() }, { where: { id: directory.id }, transaction: ctx.tx });
+    await ctx.models.Directory.update(
+      { lastReport: JSON.stringify(report), lastSyncAt: new Date() },
+      { where: { id: directory.id }, transaction: ctx.tx },
+    );
     await audit(ctx, { action: 'directory.sync', target: directory.name, outcome: report.outcome, details: report });
   });
 }
@@ -137,7 +145,11 @@ async function groupReader(client: Client, directory: string, settings: Director
     const key = normalizeDn(group);
     if (members.has(key)) continue;
     try {
-      const { searchEntries } = await client.search(group, { scope: 'base', filter: '(objectClass=*)', attributes: ['member', 'uniqueMember'] });
+      const { searchEntries } = await client.search(group, {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: ['member', 'uniqueMember'],
+      });
       const values = searchEntries.flatMap((e) => [e.member, e.uniqueMember].flat().filter((v) => v !== undefined));
       members.set(key, new Set(values.map((v) => normalizeDn(Buffer.isBuffer(v) ? v.toString('utf8') : String(v)))));
     } catch (error) {
@@ -152,7 +164,12 @@ async function groupReader(client: Client, directory: string, settings: Director
 async function countEntries(client: Client, directory: string, settings: DirectorySettings): Promise<number> {
   let total = 0;
   try {
-    for await (const page of client.searchPaginated(settings.userBase, { scope: 'sub', filter: settings.userFilter, attributes: ['1.1'], paged: { pageSize: PAGE_SIZE } })) {
+    for await (const page of client.searchPaginated(settings.userBase, {
+      scope: 'sub',
+      filter: settings.userFilter,
+      attributes: ['1.1'],
+      paged: { pageSize: PAGE_SIZE },
+    })) {
       total += page.searchEntries.length;
     }
   } catch (error) {
@@ -162,7 +179,13 @@ async function countEntries(client: Client, directory: string, settings: Directo
 }
 
 /** After a complete read: people of this directory that it did not return are disabled, in batches. */
-async function disableGone(ctx: GatewayContext, sync: SyncRun, deps: SyncDeps, renew: () => Promise<void>, total: number | null): Promise<void> {
+async function disableGone(
+  ctx: GatewayContext,
+  sync: SyncRun,
+  deps: SyncDeps,
+  renew: () => Promise<void>,
+  total: number | null,
+): Promise<void> {
   const { DirectoryAccount, User } = ctx.models;
   const where = { directoryId: sync.directory.id, seenRun: { [Op.ne]: sync.run } };
   if (sync.report.entries === 0) {
@@ -171,12 +194,21 @@ async function disableGone(ctx: GatewayContext, sync: SyncRun, deps: SyncDeps, r
   }
   let after = '';
   for (;;) {
-    const links = await DirectoryAccount.findAll({ where: { ...where, userId: { [Op.gt]: after } }, order: [['userId', 'ASC']], limit: 500 });
+    const links = await DirectoryAccount.findAll({
+      where: { ...where, userId: { [Op.gt]: after } },
+      order: [['userId', 'ASC']],
+      limit: 500,
+    });
     if (links.length === 0) return;
     after = links.at(-1)!.userId;
     await inTransaction(ctx, async (ctx) => {
       const users = new Map(
-        (await User.findAll({ where: { id: { [Op.in]: links.map((l) => l.userId) }, status: 'active' }, transaction: ctx.tx })).map((u) => [u.id, u]),
+        (
+          await User.findAll({
+            where: { id: { [Op.in]: links.map((l) => l.userId) }, status: 'active' },
+            transaction: ctx.tx,
+          })
+        ).map((u) => [u.id, u]),
       );
       for (const link of links) {
         const user = users.get(link.userId);

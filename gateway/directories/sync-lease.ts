@@ -20,7 +20,9 @@ export async function takeLease(ctx: GatewayContext, directory: Directory): Prom
   const now = new Date();
   const [taken] = await Directory.update(
     { syncOwner: owner, syncUntil: new Date(now.getTime() + LEASE_MS) },
-    { where: { id: directory.id, [Op.or]: [{ syncOwner: null }, { syncUntil: null }, { syncUntil: { [Op.lt]: now } }] } },
+    {
+      where: { id: directory.id, [Op.or]: [{ syncOwner: null }, { syncUntil: null }, { syncUntil: { [Op.lt]: now } }] },
+    },
   );
   if (taken !== 1) {
     const holder = await Directory.findByPk(directory.id);
@@ -29,7 +31,10 @@ export async function takeLease(ctx: GatewayContext, directory: Directory): Prom
   return {
     owner,
     async renew() {
-      const [renewed] = await Directory.update({ syncUntil: new Date(Date.now() + LEASE_MS) }, { where: { id: directory.id, syncOwner: owner } });
+      const [renewed] = await Directory.update(
+        { syncUntil: new Date(Date.now() + LEASE_MS) },
+        { where: { id: directory.id, syncOwner: owner } },
+      );
       if (renewed !== 1) throw new SyncRunningError(directory.name, null);
     },
     async release() {

@@ -63,7 +63,8 @@ export function refuse(report: SyncReport, refusal: Refusal): void {
 /** One line per figure, for the CLI and the console. */
 export function summarize(report: SyncReport): string {
   const seconds = (report.durationMs / 1000).toFixed(1);
-  if (report.outcome === 'failure') return `Sync of ${report.directory} failed after ${seconds} s: ${report.error}. Nothing was disabled.`;
+  if (report.outcome === 'failure')
+    return `Sync of ${report.directory} failed after ${seconds} s: ${report.error}. Nothing was disabled.`;
   return (
     `Synced ${report.directory} in ${seconds} s: ${report.entries} entries; ${report.added} added, ${report.updated} updated, ` +
     `${report.unchanged} unchanged, ${report.disabled} disabled, ${report.reenabled} re-enabled, ${report.refused} refused` +

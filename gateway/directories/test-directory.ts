@@ -10,7 +10,14 @@ import { PAGE_SIZE } from './presets.ts';
 import { attributesToRead, groupsFromMemberOf, readEntry } from './read-entry.ts';
 import type { Refusal } from './sync-report.ts';
 
-export type SampledPerson = { username: string; displayName: string; email: string; unit: string; roles: string[]; disabled: boolean };
+export type SampledPerson = {
+  username: string;
+  displayName: string;
+  email: string;
+  unit: string;
+  roles: string[];
+  disabled: boolean;
+};
 
 export type DirectoryTest = {
   directory: string;
@@ -40,12 +47,26 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
   const endpoint = endpointOf(directory, sealer);
   const s = endpoint.settings;
   const clock = performance.now();
-  const result: DirectoryTest = { directory: directory.name, ok: false, connected: false, problem: null, people: 0, sample: [], groups: [], durationMs: 0 };
+  const result: DirectoryTest = {
+    directory: directory.name,
+    ok: false,
+    connected: false,
+    problem: null,
+    people: 0,
+    sample: [],
+    groups: [],
+    durationMs: 0,
+  };
   let client: Client | null = null;
   try {
     client = await openDirectory(endpoint);
     result.connected = true;
-    const pages = client.searchPaginated(s.userBase, { scope: 'sub', filter: s.userFilter, attributes: attributesToRead(s), paged: { pageSize: PAGE_SIZE } });
+    const pages = client.searchPaginated(s.userBase, {
+      scope: 'sub',
+      filter: s.userFilter,
+      attributes: attributesToRead(s),
+      paged: { pageSize: PAGE_SIZE },
+    });
     for await (const page of pages) {
       result.people += page.searchEntries.length;
       for (const entry of page.searchEntries.slice(0, SAMPLE - result.sample.length)) {
@@ -72,6 +93,11 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
     if (client) await closeQuietly(client);
     result.durationMs = Math.round(performance.now() - clock);
   }
-  await audit(ctx, { action: 'directory.test', target: directory.name, outcome: result.ok ? 'success' : 'failure', details: { people: result.people, problem: result.problem } });
+  await audit(ctx, {
+    action: 'directory.test',
+    target: directory.name,
+    outcome: result.ok ? 'success' : 'failure',
+    details: { people: result.people, problem: result.problem },
+  });
   return result;
 }

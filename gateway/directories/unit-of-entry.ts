@@ -27,7 +27,11 @@ export function unitSegment(name: string): string | null {
  * Library → root/library). No OU or no value: the root itself. Deeper than a unit path may go: the
  * levels below the eighth are left out (the person lands in the deepest one allowed).
  */
-export function unitOfEntry(dn: string, values: (name: string) => string[], s: DirectorySettings): UnitPlace | { problem: string } {
+export function unitOfEntry(
+  dn: string,
+  values: (name: string) => string[],
+  s: DirectorySettings,
+): UnitPlace | { problem: string } {
   const names = s.unitFrom === 'ou' ? ousBelow(dn, s.userBase) : values(s.unitAttribute!).slice(0, 1);
   const room = MAX_DEPTH - s.unitRoot.split('/').length;
   const levels: { path: string; name: string }[] = [];

@@ -11,7 +11,12 @@ import { changesSchema } from './schemas.ts';
 import { composeSettings, directorySettingsOf } from './settings.ts';
 
 /** Changes what is given; an empty bind password keeps the sealed one. Full administrators only. */
-export async function updateDirectory(ctx: GatewayContext, sealer: Sealer, name: string, input: unknown): Promise<PresentedDirectory> {
+export async function updateDirectory(
+  ctx: GatewayContext,
+  sealer: Sealer,
+  name: string,
+  input: unknown,
+): Promise<PresentedDirectory> {
   assertFullAdmin(ctx.actor);
   const changes = parseInput(changesSchema, input);
   return inTransaction(ctx, async (ctx) => {
@@ -20,7 +25,9 @@ export async function updateDirectory(ctx: GatewayContext, sealer: Sealer, name:
     const settings = composeSettings(changes, url, directorySettingsOf(directory), directory.url);
     const caFile = changes.caFile !== undefined ? changes.caFile : directory.caFile;
     await checkAgainstSystem(ctx, settings, caFile);
-    const changed = Object.keys(changes).filter((k) => (changes as Record<string, unknown>)[k] !== undefined && !(k === 'bindPassword' && !changes.bindPassword));
+    const changed = Object.keys(changes).filter(
+      (k) => (changes as Record<string, unknown>)[k] !== undefined && !(k === 'bindPassword' && !changes.bindPassword),
+    );
     directory.url = url;
     directory.caFile = caFile;
     if (changes.bindDn) directory.bindDn = changes.bindDn;
@@ -28,8 +35,15 @@ export async function updateDirectory(ctx: GatewayContext, sealer: Sealer, name:
     if (changes.resetUrl) directory.resetUrl = changes.resetUrl;
     directory.settings = JSON.stringify(settings);
     await directory.save({ transaction: ctx.tx });
-    await audit(ctx, { action: 'directory.update', target: directory.name, details: { changed, url, bindDn: directory.bindDn, settings } });
-    const people = await ctx.models.DirectoryAccount.count({ where: { directoryId: directory.id }, transaction: ctx.tx });
+    await audit(ctx, {
+      action: 'directory.update',
+      target: directory.name,
+      details: { changed, url, bindDn: directory.bindDn, settings },
+    });
+    const people = await ctx.models.DirectoryAccount.count({
+      where: { directoryId: directory.id },
+      transaction: ctx.tx,
+    });
     return presentDirectory(directory, people);
   });
 }

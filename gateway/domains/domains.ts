@@ -26,11 +26,21 @@ export async function addDomain(ctx: GatewayContext, input: unknown): Promise<Do
   assertFullAdmin(ctx.actor);
   return inTransaction(ctx, async (ctx) => {
     const { Domain, DomainUnit } = ctx.models;
-    const clash = await Domain.findOne({ where: { [Op.or]: [{ name: data.name }, { url: data.url }] }, transaction: ctx.tx });
-    if (clash) throw new ConflictError(clash.name === data.name ? `Domain ${data.name} exists` : `URL ${data.url} is used by ${clash.name}`);
+    const clash = await Domain.findOne({
+      where: { [Op.or]: [{ name: data.name }, { url: data.url }] },
+      transaction: ctx.tx,
+    });
+    if (clash)
+      throw new ConflictError(
+        clash.name === data.name ? `Domain ${data.name} exists` : `URL ${data.url} is used by ${clash.name}`,
+      );
     const units = await unitsByPaths(ctx, data.units);
     const domain = await Domain.create({ id: randomUUID(), name: data.name, url: data.url }, { transaction: ctx.tx });
-    if (units.length > 0) await DomainUnit.bulkCreate(units.map((u) => ({ domainId: domain.id, unitId: u.id })), { transaction: ctx.tx });
+    if (units.length > 0)
+      await DomainUnit.bulkCreate(
+        units.map((u) => ({ domainId: domain.id, unitId: u.id })),
+        { transaction: ctx.tx },
+      );
     await audit(ctx, { action: 'domain.create', target: data.name, details: { url: data.url, units: data.units } });
     return domain;
   });
@@ -44,14 +54,18 @@ export async function updateDomain(ctx: GatewayContext, name: string, input: unk
     const domain = await Domain.findOne({ where: { name }, transaction: ctx.tx });
     if (!domain) throw new NotFoundError(`No domain ${name}`);
     if (data.url && data.url !== domain.url) {
-      if (await Domain.findOne({ where: { url: data.url }, transaction: ctx.tx })) throw new ConflictError(`URL ${data.url} is in use`);
+      if (await Domain.findOne({ where: { url: data.url }, transaction: ctx.tx }))
+        throw new ConflictError(`URL ${data.url} is in use`);
       domain.url = data.url;
       await domain.save({ transaction: ctx.tx });
     }
     if (data.units) {
       const units = await unitsByPaths(ctx, data.units);
       await DomainUnit.destroy({ where: { domainId: domain.id }, transaction: ctx.tx });
-      await DomainUnit.bulkCreate(units.map((u) => ({ domainId: domain.id, unitId: u.id })), { transaction: ctx.tx });
+      await DomainUnit.bulkCreate(
+        units.map((u) => ({ domainId: domain.id, unitId: u.id })),
+        { transaction: ctx.tx },
+      );
     }
     await audit(ctx, { action: 'domain.update', target: name, details: data });
     return domain;
@@ -70,7 +84,10 @@ export async function listDomains(ctx: GatewayContext): Promise<PresentedDomain[
     id: d.id,
     name: d.name,
     url: d.url,
-    units: links.filter((l) => l.domainId === d.id).map((l) => pathOf.get(l.unitId)!).sort(),
+    units: links
+      .filter((l) => l.domainId === d.id)
+      .map((l) => pathOf.get(l.unitId)!)
+      .sort(),
   }));
 }
 
@@ -87,13 +104,24 @@ export async function domainsServing(ctx: GatewayContext, unitPaths: string[]): 
   const candidates = [...new Set(unitPaths.flatMap(selfAndAncestors))];
   if (candidates.length === 0) return [];
   const units = await OrgUnit.findAll({ where: { path: { [Op.in]: candidates } }, transaction: ctx.tx });
-  const links = await DomainUnit.findAll({ where: { unitId: { [Op.in]: units.map((u) => u.id) } }, transaction: ctx.tx });
-  const domains = await Domain.findAll({ where: { id: { [Op.in]: [...new Set(links.map((l) => l.domainId))] } }, transaction: ctx.tx });
+  const links = await DomainUnit.findAll({
+    where: { unitId: { [Op.in]: units.map((u) => u.id) } },
+    transaction: ctx.tx,
+  });
+  const domains = await Domain.findAll({
+    where: { id: { [Op.in]: [...new Set(links.map((l) => l.domainId))] } },
+    transaction: ctx.tx,
+  });
   const domainOfUnitPath = new Map<string, string>();
   for (const link of links) {
     const unit = units.find((u) => u.id === link.unitId);
     const domain = domains.find((d) => d.id === link.domainId);
     if (unit && domain && !domainOfUnitPath.has(unit.path)) domainOfUnitPath.set(unit.path, domain.name);
   }
-  return unitPaths.map((path) => selfAndAncestors(path).map((p) => domainOfUnitPath.get(p)).find(Boolean) ?? null);
+  return unitPaths.map(
+    (path) =>
+      selfAndAncestors(path)
+        .map((p) => domainOfUnitPath.get(p))
+        .find(Boolean) ?? null,
+  );
 }

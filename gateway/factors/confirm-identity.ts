@@ -25,7 +25,11 @@ export const CONFIRMATION_WINDOW_SECONDS = 600;
 
 export class ConfirmationFailedError extends AppError {
   constructor() {
-    super('confirmation_failed', 401, 'That is not your current password or a current code from your authenticator app.');
+    super(
+      'confirmation_failed',
+      401,
+      'That is not your current password or a current code from your authenticator app.',
+    );
   }
 }
 
@@ -51,9 +55,17 @@ export function confirmedRecently(req: Request, now = Date.now()): boolean {
  * A directory person's password is the directory's, checked by a bind (never stored here); a local
  * person's is the stored hash. A directory that does not answer is "try again later", counted as nothing.
  */
-async function passwordIsRight(ctx: GatewayContext, policy: LoginPolicy, user: User, password: string, fail: (error: AppError, reason: string) => Promise<AppError>): Promise<boolean> {
+async function passwordIsRight(
+  ctx: GatewayContext,
+  policy: LoginPolicy,
+  user: User,
+  password: string,
+  fail: (error: AppError, reason: string) => Promise<AppError>,
+): Promise<boolean> {
   try {
-    return (await policy.directoryPassword?.(ctx, user, password)) ?? (await verifyPassword(user.passwordHash, password));
+    return (
+      (await policy.directoryPassword?.(ctx, user, password)) ?? (await verifyPassword(user.passwordHash, password))
+    );
   } catch (error) {
     if (error instanceof AppError) throw await fail(error, error.code);
     throw error;
@@ -64,13 +76,20 @@ async function passwordIsRight(ctx: GatewayContext, policy: LoginPolicy, user: U
  * A person shows again that it is them with their password or a current authenticator code (a passkey
  * works as well: see passkeys/assertion.ts). Wrong answers count toward the lockout like at sign-in.
  */
-export async function confirmIdentity(ctx: GatewayContext, totp: TotpDeps, policy: LoginPolicy, user: User, input: { password: unknown; code: unknown }): Promise<'pwd' | 'otp'> {
+export async function confirmIdentity(
+  ctx: GatewayContext,
+  totp: TotpDeps,
+  policy: LoginPolicy,
+  user: User,
+  input: { password: unknown; code: unknown },
+): Promise<'pwd' | 'otp'> {
   const person = asPerson(ctx, user);
   const fail = async (error: AppError, reason: string) => {
     await audit(person, { action: 'account.confirm', target: user.username, outcome: 'failure', details: { reason } });
     return error;
   };
-  if (user.lockedUntil && user.lockedUntil > new Date()) throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+  if (user.lockedUntil && user.lockedUntil > new Date())
+    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
   const password = typeof input.password === 'string' ? input.password.slice(0, 1024) : '';
   const code = typeof input.code === 'string' ? input.code.trim().slice(0, 64) : '';
   let method: 'pwd' | 'otp' | null = null;
@@ -78,7 +97,10 @@ export async function confirmIdentity(ctx: GatewayContext, totp: TotpDeps, polic
   else if (password && (await passwordIsRight(ctx, policy, user, password, fail))) method = 'pwd';
   if (!method) {
     const locked = await countFailure(ctx, user, policy);
-    throw await fail(locked ? new AccountLockedError(policy.lockoutMinutes * 60) : new ConfirmationFailedError(), code ? 'wrong_code' : 'wrong_password');
+    throw await fail(
+      locked ? new AccountLockedError(policy.lockoutMinutes * 60) : new ConfirmationFailedError(),
+      code ? 'wrong_code' : 'wrong_password',
+    );
   }
   await audit(person, { action: 'account.confirm', target: user.username, details: { method } });
   return method;

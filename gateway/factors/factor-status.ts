@@ -5,13 +5,25 @@ export type FactorStatus = { totp: boolean; passkeys: number; recoveryCodesLeft:
 
 /** Which second factors each person has, for the console and the CLI. */
 export async function factorsOf(ctx: GatewayContext, userIds: string[]): Promise<Map<string, FactorStatus>> {
-  const out = new Map<string, FactorStatus>(userIds.map((id) => [id, { totp: false, passkeys: 0, recoveryCodesLeft: 0 }]));
+  const out = new Map<string, FactorStatus>(
+    userIds.map((id) => [id, { totp: false, passkeys: 0, recoveryCodesLeft: 0 }]),
+  );
   if (userIds.length === 0) return out;
-  const totps = await ctx.models.TotpFactor.findAll({ where: { userId: { [Op.in]: userIds }, confirmedAt: { [Op.ne]: null } }, transaction: ctx.tx });
+  const totps = await ctx.models.TotpFactor.findAll({
+    where: { userId: { [Op.in]: userIds }, confirmedAt: { [Op.ne]: null } },
+    transaction: ctx.tx,
+  });
   for (const t of totps) out.get(t.userId)!.totp = true;
-  const passkeys = await ctx.models.Passkey.findAll({ attributes: ['userId'], where: { userId: { [Op.in]: userIds } }, transaction: ctx.tx });
+  const passkeys = await ctx.models.Passkey.findAll({
+    attributes: ['userId'],
+    where: { userId: { [Op.in]: userIds } },
+    transaction: ctx.tx,
+  });
   for (const p of passkeys) out.get(p.userId)!.passkeys += 1;
-  const codes = await ctx.models.RecoveryCode.findAll({ where: { userId: { [Op.in]: userIds }, usedAt: null }, transaction: ctx.tx });
+  const codes = await ctx.models.RecoveryCode.findAll({
+    where: { userId: { [Op.in]: userIds }, usedAt: null },
+    transaction: ctx.tx,
+  });
   for (const c of codes) out.get(c.userId)!.recoveryCodesLeft += 1;
   return out;
 }
@@ -22,7 +34,9 @@ export function describeFactors(status: FactorStatus | undefined): string {
   const parts = [
     status.totp ? 'totp' : '',
     status.passkeys > 0 ? `${status.passkeys} passkey${status.passkeys === 1 ? '' : 's'}` : '',
-    (status.totp || status.passkeys > 0) && status.recoveryCodesLeft > 0 ? `${status.recoveryCodesLeft} recovery code${status.recoveryCodesLeft === 1 ? '' : 's'}` : '',
+    (status.totp || status.passkeys > 0) && status.recoveryCodesLeft > 0
+      ? `${status.recoveryCodesLeft} recovery code${status.recoveryCodesLeft === 1 ? '' : 's'}`
+      : '',
   ].filter(Boolean);
   return parts.length > 0 ? parts.join(', ') : 'none';
 }

@@ -18,7 +18,10 @@ export type Requirement = z.infer<typeof requirementSchema>;
 
 function parse(input: unknown): Requirement {
   const parsed = requirementSchema.safeParse(input);
-  if (!parsed.success) throw new ValidationError(`A requirement names a role (${ROLES.join(', ')}) or a unit path`, { value: 'unknown role or unit' });
+  if (!parsed.success)
+    throw new ValidationError(`A requirement names a role (${ROLES.join(', ')}) or a unit path`, {
+      value: 'unknown role or unit',
+    });
   return parsed.data;
 }
 
@@ -32,11 +35,15 @@ export async function requireSecondFactor(ctx: GatewayContext, input: unknown): 
   assertMayChange(ctx);
   const requirement = parse(input);
   return inTransaction(ctx, async (ctx) => {
-    if (requirement.kind === 'unit' && !(await ctx.models.OrgUnit.findOne({ where: { path: requirement.value }, transaction: ctx.tx }))) {
+    if (
+      requirement.kind === 'unit' &&
+      !(await ctx.models.OrgUnit.findOne({ where: { path: requirement.value }, transaction: ctx.tx }))
+    ) {
       throw new ValidationError(`No unit ${requirement.value}`, { unit: 'unknown unit' });
     }
     const existing = await ctx.models.FactorRequirement.findOne({ where: requirement, transaction: ctx.tx });
-    if (!existing) await ctx.models.FactorRequirement.create({ ...requirement, createdAt: new Date() }, { transaction: ctx.tx });
+    if (!existing)
+      await ctx.models.FactorRequirement.create({ ...requirement, createdAt: new Date() }, { transaction: ctx.tx });
     await audit(ctx, { action: 'mfa.require', target: `${requirement.kind}:${requirement.value}` });
     return requirement;
   });
@@ -47,14 +54,21 @@ export async function dropSecondFactorRequirement(ctx: GatewayContext, input: un
   const requirement = parse(input);
   return inTransaction(ctx, async (ctx) => {
     const removed = await ctx.models.FactorRequirement.destroy({ where: requirement, transaction: ctx.tx });
-    if (removed === 0) throw new NotFoundError(`A second factor is not required of ${requirement.kind} ${requirement.value}`);
+    if (removed === 0)
+      throw new NotFoundError(`A second factor is not required of ${requirement.kind} ${requirement.value}`);
     await audit(ctx, { action: 'mfa.unrequire', target: `${requirement.kind}:${requirement.value}` });
     return requirement;
   });
 }
 
 export async function listRequirements(ctx: GatewayContext): Promise<Requirement[]> {
-  const rows = await ctx.models.FactorRequirement.findAll({ order: [['kind', 'ASC'], ['value', 'ASC']], transaction: ctx.tx });
+  const rows = await ctx.models.FactorRequirement.findAll({
+    order: [
+      ['kind', 'ASC'],
+      ['value', 'ASC'],
+    ],
+    transaction: ctx.tx,
+  });
   return rows.map((r) => ({ kind: r.kind as RequirementKind, value: r.value }) as Requirement);
 }
 

@@ -13,10 +13,20 @@ import { issueRecoveryCodes } from './recovery-codes.ts';
  */
 export async function regenerateRecoveryCodes(ctx: GatewayContext, user: User): Promise<string[]> {
   return inTransaction(asPerson(ctx, user), async (ctx) => {
-    if (!(await hasSecondFactor(ctx, user.id))) throw new ValidationError('Set up an authenticator app or a passkey first: recovery codes stand in for one of them.');
-    const replaced = await ctx.models.RecoveryCode.count({ where: { userId: user.id, usedAt: null }, transaction: ctx.tx });
+    if (!(await hasSecondFactor(ctx, user.id)))
+      throw new ValidationError(
+        'Set up an authenticator app or a passkey first: recovery codes stand in for one of them.',
+      );
+    const replaced = await ctx.models.RecoveryCode.count({
+      where: { userId: user.id, usedAt: null },
+      transaction: ctx.tx,
+    });
     const codes = await issueRecoveryCodes(ctx, user.id);
-    await audit(ctx, { action: 'factor.recovery_codes', target: user.username, details: { issued: codes.length, replacedUnused: replaced } });
+    await audit(ctx, {
+      action: 'factor.recovery_codes',
+      target: user.username,
+      details: { issued: codes.length, replacedUnused: replaced },
+    });
     return codes;
   });
 }

@@ -14,7 +14,11 @@ export async function resetFactors(ctx: GatewayContext, idOrUsername: string): P
     const totp = await ctx.models.TotpFactor.destroy({ where: { userId: user.id }, transaction: ctx.tx });
     const codes = await ctx.models.RecoveryCode.destroy({ where: { userId: user.id }, transaction: ctx.tx });
     const passkeys = await ctx.models.Passkey.destroy({ where: { userId: user.id }, transaction: ctx.tx });
-    await audit(ctx, { action: 'user.reset_factors', target: user.username, details: { totp: totp > 0, recoveryCodes: codes, passkeys } });
+    await audit(ctx, {
+      action: 'user.reset_factors',
+      target: user.username,
+      details: { totp: totp > 0, recoveryCodes: codes, passkeys },
+    });
     return user;
   });
 }

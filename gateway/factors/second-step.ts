@@ -11,7 +11,13 @@ import { checkTotpCode, type TotpDeps } from './totp.ts';
  * step) or an unused recovery code. Wrong codes count toward the same lockout as wrong passwords.
  * Returns which kind of code was used.
  */
-export async function verifySecondFactor(ctx: GatewayContext, deps: TotpDeps, userId: string, code: string, policy: LoginPolicy): Promise<{ user: User; method: 'totp' | 'recovery_code' }> {
+export async function verifySecondFactor(
+  ctx: GatewayContext,
+  deps: TotpDeps,
+  userId: string,
+  code: string,
+  policy: LoginPolicy,
+): Promise<{ user: User; method: 'totp' | 'recovery_code' }> {
   const user = await ctx.models.User.findByPk(userId);
   // The interaction outlives the password check; what happened to the account meanwhile still counts.
   if (!user || user.status !== 'active') throw new AccountDisabledError();
@@ -19,7 +25,8 @@ export async function verifySecondFactor(ctx: GatewayContext, deps: TotpDeps, us
     await audit(ctx, { action: 'login.second_factor', target: user.username, outcome: 'failure', details: { reason } });
     return error;
   };
-  if (user.lockedUntil && user.lockedUntil > new Date()) throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+  if (user.lockedUntil && user.lockedUntil > new Date())
+    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
 
   const trimmed = code.trim().slice(0, 64);
   let method: 'totp' | 'recovery_code' | null = null;
@@ -27,14 +34,20 @@ export async function verifySecondFactor(ctx: GatewayContext, deps: TotpDeps, us
   else if (looksLikeRecoveryCode(trimmed) && (await useRecoveryCode(ctx, user.id, trimmed))) method = 'recovery_code';
   if (!method) {
     const locked = await countFailure(ctx, user, policy);
-    throw await fail(locked ? new AccountLockedError(policy.lockoutMinutes * 60) : new InvalidCodeError(), 'wrong_code');
+    throw await fail(
+      locked ? new AccountLockedError(policy.lockoutMinutes * 60) : new InvalidCodeError(),
+      'wrong_code',
+    );
   }
   user.failedLogins = 0;
   await user.save();
-  await audit({ ...ctx, actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } }, {
-    action: 'login.second_factor',
-    target: user.username,
-    details: { method },
-  });
+  await audit(
+    { ...ctx, actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } },
+    {
+      action: 'login.second_factor',
+      target: user.username,
+      details: { method },
+    },
+  );
   return { user, method };
 }

@@ -18,7 +18,14 @@ export function totpDeps(secretKey: string, issuer: string): TotpDeps {
 }
 
 function totpOf(deps: TotpDeps, user: User, secret: string): TOTP {
-  return new TOTP({ issuer: deps.issuerLabel, label: user.username, algorithm: 'SHA1', digits: 6, period: PERIOD, secret: Secret.fromBase32(secret) });
+  return new TOTP({
+    issuer: deps.issuerLabel,
+    label: user.username,
+    algorithm: 'SHA1',
+    digits: 6,
+    period: PERIOD,
+    secret: Secret.fromBase32(secret),
+  });
 }
 
 export type PendingEnrolment = { secret: string; uri: string };
@@ -35,7 +42,10 @@ export async function beginTotpEnrolment(ctx: GatewayContext, deps: TotpDeps, us
     secret = deps.sealer.open(existing.secret);
   } else {
     secret = new Secret({ size: 20 }).base32;
-    await ctx.models.TotpFactor.create({ userId: user.id, secret: deps.sealer.seal(secret), confirmedAt: null, lastStep: null, createdAt: new Date() }, { transaction: ctx.tx });
+    await ctx.models.TotpFactor.create(
+      { userId: user.id, secret: deps.sealer.seal(secret), confirmedAt: null, lastStep: null, createdAt: new Date() },
+      { transaction: ctx.tx },
+    );
   }
   return { secret, uri: totpOf(deps, user, secret).toString() };
 }
@@ -52,7 +62,13 @@ function stepOf(totp: TOTP, code: string, now: number): number | null {
  * Accepts a code once: the step it belongs to must be later than the last accepted one, which a single
  * conditional update records, so a replay (or a race of two submissions) is refused.
  */
-async function acceptCode(ctx: GatewayContext, deps: TotpDeps, user: User, code: string, confirmed: boolean): Promise<boolean> {
+async function acceptCode(
+  ctx: GatewayContext,
+  deps: TotpDeps,
+  user: User,
+  code: string,
+  confirmed: boolean,
+): Promise<boolean> {
   const factor = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
   if (!factor || (factor.confirmedAt !== null) !== confirmed) return false;
   const step = stepOf(totpOf(deps, user, deps.sealer.open(factor.secret)), code, Date.now());
@@ -65,8 +81,16 @@ async function acceptCode(ctx: GatewayContext, deps: TotpDeps, user: User, code:
 }
 
 /** Confirms the pending enrolment with one code and returns the ten recovery codes, shown this once. */
-export async function confirmTotpEnrolment(ctx: GatewayContext, deps: TotpDeps, user: User, code: string): Promise<string[]> {
-  const asPerson = { ...ctx, actor: { kind: 'user' as const, id: user.id, name: user.username, roles: user.roles, unitPaths: [] } };
+export async function confirmTotpEnrolment(
+  ctx: GatewayContext,
+  deps: TotpDeps,
+  user: User,
+  code: string,
+): Promise<string[]> {
+  const asPerson = {
+    ...ctx,
+    actor: { kind: 'user' as const, id: user.id, name: user.username, roles: user.roles, unitPaths: [] },
+  };
   try {
     return await inTransaction(asPerson, async (ctx) => {
       const existing = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
@@ -79,7 +103,12 @@ export async function confirmTotpEnrolment(ctx: GatewayContext, deps: TotpDeps, 
   } catch (error) {
     // Outside the transaction, which the refusal rolled back.
     if (error instanceof InvalidCodeError || error instanceof FactorAlreadyEnrolledError) {
-      await audit(asPerson, { action: 'factor.enrol', target: user.username, outcome: 'failure', details: { factor: 'totp', reason: error.code } });
+      await audit(asPerson, {
+        action: 'factor.enrol',
+        target: user.username,
+        outcome: 'failure',
+        details: { factor: 'totp', reason: error.code },
+      });
     }
     throw error;
   }
@@ -91,5 +120,7 @@ export function checkTotpCode(ctx: GatewayContext, deps: TotpDeps, user: User, c
 }
 
 export async function hasConfirmedTotp(ctx: GatewayContext, userId: string): Promise<boolean> {
-  return (await ctx.models.TotpFactor.count({ where: { userId, confirmedAt: { [Op.ne]: null } }, transaction: ctx.tx })) > 0;
+  return (
+    (await ctx.models.TotpFactor.count({ where: { userId, confirmedAt: { [Op.ne]: null } }, transaction: ctx.tx })) > 0
+  );
 }

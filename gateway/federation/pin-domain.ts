@@ -14,7 +14,12 @@ const jwkSchema = z.object({
 });
 const documentSchema = z.object({
   domain: z.string(),
-  keys: z.array(jwkSchema.extend({ status: z.enum(['next', 'active', 'retiring']), notAfter: z.string().optional() }).strip()).min(1).max(20),
+  keys: z
+    .array(
+      jwkSchema.extend({ status: z.enum(['next', 'active', 'retiring']), notAfter: z.string().optional() }).strip(),
+    )
+    .min(1)
+    .max(20),
   proof: z.array(z.object({ kid: z.string(), sig: z.string() })).min(1),
 });
 
@@ -34,18 +39,27 @@ export function pinnedKeysOf(domain: { pinnedKeys: string | null }): PublicKeyJw
  * document is signed by a key already pinned, so a node's own rotation is followed but a stranger at the
  * same URL is not.
  */
-export async function pinDomainKeys(ctx: GatewayContext, name: string): Promise<{ keys: PublicKeyJwk[]; changed: boolean }> {
+export async function pinDomainKeys(
+  ctx: GatewayContext,
+  name: string,
+): Promise<{ keys: PublicKeyJwk[]; changed: boolean }> {
   assertFullAdmin(ctx.actor);
   const domain = await ctx.models.Domain.findOne({ where: { name } });
   if (!domain) throw new NotFoundError(`No domain ${name}`);
   let raw: unknown;
   try {
     // A partner organization's domain is registered with its proxy's URL; the query tells that proxy which node.
-    const response = await fetch(`${domain.url}/.well-known/atrium/keys?domain=${encodeURIComponent(name)}`, { signal: AbortSignal.timeout(5_000) });
+    const response = await fetch(`${domain.url}/.well-known/atrium/keys?domain=${encodeURIComponent(name)}`, {
+      signal: AbortSignal.timeout(5_000),
+    });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     raw = await response.json();
   } catch (error) {
-    throw new AppError('node_unreachable', 502, `Could not read ${name}'s keys at ${domain.url}: ${(error as Error).message}`);
+    throw new AppError(
+      'node_unreachable',
+      502,
+      `Could not read ${name}'s keys at ${domain.url}: ${(error as Error).message}`,
+    );
   }
   const parsed = documentSchema.safeParse(raw);
   if (!parsed.success) throw new PinRefusedError(`${name} serves a malformed keys document`);
@@ -61,7 +75,9 @@ export async function pinDomainKeys(ctx: GatewayContext, name: string): Promise<
   if (!signedBy(offered)) throw new PinRefusedError(`${name}'s keys document is not signed by its own keys`);
   const pinned = pinnedKeysOf(domain);
   if (pinned.length > 0 && !signedBy(pinned)) {
-    throw new PinRefusedError(`${name}'s new keys are not vouched for by a pinned key; remove the pin first if the node was rebuilt`);
+    throw new PinRefusedError(
+      `${name}'s new keys are not vouched for by a pinned key; remove the pin first if the node was rebuilt`,
+    );
   }
   const changed = JSON.stringify(offered) !== JSON.stringify(pinned);
   if (changed) {

@@ -6,7 +6,9 @@ import { assertFullAdmin } from '../accounts/scope.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 
-const pairSchema = z.object({ a: domainNameSchema, b: domainNameSchema }).refine((p) => p.a !== p.b, { message: 'two different domains', path: ['b'] });
+const pairSchema = z
+  .object({ a: domainNameSchema, b: domainNameSchema })
+  .refine((p) => p.a !== p.b, { message: 'two different domains', path: ['b'] });
 
 async function orderedPair(ctx: GatewayContext, input: unknown): Promise<[string, string]> {
   const { a, b } = parseInput(pairSchema, input);
@@ -19,7 +21,10 @@ async function orderedPair(ctx: GatewayContext, input: unknown): Promise<[string
 export async function allowPair(ctx: GatewayContext, input: unknown): Promise<void> {
   assertFullAdmin(ctx.actor);
   const [domainA, domainB] = await orderedPair(ctx, input);
-  const [, created] = await ctx.models.FederationPair.findOrCreate({ where: { domainA, domainB }, defaults: { domainA, domainB, createdAt: new Date() } });
+  const [, created] = await ctx.models.FederationPair.findOrCreate({
+    where: { domainA, domainB },
+    defaults: { domainA, domainB, createdAt: new Date() },
+  });
   if (created) await audit(ctx, { action: 'federation.allow', target: `${domainA} ${domainB}` });
 }
 
@@ -31,13 +36,29 @@ export async function denyPair(ctx: GatewayContext, input: unknown): Promise<voi
 }
 
 export async function listPolicy(ctx: GatewayContext): Promise<[string, string][]> {
-  const pairs = await ctx.models.FederationPair.findAll({ order: [['domainA', 'ASC'], ['domainB', 'ASC']] });
+  const pairs = await ctx.models.FederationPair.findAll({
+    order: [
+      ['domainA', 'ASC'],
+      ['domainB', 'ASC'],
+    ],
+  });
   return pairs.map((p) => [p.domainA, p.domainB]);
 }
 
 const proxySchema = z.object({
-  name: z.string().trim().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'lowercase letters, digits and dashes' }),
-  publicJwk: z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().regex(/^[A-Za-z0-9_-]{43}$/), kid: z.string().min(1).max(64) }).strip().optional(),
+  name: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'lowercase letters, digits and dashes' }),
+  publicJwk: z
+    .object({
+      kty: z.literal('OKP'),
+      crv: z.literal('Ed25519'),
+      x: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+      kid: z.string().min(1).max(64),
+    })
+    .strip()
+    .optional(),
   peerUrl: z.url({ protocol: /^https?$/ }).optional(),
 });
 
@@ -45,12 +66,17 @@ const proxySchema = z.object({
 export async function addProxy(ctx: GatewayContext, input: unknown): Promise<void> {
   assertFullAdmin(ctx.actor);
   const data = parseInput(proxySchema, input);
-  if (!data.publicJwk && !data.peerUrl) throw new ValidationError('A proxy needs a key or a peer URL', { publicJwk: 'give a key or a peer URL' });
+  if (!data.publicJwk && !data.peerUrl)
+    throw new ValidationError('A proxy needs a key or a peer URL', { publicJwk: 'give a key or a peer URL' });
   await ctx.models.FederationProxy.upsert({
     name: data.name,
     publicJwk: data.publicJwk ? JSON.stringify(data.publicJwk) : null,
     peerUrl: data.peerUrl ?? null,
     createdAt: new Date(),
   });
-  await audit(ctx, { action: 'federation.proxy', target: data.name, details: { peerUrl: data.peerUrl, kid: data.publicJwk?.kid } });
+  await audit(ctx, {
+    action: 'federation.proxy',
+    target: data.name,
+    details: { peerUrl: data.peerUrl, kid: data.publicJwk?.kid },
+  });
 }

@@ -17,9 +17,16 @@ export async function buildRegistry(ctx: GatewayContext): Promise<Registry> {
   // are that organization's to decide, so nodes do not judge them by this policy.
   const served = new Set(serving.map((u) => u.domainId));
   const body = {
-    domains: domains.map((d) => ({ name: d.name, url: d.url, keys: pinnedKeysOf(d), ...(served.has(d.id) ? {} : { partner: true }) })),
+    domains: domains.map((d) => ({
+      name: d.name,
+      url: d.url,
+      keys: pinnedKeysOf(d),
+      ...(served.has(d.id) ? {} : { partner: true }),
+    })),
     policy,
-    proxies: proxies.filter((p) => p.publicJwk).map((p) => ({ name: p.name, keys: [JSON.parse(p.publicJwk!) as PublicKeyJwk] })),
+    proxies: proxies
+      .filter((p) => p.publicJwk)
+      .map((p) => ({ name: p.name, keys: [JSON.parse(p.publicJwk!) as PublicKeyJwk] })),
   };
   const version = createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 16);
   return { version, ...body };

@@ -21,8 +21,17 @@ export async function signer(ctx: GatewayContext, req: Request): Promise<{ origi
     const proxy = proxies.find((p) => p.name === name && p.publicJwk);
     return proxy ? [JSON.parse(proxy.publicJwk!) as PublicKeyJwk] : undefined;
   };
-  const { origin, destination } = verifyRequest({ method: req.method, path: req.originalUrl, headers: req.headers, body: Buffer.isBuffer(req.body) ? req.body : '' }, keysOf);
-  if (destination !== 'gateway') throw new AppError('wrong_destination', 401, 'This request is not addressed to the gateway');
+  const { origin, destination } = verifyRequest(
+    {
+      method: req.method,
+      path: req.originalUrl,
+      headers: req.headers,
+      body: Buffer.isBuffer(req.body) ? req.body : '',
+    },
+    keysOf,
+  );
+  if (destination !== 'gateway')
+    throw new AppError('wrong_destination', 401, 'This request is not addressed to the gateway');
   return { origin, kind: domains.some((d) => d.name === origin) ? 'domain' : 'proxy' };
 }
 
@@ -31,13 +40,32 @@ export const MAX_DIRECTORY_USERNAMES = 100;
 
 const usernamesSchema = z
   .string()
-  .transform((list) => [...new Set(list.split(',').map((u) => u.trim().toLowerCase()).filter(Boolean))])
-  .pipe(z.array(z.string().regex(/^[a-z0-9._-]{1,64}$/, { message: 'usernames are letters, digits, . _ -' })).min(1).max(MAX_DIRECTORY_USERNAMES));
+  .transform((list) => [
+    ...new Set(
+      list
+        .split(',')
+        .map((u) => u.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  ])
+  .pipe(
+    z
+      .array(z.string().regex(/^[a-z0-9._-]{1,64}$/, { message: 'usernames are letters, digits, . _ -' }))
+      .min(1)
+      .max(MAX_DIRECTORY_USERNAMES),
+  );
 
 /** A search (`q`), or a lookup of named people (`usernames`, comma-separated), never both. */
 const directorySchema = z
-  .object({ q: z.string().trim().min(2).max(100).optional(), limit: z.coerce.number().int().min(1).max(50).default(20), usernames: usernamesSchema.optional() })
-  .refine((d) => (d.q === undefined) !== (d.usernames === undefined), { message: 'give either q or usernames', path: ['q'] });
+  .object({
+    q: z.string().trim().min(2).max(100).optional(),
+    limit: z.coerce.number().int().min(1).max(50).default(20),
+    usernames: usernamesSchema.optional(),
+  })
+  .refine((d) => (d.q === undefined) !== (d.usernames === undefined), {
+    message: 'give either q or usernames',
+    path: ['q'],
+  });
 
 /** The federation endpoints of the gateway: the registry, and people search for domain nodes. */
 export function federationRoutes(context: (req: Request) => GatewayContext): Router {
@@ -84,7 +112,8 @@ export function federationRoutes(context: (req: Request) => GatewayContext): Rou
       const claims = await accountClaims(ctx, user);
       const visible = claims.im_domains.filter((d) => allowed(registry, origin, d));
       if (visible.length === 0) continue;
-      const home = claims.im_home_domain && visible.includes(claims.im_home_domain) ? claims.im_home_domain : visible[0]!;
+      const home =
+        claims.im_home_domain && visible.includes(claims.im_home_domain) ? claims.im_home_domain : visible[0]!;
       people.push({
         name: claims.name,
         username: claims.preferred_username,

@@ -6,7 +6,11 @@ const COOKIE = 'atrium.csrf';
 
 export class CsrfError extends AppError {
   constructor() {
-    super('csrf_failed', 403, 'This form has expired or did not come from this site. Go back, reload the page and try again.');
+    super(
+      'csrf_failed',
+      403,
+      'This form has expired or did not come from this site. Go back, reload the page and try again.',
+    );
   }
 }
 

@@ -74,7 +74,9 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
   app.set('views', viewsDir);
   app.use(metrics.httpMiddleware);
   app.use(securityHeaders(secure));
-  app.use(healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }));
+  app.use(
+    healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }),
+  );
   app.use('/assets', express.static(`${viewsDir}assets`, { maxAge: '1h' }));
   app.use(cookieParser());
   app.use(federationRoutes((req) => context(req)));
@@ -88,7 +90,18 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
   app.use(passkeyInteractionRoutes({ provider, context, csrf, loginPolicy, totp, passkeys, script: passkeyScript }));
   app.use(interactionRoutes({ provider, context, csrf, loginPolicy, totp }));
   app.use('/admin', await adminConsole({ issuer, config, sequelize, models, sealer, csrf, logger, context, provider }));
-  const portal = await webPortal({ issuer, config, models, logger, context, csrf, totp, loginPolicy, passkeys, passkeyScript });
+  const portal = await webPortal({
+    issuer,
+    config,
+    models,
+    logger,
+    context,
+    csrf,
+    totp,
+    loginPolicy,
+    passkeys,
+    passkeyScript,
+  });
   app.use('/assets', portal.script);
   app.use('/assets', passkeyScript.handler);
   app.use(portal.router);
@@ -103,8 +116,18 @@ function loginPolicyFor(config: GatewayConfig, sequelize: Sequelize, logger: Log
     maxFailures: config.login.maxFailures,
     lockoutMinutes: config.login.lockoutMinutes,
     // In the database, so that every gateway process over it counts together.
-    ipLimiter: createDatabaseRateLimiter({ sequelize, name: 'login-ip', limit: config.login.ipLimit, windowSeconds: config.login.ipWindowSeconds }),
-    identifierLimiter: createDatabaseRateLimiter({ sequelize, name: 'login-identifier', limit: config.login.maxFailures, windowSeconds: config.login.lockoutMinutes * 60 }),
+    ipLimiter: createDatabaseRateLimiter({
+      sequelize,
+      name: 'login-ip',
+      limit: config.login.ipLimit,
+      windowSeconds: config.login.ipWindowSeconds,
+    }),
+    identifierLimiter: createDatabaseRateLimiter({
+      sequelize,
+      name: 'login-identifier',
+      limit: config.login.maxFailures,
+      windowSeconds: config.login.lockoutMinutes * 60,
+    }),
     // A directory person's password is checked by a bind, after the limits above.
     directoryPassword: directoryPasswordCheck({ sealer: bindPasswordSealer(config.secretKey), logger }),
   };
@@ -116,8 +139,18 @@ function recoveryFor({ issuer, config, sequelize, models, mailer, logger }: Gate
       issuer,
       mailer,
       ttlMinutes: config.passwordReset.ttlMinutes,
-      ipLimiter: createDatabaseRateLimiter({ sequelize, name: 'password-reset-ip', limit: config.passwordReset.ipLimit, windowSeconds: 3600 }),
-      accountLimiter: createDatabaseRateLimiter({ sequelize, name: 'password-reset-account', limit: config.passwordReset.accountLimit, windowSeconds: 3600 }),
+      ipLimiter: createDatabaseRateLimiter({
+        sequelize,
+        name: 'password-reset-ip',
+        limit: config.passwordReset.ipLimit,
+        windowSeconds: 3600,
+      }),
+      accountLimiter: createDatabaseRateLimiter({
+        sequelize,
+        name: 'password-reset-account',
+        limit: config.passwordReset.accountLimit,
+        windowSeconds: 3600,
+      }),
       directoryResetPage: directoryResetPages(models),
       logger,
     }

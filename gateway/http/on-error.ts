@@ -3,7 +3,13 @@ import { isAppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { setRetryAfter } from '../../core/retry-after.ts';
 
-type OidcLikeError = Error & { status?: number; statusCode?: number; error?: string; error_description?: string; expose?: boolean };
+type OidcLikeError = Error & {
+  status?: number;
+  statusCode?: number;
+  error?: string;
+  error_description?: string;
+  expose?: boolean;
+};
 
 /**
  * The one place an error becomes a response: JSON for API routes, the error page elsewhere.
@@ -29,12 +35,17 @@ export function onError(logger: Logger): ErrorRequestHandler {
     } else if (isBodyError(error)) {
       status = error.status;
       code = 'invalid_body';
-      message = error.type === 'entity.too.large' ? 'The request body is too large.' : 'The request body could not be read.';
+      message =
+        error.type === 'entity.too.large' ? 'The request body is too large.' : 'The request body could not be read.';
     } else {
       logger.error({ err: error, path: req.path }, 'unhandled error');
     }
     res.status(status);
-    if (req.path.startsWith('/api/') || req.path.startsWith('/federation/') || req.accepts(['html', 'json']) === 'json') {
+    if (
+      req.path.startsWith('/api/') ||
+      req.path.startsWith('/federation/') ||
+      req.accepts(['html', 'json']) === 'json'
+    ) {
       res.json({ error: { code, message, ...(fields ? { fields } : {}) } });
       return;
     }
@@ -43,14 +54,23 @@ export function onError(logger: Logger): ErrorRequestHandler {
 }
 
 function isOidcError(error: unknown): error is OidcLikeError {
-  return error instanceof Error && typeof (error as OidcLikeError).error === 'string' && (error as OidcLikeError).expose === true;
+  return (
+    error instanceof Error &&
+    typeof (error as OidcLikeError).error === 'string' &&
+    (error as OidcLikeError).expose === true
+  );
 }
 
 function isBodyError(error: unknown): error is Error & { status: number; type: string } {
-  return error instanceof Error && typeof (error as { type?: unknown }).type === 'string' && typeof (error as { status?: unknown }).status === 'number';
+  return (
+    error instanceof Error &&
+    typeof (error as { type?: unknown }).type === 'string' &&
+    typeof (error as { status?: unknown }).status === 'number'
+  );
 }
 
 function oidcMessage(error: OidcLikeError): string {
-  if (error.name === 'SessionNotFound') return 'Your sign-in attempt expired or was started in another browser. Go back to the app and start again.';
+  if (error.name === 'SessionNotFound')
+    return 'Your sign-in attempt expired or was started in another browser. Go back to the app and start again.';
   return error.error_description ?? error.message;
 }

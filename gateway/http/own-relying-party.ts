@@ -43,7 +43,13 @@ export function ownRelyingParty(options: {
     authenticator.use(
       options.strategy,
       new Strategy(
-        { config, scope: options.scope, callbackURL: `${options.issuer}${options.callbackPath}`, sessionKey: 'oidc', passReqToCallback: true },
+        {
+          config,
+          scope: options.scope,
+          callbackURL: `${options.issuer}${options.callbackPath}`,
+          sessionKey: 'oidc',
+          passReqToCallback: true,
+        },
         options.verify,
       ),
     );

@@ -31,7 +31,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     try {
       const details = await deps.provider().interactionDetails(req, res);
       const client = await deps.provider().Client.find(String(details.params.client_id));
-      const base = { uid: details.uid, csrf: deps.csrf.token(req, res), clientName: client?.clientName ?? client?.clientId };
+      const base = {
+        uid: details.uid,
+        csrf: deps.csrf.token(req, res),
+        clientName: client?.clientName ?? client?.clientId,
+      };
       if (details.prompt.name === 'login') {
         const pending = pendingSignIn(details);
         if (pending) return await renderPendingStep(deps, req, res, details, pending);
@@ -39,22 +43,33 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       }
       // An app that is not for this person: say why here, then send access_denied back to the app.
       const refusal = await refusalOf(deps, req, details);
-      if (refusal) return res.status(403).render('app-refused', { ...base, title: 'Not available to you', reason: refusal });
+      if (refusal)
+        return res.status(403).render('app-refused', { ...base, title: 'Not available to you', reason: refusal });
       // A first-party app never shows a consent screen, even when it asks for one (offline access
       // requires prompt=consent): opening it from chat stays one click.
-      const missing = details.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+      const missing = details.prompt.details as {
+        missingOIDCScope?: string[];
+        missingResourceScopes?: Record<string, string[]>;
+      };
       // Except for administering Atrium, which the person is always asked about.
       const asksToAdminister = (missing.missingOIDCScope ?? []).includes(ADMIN_SCOPE);
       // Only an administrator (of the campus or of units) may allow it; anyone else is told so at once.
-      if (asksToAdminister && details.session && !(await reloadConsoleActor(deps.context(req), details.session.accountId))) {
-        return await deps.provider().interactionFinished(
-          req,
-          res,
-          { error: 'access_denied', error_description: `Only administrators may allow ${ADMIN_SCOPE}` },
-          { mergeWithLastSubmission: false },
-        );
+      if (
+        asksToAdminister &&
+        details.session &&
+        !(await reloadConsoleActor(deps.context(req), details.session.accountId))
+      ) {
+        return await deps
+          .provider()
+          .interactionFinished(
+            req,
+            res,
+            { error: 'access_denied', error_description: `Only administrators may allow ${ADMIN_SCOPE}` },
+            { mergeWithLastSubmission: false },
+          );
       }
-      if (client?.['first_party'] === true && details.session && !asksToAdminister) return await grantConsent(deps.provider(), req, res, details);
+      if (client?.['first_party'] === true && details.session && !asksToAdminister)
+        return await grantConsent(deps.provider(), req, res, details);
       res.render('consent', {
         ...base,
         title: 'Allow access',
@@ -62,7 +77,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         resources: await describeResources(
           deps.context(req),
           Object.keys(missing.missingResourceScopes ?? {}),
-          details.session ? await audiencesFor(deps.context(req), String(details.params.client_id), details.session.accountId) : new Set(),
+          details.session
+            ? await audiencesFor(deps.context(req), String(details.params.client_id), details.session.accountId)
+            : new Set(),
         ),
       });
     } catch (error) {
@@ -105,7 +122,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const provider = deps.provider();
     try {
       const details = await provider.interactionDetails(req, res);
-      if (details.prompt.name !== 'consent' || !details.session) return res.redirect(303, `/interaction/${details.uid}`);
+      if (details.prompt.name !== 'consent' || !details.session)
+        return res.redirect(303, `/interaction/${details.uid}`);
       if (details.prompt.reasons.includes(APP_NOT_FOR_PERSON)) return res.redirect(303, `/interaction/${details.uid}`);
       await grantConsent(provider, req, res, details);
     } catch (error) {
@@ -117,12 +135,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     try {
       const details = await deps.provider().interactionDetails(req, res);
       const refusal = await refusalOf(deps, req, details);
-      await deps.provider().interactionFinished(
-        req,
-        res,
-        { error: 'access_denied', error_description: refusal ?? 'The user declined the request' },
-        { mergeWithLastSubmission: false },
-      );
+      await deps
+        .provider()
+        .interactionFinished(
+          req,
+          res,
+          { error: 'access_denied', error_description: refusal ?? 'The user declined the request' },
+          { mergeWithLastSubmission: false },
+        );
     } catch (error) {
       next(error);
     }
@@ -135,7 +155,8 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 /** Why the app of this interaction is not for the signed-in person, when the provider's check said so. */
 async function refusalOf(deps: InteractionDeps, req: Request, details: Details): Promise<string | null> {
-  if (details.prompt.name !== 'consent' || !details.prompt.reasons.includes(APP_NOT_FOR_PERSON) || !details.session) return null;
+  if (details.prompt.name !== 'consent' || !details.prompt.reasons.includes(APP_NOT_FOR_PERSON) || !details.session)
+    return null;
   return signInRefusal(deps.context(req), String(details.params.client_id), details.session.accountId);
 }
 

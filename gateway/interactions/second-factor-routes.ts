@@ -36,14 +36,21 @@ export function pendingSignIn(details: Details): PendingSignIn | null {
 
 const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
 
-const ENROL_REQUIRED = 'Your organisation requires a second factor for your account. Set up an authenticator app to continue.';
+const ENROL_REQUIRED =
+  'Your organisation requires a second factor for your account. Set up an authenticator app to continue.';
 const ENROL_ASKED = 'This app asks for a second factor. Set up an authenticator app to continue.';
 
 /**
  * After a correct password: finishes the login, or moves it to the second step (a code, or an enrolment
  * a person required to have a factor cannot skip). Returns nothing; it answers the request itself.
  */
-export async function afterPassword(deps: SecondFactorDeps, req: Request, res: Response, details: Details, user: User): Promise<void> {
+export async function afterPassword(
+  deps: SecondFactorDeps,
+  req: Request,
+  res: Response,
+  details: Details,
+  user: User,
+): Promise<void> {
   const ctx = deps.context(req);
   const step: PendingSignIn['step'] | null = (await hasSecondFactor(ctx, user.id))
     ? 'code'
@@ -51,7 +58,14 @@ export async function afterPassword(deps: SecondFactorDeps, req: Request, res: R
       ? 'enrol'
       : null;
   if (!step) {
-    await deps.provider().interactionFinished(req, res, { login: { accountId: user.id, amr: ['pwd'], acr: PASSWORD_ACR } }, { mergeWithLastSubmission: false });
+    await deps
+      .provider()
+      .interactionFinished(
+        req,
+        res,
+        { login: { accountId: user.id, amr: ['pwd'], acr: PASSWORD_ACR } },
+        { mergeWithLastSubmission: false },
+      );
     return;
   }
   const pending: PendingSignIn = { accountId: user.id, step };
@@ -60,15 +74,31 @@ export async function afterPassword(deps: SecondFactorDeps, req: Request, res: R
 }
 
 /** The page of a pending second step, for GET /interaction/:uid. */
-export async function renderPendingStep(deps: SecondFactorDeps, req: Request, res: Response, details: Details, pending: PendingSignIn, error?: { status: number; message: string }): Promise<void> {
+export async function renderPendingStep(
+  deps: SecondFactorDeps,
+  req: Request,
+  res: Response,
+  details: Details,
+  pending: PendingSignIn,
+  error?: { status: number; message: string },
+): Promise<void> {
   const base = { uid: details.uid, csrf: deps.csrf.token(req, res), error: error?.message };
   res.status(error?.status ?? 200);
   if (pending.step === 'code') {
     // A code, a passkey, or both: whichever the person has.
     const choices = await secondFactorChoices(deps.context(req), pending.accountId);
-    return res.render('second-factor', { ...base, ...choices, title: choices.offerCode ? 'Enter your code' : 'Use your passkey' });
+    return res.render('second-factor', {
+      ...base,
+      ...choices,
+      title: choices.offerCode ? 'Enter your code' : 'Use your passkey',
+    });
   }
-  if (pending.step === 'enrolled') return res.render('recovery-codes', { ...base, title: 'Authenticator set up', continueAction: `/interaction/${details.uid}/continue` });
+  if (pending.step === 'enrolled')
+    return res.render('recovery-codes', {
+      ...base,
+      title: 'Authenticator set up',
+      continueAction: `/interaction/${details.uid}/continue`,
+    });
   const ctx = deps.context(req);
   const user = await ctx.models.User.findByPk(pending.accountId);
   if (!user) return res.redirect(303, `/interaction/${details.uid}`);
@@ -84,19 +114,31 @@ export async function renderPendingStep(deps: SecondFactorDeps, req: Request, re
 }
 
 const finishWithSecondFactor = (deps: SecondFactorDeps, req: Request, res: Response, accountId: string) =>
-  deps.provider().interactionFinished(req, res, { login: { accountId, amr: ['pwd', 'otp'], acr: MFA_ACR } }, { mergeWithLastSubmission: false });
+  deps
+    .provider()
+    .interactionFinished(
+      req,
+      res,
+      { login: { accountId, amr: ['pwd', 'otp'], acr: MFA_ACR } },
+      { mergeWithLastSubmission: false },
+    );
 
 /** The second step's form posts: a code, an enrolment's confirming code, and "continue" after the recovery codes. */
 export function secondFactorRoutes(deps: SecondFactorDeps): Router {
   const router = Router();
 
   // Each post must match the step the interaction is at; anything else goes back to its page.
-  const at = (step: PendingSignIn['step'], handle: (req: Request, res: Response, details: Details, pending: PendingSignIn) => Promise<void>) =>
+  const at =
+    (
+      step: PendingSignIn['step'],
+      handle: (req: Request, res: Response, details: Details, pending: PendingSignIn) => Promise<void>,
+    ) =>
     async (req: Request, res: Response, next: express.NextFunction) => {
       try {
         const details = await deps.provider().interactionDetails(req, res);
         const pending = pendingSignIn(details);
-        if (details.prompt.name !== 'login' || !pending || pending.step !== step) return res.redirect(303, `/interaction/${details.uid}`);
+        if (details.prompt.name !== 'login' || !pending || pending.step !== step)
+          return res.redirect(303, `/interaction/${details.uid}`);
         await handle(req, res, details, pending);
       } catch (error) {
         next(error);
@@ -107,40 +149,57 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
     return typeof value === 'string' ? value : '';
   };
 
-  router.post('/interaction/:uid/code', form, deps.csrf.check, at('code', async (req, res, details, pending) => {
-    try {
-      await verifySecondFactor(deps.context(req), deps.totp, pending.accountId, code(req), deps.loginPolicy);
-    } catch (error) {
-      if (!isAppError(error)) throw error;
-      if (error instanceof RateLimitedError) res.set('Retry-After', String(error.retryAfterSeconds));
-      return renderPendingStep(deps, req, res, details, pending, error);
-    }
-    await finishWithSecondFactor(deps, req, res, pending.accountId);
-  }));
+  router.post(
+    '/interaction/:uid/code',
+    form,
+    deps.csrf.check,
+    at('code', async (req, res, details, pending) => {
+      try {
+        await verifySecondFactor(deps.context(req), deps.totp, pending.accountId, code(req), deps.loginPolicy);
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        if (error instanceof RateLimitedError) res.set('Retry-After', String(error.retryAfterSeconds));
+        return renderPendingStep(deps, req, res, details, pending, error);
+      }
+      await finishWithSecondFactor(deps, req, res, pending.accountId);
+    }),
+  );
 
-  router.post('/interaction/:uid/enrol', form, deps.csrf.check, at('enrol', async (req, res, details, pending) => {
-    const ctx = deps.context(req);
-    const user = await ctx.models.User.findByPk(pending.accountId);
-    if (!user || user.status !== 'active') return res.redirect(303, `/interaction/${details.uid}`);
-    let codes: string[];
-    try {
-      codes = await confirmTotpEnrolment(ctx, deps.totp, user, code(req));
-    } catch (error) {
-      if (!isAppError(error)) throw error;
-      return renderPendingStep(deps, req, res, details, pending, error);
-    }
-    await deps.provider().interactionResult(req, res, { atrium: { ...pending, step: 'enrolled' } }, { mergeWithLastSubmission: false });
-    res.render('recovery-codes', {
-      title: 'Authenticator set up',
-      codes,
-      csrf: deps.csrf.token(req, res),
-      continueAction: `/interaction/${details.uid}/continue`,
-    });
-  }));
+  router.post(
+    '/interaction/:uid/enrol',
+    form,
+    deps.csrf.check,
+    at('enrol', async (req, res, details, pending) => {
+      const ctx = deps.context(req);
+      const user = await ctx.models.User.findByPk(pending.accountId);
+      if (!user || user.status !== 'active') return res.redirect(303, `/interaction/${details.uid}`);
+      let codes: string[];
+      try {
+        codes = await confirmTotpEnrolment(ctx, deps.totp, user, code(req));
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        return renderPendingStep(deps, req, res, details, pending, error);
+      }
+      await deps
+        .provider()
+        .interactionResult(req, res, { atrium: { ...pending, step: 'enrolled' } }, { mergeWithLastSubmission: false });
+      res.render('recovery-codes', {
+        title: 'Authenticator set up',
+        codes,
+        csrf: deps.csrf.token(req, res),
+        continueAction: `/interaction/${details.uid}/continue`,
+      });
+    }),
+  );
 
-  router.post('/interaction/:uid/continue', form, deps.csrf.check, at('enrolled', async (req, res, _details, pending) => {
-    await finishWithSecondFactor(deps, req, res, pending.accountId);
-  }));
+  router.post(
+    '/interaction/:uid/continue',
+    form,
+    deps.csrf.check,
+    at('enrolled', async (req, res, _details, pending) => {
+      await finishWithSecondFactor(deps, req, res, pending.accountId);
+    }),
+  );
 
   return router;
 }

@@ -1,4 +1,11 @@
-import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
+import {
+  DataTypes,
+  Model,
+  type CreationOptional,
+  type InferAttributes,
+  type InferCreationAttributes,
+  type Sequelize,
+} from 'sequelize';
 import { fresh } from '../../core/model-class.ts';
 
 /** A registered campus directory (migrations/gateway/0009-directories.ts). */
@@ -23,7 +30,10 @@ export class Directory extends Model<InferAttributes<Directory>, InferCreationAt
 }
 
 /** A person who came from a directory: their password is checked there, never here. */
-export class DirectoryAccount extends Model<InferAttributes<DirectoryAccount>, InferCreationAttributes<DirectoryAccount>> {
+export class DirectoryAccount extends Model<
+  InferAttributes<DirectoryAccount>,
+  InferCreationAttributes<DirectoryAccount>
+> {
   declare userId: string;
   declare directoryId: string;
   declare dn: string;

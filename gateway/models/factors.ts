@@ -1,4 +1,11 @@
-import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
+import {
+  DataTypes,
+  Model,
+  type CreationOptional,
+  type InferAttributes,
+  type InferCreationAttributes,
+  type Sequelize,
+} from 'sequelize';
 import { bigintColumn, fresh } from '../../core/model-class.ts';
 
 export class TotpFactor extends Model<InferAttributes<TotpFactor>, InferCreationAttributes<TotpFactor>> {
@@ -20,7 +27,10 @@ export class RecoveryCode extends Model<InferAttributes<RecoveryCode>, InferCrea
 export const REQUIREMENT_KINDS = ['role', 'unit'] as const;
 export type RequirementKind = (typeof REQUIREMENT_KINDS)[number];
 
-export class FactorRequirement extends Model<InferAttributes<FactorRequirement>, InferCreationAttributes<FactorRequirement>> {
+export class FactorRequirement extends Model<
+  InferAttributes<FactorRequirement>,
+  InferCreationAttributes<FactorRequirement>
+> {
   declare id: CreationOptional<number>;
   declare kind: RequirementKind;
   declare value: string;

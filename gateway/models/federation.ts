@@ -90,5 +90,10 @@ export function defineFederationModels(sequelize: Sequelize): FederationModels {
     { ...tableOptions(sequelize, 'federation_proxies'), timestamps: false },
   );
 
-  return { Domain: DomainModel, DomainUnit: DomainUnitModel, FederationPair: FederationPairModel, FederationProxy: FederationProxyModel };
+  return {
+    Domain: DomainModel,
+    DomainUnit: DomainUnitModel,
+    FederationPair: FederationPairModel,
+    FederationProxy: FederationProxyModel,
+  };
 }

@@ -14,7 +14,14 @@ export * from './audit.ts';
 export * from './federation.ts';
 export * from './sign-in.ts';
 
-export type GatewayModels = AccountModels & SignInModels & FederationModels & AppModels & AuditModels & FactorModels & PasskeyModels & DirectoryModels;
+export type GatewayModels = AccountModels &
+  SignInModels &
+  FederationModels &
+  AppModels &
+  AuditModels &
+  FactorModels &
+  PasskeyModels &
+  DirectoryModels;
 
 /** Binds the gateway's models to one database, group by group (the table shapes live in migrations/gateway). */
 export function defineGatewayModels(sequelize: Sequelize): GatewayModels {

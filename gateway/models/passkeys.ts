@@ -1,4 +1,11 @@
-import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
+import {
+  DataTypes,
+  Model,
+  type CreationOptional,
+  type InferAttributes,
+  type InferCreationAttributes,
+  type Sequelize,
+} from 'sequelize';
 import { bigintColumn, fresh } from '../../core/model-class.ts';
 
 /** A registered WebAuthn credential of one person. */
@@ -21,7 +28,10 @@ export class Passkey extends Model<InferAttributes<Passkey>, InferCreationAttrib
 export const CHALLENGE_PURPOSES = ['register', 'second-factor', 'passwordless', 'confirm'] as const;
 export type ChallengePurpose = (typeof CHALLENGE_PURPOSES)[number];
 
-export class PasskeyChallenge extends Model<InferAttributes<PasskeyChallenge>, InferCreationAttributes<PasskeyChallenge>> {
+export class PasskeyChallenge extends Model<
+  InferAttributes<PasskeyChallenge>,
+  InferCreationAttributes<PasskeyChallenge>
+> {
   declare binding: string;
   declare purpose: ChallengePurpose;
   declare challenge: string;

@@ -107,5 +107,10 @@ export function defineSignInModels(sequelize: Sequelize): SignInModels {
     { ...tableOptions(sequelize, 'web_sessions'), timestamps: false },
   );
 
-  return { OidcPayload: OidcPayloadModel, SigningKey: SigningKeyModel, EndedAccess: EndedAccessModel, WebSession: WebSessionModel };
+  return {
+    OidcPayload: OidcPayloadModel,
+    SigningKey: SigningKeyModel,
+    EndedAccess: EndedAccessModel,
+    WebSession: WebSessionModel,
+  };
 }

@@ -6,7 +6,13 @@ import type { EndedAccess } from '../models/index.ts';
 import { notifyNodesOfEndedAccess } from './notify-nodes.ts';
 
 /** A node refuses a token issued at or before `endedAt` (epoch ms) that names `subject`, until `keepUntil`. */
-export type PresentedEndedAccess = { id: number; kind: 'sub' | 'sid'; subject: string; endedAt: number; keepUntil: number };
+export type PresentedEndedAccess = {
+  id: number;
+  kind: 'sub' | 'sid';
+  subject: string;
+  endedAt: number;
+  keepUntil: number;
+};
 
 /**
  * An entry matters while an access token issued before it could still be valid: the access-token
@@ -21,7 +27,10 @@ function present(row: EndedAccess, keepSeconds: number): PresentedEndedAccess {
 
 /** A gateway session ended by sign-out: the nodes refuse the access tokens issued in it until now. */
 export async function recordEndedSession(ctx: GatewayContext, sessionUid: string): Promise<void> {
-  await ctx.models.EndedAccess.create({ kind: 'sid', subject: sessionUid, endedAt: new Date() }, { transaction: ctx.tx });
+  await ctx.models.EndedAccess.create(
+    { kind: 'sid', subject: sessionUid, endedAt: new Date() },
+    { transaction: ctx.tx },
+  );
 }
 
 export const ENDED_ACCESS_PAGE = 1000;
@@ -31,7 +40,11 @@ export const ENDED_ACCESS_PAGE = 1000;
  * the next call starts (past entries that no longer matter too), `more` whether a full page was read.
  */
 export async function endedAccessAfter(ctx: GatewayContext, after: number, keepSeconds: number) {
-  const rows = await ctx.models.EndedAccess.findAll({ where: { id: { [Op.gt]: after } }, order: [['id', 'ASC']], limit: ENDED_ACCESS_PAGE });
+  const rows = await ctx.models.EndedAccess.findAll({
+    where: { id: { [Op.gt]: after } },
+    order: [['id', 'ASC']],
+    limit: ENDED_ACCESS_PAGE,
+  });
   const now = Date.now();
   const entries = rows.map((r) => present(r, keepSeconds)).filter((e) => e.keepUntil > now);
   return { entries, cursor: rows.at(-1)?.id ?? after, more: rows.length === ENDED_ACCESS_PAGE };
@@ -69,7 +82,13 @@ export function createEndedAccessPusher(options: {
     for (;;) {
       const page = await endedAccessAfter(ctx, cursor, options.keepSeconds);
       cursor = page.cursor;
-      await notifyNodesOfEndedAccess({ ctx, issuer: options.issuer, signingKey: options.signingKey(), entries: page.entries, logger: options.logger });
+      await notifyNodesOfEndedAccess({
+        ctx,
+        issuer: options.issuer,
+        signingKey: options.signingKey(),
+        entries: page.entries,
+        logger: options.logger,
+      });
       if (!page.more) return;
     }
   }

@@ -45,7 +45,15 @@ export async function ensureFirstPartyClient(
     return 'updated';
   }
   try {
-    await OidcPayload.create({ ...where, payload, grantId: null, userCode: null, uid: null, expiresAt: null, consumedAt: null });
+    await OidcPayload.create({
+      ...where,
+      payload,
+      grantId: null,
+      userCode: null,
+      uid: null,
+      expiresAt: null,
+      consumedAt: null,
+    });
   } catch (error) {
     // Another process registered it between our read and our write; its metadata is the same as ours.
     if (error instanceof UniqueConstraintError) return 'unchanged';

@@ -7,7 +7,14 @@ import type { GatewayModels, SigningKey } from '../models/index.ts';
 
 const ALG = 'RS256';
 
-export type PresentedKey = { kid: string; alg: string; state: string; createdAt: string; retiredAt: string | null; signing: boolean };
+export type PresentedKey = {
+  kid: string;
+  alg: string;
+  state: string;
+  createdAt: string;
+  retiredAt: string | null;
+  signing: boolean;
+};
 
 /** Creates a new signing key, sealed at rest; being the newest, it signs from the next reload on. */
 export async function createSigningKey(models: GatewayModels, sealer: Sealer): Promise<SigningKey> {
@@ -35,7 +42,11 @@ export async function ensureSigningKey(models: GatewayModels, sealer: Sealer): P
  * Rotation: a new key signs from now on; the previous keys stay published (and so keep verifying tokens
  * already issued) until retired, which by default happens to keys superseded more than `retireAfterHours` ago.
  */
-export async function rotateSigningKeys(models: GatewayModels, sealer: Sealer, retireAfterHours = 24): Promise<{ created: SigningKey; retired: string[] }> {
+export async function rotateSigningKeys(
+  models: GatewayModels,
+  sealer: Sealer,
+  retireAfterHours = 24,
+): Promise<{ created: SigningKey; retired: string[] }> {
   const cutoff = new Date(Date.now() - retireAfterHours * 3_600_000);
   const active = await models.SigningKey.findAll({ where: { state: 'active' }, order: [['createdAt', 'DESC']] });
   // A key is retirable when a newer key has existed for longer than the grace period.
@@ -53,7 +64,10 @@ export async function retireSigningKey(models: GatewayModels, kid: string): Prom
   const active = await models.SigningKey.findAll({ where: { state: 'active' }, order: [['createdAt', 'DESC']] });
   const key = active.find((k) => k.kid === kid);
   if (!key) throw new NotFoundError(`No active key ${kid}`);
-  if (active[0]!.kid === kid) throw new ValidationError('The current signing key cannot be retired; rotate first', { kid: 'current signing key' });
+  if (active[0]!.kid === kid)
+    throw new ValidationError('The current signing key cannot be retired; rotate first', {
+      kid: 'current signing key',
+    });
   key.state = 'retired';
   key.retiredAt = new Date();
   await key.save();
@@ -67,7 +81,11 @@ export async function loadPrivateJwks(models: GatewayModels, sealer: Sealer): Pr
 
 /** A cheap fingerprint of the active key set, to notice a rotation made by another process or the CLI. */
 export async function activeKeyIds(models: GatewayModels): Promise<string> {
-  const keys = await models.SigningKey.findAll({ where: { state: { [Op.eq]: 'active' } }, attributes: ['kid'], order: [['createdAt', 'DESC']] });
+  const keys = await models.SigningKey.findAll({
+    where: { state: { [Op.eq]: 'active' } },
+    attributes: ['kid'],
+    order: [['createdAt', 'DESC']],
+  });
   return keys.map((k) => k.kid).join(',');
 }
 

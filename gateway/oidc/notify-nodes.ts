@@ -51,10 +51,19 @@ export async function notifyNodesOfEndedAccess(options: {
           });
           if (!response.ok) throw new Error(`HTTP ${response.status}`);
         }
-        await audit(ctx, { action: 'logout.node', target: domain.name, details: { ended: entries.map((e) => `${e.kind}:${e.subject}`) } });
+        await audit(ctx, {
+          action: 'logout.node',
+          target: domain.name,
+          details: { ended: entries.map((e) => `${e.kind}:${e.subject}`) },
+        });
       } catch (error) {
         logger.warn({ err: error, domain: domain.name }, 'a domain node did not take the logout; it will fetch it');
-        await audit(ctx, { action: 'logout.node', target: domain.name, outcome: 'failure', details: { error: (error as Error).message } });
+        await audit(ctx, {
+          action: 'logout.node',
+          target: domain.name,
+          outcome: 'failure',
+          details: { error: (error as Error).message },
+        });
       }
     }),
   );

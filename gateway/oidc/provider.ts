@@ -1,4 +1,10 @@
-import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import Provider, {
+  errors,
+  interactionPolicy,
+  type Configuration,
+  type KoaContextWithOIDC,
+  type ResourceServer,
+} from 'oidc-provider';
 import type { ExpressHandlebars } from 'express-handlebars';
 import type { JWK } from 'jose';
 import type { Logger } from '../../core/logger.ts';
@@ -63,8 +69,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Outgoing calls (back-channel logout) go only to URIs an administrator registered, and campus apps
     // usually live on private addresses, which the provider's default SSRF guard would refuse.
     fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: interactionPolicyWithAccountCheck(deps) },
-    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: interactionPolicyWithAccountCheck(deps),
+    },
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     // Every refresh rotates: the presented refresh token is consumed and a reuse is rejected.
     rotateRefreshToken: () => true,
     loadExistingGrant: (ctx) => loadExistingGrant(ctx, deps),
@@ -145,7 +155,12 @@ function features(deps: ProviderDeps): Configuration['features'] {
 }
 
 /** The domain nodes are the resource servers: a token for one carries scope `im` and the node's URL as audience. */
-async function resourceServerInfo(deps: ProviderDeps, ctx: KoaContextWithOIDC, indicator: string, clientId: string): Promise<ResourceServer> {
+async function resourceServerInfo(
+  deps: ProviderDeps,
+  ctx: KoaContextWithOIDC,
+  indicator: string,
+  clientId: string,
+): Promise<ResourceServer> {
   const domain = await findDomainByUrl(systemContext(deps), indicator);
   if (!domain) throw new errors.InvalidTarget(`${indicator} is not a registered domain node`);
   // An app reaches a node on its own behalf only as its bot, which an administrator must have enabled.
@@ -162,7 +177,9 @@ async function resourceServerInfo(deps: ProviderDeps, ctx: KoaContextWithOIDC, i
     const audiences = await audiencesFor(systemContext(deps), clientId, accountId);
     if (audiences && !audiences.has(domain.name)) {
       throw new errors.InvalidTarget(
-        asBot ? `${domain.name} serves no unit of this app's owner unit` : `${domain.name} is not a chat node this app may reach for this person`,
+        asBot
+          ? `${domain.name} serves no unit of this app's owner unit`
+          : `${domain.name} is not a chat node this app may reach for this person`,
       );
     }
   }
@@ -240,28 +257,41 @@ function registryAwareAdapter(models: GatewayModels) {
  */
 function interactionPolicyWithAccountCheck(deps: ProviderDeps) {
   const policy = interactionPolicy.base();
-  policy.get('login')!.checks.add(
-    new interactionPolicy.Check('account_unavailable', 'the signed-in account is no longer active', (ctx) =>
-      ctx.oidc.session?.accountId && !ctx.oidc.account ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT,
-    ),
-  );
+  policy
+    .get('login')!
+    .checks.add(
+      new interactionPolicy.Check('account_unavailable', 'the signed-in account is no longer active', (ctx) =>
+        ctx.oidc.session?.accountId && !ctx.oidc.account
+          ? interactionPolicy.Check.REQUEST_PROMPT
+          : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+      ),
+    );
   // An app asking for a second factor (acr_values) signs in again a person whose session lacks one.
-  policy.get('login')!.checks.add(
-    new interactionPolicy.Check('second_factor_asked', 'the app asks for a second factor', (ctx) =>
-      ctx.oidc.session?.accountId && asksForSecondFactor(ctx.oidc.params?.acr_values) && ctx.oidc.session.acr !== MFA_ACR
-        ? interactionPolicy.Check.REQUEST_PROMPT
-        : interactionPolicy.Check.NO_NEED_TO_PROMPT,
-    ),
-  );
+  policy
+    .get('login')!
+    .checks.add(
+      new interactionPolicy.Check('second_factor_asked', 'the app asks for a second factor', (ctx) =>
+        ctx.oidc.session?.accountId &&
+        asksForSecondFactor(ctx.oidc.params?.acr_values) &&
+        ctx.oidc.session.acr !== MFA_ACR
+          ? interactionPolicy.Check.REQUEST_PROMPT
+          : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+      ),
+    );
   // First of the consent checks: a person the app is not for (owner unit, visibility) is stopped at a page
   // that says why, and the app gets access_denied, whatever grant or first-party flag it holds.
   policy.get('consent')!.checks.add(
-    new interactionPolicy.Check(APP_NOT_FOR_PERSON, 'this app is not available to the signed-in person', 'access_denied', async (ctx) => {
-      const accountId = ctx.oidc.session?.accountId;
-      if (!accountId || !ctx.oidc.client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      const refusal = await signInRefusal(systemContext(deps), ctx.oidc.client.clientId, accountId);
-      return refusal ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
-    }),
+    new interactionPolicy.Check(
+      APP_NOT_FOR_PERSON,
+      'this app is not available to the signed-in person',
+      'access_denied',
+      async (ctx) => {
+        const accountId = ctx.oidc.session?.accountId;
+        if (!accountId || !ctx.oidc.client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        const refusal = await signInRefusal(systemContext(deps), ctx.oidc.client.clientId, accountId);
+        return refusal ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      },
+    ),
     0,
   );
   return policy;

@@ -30,7 +30,11 @@ export function portalClientMetadata(issuer: string, secretKey: string) {
  * Registers the portal as a first-party client of its own gateway, like the admin console (see
  * ensureFirstPartyClient): people do not open it from the workbench, it is the workbench.
  */
-export function ensurePortalClient(ctx: GatewayContext, issuer: string, secretKey: string): Promise<'created' | 'updated' | 'unchanged'> {
+export function ensurePortalClient(
+  ctx: GatewayContext,
+  issuer: string,
+  secretKey: string,
+): Promise<'created' | 'updated' | 'unchanged'> {
   const client = { clientId: PORTAL_CLIENT_ID, metadata: portalClientMetadata(issuer, secretKey), auditAs: 'portal' };
   return ensureFirstPartyClient(ctx, client, issuer);
 }

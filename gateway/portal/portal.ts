@@ -59,8 +59,18 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
   await ensurePortalClient(deps.context(null), deps.issuer, deps.config.secretKey);
   const secure = deps.issuer.startsWith('https://');
   const ttlSeconds = deps.config.sessionTtlHours * 3600;
-  const auth = createPortalAuth({ issuer: deps.issuer, secretKey: deps.config.secretKey, logger: deps.logger, context: deps.context });
-  const vault = createTokenVault({ models: deps.models, sealer: createSealer(deps.config.secretKey, 'portal-tokens'), auth, logger: deps.logger });
+  const auth = createPortalAuth({
+    issuer: deps.issuer,
+    secretKey: deps.config.secretKey,
+    logger: deps.logger,
+    context: deps.context,
+  });
+  const vault = createTokenVault({
+    models: deps.models,
+    sealer: createSealer(deps.config.secretKey, 'portal-tokens'),
+    auth,
+    logger: deps.logger,
+  });
   const tagging = createSessionTagging(deps.config.secretKey);
   const bundler = createBundler({ minify: deps.config.mode === 'production' });
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/' };
@@ -92,7 +102,9 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
   async function endSessions(prefix: string): Promise<number> {
     const refreshTokens = await vault.closeAll(prefix);
     await Promise.all(refreshTokens.map((token) => auth.revoke(token)));
-    return deps.models.WebSession.destroy({ where: { sid: like(deps.models.WebSession.sequelize!, prefixPattern(prefix)) } });
+    return deps.models.WebSession.destroy({
+      where: { sid: like(deps.models.WebSession.sequelize!, prefixPattern(prefix)) },
+    });
   }
 
   const pages = pageRoutes({ bundler, context: deps.context });
@@ -118,7 +130,14 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
   router.use(
     '/account',
     ...sessions,
-    accountPasskeyRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp, loginPolicy: deps.loginPolicy, passkeys: deps.passkeys, script: deps.passkeyScript }),
+    accountPasskeyRoutes({
+      context: deps.context,
+      csrf: deps.csrf,
+      totp: deps.totp,
+      loginPolicy: deps.loginPolicy,
+      passkeys: deps.passkeys,
+      script: deps.passkeyScript,
+    }),
     accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp, loginPolicy: deps.loginPolicy }),
   );
   return { router, script: pages.script };

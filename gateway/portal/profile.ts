@@ -26,11 +26,24 @@ export async function portalProfile(ctx: GatewayContext, userId: string): Promis
   const [claims, domains] = await Promise.all([accountClaims(ctx, user), listDomains(ctx)]);
   const byName = new Map(domains.map((d) => [d.name, d]));
   return {
-    user: { id: user.id, username: user.username, name: user.displayName, email: user.email, roles: claims.roles, homeDomain: claims.im_home_domain },
+    user: {
+      id: user.id,
+      username: user.username,
+      name: user.displayName,
+      email: user.email,
+      roles: claims.roles,
+      homeDomain: claims.im_home_domain,
+    },
     domains: claims.im_domains
       .map((name) => byName.get(name))
       .filter((d): d is PresentedDomain => d !== undefined)
-      .map((d) => ({ name: d.name, url: d.url, socketUrl: socketUrlOf(d.url), address: `${user.username}@${d.name}`, home: d.name === claims.im_home_domain })),
+      .map((d) => ({
+        name: d.name,
+        url: d.url,
+        socketUrl: socketUrlOf(d.url),
+        address: `${user.username}@${d.name}`,
+        home: d.name === claims.im_home_domain,
+      })),
   };
 }
 

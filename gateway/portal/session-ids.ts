@@ -17,7 +17,8 @@ export interface SessionTagging {
 
 export function createSessionTagging(secretKey: string): SessionTagging {
   const pending = new WeakMap<Request, string>();
-  const tag = (gatewaySid: string) => createHmac('sha256', secretKey).update(`portal-sid:${gatewaySid}`).digest('hex').slice(0, 32);
+  const tag = (gatewaySid: string) =>
+    createHmac('sha256', secretKey).update(`portal-sid:${gatewaySid}`).digest('hex').slice(0, 32);
   return {
     // Called by express-session when a session is created or regenerated (at sign-in).
     genid(req: Request): string {

@@ -16,14 +16,22 @@ export const PORTAL_SCOPE = 'openid profile email atrium im offline_access';
 export type PortalUser = { id: string; username: string; name: string };
 
 /** What the strategy hands the callback route. */
-export type SignedIn = { user: PortalUser; idToken: string | undefined; refreshToken: string; gatewaySid: string | undefined };
+export type SignedIn = {
+  user: PortalUser;
+  idToken: string | undefined;
+  refreshToken: string;
+  gatewaySid: string | undefined;
+};
 
 export type PortalAuth = {
   passport: passport.Authenticator;
   ready(): Promise<client.Configuration>;
   endSessionUrl(idToken: string | undefined): Promise<string>;
   /** A JWT access token for one domain node (its URL as the resource), and the rotated refresh token. */
-  refresh(refreshToken: string, resource: string): Promise<{ accessToken: string; expiresAt: number; refreshToken: string }>;
+  refresh(
+    refreshToken: string,
+    resource: string,
+  ): Promise<{ accessToken: string; expiresAt: number; refreshToken: string }>;
   /** Best effort: the grant behind it is revoked with it. */
   revoke(refreshToken: string): Promise<void>;
 };
@@ -64,7 +72,16 @@ export function createPortalAuth(deps: AuthDeps): PortalAuth {
     deps
       .context(null)
       .models.User.findByPk(id)
-      .then((user) => done(null, user && user.status === 'active' ? ({ id: user.id, username: user.username, name: user.displayName } satisfies PortalUser) : false), done);
+      .then(
+        (user) =>
+          done(
+            null,
+            user && user.status === 'active'
+              ? ({ id: user.id, username: user.username, name: user.displayName } satisfies PortalUser)
+              : false,
+          ),
+        done,
+      );
   });
 
   return {
@@ -80,19 +97,25 @@ export function createPortalAuth(deps: AuthDeps): PortalAuth {
       };
     },
     async revoke(refreshToken) {
-      await client.tokenRevocation(await ready(), refreshToken, { token_type_hint: 'refresh_token' }).catch((err: unknown) =>
-        deps.logger.warn({ err }, 'portal could not revoke a refresh token'),
-      );
+      await client
+        .tokenRevocation(await ready(), refreshToken, { token_type_hint: 'refresh_token' })
+        .catch((err: unknown) => deps.logger.warn({ err }, 'portal could not revoke a refresh token'));
     },
   };
 }
 
 /** The portal admits any active account, and needs the refresh token the gateway grants first-party clients. */
-async function signIn(deps: AuthDeps, req: Parameters<VerifyFunctionWithRequest>[0], tokens: Parameters<VerifyFunctionWithRequest>[1], verified: Parameters<VerifyFunctionWithRequest>[2]) {
+async function signIn(
+  deps: AuthDeps,
+  req: Parameters<VerifyFunctionWithRequest>[0],
+  tokens: Parameters<VerifyFunctionWithRequest>[1],
+  verified: Parameters<VerifyFunctionWithRequest>[2],
+) {
   const claims: Record<string, unknown> = tokens.claims() ?? {};
   const user = await deps.context(req).models.User.findByPk(String(claims.sub));
   if (!user || user.status !== 'active') return verified(null, false, { message: 'This account is not active.' });
-  if (!tokens.refresh_token) return verified(null, false, { message: 'The gateway did not grant offline access to the portal.' });
+  if (!tokens.refresh_token)
+    return verified(null, false, { message: 'The gateway did not grant offline access to the portal.' });
   const signedIn: SignedIn = {
     user: { id: user.id, username: user.username, name: user.displayName },
     idToken: tokens.id_token,

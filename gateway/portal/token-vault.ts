@@ -47,7 +47,12 @@ export interface TokenVault {
  * so refreshes of one session take turns: in this process through a promise chain, across processes
  * through a lease row in the same table.
  */
-export function createTokenVault(deps: { models: GatewayModels; sealer: Sealer; auth: PortalAuth; logger: Logger }): TokenVault {
+export function createTokenVault(deps: {
+  models: GatewayModels;
+  sealer: Sealer;
+  auth: PortalAuth;
+  logger: Logger;
+}): TokenVault {
   const { WebSession } = deps.models;
   const turns = new Map<string, Promise<unknown>>();
 
@@ -108,7 +113,8 @@ export function createTokenVault(deps: { models: GatewayModels; sealer: Sealer; 
         if (!vault) throw new SessionExpiredError();
         const cached = vault.tokens[domain];
         const now = Date.now();
-        if (cached && cached.expiresAt - now > (cached.expiresAt - cached.issuedAt) / 2) return { token: cached.token, expiresAt: cached.expiresAt };
+        if (cached && cached.expiresAt - now > (cached.expiresAt - cached.issuedAt) / 2)
+          return { token: cached.token, expiresAt: cached.expiresAt };
         let minted;
         try {
           minted = await deps.auth.refresh(vault.refreshToken, nodeUrl);
@@ -138,7 +144,10 @@ export function createTokenVault(deps: { models: GatewayModels; sealer: Sealer; 
     },
 
     async closeAll(prefix: string): Promise<string[]> {
-      const rows = await WebSession.findAll({ where: { sid: like(WebSession.sequelize!, prefixPattern(`${VAULT}${prefix}`)) }, attributes: ['sid'] });
+      const rows = await WebSession.findAll({
+        where: { sid: like(WebSession.sequelize!, prefixPattern(`${VAULT}${prefix}`)) },
+        attributes: ['sid'],
+      });
       const sids = rows.map((r) => r.sid.slice(VAULT.length));
       const vaults = await Promise.all(sids.map((sid) => read(sid)));
       await WebSession.destroy({ where: { sid: { [Op.in]: rows.map((r) => r.sid) } } });

@@ -26,12 +26,20 @@ export async function openResetLink(ctx: GatewayContext, token: string): Promise
  * session and token of the person ends, as with an administrator's reset. A bad password leaves the link
  * usable; a spent, expired or unknown link changes nothing.
  */
-export async function completePasswordReset(ctx: GatewayContext, token: string, input: { password?: unknown; confirmation?: unknown }): Promise<User> {
+export async function completePasswordReset(
+  ctx: GatewayContext,
+  token: string,
+  input: { password?: unknown; confirmation?: unknown },
+): Promise<User> {
   try {
     await usableReset(ctx, token);
     const plain = passwordSchema.safeParse(input.password);
-    if (!plain.success) throw new ValidationError('The new password is not acceptable', { password: plain.error.issues[0]?.message ?? 'invalid' });
-    if (input.confirmation !== plain.data) throw new ValidationError('The two passwords differ', { confirmation: 'type the same password twice' });
+    if (!plain.success)
+      throw new ValidationError('The new password is not acceptable', {
+        password: plain.error.issues[0]?.message ?? 'invalid',
+      });
+    if (input.confirmation !== plain.data)
+      throw new ValidationError('The two passwords differ', { confirmation: 'type the same password twice' });
     const passwordHash = await hashPassword(plain.data);
     return await inTransaction(ctx, async (ctx) => {
       const now = new Date();
@@ -46,7 +54,10 @@ export async function completePasswordReset(ctx: GatewayContext, token: string, 
         throw new ResetLinkError('used');
       }
       const { user } = await usableUser(ctx, tokenHash);
-      await ctx.models.PasswordReset.update({ usedAt: now }, { where: { userId: user.id, usedAt: null }, transaction: ctx.tx });
+      await ctx.models.PasswordReset.update(
+        { usedAt: now },
+        { where: { userId: user.id, usedAt: null }, transaction: ctx.tx },
+      );
       user.passwordHash = passwordHash;
       user.failedLogins = 0;
       user.lockedUntil = null;
@@ -83,5 +94,13 @@ async function usableUser(ctx: GatewayContext, tokenHash: string): Promise<{ use
 async function auditRefusal(ctx: GatewayContext, token: string, error: ResetLinkError): Promise<void> {
   const reset = RESET_TOKEN_PATTERN.test(token) ? await ctx.models.PasswordReset.findByPk(hashResetToken(token)) : null;
   const user = reset ? await ctx.models.User.findByPk(reset.userId) : null;
-  await audit({ ...ctx, tx: undefined }, { action: 'password_reset.refused', target: user?.username ?? null, outcome: 'failure', details: { reason: error.reason } });
+  await audit(
+    { ...ctx, tx: undefined },
+    {
+      action: 'password_reset.refused',
+      target: user?.username ?? null,
+      outcome: 'failure',
+      details: { reason: error.reason },
+    },
+  );
 }

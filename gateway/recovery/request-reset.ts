@@ -26,7 +26,12 @@ export type RecoveryDeps = {
 };
 
 const requestSchema = z.object({
-  identifier: z.string().trim().toLowerCase().min(1, { message: 'enter your username or email' }).max(254, { message: 'at most 254 characters' }),
+  identifier: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .min(1, { message: 'enter your username or email' })
+    .max(254, { message: 'at most 254 characters' }),
 });
 
 /**
@@ -35,12 +40,24 @@ const requestSchema = z.object({
  * does everything that depends on the account, after the answer, so neither the page nor its timing
  * tells whether a name or address exists.
  */
-export async function admitResetRequest(ctx: GatewayContext, deps: RecoveryDeps, input: unknown): Promise<{ identifier: string }> {
+export async function admitResetRequest(
+  ctx: GatewayContext,
+  deps: RecoveryDeps,
+  input: unknown,
+): Promise<{ identifier: string }> {
   const { identifier } = parseInput(requestSchema, input);
   const byIp = await deps.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
   if (!byIp.allowed) {
-    await audit(ctx, { action: 'password_reset.request', target: identifier, outcome: 'failure', details: { reason: 'ip_rate_limited' } });
-    throw new RateLimitedError(byIp.retryAfterSeconds, 'Too many password reset requests from your network; try again later.');
+    await audit(ctx, {
+      action: 'password_reset.request',
+      target: identifier,
+      outcome: 'failure',
+      details: { reason: 'ip_rate_limited' },
+    });
+    throw new RateLimitedError(
+      byIp.retryAfterSeconds,
+      'Too many password reset requests from your network; try again later.',
+    );
   }
   return { identifier };
 }
@@ -51,7 +68,8 @@ export async function admitResetRequest(ctx: GatewayContext, deps: RecoveryDeps,
  * person is mailed the directory's own reset page instead.
  */
 export async function mailResetLink(ctx: GatewayContext, deps: RecoveryDeps, identifier: string): Promise<void> {
-  const refuse = (reason: string, target = identifier) => audit(ctx, { action: 'password_reset.request', target, outcome: 'failure', details: { reason } });
+  const refuse = (reason: string, target = identifier) =>
+    audit(ctx, { action: 'password_reset.request', target, outcome: 'failure', details: { reason } });
   const user = await ctx.models.User.findOne({ where: { [Op.or]: [{ username: identifier }, { email: identifier }] } });
   const byAccount = await deps.accountLimiter.hit(user ? `user:${user.id}` : `name:${identifier}`);
   if (!user) return refuse('unknown_account');
@@ -60,7 +78,11 @@ export async function mailResetLink(ctx: GatewayContext, deps: RecoveryDeps, ide
 
   const directoryPage = await deps.directoryResetPage(user);
   if (directoryPage) {
-    await audit(ctx, { action: 'password_reset.request', target: user.username, details: { directory: directoryPage } });
+    await audit(ctx, {
+      action: 'password_reset.request',
+      target: user.username,
+      details: { directory: directoryPage },
+    });
     return deps.mailer.send(directoryMail(user, directoryPage));
   }
 
@@ -68,8 +90,15 @@ export async function mailResetLink(ctx: GatewayContext, deps: RecoveryDeps, ide
   const now = new Date();
   const expiresAt = new Date(now.getTime() + deps.ttlMinutes * 60_000);
   await inTransaction(ctx, async (ctx) => {
-    await ctx.models.PasswordReset.create({ tokenHash, userId: user.id, createdAt: now, expiresAt }, { transaction: ctx.tx });
-    await audit(ctx, { action: 'password_reset.request', target: user.username, details: { expiresAt: expiresAt.toISOString() } });
+    await ctx.models.PasswordReset.create(
+      { tokenHash, userId: user.id, createdAt: now, expiresAt },
+      { transaction: ctx.tx },
+    );
+    await audit(ctx, {
+      action: 'password_reset.request',
+      target: user.username,
+      details: { expiresAt: expiresAt.toISOString() },
+    });
   });
   await deps.mailer.send(resetMail(user, `${deps.issuer}/password/reset/${token}`, deps.ttlMinutes));
 }
@@ -102,7 +131,7 @@ function directoryMail(user: User, page: string): Mail {
       '',
       `someone (hopefully you) asked to reset the password of the Atrium account "${user.username}".`,
       'Your password is the one of your campus directory account; Atrium cannot change it.',
-      'Reset it on the directory\'s own page:',
+      "Reset it on the directory's own page:",
       '',
       page,
       '',

@@ -30,7 +30,12 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
   router.get('/password/forgot', async (req, res, next) => {
     try {
       const directories = (await deps.directoryPages?.()) ?? [];
-      res.render('password-forgot', { title: 'Forgot password', csrf: deps.csrf.token(req, res), unavailable: !deps.recovery, directories });
+      res.render('password-forgot', {
+        title: 'Forgot password',
+        csrf: deps.csrf.token(req, res),
+        unavailable: !deps.recovery,
+        directories,
+      });
     } catch (error) {
       next(error);
     }
@@ -73,7 +78,10 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     const token = String(req.params.token);
     const body = req.body as Record<string, unknown>;
     try {
-      await completePasswordReset(deps.context(req), token, { password: body.password, confirmation: body.confirmation });
+      await completePasswordReset(deps.context(req), token, {
+        password: body.password,
+        confirmation: body.confirmation,
+      });
       res.render('password-reset-done', { title: 'Password changed' });
     } catch (error) {
       if (error instanceof ResetLinkError) return refused(res, error);
@@ -89,7 +97,11 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     }
   });
 
-  function renderResetForm(req: Request, res: Response, view: { token: string; username: string; error?: string; fields?: Record<string, string> }) {
+  function renderResetForm(
+    req: Request,
+    res: Response,
+    view: { token: string; username: string; error?: string; fields?: Record<string, string> },
+  ) {
     res.render('password-reset', { title: 'Choose a new password', csrf: deps.csrf.token(req, res), ...view });
   }
 

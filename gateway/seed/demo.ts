@@ -17,12 +17,48 @@ export const DEMO_UNITS = [
 ];
 
 export const DEMO_USERS = [
-  { username: 'admin', displayName: 'Ada Admin', roles: ['admin', 'staff'], units: ['campus'], what: 'administrator (whole campus)' },
-  { username: 'eng-admin', displayName: 'Enzo Engineer', roles: ['unit-admin', 'staff'], units: ['campus/eng'], what: 'unit admin, College of Engineering' },
-  { username: 'alice', displayName: 'Alice Chen', roles: ['student'], units: ['campus/eng/cs'], what: 'student, Computer Science (eng)' },
-  { username: 'dave', displayName: 'Dave Okafor', roles: ['student'], units: ['campus/eng/ee'], what: 'student, Electrical Engineering (eng)' },
-  { username: 'bob', displayName: 'Bob Martin', roles: ['student'], units: ['campus/arts/history'], what: 'student, History (arts)' },
-  { username: 'carol', displayName: 'Carol Silva', roles: ['staff'], units: ['campus/arts/music', 'campus/eng/ee'], what: 'staff, Music (arts) and Electrical Engineering (eng)' },
+  {
+    username: 'admin',
+    displayName: 'Ada Admin',
+    roles: ['admin', 'staff'],
+    units: ['campus'],
+    what: 'administrator (whole campus)',
+  },
+  {
+    username: 'eng-admin',
+    displayName: 'Enzo Engineer',
+    roles: ['unit-admin', 'staff'],
+    units: ['campus/eng'],
+    what: 'unit admin, College of Engineering',
+  },
+  {
+    username: 'alice',
+    displayName: 'Alice Chen',
+    roles: ['student'],
+    units: ['campus/eng/cs'],
+    what: 'student, Computer Science (eng)',
+  },
+  {
+    username: 'dave',
+    displayName: 'Dave Okafor',
+    roles: ['student'],
+    units: ['campus/eng/ee'],
+    what: 'student, Electrical Engineering (eng)',
+  },
+  {
+    username: 'bob',
+    displayName: 'Bob Martin',
+    roles: ['student'],
+    units: ['campus/arts/history'],
+    what: 'student, History (arts)',
+  },
+  {
+    username: 'carol',
+    displayName: 'Carol Silva',
+    roles: ['staff'],
+    units: ['campus/arts/music', 'campus/eng/ee'],
+    what: 'staff, Music (arts) and Electrical Engineering (eng)',
+  },
 ] as const;
 
 export type DemoDomains = { eng: string; arts: string };

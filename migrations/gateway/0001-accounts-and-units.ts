@@ -11,7 +11,12 @@ export const up: Migration = async ({ context: { queryInterface: qi } }) => {
     id: { type: DataTypes.STRING(36), primaryKey: true },
     path: { type: DataTypes.STRING(255), allowNull: false, unique: true },
     name: { type: DataTypes.STRING(200), allowNull: false },
-    parent_id: { type: DataTypes.STRING(36), allowNull: true, references: { model: 'org_units', key: 'id' }, onDelete: 'RESTRICT' },
+    parent_id: {
+      type: DataTypes.STRING(36),
+      allowNull: true,
+      references: { model: 'org_units', key: 'id' },
+      onDelete: 'RESTRICT',
+    },
     ...timestamps,
   });
 
@@ -30,8 +35,18 @@ export const up: Migration = async ({ context: { queryInterface: qi } }) => {
   });
 
   await qi.createTable('memberships', {
-    user_id: { type: DataTypes.STRING(36), primaryKey: true, references: { model: 'users', key: 'id' }, onDelete: 'CASCADE' },
-    unit_id: { type: DataTypes.STRING(36), primaryKey: true, references: { model: 'org_units', key: 'id' }, onDelete: 'RESTRICT' },
+    user_id: {
+      type: DataTypes.STRING(36),
+      primaryKey: true,
+      references: { model: 'users', key: 'id' },
+      onDelete: 'CASCADE',
+    },
+    unit_id: {
+      type: DataTypes.STRING(36),
+      primaryKey: true,
+      references: { model: 'org_units', key: 'id' },
+      onDelete: 'RESTRICT',
+    },
     is_primary: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
   });
   await qi.addIndex('memberships', ['unit_id']);
@@ -44,8 +59,18 @@ export const up: Migration = async ({ context: { queryInterface: qi } }) => {
   });
 
   await qi.createTable('domain_units', {
-    domain_id: { type: DataTypes.STRING(36), primaryKey: true, references: { model: 'domains', key: 'id' }, onDelete: 'CASCADE' },
-    unit_id: { type: DataTypes.STRING(36), primaryKey: true, references: { model: 'org_units', key: 'id' }, onDelete: 'RESTRICT' },
+    domain_id: {
+      type: DataTypes.STRING(36),
+      primaryKey: true,
+      references: { model: 'domains', key: 'id' },
+      onDelete: 'CASCADE',
+    },
+    unit_id: {
+      type: DataTypes.STRING(36),
+      primaryKey: true,
+      references: { model: 'org_units', key: 'id' },
+      onDelete: 'RESTRICT',
+    },
   });
 
   await qi.createTable('audit_events', {

@@ -7,11 +7,16 @@ import type { Migration } from '../../core/migrator.ts';
 export const up: Migration = async ({ context: { queryInterface: qi, sequelize } }) => {
   await qi.addColumn('oidc_payloads', 'account_id', { type: DataTypes.STRING(255), allowNull: true });
   await qi.addIndex('oidc_payloads', ['account_id'], { name: 'oidc_payloads_account_id' });
-  const rows = await sequelize.query<{ model: string; id: string; payload: string }>('SELECT model, id, payload FROM oidc_payloads', { type: QueryTypes.SELECT });
+  const rows = await sequelize.query<{ model: string; id: string; payload: string }>(
+    'SELECT model, id, payload FROM oidc_payloads',
+    { type: QueryTypes.SELECT },
+  );
   for (const row of rows) {
     const accountId = (JSON.parse(row.payload) as { accountId?: unknown }).accountId;
     if (typeof accountId !== 'string') continue;
-    await sequelize.query('UPDATE oidc_payloads SET account_id = ? WHERE model = ? AND id = ?', { replacements: [accountId, row.model, row.id] });
+    await sequelize.query('UPDATE oidc_payloads SET account_id = ? WHERE model = ? AND id = ?', {
+      replacements: [accountId, row.model, row.id],
+    });
   }
 
   await qi.createTable('ended_access', {

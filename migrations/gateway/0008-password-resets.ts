@@ -7,7 +7,12 @@ import type { Migration } from '../../core/migrator.ts';
 export const up: Migration = async ({ context: { queryInterface: qi } }) => {
   await qi.createTable('password_resets', {
     token_hash: { type: DataTypes.STRING(64), primaryKey: true },
-    user_id: { type: DataTypes.STRING(36), allowNull: false, references: { model: 'users', key: 'id' }, onDelete: 'CASCADE' },
+    user_id: {
+      type: DataTypes.STRING(36),
+      allowNull: false,
+      references: { model: 'users', key: 'id' },
+      onDelete: 'CASCADE',
+    },
     created_at: { type: DataTypes.DATE(3), allowNull: false },
     expires_at: { type: DataTypes.DATE(3), allowNull: false },
     used_at: { type: DataTypes.DATE(3), allowNull: true },

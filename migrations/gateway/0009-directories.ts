@@ -25,8 +25,18 @@ export const up: Migration = async ({ context: { queryInterface: qi } }) => {
   });
   // Which people a directory brought, and what the last complete sync saw of them.
   await qi.createTable('directory_accounts', {
-    user_id: { type: DataTypes.STRING(36), primaryKey: true, references: { model: 'users', key: 'id' }, onDelete: 'CASCADE' },
-    directory_id: { type: DataTypes.STRING(36), allowNull: false, references: { model: 'directories', key: 'id' }, onDelete: 'RESTRICT' },
+    user_id: {
+      type: DataTypes.STRING(36),
+      primaryKey: true,
+      references: { model: 'users', key: 'id' },
+      onDelete: 'CASCADE',
+    },
+    directory_id: {
+      type: DataTypes.STRING(36),
+      allowNull: false,
+      references: { model: 'directories', key: 'id' },
+      onDelete: 'RESTRICT',
+    },
     dn: { type: DataTypes.STRING(1000), allowNull: false },
     // The sync run that last found the person in the directory; after a complete run, people of the
     // directory with another run here are gone from it.

@@ -6,7 +6,12 @@ import type { Migration } from '../../core/migrator.ts';
 export const up: Migration = async ({ context: { queryInterface: qi } }) => {
   await qi.createTable('passkeys', {
     id: { type: DataTypes.STRING(36), primaryKey: true },
-    user_id: { type: DataTypes.STRING(36), allowNull: false, references: { model: 'users', key: 'id' }, onDelete: 'CASCADE' },
+    user_id: {
+      type: DataTypes.STRING(36),
+      allowNull: false,
+      references: { model: 'users', key: 'id' },
+      onDelete: 'CASCADE',
+    },
     // base64url of the authenticator's credential id; 512 characters keep the unique index within
     // MariaDB's limit for utf8mb4 (ids are 16 to 64 bytes in practice; longer ones are refused).
     credential_id: { type: DataTypes.STRING(512), allowNull: false },

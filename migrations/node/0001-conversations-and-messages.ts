@@ -19,7 +19,12 @@ export const up: Migration = async ({ context: { queryInterface: qi } }) => {
   await qi.addIndex('conversations', ['updated_at']);
 
   await qi.createTable('members', {
-    conversation_id: { type: DataTypes.STRING(36), primaryKey: true, references: { model: 'conversations', key: 'id' }, onDelete: 'CASCADE' },
+    conversation_id: {
+      type: DataTypes.STRING(36),
+      primaryKey: true,
+      references: { model: 'conversations', key: 'id' },
+      onDelete: 'CASCADE',
+    },
     address: { type: ADDRESS, primaryKey: true },
     role: { type: DataTypes.STRING(8), allowNull: false },
     state: { type: DataTypes.STRING(8), allowNull: false },

@@ -34,7 +34,11 @@ export type PresentedAttachment = ReturnType<typeof presentAttachment>;
  * moment the count passes the limit. The source is left alone on failure (not destroyed), so an HTTP
  * request can still be answered; removing the partial file is the caller's part.
  */
-export function writeLimited(source: Readable, path: string, maxBytes: number): Promise<{ size: number; sha256: string }> {
+export function writeLimited(
+  source: Readable,
+  path: string,
+  maxBytes: number,
+): Promise<{ size: number; sha256: string }> {
   return new Promise((resolve, reject) => {
     // A client that gave up before we started listening would otherwise never settle this.
     if (source.destroyed) return reject(new UploadAbortedError());

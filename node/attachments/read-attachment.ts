@@ -11,7 +11,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * An attachment's record and bytes, for its uploader or an active member of the conversation it was
  * shared into. Everyone else is told it does not exist, so ids cannot be probed.
  */
-export async function readAttachment(ctx: NodeContext, id: string): Promise<{ attachment: Attachment; content: Readable }> {
+export async function readAttachment(
+  ctx: NodeContext,
+  id: string,
+): Promise<{ attachment: Attachment; content: Readable }> {
   const missing = new NotFoundError('No such attachment');
   if (!UUID.test(id)) throw missing;
   const { Attachment, Member } = ctx.models;
@@ -19,7 +22,9 @@ export async function readAttachment(ctx: NodeContext, id: string): Promise<{ at
   if (!attachment) throw missing;
   if (attachment.owner !== ctx.actor.address) {
     if (!attachment.conversationId) throw missing;
-    const member = await Member.findOne({ where: { conversationId: attachment.conversationId, address: ctx.actor.address, state: 'active' } });
+    const member = await Member.findOne({
+      where: { conversationId: attachment.conversationId, address: ctx.actor.address, state: 'active' },
+    });
     if (!member) throw missing;
   }
   let handle;

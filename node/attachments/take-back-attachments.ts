@@ -21,17 +21,28 @@ export async function takeBackAttachments(ctx: NodeContext, tx: Transaction, rec
   const gone: string[] = [];
   for (const id of new Set(ids)) {
     const stillShared = await Message.count({
-      where: { conversationId: recalled.conversationId, id: { [Op.ne]: recalled.id }, kind: 'text', recalledAt: null, body: like(ctx.sequelize, containsPattern(`"id":${JSON.stringify(id)}`)) },
+      where: {
+        conversationId: recalled.conversationId,
+        id: { [Op.ne]: recalled.id },
+        kind: 'text',
+        recalledAt: null,
+        body: like(ctx.sequelize, containsPattern(`"id":${JSON.stringify(id)}`)),
+      },
       transaction: tx,
     });
     if (stillShared > 0) continue;
-    const deleted = await Attachment.destroy({ where: { id, conversationId: recalled.conversationId }, transaction: tx });
+    const deleted = await Attachment.destroy({
+      where: { id, conversationId: recalled.conversationId },
+      transaction: tx,
+    });
     if (deleted > 0) gone.push(id);
   }
   if (gone.length === 0) return;
   tx.afterCommit(async () => {
     for (const id of gone) {
-      await rm(attachmentPath(ctx, id), { force: true }).catch((err: unknown) => ctx.logger.warn({ err, attachment: id }, 'a recalled file could not be deleted from disk'));
+      await rm(attachmentPath(ctx, id), { force: true }).catch((err: unknown) =>
+        ctx.logger.warn({ err, attachment: id }, 'a recalled file could not be deleted from disk'),
+      );
     }
   });
 }

@@ -3,7 +3,13 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { AppError, ValidationError } from '../../core/errors.ts';
 import type { NodeContext } from '../context.ts';
-import { attachmentPath, presentAttachment, TooLargeError, writeLimited, type PresentedAttachment } from './attachment-files.ts';
+import {
+  attachmentPath,
+  presentAttachment,
+  TooLargeError,
+  writeLimited,
+  type PresentedAttachment,
+} from './attachment-files.ts';
 
 export class UnsupportedMediaTypeError extends AppError {
   constructor(allowed: string[]) {
@@ -35,7 +41,8 @@ export function sanitizeName(raw: string | undefined): string {
     .replace(/\s+/g, ' ')
     .trim()
     .replace(/^[.\s]+/, '');
-  if ([...name].length > MAX_NAME_CHARS) throw new ValidationError('The file name is too long', { name: `at most ${MAX_NAME_CHARS} characters` });
+  if ([...name].length > MAX_NAME_CHARS)
+    throw new ValidationError('The file name is too long', { name: `at most ${MAX_NAME_CHARS} characters` });
   return name || 'file';
 }
 

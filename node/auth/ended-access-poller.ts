@@ -5,7 +5,11 @@ import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signatu
 import { endedEntrySchema, type EndedAccess } from './ended-access.ts';
 
 const PATH = '/federation/v1/ended-access';
-const pageSchema = z.object({ entries: z.array(endedEntrySchema), cursor: z.number().int().nonnegative(), more: z.boolean() });
+const pageSchema = z.object({
+  entries: z.array(endedEntrySchema),
+  cursor: z.number().int().nonnegative(),
+  more: z.boolean(),
+});
 
 /**
  * Fetches the ended sessions and people from the gateway (a signed request), from the start when the
@@ -27,7 +31,12 @@ export function createEndedAccessPoller(options: {
   async function fetchPage() {
     const path = `${PATH}?after=${cursor}`;
     const response = await fetch(await signedGatewayRequest(options, 'GET', path));
-    if (!response.ok) throw new AppError('gateway_unavailable', 503, `The gateway refused the ended-sessions request (HTTP ${response.status})`);
+    if (!response.ok)
+      throw new AppError(
+        'gateway_unavailable',
+        503,
+        `The gateway refused the ended-sessions request (HTTP ${response.status})`,
+      );
     return pageSchema.parse(await response.json());
   }
 
@@ -42,7 +51,9 @@ export function createEndedAccessPoller(options: {
 
   function poll(): Promise<void> {
     running ??= catchUp()
-      .catch((err) => options.logger.warn({ err }, 'fetching the ended sessions from the gateway failed; retrying later'))
+      .catch((err) =>
+        options.logger.warn({ err }, 'fetching the ended sessions from the gateway failed; retrying later'),
+      )
       .finally(() => {
         running = undefined;
       });

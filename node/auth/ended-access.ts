@@ -1,4 +1,12 @@
-import { DataTypes, Model, Op, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
+import {
+  DataTypes,
+  Model,
+  Op,
+  type CreationOptional,
+  type InferAttributes,
+  type InferCreationAttributes,
+  type Sequelize,
+} from 'sequelize';
 import { z } from 'zod';
 import { bigintColumn, fresh } from '../../core/model-class.ts';
 import type { Bus } from '../bus/bus.ts';
@@ -87,7 +95,13 @@ export function createEndedAccess(options: { sequelize: Sequelize; bus: Bus; now
   return {
     async load(): Promise<void> {
       const rows = await Row.findAll({ where: { keepUntil: { [Op.gt]: new Date(now()) } } });
-      for (const row of rows) remember({ kind: row.kind, subject: row.subject, endedAt: Number(row.endedAt), keepUntil: row.keepUntil.getTime() });
+      for (const row of rows)
+        remember({
+          kind: row.kind,
+          subject: row.subject,
+          endedAt: Number(row.endedAt),
+          keepUntil: row.keepUntil.getTime(),
+        });
     },
     async record(entries: EndedEntry[]): Promise<void> {
       const at = now();

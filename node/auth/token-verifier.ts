@@ -8,7 +8,17 @@ import type { EndedAccess } from './ended-access.ts';
  * `issuedAt` (epoch ms) is the token's; identities made up inside the node (a remote member) have none.
  */
 export type Identity =
-  | { kind: 'user'; sub: string; username: string; name: string; address: string; sid: string | null; clientId: string; issuedAt?: number; expiresAt: number }
+  | {
+      kind: 'user';
+      sub: string;
+      username: string;
+      name: string;
+      address: string;
+      sid: string | null;
+      clientId: string;
+      issuedAt?: number;
+      expiresAt: number;
+    }
   | { kind: 'app'; clientId: string; slug: string; name: string; address: string; expiresAt: number };
 
 export class TokenExpiredError extends AppError {
@@ -40,12 +50,19 @@ export type TokenVerifier = {
  * (this node), expiry, the `im` scope, and that the person belongs to this domain.
  */
 /** `now` is the clock expiry is judged by (the machine's unless a test moves it). */
-export function createTokenVerifier(options: { issuer: string; audience: string; domain: string; jwks?: JWTVerifyGetKey; now?: () => number }): TokenVerifier {
+export function createTokenVerifier(options: {
+  issuer: string;
+  audience: string;
+  domain: string;
+  jwks?: JWTVerifyGetKey;
+  now?: () => number;
+}): TokenVerifier {
   let keys = options.jwks;
   async function keySet(): Promise<JWTVerifyGetKey> {
     if (keys) return keys;
     const response = await fetch(`${options.issuer}/.well-known/openid-configuration`);
-    if (!response.ok) throw new AppError('gateway_unavailable', 503, 'The identity gateway cannot be reached to verify tokens');
+    if (!response.ok)
+      throw new AppError('gateway_unavailable', 503, 'The identity gateway cannot be reached to verify tokens');
     const { jwks_uri } = (await response.json()) as { jwks_uri: string };
     keys = createRemoteJWKSet(new URL(jwks_uri), { cooldownDuration: 10_000, cacheMaxAge: 10 * 60_000 });
     return keys;
@@ -82,7 +99,8 @@ export function createTokenVerifier(options: { issuer: string; audience: string;
         return { kind: 'app', clientId, slug, name, address: addressOf(slug, options.domain), expiresAt };
       }
       const domains = Array.isArray(payload.im_domains) ? payload.im_domains : [];
-      if (!domains.includes(options.domain)) throw new ForbiddenError(`This account does not belong to ${options.domain}`);
+      if (!domains.includes(options.domain))
+        throw new ForbiddenError(`This account does not belong to ${options.domain}`);
       const username = String(payload.preferred_username ?? '');
       if (!username) throw new UnauthenticatedError('The access token names no user');
       return {
@@ -111,7 +129,10 @@ export class ClientDisabledError extends AppError {
  * asked of the gateway and cached): disabling an app reaches the nodes within that cache time instead
  * of when its tokens expire. Apps' own (bot) tokens are checked by the bot API itself.
  */
-export function refusingDisabledClients(verifier: TokenVerifier, clientActive: (clientId: string) => Promise<boolean>): TokenVerifier {
+export function refusingDisabledClients(
+  verifier: TokenVerifier,
+  clientActive: (clientId: string) => Promise<boolean>,
+): TokenVerifier {
   return {
     keys: verifier.keys,
     async verify(token) {
@@ -131,7 +152,12 @@ export function refusingEndedAccess(verifier: TokenVerifier, ended: EndedAccess)
     keys: verifier.keys,
     async verify(token) {
       const identity = await verifier.verify(token);
-      if (identity.kind === 'user' && identity.issuedAt !== undefined && ended.endedFor({ ...identity, issuedAt: identity.issuedAt })) throw new TokenRevokedError();
+      if (
+        identity.kind === 'user' &&
+        identity.issuedAt !== undefined &&
+        ended.endedFor({ ...identity, issuedAt: identity.issuedAt })
+      )
+        throw new TokenRevokedError();
       return identity;
     },
   };

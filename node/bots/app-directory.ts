@@ -24,12 +24,18 @@ export interface AppDirectory {
  * disabling an app or rotating its secret reaches the node within that time. While the gateway cannot be
  * reached, the last answer is used.
  */
-export function createAppDirectory(options: { gatewayIssuer: string; origin: string; signingKey: () => Promise<PrivateKeyJwk>; ttlMs: number; logger: Logger }): AppDirectory {
-
+export function createAppDirectory(options: {
+  gatewayIssuer: string;
+  origin: string;
+  signingKey: () => Promise<PrivateKeyJwk>;
+  ttlMs: number;
+  logger: Logger;
+}): AppDirectory {
   async function fetchClient(clientId: string): Promise<boolean> {
     const path = `/federation/v1/clients/${encodeURIComponent(clientId)}`;
     const response = await fetch(await signedGatewayRequest(options, 'GET', path));
-    if (!response.ok) throw new AppError('gateway_unavailable', 503, `The gateway refused the client lookup (HTTP ${response.status})`);
+    if (!response.ok)
+      throw new AppError('gateway_unavailable', 503, `The gateway refused the client lookup (HTTP ${response.status})`);
     return ((await response.json()) as { client: { active: boolean } }).client.active === true;
   }
 
@@ -41,10 +47,15 @@ export function createAppDirectory(options: { gatewayIssuer: string; origin: str
       response = await fetch(request);
     } catch (error) {
       options.logger.warn({ err: error, slug }, 'app lookup at the gateway failed');
-      throw new AppError('gateway_unavailable', 503, 'The identity gateway cannot be reached to look up the app; try again');
+      throw new AppError(
+        'gateway_unavailable',
+        503,
+        'The identity gateway cannot be reached to look up the app; try again',
+      );
     }
     if (response.status === 404) return null;
-    if (!response.ok) throw new AppError('gateway_unavailable', 503, `The gateway refused the app lookup (HTTP ${response.status})`);
+    if (!response.ok)
+      throw new AppError('gateway_unavailable', 503, `The gateway refused the app lookup (HTTP ${response.status})`);
     return ((await response.json()) as { app: AppInfo }).app;
   }
 

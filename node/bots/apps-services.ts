@@ -28,9 +28,20 @@ export function createAppsServices(options: {
   logger: Logger;
 }): AppsServices {
   return {
-    directory: createAppDirectory({ gatewayIssuer: options.gatewayIssuer, origin: options.domain, signingKey: options.signingKey, ttlMs: options.ttlMs, logger: options.logger }),
+    directory: createAppDirectory({
+      gatewayIssuer: options.gatewayIssuer,
+      origin: options.domain,
+      signingKey: options.signingKey,
+      ttlMs: options.ttlMs,
+      logger: options.logger,
+    }),
     Webhook: defineWebhookModel(options.sequelize),
-    webhookLimiter: createDatabaseRateLimiter({ sequelize: options.sequelize, name: 'webhook', limit: WEBHOOK_POSTS_PER_MINUTE, windowSeconds: 60 }),
+    webhookLimiter: createDatabaseRateLimiter({
+      sequelize: options.sequelize,
+      name: 'webhook',
+      limit: WEBHOOK_POSTS_PER_MINUTE,
+      windowSeconds: 60,
+    }),
     publicUrl: options.publicUrl,
   };
 }

@@ -3,7 +3,6 @@ import type { NodeContext } from '../context.ts';
 import { presentAck } from '../messages/present-message.ts';
 import { postAsBot, updateCardAsBot } from './post-as-bot.ts';
 
-
 /** `/api/v1/bot`: what an app's bot does over HTTP with its client-credentials token (docs/protocol.md, "Bots"). */
 export function botRoutes(ctx: (req: Request) => NodeContext, limitBytes: number): Router {
   const router = Router();

@@ -23,8 +23,14 @@ const botMessageSchema = z
     card: cardSchema.optional(),
     clientMsgId: clientMsgId.optional(),
   })
-  .refine((m) => Boolean(m.to) !== Boolean(m.conversationId), { message: 'give either to or conversationId', path: ['conversationId'] })
-  .refine((m) => Boolean(m.text?.trim()) !== Boolean(m.card), { message: 'give either text or a card', path: ['text'] });
+  .refine((m) => Boolean(m.to) !== Boolean(m.conversationId), {
+    message: 'give either to or conversationId',
+    path: ['conversationId'],
+  })
+  .refine((m) => Boolean(m.text?.trim()) !== Boolean(m.card), {
+    message: 'give either text or a card',
+    path: ['text'],
+  });
 
 const cardUpdateSchema = z.object({ card: cardSchema, clientMsgId: clientMsgId.optional() });
 
@@ -43,7 +49,9 @@ export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appen
   let conversationId: string;
   if (data.to) {
     if (domainOf(data.to) !== ctx.domain) {
-      throw new ValidationError('A bot writes to people of its node\'s domain', { to: `a person of ${ctx.domain}; use a token of that person's node` });
+      throw new ValidationError("A bot writes to people of its node's domain", {
+        to: `a person of ${ctx.domain}; use a token of that person's node`,
+      });
     }
     conversationId = (await openDirect(ctx, data.to, 'to')).conversation.id;
   } else {
@@ -53,7 +61,9 @@ export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appen
   }
   const members = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
   await ctx.federation.policy.assertAllowed(members);
-  const body = data.card ? cardBody(data.card, app.name) : { text: data.text!, senderName: app.name, senderKind: 'bot' };
+  const body = data.card
+    ? cardBody(data.card, app.name)
+    : { text: data.text!, senderName: app.name, senderKind: 'bot' };
   return ctx.committer.append({
     conversationId,
     sender: bot.address,
@@ -68,7 +78,8 @@ export async function updateCardAsBot(ctx: NodeContext, messageId: string, input
   const { bot } = await requireBot(ctx);
   const data = parseInput(cardUpdateSchema, input);
   const target = await ctx.models.Message.findOne({ where: { id: messageId } });
-  if (!target || target.sender !== bot.address || target.kind !== 'card') throw new NotFoundError('This bot sent no such card');
+  if (!target || target.sender !== bot.address || target.kind !== 'card')
+    throw new NotFoundError('This bot sent no such card');
   if (target.recalledAt) throw new ValidationError('That card was recalled', { messageId: 'recalled' });
   return appendCardUpdate(ctx, target, data.card, data.clientMsgId);
 }

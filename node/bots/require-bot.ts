@@ -17,8 +17,9 @@ export class BotDisabledError extends AppError {
  */
 export async function requireBot(ctx: NodeContext): Promise<{ bot: BotIdentity; app: AppInfo }> {
   const actor = ctx.actor;
-  if (actor.kind !== 'app') throw new ForbiddenError('Only an app\'s bot may use the bot API');
+  if (actor.kind !== 'app') throw new ForbiddenError("Only an app's bot may use the bot API");
   const app = await ctx.apps.directory.get(actor.slug);
-  if (!app || app.disabled || !app.botEnabled || app.clientId !== actor.clientId) throw new BotDisabledError(actor.slug);
+  if (!app || app.disabled || !app.botEnabled || app.clientId !== actor.clientId)
+    throw new BotDisabledError(actor.slug);
   return { bot: actor, app };
 }

@@ -21,12 +21,22 @@ export type CallbackAnswer = { card?: Card; toast?: string };
  * an empty object), a new card, and/or a short toast for the person who clicked. Anything else the app
  * does (an error status, a timeout, a bad card) fails the click, and the person is told.
  */
-export async function sendCardCallback(app: AppInfo, event: Omit<CardCallback, 'timestamp' | 'nonce'>): Promise<CallbackAnswer> {
-  if (!app.interactionCallbackUrl || !app.callbackSecret) throw new AppError('no_callback', 409, `${app.name} takes no card actions (it has no callback URL)`);
+export async function sendCardCallback(
+  app: AppInfo,
+  event: Omit<CardCallback, 'timestamp' | 'nonce'>,
+): Promise<CallbackAnswer> {
+  if (!app.interactionCallbackUrl || !app.callbackSecret)
+    throw new AppError('no_callback', 409, `${app.name} takes no card actions (it has no callback URL)`);
   const { body, headers } = signCallback(app.callbackSecret, event);
   let response: Response;
   try {
-    response = await fetch(app.interactionCallbackUrl, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.timeout(CALLBACK_TIMEOUT_MS) });
+    response = await fetch(app.interactionCallbackUrl, {
+      method: 'POST',
+      headers,
+      body,
+      redirect: 'error',
+      signal: AbortSignal.timeout(CALLBACK_TIMEOUT_MS),
+    });
   } catch {
     throw new CallbackFailedError(`${app.name} could not be reached; nothing was done`);
   }

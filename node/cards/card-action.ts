@@ -10,7 +10,10 @@ import { sendCardCallback } from './callback.ts';
 import { cardSchema } from './card-schema.ts';
 import { appendCardUpdate } from './update-card.ts';
 
-const actionSchema = z.object({ messageId: z.string().uuid({ message: 'a message id' }), actionId: z.string().min(1).max(64) });
+const actionSchema = z.object({
+  messageId: z.string().uuid({ message: 'a message id' }),
+  actionId: z.string().min(1).max(64),
+});
 
 export class UnknownActionError extends AppError {
   constructor(actionId: string) {
@@ -32,18 +35,24 @@ export async function cardAction(ctx: NodeContext, input: unknown): Promise<Card
   const target = await ctx.models.Message.findOne({ where: { id: messageId } });
   if (!target) throw new NotFoundError('No such message');
   const { conversation } = await requireMember(ctx, target.conversationId);
-  if (target.kind !== 'card' || target.recalledAt) throw new ValidationError('That message is not a card', { messageId: 'not a card' });
+  if (target.kind !== 'card' || target.recalledAt)
+    throw new ValidationError('That message is not a card', { messageId: 'not a card' });
   const card = cardSchema.safeParse(parseBody(target).card);
   if (!card.success || !card.data.actions.some((a) => a.id === actionId)) throw new UnknownActionError(actionId);
   // The app's bot posted the card at the conversation's home, which sends the click on: a member of
   // another domain clicks through their own node, which asks the home.
   if (conversation.homeDomain !== ctx.domain) {
-    return ctx.federation.home.cardActionAtHome(conversation.homeDomain, { messageId, actionId, user: { address: ctx.actor.address, name: ctx.actor.name } });
+    return ctx.federation.home.cardActionAtHome(conversation.homeDomain, {
+      messageId,
+      actionId,
+      user: { address: ctx.actor.address, name: ctx.actor.name },
+    });
   }
   if (domainOf(target.sender) !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
 
   const app = await ctx.apps.directory.get(userOf(target.sender));
-  if (!app || app.disabled) throw new AppError('app_unavailable', 409, 'The app behind this card is no longer available');
+  if (!app || app.disabled)
+    throw new AppError('app_unavailable', 409, 'The app behind this card is no longer available');
   const answer = await sendCardCallback(app, {
     messageId,
     conversationId: target.conversationId,
@@ -51,7 +60,12 @@ export async function cardAction(ctx: NodeContext, input: unknown): Promise<Card
     user: { address: ctx.actor.address, name: ctx.actor.name },
     app: app.slug,
   });
-  const result: CardActionResult = { messageId, actionId, updated: false, ...(answer.toast ? { toast: answer.toast } : {}) };
+  const result: CardActionResult = {
+    messageId,
+    actionId,
+    updated: false,
+    ...(answer.toast ? { toast: answer.toast } : {}),
+  };
   if (!answer.card) return result;
   const { message } = await appendCardUpdate(ctx, target, answer.card);
   return { ...result, updated: true, seq: message.seq };

@@ -6,7 +6,11 @@ import { z } from 'zod';
  */
 export const cardSchema = z
   .object({
-    title: z.string().trim().min(1, { message: 'a card needs a title' }).max(200, { message: 'at most 200 characters' }),
+    title: z
+      .string()
+      .trim()
+      .min(1, { message: 'a card needs a title' })
+      .max(200, { message: 'at most 200 characters' }),
     text: z.string().max(4000, { message: 'at most 4000 characters' }).optional(),
     fields: z
       .array(
@@ -28,7 +32,10 @@ export const cardSchema = z
       .max(8, { message: 'at most 8 actions' })
       .default([]),
   })
-  .refine((card) => new Set(card.actions.map((a) => a.id)).size === card.actions.length, { message: 'action ids must differ', path: ['actions'] });
+  .refine((card) => new Set(card.actions.map((a) => a.id)).size === card.actions.length, {
+    message: 'action ids must differ',
+    path: ['actions'],
+  });
 
 export type Card = z.infer<typeof cardSchema>;
 

@@ -10,7 +10,12 @@ import { cardBody, type Card } from './card-schema.ts';
  * conversation's sequence, so every member's devices learn of it in order, and in the same transaction
  * the card message itself is rewritten, so history and sync show the new card. A recalled card stays gone.
  */
-export function appendCardUpdate(ctx: NodeContext, target: Message, card: Card, clientMsgId = `card-${randomUUID()}`): Promise<Appended> {
+export function appendCardUpdate(
+  ctx: NodeContext,
+  target: Message,
+  card: Card,
+  clientMsgId = `card-${randomUUID()}`,
+): Promise<Appended> {
   const { Message } = ctx.models;
   const senderName = String(parseBody(target).senderName ?? target.sender);
   const body = cardBody(card, senderName);
@@ -24,7 +29,10 @@ export function appendCardUpdate(ctx: NodeContext, target: Message, card: Card, 
     async alsoWrite(tx, stored) {
       const current = await Message.findOne({ where: { id: target.id }, lock: tx.LOCK.UPDATE, transaction: tx });
       if (!current || current.recalledAt) return;
-      await Message.update({ body: JSON.stringify({ ...parseBody(current), ...body }), editedAt: stored.createdAt }, { where: { id: target.id }, transaction: tx });
+      await Message.update(
+        { body: JSON.stringify({ ...parseBody(current), ...body }), editedAt: stored.createdAt },
+        { where: { id: target.id }, transaction: tx },
+      );
     },
   });
 }

@@ -4,7 +4,14 @@ import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema } from '../../protocol/address.ts';
 import type { NodeContext } from '../context.ts';
-import { announceGroup, appendGroupEvent, groupTitleSchema, MAX_GROUP_MEMBERS, requireDistinct, requireRoomFor } from './group-change.ts';
+import {
+  announceGroup,
+  appendGroupEvent,
+  groupTitleSchema,
+  MAX_GROUP_MEMBERS,
+  requireDistinct,
+  requireRoomFor,
+} from './group-change.ts';
 import { membershipChanged } from './membership.ts';
 import { presentForActor } from './list-conversations.ts';
 import type { PresentedConversation } from './present-conversation.ts';
@@ -12,7 +19,10 @@ import type { PresentedConversation } from './present-conversation.ts';
 const createSchema = z.object({
   title: groupTitleSchema,
   members: z.array(addressSchema).max(MAX_GROUP_MEMBERS, { message: `at most ${MAX_GROUP_MEMBERS} members` }),
-  clientId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: '8-64 letters, digits, - or _' }).optional(),
+  clientId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{8,64}$/, { message: '8-64 letters, digits, - or _' })
+    .optional(),
 });
 
 /**
@@ -50,11 +60,19 @@ export async function createGroup(ctx: NodeContext, input: unknown): Promise<Pre
   await ctx.addresses.assertKnown(others, 'members');
   try {
     await ctx.sequelize.transaction(async (tx) => {
-      await Conversation.create({ id, kind: 'group', homeDomain: ctx.domain, title: data.title, directKey: null, createdBy: me }, { transaction: tx });
+      await Conversation.create(
+        { id, kind: 'group', homeDomain: ctx.domain, title: data.title, directKey: null, createdBy: me },
+        { transaction: tx },
+      );
       await Member.bulkCreate(
         [
           { conversationId: id, address: me, role: 'owner' as const, state: 'active' as const },
-          ...others.map((address) => ({ conversationId: id, address, role: 'member' as const, state: 'active' as const })),
+          ...others.map((address) => ({
+            conversationId: id,
+            address,
+            role: 'member' as const,
+            state: 'active' as const,
+          })),
         ],
         { transaction: tx },
       );
@@ -66,13 +84,20 @@ export async function createGroup(ctx: NodeContext, input: unknown): Promise<Pre
     throw error;
   }
   try {
-    await appendGroupEvent(ctx, id, async () => ({ event: 'group.created', title: data.title, members: [me, ...others], by: me }));
+    await appendGroupEvent(ctx, id, async () => ({
+      event: 'group.created',
+      title: data.title,
+      members: [me, ...others],
+      by: me,
+    }));
   } catch (error) {
     await ctx.sequelize.transaction(async (tx) => {
       await Member.destroy({ where: { conversationId: id }, transaction: tx });
       await Conversation.destroy({ where: { id }, transaction: tx });
     });
-    await membershipChanged(ctx, id).catch((err: unknown) => ctx.logger.warn({ err, conversationId: id }, 'membership event not published'));
+    await membershipChanged(ctx, id).catch((err: unknown) =>
+      ctx.logger.warn({ err, conversationId: id }, 'membership event not published'),
+    );
     throw error;
   }
   return announceGroup(ctx, id, others);

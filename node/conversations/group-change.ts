@@ -12,7 +12,11 @@ import type { PresentedConversation } from './present-conversation.ts';
 /** The most people a group may hold, counting every domain; the same bound the frames enforce. */
 export const MAX_GROUP_MEMBERS = 5000;
 
-export const groupTitleSchema = z.string().trim().min(1, { message: 'a title is required' }).max(200, { message: 'at most 200 characters' });
+export const groupTitleSchema = z
+  .string()
+  .trim()
+  .min(1, { message: 'a title is required' })
+  .max(200, { message: 'at most 200 characters' });
 
 /** What a group change appends to the conversation's sequence, so every device sees it in order. */
 export type GroupEvent =
@@ -34,7 +38,10 @@ export class NotHomeError extends AppError {
  * another domain: only the home orders a group's entries, and federation has no way yet to ask it for a
  * membership change.
  */
-export async function requireGroup(ctx: NodeContext, conversationId: string): Promise<{ conversation: Conversation; member: Member }> {
+export async function requireGroup(
+  ctx: NodeContext,
+  conversationId: string,
+): Promise<{ conversation: Conversation; member: Member }> {
   const found = await requireMember(ctx, conversationId);
   if (found.conversation.kind !== 'group') {
     throw new ValidationError('That is a direct conversation, not a group', { conversationId: 'not a group' });
@@ -51,15 +58,30 @@ export function requireRole(member: Member, roles: MemberRole[], message: string
  * Someone's active membership read under the flush's lock on the conversation (a locking read, so it is
  * the latest committed state on MariaDB too, not the transaction's snapshot).
  */
-function lockedMember(ctx: NodeContext, tx: Transaction, conversationId: string, address: string): Promise<Member | null> {
-  return ctx.models.Member.findOne({ where: { conversationId, address, state: 'active' }, lock: tx.LOCK.UPDATE, transaction: tx });
+function lockedMember(
+  ctx: NodeContext,
+  tx: Transaction,
+  conversationId: string,
+  address: string,
+): Promise<Member | null> {
+  return ctx.models.Member.findOne({
+    where: { conversationId, address, state: 'active' },
+    lock: tx.LOCK.UPDATE,
+    transaction: tx,
+  });
 }
 
 /**
  * The actor's membership, checked again under the lock with one of these roles: a concurrent change
  * (their removal, their demotion) may have landed since the use-case first looked.
  */
-export async function recheckActor(ctx: NodeContext, tx: Transaction, conversationId: string, roles: MemberRole[], message: string): Promise<Member> {
+export async function recheckActor(
+  ctx: NodeContext,
+  tx: Transaction,
+  conversationId: string,
+  roles: MemberRole[],
+  message: string,
+): Promise<Member> {
   const member = await lockedMember(ctx, tx, conversationId, ctx.actor.address);
   if (!member) throw new NotMemberError();
   requireRole(member, roles, message);
@@ -67,10 +89,17 @@ export async function recheckActor(ctx: NodeContext, tx: Transaction, conversati
 }
 
 /** An active member other than the actor (checked under the lock), or a refusal naming the field. */
-export async function recheckOtherMember(ctx: NodeContext, tx: Transaction, conversationId: string, address: string): Promise<Member> {
-  if (address === ctx.actor.address) throw new ValidationError('That is you', { member: 'choose someone other than yourself' });
+export async function recheckOtherMember(
+  ctx: NodeContext,
+  tx: Transaction,
+  conversationId: string,
+  address: string,
+): Promise<Member> {
+  if (address === ctx.actor.address)
+    throw new ValidationError('That is you', { member: 'choose someone other than yourself' });
   const member = await lockedMember(ctx, tx, conversationId, address);
-  if (!member) throw new ValidationError('That person is not a member of this group', { member: 'not a member of this group' });
+  if (!member)
+    throw new ValidationError('That person is not a member of this group', { member: 'not a member of this group' });
   return member;
 }
 
@@ -85,11 +114,17 @@ export class NothingToChangeError extends AppError {
 export function requireDistinct(addresses: string[]): void {
   const seen = new Set<string>();
   const twice = addresses.filter((a) => (seen.has(a) ? true : (seen.add(a), false)));
-  if (twice.length > 0) throw new ValidationError('Each person may be listed once', { members: `listed more than once: ${[...new Set(twice)].join(', ')}` });
+  if (twice.length > 0)
+    throw new ValidationError('Each person may be listed once', {
+      members: `listed more than once: ${[...new Set(twice)].join(', ')}`,
+    });
 }
 
 export function requireRoomFor(count: number): void {
-  if (count > MAX_GROUP_MEMBERS) throw new ValidationError(`A group holds at most ${MAX_GROUP_MEMBERS} members`, { members: `at most ${MAX_GROUP_MEMBERS} members` });
+  if (count > MAX_GROUP_MEMBERS)
+    throw new ValidationError(`A group holds at most ${MAX_GROUP_MEMBERS} members`, {
+      members: `at most ${MAX_GROUP_MEMBERS} members`,
+    });
 }
 
 /**
@@ -100,7 +135,9 @@ export function requireRoomFor(count: number): void {
 function forgetMembersAfterCommit(ctx: NodeContext, tx: Transaction, conversationId: string): void {
   tx.afterCommit(() => {
     ctx.members.invalidate(conversationId);
-    membershipChanged(ctx, conversationId).catch((err: unknown) => ctx.logger.warn({ err, conversationId }, 'membership event not published'));
+    membershipChanged(ctx, conversationId).catch((err: unknown) =>
+      ctx.logger.warn({ err, conversationId }, 'membership event not published'),
+    );
   });
 }
 
@@ -139,12 +176,21 @@ export async function appendGroupEvent(
  * nothing earlier. Rows are read with a lock: under MariaDB a plain read would use the transaction's
  * snapshot, taken before the conversation lock was granted, and could miss a concurrent invite.
  */
-export async function joinMembers(ctx: NodeContext, tx: Transaction, stored: MessageRecord, addresses: string[]): Promise<void> {
+export async function joinMembers(
+  ctx: NodeContext,
+  tx: Transaction,
+  stored: MessageRecord,
+  addresses: string[],
+): Promise<void> {
   if (addresses.length === 0) return;
   const { Member } = ctx.models;
   const conversationId = stored.conversationId;
   const joinedSeq = stored.seq - 1;
-  const existing = await Member.findAll({ where: { conversationId, address: { [Op.in]: addresses } }, lock: tx.LOCK.UPDATE, transaction: tx });
+  const existing = await Member.findAll({
+    where: { conversationId, address: { [Op.in]: addresses } },
+    lock: tx.LOCK.UPDATE,
+    transaction: tx,
+  });
   const known = new Map(existing.map((m) => [m.address, m]));
   const returning = addresses.filter((a) => known.has(a) && known.get(a)!.state !== 'active');
   // Nothing before one's joining is one's to read: receipts start where the membership does.
@@ -157,14 +203,28 @@ export async function joinMembers(ctx: NodeContext, tx: Transaction, stored: Mes
   const fresh = addresses.filter((a) => !known.has(a));
   if (fresh.length > 0) {
     await Member.bulkCreate(
-      fresh.map((address) => ({ conversationId, address, role: 'member' as const, state: 'active' as const, joinedSeq, readSeq: joinedSeq, deliveredSeq: joinedSeq })),
+      fresh.map((address) => ({
+        conversationId,
+        address,
+        role: 'member' as const,
+        state: 'active' as const,
+        joinedSeq,
+        readSeq: joinedSeq,
+        deliveredSeq: joinedSeq,
+      })),
       { transaction: tx },
     );
   }
 }
 
 /** Ends someone's active membership (leaving or removed); a no-op when a concurrent change got there first. */
-export async function endMembership(ctx: NodeContext, tx: Transaction, conversationId: string, address: string, state: 'left' | 'removed'): Promise<void> {
+export async function endMembership(
+  ctx: NodeContext,
+  tx: Transaction,
+  conversationId: string,
+  address: string,
+  state: 'left' | 'removed',
+): Promise<void> {
   await ctx.models.Member.update({ state }, { where: { conversationId, address, state: 'active' }, transaction: tx });
 }
 
@@ -176,12 +236,25 @@ export async function endMembership(ctx: NodeContext, tx: Transaction, conversat
  * (docs/protocol.md): telling a 3,000-member group of one joiner then costs one entry per member, not
  * the whole member list per member. Returns the actor's view.
  */
-export async function announceGroup(ctx: NodeContext, conversationId: string, concerned: string[] = []): Promise<PresentedConversation> {
+export async function announceGroup(
+  ctx: NodeContext,
+  conversationId: string,
+  concerned: string[] = [],
+): Promise<PresentedConversation> {
   const me = ctx.actor.address;
   const viewers = [...new Set([me, ...concerned])];
-  const views = await presentConversationFrames(ctx, conversationId, viewers.filter((a) => a === me || domainOf(a) === ctx.domain));
+  const views = await presentConversationFrames(
+    ctx,
+    conversationId,
+    viewers.filter((a) => a === me || domainOf(a) === ctx.domain),
+  );
   for (const [viewer, { frame }] of views) {
-    await ctx.bus.publish({ kind: 'deliver', recipients: [viewer], frame, ...(viewer === me && ctx.connectionId ? { exceptConnection: ctx.connectionId } : {}) });
+    await ctx.bus.publish({
+      kind: 'deliver',
+      recipients: [viewer],
+      frame,
+      ...(viewer === me && ctx.connectionId ? { exceptConnection: ctx.connectionId } : {}),
+    });
   }
   return views.get(me)!.view;
 }

@@ -4,7 +4,18 @@ import { ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema } from '../../protocol/address.ts';
 import type { NodeContext } from '../context.ts';
-import { announceGroup, appendGroupEvent, joinMembers, MAX_GROUP_MEMBERS, recheckActor, requireDistinct, requireGroup, requireRole, requireRoomFor, type GroupEvent } from './group-change.ts';
+import {
+  announceGroup,
+  appendGroupEvent,
+  joinMembers,
+  MAX_GROUP_MEMBERS,
+  recheckActor,
+  requireDistinct,
+  requireGroup,
+  requireRole,
+  requireRoomFor,
+  type GroupEvent,
+} from './group-change.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 
 const inviteSchema = z.object({
@@ -25,15 +36,27 @@ export async function inviteMembers(ctx: NodeContext, input: unknown): Promise<P
   requireDistinct(members);
   const current = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
   await ctx.federation.policy.assertAllowedAmong([...current, ...members]);
-  await ctx.addresses.assertKnown(members.filter((a) => !current.has(a)), 'members');
+  await ctx.addresses.assertKnown(
+    members.filter((a) => !current.has(a)),
+    'members',
+  );
   const { Member } = ctx.models;
   const decide = async (tx: Transaction): Promise<GroupEvent> => {
     await recheckActor(ctx, tx, conversationId, ['owner', 'admin'], 'Only the owner or an admin can invite people');
-    const already = await Member.findAll({ where: { conversationId, address: { [Op.in]: members }, state: 'active' }, attributes: ['address'], lock: tx.LOCK.UPDATE, transaction: tx });
+    const already = await Member.findAll({
+      where: { conversationId, address: { [Op.in]: members }, state: 'active' },
+      attributes: ['address'],
+      lock: tx.LOCK.UPDATE,
+      transaction: tx,
+    });
     if (already.length > 0) {
-      throw new ValidationError('Some of these people are already members', { members: `already members: ${already.map((m) => m.address).join(', ')}` });
+      throw new ValidationError('Some of these people are already members', {
+        members: `already members: ${already.map((m) => m.address).join(', ')}`,
+      });
     }
-    requireRoomFor((await Member.count({ where: { conversationId, state: 'active' }, transaction: tx })) + members.length);
+    requireRoomFor(
+      (await Member.count({ where: { conversationId, state: 'active' }, transaction: tx })) + members.length,
+    );
     return { event: 'member.joined', members, by: ctx.actor.address };
   };
   await appendGroupEvent(ctx, conversationId, decide, (tx, stored) => joinMembers(ctx, tx, stored, members));

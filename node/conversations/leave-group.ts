@@ -4,7 +4,14 @@ import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
 import type { MemberRole } from '../models.ts';
-import { announceGroup, appendGroupEvent, endMembership, recheckActor, requireGroup, type GroupEvent } from './group-change.ts';
+import {
+  announceGroup,
+  appendGroupEvent,
+  endMembership,
+  recheckActor,
+  requireGroup,
+  type GroupEvent,
+} from './group-change.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 import { assertMember } from './membership.ts';
 import { presentForActor } from './list-conversations.ts';
@@ -12,11 +19,20 @@ import { presentForActor } from './list-conversations.ts';
 const leaveSchema = z.object({ conversationId: z.string().uuid() });
 
 /** Who takes over from a departing owner: the longest-standing admin, else the longest-standing member. */
-async function successorOf(ctx: NodeContext, tx: Transaction, conversationId: string, leaving: string): Promise<string | undefined> {
+async function successorOf(
+  ctx: NodeContext,
+  tx: Transaction,
+  conversationId: string,
+  leaving: string,
+): Promise<string | undefined> {
   for (const role of ['admin', 'member'] satisfies MemberRole[]) {
     const next = await ctx.models.Member.findOne({
       where: { conversationId, state: 'active', role, address: { [Op.ne]: leaving } },
-      order: [['joinedSeq', 'ASC'], ['createdAt', 'ASC'], ['address', 'ASC']],
+      order: [
+        ['joinedSeq', 'ASC'],
+        ['createdAt', 'ASC'],
+        ['address', 'ASC'],
+      ],
       lock: tx.LOCK.UPDATE,
       transaction: tx,
     });
@@ -35,7 +51,13 @@ export async function leaveGroup(ctx: NodeContext, input: unknown): Promise<Pres
   if (home && home !== ctx.domain) {
     // Leaving a group hosted by another college: its home records it and tells every member domain.
     await assertMember(ctx, conversationId);
-    await ctx.federation.home.submit(home, { conversationId, sender: ctx.actor.address, clientMsgId: randomUUID().replace(/-/g, ''), kind: 'leave', body: '{}' });
+    await ctx.federation.home.submit(home, {
+      conversationId,
+      sender: ctx.actor.address,
+      clientMsgId: randomUUID().replace(/-/g, ''),
+      kind: 'leave',
+      body: '{}',
+    });
     const [presented] = await presentForActor(ctx, [(await ctx.models.Conversation.findByPk(conversationId))!]);
     return presented!;
   }
@@ -51,7 +73,10 @@ export async function leaveGroup(ctx: NodeContext, input: unknown): Promise<Pres
   await appendGroupEvent(ctx, conversationId, decide, async (tx) => {
     await endMembership(ctx, tx, conversationId, me, 'left');
     if (owner) {
-      await ctx.models.Member.update({ role: 'owner' }, { where: { conversationId, address: owner, state: 'active' }, transaction: tx });
+      await ctx.models.Member.update(
+        { role: 'owner' },
+        { where: { conversationId, address: owner, state: 'active' }, transaction: tx },
+      );
     }
   });
   return announceGroup(ctx, conversationId, [me]);

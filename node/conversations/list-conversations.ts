@@ -11,7 +11,11 @@ const unreadKey = (conversationId: string, viewer: string) => `${conversationId}
  * all). Only what a viewer can see counts: nothing from before they joined, nothing where they are not
  * an active member.
  */
-async function unreadCounts(ctx: NodeContext, conversationIds: string[], viewers: string[]): Promise<Map<string, number>> {
+async function unreadCounts(
+  ctx: NodeContext,
+  conversationIds: string[],
+  viewers: string[],
+): Promise<Map<string, number>> {
   if (conversationIds.length === 0 || viewers.length === 0) return new Map();
   const rows = await ctx.sequelize.query<{ conversation_id: string; address: string; unread: number | string }>(
     `SELECT m.conversation_id AS conversation_id, mb.address AS address, COUNT(*) AS unread
@@ -27,7 +31,10 @@ async function unreadCounts(ctx: NodeContext, conversationIds: string[], viewers
 }
 
 /** Presents conversations as the actor sees them: members, their receipts, the actor's unread count. */
-export async function presentForActor(ctx: NodeContext, conversations: Conversation[]): Promise<PresentedConversation[]> {
+export async function presentForActor(
+  ctx: NodeContext,
+  conversations: Conversation[],
+): Promise<PresentedConversation[]> {
   const ids = conversations.map((c) => c.id);
   if (ids.length === 0) return [];
   const me = ctx.actor.address;
@@ -36,7 +43,12 @@ export async function presentForActor(ctx: NodeContext, conversations: Conversat
     unreadCounts(ctx, ids, [me]),
   ]);
   return conversations.map((c) =>
-    presentConversation(c, members.filter((m) => m.conversationId === c.id), me, unread.get(unreadKey(c.id, me)) ?? 0),
+    presentConversation(
+      c,
+      members.filter((m) => m.conversationId === c.id),
+      me,
+      unread.get(unreadKey(c.id, me)) ?? 0,
+    ),
   );
 }
 
@@ -49,7 +61,11 @@ const FRAMES_PER_SLICE = 200;
  * members' frames used to take the node seconds to build (bench:node). Viewers go in slices, so that a
  * big group does not hold up everything else on the node meanwhile.
  */
-export async function presentConversationFrames(ctx: NodeContext, conversationId: string, viewers: string[]): Promise<Map<string, { view: PresentedConversation; frame: string }>> {
+export async function presentConversationFrames(
+  ctx: NodeContext,
+  conversationId: string,
+  viewers: string[],
+): Promise<Map<string, { view: PresentedConversation; frame: string }>> {
   const out = new Map<string, { view: PresentedConversation; frame: string }>();
   const [conversation, members, unread] = await Promise.all([
     ctx.models.Conversation.findByPk(conversationId),
@@ -63,7 +79,12 @@ export async function presentConversationFrames(ctx: NodeContext, conversationId
   for (let i = 0; i < viewers.length; i++) {
     if (i > 0 && i % FRAMES_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
     const viewer = viewers[i]!;
-    const view = presentFor(conversation, shared, byAddress.get(viewer), unread.get(unreadKey(conversationId, viewer)) ?? 0);
+    const view = presentFor(
+      conversation,
+      shared,
+      byAddress.get(viewer),
+      unread.get(unreadKey(conversationId, viewer)) ?? 0,
+    );
     // `members` is the view's last field: serialized without it, the shared list goes in its place.
     const head = JSON.stringify(serverFrame('conversation', { conversation: { ...view, members: [] } }));
     const at = head.lastIndexOf('[]');
@@ -75,7 +96,10 @@ export async function presentConversationFrames(ctx: NodeContext, conversationId
 /** The actor's conversations, most recently active first, optionally only those changed after `since`. */
 export async function listConversations(ctx: NodeContext, since?: Date): Promise<PresentedConversation[]> {
   const { Conversation, Member } = ctx.models;
-  const memberships = await Member.findAll({ where: { address: ctx.actor.address, state: 'active' }, attributes: ['conversationId'] });
+  const memberships = await Member.findAll({
+    where: { address: ctx.actor.address, state: 'active' },
+    attributes: ['conversationId'],
+  });
   if (memberships.length === 0) return [];
   const conversations = await Conversation.findAll({
     where: {

@@ -36,7 +36,10 @@ export interface MemberCache {
  * answered while it is read again in the background (one query for all that expired together), so that
  * thousands of conversations cached at once do not all miss at once, in the middle of traffic.
  */
-export function createMemberCache(models: NodeModels, options: { ttlMs?: number; maxEntries?: number; now?: () => number } = {}): MemberCache {
+export function createMemberCache(
+  models: NodeModels,
+  options: { ttlMs?: number; maxEntries?: number; now?: () => number } = {},
+): MemberCache {
   const { ttlMs = 60_000, maxEntries = 200_000, now: clock = Date.now } = options;
   const entries = new Map<string, { members: Set<string>; home: string | null; at: number }>();
   const loading = new Map<string, Promise<Set<string>>>();
@@ -103,7 +106,10 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
       const missing = [...new Set(ids)].filter((id) => !cached(id) && !loading.has(id));
       if (missing.length > 0) {
         const task = load(missing);
-        const done = task.then(() => new Set<string>(), () => new Set<string>());
+        const done = task.then(
+          () => new Set<string>(),
+          () => new Set<string>(),
+        );
         for (const id of missing) loading.set(id, done);
         try {
           await task;
@@ -131,7 +137,11 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
       return members.has(address);
     },
     inTransaction(tx, ids) {
-      return readThrough(ids, (id) => (cached(id) ? entries.get(id) : undefined), (missing) => readMembers(models, missing, tx));
+      return readThrough(
+        ids,
+        (id) => (cached(id) ? entries.get(id) : undefined),
+        (missing) => readMembers(models, missing, tx),
+      );
     },
     /** The domain that orders a conversation (null for an unknown one). */
     async homeOf(conversationId: string): Promise<string | null> {
@@ -148,7 +158,11 @@ export function createMemberCache(models: NodeModels, options: { ttlMs?: number;
 type Members = { members: Set<string>; home: string | null };
 
 /** Cached entries as they are, and the rest read with one query for all. */
-async function readThrough(ids: string[], cachedEntry: (id: string) => Members | undefined, read: (missing: string[]) => Promise<Map<string, Members>>): Promise<Map<string, Members>> {
+async function readThrough(
+  ids: string[],
+  cachedEntry: (id: string) => Members | undefined,
+  read: (missing: string[]) => Promise<Map<string, Members>>,
+): Promise<Map<string, Members>> {
   const out = new Map<string, Members>();
   const missing: string[] = [];
   for (const id of new Set(ids)) {
@@ -161,9 +175,17 @@ async function readThrough(ids: string[], cachedEntry: (id: string) => Members |
 }
 
 /** Active members and home of each conversation, from the database (through `tx` when given). */
-async function readMembers(models: NodeModels, ids: string[], tx?: Transaction): Promise<Map<string, { members: Set<string>; home: string | null }>> {
+async function readMembers(
+  models: NodeModels,
+  ids: string[],
+  tx?: Transaction,
+): Promise<Map<string, { members: Set<string>; home: string | null }>> {
   const [rows, conversations] = await Promise.all([
-    models.Member.findAll({ where: { conversationId: { [Op.in]: ids }, state: 'active' }, attributes: ['conversationId', 'address'], transaction: tx }),
+    models.Member.findAll({
+      where: { conversationId: { [Op.in]: ids }, state: 'active' },
+      attributes: ['conversationId', 'address'],
+      transaction: tx,
+    }),
     models.Conversation.findAll({ where: { id: { [Op.in]: ids } }, attributes: ['id', 'homeDomain'], transaction: tx }),
   ]);
   const homes = new Map(conversations.map((c) => [c.id, c.homeDomain]));

@@ -9,7 +9,10 @@ export class NotMemberError extends AppError {
 }
 
 /** The conversation and the actor's active membership in it; anything else is refused the same way. */
-export async function requireMember(ctx: NodeContext, conversationId: string): Promise<{ conversation: Conversation; member: Member }> {
+export async function requireMember(
+  ctx: NodeContext,
+  conversationId: string,
+): Promise<{ conversation: Conversation; member: Member }> {
   const { Conversation, Member } = ctx.models;
   const [conversation, member] = await Promise.all([
     Conversation.findByPk(conversationId),
@@ -21,7 +24,10 @@ export async function requireMember(ctx: NodeContext, conversationId: string): P
 }
 
 /** Active member addresses of several conversations at once (from the process's member cache). */
-export async function activeMembersOf(ctx: Pick<NodeContext, 'members'>, conversationIds: string[]): Promise<Map<string, string[]>> {
+export async function activeMembersOf(
+  ctx: Pick<NodeContext, 'members'>,
+  conversationIds: string[],
+): Promise<Map<string, string[]>> {
   const sets = await ctx.members.of(conversationIds);
   return new Map([...sets].map(([id, members]) => [id, [...members]]));
 }

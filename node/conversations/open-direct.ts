@@ -32,7 +32,11 @@ export function isDirectId(id: string): boolean {
  * conversation is opened only with someone the peer's domain knows (`unknown_address` otherwise, naming
  * the input `field` that gave the peer).
  */
-export async function openDirect(ctx: NodeContext, peer: string, field = 'peer'): Promise<{ conversation: Conversation; created: boolean }> {
+export async function openDirect(
+  ctx: NodeContext,
+  peer: string,
+  field = 'peer',
+): Promise<{ conversation: Conversation; created: boolean }> {
   const me = ctx.actor.address;
   if (peer === me) throw new ValidationError('You cannot start a conversation with yourself', { peer: 'that is you' });
   await ctx.federation.policy.assertAllowed([peer]);
@@ -43,12 +47,19 @@ export async function openDirect(ctx: NodeContext, peer: string, field = 'peer')
 }
 
 /** Creates the pair's conversation with both as members (or finds it, when another request won the race). */
-export async function createDirect(ctx: NodeContext, a: string, b: string): Promise<{ conversation: Conversation; created: boolean }> {
+export async function createDirect(
+  ctx: NodeContext,
+  a: string,
+  b: string,
+): Promise<{ conversation: Conversation; created: boolean }> {
   const { id, homeDomain, key } = directIdentity(a, b);
   const { Conversation, Member } = ctx.models;
   try {
     const conversation = await ctx.sequelize.transaction(async (tx) => {
-      const conversation = await Conversation.create({ id, kind: 'direct', homeDomain, title: null, directKey: key, createdBy: a }, { transaction: tx });
+      const conversation = await Conversation.create(
+        { id, kind: 'direct', homeDomain, title: null, directKey: key, createdBy: a },
+        { transaction: tx },
+      );
       await Member.bulkCreate(
         [a, b].map((address) => ({ conversationId: id, address, role: 'member' as const, state: 'active' as const })),
         { transaction: tx },
@@ -58,7 +69,8 @@ export async function createDirect(ctx: NodeContext, a: string, b: string): Prom
     await membershipChanged(ctx, id);
     return { conversation, created: true };
   } catch (error) {
-    if (error instanceof UniqueConstraintError) return { conversation: (await Conversation.findByPk(id))!, created: false };
+    if (error instanceof UniqueConstraintError)
+      return { conversation: (await Conversation.findByPk(id))!, created: false };
     throw error;
   }
 }

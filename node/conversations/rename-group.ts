@@ -2,7 +2,15 @@ import type { Transaction } from 'sequelize';
 import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
-import { announceGroup, appendGroupEvent, groupTitleSchema, NothingToChangeError, recheckActor, requireGroup, type GroupEvent } from './group-change.ts';
+import {
+  announceGroup,
+  appendGroupEvent,
+  groupTitleSchema,
+  NothingToChangeError,
+  recheckActor,
+  requireGroup,
+  type GroupEvent,
+} from './group-change.ts';
 import { presentForActor } from './list-conversations.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 

@@ -3,13 +3,25 @@ import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema } from '../../protocol/address.ts';
 import type { NodeContext } from '../context.ts';
-import { announceGroup, appendGroupEvent, NothingToChangeError, recheckActor, recheckOtherMember, requireGroup, type GroupEvent } from './group-change.ts';
+import {
+  announceGroup,
+  appendGroupEvent,
+  NothingToChangeError,
+  recheckActor,
+  recheckOtherMember,
+  requireGroup,
+  type GroupEvent,
+} from './group-change.ts';
 import { presentForActor } from './list-conversations.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 
 // A group has exactly one owner. It changes hands when the owner passes it on (and stays an admin), or
 // leaves (leave-group.ts).
-const roleSchema = z.object({ conversationId: z.string().uuid(), member: addressSchema, role: z.enum(['owner', 'admin', 'member']) });
+const roleSchema = z.object({
+  conversationId: z.string().uuid(),
+  member: addressSchema,
+  role: z.enum(['owner', 'admin', 'member']),
+});
 
 /**
  * The owner makes a member an admin or an admin a member again, or hands the group to another member
@@ -30,7 +42,10 @@ export async function setRole(ctx: NodeContext, input: unknown): Promise<Present
       await Member.update({ role }, { where: { conversationId, address, state: 'active' }, transaction: tx });
       // The actor is the owner (checked under the lock): handing the group on makes them an admin.
       if (role === 'owner') {
-        await Member.update({ role: 'admin' }, { where: { conversationId, role: 'owner', address: { [Op.ne]: address } }, transaction: tx });
+        await Member.update(
+          { role: 'admin' },
+          { where: { conversationId, role: 'owner', address: { [Op.ne]: address } }, transaction: tx },
+        );
       }
     });
   } catch (error) {

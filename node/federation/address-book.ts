@@ -16,7 +16,6 @@ export class UnknownAddressError extends AppError {
   }
 }
 
-
 // A known address stays known for a minute (an account disabled meanwhile only makes a conversation that
 // goes unread); an unknown one is asked again after a few seconds, so a person added a moment ago is found.
 const KNOWN_FOR_MS = 60_000;
@@ -83,9 +82,17 @@ export function createAddressBook(options: {
     const response = await options.transport.post(other, '/federation/v1/addresses', { addresses });
     if (response.status !== 200) {
       const { code } = errorOf(response);
-      throw new AppError('federation_unavailable', 503, `${other} cannot confirm its addresses now (${code}); nothing was created; try again`);
+      throw new AppError(
+        'federation_unavailable',
+        503,
+        `${other} cannot confirm its addresses now (${code}); nothing was created; try again`,
+      );
     }
-    const { unknown } = parseInput(addressAnswerSchema, response.body, `${other} answered the address check in a shape this node does not know`);
+    const { unknown } = parseInput(
+      addressAnswerSchema,
+      response.body,
+      `${other} answered the address check in a shape this node does not know`,
+    );
     const asked = new Set(addresses);
     return unknown.filter((a) => asked.has(a));
   }
@@ -106,7 +113,9 @@ export function createAddressBook(options: {
         for (const address of list) remember(address, !unknown.has(address));
       }),
     );
-    return [...new Set(addresses)].filter((a) => (!onlyHere || domainOf(a) === domain) && remembered.get(a)?.known === false);
+    return [...new Set(addresses)].filter(
+      (a) => (!onlyHere || domainOf(a) === domain) && remembered.get(a)?.known === false,
+    );
   }
 
   return {

@@ -35,30 +35,53 @@ function checkIdentity(origin: string, snap: Extract<FederationEvent, { type: 'c
   }
   const [a, b, ...more] = snap.members.map((m) => m.address);
   if (!a || !b || a === b || more.length > 0 || directIdentity(a, b).id !== snap.id) {
-    throw new InvalidConversationError(`Direct conversation ${snap.id} is not the conversation of the two people it names`);
+    throw new InvalidConversationError(
+      `Direct conversation ${snap.id} is not the conversation of the two people it names`,
+    );
   }
   const home = directIdentity(a, b).homeDomain;
-  if (home !== origin) throw new SenderNotOfOriginError(`${origin} sent the direct conversation of ${a} and ${b}, which ${home} orders`);
+  if (home !== origin)
+    throw new SenderNotOfOriginError(`${origin} sent the direct conversation of ${a} and ${b}, which ${home} orders`);
 }
 
 /** Refuses a transaction carrying any event its origin may not author (docs/federation.md). */
-export async function checkAuthorship(services: NodeServices, origin: string, events: FederationEvent[]): Promise<void> {
-  const ids = [...new Set(events.filter((e) => e.type !== 'receipt').map((e) => (e.type === 'conversation' ? e.conversation.id : (e as { conversationId: string }).conversationId)))];
+export async function checkAuthorship(
+  services: NodeServices,
+  origin: string,
+  events: FederationEvent[],
+): Promise<void> {
+  const ids = [
+    ...new Set(
+      events
+        .filter((e) => e.type !== 'receipt')
+        .map((e) => (e.type === 'conversation' ? e.conversation.id : (e as { conversationId: string }).conversationId)),
+    ),
+  ];
   const known = new Map(
-    (ids.length > 0 ? await services.models.Conversation.findAll({ where: { id: { [Op.in]: ids } }, attributes: ['id', 'homeDomain'] }) : []).map((c) => [c.id, c.homeDomain]),
+    (ids.length > 0
+      ? await services.models.Conversation.findAll({
+          where: { id: { [Op.in]: ids } },
+          attributes: ['id', 'homeDomain'],
+        })
+      : []
+    ).map((c) => [c.id, c.homeDomain]),
   );
   for (const event of events) {
     if (event.type === 'receipt') {
-      if (domainOf(event.address) !== origin) throw new SenderNotOfOriginError(`${origin} sent a receipt for ${event.address}`);
+      if (domainOf(event.address) !== origin)
+        throw new SenderNotOfOriginError(`${origin} sent a receipt for ${event.address}`);
       continue;
     }
     const conversationId = event.type === 'conversation' ? event.conversation.id : event.conversationId;
     if (event.type === 'conversation' && event.conversation.homeDomain !== origin) {
-      throw new SenderNotOfOriginError(`${origin} sent a snapshot of a conversation homed at ${event.conversation.homeDomain}`);
+      throw new SenderNotOfOriginError(
+        `${origin} sent a snapshot of a conversation homed at ${event.conversation.homeDomain}`,
+      );
     }
     if (event.type === 'conversation') checkIdentity(origin, event.conversation);
     const home = known.get(conversationId);
-    if (home !== undefined && home !== origin) throw new SenderNotOfOriginError(`${origin} is not the home of conversation ${conversationId}`);
+    if (home !== undefined && home !== origin)
+      throw new SenderNotOfOriginError(`${origin} is not the home of conversation ${conversationId}`);
   }
 }
 
@@ -75,7 +98,12 @@ export type Applied = {
   refused: Refusal[];
 };
 
-export async function applyEvents(services: NodeServices, origin: string, events: FederationEvent[], tx: Transaction): Promise<Applied> {
+export async function applyEvents(
+  services: NodeServices,
+  origin: string,
+  events: FederationEvent[],
+  tx: Transaction,
+): Promise<Applied> {
   const { Conversation, Member } = services.models;
   const after: BusEvent[] = [];
   const announce = new Map<string, string[]>();
@@ -85,7 +113,13 @@ export async function applyEvents(services: NodeServices, origin: string, events
   // The conversations this node holds (or is given by this transaction): entries of any other are refused.
   const ids = [...new Set(events.map((e) => (e.type === 'conversation' ? e.conversation.id : e.conversationId)))];
   const held = new Map<string, Held>(
-    (await Conversation.findAll({ where: { id: { [Op.in]: ids } }, attributes: ['id', 'homeDomain', 'kind'], transaction: tx })).map((c) => [c.id, { homeDomain: c.homeDomain, kind: c.kind }]),
+    (
+      await Conversation.findAll({
+        where: { id: { [Op.in]: ids } },
+        attributes: ['id', 'homeDomain', 'kind'],
+        transaction: tx,
+      })
+    ).map((c) => [c.id, { homeDomain: c.homeDomain, kind: c.kind }]),
   );
 
   // Consecutive entries (the bulk of any transaction) are stored together: a few statements for the run
@@ -105,10 +139,19 @@ export async function applyEvents(services: NodeServices, origin: string, events
       const snap = event.conversation;
       const existing = await Conversation.findByPk(snap.id, { transaction: tx });
       if (!existing && !snap.members.some((m) => domainOf(m.address) === services.domain)) {
-        refused.push({ event: index, conversationId: snap.id, code: 'no_member_here', message: `Conversation ${snap.id} has no member of ${services.domain}; it is not stored here` });
+        refused.push({
+          event: index,
+          conversationId: snap.id,
+          code: 'no_member_here',
+          message: `Conversation ${snap.id} has no member of ${services.domain}; it is not stored here`,
+        });
         continue;
       }
-      const rows = new Map(existing ? (await Member.findAll({ where: { conversationId: snap.id }, transaction: tx })).map((r) => [r.address, r]) : []);
+      const rows = new Map(
+        existing
+          ? (await Member.findAll({ where: { conversationId: snap.id }, transaction: tx })).map((r) => [r.address, r])
+          : [],
+      );
       const denied = await snapshotRefusal(snap, rows, mayExchange);
       if (denied) {
         refused.push({ event: index, conversationId: snap.id, code: 'policy_denied', message: denied });
@@ -116,7 +159,14 @@ export async function applyEvents(services: NodeServices, origin: string, events
       }
       if (!existing) {
         await Conversation.create(
-          { id: snap.id, kind: snap.kind, homeDomain: origin, title: snap.title, directKey: null, createdBy: snap.members[0]?.address ?? origin },
+          {
+            id: snap.id,
+            kind: snap.kind,
+            homeDomain: origin,
+            title: snap.title,
+            directKey: null,
+            createdBy: snap.members[0]?.address ?? origin,
+          },
           { transaction: tx },
         );
         held.set(snap.id, { homeDomain: origin, kind: snap.kind });
@@ -133,10 +183,23 @@ export async function applyEvents(services: NodeServices, origin: string, events
         const start = joining ? { readSeq: m.joinedSeq, deliveredSeq: m.joinedSeq } : {};
         if (row) {
           if (row.role !== m.role || row.state !== m.state || row.joinedSeq !== m.joinedSeq) {
-            await Member.update({ role: m.role, state: m.state, joinedSeq: m.joinedSeq, ...start }, { where: { conversationId: snap.id, address: m.address }, transaction: tx });
+            await Member.update(
+              { role: m.role, state: m.state, joinedSeq: m.joinedSeq, ...start },
+              { where: { conversationId: snap.id, address: m.address }, transaction: tx },
+            );
           }
         } else {
-          await Member.create({ conversationId: snap.id, address: m.address, role: m.role, state: m.state, joinedSeq: m.joinedSeq, ...start }, { transaction: tx });
+          await Member.create(
+            {
+              conversationId: snap.id,
+              address: m.address,
+              role: m.role,
+              state: m.state,
+              joinedSeq: m.joinedSeq,
+              ...start,
+            },
+            { transaction: tx },
+          );
         }
         if (joining || (row?.state === 'active' && m.state !== 'active')) concerned.push(m.address);
       }
@@ -147,27 +210,48 @@ export async function applyEvents(services: NodeServices, origin: string, events
       run.push({ index, event });
       continue;
     } else {
-      const raise = (column: string, to: number) => services.sequelize.literal(`CASE WHEN ${column} < ${to} THEN ${to} ELSE ${column} END`);
+      const raise = (column: string, to: number) =>
+        services.sequelize.literal(`CASE WHEN ${column} < ${to} THEN ${to} ELSE ${column} END`);
       // The home knows where its conversation ends: a reader's node may have run ahead of its own copy.
-      const conversation = await Conversation.findByPk(event.conversationId, { attributes: ['homeDomain', 'lastSeq'], transaction: tx });
+      const conversation = await Conversation.findByPk(event.conversationId, {
+        attributes: ['homeDomain', 'lastSeq'],
+        transaction: tx,
+      });
       const cap = conversation?.homeDomain === services.domain ? conversation.lastSeq : Number.MAX_SAFE_INTEGER;
       const where = { conversationId: event.conversationId, address: event.address };
       const before = await Member.findOne({ where, attributes: ['readSeq', 'deliveredSeq'], transaction: tx });
       if (!before) continue;
       await Member.update(
-        { readSeq: raise('read_seq', Math.min(event.readSeq, cap)) as never, deliveredSeq: raise('delivered_seq', Math.min(event.deliveredSeq, cap)) as never },
+        {
+          readSeq: raise('read_seq', Math.min(event.readSeq, cap)) as never,
+          deliveredSeq: raise('delivered_seq', Math.min(event.deliveredSeq, cap)) as never,
+        },
         { where, transaction: tx },
       );
       const row = (await Member.findOne({ where, attributes: ['readSeq', 'deliveredSeq'], transaction: tx }))!;
-      const members = await Member.findAll({ where: { conversationId: event.conversationId, state: 'active' }, attributes: ['address'], transaction: tx });
+      const members = await Member.findAll({
+        where: { conversationId: event.conversationId, state: 'active' },
+        attributes: ['address'],
+        transaction: tx,
+      });
       // The reader's devices here and the local senders of what the receipt newly covers (receiptAudience).
       const senders = await coveredSenders(services.sequelize, event.conversationId, before, row, tx);
-      const recipients = receiptAudience(services.domain, event.address, senders, members.map((x) => x.address));
+      const recipients = receiptAudience(
+        services.domain,
+        event.address,
+        senders,
+        members.map((x) => x.address),
+      );
       if (recipients.length > 0) {
         after.push({
           kind: 'deliver',
           recipients,
-          frame: serverFrame('receipt', { conversationId: event.conversationId, address: event.address, readSeq: row.readSeq, deliveredSeq: row.deliveredSeq }),
+          frame: serverFrame('receipt', {
+            conversationId: event.conversationId,
+            address: event.address,
+            readSeq: row.readSeq,
+            deliveredSeq: row.deliveredSeq,
+          }),
         });
       }
     }
@@ -180,11 +264,14 @@ type EntryEvent = Extract<FederationEvent, { type: 'entry' }>;
 
 async function storeEntries(services: NodeServices, run: EntryEvent[], tx: Transaction): Promise<BusEvent[]> {
   const { Message, Member } = services.models;
-  const stored = await services.sequelize.query<{ id: string }>(`SELECT id FROM messages WHERE id IN (${run.map(() => '?').join(', ')})`, {
-    replacements: run.map((e) => e.message.id),
-    type: QueryTypes.SELECT,
-    transaction: tx,
-  });
+  const stored = await services.sequelize.query<{ id: string }>(
+    `SELECT id FROM messages WHERE id IN (${run.map(() => '?').join(', ')})`,
+    {
+      replacements: run.map((e) => e.message.id),
+      type: QueryTypes.SELECT,
+      transaction: tx,
+    },
+  );
   const seen = new Set(stored.map((r) => r.id));
   const fresh: EntryEvent[] = [];
   for (const event of run) {
@@ -217,18 +304,31 @@ async function storeEntries(services: NodeServices, run: EntryEvent[], tx: Trans
     if (!event.target) continue;
     const target = event.target;
     await Message.update(
-      { body: target.body, editedAt: target.editedAt ? new Date(target.editedAt) : null, recalledAt: target.recalledAt ? new Date(target.recalledAt) : null },
+      {
+        body: target.body,
+        editedAt: target.editedAt ? new Date(target.editedAt) : null,
+        recalledAt: target.recalledAt ? new Date(target.recalledAt) : null,
+      },
       { where: { id: target.id, conversationId: event.conversationId }, transaction: tx },
     );
     // As at the home: a recalled message's edits lose their text too (each edit entry carried it).
     if (target.recalledAt) {
-      await Message.update({ body: '{}', recalledAt: new Date(target.recalledAt) }, { where: { conversationId: event.conversationId, refId: target.id, kind: 'edit' }, transaction: tx });
+      await Message.update(
+        { body: '{}', recalledAt: new Date(target.recalledAt) },
+        { where: { conversationId: event.conversationId, refId: target.id, kind: 'edit' }, transaction: tx },
+      );
     }
   }
 
-  const members = await Member.findAll({ where: { conversationId: { [Op.in]: ids }, state: 'active' }, attributes: ['conversationId', 'address'], transaction: tx });
+  const members = await Member.findAll({
+    where: { conversationId: { [Op.in]: ids }, state: 'active' },
+    attributes: ['conversationId', 'address'],
+    transaction: tx,
+  });
   const local = new Map<string, string[]>();
-  for (const m of members) if (domainOf(m.address) === services.domain) local.set(m.conversationId, [...(local.get(m.conversationId) ?? []), m.address]);
+  for (const m of members)
+    if (domainOf(m.address) === services.domain)
+      local.set(m.conversationId, [...(local.get(m.conversationId) ?? []), m.address]);
   return rows.map((row) => ({
     kind: 'deliver' as const,
     recipients: local.get(row.conversationId) ?? [],

@@ -24,7 +24,12 @@ export interface OutgoingDelivery {
   /** A recall at the home: events not yet delivered lose the message's content (forget-recalled.ts). */
   forgetRecalled(tx: Transaction, targetId: string, recalledAt: Date): Promise<void>;
   /** Receipts go to every other member domain, through the outbox (those of one turn written together). */
-  shareReceipt(receipt: { conversationId: string; address: string; readSeq: number; deliveredSeq: number }): Promise<void>;
+  shareReceipt(receipt: {
+    conversationId: string;
+    address: string;
+    readSeq: number;
+    deliveredSeq: number;
+  }): Promise<void>;
   /** A signed request from `domain` arrived: what waits for it goes now rather than after its backoff. */
   heardFrom(domain: string): Promise<void>;
   /**
@@ -53,7 +58,11 @@ function entryOf(message: MessageRecord): EntryEvent {
   };
 }
 
-async function snapshot(models: NodeModels, conversationId: string, tx: Transaction): Promise<{ event: ConversationEvent; everyone: string[] }> {
+async function snapshot(
+  models: NodeModels,
+  conversationId: string,
+  tx: Transaction,
+): Promise<{ event: ConversationEvent; everyone: string[] }> {
   const conversation = (await models.Conversation.findByPk(conversationId, { transaction: tx }))!;
   const members = await models.Member.findAll({ where: { conversationId }, transaction: tx });
   return {
@@ -77,7 +86,12 @@ async function withTarget(models: NodeModels, message: MessageRecord, tx: Transa
   if ((message.kind === 'edit' || message.kind === 'recall' || message.kind === 'card.update') && message.refId) {
     const target = await models.Message.findOne({ where: { id: message.refId }, transaction: tx });
     if (target) {
-      event.target = { id: target.id, body: target.body, editedAt: target.editedAt?.toISOString() ?? null, recalledAt: target.recalledAt?.toISOString() ?? null };
+      event.target = {
+        id: target.id,
+        body: target.body,
+        editedAt: target.editedAt?.toISOString() ?? null,
+        recalledAt: target.recalledAt?.toISOString() ?? null,
+      };
     }
   }
   return event;
@@ -117,23 +131,39 @@ export function createOutgoingDelivery(options: {
 
   // Receipts shared in the same turn of the event loop (a receipt flush answers many at once) go to each
   // destination's outbox in one insert: in a big group, one row write per receipt was one commit each.
-  const queueReceipt = gatherPerTurn<{ destination: string; event: FederationEvent & { type: 'receipt' } }>(async (items) => {
-    const perDestination = new PerDestination();
-    for (const { destination, event } of items) perDestination.add(destination, event);
-    await Promise.all([...perDestination].map(([destination, events]) => outbox.enqueue(undefined, destination, events)));
-    outbox.kick();
-  });
+  const queueReceipt = gatherPerTurn<{ destination: string; event: FederationEvent & { type: 'receipt' } }>(
+    async (items) => {
+      const perDestination = new PerDestination();
+      for (const { destination, event } of items) perDestination.add(destination, event);
+      await Promise.all(
+        [...perDestination].map(([destination, events]) => outbox.enqueue(undefined, destination, events)),
+      );
+      outbox.kick();
+    },
+  );
 
   // The common case — entries of cached conversations this node orders, all members at home, nothing
   // that changes membership — needs no outbox: answered without a promise per conversation.
   const allLocal = (stored: MessageRecord[]) =>
     stored.every((m) => {
       const entry = members.peek(m.conversationId);
-      return entry !== undefined && entry.home === domain && m.kind !== 'system' && m.seq !== 1 && remoteDomains(entry.members).length === 0;
+      return (
+        entry !== undefined &&
+        entry.home === domain &&
+        m.kind !== 'system' &&
+        m.seq !== 1 &&
+        remoteDomains(entry.members).length === 0
+      );
     });
 
   /** One conversation's entries, each to the member domains it reaches at its point in the order. */
-  async function addConversation(out: PerDestination, conversationId: string, entries: MessageRecord[], active: Set<string>, tx: Transaction) {
+  async function addConversation(
+    out: PerDestination,
+    conversationId: string,
+    entries: MessageRecord[],
+    active: Set<string>,
+    tx: Transaction,
+  ) {
     let activeNow = active;
     for (const message of entries) {
       if (message.kind === 'system' || message.seq === 1) {
@@ -159,7 +189,13 @@ export function createOutgoingDelivery(options: {
       const perDestination = new PerDestination();
       for (const [conversationId, entries] of grouped) {
         if (known.get(conversationId)?.home !== domain) continue;
-        await addConversation(perDestination, conversationId, entries, known.get(conversationId)?.members ?? new Set<string>(), tx);
+        await addConversation(
+          perDestination,
+          conversationId,
+          entries,
+          known.get(conversationId)?.members ?? new Set<string>(),
+          tx,
+        );
       }
       for (const [dest, events] of perDestination) await outbox.enqueue(tx, dest, events);
       return perDestination.size > 0;
@@ -171,7 +207,11 @@ export function createOutgoingDelivery(options: {
 
     async shareReceipt(receipt) {
       const active = (await members.of([receipt.conversationId])).get(receipt.conversationId) ?? new Set();
-      await Promise.all(remoteDomains(active).map((destination) => queueReceipt({ destination, event: { type: 'receipt', ...receipt } })));
+      await Promise.all(
+        remoteDomains(active).map((destination) =>
+          queueReceipt({ destination, event: { type: 'receipt', ...receipt } }),
+        ),
+      );
     },
 
     heardFrom: (peer) => outbox.heardFrom(peer),
@@ -181,8 +221,12 @@ export function createOutgoingDelivery(options: {
       const peers = current.domains.map((d) => d.name).filter((d) => d !== domain && allowed(current, domain, d));
       await Promise.all(
         peers.map(async (peer) => {
-          const response = await transport.post(peer, '/federation/v1/hello', {}, 5_000).catch((err: unknown) => ({ status: 0, body: { error: { code: 'unreachable', message: (err as Error).message } } }));
-          if (response.status !== 202) logger.debug({ peer, error: errorOf(response) }, 'hello not taken (the peer is away too, or refuses)');
+          const response = await transport.post(peer, '/federation/v1/hello', {}, 5_000).catch((err: unknown) => ({
+            status: 0,
+            body: { error: { code: 'unreachable', message: (err as Error).message } },
+          }));
+          if (response.status !== 202)
+            logger.debug({ peer, error: errorOf(response) }, 'hello not taken (the peer is away too, or refuses)');
         }),
       );
     },

@@ -13,7 +13,10 @@ const querySchema = z
     limit: z.coerce.number().int().min(1).max(50).default(20),
     usernames: z.string().min(1).max(6_600).optional(),
   })
-  .refine((d) => (d.q === undefined) !== (d.usernames === undefined), { message: 'give either q or usernames', path: ['q'] });
+  .refine((d) => (d.q === undefined) !== (d.usernames === undefined), {
+    message: 'give either q or usernames',
+    path: ['q'],
+  });
 
 export type Person = { name: string; username: string; address: string; addresses: string[]; units: string[] };
 
@@ -37,14 +40,25 @@ export async function askDirectory(options: GatewayDirectory, params: Record<str
     throw new AppError('directory_unavailable', 503, 'The campus directory cannot be reached now; try again');
   }
   if (response.status === 400) {
-    const refusal = (await response.json().catch(() => ({}))) as { error?: { message?: string; fields?: Record<string, string> } };
+    const refusal = (await response.json().catch(() => ({}))) as {
+      error?: { message?: string; fields?: Record<string, string> };
+    };
     throw new ValidationError(refusal.error?.message ?? 'The directory query is invalid', refusal.error?.fields ?? {});
   }
   if (response.status === 401) {
     // Not a passing failure: the gateway does not know this node's key (never pinned, or re-pinning failed).
-    throw new AppError('directory_unavailable', 503, `The gateway does not accept ${options.domain}'s signature: pin its keys (atrium domains pin ${options.domain})`);
+    throw new AppError(
+      'directory_unavailable',
+      503,
+      `The gateway does not accept ${options.domain}'s signature: pin its keys (atrium domains pin ${options.domain})`,
+    );
   }
-  if (!response.ok) throw new AppError('directory_unavailable', 503, `The campus directory refused the search (HTTP ${response.status}); try again`);
+  if (!response.ok)
+    throw new AppError(
+      'directory_unavailable',
+      503,
+      `The campus directory refused the search (HTTP ${response.status}); try again`,
+    );
   return ((await response.json()) as { people: Person[] }).people;
 }
 
@@ -57,7 +71,8 @@ export function directoryRoute(options: GatewayDirectory & { verifier: TokenVeri
   router.get('/api/v1/directory', bearerAuth(options.verifier), async (req, res) => {
     const query = parseInput(querySchema, req.query);
     // The gateway checks the usernames themselves (how many, which characters) and says what is wrong.
-    const params: Record<string, string> = query.usernames !== undefined ? { usernames: query.usernames } : { q: query.q ?? '', limit: String(query.limit) };
+    const params: Record<string, string> =
+      query.usernames !== undefined ? { usernames: query.usernames } : { q: query.q ?? '', limit: String(query.limit) };
     const people = await askDirectory(options, params);
     res.set('Cache-Control', 'no-store').json({ people });
   });

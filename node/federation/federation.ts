@@ -60,7 +60,14 @@ export async function createFederation(options: {
   const domain = config.domain;
   await ensureNodeKey(federationModels, sealer);
   const signingKey = cachedSigningKey(federationModels, sealer, options.clock.now);
-  const registry = createRegistryClient({ gatewayIssuer: config.gatewayIssuer, origin: domain, signingKey, ttlMs: config.registryTtlMs, logger, now: options.clock.now });
+  const registry = createRegistryClient({
+    gatewayIssuer: config.gatewayIssuer,
+    origin: domain,
+    signingKey,
+    ttlMs: config.registryTtlMs,
+    logger,
+    now: options.clock.now,
+  });
   const transport = createTransport({ origin: domain, proxyUrl: config.federationProxyUrl, registry, signingKey });
   const outbox = createOutbox({
     sequelize: options.sequelize,
@@ -78,9 +85,27 @@ export async function createFederation(options: {
   const { remoteDomains } = policy;
   const federation: Federation = {
     policy,
-    delivery: createOutgoingDelivery({ domain, models: options.models, federationModels, members: options.members, registry, remoteDomains, outbox, transport, logger }),
+    delivery: createOutgoingDelivery({
+      domain,
+      models: options.models,
+      federationModels,
+      members: options.members,
+      registry,
+      remoteDomains,
+      outbox,
+      transport,
+      logger,
+    }),
     home: createHomeCalls({ transport, remoteDomains, logger }),
-    keys: createNodeKeys({ domain, models: federationModels, sealer, signingKey, registry, gatewayIssuer: config.gatewayIssuer, logger }),
+    keys: createNodeKeys({
+      domain,
+      models: federationModels,
+      sealer,
+      signingKey,
+      registry,
+      gatewayIssuer: config.gatewayIssuer,
+      logger,
+    }),
     presence: createFederatedPresence({ domain, transport, logger, now: options.clock.now }),
   };
   return { federation, outbox, transport };

@@ -10,19 +10,30 @@ import type { FederationModels } from './models.ts';
  * it back. The transaction id of a batch already sent stays; its receiver either applied it before (the
  * recall that follows blanks it there) or gets it without the text.
  */
-export async function forgetRecalled(models: FederationModels, tx: Transaction, targetId: string, recalledAt: Date): Promise<void> {
+export async function forgetRecalled(
+  models: FederationModels,
+  tx: Transaction,
+  targetId: string,
+  recalledAt: Date,
+): Promise<void> {
   const { OutboxEntry } = models;
   const at = recalledAt.toISOString();
   // A message id is a UUID: it can only appear in events of that message, its edits and its recall. No
   // locking read: a row the sender delivers meanwhile is simply not updated, and no new event of this
   // message can be written while the recall holds the conversation's flush.
-  const waiting = await OutboxEntry.findAll({ where: { event: like(OutboxEntry.sequelize!, containsPattern(targetId)) }, transaction: tx });
+  const waiting = await OutboxEntry.findAll({
+    where: { event: like(OutboxEntry.sequelize!, containsPattern(targetId)) },
+    transaction: tx,
+  });
   for (const row of waiting) {
     const event = JSON.parse(row.event) as FederationEvent;
     if (event.type !== 'entry') continue;
     let changed = false;
     const { message, target } = event;
-    if ((message.id === targetId || (message.kind === 'edit' && message.refId === targetId)) && message.recalledAt === null) {
+    if (
+      (message.id === targetId || (message.kind === 'edit' && message.refId === targetId)) &&
+      message.recalledAt === null
+    ) {
       Object.assign(message, { body: '{}', recalledAt: at });
       changed = true;
     }

@@ -20,14 +20,25 @@ export interface HomeCalls {
    * A file shared by someone of `home` (files stay on their uploader's node), fetched there for one of
    * this domain's people: that node checks that they are a member of the conversation it was shared in.
    */
-  fetchAttachment(home: string, attachmentId: string, forAddress: string): Promise<{ contentType: string; bytes: Uint8Array }>;
+  fetchAttachment(
+    home: string,
+    attachmentId: string,
+    forAddress: string,
+  ): Promise<{ contentType: string; bytes: Uint8Array }>;
   /** A person of this domain clicked a card in a conversation hosted at `home`: the home sends it to the app. */
-  cardActionAtHome(home: string, click: { messageId: string; actionId: string; user: { address: string; name: string } }): Promise<CardActionResult>;
+  cardActionAtHome(
+    home: string,
+    click: { messageId: string; actionId: string; user: { address: string; name: string } },
+  ): Promise<CardActionResult>;
   /** Tells the other member domains that `address` is typing: one attempt, no outbox. */
   shareTyping(conversationId: string, address: string, addresses: Iterable<string>): void;
 }
 
-export function createHomeCalls(options: { transport: Transport; remoteDomains: (addresses: Iterable<string>) => string[]; logger: Logger }): HomeCalls {
+export function createHomeCalls(options: {
+  transport: Transport;
+  remoteDomains: (addresses: Iterable<string>) => string[];
+  logger: Logger;
+}): HomeCalls {
   const { transport, remoteDomains, logger } = options;
   const submitChains = new Map<string, Promise<unknown>>();
 
@@ -35,25 +46,35 @@ export function createHomeCalls(options: { transport: Transport; remoteDomains: 
     const response = await transport.post(home, '/federation/v1/submit', submit);
     if (response.status === 200) return response.body as unknown as SubmitAck;
     const { code, message } = errorOf(response);
-    if (response.status >= 500 || response.status === 401) throw new AppError('federation_unavailable', 503, `${home} cannot take the message now (${code}); it was not sent`);
+    if (response.status >= 500 || response.status === 401)
+      throw new AppError(
+        'federation_unavailable',
+        503,
+        `${home} cannot take the message now (${code}); it was not sent`,
+      );
     throw new AppError(code, response.status, message);
   }
 
   return {
     submit(home, submit) {
       const key = `${submit.conversationId}|${submit.sender}`;
-      const next = (submitChains.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => submitNow(home, submit));
+      const next = (submitChains.get(key) ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => submitNow(home, submit));
       submitChains.set(key, next);
       void next.finally(() => submitChains.get(key) === next && submitChains.delete(key)).catch(() => undefined);
       return next;
     },
 
     async fetchAttachment(home, attachmentId, forAddress) {
-      const response = await transport.postForFile(home, `/federation/v1/attachments/${attachmentId}`, { for: forAddress });
+      const response = await transport.postForFile(home, `/federation/v1/attachments/${attachmentId}`, {
+        for: forAddress,
+      });
       if (response.status === 200) return response;
       const { code, message } = errorOf({ status: response.status, body: response.body });
       if (response.status === 404) throw new NotFoundError('No such attachment');
-      if (response.status >= 500 || response.status === 401) throw new AppError('federation_unavailable', 503, `${home} cannot serve the file now (${code})`);
+      if (response.status >= 500 || response.status === 401)
+        throw new AppError('federation_unavailable', 503, `${home} cannot serve the file now (${code})`);
       throw new AppError(code, response.status, message);
     },
 
@@ -61,13 +82,16 @@ export function createHomeCalls(options: { transport: Transport; remoteDomains: 
       const response = await transport.post(home, '/federation/v1/card-action', click, 20_000);
       if (response.status === 200) return response.body as unknown as CardActionResult;
       const { code, message } = errorOf(response);
-      if (response.status >= 500 || response.status === 401) throw new AppError('federation_unavailable', 503, `${home} cannot take the click now (${code})`);
+      if (response.status >= 500 || response.status === 401)
+        throw new AppError('federation_unavailable', 503, `${home} cannot take the click now (${code})`);
       throw new AppError(code, response.status, message);
     },
 
     shareTyping(conversationId, address, addresses) {
       for (const dest of remoteDomains(addresses)) {
-        transport.post(dest, '/federation/v1/typing', { conversationId, address }, 3_000).catch((err: unknown) => logger.debug({ err, dest }, 'typing not relayed'));
+        transport
+          .post(dest, '/federation/v1/typing', { conversationId, address }, 3_000)
+          .catch((err: unknown) => logger.debug({ err, dest }, 'typing not relayed'));
       }
     },
   };

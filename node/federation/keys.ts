@@ -29,7 +29,11 @@ export interface NodeKeys {
  * The signing key, read and unsealed at most every 10 s; after a rotation the previous key still verifies
  * during its grace period, so a few seconds of signing with it are harmless.
  */
-export function cachedSigningKey(models: FederationModels, sealer: Sealer, now: () => number = Date.now): () => Promise<PrivateKeyJwk> {
+export function cachedSigningKey(
+  models: FederationModels,
+  sealer: Sealer,
+  now: () => number = Date.now,
+): () => Promise<PrivateKeyJwk> {
   let cached: { at: number; key: Promise<PrivateKeyJwk> } | undefined;
   return () => {
     if (!cached || now() - cached.at > SIGNING_KEY_CACHE_MS) cached = { at: now(), key: signingKey(models, sealer) };
@@ -56,7 +60,11 @@ export function createNodeKeys(options: {
     const path = '/federation/v1/repin';
     // Signed with the current key, read now: it vouches for the next one.
     const current = await signingKey(models, sealer);
-    const request = await signedGatewayRequest({ gatewayIssuer: options.gatewayIssuer, origin: domain, signingKey: async () => current }, 'POST', path);
+    const request = await signedGatewayRequest(
+      { gatewayIssuer: options.gatewayIssuer, origin: domain, signingKey: async () => current },
+      'POST',
+      path,
+    );
     try {
       const response = await fetch(request);
       if (!response.ok) throw new Error(`HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`);

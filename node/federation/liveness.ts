@@ -35,7 +35,8 @@ export function createLiveness(options: {
   const { NodeProcess } = options.models;
   let timer: NodeJS.Timeout | undefined;
 
-  const reapStale = (now: Date) => NodeProcess.destroy({ where: { seenAt: { [Op.lt]: new Date(now.getTime() - options.deadAfterMs) } } });
+  const reapStale = (now: Date) =>
+    NodeProcess.destroy({ where: { seenAt: { [Op.lt]: new Date(now.getTime() - options.deadAfterMs) } } });
 
   async function beat(): Promise<void> {
     const now = new Date(clock());
@@ -52,7 +53,10 @@ export function createLiveness(options: {
       if (predecessors > 0) logger.info({ instance }, 'took over from the previous process of this instance');
       await NodeProcess.upsert({ processId, instance, startedAt: now, seenAt: now });
       await reapStale(now);
-      timer = setInterval(() => void beat().catch((err: unknown) => logger.warn({ err }, 'process heartbeat failed')), options.heartbeatMs);
+      timer = setInterval(
+        () => void beat().catch((err: unknown) => logger.warn({ err }, 'process heartbeat failed')),
+        options.heartbeatMs,
+      );
       timer.unref();
     },
     async stop(): Promise<void> {

@@ -1,4 +1,11 @@
-import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
+import {
+  DataTypes,
+  Model,
+  type CreationOptional,
+  type InferAttributes,
+  type InferCreationAttributes,
+  type Sequelize,
+} from 'sequelize';
 import { bigintColumn, fresh, mediumText } from '../../core/model-class.ts';
 
 export class NodeKey extends Model<InferAttributes<NodeKey>, InferCreationAttributes<NodeKey>> {
@@ -77,7 +84,14 @@ export function defineFederationModels(sequelize: Sequelize): FederationModels {
   );
   OutboxEntryModel.init(
     {
-      id: { type: DataTypes.BIGINT, primaryKey: true, autoIncrement: true, get(this: Model) { return Number(this.getDataValue('id')); } },
+      id: {
+        type: DataTypes.BIGINT,
+        primaryKey: true,
+        autoIncrement: true,
+        get(this: Model) {
+          return Number(this.getDataValue('id'));
+        },
+      },
       destination: { type: DataTypes.STRING(253), allowNull: false },
       event: { type: mediumText(sequelize), allowNull: false },
       createdAt: { type: DataTypes.DATE(3), allowNull: false },
@@ -115,5 +129,11 @@ export function defineFederationModels(sequelize: Sequelize): FederationModels {
     },
     { ...common, tableName: 'node_processes' },
   );
-  return { NodeKey: NodeKeyModel, OutboxEntry: OutboxEntryModel, OutboxPeer: OutboxPeerModel, InboxEntry: InboxEntryModel, NodeProcess: NodeProcessModel };
+  return {
+    NodeKey: NodeKeyModel,
+    OutboxEntry: OutboxEntryModel,
+    OutboxPeer: OutboxPeerModel,
+    InboxEntry: InboxEntryModel,
+    NodeProcess: NodeProcessModel,
+  };
 }

@@ -14,7 +14,11 @@ function newKid(): string {
   return `k-${new Date().toISOString().slice(0, 10)}-${randomBytes(3).toString('hex')}`;
 }
 
-export async function createNodeKey(models: FederationModels, sealer: Sealer, state: 'next' | 'active' = 'active'): Promise<NodeKey> {
+export async function createNodeKey(
+  models: FederationModels,
+  sealer: Sealer,
+  state: 'next' | 'active' = 'active',
+): Promise<NodeKey> {
   const { privateKey } = generateKeyPairSync('ed25519');
   const jwk = privateKey.export({ format: 'jwk' }) as { x: string; d: string };
   const kid = newKid();
@@ -70,7 +74,9 @@ export async function signingKey(models: FederationModels, sealer: Sealer): Prom
 /** Keys that verify: the next and active ones, and those retired within the grace period. */
 export async function publishedKeys(models: FederationModels, now = Date.now()): Promise<PublishedKey[]> {
   const keys = await models.NodeKey.findAll({
-    where: { [Op.or]: [{ state: { [Op.in]: ['next', 'active'] } }, { retiredAt: { [Op.gt]: new Date(now - KEY_GRACE_MS) } }] },
+    where: {
+      [Op.or]: [{ state: { [Op.in]: ['next', 'active'] } }, { retiredAt: { [Op.gt]: new Date(now - KEY_GRACE_MS) } }],
+    },
     order: [['createdAt', 'DESC']],
   });
   return keys.map((k) => ({

@@ -83,12 +83,33 @@ type Deliverer = { options: OutboxOptions; liveness: Liveness; backingOff: Set<s
 /** Takes the destination's lease for this process, unless another live process holds it. */
 async function claim(d: Deliverer, destination: string): Promise<boolean> {
   const { OutboxPeer } = d.options.models;
-  await OutboxPeer.findOrCreate({ where: { destination }, defaults: { destination, txnId: null, txnLastId: null, nextAttemptAt: null, lastError: null, leaseOwner: null, leaseUntil: null } });
+  await OutboxPeer.findOrCreate({
+    where: { destination },
+    defaults: {
+      destination,
+      txnId: null,
+      txnLastId: null,
+      nextAttemptAt: null,
+      lastError: null,
+      leaseOwner: null,
+      leaseUntil: null,
+    },
+  });
   const now = new Date(d.now());
   const [count] = await OutboxPeer.update(
     { leaseOwner: d.options.processId, leaseUntil: new Date(now.getTime() + LEASE_MS) },
     // A lease lapses when its time runs out or as soon as its holder is known to be gone.
-    { where: { destination, [Op.or]: [{ leaseOwner: null }, { leaseOwner: d.options.processId }, { leaseUntil: { [Op.lt]: now } }, d.liveness.holderGone()] } },
+    {
+      where: {
+        destination,
+        [Op.or]: [
+          { leaseOwner: null },
+          { leaseOwner: d.options.processId },
+          { leaseUntil: { [Op.lt]: now } },
+          d.liveness.holderGone(),
+        ],
+      },
+    },
   );
   return count === 1;
 }
@@ -117,12 +138,24 @@ async function transactionRows(d: Deliverer, destination: string, peer: OutboxPe
 }
 
 /** Posts the transaction once: taken, or refused for now or for good. */
-async function attempt(d: Deliverer, destination: string, peer: OutboxPeerRow, events: FederationEvent[]): Promise<Outcome> {
+async function attempt(
+  d: Deliverer,
+  destination: string,
+  peer: OutboxPeerRow,
+  events: FederationEvent[],
+): Promise<Outcome> {
   try {
-    const response = await d.options.transport.post(destination, `/federation/v1/transactions/${peer.txnId}`, { events });
+    const response = await d.options.transport.post(destination, `/federation/v1/transactions/${peer.txnId}`, {
+      events,
+    });
     if (response.status === 200) return { ok: true };
     const { code, message } = errorOf(response);
-    return { ok: false, permanent: permanent(response.status, code, peer.attempts, d.options.policyRetries ?? 7), code, error: `${code}: ${message}` };
+    return {
+      ok: false,
+      permanent: permanent(response.status, code, peer.attempts, d.options.policyRetries ?? 7),
+      code,
+      error: `${code}: ${message}`,
+    };
   } catch (error) {
     return { ok: false, permanent: false, code: 'unreachable', error: (error as Error).message };
   }
@@ -150,12 +183,22 @@ async function deliverOne(d: Deliverer, destination: string): Promise<boolean> {
     Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null });
   } else if (outcome.ok || outcome.permanent) {
     if (!outcome.ok) {
-      logger.error({ destination, error: outcome.error, events: rows.length }, 'federation events refused for good; set aside');
+      logger.error(
+        { destination, error: outcome.error, events: rows.length },
+        'federation events refused for good; set aside',
+      );
       await report(d.options, destination, events, { reason: outcome.code, error: outcome.error });
     }
     await sequelize.transaction(async (tx) => {
       await models.OutboxEntry.destroy({ where: { destination, id: { [Op.in]: sent } }, transaction: tx });
-      Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null, attempts: 0, nextAttemptAt: null, lastError: outcome.ok ? null : outcome.error.slice(0, 500) });
+      Object.assign(peer, {
+        txnId: null,
+        txnLastId: null,
+        txnIds: null,
+        attempts: 0,
+        nextAttemptAt: null,
+        lastError: outcome.ok ? null : outcome.error.slice(0, 500),
+      });
       await peer.save({ transaction: tx });
     });
     d.backingOff.delete(destination);
@@ -172,13 +215,23 @@ async function backOff(d: Deliverer, destination: string, peer: OutboxPeerRow, e
   Object.assign(peer, { attempts, nextAttemptAt: new Date(d.now() + delay), lastError: error.slice(0, 500) });
   await peer.save();
   d.backingOff.add(destination);
-  d.options.logger.warn({ destination, attempts, retryInMs: Math.round(delay), error }, 'federation delivery failed; will retry');
+  d.options.logger.warn(
+    { destination, attempts, retryInMs: Math.round(delay), error },
+    'federation delivery failed; will retry',
+  );
 }
 
-async function report(options: OutboxOptions, destination: string, events: FederationEvent[], refusal: { reason: string; error: string }): Promise<void> {
+async function report(
+  options: OutboxOptions,
+  destination: string,
+  events: FederationEvent[],
+  refusal: { reason: string; error: string },
+): Promise<void> {
   const entries = events.filter(reported);
   if (entries.length === 0) return;
-  await options.onRefused?.(destination, entries, refusal).catch((err: unknown) => options.logger.error({ err }, 'could not report refused events'));
+  await options
+    .onRefused?.(destination, entries, refusal)
+    .catch((err: unknown) => options.logger.error({ err }, 'could not report refused events'));
 }
 
 /**
@@ -186,13 +239,21 @@ async function report(options: OutboxOptions, destination: string, events: Feder
  * it (withhold.ts), in place, so that the order holds; the authors are told first (a crash in between
  * tells them again rather than never).
  */
-async function withholdAll(options: OutboxOptions, destination: string, refusal: { reason: string; error: string }): Promise<void> {
+async function withholdAll(
+  options: OutboxOptions,
+  destination: string,
+  refusal: { reason: string; error: string },
+): Promise<void> {
   const { sequelize, logger } = options;
   const { OutboxEntry } = options.models;
   let after = 0;
   let withheld = 0;
   for (;;) {
-    const rows = await OutboxEntry.findAll({ where: { destination, id: { [Op.gt]: after } }, order: [['id', 'ASC']], limit: BATCH });
+    const rows = await OutboxEntry.findAll({
+      where: { destination, id: { [Op.gt]: after } },
+      order: [['id', 'ASC']],
+      limit: BATCH,
+    });
     if (rows.length === 0) break;
     after = rows.at(-1)!.id;
     const changes = rows.map((row) => {
@@ -200,17 +261,27 @@ async function withholdAll(options: OutboxOptions, destination: string, refusal:
       const kept = withhold(event, options.domain);
       return { row, event, kept, changed: kept === null || JSON.stringify(kept) !== row.event };
     });
-    await report(options, destination, changes.filter((c) => c.changed).map((c) => c.event), refusal);
+    await report(
+      options,
+      destination,
+      changes.filter((c) => c.changed).map((c) => c.event),
+      refusal,
+    );
     await sequelize.transaction(async (tx) => {
       const dropped = changes.filter((c) => c.kept === null).map((c) => c.row.id);
       if (dropped.length > 0) await OutboxEntry.destroy({ where: { id: { [Op.in]: dropped } }, transaction: tx });
       for (const { row, kept, changed } of changes) {
-        if (kept && changed) await OutboxEntry.update({ event: JSON.stringify(kept) }, { where: { id: row.id }, transaction: tx });
+        if (kept && changed)
+          await OutboxEntry.update({ event: JSON.stringify(kept) }, { where: { id: row.id }, transaction: tx });
       }
     });
     withheld += changes.filter((c) => c.changed).length;
   }
-  if (withheld > 0) logger.warn({ destination, withheld, error: refusal.error }, 'federation policy refuses this destination; its events are withheld until it opens again');
+  if (withheld > 0)
+    logger.warn(
+      { destination, withheld, error: refusal.error },
+      'federation policy refuses this destination; its events are withheld until it opens again',
+    );
 }
 
 /**
@@ -230,11 +301,22 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const backingOff = new Set<string>();
   const heartbeatMs = options.heartbeatMs ?? 5_000;
   const clock = options.now ?? Date.now;
-  const liveness = createLiveness({ sequelize, models, processId, instance: options.instance, heartbeatMs, deadAfterMs: options.deadAfterMs ?? 3 * heartbeatMs, logger, now: clock });
+  const liveness = createLiveness({
+    sequelize,
+    models,
+    processId,
+    instance: options.instance,
+    heartbeatMs,
+    deadAfterMs: options.deadAfterMs ?? 3 * heartbeatMs,
+    logger,
+    now: clock,
+  });
   const deliverer: Deliverer = { options, liveness, backingOff, now: clock };
 
   async function destinations(): Promise<string[]> {
-    const rows = await sequelize.query<{ destination: string }>('SELECT DISTINCT destination FROM outbox', { type: QueryTypes.SELECT });
+    const rows = await sequelize.query<{ destination: string }>('SELECT DISTINCT destination FROM outbox', {
+      type: QueryTypes.SELECT,
+    });
     return rows.map((r) => r.destination);
   }
 
@@ -269,7 +351,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
     async enqueue(tx: Transaction | undefined, destination: string, events: FederationEvent[]): Promise<void> {
       if (events.length === 0) return;
       const now = new Date(clock());
-      await OutboxEntry.bulkCreate(events.map((event) => ({ destination, event: JSON.stringify(event), createdAt: now })), { transaction: tx });
+      await OutboxEntry.bulkCreate(
+        events.map((event) => ({ destination, event: JSON.stringify(event), createdAt: now })),
+        { transaction: tx },
+      );
     },
     kick: run,
     async heardFrom(domain: string): Promise<void> {
@@ -279,7 +364,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
       if (!backingOff.has(domain) && now - (lastContact.get(domain) ?? 0) < CONTACT_RESET_MS) return;
       lastContact.set(domain, now);
       backingOff.delete(domain);
-      const [waiting] = await OutboxPeer.update({ nextAttemptAt: null }, { where: { destination: domain, nextAttemptAt: { [Op.gt]: new Date(now) } } });
+      const [waiting] = await OutboxPeer.update(
+        { nextAttemptAt: null },
+        { where: { destination: domain, nextAttemptAt: { [Op.gt]: new Date(now) } } },
+      );
       if (waiting > 0) {
         logger.info({ destination: domain }, 'federation peer reached us; retrying its deliveries now');
         run();
@@ -296,11 +384,16 @@ export function createOutbox(options: OutboxOptions): Outbox {
       stopped = true;
       if (timer) clearInterval(timer);
       await running;
-      await OutboxPeer.update({ leaseOwner: null, leaseUntil: null }, { where: { leaseOwner: processId } }).catch(() => undefined);
+      await OutboxPeer.update({ leaseOwner: null, leaseUntil: null }, { where: { leaseOwner: processId } }).catch(
+        () => undefined,
+      );
       await liveness.stop();
     },
     async depth(): Promise<Map<string, number>> {
-      const rows = await sequelize.query<{ destination: string; n: number | string }>('SELECT destination, COUNT(*) AS n FROM outbox GROUP BY destination', { type: QueryTypes.SELECT });
+      const rows = await sequelize.query<{ destination: string; n: number | string }>(
+        'SELECT destination, COUNT(*) AS n FROM outbox GROUP BY destination',
+        { type: QueryTypes.SELECT },
+      );
       return new Map(rows.map((r) => [r.destination, Number(r.n)]));
     },
   };

@@ -4,7 +4,11 @@ import { allowed, type Registry, type RegistryClient } from '../../protocol/regi
 
 export class FederationDeniedError extends AppError {
   constructor(domains: string[]) {
-    super('federation_denied', 403, `The federation policy does not let this domain exchange messages with ${domains.join(', ')}`);
+    super(
+      'federation_denied',
+      403,
+      `The federation policy does not let this domain exchange messages with ${domains.join(', ')}`,
+    );
   }
 }
 
@@ -25,7 +29,8 @@ export interface FederationPolicy {
 
 /** The other domains among some addresses, remembered per Set (see below). */
 export function remoteDomainsOf(domain: string): (addresses: Iterable<string>) => string[] {
-  const compute = (addresses: Iterable<string>) => [...new Set([...addresses].map(domainOf))].filter((d) => d !== domain).sort();
+  const compute = (addresses: Iterable<string>) =>
+    [...new Set([...addresses].map(domainOf))].filter((d) => d !== domain).sort();
   // The member cache hands out the same Set for a conversation until its membership changes, and the send
   // path asks about it for every message: remember the answer per Set.
   const bySet = new WeakMap<Set<string>, string[]>();
@@ -63,11 +68,21 @@ export function createFederationPolicy(options: { domain: string; registry: Regi
       const domains = [...new Set([...addresses].map(domainOf))].sort();
       if (domains.length < 2 || (domains.length === 2 && domains.includes(domain))) return assertAllowed(addresses);
       let known = await current();
-      const deniedPairs = () => domains.flatMap((a, i) => domains.slice(i + 1).filter((b) => !allowed(known, a, b)).map((b) => `${a} and ${b}`));
+      const deniedPairs = () =>
+        domains.flatMap((a, i) =>
+          domains
+            .slice(i + 1)
+            .filter((b) => !allowed(known, a, b))
+            .map((b) => `${a} and ${b}`),
+        );
       if (deniedPairs().length > 0) known = await registry.refreshSoon();
       const denied = deniedPairs();
       if (denied.length > 0) {
-        throw new AppError('federation_denied', 403, `The federation policy does not let ${denied.join(', ')} exchange messages, so they cannot share a group`);
+        throw new AppError(
+          'federation_denied',
+          403,
+          `The federation policy does not let ${denied.join(', ')} exchange messages, so they cannot share a group`,
+        );
       }
     },
   };

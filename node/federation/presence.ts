@@ -31,7 +31,12 @@ export interface FederatedPresence {
  * briefly), and that node then tells this one of their changes for a while, best effort, like typing.
  * Asking is the subscription, so a device that keeps watching someone keeps hearing of them.
  */
-export function createFederatedPresence(options: { domain: string; transport: Pick<Transport, 'post'>; logger: Logger; now?: () => number }): FederatedPresence {
+export function createFederatedPresence(options: {
+  domain: string;
+  transport: Pick<Transport, 'post'>;
+  logger: Logger;
+  now?: () => number;
+}): FederatedPresence {
   const { domain, transport, logger } = options;
   const clock = options.now ?? Date.now;
   const cache = new Map<string, { presence: Presence; at: number }>();

@@ -38,7 +38,8 @@ export function policyCheck(registry: RegistryClient, domain: string): (a: strin
     const entry = domainEntry(copy, name);
     return entry !== undefined && entry.partner !== true;
   };
-  const judge = (copy: Registry, a: string, b: string) => allowed(copy, a, b) || (a !== domain && b !== domain && !ours(copy, a) && !ours(copy, b));
+  const judge = (copy: Registry, a: string, b: string) =>
+    allowed(copy, a, b) || (a !== domain && b !== domain && !ours(copy, a) && !ours(copy, b));
   return async (a, b) => {
     current ??= registry.get();
     if (judge(await current, a, b)) return true;
@@ -61,10 +62,13 @@ export async function snapshotRefusal(
 ): Promise<string | undefined> {
   const active = snap.members.filter((m) => m.state === 'active');
   const domains = [...new Set([snap.homeDomain, ...active.map((m) => domainOf(m.address))])];
-  const joining = [...new Set(active.filter((m) => before.get(m.address)?.state !== 'active').map((m) => domainOf(m.address)))];
+  const joining = [
+    ...new Set(active.filter((m) => before.get(m.address)?.state !== 'active').map((m) => domainOf(m.address))),
+  ];
   for (const a of joining) {
     for (const b of domains) {
-      if (!(await mayExchange(a, b))) return `The federation policy does not let ${a} and ${b} exchange messages, so they cannot share conversation ${snap.id}`;
+      if (!(await mayExchange(a, b)))
+        return `The federation policy does not let ${a} and ${b} exchange messages, so they cannot share conversation ${snap.id}`;
     }
   }
   return undefined;
@@ -123,14 +127,21 @@ export async function screenEntries(
       if (conversation) accepted.push(placeholderOf(event, conversation.homeDomain));
     };
     if (!conversation) {
-      refuse('conversation_not_held', `Conversation ${conversationId} is not held here (no snapshot naming this domain's people came before it)`);
+      refuse(
+        'conversation_not_held',
+        `Conversation ${conversationId} is not held here (no snapshot naming this domain's people came before it)`,
+      );
       continue;
     }
     const author = domainOf(sender);
     let apart: string | undefined;
-    for (const other of [domain, conversation.homeDomain]) if (!apart && !(await mayExchange(author, other))) apart = other;
+    for (const other of [domain, conversation.homeDomain])
+      if (!apart && !(await mayExchange(author, other))) apart = other;
     if (apart) {
-      refuse('policy_denied', `The federation policy does not let ${author} and ${apart} exchange messages; the entry of ${sender} is not taken`);
+      refuse(
+        'policy_denied',
+        `The federation policy does not let ${author} and ${apart} exchange messages; the entry of ${sender} is not taken`,
+      );
       continue;
     }
     if (!vouchedByHome(conversation, sender) && !members.has(`${conversationId}|${sender}`)) {

@@ -36,7 +36,16 @@ import type { Sealer } from '../../core/seal.ts';
 
 /** A person of another domain, acting here through their home node's signed request. */
 function remoteActor(address: string): Identity {
-  return { kind: 'user', sub: '', username: userOf(address), name: userOf(address), address, sid: null, clientId: 'federation', expiresAt: Number.MAX_SAFE_INTEGER };
+  return {
+    kind: 'user',
+    sub: '',
+    username: userOf(address),
+    name: userOf(address),
+    address,
+    sid: null,
+    clientId: 'federation',
+    expiresAt: Number.MAX_SAFE_INTEGER,
+  };
 }
 
 /** Checks a peer's signed request; resolves with the domain it came from. */
@@ -47,7 +56,13 @@ type Verify = (req: Request) => Promise<string>;
  * unknown key), its destination (this node) and the policy; a request that passes is contact from its
  * origin, so what waits for that domain goes now.
  */
-export function peerVerifier(options: { domain: string; registry: RegistryClient; delivery: Pick<OutgoingDelivery, 'heardFrom'>; logger: Logger; now: () => number }): Verify {
+export function peerVerifier(options: {
+  domain: string;
+  registry: RegistryClient;
+  delivery: Pick<OutgoingDelivery, 'heardFrom'>;
+  logger: Logger;
+  now: () => number;
+}): Verify {
   const { domain, registry: client } = options;
   return async (req) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -55,11 +70,18 @@ export function peerVerifier(options: { domain: string; registry: RegistryClient
     const verified = await verifyPinned(client, signed, options.now());
     const result = verified.checked;
     let { registry } = verified;
-    if (result.destination !== domain) throw new AppError('wrong_destination', 401, `This node is ${domain}, not ${result.destination}`);
-    if (!domainEntry(registry, result.origin)) throw new AppError('unknown_origin', 401, `${result.origin} is not a registered domain`);
+    if (result.destination !== domain)
+      throw new AppError('wrong_destination', 401, `This node is ${domain}, not ${result.destination}`);
+    if (!domainEntry(registry, result.origin))
+      throw new AppError('unknown_origin', 401, `${result.origin} is not a registered domain`);
     if (!allowed(registry, result.origin, domain)) registry = await client.refreshSoon();
-    if (!allowed(registry, result.origin, domain)) throw new AppError('policy_denied', 403, `The federation policy does not let ${result.origin} reach ${domain}`);
-    void options.delivery.heardFrom(result.origin).catch((err: unknown) => options.logger.warn({ err, origin: result.origin }, 'could not note contact from a peer'));
+    if (!allowed(registry, result.origin, domain))
+      throw new AppError('policy_denied', 403, `The federation policy does not let ${result.origin} reach ${domain}`);
+    void options.delivery
+      .heardFrom(result.origin)
+      .catch((err: unknown) =>
+        options.logger.warn({ err, origin: result.origin }, 'could not note contact from a peer'),
+      );
     return result.origin;
   };
 }
@@ -73,17 +95,30 @@ function json(req: Request): unknown {
 }
 
 /** The federation endpoints of a domain node (docs/federation.md). */
-export function federationRoutes(services: NodeServices, federation: Federation, federationModels: FederationModels, sealer: Sealer): Router {
+export function federationRoutes(
+  services: NodeServices,
+  federation: Federation,
+  federationModels: FederationModels,
+  sealer: Sealer,
+): Router {
   const router = Router();
   const raw = express.raw({ type: () => true, limit: '8mb' });
-  const verified = peerVerifier({ domain: services.domain, registry: federation.policy.registry, delivery: federation.delivery, logger: services.logger, now: services.clock.now });
+  const verified = peerVerifier({
+    domain: services.domain,
+    registry: federation.policy.registry,
+    delivery: federation.delivery,
+    logger: services.logger,
+    now: services.clock.now,
+  });
   const presence = federation.presence;
 
   router.get('/.well-known/atrium/keys', async (_req, res) => {
     res.set('Cache-Control', 'max-age=60').json(await keysDocument(federationModels, sealer, services.domain));
   });
   router.post('/federation/v1/transactions/:txnId', raw, async (req, res) => {
-    res.json(await takeTransaction(services, federationModels, await verified(req), String(req.params.txnId), () => json(req)));
+    res.json(
+      await takeTransaction(services, federationModels, await verified(req), String(req.params.txnId), () => json(req)),
+    );
   });
   router.post('/federation/v1/submit', raw, async (req, res) => {
     res.json(await takeSubmission(services, await verified(req), json(req)));
@@ -96,7 +131,12 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     await verified(req);
     const { addresses } = parseInput(addressQuerySchema, json(req), 'The address check is malformed');
     const foreign = addresses.filter((a) => domainOf(a) !== services.domain);
-    if (foreign.length > 0) throw new AppError('invalid_request', 400, `Only addresses of ${services.domain} are checked here, not ${foreign.slice(0, 5).join(', ')}`);
+    if (foreign.length > 0)
+      throw new AppError(
+        'invalid_request',
+        400,
+        `Only addresses of ${services.domain} are checked here, not ${foreign.slice(0, 5).join(', ')}`,
+      );
     res.json({ unknown: await services.addresses.unknownHere(addresses) });
   });
 
@@ -106,7 +146,10 @@ export function federationRoutes(services: NodeServices, federation: Federation,
     const origin = await verified(req);
     const { for: address } = parseInput(attachmentRequestSchema, json(req), 'The file request is malformed');
     if (domainOf(address) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${address}`);
-    const { attachment, content } = await readAttachment({ ...services, actor: remoteActor(address) }, req.params.id ?? '');
+    const { attachment, content } = await readAttachment(
+      { ...services, actor: remoteActor(address) },
+      req.params.id ?? '',
+    );
     res.setHeader('Content-Type', attachment.contentType);
     res.setHeader('Content-Length', String(attachment.size));
     res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -118,8 +161,14 @@ export function federationRoutes(services: NodeServices, federation: Federation,
   router.post('/federation/v1/card-action', raw, async (req, res) => {
     const origin = await verified(req);
     const { messageId, actionId, user } = parseInput(cardClickSchema, json(req), 'The card click is malformed');
-    if (domainOf(user.address) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${user.address}`);
-    res.json(await cardAction({ ...services, actor: { ...remoteActor(user.address), name: user.name } }, { messageId, actionId }));
+    if (domainOf(user.address) !== origin)
+      throw new SenderNotOfOriginError(`${origin} may not speak for ${user.address}`);
+    res.json(
+      await cardAction(
+        { ...services, actor: { ...remoteActor(user.address), name: user.name } },
+        { messageId, actionId },
+      ),
+    );
   });
 
   // Presence of this domain's people, for any domain the policy lets reach this one (as for local people,
@@ -134,7 +183,8 @@ export function federationRoutes(services: NodeServices, federation: Federation,
   router.post('/federation/v1/presence/changed', raw, async (req, res) => {
     const origin = await verified(req);
     const changed = parseInput(presenceChangedSchema, json(req), 'The presence change is malformed');
-    for (const p of presence.remoteChanged(origin, changed.presence)) await services.bus.publish({ kind: 'presence', ...p });
+    for (const p of presence.remoteChanged(origin, changed.presence))
+      await services.bus.publish({ kind: 'presence', ...p });
     res.status(202).end();
   });
 
@@ -151,7 +201,13 @@ export function federationRoutes(services: NodeServices, federation: Federation,
 }
 
 /** A transaction of events from `origin`, applied once (a repeated id is answered as a duplicate). */
-async function takeTransaction(services: NodeServices, federationModels: FederationModels, origin: string, txnId: string, body: () => unknown) {
+async function takeTransaction(
+  services: NodeServices,
+  federationModels: FederationModels,
+  origin: string,
+  txnId: string,
+  body: () => unknown,
+) {
   if (!/^[A-Za-z0-9_-]{8,64}$/.test(txnId)) throw new AppError('invalid_request', 400, 'Bad transaction id');
   const { events } = parseInput(transactionSchema, body(), 'The transaction is malformed');
   await checkAuthorship(services, origin, events).catch((error: unknown) => {
@@ -160,19 +216,35 @@ async function takeTransaction(services: NodeServices, federationModels: Federat
   });
   const { InboxEntry } = federationModels;
   const outcome = await services.sequelize.transaction(async (tx) => {
-    const [, fresh] = await InboxEntry.findOrCreate({ where: { origin, txnId }, defaults: { origin, txnId, receivedAt: new Date() }, transaction: tx });
+    const [, fresh] = await InboxEntry.findOrCreate({
+      where: { origin, txnId },
+      defaults: { origin, txnId, receivedAt: new Date() },
+      transaction: tx,
+    });
     if (!fresh) return { duplicate: true as const };
     return await applyEvents(services, origin, events, tx);
   });
   if ('duplicate' in outcome) return { duplicate: true };
   const { refused } = outcome;
   if (refused.length > 0) {
-    services.logger.warn({ origin, txnId, refused: refused.map((r) => ({ event: r.event, conversationId: r.conversationId, code: r.code })) }, 'refused part of a federation transaction');
+    services.logger.warn(
+      {
+        origin,
+        txnId,
+        refused: refused.map((r) => ({ event: r.event, conversationId: r.conversationId, code: r.code })),
+      },
+      'refused part of a federation transaction',
+    );
   }
   for (const event of outcome.after) await services.bus.publish(event);
   for (const [conversationId, viewers] of outcome.announce) {
-    const views = await presentConversationFrames({ ...services, actor: remoteActor(`system@${origin}`) }, conversationId, viewers);
-    for (const [viewer, { frame }] of views) await services.bus.publish({ kind: 'deliver', recipients: [viewer], frame });
+    const views = await presentConversationFrames(
+      { ...services, actor: remoteActor(`system@${origin}`) },
+      conversationId,
+      viewers,
+    );
+    for (const [viewer, { frame }] of views)
+      await services.bus.publish({ kind: 'deliver', recipients: [viewer], frame });
   }
   return { applied: events.length - refused.length, ...(refused.length > 0 ? { refused } : {}) };
 }
@@ -180,10 +252,14 @@ async function takeTransaction(services: NodeServices, federationModels: Federat
 /** A remote member's entry, submitted to this node as its conversation's home; answered with its ack. */
 async function takeSubmission(services: NodeServices, origin: string, input: unknown) {
   const submit = parseInput(submitSchema, input, 'The submission is malformed');
-  if (domainOf(submit.sender) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${submit.sender}`);
+  if (domainOf(submit.sender) !== origin)
+    throw new SenderNotOfOriginError(`${origin} may not speak for ${submit.sender}`);
   const ctx: NodeContext = { ...services, actor: remoteActor(submit.sender) };
-  const home = (await services.members.homeOf(submit.conversationId)) ?? (submit.peer ? await openDirectHere(ctx, submit.sender, submit.peer, submit.conversationId) : null);
-  if (home !== services.domain) throw new AppError('not_home', 409, `Conversation ${submit.conversationId} is not ordered here`);
+  const home =
+    (await services.members.homeOf(submit.conversationId)) ??
+    (submit.peer ? await openDirectHere(ctx, submit.sender, submit.peer, submit.conversationId) : null);
+  if (home !== services.domain)
+    throw new AppError('not_home', 409, `Conversation ${submit.conversationId} is not ordered here`);
   let body: { text?: string; mentions?: string[]; attachments?: unknown };
   try {
     body = JSON.parse(submit.body) as typeof body;
@@ -199,8 +275,18 @@ async function takeSubmission(services: NodeServices, origin: string, input: unk
     submit.kind === 'text'
       ? await sendMessage(
           ctx,
-          { conversationId: submit.conversationId, clientMsgId: submit.clientMsgId, text: body.text, mentions: body.mentions },
-          { sharedFromSendersNode: body.attachments === undefined ? undefined : parseInput(sharedFilesSchema, body.attachments, 'The files of the submission are malformed') },
+          {
+            conversationId: submit.conversationId,
+            clientMsgId: submit.clientMsgId,
+            text: body.text,
+            mentions: body.mentions,
+          },
+          {
+            sharedFromSendersNode:
+              body.attachments === undefined
+                ? undefined
+                : parseInput(sharedFilesSchema, body.attachments, 'The files of the submission are malformed'),
+          },
         )
       : submit.kind === 'edit'
         ? await editMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId, text: body.text })
@@ -223,9 +309,11 @@ async function openDirectHere(ctx: NodeContext, sender: string, peer: string, co
 /** Someone of `origin` is typing in a conversation: this domain's members hear of it, if they are a member. */
 async function relayTyping(services: NodeServices, origin: string, input: unknown): Promise<void> {
   const typing = parseInput(typingSchema, input);
-  if (domainOf(typing.address) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${typing.address}`);
+  if (domainOf(typing.address) !== origin)
+    throw new SenderNotOfOriginError(`${origin} may not speak for ${typing.address}`);
   const members = (await services.members.of([typing.conversationId])).get(typing.conversationId) ?? new Set();
   if (!members.has(typing.address)) return;
   const recipients = [...members].filter((a) => a !== typing.address && domainOf(a) === services.domain);
-  if (recipients.length > 0) await services.bus.publish({ kind: 'deliver', recipients, frame: serverFrame('typing', typing) });
+  if (recipients.length > 0)
+    await services.bus.publish({ kind: 'deliver', recipients, frame: serverFrame('typing', typing) });
 }

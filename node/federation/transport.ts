@@ -35,7 +35,13 @@ export function createTransport(options: {
       base = entry.url;
     }
     const body = JSON.stringify(payload);
-    const headers = signRequest(await options.signingKey(), { method: 'POST', path, origin: options.origin, destination, body });
+    const headers = signRequest(await options.signingKey(), {
+      method: 'POST',
+      path,
+      origin: options.origin,
+      destination,
+      body,
+    });
     try {
       return await fetch(`${base}${path}`, {
         method: 'POST',
@@ -44,7 +50,11 @@ export function createTransport(options: {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      throw new AppError('federation_unavailable', 503, `${destination} cannot be reached now: ${(error as Error).message}`);
+      throw new AppError(
+        'federation_unavailable',
+        503,
+        `${destination} cannot be reached now: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -56,7 +66,13 @@ export function createTransport(options: {
     async postForFile(destination, path, payload, timeoutMs = 60_000) {
       const response = await send(destination, path, payload, timeoutMs);
       const contentType = response.headers.get('content-type') ?? 'application/octet-stream';
-      if (response.status !== 200) return { status: response.status, contentType, bytes: new Uint8Array(0), body: parseJson(await response.text(), response.status) };
+      if (response.status !== 200)
+        return {
+          status: response.status,
+          contentType,
+          bytes: new Uint8Array(0),
+          body: parseJson(await response.text(), response.status),
+        };
       return { status: 200, contentType, bytes: new Uint8Array(await response.arrayBuffer()), body: {} };
     },
   };

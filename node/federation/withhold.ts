@@ -39,6 +39,17 @@ export function placeholderOf(event: EntryEvent, home: string): EntryEvent {
   return {
     type: 'entry',
     conversationId: event.conversationId,
-    message: { id, seq, sender: `system@${home}`, clientMsgId: `withheld-${id}`, kind: WITHHELD, body: '{}', refId: null, createdAt, editedAt: null, recalledAt: null },
+    message: {
+      id,
+      seq,
+      sender: `system@${home}`,
+      clientMsgId: `withheld-${id}`,
+      kind: WITHHELD,
+      body: '{}',
+      refId: null,
+      createdAt,
+      editedAt: null,
+      recalledAt: null,
+    },
   };
 }

@@ -49,7 +49,8 @@ export function attachmentRoutes(contextOf: (req: Request) => NodeContext): Rout
   router.get('/attachments/:id', async (req, res) => {
     const ctx = contextOf(req);
     const from = req.query.from;
-    if (from !== undefined && (typeof from !== 'string' || !domainPattern.test(from))) throw new ValidationError('from names the domain the file was shared from', { from: 'a domain name' });
+    if (from !== undefined && (typeof from !== 'string' || !domainPattern.test(from)))
+      throw new ValidationError('from names the domain the file was shared from', { from: 'a domain name' });
     if (from && from !== ctx.domain) {
       // Shared by someone of another domain: their node keeps it, and serves it to members through ours.
       if (!UUID.test(req.params.id)) throw new NotFoundError('No such attachment');

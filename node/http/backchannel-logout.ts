@@ -13,7 +13,12 @@ const DEFAULT_KEEP_MS = 24 * 3_600_000;
  * person. The entry is stored and every process of the domain refuses the tokens issued until then and
  * closes their sockets (gateway/oidc/notify-nodes.ts says what the gateway sends).
  */
-export function backchannelLogoutRoute(options: { issuer: string; audience: string; keys: () => Promise<JWTVerifyGetKey>; ended: EndedAccess }): Router {
+export function backchannelLogoutRoute(options: {
+  issuer: string;
+  audience: string;
+  keys: () => Promise<JWTVerifyGetKey>;
+  ended: EndedAccess;
+}): Router {
   const router = Router();
   router.post('/backchannel-logout', express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
     const token = (req.body as Record<string, unknown> | undefined)?.logout_token;
@@ -34,12 +39,20 @@ export function backchannelLogoutRoute(options: { issuer: string; audience: stri
     const sid = typeof payload.sid === 'string' && payload.sid ? payload.sid : undefined;
     const sub = typeof payload.sub === 'string' && payload.sub ? payload.sub : undefined;
     if (!events || typeof events[LOGOUT_EVENT] !== 'object' || (!sid && !sub) || 'nonce' in payload) {
-      throw new AppError('invalid_request', 400, 'The logout token is not a back-channel logout token with a session or subject');
+      throw new AppError(
+        'invalid_request',
+        400,
+        'The logout token is not a back-channel logout token with a session or subject',
+      );
     }
     // Without the gateway's exact time, everything issued up to the end of the token's second counts as before.
-    const endedAt = typeof payload.atrium_ended_at === 'number' ? payload.atrium_ended_at : Number(payload.iat ?? 0) * 1000 + 999;
-    const keepUntil = typeof payload.atrium_keep_until === 'number' ? payload.atrium_keep_until * 1000 : endedAt + DEFAULT_KEEP_MS;
-    const entry: EndedEntry = sid ? { kind: 'sid', subject: sid, endedAt, keepUntil } : { kind: 'sub', subject: sub!, endedAt, keepUntil };
+    const endedAt =
+      typeof payload.atrium_ended_at === 'number' ? payload.atrium_ended_at : Number(payload.iat ?? 0) * 1000 + 999;
+    const keepUntil =
+      typeof payload.atrium_keep_until === 'number' ? payload.atrium_keep_until * 1000 : endedAt + DEFAULT_KEEP_MS;
+    const entry: EndedEntry = sid
+      ? { kind: 'sid', subject: sid, endedAt, keepUntil }
+      : { kind: 'sub', subject: sub!, endedAt, keepUntil };
     await options.ended.record([entry]);
     res.status(200).set('Cache-Control', 'no-store').end();
   });

@@ -18,7 +18,8 @@ export function bearerAuth(verifier: TokenVerifier) {
       verifier.verify(token).then(
         (identity) => done(null, identity),
         // A gateway failure, an expired or ended token, or a token of a disabled app is said as such; any other refusal is a plain 401.
-        (error: unknown) => done(isAppError(error) && (error.status >= 500 || TOLD_AS_IS.has(error.code)) ? error : invalidToken()),
+        (error: unknown) =>
+          done(isAppError(error) && (error.status >= 500 || TOLD_AS_IS.has(error.code)) ? error : invalidToken()),
       );
     }),
   );
@@ -26,7 +27,9 @@ export function bearerAuth(verifier: TokenVerifier) {
   return (req: Request, res: Response, next: NextFunction) =>
     middleware(req, res, (error?: unknown) => {
       if (!error) return next();
-      const refusal = isAppError(error) ? error : new UnauthenticatedError('A valid bearer access token for this node is required');
+      const refusal = isAppError(error)
+        ? error
+        : new UnauthenticatedError('A valid bearer access token for this node is required');
       if (refusal.status === 401) res.set('WWW-Authenticate', challenge(req, refusal));
       next(refusal);
     });

@@ -260,7 +260,9 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
 
   async function writeBatch(all: Pending[], locked: () => void): Promise<{ results: Result[]; touched: boolean }> {
     return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (tx) => {
-      const conversations = await lockConversations(sequelize, literal, tx, [...new Set(all.map((b) => b.conversationId))]);
+      const conversations = await lockConversations(sequelize, literal, tx, [
+        ...new Set(all.map((b) => b.conversationId)),
+      ]);
       locked();
       const { refused, bodies } = await prepareEntries(tx, all);
       const batch = refused.size === 0 ? all : all.filter((item) => !refused.has(item));
@@ -274,7 +276,13 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
       } catch (error) {
         if (!(error instanceof UniqueConstraintError)) throw error;
         const stored = await findStored(sequelize, literal, tx, batch);
-        plan = numberEntries(batch, new Map(stored.map((m) => [`${m.sender}\n${m.clientMsgId}`, m])), conversations, now, bodies);
+        plan = numberEntries(
+          batch,
+          new Map(stored.map((m) => [`${m.sender}\n${m.clientMsgId}`, m])),
+          conversations,
+          now,
+          bodies,
+        );
         await insertRows(sequelize, tx, plan.rows, literal);
       }
       const touched = plan.rows.length > 0 ? await writeAlongside(tx, batch, conversations, plan, now) : false;
@@ -285,9 +293,17 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
   }
 
   /** What commits with new entries: the advanced sequences, the entries' own extra writes, the outbox. */
-  async function writeAlongside(tx: Transaction, batch: Pending[], conversations: { id: string; lastSeq: number }[], plan: ReturnType<typeof numberEntries>, now: Date): Promise<boolean> {
+  async function writeAlongside(
+    tx: Transaction,
+    batch: Pending[],
+    conversations: { id: string; lastSeq: number }[],
+    plan: ReturnType<typeof numberEntries>,
+    now: Date,
+  ): Promise<boolean> {
     const { results, nextSeq } = plan;
-    const advanced = conversations.filter((c) => nextSeq.get(c.id) !== c.lastSeq).map((c) => [c.id, nextSeq.get(c.id)!] as const);
+    const advanced = conversations
+      .filter((c) => nextSeq.get(c.id) !== c.lastSeq)
+      .map((c) => [c.id, nextSeq.get(c.id)!] as const);
     await advanceSequences(sequelize, tx, advanced, now);
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i]!;
@@ -295,14 +311,20 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
       if (!result.duplicate && item.alsoWrite) await item.alsoWrite(tx, result.message);
     }
     if (!options.beforeCommit) return false;
-    return options.beforeCommit(tx, results.filter((r) => !r.duplicate).map((r) => r.message));
+    return options.beforeCommit(
+      tx,
+      results.filter((r) => !r.duplicate).map((r) => r.message),
+    );
   }
 
   return flushBatch;
 }
 
 /** Runs the entries' own checks under the lock: which are refused, and which write another body. */
-async function prepareEntries(tx: Transaction, batch: Pending[]): Promise<{ refused: Map<Pending, AppError>; bodies: Map<Pending, string> }> {
+async function prepareEntries(
+  tx: Transaction,
+  batch: Pending[],
+): Promise<{ refused: Map<Pending, AppError>; bodies: Map<Pending, string> }> {
   const refused = new Map<Pending, AppError>();
   const bodies = new Map<Pending, string>();
   for (const item of batch) {
@@ -328,7 +350,13 @@ function deferred(): { promise: Promise<void>; resolve(): void } {
  * Gives each new entry the next number of its conversation, from the locked last numbers. An entry
  * already stored (`known`), or repeated within the batch, is answered with the stored one instead.
  */
-function numberEntries(batch: Pending[], known: Map<string, MessageRecord>, conversations: { id: string; lastSeq: number }[], now: Date, bodies: Map<Pending, string>) {
+function numberEntries(
+  batch: Pending[],
+  known: Map<string, MessageRecord>,
+  conversations: { id: string; lastSeq: number }[],
+  now: Date,
+  bodies: Map<Pending, string>,
+) {
   const nextSeq = new Map(conversations.map((c) => [c.id, c.lastSeq]));
   const rows: MessageRecord[] = [];
   const results: Appended[] = [];
@@ -374,7 +402,13 @@ function numberEntries(batch: Pending[], known: Map<string, MessageRecord>, conv
  * every row, so its cost grows with the square of the conversations in a flush: at 2,000 it took MariaDB
  * ~55 ms a statement, the join ~5 ms.) `forwardOnly` keeps a sequence that is already further on.
  */
-export async function advanceSequences(sequelize: Sequelize, tx: Transaction, advanced: (readonly [string, number])[], now: Date, options: { forwardOnly?: boolean } = {}): Promise<void> {
+export async function advanceSequences(
+  sequelize: Sequelize,
+  tx: Transaction,
+  advanced: (readonly [string, number])[],
+  now: Date,
+  options: { forwardOnly?: boolean } = {},
+): Promise<void> {
   const literal = sqlLiterals(sequelize);
   const sqlite = sequelize.getDialect() === 'sqlite';
   for (let i = 0; i < advanced.length; i += CHUNK) {
@@ -382,11 +416,21 @@ export async function advanceSequences(sequelize: Sequelize, tx: Transaction, ad
     if (sqlite) {
       const values = chunk.map(([id, seq]) => `(${literal(id)}, ${literal(seq)})`).join(', ');
       const next = options.forwardOnly ? 'MAX(last_seq, v.column2)' : 'v.column2';
-      await sequelize.query(`UPDATE conversations SET last_seq = ${next}, updated_at = ${literal(now)} FROM (VALUES ${values}) AS v WHERE conversations.id = v.column1`, { transaction: tx });
+      await sequelize.query(
+        `UPDATE conversations SET last_seq = ${next}, updated_at = ${literal(now)} FROM (VALUES ${values}) AS v WHERE conversations.id = v.column1`,
+        { transaction: tx },
+      );
     } else {
-      const pairs = chunk.map(([id, seq], n) => (n === 0 ? `SELECT ${literal(id)} AS id, ${literal(seq)} AS seq` : `SELECT ${literal(id)}, ${literal(seq)}`)).join(' UNION ALL ');
+      const pairs = chunk
+        .map(([id, seq], n) =>
+          n === 0 ? `SELECT ${literal(id)} AS id, ${literal(seq)} AS seq` : `SELECT ${literal(id)}, ${literal(seq)}`,
+        )
+        .join(' UNION ALL ');
       const next = options.forwardOnly ? 'GREATEST(c.last_seq, v.seq)' : 'v.seq';
-      await sequelize.query(`UPDATE conversations c JOIN (${pairs}) v ON c.id = v.id SET c.last_seq = ${next}, c.updated_at = ${literal(now)}`, { transaction: tx });
+      await sequelize.query(
+        `UPDATE conversations c JOIN (${pairs}) v ON c.id = v.id SET c.last_seq = ${next}, c.updated_at = ${literal(now)}`,
+        { transaction: tx },
+      );
     }
   }
 }
@@ -408,12 +452,20 @@ const CHUNK = 2000;
 const PAIRS_PER_LIST = 500;
 
 /** Entries already stored under these (sender, client id) pairs: the retried sends. */
-async function findStored(sequelize: Sequelize, literal: Literal, tx: Transaction, batch: Append[]): Promise<MessageRecord[]> {
+async function findStored(
+  sequelize: Sequelize,
+  literal: Literal,
+  tx: Transaction,
+  batch: Append[],
+): Promise<MessageRecord[]> {
   const found: MessageRecord[] = [];
   for (let i = 0; i < batch.length; i += PAIRS_PER_LIST) {
     const chunk = batch.slice(i, i + PAIRS_PER_LIST);
     const pairs = chunk.map((b) => `(${literal(b.sender)}, ${literal(b.clientMsgId)})`).join(', ');
-    const rows = await sequelize.query<Record<string, unknown>>(`SELECT * FROM messages WHERE (sender, client_msg_id) IN (${pairs})`, { type: QueryTypes.SELECT, transaction: tx });
+    const rows = await sequelize.query<Record<string, unknown>>(
+      `SELECT * FROM messages WHERE (sender, client_msg_id) IN (${pairs})`,
+      { type: QueryTypes.SELECT, transaction: tx },
+    );
     for (const r of rows) {
       found.push({
         conversationId: String(r.conversation_id),
@@ -434,29 +486,49 @@ async function findStored(sequelize: Sequelize, literal: Literal, tx: Transactio
 }
 
 /** Reads the conversations' last sequence numbers, holding their rows until the flush commits. */
-async function lockConversations(sequelize: Sequelize, literal: Literal, tx: Transaction, ids: string[]): Promise<{ id: string; lastSeq: number }[]> {
+async function lockConversations(
+  sequelize: Sequelize,
+  literal: Literal,
+  tx: Transaction,
+  ids: string[],
+): Promise<{ id: string; lastSeq: number }[]> {
   const out: { id: string; lastSeq: number }[] = [];
   const lock = sequelize.getDialect() === 'sqlite' ? '' : ' FOR UPDATE';
   for (let i = 0; i < ids.length; i += CHUNK) {
     const chunk = ids.slice(i, i + CHUNK);
-    const rows = await sequelize.query<{ id: string; last_seq: number | string }>(`SELECT id, last_seq FROM conversations WHERE id IN (${chunk.map(literal).join(', ')})${lock}`, {
-      type: QueryTypes.SELECT,
-      transaction: tx,
-    });
+    const rows = await sequelize.query<{ id: string; last_seq: number | string }>(
+      `SELECT id, last_seq FROM conversations WHERE id IN (${chunk.map(literal).join(', ')})${lock}`,
+      {
+        type: QueryTypes.SELECT,
+        transaction: tx,
+      },
+    );
     for (const row of rows) out.push({ id: row.id, lastSeq: Number(row.last_seq) });
   }
   return out;
 }
 
-const COLUMNS = 'conversation_id, seq, id, sender, client_msg_id, kind, body, ref_id, created_at, edited_at, recalled_at';
+const COLUMNS =
+  'conversation_id, seq, id, sender, client_msg_id, kind, body, ref_id, created_at, edited_at, recalled_at';
 
 /** One multi-row INSERT per 500 entries. */
-export async function insertRows(sequelize: Sequelize, tx: Transaction, rows: MessageRecord[], literal: Literal = sqlLiterals(sequelize)): Promise<void> {
+export async function insertRows(
+  sequelize: Sequelize,
+  tx: Transaction,
+  rows: MessageRecord[],
+  literal: Literal = sqlLiterals(sequelize),
+): Promise<void> {
   for (let i = 0; i < rows.length; i += CHUNK) {
     const values = rows
       .slice(i, i + CHUNK)
-      .map((r) => `(${[r.conversationId, r.seq, r.id, r.sender, r.clientMsgId, r.kind, r.body, r.refId ?? null, r.createdAt, r.editedAt ?? null, r.recalledAt ?? null].map(literal).join(', ')})`)
+      .map(
+        (r) =>
+          `(${[r.conversationId, r.seq, r.id, r.sender, r.clientMsgId, r.kind, r.body, r.refId ?? null, r.createdAt, r.editedAt ?? null, r.recalledAt ?? null].map(literal).join(', ')})`,
+      )
       .join(', ');
-    await sequelize.query(`INSERT INTO messages (${COLUMNS}) VALUES ${values}`, { type: QueryTypes.INSERT, transaction: tx });
+    await sequelize.query(`INSERT INTO messages (${COLUMNS}) VALUES ${values}`, {
+      type: QueryTypes.INSERT,
+      transaction: tx,
+    });
   }
 }

@@ -32,10 +32,14 @@ type Change = { kind: 'recall' | 'edit'; clientMsgId: string; messageId: string 
  * after a recall the target is recalled, and checking would refuse the very retry it should acknowledge.
  */
 async function earlier(ctx: NodeContext, change: Change): Promise<Appended | undefined> {
-  const found = await ctx.models.Message.findOne({ where: { sender: ctx.actor.address, clientMsgId: change.clientMsgId } });
+  const found = await ctx.models.Message.findOne({
+    where: { sender: ctx.actor.address, clientMsgId: change.clientMsgId },
+  });
   if (!found) return undefined;
   if (found.kind !== change.kind || found.refId !== change.messageId) {
-    throw new ValidationError('That client message id was already used for something else', { clientMsgId: 'already used' });
+    throw new ValidationError('That client message id was already used for something else', {
+      clientMsgId: 'already used',
+    });
   }
   return { message: found, duplicate: true };
 }
@@ -46,7 +50,8 @@ async function ownTextMessage(ctx: NodeContext, messageId: string): Promise<Mess
   if (!target) throw new NotFoundError('No such message');
   await requireMember(ctx, target.conversationId);
   if (target.sender !== ctx.actor.address) throw new ForbiddenError('Only the sender can change a message');
-  if (target.kind !== 'text') throw new ValidationError('Only text messages can be changed', { messageId: 'not a text message' });
+  if (target.kind !== 'text')
+    throw new ValidationError('Only text messages can be changed', { messageId: 'not a text message' });
   if (target.recalledAt) throw new RecalledError();
   return target;
 }
@@ -55,7 +60,13 @@ async function ownTextMessage(ctx: NodeContext, messageId: string): Promise<Mess
  * A conversation homed on another domain is ordered there: the change goes to the home, as a send does,
  * and the local copy comes back through federation.
  */
-async function submitToHome(ctx: NodeContext, home: string, change: Change, target: Message, body: string): Promise<Appended> {
+async function submitToHome(
+  ctx: NodeContext,
+  home: string,
+  change: Change,
+  target: Message,
+  body: string,
+): Promise<Appended> {
   const ack = await ctx.federation.home.submit(home, {
     conversationId: target.conversationId,
     sender: ctx.actor.address,
@@ -83,7 +94,13 @@ async function submitToHome(ctx: NodeContext, home: string, change: Change, targ
   return { message, duplicate: ack.duplicate };
 }
 
-async function appendChange(ctx: NodeContext, change: Change, target: Message, body: string, alsoWrite: (tx: Transaction, stored: MessageRecord) => Promise<void>) {
+async function appendChange(
+  ctx: NodeContext,
+  change: Change,
+  target: Message,
+  body: string,
+  alsoWrite: (tx: Transaction, stored: MessageRecord) => Promise<void>,
+) {
   const home = await ctx.members.homeOf(target.conversationId);
   if (home && home !== ctx.domain) return submitToHome(ctx, home, change, target, body);
   return ctx.committer.append({
@@ -111,12 +128,16 @@ export async function recallMessage(ctx: NodeContext, input: unknown): Promise<A
   if (retried) return retried;
   const target = await ownTextMessage(ctx, data.messageId);
   const windowMs = ctx.config.recallWindowSeconds * 1000;
-  if (ctx.clock.now() - target.createdAt.getTime() > windowMs) throw new RecallWindowPassedError(ctx.config.recallWindowSeconds);
+  if (ctx.clock.now() - target.createdAt.getTime() > windowMs)
+    throw new RecallWindowPassedError(ctx.config.recallWindowSeconds);
   const { Message } = ctx.models;
   const appended = await appendChange(ctx, change, target, '{}', async (tx, stored) => {
     const gone = { body: '{}', recalledAt: stored.createdAt };
     await Message.update(gone, { where: { id: target.id, recalledAt: null }, transaction: tx });
-    await Message.update(gone, { where: { conversationId: target.conversationId, refId: target.id, kind: 'edit' }, transaction: tx });
+    await Message.update(gone, {
+      where: { conversationId: target.conversationId, refId: target.id, kind: 'edit' },
+      transaction: tx,
+    });
     await ctx.federation.delivery.forgetRecalled(tx, target.id, stored.createdAt);
     await takeBackAttachments(ctx, tx, target);
   });
@@ -145,11 +166,17 @@ export async function editMessage(ctx: NodeContext, input: unknown): Promise<App
     if (!current || current.recalledAt) {
       // Recalled meanwhile: the edit must not carry the text either, in storage or in what fan-out pushes.
       const gone = { body: '{}', recalledAt: current?.recalledAt ?? stored.createdAt };
-      await Message.update(gone, { where: { conversationId: stored.conversationId, seq: stored.seq }, transaction: tx });
+      await Message.update(gone, {
+        where: { conversationId: stored.conversationId, seq: stored.seq },
+        transaction: tx,
+      });
       Object.assign(stored, gone);
       return;
     }
     const body = JSON.stringify({ ...parseBody(current), text: data.text });
-    await Message.update({ body, editedAt: stored.createdAt }, { where: { id: target.id, recalledAt: null }, transaction: tx });
+    await Message.update(
+      { body, editedAt: stored.createdAt },
+      { where: { id: target.id, recalledAt: null }, transaction: tx },
+    );
   });
 }

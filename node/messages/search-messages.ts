@@ -43,7 +43,13 @@ export async function searchMessages(ctx: NodeContext, input: unknown): Promise<
         ORDER BY m.created_at DESC, m.seq DESC
         LIMIT :page OFFSET :offset`,
       {
-        replacements: { me: ctx.actor.address, pattern: containsPattern(needle), conversationId: conversationId ?? null, page, offset: round * page },
+        replacements: {
+          me: ctx.actor.address,
+          pattern: containsPattern(needle),
+          conversationId: conversationId ?? null,
+          page,
+          offset: round * page,
+        },
         type: QueryTypes.SELECT,
       },
     );
@@ -52,7 +58,8 @@ export async function searchMessages(ctx: NodeContext, input: unknown): Promise<
     const byId = new Map(messages.map((m) => [m.id, m]));
     for (const { id } of rows) {
       const message = byId.get(id);
-      if (message && !message.recalledAt && parseBody(message).text?.toLowerCase().includes(needle)) found.push(presentMessage(message));
+      if (message && !message.recalledAt && parseBody(message).text?.toLowerCase().includes(needle))
+        found.push(presentMessage(message));
     }
     if (rows.length < page) break;
   }

@@ -17,7 +17,10 @@ const sendSchema = z
     to: addressSchema.optional(),
     ...messageContentSchema.shape,
   })
-  .refine((s) => Boolean(s.conversationId) !== Boolean(s.to), { message: 'give either conversationId or to', path: ['conversationId'] });
+  .refine((s) => Boolean(s.conversationId) !== Boolean(s.to), {
+    message: 'give either conversationId or to',
+    path: ['conversationId'],
+  });
 
 export type SendInput = z.input<typeof sendSchema>;
 export type SendOptions = {
@@ -31,7 +34,11 @@ export type SendOptions = {
  * once it is committed (a retried client id resolves to the first message). Queueing in the order sends
  * arrive keeps one device's messages in its order.
  */
-export async function enqueueMessage(ctx: NodeContext, input: unknown, options: SendOptions = {}): Promise<{ durable: Promise<Appended> }> {
+export async function enqueueMessage(
+  ctx: NodeContext,
+  input: unknown,
+  options: SendOptions = {},
+): Promise<{ durable: Promise<Appended> }> {
   const data = parseInput(sendSchema, input);
   if (!data.text?.trim() && !data.attachments?.length && !options.sharedFromSendersNode?.length) {
     throw new ValidationError('Some fields are invalid', { text: 'a message needs text or an attachment' });
@@ -62,7 +69,8 @@ export async function enqueueMessage(ctx: NodeContext, input: unknown, options: 
   if (data.attachments?.length) body.attachments = await claimAttachments(ctx, conversationId, data.attachments);
   else if (options.sharedFromSendersNode?.length) body.attachments = options.sharedFromSendersNode;
   const home = conversation.home;
-  if (home && home !== ctx.domain) return { durable: submitToHome(ctx, home, conversationId, data.clientMsgId, body, [...members]) };
+  if (home && home !== ctx.domain)
+    return { durable: submitToHome(ctx, home, conversationId, data.clientMsgId, body, [...members]) };
 
   const durable = ctx.committer.append({
     conversationId,
@@ -80,7 +88,14 @@ export async function sendMessage(ctx: NodeContext, input: unknown, options: Sen
 }
 
 /** The home of the conversation orders the message; the local copy arrives back through federation. */
-async function submitToHome(ctx: NodeContext, home: string, conversationId: string, clientMsgId: string, body: MessageBody, members: string[]): Promise<Appended> {
+async function submitToHome(
+  ctx: NodeContext,
+  home: string,
+  conversationId: string,
+  clientMsgId: string,
+  body: MessageBody,
+  members: string[],
+): Promise<Appended> {
   const peer = members.find((a) => domainOf(a) === home);
   const ack = await ctx.federation.home.submit(home, {
     conversationId,
@@ -91,22 +106,44 @@ async function submitToHome(ctx: NodeContext, home: string, conversationId: stri
     ...(peer ? { peer } : {}),
   });
   const message = ctx.models.Message.build(
-    { conversationId, seq: ack.seq, id: ack.messageId, sender: ctx.actor.address, clientMsgId, kind: 'text', body: JSON.stringify(body), refId: null, createdAt: new Date(ack.at), editedAt: null, recalledAt: null },
+    {
+      conversationId,
+      seq: ack.seq,
+      id: ack.messageId,
+      sender: ctx.actor.address,
+      clientMsgId,
+      kind: 'text',
+      body: JSON.stringify(body),
+      refId: null,
+      createdAt: new Date(ack.at),
+      editedAt: null,
+      recalledAt: null,
+    },
     { isNewRecord: false },
   );
   return { message, duplicate: ack.duplicate };
 }
 
 /** Attachments must be the sender's own uploads, not yet shared elsewhere; sharing binds them to this conversation. */
-async function claimAttachments(ctx: NodeContext, conversationId: string, ids: string[]): Promise<NonNullable<MessageBody['attachments']>> {
+async function claimAttachments(
+  ctx: NodeContext,
+  conversationId: string,
+  ids: string[],
+): Promise<NonNullable<MessageBody['attachments']>> {
   const { Attachment } = ctx.models;
   const found = await Attachment.findAll({ where: { id: { [Op.in]: ids } } });
-  const usable = found.filter((a) => a.owner === ctx.actor.address && (a.conversationId === null || a.conversationId === conversationId));
-  if (usable.length !== new Set(ids).size) throw new ForbiddenError('An attachment is unknown, or not yours to share here');
+  const usable = found.filter(
+    (a) => a.owner === ctx.actor.address && (a.conversationId === null || a.conversationId === conversationId),
+  );
+  if (usable.length !== new Set(ids).size)
+    throw new ForbiddenError('An attachment is unknown, or not yours to share here');
   const unbound = usable.filter((a) => a.conversationId === null).map((a) => a.id);
   if (unbound.length > 0) {
     // Bind only what is still unbound; if a concurrent send took one meanwhile, refuse rather than share it twice.
-    const [bound] = await Attachment.update({ conversationId }, { where: { id: { [Op.in]: unbound }, conversationId: null } });
+    const [bound] = await Attachment.update(
+      { conversationId },
+      { where: { id: { [Op.in]: unbound }, conversationId: null } },
+    );
     if (bound !== unbound.length) throw new ForbiddenError('An attachment was just shared into another conversation');
   }
   return usable.map((a) => ({ id: a.id, name: a.name, contentType: a.contentType, size: a.size }));

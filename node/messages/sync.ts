@@ -77,7 +77,10 @@ const historySchema = z.object({
 });
 
 /** Pages backwards through a conversation, newest first, from the actor's join onwards. */
-export async function history(ctx: NodeContext, input: unknown): Promise<{ messages: PresentedMessage[]; hasMore: boolean }> {
+export async function history(
+  ctx: NodeContext,
+  input: unknown,
+): Promise<{ messages: PresentedMessage[]; hasMore: boolean }> {
   const { conversationId, beforeSeq, limit = 50 } = parseInput(historySchema, input);
   const { member } = await requireMember(ctx, conversationId);
   const rows = await ctx.models.Message.findAll({

@@ -29,7 +29,11 @@ export function createLocalPresence(): PresenceStore {
       return { address, status, lastSeen };
     },
     async get(addresses) {
-      return addresses.map((address) => ({ address, status: state.get(address)?.status ?? 'offline', lastSeen: state.get(address)?.lastSeen ?? null }));
+      return addresses.map((address) => ({
+        address,
+        status: state.get(address)?.status ?? 'offline',
+        lastSeen: state.get(address)?.lastSeen ?? null,
+      }));
     },
     async clear() {
       state.clear();

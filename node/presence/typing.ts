@@ -13,5 +13,9 @@ export async function announceTyping(ctx: NodeContext, conversationId: string): 
   ctx.federation.home.shareTyping(conversationId, ctx.actor.address, members);
   const recipients = members.filter((a) => a !== ctx.actor.address && domainOf(a) === ctx.domain);
   if (recipients.length === 0) return;
-  await ctx.bus.publish({ kind: 'deliver', recipients, frame: serverFrame('typing', { conversationId, address: ctx.actor.address }) });
+  await ctx.bus.publish({
+    kind: 'deliver',
+    recipients,
+    frame: serverFrame('typing', { conversationId, address: ctx.actor.address }),
+  });
 }

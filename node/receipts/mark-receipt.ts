@@ -19,10 +19,15 @@ export async function markReceipt(ctx: NodeContext, kind: 'read' | 'delivered', 
   await assertMember(ctx, conversationId);
   const move = await ctx.receipts.mark({ conversationId, address: ctx.actor.address, kind, upTo: seq });
   const receipt = { conversationId, address: ctx.actor.address, ...move.after };
-  if (move.after.readSeq === move.before.readSeq && move.after.deliveredSeq === move.before.deliveredSeq) return receipt;
+  if (move.after.readSeq === move.before.readSeq && move.after.deliveredSeq === move.before.deliveredSeq)
+    return receipt;
   const members = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
   // The device that asked has the answer; the rest of the audience is told (node/receipts/receipt-news.ts).
-  await ctx.receiptNews.tell(receipt, receiptAudience(ctx.domain, ctx.actor.address, move.senders, members), ctx.connectionId);
+  await ctx.receiptNews.tell(
+    receipt,
+    receiptAudience(ctx.domain, ctx.actor.address, move.senders, members),
+    ctx.connectionId,
+  );
   await ctx.federation.delivery.shareReceipt(receipt);
   return receipt;
 }

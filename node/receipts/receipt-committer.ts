@@ -9,7 +9,13 @@ import { coveredRanges, coveredSenders, type Positions } from './receipt-recipie
 export type ReceiptRequest = { conversationId: string; address: string; kind: 'read' | 'delivered'; upTo: number };
 
 /** Where a member's positions were and are now, and the senders of the messages the move newly covers. */
-export type ReceiptMove = { conversationId: string; address: string; before: Positions; after: Positions; senders: string[] };
+export type ReceiptMove = {
+  conversationId: string;
+  address: string;
+  before: Positions;
+  after: Positions;
+  senders: string[];
+};
 
 export type ReceiptCommitter = {
   /** Resolves once the move is stored (or there was nothing to move). */
@@ -42,7 +48,13 @@ const WIDE_RANGE = 2_000;
  * No transaction is needed: positions only grow, so reading them before the update can only widen the
  * range a move is said to cover, which at worst tells a sender of a receipt they already had.
  */
-export function createReceiptCommitter(options: { sequelize: Sequelize; domain: string; windowMs: number; maxBatch: number; logger: Logger }): ReceiptCommitter {
+export function createReceiptCommitter(options: {
+  sequelize: Sequelize;
+  domain: string;
+  windowMs: number;
+  maxBatch: number;
+  logger: Logger;
+}): ReceiptCommitter {
   const { sequelize, domain, logger } = options;
   const db: Db = { sequelize, literal: sqlLiterals(sequelize), sqlite: sequelize.getDialect() === 'sqlite' };
   let queue: Pending[] = [];
@@ -120,7 +132,9 @@ async function capAtEnds(db: Db, domain: string, targets: Iterable<Target>): Pro
     `SELECT id, home_domain, last_seq FROM conversations WHERE id IN (${ids.map(db.literal).join(', ')})`,
     { type: QueryTypes.SELECT },
   );
-  const ends = new Map(conversations.map((c) => [c.id, c.home_domain === domain ? Number(c.last_seq) : Number.MAX_SAFE_INTEGER]));
+  const ends = new Map(
+    conversations.map((c) => [c.id, c.home_domain === domain ? Number(c.last_seq) : Number.MAX_SAFE_INTEGER]),
+  );
   for (const t of list) {
     const end = ends.get(t.conversationId) ?? 0;
     t.read = Math.min(t.read, end);
@@ -142,9 +156,18 @@ async function write(db: Db, domain: string, batch: Pending[]): Promise<Map<stri
   const moves = new Map<string, ReceiptMove>();
   for (const [key, b] of before) {
     const t = targets.get(key)!;
-    moves.set(key, { conversationId: t.conversationId, address: t.address, before: b, after: after.get(key) ?? b, senders: [] });
+    moves.set(key, {
+      conversationId: t.conversationId,
+      address: t.address,
+      before: b,
+      after: after.get(key) ?? b,
+      senders: [],
+    });
   }
-  await findSenders(db, [...moves.values()].filter((m) => coveredRanges(m.before, m.after).length > 0));
+  await findSenders(
+    db,
+    [...moves.values()].filter((m) => coveredRanges(m.before, m.after).length > 0),
+  );
   return moves;
 }
 
@@ -153,7 +176,10 @@ async function write(db: Db, domain: string, batch: Pending[]): Promise<Map<stri
  * the (conversation_id, address) key, and sorted out here: MariaDB ran the same question with a
  * `(conversation_id, address) IN ((…), …)` list as a scan per pair, ~5 s for 2,000 pairs.
  */
-async function positions(db: Db, members: { conversationId: string; address: string }[]): Promise<Map<string, Positions>> {
+async function positions(
+  db: Db,
+  members: { conversationId: string; address: string }[],
+): Promise<Map<string, Positions>> {
   const wanted = new Set(members.map(keyOf));
   const ids = [...new Set(members.map((m) => m.conversationId))];
   const addresses = [...new Set(members.map((m) => m.address))];
@@ -174,14 +200,20 @@ async function raise(db: Db, moving: Target[]): Promise<Map<string, Positions>> 
   const { sequelize, literal } = db;
   const now = literal(new Date());
   if (db.sqlite) {
-    const values = moving.map((t) => `(${literal(t.conversationId)}, ${literal(t.address)}, ${literal(t.read)}, ${literal(t.delivered)})`).join(', ');
+    const values = moving
+      .map((t) => `(${literal(t.conversationId)}, ${literal(t.address)}, ${literal(t.read)}, ${literal(t.delivered)})`)
+      .join(', ');
     await sequelize.query(
       `UPDATE members SET read_seq = MAX(read_seq, v.column3), delivered_seq = MAX(delivered_seq, v.column4, v.column3), updated_at = ${now} ` +
         `FROM (VALUES ${values}) AS v WHERE members.conversation_id = v.column1 AND members.address = v.column2 AND members.state = 'active'`,
     );
   } else {
     const values = moving
-      .map((t, n) => (n === 0 ? `SELECT ${literal(t.conversationId)} AS cid, ${literal(t.address)} AS addr, ${literal(t.read)} AS r, ${literal(t.delivered)} AS d` : `SELECT ${literal(t.conversationId)}, ${literal(t.address)}, ${literal(t.read)}, ${literal(t.delivered)}`))
+      .map((t, n) =>
+        n === 0
+          ? `SELECT ${literal(t.conversationId)} AS cid, ${literal(t.address)} AS addr, ${literal(t.read)} AS r, ${literal(t.delivered)} AS d`
+          : `SELECT ${literal(t.conversationId)}, ${literal(t.address)}, ${literal(t.read)}, ${literal(t.delivered)}`,
+      )
       .join(' UNION ALL ');
     await sequelize.query(
       `UPDATE members m JOIN (${values}) v ON m.conversation_id = v.cid AND m.address = v.addr ` +

@@ -24,22 +24,35 @@ export function createReceiptNews(bus: Bus): ReceiptNews {
     const toOthers = new Map<string, Map<string, Receipt[]>>();
     for (const { receipt, audience, exceptConnection } of batch) {
       if (audience.includes(receipt.address)) {
-        events.push({ kind: 'deliver', recipients: [receipt.address], frame: serverFrame('receipt', receipt), ...(exceptConnection ? { exceptConnection } : {}) });
+        events.push({
+          kind: 'deliver',
+          recipients: [receipt.address],
+          frame: serverFrame('receipt', receipt),
+          ...(exceptConnection ? { exceptConnection } : {}),
+        });
       }
       const byRecipient = toOthers.get(receipt.conversationId) ?? new Map<string, Receipt[]>();
       toOthers.set(receipt.conversationId, byRecipient);
-      for (const recipient of audience) if (recipient !== receipt.address) byRecipient.set(recipient, [...(byRecipient.get(recipient) ?? []), receipt]);
+      for (const recipient of audience)
+        if (recipient !== receipt.address) byRecipient.set(recipient, [...(byRecipient.get(recipient) ?? []), receipt]);
     }
     // People told of the same receipts share one event.
     for (const [conversationId, byRecipient] of toOthers) {
       const byFrame = new Map<string, string[]>();
       for (const [recipient, receipts] of byRecipient) {
-        const frame = JSON.stringify(receipts.length === 1 ? serverFrame('receipt', receipts[0]!) : serverFrame('receipts', { conversationId, receipts }));
+        const frame = JSON.stringify(
+          receipts.length === 1
+            ? serverFrame('receipt', receipts[0]!)
+            : serverFrame('receipts', { conversationId, receipts }),
+        );
         byFrame.set(frame, [...(byFrame.get(frame) ?? []), recipient]);
       }
       for (const [frame, recipients] of byFrame) events.push({ kind: 'deliver', recipients, frame });
     }
     await Promise.all(events.map((event) => bus.publish(event)));
   });
-  return { tell: (receipt, audience, exceptConnection) => tell({ receipt, audience, ...(exceptConnection ? { exceptConnection } : {}) }) };
+  return {
+    tell: (receipt, audience, exceptConnection) =>
+      tell({ receipt, audience, ...(exceptConnection ? { exceptConnection } : {}) }),
+  };
 }

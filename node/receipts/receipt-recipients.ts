@@ -10,7 +10,12 @@ export type Positions = { readSeq: number; deliveredSeq: number };
  * it. Telling every member of every receipt would cost N² frames per message in a group of N: in a
  * 3,000-member group, 9 million for one message that everyone reads.
  */
-export function receiptAudience(domain: string, address: string, senders: Iterable<string>, activeMembers: Iterable<string>): string[] {
+export function receiptAudience(
+  domain: string,
+  address: string,
+  senders: Iterable<string>,
+  activeMembers: Iterable<string>,
+): string[] {
   const local = (a: string) => domainOf(a) === domain;
   const active = new Set(activeMembers);
   const audience = new Set<string>(local(address) ? [address] : []);
@@ -27,13 +32,23 @@ export function coveredRanges(before: Positions, after: Positions): [number, num
 }
 
 /** The distinct senders of the text and card entries a move from `before` to `after` newly covers. */
-export async function coveredSenders(sequelize: Sequelize, conversationId: string, before: Positions, after: Positions, transaction?: Transaction): Promise<string[]> {
+export async function coveredSenders(
+  sequelize: Sequelize,
+  conversationId: string,
+  before: Positions,
+  after: Positions,
+  transaction?: Transaction,
+): Promise<string[]> {
   const ranges = coveredRanges(before, after);
   if (ranges.length === 0) return [];
   const covered = ranges.map(() => '(seq > ? AND seq <= ?)').join(' OR ');
   const rows = await sequelize.query<{ sender: string }>(
     `SELECT DISTINCT sender FROM messages WHERE conversation_id = ? AND kind IN ('text', 'card') AND (${covered})`,
-    { replacements: [conversationId, ...ranges.flat()], type: QueryTypes.SELECT, ...(transaction ? { transaction } : {}) },
+    {
+      replacements: [conversationId, ...ranges.flat()],
+      type: QueryTypes.SELECT,
+      ...(transaction ? { transaction } : {}),
+    },
   );
   return rows.map((r) => r.sender);
 }

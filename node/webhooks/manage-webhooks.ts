@@ -7,7 +7,10 @@ import { requireGroup, requireRole } from '../conversations/group-change.ts';
 import { presentWebhook, type PresentedWebhook } from './present-webhook.ts';
 
 const conversationId = z.string().uuid({ message: 'a conversation id' });
-const createSchema = z.object({ conversationId, name: z.string().trim().min(1, { message: 'a name is required' }).max(80, { message: 'at most 80 characters' }) });
+const createSchema = z.object({
+  conversationId,
+  name: z.string().trim().min(1, { message: 'a name is required' }).max(80, { message: 'at most 80 characters' }),
+});
 const listSchema = z.object({ conversationId });
 const revokeSchema = z.object({ webhookId: z.string().regex(/^[a-f0-9]{16}$/, { message: 'a webhook id' }) });
 
@@ -23,7 +26,10 @@ async function requireGroupAdmin(ctx: NodeContext, id: string): Promise<void> {
  * Creates an incoming webhook for one group: a URL whose secret part (256 random bits) is shown this once
  * and stored only as a hash. Whoever holds the URL can post text into the group, as the webhook's name.
  */
-export async function createWebhook(ctx: NodeContext, input: unknown): Promise<{ webhook: PresentedWebhook; url: string }> {
+export async function createWebhook(
+  ctx: NodeContext,
+  input: unknown,
+): Promise<{ webhook: PresentedWebhook; url: string }> {
   const data = parseInput(createSchema, input);
   await requireGroupAdmin(ctx, data.conversationId);
   const id = randomBytes(8).toString('hex');
@@ -45,7 +51,10 @@ export async function createWebhook(ctx: NodeContext, input: unknown): Promise<{
 export async function listWebhooks(ctx: NodeContext, input: unknown): Promise<PresentedWebhook[]> {
   const data = parseInput(listSchema, input);
   await requireGroupAdmin(ctx, data.conversationId);
-  const hooks = await ctx.apps.Webhook.findAll({ where: { conversationId: data.conversationId }, order: [['createdAt', 'ASC']] });
+  const hooks = await ctx.apps.Webhook.findAll({
+    where: { conversationId: data.conversationId },
+    order: [['createdAt', 'ASC']],
+  });
   return hooks.map((h) => presentWebhook(h, ctx.domain));
 }
 

@@ -8,7 +8,9 @@ import { sameSignature } from '../../protocol/callback-signature.ts';
 import { hashSecret } from './manage-webhooks.ts';
 import { hookAddress } from './present-webhook.ts';
 
-const postSchema = z.object({ text: z.string().refine((t) => t.trim().length > 0, { message: 'a message needs text' }) });
+const postSchema = z.object({
+  text: z.string().refine((t) => t.trim().length > 0, { message: 'a message needs text' }),
+});
 const idempotencyKey = /^[A-Za-z0-9_-]{8,64}$/;
 
 export class WebhookRevokedError extends AppError {
@@ -23,14 +25,24 @@ export class WebhookRevokedError extends AppError {
  * into the webhook's group as `hook-<id>@domain` named as the webhook. An Idempotency-Key makes a retry
  * return the first message.
  */
-export async function postViaWebhook(services: NodeServices, id: string, secret: string, input: unknown, key?: string): Promise<Appended> {
+export async function postViaWebhook(
+  services: NodeServices,
+  id: string,
+  secret: string,
+  input: unknown,
+  key?: string,
+): Promise<Appended> {
   const hook = /^[a-f0-9]{16}$/.test(id) ? await services.apps.Webhook.findByPk(id) : null;
   if (!hook || !sameSignature(hook.secretHash, hashSecret(secret))) throw new NotFoundError('No such webhook');
   if (hook.revokedAt) throw new WebhookRevokedError();
   const allowance = await services.apps.webhookLimiter.hit(hook.id);
-  if (!allowance.allowed) throw new RateLimitedError(allowance.retryAfterSeconds, 'This webhook is posting too often; slow down');
+  if (!allowance.allowed)
+    throw new RateLimitedError(allowance.retryAfterSeconds, 'This webhook is posting too often; slow down');
   const { text } = parseInput(postSchema, input);
-  if (text.length > services.config.maxTextChars) throw new ValidationError('The message is too long', { text: `at most ${services.config.maxTextChars} characters` });
+  if (text.length > services.config.maxTextChars)
+    throw new ValidationError('The message is too long', {
+      text: `at most ${services.config.maxTextChars} characters`,
+    });
   const conversation = await services.models.Conversation.findByPk(hook.conversationId);
   if (!conversation || conversation.homeDomain !== services.domain) throw new WebhookRevokedError();
   const members = (await services.members.of([hook.conversationId])).get(hook.conversationId) ?? new Set<string>();

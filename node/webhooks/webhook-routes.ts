@@ -10,8 +10,20 @@ export function incomingWebhookRoutes(services: NodeServices): Router {
   const router = Router();
   const json = express.json({ limit: '16kb', type: () => true });
   router.post('/hooks/:id/:secret', json, async (req, res) => {
-    const { message, duplicate } = await postViaWebhook(services, String(req.params.id), String(req.params.secret), req.body, req.get('idempotency-key'));
-    res.status(duplicate ? 200 : 201).json({ messageId: message.id, conversationId: message.conversationId, seq: message.seq, at: message.createdAt.toISOString(), duplicate });
+    const { message, duplicate } = await postViaWebhook(
+      services,
+      String(req.params.id),
+      String(req.params.secret),
+      req.body,
+      req.get('idempotency-key'),
+    );
+    res.status(duplicate ? 200 : 201).json({
+      messageId: message.id,
+      conversationId: message.conversationId,
+      seq: message.seq,
+      at: message.createdAt.toISOString(),
+      duplicate,
+    });
   });
   return router;
 }

@@ -78,7 +78,9 @@ export function attachConnection(deps: ConnectionDeps, socket: WebSocket, reques
   const allowance = createSocketAllowance(config, deps.services.clock.now);
   const schedule = frameQueue(logger);
 
-  socket.on('message', (data: RawData, isBinary: boolean) => onMessage(live, allowance, schedule, data as Buffer, isBinary));
+  socket.on('message', (data: RawData, isBinary: boolean) =>
+    onMessage(live, allowance, schedule, data as Buffer, isBinary),
+  );
   socket.on('close', () => onClose(live));
   socket.on('error', (err) => logger.debug({ err }, 'socket error'));
 
@@ -122,18 +124,35 @@ function frameQueue(logger: Logger): (task: () => Promise<void>) => void {
 type Allowance = ReturnType<typeof createSocketAllowance>;
 
 /** A bad frame: an error frame, and a strike that may close the socket. */
-function strike(live: Live, allowance: Allowance, error: FrameError | { code: string; message: string }, re?: string): void {
+function strike(
+  live: Live,
+  allowance: Allowance,
+  error: FrameError | { code: string; message: string },
+  re?: string,
+): void {
   live.send(serverFrame('error', { code: wireCode(error.code), message: error.message, ...fieldsOf(error) }, re));
   if (allowance.strike()) live.close(CLOSE.badFrames);
 }
 
-function onMessage(live: Live, allowance: Allowance, schedule: (task: () => Promise<void>) => void, data: Buffer, isBinary: boolean): void {
+function onMessage(
+  live: Live,
+  allowance: Allowance,
+  schedule: (task: () => Promise<void>) => void,
+  data: Buffer,
+  isBinary: boolean,
+): void {
   if (isBinary) return strike(live, allowance, { code: 'binary_not_supported', message: 'Frames are JSON text' });
   // The refusal names the frame and says when the whole allowance is back, so a client waiting for its
   // answer learns it may send it again then (the SDK does, pacing what follows).
   const verdict = allowance.frame();
   if (!verdict.allowed) {
-    live.send(serverFrame('error', { code: 'rate_limited', message: 'Too many frames; slow down', retryAfterMs: verdict.retryAfterMs }, frameIdOf(data)));
+    live.send(
+      serverFrame(
+        'error',
+        { code: 'rate_limited', message: 'Too many frames; slow down', retryAfterMs: verdict.retryAfterMs },
+        frameIdOf(data),
+      ),
+    );
     if (verdict.close) live.close(CLOSE.flooding);
     return;
   }
@@ -153,7 +172,9 @@ function onClose(live: Live): void {
   clearTimeout(live.authTimer);
   for (const t of live.expiryTimers) deps.services.clock.clearTimeout(t);
   if (deps.registry.remove(connection)) {
-    void deps.publishPresence(connection.identity!.address, 'offline').catch((err) => deps.services.logger.warn({ err }, 'presence update failed'));
+    void deps
+      .publishPresence(connection.identity!.address, 'offline')
+      .catch((err) => deps.services.logger.warn({ err }, 'presence update failed'));
   }
 }
 
@@ -164,7 +185,10 @@ function scheduleExpiry(live: Live, identity: Identity): void {
   const left = identity.expiresAt - clock.now();
   const graceMs = live.deps.services.config.authGraceSeconds * 1000;
   live.expiryTimers = [
-    clock.setTimeout(() => live.send(serverFrame('auth.expiring', { expiresAt: new Date(identity.expiresAt).toISOString() })), Math.max(0, left - graceMs)),
+    clock.setTimeout(
+      () => live.send(serverFrame('auth.expiring', { expiresAt: new Date(identity.expiresAt).toISOString() })),
+      Math.max(0, left - graceMs),
+    ),
     clock.setTimeout(() => live.close(CLOSE.tokenExpired), Math.max(0, left)),
   ];
 }
@@ -193,7 +217,19 @@ async function authenticate(live: Live, token: string, re?: string): Promise<voi
   scheduleExpiry(live, identity);
   if (first && deps.registry.add(connection)) await deps.publishPresence(identity.address, 'online');
   const { maxFrameBytes } = deps.services.config;
-  send(serverFrame('ready', { address: identity.address, expiresAt: new Date(identity.expiresAt).toISOString(), serverTime: new Date().toISOString(), maxFrameBytes, rateLimit: deps.rateLimit }, re));
+  send(
+    serverFrame(
+      'ready',
+      {
+        address: identity.address,
+        expiresAt: new Date(identity.expiresAt).toISOString(),
+        serverTime: new Date().toISOString(),
+        maxFrameBytes,
+        rateLimit: deps.rateLimit,
+      },
+      re,
+    ),
+  );
 }
 
 async function handle(live: Live, frame: ClientFrame, arrivedAt: number): Promise<void> {
@@ -203,12 +239,18 @@ async function handle(live: Live, frame: ClientFrame, arrivedAt: number): Promis
     send(serverFrame('error', { code: 'unauthenticated', message: 'Authenticate first' }, frame.id));
     return live.close(CLOSE.unauthenticated);
   }
-  const handler = handlers[frame.type] as ((s: SocketSession, f: ClientFrame) => ReturnType<NonNullable<typeof handlers.ping>>) | undefined;
+  const handler = handlers[frame.type] as
+    | ((s: SocketSession, f: ClientFrame) => ReturnType<NonNullable<typeof handlers.ping>>)
+    | undefined;
   const logger = live.deps.services.logger;
   try {
     if (!handler) throw new UnsupportedFrameError(frame.type);
     const result = await handler(live.session, frame);
-    if (isDeferred(result)) result.deferred.then((reply) => acked(live, frame, reply, arrivedAt), (error: unknown) => send(errorFrame(logger, error, frame.id)));
+    if (isDeferred(result))
+      result.deferred.then(
+        (reply) => acked(live, frame, reply, arrivedAt),
+        (error: unknown) => send(errorFrame(logger, error, frame.id)),
+      );
     else send(result);
   } catch (error) {
     send(errorFrame(logger, error, frame.id));
@@ -221,7 +263,8 @@ function acked(live: Live, frame: ClientFrame, reply: ServerFrame, arrivedAt: nu
 }
 
 function errorFrame(logger: Logger, error: unknown, re: string): ServerFrame {
-  if (isAppError(error)) return serverFrame('error', { code: wireCode(error.code), message: error.message, ...fieldsOf(error) }, re);
+  if (isAppError(error))
+    return serverFrame('error', { code: wireCode(error.code), message: error.message, ...fieldsOf(error) }, re);
   logger.error({ err: error }, 'frame handler failed');
   return serverFrame('error', { code: 'internal_error', message: 'Something went wrong; try again' }, re);
 }

@@ -17,7 +17,16 @@ import { enqueueMessage } from '../messages/send-message.ts';
 import { presentAck } from '../messages/present-message.ts';
 import { history, sync } from '../messages/sync.ts';
 import { announceTyping } from '../presence/typing.ts';
-import { serverFrame, type ClientFrameType, type Conversation, type FrameOf, type ReplyTo, type ServerFieldsOf, type ServerFrame, type ServerFrameType } from '../../protocol/frames.ts';
+import {
+  serverFrame,
+  type ClientFrameType,
+  type Conversation,
+  type FrameOf,
+  type ReplyTo,
+  type ServerFieldsOf,
+  type ServerFrame,
+  type ServerFrameType,
+} from '../../protocol/frames.ts';
 import { markReceipt } from '../receipts/mark-receipt.ts';
 import type { Connection, Registry } from './registry.ts';
 import { cardAction } from '../cards/card-action.ts';
@@ -36,17 +45,22 @@ export type SocketSession = {
 };
 
 /** A handler answers its frame with the reply its type has (protocol/server-frames.ts, REPLY_TYPES), now or deferred. */
-type Handler<T extends ClientFrameType> = (session: SocketSession, frame: FrameOf<T>) => Promise<ReplyTo<T> | { deferred: Promise<ReplyTo<T>> }>;
+type Handler<T extends ClientFrameType> = (
+  session: SocketSession,
+  frame: FrameOf<T>,
+) => Promise<ReplyTo<T> | { deferred: Promise<ReplyTo<T>> }>;
 export type Handlers = { [T in Exclude<ClientFrameType, 'auth'>]?: Handler<T> };
 
 const TYPING_INTERVAL_MS = 1_500;
 
-const reply = <T extends ServerFrameType>(frame: { id: string }, type: T, fields: ServerFieldsOf<T>) => serverFrame(type, fields, frame.id);
+const reply = <T extends ServerFrameType>(frame: { id: string }, type: T, fields: ServerFieldsOf<T>) =>
+  serverFrame(type, fields, frame.id);
 
 /** Every entry a client adds to a conversation (send, recall, edit) is acknowledged the same way. */
 const ack = (frame: { id: string }, appended: Appended) => reply(frame, 'ack', presentAck(appended));
 
-const conversationReply = (frame: { id: string }, conversation: Conversation) => reply(frame, 'conversation', { conversation });
+const conversationReply = (frame: { id: string }, conversation: Conversation) =>
+  reply(frame, 'conversation', { conversation });
 
 export const handlers: Handlers = {
   async ping(_s, frame) {
@@ -106,7 +120,10 @@ export const handlers: Handlers = {
   },
 
   async history(session, frame) {
-    return reply(frame, 'history.result', { conversationId: frame.conversationId, ...(await history(session.ctx, frame)) });
+    return reply(frame, 'history.result', {
+      conversationId: frame.conversationId,
+      ...(await history(session.ctx, frame)),
+    });
   },
 
   async 'conversations.list'(session, frame) {
@@ -170,7 +187,8 @@ for (const type of Object.keys(handlers) as (keyof Handlers)[]) {
   if (BOT_FRAMES.has(type)) continue;
   const handler = handlers[type] as (s: SocketSession, f: never) => Promise<HandlerResult>;
   (handlers as Record<string, unknown>)[type] = async (session: SocketSession, frame: never) => {
-    if (session.ctx.actor.kind === 'app') throw new ForbiddenError('A bot reads on a socket and posts through /api/v1/bot/messages');
+    if (session.ctx.actor.kind === 'app')
+      throw new ForbiddenError('A bot reads on a socket and posts through /api/v1/bot/messages');
     return handler(session, frame);
   };
 }
@@ -184,4 +202,3 @@ export class UnsupportedFrameError extends AppError {
     super('unsupported_type', 400, `Frame type ${type} is not supported by this node`);
   }
 }
-

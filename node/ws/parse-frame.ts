@@ -37,16 +37,25 @@ export function parseFrame(data: Buffer | string, maxBytes: number): ClientFrame
   } catch {
     throw new FrameError('malformed_json', 'The frame is not valid JSON');
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new FrameError('invalid_frame', 'A frame is a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new FrameError('invalid_frame', 'A frame is a JSON object');
   const record = raw as Record<string, unknown>;
   const re = typeof record.id === 'string' ? record.id.slice(0, 64) : undefined;
-  if (record.v !== PROTOCOL_VERSION) throw new FrameError('unsupported_version', `This node speaks protocol version ${PROTOCOL_VERSION}`, re);
-  if (typeof record.type !== 'string' || !TYPES.has(record.type)) throw new FrameError('unknown_type', 'Unknown frame type', re);
+  if (record.v !== PROTOCOL_VERSION)
+    throw new FrameError('unsupported_version', `This node speaks protocol version ${PROTOCOL_VERSION}`, re);
+  if (typeof record.type !== 'string' || !TYPES.has(record.type))
+    throw new FrameError('unknown_type', 'Unknown frame type', re);
   const parsed = clientFrameSchema.safeParse(raw);
   if (!parsed.success) {
     const fields = fieldErrorsOf(parsed.error);
     const unknown = parsed.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : []));
-    if (unknown.length > 0) throw new FrameError('invalid_input', `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, re, fields);
+    if (unknown.length > 0)
+      throw new FrameError(
+        'invalid_input',
+        `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+        re,
+        fields,
+      );
     throw new FrameError('invalid_frame', 'Some fields of the frame are invalid', re, fields);
   }
   return parsed.data;

@@ -117,9 +117,12 @@ export function createRegistry(): Registry {
             if (connection.id !== event.exceptConnection) targets.push(connection);
           }
         }
-        if (targets.length > 0) enqueue(Buffer.from(typeof event.frame === 'string' ? event.frame : JSON.stringify(event.frame)), targets);
+        if (targets.length > 0)
+          enqueue(Buffer.from(typeof event.frame === 'string' ? event.frame : JSON.stringify(event.frame)), targets);
       } else if (event.kind === 'presence') {
-        const data = JSON.stringify(serverFrame('presence', { address: event.address, status: event.status, lastSeen: event.lastSeen }));
+        const data = JSON.stringify(
+          serverFrame('presence', { address: event.address, status: event.status, lastSeen: event.lastSeen }),
+        );
         for (const connection of watchers.get(event.address) ?? []) send(connection, data);
       } else if (event.kind === 'access.ended') {
         for (const set of byAddress.values()) {
@@ -128,11 +131,17 @@ export function createRegistry(): Registry {
             if (identity?.kind !== 'user' || identity.issuedAt === undefined) continue;
             const issuedAt = identity.issuedAt;
             const entry = event.entries.find(
-              (e) => issuedAt <= e.endedAt && (e.kind === 'sid' ? e.subject === identity.sid : e.subject === identity.sub),
+              (e) =>
+                issuedAt <= e.endedAt && (e.kind === 'sid' ? e.subject === identity.sid : e.subject === identity.sub),
             );
             if (!entry) continue;
             // `signed_out`: that session was signed out; `access_ended`: an administrator ended all of the person's access.
-            send(connection, JSON.stringify(serverFrame('session.ended', { reason: entry.kind === 'sid' ? 'signed_out' : 'access_ended' })));
+            send(
+              connection,
+              JSON.stringify(
+                serverFrame('session.ended', { reason: entry.kind === 'sid' ? 'signed_out' : 'access_ended' }),
+              ),
+            );
             connection.socket.close(CLOSE.sessionEnded.code, CLOSE.sessionEnded.reason);
           }
         }
@@ -151,4 +160,3 @@ export function createRegistry(): Registry {
     },
   };
 }
-

@@ -12,10 +12,17 @@ export type FrameVerdict = { allowed: true } | { allowed: false; retryAfterMs: n
  * waits as told is not abusive, while one that keeps sending ignores each answer and collects a strike
  * every time a frame is let through again.
  */
-export function createSocketAllowance(limits: { framesPerSecond: number; abuseStrikes: number }, now: () => number = Date.now) {
+export function createSocketAllowance(
+  limits: { framesPerSecond: number; abuseStrikes: number },
+  now: () => number = Date.now,
+) {
   const frames = createTokenBucket({ ratePerSecond: limits.framesPerSecond, burst: limits.framesPerSecond, now });
   // One token fewer than strikes: the strike that finds none left is the ABUSE_STRIKES-th, and closes.
-  const strikes = createTokenBucket({ ratePerSecond: limits.abuseStrikes / STRIKES_FADE_SECONDS, burst: limits.abuseStrikes - 1, now });
+  const strikes = createTokenBucket({
+    ratePerSecond: limits.abuseStrikes / STRIKES_FADE_SECONDS,
+    burst: limits.abuseStrikes - 1,
+    now,
+  });
   let refusing = false;
 
   const strike = () => !strikes.take().allowed;

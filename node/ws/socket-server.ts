@@ -37,13 +37,23 @@ export type SocketServerOptions = {
  * The node's WebSocket endpoint (`/ws`): each socket is a connection of its own (connection.ts); here are
  * what watches all of them, the heartbeat and the check of their clients, and closing them all.
  */
-export function createSocketServer(services: NodeServices, verifier: TokenVerifier, options: SocketServerOptions = {}): SocketServer {
+export function createSocketServer(
+  services: NodeServices,
+  verifier: TokenVerifier,
+  options: SocketServerOptions = {},
+): SocketServer {
   const { config, logger, bus } = services;
   const registry = createRegistry();
   // ws itself refuses frames far beyond the limit (closing with 1009); up to that we answer with an error frame.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes * 4, perMessageDeflate: false, handleProtocols });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxFrameBytes * 4,
+    perMessageDeflate: false,
+    handleProtocols,
+  });
   const heartbeat = startHeartbeat(wss, config.heartbeatSeconds * 1000, services.clock);
-  const clientCheck = options.clientActive && startClientCheck(registry, options.clientActive, options.clientCheckMs ?? 30_000, logger);
+  const clientCheck =
+    options.clientActive && startClientCheck(registry, options.clientActive, options.clientCheckMs ?? 30_000, logger);
   const deps = {
     services,
     verifier,
@@ -97,7 +107,11 @@ function goAway(s: WebSocket): Promise<void> {
  * socket is checked once per heartbeat interval, the sockets spread over the interval in small slices:
  * pinging 15,000 sockets at once held the event loop (and every message) for ~400 ms (bench/node).
  */
-function startHeartbeat(wss: WebSocketServer, intervalMs: number, clock: Clock): { track(socket: WebSocket): void; stop(): void } {
+function startHeartbeat(
+  wss: WebSocketServer,
+  intervalMs: number,
+  clock: Clock,
+): { track(socket: WebSocket): void; stop(): void } {
   const alive = new WeakSet<WebSocket>();
   const slices = Math.max(1, Math.round(intervalMs / HEARTBEAT_SLICE_MS));
   let round: WebSocket[] = [];
@@ -143,7 +157,12 @@ function startHeartbeat(wss: WebSocketServer, intervalMs: number, clock: Clock):
  * An app disabled at the gateway: the sockets opened with tokens it was issued close within a check, not
  * when the tokens expire. Few distinct clients hold sockets (the portal, some apps): one question each.
  */
-function startClientCheck(registry: Registry, clientActive: (clientId: string) => Promise<boolean>, everyMs: number, logger: Logger): NodeJS.Timeout {
+function startClientCheck(
+  registry: Registry,
+  clientActive: (clientId: string) => Promise<boolean>,
+  everyMs: number,
+  logger: Logger,
+): NodeJS.Timeout {
   const timer = setInterval(() => {
     const byClient = new Map<string, Connection[]>();
     for (const connection of registry.all()) {
@@ -167,7 +186,10 @@ function startClientCheck(registry: Registry, clientActive: (clientId: string) =
 }
 
 /** The upgrade requests of the node's HTTP server: `/ws` becomes a chat socket, any other path a 404. */
-export function socketUpgrades(sockets: SocketServer, path = '/ws'): (request: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function socketUpgrades(
+  sockets: SocketServer,
+  path = '/ws',
+): (request: IncomingMessage, socket: Duplex, head: Buffer) => void {
   return (request, socket, head) => {
     const url = new URL(request.url ?? '/', 'http://node');
     if (url.pathname !== path) {

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { BrowserAgent, filledFormWithAction, formWithAction, signInThrough, submitFilled, type Page } from '../helpers/browser-agent.ts';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  formWithAction,
+  signInThrough,
+  submitFilled,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { unusedUrl } from '../helpers/ports.ts';
 import { inspectDatabase, jsonOf, runAtrium } from '../helpers/cli.ts';
@@ -58,26 +65,50 @@ describe('the admin REST API', () => {
   it('registers, shows, edits, disables, rotates and deletes an app for an administrator', async () => {
     const created = await api(gateway, '/api/admin/v1/apps', adminToken, {
       method: 'POST',
-      body: { name: 'Course Catalogue', slug: 'catalogue', redirectUris: [REDIRECT], homeUrl: 'https://catalogue.campus.example/', firstParty: true },
+      body: {
+        name: 'Course Catalogue',
+        slug: 'catalogue',
+        redirectUris: [REDIRECT],
+        homeUrl: 'https://catalogue.campus.example/',
+        firstParty: true,
+      },
     });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ app: { slug: 'catalogue', firstParty: true }, clientSecret: expect.any(String), callbackSecret: expect.any(String) });
+    expect(created.body).toMatchObject({
+      app: { slug: 'catalogue', firstParty: true },
+      clientSecret: expect.any(String),
+      callbackSecret: expect.any(String),
+    });
     const rp = await discover(gateway.issuer, created.body.app.clientId, created.body.clientSecret);
     expect((await codeFlow(rp, REDIRECT, 'alice')).tokens.claims()!.preferred_username).toBe('alice');
 
-    expect((await api(gateway, '/api/admin/v1/apps', adminToken)).body.apps.map((a: { slug: string }) => a.slug)).toContain('catalogue');
+    expect(
+      (await api(gateway, '/api/admin/v1/apps', adminToken)).body.apps.map((a: { slug: string }) => a.slug),
+    ).toContain('catalogue');
     const shown = await api(gateway, '/api/admin/v1/apps/catalogue', adminToken);
     expect(shown.body.app).toMatchObject({ name: 'Course Catalogue', redirectUris: [REDIRECT] });
     expect(JSON.stringify(shown.body)).not.toContain(created.body.clientSecret);
 
-    const edited = await api(gateway, '/api/admin/v1/apps/catalogue', adminToken, { method: 'PATCH', body: { description: 'Every course', visibility: { roles: ['student'] } } });
-    expect(edited.body.app).toMatchObject({ description: 'Every course', visibility: { units: [], roles: ['student'] } });
+    const edited = await api(gateway, '/api/admin/v1/apps/catalogue', adminToken, {
+      method: 'PATCH',
+      body: { description: 'Every course', visibility: { roles: ['student'] } },
+    });
+    expect(edited.body.app).toMatchObject({
+      description: 'Every course',
+      visibility: { units: [], roles: ['student'] },
+    });
 
-    expect((await api(gateway, '/api/admin/v1/apps/catalogue/disable', adminToken, { method: 'POST' })).body.app.disabled).toBe(true);
-    expect((await api(gateway, '/api/admin/v1/apps/catalogue/enable', adminToken, { method: 'POST' })).body.app.disabled).toBe(false);
+    expect(
+      (await api(gateway, '/api/admin/v1/apps/catalogue/disable', adminToken, { method: 'POST' })).body.app.disabled,
+    ).toBe(true);
+    expect(
+      (await api(gateway, '/api/admin/v1/apps/catalogue/enable', adminToken, { method: 'POST' })).body.app.disabled,
+    ).toBe(false);
     const rotated = await api(gateway, '/api/admin/v1/apps/catalogue/rotate-secret', adminToken, { method: 'POST' });
     expect(rotated.body).toMatchObject({ slug: 'catalogue', clientSecret: expect.any(String) });
-    const callback = await api(gateway, '/api/admin/v1/apps/catalogue/rotate-callback-secret', adminToken, { method: 'POST' });
+    const callback = await api(gateway, '/api/admin/v1/apps/catalogue/rotate-callback-secret', adminToken, {
+      method: 'POST',
+    });
     expect(callback.body.callbackSecret).not.toBe(created.body.callbackSecret);
 
     expect((await api(gateway, '/api/admin/v1/apps/catalogue', adminToken, { method: 'DELETE' })).status).toBe(204);
@@ -88,45 +119,77 @@ describe('the admin REST API', () => {
     const before = await gateway.models.App.count();
     const refused = await api(gateway, '/api/admin/v1/apps', adminToken, {
       method: 'POST',
-      body: { name: 'Bad', redirectUris: ['https://*.campus.example/cb'], homeUrl: 'http://bad.campus.example', visibility: { roles: ['king'] } },
+      body: {
+        name: 'Bad',
+        redirectUris: ['https://*.campus.example/cb'],
+        homeUrl: 'http://bad.campus.example',
+        visibility: { roles: ['king'] },
+      },
     });
     expect(refused.status).toBe(400);
     expect(refused.body.error).toMatchObject({
       code: 'invalid_input',
-      fields: { 'redirectUris.0': 'wildcards are not allowed', homeUrl: 'must use https (http is allowed only for localhost)', 'visibility.roles.0': expect.any(String) },
+      fields: {
+        'redirectUris.0': 'wildcards are not allowed',
+        homeUrl: 'must use https (http is allowed only for localhost)',
+        'visibility.roles.0': expect.any(String),
+      },
     });
-    const broken = await fetch(url('/api/admin/v1/apps'), { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: '{"name":' });
+    const broken = await fetch(url('/api/admin/v1/apps'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: '{"name":',
+    });
     expect(broken.status).toBe(400);
     expect(await gateway.models.App.count()).toBe(before);
   });
 
   it('limits a unit admin to their own unit, and refuses people who are not administrators', async () => {
-    const own = await api(gateway, '/api/admin/v1/apps', engAdminToken, { method: 'POST', body: { name: 'Robotics Lab', redirectUris: [REDIRECT] } });
+    const own = await api(gateway, '/api/admin/v1/apps', engAdminToken, {
+      method: 'POST',
+      body: { name: 'Robotics Lab', redirectUris: [REDIRECT] },
+    });
     expect(own).toMatchObject({ status: 201, body: { app: { ownerUnit: 'campus/eng' } } });
-    const elsewhere = await api(gateway, '/api/admin/v1/apps', engAdminToken, { method: 'POST', body: { name: 'Theatre', ownerUnit: 'campus/arts', redirectUris: [REDIRECT] } });
+    const elsewhere = await api(gateway, '/api/admin/v1/apps', engAdminToken, {
+      method: 'POST',
+      body: { name: 'Theatre', ownerUnit: 'campus/arts', redirectUris: [REDIRECT] },
+    });
     expect(elsewhere).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
-    await register(gateway, { name: 'Music Rooms', slug: 'music-rooms', ownerUnit: 'campus/arts', redirectUris: [REDIRECT] });
+    await register(gateway, {
+      name: 'Music Rooms',
+      slug: 'music-rooms',
+      ownerUnit: 'campus/arts',
+      redirectUris: [REDIRECT],
+    });
     expect((await api(gateway, '/api/admin/v1/apps/music-rooms', engAdminToken)).status).toBe(404);
-    expect((await api(gateway, '/api/admin/v1/apps', engAdminToken)).body.apps.map((a: { slug: string }) => a.slug)).toEqual(['robotics-lab']);
+    expect(
+      (await api(gateway, '/api/admin/v1/apps', engAdminToken)).body.apps.map((a: { slug: string }) => a.slug),
+    ).toEqual(['robotics-lab']);
 
     const student = (await gatewayToken(gateway, 'alice')).token;
     expect((await api(gateway, '/api/admin/v1/apps', student)).status).toBe(403);
     expect((await api(gateway, '/api/admin/v1/apps', undefined)).status).toBe(401);
   });
 
-  it('takes an administrator\'s token only from a first-party client, and only with the atrium:admin scope they allowed', async () => {
+  it("takes an administrator's token only from a first-party client, and only with the atrium:admin scope they allowed", async () => {
     const thirdParty = await register(gateway, { name: 'Some survey', redirectUris: [REDIRECT] });
     const rp = await discover(gateway.issuer, thirdParty.clientId, thirdParty.clientSecret);
     const { tokens } = await codeFlow(rp, REDIRECT, 'admin', { scope: 'openid profile' });
     const refused = await api(gateway, '/api/admin/v1/apps', tokens.access_token);
-    expect(refused).toMatchObject({ status: 403, body: { error: { message: expect.stringContaining('first-party') } } });
+    expect(refused).toMatchObject({
+      status: 403,
+      body: { error: { message: expect.stringContaining('first-party') } },
+    });
     // The same person's token still opens their workbench.
     expect((await api(gateway, '/api/v1/workbench', tokens.access_token)).status).toBe(200);
     // Nor from a first-party app the administrator merely signed in to: without atrium:admin, no admin API.
     const firstParty = await register(gateway, { name: 'Room booking', redirectUris: [REDIRECT], firstParty: true });
     const own = await discover(gateway.issuer, firstParty.clientId, firstParty.clientSecret);
     const signedIn = await codeFlow(own, REDIRECT, 'admin', { scope: 'openid profile atrium' });
-    expect(await api(gateway, '/api/admin/v1/apps', signedIn.tokens.access_token)).toMatchObject({ status: 403, body: { error: { message: expect.stringContaining('atrium:admin') } } });
+    expect(await api(gateway, '/api/admin/v1/apps', signedIn.tokens.access_token)).toMatchObject({
+      status: 403,
+      body: { error: { message: expect.stringContaining('atrium:admin') } },
+    });
     // A first-party app gets its other scopes without a consent page, but atrium:admin only when the person allows it there.
     const asking = await codeFlowUntilConsent(own, 'admin', 'openid profile atrium:admin');
     expect(asking.html).toContain('Act as an administrator of Atrium for you');
@@ -140,7 +203,7 @@ describe('the admin REST API', () => {
   });
 });
 
-describe('the admin console\'s Apps pages', () => {
+describe("the admin console's Apps pages", () => {
   let admin: BrowserAgent;
   beforeAll(async () => {
     admin = new BrowserAgent();
@@ -169,7 +232,12 @@ describe('the admin console\'s Apps pages', () => {
     expect(secret && callbackSecret).toBeTruthy();
     expect(done.html).toContain('Leave &lt;Requests&gt;');
     const app = await gateway.models.App.findOne({ where: { slug: 'leave-requests' } });
-    expect(app).toMatchObject({ ownerUnit: 'campus/eng', visibilityRoles: ['student', 'staff'], firstParty: true, botEnabled: true });
+    expect(app).toMatchObject({
+      ownerUnit: 'campus/eng',
+      visibilityRoles: ['student', 'staff'],
+      firstParty: true,
+      botEnabled: true,
+    });
     const rp = await discover(gateway.issuer, app!.clientId, secret!);
     expect((await client.clientCredentialsGrant(rp, { resource: ENG_NODE, scope: 'im' })).access_token).toBeTruthy();
 
@@ -195,19 +263,38 @@ describe('the admin console\'s Apps pages', () => {
 
   it('edits, disables and deletes an app (deletion needs its slug typed)', async () => {
     const page = await admin.navigate(url('/admin/apps/leave-requests'));
-    const saved = await submitFilled(admin, page, filledFormWithAction(page, '/admin/apps/leave-requests'), { description: 'Ask for leave' });
+    const saved = await submitFilled(admin, page, filledFormWithAction(page, '/admin/apps/leave-requests'), {
+      description: 'Ask for leave',
+    });
     expect(mainText(saved)).toContain('Saved Leave <Requests>.');
-    expect((await gateway.models.App.findOne({ where: { slug: 'leave-requests' } }))!.description).toBe('Ask for leave');
+    expect((await gateway.models.App.findOne({ where: { slug: 'leave-requests' } }))!.description).toBe(
+      'Ask for leave',
+    );
 
-    const disabled = await submitFilled(admin, saved, filledFormWithAction(saved, '/admin/apps/leave-requests/disable'));
+    const disabled = await submitFilled(
+      admin,
+      saved,
+      filledFormWithAction(saved, '/admin/apps/leave-requests/disable'),
+    );
     expect(mainText(disabled)).toContain('Disabled Leave <Requests>');
-    const rotated = await submitFilled(admin, disabled, filledFormWithAction(disabled, '/admin/apps/leave-requests/rotate-secret'));
+    const rotated = await submitFilled(
+      admin,
+      disabled,
+      filledFormWithAction(disabled, '/admin/apps/leave-requests/rotate-secret'),
+    );
     expect(rotated.html).toMatch(/data-secret="client">[\w-]{43}</);
 
     const edit = await admin.navigate(url('/admin/apps/leave-requests'));
-    const unconfirmed = await submitFilled(admin, edit, filledFormWithAction(edit, '/admin/apps/leave-requests/delete'), { confirm: 'nope' });
+    const unconfirmed = await submitFilled(
+      admin,
+      edit,
+      filledFormWithAction(edit, '/admin/apps/leave-requests/delete'),
+      { confirm: 'nope' },
+    );
     expect(unconfirmed.html).toContain('id="confirm-error"');
-    const deleted = await submitFilled(admin, edit, filledFormWithAction(edit, '/admin/apps/leave-requests/delete'), { confirm: 'leave-requests' });
+    const deleted = await submitFilled(admin, edit, filledFormWithAction(edit, '/admin/apps/leave-requests/delete'), {
+      confirm: 'leave-requests',
+    });
     expect(deleted.url).toBe(url('/admin/apps'));
     expect(mainText(deleted)).toContain('Deleted Leave <Requests>');
   });
@@ -238,29 +325,79 @@ describe('atrium apps', () => {
 
   it('adds, lists, shows, updates, disables, enables, rotates and deletes apps', async () => {
     const added = await runAtrium(db, [
-      'apps', 'add', '--name', 'Leave Approval', '--slug', 'leave-approval', '--redirect-uri', `${LEAVE}/auth/callback`,
-      '--home-url', `${LEAVE}/`, '--callback-url', `${LEAVE}/atrium/callback`, '--owner-unit', 'campus/eng',
-      '--visible-role', 'student', '--visible-role', 'staff', '--first-party', '--bot', '--icon', '🌴', '--json',
+      'apps',
+      'add',
+      '--name',
+      'Leave Approval',
+      '--slug',
+      'leave-approval',
+      '--redirect-uri',
+      `${LEAVE}/auth/callback`,
+      '--home-url',
+      `${LEAVE}/`,
+      '--callback-url',
+      `${LEAVE}/atrium/callback`,
+      '--owner-unit',
+      'campus/eng',
+      '--visible-role',
+      'student',
+      '--visible-role',
+      'staff',
+      '--first-party',
+      '--bot',
+      '--icon',
+      '🌴',
+      '--json',
     ]);
     expect(added.code).toBe(0);
-    expect(jsonOf(added)).toMatchObject({ slug: 'leave-approval', clientSecret: expect.any(String), callbackSecret: expect.any(String), app: { botEnabled: true, ownerUnit: 'campus/eng' } });
+    expect(jsonOf(added)).toMatchObject({
+      slug: 'leave-approval',
+      clientSecret: expect.any(String),
+      callbackSecret: expect.any(String),
+      app: { botEnabled: true, ownerUnit: 'campus/eng' },
+    });
 
     const listed = await runAtrium(db, ['apps', 'list']);
     expect(listed.stdout).toMatch(/^SLUG\s+NAME\s+CLIENT ID\s+OWNER UNIT\s+VISIBLE TO\s+STATUS$/m);
-    expect(listed.stdout).toMatch(/leave-approval\s+Leave Approval\s+app-[0-9a-f]{8}\s+campus\/eng\s+student,staff\s+enabled,first-party,bot/);
+    expect(listed.stdout).toMatch(
+      /leave-approval\s+Leave Approval\s+app-[0-9a-f]{8}\s+campus\/eng\s+student,staff\s+enabled,first-party,bot/,
+    );
 
-    const updated = jsonOf(await runAtrium(db, ['apps', 'update', 'leave-approval', '--description', 'Ask for leave', '--bot', 'no', '--home-url', '', '--json']));
+    const updated = jsonOf(
+      await runAtrium(db, [
+        'apps',
+        'update',
+        'leave-approval',
+        '--description',
+        'Ask for leave',
+        '--bot',
+        'no',
+        '--home-url',
+        '',
+        '--json',
+      ]),
+    );
     expect(updated).toMatchObject({ description: 'Ask for leave', botEnabled: false, homeUrl: null });
-    const wrong = await runAtrium(db, ['apps', 'update', 'leave-approval', '--home-url', 'http://leave.campus.example']);
+    const wrong = await runAtrium(db, [
+      'apps',
+      'update',
+      'leave-approval',
+      '--home-url',
+      'http://leave.campus.example',
+    ]);
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toContain('must use https');
 
     expect(jsonOf(await runAtrium(db, ['apps', 'disable', 'leave-approval', '--json'])).disabled).toBe(true);
     expect((await runAtrium(db, ['apps', 'enable', 'leave-approval'])).stdout).toContain('Enabled Leave Approval');
-    expect((await runAtrium(db, ['apps', 'show', 'leave-approval'])).stdout).toContain('visible to:     role student, role staff');
+    expect((await runAtrium(db, ['apps', 'show', 'leave-approval'])).stdout).toContain(
+      'visible to:     role student, role staff',
+    );
     const rotated = await runAtrium(db, ['apps', 'rotate-secret', 'leave-approval']);
     expect(rotated.stdout).toMatch(/New client secret for leave-approval \(client id app-[0-9a-f]{8}\): [\w-]{43}/);
-    expect(jsonOf(await runAtrium(db, ['apps', 'rotate-secret', 'leave-approval', '--callback', '--json'])).callbackSecret).toMatch(/^[\w-]{43}$/);
+    expect(
+      jsonOf(await runAtrium(db, ['apps', 'rotate-secret', 'leave-approval', '--callback', '--json'])).callbackSecret,
+    ).toMatch(/^[\w-]{43}$/);
 
     expect((await runAtrium(db, ['apps', 'delete', 'leave-approval'])).code).toBe(2);
     const deleted = await runAtrium(db, ['apps', 'delete', 'leave-approval', '--yes']);
@@ -268,8 +405,18 @@ describe('atrium apps', () => {
     expect((await runAtrium(db, ['apps', 'show', 'leave-approval'])).code).not.toBe(0);
 
     const inspect = await inspectDatabase(db);
-    const actions = (await inspect.ctx.models.AuditEvent.findAll({ where: { target: 'leave-approval' } })).map((e) => e.action);
+    const actions = (await inspect.ctx.models.AuditEvent.findAll({ where: { target: 'leave-approval' } })).map(
+      (e) => e.action,
+    );
     await inspect.close();
-    expect(actions).toEqual(['app.register', 'app.update', 'app.disable', 'app.enable', 'app.rotate_client_secret', 'app.rotate_callback_secret', 'app.delete']);
+    expect(actions).toEqual([
+      'app.register',
+      'app.update',
+      'app.disable',
+      'app.enable',
+      'app.rotate_client_secret',
+      'app.rotate_callback_secret',
+      'app.delete',
+    ]);
   });
 });

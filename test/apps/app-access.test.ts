@@ -4,7 +4,14 @@ import { ForbiddenError } from '../../core/errors.ts';
 import { updateApp } from '../../gateway/apps-registry/update-app.ts';
 import { rotateClientSecret } from '../../gateway/apps-registry/rotate-secrets.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { BrowserAgent, filledFormWithAction, formWithAction, signInThrough, submitFilled, type Page } from '../helpers/browser-agent.ts';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  formWithAction,
+  signInThrough,
+  submitFilled,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { ARTS_NODE, ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { discover } from '../helpers/rp.ts';
 import { actingAs, api, gatewayToken, register } from './helpers.ts';
@@ -16,7 +23,10 @@ let gateway: TestGateway;
 let engAdminToken: string;
 
 type Rp = { config: client.Configuration; clientId: string; clientSecret: string };
-const rpOf = async (app: { clientId: string; clientSecret: string }): Promise<Rp> => ({ ...app, config: await discover(gateway.issuer, app.clientId, app.clientSecret) });
+const rpOf = async (app: { clientId: string; clientSecret: string }): Promise<Rp> => ({
+  ...app,
+  config: await discover(gateway.issuer, app.clientId, app.clientSecret),
+});
 
 /** A browser with a gateway session of `username` (signed in through the portal), as a person opening apps from chat has. */
 async function signedIn(username: string): Promise<BrowserAgent> {
@@ -42,7 +52,13 @@ async function authorize(rp: Rp, agent: BrowserAgent, params: Record<string, str
 }
 
 const backAtApp = (page: Page) => (page.url.startsWith(REDIRECT) ? new URL(page.url).searchParams : null);
-const text = (page: Page) => page.html.replace(/<[^>]+>/g, ' ').replace(/&#x27;|&#39;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, '&').replace(/\s+/g, ' ');
+const text = (page: Page) =>
+  page.html
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&#x27;|&#39;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ');
 
 beforeAll(async () => {
   gateway = await startTestGateway('app-access', { LOGIN_IP_LIMIT: '1000' });
@@ -54,10 +70,19 @@ describe('who may mark an app first-party', () => {
   it('refuses first-party to a unit admin through the admin API, and registers nothing', async () => {
     const refused = await api(gateway, '/api/admin/v1/apps', engAdminToken, {
       method: 'POST',
-      body: { name: 'Eng Silent', slug: 'eng-silent', ownerUnit: 'campus/eng', firstParty: true, redirectUris: [REDIRECT] },
+      body: {
+        name: 'Eng Silent',
+        slug: 'eng-silent',
+        ownerUnit: 'campus/eng',
+        firstParty: true,
+        redirectUris: [REDIRECT],
+      },
     });
     expect(refused.status).toBe(403);
-    expect(refused.body.error).toMatchObject({ code: 'forbidden', message: 'Only campus administrators may mark an app first-party' });
+    expect(refused.body.error).toMatchObject({
+      code: 'forbidden',
+      message: 'Only campus administrators may mark an app first-party',
+    });
     expect(await gateway.models.App.count({ where: { slug: 'eng-silent' } })).toBe(0);
 
     const thirdParty = await api(gateway, '/api/admin/v1/apps', engAdminToken, {
@@ -65,7 +90,10 @@ describe('who may mark an app first-party', () => {
       body: { name: 'Eng Survey', slug: 'eng-survey', ownerUnit: 'campus/eng', redirectUris: [REDIRECT] },
     });
     expect(thirdParty.status).toBe(201);
-    const marked = await api(gateway, '/api/admin/v1/apps/eng-survey', engAdminToken, { method: 'PATCH', body: { firstParty: true } });
+    const marked = await api(gateway, '/api/admin/v1/apps/eng-survey', engAdminToken, {
+      method: 'PATCH',
+      body: { firstParty: true },
+    });
     expect(marked.status).toBe(403);
     expect((await gateway.models.App.findOne({ where: { slug: 'eng-survey' } }))!.firstParty).toBe(false);
   });
@@ -87,7 +115,13 @@ describe('who may mark an app first-party', () => {
   });
 
   it("lets a unit admin change a campus administrator's first-party app only by clearing the flag, and not rotate its secret", async () => {
-    await register(gateway, { name: 'Eng Timetable', slug: 'eng-timetable', ownerUnit: 'campus/eng', firstParty: true, redirectUris: [REDIRECT] });
+    await register(gateway, {
+      name: 'Eng Timetable',
+      slug: 'eng-timetable',
+      ownerUnit: 'campus/eng',
+      firstParty: true,
+      redirectUris: [REDIRECT],
+    });
     const engAdmin = await actingAs(gateway, 'eng-admin');
     await expect(updateApp(engAdmin, 'eng-timetable', { redirectUris: ['https://evil.example/cb'] })).rejects.toThrow(
       'Eng Timetable is first-party, which only campus administrators may keep; clear its first-party flag to change it, or ask a campus administrator',
@@ -107,16 +141,33 @@ describe('who may sign in to an app', () => {
 
   beforeAll(async () => {
     // The worst case: first-party (no consent page) and owned by Engineering.
-    engApp = await rpOf(await register(gateway, { name: 'Eng Lab', slug: 'eng-lab', ownerUnit: 'campus/eng', firstParty: true, redirectUris: [REDIRECT] }));
-    staffOnly = await rpOf(await register(gateway, { name: 'Staff Room', slug: 'staff-room', visibility: { roles: ['staff'] }, redirectUris: [REDIRECT] }));
+    engApp = await rpOf(
+      await register(gateway, {
+        name: 'Eng Lab',
+        slug: 'eng-lab',
+        ownerUnit: 'campus/eng',
+        firstParty: true,
+        redirectUris: [REDIRECT],
+      }),
+    );
+    staffOnly = await rpOf(
+      await register(gateway, {
+        name: 'Staff Room',
+        slug: 'staff-room',
+        visibility: { roles: ['staff'] },
+        redirectUris: [REDIRECT],
+      }),
+    );
   });
 
-  it("stops a student of another unit at a page that says why, then sends access_denied back to the app, even with prompt=consent and a node of their own", async () => {
+  it('stops a student of another unit at a page that says why, then sends access_denied back to the app, even with prompt=consent and a node of their own', async () => {
     const bob = await signedIn('bob');
     const { page } = await authorize(engApp, bob, { resource: ARTS_NODE, prompt: 'consent' });
     expect(page.status).toBe(403);
     expect(page.url).toContain('/interaction/');
-    expect(text(page)).toContain('Eng Lab is for people of College of Engineering (campus/eng), and you are not one of them.');
+    expect(text(page)).toContain(
+      'Eng Lab is for people of College of Engineering (campus/eng), and you are not one of them.',
+    );
     expect(page.html).not.toContain('/confirm"');
 
     const back = await bob.submit(page, formWithAction(page, '/abort'), {}, REDIRECT);
@@ -127,7 +178,9 @@ describe('who may sign in to an app', () => {
     // Nothing was granted to the app for bob.
     const bobId = (await gateway.models.User.findOne({ where: { username: 'bob' } }))!.id;
     const grants = await gateway.models.OidcPayload.findAll({ where: { model: 'Grant' } });
-    expect(grants.map((g) => JSON.parse(g.payload)).filter((g) => g.clientId === engApp.clientId && g.accountId === bobId)).toEqual([]);
+    expect(
+      grants.map((g) => JSON.parse(g.payload)).filter((g) => g.clientId === engApp.clientId && g.accountId === bobId),
+    ).toEqual([]);
   });
 
   it('answers access_denied at once to prompt=none, and refuses an app whose roles the person lacks', async () => {
@@ -146,7 +199,12 @@ describe('who may sign in to an app', () => {
     const { page, verifier } = await authorize(engApp, alice, { resource: ENG_NODE });
     const params = backAtApp(page)!;
     expect(params.get('code')).toBeTruthy();
-    const tokens = await client.authorizationCodeGrant(engApp.config, new URL(page.url), { pkceCodeVerifier: verifier, expectedState: 'st' }, { resource: ENG_NODE });
+    const tokens = await client.authorizationCodeGrant(
+      engApp.config,
+      new URL(page.url),
+      { pkceCodeVerifier: verifier, expectedState: 'st' },
+      { resource: ENG_NODE },
+    );
     expect(tokens.scope).toBe('im');
   });
 });
@@ -156,15 +214,36 @@ describe('which chat nodes an app may get tokens for', () => {
   let campusApp: Rp;
 
   beforeAll(async () => {
-    engApp = await rpOf(await register(gateway, { name: 'Eng Notes', slug: 'eng-notes', ownerUnit: 'campus/eng', firstParty: true, botEnabled: true, redirectUris: [REDIRECT] }));
-    campusApp = await rpOf(await register(gateway, { name: 'Campus Notes', slug: 'campus-notes', firstParty: true, redirectUris: [REDIRECT] }));
+    engApp = await rpOf(
+      await register(gateway, {
+        name: 'Eng Notes',
+        slug: 'eng-notes',
+        ownerUnit: 'campus/eng',
+        firstParty: true,
+        botEnabled: true,
+        redirectUris: [REDIRECT],
+      }),
+    );
+    campusApp = await rpOf(
+      await register(gateway, {
+        name: 'Campus Notes',
+        slug: 'campus-notes',
+        firstParty: true,
+        redirectUris: [REDIRECT],
+      }),
+    );
   });
 
   /** Signs `username` in to the app naming `resource`, and exchanges the code for tokens with `resource`. */
   async function tokensFor(rp: Rp, username: string, resource: string) {
     const agent = await signedIn(username);
     const { page, verifier } = await authorize(rp, agent, { resource, prompt: 'consent' });
-    return client.authorizationCodeGrant(rp.config, new URL(page.url), { pkceCodeVerifier: verifier, expectedState: 'st' }, { resource });
+    return client.authorizationCodeGrant(
+      rp.config,
+      new URL(page.url),
+      { pkceCodeVerifier: verifier, expectedState: 'st' },
+      { resource },
+    );
   }
 
   it('refuses a node the person does not belong to, even for a campus-wide app', async () => {
@@ -176,14 +255,20 @@ describe('which chat nodes an app may get tokens for', () => {
     await expect(tokensFor(engApp, 'carol', ARTS_NODE)).rejects.toMatchObject({ error: 'invalid_target' });
     const tokens = await tokensFor(engApp, 'carol', ENG_NODE);
     expect(tokens.scope).toBe('im');
-    await expect(client.refreshTokenGrant(engApp.config, tokens.refresh_token!, { resource: ARTS_NODE })).rejects.toMatchObject({ error: 'invalid_target' });
+    await expect(
+      client.refreshTokenGrant(engApp.config, tokens.refresh_token!, { resource: ARTS_NODE }),
+    ).rejects.toMatchObject({ error: 'invalid_target' });
     // A campus-wide app reaches both of carol's nodes.
     expect((await tokensFor(campusApp, 'carol', ARTS_NODE)).scope).toBe('im');
   });
 
   it("gives an Engineering app's bot tokens for Engineering's node only", async () => {
-    expect((await client.clientCredentialsGrant(engApp.config, { resource: ENG_NODE, scope: 'im' })).access_token).toBeTruthy();
-    await expect(client.clientCredentialsGrant(engApp.config, { resource: ARTS_NODE, scope: 'im' })).rejects.toMatchObject({ error: 'invalid_target' });
+    expect(
+      (await client.clientCredentialsGrant(engApp.config, { resource: ENG_NODE, scope: 'im' })).access_token,
+    ).toBeTruthy();
+    await expect(
+      client.clientCredentialsGrant(engApp.config, { resource: ARTS_NODE, scope: 'im' }),
+    ).rejects.toMatchObject({ error: 'invalid_target' });
   });
 });
 
@@ -191,7 +276,9 @@ describe('consent for a third-party app', () => {
   let survey: Rp;
 
   beforeAll(async () => {
-    survey = await rpOf(await register(gateway, { name: 'Course Survey', slug: 'course-survey-x', redirectUris: [REDIRECT] }));
+    survey = await rpOf(
+      await register(gateway, { name: 'Course Survey', slug: 'course-survey-x', redirectUris: [REDIRECT] }),
+    );
   });
 
   it('lists in plain words what it will read before its first tokens, and asks again only for more', async () => {
@@ -224,7 +311,12 @@ describe('consent for a third-party app', () => {
   it('is asked for even when the person signs in afresh with prompt=login and no prompt=consent', async () => {
     const agent = new BrowserAgent();
     const { page } = await authorize(survey, agent, { prompt: 'login' });
-    const consent = await agent.submit(page, formWithAction(page, '/login'), { username: 'alice', password: DEMO_PASSWORD }, REDIRECT);
+    const consent = await agent.submit(
+      page,
+      formWithAction(page, '/login'),
+      { username: 'alice', password: DEMO_PASSWORD },
+      REDIRECT,
+    );
     expect(consent.url).toContain('/interaction/');
     expect(consent.html).toContain('/confirm"');
   });

@@ -32,7 +32,12 @@ beforeAll(async () => {
   // A short app cache, so that disabling an app reaches the node within the test.
   eng = await startTestNode(gateway, 'eng.campus.test', { REGISTRY_TTL_SECONDS: '1' });
   await pinDomainKeys(asOperator(gateway), 'eng.campus.test');
-  helpdesk = await register(gateway, { name: 'IT Helpdesk', slug: 'helpdesk', redirectUris: ['http://localhost:9/cb'], botEnabled: true });
+  helpdesk = await register(gateway, {
+    name: 'IT Helpdesk',
+    slug: 'helpdesk',
+    redirectUris: ['http://localhost:9/cb'],
+    botEnabled: true,
+  });
   token = await botToken(gateway, helpdesk, eng.url);
   bot = new AtriumBot({ nodeUrl: eng.localUrl, token: () => token });
   [alice, dave] = await Promise.all([device('alice'), device('dave')]);
@@ -51,18 +56,23 @@ describe('a bot', () => {
 
   it('writes to a person of its domain in a direct conversation, as its app', async () => {
     const ack = await bot.sendText({ to: ALICE }, 'Your laptop is ready for pickup.');
-    await expect.poll(() => alice.messages.find((m) => m.id === ack.messageId)).toMatchObject({
-      sender: HELPDESK,
-      senderName: 'IT Helpdesk',
-      senderKind: 'bot',
-      kind: 'text',
-      text: 'Your laptop is ready for pickup.',
-    });
+    await expect
+      .poll(() => alice.messages.find((m) => m.id === ack.messageId))
+      .toMatchObject({
+        sender: HELPDESK,
+        senderName: 'IT Helpdesk',
+        senderKind: 'bot',
+        kind: 'text',
+        text: 'Your laptop is ready for pickup.',
+      });
     const [conversation] = (await bot.conversations()).filter((c) => c.id === ack.conversationId);
     expect(conversation?.members.map((m) => m.address).sort()).toEqual([ALICE, HELPDESK]);
     // Alice answers in the same conversation, which the bot then reads.
     await alice.send({ conversationId: ack.conversationId, text: 'Thanks!' });
-    expect((await bot.history(ack.conversationId)).messages.map((m) => m.text)).toEqual(['Thanks!', 'Your laptop is ready for pickup.']);
+    expect((await bot.history(ack.conversationId)).messages.map((m) => m.text)).toEqual([
+      'Thanks!',
+      'Your laptop is ready for pickup.',
+    ]);
   });
 
   it('posts into a group only once it has been invited, and a retry with the same id posts once', async () => {
@@ -72,34 +82,71 @@ describe('a bot', () => {
     const first = await bot.sendText({ conversationId: group.id }, 'Printer fixed.', 'printer-fixed-1');
     const retry = await bot.sendText({ conversationId: group.id }, 'Printer fixed.', 'printer-fixed-1');
     expect(retry).toMatchObject({ messageId: first.messageId, duplicate: true });
-    await expect.poll(() => dave.messages.filter((m) => m.conversationId === group.id && m.sender === HELPDESK).map((m) => m.text)).toEqual(['Printer fixed.']);
+    await expect
+      .poll(() =>
+        dave.messages.filter((m) => m.conversationId === group.id && m.sender === HELPDESK).map((m) => m.text),
+      )
+      .toEqual(['Printer fixed.']);
 
     // Removed again, it is refused again.
     await alice.removeMember(group.id, HELPDESK);
-    await expect(bot.sendText({ conversationId: group.id }, 'still here?')).rejects.toMatchObject({ code: 'not_member' });
+    await expect(bot.sendText({ conversationId: group.id }, 'still here?')).rejects.toMatchObject({
+      code: 'not_member',
+    });
   });
 
   it('is refused, as people are, when it writes to an address nobody has, and opens no conversation', async () => {
     const before = await eng.models.Conversation.count();
-    const refused = await nodeApi(eng.localUrl, '/api/v1/bot/messages', token, { method: 'POST', body: { to: 'nobody@eng.campus.test', text: 'Your ticket is closed.' } });
-    expect(refused).toMatchObject({ status: 422, body: { error: { code: 'unknown_address', fields: { to: expect.stringContaining('nobody@eng.campus.test') } } } });
+    const refused = await nodeApi(eng.localUrl, '/api/v1/bot/messages', token, {
+      method: 'POST',
+      body: { to: 'nobody@eng.campus.test', text: 'Your ticket is closed.' },
+    });
+    expect(refused).toMatchObject({
+      status: 422,
+      body: { error: { code: 'unknown_address', fields: { to: expect.stringContaining('nobody@eng.campus.test') } } },
+    });
     expect(await eng.models.Conversation.count()).toBe(before);
   });
 
   it('is refused outside its domain and with bad input, field by field', async () => {
-    await expect(bot.sendText({ to: 'bob@arts.campus.test' }, 'hi')).rejects.toMatchObject({ code: 'invalid_input', fields: { to: expect.stringContaining('eng.campus.test') } });
-    const bad = await nodeApi(eng.localUrl, '/api/v1/bot/messages', token, { method: 'POST', body: { to: ALICE, text: 'a', card: { title: 'b' } } });
-    expect(bad).toMatchObject({ status: 400, body: { error: { code: 'invalid_input', fields: { text: 'give either text or a card' } } } });
+    await expect(bot.sendText({ to: 'bob@arts.campus.test' }, 'hi')).rejects.toMatchObject({
+      code: 'invalid_input',
+      fields: { to: expect.stringContaining('eng.campus.test') },
+    });
+    const bad = await nodeApi(eng.localUrl, '/api/v1/bot/messages', token, {
+      method: 'POST',
+      body: { to: ALICE, text: 'a', card: { title: 'b' } },
+    });
+    expect(bad).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_input', fields: { text: 'give either text or a card' } } },
+    });
     const badCard = await nodeApi(eng.localUrl, '/api/v1/bot/messages', token, {
       method: 'POST',
-      body: { to: ALICE, card: { title: '', actions: [{ id: 'a b', label: 'x' }, { id: 'ok', label: 'y'.repeat(61) }] } },
+      body: {
+        to: ALICE,
+        card: {
+          title: '',
+          actions: [
+            { id: 'a b', label: 'x' },
+            { id: 'ok', label: 'y'.repeat(61) },
+          ],
+        },
+      },
     });
-    expect(badCard.body.error.fields).toMatchObject({ 'card.title': 'a card needs a title', 'card.actions.0.id': expect.any(String), 'card.actions.1.label': 'at most 60 characters' });
+    expect(badCard.body.error.fields).toMatchObject({
+      'card.title': 'a card needs a title',
+      'card.actions.0.id': expect.any(String),
+      'card.actions.1.label': 'at most 60 characters',
+    });
   });
 
-  it('cannot use the people\'s write endpoints or write on a socket, and people cannot use the bot API', async () => {
+  it("cannot use the people's write endpoints or write on a socket, and people cannot use the bot API", async () => {
     const { conversationId } = await bot.sendText({ to: DAVE }, 'ping');
-    const asPerson = await nodeApi(eng.localUrl, `/api/v1/conversations/${conversationId}/messages`, token, { method: 'POST', body: { clientMsgId: 'bot-as-person-1', text: 'x' } });
+    const asPerson = await nodeApi(eng.localUrl, `/api/v1/conversations/${conversationId}/messages`, token, {
+      method: 'POST',
+      body: { clientMsgId: 'bot-as-person-1', text: 'x' },
+    });
     expect(asPerson).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
 
     const socket = new AtriumClient({ url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`, token: () => token });
@@ -109,7 +156,10 @@ describe('a bot', () => {
     socket.close();
 
     const daveToken = await dave.login.tokenFor(eng.url);
-    const personAsBot = await nodeApi(eng.localUrl, '/api/v1/bot/messages', daveToken, { method: 'POST', body: { to: ALICE, text: 'I am a bot' } });
+    const personAsBot = await nodeApi(eng.localUrl, '/api/v1/bot/messages', daveToken, {
+      method: 'POST',
+      body: { to: ALICE, text: 'I am a bot' },
+    });
     expect(personAsBot).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
   });
 

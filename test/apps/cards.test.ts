@@ -15,7 +15,10 @@ const ROOMS = 'rooms@eng.campus.test';
 
 type Received = { headers: IncomingHttpHeaders; body: string; event?: CardCallback; rejected?: string };
 /** What the app answers next; by default a card saying who decided. */
-let answer: (event: CardCallback) => { status: number; body?: unknown } = (event) => ({ status: 200, body: { card: decided(event) } });
+let answer: (event: CardCallback) => { status: number; body?: unknown } = (event) => ({
+  status: 200,
+  body: { card: decided(event) },
+});
 const received: Received[] = [];
 
 const request: Card = {
@@ -27,7 +30,12 @@ const request: Card = {
     { id: 'reject', label: 'Reject', style: 'danger' },
   ],
 };
-const decided = (event: CardCallback): Card => ({ title: request.title, text: `${event.actionId === 'approve' ? 'Approved' : 'Rejected'} by ${event.user.name}`, fields: request.fields!, actions: [] });
+const decided = (event: CardCallback): Card => ({
+  title: request.title,
+  text: `${event.actionId === 'approve' ? 'Approved' : 'Rejected'} by ${event.user.name}`,
+  fields: request.fields!,
+  actions: [],
+});
 
 let gateway: TestGateway;
 let eng: TestNode;
@@ -61,7 +69,9 @@ function startApp(): Promise<Server> {
         (event) => {
           entry.event = event;
           const { status, body: out } = answer(event);
-          res.writeHead(status, { 'content-type': 'application/json' }).end(out === undefined ? '' : JSON.stringify(out));
+          res
+            .writeHead(status, { 'content-type': 'application/json' })
+            .end(out === undefined ? '' : JSON.stringify(out));
         },
         (error: CallbackRejected) => {
           entry.rejected = error.reason;
@@ -103,12 +113,14 @@ async function cardInGroup() {
   const group = await alice.createGroup(`Lab bookings ${received.length}`, [DAVE]);
   await alice.invite(group.id, [ROOMS]);
   const ack = await bot.sendCard({ conversationId: group.id }, request);
-  await expect.poll(() => dave.messages.find((m) => m.id === ack.messageId)).toMatchObject({ kind: 'card', card: request, sender: ROOMS, senderName: 'Room Bookings' });
+  await expect
+    .poll(() => dave.messages.find((m) => m.id === ack.messageId))
+    .toMatchObject({ kind: 'card', card: request, sender: ROOMS, senderName: 'Room Bookings' });
   return { group, messageId: ack.messageId };
 }
 
 describe('an interactive card', () => {
-  it('sends a click to the app signed, and the app\'s answer updates the card on every member\'s devices', async () => {
+  it("sends a click to the app signed, and the app's answer updates the card on every member's devices", async () => {
     const { group, messageId } = await cardInGroup();
     const result = await dave.cardAction(messageId, 'approve');
     expect(result).toMatchObject({ messageId, actionId: 'approve', updated: true });
@@ -123,13 +135,27 @@ describe('an interactive card', () => {
       app: 'rooms',
       nonce: expect.any(String),
     });
-    expect(call.headers[CALLBACK_HEADERS.signature]).toBe(callbackSignature(callbackSecret, String(call.headers[CALLBACK_HEADERS.timestamp]), call.body));
+    expect(call.headers[CALLBACK_HEADERS.signature]).toBe(
+      callbackSignature(callbackSecret, String(call.headers[CALLBACK_HEADERS.timestamp]), call.body),
+    );
 
-    const expected = { kind: 'card.update', refId: messageId, sender: ROOMS, card: { title: request.title, text: 'Approved by Dave Okafor', actions: [] } };
-    for (const d of [alice, aliceTablet, dave]) await expect.poll(() => d.messages.find((m) => m.kind === 'card.update' && m.refId === messageId)).toMatchObject(expected);
+    const expected = {
+      kind: 'card.update',
+      refId: messageId,
+      sender: ROOMS,
+      card: { title: request.title, text: 'Approved by Dave Okafor', actions: [] },
+    };
+    for (const d of [alice, aliceTablet, dave])
+      await expect
+        .poll(() => d.messages.find((m) => m.kind === 'card.update' && m.refId === messageId))
+        .toMatchObject(expected);
     // History shows the card itself as it is now.
     const stored = (await alice.history(group.id)).messages.find((m) => m.id === messageId);
-    expect(stored).toMatchObject({ kind: 'card', card: { text: 'Approved by Dave Okafor', actions: [] }, editedAt: expect.any(String) });
+    expect(stored).toMatchObject({
+      kind: 'card',
+      card: { text: 'Approved by Dave Okafor', actions: [] },
+      editedAt: expect.any(String),
+    });
     // The card no longer offers the action.
     await expect(alice.cardAction(messageId, 'approve')).rejects.toMatchObject({ code: 'unknown_action' });
   });
@@ -147,12 +173,21 @@ describe('an interactive card', () => {
   it('tells the person who clicked when the app fails, and leaves the card as it was', async () => {
     const { group, messageId } = await cardInGroup();
     answer = () => ({ status: 500, body: { error: 'database down' } });
-    await expect(dave.cardAction(messageId, 'reject')).rejects.toMatchObject({ code: 'callback_failed', message: expect.stringContaining('HTTP 500') });
+    await expect(dave.cardAction(messageId, 'reject')).rejects.toMatchObject({
+      code: 'callback_failed',
+      message: expect.stringContaining('HTTP 500'),
+    });
     answer = () => ({ status: 200, body: { card: { title: '', actions: 'nonsense' } } });
-    await expect(dave.cardAction(messageId, 'reject')).rejects.toMatchObject({ code: 'callback_failed', message: expect.stringContaining('invalid card') });
+    await expect(dave.cardAction(messageId, 'reject')).rejects.toMatchObject({
+      code: 'callback_failed',
+      message: expect.stringContaining('invalid card'),
+    });
     // An answer with only a toast reaches the clicker and changes nothing for the others.
     answer = () => ({ status: 200, body: { toast: 'Already handled by someone else' } });
-    expect(await dave.cardAction(messageId, 'reject')).toMatchObject({ updated: false, toast: 'Already handled by someone else' });
+    expect(await dave.cardAction(messageId, 'reject')).toMatchObject({
+      updated: false,
+      toast: 'Already handled by someone else',
+    });
     const stored = (await alice.history(group.id)).messages.find((m) => m.id === messageId);
     expect(stored).toMatchObject({ card: request, editedAt: null });
     answer = (event) => ({ status: 200, body: { card: decided(event) } });
@@ -162,7 +197,9 @@ describe('an interactive card', () => {
     const { messageId } = await cardInGroup();
     const cancelled = { title: request.title, text: 'Cancelled: the lab is closed on Friday', fields: [], actions: [] };
     await bot.updateCard(messageId, cancelled);
-    await expect.poll(() => dave.messages.find((m) => m.kind === 'card.update' && m.refId === messageId)?.card).toMatchObject(cancelled);
+    await expect
+      .poll(() => dave.messages.find((m) => m.kind === 'card.update' && m.refId === messageId)?.card)
+      .toMatchObject(cancelled);
     // Not somebody else's message.
     const text = await alice.send({ to: DAVE, text: 'mine' });
     await expect(bot.updateCard(text.messageId, cancelled)).rejects.toMatchObject({ code: 'not_found' });
@@ -171,26 +208,44 @@ describe('an interactive card', () => {
 
 describe('the callback verifier', () => {
   const secret = 'a-callback-secret-of-an-app-0123456789';
-  const event = { messageId: 'm', conversationId: 'c', actionId: 'approve', user: { address: DAVE, name: 'Dave' }, app: 'rooms' };
+  const event = {
+    messageId: 'm',
+    conversationId: 'c',
+    actionId: 'approve',
+    user: { address: DAVE, name: 'Dave' },
+    app: 'rooms',
+  };
   const signed = (body: string, timestamp: string, key = secret) => ({
-    headers: { [CALLBACK_HEADERS.timestamp]: timestamp, [CALLBACK_HEADERS.signature]: callbackSignature(key, timestamp, body) },
+    headers: {
+      [CALLBACK_HEADERS.timestamp]: timestamp,
+      [CALLBACK_HEADERS.signature]: callbackSignature(key, timestamp, body),
+    },
     body,
   });
   const now = () => Math.floor(Date.now() / 1000);
   const body = (timestamp: number, nonce = 'n0nce-0123456789abcdef') => JSON.stringify({ ...event, timestamp, nonce });
-  const reason = (p: Promise<unknown>) => p.then(() => 'accepted', (e: CallbackRejected) => e.reason);
+  const reason = (p: Promise<unknown>) =>
+    p.then(
+      () => 'accepted',
+      (e: CallbackRejected) => e.reason,
+    );
 
   it('accepts a genuine callback once and refuses its replay', async () => {
     const verify = createCallbackVerifier({ secret });
     const ts = now();
-    expect(await verify(signed(body(ts), String(ts)))).toMatchObject({ actionId: 'approve', nonce: 'n0nce-0123456789abcdef' });
+    expect(await verify(signed(body(ts), String(ts)))).toMatchObject({
+      actionId: 'approve',
+      nonce: 'n0nce-0123456789abcdef',
+    });
     expect(await reason(verify(signed(body(ts), String(ts))))).toBe('replayed');
   });
 
   it('refuses a forged signature, a changed body, a stale timestamp and a missing signature', async () => {
     const verify = createCallbackVerifier({ secret });
     const ts = now();
-    expect(await reason(verify(signed(body(ts, 'nonce-forged-00000001'), String(ts), 'not-the-secret')))).toBe('bad_signature');
+    expect(await reason(verify(signed(body(ts, 'nonce-forged-00000001'), String(ts), 'not-the-secret')))).toBe(
+      'bad_signature',
+    );
     const genuine = signed(body(ts, 'nonce-changed-0000001'), String(ts));
     expect(await reason(verify({ ...genuine, body: genuine.body.replace('approve', 'reject') }))).toBe('bad_signature');
     const old = now() - 301;
@@ -207,7 +262,11 @@ describe('the callback verifier', () => {
     expect(captured.event).toBeDefined();
     const replay = await fetch(`${appUrl}/atrium/callback`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', [CALLBACK_HEADERS.timestamp]: String(captured.headers[CALLBACK_HEADERS.timestamp]), [CALLBACK_HEADERS.signature]: String(captured.headers[CALLBACK_HEADERS.signature]) },
+      headers: {
+        'content-type': 'application/json',
+        [CALLBACK_HEADERS.timestamp]: String(captured.headers[CALLBACK_HEADERS.timestamp]),
+        [CALLBACK_HEADERS.signature]: String(captured.headers[CALLBACK_HEADERS.signature]),
+      },
       body: captured.body,
     });
     expect(replay.status).toBe(401);

@@ -20,11 +20,20 @@ beforeAll(async () => {
   // The node asks the gateway about clients every second here (REGISTRY_TTL_SECONDS), not every 30 s.
   eng = await startTestNode(gateway, 'eng.campus.test', { REGISTRY_TTL_SECONDS: '1' });
   await pinDomainKeys(asOperator(gateway), 'eng.campus.test');
-  const app = await register(gateway, { name: 'Timetable', slug: 'timetable', redirectUris: [REDIRECT], firstParty: true });
+  const app = await register(gateway, {
+    name: 'Timetable',
+    slug: 'timetable',
+    redirectUris: [REDIRECT],
+    firstParty: true,
+  });
   timetable = { slug: 'timetable', clientId: app.clientId, clientSecret: app.clientSecret! };
   // Alice signs in to the app, which asks for a token for the chat node (to post her timetable changes).
   const rp = await discover(gateway.issuer, timetable.clientId, timetable.clientSecret);
-  const { tokens } = await codeFlow(rp, REDIRECT, 'alice', { scope: 'openid im offline_access', prompt: 'consent', resource: eng.url });
+  const { tokens } = await codeFlow(rp, REDIRECT, 'alice', {
+    scope: 'openid im offline_access',
+    prompt: 'consent',
+    resource: eng.url,
+  });
   token = (await client.refreshTokenGrant(rp, tokens.refresh_token!, { resource: eng.url })).access_token;
 });
 afterAll(async () => {
@@ -35,10 +44,14 @@ afterAll(async () => {
 const me = (bearer: string) => fetch(`${eng.url}/api/v1/me`, { headers: { authorization: `Bearer ${bearer}` } });
 
 describe('a disabled app', () => {
-  it('loses its people\'s node tokens within the node\'s cache time: its sockets close, new ones and HTTP calls are refused', async () => {
+  it("loses its people's node tokens within the node's cache time: its sockets close, new ones and HTTP calls are refused", async () => {
     const first = await me(token);
     expect(first.status).toBe(200);
-    const socket = new AtriumClient({ url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`, token: () => token, backoff: { initialMs: 50, maxMs: 500 } });
+    const socket = new AtriumClient({
+      url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`,
+      token: () => token,
+      backoff: { initialMs: 50, maxMs: 500 },
+    });
     await socket.connect();
     const portalUser = await connectAs(gateway, eng, 'dave');
     const ended = socket.once('ended', () => true, 15_000);
@@ -49,7 +62,9 @@ describe('a disabled app', () => {
     expect(await ended).toEqual({ code: 4403, reason: 'client_disabled' });
     expect(socket.state).toBe('closed');
     // Reconnecting cannot help (the close is final), and the portal's people are not touched.
-    await expect(new AtriumClient({ url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`, token: () => token }).connect()).rejects.toMatchObject({ code: 'client_disabled' });
+    await expect(
+      new AtriumClient({ url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`, token: () => token }).connect(),
+    ).rejects.toMatchObject({ code: 'client_disabled' });
     expect(portalUser.state).toBe('online');
     portalUser.close();
 

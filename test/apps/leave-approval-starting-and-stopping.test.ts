@@ -60,7 +60,12 @@ describe('the leave-approval app starting and stopping under traffic', () => {
     load = hammer(port, PROBES);
     await until(load, (a) => a.kind === 'status' && a.status === 401);
 
-    const reading = await halfSentRequest(app.server, port, CALLBACK, JSON.stringify({ action: 'approve', requestId: 'r-1' }));
+    const reading = await halfSentRequest(
+      app.server,
+      port,
+      CALLBACK,
+      JSON.stringify({ action: 'approve', requestId: 'r-1' }),
+    );
     const closing = app.close();
     reading.finish();
     expect(await reading.answer).toEqual({ status: 401, connection: 'close' });

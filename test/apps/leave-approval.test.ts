@@ -4,7 +4,14 @@ import { CALLBACK_HEADERS, callbackSignature } from '../../protocol/callback-sig
 import type { LeaveApp } from '../../examples/leave-approval/main.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import type { Message } from '../../sdk/client.ts';
-import { BrowserAgent, filledFormWithAction, formWithAction, signInThrough, submitFilled, type Page } from '../helpers/browser-agent.ts';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  formWithAction,
+  signInThrough,
+  submitFilled,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
@@ -33,11 +40,18 @@ async function device(node: TestNode, username: string, login?: Login) {
   return d;
 }
 
-const text = (page: Page) => page.html.replace(/<[^>]+>/g, ' ').replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c))).replace(/\s+/g, ' ');
+const text = (page: Page) =>
+  page.html
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c)))
+    .replace(/\s+/g, ' ');
 
 beforeAll(async () => {
   gateway = await startTestGateway('leave', { LOGIN_IP_LIMIT: '1000' });
-  [eng, arts] = await Promise.all([startTestNode(gateway, 'eng.campus.test'), startTestNode(gateway, 'arts.campus.test')]);
+  [eng, arts] = await Promise.all([
+    startTestNode(gateway, 'eng.campus.test'),
+    startTestNode(gateway, 'arts.campus.test'),
+  ]);
   await pinDomainKeys(asOperator(gateway), 'eng.campus.test');
   await pinDomainKeys(asOperator(gateway), 'arts.campus.test');
 
@@ -56,31 +70,47 @@ afterAll(async () => {
 });
 
 describe('the leave-approval example app', () => {
-  it('takes a student\'s request, asks the approver in chat, and records the decision made there', async () => {
+  it("takes a student's request, asks the approver in chat, and records the decision made there", async () => {
     const student = new BrowserAgent();
     const home = await signInThrough(student, `${appUrl}/login`, 'dave', DEMO_PASSWORD);
     expect(home.url).toBe(`${appUrl}/`);
     expect(text(home)).toContain('Signed in as Dave Okafor (dave@eng.campus.test)');
 
-    const sent = await submitFilled(student, home, filledFormWithAction(home, '/requests'), { from: '2026-12-14', to: '2026-12-16', reason: 'Family <wedding> & travel' });
+    const sent = await submitFilled(student, home, filledFormWithAction(home, '/requests'), {
+      from: '2026-12-14',
+      to: '2026-12-16',
+      reason: 'Family <wedding> & travel',
+    });
     expect(text(sent)).toContain(`Sent to ${CAROL}`);
     expect(sent.html).toContain('Family &#60;wedding&#62; &#38; travel');
     const [request] = app.store.all();
-    expect(request).toMatchObject({ status: 'pending', approver: CAROL, student: { address: 'dave@eng.campus.test', name: 'Dave Okafor' }, notifyError: null });
+    expect(request).toMatchObject({
+      status: 'pending',
+      approver: CAROL,
+      student: { address: 'dave@eng.campus.test', name: 'Dave Okafor' },
+      notifyError: null,
+    });
 
     // The approver's devices get the card with the buttons, from the app's bot on her home node.
-    await expect.poll(() => carolPhone.messages.find((m) => m.kind === 'card')).toMatchObject({
-      id: request!.approverCard,
-      sender: BOT_ARTS,
-      senderName: 'Leave Approval',
-      card: {
-        title: 'Leave request from Dave Okafor',
-        fields: expect.arrayContaining([{ label: 'Days', value: '3' }, { label: 'Reason', value: 'Family <wedding> & travel' }]),
-        actions: [expect.objectContaining({ id: 'approve' }), expect.objectContaining({ id: 'reject' })],
-      },
-    });
+    await expect
+      .poll(() => carolPhone.messages.find((m) => m.kind === 'card'))
+      .toMatchObject({
+        id: request!.approverCard,
+        sender: BOT_ARTS,
+        senderName: 'Leave Approval',
+        card: {
+          title: 'Leave request from Dave Okafor',
+          fields: expect.arrayContaining([
+            { label: 'Days', value: '3' },
+            { label: 'Reason', value: 'Family <wedding> & travel' },
+          ]),
+          actions: [expect.objectContaining({ id: 'approve' }), expect.objectContaining({ id: 'reject' })],
+        },
+      });
     // The student's devices get a status card.
-    await expect.poll(() => daveLaptop.messages.find((m) => m.kind === 'card')).toMatchObject({ id: request!.studentCard, sender: BOT_ENG, card: { text: `Waiting for ${CAROL}` } });
+    await expect
+      .poll(() => daveLaptop.messages.find((m) => m.kind === 'card'))
+      .toMatchObject({ id: request!.studentCard, sender: BOT_ENG, card: { text: `Waiting for ${CAROL}` } });
 
     const result = await carolPhone.cardAction(request!.approverCard!, 'approve');
     expect(result).toMatchObject({ updated: true, toast: 'Approved.' });
@@ -88,10 +118,14 @@ describe('the leave-approval example app', () => {
 
     // Every device of both people sees the updated card.
     for (const d of [carolPhone, carolLaptop]) {
-      await expect.poll(() => d.messages.find((m) => m.kind === 'card.update' && m.refId === request!.approverCard)?.card).toMatchObject({ text: 'Approved by Carol Silva', actions: [] });
+      await expect
+        .poll(() => d.messages.find((m) => m.kind === 'card.update' && m.refId === request!.approverCard)?.card)
+        .toMatchObject({ text: 'Approved by Carol Silva', actions: [] });
     }
     for (const d of [davePhone, daveLaptop]) {
-      await expect.poll(() => d.messages.find((m) => m.kind === 'card.update' && m.refId === request!.studentCard)?.card).toMatchObject({ text: 'Approved by Carol Silva' });
+      await expect
+        .poll(() => d.messages.find((m) => m.kind === 'card.update' && m.refId === request!.studentCard)?.card)
+        .toMatchObject({ text: 'Approved by Carol Silva' });
     }
     const page = await student.navigate(`${appUrl}/`);
     expect(text(page)).toContain('approved by Carol Silva');
@@ -99,11 +133,21 @@ describe('the leave-approval example app', () => {
 
   it('refuses forged and replayed callbacks, and a second decision changes nothing', async () => {
     const [request] = app.store.all();
-    const event = { messageId: request!.approverCard, conversationId: 'x', actionId: 'reject', user: { address: CAROL, name: 'Carol Silva' }, app: 'leave-approval' };
+    const event = {
+      messageId: request!.approverCard,
+      conversationId: 'x',
+      actionId: 'reject',
+      user: { address: CAROL, name: 'Carol Silva' },
+      app: 'leave-approval',
+    };
     const post = (body: string, timestamp: string, secret: string) =>
       fetch(`${appUrl}/atrium/callback`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [CALLBACK_HEADERS.timestamp]: timestamp, [CALLBACK_HEADERS.signature]: callbackSignature(secret, timestamp, body) },
+        headers: {
+          'content-type': 'application/json',
+          [CALLBACK_HEADERS.timestamp]: timestamp,
+          [CALLBACK_HEADERS.signature]: callbackSignature(secret, timestamp, body),
+        },
         body,
       });
     const now = String(Math.floor(Date.now() / 1000));
@@ -119,24 +163,39 @@ describe('the leave-approval example app', () => {
   it('lets only the approver decide, and asks people to sign in', async () => {
     const student = new BrowserAgent();
     const home = await signInThrough(student, `${appUrl}/login`, 'dave', DEMO_PASSWORD);
-    await submitFilled(student, home, filledFormWithAction(home, '/requests'), { from: '2027-01-04', to: '2027-01-04', reason: 'Dentist' });
+    await submitFilled(student, home, filledFormWithAction(home, '/requests'), {
+      from: '2027-01-04',
+      to: '2027-01-04',
+      reason: 'Dentist',
+    });
     const request = app.store.all().at(-1)!;
     await expect.poll(() => carolPhone.messages.some((m) => m.id === request.approverCard)).toBe(true);
     // The card lives in Carol's conversation on her node; Dave's node does not even hold it, and the app never hears of his click.
     await expect(davePhone.cardAction(request.approverCard!, 'approve')).rejects.toMatchObject({ code: 'not_found' });
     // Carol taps on her phone and her laptop at once: one decision wins, the other is told.
-    const [onPhone, onLaptop] = await Promise.all([carolPhone.cardAction(request.approverCard!, 'reject'), carolLaptop.cardAction(request.approverCard!, 'approve')]);
+    const [onPhone, onLaptop] = await Promise.all([
+      carolPhone.cardAction(request.approverCard!, 'reject'),
+      carolLaptop.cardAction(request.approverCard!, 'approve'),
+    ]);
     const toasts = [onPhone.toast, onLaptop.toast].sort();
     const winner = app.store.get(request.id)!.status;
     expect(['approved', 'rejected']).toContain(winner);
     expect(toasts).toEqual([winner === 'approved' ? 'Approved.' : 'Rejected.', `Already ${winner}.`].sort());
     expect(app.store.get(request.id)).toMatchObject({ decidedBy: 'Carol Silva' });
 
-    const refused = await submitFilled(student, home, filledFormWithAction(home, '/requests'), { from: '2027-02-10', to: '2027-02-01', reason: '' });
+    const refused = await submitFilled(student, home, filledFormWithAction(home, '/requests'), {
+      from: '2027-02-10',
+      to: '2027-02-01',
+      reason: '',
+    });
     expect(refused.status).toBe(400);
     expect(refused.html).toContain('id="to-error"');
     expect(refused.html).toContain('id="reason-error"');
-    const forged = await student.request(`${appUrl}/requests`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'from=2027-03-01&to=2027-03-02&reason=x' });
+    const forged = await student.request(`${appUrl}/requests`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'from=2027-03-01&to=2027-03-02&reason=x',
+    });
     expect(forged.status).toBe(403);
     expect((await new BrowserAgent().navigate(`${appUrl}/`)).html).toContain('href="/login"');
   });

@@ -22,7 +22,11 @@ beforeAll(async () => {
 });
 afterAll(async () => gateway?.stop());
 
-const fieldsOf = (attempt: Promise<unknown>) => attempt.then(() => ({}), (e: ValidationError) => e.fields);
+const fieldsOf = (attempt: Promise<unknown>) =>
+  attempt.then(
+    () => ({}),
+    (e: ValidationError) => e.fields,
+  );
 const audited = (action: string, target: string) => gateway.models.AuditEvent.findAll({ where: { action, target } });
 
 describe('registering an app', () => {
@@ -40,7 +44,11 @@ describe('registering an app', () => {
       visibility: { units: ['campus/eng'], roles: ['student'] },
       firstParty: true,
     });
-    expect(registered).toMatchObject({ slug: 'library', name: 'Library', clientId: expect.stringMatching(/^app-[0-9a-f]{8}$/) });
+    expect(registered).toMatchObject({
+      slug: 'library',
+      name: 'Library',
+      clientId: expect.stringMatching(/^app-[0-9a-f]{8}$/),
+    });
     expect(registered.clientSecret).toMatch(/^[\w-]{43}$/);
     expect(registered.callbackSecret).toMatch(/^[\w-]{43}$/);
     expect(registered.app).toMatchObject({
@@ -65,7 +73,9 @@ describe('registering an app', () => {
     // The secret is sealed at rest, and nodes get it back over their signed lookup.
     const row = await gateway.models.App.findOne({ where: { slug: 'library' } });
     expect(row!.callbackSecretSealed).not.toContain(registered.callbackSecret!);
-    expect((await appForNode(gateway.context(null), 'library', secretsOf(gateway)))?.callbackSecret).toBe(registered.callbackSecret);
+    expect((await appForNode(gateway.context(null), 'library', secretsOf(gateway)))?.callbackSecret).toBe(
+      registered.callbackSecret,
+    );
     expect(await audited('app.register', 'library')).toHaveLength(1);
   });
 
@@ -96,33 +106,70 @@ describe('registering an app', () => {
       'visibility.units.0': expect.stringContaining('path'),
       'visibility.roles.0': expect.stringContaining('one of'),
     });
-    expect(await fieldsOf(register(gateway, { name: 'No redirect', redirectUris: [] }))).toEqual({ redirectUris: 'at least one redirect URI' });
-    expect(await fieldsOf(register(gateway, { name: 'Webhooks', slug: 'hook-x', redirectUris: [REDIRECT] }))).toEqual({ slug: '"hook-" is reserved: it names webhook senders in conversations' });
-    expect(await fieldsOf(register(gateway, { name: 'Icon', icon: 'javascript:alert(1)', redirectUris: [REDIRECT] }))).toMatchObject({ icon: expect.stringContaining('icon URL') });
+    expect(await fieldsOf(register(gateway, { name: 'No redirect', redirectUris: [] }))).toEqual({
+      redirectUris: 'at least one redirect URI',
+    });
+    expect(await fieldsOf(register(gateway, { name: 'Webhooks', slug: 'hook-x', redirectUris: [REDIRECT] }))).toEqual({
+      slug: '"hook-" is reserved: it names webhook senders in conversations',
+    });
+    expect(
+      await fieldsOf(register(gateway, { name: 'Icon', icon: 'javascript:alert(1)', redirectUris: [REDIRECT] })),
+    ).toMatchObject({ icon: expect.stringContaining('icon URL') });
     // A slug is a bot address: it may be neither another app's nor a person's username.
-    expect(await fieldsOf(register(gateway, { name: 'Alice bot', slug: 'alice', redirectUris: [REDIRECT] }))).toEqual({ slug: 'a person has this username' });
-    expect(await fieldsOf(register(gateway, { name: 'Library 2', slug: 'library', redirectUris: [REDIRECT] }))).toEqual({ slug: 'another app has this slug' });
-    expect(await fieldsOf(register(gateway, { name: 'Console', clientId: 'atrium-admin', redirectUris: [REDIRECT] }))).toEqual({ clientId: 'client id atrium-admin is taken' });
-    expect(await fieldsOf(register(gateway, { name: 'Ghost unit', ownerUnit: 'campus/nowhere', redirectUris: [REDIRECT] }))).toEqual({ ownerUnit: 'unknown unit campus/nowhere' });
-    expect(await fieldsOf(register(gateway, { name: 'Escaping', ownerUnit: 'campus/eng', visibility: { units: ['campus/arts'] }, redirectUris: [REDIRECT] }))).toEqual({
+    expect(await fieldsOf(register(gateway, { name: 'Alice bot', slug: 'alice', redirectUris: [REDIRECT] }))).toEqual({
+      slug: 'a person has this username',
+    });
+    expect(await fieldsOf(register(gateway, { name: 'Library 2', slug: 'library', redirectUris: [REDIRECT] }))).toEqual(
+      { slug: 'another app has this slug' },
+    );
+    expect(
+      await fieldsOf(register(gateway, { name: 'Console', clientId: 'atrium-admin', redirectUris: [REDIRECT] })),
+    ).toEqual({ clientId: 'client id atrium-admin is taken' });
+    expect(
+      await fieldsOf(register(gateway, { name: 'Ghost unit', ownerUnit: 'campus/nowhere', redirectUris: [REDIRECT] })),
+    ).toEqual({ ownerUnit: 'unknown unit campus/nowhere' });
+    expect(
+      await fieldsOf(
+        register(gateway, {
+          name: 'Escaping',
+          ownerUnit: 'campus/eng',
+          visibility: { units: ['campus/arts'] },
+          redirectUris: [REDIRECT],
+        }),
+      ),
+    ).toEqual({
       'visibility.units': 'must lie within the owner unit campus/eng: campus/arts',
     });
     expect(await gateway.models.App.count()).toBe(before);
     // And a person cannot later take an app's slug as a username.
     await expect(
-      createUser(asOperator(gateway), { username: 'library', displayName: 'L', email: 'l@campus.test', units: ['campus/eng'], roles: ['student'] }),
+      createUser(asOperator(gateway), {
+        username: 'library',
+        displayName: 'L',
+        email: 'l@campus.test',
+        units: ['campus/eng'],
+        roles: ['student'],
+      }),
     ).rejects.toBeInstanceOf(ConflictError);
   });
 
   it('keeps people and apps in one namespace of addresses, with the names Atrium keeps for itself', async () => {
     const newPerson = (username: string) =>
-      createUser(asOperator(gateway), { username, displayName: 'N', email: `${username}@names.test`, units: ['campus/eng'], roles: ['student'] });
+      createUser(asOperator(gateway), {
+        username,
+        displayName: 'N',
+        email: `${username}@names.test`,
+        units: ['campus/eng'],
+        roles: ['student'],
+      });
     // A webhook speaks as hook-<id>@domain, and a node acts as system@domain for another domain.
     for (const username of ['hook-5f2c', 'HOOK-x', 'system', 'atrium']) {
       const fields = await fieldsOf(newPerson(username));
       expect((fields as Record<string, string>).username, username).toMatch(/is reserved/);
     }
-    expect(await fieldsOf(register(gateway, { name: 'Sys', slug: 'system', redirectUris: [REDIRECT] }))).toEqual({ slug: '"system" is reserved for Atrium itself' });
+    expect(await fieldsOf(register(gateway, { name: 'Sys', slug: 'system', redirectUris: [REDIRECT] }))).toEqual({
+      slug: '"system" is reserved for Atrium itself',
+    });
     // A slug made from the name steps around reserved names instead of failing.
     expect((await register(gateway, { name: 'System', redirectUris: [REDIRECT] })).slug).toBe('app-system');
     expect((await register(gateway, { name: 'Hook Lab', redirectUris: [REDIRECT] })).slug).toBe('app-hook-lab');
@@ -131,10 +178,19 @@ describe('registering an app', () => {
     const gone = await register(gateway, { name: 'Old Poll', slug: 'old-poll', redirectUris: [REDIRECT] });
     await deleteApp(asOperator(gateway), gone.slug);
     await expect(newPerson('old-poll')).rejects.toThrow(/deleted app/);
-    expect(await gateway.models.User.count({ where: { username: ['hook-5f2c', 'system', 'atrium', 'old-poll'] } })).toBe(0);
+    expect(
+      await gateway.models.User.count({ where: { username: ['hook-5f2c', 'system', 'atrium', 'old-poll'] } }),
+    ).toBe(0);
 
     // The one check the CLI, the console, the import and the directory sync share.
-    const problems = await addressNameProblems(asOperator(gateway), ['hook-1', 'system', 'alice', 'app-system', 'old-poll', 'free-name']);
+    const problems = await addressNameProblems(asOperator(gateway), [
+      'hook-1',
+      'system',
+      'alice',
+      'app-system',
+      'old-poll',
+      'free-name',
+    ]);
     expect(Object.fromEntries([...problems].map(([name, p]) => [name, p.kind]))).toEqual({
       'hook-1': 'reserved',
       system: 'reserved',
@@ -154,9 +210,15 @@ describe('registering an app', () => {
 describe('a unit admin', () => {
   it('registers apps only for their own unit, and manages only those', async () => {
     const engAdmin = await actingAs(gateway, 'eng-admin');
-    const own = await register(gateway, { name: 'EE Lab booking', redirectUris: [REDIRECT], visibility: { units: ['campus/eng/ee'] } }, engAdmin);
+    const own = await register(
+      gateway,
+      { name: 'EE Lab booking', redirectUris: [REDIRECT], visibility: { units: ['campus/eng/ee'] } },
+      engAdmin,
+    );
     expect(own.app.ownerUnit).toBe('campus/eng');
-    await expect(register(gateway, { name: 'Music rooms', ownerUnit: 'campus/arts', redirectUris: [REDIRECT] }, engAdmin)).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(
+      register(gateway, { name: 'Music rooms', ownerUnit: 'campus/arts', redirectUris: [REDIRECT] }, engAdmin),
+    ).rejects.toBeInstanceOf(ForbiddenError);
 
     const artsApp = await register(gateway, { name: 'Gallery', ownerUnit: 'campus/arts', redirectUris: [REDIRECT] });
     const campusWide = await register(gateway, { name: 'Mail', redirectUris: [REDIRECT] });
@@ -170,10 +232,14 @@ describe('a unit admin', () => {
     // Nor may they move their app out of their units, or make it campus-wide.
     await expect(updateApp(engAdmin, own.slug, { ownerUnit: 'campus/arts' })).rejects.toBeInstanceOf(ForbiddenError);
     expect((await updateApp(engAdmin, own.slug, { ownerUnit: null })).ownerUnit).toBe('campus/eng');
-    expect((await updateApp(engAdmin, own.slug, { description: 'Book the EE labs' })).description).toBe('Book the EE labs');
+    expect((await updateApp(engAdmin, own.slug, { description: 'Book the EE labs' })).description).toBe(
+      'Book the EE labs',
+    );
 
     // Students manage nothing.
-    await expect(register(gateway, { name: 'Mine', redirectUris: [REDIRECT] }, await actingAs(gateway, 'alice'))).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(
+      register(gateway, { name: 'Mine', redirectUris: [REDIRECT] }, await actingAs(gateway, 'alice')),
+    ).rejects.toBeInstanceOf(ForbiddenError);
   });
 });
 
@@ -182,22 +248,31 @@ describe('changing an app', () => {
     const app = await register(gateway, { name: 'Timetable', redirectUris: [REDIRECT] });
     const rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
     const moved = 'http://localhost:9/timetable-cb';
-    const updated = await updateApp(asOperator(gateway), app.slug, { redirectUris: [moved], firstParty: true, homeUrl: 'https://timetable.campus.example/' });
+    const updated = await updateApp(asOperator(gateway), app.slug, {
+      redirectUris: [moved],
+      firstParty: true,
+      homeUrl: 'https://timetable.campus.example/',
+    });
     expect(updated).toMatchObject({ redirectUris: [moved], firstParty: true });
     await expect(codeFlow(rp, REDIRECT, 'dave')).rejects.toThrow();
     const { tokens } = await codeFlow(rp, moved, 'dave', { prompt: 'login' });
     expect(tokens.claims()!.preferred_username).toBe('dave');
 
     const [line] = await audited('app.update', app.slug);
-    expect(JSON.parse(line!.details!)).toMatchObject({ redirectUris: { from: [REDIRECT], to: [moved] }, firstParty: { from: false, to: true } });
+    expect(JSON.parse(line!.details!)).toMatchObject({
+      redirectUris: { from: [REDIRECT], to: [moved] },
+      firstParty: { from: false, to: true },
+    });
   });
 
-  it('stops a disabled app\'s client at once and brings it back when enabled', async () => {
+  it("stops a disabled app's client at once and brings it back when enabled", async () => {
     const app = await register(gateway, { name: 'Printing', redirectUris: [REDIRECT], botEnabled: true });
     const rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
     expect((await client.clientCredentialsGrant(rp, { resource: ENG_NODE, scope: 'im' })).access_token).toBeTruthy();
     await setAppDisabled(asOperator(gateway), app.slug, true);
-    await expect(client.clientCredentialsGrant(rp, { resource: ENG_NODE, scope: 'im' })).rejects.toMatchObject({ error: 'invalid_client' });
+    await expect(client.clientCredentialsGrant(rp, { resource: ENG_NODE, scope: 'im' })).rejects.toMatchObject({
+      error: 'invalid_client',
+    });
     await expect(codeFlow(rp, REDIRECT, 'alice')).rejects.toThrow();
     await setAppDisabled(asOperator(gateway), app.slug, false);
     expect((await client.clientCredentialsGrant(rp, { resource: ENG_NODE, scope: 'im' })).access_token).toBeTruthy();
@@ -210,13 +285,17 @@ describe('changing an app', () => {
     const { clientSecret } = await rotateClientSecret(asOperator(gateway), app.slug);
     expect(clientSecret).not.toBe(app.clientSecret);
     const old = await discover(gateway.issuer, app.clientId, app.clientSecret);
-    await expect(client.clientCredentialsGrant(old, { resource: ENG_NODE, scope: 'im' })).rejects.toMatchObject({ error: 'invalid_client' });
+    await expect(client.clientCredentialsGrant(old, { resource: ENG_NODE, scope: 'im' })).rejects.toMatchObject({
+      error: 'invalid_client',
+    });
     const fresh = await discover(gateway.issuer, app.clientId, clientSecret);
     expect((await client.clientCredentialsGrant(fresh, { resource: ENG_NODE, scope: 'im' })).access_token).toBeTruthy();
 
     const { callbackSecret } = await rotateCallbackSecret(asOperator(gateway), app.slug, secretsOf(gateway));
     expect(callbackSecret).not.toBe(app.callbackSecret);
-    expect((await appForNode(gateway.context(null), app.slug, secretsOf(gateway)))?.callbackSecret).toBe(callbackSecret);
+    expect((await appForNode(gateway.context(null), app.slug, secretsOf(gateway)))?.callbackSecret).toBe(
+      callbackSecret,
+    );
     expect((await audited('app.rotate_client_secret', app.slug)).length).toBe(1);
     expect((await audited('app.rotate_callback_secret', app.slug)).length).toBe(1);
   });
@@ -225,17 +304,24 @@ describe('changing an app', () => {
     const app = await register(gateway, { name: 'Old forum', redirectUris: [REDIRECT], firstParty: true });
     const rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
     const { tokens } = await codeFlow(rp, REDIRECT, 'bob');
-    const issued = async () => (await gateway.models.OidcPayload.findAll()).filter((r) => r.payload.includes(`"clientId":"${app.clientId}"`) && r.model !== 'Session');
+    const issued = async () =>
+      (await gateway.models.OidcPayload.findAll()).filter(
+        (r) => r.payload.includes(`"clientId":"${app.clientId}"`) && r.model !== 'Session',
+      );
     expect((await issued()).length).toBeGreaterThan(0);
     const result = await deleteApp(asOperator(gateway), app.slug);
     expect(result.revoked).toBeGreaterThan(0);
     expect(await issued()).toEqual([]);
     expect(await gateway.models.OidcPayload.findOne({ where: { model: 'Client', id: app.clientId } })).toBeNull();
     await expect(getApp(asOperator(gateway), app.slug)).rejects.toBeInstanceOf(NotFoundError);
-    await expect(client.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_client' });
+    await expect(client.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_client',
+    });
     expect((await audited('app.delete', app.slug)).length).toBe(1);
     // Its slug is not handed to another app: the old bot's conversations are still on the nodes.
-    expect(await fieldsOf(register(gateway, { name: 'New forum', slug: app.slug, redirectUris: [REDIRECT] }))).toEqual({ slug: "a deleted app had this slug; its bot's conversations remain" });
+    expect(await fieldsOf(register(gateway, { name: 'New forum', slug: app.slug, redirectUris: [REDIRECT] }))).toEqual({
+      slug: "a deleted app had this slug; its bot's conversations remain",
+    });
     expect((await register(gateway, { name: 'Old forum', redirectUris: [REDIRECT] })).slug).toBe('old-forum-2');
   });
 });
@@ -244,14 +330,33 @@ describe('bot tokens', () => {
   it('are refused for a node to an app without a bot, and carry the bot claims when it has one', async () => {
     const plain = await register(gateway, { name: 'No bot', redirectUris: [REDIRECT] });
     const plainRp = await discover(gateway.issuer, plain.clientId, plain.clientSecret);
-    await expect(client.clientCredentialsGrant(plainRp, { resource: ENG_NODE, scope: 'im' })).rejects.toMatchObject({ error: 'invalid_target' });
+    await expect(client.clientCredentialsGrant(plainRp, { resource: ENG_NODE, scope: 'im' })).rejects.toMatchObject({
+      error: 'invalid_target',
+    });
 
-    const bot = await register(gateway, { name: 'Helpdesk', slug: 'helpdesk', redirectUris: [REDIRECT], botEnabled: true });
+    const bot = await register(gateway, {
+      name: 'Helpdesk',
+      slug: 'helpdesk',
+      redirectUris: [REDIRECT],
+      botEnabled: true,
+    });
     const botRp = await discover(gateway.issuer, bot.clientId, bot.clientSecret);
-    const payload = decodeJwt((await client.clientCredentialsGrant(botRp, { resource: ENG_NODE, scope: 'im' })).access_token);
-    expect(payload).toMatchObject({ aud: ENG_NODE, sub: bot.clientId, client_id: bot.clientId, app_slug: 'helpdesk', app_name: 'Helpdesk', bot: true, scope: 'im' });
+    const payload = decodeJwt(
+      (await client.clientCredentialsGrant(botRp, { resource: ENG_NODE, scope: 'im' })).access_token,
+    );
+    expect(payload).toMatchObject({
+      aud: ENG_NODE,
+      sub: bot.clientId,
+      client_id: bot.clientId,
+      app_slug: 'helpdesk',
+      app_name: 'Helpdesk',
+      bot: true,
+      scope: 'im',
+    });
 
     await updateApp(asOperator(gateway), 'helpdesk', { botEnabled: false });
-    await expect(client.clientCredentialsGrant(botRp, { resource: ENG_NODE, scope: 'im' })).rejects.toMatchObject({ error: 'invalid_target' });
+    await expect(client.clientCredentialsGrant(botRp, { resource: ENG_NODE, scope: 'im' })).rejects.toMatchObject({
+      error: 'invalid_target',
+    });
   });
 });

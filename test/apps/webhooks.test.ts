@@ -24,8 +24,16 @@ async function device(username: string) {
 const local = (url: string) => url.replace(eng.url, eng.localUrl);
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(local(url), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as Record<string, any>, retryAfter: response.headers.get('retry-after') };
+  const response = await fetch(local(url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    body: (await response.json()) as Record<string, any>,
+    retryAfter: response.headers.get('retry-after'),
+  };
 }
 
 beforeAll(async () => {
@@ -45,16 +53,23 @@ describe('incoming webhooks', () => {
     const group = await alice.createGroup('CI results', [DAVE]);
     const { webhook, url } = await alice.createWebhook(group.id, 'Build server');
     expect(url).toMatch(new RegExp(`^${eng.url}/hooks/${webhook.id}/[\\w-]{43}$`));
-    expect(webhook).toMatchObject({ name: 'Build server', sender: `hook-${webhook.id}@eng.campus.test`, createdBy: 'alice@eng.campus.test', revokedAt: null });
+    expect(webhook).toMatchObject({
+      name: 'Build server',
+      sender: `hook-${webhook.id}@eng.campus.test`,
+      createdBy: 'alice@eng.campus.test',
+      revokedAt: null,
+    });
 
     const posted = await post(url, { text: 'Build #42 passed' });
     expect(posted).toMatchObject({ status: 201, body: { conversationId: group.id, duplicate: false } });
-    await expect.poll(() => dave.messages.find((m) => m.id === posted.body.messageId)).toMatchObject({
-      sender: webhook.sender,
-      senderName: 'Build server',
-      senderKind: 'webhook',
-      text: 'Build #42 passed',
-    });
+    await expect
+      .poll(() => dave.messages.find((m) => m.id === posted.body.messageId))
+      .toMatchObject({
+        sender: webhook.sender,
+        senderName: 'Build server',
+        senderKind: 'webhook',
+        text: 'Build #42 passed',
+      });
 
     // An Idempotency-Key makes a retried post land once.
     const once = await post(url, { text: 'Build #43 passed' }, { 'idempotency-key': 'build-43-result' });
@@ -68,7 +83,10 @@ describe('incoming webhooks', () => {
 
     const revoked = await alice.revokeWebhook(webhook.id);
     expect(revoked.revokedAt).not.toBeNull();
-    expect(await post(url, { text: 'Build #44 passed' })).toMatchObject({ status: 410, body: { error: { code: 'webhook_revoked' } } });
+    expect(await post(url, { text: 'Build #44 passed' })).toMatchObject({
+      status: 410,
+      body: { error: { code: 'webhook_revoked' } },
+    });
     expect(dave.messages.filter((m) => m.text === 'Build #44 passed')).toEqual([]);
   });
 
@@ -78,8 +96,13 @@ describe('incoming webhooks', () => {
     const before = (await alice.history(group.id)).messages.length;
     const wrongSecret = url.replace(/[\w-]{43}$/, 'x'.repeat(43));
     expect((await post(wrongSecret, { text: 'forged' })).status).toBe(404);
-    expect((await post(url.replace(/\/hooks\/[a-f0-9]{16}\//, '/hooks/0123456789abcdef/'), { text: 'forged' })).status).toBe(404);
-    expect(await post(url, { text: '   ' })).toMatchObject({ status: 400, body: { error: { code: 'invalid_input', fields: { text: 'a message needs text' } } } });
+    expect(
+      (await post(url.replace(/\/hooks\/[a-f0-9]{16}\//, '/hooks/0123456789abcdef/'), { text: 'forged' })).status,
+    ).toBe(404);
+    expect(await post(url, { text: '   ' })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_input', fields: { text: 'a message needs text' } } },
+    });
     expect(await post(url, 'not json')).toMatchObject({ status: 400, body: { error: { code: 'invalid_body' } } });
     expect(await post(url, { text: 'x'.repeat(20_000) })).toMatchObject({ status: 413 });
     expect((await alice.history(group.id)).messages.length).toBe(before);
@@ -101,12 +124,12 @@ describe('incoming webhooks', () => {
     expect((await post(other.url, { text: 'one reading' })).status).toBe(201);
   });
 
-  it('are created, listed and revoked by the group\'s owner or admins only, also over HTTP', async () => {
+  it("are created, listed and revoked by the group's owner or admins only, also over HTTP", async () => {
     const group = await alice.createGroup('Staff room', [DAVE, CAROL]);
     await expect(dave.createWebhook(group.id, 'Mine')).rejects.toMatchObject({ code: 'forbidden' });
     await expect(dave.webhooks(group.id)).rejects.toMatchObject({ code: 'forbidden' });
     await alice.setRole(group.id, DAVE, 'admin');
-    const { webhook } = await dave.createWebhook(group.id, 'Dave\'s hook');
+    const { webhook } = await dave.createWebhook(group.id, "Dave's hook");
 
     const aliceToken = await alice.login.tokenFor(eng.url);
     const http = (path: string, method = 'GET', body?: unknown) =>
@@ -116,7 +139,10 @@ describe('incoming webhooks', () => {
         ...(body ? { body: JSON.stringify(body) } : {}),
       }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }));
     const created = await http(`/conversations/${group.id}/webhooks`, 'POST', { name: 'Over HTTP' });
-    expect(created).toMatchObject({ status: 201, body: { webhook: { name: 'Over HTTP' }, url: expect.stringContaining('/hooks/') } });
+    expect(created).toMatchObject({
+      status: 201,
+      body: { webhook: { name: 'Over HTTP' }, url: expect.stringContaining('/hooks/') },
+    });
     const listed = await http(`/conversations/${group.id}/webhooks`);
     expect(listed.body.webhooks.map((w: { name: string }) => w.name)).toEqual(["Dave's hook", 'Over HTTP']);
     expect((await http(`/webhooks/${webhook.id}`, 'DELETE')).body.webhook.revokedAt).not.toBeNull();

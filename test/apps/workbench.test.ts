@@ -21,14 +21,27 @@ beforeAll(async () => {
   const apps = [
     { name: 'Campus Mail', slug: 'mail', homeUrl: home('mail') },
     { name: 'Engineering Labs', slug: 'eng-labs', homeUrl: home('eng-labs'), ownerUnit: 'campus/eng' },
-    { name: 'EE Workshop', slug: 'ee-workshop', homeUrl: home('ee'), ownerUnit: 'campus/eng', visibility: { units: ['campus/eng/ee'] } },
+    {
+      name: 'EE Workshop',
+      slug: 'ee-workshop',
+      homeUrl: home('ee'),
+      ownerUnit: 'campus/eng',
+      visibility: { units: ['campus/eng/ee'] },
+    },
     { name: 'Arts Studios', slug: 'arts-studios', homeUrl: home('arts'), visibility: { units: ['campus/arts'] } },
     { name: 'Staff Payroll', slug: 'payroll', homeUrl: home('payroll'), visibility: { roles: ['staff'] } },
-    { name: 'Eng Grading', slug: 'eng-grading', homeUrl: home('grading'), ownerUnit: 'campus/eng', visibility: { roles: ['staff'] } },
+    {
+      name: 'Eng Grading',
+      slug: 'eng-grading',
+      homeUrl: home('grading'),
+      ownerUnit: 'campus/eng',
+      visibility: { roles: ['staff'] },
+    },
     { name: 'Old Portal', slug: 'old-portal', homeUrl: home('old') },
     { name: 'Bot only', slug: 'bot-only', botEnabled: true },
   ];
-  for (const app of apps) await register(gateway, { ...app, redirectUris: [cb(app.slug)], icon: '🧪', description: `${app.name} for you` });
+  for (const app of apps)
+    await register(gateway, { ...app, redirectUris: [cb(app.slug)], icon: '🧪', description: `${app.name} for you` });
   await setAppDisabled(asOperator(gateway), 'old-portal', true);
 });
 afterAll(async () => gateway?.stop());
@@ -39,7 +52,14 @@ describe('the workbench', () => {
     expect(await slugsFor('dave')).toEqual(['mail', 'ee-workshop', 'eng-labs']); // Engineering student (EE)
     expect(await slugsFor('bob')).toEqual(['arts-studios', 'mail']); // Arts student
     // Carol is staff in Arts (Music) and in Engineering (EE).
-    expect(await slugsFor('carol')).toEqual(['arts-studios', 'mail', 'ee-workshop', 'eng-grading', 'eng-labs', 'payroll']);
+    expect(await slugsFor('carol')).toEqual([
+      'arts-studios',
+      'mail',
+      'ee-workshop',
+      'eng-grading',
+      'eng-labs',
+      'payroll',
+    ]);
   });
 
   it('is served to a person holding a gateway access token, with what opening each app needs', async () => {
@@ -48,8 +68,20 @@ describe('the workbench', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect(response.body.apps).toEqual([
-      { slug: 'arts-studios', name: 'Arts Studios', icon: '🧪', description: 'Arts Studios for you', openUrl: 'https://arts.campus.example/' },
-      { slug: 'mail', name: 'Campus Mail', icon: '🧪', description: 'Campus Mail for you', openUrl: 'https://mail.campus.example/' },
+      {
+        slug: 'arts-studios',
+        name: 'Arts Studios',
+        icon: '🧪',
+        description: 'Arts Studios for you',
+        openUrl: 'https://arts.campus.example/',
+      },
+      {
+        slug: 'mail',
+        name: 'Campus Mail',
+        icon: '🧪',
+        description: 'Campus Mail for you',
+        openUrl: 'https://mail.campus.example/',
+      },
     ]);
     expect(JSON.stringify(response.body)).not.toContain('eng-labs');
 
@@ -61,7 +93,13 @@ describe('the workbench', () => {
 
 describe('opening an app', () => {
   it('signs someone already signed in to the portal into a first-party app with no login form and no consent page', async () => {
-    const wiki = await register(gateway, { name: 'Wiki', slug: 'wiki', homeUrl: 'https://wiki.campus.example/', redirectUris: [cb('wiki')], firstParty: true });
+    const wiki = await register(gateway, {
+      name: 'Wiki',
+      slug: 'wiki',
+      homeUrl: 'https://wiki.campus.example/',
+      redirectUris: [cb('wiki')],
+      firstParty: true,
+    });
     const rp = await discover(gateway.issuer, wiki.clientId, wiki.clientSecret);
     const { agent } = await gatewayToken(gateway, 'alice');
 
@@ -77,7 +115,10 @@ describe('opening an app', () => {
     // The agent follows redirects but fills in no form: arriving back at the app means none was shown.
     let page = await agent.navigate(url.toString(), {}, cb('wiki'));
     expect(page.url.startsWith(cb('wiki'))).toBe(true);
-    const tokens = await client.authorizationCodeGrant(rp, new URL(page.url), { pkceCodeVerifier: verifier, expectedState: 'open-wiki' });
+    const tokens = await client.authorizationCodeGrant(rp, new URL(page.url), {
+      pkceCodeVerifier: verifier,
+      expectedState: 'open-wiki',
+    });
     expect(tokens.claims()).toMatchObject({ preferred_username: 'alice' });
 
     // A third-party app still asks: a fresh person's session meets its consent page.

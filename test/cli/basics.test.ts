@@ -15,7 +15,12 @@ async function counts() {
   const inspect = await inspectDatabase(db);
   try {
     const { OrgUnit, User, Domain, AuditEvent } = inspect.ctx.models;
-    return { units: await OrgUnit.count(), users: await User.count(), domains: await Domain.count(), audit: await AuditEvent.count() };
+    return {
+      units: await OrgUnit.count(),
+      users: await User.count(),
+      domains: await Domain.count(),
+      audit: await AuditEvent.count(),
+    };
   } finally {
     await inspect.close();
   }
@@ -35,7 +40,9 @@ describe('atrium on a fresh database', () => {
     expect(group.code).toBe(0);
     expect(group.stdout).toContain('reset-password');
     expect(command.code).toBe(0);
-    expect(command.stdout).toContain('Usage: atrium users add USERNAME --name NAME --email EMAIL --unit PATH... --role ROLE... [--password-stdin]');
+    expect(command.stdout).toContain(
+      'Usage: atrium users add USERNAME --name NAME --email EMAIL --unit PATH... --role ROLE... [--password-stdin]',
+    );
   });
 
   it('answers an unknown command, an unknown option or a missing argument with exit 2 and a pointer to --help', async () => {
@@ -54,7 +61,9 @@ describe('atrium on a fresh database', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('missing --name NAME');
     expect(json.code).toBe(2);
-    expect(jsonOf(json)).toEqual({ error: { code: 'usage', message: expect.stringContaining('unknown command "users frob"') } });
+    expect(jsonOf(json)).toEqual({
+      error: { code: 'usage', message: expect.stringContaining('unknown command "users frob"') },
+    });
     expect(seed.code).toBe(2);
     expect(seed.stderr).toContain('atrium seed --demo');
   });
@@ -69,12 +78,19 @@ describe('atrium on a fresh database', () => {
     noStackTrace(text.stderr);
     expect(json.code).toBe(2);
     expect(jsonOf(json)).toEqual({
-      error: { code: 'invalid_config', message: 'Invalid configuration', fields: { GATEWAY_PORT: 'expected a port number' } },
+      error: {
+        code: 'invalid_config',
+        message: 'Invalid configuration',
+        fields: { GATEWAY_PORT: 'expected a port number' },
+      },
     });
   });
 
   it('refuses to start the gateway, or to run a command, while migrations are pending', async () => {
-    const [gateway, users] = await Promise.all([runAtrium(db, ['gateway']), runAtrium(db, ['users', 'list', '--json'])]);
+    const [gateway, users] = await Promise.all([
+      runAtrium(db, ['gateway']),
+      runAtrium(db, ['users', 'list', '--json']),
+    ]);
     expect(gateway.code).toBe(1);
     expect(gateway.stderr).toMatch(/pending migration\(s\).*run "atrium migrate" first/);
     noStackTrace(gateway.stderr);
@@ -107,7 +123,10 @@ describe('atrium on a fresh database', () => {
     expect(second.stdout).toContain('already seeded; nothing changed');
     expect(await counts()).toEqual(before);
     const inspect = await inspectDatabase(db);
-    expect((await listDomains(inspect.ctx)).map((d) => d.url)).toEqual(['http://localhost:4202', 'http://localhost:4201']);
+    expect((await listDomains(inspect.ctx)).map((d) => d.url)).toEqual([
+      'http://localhost:4202',
+      'http://localhost:4201',
+    ]);
     await inspect.close();
   });
 
@@ -115,9 +134,14 @@ describe('atrium on a fresh database', () => {
     const added = await runAtrium(db, ['units', 'add', 'campus/eng/ai', '--name', 'AI Lab', '--json']);
     expect(added.code).toBe(0);
     expect(jsonOf(added)).toEqual({ id: expect.any(String), path: 'campus/eng/ai', name: 'AI Lab' });
-    const [tree, json] = await Promise.all([runAtrium(db, ['units', 'list']), runAtrium(db, ['units', 'list', '--json'])]);
+    const [tree, json] = await Promise.all([
+      runAtrium(db, ['units', 'list']),
+      runAtrium(db, ['units', 'list', '--json']),
+    ]);
     expect(tree.stdout.split('\n')[0]).toMatch(/^campus\s+Atrium University\s+campus$/);
-    expect(tree.stdout).toMatch(/\n {2}eng\s+College of Engineering\s+campus\/eng\n {4}ai\s+AI Lab\s+campus\/eng\/ai\n/);
+    expect(tree.stdout).toMatch(
+      /\n {2}eng\s+College of Engineering\s+campus\/eng\n {4}ai\s+AI Lab\s+campus\/eng\/ai\n/,
+    );
     expect(jsonOf(json).units.map((u: { path: string }) => u.path)).toEqual([
       'campus',
       'campus/arts',
@@ -148,9 +172,23 @@ describe('atrium on a fresh database', () => {
   });
 
   it('registers a domain node for units and lists the domains', async () => {
-    const added = await runAtrium(db, ['domains', 'add', 'ai.campus.test', '--url', 'http://localhost:4209/', '--unit', 'campus/eng/ai', '--json']);
+    const added = await runAtrium(db, [
+      'domains',
+      'add',
+      'ai.campus.test',
+      '--url',
+      'http://localhost:4209/',
+      '--unit',
+      'campus/eng/ai',
+      '--json',
+    ]);
     expect(added.code).toBe(0);
-    expect(jsonOf(added)).toEqual({ id: expect.any(String), name: 'ai.campus.test', url: 'http://localhost:4209', units: ['campus/eng/ai'] });
+    expect(jsonOf(added)).toEqual({
+      id: expect.any(String),
+      name: 'ai.campus.test',
+      url: 'http://localhost:4209',
+      units: ['campus/eng/ai'],
+    });
     const [list, unknownUnit] = await Promise.all([
       runAtrium(db, ['domains', 'list']),
       runAtrium(db, ['domains', 'add', 'x.campus.test', '--url', 'http://x.campus.test', '--unit', 'campus/none']),

@@ -32,7 +32,8 @@ async function nodeRows(domain: string, sql: string): Promise<Record<string, unk
     await sequelize.close();
   }
 }
-const messagesOf = (domain: string) => nodeRows(domain, 'SELECT sender, kind, body FROM messages ORDER BY conversation_id, seq');
+const messagesOf = (domain: string) =>
+  nodeRows(domain, 'SELECT sender, kind, body FROM messages ORDER BY conversation_id, seq');
 
 async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -46,7 +47,10 @@ async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean
 /** An access token for a demo user on one node: the gateway's real login form (a first-party portal), then a refresh for the node. */
 async function tokenFor(username: string, nodeUrl: string): Promise<string> {
   const config = await discover(issuer(), portal.clientId, portal.clientSecret);
-  const { tokens } = await codeFlow(config, REDIRECT, username, { scope: 'openid profile atrium im offline_access', resource: nodeUrl });
+  const { tokens } = await codeFlow(config, REDIRECT, username, {
+    scope: 'openid profile atrium im offline_access',
+    resource: nodeUrl,
+  });
   return (await client.refreshTokenGrant(config, tokens.refresh_token!, { resource: nodeUrl })).access_token;
 }
 
@@ -58,7 +62,13 @@ async function api<T = Record<string, any>>(nodeUrl: string, token: string, path
 
 beforeAll(async () => {
   db = await createTestDatabase('cli-demo');
-  ports = { gateway: await freePort(), proxy: await freePort(), eng: await freePort(), arts: await freePort(), leave: await freePort() };
+  ports = {
+    gateway: await freePort(),
+    proxy: await freePort(),
+    eng: await freePort(),
+    arts: await freePort(),
+    leave: await freePort(),
+  };
   env = {
     GATEWAY_PORT: String(ports.gateway),
     GATEWAY_HOST: '127.0.0.1',
@@ -69,7 +79,9 @@ beforeAll(async () => {
   };
   // A portal app registered before the first demo start, as an operator would, to sign people in with.
   expect((await runAtrium(db, ['migrate'])).code).toBe(0);
-  portal = jsonOf(await runAtrium(db, ['apps', 'add', '--name', 'Portal', '--redirect-uri', REDIRECT, '--first-party', '--json']));
+  portal = jsonOf(
+    await runAtrium(db, ['apps', 'add', '--name', 'Portal', '--redirect-uri', REDIRECT, '--first-party', '--json']),
+  );
 });
 // A failed test must not leave its demo holding the ports for the next one.
 afterEach(async () => {
@@ -89,7 +101,9 @@ describe('atrium demo', () => {
     running.push(demo);
     await demo.printed('Press Ctrl+C to stop.', 60_000);
     const banner = demo.output();
-    expect(banner).toMatch(/\(First start: applied \d+ migration\(s\), seeded the demo campus, seeded its conversations\.\)/);
+    expect(banner).toMatch(
+      /\(First start: applied \d+ migration\(s\), seeded the demo campus, seeded its conversations\.\)/,
+    );
     expect(banner).toContain(`  web portal (chat and apps)  ${issuer()}\n`);
     expect(banner).toContain(`  admin console               ${issuer()}/admin\n`);
     expect(banner).toContain(`  federation proxy            http://localhost:${ports.proxy}\n`);
@@ -105,12 +119,17 @@ describe('atrium demo', () => {
     expect((await fetch(`http://localhost:${ports.proxy}/readyz`)).status).toBe(200);
 
     const alice = await tokenFor('alice', engUrl());
-    const { conversations } = await api<{ conversations: { id: string; kind: string; title: string | null; homeDomain: string; members: { address: string; role: string }[] }[] }>(
-      engUrl(),
-      alice,
-      '/conversations',
-    );
-    const byPeer = (peer: string) => conversations.find((c) => c.kind === 'direct' && c.members.some((m) => m.address === peer))!;
+    const { conversations } = await api<{
+      conversations: {
+        id: string;
+        kind: string;
+        title: string | null;
+        homeDomain: string;
+        members: { address: string; role: string }[];
+      }[];
+    }>(engUrl(), alice, '/conversations');
+    const byPeer = (peer: string) =>
+      conversations.find((c) => c.kind === 'direct' && c.members.some((m) => m.address === peer))!;
     expect(conversations).toHaveLength(3);
     const orchestra = conversations.find((c) => c.kind === 'group')!;
     expect(orchestra).toMatchObject({ title: 'Campus Orchestra', homeDomain: 'arts.campus.test' });
@@ -121,7 +140,13 @@ describe('atrium demo', () => {
       ['dave@eng.campus.test', 'member'],
     ]);
     const texts = async (token: string, nodeUrl: string, id: string) =>
-      (await api<{ messages: { seq: number; sender: string; kind: string }[] }>(nodeUrl, token, `/conversations/${id}/messages`)).messages
+      (
+        await api<{ messages: { seq: number; sender: string; kind: string }[] }>(
+          nodeUrl,
+          token,
+          `/conversations/${id}/messages`,
+        )
+      ).messages
         .filter((m) => m.kind === 'text')
         .sort((a, b) => a.seq - b.seq)
         .map((m) => m.sender.split('@')[0]);
@@ -129,13 +154,23 @@ describe('atrium demo', () => {
     const withBob = byPeer('bob@arts.campus.test');
     expect(await texts(alice, engUrl(), withBob.id)).toEqual(['alice', 'bob', 'alice', 'bob']);
     // The group is ordered on arts; Engineering's copy arrives through the proxy.
-    expect(await eventually(() => texts(alice, engUrl(), orchestra.id), (t) => t.length === 4)).toEqual(['carol', 'bob', 'alice', 'dave']);
+    expect(
+      await eventually(
+        () => texts(alice, engUrl(), orchestra.id),
+        (t) => t.length === 4,
+      ),
+    ).toEqual(['carol', 'bob', 'alice', 'dave']);
 
     // Bob, on his own node, has the conversation with Alice (through federation) and the group, not Alice's talk with Dave.
     const bob = await tokenFor('bob', artsUrl());
     const bobs = (await api<{ conversations: { id: string }[] }>(artsUrl(), bob, '/conversations')).conversations;
     expect(bobs.map((c) => c.id).sort()).toEqual([withBob.id, orchestra.id].sort());
-    expect(await eventually(() => texts(bob, artsUrl(), withBob.id), (t) => t.length === 4)).toEqual(['alice', 'bob', 'alice', 'bob']);
+    expect(
+      await eventually(
+        () => texts(bob, artsUrl(), withBob.id),
+        (t) => t.length === 4,
+      ),
+    ).toEqual(['alice', 'bob', 'alice', 'bob']);
 
     expect(await demo.stop('SIGINT')).toBe(0);
     const stopped = demo
@@ -143,7 +178,14 @@ describe('atrium demo', () => {
       .split('\n')
       .filter((line) => line.includes('"msg":"stopped"'))
       .map((line) => JSON.parse(line).unit);
-    expect(stopped).toEqual(['leave-approval', 'node arts.campus.test', 'node eng.campus.test', 'proxy', 'gateway', ...withDirectory(['directory'])]);
+    expect(stopped).toEqual([
+      'leave-approval',
+      'node arts.campus.test',
+      'node eng.campus.test',
+      'proxy',
+      'gateway',
+      ...withDirectory(['directory']),
+    ]);
   });
 
   it('keeps its messages at home: the arts node holds only conversations with Arts people', async () => {
@@ -155,11 +197,18 @@ describe('atrium demo', () => {
 
   it('starts again on the same data without seeding twice or changing the pins, and follows a moved node port', async () => {
     const inspect = await inspectDatabase(db);
-    const pins = async () => (await inspect.ctx.models.Domain.findAll({ order: [['name', 'ASC']] })).map((d) => [d.name, d.url, d.pinnedKeys]);
-    const audits = () => inspect.ctx.models.AuditEvent.count({ where: { action: ['domain.pin', 'federation.allow', 'federation.proxy'] } });
+    const pins = async () =>
+      (await inspect.ctx.models.Domain.findAll({ order: [['name', 'ASC']] })).map((d) => [d.name, d.url, d.pinnedKeys]);
+    const audits = () =>
+      inspect.ctx.models.AuditEvent.count({
+        where: { action: ['domain.pin', 'federation.allow', 'federation.proxy'] },
+      });
     const before = { pins: await pins(), audits: await audits() };
     expect(before.audits).toBe(4);
-    const counts = async () => [(await messagesOf('eng.campus.test')).length, (await messagesOf('arts.campus.test')).length];
+    const counts = async () => [
+      (await messagesOf('eng.campus.test')).length,
+      (await messagesOf('arts.campus.test')).length,
+    ];
     const messages = await counts();
 
     const again = startAtrium(db, ['demo', '--json'], { ...env, LOG_LEVEL: 'silent' });
@@ -167,7 +216,16 @@ describe('atrium demo', () => {
     await again.printed('\n}\n', 60_000);
     const shown = JSON.parse(again.output());
     expect(shown).toMatchObject({ applied: [], seeded: false, conversationsSeeded: false, moved: [] });
-    expect(Object.keys(shown.endpoints)).toEqual([...withDirectory(['demo directory (OpenLDAP)']), 'web portal (chat and apps)', 'admin console', 'discovery', 'federation proxy', 'chat eng.campus.test', 'chat arts.campus.test', 'leave approval app']);
+    expect(Object.keys(shown.endpoints)).toEqual([
+      ...withDirectory(['demo directory (OpenLDAP)']),
+      'web portal (chat and apps)',
+      'admin console',
+      'discovery',
+      'federation proxy',
+      'chat eng.campus.test',
+      'chat arts.campus.test',
+      'leave approval app',
+    ]);
     expect(await again.stop('SIGTERM')).toBe(0);
 
     expect({ pins: await pins(), audits: await audits() }).toEqual(before);

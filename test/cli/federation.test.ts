@@ -53,7 +53,9 @@ describe('atrium node and migrate --node', () => {
       runAtrium(nodeDb, ['migrate', '--node', 'not a domain', '--json']),
     ]);
     expect(node.code).toBe(1);
-    expect(node.stderr).toMatch(/The eng\.campus\.test node database has \d+ pending migration\(s\) .*; run "atrium migrate --node eng\.campus\.test" first/);
+    expect(node.stderr).toMatch(
+      /The eng\.campus\.test node database has \d+ pending migration\(s\) .*; run "atrium migrate --node eng\.campus\.test" first/,
+    );
     expect(node.stderr).not.toMatch(/^\s+at /m);
     expect(keys.code).toBe(1);
     expect(jsonOf(keys).error.code).toBe('not_migrated');
@@ -77,14 +79,27 @@ describe('atrium node and migrate --node', () => {
     const port = await freePort();
     const nodeUrl = `http://127.0.0.1:${port}`;
     await updateDomain(operatorCtx(), ENG, { url: nodeUrl });
-    const node = startAtrium(nodeDb, ['node', '--domain', ENG], { NODE_PORT: String(port), NODE_HOST: '127.0.0.1', NODE_PUBLIC_URL: nodeUrl, GATEWAY_ISSUER: gateway.issuer });
+    const node = startAtrium(nodeDb, ['node', '--domain', ENG], {
+      NODE_PORT: String(port),
+      NODE_HOST: '127.0.0.1',
+      NODE_PUBLIC_URL: nodeUrl,
+      GATEWAY_ISSUER: gateway.issuer,
+    });
     running.push(node);
     const listening = await node.log('domain node listening');
     expect(listening).toMatchObject({ domain: ENG, url: nodeUrl });
     expect((await fetch(`${nodeUrl}/healthz`)).status).toBe(200);
 
     const listed = jsonOf(await runAtrium(nodeDb, ['node', 'keys', 'list', '--domain', ENG, '--json']));
-    expect(listed.keys).toEqual([{ kid: expect.stringMatching(/^k-/), state: 'active', createdAt: expect.any(String), retiredAt: null, verifiesUntil: null }]);
+    expect(listed.keys).toEqual([
+      {
+        kid: expect.stringMatching(/^k-/),
+        state: 'active',
+        createdAt: expect.any(String),
+        retiredAt: null,
+        verifiesUntil: null,
+      },
+    ]);
     const firstKid: string = listed.keys[0].kid;
 
     const pinned = await runAtrium(gateway.db, ['domains', 'pin', ENG, '--json']);
@@ -99,21 +114,32 @@ describe('atrium node and migrate --node', () => {
     expect(secondKid).not.toBe(firstKid);
     // The new key is published as `next` at once; the node keeps signing with the pinned one until the
     // gateway has pinned the new key (the node asks within a minute; `domains pin` does it now).
-    const served = (await (await fetch(`${nodeUrl}/.well-known/atrium/keys`)).json()) as { keys: { kid: string; status: string }[] };
+    const served = (await (await fetch(`${nodeUrl}/.well-known/atrium/keys`)).json()) as {
+      keys: { kid: string; status: string }[];
+    };
     expect(served.keys.map((k) => [k.kid, k.status])).toEqual([
       [secondKid, 'next'],
       [firstKid, 'active'],
     ]);
     const repinned = jsonOf(await runAtrium(gateway.db, ['domains', 'pin', ENG, '--json']));
     expect(repinned).toEqual({ domain: ENG, kids: [secondKid, firstKid], changed: true });
-    expect(JSON.parse((await domainRow(ENG))!.pinnedKeys!).map((k: { kid: string }) => k.kid)).toEqual([secondKid, firstKid]);
+    expect(JSON.parse((await domainRow(ENG))!.pinnedKeys!).map((k: { kid: string }) => k.kid)).toEqual([
+      secondKid,
+      firstKid,
+    ]);
 
     // A rotation with a secret the node cannot open would leave it unable to sign: refused, nothing added.
-    const wrongSecret = await runAtrium(nodeDb, ['node', 'keys', 'rotate', '--domain', ENG, '--json'], { env: { NODE_SECRET_KEY: 'x'.repeat(40) } });
+    const wrongSecret = await runAtrium(nodeDb, ['node', 'keys', 'rotate', '--domain', ENG, '--json'], {
+      env: { NODE_SECRET_KEY: 'x'.repeat(40) },
+    });
     expect(wrongSecret.code).toBe(1);
     expect(jsonOf(wrongSecret).error.code).toBe('wrong_secret');
     const text = await runAtrium(nodeDb, ['node', 'keys', 'list', '--domain', ENG]);
-    expect(text.stdout).toMatch(new RegExp(`^KID\\s+STATE\\s+CREATED\\s+VERIFIES UNTIL\\n${secondKid}\\s+next\\s+\\S+\\n${firstKid}\\s+active\\s+\\S+\\n$`));
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^KID\\s+STATE\\s+CREATED\\s+VERIFIES UNTIL\\n${secondKid}\\s+next\\s+\\S+\\n${firstKid}\\s+active\\s+\\S+\\n$`,
+      ),
+    );
 
     expect(await node.stop('SIGTERM')).toBe(0);
     expect(node.output()).toContain('"msg":"shutting down"');
@@ -125,7 +151,10 @@ describe('atrium node and migrate --node', () => {
 describe('atrium domains: pins and the federation policy', () => {
   it('allows and denies pairs of domains and lists the policy, refusing bad pairs without changing anything', async () => {
     const empty = await runAtrium(gateway.db, ['domains', 'policy']);
-    expect(empty).toMatchObject({ code: 0, stdout: 'No pair of domains may exchange messages yet. Allow one with: atrium domains allow A B\n' });
+    expect(empty).toMatchObject({
+      code: 0,
+      stdout: 'No pair of domains may exchange messages yet. Allow one with: atrium domains allow A B\n',
+    });
 
     const allowed = await runAtrium(gateway.db, ['domains', 'allow', ENG, 'arts.campus.test', '--json']);
     expect(allowed.code).toBe(0);
@@ -150,7 +179,9 @@ describe('atrium domains: pins and the federation policy', () => {
     const denied = await runAtrium(gateway.db, ['domains', 'deny', 'arts.campus.test', ENG, '--json']);
     expect(jsonOf(denied)).toEqual({ denied: ['arts.campus.test', ENG], policy: [] });
     expect(await gateway.models.FederationPair.count()).toBe(0);
-    const audit = await gateway.models.AuditEvent.findAll({ where: { action: ['federation.allow', 'federation.deny'] } });
+    const audit = await gateway.models.AuditEvent.findAll({
+      where: { action: ['federation.allow', 'federation.deny'] },
+    });
     // Allowing a pair twice changes nothing the second time, so only one allow is audited.
     expect(audit.map((e) => e.action).sort()).toEqual(['federation.allow', 'federation.deny']);
   });
@@ -159,13 +190,22 @@ describe('atrium domains: pins and the federation policy', () => {
     const listed = jsonOf(await runAtrium(gateway.db, ['domains', 'list', '--json']));
     expect(listed.domains.find((d: { name: string }) => d.name === ENG).pinnedKids).toHaveLength(2);
     const unpinned = await runAtrium(gateway.db, ['domains', 'unpin', ENG]);
-    expect(unpinned).toMatchObject({ code: 0, stdout: `Unpinned ${ENG}; pin it again with: atrium domains pin ${ENG}\n` });
+    expect(unpinned).toMatchObject({
+      code: 0,
+      stdout: `Unpinned ${ENG}; pin it again with: atrium domains pin ${ENG}\n`,
+    });
     expect((await domainRow(ENG))!.pinnedKeys).toBeNull();
 
     // The eng node was stopped above; arts never ran.
-    const [down, unknown] = await Promise.all([runAtrium(gateway.db, ['domains', 'pin', ENG, '--json']), runAtrium(gateway.db, ['domains', 'unpin', 'law.campus.test'])]);
+    const [down, unknown] = await Promise.all([
+      runAtrium(gateway.db, ['domains', 'pin', ENG, '--json']),
+      runAtrium(gateway.db, ['domains', 'unpin', 'law.campus.test']),
+    ]);
     expect(down.code).toBe(1);
-    expect(jsonOf(down).error).toMatchObject({ code: 'node_unreachable', message: expect.stringContaining(`Could not read ${ENG}'s keys`) });
+    expect(jsonOf(down).error).toMatchObject({
+      code: 'node_unreachable',
+      message: expect.stringContaining(`Could not read ${ENG}'s keys`),
+    });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('No domain law.campus.test');
     expect((await domainRow(ENG))!.pinnedKeys).toBeNull();
@@ -178,12 +218,22 @@ describe('atrium proxy and proxies', () => {
   it('runs the proxy, which prints its name and key; once registered with proxies add, it can read the registry', async () => {
     const port = await freePort();
     const proxyUrl = `http://127.0.0.1:${port}`;
-    const proxy = startAtrium(nodeDb, ['proxy'], { PROXY_PORT: String(port), PROXY_HOST: '127.0.0.1', PROXY_NAME: 'cli-proxy', GATEWAY_ISSUER: gateway.issuer });
+    const proxy = startAtrium(nodeDb, ['proxy'], {
+      PROXY_PORT: String(port),
+      PROXY_HOST: '127.0.0.1',
+      PROXY_NAME: 'cli-proxy',
+      GATEWAY_ISSUER: gateway.issuer,
+    });
     running.push(proxy);
     await proxy.printed("atrium proxies add cli-proxy --key '");
     const key = /--key '(\{[^']+\})'/.exec(proxy.output())![1]!;
     const jwk = JSON.parse(key) as Record<string, string>;
-    expect(jwk).toEqual({ kty: 'OKP', crv: 'Ed25519', x: expect.stringMatching(/^[\w-]{43}$/), kid: expect.stringMatching(/^p-/) });
+    expect(jwk).toEqual({
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: expect.stringMatching(/^[\w-]{43}$/),
+      kid: expect.stringMatching(/^p-/),
+    });
     expect(jwk).not.toHaveProperty('d');
     expect(proxy.output()).toContain(`Federation proxy "cli-proxy", public key ${jwk.kid}:`);
     expect((await fetch(`${proxyUrl}/healthz`)).status).toBe(200);

@@ -28,7 +28,19 @@ afterAll(async () => {
 describe('atrium apps, keys and gateway', () => {
   it('registers an app whose client id and secret work for client credentials at the running gateway, and rotates keys live', async () => {
     const text = await runAtrium(db, ['apps', 'add', '--name', 'Library', '--redirect-uri', 'http://localhost:9/cb']);
-    const json = await runAtrium(db, ['apps', 'add', '--name', 'Timetable', '--redirect-uri', 'https://timetable.campus.test/cb', '--client-id', 'timetable', '--first-party', '--bot', '--json']);
+    const json = await runAtrium(db, [
+      'apps',
+      'add',
+      '--name',
+      'Timetable',
+      '--redirect-uri',
+      'https://timetable.campus.test/cb',
+      '--client-id',
+      'timetable',
+      '--first-party',
+      '--bot',
+      '--json',
+    ]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/client id: {5}app-[0-9a-f]{8}\n {2}client secret: [\w-]{43}\n/);
     expect(text.stdout).toContain('The secret is shown only this once');
@@ -46,7 +58,9 @@ describe('atrium apps, keys and gateway', () => {
     gateway = startAtrium(db, ['gateway'], { GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', KEYS_RELOAD_SECONDS: '1' });
     const { port } = await gateway.log('gateway listening');
     const issuer = `http://localhost:${port}`;
-    const rp = await client.discovery(new URL(issuer), app.clientId, app.clientSecret, undefined, { execute: [client.allowInsecureRequests] });
+    const rp = await client.discovery(new URL(issuer), app.clientId, app.clientSecret, undefined, {
+      execute: [client.allowInsecureRequests],
+    });
     const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`), { cooldownDuration: 0 });
     const token = async () => (await client.clientCredentialsGrant(rp, { resource: ENG, scope: 'im' })).access_token;
 
@@ -74,12 +88,18 @@ describe('atrium apps, keys and gateway', () => {
     await expect(jwtVerify(second, jwks, { issuer, audience: ENG })).resolves.toBeTruthy();
     await expect(jwtVerify(first, jwks, { issuer, audience: ENG })).resolves.toBeTruthy();
 
-    const [current, retire] = await Promise.all([runAtrium(db, ['keys', 'retire', newKid]), runAtrium(db, ['keys', 'retire', oldKid])]);
+    const [current, retire] = await Promise.all([
+      runAtrium(db, ['keys', 'retire', newKid]),
+      runAtrium(db, ['keys', 'retire', oldKid]),
+    ]);
     expect(current.code).toBe(2);
     expect(current.stderr).toContain('The current signing key cannot be retired; rotate first');
     expect(retire).toMatchObject({ code: 0, stdout: `Retired signing key ${oldKid}.\n` });
     const look = await inspectDatabase(db);
-    const audited = await look.ctx.models.AuditEvent.findAll({ where: { action: ['keys.rotate', 'keys.retire'] }, order: [['id', 'ASC']] });
+    const audited = await look.ctx.models.AuditEvent.findAll({
+      where: { action: ['keys.rotate', 'keys.retire'] },
+      order: [['id', 'ASC']],
+    });
     expect(audited.map((e) => [e.action, e.target, e.actorName])).toEqual([
       ['keys.rotate', newKid, 'cli'],
       ['keys.retire', oldKid, 'cli'],
@@ -92,9 +112,19 @@ describe('atrium apps, keys and gateway', () => {
   });
 
   it('refuses an app with an insecure redirect URI and registers nothing', async () => {
-    const result = await runAtrium(db, ['apps', 'add', '--name', 'Evil', '--redirect-uri', 'http://evil.example/cb', '--json']);
+    const result = await runAtrium(db, [
+      'apps',
+      'add',
+      '--name',
+      'Evil',
+      '--redirect-uri',
+      'http://evil.example/cb',
+      '--json',
+    ]);
     expect(result.code).toBe(2);
-    expect(jsonOf(result).error.fields).toEqual({ 'redirectUris.0': 'must use https (http is allowed only for localhost)' });
+    expect(jsonOf(result).error.fields).toEqual({
+      'redirectUris.0': 'must use https (http is allowed only for localhost)',
+    });
     const inspect = await inspectDatabase(db);
     expect(await inspect.ctx.models.App.count({ where: { name: 'Evil' } })).toBe(0);
     await inspect.close();

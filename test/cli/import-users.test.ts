@@ -22,7 +22,9 @@ const HEADER = 'username,name,email,units,roles,password';
 const csv = (...lines: string[]) => `${lines.join('\n')}\n`;
 
 const usernames = async (names: string[]) =>
-  (await ctx.models.User.findAll({ where: { username: { [Op.in]: names } }, order: [['username', 'ASC']] })).map((u) => u.username);
+  (await ctx.models.User.findAll({ where: { username: { [Op.in]: names } }, order: [['username', 'ASC']] })).map(
+    (u) => u.username,
+  );
 
 async function rejection(input: string | Uint8Array): Promise<ImportRejectedError> {
   const error = await importUsers(ctx, input).then(
@@ -47,7 +49,10 @@ afterAll(async () => {
 
 describe('importing users from CSV', () => {
   it("refuses rows whose username is reserved or an app's bot address, and imports nothing", async () => {
-    await registerApp({ ...ctx, actor: operator('test') }, { name: 'Room Booking', slug: 'rooms', redirectUris: ['http://localhost:9/cb'] });
+    await registerApp(
+      { ...ctx, actor: operator('test') },
+      { name: 'Room Booking', slug: 'rooms', redirectUris: ['http://localhost:9/cb'] },
+    );
     const error = await rejection(
       csv(
         HEADER,
@@ -79,8 +84,14 @@ describe('importing users from CSV', () => {
     );
     expect(result).toEqual({ imported: 3, withPassword: 2, withoutPassword: 1 });
 
-    const users = await ctx.models.User.findAll({ where: { username: { [Op.like]: 'imp-%' } }, order: [['username', 'ASC']] });
-    const memberships = await membershipsOf(ctx, users.map((u) => u.id));
+    const users = await ctx.models.User.findAll({
+      where: { username: { [Op.like]: 'imp-%' } },
+      order: [['username', 'ASC']],
+    });
+    const memberships = await membershipsOf(
+      ctx,
+      users.map((u) => u.id),
+    );
     const shape = users.map((u) => ({
       username: u.username,
       email: u.email,
@@ -89,9 +100,27 @@ describe('importing users from CSV', () => {
       hash: u.passwordHash?.slice(0, 10) ?? null,
     }));
     expect(shape).toEqual([
-      { username: 'imp-ann', email: 'ann@campus.test', roles: ['staff', 'student'], units: ['campus/eng/cs*', 'campus/arts'], hash: '$argon2id$' },
-      { username: 'imp-ben', email: 'ben@campus.test', roles: ['student'], units: ['campus/arts/history*'], hash: null },
-      { username: 'imp-cy', email: 'cy@campus.test', roles: ['staff'], units: ['campus/eng/ee*', 'campus/eng/cs'], hash: '$argon2id$' },
+      {
+        username: 'imp-ann',
+        email: 'ann@campus.test',
+        roles: ['staff', 'student'],
+        units: ['campus/eng/cs*', 'campus/arts'],
+        hash: '$argon2id$',
+      },
+      {
+        username: 'imp-ben',
+        email: 'ben@campus.test',
+        roles: ['student'],
+        units: ['campus/arts/history*'],
+        hash: null,
+      },
+      {
+        username: 'imp-cy',
+        email: 'cy@campus.test',
+        roles: ['staff'],
+        units: ['campus/eng/ee*', 'campus/eng/cs'],
+        hash: '$argon2id$',
+      },
     ]);
     expect(await verifyPassword(users[0]!.passwordHash, 'ann-password-1')).toBe(true);
     expect(progress.filter((p) => p.phase === 'hashing').at(-1)).toEqual({ phase: 'hashing', done: 2, total: 2 });
@@ -164,16 +193,22 @@ describe('importing users from CSV', () => {
       expect(error).toBeInstanceOf(ValidationError);
       return error instanceof ImportRejectedError ? error.lines.map((l) => `${l.line}: ${l.message}`) : error!.message;
     };
-    expect(await reasons(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2]))).toBe('The file is not a CSV text file: it contains binary data');
+    expect(await reasons(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2]))).toBe(
+      'The file is not a CSV text file: it contains binary data',
+    );
     expect(await reasons(new Uint8Array([0x75, 0x73, 0xff, 0xfe, 0x2c]))).toContain('it is not UTF-8 text');
     expect(await reasons('')).toBe('The file is empty; expected the header username,name,email,units,roles,password');
     expect(await reasons('\n\n')).toContain('The file is empty');
     expect(await reasons(`${HEADER}\n`)).toBe('The file has a header but no users');
-    expect(await reasons('{"users": [{"username": "x"}]}\n')).toEqual(['1: not a CSV header; expected the header username,name,email,units,roles,password']);
+    expect(await reasons('{"users": [{"username": "x"}]}\n')).toEqual([
+      '1: not a CSV header; expected the header username,name,email,units,roles,password',
+    ]);
     expect(await reasons('username,name,mail,units,roles\nx,y,z,campus,student\n')).toEqual([
       '1: missing column email; unknown column "mail"; expected the header username,name,email,units,roles,password',
     ]);
-    expect(await reasons(`${HEADER}\nq1,"Unclosed,q1@campus.test,campus,student,\n`)).toEqual(['2: a quoted field is never closed (a " is missing)']);
+    expect(await reasons(`${HEADER}\nq1,"Unclosed,q1@campus.test,campus,student,\n`)).toEqual([
+      '2: a quoted field is never closed (a " is missing)',
+    ]);
   });
 
   it('writes all rows or none: a row the database refuses mid-way rolls back the rows before it', async () => {
@@ -190,7 +225,9 @@ describe('importing users from CSV', () => {
       },
     });
     const lines = [1, 2, 3, 4].map((i) => `tx-${i},Tx ${i},tx${i}@campus.test,campus/eng,student,`);
-    await expect(importUsers({ ...ctx, models: { ...ctx.models, User: refusing } }, csv(HEADER, ...lines))).rejects.toThrow('simulated write failure');
+    await expect(
+      importUsers({ ...ctx, models: { ...ctx.models, User: refusing } }, csv(HEADER, ...lines)),
+    ).rejects.toThrow('simulated write failure');
     expect(attempted).toEqual(['tx-1', 'tx-2', 'tx-3']);
     expect(await usernames(['tx-1', 'tx-2', 'tx-3', 'tx-4'])).toEqual([]);
   });
@@ -199,23 +236,45 @@ describe('importing users from CSV', () => {
 describe('atrium users import', () => {
   it('imports a file, prints a summary, and draws no progress bar when stderr is not a terminal', async () => {
     const file = join(db.dataDir, 'good.csv');
-    writeFileSync(file, csv(HEADER, 'cli-a,Cli A,cli-a@campus.test,campus/eng,student,cli-a-password', 'cli-b,Cli B,cli-b@campus.test,campus/arts,staff,'));
+    writeFileSync(
+      file,
+      csv(
+        HEADER,
+        'cli-a,Cli A,cli-a@campus.test,campus/eng,student,cli-a-password',
+        'cli-b,Cli B,cli-b@campus.test,campus/arts,staff,',
+      ),
+    );
     const other = join(db.dataDir, 'more.csv');
     writeFileSync(other, csv(HEADER, 'cli-c,Cli C,cli-c@campus.test,campus/eng,student,'));
     // One after the other: concurrent SQLite write transactions can fail with SQLITE_BUSY (see the report on core/database.ts).
     const text = await runAtrium(db, ['users', 'import', file]);
     const json = await runAtrium(db, ['users', 'import', other, '--json']);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^Imported 2 user\(s\) from good\.csv in [\d.]+ s; 1 without a password cannot sign in until one is set\.\n$/);
+    expect(text.stdout).toMatch(
+      /^Imported 2 user\(s\) from good\.csv in [\d.]+ s; 1 without a password cannot sign in until one is set\.\n$/,
+    );
     expect(text.stderr).toBe('');
     expect(json.code).toBe(0);
-    expect(jsonOf(json)).toEqual({ file: 'more.csv', imported: 1, withPassword: 0, withoutPassword: 1, seconds: expect.any(Number) });
+    expect(jsonOf(json)).toEqual({
+      file: 'more.csv',
+      imported: 1,
+      withPassword: 0,
+      withoutPassword: 1,
+      seconds: expect.any(Number),
+    });
     expect(await usernames(['cli-a', 'cli-b', 'cli-c'])).toEqual(['cli-a', 'cli-b', 'cli-c']);
   });
 
   it('lists every error by line with exit 2, and names a file that cannot be read', async () => {
     const file = join(db.dataDir, 'bad.csv');
-    writeFileSync(file, csv(HEADER, 'cli-d,Cli D,cli-d@example,campus/eng,student,', 'cli-e,Cli E,cli-e@campus.test,campus/mars,student,'));
+    writeFileSync(
+      file,
+      csv(
+        HEADER,
+        'cli-d,Cli D,cli-d@example,campus/eng,student,',
+        'cli-e,Cli E,cli-e@campus.test,campus/mars,student,',
+      ),
+    );
     const [text, json, missing] = await Promise.all([
       runAtrium(db, ['users', 'import', file]),
       runAtrium(db, ['users', 'import', file, '--json']),

@@ -81,7 +81,9 @@ describe('atrium users and second factors', () => {
     expect(reset.stdout).toContain('Reset the second factor of carol');
     expect(await inspect.ctx.models.TotpFactor.count({ where: { userId: carol.id } })).toBe(0);
     expect(await inspect.ctx.models.RecoveryCode.count({ where: { userId: carol.id } })).toBe(0);
-    const audit = await inspect.ctx.models.AuditEvent.findOne({ where: { action: 'user.reset_factors', target: 'carol' } });
+    const audit = await inspect.ctx.models.AuditEvent.findOne({
+      where: { action: 'user.reset_factors', target: 'carol' },
+    });
     expect(audit?.actorName).toBe('cli');
     expect(JSON.parse(audit!.details!)).toEqual({ totp: true, recoveryCodes: 10, passkeys: 0 });
 

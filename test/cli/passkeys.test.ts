@@ -13,7 +13,17 @@ const findUser = async (username: string) => (await inspect.ctx.models.User.find
 /** A passkey row as if registered from the account page (the CLI only counts and removes them). */
 async function storedPasskey(username: string, name: string) {
   const id = randomBytes(32).toString('base64url');
-  await inspect.ctx.models.Passkey.create({ id: randomUUID(), userId: (await findUser(username)).id, credentialId: id, publicKey: 'pQECAyYgASFYIA', counter: 0, transports: 'usb', name, createdAt: new Date(), lastUsedAt: null });
+  await inspect.ctx.models.Passkey.create({
+    id: randomUUID(),
+    userId: (await findUser(username)).id,
+    credentialId: id,
+    publicKey: 'pQECAyYgASFYIA',
+    counter: 0,
+    transports: 'usb',
+    name,
+    createdAt: new Date(),
+    lastUsedAt: null,
+  });
 }
 
 beforeAll(async () => {
@@ -38,8 +48,14 @@ describe('atrium and passkeys', () => {
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('say on or off');
     expect(jsonOf(await runAtrium(db, ['mfa', 'passwordless', 'off', '--json']))).toEqual({ passwordless: false });
-    const entries = await inspect.ctx.models.AuditEvent.findAll({ where: { action: 'mfa.passwordless' }, order: [['id', 'ASC']] });
-    expect(entries.map((e) => [e.target, e.actorName])).toEqual([['on', 'cli'], ['off', 'cli']]);
+    const entries = await inspect.ctx.models.AuditEvent.findAll({
+      where: { action: 'mfa.passwordless' },
+      order: [['id', 'ASC']],
+    });
+    expect(entries.map((e) => [e.target, e.actorName])).toEqual([
+      ['on', 'cli'],
+      ['off', 'cli'],
+    ]);
   });
 
   it('lists how many passkeys each person has, and reset-factors removes them with an audit entry', async () => {
@@ -55,7 +71,9 @@ describe('atrium and passkeys', () => {
     expect(reset.code, reset.stderr).toBe(0);
     const dave = await findUser('dave');
     expect(await inspect.ctx.models.Passkey.count({ where: { userId: dave.id } })).toBe(0);
-    const audit = await inspect.ctx.models.AuditEvent.findOne({ where: { action: 'user.reset_factors', target: 'dave' } });
+    const audit = await inspect.ctx.models.AuditEvent.findOne({
+      where: { action: 'user.reset_factors', target: 'dave' },
+    });
     expect(JSON.parse(audit!.details!)).toEqual({ totp: false, recoveryCodes: 0, passkeys: 2 });
   });
 });

@@ -34,9 +34,25 @@ afterAll(async () => {
 describe('atrium users', () => {
   it('refuses a username that is a webhook sender address or a name Atrium keeps, and adds nobody', async () => {
     for (const name of ['hook-0c1d', 'system']) {
-      const result = await runAtrium(db, ['users', 'add', name, '--name', 'Sneaky', '--email', `${name}@campus.test`, '--unit', 'campus/eng', '--role', 'student', '--json']);
+      const result = await runAtrium(db, [
+        'users',
+        'add',
+        name,
+        '--name',
+        'Sneaky',
+        '--email',
+        `${name}@campus.test`,
+        '--unit',
+        'campus/eng',
+        '--role',
+        'student',
+        '--json',
+      ]);
       expect(result.code, name).toBe(2);
-      expect(jsonOf(result).error).toMatchObject({ code: 'invalid_input', fields: { username: expect.stringContaining('is reserved') } });
+      expect(jsonOf(result).error).toMatchObject({
+        code: 'invalid_input',
+        fields: { username: expect.stringContaining('is reserved') },
+      });
       expect(await findUser(name)).toBeNull();
     }
   });
@@ -44,7 +60,25 @@ describe('atrium users', () => {
   it('adds a user whose password comes from stdin, stores it as argon2id, and the user can sign in', async () => {
     const result = await runAtrium(
       db,
-      ['users', 'add', 'Zoe', '--name', 'Zoe Park', '--email', 'Zoe@Campus.Test', '--unit', 'campus/eng/cs', '--unit', 'campus/arts', '--role', 'student', '--role', 'staff', '--password-stdin', '--json'],
+      [
+        'users',
+        'add',
+        'Zoe',
+        '--name',
+        'Zoe Park',
+        '--email',
+        'Zoe@Campus.Test',
+        '--unit',
+        'campus/eng/cs',
+        '--unit',
+        'campus/arts',
+        '--role',
+        'student',
+        '--role',
+        'staff',
+        '--password-stdin',
+        '--json',
+      ],
       { stdin: `${PASSWORD}\nignored second line\n` },
     );
     expect(result.code).toBe(0);
@@ -70,9 +104,23 @@ describe('atrium users', () => {
   });
 
   it('adds a user without a password, who cannot sign in until reset-password sets one from stdin', async () => {
-    const added = await runAtrium(db, ['users', 'add', 'yan', '--name', 'Yan Li', '--email', 'yan@campus.test', '--unit', 'campus/arts/music', '--role', 'student']);
+    const added = await runAtrium(db, [
+      'users',
+      'add',
+      'yan',
+      '--name',
+      'Yan Li',
+      '--email',
+      'yan@campus.test',
+      '--unit',
+      'campus/arts/music',
+      '--role',
+      'student',
+    ]);
     expect(added.code).toBe(0);
-    expect(added.stdout).toContain('password: none; the account cannot sign in until: atrium users reset-password yan --password-stdin');
+    expect(added.stdout).toContain(
+      'password: none; the account cannot sign in until: atrium users reset-password yan --password-stdin',
+    );
     expect((await findUser('yan'))!.passwordHash).toBeNull();
     await expect(signIn('yan', '')).rejects.toMatchObject({ code: 'invalid_credentials' });
 
@@ -90,7 +138,21 @@ describe('atrium users', () => {
   });
 
   it('never takes a password as an argument', async () => {
-    const result = await runAtrium(db, ['users', 'add', 'xena', '--name', 'X', '--email', 'x@campus.test', '--unit', 'campus', '--role', 'staff', '--password', PASSWORD]);
+    const result = await runAtrium(db, [
+      'users',
+      'add',
+      'xena',
+      '--name',
+      'X',
+      '--email',
+      'x@campus.test',
+      '--unit',
+      'campus',
+      '--role',
+      'staff',
+      '--password',
+      PASSWORD,
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("Unknown option '--password'");
     expect(await findUser('xena')).toBeNull();
@@ -99,7 +161,20 @@ describe('atrium users', () => {
   it('refuses an unknown unit, a bad email or a taken username with exit 2 and creates nothing', async () => {
     const before = await inspect.ctx.models.User.count();
     const add = (username: string, email: string, unit: string, json = false) =>
-      runAtrium(db, ['users', 'add', username, '--name', 'Ghost', '--email', email, '--unit', unit, '--role', 'student', ...(json ? ['--json'] : [])]);
+      runAtrium(db, [
+        'users',
+        'add',
+        username,
+        '--name',
+        'Ghost',
+        '--email',
+        email,
+        '--unit',
+        unit,
+        '--role',
+        'student',
+        ...(json ? ['--json'] : []),
+      ]);
     // The unknown unit is found only after the row is written (then rolled back), so those two runs write and go one at a time.
     const unknownUnit = await add('ghost', 'ghost@campus.test', 'campus/nowhere');
     const [json, badEmail, taken] = await Promise.all([
@@ -110,7 +185,13 @@ describe('atrium users', () => {
     expect(unknownUnit.code).toBe(2);
     expect(unknownUnit.stderr).toBe('atrium: Unknown unit campus/nowhere\n  units: unknown unit campus/nowhere\n');
     expect(json.code).toBe(2);
-    expect(jsonOf(json)).toEqual({ error: { code: 'invalid_input', message: 'Unknown unit campus/nowhere', fields: { units: 'unknown unit campus/nowhere' } } });
+    expect(jsonOf(json)).toEqual({
+      error: {
+        code: 'invalid_input',
+        message: 'Unknown unit campus/nowhere',
+        fields: { units: 'unknown unit campus/nowhere' },
+      },
+    });
     expect(badEmail.code).toBe(2);
     expect(badEmail.stderr).toContain('email: not a valid email address');
     expect(taken.code).toBe(2);
@@ -130,7 +211,9 @@ describe('atrium users', () => {
     expect(jsonOf(all).users.map((u: { username: string }) => u.username)).toContain('zoe');
     expect(jsonOf(search).users).toEqual([expect.objectContaining({ username: 'carol', roles: ['staff'] })]);
     expect(text.stdout).toMatch(/^USERNAME\s+NAME\s+EMAIL\s+UNITS \(\* primary\)\s+ROLES\s+STATUS\s+2ND FACTOR\n/);
-    expect(text.stdout).toMatch(/carol\s+Carol Silva\s+carol@campus\.test\s+campus\/arts\/music\*, campus\/eng\/ee\s+staff\s+active/);
+    expect(text.stdout).toMatch(
+      /carol\s+Carol Silva\s+carol@campus\.test\s+campus\/arts\/music\*, campus\/eng\/ee\s+staff\s+active/,
+    );
     expect(text.stdout).toContain('Page 1 of 1, 1 user(s).');
     expect(badPage.code).toBe(2);
     expect(badPage.stderr).toContain('page:');
@@ -142,7 +225,10 @@ describe('atrium users', () => {
     expect(jsonOf(disabled)).toMatchObject({ username: 'bob', status: 'disabled' });
     await expect(signIn('bob', 'atrium-demo')).rejects.toMatchObject({ code: 'account_disabled' });
 
-    const [enabled, unknown] = await Promise.all([runAtrium(db, ['users', 'enable', 'bob']), runAtrium(db, ['users', 'disable', 'nobody'])]);
+    const [enabled, unknown] = await Promise.all([
+      runAtrium(db, ['users', 'enable', 'bob']),
+      runAtrium(db, ['users', 'disable', 'nobody']),
+    ]);
     expect(enabled).toMatchObject({ code: 0, stdout: 'Enabled bob.\n' });
     await expect(signIn('bob', 'atrium-demo')).resolves.toMatchObject({ username: 'bob' });
     expect(unknown.code).toBe(2);

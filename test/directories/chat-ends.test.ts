@@ -18,7 +18,11 @@ beforeAll(async () => {
   await register(gateway, 'campus-ldap', ldap.url);
   await sync(gateway, 'campus-ldap');
   // The Library's own chat node, for the units the directory brought.
-  await addDomain(asOperator(gateway), { name: 'library.campus.test', url: 'http://127.0.0.1:9', units: ['campus/library'] });
+  await addDomain(asOperator(gateway), {
+    name: 'library.campus.test',
+    url: 'http://127.0.0.1:9',
+    units: ['campus/library'],
+  });
   library = await startTestNode(gateway, 'library.campus.test');
 });
 afterAll(async () => {

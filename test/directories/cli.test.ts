@@ -1,7 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
-import { group, groupDn, inetOrgPerson, ouLdif, personDn, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
+import {
+  group,
+  groupDn,
+  inetOrgPerson,
+  ouLdif,
+  personDn,
+  PEOPLE,
+  SERVICE_DN,
+  SERVICE_PASSWORD,
+  startTestSlapd,
+  type TestSlapd,
+} from '../helpers/slapd.ts';
 import { takeLease } from '../../gateway/directories/sync-lease.ts';
 import { RESET_URL } from './fixtures.ts';
 
@@ -57,17 +68,34 @@ describe('atrium directories', () => {
   it('lists its commands', async () => {
     const help = await runAtrium(db, ['directories', '--help']);
     expect(help.code).toBe(0);
-    for (const word of ['add', 'list', 'show', 'update', 'remove', 'test', 'sync']) expect(help.stdout).toMatch(new RegExp(`^  ${word} `, 'm'));
+    for (const word of ['add', 'list', 'show', 'update', 'remove', 'test', 'sync'])
+      expect(help.stdout).toMatch(new RegExp(`^  ${word} `, 'm'));
   });
 
   it('refuses an add without the password on stdin, or with bad settings, and registers nothing', async () => {
-    const noPassword = await runAtrium(db, addArgs().filter((a) => a !== '--bind-password-stdin'));
+    const noPassword = await runAtrium(
+      db,
+      addArgs().filter((a) => a !== '--bind-password-stdin'),
+    );
     expect(noPassword.code).toBe(2);
     expect(noPassword.stderr).toContain('missing --bind-password-stdin');
-    const bad = await runAtrium(db, [...addArgs().map((a) => (a === ldap.url ? 'https://ldap.campus.test' : a)), '--unit-root', 'campus/nowhere', '--json'], { stdin: `${SERVICE_PASSWORD}\n` });
+    const bad = await runAtrium(
+      db,
+      [
+        ...addArgs().map((a) => (a === ldap.url ? 'https://ldap.campus.test' : a)),
+        '--unit-root',
+        'campus/nowhere',
+        '--json',
+      ],
+      { stdin: `${SERVICE_PASSWORD}\n` },
+    );
     expect(bad.code).toBe(2);
     expect(jsonOf(bad).error.fields).toMatchObject({ url: expect.stringContaining('ldap://host') });
-    const plainAcross = await runAtrium(db, addArgs().map((a) => (a === ldap.url ? 'ldap://ldap.campus.example' : a)), { stdin: `${SERVICE_PASSWORD}\n` });
+    const plainAcross = await runAtrium(
+      db,
+      addArgs().map((a) => (a === ldap.url ? 'ldap://ldap.campus.example' : a)),
+      { stdin: `${SERVICE_PASSWORD}\n` },
+    );
     expect(plainAcross.code).toBe(2);
     expect(plainAcross.stderr).toContain('passwords would cross the network in clear');
     expect(await inspect.ctx.models.Directory.count()).toBe(0);
@@ -103,17 +131,51 @@ describe('atrium directories', () => {
     expect(ok.stdout).toContain('Directory campus-ldap answers: 2 people under the user base');
     expect(ok.stdout).toMatch(/wes\s+Wes Wong\s+wes@campus.test\s+campus\/physics/);
 
-    expect((await runAtrium(db, ['directories', 'update', 'campus-ldap', '--bind-password-stdin'], { stdin: 'not-the-password\n' })).code).toBe(0);
+    expect(
+      (
+        await runAtrium(db, ['directories', 'update', 'campus-ldap', '--bind-password-stdin'], {
+          stdin: 'not-the-password\n',
+        })
+      ).code,
+    ).toBe(0);
     const refused = await runAtrium(db, ['directories', 'test', 'campus-ldap']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('refused the service account');
-    expect((await runAtrium(db, ['directories', 'update', 'campus-ldap', '--bind-password-stdin'], { stdin: `${SERVICE_PASSWORD}\n` })).code).toBe(0);
+    expect(
+      (
+        await runAtrium(db, ['directories', 'update', 'campus-ldap', '--bind-password-stdin'], {
+          stdin: `${SERVICE_PASSWORD}\n`,
+        })
+      ).code,
+    ).toBe(0);
   });
 
   it('updates only what is given', async () => {
-    const updated = jsonOf(await runAtrium(db, ['directories', 'update', 'campus-ldap', '--timeout', '9', '--reset-url', 'https://id.campus.test/reset', '--json']));
-    expect(updated).toMatchObject({ timeoutSeconds: 9, resetUrl: 'https://id.campus.test/reset', userBase: PEOPLE, roleGroups: expect.arrayContaining([`staff=${groupDn('faculty')}`]) });
-    const bad = await runAtrium(db, ['directories', 'update', 'campus-ldap', '--role-group', 'boss=cn=x,dc=campus,dc=test']);
+    const updated = jsonOf(
+      await runAtrium(db, [
+        'directories',
+        'update',
+        'campus-ldap',
+        '--timeout',
+        '9',
+        '--reset-url',
+        'https://id.campus.test/reset',
+        '--json',
+      ]),
+    );
+    expect(updated).toMatchObject({
+      timeoutSeconds: 9,
+      resetUrl: 'https://id.campus.test/reset',
+      userBase: PEOPLE,
+      roleGroups: expect.arrayContaining([`staff=${groupDn('faculty')}`]),
+    });
+    const bad = await runAtrium(db, [
+      'directories',
+      'update',
+      'campus-ldap',
+      '--role-group',
+      'boss=cn=x,dc=campus,dc=test',
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/boss=cn=x.*one of student, staff, admin, unit-admin/);
   });

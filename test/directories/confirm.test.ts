@@ -39,16 +39,22 @@ describe('confirming it is you on the account page, as a directory person', () =
   const totp = () => totpDeps(gateway.config.secretKey, gateway.issuer);
 
   it('takes the directory password, checked by the directory, and counts a wrong one toward the lockout', async () => {
-    await expect(confirmIdentity(gateway.context(null), totp(), policy, await rosaUser(), { password: 'not-it', code: '' })).rejects.toMatchObject({ code: 'confirmation_failed' });
+    await expect(
+      confirmIdentity(gateway.context(null), totp(), policy, await rosaUser(), { password: 'not-it', code: '' }),
+    ).rejects.toMatchObject({ code: 'confirmation_failed' });
     expect((await rosaUser()).failedLogins).toBe(1);
-    await expect(confirmIdentity(gateway.context(null), totp(), policy, await rosaUser(), { password: rosa.password, code: '' })).resolves.toBe('pwd');
+    await expect(
+      confirmIdentity(gateway.context(null), totp(), policy, await rosaUser(), { password: rosa.password, code: '' }),
+    ).resolves.toBe('pwd');
   });
 
   it('says to try again later, and counts nothing, while the directory does not answer', async () => {
     const before = (await rosaUser()).failedLogins;
     await ldap.pause();
     try {
-      await expect(confirmIdentity(gateway.context(null), totp(), policy, await rosaUser(), { password: rosa.password, code: '' })).rejects.toMatchObject({ code: 'directory_unavailable' });
+      await expect(
+        confirmIdentity(gateway.context(null), totp(), policy, await rosaUser(), { password: rosa.password, code: '' }),
+      ).rejects.toMatchObject({ code: 'directory_unavailable' });
     } finally {
       await ldap.resume();
     }

@@ -1,7 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserAgent, filledFormWithAction, signInThrough, submitFilled, type Page } from '../helpers/browser-agent.ts';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  signInThrough,
+  submitFilled,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { group, groupDn, inetOrgPerson, ouLdif, personDn, PEOPLE, SERVICE_DN, SERVICE_PASSWORD, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
+import {
+  group,
+  groupDn,
+  inetOrgPerson,
+  ouLdif,
+  personDn,
+  PEOPLE,
+  SERVICE_DN,
+  SERVICE_PASSWORD,
+  startTestSlapd,
+  type TestSlapd,
+} from '../helpers/slapd.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { bindPasswordSealer } from '../../gateway/directories/secrets.ts';
 import { directorySettingsOf } from '../../gateway/directories/settings.ts';
@@ -95,7 +112,14 @@ describe('the Directories page', () => {
     const form = await open(admin, '/admin/directories/new');
     const filled = filledFormWithAction(form, '/admin/directories');
     const withoutToken = { ...filled, entries: filled.entries.filter(([name]) => name !== '_csrf') };
-    const refused = await submitFilled(admin, form, withoutToken, { name: 'forged', url: ldap.url, bindDn: SERVICE_DN, bindPassword: 'x', userBase: PEOPLE, resetUrl: RESET_URL });
+    const refused = await submitFilled(admin, form, withoutToken, {
+      name: 'forged',
+      url: ldap.url,
+      bindDn: SERVICE_DN,
+      bindPassword: 'x',
+      userBase: PEOPLE,
+      resetUrl: RESET_URL,
+    });
     expect(refused.status).toBe(403);
     expect(await gateway.models.Directory.count()).toBe(0);
   });
@@ -118,8 +142,15 @@ describe('the Directories page', () => {
     const row = (await directoryRow())!;
     expect(row.bindPasswordSealed).not.toContain(SERVICE_PASSWORD);
     expect(bindPasswordSealer(gateway.config.secretKey).open(row.bindPasswordSealed)).toBe(SERVICE_PASSWORD);
-    expect(directorySettingsOf(row)).toMatchObject({ preset: 'openldap', usernameAttribute: 'uid', startTls: false, unitRoot: 'campus' });
-    const [event] = await gateway.models.AuditEvent.findAll({ where: { action: 'directory.add', target: 'library-ldap' } });
+    expect(directorySettingsOf(row)).toMatchObject({
+      preset: 'openldap',
+      usernameAttribute: 'uid',
+      startTls: false,
+      unitRoot: 'campus',
+    });
+    const [event] = await gateway.models.AuditEvent.findAll({
+      where: { action: 'directory.add', target: 'library-ldap' },
+    });
     expect(event?.actorName).toBe('admin');
     expect(event?.details).not.toContain(SERVICE_PASSWORD);
   });
@@ -151,29 +182,45 @@ describe('the Directories page', () => {
     const page = await open(admin, '/admin/directories/library-ldap');
     const form = filledFormWithAction(page, '/admin/directories/library-ldap');
     expect(form.entries.find(([name]) => name === 'bindPassword')?.[1]).toBe('');
-    const saved = await submitFilled(admin, page, form, { timeoutSeconds: '7', resetUrl: 'https://id.campus.test/forgot' });
+    const saved = await submitFilled(admin, page, form, {
+      timeoutSeconds: '7',
+      resetUrl: 'https://id.campus.test/forgot',
+    });
     expect(mainText(saved)).toContain('Saved directory library-ldap.');
     const row = (await directoryRow())!;
     expect(row.bindPasswordSealed).toBe(before);
     expect(row.resetUrl).toBe('https://id.campus.test/forgot');
     expect(directorySettingsOf(row).timeoutSeconds).toBe(7);
     expect(directorySettingsOf(row).roleGroups).toEqual([{ group: groupDn('librarians'), role: 'staff', unit: null }]);
-    expect(await gateway.models.AuditEvent.count({ where: { action: 'directory.update', target: 'library-ldap' } })).toBe(1);
+    expect(
+      await gateway.models.AuditEvent.count({ where: { action: 'directory.update', target: 'library-ldap' } }),
+    ).toBe(1);
   });
 
   it('removes a directory with people only when told to disable them, and then disables them', async () => {
     const page = await open(admin, '/admin/directories/library-ldap');
-    const refused = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/library-ldap/remove'));
+    const refused = await submitFilled(
+      admin,
+      page,
+      filledFormWithAction(page, '/admin/directories/library-ldap/remove'),
+    );
     expect(refused.status).toBe(409);
     expect(mainText(refused)).toContain('still has 2 people');
     expect(await directoryRow()).not.toBeNull();
 
-    const removed = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/library-ldap/remove'), { disablePeople: 'on' });
+    const removed = await submitFilled(
+      admin,
+      page,
+      filledFormWithAction(page, '/admin/directories/library-ldap/remove'),
+      { disablePeople: 'on' },
+    );
     expect(removed.url).toBe(url('/admin/directories'));
     expect(mainText(removed)).toContain('Removed directory library-ldap; disabled 2 of its people.');
     expect(await directoryRow()).toBeNull();
     expect((await gateway.models.User.findOne({ where: { username: 'una' } }))!.status).toBe('disabled');
     expect(await gateway.models.DirectoryAccount.count()).toBe(0);
-    expect(await gateway.models.AuditEvent.count({ where: { action: 'directory.remove', target: 'library-ldap' } })).toBe(1);
+    expect(
+      await gateway.models.AuditEvent.count({ where: { action: 'directory.remove', target: 'library-ldap' } }),
+    ).toBe(1);
   });
 });

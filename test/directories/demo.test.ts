@@ -43,25 +43,46 @@ describe('the demo campus', () => {
       DEMO_LEAVE_PORT: String(await freePort()),
     };
     expect((await runAtrium(db, ['migrate'])).code).toBe(0);
-    const app = jsonOf(await runAtrium(db, ['apps', 'add', '--name', 'Library catalogue', '--redirect-uri', REDIRECT, '--first-party', '--json']));
+    const app = jsonOf(
+      await runAtrium(db, [
+        'apps',
+        'add',
+        '--name',
+        'Library catalogue',
+        '--redirect-uri',
+        REDIRECT,
+        '--first-party',
+        '--json',
+      ]),
+    );
 
     demo = startAtrium(db, ['demo'], env);
     await demo.printed('Press Ctrl+C to stop.', 90_000);
     const banner = demo.output();
     const ldapUrl = /the demo directory at (ldap:\/\/127\.0\.0\.1:(\d+))/.exec(banner);
     expect(ldapUrl, banner).not.toBeNull();
-    expect(banner).toContain(`They sign in with the directory's password, ${DEMO_DIRECTORY_PASSWORD}, which Atrium never stores`);
+    expect(banner).toContain(
+      `They sign in with the directory's password, ${DEMO_DIRECTORY_PASSWORD}, which Atrium never stores`,
+    );
     expect(banner).toMatch(/ines\s+librarian \(staff\), unit admin of the Library/);
     expect(banner).toMatch(/Its last sync: Synced demo-library in [\d.]+ s: 3 entries; 3 added/);
 
     const rp = await discover(`http://localhost:${gatewayPort}`, app.clientId, app.clientSecret);
     const { tokens } = await codeFlow(rp, REDIRECT, 'ines', {}, undefined, DEMO_DIRECTORY_PASSWORD);
     const claims = decodeJwt(tokens.id_token!);
-    expect(claims).toMatchObject({ preferred_username: 'ines', roles: ['staff', 'unit-admin'], im_home_domain: 'arts.campus.test' });
+    expect(claims).toMatchObject({
+      preferred_username: 'ines',
+      roles: ['staff', 'unit-admin'],
+      im_home_domain: 'arts.campus.test',
+    });
     expect(claims.org_units).toEqual(['campus/arts/library']);
 
     expect(await demo.stop('SIGINT')).toBe(0);
-    const stopped = demo.output().split('\n').filter((line) => line.includes('"msg":"stopped"')).map((line) => JSON.parse(line).unit);
+    const stopped = demo
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"stopped"'))
+      .map((line) => JSON.parse(line).unit);
     expect(stopped.at(-1)).toBe('directory');
     expect(await reachable(Number(ldapUrl![2]))).toBe(false);
   });

@@ -25,7 +25,8 @@ export function register(gateway: Gateway, name: string, url: string, input: Rec
   });
 }
 
-export const sync = (gateway: Gateway, name: string) => syncDirectory(asOperator(gateway), { sealer: sealerOf(gateway) }, name);
+export const sync = (gateway: Gateway, name: string) =>
+  syncDirectory(asOperator(gateway), { sealer: sealerOf(gateway) }, name);
 
 /** A person's roles, units (primary first) and status, as the gateway keeps them. */
 export async function personOf(gateway: Gateway, username: string) {
@@ -34,7 +35,15 @@ export async function personOf(gateway: Gateway, username: string) {
   const memberships = await gateway.models.Membership.findAll({ where: { userId: user.id } });
   const units = await gateway.models.OrgUnit.findAll();
   const pathOf = new Map(units.map((u) => [u.id, u.path]));
-  const ordered = memberships.sort((a, b) => Number(b.isPrimary) - Number(a.isPrimary)).map((m) => pathOf.get(m.unitId)!);
+  const ordered = memberships
+    .sort((a, b) => Number(b.isPrimary) - Number(a.isPrimary))
+    .map((m) => pathOf.get(m.unitId)!);
   const [primary, ...others] = ordered;
-  return { user, status: user.status, roles: user.roles, units: [primary, ...others.sort()], passwordHash: user.passwordHash };
+  return {
+    user,
+    status: user.status,
+    roles: user.roles,
+    units: [primary, ...others.sort()],
+    passwordHash: user.passwordHash,
+  };
 }

@@ -14,11 +14,16 @@ describe('reading DNs', () => {
   });
 
   it('compares DNs whatever their case and spacing', () => {
-    expect(normalizeDn('CN=Staff, OU=Groups, DC=Campus,DC=Test')).toBe(normalizeDn('cn=staff,ou=groups,dc=campus,dc=test'));
+    expect(normalizeDn('CN=Staff, OU=Groups, DC=Campus,DC=Test')).toBe(
+      normalizeDn('cn=staff,ou=groups,dc=campus,dc=test'),
+    );
   });
 
   it('finds the OUs between the user base and an entry, top first', () => {
-    expect(ousBelow('uid=ana,ou=Circulation,ou=Library,ou=People,dc=campus', 'ou=People,dc=campus')).toEqual(['Library', 'Circulation']);
+    expect(ousBelow('uid=ana,ou=Circulation,ou=Library,ou=People,dc=campus', 'ou=People,dc=campus')).toEqual([
+      'Library',
+      'Circulation',
+    ]);
     expect(ousBelow('CN=Ana,CN=Users,OU=Physics,OU=People,DC=campus', 'OU=People,DC=campus')).toEqual(['Physics']);
     expect(ousBelow('uid=ana,ou=People,dc=campus', 'ou=People,dc=campus')).toEqual([]);
   });
@@ -35,8 +40,16 @@ describe('unit segments from directory names', () => {
 
 describe('role group lines', () => {
   it('reads ROLE=DN and unit-admin:UNIT=DN, the first = ending the role', () => {
-    expect(roleGroupLineSchema.parse('staff=cn=Staff,ou=Groups,dc=campus')).toEqual({ role: 'staff', unit: null, group: 'cn=Staff,ou=Groups,dc=campus' });
-    expect(roleGroupLineSchema.parse('unit-admin:campus/library=cn=Lib,dc=campus')).toEqual({ role: 'unit-admin', unit: 'campus/library', group: 'cn=Lib,dc=campus' });
+    expect(roleGroupLineSchema.parse('staff=cn=Staff,ou=Groups,dc=campus')).toEqual({
+      role: 'staff',
+      unit: null,
+      group: 'cn=Staff,ou=Groups,dc=campus',
+    });
+    expect(roleGroupLineSchema.parse('unit-admin:campus/library=cn=Lib,dc=campus')).toEqual({
+      role: 'unit-admin',
+      unit: 'campus/library',
+      group: 'cn=Lib,dc=campus',
+    });
   });
 
   it('refuses an unknown role, a unit-admin without a unit, and a line without a DN', () => {

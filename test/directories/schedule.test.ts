@@ -6,7 +6,13 @@ import { ConfigError } from '../../core/errors.ts';
 import { register } from './fixtures.ts';
 
 describe('DIRECTORY_SYNC_INTERVAL', () => {
-  const interval = (value: string | undefined) => loadGatewayConfig({ GATEWAY_PORT: '0', DIRECTORY_SYNC_INTERVAL: value, ATRIUM_SECRET_KEY: 'x'.repeat(32), ATRIUM_COOKIE_KEYS: 'y'.repeat(32) }).directorySyncSeconds;
+  const interval = (value: string | undefined) =>
+    loadGatewayConfig({
+      GATEWAY_PORT: '0',
+      DIRECTORY_SYNC_INTERVAL: value,
+      ATRIUM_SECRET_KEY: 'x'.repeat(32),
+      ATRIUM_COOKIE_KEYS: 'y'.repeat(32),
+    }).directorySyncSeconds;
 
   it('takes seconds, minutes or hours, or off, and is an hour by default', () => {
     expect(interval(undefined)).toBe(3600);
@@ -19,7 +25,9 @@ describe('DIRECTORY_SYNC_INTERVAL', () => {
 
   it('refuses anything else with a message naming the variable', () => {
     expect(() => interval('soon')).toThrow(ConfigError);
-    expect(() => interval('soon')).toThrow(/DIRECTORY_SYNC_INTERVAL: expected a duration such as 900 \(seconds\), 15m or 1h, or off/);
+    expect(() => interval('soon')).toThrow(
+      /DIRECTORY_SYNC_INTERVAL: expected a duration such as 900 \(seconds\), 15m or 1h, or off/,
+    );
   });
 });
 
@@ -38,8 +46,15 @@ describe('the scheduled sync', () => {
 
   it('syncs every registered directory on its own, and again on the next round', async () => {
     await expect.poll(() => gateway.models.User.count({ where: { username: 'zoe' } }), { timeout: 10_000 }).toBe(1);
-    await expect.poll(() => gateway.models.AuditEvent.count({ where: { action: 'directory.sync', target: 'scheduled' } }), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
-    const [first] = await gateway.models.AuditEvent.findAll({ where: { action: 'directory.sync', target: 'scheduled' }, order: [['id', 'ASC']] });
+    await expect
+      .poll(() => gateway.models.AuditEvent.count({ where: { action: 'directory.sync', target: 'scheduled' } }), {
+        timeout: 10_000,
+      })
+      .toBeGreaterThanOrEqual(2);
+    const [first] = await gateway.models.AuditEvent.findAll({
+      where: { action: 'directory.sync', target: 'scheduled' },
+      order: [['id', 'ASC']],
+    });
     expect(first?.actorName).toBe('directory-schedule');
   });
 });

@@ -48,7 +48,10 @@ async function attempt(username: string, password: string): Promise<Page> {
 
 const alertOf = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1]?.replace(/&#x27;/g, "'");
 const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
-const lastLogin = async (target: string) => (await gateway.models.AuditEvent.findAll({ where: { action: 'login', target }, order: [['id', 'DESC']], limit: 1 }))[0]!;
+const lastLogin = async (target: string) =>
+  (
+    await gateway.models.AuditEvent.findAll({ where: { action: 'login', target }, order: [['id', 'DESC']], limit: 1 })
+  )[0]!;
 
 beforeAll(async () => {
   mailbox = await startMailbox();
@@ -62,7 +65,9 @@ beforeAll(async () => {
   });
   const app = await registerTestApp(gateway, { name: 'Course Notes', redirectUris: [REDIRECT] });
   rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
-  ldap = await startTestSlapd({ ldif: [ouLdif([['Library']]), ...Object.values(people).map((p) => inetOrgPerson(p))].join('\n') });
+  ldap = await startTestSlapd({
+    ldif: [ouLdif([['Library']]), ...Object.values(people).map((p) => inetOrgPerson(p))].join('\n'),
+  });
   await register(gateway, 'campus-ldap', ldap.url, { timeoutSeconds: 2 });
   const report = await sync(gateway, 'campus-ldap');
   expect(report.added).toBe(Object.keys(people).length);
@@ -130,7 +135,12 @@ describe('signing in with a directory password', () => {
   it('refuses an empty password without asking the directory (an empty bind would be anonymous)', async () => {
     const all = ldap.binds();
     const { agent, page } = await loginPage();
-    const refused = await agent.submit(page, formWithAction(page, '/login'), { username: 'rosa', password: '' }, REDIRECT);
+    const refused = await agent.submit(
+      page,
+      formWithAction(page, '/login'),
+      { username: 'rosa', password: '' },
+      REDIRECT,
+    );
     expect(refused.status).toBe(401);
     expect(ldap.binds()).toBe(all);
   });
@@ -211,7 +221,16 @@ describe('a directory that does not answer', () => {
 });
 
 describe('names that try to rewrite the directory search', () => {
-  const attempts = ['*', '*)(uid=*', 'nora)(|(uid=*', 'admin)(|(uid=*', '\\2a', 'nora*', 'uid=nora,ou=Library,ou=People,dc=campus,dc=test', 'nora,ou=People'];
+  const attempts = [
+    '*',
+    '*)(uid=*',
+    'nora)(|(uid=*',
+    'admin)(|(uid=*',
+    '\\2a',
+    'nora*',
+    'uid=nora,ou=Library,ou=People,dc=campus,dc=test',
+    'nora,ou=People',
+  ];
 
   it('refuses each at the login page, sends nothing to the directory and changes nobody', async () => {
     const users = await gateway.models.User.count();
@@ -229,7 +248,9 @@ describe('names that try to rewrite the directory search', () => {
   it('matches nobody in the directory itself: the name is escaped into the filter, never pasted', async () => {
     const directory = (await gateway.models.Directory.findOne({ where: { name: 'campus-ldap' } }))!;
     const settings = directorySettingsOf(directory);
-    expect(personFilter(settings, '*)(uid=*').toString()).toBe('(&(objectClass=inetOrgPerson)(uid=\\2a\\29\\28uid=\\2a))');
+    expect(personFilter(settings, '*)(uid=*').toString()).toBe(
+      '(&(objectClass=inetOrgPerson)(uid=\\2a\\29\\28uid=\\2a))',
+    );
     const ldapClient = await openDirectory(endpointOf(directory, sealerOf(gateway)));
     try {
       for (const name of attempts) expect(await findPersonDn(ldapClient, settings, name), name).toBeNull();
@@ -247,7 +268,7 @@ describe('a directory person who forgot their password', () => {
     expect(page.html).toContain(`href="${RESET_URL}"`);
   });
 
-  it('is mailed the directory\'s reset page rather than a link that would set an Atrium password', async () => {
+  it("is mailed the directory's reset page rather than a link that would set an Atrium password", async () => {
     const agent = new BrowserAgent();
     const page = await agent.navigate(`${gateway.issuer}/password/forgot`);
     const sent = await agent.submit(page, formWithAction(page, '/password/forgot'), { identifier: 'rosa' });
@@ -259,7 +280,9 @@ describe('a directory person who forgot their password', () => {
   });
 
   it('cannot be given an Atrium password by an administrator either', async () => {
-    await expect(resetPassword(asOperator(gateway), 'rosa', 'an-atrium-password')).rejects.toThrow(/directory campus-ldap/);
+    await expect(resetPassword(asOperator(gateway), 'rosa', 'an-atrium-password')).rejects.toThrow(
+      /directory campus-ldap/,
+    );
     expect((await userNamed('rosa')).passwordHash).toBeNull();
   });
 });

@@ -27,7 +27,12 @@ let gateway: TestGateway;
 let ldap: TestSlapd;
 let rp: client.Configuration;
 
-const PASSWORDS = { lena: 'lena-directory-pw', liam: 'liam-directory-pw', sam: 'sam-directory-pw', tom: 'tom-directory-pw' };
+const PASSWORDS = {
+  lena: 'lena-directory-pw',
+  liam: 'liam-directory-pw',
+  sam: 'sam-directory-pw',
+  tom: 'tom-directory-pw',
+};
 
 const tom = { uid: 'tom', name: 'Tom Tanaka', password: PASSWORDS.tom };
 
@@ -54,7 +59,11 @@ beforeAll(async () => {
   });
   await register(gateway, 'campus-ldap', ldap.url, {
     groupBase: `ou=Groups,dc=campus,dc=test`,
-    roleGroups: [`staff=${groupDn('staff')}`, `admin=${groupDn('admins')}`, `unit-admin:campus/library=${groupDn('library-admins')}`],
+    roleGroups: [
+      `staff=${groupDn('staff')}`,
+      `admin=${groupDn('admins')}`,
+      `unit-admin:campus/library=${groupDn('library-admins')}`,
+    ],
   });
 });
 afterAll(async () => {
@@ -70,7 +79,12 @@ describe('a first sync of an OpenLDAP directory', () => {
     expect(report.names.added.sort()).toEqual(['lena', 'liam', 'sam', 'tom']);
     expect(report.unitsCreated).toBe(3);
 
-    expect(await personOf(gateway, 'lena')).toMatchObject({ status: 'active', roles: ['student', 'unit-admin'], units: ['campus/library/circulation', 'campus/library'], passwordHash: null });
+    expect(await personOf(gateway, 'lena')).toMatchObject({
+      status: 'active',
+      roles: ['student', 'unit-admin'],
+      units: ['campus/library/circulation', 'campus/library'],
+      passwordHash: null,
+    });
     expect(await personOf(gateway, 'liam')).toMatchObject({ roles: ['staff'], units: ['campus/library'] });
     expect(await personOf(gateway, 'sam')).toMatchObject({ roles: ['admin'], units: ['campus/science'] });
     expect(await personOf(gateway, 'tom')).toMatchObject({ roles: ['student'], units: ['campus'] });
@@ -80,10 +94,12 @@ describe('a first sync of an OpenLDAP directory', () => {
     expect(library?.parentId).toBe(parent?.id);
   });
 
-  it('refuses a local account\'s username, a reserved name, a name Atrium cannot use and an entry without email, each with its reason', async () => {
+  it("refuses a local account's username, a reserved name, a name Atrium cannot use and an entry without email, each with its reason", async () => {
     const directory = await gateway.models.Directory.findOne({ where: { name: 'campus-ldap' } });
     const report = JSON.parse(directory!.lastReport!);
-    const reasons = Object.fromEntries(report.names.refused.map((r: { username: string; reason: string }) => [r.username, r.reason]));
+    const reasons = Object.fromEntries(
+      report.names.refused.map((r: { username: string; reason: string }) => [r.username, r.reason]),
+    );
     expect(reasons.alice).toMatch(/local account .* not merged/);
     expect(reasons.system).toMatch(/reserved/);
     expect(reasons['bad name!']).toMatch(/cannot be an Atrium username/);
@@ -97,16 +113,29 @@ describe('a first sync of an OpenLDAP directory', () => {
   });
 
   it('writes the report to the audit log and keeps it on the registration', async () => {
-    const [event] = await gateway.models.AuditEvent.findAll({ where: { action: 'directory.sync', target: 'campus-ldap' }, order: [['id', 'DESC']] });
+    const [event] = await gateway.models.AuditEvent.findAll({
+      where: { action: 'directory.sync', target: 'campus-ldap' },
+      order: [['id', 'DESC']],
+    });
     expect(event?.outcome).toBe('success');
     expect(JSON.parse(event!.details!)).toMatchObject({ added: 4, refused: 4, disabled: 0 });
-    expect(await gateway.models.AuditEvent.count({ where: { action: 'unit.create', target: 'campus/library/circulation' } })).toBe(1);
+    expect(
+      await gateway.models.AuditEvent.count({ where: { action: 'unit.create', target: 'campus/library/circulation' } }),
+    ).toBe(1);
   });
 
   it('changes nothing when run again on an unchanged directory', async () => {
     const before = await gateway.models.User.findOne({ where: { username: 'lena' } });
     const report = await sync(gateway, 'campus-ldap');
-    expect(report).toMatchObject({ outcome: 'success', added: 0, updated: 0, unchanged: 4, disabled: 0, reenabled: 0, unitsCreated: 0 });
+    expect(report).toMatchObject({
+      outcome: 'success',
+      added: 0,
+      updated: 0,
+      unchanged: 4,
+      disabled: 0,
+      reenabled: 0,
+      unitsCreated: 0,
+    });
     const after = await gateway.models.User.findOne({ where: { username: 'lena' } });
     expect(after!.updatedAt.getTime()).toBe(before!.updatedAt.getTime());
   });
@@ -132,7 +161,9 @@ describe('later syncs', () => {
     expect(report.names.disabled).toEqual(['tom']);
     const person = await personOf(gateway, 'tom');
     expect(person!.status).toBe('disabled');
-    await expect(client.refreshTokenGrant(rp, current.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(client.refreshTokenGrant(rp, current.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
     expect(await gateway.models.EndedAccess.count({ where: { kind: 'sub', subject: person!.user.id } })).toBe(1);
     const [audit] = await gateway.models.AuditEvent.findAll({ where: { action: 'user.disable', target: 'tom' } });
     expect(JSON.parse(audit!.details!)).toMatchObject({ directory: 'campus-ldap', reason: 'gone from the directory' });
@@ -140,7 +171,15 @@ describe('later syncs', () => {
 
   it('enables them again when they come back, and they sign in with their directory password', async () => {
     await ldap.admin(async (c) => {
-      await c.add(personDn(tom), { objectClass: 'inetOrgPerson', uid: 'tom', cn: tom.name, sn: 'Tanaka', displayName: tom.name, mail: 'tom@campus.test', userPassword: PASSWORDS.tom });
+      await c.add(personDn(tom), {
+        objectClass: 'inetOrgPerson',
+        uid: 'tom',
+        cn: tom.name,
+        sn: 'Tanaka',
+        displayName: tom.name,
+        mail: 'tom@campus.test',
+        userPassword: PASSWORDS.tom,
+      });
     });
     const report = await sync(gateway, 'campus-ldap');
     expect(report.names.reenabled).toEqual(['tom']);
@@ -165,7 +204,10 @@ describe('later syncs', () => {
       expect(report.error).toMatch(/did not answer/);
       expect(report.disabled).toBe(0);
       expect(await gateway.models.User.count({ where: { status: 'disabled' } })).toBe(0);
-      const [event] = await gateway.models.AuditEvent.findAll({ where: { action: 'directory.sync', target: 'campus-ldap' }, order: [['id', 'DESC']] });
+      const [event] = await gateway.models.AuditEvent.findAll({
+        where: { action: 'directory.sync', target: 'campus-ldap' },
+        order: [['id', 'DESC']],
+      });
       expect(event?.outcome).toBe('failure');
     } finally {
       await ldap.resume();
@@ -173,10 +215,18 @@ describe('later syncs', () => {
   });
 
   it('disables nobody when a wrong user base makes everyone look gone', async () => {
-    await register(gateway, 'wrong-base', ldap.url, { userBase: `ou=Services,dc=campus,dc=test`, userFilter: '(uid=nobody-at-all)' });
+    await register(gateway, 'wrong-base', ldap.url, {
+      userBase: `ou=Services,dc=campus,dc=test`,
+      userFilter: '(uid=nobody-at-all)',
+    });
     // First a real sync of the right base under this registration, then the base "empties".
     const directory = await gateway.models.Directory.findOne({ where: { name: 'wrong-base' } });
-    await gateway.models.DirectoryAccount.create({ userId: (await gateway.models.User.findOne({ where: { username: 'bob' } }))!.id, directoryId: directory!.id, dn: 'uid=bob,ou=Gone,dc=campus,dc=test', seenRun: 'earlier' });
+    await gateway.models.DirectoryAccount.create({
+      userId: (await gateway.models.User.findOne({ where: { username: 'bob' } }))!.id,
+      directoryId: directory!.id,
+      dn: 'uid=bob,ou=Gone,dc=campus,dc=test',
+      seenRun: 'earlier',
+    });
     const report = await sync(gateway, 'wrong-base');
     expect(report.outcome).toBe('failure');
     expect(report.error).toMatch(/returned nobody .* nobody was disabled/);
@@ -239,7 +289,12 @@ describe('an Active Directory with more than one page of people', () => {
 
   beforeAll(async () => {
     const people = Array.from({ length: PEOPLE_COUNT }, (_, i) =>
-      adUser({ uid: `ad${String(i).padStart(4, '0')}`, name: `AD Person ${i}`, department: departments[i % 3], memberOf: i % 2 === 0 ? [students] : [] }),
+      adUser({
+        uid: `ad${String(i).padStart(4, '0')}`,
+        name: `AD Person ${i}`,
+        department: departments[i % 3],
+        memberOf: i % 2 === 0 ? [students] : [],
+      }),
     );
     ad = await startTestSlapd({
       activeDirectoryLike: true,
@@ -247,7 +302,12 @@ describe('an Active Directory with more than one page of people', () => {
         ...people,
         adUser({ uid: 'gone-dark', name: 'Disabled Before', disabled: true }),
         adUser({ uid: 'lena', name: 'Lena From AD', mail: 'lena.ad@campus.test' }),
-        adUser({ uid: 'ada', sAMAccountName: 'Ada.Lovelace', name: 'Ada Lovelace', memberOf: ['CN=Staff,OU=Groups,DC=campus,DC=test'] }),
+        adUser({
+          uid: 'ada',
+          sAMAccountName: 'Ada.Lovelace',
+          name: 'Ada Lovelace',
+          memberOf: ['CN=Staff,OU=Groups,DC=campus,DC=test'],
+        }),
       ].join('\n'),
     });
     await register(gateway, 'campus-ad', ad.url, {
@@ -287,7 +347,12 @@ describe('an Active Directory with more than one page of people', () => {
   it('refuses a username another directory already brought', async () => {
     const directory = await gateway.models.Directory.findOne({ where: { name: 'campus-ad' } });
     const report = JSON.parse(directory!.lastReport!);
-    expect(report.names.refused).toContainEqual(expect.objectContaining({ username: 'lena', reason: expect.stringMatching(/already comes from directory campus-ldap/) }));
+    expect(report.names.refused).toContainEqual(
+      expect.objectContaining({
+        username: 'lena',
+        reason: expect.stringMatching(/already comes from directory campus-ldap/),
+      }),
+    );
     expect((await personOf(gateway, 'lena'))!.user.displayName).toBe('Lena Larsen');
   });
 

@@ -22,10 +22,51 @@ let caFile: string;
 function makeCertificates(dir: string): { caFile: string; certFile: string; keyFile: string } {
   const file = (name: string) => join(dir, name);
   const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Atrium test campus CA', '-keyout', file('ca.key'), '-out', file('ca.pem')]);
-  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', file('server.key'), '-out', file('server.csr')]);
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Atrium test campus CA',
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.pem'),
+  ]);
+  run([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=localhost',
+    '-keyout',
+    file('server.key'),
+    '-out',
+    file('server.csr'),
+  ]);
   writeFileSync(file('san.ext'), 'subjectAltName=DNS:localhost\n');
-  run(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('san.ext'), '-out', file('server.pem')]);
+  run([
+    'x509',
+    '-req',
+    '-in',
+    file('server.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    file('san.ext'),
+    '-out',
+    file('server.pem'),
+  ]);
   return { caFile: file('ca.pem'), certFile: file('server.pem'), keyFile: file('server.key') };
 }
 
@@ -56,7 +97,7 @@ describe('a directory reached over TLS', () => {
     await plain.unbind();
   });
 
-  it('is synced and signed in to over StartTLS on ldap://, trusting the registration\'s CA file', async () => {
+  it("is synced and signed in to over StartTLS on ldap://, trusting the registration's CA file", async () => {
     await register(gateway, 'starttls', localhost(ldap.url), { startTls: 'yes', caFile });
     const report = await sync(gateway, 'starttls');
     expect(report).toMatchObject({ outcome: 'success', added: 1 });
@@ -72,7 +113,11 @@ describe('a directory reached over TLS', () => {
   });
 
   it('is reached on ldaps:// with the CA file', async () => {
-    await register(gateway, 'ldaps', localhost(ldap.ldapsUrl!), { startTls: undefined, caFile, unitRoot: 'campus/arts' });
+    await register(gateway, 'ldaps', localhost(ldap.ldapsUrl!), {
+      startTls: undefined,
+      caFile,
+      unitRoot: 'campus/arts',
+    });
     const result = await testDirectory(asOperator(gateway), sealerOf(gateway), 'ldaps');
     expect(result).toMatchObject({ ok: true, connected: true, people: 1 });
   });

@@ -58,19 +58,31 @@ afterAll(async () => {
 });
 
 describe('cards across colleges', () => {
-  it('sends a click by a member of another college to the app through the group\'s home, and updates the card everywhere', async () => {
+  it("sends a click by a member of another college to the app through the group's home, and updates the card everywhere", async () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
     const group = await alice.createGroup('History of science study group', ['bob@arts.campus.test']);
     await alice.invite(group.id, ['polls@eng.campus.test']);
     const ack = await bot.sendCard({ conversationId: group.id }, poll);
-    await expect.poll(() => bob.messages.find((m) => m.id === ack.messageId)?.card, { timeout: 15_000 }).toMatchObject(poll);
+    await expect
+      .poll(() => bob.messages.find((m) => m.id === ack.messageId)?.card, { timeout: 15_000 })
+      .toMatchObject(poll);
 
     const result = await bob.cardAction(ack.messageId, 'thu');
     expect(result).toMatchObject({ messageId: ack.messageId, actionId: 'thu', updated: true, toast: 'Noted.' });
-    expect(clicks.at(-1)).toMatchObject({ messageId: ack.messageId, conversationId: group.id, actionId: 'thu', user: { address: 'bob@arts.campus.test', name: 'Bob Martin' }, app: 'polls' });
+    expect(clicks.at(-1)).toMatchObject({
+      messageId: ack.messageId,
+      conversationId: group.id,
+      actionId: 'thu',
+      user: { address: 'bob@arts.campus.test', name: 'Bob Martin' },
+      app: 'polls',
+    });
     for (const member of [alice, bob]) {
-      await expect.poll(() => member.messages.find((m) => m.kind === 'card.update' && m.refId === ack.messageId)?.card, { timeout: 15_000 }).toMatchObject({ text: 'Bob Martin chose thu', actions: [] });
+      await expect
+        .poll(() => member.messages.find((m) => m.kind === 'card.update' && m.refId === ack.messageId)?.card, {
+          timeout: 15_000,
+        })
+        .toMatchObject({ text: 'Bob Martin chose thu', actions: [] });
     }
 
     // The card no longer offers the action, at home or through another college.

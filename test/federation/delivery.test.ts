@@ -28,20 +28,34 @@ describe('across colleges', () => {
 
     for (const node of [campus.nodes.eng, campus.nodes.arts]) {
       await expect
-        .poll(async () => (await node.models.Message.findAll({ where: { conversationId: first.conversationId }, order: [['seq', 'ASC']] })).map((m) => [m.seq, m.id]))
-        .toEqual([[1, first.messageId], [2, reply.messageId]]);
+        .poll(async () =>
+          (
+            await node.models.Message.findAll({
+              where: { conversationId: first.conversationId },
+              order: [['seq', 'ASC']],
+            })
+          ).map((m) => [m.seq, m.id]),
+        )
+        .toEqual([
+          [1, first.messageId],
+          [2, reply.messageId],
+        ]);
     }
     alice.close();
     bob.close();
   });
 
-  it('keeps a remote member\'s messages in the order they were sent', async () => {
+  it("keeps a remote member's messages in the order they were sent", async () => {
     const bob = await as('bob', 'arts');
     const alice = await as('alice', 'eng');
     const conversation = await bob.openDirect('alice@eng.campus.test');
-    const acks = await Promise.all(Array.from({ length: 10 }, (_, i) => bob.send({ conversationId: conversation.id, text: `in order ${i}` })));
+    const acks = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => bob.send({ conversationId: conversation.id, text: `in order ${i}` })),
+    );
     expect(acks.map((a) => a.seq)).toEqual([...acks.map((a) => a.seq)].sort((x, y) => x - y));
-    await expect.poll(() => alice.messages.filter((m) => m.text?.startsWith('in order')).map((m) => m.text)).toEqual(Array.from({ length: 10 }, (_, i) => `in order ${i}`));
+    await expect
+      .poll(() => alice.messages.filter((m) => m.text?.startsWith('in order')).map((m) => m.text))
+      .toEqual(Array.from({ length: 10 }, (_, i) => `in order ${i}`));
     alice.close();
     bob.close();
   });
@@ -59,7 +73,7 @@ describe('across colleges', () => {
     bob.close();
   });
 
-  it('tells, of a remote member\'s reading, only the local senders of what they read', async () => {
+  it("tells, of a remote member's reading, only the local senders of what they read", async () => {
     const alice = await as('alice', 'eng');
     const dave = await as('dave', 'eng');
     const bob = await as('bob', 'arts');
@@ -86,21 +100,33 @@ describe('across colleges', () => {
     const ctx = { ...campus.gateway.context(null), actor: operator('test') };
     const names = Array.from({ length: 8 }, (_, i) => `arts-reader-${i}`);
     for (const username of names) {
-      await createUser(ctx, { username, displayName: `Arts reader ${username.slice(-1)}`, email: `${username}@campus.test`, password: DEMO_PASSWORD, roles: ['student'], units: ['campus/arts/history'] });
+      await createUser(ctx, {
+        username,
+        displayName: `Arts reader ${username.slice(-1)}`,
+        email: `${username}@campus.test`,
+        password: DEMO_PASSWORD,
+        roles: ['student'],
+        units: ['campus/arts/history'],
+      });
     }
     const alice = await as('alice', 'eng');
     const readers = [];
     for (const name of names) readers.push(await as(name, 'arts'));
     const heard = new Set<string>();
     alice.on('receipt', (r) => heard.add(r.address));
-    const group = await alice.createGroup('Arts seminar', names.map((n) => `${n}@arts.campus.test`));
+    const group = await alice.createGroup(
+      'Arts seminar',
+      names.map((n) => `${n}@arts.campus.test`),
+    );
     const ack = await alice.send({ conversationId: group.id, text: 'reading for Thursday' });
-    for (const r of readers) await expect.poll(() => r.messages.some((m) => m.id === ack.messageId), { timeout: 15_000 }).toBe(true);
+    for (const r of readers)
+      await expect.poll(() => r.messages.some((m) => m.id === ack.messageId), { timeout: 15_000 }).toBe(true);
 
     let inserts = 0;
     const arts = campus.nodes.arts.sequelize;
     arts.addHook('afterQuery', 'count-outbox', (_options, query) => {
-      if (/^\s*INSERT\s+INTO\s+[`"]?outbox[`"]?\s/i.test(String((query as unknown as { sql?: string }).sql ?? ''))) inserts += 1;
+      if (/^\s*INSERT\s+INTO\s+[`"]?outbox[`"]?\s/i.test(String((query as unknown as { sql?: string }).sql ?? '')))
+        inserts += 1;
     });
     try {
       await Promise.all(readers.map((r) => r.markDelivered(group.id, ack.seq)));
@@ -114,7 +140,7 @@ describe('across colleges', () => {
     for (const c of [alice, ...readers]) c.close();
   });
 
-  it('keeps a remote reader\'s receipt for their own just-acknowledged message, before their node has its copy', async () => {
+  it("keeps a remote reader's receipt for their own just-acknowledged message, before their node has its copy", async () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
     const conversation = await bob.openDirect('alice@eng.campus.test');
@@ -141,7 +167,7 @@ describe('across colleges', () => {
     bob.close();
   });
 
-  it('keeps each college\'s data at home: a node stores no conversation without its own people', async () => {
+  it("keeps each college's data at home: a node stores no conversation without its own people", async () => {
     const alice = await as('alice', 'eng');
     const ack = await alice.send({ to: 'bob@arts.campus.test', text: 'eng and arts only' });
     await expect.poll(async () => campus.nodes.arts.models.Message.count({ where: { id: ack.messageId } })).toBe(1);
@@ -157,13 +183,22 @@ describe('outages', () => {
     const conversation = await alice.openDirect('bob@arts.campus.test');
     await campus.stopNode('arts');
     const sent: string[] = [];
-    for (let i = 0; i < 15; i++) sent.push((await alice.send({ conversationId: conversation.id, text: `while arts was down ${i}` })).messageId);
+    for (let i = 0; i < 15; i++)
+      sent.push((await alice.send({ conversationId: conversation.id, text: `while arts was down ${i}` })).messageId);
     await new Promise((r) => setTimeout(r, 1_500));
     const arts = await campus.restartNode('arts');
     await expect
-      .poll(async () => (await arts.models.Message.findAll({ where: { conversationId: conversation.id }, order: [['seq', 'ASC']] })).map((m) => m.id).filter((id) => sent.includes(id)), { timeout: 30_000 })
+      .poll(
+        async () =>
+          (await arts.models.Message.findAll({ where: { conversationId: conversation.id }, order: [['seq', 'ASC']] }))
+            .map((m) => m.id)
+            .filter((id) => sent.includes(id)),
+        { timeout: 30_000 },
+      )
       .toEqual(sent);
-    const seqs = (await arts.models.Message.findAll({ where: { conversationId: conversation.id }, order: [['seq', 'ASC']] })).map((m) => m.seq);
+    const seqs = (
+      await arts.models.Message.findAll({ where: { conversationId: conversation.id }, order: [['seq', 'ASC']] })
+    ).map((m) => m.seq);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
     alice.close();
   });
@@ -176,14 +211,21 @@ describe('outages', () => {
     await campus.stopNode('arts');
     const queued = await alice.send({ conversationId: conversation.id, text: 'sent while arts was down, a while ago' });
     const { OutboxPeer } = campus.nodes.eng.federationModels;
-    await expect.poll(async () => (await OutboxPeer.findByPk('arts.campus.test'))?.nextAttemptAt ?? null, { timeout: 10_000 }).not.toBeNull();
+    await expect
+      .poll(async () => (await OutboxPeer.findByPk('arts.campus.test'))?.nextAttemptAt ?? null, { timeout: 10_000 })
+      .not.toBeNull();
     // As after many failed attempts: the next one is far off.
-    await OutboxPeer.update({ nextAttemptAt: new Date(Date.now() + 10 * 60_000) }, { where: { destination: 'arts.campus.test' } });
+    await OutboxPeer.update(
+      { nextAttemptAt: new Date(Date.now() + 10 * 60_000) },
+      { where: { destination: 'arts.campus.test' } },
+    );
 
     const arts = await campus.restartNode('arts');
     const bob = await as('bob', 'arts');
     await bob.send({ conversationId: conversation.id, text: 'arts is back' });
-    await expect.poll(async () => arts.models.Message.count({ where: { id: queued.messageId } }), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(async () => arts.models.Message.count({ where: { id: queued.messageId } }), { timeout: 15_000 })
+      .toBe(1);
     alice.close();
     bob.close();
   });
@@ -194,13 +236,20 @@ describe('outages', () => {
     await campus.stopNode('arts');
     const queued = await alice.send({ conversationId: conversation.id, text: 'sent during a long outage' });
     const { OutboxPeer } = campus.nodes.eng.federationModels;
-    await expect.poll(async () => (await OutboxPeer.findByPk('arts.campus.test'))?.nextAttemptAt ?? null, { timeout: 10_000 }).not.toBeNull();
+    await expect
+      .poll(async () => (await OutboxPeer.findByPk('arts.campus.test'))?.nextAttemptAt ?? null, { timeout: 10_000 })
+      .not.toBeNull();
     // As after a long outage: eng's next attempt is a minute or more away.
-    await OutboxPeer.update({ nextAttemptAt: new Date(Date.now() + 10 * 60_000) }, { where: { destination: 'arts.campus.test' } });
+    await OutboxPeer.update(
+      { nextAttemptAt: new Date(Date.now() + 10 * 60_000) },
+      { where: { destination: 'arts.campus.test' } },
+    );
 
     // Arts comes back and says so (a signed hello through the proxy); no person there connects or sends.
     const arts = await campus.restartNode('arts');
-    await expect.poll(async () => arts.models.Message.count({ where: { id: queued.messageId } }), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(async () => arts.models.Message.count({ where: { id: queued.messageId } }), { timeout: 10_000 })
+      .toBe(1);
     alice.close();
   });
 
@@ -212,7 +261,9 @@ describe('outages', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await campus.nodes.law.models.Message.count({ where: { id: ack.messageId } })).toBe(0);
     await campus.restartProxy();
-    await expect.poll(async () => campus.nodes.law.models.Message.count({ where: { id: ack.messageId } }), { timeout: 30_000 }).toBe(1);
+    await expect
+      .poll(async () => campus.nodes.law.models.Message.count({ where: { id: ack.messageId } }), { timeout: 30_000 })
+      .toBe(1);
     alice.close();
   });
 });

@@ -17,7 +17,10 @@ afterAll(async () => campus?.stop());
 async function search(username: string, node: 'eng' | 'arts' | 'law', q: string) {
   const who = await login(campus.gateway, username);
   const token = await who.tokenFor(campus.nodes[node].url);
-  const response = await request(campus.nodes[node].server).get('/api/v1/directory').query({ q }).set('authorization', `Bearer ${token}`);
+  const response = await request(campus.nodes[node].server)
+    .get('/api/v1/directory')
+    .query({ q })
+    .set('authorization', `Bearer ${token}`);
   expect(response.status).toBe(200);
   return response.body.people as { username: string; address: string; addresses: string[] }[];
 }
@@ -32,7 +35,14 @@ describe('people search across colleges', () => {
   it('matches "_" and "%" in a search as themselves, not as wildcards', async () => {
     const ctx = { ...campus.gateway.context(null), actor: operator('test') };
     const probe = (username: string, displayName: string) =>
-      createUser(ctx, { username, displayName, email: `${username}@probe.test`, password: DEMO_PASSWORD, units: ['campus/arts'], roles: ['student'] });
+      createUser(ctx, {
+        username,
+        displayName,
+        email: `${username}@probe.test`,
+        password: DEMO_PASSWORD,
+        units: ['campus/arts'],
+        roles: ['student'],
+      });
     await probe('dir_probe', 'Directory 100% probe');
     await probe('dirxprobe', 'Directory 1000 probe');
     const usernames = async (q: string) => (await search('alice', 'eng', q)).map((p) => p.username).sort();
@@ -54,15 +64,24 @@ describe('people search across colleges', () => {
   it('looks up many people by username in one request, for their names, within the same policy', async () => {
     const who = await login(campus.gateway, 'alice');
     const token = await who.tokenFor(campus.nodes.eng.url);
-    const lookup = (usernames: string) => request(campus.nodes.eng.server).get('/api/v1/directory').query({ usernames }).set('authorization', `Bearer ${token}`);
+    const lookup = (usernames: string) =>
+      request(campus.nodes.eng.server)
+        .get('/api/v1/directory')
+        .query({ usernames })
+        .set('authorization', `Bearer ${token}`);
     const found = await lookup('bob,carol,lena,nobody-here,Dave');
     expect(found.status).toBe(200);
-    const names = Object.fromEntries((found.body.people as { username: string; name: string }[]).map((p) => [p.username, p.name]));
+    const names = Object.fromEntries(
+      (found.body.people as { username: string; name: string }[]).map((p) => [p.username, p.name]),
+    );
     expect(Object.keys(names).sort()).toEqual(['bob', 'carol', 'dave', 'lena']);
     expect(names.dave).toBe('Dave Okafor');
     // Arts may not see law: the same lookup from arts leaves lena out.
     const bob = await login(campus.gateway, 'bob');
-    const fromArts = await request(campus.nodes.arts.server).get('/api/v1/directory').query({ usernames: 'lena,alice' }).set('authorization', `Bearer ${await bob.tokenFor(campus.nodes.arts.url)}`);
+    const fromArts = await request(campus.nodes.arts.server)
+      .get('/api/v1/directory')
+      .query({ usernames: 'lena,alice' })
+      .set('authorization', `Bearer ${await bob.tokenFor(campus.nodes.arts.url)}`);
     expect((fromArts.body.people as { username: string }[]).map((p) => p.username)).toEqual(['alice']);
 
     const tooMany = await lookup(Array.from({ length: 101 }, (_, i) => `user${i}`).join(','));
@@ -78,7 +97,7 @@ describe('people search across colleges', () => {
   });
 });
 
-describe('following a node\'s key rotation', () => {
+describe("following a node's key rotation", () => {
   it('re-pins the new key because the old one vouches for it', async () => {
     const before = pinnedKeysOf((await campus.gateway.models.Domain.findOne({ where: { name: 'law.campus.test' } }))!);
     const rotated = await campus.nodes.law.federation.keys.rotate();

@@ -12,7 +12,9 @@ type Device = Awaited<ReturnType<typeof as>>;
 async function download(who: Device, node: 'eng' | 'arts' | 'law', id: string, from?: string): Promise<Response> {
   const base = campus.nodes[node].url;
   const query = from ? `?from=${encodeURIComponent(from)}` : '';
-  return fetch(`${base}/api/v1/attachments/${id}${query}`, { headers: { authorization: `Bearer ${await who.login.tokenFor(base)}` } });
+  return fetch(`${base}/api/v1/attachments/${id}${query}`, {
+    headers: { authorization: `Bearer ${await who.login.tokenFor(base)}` },
+  });
 }
 
 beforeAll(async () => {
@@ -43,7 +45,9 @@ describe('files across colleges', () => {
     expect((await download(bob, 'arts', '00000000-0000-4000-8000-000000000000', 'eng.campus.test')).status).toBe(404);
     const badFrom = await download(bob, 'arts', file.id, 'not a domain');
     expect(badFrom.status).toBe(400);
-    expect(await badFrom.json()).toMatchObject({ error: { code: 'invalid_input', fields: { from: expect.any(String) } } });
+    expect(await badFrom.json()).toMatchObject({
+      error: { code: 'invalid_input', fields: { from: expect.any(String) } },
+    });
     for (const c of [alice, bob, carol]) c.close();
   });
 
@@ -51,12 +55,16 @@ describe('files across colleges', () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
     const group = await bob.createGroup('History of engineering', ['alice@eng.campus.test']);
-    await expect.poll(async () => campus.nodes.eng.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(async () => campus.nodes.eng.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 })
+      .toBe(1);
     const file = await alice.upload(new TextEncoder().encode('wrong draft'), 'draft.txt', 'text/plain');
     const ack = await alice.send({ conversationId: group.id, text: 'the draft', attachments: [file.id] });
     await expect.poll(() => bob.messages.find((m) => m.id === ack.messageId)?.attachments).toEqual([file]);
     expect((await download(bob, 'arts', file.id, 'eng.campus.test')).status).toBe(200);
-    await expect.poll(async () => campus.nodes.eng.models.Message.count({ where: { id: ack.messageId } }), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(async () => campus.nodes.eng.models.Message.count({ where: { id: ack.messageId } }), { timeout: 15_000 })
+      .toBe(1);
 
     await alice.recall(ack.messageId);
     expect((await download(bob, 'arts', file.id, 'eng.campus.test')).status).toBe(404);

@@ -29,14 +29,19 @@ afterAll(async () => {
 describe('a group with members from three colleges', () => {
   it('is refused while two of the colleges may not exchange messages', async () => {
     const alice = await as('alice', 'eng');
-    await expect(alice.createGroup('Not yet', ['bob@arts.campus.test', 'lena@law.campus.test'])).rejects.toMatchObject({ code: 'federation_denied' });
-    await allowPair({ ...campus.gateway.context(null), actor: operator('test') }, { a: 'arts.campus.test', b: 'law.campus.test' });
+    await expect(alice.createGroup('Not yet', ['bob@arts.campus.test', 'lena@law.campus.test'])).rejects.toMatchObject({
+      code: 'federation_denied',
+    });
+    await allowPair(
+      { ...campus.gateway.context(null), actor: operator('test') },
+      { a: 'arts.campus.test', b: 'law.campus.test' },
+    );
     // Nodes see a policy change once their copy of the registry expires (REGISTRY_TTL_SECONDS, 1 s here):
     // their clocks are moved past it.
     campus.advanceClocks(1_200);
   });
 
-  it('orders everyone\'s messages at its home and gives every college the same sequence', async () => {
+  it("orders everyone's messages at its home and gives every college the same sequence", async () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
     const lena = await as('lena', 'law');
@@ -51,7 +56,11 @@ describe('a group with members from three colleges', () => {
       told.set(c, new Set());
       c.on('conversation', (conv) => told.get(c)!.add(conv.id));
     }
-    const group = await alice.createGroup('Moot court prep', ['bob@arts.campus.test', 'lena@law.campus.test', 'dave@eng.campus.test']);
+    const group = await alice.createGroup('Moot court prep', [
+      'bob@arts.campus.test',
+      'lena@law.campus.test',
+      'dave@eng.campus.test',
+    ]);
     expect(group.homeDomain).toBe('eng.campus.test');
     // Bob and Lena learn of the group from their own nodes once the home has replicated it.
     for (const c of [bob, lena]) await expect.poll(() => told.get(c)!.has(group.id), { timeout: 15_000 }).toBe(true);
@@ -62,11 +71,20 @@ describe('a group with members from three colleges', () => {
 
     // Each sees the others' messages in the home's order (their own came back as the ack).
     const all = ['welcome all', 'hi from arts', 'hi from law'];
-    for (const [c, own] of [[alice, 'welcome all'], [bob, 'hi from arts'], [lena, 'hi from law']] as const) {
+    for (const [c, own] of [
+      [alice, 'welcome all'],
+      [bob, 'hi from arts'],
+      [lena, 'hi from law'],
+    ] as const) {
       await expect.poll(() => texts(inboxes.get(c)!), { timeout: 15_000 }).toEqual(all.filter((t) => t !== own));
     }
     const logOf = async (node: 'eng' | 'arts' | 'law') =>
-      (await campus.nodes[node].models.Message.findAll({ where: { conversationId: group.id }, order: [['seq', 'ASC']] })).map((m) => `${m.seq}:${m.id}`);
+      (
+        await campus.nodes[node].models.Message.findAll({
+          where: { conversationId: group.id },
+          order: [['seq', 'ASC']],
+        })
+      ).map((m) => `${m.seq}:${m.id}`);
     const home = await logOf('eng');
     await expect.poll(() => logOf('arts')).toEqual(home);
     await expect.poll(() => logOf('law')).toEqual(home);
@@ -77,13 +95,23 @@ describe('a group with members from three colleges', () => {
     const alice = await as('alice', 'eng');
     const lena = await as('lena', 'law');
     const group = await alice.createGroup('Recall check', ['lena@law.campus.test']);
-    await expect.poll(async () => campus.nodes.law.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(async () => campus.nodes.law.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 })
+      .toBe(1);
     const oops = await lena.send({ conversationId: group.id, text: 'wrong chat' });
     // The recall goes out once Lena's node holds the message the home ordered.
-    await expect.poll(async () => campus.nodes.law.models.Message.count({ where: { id: oops.messageId } }), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(async () => campus.nodes.law.models.Message.count({ where: { id: oops.messageId } }), { timeout: 15_000 })
+      .toBe(1);
     await lena.recall(oops.messageId);
     for (const node of ['eng', 'law'] as const) {
-      await expect.poll(async () => (await campus.nodes[node].models.Message.findOne({ where: { id: oops.messageId } }))?.recalledAt !== null, { timeout: 15_000 }).toBe(true);
+      await expect
+        .poll(
+          async () =>
+            (await campus.nodes[node].models.Message.findOne({ where: { id: oops.messageId } }))?.recalledAt !== null,
+          { timeout: 15_000 },
+        )
+        .toBe(true);
     }
   });
 
@@ -93,9 +121,20 @@ describe('a group with members from three colleges', () => {
     const group = await alice.createGroup('Edit then recall', ['lena@law.campus.test']);
     const sent = await alice.send({ conversationId: group.id, text: 'meet at 5' });
     const edit = await alice.edit(sent.messageId, 'meet at 5, room 12 (door code 4711)');
-    await expect.poll(async () => (await campus.nodes.law.models.Message.findOne({ where: { id: edit.messageId } }))?.body ?? '', { timeout: 15_000 }).toContain('4711');
+    await expect
+      .poll(
+        async () => (await campus.nodes.law.models.Message.findOne({ where: { id: edit.messageId } }))?.body ?? '',
+        { timeout: 15_000 },
+      )
+      .toContain('4711');
     await alice.recall(sent.messageId);
-    await expect.poll(async () => (await campus.nodes.law.models.Message.findOne({ where: { id: sent.messageId } }))?.recalledAt ?? null, { timeout: 15_000 }).not.toBeNull();
+    await expect
+      .poll(
+        async () =>
+          (await campus.nodes.law.models.Message.findOne({ where: { id: sent.messageId } }))?.recalledAt ?? null,
+        { timeout: 15_000 },
+      )
+      .not.toBeNull();
     const copies = await campus.nodes.law.models.Message.findAll({ where: { conversationId: group.id } });
     expect(copies.filter((m) => m.body.includes('4711') || m.body.includes('meet at 5'))).toEqual([]);
     alice.close();
@@ -105,7 +144,9 @@ describe('a group with members from three colleges', () => {
   it('sends a college that was down the recall, never the edited text that was still waiting for it', async () => {
     const alice = await as('alice', 'eng');
     const group = await alice.createGroup('Recall while away', ['lena@law.campus.test']);
-    await expect.poll(async () => campus.nodes.law.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(async () => campus.nodes.law.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 })
+      .toBe(1);
     await campus.stopNode('law');
     let sent;
     try {
@@ -113,14 +154,22 @@ describe('a group with members from three colleges', () => {
       await alice.edit(sent.messageId, 'meet at 6, room 14 (door code 5822)');
       await alice.recall(sent.messageId);
       // What eng still holds for law carries the recall, and nothing of the message or its edit.
-      const waiting = await campus.nodes.eng.federationModels.OutboxEntry.findAll({ where: { destination: 'law.campus.test' } });
+      const waiting = await campus.nodes.eng.federationModels.OutboxEntry.findAll({
+        where: { destination: 'law.campus.test' },
+      });
       expect(waiting.length).toBeGreaterThanOrEqual(3);
       expect(waiting.filter((row) => row.event.includes('5822') || row.event.includes('meet at 6'))).toEqual([]);
     } finally {
       await campus.restartNode('law');
     }
     const lena = await as('lena', 'law');
-    await expect.poll(async () => (await campus.nodes.law.models.Message.findOne({ where: { id: sent.messageId } }))?.recalledAt ?? null, { timeout: 20_000 }).not.toBeNull();
+    await expect
+      .poll(
+        async () =>
+          (await campus.nodes.law.models.Message.findOne({ where: { id: sent.messageId } }))?.recalledAt ?? null,
+        { timeout: 20_000 },
+      )
+      .not.toBeNull();
     const copies = await campus.nodes.law.models.Message.findAll({ where: { conversationId: group.id } });
     expect(copies.filter((m) => m.body.includes('5822') || m.body.includes('meet at 6'))).toEqual([]);
     expect(lena.messages.filter((m) => m.text?.includes('5822') || m.text?.includes('meet at 6'))).toEqual([]);
@@ -132,16 +181,33 @@ describe('a group with members from three colleges', () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
     const group = await alice.createGroup('Leavers', ['bob@arts.campus.test', 'dave@eng.campus.test']);
-    await expect.poll(async () => campus.nodes.arts.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(async () => campus.nodes.arts.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 })
+      .toBe(1);
     await bob.leave(group.id);
     await expect
-      .poll(async () => (await campus.nodes.eng.models.Member.findOne({ where: { conversationId: group.id, address: 'bob@arts.campus.test' } }))?.state, { timeout: 15_000 })
+      .poll(
+        async () =>
+          (
+            await campus.nodes.eng.models.Member.findOne({
+              where: { conversationId: group.id, address: 'bob@arts.campus.test' },
+            })
+          )?.state,
+        { timeout: 15_000 },
+      )
       .toBe('left');
     const after = await alice.send({ conversationId: group.id, text: 'only eng now' });
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await campus.nodes.arts.models.Message.count({ where: { id: after.messageId } })).toBe(0);
     await expect
-      .poll(async () => (await campus.nodes.arts.models.Member.findOne({ where: { conversationId: group.id, address: 'bob@arts.campus.test' } }))?.state)
+      .poll(
+        async () =>
+          (
+            await campus.nodes.arts.models.Member.findOne({
+              where: { conversationId: group.id, address: 'bob@arts.campus.test' },
+            })
+          )?.state,
+      )
       .toBe('left');
   });
 
@@ -150,7 +216,9 @@ describe('a group with members from three colleges', () => {
     const phone = await as('bob', 'arts');
     const laptop = await as('bob', 'arts');
     const group = await alice.createGroup('Leaving twice, remotely', ['bob@arts.campus.test', 'dave@eng.campus.test']);
-    await expect.poll(async () => campus.nodes.arts.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(async () => campus.nodes.arts.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 })
+      .toBe(1);
     const outcomes = await Promise.allSettled([phone.leave(group.id), laptop.leave(group.id)]);
     const codes = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code: string }).code)).sort();
     expect(codes).toEqual(['not_member', 'ok']);
@@ -168,7 +236,10 @@ describe('a group with members from three colleges', () => {
     await expect.poll(() => views.filter((c) => c.id === group.id).length, { timeout: 15_000 }).toBeGreaterThan(0);
     const shown = views.length;
     // Bob's second device is a bare socket: it shows what crosses the wire at arts.
-    const raw = await openRaw(campus.nodes.arts.url, ['atrium.v1', `atrium.token.${await bob.login.tokenFor(campus.nodes.arts.url)}`]);
+    const raw = await openRaw(campus.nodes.arts.url, [
+      'atrium.v1',
+      `atrium.token.${await bob.login.tokenFor(campus.nodes.arts.url)}`,
+    ]);
     await raw.next((f) => f.type === 'ready');
     try {
       await alice.invite(group.id, ['lena@law.campus.test', 'dave@eng.campus.test']);
@@ -180,8 +251,18 @@ describe('a group with members from three colleges', () => {
     }
     await expect.poll(() => views.at(-1)?.title, { timeout: 15_000 }).toBe('Grown');
     expect(views.length).toBeGreaterThan(shown);
-    expect(views.at(-1)!.members.map((m) => m.address).sort()).toEqual(['alice@eng.campus.test', 'bob@arts.campus.test', 'dave@eng.campus.test', 'lena@law.campus.test']);
+    expect(
+      views
+        .at(-1)!
+        .members.map((m) => m.address)
+        .sort(),
+    ).toEqual(['alice@eng.campus.test', 'bob@arts.campus.test', 'dave@eng.campus.test', 'lena@law.campus.test']);
     const atArts = (await bob.conversations()).find((c) => c.id === group.id)!;
-    expect(atArts.members.map((m) => m.address).sort()).toEqual(views.at(-1)!.members.map((m) => m.address).sort());
+    expect(atArts.members.map((m) => m.address).sort()).toEqual(
+      views
+        .at(-1)!
+        .members.map((m) => m.address)
+        .sort(),
+    );
   });
 });

@@ -40,7 +40,18 @@ async function proxyFor(gateway: TestGateway, name: string): Promise<Proxy> {
   dbs.push(db);
   const clock = createTestClock();
   proxyClocks.push(clock);
-  const proxy = await startProxy(loadProxyConfig({ PROXY_PORT: '0', PROXY_HOST: '127.0.0.1', PROXY_NAME: name, GATEWAY_ISSUER: gateway.issuer, ATRIUM_DATA_DIR: db.dataDir, LOG_LEVEL: 'silent', REGISTRY_TTL_SECONDS: '1' }), { clock });
+  const proxy = await startProxy(
+    loadProxyConfig({
+      PROXY_PORT: '0',
+      PROXY_HOST: '127.0.0.1',
+      PROXY_NAME: name,
+      GATEWAY_ISSUER: gateway.issuer,
+      ATRIUM_DATA_DIR: db.dataDir,
+      LOG_LEVEL: 'silent',
+      REGISTRY_TTL_SECONDS: '1',
+    }),
+    { clock },
+  );
   await addProxy({ ...gateway.context(null), actor: operator('test') }, { name, publicJwk: proxy.publicKey });
   return proxy;
 }
@@ -52,7 +63,14 @@ beforeAll(async () => {
   const c = { ...company.context(null), actor: operator('test') };
   await createUnit(c, { path: 'acme', name: 'Acme Corp' });
   await createUnit(c, { path: 'acme/sales', name: 'Sales' });
-  await createUser(c, { username: 'sam', displayName: 'Sam Seller', email: 'sam@acme.test', password: DEMO_PASSWORD, roles: ['staff'], units: ['acme/sales'] });
+  await createUser(c, {
+    username: 'sam',
+    displayName: 'Sam Seller',
+    email: 'sam@acme.test',
+    password: DEMO_PASSWORD,
+    roles: ['staff'],
+    units: ['acme/sales'],
+  });
 
   proxyU = await proxyFor(university, 'uni-proxy');
   proxyC = await proxyFor(company, 'acme-proxy');
@@ -64,8 +82,19 @@ beforeAll(async () => {
   const salesPort = await freePort();
   await updateDomain(u, 'eng.campus.test', { url: `http://127.0.0.1:${engPort}` });
   await addDomain(c, { name: 'sales.acme.test', url: `http://127.0.0.1:${salesPort}`, units: ['acme/sales'] });
-  eng = await startTestNodeOn(university, 'eng.campus.test', engDb, { NODE_PORT: String(engPort), NODE_PUBLIC_URL: `http://127.0.0.1:${engPort}`, FEDERATION_PROXY_URL: proxyU.url, REGISTRY_TTL_SECONDS: '1', FEDERATION_POLICY_RETRIES: '1' });
-  sales = await startTestNodeOn(company, 'sales.acme.test', salesDb, { NODE_PORT: String(salesPort), NODE_PUBLIC_URL: `http://127.0.0.1:${salesPort}`, FEDERATION_PROXY_URL: proxyC.url, REGISTRY_TTL_SECONDS: '1' });
+  eng = await startTestNodeOn(university, 'eng.campus.test', engDb, {
+    NODE_PORT: String(engPort),
+    NODE_PUBLIC_URL: `http://127.0.0.1:${engPort}`,
+    FEDERATION_PROXY_URL: proxyU.url,
+    REGISTRY_TTL_SECONDS: '1',
+    FEDERATION_POLICY_RETRIES: '1',
+  });
+  sales = await startTestNodeOn(company, 'sales.acme.test', salesDb, {
+    NODE_PORT: String(salesPort),
+    NODE_PUBLIC_URL: `http://127.0.0.1:${salesPort}`,
+    FEDERATION_PROXY_URL: proxyC.url,
+    REGISTRY_TTL_SECONDS: '1',
+  });
   await pinDomainKeys(u, 'eng.campus.test');
   await pinDomainKeys(c, 'sales.acme.test');
 
@@ -108,7 +137,7 @@ describe('two organizations with linked proxies', () => {
     sam.close();
   });
 
-  it('asks the partner\'s node, under the partner\'s own gateway, whether an address exists', async () => {
+  it("asks the partner's node, under the partner's own gateway, whether an address exists", async () => {
     const alice = await connectAs(university, eng, 'alice');
     const before = await eng.models.Conversation.count();
     await expect(alice.send({ to: 'nobody@sales.acme.test', text: 'internship question' })).rejects.toMatchObject({
@@ -119,13 +148,23 @@ describe('two organizations with linked proxies', () => {
     alice.close();
   });
 
-  it('enforces each side\'s own policy: when the company withdraws, the student is told the message was refused', async () => {
-    await denyPair({ ...company.context(null), actor: operator('test') }, { a: 'eng.campus.test', b: 'sales.acme.test' });
+  it("enforces each side's own policy: when the company withdraws, the student is told the message was refused", async () => {
+    await denyPair(
+      { ...company.context(null), actor: operator('test') },
+      { a: 'eng.campus.test', b: 'sales.acme.test' },
+    );
     advanceClocks(1_200);
     const who = await login(university, 'alice');
     const raw = await openRaw(eng.localUrl, ['atrium.v1', `atrium.token.${await who.tokenFor(eng.url)}`]);
     await raw.next((f) => f.type === 'ready');
-    raw.send({ v: 1, id: 's1', type: 'send', clientMsgId: 'withdrawn-0001', to: 'sam@sales.acme.test', text: 'are you still there?' });
+    raw.send({
+      v: 1,
+      id: 's1',
+      type: 'send',
+      clientMsgId: 'withdrawn-0001',
+      to: 'sam@sales.acme.test',
+      text: 'are you still there?',
+    });
     const ack = await raw.next((f) => f.re === 's1');
     expect(ack.type).toBe('ack');
     const refused = await raw.next((f) => f.type === 'delivery.failed', 15_000);
@@ -135,7 +174,7 @@ describe('two organizations with linked proxies', () => {
     raw.socket.close();
   });
 
-  it('keeps the company\'s copy gap-free across a withdrawal and a return, and a device that was offline learns what did not arrive', async () => {
+  it("keeps the company's copy gap-free across a withdrawal and a return, and a device that was offline learns what did not arrive", async () => {
     const c = { ...company.context(null), actor: operator('test') };
     const pair = { a: 'eng.campus.test', b: 'sales.acme.test' };
     await denyPair(c, pair);
@@ -145,25 +184,51 @@ describe('two organizations with linked proxies', () => {
     phone.close();
     // The refusal is stored in the conversation, so a device that was not online then still learns of it.
     await expect
-      .poll(async () => (await eng.models.Message.findAll({ where: { conversationId: refused.conversationId, kind: 'delivery.failed' } })).some((m) => m.body.includes(refused.messageId)), { timeout: 20_000 })
+      .poll(
+        async () =>
+          (
+            await eng.models.Message.findAll({
+              where: { conversationId: refused.conversationId, kind: 'delivery.failed' },
+            })
+          ).some((m) => m.body.includes(refused.messageId)),
+        { timeout: 20_000 },
+      )
       .toBe(true);
     const who = await login(university, 'alice');
-    const laptop = new AtriumClient({ url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`, token: () => who.tokenFor(eng.url) });
+    const laptop = new AtriumClient({
+      url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`,
+      token: () => who.tokenFor(eng.url),
+    });
     const synced: Message[] = [];
     laptop.on('message', (m) => synced.push(m));
     await laptop.connect();
-    const failure = () => synced.find((m) => m.kind === 'delivery.failed' && ((m as Record<string, unknown>).messageIds as string[]).includes(refused.messageId));
-    await expect.poll(failure).toMatchObject({ conversationId: refused.conversationId, domain: 'sales.acme.test', reason: 'policy_denied' });
+    const failure = () =>
+      synced.find(
+        (m) =>
+          m.kind === 'delivery.failed' &&
+          ((m as Record<string, unknown>).messageIds as string[]).includes(refused.messageId),
+      );
+    await expect
+      .poll(failure)
+      .toMatchObject({ conversationId: refused.conversationId, domain: 'sales.acme.test', reason: 'policy_denied' });
 
     // The company opens again; what alice sends now reaches sam, and sam's copy has every seq: the refused
     // message is a placeholder without its content.
     await allowPair(c, pair);
     advanceClocks(1_200);
     // Eng's next attempt comes now rather than at the end of its backoff (at most a minute).
-    await eng.federationModels.OutboxPeer.update({ nextAttemptAt: null }, { where: { destination: 'sales.acme.test' } });
+    await eng.federationModels.OutboxPeer.update(
+      { nextAttemptAt: null },
+      { where: { destination: 'sales.acme.test' } },
+    );
     const back = await laptop.send({ conversationId: refused.conversationId, text: 'glad you are back' });
-    await expect.poll(async () => sales.models.Message.count({ where: { id: back.messageId } }), { timeout: 20_000 }).toBe(1);
-    const copy = await sales.models.Message.findAll({ where: { conversationId: refused.conversationId }, order: [['seq', 'ASC']] });
+    await expect
+      .poll(async () => sales.models.Message.count({ where: { id: back.messageId } }), { timeout: 20_000 })
+      .toBe(1);
+    const copy = await sales.models.Message.findAll({
+      where: { conversationId: refused.conversationId },
+      order: [['seq', 'ASC']],
+    });
     expect(copy.map((m) => m.seq)).toEqual(Array.from({ length: back.seq }, (_, i) => i + 1));
     const placeholder = copy.find((m) => m.id === refused.messageId);
     expect(placeholder).toMatchObject({ kind: 'withheld', sender: 'system@eng.campus.test', body: '{}' });

@@ -43,7 +43,16 @@ describe.skipIf(testDialect === 'sqlite')('the outbox', () => {
         return { status: 200, body: {} } as FederationResponse;
       },
     };
-    const outbox = createOutbox({ sequelize: eng.sequelize, models: eng.federationModels, transport, processId: 'outbox-test', domain: 'eng.campus.test', instance: 'outbox-test', logger: eng.logger, pollMs: 60_000 });
+    const outbox = createOutbox({
+      sequelize: eng.sequelize,
+      models: eng.federationModels,
+      transport,
+      processId: 'outbox-test',
+      domain: 'eng.campus.test',
+      instance: 'outbox-test',
+      logger: eng.logger,
+      pollMs: 60_000,
+    });
     await outbox.start();
     try {
       // A writer takes an id and has not committed yet; a later writer commits first.
@@ -85,16 +94,30 @@ describe('outbox leases', () => {
   });
 
   /** Another process of the domain, holding the lease towards `destination` until it is killed. */
-  async function holder(processId: string, instance: string, heartbeatMs: number, destination: string): Promise<ChildProcess> {
+  async function holder(
+    processId: string,
+    instance: string,
+    heartbeatMs: number,
+    destination: string,
+  ): Promise<ChildProcess> {
     const child = spawn(process.execPath, [holderScript], {
-      env: { OUTBOX_DB_URL: db.url ?? '', OUTBOX_SQLITE_FILE: join(db.dataDir, 'outbox.sqlite'), PROCESS_ID: processId, INSTANCE: instance, HEARTBEAT_MS: String(heartbeatMs) },
+      env: {
+        OUTBOX_DB_URL: db.url ?? '',
+        OUTBOX_SQLITE_FILE: join(db.dataDir, 'outbox.sqlite'),
+        PROCESS_ID: processId,
+        INSTANCE: instance,
+        HEARTBEAT_MS: String(heartbeatMs),
+      },
       stdio: 'ignore',
     });
     children.push(child);
-    await expect.poll(async () => (await models.OutboxPeer.findByPk(destination))?.leaseOwner ?? null, { timeout: 20_000 }).toBe(processId);
+    await expect
+      .poll(async () => (await models.OutboxPeer.findByPk(destination))?.leaseOwner ?? null, { timeout: 20_000 })
+      .toBe(processId);
     return child;
   }
-  const killed = (child: ChildProcess) => new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.kill('SIGKILL')));
+  const killed = (child: ChildProcess) =>
+    new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.kill('SIGKILL')));
 
   function recordingOutbox(processId: string, instance: string, heartbeatMs?: number) {
     const sent: string[] = [];
@@ -104,7 +127,17 @@ describe('outbox leases', () => {
         return { status: 200, body: {} };
       },
     };
-    const outbox = createOutbox({ sequelize, models, transport, processId, domain: 'eng.campus.test', instance, heartbeatMs, logger: createLogger('outbox-test', 'silent'), pollMs: 100 });
+    const outbox = createOutbox({
+      sequelize,
+      models,
+      transport,
+      processId,
+      domain: 'eng.campus.test',
+      instance,
+      heartbeatMs,
+      logger: createLogger('outbox-test', 'silent'),
+      pollMs: 100,
+    });
     return { outbox, sent };
   }
 

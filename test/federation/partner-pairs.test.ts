@@ -14,11 +14,15 @@ beforeAll(async () => {
 afterAll(async () => gateway?.stop());
 
 /** A node's registry client that always has this copy. */
-const holding = (registry: Registry) => ({ get: async () => registry, refreshSoon: async () => registry }) as unknown as RegistryClient;
+const holding = (registry: Registry) =>
+  ({ get: async () => registry, refreshSoon: async () => registry }) as unknown as RegistryClient;
 
 describe('pairs of domains a node judges by its own policy', () => {
-  it('the gateway marks a partner organization\'s domains (those serving none of its units) in the registry', async () => {
-    await addDomain({ ...gateway.context(null), actor: operator('test') }, { name: 'sales.acme.test', url: 'http://127.0.0.1:9/acme-proxy', units: [] });
+  it("the gateway marks a partner organization's domains (those serving none of its units) in the registry", async () => {
+    await addDomain(
+      { ...gateway.context(null), actor: operator('test') },
+      { name: 'sales.acme.test', url: 'http://127.0.0.1:9/acme-proxy', units: [] },
+    );
     const registry = await buildRegistry(gateway.context(null));
     const entry = (name: string) => registry.domains.find((d) => d.name === name);
     expect(entry('sales.acme.test')?.partner).toBe(true);
@@ -26,7 +30,7 @@ describe('pairs of domains a node judges by its own policy', () => {
     expect(entry('arts.campus.test')?.partner).toBeUndefined();
   });
 
-  it('are its own domain\'s pairs and its own organization\'s; how a partner organization\'s domains talk to each other is theirs to decide', async () => {
+  it("are its own domain's pairs and its own organization's; how a partner organization's domains talk to each other is theirs to decide", async () => {
     // The company's node: the university's eng and arts are partner domains there, each allowed with sales.
     const company: Registry = {
       version: 'c1',

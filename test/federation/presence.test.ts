@@ -22,14 +22,16 @@ describe('presence across colleges', () => {
     expect(now).toMatchObject({ address: 'alice@eng.campus.test', status: 'online' });
 
     alice.close();
-    await expect.poll(() => heard.at(-1), { timeout: 10_000 }).toMatchObject({ address: 'alice@eng.campus.test', status: 'offline', lastSeen: expect.any(String) });
+    await expect
+      .poll(() => heard.at(-1), { timeout: 10_000 })
+      .toMatchObject({ address: 'alice@eng.campus.test', status: 'offline', lastSeen: expect.any(String) });
     const back = await as('alice', 'eng');
     await expect.poll(() => heard.at(-1)?.status, { timeout: 10_000 }).toBe('online');
     back.close();
     bob.close();
   });
 
-  it('answers for people who were never online, and mixes its own domain\'s people in', async () => {
+  it("answers for people who were never online, and mixes its own domain's people in", async () => {
     const bob = await as('bob', 'arts');
     const result = await bob.presence(['dave@eng.campus.test', 'bob@arts.campus.test']);
     expect(result).toEqual(

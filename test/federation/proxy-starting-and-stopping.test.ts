@@ -7,7 +7,16 @@ import { addProxy } from '../../gateway/federation/policy.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/federation.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { halfSentRequest, hammer, summary, unanswered, until, type Answer, type Hammer, type Probe } from '../helpers/hammer.ts';
+import {
+  halfSentRequest,
+  hammer,
+  summary,
+  unanswered,
+  until,
+  type Answer,
+  type Hammer,
+  type Probe,
+} from '../helpers/hammer.ts';
 
 const SUBMIT = '/federation/v1/submit';
 const PROBES: Probe[] = [{ path: '/readyz' }, { method: 'POST', path: SUBMIT, body: '{"unsigned":true}' }];
@@ -24,7 +33,10 @@ beforeAll(async () => {
   keys = await createTestDatabase('proxy-lifecycle-key');
   // Registered at the gateway before it ever starts, as an operator would, so that it gets the registry.
   const key = loadProxyKey(config(0));
-  await addProxy({ ...gateway.context(null), actor: operator('test') }, { name: 'test-proxy', publicJwk: publicPart(key) });
+  await addProxy(
+    { ...gateway.context(null), actor: operator('test') },
+    { name: 'test-proxy', publicJwk: publicPart(key) },
+  );
 });
 afterEach(async () => {
   await load?.stop();
@@ -37,8 +49,16 @@ afterAll(async () => {
 });
 
 const config = (port: number) =>
-  loadProxyConfig({ PROXY_PORT: String(port), PROXY_HOST: '127.0.0.1', PROXY_NAME: 'test-proxy', GATEWAY_ISSUER: gateway.issuer, ATRIUM_DATA_DIR: keys.dataDir, LOG_LEVEL: 'silent' });
-const isStatus = (a: Answer, probe: string, status: number) => a.kind === 'status' && a.probe === probe && a.status === status;
+  loadProxyConfig({
+    PROXY_PORT: String(port),
+    PROXY_HOST: '127.0.0.1',
+    PROXY_NAME: 'test-proxy',
+    GATEWAY_ISSUER: gateway.issuer,
+    ATRIUM_DATA_DIR: keys.dataDir,
+    LOG_LEVEL: 'silent',
+  });
+const isStatus = (a: Answer, probe: string, status: number) =>
+  a.kind === 'status' && a.probe === probe && a.status === status;
 
 describe('the federation proxy starting and stopping under traffic', () => {
   it('serves from the first connection it accepts', async () => {

@@ -10,16 +10,38 @@ let conversationId: string;
 let as: ReturnType<typeof campusPeople>;
 
 /** A server-to-server POST straight at a node, signed as `origin` with `key` (or tampered after signing). */
-async function post(to: DomainNode, path: string, payload: unknown, sign: { origin: string; key: PrivateKeyJwk; now?: number; tamper?: boolean }) {
+async function post(
+  to: DomainNode,
+  path: string,
+  payload: unknown,
+  sign: { origin: string; key: PrivateKeyJwk; now?: number; tamper?: boolean },
+) {
   const body = JSON.stringify(payload);
-  const headers = signRequest(sign.key, { method: 'POST', path, origin: sign.origin, destination: to.domain, body }, sign.now);
+  const headers = signRequest(
+    sign.key,
+    { method: 'POST', path, origin: sign.origin, destination: to.domain, body },
+    sign.now,
+  );
   const sent = sign.tamper ? body.replace('"readSeq":1', '"readSeq":9') : body;
-  const response = await fetch(`${to.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: sent });
-  return { status: response.status, body: (await response.json().catch(() => ({}))) as { error?: { code: string }; duplicate?: boolean; applied?: number } };
+  const response = await fetch(`${to.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: sent,
+  });
+  return {
+    status: response.status,
+    body: (await response.json().catch(() => ({}))) as {
+      error?: { code: string };
+      duplicate?: boolean;
+      applied?: number;
+    },
+  };
 }
 
 const engKey = () => campus.nodes.eng.federation.keys.documentSigner();
-const receiptFromEng = () => ({ events: [{ type: 'receipt', conversationId, address: 'alice@eng.campus.test', readSeq: 1, deliveredSeq: 1 }] });
+const receiptFromEng = () => ({
+  events: [{ type: 'receipt', conversationId, address: 'alice@eng.campus.test', readSeq: 1, deliveredSeq: 1 }],
+});
 
 beforeAll(async () => {
   campus = await startCampus('fed-trust');
@@ -27,21 +49,36 @@ beforeAll(async () => {
   const alice = await as('alice', 'eng');
   const ack = await alice.send({ to: 'bob@arts.campus.test', text: 'a conversation to point at' });
   conversationId = ack.conversationId;
-  for (let i = 0; i < 100 && (await campus.nodes.arts.models.Message.count({ where: { id: ack.messageId } })) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  for (
+    let i = 0;
+    i < 100 && (await campus.nodes.arts.models.Message.count({ where: { id: ack.messageId } })) === 0;
+    i++
+  )
+    await new Promise((r) => setTimeout(r, 50));
   alice.close();
 });
 afterAll(async () => campus?.stop());
 
 describe('what a node accepts from another', () => {
   it('applies a correctly signed transaction once, and a replay of it not again', async () => {
-    const first = await post(campus.nodes.arts, '/federation/v1/transactions/replay-0001', receiptFromEng(), { origin: 'eng.campus.test', key: await engKey() });
+    const first = await post(campus.nodes.arts, '/federation/v1/transactions/replay-0001', receiptFromEng(), {
+      origin: 'eng.campus.test',
+      key: await engKey(),
+    });
     expect(first).toEqual({ status: 200, body: { applied: 1 } });
-    const replay = await post(campus.nodes.arts, '/federation/v1/transactions/replay-0001', receiptFromEng(), { origin: 'eng.campus.test', key: await engKey() });
+    const replay = await post(campus.nodes.arts, '/federation/v1/transactions/replay-0001', receiptFromEng(), {
+      origin: 'eng.campus.test',
+      key: await engKey(),
+    });
     expect(replay).toEqual({ status: 200, body: { duplicate: true } });
   });
 
   it('rejects a body altered after signing', async () => {
-    const result = await post(campus.nodes.arts, '/federation/v1/transactions/forged-0001', receiptFromEng(), { origin: 'eng.campus.test', key: await engKey(), tamper: true });
+    const result = await post(campus.nodes.arts, '/federation/v1/transactions/forged-0001', receiptFromEng(), {
+      origin: 'eng.campus.test',
+      key: await engKey(),
+      tamper: true,
+    });
     expect(result.status).toBe(401);
     expect(result.body.error?.code).toBe('bad_signature');
   });
@@ -50,27 +87,45 @@ describe('what a node accepts from another', () => {
     const { privateKey } = generateKeyPairSync('ed25519');
     const jwk = privateKey.export({ format: 'jwk' }) as { x: string; d: string };
     const stranger: PrivateKeyJwk = { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d, kid: 'k-stranger' };
-    const result = await post(campus.nodes.arts, '/federation/v1/transactions/unknown-0001', receiptFromEng(), { origin: 'eng.campus.test', key: stranger });
+    const result = await post(campus.nodes.arts, '/federation/v1/transactions/unknown-0001', receiptFromEng(), {
+      origin: 'eng.campus.test',
+      key: stranger,
+    });
     expect(result.status).toBe(401);
     expect(result.body.error?.code).toBe('unknown_key');
   });
 
   it('rejects a stale timestamp', async () => {
-    const result = await post(campus.nodes.arts, '/federation/v1/transactions/stale-0001', receiptFromEng(), { origin: 'eng.campus.test', key: await engKey(), now: Date.now() - 5 * 60_000 });
+    const result = await post(campus.nodes.arts, '/federation/v1/transactions/stale-0001', receiptFromEng(), {
+      origin: 'eng.campus.test',
+      key: await engKey(),
+      now: Date.now() - 5 * 60_000,
+    });
     expect(result.status).toBe(401);
     expect(result.body.error?.code).toBe('stale_request');
   });
 
   it('rejects events whose author is not of the origin domain', async () => {
-    const spoofed = { events: [{ type: 'receipt', conversationId, address: 'bob@arts.campus.test', readSeq: 1, deliveredSeq: 1 }] };
-    const receipt = await post(campus.nodes.arts, '/federation/v1/transactions/spoof-0001', spoofed, { origin: 'eng.campus.test', key: await engKey() });
+    const spoofed = {
+      events: [{ type: 'receipt', conversationId, address: 'bob@arts.campus.test', readSeq: 1, deliveredSeq: 1 }],
+    };
+    const receipt = await post(campus.nodes.arts, '/federation/v1/transactions/spoof-0001', spoofed, {
+      origin: 'eng.campus.test',
+      key: await engKey(),
+    });
     expect(receipt.status).toBe(403);
     expect(receipt.body.error?.code).toBe('sender_not_of_origin');
 
     const submit = await post(
       campus.nodes.eng,
       '/federation/v1/submit',
-      { conversationId, sender: 'bob@arts.campus.test', clientMsgId: 'spoofed-0001', kind: 'text', body: '{"text":"not really bob"}' },
+      {
+        conversationId,
+        sender: 'bob@arts.campus.test',
+        clientMsgId: 'spoofed-0001',
+        kind: 'text',
+        body: '{"text":"not really bob"}',
+      },
       { origin: 'law.campus.test', key: await campus.nodes.law.federation.keys.documentSigner() },
     );
     expect(submit.status).toBe(403);
@@ -81,11 +136,27 @@ describe('what a node accepts from another', () => {
     const entry = {
       type: 'entry',
       conversationId,
-      message: { id: '22222222-2222-4222-8222-222222222222', seq: 100, sender: 'bob@arts.campus.test', clientMsgId: 'fake-entry-01', kind: 'text', body: '{"text":"injected"}', refId: null, createdAt: new Date().toISOString(), editedAt: null, recalledAt: null },
+      message: {
+        id: '22222222-2222-4222-8222-222222222222',
+        seq: 100,
+        sender: 'bob@arts.campus.test',
+        clientMsgId: 'fake-entry-01',
+        kind: 'text',
+        body: '{"text":"injected"}',
+        refId: null,
+        createdAt: new Date().toISOString(),
+        editedAt: null,
+        recalledAt: null,
+      },
     };
     // The conversation of alice@eng and bob@arts is ordered by eng; arts (a member domain, allowed to talk to
     // eng) may not push entries into it, even ones its own member wrote.
-    const fromArts = await post(campus.nodes.eng, '/federation/v1/transactions/fake-entry-2', { events: [entry] }, { origin: 'arts.campus.test', key: await campus.nodes.arts.federation.keys.documentSigner() });
+    const fromArts = await post(
+      campus.nodes.eng,
+      '/federation/v1/transactions/fake-entry-2',
+      { events: [entry] },
+      { origin: 'arts.campus.test', key: await campus.nodes.arts.federation.keys.documentSigner() },
+    );
     expect(fromArts.status).toBe(403);
     expect(fromArts.body.error?.code).toBe('sender_not_of_origin');
     expect(await campus.nodes.eng.models.Message.count({ where: { id: entry.message.id } })).toBe(0);
@@ -95,15 +166,31 @@ describe('what a node accepts from another', () => {
 describe('policy', () => {
   it('refuses a send to a college the policy keeps apart, with an error the sender sees, and stores nothing', async () => {
     const bob = await as('bob', 'arts');
-    await expect(bob.send({ to: 'lena@law.campus.test', text: 'hello law?' })).rejects.toMatchObject({ code: 'federation_denied' });
-    expect(await campus.nodes.arts.models.Message.count({ where: { sender: 'bob@arts.campus.test', body: '{"text":"hello law?"}' } })).toBe(0);
+    await expect(bob.send({ to: 'lena@law.campus.test', text: 'hello law?' })).rejects.toMatchObject({
+      code: 'federation_denied',
+    });
+    expect(
+      await campus.nodes.arts.models.Message.count({
+        where: { sender: 'bob@arts.campus.test', body: '{"text":"hello law?"}' },
+      }),
+    ).toBe(0);
     bob.close();
   });
 
   it('has the proxy refuse traffic between domains the policy keeps apart', async () => {
     const body = JSON.stringify({ conversationId, address: 'bob@arts.campus.test' });
-    const headers = signRequest(await campus.nodes.arts.federation.keys.documentSigner(), { method: 'POST', path: '/federation/v1/typing', origin: 'arts.campus.test', destination: 'law.campus.test', body });
-    const response = await fetch(`${campus.proxy.url}/federation/v1/typing`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const headers = signRequest(await campus.nodes.arts.federation.keys.documentSigner(), {
+      method: 'POST',
+      path: '/federation/v1/typing',
+      origin: 'arts.campus.test',
+      destination: 'law.campus.test',
+      body,
+    });
+    const response = await fetch(`${campus.proxy.url}/federation/v1/typing`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
     expect(response.status).toBe(403);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('policy_denied');
   });

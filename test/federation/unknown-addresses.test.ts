@@ -10,8 +10,18 @@ import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.
 /** A server-to-server POST straight at a node, signed by the `from` node's own key. */
 async function signedPost(from: DomainNode, to: DomainNode, path: string, payload: unknown) {
   const body = JSON.stringify(payload);
-  const headers = signRequest(await from.federation.keys.documentSigner(), { method: 'POST', path, origin: from.domain, destination: to.domain, body });
-  const response = await fetch(`${to.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const headers = signRequest(await from.federation.keys.documentSigner(), {
+    method: 'POST',
+    path,
+    origin: from.domain,
+    destination: to.domain,
+    body,
+  });
+  const response = await fetch(`${to.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -40,13 +50,22 @@ afterAll(async () => {
 describe('addresses nobody has', () => {
   it('refuses a message to an unknown person of this domain, naming the address, and opens no conversation', async () => {
     const before = await conversations();
-    await expect(alice.send({ to: NOBODY_ENG, text: 'hello?' })).rejects.toMatchObject({ code: 'unknown_address', fields: { to: expect.stringContaining(NOBODY_ENG) } });
-    await expect(alice.openDirect(NOBODY_ENG)).rejects.toMatchObject({ code: 'unknown_address', fields: { peer: expect.stringContaining(NOBODY_ENG) } });
+    await expect(alice.send({ to: NOBODY_ENG, text: 'hello?' })).rejects.toMatchObject({
+      code: 'unknown_address',
+      fields: { to: expect.stringContaining(NOBODY_ENG) },
+    });
+    await expect(alice.openDirect(NOBODY_ENG)).rejects.toMatchObject({
+      code: 'unknown_address',
+      fields: { peer: expect.stringContaining(NOBODY_ENG) },
+    });
     expect(await conversations()).toBe(before);
     expect((await alice.conversations()).flatMap((c) => c.members.map((m) => m.address))).not.toContain(NOBODY_ENG);
 
     // The same over a bare socket: an error, never an ack.
-    const raw = await openRaw(campus.nodes.eng.localUrl, ['atrium.v1', `atrium.token.${await alice.login.tokenFor(campus.nodes.eng.url)}`]);
+    const raw = await openRaw(campus.nodes.eng.localUrl, [
+      'atrium.v1',
+      `atrium.token.${await alice.login.tokenFor(campus.nodes.eng.url)}`,
+    ]);
     await raw.next((f) => f.type === 'ready');
     raw.send({ v: 1, id: 's1', type: 'send', clientMsgId: 'to-nobody-0001', to: NOBODY_ENG, text: 'hello?' });
     expect(await raw.next((f) => f.re === 's1')).toMatchObject({ type: 'error', code: 'unknown_address' });
@@ -56,9 +75,12 @@ describe('addresses nobody has', () => {
     expect((await alice.send({ to: DAVE, text: 'hello Dave' })).seq).toBe(1);
   });
 
-  it('asks the other domain\'s node about its addresses, and refuses the ones it does not know', async () => {
+  it("asks the other domain's node about its addresses, and refuses the ones it does not know", async () => {
     const before = await conversations();
-    await expect(alice.send({ to: NOBODY_ARTS, text: 'hello?' })).rejects.toMatchObject({ code: 'unknown_address', fields: { to: expect.stringContaining(NOBODY_ARTS) } });
+    await expect(alice.send({ to: NOBODY_ARTS, text: 'hello?' })).rejects.toMatchObject({
+      code: 'unknown_address',
+      fields: { to: expect.stringContaining(NOBODY_ARTS) },
+    });
     expect(await conversations()).toBe(before);
     expect(await campus.nodes.arts.models.Conversation.count()).toBe(0);
     const ack = await alice.send({ to: BOB, text: 'hello Bob' });
@@ -69,7 +91,10 @@ describe('addresses nobody has', () => {
     const before = await conversations();
     const refusal = alice.createGroup('Ghost club', [DAVE, NOBODY_ENG, BOB, NOBODY_ARTS]);
     await expect(refusal).rejects.toMatchObject({ code: 'unknown_address' });
-    const { message, fields } = (await refusal.catch((e: unknown) => e)) as { message: string; fields: { members: string } };
+    const { message, fields } = (await refusal.catch((e: unknown) => e)) as {
+      message: string;
+      fields: { members: string };
+    };
     for (const named of [message, fields.members]) {
       expect(named).toContain(NOBODY_ENG);
       expect(named).toContain(NOBODY_ARTS);
@@ -79,7 +104,10 @@ describe('addresses nobody has', () => {
     expect(await conversations()).toBe(before);
 
     const group = await alice.createGroup('Real club', [DAVE, BOB]);
-    await expect(alice.invite(group.id, ['ghost@arts.campus.test'])).rejects.toMatchObject({ code: 'unknown_address', fields: { members: expect.stringContaining('ghost@arts.campus.test') } });
+    await expect(alice.invite(group.id, ['ghost@arts.campus.test'])).rejects.toMatchObject({
+      code: 'unknown_address',
+      fields: { members: expect.stringContaining('ghost@arts.campus.test') },
+    });
     const members = await campus.nodes.eng.models.Member.findAll({ where: { conversationId: group.id } });
     expect(members.map((m) => m.address).sort()).toEqual(['alice@eng.campus.test', BOB, DAVE]);
     expect((await alice.history(group.id)).messages.map((m) => m.event)).toEqual(['group.created']);
@@ -87,19 +115,29 @@ describe('addresses nobody has', () => {
 
   it('answers another node which of its own addresses nobody has, and refuses a submission to one of them', async () => {
     const { eng, arts } = campus.nodes;
-    expect(await signedPost(eng, arts, '/federation/v1/addresses', { addresses: [BOB, NOBODY_ARTS] })).toEqual({ status: 200, body: { unknown: [NOBODY_ARTS] } });
+    expect(await signedPost(eng, arts, '/federation/v1/addresses', { addresses: [BOB, NOBODY_ARTS] })).toEqual({
+      status: 200,
+      body: { unknown: [NOBODY_ARTS] },
+    });
     const foreign = await signedPost(eng, arts, '/federation/v1/addresses', { addresses: [DAVE] });
     expect(foreign).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
 
     // A node that sends without asking first: the home refuses to open the conversation.
     const peer = 'aaron-nobody@eng.campus.test';
     const { id } = directIdentity(BOB, peer);
-    const submitted = await signedPost(arts, eng, '/federation/v1/submit', { conversationId: id, sender: BOB, clientMsgId: 'unasked-0001', kind: 'text', body: JSON.stringify({ text: 'hi' }), peer });
+    const submitted = await signedPost(arts, eng, '/federation/v1/submit', {
+      conversationId: id,
+      sender: BOB,
+      clientMsgId: 'unasked-0001',
+      kind: 'text',
+      body: JSON.stringify({ text: 'hi' }),
+      peer,
+    });
     expect(submitted).toMatchObject({ status: 422, body: { error: { code: 'unknown_address' } } });
     expect(await eng.models.Conversation.count({ where: { id } })).toBe(0);
   });
 
-  it('opens nothing, and says to pin its keys, while the gateway does not know the node\'s key', async () => {
+  it("opens nothing, and says to pin its keys, while the gateway does not know the node's key", async () => {
     const ctx = { ...campus.gateway.context(null), actor: operator('test') };
     await unpinDomain(ctx, 'eng.campus.test');
     try {
@@ -118,10 +156,20 @@ describe('addresses nobody has', () => {
   it('refuses with a retryable error, and opens nothing, while the other domain cannot confirm an address', async () => {
     await campus.stopNode('law');
     const before = await conversations();
-    await expect(alice.send({ to: 'lena@law.campus.test', text: 'hello Lena' })).rejects.toMatchObject({ code: 'federation_unavailable' });
-    await expect(alice.createGroup('Moot court', ['lena@law.campus.test'])).rejects.toMatchObject({ code: 'federation_unavailable' });
+    await expect(alice.send({ to: 'lena@law.campus.test', text: 'hello Lena' })).rejects.toMatchObject({
+      code: 'federation_unavailable',
+    });
+    await expect(alice.createGroup('Moot court', ['lena@law.campus.test'])).rejects.toMatchObject({
+      code: 'federation_unavailable',
+    });
     expect(await conversations()).toBe(before);
     await campus.restartNode('law');
-    await expect.poll(async () => (await alice.send({ to: 'lena@law.campus.test', text: 'hello Lena' }).catch((e: { code: string }) => e)), { timeout: 15_000 }).toMatchObject({ seq: 1 });
+    await expect
+      .poll(
+        async () =>
+          await alice.send({ to: 'lena@law.campus.test', text: 'hello Lena' }).catch((e: { code: string }) => e),
+        { timeout: 15_000 },
+      )
+      .toMatchObject({ seq: 1 });
   });
 });

@@ -5,7 +5,14 @@ import { signRequest } from '../../protocol/signature.ts';
 import { directIdentity } from '../../node/conversations/open-direct.ts';
 import type { AtriumClient } from '../../sdk/client.ts';
 
-type Answer = { status: number; body: { applied?: number; refused?: { event: number; conversationId: string; code: string }[]; error?: { code: string } } };
+type Answer = {
+  status: number;
+  body: {
+    applied?: number;
+    refused?: { event: number; conversationId: string; code: string }[];
+    error?: { code: string };
+  };
+};
 
 const ENG = 'eng.campus.test';
 const ARTS = 'arts.campus.test';
@@ -27,12 +34,26 @@ async function as(username: string, node: 'eng' | 'arts' | 'law') {
 }
 
 /** A transaction as a pinned peer sends it: signed with that node's own key, straight at the receiving node. */
-async function transaction(from: 'eng' | 'arts' | 'law', to: 'eng' | 'arts' | 'law', events: unknown[]): Promise<Answer> {
+async function transaction(
+  from: 'eng' | 'arts' | 'law',
+  to: 'eng' | 'arts' | 'law',
+  events: unknown[],
+): Promise<Answer> {
   const node = campus.nodes[to];
   const path = `/federation/v1/transactions/t-${randomUUID()}`;
   const body = JSON.stringify({ events });
-  const headers = signRequest(await campus.nodes[from].federation.keys.documentSigner(), { method: 'POST', path, origin: campus.nodes[from].domain, destination: node.domain, body });
-  const response = await fetch(`${node.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const headers = signRequest(await campus.nodes[from].federation.keys.documentSigner(), {
+    method: 'POST',
+    path,
+    origin: campus.nodes[from].domain,
+    destination: node.domain,
+    body,
+  });
+  const response = await fetch(`${node.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
   return { status: response.status, body: (await response.json()) as Answer['body'] };
 }
 
@@ -44,7 +65,12 @@ function snapshot(id: string, kind: 'direct' | 'group', homeDomain: string, addr
       kind,
       homeDomain,
       title: kind === 'group' ? 'Relayed' : null,
-      members: addresses.map((address, i) => ({ address, role: kind === 'group' && i === 0 ? 'owner' : 'member', state: 'active', joinedSeq: 0 })),
+      members: addresses.map((address, i) => ({
+        address,
+        role: kind === 'group' && i === 0 ? 'owner' : 'member',
+        state: 'active',
+        joinedSeq: 0,
+      })),
     },
   };
 }
@@ -53,12 +79,25 @@ function entry(conversationId: string, seq: number, sender: string, text: string
   return {
     type: 'entry',
     conversationId,
-    message: { id: randomUUID(), seq, sender, clientMsgId: `relayed-${randomUUID()}`, kind: 'text', body: JSON.stringify({ text }), refId: null, createdAt: new Date().toISOString(), editedAt: null, recalledAt: null },
+    message: {
+      id: randomUUID(),
+      seq,
+      sender,
+      clientMsgId: `relayed-${randomUUID()}`,
+      kind: 'text',
+      body: JSON.stringify({ text }),
+      refId: null,
+      createdAt: new Date().toISOString(),
+      editedAt: null,
+      recalledAt: null,
+    },
   };
 }
 
-const stored = (node: 'eng' | 'arts' | 'law', conversationId: string) => campus.nodes[node].models.Message.count({ where: { conversationId } });
-const held = (node: 'eng' | 'arts' | 'law', conversationId: string) => campus.nodes[node].models.Conversation.count({ where: { id: conversationId } });
+const stored = (node: 'eng' | 'arts' | 'law', conversationId: string) =>
+  campus.nodes[node].models.Message.count({ where: { conversationId } });
+const held = (node: 'eng' | 'arts' | 'law', conversationId: string) =>
+  campus.nodes[node].models.Conversation.count({ where: { id: conversationId } });
 /** A node's copy of a conversation, one line per seq: its text, or who speaks for a placeholder. */
 const copy = async (node: 'eng' | 'arts' | 'law', conversationId: string) =>
   (await campus.nodes[node].models.Message.findAll({ where: { conversationId }, order: [['seq', 'ASC']] })).map((m) =>
@@ -76,11 +115,14 @@ afterAll(async () => {
 });
 
 describe('a direct conversation', () => {
-  it('is accepted only from the home its two addresses give, so a peer cannot take over another pair\'s conversation', async () => {
+  it("is accepted only from the home its two addresses give, so a peer cannot take over another pair's conversation", async () => {
     // carol@arts and dave@eng: their conversation is ordered by arts. Eng claims to be its home.
     const { id, homeDomain } = directIdentity(carol, dave);
     expect(homeDomain).toBe(ARTS);
-    const forged = await transaction('eng', 'arts', [snapshot(id, 'direct', ENG, [carol, dave]), entry(id, 1, dave, 'forged by eng')]);
+    const forged = await transaction('eng', 'arts', [
+      snapshot(id, 'direct', ENG, [carol, dave]),
+      entry(id, 1, dave, 'forged by eng'),
+    ]);
     expect(forged.status).toBe(403);
     expect(forged.body.error?.code).toBe('sender_not_of_origin');
     expect(await held('arts', id)).toBe(0);
@@ -99,10 +141,16 @@ describe('a direct conversation', () => {
     // alice@eng and carol@arts: ordered by eng, so eng is their home; still it may not add a third person.
     const { id, homeDomain } = directIdentity(alice, carol);
     expect(homeDomain).toBe(ENG);
-    const third = await transaction('eng', 'arts', [snapshot(id, 'direct', ENG, [alice, carol, bob]), entry(id, 1, alice, 'three in a pair')]);
+    const third = await transaction('eng', 'arts', [
+      snapshot(id, 'direct', ENG, [alice, carol, bob]),
+      entry(id, 1, alice, 'three in a pair'),
+    ]);
     expect(third.status).toBe(400);
     expect(third.body.error?.code).toBe('invalid_conversation');
-    const others = await transaction('eng', 'arts', [snapshot(id, 'direct', ENG, [alice, bob]), entry(id, 1, alice, 'not their pair')]);
+    const others = await transaction('eng', 'arts', [
+      snapshot(id, 'direct', ENG, [alice, bob]),
+      entry(id, 1, alice, 'not their pair'),
+    ]);
     expect(others.status).toBe(400);
     expect(others.body.error?.code).toBe('invalid_conversation');
     expect(await held('arts', id)).toBe(0);
@@ -120,19 +168,28 @@ describe('a direct conversation', () => {
     const bobOnArts = await as('bob', 'arts');
     const ack = await bobOnArts.send({ to: carol, text: 'our own conversation' });
     expect(ack.conversationId).toBe(id);
-    await expect.poll(() => carolOnArts.messages.map((m) => m.text), { timeout: 15_000 }).toContain('our own conversation');
+    await expect
+      .poll(() => carolOnArts.messages.map((m) => m.text), { timeout: 15_000 })
+      .toContain('our own conversation');
   });
 
   it('takes from its home only entries written by one of its two people', async () => {
     const aliceOnEng = await as('alice', 'eng');
     const ack = await aliceOnEng.send({ to: bob, text: 'hello bob' });
     await expect.poll(() => stored('arts', ack.conversationId), { timeout: 15_000 }).toBe(1);
-    const answer = await transaction('eng', 'arts', [entry(ack.conversationId, 2, dave, 'dave was never here'), entry(ack.conversationId, 3, alice, 'alice again')]);
+    const answer = await transaction('eng', 'arts', [
+      entry(ack.conversationId, 2, dave, 'dave was never here'),
+      entry(ack.conversationId, 3, alice, 'alice again'),
+    ]);
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(1);
     expect(codes(answer)).toEqual(['0:not_a_member']);
     // The refused entry keeps its seq as the home's placeholder, so bob's copy stays gap-free.
-    expect(await copy('arts', ack.conversationId)).toEqual(['1 hello bob', `2 withheld by system@${ENG}`, '3 alice again']);
+    expect(await copy('arts', ack.conversationId)).toEqual([
+      '1 hello bob',
+      `2 withheld by system@${ENG}`,
+      '3 alice again',
+    ]);
   });
 });
 
@@ -140,7 +197,10 @@ describe('a direct conversation', () => {
 describe('a group relayed by its home', () => {
   it('is refused where two of its colleges may not exchange messages, and nothing of it is stored', async () => {
     const id = randomUUID();
-    const answer = await transaction('law', 'eng', [snapshot(id, 'group', LAW, [lena, alice, bob]), entry(id, 1, bob, 'from arts, through law')]);
+    const answer = await transaction('law', 'eng', [
+      snapshot(id, 'group', LAW, [lena, alice, bob]),
+      entry(id, 1, bob, 'from arts, through law'),
+    ]);
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(0);
     expect(codes(answer)).toEqual(['0:policy_denied', '1:conversation_not_held']);
@@ -150,32 +210,44 @@ describe('a group relayed by its home', () => {
 
   it('may not vouch for an author whose college the policy keeps apart from it; the rest of the transaction applies', async () => {
     const id = randomUUID();
-    const opened = await transaction('law', 'eng', [snapshot(id, 'group', LAW, [lena, alice]), entry(id, 1, lena, 'law and eng')]);
+    const opened = await transaction('law', 'eng', [
+      snapshot(id, 'group', LAW, [lena, alice]),
+      entry(id, 1, lena, 'law and eng'),
+    ]);
     expect(opened).toEqual({ status: 200, body: { applied: 2 } });
     const aliceOnEng = await as('alice', 'eng');
-    const relayed = await transaction('law', 'eng', [entry(id, 2, bob, 'bob, said law'), entry(id, 3, lena, 'lena again')]);
+    const relayed = await transaction('law', 'eng', [
+      entry(id, 2, bob, 'bob, said law'),
+      entry(id, 3, lena, 'lena again'),
+    ]);
     expect(relayed.status).toBe(200);
     expect(relayed.body.applied).toBe(1);
     expect(codes(relayed)).toEqual(['0:policy_denied']);
     expect(await copy('eng', id)).toEqual(['1 law and eng', `2 withheld by system@${LAW}`, '3 lena again']);
     const { messages } = await aliceOnEng.history(id);
-    expect(messages.sort((a, b) => a.seq - b.seq).map((m) => `${m.seq} ${m.kind === 'withheld' ? 'withheld' : m.text}`)).toEqual(['1 law and eng', '2 withheld', '3 lena again']);
+    expect(
+      messages.sort((a, b) => a.seq - b.seq).map((m) => `${m.seq} ${m.kind === 'withheld' ? 'withheld' : m.text}`),
+    ).toEqual(['1 law and eng', '2 withheld', '3 lena again']);
   });
 
-  it('still carries what the home\'s own webhooks post, and its members\' messages, to the other colleges', async () => {
+  it("still carries what the home's own webhooks post, and its members' messages, to the other colleges", async () => {
     const aliceOnEng = await as('alice', 'eng');
     const bobOnArts = await as('bob', 'arts');
     const group = await aliceOnEng.createGroup('Build news', [bob]);
     await expect.poll(() => held('arts', group.id), { timeout: 15_000 }).toBe(1);
     const { url } = await aliceOnEng.createWebhook(group.id, 'Build server');
-    const posted = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'Build #7 passed' }) });
+    const posted = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'Build #7 passed' }),
+    });
     expect(posted.status).toBe(201);
     await bobOnArts.send({ conversationId: group.id, text: 'nice' });
     await expect.poll(() => aliceOnEng.messages.map((m) => m.text), { timeout: 15_000 }).toContain('nice');
     await expect.poll(() => bobOnArts.messages.map((m) => m.text), { timeout: 15_000 }).toContain('Build #7 passed');
   });
 
-  it('may not bring in a member from a college the policy keeps apart from another member\'s', async () => {
+  it("may not bring in a member from a college the policy keeps apart from another member's", async () => {
     const id = randomUUID();
     expect((await transaction('law', 'eng', [snapshot(id, 'group', LAW, [lena, alice])])).status).toBe(200);
     const invited = await transaction('law', 'eng', [snapshot(id, 'group', LAW, [lena, alice, bob])]);
@@ -186,9 +258,12 @@ describe('a group relayed by its home', () => {
 });
 
 describe('entries of a conversation this node does not hold', () => {
-  it('are not stored when the snapshot sent with them names none of this college\'s people', async () => {
+  it("are not stored when the snapshot sent with them names none of this college's people", async () => {
     const id = randomUUID();
-    const answer = await transaction('eng', 'arts', [snapshot(id, 'group', ENG, [alice, dave]), entry(id, 1, dave, 'nobody at arts is in this')]);
+    const answer = await transaction('eng', 'arts', [
+      snapshot(id, 'group', ENG, [alice, dave]),
+      entry(id, 1, dave, 'nobody at arts is in this'),
+    ]);
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(0);
     expect(codes(answer)).toEqual(['0:no_member_here', '1:conversation_not_held']);
@@ -199,7 +274,11 @@ describe('entries of a conversation this node does not hold', () => {
   it('are refused without a snapshot, and the rest of the transaction applies', async () => {
     const id = randomUUID();
     const group = randomUUID();
-    const answer = await transaction('eng', 'arts', [entry(id, 1, alice, 'no snapshot of this'), snapshot(group, 'group', ENG, [alice, bob]), entry(group, 1, alice, 'a real group')]);
+    const answer = await transaction('eng', 'arts', [
+      entry(id, 1, alice, 'no snapshot of this'),
+      snapshot(group, 'group', ENG, [alice, bob]),
+      entry(group, 1, alice, 'a real group'),
+    ]);
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(2);
     expect(codes(answer)).toEqual(['0:conversation_not_held']);

@@ -45,7 +45,8 @@ function mainText(page: Page): string {
 }
 
 /** Usernames in the users table, in page order. */
-const listedUsernames = (page: Page) => [...page.html.matchAll(/<td><a href="\/admin\/users\/[^"]+">([^<]+)<\/a><\/td>/g)].map((m) => m[1]!);
+const listedUsernames = (page: Page) =>
+  [...page.html.matchAll(/<td><a href="\/admin\/users\/[^"]+">([^<]+)<\/a><\/td>/g)].map((m) => m[1]!);
 
 async function consoleAgent(username: string, password = DEMO_PASSWORD): Promise<{ agent: BrowserAgent; page: Page }> {
   const agent = new BrowserAgent();
@@ -67,7 +68,8 @@ async function seedUser(username: string, units: string[], roles: string[], pass
   );
 }
 
-const auditRows = (where: Record<string, unknown>) => gateway.models.AuditEvent.findAll({ where, order: [['id', 'DESC']] });
+const auditRows = (where: Record<string, unknown>) =>
+  gateway.models.AuditEvent.findAll({ where, order: [['id', 'DESC']] });
 
 beforeAll(async () => {
   // Every sign-in in this file comes from 127.0.0.1; the per-address login limit is not under test here.
@@ -84,7 +86,10 @@ describe('signing in to the admin console', () => {
       expect(response.status, path).toBe(303);
       expect(response.headers.get('location')).toBe('/admin/login');
     }
-    const post = await new BrowserAgent().request(url('/admin/users'), { method: 'POST', body: new URLSearchParams({ username: 'x' }) });
+    const post = await new BrowserAgent().request(url('/admin/users'), {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'x' }),
+    });
     expect(post.status).toBe(303);
     expect(post.headers.get('location')).toBe('/admin/login');
   });
@@ -93,7 +98,9 @@ describe('signing in to the admin console', () => {
     const { page } = await consoleAgent('admin');
     expect(page.url).toBe(url('/admin/users'));
     expect(page.status).toBe(200);
-    expect(listedUsernames(page)).toEqual(expect.arrayContaining(['admin', 'alice', 'bob', 'carol', 'dave', 'eng-admin']));
+    expect(listedUsernames(page)).toEqual(
+      expect.arrayContaining(['admin', 'alice', 'bob', 'carol', 'dave', 'eng-admin']),
+    );
     expect(page.html).toContain('Signed in as <strong>admin</strong>');
     expect(page.headers.get('cache-control')).toBe('no-store');
     const again = await admin.request(url('/admin/login'));
@@ -104,7 +111,10 @@ describe('signing in to the admin console', () => {
     const agent = new BrowserAgent();
     const login = await open(agent, '/admin/users?q=dave');
     expect(login.url).toContain('/interaction/');
-    const page = await agent.submit(login, formWithAction(login, '/login'), { username: 'admin', password: DEMO_PASSWORD });
+    const page = await agent.submit(login, formWithAction(login, '/login'), {
+      username: 'admin',
+      password: DEMO_PASSWORD,
+    });
     expect(page.url).toBe(url('/admin/users?q=dave'));
     expect(listedUsernames(page)).toEqual(['dave']);
   });
@@ -184,7 +194,14 @@ describe('managing users as an administrator', () => {
   it('matches "_", "%" and "!" in a search as themselves, not as wildcards', async () => {
     const ctx = { ...gateway.context(null), actor: operator('test') };
     const probe = (username: string, displayName: string) =>
-      createUser(ctx, { username, displayName, email: `${username}@probe.test`, password: DEMO_PASSWORD, units: ['campus/eng'], roles: ['staff'] });
+      createUser(ctx, {
+        username,
+        displayName,
+        email: `${username}@probe.test`,
+        password: DEMO_PASSWORD,
+        units: ['campus/eng'],
+        roles: ['staff'],
+      });
     await probe('sql_probe', 'Probe 100% sure');
     await probe('sqlxprobe', 'Probe 1000 sure');
     await probe('bang-probe', 'Probe bang!');
@@ -279,7 +296,9 @@ describe('managing users as an administrator', () => {
 
   it('escapes whatever people typed', async () => {
     await seedUser('mallory', ['campus/arts'], ['student']);
-    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'mallory', { displayName: '<script>alert(1)</script>' });
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'mallory', {
+      displayName: '<script>alert(1)</script>',
+    });
     const page = await open(admin, '/admin/users?q=mallory');
     expect(page.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(page.html).not.toContain('<script>');
@@ -312,7 +331,10 @@ describe('managing users as an administrator', () => {
   it('keeps the input and explains when an edit is invalid', async () => {
     const dave = await userNamed('dave');
     const edit = await open(admin, `/admin/users/${dave.id}`);
-    const page = await submitFilled(admin, edit, filledFormWithAction(edit, `/admin/users/${dave.id}`), { displayName: '', email: 'dave@@x' });
+    const page = await submitFilled(admin, edit, filledFormWithAction(edit, `/admin/users/${dave.id}`), {
+      displayName: '',
+      email: 'dave@@x',
+    });
     expect(page.status).toBe(400);
     expect(page.html).toContain('id="displayName-error"');
     expect(page.html).toContain('value="dave@@x"');
@@ -330,7 +352,9 @@ describe('managing users as an administrator', () => {
     expect(tooShort.status).toBe(400);
     expect(tooShort.html).toContain('id="new-password-error"');
 
-    const reset = await submitFilled(admin, edit, filledFormWithAction(edit, '/password'), { password: 'gina-new-password' });
+    const reset = await submitFilled(admin, edit, filledFormWithAction(edit, '/password'), {
+      password: 'gina-new-password',
+    });
     expect(mainText(reset)).toContain('Set a new password for gina');
     expect(mainText(reset)).not.toContain('Locked out');
     await gina.reload();
@@ -388,7 +412,12 @@ describe('a unit admin', () => {
     // A hand-made post with a valid form token is refused just the same.
     const dave = await userNamed('dave');
     const daveForm = filledFormWithAction(await open(engAdmin, `/admin/users/${dave.id}`), `/admin/users/${dave.id}`);
-    const post = await submitFilled(engAdmin, page, { ...daveForm, action: `/admin/users/${carol.id}` }, { displayName: 'Changed By Eng' });
+    const post = await submitFilled(
+      engAdmin,
+      page,
+      { ...daveForm, action: `/admin/users/${carol.id}` },
+      { displayName: 'Changed By Eng' },
+    );
     expect(post.status).toBe(403);
     await carol.reload();
     expect(carol.displayName).toBe('Carol Silva');
@@ -431,7 +460,9 @@ describe('a unit admin', () => {
     });
     expect(mainText(created)).toContain('Created judy.');
     const judy = await userNamed('judy');
-    const saved = await submitFilled(engAdmin, created, filledFormWithAction(created, `/admin/users/${judy.id}`), { displayName: 'Judy Renamed' });
+    const saved = await submitFilled(engAdmin, created, filledFormWithAction(created, `/admin/users/${judy.id}`), {
+      displayName: 'Judy Renamed',
+    });
     expect(mainText(saved)).toContain('Saved judy.');
     await judy.reload();
     expect(judy.displayName).toBe('Judy Renamed');
@@ -440,7 +471,9 @@ describe('a unit admin', () => {
   it('cannot grant the admin role', async () => {
     const alice = await userNamed('alice');
     const edit = await open(engAdmin, `/admin/users/${alice.id}`);
-    const page = await submitFilled(engAdmin, edit, filledFormWithAction(edit, `/admin/users/${alice.id}`), { roles: ['student', 'admin'] });
+    const page = await submitFilled(engAdmin, edit, filledFormWithAction(edit, `/admin/users/${alice.id}`), {
+      roles: ['student', 'admin'],
+    });
     expect(page.status).toBe(403);
     expect(mainText(page)).toContain('Only administrators may grant the admin role');
     await alice.reload();
@@ -455,7 +488,11 @@ describe('a unit admin', () => {
     expect(page.html).not.toContain('(none: a new top-level unit)');
 
     const form = filledFormWithAction(page, '/admin/units');
-    const added = await submitFilled(engAdmin, page, form, { parent: 'campus/eng', segment: 'robotics', name: 'Robotics Lab' });
+    const added = await submitFilled(engAdmin, page, form, {
+      parent: 'campus/eng',
+      segment: 'robotics',
+      name: 'Robotics Lab',
+    });
     expect(mainText(added)).toContain('Added Robotics Lab (campus/eng/robotics).');
     expect(added.html).toContain('<li class="depth-1"><strong>Robotics Lab</strong>');
 
@@ -478,7 +515,12 @@ describe('a unit admin', () => {
       expect(page.html).not.toContain(ENG_NODE);
     }
     const form = filledFormWithAction(users, '/admin/logout');
-    const post = await submitFilled(engAdmin, users, { ...form, action: '/admin/domains' }, { name: 'rogue.campus.test', url: 'http://127.0.0.1:4299', units: 'campus/eng' });
+    const post = await submitFilled(
+      engAdmin,
+      users,
+      { ...form, action: '/admin/domains' },
+      { name: 'rogue.campus.test', url: 'http://127.0.0.1:4299', units: 'campus/eng' },
+    );
     expect(post.status).toBe(403);
     expect(await gateway.models.Domain.count({ where: { name: 'rogue.campus.test' } })).toBe(0);
   });
@@ -500,7 +542,11 @@ describe('units and domains as an administrator', () => {
 
   it('adds a domain node and edits its URL and units', async () => {
     const form = await open(admin, '/admin/domains/new');
-    const invalid = await submitFilled(admin, form, filledFormWithAction(form, '/admin/domains'), { name: 'music', url: 'ftp://music.campus.test', units: [] });
+    const invalid = await submitFilled(admin, form, filledFormWithAction(form, '/admin/domains'), {
+      name: 'music',
+      url: 'ftp://music.campus.test',
+      units: [],
+    });
     expect(invalid.status).toBe(400);
     for (const field of ['name', 'url']) expect(invalid.html).toContain(`id="${field}-error"`);
     // A partner organization's domain serves none of this campus's units, so none is a valid choice.
@@ -602,7 +648,9 @@ describe('console plumbing', () => {
   it('registers its own OIDC client once, even when several processes start together', async () => {
     const ctx = gateway.context(null);
     await gateway.models.OidcPayload.destroy({ where: { model: 'Client', id: CONSOLE_CLIENT_ID } });
-    const outcomes = await Promise.all([1, 2, 3, 4].map(() => ensureConsoleClient(ctx, gateway.issuer, gateway.config.secretKey)));
+    const outcomes = await Promise.all(
+      [1, 2, 3, 4].map(() => ensureConsoleClient(ctx, gateway.issuer, gateway.config.secretKey)),
+    );
     expect(outcomes).toContain('created');
     const rows = await gateway.models.OidcPayload.findAll({ where: { model: 'Client', id: CONSOLE_CLIENT_ID } });
     expect(rows).toHaveLength(1);

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserAgent, filledFormsOf, filledFormWithAction, signInThrough, submitFilled, type FilledForm, type Page } from '../helpers/browser-agent.ts';
+import {
+  BrowserAgent,
+  filledFormsOf,
+  filledFormWithAction,
+  signInThrough,
+  submitFilled,
+  type FilledForm,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { ARTS_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
@@ -28,12 +36,17 @@ function mainText(page: Page): string {
 
 /** The form posting to `action` whose hidden `field` holds `value` (one "Pin keys" button per domain). */
 function formFor(page: Page, action: string, field: string, value: string): FilledForm {
-  const form = filledFormsOf(page.html).find((f) => f.action === action && f.entries.some(([k, v]) => k === field && v === value));
+  const form = filledFormsOf(page.html).find(
+    (f) => f.action === action && f.entries.some(([k, v]) => k === field && v === value),
+  );
   if (!form) throw new Error(`No form ${action} for ${field}=${value} on ${page.url} (status ${page.status})`);
   return form;
 }
 
-const withoutCsrf = (form: FilledForm): FilledForm => ({ ...form, entries: form.entries.filter(([name]) => name !== '_csrf') });
+const withoutCsrf = (form: FilledForm): FilledForm => ({
+  ...form,
+  entries: form.entries.filter(([name]) => name !== '_csrf'),
+});
 
 async function consoleAgent(username: string): Promise<BrowserAgent> {
   const agent = new BrowserAgent();
@@ -48,7 +61,10 @@ beforeAll(async () => {
   gateway = await startTestGateway('admin-federation', { LOGIN_IP_LIMIT: '1000' });
   // A running eng node (registered at its real URL) whose keys can be pinned; arts stays at a URL where nothing listens.
   eng = await startTestNode(gateway, 'eng.campus.test', {}, { pinned: false });
-  await addProxy({ ...gateway.context(null), actor: operator('test') }, { name: 'campus-proxy', publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43), kid: 'p-test' } });
+  await addProxy(
+    { ...gateway.context(null), actor: operator('test') },
+    { name: 'campus-proxy', publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43), kid: 'p-test' } },
+  );
   admin = await consoleAgent('admin');
   engAdmin = await consoleAgent('eng-admin');
 });
@@ -76,23 +92,41 @@ describe('the Federation page for administrators', () => {
     const [key] = await publishedKeys(eng.federationModels);
     expect(pinned.url).toBe(url('/admin/federation'));
     expect(mainText(pinned)).toContain(`Pinned the keys of eng.campus.test: ${key!.kid}.`);
-    expect(JSON.parse((await pinnedOf('eng.campus.test'))!)).toEqual([{ kty: 'OKP', crv: 'Ed25519', x: key!.x, kid: key!.kid }]);
+    expect(JSON.parse((await pinnedOf('eng.campus.test'))!)).toEqual([
+      { kty: 'OKP', crv: 'Ed25519', x: key!.x, kid: key!.kid },
+    ]);
     expect(mainText(pinned)).toMatch(new RegExp(`eng\\.campus\\.test \\S+ ${key!.kid} since \\d{4}-`));
 
-    const again = await submitFilled(admin, pinned, formFor(pinned, '/admin/federation/pin', 'domain', 'eng.campus.test'));
+    const again = await submitFilled(
+      admin,
+      pinned,
+      formFor(pinned, '/admin/federation/pin', 'domain', 'eng.campus.test'),
+    );
     expect(mainText(again)).toContain('eng.campus.test serves the keys already pinned');
 
-    const unpinned = await submitFilled(admin, again, formFor(again, '/admin/federation/unpin', 'domain', 'eng.campus.test'));
+    const unpinned = await submitFilled(
+      admin,
+      again,
+      formFor(again, '/admin/federation/unpin', 'domain', 'eng.campus.test'),
+    );
     expect(unpinned.url).toBe(url('/admin/federation'));
     expect(mainText(unpinned)).toContain('Unpinned eng.campus.test');
     expect(await pinnedOf('eng.campus.test')).toBeNull();
-    const actions = (await gateway.models.AuditEvent.findAll({ where: { target: 'eng.campus.test' }, order: [['id', 'ASC']] })).map((e) => e.action);
-    expect(actions.filter((a) => a.startsWith('domain.'))).toEqual(expect.arrayContaining(['domain.pin', 'domain.unpin']));
+    const actions = (
+      await gateway.models.AuditEvent.findAll({ where: { target: 'eng.campus.test' }, order: [['id', 'ASC']] })
+    ).map((e) => e.action);
+    expect(actions.filter((a) => a.startsWith('domain.'))).toEqual(
+      expect.arrayContaining(['domain.pin', 'domain.unpin']),
+    );
   });
 
   it('explains on the page when a node cannot be reached, and pins nothing', async () => {
     const page = await open(admin, '/admin/federation');
-    const failed = await submitFilled(admin, page, formFor(page, '/admin/federation/pin', 'domain', 'arts.campus.test'));
+    const failed = await submitFilled(
+      admin,
+      page,
+      formFor(page, '/admin/federation/pin', 'domain', 'arts.campus.test'),
+    );
     expect(failed.status).toBe(502);
     expect(mainText(failed)).toContain(`Could not read arts.campus.test's keys at ${ARTS_NODE}`);
     expect(await pinnedOf('arts.campus.test')).toBeNull();
@@ -114,11 +148,18 @@ describe('the Federation page for administrators', () => {
     expect(await pairs()).toEqual([['arts.campus.test', 'eng.campus.test']]);
     expect(mainText(allowed)).not.toContain('No pair is allowed');
 
-    const denied = await submitFilled(admin, allowed, formFor(allowed, '/admin/federation/deny', 'a', 'arts.campus.test'));
+    const denied = await submitFilled(
+      admin,
+      allowed,
+      formFor(allowed, '/admin/federation/deny', 'a', 'arts.campus.test'),
+    );
     expect(denied.url).toBe(url('/admin/federation'));
     expect(mainText(denied)).toContain('arts.campus.test and eng.campus.test may no longer exchange messages.');
     expect(await pairs()).toEqual([]);
-    const audit = await gateway.models.AuditEvent.findAll({ where: { action: ['federation.allow', 'federation.deny'] }, order: [['id', 'ASC']] });
+    const audit = await gateway.models.AuditEvent.findAll({
+      where: { action: ['federation.allow', 'federation.deny'] },
+      order: [['id', 'ASC']],
+    });
     expect(audit.map((e) => [e.action, e.target])).toEqual([
       ['federation.allow', 'arts.campus.test eng.campus.test'],
       ['federation.deny', 'arts.campus.test eng.campus.test'],
@@ -127,12 +168,21 @@ describe('the Federation page for administrators', () => {
 
   it('changes nothing for a POST without the CSRF token', async () => {
     const page = await open(admin, '/admin/federation');
-    const allow = await submitFilled(admin, page, withoutCsrf(filledFormWithAction(page, '/admin/federation/allow')), { a: 'arts.campus.test', b: 'eng.campus.test' });
+    const allow = await submitFilled(admin, page, withoutCsrf(filledFormWithAction(page, '/admin/federation/allow')), {
+      a: 'arts.campus.test',
+      b: 'eng.campus.test',
+    });
     expect(allow.status).toBe(403);
     expect(mainText(allow)).toContain('did not come from this site');
-    const pin = await submitFilled(admin, page, { ...withoutCsrf(formFor(page, '/admin/federation/pin', 'domain', 'eng.campus.test')) });
+    const pin = await submitFilled(admin, page, {
+      ...withoutCsrf(formFor(page, '/admin/federation/pin', 'domain', 'eng.campus.test')),
+    });
     expect(pin.status).toBe(403);
-    const forged = await submitFilled(admin, page, filledFormWithAction(page, '/admin/federation/allow'), { _csrf: 'forged', a: 'arts.campus.test', b: 'eng.campus.test' });
+    const forged = await submitFilled(admin, page, filledFormWithAction(page, '/admin/federation/allow'), {
+      _csrf: 'forged',
+      a: 'arts.campus.test',
+      b: 'eng.campus.test',
+    });
     expect(forged.status).toBe(403);
     expect(await pairs()).toEqual([]);
     expect(await pinnedOf('eng.campus.test')).toBeNull();

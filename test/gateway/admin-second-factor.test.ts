@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOTP, Secret } from 'otpauth';
-import { BrowserAgent, formsOf, formWithAction, signInThrough, type Form, type Page } from '../helpers/browser-agent.ts';
+import {
+  BrowserAgent,
+  formsOf,
+  formWithAction,
+  signInThrough,
+  type Form,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
@@ -25,7 +32,8 @@ async function enrol(username: string) {
   await confirmTotpEnrolment(gateway.context(null), deps, user, TOTP.generate({ secret: Secret.fromBase32(secret) }));
 }
 
-const rowOf = (page: Page, username: string) => new RegExp(`>${username}</a></td>[\\s\\S]*?</tr>`).exec(page.html)?.[0] ?? '';
+const rowOf = (page: Page, username: string) =>
+  new RegExp(`>${username}</a></td>[\\s\\S]*?</tr>`).exec(page.html)?.[0] ?? '';
 
 beforeAll(async () => {
   gateway = await startTestGateway('admin-second-factor');

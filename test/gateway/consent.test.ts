@@ -34,7 +34,12 @@ describe('consent', () => {
   it('asks once for an ordinary app, names it escaped, and remembers the answer', async () => {
     const agent = new BrowserAgent();
     const login = await authorize(thirdParty, agent);
-    const consent = await agent.submit(login, formWithAction(login, '/login'), { username: 'alice', password: DEMO_PASSWORD }, REDIRECT);
+    const consent = await agent.submit(
+      login,
+      formWithAction(login, '/login'),
+      { username: 'alice', password: DEMO_PASSWORD },
+      REDIRECT,
+    );
     expect(consent.html).toContain('Allow Survey &lt;Tool&gt;?');
     expect(consent.html).toContain('See your name and username');
     const back = await agent.submit(consent, formWithAction(consent, '/confirm'), {}, REDIRECT);
@@ -47,7 +52,12 @@ describe('consent', () => {
   it('returns access_denied to the app when the person declines', async () => {
     const agent = new BrowserAgent();
     const login = await authorize(thirdParty, agent);
-    const consent = await agent.submit(login, formWithAction(login, '/login'), { username: 'bob', password: DEMO_PASSWORD }, REDIRECT);
+    const consent = await agent.submit(
+      login,
+      formWithAction(login, '/login'),
+      { username: 'bob', password: DEMO_PASSWORD },
+      REDIRECT,
+    );
     const back = await agent.submit(consent, formWithAction(consent, '/abort'), {}, REDIRECT);
     expect(new URL(back.url).searchParams.get('error')).toBe('access_denied');
   });
@@ -65,9 +75,17 @@ describe('consent', () => {
       state: 'fp',
     });
     const login = await agent.navigate(url.toString(), {}, REDIRECT);
-    const back = await agent.submit(login, formWithAction(login, '/login'), { username: 'carol', password: DEMO_PASSWORD }, REDIRECT);
+    const back = await agent.submit(
+      login,
+      formWithAction(login, '/login'),
+      { username: 'carol', password: DEMO_PASSWORD },
+      REDIRECT,
+    );
     expect(back.url.startsWith(REDIRECT)).toBe(true);
-    const tokens = await client.authorizationCodeGrant(firstParty, new URL(back.url), { pkceCodeVerifier: verifier, expectedState: 'fp' });
+    const tokens = await client.authorizationCodeGrant(firstParty, new URL(back.url), {
+      pkceCodeVerifier: verifier,
+      expectedState: 'fp',
+    });
     expect(tokens.claims()!.preferred_username).toBe('carol');
     const nodeToken = await client.refreshTokenGrant(firstParty, tokens.refresh_token!, { resource: ENG_NODE });
     expect(nodeToken.scope).toContain('im');

@@ -23,11 +23,24 @@ afterEach(async () => {
 async function gatewayWithoutSmtp(label: string, env: Record<string, string> = {}) {
   const db = await createTestDatabase(label);
   const lines: string[] = [];
-  const logger = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) }));
-  const config = loadGatewayConfig({ GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', ATRIUM_DATA_DIR: db.dataDir, ...(db.url ? { DATABASE_URL: db.url } : {}), ...env });
+  const logger = pino(
+    { level: 'info' },
+    new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) }),
+  );
+  const config = loadGatewayConfig({
+    GATEWAY_PORT: '0',
+    GATEWAY_HOST: '127.0.0.1',
+    ATRIUM_DATA_DIR: db.dataDir,
+    ...(db.url ? { DATABASE_URL: db.url } : {}),
+    ...env,
+  });
   const gateway = await startGateway(config, { migrate: true, logger });
   running = { gateway, db };
-  return { gateway, lines, url: (path: string) => `http://127.0.0.1:${(gateway.server.address() as { port: number }).port}${path}` };
+  return {
+    gateway,
+    lines,
+    url: (path: string) => `http://127.0.0.1:${(gateway.server.address() as { port: number }).port}${path}`,
+  };
 }
 
 describe('"forgot password" without a mail server', () => {
@@ -36,13 +49,21 @@ describe('"forgot password" without a mail server', () => {
     await seedDemo(gateway.context(null), { eng: await unusedUrl(), arts: await unusedUrl() });
     await createUser(
       { ...gateway.context(null), actor: operator('test') },
-      { username: 'yara', displayName: 'Yara', email: 'yara@campus.test', password: DEMO_PASSWORD, units: ['campus'], roles: ['student'] },
+      {
+        username: 'yara',
+        displayName: 'Yara',
+        email: 'yara@campus.test',
+        password: DEMO_PASSWORD,
+        units: ['campus'],
+        roles: ['student'],
+      },
     );
     const agent = new BrowserAgent();
     const page = await agent.navigate(url('/password/forgot'));
     const answer = await agent.submit(page, formWithAction(page, '/password/forgot'), { identifier: 'yara' });
     expect(answer.html).toContain('Check your mail');
-    const loggedMail = () => lines.map((l) => JSON.parse(l) as { to?: string; msg: string }).find((l) => l.to === 'yara@campus.test');
+    const loggedMail = () =>
+      lines.map((l) => JSON.parse(l) as { to?: string; msg: string }).find((l) => l.to === 'yara@campus.test');
     await expect.poll(loggedMail).toBeTruthy();
     const logged = loggedMail();
     expect(logged?.msg).toMatch(new RegExp(`${gateway.issuer}/password/reset/[A-Za-z0-9_-]{43}`));

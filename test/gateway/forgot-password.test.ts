@@ -27,7 +27,14 @@ const newIp = () => `203.0.113.${++lastIp}`;
 async function seedUser(username: string) {
   return createUser(
     { ...gateway.context(null), actor: operator('test') },
-    { username, displayName: `Test ${username}`, email: `${username}@campus.test`, password: DEMO_PASSWORD, units: ['campus/eng/cs'], roles: ['student'] },
+    {
+      username,
+      displayName: `Test ${username}`,
+      email: `${username}@campus.test`,
+      password: DEMO_PASSWORD,
+      units: ['campus/eng/cs'],
+      roles: ['student'],
+    },
   );
 }
 
@@ -40,22 +47,38 @@ async function askForLink(identifier: string, ip = newIp(), agent = new BrowserA
     body: new URLSearchParams({ ...form.fields, identifier }),
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
   });
-  return { url: url('/password/forgot'), status: response.status, html: await response.text(), headers: response.headers };
+  return {
+    url: url('/password/forgot'),
+    status: response.status,
+    html: await response.text(),
+    headers: response.headers,
+  };
 }
 
-async function choosePassword(link: string, password: string, confirmation = password, agent = new BrowserAgent()): Promise<Page> {
+async function choosePassword(
+  link: string,
+  password: string,
+  confirmation = password,
+  agent = new BrowserAgent(),
+): Promise<Page> {
   const page = await agent.navigate(link);
   if (page.status !== 200) {
     // The link is refused already: post anyway, with a valid form token, to show a post changes nothing.
     const forgot = await agent.navigate(url('/password/forgot'));
     const csrf = formWithAction(forgot, '/password/forgot').fields._csrf!;
-    return agent.navigate(link, { method: 'POST', body: new URLSearchParams({ _csrf: csrf, password, confirmation }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    return agent.navigate(link, {
+      method: 'POST',
+      body: new URLSearchParams({ _csrf: csrf, password, confirmation }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
   }
   return agent.submit(page, formWithAction(page, '/password/reset/'), { password, confirmation });
 }
 
-const passwordHashOf = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!.passwordHash;
-const auditOf = (action: string, target: string) => gateway.models.AuditEvent.findAll({ where: { action, target }, order: [['id', 'ASC']] });
+const passwordHashOf = async (username: string) =>
+  (await gateway.models.User.findOne({ where: { username } }))!.passwordHash;
+const auditOf = (action: string, target: string) =>
+  gateway.models.AuditEvent.findAll({ where: { action, target }, order: [['id', 'ASC']] });
 
 beforeAll(async () => {
   mailbox = await startMailbox();
@@ -101,7 +124,14 @@ describe('"forgot password" by mail', () => {
     expect((await signInPage(phone.agent)).html).toContain('name="password"');
     await expect(login(gateway, 'pia')).rejects.toThrow();
     const portal = await portalClient(gateway);
-    const fresh = await codeFlow(portal, 'http://localhost:9/portal-cb', 'pia', {}, new BrowserAgent(), 'a brand new secret');
+    const fresh = await codeFlow(
+      portal,
+      'http://localhost:9/portal-cb',
+      'pia',
+      {},
+      new BrowserAgent(),
+      'a brand new secret',
+    );
     expect(fresh.tokens.access_token).toBeTruthy();
     expect((await auditOf('password_reset.request', 'pia'))[0]?.outcome).toBe('success');
     expect((await auditOf('password_reset.use', 'pia'))[0]?.outcome).toBe('success');
@@ -115,9 +145,11 @@ describe('"forgot password" by mail', () => {
     expect(unknown.html).toBe(known.html);
     await mailbox.next('quinn@campus.test');
     // The lookup happens after the answer; its audit entry says what it found.
-    await expect.poll(async () => (await auditOf('password_reset.request', 'nobody@campus.test')).map((e) => [e.outcome, JSON.parse(e.details!)])).toEqual([
-      ['failure', { reason: 'unknown_account' }],
-    ]);
+    await expect
+      .poll(async () =>
+        (await auditOf('password_reset.request', 'nobody@campus.test')).map((e) => [e.outcome, JSON.parse(e.details!)]),
+      )
+      .toEqual([['failure', { reason: 'unknown_account' }]]);
     expect(mailbox.received.some((m) => m.to.includes('nobody@campus.test'))).toBe(false);
   });
 
@@ -126,7 +158,10 @@ describe('"forgot password" by mail', () => {
     await askForLink('rosa');
     const link = resetLinkIn(await mailbox.next('rosa@campus.test'));
     const user = (await gateway.models.User.findOne({ where: { username: 'rosa' } }))!;
-    await gateway.models.PasswordReset.update({ expiresAt: new Date(Date.now() - 1000) }, { where: { userId: user.id } });
+    await gateway.models.PasswordReset.update(
+      { expiresAt: new Date(Date.now() - 1000) },
+      { where: { userId: user.id } },
+    );
     const before = await passwordHashOf('rosa');
 
     const page = await new BrowserAgent().navigate(link);
@@ -145,10 +180,16 @@ describe('"forgot password" by mail', () => {
     await askForLink('zoe');
     const link = resetLinkIn(await mailbox.next('zoe@campus.test'));
     const day = 24 * 3_600_000;
-    await gateway.models.PasswordReset.update({ expiresAt: new Date(Date.now() - day + 60_000) }, { where: { userId: zoe.id } });
+    await gateway.models.PasswordReset.update(
+      { expiresAt: new Date(Date.now() - day + 60_000) },
+      { where: { userId: zoe.id } },
+    );
     await sweepPasswordResets(gateway.models);
     expect((await new BrowserAgent().navigate(link)).html).toContain('has expired');
-    await gateway.models.PasswordReset.update({ expiresAt: new Date(Date.now() - day - 60_000) }, { where: { userId: zoe.id } });
+    await gateway.models.PasswordReset.update(
+      { expiresAt: new Date(Date.now() - day - 60_000) },
+      { where: { userId: zoe.id } },
+    );
     await sweepPasswordResets(gateway.models);
     expect(await gateway.models.PasswordReset.count({ where: { userId: zoe.id } })).toBe(0);
     const gone = await new BrowserAgent().navigate(link);
@@ -167,7 +208,9 @@ describe('"forgot password" by mail', () => {
     expect(again.status).toBe(410);
     expect(again.html).toContain('already been used');
     expect(await passwordHashOf('sam')).toBe(afterFirst);
-    expect((await auditOf('password_reset.refused', 'sam')).map((e) => JSON.parse(e.details!).reason)).toContain('used');
+    expect((await auditOf('password_reset.refused', 'sam')).map((e) => JSON.parse(e.details!).reason)).toContain(
+      'used',
+    );
   });
 
   it('keeps the link usable when the new password is refused', async () => {
@@ -192,7 +235,8 @@ describe('"forgot password" by mail', () => {
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
     expect(new Set(answers.map((a) => a.html)).size).toBe(1);
     for (let i = 0; i < 3; i++) await mailbox.next('uma@campus.test');
-    const reasons = async () => (await auditOf('password_reset.request', 'uma')).map((e) => JSON.parse(e.details!).reason ?? 'mailed').sort();
+    const reasons = async () =>
+      (await auditOf('password_reset.request', 'uma')).map((e) => JSON.parse(e.details!).reason ?? 'mailed').sort();
     await expect.poll(reasons).toEqual(['account_rate_limited', 'mailed', 'mailed', 'mailed']);
     expect(mailbox.received.filter((m) => m.to.includes('uma@campus.test'))).toHaveLength(3);
   });
@@ -208,7 +252,11 @@ describe('"forgot password" by mail', () => {
 
   it('refuses a post without the form token', async () => {
     await seedUser('vic');
-    const response = await fetch(url('/password/forgot'), { method: 'POST', body: new URLSearchParams({ identifier: 'vic' }), headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' } });
+    const response = await fetch(url('/password/forgot'), {
+      method: 'POST',
+      body: new URLSearchParams({ identifier: 'vic' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+    });
     expect(response.status).toBe(403);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(mailbox.received.some((m) => m.to.includes('vic@campus.test'))).toBe(false);
@@ -246,9 +294,15 @@ describe('"forgot password" by mail', () => {
 describe('mail settings', () => {
   const base = { ATRIUM_DATA_DIR: gatewayDataDir() };
   it('refuses SMTP_URL without a sender, or a URL that is not SMTP', () => {
-    expect(() => loadGatewayConfig({ ...base, SMTP_URL: 'smtp://mail.campus.test:587' })).toThrow(/MAIL_FROM: required when SMTP_URL is set/);
-    expect(() => loadGatewayConfig({ ...base, SMTP_URL: 'https://mail.campus.test', MAIL_FROM: 'a@b.test' })).toThrow(ConfigError);
-    expect(loadGatewayConfig({ ...base, SMTP_URL: 'smtps://u:p@mail.campus.test:465', MAIL_FROM: 'Atrium <a@b.test>' }).mail).toEqual({
+    expect(() => loadGatewayConfig({ ...base, SMTP_URL: 'smtp://mail.campus.test:587' })).toThrow(
+      /MAIL_FROM: required when SMTP_URL is set/,
+    );
+    expect(() => loadGatewayConfig({ ...base, SMTP_URL: 'https://mail.campus.test', MAIL_FROM: 'a@b.test' })).toThrow(
+      ConfigError,
+    );
+    expect(
+      loadGatewayConfig({ ...base, SMTP_URL: 'smtps://u:p@mail.campus.test:465', MAIL_FROM: 'Atrium <a@b.test>' }).mail,
+    ).toEqual({
       smtpUrl: 'smtps://u:p@mail.campus.test:465',
       from: 'Atrium <a@b.test>',
     });

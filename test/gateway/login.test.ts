@@ -98,7 +98,12 @@ describe('the login form', () => {
       const { page } = await loginPage(agent);
       expect(page.status).toBe(200);
       expect(page.html).toContain('/login"');
-      const refused = await agent.submit(page, formWithAction(page, '/login'), { username: 'carol', password: DEMO_PASSWORD }, REDIRECT);
+      const refused = await agent.submit(
+        page,
+        formWithAction(page, '/login'),
+        { username: 'carol', password: DEMO_PASSWORD },
+        REDIRECT,
+      );
       expect(refused.html).toContain('This account is disabled');
     } finally {
       await updateUser({ ...gateway.context(null), actor: operator('test') }, 'carol', { status: 'active' });
@@ -110,10 +115,20 @@ describe('the login form', () => {
     const form = formWithAction(page, '/login');
     const before = await loginCount('success', 'carol');
     const { _csrf, ...withoutToken } = form.fields;
-    const response = await agent.submit(page, { ...form, fields: withoutToken }, { username: 'carol', password: DEMO_PASSWORD }, REDIRECT);
+    const response = await agent.submit(
+      page,
+      { ...form, fields: withoutToken },
+      { username: 'carol', password: DEMO_PASSWORD },
+      REDIRECT,
+    );
     expect(response.status).toBe(403);
     expect(response.html).toContain('did not come from this site');
-    const forged = await agent.submit(page, form, { username: 'carol', password: DEMO_PASSWORD, _csrf: 'forged-token' }, REDIRECT);
+    const forged = await agent.submit(
+      page,
+      form,
+      { username: 'carol', password: DEMO_PASSWORD, _csrf: 'forged-token' },
+      REDIRECT,
+    );
     expect(forged.status).toBe(403);
     expect(await loginCount('success', 'carol')).toBe(before);
   });
@@ -135,14 +150,17 @@ describe('per-address rate limit', () => {
     second = await startGateway(limited.config, { migrate: false });
     const app = await registerTestApp(limited, { name: 'Grades', redirectUris: [REDIRECT] });
     expect(second.issuer).not.toBe(limited.issuer);
-    rps = [await discover(limited.issuer, app.clientId, app.clientSecret), await discover(second.issuer, app.clientId, app.clientSecret)];
+    rps = [
+      await discover(limited.issuer, app.clientId, app.clientSecret),
+      await discover(second.issuer, app.clientId, app.clientSecret),
+    ];
   });
   afterAll(async () => {
     await second?.close();
     await limited?.stop();
   });
 
-  it('refuses further attempts from one address across accounts, and across the gateway\'s processes, once its allowance is spent', async () => {
+  it("refuses further attempts from one address across accounts, and across the gateway's processes, once its allowance is spent", async () => {
     const statuses: number[] = [];
     for (const [i, username] of ['alice', 'bob', 'carol', 'dave', 'alice', 'bob'].entries()) {
       const rp = rps[i % 2]!;
@@ -154,7 +172,12 @@ describe('per-address rate limit', () => {
         code_challenge_method: 'S256',
       });
       const page = await agent.navigate(url.toString(), {}, REDIRECT);
-      const result = await agent.submit(page, formWithAction(page, '/login'), { username, password: 'wrong-password-x' }, REDIRECT);
+      const result = await agent.submit(
+        page,
+        formWithAction(page, '/login'),
+        { username, password: 'wrong-password-x' },
+        REDIRECT,
+      );
       statuses.push(result.status);
       if (result.status === 429) {
         expect(result.html).toContain('Too many attempts');

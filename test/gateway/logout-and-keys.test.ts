@@ -64,12 +64,20 @@ describe('single logout', () => {
     });
     const confirm = await agent.navigate(endSession.toString(), {}, AFTER_LOGOUT);
     expect(confirm.html).toContain('Sign out?');
-    const done = await agent.submit(confirm, formWithAction(confirm, '/session/end/confirm'), { logout: 'yes' }, AFTER_LOGOUT);
+    const done = await agent.submit(
+      confirm,
+      formWithAction(confirm, '/session/end/confirm'),
+      { logout: 'yes' },
+      AFTER_LOGOUT,
+    );
     expect(done.url).toBe(`${AFTER_LOGOUT}?state=see-you`);
 
     await expect.poll(() => logoutTokens.length, { timeout: 5000 }).toBe(1);
     const jwks = createRemoteJWKSet(new URL(rp.serverMetadata().jwks_uri!));
-    const { payload } = await jwtVerify(logoutTokens[0]!, jwks, { issuer: gateway.issuer, audience: rp.clientMetadata().client_id });
+    const { payload } = await jwtVerify(logoutTokens[0]!, jwks, {
+      issuer: gateway.issuer,
+      audience: rp.clientMetadata().client_id,
+    });
     expect(payload.sub).toBe(tokens.claims()!.sub);
     expect(payload.sid).toBe(sid);
     expect(payload.events).toHaveProperty(['http://schemas.openid.net/event/backchannel-logout']);
@@ -95,7 +103,9 @@ describe('single logout', () => {
   it('keeps the session when the person chooses to stay signed in', async () => {
     const { tokens, agent } = await codeFlow(rp, REDIRECT, 'bob');
     const confirm = await agent.navigate(
-      client.buildEndSessionUrl(rp, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: AFTER_LOGOUT }).toString(),
+      client
+        .buildEndSessionUrl(rp, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: AFTER_LOGOUT })
+        .toString(),
       {},
       AFTER_LOGOUT,
     );
@@ -121,8 +131,12 @@ describe('single logout', () => {
 
 describe('signing key rotation', () => {
   it('signs new tokens with the new key while tokens signed before keep verifying', async () => {
-    const before = await codeFlow(rp, REDIRECT, 'carol', { scope: 'openid profile atrium offline_access', resource: ENG_NODE });
-    const oldAccess = (await client.refreshTokenGrant(rp, before.tokens.refresh_token!, { resource: ENG_NODE })).access_token;
+    const before = await codeFlow(rp, REDIRECT, 'carol', {
+      scope: 'openid profile atrium offline_access',
+      resource: ENG_NODE,
+    });
+    const oldAccess = (await client.refreshTokenGrant(rp, before.tokens.refresh_token!, { resource: ENG_NODE }))
+      .access_token;
     const oldKid = decodeProtectedHeader(before.tokens.id_token!).kid;
 
     const { created } = await rotateSigningKeys(gateway.models, gateway.sealer);
@@ -132,7 +146,9 @@ describe('signing key rotation', () => {
     expect(decodeProtectedHeader(after.tokens.id_token!).kid).toBe(created.kid);
     expect(created.kid).not.toBe(oldKid);
 
-    const jwksResponse = (await (await fetch(rp.serverMetadata().jwks_uri!)).json()) as { keys: { kid: string; d?: string }[] };
+    const jwksResponse = (await (await fetch(rp.serverMetadata().jwks_uri!)).json()) as {
+      keys: { kid: string; d?: string }[];
+    };
     expect(jwksResponse.keys.map((k) => k.kid)).toEqual([created.kid, oldKid]);
     expect(jwksResponse.keys.every((k) => k.d === undefined)).toBe(true);
 

@@ -30,7 +30,9 @@ describe('the gateway as an OpenID provider', () => {
     expect(meta.revocation_endpoint).toBeTruthy();
     expect(meta.end_session_endpoint).toBeTruthy();
     expect(meta.backchannel_logout_supported).toBe(true);
-    expect(meta.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token', 'client_credentials']));
+    expect(meta.grant_types_supported).toEqual(
+      expect.arrayContaining(['authorization_code', 'refresh_token', 'client_credentials']),
+    );
   });
 
   it('signs a student in through the login and consent forms and returns campus claims', async () => {
@@ -76,10 +78,16 @@ describe('the gateway as an OpenID provider', () => {
   });
 
   it('issues a JWT access token whose audience is the domain node, verifiable against the JWKS', async () => {
-    const { tokens } = await codeFlow(rp, 'alice', { scope: 'openid profile atrium im offline_access', resource: ENG_NODE });
+    const { tokens } = await codeFlow(rp, 'alice', {
+      scope: 'openid profile atrium im offline_access',
+      resource: ENG_NODE,
+    });
     const nodeToken = await client.refreshTokenGrant(rp, tokens.refresh_token!, { resource: ENG_NODE });
     const jwks = createRemoteJWKSet(new URL(rp.serverMetadata().jwks_uri!));
-    const { payload, protectedHeader } = await jwtVerify(nodeToken.access_token, jwks, { issuer: gateway.issuer, audience: ENG_NODE });
+    const { payload, protectedHeader } = await jwtVerify(nodeToken.access_token, jwks, {
+      issuer: gateway.issuer,
+      audience: ENG_NODE,
+    });
     expect(protectedHeader.typ).toBe('at+jwt');
     expect(payload.sub).toBe(tokens.claims()!.sub);
     expect(payload.scope).toContain('im');
@@ -90,7 +98,9 @@ describe('the gateway as an OpenID provider', () => {
 
   it('refuses a resource that is not a registered domain node', async () => {
     const { tokens } = await codeFlow(rp, 'alice');
-    await expect(client.refreshTokenGrant(rp, tokens.refresh_token!, { resource: 'http://evil.test' })).rejects.toMatchObject({ error: 'invalid_target' });
+    await expect(
+      client.refreshTokenGrant(rp, tokens.refresh_token!, { resource: 'http://evil.test' }),
+    ).rejects.toMatchObject({ error: 'invalid_target' });
   });
 
   it('grants client credentials for a domain node with the node as audience', async () => {

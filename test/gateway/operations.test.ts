@@ -13,7 +13,9 @@ afterAll(async () => gateway?.stop());
 describe('operating the gateway', () => {
   it('answers health, readiness and Prometheus metrics', async () => {
     await request(gateway.server).get('/healthz').expect(200, { status: 'ok' });
-    await request(gateway.server).get('/readyz').expect(200, { status: 'ready', checks: { database: true } });
+    await request(gateway.server)
+      .get('/readyz')
+      .expect(200, { status: 'ready', checks: { database: true } });
     const metrics = (await request(gateway.server).get('/metrics').expect(200)).text;
     expect(metrics).toContain('atrium_http_requests_total');
     expect(metrics).toContain('process_resident_memory_bytes');
@@ -43,7 +45,8 @@ describe('operating the gateway', () => {
 
 describe('configuration', () => {
   it('names each bad variable and what it expects', () => {
-    const attempt = () => loadGatewayConfig({ GATEWAY_PORT: 'eighty', LOGIN_MAX_FAILURES: '-1', ATRIUM_DATA_DIR: '/tmp/x' });
+    const attempt = () =>
+      loadGatewayConfig({ GATEWAY_PORT: 'eighty', LOGIN_MAX_FAILURES: '-1', ATRIUM_DATA_DIR: '/tmp/x' });
     expect(attempt).toThrow(ConfigError);
     try {
       attempt();

@@ -22,15 +22,24 @@ let rp: client.Configuration;
 const url = (path: string) => `${gateway.issuer}${path}`;
 const admin = () => ({ ...gateway.context(null), actor: operator('test') });
 const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
-const passkeysOf = async (username: string) => gateway.models.Passkey.findAll({ where: { userId: (await userNamed(username)).id }, order: [['createdAt', 'ASC']] });
-const audits = (action: string, where: Record<string, unknown> = {}) => gateway.models.AuditEvent.findAll({ where: { action, ...where }, order: [['id', 'ASC']] });
+const passkeysOf = async (username: string) =>
+  gateway.models.Passkey.findAll({ where: { userId: (await userNamed(username)).id }, order: [['createdAt', 'ASC']] });
+const audits = (action: string, where: Record<string, unknown> = {}) =>
+  gateway.models.AuditEvent.findAll({ where: { action, ...where }, order: [['id', 'ASC']] });
 
 /** A person at a browser of their own (a context: own cookies) with a platform authenticator of its own. */
 type Person = { context: BrowserContext; page: Page; cdp: CDPSession; authenticatorId: string; errors: string[] };
 
 async function addAuthenticator(cdp: CDPSession): Promise<string> {
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
   });
   return authenticatorId;
 }
@@ -41,7 +50,8 @@ async function person(): Promise<Person> {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) errors.push(`csp: ${message.text()}`);
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text()))
+      errors.push(`csp: ${message.text()}`);
   });
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable', { enableUI: false });
@@ -66,7 +76,9 @@ const notice = (page: Page) => page.locator('#account-notice').innerText({ timeo
 
 /** Clicks a button of the account page whose form posts and comes back to the page (post, redirect, get). */
 async function clickAndReturn(page: Page, selector: string) {
-  const back = page.waitForResponse((r) => r.url() === url('/account/security') && r.request().method() === 'GET', { timeout: 15_000 });
+  const back = page.waitForResponse((r) => r.url() === url('/account/security') && r.request().method() === 'GET', {
+    timeout: 15_000,
+  });
   await page.click(selector);
   await back;
   await page.waitForLoadState('domcontentloaded');
@@ -93,12 +105,16 @@ async function appSignIn(p: Person, params: Record<string, string> = {}) {
   await p.page.goto(authorize.toString());
   return async () => {
     await p.page.waitForURL((u) => u.href.startsWith(REDIRECT), { timeout: 15_000 });
-    const tokens = await client.authorizationCodeGrant(rp, new URL(p.page.url()), { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await client.authorizationCodeGrant(rp, new URL(p.page.url()), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     return decodeJwt(tokens.id_token!);
   };
 }
 
-const visible = (page: Page, selector: string) => page.waitForSelector(`${selector}:not([hidden])`, { timeout: 10_000 });
+const visible = (page: Page, selector: string) =>
+  page.waitForSelector(`${selector}:not([hidden])`, { timeout: 10_000 });
 
 let alice: Person;
 let bob: Person;
@@ -137,7 +153,9 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
 
     // The same authenticator cannot hold a second one of hers (the options exclude it): a second device.
     await addPasskey(alice, 'Laptop again', { refusedByBrowser: true });
-    await expect.poll(() => alice.page.locator('#add-passkey [data-passkey-error]').innerText()).toContain('already registered');
+    await expect
+      .poll(() => alice.page.locator('#add-passkey [data-passkey-error]').innerText())
+      .toContain('already registered');
     await alice.cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: alice.authenticatorId });
     alice.authenticatorId = await addAuthenticator(alice.cdp);
     await addPasskey(alice, 'Phone');
@@ -154,7 +172,11 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     const stored = await passkeysOf('alice');
     expect(stored.map((p) => p.name)).toEqual(['Work phone']);
     expect(stored[0]!.credentialId).toBe(
-      (await alice.cdp.send('WebAuthn.getCredentials', { authenticatorId: alice.authenticatorId })).credentials[0]!.credentialId.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'),
+      (
+        await alice.cdp.send('WebAuthn.getCredentials', { authenticatorId: alice.authenticatorId })
+      ).credentials[0]!.credentialId.replace(/=+$/, '')
+        .replace(/\+/g, '-')
+        .replace(/\//g, '_'),
     );
     expect(stored[0]!.transports).toContain('internal');
     expect(await audits('passkey.register', { target: 'alice', outcome: 'success' })).toHaveLength(2);
@@ -194,14 +216,18 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     expect(claims.sub).toBe((await userNamed('alice')).id);
     expect(claims.amr).toEqual(['hwk', 'user', 'mfa']);
     expect(claims.acr).toBe(MFA_ACR);
-    expect(JSON.parse((await audits('login', { target: 'alice', outcome: 'success' })).at(-1)!.details!)).toMatchObject({ method: 'passkey', userVerified: true });
+    expect(JSON.parse((await audits('login', { target: 'alice', outcome: 'success' })).at(-1)!.details!)).toMatchObject(
+      { method: 'passkey', userVerified: true },
+    );
 
     // Turned off while the page is open: the button no longer works.
     await appSignIn(alice, { prompt: 'login' });
     await visible(alice.page, '#passkey-sign-in');
     await setPasswordless(admin(), 'off');
     await alice.page.click('#passkey-sign-in button[type=submit]');
-    await expect.poll(() => alice.page.locator('#passkey-sign-in [data-passkey-error]').innerText()).toContain('not enabled');
+    await expect
+      .poll(() => alice.page.locator('#passkey-sign-in [data-passkey-error]').innerText())
+      .toContain('not enabled');
     expect(alice.page.url()).toContain('/interaction/');
   });
 
@@ -224,12 +250,18 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     await passwordStep(bob.page, 'alice');
     await visible(bob.page, '#passkey-second-factor');
     await bob.page.click('#passkey-second-factor button[type=submit]');
-    await expect.poll(() => bob.page.locator('p.notice.error[role=alert]').first().innerText({ timeout: 10_000 })).toContain('That passkey was not accepted');
+    await expect
+      .poll(() => bob.page.locator('p.notice.error[role=alert]').first().innerText({ timeout: 10_000 }))
+      .toContain('That passkey was not accepted');
     expect(bob.page.url()).toContain('/interaction/');
     await bob.page.unroute('**/passkey/options');
 
     const refusal = (await audits('login.second_factor', { target: 'alice', outcome: 'failure' })).at(-1)!;
-    expect(JSON.parse(refusal.details!)).toMatchObject({ method: 'passkey', reason: 'passkey_of_someone_else', owner: 'bob' });
+    expect(JSON.parse(refusal.details!)).toMatchObject({
+      method: 'passkey',
+      reason: 'passkey_of_someone_else',
+      owner: 'bob',
+    });
     expect((await userNamed('alice')).failedLogins).toBe(before + 1);
     const [bobsKey] = await passkeysOf('bob');
     expect(bobsKey!.lastUsedAt).toBeNull();
@@ -298,7 +330,9 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     await passwordStep(alice.page, 'alice');
     await visible(alice.page, '#passkey-second-factor');
     await alice.page.click('#passkey-second-factor button[type=submit]');
-    await expect.poll(() => alice.page.locator('p.notice.error[role=alert]').first().innerText({ timeout: 10_000 })).toContain('That passkey was not accepted');
+    await expect
+      .poll(() => alice.page.locator('p.notice.error[role=alert]').first().innerText({ timeout: 10_000 }))
+      .toContain('That passkey was not accepted');
     await alice.page.unroute('**/passkey');
     const refusal = (await audits('login.second_factor', { target: 'alice', outcome: 'failure' })).at(-1)!;
     expect(JSON.parse(refusal.details!)).toMatchObject({ method: 'passkey', reason: 'not_verified' });
@@ -310,7 +344,9 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     await appSignIn(bob, { prompt: 'login' });
     await visible(bob.page, '#passkey-sign-in');
     await bob.page.click('#passkey-sign-in button[type=submit]');
-    await expect.poll(() => bob.page.locator('p.notice.error[role=alert]').first().innerText({ timeout: 10_000 })).toContain('This account is disabled');
+    await expect
+      .poll(() => bob.page.locator('p.notice.error[role=alert]').first().innerText({ timeout: 10_000 }))
+      .toContain('This account is disabled');
     const refusal = (await audits('login', { target: 'bob', outcome: 'failure' })).at(-1)!;
     expect(JSON.parse(refusal.details!)).toMatchObject({ method: 'passkey', reason: 'disabled' });
     await updateUser(admin(), 'bob', { status: 'active' });
@@ -325,7 +361,9 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     await passwordStep(alice.page, 'alice');
     await visible(alice.page, '#passkey-second-factor');
     await alice.page.click('#passkey-second-factor button[type=submit]');
-    await expect.poll(() => alice.page.locator('p.notice.error[role=alert]').first().innerText({ timeout: 10_000 })).toContain('That passkey was not accepted');
+    await expect
+      .poll(() => alice.page.locator('p.notice.error[role=alert]').first().innerText({ timeout: 10_000 }))
+      .toContain('That passkey was not accepted');
     const flagged = await audits('passkey.counter_regression', { target: 'alice' });
     expect(flagged).toHaveLength(1);
     expect(JSON.parse(flagged[0]!.details!)).toMatchObject({ passkey: key!.id, stored: 1_000_000 });

@@ -42,7 +42,12 @@ async function enrolTotp(username: string) {
   const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
   const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user);
   let step = Math.floor(Date.now() / 30_000) - 1;
-  const codes = await confirmTotpEnrolment(gateway.context(null), deps, user, TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: step * 30_000 }));
+  const codes = await confirmTotpEnrolment(
+    gateway.context(null),
+    deps,
+    user,
+    TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: step * 30_000 }),
+  );
   // Each later use takes a later step, within the gateway's window of one step either side.
   const next = () => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: ++step * 30_000 });
   return { codes, next };
@@ -60,12 +65,22 @@ async function signInAtApp(username: string | null, agent = new BrowserAgent()) 
   });
   const login = await agent.navigate(authorize.toString(), {}, REDIRECT);
   if (!username) return { agent, page: login };
-  const page = await agent.submit(login, formWithAction(login, '/login'), { username, password: DEMO_PASSWORD }, REDIRECT);
+  const page = await agent.submit(
+    login,
+    formWithAction(login, '/login'),
+    { username, password: DEMO_PASSWORD },
+    REDIRECT,
+  );
   return { agent, page };
 }
 
 /** The options request the passkey script makes, with the CSRF token of the page. */
-function askOptions(agent: BrowserAgent, page: Page, path: string, csrf = /name="_csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '') {
+function askOptions(
+  agent: BrowserAgent,
+  page: Page,
+  path: string,
+  csrf = /name="_csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '',
+) {
   return agent.request(new URL(path, page.url).toString(), {
     method: 'POST',
     body: JSON.stringify({ _csrf: csrf }),
@@ -75,9 +90,17 @@ function askOptions(agent: BrowserAgent, page: Page, path: string, csrf = /name=
 
 /** A well-formed answer that no authenticator made: a credential id nobody registered. */
 function forgedAssertion() {
-  const clientData = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge: b64url(32), origin: 'http://localhost' })).toString('base64url');
+  const clientData = Buffer.from(
+    JSON.stringify({ type: 'webauthn.get', challenge: b64url(32), origin: 'http://localhost' }),
+  ).toString('base64url');
   const id = b64url(32);
-  return JSON.stringify({ id, rawId: id, type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: clientData, authenticatorData: b64url(37), signature: b64url(70) } });
+  return JSON.stringify({
+    id,
+    rawId: id,
+    type: 'public-key',
+    clientExtensionResults: {},
+    response: { clientDataJSON: clientData, authenticatorData: b64url(37), signature: b64url(70) },
+  });
 }
 
 /** The portal session of someone who signed in an hour ago: their gateway session is made an hour old first. */
@@ -90,7 +113,10 @@ async function portalSignedInLongAgo(username: string, code: () => string): Prom
     const payload = JSON.parse(row.payload) as { accountId?: string; loginTs?: number };
     if (payload.accountId !== user.id) continue;
     payload.loginTs = Math.floor(Date.now() / 1000) - 3600;
-    await gateway.models.OidcPayload.update({ payload: JSON.stringify(payload) }, { where: { model: 'Session', id: row.id } });
+    await gateway.models.OidcPayload.update(
+      { payload: JSON.stringify(payload) },
+      { where: { model: 'Session', id: row.id } },
+    );
   }
   // Through the portal's sign-in, which lands on the portal, then the account page itself.
   await agent.navigate(url('/account/security'));
@@ -112,7 +138,12 @@ describe('passkey answers that are not what they claim', () => {
     const { agent, page } = await signInAtApp('dave');
     expect(page.html).toContain('id="passkey-second-factor"');
     const before = await userNamed('dave');
-    for (const response of ['not json', '{"id":"x"}', JSON.stringify({ id: '***', rawId: '***', type: 'public-key', response: {} }), 'x'.repeat(40_000)]) {
+    for (const response of [
+      'not json',
+      '{"id":"x"}',
+      JSON.stringify({ id: '***', rawId: '***', type: 'public-key', response: {} }),
+      'x'.repeat(40_000),
+    ]) {
       const refused = await agent.submit(page, formWithAction(page, '/passkey'), { response }, REDIRECT);
       expect(refused.status, response.slice(0, 20)).toBe(400);
       expect(alert(refused)).toBe('The answer from your browser or security key was not understood. Try again.');
@@ -126,16 +157,28 @@ describe('passkey answers that are not what they claim', () => {
     const { agent, page } = await signInAtApp('dave');
     const options = await askOptions(agent, page, `${new URL(page.url).pathname}/passkey/options`);
     expect(options.status).toBe(200);
-    const body = (await options.json()) as { options: { challenge: string; allowCredentials: unknown[]; userVerification: string } };
+    const body = (await options.json()) as {
+      options: { challenge: string; allowCredentials: unknown[]; userVerification: string };
+    };
     expect(body.options.allowCredentials).toHaveLength(1);
     expect(body.options.userVerification).toBe('preferred');
     const before = (await userNamed('dave')).failedLogins;
-    const refused = await agent.submit(page, formWithAction(page, '/passkey'), { response: forgedAssertion() }, REDIRECT);
+    const refused = await agent.submit(
+      page,
+      formWithAction(page, '/passkey'),
+      { response: forgedAssertion() },
+      REDIRECT,
+    );
     expect(refused.status).toBe(401);
     expect(alert(refused)).toContain('That passkey was not accepted');
     expect((await userNamed('dave')).failedLogins).toBe(before + 1);
     // The challenge was spent: the same answer again finds none.
-    const again = await agent.submit(refused, formWithAction(refused, '/passkey'), { response: forgedAssertion() }, REDIRECT);
+    const again = await agent.submit(
+      refused,
+      formWithAction(refused, '/passkey'),
+      { response: forgedAssertion() },
+      REDIRECT,
+    );
     expect(again.status).toBe(400);
     expect(alert(again)).toContain('expired or was already used');
   });
@@ -171,7 +214,12 @@ describe('passkey answers that are not what they claim', () => {
     const unknown = await agent.submit(page, form, { response: forgedAssertion() }, REDIRECT);
     expect(unknown.status).toBe(401);
     expect(alert(unknown)).toContain('That passkey was not accepted');
-    const entry = (await gateway.models.AuditEvent.findAll({ where: { action: 'login', outcome: 'failure' }, order: [['id', 'ASC']] })).at(-1)!;
+    const entry = (
+      await gateway.models.AuditEvent.findAll({
+        where: { action: 'login', outcome: 'failure' },
+        order: [['id', 'ASC']],
+      })
+    ).at(-1)!;
     expect(JSON.parse(entry.details!)).toMatchObject({ method: 'passkey', reason: 'unknown_passkey' });
     await setPasswordless(admin(), 'off');
   });
@@ -184,14 +232,26 @@ describe('passkey answers that are not what they claim', () => {
     expect(form.fields.response).toBe('');
     const options = await askOptions(agent, account, '/account/security/passkeys/options');
     expect(options.status).toBe(200);
-    const created = (await options.json()) as { options: { authenticatorSelection: { residentKey: string }; rp: { id: string } } };
+    const created = (await options.json()) as {
+      options: { authenticatorSelection: { residentKey: string }; rp: { id: string } };
+    };
     expect(created.options.authenticatorSelection.residentKey).toBe('required');
     expect(created.options.rp.id).toBe('localhost');
-    const refused = await agent.submit(account, form, { name: 'Broken', response: '{"id":"abc","rawId":"abc","type":"public-key","response":{"clientDataJSON":"e30","attestationObject":"AAAA"}}' });
+    const refused = await agent.submit(account, form, {
+      name: 'Broken',
+      response:
+        '{"id":"abc","rawId":"abc","type":"public-key","response":{"clientDataJSON":"e30","attestationObject":"AAAA"}}',
+    });
     expect(noticeOf(refused)).toBe('That passkey was not accepted. Try again, or sign in another way.');
-    const garbage = await agent.submit(refused, formWithAction(refused, '/account/security/passkeys'), { name: 'Broken', response: 'garbage' });
+    const garbage = await agent.submit(refused, formWithAction(refused, '/account/security/passkeys'), {
+      name: 'Broken',
+      response: 'garbage',
+    });
     expect(noticeOf(garbage)).toBe('The answer from your browser or security key was not understood. Try again.');
-    const nameless = await agent.submit(garbage, formWithAction(garbage, '/account/security/passkeys'), { name: '   ', response: 'garbage' });
+    const nameless = await agent.submit(garbage, formWithAction(garbage, '/account/security/passkeys'), {
+      name: '   ',
+      response: 'garbage',
+    });
     expect(noticeOf(nameless)).toBe('Give the passkey a name');
     expect(await gateway.models.Passkey.count({ where: { userId: (await userNamed('carol')).id } })).toBe(0);
   });
@@ -210,13 +270,19 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
     // A post that skips the page changes nothing either.
     const csrf = /name="_csrf" value="([^"]+)"/.exec(page.html)![1]!;
     const post = (path: string, fields: Record<string, string> = {}) =>
-      agent.navigate(url(path), { method: 'POST', body: new URLSearchParams({ _csrf: csrf, ...fields }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      agent.navigate(url(path), {
+        method: 'POST',
+        body: new URLSearchParams({ _csrf: csrf, ...fields }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
     expect(noticeOf(await post(`/account/security/passkeys/${key.id}/remove`))).toContain('Confirm it is you first');
     expect(noticeOf(await post('/account/security/recovery-codes'))).toContain('Confirm it is you first');
     expect((await askOptions(agent, page, '/account/security/passkeys/options')).status).toBe(403);
     expect(await gateway.models.Passkey.count({ where: { id: key.id } })).toBe(1);
     // Renaming needs only the session.
-    expect(noticeOf(await post(`/account/security/passkeys/${key.id}/rename`, { name: 'Drawer key' }))).toBe('Renamed the passkey to “Drawer key”.');
+    expect(noticeOf(await post(`/account/security/passkeys/${key.id}/rename`, { name: 'Drawer key' }))).toBe(
+      'Renamed the passkey to “Drawer key”.',
+    );
 
     // A wrong password counts toward the lockout; a current code confirms.
     page = await agent.navigate(url('/account/security'));
@@ -233,13 +299,17 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
     const userId = (await userNamed('eng-admin')).id;
     expect(await useRecoveryCode(gateway.context(null), userId, oldCodes[0]!)).toBe(false);
     expect(await useRecoveryCode(gateway.context(null), userId, newCodes[0]!)).toBe(true);
-    const entry = await gateway.models.AuditEvent.findOne({ where: { action: 'factor.recovery_codes', target: 'eng-admin' } });
+    const entry = await gateway.models.AuditEvent.findOne({
+      where: { action: 'factor.recovery_codes', target: 'eng-admin' },
+    });
     expect(JSON.parse(entry!.details!)).toEqual({ issued: 10, replacedUnused: 10 });
 
     page = await agent.navigate(url('/account/security'));
     const removed = await agent.submit(page, formWithAction(page, `/passkeys/${key.id}/remove`));
     expect(noticeOf(removed)).toBe('Removed the passkey “Drawer key”.');
-    expect(await gateway.models.AuditEvent.count({ where: { action: 'account.confirm', target: 'eng-admin' } })).toBe(2);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'account.confirm', target: 'eng-admin' } })).toBe(
+      2,
+    );
     await resetFactors(admin(), 'eng-admin');
   });
 
@@ -292,7 +362,9 @@ describe('the console', () => {
     expect(login.html).toContain('Sign in with a passkey');
     page = await agent.submit(page, formWithAction(page, '/admin/second-factor/passwordless'));
     expect(page.html).toContain('<strong>Off:</strong>');
-    expect(await gateway.models.AuditEvent.count({ where: { action: 'mfa.passwordless', actorName: 'admin' } })).toBe(2);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'mfa.passwordless', actorName: 'admin' } })).toBe(
+      2,
+    );
   });
 
   it('keeps the passwordless switch from a unit admin', async () => {

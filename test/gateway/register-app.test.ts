@@ -12,7 +12,12 @@ describe('registering an app', () => {
   it('refuses bad redirect URIs field by field and registers nothing', async () => {
     const attempt = registerTestApp(gateway, {
       name: 'Bad app',
-      redirectUris: ['not a url', 'http://apps.campus.example/cb', 'https://*.campus.example/cb', 'https://ok.campus.example/cb#frag'],
+      redirectUris: [
+        'not a url',
+        'http://apps.campus.example/cb',
+        'https://*.campus.example/cb',
+        'https://ok.campus.example/cb#frag',
+      ],
     });
     await expect(attempt).rejects.toBeInstanceOf(ValidationError);
     const fields = await attempt.catch((e: ValidationError) => e.fields);

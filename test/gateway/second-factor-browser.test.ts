@@ -25,7 +25,8 @@ async function watchedPage(): Promise<{ page: Page; errors: string[] }> {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) errors.push(`csp: ${message.text()}`);
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text()))
+      errors.push(`csp: ${message.text()}`);
   });
   return { page, errors };
 }
@@ -54,9 +55,12 @@ describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser'
     await page.goto(`${gateway.issuer}/account/security`);
 
     const qr = page.locator('img.qr');
-    await expect.poll(() => qr.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(100);
+    await expect
+      .poll(() => qr.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
+      .toBeGreaterThan(100);
     const secret = (await page.locator('#totp-secret').innerText()).replace(/\s/g, '');
-    const code = (offset: number) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() + offset * 30_000 });
+    const code = (offset: number) =>
+      TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() + offset * 30_000 });
 
     await page.fill('#password', DEMO_PASSWORD);
     await clearOfStepEnd();

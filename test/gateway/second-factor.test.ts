@@ -64,7 +64,10 @@ async function startSignIn(params: Record<string, string> = {}, agent = new Brow
   const page = await agent.navigate(url.toString(), {}, REDIRECT);
   const finish = async (callback: Page) => {
     expect(callback.url.startsWith(REDIRECT), `${callback.url}\n${callback.html.slice(0, 1500)}`).toBe(true);
-    const tokens = await client.authorizationCodeGrant(rp, new URL(callback.url), { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await client.authorizationCodeGrant(rp, new URL(callback.url), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     return decodeJwt(tokens.id_token!);
   };
   return { agent, page, finish };
@@ -72,11 +75,17 @@ async function startSignIn(params: Record<string, string> = {}, agent = new Brow
 
 async function password(username: string, params: Record<string, string> = {}, agent?: BrowserAgent) {
   const flow = await startSignIn(params, agent);
-  const page = await flow.agent.submit(flow.page, formWithAction(flow.page, '/login'), { username, password: DEMO_PASSWORD }, REDIRECT);
+  const page = await flow.agent.submit(
+    flow.page,
+    formWithAction(flow.page, '/login'),
+    { username, password: DEMO_PASSWORD },
+    REDIRECT,
+  );
   return { ...flow, page };
 }
 
-const submitCode = (agent: BrowserAgent, page: Page, code: string) => agent.submit(page, formWithAction(page, '/code'), { code }, REDIRECT);
+const submitCode = (agent: BrowserAgent, page: Page, code: string) =>
+  agent.submit(page, formWithAction(page, '/code'), { code }, REDIRECT);
 const alert = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1];
 
 /** Enrols a person directly through the use-cases, as if done earlier on the account page. */
@@ -91,9 +100,17 @@ async function enrolled(username: string): Promise<{ authenticator: Authenticato
 
 beforeAll(async () => {
   gateway = await startTestGateway('second-factor', { LOGIN_MAX_FAILURES: '4', LOGIN_LOCKOUT_MINUTES: '10' });
-  await createUser({ ...gateway.context(null), actor: operator('test') }, {
-    username: 'frank', displayName: 'Frank Li', email: 'frank@campus.test', units: ['campus/eng/cs'], roles: ['student'], password: DEMO_PASSWORD,
-  });
+  await createUser(
+    { ...gateway.context(null), actor: operator('test') },
+    {
+      username: 'frank',
+      displayName: 'Frank Li',
+      email: 'frank@campus.test',
+      units: ['campus/eng/cs'],
+      roles: ['student'],
+      password: DEMO_PASSWORD,
+    },
+  );
   const app = await registerTestApp(gateway, { name: 'Grades', redirectUris: [REDIRECT], firstParty: true });
   rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
 });
@@ -108,7 +125,11 @@ describe('signing in with an authenticator app', () => {
     const claims = await finish(await submitCode(agent, page, authenticator.next()));
     expect(claims.amr).toEqual(['pwd', 'otp']);
     expect(claims.acr).toBe(MFA_ACR);
-    expect(await gateway.models.AuditEvent.count({ where: { action: 'login.second_factor', target: 'alice', outcome: 'success' } })).toBe(1);
+    expect(
+      await gateway.models.AuditEvent.count({
+        where: { action: 'login.second_factor', target: 'alice', outcome: 'success' },
+      }),
+    ).toBe(1);
   });
 
   it('refuses a wrong code and a replayed one, and lets the person try again', async () => {
@@ -117,7 +138,11 @@ describe('signing in with an authenticator app', () => {
     await first.finish(await submitCode(first.agent, first.page, authenticator.next()));
 
     const second = await password('dave');
-    const wrong = await submitCode(second.agent, second.page, '000000' === authenticator.replay() ? '111111' : '000000');
+    const wrong = await submitCode(
+      second.agent,
+      second.page,
+      '000000' === authenticator.replay() ? '111111' : '000000',
+    );
     expect(wrong.status).toBe(401);
     expect(alert(wrong)).toContain('That code is not valid');
     const replayed = await submitCode(second.agent, wrong, authenticator.replay());
@@ -125,14 +150,20 @@ describe('signing in with an authenticator app', () => {
     expect(replayed.url).toContain('/interaction/');
     const claims = await second.finish(await submitCode(second.agent, replayed, authenticator.next()));
     expect(claims.amr).toEqual(['pwd', 'otp']);
-    expect(await gateway.models.AuditEvent.count({ where: { action: 'login.second_factor', target: 'dave', outcome: 'failure' } })).toBe(2);
+    expect(
+      await gateway.models.AuditEvent.count({
+        where: { action: 'login.second_factor', target: 'dave', outcome: 'failure' },
+      }),
+    ).toBe(2);
   });
 
   it('accepts a recovery code once, in place of a code from the app', async () => {
     const { recoveryCodes } = await enrolled('bob');
     expect(recoveryCodes).toHaveLength(10);
     expect(new Set(recoveryCodes).size).toBe(10);
-    const stored = await gateway.models.RecoveryCode.findAll({ where: { userId: (await gateway.models.User.findOne({ where: { username: 'bob' } }))!.id } });
+    const stored = await gateway.models.RecoveryCode.findAll({
+      where: { userId: (await gateway.models.User.findOne({ where: { username: 'bob' } }))!.id },
+    });
     expect(stored.map((r) => r.codeHash)).not.toContain(recoveryCodes[0]);
 
     const first = await password('bob');
@@ -162,7 +193,12 @@ describe('signing in with an authenticator app', () => {
     expect(await gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'carol' } })).toBe(1);
     // The password form is locked as well.
     const retry = await startSignIn();
-    const refused = await retry.agent.submit(retry.page, formWithAction(retry.page, '/login'), { username: 'carol', password: DEMO_PASSWORD }, REDIRECT);
+    const refused = await retry.agent.submit(
+      retry.page,
+      formWithAction(retry.page, '/login'),
+      { username: 'carol', password: DEMO_PASSWORD },
+      REDIRECT,
+    );
     expect(refused.status).toBe(429);
   });
 
@@ -172,7 +208,8 @@ describe('signing in with an authenticator app', () => {
       const { agent, page } = await password('frank');
       expect(page.html).toContain('Enter your code');
       let current = page;
-      for (let i = 0; i < wrongCodes; i++) current = await submitCode(agent, current, `00000${i}` === authenticator.peek() ? '999999' : `00000${i}`);
+      for (let i = 0; i < wrongCodes; i++)
+        current = await submitCode(agent, current, `00000${i}` === authenticator.peek() ? '999999' : `00000${i}`);
       if (wrongCodes === 1) expect(current.status).toBe(429);
     }
     expect(await gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'frank' } })).toBe(1);
@@ -208,16 +245,25 @@ describe('the account page', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     expect(forged.status).toBe(403);
-    const wrong = await agent.submit(page, formWithAction(page, '/account/security/totp'), { password: DEMO_PASSWORD, code: 'abcdef' });
+    const wrong = await agent.submit(page, formWithAction(page, '/account/security/totp'), {
+      password: DEMO_PASSWORD,
+      code: 'abcdef',
+    });
     expect(wrong.status).toBe(401);
     expect(Authenticator.fromPage(wrong).secret).toBe(authenticator.secret);
     // A session alone is not enough: the password is asked again, and a wrong one counts toward the lockout.
-    const noPassword = await agent.submit(wrong, formWithAction(wrong, '/account/security/totp'), { password: 'not-my-password', code: authenticator.peek() });
+    const noPassword = await agent.submit(wrong, formWithAction(wrong, '/account/security/totp'), {
+      password: 'not-my-password',
+      code: authenticator.peek(),
+    });
     expect(noPassword.status).toBe(401);
     expect(alert(noPassword)).toContain('current password');
     expect((await gateway.models.User.findOne({ where: { username: 'eng-admin' } }))!.failedLogins).toBe(1);
 
-    const done = await agent.submit(noPassword, formWithAction(noPassword, '/account/security/totp'), { password: DEMO_PASSWORD, code: authenticator.next() });
+    const done = await agent.submit(noPassword, formWithAction(noPassword, '/account/security/totp'), {
+      password: DEMO_PASSWORD,
+      code: authenticator.next(),
+    });
     expect(done.html).toContain('shown only now');
     expect([...done.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
     const after = await agent.navigate(`${gateway.issuer}/account/security`);
@@ -240,17 +286,37 @@ describe('a second factor required by policy or asked for by an app', () => {
     expect(page.html).toContain('requires a second factor');
     expect(page.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
     // Skipping ahead to the end of the step goes back to the enrolment page.
-    const skipped = await agent.submit(page, { ...formWithAction(page, '/enrol'), action: formWithAction(page, '/enrol').action.replace('/enrol', '/continue') }, {}, REDIRECT);
+    const skipped = await agent.submit(
+      page,
+      {
+        ...formWithAction(page, '/enrol'),
+        action: formWithAction(page, '/enrol').action.replace('/enrol', '/continue'),
+      },
+      {},
+      REDIRECT,
+    );
     expect(skipped.url).toContain('/interaction/');
     expect(skipped.html).toContain('Set up an authenticator app');
     // A password alone never finishes it: the code step is not open either.
-    const guessed = await agent.submit(page, { ...formWithAction(page, '/enrol'), action: formWithAction(page, '/enrol').action.replace('/enrol', '/code') }, { code: '123456' }, REDIRECT);
+    const guessed = await agent.submit(
+      page,
+      { ...formWithAction(page, '/enrol'), action: formWithAction(page, '/enrol').action.replace('/enrol', '/code') },
+      { code: '123456' },
+      REDIRECT,
+    );
     expect(guessed.html).toContain('Set up an authenticator app');
 
     const authenticator = Authenticator.fromPage(skipped);
-    const wrong = await agent.submit(skipped, formWithAction(skipped, '/enrol'), { code: '000000' === authenticator.replay() ? '111111' : '000000' }, REDIRECT);
+    const wrong = await agent.submit(
+      skipped,
+      formWithAction(skipped, '/enrol'),
+      { code: '000000' === authenticator.replay() ? '111111' : '000000' },
+      REDIRECT,
+    );
     expect(wrong.status).toBe(401);
-    expect(await gateway.models.AuditEvent.count({ where: { action: 'factor.enrol', target: 'admin', outcome: 'failure' } })).toBe(1);
+    expect(
+      await gateway.models.AuditEvent.count({ where: { action: 'factor.enrol', target: 'admin', outcome: 'failure' } }),
+    ).toBe(1);
     const codes = await agent.submit(wrong, formWithAction(wrong, '/enrol'), { code: authenticator.next() }, REDIRECT);
     expect(codes.html).toContain('shown only now');
     expect([...codes.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
@@ -279,7 +345,12 @@ describe('a second factor required by policy or asked for by an app', () => {
     const asked = await startSignIn({ acr_values: MFA_ACR }, agent);
     // The existing session is not enough: the login form is shown again.
     expect(asked.page.html).toContain('/login"');
-    const enrol = await asked.agent.submit(asked.page, formWithAction(asked.page, '/login'), { username: 'alice', password: DEMO_PASSWORD }, REDIRECT);
+    const enrol = await asked.agent.submit(
+      asked.page,
+      formWithAction(asked.page, '/login'),
+      { username: 'alice', password: DEMO_PASSWORD },
+      REDIRECT,
+    );
     expect(enrol.html).toContain('This app asks for a second factor');
     const authenticator = Authenticator.fromPage(enrol);
     const codes = await agent.submit(enrol, formWithAction(enrol, '/enrol'), { code: authenticator.next() }, REDIRECT);
@@ -293,7 +364,10 @@ describe('a second factor required by policy or asked for by an app', () => {
   });
 
   it('advertises the acr values in discovery', async () => {
-    const metadata = (await (await fetch(`${gateway.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const metadata = (await (await fetch(`${gateway.issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
     expect(metadata.acr_values_supported).toEqual([PASSWORD_ACR, MFA_ACR]);
   });
 });

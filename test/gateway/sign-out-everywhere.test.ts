@@ -21,7 +21,14 @@ async function consoleAgent(username: string): Promise<BrowserAgent> {
 async function seedUser(username: string, units: string[]) {
   return createUser(
     { ...gateway.context(null), actor: operator('test') },
-    { username, displayName: `Test ${username}`, email: `${username}@campus.test`, password: DEMO_PASSWORD, units, roles: ['student'] },
+    {
+      username,
+      displayName: `Test ${username}`,
+      email: `${username}@campus.test`,
+      password: DEMO_PASSWORD,
+      units,
+      roles: ['student'],
+    },
   );
 }
 
@@ -46,7 +53,9 @@ describe('"sign out everywhere" in the admin console', () => {
 
     await expect(phone.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
     await expect(laptop.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
-    const [event] = await gateway.models.AuditEvent.findAll({ where: { action: 'user.sign_out_everywhere', target: 'kim' } });
+    const [event] = await gateway.models.AuditEvent.findAll({
+      where: { action: 'user.sign_out_everywhere', target: 'kim' },
+    });
     expect(event?.actorName).toBe('admin');
     expect(await gateway.models.EndedAccess.count({ where: { kind: 'sub', subject: kim.id } })).toBe(1);
     // The account is untouched: kim signs in again.
@@ -58,16 +67,28 @@ describe('"sign out everywhere" in the admin console', () => {
     const session = await login(gateway, 'lea');
     const edit = await admin.navigate(url(`/admin/users/${lea.id}`));
     const form = filledFormWithAction(edit, '/sign-out');
-    const forged = await submitFilled(admin, edit, { ...form, entries: form.entries.filter(([name]) => name !== '_csrf') });
+    const forged = await submitFilled(admin, edit, {
+      ...form,
+      entries: form.entries.filter(([name]) => name !== '_csrf'),
+    });
     expect(forged.status).toBe(403);
     await expect(session.tokenFor(ENG_NODE)).resolves.toBeTruthy();
-    expect(await gateway.models.AuditEvent.count({ where: { action: 'user.sign_out_everywhere', target: 'lea' } })).toBe(0);
+    expect(
+      await gateway.models.AuditEvent.count({ where: { action: 'user.sign_out_everywhere', target: 'lea' } }),
+    ).toBe(0);
   });
 
   it("ends the person's own console sessions too, but not the console session that did it", async () => {
     const nora = await createUser(
       { ...gateway.context(null), actor: operator('test') },
-      { username: 'nora', displayName: 'Nora', email: 'nora@campus.test', password: DEMO_PASSWORD, units: ['campus'], roles: ['admin'] },
+      {
+        username: 'nora',
+        displayName: 'Nora',
+        email: 'nora@campus.test',
+        password: DEMO_PASSWORD,
+        units: ['campus'],
+        roles: ['admin'],
+      },
     );
     const noraConsole = await consoleAgent('nora');
     expect((await noraConsole.navigate(url('/admin/users'))).url).toBe(url('/admin/users'));
@@ -83,7 +104,9 @@ describe('"sign out everywhere" in the admin console', () => {
     const noraAgain = await consoleAgent('nora');
     const elsewhere = await login(gateway, 'nora');
     const own = await noraAgain.navigate(url(`/admin/users/${nora.id}`));
-    const reset = await submitFilled(noraAgain, own, filledFormWithAction(own, '/password'), { password: 'nora-new-password' });
+    const reset = await submitFilled(noraAgain, own, filledFormWithAction(own, '/password'), {
+      password: 'nora-new-password',
+    });
     expect(reset.html).toContain('Set a new password for nora');
     await expect(elsewhere.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
     const still = await noraAgain.navigate(url('/admin/users'));

@@ -23,14 +23,21 @@ afterEach(async () => {
 /** A migrated database of its own, so that the start under test is the gateway's own start. */
 async function gatewayConfig(port: number) {
   db = await createTestDatabase('gw-lifecycle');
-  const config = loadGatewayConfig({ GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', ATRIUM_DATA_DIR: db.dataDir, ...(db.url ? { DATABASE_URL: db.url } : {}), LOG_LEVEL: 'silent' });
+  const config = loadGatewayConfig({
+    GATEWAY_PORT: String(port),
+    GATEWAY_HOST: '127.0.0.1',
+    ATRIUM_DATA_DIR: db.dataDir,
+    ...(db.url ? { DATABASE_URL: db.url } : {}),
+    LOG_LEVEL: 'silent',
+  });
   const sequelize = await openDatabase(config.database);
   await migrate(sequelize, 'gateway');
   await sequelize.close();
   return config;
 }
 
-const isStatus = (a: Answer, probe: string, status: number) => a.kind === 'status' && a.probe === probe && a.status === status;
+const isStatus = (a: Answer, probe: string, status: number) =>
+  a.kind === 'status' && a.probe === probe && a.status === status;
 
 describe('a gateway starting and stopping under traffic', () => {
   it('answers every request that arrives while it starts, with 503 and Retry-After until it serves', async () => {
@@ -51,7 +58,11 @@ describe('a gateway starting and stopping under traffic', () => {
       expect([200, 503], a.probe).toContain(a.status);
       if (a.status !== 503) continue;
       expect(a.retryAfter).toBe('1');
-      expect(JSON.parse(a.body)).toEqual(a.probe === 'GET /readyz' ? { status: 'starting' } : { error: { code: 'unavailable', message: 'The server is starting; retry in a moment' } });
+      expect(JSON.parse(a.body)).toEqual(
+        a.probe === 'GET /readyz'
+          ? { status: 'starting' }
+          : { error: { code: 'unavailable', message: 'The server is starting; retry in a moment' } },
+      );
     }
   });
 
@@ -61,7 +72,13 @@ describe('a gateway starting and stopping under traffic', () => {
     load = hammer(port, [{ path: DISCOVERY }, { path: '/readyz' }]);
     await until(load, (a) => isStatus(a, `GET ${DISCOVERY}`, 200));
 
-    const reading = await halfSentRequest(gateway.server, port, '/token', 'grant_type=client_credentials&client_id=nobody', 'application/x-www-form-urlencoded');
+    const reading = await halfSentRequest(
+      gateway.server,
+      port,
+      '/token',
+      'grant_type=client_credentials&client_id=nobody',
+      'application/x-www-form-urlencoded',
+    );
     const closing = gateway.close();
     reading.finish();
     expect(await reading.answer).toEqual({ status: 401, connection: 'close' });
@@ -80,7 +97,11 @@ describe('the HTTP server of a unit', () => {
     const port = await unit.listen({ port: 0, host: '127.0.0.1' });
     try {
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-      expect([ready.status, ready.headers.get('retry-after'), await ready.json()]).toEqual([503, '1', { status: 'starting' }]);
+      expect([ready.status, ready.headers.get('retry-after'), await ready.json()]).toEqual([
+        503,
+        '1',
+        { status: 'starting' },
+      ]);
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       const other = await fetch(`http://127.0.0.1:${port}/anything`, { method: 'POST', body: '{}' });
       expect([other.status, other.headers.get('connection')]).toEqual([503, 'close']);

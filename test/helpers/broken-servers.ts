@@ -34,4 +34,13 @@ export const silentServer = () => listen(() => undefined);
 
 /** Answers whatever arrives with a burst of bytes that no LDAP client can parse. */
 export const garbageServer = () =>
-  listen((socket) => socket.on('data', () => socket.write(Buffer.from('HTTP/1.1 200 OK\r\n\r\n\u0000\u00ff\u00fe not ldap at all \u0030\u0084\u00ff\u00ff\u00ff\u00ff', 'latin1'))));
+  listen((socket) =>
+    socket.on('data', () =>
+      socket.write(
+        Buffer.from(
+          'HTTP/1.1 200 OK\r\n\r\n\u0000\u00ff\u00fe not ldap at all \u0030\u0084\u00ff\u00ff\u00ff\u00ff',
+          'latin1',
+        ),
+      ),
+    ),
+  );

@@ -19,7 +19,9 @@ export class BrowserAgent {
       const eq = pair!.indexOf('=');
       const name = pair!.slice(0, eq).trim();
       const value = pair!.slice(eq + 1).trim();
-      const expired = attrs.some((a) => /^\s*max-age=0/i.test(a) || (/^\s*expires=/i.test(a) && new Date(a.split('=')[1]!) < new Date()));
+      const expired = attrs.some(
+        (a) => /^\s*max-age=0/i.test(a) || (/^\s*expires=/i.test(a) && new Date(a.split('=')[1]!) < new Date()),
+      );
       if (expired || value === '') jar.delete(name);
       else jar.set(name, value);
     }
@@ -46,7 +48,8 @@ export class BrowserAgent {
       if (response.status < 300 || response.status >= 400 || !location) break;
       await response.arrayBuffer();
       current = new URL(location, current).toString();
-      if (stopAt && current.startsWith(stopAt)) return { url: current, status: response.status, html: '', headers: response.headers };
+      if (stopAt && current.startsWith(stopAt))
+        return { url: current, status: response.status, html: '', headers: response.headers };
       response = await this.request(current);
     }
     return { url: current, status: response.status, html: await response.text(), headers: response.headers };
@@ -63,7 +66,14 @@ export class BrowserAgent {
 }
 
 const decode = (s: string) =>
-  s.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#x27;/g, "'").replace(/&#39;/g, "'").replace(/&#x3D;/g, '=');
+  s
+    .replace(/&amp;/g, '&')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#x27;/g, "'")
+    .replace(/&#39;/g, "'")
+    .replace(/&#x3D;/g, '=');
 
 export function formsOf(html: string): Form[] {
   const forms: Form[] = [];
@@ -83,12 +93,21 @@ export function formsOf(html: string): Form[] {
 
 export function formWithAction(page: Page, fragment: string): Form {
   const form = formsOf(page.html).find((f) => f.action.includes(fragment));
-  if (!form) throw new Error(`No form with action containing ${fragment} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`);
+  if (!form)
+    throw new Error(
+      `No form with action containing ${fragment} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`,
+    );
   return form;
 }
 
 /** Signs in through the gateway's login form (and consent, if shown); returns the redirect back to the app. */
-export async function signIn(agent: BrowserAgent, authorizationUrl: string, redirectUri: string, username: string, password: string): Promise<URL> {
+export async function signIn(
+  agent: BrowserAgent,
+  authorizationUrl: string,
+  redirectUri: string,
+  username: string,
+  password: string,
+): Promise<URL> {
   let page = await agent.navigate(authorizationUrl, {}, redirectUri);
   if (page.url.includes('/interaction/') && page.html.includes('/login"')) {
     page = await agent.submit(page, formWithAction(page, '/login'), { username, password }, redirectUri);
@@ -96,7 +115,8 @@ export async function signIn(agent: BrowserAgent, authorizationUrl: string, redi
   if (page.url.includes('/interaction/') && page.html.includes('/confirm"')) {
     page = await agent.submit(page, formWithAction(page, '/confirm'), {}, redirectUri);
   }
-  if (!page.url.startsWith(redirectUri)) throw new Error(`Sign-in did not return to the app: ${page.url} (${page.status})\n${page.html.slice(0, 1500)}`);
+  if (!page.url.startsWith(redirectUri))
+    throw new Error(`Sign-in did not return to the app: ${page.url} (${page.status})\n${page.html.slice(0, 1500)}`);
   return new URL(page.url);
 }
 
@@ -114,7 +134,9 @@ export function filledFormsOf(html: string): FilledForm[] {
   for (const match of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
     const entries: [string, string][] = [];
     const body = match[2]!;
-    for (const control of body.matchAll(/<input\b([^>]*)>|<select\b([^>]*)>([\s\S]*?)<\/select>|<textarea\b([^>]*)>([\s\S]*?)<\/textarea>/gi)) {
+    for (const control of body.matchAll(
+      /<input\b([^>]*)>|<select\b([^>]*)>([\s\S]*?)<\/select>|<textarea\b([^>]*)>([\s\S]*?)<\/textarea>/gi,
+    )) {
       if (control[1] !== undefined) {
         const attrs = control[1];
         const name = attr(attrs, 'name');
@@ -141,7 +163,10 @@ export function filledFormsOf(html: string): FilledForm[] {
 export function filledFormWithAction(page: Page, action: string): FilledForm {
   const forms = filledFormsOf(page.html);
   const form = forms.find((f) => f.action === action) ?? forms.find((f) => f.action.includes(action));
-  if (!form) throw new Error(`No form with action ${action} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`);
+  if (!form)
+    throw new Error(
+      `No form with action ${action} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`,
+    );
   return form;
 }
 
@@ -149,23 +174,38 @@ export function filledFormWithAction(page: Page, action: string): FilledForm {
  * Submits a filled form with some fields replaced: a string sets one value, an array sets several
  * (ticked checkboxes), an empty array clears the field.
  */
-export async function submitFilled(agent: BrowserAgent, page: Page, form: FilledForm, changes: Record<string, string | string[]> = {}): Promise<Page> {
+export async function submitFilled(
+  agent: BrowserAgent,
+  page: Page,
+  form: FilledForm,
+  changes: Record<string, string | string[]> = {},
+): Promise<Page> {
   const body = new URLSearchParams();
   for (const [name, value] of form.entries) if (!(name in changes)) body.append(name, value);
-  for (const [name, value] of Object.entries(changes)) for (const v of Array.isArray(value) ? value : [value]) body.append(name, v);
+  for (const [name, value] of Object.entries(changes))
+    for (const v of Array.isArray(value) ? value : [value]) body.append(name, v);
   const target = new URL(form.action, page.url);
   if (form.method.toLowerCase() === 'get') {
     target.search = body.toString();
     return agent.navigate(target.toString());
   }
-  return agent.navigate(target.toString(), { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  return agent.navigate(target.toString(), {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
 }
 
 /**
  * Opens a page that starts a sign-in (a relying party's login route), fills in the gateway's login form
  * (and consent, if asked) and follows the redirects back; returns wherever the browser ends up.
  */
-export async function signInThrough(agent: BrowserAgent, startUrl: string, username: string, password: string): Promise<Page> {
+export async function signInThrough(
+  agent: BrowserAgent,
+  startUrl: string,
+  username: string,
+  password: string,
+): Promise<Page> {
   let page = await agent.navigate(startUrl);
   if (page.url.includes('/interaction/') && page.html.includes('/login"')) {
     page = await agent.submit(page, formWithAction(page, '/login'), { username, password });

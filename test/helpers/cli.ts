@@ -29,7 +29,11 @@ function spawnAtrium(db: TestDatabase, args: string[], env: Record<string, strin
 }
 
 /** Runs `atrium ARGS` to completion as a real process. */
-export function runAtrium(db: TestDatabase, args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export function runAtrium(
+  db: TestDatabase,
+  args: string[],
+  options: { stdin?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   const child = spawnAtrium(db, args, options.env ?? {});
   let stdout = '';
   let stderr = '';
@@ -47,7 +51,9 @@ export function jsonOf<T = Record<string, any>>(result: CliResult): T {
   try {
     return JSON.parse(result.stdout) as T;
   } catch {
-    throw new Error(`stdout is not one JSON document (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`);
+    throw new Error(
+      `stdout is not one JSON document (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`,
+    );
   }
 }
 
@@ -81,7 +87,8 @@ export function startAtrium(db: TestDatabase, args: string[], env: Record<string
     for (;;) {
       const found = find();
       if (found !== undefined) return found;
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no ${what} (exit ${child.exitCode}):\n${out}`);
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`no ${what} (exit ${child.exitCode}):\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -89,7 +96,8 @@ export function startAtrium(db: TestDatabase, args: string[], env: Record<string
     child,
     output: () => out,
     log: (msg, timeoutMs = 15_000) => poll(`"${msg}" log`, () => findLog(msg), timeoutMs),
-    printed: (text, timeoutMs = 15_000) => poll(JSON.stringify(text), () => (out.includes(text) ? true : undefined), timeoutMs).then(() => undefined),
+    printed: (text, timeoutMs = 15_000) =>
+      poll(JSON.stringify(text), () => (out.includes(text) ? true : undefined), timeoutMs).then(() => undefined),
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);
       return exited;
@@ -101,7 +109,11 @@ export type Inspector = { sequelize: Sequelize; ctx: GatewayContext; close(): Pr
 
 /** Opens the database a CLI run wrote to, to check what it did (the CLI's own config decides where it is). */
 export async function inspectDatabase(db: TestDatabase): Promise<Inspector> {
-  const config = loadGatewayConfig({ ATRIUM_DATA_DIR: db.dataDir, ...(db.url ? { DATABASE_URL: db.url } : {}), LOG_LEVEL: 'silent' });
+  const config = loadGatewayConfig({
+    ATRIUM_DATA_DIR: db.dataDir,
+    ...(db.url ? { DATABASE_URL: db.url } : {}),
+    LOG_LEVEL: 'silent',
+  });
   const sequelize = await openDatabase(config.database);
   const models = defineGatewayModels(sequelize);
   return { sequelize, ctx: { sequelize, models, actor: operator('test'), ip: null }, close: () => sequelize.close() };

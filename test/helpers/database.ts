@@ -14,7 +14,12 @@ export type TestDatabase = { url: string | undefined; dataDir: string; name: str
 export async function createTestDatabase(label: string): Promise<TestDatabase> {
   const dataDir = mkdtempSync(join(tmpdir(), `atrium-${label}-`));
   if (testDialect === 'sqlite') {
-    return { url: undefined, dataDir, name: label, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+    return {
+      url: undefined,
+      dataDir,
+      name: label,
+      drop: async () => rmSync(dataDir, { recursive: true, force: true }),
+    };
   }
   const name = `atrium_t_${label.replace(/[^a-z0-9]/gi, '_').slice(0, 20)}_${randomBytes(4).toString('hex')}`;
   const admin = await mysql.createConnection(mariadbAdminUrl);

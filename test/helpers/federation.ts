@@ -44,11 +44,26 @@ export async function startCampus(label: string): Promise<Campus> {
   const gateway = await startTestGateway(label);
   const ctx = { ...gateway.context(null), actor: operator('test') };
   await createUnit(ctx, { path: 'campus/law', name: 'School of Law' });
-  await createUser(ctx, { username: 'lena', displayName: 'Lena Park', email: 'lena@campus.test', password: DEMO_PASSWORD, roles: ['student'], units: ['campus/law'] });
+  await createUser(ctx, {
+    username: 'lena',
+    displayName: 'Lena Park',
+    email: 'lena@campus.test',
+    password: DEMO_PASSWORD,
+    roles: ['student'],
+    units: ['campus/law'],
+  });
 
   const proxyPort = await freePort();
   const proxyDir = (await createTestDatabase('proxy')).dataDir;
-  const proxyConfig = loadProxyConfig({ PROXY_PORT: String(proxyPort), PROXY_HOST: '127.0.0.1', PROXY_NAME: 'test-proxy', GATEWAY_ISSUER: gateway.issuer, ATRIUM_DATA_DIR: proxyDir, LOG_LEVEL: 'silent', REGISTRY_TTL_SECONDS: '1' });
+  const proxyConfig = loadProxyConfig({
+    PROXY_PORT: String(proxyPort),
+    PROXY_HOST: '127.0.0.1',
+    PROXY_NAME: 'test-proxy',
+    GATEWAY_ISSUER: gateway.issuer,
+    ATRIUM_DATA_DIR: proxyDir,
+    LOG_LEVEL: 'silent',
+    REGISTRY_TTL_SECONDS: '1',
+  });
   const proxyClock = createTestClock();
   let proxy = await startProxy(proxyConfig, { clock: proxyClock });
   await addProxy(ctx, { name: 'test-proxy', publicJwk: proxy.publicKey });

@@ -48,5 +48,8 @@ export async function registerTestApp(gateway: Gateway, input: Record<string, un
  */
 export async function addPeople(gateway: Gateway, usernames: string[], unit = 'campus/eng/cs'): Promise<void> {
   const rows = usernames.map((u) => `${u},${u},${u}@people.campus.test,${unit},student`);
-  await importUsers({ ...gateway.context(null), actor: operator('test') }, ['username,name,email,units,roles', ...rows].join('\n'));
+  await importUsers(
+    { ...gateway.context(null), actor: operator('test') },
+    ['username,name,email,units,roles', ...rows].join('\n'),
+  );
 }

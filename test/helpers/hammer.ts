@@ -6,7 +6,14 @@ export type Probe = { method?: 'GET' | 'POST'; path: string; body?: string } | {
 
 /** What became of one request: a status, no connection at all, a connection closed without a status, or nothing in time. */
 export type Answer =
-  | { kind: 'status'; probe: string; status: number; retryAfter: string | null; connection: string | null; body: string }
+  | {
+      kind: 'status';
+      probe: string;
+      status: number;
+      retryAfter: string | null;
+      connection: string | null;
+      body: string;
+    }
   | { kind: 'upgraded'; probe: string; close: Promise<{ code: number; reason: string } | 'hung'> }
   | { kind: 'refused'; probe: string }
   | { kind: 'closed'; probe: string; error: string }
@@ -18,7 +25,8 @@ export type Hammer = {
   stop(): Promise<Answer[]>;
 };
 
-const label = (probe: Probe) => ('upgrade' in probe ? `upgrade ${probe.upgrade}` : `${probe.method ?? 'GET'} ${probe.path}`);
+const label = (probe: Probe) =>
+  'upgrade' in probe ? `upgrade ${probe.upgrade}` : `${probe.method ?? 'GET'} ${probe.path}`;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function errorCode(error: unknown): string {
@@ -32,7 +40,11 @@ function errorCode(error: unknown): string {
  * upgraded socket is closed by the client at once, or with keepOpen left open to see how the unit
  * closes it (the close is awaited up to timeoutMs).
  */
-export function hammer(port: number, probes: Probe[], options: { workers?: number; timeoutMs?: number; keepOpen?: boolean } = {}): Hammer {
+export function hammer(
+  port: number,
+  probes: Probe[],
+  options: { workers?: number; timeoutMs?: number; keepOpen?: boolean } = {},
+): Hammer {
   const timeoutMs = options.timeoutMs ?? 8_000;
   const answers: Answer[] = [];
   let running = true;
@@ -48,7 +60,14 @@ export function hammer(port: number, probes: Probe[], options: { workers?: numbe
         signal: AbortSignal.timeout(timeoutMs),
       });
       const body = await response.text();
-      return { kind: 'status', probe: name, status: response.status, retryAfter: response.headers.get('retry-after'), connection: response.headers.get('connection'), body };
+      return {
+        kind: 'status',
+        probe: name,
+        status: response.status,
+        retryAfter: response.headers.get('retry-after'),
+        connection: response.headers.get('connection'),
+        body,
+      };
     } catch (error) {
       if ((error as Error).name === 'TimeoutError') return { kind: 'hung', probe: name };
       const code = errorCode(error);
@@ -64,7 +83,14 @@ export function hammer(port: number, probes: Probe[], options: { workers?: numbe
         let body = '';
         response.setEncoding('utf8').on('data', (d: string) => (body += d));
         response.on('end', () => {
-          resolve({ kind: 'status', probe: name, status: response.statusCode ?? 0, retryAfter: String(response.headers['retry-after'] ?? '') || null, connection: String(response.headers.connection ?? '') || null, body });
+          resolve({
+            kind: 'status',
+            probe: name,
+            status: response.statusCode ?? 0,
+            retryAfter: String(response.headers['retry-after'] ?? '') || null,
+            connection: String(response.headers.connection ?? '') || null,
+            body,
+          });
           request.destroy();
         });
         response.on('error', () => undefined);
@@ -72,10 +98,15 @@ export function hammer(port: number, probes: Probe[], options: { workers?: numbe
       socket.on('error', (error) => {
         const code = errorCode(error);
         if (/handshake has timed out/i.test(code)) resolve({ kind: 'hung', probe: name });
-        else resolve(code === 'ECONNREFUSED' ? { kind: 'refused', probe: name } : { kind: 'closed', probe: name, error: code });
+        else
+          resolve(
+            code === 'ECONNREFUSED' ? { kind: 'refused', probe: name } : { kind: 'closed', probe: name, error: code },
+          );
       });
       socket.on('open', () => {
-        const close = new Promise<{ code: number; reason: string }>((done) => socket.on('close', (code, reason) => done({ code, reason: String(reason) })));
+        const close = new Promise<{ code: number; reason: string }>((done) =>
+          socket.on('close', (code, reason) => done({ code, reason: String(reason) })),
+        );
         if (!options.keepOpen) socket.close();
         resolve({ kind: 'upgraded', probe: name, close });
       });
@@ -114,7 +145,8 @@ export function hammer(port: number, probes: Probe[], options: { workers?: numbe
 export async function until(h: Hammer, predicate: (answer: Answer) => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!h.answers.some(predicate)) {
-    if (Date.now() > deadline) throw new Error(`no such answer within ${timeoutMs} ms; got ${JSON.stringify(h.answers.slice(-5))}`);
+    if (Date.now() > deadline)
+      throw new Error(`no such answer within ${timeoutMs} ms; got ${JSON.stringify(h.answers.slice(-5))}`);
     await pause(20);
   }
 }
@@ -124,7 +156,8 @@ export async function unanswered(answers: Answer[]): Promise<string[]> {
   const problems: string[] = [];
   for (const answer of answers) {
     if (answer.kind === 'hung') problems.push(`${answer.probe}: no answer`);
-    if (answer.kind === 'upgraded' && (await answer.close) === 'hung') problems.push(`${answer.probe}: socket never closed`);
+    if (answer.kind === 'upgraded' && (await answer.close) === 'hung')
+      problems.push(`${answer.probe}: socket never closed`);
   }
   return problems;
 }
@@ -149,7 +182,13 @@ export type HalfSent = {
  * A request whose headers and first half of the body are sent, the rest held back: a request the unit
  * has read (its 'request' event fired) but cannot have answered yet when the caller starts a shutdown.
  */
-export async function halfSentRequest(server: Server, port: number, path: string, body: string, contentType = 'application/json'): Promise<HalfSent> {
+export async function halfSentRequest(
+  server: Server,
+  port: number,
+  path: string,
+  body: string,
+  contentType = 'application/json',
+): Promise<HalfSent> {
   // Marked, so that a request of the hammer's own to the same path is not taken for this one.
   const mark = randomUUID();
   const arrived = new Promise<void>((resolve) => {
@@ -161,7 +200,14 @@ export async function halfSentRequest(server: Server, port: number, path: string
     server.on('request', seen);
   });
   const half = Math.floor(body.length / 2);
-  const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, agent: new HttpAgent({ keepAlive: true }), headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'x-half-sent': mark } });
+  const req = httpRequest({
+    host: '127.0.0.1',
+    port,
+    method: 'POST',
+    path,
+    agent: new HttpAgent({ keepAlive: true }),
+    headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'x-half-sent': mark },
+  });
   const answer = new Promise<{ status: number; connection: string | undefined } | { error: string }>((resolve) => {
     req.on('response', (res) => {
       res.resume();

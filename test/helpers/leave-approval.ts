@@ -10,11 +10,17 @@ import { freePort } from './federation.ts';
  * The leave-approval example on a free port, registered by the operator as the demo does (its secrets in a
  * file of its own), with Carol approving Engineering's requests.
  */
-export async function startLeaveApprovalFor(gateway: TestGateway, nodes: { eng: string; arts: string }): Promise<{ app: LeaveApp; url: string; callbackSecret: string }> {
+export async function startLeaveApprovalFor(
+  gateway: TestGateway,
+  nodes: { eng: string; arts: string },
+): Promise<{ app: LeaveApp; url: string; callbackSecret: string }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const ctx = { ...gateway.context(null), actor: operator('test') };
-  const credentials = await ensureRegistered(ctx, callbackSecretSealer(gateway.config.secretKey), { publicUrl: url, credentialsFile: join(gateway.db.dataDir, 'leave-credentials.json') });
+  const credentials = await ensureRegistered(ctx, callbackSecretSealer(gateway.config.secretKey), {
+    publicUrl: url,
+    credentialsFile: join(gateway.db.dataDir, 'leave-credentials.json'),
+  });
   const app = await startLeaveApproval({
     port,
     host: '127.0.0.1',

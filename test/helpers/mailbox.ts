@@ -27,7 +27,12 @@ export async function startMailbox(): Promise<Mailbox> {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
-        received.push({ to: session.envelope.rcptTo.map((r) => r.address), subject: headerOf(raw, 'subject'), text: bodyOf(raw), raw });
+        received.push({
+          to: session.envelope.rcptTo.map((r) => r.address),
+          subject: headerOf(raw, 'subject'),
+          text: bodyOf(raw),
+          raw,
+        });
         for (const wake of waiters.splice(0)) wake();
         callback();
       });
@@ -70,7 +75,12 @@ function bodyOf(raw: string): string {
   const encoding = headerOf(raw, 'content-transfer-encoding').toLowerCase();
   if (encoding === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
   if (encoding === 'quoted-printable') {
-    return Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
+    return Buffer.from(
+      body
+        .replace(/=\r?\n/g, '')
+        .replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+      'latin1',
+    ).toString('utf8');
   }
   return body;
 }

@@ -19,7 +19,12 @@ export type TestNode = DomainNode & { db: TestDatabase; clock: TestClock; stop()
  * unless `pinned: false`, with its keys pinned there: a node asks the gateway's directory (a signed
  * request) whether an address exists before it opens a conversation with it.
  */
-export async function startTestNode(gateway: TestGateway, domain: string, env: Record<string, string> = {}, options: { pinned?: boolean } = {}): Promise<TestNode> {
+export async function startTestNode(
+  gateway: TestGateway,
+  domain: string,
+  env: Record<string, string> = {},
+  options: { pinned?: boolean } = {},
+): Promise<TestNode> {
   const db = await createTestDatabase(domain.split('.')[0]!);
   const node = await startTestNodeOn(gateway, domain, db, env);
   if (options.pinned !== false) await pinDomainKeys({ ...gateway.context(null), actor: operator('test') }, domain);
@@ -33,7 +38,12 @@ export async function startTestNode(gateway: TestGateway, domain: string, env: R
 }
 
 /** Another process of the same domain (same database), for multi-process tests. */
-export async function startTestNodeOn(gateway: TestGateway, domain: string, db: TestDatabase, env: Record<string, string> = {}): Promise<DomainNode & { clock: TestClock }> {
+export async function startTestNodeOn(
+  gateway: TestGateway,
+  domain: string,
+  db: TestDatabase,
+  env: Record<string, string> = {},
+): Promise<DomainNode & { clock: TestClock }> {
   const config = loadNodeConfig({
     NODE_DOMAIN: domain,
     NODE_PORT: '0',
@@ -67,14 +77,26 @@ export function portalClient(gateway: TestGateway): Promise<client.Configuration
   return portal;
 }
 
-export type Login = { refreshToken: string; idToken: string; agent: BrowserAgent; tokenFor(nodeUrl: string): Promise<string> };
+export type Login = {
+  refreshToken: string;
+  idToken: string;
+  agent: BrowserAgent;
+  tokenFor(nodeUrl: string): Promise<string>;
+};
 
 /** Signs a demo user in through the gateway's forms; node tokens then come from the refresh token. */
 export async function login(gateway: TestGateway, username: string, password?: string): Promise<Login> {
   const portal = await portalClient(gateway);
   // The portal asks for chat on every registered domain node; each node still admits only its own members.
   const nodes = (await listDomains(gateway.context(null))).map((d) => d.url);
-  const { tokens, agent } = await codeFlow(portal, REDIRECT, username, { scope: 'openid profile atrium im offline_access', prompt: 'consent', resource: nodes }, undefined, password);
+  const { tokens, agent } = await codeFlow(
+    portal,
+    REDIRECT,
+    username,
+    { scope: 'openid profile atrium im offline_access', prompt: 'consent', resource: nodes },
+    undefined,
+    password,
+  );
   let refreshToken = tokens.refresh_token!;
   // Refresh tokens rotate, so token requests of one login take turns.
   let turn: Promise<unknown> = Promise.resolve();
@@ -95,9 +117,18 @@ export async function login(gateway: TestGateway, username: string, password?: s
 }
 
 /** A connected SDK client for a user on a node. */
-export async function connectAs(gateway: TestGateway, node: DomainNode, username: string, who?: Login): Promise<AtriumClient & { login: Login }> {
+export async function connectAs(
+  gateway: TestGateway,
+  node: DomainNode,
+  username: string,
+  who?: Login,
+): Promise<AtriumClient & { login: Login }> {
   const session = who ?? (await login(gateway, username));
-  const sdk = new AtriumClient({ url: `${node.localUrl.replace(/^http/, 'ws')}/ws`, token: () => session.tokenFor(node.url), backoff: { initialMs: 50, maxMs: 500 } });
+  const sdk = new AtriumClient({
+    url: `${node.localUrl.replace(/^http/, 'ws')}/ws`,
+    token: () => session.tokenFor(node.url),
+    backoff: { initialMs: 50, maxMs: 500 },
+  });
   await sdk.connect();
   return Object.assign(sdk, { login: session });
 }

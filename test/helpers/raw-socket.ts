@@ -13,7 +13,8 @@ export type RawSocket = {
 export async function openRaw(nodeUrl: string, protocols: string[] = ['atrium.v1']): Promise<RawSocket> {
   const socket = new WebSocket(`${nodeUrl.replace(/^http/, 'ws')}/ws`, protocols);
   const frames: Record<string, unknown>[] = [];
-  const waiters: { predicate: (f: Record<string, unknown>) => boolean; resolve(f: Record<string, unknown>): void }[] = [];
+  const waiters: { predicate: (f: Record<string, unknown>) => boolean; resolve(f: Record<string, unknown>): void }[] =
+    [];
   socket.on('message', (data) => {
     const frame = JSON.parse(String(data)) as Record<string, unknown>;
     frames.push(frame);
@@ -24,7 +25,9 @@ export async function openRaw(nodeUrl: string, protocols: string[] = ['atrium.v1
       }
     }
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+  );
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
     socket.once('error', reject);

@@ -31,6 +31,9 @@ export async function codeFlow(
   }
   const url = client.buildAuthorizationUrl(config, query);
   const callback = await signIn(agent, url.toString(), redirectUri, username, password);
-  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+  const tokens = await client.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+  });
   return { tokens, agent, callback, verifier, authorizationUrl: url };
 }

@@ -18,7 +18,10 @@ const AD_SCHEMA = fileURLToPath(new URL('./ad-lite.schema', import.meta.url));
 
 /** Fails (never skips) a test file that needs slapd on a machine without it, saying how to get it. */
 export function requireSlapd(): void {
-  if (!slapdInstalled()) throw new Error(`These tests need OpenLDAP's slapd, which is not installed. Install it with: ${SLAPD_INSTALL_HINT}`);
+  if (!slapdInstalled())
+    throw new Error(
+      `These tests need OpenLDAP's slapd, which is not installed. Install it with: ${SLAPD_INSTALL_HINT}`,
+    );
 }
 
 export type TestSlapd = PrivateSlapd & {
@@ -63,7 +66,9 @@ export async function startTestSlapd(options: {
     addEntry: (dn: string, attributes: Record<string, string | string[]>) => admin((c) => c.add(dn, attributes)),
     removeEntry: (dn: string) => admin((c) => c.del(dn)),
     replace: (dn: string, attribute: string, values: string[]) =>
-      admin((c) => c.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: attribute, values }) }))),
+      admin((c) =>
+        c.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: attribute, values }) })),
+      ),
   });
 }
 
@@ -80,16 +85,26 @@ function baseLdif(): string {
 /** One LDIF record; values that LDIF cannot hold as plain text are written base64 (`attr:: …`). */
 export function entry(dn: string, attributes: Record<string, string | string[]>): string {
   const lines = [line('dn', dn)];
-  for (const [name, value] of Object.entries(attributes)) for (const v of Array.isArray(value) ? value : [value]) lines.push(line(name, v));
+  for (const [name, value] of Object.entries(attributes))
+    for (const v of Array.isArray(value) ? value : [value]) lines.push(line(name, v));
   return `${lines.join('\n')}\n`;
 }
 
 function line(name: string, value: string): string {
-  const safe = /^[\x01-\x09\x0b-\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f][\x01-\x09\x0b-\x0c\x0e-\x7f]*$/.test(value) && !value.endsWith(' ');
+  const safe =
+    /^[\x01-\x09\x0b-\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f][\x01-\x09\x0b-\x0c\x0e-\x7f]*$/.test(value) &&
+    !value.endsWith(' ');
   return safe ? `${name}: ${value}` : `${name}:: ${Buffer.from(value, 'utf8').toString('base64')}`;
 }
 
-export type LdifPerson = { uid: string; name?: string; mail?: string | null; password?: string; ous?: string[]; extra?: Record<string, string | string[]> };
+export type LdifPerson = {
+  uid: string;
+  name?: string;
+  mail?: string | null;
+  password?: string;
+  ous?: string[];
+  extra?: Record<string, string | string[]>;
+};
 
 /** The DN of a person in the OU path `ous` (top first) below ou=People. */
 export function personDn(p: Pick<LdifPerson, 'uid' | 'ous'>, rdn = 'uid'): string {
@@ -102,7 +117,11 @@ export function ouLdif(paths: string[][]): string {
   const out: string[] = [];
   for (const path of paths) {
     for (let i = 1; i <= path.length; i++) {
-      const dn = [...path.slice(0, i)].reverse().map((ou) => `ou=${ou}`).concat(PEOPLE).join(',');
+      const dn = [...path.slice(0, i)]
+        .reverse()
+        .map((ou) => `ou=${ou}`)
+        .concat(PEOPLE)
+        .join(',');
       if (seen.has(dn)) continue;
       seen.add(dn);
       out.push(entry(dn, { objectClass: 'organizationalUnit', ou: path[i - 1]! }));
@@ -127,7 +146,9 @@ export function inetOrgPerson(p: LdifPerson): string {
 }
 
 /** A person as Active Directory shows one (the tests' `user` class of ad-lite.schema), named by cn. */
-export function adUser(p: LdifPerson & { sAMAccountName?: string; disabled?: boolean; memberOf?: string[]; department?: string }): string {
+export function adUser(
+  p: LdifPerson & { sAMAccountName?: string; disabled?: boolean; memberOf?: string[]; department?: string },
+): string {
   const name = p.name ?? p.uid;
   return entry(personDn(p, 'cn'), {
     objectClass: 'user',
@@ -148,7 +169,11 @@ export function adUser(p: LdifPerson & { sAMAccountName?: string; disabled?: boo
 
 /** A groupOfNames; it needs at least one member, so an empty group lists the service account. */
 export function group(cn: string, members: string[]): string {
-  return entry(`cn=${cn},${GROUPS}`, { objectClass: 'groupOfNames', cn, member: members.length > 0 ? members : [SERVICE_DN] });
+  return entry(`cn=${cn},${GROUPS}`, {
+    objectClass: 'groupOfNames',
+    cn,
+    member: members.length > 0 ? members : [SERVICE_DN],
+  });
 }
 
 export const groupDn = (cn: string) => `cn=${cn},${GROUPS}`;

@@ -19,7 +19,11 @@ let carol: Device;
 beforeAll(async () => {
   gateway = await startTestGateway('im-attachments');
   eng = await startTestNode(gateway, 'eng.campus.test', { ATTACHMENT_MAX_BYTES: String(MAX_BYTES) });
-  [alice, dave, carol] = await Promise.all([connectAs(gateway, eng, 'alice'), connectAs(gateway, eng, 'dave'), connectAs(gateway, eng, 'carol')]);
+  [alice, dave, carol] = await Promise.all([
+    connectAs(gateway, eng, 'alice'),
+    connectAs(gateway, eng, 'dave'),
+    connectAs(gateway, eng, 'carol'),
+  ]);
 });
 afterAll(async () => {
   for (const c of [alice, dave, carol]) c?.close();
@@ -41,24 +45,37 @@ describe('uploading and downloading', () => {
   it('stores an upload, shows it in the pushed message, and gives a member the same bytes', async () => {
     const bytes = new Uint8Array(randomBytes(50_000));
     const uploaded = await alice.upload(bytes, 'circuit diagram.png', 'image/png');
-    expect(uploaded).toEqual({ id: expect.any(String), name: 'circuit diagram.png', contentType: 'image/png', size: 50_000 });
+    expect(uploaded).toEqual({
+      id: expect.any(String),
+      name: 'circuit diagram.png',
+      contentType: 'image/png',
+      size: 50_000,
+    });
     const row = await eng.models.Attachment.findByPk(uploaded.id);
     expect(row!.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
 
     const pushed = dave.once('message', (m: Message) => m.attachments?.[0]?.id === uploaded.id);
     await alice.send({ to: DAVE, text: 'the diagram', attachments: [uploaded.id] });
-    expect((await pushed).attachments).toEqual([{ id: uploaded.id, name: 'circuit diagram.png', contentType: 'image/png', size: 50_000 }]);
+    expect((await pushed).attachments).toEqual([
+      { id: uploaded.id, name: 'circuit diagram.png', contentType: 'image/png', size: 50_000 },
+    ]);
 
     const response = await download(dave, uploaded.id);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('image/png');
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(response.headers.get('content-disposition')).toBe(`attachment; filename="circuit diagram.png"; filename*=UTF-8''circuit%20diagram.png`);
+    expect(response.headers.get('content-disposition')).toBe(
+      `attachment; filename="circuit diagram.png"; filename*=UTF-8''circuit%20diagram.png`,
+    );
     expect(new Uint8Array(await response.arrayBuffer())).toEqual(bytes);
   });
 
-  it('serves an upload to nobody but its uploader until shared, and then only to the conversation\'s members', async () => {
-    const uploaded = await alice.upload(new TextEncoder().encode('notes for dave'), 'notes.txt', 'text/plain; charset=utf-8');
+  it("serves an upload to nobody but its uploader until shared, and then only to the conversation's members", async () => {
+    const uploaded = await alice.upload(
+      new TextEncoder().encode('notes for dave'),
+      'notes.txt',
+      'text/plain; charset=utf-8',
+    );
     expect(uploaded.contentType).toBe('text/plain');
     expect((await download(alice, uploaded.id)).status).toBe(200);
     expect((await download(dave, uploaded.id)).status).toBe(404);
@@ -72,7 +89,7 @@ describe('uploading and downloading', () => {
     expect((await download(carol, '..%2F..%2Fetc%2Fpasswd')).status).toBe(404);
   });
 
-  it('takes a recalled message\'s file back from everyone, its uploader too, and deletes it from disk', async () => {
+  it("takes a recalled message's file back from everyone, its uploader too, and deletes it from disk", async () => {
     const photo = await alice.upload(new TextEncoder().encode('sent by mistake'), 'wrong.txt', 'text/plain');
     const sent = await alice.send({ to: DAVE, text: 'oops', attachments: [photo.id] });
     expect((await download(dave, photo.id)).status).toBe(200);
@@ -83,10 +100,12 @@ describe('uploading and downloading', () => {
     await expect.poll(() => existsSync(onDisk)).toBe(false);
     expect(await eng.models.Attachment.count({ where: { id: photo.id } })).toBe(0);
     // What was taken back cannot be shared again.
-    await expect(alice.send({ to: DAVE, text: 'this one after all', attachments: [photo.id] })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(alice.send({ to: DAVE, text: 'this one after all', attachments: [photo.id] })).rejects.toMatchObject({
+      code: 'forbidden',
+    });
   });
 
-  it('keeps a recalled message\'s file while another visible message still shares it', async () => {
+  it("keeps a recalled message's file while another visible message still shares it", async () => {
     const plan = await alice.upload(new TextEncoder().encode('the plan'), 'plan.txt', 'text/plain');
     const first = await alice.send({ to: DAVE, text: 'the plan', attachments: [plan.id] });
     const again = await alice.send({ to: DAVE, text: 'the plan again, for the record', attachments: [plan.id] });
@@ -102,13 +121,21 @@ describe('uploading and downloading', () => {
     const uploaded = await alice.upload(new Uint8Array([1, 2, 3]), '../../etc/re"port\u202Egnp.exe', 'application/pdf');
     expect(uploaded.name).toBe('re_port_gnp.exe');
     const response = await download(alice, uploaded.id);
-    expect(response.headers.get('content-disposition')).toBe(`attachment; filename="re_port_gnp.exe"; filename*=UTF-8''re_port_gnp.exe`);
+    expect(response.headers.get('content-disposition')).toBe(
+      `attachment; filename="re_port_gnp.exe"; filename*=UTF-8''re_port_gnp.exe`,
+    );
 
-    const unnamed = await fetch(api('/attachments'), { method: 'POST', headers: { ...(await bearer(alice)), 'content-type': 'application/pdf' }, body: 'x' });
+    const unnamed = await fetch(api('/attachments'), {
+      method: 'POST',
+      headers: { ...(await bearer(alice)), 'content-type': 'application/pdf' },
+      body: 'x',
+    });
     expect(await unnamed.json()).toMatchObject({ name: 'file' });
 
     const before = await stored();
-    await expect(alice.upload(new Uint8Array([1]), `${'a'.repeat(252)}.pdf`, 'application/pdf')).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(alice.upload(new Uint8Array([1]), `${'a'.repeat(252)}.pdf`, 'application/pdf')).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
     expect(await stored()).toEqual(before);
   });
 });
@@ -170,18 +197,34 @@ describe('refused uploads change nothing', () => {
 
   it('refuses a type not on the allowlist with 415 and an empty file with 400', async () => {
     const before = await stored();
-    await expect(alice.upload(new Uint8Array([0x4d, 0x5a]), 'setup.exe', 'application/x-msdownload')).rejects.toMatchObject({ code: 'unsupported_media_type' });
-    const untyped = await fetch(api('/attachments?name=x'), { method: 'POST', headers: await bearer(alice), body: new Uint8Array([1]) });
+    await expect(
+      alice.upload(new Uint8Array([0x4d, 0x5a]), 'setup.exe', 'application/x-msdownload'),
+    ).rejects.toMatchObject({ code: 'unsupported_media_type' });
+    const untyped = await fetch(api('/attachments?name=x'), {
+      method: 'POST',
+      headers: await bearer(alice),
+      body: new Uint8Array([1]),
+    });
     expect(untyped.status).toBe(415);
-    await expect(alice.upload(new Uint8Array(0), 'empty.txt', 'text/plain')).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(alice.upload(new Uint8Array(0), 'empty.txt', 'text/plain')).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
     expect(await stored()).toEqual(before);
   });
 
   it('refuses an upload or download without a valid token with 401', async () => {
     const before = await stored();
-    const anonymous = await fetch(api('/attachments?name=a.txt'), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    const anonymous = await fetch(api('/attachments?name=a.txt'), {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hello',
+    });
     expect(anonymous.status).toBe(401);
-    const forged = await fetch(api('/attachments?name=a.txt'), { method: 'POST', headers: { authorization: 'Bearer not.a.token', 'content-type': 'text/plain' }, body: 'hello' });
+    const forged = await fetch(api('/attachments?name=a.txt'), {
+      method: 'POST',
+      headers: { authorization: 'Bearer not.a.token', 'content-type': 'text/plain' },
+      body: 'hello',
+    });
     expect(forged.status).toBe(401);
     expect(await stored()).toEqual(before);
     const [row] = await eng.models.Attachment.findAll({ limit: 1 });

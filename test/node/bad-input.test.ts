@@ -45,7 +45,14 @@ describe('bad frames get an error frame and change nothing', () => {
     expect(Object.keys(invalid.fields as object)).toEqual(expect.arrayContaining(['clientMsgId', 'to']));
     raw.sendRaw(Buffer.from([1, 2, 3]), true);
     expect(await raw.next((f) => f.code === 'binary_not_supported')).toBeTruthy();
-    raw.send({ v: 1, id: 'big', type: 'send', clientMsgId: 'big-frame-01', to: 'dave@eng.campus.test', text: 'x'.repeat(3000) });
+    raw.send({
+      v: 1,
+      id: 'big',
+      type: 'send',
+      clientMsgId: 'big-frame-01',
+      to: 'dave@eng.campus.test',
+      text: 'x'.repeat(3000),
+    });
     expect(await raw.next((f) => f.code === 'frame_too_large')).toBeTruthy();
     raw.send({ v: 1, id: 'p1', type: 'ping' });
     expect(await raw.next((f) => f.re === 'p1')).toMatchObject({ type: 'pong' });
@@ -56,16 +63,35 @@ describe('bad frames get an error frame and change nothing', () => {
   it('names a field a frame does not have, rather than dropping it, and stores nothing', async () => {
     const raw = await authed(eng);
     // A typo of conversationId, and a field of some other client's making.
-    raw.send({ v: 1, id: 'x1', type: 'send', clientMsgId: 'extra-field-01', to: 'dave@eng.campus.test', text: 'hi', conversationID: 'c', colour: 'red' });
+    raw.send({
+      v: 1,
+      id: 'x1',
+      type: 'send',
+      clientMsgId: 'extra-field-01',
+      to: 'dave@eng.campus.test',
+      text: 'hi',
+      conversationID: 'c',
+      colour: 'red',
+    });
     const refused = await raw.next((f) => f.re === 'x1');
-    expect(refused).toMatchObject({ type: 'error', code: 'invalid_input', fields: { conversationID: 'unknown field', colour: 'unknown field' } });
+    expect(refused).toMatchObject({
+      type: 'error',
+      code: 'invalid_input',
+      fields: { conversationID: 'unknown field', colour: 'unknown field' },
+    });
     expect(refused.message).toContain('conversationID');
     expect(Object.keys(refused.fields as object).sort()).toEqual(['colour', 'conversationID']);
     // Alongside a field that is invalid too, both are named.
     raw.send({ v: 1, id: 'x2', type: 'ping', at: 1 });
-    expect(await raw.next((f) => f.re === 'x2')).toMatchObject({ code: 'invalid_input', fields: { at: 'unknown field' } });
+    expect(await raw.next((f) => f.re === 'x2')).toMatchObject({
+      code: 'invalid_input',
+      fields: { at: 'unknown field' },
+    });
     raw.send({ v: 1, id: 'x3', type: 'read', conversationId: 'nope', seq: 1, upTo: 2 });
-    expect(await raw.next((f) => f.re === 'x3')).toMatchObject({ code: 'invalid_input', fields: { conversationId: expect.any(String), upTo: 'unknown field' } });
+    expect(await raw.next((f) => f.re === 'x3')).toMatchObject({
+      code: 'invalid_input',
+      fields: { conversationId: expect.any(String), upTo: 'unknown field' },
+    });
     expect(await eng.models.Message.count({ where: { clientMsgId: 'extra-field-01' } })).toBe(0);
     raw.socket.close();
   });
@@ -80,7 +106,9 @@ describe('bad frames get an error frame and change nothing', () => {
     const alice = await connectAs(gateway, eng, 'alice');
     const carol = await connectAs(gateway, eng, 'carol');
     const theirs = await carol.openDirect('dave@eng.campus.test');
-    await expect(alice.send({ conversationId: theirs.id, text: 'let me in' })).rejects.toMatchObject({ code: 'not_member' });
+    await expect(alice.send({ conversationId: theirs.id, text: 'let me in' })).rejects.toMatchObject({
+      code: 'not_member',
+    });
     await expect(alice.history(theirs.id)).rejects.toMatchObject({ code: 'not_member' });
     expect(await eng.models.Message.count({ where: { conversationId: theirs.id } })).toBe(0);
     alice.close();
@@ -93,13 +121,19 @@ describe('bad frames get an error frame and change nothing', () => {
     const qi = eng.sequelize.getQueryInterface();
     await qi.renameTable('messages', 'messages_away');
     try {
-      await expect(alice.request('send', { conversationId: conversation.id, clientMsgId: 'db-down-0001', text: 'during outage' })).rejects.toMatchObject({
+      await expect(
+        alice.request('send', { conversationId: conversation.id, clientMsgId: 'db-down-0001', text: 'during outage' }),
+      ).rejects.toMatchObject({
         code: 'store_failed',
       });
     } finally {
       await qi.renameTable('messages_away', 'messages');
     }
-    const ack = await alice.request('send', { conversationId: conversation.id, clientMsgId: 'db-down-0001', text: 'during outage' });
+    const ack = await alice.request('send', {
+      conversationId: conversation.id,
+      clientMsgId: 'db-down-0001',
+      text: 'during outage',
+    });
     expect(ack).toMatchObject({ type: 'ack', duplicate: false });
     expect(await eng.models.Message.count({ where: { clientMsgId: 'db-down-0001' } })).toBe(1);
     alice.close();
@@ -127,7 +161,8 @@ describe('abuse', () => {
       // The node's clock is moved rather than waited for: the pause named, then a second for the next burst.
       strict.clock.advance(retryAfterMs);
       for (let i = 0; i < 5; i++) raw.send({ v: 1, id: `${burst}-again-${i}`, type: 'ping' });
-      for (let i = 0; i < 5; i++) expect(await raw.next((f) => f.re === `${burst}-again-${i}`)).toMatchObject({ type: 'pong' });
+      for (let i = 0; i < 5; i++)
+        expect(await raw.next((f) => f.re === `${burst}-again-${i}`)).toMatchObject({ type: 'pong' });
       strict.clock.advance(1000);
     }
     expect(closed).toBe(false);
@@ -137,7 +172,10 @@ describe('abuse', () => {
   it('disconnects a client that keeps sending too fast', async () => {
     const raw = await authed(strict, 'bob');
     let i = 0;
-    const flood = setInterval(() => raw.socket.readyState === raw.socket.OPEN && raw.send({ v: 1, id: `fl${i++}`, type: 'ping' }), 5);
+    const flood = setInterval(
+      () => raw.socket.readyState === raw.socket.OPEN && raw.send({ v: 1, id: `fl${i++}`, type: 'ping' }),
+      5,
+    );
     try {
       expect((await raw.closed).code).toBe(4429);
     } finally {

@@ -29,13 +29,24 @@ beforeAll(async () => {
   db = await createTestDatabase('eng-ended');
   port = await freePort();
   // Two processes of one domain behind one public URL (process A's), sharing the database and Redis.
-  shared = { NODE_PUBLIC_URL: `http://127.0.0.1:${port}`, REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: `test-${randomBytes(4).toString('hex')}` };
+  shared = {
+    NODE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    REDIS_PREFIX: `test-${randomBytes(4).toString('hex')}`,
+  };
   a = await startTestNodeOn(gateway, 'eng.campus.test', db, { ...shared, NODE_PORT: String(port) });
   b = await startTestNodeOn(gateway, 'eng.campus.test', db, shared);
   await updateDomain(ops(), 'eng.campus.test', { url: shared.NODE_PUBLIC_URL! });
   await pinDomainKeys(ops(), 'eng.campus.test');
   for (const username of ['ines', 'jack']) {
-    await createUser(ops(), { username, displayName: username, email: `${username}@campus.test`, password: DEMO_PASSWORD, roles: ['student'], units: ['campus/eng/cs'] });
+    await createUser(ops(), {
+      username,
+      displayName: username,
+      email: `${username}@campus.test`,
+      password: DEMO_PASSWORD,
+      roles: ['student'],
+      units: ['campus/eng/cs'],
+    });
   }
 });
 afterAll(async () => {
@@ -45,7 +56,8 @@ afterAll(async () => {
   await gateway?.stop();
 });
 
-const me = (node: DomainNode, token: string) => fetch(`${node.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+const me = (node: DomainNode, token: string) =>
+  fetch(`${node.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
 const codeOf = async (response: Response) => ((await response.json()) as { error?: { code: string } }).error?.code;
 
 describe('ended access on a domain of several processes', () => {
@@ -71,7 +83,11 @@ describe('ended access on a domain of several processes', () => {
     await b.close();
     await updateUser(ops(), 'jack', { status: 'disabled' });
     // The gateway's push finds nobody listening.
-    await expect.poll(() => gateway.models.AuditEvent.count({ where: { action: 'logout.node', outcome: 'failure' } }), { timeout: 5_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => gateway.models.AuditEvent.count({ where: { action: 'logout.node', outcome: 'failure' } }), {
+        timeout: 5_000,
+      })
+      .toBeGreaterThan(0);
 
     a = await startTestNodeOn(gateway, 'eng.campus.test', db, { ...shared, NODE_PORT: String(port) });
     b = await startTestNodeOn(gateway, 'eng.campus.test', db, shared);

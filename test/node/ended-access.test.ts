@@ -24,7 +24,14 @@ beforeAll(async () => {
   await pinDomainKeys(ops(), 'eng.campus.test');
   await pinDomainKeys(ops(), 'arts.campus.test');
   for (const username of ['erin', 'fred', 'gwen', 'hugo']) {
-    await createUser(ops(), { username, displayName: username, email: `${username}@campus.test`, password: DEMO_PASSWORD, roles: ['student'], units: ['campus/eng/cs', 'campus/arts/music'] });
+    await createUser(ops(), {
+      username,
+      displayName: username,
+      email: `${username}@campus.test`,
+      password: DEMO_PASSWORD,
+      roles: ['student'],
+      units: ['campus/eng/cs', 'campus/arts/music'],
+    });
   }
 });
 afterAll(async () => {
@@ -33,7 +40,8 @@ afterAll(async () => {
   await gateway?.stop();
 });
 
-const me = (node: TestNode, token: string) => fetch(`${node.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+const me = (node: TestNode, token: string) =>
+  fetch(`${node.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
 
 async function openSocket(node: TestNode, token: string): Promise<RawSocket> {
   const socket = await openRaw(node.url, ['atrium.v1', `atrium.token.${token}`]);
@@ -46,7 +54,9 @@ async function expectRefusedAsEnded(node: TestNode, token: string) {
   const response = await me(node, token);
   expect(response.status).toBe(401);
   expect(((await response.json()) as { error: { code: string } }).error.code).toBe('token_revoked');
-  expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="atrium", error="invalid_token", error_description="[^"]+"$/);
+  expect(response.headers.get('www-authenticate')).toMatch(
+    /^Bearer realm="atrium", error="invalid_token", error_description="[^"]+"$/,
+  );
   const socket = await openRaw(node.url);
   const id = frameId();
   socket.send({ v: 1, id, type: 'auth', token });
@@ -73,7 +83,9 @@ describe('disabling a person', () => {
     expect(await sockets.eng.closed).toEqual({ code: 4409, reason: 'session_ended' });
     expect(await sockets.arts.closed).toEqual({ code: 4409, reason: 'session_ended' });
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect(sockets.eng.frames).toContainEqual(expect.objectContaining({ type: 'session.ended', reason: 'access_ended' }));
+    expect(sockets.eng.frames).toContainEqual(
+      expect.objectContaining({ type: 'session.ended', reason: 'access_ended' }),
+    );
 
     await expectRefusedAsEnded(eng, tokens.eng);
     await expectRefusedAsEnded(arts, tokens.arts);
@@ -98,7 +110,11 @@ describe('disabling a person', () => {
     await expectRefusedAsEnded(eng, tokens.eng);
 
     // An SDK left with the ended token stops trying after a few attempts instead of reconnecting for ever.
-    const sdk = new AtriumClient({ url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`, token: () => tokens.eng, backoff: { initialMs: 20, maxMs: 40 } });
+    const sdk = new AtriumClient({
+      url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`,
+      token: () => tokens.eng,
+      backoff: { initialMs: 20, maxMs: 40 },
+    });
     await expect(sdk.connect()).rejects.toMatchObject({ code: 'token_revoked' });
     sdk.close();
   });
@@ -144,7 +160,9 @@ describe('atrium users sign-out', () => {
     expect(await sockets.arts.closed).toEqual({ code: 4409, reason: 'session_ended' });
     await expectRefusedAsEnded(arts, tokens.arts);
     await expect(who.tokenFor(eng.url)).rejects.toMatchObject({ error: 'invalid_grant' });
-    expect(await gateway.models.AuditEvent.count({ where: { action: 'user.sign_out_everywhere', target: 'hugo' } })).toBe(1);
+    expect(
+      await gateway.models.AuditEvent.count({ where: { action: 'user.sign_out_everywhere', target: 'hugo' } }),
+    ).toBe(1);
 
     // The account itself is fine: hugo signs in again and chats.
     await new Promise((r) => setTimeout(r, 1_000));

@@ -13,7 +13,11 @@ let eng: TestNode;
 // send starts its own flush while earlier ones are still committing, the case where order could break.
 beforeAll(async () => {
   gateway = await startTestGateway('im-group-commit');
-  eng = await startTestNode(gateway, 'eng.campus.test', { FLUSH_WINDOW_MS: '0', FLUSH_CONCURRENCY: '4', FRAMES_PER_SECOND: '10000' });
+  eng = await startTestNode(gateway, 'eng.campus.test', {
+    FLUSH_WINDOW_MS: '0',
+    FLUSH_CONCURRENCY: '4',
+    FRAMES_PER_SECOND: '10000',
+  });
 });
 afterAll(async () => {
   await eng?.stop();
@@ -37,9 +41,15 @@ describe('flushes open at once', () => {
       answered.push(i);
       return ack;
     };
-    const mine = Array.from({ length: 120 }, (_, i) => alice.send({ conversationId: direct.id, text: `a${i}` }).then(track(i)));
+    const mine = Array.from({ length: 120 }, (_, i) =>
+      alice.send({ conversationId: direct.id, text: `a${i}` }).then(track(i)),
+    );
     // Others write into the same conversation and another one meanwhile, so flushes overlap and share rows.
-    const theirs = Array.from({ length: 60 }, (_, i) => (i % 2 ? dave.send({ conversationId: direct.id, text: `d${i}` }) : carol.send({ conversationId: other.id, text: `c${i}` })));
+    const theirs = Array.from({ length: 60 }, (_, i) =>
+      i % 2
+        ? dave.send({ conversationId: direct.id, text: `d${i}` })
+        : carol.send({ conversationId: other.id, text: `c${i}` }),
+    );
     const acks = await Promise.all(mine);
     await Promise.all(theirs);
 
@@ -51,17 +61,23 @@ describe('flushes open at once', () => {
       expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
     }
     await expect.poll(() => received.filter((m) => m.sender === 'alice@eng.campus.test').length).toBe(120);
-    expect(received.filter((m) => m.sender === 'alice@eng.campus.test').map((m) => m.text)).toEqual(Array.from({ length: 120 }, (_, i) => `a${i}`));
+    expect(received.filter((m) => m.sender === 'alice@eng.campus.test').map((m) => m.text)).toEqual(
+      Array.from({ length: 120 }, (_, i) => `a${i}`),
+    );
     for (const c of [alice, dave, carol]) c.close();
   });
 
   it('answers a client id retried while its first send is still being written with the first message', async () => {
     const alice = await connectAs(gateway, eng, 'alice');
     const direct = await alice.openDirect('dave@eng.campus.test');
-    const sends = Array.from({ length: 20 }, (_, i) => alice.send({ conversationId: direct.id, text: 'same', clientMsgId: `retry-in-flight-${i % 2}` }));
+    const sends = Array.from({ length: 20 }, (_, i) =>
+      alice.send({ conversationId: direct.id, text: 'same', clientMsgId: `retry-in-flight-${i % 2}` }),
+    );
     const acks = await Promise.all(sends);
     expect(new Set(acks.map((a) => a.messageId)).size).toBe(2);
-    expect(await eng.models.Message.count({ where: { conversationId: direct.id, body: JSON.stringify({ text: 'same' }) } })).toBe(2);
+    expect(
+      await eng.models.Message.count({ where: { conversationId: direct.id, body: JSON.stringify({ text: 'same' }) } }),
+    ).toBe(2);
     alice.close();
   });
 
@@ -80,7 +96,13 @@ describe('flushes open at once', () => {
       afterCommit: (stored) => committed.push(...stored.map((c) => c.message.clientMsgId)),
     });
     const order: string[] = [];
-    const entry = (conversationId: string, clientMsgId: string) => ({ conversationId, sender: 'alice@eng.campus.test', clientMsgId, kind: 'text', body: '{}' });
+    const entry = (conversationId: string, clientMsgId: string) => ({
+      conversationId,
+      sender: 'alice@eng.campus.test',
+      clientMsgId,
+      kind: 'text',
+      body: '{}',
+    });
     // The first flush stays open a while after taking its row lock; the second touches another conversation.
     const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
     const first = committer.append({ ...entry(slow.id, 'order-slow-0001'), alsoWrite: () => pause(400) });
@@ -89,7 +111,12 @@ describe('flushes open at once', () => {
     await pause(100);
     // The third shares the first one's conversation: it must number after it.
     const third = committer.append(entry(slow.id, 'order-slow-0002'));
-    for (const [name, p] of [['first', first], ['second', second], ['third', third]] as const) void p.then(() => order.push(name));
+    for (const [name, p] of [
+      ['first', first],
+      ['second', second],
+      ['third', third],
+    ] as const)
+      void p.then(() => order.push(name));
     const [a, , c] = await Promise.all([first, second, third]);
     expect(order).toEqual(['first', 'second', 'third']);
     expect(committed).toEqual(['order-slow-0001', 'order-fast-0001', 'order-slow-0002']);
@@ -100,11 +127,28 @@ describe('flushes open at once', () => {
     const alice = await connectAs(gateway, eng, 'alice');
     const direct = await alice.openDirect('dave@eng.campus.test');
     alice.close();
-    const committer = createGroupCommitter({ sequelize: eng.sequelize, windowMs: 20, maxBatch: 100, concurrency: 4, logger: eng.logger, afterCommit: () => undefined });
-    const entry = (clientMsgId: string) => ({ conversationId: direct.id, sender: 'alice@eng.campus.test', clientMsgId, kind: 'text', body: JSON.stringify({ text: clientMsgId }) });
+    const committer = createGroupCommitter({
+      sequelize: eng.sequelize,
+      windowMs: 20,
+      maxBatch: 100,
+      concurrency: 4,
+      logger: eng.logger,
+      afterCommit: () => undefined,
+    });
+    const entry = (clientMsgId: string) => ({
+      conversationId: direct.id,
+      sender: 'alice@eng.campus.test',
+      clientMsgId,
+      kind: 'text',
+      body: JSON.stringify({ text: clientMsgId }),
+    });
     const first = await committer.append(entry('mixed-batch-0001'));
     // One batch: a retry of the stored send between two new ones.
-    const [second, again, third] = await Promise.all([committer.append(entry('mixed-batch-0002')), committer.append(entry('mixed-batch-0001')), committer.append(entry('mixed-batch-0003'))]);
+    const [second, again, third] = await Promise.all([
+      committer.append(entry('mixed-batch-0002')),
+      committer.append(entry('mixed-batch-0001')),
+      committer.append(entry('mixed-batch-0003')),
+    ]);
     expect(again.duplicate).toBe(true);
     expect(again.message.id).toBe(first.message.id);
     expect([second.duplicate, third.duplicate]).toEqual([false, false]);
@@ -118,14 +162,31 @@ describe('flushes open at once', () => {
     const alice = await connectAs(gateway, eng, 'alice');
     const direct = await alice.openDirect('dave@eng.campus.test');
     alice.close();
-    const committer = createGroupCommitter({ sequelize: eng.sequelize, windowMs: 20, maxBatch: 100, concurrency: 4, logger: eng.logger, afterCommit: () => undefined });
-    const entry = (clientMsgId: string) => ({ conversationId: direct.id, sender: 'alice@eng.campus.test', clientMsgId, kind: 'text', body: JSON.stringify({ text: clientMsgId }) });
+    const committer = createGroupCommitter({
+      sequelize: eng.sequelize,
+      windowMs: 20,
+      maxBatch: 100,
+      concurrency: 4,
+      logger: eng.logger,
+      afterCommit: () => undefined,
+    });
+    const entry = (clientMsgId: string) => ({
+      conversationId: direct.id,
+      sender: 'alice@eng.campus.test',
+      clientMsgId,
+      kind: 'text',
+      body: JSON.stringify({ text: clientMsgId }),
+    });
     const before = await eng.models.Conversation.findByPk(direct.id);
     // A flag stands for what a check reads: the first checked entry sets it as it is written, a later one requires it unset.
     let flag = false;
     const results = await Promise.allSettled([
       committer.append(entry('checked-0001')),
-      committer.append({ ...entry('checked-0002'), prepare: async () => JSON.stringify({ text: 'decided under the lock' }), alsoWrite: async () => void (flag = true) }),
+      committer.append({
+        ...entry('checked-0002'),
+        prepare: async () => JSON.stringify({ text: 'decided under the lock' }),
+        alsoWrite: async () => void (flag = true),
+      }),
       committer.append({
         ...entry('checked-0003'),
         prepare: async () => {
@@ -151,7 +212,14 @@ describe('a flush while another write waits for the database', () => {
   it('stores an entry of a conversation with members elsewhere, and queues it for their domain, without waiting out the busy timeout', async () => {
     const { Conversation, Member } = eng.models;
     const id = randomUUID();
-    await Conversation.create({ id, kind: 'group', homeDomain: 'eng.campus.test', title: 'Joint seminar', directKey: null, createdBy: 'alice@eng.campus.test' });
+    await Conversation.create({
+      id,
+      kind: 'group',
+      homeDomain: 'eng.campus.test',
+      title: 'Joint seminar',
+      directKey: null,
+      createdBy: 'alice@eng.campus.test',
+    });
     await Member.bulkCreate([
       { conversationId: id, address: 'alice@eng.campus.test', role: 'owner', state: 'active' },
       { conversationId: id, address: 'bob@arts.campus.test', role: 'member', state: 'active' },

@@ -14,7 +14,8 @@ beforeAll(async () => {
   await addPeople(gateway, [...names('member', 150), ...names('late', 100)]);
 });
 
-const names = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
+const names = (prefix: string, count: number) =>
+  Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
 afterAll(async () => {
   await small?.stop();
   await gateway?.stop();
@@ -41,7 +42,12 @@ describe('member lists longer than a frame', () => {
       const grown = await owner.invite(group.id, more);
       expect(grown.members).toHaveLength(251);
       // A part the node refuses (here: people nobody has) stops the rest, and says how far it got.
-      await expect(owner.invite(group.id, Array.from({ length: 100 }, (_, i) => `later-${i}@eng.campus.test`))).rejects.toMatchObject({ code: 'unknown_address' });
+      await expect(
+        owner.invite(
+          group.id,
+          Array.from({ length: 100 }, (_, i) => `later-${i}@eng.campus.test`),
+        ),
+      ).rejects.toMatchObject({ code: 'unknown_address' });
     } finally {
       owner.close();
     }

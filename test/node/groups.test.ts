@@ -14,7 +14,11 @@ const CAROL = 'carol@eng.campus.test';
 const ENZO = 'eng-admin@eng.campus.test';
 const BOB_ARTS = 'bob@arts.campus.test';
 
-type Device = AtriumClient & { messages: Message[]; views: Conversation[]; login: Awaited<ReturnType<typeof connectAs>>['login'] };
+type Device = AtriumClient & {
+  messages: Message[];
+  views: Conversation[];
+  login: Awaited<ReturnType<typeof connectAs>>['login'];
+};
 
 let gateway: TestGateway;
 let eng: TestNode;
@@ -43,7 +47,12 @@ beforeAll(async () => {
   await pinDomainKeys(operatorCtx, 'arts.campus.test');
   await allowPair(operatorCtx, { a: 'eng.campus.test', b: 'arts.campus.test' });
   await addPeople(gateway, ['p1', 'p2', 'p3', 'p4', 'p5']);
-  [alice, dave, carol, enzo] = await Promise.all([device('alice'), device('dave'), device('carol'), device('eng-admin')]);
+  [alice, dave, carol, enzo] = await Promise.all([
+    device('alice'),
+    device('dave'),
+    device('carol'),
+    device('eng-admin'),
+  ]);
 });
 afterAll(async () => {
   for (const d of [alice, dave, carol, enzo]) d?.close();
@@ -55,13 +64,20 @@ afterAll(async () => {
 const addresses = (c: Conversation | undefined) => c?.members.map((m) => m.address).sort();
 const roles = (c: Conversation) => Object.fromEntries(c.members.map((m) => [m.address, m.role]));
 const latest = (d: Device, id: string) => d.views.filter((c) => c.id === id).at(-1);
-const systemEvents = (d: Device, id: string) => d.messages.filter((m) => m.conversationId === id && m.kind === 'system').map((m) => m.event);
+const systemEvents = (d: Device, id: string) =>
+  d.messages.filter((m) => m.conversationId === id && m.kind === 'system').map((m) => m.event);
 const refused = (p: Promise<unknown>, code: string) => expect(p).rejects.toMatchObject({ code });
 
 describe('creating a group', () => {
   it('makes the creator owner, takes members of any domain, and tells every local member', async () => {
     const group = await alice.createGroup('Robotics club', [DAVE, CAROL, BOB_ARTS]);
-    expect(group).toMatchObject({ kind: 'group', homeDomain: 'eng.campus.test', title: 'Robotics club', lastSeq: 1, joinedSeq: 0 });
+    expect(group).toMatchObject({
+      kind: 'group',
+      homeDomain: 'eng.campus.test',
+      title: 'Robotics club',
+      lastSeq: 1,
+      joinedSeq: 0,
+    });
     expect(roles(group)).toEqual({ [ALICE]: 'owner', [DAVE]: 'member', [CAROL]: 'member', [BOB_ARTS]: 'member' });
 
     for (const member of [dave, carol]) {
@@ -99,7 +115,10 @@ describe('creating a group', () => {
     const before = await eng.models.Conversation.count();
     // Alice's phone and laptop send the same create at once (a client retrying on its other connection).
     const laptop = await device('alice');
-    const [first, concurrent] = await Promise.all([alice.createGroup('Lab 3 rota', [DAVE], 'rota-create-0001'), laptop.createGroup('Lab 3 rota', [DAVE], 'rota-create-0001')]);
+    const [first, concurrent] = await Promise.all([
+      alice.createGroup('Lab 3 rota', [DAVE], 'rota-create-0001'),
+      laptop.createGroup('Lab 3 rota', [DAVE], 'rota-create-0001'),
+    ]);
     laptop.close();
     expect(concurrent.id).toBe(first.id);
     const later = await alice.createGroup('Lab 3 rota', [DAVE], 'rota-create-0001');
@@ -126,7 +145,11 @@ describe('creating a group', () => {
     const group = await alice.createGroup(title, [DAVE, CAROL]);
     await alice.markRead(group.id, 1);
     await alice.invite(group.id, [ENZO]);
-    for (const [member, who] of [[dave, DAVE], [carol, CAROL], [enzo, ENZO]] as const) {
+    for (const [member, who] of [
+      [dave, DAVE],
+      [carol, CAROL],
+      [enzo, ENZO],
+    ] as const) {
       await expect.poll(() => latest(member, group.id)?.members.length).toBe(4);
       const view = latest(member, group.id)!;
       expect(view.title).toBe(title);
@@ -236,7 +259,14 @@ describe('changing a group', () => {
   it('refuses to change a group hosted by another domain, whose sequence only its home may extend', async () => {
     // A group homed on arts, as federation stores its copy here.
     const id = randomUUID();
-    await eng.models.Conversation.create({ id, kind: 'group', homeDomain: 'arts.campus.test', title: 'Arts club', directKey: null, createdBy: BOB_ARTS });
+    await eng.models.Conversation.create({
+      id,
+      kind: 'group',
+      homeDomain: 'arts.campus.test',
+      title: 'Arts club',
+      directKey: null,
+      createdBy: BOB_ARTS,
+    });
     await eng.models.Member.bulkCreate([
       { conversationId: id, address: BOB_ARTS, role: 'owner', state: 'active' },
       { conversationId: id, address: ALICE, role: 'admin', state: 'active' },
@@ -252,7 +282,9 @@ describe('changing a group', () => {
   it('cuts a removed member off: no pushes, no sending, no history, and tells them', async () => {
     const group = await alice.createGroup('Cut off', [DAVE, CAROL]);
     await alice.send({ conversationId: group.id, text: 'while dave is here' });
-    await expect.poll(() => dave.messages.filter((m) => m.conversationId === group.id && m.kind === 'text').length).toBe(1);
+    await expect
+      .poll(() => dave.messages.filter((m) => m.conversationId === group.id && m.kind === 'text').length)
+      .toBe(1);
 
     await alice.removeMember(group.id, DAVE);
     await expect.poll(() => addresses(latest(dave, group.id))).toEqual([ALICE, CAROL]);
@@ -297,7 +329,9 @@ describe('joining late and leaving', () => {
     expect(await carol.search('before', { conversationId: group.id })).toEqual([]);
 
     await alice.send({ conversationId: group.id, text: 'welcome carol' });
-    await expect.poll(() => carol.messages.filter((m) => m.conversationId === group.id && m.kind === 'text').map((m) => m.text)).toEqual(['welcome carol']);
+    await expect
+      .poll(() => carol.messages.filter((m) => m.conversationId === group.id && m.kind === 'text').map((m) => m.text))
+      .toEqual(['welcome carol']);
   });
 
   it('lets someone who left come back, seeing only what follows their return', async () => {
@@ -321,12 +355,16 @@ describe('joining late and leaving', () => {
 
     const gone = await alice.leave(group.id);
     expect(addresses(gone)).toEqual([CAROL, DAVE, ENZO]);
-    await expect.poll(() => latest(carol, group.id) && roles(latest(carol, group.id)!)).toEqual({ [CAROL]: 'owner', [ENZO]: 'member', [DAVE]: 'member' });
+    await expect
+      .poll(() => latest(carol, group.id) && roles(latest(carol, group.id)!))
+      .toEqual({ [CAROL]: 'owner', [ENZO]: 'member', [DAVE]: 'member' });
     const { messages } = await carol.history(group.id, undefined, 1);
     expect(messages[0]).toMatchObject({ event: 'member.left', members: [ALICE], owner: CAROL });
 
     await carol.leave(group.id);
-    await expect.poll(() => latest(dave, group.id) && roles(latest(dave, group.id)!)).toEqual({ [ENZO]: 'owner', [DAVE]: 'member' });
+    await expect
+      .poll(() => latest(dave, group.id) && roles(latest(dave, group.id)!))
+      .toEqual({ [ENZO]: 'owner', [DAVE]: 'member' });
     await enzo.renameGroup(group.id, 'Enzo runs it');
 
     await enzo.leave(group.id);
@@ -350,7 +388,11 @@ describe('telling members of a change', () => {
       await enzo.renameGroup(group.id, 'Bigger now');
       await raw.next((f) => f.type === 'message' && (f.message as Message).event === 'group.renamed');
       const about = raw.frames.filter((f) => JSON.stringify(f).includes(group.id));
-      expect(about.map((f) => (f.type === 'message' ? (f.message as Message).event : f.type))).toEqual(['member.joined', 'member.role', 'group.renamed']);
+      expect(about.map((f) => (f.type === 'message' ? (f.message as Message).event : f.type))).toEqual([
+        'member.joined',
+        'member.role',
+        'group.renamed',
+      ]);
 
       // The joiner is shown the whole group; nothing before his joining is his to read.
       await expect.poll(() => latest(dave, group.id)?.title).toBe('Bigger now');
@@ -435,7 +477,11 @@ describe('telling members of a change', () => {
         // Asked with a bare request: the SDK's own list call would replace what it built.
         const listed = (await watcher.request('conversations.list')).conversations as Conversation[];
         const fromNode = listed.find((c) => c.id === group.id)!;
-        await expect.poll(() => latest(watcher, group.id) && sorted(latest(watcher, group.id)!), { message: `after step ${i + 1}` }).toEqual(sorted(fromNode));
+        await expect
+          .poll(() => latest(watcher, group.id) && sorted(latest(watcher, group.id)!), {
+            message: `after step ${i + 1}`,
+          })
+          .toEqual(sorted(fromNode));
       }
     } finally {
       owner.close();
@@ -448,13 +494,18 @@ describe('telling members of a change', () => {
     await alice.removeMember(group.id, DAVE);
     await expect.poll(() => addresses(latest(dave, group.id))).toEqual([ALICE, CAROL, ENZO]);
     await alice.leave(group.id);
-    await expect.poll(() => latest(carol, group.id) && roles(latest(carol, group.id)!)).toEqual({ [CAROL]: 'member', [ENZO]: 'owner' });
+    await expect
+      .poll(() => latest(carol, group.id) && roles(latest(carol, group.id)!))
+      .toEqual({ [CAROL]: 'member', [ENZO]: 'owner' });
     expect(latest(enzo, group.id) && roles(latest(enzo, group.id)!)).toEqual({ [CAROL]: 'member', [ENZO]: 'owner' });
   });
 });
 
 describe('changes that race each other', () => {
-  const settled = (promises: Promise<unknown>[]) => Promise.allSettled(promises).then((all) => all.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code)));
+  const settled = (promises: Promise<unknown>[]) =>
+    Promise.allSettled(promises).then((all) =>
+      all.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code)),
+    );
 
   it('writes one departure for a leave asked twice at once, from two devices', async () => {
     const group = await alice.createGroup('Leaving twice', [DAVE, CAROL]);
@@ -473,7 +524,11 @@ describe('changes that race each other', () => {
     const group = await alice.createGroup('Racing admins', [DAVE, CAROL]);
     await alice.setRole(group.id, DAVE, 'admin');
     // Dave's invite and rename race his removal; whatever lands after the removal is refused.
-    const outcomes = await settled([alice.removeMember(group.id, DAVE), dave.invite(group.id, [ENZO]), dave.renameGroup(group.id, 'Dave was here')]);
+    const outcomes = await settled([
+      alice.removeMember(group.id, DAVE),
+      dave.invite(group.id, [ENZO]),
+      dave.renameGroup(group.id, 'Dave was here'),
+    ]);
     expect(outcomes[0]).toBe('ok');
     const { messages } = await alice.history(group.id);
     const entries = [...messages].reverse();
@@ -492,7 +547,9 @@ describe('changes that race each other', () => {
     await alice.setRole(group.id, CAROL, 'admin');
     const outcomes = await settled([alice.setRole(group.id, DAVE, 'owner'), alice.leave(group.id)]);
     expect(outcomes[1]).toBe('ok');
-    const owners = await eng.models.Member.findAll({ where: { conversationId: group.id, role: 'owner', state: 'active' } });
+    const owners = await eng.models.Member.findAll({
+      where: { conversationId: group.id, role: 'owner', state: 'active' },
+    });
     expect(owners.length).toBe(1);
     const { messages } = await carol.history(group.id);
     const left = messages.find((m) => m.event === 'member.left')!;
@@ -508,7 +565,10 @@ describe('changes that race each other', () => {
     const group = await alice.createGroup('Promoting twice', [DAVE]);
     const aliceAgain = await device('alice');
     try {
-      const both = await Promise.all([alice.setRole(group.id, DAVE, 'admin'), aliceAgain.setRole(group.id, DAVE, 'admin')]);
+      const both = await Promise.all([
+        alice.setRole(group.id, DAVE, 'admin'),
+        aliceAgain.setRole(group.id, DAVE, 'admin'),
+      ]);
       for (const view of both) expect(roles(view)[DAVE]).toBe('admin');
     } finally {
       aliceAgain.close();

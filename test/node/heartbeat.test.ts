@@ -19,7 +19,11 @@ describe('heartbeat', () => {
     const watcher = await connectAs(gateway, eng, 'alice');
     const who = await login(gateway, 'dave');
     // A client whose network vanished: it never answers the node's pings.
-    const silent = new WebSocket(`${eng.localUrl.replace('http', 'ws')}/ws`, ['atrium.v1', `atrium.token.${await who.tokenFor(eng.url)}`], { autoPong: false });
+    const silent = new WebSocket(
+      `${eng.localUrl.replace('http', 'ws')}/ws`,
+      ['atrium.v1', `atrium.token.${await who.tokenFor(eng.url)}`],
+      { autoPong: false },
+    );
     await new Promise((resolve) => silent.once('message', resolve));
     expect((await watcher.presence(['dave@eng.campus.test']))[0]!.status).toBe('online');
     const closed = await new Promise<number>((resolve) => silent.once('close', resolve));
@@ -40,7 +44,9 @@ describe('heartbeat', () => {
     );
     // The first ping each socket gets after all are open (the interval is 1 s, in 100-ms slices).
     const start = Date.now();
-    const firstPings = await Promise.all(sockets.map((ws) => new Promise<number>((resolve) => ws.once('ping', () => resolve(Date.now() - start)))));
+    const firstPings = await Promise.all(
+      sockets.map((ws) => new Promise<number>((resolve) => ws.once('ping', () => resolve(Date.now() - start)))),
+    );
     for (const ws of sockets) ws.terminate();
     const spread = Math.max(...firstPings) - Math.min(...firstPings);
     expect(spread).toBeGreaterThanOrEqual(300);

@@ -23,15 +23,23 @@ describe('the member cache', () => {
     alice.close();
     const clock = createTestClock();
     const cache = createMemberCache(eng.models, { ttlMs: 100, now: clock.now });
-    expect([...(await cache.of([direct.id])).get(direct.id)!].sort()).toEqual(['alice@eng.campus.test', 'dave@eng.campus.test']);
+    expect([...(await cache.of([direct.id])).get(direct.id)!].sort()).toEqual([
+      'alice@eng.campus.test',
+      'dave@eng.campus.test',
+    ]);
 
     // A change the cache never hears about (as if its bus event were lost).
-    await eng.models.Member.update({ state: 'left' }, { where: { conversationId: direct.id, address: 'dave@eng.campus.test' } });
+    await eng.models.Member.update(
+      { state: 'left' },
+      { where: { conversationId: direct.id, address: 'dave@eng.campus.test' } },
+    );
     expect((await cache.of([direct.id])).get(direct.id)!.has('dave@eng.campus.test')).toBe(true);
 
     clock.advance(150);
     // Past the TTL: still answered at once from the old entry, which is read again meanwhile.
     expect((await cache.of([direct.id])).get(direct.id)!.has('dave@eng.campus.test')).toBe(true);
-    await expect.poll(async () => (await cache.of([direct.id])).get(direct.id)!.has('dave@eng.campus.test')).toBe(false);
+    await expect
+      .poll(async () => (await cache.of([direct.id])).get(direct.id)!.has('dave@eng.campus.test'))
+      .toBe(false);
   });
 });

@@ -23,7 +23,7 @@ const collect = (sdk: AtriumClient) => {
 };
 
 describe('direct messages on one domain', () => {
-  it('acknowledges a send only once it is stored, and pushes it to the peer and the sender\'s other device', async () => {
+  it("acknowledges a send only once it is stored, and pushes it to the peer and the sender's other device", async () => {
     const alicePhone = await connectAs(gateway, eng, 'alice');
     const aliceLaptop = await connectAs(gateway, eng, 'alice', alicePhone.login);
     const dave = await connectAs(gateway, eng, 'dave');
@@ -51,7 +51,9 @@ describe('direct messages on one domain', () => {
     const before = await count();
     const alice = await connectAs(gateway, eng, 'alice');
     for (let i = 0; i < 3; i++) await alice.send({ to: 'dave@eng.campus.test', text: `measured ${i}` });
-    await expect(alice.send({ conversationId: '00000000-0000-4000-8000-000000000000', text: 'not mine' })).rejects.toMatchObject({ code: 'not_member' });
+    await expect(
+      alice.send({ conversationId: '00000000-0000-4000-8000-000000000000', text: 'not mine' }),
+    ).rejects.toMatchObject({ code: 'not_member' });
     expect(await count()).toBe(before + 3);
     const text = await (await fetch(`${eng.url}/metrics`)).text();
     // Every ack here took far less than 5 s: the top finite bucket holds them all.
@@ -86,7 +88,11 @@ describe('direct messages on one domain', () => {
   it('answers a send over HTTP with what a socket ack carries, its retry too', async () => {
     const alice = await connectAs(gateway, eng, 'alice');
     const conversation = await alice.openDirect('dave@eng.campus.test');
-    const viaSocket = await alice.request('send', { conversationId: conversation.id, clientMsgId: 'shape-socket-01', text: 'by socket' });
+    const viaSocket = await alice.request('send', {
+      conversationId: conversation.id,
+      clientMsgId: 'shape-socket-01',
+      text: 'by socket',
+    });
     const { v: _v, type: _type, re: _re, ...ack } = viaSocket;
     const post = async () => {
       const response = await fetch(`${eng.localUrl}/api/v1/conversations/${conversation.id}/messages`, {
@@ -99,7 +105,12 @@ describe('direct messages on one domain', () => {
     const first = await post();
     expect(first.status).toBe(201);
     expect(Object.keys(first.body).sort()).toEqual(Object.keys(ack).sort());
-    expect(first.body).toMatchObject({ conversationId: conversation.id, clientMsgId: 'shape-http-0001', seq: Number(ack.seq) + 1, duplicate: false });
+    expect(first.body).toMatchObject({
+      conversationId: conversation.id,
+      clientMsgId: 'shape-http-0001',
+      seq: Number(ack.seq) + 1,
+      duplicate: false,
+    });
     const again = await post();
     expect(again).toEqual({ status: 200, body: { ...first.body, duplicate: true } });
     alice.close();
@@ -110,9 +121,14 @@ describe('direct messages on one domain', () => {
     const dave = await connectAs(gateway, eng, 'dave');
     const conversation = await alice.openDirect('dave@eng.campus.test');
     const acks = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => (i % 2 ? alice : dave).send({ conversationId: conversation.id, text: `m${i}` })),
+      Array.from({ length: 60 }, (_, i) =>
+        (i % 2 ? alice : dave).send({ conversationId: conversation.id, text: `m${i}` }),
+      ),
     );
-    const rows = await eng.models.Message.findAll({ where: { conversationId: conversation.id }, order: [['seq', 'ASC']] });
+    const rows = await eng.models.Message.findAll({
+      where: { conversationId: conversation.id },
+      order: [['seq', 'ASC']],
+    });
     expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
     expect(new Set(acks.map((a) => a.seq)).size).toBe(60);
     alice.close();
@@ -129,9 +145,13 @@ describe('direct messages on one domain', () => {
     dave.close();
 
     const sent: string[] = [];
-    for (let i = 0; i < 5; i++) sent.push((await alice.send({ conversationId: conversation.id, text: `while away ${i}` })).messageId);
+    for (let i = 0; i < 5; i++)
+      sent.push((await alice.send({ conversationId: conversation.id, text: `while away ${i}` })).messageId);
 
-    const again = new AtriumClient({ url: `${eng.url.replace('http', 'ws')}/ws`, token: () => daveLogin.tokenFor(eng.url) });
+    const again = new AtriumClient({
+      url: `${eng.url.replace('http', 'ws')}/ws`,
+      token: () => daveLogin.tokenFor(eng.url),
+    });
     const inbox = collect(again);
     await again.connect();
     await expect.poll(() => inbox.filter((m) => m.seq > cursor).map((m) => m.id)).toEqual(expect.arrayContaining(sent));
@@ -156,7 +176,9 @@ describe('direct messages on one domain', () => {
 
     // A device that asks for everything it lacks (cursor 0) still gets it, a page at a time.
     const all = await fresh.request('sync', { cursors: { [conversation.id]: 0 }, limit: 60 });
-    expect((all.messages as { conversationId: string }[]).filter((m) => m.conversationId === conversation.id)).toHaveLength(60);
+    expect(
+      (all.messages as { conversationId: string }[]).filter((m) => m.conversationId === conversation.id),
+    ).toHaveLength(60);
     expect(all.more).toContain(conversation.id);
     carol.close();
     fresh.close();

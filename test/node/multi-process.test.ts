@@ -31,7 +31,9 @@ beforeAll(async () => {
   };
   a = await startTestNodeOn(gateway, 'eng.campus.test', db, { ...shared, NODE_PORT: String(port) });
   b = await startTestNodeOn(gateway, 'eng.campus.test', db, shared);
-  await updateDomain({ ...gateway.context(null), actor: operator('test') }, 'eng.campus.test', { url: shared.NODE_PUBLIC_URL });
+  await updateDomain({ ...gateway.context(null), actor: operator('test') }, 'eng.campus.test', {
+    url: shared.NODE_PUBLIC_URL,
+  });
   // The domain's processes ask the gateway's directory (signed) whether addresses exist.
   await pinDomainKeys({ ...gateway.context(null), actor: operator('test') }, 'eng.campus.test');
 });
@@ -63,8 +65,14 @@ describe('one domain as two processes over Redis', () => {
     const alice = await connectAs(gateway, a, 'alice');
     const dave = await connectAs(gateway, b, 'dave');
     const conversation = await alice.openDirect('dave@eng.campus.test');
-    await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? alice : dave).send({ conversationId: conversation.id, text: `both ${i}` })));
-    const seqs = (await a.models.Message.findAll({ where: { conversationId: conversation.id }, order: [['seq', 'ASC']] })).map((m) => m.seq);
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? alice : dave).send({ conversationId: conversation.id, text: `both ${i}` }),
+      ),
+    );
+    const seqs = (
+      await a.models.Message.findAll({ where: { conversationId: conversation.id }, order: [['seq', 'ASC']] })
+    ).map((m) => m.seq);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
     alice.close();
     dave.close();
@@ -87,7 +95,7 @@ describe('one domain as two processes over Redis', () => {
     watcher.close();
   });
 
-  it('closes a signed-out session\'s sockets on both processes', async () => {
+  it("closes a signed-out session's sockets on both processes", async () => {
     const portal = await portalClient(gateway);
     const who = await login(gateway, 'dave');
     const onA = await connectAs(gateway, a, 'dave', who);
@@ -101,7 +109,7 @@ describe('one domain as two processes over Redis', () => {
     await expect.poll(() => ended.sort()).toEqual(['a', 'b']);
   });
 
-  it('counts a webhook\'s posts together on both processes', async () => {
+  it("counts a webhook's posts together on both processes", async () => {
     const alice = await connectAs(gateway, a, 'alice');
     const group = await alice.createGroup('Sensor readings', ['dave@eng.campus.test']);
     const { url } = await alice.createWebhook(group.id, 'Thermometer');
@@ -109,7 +117,11 @@ describe('one domain as two processes over Redis', () => {
     const statuses: number[] = [];
     for (let i = 0; i <= WEBHOOK_POSTS_PER_MINUTE; i++) {
       const process = i % 2 === 0 ? a : b;
-      const response = await fetch(`${process.localUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `reading ${i}` }) });
+      const response = await fetch(`${process.localUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: `reading ${i}` }),
+      });
       statuses.push(response.status);
     }
     // Each process alone saw about half of them, well within the limit; together they used it up.

@@ -41,7 +41,8 @@ afterAll(async () => {
 
 const refused = (p: Promise<unknown>, code: string) => expect(p).rejects.toMatchObject({ code });
 const about = (d: Device, messageId: string) => d.messages.filter((m) => m.refId === messageId);
-const find = async (d: AtriumClient, conversationId: string, id: string) => (await d.history(conversationId)).messages.find((m) => m.id === id);
+const find = async (d: AtriumClient, conversationId: string, id: string) =>
+  (await d.history(conversationId)).messages.find((m) => m.id === id);
 
 describe('editing', () => {
   it('shows the new text to the other side at once and to anyone reading later', async () => {
@@ -55,7 +56,7 @@ describe('editing', () => {
     expect(original!.editedAt).not.toBeNull();
   });
 
-  it('refuses edits of another person\'s message, of a group\'s system entry and of a recalled message', async () => {
+  it("refuses edits of another person's message, of a group's system entry and of a recalled message", async () => {
     const sent = await alice.send({ to: DAVE, text: 'mine' });
     await refused(dave.edit(sent.messageId, 'yours now'), 'forbidden');
 
@@ -91,7 +92,10 @@ describe('recalling', () => {
   it('lets only the sender recall', async () => {
     const sent = await alice.send({ to: DAVE, text: 'not yours to recall' });
     await refused(dave.recall(sent.messageId), 'forbidden');
-    expect(await find(dave, sent.conversationId, sent.messageId)).toMatchObject({ text: 'not yours to recall', recalledAt: null });
+    expect(await find(dave, sent.conversationId, sent.messageId)).toMatchObject({
+      text: 'not yours to recall',
+      recalledAt: null,
+    });
   });
 
   it('acknowledges a resent recall with the first one and stores it once', async () => {
@@ -100,7 +104,9 @@ describe('recalling', () => {
     const again = await alice.recall(sent.messageId, 'recall-retry-0001');
     expect(again).toMatchObject({ messageId: first.messageId, seq: first.seq, duplicate: true });
     expect(first.duplicate).toBe(false);
-    expect(await eng.models.Message.count({ where: { sender: 'alice@eng.campus.test', clientMsgId: 'recall-retry-0001' } })).toBe(1);
+    expect(
+      await eng.models.Message.count({ where: { sender: 'alice@eng.campus.test', clientMsgId: 'recall-retry-0001' } }),
+    ).toBe(1);
 
     // Another recall of the same message under a new id is refused: it is already recalled.
     await refused(alice.recall(sent.messageId), 'recalled');
@@ -113,6 +119,9 @@ describe('recalling', () => {
     // The window at arts is 1 s: move its clock past it.
     arts.clock.advance(1_100);
     await refused(bob.recall(sent.messageId), 'recall_window_passed');
-    expect(await find(bob, sent.conversationId, sent.messageId)).toMatchObject({ text: 'too late to take back', recalledAt: null });
+    expect(await find(bob, sent.conversationId, sent.messageId)).toMatchObject({
+      text: 'too late to take back',
+      recalledAt: null,
+    });
   });
 });

@@ -37,7 +37,9 @@ async function device(username: string, login?: Login): Promise<Device & { login
 
 /** The receipts a device was told of one member in one conversation, as [readSeq, deliveredSeq]. */
 const positionsOf = (d: Device, conversationId: string, address: string) =>
-  d.receipts.filter((r) => r.conversationId === conversationId && r.address === address).map((r) => [r.readSeq, r.deliveredSeq]);
+  d.receipts
+    .filter((r) => r.conversationId === conversationId && r.address === address)
+    .map((r) => [r.readSeq, r.deliveredSeq]);
 
 /**
  * Every frame the node wrote to these devices before `sender` sent a last message has arrived once that
@@ -57,7 +59,11 @@ describe('receipts', () => {
     const third = await alice.send({ conversationId: first.conversationId, text: 'three' });
     const id = first.conversationId;
 
-    expect(await dave.markDelivered(id, first.seq + 1)).toMatchObject({ address: DAVE, deliveredSeq: first.seq + 1, readSeq: 0 });
+    expect(await dave.markDelivered(id, first.seq + 1)).toMatchObject({
+      address: DAVE,
+      deliveredSeq: first.seq + 1,
+      readSeq: 0,
+    });
     // Reading also delivers.
     expect(await dave.markRead(id, third.seq)).toMatchObject({ readSeq: third.seq, deliveredSeq: third.seq });
     expect(await dave.markRead(id, first.seq)).toMatchObject({ readSeq: third.seq, deliveredSeq: third.seq });
@@ -84,7 +90,9 @@ describe('receipts', () => {
     await davePhone.markRead(ack.conversationId, ack.seq);
     await expect.poll(() => positionsOf(daveLaptop, ack.conversationId, DAVE).at(-1)).toEqual([ack.seq, ack.seq]);
     // The laptop's own copy of the conversation has nothing unread any more.
-    await expect.poll(async () => (await daveLaptop.conversations()).find((c) => c.id === ack.conversationId)?.unread).toBe(0);
+    await expect
+      .poll(async () => (await daveLaptop.conversations()).find((c) => c.id === ack.conversationId)?.unread)
+      .toBe(0);
     // The phone had its answer; it is not told again.
     await settle(alice, ack.conversationId, [davePhone]);
     expect(positionsOf(davePhone, ack.conversationId, DAVE)).toEqual([]);
@@ -97,7 +105,10 @@ describe('receipts', () => {
     const daveLaptop = await device('dave', davePhone.login);
     const first = await alice.send({ to: DAVE, text: 'first' });
     const second = await alice.send({ conversationId: first.conversationId, text: 'second' });
-    const [read, delivered] = await Promise.all([davePhone.markRead(first.conversationId, first.seq), daveLaptop.markDelivered(first.conversationId, second.seq)]);
+    const [read, delivered] = await Promise.all([
+      davePhone.markRead(first.conversationId, first.seq),
+      daveLaptop.markDelivered(first.conversationId, second.seq),
+    ]);
     // Whichever was written first, both end where the two together lead: read to the first, delivered to the second.
     const stored = await eng.models.Member.findOne({ where: { conversationId: first.conversationId, address: DAVE } });
     expect([stored!.readSeq, stored!.deliveredSeq]).toEqual([first.seq, second.seq]);
@@ -167,12 +178,28 @@ describe('receipts', () => {
     const count = 2_100;
     const at = new Date();
     await eng.models.Message.bulkCreate(
-      Array.from({ length: count }, (_, i) => ({ conversationId: group.id, seq: fromCarol.seq + 1 + i, id: randomUUID(), sender: ALICE, clientMsgId: `bulk-${String(i).padStart(6, '0')}`, kind: 'text', body: JSON.stringify({ text: `note ${i}` }), refId: null, createdAt: at, editedAt: null, recalledAt: null })),
+      Array.from({ length: count }, (_, i) => ({
+        conversationId: group.id,
+        seq: fromCarol.seq + 1 + i,
+        id: randomUUID(),
+        sender: ALICE,
+        clientMsgId: `bulk-${String(i).padStart(6, '0')}`,
+        kind: 'text',
+        body: JSON.stringify({ text: `note ${i}` }),
+        refId: null,
+        createdAt: at,
+        editedAt: null,
+        recalledAt: null,
+      })),
     );
     await eng.models.Conversation.update({ lastSeq: fromCarol.seq + count }, { where: { id: group.id } });
     await dave.markRead(group.id, fromCarol.seq + count);
-    await expect.poll(() => positionsOf(carol, group.id, DAVE).at(-1)).toEqual([fromCarol.seq + count, fromCarol.seq + count]);
-    await expect.poll(() => positionsOf(alice, group.id, DAVE).at(-1)).toEqual([fromCarol.seq + count, fromCarol.seq + count]);
+    await expect
+      .poll(() => positionsOf(carol, group.id, DAVE).at(-1))
+      .toEqual([fromCarol.seq + count, fromCarol.seq + count]);
+    await expect
+      .poll(() => positionsOf(alice, group.id, DAVE).at(-1))
+      .toEqual([fromCarol.seq + count, fromCarol.seq + count]);
     for (const d of [alice, dave, carol]) d.close();
   });
 
@@ -193,7 +220,14 @@ describe('receipts in a big group', () => {
     const ctx = { ...gateway.context(null), actor: operator('test') };
     const names = Array.from({ length: 24 }, (_, i) => `reader${String(i).padStart(2, '0')}`);
     for (const username of names) {
-      await createUser(ctx, { username, displayName: `Reader ${username.slice(6)}`, email: `${username}@campus.test`, password: DEMO_PASSWORD, roles: ['student'], units: ['campus/eng/cs'] });
+      await createUser(ctx, {
+        username,
+        displayName: `Reader ${username.slice(6)}`,
+        email: `${username}@campus.test`,
+        password: DEMO_PASSWORD,
+        roles: ['student'],
+        units: ['campus/eng/cs'],
+      });
     }
     const alice = await device('alice');
     const dave = await device('dave');
@@ -220,19 +254,24 @@ describe('receipts in a big group', () => {
     // One statement per receipt before; a few for all of them now.
     expect(updates).toBeLessThan(names.length / 2);
     const stored = await eng.models.Member.findAll({ where: { conversationId: group.id, state: 'active' } });
-    expect(stored.filter((m) => names.includes(m.address.split('@')[0]!)).map((m) => m.deliveredSeq)).toEqual(names.map(() => ack.seq));
+    expect(stored.filter((m) => names.includes(m.address.split('@')[0]!)).map((m) => m.deliveredSeq)).toEqual(
+      names.map(() => ack.seq),
+    );
 
     // Alice, whose message it is, hears of every reader; Dave, who sent nothing, of none.
-    await expect.poll(() => new Set(alice.receipts.filter((r) => r.conversationId === group.id).map((r) => r.address)).size).toBe(names.length);
+    await expect
+      .poll(() => new Set(alice.receipts.filter((r) => r.conversationId === group.id).map((r) => r.address)).size)
+      .toBe(names.length);
     await settle(alice, group.id, [dave]);
     expect(dave.receipts.filter((r) => r.conversationId === group.id)).toEqual([]);
     // They reached her gathered: a `receipts` frame lists several, so she had fewer frames than receipts.
     const told = aliceRaw.frames.filter((f) => f.type === 'receipt' || f.type === 'receipts');
-    const listed = told.flatMap((f) => (f.type === 'receipts' ? (f.receipts as { address: string }[]) : [f as { address: string }]));
+    const listed = told.flatMap((f) =>
+      f.type === 'receipts' ? (f.receipts as { address: string }[]) : [f as { address: string }],
+    );
     expect(new Set(listed.map((r) => r.address)).size).toBe(names.length);
     expect(told.length).toBeLessThan(names.length / 2);
     aliceRaw.socket.close();
     for (const d of [alice, dave, ...readers]) d.close();
   });
 });
-

@@ -17,19 +17,54 @@ beforeAll(async () => {
   url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws`;
   wss.on('connection', (ws: WebSocket) => {
     ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as { id: string; type: string; clientMsgId?: string; clientId?: string; title?: string };
-      const reply = (type: string, fields: Record<string, unknown>) => ws.send(JSON.stringify({ v: 1, type, re: frame.id, ...fields }));
-      if (frame.type === 'auth') reply('ready', { address: 'alice@eng.campus.test', expiresAt: new Date(Date.now() + 3_600_000).toISOString(), serverTime: new Date().toISOString() });
-      else if (frame.type === 'sync') reply('sync', { conversations: [], messages: [], more: [], cursor: new Date().toISOString() });
+      const frame = JSON.parse(String(data)) as {
+        id: string;
+        type: string;
+        clientMsgId?: string;
+        clientId?: string;
+        title?: string;
+      };
+      const reply = (type: string, fields: Record<string, unknown>) =>
+        ws.send(JSON.stringify({ v: 1, type, re: frame.id, ...fields }));
+      if (frame.type === 'auth')
+        reply('ready', {
+          address: 'alice@eng.campus.test',
+          expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+          serverTime: new Date().toISOString(),
+        });
+      else if (frame.type === 'sync')
+        reply('sync', { conversations: [], messages: [], more: [], cursor: new Date().toISOString() });
       else if (frame.type === 'send') {
         sends.push(frame.clientMsgId!);
         if (sends.length === 1) return; // lost
-        reply('ack', { messageId: 'm-1', conversationId: 'c-1', seq: 1, at: new Date().toISOString(), clientMsgId: frame.clientMsgId, duplicate: sends.length > 2 });
+        reply('ack', {
+          messageId: 'm-1',
+          conversationId: 'c-1',
+          seq: 1,
+          at: new Date().toISOString(),
+          clientMsgId: frame.clientMsgId,
+          duplicate: sends.length > 2,
+        });
       } else if (frame.type === 'group.create') {
         creates.push(frame.clientId!);
         if (creates.length === 1) return ws.terminate(); // made, but the answer is lost with the connection
-        const view = { id: 'g-1', kind: 'group', homeDomain: 'eng.campus.test', title: frame.title, lastSeq: 1, updatedAt: new Date().toISOString(), joinedSeq: 0, readSeq: 0, unread: 0 };
-        reply('conversation', { conversation: { ...view, members: [{ address: 'alice@eng.campus.test', role: 'owner', readSeq: 0, deliveredSeq: 0 }] } });
+        const view = {
+          id: 'g-1',
+          kind: 'group',
+          homeDomain: 'eng.campus.test',
+          title: frame.title,
+          lastSeq: 1,
+          updatedAt: new Date().toISOString(),
+          joinedSeq: 0,
+          readSeq: 0,
+          unread: 0,
+        };
+        reply('conversation', {
+          conversation: {
+            ...view,
+            members: [{ address: 'alice@eng.campus.test', role: 'owner', readSeq: 0, deliveredSeq: 0 }],
+          },
+        });
       }
     });
   });
@@ -64,15 +99,26 @@ describe('the SDK', () => {
 });
 
 /** A stand-in node of its own for one test: `answer` replies to each frame after auth and sync. */
-async function standInNode(rateLimit: { framesPerSecond: number; burst: number }, answer: (frame: Record<string, any>, reply: (type: string, fields: Record<string, unknown>) => void) => void) {
+async function standInNode(
+  rateLimit: { framesPerSecond: number; burst: number },
+  answer: (frame: Record<string, any>, reply: (type: string, fields: Record<string, unknown>) => void) => void,
+) {
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'atrium.v1' });
   await new Promise((resolve) => server.once('listening', resolve));
   server.on('connection', (ws: WebSocket) => {
     ws.on('message', (data) => {
       const frame = JSON.parse(String(data)) as Record<string, any>;
-      const reply = (type: string, fields: Record<string, unknown>) => ws.send(JSON.stringify({ v: 1, type, re: frame.id, ...fields }));
-      if (frame.type === 'auth') reply('ready', { address: 'alice@eng.campus.test', expiresAt: new Date(Date.now() + 3_600_000).toISOString(), serverTime: new Date().toISOString(), rateLimit });
-      else if (frame.type === 'sync') reply('sync.result', { conversations: [], messages: [], more: [], cursor: new Date().toISOString() });
+      const reply = (type: string, fields: Record<string, unknown>) =>
+        ws.send(JSON.stringify({ v: 1, type, re: frame.id, ...fields }));
+      if (frame.type === 'auth')
+        reply('ready', {
+          address: 'alice@eng.campus.test',
+          expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+          serverTime: new Date().toISOString(),
+          rateLimit,
+        });
+      else if (frame.type === 'sync')
+        reply('sync.result', { conversations: [], messages: [], more: [], cursor: new Date().toISOString() });
       else answer(frame, reply);
     });
   });
@@ -87,7 +133,7 @@ async function standInNode(rateLimit: { framesPerSecond: number; burst: number }
 
 const CONVERSATION = '00000000-0000-4000-8000-000000000002';
 
-describe('the SDK and the node\'s frame allowance', () => {
+describe("the SDK and the node's frame allowance", () => {
   it('sends a frame the node refused as one too many again once the pause it named is over, and nothing before', async () => {
     const arrivals: { clientMsgId: string; at: number }[] = [];
     let refusedAt = 0;
@@ -98,14 +144,25 @@ describe('the SDK and the node\'s frame allowance', () => {
         refusedAt = Date.now();
         return reply('error', { code: 'rate_limited', message: 'Too many frames; slow down', retryAfterMs: 400 });
       }
-      reply('ack', { messageId: `m-${frame.clientMsgId}`, conversationId: CONVERSATION, seq: arrivals.length, at: new Date().toISOString(), clientMsgId: frame.clientMsgId, duplicate: false });
+      reply('ack', {
+        messageId: `m-${frame.clientMsgId}`,
+        conversationId: CONVERSATION,
+        seq: arrivals.length,
+        at: new Date().toISOString(),
+        clientMsgId: frame.clientMsgId,
+        duplicate: false,
+      });
     });
     try {
       const sdk = new AtriumClient({ url: node.url, token: () => 'token-for-the-test' });
       await sdk.connect();
       const errors: string[] = [];
       sdk.on('error', (e) => errors.push(e.code));
-      const acks = await Promise.all(Array.from({ length: 6 }, (_, i) => sdk.send({ conversationId: CONVERSATION, text: `m${i}`, clientMsgId: `paced-msg-${i}` })));
+      const acks = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          sdk.send({ conversationId: CONVERSATION, text: `m${i}`, clientMsgId: `paced-msg-${i}` }),
+        ),
+      );
       expect(acks.map((a) => a.messageId)).toEqual(Array.from({ length: 6 }, (_, i) => `m-paced-msg-${i}`));
       const again = arrivals.slice(6);
       expect(again.map((a) => a.clientMsgId)).toEqual(['paced-msg-3', 'paced-msg-4']);
@@ -125,13 +182,24 @@ describe('the SDK and the node\'s frame allowance', () => {
     const arrivals: number[] = [];
     const node = await standInNode(limit, (frame, reply) => {
       arrivals.push(Date.now());
-      reply('ack', { messageId: `m-${frame.clientMsgId}`, conversationId: CONVERSATION, seq: arrivals.length, at: new Date().toISOString(), clientMsgId: frame.clientMsgId, duplicate: false });
+      reply('ack', {
+        messageId: `m-${frame.clientMsgId}`,
+        conversationId: CONVERSATION,
+        seq: arrivals.length,
+        at: new Date().toISOString(),
+        clientMsgId: frame.clientMsgId,
+        duplicate: false,
+      });
     });
     try {
       const sdk = new AtriumClient({ url: node.url, token: () => 'token-for-the-test' });
       await sdk.connect();
       const started = Date.now();
-      await Promise.all(Array.from({ length: 12 }, (_, i) => sdk.send({ conversationId: CONVERSATION, text: `m${i}`, clientMsgId: `announced-${i}` })));
+      await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          sdk.send({ conversationId: CONVERSATION, text: `m${i}`, clientMsgId: `announced-${i}` }),
+        ),
+      );
       // The node's bucket, replayed over the arrivals (auth and sync spent two of its tokens): none refused.
       let tokens = limit.burst - 2;
       let at = started;

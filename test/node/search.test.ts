@@ -16,7 +16,11 @@ let carol: AtriumClient;
 beforeAll(async () => {
   gateway = await startTestGateway('im-search');
   eng = await startTestNode(gateway, 'eng.campus.test');
-  [alice, dave, carol] = await Promise.all([connectAs(gateway, eng, 'alice'), connectAs(gateway, eng, 'dave'), connectAs(gateway, eng, 'carol')]);
+  [alice, dave, carol] = await Promise.all([
+    connectAs(gateway, eng, 'alice'),
+    connectAs(gateway, eng, 'dave'),
+    connectAs(gateway, eng, 'carol'),
+  ]);
 });
 afterAll(async () => {
   for (const c of [alice, dave, carol]) c?.close();
@@ -27,13 +31,17 @@ afterAll(async () => {
 const texts = (messages: { text?: string }[]) => messages.map((m) => m.text);
 
 describe('searching messages', () => {
-  it('finds text in the searcher\'s conversations whatever its case, newest first, within the limit', async () => {
+  it("finds text in the searcher's conversations whatever its case, newest first, within the limit", async () => {
     const direct = await alice.send({ to: DAVE, text: 'Lab REPORT due Friday' });
     const group = await alice.createGroup('Lab partners', [CAROL]);
     await dave.send({ to: 'alice@eng.campus.test', text: 'my half of the lab report is done' });
     await carol.send({ conversationId: group.id, text: 'Is the Lab Report graded?' });
 
-    expect(texts(await alice.search('lab report'))).toEqual(['Is the Lab Report graded?', 'my half of the lab report is done', 'Lab REPORT due Friday']);
+    expect(texts(await alice.search('lab report'))).toEqual([
+      'Is the Lab Report graded?',
+      'my half of the lab report is done',
+      'Lab REPORT due Friday',
+    ]);
     expect(texts(await alice.search('lab report', { conversationId: direct.conversationId }))).toEqual([
       'my half of the lab report is done',
       'Lab REPORT due Friday',
@@ -51,14 +59,25 @@ describe('searching messages', () => {
     await carol.send({ conversationId: group.id, text: 'budget final, alice is here' });
 
     expect(texts(await alice.search('budget'))).toEqual(['budget final, alice is here']);
-    expect(texts(await dave.search('budget'))).toEqual(['budget final, alice is here', 'budget draft before alice joins']);
-    const theirs = (await carol.conversations()).find((c) => c.kind === 'direct' && c.members.some((m) => m.address === ENZO))!;
+    expect(texts(await dave.search('budget'))).toEqual([
+      'budget final, alice is here',
+      'budget draft before alice joins',
+    ]);
+    const theirs = (await carol.conversations()).find(
+      (c) => c.kind === 'direct' && c.members.some((m) => m.address === ENZO),
+    )!;
     await expect(alice.search('budget', { conversationId: theirs.id })).rejects.toMatchObject({ code: 'not_member' });
   });
 
   it('matches % and _ literally, and only in the text (not in mentions or the stored JSON)', async () => {
     const conversation = await alice.openDirect(DAVE);
-    for (const text of ['quota 100% used', 'quota 1000 used', 'quota snake_case', 'quota snakeXcase', 'say "quota" in quotes']) {
+    for (const text of [
+      'quota 100% used',
+      'quota 1000 used',
+      'quota snake_case',
+      'quota snakeXcase',
+      'say "quota" in quotes',
+    ]) {
       await alice.send({ conversationId: conversation.id, text, mentions: [DAVE] });
     }
     expect(texts(await alice.search('100%'))).toEqual(['quota 100% used']);
@@ -71,7 +90,9 @@ describe('searching messages', () => {
   it('finds an old match behind many newer messages that merely have a "text" field', async () => {
     const first = await alice.send({ to: CAROL, text: 'an old context note' });
     for (let i = 0; i < 12; i++) await alice.send({ conversationId: first.conversationId, text: `filler ${i}` });
-    expect(texts(await carol.search('text', { conversationId: first.conversationId, limit: 1 }))).toEqual(['an old context note']);
+    expect(texts(await carol.search('text', { conversationId: first.conversationId, limit: 1 }))).toEqual([
+      'an old context note',
+    ]);
   });
 
   it('finds a message by its edited text, never by its old text, and never once recalled', async () => {
@@ -81,7 +102,9 @@ describe('searching messages', () => {
     await alice.recall(regret.messageId);
 
     expect(await dave.search('libary')).toEqual([]);
-    expect(await dave.search('library')).toMatchObject([{ id: typo.messageId, text: 'see you at the library', editedAt: expect.any(String) }]);
+    expect(await dave.search('library')).toMatchObject([
+      { id: typo.messageId, text: 'see you at the library', editedAt: expect.any(String) },
+    ]);
     expect(await dave.search('regrettable')).toEqual([]);
   });
 

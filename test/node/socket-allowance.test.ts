@@ -6,7 +6,7 @@ function clock() {
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
 
-describe('a socket\'s allowance', () => {
+describe("a socket's allowance", () => {
   it('lets a burst through, refuses the rest with the time until the burst is back, and counts the refused run as one strike', () => {
     const time = clock();
     const allowance = createSocketAllowance({ framesPerSecond: 50, abuseStrikes: 2 }, time.now);

@@ -68,7 +68,9 @@ describe('socket authentication', () => {
     const alice = await login(gateway, 'alice');
     const token = await alice.tokenFor(eng.url);
     const [header, payload] = token.split('.');
-    const forgedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), preferred_username: 'dave' })).toString('base64url');
+    const forgedPayload = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), preferred_username: 'dave' }),
+    ).toString('base64url');
     const raw = await openRaw(eng.url);
     raw.send({ v: 1, id: 'g1', type: 'auth', token: `${header}.${forgedPayload}.${token.split('.')[2]}` });
     expect(await raw.next((f) => f.re === 'g1')).toMatchObject({ type: 'error', code: 'unauthenticated' });
@@ -100,17 +102,23 @@ describe('socket authentication', () => {
     const response = await fetch(`${eng.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
     expect(response.status).toBe(401);
     expect(await response.json()).toMatchObject({ error: { code: 'token_expired' } });
-    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="atrium", error="invalid_token", error_description="[^"]*expired[^"]*"$/);
+    expect(response.headers.get('www-authenticate')).toMatch(
+      /^Bearer realm="atrium", error="invalid_token", error_description="[^"]*expired[^"]*"$/,
+    );
   });
 
   it('answers a request without a token with a bare challenge, and a bad token with invalid_token', async () => {
     const none = await fetch(`${eng.localUrl}/api/v1/me`);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toBe('Bearer realm="atrium"');
-    const bad = await fetch(`${eng.localUrl}/api/v1/conversations`, { headers: { authorization: 'Bearer not-a-token' } });
+    const bad = await fetch(`${eng.localUrl}/api/v1/conversations`, {
+      headers: { authorization: 'Bearer not-a-token' },
+    });
     expect(bad.status).toBe(401);
     expect(await bad.json()).toMatchObject({ error: { code: 'unauthenticated' } });
-    expect(bad.headers.get('www-authenticate')).toMatch(/^Bearer realm="atrium", error="invalid_token", error_description="[^"]+"$/);
+    expect(bad.headers.get('www-authenticate')).toMatch(
+      /^Bearer realm="atrium", error="invalid_token", error_description="[^"]+"$/,
+    );
   });
 
   it('keeps an SDK connection open across expiry by re-authenticating on the open socket', async () => {
@@ -140,8 +148,17 @@ describe('single logout', () => {
       state: 's1',
     });
     for (const d of await listDomains(gateway.context(null))) query.append('resource', d.url);
-    const callback = await signIn(agent, client.buildAuthorizationUrl(portal, query).toString(), 'http://localhost:9/portal-cb', 'carol', DEMO_PASSWORD);
-    const tokens = await client.authorizationCodeGrant(portal, callback, { pkceCodeVerifier: verifier, expectedState: 's1' });
+    const callback = await signIn(
+      agent,
+      client.buildAuthorizationUrl(portal, query).toString(),
+      'http://localhost:9/portal-cb',
+      'carol',
+      DEMO_PASSWORD,
+    );
+    const tokens = await client.authorizationCodeGrant(portal, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: 's1',
+    });
     let refresh = tokens.refresh_token!;
     const tokenFor = async (url: string) => {
       const r = await client.refreshTokenGrant(portal, refresh, { resource: url });

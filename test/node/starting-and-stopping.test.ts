@@ -6,7 +6,16 @@ import { startNode, type DomainNode } from '../../node/main.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/federation.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { halfSentRequest, hammer, summary, unanswered, until, type Answer, type Hammer, type Probe } from '../helpers/hammer.ts';
+import {
+  halfSentRequest,
+  hammer,
+  summary,
+  unanswered,
+  until,
+  type Answer,
+  type Hammer,
+  type Probe,
+} from '../helpers/hammer.ts';
 
 const PROBES: Probe[] = [{ path: '/readyz' }, { path: '/api/v1/conversations' }, { upgrade: '/ws' }];
 
@@ -44,7 +53,8 @@ async function nodeConfig(port: number) {
   return config;
 }
 
-const isStatus = (a: Answer, probe: string, status: number) => a.kind === 'status' && a.probe === probe && a.status === status;
+const isStatus = (a: Answer, probe: string, status: number) =>
+  a.kind === 'status' && a.probe === probe && a.status === status;
 
 describe('a domain node starting and stopping under traffic', () => {
   it('answers every request and upgrade that arrives while it starts, with 503 and Retry-After until it serves', async () => {
@@ -75,7 +85,12 @@ describe('a domain node starting and stopping under traffic', () => {
     await until(load, (a) => a.kind === 'upgraded');
     await until(load, (a) => isStatus(a, 'GET /api/v1/conversations', 401));
 
-    const reading = await halfSentRequest(node.server, port, '/hooks/0123456789abcdef/not-a-secret', JSON.stringify({ text: 'hello, anyone?' }));
+    const reading = await halfSentRequest(
+      node.server,
+      port,
+      '/hooks/0123456789abcdef/not-a-secret',
+      JSON.stringify({ text: 'hello, anyone?' }),
+    );
     const closing = node.close();
     reading.finish();
     expect(await reading.answer).toEqual({ status: 404, connection: 'close' });
@@ -87,7 +102,8 @@ describe('a domain node starting and stopping under traffic', () => {
     expect(await unanswered(answers), JSON.stringify(summary(answers))).toEqual([]);
     for (const a of answers) {
       if (a.kind === 'upgraded') expect(await a.close).toEqual({ code: 1001, reason: 'server_shutdown' });
-      if (a.kind === 'status') expect(a.probe === 'GET /api/v1/conversations' ? [401, 503] : [200, 503], a.probe).toContain(a.status);
+      if (a.kind === 'status')
+        expect(a.probe === 'GET /api/v1/conversations' ? [401, 503] : [200, 503], a.probe).toContain(a.status);
     }
   });
 });

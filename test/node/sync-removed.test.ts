@@ -18,7 +18,9 @@ describe('a device that was away when its person was removed', () => {
     const alice = await connectAs(gateway, eng, 'alice');
     const dave = await connectAs(gateway, eng, 'dave');
     const group = await alice.createGroup('Temporary', ['dave@eng.campus.test']);
-    await expect.poll(async () => (await dave.sync()).conversations.some((c) => c.id === group.id) || dave.cursors.has(group.id)).toBe(true);
+    await expect
+      .poll(async () => (await dave.sync()).conversations.some((c) => c.id === group.id) || dave.cursors.has(group.id))
+      .toBe(true);
     dave.close();
 
     await alice.removeMember(group.id, 'dave@eng.campus.test');

@@ -45,51 +45,76 @@ async function openFromWorkbench(person: Person, slug: string): Promise<{ tab: P
 }
 
 describe.skipIf(chromiumMissing)('apps from the portal', () => {
-  it('lists the apps the person may see and opens each in a new tab, signed in without a second login', { timeout: 60_000 }, async () => {
+  it('lists the apps the person may see and opens each in a new tab, signed in without a second login', {
+    timeout: 60_000,
+  }, async () => {
     await dave.page.click('a[data-nav="#/apps"]');
     await expect.poll(() => dave.page.locator('.app-tile').count(), { timeout: 10_000 }).toBe(2);
     expect(await dave.page.locator('.app-tile[data-app="leave-approval"]').textContent()).toContain('Leave Approval');
 
     const opened = await openFromWorkbench(dave, 'notes');
     notesTab = opened.tab;
-    await expect.poll(() => notesTab.locator('h1').textContent().catch(() => null), { timeout: 10_000 }).toBe('Signed in as Dave Okafor');
+    await expect
+      .poll(
+        () =>
+          notesTab
+            .locator('h1')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('Signed in as Dave Okafor');
     expect(opened.visited.some((u) => u.includes('/interaction/'))).toBe(false);
 
     const leaveOpened = await openFromWorkbench(dave, 'leave-approval');
     leaveTab = leaveOpened.tab;
     await leaveTab.getByRole('link', { name: 'Sign in with your campus account' }).click();
-    await expect.poll(() => leaveTab.locator('body').textContent(), { timeout: 10_000 }).toContain('Signed in as Dave Okafor');
+    await expect
+      .poll(() => leaveTab.locator('body').textContent(), { timeout: 10_000 })
+      .toContain('Signed in as Dave Okafor');
     expect(leaveOpened.visited.some((u) => u.includes('/interaction/'))).toBe(false);
     expect(await leaveTab.locator('input[type=password]').count()).toBe(0);
   });
 
-  it('approves a leave request from its card in chat, and both sides see the decision', { timeout: 60_000 }, async () => {
+  it('approves a leave request from its card in chat, and both sides see the decision', {
+    timeout: 60_000,
+  }, async () => {
     await leaveTab.fill('#from', '2026-12-14');
     await leaveTab.fill('#to', '2026-12-16');
     await leaveTab.fill('#reason', 'Family <wedding>');
     await leaveTab.click('button[type=submit]:has-text("Send to my approver")');
-    await expect.poll(() => leaveTab.locator('body').textContent(), { timeout: 10_000 }).toContain('Sent to carol@arts.campus.test');
+    await expect
+      .poll(() => leaveTab.locator('body').textContent(), { timeout: 10_000 })
+      .toContain('Sent to carol@arts.campus.test');
     const [request] = leave.store.all();
 
     const carol = await signInToPortal(browser, campus.gateway.issuer, 'carol');
     await openConversation(carol.page, 'Leave Approval');
     const card = carol.page.locator('.message.has-card', { hasText: 'Leave request from Dave Okafor' });
-    await expect.poll(() => card.locator('.card-action').allTextContents(), { timeout: 10_000 }).toEqual(['Approve', 'Reject']);
+    await expect
+      .poll(() => card.locator('.card-action').allTextContents(), { timeout: 10_000 })
+      .toEqual(['Approve', 'Reject']);
     expect(await card.locator('.card-fields').textContent()).toContain('Family <wedding>');
     await card.locator('.card-action[data-action=approve]').click();
     await expect.poll(() => carol.page.locator('.toast').allTextContents(), { timeout: 10_000 }).toContain('Approved.');
-    await expect.poll(() => card.locator('.card').textContent(), { timeout: 10_000 }).toContain('Approved by Carol Silva');
+    await expect
+      .poll(() => card.locator('.card').textContent(), { timeout: 10_000 })
+      .toContain('Approved by Carol Silva');
     expect(await card.locator('.card-action').count()).toBe(0);
     expect(leave.store.get(request!.id)).toMatchObject({ status: 'approved', decidedBy: 'Carol Silva' });
 
     // The student's status card changes too, in his own portal.
     await openConversation(dave.page, 'Leave Approval');
-    await expect.poll(() => dave.page.locator('.message.has-card .card').last().textContent(), { timeout: 10_000 }).toContain('Approved by Carol Silva');
+    await expect
+      .poll(() => dave.page.locator('.message.has-card .card').last().textContent(), { timeout: 10_000 })
+      .toContain('Approved by Carol Silva');
     expect(carol.errors).toEqual([]);
     await carol.context.close();
   });
 
-  it('signs out of everything: the session’s chat sockets close on every tab and the apps’ sessions end', { timeout: 60_000 }, async () => {
+  it('signs out of everything: the session’s chat sockets close on every tab and the apps’ sessions end', {
+    timeout: 60_000,
+  }, async () => {
     // A second portal tab of the same session (no sign-in: the session cookie is shared).
     const other = await dave.context.newPage();
     await other.goto(`${campus.gateway.issuer}/`);
@@ -102,7 +127,16 @@ describe.skipIf(chromiumMissing)('apps from the portal', () => {
     expect(await dave.page.locator('h1').textContent()).toBe('You are signed out');
 
     // The gateway told every node: the other tab's sockets were closed by the nodes, not by the page.
-    await expect.poll(() => other.locator('.ended h2').textContent().catch(() => null), { timeout: 10_000 }).toBe('You were signed out');
+    await expect
+      .poll(
+        () =>
+          other
+            .locator('.ended h2')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('You were signed out');
     // And every app that registered a back-channel logout URI.
     await expect.poll(() => notes.sessions.size, { timeout: 10_000 }).toBe(0);
     await notesTab.reload();

@@ -5,13 +5,18 @@ import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 /** Debian's Chromium; never a downloaded browser (.ci/run installs it when missing). */
 export const CHROMIUM = '/usr/bin/chromium';
 export const chromiumMissing = !existsSync(CHROMIUM);
-if (chromiumMissing) console.warn(`Skipping the portal's browser tests: ${CHROMIUM} is missing (apt-get install chromium).`);
+if (chromiumMissing)
+  console.warn(`Skipping the portal's browser tests: ${CHROMIUM} is missing (apt-get install chromium).`);
 
 export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };
 
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'], headless: true });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    headless: true,
+  });
 }
 
 export type Person = { context: BrowserContext; page: Page; errors: string[] };
@@ -20,13 +25,23 @@ export type Person = { context: BrowserContext; page: Page; errors: string[] };
  * A person in a browser of their own (a context: own cookies), signed in to the portal through the
  * gateway's login form, with the chat online. Page errors and CSP violations are collected.
  */
-export async function signInToPortal(browser: Browser, issuer: string, username: string, options: { viewport?: { width: number; height: number }; hasTouch?: boolean } = {}): Promise<Person> {
-  const context = await browser.newContext({ viewport: options.viewport ?? DESKTOP, hasTouch: options.hasTouch ?? false, isMobile: options.hasTouch ?? false });
+export async function signInToPortal(
+  browser: Browser,
+  issuer: string,
+  username: string,
+  options: { viewport?: { width: number; height: number }; hasTouch?: boolean } = {},
+): Promise<Person> {
+  const context = await browser.newContext({
+    viewport: options.viewport ?? DESKTOP,
+    hasTouch: options.hasTouch ?? false,
+    isMobile: options.hasTouch ?? false,
+  });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) errors.push(`csp: ${message.text()}`);
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text()))
+      errors.push(`csp: ${message.text()}`);
   });
   await page.goto(`${issuer}/`);
   await page.fill('#username', username);
@@ -64,5 +79,8 @@ export async function startDirect(page: Page, query: string, name: string): Prom
 
 /** The status shown under one's own message: sending, sent, delivered or read. */
 export function statusOf(page: Page, text: string) {
-  return ownMessage(page, text).locator('.status').getAttribute('data-status').catch(() => null);
+  return ownMessage(page, text)
+    .locator('.status')
+    .getAttribute('data-status')
+    .catch(() => null);
 }

@@ -3,7 +3,18 @@ import type { Browser } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
 import { addPeople } from '../helpers/gateway.ts';
-import { chromiumMissing, launchChromium, openConversation, ownMessage, PHONE, send, signInToPortal, startDirect, statusOf, type Person } from './browser.ts';
+import {
+  chromiumMissing,
+  launchChromium,
+  openConversation,
+  ownMessage,
+  PHONE,
+  send,
+  signInToPortal,
+  startDirect,
+  statusOf,
+  type Person,
+} from './browser.ts';
 
 let campus: Campus;
 let browser: Browser;
@@ -24,10 +35,15 @@ afterAll(async () => {
 });
 
 // A tiny PNG (1×1, red), to upload as an image.
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64');
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==',
+  'base64',
+);
 
 describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
-  it('lets two people of two colleges chat both ways, with unread counts, receipts and typing', { timeout: 60_000 }, async () => {
+  it('lets two people of two colleges chat both ways, with unread counts, receipts and typing', {
+    timeout: 60_000,
+  }, async () => {
     const a = alice.page;
     const b = bob.page;
     await startDirect(a, 'bob', 'Bob Martin');
@@ -38,7 +54,16 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
 
     // Bob's list shows the new conversation, unread, with the last message.
     const item = b.locator('.conversation-item', { hasText: 'Alice Chen' });
-    await expect.poll(() => item.locator('.badge').textContent().catch(() => null), { timeout: 10_000 }).toBe('1');
+    await expect
+      .poll(
+        () =>
+          item
+            .locator('.badge')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('1');
     await expect.poll(() => item.locator('.item-preview').textContent()).toBe('Hello Bob, from Engineering');
     await expect.poll(() => statusOf(a, 'Hello Bob'), { timeout: 10_000 }).toBe('delivered');
 
@@ -46,14 +71,20 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await expect.poll(() => b.locator('.message', { hasText: 'Hello Bob, from Engineering' }).count()).toBe(1);
     await expect.poll(() => statusOf(a, 'Hello Bob'), { timeout: 10_000 }).toBe('read');
     // Each sees the other, of another college, online (their node asks the other college's node).
-    await expect.poll(() => b.locator('.conversation-subtitle').textContent(), { timeout: 10_000 }).toBe('alice@eng.campus.test · online');
-    await expect.poll(() => a.locator('.conversation-subtitle').textContent(), { timeout: 10_000 }).toBe('bob@arts.campus.test · online');
+    await expect
+      .poll(() => b.locator('.conversation-subtitle').textContent(), { timeout: 10_000 })
+      .toBe('alice@eng.campus.test · online');
+    await expect
+      .poll(() => a.locator('.conversation-subtitle').textContent(), { timeout: 10_000 })
+      .toBe('bob@arts.campus.test · online');
     await expect.poll(() => item.locator('.badge').count()).toBe(0);
 
     await b.locator('.conversation .composer-input').pressSequentially('Hi Al', { delay: 30 });
     await expect.poll(() => a.locator('.typing').textContent(), { timeout: 10_000 }).toBe('Bob Martin is typing…');
     await b.locator('.conversation .composer-input').press('Enter');
-    await expect.poll(() => a.locator('.message:not(.mine)', { hasText: 'Hi Al' }).count(), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(() => a.locator('.message:not(.mine)', { hasText: 'Hi Al' }).count(), { timeout: 10_000 })
+      .toBe(1);
     await expect.poll(() => statusOf(b, 'Hi Al'), { timeout: 10_000 }).toBe('read');
     await expect.poll(() => a.locator('.typing').textContent(), { timeout: 10_000 }).toBe('');
     expect(alice.errors).toEqual([]);
@@ -70,11 +101,15 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await mine.getByRole('button', { name: 'Edit' }).click();
     await a.locator('.edit-input').fill('See you at 6');
     await a.locator('.edit-input').press('Enter');
-    await expect.poll(() => b.locator('.message', { hasText: 'See you at 6' }).locator('.edited').count(), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(() => b.locator('.message', { hasText: 'See you at 6' }).locator('.edited').count(), { timeout: 10_000 })
+      .toBe(1);
     await expect.poll(() => b.locator('.message', { hasText: 'See you at 5' }).count()).toBe(0);
 
     await send(a, 'Oops, wrong chat');
-    await expect.poll(() => b.locator('.message', { hasText: 'Oops, wrong chat' }).count(), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(() => b.locator('.message', { hasText: 'Oops, wrong chat' }).count(), { timeout: 10_000 })
+      .toBe(1);
     const oops = ownMessage(a, 'Oops, wrong chat');
     // A receipt changes the message's status in place: the button one is pressing stays the same button.
     const drawn = await oops.elementHandle();
@@ -82,7 +117,9 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     expect(await drawn!.evaluate((el) => el.isConnected)).toBe(true);
     await oops.locator('.bubble').focus();
     await oops.getByRole('button', { name: 'Recall' }).click();
-    await expect.poll(() => b.locator('.message', { hasText: 'Oops, wrong chat' }).count(), { timeout: 10_000 }).toBe(0);
+    await expect
+      .poll(() => b.locator('.message', { hasText: 'Oops, wrong chat' }).count(), { timeout: 10_000 })
+      .toBe(0);
     await expect.poll(() => b.locator('.text.recalled').count()).toBeGreaterThan(0);
     await expect.poll(() => a.locator('.text.recalled', { hasText: 'You recalled this message' }).count()).toBe(1);
   });
@@ -112,7 +149,9 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await a.mouse.up();
     await expect.poll(() => b.locator('.message', { hasText: 'Typo fixed' }).count(), { timeout: 10_000 }).toBe(0);
     // And once released, the page shows what happened meanwhile.
-    await expect.poll(() => a.locator(`#m-${id} .text.recalled`).textContent(), { timeout: 10_000 }).toBe('You recalled this message');
+    await expect
+      .poll(() => a.locator(`#m-${id} .text.recalled`).textContent(), { timeout: 10_000 })
+      .toBe('You recalled this message');
   });
 
   it('stops counting a message as unread once its sender recalls it', { timeout: 40_000 }, async () => {
@@ -122,7 +161,16 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await startDirect(b, 'carol', 'Carol Silva');
     const item = b.locator('.conversation-item', { hasText: 'Alice Chen' });
     await send(a, 'Gone before you read it');
-    await expect.poll(() => item.locator('.badge').textContent().catch(() => null), { timeout: 10_000 }).toBe('1');
+    await expect
+      .poll(
+        () =>
+          item
+            .locator('.badge')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('1');
     const mine = ownMessage(a, 'Gone before you read it');
     await mine.locator('.bubble').focus();
     await mine.getByRole('button', { name: 'Recall' }).click();
@@ -143,20 +191,39 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     expect(await b.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
   });
 
-  it('uploads an image with a progress bar and shows it to someone of another college as a preview', { timeout: 40_000 }, async () => {
+  it('uploads an image with a progress bar and shows it to someone of another college as a preview', {
+    timeout: 40_000,
+  }, async () => {
     // The file stays on Alice's node (Engineering); Bob's node (Arts) fetches it from there for him.
     const a = alice.page;
     const b = bob.page;
     await openConversation(a, 'Bob Martin');
-    await a.locator('.conversation input[type=file]').setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: PNG });
+    await a
+      .locator('.conversation input[type=file]')
+      .setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: PNG });
     await expect.poll(() => a.locator('.upload progress').count()).toBe(1);
     await expect.poll(() => a.locator('.upload.uploaded').count(), { timeout: 10_000 }).toBe(1);
     await send(a, 'Here is the picture');
     await openConversation(b, 'Alice Chen');
     const received = b.locator('.message:not(.mine)', { hasText: 'Here is the picture' });
-    await expect.poll(() => received.locator('img.preview').getAttribute('src').catch(() => null), { timeout: 10_000 }).toMatch(/^blob:/);
+    await expect
+      .poll(
+        () =>
+          received
+            .locator('img.preview')
+            .getAttribute('src')
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toMatch(/^blob:/);
     // The picture decodes after its src is set: wait for it, then check it is the 1×1 PNG that was sent.
-    await expect.poll(() => received.locator('img.preview').evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : -1)), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(
+        () =>
+          received.locator('img.preview').evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : -1)),
+        { timeout: 10_000 },
+      )
+      .toBe(1);
     // Downloads carry the token: a click saves the file under its own name.
     const download = b.waitForEvent('download');
     await received.locator('.attachment button').click();
@@ -186,33 +253,48 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await send(a, 'Are you there?');
     await send(a, 'Ping again');
     await send(b, 'Typed on the train');
-    await expect.poll(() => b.locator('.message.pending', { hasText: 'Typed on the train' }).locator('[data-status=sending]').count()).toBe(1);
+    await expect
+      .poll(() =>
+        b.locator('.message.pending', { hasText: 'Typed on the train' }).locator('[data-status=sending]').count(),
+      )
+      .toBe(1);
     await expect.poll(() => b.locator('.offline-banner').textContent()).toContain('1 message will be sent');
     await b.waitForTimeout(500);
     expect(await b.locator('.message', { hasText: 'Are you there?' }).count()).toBe(0);
 
     await b.context().setOffline(false);
     await expect.poll(() => b.locator('#connection').getAttribute('data-state'), { timeout: 15_000 }).toBe('online');
-    await expect.poll(() => b.locator('.message:not(.mine)', { hasText: 'Ping again' }).count(), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(() => b.locator('.message:not(.mine)', { hasText: 'Ping again' }).count(), { timeout: 15_000 })
+      .toBe(1);
     expect(await b.locator('.message:not(.mine)', { hasText: 'Are you there?' }).count()).toBe(1);
     await expect.poll(() => statusOf(b, 'Typed on the train'), { timeout: 15_000 }).toMatch(/sent|delivered|read/);
-    await expect.poll(() => a.locator('.message:not(.mine)', { hasText: 'Typed on the train' }).count(), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(() => a.locator('.message:not(.mine)', { hasText: 'Typed on the train' }).count(), { timeout: 15_000 })
+      .toBe(1);
     // Sent once, however often the socket came and went.
     expect(await b.locator('.message', { hasText: 'Typed on the train' }).count()).toBe(1);
     expect(await b.locator('.message.pending').count()).toBe(0);
   });
 
-  it('creates a group with people from two colleges, with mentions suggested and highlighted', { timeout: 60_000 }, async () => {
+  it('creates a group with people from two colleges, with mentions suggested and highlighted', {
+    timeout: 60_000,
+  }, async () => {
     const a = alice.page;
     const b = bob.page;
     await a.click('a[data-nav="#/new"]');
-    for (const [query, name] of [['bob', 'Bob Martin'], ['dave', 'Dave Okafor']] as const) {
+    for (const [query, name] of [
+      ['bob', 'Bob Martin'],
+      ['dave', 'Dave Okafor'],
+    ] as const) {
       await a.fill('#people-query', query);
       await a.click(`button[aria-label="Add ${name} to the group"]`);
     }
     await a.fill('#group-title', 'Robotics <club>');
     await a.click('.group-form button[type=submit]');
-    await expect.poll(() => a.locator('#conversation-title').textContent(), { timeout: 10_000 }).toBe('Robotics <club>');
+    await expect
+      .poll(() => a.locator('#conversation-title').textContent(), { timeout: 10_000 })
+      .toBe('Robotics <club>');
     await expect.poll(() => a.locator('.message.system').first().textContent()).toContain('created the group');
 
     const input = a.locator('.conversation .composer-input');
@@ -229,21 +311,31 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     const welcome = b.locator('.message.mentions-me', { hasText: 'Welcome' });
     await expect.poll(() => welcome.locator('.mention-me').textContent(), { timeout: 10_000 }).toBe('@bob');
     await send(b, 'Thanks, glad to join from Arts');
-    await expect.poll(() => a.locator('.message:not(.mine)', { hasText: 'glad to join from Arts' }).count(), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(() => a.locator('.message:not(.mine)', { hasText: 'glad to join from Arts' }).count(), { timeout: 10_000 })
+      .toBe(1);
     // Dave, of Engineering, gets it too (through the SDK: he has no browser open).
     const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
     try {
       const { conversations } = await dave.sync();
       const group = conversations.find((c) => c.title === 'Robotics <club>');
-      expect(group?.members.map((m) => m.address).sort()).toEqual(['alice@eng.campus.test', 'bob@arts.campus.test', 'dave@eng.campus.test']);
+      expect(group?.members.map((m) => m.address).sort()).toEqual([
+        'alice@eng.campus.test',
+        'bob@arts.campus.test',
+        'dave@eng.campus.test',
+      ]);
       await dave.markRead(group!.id, group!.lastSeq);
-      await expect.poll(() => ownMessage(a, 'Welcome').locator('.status').textContent(), { timeout: 10_000 }).toMatch(/Read/);
+      await expect
+        .poll(() => ownMessage(a, 'Welcome').locator('.status').textContent(), { timeout: 10_000 })
+        .toMatch(/Read/);
     } finally {
       dave.close();
     }
   });
 
-  it('names a few members of a big group, counts the rest, and follows changes made elsewhere', { timeout: 60_000 }, async () => {
+  it('names a few members of a big group, counts the rest, and follows changes made elsewhere', {
+    timeout: 60_000,
+  }, async () => {
     const a = alice.page;
     // Carol makes it: the conversation list then has no second item naming Dave, whom later tests open.
     const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
@@ -258,7 +350,9 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       const group = await carol.createGroup('Lecture 101', ['alice@eng.campus.test', ...students]);
       await openConversation(a, 'Lecture 101');
       const subtitle = a.locator('.conversation-subtitle');
-      await expect.poll(() => subtitle.textContent(), { timeout: 10_000 }).toMatch(/^22 members: you, (?:[^,]+, ){7}[^,]+ and 13 more · hosted by eng\.campus\.test$/);
+      await expect
+        .poll(() => subtitle.textContent(), { timeout: 10_000 })
+        .toMatch(/^22 members: you, (?:[^,]+, ){7}[^,]+ and 13 more · hosted by eng\.campus\.test$/);
       await expect.poll(() => subtitle.textContent(), { timeout: 10_000 }).toContain('Carol Silva');
       // The members' names came in one lookup per node, not one search per member.
       a.off('request', record);
@@ -269,12 +363,16 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       await carol.invite(group.id, ['late-1@eng.campus.test', 'late-2@eng.campus.test', 'late-3@eng.campus.test']);
       await expect.poll(() => subtitle.textContent(), { timeout: 10_000 }).toMatch(/^25 members: .* and 16 more · /);
       await carol.renameGroup(group.id, 'Lecture 101 (autumn)');
-      await expect.poll(() => a.locator('#conversation-title').textContent(), { timeout: 10_000 }).toBe('Lecture 101 (autumn)');
+      await expect
+        .poll(() => a.locator('#conversation-title').textContent(), { timeout: 10_000 })
+        .toBe('Lecture 101 (autumn)');
       // The list redraws only the items that changed: the others stay the same elements under the pointer.
       const untouched = await a.locator('.conversation-item', { hasText: 'Robotics <club>' }).elementHandle();
       await carol.removeMember(group.id, 'late-2@eng.campus.test');
       await expect.poll(() => subtitle.textContent(), { timeout: 10_000 }).toMatch(/^24 members: .* and 15 more · /);
-      await expect.poll(() => a.locator('.conversation-item', { hasText: 'Lecture 101' }).locator('.item-preview').textContent()).toContain('removed');
+      await expect
+        .poll(() => a.locator('.conversation-item', { hasText: 'Lecture 101' }).locator('.item-preview').textContent())
+        .toContain('removed');
       expect(await untouched!.evaluate((el) => el.isConnected)).toBe(true);
     } finally {
       carol.close();
@@ -282,7 +380,9 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     expect(alice.errors).toEqual([]);
   });
 
-  it('tells the node a message reached it in a small group, and in a group of over 100 members only when read', { timeout: 60_000 }, async () => {
+  it('tells the node a message reached it in a small group, and in a group of over 100 members only when read', {
+    timeout: 60_000,
+  }, async () => {
     const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
     try {
       const hall = Array.from({ length: 101 }, (_, i) => `hall-${String(i).padStart(3, '0')}`);
@@ -290,16 +390,27 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       const crowd = hall.map((u) => `${u}@eng.campus.test`);
       const big = await carol.createGroup('Main hall', ['alice@eng.campus.test', ...crowd]);
       const small = await carol.createGroup('Lab pair', ['alice@eng.campus.test']);
-      await expect.poll(() => alice.page.locator('.conversation-item', { hasText: 'Lab pair' }).count(), { timeout: 10_000 }).toBe(1);
+      await expect
+        .poll(() => alice.page.locator('.conversation-item', { hasText: 'Lab pair' }).count(), { timeout: 10_000 })
+        .toBe(1);
       const inBig = await carol.send({ conversationId: big.id, text: 'the hall opens at nine' });
       const inSmall = await carol.send({ conversationId: small.id, text: 'bring the probes' });
       const deliveredSeq = async (conversationId: string) =>
-        (await campus.nodes.eng.models.Member.findOne({ where: { conversationId, address: 'alice@eng.campus.test' } }))!.deliveredSeq;
+        (await campus.nodes.eng.models.Member.findOne({ where: { conversationId, address: 'alice@eng.campus.test' } }))!
+          .deliveredSeq;
       await expect.poll(() => deliveredSeq(small.id), { timeout: 10_000 }).toBe(inSmall.seq);
       // Both reached the page together; the big group's had as long to be told, and was not.
       await new Promise((r) => setTimeout(r, 500));
       expect(await deliveredSeq(big.id)).toBeLessThan(inBig.seq);
-      await expect.poll(() => alice.page.locator('.conversation-item', { hasText: 'Main hall' }).locator('.badge').textContent().catch(() => null)).toBe('1');
+      await expect
+        .poll(() =>
+          alice.page
+            .locator('.conversation-item', { hasText: 'Main hall' })
+            .locator('.badge')
+            .textContent()
+            .catch(() => null),
+        )
+        .toBe('1');
       // Reading it is told, in a group of any size.
       await openConversation(alice.page, 'Main hall');
       await expect.poll(() => deliveredSeq(big.id), { timeout: 10_000 }).toBe(inBig.seq);
@@ -340,17 +451,30 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       expect(await p.locator('.conversation .back').isVisible()).toBe(true);
       await p.locator('.conversation .composer-input').fill('Sent from my phone');
       await p.locator('.conversation .composer-input').press('Enter');
-      await expect.poll(() => alice.page.locator('.conversation-item', { hasText: 'Bob Martin' }).locator('.item-preview').textContent(), { timeout: 10_000 }).toBe('Sent from my phone');
+      await expect
+        .poll(
+          () =>
+            alice.page.locator('.conversation-item', { hasText: 'Bob Martin' }).locator('.item-preview').textContent(),
+          { timeout: 10_000 },
+        )
+        .toBe('Sent from my phone');
       // Escape goes back to the list, with the conversation focused; Enter opens it again.
       await p.keyboard.press('Escape');
       await expect.poll(() => p.locator('.pane').isVisible()).toBe(false);
-      await expect.poll(() => p.evaluate(() => document.activeElement?.classList.contains('conversation-item') ?? false)).toBe(true);
+      await expect
+        .poll(() => p.evaluate(() => document.activeElement?.classList.contains('conversation-item') ?? false))
+        .toBe(true);
       await p.keyboard.press('Enter');
       await expect.poll(() => p.locator('.conversation .composer-input').isVisible()).toBe(true);
       await p.getByRole('button', { name: 'Back to conversations' }).click();
       await expect.poll(() => p.locator('.sidebar').isVisible()).toBe(true);
       // Every icon-only button has a name.
-      const unnamed = await p.evaluate(() => [...document.querySelectorAll('button, a')].filter((el) => !(el.getAttribute('aria-label') || el.textContent?.trim())).length);
+      const unnamed = await p.evaluate(
+        () =>
+          [...document.querySelectorAll('button, a')].filter(
+            (el) => !(el.getAttribute('aria-label') || el.textContent?.trim()),
+          ).length,
+      );
       expect(unnamed).toBe(0);
       expect(phone.errors).toEqual([]);
     } finally {
@@ -381,10 +505,14 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       });
       await openConversation(alice.page, 'Bob Martin');
       await send(alice.page, 'Are you coming to the lab?');
-      await expect.poll(() => p.evaluate(() => (window as unknown as { shown: { title: string; body: string }[] }).shown), { timeout: 10_000 }).toEqual([
-        { title: 'Alice Chen', body: 'Are you coming to the lab?' },
-      ]);
-      expect(await p.locator('#announcer').textContent()).toBe('New message from Alice Chen: Are you coming to the lab?');
+      await expect
+        .poll(() => p.evaluate(() => (window as unknown as { shown: { title: string; body: string }[] }).shown), {
+          timeout: 10_000,
+        })
+        .toEqual([{ title: 'Alice Chen', body: 'Are you coming to the lab?' }]);
+      expect(await p.locator('#announcer').textContent()).toBe(
+        'New message from Alice Chen: Are you coming to the lab?',
+      );
       // A conversation someone starts while the tab is hidden is news too.
       const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
       try {
@@ -392,8 +520,14 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       } finally {
         dave.close();
       }
-      await expect.poll(() => p.evaluate(() => (window as unknown as { shown: { title: string }[] }).shown.map((n) => n.title)), { timeout: 10_000 }).toEqual(['Alice Chen', 'Dave Okafor']);
-      await expect.poll(() => p.locator('.conversation-item', { hasText: 'Dave Okafor' }).locator('.badge').textContent()).toBe('1');
+      await expect
+        .poll(() => p.evaluate(() => (window as unknown as { shown: { title: string }[] }).shown.map((n) => n.title)), {
+          timeout: 10_000,
+        })
+        .toEqual(['Alice Chen', 'Dave Okafor']);
+      await expect
+        .poll(() => p.locator('.conversation-item', { hasText: 'Dave Okafor' }).locator('.badge').textContent())
+        .toBe('1');
     } finally {
       await watcher.context.close();
     }
@@ -402,7 +536,9 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   it('tells someone without a chat domain that chat is not set up for them', { timeout: 30_000 }, async () => {
     const admin = await signInToPortal(browser, campus.gateway.issuer, 'admin');
     try {
-      expect(await admin.page.locator('.conversation-list .empty').textContent()).toContain('Chat is not set up for your account');
+      expect(await admin.page.locator('.conversation-list .empty').textContent()).toContain(
+        'Chat is not set up for your account',
+      );
       expect(admin.errors).toEqual([]);
     } finally {
       await admin.context.close();

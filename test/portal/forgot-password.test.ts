@@ -15,7 +15,11 @@ let browser: Browser;
 beforeAll(async () => {
   if (chromiumMissing) return;
   mailbox = await startMailbox();
-  gateway = await startTestGateway('forgot-pw-browser', { SMTP_URL: mailbox.url, MAIL_FROM: 'Atrium <no-reply@campus.test>', LOGIN_IP_LIMIT: '1000' });
+  gateway = await startTestGateway('forgot-pw-browser', {
+    SMTP_URL: mailbox.url,
+    MAIL_FROM: 'Atrium <no-reply@campus.test>',
+    LOGIN_IP_LIMIT: '1000',
+  });
   browser = await launchChromium();
 }, 90_000);
 
@@ -29,7 +33,14 @@ describe.skipIf(chromiumMissing)('"forgot password" in a browser', () => {
   it('goes from the sign-in page to a mailed link, and the new password signs in while the old refresh token is dead', async () => {
     await createUser(
       { ...gateway.context(null), actor: operator('test') },
-      { username: 'xena', displayName: 'Xena X', email: 'xena@campus.test', password: DEMO_PASSWORD, units: ['campus/eng/cs'], roles: ['student'] },
+      {
+        username: 'xena',
+        displayName: 'Xena X',
+        email: 'xena@campus.test',
+        password: DEMO_PASSWORD,
+        units: ['campus/eng/cs'],
+        roles: ['student'],
+      },
     );
     const elsewhere = await login(gateway, 'xena');
     await elsewhere.tokenFor(ENG_NODE);

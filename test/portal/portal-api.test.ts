@@ -32,7 +32,10 @@ async function signedIn(username: string): Promise<BrowserAgent> {
 }
 
 async function api(agent: BrowserAgent, path: string, init: RequestInit = {}) {
-  const response = await agent.request(url(`/portal/api/${path}`), { ...init, headers: { ...portalHeaders, ...(init.headers as Record<string, string>) } });
+  const response = await agent.request(url(`/portal/api/${path}`), {
+    ...init,
+    headers: { ...portalHeaders, ...(init.headers as Record<string, string>) },
+  });
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
 
@@ -48,7 +51,14 @@ describe('the portal’s sign-in and page', () => {
     expect(`${authorize.origin}${authorize.pathname}`).toBe(url('/auth'));
     expect(authorize.searchParams.get('client_id')).toBe(PORTAL_CLIENT_ID);
     expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
-    expect(authorize.searchParams.get('scope')!.split(' ').sort()).toEqual(['atrium', 'email', 'im', 'offline_access', 'openid', 'profile']);
+    expect(authorize.searchParams.get('scope')!.split(' ').sort()).toEqual([
+      'atrium',
+      'email',
+      'im',
+      'offline_access',
+      'openid',
+      'profile',
+    ]);
     expect(authorize.searchParams.get('prompt')).toBe('consent');
     const domains = await gateway.models.Domain.findAll();
     expect(authorize.searchParams.getAll('resource').sort()).toEqual(domains.map((d) => d.url).sort());
@@ -64,7 +74,10 @@ describe('the portal’s sign-in and page', () => {
     expect(script).toBeDefined();
     expect(page.html).not.toMatch(/<script>|style="/);
     const csp = page.headers.get('content-security-policy')!;
-    const connect = csp.split('; ').find((d) => d.startsWith('connect-src '))!.split(' ');
+    const connect = csp
+      .split('; ')
+      .find((d) => d.startsWith('connect-src '))!
+      .split(' ');
     expect(connect).toContain(new URL(eng.url).origin);
     expect(connect).toContain(new URL(eng.url).origin.replace('http', 'ws'));
     expect(csp).toContain("script-src 'self'");
@@ -87,7 +100,10 @@ describe('the portal API', () => {
     const bare = await alice.request(url('/portal/api/me'), { headers: { accept: 'application/json' } });
     expect(bare.status).toBe(403);
     expect(((await bare.json()) as { error: { code: string } }).error.code).toBe('csrf_header_missing');
-    const logout = await alice.request(url('/portal/api/logout'), { method: 'POST', headers: { accept: 'application/json' } });
+    const logout = await alice.request(url('/portal/api/logout'), {
+      method: 'POST',
+      headers: { accept: 'application/json' },
+    });
     expect(logout.status).toBe(403);
 
     const anonymous = await api(new BrowserAgent(), 'me');
@@ -100,14 +116,23 @@ describe('the portal API', () => {
     expect(status).toBe(200);
     expect(body.user).toMatchObject({ username: 'alice', name: 'Alice Chen', homeDomain: 'eng.campus.test' });
     expect(body.domains).toEqual([
-      { name: 'eng.campus.test', url: eng.url, socketUrl: `${eng.url.replace('http', 'ws')}/ws`, address: 'alice@eng.campus.test', home: true },
+      {
+        name: 'eng.campus.test',
+        url: eng.url,
+        socketUrl: `${eng.url.replace('http', 'ws')}/ws`,
+        address: 'alice@eng.campus.test',
+        home: true,
+      },
     ]);
   });
 
   it('hands out a JWT access token for the person’s own node, which the node accepts', async () => {
     const { status, body } = await api(alice, 'token?domain=eng.campus.test');
     expect(status).toBe(200);
-    const { payload } = await jwtVerify(body.token, createRemoteJWKSet(new URL(url('/jwks'))), { issuer: gateway.issuer, audience: eng.url });
+    const { payload } = await jwtVerify(body.token, createRemoteJWKSet(new URL(url('/jwks'))), {
+      issuer: gateway.issuer,
+      audience: eng.url,
+    });
     expect(payload).toMatchObject({ scope: 'im', preferred_username: 'alice', im_domains: ['eng.campus.test'] });
     expect(typeof payload.sid).toBe('string');
     expect(Date.parse(body.expiresAt)).toBe(payload.exp! * 1000);
@@ -131,10 +156,16 @@ describe('the portal API', () => {
 
   it('keeps concurrent refreshes of one session in turn, so the rotating refresh token is never reused', async () => {
     const carol = await signedIn('carol');
-    const tokens = await Promise.all([api(carol, 'token?domain=eng.campus.test'), api(carol, 'token?domain=arts.campus.test'), api(carol, 'token?domain=eng.campus.test')]);
+    const tokens = await Promise.all([
+      api(carol, 'token?domain=eng.campus.test'),
+      api(carol, 'token?domain=arts.campus.test'),
+      api(carol, 'token?domain=eng.campus.test'),
+    ]);
     expect(tokens.map((t) => t.status)).toEqual([200, 200, 200]);
     expect(decodeJwt(tokens[0]!.body.token).aud).toBe(eng.url);
-    expect(decodeJwt(tokens[1]!.body.token).aud).toBe((await gateway.models.Domain.findOne({ where: { name: 'arts.campus.test' } }))!.url);
+    expect(decodeJwt(tokens[1]!.body.token).aud).toBe(
+      (await gateway.models.Domain.findOne({ where: { name: 'arts.campus.test' } }))!.url,
+    );
     // Had two refreshes raced with one refresh token, the reuse would have revoked the grant and failed one of them.
     expect(tokens[2]!.body.token).toBe(tokens[0]!.body.token);
   });
@@ -187,7 +218,11 @@ describe('CORS on the node for the portal', () => {
     const origin = new URL(gateway.issuer).origin;
     const preflight = await fetch(`${eng.localUrl}/api/v1/attachments?name=a.png`, {
       method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(origin);

@@ -57,7 +57,19 @@ async function seed(): Promise<void> {
     ['timetable', 'Timetable', 'TT', 'Your classes, rooms and exams.'],
     ['grades', 'Grades', 'GR', 'Marks and feedback, as soon as they are published.'],
   ] as const) {
-    await registerApp(ctx, { name, slug, icon, description, homeUrl: `https://${slug}.campus.example/`, redirectUris: [`https://${slug}.campus.example/cb`], firstParty: true }, sealer);
+    await registerApp(
+      ctx,
+      {
+        name,
+        slug,
+        icon,
+        description,
+        homeUrl: `https://${slug}.campus.example/`,
+        redirectUris: [`https://${slug}.campus.example/cb`],
+        firstParty: true,
+      },
+      sealer,
+    );
   }
 
   const alice = await connectAs(gateway, nodes.eng, 'alice');
@@ -74,12 +86,20 @@ async function seed(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1_000));
     await bob.markRead(last.conversationId, last.seq);
 
-    const orchestra = await carol.createGroup('Campus Orchestra', ['bob@arts.campus.test', 'alice@eng.campus.test', 'dave@eng.campus.test']);
+    const orchestra = await carol.createGroup('Campus Orchestra', [
+      'bob@arts.campus.test',
+      'alice@eng.campus.test',
+      'dave@eng.campus.test',
+    ]);
     await carol.send({ conversationId: orchestra.id, text: 'Rehearsal moves to the Great Hall this Friday, 6pm.' });
     await new Promise((r) => setTimeout(r, 400));
     await bob.send({ conversationId: orchestra.id, text: 'I can bring the spare music stands.' });
     await new Promise((r) => setTimeout(r, 400));
-    await dave.send({ conversationId: orchestra.id, text: '@alice can you check the hall has power for the keyboard?', mentions: ['alice@eng.campus.test'] });
+    await dave.send({
+      conversationId: orchestra.id,
+      text: '@alice can you check the hall has power for the keyboard?',
+      mentions: ['alice@eng.campus.test'],
+    });
 
     await talk(dave, 'alice@eng.campus.test', 'Lab report draft is in the shared folder.');
     await talk(dave, 'alice@eng.campus.test', 'Section 3 still needs the plots.');
@@ -102,7 +122,8 @@ afterAll(async () => {
   await campus?.stop();
 });
 
-const shot = (page: Page, name: string) => page.screenshot({ path: join(OUT, `${name}.png`), animations: 'disabled', caret: 'hide' });
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: join(OUT, `${name}.png`), animations: 'disabled', caret: 'hide' });
 
 async function screens(size: 'desktop' | 'phone'): Promise<void> {
   const viewport = size === 'desktop' ? DESKTOP : PHONE;
@@ -124,7 +145,9 @@ async function screens(size: 'desktop' | 'phone'): Promise<void> {
 
   await openConversation(page, 'Bob Martin');
   if (!phone) {
-    await page.locator('.conversation input[type=file]').setInputFiles({ name: 'lab-3.png', mimeType: 'image/png', buffer: await picture(page) });
+    await page
+      .locator('.conversation input[type=file]')
+      .setInputFiles({ name: 'lab-3.png', mimeType: 'image/png', buffer: await picture(page) });
     await page.waitForSelector('.upload.uploaded');
   }
   await page.locator('.conversation .composer-input').fill(phone ? '' : 'Here is the room plan.');
@@ -156,7 +179,9 @@ describe.skipIf(chromiumMissing || !wanted)('screenshots for the README', () => 
     await screens('desktop');
   });
 
-  it('captures the main screens at phone size (390×844), and an approval card answered on the phone', { timeout: 120_000 }, async () => {
+  it('captures the main screens at phone size (390×844), and an approval card answered on the phone', {
+    timeout: 120_000,
+  }, async () => {
     await screens('phone');
     // A student asks for leave; the approver sees the card on her phone.
     const student = await browser.newContext();

@@ -34,7 +34,13 @@ export async function startTestApp(gateway: TestGateway, slug: string, name: str
     },
     callbackSecretSealer(gateway.config.secretKey),
   );
-  const config = await client.discovery(new URL(gateway.issuer), registered.clientId, registered.clientSecret, undefined, { execute: [client.allowInsecureRequests] });
+  const config = await client.discovery(
+    new URL(gateway.issuer),
+    registered.clientId,
+    registered.clientSecret,
+    undefined,
+    { execute: [client.allowInsecureRequests] },
+  );
   const jwks = createRemoteJWKSet(new URL(`${gateway.issuer}/jwks`));
   const pending = new Map<string, string>();
   const sessions = new Map<string, { name: string; sid: string }>();
@@ -43,7 +49,8 @@ export async function startTestApp(gateway: TestGateway, slug: string, name: str
   const app = express();
   app.get('/', async (req, res) => {
     const session = sessions.get(cookieOf(req) ?? '');
-    if (session) return res.type('html').send(`<!doctype html><title>${name}</title><h1>Signed in as ${session.name}</h1>`);
+    if (session)
+      return res.type('html').send(`<!doctype html><title>${name}</title><h1>Signed in as ${session.name}</h1>`);
     const state = client.randomState();
     const verifier = client.randomPKCECodeVerifier();
     pending.set(state, verifier);
@@ -58,7 +65,10 @@ export async function startTestApp(gateway: TestGateway, slug: string, name: str
   });
   app.get('/callback', async (req, res) => {
     const state = String(req.query.state ?? '');
-    const tokens = await client.authorizationCodeGrant(config, new URL(req.originalUrl, url), { pkceCodeVerifier: pending.get(state), expectedState: state });
+    const tokens = await client.authorizationCodeGrant(config, new URL(req.originalUrl, url), {
+      pkceCodeVerifier: pending.get(state),
+      expectedState: state,
+    });
     pending.delete(state);
     const claims = tokens.claims()!;
     const id = randomBytes(16).toString('hex');
@@ -67,7 +77,10 @@ export async function startTestApp(gateway: TestGateway, slug: string, name: str
     res.redirect('/');
   });
   app.post('/backchannel-logout', express.urlencoded({ extended: false }), async (req, res) => {
-    const { payload } = await jwtVerify(String(req.body.logout_token), jwks, { issuer: gateway.issuer, audience: registered.clientId });
+    const { payload } = await jwtVerify(String(req.body.logout_token), jwks, {
+      issuer: gateway.issuer,
+      audience: registered.clientId,
+    });
     for (const [id, session] of sessions) if (session.sid === payload.sid) sessions.delete(id);
     res.status(200).end();
   });

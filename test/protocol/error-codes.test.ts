@@ -27,7 +27,10 @@ const CODE = "'([a-z][a-z0-9_]*)'";
 
 /** Error classes that take their code as their first argument and pass it to AppError (FrameError, SignatureError). */
 function passThroughClasses(files: Map<string, string>): string[] {
-  const declared = new RegExp(String.raw`class (\w+) extends \w*Error \{[^]*?constructor\(\s*(\w+): string[^)]*\)\s*\{\s*super\(\2,`, 'g');
+  const declared = new RegExp(
+    String.raw`class (\w+) extends \w*Error \{[^]*?constructor\(\s*(\w+): string[^)]*\)\s*\{\s*super\(\2,`,
+    'g',
+  );
   return [...files.values()].flatMap((text) => [...text.matchAll(declared)].map((m) => m[1]!));
 }
 
@@ -55,10 +58,12 @@ function codesInSources(): Map<string, string[]> {
 }
 
 /** The code spans of a document (`policy_denied`, `403 policy_denied`), fenced blocks left out. */
-const spans = (document: string) => [...document.replace(/```[^]*?```/g, '').matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!);
+const spans = (document: string) =>
+  [...document.replace(/```[^]*?```/g, '').matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!);
 
 /** Whether a document names the code in one of its code spans. */
-const names = (document: string, code: string) => spans(document).some((span) => new RegExp(String.raw`\b${code}\b`).test(span));
+const names = (document: string, code: string) =>
+  spans(document).some((span) => new RegExp(String.raw`\b${code}\b`).test(span));
 
 const codesFor = (audience: ErrorAudience) =>
   Object.entries(ERROR_CODES)
@@ -74,10 +79,19 @@ describe('error codes', () => {
   it('are all in the list of protocol/error-codes.ts, whichever unit throws them', () => {
     const found = codesInSources();
     // The scan itself works: each way of throwing a code is found somewhere.
-    for (const known of ['not_member', 'federation_unavailable', 'unknown_type', 'unsigned', 'binary_not_supported', 'destination_unreachable']) {
+    for (const known of [
+      'not_member',
+      'federation_unavailable',
+      'unknown_type',
+      'unsigned',
+      'binary_not_supported',
+      'destination_unreachable',
+    ]) {
       expect(found.has(known), known).toBe(true);
     }
-    const unlisted = [...found].filter(([code]) => !(code in ERROR_CODES) && !(code in NOT_SENT)).map(([code, where]) => `${code} (${where.join(', ')})`);
+    const unlisted = [...found]
+      .filter(([code]) => !(code in ERROR_CODES) && !(code in NOT_SENT))
+      .map(([code, where]) => `${code} (${where.join(', ')})`);
     expect(unlisted).toEqual([]);
   });
 

@@ -22,8 +22,26 @@ class FakeNode {
   send(data: string) {
     const frame = JSON.parse(data) as { id: string; type: string };
     const usual: Record<string, (id: string) => Record<string, unknown>> = {
-      auth: (re) => ({ v: 1, type: 'ready', re, address: 'alice@eng.campus.test', expiresAt: NOW, serverTime: NOW, maxFrameBytes: 65536, rateLimit: { framesPerSecond: 50, burst: 50 } }),
-      sync: (re) => ({ v: 1, type: 'sync.result', re, conversations: [], messages: [], more: [], removed: [], cursor: NOW }),
+      auth: (re) => ({
+        v: 1,
+        type: 'ready',
+        re,
+        address: 'alice@eng.campus.test',
+        expiresAt: NOW,
+        serverTime: NOW,
+        maxFrameBytes: 65536,
+        rateLimit: { framesPerSecond: 50, burst: 50 },
+      }),
+      sync: (re) => ({
+        v: 1,
+        type: 'sync.result',
+        re,
+        conversations: [],
+        messages: [],
+        more: [],
+        removed: [],
+        cursor: NOW,
+      }),
       ping: (re) => ({ v: 1, type: 'pong', re, serverTime: NOW }),
     };
     const answer = this.answers.get(frame.type) ?? usual[frame.type];
@@ -55,7 +73,12 @@ const message = (seq: number): Message => ({
 });
 
 async function connected() {
-  const sdk = new AtriumClient({ url: 'ws://node.test/ws', token: () => 'a-token-long-enough', WebSocket: FakeNode as unknown as typeof WebSocket, requestTimeoutMs: 1_000 });
+  const sdk = new AtriumClient({
+    url: 'ws://node.test/ws',
+    token: () => 'a-token-long-enough',
+    WebSocket: FakeNode as unknown as typeof WebSocket,
+    requestTimeoutMs: 1_000,
+  });
   const errors: AtriumError[] = [];
   const messages: Message[] = [];
   sdk.on('error', (e) => errors.push(e));
@@ -73,7 +96,12 @@ describe('the SDK reading frames', () => {
     node.push(JSON.stringify({ v: 1, type: 'message', message: { ...message(2), seq: 'two' } }));
     node.push(JSON.stringify({ v: 1, type: 'receipt', conversationId: 'c1', address: 'dave@eng.campus.test' }));
     node.push(JSON.stringify({ v: 1, type: 'message', message: message(3) }));
-    expect(errors.map((e) => e.code)).toEqual(['unexpected_frame', 'unexpected_frame', 'unexpected_frame', 'unexpected_frame']);
+    expect(errors.map((e) => e.code)).toEqual([
+      'unexpected_frame',
+      'unexpected_frame',
+      'unexpected_frame',
+      'unexpected_frame',
+    ]);
     expect(errors[1]!.message).toContain('message.teleported');
     expect(messages.map((m) => m.id)).toEqual(['m3']);
     expect(sdk.state).toBe('online');
@@ -82,13 +110,15 @@ describe('the SDK reading frames', () => {
 
   it('keeps what a newer node adds to a message, and drops what it adds to a frame', async () => {
     const { sdk, node, errors, messages } = await connected();
-    node.push(JSON.stringify({ v: 1, type: 'message', message: { ...message(4), reactions: ['👍'] }, priority: 'high' }));
+    node.push(
+      JSON.stringify({ v: 1, type: 'message', message: { ...message(4), reactions: ['👍'] }, priority: 'high' }),
+    );
     expect(errors).toEqual([]);
     expect(messages[0]).toMatchObject({ id: 'm4', reactions: ['👍'] });
     sdk.close();
   });
 
-  it('refuses a reply of another type than its request\'s', async () => {
+  it("refuses a reply of another type than its request's", async () => {
     const { sdk, node } = await connected();
     node.answers.set('ping', (re) => ({ v: 1, type: 'ok', re }));
     await expect(sdk.request('ping')).rejects.toMatchObject({ code: 'unexpected_frame' });

@@ -38,7 +38,11 @@ async function signedIn(username: string): Promise<RawSocket> {
 }
 
 /** Sends a client frame and waits for the node's answer to it. */
-async function ask(raw: RawSocket, type: string, fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+async function ask(
+  raw: RawSocket,
+  type: string,
+  fields: Record<string, unknown> = {},
+): Promise<Record<string, unknown>> {
   const id = frameId();
   raw.send({ v: 1, id, type, ...fields });
   return raw.next((f) => f.re === id);
@@ -56,9 +60,19 @@ describe('the server frames of protocol/', () => {
     await ask(alice, 'ping');
     await ask(alice, 'presence.query', { addresses: [DAVE, CAROL] });
     const direct = (await ask(alice, 'direct.open', { peer: DAVE })).conversation as { id: string };
-    const sent = await ask(alice, 'send', { clientMsgId: 'frames-0001', conversationId: direct.id, text: 'hello @dave', mentions: [DAVE] });
+    const sent = await ask(alice, 'send', {
+      clientMsgId: 'frames-0001',
+      conversationId: direct.id,
+      text: 'hello @dave',
+      mentions: [DAVE],
+    });
     await dave.next((f) => f.type === 'message');
-    await ask(alice, 'send', { clientMsgId: 'frames-0001', conversationId: direct.id, text: 'hello @dave', mentions: [DAVE] });
+    await ask(alice, 'send', {
+      clientMsgId: 'frames-0001',
+      conversationId: direct.id,
+      text: 'hello @dave',
+      mentions: [DAVE],
+    });
     await ask(alice, 'typing', { conversationId: direct.id });
     await dave.next((f) => f.type === 'typing');
     await ask(dave, 'delivered', { conversationId: direct.id, seq: sent.seq });
@@ -69,12 +83,21 @@ describe('the server frames of protocol/', () => {
     await ask(dave, 'presence.set', { status: 'away' });
     await alice.next((f) => f.type === 'presence' && f.status === 'away');
 
-    const group = (await ask(alice, 'group.create', { title: 'Frames', members: [DAVE, CAROL], clientId: 'frames-group-1' })).conversation as { id: string };
+    const group = (
+      await ask(alice, 'group.create', { title: 'Frames', members: [DAVE, CAROL], clientId: 'frames-group-1' })
+    ).conversation as { id: string };
     await dave.next((f) => f.type === 'conversation' && f.re === undefined);
     await ask(alice, 'group.rename', { conversationId: group.id, title: 'Frames, renamed' });
     await ask(alice, 'group.role', { conversationId: group.id, member: DAVE, role: 'admin' });
-    const inGroup = await ask(alice, 'send', { clientMsgId: 'frames-0004', conversationId: group.id, text: 'to the group' });
-    await Promise.all([carol.markRead(group.id, Number(inGroup.seq)), ask(dave, 'read', { conversationId: group.id, seq: inGroup.seq })]);
+    const inGroup = await ask(alice, 'send', {
+      clientMsgId: 'frames-0004',
+      conversationId: group.id,
+      text: 'to the group',
+    });
+    await Promise.all([
+      carol.markRead(group.id, Number(inGroup.seq)),
+      ask(dave, 'read', { conversationId: group.id, seq: inGroup.seq }),
+    ]);
     await ask(alice, 'webhook.create', { conversationId: group.id, name: 'CI' });
     const hooks = (await ask(alice, 'webhook.list', { conversationId: group.id })).webhooks as { id: string }[];
     await ask(alice, 'webhook.revoke', { webhookId: hooks[0]!.id });
@@ -95,7 +118,14 @@ describe('the server frames of protocol/', () => {
 
     // Access ended at the gateway: the node tells the socket before closing it.
     const ops = () => ({ ...gateway.context(null), actor: operator('test') });
-    await createUser(ops(), { username: 'erin', displayName: 'Erin', email: 'erin@campus.test', password: DEMO_PASSWORD, roles: ['student'], units: ['campus/eng/cs'] });
+    await createUser(ops(), {
+      username: 'erin',
+      displayName: 'Erin',
+      email: 'erin@campus.test',
+      password: DEMO_PASSWORD,
+      roles: ['student'],
+      units: ['campus/eng/cs'],
+    });
     const erin = await signedIn('erin');
     await updateUser(ops(), 'erin', { status: 'disabled' });
     await erin.closed;
@@ -110,20 +140,47 @@ describe('the server frames of protocol/', () => {
     expect(codes.filter((code) => !isErrorCode(code))).toEqual([]);
     expect(new Set(frames.map((f) => f.type))).toEqual(
       new Set([
-        'ready', 'pong', 'presence.result', 'conversation', 'ack', 'message', 'ok', 'typing', 'receipt', 'presence', 'webhook',
-        'webhooks', 'search.result', 'history.result', 'sync.result', 'conversations', 'error', 'session.ended',
+        'ready',
+        'pong',
+        'presence.result',
+        'conversation',
+        'ack',
+        'message',
+        'ok',
+        'typing',
+        'receipt',
+        'presence',
+        'webhook',
+        'webhooks',
+        'search.result',
+        'history.result',
+        'sync.result',
+        'conversations',
+        'error',
+        'session.ended',
         // Receipts told to one device together come as one frame; whether these two do depends on timing.
         ...(frames.some((f) => f.type === 'receipts') ? ['receipts'] : []),
       ]),
     );
-    expect(new Set(codes)).toEqual(new Set(['not_found', 'invalid_input', 'unknown_type', 'malformed_json', 'binary_not_supported']));
+    expect(new Set(codes)).toEqual(
+      new Set(['not_found', 'invalid_input', 'unknown_type', 'malformed_json', 'binary_not_supported']),
+    );
     expect(unread.filter((e) => e.code === 'unexpected_frame')).toEqual([]);
     carol.close();
   });
 
-  it('refuse a frame of a type no node sends, and one that breaks its type\'s shape', () => {
+  it("refuse a frame of a type no node sends, and one that breaks its type's shape", () => {
     expect(serverFrameSchema.safeParse({ v: 1, type: 'message.teleported' }).success).toBe(false);
-    expect(serverFrameSchema.safeParse({ v: 1, type: 'receipt', conversationId: 'c', address: ALICE, readSeq: -1, deliveredSeq: 0 }).success).toBe(false);
+    expect(
+      serverFrameSchema.safeParse({
+        v: 1,
+        type: 'receipt',
+        conversationId: 'c',
+        address: ALICE,
+        readSeq: -1,
+        deliveredSeq: 0,
+      }).success,
+    ).toBe(false);
     expect(serverFrameSchema.safeParse({ v: 1, type: 'ok', re: 'f1' }).success).toBe(true);
   });
 });

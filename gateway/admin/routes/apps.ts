@@ -35,7 +35,11 @@ function appInput(body: Body, empty: undefined | null) {
 }
 
 /** What the form shows: the input as typed, or the app as stored. */
-type Typed = { redirectUris: string[]; postLogoutRedirectUris: string[]; visibility: { units: string[]; roles: string[] } } & Record<string, unknown>;
+type Typed = {
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  visibility: { units: string[]; roles: string[] };
+} & Record<string, unknown>;
 
 function formValues(input: Typed) {
   return {
@@ -71,7 +75,13 @@ const storedValues = (app: PresentedApp) =>
 export function appRoutes(kit: ConsoleKit, secrets: Sealer): Router {
   const router = Router();
 
-  async function renderForm(req: Request, res: Response, app: PresentedApp | null, values: Record<string, unknown>, failure?: FormFailure) {
+  async function renderForm(
+    req: Request,
+    res: Response,
+    app: PresentedApp | null,
+    values: Record<string, unknown>,
+    failure?: FormFailure,
+  ) {
     const ctx = kit.context(req);
     kit.render(
       req,
@@ -92,17 +102,31 @@ export function appRoutes(kit: ConsoleKit, secrets: Sealer): Router {
     );
   }
 
-  function renderSecrets(req: Request, res: Response, app: { name: string; slug: string; clientId: string }, shown: { clientSecret?: string; callbackSecret?: string }, heading: string) {
+  function renderSecrets(
+    req: Request,
+    res: Response,
+    app: { name: string; slug: string; clientId: string },
+    shown: { clientSecret?: string; callbackSecret?: string },
+    heading: string,
+  ) {
     kit.render(req, res, 'app-secrets', { title: heading, section: 'apps', heading, app, ...shown });
   }
 
   router.get('/apps', async (req, res) => {
-    const apps = (await listApps(kit.context(req))).map((app) => ({ ...app, iconText: app.icon && !/^https?:/.test(app.icon) ? app.icon : null }));
+    const apps = (await listApps(kit.context(req))).map((app) => ({
+      ...app,
+      iconText: app.icon && !/^https?:/.test(app.icon) ? app.icon : null,
+    }));
     kit.render(req, res, 'apps', { title: 'Apps', section: 'apps', apps });
   });
 
   router.get('/apps/new', async (req, res) => {
-    await renderForm(req, res, null, { visibilityUnits: [], visibilityRoles: [], firstParty: false, botEnabled: false });
+    await renderForm(req, res, null, {
+      visibilityUnits: [],
+      visibilityRoles: [],
+      firstParty: false,
+      botEnabled: false,
+    });
   });
 
   router.post('/apps', formBody, kit.csrf.check, async (req, res) => {
@@ -133,10 +157,18 @@ export function appRoutes(kit: ConsoleKit, secrets: Sealer): Router {
     }
   });
 
-  for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
+  for (const [action, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
     router.post(`/apps/:slug/${action}`, formBody, kit.csrf.check, async (req, res) => {
       const app = await setAppDisabled(kit.context(req), String(req.params.slug), disabled);
-      setFlash(req, disabled ? `Disabled ${app.name}: nobody can sign in to it or see it, and its bot is silent.` : `Enabled ${app.name}.`);
+      setFlash(
+        req,
+        disabled
+          ? `Disabled ${app.name}: nobody can sign in to it or see it, and its bot is silent.`
+          : `Enabled ${app.name}.`,
+      );
       res.redirect(303, `/admin/apps/${encodeURIComponent(app.slug)}`);
     });
   }
@@ -156,7 +188,9 @@ export function appRoutes(kit: ConsoleKit, secrets: Sealer): Router {
   router.post('/apps/:slug/delete', formBody, kit.csrf.check, async (req, res) => {
     const app = await getApp(kit.context(req), String(req.params.slug));
     if (text(bodyOf(req), 'confirm').trim() !== app.slug) {
-      const failure = formFailure(new ValidationError('Type the app\'s slug to confirm the deletion', { confirm: `type ${app.slug} to confirm` }));
+      const failure = formFailure(
+        new ValidationError("Type the app's slug to confirm the deletion", { confirm: `type ${app.slug} to confirm` }),
+      );
       return renderForm(req, res, app, storedValues(app), failure);
     }
     await deleteApp(kit.context(req), app.slug);

@@ -14,7 +14,11 @@ export function auditRoutes(kit: ConsoleKit): Router {
       action: typeof req.query.action === 'string' ? req.query.action.trim() : '',
       actor: typeof req.query.actor === 'string' ? req.query.actor.trim() : '',
     };
-    const result = await listAuditEvents(kit.context(req), { ...filter, page: req.query.page, pageSize: req.query.pageSize });
+    const result = await listAuditEvents(kit.context(req), {
+      ...filter,
+      page: req.query.page,
+      pageSize: req.query.pageSize,
+    });
     const link = (page: number) => {
       const params = new URLSearchParams();
       if (filter.action) params.set('action', filter.action);

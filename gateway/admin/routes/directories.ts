@@ -22,7 +22,11 @@ const SYNC_WAIT_MS = 20_000;
 const optional = (body: Body, name: string) => text(body, name).trim() || undefined;
 /** An optional setting the form may clear: "" clears it. */
 const clearable = (body: Body, name: string) => (name in body ? text(body, name).trim() || null : undefined);
-const lines = (body: Body, name: string) => text(body, name).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+const lines = (body: Body, name: string) =>
+  text(body, name)
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 /** The form's fields as the use-cases take them; blank mapping fields fall back to the preset. */
 function inputOf(body: Body) {
@@ -80,7 +84,8 @@ function valuesOf(d: PresentedDirectory): Record<string, unknown> {
 /** The form echoes what was typed after a refusal, lists as the text they were typed in. */
 function echo(body: Body): Record<string, unknown> {
   const values: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(body)) if (k !== '_csrf' && k !== 'bindPassword' && typeof v === 'string') values[k] = v;
+  for (const [k, v] of Object.entries(body))
+    if (k !== '_csrf' && k !== 'bindPassword' && typeof v === 'string') values[k] = v;
   return values;
 }
 
@@ -128,18 +133,31 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
   }
 
   router.get('/directories', async (req, res) => {
-    const directories = (await listDirectories(kit.context(req))).map((d) => ({ ...d, report: reportView(d.lastReport) }));
+    const directories = (await listDirectories(kit.context(req))).map((d) => ({
+      ...d,
+      report: reportView(d.lastReport),
+    }));
     kit.render(req, res, 'directories', { title: 'Directories', section: 'directories', directories });
   });
 
   router.get('/directories/new', async (req, res) => {
-    await renderForm(req, res, null, { preset: 'openldap', unitFrom: 'ou', defaultRole: 'student', timeoutSeconds: '5', unitRoot: 'campus' });
+    await renderForm(req, res, null, {
+      preset: 'openldap',
+      unitFrom: 'ou',
+      defaultRole: 'student',
+      timeoutSeconds: '5',
+      unitRoot: 'campus',
+    });
   });
 
   router.post('/directories', formBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     try {
-      const directory = await registerDirectory(kit.context(req), deps.sealer, { name: text(body, 'name'), ...inputOf(body), bindPassword: text(body, 'bindPassword') });
+      const directory = await registerDirectory(kit.context(req), deps.sealer, {
+        name: text(body, 'name'),
+        ...inputOf(body),
+        bindPassword: text(body, 'bindPassword'),
+      });
       setFlash(req, `Registered directory ${directory.name}. Test it, then sync it.`);
       res.redirect(303, `/admin/directories/${encodeURIComponent(directory.name)}`);
     } catch (error) {
@@ -174,8 +192,13 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
     const name = String(req.params.name);
     try {
       const running = syncDirectory(kit.context(req), { sealer: deps.sealer, logger: deps.logger }, name);
-      running.catch((err: unknown) => deps.logger.warn({ err, directory: name }, 'a directory sync started from the console failed'));
-      const report = await Promise.race([running, new Promise<null>((resolve) => setTimeout(resolve, SYNC_WAIT_MS, null).unref())]);
+      running.catch((err: unknown) =>
+        deps.logger.warn({ err, directory: name }, 'a directory sync started from the console failed'),
+      );
+      const report = await Promise.race([
+        running,
+        new Promise<null>((resolve) => setTimeout(resolve, SYNC_WAIT_MS, null).unref()),
+      ]);
       if (report) setFlash(req, summarize(report), report.outcome === 'success' ? 'success' : 'error');
       else setFlash(req, 'The sync is still running; its report appears on this page when it ends.');
       res.redirect(303, `/admin/directories/${encodeURIComponent(name)}`);
@@ -190,8 +213,13 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
     const name = String(req.params.name);
     const body = bodyOf(req);
     try {
-      const removed = await removeDirectory(kit.context(req), name, { disablePeople: text(body, 'disablePeople') === 'on' });
-      setFlash(req, `Removed directory ${removed.name}${removed.disabled > 0 ? `; disabled ${removed.disabled} of its people` : ''}.`);
+      const removed = await removeDirectory(kit.context(req), name, {
+        disablePeople: text(body, 'disablePeople') === 'on',
+      });
+      setFlash(
+        req,
+        `Removed directory ${removed.name}${removed.disabled > 0 ? `; disabled ${removed.disabled} of its people` : ''}.`,
+      );
       res.redirect(303, '/admin/directories');
     } catch (error) {
       const failure = formFailure(error);

@@ -17,7 +17,13 @@ export function domainRoutes(kit: ConsoleKit): Router {
     return domain;
   }
 
-  async function renderForm(req: Request, res: Response, domain: PresentedDomain | null, values: Record<string, unknown>, failure?: FormFailure) {
+  async function renderForm(
+    req: Request,
+    res: Response,
+    domain: PresentedDomain | null,
+    values: Record<string, unknown>,
+    failure?: FormFailure,
+  ) {
     kit.render(
       req,
       res,
@@ -36,7 +42,11 @@ export function domainRoutes(kit: ConsoleKit): Router {
   }
 
   router.get('/domains', async (req, res) => {
-    kit.render(req, res, 'domains', { title: 'Domains', section: 'domains', domains: await listDomains(kit.context(req)) });
+    kit.render(req, res, 'domains', {
+      title: 'Domains',
+      section: 'domains',
+      domains: await listDomains(kit.context(req)),
+    });
   });
 
   router.get('/domains/new', async (req, res) => {

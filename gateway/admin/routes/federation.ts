@@ -18,9 +18,18 @@ async function federationOverview(ctx: GatewayContext) {
     FederationProxy.findAll({ order: [['name', 'ASC']] }),
   ]);
   return {
-    domains: domains.map((d) => ({ name: d.name, url: d.url, kids: pinnedKeysOf(d).map((k) => k.kid), pinnedAt: d.pinnedAt })),
+    domains: domains.map((d) => ({
+      name: d.name,
+      url: d.url,
+      kids: pinnedKeysOf(d).map((k) => k.kid),
+      pinnedAt: d.pinnedAt,
+    })),
     policy: policy.map(([a, b]) => ({ a, b })),
-    proxies: proxies.map((p) => ({ name: p.name, kid: p.publicJwk ? (JSON.parse(p.publicJwk) as { kid: string }).kid : null, peerUrl: p.peerUrl })),
+    proxies: proxies.map((p) => ({
+      name: p.name,
+      kid: p.publicJwk ? (JSON.parse(p.publicJwk) as { kid: string }).kid : null,
+      peerUrl: p.peerUrl,
+    })),
   };
 }
 
@@ -44,7 +53,14 @@ export function federationRoutes(kit: ConsoleKit): Router {
       req,
       res,
       'federation',
-      { title: 'Federation', section: 'federation', ...overview, values, errors: failure?.errors ?? {}, notice: failure?.notice },
+      {
+        title: 'Federation',
+        section: 'federation',
+        ...overview,
+        values,
+        errors: failure?.errors ?? {},
+        notice: failure?.notice,
+      },
       failure?.status,
     );
   }
@@ -72,7 +88,9 @@ export function federationRoutes(kit: ConsoleKit): Router {
     async (req, { domain }) => {
       const { keys, changed } = await pinDomainKeys(kit.context(req), domain);
       const kids = keys.map((k) => k.kid).join(', ');
-      return changed ? `Pinned the keys of ${domain}: ${kids}.` : `${domain} serves the keys already pinned (${kids}); nothing changed.`;
+      return changed
+        ? `Pinned the keys of ${domain}: ${kids}.`
+        : `${domain} serves the keys already pinned (${kids}); nothing changed.`;
     },
     pinFailure,
   );

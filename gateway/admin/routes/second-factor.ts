@@ -47,7 +47,10 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
   router.post('/second-factor/remove', fullAdminOnly, formBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     try {
-      const dropped = await dropSecondFactorRequirement(kit.context(req), { kind: text(body, 'kind'), value: text(body, 'value') });
+      const dropped = await dropSecondFactorRequirement(kit.context(req), {
+        kind: text(body, 'kind'),
+        value: text(body, 'value'),
+      });
       setFlash(req, `A second factor is no longer required of ${dropped.kind} ${dropped.value}.`);
       res.redirect(303, '/admin/second-factor');
     } catch (error) {
@@ -58,7 +61,12 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
   router.post('/second-factor/passwordless', fullAdminOnly, formBody, kit.csrf.check, async (req, res) => {
     try {
       const on = await setPasswordless(kit.context(req), text(bodyOf(req), 'passwordless'));
-      setFlash(req, on ? 'People may now sign in with a passkey alone.' : 'A passkey now serves only as the second factor after a password.');
+      setFlash(
+        req,
+        on
+          ? 'People may now sign in with a passkey alone.'
+          : 'A passkey now serves only as the second factor after a password.',
+      );
       res.redirect(303, '/admin/second-factor');
     } catch (error) {
       await render(req, res, formFailure(error));

@@ -40,16 +40,28 @@ export function sessionRoutes(kit: ConsoleKit, auth: ConsoleAuth, logger: Logger
     const finish = (err: unknown, user: SignedIn | false | undefined, info: unknown) => {
       if (err) {
         logger.warn({ err }, 'admin console sign-in failed');
-        return kit.render(req, res, 'error', { title: 'Sign-in failed', message: 'Sign-in could not be completed.', retry: true }, 400);
+        return kit.render(
+          req,
+          res,
+          'error',
+          { title: 'Sign-in failed', message: 'Sign-in could not be completed.', retry: true },
+          400,
+        );
       }
       if (!user) {
-        const refusal = info as Partial<Refusal> & { message?: string } | undefined;
+        const refusal = info as (Partial<Refusal> & { message?: string }) | undefined;
         if (refusal?.refused) {
           // Kept so "sign in as someone else" can end this gateway session too.
           req.session.idToken = refusal.idToken;
           return kit.render(req, res, 'refused', { title: 'Not an administrator', message: refusal.refused }, 403);
         }
-        return kit.render(req, res, 'error', { title: 'Sign-in failed', message: refusal?.message ?? 'Sign-in was cancelled.', retry: true }, 401);
+        return kit.render(
+          req,
+          res,
+          'error',
+          { title: 'Sign-in failed', message: refusal?.message ?? 'Sign-in was cancelled.', retry: true },
+          401,
+        );
       }
       const returnTo = safeReturnTo(req.session.returnTo);
       req.logIn(user.actor, (loginError) => {

@@ -16,7 +16,15 @@ export function unitRoutes(kit: ConsoleKit): Router {
       req,
       res,
       'units',
-      { title: 'Units', section: 'units', tree: await unitTree(ctx), mayAddTopLevel: isFullAdmin(ctx.actor), values, errors: failure?.errors ?? {}, notice: failure?.notice },
+      {
+        title: 'Units',
+        section: 'units',
+        tree: await unitTree(ctx),
+        mayAddTopLevel: isFullAdmin(ctx.actor),
+        values,
+        errors: failure?.errors ?? {},
+        notice: failure?.notice,
+      },
       failure?.status,
     );
   }

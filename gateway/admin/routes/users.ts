@@ -8,7 +8,16 @@ import { presentUser, type PresentedUser } from '../../accounts/present-user.ts'
 import { unitTree } from '../../accounts/unit-tree.ts';
 import { unlockUser } from '../../accounts/unlock-user.ts';
 import { resetPassword, updateUser } from '../../accounts/update-user.ts';
-import { bodyOf, formBody, formFailure, list, text, unitsWithPrimary, type Body, type FormFailure } from '../form-input.ts';
+import {
+  bodyOf,
+  formBody,
+  formFailure,
+  list,
+  text,
+  unitsWithPrimary,
+  type Body,
+  type FormFailure,
+} from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { factorsOf } from '../../factors/factor-status.ts';
@@ -33,7 +42,11 @@ const userChangesInput = (body: Body) => ({
 });
 
 /** What the form shows again after a refusal: the input as typed, never the password. */
-const echo = (body: Body, input: Record<string, unknown>) => ({ ...input, password: '', primaryUnit: text(body, 'primaryUnit') });
+const echo = (body: Body, input: Record<string, unknown>) => ({
+  ...input,
+  password: '',
+  primaryUnit: text(body, 'primaryUnit'),
+});
 
 function usersLink(q: string, pageSize: unknown, page: number): string {
   const params = new URLSearchParams();
@@ -60,7 +73,11 @@ const storedValues = (user: PresentedUser) => ({
 async function keepOwnConsoleSession(req: Request, userId: string): Promise<void> {
   const actor = req.user as { kind?: string; id?: string } | undefined;
   if (actor?.kind !== 'user' || actor.id !== userId) return;
-  await new Promise<void>((resolve, reject) => req.logIn(actor as Express.User, { keepSessionInfo: true, session: true }, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    req.logIn(actor as Express.User, { keepSessionInfo: true, session: true }, (err) =>
+      err ? reject(err) : resolve(),
+    ),
+  );
 }
 
 type FormState = { values?: Record<string, unknown>; failure?: FormFailure; resetFailure?: FormFailure };
@@ -70,8 +87,15 @@ export function userRoutes(kit: ConsoleKit): Router {
   const router = Router();
 
   router.get('/users', async (req, res) => {
-    const found = await listUsers(kit.context(req), { q: req.query.q, page: req.query.page, pageSize: req.query.pageSize });
-    const factors = await factorsOf(kit.context(req), found.users.map((u) => u.id));
+    const found = await listUsers(kit.context(req), {
+      q: req.query.q,
+      page: req.query.page,
+      pageSize: req.query.pageSize,
+    });
+    const factors = await factorsOf(
+      kit.context(req),
+      found.users.map((u) => u.id),
+    );
     const result = { ...found, users: found.users.map((u) => ({ ...u, factors: factors.get(u.id) })) };
     const q = typeof req.query.q === 'string' ? req.query.q.trim() : '';
     kit.render(req, res, 'users', {
@@ -145,7 +169,10 @@ export function userRoutes(kit: ConsoleKit): Router {
     try {
       const user = await resetPassword(kit.context(req), String(req.params.id), text(bodyOf(req), 'password'));
       await keepOwnConsoleSession(req, user.id);
-      setFlash(req, `Set a new password for ${user.username}; any lockout is lifted and every session of theirs has ended.`);
+      setFlash(
+        req,
+        `Set a new password for ${user.username}; any lockout is lifted and every session of theirs has ended.`,
+      );
       res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
     } catch (error) {
       await renderForm(req, res, String(req.params.id), { resetFailure: formFailure(error) });
@@ -161,7 +188,10 @@ export function userRoutes(kit: ConsoleKit): Router {
 
   router.post('/users/:id/reset-factors', formBody, kit.csrf.check, async (req, res) => {
     const user = await resetFactors(kit.context(req), String(req.params.id));
-    setFlash(req, `Reset the second factor of ${user.username}: they set one up again at their next sign-in where it is required.`);
+    setFlash(
+      req,
+      `Reset the second factor of ${user.username}: they set one up again at their next sign-in where it is required.`,
+    );
     res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
   });
 

@@ -57,21 +57,23 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
     res.redirect(303, '/account/security');
   };
   /** A form post: signed in, then the work; an expected refusal comes back as the page's notice. */
-  const post = (work: (req: Request, res: Response, user: User) => Promise<string | void>) => async (req: Request, res: Response, next: express.NextFunction) => {
-    try {
-      const user = await person(req);
-      if (!user) return res.redirect(303, '/portal/login');
+  const post =
+    (work: (req: Request, res: Response, user: User) => Promise<string | void>) =>
+    async (req: Request, res: Response, next: express.NextFunction) => {
       try {
-        const done = await work(req, res, user);
-        if (typeof done === 'string') back(req, res, 'success', done);
+        const user = await person(req);
+        if (!user) return res.redirect(303, '/portal/login');
+        try {
+          const done = await work(req, res, user);
+          if (typeof done === 'string') back(req, res, 'success', done);
+        } catch (error) {
+          if (!isAppError(error)) throw error;
+          back(req, res, 'error', error.message);
+        }
       } catch (error) {
-        if (!isAppError(error)) throw error;
-        back(req, res, 'error', error.message);
+        next(error);
       }
-    } catch (error) {
-      next(error);
-    }
-  };
+    };
   const mustBeConfirmed = (req: Request) => {
     if (!confirmedRecently(req)) throw new ConfirmationNeededError();
   };
@@ -104,53 +106,104 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   router.get('/security', locals);
   router.post('/security/totp', locals);
 
-  router.post('/security/confirm', form, deps.csrf.check, post(async (req, _res, user) => {
-    await confirmIdentity(deps.context(req), deps.totp, deps.loginPolicy, user, { password: body(req).password, code: body(req).code });
-    req.session.securityConfirmedAt = Date.now();
-    return `Confirmed. For the next ${CONFIRMATION_WINDOW_SECONDS / 60} minutes you can change how you sign in.`;
-  }));
+  router.post(
+    '/security/confirm',
+    form,
+    deps.csrf.check,
+    post(async (req, _res, user) => {
+      await confirmIdentity(deps.context(req), deps.totp, deps.loginPolicy, user, {
+        password: body(req).password,
+        code: body(req).code,
+      });
+      req.session.securityConfirmedAt = Date.now();
+      return `Confirmed. For the next ${CONFIRMATION_WINDOW_SECONDS / 60} minutes you can change how you sign in.`;
+    }),
+  );
 
-  router.post('/security/confirm/options', jsonBody, deps.csrf.check, answerOptions(async (req) => {
-    const user = await person(req);
-    if (!user) throw new ConfirmationNeededError();
-    return beginPasskeyAssertion(deps.context(req), deps.passkeys, bindingOf(req), 'confirm', user);
-  }));
+  router.post(
+    '/security/confirm/options',
+    jsonBody,
+    deps.csrf.check,
+    answerOptions(async (req) => {
+      const user = await person(req);
+      if (!user) throw new ConfirmationNeededError();
+      return beginPasskeyAssertion(deps.context(req), deps.passkeys, bindingOf(req), 'confirm', user);
+    }),
+  );
 
-  router.post('/security/confirm/passkey', form, deps.csrf.check, post(async (req, _res, user) => {
-    await verifyPasskeyAssertion(deps.context(req), deps.passkeys, deps.loginPolicy, { binding: bindingOf(req), purpose: 'confirm', expectedUserId: user.id, response: body(req).response });
-    req.session.securityConfirmedAt = Date.now();
-    return `Confirmed with your passkey. For the next ${CONFIRMATION_WINDOW_SECONDS / 60} minutes you can change how you sign in.`;
-  }));
+  router.post(
+    '/security/confirm/passkey',
+    form,
+    deps.csrf.check,
+    post(async (req, _res, user) => {
+      await verifyPasskeyAssertion(deps.context(req), deps.passkeys, deps.loginPolicy, {
+        binding: bindingOf(req),
+        purpose: 'confirm',
+        expectedUserId: user.id,
+        response: body(req).response,
+      });
+      req.session.securityConfirmedAt = Date.now();
+      return `Confirmed with your passkey. For the next ${CONFIRMATION_WINDOW_SECONDS / 60} minutes you can change how you sign in.`;
+    }),
+  );
 
-  router.post('/security/passkeys/options', jsonBody, deps.csrf.check, answerOptions(async (req) => {
-    const user = await person(req);
-    if (!user) throw new ConfirmationNeededError();
-    mustBeConfirmed(req);
-    return beginPasskeyRegistration(deps.context(req), deps.passkeys, user, bindingOf(req));
-  }));
+  router.post(
+    '/security/passkeys/options',
+    jsonBody,
+    deps.csrf.check,
+    answerOptions(async (req) => {
+      const user = await person(req);
+      if (!user) throw new ConfirmationNeededError();
+      mustBeConfirmed(req);
+      return beginPasskeyRegistration(deps.context(req), deps.passkeys, user, bindingOf(req));
+    }),
+  );
 
-  router.post('/security/passkeys', form, deps.csrf.check, post(async (req, _res, user) => {
-    mustBeConfirmed(req);
-    const passkey = await finishPasskeyRegistration(deps.context(req), deps.passkeys, user, bindingOf(req), { name: body(req).name, response: body(req).response });
-    return `Added the passkey “${passkey.name}”.`;
-  }));
+  router.post(
+    '/security/passkeys',
+    form,
+    deps.csrf.check,
+    post(async (req, _res, user) => {
+      mustBeConfirmed(req);
+      const passkey = await finishPasskeyRegistration(deps.context(req), deps.passkeys, user, bindingOf(req), {
+        name: body(req).name,
+        response: body(req).response,
+      });
+      return `Added the passkey “${passkey.name}”.`;
+    }),
+  );
 
-  router.post('/security/passkeys/:id/rename', form, deps.csrf.check, post(async (req, _res, user) => {
-    const renamed = await renamePasskey(deps.context(req), user, req.params.id, body(req).name);
-    return `Renamed the passkey to “${renamed.name}”.`;
-  }));
+  router.post(
+    '/security/passkeys/:id/rename',
+    form,
+    deps.csrf.check,
+    post(async (req, _res, user) => {
+      const renamed = await renamePasskey(deps.context(req), user, req.params.id, body(req).name);
+      return `Renamed the passkey to “${renamed.name}”.`;
+    }),
+  );
 
-  router.post('/security/passkeys/:id/remove', form, deps.csrf.check, post(async (req, _res, user) => {
-    mustBeConfirmed(req);
-    const removed = await removePasskey(deps.context(req), user, req.params.id);
-    return `Removed the passkey “${removed.name}”.`;
-  }));
+  router.post(
+    '/security/passkeys/:id/remove',
+    form,
+    deps.csrf.check,
+    post(async (req, _res, user) => {
+      mustBeConfirmed(req);
+      const removed = await removePasskey(deps.context(req), user, req.params.id);
+      return `Removed the passkey “${removed.name}”.`;
+    }),
+  );
 
-  router.post('/security/recovery-codes', form, deps.csrf.check, post(async (req, res, user) => {
-    mustBeConfirmed(req);
-    const codes = await regenerateRecoveryCodes(deps.context(req), user);
-    res.set('Cache-Control', 'no-store').render('recovery-codes-new', { title: 'New recovery codes', codes });
-  }));
+  router.post(
+    '/security/recovery-codes',
+    form,
+    deps.csrf.check,
+    post(async (req, res, user) => {
+      mustBeConfirmed(req);
+      const codes = await regenerateRecoveryCodes(deps.context(req), user);
+      res.set('Cache-Control', 'no-store').render('recovery-codes-new', { title: 'New recovery codes', codes });
+    }),
+  );
 
   return router;
 }

@@ -1,7 +1,17 @@
-import { generateAuthenticationOptions, verifyAuthenticationResponse, type AuthenticationResponseJSON, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import {
+  generateAuthenticationOptions,
+  verifyAuthenticationResponse,
+  type AuthenticationResponseJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/server';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import { AppError, RateLimitedError } from '../../../core/errors.ts';
-import { AccountDisabledError, AccountLockedError, countFailure, type LoginPolicy } from '../../accounts/authenticate.ts';
+import {
+  AccountDisabledError,
+  AccountLockedError,
+  countFailure,
+  type LoginPolicy,
+} from '../../accounts/authenticate.ts';
 import { audit } from '../../audit.ts';
 import type { GatewayContext } from '../../context.ts';
 import type { User } from '../../models/index.ts';
@@ -19,14 +29,24 @@ export type PasskeyProof = { user: User; passkey: Passkey; userVerified: boolean
 type AssertionPurpose = Exclude<ChallengePurpose, 'register'>;
 
 /** The audit action each use of a passkey is logged under, beside the other ways of doing the same. */
-const ACTION: Record<AssertionPurpose, string> = { 'second-factor': 'login.second_factor', passwordless: 'login', confirm: 'account.confirm' };
+const ACTION: Record<AssertionPurpose, string> = {
+  'second-factor': 'login.second_factor',
+  passwordless: 'login',
+  confirm: 'account.confirm',
+};
 
 /**
  * Options for the browser to use a passkey. For a known person (second factor, confirming it is them)
  * only their own passkeys are offered; for a sign-in without a password the browser offers any passkey
  * it holds for this site, and the authenticator must verify its owner (PIN or biometrics).
  */
-export async function beginPasskeyAssertion(ctx: GatewayContext, deps: PasskeyDeps, binding: string, purpose: AssertionPurpose, user: User | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
+export async function beginPasskeyAssertion(
+  ctx: GatewayContext,
+  deps: PasskeyDeps,
+  binding: string,
+  purpose: AssertionPurpose,
+  user: User | null,
+): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const passkeys = user ? await ctx.models.Passkey.findAll({ where: { userId: user.id }, transaction: ctx.tx }) : [];
   const options = await generateAuthenticationOptions({
     rpID: deps.rpId,
@@ -52,17 +72,34 @@ export type AssertionInput = {
  * signature good and its counter moving forward. Failures count toward the owner's lockout like wrong
  * codes, and every outcome is audited; a counter that went backwards (a cloned key) is audited apart.
  */
-export async function verifyPasskeyAssertion(ctx: GatewayContext, deps: PasskeyDeps, policy: LoginPolicy, input: AssertionInput): Promise<PasskeyProof> {
+export async function verifyPasskeyAssertion(
+  ctx: GatewayContext,
+  deps: PasskeyDeps,
+  policy: LoginPolicy,
+  input: AssertionInput,
+): Promise<PasskeyProof> {
   const action = ACTION[input.purpose];
-  const expected = input.expectedUserId ? await ctx.models.User.findByPk(input.expectedUserId, { transaction: ctx.tx }) : null;
+  const expected = input.expectedUserId
+    ? await ctx.models.User.findByPk(input.expectedUserId, { transaction: ctx.tx })
+    : null;
   const fail = async (error: AppError, reason: string, target: User | null, details: Record<string, unknown> = {}) => {
     const who = target ?? expected;
-    await audit(who ? asPerson(ctx, who) : ctx, { action, target: who?.username ?? null, outcome: 'failure', details: { method: 'passkey', reason, ...details } });
+    await audit(who ? asPerson(ctx, who) : ctx, {
+      action,
+      target: who?.username ?? null,
+      outcome: 'failure',
+      details: { method: 'passkey', reason, ...details },
+    });
     return error;
   };
   const refuse = async (target: User, reason: string, details: Record<string, unknown> = {}) => {
     const locked = await countFailure(ctx, target, policy);
-    return fail(locked ? new AccountLockedError(policy.lockoutMinutes * 60) : new PasskeyRefusedError(), reason, target, details);
+    return fail(
+      locked ? new AccountLockedError(policy.lockoutMinutes * 60) : new PasskeyRefusedError(),
+      reason,
+      target,
+      details,
+    );
   };
 
   // Before anything is spent: garbage changes nothing, not even the pending challenge.
@@ -72,8 +109,10 @@ export async function verifyPasskeyAssertion(ctx: GatewayContext, deps: PasskeyD
   } catch (error) {
     throw await fail(error as AppError, 'malformed_response', null);
   }
-  if (input.expectedUserId && (!expected || expected.status !== 'active')) throw await fail(new AccountDisabledError(), 'disabled', null);
-  if (expected?.lockedUntil && expected.lockedUntil > new Date()) throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked', null);
+  if (input.expectedUserId && (!expected || expected.status !== 'active'))
+    throw await fail(new AccountDisabledError(), 'disabled', null);
+  if (expected?.lockedUntil && expected.lockedUntil > new Date())
+    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked', null);
   if (!input.expectedUserId) {
     // A sign-in without a password is a guess like any other: the per-address limit applies first.
     const byIp = await policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
@@ -86,7 +125,8 @@ export async function verifyPasskeyAssertion(ctx: GatewayContext, deps: PasskeyD
   } catch (error) {
     throw await fail(error as AppError, 'challenge', null);
   }
-  if (pending.userId !== input.expectedUserId) throw await fail(new PasskeyRefusedError(), 'challenge_of_someone_else', null);
+  if (pending.userId !== input.expectedUserId)
+    throw await fail(new PasskeyRefusedError(), 'challenge_of_someone_else', null);
 
   const passkey = await ctx.models.Passkey.findOne({ where: { credentialId: response.id }, transaction: ctx.tx });
   if (!passkey) {
@@ -98,9 +138,11 @@ export async function verifyPasskeyAssertion(ctx: GatewayContext, deps: PasskeyD
     throw await refuse(expected, 'passkey_of_someone_else', { owner: owner?.username ?? null });
   }
   if (!owner || owner.status !== 'active') throw await fail(new AccountDisabledError(), 'disabled', owner);
-  if (owner.lockedUntil && owner.lockedUntil > new Date()) throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked', owner);
+  if (owner.lockedUntil && owner.lockedUntil > new Date())
+    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked', owner);
   // The authenticator names the account it holds the key for; it must be the key's owner here.
-  if (response.response.userHandle && userIdOfHandle(response.response.userHandle) !== owner.id) throw await refuse(owner, 'user_handle_mismatch');
+  if (response.response.userHandle && userIdOfHandle(response.response.userHandle) !== owner.id)
+    throw await refuse(owner, 'user_handle_mismatch');
 
   const check = (counter: number) =>
     verifyAuthenticationResponse({
@@ -108,7 +150,12 @@ export async function verifyPasskeyAssertion(ctx: GatewayContext, deps: PasskeyD
       expectedChallenge: pending.challenge,
       expectedOrigin: deps.origin,
       expectedRPID: deps.rpId,
-      credential: { id: passkey.credentialId, publicKey: isoBase64URL.toBuffer(passkey.publicKey), counter, transports: transportsOf(passkey) },
+      credential: {
+        id: passkey.credentialId,
+        publicKey: isoBase64URL.toBuffer(passkey.publicKey),
+        counter,
+        transports: transportsOf(passkey),
+      },
       requireUserVerification: input.purpose !== 'second-factor',
     }).catch(() => null);
   const result = await check(passkey.counter);
@@ -116,7 +163,12 @@ export async function verifyPasskeyAssertion(ctx: GatewayContext, deps: PasskeyD
     // The library refuses a counter that did not move forward before it checks the signature: a good
     // signature with the counter ignored means a copy of the key was used (RP guidance: a clone).
     if (passkey.counter > 0 && (await check(0))?.verified) {
-      await audit(asPerson(ctx, owner), { action: 'passkey.counter_regression', target: owner.username, outcome: 'failure', details: { passkey: passkey.id, name: passkey.name, stored: passkey.counter } });
+      await audit(asPerson(ctx, owner), {
+        action: 'passkey.counter_regression',
+        target: owner.username,
+        outcome: 'failure',
+        details: { passkey: passkey.id, name: passkey.name, stored: passkey.counter },
+      });
       throw await refuse(owner, 'counter_regression', { passkey: passkey.id });
     }
     throw await refuse(owner, 'not_verified', { passkey: passkey.id });
@@ -132,6 +184,10 @@ export async function verifyPasskeyAssertion(ctx: GatewayContext, deps: PasskeyD
   owner.failedLogins = 0;
   if (input.purpose === 'passwordless') owner.lastLoginAt = new Date();
   await owner.save({ transaction: ctx.tx });
-  await audit(asPerson(ctx, owner), { action, target: owner.username, details: { method: 'passkey', passkey: passkey.id, userVerified } });
+  await audit(asPerson(ctx, owner), {
+    action,
+    target: owner.username,
+    details: { method: 'passkey', passkey: passkey.id, userVerified },
+  });
   return { user: owner, passkey, userVerified };
 }

@@ -10,7 +10,11 @@ export class PasskeyRefusedError extends AppError {
 /** The browser's answer is not a WebAuthn response at all (garbage, truncated, wrong shape). */
 export class InvalidPasskeyResponseError extends AppError {
   constructor() {
-    super('invalid_passkey_response', 400, 'The answer from your browser or security key was not understood. Try again.');
+    super(
+      'invalid_passkey_response',
+      400,
+      'The answer from your browser or security key was not understood. Try again.',
+    );
   }
 }
 

@@ -42,26 +42,32 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
   router.get('/interaction/:uid', offer);
   router.post(['/interaction/:uid/login', '/interaction/:uid/code'], offer);
 
-  router.post('/interaction/:uid/passkey/options', jsonBody, deps.csrf.check, answerOptions(async (req, res) => {
-    const ctx = deps.context(req);
-    const details = await deps.provider().interactionDetails(req, res);
-    const pending = pendingSignIn(details);
-    if (details.prompt.name === 'login' && pending?.step === 'code') {
-      const user = await ctx.models.User.findByPk(pending.accountId);
-      if (!user || user.status !== 'active') throw new AccountDisabledError();
-      return beginPasskeyAssertion(ctx, deps.passkeys, bindingOf(details), 'second-factor', user);
-    }
-    if (details.prompt.name !== 'login' || pending) throw new PasswordlessOffError();
-    if (!(await passwordlessAllowed(ctx))) throw new PasswordlessOffError();
-    return beginPasskeyAssertion(ctx, deps.passkeys, bindingOf(details), 'passwordless', null);
-  }));
+  router.post(
+    '/interaction/:uid/passkey/options',
+    jsonBody,
+    deps.csrf.check,
+    answerOptions(async (req, res) => {
+      const ctx = deps.context(req);
+      const details = await deps.provider().interactionDetails(req, res);
+      const pending = pendingSignIn(details);
+      if (details.prompt.name === 'login' && pending?.step === 'code') {
+        const user = await ctx.models.User.findByPk(pending.accountId);
+        if (!user || user.status !== 'active') throw new AccountDisabledError();
+        return beginPasskeyAssertion(ctx, deps.passkeys, bindingOf(details), 'second-factor', user);
+      }
+      if (details.prompt.name !== 'login' || pending) throw new PasswordlessOffError();
+      if (!(await passwordlessAllowed(ctx))) throw new PasswordlessOffError();
+      return beginPasskeyAssertion(ctx, deps.passkeys, bindingOf(details), 'passwordless', null);
+    }),
+  );
 
   // The second step with a passkey, after a correct password.
   router.post('/interaction/:uid/passkey', form, deps.csrf.check, offer, async (req, res, next) => {
     try {
       const details = await deps.provider().interactionDetails(req, res);
       const pending = pendingSignIn(details);
-      if (details.prompt.name !== 'login' || pending?.step !== 'code') return res.redirect(303, `/interaction/${details.uid}`);
+      if (details.prompt.name !== 'login' || pending?.step !== 'code')
+        return res.redirect(303, `/interaction/${details.uid}`);
       try {
         await verifyPasskeyAssertion(deps.context(req), deps.passkeys, deps.loginPolicy, {
           binding: bindingOf(details),
@@ -73,7 +79,14 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
         if (!isAppError(error)) throw error;
         return await renderPendingStep(deps, req, res, details, pending, error);
       }
-      await deps.provider().interactionFinished(req, res, { login: { accountId: pending.accountId, amr: PASSKEY_AS_SECOND_FACTOR_AMR, acr: MFA_ACR } }, { mergeWithLastSubmission: false });
+      await deps
+        .provider()
+        .interactionFinished(
+          req,
+          res,
+          { login: { accountId: pending.accountId, amr: PASSKEY_AS_SECOND_FACTOR_AMR, acr: MFA_ACR } },
+          { mergeWithLastSubmission: false },
+        );
     } catch (error) {
       next(error);
     }
@@ -83,7 +96,8 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
   router.post('/interaction/:uid/passkey-login', form, deps.csrf.check, offer, async (req, res, next) => {
     try {
       const details = await deps.provider().interactionDetails(req, res);
-      if (details.prompt.name !== 'login' || pendingSignIn(details)) return res.redirect(303, `/interaction/${details.uid}`);
+      if (details.prompt.name !== 'login' || pendingSignIn(details))
+        return res.redirect(303, `/interaction/${details.uid}`);
       const ctx = deps.context(req);
       try {
         if (!(await passwordlessAllowed(ctx))) throw new PasswordlessOffError();
@@ -93,7 +107,14 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
           expectedUserId: null,
           response: (req.body as Record<string, unknown>).response,
         });
-        await deps.provider().interactionFinished(req, res, { login: { accountId: user.id, amr: PASSWORDLESS_AMR, acr: MFA_ACR } }, { mergeWithLastSubmission: false });
+        await deps
+          .provider()
+          .interactionFinished(
+            req,
+            res,
+            { login: { accountId: user.id, amr: PASSWORDLESS_AMR, acr: MFA_ACR } },
+            { mergeWithLastSubmission: false },
+          );
       } catch (error) {
         if (!isAppError(error)) throw error;
         setRetryAfter(res, error);

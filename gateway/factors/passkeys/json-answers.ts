@@ -16,7 +16,10 @@ export function answerOptions(work: (req: Request, res: Response) => Promise<unk
       res.set('Cache-Control', 'no-store').json({ options });
     } catch (error) {
       if (!isAppError(error)) return next(error);
-      res.status(error.status).set('Cache-Control', 'no-store').json({ error: { code: error.code, message: error.message } });
+      res
+        .status(error.status)
+        .set('Cache-Control', 'no-store')
+        .json({ error: { code: error.code, message: error.message } });
     }
   };
 }

@@ -8,25 +8,41 @@ import { presentPasskey, type PresentedPasskey } from './present-passkey.ts';
 import { parsePasskeyName } from './registration.ts';
 
 export async function listPasskeys(ctx: GatewayContext, userId: string): Promise<PresentedPasskey[]> {
-  const rows = await ctx.models.Passkey.findAll({ where: { userId }, order: [['createdAt', 'ASC']], transaction: ctx.tx });
+  const rows = await ctx.models.Passkey.findAll({
+    where: { userId },
+    order: [['createdAt', 'ASC']],
+    transaction: ctx.tx,
+  });
   return rows.map(presentPasskey);
 }
 
 // Another person's passkey id is "not found", exactly like one that does not exist.
 async function ownPasskey(ctx: GatewayContext, user: User, id: unknown) {
-  const passkey = typeof id === 'string' && id.length <= 36 ? await ctx.models.Passkey.findOne({ where: { id, userId: user.id }, transaction: ctx.tx }) : null;
+  const passkey =
+    typeof id === 'string' && id.length <= 36
+      ? await ctx.models.Passkey.findOne({ where: { id, userId: user.id }, transaction: ctx.tx })
+      : null;
   if (!passkey) throw new NotFoundError('No such passkey on your account');
   return passkey;
 }
 
-export async function renamePasskey(ctx: GatewayContext, user: User, id: unknown, name: unknown): Promise<PresentedPasskey> {
+export async function renamePasskey(
+  ctx: GatewayContext,
+  user: User,
+  id: unknown,
+  name: unknown,
+): Promise<PresentedPasskey> {
   const newName = parsePasskeyName(name);
   return inTransaction(asPerson(ctx, user), async (ctx) => {
     const passkey = await ownPasskey(ctx, user, id);
     const before = passkey.name;
     passkey.name = newName;
     await passkey.save({ transaction: ctx.tx });
-    await audit(ctx, { action: 'passkey.rename', target: user.username, details: { passkey: passkey.id, from: before, to: newName } });
+    await audit(ctx, {
+      action: 'passkey.rename',
+      target: user.username,
+      details: { passkey: passkey.id, from: before, to: newName },
+    });
     return presentPasskey(passkey);
   });
 }
@@ -35,7 +51,11 @@ export async function removePasskey(ctx: GatewayContext, user: User, id: unknown
   return inTransaction(asPerson(ctx, user), async (ctx) => {
     const passkey = await ownPasskey(ctx, user, id);
     await passkey.destroy({ transaction: ctx.tx });
-    await audit(ctx, { action: 'passkey.remove', target: user.username, details: { passkey: passkey.id, name: passkey.name } });
+    await audit(ctx, {
+      action: 'passkey.remove',
+      target: user.username,
+      details: { passkey: passkey.id, name: passkey.name },
+    });
     return presentPasskey(passkey);
   });
 }

@@ -15,7 +15,10 @@ export function passkeyPageScript(options: { minify: boolean }) {
     try {
       const bundle = await bundler.script();
       const current = `/assets${req.path}` === bundle.path;
-      res.set({ 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': current ? 'public, max-age=31536000, immutable' : 'no-cache' });
+      res.set({
+        'Content-Type': 'text/javascript; charset=utf-8',
+        'Cache-Control': current ? 'public, max-age=31536000, immutable' : 'no-cache',
+      });
       res.send(bundle.body);
     } catch (error) {
       next(error);

@@ -20,7 +20,10 @@ export async function setPasswordless(ctx: GatewayContext, input: unknown): Prom
   const parsed = switchSchema.safeParse(input);
   if (!parsed.success) throw new ValidationError('Say on or off', { passwordless: 'on or off' });
   return inTransaction(ctx, async (ctx) => {
-    await ctx.models.FactorSetting.upsert({ name: SETTING, value: parsed.data, updatedAt: new Date() }, { transaction: ctx.tx });
+    await ctx.models.FactorSetting.upsert(
+      { name: SETTING, value: parsed.data, updatedAt: new Date() },
+      { transaction: ctx.tx },
+    );
     await audit(ctx, { action: 'mfa.passwordless', target: parsed.data });
     return parsed.data === 'on';
   });

@@ -1,6 +1,13 @@
 import type { Passkey } from '../../models/passkeys.ts';
 
-export type PresentedPasskey = { id: string; name: string; createdAt: string; lastUsedAt: string | null; synced: boolean; transports: string[] };
+export type PresentedPasskey = {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  synced: boolean;
+  transports: string[];
+};
 
 /** What leaves the gateway about a passkey: never its key or credential id. */
 export function presentPasskey(p: Passkey): PresentedPasskey {

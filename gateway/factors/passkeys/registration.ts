@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { generateRegistrationOptions, verifyRegistrationResponse, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
+import {
+  generateRegistrationOptions,
+  verifyRegistrationResponse,
+  type PublicKeyCredentialCreationOptionsJSON,
+} from '@simplewebauthn/server';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import { z } from 'zod';
 import { ValidationError } from '../../../core/errors.ts';
@@ -21,11 +25,16 @@ export const MAX_PASSKEYS = 10;
 // the runtime has it: Node 24 marks that experimental, and a stored key must stay verifiable.
 const ALGORITHMS = [-8, -7, -257];
 
-export const passkeyNameSchema = z.string().trim().min(1, 'Give the passkey a name').max(64, 'A name has at most 64 characters');
+export const passkeyNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'Give the passkey a name')
+  .max(64, 'A name has at most 64 characters');
 
 export function parsePasskeyName(input: unknown): string {
   const parsed = passkeyNameSchema.safeParse(input);
-  if (!parsed.success) throw new ValidationError(parsed.error.issues[0]!.message, { name: parsed.error.issues[0]!.message });
+  if (!parsed.success)
+    throw new ValidationError(parsed.error.issues[0]!.message, { name: parsed.error.issues[0]!.message });
   return parsed.data;
 }
 
@@ -33,9 +42,15 @@ export function parsePasskeyName(input: unknown): string {
  * Options for the browser to create a passkey: discoverable (so it can later sign in without a name),
  * and never a second one on an authenticator that already holds one of the person's.
  */
-export async function beginPasskeyRegistration(ctx: GatewayContext, deps: PasskeyDeps, user: User, binding: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
+export async function beginPasskeyRegistration(
+  ctx: GatewayContext,
+  deps: PasskeyDeps,
+  user: User,
+  binding: string,
+): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const existing = await ctx.models.Passkey.findAll({ where: { userId: user.id }, transaction: ctx.tx });
-  if (existing.length >= MAX_PASSKEYS) throw new ValidationError(`You have ${MAX_PASSKEYS} passkeys, the most allowed. Remove one first.`);
+  if (existing.length >= MAX_PASSKEYS)
+    throw new ValidationError(`You have ${MAX_PASSKEYS} passkeys, the most allowed. Remove one first.`);
   const options = await generateRegistrationOptions({
     rpName: deps.rpName,
     rpID: deps.rpId,
@@ -55,7 +70,13 @@ export async function beginPasskeyRegistration(ctx: GatewayContext, deps: Passke
 export const transportsOf = (p: Passkey) => (p.transports ? (p.transports.split(',') as never[]) : undefined);
 
 /** Verifies the browser's answer to the pending registration and stores the passkey under the name given. */
-export async function finishPasskeyRegistration(ctx: GatewayContext, deps: PasskeyDeps, user: User, binding: string, input: { name: unknown; response: unknown }): Promise<Passkey> {
+export async function finishPasskeyRegistration(
+  ctx: GatewayContext,
+  deps: PasskeyDeps,
+  user: User,
+  binding: string,
+  input: { name: unknown; response: unknown },
+): Promise<Passkey> {
   const person = asPerson(ctx, user);
   const name = parsePasskeyName(input.name);
   const response = parseRegistrationResponse(input.response);
@@ -72,7 +93,14 @@ export async function finishPasskeyRegistration(ctx: GatewayContext, deps: Passk
   if (pending.userId !== user.id) throw await refuse('challenge_of_someone_else');
   let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
   try {
-    verified = await verifyRegistrationResponse({ response, expectedChallenge: pending.challenge, expectedOrigin: deps.origin, expectedRPID: deps.rpId, requireUserVerification: false, supportedAlgorithmIDs: ALGORITHMS });
+    verified = await verifyRegistrationResponse({
+      response,
+      expectedChallenge: pending.challenge,
+      expectedOrigin: deps.origin,
+      expectedRPID: deps.rpId,
+      requireUserVerification: false,
+      supportedAlgorithmIDs: ALGORITHMS,
+    });
   } catch {
     throw await refuse('invalid_response');
   }
@@ -82,7 +110,8 @@ export async function finishPasskeyRegistration(ctx: GatewayContext, deps: Passk
 
   try {
     return await inTransaction(person, async (ctx) => {
-      if (await ctx.models.Passkey.findOne({ where: { credentialId: credential.id }, transaction: ctx.tx })) throw new PasskeyAlreadyRegisteredError();
+      if (await ctx.models.Passkey.findOne({ where: { credentialId: credential.id }, transaction: ctx.tx }))
+        throw new PasskeyAlreadyRegisteredError();
       if ((await ctx.models.Passkey.count({ where: { userId: user.id }, transaction: ctx.tx })) >= MAX_PASSKEYS) {
         throw new ValidationError(`You have ${MAX_PASSKEYS} passkeys, the most allowed. Remove one first.`);
       }

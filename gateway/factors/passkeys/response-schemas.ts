@@ -3,7 +3,12 @@ import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simp
 import { InvalidPasskeyResponseError } from './errors.ts';
 
 // Bounded base64url strings: the library checks the contents, the edge only the shape and size.
-const b64url = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9_-]+$/);
+const b64url = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]+$/);
 const TRANSPORTS = ['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb'] as const;
 
 const common = {
@@ -54,7 +59,14 @@ function parse<T>(schema: z.ZodType<T>, input: unknown): T {
 
 export const parseRegistrationResponse = (input: unknown): RegistrationResponseJSON => {
   const parsed = parse(registrationResponseSchema, input);
-  return { ...parsed, response: { ...parsed.response, transports: parsed.response.transports?.filter((t) => (TRANSPORTS as readonly string[]).includes(t)) } } as RegistrationResponseJSON;
+  return {
+    ...parsed,
+    response: {
+      ...parsed.response,
+      transports: parsed.response.transports?.filter((t) => (TRANSPORTS as readonly string[]).includes(t)),
+    },
+  } as RegistrationResponseJSON;
 };
 
-export const parseAuthenticationResponse = (input: unknown): AuthenticationResponseJSON => parse(authenticationResponseSchema, input) as AuthenticationResponseJSON;
+export const parseAuthenticationResponse = (input: unknown): AuthenticationResponseJSON =>
+  parse(authenticationResponseSchema, input) as AuthenticationResponseJSON;

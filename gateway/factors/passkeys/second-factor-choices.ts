@@ -14,7 +14,10 @@ export async function hasSecondFactor(ctx: GatewayContext, userId: string): Prom
  * What the second step offers this person: a code field when they have an authenticator app or
  * recovery codes left, a passkey button when they have a passkey.
  */
-export async function secondFactorChoices(ctx: GatewayContext, userId: string): Promise<{ offerCode: boolean; offerPasskey: boolean }> {
+export async function secondFactorChoices(
+  ctx: GatewayContext,
+  userId: string,
+): Promise<{ offerCode: boolean; offerPasskey: boolean }> {
   const [totp, codes, passkeys] = await Promise.all([
     ctx.models.TotpFactor.count({ where: { userId, confirmedAt: { [Op.ne]: null } }, transaction: ctx.tx }),
     ctx.models.RecoveryCode.count({ where: { userId, usedAt: null }, transaction: ctx.tx }),

@@ -5,7 +5,13 @@ export type Me = {
   user: { id: string; username: string; name: string; email: string; roles: string[]; homeDomain: string | null };
   domains: PortalDomain[];
 };
-export type WorkbenchApp = { slug: string; name: string; icon: string | null; description: string | null; openUrl: string };
+export type WorkbenchApp = {
+  slug: string;
+  name: string;
+  icon: string | null;
+  description: string | null;
+  openUrl: string;
+};
 
 /** A refused or failed HTTP call to the gateway or a node: its status (0 when none came) and the error code it gave. */
 export class HttpError extends Error {
@@ -28,12 +34,20 @@ export async function portalApi<T>(path: string, init: RequestInit = {}): Promis
   const response = await fetch(`/portal/api/${path}`, {
     ...init,
     credentials: 'same-origin',
-    headers: { accept: 'application/json', 'x-atrium-portal': '1', ...(init.headers as Record<string, string> | undefined) },
+    headers: {
+      accept: 'application/json',
+      'x-atrium-portal': '1',
+      ...(init.headers as Record<string, string> | undefined),
+    },
   });
   const body = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
   if (!response.ok) {
     if (response.status === 401) signInAgain();
-    throw new HttpError(response.status, body.error?.code ?? `http_${response.status}`, body.error?.message ?? `HTTP ${response.status}`);
+    throw new HttpError(
+      response.status,
+      body.error?.code ?? `http_${response.status}`,
+      body.error?.message ?? `HTTP ${response.status}`,
+    );
   }
   return body as T;
 }

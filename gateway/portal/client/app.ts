@@ -4,13 +4,22 @@ import { keyOf, type Chat, type Entry } from './chat.ts';
 import { ConversationView, type ViewHost } from './conversation-view.ts';
 import { h, ICONS, icon, iconButton } from './dom.ts';
 import { renderList } from './list-view.ts';
-import { askForNotifications, notificationsAllowed, notificationsSupported, notifyOnIncoming } from './notifications.ts';
+import {
+  askForNotifications,
+  notificationsAllowed,
+  notificationsSupported,
+  notifyOnIncoming,
+} from './notifications.ts';
 import { peopleView } from './people-view.ts';
 import { searchView } from './search-view.ts';
 import { workbenchView } from './workbench-view.ts';
 
-type Route = { view: 'list' } | { view: 'conversation'; key: string } | { view: 'apps' } | { view: 'search' } | { view: 'new' };
-
+type Route =
+  | { view: 'list' }
+  | { view: 'conversation'; key: string }
+  | { view: 'apps' }
+  | { view: 'search' }
+  | { view: 'new' };
 
 function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
@@ -57,13 +66,19 @@ export class PortalApp implements ViewHost {
   start(): void {
     const chat = this.#chat;
     const nav = (label: string, path: string, hash: string, extra = '') =>
-      h('a', { href: hash, class: `nav-link ${extra}`, 'aria-label': label, title: label, 'data-nav': hash }, icon(path), h('span', { class: 'nav-text' }, label));
-    const bell = notificationsSupported() && !notificationsAllowed() && Notification.permission !== 'denied'
-      ? iconButton('Turn on notifications', ICONS.bell, async (event) => {
-          const button = event.currentTarget as HTMLElement;
-          if (await askForNotifications()) button.remove();
-        })
-      : null;
+      h(
+        'a',
+        { href: hash, class: `nav-link ${extra}`, 'aria-label': label, title: label, 'data-nav': hash },
+        icon(path),
+        h('span', { class: 'nav-text' }, label),
+      );
+    const bell =
+      notificationsSupported() && !notificationsAllowed() && Notification.permission !== 'denied'
+        ? iconButton('Turn on notifications', ICONS.bell, async (event) => {
+            const button = event.currentTarget as HTMLElement;
+            if (await askForNotifications()) button.remove();
+          })
+        : null;
     this.#root.replaceChildren(
       h(
         'header',
@@ -83,12 +98,31 @@ export class PortalApp implements ViewHost {
           { class: 'account' },
           bell,
           h('span', { class: 'who', title: chat.me.domains.map((d) => d.address).join(', ') }, chat.me.user.name),
-          h('a', { href: '/account/security', class: 'icon-button account-security', 'aria-label': 'Sign-in security', title: 'Sign-in security: passkeys, authenticator app, recovery codes' }, icon(ICONS.shield)),
+          h(
+            'a',
+            {
+              href: '/account/security',
+              class: 'icon-button account-security',
+              'aria-label': 'Sign-in security',
+              title: 'Sign-in security: passkeys, authenticator app, recovery codes',
+            },
+            icon(ICONS.shield),
+          ),
           iconButton('Sign out', ICONS.logout, () => void this.#signOut(), { class: 'icon-button sign-out' }),
         ),
       ),
       this.#banner,
-      h('div', { class: 'layout' }, h('nav', { class: 'sidebar', 'aria-label': 'Conversations' }, h('h2', { class: 'visually-hidden' }, 'Conversations'), this.#list), this.#pane),
+      h(
+        'div',
+        { class: 'layout' },
+        h(
+          'nav',
+          { class: 'sidebar', 'aria-label': 'Conversations' },
+          h('h2', { class: 'visually-hidden' }, 'Conversations'),
+          this.#list,
+        ),
+        this.#pane,
+      ),
       this.#announcer,
       this.#toasts,
     );
@@ -114,7 +148,8 @@ export class PortalApp implements ViewHost {
     window.addEventListener('offline', () => chat.setNetwork(false));
     document.addEventListener('visibilitychange', () => {
       const visible = document.visibilityState === 'visible';
-      for (const client of chat.clients.values()) if (client.state === 'online') client.setPresence(visible ? 'online' : 'away').catch(() => undefined);
+      for (const client of chat.clients.values())
+        if (client.state === 'online') client.setPresence(visible ? 'online' : 'away').catch(() => undefined);
       if (visible && this.#view) chat.markRead(this.#view.entry);
       this.#drawTitle();
     });
@@ -179,9 +214,11 @@ export class PortalApp implements ViewHost {
     const route = parseRoute(window.location.hash);
     this.#route = route;
     const chat = this.#chat;
-    document.body.dataset.view = route.view === 'list' ? 'list' : route.view === 'conversation' ? 'conversation' : 'panel';
+    document.body.dataset.view =
+      route.view === 'list' ? 'list' : route.view === 'conversation' ? 'conversation' : 'panel';
     for (const link of this.#root.querySelectorAll<HTMLElement>('[data-nav]')) {
-      const current = link.dataset.nav === (route.view === 'list' || route.view === 'conversation' ? '#/' : `#/${route.view}`);
+      const current =
+        link.dataset.nav === (route.view === 'list' || route.view === 'conversation' ? '#/' : `#/${route.view}`);
       if (current) link.setAttribute('aria-current', 'page');
       else link.removeAttribute('aria-current');
     }
@@ -191,7 +228,9 @@ export class PortalApp implements ViewHost {
     }
     switch (route.view) {
       case 'list':
-        this.#pane.replaceChildren(h('div', { class: 'placeholder' }, h('p', {}, 'Choose a conversation, or start a new one.')));
+        this.#pane.replaceChildren(
+          h('div', { class: 'placeholder' }, h('p', {}, 'Choose a conversation, or start a new one.')),
+        );
         break;
       case 'apps':
         this.#pane.replaceChildren(workbenchView(this));
@@ -258,10 +297,17 @@ export class PortalApp implements ViewHost {
       connecting: 'Connecting…',
       offline: 'Offline — reconnecting…',
     }[state];
-    el.replaceChildren(h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', { class: 'connection-text' }, text));
-    const waiting = unsent > 0 ? ` ${unsent} message${unsent === 1 ? '' : 's'} will be sent when the connection returns.` : '';
+    el.replaceChildren(
+      h('span', { class: 'dot', 'aria-hidden': 'true' }),
+      h('span', { class: 'connection-text' }, text),
+    );
+    const waiting =
+      unsent > 0 ? ` ${unsent} message${unsent === 1 ? '' : 's'} will be sent when the connection returns.` : '';
     this.#banner.hidden = state === 'online' || state === 'connecting';
-    this.#banner.textContent = state === 'offline' ? `You are offline. Nothing you type is lost.${waiting}` : `Some colleges are out of reach for now.${waiting}`;
+    this.#banner.textContent =
+      state === 'offline'
+        ? `You are offline. Nothing you type is lost.${waiting}`
+        : `Some colleges are out of reach for now.${waiting}`;
     if (state === 'online' && this.#dirtyList === false) this.#schedule(true, true);
   }
 
@@ -291,7 +337,13 @@ export class PortalApp implements ViewHost {
     const dialog = h(
       'div',
       { class: 'ended', role: 'alertdialog', 'aria-modal': 'true', 'aria-labelledby': 'ended-title' },
-      h('div', { class: 'ended-box' }, h('h2', { id: 'ended-title' }, 'You were signed out'), h('p', {}, 'Your Atrium session ended, so chat was closed.'), h('a', { class: 'button', href: '/' }, 'Sign in again')),
+      h(
+        'div',
+        { class: 'ended-box' },
+        h('h2', { id: 'ended-title' }, 'You were signed out'),
+        h('p', {}, 'Your Atrium session ended, so chat was closed.'),
+        h('a', { class: 'button', href: '/' }, 'Sign in again'),
+      ),
     );
     document.body.append(dialog);
     dialog.querySelector<HTMLElement>('a')?.focus();

@@ -16,7 +16,14 @@ function parseCard(raw: unknown): Card | null {
     title: str(card.title) ?? 'Card',
     text: str(card.text) ?? str(card.body),
     fields: fields
-      .map((f) => (f && typeof f === 'object' ? { label: str((f as Record<string, unknown>).label) ?? '', value: str((f as Record<string, unknown>).value) ?? '' } : null))
+      .map((f) =>
+        f && typeof f === 'object'
+          ? {
+              label: str((f as Record<string, unknown>).label) ?? '',
+              value: str((f as Record<string, unknown>).value) ?? '',
+            }
+          : null,
+      )
       .filter((f): f is CardField => f !== null),
     actions: actions
       .map((a) => {
@@ -40,14 +47,28 @@ export function renderCard(raw: unknown, onAction: (actionId: string, button: HT
     { class: 'card', 'aria-labelledby': headingId },
     h('h3', { id: headingId }, card.title),
     card.text ? h('p', {}, card.text) : null,
-    card.fields.length ? h('dl', { class: 'card-fields' }, card.fields.map((f) => [h('dt', {}, f.label), h('dd', {}, f.value)])) : null,
+    card.fields.length
+      ? h(
+          'dl',
+          { class: 'card-fields' },
+          card.fields.map((f) => [h('dt', {}, f.label), h('dd', {}, f.value)]),
+        )
+      : null,
     card.status ? h('p', { class: 'card-status', role: 'status' }, card.status) : null,
     card.actions.length
       ? h(
           'div',
           { class: 'card-actions' },
           card.actions.map((a) => {
-            const button = h('button', { type: 'button', class: `card-action ${a.style === 'primary' || a.style === 'danger' ? a.style : ''}`, 'data-action': a.id }, a.label);
+            const button = h(
+              'button',
+              {
+                type: 'button',
+                class: `card-action ${a.style === 'primary' || a.style === 'danger' ? a.style : ''}`,
+                'data-action': a.id,
+              },
+              a.label,
+            );
             button.addEventListener('click', () => onAction(a.id, button));
             return button;
           }),

@@ -1,4 +1,12 @@
-import { AtriumClient, AtriumError, type Conversation, type ConnectionState, type Message, type Presence, type UploadedAttachment } from '../../../sdk/client.ts';
+import {
+  AtriumClient,
+  AtriumError,
+  type Conversation,
+  type ConnectionState,
+  type Message,
+  type Presence,
+  type UploadedAttachment,
+} from '../../../sdk/client.ts';
 import { Emitter } from '../../../sdk/emitter.ts';
 import { tokenFor, type Me, type PortalDomain } from './api.ts';
 import { findPeople, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
@@ -94,7 +102,11 @@ export class Chat extends Emitter<ChatEvents> {
     for (const domain of me.domains) {
       this.domains.set(domain.name, domain);
       this.names.set(domain.address, me.user.name);
-      const client = new AtriumClient({ url: domain.socketUrl, token: () => tokenFor(domain.name), backoff: { initialMs: 300, maxMs: 15_000 } });
+      const client = new AtriumClient({
+        url: domain.socketUrl,
+        token: () => tokenFor(domain.name),
+        backoff: { initialMs: 300, maxMs: 15_000 },
+      });
       this.clients.set(domain.name, client);
       this.#wire(domain.name, client);
     }
@@ -118,7 +130,11 @@ export class Chat extends Emitter<ChatEvents> {
     const unsent = [...this.clients.values()].reduce((n, c) => n + c.unsent, 0);
     const offlineDomains = states.filter(([, s]) => s !== 'online').map(([d]) => d);
     if (this.networkOffline || online === 0) {
-      return { state: states.some(([, s]) => s === 'connecting') && !this.networkOffline ? 'connecting' : 'offline', unsent, offlineDomains };
+      return {
+        state: states.some(([, s]) => s === 'connecting') && !this.networkOffline ? 'connecting' : 'offline',
+        unsent,
+        offlineDomains,
+      };
     }
     return { state: online === states.length ? 'online' : 'partial', unsent, offlineDomains };
   }
@@ -204,12 +220,28 @@ export class Chat extends Emitter<ChatEvents> {
       return entry;
     }
     if (!entry) {
-      entry = { key, domain, me, conv, messages: [], byId: new Map(), pending: new Map(), typing: new Map(), historyDone: false, refused: new Map() };
+      entry = {
+        key,
+        domain,
+        me,
+        conv,
+        messages: [],
+        byId: new Map(),
+        pending: new Map(),
+        typing: new Map(),
+        historyDone: false,
+        refused: new Map(),
+      };
       this.entries.set(key, entry);
       for (const message of this.#orphans.get(key) ?? []) {
         // A conversation someone started while the page was open: its first messages are news (the
         // node's unread count already includes them).
-        if (this.#store(entry, message) && message.sender !== me && Date.parse(message.createdAt) > this.#startedAt && (message.kind === 'text' || message.kind === 'card')) {
+        if (
+          this.#store(entry, message) &&
+          message.sender !== me &&
+          Date.parse(message.createdAt) > this.#startedAt &&
+          (message.kind === 'text' || message.kind === 'card')
+        ) {
           this.emit('incoming', { entry, message });
         }
       }
@@ -291,7 +323,11 @@ export class Chat extends Emitter<ChatEvents> {
           target.editedAt = message.createdAt;
         } else if (message.kind === 'recall') {
           // Taken back before it was read: it no longer counts as unread (as the node counts).
-          const wasUnread = target.sender !== entry.me && !target.recalledAt && target.seq > entry.conv.readSeq && (target.kind === 'text' || target.kind === 'card');
+          const wasUnread =
+            target.sender !== entry.me &&
+            !target.recalledAt &&
+            target.seq > entry.conv.readSeq &&
+            (target.kind === 'text' || target.kind === 'card');
           if (wasUnread && entry.conv.unread > 0) entry.conv.unread -= 1;
           target.text = undefined;
           target.attachments = [];
@@ -304,7 +340,8 @@ export class Chat extends Emitter<ChatEvents> {
     }
     if (message.kind === 'delivery.failed' && Array.isArray(message.messageIds)) {
       // The home stores a refusal as an entry (docs/protocol.md): a device that was away then learns it here.
-      for (const id of message.messageIds as string[]) entry.refused.set(id, `${String(message.domain)} refused it (${String(message.reason)})`);
+      for (const id of message.messageIds as string[])
+        entry.refused.set(id, `${String(message.domain)} refused it (${String(message.reason)})`);
     }
     entry.byId.set(message.id, message);
     if (!SHOWN.has(message.kind)) return true;
@@ -353,10 +390,23 @@ export class Chat extends Emitter<ChatEvents> {
   /** Sends a message; it shows as "sending" until its node acknowledges it (also across reconnects). */
   send(entry: Entry, text: string, mentions: string[], attachments: UploadedAttachment[]): void {
     const clientMsgId = randomId();
-    const pending: Pending = { clientMsgId, text, mentions, attachments, createdAt: new Date().toISOString(), state: 'sending' };
+    const pending: Pending = {
+      clientMsgId,
+      text,
+      mentions,
+      attachments,
+      createdAt: new Date().toISOString(),
+      state: 'sending',
+    };
     entry.pending.set(clientMsgId, pending);
     const client = this.clients.get(entry.domain)!;
-    const acked = client.send({ conversationId: entry.conv.id, clientMsgId, ...(text ? { text } : {}), ...(mentions.length ? { mentions } : {}), ...(attachments.length ? { attachments: attachments.map((a) => a.id) } : {}) });
+    const acked = client.send({
+      conversationId: entry.conv.id,
+      clientMsgId,
+      ...(text ? { text } : {}),
+      ...(mentions.length ? { mentions } : {}),
+      ...(attachments.length ? { attachments: attachments.map((a) => a.id) } : {}),
+    });
     this.emit('entry', entry);
     this.emit('connection', undefined);
     acked
@@ -403,13 +453,33 @@ export class Chat extends Emitter<ChatEvents> {
 
   async edit(entry: Entry, message: Message, text: string): Promise<void> {
     const ack = await this.clients.get(entry.domain)!.edit(message.id, text);
-    this.#store(entry, { ...message, id: ack.messageId, seq: ack.seq, kind: 'edit', refId: message.id, text, createdAt: ack.at, clientMsgId: ack.clientMsgId, sender: entry.me });
+    this.#store(entry, {
+      ...message,
+      id: ack.messageId,
+      seq: ack.seq,
+      kind: 'edit',
+      refId: message.id,
+      text,
+      createdAt: ack.at,
+      clientMsgId: ack.clientMsgId,
+      sender: entry.me,
+    });
     this.emit('entry', entry);
   }
 
   async recall(entry: Entry, message: Message): Promise<void> {
     const ack = await this.clients.get(entry.domain)!.recall(message.id);
-    this.#store(entry, { ...message, id: ack.messageId, seq: ack.seq, kind: 'recall', refId: message.id, text: undefined, createdAt: ack.at, clientMsgId: ack.clientMsgId, sender: entry.me });
+    this.#store(entry, {
+      ...message,
+      id: ack.messageId,
+      seq: ack.seq,
+      kind: 'recall',
+      refId: message.id,
+      text: undefined,
+      createdAt: ack.at,
+      clientMsgId: ack.clientMsgId,
+      sender: entry.me,
+    });
     this.emit('list', undefined);
     this.emit('entry', entry);
   }
@@ -445,7 +515,11 @@ export class Chat extends Emitter<ChatEvents> {
       [...this.clients].map(async ([domain, client]) => {
         if (client.state !== 'online') return [];
         const messages = await client.search(query, { limit: 50 }).catch(() => [] as Message[]);
-        return messages.map((message) => ({ domain, message, entry: this.entries.get(keyOf(domain, message.conversationId)) }));
+        return messages.map((message) => ({
+          domain,
+          message,
+          entry: this.entries.get(keyOf(domain, message.conversationId)),
+        }));
       }),
     );
     return results.flat().sort((a, b) => b.message.createdAt.localeCompare(a.message.createdAt));
@@ -466,7 +540,10 @@ export class Chat extends Emitter<ChatEvents> {
   /** A group hosted by the person's home domain (or the first of theirs that can reach everyone). */
   async createGroup(title: string, members: Person[]): Promise<Entry> {
     const domain = this.#domainReaching(members);
-    const conv = await this.clients.get(domain)!.createGroup(title, members.map((m) => m.address));
+    const conv = await this.clients.get(domain)!.createGroup(
+      title,
+      members.map((m) => m.address),
+    );
     return this.#upsert(domain, conv);
   }
 
@@ -568,7 +645,8 @@ export class Chat extends Emitter<ChatEvents> {
         if (batch.size === 0) continue;
         const people = await lookUpPeople(this.me, [...batch.keys()]).catch(() => [] as Person[]);
         for (const person of people) for (const address of person.addresses) this.names.set(address, person.name);
-        for (const address of [...batch.values()].flat()) if (!this.names.has(address)) this.names.set(address, localPart(address));
+        for (const address of [...batch.values()].flat())
+          if (!this.names.has(address)) this.names.set(address, localPart(address));
         this.emit('names', undefined);
       }
     } finally {

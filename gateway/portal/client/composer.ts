@@ -31,7 +31,13 @@ export class Composer {
     this.#chat = chat;
     this.#entry = entry;
     const id = `composer-${++composerCount}`;
-    this.#suggestions = h('ul', { class: 'suggestions', id: `${id}-mentions`, role: 'listbox', 'aria-label': 'People to mention', hidden: true });
+    this.#suggestions = h('ul', {
+      class: 'suggestions',
+      id: `${id}-mentions`,
+      role: 'listbox',
+      'aria-label': 'People to mention',
+      hidden: true,
+    });
     this.input = h('textarea', {
       id: `${id}-input`,
       class: 'composer-input',
@@ -44,7 +50,13 @@ export class Composer {
       'aria-controls': `${id}-mentions`,
       autocomplete: 'off',
     });
-    this.#fileInput = h('input', { type: 'file', class: 'visually-hidden', multiple: true, tabindex: -1, 'aria-hidden': 'true' });
+    this.#fileInput = h('input', {
+      type: 'file',
+      class: 'visually-hidden',
+      multiple: true,
+      tabindex: -1,
+      'aria-hidden': 'true',
+    });
     this.#uploadList = h('ul', { class: 'uploads', 'aria-label': 'Files to send' });
     this.#notice = h('p', { class: 'composer-notice', role: 'status' });
     this.element = h(
@@ -57,7 +69,11 @@ export class Composer {
         { class: 'composer-row' },
         iconButton('Attach files', ICONS.attach, () => this.#fileInput.click()),
         this.input,
-        h('button', { type: 'submit', class: 'icon-button send', 'aria-label': 'Send', title: 'Send (Enter)' }, h('span', { class: 'send-label' }, 'Send')),
+        h(
+          'button',
+          { type: 'submit', class: 'icon-button send', 'aria-label': 'Send', title: 'Send (Enter)' },
+          h('span', { class: 'send-label' }, 'Send'),
+        ),
       ),
       this.#notice,
       this.#fileInput,
@@ -87,7 +103,12 @@ export class Composer {
     const node = this.#chat.domains.get(this.#entry.domain)!;
     const progress = h('progress', { max: 1, value: 0, 'aria-label': `Uploading ${file.name}` });
     const abort = new AbortController();
-    const row = h('li', { class: 'upload' }, h('span', { class: 'upload-name' }, `${file.name} (${sizeOf(file.size)})`), progress);
+    const row = h(
+      'li',
+      { class: 'upload' },
+      h('span', { class: 'upload-name' }, `${file.name} (${sizeOf(file.size)})`),
+      progress,
+    );
     const upload: Upload = {
       file,
       row,
@@ -122,7 +143,9 @@ export class Composer {
     const uploads = this.#uploads;
     if (!text && uploads.length === 0) return;
     if (uploads.length > 0) this.#notice.textContent = 'Waiting for uploads to finish…';
-    const attachments = (await Promise.all(uploads.map((u) => u.done))).filter((a): a is UploadedAttachment => a !== null);
+    const attachments = (await Promise.all(uploads.map((u) => u.done))).filter(
+      (a): a is UploadedAttachment => a !== null,
+    );
     this.#notice.textContent = '';
     if (!text && attachments.length === 0) return;
     const mentions = this.#mentionsIn(text);
@@ -142,7 +165,9 @@ export class Composer {
       const local = match[1]!.replace(/[._-]+$/, '').toLowerCase();
       const picked = this.#mentioned.get(local);
       if (picked) found.add(picked);
-      else for (const m of this.#entry.conv.members) if (m.address !== this.#entry.me && localPart(m.address).toLowerCase() === local) found.add(m.address);
+      else
+        for (const m of this.#entry.conv.members)
+          if (m.address !== this.#entry.me && localPart(m.address).toLowerCase() === local) found.add(m.address);
     }
     return [...found];
   }
@@ -190,14 +215,26 @@ export class Composer {
     this.#options = this.#entry.conv.members
       .filter((m) => m.address !== this.#entry.me)
       .map((m) => ({ address: m.address, name: this.#chat.displayName(m.address) }))
-      .filter((s) => localPart(s.address).toLowerCase().startsWith(query.word) || s.name.toLowerCase().split(/\s+/).some((w) => w.startsWith(query.word)))
+      .filter(
+        (s) =>
+          localPart(s.address).toLowerCase().startsWith(query.word) ||
+          s.name
+            .toLowerCase()
+            .split(/\s+/)
+            .some((w) => w.startsWith(query.word)),
+      )
       .slice(0, 8);
     if (this.#options.length === 0) return this.#closeSuggestions();
     this.#suggestions.replaceChildren(
       ...this.#options.map((s, i) =>
         h(
           'li',
-          { id: `${this.#suggestions.id}-${i}`, role: 'option', 'aria-selected': 'false', onmousedown: (e: MouseEvent) => (e.preventDefault(), this.#pick(s)) },
+          {
+            id: `${this.#suggestions.id}-${i}`,
+            role: 'option',
+            'aria-selected': 'false',
+            onmousedown: (e: MouseEvent) => (e.preventDefault(), this.#pick(s)),
+          },
           h('strong', {}, s.name),
           h('span', { class: 'muted' }, ` @${localPart(s.address)} · ${s.address.split('@')[1]}`),
         ),

@@ -44,15 +44,30 @@ export class ConversationView {
     const title = chat.title(entry);
     this.#title = h('h2', { id: 'conversation-title', class: 'conversation-title' }, title);
     this.#subtitle = h('p', { class: 'conversation-subtitle muted' });
-    this.#older = h('button', { type: 'button', class: 'load-older secondary', onclick: () => void this.showOlder() }, 'Show earlier messages');
-    this.#list = h('ol', { class: 'message-list', role: 'log', 'aria-labelledby': 'conversation-title', 'aria-live': 'polite', 'aria-relevant': 'additions' });
+    this.#older = h(
+      'button',
+      { type: 'button', class: 'load-older secondary', onclick: () => void this.showOlder() },
+      'Show earlier messages',
+    );
+    this.#list = h('ol', {
+      class: 'message-list',
+      role: 'log',
+      'aria-labelledby': 'conversation-title',
+      'aria-live': 'polite',
+      'aria-relevant': 'additions',
+    });
     this.#scroller = h('div', { class: 'messages', tabindex: 0, 'aria-label': 'Messages' }, this.#older, this.#list);
     this.#typing = h('p', { class: 'typing', 'aria-live': 'polite' });
     this.composer = new Composer(chat, entry, title);
     this.element = h(
       'section',
       { class: 'conversation', 'aria-labelledby': 'conversation-title', 'data-key': entry.key },
-      h('header', { class: 'conversation-head' }, iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }), h('div', { class: 'heading' }, this.#title, this.#subtitle)),
+      h(
+        'header',
+        { class: 'conversation-head' },
+        iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }),
+        h('div', { class: 'heading' }, this.#title, this.#subtitle),
+      ),
       this.#scroller,
       this.#typing,
       this.composer.element,
@@ -173,7 +188,15 @@ export class ConversationView {
     for (const pending of entry.pending.values()) {
       const sig = `${pending.state}\u0000${pending.error ?? ''}`;
       const drawn = this.#drawnPending.get(pending.clientMsgId);
-      const el = drawn && drawn.sig === sig ? drawn.el : renderPending(entry, pending, () => chat.retry(entry, pending), () => chat.discard(entry, pending));
+      const el =
+        drawn && drawn.sig === sig
+          ? drawn.el
+          : renderPending(
+              entry,
+              pending,
+              () => chat.retry(entry, pending),
+              () => chat.discard(entry, pending),
+            );
       pendingNow.set(pending.clientMsgId, { el, sig });
       wanted.push(el);
     }
@@ -185,7 +208,12 @@ export class ConversationView {
     this.#updateOlder();
 
     const typists = [...entry.typing.keys()].map((a) => chat.displayName(a));
-    this.#typing.textContent = typists.length === 0 ? '' : typists.length === 1 ? `${typists[0]} is typing…` : `${typists.join(', ')} are typing…`;
+    this.#typing.textContent =
+      typists.length === 0
+        ? ''
+        : typists.length === 1
+          ? `${typists[0]} is typing…`
+          : `${typists.join(', ')} are typing…`;
     if (nearEnd || entry.pending.size > 0) this.scrollToEnd();
   }
 
@@ -197,8 +225,12 @@ export class ConversationView {
       // A big group names a few and counts the rest: a lecture's 3,000 names would not fit a line anyway.
       const members = entry.conv.members;
       const others = members.filter((m) => m.address !== entry.me);
-      const names = [...(others.length < members.length ? ['you'] : []), ...others.slice(0, NAMED_MEMBERS).map((m) => chat.displayName(m.address))];
-      const more = others.length > NAMED_MEMBERS ? ` and ${(others.length - NAMED_MEMBERS).toLocaleString('en')} more` : '';
+      const names = [
+        ...(others.length < members.length ? ['you'] : []),
+        ...others.slice(0, NAMED_MEMBERS).map((m) => chat.displayName(m.address)),
+      ];
+      const more =
+        others.length > NAMED_MEMBERS ? ` and ${(others.length - NAMED_MEMBERS).toLocaleString('en')} more` : '';
       return `${members.length.toLocaleString('en')} members: ${names.join(', ')}${more} · hosted by ${entry.conv.homeDomain}${where}`;
     }
     const peer = chat.peerOf(entry);
@@ -237,7 +269,17 @@ export class ConversationView {
         done();
       }
     });
-    const form = h('div', { class: 'edit' }, input, h('div', { class: 'edit-buttons' }, h('button', { type: 'button', onclick: save }, 'Save'), h('button', { type: 'button', class: 'secondary', onclick: done }, 'Cancel')));
+    const form = h(
+      'div',
+      { class: 'edit' },
+      input,
+      h(
+        'div',
+        { class: 'edit-buttons' },
+        h('button', { type: 'button', onclick: save }, 'Save'),
+        h('button', { type: 'button', class: 'secondary', onclick: done }, 'Cancel'),
+      ),
+    );
     text.replaceWith(form);
     li.querySelector('.tools')?.remove();
     input.focus();

@@ -4,7 +4,9 @@ export function timeOf(iso: string): string {
   const at = new Date(iso);
   const now = new Date();
   const sameDay = at.toDateString() === now.toDateString();
-  return sameDay ? at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : at.toLocaleDateString([], { month: 'short', day: 'numeric' });
+  return sameDay
+    ? at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+    : at.toLocaleDateString([], { month: 'short', day: 'numeric' });
 }
 
 export function fullTimeOf(iso: string): string {
@@ -45,10 +47,18 @@ export function richText(text: string, mentions: string[], me: string): Child[] 
     const [whole, mention, link] = match;
     if (mention) {
       const address = mentioned.get(mention.slice(1).toLowerCase());
-      out.push(address ? h('span', { class: address === me ? 'mention mention-me' : 'mention', title: address }, mention) : mention);
+      out.push(
+        address
+          ? h('span', { class: address === me ? 'mention mention-me' : 'mention', title: address }, mention)
+          : mention,
+      );
     } else if (link) {
       const safe = URL.parse(link);
-      out.push(safe && (safe.protocol === 'https:' || safe.protocol === 'http:') ? h('a', { href: safe.href, target: '_blank', rel: 'noopener noreferrer' }, link) : link);
+      out.push(
+        safe && (safe.protocol === 'https:' || safe.protocol === 'http:')
+          ? h('a', { href: safe.href, target: '_blank', rel: 'noopener noreferrer' }, link)
+          : link,
+      );
     } else {
       out.push(whole);
     }
@@ -59,7 +69,10 @@ export function richText(text: string, mentions: string[], me: string): Child[] 
 }
 
 /** A system entry (group changes) in words. */
-export function systemText(message: { event?: string; [key: string]: unknown }, name: (address: string) => string): string {
+export function systemText(
+  message: { event?: string; [key: string]: unknown },
+  name: (address: string) => string,
+): string {
   const by = typeof message.by === 'string' ? name(message.by) : 'Someone';
   const members = Array.isArray(message.members) ? (message.members as string[]).map(name).join(', ') : '';
   switch (message.event) {
@@ -74,7 +87,9 @@ export function systemText(message: { event?: string; [key: string]: unknown }, 
     case 'member.removed':
       return `${by} removed ${members}`;
     case 'member.role':
-      return message.role === 'owner' ? `${by} made ${members} the owner` : `${by} made ${members} ${String(message.role ?? '')}`;
+      return message.role === 'owner'
+        ? `${by} made ${members} the owner`
+        : `${by} made ${members} ${String(message.role ?? '')}`;
     default:
       return 'The conversation changed';
   }

@@ -17,7 +17,10 @@ function preview(chat: Chat, entry: Entry, message: Message | undefined): string
   if (message.kind === 'system') return systemText(message as never, (a) => chat.displayName(a));
   const who = message.sender === entry.me ? 'You' : chat.displayName(message.sender).split(' ')[0];
   if (message.recalledAt) return `${who} recalled a message`;
-  const what = message.kind === 'card' ? `[${String((message.card as { title?: unknown } | undefined)?.title ?? 'card')}]` : message.text || (message.attachments?.length ? `📎 ${message.attachments[0]!.name}` : '');
+  const what =
+    message.kind === 'card'
+      ? `[${String((message.card as { title?: unknown } | undefined)?.title ?? 'card')}]`
+      : message.text || (message.attachments?.length ? `📎 ${message.attachments[0]!.name}` : '');
   return entry.conv.kind === 'group' || message.sender === entry.me ? `${who}: ${what}` : what;
 }
 
@@ -65,10 +68,20 @@ export function renderList(chat: Chat, list: HTMLElement, open: (entry: Entry) =
   wanted.forEach((el, i) => {
     if (list.children[i] !== el) list.insertBefore(el, list.children[i] ?? null);
   });
-  if (focusedKey && !list.contains(document.activeElement)) list.querySelector<HTMLElement>(`[data-key="${CSS.escape(focusedKey)}"]`)?.focus();
+  if (focusedKey && !list.contains(document.activeElement))
+    list.querySelector<HTMLElement>(`[data-key="${CSS.escape(focusedKey)}"]`)?.focus();
 }
 
-type Item = { title: string; text: string; peer: string | undefined; presence: ReturnType<Chat['presenceOf']>; unread: number; label: string; last: Message | undefined; sig: string };
+type Item = {
+  title: string;
+  text: string;
+  peer: string | undefined;
+  presence: ReturnType<Chat['presenceOf']>;
+  unread: number;
+  label: string;
+  last: Message | undefined;
+  sig: string;
+};
 
 /** What one item shows; `sig` changes exactly when its drawing would. */
 function describeItem(chat: Chat, entry: Entry, manyDomains: boolean): Item {
@@ -78,8 +91,23 @@ function describeItem(chat: Chat, entry: Entry, manyDomains: boolean): Item {
   const peer = chat.peerOf(entry);
   const presence = peer ? chat.presenceOf(peer) : undefined;
   const unread = entry.conv.unread;
-  const label = [title, entry.conv.kind === 'group' ? 'group' : null, presence ? presenceLabel(chat, peer!) : null, unread > 0 ? `${unread} unread` : null, text].filter(Boolean).join(', ');
-  const sig = [label, presence?.status ?? '', last ? timeOf(last.createdAt) : '', chat.openKey === entry.key, manyDomains, entry.domain].join('\u0000');
+  const label = [
+    title,
+    entry.conv.kind === 'group' ? 'group' : null,
+    presence ? presenceLabel(chat, peer!) : null,
+    unread > 0 ? `${unread} unread` : null,
+    text,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const sig = [
+    label,
+    presence?.status ?? '',
+    last ? timeOf(last.createdAt) : '',
+    chat.openKey === entry.key,
+    manyDomains,
+    entry.domain,
+  ].join('\u0000');
   return { title, text, peer, presence, unread, label, last, sig };
 }
 
@@ -104,11 +132,21 @@ function drawItem(chat: Chat, entry: Entry, item: Item, open: (entry: Entry) => 
           if (current) open(current);
         },
       },
-      h('span', { class: `avatar ${entry.conv.kind === 'group' ? 'group' : hueClass(peer ?? key)}`, 'aria-hidden': 'true' }, entry.conv.kind === 'group' ? '#' : initials(title), dot),
+      h(
+        'span',
+        { class: `avatar ${entry.conv.kind === 'group' ? 'group' : hueClass(peer ?? key)}`, 'aria-hidden': 'true' },
+        entry.conv.kind === 'group' ? '#' : initials(title),
+        dot,
+      ),
       h(
         'span',
         { class: 'item-body' },
-        h('span', { class: 'item-title' }, title, chat.domains.size > 1 ? h('span', { class: 'domain-tag' }, entry.domain.split('.')[0]!) : null),
+        h(
+          'span',
+          { class: 'item-title' },
+          title,
+          chat.domains.size > 1 ? h('span', { class: 'domain-tag' }, entry.domain.split('.')[0]!) : null,
+        ),
         h('span', { class: 'item-preview' }, text),
       ),
       h(

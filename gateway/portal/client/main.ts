@@ -12,7 +12,12 @@ async function boot(root: HTMLElement): Promise<void> {
   } catch (error) {
     if (error instanceof HttpError && error.status === 401) return;
     root.replaceChildren(
-      h('div', { class: 'placeholder', role: 'alert' }, h('p', {}, `The portal could not start: ${(error as Error).message}`), h('button', { type: 'button', onclick: () => window.location.reload() }, 'Try again')),
+      h(
+        'div',
+        { class: 'placeholder', role: 'alert' },
+        h('p', {}, `The portal could not start: ${(error as Error).message}`),
+        h('button', { type: 'button', onclick: () => window.location.reload() }, 'Try again'),
+      ),
     );
   }
 }

@@ -18,8 +18,14 @@ export function receiptOf(chat: Chat, entry: Entry, message: Message): Receipt {
   const delivered = others.filter((m) => m.deliveredSeq >= message.seq || m.readSeq >= message.seq);
   const names = (list: typeof others) => list.map((m) => chat.displayName(m.address)).join(', ');
   if (read.length === others.length) return { state: 'read', label: 'Read', detail: `Read by ${names(read)}` };
-  if (entry.conv.kind === 'group' && read.length > 0) return { state: 'delivered', label: `Read by ${read.length} of ${others.length}`, detail: `Read by ${names(read)}` };
-  if (delivered.length === others.length) return { state: 'delivered', label: 'Delivered', detail: `Delivered to ${names(delivered)}` };
+  if (entry.conv.kind === 'group' && read.length > 0)
+    return {
+      state: 'delivered',
+      label: `Read by ${read.length} of ${others.length}`,
+      detail: `Read by ${names(read)}`,
+    };
+  if (delivered.length === others.length)
+    return { state: 'delivered', label: 'Delivered', detail: `Delivered to ${names(delivered)}` };
   return { state: 'sent', label: 'Sent', detail: 'Sent; not yet delivered' };
 }
 
@@ -35,11 +41,22 @@ export type MessageActions = {
  * button under the pointer is never swapped for a new one between press and release.
  */
 export function signatureOf(chat: Chat, entry: Entry, message: Message): string {
-  return [message.text ?? '', message.editedAt, message.recalledAt, JSON.stringify(message.card ?? null), chat.displayName(message.sender), entry.refused.get(message.id) ?? ''].join('\u0000');
+  return [
+    message.text ?? '',
+    message.editedAt,
+    message.recalledAt,
+    JSON.stringify(message.card ?? null),
+    chat.displayName(message.sender),
+    entry.refused.get(message.id) ?? '',
+  ].join('\u0000');
 }
 
 function statusOf(receipt: Receipt): HTMLElement {
-  return h('span', { class: `status status-${receipt.state}`, title: receipt.detail, 'data-status': receipt.state }, receipt.label);
+  return h(
+    'span',
+    { class: `status status-${receipt.state}`, title: receipt.detail, 'data-status': receipt.state },
+    receipt.label,
+  );
 }
 
 /** Brings the receipt of one's own drawn message up to date without redrawing the rest of it. */
@@ -67,41 +84,82 @@ function attachmentsOf(chat: Chat, entry: Entry, message: Message): Child {
     'ul',
     { class: 'attachments', 'aria-label': 'Attachments' },
     list.map((a) => {
-      if (!node) return h('li', { class: 'attachment unavailable' }, `${a.name} (${sizeOf(a.size)}) could not be loaded`);
+      if (!node)
+        return h('li', { class: 'attachment unavailable' }, `${a.name} (${sizeOf(a.size)}) could not be loaded`);
       if (a.contentType.startsWith('image/')) {
         const img = h('img', { class: 'preview', alt: a.name, loading: 'lazy' });
         attachmentUrl(node, a.id, from).then(
           (url) => (img.src = url),
           () => img.replaceWith(h('span', { class: 'attachment unavailable' }, `${a.name} could not be loaded`)),
         );
-        return h('li', { class: 'attachment image' }, h('button', { type: 'button', class: 'link', 'aria-label': `Download ${a.name}`, onclick: () => void downloadAttachment(node, a, from) }, img));
+        return h(
+          'li',
+          { class: 'attachment image' },
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'link',
+              'aria-label': `Download ${a.name}`,
+              onclick: () => void downloadAttachment(node, a, from),
+            },
+            img,
+          ),
+        );
       }
       return h(
         'li',
         { class: 'attachment file' },
-        h('button', { type: 'button', class: 'link', onclick: () => void downloadAttachment(node, a, from).catch(() => undefined) }, `⬇ ${a.name}`),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'link',
+            onclick: () => void downloadAttachment(node, a, from).catch(() => undefined),
+          },
+          `⬇ ${a.name}`,
+        ),
         h('span', { class: 'muted' }, ` ${sizeOf(a.size)}`),
       );
     }),
   );
 }
 
-export function renderMessage(chat: Chat, entry: Entry, message: Message, actions: MessageActions, recallWindowMs: number): HTMLElement {
+export function renderMessage(
+  chat: Chat,
+  entry: Entry,
+  message: Message,
+  actions: MessageActions,
+  recallWindowMs: number,
+): HTMLElement {
   if (message.kind === 'system') {
-    return h('li', { class: 'message system', id: `m-${message.id}`, 'data-seq': message.seq }, h('span', {}, systemText(message as never, (a) => chat.displayName(a))));
+    return h(
+      'li',
+      { class: 'message system', id: `m-${message.id}`, 'data-seq': message.seq },
+      h(
+        'span',
+        {},
+        systemText(message as never, (a) => chat.displayName(a)),
+      ),
+    );
   }
   const mine = message.sender === entry.me;
   const recalled = Boolean(message.recalledAt);
   const body: Child[] = [];
-  if (recalled) body.push(h('p', { class: 'text recalled' }, mine ? 'You recalled this message' : 'This message was recalled'));
+  if (recalled)
+    body.push(h('p', { class: 'text recalled' }, mine ? 'You recalled this message' : 'This message was recalled'));
   else {
     // A card's text is its plain-text rendering, for search and for clients that cannot draw cards.
-    if (message.text && message.kind !== 'card') body.push(h('p', { class: 'text' }, richText(message.text, message.mentions ?? [], entry.me)));
+    if (message.text && message.kind !== 'card')
+      body.push(h('p', { class: 'text' }, richText(message.text, message.mentions ?? [], entry.me)));
     body.push(attachmentsOf(chat, entry, message));
-    if (message.kind === 'card' && message.card) body.push(renderCard(message.card, (actionId, button) => actions.cardAction(message, actionId, button)));
+    if (message.kind === 'card' && message.card)
+      body.push(renderCard(message.card, (actionId, button) => actions.cardAction(message, actionId, button)));
   }
   const mentionsMe = (message.mentions ?? []).includes(entry.me);
-  const footer: Child[] = [h('time', { datetime: message.createdAt, title: fullTimeOf(message.createdAt) }, timeOf(message.createdAt))];
+  const footer: Child[] = [
+    h('time', { datetime: message.createdAt, title: fullTimeOf(message.createdAt) }, timeOf(message.createdAt)),
+  ];
   if (message.editedAt && !recalled) {
     const word = message.kind === 'card' ? 'updated' : 'edited';
     footer.push(h('span', { class: 'edited', title: `${word} ${fullTimeOf(message.editedAt)}` }, word));
@@ -114,17 +172,37 @@ export function renderMessage(chat: Chat, entry: Entry, message: Message, action
 
   const tools: Child[] = [];
   if (mine && !recalled && message.kind === 'text') {
-    if (message.text) tools.push(h('button', { type: 'button', class: 'tool', onclick: (e: MouseEvent) => actions.edit(message, (e.currentTarget as HTMLElement).closest('li')!) }, 'Edit'));
-    if (Date.now() - Date.parse(message.createdAt) < recallWindowMs) tools.push(h('button', { type: 'button', class: 'tool', onclick: () => actions.recall(message) }, 'Recall'));
+    if (message.text)
+      tools.push(
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'tool',
+            onclick: (e: MouseEvent) => actions.edit(message, (e.currentTarget as HTMLElement).closest('li')!),
+          },
+          'Edit',
+        ),
+      );
+    if (Date.now() - Date.parse(message.createdAt) < recallWindowMs)
+      tools.push(h('button', { type: 'button', class: 'tool', onclick: () => actions.recall(message) }, 'Recall'));
   }
   const name = chat.displayName(message.sender);
   return h(
     'li',
-    { class: `message${mine ? ' mine' : ''}${mentionsMe ? ' mentions-me' : ''}${message.kind === 'card' ? ' has-card' : ''}`, id: `m-${message.id}`, 'data-seq': message.seq },
+    {
+      class: `message${mine ? ' mine' : ''}${mentionsMe ? ' mentions-me' : ''}${message.kind === 'card' ? ' has-card' : ''}`,
+      id: `m-${message.id}`,
+      'data-seq': message.seq,
+    },
     mine ? null : avatar(chat, message.sender),
     h(
       'div',
-      { class: 'bubble', tabindex: mine ? 0 : -1, 'aria-label': `${mine ? 'You' : name}, ${timeOf(message.createdAt)}` },
+      {
+        class: 'bubble',
+        tabindex: mine ? 0 : -1,
+        'aria-label': `${mine ? 'You' : name}, ${timeOf(message.createdAt)}`,
+      },
       mine ? null : h('p', { class: 'sender' }, name, h('span', { class: 'address' }, ` ${message.sender}`)),
       body,
       h('p', { class: 'meta' }, footer),
@@ -137,17 +215,32 @@ export function renderPending(entry: Entry, pending: Pending, onRetry: () => voi
   const failed = pending.state === 'failed';
   return h(
     'li',
-    { class: `message mine pending${failed ? ' failed' : ''}`, id: `p-${pending.clientMsgId}`, 'data-pending': pending.clientMsgId },
+    {
+      class: `message mine pending${failed ? ' failed' : ''}`,
+      id: `p-${pending.clientMsgId}`,
+      'data-pending': pending.clientMsgId,
+    },
     h(
       'div',
       { class: 'bubble' },
       pending.text ? h('p', { class: 'text' }, richText(pending.text, pending.mentions, entry.me)) : null,
-      pending.attachments.length ? h('ul', { class: 'attachments' }, pending.attachments.map((a) => h('li', { class: 'attachment file' }, `${a.name} (${sizeOf(a.size)})`))) : null,
+      pending.attachments.length
+        ? h(
+            'ul',
+            { class: 'attachments' },
+            pending.attachments.map((a) => h('li', { class: 'attachment file' }, `${a.name} (${sizeOf(a.size)})`)),
+          )
+        : null,
       h(
         'p',
         { class: 'meta' },
         failed
-          ? [h('span', { class: 'status status-failed', role: 'alert' }, `Not sent: ${pending.error ?? 'refused'}`), ' ', h('button', { type: 'button', class: 'tool', onclick: onRetry }, 'Retry'), h('button', { type: 'button', class: 'tool', onclick: onDiscard }, 'Discard')]
+          ? [
+              h('span', { class: 'status status-failed', role: 'alert' }, `Not sent: ${pending.error ?? 'refused'}`),
+              ' ',
+              h('button', { type: 'button', class: 'tool', onclick: onRetry }, 'Retry'),
+              h('button', { type: 'button', class: 'tool', onclick: onDiscard }, 'Discard'),
+            ]
           : h('span', { class: 'status status-sending', 'data-status': 'sending' }, 'Sending…'),
       ),
     ),

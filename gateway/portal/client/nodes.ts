@@ -21,11 +21,18 @@ async function nodeFetch(node: PortalDomain, path: string, init: RequestInit = {
     ...init,
     mode: 'cors',
     credentials: 'omit',
-    headers: { authorization: `Bearer ${await tokenFor(node.name)}`, ...(init.headers as Record<string, string> | undefined) },
+    headers: {
+      authorization: `Bearer ${await tokenFor(node.name)}`,
+      ...(init.headers as Record<string, string> | undefined),
+    },
   });
   if (!response.ok) {
     const body = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-    throw new HttpError(response.status, body.error?.code ?? `http_${response.status}`, body.error?.message ?? `HTTP ${response.status}`);
+    throw new HttpError(
+      response.status,
+      body.error?.code ?? `http_${response.status}`,
+      body.error?.message ?? `HTTP ${response.status}`,
+    );
   }
   return response;
 }
@@ -52,7 +59,10 @@ async function askDirectories(me: Me, params: URLSearchParams): Promise<Person[]
     me.domains.map(async (node) => {
       try {
         const response = await nodeFetch(node, `/api/v1/directory?${params}`);
-        return { node, people: ((await response.json()) as { people: Omit<Person, 'via' | 'reachableFrom'>[] }).people };
+        return {
+          node,
+          people: ((await response.json()) as { people: Omit<Person, 'via' | 'reachableFrom'>[] }).people,
+        };
       } catch {
         return { node, people: [] };
       }
@@ -69,7 +79,12 @@ async function askDirectories(me: Me, params: URLSearchParams): Promise<Person[]
 }
 
 /** Uploads a file to a node, reporting progress (XHR: fetch cannot report upload progress). */
-export async function uploadFile(node: PortalDomain, file: File, onProgress: (fraction: number) => void, signal?: AbortSignal): Promise<UploadedAttachment> {
+export async function uploadFile(
+  node: PortalDomain,
+  file: File,
+  onProgress: (fraction: number) => void,
+  signal?: AbortSignal,
+): Promise<UploadedAttachment> {
   const token = await tokenFor(node.name);
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
@@ -81,7 +96,13 @@ export async function uploadFile(node: PortalDomain, file: File, onProgress: (fr
     xhr.onload = () => {
       const body = xhr.response as (UploadedAttachment & { error?: { code: string; message: string } }) | null;
       if (xhr.status === 201 && body) return resolve(body);
-      reject(new HttpError(xhr.status, body?.error?.code ?? `http_${xhr.status}`, body?.error?.message ?? `Upload failed (HTTP ${xhr.status})`));
+      reject(
+        new HttpError(
+          xhr.status,
+          body?.error?.code ?? `http_${xhr.status}`,
+          body?.error?.message ?? `Upload failed (HTTP ${xhr.status})`,
+        ),
+      );
     };
     xhr.onerror = () => reject(new HttpError(0, 'network', 'The upload could not reach the server'));
     xhr.onabort = () => reject(new HttpError(0, 'aborted', 'Upload cancelled'));
@@ -112,7 +133,11 @@ export function attachmentUrl(node: PortalDomain, attachmentId: string, from?: s
 }
 
 /** Saves an attachment under its own name. */
-export async function downloadAttachment(node: PortalDomain, attachment: { id: string; name: string }, from?: string): Promise<void> {
+export async function downloadAttachment(
+  node: PortalDomain,
+  attachment: { id: string; name: string },
+  from?: string,
+): Promise<void> {
   const url = await attachmentUrl(node, attachment.id, from);
   const link = document.createElement('a');
   link.href = url;

@@ -23,7 +23,12 @@ export function notifyOnIncoming(chat: Chat, open: (key: string) => void): void 
     if (document.visibilityState !== 'hidden' || !notificationsAllowed()) return;
     const who = chat.displayName(message.sender);
     const title = entry.conv.kind === 'group' ? `${who} in ${chat.title(entry)}` : who;
-    const body = message.kind === 'card' ? 'sent a card' : message.kind === 'system' ? systemText(message as never, (a) => chat.displayName(a)) : message.text || 'sent a file';
+    const body =
+      message.kind === 'card'
+        ? 'sent a card'
+        : message.kind === 'system'
+          ? systemText(message as never, (a) => chat.displayName(a))
+          : message.text || 'sent a file';
     const notification = new Notification(title, { body, tag: entry.key });
     notification.onclick = () => {
       window.focus();

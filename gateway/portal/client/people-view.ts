@@ -15,7 +15,13 @@ export function peopleView(chat: Chat, host: PeopleHost): HTMLElement {
   const chosen = new Map<string, Person>();
   const results = h('ul', { class: 'people', 'aria-label': 'People found' });
   const status = h('p', { class: 'muted', role: 'status' }, HINT);
-  const search = h('input', { type: 'search', id: 'people-query', autocomplete: 'off', placeholder: 'Name or username', 'aria-describedby': 'people-status' });
+  const search = h('input', {
+    type: 'search',
+    id: 'people-query',
+    autocomplete: 'off',
+    placeholder: 'Name or username',
+    'aria-describedby': 'people-status',
+  });
   status.id = 'people-status';
 
   let lastFound: Person[] = [];
@@ -47,7 +53,12 @@ export function peopleView(chat: Chat, host: PeopleHost): HTMLElement {
   return h(
     'section',
     { class: 'panel people-panel', 'aria-labelledby': 'people-heading' },
-    h('header', { class: 'panel-head' }, iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }), h('h2', { id: 'people-heading' }, 'New chat')),
+    h(
+      'header',
+      { class: 'panel-head' },
+      iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }),
+      h('h2', { id: 'people-heading' }, 'New chat'),
+    ),
     h('label', { for: 'people-query' }, 'Find people in any college you may talk to'),
     search,
     status,
@@ -61,18 +72,32 @@ function personRow(p: Person, inGroup: boolean, act: { message(): void; toggle()
   return h(
     'li',
     { class: 'person' },
-    h('span', { class: 'person-name' }, h('strong', {}, p.name), h('span', { class: 'muted' }, ` ${p.address}`), p.units.length ? h('span', { class: 'muted small' }, ` · ${p.units.join(', ')}`) : null),
+    h(
+      'span',
+      { class: 'person-name' },
+      h('strong', {}, p.name),
+      h('span', { class: 'muted' }, ` ${p.address}`),
+      p.units.length ? h('span', { class: 'muted small' }, ` · ${p.units.join(', ')}`) : null,
+    ),
     h(
       'span',
       { class: 'person-actions' },
-      h('button', { type: 'button', class: 'compact', 'aria-label': `Message ${p.name}`, onclick: act.message }, 'Message'),
-      h('button', {
-        type: 'button',
-        class: 'compact secondary',
-        'aria-pressed': String(inGroup),
-        'aria-label': `${inGroup ? 'Remove' : 'Add'} ${p.name} ${inGroup ? 'from' : 'to'} the group`,
-        onclick: act.toggle,
-      }, inGroup ? 'In group ✓' : 'Add to group'),
+      h(
+        'button',
+        { type: 'button', class: 'compact', 'aria-label': `Message ${p.name}`, onclick: act.message },
+        'Message',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'compact secondary',
+          'aria-pressed': String(inGroup),
+          'aria-label': `${inGroup ? 'Remove' : 'Add'} ${p.name} ${inGroup ? 'from' : 'to'} the group`,
+          onclick: act.toggle,
+        },
+        inGroup ? 'In group ✓' : 'Add to group',
+      ),
     ),
   );
 }
@@ -86,7 +111,12 @@ async function startDirect(chat: Chat, host: PeopleHost, p: Person): Promise<voi
 }
 
 /** Searches 200 ms after the last keystroke; an answer that a newer search overtook is dropped. */
-function searchAsYouType(chat: Chat, search: HTMLInputElement, status: HTMLElement, show: (people: Person[]) => void): void {
+function searchAsYouType(
+  chat: Chat,
+  search: HTMLInputElement,
+  status: HTMLElement,
+  show: (people: Person[]) => void,
+): void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let generation = 0;
   search.addEventListener('input', () => {
@@ -115,10 +145,15 @@ function groupForm(chat: Chat, host: PeopleHost, chosen: Map<string, Person>, ch
   const drawChips = () => {
     chips.replaceChildren(
       ...[...chosen.values()].map((p) =>
-        h('li', { class: 'chip' }, p.name, iconButton(`Remove ${p.name}`, ICONS.close, () => {
-          chosen.delete(p.username);
-          changed();
-        })),
+        h(
+          'li',
+          { class: 'chip' },
+          p.name,
+          iconButton(`Remove ${p.name}`, ICONS.close, () => {
+            chosen.delete(p.username);
+            changed();
+          }),
+        ),
       ),
     );
     create.disabled = chosen.size === 0;

@@ -6,10 +6,21 @@ import type { ViewHost } from './conversation-view.ts';
 
 /** Search across every conversation on every domain of the person's; a result opens its conversation there. */
 export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, message: Message): void }): HTMLElement {
-  const input = h('input', { type: 'search', id: 'search-query', autocomplete: 'off', placeholder: 'Words in messages', minlength: 2 });
+  const input = h('input', {
+    type: 'search',
+    id: 'search-query',
+    autocomplete: 'off',
+    placeholder: 'Words in messages',
+    minlength: 2,
+  });
   const status = h('p', { class: 'muted', role: 'status', id: 'search-status' });
   const results = h('ul', { class: 'search-results', 'aria-label': 'Messages found' });
-  const form = h('form', { class: 'search-form', role: 'search' }, h('label', { for: 'search-query' }, 'Search messages'), h('div', { class: 'row' }, input, h('button', { type: 'submit' }, 'Search')));
+  const form = h(
+    'form',
+    { class: 'search-form', role: 'search' },
+    h('label', { for: 'search-query' }, 'Search messages'),
+    h('div', { class: 'row' }, input, h('button', { type: 'submit' }, 'Search')),
+  );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const query = input.value.trim();
@@ -19,7 +30,10 @@ export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, m
     }
     status.textContent = 'Searching…';
     const found = await chat.search(query);
-    status.textContent = found.length === 0 ? `Nothing matches “${query}”.` : `${found.length} message${found.length === 1 ? '' : 's'} found.`;
+    status.textContent =
+      found.length === 0
+        ? `Nothing matches “${query}”.`
+        : `${found.length} message${found.length === 1 ? '' : 's'} found.`;
     results.replaceChildren(
       ...found.map(({ entry, message }) =>
         h(
@@ -27,8 +41,21 @@ export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, m
           {},
           h(
             'button',
-            { type: 'button', class: 'search-result', disabled: !entry, onclick: () => entry && host.reveal(entry, message) },
-            h('span', { class: 'result-head' }, h('strong', {}, entry ? chat.title(entry) : 'A conversation'), ' · ', chat.displayName(message.sender), ' · ', h('time', { datetime: message.createdAt }, timeOf(message.createdAt))),
+            {
+              type: 'button',
+              class: 'search-result',
+              disabled: !entry,
+              onclick: () => entry && host.reveal(entry, message),
+            },
+            h(
+              'span',
+              { class: 'result-head' },
+              h('strong', {}, entry ? chat.title(entry) : 'A conversation'),
+              ' · ',
+              chat.displayName(message.sender),
+              ' · ',
+              h('time', { datetime: message.createdAt }, timeOf(message.createdAt)),
+            ),
             h('span', { class: 'result-text' }, richText(message.text ?? '', message.mentions ?? [], entry?.me ?? '')),
           ),
         ),
@@ -38,7 +65,12 @@ export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, m
   return h(
     'section',
     { class: 'panel search-panel', 'aria-labelledby': 'search-heading' },
-    h('header', { class: 'panel-head' }, iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }), h('h2', { id: 'search-heading' }, 'Search')),
+    h(
+      'header',
+      { class: 'panel-head' },
+      iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }),
+      h('h2', { id: 'search-heading' }, 'Search'),
+    ),
     form,
     status,
     results,

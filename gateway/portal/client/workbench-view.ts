@@ -8,7 +8,11 @@ function appIcon(app: WorkbenchApp): HTMLElement {
   const icon = app.icon ?? '';
   if (/^https?:\/\//.test(icon)) {
     const img = h('img', { class: 'app-icon', src: icon, alt: '' });
-    img.addEventListener('error', () => img.replaceWith(h('span', { class: `app-icon ${hueClass(app.slug)}`, 'aria-hidden': 'true' }, initials(app.name))));
+    img.addEventListener('error', () =>
+      img.replaceWith(
+        h('span', { class: `app-icon ${hueClass(app.slug)}`, 'aria-hidden': 'true' }, initials(app.name)),
+      ),
+    );
     return img;
   }
   if (icon) return h('span', { class: 'app-icon glyph', 'aria-hidden': 'true' }, icon);
@@ -29,19 +33,37 @@ export function workbenchView(host: ViewHost): HTMLElement {
                 {},
                 h(
                   'a',
-                  { class: 'app-tile', href: app.openUrl, target: '_blank', rel: 'noopener', 'data-app': app.slug, 'aria-label': `${app.name} (opens in a new tab)` },
+                  {
+                    class: 'app-tile',
+                    href: app.openUrl,
+                    target: '_blank',
+                    rel: 'noopener',
+                    'data-app': app.slug,
+                    'aria-label': `${app.name} (opens in a new tab)`,
+                  },
                   appIcon(app),
-                  h('span', { class: 'app-text' }, h('strong', {}, app.name), app.description ? h('span', { class: 'muted' }, app.description) : null),
+                  h(
+                    'span',
+                    { class: 'app-text' },
+                    h('strong', {}, app.name),
+                    app.description ? h('span', { class: 'muted' }, app.description) : null,
+                  ),
                 ),
               ),
             )),
       ),
-    (error: Error) => grid.replaceChildren(h('li', { class: 'notice error' }, `Apps could not be loaded: ${error.message}`)),
+    (error: Error) =>
+      grid.replaceChildren(h('li', { class: 'notice error' }, `Apps could not be loaded: ${error.message}`)),
   );
   return h(
     'section',
     { class: 'panel workbench', 'aria-labelledby': 'workbench-heading' },
-    h('header', { class: 'panel-head' }, iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }), h('h2', { id: 'workbench-heading' }, 'Apps')),
+    h(
+      'header',
+      { class: 'panel-head' },
+      iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }),
+      h('h2', { id: 'workbench-heading' }, 'Apps'),
+    ),
     h('p', { class: 'muted' }, 'Campus apps you can use. They open in a new tab, already signed in.'),
     grid,
   );

@@ -64,11 +64,22 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
       try {
         // The password again, counted toward the lockout like the login form, so that a session left open
         // on a shared computer can neither bind someone else's phone nor be used to guess the password.
-        if (user.lockedUntil && user.lockedUntil > new Date()) throw new AccountLockedError(deps.loginPolicy.lockoutMinutes * 60);
+        if (user.lockedUntil && user.lockedUntil > new Date())
+          throw new AccountLockedError(deps.loginPolicy.lockoutMinutes * 60);
         if (!(await verifyPassword(user.passwordHash, typeof body.password === 'string' ? body.password : ''))) {
-          throw (await countFailure(deps.context(req), user, deps.loginPolicy)) ? new AccountLockedError(deps.loginPolicy.lockoutMinutes * 60) : new PasswordCheckFailedError();
+          throw (await countFailure(deps.context(req), user, deps.loginPolicy))
+            ? new AccountLockedError(deps.loginPolicy.lockoutMinutes * 60)
+            : new PasswordCheckFailedError();
         }
-        const codes = await confirmTotpEnrolment({ ...deps.context(req), actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } }, deps.totp, user, typeof code === 'string' ? code : '');
+        const codes = await confirmTotpEnrolment(
+          {
+            ...deps.context(req),
+            actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] },
+          },
+          deps.totp,
+          user,
+          typeof code === 'string' ? code : '',
+        );
         res.render('recovery-codes', { title: 'Authenticator set up', codes });
       } catch (error) {
         if (!isAppError(error)) throw error;

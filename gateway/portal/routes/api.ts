@@ -69,7 +69,9 @@ export function apiRoutes(deps: ApiDeps): Router {
     res.json({ redirect: await deps.signOut(req, res) });
   });
 
-  router.use((_req: Request, _res: Response, next: NextFunction) => next(new AppError('not_found', 404, 'No such portal endpoint')));
+  router.use((_req: Request, _res: Response, next: NextFunction) =>
+    next(new AppError('not_found', 404, 'No such portal endpoint')),
+  );
   router.use(jsonErrors(deps.logger));
   return router;
 }

@@ -11,13 +11,21 @@ async function appIconUrls(ctx: GatewayContext): Promise<string[]> {
 }
 
 /** The page at `/` (a shell the script fills in) and the script itself, bundled on first use. */
-export function pageRoutes(deps: { bundler: Bundler; context: (req: Request | null) => GatewayContext }): { page: RequestHandler; script: RequestHandler } {
+export function pageRoutes(deps: { bundler: Bundler; context: (req: Request | null) => GatewayContext }): {
+  page: RequestHandler;
+  script: RequestHandler;
+} {
   const page: RequestHandler = async (req, res) => {
     if (!req.user) return res.redirect(303, '/portal/login');
     const ctx = deps.context(req);
     const [script, nodes, icons] = await Promise.all([deps.bundler.script(), allNodeUrls(ctx), appIconUrls(ctx)]);
     res.set({ 'Content-Security-Policy': portalCsp(nodes, icons), 'Cache-Control': 'no-store' });
-    res.render('portal', { layout: false, title: 'Atrium', script: script.path, stylesheet: deps.bundler.stylesheet() });
+    res.render('portal', {
+      layout: false,
+      title: 'Atrium',
+      script: script.path,
+      stylesheet: deps.bundler.stylesheet(),
+    });
   };
 
   const script: RequestHandler = async (req, res, next) => {
@@ -25,7 +33,10 @@ export function pageRoutes(deps: { bundler: Bundler; context: (req: Request | nu
     const bundle = await deps.bundler.script();
     // An old page asking for an older bundle gets the current one, but not cached as if it were the old.
     const current = `/assets${req.path}` === bundle.path;
-    res.set({ 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': current ? 'public, max-age=31536000, immutable' : 'no-cache' });
+    res.set({
+      'Content-Type': 'text/javascript; charset=utf-8',
+      'Cache-Control': current ? 'public, max-age=31536000, immutable' : 'no-cache',
+    });
     res.send(bundle.body);
   };
   return { page, script };

@@ -36,7 +36,11 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     try {
       await deps.auth.ready();
     } catch {
-      return res.status(503).render('error', { title: 'Sign-in unavailable', error: 'sign_in_unavailable', description: 'The sign-in service cannot be reached right now. Try again in a moment.' });
+      return res.status(503).render('error', {
+        title: 'Sign-in unavailable',
+        error: 'sign_in_unavailable',
+        description: 'The sign-in service cannot be reached right now. Try again in a moment.',
+      });
     }
     // Every domain node is a resource, so the one refresh token later yields a token for each node;
     // offline access needs prompt=consent, which the gateway grants first-party clients without asking.
@@ -62,7 +66,9 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
       req.logIn(user.user, (loginError) => {
         if (loginError) return next(loginError);
         req.session.portalIdToken = user.idToken;
-        deps.vault.open(req.sessionID, user.refreshToken, deps.sessionExpiresAt(req)).then(() => res.redirect(303, '/'), next);
+        deps.vault
+          .open(req.sessionID, user.refreshToken, deps.sessionExpiresAt(req))
+          .then(() => res.redirect(303, '/'), next);
       });
     };
     deps.auth.passport.authenticate(STRATEGY, finish)(req, res, next);
@@ -77,9 +83,15 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     const token = (req.body as Record<string, unknown> | undefined)?.logout_token;
     try {
       if (typeof token !== 'string') throw new Error('logout_token is required');
-      const { payload } = await jwtVerify(token, jwks, { issuer: deps.issuer, audience: PORTAL_CLIENT_ID, typ: 'logout+jwt', maxTokenAge: '5m' });
+      const { payload } = await jwtVerify(token, jwks, {
+        issuer: deps.issuer,
+        audience: PORTAL_CLIENT_ID,
+        typ: 'logout+jwt',
+        maxTokenAge: '5m',
+      });
       const events = payload.events as Record<string, unknown> | undefined;
-      if (!events || typeof events[LOGOUT_EVENT] !== 'object' || typeof payload.sid !== 'string') throw new Error('not a logout token with a session id');
+      if (!events || typeof events[LOGOUT_EVENT] !== 'object' || typeof payload.sid !== 'string')
+        throw new Error('not a logout token with a session id');
       const ended = await deps.endSessions(deps.tagging.prefix(payload.sid));
       deps.logger.info({ ended }, 'portal sessions ended by single logout');
       res.status(200).set('Cache-Control', 'no-store').end();

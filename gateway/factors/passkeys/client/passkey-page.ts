@@ -1,4 +1,9 @@
-import { browserSupportsWebAuthn, startAuthentication, startRegistration, WebAuthnError } from '@simplewebauthn/browser';
+import {
+  browserSupportsWebAuthn,
+  startAuthentication,
+  startRegistration,
+  WebAuthnError,
+} from '@simplewebauthn/browser';
 
 /**
  * The passkey buttons of the gateway's pages (sign-in, second step, account page). Each is a form with
@@ -19,8 +24,10 @@ function say(form: HTMLFormElement, text: string): void {
 }
 
 function explain(error: unknown): string {
-  if (error instanceof WebAuthnError && error.code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED') return 'This passkey is already registered.';
-  if (error instanceof Error && error.name === 'NotAllowedError') return 'The passkey request was cancelled or timed out, or no passkey for this site was found.';
+  if (error instanceof WebAuthnError && error.code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED')
+    return 'This passkey is already registered.';
+  if (error instanceof Error && error.name === 'NotAllowedError')
+    return 'The passkey request was cancelled or timed out, or no passkey for this site was found.';
   return `Your browser could not use a passkey: ${(error as Error).message}`;
 }
 
@@ -50,7 +57,9 @@ async function run(form: HTMLFormElement, button: HTMLButtonElement | null): Pro
       answer =
         form.dataset.passkey === 'register'
           ? await startRegistration({ optionsJSON: options as Parameters<typeof startRegistration>[0]['optionsJSON'] })
-          : await startAuthentication({ optionsJSON: options as Parameters<typeof startAuthentication>[0]['optionsJSON'] });
+          : await startAuthentication({
+              optionsJSON: options as Parameters<typeof startAuthentication>[0]['optionsJSON'],
+            });
     } catch (error) {
       return say(form, explain(error));
     }
