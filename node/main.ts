@@ -47,6 +47,7 @@ import type { PresenceStore } from './presence/presence-store.ts';
 import { federationRoutes } from './federation/routes.ts';
 import { directoryRoute, type GatewayDirectory } from './federation/directory.ts';
 import { createAddressBook } from './federation/address-book.ts';
+import type { Transport } from './federation/transport.ts';
 import { createLocalPresence } from './presence/presence-store.ts';
 import { createRedisPresence } from './presence/redis-presence.ts';
 import { createSocketServer, socketUpgrades, type SocketServer } from './ws/socket-server.ts';
@@ -118,7 +119,7 @@ async function startOn(
   const members = createMemberCache(models, { now: clock.now });
   const federationModels = defineFederationModels(sequelize);
   const sealer = createSealer(config.secretKey, 'node-keys');
-  const { federation, outbox, transport } = await createFederation({
+  const { federation, outbox, transport } = await startFederation({
     config,
     sequelize,
     models,
@@ -126,90 +127,39 @@ async function startOn(
     members,
     sealer,
     processId,
-    // Only one process at a time can listen on a host's port: the process that did before is gone.
-    instance: `${hostname()}:${port}`,
+    port,
     logger,
     clock,
-    // Entries another domain refused for good (its own policy) were acknowledged here already: say so.
-    onRefused: (destination, entries, refusal) => recordDeliveryFailures(services, destination, entries, refusal),
+    services,
   });
   const rotationTimer = keepRotating(federation, logger);
   const signingKey = federation.keys.signingKey;
-  const committer = createGroupCommitter({
-    sequelize,
-    windowMs: config.flushWindowMs,
-    maxBatch: config.flushMaxBatch,
-    concurrency: config.flushConcurrency,
-    logger,
-    beforeCommit: (tx, stored) => federation.delivery.recordEntries(tx, stored),
-    afterCommit: (stored, outboxTouched) => {
-      if (outboxTouched) outbox.kick();
-      void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed'));
-    },
-  });
-  const receipts = createReceiptCommitter({
-    sequelize,
-    domain: config.domain,
-    windowMs: config.flushWindowMs,
-    maxBatch: config.flushMaxBatch,
-    logger,
-  });
-  const apps = createAppsServices({
-    sequelize,
-    gatewayIssuer: config.gatewayIssuer,
-    domain: config.domain,
-    publicUrl: url,
-    signingKey,
-    ttlMs: config.registryTtlMs,
-    logger,
-  });
-  const gatewayDirectory = { domain: config.domain, gatewayIssuer: config.gatewayIssuer, signingKey };
-  const addresses = createAddressBook({ directory: gatewayDirectory, transport, isBot: botOf(apps), now: clock.now });
-  Object.assign(services, {
+  const { committer, receipts } = startCommitters(services, sequelize, config, logger, federation, outbox);
+  const { apps, gatewayDirectory, addresses } = appsAndAddresses({
     config,
-    domain: config.domain,
     sequelize,
-    models,
-    bus,
-    committer,
-    receipts,
-    receiptNews: createReceiptNews(bus),
-    presence,
-    members,
-    federation,
-    addresses,
-    apps,
-    logger,
+    url,
+    signingKey,
+    transport,
     clock,
+    logger,
   });
+  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts });
+  Object.assign(services, { receiptNews: createReceiptNews(bus) });
+  Object.assign(services, { presence, members, federation, addresses, apps, logger, clock });
   await outbox.start();
 
-  // Sessions and people the gateway ended: known from the database before the first token is checked.
-  const ended = createEndedAccess({ sequelize, bus, now: clock.now });
-  await ended.load();
-  const endedPoller = createEndedAccessPoller({
-    gatewayIssuer: config.gatewayIssuer,
-    origin: config.domain,
+  const { ended, endedPoller, verifier } = await endedAccessGate({
+    sequelize,
+    bus,
+    config,
+    url,
     signingKey,
-    ended,
-    intervalMs: config.endedAccessPollMs,
+    clientActive: apps.directory.clientActive,
+    clock,
     logger,
   });
-  const verifier = refusingEndedAccess(
-    refusingDisabledClients(
-      createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain, now: clock.now }),
-      apps.directory.clientActive,
-    ),
-    ended,
-  );
-  const metrics = createMetrics(`node:${config.domain}`);
-  const sendAck = sendAckHistogram(metrics);
-  outboxDepthGauge(metrics, outbox);
-  const sockets = createSocketServer(services, verifier, {
-    onSendAcked: (seconds) => sendAck.observe(seconds),
-    clientActive: apps.directory.clientActive,
-    clientCheckMs: config.registryTtlMs,
-  });
+  const { metrics, sockets } = socketsWithMetrics(services, verifier, apps.directory.clientActive, outbox);
   bus.subscribe(busHandler({ domain: config.domain, members, ended, federation, sockets }));
 
   const app = httpApp({
@@ -406,4 +356,147 @@ function httpApp(parts: {
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
   app.use(jsonErrors(logger));
   return app;
+}
+
+/** The group committers of entries and of receipts; an entry's commit also feeds the outbox and the fan-out. */
+function startCommitters(
+  services: NodeServices,
+  sequelize: Sequelize,
+  config: NodeConfig,
+  logger: Logger,
+  federation: Federation,
+  outbox: Outbox,
+) {
+  const committer = createGroupCommitter({
+    sequelize,
+    windowMs: config.flushWindowMs,
+    maxBatch: config.flushMaxBatch,
+    concurrency: config.flushConcurrency,
+    logger,
+    beforeCommit: (tx, stored) => federation.delivery.recordEntries(tx, stored),
+    afterCommit: (stored, outboxTouched) => {
+      if (outboxTouched) outbox.kick();
+      void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed'));
+    },
+  });
+  const receipts = createReceiptCommitter({
+    sequelize,
+    domain: config.domain,
+    windowMs: config.flushWindowMs,
+    maxBatch: config.flushMaxBatch,
+    logger,
+  });
+  return { committer, receipts };
+}
+
+/**
+ * Sessions and people the gateway ended, known from the database before the first token is checked and
+ * polled for after, and the token verifier that refuses them (and tokens of disabled apps).
+ */
+async function endedAccessGate(deps: {
+  sequelize: Sequelize;
+  bus: Bus;
+  config: NodeConfig;
+  url: string;
+  signingKey: Parameters<typeof createEndedAccessPoller>[0]['signingKey'];
+  clientActive: Parameters<typeof refusingDisabledClients>[1];
+  clock: Clock;
+  logger: Logger;
+}) {
+  const { sequelize, bus, config, url, signingKey, clientActive, clock, logger } = deps;
+  const ended = createEndedAccess({ sequelize, bus, now: clock.now });
+  await ended.load();
+  const endedPoller = createEndedAccessPoller({
+    gatewayIssuer: config.gatewayIssuer,
+    origin: config.domain,
+    signingKey,
+    ended,
+    intervalMs: config.endedAccessPollMs,
+    logger,
+  });
+  const verifier = refusingEndedAccess(
+    refusingDisabledClients(
+      createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain, now: clock.now }),
+      clientActive,
+    ),
+    ended,
+  );
+  return { ended, endedPoller, verifier };
+}
+
+/** The node's federation: keys, registry, transport and outbox; refusals another domain gives for good are recorded. */
+function startFederation(deps: {
+  config: NodeConfig;
+  sequelize: Sequelize;
+  models: NodeModels;
+  federationModels: FederationModels;
+  members: MemberCache;
+  sealer: Sealer;
+  processId: string;
+  port: number;
+  logger: Logger;
+  clock: Clock;
+  services: NodeServices;
+}) {
+  const { config, sequelize, models, federationModels, members, sealer, processId, port, logger, clock, services } =
+    deps;
+  return createFederation({
+    config,
+    sequelize,
+    models,
+    federationModels,
+    members,
+    sealer,
+    processId,
+    // Only one process at a time can listen on a host's port: the process that did before is gone.
+    instance: `${hostname()}:${port}`,
+    logger,
+    clock,
+    // Entries another domain refused for good (its own policy) were acknowledged here already: say so.
+    onRefused: (destination, entries, refusal) => recordDeliveryFailures(services, destination, entries, refusal),
+  });
+}
+
+/** The WebSocket endpoint, and the metrics that watch it and the outbox. */
+function socketsWithMetrics(
+  services: NodeServices,
+  verifier: TokenVerifier,
+  clientActive: Parameters<typeof refusingDisabledClients>[1],
+  outbox: Outbox,
+) {
+  const { config } = services;
+  const metrics = createMetrics(`node:${config.domain}`);
+  const sendAck = sendAckHistogram(metrics);
+  outboxDepthGauge(metrics, outbox);
+  const sockets = createSocketServer(services, verifier, {
+    onSendAcked: (seconds) => sendAck.observe(seconds),
+    clientActive,
+    clientCheckMs: config.registryTtlMs,
+  });
+  return { metrics, sockets };
+}
+
+/** Apps and their bots (from the gateway's registry), and the address book that checks who exists. */
+function appsAndAddresses(deps: {
+  config: NodeConfig;
+  sequelize: Sequelize;
+  url: string;
+  signingKey: Federation['keys']['signingKey'];
+  transport: Transport;
+  clock: Clock;
+  logger: Logger;
+}) {
+  const { config, sequelize, url, signingKey, transport, clock, logger } = deps;
+  const apps = createAppsServices({
+    sequelize,
+    gatewayIssuer: config.gatewayIssuer,
+    domain: config.domain,
+    publicUrl: url,
+    signingKey,
+    ttlMs: config.registryTtlMs,
+    logger,
+  });
+  const gatewayDirectory = { domain: config.domain, gatewayIssuer: config.gatewayIssuer, signingKey };
+  const addresses = createAddressBook({ directory: gatewayDirectory, transport, isBot: botOf(apps), now: clock.now });
+  return { apps, gatewayDirectory, addresses };
 }

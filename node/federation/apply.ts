@@ -175,34 +175,7 @@ export async function applyEvents(
         await existing.save({ transaction: tx });
       }
       // Whose membership this change began or ended: they are shown the group (the rest apply its entry).
-      const concerned: string[] = [];
-      for (const m of snap.members) {
-        const row = rows.get(m.address);
-        const joining = m.state === 'active' && (!row || row.state !== 'active' || row.joinedSeq !== m.joinedSeq);
-        // Receipts start where a membership does, as at the home.
-        const start = joining ? { readSeq: m.joinedSeq, deliveredSeq: m.joinedSeq } : {};
-        if (row) {
-          if (row.role !== m.role || row.state !== m.state || row.joinedSeq !== m.joinedSeq) {
-            await Member.update(
-              { role: m.role, state: m.state, joinedSeq: m.joinedSeq, ...start },
-              { where: { conversationId: snap.id, address: m.address }, transaction: tx },
-            );
-          }
-        } else {
-          await Member.create(
-            {
-              conversationId: snap.id,
-              address: m.address,
-              role: m.role,
-              state: m.state,
-              joinedSeq: m.joinedSeq,
-              ...start,
-            },
-            { transaction: tx },
-          );
-        }
-        if (joining || (row?.state === 'active' && m.state !== 'active')) concerned.push(m.address);
-      }
+      const concerned = await applyMembers(Member, snap, rows, tx);
       after.push({ kind: 'membership', conversationId: snap.id });
       const tell = local(concerned);
       if (tell.length > 0) announce.set(snap.id, tell);
@@ -334,4 +307,42 @@ async function storeEntries(services: NodeServices, run: EntryEvent[], tx: Trans
     recipients: local.get(row.conversationId) ?? [],
     frame: serverFrame('message', { message: presentMessage(row) }),
   }));
+}
+
+/** Brings the members' rows in line with a snapshot; answers whose membership it began or ended. */
+async function applyMembers(
+  Member: NodeServices['models']['Member'],
+  snap: Extract<FederationEvent, { type: 'conversation' }>['conversation'],
+  rows: Map<string, InstanceType<NodeServices['models']['Member']>>,
+  tx: Transaction,
+): Promise<string[]> {
+  const concerned: string[] = [];
+  for (const m of snap.members) {
+    const row = rows.get(m.address);
+    const joining = m.state === 'active' && (!row || row.state !== 'active' || row.joinedSeq !== m.joinedSeq);
+    // Receipts start where a membership does, as at the home.
+    const start = joining ? { readSeq: m.joinedSeq, deliveredSeq: m.joinedSeq } : {};
+    if (row) {
+      if (row.role !== m.role || row.state !== m.state || row.joinedSeq !== m.joinedSeq) {
+        await Member.update(
+          { role: m.role, state: m.state, joinedSeq: m.joinedSeq, ...start },
+          { where: { conversationId: snap.id, address: m.address }, transaction: tx },
+        );
+      }
+    } else {
+      await Member.create(
+        {
+          conversationId: snap.id,
+          address: m.address,
+          role: m.role,
+          state: m.state,
+          joinedSeq: m.joinedSeq,
+          ...start,
+        },
+        { transaction: tx },
+      );
+    }
+    if (joining || (row?.state === 'active' && m.state !== 'active')) concerned.push(m.address);
+  }
+  return concerned;
 }

@@ -47,62 +47,7 @@ const bindingOf = (req: Request) => `portal:${req.sessionID}`;
 export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   const router = Router();
 
-  const person = async (req: Request): Promise<User | null> => {
-    const signedIn = req.user as PortalUser | undefined;
-    const user = signedIn ? await deps.context(req).models.User.findByPk(signedIn.id) : null;
-    return user?.status === 'active' ? user : null;
-  };
-  const back = (req: Request, res: Response, kind: 'success' | 'error', text: string) => {
-    req.session.accountNotice = { kind, text };
-    res.redirect(303, '/account/security');
-  };
-  /** A form post: signed in, then the work; an expected refusal comes back as the page's notice. */
-  const post =
-    (work: (req: Request, res: Response, user: User) => Promise<string | void>) =>
-    async (req: Request, res: Response, next: express.NextFunction) => {
-      try {
-        const user = await person(req);
-        if (!user) return res.redirect(303, '/portal/login');
-        try {
-          const done = await work(req, res, user);
-          if (typeof done === 'string') back(req, res, 'success', done);
-        } catch (error) {
-          if (!isAppError(error)) throw error;
-          back(req, res, 'error', error.message);
-        }
-      } catch (error) {
-        next(error);
-      }
-    };
-  const mustBeConfirmed = (req: Request) => {
-    if (!confirmedRecently(req)) throw new ConfirmationNeededError();
-  };
-  const body = (req: Request) => req.body as Record<string, unknown>;
-
-  // What the page shows of passkeys, recovery codes and the confirmation, as view locals.
-  const locals = async (req: Request, res: Response, next: express.NextFunction) => {
-    try {
-      const user = await person(req);
-      if (user) {
-        const ctx = deps.context(req);
-        const confirmed = confirmedRecently(req);
-        Object.assign(res.locals, {
-          passkeyScript: await deps.script.path(),
-          passkeys: await listPasskeys(ctx, user.id),
-          confirmed,
-          confirmMinutes: CONFIRMATION_WINDOW_SECONDS / 60,
-          confirmWithCode: await hasConfirmedTotp(ctx, user.id),
-          mayRegenerateCodes: await hasSecondFactor(ctx, user.id),
-          passkeySignIn: await passwordlessAllowed(ctx),
-          accountNotice: req.session.accountNotice,
-        });
-        delete req.session.accountNotice;
-      }
-      next();
-    } catch (error) {
-      next(error);
-    }
-  };
+  const { person, post, mustBeConfirmed, body, locals } = pageHelpers(deps);
   router.get('/security', locals);
   router.post('/security/totp', locals);
 
@@ -206,4 +151,65 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   );
 
   return router;
+}
+
+/** What every route of the page shares: who is signed in, form posts that answer with a notice, the page's locals. */
+function pageHelpers(deps: AccountPasskeyDeps) {
+  const person = async (req: Request): Promise<User | null> => {
+    const signedIn = req.user as PortalUser | undefined;
+    const user = signedIn ? await deps.context(req).models.User.findByPk(signedIn.id) : null;
+    return user?.status === 'active' ? user : null;
+  };
+  const back = (req: Request, res: Response, kind: 'success' | 'error', text: string) => {
+    req.session.accountNotice = { kind, text };
+    res.redirect(303, '/account/security');
+  };
+  /** A form post: signed in, then the work; an expected refusal comes back as the page's notice. */
+  const post =
+    (work: (req: Request, res: Response, user: User) => Promise<string | void>) =>
+    async (req: Request, res: Response, next: express.NextFunction) => {
+      try {
+        const user = await person(req);
+        if (!user) return res.redirect(303, '/portal/login');
+        try {
+          const done = await work(req, res, user);
+          if (typeof done === 'string') back(req, res, 'success', done);
+        } catch (error) {
+          if (!isAppError(error)) throw error;
+          back(req, res, 'error', error.message);
+        }
+      } catch (error) {
+        next(error);
+      }
+    };
+  const mustBeConfirmed = (req: Request) => {
+    if (!confirmedRecently(req)) throw new ConfirmationNeededError();
+  };
+  const body = (req: Request) => req.body as Record<string, unknown>;
+
+  // What the page shows of passkeys, recovery codes and the confirmation, as view locals.
+  const locals = async (req: Request, res: Response, next: express.NextFunction) => {
+    try {
+      const user = await person(req);
+      if (user) {
+        const ctx = deps.context(req);
+        const confirmed = confirmedRecently(req);
+        Object.assign(res.locals, {
+          passkeyScript: await deps.script.path(),
+          passkeys: await listPasskeys(ctx, user.id),
+          confirmed,
+          confirmMinutes: CONFIRMATION_WINDOW_SECONDS / 60,
+          confirmWithCode: await hasConfirmedTotp(ctx, user.id),
+          mayRegenerateCodes: await hasSecondFactor(ctx, user.id),
+          passkeySignIn: await passwordlessAllowed(ctx),
+          accountNotice: req.session.accountNotice,
+        });
+        delete req.session.accountNotice;
+      }
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+  return { person, post, mustBeConfirmed, body, locals };
 }
