@@ -80,11 +80,12 @@ export function demoDirectoryUnit(
   config: GatewayConfig,
   io: Io,
   logger: Logger,
+  installed: () => boolean = slapdInstalled,
 ): UnitStarter<RunningUnit & { state: DemoDirectoryState }> {
   return {
     name: 'directory',
     async start() {
-      if (!slapdInstalled()) {
+      if (!installed()) {
         return {
           name: 'directory',
           endpoints: [],

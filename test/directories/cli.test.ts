@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
+import { cliEnv, inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
 import {
   group,
   groupDn,
@@ -16,6 +18,8 @@ import {
 import { takeLease } from '../../gateway/directories/sync-lease.ts';
 import { RESET_URL } from './fixtures.ts';
 
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const bin = fileURLToPath(new URL('../../bin/atrium.ts', import.meta.url));
 let db: TestDatabase;
 let ldap: TestSlapd;
 let inspect: Inspector;
@@ -188,6 +192,20 @@ describe('atrium directories', () => {
     expect(text.stdout).toMatch(/^Synced campus-ldap in [\d.]+ s: 2 entries; 0 added, 0 updated, 2 unchanged/);
     const users = await runAtrium(db, ['users', 'list', '--q', 'xia', '--json']);
     expect(jsonOf(users).users[0]).toMatchObject({ username: 'xia', roles: ['student', 'unit-admin'] });
+  });
+
+  it('draws a progress bar when it runs on a terminal, and none in a pipe', async () => {
+    // `script` gives the command a pseudo-terminal, as a person's shell would.
+    const command = [process.execPath, bin, 'directories', 'sync', 'campus-ldap'].map((a) => `'${a}'`).join(' ');
+    const onTerminal = spawnSync('script', ['-qec', command, '/dev/null'], {
+      cwd: root,
+      env: cliEnv(db),
+      encoding: 'utf8',
+    });
+    expect(onTerminal.status, onTerminal.stderr).toBe(0);
+    expect(onTerminal.stdout).toMatch(/\[#+\] 2\/2/);
+    const piped = await runAtrium(db, ['directories', 'sync', 'campus-ldap']);
+    expect(piped.stdout + piped.stderr).not.toMatch(/\[#|\r/);
   });
 
   it('refuses to sync while another process holds the directory', async () => {

@@ -6,7 +6,10 @@ import { freePort } from '../helpers/ports.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { jsonOf, runAtrium, startAtrium, type LongRunning } from '../helpers/cli.ts';
 import { requireSlapd } from '../helpers/slapd.ts';
-import { DEMO_DIRECTORY_PASSWORD } from '../../cli/demo-directory.ts';
+import { pino } from 'pino';
+import { DEMO_DIRECTORY_PASSWORD, demoDirectoryUnit, describeDemoDirectory } from '../../cli/demo-directory.ts';
+import type { Io } from '../../cli/command.ts';
+import type { GatewayConfig } from '../../gateway/config.ts';
 
 const REDIRECT = 'http://localhost:9/library-cb';
 let db: TestDatabase;
@@ -85,5 +88,18 @@ describe('the demo campus', () => {
       .map((line) => JSON.parse(line).unit);
     expect(stopped.at(-1)).toBe('directory');
     expect(await reachable(Number(ldapUrl![2]))).toBe(false);
+  });
+});
+
+describe('the demo campus without slapd', () => {
+  it('goes on without a directory, and says how to install slapd to see directory sign-in', async () => {
+    const unit = demoDirectoryUnit({} as GatewayConfig, {} as Io, pino({ level: 'silent' }), () => false);
+    const running = await unit.start();
+    expect(running.state.running).toBe(false);
+    expect(running.endpoints).toEqual([]);
+    const told = describeDemoDirectory(running.state).join('\n');
+    expect(told).toContain('slapd is not installed');
+    expect(told).toContain('apt-get install slapd ldap-utils');
+    await running.close();
   });
 });
