@@ -121,3 +121,22 @@ export const addressAnswerSchema = z.object({ unknown: z.array(z.string()) });
 export const attachmentRequestSchema = z.object({ for: addressSchema });
 
 export const typingSchema = z.object({ conversationId: id, address: addressSchema });
+
+/** A home's answer to a submission: the entry as it stored it (POST /federation/v1/submit). */
+export const submitAckSchema = z.object({
+  messageId: z.string(),
+  seq,
+  at: z.string(),
+  duplicate: z.boolean(),
+});
+export type SubmitAck = z.infer<typeof submitAckSchema>;
+
+/** A home's answer to a card click it took for one of this node's people (POST /federation/v1/card-action). */
+export const cardActionResultSchema = z.object({
+  messageId: z.string(),
+  actionId: z.string(),
+  updated: z.boolean(),
+  toast: z.string().optional(),
+  seq: seq.optional(),
+});
+export type CardActionResult = z.infer<typeof cardActionResultSchema>;

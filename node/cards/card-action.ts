@@ -21,7 +21,8 @@ export class UnknownActionError extends AppError {
   }
 }
 
-export type CardActionResult = { messageId: string; actionId: string; updated: boolean; toast?: string; seq?: number };
+export type { CardActionResult } from '../../protocol/federation-events.ts';
+import type { CardActionResult } from '../../protocol/federation-events.ts';
 
 /**
  * Someone clicked a card's button: a member of the card's conversation, on an action the card (as it is

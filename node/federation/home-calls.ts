@@ -1,10 +1,16 @@
+import type { z } from 'zod';
 import { AppError, NotFoundError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { CardActionResult } from '../cards/card-action.ts';
-import type { Submit } from '../../protocol/federation-events.ts';
+import {
+  cardActionResultSchema,
+  submitAckSchema,
+  type CardActionResult,
+  type Submit,
+  type SubmitAck,
+} from '../../protocol/federation-events.ts';
 import { errorOf, type Transport } from './transport.ts';
 
-export type SubmitAck = { messageId: string; seq: number; at: string; duplicate: boolean };
+export type { SubmitAck };
 
 /**
  * What this node asks of another domain's node directly, answered at once (no outbox): entries submitted
@@ -44,7 +50,7 @@ export function createHomeCalls(options: {
 
   async function submitNow(home: string, submit: Submit): Promise<SubmitAck> {
     const response = await transport.post(home, '/federation/v1/submit', submit);
-    if (response.status === 200) return response.body as unknown as SubmitAck;
+    if (response.status === 200) return answerOf(submitAckSchema, response.body, home, 'submission');
     const { code, message } = errorOf(response);
     if (response.status >= 500 || response.status === 401)
       throw new AppError(
@@ -80,7 +86,7 @@ export function createHomeCalls(options: {
 
     async cardActionAtHome(home, click) {
       const response = await transport.post(home, '/federation/v1/card-action', click, 20_000);
-      if (response.status === 200) return response.body as unknown as CardActionResult;
+      if (response.status === 200) return answerOf(cardActionResultSchema, response.body, home, 'card click');
       const { code, message } = errorOf(response);
       if (response.status >= 500 || response.status === 401)
         throw new AppError('federation_unavailable', 503, `${home} cannot take the click now (${code})`);
@@ -95,4 +101,11 @@ export function createHomeCalls(options: {
       }
     },
   };
+}
+
+/** A peer's answer in the shape the protocol gives it, or a retryable error: a node never trusts a peer's body. */
+function answerOf<T>(schema: z.ZodType<T>, body: unknown, home: string, what: string): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  throw new AppError('federation_unavailable', 503, `${home} answered the ${what} in a shape this node does not know`);
 }

@@ -13,7 +13,7 @@ import { CLOSE } from './close-codes.ts';
 import { handlers, isDeferred, UnsupportedFrameError, type SocketSession } from './handlers.ts';
 import { FrameError, frameIdOf, parseFrame } from './parse-frame.ts';
 import type { Connection, Registry } from './registry.ts';
-import { createSocketAllowance } from './socket-allowance.ts';
+import { createSocketAllowance, type SocketAllowance } from './socket-allowance.ts';
 
 const AUTH_TIMEOUT_MS = 10_000;
 const TOKEN_PROTOCOL_PREFIX = 'atrium.token.';
@@ -121,7 +121,7 @@ function frameQueue(logger: Logger): (task: () => Promise<void>) => void {
   };
 }
 
-type Allowance = ReturnType<typeof createSocketAllowance>;
+type Allowance = SocketAllowance;
 
 /** A bad frame: an error frame, and a strike that may close the socket. */
 function strike(

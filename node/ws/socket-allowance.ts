@@ -5,6 +5,14 @@ const STRIKES_FADE_SECONDS = 60;
 
 export type FrameVerdict = { allowed: true } | { allowed: false; retryAfterMs: number; close: boolean };
 
+/** What one socket may still send, and how much misbehaving it has left. */
+export interface SocketAllowance {
+  /** A frame arrived: whether to handle it; if not, when to send again and whether the socket has had enough. */
+  frame(): FrameVerdict;
+  /** A bad frame was refused: true once the socket has had enough. */
+  strike(): boolean;
+}
+
 /**
  * What one socket may send: `framesPerSecond` frames a second, in bursts of as many, and strikes for bad
  * or refused frames that fade with time. A run of refused frames (a burst beyond the allowance, up to the
@@ -15,7 +23,7 @@ export type FrameVerdict = { allowed: true } | { allowed: false; retryAfterMs: n
 export function createSocketAllowance(
   limits: { framesPerSecond: number; abuseStrikes: number },
   now: () => number = Date.now,
-) {
+): SocketAllowance {
   const frames = createTokenBucket({ ratePerSecond: limits.framesPerSecond, burst: limits.framesPerSecond, now });
   // One token fewer than strikes: the strike that finds none left is the ABUSE_STRIKES-th, and closes.
   const strikes = createTokenBucket({
