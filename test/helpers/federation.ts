@@ -94,6 +94,11 @@ export async function startCampus(label: string): Promise<Campus> {
   }
   await allowPair(ctx, { a: DOMAINS.eng, b: DOMAINS.arts });
   await allowPair(ctx, { a: DOMAINS.eng, b: DOMAINS.law });
+  // The nodes and the proxy read the registry as they started, before these pairs were allowed; a copy
+  // younger than 5 s is not read again even on a refusal, so on a fast machine a test's first request
+  // could meet the old policy. Their clocks move past that, and the next use reads the policy as it is.
+  for (const node of Object.values(nodes)) node.clock.advance(5_000);
+  proxyClock.advance(5_000);
 
   return {
     gateway,
