@@ -26,6 +26,7 @@ import { unitRoutes } from './routes/units.ts';
 import { userRoutes } from './routes/users.ts';
 import { DatabaseSessionStore } from './session-store.ts';
 import { createConsoleAuth } from './sign-in.ts';
+import { saveSessionBeforeRedirect } from '../http/save-session-before-redirect.ts';
 
 export type AdminDeps = {
   issuer: string;
@@ -74,6 +75,7 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   );
   router.use(auth.passport.initialize());
   router.use(auth.passport.session());
+  router.use(saveSessionBeforeRedirect);
   router.use(sessionRoutes(kit, auth, deps.logger, { secure }));
 
   router.use((req, res, next) => {

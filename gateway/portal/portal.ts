@@ -23,6 +23,7 @@ import type { LoginPolicy } from '../accounts/authenticate.ts';
 import { accountPasskeyRoutes } from '../factors/passkeys/account-routes.ts';
 import type { PasskeyPageScript } from '../factors/passkeys/page-script.ts';
 import type { PasskeyDeps } from '../factors/passkeys/relying-party.ts';
+import { saveSessionBeforeRedirect } from '../http/save-session-before-redirect.ts';
 
 export const PORTAL_COOKIE = 'atrium.portal';
 
@@ -88,6 +89,7 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
     }),
     auth.passport.initialize(),
     auth.passport.session(),
+    saveSessionBeforeRedirect,
   ];
 
   async function signOut(req: Request, res: Response): Promise<string> {
