@@ -34,6 +34,7 @@ const schema = z.object({
   ATRIUM_DATA_DIR: z.string().default('./data'),
   LOG_LEVEL: envLogLevel.default('info'),
   FLUSH_WINDOW_MS: z.coerce.number({ message: 'expected milliseconds' }).min(0).max(1000).default(2),
+  FLUSH_MODE: z.enum(['eager', 'window'], { message: 'expected eager or window' }).default('eager'),
   FLUSH_MAX_BATCH: envPositiveInt.default(2000),
   FLUSH_CONCURRENCY: envPositiveInt.max(16).default(3),
   MAX_FRAME_BYTES: envPositiveInt.default(64 * 1024),
@@ -88,6 +89,14 @@ export type NodeConfig = {
   redisPrefix: string;
   dataDir: string;
   logLevel: string;
+  /**
+   * Group commit of messages: in `eager` mode (the default) a send that finds nothing being written is
+   * committed at once, and the window only gathers what arrives while a flush is running, before another
+   * flush opens beside it. `window` makes every batch, a lone send too, wait out the window first (the
+   * behaviour before eager, kept so that the benchmark can compare the two). Receipts always gather for
+   * the window.
+   */
+  flushMode: 'eager' | 'window';
   flushWindowMs: number;
   flushMaxBatch: number;
   /** Flush transactions open at once on MariaDB (SQLite: always one). */
@@ -140,6 +149,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     redisPrefix: `${v.REDIS_PREFIX}:${v.NODE_DOMAIN}`,
     dataDir,
     logLevel: v.LOG_LEVEL,
+    flushMode: v.FLUSH_MODE,
     flushWindowMs: v.FLUSH_WINDOW_MS,
     flushMaxBatch: v.FLUSH_MAX_BATCH,
     flushConcurrency: v.FLUSH_CONCURRENCY,

@@ -134,7 +134,7 @@ async function startOn(
   });
   const rotationTimer = keepRotating(federation, logger);
   const signingKey = federation.keys.signingKey;
-  const { committer, receipts } = startCommitters(services, sequelize, config, logger, federation, outbox);
+  const { committer, receipts } = startCommitters(services, sequelize, config, logger, { federation, outbox, clock });
   const { apps, gatewayDirectory, addresses } = appsAndAddresses({
     config,
     sequelize,
@@ -364,12 +364,13 @@ function startCommitters(
   sequelize: Sequelize,
   config: NodeConfig,
   logger: Logger,
-  federation: Federation,
-  outbox: Outbox,
+  { federation, outbox, clock }: { federation: Federation; outbox: Outbox; clock: Clock },
 ) {
   const committer = createGroupCommitter({
     sequelize,
+    mode: config.flushMode,
     windowMs: config.flushWindowMs,
+    clock,
     maxBatch: config.flushMaxBatch,
     concurrency: config.flushConcurrency,
     logger,

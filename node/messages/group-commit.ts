@@ -1,5 +1,6 @@
 import { QueryTypes, Transaction, UniqueConstraintError, type Sequelize } from 'sequelize';
 import { AppError } from '../../core/errors.ts';
+import { systemClock, type Clock, type ClockTimer } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import { sqlLiterals } from '../../core/sql-literal.ts';
 import { uuidv7 } from '../../core/uuid7.ts';
@@ -48,13 +49,25 @@ export type GroupCommitter = {
   drain(): Promise<void>;
 };
 
+/**
+ * `eager`: an entry that arrives while nothing is being written starts a flush at once; the window only
+ * gathers what arrives while a flush is already running. `window`: every batch gathers for the window
+ * first, even a lone entry (the behaviour before eager; kept to compare the two, see FLUSH_MODE).
+ */
+export type FlushMode = 'eager' | 'window';
+
 export type GroupCommitOptions = {
   sequelize: Sequelize;
+  /** How long entries gather before a flush opens (in `eager` mode only while another flush is running). */
   windowMs: number;
+  /** `eager` unless said. */
+  mode?: FlushMode;
   maxBatch: number;
   /** Flush transactions that may be open at once (on SQLite always one). */
   concurrency: number;
   logger: Logger;
+  /** Where the window's timers come from; the machine's unless given. */
+  clock?: Clock;
   /**
    * Runs inside each flush transaction with the new entries, for writes that must commit with them (the
    * federation outbox); what it returns is handed to afterCommit of the same flush.
@@ -69,9 +82,14 @@ const RETRIABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
 const ATTEMPTS = 3;
 
 /**
- * Group commit: entries arriving within a short window are written with one multi-row insert in one
- * transaction, which also advances each conversation's gap-free sequence under a row lock. Callers are
- * answered only after the commit.
+ * Group commit: entries are written with one multi-row insert in one transaction, which also advances
+ * each conversation's gap-free sequence under a row lock. Callers are answered only after the commit.
+ *
+ * A batch forms the classic way: an entry that finds nothing being written goes at once, alone, since
+ * waiting would gather nobody (a chat user's next message waits for this one's ack); whoever arrives
+ * while a flush is running goes in the next one, which starts when a running flush ends or, while
+ * fewer than `concurrency` are open, once the window has passed. So the window costs a lone message
+ * nothing and still gathers batches under load.
  *
  * Up to `concurrency` flushes are open at once, so that the next batch is written while the previous
  * one waits for its commit. Order still holds: a flush starts only once the flush before it holds its
@@ -85,8 +103,10 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   const flushBatch = batchWriter(options);
   // SQLite has one writer, so a second open flush would only wait for the first.
   const concurrency = sequelize.getDialect() === 'sqlite' ? 1 : options.concurrency;
+  const clock = options.clock ?? systemClock;
+  const eager = (options.mode ?? 'eager') === 'eager';
   let queue: Pending[] = [];
-  let timer: NodeJS.Timeout | undefined;
+  let timer: ClockTimer | undefined;
   let open = 0;
   // A flush started but not yet holding its conversations' locks: at most one, since a second would
   // only wait behind it; the batch that gathers meanwhile is the bigger for it (fewer transactions).
@@ -98,11 +118,11 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
 
   function schedule() {
     if (timer || queue.length === 0 || open >= concurrency || waitingForLocks) return;
-    if (queue.length >= options.maxBatch || options.windowMs === 0) {
+    if (queue.length >= options.maxBatch || options.windowMs === 0 || (eager && open === 0)) {
       startFlush();
       return;
     }
-    timer = setTimeout(() => {
+    timer = clock.setTimeout(() => {
       timer = undefined;
       startFlush();
     }, options.windowMs);
@@ -112,6 +132,12 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
     if (open >= concurrency || waitingForLocks) return;
     const taken = takeBatch(queue, inFlight, options.maxBatch);
     queue = taken.rest;
+    // What the window waited for has gone: a later arrival must not inherit its timer (it may find
+    // nothing being written, and then goes at once).
+    if (eager && timer && queue.length === 0) {
+      clock.clearTimeout(timer);
+      timer = undefined;
+    }
     const { batch } = taken;
     if (batch.length === 0) return;
     open += 1;
@@ -162,7 +188,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
     },
     async drain() {
       if (timer) {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         timer = undefined;
       }
       while (open > 0 || queue.length > 0) {

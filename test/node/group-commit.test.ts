@@ -2,8 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import type { Ack, Message } from '../../sdk/client.ts';
-import { createGroupCommitter } from '../../node/messages/group-commit.ts';
+import { createGroupCommitter, type Append, type FlushMode } from '../../node/messages/group-commit.ts';
 import { AppError } from '../../core/errors.ts';
+import { createTestClock } from '../../core/clock.ts';
+import { testDialect } from '../helpers/database.ts';
+import { loadNodeConfig } from '../../node/config.ts';
 import { randomUUID } from 'node:crypto';
 
 let gateway: TestGateway;
@@ -202,6 +205,127 @@ describe('flushes open at once', () => {
     expect(fresh.map((r) => r.clientMsgId)).toEqual(['checked-0001', 'checked-0002', 'checked-0004']);
     expect(fresh.map((r) => r.seq)).toEqual([before!.lastSeq + 1, before!.lastSeq + 2, before!.lastSeq + 3]);
     expect(JSON.parse(fresh[1]!.body)).toEqual({ text: 'decided under the lock' });
+  });
+});
+
+// A window far longer than any test, on a clock the tests never move: an entry that waited for it would
+// never be written, so whatever is written did not wait.
+const LONG_WINDOW_MS = 60_000;
+
+describe('when a batch starts', () => {
+  const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  const entry = (conversationId: string, clientMsgId: string): Append => ({
+    conversationId,
+    sender: 'alice@eng.campus.test',
+    clientMsgId,
+    kind: 'text',
+    body: JSON.stringify({ text: clientMsgId }),
+  });
+  /** A committer whose window never passes unless the test moves its clock; `flushes` lists each commit's client ids. */
+  function committerWith(mode: FlushMode) {
+    const clock = createTestClock();
+    const flushes: string[][] = [];
+    const committer = createGroupCommitter({
+      sequelize: eng.sequelize,
+      mode,
+      windowMs: LONG_WINDOW_MS,
+      maxBatch: 100,
+      concurrency: 4,
+      logger: eng.logger,
+      clock,
+      afterCommit: (stored) => flushes.push(stored.map((c) => c.message.clientMsgId)),
+    });
+    return { committer, clock, flushes };
+  }
+  /** An entry whose flush stays open, holding its row lock, until `release()`; `entered` once it does. */
+  function heldOpen(conversationId: string, clientMsgId: string) {
+    let release!: () => void;
+    let entered!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const inside = new Promise<void>((r) => (entered = r));
+    return {
+      append: { ...entry(conversationId, clientMsgId), alsoWrite: () => (entered(), gate) },
+      entered: inside,
+      release: () => release(),
+    };
+  }
+  async function twoConversations() {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const one = await alice.openDirect('dave@eng.campus.test');
+    const two = await alice.openDirect('carol@eng.campus.test');
+    alice.close();
+    return [one.id, two.id] as const;
+  }
+
+  it('commits a send that finds nothing being written at once, without waiting for the window', async () => {
+    const [direct] = await twoConversations();
+    const { committer, flushes } = committerWith('eager');
+    const lone = committer.append(entry(direct, 'lone-send-0001'));
+    const outcome = await Promise.race([lone.then(() => 'committed'), pause(10_000).then(() => 'waited')]);
+    expect(outcome).toBe('committed');
+    expect(flushes).toEqual([['lone-send-0001']]);
+    expect((await lone).message.seq).toBeGreaterThan(0);
+  });
+
+  it('puts the sends that arrive while a commit runs together into the next one, once it ends', async () => {
+    const [one, two] = await twoConversations();
+    const { committer, flushes } = committerWith('eager');
+    const first = heldOpen(one, 'during-0001');
+    const running = committer.append(first.append);
+    await first.entered;
+    // Into the other conversation too, which no lock holds back: only the committer can make them wait.
+    const later = [
+      committer.append(entry(two, 'during-0002')),
+      committer.append(entry(one, 'during-0003')),
+      committer.append(entry(two, 'during-0004')),
+    ];
+    await pause(200);
+    expect(flushes).toEqual([]);
+    first.release();
+    await Promise.all([running, ...later]);
+    expect(flushes).toEqual([['during-0001'], ['during-0002', 'during-0003', 'during-0004']]);
+  });
+
+  it.skipIf(testDialect === 'sqlite')(
+    'opens another flush beside a running one once the window has passed (MariaDB, where several may be open)',
+    async () => {
+      const [one, two] = await twoConversations();
+      const { committer, clock } = committerWith('eager');
+      const first = heldOpen(one, 'beside-0001');
+      const running = committer.append(first.append);
+      await first.entered;
+      const second = committer.append(entry(two, 'beside-0002'));
+      const stored = () => eng.models.Message.count({ where: { clientMsgId: 'beside-0002' } });
+      await pause(200);
+      expect(await stored()).toBe(0);
+      clock.advance(LONG_WINDOW_MS);
+      // Committed while the first flush is still open (its answer still waits for the first one's, in order).
+      await expect.poll(stored).toBe(1);
+      first.release();
+      const [a, b] = await Promise.all([running, second]);
+      expect([a.duplicate, b.duplicate]).toEqual([false, false]);
+    },
+  );
+
+  it('is eager unless told otherwise, and a node refuses to start on a mode it does not know', () => {
+    // A secret given, so that no development secret is written to ./data.
+    const env = { NODE_DOMAIN: 'eng.campus.test', NODE_SECRET_KEY: 'x'.repeat(43) };
+    expect(loadNodeConfig(env).flushMode).toBe('eager');
+    expect(loadNodeConfig({ ...env, FLUSH_MODE: 'window' }).flushMode).toBe('window');
+    expect(() => loadNodeConfig({ ...env, FLUSH_MODE: 'fast' })).toThrow('FLUSH_MODE: expected eager or window');
+  });
+
+  it('in window mode, makes a lone send wait out the window first (the behaviour kept for comparison)', async () => {
+    const [direct] = await twoConversations();
+    const { committer, clock, flushes } = committerWith('window');
+    let done = false;
+    const lone = committer.append(entry(direct, 'windowed-0001')).then((r) => ((done = true), r));
+    await pause(200);
+    expect(done).toBe(false);
+    expect(flushes).toEqual([]);
+    clock.advance(LONG_WINDOW_MS);
+    await lone;
+    expect(flushes).toEqual([['windowed-0001']]);
   });
 });
 
