@@ -46,6 +46,10 @@ export type DmRunResult = {
   drainMs: number;
 };
 
+/** Closed loop: each of the first `pairs` pairs keeps `inFlight` messages unacknowledged, sending the next on each answer. */
+export type ClosedLoopArgs = { phase: string; pairs: number; inFlight: number; durationMs: number; warmupMs: number };
+export type ClosedLoopResult = Omit<DmRunResult, 'attempted' | 'skipped'>;
+
 type Socket = BaseSocket;
 type Recorder = {
   deliveries: number;
@@ -108,6 +112,52 @@ function markDelivered(socket: Socket, text: string, counts: NonNullable<Recorde
 function onEvent(text: string) {
   if (!text.startsWith('{"v":1,"type":"receipt"') && !text.startsWith('{"v":1,"type":"receipts"')) return;
   for (const rec of recorders.values()) if (rec.receipts) rec.receipts.pushed += 1;
+}
+
+/**
+ * As a chat user sends: each sender keeps `inFlight` messages unacknowledged and sends the next as soon
+ * as one is answered, until the time is up; then waits for the last acks and deliveries.
+ */
+async function closedLoop(args: ClosedLoopArgs): Promise<ClosedLoopResult> {
+  const live = pairs.filter((p) => sockets.has(p.sender) && sockets.has(p.receiver)).slice(0, args.pairs);
+  if (live.length < args.pairs) throw new Error(`${live.length} live pairs here, ${args.pairs} asked for`);
+  const start = now();
+  const end = start + args.durationMs;
+  const window: [number, number] = [start + args.warmupMs, end];
+  const rec: Recorder = { deliveries: 0, latency: new Histogram(), inWindow: 0, window, sentWindow: window };
+  const ack = newAckRecorder(window);
+  recorders.set(args.phase, rec);
+  ackRecorders.set(args.phase, ack);
+  let sent = 0;
+  let answered = 0;
+  const sendNext = (pair: (typeof live)[number]) => {
+    const socket = sockets.get(pair.sender);
+    if (!socket || now() >= end) return;
+    sent += 1;
+    core.sendText(socket, args.phase, pair, '', () => {
+      answered += 1;
+      sendNext(pair);
+    });
+  };
+  for (const pair of live) for (let i = 0; i < args.inFlight; i++) sendNext(pair);
+  await new Promise((r) => setTimeout(r, args.durationMs));
+  const ackWaitMs = await waitFor(() => answered >= sent, 30_000);
+  const drainMs = ackWaitMs + (await waitFor(() => rec.deliveries >= ack.acks, 5_000));
+  ackRecorders.delete(args.phase);
+  recorders.delete(args.phase);
+  return {
+    sent,
+    acks: ack.acks,
+    deliveries: rec.deliveries,
+    acksInWindow: ack.inWindow,
+    deliveriesInWindow: rec.inWindow,
+    windowSeconds: (window[1] - window[0]) / 1000,
+    errors: ack.errors,
+    ackLatency: ack.latency.toJSON(),
+    deliveryLatency: rec.latency.toJSON(),
+    unacked: sent - answered,
+    drainMs,
+  };
 }
 
 function request(socket: Socket, frame: Record<string, unknown>, timeoutMs = 60_000): Promise<Record<string, unknown>> {
@@ -193,6 +243,8 @@ serveIpc(
         drainMs,
       };
     },
+
+    'dm.closed': closedLoop,
 
     /** Sends one raw frame on a user's socket and returns the reply (group.create, group.invite, probes). */
     request({ user, frame }: { user: number; frame: Record<string, unknown> }) {

@@ -3,12 +3,15 @@ import { describeNodeAck } from './node-metrics.ts';
 import { writeSection } from '../shared/benchmarks-file.ts';
 import type { ProfileSummary } from '../shared/profile-summary.ts';
 import type { Percentiles } from '../shared/percentiles.ts';
-import type { DbProfile, DmStep, DmSweep, Results, Usage } from './results.ts';
+import type { ClosedLoopStep, DbProfile, DmStep, DmSweep, Results, Usage } from './results.ts';
 
 const SOCKET_BYTES_TARGET = 15_000;
 const DM_RATE_TARGET = 20_000;
 const DM_P99_TARGET_MS = 50;
 const GROUP_P99_TARGET_MS = 100;
+/** A lone message (2 pairs × 2 in flight, closed loop): send→receive p50 and p99 at most these. */
+const LONE_P50_TARGET_MS = 3;
+const LONE_P99_TARGET_MS = 10;
 
 const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en') : '–');
 const ms = (n: number) =>
@@ -24,6 +27,8 @@ type Verdicts = {
   throughput: boolean | null;
   latency: boolean | null;
   group: boolean | null;
+  lone: boolean | null;
+  closedRate: boolean | null;
 };
 
 function bestStep(sweep: DmSweep | null): DmStep | null {
@@ -58,7 +63,49 @@ function verdicts(r: Results, latencyRate: number): Verdicts {
     throughput: best ? Math.min(best.acksPerS, best.deliveriesPerS) >= DM_RATE_TARGET * 0.99 : null,
     latency: runs.length ? runs.every(runMeets) : null,
     group: r.group ? r.group.delivered >= r.group.expected && r.group.latency.p99 <= GROUP_P99_TARGET_MS : null,
+    ...closedVerdicts(r),
   };
+}
+
+/** The closed loop's shapes, each with its eager and its fixed-window step (either may be missing). */
+function closedShapes(
+  r: Results,
+): { pairs: number; inFlight: number; eager?: ClosedLoopStep; window?: ClosedLoopStep }[] {
+  const shapes = new Map<
+    string,
+    { pairs: number; inFlight: number; eager?: ClosedLoopStep; window?: ClosedLoopStep }
+  >();
+  for (const step of r.closedLoop?.steps ?? []) {
+    const key = `${step.pairs}x${step.inFlight}`;
+    const shape = shapes.get(key) ?? { pairs: step.pairs, inFlight: step.inFlight };
+    shape[step.mode] = step;
+    shapes.set(key, shape);
+  }
+  return [...shapes.values()];
+}
+
+const loneStep = (r: Results) => closedShapes(r).find((s) => s.pairs === 2 && s.inFlight === 2)?.eager ?? null;
+const loneMeets = (s: ClosedLoopStep) =>
+  s.delivery.count > 0 && s.delivery.p50 <= LONE_P50_TARGET_MS && s.delivery.p99 <= LONE_P99_TARGET_MS;
+
+function closedVerdicts(r: Results): Pick<Verdicts, 'lone' | 'closedRate'> {
+  const lone = loneStep(r);
+  const pairs = closedShapes(r).filter((s) => s.eager && s.window);
+  return {
+    lone: lone ? loneMeets(lone) : null,
+    closedRate: pairs.length ? pairs.every((s) => s.eager!.acksPerS >= s.window!.acksPerS) : null,
+  };
+}
+
+/** Per shape, the eager committer's rate against the fixed window's, in words. */
+function closedRates(r: Results): string {
+  return closedShapes(r)
+    .filter((s) => s.eager && s.window)
+    .map(
+      (s) =>
+        `${s.pairs}×${s.inFlight}: ${fmt(s.eager!.acksPerS)} vs. ${fmt(s.window!.acksPerS)} acks/s (${pct((100 * s.eager!.acksPerS) / Math.max(1, s.window!.acksPerS))})`,
+    )
+    .join('; ');
 }
 
 const latencyRateOf = (r: Results) => (r.scale === 'full' ? 10_000 : 1_000);
@@ -94,6 +141,15 @@ export function renderConsoleSummary(r: Results): string {
       `${fmt(r.group.delivered)}/${fmt(r.group.expected)} delivered, p50 ${ms(r.group.latency.p50)}, p99 ${ms(r.group.latency.p99)}, max ${ms(r.group.latency.max)}`,
       v.group ? 'met' : 'missed',
     ]);
+  const lone = loneStep(r);
+  if (lone)
+    rows.push([
+      `lone message (2×2 closed loop): p50 ≤ ${LONE_P50_TARGET_MS} ms, p99 ≤ ${LONE_P99_TARGET_MS} ms`,
+      `p50 ${ms(lone.delivery.p50)}, p99 ${ms(lone.delivery.p99)} (${fmt(lone.acksPerS)} acks/s)`,
+      v.lone ? 'met' : 'missed',
+    ]);
+  if (v.closedRate !== null)
+    rows.push(['closed loop: eager rate ≥ fixed window', closedRates(r), v.closedRate ? 'met' : 'missed']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   return [
@@ -229,7 +285,7 @@ export function renderSection(r: Results): string {
       .map(([k, val]) => `\`${k}=${val}\``)
       .join(
         ', ',
-      )}; \`FLUSH_WINDOW_MS\`, \`FLUSH_MAX_BATCH\` and \`FLUSH_CONCURRENCY\` at their defaults (2 ms, 2,000, 3) unless said otherwise. \`FRAMES_PER_SECOND\` is raised so that the per-socket limit of 50/s does not throttle the senders.`,
+      )}; \`FLUSH_MODE\`, \`FLUSH_WINDOW_MS\`, \`FLUSH_MAX_BATCH\` and \`FLUSH_CONCURRENCY\` at their defaults (eager: a send that finds nothing being written is committed at once, the window gathers only what arrives during a flush; 2 ms, 2,000, 3) unless said otherwise. \`FRAMES_PER_SECOND\` is raised so that the per-socket limit of 50/s does not throttle the senders.`,
     `- Load generators: ${r.generators.count} child processes, up to ${fmt(r.generators.socketsEach)} sockets each (the machine allows 20,000 open files per process), from source addresses ${r.generators.addresses.join(', ')}, speaking the protocol's JSON frames over raw \`ws\`. Each message text carries its send time; latency is measured where it is received, on the same machine's clock.`,
     `- Access tokens: minted by the benchmark with the gateway's real active signing key (\`loadPrivateJwks\`), with the header and claims the gateway's provider puts in a node access token (RS256, \`typ: at+jwt\`, \`kid\`, \`iss\`, \`aud\` = the node URL, \`sub\`, \`client_id\` of a registered first-party app, \`scope: openid im\`, \`preferred_username\`, \`name\`, \`im_domains\`, \`sid\`, \`jti\`, \`iat\`, \`exp\` in 1 h), because signing 15,000 people in through the login form would take far longer than the benchmark. The node verifies them exactly as gateway-issued ones: same key, fetched from the gateway's JWKS endpoint, same checks. Sockets authenticate with the \`atrium.token.<jwt>\` subprotocol.`,
     '',
@@ -268,6 +324,7 @@ export function renderSection(r: Results): string {
       `${fmt(r.group.delivered)} of ${fmt(r.group.expected)} deliveries; ${pctl(r.group.latency)}`,
       verdict(v.group),
     ]);
+  rows.push(...closedTargetRows(r, v));
   out.push(table(['target (one node process on MariaDB)', 'measured', 'verdict'], rows), '');
   const ceiling = ceilingSummary(r);
   if (ceiling) out.push(ceiling, '');
@@ -452,7 +509,7 @@ export function renderSection(r: Results): string {
   if (r.alt) {
     out.push(`### Alternative: FLUSH_WINDOW_MS=${r.alt.flushWindowMs}`, '');
     out.push(
-      `The node restarted with \`FLUSH_WINDOW_MS=${r.alt.flushWindowMs}\` (a flush starts as soon as nothing is being flushed; batches still form while a flush is in flight) and only the pairs' ${fmt(r.alt.sockets)} sockets reconnected.`,
+      `The node restarted with \`FLUSH_WINDOW_MS=${r.alt.flushWindowMs}\` (a send opens a flush at once whenever fewer than \`FLUSH_CONCURRENCY\` are open; batches still form while every slot is busy) and only the pairs' ${fmt(r.alt.sockets)} sockets reconnected.`,
       '',
       dmTable(r.alt),
       '',
@@ -477,6 +534,8 @@ export function renderSection(r: Results): string {
       );
     }
   }
+
+  if (r.closedLoop) out.push(...closedLoopSection(r));
 
   if (r.ceiling.memory || r.ceiling.durable) {
     out.push("### 6. The machine's ceiling: a stand-in server", '');
@@ -680,6 +739,85 @@ function ceilingSummary(r: Results): string | null {
       ? ` The node's best rate is ${pct((100 * best.acksPerS) / Math.max(1, durable.acksPerS))} of the durable stand-in's.`
       : '')
   );
+}
+
+function closedTargetRows(r: Results, v: Verdicts): string[][] {
+  const rows: string[][] = [];
+  const lone = loneStep(r);
+  if (lone)
+    rows.push([
+      `a lone message waits for nobody: 2 pairs × 2 messages in flight (closed loop), send→receive p50 ≤ ${LONE_P50_TARGET_MS} ms and p99 ≤ ${LONE_P99_TARGET_MS} ms`,
+      `${fmt(lone.acksPerS)} acks/s; send→receive ${pctl(lone.delivery)}`,
+      verdict(v.lone),
+    ]);
+  if (v.closedRate !== null)
+    rows.push([
+      `closed loop at ${closedShapes(r)
+        .map((s) => `${s.pairs}×${s.inFlight}`)
+        .join(', ')} (pairs × in flight): no lower rate than the fixed window (\`FLUSH_MODE=window\`, same run)`,
+      `eager vs. window: ${closedRates(r)}`,
+      verdict(v.closedRate),
+    ]);
+  return rows;
+}
+
+function closedLoopSection(r: Results): string[] {
+  const c = r.closedLoop!;
+  const cell = (s: ClosedLoopStep | undefined, other: ClosedLoopStep | undefined) =>
+    s
+      ? [
+          s.mode,
+          fmt(s.acksPerS),
+          other ? pct((100 * s.acksPerS) / Math.max(1, other.acksPerS)) : '–',
+          fmt(s.deliveriesPerS),
+          `${ms(s.ack.p50)} / ${ms(s.ack.p99)}`,
+          `${ms(s.delivery.p50)} / ${ms(s.delivery.p95)} / ${ms(s.delivery.p99)} / ${ms(s.delivery.max)}`,
+          `${(s.flushes.messages / Math.max(1, s.flushes.count)).toFixed(1)} (${ms(s.flushes.meanMs)})`,
+          ...usageCells(s.usage),
+          [
+            Object.keys(s.errors).length ? `errors ${JSON.stringify(s.errors)}` : '',
+            s.unacked ? `${fmt(s.unacked)} unacked` : '',
+            s.undelivered ? `**${fmt(s.undelivered)} acked but not delivered**` : '',
+          ]
+            .filter(Boolean)
+            .join('; ') || '–',
+        ]
+      : [];
+  const rows = closedShapes(r).flatMap((shape) =>
+    [cell(shape.eager, shape.window), cell(shape.window, shape.eager)]
+      .filter((row) => row.length > 0)
+      .map((row) => [`${shape.pairs} × ${shape.inFlight}`, ...row]),
+  );
+  return [
+    '### Closed loop: chat users waiting for their acks (eager commit vs. the fixed window)',
+    '',
+    `As a chat user sends: each sender keeps a few messages unacknowledged and sends the next as soon as one is acked, so the rate is what the node's answers allow (bench/node/closed-loop.ts). Shapes are pairs × messages in flight per sender; each ran ${c.steps[0]?.seconds ?? '–'} s, the first second left out. ` +
+      `Each shape ran on the eager committer (\`FLUSH_MODE=eager\`, the default: a send that finds nothing being written is committed at once, and the ${c.flushWindowMs}-ms window gathers only what arrives while a flush runs) and on the fixed window (\`FLUSH_MODE=window\`: every batch, a lone send too, waits ${c.flushWindowMs} ms first, as the node committed before). ` +
+      `Each mode ran on a fresh node process holding only the pairs' sockets, and the modes took turns going first from one shape to the next. *vs. other* is this mode's rate in % of the other's at the same shape; *send→receive* is from the sender writing the frame to the receiver reading the message; *messages per flush* counts the node's transactions in the step (one per flush; its statements are counted with Sequelize hooks in both modes alike), and a flush's time is from its transaction's start to its commit.`,
+    '',
+    table(
+      [
+        'pairs × in flight',
+        'flush',
+        'acks/s',
+        'vs. other',
+        'deliveries/s',
+        'ack p50 / p99',
+        'send→receive p50 / p95 / p99 / max',
+        'messages per flush (time per flush)',
+        ...USAGE_HEADER,
+        'notes',
+      ],
+      rows,
+    ),
+    '',
+    ...(c.steps.some((x) => x.usage.othersCpu > 20)
+      ? [
+          `Other work ran on the machine during these steps (*others' CPU* up to ${pct(Math.max(...c.steps.map((x) => x.usage.othersCpu)))} of a core): a closed loop's rate and latency follow whatever CPU the node, MariaDB and the generators get, so these figures say more about the machine than about the committer.`,
+          '',
+        ]
+      : []),
+  ];
 }
 
 /** Statements counted on one table (any verb). */

@@ -116,6 +116,32 @@ export type DmSweep = {
   profiled: (DmStep & { db: DbProfile; profile: ProfileSummary | null; profileFile: string | null }) | null;
 };
 
+/** One shape of the closed loop (pairs × messages each sender keeps in flight) on one flush mode. */
+export type ClosedLoopStep = {
+  /** FLUSH_MODE of the node: `eager` (the default now) or `window` (every batch waits out the window, as before). */
+  mode: 'eager' | 'window';
+  pairs: number;
+  inFlight: number;
+  seconds: number;
+  acksPerS: number;
+  deliveriesPerS: number;
+  ack: Percentiles;
+  delivery: Percentiles;
+  errors: Record<string, number>;
+  unacked: number;
+  undelivered: number;
+  usage: Usage;
+  /** The node's transactions in the step (one per flush; nothing else writes meanwhile), the messages acked, and a flush's mean time. */
+  flushes: { count: number; messages: number; meanMs: number };
+};
+
+export type ClosedLoopResult = {
+  /** The flush window both modes ran with (FLUSH_WINDOW_MS). */
+  flushWindowMs: number;
+  /** The steps in the order they ran (every shape on `eager`, then every shape on `window`). */
+  steps: ClosedLoopStep[];
+};
+
 export type GroupResult = {
   members: number;
   online: number;
@@ -169,6 +195,8 @@ export type Results = {
   dm: DmSweep | null;
   group: GroupResult | null;
   alt: DmSweep | null;
+  /** Chat users' closed loop on the eager committer and on the fixed window, side by side. */
+  closedLoop: ClosedLoopResult | null;
   /** The same sweep against the stand-in servers of bench/node/relay-process.ts: what this machine can carry at all. */
   ceiling: { memory: DmSweep | null; durable: DmSweep | null };
   shutdown: { sockets: number; seconds: number } | null;

@@ -10,6 +10,8 @@
  *   npm run bench:node -- --dm-only --rates=10000:15,20000 [--profile]   only the direct-message steps (rate[:seconds])
  *     (all sockets connected, no heap snapshots, group or shutdown phases); for trying a change; writes nothing
  *   --env=NAME=value (repeatable): an extra setting for the node process, e.g. --env=FLUSH_CONCURRENCY=1
+ *   npm run bench:node -- --closed-loop-only [--closed-seconds=3]   only the closed loop (chat users waiting
+ *     for their acks; eager committer vs. fixed window), on the pairs' sockets alone; writes nothing
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,6 +60,7 @@ import {
   type NodeChild,
 } from '../shared/setup.ts';
 import { createGroupInDatabase, sizeBufferPool, spawnGenerator, spawnRelay } from './setup.ts';
+import { runClosedLoop } from './closed-loop.ts';
 import type { ConnectResult, DmPair, DmRunResult, GeneratorStats } from './generator.ts';
 import type { HistogramData } from '../shared/histogram.ts';
 import type { NodeStats, QueryCounts } from '../shared/node-process.ts';
@@ -88,6 +91,8 @@ type Scale = {
   altSteps: Step[];
   /** The sweep against the stand-in servers (bench/node/relay-process.ts), to show what the machine can carry. */
   ceilingSteps: Step[];
+  /** Length of each closed-loop step (bench/node/closed-loop.ts), per shape and flush mode. */
+  closedSeconds: number;
 };
 
 const SCALES: Record<'full' | 'smoke', Scale> = {
@@ -128,6 +133,7 @@ const SCALES: Record<'full' | 'smoke', Scale> = {
       { rate: 25_000, seconds: 8 },
       { rate: 30_000, seconds: 8 },
     ],
+    closedSeconds: 8,
   },
   smoke: {
     name: 'smoke',
@@ -149,6 +155,7 @@ const SCALES: Record<'full' | 'smoke', Scale> = {
     altFlushMs: null,
     altSteps: [{ rate: 1_000, seconds: 5 }],
     ceilingSteps: [{ rate: 1_000, seconds: 5 }],
+    closedSeconds: 3,
   },
 };
 
@@ -168,6 +175,11 @@ if (dmOnly) {
       .split(',')
       .map((r) => ({ rate: Number(r.split(':')[0]), seconds: Number(r.split(':')[1] ?? 8) }));
 }
+// --closed-loop-only: the closed loop alone (both flush modes), for measuring a change quickly.
+const closedOnly = argv.includes('--closed-loop-only');
+const closedSecondsArg = argv.find((a) => a.startsWith('--closed-seconds='))?.split('=')[1];
+if (closedSecondsArg) scale.closedSeconds = Math.max(2, Number(closedSecondsArg));
+if (closedOnly) scale.altFlushMs = null;
 // --relay=memory|durable (with --dm-only): the sweep against the stand-in server of the machine's ceiling instead of the node.
 const relayArg = argv.find((a) => a.startsWith('--relay='))?.slice('--relay='.length);
 const relayOnly = dmOnly && (relayArg === 'memory' || relayArg === 'durable') ? relayArg : null;
@@ -175,7 +187,8 @@ const relayOnly = dmOnly && (relayArg === 'memory' || relayArg === 'durable') ? 
 const extraEnv = Object.fromEntries(
   argv.filter((a) => a.startsWith('--env=')).map((a) => a.slice('--env='.length).split(/=(.*)/s).slice(0, 2)),
 );
-const write = !dmOnly && (argv.includes('--write') || (scale.name === 'full' && !argv.includes('--no-write')));
+const write =
+  !dmOnly && !closedOnly && (argv.includes('--write') || (scale.name === 'full' && !argv.includes('--no-write')));
 const outFile = argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
 
 const started = performance.now();
@@ -208,6 +221,7 @@ async function main(): Promise<void> {
     dm: null,
     group: null,
     alt: null,
+    closedLoop: null,
     ceiling: { memory: null, durable: null },
     shutdown: null,
     nodeLog: { errors: 0, warnings: 0, top: [] },
@@ -349,7 +363,7 @@ async function main(): Promise<void> {
   if (dmOnly) {
     const c = await connect(users, 'connect');
     log(`dm-only: ${fmt(c.connected)} sockets connected in ${c.seconds.toFixed(1)} s`);
-  } else
+  } else if (!closedOnly)
     try {
       // What a socket is made of: heap snapshots around a sample of sockets, after a warm-up so that
       // code compiled on first use is not counted. Snapshots bloat the process's RSS for good, so this
@@ -574,14 +588,15 @@ async function main(): Promise<void> {
     return sweep;
   };
 
-  try {
-    results.dm = await dmSweep(2, scale.steps, scale.profileRate, 'default', scale.latencyRepeats);
-  } catch (error) {
-    fail(results, 'direct messages', error);
-  }
+  if (!closedOnly)
+    try {
+      results.dm = await dmSweep(2, scale.steps, scale.profileRate, 'default', scale.latencyRepeats);
+    } catch (error) {
+      fail(results, 'direct messages', error);
+    }
 
   // 3. A group of online members ---------------------------------------------------------------
-  if (!dmOnly)
+  if (!dmOnly && !closedOnly)
     try {
       results.group = await groupPhase();
     } catch (error) {
@@ -769,7 +784,7 @@ async function main(): Promise<void> {
   const pairUsers = generators.flatMap((_, g) => pairsOf(g).flatMap((p) => [p.sender, p.receiver]));
 
   // 4. Graceful shutdown with every socket open, then the alternative flush window ---------------
-  if (!dmOnly)
+  if (!dmOnly && !closedOnly)
     try {
       const sockets = (await node.call<NodeStats>('stats')).sockets;
       log(`shutting the node down gracefully with ${fmt(sockets)} sockets open`);
@@ -802,10 +817,32 @@ async function main(): Promise<void> {
     }
   }
 
+  // 5b. Chat users waiting for their acks, on the eager committer and on the fixed window ----------
+  if (!dmOnly)
+    try {
+      results.closedLoop = await runClosedLoop({
+        generators,
+        pairsOf,
+        async restartNode(mode) {
+          await stopNode(node)();
+          await sleep(500);
+          node = await spawnNode({ ...nodeEnv(null), FLUSH_MODE: mode }, join(dataDir, `node-closed-${mode}.log`));
+        },
+        connect: (list) => connect(list, 'reconnect'),
+        snapshot: () => snapshot(),
+        instrument: (command: string) => node.call(command),
+        log,
+        seconds: scale.closedSeconds,
+        flushWindowMs: Number(extraEnv.FLUSH_WINDOW_MS ?? 2),
+      });
+    } catch (error) {
+      fail(results, 'closed loop', error);
+    }
+
   // 6. The machine's ceiling: the same generators against a stand-in server that does only what any chat
   // server must (read, ack, push; then also a group-committed insert), so the figures above can be read
   // against what this machine can carry at all.
-  if (!dmOnly && scale.ceilingSteps.length) {
+  if (!dmOnly && !closedOnly && scale.ceilingSteps.length) {
     for (const mode of ['memory', 'durable'] as const) {
       try {
         await sleep(1_000);
@@ -823,8 +860,9 @@ async function main(): Promise<void> {
   }
 
   if (cleanups.aborted) return;
-  results.nodeLog = summariseLogs([join(dataDir, 'node.log'), join(dataDir, 'node-alt.log')]);
-  for (const name of ['node.log', 'node-alt.log']) {
+  const logs = ['node.log', 'node-alt.log', 'node-closed-eager.log', 'node-closed-window.log'];
+  results.nodeLog = summariseLogs(logs.map((name) => join(dataDir, name)));
+  for (const name of logs) {
     try {
       copyFileSync(join(dataDir, name), join(RESULTS_DIR, name));
     } catch {

@@ -19,7 +19,8 @@ export type GeneratorStats = {
 };
 
 export type BaseSocket = { ws: WebSocket; user: number; ready: boolean; onReady?: () => void };
-type Pending = { sentAt: number; phase: string; reply?: (frame: string) => void };
+/** `then`: called once the answer (ack or error) has been recorded, as a closed-loop sender sends its next. */
+type Pending = { sentAt: number; phase: string; reply?: (frame: string) => void; then?: () => void };
 /** Acks of one phase: counted when they arrive inside `window`, latency for frames sent inside it. */
 export type AckRecorder = {
   acks: number;
@@ -134,7 +135,11 @@ export function createGeneratorCore<S extends BaseSocket>(options: {
     pending.delete(re);
     if (p.reply) return p.reply(text);
     const rec = ackRecorders.get(p.phase);
-    if (!rec) return;
+    if (rec) recordAnswer(rec, p, text, errorCode);
+    p.then?.();
+  }
+
+  function recordAnswer(rec: AckRecorder, p: Pending, text: string, errorCode: string | null) {
     if (errorCode) {
       rec.errors[errorCode] = (rec.errors[errorCode] ?? 0) + 1;
       return;
@@ -149,17 +154,21 @@ export function createGeneratorCore<S extends BaseSocket>(options: {
     }
   }
 
-  /** A `send` frame whose ack goes to the phase's ack recorder; `suffix` is appended to the text after the send time. */
+  /**
+   * A `send` frame whose ack goes to the phase's ack recorder; `suffix` is appended to the text after the
+   * send time; `then` runs once its answer has been recorded.
+   */
   function sendText(
     socket: S,
     phase: string,
     target: { conversationId: string } | { to: string },
     suffix = '',
+    then?: () => void,
   ): string {
     const id = nextId();
     const t0 = now();
     const where = 'conversationId' in target ? `"conversationId":"${target.conversationId}"` : `"to":"${target.to}"`;
-    pending.set(id, { sentAt: t0, phase });
+    pending.set(id, then ? { sentAt: t0, phase, then } : { sentAt: t0, phase });
     socket.ws.send(
       `{"v":1,"id":"${id}","type":"send","clientMsgId":"${clientMsgId()}",${where},"text":"bench|${phase}|${t0.toFixed(3)}${suffix}"}`,
     );
