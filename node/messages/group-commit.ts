@@ -87,9 +87,11 @@ const ATTEMPTS = 3;
  *
  * A batch forms the classic way: an entry that finds nothing being written goes at once, alone, since
  * waiting would gather nobody (a chat user's next message waits for this one's ack); whoever arrives
- * while a flush is running goes in the next one, which starts when a running flush ends or, while
+ * while a flush is running goes in the next one, which starts when a running flush ends, when the
+ * flush it arrived behind takes its row locks (if it arrived while that one waited for them), or, while
  * fewer than `concurrency` are open, once the window has passed. So the window costs a lone message
- * nothing and still gathers batches under load.
+ * nothing and still gathers batches under load. (`mode: 'window'` makes every batch wait out the window,
+ * a lone entry too: the behaviour before, kept so that the benchmark can compare the two.)
  *
  * Up to `concurrency` flushes are open at once, so that the next batch is written while the previous
  * one waits for its commit. Order still holds: a flush starts only once the flush before it holds its
