@@ -126,6 +126,9 @@ describe("a new device's first sync of long histories", () => {
     expect(device.cursors.get(group)).toBe(700);
     expect(device.reachedBeginning(direct)).toBe(false);
     expect(device.gaps.size).toBe(0);
+    // An entry reads the same in a sync page as through history.
+    const [newest] = (await device.history(direct, undefined, 1)).messages;
+    expect(device.arrived.find((m) => m.id === newest!.id)).toEqual(newest);
 
     // The next sync goes on from the latest entry: nothing of the histories comes after all.
     const before = device.arrived.length;
