@@ -1,6 +1,7 @@
 import { describeCalibration } from '../shared/calibration.ts';
 import type { Machine } from '../shared/machine.ts';
 import type { QueryCounts } from '../shared/node-process.ts';
+import type { ProfileSummary } from '../shared/profile-summary.ts';
 import type { PersonShape } from './data.ts';
 
 export type SyncSample = {
@@ -36,6 +37,8 @@ export type Run = {
   scale: { conversations: number; messages: number; short: number; repeat: number; page: number };
   writeSeconds: number;
   people: Person[];
+  /** The node's CPU profile over five first syncs of the long histories. */
+  profile: ProfileSummary;
   /** The node process's CPU time per measured first sync (both people's). */
   nodeCpuMsPerSync: number;
 };
@@ -119,7 +122,15 @@ export function renderSection(r: Run): string {
       rows,
     ),
     '',
-    `The node's CPU time per first sync, over the measured rounds of both people: ${r.nodeCpuMsPerSync.toFixed(0)} ms.`,
+    `The node's CPU time per first sync, over the measured rounds of both people: ${r.nodeCpuMsPerSync.toFixed(0)} ms. Profiled over five more first syncs of the long histories (${r.profile.busyMs.toFixed(0)} ms busy in ${r.profile.totalMs.toFixed(0)} ms): ${r.profile.activities
+      .filter((a) => a.name !== 'idle')
+      .slice(0, 6)
+      .map((a) => `${a.name} ${((100 * a.ms) / r.profile.busyMs).toFixed(0)}%`)
+      .join(', ')}; by package: ${r.profile.packages
+      .filter((p) => p.name !== '(idle)')
+      .slice(0, 6)
+      .map((p) => `${p.name} ${((100 * p.ms) / r.profile.busyMs).toFixed(0)}%`)
+      .join(', ')}.`,
     '',
   );
   const [long, short] = r.people.map(summarise);

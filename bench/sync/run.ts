@@ -23,6 +23,7 @@ import { AtriumClient } from '../../sdk/client.ts';
 import { writeSection } from '../shared/benchmarks-file.ts';
 import { describeCalibration } from '../shared/calibration.ts';
 import { describeMachine, loadAverage } from '../shared/machine.ts';
+import { summariseProfile } from '../shared/profile-summary.ts';
 import type { NodeStats, QueryCounts } from '../shared/node-process.ts';
 import { gitOutput, installCleanups, sleep, stopChild, timestampLog } from '../shared/orchestrator.ts';
 import { createDatabase, freePort, spawnNode, startBenchGateway } from '../shared/setup.ts';
@@ -131,6 +132,12 @@ async function main(): Promise<void> {
     for (const p of people) p.samples.push(await firstSync(url, p));
   }
   const cpuAfter = await node.call<NodeStats>('stats', {});
+  // Where the node's time goes: five more first syncs of the long histories, profiled.
+  const profileFile = join(dataDir, 'sync.cpuprofile');
+  await node.call('profile.start');
+  for (let i = 0; i < 5; i++) await firstSync(url, people[0]!);
+  await node.call('profile.stop', { file: profileFile });
+  const profile = summariseProfile(profileFile, ROOT, 10);
   for (const p of people) {
     for (let i = 0; i < Math.min(5, scale.repeat); i++) p.sdk.push(await sdkFirstSync(url, p));
     log(`${p.shape.address}: ${describePerson(p)}`);
@@ -147,6 +154,7 @@ async function main(): Promise<void> {
     scale,
     writeSeconds,
     people,
+    profile,
     nodeCpuMsPerSync:
       (cpuAfter.cpuUserUs + cpuAfter.cpuSystemUs - cpuBefore.cpuUserUs - cpuBefore.cpuSystemUs) /
       1000 /
