@@ -563,8 +563,9 @@ export class AtriumClient extends Emitter<ClientEvents> {
     for (const m of result.messages) if (!first.has(m.conversationId)) first.set(m.conversationId, m.seq);
     for (const c of result.conversations) {
       if (asked.has(c.id)) continue;
-      this.#cursors.set(c.id, Math.max(this.#cursors.get(c.id) ?? 0, c.lastSeq));
       this.#oldest.set(c.id, first.get(c.id) ?? c.lastSeq + 1);
+      // Not all of its page came (`more`): the next page goes on from the last entry carried.
+      if (!result.more.includes(c.id)) this.#cursors.set(c.id, Math.max(this.#cursors.get(c.id) ?? 0, c.lastSeq));
     }
     for (const gap of result.gaps ?? []) {
       const { conversationId, afterSeq, beforeSeq } = gap;
