@@ -66,7 +66,7 @@ export type ClientOptions = {
   sendRetryMs?: number;
   backoff?: { initialMs: number; maxMs: number };
   /**
-   * Entries per page (default 50): what a sync brings of a conversation new to the device or one it
+   * Entries per page (default 50, at most 200): what a sync brings of a conversation new to the device or one it
    * missed much of, and what `loadOlder` brings at a time.
    */
   pageSize?: number;
@@ -176,6 +176,9 @@ export class AtriumClient extends Emitter<ClientEvents> {
     super();
     this.options = { requestTimeoutMs: 15_000, ...options };
     this.#pageSize = options.pageSize ?? 50;
+    // A page is what `history` may return at once.
+    if (!Number.isInteger(this.#pageSize) || this.#pageSize < 1 || this.#pageSize > 200)
+      throw new RangeError(`pageSize must be a whole number from 1 to 200 (got ${options.pageSize})`);
   }
 
   get state(): ConnectionState {

@@ -116,3 +116,12 @@ describe('the SDK against a node that does not know gaps', () => {
     client.close();
   });
 });
+
+describe('the page size of an SDK client', () => {
+  it('is refused when no history page could hold it', () => {
+    for (const pageSize of [0, 201, 2.5])
+      expect(() => new AtriumClient({ url: 'ws://node.test/ws', token: () => 't', pageSize })).toThrow(
+        /pageSize must be a whole number from 1 to 200/,
+      );
+  });
+});
