@@ -70,6 +70,8 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     cursors: z.record(z.string(), seq).optional(),
     limit: z.number().int().min(1).max(500).optional(),
     recent: z.number().int().min(0).max(500).optional(),
+    /** The device takes the latest entries of a conversation it missed much of, and a gap (docs/protocol.md). */
+    gaps: z.boolean().optional(),
   }),
   z.strictObject({
     ...base,

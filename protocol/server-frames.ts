@@ -149,6 +149,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     conversations: z.array(conversationViewSchema),
     messages: z.array(messageSchema),
     more: z.array(z.string()),
+    /** Of a sync with `gaps`: entries after `afterSeq` and before `beforeSeq` the device missed and did not get. */
+    gaps: z.array(z.object({ conversationId: z.string(), afterSeq: seq, beforeSeq: seq })).optional(),
     /** Absent from a node before it told of conversations left. */
     removed: z.array(z.string()).optional(),
     cursor: isoTime,

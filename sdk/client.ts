@@ -36,6 +36,11 @@ export type ClientEvents = {
   typing: Typing;
   presence: Presence;
   conversation: Conversation;
+  /**
+   * A conversation of which the device missed more than a page while away: it got the latest page, and
+   * the entries after `afterSeq` and before `beforeSeq` come through `loadOlder` if the person scrolls back.
+   */
+  gap: SyncGap;
   /** A conversation this person left or was removed from while the device was away. */
   removed: { conversationId: string };
   /** Another domain refused a message already acknowledged here (its federation policy, say). */
@@ -60,6 +65,20 @@ export type ClientOptions = {
    */
   sendRetryMs?: number;
   backoff?: { initialMs: number; maxMs: number };
+  /**
+   * Entries per page (default 50, at most 200): what a sync brings of a conversation new to the device or one it
+   * missed much of, and what `loadOlder` brings at a time.
+   */
+  pageSize?: number;
+};
+
+/** Entries of a conversation the device missed and was not sent: after `afterSeq`, before `beforeSeq`. */
+export type SyncGap = { conversationId: string; afterSeq: number; beforeSeq: number };
+export type OlderPage = {
+  /** Newest first, as `history` gives them. */
+  messages: Message[];
+  /** The device now holds the conversation back to the person's join: nothing older to load. */
+  beginning: boolean;
 };
 
 export type SendInput = {
@@ -134,6 +153,15 @@ export class AtriumClient extends Emitter<ClientEvents> {
   #conversations = new ConversationStore();
   #seenOrder: string[] = [];
   #cursors = new Map<string, number>();
+  /**
+   * Per conversation, the lowest sequence of the entries held without a hole up to the cursor, which
+   * `loadOlder` pages back from; a gap remembers where the run before it began, so that paging through
+   * the gap ends at what the device held already.
+   */
+  #oldest = new Map<string, number>();
+  #gaps = new Map<string, SyncGap & { olderFrom: number | undefined }>();
+  /** The node does not know `gaps` (an older node): sync pages forward through what was missed instead. */
+  #gapsRefused = false;
   #since: string | undefined;
   #attempt = 0;
   #stopped = false;
@@ -142,10 +170,15 @@ export class AtriumClient extends Emitter<ClientEvents> {
   address: string | undefined;
   /** The node's frame limit (from `ready`): longer member lists go in parts. */
   #maxFrameBytes = 64 * 1024;
+  readonly #pageSize: number;
 
   constructor(options: ClientOptions) {
     super();
     this.options = { requestTimeoutMs: 15_000, ...options };
+    this.#pageSize = options.pageSize ?? 50;
+    // A page is what `history` may return at once.
+    if (!Number.isInteger(this.#pageSize) || this.#pageSize < 1 || this.#pageSize > 200)
+      throw new RangeError(`pageSize must be a whole number from 1 to 200 (got ${options.pageSize})`);
   }
 
   get state(): ConnectionState {
@@ -335,6 +368,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
 
   /** Emits a message once, whether it came pushed, in a sync page or both, and advances the cursor. */
   #accept(message: Message) {
+    if (!this.#oldest.has(message.conversationId)) this.#oldest.set(message.conversationId, message.seq);
     const cursor = this.#cursors.get(message.conversationId) ?? 0;
     if (message.seq > cursor) this.#cursors.set(message.conversationId, message.seq);
     if (this.#seen.has(message.id)) return;
@@ -470,26 +504,29 @@ export class AtriumClient extends Emitter<ClientEvents> {
     );
   }
 
-  /** Catches up: conversations changed since the last sync and every message after each cursor. */
+  /**
+   * Catches up: the conversations changed since the last sync and, in each, what the device missed; of
+   * a conversation new to the device, or one it missed more than a page of, the latest page (`pageSize`)
+   * and not the whole history: older entries come through `loadOlder` (a `gap` event tells of a hole
+   * between what the device held and the latest page).
+   */
   async sync(): Promise<{ conversations: Conversation[]; messages: Message[] }> {
     const conversations = new Map<string, Conversation>();
     const messages: Message[] = [];
-    let since = this.#since;
+    const since = this.#since;
     for (let page = 0; page < 1000; page++) {
-      const result = await this.request('sync', {
-        ...(since ? { since } : {}),
-        cursors: Object.fromEntries(this.#cursors),
-      });
-      for (const c of result.conversations) {
-        conversations.set(c.id, this.#known(c));
-        if (!this.#cursors.has(c.id)) this.#cursors.set(c.id, c.joinedSeq);
-      }
+      const asked = new Map(this.#cursors);
+      const result = await this.#syncPage(since, asked);
+      for (const c of result.conversations) conversations.set(c.id, this.#known(c));
       for (const m of result.messages) {
         messages.push(m);
         this.#accept(m);
       }
+      this.#placeRuns(result, asked);
       for (const conversationId of result.removed ?? []) {
         this.#cursors.delete(conversationId);
+        this.#oldest.delete(conversationId);
+        this.#gaps.delete(conversationId);
         this.#conversations.forget(conversationId);
         this.emit('removed', { conversationId });
       }
@@ -500,6 +537,82 @@ export class AtriumClient extends Emitter<ClientEvents> {
     }
     for (const c of conversations.values()) this.emit('conversation', c);
     return { conversations: [...conversations.values()], messages };
+  }
+
+  async #syncPage(since: string | undefined, cursors: Map<string, number>): Promise<ReplyTo<'sync'>> {
+    const fields = {
+      ...(since ? { since } : {}),
+      cursors: Object.fromEntries(cursors),
+      recent: this.#pageSize,
+    };
+    if (this.#gapsRefused) return this.request('sync', fields);
+    try {
+      return await this.request('sync', { ...fields, gaps: true });
+    } catch (error) {
+      if (!(error instanceof AtriumError && error.code === 'invalid_input' && /\bgaps\b/.test(error.message)))
+        throw error;
+      this.#gapsRefused = true;
+      return this.request('sync', fields);
+    }
+  }
+
+  /**
+   * Where the entries a sync page carried put the device: a conversation it held nothing of continues
+   * from the view's last entry (later syncs go forward from there, not from the start), and pages back
+   * from the first entry carried; a gap moves the cursor past the hole and is remembered.
+   */
+  #placeRuns(result: ReplyTo<'sync'>, asked: ReadonlyMap<string, number>) {
+    const first = new Map<string, number>();
+    for (const m of result.messages) if (!first.has(m.conversationId)) first.set(m.conversationId, m.seq);
+    for (const c of result.conversations) {
+      if (asked.has(c.id)) continue;
+      this.#oldest.set(c.id, first.get(c.id) ?? c.lastSeq + 1);
+      // Not all of its page came (`more`): the next page goes on from the last entry carried.
+      if (!result.more.includes(c.id)) this.#cursors.set(c.id, Math.max(this.#cursors.get(c.id) ?? 0, c.lastSeq));
+    }
+    for (const gap of result.gaps ?? []) {
+      const { conversationId, afterSeq, beforeSeq } = gap;
+      const held = this.#gaps.get(conversationId);
+      // A second gap before the first was filled: paging back through both ends where the older run began.
+      const olderFrom = held ? held.olderFrom : this.#oldest.get(conversationId);
+      this.#gaps.set(conversationId, { conversationId, afterSeq, beforeSeq, olderFrom });
+      this.#oldest.set(conversationId, beforeSeq);
+      this.#cursors.set(conversationId, Math.max(this.#cursors.get(conversationId) ?? 0, beforeSeq - 1));
+      this.emit('gap', { conversationId, afterSeq, beforeSeq });
+    }
+  }
+
+  /** Holes between what the device held and the latest page, by conversation, until `loadOlder` fills them. */
+  get gaps(): ReadonlyMap<string, SyncGap> {
+    return new Map([...this.#gaps].map(([id, { olderFrom: _, ...gap }]) => [id, gap]));
+  }
+
+  /** Whether the device holds a conversation back to the person's join (`loadOlder` has nothing more). */
+  reachedBeginning(conversationId: string): boolean {
+    const oldest = this.#oldest.get(conversationId);
+    return oldest !== undefined && oldest <= (this.#conversations.joinedSeq(conversationId) ?? 0) + 1;
+  }
+
+  /**
+   * The page of entries just before the oldest the device holds of a conversation without a hole (for
+   * "load older" as the person scrolls back), newest first. Through a gap it pages down to where the
+   * gap began and then on from where the entries held before it began, so nothing held is fetched again.
+   */
+  async loadOlder(conversationId: string, limit: number = this.#pageSize): Promise<OlderPage> {
+    const joinedSeq = this.#conversations.joinedSeq(conversationId) ?? 0;
+    const before = this.#oldest.get(conversationId);
+    if (before !== undefined && before <= joinedSeq + 1) return { messages: [], beginning: true };
+    const gap = this.#gaps.get(conversationId);
+    const want = gap && before !== undefined ? Math.max(1, Math.min(limit, before - gap.afterSeq - 1)) : limit;
+    const page = await this.history(conversationId, before, want);
+    let oldest = page.messages.at(-1)?.seq ?? before ?? joinedSeq + 1;
+    if (gap && this.#gaps.get(conversationId) === gap && oldest <= gap.afterSeq + 1) {
+      this.#gaps.delete(conversationId);
+      if (gap.olderFrom !== undefined) oldest = Math.min(oldest, gap.olderFrom);
+    }
+    if (!page.hasMore) oldest = Math.min(oldest, joinedSeq + 1);
+    this.#oldest.set(conversationId, Math.min(this.#oldest.get(conversationId) ?? oldest, oldest));
+    return { messages: page.messages, beginning: this.reachedBeginning(conversationId) };
   }
 
   async conversations(): Promise<Conversation[]> {

@@ -37,6 +37,11 @@ export class ConversationStore {
     return view;
   }
 
+  /** The person's join position in a known conversation: nothing at or before it is theirs to read. */
+  joinedSeq(conversationId: string): number | undefined {
+    return this.#known.get(conversationId)?.joinedSeq;
+  }
+
   forget(conversationId: string): void {
     this.#known.delete(conversationId);
     this.#counted.delete(conversationId);

@@ -1,7 +1,7 @@
 import { Op, QueryTypes } from 'sequelize';
 import type { NodeContext } from '../context.ts';
 import { serverFrame } from '../../protocol/frames.ts';
-import type { Conversation } from '../models.ts';
+import type { Conversation, Member } from '../models.ts';
 import { presentConversation, presentFor, presentMembers, type PresentedConversation } from './present-conversation.ts';
 
 const unreadKey = (conversationId: string, viewer: string) => `${conversationId}\n${viewer}`;
@@ -30,6 +30,40 @@ async function unreadCounts(
   return new Map(rows.map((r) => [unreadKey(r.conversation_id, r.address), Number(r.unread)]));
 }
 
+/** Conversations per statement of the actor's unread counts. */
+const UNREAD_PER_QUERY = 100;
+
+/**
+ * The actor's unread count in each conversation: messages from others after their read position (and
+ * their join). Each conversation's position goes into the statement as a constant, so that each count
+ * is a bounded scan of the (conversation_id, seq) primary key over the unread entries alone: joined to
+ * the positions, MariaDB read every entry of every conversation, and a first sync took longer the
+ * longer the histories were.
+ */
+async function actorUnread(ctx: NodeContext, mine: Member[]): Promise<Map<string, number>> {
+  const positions = mine.filter((m) => m.state === 'active');
+  const out = new Map<string, number>();
+  for (let i = 0; i < positions.length; i += UNREAD_PER_QUERY) {
+    const chunk = positions.slice(i, i + UNREAD_PER_QUERY);
+    const rows = await ctx.sequelize.query<{ conversation_id: string; unread: number | string }>(
+      `SELECT conversation_id, COUNT(*) AS unread
+         FROM messages
+        WHERE (${chunk.map(() => '(conversation_id = ? AND seq > ?)').join(' OR ')})
+          AND sender <> ? AND kind IN ('text', 'card') AND recalled_at IS NULL
+        GROUP BY conversation_id`,
+      {
+        replacements: [
+          ...chunk.flatMap((m) => [m.conversationId, Math.max(m.readSeq, m.joinedSeq)]),
+          ctx.actor.address,
+        ],
+        type: QueryTypes.SELECT,
+      },
+    );
+    for (const r of rows) out.set(r.conversation_id, Number(r.unread));
+  }
+  return out;
+}
+
 /** Presents conversations as the actor sees them: members, their receipts, the actor's unread count. */
 export async function presentForActor(
   ctx: NodeContext,
@@ -38,18 +72,18 @@ export async function presentForActor(
   const ids = conversations.map((c) => c.id);
   if (ids.length === 0) return [];
   const me = ctx.actor.address;
-  const [members, unread] = await Promise.all([
-    ctx.models.Member.findAll({ where: { conversationId: { [Op.in]: ids } } }),
-    unreadCounts(ctx, ids, [me]),
-  ]);
-  return conversations.map((c) =>
-    presentConversation(
-      c,
-      members.filter((m) => m.conversationId === c.id),
-      me,
-      unread.get(unreadKey(c.id, me)) ?? 0,
-    ),
+  const members = await ctx.models.Member.findAll({ where: { conversationId: { [Op.in]: ids } } });
+  const unread = await actorUnread(
+    ctx,
+    members.filter((m) => m.address === me),
   );
+  const byConversation = new Map<string, Member[]>();
+  for (const m of members) {
+    const list = byConversation.get(m.conversationId);
+    if (list) list.push(m);
+    else byConversation.set(m.conversationId, [m]);
+  }
+  return conversations.map((c) => presentConversation(c, byConversation.get(c.id) ?? [], me, unread.get(c.id) ?? 0));
 }
 
 const FRAMES_PER_SLICE = 200;

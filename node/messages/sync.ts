@@ -6,6 +6,7 @@ import { listConversations } from '../conversations/list-conversations.ts';
 import type { PresentedConversation } from '../conversations/present-conversation.ts';
 import { requireMember } from '../conversations/membership.ts';
 import { presentMessage, type PresentedMessage } from './present-message.ts';
+import { entriesOf, planSync, type SyncGap } from './sync-pages.ts';
 
 /**
  * Commits from concurrent transactions can become visible slightly out of timestamp order, so a sync
@@ -18,6 +19,7 @@ const syncSchema = z.object({
   cursors: z.record(z.string(), z.number().int().min(0)).optional(),
   limit: z.number().int().min(1).max(500).optional(),
   recent: z.number().int().min(0).max(500).optional(),
+  gaps: z.boolean().optional(),
 });
 
 /** What a device that holds nothing of a conversation gets of it by sync; older entries come by `history`. */
@@ -28,6 +30,8 @@ export type SyncResult = {
   messages: PresentedMessage[];
   /** Conversations with more messages than this page carried; sync again with updated cursors. */
   more: string[];
+  /** Asked for with `gaps`: conversations of which the device got the latest entries, not all it missed. */
+  gaps: SyncGap[];
   /** Conversations the device's person left or was removed from since the cursor: drop them. */
   removed: string[];
   cursor: string;
@@ -37,28 +41,16 @@ export type SyncResult = {
  * Catch-up for a (re)connecting device: the conversations changed since its cursor, and in each the
  * entries after the sequence the device already holds, at most `limit` per conversation. Of a
  * conversation it holds nothing of (no cursor: a new device, a new conversation) it gets the last
- * `recent` entries, not the whole history, which it pages back through with `history` when needed.
+ * `recent` entries, not the whole history, which it pages back through with `history` when needed;
+ * so too, with `gaps`, of one where it missed more than `limit` (see planSync).
  */
 export async function sync(ctx: NodeContext, input: unknown): Promise<SyncResult> {
-  const { since, cursors = {}, limit = 100, recent = RECENT } = parseInput(syncSchema, input);
+  const { since, cursors = {}, limit = 100, recent = RECENT, gaps = false } = parseInput(syncSchema, input);
   const cursor = new Date().toISOString();
   const changedAfter = since ? new Date(new Date(since).getTime() - CURSOR_OVERLAP_MS) : undefined;
   const conversations = await listConversations(ctx, changedAfter);
-  const { Message } = ctx.models;
-  const messages: PresentedMessage[] = [];
-  const more: string[] = [];
-  for (const conversation of conversations) {
-    const held = cursors[conversation.id];
-    const after = Math.max(held ?? conversation.lastSeq - recent, conversation.joinedSeq);
-    if (after >= conversation.lastSeq) continue;
-    const page = await Message.findAll({
-      where: { conversationId: conversation.id, seq: { [Op.gt]: after } },
-      order: [['seq', 'ASC']],
-      limit: limit + 1,
-    });
-    if (page.length > limit) more.push(conversation.id);
-    for (const m of page.slice(0, limit)) messages.push(presentMessage(m));
-  }
+  const plan = planSync(conversations, cursors, { limit, recent, gaps });
+  const messages = await entriesOf(ctx, plan.ranges);
   const removed = changedAfter
     ? (
         await ctx.models.Member.findAll({
@@ -67,7 +59,7 @@ export async function sync(ctx: NodeContext, input: unknown): Promise<SyncResult
         })
       ).map((m) => m.conversationId)
     : [];
-  return { conversations, messages, more, removed, cursor };
+  return { conversations, messages, more: plan.more, gaps: plan.gaps, removed, cursor };
 }
 
 const historySchema = z.object({

@@ -440,6 +440,44 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await expect.poll(() => a.locator('.message .text', { hasText: /^Line 1$/ }).count(), { timeout: 10_000 }).toBe(1);
   });
 
+  it('after long offline shows the latest messages at once and scrolls back through what it missed', {
+    timeout: 90_000,
+  }, async () => {
+    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    const a = alice.page;
+    try {
+      for (let i = 1; i <= 5; i++) await carol.send({ to: 'alice@eng.campus.test', text: `Before ${i}` });
+      // Its last message names the conversation: several of Alice's name Carol by now.
+      await openConversation(a, 'Before 5');
+      await expect.poll(() => a.locator('.message .text', { hasText: /^Before 5$/ }).count()).toBe(1);
+      await a.context().setOffline(true);
+      await expect.poll(() => a.locator('#connection').getAttribute('data-state')).toBe('offline');
+      // More than a sync's page (100) while away: the node sends the latest page and the gap.
+      for (let i = 1; i <= 160; i++) await carol.send({ to: 'alice@eng.campus.test', text: `Away ${i}` });
+    } finally {
+      carol.close();
+    }
+    await a.context().setOffline(false);
+    await expect
+      .poll(() => a.locator('.message .text', { hasText: /^Away 160$/ }).count(), { timeout: 15_000 })
+      .toBe(1);
+    expect(await a.locator('.message .text', { hasText: /^Away 1$/ }).count()).toBe(0);
+    for (let i = 0; i < 12 && (await a.locator('.message .text', { hasText: /^Before 1$/ }).count()) === 0; i++) {
+      await a.locator('.messages').evaluate((el) => el.scrollTo({ top: 0 }));
+      await a.waitForTimeout(300);
+    }
+    await expect
+      .poll(() => a.locator('.message .text', { hasText: /^Before 1$/ }).count(), { timeout: 10_000 })
+      .toBe(1);
+    // Every message once, in order, with no hole where the gap was.
+    const texts = await a.locator('.message-list > .message .text').allTextContents();
+    const expected = [
+      ...[1, 2, 3, 4, 5].map((i) => `Before ${i}`),
+      ...Array.from({ length: 160 }, (_, i) => `Away ${i + 1}`),
+    ];
+    expect(texts.filter((t) => /^(Before|Away) \d+$/.test(t))).toEqual(expected);
+  });
+
   it('works on a phone: one column, back to the list, usable by keyboard', { timeout: 60_000 }, async () => {
     const phone = await signInToPortal(browser, campus.gateway.issuer, 'bob', { viewport: PHONE, hasTouch: true });
     try {

@@ -4,6 +4,7 @@ import {
   type Conversation,
   type ConnectionState,
   type Message,
+  type SyncGap,
   type Presence,
   type UploadedAttachment,
 } from '../../../sdk/client.ts';
@@ -191,6 +192,7 @@ export class Chat extends Emitter<ChatEvents> {
       this.presence.set(presence.address, presence);
       this.emit('presence', presence.address);
     });
+    client.on('gap', (gap) => this.#gapIn(domain, gap));
     client.on('removed', ({ conversationId }) => {
       this.entries.delete(keyOf(domain, conversationId));
       this.emit('list', undefined);
@@ -207,6 +209,21 @@ export class Chat extends Emitter<ChatEvents> {
       this.emit('ended', undefined);
     });
     client.on('ready', () => void this.#queryPresence(domain));
+  }
+
+  /**
+   * The node sent the latest page of a conversation this page missed much of, not all of it
+   * (docs/protocol.md, "Catching up and history"). What was held from before the gap is let go, so the
+   * conversation reads without a hole; scrolling back loads through the gap and on, the entries as they
+   * are now (an edit or recall made in the gap included).
+   */
+  #gapIn(domain: string, gap: SyncGap): void {
+    const entry = this.entries.get(keyOf(domain, gap.conversationId));
+    if (!entry) return;
+    entry.messages = entry.messages.filter((m) => m.seq >= gap.beforeSeq);
+    entry.byId = new Map([...entry.byId].filter(([, m]) => m.seq >= gap.beforeSeq));
+    entry.historyDone = false;
+    this.emit('entry', entry);
   }
 
   #upsert(domain: string, conv: Conversation): Entry {
