@@ -10,7 +10,7 @@ import { membershipChanged, NotMemberError, requireMember } from './membership.t
 import type { PresentedConversation } from './present-conversation.ts';
 
 /** The most people a group may hold, counting every domain; the same bound the frames enforce. */
-export const MAX_GROUP_MEMBERS = 5000;
+export const MAX_GROUP_MEMBERS = 10_000;
 
 export const groupTitleSchema = z
   .string()
