@@ -1,7 +1,8 @@
 /**
  * `npm run bench:node`: one domain node process on MariaDB, measured against the issue's targets
  * (15,000 idle sockets in little memory, 20,000 direct messages/s with ack-after-commit and a p99 of
- * 50 ms at half that rate, a 3,000-member group within 100 ms). Prints figures and writes the
+ * 50 ms at half that rate, a 10,000-member group within 300 ms whose joiners are not sent its member
+ * list). Prints figures and writes the
  * "Domain node" section of BENCHMARKS.md; it never fails on a missed target. Traffic stays on 127.0.0.0/8.
  *
  *   npm run bench:node                  the full run (about 2–4 minutes on a quiet machine)
@@ -10,6 +11,8 @@
  *   npm run bench:node -- --dm-only --rates=10000:15,20000 [--profile]   only the direct-message steps (rate[:seconds])
  *     (all sockets connected, no heap snapshots, group or shutdown phases); for trying a change; writes nothing
  *   --env=NAME=value (repeatable): an extra setting for the node process, e.g. --env=FLUSH_CONCURRENCY=1
+ *   npm run bench:node -- --group-only [--group-size=10000] [--group-messages=10]   only the group phase
+ *     (its members' sockets connected, no receipts round); for trying a change; writes nothing
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,6 +62,7 @@ import {
 } from '../shared/setup.ts';
 import { createGroupInDatabase, sizeBufferPool, spawnGenerator, spawnRelay } from './setup.ts';
 import type { ConnectResult, DmPair, DmRunResult, GeneratorStats } from './generator.ts';
+import { sumTraffic, type TrafficResult } from './traffic.ts';
 import type { HistogramData } from '../shared/histogram.ts';
 import type { NodeStats, QueryCounts } from '../shared/node-process.ts';
 
@@ -112,7 +116,7 @@ const SCALES: Record<'full' | 'smoke', Scale> = {
     latencyRate: 10_000,
     latencyRepeats: 2,
     profileRate: 20_000,
-    groupSize: 3_000,
+    groupSize: 10_000,
     groupMessages: 20,
     groupRate: 4,
     altFlushMs: 0,
@@ -175,7 +179,21 @@ const relayOnly = dmOnly && (relayArg === 'memory' || relayArg === 'durable') ? 
 const extraEnv = Object.fromEntries(
   argv.filter((a) => a.startsWith('--env=')).map((a) => a.slice('--env='.length).split(/=(.*)/s).slice(0, 2)),
 );
-const write = !dmOnly && (argv.includes('--write') || (scale.name === 'full' && !argv.includes('--no-write')));
+// --group-only: the group phase alone (its members' sockets only), at --group-size and --group-messages.
+const groupOnly = argv.includes('--group-only');
+const numberArg = (name: string) => {
+  const value = argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  return value === undefined ? undefined : Number(value);
+};
+scale.groupSize = numberArg('group-size') ?? scale.groupSize;
+scale.groupMessages = numberArg('group-messages') ?? scale.groupMessages;
+if (groupOnly) {
+  scale.altFlushMs = null;
+  scale.ceilingSteps = [];
+  scale.sockets = scale.groupSize;
+}
+const write =
+  !dmOnly && !groupOnly && (argv.includes('--write') || (scale.name === 'full' && !argv.includes('--no-write')));
 const outFile = argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
 
 const started = performance.now();
@@ -346,9 +364,9 @@ async function main(): Promise<void> {
   };
 
   // 1. Idle sockets ----------------------------------------------------------------------------
-  if (dmOnly) {
+  if (dmOnly || groupOnly) {
     const c = await connect(users, 'connect');
-    log(`dm-only: ${fmt(c.connected)} sockets connected in ${c.seconds.toFixed(1)} s`);
+    log(`${dmOnly ? 'dm-only' : 'group-only'}: ${fmt(c.connected)} sockets connected in ${c.seconds.toFixed(1)} s`);
   } else
     try {
       // What a socket is made of: heap snapshots around a sample of sockets, after a warm-up so that
@@ -574,11 +592,12 @@ async function main(): Promise<void> {
     return sweep;
   };
 
-  try {
-    results.dm = await dmSweep(2, scale.steps, scale.profileRate, 'default', scale.latencyRepeats);
-  } catch (error) {
-    fail(results, 'direct messages', error);
-  }
+  if (!groupOnly)
+    try {
+      results.dm = await dmSweep(2, scale.steps, scale.profileRate, 'default', scale.latencyRepeats);
+    } catch (error) {
+      fail(results, 'direct messages', error);
+    }
 
   // 3. A group of online members ---------------------------------------------------------------
   if (!dmOnly)
@@ -597,9 +616,13 @@ async function main(): Promise<void> {
     let conversationId: string | null = null;
     let createdBy: GroupResult['createdBy'] = 'frames';
     let createNote = '';
+    let joining: GroupResult['joining'] = null;
+    let memberPages: GroupResult['memberPages'] = null;
     const chunk = 1_000;
     // How long each change of the growing group takes the node to answer (it tells the people concerned first).
     const answeredMs: number[] = [];
+    // Everything the sockets receive while the group is made: what a joiner is sent (member pages).
+    await Promise.all(generators.map((g) => g.call('traffic.start')));
     let asked = performance.now();
     const first = await genOf(owner).call<Record<string, unknown>>('request', {
       user: owner,
@@ -627,6 +650,7 @@ async function main(): Promise<void> {
             : `created over the protocol with one \`group.create\` frame, answered after ${fmt(Math.round(answeredMs[0]!))} ms`;
       }
       await sleep(2_000);
+      joining = await joiningTraffic(owner);
     } else {
       createNote = `group.create answered ${String(first.code)} (${String(first.message)}), so the group was written to the node's database with the node's models (conversation kind 'group', ${fmt(groupMembers.length)} active members); the node had never loaded it, so its member cache could not hold a stale list`;
     }
@@ -635,6 +659,65 @@ async function main(): Promise<void> {
       conversationId = await createGroupInDatabase(db.url, DOMAIN, groupMembers.map(address));
     }
     log(`  ${createNote}`);
+    if (createdBy === 'frames') {
+      const paged = await readMemberPages(groupMembers[1]!, conversationId);
+      memberPages = { pages: paged.pages, members: paged.members, bytes: paged.bytes, ms: paged.ms };
+      if (joining) {
+        joining.wholeListBytes = paged.listBytes;
+        const j = joining.joiners;
+        log(
+          `  joiners received ${fmt(j.bytes / Math.max(1, j.users))} B in ${(j.frames / Math.max(1, j.users)).toFixed(1)} frames each on average (at most ${fmt(j.maxBytes)} B), of which views (\`conversation\`) ${fmt((j.byType.conversation?.bytes ?? 0) / Math.max(1, j.users))} B; a view listing all ${fmt(groupMembers.length)} members would be ${fmt(paged.listBytes)} B`,
+        );
+      }
+      log(
+        `  the whole member list in pages of 1,000: ${memberPages.pages} pages, ${fmt(memberPages.members)} members, ${fmt(memberPages.bytes)} B in ${fmt(memberPages.ms)} ms`,
+      );
+    }
+
+    /** What the members' and the owner's sockets received since `traffic.start`. */
+    async function joiningTraffic(ownerUser: number): Promise<NonNullable<GroupResult['joining']>> {
+      const joiners = groupMembers.filter((u) => u !== ownerUser);
+      const stops = await Promise.all(
+        generators.map((g, i) =>
+          g.call<Record<'joiners' | 'owner', TrafficResult>>('traffic.stop', {
+            groups: { joiners: usersOf(i, joiners), owner: usersOf(i, [ownerUser]) },
+          }),
+        ),
+      );
+      return {
+        joiners: sumTraffic(stops.map((s) => s.joiners)),
+        owner: sumTraffic(stops.map((s) => s.owner)),
+        wholeListBytes: 0,
+      };
+    }
+
+    /** One member reads the whole member list in pages of 1,000, as a client does when it needs it. */
+    async function readMemberPages(user: number, id: string) {
+      const t0 = performance.now();
+      let after: string | null = null;
+      let pages = 0;
+      let bytes = 0;
+      const all: unknown[] = [];
+      do {
+        const page: { reply: Record<string, unknown>; bytes: number } = await genOf(user).call('measured', {
+          user,
+          frame: { type: 'members', conversationId: id, limit: 1000, ...(after ? { after } : {}) },
+        });
+        const { reply } = page;
+        if (reply.type !== 'members.result') throw new Error(`members answered ${JSON.stringify(reply).slice(0, 200)}`);
+        pages += 1;
+        bytes += page.bytes;
+        all.push(...(reply.members as unknown[]));
+        after = (reply.next as string | null) ?? null;
+      } while (after && pages < 1_000);
+      return {
+        pages,
+        members: all.length,
+        bytes,
+        ms: performance.now() - t0,
+        listBytes: Buffer.byteLength(JSON.stringify(all)),
+      };
+    }
 
     const round = async (phase: string, count: number, options: { profile?: string; markDelivered?: boolean } = {}) => {
       const { profile, markDelivered } = options;
@@ -736,6 +819,8 @@ async function main(): Promise<void> {
       online,
       createdBy,
       createNote,
+      joining,
+      memberPages,
       messages: scale.groupMessages,
       ratePerS: scale.groupRate,
       expected: main.expected,
@@ -769,7 +854,7 @@ async function main(): Promise<void> {
   const pairUsers = generators.flatMap((_, g) => pairsOf(g).flatMap((p) => [p.sender, p.receiver]));
 
   // 4. Graceful shutdown with every socket open, then the alternative flush window ---------------
-  if (!dmOnly)
+  if (!dmOnly && !groupOnly)
     try {
       const sockets = (await node.call<NodeStats>('stats')).sockets;
       log(`shutting the node down gracefully with ${fmt(sockets)} sockets open`);
