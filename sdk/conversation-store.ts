@@ -124,9 +124,15 @@ function changeGroup(view: Conversation, entry: Message): boolean {
       const joined: Member[] = named
         .filter((a) => !present.has(a))
         .map((address) => ({ address, role: 'member', readSeq: start, deliveredSeq: start }));
-      if (complete) view.members.push(...joined);
-      // The node names only people who were not members: each adds one.
-      view.memberCount = complete ? view.members.length : (view.memberCount ?? 0) + joined.length;
+      // A big group's entry names only some of those it adds, and counts them all.
+      const added = typeof entry.count === 'number' && entry.count > named.length ? entry.count : undefined;
+      if (complete && added === undefined) {
+        view.members.push(...joined);
+        view.memberCount = view.members.length;
+      } else {
+        // The node names only people who were not members: each adds one.
+        view.memberCount = (view.memberCount ?? view.members.length) + (added ?? joined.length);
+      }
       return true;
     }
     case 'member.left':

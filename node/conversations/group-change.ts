@@ -18,11 +18,14 @@ export const groupTitleSchema = z
   .min(1, { message: 'a title is required' })
   .max(200, { message: 'at most 200 characters' });
 
-/** What a group change appends to the conversation's sequence, so every device sees it in order. */
+/**
+ * What a group change appends to the conversation's sequence, so every device sees it in order. `count`:
+ * how many people it adds, when `members` names only some of them (see namedInEntry).
+ */
 export type GroupEvent =
-  | { event: 'group.created'; title: string; members: string[]; by: string }
+  | { event: 'group.created'; title: string; members: string[]; count?: number; by: string }
   | { event: 'group.renamed'; title: string; by: string }
-  | { event: 'member.joined'; members: string[]; by: string }
+  | { event: 'member.joined'; members: string[]; count?: number; by: string }
   | { event: 'member.left'; members: string[]; by: string; owner?: string }
   | { event: 'member.removed'; members: string[]; by: string }
   | { event: 'member.role'; members: string[]; role: MemberRole; by: string };
@@ -118,6 +121,25 @@ export function requireDistinct(addresses: string[]): void {
     throw new ValidationError('Each person may be listed once', {
       members: `listed more than once: ${[...new Set(twice)].join(', ')}`,
     });
+}
+
+/** How many of the people it adds an entry of a big group names. */
+export const NAMED_IN_ENTRY = 20;
+
+/**
+ * Whom an entry that adds people names. While the group stays within VIEW_MEMBERS_MAX, all of them:
+ * devices then keep its whole member list from the entries, as its views list it. A bigger group's
+ * views list only their viewer, so its entries name the first NAMED_IN_ENTRY and count the rest: every
+ * member already in a 10,000-member group being sent the 1,000 addresses of each invite of its making
+ * was most of the bytes it cost, and an early joiner was sent everyone after them that way.
+ */
+export function namedInEntry(
+  added: string[],
+  groupSize: number,
+  viewMembersMax: number,
+): { members: string[]; count?: number } {
+  if (groupSize <= viewMembersMax || added.length <= NAMED_IN_ENTRY) return { members: added };
+  return { members: added.slice(0, NAMED_IN_ENTRY), count: added.length };
 }
 
 export function requireRoomFor(count: number): void {

@@ -19,7 +19,7 @@ let alice: Device;
 let dave: Device;
 let carol: Device;
 
-const people = Array.from({ length: 10 }, (_, i) => `pm${String(i).padStart(2, '0')}`);
+const people = Array.from({ length: 40 }, (_, i) => `pm${String(i).padStart(2, '0')}`);
 const addressOf = (username: string) => `${username}@eng.campus.test`;
 
 async function device(username: string): Promise<Device> {
@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 async function bigGroup(title: string): Promise<Conversation> {
-  return alice.createGroup(title, [DAVE, ...people.map(addressOf)]);
+  return alice.createGroup(title, [DAVE, ...people.slice(0, 10).map(addressOf)]);
 }
 
 describe('a group bigger than VIEW_MEMBERS_MAX', () => {
@@ -68,7 +68,7 @@ describe('a group bigger than VIEW_MEMBERS_MAX', () => {
 
   it('pages through its members in address order, to its members only', async () => {
     const group = await bigGroup('Lecture');
-    const everyone = [ALICE, DAVE, ...people.map(addressOf)].sort();
+    const everyone = [ALICE, DAVE, ...people.slice(0, 10).map(addressOf)].sort();
     const first = await dave.members(group.id, undefined, 5);
     expect(first.memberCount).toBe(12);
     expect(first.members.map((m) => m.address)).toEqual(everyone.slice(0, 5));
@@ -135,6 +135,24 @@ describe('a group bigger than VIEW_MEMBERS_MAX', () => {
 
     await alice.removeMember(group.id, CAROL);
     await expect.poll(() => dave.views.findLast((v) => v.id === group.id)?.memberCount).toBe(9);
+  });
+});
+
+describe('entries that add many people to a big group', () => {
+  it('name the first 20 and count them all, and the SDK keeps the count in step', async () => {
+    const group = await alice.createGroup('Campus', [DAVE]);
+    const many = people.slice(10, 40).map(addressOf);
+    const grown = await alice.invite(group.id, many);
+    expect(grown.memberCount).toBe(32);
+    await expect
+      .poll(() => dave.messages.find((m) => m.conversationId === group.id && m.event === 'member.joined'))
+      .toBeDefined();
+    const entry = dave.messages.find((m) => m.conversationId === group.id && m.event === 'member.joined')!;
+    expect(entry.members).toEqual(many.slice(0, 20));
+    expect(entry.count).toBe(30);
+    // Dave's view listed both members; it now counts 32, its list no longer whole (as the node's views).
+    await expect.poll(() => dave.views.findLast((v) => v.id === group.id)?.memberCount).toBe(32);
+    expect((await dave.allMembers(group.id)).map((m) => m.address).sort()).toEqual([ALICE, DAVE, ...many].sort());
   });
 });
 
