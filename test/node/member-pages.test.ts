@@ -19,7 +19,7 @@ let alice: Device;
 let dave: Device;
 let carol: Device;
 
-const people = Array.from({ length: 40 }, (_, i) => `pm${String(i).padStart(2, '0')}`);
+const people = Array.from({ length: 70 }, (_, i) => `pm${String(i).padStart(2, '0')}`);
 const addressOf = (username: string) => `${username}@eng.campus.test`;
 
 async function device(username: string): Promise<Device> {
@@ -153,6 +153,25 @@ describe('entries that add many people to a big group', () => {
     // Dave's view listed both members; it now counts 32, its list no longer whole (as the node's views).
     await expect.poll(() => dave.views.findLast((v) => v.id === group.id)?.memberCount).toBe(32);
     expect((await dave.allMembers(group.id)).map((m) => m.address).sort()).toEqual([ALICE, DAVE, ...many].sort());
+  });
+});
+
+describe('messages to a big group', () => {
+  it('reach a device that connected after the first ones, and not one that closed', async () => {
+    const group = await alice.createGroup('Hall', [DAVE, CAROL, ...people.map(addressOf)]);
+    const first = await alice.send({ conversationId: group.id, text: 'first' });
+    await expect.poll(() => dave.messages.some((m) => m.id === first.messageId)).toBe(true);
+    // The node looks a big group's sockets up once for its messages: a new socket must still be among them.
+    const laptop = await connectAs(gateway, eng, 'dave', dave.login);
+    const seen: string[] = [];
+    laptop.on('message', (m) => seen.push(m.id));
+    const second = await alice.send({ conversationId: group.id, text: 'second' });
+    await expect.poll(() => seen.includes(second.messageId)).toBe(true);
+    laptop.close();
+    await expect.poll(() => eng.sockets.registry.connectionsOf(DAVE).length).toBe(1);
+    const third = await alice.send({ conversationId: group.id, text: 'third' });
+    await expect.poll(() => dave.messages.some((m) => m.id === third.messageId)).toBe(true);
+    expect(seen).not.toContain(third.messageId);
   });
 });
 
