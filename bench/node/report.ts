@@ -415,7 +415,7 @@ export function renderSection(r: Results): string {
       out.push(
         '#### Joining: what the sockets were sent while the group was made',
         '',
-        `Every frame the members' sockets received from the \`group.create\` to 2 s after the last \`group.invite\`. A conversation view of a group above \`VIEW_MEMBERS_MAX\` (100) lists only its viewer and counts the rest (\`memberCount\`); one listing all ${fmt(g.members)} members would be ${fmt(j.wholeListBytes)} B per joiner, ${fmt((j.wholeListBytes * j.joiners.users) / 2 ** 20)} MiB for all of them. The join entries (\`message\`, a \`system\` entry per invite naming the people it adds) reach every member already in the group: an early joiner hears of everyone after them, one change at a time.`,
+        `Every frame the members' sockets received from the \`group.create\` until one more message, sent after the last answer, had reached every member (that message included). A conversation view of a group above \`VIEW_MEMBERS_MAX\` (100) lists only its viewer and counts the rest (\`memberCount\`); one listing all ${fmt(g.members)} members would be ${fmt(j.wholeListBytes)} B per joiner, ${fmt((j.wholeListBytes * j.joiners.users) / 2 ** 20)} MiB for all of them. The join entries (\`message\`, a \`system\` entry per invite naming the people it adds) reach every member already in the group: an early joiner hears of everyone after them, one change at a time.`,
         '',
         table(
           [
