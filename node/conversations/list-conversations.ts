@@ -82,7 +82,11 @@ export async function presentForActor(
   const [counts, unread] = await Promise.all([memberCounts(ctx, ids), unreadCounts(ctx, ids, [me])]);
   const rows = await rowsForViews(ctx, counts, ids, [me]);
   const byConversation = new Map<string, Member[]>();
-  for (const m of rows) byConversation.set(m.conversationId, [...(byConversation.get(m.conversationId) ?? []), m]);
+  for (const m of rows) {
+    const list = byConversation.get(m.conversationId);
+    if (list) list.push(m);
+    else byConversation.set(m.conversationId, [m]);
+  }
   return conversations.map((c) => {
     const members = byConversation.get(c.id) ?? [];
     const count = counts.get(c.id) ?? 0;
