@@ -4,6 +4,7 @@ import type { BusEvent } from '../bus/bus.ts';
 import type { PresenceStatus } from '../presence/presence-store.ts';
 import { serverFrame, type ServerFrame } from '../../protocol/frames.ts';
 import { CLOSE } from './close-codes.ts';
+import { textFrame, writeTextFrame } from './text-frame.ts';
 
 export type Connection = {
   id: string;
@@ -41,9 +42,15 @@ export interface Registry {
  * large group does not hold up the next flush or every other socket while it is written. The targets
  * are read, never changed: a big group's list is shared by its messages (see targetsOf).
  */
-function createWriteQueue(send: (connection: Connection, data: Buffer) => void) {
+function createWriteQueue() {
   const SLICE = 500;
-  const pending: { data: Buffer; targets: readonly Connection[]; next: number; except: string | undefined }[] = [];
+  const pending: {
+    data: Buffer;
+    frame: Buffer;
+    targets: readonly Connection[];
+    next: number;
+    except: string | undefined;
+  }[] = [];
   let pumping = false;
 
   function pump() {
@@ -53,7 +60,7 @@ function createWriteQueue(send: (connection: Connection, data: Buffer) => void) 
       const end = Math.min(job.targets.length, job.next + budget);
       for (let i = job.next; i < end; i++) {
         const connection = job.targets[i]!;
-        if (connection.id !== job.except) send(connection, job.data);
+        if (connection.id !== job.except) writeTextFrame(connection.socket, job.frame, job.data);
       }
       budget -= end - job.next;
       job.next = end;
@@ -65,7 +72,8 @@ function createWriteQueue(send: (connection: Connection, data: Buffer) => void) 
 
   return function enqueue(data: Buffer, targets: readonly Connection[], except: string | undefined) {
     if (targets.length === 0) return;
-    pending.push({ data, targets, next: 0, except });
+    // The WebSocket frame too is built once for all the targets.
+    pending.push({ data, frame: textFrame(data), targets, next: 0, except });
     if (!pumping) pump();
   };
 }
@@ -83,7 +91,7 @@ export function createRegistry(): Registry {
     if (connection.socket.readyState === connection.socket.OPEN) connection.socket.send(data, { binary: false });
   }
 
-  const enqueue = createWriteQueue(send);
+  const enqueue = createWriteQueue();
 
   // Fan-out hands every message of a conversation the same recipients array until its membership
   // changes (node/messages/fan-out.ts): a big group's sockets are then looked up once, not for each of
