@@ -606,7 +606,7 @@ function findings(r: Results, v: Verdicts): string[] {
     const writev = prof.profile?.functions.find((f) => f.name === 'writev');
     if (writev)
       lines.push(
-        `  - Socket writes: every message costs the node two \`writev\` system calls (the sender's ack, the receiver's frame); \`writev\` alone was ${writev.percent.toFixed(0)}% of the samples, ≈ ${fmt((1000 * writev.ms) / Math.max(1, 2 * prof.db.messages))} µs per write on this VM. That part does not shrink with better code in one process; it divides over the domain's N processes (the design's scaling path) and is cheaper on dedicated hardware.`,
+        `  - Socket writes: every message costs the node two write system calls: the sender's ack through \`ws\` (\`writev\`, header and payload) and the receiver's frame, built once per message and written as one buffer (\`writeBuffer\`, which also carries the statements to MariaDB); \`writev\` alone was ${writev.percent.toFixed(0)}% of the samples, ≈ ${fmt((1000 * writev.ms) / Math.max(1, prof.db.messages))} µs per ack on this VM. That part does not shrink with better code in one process; it divides over the domain's N processes (the design's scaling path) and is cheaper on dedicated hardware.`,
       );
     lines.push(
       `  - The flush (\`writeBatch\` in node/messages/group-commit.ts) writes hand-built statements with literal values (core/sql-literal.ts): one multi-row INSERT and one UPDATE joined to the (id, seq) list per flush, plain records instead of model instances. Up to \`FLUSH_CONCURRENCY\` flushes are open at once, the next one starting once the previous one holds its row locks. What is left of the database layer in the node is ${sharesOf(prof.profile, ['sequelize', 'mysql2', 'sql-escaper', 'moment'])} of the samples (sequelize, mysql2, sql-escaper, moment), plus the \`writeBuffer\` system calls that carry statements to MariaDB.`,
@@ -635,13 +635,15 @@ function findings(r: Results, v: Verdicts): string[] {
   }
   if (r.group) {
     const g = r.group;
-    const writev = g.profiled?.profile?.functions.find((f) => f.name === 'writev');
+    // The write system calls: one per socket (`writeBuffer` for a frame built once, `writev` for ws.send's two buffers).
+    const writeCalls = g.profiled?.profile?.functions.filter((f) => f.name === 'writev' || f.name === 'writeBuffer');
+    const writev = writeCalls?.length ? { ms: writeCalls.reduce((sum, f) => sum + f.ms, 0) } : undefined;
     const perWrite = writev && g.profiled ? (1000 * writev.ms) / Math.max(1, g.profiled.delivered) : null;
     lines.push(
       `- **The ${fmt(g.members)}-member group ${v.group ? 'meets' : 'misses'} p99 ≤ ${GROUP_P99_TARGET_MS} ms:** ${fmt(g.delivered)}/${fmt(g.expected)} delivered, per-delivery p50 ${ms(g.latency.p50)}, p99 ${ms(g.latency.p99)}; the last member had a message after p50 ${ms(g.lastMember.p50)}, at worst ${ms(g.lastMember.max)}${v.group ? ' — with the node doing nothing else meanwhile' : ''}. ` +
-        `Fan-out writes one WebSocket frame per member socket, 500 sockets per turn of the event loop (\`registry.deliver\` in node/ws/registry.ts → \`ws\` \`send\` → a \`writev\` system call per socket; the frame is encoded once)` +
+        `Fan-out writes one WebSocket frame per member socket, 500 sockets per turn of the event loop (\`registry.deliver\` in node/ws/registry.ts, its sockets looked up once per group and membership; the JSON and the WebSocket frame are built once per message, node/ws/text-frame.ts, and each socket costs one \`write\` system call)` +
         (perWrite !== null
-          ? `: the profiled round spent ${fmt(writev!.ms)} ms in \`writev\` for ${fmt(g.profiled!.delivered)} deliveries, ≈ ${perWrite.toFixed(0)} µs per socket, so one message to ${fmt(g.online - 1)} sockets keeps the event loop busy for ≈ ${fmt((perWrite * (g.online - 1)) / 1000)} ms — members late in the loop wait that long, and everything else (acks, other sends) waits behind it (the node's event-loop delay p99 was ${ms(g.usage.loopDelayP99Ms)}). `
+          ? `: the profiled round spent ${fmt(writev!.ms)} ms in those system calls (\`writeBuffer\`, \`writev\`) for ${fmt(g.profiled!.delivered)} deliveries, ≈ ${perWrite.toFixed(0)} µs per socket, so one message to ${fmt(g.online - 1)} sockets keeps the event loop busy for ≈ ${fmt((perWrite * (g.online - 1)) / 1000)} ms — members late in the loop wait that long, and everything else (acks, other sends) waits behind it (the node's event-loop delay p99 was ${ms(g.usage.loopDelayP99Ms)}). `
           : '. ') +
         `The system call is the cost, not the JSON (serialised once per message). On this VM a loopback write is expensive${g.usage.othersCpu > 20 ? ` and the machine was shared (others used ${pct(g.usage.othersCpu)} of a core)` : ''}; on dedicated hardware it is typically cheaper. Within the design, the lever is the domain's N processes: each process writes only to its own sockets, so ${fmt(g.members)} members over k processes cost 1/k of this per process. Slicing does not lower the last member's latency; it keeps one big group from stalling every other socket for its whole duration.`,
     );
