@@ -424,7 +424,7 @@ export function renderSection(r: Results): string {
             'per socket (mean)',
             'most one socket got',
             'views (`conversation`) per socket',
-            'join entries (`message`) per socket',
+            '`message` frames per socket (the join entries, and the one message that marks the end)',
           ],
           [row('joiners', j.joiners), row('owner (the answers)', j.owner)],
         ),
