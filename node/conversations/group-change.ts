@@ -252,11 +252,12 @@ export async function endMembership(
 
 /**
  * Shows the group as it now is to those of this domain whose membership the change began or ended (each
- * as they see it: a joiner needs the members, someone removed sees the group without themselves) and to
- * the actor's other devices; the actor's own socket gets the same view as the reply. Everyone else who
- * stays a member learns the change from its system entry alone, which their client applies
- * (docs/protocol.md): telling a 3,000-member group of one joiner then costs one entry per member, not
- * the whole member list per member. Returns the actor's view.
+ * as they see it: a joiner needs the members, or of a big group their count, someone removed sees the
+ * group without themselves) and to the actor's other devices; the actor's own socket gets the same view
+ * as the reply. Everyone else who stays a member learns the change from its system entry alone, which
+ * their client applies (docs/protocol.md): telling a 3,000-member group of one joiner then costs one
+ * entry per member, not the whole member list per member, and a joiner of a big group is not sent its
+ * member list at all (views beyond VIEW_MEMBERS_MAX list only the viewer). Returns the actor's view.
  */
 export async function announceGroup(
   ctx: NodeContext,
