@@ -39,6 +39,9 @@ const schema = z.object({
   FLUSH_CONCURRENCY: envPositiveInt.max(16).default(3),
   MAX_FRAME_BYTES: envPositiveInt.default(64 * 1024),
   MAX_TEXT_CHARS: envPositiveInt.default(8000),
+  VIEW_MEMBERS_MAX: envPositiveInt
+    .min(2, { message: 'expected at least 2 (a direct conversation lists both)' })
+    .default(100),
   RECALL_WINDOW_SECONDS: envPositiveInt.default(120),
   FRAMES_PER_SECOND: envPositiveInt.default(50),
   ABUSE_STRIKES: envPositiveInt.default(20),
@@ -103,6 +106,8 @@ export type NodeConfig = {
   flushConcurrency: number;
   maxFrameBytes: number;
   maxTextChars: number;
+  /** A conversation view lists every member up to this many; a bigger group's lists only its viewer (the rest load in pages). */
+  viewMembersMax: number;
   recallWindowSeconds: number;
   framesPerSecond: number;
   abuseStrikes: number;
@@ -155,6 +160,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     flushConcurrency: v.FLUSH_CONCURRENCY,
     maxFrameBytes: v.MAX_FRAME_BYTES,
     maxTextChars: v.MAX_TEXT_CHARS,
+    viewMembersMax: v.VIEW_MEMBERS_MAX,
     recallWindowSeconds: v.RECALL_WINDOW_SECONDS,
     framesPerSecond: v.FRAMES_PER_SECOND,
     abuseStrikes: v.ABUSE_STRIKES,

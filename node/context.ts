@@ -7,6 +7,7 @@ import type { NodeConfig } from './config.ts';
 import type { GroupCommitter } from './messages/group-commit.ts';
 import type { NodeModels } from './models.ts';
 import type { PresenceStore } from './presence/presence-store.ts';
+import type { TypingNews } from './presence/typing-news.ts';
 import type { MemberCache } from './conversations/member-cache.ts';
 import type { Federation } from './federation/federation.ts';
 import type { AddressBook } from './federation/address-book.ts';
@@ -27,6 +28,8 @@ export type NodeServices = {
   /** Tells of receipts, gathered per turn of the event loop (node/receipts/receipt-news.ts). */
   receiptNews: ReceiptNews;
   presence: PresenceStore;
+  /** Tells of typing; in a big group collapsed, at most once per interval (node/presence/typing-news.ts). */
+  typing: TypingNews;
   /** Active members per conversation, cached; publish a `membership` bus event after changing members. */
   members: MemberCache;
   /** Everything towards other domains, in parts: policy, outgoing delivery, calls to a home node, keys, presence. */

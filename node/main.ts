@@ -29,6 +29,7 @@ import { portalCors } from './http/cors.ts';
 import { fanOut } from './messages/fan-out.ts';
 import { createGroupCommitter } from './messages/group-commit.ts';
 import { createReceiptCommitter } from './receipts/receipt-committer.ts';
+import { createTypingNews } from './presence/typing-news.ts';
 import { createReceiptNews } from './receipts/receipt-news.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
 import { createMemberCache, type MemberCache } from './conversations/member-cache.ts';
@@ -146,6 +147,7 @@ async function startOn(
   });
   Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts });
   Object.assign(services, { receiptNews: createReceiptNews(bus) });
+  Object.assign(services, { typing: createTypingNews({ bus, domain: config.domain, clock, logger }) });
   Object.assign(services, { presence, members, federation, addresses, apps, logger, clock });
   await outbox.start();
 

@@ -22,7 +22,8 @@ export const conversationSnapshotSchema = z.object({
   kind: z.enum(['direct', 'group']),
   homeDomain: z.string().max(253),
   title: z.string().max(200).nullable(),
-  members: z.array(memberSnapshotSchema).max(10_000),
+  // Every member row, those who left included: a group holds up to 10,000 active members.
+  members: z.array(memberSnapshotSchema).max(50_000),
 });
 
 export const entrySchema = z.object({

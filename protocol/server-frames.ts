@@ -63,7 +63,12 @@ export const memberViewSchema = z.object({
   deliveredSeq: seq,
 });
 
-/** A conversation as one viewer sees it: their join, read position and unread count, and every active member. */
+/**
+ * A conversation as one viewer sees it: their join, read position and unread count, how many active
+ * members it has and every one of them, or of a group beyond the node's `VIEW_MEMBERS_MAX` only the
+ * viewer (`members.length < memberCount`: the rest come in pages, `members`). A node before member
+ * pages sent no `memberCount`; its `members` is the whole list.
+ */
 export const conversationViewSchema = z.object({
   id: z.string(),
   kind: z.enum(['direct', 'group']),
@@ -74,7 +79,16 @@ export const conversationViewSchema = z.object({
   joinedSeq: seq,
   readSeq: seq,
   unread: z.number().int().min(0),
+  memberCount: z.number().int().min(0).optional(),
   members: z.array(memberViewSchema),
+});
+
+/** A page of a conversation's active members, in address order; `next` is the `after` of the next page (null: no more). */
+export const membersPageSchema = z.object({
+  conversationId: z.string(),
+  memberCount: z.number().int().min(0),
+  members: z.array(memberViewSchema),
+  next: address.nullable(),
 });
 
 export const receiptSchema = z.object({ conversationId: z.string(), address, readSeq: seq, deliveredSeq: seq });
@@ -83,7 +97,18 @@ export const presenceSchema = z.object({
   status: z.enum(['online', 'away', 'offline']),
   lastSeen: isoTime.nullable(),
 });
-export const typingSchema = z.object({ conversationId: z.string(), address });
+/**
+ * Someone is typing. In a group of more than 100 members the node tells it collapsed instead, at most
+ * once per interval per conversation: `several: true`, `count` people typed since the last such frame,
+ * `addresses` names up to 3 of them (the first is `address`), so a client can leave itself out.
+ */
+export const typingSchema = z.object({
+  conversationId: z.string(),
+  address,
+  several: z.boolean().optional(),
+  count: z.number().int().min(1).optional(),
+  addresses: z.array(address).optional(),
+});
 
 /** What a sender is told of an entry it added (send, recall, edit; the bot API answers the same fields). */
 export const ackSchema = z.object({
@@ -158,6 +183,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   frame('history.result', { conversationId: z.string(), messages: z.array(messageSchema), hasMore: z.boolean() }),
   frame('search.result', { messages: z.array(messageSchema) }),
   frame('presence.result', { presence: z.array(presenceSchema) }),
+  frame('members.result', membersPageSchema.shape),
   frame('card.result', cardActionResultSchema.shape),
   frame('webhook', { webhook: webhookViewSchema, url: z.string().optional() }),
   frame('webhooks', { webhooks: z.array(webhookViewSchema) }),
@@ -201,6 +227,7 @@ export const REPLY_TYPES = {
   sync: 'sync.result',
   history: 'history.result',
   'conversations.list': 'conversations',
+  members: 'members.result',
   read: 'receipt',
   delivered: 'receipt',
   typing: 'ok',
@@ -232,6 +259,7 @@ export type Message = z.infer<typeof messageSchema>;
 export type Card = z.infer<typeof cardViewSchema>;
 export type Attachment = z.infer<typeof attachmentViewSchema>;
 export type Member = z.infer<typeof memberViewSchema>;
+export type MembersPage = z.infer<typeof membersPageSchema>;
 export type Conversation = z.infer<typeof conversationViewSchema>;
 export type Receipt = z.infer<typeof receiptSchema>;
 export type Presence = z.infer<typeof presenceSchema>;

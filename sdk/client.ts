@@ -16,6 +16,8 @@ import {
   type Attachment,
   type CardActionResult,
   type Conversation,
+  type Member,
+  type MembersPage,
   type Message,
   type Presence,
   type Receipt,
@@ -33,6 +35,7 @@ export type ClientEvents = {
   ready: { address: string; expiresAt: string };
   message: Message;
   receipt: Receipt;
+  /** Someone is typing; in a group of more than 100 members, collapsed (`several`, `count`, `addresses`: see docs/protocol.md). */
   typing: Typing;
   presence: Presence;
   conversation: Conversation;
@@ -619,6 +622,38 @@ export class AtriumClient extends Emitter<ClientEvents> {
     return (await this.request('conversations.list')).conversations.map((c) => this.#known(c));
   }
 
+  /**
+   * A page of a conversation's members, in address order, after `after` (the `next` of the page before).
+   * A group's view lists every member only up to the node's `VIEW_MEMBERS_MAX` (`members.length <
+   * memberCount` says it does not): the rest are read this way, when they are needed.
+   */
+  async members(conversationId: string, after?: string, limit?: number): Promise<MembersPage> {
+    const page = await this.request('members', {
+      conversationId,
+      ...(after ? { after } : {}),
+      ...(limit ? { limit } : {}),
+    });
+    return {
+      conversationId: page.conversationId,
+      memberCount: page.memberCount,
+      members: page.members,
+      next: page.next,
+    };
+  }
+
+  /** Every active member of a conversation, read page by page. */
+  async allMembers(conversationId: string): Promise<Member[]> {
+    const out: Member[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 1000; page++) {
+      const result = await this.members(conversationId, after, 1000);
+      out.push(...result.members);
+      if (!result.next) break;
+      after = result.next;
+    }
+    return out;
+  }
+
   async openDirect(peer: string): Promise<Conversation> {
     return this.#answered((await this.request('direct.open', { peer })).conversation);
   }
@@ -705,7 +740,10 @@ export class AtriumClient extends Emitter<ClientEvents> {
           }
           await this.#whenOnline(this.options.requestTimeoutMs);
           const now = (await this.conversations()).find((c) => c.id === conversationId);
-          const present = new Set(now?.members.map((m) => m.address));
+          // A big group's view lists only this user: who is in it already is read in pages.
+          const listed =
+            now && now.members.length < (now.memberCount ?? 0) ? await this.allMembers(conversationId) : now?.members;
+          const present = new Set(listed?.map((m) => m.address));
           wanted = part.filter((a) => !present.has(a));
           if (wanted.length === 0 && now) {
             group = now;

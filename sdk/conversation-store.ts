@@ -22,9 +22,12 @@ export class ConversationStore {
    * here (a view is read when it is sent and may reach the device after later entries): then the newer
    * one stays. Returns the view to show. A group one no longer belongs to is forgotten.
    */
-  put(view: Conversation, me: string | undefined): Conversation {
+  put(shown: Conversation, me: string | undefined): Conversation {
     // Not a whole view (a node of another version, say): shown as it came, and nothing is built on it.
-    if (!Array.isArray(view.members) || typeof view.lastSeq !== 'number') return view;
+    if (!Array.isArray(shown.members) || typeof shown.lastSeq !== 'number') return shown;
+    // A node before member pages listed every member and did not count them.
+    const view = shown.memberCount === undefined ? { ...shown, memberCount: shown.members.length } : shown;
+    // The viewer is listed while a member, however big the group (docs/protocol.md, "Groups").
     if (me && view.kind === 'group' && !view.members.some((m) => m.address === me)) {
       this.#known.delete(view.id);
       return view;
@@ -103,9 +106,14 @@ function copyOf(view: Conversation): Conversation {
   return { ...view, members: view.members.map((m) => ({ ...m })) };
 }
 
-/** Applies a group change entry (its fields as docs/protocol.md gives them); false if it changes nothing here. */
+/**
+ * Applies a group change entry (its fields as docs/protocol.md gives them); false if it changes nothing
+ * here. A view that lists every member stays complete; one that lists only its viewer (a big group's)
+ * keeps only its count in step: its other members come in pages (`members`).
+ */
 function changeGroup(view: Conversation, entry: Message): boolean {
   const named = Array.isArray(entry.members) ? (entry.members as unknown[]).map(String) : [];
+  const complete = view.members.length >= (view.memberCount ?? view.members.length);
   const setRole = (address: string, role: Member['role']) => {
     const member = view.members.find((m) => m.address === address);
     if (member) member.role = role;
@@ -121,13 +129,22 @@ function changeGroup(view: Conversation, entry: Message): boolean {
       const joined: Member[] = named
         .filter((a) => !present.has(a))
         .map((address) => ({ address, role: 'member', readSeq: start, deliveredSeq: start }));
-      view.members.push(...joined);
+      // A big group's entry names only some of those it adds, and counts them all.
+      const added = typeof entry.count === 'number' && entry.count > named.length ? entry.count : undefined;
+      if (complete && added === undefined) {
+        view.members.push(...joined);
+        view.memberCount = view.members.length;
+      } else {
+        // The node names only people who were not members: each adds one.
+        view.memberCount = (view.memberCount ?? view.members.length) + (added ?? joined.length);
+      }
       return true;
     }
     case 'member.left':
     case 'member.removed': {
       const gone = new Set(named);
       view.members = view.members.filter((m) => !gone.has(m.address));
+      view.memberCount = complete ? view.members.length : Math.max(0, (view.memberCount ?? 0) - gone.size);
       if (typeof entry.owner === 'string') setRole(entry.owner, 'owner');
       return true;
     }

@@ -7,6 +7,7 @@ export type {
   Conversation,
   ErrorCode,
   Member,
+  MembersPage,
   Message,
   Presence,
   Receipt,

@@ -8,6 +8,7 @@
  */
 import { Histogram, type HistogramData } from '../shared/histogram.ts';
 import { serveIpc } from '../shared/ipc.ts';
+import type { TrafficCount, TrafficResult } from './traffic.ts';
 import {
   ALWAYS,
   createGeneratorCore,
@@ -20,6 +21,7 @@ import {
 } from '../shared/generator-core.ts';
 
 export type { ConnectResult, GeneratorStats } from '../shared/generator-core.ts';
+export type { TrafficResult } from './traffic.ts';
 export type BenchUser = { index: number; token: string };
 export type DmPair = { sender: number; receiver: number; receiverAddress: string };
 export type DmRunArgs = {
@@ -67,11 +69,46 @@ type Recorder = {
 let url = '';
 const recorders = new Map<string, Recorder>();
 let pairs: (DmPair & { conversationId: string })[] = [];
+let traffic: Map<number, TrafficCount> | null = null;
+
 const core = createGeneratorCore<Socket>({
   clientMsgIdPrefix: 'b',
   onMessage: (socket, text) => onMessage(socket, text),
   onEvent: (_socket, text) => onEvent(text),
+  onAnyFrame: (socket, text) => traffic && countTraffic(socket.user, text),
 });
+
+function trafficOf(counted: Map<number, TrafficCount>, users: number[]): TrafficResult {
+  const out: TrafficResult = { users: 0, frames: 0, bytes: 0, maxFrames: 0, maxBytes: 0, byType: {} };
+  for (const user of users) {
+    if (!sockets.has(user)) continue;
+    const c = counted.get(user) ?? { frames: 0, bytes: 0, byType: {} };
+    out.users += 1;
+    out.frames += c.frames;
+    out.bytes += c.bytes;
+    out.maxFrames = Math.max(out.maxFrames, c.frames);
+    out.maxBytes = Math.max(out.maxBytes, c.bytes);
+    for (const [type, t] of Object.entries(c.byType)) {
+      const sum = (out.byType[type] ??= { frames: 0, bytes: 0 });
+      sum.frames += t.frames;
+      sum.bytes += t.bytes;
+    }
+  }
+  return out;
+}
+
+function countTraffic(user: number, text: string) {
+  const count = traffic!.get(user) ?? { frames: 0, bytes: 0, byType: {} };
+  traffic!.set(user, count);
+  // The frame's type is its second field: {"v":1,"type":"…"
+  const type = text.startsWith('{"v":1,"type":"') ? text.slice(15, text.indexOf('"', 15)) : 'other';
+  const bytes = Buffer.byteLength(text);
+  count.frames += 1;
+  count.bytes += bytes;
+  const t = (count.byType[type] ??= { frames: 0, bytes: 0 });
+  t.frames += 1;
+  t.bytes += bytes;
+}
 const { sockets, ackRecorders } = core;
 
 function onMessage(socket: Socket, text: string) {
@@ -300,6 +337,24 @@ serveIpc(
         sockets.delete(user);
         socket?.ws.terminate();
       }
+    },
+
+    /** Counts what every socket of this generator receives from now on, frame by frame. */
+    'traffic.start'() {
+      traffic = new Map();
+    },
+
+    /** What each group of users' sockets received since `traffic.start`: in all, the most one of them got, and by frame type. */
+    'traffic.stop'({ groups }: { groups: Record<string, number[]> }): Record<string, TrafficResult> {
+      const counted = traffic ?? new Map<number, TrafficCount>();
+      traffic = null;
+      return Object.fromEntries(Object.entries(groups).map(([name, users]) => [name, trafficOf(counted, users)]));
+    },
+
+    /** Sends one raw frame and returns the reply with its size in bytes (for the pages of a member list). */
+    async measured({ user, frame }: { user: number; frame: Record<string, unknown> }) {
+      const reply = await request(socketOf(user), frame);
+      return { reply, bytes: Buffer.byteLength(JSON.stringify(reply)) };
     },
 
     /** How many of these users hold an open, authenticated socket here. */

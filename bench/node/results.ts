@@ -3,7 +3,7 @@ import type { Percentiles } from '../shared/percentiles.ts';
 import type { Machine } from '../shared/machine.ts';
 import type { NodeAckFigures } from './node-metrics.ts';
 import type { NodeStats, QueryCounts } from '../shared/node-process.ts';
-import type { GeneratorStats } from './generator.ts';
+import type { GeneratorStats, TrafficResult } from './generator.ts';
 import type { ProfileSummary } from '../shared/profile-summary.ts';
 import type { HeapGroup } from './heap-summary.ts';
 
@@ -147,6 +147,14 @@ export type GroupResult = {
   online: number;
   createdBy: 'frames' | 'database';
   createNote: string;
+  /**
+   * What the sockets received while the group was made over the protocol: the members who joined (their
+   * `conversation` views and the join entries of those after them) and the owner (the answers); and what
+   * one view listing every member would have weighed, each joiner's before member pages.
+   */
+  joining: { joiners: TrafficResult; owner: TrafficResult; wholeListBytes: number } | null;
+  /** One member reading the whole member list in pages of 1,000 (`members`). */
+  memberPages: { pages: number; members: number; bytes: number; ms: number } | null;
   messages: number;
   ratePerS: number;
   expected: number;

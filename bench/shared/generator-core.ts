@@ -96,6 +96,8 @@ export function createGeneratorCore<S extends BaseSocket>(options: {
   clientMsgIdPrefix: string;
   onMessage: (socket: S, text: string) => void;
   onEvent?: (socket: S, text: string) => void;
+  /** Sees every frame a socket receives, before anything else does (for counting what reaches a socket). */
+  onAnyFrame?: (socket: S, text: string) => void;
 }) {
   const runTag = randomBytes(3).toString('hex');
   let frameCounter = 0;
@@ -109,6 +111,7 @@ export function createGeneratorCore<S extends BaseSocket>(options: {
   const clientMsgId = () => `${options.clientMsgIdPrefix}${runTag}${frameCounter.toString(36).padStart(8, '0')}`;
 
   function onFrame(socket: S, text: string) {
+    options.onAnyFrame?.(socket, text);
     if (text.startsWith('{"v":1,"type":"message"')) return options.onMessage(socket, text);
     if (text.startsWith('{"v":1,"type":"ack","re":"')) {
       const re = text.slice(26, text.indexOf('"', 26));

@@ -22,26 +22,28 @@ export const NODE_ACTIVITIES: ActivityRule[] = [
     test: (f) =>
       /node_modules\/(sequelize|mysql2|lru\.min|sqlstring|denque|long|iconv-lite|generate-function|seq-queue|named-placeholders)\//.test(
         f.url,
-      ) || f.url.endsWith('/im/messages/group-commit.ts'),
+      ) || /\/(?:im|node)\/messages\/group-commit\.ts$/.test(f.url),
   },
   {
     name: 'socket writes and fan-out (ws send, registry, presenters)',
     test: (f) =>
       /node_modules\/ws\/lib\/sender\.js/.test(f.url) ||
-      /\/im\/(ws\/registry|messages\/fan-out|messages\/present-message|bus\/local-bus)\.ts$/.test(f.url),
+      /\/(?:im|node)\/(ws\/registry|ws\/text-frame|messages\/fan-out|messages\/present-message|bus\/local-bus)\.ts$/.test(
+        f.url,
+      ),
   },
   {
     name: 'frame intake (ws receive, JSON + zod validation, handlers, send use-case)',
     test: (f) =>
       /node_modules\/(ws\/lib\/(receiver|websocket|buffer-util|validation)\.js|zod\/)/.test(f.url) ||
-      /\/im\/(ws\/(socket-server|parse-frame|handlers)|messages\/send-message|conversations\/(member-cache|membership)|protocol\/frames)\.ts$/.test(
+      /\/(?:im|node|protocol)\/(ws\/(socket-server|parse-frame|handlers)|messages\/send-message|conversations\/(member-cache|membership)|frames|protocol\/frames)\.ts$/.test(
         f.url,
       ) ||
       f.url.endsWith('/core/validate.ts'),
   },
   {
     name: 'token verification (jose)',
-    test: (f) => /node_modules\/jose\//.test(f.url) || f.url.endsWith('/im/auth/token-verifier.ts'),
+    test: (f) => /node_modules\/jose\//.test(f.url) || /\/(?:im|node)\/auth\/token-verifier\.ts$/.test(f.url),
   },
 ];
 const GENERIC: ActivityRule[] = [

@@ -9,6 +9,7 @@ import {
   appendGroupEvent,
   groupTitleSchema,
   MAX_GROUP_MEMBERS,
+  namedInEntry,
   requireDistinct,
   requireRoomFor,
 } from './group-change.ts';
@@ -87,7 +88,7 @@ export async function createGroup(ctx: NodeContext, input: unknown): Promise<Pre
     await appendGroupEvent(ctx, id, async () => ({
       event: 'group.created',
       title: data.title,
-      members: [me, ...others],
+      ...namedInEntry([me, ...others], others.length + 1, ctx.config.viewMembersMax),
       by: me,
     }));
   } catch (error) {

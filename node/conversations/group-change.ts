@@ -10,7 +10,7 @@ import { membershipChanged, NotMemberError, requireMember } from './membership.t
 import type { PresentedConversation } from './present-conversation.ts';
 
 /** The most people a group may hold, counting every domain; the same bound the frames enforce. */
-export const MAX_GROUP_MEMBERS = 5000;
+export const MAX_GROUP_MEMBERS = 10_000;
 
 export const groupTitleSchema = z
   .string()
@@ -18,11 +18,14 @@ export const groupTitleSchema = z
   .min(1, { message: 'a title is required' })
   .max(200, { message: 'at most 200 characters' });
 
-/** What a group change appends to the conversation's sequence, so every device sees it in order. */
+/**
+ * What a group change appends to the conversation's sequence, so every device sees it in order. `count`:
+ * how many people it adds, when `members` names only some of them (see namedInEntry).
+ */
 export type GroupEvent =
-  | { event: 'group.created'; title: string; members: string[]; by: string }
+  | { event: 'group.created'; title: string; members: string[]; count?: number; by: string }
   | { event: 'group.renamed'; title: string; by: string }
-  | { event: 'member.joined'; members: string[]; by: string }
+  | { event: 'member.joined'; members: string[]; count?: number; by: string }
   | { event: 'member.left'; members: string[]; by: string; owner?: string }
   | { event: 'member.removed'; members: string[]; by: string }
   | { event: 'member.role'; members: string[]; role: MemberRole; by: string };
@@ -118,6 +121,25 @@ export function requireDistinct(addresses: string[]): void {
     throw new ValidationError('Each person may be listed once', {
       members: `listed more than once: ${[...new Set(twice)].join(', ')}`,
     });
+}
+
+/** How many of the people it adds an entry of a big group names. */
+export const NAMED_IN_ENTRY = 20;
+
+/**
+ * Whom an entry that adds people names. While the group stays within VIEW_MEMBERS_MAX, all of them:
+ * devices then keep its whole member list from the entries, as its views list it. A bigger group's
+ * views list only their viewer, so its entries name the first NAMED_IN_ENTRY and count the rest: every
+ * member already in a 10,000-member group being sent the 1,000 addresses of each invite of its making
+ * was most of the bytes it cost, and an early joiner was sent everyone after them that way.
+ */
+export function namedInEntry(
+  added: string[],
+  groupSize: number,
+  viewMembersMax: number,
+): { members: string[]; count?: number } {
+  if (groupSize <= viewMembersMax || added.length <= NAMED_IN_ENTRY) return { members: added };
+  return { members: added.slice(0, NAMED_IN_ENTRY), count: added.length };
 }
 
 export function requireRoomFor(count: number): void {
@@ -230,11 +252,12 @@ export async function endMembership(
 
 /**
  * Shows the group as it now is to those of this domain whose membership the change began or ended (each
- * as they see it: a joiner needs the members, someone removed sees the group without themselves) and to
- * the actor's other devices; the actor's own socket gets the same view as the reply. Everyone else who
- * stays a member learns the change from its system entry alone, which their client applies
- * (docs/protocol.md): telling a 3,000-member group of one joiner then costs one entry per member, not
- * the whole member list per member. Returns the actor's view.
+ * as they see it: a joiner needs the members, or of a big group their count, someone removed sees the
+ * group without themselves) and to the actor's other devices; the actor's own socket gets the same view
+ * as the reply. Everyone else who stays a member learns the change from its system entry alone, which
+ * their client applies (docs/protocol.md): telling a 3,000-member group of one joiner then costs one
+ * entry per member, not the whole member list per member, and a joiner of a big group is not sent its
+ * member list at all (views beyond VIEW_MEMBERS_MAX list only the viewer). Returns the actor's view.
  */
 export async function announceGroup(
   ctx: NodeContext,

@@ -9,6 +9,7 @@ import {
   appendGroupEvent,
   joinMembers,
   MAX_GROUP_MEMBERS,
+  namedInEntry,
   recheckActor,
   requireDistinct,
   requireGroup,
@@ -54,10 +55,9 @@ export async function inviteMembers(ctx: NodeContext, input: unknown): Promise<P
         members: `already members: ${already.map((m) => m.address).join(', ')}`,
       });
     }
-    requireRoomFor(
-      (await Member.count({ where: { conversationId, state: 'active' }, transaction: tx })) + members.length,
-    );
-    return { event: 'member.joined', members, by: ctx.actor.address };
+    const size = (await Member.count({ where: { conversationId, state: 'active' }, transaction: tx })) + members.length;
+    requireRoomFor(size);
+    return { event: 'member.joined', ...namedInEntry(members, size, ctx.config.viewMembersMax), by: ctx.actor.address };
   };
   await appendGroupEvent(ctx, conversationId, decide, (tx, stored) => joinMembers(ctx, tx, stored, members));
   return announceGroup(ctx, conversationId, members);

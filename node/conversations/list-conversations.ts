@@ -2,7 +2,13 @@ import { Op, QueryTypes } from 'sequelize';
 import type { NodeContext } from '../context.ts';
 import { serverFrame } from '../../protocol/frames.ts';
 import type { Conversation, Member } from '../models.ts';
-import { presentConversation, presentFor, presentMembers, type PresentedConversation } from './present-conversation.ts';
+import {
+  listsEveryMember,
+  onlyViewer,
+  presentFor,
+  presentMembers,
+  type PresentedConversation,
+} from './present-conversation.ts';
 
 const unreadKey = (conversationId: string, viewer: string) => `${conversationId}\n${viewer}`;
 
@@ -64,7 +70,42 @@ async function actorUnread(ctx: NodeContext, mine: Member[]): Promise<Map<string
   return out;
 }
 
-/** Presents conversations as the actor sees them: members, their receipts, the actor's unread count. */
+/** Active members per conversation (one query for all); a conversation without any is left out. */
+export async function memberCounts(ctx: NodeContext, conversationIds: string[]): Promise<Map<string, number>> {
+  if (conversationIds.length === 0) return new Map();
+  const rows = await ctx.sequelize.query<{ conversation_id: string; n: number | string }>(
+    `SELECT conversation_id, COUNT(*) AS n FROM members
+      WHERE conversation_id IN (:ids) AND state = 'active' GROUP BY conversation_id`,
+    { replacements: { ids: conversationIds }, type: QueryTypes.SELECT },
+  );
+  return new Map(rows.map((r) => [r.conversation_id, Number(r.n)]));
+}
+
+/**
+ * The member rows a set of views needs: every member of the conversations whose views list them all,
+ * and of the others only the rows of `viewers` (see listsEveryMember). A big group's 10,000 rows are
+ * then not read for a sync or a reply at all.
+ */
+async function rowsForViews(
+  ctx: NodeContext,
+  counts: Map<string, number>,
+  conversationIds: string[],
+  viewers: string[],
+): Promise<Member[]> {
+  const max = ctx.config.viewMembersMax;
+  const whole = conversationIds.filter((id) => listsEveryMember(counts.get(id) ?? 0, max));
+  const big = conversationIds.filter((id) => !listsEveryMember(counts.get(id) ?? 0, max));
+  const { Member: Members } = ctx.models;
+  const [all, own] = await Promise.all([
+    whole.length > 0 ? Members.findAll({ where: { conversationId: { [Op.in]: whole } } }) : [],
+    big.length > 0 && viewers.length > 0
+      ? Members.findAll({ where: { conversationId: { [Op.in]: big }, address: { [Op.in]: viewers } } })
+      : [],
+  ]);
+  return [...all, ...own];
+}
+
+/** Presents conversations as the actor sees them: members (or, of a big group, the count), receipts, unread. */
 export async function presentForActor(
   ctx: NodeContext,
   conversations: Conversation[],
@@ -72,28 +113,35 @@ export async function presentForActor(
   const ids = conversations.map((c) => c.id);
   if (ids.length === 0) return [];
   const me = ctx.actor.address;
-  const members = await ctx.models.Member.findAll({ where: { conversationId: { [Op.in]: ids } } });
+  const counts = await memberCounts(ctx, ids);
+  const rows = await rowsForViews(ctx, counts, ids, [me]);
   const unread = await actorUnread(
     ctx,
-    members.filter((m) => m.address === me),
+    rows.filter((m) => m.address === me),
   );
   const byConversation = new Map<string, Member[]>();
-  for (const m of members) {
+  for (const m of rows) {
     const list = byConversation.get(m.conversationId);
     if (list) list.push(m);
     else byConversation.set(m.conversationId, [m]);
   }
-  return conversations.map((c) => presentConversation(c, byConversation.get(c.id) ?? [], me, unread.get(c.id) ?? 0));
+  return conversations.map((c) => {
+    const members = byConversation.get(c.id) ?? [];
+    const count = counts.get(c.id) ?? 0;
+    const mine = members.find((m) => m.address === me);
+    const listed = listsEveryMember(count, ctx.config.viewMembersMax) ? presentMembers(members) : onlyViewer(mine);
+    return presentFor(c, listed, mine, unread.get(c.id) ?? 0, count);
+  });
 }
 
 const FRAMES_PER_SLICE = 200;
 
 /**
- * The `conversation` frame for each viewer, as JSON text, and each viewer's view. The member list (most
- * of the frame for a big group, and the same for everyone) is presented and serialized once and each
- * viewer's own fields are put around it: telling N members of a change costs O(N), not O(N²) — 3,000
- * members' frames used to take the node seconds to build (bench:node). Viewers go in slices, so that a
- * big group does not hold up everything else on the node meanwhile.
+ * The `conversation` frame for each viewer, as JSON text, and each viewer's view. When the view lists
+ * every member, the list (most of the frame, and the same for everyone) is presented and serialized once
+ * and each viewer's own fields are put around it: telling N members of a change costs O(N), not O(N²).
+ * A big group's view lists only its viewer, so its frames are small and built one by one. Viewers go in
+ * slices, so that a big group does not hold up everything else on the node meanwhile.
  */
 export async function presentConversationFrames(
   ctx: NodeContext,
@@ -101,24 +149,29 @@ export async function presentConversationFrames(
   viewers: string[],
 ): Promise<Map<string, { view: PresentedConversation; frame: string }>> {
   const out = new Map<string, { view: PresentedConversation; frame: string }>();
-  const [conversation, members, unread] = await Promise.all([
+  const [conversation, counts, unread] = await Promise.all([
     ctx.models.Conversation.findByPk(conversationId),
-    ctx.models.Member.findAll({ where: { conversationId } }),
+    memberCounts(ctx, [conversationId]),
     unreadCounts(ctx, [conversationId], viewers),
   ]);
   if (!conversation) return out;
-  const shared = presentMembers(members);
+  const count = counts.get(conversationId) ?? 0;
+  const whole = listsEveryMember(count, ctx.config.viewMembersMax);
+  const members = await rowsForViews(ctx, counts, [conversationId], viewers);
+  const shared = whole ? presentMembers(members) : [];
   const sharedJson = JSON.stringify(shared);
   const byAddress = new Map(members.map((m) => [m.address, m]));
   for (let i = 0; i < viewers.length; i++) {
     if (i > 0 && i % FRAMES_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
     const viewer = viewers[i]!;
-    const view = presentFor(
-      conversation,
-      shared,
-      byAddress.get(viewer),
-      unread.get(unreadKey(conversationId, viewer)) ?? 0,
-    );
+    const mine = byAddress.get(viewer);
+    const unreadHere = unread.get(unreadKey(conversationId, viewer)) ?? 0;
+    if (!whole) {
+      const view = presentFor(conversation, onlyViewer(mine), mine, unreadHere, count);
+      out.set(viewer, { view, frame: JSON.stringify(serverFrame('conversation', { conversation: view })) });
+      continue;
+    }
+    const view = presentFor(conversation, shared, mine, unreadHere, count);
     // `members` is the view's last field: serialized without it, the shared list goes in its place.
     const head = JSON.stringify(serverFrame('conversation', { conversation: { ...view, members: [] } }));
     const at = head.lastIndexOf('[]');

@@ -3,31 +3,38 @@ import type { Conversation, Member } from '../models.ts';
 
 export type PresentedMember = MemberView;
 
-/** The one shape of a conversation on the wire (socket frames and HTTP alike). */
-export function presentConversation(conversation: Conversation, members: Member[], viewer: string, unread: number) {
-  return presentFor(
-    conversation,
-    presentMembers(members),
-    members.find((m) => m.address === viewer),
-    unread,
-  );
+/** A member as every viewer sees them (in views and in pages of `members`). */
+export function presentMember(m: Member): PresentedMember {
+  return { address: m.address, role: m.role, readSeq: m.readSeq, deliveredSeq: m.deliveredSeq };
 }
 
 /** The active members as every viewer sees them. */
 export function presentMembers(members: Member[]): PresentedMember[] {
-  return members
-    .filter((m) => m.state === 'active')
-    .map(
-      (m): PresentedMember => ({ address: m.address, role: m.role, readSeq: m.readSeq, deliveredSeq: m.deliveredSeq }),
-    );
+  return members.filter((m) => m.state === 'active').map(presentMember);
 }
 
-/** One viewer's view, around a member list shared by all viewers. */
+/**
+ * Whether a view of a conversation with this many active members lists them all. Above the node's
+ * `VIEW_MEMBERS_MAX` a view lists only its viewer and the rest load in pages (`members`): every member
+ * of a 10,000-member group joining would otherwise be sent the 10,000 others, and every sync would
+ * carry them. Up to it the whole list comes with the view, which is what a small group's receipts
+ * ("read by k of N") and its heading need, at a few kilobytes.
+ */
+export function listsEveryMember(memberCount: number, viewMembersMax: number): boolean {
+  return memberCount <= viewMembersMax;
+}
+
+/**
+ * One viewer's view, around a member list shared by all viewers (or, for a big group, only the
+ * viewer's own entry: see `listsEveryMember`). `members` stays the last field (presentConversationFrames
+ * relies on it).
+ */
 export function presentFor(
   conversation: Conversation,
   members: PresentedMember[],
   me: Member | undefined,
   unread: number,
+  memberCount: number,
 ) {
   return {
     id: conversation.id,
@@ -39,8 +46,14 @@ export function presentFor(
     joinedSeq: me?.joinedSeq ?? 0,
     readSeq: me?.readSeq ?? 0,
     unread,
+    memberCount,
     members,
   };
+}
+
+/** The members a big group's view lists: the viewer alone, while a member. */
+export function onlyViewer(me: Member | undefined): PresentedMember[] {
+  return me && me.state === 'active' ? [presentMember(me)] : [];
 }
 
 export type PresentedConversation = ReturnType<typeof presentFor>;

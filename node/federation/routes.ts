@@ -306,14 +306,12 @@ async function openDirectHere(ctx: NodeContext, sender: string, peer: string, co
   return ctx.domain;
 }
 
-/** Someone of `origin` is typing in a conversation: this domain's members hear of it, if they are a member. */
+/** Someone of `origin` is typing in a conversation: this domain's members hear of it (collapsed in a big group), if they are a member. */
 async function relayTyping(services: NodeServices, origin: string, input: unknown): Promise<void> {
   const typing = parseInput(typingSchema, input);
   if (domainOf(typing.address) !== origin)
     throw new SenderNotOfOriginError(`${origin} may not speak for ${typing.address}`);
   const members = (await services.members.of([typing.conversationId])).get(typing.conversationId) ?? new Set();
   if (!members.has(typing.address)) return;
-  const recipients = [...members].filter((a) => a !== typing.address && domainOf(a) === services.domain);
-  if (recipients.length > 0)
-    await services.bus.publish({ kind: 'deliver', recipients, frame: serverFrame('typing', typing) });
+  await services.typing.tell(typing.conversationId, typing.address, members);
 }

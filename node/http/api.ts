@@ -3,6 +3,7 @@ import type { NodeContext, NodeServices } from '../context.ts';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
 import { createGroup } from '../conversations/create-group.ts';
 import { listConversations } from '../conversations/list-conversations.ts';
+import { listMembers } from '../conversations/list-members.ts';
 import { sendMessage } from '../messages/send-message.ts';
 import { presentAck } from '../messages/present-message.ts';
 import { history } from '../messages/sync.ts';
@@ -33,6 +34,11 @@ export function apiRoutes(services: NodeServices, verifier: TokenVerifier): Rout
 
   router.post('/conversations', json, async (req, res) => {
     res.status(201).json({ conversation: await createGroup(ctx(req), req.body) });
+  });
+
+  router.get('/conversations/:id/members', async (req, res) => {
+    const { after, limit } = req.query;
+    res.json(await listMembers(ctx(req), { conversationId: req.params.id, after, limit }));
   });
 
   router.get('/conversations/:id/messages', async (req, res) => {

@@ -1,21 +1,14 @@
-import { domainOf } from '../../protocol/address.ts';
 import type { NodeContext } from '../context.ts';
-import { activeMembersOf, assertMember } from '../conversations/membership.ts';
-import { serverFrame } from '../../protocol/frames.ts';
+import { assertMember } from '../conversations/membership.ts';
 
 /**
- * Tells the other members' devices that the actor is typing; ephemeral, never stored. Membership is
- * checked against the member cache: typing is frequent, and needs no database round trip.
+ * Tells the other members' devices that the actor is typing (collapsed in a big group:
+ * typing-news.ts); ephemeral, never stored. Membership is checked against the member cache: typing is
+ * frequent, and needs no database round trip.
  */
 export async function announceTyping(ctx: NodeContext, conversationId: string): Promise<void> {
   await assertMember(ctx, conversationId);
-  const members = (await activeMembersOf(ctx, [conversationId])).get(conversationId) ?? [];
+  const members = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
   ctx.federation.home.shareTyping(conversationId, ctx.actor.address, members);
-  const recipients = members.filter((a) => a !== ctx.actor.address && domainOf(a) === ctx.domain);
-  if (recipients.length === 0) return;
-  await ctx.bus.publish({
-    kind: 'deliver',
-    recipients,
-    frame: serverFrame('typing', { conversationId, address: ctx.actor.address }),
-  });
+  await ctx.typing.tell(conversationId, ctx.actor.address, members);
 }

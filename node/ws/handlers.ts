@@ -5,6 +5,7 @@ import { createGroup } from '../conversations/create-group.ts';
 import { inviteMembers } from '../conversations/invite-members.ts';
 import { leaveGroup } from '../conversations/leave-group.ts';
 import { listConversations } from '../conversations/list-conversations.ts';
+import { listMembers } from '../conversations/list-members.ts';
 import { openDirect } from '../conversations/open-direct.ts';
 import { presentForActor } from '../conversations/list-conversations.ts';
 import { removeMember } from '../conversations/remove-member.ts';
@@ -130,6 +131,10 @@ export const handlers: Handlers = {
     return reply(frame, 'conversations', { conversations: await listConversations(session.ctx) });
   },
 
+  async members(session, frame) {
+    return reply(frame, 'members.result', { ...(await listMembers(session.ctx, frame)) });
+  },
+
   async read(session, frame) {
     return reply(frame, 'receipt', { ...(await markReceipt(session.ctx, 'read', frame)) });
   },
@@ -182,7 +187,7 @@ export const handlers: Handlers = {
 };
 
 /** What a bot may do on a socket: read. It posts through the HTTP bot API, where its messages carry its app's name. */
-const BOT_FRAMES = new Set<string>(['ping', 'sync', 'history', 'conversations.list']);
+const BOT_FRAMES = new Set<string>(['ping', 'sync', 'history', 'conversations.list', 'members']);
 for (const type of Object.keys(handlers) as (keyof Handlers)[]) {
   if (BOT_FRAMES.has(type)) continue;
   const handler = handlers[type] as (s: SocketSession, f: never) => Promise<HandlerResult>;

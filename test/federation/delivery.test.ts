@@ -3,6 +3,8 @@ import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { operator } from '../../gateway/context.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { addPeople } from '../helpers/gateway.ts';
+import type { Typing } from '../../sdk/client.ts';
 
 let campus: Campus;
 let as: ReturnType<typeof campusPeople>;
@@ -163,6 +165,30 @@ describe('across colleges', () => {
     bob.on('typing', (t) => typing.push(t.address));
     await alice.typing(conversation.id);
     await expect.poll(() => typing).toContain('alice@eng.campus.test');
+    alice.close();
+    bob.close();
+  });
+
+  it('tells typing from another college in a group of more than 100 members collapsed', async () => {
+    const crowd = Array.from({ length: 99 }, (_, i) => `hall-${String(i).padStart(2, '0')}`);
+    await addPeople(campus.gateway, crowd);
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const joined: string[] = [];
+    bob.on('conversation', (c) => joined.push(c.id));
+    const group = await alice.createGroup('Lecture hall', [
+      'bob@arts.campus.test',
+      ...crowd.map((u) => `${u}@eng.campus.test`),
+    ]);
+    expect(group.memberCount).toBe(101);
+    await expect.poll(() => joined).toContain(group.id);
+    const typing: Typing[] = [];
+    alice.on('typing', (t) => typing.push(t));
+    await bob.typing(group.id);
+    // Eng hears of Bob's typing from arts and tells its own members as it tells of its own typists.
+    await expect
+      .poll(() => typing.map((t) => ({ address: t.address, several: t.several, addresses: t.addresses })))
+      .toEqual([{ address: 'bob@arts.campus.test', several: true, addresses: ['bob@arts.campus.test'] }]);
     alice.close();
     bob.close();
   });

@@ -414,6 +414,11 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       // Reading it is told, in a group of any size.
       await openConversation(alice.page, 'Main hall');
       await expect.poll(() => deliveredSeq(big.id), { timeout: 10_000 }).toBe(inBig.seq);
+      // Its views list only Alice (over VIEW_MEMBERS_MAX): opened, the page reads the members in pages.
+      expect(big.members.map((m) => m.address)).toEqual(['carol@eng.campus.test']);
+      await expect
+        .poll(() => alice.page.locator('.conversation-subtitle').textContent(), { timeout: 10_000 })
+        .toMatch(/^103 members: you, (?:[^,]+, ){7}[^,]+ and 94 more · /);
     } finally {
       carol.close();
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AtriumClient, type AtriumError, type Message } from '../../sdk/client.ts';
+import { AtriumClient, type AtriumError, type Conversation, type Message, type Typing } from '../../sdk/client.ts';
 
 const NOW = new Date().toISOString();
 
@@ -115,6 +115,62 @@ describe('the SDK reading frames', () => {
     );
     expect(errors).toEqual([]);
     expect(messages[0]).toMatchObject({ id: 'm4', reactions: ['👍'] });
+    sdk.close();
+  });
+
+  it('counts the members of a view from a node before member pages, which listed them all', async () => {
+    const { sdk, node, errors } = await connected();
+    const views: Conversation[] = [];
+    sdk.on('conversation', (c) => views.push(c));
+    const member = (address: string) => ({ address, role: 'member', readSeq: 0, deliveredSeq: 0 });
+    const older = {
+      id: 'g1',
+      kind: 'group',
+      homeDomain: 'eng.campus.test',
+      title: 'Older node',
+      lastSeq: 1,
+      updatedAt: NOW,
+      joinedSeq: 0,
+      readSeq: 0,
+      unread: 0,
+      members: [member('alice@eng.campus.test'), member('dave@eng.campus.test'), member('carol@eng.campus.test')],
+    };
+    node.push(JSON.stringify({ v: 1, type: 'conversation', conversation: older }));
+    expect(errors).toEqual([]);
+    expect(views[0]).toMatchObject({ id: 'g1', memberCount: 3 });
+    // Its entries still keep the whole list, and the count with it.
+    node.push(
+      JSON.stringify({
+        v: 1,
+        type: 'message',
+        message: {
+          ...message(2),
+          conversationId: 'g1',
+          kind: 'system',
+          event: 'member.left',
+          members: ['carol@eng.campus.test'],
+        },
+      }),
+    );
+    expect(views.at(-1)).toMatchObject({ memberCount: 2 });
+    expect(views.at(-1)!.members.map((m) => m.address)).toEqual(['alice@eng.campus.test', 'dave@eng.campus.test']);
+    sdk.close();
+  });
+
+  it('shows collapsed typing as the node sent it', async () => {
+    const { sdk, node, errors } = await connected();
+    const typed: Typing[] = [];
+    sdk.on('typing', (t) => typed.push(t));
+    const several = {
+      conversationId: 'g1',
+      address: 'dave@eng.campus.test',
+      several: true,
+      count: 4,
+      addresses: ['dave@eng.campus.test', 'carol@eng.campus.test', 'alice@eng.campus.test'],
+    };
+    node.push(JSON.stringify({ v: 1, type: 'typing', ...several }));
+    expect(errors).toEqual([]);
+    expect(typed).toEqual([{ v: 1, type: 'typing', ...several }]);
     sdk.close();
   });
 

@@ -105,6 +105,7 @@ describe('the server frames of protocol/', () => {
     await ask(alice, 'history', { conversationId: group.id });
     await ask(alice, 'sync', { cursors: { [group.id]: 0 } });
     await ask(alice, 'conversations.list');
+    await ask(alice, 'members', { conversationId: group.id, limit: 2 });
     await ask(alice, 'group.remove', { conversationId: group.id, member: CAROL });
     await ask(dave, 'group.leave', { conversationId: group.id });
 
@@ -156,6 +157,7 @@ describe('the server frames of protocol/', () => {
         'history.result',
         'sync.result',
         'conversations',
+        'members.result',
         'error',
         'session.ended',
         // Receipts told to one device together come as one frame; whether these two do depends on timing.

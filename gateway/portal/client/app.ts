@@ -263,6 +263,7 @@ export class PortalApp implements ViewHost {
           this.#view.composer.input.focus();
         }
         chat.markRead(entry);
+        chat.loadMembers(entry);
         break;
       }
     }

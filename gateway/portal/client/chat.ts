@@ -6,6 +6,7 @@ import {
   type Message,
   type SyncGap,
   type Presence,
+  type Typing,
   type UploadedAttachment,
 } from '../../../sdk/client.ts';
 import { Emitter } from '../../../sdk/emitter.ts';
@@ -59,6 +60,27 @@ const SHOWN = new Set(['text', 'card', 'system']);
 const TYPING_SHOWN_MS = 4_000;
 /** Groups above this size get no "delivered" receipts from the portal (see #scheduleDelivered). */
 const DELIVERED_UP_TO = 100;
+/** How many of a group's members get their display names looked up at once (the heading names a few). */
+const NAMES_WANTED = 100;
+
+/**
+ * Whom a `typing` frame tells of, for this person: a typist's address, SEVERAL_TYPING for a big group's
+ * collapsed frame naming people besides them, or null when it tells only of themselves.
+ */
+function typistOf(typing: Typing, me: string): string | null {
+  if (!typing.several) return typing.address === me ? null : typing.address;
+  const named = typing.addresses ?? [typing.address];
+  const others = named.filter((a) => a !== me);
+  const count = (typing.count ?? named.length) - (named.includes(me) ? 1 : 0);
+  if (count <= 0) return null;
+  return count === 1 && others.length === 1 ? others[0]! : SEVERAL_TYPING;
+}
+
+/** The key under which `Entry.typing` holds "several people are typing" (a big group's collapsed typing). */
+export const SEVERAL_TYPING = '';
+
+/** Whether a conversation's view lists only some of its members (a big group's lists only its viewer). */
+export const listsSomeMembers = (conv: Conversation) => conv.members.length < (conv.memberCount ?? conv.members.length);
 
 export const keyOf = (domain: string, conversationId: string) => `${domain}/${conversationId}`;
 export const localPart = (address: string) => address.split('@')[0] ?? address;
@@ -89,6 +111,8 @@ export class Chat extends Emitter<ChatEvents> {
   networkOffline = false;
   #orphans = new Map<string, Message[]>();
   #adopting = new Set<string>();
+  /** Big groups whose members are being read in pages, or were (see loadMembers). */
+  #membersLoaded = new Set<string>();
   /** Messages written after this are news even when they arrive with a conversation the page did not know yet. */
   #startedAt = Date.now();
   #deliveredTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -176,13 +200,15 @@ export class Chat extends Emitter<ChatEvents> {
     });
     client.on('typing', (typing) => {
       const entry = this.entries.get(keyOf(domain, typing.conversationId));
-      if (!entry || typing.address === entry.me) return;
-      const previous = entry.typing.get(typing.address);
+      if (!entry) return;
+      const typist = typistOf(typing, entry.me);
+      if (typist === null) return;
+      const previous = entry.typing.get(typist);
       if (previous) clearTimeout(previous);
       entry.typing.set(
-        typing.address,
+        typist,
         setTimeout(() => {
-          entry.typing.delete(typing.address);
+          entry.typing.delete(typist);
           this.emit('entry', entry);
         }, TYPING_SHOWN_MS),
       );
@@ -267,6 +293,7 @@ export class Chat extends Emitter<ChatEvents> {
     } else {
       // Members and receipts never move backwards here, whatever order events arrive in.
       const before = new Map(entry.conv.members.map((m) => [m.address, m]));
+      this.#keepLoadedMembers(entry, conv);
       for (const m of conv.members) {
         const old = before.get(m.address);
         if (old) {
@@ -277,7 +304,8 @@ export class Chat extends Emitter<ChatEvents> {
       conv.lastSeq = Math.max(conv.lastSeq, entry.conv.lastSeq);
       entry.conv = conv;
     }
-    for (const m of conv.members) this.#wantName(m.address);
+    for (const m of conv.members.slice(0, NAMES_WANTED)) this.#wantName(m.address);
+    if (this.openKey === key) this.loadMembers(entry);
     const mine = conv.members.find((m) => m.address === me);
     if (mine && mine.deliveredSeq < conv.lastSeq) this.#scheduleDelivered(entry, conv.lastSeq);
     if (this.openKey === key) this.markRead(entry);
@@ -376,7 +404,7 @@ export class Chat extends Emitter<ChatEvents> {
    * node one receipt per member per message. Reading is still told there ("Read by k of N").
    */
   #scheduleDelivered(entry: Entry, seq: number): void {
-    if (entry.conv.kind === 'group' && entry.conv.members.length > DELIVERED_UP_TO) return;
+    if (entry.conv.kind === 'group' && (entry.conv.memberCount ?? entry.conv.members.length) > DELIVERED_UP_TO) return;
     if (this.#deliveredTimers.has(entry.key)) return;
     this.#deliveredTimers.set(
       entry.key,
@@ -387,6 +415,51 @@ export class Chat extends Emitter<ChatEvents> {
         client.markDelivered(entry.conv.id, Math.max(seq, entry.conv.lastSeq)).catch(() => undefined);
       }, 150),
     );
+  }
+
+  /**
+   * A big group's members, read from its node in pages once it is opened (its views list only this
+   * person, docs/protocol.md): for its heading, "read by k of N" and the suggestions of whom to mention.
+   * Read again when a view says the count changed.
+   */
+  loadMembers(entry: Entry): void {
+    if (!listsSomeMembers(entry.conv) || this.#membersLoaded.has(entry.key)) return;
+    const client = this.clients.get(entry.domain);
+    if (!client || client.state !== 'online') return;
+    this.#membersLoaded.add(entry.key);
+    client.allMembers(entry.conv.id).then(
+      (all) => {
+        const known = new Map(entry.conv.members.map((m) => [m.address, m]));
+        entry.conv.members = all.map((m) => {
+          const old = known.get(m.address);
+          return old
+            ? {
+                ...m,
+                readSeq: Math.max(m.readSeq, old.readSeq),
+                deliveredSeq: Math.max(m.deliveredSeq, old.deliveredSeq),
+              }
+            : m;
+        });
+        entry.conv.memberCount = all.length;
+        for (const m of all.slice(0, NAMES_WANTED)) this.#wantName(m.address);
+        this.emit('entry', entry);
+      },
+      () => this.#membersLoaded.delete(entry.key),
+    );
+  }
+
+  /**
+   * A big group's new view lists only this person: the members read in pages stay, as long as the count
+   * agrees with them; otherwise (someone joined or left) they are read again when the group is open.
+   */
+  #keepLoadedMembers(entry: Entry, conv: Conversation): void {
+    if (!listsSomeMembers(conv) || !this.#membersLoaded.has(entry.key)) return;
+    if (entry.conv.members.length !== conv.memberCount) {
+      this.#membersLoaded.delete(entry.key);
+      return;
+    }
+    const listed = new Set(conv.members.map((m) => m.address));
+    conv.members.push(...entry.conv.members.filter((m) => !listed.has(m.address)).map((m) => ({ ...m })));
   }
 
   /** Marks everything in the conversation read, if it is on screen and the page is visible. */

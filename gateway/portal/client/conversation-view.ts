@@ -1,5 +1,5 @@
 import type { Message } from '../../../sdk/client.ts';
-import type { Chat, Entry } from './chat.ts';
+import { SEVERAL_TYPING, type Chat, type Entry } from './chat.ts';
 import { Composer } from './composer.ts';
 import { PressGuard } from './press-guard.ts';
 import { h, ICONS, iconButton } from './dom.ts';
@@ -207,9 +207,12 @@ export class ConversationView {
     });
     this.#updateOlder();
 
-    const typists = [...entry.typing.keys()].map((a) => chat.displayName(a));
-    this.#typing.textContent =
-      typists.length === 0
+    // A big group tells of typing collapsed: "several people" rather than each of them.
+    const several = entry.typing.has(SEVERAL_TYPING);
+    const typists = [...entry.typing.keys()].filter((a) => a !== SEVERAL_TYPING).map((a) => chat.displayName(a));
+    this.#typing.textContent = several
+      ? 'Several people are typing…'
+      : typists.length === 0
         ? ''
         : typists.length === 1
           ? `${typists[0]} is typing…`
@@ -223,15 +226,16 @@ export class ConversationView {
     const where = chat.domains.size > 1 ? ` · as ${entry.me}` : '';
     if (entry.conv.kind === 'group') {
       // A big group names a few and counts the rest: a lecture's 3,000 names would not fit a line anyway.
+      // Its view may list only this person until its members are read in pages (memberCount counts them all).
       const members = entry.conv.members;
+      const count = Math.max(entry.conv.memberCount ?? members.length, members.length);
       const others = members.filter((m) => m.address !== entry.me);
-      const names = [
-        ...(others.length < members.length ? ['you'] : []),
-        ...others.slice(0, NAMED_MEMBERS).map((m) => chat.displayName(m.address)),
-      ];
-      const more =
-        others.length > NAMED_MEMBERS ? ` and ${(others.length - NAMED_MEMBERS).toLocaleString('en')} more` : '';
-      return `${members.length.toLocaleString('en')} members: ${names.join(', ')}${more} · hosted by ${entry.conv.homeDomain}${where}`;
+      const shown = others.slice(0, NAMED_MEMBERS);
+      const mine = others.length < members.length;
+      const names = [...(mine ? ['you'] : []), ...shown.map((m) => chat.displayName(m.address))];
+      const rest = count - (mine ? 1 : 0) - shown.length;
+      const more = rest > 0 ? ` and ${rest.toLocaleString('en')} ${shown.length > 0 ? 'more' : 'others'}` : '';
+      return `${count.toLocaleString('en')} members: ${names.join(', ')}${more} · hosted by ${entry.conv.homeDomain}${where}`;
     }
     const peer = chat.peerOf(entry);
     if (!peer) return where;

@@ -13,18 +13,20 @@ export type Receipt = { state: 'sent' | 'delivered' | 'read'; label: string; det
  */
 export function receiptOf(chat: Chat, entry: Entry, message: Message): Receipt {
   const others = entry.conv.members.filter((m) => m.address !== entry.me);
-  if (others.length === 0) return { state: 'sent', label: 'Sent', detail: 'Sent' };
+  // A big group's view may list only this person until its members are read in pages: count them all.
+  const total = Math.max(others.length, (entry.conv.memberCount ?? entry.conv.members.length) - 1);
+  if (total === 0) return { state: 'sent', label: 'Sent', detail: 'Sent' };
   const read = others.filter((m) => m.readSeq >= message.seq);
   const delivered = others.filter((m) => m.deliveredSeq >= message.seq || m.readSeq >= message.seq);
   const names = (list: typeof others) => list.map((m) => chat.displayName(m.address)).join(', ');
-  if (read.length === others.length) return { state: 'read', label: 'Read', detail: `Read by ${names(read)}` };
+  if (read.length === total) return { state: 'read', label: 'Read', detail: `Read by ${names(read)}` };
   if (entry.conv.kind === 'group' && read.length > 0)
     return {
       state: 'delivered',
-      label: `Read by ${read.length} of ${others.length}`,
+      label: `Read by ${read.length} of ${total}`,
       detail: `Read by ${names(read)}`,
     };
-  if (delivered.length === others.length)
+  if (delivered.length === total)
     return { state: 'delivered', label: 'Delivered', detail: `Delivered to ${names(delivered)}` };
   return { state: 'sent', label: 'Sent', detail: 'Sent; not yet delivered' };
 }

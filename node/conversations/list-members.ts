@@ -1,0 +1,48 @@
+import { Op } from 'sequelize';
+import { z } from 'zod';
+import { parseInput } from '../../core/validate.ts';
+import { addressSchema } from '../../protocol/address.ts';
+import type { MembersPage } from '../../protocol/frames.ts';
+import type { NodeContext } from '../context.ts';
+import { memberCounts } from './list-conversations.ts';
+import { requireMember } from './membership.ts';
+import { presentMember } from './present-conversation.ts';
+
+const DEFAULT_LIMIT = 500;
+
+const pageSchema = z.object({
+  conversationId: z.string().uuid({ message: 'a conversation id' }),
+  after: addressSchema.optional(),
+  limit: z.coerce
+    .number({ message: 'a number' })
+    .int({ message: 'a whole number' })
+    .min(1, { message: 'at least 1' })
+    .max(1000, { message: 'at most 1000' })
+    .optional(),
+});
+
+/**
+ * A page of a conversation's active members, in address order, after `after` (a keyset on the members'
+ * primary key, so a page costs the same wherever it is). Only its active members may read it
+ * (`not_member`). A big group's views list only their viewer (VIEW_MEMBERS_MAX): this is how a device
+ * reads the rest, page by page, when it needs them.
+ */
+export async function listMembers(ctx: NodeContext, input: unknown): Promise<MembersPage> {
+  const { conversationId, after, limit = DEFAULT_LIMIT } = parseInput(pageSchema, input);
+  await requireMember(ctx, conversationId);
+  const [rows, counts] = await Promise.all([
+    ctx.models.Member.findAll({
+      where: { conversationId, state: 'active', ...(after ? { address: { [Op.gt]: after } } : {}) },
+      order: [['address', 'ASC']],
+      limit: limit + 1,
+    }),
+    memberCounts(ctx, [conversationId]),
+  ]);
+  const page = rows.slice(0, limit);
+  return {
+    conversationId,
+    memberCount: counts.get(conversationId) ?? 0,
+    members: page.map(presentMember),
+    next: rows.length > limit ? page.at(-1)!.address : null,
+  };
+}
