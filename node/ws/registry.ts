@@ -86,9 +86,11 @@ export function createRegistry(): Registry {
   const byAddress = new Map<string, Set<Connection>>();
   const watchers = new Map<string, Set<Connection>>();
 
+  // One socket's frame (an ack, a reply, a presence change) goes out as one write too, like deliveries.
   function send(connection: Connection, data: string | Buffer) {
-    // A Buffer is still a text frame: it is the JSON, encoded once for all its targets.
-    if (connection.socket.readyState === connection.socket.OPEN) connection.socket.send(data, { binary: false });
+    if (connection.socket.readyState !== connection.socket.OPEN) return;
+    const payload = typeof data === 'string' ? Buffer.from(data) : data;
+    writeTextFrame(connection.socket, textFrame(payload), payload);
   }
 
   const enqueue = createWriteQueue();
