@@ -2,11 +2,16 @@ import { Op } from 'sequelize';
 import type { GatewayContext } from '../context.ts';
 import type { OrgUnit, User } from '../models/index.ts';
 import { unitsByPaths } from './units.ts';
+import { remember } from '../request-memo.ts';
 
 export type UnitMembership = { unit: OrgUnit; primary: boolean };
 
 /** The units of several users at once, primary unit first. */
-export async function membershipsOf(ctx: GatewayContext, userIds: string[]): Promise<Map<string, UnitMembership[]>> {
+export function membershipsOf(ctx: GatewayContext, userIds: string[]): Promise<Map<string, UnitMembership[]>> {
+  return remember(ctx, `memberships:${userIds.join(',')}`, () => readMemberships(ctx, userIds));
+}
+
+async function readMemberships(ctx: GatewayContext, userIds: string[]): Promise<Map<string, UnitMembership[]>> {
   const { Membership, OrgUnit } = ctx.models;
   const out = new Map<string, UnitMembership[]>(userIds.map((id) => [id, []]));
   if (userIds.length === 0) return out;

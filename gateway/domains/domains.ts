@@ -10,6 +10,7 @@ import { inTransaction } from '../transaction.ts';
 import { assertFullAdmin } from '../accounts/scope.ts';
 import { domainNameSchema, httpUrlSchema, unitPathSchema } from '../accounts/schemas.ts';
 import { selfAndAncestors, unitsByPaths } from '../accounts/units.ts';
+import { remember } from '../request-memo.ts';
 
 const domainSchema = z.object({
   name: domainNameSchema,
@@ -91,15 +92,22 @@ export async function listDomains(ctx: GatewayContext): Promise<PresentedDomain[
   }));
 }
 
-export async function findDomainByUrl(ctx: GatewayContext, url: string): Promise<Domain | null> {
-  return ctx.models.Domain.findOne({ where: { url: url.replace(/\/$/, '') }, transaction: ctx.tx });
+export function findDomainByUrl(ctx: GatewayContext, url: string): Promise<Domain | null> {
+  const wanted = url.replace(/\/$/, '');
+  return remember(ctx, `domain-url:${wanted}`, () =>
+    ctx.models.Domain.findOne({ where: { url: wanted }, transaction: ctx.tx }),
+  );
 }
 
 /**
  * The IM domain that serves a unit: the domain linked to the unit itself or to its nearest ancestor.
  * Returns one entry per input path (null where no domain serves it).
  */
-export async function domainsServing(ctx: GatewayContext, unitPaths: string[]): Promise<(string | null)[]> {
+export function domainsServing(ctx: GatewayContext, unitPaths: string[]): Promise<(string | null)[]> {
+  return remember(ctx, `serving:${unitPaths.join('\n')}`, () => readDomainsServing(ctx, unitPaths));
+}
+
+async function readDomainsServing(ctx: GatewayContext, unitPaths: string[]): Promise<(string | null)[]> {
   const { Domain, DomainUnit, OrgUnit } = ctx.models;
   const candidates = [...new Set(unitPaths.flatMap(selfAndAncestors))];
   if (candidates.length === 0) return [];

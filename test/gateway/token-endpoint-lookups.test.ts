@@ -1,0 +1,98 @@
+import * as client from 'openid-client';
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
+import { updateUser } from '../../gateway/accounts/update-user.ts';
+import { operator } from '../../gateway/context.ts';
+import { codeFlow, discover } from '../helpers/rp.ts';
+import { ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+const REDIRECT = 'http://localhost:9/lookups-cb';
+
+let gateway: TestGateway;
+let rp: client.Configuration;
+let slug: string;
+
+beforeAll(async () => {
+  gateway = await startTestGateway('token-lookups');
+  const app = await registerTestApp(gateway, { name: 'Timetable', redirectUris: [REDIRECT], firstParty: true });
+  slug = app.slug;
+  rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
+});
+afterAll(async () => gateway?.stop());
+
+/** A sign-in as the portal does it (offline access, chat on the eng node): the refresh token. */
+async function signedIn(username: string): Promise<string> {
+  const { tokens } = await codeFlow(rp, REDIRECT, username, {
+    scope: 'openid profile atrium im offline_access',
+    resource: ENG_NODE,
+  });
+  return tokens.refresh_token!;
+}
+
+/** Statements by table while `run` goes (the gateway runs in this process). */
+async function tablesRead<T>(run: () => Promise<T>): Promise<{ result: T; reads: Record<string, number> }> {
+  const reads: Record<string, number> = {};
+  gateway.sequelize.addHook('afterQuery', 'count-reads', (_options, query) => {
+    const sql = String((query as unknown as { sql?: string }).sql ?? '');
+    const table = /^\s*SELECT\b[\s\S]*?\bFROM\s+[`"]?(\w+)/i.exec(sql)?.[1];
+    if (table) reads[table] = (reads[table] ?? 0) + 1;
+  });
+  try {
+    return { result: await run(), reads };
+  } finally {
+    gateway.sequelize.removeHook('afterQuery', 'count-reads');
+  }
+}
+
+describe('the token endpoint', () => {
+  it('reads the person, their units, the app and the node once for a refresh grant with a resource', async () => {
+    const refreshToken = await signedIn('alice');
+    const { result, reads } = await tablesRead(() =>
+      client.refreshTokenGrant(rp, refreshToken, { resource: ENG_NODE }),
+    );
+    expect(decodeJwt(result.access_token)).toMatchObject({ aud: ENG_NODE, im_domains: ['eng.campus.test'] });
+    expect(reads.users).toBe(1);
+    expect(reads.apps).toBe(1);
+    expect(reads.memberships).toBe(1);
+  });
+
+  it('refuses the very next refresh of a person whose account was made inactive', async () => {
+    const refreshToken = await signedIn('dave');
+    const rotated = await client.refreshTokenGrant(rp, refreshToken, { resource: ENG_NODE });
+    // Straight in the database, as another gateway process or a directory sync would leave it.
+    await gateway.models.User.update({ status: 'disabled' }, { where: { username: 'dave' } });
+    try {
+      await expect(client.refreshTokenGrant(rp, rotated.refresh_token!, { resource: ENG_NODE })).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
+    } finally {
+      await gateway.models.User.update({ status: 'active' }, { where: { username: 'dave' } });
+    }
+  });
+
+  it('refuses the very next refresh for a node the person no longer belongs to', async () => {
+    const refreshToken = await signedIn('carol');
+    const rotated = await client.refreshTokenGrant(rp, refreshToken, { resource: ENG_NODE });
+    expect(decodeJwt(rotated.access_token).im_domains).toContain('eng.campus.test');
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'carol', {
+      units: ['campus/arts/music'],
+    });
+    await expect(client.refreshTokenGrant(rp, rotated.refresh_token!, { resource: ENG_NODE })).rejects.toMatchObject({
+      error: 'invalid_target',
+    });
+  });
+
+  it('refuses the very next refresh with the client of an app just disabled', async () => {
+    const refreshToken = await signedIn('alice');
+    const rotated = await client.refreshTokenGrant(rp, refreshToken, { resource: ENG_NODE });
+    await setAppDisabled({ ...gateway.context(null), actor: operator('test') }, slug, true);
+    try {
+      await expect(client.refreshTokenGrant(rp, rotated.refresh_token!, { resource: ENG_NODE })).rejects.toMatchObject({
+        error: 'invalid_client',
+      });
+    } finally {
+      await setAppDisabled({ ...gateway.context(null), actor: operator('test') }, slug, false);
+    }
+  });
+});
