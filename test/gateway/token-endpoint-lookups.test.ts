@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { operator } from '../../gateway/context.ts';
+import type { BrowserAgent } from '../helpers/browser-agent.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
@@ -55,6 +56,20 @@ describe('the token endpoint', () => {
     expect(reads.users).toBe(1);
     expect(reads.apps).toBe(1);
     expect(reads.memberships).toBe(1);
+    // The refresh token, the grant, the client; the app, the person, their units, the nodes serving them, the node asked for.
+    expect(Object.values(reads).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(9);
+  });
+
+  it('names the home node and every node of a person of two colleges in the token', async () => {
+    const { tokens } = await codeFlow(rp, REDIRECT, 'carol', {
+      scope: 'openid profile atrium im offline_access',
+      resource: ENG_NODE,
+    });
+    const nodeToken = await client.refreshTokenGrant(rp, tokens.refresh_token!, { resource: ENG_NODE });
+    expect(decodeJwt(nodeToken.access_token)).toMatchObject({
+      im_home_domain: 'arts.campus.test',
+      im_domains: ['arts.campus.test', 'eng.campus.test'],
+    });
   });
 
   it('refuses the very next refresh of a person whose account was made inactive', async () => {
@@ -94,5 +109,45 @@ describe('the token endpoint', () => {
     } finally {
       await setAppDisabled({ ...gateway.context(null), actor: operator('test') }, slug, false);
     }
+  });
+});
+
+/** An app opened again by a signed-in person: authorize with prompt=none on the browser's session; the code. */
+async function silentCode(agent: BrowserAgent, scope: string): Promise<string | null> {
+  const url = client.buildAuthorizationUrl(rp, {
+    redirect_uri: REDIRECT,
+    scope,
+    prompt: 'none',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const page = await agent.navigate(url.toString(), {}, REDIRECT);
+  return new URL(page.url).searchParams.get('code');
+}
+
+/** Grants written while `run` goes. */
+async function grantWrites(run: () => Promise<unknown>): Promise<number> {
+  let writes = 0;
+  gateway.models.OidcPayload.addHook('beforeUpsert', 'count-grants', (values) => {
+    if ((values as { model?: string }).model === 'Grant') writes += 1;
+  });
+  try {
+    await run();
+  } finally {
+    gateway.models.OidcPayload.removeHook('beforeUpsert', 'count-grants');
+  }
+  return writes;
+}
+
+describe('a first-party app opened again', () => {
+  it('signs the person in silently without rewriting the grant, and adds to it what the app asks for anew', async () => {
+    const { agent } = await codeFlow(rp, REDIRECT, 'alice', { scope: 'openid profile' });
+    let code: string | null = null;
+    expect(await grantWrites(async () => (code = await silentCode(agent, 'openid profile')))).toBe(0);
+    expect(code).toBeTruthy();
+    expect(await grantWrites(async () => (code = await silentCode(agent, 'openid profile email')))).toBe(1);
+    expect(code).toBeTruthy();
+    expect(await grantWrites(async () => (code = await silentCode(agent, 'openid email')))).toBe(0);
+    expect(code).toBeTruthy();
   });
 });
