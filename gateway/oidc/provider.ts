@@ -338,6 +338,7 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC, deps: ProviderDeps) {
   if (await signInRefusal(requestContext(deps, ctx), client.clientId, oidc.session!.accountId!)) return existing;
 
   const grant = existing ?? new oidc.provider.Grant({ clientId: client.clientId, accountId: oidc.session!.accountId! });
+  const before = grantedOf(grant);
   // Administering Atrium is never granted unasked, even to a first-party app: the person is asked (consent page).
   grant.addOIDCScope([...oidc.requestParamOIDCScopes].filter((s) => s !== ADMIN_SCOPE).join(' '));
   if (oidc.requestParamClaims.size > 0) grant.addOIDCClaims([...oidc.requestParamClaims]);
@@ -345,6 +346,14 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC, deps: ProviderDeps) {
     const wanted = [...oidc.requestParamScopes].filter((s) => server.scopes.has(s));
     if (wanted.length > 0) grant.addResourceScope(indicator, wanted.join(' '));
   }
+  // Opening an app again asks for what the grant holds already: nothing to write (a save would not
+  // extend the grant's lifetime either, which runs from its creation).
+  if (existing && grantedOf(grant) === before) return grant;
   await grant.save();
   return grant;
+}
+
+/** What a grant allows, comparable before and after additions. */
+function grantedOf(grant: InstanceType<Provider['Grant']>): string {
+  return JSON.stringify([grant.openid, grant.resources, grant.rejected]);
 }
