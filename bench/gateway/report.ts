@@ -4,7 +4,11 @@ import { Histogram } from '../shared/histogram.ts';
 import type { Machine } from '../shared/machine.ts';
 import type { ProfileSummary } from '../shared/profile-summary.ts';
 import type { LoopResult } from './load.ts';
-import type { StatementCounts } from './server-process.ts';
+
+/** Statements by verb and table while counting was on (on the provider's store, with the provider's model). */
+export type StatementCounts = Record<string, number>;
+
+export const statementTotal = (counts: StatementCounts) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 export type Step = {
   flow: 'refresh' | 'silent' | string;
@@ -58,7 +62,7 @@ const FLOWS: Record<string, string> = {
 
 function stepRow(server: ServerRun, s: Step): string[] {
   const h = Histogram.from([s.result.latency]);
-  const statements = s.statements ? Object.values(s.statements).reduce((a, b) => a + b, 0) : undefined;
+  const statements = s.statements ? statementTotal(s.statements) : undefined;
   return [
     server.label,
     FLOWS[s.flow] ?? s.flow,

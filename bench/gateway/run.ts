@@ -26,8 +26,16 @@ import { gitOutput, installCleanups, stopChild, timestampLog } from '../shared/o
 import { summariseProfile, type ActivityRule } from '../shared/profile-summary.ts';
 import { createDatabase, freePort, startChild } from '../shared/setup.ts';
 import { closedLoop, createAgent, refresh, signIn, silentSignIn, type LoopResult, type Person } from './load.ts';
-import { renderSection, type Argon2Figures, type Run, type ServerRun, type Step } from './report.ts';
-import type { ServerReady, StatementCounts } from './server-process.ts';
+import {
+  renderSection,
+  statementTotal,
+  type Argon2Figures,
+  type Run,
+  type ServerRun,
+  type StatementCounts,
+  type Step,
+} from './report.ts';
+import type { ServerReady } from './server-process.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const here = import.meta.dirname;
@@ -221,7 +229,7 @@ async function timedSignIns(agent: ReturnType<typeof createAgent>, server: Serve
 function describeStep(s: Step): string {
   const r = s.result;
   const perOp = s.statements
-    ? `; ${(Object.values(s.statements).reduce((a, b) => a + b, 0) / Math.max(1, r.allOps)).toFixed(1)} statements each`
+    ? `; ${(statementTotal(s.statements) / Math.max(1, r.allOps)).toFixed(1)} statements each`
     : '';
   return `${s.flow} ×${s.concurrency}: ${(r.ops / r.seconds).toFixed(0)}/s, p50 ${pct(r, 0.5)} ms, p99 ${pct(r, 0.99)} ms, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}; server CPU ${s.serverCpu.toFixed(0)}%, load ${s.loadCpu.toFixed(0)}%${s.databaseCpu !== undefined ? `, MariaDB ${s.databaseCpu.toFixed(0)}%` : ''}${perOp}`;
 }

@@ -19,6 +19,7 @@ import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
 import { serveServerProcess } from '../shared/ipc.ts';
 import { startBareProvider } from './bare-provider.ts';
+import type { StatementCounts } from './report.ts';
 
 export type ServerReady = {
   url: string;
@@ -30,9 +31,6 @@ export type ServerReady = {
   password: string;
   pid: number;
 };
-
-/** Statements by verb and table while counting was on, and the requests the load made meanwhile. */
-export type StatementCounts = Record<string, number>;
 
 const env = process.env;
 const port = Number(env.BENCH_PORT);
@@ -104,14 +102,27 @@ async function prepare(gateway: Gateway): Promise<{ clientId: string; clientSecr
   return { clientId: app.clientId, clientSecret: app.clientSecret };
 }
 
+const PROVIDER_MODELS = new Set([
+  'Session',
+  'Grant',
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'Client',
+  'Interaction',
+]);
+
 let counting = false;
+/** Statements by verb and table; those on the provider's store also by the provider's model (its first replacement). */
 function countStatements(sequelize: Sequelize): void {
-  sequelize.addHook('afterQuery', (_options, query) => {
+  sequelize.addHook('afterQuery', (options, query) => {
     if (!counting) return;
     const sql = String((query as unknown as { sql?: string }).sql ?? '');
     const verb = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? '?';
     const table = /\b(?:FROM|INTO|UPDATE)\s+[`"]?(\w+)[`"]?/i.exec(sql)?.[1];
-    const kind = table ? `${verb} ${table}` : verb;
+    const replacements = (options as { replacements?: unknown }).replacements;
+    const model = Array.isArray(replacements) ? replacements.find((r) => PROVIDER_MODELS.has(r as string)) : undefined;
+    const kind = table ? `${verb} ${table}${model ? ` (${model})` : ''}` : verb;
     counts[kind] = (counts[kind] ?? 0) + 1;
   });
 }

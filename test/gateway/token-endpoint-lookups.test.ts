@@ -56,8 +56,10 @@ describe('the token endpoint', () => {
     expect(reads.users).toBe(1);
     expect(reads.apps).toBe(1);
     expect(reads.memberships).toBe(1);
-    // The refresh token, the grant, the client; the app, the person, their units, the nodes serving them, the node asked for.
-    expect(Object.values(reads).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(9);
+    // The refresh token, the grant, the client; the app, the person, their units, the nodes serving them.
+    // (The domain registry is left out: the gateway's timers may read it meanwhile, as they read ended access.)
+    const tables = ['oidc_payloads', 'apps', 'users', 'memberships', 'org_units'];
+    expect(tables.reduce((sum, t) => sum + (reads[t] ?? 0), 0)).toBeLessThanOrEqual(8);
   });
 
   it('names the home node and every node of a person of two colleges in the token', async () => {
@@ -125,16 +127,19 @@ async function silentCode(agent: BrowserAgent, scope: string): Promise<string | 
   return new URL(page.url).searchParams.get('code');
 }
 
-/** Grants written while `run` goes. */
+/** Grants written while `run` goes (statements inserting into the provider's store with model Grant). */
 async function grantWrites(run: () => Promise<unknown>): Promise<number> {
   let writes = 0;
-  gateway.models.OidcPayload.addHook('beforeUpsert', 'count-grants', (values) => {
-    if ((values as { model?: string }).model === 'Grant') writes += 1;
+  gateway.sequelize.addHook('afterQuery', 'count-grants', (options, query) => {
+    const sql = String((query as unknown as { sql?: string }).sql ?? '');
+    const replacements = (options as { replacements?: unknown }).replacements;
+    const model = Array.isArray(replacements) ? replacements[0] : undefined;
+    if (/^\s*INSERT INTO\s+[`"]?oidc_payloads/i.test(sql) && model === 'Grant') writes += 1;
   });
   try {
     await run();
   } finally {
-    gateway.models.OidcPayload.removeHook('beforeUpsert', 'count-grants');
+    gateway.sequelize.removeHook('afterQuery', 'count-grants');
   }
   return writes;
 }
