@@ -7,7 +7,7 @@
  * sign-ins (prompt=none → code → token) at each concurrency. Prints the figures and writes the "Gateway"
  * section of BENCHMARKS.md; stops by itself and removes its databases and folders on any way out.
  *
- *   npm run bench:gateway                        the full run (about 3 minutes)
+ *   npm run bench:gateway                        the full run (about 6 minutes)
  *   npm run bench:gateway -- --smoke --no-write  5-second steps at one concurrency (under a minute)
  *   options: --seconds=N, --concurrency=8,32, --people=N, --only=bare,sqlite,mariadb, --profile, --out=<file>
  */
@@ -42,7 +42,7 @@ const here = import.meta.dirname;
 const args = process.argv.slice(2);
 const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const smoke = args.includes('--smoke');
-const seconds = Number(option('seconds') ?? (smoke ? 5 : 20));
+const seconds = Number(option('seconds') ?? (smoke ? 5 : 15));
 const concurrencies = (option('concurrency') ?? (smoke ? '16' : '4,16,48')).split(',').map(Number);
 const people = Number(option('people') ?? Math.max(64, ...concurrencies));
 const only = (option('only') ?? 'bare,sqlite,mariadb').split(',');
