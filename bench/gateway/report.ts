@@ -99,9 +99,11 @@ function verdicts(r: Run): string[][] {
 function statementsOf(server: ServerRun, flow: string): string {
   const step = server.steps.filter((s) => s.flow === flow && s.statements).at(-1);
   if (!step?.statements) return '–';
+  const ops = Math.max(1, step.result.allOps);
   return Object.entries(step.statements)
+    .filter(([, n]) => n / ops >= 0.05)
     .sort((a, b) => b[1] - a[1])
-    .map(([kind, n]) => `${kind} ${(n / Math.max(1, step.result.allOps)).toFixed(1)}`)
+    .map(([kind, n]) => `${kind} ${(n / ops).toFixed(1)}`)
     .join(', ');
 }
 
@@ -142,6 +144,8 @@ export function renderSection(r: Run): string {
     'A sign-in is the whole browser path: authorize, the login page, the form posted (rate limits, argon2id, the audit row), the resumed authorization, and the code exchanged for tokens.',
     '',
     '### Database statements per operation (the last step of each flow)',
+    '',
+    'What the gateway does beyond the bare provider: it stores every artefact (codes, tokens, sessions, grants) and, per request, reads the client and whether its app is enabled, the person and their units, and the domain nodes serving them, so that a disabled account or app and changed units count from the very next request, in every gateway process. Each statement costs a round trip and its share of the CPU the server spends.',
     '',
     table(
       ['server', 'refresh grant', 'silent sign-in'],
