@@ -1,6 +1,7 @@
 import type { GatewayContext } from '../context.ts';
 import type { App, GatewayModels } from '../models/index.ts';
 import { remember } from '../request-memo.ts';
+import { findByColumn } from '../../core/find-by-column.ts';
 
 /**
  * The provider asks this before using a client: a client that belongs to a disabled app is not found,
@@ -13,7 +14,7 @@ export async function clientUsable(ctx: GatewayContext, clientId: string): Promi
 
 /** The registry's app behind a client; null for the gateway's own clients. */
 export function appOfClient(ctx: GatewayContext, clientId: string): Promise<App | null> {
-  return remember(ctx, `app:${clientId}`, () => ctx.models.App.findOne({ where: { clientId }, transaction: ctx.tx }));
+  return remember(ctx, `app:${clientId}`, () => findByColumn(ctx.models.App, 'clientId', clientId, ctx.tx));
 }
 
 /** What a bot's client-credentials token carries so a node can name it; undefined for a client without an enabled bot. */

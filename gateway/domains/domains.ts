@@ -11,6 +11,7 @@ import { assertFullAdmin } from '../accounts/scope.ts';
 import { domainNameSchema, httpUrlSchema, unitPathSchema } from '../accounts/schemas.ts';
 import { selfAndAncestors, unitsByPaths } from '../accounts/units.ts';
 import { remember } from '../request-memo.ts';
+import { findByColumn } from '../../core/find-by-column.ts';
 
 const domainSchema = z.object({
   name: domainNameSchema,
@@ -94,9 +95,7 @@ export async function listDomains(ctx: GatewayContext): Promise<PresentedDomain[
 
 export function findDomainByUrl(ctx: GatewayContext, url: string): Promise<Domain | null> {
   const wanted = url.replace(/\/$/, '');
-  return remember(ctx, `domain-url:${wanted}`, () =>
-    ctx.models.Domain.findOne({ where: { url: wanted }, transaction: ctx.tx }),
-  );
+  return remember(ctx, `domain-url:${wanted}`, () => findByColumn(ctx.models.Domain, 'url', wanted, ctx.tx));
 }
 
 /**
