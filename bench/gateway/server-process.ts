@@ -1,9 +1,9 @@
 /**
- * One measured server of `bench:gateway`, in a child process of its own (one core for it, the other for
- * the load and the database): BENCH_KIND=gateway runs the real gateway (the composition root, migrations
- * on) over SQLite in BENCH_DATA_DIR or MariaDB at DATABASE_URL, set up with a unit, a domain node as
- * resource server, a first-party app and BENCH_PEOPLE people with a password; BENCH_KIND=bare runs the
- * bare oidc-provider (bare-provider.ts) with the same client and people. Reports `ready` with what the
+ * One measured server of `bench:gateway`, in a child process of its own (beside the load and the
+ * database): BENCH_KIND=gateway runs the real gateway (the composition root, migrations on) over SQLite
+ * in BENCH_DATA_DIR or MariaDB at DATABASE_URL, set up with a unit, a domain node as resource server, a
+ * first-party app and BENCH_PEOPLE people with a password; BENCH_KIND=bare runs the bare oidc-provider
+ * (bare-provider.ts) with the same client and people. Reports `ready` with what the
  * load needs; counts database statements and takes CPU profiles on request.
  */
 import { randomUUID } from 'node:crypto';
