@@ -1,5 +1,6 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import type { GatewayModels, Role } from './models/index.ts';
+import type { RequestMemo } from './request-memo.ts';
 
 /** Who is acting: a signed-in person (admin console, login) or the operator at the CLI. */
 export type Actor =
@@ -14,6 +15,8 @@ export interface GatewayContext {
   actor: Actor;
   ip: string | null;
   tx?: Transaction;
+  /** Set for one OIDC provider request: lookups read once in it (request-memo.ts). */
+  memo?: RequestMemo;
 }
 
 export const operator = (name = 'cli'): Actor => ({ kind: 'operator', name });

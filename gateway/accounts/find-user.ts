@@ -4,6 +4,13 @@ import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { membershipsOf, type UnitMembership } from './memberships.ts';
 import { adminScopeOf, scopeCovers } from './scope.ts';
+import { remember } from '../request-memo.ts';
+import { findByColumn } from '../../core/find-by-column.ts';
+
+/** A user by id, whatever their status. */
+export function userById(ctx: GatewayContext, id: string): Promise<User | null> {
+  return remember(ctx, `user:${id}`, () => findByColumn(ctx.models.User, 'id', id, ctx.tx));
+}
 
 /**
  * Finds a user the actor may manage: every one of the user's units must lie in the actor's scope, so a

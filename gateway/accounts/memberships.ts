@@ -1,24 +1,54 @@
-import { Op } from 'sequelize';
+import { QueryTypes } from 'sequelize';
 import type { GatewayContext } from '../context.ts';
 import type { OrgUnit, User } from '../models/index.ts';
 import { unitsByPaths } from './units.ts';
+import { remember } from '../request-memo.ts';
 
 export type UnitMembership = { unit: OrgUnit; primary: boolean };
 
 /** The units of several users at once, primary unit first. */
-export async function membershipsOf(ctx: GatewayContext, userIds: string[]): Promise<Map<string, UnitMembership[]>> {
-  const { Membership, OrgUnit } = ctx.models;
+export function membershipsOf(ctx: GatewayContext, userIds: string[]): Promise<Map<string, UnitMembership[]>> {
+  return remember(ctx, `memberships:${userIds.join(',')}`, () => readMemberships(ctx, userIds));
+}
+
+type MembershipRow = {
+  userId: string;
+  isPrimary: number | boolean;
+  id: string;
+  path: string;
+  name: string;
+  parentId: string | null;
+  createdAt: Date | string;
+  updatedAt: Date | string;
+};
+
+// MariaDB hands dates as Dates, SQLite as the text Sequelize stored.
+const asDate = (value: Date | string) => (value instanceof Date ? value : new Date(value));
+
+/** One round trip (memberships joined to their units): every token request reads the person's units. */
+async function readMemberships(ctx: GatewayContext, userIds: string[]): Promise<Map<string, UnitMembership[]>> {
   const out = new Map<string, UnitMembership[]>(userIds.map((id) => [id, []]));
   if (userIds.length === 0) return out;
-  const rows = await Membership.findAll({ where: { userId: { [Op.in]: userIds } }, transaction: ctx.tx });
-  const units = await OrgUnit.findAll({
-    where: { id: { [Op.in]: [...new Set(rows.map((r) => r.unitId))] } },
-    transaction: ctx.tx,
-  });
-  const byId = new Map(units.map((u) => [u.id, u]));
+  const rows = await ctx.sequelize.query<MembershipRow>(
+    `SELECT m.user_id AS userId, m.is_primary AS isPrimary, u.id AS id, u.path AS path, u.name AS name,
+            u.parent_id AS parentId, u.created_at AS createdAt, u.updated_at AS updatedAt
+     FROM memberships m JOIN org_units u ON u.id = m.unit_id
+     WHERE m.user_id IN (:userIds)`,
+    { replacements: { userIds }, type: QueryTypes.SELECT, transaction: ctx.tx },
+  );
   for (const row of rows) {
-    const unit = byId.get(row.unitId);
-    if (unit) out.get(row.userId)!.push({ unit, primary: row.isPrimary });
+    const unit = ctx.models.OrgUnit.build(
+      {
+        id: row.id,
+        path: row.path,
+        name: row.name,
+        parentId: row.parentId,
+        createdAt: asDate(row.createdAt),
+        updatedAt: asDate(row.updatedAt),
+      },
+      { isNewRecord: false, raw: true },
+    );
+    out.get(row.userId)?.push({ unit, primary: Boolean(row.isPrimary) });
   }
   for (const list of out.values())
     list.sort((a, b) => Number(b.primary) - Number(a.primary) || a.unit.path.localeCompare(b.unit.path));

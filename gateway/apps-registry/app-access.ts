@@ -4,7 +4,9 @@ import { unitPathsOf } from '../accounts/memberships.ts';
 import { isWithin } from '../accounts/scope.ts';
 import type { GatewayContext } from '../context.ts';
 import { domainsServing } from '../domains/domains.ts';
-import type { App, User } from '../models/index.ts';
+import type { User } from '../models/index.ts';
+import { userById } from '../accounts/find-user.ts';
+import { appOfClient } from './client-gate.ts';
 import { canSee } from './visible-apps.ts';
 
 /**
@@ -12,12 +14,8 @@ import { canSee } from './visible-apps.ts';
  * portal, the console) have no registry row and are bound by nothing here.
  */
 
-async function appOfClient(ctx: GatewayContext, clientId: string): Promise<App | null> {
-  return ctx.models.App.findOne({ where: { clientId }, transaction: ctx.tx });
-}
-
 async function activeUser(ctx: GatewayContext, accountId: string): Promise<User | null> {
-  const user = await ctx.models.User.findByPk(accountId, { transaction: ctx.tx });
+  const user = await userById(ctx, accountId);
   return user && user.status === 'active' ? user : null;
 }
 

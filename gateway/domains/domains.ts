@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Op } from 'sequelize';
+import { Op, QueryTypes } from 'sequelize';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
@@ -10,6 +10,8 @@ import { inTransaction } from '../transaction.ts';
 import { assertFullAdmin } from '../accounts/scope.ts';
 import { domainNameSchema, httpUrlSchema, unitPathSchema } from '../accounts/schemas.ts';
 import { selfAndAncestors, unitsByPaths } from '../accounts/units.ts';
+import { remember } from '../request-memo.ts';
+import { findByColumn } from '../../core/find-by-column.ts';
 
 const domainSchema = z.object({
   name: domainNameSchema,
@@ -91,33 +93,32 @@ export async function listDomains(ctx: GatewayContext): Promise<PresentedDomain[
   }));
 }
 
-export async function findDomainByUrl(ctx: GatewayContext, url: string): Promise<Domain | null> {
-  return ctx.models.Domain.findOne({ where: { url: url.replace(/\/$/, '') }, transaction: ctx.tx });
+export function findDomainByUrl(ctx: GatewayContext, url: string): Promise<Domain | null> {
+  const wanted = url.replace(/\/$/, '');
+  return remember(ctx, `domain-url:${wanted}`, () => findByColumn(ctx.models.Domain, 'url', wanted, ctx.tx));
 }
 
 /**
  * The IM domain that serves a unit: the domain linked to the unit itself or to its nearest ancestor.
  * Returns one entry per input path (null where no domain serves it).
  */
-export async function domainsServing(ctx: GatewayContext, unitPaths: string[]): Promise<(string | null)[]> {
-  const { Domain, DomainUnit, OrgUnit } = ctx.models;
+export function domainsServing(ctx: GatewayContext, unitPaths: string[]): Promise<(string | null)[]> {
+  return remember(ctx, `serving:${unitPaths.join('\n')}`, () => readDomainsServing(ctx, unitPaths));
+}
+
+async function readDomainsServing(ctx: GatewayContext, unitPaths: string[]): Promise<(string | null)[]> {
   const candidates = [...new Set(unitPaths.flatMap(selfAndAncestors))];
   if (candidates.length === 0) return [];
-  const units = await OrgUnit.findAll({ where: { path: { [Op.in]: candidates } }, transaction: ctx.tx });
-  const links = await DomainUnit.findAll({
-    where: { unitId: { [Op.in]: units.map((u) => u.id) } },
-    transaction: ctx.tx,
-  });
-  const domains = await Domain.findAll({
-    where: { id: { [Op.in]: [...new Set(links.map((l) => l.domainId))] } },
-    transaction: ctx.tx,
-  });
+  // One round trip: this runs for every token a person gets for a node.
+  const links = await ctx.sequelize.query<{ path: string; name: string }>(
+    `SELECT u.path AS path, d.name AS name FROM org_units u
+       JOIN domain_units l ON l.unit_id = u.id
+       JOIN domains d ON d.id = l.domain_id
+     WHERE u.path IN (:candidates) ORDER BY l.domain_id`,
+    { replacements: { candidates }, type: QueryTypes.SELECT, transaction: ctx.tx },
+  );
   const domainOfUnitPath = new Map<string, string>();
-  for (const link of links) {
-    const unit = units.find((u) => u.id === link.unitId);
-    const domain = domains.find((d) => d.id === link.domainId);
-    if (unit && domain && !domainOfUnitPath.has(unit.path)) domainOfUnitPath.set(unit.path, domain.name);
-  }
+  for (const link of links) if (!domainOfUnitPath.has(link.path)) domainOfUnitPath.set(link.path, link.name);
   return unitPaths.map(
     (path) =>
       selfAndAncestors(path)

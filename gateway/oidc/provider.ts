@@ -17,6 +17,8 @@ import { createAdapterClass } from './adapter.ts';
 import { renderPage } from '../views.ts';
 import { findDomainByUrl } from '../domains/domains.ts';
 import type { GatewayContext } from '../context.ts';
+import { withMemo } from '../request-memo.ts';
+import { userById } from '../accounts/find-user.ts';
 import { botClaims, clientUsable } from '../apps-registry/client-gate.ts';
 import { audiencesFor, signInRefusal } from '../apps-registry/app-access.ts';
 import { ACR_VALUES, asksForSecondFactor, MFA_ACR } from '../factors/acr.ts';
@@ -47,6 +49,22 @@ function systemContext(deps: ProviderDeps): GatewayContext {
   return { sequelize: deps.sequelize, models: deps.models, actor: { kind: 'anonymous' }, ip: null };
 }
 
+const contexts = new WeakMap<object, GatewayContext>();
+
+/**
+ * The context of one provider request (`ctx`, or the request the provider is serving now): its lookups
+ * of people, apps and nodes are read once in it (request-memo.ts). Outside a request, a plain one.
+ */
+function requestContext(deps: ProviderDeps, ctx: object | undefined = Provider.ctx): GatewayContext {
+  if (!ctx) return systemContext(deps);
+  let known = contexts.get(ctx);
+  if (!known) {
+    known = withMemo(systemContext(deps));
+    contexts.set(ctx, known);
+  }
+  return known;
+}
+
 /**
  * The OIDC provider, configured piece by piece below: cookies, client metadata, features (logout pages,
  * resource servers), the claims tokens carry, interactions and refresh, pages, lifetimes.
@@ -54,7 +72,7 @@ function systemContext(deps: ProviderDeps): GatewayContext {
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
   const configuration: Configuration = {
-    adapter: registryAwareAdapter(deps.models),
+    adapter: registryAwareAdapter(deps),
     jwks: { keys: deps.jwks as never },
     cookies: cookieSettings(config, deps.issuer.startsWith('https://')),
     claims: CLAIMS,
@@ -161,7 +179,8 @@ async function resourceServerInfo(
   indicator: string,
   clientId: string,
 ): Promise<ResourceServer> {
-  const domain = await findDomainByUrl(systemContext(deps), indicator);
+  const system = requestContext(deps, ctx);
+  const domain = await findDomainByUrl(system, indicator);
   if (!domain) throw new errors.InvalidTarget(`${indicator} is not a registered domain node`);
   // An app reaches a node on its own behalf only as its bot, which an administrator must have enabled.
   const asBot = ctx.oidc.params?.grant_type === 'client_credentials';
@@ -174,7 +193,7 @@ async function resourceServerInfo(
   // page lists only the nodes the app will really reach.
   const accountId = asBot ? null : personOf(ctx);
   if (asBot || accountId) {
-    const audiences = await audiencesFor(systemContext(deps), clientId, accountId);
+    const audiences = await audiencesFor(system, clientId, accountId);
     if (audiences && !audiences.has(domain.name)) {
       throw new errors.InvalidTarget(
         asBot
@@ -198,12 +217,13 @@ function accountSettings(deps: ProviderDeps): Pick<Configuration, 'extraTokenCla
   return {
     // Domain nodes check identity locally from the access token, so it carries the campus claims
     // and the session id that single logout later names.
-    async extraTokenClaims(_ctx, token) {
+    async extraTokenClaims(ctx, token) {
       if (token.kind === 'ClientCredentials') return token.clientId ? botClaims(models, token.clientId) : undefined;
       if (token.kind !== 'AccessToken' || !('accountId' in token) || !token.accountId) return undefined;
-      const user = await models.User.findByPk(token.accountId as string);
+      const system = requestContext(deps, ctx);
+      const user = await userById(system, token.accountId as string);
       if (!user) return undefined;
-      const claims = await accountClaims(systemContext(deps), user);
+      const claims = await accountClaims(system, user);
       return {
         preferred_username: claims.preferred_username,
         name: claims.name,
@@ -213,13 +233,14 @@ function accountSettings(deps: ProviderDeps): Pick<Configuration, 'extraTokenCla
         sid: (token as unknown as { sessionUid?: string }).sessionUid,
       };
     },
-    async findAccount(_ctx, sub) {
-      const user = await models.User.findByPk(sub);
+    async findAccount(ctx, sub) {
+      const system = requestContext(deps, ctx);
+      const user = await userById(system, sub);
       if (!user || user.status !== 'active') return undefined;
       return {
         accountId: user.id,
         async claims() {
-          return accountClaims(systemContext(deps), user);
+          return accountClaims(system, user);
         },
       };
     },
@@ -240,12 +261,12 @@ function lifetimes(config: GatewayConfig): Configuration['ttl'] {
 }
 
 /** The store, except that the client of a disabled app is not found: it can neither sign in nor get tokens. */
-function registryAwareAdapter(models: GatewayModels) {
-  const Store = createAdapterClass(models);
+function registryAwareAdapter(deps: ProviderDeps) {
+  const Store = createAdapterClass(deps.models);
   return class RegistryAwareAdapter extends Store {
     override async find(id: string) {
       const found = await super.find(id);
-      if (found && this.model === 'Client' && !(await clientUsable(models, id))) return undefined;
+      if (found && this.model === 'Client' && !(await clientUsable(requestContext(deps), id))) return undefined;
       return found;
     }
   };
@@ -288,7 +309,7 @@ function interactionPolicyWithAccountCheck(deps: ProviderDeps) {
       async (ctx) => {
         const accountId = ctx.oidc.session?.accountId;
         if (!accountId || !ctx.oidc.client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-        const refusal = await signInRefusal(systemContext(deps), ctx.oidc.client.clientId, accountId);
+        const refusal = await signInRefusal(requestContext(deps, ctx), ctx.oidc.client.clientId, accountId);
         return refusal ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
       },
     ),
@@ -314,9 +335,10 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC, deps: ProviderDeps) {
   const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
   if (client['first_party'] !== true) return existing;
   // Nothing is granted unasked to a person the app is not for; the consent check then stops them.
-  if (await signInRefusal(systemContext(deps), client.clientId, oidc.session!.accountId!)) return existing;
+  if (await signInRefusal(requestContext(deps, ctx), client.clientId, oidc.session!.accountId!)) return existing;
 
   const grant = existing ?? new oidc.provider.Grant({ clientId: client.clientId, accountId: oidc.session!.accountId! });
+  const before = grantedOf(grant);
   // Administering Atrium is never granted unasked, even to a first-party app: the person is asked (consent page).
   grant.addOIDCScope([...oidc.requestParamOIDCScopes].filter((s) => s !== ADMIN_SCOPE).join(' '));
   if (oidc.requestParamClaims.size > 0) grant.addOIDCClaims([...oidc.requestParamClaims]);
@@ -324,6 +346,14 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC, deps: ProviderDeps) {
     const wanted = [...oidc.requestParamScopes].filter((s) => server.scopes.has(s));
     if (wanted.length > 0) grant.addResourceScope(indicator, wanted.join(' '));
   }
+  // Opening an app again asks for what the grant holds already: nothing to write (a save would not
+  // extend the grant's lifetime either, which runs from its creation).
+  if (existing && grantedOf(grant) === before) return grant;
   await grant.save();
   return grant;
+}
+
+/** What a grant allows, comparable before and after additions. */
+function grantedOf(grant: InstanceType<Provider['Grant']>): string {
+  return JSON.stringify([grant.openid, grant.resources, grant.rejected]);
 }
