@@ -23,6 +23,12 @@ export interface HomeCalls {
    */
   submit(home: string, submit: Submit): Promise<SubmitAck>;
   /**
+   * An entry this node submitted lately and its home acknowledged, by the id the home gave it. Its copy
+   * here comes back through federation a moment after the ack; a recall or edit sent at once finds the
+   * entry here meanwhile, instead of "No such message".
+   */
+  acked(messageId: string): { submit: Submit; ack: SubmitAck } | undefined;
+  /**
    * A file shared by someone of `home` (files stay on their uploader's node), fetched there for one of
    * this domain's people: that node checks that they are a member of the conversation it was shared in.
    */
@@ -47,6 +53,15 @@ export function createHomeCalls(options: {
 }): HomeCalls {
   const { transport, remoteDomains, logger } = options;
   const submitChains = new Map<string, Promise<unknown>>();
+  // The latest acknowledged submissions, oldest first; their copies arrive within moments, so a bounded
+  // number is plenty.
+  const ACKED_KEPT = 10_000;
+  const acked = new Map<string, { submit: Submit; ack: SubmitAck }>();
+  function remember(submit: Submit, ack: SubmitAck) {
+    acked.delete(ack.messageId);
+    acked.set(ack.messageId, { submit, ack });
+    if (acked.size > ACKED_KEPT) acked.delete(acked.keys().next().value!);
+  }
 
   async function submitNow(home: string, submit: Submit): Promise<SubmitAck> {
     const response = await transport.post(home, '/federation/v1/submit', submit);
@@ -66,10 +81,18 @@ export function createHomeCalls(options: {
       const key = `${submit.conversationId}|${submit.sender}`;
       const next = (submitChains.get(key) ?? Promise.resolve())
         .catch(() => undefined)
-        .then(() => submitNow(home, submit));
+        .then(() => submitNow(home, submit))
+        .then((ack) => {
+          remember(submit, ack);
+          return ack;
+        });
       submitChains.set(key, next);
       void next.finally(() => submitChains.get(key) === next && submitChains.delete(key)).catch(() => undefined);
       return next;
+    },
+
+    acked(messageId) {
+      return acked.get(messageId);
     },
 
     async fetchAttachment(home, attachmentId, forAddress) {

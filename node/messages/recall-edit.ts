@@ -46,7 +46,7 @@ async function earlier(ctx: NodeContext, change: Change): Promise<Appended | und
 
 /** The actor's own, still visible text message in a conversation they are in. */
 async function ownTextMessage(ctx: NodeContext, messageId: string): Promise<Message> {
-  const target = await ctx.models.Message.findOne({ where: { id: messageId } });
+  const target = (await ctx.models.Message.findOne({ where: { id: messageId } })) ?? ackedAtHome(ctx, messageId);
   if (!target) throw new NotFoundError('No such message');
   await requireMember(ctx, target.conversationId);
   if (target.sender !== ctx.actor.address) throw new ForbiddenError('Only the sender can change a message');
@@ -54,6 +54,32 @@ async function ownTextMessage(ctx: NodeContext, messageId: string): Promise<Mess
     throw new ValidationError('Only text messages can be changed', { messageId: 'not a text message' });
   if (target.recalledAt) throw new RecalledError();
   return target;
+}
+
+/**
+ * An entry this node sent to another domain's home and had acknowledged, whose copy has not come back
+ * through federation yet: the sender may recall or edit it at once, as they can a message of their own node.
+ */
+function ackedAtHome(ctx: NodeContext, messageId: string): Message | null {
+  const sent = ctx.federation.home.acked(messageId);
+  if (!sent) return null;
+  const { submit, ack } = sent;
+  return ctx.models.Message.build(
+    {
+      conversationId: submit.conversationId,
+      seq: ack.seq,
+      id: ack.messageId,
+      sender: submit.sender,
+      clientMsgId: submit.clientMsgId,
+      kind: submit.kind,
+      body: submit.body,
+      refId: submit.refId ?? null,
+      createdAt: new Date(ack.at),
+      editedAt: null,
+      recalledAt: null,
+    },
+    { isNewRecord: false },
+  );
 }
 
 /**

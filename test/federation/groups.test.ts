@@ -115,6 +115,34 @@ describe('a group with members from three colleges', () => {
     }
   });
 
+  it('lets a remote member edit and recall a message at once, before its copy is back from the home', async () => {
+    const alice = await as('alice', 'eng');
+    const lena = await as('lena', 'law');
+    const group = await alice.createGroup('Quick fingers', ['lena@law.campus.test']);
+    await expect
+      .poll(async () => campus.nodes.law.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 })
+      .toBe(1);
+    // Right after each ack: the copy of the message at law is still on its way back from eng.
+    const oops = await lena.send({ conversationId: group.id, text: 'wrong chat' });
+    const edited = await lena.edit(oops.messageId, 'wrong chat, sorry');
+    expect(edited.messageId).not.toBe(oops.messageId);
+    const again = await lena.send({ conversationId: group.id, text: 'really wrong chat' });
+    await lena.recall(again.messageId);
+    for (const node of ['eng', 'law'] as const) {
+      await expect
+        .poll(
+          async () =>
+            (await campus.nodes[node].models.Message.findOne({ where: { id: again.messageId } }))?.recalledAt ?? null,
+          { timeout: 15_000 },
+        )
+        .not.toBeNull();
+    }
+    const [engCopy] = await campus.nodes.eng.models.Message.findAll({ where: { id: edited.messageId } });
+    expect(engCopy?.body).toContain('wrong chat, sorry');
+    alice.close();
+    lena.close();
+  });
+
   it('takes back the edits of a recalled message on every college, not only the message', async () => {
     const alice = await as('alice', 'eng');
     const lena = await as('lena', 'law');
