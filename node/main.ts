@@ -28,6 +28,7 @@ import { backchannelLogoutRoute } from './http/backchannel-logout.ts';
 import { portalCors } from './http/cors.ts';
 import { fanOut } from './messages/fan-out.ts';
 import { createGroupCommitter } from './messages/group-commit.ts';
+import { createSearchIndexer } from './messages/search-index.ts';
 import { createReceiptCommitter } from './receipts/receipt-committer.ts';
 import { createReceiptNews } from './receipts/receipt-news.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
@@ -134,7 +135,8 @@ async function startOn(
   });
   const rotationTimer = keepRotating(federation, logger);
   const signingKey = federation.keys.signingKey;
-  const { committer, receipts } = startCommitters(services, sequelize, config, logger, federation, outbox);
+  const commits = startCommitters(services, sequelize, config, logger, federation, outbox);
+  const { committer, receipts, searchIndexer } = commits;
   const { apps, gatewayDirectory, addresses } = appsAndAddresses({
     config,
     sequelize,
@@ -145,7 +147,7 @@ async function startOn(
     logger,
   });
   Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts });
-  Object.assign(services, { receiptNews: createReceiptNews(bus) });
+  Object.assign(services, { searchIndexer, receiptNews: createReceiptNews(bus) });
   Object.assign(services, { presence, members, federation, addresses, apps, logger, clock });
   await outbox.start();
 
@@ -201,8 +203,7 @@ async function startOn(
         sockets,
         rotationTimer,
         endedPoller,
-        committer,
-        receipts,
+        ...commits,
         outbox,
         federation,
         bus,
@@ -224,6 +225,7 @@ async function closeInReverse(parts: {
   endedPoller: { stop(): Promise<void> };
   committer: { drain(): Promise<void> };
   receipts: { drain(): Promise<void> };
+  searchIndexer: { stop(): Promise<void> };
   outbox: Outbox;
   federation: Federation;
   bus: Bus;
@@ -237,6 +239,8 @@ async function closeInReverse(parts: {
   await parts.endedPoller.stop();
   await parts.committer.drain();
   await parts.receipts.drain();
+  // What is still queued stays queued: the next start (or another process) indexes it.
+  await parts.searchIndexer.stop();
   await parts.outbox.stop();
   parts.federation.presence.stop();
   await parts.bus.close();
@@ -358,7 +362,10 @@ function httpApp(parts: {
   return app;
 }
 
-/** The group committers of entries and of receipts; an entry's commit also feeds the outbox and the fan-out. */
+/**
+ * The group committers of entries and of receipts; an entry's commit also feeds the outbox, the fan-out
+ * and the search indexer.
+ */
 function startCommitters(
   services: NodeServices,
   sequelize: Sequelize,
@@ -376,6 +383,7 @@ function startCommitters(
     beforeCommit: (tx, stored) => federation.delivery.recordEntries(tx, stored),
     afterCommit: (stored, outboxTouched) => {
       if (outboxTouched) outbox.kick();
+      services.searchIndexer.kick();
       void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed'));
     },
   });
@@ -386,7 +394,8 @@ function startCommitters(
     maxBatch: config.flushMaxBatch,
     logger,
   });
-  return { committer, receipts };
+  const searchIndexer = createSearchIndexer({ sequelize, logger });
+  return { committer, receipts, searchIndexer };
 }
 
 /**

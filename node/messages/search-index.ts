@@ -1,0 +1,208 @@
+import { QueryTypes, Transaction, type Sequelize } from 'sequelize';
+import type { Logger } from '../../core/logger.ts';
+import { sqlLiterals } from '../../core/sql-literal.ts';
+import type { MessageRecord } from '../models.ts';
+import { documentTokens, type QueryTerms } from './search-tokens.ts';
+
+/*
+ * The search index (migrations/node/0070-search-index.ts): `message_search` holds the tokens of each
+ * visible text message (MariaDB: a FULLTEXT column; SQLite: a row number into the FTS5 table
+ * `message_search_fts`). Writing FULLTEXT or FTS5 rows is costly, so a flush does not: it appends the ids
+ * whose text changed to `message_search_queue` (a plain table, one cheap multi-row insert), committed
+ * with the messages; the indexer takes them from there after the commit. A search reads the queue as well
+ * as the index, so what is committed is found at once, indexed or not.
+ */
+
+type Literal = ReturnType<typeof sqlLiterals>;
+
+/** Ids whose tokens the new rows change: new text messages, and the targets of edits and recalls. */
+function changedIds(rows: MessageRecord[]): string[] {
+  const ids: string[] = [];
+  for (const row of rows) {
+    if (row.kind === 'text') ids.push(row.id);
+    else if ((row.kind === 'edit' || row.kind === 'recall') && row.refId) ids.push(row.refId);
+  }
+  return ids;
+}
+
+/** In the flush's transaction: queues the rows' text for the indexer (one statement). */
+export async function queueForIndex(
+  sequelize: Sequelize,
+  tx: Transaction,
+  rows: MessageRecord[],
+  literal: Literal,
+): Promise<void> {
+  const ids = changedIds(rows);
+  if (ids.length === 0) return;
+  await sequelize.query(
+    `INSERT INTO message_search_queue (message_id) VALUES ${ids.map((id) => `(${literal(id)})`).join(', ')}`,
+    { type: QueryTypes.INSERT, transaction: tx },
+  );
+}
+
+export type IndexEntry = { id: string; tokens: string };
+
+/** Adds entries for messages not in the index yet (one statement per kind of table). */
+export async function insertIndexEntries(
+  sequelize: Sequelize,
+  tx: Transaction,
+  entries: IndexEntry[],
+  literal: Literal = sqlLiterals(sequelize),
+): Promise<void> {
+  if (entries.length === 0) return;
+  if (sequelize.getDialect() !== 'sqlite') {
+    await sequelize.query(
+      `INSERT INTO message_search (message_id, tokens) VALUES ${entries.map((e) => `(${literal(e.id)}, ${literal(e.tokens)})`).join(', ')}`,
+      { type: QueryTypes.INSERT, transaction: tx },
+    );
+    return;
+  }
+  const docs = await sequelize.query<{ doc: number; message_id: string }>(
+    `INSERT INTO message_search (message_id) VALUES ${entries.map((e) => `(${literal(e.id)})`).join(', ')} RETURNING doc, message_id`,
+    { type: QueryTypes.SELECT, transaction: tx },
+  );
+  const tokens = new Map(entries.map((e) => [e.id, e.tokens]));
+  await sequelize.query(
+    `INSERT INTO message_search_fts (rowid, tokens) VALUES ${docs.map((d) => `(${literal(Number(d.doc))}, ${literal(tokens.get(d.message_id)!)})`).join(', ')}`,
+    { type: QueryTypes.INSERT, transaction: tx },
+  );
+}
+
+/** Takes messages out of the index (before writing their new tokens, or for good). */
+async function removeIndexEntries(sequelize: Sequelize, tx: Transaction, ids: string[], literal: Literal) {
+  const list = ids.map(literal).join(', ');
+  if (sequelize.getDialect() === 'sqlite') {
+    await sequelize.query(
+      `DELETE FROM message_search_fts WHERE rowid IN (SELECT doc FROM message_search WHERE message_id IN (${list}))`,
+      { transaction: tx },
+    );
+  }
+  await sequelize.query(`DELETE FROM message_search WHERE message_id IN (${list})`, { transaction: tx });
+}
+
+/** The text a message is found by; none once recalled or when it is not a text message. */
+function searchableText(row: { kind: string; body: string; recalled_at: unknown }): string | undefined {
+  if (row.kind !== 'text' || row.recalled_at) return undefined;
+  try {
+    const text = (JSON.parse(row.body) as { text?: unknown }).text;
+    return typeof text === 'string' ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Indexes one batch of the queue in one transaction; answers how many queued rows it took. On MariaDB
+ * another process's indexer skips the rows this one took, and the messages are read with a shared lock:
+ * an edit committing meanwhile waits, and its own queue row (a new one) is indexed after this batch.
+ */
+export async function indexQueued(sequelize: Sequelize, batch: number): Promise<number> {
+  const sqlite = sequelize.getDialect() === 'sqlite';
+  const literal = sqlLiterals(sequelize);
+  return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (tx) => {
+    const queued = await sequelize.query<{ seq: number; message_id: string }>(
+      `SELECT seq, message_id FROM message_search_queue ORDER BY seq LIMIT ${literal(batch)}${sqlite ? '' : ' FOR UPDATE SKIP LOCKED'}`,
+      { type: QueryTypes.SELECT, transaction: tx },
+    );
+    if (queued.length === 0) return 0;
+    const ids = [...new Set(queued.map((q) => q.message_id))];
+    const rows = await sequelize.query<{ id: string; kind: string; body: string; recalled_at: unknown }>(
+      `SELECT id, kind, body, recalled_at FROM messages WHERE id IN (${ids.map(literal).join(', ')})${sqlite ? '' : ' LOCK IN SHARE MODE'}`,
+      { type: QueryTypes.SELECT, transaction: tx },
+    );
+    const entries: IndexEntry[] = [];
+    for (const row of rows) {
+      const text = searchableText(row);
+      if (text !== undefined) entries.push({ id: row.id, tokens: documentTokens(text) });
+    }
+    await removeIndexEntries(sequelize, tx, ids, literal);
+    await insertIndexEntries(sequelize, tx, entries, literal);
+    await sequelize.query(
+      `DELETE FROM message_search_queue WHERE seq IN (${queued.map((q) => literal(Number(q.seq))).join(', ')})`,
+      { transaction: tx },
+    );
+    return queued.length;
+  });
+}
+
+export type SearchIndexer = {
+  /** Something was queued: index it soon. */
+  kick(): void;
+  /** Indexes until the queue is empty (tests, benchmarks). */
+  drain(): Promise<void>;
+  stop(): Promise<void>;
+};
+
+/**
+ * Moves the queue into the index after commits, off the path of the flush: kicked after each flush, and
+ * every `intervalMs` for what other processes or federation queued (or a process that stopped left).
+ */
+export function createSearchIndexer(options: {
+  sequelize: Sequelize;
+  logger: Logger;
+  batch?: number;
+  delayMs?: number;
+  intervalMs?: number;
+}): SearchIndexer {
+  const { sequelize, logger, batch = 1000, delayMs = 20, intervalMs = 1000 } = options;
+  let running: Promise<void> | undefined;
+  let soon: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  async function runOnce() {
+    try {
+      while (!stopped && (await indexQueued(sequelize, batch)) > 0);
+    } catch (err) {
+      // The queue keeps what failed; the next run takes it again.
+      logger.warn({ err }, 'search indexing failed');
+    }
+  }
+  function run(): Promise<void> {
+    running ??= runOnce().finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
+  const every = setInterval(() => void run(), intervalMs);
+  every.unref();
+
+  return {
+    kick() {
+      if (soon || stopped) return;
+      soon = setTimeout(() => {
+        soon = undefined;
+        void run();
+      }, delayMs);
+      soon.unref();
+    },
+    async drain() {
+      await running;
+      await run();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(every);
+      if (soon) clearTimeout(soon);
+      await running;
+    },
+  };
+}
+
+/** The ids the index gives for the terms, plus every queued id: the candidates of a search, in SQL. */
+export function candidatesSql(sequelize: Sequelize, terms: QueryTerms): { sql: string; match: string } {
+  if (sequelize.getDialect() === 'sqlite') {
+    const match = [...terms.exact, ...terms.prefix.map((t) => `${t}*`)].join(' AND ');
+    return {
+      sql: `SELECT s.message_id AS id FROM message_search s
+             WHERE s.doc IN (SELECT rowid FROM message_search_fts WHERE message_search_fts MATCH :match)
+            UNION SELECT message_id FROM message_search_queue`,
+      match,
+    };
+  }
+  const match = [...terms.exact.map((t) => `+${t}`), ...terms.prefix.map((t) => `+${t}*`)].join(' ');
+  return {
+    sql: `SELECT message_id AS id FROM message_search WHERE MATCH(tokens) AGAINST(:match IN BOOLEAN MODE)
+          UNION SELECT message_id FROM message_search_queue`,
+    match,
+  };
+}
