@@ -79,13 +79,17 @@ async function indexStoredMessages(sequelize: Sequelize) {
         );
         return;
       }
-      const docs = await sequelize.query<{ doc: number; message_id: string }>(
-        `INSERT INTO message_search (message_id) VALUES ${entries.map((e) => `(${q(e.id)})`).join(', ')} RETURNING doc, message_id`,
-        { type: QueryTypes.SELECT, transaction: tx },
-      );
-      const tokens = new Map(entries.map((e) => [e.id, e.tokens]));
+      const [top] = await sequelize.query<{ doc: number | null }>('SELECT MAX(doc) AS doc FROM message_search', {
+        type: QueryTypes.SELECT,
+        transaction: tx,
+      });
+      const first = Number(top?.doc ?? 0) + 1;
       await sequelize.query(
-        `INSERT INTO message_search_fts (rowid, tokens) VALUES ${docs.map((d) => `(${Number(d.doc)}, ${q(tokens.get(d.message_id)!)})`).join(', ')}`,
+        `INSERT INTO message_search (doc, message_id) VALUES ${entries.map((e, i) => `(${first + i}, ${q(e.id)})`).join(', ')}`,
+        { transaction: tx },
+      );
+      await sequelize.query(
+        `INSERT INTO message_search_fts (rowid, tokens) VALUES ${entries.map((e, i) => `(${first + i}, ${q(e.tokens)})`).join(', ')}`,
         { transaction: tx },
       );
     });

@@ -57,13 +57,19 @@ export async function insertIndexEntries(
     );
     return;
   }
-  const docs = await sequelize.query<{ doc: number; message_id: string }>(
-    `INSERT INTO message_search (message_id) VALUES ${entries.map((e) => `(${literal(e.id)})`).join(', ')} RETURNING doc, message_id`,
-    { type: QueryTypes.SELECT, transaction: tx },
-  );
-  const tokens = new Map(entries.map((e) => [e.id, e.tokens]));
+  // Numbered here rather than read back (Sequelize's SQLite dialect drops an INSERT's RETURNING rows); the
+  // transaction is SQLite's one writer, so nobody else numbers meanwhile.
+  const [top] = await sequelize.query<{ doc: number | null }>('SELECT MAX(doc) AS doc FROM message_search', {
+    type: QueryTypes.SELECT,
+    transaction: tx,
+  });
+  const first = Number(top?.doc ?? 0) + 1;
   await sequelize.query(
-    `INSERT INTO message_search_fts (rowid, tokens) VALUES ${docs.map((d) => `(${literal(Number(d.doc))}, ${literal(tokens.get(d.message_id)!)})`).join(', ')}`,
+    `INSERT INTO message_search (doc, message_id) VALUES ${entries.map((e, i) => `(${first + i}, ${literal(e.id)})`).join(', ')}`,
+    { type: QueryTypes.INSERT, transaction: tx },
+  );
+  await sequelize.query(
+    `INSERT INTO message_search_fts (rowid, tokens) VALUES ${entries.map((e, i) => `(${first + i}, ${literal(e.tokens)})`).join(', ')}`,
     { type: QueryTypes.INSERT, transaction: tx },
   );
 }
