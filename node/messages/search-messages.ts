@@ -1,10 +1,12 @@
-import { Op, QueryTypes } from 'sequelize';
+import { QueryTypes } from 'sequelize';
 import { z } from 'zod';
 import { containsPattern, ESCAPE_CLAUSE } from '../../core/like.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
 import { requireMember } from '../conversations/membership.ts';
-import { parseBody, presentMessage, type PresentedMessage } from './present-message.ts';
+import type { PresentedMessage } from './present-message.ts';
+import { matching, textColumn, type Search } from './search-match.ts';
+import { searchRecent } from './search-recent.ts';
 import { candidatesSql } from './search-index.ts';
 import { hasTerms, queryTerms } from './search-tokens.ts';
 
@@ -17,24 +19,28 @@ const searchSchema = z.object({
 /** How many rounds of database matches to sift before answering with what was found. */
 const MAX_ROUNDS = 5;
 
-/** The `text` of a stored body, in SQL: matching the raw JSON would also match its keys ("text", "name"). */
-function textColumn(ctx: NodeContext): string {
-  return ctx.sequelize.getDialect() === 'sqlite' ? "json_extract(m.body, '$.text')" : "JSON_VALUE(m.body, '$.text')";
+/**
+ * Reads the candidates first, then their messages: left to choose, both databases' planners may walk every
+ * message of the searcher's conversations and look each up among the candidates, which is the scan again.
+ */
+function firstJoin(ctx: NodeContext): string {
+  return ctx.sequelize.getDialect() === 'sqlite' ? 'CROSS JOIN' : 'STRAIGHT_JOIN';
 }
-
-type Search = { needle: string; conversationId: string | undefined; limit: number };
 
 /**
  * Text messages containing the query (case-insensitive), newest first, from the actor's active
  * conversations (or one of them) and only from when the actor joined each; recalled messages never.
- * The search index (search-index.ts) gives the candidates; a query that gives the index nothing to go by
- * (single letters between signs, such as `e_c`) is answered by a scan of the actor's conversations.
+ * A query found often is answered from the newest messages alone (search-recent.ts); otherwise the search
+ * index (search-index.ts) gives the candidates, or, for a query that gives the index nothing to go by
+ * (single letters between signs, such as `e_c`), a scan of the actor's conversations does.
  */
 export async function searchMessages(ctx: NodeContext, input: unknown): Promise<{ messages: PresentedMessage[] }> {
   const search = await parseSearch(ctx, input);
+  const recent = await searchRecent(ctx, search);
+  if (recent) return { messages: recent };
   const terms = queryTerms(search.needle);
-  if (!hasTerms(terms)) return { messages: await sift(ctx, search, undefined) };
-  return { messages: await sift(ctx, search, candidatesSql(ctx.sequelize, terms)) };
+  const candidates = hasTerms(terms) ? candidatesSql(ctx.sequelize, terms) : undefined;
+  return { messages: await sift(ctx, search, candidates) };
 }
 
 /** The same search by a scan of every message of the actor's conversations: the index's reference. */
@@ -49,9 +55,8 @@ async function parseSearch(ctx: NodeContext, input: unknown): Promise<Search> {
 }
 
 /**
- * The database narrows (to the candidates, when given, and by LIKE); each message's own text then decides,
- * because the database's idea of "the same letter" differs (MariaDB's collation ignores accents; SQLite
- * folds only ASCII case). So the index changes how many rows are read, never which are found.
+ * The database narrows (to the candidates, when given, and by LIKE); each message's own text then decides
+ * (matching). So the index changes how many rows are read, never which are found.
  */
 async function sift(
   ctx: NodeContext,
@@ -63,7 +68,7 @@ async function sift(
   for (let round = 0; round < MAX_ROUNDS && found.length < limit; round++) {
     const rows = await ctx.sequelize.query<{ id: string }>(
       `SELECT m.id AS id
-         FROM ${candidates ? `(${candidates.sql}) c JOIN messages m ON m.id = c.id` : 'messages m'}
+         FROM ${candidates ? `(${candidates.sql}) c ${firstJoin(ctx)} messages m ON m.id = c.id` : 'messages m'}
          JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.address = :me AND mb.state = 'active'
         WHERE m.seq > mb.joined_seq AND m.kind = 'text' AND m.recalled_at IS NULL
           AND LOWER(${textColumn(ctx)}) LIKE :pattern ${ESCAPE_CLAUSE}
@@ -83,13 +88,13 @@ async function sift(
       },
     );
     if (rows.length === 0) break;
-    const messages = await ctx.models.Message.findAll({ where: { id: { [Op.in]: rows.map((r) => r.id) } } });
-    const byId = new Map(messages.map((m) => [m.id, m]));
-    for (const { id } of rows) {
-      const message = byId.get(id);
-      if (message && !message.recalledAt && parseBody(message).text?.toLowerCase().includes(needle))
-        found.push(presentMessage(message));
-    }
+    found.push(
+      ...(await matching(
+        ctx,
+        rows.map((r) => r.id),
+        needle,
+      )),
+    );
     if (rows.length < page) break;
   }
   return found.slice(0, limit);

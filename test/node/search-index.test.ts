@@ -2,8 +2,11 @@ import { QueryTypes } from 'sequelize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMigrator } from '../../core/migrator.ts';
 import type { NodeContext } from '../../node/context.ts';
+import { uuidv7 } from '../../core/uuid7.ts';
+import { advanceSequences, insertRows } from '../../node/messages/group-commit.ts';
 import { indexQueued } from '../../node/messages/search-index.ts';
 import { scanMessages, searchMessages } from '../../node/messages/search-messages.ts';
+import type { MessageRecord } from '../../node/models.ts';
 import type { AtriumClient } from '../../sdk/client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
@@ -60,6 +63,29 @@ async function count(sql: string, replacements: Record<string, unknown> = {}): P
 const queued = () => count('SELECT COUNT(*) AS n FROM message_search_queue');
 const ids = (found: { messages: { id: string }[] }) => found.messages.map((m) => m.id);
 const texts = (messages: { text?: string }[]) => messages.map((m) => m.text);
+
+/** `count` text messages from alice in a conversation, a second apart from `base`, written as a flush writes them. */
+async function storeMessages(conversationId: string, count: number, base: number, text: (i: number) => string) {
+  const { Conversation } = eng.services.models;
+  await eng.sequelize.transaction(async (tx) => {
+    const last = Number((await Conversation.findByPk(conversationId, { transaction: tx }))!.lastSeq);
+    const rows: MessageRecord[] = Array.from({ length: count }, (_, i) => ({
+      conversationId,
+      seq: last + i + 1,
+      id: uuidv7(base + i * 1000),
+      sender: ALICE,
+      clientMsgId: `stored-${conversationId.slice(0, 8)}-${i}`,
+      kind: 'text',
+      body: JSON.stringify({ text: text(i) }),
+      refId: null,
+      createdAt: new Date(base + i * 1000),
+      editedAt: null,
+      recalledAt: null,
+    }));
+    await insertRows(eng.sequelize, tx, rows);
+    await advanceSequences(eng.sequelize, tx, [[conversationId, last + count]], new Date());
+  });
+}
 
 /** For every query and a few limits, within all of alice's conversations and within one: index == scan. */
 async function expectIndexEqualsScan(groupId: string): Promise<number> {
@@ -138,6 +164,36 @@ describe('the search index', () => {
     expect(await dave.search('annual')).toEqual([]);
     const entries = 'SELECT COUNT(*) AS n FROM message_search WHERE message_id = :id';
     expect(await count(entries, { id: sent.messageId })).toBe(0);
+  });
+
+  it('answers a frequent query from the newest messages only where nothing older left out is newer', async () => {
+    // "Quiet" has 3,000 old messages; "Busy" 3,000 newer ones. The newest of each are read first; a match
+    // in Busy's older part is newer than every match in Quiet's newest part and must come first.
+    const quiet = await alice.openDirect(CAROL);
+    const busy = await alice.createGroup('Busy', [DAVE]);
+    const base = Date.now() - 10 * 86_400_000;
+    await storeMessages(quiet.id, 3000, base, (i) => (i >= 2900 && i % 10 === 0 ? `frequent word ${i}` : `quiet ${i}`));
+    await storeMessages(busy.id, 3000, base + 4_000_000, (i) =>
+      i >= 100 && i < 400 && i % 100 === 0 ? `frequent word ${i}` : `busy ${i}`,
+    );
+    await indexAll();
+    for (const input of [
+      { query: 'frequent word', limit: 20 },
+      { query: 'frequent word', limit: 2 },
+      { query: 'frequent', conversationId: quiet.id, limit: 20 },
+      { query: 'quiet 14', limit: 20 },
+      { query: 'busy 1', limit: 20 },
+      { query: 'busy 1', limit: 100 },
+    ]) {
+      const scanned = ids(await scanMessages(as(ALICE), input));
+      expect(ids(await searchMessages(as(ALICE), input)), JSON.stringify(input)).toEqual(scanned);
+    }
+    expect(texts((await searchMessages(as(ALICE), { query: 'frequent word', limit: 4 })).messages)).toEqual([
+      'frequent word 300',
+      'frequent word 200',
+      'frequent word 100',
+      'frequent word 2990',
+    ]);
   });
 
   it('finds messages stored before the index existed, once the migration has indexed them', async () => {
