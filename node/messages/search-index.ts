@@ -105,7 +105,10 @@ function searchableText(row: { kind: string; body: string; recalled_at: unknown 
 export async function indexQueued(sequelize: Sequelize, batch: number): Promise<number> {
   const sqlite = sequelize.getDialect() === 'sqlite';
   const literal = sqlLiterals(sequelize);
-  return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (tx) => {
+  // Read committed on MariaDB: at repeatable read the locking read of the queue's head would also lock the
+  // gap after it, where every flush appends, and flushes would wait for (or deadlock with) the indexer.
+  const isolation = sqlite ? {} : { isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED };
+  return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE, ...isolation }, async (tx) => {
     const queued = await sequelize.query<{ seq: number; message_id: string }>(
       `SELECT seq, message_id FROM message_search_queue ORDER BY seq LIMIT ${literal(batch)}${sqlite ? '' : ' FOR UPDATE SKIP LOCKED'}`,
       { type: QueryTypes.SELECT, transaction: tx },
@@ -140,8 +143,10 @@ export type SearchIndexer = {
 };
 
 /**
- * Moves the queue into the index after commits, off the path of the flush: kicked after each flush, and
- * every `intervalMs` for what other processes or federation queued (or a process that stopped left).
+ * Moves the queue into the index after commits, off the path of the flush: kicked after each flush (and
+ * waiting `delayMs`, so that under load a run takes many flushes' entries at once), and every
+ * `intervalMs` for what other processes or federation queued (or a process that stopped left). Searches
+ * read the queue too, so how soon this runs changes their speed, never what they find.
  */
 export function createSearchIndexer(options: {
   sequelize: Sequelize;
@@ -150,7 +155,7 @@ export function createSearchIndexer(options: {
   delayMs?: number;
   intervalMs?: number;
 }): SearchIndexer {
-  const { sequelize, logger, batch = 1000, delayMs = 20, intervalMs = 1000 } = options;
+  const { sequelize, logger, batch = 2000, delayMs = 100, intervalMs = 1000 } = options;
   let running: Promise<void> | undefined;
   let soon: NodeJS.Timeout | undefined;
   let stopped = false;
