@@ -106,12 +106,15 @@ function textOf(body: string): string | undefined {
 }
 
 // The tokenizer as of this migration (node/messages/search-tokens.ts explains it): runs of letters of
-// spaced scripts give 4-character heads (at least 2), runs of Han/Hiragana/Katakana 2-character heads.
+// spaced scripts give 4-character heads (at least 2), runs of Han/Hiragana/Katakana 2-character heads,
+// and where two runs meet with at most 3 signs between, a junction token.
 
 const LETTER = /[\p{L}\p{N}\p{M}]/u;
 const CJK = /[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}]/u;
 
-function kindOf(char: string): 'word' | 'cjk' | 'none' {
+type Kind = 'word' | 'cjk' | 'none';
+
+function kindOf(char: string): Kind {
   const code = char.charCodeAt(0);
   if (code < 0x80) return (code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39) ? 'word' : 'none';
   if (!LETTER.test(char)) return 'none';
@@ -120,14 +123,18 @@ function kindOf(char: string): 'word' | 'cjk' | 'none' {
 
 function encodeChar(char: string): string {
   const code = char.codePointAt(0)!;
+  if ((code >= 0x61 && code < 0x7a) || (code >= 0x30 && code <= 0x39)) return char;
   if (char === 'z') return 'zz';
-  if (code < 0x80) return char;
   return `z${code.toString(36).padStart(4, '0')}`;
 }
 
 export function tokensOf(text: string): string {
   const seen = new Set<string>();
-  const flush = (kind: 'word' | 'cjk' | 'none', chars: string[]) => {
+  let kind: Kind = 'none';
+  let chars: string[] = [];
+  let last: string | undefined;
+  let signs: string[] = [];
+  const flush = () => {
     if (kind === 'none') return;
     const n = kind === 'word' ? 4 : 2;
     const shortest = kind === 'word' ? 2 : 1;
@@ -140,19 +147,22 @@ export function tokensOf(text: string): string {
             .join(''),
       );
     }
+    if (last !== undefined && signs.length <= 3) seen.add(`j${[last, ...signs, chars[0]!].map(encodeChar).join('')}`);
+    last = chars[chars.length - 1];
+    signs = [];
   };
-  let kind: 'word' | 'cjk' | 'none' = 'none';
-  let chars: string[] = [];
   for (const char of text.toLowerCase()) {
     const next = kindOf(char);
     if (next === kind) {
-      chars.push(char);
+      if (kind === 'none') signs.push(char);
+      else chars.push(char);
       continue;
     }
-    flush(kind, chars);
+    flush();
     kind = next;
     chars = [char];
+    if (next === 'none') signs = [char];
   }
-  flush(kind, chars);
+  flush();
   return [...seen].join(' ');
 }

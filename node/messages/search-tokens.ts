@@ -14,11 +14,14 @@
  * The tokens only narrow the candidates; the message's own text decides (search-messages.ts), so a
  * search finds exactly what a scan would.
  *
+ * Where two runs meet, a *junction* token holds the last character of the one, the signs between (up to
+ * three) and the first character of the next: a query's own junctions narrow a query of several words.
+ *
  * Every character is written in [a-z0-9]: the letters a–y and digits as themselves, `z` as `zz`, any
  * other character as `z` and its code point in four base-36 digits. Each character's code is a prefix of
  * no other's, so a prefix of a piece is a prefix of its token; and no word parser splits a token. A token
- * starts with `q` (word) or `y` (CJK run): none of MariaDB's default stopwords starts so, and every
- * token is at least 3 long (innodb_ft_min_token_size).
+ * starts with `q` (word), `y` (CJK run) or `j` (junction): none of MariaDB's default stopwords starts so,
+ * and every token is at least 3 long (innodb_ft_min_token_size).
  */
 
 const WORD_GRAM = 4;
@@ -38,28 +41,41 @@ function kindOf(char: string): Kind {
   return CJK.test(char) ? 'cjk' : 'word';
 }
 
-type Run = { kind: 'word' | 'cjk'; chars: string[]; endsBefore: boolean };
+/**
+ * `endsBefore`: something follows the run within the text. `after`: the signs between the run before
+ * and this one, when there is a run before within the text.
+ */
+type Run = { kind: 'word' | 'cjk'; chars: string[]; endsBefore: boolean; after?: string[] };
 
-/** The runs of lowercased text; `endsBefore`: something follows the run within the text. */
 function runsOf(lower: string): Run[] {
   const runs: Run[] = [];
   let current: Run | undefined;
+  let signs: string[] | undefined;
   for (const char of lower) {
     const kind = kindOf(char);
     if (current && current.kind === kind) {
       current.chars.push(char);
       continue;
     }
-    if (current) current.endsBefore = true;
-    current = kind === 'none' ? undefined : { kind, chars: [char], endsBefore: false };
-    if (current) runs.push(current);
+    if (current) {
+      current.endsBefore = true;
+      signs = [];
+    }
+    if (kind === 'none') {
+      current = undefined;
+      signs?.push(char);
+      continue;
+    }
+    current = { kind, chars: [char], endsBefore: false, ...(signs ? { after: signs } : {}) };
+    runs.push(current);
   }
   return runs;
 }
 
+/** Letters a–y and digits as themselves; `z` as `zz`; any other character as `z` and 4 base-36 digits. */
 function encodeChar(char: string): string {
   const code = char.codePointAt(0)!;
-  if (code < 0x80 && char !== 'z') return char;
+  if ((code >= 0x61 && code < 0x7a) || (code >= 0x30 && code <= 0x39)) return char;
   if (char === 'z') return 'zz';
   return `z${code.toString(36).padStart(4, '0')}`;
 }
@@ -68,6 +84,21 @@ function token(kind: 'word' | 'cjk', chars: string[]): string {
   let out = kind === 'word' ? 'q' : 'y';
   for (const char of chars) out += encodeChar(char);
   return out;
+}
+
+/** Signs between two runs longer than this give no junction (a junction spells them out). */
+const MAX_JUNCTION_SIGNS = 3;
+
+/**
+ * Where two runs meet: the last character of one, the signs between, the first of the next ("b r" in
+ * "lab report"). A query of several words has their junctions, which the words' n-grams alone do not
+ * say: two common words are in many messages, one after the other in far fewer.
+ */
+function junction(before: Run, run: Run): string | undefined {
+  if (!run.after || run.after.length > MAX_JUNCTION_SIGNS) return undefined;
+  let out = `j${encodeChar(before.chars[before.chars.length - 1]!)}`;
+  for (const sign of run.after) out += encodeChar(sign);
+  return out + encodeChar(run.chars[0]!);
 }
 
 /** The run's heads: the piece at each position, a gram long or up to the run's end (words: at least 2). */
@@ -82,7 +113,12 @@ function heads(run: Run): string[] {
 /** The tokens of a message's text, space-separated, each once: what the index stores for it. */
 export function documentTokens(text: string): string {
   const seen = new Set<string>();
-  for (const run of runsOf(text.toLowerCase())) for (const t of heads(run)) seen.add(t);
+  const runs = runsOf(text.toLowerCase());
+  runs.forEach((run, i) => {
+    for (const t of heads(run)) seen.add(t);
+    const joined = i > 0 ? junction(runs[i - 1]!, run) : undefined;
+    if (joined) seen.add(joined);
+  });
   return [...seen].join(' ');
 }
 
@@ -96,9 +132,11 @@ export type QueryTerms = { exact: string[]; prefix: string[] };
 export function queryTerms(needle: string): QueryTerms {
   const exact = new Set<string>();
   const prefix = new Set<string>();
+  const junctions = new Set<string>();
   // Half of a surrogate pair would be a sign here but half a letter in the text: runs would not line up.
   if (!needle.isWellFormed()) return { exact: [], prefix: [] };
-  for (const run of runsOf(needle)) {
+  const runs = runsOf(needle);
+  runs.forEach((run, i) => {
     const n = run.kind === 'word' ? WORD_GRAM : CJK_GRAM;
     const length = run.chars.length;
     if (length >= n) {
@@ -106,11 +144,12 @@ export function queryTerms(needle: string): QueryTerms {
     } else if (run.kind === 'cjk' || length >= 2) {
       (run.endsBefore ? exact : prefix).add(token(run.kind, run.chars));
     }
-  }
-  return {
-    exact: spread([...exact], MAX_TERMS - Math.min(prefix.size, MAX_TERMS / 2)),
-    prefix: [...prefix].slice(0, MAX_TERMS / 2),
-  };
+    const joined = i > 0 ? junction(runs[i - 1]!, run) : undefined;
+    if (joined) junctions.add(joined);
+  });
+  const kept = [...junctions].slice(0, MAX_TERMS / 2);
+  const prefixes = [...prefix].slice(0, MAX_TERMS / 4);
+  return { exact: [...kept, ...spread([...exact], MAX_TERMS - kept.length - prefixes.length)], prefix: prefixes };
 }
 
 /** At most `count` of the terms, spread over the query rather than its start. */

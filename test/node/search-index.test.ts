@@ -132,7 +132,8 @@ describe('the search index', () => {
     expect(texts(await alice.search('ヒー', { conversationId: direct.id }))).toEqual([
       'コーヒーとお茶、どちらがいいですか',
     ]);
-    // Two letters inside a word, and a query with nothing for the index (it scans instead).
+    // Two letters inside a word, letters between signs, and a query with nothing for the index (it scans).
+    expect(texts(await alice.search('c#'))).toEqual(['C++ / C# / F# — which one?', 'C++ / C# / F# — which one?']);
     expect(texts(await alice.search('zz'))).toEqual([
       'Zzz... zebra puzzle jazz',
       'Zzz... zebra puzzle jazz',

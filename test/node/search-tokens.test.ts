@@ -40,11 +40,25 @@ describe('search tokens', () => {
     expect(candidates('nothing like this')).toEqual([]);
   });
 
-  it('give terms for every query with two letters in a row, and none for single letters between signs', () => {
-    for (const query of ['ab', 'ok', 'rt', '东京', 'a3', 'ヒー', 'ıs'])
+  it('give terms for every query with two letters in a row or two runs of letters, and none for a lone letter', () => {
+    for (const query of ['ab', 'ok', 'rt', '东京', 'a3', 'ヒー', 'ıs', 'e_c', 'a b'])
       expect(hasTerms(queryTerms(query)), query).toBe(true);
-    for (const query of ['e_c', '🎉', '🎉🎉', 'a b', 'c#', 'c++', '\ud83cx'])
-      expect(hasTerms(queryTerms(query)), query).toBe(false);
+    for (const query of ['c#', 'c++', '🎉🎉', '\ud83cx', '#1']) expect(hasTerms(queryTerms(query)), query).toBe(false);
+  });
+
+  it('narrow a query of several words to the texts where they meet as asked', () => {
+    const texts = ['you can come', 'can you go', 'you, can you?', 'thank you. can we'];
+    const candidates = (query: string) =>
+      texts.filter((text) => {
+        const tokens = new Set(documentTokens(text).split(' '));
+        const terms = queryTerms(query);
+        return (
+          terms.exact.every((t) => tokens.has(t)) && terms.prefix.every((p) => [...tokens].some((t) => t.startsWith(p)))
+        );
+      });
+    expect(candidates('you can')).toEqual(['you can come']);
+    expect(candidates('you, can')).toEqual(['you, can you?']);
+    expect(candidates('can you')).toEqual(['can you go', 'you, can you?']);
   });
 
   it('are those the migration indexed stored messages with (a changed tokenizer needs a migration that indexes again)', () => {
