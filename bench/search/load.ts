@@ -50,7 +50,13 @@ export async function loadCorpus(
       rows.push(
         `(${[conversationIds[c]!, Math.floor(i / shape.conversations) + 1, id, sender, `b${i}`, 'text', JSON.stringify({ text: body }), null, new Date(at), null, null].map(literal).join(', ')})`,
       );
-      entries.push({ id, tokens: documentTokens(body) });
+      entries.push({
+        id,
+        conversationId: conversationIds[c]!,
+        seq: Math.floor(i / shape.conversations) + 1,
+        createdAt: new Date(at),
+        tokens: documentTokens(body),
+      });
     }
     await sequelize.transaction(async (tx) => {
       await sequelize.query(

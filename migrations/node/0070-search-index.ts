@@ -15,7 +15,13 @@ export const up: Migration = async ({ context: { queryInterface: qi, sequelize }
   });
   if (sequelize.getDialect() === 'sqlite') {
     await sequelize.query(
-      'CREATE TABLE message_search (doc INTEGER PRIMARY KEY, message_id VARCHAR(36) NOT NULL UNIQUE)',
+      `CREATE TABLE message_search (
+         doc INTEGER PRIMARY KEY,
+         message_id VARCHAR(36) NOT NULL UNIQUE,
+         conversation_id VARCHAR(36) NOT NULL,
+         seq BIGINT NOT NULL,
+         created_at DATETIME NOT NULL
+       )`,
     );
     // Contentless: the tokens are kept only in the index; rows can still be deleted by their number.
     await sequelize.query(
@@ -29,6 +35,9 @@ export const up: Migration = async ({ context: { queryInterface: qi, sequelize }
       await sequelize.query(
         `CREATE TABLE message_search (
            message_id VARCHAR(36) NOT NULL PRIMARY KEY,
+           conversation_id VARCHAR(36) NOT NULL,
+           seq BIGINT NOT NULL,
+           created_at DATETIME(3) NOT NULL,
            tokens MEDIUMTEXT CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
            FULLTEXT KEY message_search_tokens (tokens)
          ) ENGINE=InnoDB`,
@@ -57,8 +66,14 @@ async function indexStoredMessages(sequelize: Sequelize) {
     const where = after
       ? `AND (conversation_id > ${q(after.conversationId)} OR (conversation_id = ${q(after.conversationId)} AND seq > ${Number(after.seq)}))`
       : '';
-    const rows = await sequelize.query<{ conversation_id: string; seq: number; id: string; body: string }>(
-      `SELECT conversation_id, seq, id, body FROM messages
+    const rows = await sequelize.query<{
+      conversation_id: string;
+      seq: number;
+      id: string;
+      body: string;
+      created_at: Date | string;
+    }>(
+      `SELECT conversation_id, seq, id, body, created_at FROM messages
         WHERE kind = 'text' AND recalled_at IS NULL ${where}
         ORDER BY conversation_id, seq LIMIT ${BATCH}`,
       { type: QueryTypes.SELECT },
@@ -68,13 +83,15 @@ async function indexStoredMessages(sequelize: Sequelize) {
     after = { conversationId: last.conversation_id, seq: Number(last.seq) };
     const entries = rows.flatMap((row) => {
       const text = textOf(row.body);
-      return text === undefined ? [] : [{ id: row.id, tokens: tokensOf(text) }];
+      if (text === undefined) return [];
+      const about = [q(row.id), q(row.conversation_id), Number(row.seq), q(timeOf(row.created_at, sqlite))].join(', ');
+      return [{ id: row.id, about, tokens: tokensOf(text) }];
     });
     if (entries.length === 0) continue;
     await sequelize.transaction(async (tx) => {
       if (!sqlite) {
         await sequelize.query(
-          `INSERT INTO message_search (message_id, tokens) VALUES ${entries.map((e) => `(${q(e.id)}, ${q(e.tokens)})`).join(', ')}`,
+          `INSERT INTO message_search (message_id, conversation_id, seq, created_at, tokens) VALUES ${entries.map((e) => `(${e.about}, ${q(e.tokens)})`).join(', ')}`,
           { transaction: tx },
         );
         return;
@@ -85,7 +102,7 @@ async function indexStoredMessages(sequelize: Sequelize) {
       });
       const first = Number(top?.doc ?? 0) + 1;
       await sequelize.query(
-        `INSERT INTO message_search (doc, message_id) VALUES ${entries.map((e, i) => `(${first + i}, ${q(e.id)})`).join(', ')}`,
+        `INSERT INTO message_search (doc, message_id, conversation_id, seq, created_at) VALUES ${entries.map((e, i) => `(${first + i}, ${e.about})`).join(', ')}`,
         { transaction: tx },
       );
       await sequelize.query(
@@ -94,6 +111,12 @@ async function indexStoredMessages(sequelize: Sequelize) {
       );
     });
   }
+}
+
+/** A stored time as read, written back as the node writes it: UTC with milliseconds (SQLite: and its zone). */
+function timeOf(value: Date | string, sqlite: boolean): string {
+  if (!(value instanceof Date)) return value;
+  return `${value.toISOString().replace('T', ' ').replace('Z', '')}${sqlite ? ' +00:00' : ''}`;
 }
 
 function textOf(body: string): string | undefined {

@@ -40,7 +40,11 @@ export async function queueForIndex(
   );
 }
 
-export type IndexEntry = { id: string; tokens: string };
+/**
+ * One message's index row: its tokens, and where and when it was said, so that a search orders and
+ * filters the candidates by the index rows alone and reads only a page of messages.
+ */
+export type IndexEntry = { id: string; conversationId: string; seq: number; createdAt: Date | string; tokens: string };
 
 /** Adds entries for messages not in the index yet (one statement per kind of table). */
 export async function insertIndexEntries(
@@ -50,9 +54,10 @@ export async function insertIndexEntries(
   literal: Literal = sqlLiterals(sequelize),
 ): Promise<void> {
   if (entries.length === 0) return;
+  const about = (e: IndexEntry) => [e.id, e.conversationId, e.seq, e.createdAt].map(literal).join(', ');
   if (sequelize.getDialect() !== 'sqlite') {
     await sequelize.query(
-      `INSERT INTO message_search (message_id, tokens) VALUES ${entries.map((e) => `(${literal(e.id)}, ${literal(e.tokens)})`).join(', ')}`,
+      `INSERT INTO message_search (message_id, conversation_id, seq, created_at, tokens) VALUES ${entries.map((e) => `(${about(e)}, ${literal(e.tokens)})`).join(', ')}`,
       { type: QueryTypes.INSERT, transaction: tx },
     );
     return;
@@ -65,7 +70,7 @@ export async function insertIndexEntries(
   });
   const first = Number(top?.doc ?? 0) + 1;
   await sequelize.query(
-    `INSERT INTO message_search (doc, message_id) VALUES ${entries.map((e, i) => `(${first + i}, ${literal(e.id)})`).join(', ')}`,
+    `INSERT INTO message_search (doc, message_id, conversation_id, seq, created_at) VALUES ${entries.map((e, i) => `(${first + i}, ${about(e)})`).join(', ')}`,
     { type: QueryTypes.INSERT, transaction: tx },
   );
   await sequelize.query(
@@ -85,6 +90,16 @@ async function removeIndexEntries(sequelize: Sequelize, tx: Transaction, ids: st
   }
   await sequelize.query(`DELETE FROM message_search WHERE message_id IN (${list})`, { transaction: tx });
 }
+
+type Stored = {
+  id: string;
+  conversation_id: string;
+  seq: number | string;
+  created_at: Date | string;
+  kind: string;
+  body: string;
+  recalled_at: unknown;
+};
 
 /** The text a message is found by; none once recalled or when it is not a text message. */
 function searchableText(row: { kind: string; body: string; recalled_at: unknown }): string | undefined {
@@ -115,14 +130,16 @@ export async function indexQueued(sequelize: Sequelize, batch: number): Promise<
     );
     if (queued.length === 0) return 0;
     const ids = [...new Set(queued.map((q) => q.message_id))];
-    const rows = await sequelize.query<{ id: string; kind: string; body: string; recalled_at: unknown }>(
-      `SELECT id, kind, body, recalled_at FROM messages WHERE id IN (${ids.map(literal).join(', ')})${sqlite ? '' : ' LOCK IN SHARE MODE'}`,
+    const rows = await sequelize.query<Stored>(
+      `SELECT id, conversation_id, seq, created_at, kind, body, recalled_at FROM messages WHERE id IN (${ids.map(literal).join(', ')})${sqlite ? '' : ' LOCK IN SHARE MODE'}`,
       { type: QueryTypes.SELECT, transaction: tx },
     );
     const entries: IndexEntry[] = [];
     for (const row of rows) {
       const text = searchableText(row);
-      if (text !== undefined) entries.push({ id: row.id, tokens: documentTokens(text) });
+      if (text === undefined) continue;
+      const { id, conversation_id: conversationId, seq, created_at: createdAt } = row;
+      entries.push({ id, conversationId, seq: Number(seq), createdAt, tokens: documentTokens(text) });
     }
     await removeIndexEntries(sequelize, tx, ids, literal);
     await insertIndexEntries(sequelize, tx, entries, literal);
@@ -199,21 +216,27 @@ export function createSearchIndexer(options: {
   };
 }
 
-/** The ids the index gives for the terms, plus every queued id: the candidates of a search, in SQL. */
+/**
+ * The messages the index gives for the terms, plus every queued one, in SQL: each with its conversation,
+ * number and time (the index row's copy, or the queued message's own).
+ */
 export function candidatesSql(sequelize: Sequelize, terms: QueryTerms): { sql: string; match: string } {
+  const queued = `SELECT m.id, m.conversation_id, m.seq, m.created_at
+                    FROM message_search_queue q JOIN messages m ON m.id = q.message_id`;
+  const columns = 's.message_id AS id, s.conversation_id AS conversation_id, s.seq AS seq, s.created_at AS created_at';
   if (sequelize.getDialect() === 'sqlite') {
     const match = [...terms.exact, ...terms.prefix.map((t) => `${t}*`)].join(' AND ');
     return {
-      sql: `SELECT s.message_id AS id FROM message_search s
+      sql: `SELECT ${columns} FROM message_search s
              WHERE s.doc IN (SELECT rowid FROM message_search_fts WHERE message_search_fts MATCH :match)
-            UNION SELECT message_id FROM message_search_queue`,
+            UNION ${queued}`,
       match,
     };
   }
   const match = [...terms.exact.map((t) => `+${t}`), ...terms.prefix.map((t) => `+${t}*`)].join(' ');
   return {
-    sql: `SELECT message_id AS id FROM message_search WHERE MATCH(tokens) AGAINST(:match IN BOOLEAN MODE)
-          UNION SELECT message_id FROM message_search_queue`,
+    sql: `SELECT ${columns} FROM message_search s WHERE MATCH(s.tokens) AGAINST(:match IN BOOLEAN MODE)
+          UNION ${queued}`,
     match,
   };
 }

@@ -20,8 +20,8 @@ const searchSchema = z.object({
 const MAX_ROUNDS = 5;
 
 /**
- * Reads the candidates first, then their messages: left to choose, both databases' planners may walk every
- * message of the searcher's conversations and look each up among the candidates, which is the scan again.
+ * Reads the candidates first, then the searcher's membership of each: left to choose, both databases'
+ * planners may start from the memberships and look every message up among the candidates.
  */
 function firstJoin(ctx: NodeContext): string {
   return ctx.sequelize.getDialect() === 'sqlite' ? 'CROSS JOIN' : 'STRAIGHT_JOIN';
@@ -39,13 +39,13 @@ export async function searchMessages(ctx: NodeContext, input: unknown): Promise<
   const recent = await searchRecent(ctx, search);
   if (recent) return { messages: recent };
   const terms = queryTerms(search.needle);
-  const candidates = hasTerms(terms) ? candidatesSql(ctx.sequelize, terms) : undefined;
-  return { messages: await sift(ctx, search, candidates) };
+  if (!hasTerms(terms)) return { messages: await sift(ctx, search) };
+  return { messages: await siftCandidates(ctx, search, candidatesSql(ctx.sequelize, terms)) };
 }
 
 /** The same search by a scan of every message of the actor's conversations: the index's reference. */
 export async function scanMessages(ctx: NodeContext, input: unknown): Promise<{ messages: PresentedMessage[] }> {
-  return { messages: await sift(ctx, await parseSearch(ctx, input), undefined) };
+  return { messages: await sift(ctx, await parseSearch(ctx, input)) };
 }
 
 async function parseSearch(ctx: NodeContext, input: unknown): Promise<Search> {
@@ -54,21 +54,14 @@ async function parseSearch(ctx: NodeContext, input: unknown): Promise<Search> {
   return { needle: query.toLowerCase(), conversationId, limit };
 }
 
-/**
- * The database narrows (to the candidates, when given, and by LIKE); each message's own text then decides
- * (matching). So the index changes how many rows are read, never which are found.
- */
-async function sift(
-  ctx: NodeContext,
-  { needle, conversationId, limit }: Search,
-  candidates: { sql: string; match: string } | undefined,
-): Promise<PresentedMessage[]> {
+/** The scan: the database narrows by LIKE; each message's own text then decides (matching). */
+async function sift(ctx: NodeContext, { needle, conversationId, limit }: Search): Promise<PresentedMessage[]> {
   const page = limit * 2;
   const found: PresentedMessage[] = [];
   for (let round = 0; round < MAX_ROUNDS && found.length < limit; round++) {
     const rows = await ctx.sequelize.query<{ id: string }>(
       `SELECT m.id AS id
-         FROM ${candidates ? `(${candidates.sql}) c ${firstJoin(ctx)} messages m ON m.id = c.id` : 'messages m'}
+         FROM messages m
          JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.address = :me AND mb.state = 'active'
         WHERE m.seq > mb.joined_seq AND m.kind = 'text' AND m.recalled_at IS NULL
           AND LOWER(${textColumn(ctx)}) LIKE :pattern ${ESCAPE_CLAUSE}
@@ -80,7 +73,6 @@ async function sift(
           me: ctx.actor.address,
           pattern: containsPattern(needle),
           conversationId: conversationId ?? null,
-          match: candidates?.match ?? null,
           page,
           offset: round * page,
         },
@@ -95,6 +87,55 @@ async function sift(
         needle,
       )),
     );
+    if (rows.length < page) break;
+  }
+  return found.slice(0, limit);
+}
+
+/**
+ * Through the index: the candidates in the searcher's conversations, newest first, ordered and filtered
+ * by the index rows alone; then a page of them is read, and LIKE and each message's own text decide, as
+ * in the scan. Candidates that merely have the query's n-grams are passed over page after page (each
+ * page larger), so the index changes how many rows are read, never which are found.
+ */
+async function siftCandidates(
+  ctx: NodeContext,
+  { needle, conversationId, limit }: Search,
+  candidates: { sql: string; match: string },
+): Promise<PresentedMessage[]> {
+  const found: PresentedMessage[] = [];
+  const seen = new Set<string>();
+  let page = limit * 2;
+  for (let offset = 0; found.length < limit; offset += page, page *= 4) {
+    const rows = await ctx.sequelize.query<{ id: string }>(
+      `SELECT c.id AS id FROM (${candidates.sql}) c
+         ${firstJoin(ctx)} members mb ON mb.conversation_id = c.conversation_id AND mb.address = :me AND mb.state = 'active'
+        WHERE c.seq > mb.joined_seq ${conversationId ? 'AND c.conversation_id = :conversationId' : ''}
+        ORDER BY c.created_at DESC, c.seq DESC
+        LIMIT :page OFFSET :offset`,
+      {
+        replacements: {
+          me: ctx.actor.address,
+          match: candidates.match,
+          conversationId: conversationId ?? null,
+          page,
+          offset,
+        },
+        type: QueryTypes.SELECT,
+      },
+    );
+    if (rows.length === 0) break;
+    const liked = await ctx.sequelize.query<{ id: string }>(
+      `SELECT m.id AS id FROM messages m
+        WHERE m.id IN (:ids) AND m.kind = 'text' AND m.recalled_at IS NULL
+          AND LOWER(${textColumn(ctx)}) LIKE :pattern ${ESCAPE_CLAUSE}`,
+      { replacements: { ids: rows.map((r) => r.id), pattern: containsPattern(needle) }, type: QueryTypes.SELECT },
+    );
+    // A message both indexed and queued (edited since) is one candidate, whatever its copies say.
+    const kept = new Set(liked.map((r) => r.id).filter((id) => !seen.has(id)));
+    for (const id of kept) seen.add(id);
+    const ids = [...new Set(rows.map((r) => r.id))].filter((id) => kept.has(id));
+    found.push(...(await matching(ctx, ids, needle)));
     if (rows.length < page) break;
   }
   return found.slice(0, limit);
