@@ -383,7 +383,7 @@ function startCommitters(
     beforeCommit: (tx, stored) => federation.delivery.recordEntries(tx, stored),
     afterCommit: (stored, outboxTouched) => {
       if (outboxTouched) outbox.kick();
-      services.searchIndexer.kick();
+      services.searchIndexer.kick(stored.length);
       void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed'));
     },
   });

@@ -152,32 +152,36 @@ export async function indexQueued(sequelize: Sequelize, batch: number): Promise<
 }
 
 export type SearchIndexer = {
-  /** Something was queued: index it soon. */
-  kick(): void;
+  /** `count` entries were queued by a flush of this process. */
+  kick(count: number): void;
   /** Indexes until the queue is empty (tests, benchmarks). */
   drain(): Promise<void>;
   stop(): Promise<void>;
 };
 
 /**
- * Moves the queue into the index after commits, off the path of the flush: kicked after each flush (and
- * waiting `delayMs`, so that under load a run takes many flushes' entries at once), and every
- * `intervalMs` for what other processes or federation queued (or a process that stopped left). Searches
- * read the queue too, so how soon this runs changes their speed, never what they find.
+ * Moves the queue into the index after commits, off the path of the flush. It waits until this process's
+ * flushes pause for `quietMs` (a burst of messages is indexed after it, not while its flushes compete for
+ * the cores), unless `backlog` entries have gathered; and every `intervalMs` while flushes are quiet it
+ * takes what other processes or federation queued (or a process that stopped left). Searches read the
+ * queue too, so how soon this runs changes their speed, never what they find.
  */
 export function createSearchIndexer(options: {
   sequelize: Sequelize;
   logger: Logger;
   batch?: number;
-  delayMs?: number;
+  quietMs?: number;
+  backlog?: number;
   intervalMs?: number;
 }): SearchIndexer {
-  const { sequelize, logger, batch = 2000, delayMs = 100, intervalMs = 1000 } = options;
+  const { sequelize, logger, batch = 2000, quietMs = 250, backlog = 20_000, intervalMs = 1000 } = options;
   let running: Promise<void> | undefined;
   let soon: NodeJS.Timeout | undefined;
+  let gathered = 0;
   let stopped = false;
 
   async function runOnce() {
+    gathered = 0;
     try {
       while (!stopped && (await indexQueued(sequelize, batch)) > 0);
     } catch (err) {
@@ -191,16 +195,25 @@ export function createSearchIndexer(options: {
     });
     return running;
   }
-  const every = setInterval(() => void run(), intervalMs);
+  const every = setInterval(() => {
+    if (!soon) void run();
+  }, intervalMs);
   every.unref();
 
   return {
-    kick() {
-      if (soon || stopped) return;
+    kick(count) {
+      if (stopped) return;
+      gathered += count;
+      if (soon) clearTimeout(soon);
+      soon = undefined;
+      if (gathered >= backlog) {
+        void run();
+        return;
+      }
       soon = setTimeout(() => {
         soon = undefined;
         void run();
-      }, delayMs);
+      }, quietMs);
       soon.unref();
     },
     async drain() {
