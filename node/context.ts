@@ -5,6 +5,7 @@ import type { Identity } from './auth/token-verifier.ts';
 import type { Bus } from './bus/bus.ts';
 import type { NodeConfig } from './config.ts';
 import type { GroupCommitter } from './messages/group-commit.ts';
+import type { SearchIndexer } from './messages/search-index.ts';
 import type { NodeModels } from './models.ts';
 import type { PresenceStore } from './presence/presence-store.ts';
 import type { TypingNews } from './presence/typing-news.ts';
@@ -25,6 +26,8 @@ export type NodeServices = {
   committer: GroupCommitter;
   /** Receipts written together, as messages are (node/receipts/receipt-committer.ts). */
   receipts: ReceiptCommitter;
+  /** Moves committed text into the search index after the commit (node/messages/search-index.ts). */
+  searchIndexer: SearchIndexer;
   /** Tells of receipts, gathered per turn of the event loop (node/receipts/receipt-news.ts). */
   receiptNews: ReceiptNews;
   presence: PresenceStore;

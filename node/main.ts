@@ -28,6 +28,7 @@ import { backchannelLogoutRoute } from './http/backchannel-logout.ts';
 import { portalCors } from './http/cors.ts';
 import { fanOut } from './messages/fan-out.ts';
 import { createGroupCommitter } from './messages/group-commit.ts';
+import { createSearchIndexer } from './messages/search-index.ts';
 import { createReceiptCommitter } from './receipts/receipt-committer.ts';
 import { createTypingNews } from './presence/typing-news.ts';
 import { createReceiptNews } from './receipts/receipt-news.ts';
@@ -135,7 +136,11 @@ async function startOn(
   });
   const rotationTimer = keepRotating(federation, logger);
   const signingKey = federation.keys.signingKey;
-  const { committer, receipts } = startCommitters(services, sequelize, config, logger, { federation, outbox, clock });
+  const { committer, receipts, searchIndexer } = startCommitters(services, sequelize, config, logger, {
+    federation,
+    outbox,
+    clock,
+  });
   const { apps, gatewayDirectory, addresses } = appsAndAddresses({
     config,
     sequelize,
@@ -146,7 +151,7 @@ async function startOn(
     logger,
   });
   Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts });
-  Object.assign(services, { receiptNews: createReceiptNews(bus) });
+  Object.assign(services, { searchIndexer, receiptNews: createReceiptNews(bus) });
   Object.assign(services, { typing: createTypingNews({ bus, domain: config.domain, clock, logger }) });
   Object.assign(services, { presence, members, federation, addresses, apps, logger, clock });
   await outbox.start();
@@ -205,6 +210,7 @@ async function startOn(
         endedPoller,
         committer,
         receipts,
+        searchIndexer,
         outbox,
         federation,
         bus,
@@ -226,6 +232,7 @@ async function closeInReverse(parts: {
   endedPoller: { stop(): Promise<void> };
   committer: { drain(): Promise<void> };
   receipts: { drain(): Promise<void> };
+  searchIndexer: { stop(): Promise<void> };
   outbox: Outbox;
   federation: Federation;
   bus: Bus;
@@ -239,6 +246,8 @@ async function closeInReverse(parts: {
   await parts.endedPoller.stop();
   await parts.committer.drain();
   await parts.receipts.drain();
+  // What is still queued stays queued: the next start (or another process) indexes it.
+  await parts.searchIndexer.stop();
   await parts.outbox.stop();
   parts.federation.presence.stop();
   await parts.bus.close();
@@ -360,7 +369,10 @@ function httpApp(parts: {
   return app;
 }
 
-/** The group committers of entries and of receipts; an entry's commit also feeds the outbox and the fan-out. */
+/**
+ * The group committers of entries and of receipts; an entry's commit also feeds the outbox, the fan-out
+ * and the search indexer.
+ */
 function startCommitters(
   services: NodeServices,
   sequelize: Sequelize,
@@ -379,6 +391,7 @@ function startCommitters(
     beforeCommit: (tx, stored) => federation.delivery.recordEntries(tx, stored),
     afterCommit: (stored, outboxTouched) => {
       if (outboxTouched) outbox.kick();
+      services.searchIndexer.kick(stored.length);
       void fanOut(services, stored).catch((err) => logger.error({ err }, 'fan-out failed'));
     },
   });
@@ -389,7 +402,8 @@ function startCommitters(
     maxBatch: config.flushMaxBatch,
     logger,
   });
-  return { committer, receipts };
+  const searchIndexer = createSearchIndexer({ sequelize, logger });
+  return { committer, receipts, searchIndexer };
 }
 
 /**

@@ -17,14 +17,16 @@ const here = import.meta.dirname;
 const BUFFER_POOL_BYTES = 2 ** 30;
 
 /**
- * Gives MariaDB's InnoDB buffer pool at least 1 GiB for the run (resized online), as any deployment
+ * Gives MariaDB's InnoDB buffer pool at least `bytes` (1 GiB) for the run (resized online), as any deployment
  * would; resolves with the server's own size and a function that puts it back.
  */
-export async function sizeBufferPool(): Promise<{ own: number; used: number; restore(): Promise<void> }> {
+export async function sizeBufferPool(
+  bytes: number = BUFFER_POOL_BYTES,
+): Promise<{ own: number; used: number; restore(): Promise<void> }> {
   const admin = await mysql.createConnection(MARIADB_ADMIN_URL);
   const [rows] = await admin.query('SELECT @@innodb_buffer_pool_size AS size');
   const own = Number((rows as { size: string | number }[])[0]?.size ?? 0);
-  const used = Math.max(own, BUFFER_POOL_BYTES);
+  const used = Math.max(own, bytes);
   if (used !== own) await admin.query(`SET GLOBAL innodb_buffer_pool_size = ${used}`);
   await admin.end();
   return {

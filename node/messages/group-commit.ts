@@ -5,6 +5,7 @@ import type { Logger } from '../../core/logger.ts';
 import { sqlLiterals } from '../../core/sql-literal.ts';
 import { uuidv7 } from '../../core/uuid7.ts';
 import type { MessageRecord } from '../models.ts';
+import { queueForIndex } from './search-index.ts';
 
 /** One entry to append to a conversation's sequence. */
 export type Append = {
@@ -539,7 +540,7 @@ async function lockConversations(
 const COLUMNS =
   'conversation_id, seq, id, sender, client_msg_id, kind, body, ref_id, created_at, edited_at, recalled_at';
 
-/** One multi-row INSERT per 500 entries. */
+/** One multi-row INSERT per 2,000 entries, and their text queued for the search index (search-index.ts). */
 export async function insertRows(
   sequelize: Sequelize,
   tx: Transaction,
@@ -559,4 +560,5 @@ export async function insertRows(
       transaction: tx,
     });
   }
+  await queueForIndex(sequelize, tx, rows, literal);
 }

@@ -1,10 +1,14 @@
-import { Op, QueryTypes } from 'sequelize';
+import { QueryTypes } from 'sequelize';
 import { z } from 'zod';
 import { containsPattern, ESCAPE_CLAUSE } from '../../core/like.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
 import { requireMember } from '../conversations/membership.ts';
-import { parseBody, presentMessage, type PresentedMessage } from './present-message.ts';
+import type { PresentedMessage } from './present-message.ts';
+import { matching, textColumn, type Search } from './search-match.ts';
+import { searchRecent } from './search-recent.ts';
+import { candidatesSql } from './search-index.ts';
+import { hasTerms, queryTerms } from './search-tokens.ts';
 
 const searchSchema = z.object({
   query: z.string().trim().min(2, { message: 'at least 2 characters' }).max(200),
@@ -15,21 +19,43 @@ const searchSchema = z.object({
 /** How many rounds of database matches to sift before answering with what was found. */
 const MAX_ROUNDS = 5;
 
-/** The `text` of a stored body, in SQL: matching the raw JSON would also match its keys ("text", "name"). */
-function textColumn(ctx: NodeContext): string {
-  return ctx.sequelize.getDialect() === 'sqlite' ? "json_extract(m.body, '$.text')" : "JSON_VALUE(m.body, '$.text')";
+/**
+ * Reads the candidates first, then the searcher's membership of each: left to choose, both databases'
+ * planners may start from the memberships and look every message up among the candidates.
+ */
+function firstJoin(ctx: NodeContext): string {
+  return ctx.sequelize.getDialect() === 'sqlite' ? 'CROSS JOIN' : 'STRAIGHT_JOIN';
 }
 
 /**
  * Text messages containing the query (case-insensitive), newest first, from the actor's active
  * conversations (or one of them) and only from when the actor joined each; recalled messages never.
- * The database narrows; each candidate's own text then decides, because the database's idea of "the same
- * letter" differs (MariaDB's collation ignores accents; SQLite folds only ASCII case).
+ * A query found often is answered from the newest messages alone (search-recent.ts); otherwise the search
+ * index (search-index.ts) gives the candidates, or, for a query that gives the index nothing to go by
+ * (single letters between signs, such as `e_c`), a scan of the actor's conversations does.
  */
 export async function searchMessages(ctx: NodeContext, input: unknown): Promise<{ messages: PresentedMessage[] }> {
+  const search = await parseSearch(ctx, input);
+  const recent = await searchRecent(ctx, search);
+  if (recent) return { messages: recent };
+  const terms = queryTerms(search.needle);
+  if (!hasTerms(terms)) return { messages: await sift(ctx, search) };
+  return { messages: await siftCandidates(ctx, search, candidatesSql(ctx.sequelize, terms)) };
+}
+
+/** The same search by a scan of every message of the actor's conversations: the index's reference. */
+export async function scanMessages(ctx: NodeContext, input: unknown): Promise<{ messages: PresentedMessage[] }> {
+  return { messages: await sift(ctx, await parseSearch(ctx, input)) };
+}
+
+async function parseSearch(ctx: NodeContext, input: unknown): Promise<Search> {
   const { query, conversationId, limit = 20 } = parseInput(searchSchema, input);
   if (conversationId) await requireMember(ctx, conversationId);
-  const needle = query.toLowerCase();
+  return { needle: query.toLowerCase(), conversationId, limit };
+}
+
+/** The scan: the database narrows by LIKE; each message's own text then decides (matching). */
+async function sift(ctx: NodeContext, { needle, conversationId, limit }: Search): Promise<PresentedMessage[]> {
   const page = limit * 2;
   const found: PresentedMessage[] = [];
   for (let round = 0; round < MAX_ROUNDS && found.length < limit; round++) {
@@ -54,14 +80,63 @@ export async function searchMessages(ctx: NodeContext, input: unknown): Promise<
       },
     );
     if (rows.length === 0) break;
-    const messages = await ctx.models.Message.findAll({ where: { id: { [Op.in]: rows.map((r) => r.id) } } });
-    const byId = new Map(messages.map((m) => [m.id, m]));
-    for (const { id } of rows) {
-      const message = byId.get(id);
-      if (message && !message.recalledAt && parseBody(message).text?.toLowerCase().includes(needle))
-        found.push(presentMessage(message));
-    }
+    found.push(
+      ...(await matching(
+        ctx,
+        rows.map((r) => r.id),
+        needle,
+      )),
+    );
     if (rows.length < page) break;
   }
-  return { messages: found.slice(0, limit) };
+  return found.slice(0, limit);
+}
+
+/**
+ * Through the index: the candidates in the searcher's conversations, newest first, ordered and filtered
+ * by the index rows alone; then a page of them is read, and LIKE and each message's own text decide, as
+ * in the scan. Candidates that merely have the query's n-grams are passed over page after page (each
+ * page larger), so the index changes how many rows are read, never which are found.
+ */
+async function siftCandidates(
+  ctx: NodeContext,
+  { needle, conversationId, limit }: Search,
+  candidates: { sql: string; match: string },
+): Promise<PresentedMessage[]> {
+  const found: PresentedMessage[] = [];
+  const seen = new Set<string>();
+  let page = limit * 2;
+  for (let offset = 0; found.length < limit; offset += page, page *= 4) {
+    const rows = await ctx.sequelize.query<{ id: string }>(
+      `SELECT c.id AS id FROM (${candidates.sql}) c
+         ${firstJoin(ctx)} members mb ON mb.conversation_id = c.conversation_id AND mb.address = :me AND mb.state = 'active'
+        WHERE c.seq > mb.joined_seq ${conversationId ? 'AND c.conversation_id = :conversationId' : ''}
+        ORDER BY c.created_at DESC, c.seq DESC
+        LIMIT :page OFFSET :offset`,
+      {
+        replacements: {
+          me: ctx.actor.address,
+          match: candidates.match,
+          conversationId: conversationId ?? null,
+          page,
+          offset,
+        },
+        type: QueryTypes.SELECT,
+      },
+    );
+    if (rows.length === 0) break;
+    const liked = await ctx.sequelize.query<{ id: string }>(
+      `SELECT m.id AS id FROM messages m
+        WHERE m.id IN (:ids) AND m.kind = 'text' AND m.recalled_at IS NULL
+          AND LOWER(${textColumn(ctx)}) LIKE :pattern ${ESCAPE_CLAUSE}`,
+      { replacements: { ids: rows.map((r) => r.id), pattern: containsPattern(needle) }, type: QueryTypes.SELECT },
+    );
+    // A message both indexed and queued (edited since) is one candidate, whatever its copies say.
+    const kept = new Set(liked.map((r) => r.id).filter((id) => !seen.has(id)));
+    for (const id of kept) seen.add(id);
+    const ids = [...new Set(rows.map((r) => r.id))].filter((id) => kept.has(id));
+    found.push(...(await matching(ctx, ids, needle)));
+    if (rows.length < page) break;
+  }
+  return found.slice(0, limit);
 }

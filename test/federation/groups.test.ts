@@ -155,6 +155,8 @@ describe('a group with members from three colleges', () => {
         { timeout: 15_000 },
       )
       .toContain('4711');
+    // Lena's own college finds the message by its edited text, and by nothing once it is recalled.
+    expect((await lena.search('door code')).map((m) => m.id)).toEqual([sent.messageId]);
     await alice.recall(sent.messageId);
     await expect
       .poll(
@@ -163,6 +165,8 @@ describe('a group with members from three colleges', () => {
         { timeout: 15_000 },
       )
       .not.toBeNull();
+    expect(await lena.search('door code')).toEqual([]);
+    expect(await lena.search('meet at')).toEqual([]);
     const copies = await campus.nodes.law.models.Message.findAll({ where: { conversationId: group.id } });
     expect(copies.filter((m) => m.body.includes('4711') || m.body.includes('meet at 5'))).toEqual([]);
     alice.close();
