@@ -21,6 +21,14 @@ export function textFrame(payload: Buffer): Buffer {
   return Buffer.concat([header, payload]);
 }
 
+// Sockets written to in this turn, held corked until the turn's frames are all written (see below).
+const corked: Socket[] = [];
+
+function uncorkAll(): void {
+  for (const stream of corked) stream.uncork();
+  corked.length = 0;
+}
+
 /**
  * Writes a text frame built by textFrame to a socket as one buffer, or sends its payload through `ws`
  * where that is not safe. `ws.send` frames the payload again for every socket and writes header and
@@ -28,10 +36,21 @@ export function textFrame(payload: Buffer): Buffer {
  * per message in a 10,000-member group, where the write system calls are all that is left. Writing to
  * the TCP stream directly keeps the frames' order with what `ws` writes itself (pings, replies,
  * closing): without compression (the node never negotiates it) `ws` writes each frame at once, too.
+ *
+ * The stream stays corked until the current turn's callbacks and promise reactions have run, so that
+ * the frames one socket gets in a turn (the acks of a flush's messages from one device, and the
+ * messages delivered to it) leave in one system call rather than one each: the write calls were over a
+ * third of the node's CPU at its best direct-message rate (bench/node profile). Order is kept: what
+ * `ws` writes meanwhile joins the same corked stream.
  */
 export function writeTextFrame(socket: WebSocket, frame: Buffer, payload: Buffer): void {
   if (socket.readyState !== socket.OPEN) return;
   const stream = (socket as unknown as { _socket?: Socket })._socket;
-  if (stream && socket.extensions === '' && stream.writable) stream.write(frame);
-  else socket.send(payload, { binary: false });
+  if (stream && socket.extensions === '' && stream.writable) {
+    if (stream.writableCorked === 0) {
+      stream.cork();
+      if (corked.push(stream) === 1) process.nextTick(uncorkAll);
+    }
+    stream.write(frame);
+  } else socket.send(payload, { binary: false });
 }

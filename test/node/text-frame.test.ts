@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { textFrame, writeTextFrame } from '../../node/ws/text-frame.ts';
@@ -38,6 +38,30 @@ describe('a text frame built once and written to each socket', () => {
     served.send('last, by ws');
     await expect.poll(() => received.length).toBe(texts.length + 2);
     expect(received).toEqual(['first, by ws', ...texts, 'last, by ws']);
+    client.close();
+  });
+
+  it("leaves with the rest of its turn: one socket's frames of a turn are written together, in order", async () => {
+    const { client, served, received } = await pair();
+    const stream = (served as unknown as { _socket: Socket })._socket;
+    const writes: number[] = [];
+    const write = stream._writev!.bind(stream);
+    stream._writev = (chunks, callback) => {
+      writes.push(chunks.length);
+      write(chunks, callback);
+    };
+    const texts = ['one', 'two', 'three'];
+    for (const text of texts) {
+      const payload = Buffer.from(text);
+      writeTextFrame(served, textFrame(payload), payload);
+    }
+    served.send('by ws, in between');
+    const payload = Buffer.from('four');
+    writeTextFrame(served, textFrame(payload), payload);
+    await expect.poll(() => received.length).toBe(5);
+    expect(received).toEqual([...texts, 'by ws, in between', 'four']);
+    // ws writes its frame as header and payload: six buffers in one system call, not five calls.
+    expect(writes).toEqual([6]);
     client.close();
   });
 
