@@ -1,24 +1,45 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 
+/** The length of a text frame's header for a payload of this many bytes (RFC 6455, 5.2). */
+function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 0x10000 ? 4 : 10;
+}
+
+function writeHeader(frame: Buffer, length: number): void {
+  frame[0] = 0x81;
+  if (length < 126) frame[1] = length;
+  else if (length < 0x10000) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
+  }
+}
+
 /**
  * The WebSocket frame (RFC 6455: final, text, unmasked as a server's frames are) of a payload, built
  * once for every socket a delivery goes to.
  */
 export function textFrame(payload: Buffer): Buffer {
-  const length = payload.length;
-  const header =
-    length < 126
-      ? Buffer.from([0x81, length])
-      : length < 0x10000
-        ? Buffer.from([0x81, 126, length >> 8, length & 0xff])
-        : Buffer.alloc(10);
-  if (length >= 0x10000) {
-    header[0] = 0x81;
-    header[1] = 127;
-    header.writeBigUInt64BE(BigInt(length), 2);
-  }
-  return Buffer.concat([header, payload]);
+  const frame = Buffer.allocUnsafe(headerLength(payload.length) + payload.length);
+  writeHeader(frame, payload.length);
+  payload.copy(frame, frame.length - payload.length);
+  return frame;
+}
+
+/**
+ * The text frame of a string, and its payload (a view into the frame): the text is encoded once,
+ * straight into the frame, rather than into a buffer of its own and then copied after a header.
+ */
+export function textFrameOf(text: string): { frame: Buffer; payload: Buffer } {
+  const length = Buffer.byteLength(text);
+  const header = headerLength(length);
+  const frame = Buffer.allocUnsafe(header + length);
+  writeHeader(frame, length);
+  frame.write(text, header, 'utf8');
+  return { frame, payload: frame.subarray(header) };
 }
 
 // Sockets written to in this turn, held corked until the turn's frames are all written (see below).
