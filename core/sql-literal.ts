@@ -26,19 +26,37 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
  * quotes on SQLite; dates are UTC in the format Sequelize stores for each dialect.
  */
 export function sqlLiterals(sequelize: Sequelize): (value: SqlValue) => string {
+  const timestamp = lastTimestamp();
   if (sequelize.getDialect() === 'sqlite') {
     return (value) => {
       if (value === null) return 'NULL';
       if (typeof value === 'number') return finite(value);
-      if (value instanceof Date) return `'${utcTimestamp(value)} +00:00'`;
+      if (value instanceof Date) return `'${timestamp(value)} +00:00'`;
       return `'${value.replace(/'/g, "''")}'`;
     };
   }
   return (value) => {
     if (value === null) return 'NULL';
     if (typeof value === 'number') return finite(value);
-    if (value instanceof Date) return `'${utcTimestamp(value)}'`;
+    if (value instanceof Date) return `'${timestamp(value)}'`;
     return `'${value.replace(MYSQL_SPECIAL, (c) => MYSQL_ESCAPES[c]!)}'`;
+  };
+}
+
+/**
+ * utcTimestamp, remembering the last time it wrote: every row of a flush has the same creation time,
+ * written once rather than once per row (keyed by the time, not the Date, which may change).
+ */
+function lastTimestamp(): (date: Date) => string {
+  let time = Number.NaN;
+  let text = '';
+  return (date) => {
+    const t = date.getTime();
+    if (t !== time) {
+      text = utcTimestamp(date);
+      time = t;
+    }
+    return text;
   };
 }
 

@@ -4,16 +4,24 @@ import { addressSchema } from './address.ts';
 /** Wire protocol version; a frame with another `v` is refused with `unsupported_version`. */
 export const PROTOCOL_VERSION = 1;
 
-const frameId = z.string().min(1).max(64);
+const FRAME_ID_MAX = 64;
+/** A client's id for its message: the key that makes a retried send idempotent. */
+export const CLIENT_MSG_ID = /^[A-Za-z0-9_-]{8,64}$/;
+/** The longest text of a message, in UTF-16 units (a string's length). */
+export const MAX_TEXT_CHARS = 100_000;
+// zod's own pattern for `.uuid()`, so that the fast check below accepts exactly what the schema accepts.
+const UUID = z.regexes.uuid();
+
+const frameId = z.string().min(1).max(FRAME_ID_MAX);
 const conversationId = z.string().uuid({ message: 'a conversation id' });
 const messageId = z.string().uuid({ message: 'a message id' });
-const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: '8-64 letters, digits, - or _' });
+const clientMsgId = z.string().regex(CLIENT_MSG_ID, { message: '8-64 letters, digits, - or _' });
 const seq = z.number().int().min(0);
 
 const base = { v: z.literal(PROTOCOL_VERSION, { message: `protocol version ${PROTOCOL_VERSION}` }), id: frameId };
 
 export const messageContentSchema = z.object({
-  text: z.string().max(100_000).optional(),
+  text: z.string().max(MAX_TEXT_CHARS).optional(),
   mentions: z.array(addressSchema).max(100).optional(),
   attachments: z.array(z.string().uuid()).max(10).optional(),
 });
@@ -125,3 +133,25 @@ export type ClientFieldsOf<T extends ClientFrameType> = Omit<
   Extract<z.input<typeof clientFrameSchema>, { type: T }>,
   'v' | 'id' | 'type'
 >;
+
+export type SendFrame = FrameOf<'send'>;
+
+// The fields of the common send: text into a known conversation.
+const PLAIN_SEND_KEYS = new Set(['v', 'id', 'type', 'clientMsgId', 'conversationId', 'text']);
+
+/**
+ * The frame itself when it is the common send (text into a conversation, every field valid), checked by
+ * hand; undefined for anything else, which the schema then judges and refuses with its errors. It only
+ * ever accepts what the schema accepts, and yields the same fields: the schema's checks of every send
+ * frame were a tenth of the node's frame intake at its best direct-message rate (bench/node profile).
+ */
+export function plainSendFrame(raw: Record<string, unknown>): SendFrame | undefined {
+  for (const key in raw) if (!PLAIN_SEND_KEYS.has(key)) return undefined;
+  const { v, id, type, clientMsgId, conversationId, text } = raw;
+  if (v !== PROTOCOL_VERSION || type !== 'send') return undefined;
+  if (typeof id !== 'string' || id.length < 1 || id.length > FRAME_ID_MAX) return undefined;
+  if (typeof clientMsgId !== 'string' || !CLIENT_MSG_ID.test(clientMsgId)) return undefined;
+  if (typeof conversationId !== 'string' || !UUID.test(conversationId)) return undefined;
+  if (text !== undefined && (typeof text !== 'string' || text.length > MAX_TEXT_CHARS)) return undefined;
+  return raw as SendFrame;
+}

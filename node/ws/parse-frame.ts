@@ -1,6 +1,6 @@
 import { AppError } from '../../core/errors.ts';
 import { fieldErrorsOf } from '../../core/validate.ts';
-import { clientFrameSchema, PROTOCOL_VERSION, type ClientFrame } from '../../protocol/frames.ts';
+import { clientFrameSchema, plainSendFrame, PROTOCOL_VERSION, type ClientFrame } from '../../protocol/frames.ts';
 
 const TYPES = new Set<string>(clientFrameSchema.options.map((o) => o.shape.type.value));
 
@@ -45,6 +45,9 @@ export function parseFrame(data: Buffer | string, maxBytes: number): ClientFrame
     throw new FrameError('unsupported_version', `This node speaks protocol version ${PROTOCOL_VERSION}`, re);
   if (typeof record.type !== 'string' || !TYPES.has(record.type))
     throw new FrameError('unknown_type', 'Unknown frame type', re);
+  // Most frames are plain sends: checked by hand; anything else, and every refusal, is the schema's.
+  const plain = record.type === 'send' ? plainSendFrame(record) : undefined;
+  if (plain) return plain;
   const parsed = clientFrameSchema.safeParse(raw);
   if (!parsed.success) {
     const fields = fieldErrorsOf(parsed.error);

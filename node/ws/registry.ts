@@ -4,7 +4,7 @@ import type { BusEvent } from '../bus/bus.ts';
 import type { PresenceStatus } from '../presence/presence-store.ts';
 import { serverFrame, type ServerFrame } from '../../protocol/frames.ts';
 import { CLOSE } from './close-codes.ts';
-import { textFrame, writeTextFrame } from './text-frame.ts';
+import { textFrameOf, writeTextFrame } from './text-frame.ts';
 
 export type Connection = {
   id: string;
@@ -70,10 +70,11 @@ function createWriteQueue() {
     if (pumping) setImmediate(pump);
   }
 
-  return function enqueue(data: Buffer, targets: readonly Connection[], except: string | undefined) {
+  return function enqueue(text: string, targets: readonly Connection[], except: string | undefined) {
     if (targets.length === 0) return;
     // The WebSocket frame too is built once for all the targets.
-    pending.push({ data, frame: textFrame(data), targets, next: 0, except });
+    const { frame, payload } = textFrameOf(text);
+    pending.push({ data: payload, frame, targets, next: 0, except });
     if (!pumping) pump();
   };
 }
@@ -87,10 +88,10 @@ export function createRegistry(): Registry {
   const watchers = new Map<string, Set<Connection>>();
 
   // One socket's frame (an ack, a reply, a presence change) goes out as one write too, like deliveries.
-  function send(connection: Connection, data: string | Buffer) {
+  function send(connection: Connection, text: string) {
     if (connection.socket.readyState !== connection.socket.OPEN) return;
-    const payload = typeof data === 'string' ? Buffer.from(data) : data;
-    writeTextFrame(connection.socket, textFrame(payload), payload);
+    const { frame, payload } = textFrameOf(text);
+    writeTextFrame(connection.socket, frame, payload);
   }
 
   const enqueue = createWriteQueue();
@@ -156,15 +157,17 @@ export function createRegistry(): Registry {
         const targets = targetsOf(event.recipients);
         if (targets.length > 0)
           enqueue(
-            Buffer.from(typeof event.frame === 'string' ? event.frame : JSON.stringify(event.frame)),
+            typeof event.frame === 'string' ? event.frame : JSON.stringify(event.frame),
             targets,
             event.exceptConnection,
           );
       } else if (event.kind === 'presence') {
-        const data = JSON.stringify(
-          serverFrame('presence', { address: event.address, status: event.status, lastSeen: event.lastSeen }),
+        const { frame, payload } = textFrameOf(
+          JSON.stringify(
+            serverFrame('presence', { address: event.address, status: event.status, lastSeen: event.lastSeen }),
+          ),
         );
-        for (const connection of watchers.get(event.address) ?? []) send(connection, data);
+        for (const connection of watchers.get(event.address) ?? []) writeTextFrame(connection.socket, frame, payload);
       } else if (event.kind === 'access.ended') {
         for (const set of byAddress.values()) {
           for (const connection of set) {

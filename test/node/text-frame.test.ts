@@ -1,7 +1,7 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { textFrame, writeTextFrame } from '../../node/ws/text-frame.ts';
+import { textFrame, textFrameOf, writeTextFrame } from '../../node/ws/text-frame.ts';
 
 let server: WebSocketServer;
 let url: string;
@@ -38,6 +38,44 @@ describe('a text frame built once and written to each socket', () => {
     served.send('last, by ws');
     await expect.poll(() => received.length).toBe(texts.length + 2);
     expect(received).toEqual(['first, by ws', ...texts, 'last, by ws']);
+    client.close();
+  });
+
+  it('is encoded straight from a string, the same frame as from its bytes, and reaches the client as that text', async () => {
+    const { client, served, received } = await pair();
+    const texts = [0, 125, 126, 65_535, 65_536].map((n) => 'é'.repeat(n)).concat('héllo ✓ 你好 😀');
+    for (const text of texts) {
+      const { frame, payload } = textFrameOf(text);
+      expect(frame.equals(textFrame(Buffer.from(text)))).toBe(true);
+      expect(payload.toString()).toBe(text);
+      writeTextFrame(served, frame, payload);
+    }
+    await expect.poll(() => received.length).toBe(texts.length);
+    expect(received).toEqual(texts);
+    client.close();
+  });
+
+  it("leaves with the rest of its turn: one socket's frames of a turn are written together, in order", async () => {
+    const { client, served, received } = await pair();
+    const stream = (served as unknown as { _socket: Socket })._socket;
+    const writes: number[] = [];
+    const write = stream._writev!.bind(stream);
+    stream._writev = (chunks, callback) => {
+      writes.push(chunks.length);
+      write(chunks, callback);
+    };
+    const texts = ['one', 'two', 'three'];
+    for (const text of texts) {
+      const payload = Buffer.from(text);
+      writeTextFrame(served, textFrame(payload), payload);
+    }
+    served.send('by ws, in between');
+    const payload = Buffer.from('four');
+    writeTextFrame(served, textFrame(payload), payload);
+    await expect.poll(() => received.length).toBe(5);
+    expect(received).toEqual([...texts, 'by ws, in between', 'four']);
+    // ws writes its frame as header and payload: six buffers in one system call, not five calls.
+    expect(writes).toEqual([6]);
     client.close();
   });
 
