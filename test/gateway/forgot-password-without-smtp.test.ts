@@ -9,7 +9,7 @@ import { operator } from '../../gateway/context.ts';
 import { seedDemo } from '../../gateway/seed/demo.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { unusedUrl } from '../helpers/ports.ts';
+import { unusedUrls } from '../helpers/ports.ts';
 
 let running: { gateway: Gateway; db: TestDatabase } | undefined;
 
@@ -46,7 +46,8 @@ async function gatewayWithoutSmtp(label: string, env: Record<string, string> = {
 describe('"forgot password" without a mail server', () => {
   it('writes the mail, link included, to the log in the demo', async () => {
     const { gateway, lines, url } = await gatewayWithoutSmtp('forgot-pw-log');
-    await seedDemo(gateway.context(null), { eng: await unusedUrl(), arts: await unusedUrl() });
+    const [eng, arts] = (await unusedUrls(2)) as [string, string];
+    await seedDemo(gateway.context(null), { eng, arts });
     await createUser(
       { ...gateway.context(null), actor: operator('test') },
       {

@@ -5,7 +5,7 @@ import { seedDemo } from '../../gateway/seed/demo.ts';
 import { registerApp, type RegisteredApp } from '../../gateway/apps-registry/register-app.ts';
 import { importUsers } from '../../gateway/accounts/import-users.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
-import { unusedUrl } from './ports.ts';
+import { unusedUrls } from './ports.ts';
 
 export type TestGateway = Gateway & { db: TestDatabase; stop(): Promise<void> };
 
@@ -13,8 +13,7 @@ export type TestGateway = Gateway & { db: TestDatabase; stop(): Promise<void> };
  * The node URLs the seeded campus names, for tests that start no node: ports taken from the OS and
  * closed, so nothing answers there even while the demo runs on its own ports (4201, 4202).
  */
-export const ENG_NODE = await unusedUrl();
-export const ARTS_NODE = await unusedUrl();
+export const [ENG_NODE, ARTS_NODE] = (await unusedUrls(2)) as [string, string];
 
 /** A gateway on a free port over its own database, seeded with the demo campus. */
 export async function startTestGateway(label: string, env: Record<string, string> = {}): Promise<TestGateway> {

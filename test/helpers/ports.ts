@@ -5,11 +5,16 @@ import { createServer } from 'node:net';
  * ports themselves, since the demo (`npm start`) may be running beside them on its fixed ports.
  */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  return (await freePorts(1))[0]!;
+}
+
+/** Several such ports, all different: each is held until every one is taken, then all are closed. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))));
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
 }
 
 /**
@@ -19,4 +24,9 @@ export async function freePort(): Promise<number> {
  */
 export async function unusedUrl(host = 'localhost'): Promise<string> {
   return `http://${host}:${await freePort()}`;
+}
+
+/** Several unused URLs at once, never two at one port (two picked one after another may be). */
+export async function unusedUrls(count: number, host = 'localhost'): Promise<string[]> {
+  return (await freePorts(count)).map((port) => `http://${host}:${port}`);
 }
