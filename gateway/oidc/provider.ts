@@ -237,6 +237,10 @@ function accountSettings(deps: ProviderDeps): Pick<Configuration, 'extraTokenCla
       const system = requestContext(deps, ctx);
       const user = await userById(system, sub);
       if (!user || user.status !== 'active') return undefined;
+      // New tokens at the token endpoint (a refresh, a code exchanged) are a sign-in to the app again: a
+      // person it is no longer for (its units or roles changed, or theirs) gets none; the grant is refused.
+      const clientId = ctx.oidc?.client?.clientId;
+      if (ctx.oidc?.route === 'token' && clientId && (await signInRefusal(system, clientId, user.id))) return undefined;
       return {
         accountId: user.id,
         async claims() {

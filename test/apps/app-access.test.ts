@@ -209,6 +209,32 @@ describe('who may sign in to an app', () => {
   });
 });
 
+describe('an app that is no longer for a person', () => {
+  it('gives them no new tokens at refresh, while the people it is still for refresh on', async () => {
+    const desk = await rpOf(
+      await register(gateway, { name: 'Campus Desk', slug: 'campus-desk', firstParty: true, redirectUris: [REDIRECT] }),
+    );
+    const tokensOf = async (username: string) => {
+      const { page, verifier } = await authorize(desk, await signedIn(username), { prompt: 'consent' });
+      return client.authorizationCodeGrant(desk.config, new URL(page.url), {
+        pkceCodeVerifier: verifier,
+        expectedState: 'st',
+      });
+    };
+    const alice = await tokensOf('alice');
+    const carol = await tokensOf('carol');
+    const aliceAgain = await client.refreshTokenGrant(desk.config, alice.refresh_token!);
+
+    // The campus narrows the app to Arts: alice (Engineering) may no longer sign in to it, carol (Arts too) may.
+    const admin = await actingAs(gateway, 'admin');
+    await updateApp(admin, 'campus-desk', { visibility: { units: ['campus/arts'], roles: [] } });
+    await expect(client.refreshTokenGrant(desk.config, aliceAgain.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+    expect((await client.refreshTokenGrant(desk.config, carol.refresh_token!)).access_token).toBeTruthy();
+  });
+});
+
 describe('which chat nodes an app may get tokens for', () => {
   let engApp: Rp;
   let campusApp: Rp;
