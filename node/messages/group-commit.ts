@@ -5,6 +5,7 @@ import type { Logger } from '../../core/logger.ts';
 import { sqlLiterals } from '../../core/sql-literal.ts';
 import { uuidv7 } from '../../core/uuid7.ts';
 import type { MessageRecord } from '../models.ts';
+import { messageRecordOf } from './message-row.ts';
 import { queueForIndex } from './search-index.ts';
 
 /** One entry to append to a conversation's sequence. */
@@ -495,21 +496,7 @@ async function findStored(
       `SELECT * FROM messages WHERE (sender, client_msg_id) IN (${pairs})`,
       { type: QueryTypes.SELECT, transaction: tx },
     );
-    for (const r of rows) {
-      found.push({
-        conversationId: String(r.conversation_id),
-        seq: Number(r.seq),
-        id: String(r.id),
-        sender: String(r.sender),
-        clientMsgId: String(r.client_msg_id),
-        kind: String(r.kind),
-        body: String(r.body),
-        refId: (r.ref_id as string | null) ?? null,
-        createdAt: new Date(r.created_at as string),
-        editedAt: r.edited_at ? new Date(r.edited_at as string) : null,
-        recalledAt: r.recalled_at ? new Date(r.recalled_at as string) : null,
-      });
-    }
+    for (const r of rows) found.push(messageRecordOf(r));
   }
   return found;
 }

@@ -3,7 +3,7 @@ import type { MessageRecord } from '../models.ts';
 /**
  * A `messages` row as a raw query returns it (snake_case columns; dates as Date objects from MariaDB
  * and as text from SQLite), as the record the node passes around: reading thousands of rows without
- * building a Sequelize instance for each. (group-commit.ts reads its rows back the same way.)
+ * building a Sequelize instance for each (a sync's pages, a flush's rows read back).
  */
 export function messageRecordOf(r: Record<string, unknown>): MessageRecord {
   return {
