@@ -32,7 +32,8 @@ import { describeCalibration } from '../shared/calibration.ts';
 import { gitOutput, installCleanups, timestampLog } from '../shared/orchestrator.ts';
 import { ADMINS_GROUP, benchLdif, PEOPLE, SERVICE_DN, STAFF_GROUP, type Shape } from './ldif.ts';
 import { renderSection, type DatabaseRun, type Run, type SyncRun } from './report.ts';
-import { writeSection } from '../shared/benchmarks-file.ts';
+import { publishSection } from '../shared/benchmarks-file.ts';
+import { mariadbAnswers } from '../shared/setup.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const args = process.argv.slice(2);
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
 
   const databases: DatabaseRun[] = [{ ...(await runOn('sqlite', slapd.url, servicePassword)) }];
   if (!args.includes('--sqlite-only')) {
-    if (await mariadbAnswers()) databases.push(await runOn('mariadb', slapd.url, servicePassword));
+    if (await mariadbAnswers(MARIADB_ADMIN)) databases.push(await runOn('mariadb', slapd.url, servicePassword));
     else log('MariaDB does not answer on 127.0.0.1:3306: SQLite only');
   }
 
@@ -89,23 +90,11 @@ async function main(): Promise<void> {
         .split('\n')[0] || 'slapd',
     databases,
   };
-  const section = renderSection(run);
-  console.log(`\n${section}`);
-  if (!args.includes('--no-write')) {
-    const file = option('out') ?? join(root, 'BENCHMARKS.md');
-    writeSection(file, 'Directory sync', section);
-    log(`wrote the "Directory sync" section of ${file}`);
-  }
-}
-
-async function mariadbAnswers(): Promise<boolean> {
-  try {
-    const c = await mysql.createConnection(MARIADB_ADMIN);
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
+  publishSection('Directory sync', renderSection(run), {
+    write: !args.includes('--no-write'),
+    file: option('out') ?? join(root, 'BENCHMARKS.md'),
+    log,
+  });
 }
 
 /** A fresh gateway database of one kind: migrated, with the unit root, the directory registered; synced twice. */

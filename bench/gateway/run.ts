@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { hash, verify } from '@node-rs/argon2';
 import { PASSWORD_HASHING } from '../../gateway/accounts/passwords.ts';
-import { writeSection } from '../shared/benchmarks-file.ts';
+import { publishSection } from '../shared/benchmarks-file.ts';
 import { Histogram } from '../shared/histogram.ts';
 import { describeCalibration } from '../shared/calibration.ts';
 import { describeMachine, findMariadbPid, loadAverage, processCpuSeconds } from '../shared/machine.ts';
@@ -98,13 +98,11 @@ async function main(): Promise<void> {
     argon2,
     servers,
   };
-  const section = renderSection(run);
-  console.log(`\n${section}`);
-  if (!args.includes('--no-write')) {
-    const file = option('out') ?? join(root, 'BENCHMARKS.md');
-    writeSection(file, 'Gateway', section);
-    log(`wrote the "Gateway" section of ${file}`);
-  }
+  publishSection('Gateway', renderSection(run), {
+    write: !args.includes('--no-write'),
+    file: option('out') ?? join(root, 'BENCHMARKS.md'),
+    log,
+  });
 }
 
 /** The password check alone, at the project's parameters: one at a time, and two at once (two cores). */

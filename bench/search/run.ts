@@ -19,7 +19,8 @@ import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import { openDatabase } from '../../core/database.ts';
 import { migrate } from '../../core/migrator.ts';
-import { writeSection } from '../shared/benchmarks-file.ts';
+import { publishSection } from '../shared/benchmarks-file.ts';
+import { mariadbAnswers } from '../shared/setup.ts';
 import { describeCalibration } from '../shared/calibration.ts';
 import { describeMachine, loadAverage } from '../shared/machine.ts';
 import { gitOutput, installCleanups, timestampLog } from '../shared/orchestrator.ts';
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   const kinds: ('sqlite' | 'mariadb')[] = [];
   if (!args.includes('--mariadb-only')) kinds.push('sqlite');
   if (!args.includes('--sqlite-only')) {
-    if (await mariadbAnswers()) kinds.push('mariadb');
+    if (await mariadbAnswers(MARIADB_ADMIN)) kinds.push('mariadb');
     else log('MariaDB does not answer on 127.0.0.1:3306: SQLite only');
   }
   const databases: DatabaseRun[] = [];
@@ -71,23 +72,11 @@ async function main(): Promise<void> {
     queries: queries(SEED, shape.messages),
     databases,
   };
-  const section = renderSection(run);
-  console.log(`\n${section}`);
-  if (!args.includes('--no-write')) {
-    const file = option('out') ?? join(root, 'BENCHMARKS.md');
-    writeSection(file, 'Search', section);
-    log(`wrote the "Search" section of ${file}`);
-  }
-}
-
-async function mariadbAnswers(): Promise<boolean> {
-  try {
-    const c = await mysql.createConnection(MARIADB_ADMIN);
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
+  publishSection('Search', renderSection(run), {
+    write: !args.includes('--no-write'),
+    file: option('out') ?? join(root, 'BENCHMARKS.md'),
+    log,
+  });
 }
 
 /** A fresh database of one kind: migrated, loaded, searched, scanned, written to. */

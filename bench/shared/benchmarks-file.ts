@@ -30,3 +30,18 @@ function findHeading(text: string, heading: string): number {
   }
   return -1;
 }
+
+/**
+ * Prints a benchmark's section and, where the run writes, puts it into `file` (BENCHMARKS.md, or the
+ * `--out=` file) in place of the section of the same heading.
+ */
+export function publishSection(
+  heading: string,
+  section: string,
+  options: { write: boolean; file: string; log: (line: string) => void },
+): void {
+  console.log(`\n${section}`);
+  if (!options.write) return;
+  writeSection(options.file, heading, section);
+  options.log(`wrote the "${heading}" section of ${options.file}`);
+}

@@ -187,3 +187,14 @@ export function tail(file: string, lines = 20): string {
     return '(no log)';
   }
 }
+
+/** Whether MariaDB answers at `url` (a benchmark skips its MariaDB half, and says so, where not). */
+export async function mariadbAnswers(url: string): Promise<boolean> {
+  try {
+    const c = await mysql.createConnection(url);
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -20,7 +20,7 @@ import { WebSocket } from 'ws';
 import { operator } from '../../gateway/context.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { AtriumClient } from '../../sdk/client.ts';
-import { writeSection } from '../shared/benchmarks-file.ts';
+import { publishSection } from '../shared/benchmarks-file.ts';
 import { describeCalibration } from '../shared/calibration.ts';
 import { describeMachine, loadAverage } from '../shared/machine.ts';
 import { summariseProfile } from '../shared/profile-summary.ts';
@@ -161,13 +161,7 @@ async function main(): Promise<void> {
       1000 /
       (scale.repeat * people.length),
   };
-  const section = renderSection(run);
-  console.log(`\n${section}`);
-  if (write) {
-    const file = option('out') ?? join(ROOT, 'BENCHMARKS.md');
-    writeSection(file, 'First sync', section);
-    log(`wrote the "First sync" section of ${file}`);
-  }
+  publishSection('First sync', renderSection(run), { write, file: option('out') ?? join(ROOT, 'BENCHMARKS.md'), log });
 }
 
 function describePerson(p: Person): string {
