@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../core/database.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { freePort } from '../helpers/federation.ts';
+import { freePort, freePorts } from '../helpers/ports.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { inspectDatabase, jsonOf, runAtrium, startAtrium, type LongRunning } from '../helpers/cli.ts';
 import { slapdInstalled } from '../../cli/private-slapd.ts';
@@ -62,13 +62,9 @@ async function api<T = Record<string, any>>(nodeUrl: string, token: string, path
 
 beforeAll(async () => {
   db = await createTestDatabase('cli-demo');
-  ports = {
-    gateway: await freePort(),
-    proxy: await freePort(),
-    eng: await freePort(),
-    arts: await freePort(),
-    leave: await freePort(),
-  };
+  // All different: ports taken one after another may repeat, and the demo would find one in use.
+  const [gateway, proxy, eng, arts, leave] = (await freePorts(5)) as [number, number, number, number, number];
+  ports = { gateway, proxy, eng, arts, leave };
   env = {
     GATEWAY_PORT: String(ports.gateway),
     GATEWAY_HOST: '127.0.0.1',

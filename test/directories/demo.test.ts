@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { freePort } from '../helpers/ports.ts';
+import { freePorts } from '../helpers/ports.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { jsonOf, runAtrium, startAtrium, type LongRunning } from '../helpers/cli.ts';
 import { requireSlapd } from '../helpers/slapd.ts';
@@ -36,14 +36,15 @@ afterAll(async () => {
 
 describe('the demo campus', () => {
   it('runs a directory of its own, whose people sign in with its password, and stops it on exit', async () => {
-    const gatewayPort = await freePort();
+    // All different: ports taken one after another may repeat, and the demo would find one in use.
+    const [gatewayPort, proxy, eng, arts, leave] = (await freePorts(5)) as [number, number, number, number, number];
     const env = {
       GATEWAY_PORT: String(gatewayPort),
       GATEWAY_HOST: '127.0.0.1',
-      DEMO_PROXY_PORT: String(await freePort()),
-      DEMO_ENG_PORT: String(await freePort()),
-      DEMO_ARTS_PORT: String(await freePort()),
-      DEMO_LEAVE_PORT: String(await freePort()),
+      DEMO_PROXY_PORT: String(proxy),
+      DEMO_ENG_PORT: String(eng),
+      DEMO_ARTS_PORT: String(arts),
+      DEMO_LEAVE_PORT: String(leave),
     };
     expect((await runAtrium(db, ['migrate'])).code).toBe(0);
     const app = jsonOf(
