@@ -36,7 +36,8 @@ const schema = z.object({
   FLUSH_WINDOW_MS: z.coerce.number({ message: 'expected milliseconds' }).min(0).max(1000).default(2),
   FLUSH_MODE: z.enum(['eager', 'window'], { message: 'expected eager or window' }).default('eager'),
   FLUSH_MAX_BATCH: envPositiveInt.default(2000),
-  FLUSH_CONCURRENCY: envPositiveInt.max(16).default(3),
+  FLUSH_CONCURRENCY: envPositiveInt.max(16).default(1),
+  FLUSH_LANES: envPositiveInt.max(16).default(3),
   MAX_FRAME_BYTES: envPositiveInt.default(64 * 1024),
   MAX_TEXT_CHARS: envPositiveInt.default(8000),
   VIEW_MEMBERS_MAX: envPositiveInt
@@ -102,8 +103,10 @@ export type NodeConfig = {
   flushMode: 'eager' | 'window';
   flushWindowMs: number;
   flushMaxBatch: number;
-  /** Flush transactions open at once on MariaDB (SQLite: always one). */
+  /** Flush transactions open at once in each lane on MariaDB (SQLite: always one). */
   flushConcurrency: number;
+  /** Group-commit lanes on MariaDB, each with its own conversations and flushes (SQLite: always one). */
+  flushLanes: number;
   maxFrameBytes: number;
   maxTextChars: number;
   /** A conversation view lists every member up to this many; a bigger group's lists only its viewer (the rest load in pages). */
@@ -158,6 +161,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     flushWindowMs: v.FLUSH_WINDOW_MS,
     flushMaxBatch: v.FLUSH_MAX_BATCH,
     flushConcurrency: v.FLUSH_CONCURRENCY,
+    flushLanes: v.FLUSH_LANES,
     maxFrameBytes: v.MAX_FRAME_BYTES,
     maxTextChars: v.MAX_TEXT_CHARS,
     viewMembersMax: v.VIEW_MEMBERS_MAX,

@@ -387,6 +387,7 @@ function startCommitters(
     clock,
     maxBatch: config.flushMaxBatch,
     concurrency: config.flushConcurrency,
+    lanes: config.flushLanes,
     logger,
     beforeCommit: (tx, stored) => federation.delivery.recordEntries(tx, stored),
     afterCommit: (stored, outboxTouched) => {

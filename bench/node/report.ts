@@ -292,7 +292,7 @@ export function renderSection(r: Results): string {
       .map(([k, val]) => `\`${k}=${val}\``)
       .join(
         ', ',
-      )}; \`FLUSH_MODE\`, \`FLUSH_WINDOW_MS\`, \`FLUSH_MAX_BATCH\` and \`FLUSH_CONCURRENCY\` at their defaults (eager: a send that finds nothing being written is committed at once, the window gathers only what arrives during a flush; 2 ms, 2,000, 3) unless said otherwise. \`FRAMES_PER_SECOND\` is raised so that the per-socket limit of 50/s does not throttle the senders.`,
+      )}; \`FLUSH_MODE\`, \`FLUSH_WINDOW_MS\`, \`FLUSH_MAX_BATCH\`, \`FLUSH_LANES\` and \`FLUSH_CONCURRENCY\` at their defaults (eager: a send that finds nothing being written is committed at once, the window gathers only what arrives during a flush; 2 ms, 2,000, 3 lanes of conversations that flush side by side, 1 flush open per lane) unless said otherwise. \`FRAMES_PER_SECOND\` is raised so that the per-socket limit of 50/s does not throttle the senders.`,
     `- Load generators: ${r.generators.count} child processes, up to ${fmt(r.generators.socketsEach)} sockets each (the machine allows 20,000 open files per process), from source addresses ${r.generators.addresses.join(', ')}, speaking the protocol's JSON frames over raw \`ws\`. Each message text carries its send time; latency is measured where it is received, on the same machine's clock.`,
     `- Access tokens: minted by the benchmark with the gateway's real active signing key (\`loadPrivateJwks\`), with the header and claims the gateway's provider puts in a node access token (RS256, \`typ: at+jwt\`, \`kid\`, \`iss\`, \`aud\` = the node URL, \`sub\`, \`client_id\` of a registered first-party app, \`scope: openid im\`, \`preferred_username\`, \`name\`, \`im_domains\`, \`sid\`, \`jti\`, \`iat\`, \`exp\` in 1 h), because signing 15,000 people in through the login form would take far longer than the benchmark. The node verifies them exactly as gateway-issued ones: same key, fetched from the gateway's JWKS endpoint, same checks. Sockets authenticate with the \`atrium.token.<jwt>\` subprotocol.`,
     '',
@@ -556,7 +556,7 @@ export function renderSection(r: Results): string {
   if (r.alt) {
     out.push(`### Alternative: FLUSH_WINDOW_MS=${r.alt.flushWindowMs}`, '');
     out.push(
-      `The node restarted with \`FLUSH_WINDOW_MS=${r.alt.flushWindowMs}\` (a send opens a flush at once whenever fewer than \`FLUSH_CONCURRENCY\` are open; batches still form while every slot is busy) and only the pairs' ${fmt(r.alt.sockets)} sockets reconnected.`,
+      `The node restarted with \`FLUSH_WINDOW_MS=${r.alt.flushWindowMs}\` (a send opens a flush at once whenever fewer than \`FLUSH_CONCURRENCY\` are open in its lane; batches still form while every slot is busy) and only the pairs' ${fmt(r.alt.sockets)} sockets reconnected.`,
       '',
       dmTable(r.alt),
       '',
@@ -668,7 +668,7 @@ function findings(r: Results, v: Verdicts): string[] {
         `  - Socket writes: every message costs the node two write system calls: the sender's ack through \`ws\` (\`writev\`, header and payload) and the receiver's frame, built once per message and written as one buffer (\`writeBuffer\`, which also carries the statements to MariaDB); \`writev\` alone was ${writev.percent.toFixed(0)}% of the samples, ≈ ${fmt((1000 * writev.ms) / Math.max(1, prof.db.messages))} µs per ack on this VM. That part does not shrink with better code in one process; it divides over the domain's N processes (the design's scaling path) and is cheaper on dedicated hardware.`,
       );
     lines.push(
-      `  - The flush (\`writeBatch\` in node/messages/group-commit.ts) writes hand-built statements with literal values (core/sql-literal.ts): one multi-row INSERT and one UPDATE joined to the (id, seq) list per flush, plain records instead of model instances. Up to \`FLUSH_CONCURRENCY\` flushes are open at once, the next one starting once the previous one holds its row locks. What is left of the database layer in the node is ${sharesOf(prof.profile, ['sequelize', 'mysql2', 'sql-escaper', 'moment'])} of the samples (sequelize, mysql2, sql-escaper, moment), plus the \`writeBuffer\` system calls that carry statements to MariaDB.`,
+      `  - The flush (\`writeBatch\` in node/messages/group-commit.ts) writes hand-built statements with literal values (core/sql-literal.ts): one multi-row INSERT and one UPDATE joined to the (id, seq) list per flush, plain records instead of model instances. Conversations are spread over \`FLUSH_LANES\` lanes whose flushes share no row locks and so are written side by side; within a lane up to \`FLUSH_CONCURRENCY\` flushes are open at once, the next one starting once the previous one holds its row locks. What is left of the database layer in the node is ${sharesOf(prof.profile, ['sequelize', 'mysql2', 'sql-escaper', 'moment'])} of the samples (sequelize, mysql2, sql-escaper, moment), plus the \`writeBuffer\` system calls that carry statements to MariaDB.`,
     );
     const cacheSelects = stat('SELECT members').count + stat('SELECT conversations').count - tx.count;
     if (cacheSelects / n > 0.01)

@@ -10,7 +10,7 @@
  *   options: --no-write, --write, --out=<file> (write the section there instead), --alt-flush=<ms>|none
  *   npm run bench:node -- --dm-only --rates=10000:15,20000 [--profile]   only the direct-message steps (rate[:seconds])
  *     (all sockets connected, no heap snapshots, group or shutdown phases); for trying a change; writes nothing
- *   --env=NAME=value (repeatable): an extra setting for the node process, e.g. --env=FLUSH_CONCURRENCY=1
+ *   --env=NAME=value (repeatable): an extra setting for the node process, e.g. --env=FLUSH_LANES=1
  *   npm run bench:node -- --closed-loop-only [--closed-seconds=3]   only the closed loop (chat users waiting
  *     for their acks; eager committer vs. fixed window), on the pairs' sockets alone; writes nothing
  *   npm run bench:node -- --group-only [--group-size=10000] [--group-messages=10]   only the group phase

@@ -65,8 +65,13 @@ export type GroupCommitOptions = {
   /** `eager` unless said. */
   mode?: FlushMode;
   maxBatch: number;
-  /** Flush transactions that may be open at once (on SQLite always one). */
+  /** Flush transactions that may be open at once in each lane (on SQLite always one). */
   concurrency: number;
+  /**
+   * Lanes that flush side by side (on SQLite always one): a conversation's entries always go through the
+   * same lane, so the flushes of two lanes never wait for each other's row locks. One unless said.
+   */
+  lanes?: number;
   logger: Logger;
   /** Where the window's timers come from; the machine's unless given. */
   clock?: Clock;
@@ -95,18 +100,52 @@ const ATTEMPTS = 3;
  * nothing and still gathers batches under load. (`mode: 'window'` makes every batch wait out the window,
  * a lone entry too: the behaviour before, kept so that the benchmark can compare the two.)
  *
- * Up to `concurrency` flushes are open at once, so that the next batch is written while the previous
- * one waits for its commit. Order still holds: a flush starts only once the flush before it holds its
- * conversations' row locks, so where two flushes share a conversation the later one waits for the
- * earlier one's commit and numbers after it; and flushes are answered (acks, fan-out) in the order they
- * started. A client id still in an open flush is held back until that flush ends, so its retry
- * finds it stored.
+ * Conversations are spread over `lanes`, each batching and flushing as above on its own, a conversation
+ * always in the same lane. A conversation's row is locked from the numbering to the commit, so two flushes
+ * that share conversations run one after the other; with a single lane and many busy conversations every
+ * flush shares nearly all of them with the one before (bench:node: 2,000 busy conversations, ~1,800 rows a
+ * flush, each holding its locks ~200 ms while MariaDB inserted), and flushes could not overlap. Flushes of
+ * different lanes share no conversation, so they are written side by side, as the database allows.
+ * Within a lane up to `concurrency` flushes are open at once, so that the next batch is written while the
+ * previous one waits for its commit. Order still holds: a flush starts only once the flush before it in
+ * its lane holds its conversations' row locks, so where two flushes share a conversation the later one
+ * waits for the earlier one's commit and numbers after it; and a lane's flushes are answered (acks,
+ * fan-out) in the order they started. (The lanes of several node processes share nothing: their row locks
+ * order them, as ever.) A client id still in an open flush of its lane is held back until that flush
+ * ends, so its retry finds it stored; one reused in a conversation of another lane meets the stored
+ * copy through the unique key, as a retry sent to another node process does.
  */
 export function createGroupCommitter(options: GroupCommitOptions): GroupCommitter {
   const { sequelize } = options;
   const flushBatch = batchWriter(options);
-  // SQLite has one writer, so a second open flush would only wait for the first.
-  const concurrency = sequelize.getDialect() === 'sqlite' ? 1 : options.concurrency;
+  // SQLite has one writer, so a second lane or open flush would only wait for the first.
+  const sqlite = sequelize.getDialect() === 'sqlite';
+  const lanes = Array.from({ length: sqlite ? 1 : (options.lanes ?? 1) }, () =>
+    createLane(options, flushBatch, sqlite ? 1 : options.concurrency),
+  );
+  return {
+    append(entry) {
+      return lanes[laneOf(entry.conversationId, lanes.length)]!.append(entry);
+    },
+    async drain() {
+      await Promise.all(lanes.map((lane) => lane.drain()));
+    },
+  };
+}
+
+/** The lane a conversation's entries always go through (FNV-1a of its id). */
+export function laneOf(conversationId: string, lanes: number): number {
+  if (lanes === 1) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < conversationId.length; i++) hash = Math.imul(hash ^ conversationId.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % lanes;
+}
+
+function createLane(
+  options: GroupCommitOptions,
+  flushBatch: (batch: Pending[], locked: () => void) => Promise<Outcome>,
+  concurrency: number,
+): GroupCommitter {
   const clock = options.clock ?? systemClock;
   const eager = (options.mode ?? 'eager') === 'eager';
   let queue: Pending[] = [];

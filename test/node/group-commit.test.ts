@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import type { Ack, Message } from '../../sdk/client.ts';
-import { createGroupCommitter, type Append, type FlushMode } from '../../node/messages/group-commit.ts';
+import { createGroupCommitter, laneOf, type Append, type FlushMode } from '../../node/messages/group-commit.ts';
 import { AppError } from '../../core/errors.ts';
 import { createTestClock } from '../../core/clock.ts';
 import { testDialect } from '../helpers/database.ts';
@@ -326,6 +326,112 @@ describe('when a batch starts', () => {
     clock.advance(LONG_WINDOW_MS);
     await lone;
     expect(flushes).toEqual([['windowed-0001']]);
+  });
+});
+
+describe('lanes', () => {
+  const entry = (conversationId: string, clientMsgId: string, sender = 'alice@eng.campus.test'): Append => ({
+    conversationId,
+    sender,
+    clientMsgId,
+    kind: 'text',
+    body: JSON.stringify({ text: clientMsgId }),
+  });
+  async function conversation(): Promise<string> {
+    const id = randomUUID();
+    await eng.models.Conversation.create({
+      id,
+      kind: 'group',
+      homeDomain: 'eng.campus.test',
+      title: 'Lanes',
+      directKey: null,
+      createdBy: 'alice@eng.campus.test',
+    });
+    return id;
+  }
+  /** Conversations until one falls in each of the first `count` lanes. */
+  async function oneInEachLane(lanes: number, count: number): Promise<string[]> {
+    const found = new Map<number, string>();
+    while (found.size < count) {
+      const id = await conversation();
+      const lane = laneOf(id, lanes);
+      if (lane < count && !found.has(lane)) found.set(lane, id);
+    }
+    return [...found.keys()].toSorted().map((lane) => found.get(lane)!);
+  }
+  function laned(lanes: number) {
+    return createGroupCommitter({
+      sequelize: eng.sequelize,
+      windowMs: 0,
+      maxBatch: 7,
+      concurrency: 2,
+      lanes,
+      logger: eng.logger,
+      afterCommit: () => undefined,
+    });
+  }
+
+  it("keeps every conversation's numbers gap-free and in the order its entries came, with flushes in every lane at once", async () => {
+    const conversations = await Promise.all(Array.from({ length: 8 }, () => conversation()));
+    const committer = laned(3);
+    const senders = ['alice', 'dave', 'carol'].map((u) => `${u}@eng.campus.test`);
+    const sends = Array.from({ length: 300 }, (_, i) => {
+      const conversationId = conversations[i % conversations.length]!;
+      return committer.append(entry(conversationId, `lanes-${i}-${conversationId}`, senders[i % senders.length]));
+    });
+    const results = await Promise.all(sends);
+    for (const id of conversations) {
+      const mine = results.filter((r) => r.message.conversationId === id);
+      expect(mine.map((r) => r.message.seq)).toEqual(Array.from({ length: mine.length }, (_, i) => i + 1));
+      const rows = await eng.models.Message.findAll({ where: { conversationId: id }, order: [['seq', 'ASC']] });
+      expect(rows.map((r) => r.id)).toEqual(mine.map((r) => r.message.id));
+      expect(Number((await eng.models.Conversation.findByPk(id))!.lastSeq)).toBe(mine.length);
+    }
+  });
+
+  it.skipIf(testDialect === 'sqlite')(
+    "acknowledges a send into another lane's conversation while a flush waits for a row another process holds (MariaDB)",
+    async () => {
+      const [one, two] = await oneInEachLane(2, 2);
+      const committer = laned(2);
+      // Another process's transaction holds the first conversation's row, as a flush there would.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let holding!: () => void;
+      const held = new Promise<void>((r) => (holding = r));
+      const elsewhere = eng.sequelize.transaction(async (tx) => {
+        await eng.sequelize.query(`SELECT id FROM conversations WHERE id = '${one}' FOR UPDATE`, { transaction: tx });
+        holding();
+        await gate;
+      });
+      await held;
+      let waiting = false;
+      const blocked = committer.append(entry(one!, 'lane-blocked-0001')).then((r) => ((waiting = false), r));
+      waiting = true;
+      const beside = await committer.append(entry(two!, 'lane-beside-0001'));
+      expect(beside.duplicate).toBe(false);
+      expect(waiting).toBe(true);
+      release();
+      await elsewhere;
+      const after = await blocked;
+      expect(after.message.seq).toBe(1);
+    },
+  );
+
+  it('leaves no gap when a flush fails: the next entry takes the number the failed one would have had', async () => {
+    const [one] = await oneInEachLane(2, 1);
+    const committer = laned(2);
+    const first = await committer.append(entry(one!, 'failed-flush-0001'));
+    const failing = committer.append({
+      ...entry(one!, 'failed-flush-0002'),
+      alsoWrite: async () => {
+        throw new Error('the disk is full');
+      },
+    });
+    await expect(failing).rejects.toMatchObject({ code: 'store_failed' });
+    const next = await committer.append(entry(one!, 'failed-flush-0003'));
+    expect(next.message.seq).toBe(first.message.seq + 1);
+    expect(await eng.models.Message.count({ where: { clientMsgId: 'failed-flush-0002' } })).toBe(0);
   });
 });
 
