@@ -1,6 +1,7 @@
 import { Op, QueryTypes, type Sequelize } from 'sequelize';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { GatewayModels } from '../models/index.ts';
+import { moveReadVersion } from '../shared-reads.ts';
 
 type StoredRow = { payload: string; consumed_at: Date | string | null };
 
@@ -67,6 +68,8 @@ export function createAdapterClass(models: GatewayModels) {
         ],
         type: QueryTypes.INSERT,
       });
+      // Every gateway process keeps the clients it read (shared-reads.ts).
+      if (this.model === 'Client') await moveReadVersion(sequelize);
     }
 
     find(id: string): Promise<AdapterPayload | undefined> {
@@ -93,6 +96,7 @@ export function createAdapterClass(models: GatewayModels) {
         replacements: [this.model, id],
         type: QueryTypes.DELETE,
       });
+      if (this.model === 'Client') await moveReadVersion(sequelize);
     }
 
     // Revoking a grant removes every artefact issued under it, whichever model it is.

@@ -48,19 +48,36 @@ async function tablesRead<T>(run: () => Promise<T>): Promise<{ result: T; reads:
 }
 
 describe('the token endpoint', () => {
-  it('reads the person, their units, the app and the node once for a refresh grant with a resource', async () => {
+  it('reads the person, their units, the app and the node at most once for a refresh grant with a resource', async () => {
     const refreshToken = await signedIn('alice');
     const { result, reads } = await tablesRead(() =>
       client.refreshTokenGrant(rp, refreshToken, { resource: ENG_NODE }),
     );
     expect(decodeJwt(result.access_token)).toMatchObject({ aud: ENG_NODE, im_domains: ['eng.campus.test'] });
-    expect(reads.users).toBe(1);
-    expect(reads.apps).toBe(1);
-    expect(reads.memberships).toBe(1);
+    expect(reads.users ?? 0).toBeLessThanOrEqual(1);
+    expect(reads.apps ?? 0).toBeLessThanOrEqual(1);
+    expect(reads.memberships ?? 0).toBeLessThanOrEqual(1);
     // The refresh token, the grant, the client; the app, the person, their units, the nodes serving them.
     // (The domain registry is left out: the gateway's timers may read it meanwhile, as they read ended access.)
     const tables = ['oidc_payloads', 'apps', 'users', 'memberships', 'org_units'];
     expect(tables.reduce((sum, t) => sum + (reads[t] ?? 0), 0)).toBeLessThanOrEqual(7);
+  });
+
+  it('keeps the person, their units, the app and the node between requests until one of them changes', async () => {
+    const refreshToken = await signedIn('alice');
+    const first = await client.refreshTokenGrant(rp, refreshToken, { resource: ENG_NODE });
+    const kept = await tablesRead(() => client.refreshTokenGrant(rp, first.refresh_token!, { resource: ENG_NODE }));
+    expect(kept.reads).toMatchObject({ read_version: 1 });
+    for (const table of ['users', 'apps', 'memberships', 'org_units']) expect(kept.reads[table]).toBeUndefined();
+    // The client and the refresh token's grant: one read each of the provider's store, besides the token.
+    expect(kept.reads.oidc_payloads).toBe(2);
+
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'alice', { displayName: 'Alice C.' });
+    const changed = await tablesRead(() =>
+      client.refreshTokenGrant(rp, kept.result.refresh_token!, { resource: ENG_NODE }),
+    );
+    expect(changed.reads.users).toBe(1);
+    expect(decodeJwt(changed.result.access_token).name).toBe('Alice C.');
   });
 
   it('names the home node and every node of a person of two colleges in the token', async () => {
