@@ -1,5 +1,5 @@
 import { Op, QueryTypes, type Sequelize } from 'sequelize';
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { GatewayModels } from '../models/index.ts';
 import { moveReadVersion } from '../shared-reads.ts';
 
@@ -25,9 +25,34 @@ function upsertStatement(sequelize: Sequelize): string {
  * the upsert) rather than model queries, which cost twice the CPU per read in Sequelize. Dates go in as
  * Date replacements, which Sequelize writes in the format it stores them in.
  */
-export function createAdapterClass(models: GatewayModels) {
+export function createAdapterClass(models: GatewayModels, currentRequest: () => object | undefined = () => undefined) {
   const sequelize = models.OidcPayload.sequelize!;
   const upsert = upsertStatement(sequelize);
+  // The refresh token a request has consumed, spent only once its successor is stored (rotate below).
+  const rotating = new WeakMap<object, string>();
+
+  /**
+   * A refresh token is spent only once its successor is stored: were it spent first, a failure in between
+   * would leave the app with a spent token, whose retry counts as reuse and ends the grant. The other
+   * order needs no transaction (which on SQLite takes a connection of its own, and under load every
+   * worker thread waiting for the write lock): a failure after the successor is stored leaves the
+   * presented token usable, and a successor that was never handed out, unknown to anyone, expires. Of
+   * two requests presenting the same token at once only one spends it; the other drops its successor and
+   * is refused as a used token would be.
+   */
+  async function rotate(spentId: string, values: unknown[]): Promise<void> {
+    await sequelize.query(upsert, { replacements: values, type: QueryTypes.INSERT });
+    const spent = await sequelize.query(
+      'UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL',
+      { replacements: [new Date(), 'RefreshToken', spentId], type: QueryTypes.BULKUPDATE },
+    );
+    if (spent === 1) return;
+    await sequelize.query('DELETE FROM oidc_payloads WHERE model = ? AND id = ?', {
+      replacements: ['RefreshToken', values[1]],
+      type: QueryTypes.DELETE,
+    });
+    throw new errors.InvalidGrant('refresh token already used');
+  }
 
   async function findWhere(model: string, column: 'id' | 'uid' | 'user_code', value: string) {
     const rows = await sequelize.query<StoredRow>(
@@ -55,19 +80,23 @@ export function createAdapterClass(models: GatewayModels) {
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-      await sequelize.query(upsert, {
-        replacements: [
-          this.model,
-          id,
-          JSON.stringify(payload),
-          payload.grantId ?? null,
-          payload.userCode ?? null,
-          payload.uid ?? null,
-          typeof payload.accountId === 'string' ? payload.accountId : null,
-          expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-        ],
-        type: QueryTypes.INSERT,
-      });
+      const values = [
+        this.model,
+        id,
+        JSON.stringify(payload),
+        payload.grantId ?? null,
+        payload.userCode ?? null,
+        payload.uid ?? null,
+        typeof payload.accountId === 'string' ? payload.accountId : null,
+        expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      ];
+      const request = this.model === 'RefreshToken' ? currentRequest() : undefined;
+      const spentId = request && rotating.get(request);
+      if (request && spentId) {
+        rotating.delete(request);
+        return rotate(spentId, values);
+      }
+      await sequelize.query(upsert, { replacements: values, type: QueryTypes.INSERT });
       // Every gateway process keeps the clients it read (shared-reads.ts).
       if (this.model === 'Client') await moveReadVersion(sequelize);
     }
@@ -85,6 +114,12 @@ export function createAdapterClass(models: GatewayModels) {
     }
 
     async consume(id: string): Promise<void> {
+      // The provider consumes a refresh token only to rotate it: spent when its successor is stored.
+      const request = this.model === 'RefreshToken' ? currentRequest() : undefined;
+      if (request) {
+        rotating.set(request, id);
+        return;
+      }
       await sequelize.query('UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ?', {
         replacements: [new Date(), this.model, id],
         type: QueryTypes.UPDATE,

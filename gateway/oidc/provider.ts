@@ -268,7 +268,7 @@ function lifetimes(config: GatewayConfig): Configuration['ttl'] {
 
 /** The store, except that the client of a disabled app is not found: it can neither sign in nor get tokens. */
 function registryAwareAdapter(deps: ProviderDeps) {
-  const Store = createAdapterClass(deps.models);
+  const Store = createAdapterClass(deps.models, () => Provider.ctx);
   return class RegistryAwareAdapter extends Store {
     override async find(id: string) {
       if (this.model !== 'Client') return super.find(id);
