@@ -30,6 +30,8 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
   const upsert = upsertStatement(sequelize);
   // The refresh token a request has consumed, spent only once its successor is stored (rotate below).
   const rotating = new WeakMap<object, string>();
+  // The session a request read, as stored but for its expiry (unchangedSession below).
+  const sessionsRead = new WeakMap<object, { id: string; stored: string; exp: number | undefined }>();
 
   /**
    * A refresh token is spent only once its successor is stored: were it spent first, a failure in between
@@ -52,6 +54,21 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
       type: QueryTypes.DELETE,
     });
     throw new errors.InvalidGrant('refresh token already used');
+  }
+
+  /**
+   * oidc-provider saves the session at the end of every request that used it, mostly to push its expiry
+   * on (the session lasts its TTL from its last use). A session the request read and did not change is
+   * written only when that push is worth it, once a hundredth of the TTL has passed since it was written:
+   * it may then end up to that much earlier than it would have. (The provider's own "touched" mark cannot
+   * tell: it misses changes made inside the session's nested objects.) Nor does the stale copy of a
+   * request that changed nothing overwrite what a concurrent request of the same browser wrote meanwhile.
+   */
+  function unchangedSession(id: string, payload: AdapterPayload, expiresIn: number): boolean {
+    const request = currentRequest();
+    const read = request && sessionsRead.get(request);
+    if (!read || read.id !== id || read.exp === undefined || payload.exp === undefined) return false;
+    return payload.exp - read.exp < expiresIn / 100 && withoutExpiry(payload) === read.stored;
   }
 
   async function findWhere(model: string, column: 'id' | 'uid' | 'user_code', value: string) {
@@ -90,6 +107,7 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
         typeof payload.accountId === 'string' ? payload.accountId : null,
         expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
       ];
+      if (this.model === 'Session' && unchangedSession(id, payload, expiresIn)) return;
       const request = this.model === 'RefreshToken' ? currentRequest() : undefined;
       const spentId = request && rotating.get(request);
       if (request && spentId) {
@@ -101,8 +119,11 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
       if (this.model === 'Client') await moveReadVersion(sequelize);
     }
 
-    find(id: string): Promise<AdapterPayload | undefined> {
-      return findWhere(this.model, 'id', id);
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      const found = await findWhere(this.model, 'id', id);
+      const request = found && this.model === 'Session' ? currentRequest() : undefined;
+      if (request) sessionsRead.set(request, { id, stored: withoutExpiry(found!), exp: found!.exp });
+      return found;
     }
 
     findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -143,6 +164,8 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
     }
   };
 }
+
+const withoutExpiry = (payload: AdapterPayload) => JSON.stringify({ ...payload, exp: undefined });
 
 /** Deletes expired rows; run periodically so the table does not grow without bound. */
 export async function sweepExpiredPayloads(models: GatewayModels): Promise<number> {

@@ -145,14 +145,14 @@ async function silentCode(agent: BrowserAgent, scope: string): Promise<string | 
   return new URL(page.url).searchParams.get('code');
 }
 
-/** Grants written while `run` goes (statements inserting into the provider's store with model Grant). */
-async function grantWrites(run: () => Promise<unknown>): Promise<number> {
+/** Grants (or sessions) written while `run` goes (statements inserting into the provider's store with that model). */
+async function grantWrites(run: () => Promise<unknown>, kind = 'Grant'): Promise<number> {
   let writes = 0;
   gateway.sequelize.addHook('afterQuery', 'count-grants', (options, query) => {
     const sql = String((query as unknown as { sql?: string }).sql ?? '');
     const replacements = (options as { replacements?: unknown }).replacements;
     const model = Array.isArray(replacements) ? replacements[0] : undefined;
-    if (/^\s*INSERT INTO\s+[`"]?oidc_payloads/i.test(sql) && model === 'Grant') writes += 1;
+    if (/^\s*INSERT INTO\s+[`"]?oidc_payloads/i.test(sql) && model === kind) writes += 1;
   });
   try {
     await run();
@@ -172,6 +172,32 @@ describe('a first-party app opened again', () => {
     expect(code).toBeTruthy();
     expect(await grantWrites(async () => (code = await silentCode(agent, 'openid email')))).toBe(0);
     expect(code).toBeTruthy();
+  });
+
+  it('does not rewrite the session it did not change, and keeps what a change adds to it', async () => {
+    const { agent } = await codeFlow(rp, REDIRECT, 'alice', { scope: 'openid profile' });
+    let code: string | null = null;
+    expect(await grantWrites(async () => (code = await silentCode(agent, 'openid profile')), 'Session')).toBe(0);
+    expect(code).toBeTruthy();
+    // Another app opened in the same browser adds its authorization to the session: written.
+    const other = await registerTestApp(gateway, { name: 'Library', redirectUris: [REDIRECT], firstParty: true });
+    const otherRp = await discover(gateway.issuer, other.clientId, other.clientSecret);
+    const url = client.buildAuthorizationUrl(otherRp, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      prompt: 'none',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    let page: { url: string } | undefined;
+    expect(await grantWrites(async () => (page = await agent.navigate(url.toString(), {}, REDIRECT)), 'Session')).toBe(
+      1,
+    );
+    expect(new URL(page!.url).searchParams.get('code')).toBeTruthy();
+    // Both apps still open silently on that session.
+    expect(await silentCode(agent, 'openid profile')).toBeTruthy();
+    const again = await agent.navigate(url.toString(), {}, REDIRECT);
+    expect(new URL(again.url).searchParams.get('code')).toBeTruthy();
   });
 });
 
