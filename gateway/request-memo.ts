@@ -1,26 +1,31 @@
 import type { GatewayContext } from './context.ts';
+import type { SharedReads } from './shared-reads.ts';
 
 /**
- * Lookups remembered for the length of one request. One token request asks about the same person, app
- * and domain nodes several times over (the account, the resource server check, the token's claims);
- * within those milliseconds the answer is the same, so it is read once. Nothing outlives the request,
- * so a disabled account or app is seen by the very next one.
+ * Lookups of an OIDC provider request (the person, the app, the domain nodes), read at most once: one
+ * token request asks about the same ones several times over (the account, the resource server check,
+ * the token's claims). They come from what the process keeps between requests (shared-reads.ts), whose
+ * counter the request reads once, at its first lookup: what changed before then is seen.
  */
-export type RequestMemo = Map<string, Promise<unknown>>;
+export type RequestMemo = { entries(): Promise<Map<string, Promise<unknown>>> };
 
-/** A context that remembers its lookups (only for reads outside a transaction). */
-export function withMemo(ctx: GatewayContext): GatewayContext {
-  return { ...ctx, memo: new Map() };
+/** A context whose lookups are remembered (only for reads outside a transaction). */
+export function withMemo(ctx: GatewayContext, reads: SharedReads): GatewayContext {
+  let entries: Promise<Map<string, Promise<unknown>>> | undefined;
+  return { ...ctx, memo: { entries: () => (entries ??= reads.current()) } };
 }
 
-/** `load()` once per key and request; a context without a memo always loads. A failed load is not kept. */
-export function remember<T>(ctx: GatewayContext, key: string, load: () => Promise<T>): Promise<T> {
+/** `load()` once per key while nothing changed; a context without a memo always loads. A failed load is not kept. */
+export async function remember<T>(ctx: GatewayContext, key: string, load: () => Promise<T>): Promise<T> {
   const memo = ctx.memo;
   if (!memo || ctx.tx) return load();
-  const known = memo.get(key) as Promise<T> | undefined;
+  const entries = await memo.entries();
+  const known = entries.get(key) as Promise<T> | undefined;
   if (known) return known;
   const loading = load();
-  memo.set(key, loading);
-  loading.catch(() => memo.delete(key));
+  entries.set(key, loading);
+  loading.catch(() => {
+    if (entries.get(key) === loading) entries.delete(key);
+  });
   return loading;
 }

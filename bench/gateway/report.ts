@@ -26,7 +26,7 @@ export type ServerRun = {
   version: string;
   signIns: { count: number; seconds: number; perSecond: number };
   steps: Step[];
-  profile?: { file: string; summary: ProfileSummary };
+  profile?: { flow: 'refresh' | 'silent'; file: string; summary: ProfileSummary };
 };
 export type Argon2Figures = { oneAtATimePerSecond: number; twoAtATimePerSecond: number };
 export type Run = {
@@ -158,7 +158,7 @@ export function renderSection(r: Run): string {
     const p = s.profile!.summary;
     out.push(
       '',
-      `Profile of the ${s.label}'s refresh grants (\`${s.profile!.file.replace(/^.*\/bench\//, 'bench/')}\`): busy ${fmt(p.busyMs)} of ${fmt(p.totalMs)} ms; ${p.activities
+      `Profile of the ${s.label}'s ${s.profile!.flow === 'silent' ? 'silent sign-ins' : 'refresh grants'} (\`${s.profile!.file.replace(/^.*\/bench\//, 'bench/')}\`): busy ${fmt(p.busyMs)} of ${fmt(p.totalMs)} ms; ${p.activities
         .slice(0, 8)
         .map((x) => `${x.name} ${x.percent.toFixed(0)}%`)
         .join(', ')}.`,

@@ -9,7 +9,8 @@
  *
  *   npm run bench:gateway                        the full run (about 6 minutes)
  *   npm run bench:gateway -- --smoke --no-write  5-second steps at one concurrency (under a minute)
- *   options: --seconds=N, --concurrency=8,32, --people=N, --only=bare,sqlite,mariadb, --profile, --out=<file>
+ *   options: --seconds=N, --concurrency=8,32, --people=N, --only=bare,sqlite,mariadb, --out=<file>,
+ *            --profile (the gateway's refresh grants) or --profile=silent (its silent sign-ins)
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +47,7 @@ const seconds = Number(option('seconds') ?? (smoke ? 5 : 15));
 const concurrencies = (option('concurrency') ?? (smoke ? '16' : '4,16,48')).split(',').map(Number);
 const people = Number(option('people') ?? Math.max(64, ...concurrencies));
 const only = (option('only') ?? 'bare,sqlite,mariadb').split(',');
+const profiled = args.includes('--profile') ? 'refresh' : option('profile') === 'silent' ? 'silent' : null;
 const PASSWORD = 'bench-password-correct-horse';
 
 const started = performance.now();
@@ -194,15 +196,18 @@ async function runServer(kind: 'bare' | 'sqlite' | 'mariadb'): Promise<ServerRun
     );
   }
   let profile: ServerRun['profile'];
-  if (args.includes('--profile') && kind !== 'bare') {
+  if (profiled && kind !== 'bare') {
     mkdirSync(join(root, 'bench/results'), { recursive: true });
-    const file = join(root, `bench/results/gateway-${kind}-refresh.cpuprofile`);
+    const file = join(root, `bench/results/gateway-${kind}-${profiled}.cpuprofile`);
     const c = Math.max(...concurrencies);
+    const flow = profiled === 'silent' ? silentSignIn : refresh;
     await server.call('profile.start');
-    await closedLoop(signedIn, c, Math.min(seconds, 10), (p) => refresh(agent, server, p));
+    await closedLoop(signedIn, c, Math.min(seconds, 10), (p) => flow(agent, server, p));
     await server.call('profile.stop', { file });
-    profile = { file, summary: summariseProfile(file, root, 25, ACTIVITIES) };
-    log(`${label}: profile of refresh grants at concurrency ${c} in ${file}`);
+    profile = { flow: profiled, file, summary: summariseProfile(file, root, 25, ACTIVITIES) };
+    log(
+      `${label}: profile of ${profiled === 'silent' ? 'silent sign-ins' : 'refresh grants'} at concurrency ${c} in ${file}`,
+    );
   }
   agent.destroy();
   await stop();

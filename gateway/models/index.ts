@@ -7,6 +7,7 @@ import { defineFactorModels, type FactorModels } from './factors.ts';
 import { defineFederationModels, type FederationModels } from './federation.ts';
 import { definePasskeyModels, type PasskeyModels } from './passkeys.ts';
 import { defineSignInModels, type SignInModels } from './sign-in.ts';
+import { moveReadVersionOnWrites } from '../shared-reads.ts';
 
 export * from './accounts.ts';
 export * from './apps.ts';
@@ -25,7 +26,7 @@ export type GatewayModels = AccountModels &
 
 /** Binds the gateway's models to one database, group by group (the table shapes live in migrations/gateway). */
 export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
-  return {
+  const models: GatewayModels = {
     ...defineAccountModels(sequelize),
     ...defineSignInModels(sequelize),
     ...defineFederationModels(sequelize),
@@ -35,4 +36,6 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
     ...definePasskeyModels(sequelize),
     ...defineDirectoryModels(sequelize),
   };
+  moveReadVersionOnWrites(models);
+  return models;
 }

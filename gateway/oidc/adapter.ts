@@ -1,6 +1,7 @@
 import { Op, QueryTypes, type Sequelize } from 'sequelize';
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { GatewayModels } from '../models/index.ts';
+import { moveReadVersion } from '../shared-reads.ts';
 
 type StoredRow = { payload: string; consumed_at: Date | string | null };
 
@@ -24,9 +25,51 @@ function upsertStatement(sequelize: Sequelize): string {
  * the upsert) rather than model queries, which cost twice the CPU per read in Sequelize. Dates go in as
  * Date replacements, which Sequelize writes in the format it stores them in.
  */
-export function createAdapterClass(models: GatewayModels) {
+export function createAdapterClass(models: GatewayModels, currentRequest: () => object | undefined = () => undefined) {
   const sequelize = models.OidcPayload.sequelize!;
   const upsert = upsertStatement(sequelize);
+  // The refresh token a request has consumed, spent only once its successor is stored (rotate below).
+  const rotating = new WeakMap<object, string>();
+  // The session a request read, as stored but for its expiry (unchangedSession below).
+  const sessionsRead = new WeakMap<object, { id: string; stored: string; exp: number | undefined }>();
+
+  /**
+   * A refresh token is spent only once its successor is stored: were it spent first, a failure in between
+   * would leave the app with a spent token, whose retry counts as reuse and ends the grant. The other
+   * order needs no transaction (which on SQLite takes a connection of its own, and under load every
+   * worker thread waiting for the write lock): a failure after the successor is stored leaves the
+   * presented token usable, and a successor that was never handed out, unknown to anyone, expires. Of
+   * two requests presenting the same token at once only one spends it; the other drops its successor and
+   * is refused as a used token would be.
+   */
+  async function rotate(spentId: string, values: unknown[]): Promise<void> {
+    await sequelize.query(upsert, { replacements: values, type: QueryTypes.INSERT });
+    const spent = await sequelize.query(
+      'UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL',
+      { replacements: [new Date(), 'RefreshToken', spentId], type: QueryTypes.BULKUPDATE },
+    );
+    if (spent === 1) return;
+    await sequelize.query('DELETE FROM oidc_payloads WHERE model = ? AND id = ?', {
+      replacements: ['RefreshToken', values[1]],
+      type: QueryTypes.DELETE,
+    });
+    throw new errors.InvalidGrant('refresh token already used');
+  }
+
+  /**
+   * oidc-provider saves the session at the end of every request that used it, mostly to push its expiry
+   * on (the session lasts its TTL from its last use). A session the request read and did not change is
+   * written only when that push is worth it, once a hundredth of the TTL has passed since it was written:
+   * it may then end up to that much earlier than it would have. (The provider's own "touched" mark cannot
+   * tell: it misses changes made inside the session's nested objects.) Nor does the stale copy of a
+   * request that changed nothing overwrite what a concurrent request of the same browser wrote meanwhile.
+   */
+  function unchangedSession(id: string, payload: AdapterPayload, expiresIn: number): boolean {
+    const request = currentRequest();
+    const read = request && sessionsRead.get(request);
+    if (!read || read.id !== id || read.exp === undefined || payload.exp === undefined) return false;
+    return payload.exp - read.exp < expiresIn / 100 && withoutExpiry(payload) === read.stored;
+  }
 
   async function findWhere(model: string, column: 'id' | 'uid' | 'user_code', value: string) {
     const rows = await sequelize.query<StoredRow>(
@@ -54,23 +97,33 @@ export function createAdapterClass(models: GatewayModels) {
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-      await sequelize.query(upsert, {
-        replacements: [
-          this.model,
-          id,
-          JSON.stringify(payload),
-          payload.grantId ?? null,
-          payload.userCode ?? null,
-          payload.uid ?? null,
-          typeof payload.accountId === 'string' ? payload.accountId : null,
-          expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-        ],
-        type: QueryTypes.INSERT,
-      });
+      const values = [
+        this.model,
+        id,
+        JSON.stringify(payload),
+        payload.grantId ?? null,
+        payload.userCode ?? null,
+        payload.uid ?? null,
+        typeof payload.accountId === 'string' ? payload.accountId : null,
+        expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      ];
+      if (this.model === 'Session' && unchangedSession(id, payload, expiresIn)) return;
+      const request = this.model === 'RefreshToken' ? currentRequest() : undefined;
+      const spentId = request && rotating.get(request);
+      if (request && spentId) {
+        rotating.delete(request);
+        return rotate(spentId, values);
+      }
+      await sequelize.query(upsert, { replacements: values, type: QueryTypes.INSERT });
+      // Every gateway process keeps the clients it read (shared-reads.ts).
+      if (this.model === 'Client') await moveReadVersion(sequelize);
     }
 
-    find(id: string): Promise<AdapterPayload | undefined> {
-      return findWhere(this.model, 'id', id);
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      const found = await findWhere(this.model, 'id', id);
+      const request = found && this.model === 'Session' ? currentRequest() : undefined;
+      if (request) sessionsRead.set(request, { id, stored: withoutExpiry(found!), exp: found!.exp });
+      return found;
     }
 
     findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -82,6 +135,12 @@ export function createAdapterClass(models: GatewayModels) {
     }
 
     async consume(id: string): Promise<void> {
+      // The provider consumes a refresh token only to rotate it: spent when its successor is stored.
+      const request = this.model === 'RefreshToken' ? currentRequest() : undefined;
+      if (request) {
+        rotating.set(request, id);
+        return;
+      }
       await sequelize.query('UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ?', {
         replacements: [new Date(), this.model, id],
         type: QueryTypes.UPDATE,
@@ -93,6 +152,7 @@ export function createAdapterClass(models: GatewayModels) {
         replacements: [this.model, id],
         type: QueryTypes.DELETE,
       });
+      if (this.model === 'Client') await moveReadVersion(sequelize);
     }
 
     // Revoking a grant removes every artefact issued under it, whichever model it is.
@@ -104,6 +164,8 @@ export function createAdapterClass(models: GatewayModels) {
     }
   };
 }
+
+const withoutExpiry = (payload: AdapterPayload) => JSON.stringify({ ...payload, exp: undefined });
 
 /** Deletes expired rows; run periodically so the table does not grow without bound. */
 export async function sweepExpiredPayloads(models: GatewayModels): Promise<number> {

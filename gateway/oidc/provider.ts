@@ -17,7 +17,8 @@ import { createAdapterClass } from './adapter.ts';
 import { renderPage } from '../views.ts';
 import { findDomainByUrl } from '../domains/domains.ts';
 import type { GatewayContext } from '../context.ts';
-import { withMemo } from '../request-memo.ts';
+import { remember, withMemo } from '../request-memo.ts';
+import { sharedReadsOf } from '../shared-reads.ts';
 import { userById } from '../accounts/find-user.ts';
 import { botClaims, clientUsable } from '../apps-registry/client-gate.ts';
 import { audiencesFor, signInRefusal } from '../apps-registry/app-access.ts';
@@ -53,13 +54,14 @@ const contexts = new WeakMap<object, GatewayContext>();
 
 /**
  * The context of one provider request (`ctx`, or the request the provider is serving now): its lookups
- * of people, apps and nodes are read once in it (request-memo.ts). Outside a request, a plain one.
+ * of people, apps and nodes come from what the process keeps while the read counter has not moved
+ * (request-memo.ts, shared-reads.ts). Outside a request, a plain one.
  */
 function requestContext(deps: ProviderDeps, ctx: object | undefined = Provider.ctx): GatewayContext {
   if (!ctx) return systemContext(deps);
   let known = contexts.get(ctx);
   if (!known) {
-    known = withMemo(systemContext(deps));
+    known = withMemo(systemContext(deps), sharedReadsOf(deps.sequelize));
     contexts.set(ctx, known);
   }
   return known;
@@ -266,12 +268,15 @@ function lifetimes(config: GatewayConfig): Configuration['ttl'] {
 
 /** The store, except that the client of a disabled app is not found: it can neither sign in nor get tokens. */
 function registryAwareAdapter(deps: ProviderDeps) {
-  const Store = createAdapterClass(deps.models);
+  const Store = createAdapterClass(deps.models, () => Provider.ctx);
   return class RegistryAwareAdapter extends Store {
     override async find(id: string) {
-      const found = await super.find(id);
-      if (found && this.model === 'Client' && !(await clientUsable(requestContext(deps), id))) return undefined;
-      return found;
+      if (this.model !== 'Client') return super.find(id);
+      const ctx = requestContext(deps);
+      const found = await remember(ctx, `client:${id}`, () => super.find(id));
+      if (!found || !(await clientUsable(ctx, id))) return undefined;
+      // The provider may add to what it is handed; what is kept stays as read.
+      return structuredClone(found);
     }
   };
 }

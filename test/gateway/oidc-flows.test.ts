@@ -66,6 +66,42 @@ describe('the gateway as an OpenID provider', () => {
     await expect(client.refreshTokenGrant(rp, first)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
+  it('keeps a refresh token usable when its successor could not be stored, so the retry is no reuse', async () => {
+    const { tokens } = await codeFlow(rp, 'alice');
+    const refreshToken = tokens.refresh_token!;
+    let failed = 0;
+    // The database refuses the new refresh token once (a lost connection, a full disk).
+    gateway.sequelize.addHook('beforeQuery', 'refuse-new-refresh-token', (options) => {
+      const replacements = (options as { replacements?: unknown[] }).replacements;
+      const sql = String((options as { sql?: string }).sql ?? '');
+      if (failed === 0 && replacements?.[0] === 'RefreshToken' && replacements.length === 8) {
+        failed += 1;
+        throw new Error(`the database refused ${sql || 'the new refresh token'}`);
+      }
+    });
+    try {
+      await expect(client.refreshTokenGrant(rp, refreshToken)).rejects.toThrow();
+    } finally {
+      gateway.sequelize.removeHook('beforeQuery', 'refuse-new-refresh-token');
+    }
+    expect(failed).toBe(1);
+    const retried = await client.refreshTokenGrant(rp, refreshToken);
+    expect(retried.access_token).toBeTruthy();
+    const next = await client.refreshTokenGrant(rp, retried.refresh_token!);
+    expect(next.access_token).toBeTruthy();
+  });
+
+  it('rotates a refresh token presented twice at once only once', async () => {
+    const { tokens } = await codeFlow(rp, 'alice');
+    const outcomes = await Promise.allSettled([
+      client.refreshTokenGrant(rp, tokens.refresh_token!),
+      client.refreshTokenGrant(rp, tokens.refresh_token!),
+    ]);
+    // Whichever comes second (still rotating the token, or after it) is refused as a used token.
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    expect(outcomes.find((o) => o.status === 'rejected')).toMatchObject({ reason: { error: 'invalid_grant' } });
+  });
+
   it('introspects and revokes access tokens', async () => {
     const { tokens } = await codeFlow(rp, 'alice');
     const active = await client.tokenIntrospection(rp, tokens.access_token);

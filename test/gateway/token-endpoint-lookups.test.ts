@@ -48,19 +48,36 @@ async function tablesRead<T>(run: () => Promise<T>): Promise<{ result: T; reads:
 }
 
 describe('the token endpoint', () => {
-  it('reads the person, their units, the app and the node once for a refresh grant with a resource', async () => {
+  it('reads the person, their units, the app and the node at most once for a refresh grant with a resource', async () => {
     const refreshToken = await signedIn('alice');
     const { result, reads } = await tablesRead(() =>
       client.refreshTokenGrant(rp, refreshToken, { resource: ENG_NODE }),
     );
     expect(decodeJwt(result.access_token)).toMatchObject({ aud: ENG_NODE, im_domains: ['eng.campus.test'] });
-    expect(reads.users).toBe(1);
-    expect(reads.apps).toBe(1);
-    expect(reads.memberships).toBe(1);
+    expect(reads.users ?? 0).toBeLessThanOrEqual(1);
+    expect(reads.apps ?? 0).toBeLessThanOrEqual(1);
+    expect(reads.memberships ?? 0).toBeLessThanOrEqual(1);
     // The refresh token, the grant, the client; the app, the person, their units, the nodes serving them.
     // (The domain registry is left out: the gateway's timers may read it meanwhile, as they read ended access.)
     const tables = ['oidc_payloads', 'apps', 'users', 'memberships', 'org_units'];
     expect(tables.reduce((sum, t) => sum + (reads[t] ?? 0), 0)).toBeLessThanOrEqual(7);
+  });
+
+  it('keeps the person, their units, the app and the node between requests until one of them changes', async () => {
+    const refreshToken = await signedIn('alice');
+    const first = await client.refreshTokenGrant(rp, refreshToken, { resource: ENG_NODE });
+    const kept = await tablesRead(() => client.refreshTokenGrant(rp, first.refresh_token!, { resource: ENG_NODE }));
+    expect(kept.reads).toMatchObject({ read_version: 1 });
+    for (const table of ['users', 'apps', 'memberships', 'org_units']) expect(kept.reads[table]).toBeUndefined();
+    // The client and the refresh token's grant: one read each of the provider's store, besides the token.
+    expect(kept.reads.oidc_payloads).toBe(2);
+
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'alice', { displayName: 'Alice C.' });
+    const changed = await tablesRead(() =>
+      client.refreshTokenGrant(rp, kept.result.refresh_token!, { resource: ENG_NODE }),
+    );
+    expect(changed.reads.users).toBe(1);
+    expect(decodeJwt(changed.result.access_token).name).toBe('Alice C.');
   });
 
   it('names the home node and every node of a person of two colleges in the token', async () => {
@@ -128,14 +145,14 @@ async function silentCode(agent: BrowserAgent, scope: string): Promise<string | 
   return new URL(page.url).searchParams.get('code');
 }
 
-/** Grants written while `run` goes (statements inserting into the provider's store with model Grant). */
-async function grantWrites(run: () => Promise<unknown>): Promise<number> {
+/** Grants (or sessions) written while `run` goes (statements inserting into the provider's store with that model). */
+async function grantWrites(run: () => Promise<unknown>, kind = 'Grant'): Promise<number> {
   let writes = 0;
   gateway.sequelize.addHook('afterQuery', 'count-grants', (options, query) => {
     const sql = String((query as unknown as { sql?: string }).sql ?? '');
     const replacements = (options as { replacements?: unknown }).replacements;
     const model = Array.isArray(replacements) ? replacements[0] : undefined;
-    if (/^\s*INSERT INTO\s+[`"]?oidc_payloads/i.test(sql) && model === 'Grant') writes += 1;
+    if (/^\s*INSERT INTO\s+[`"]?oidc_payloads/i.test(sql) && model === kind) writes += 1;
   });
   try {
     await run();
@@ -155,6 +172,32 @@ describe('a first-party app opened again', () => {
     expect(code).toBeTruthy();
     expect(await grantWrites(async () => (code = await silentCode(agent, 'openid email')))).toBe(0);
     expect(code).toBeTruthy();
+  });
+
+  it('does not rewrite the session it did not change, and keeps what a change adds to it', async () => {
+    const { agent } = await codeFlow(rp, REDIRECT, 'alice', { scope: 'openid profile' });
+    let code: string | null = null;
+    expect(await grantWrites(async () => (code = await silentCode(agent, 'openid profile')), 'Session')).toBe(0);
+    expect(code).toBeTruthy();
+    // Another app opened in the same browser adds its authorization to the session: written.
+    const other = await registerTestApp(gateway, { name: 'Library', redirectUris: [REDIRECT], firstParty: true });
+    const otherRp = await discover(gateway.issuer, other.clientId, other.clientSecret);
+    const url = client.buildAuthorizationUrl(otherRp, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      prompt: 'none',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    let page: { url: string } | undefined;
+    expect(await grantWrites(async () => (page = await agent.navigate(url.toString(), {}, REDIRECT)), 'Session')).toBe(
+      1,
+    );
+    expect(new URL(page!.url).searchParams.get('code')).toBeTruthy();
+    // Both apps still open silently on that session.
+    expect(await silentCode(agent, 'openid profile')).toBeTruthy();
+    const again = await agent.navigate(url.toString(), {}, REDIRECT);
+    expect(new URL(again.url).searchParams.get('code')).toBeTruthy();
   });
 });
 
