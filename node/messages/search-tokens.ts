@@ -125,11 +125,8 @@ export function documentTokens(text: string): string {
 /** What a query asks of the index: tokens a match must have, and prefixes one of its tokens must start with. */
 export type QueryTerms = { exact: string[]; prefix: string[] };
 
-/**
- * One term of a query: a token a match must have (or, `prefix`, start one of its tokens with), and
- * which run of the query it comes from (a junction: its own), since the terms of one word go together.
- */
-export type QueryTerm = { token: string; prefix: boolean; group: string };
+/** One term of a query: a token a match must have (or, `prefix`, start one of its tokens with). */
+export type QueryTerm = { token: string; prefix: boolean; junction: boolean };
 
 /**
  * Every term that every text containing `needle` (already lowercased) satisfies: each n-gram of each
@@ -140,11 +137,11 @@ export type QueryTerm = { token: string; prefix: boolean; group: string };
 export function allQueryTerms(needle: string): QueryTerm[] {
   const out: QueryTerm[] = [];
   const seen = new Set<string>();
-  const add = (token: string, prefix: boolean, group: string) => {
+  const add = (token: string, prefix: boolean, junction: boolean) => {
     const key = `${prefix ? '*' : ''}${token}`;
     if (seen.has(key)) return;
     seen.add(key);
-    out.push({ token, prefix, group });
+    out.push({ token, prefix, junction });
   };
   // Half of a surrogate pair would be a sign here but half a letter in the text: runs would not line up.
   if (!needle.isWellFormed()) return [];
@@ -153,11 +150,11 @@ export function allQueryTerms(needle: string): QueryTerm[] {
     const n = run.kind === 'word' ? WORD_GRAM : CJK_GRAM;
     const length = run.chars.length;
     const joined = i > 0 ? junction(runs[i - 1]!, run) : undefined;
-    if (joined) add(joined, false, `j${i}`);
+    if (joined) add(joined, false, true);
     if (length >= n) {
-      for (let p = 0; p + n <= length; p++) add(token(run.kind, run.chars.slice(p, p + n)), false, `r${i}`);
+      for (let p = 0; p + n <= length; p++) add(token(run.kind, run.chars.slice(p, p + n)), false, false);
     } else if (run.kind === 'cjk' || length >= 2) {
-      add(token(run.kind, run.chars), !run.endsBefore, `r${i}`);
+      add(token(run.kind, run.chars), !run.endsBefore, false);
     }
   });
   return out;
@@ -170,8 +167,8 @@ export function allQueryTerms(needle: string): QueryTerm[] {
 export function queryTerms(needle: string): QueryTerms {
   const all = allQueryTerms(needle);
   const tokens = (pick: (t: QueryTerm) => boolean) => all.filter(pick).map((t) => t.token);
-  const junctions = tokens((t) => t.group.startsWith('j'));
-  const exact = tokens((t) => !t.prefix && t.group.startsWith('r'));
+  const junctions = tokens((t) => t.junction);
+  const exact = tokens((t) => !t.prefix && !t.junction);
   const kept = junctions.slice(0, MAX_TERMS / 2);
   const prefixes = tokens((t) => t.prefix).slice(0, MAX_TERMS / 4);
   return { exact: [...kept, ...spread(exact, MAX_TERMS - kept.length - prefixes.length)], prefix: prefixes };
