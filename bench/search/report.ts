@@ -35,6 +35,19 @@ function table(header: string[], rows: string[][]): string {
   ].join('\n');
 }
 
+const NAMES = { sqlite: 'SQLite', mariadb: 'MariaDB' } as const;
+
+/**
+ * The latency target holds for both databases: missed as soon as one measured misses it, met only when
+ * both were measured, and otherwise not measured (a run with --sqlite-only or --mariadb-only).
+ */
+export function latencyVerdict(databases: Pick<DatabaseRun, 'kind' | 'searches'>[]): string {
+  if (databases.some((d) => d.searches.all.p95 > TARGET_MS)) return '**missed**';
+  const unmeasured = (['sqlite', 'mariadb'] as const).filter((kind) => !databases.some((d) => d.kind === kind));
+  if (unmeasured.length > 0) return `not measured on ${unmeasured.map((kind) => NAMES[kind]).join(' or ')}`;
+  return '**met**';
+}
+
 export function renderSection(r: Run): string {
   const m = r.machine;
   const kinds = [...new Set(r.queries.map((q) => q.kind))];
@@ -87,9 +100,7 @@ export function renderSection(r: Run): string {
         [
           `a member's search p95 ≤ ${TARGET_MS} ms at ${fmt(r.shape.messages)} messages, on MariaDB and on SQLite`,
           r.databases.map((d) => `${d.version}: ${ms(d.searches.all.p95)}`).join('; '),
-          r.databases.length === 2 && r.databases.every((d) => d.searches.all.p95 <= TARGET_MS)
-            ? '**met**'
-            : '**missed**',
+          latencyVerdict(r.databases),
         ],
         [
           'the same rows as the scan finds',

@@ -102,7 +102,7 @@ type Stored = {
 };
 
 /** The text a message is found by; none once recalled or when it is not a text message. */
-function searchableText(row: { kind: string; body: string; recalled_at: unknown }): string | undefined {
+export function searchableText(row: { kind: string; body: string; recalled_at: unknown }): string | undefined {
   if (row.kind !== 'text' || row.recalled_at) return undefined;
   try {
     const text = (JSON.parse(row.body) as { text?: unknown }).text;

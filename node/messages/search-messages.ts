@@ -6,9 +6,10 @@ import type { NodeContext } from '../context.ts';
 import { requireMember } from '../conversations/membership.ts';
 import type { PresentedMessage } from './present-message.ts';
 import { matching, textColumn, type Search } from './search-match.ts';
-import { searchRecent } from './search-recent.ts';
+import { RECENT_ROWS, searchRecent } from './search-recent.ts';
 import { candidatesSql } from './search-index.ts';
-import { hasTerms, queryTerms } from './search-tokens.ts';
+import { chooseTerms, type Choice } from './search-terms.ts';
+import { allQueryTerms } from './search-tokens.ts';
 
 const searchSchema = z.object({
   query: z.string().trim().min(2, { message: 'at least 2 characters' }).max(200),
@@ -36,11 +37,22 @@ function firstJoin(ctx: NodeContext): string {
  */
 export async function searchMessages(ctx: NodeContext, input: unknown): Promise<{ messages: PresentedMessage[] }> {
   const search = await parseSearch(ctx, input);
-  const recent = await searchRecent(ctx, search);
-  if (recent) return { messages: recent };
-  const terms = queryTerms(search.needle);
-  if (!hasTerms(terms)) return { messages: await sift(ctx, search) };
-  return { messages: await siftCandidates(ctx, search, candidatesSql(ctx.sequelize, terms)) };
+  const all = allQueryTerms(search.needle);
+  if (all.length === 0) return { messages: (await searchRecent(ctx, search)) ?? (await sift(ctx, search)) };
+  const choice = chooseTerms(ctx.sequelize, search.needle, all);
+  if (worthALookAtRecent(choice, search)) {
+    const recent = await searchRecent(ctx, search);
+    if (recent) return { messages: recent };
+  }
+  return { messages: await siftCandidates(ctx, search, candidatesSql(ctx.sequelize, choice.terms)) };
+}
+
+/**
+ * The first look pays off only for a query found often among the newest messages (the sample is some of
+ * them); for a rarer one it would not find enough and only cost its read, so the index answers at once.
+ */
+function worthALookAtRecent({ sampled }: Choice, { limit }: Search): boolean {
+  return !sampled || (sampled.matches / sampled.messages) * RECENT_ROWS >= limit;
 }
 
 /** The same search by a scan of every message of the actor's conversations: the index's reference. */
@@ -92,11 +104,16 @@ async function sift(ctx: NodeContext, { needle, conversationId, limit }: Search)
   return found.slice(0, limit);
 }
 
+/** Candidates read from the index at once, and each further time sixteen times as many. */
+const FIRST_READ = 2000;
+
 /**
  * Through the index: the candidates in the searcher's conversations, newest first, ordered and filtered
- * by the index rows alone; then a page of them is read, and LIKE and each message's own text decide, as
- * in the scan. Candidates that merely have the query's n-grams are passed over page after page (each
- * page larger), so the index changes how many rows are read, never which are found.
+ * by the index rows alone; then a page of them at a time (each page larger), LIKE and each message's own
+ * text decide, as in the scan. Candidates that merely have the query's n-grams are passed over, so the
+ * index changes how many rows are read, never which are found. Many candidates are read at once: the
+ * database finds and orders all of them whatever the LIMIT, so reading them again for a next page would
+ * cost the whole search again.
  */
 async function siftCandidates(
   ctx: NodeContext,
@@ -105,38 +122,46 @@ async function siftCandidates(
 ): Promise<PresentedMessage[]> {
   const found: PresentedMessage[] = [];
   const seen = new Set<string>();
-  let page = limit * 2;
-  for (let offset = 0; found.length < limit; offset += page, page *= 4) {
+  let read = Math.max(FIRST_READ, limit * 2);
+  for (let offset = 0; found.length < limit; offset += read, read *= 16) {
     const rows = await ctx.sequelize.query<{ id: string }>(
       `SELECT c.id AS id FROM (${candidates.sql}) c
          ${firstJoin(ctx)} members mb ON mb.conversation_id = c.conversation_id AND mb.address = :me AND mb.state = 'active'
         WHERE c.seq > mb.joined_seq ${conversationId ? 'AND c.conversation_id = :conversationId' : ''}
         ORDER BY c.created_at DESC, c.seq DESC
-        LIMIT :page OFFSET :offset`,
+        LIMIT :read OFFSET :offset`,
       {
         replacements: {
           me: ctx.actor.address,
           match: candidates.match,
           conversationId: conversationId ?? null,
-          page,
+          read,
           offset,
         },
         type: QueryTypes.SELECT,
       },
     );
-    if (rows.length === 0) break;
-    const liked = await ctx.sequelize.query<{ id: string }>(
-      `SELECT m.id AS id FROM messages m
-        WHERE m.id IN (:ids) AND m.kind = 'text' AND m.recalled_at IS NULL
-          AND LOWER(${textColumn(ctx)}) LIKE :pattern ${ESCAPE_CLAUSE}`,
-      { replacements: { ids: rows.map((r) => r.id), pattern: containsPattern(needle) }, type: QueryTypes.SELECT },
-    );
     // A message both indexed and queued (edited since) is one candidate, whatever its copies say.
-    const kept = new Set(liked.map((r) => r.id).filter((id) => !seen.has(id)));
-    for (const id of kept) seen.add(id);
-    const ids = [...new Set(rows.map((r) => r.id))].filter((id) => kept.has(id));
-    found.push(...(await matching(ctx, ids, needle)));
-    if (rows.length < page) break;
+    const ids = [...new Set(rows.map((r) => r.id))].filter((id) => !seen.has(id));
+    for (const id of ids) seen.add(id);
+    for (let at = 0, page = limit * 2; at < ids.length && found.length < limit; at += page, page *= 4) {
+      const some = ids.slice(at, at + page);
+      const liked = await ctx.sequelize.query<{ id: string }>(
+        `SELECT m.id AS id FROM messages m
+          WHERE m.id IN (:ids) AND m.kind = 'text' AND m.recalled_at IS NULL
+            AND LOWER(${textColumn(ctx)}) LIKE :pattern ${ESCAPE_CLAUSE}`,
+        { replacements: { ids: some, pattern: containsPattern(needle) }, type: QueryTypes.SELECT },
+      );
+      const kept = new Set(liked.map((r) => r.id));
+      found.push(
+        ...(await matching(
+          ctx,
+          some.filter((id) => kept.has(id)),
+          needle,
+        )),
+      );
+    }
+    if (rows.length < read) break;
   }
   return found.slice(0, limit);
 }

@@ -6,7 +6,7 @@ import type { PresentedMessage } from './present-message.ts';
 import { matching, textColumn, type Search } from './search-match.ts';
 
 /** About how many of the newest messages the first look reads, spread over the searcher's conversations. */
-const RECENT_ROWS = 4000;
+export const RECENT_ROWS = 4000;
 const AT_LEAST_PER_CONVERSATION = 20;
 /** Beyond this many conversations the first look would read too much; the index answers alone. */
 const MAX_CONVERSATIONS = 400;

@@ -125,31 +125,53 @@ export function documentTokens(text: string): string {
 /** What a query asks of the index: tokens a match must have, and prefixes one of its tokens must start with. */
 export type QueryTerms = { exact: string[]; prefix: string[] };
 
+/** One term of a query: a token a match must have (or, `prefix`, start one of its tokens with). */
+export type QueryTerm = { token: string; prefix: boolean; junction: boolean };
+
 /**
- * The terms every text containing `needle` (already lowercased) has; none when the needle gives none
- * (only single letters between signs, say): the caller then scans.
+ * Every term that every text containing `needle` (already lowercased) satisfies: each n-gram of each
+ * run, the start of a run shorter than that, and each junction; none when the needle gives none (only
+ * single letters between signs, say). Any of them narrows; which are worth asking for is search-terms.ts's
+ * choice.
  */
-export function queryTerms(needle: string): QueryTerms {
-  const exact = new Set<string>();
-  const prefix = new Set<string>();
-  const junctions = new Set<string>();
+export function allQueryTerms(needle: string): QueryTerm[] {
+  const out: QueryTerm[] = [];
+  const seen = new Set<string>();
+  const add = (token: string, prefix: boolean, junction: boolean) => {
+    const key = `${prefix ? '*' : ''}${token}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push({ token, prefix, junction });
+  };
   // Half of a surrogate pair would be a sign here but half a letter in the text: runs would not line up.
-  if (!needle.isWellFormed()) return { exact: [], prefix: [] };
+  if (!needle.isWellFormed()) return [];
   const runs = runsOf(needle);
   runs.forEach((run, i) => {
     const n = run.kind === 'word' ? WORD_GRAM : CJK_GRAM;
     const length = run.chars.length;
-    if (length >= n) {
-      for (let p = 0; p + n <= length; p++) exact.add(token(run.kind, run.chars.slice(p, p + n)));
-    } else if (run.kind === 'cjk' || length >= 2) {
-      (run.endsBefore ? exact : prefix).add(token(run.kind, run.chars));
-    }
     const joined = i > 0 ? junction(runs[i - 1]!, run) : undefined;
-    if (joined) junctions.add(joined);
+    if (joined) add(joined, false, true);
+    if (length >= n) {
+      for (let p = 0; p + n <= length; p++) add(token(run.kind, run.chars.slice(p, p + n)), false, false);
+    } else if (run.kind === 'cjk' || length >= 2) {
+      add(token(run.kind, run.chars), !run.endsBefore, false);
+    }
   });
-  const kept = [...junctions].slice(0, MAX_TERMS / 2);
-  const prefixes = [...prefix].slice(0, MAX_TERMS / 4);
-  return { exact: [...kept, ...spread([...exact], MAX_TERMS - kept.length - prefixes.length)], prefix: prefixes };
+  return out;
+}
+
+/**
+ * The terms to ask for when nothing says which are rare: up to MAX_TERMS, the junctions first (where
+ * common words meet is rarer than the words), then n-grams spread over the query, then a few prefixes.
+ */
+export function queryTerms(needle: string): QueryTerms {
+  const all = allQueryTerms(needle);
+  const tokens = (pick: (t: QueryTerm) => boolean) => all.filter(pick).map((t) => t.token);
+  const junctions = tokens((t) => t.junction);
+  const exact = tokens((t) => !t.prefix && !t.junction);
+  const kept = junctions.slice(0, MAX_TERMS / 2);
+  const prefixes = tokens((t) => t.prefix).slice(0, MAX_TERMS / 4);
+  return { exact: [...kept, ...spread(exact, MAX_TERMS - kept.length - prefixes.length)], prefix: prefixes };
 }
 
 /** At most `count` of the terms, spread over the query rather than its start. */

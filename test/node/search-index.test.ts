@@ -6,6 +6,7 @@ import { uuidv7 } from '../../core/uuid7.ts';
 import { advanceSequences, insertRows } from '../../node/messages/group-commit.ts';
 import { indexQueued } from '../../node/messages/search-index.ts';
 import { scanMessages, searchMessages } from '../../node/messages/search-messages.ts';
+import { readSample } from '../../node/messages/search-terms.ts';
 import type { MessageRecord } from '../../node/models.ts';
 import type { AtriumClient } from '../../sdk/client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -195,6 +196,35 @@ describe('the search index', () => {
       'frequent word 100',
       'frequent word 2990',
     ]);
+  });
+
+  it('finds the few matches behind thousands of newer messages that have every term of the query', async () => {
+    // "abcd ab abcd" has the tokens of "abcd abcd" (its n-grams, and "d a" where two words meet) without
+    // containing it: the index hands back every one of those, and the search reads past them all.
+    const decoys = await alice.createGroup('Decoys', [DAVE]);
+    const base = Date.now() - 5 * 86_400_000;
+    await storeMessages(decoys.id, 2503, base, (i) => (i < 3 ? `abcd abcd ${i}` : `abcd ab abcd ${i}`));
+    await indexAll();
+    await readSample(eng.sequelize);
+    for (const input of [
+      { query: 'abcd abcd', limit: 20 },
+      { query: 'abcd ab', limit: 20 },
+    ]) {
+      const scanned = ids(await scanMessages(as(ALICE), input));
+      expect(ids(await searchMessages(as(ALICE), input)), JSON.stringify(input)).toEqual(scanned);
+    }
+    expect(texts((await searchMessages(as(ALICE), { query: 'abcd abcd', limit: 20 })).messages)).toEqual([
+      'abcd abcd 2',
+      'abcd abcd 1',
+      'abcd abcd 0',
+    ]);
+  });
+
+  it('finds exactly what a scan finds with the terms chosen by how common they are among the newest messages', async () => {
+    await readSample(eng.sequelize);
+    expect(await expectIndexEqualsScan(groupId)).toBeGreaterThan(SEARCH_QUERIES.length * 0.7);
+    const input = { query: 'frequent word', limit: 3 };
+    expect(ids(await searchMessages(as(ALICE), input))).toEqual(ids(await scanMessages(as(ALICE), input)));
   });
 
   it('finds messages stored before the index existed, once the migration has indexed them', async () => {

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { chooseFrom, sampleOf } from '../../node/messages/search-terms.ts';
+import { allQueryTerms, documentTokens, queryTerms } from '../../node/messages/search-tokens.ts';
+
+/** 1,000 newest messages: "meeting" in every other one, a room in each, "prüfung" in a few. */
+const newest = Array.from({ length: 1000 }, (_, i) => {
+  const words = ['see', 'the', i % 2 ? 'meeting' : 'notes', `room${i % 7}`, i % 100 === 0 ? 'Prüfung' : 'today'];
+  return words.join(' ');
+});
+const choose = (query: string) => chooseFrom(sampleOf(newest), query, allQueryTerms(query));
+const tokens = (text: string) => documentTokens(text).split(' ');
+
+describe('choosing the terms the index is asked for', () => {
+  it('leaves out the common word of a phrase, whose list would cost more than it narrows', () => {
+    const { terms } = choose('meeting prüfung');
+    const asked = [...terms.exact, ...terms.prefix];
+    expect(asked.filter((t) => tokens('meeting').includes(t))).toEqual([]);
+    expect(asked.length).toBeLessThan(queryTerms('meeting prüfung').exact.length);
+  });
+
+  it('adds a second term where the rarest leaves many candidates that the second rules out', () => {
+    const { terms } = choose('meeting room3');
+    const asked = [...terms.exact, ...terms.prefix];
+    expect(asked.some((t) => tokens('room3').includes(t))).toBe(true);
+    expect(asked.length).toBeGreaterThan(1);
+  });
+
+  it('says how often the query itself is among the newest messages, and without a sample keeps to the shape', () => {
+    expect(choose('prüfung').sampled).toEqual({ matches: 10, messages: 1000 });
+    expect(choose('xylophone').sampled).toEqual({ matches: 0, messages: 1000 });
+    expect(chooseFrom(undefined, 'meeting prüfung', allQueryTerms('meeting prüfung'))).toEqual({
+      terms: queryTerms('meeting prüfung'),
+    });
+  });
+});
