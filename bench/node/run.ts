@@ -929,7 +929,12 @@ async function main(): Promise<void> {
         async restartNode(mode) {
           await stopNode(node)();
           await sleep(500);
-          node = await spawnNode({ ...nodeEnv(null), FLUSH_MODE: mode }, join(dataDir, `node-closed-${mode}.log`));
+          // The fixed window as the node committed before: one lane of conversations, up to 3 flushes open.
+          const before: Record<string, string> = mode === 'window' ? { FLUSH_LANES: '1', FLUSH_CONCURRENCY: '3' } : {};
+          node = await spawnNode(
+            { ...nodeEnv(null), FLUSH_MODE: mode, ...before },
+            join(dataDir, `node-closed-${mode}.log`),
+          );
         },
         connect: (list) => connect(list, 'reconnect'),
         snapshot: () => snapshot(),
