@@ -418,6 +418,42 @@ describe('lanes', () => {
     },
   );
 
+  it.skipIf(testDialect === 'sqlite')(
+    'gathers a few sends in an idle lane while another lane writes, and sends them once it ends (MariaDB)',
+    async () => {
+      const [one, two] = await oneInEachLane(2, 2);
+      const clock = createTestClock();
+      const flushes: string[][] = [];
+      const committer = createGroupCommitter({
+        sequelize: eng.sequelize,
+        windowMs: LONG_WINDOW_MS,
+        maxBatch: 100,
+        concurrency: 1,
+        lanes: 2,
+        logger: eng.logger,
+        clock,
+        afterCommit: (stored) => flushes.push(stored.map((c) => c.message.clientMsgId)),
+      });
+      let release!: () => void;
+      let entered!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const inside = new Promise<void>((r) => (entered = r));
+      const running = committer.append({ ...entry(one!, 'lane-held-0001'), alsoWrite: () => (entered(), gate) });
+      await inside;
+      // The other lane writes nothing, but sends into it wait, as they would behind a flush of their own
+      // lane: a transaction each would cost more than the wait.
+      const later = [
+        committer.append(entry(two!, 'lane-gathered-0001')),
+        committer.append(entry(two!, 'lane-gathered-0002')),
+      ];
+      await new Promise((r) => setTimeout(r, 200));
+      expect(flushes).toEqual([]);
+      release();
+      await Promise.all([running, ...later]);
+      expect(flushes).toEqual([['lane-held-0001'], ['lane-gathered-0001', 'lane-gathered-0002']]);
+    },
+  );
+
   it('leaves no gap when a flush fails: the next entry takes the number the failed one would have had', async () => {
     const [one] = await oneInEachLane(2, 1);
     const committer = laned(2);
