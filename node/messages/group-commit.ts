@@ -232,9 +232,11 @@ function createLane(
   }
 
   function flushEnded() {
-    // What gathered meanwhile goes out at once if it is a batch worth its own transaction beside the
-    // other lanes' flushes, or if nothing else is being written; a few entries wait out the window.
-    if (queue.length >= BIG || (queue.length > 0 && writing.flushes === 0)) startFlush();
+    // What gathered meanwhile goes out at once (it has waited a flush already) if it is a batch worth its
+    // own transaction beside other lanes' flushes, or if no other lane is writing; a few entries wait
+    // out the window. This lane's own open flushes do not count: they are what it waited behind.
+    const othersWriting = writing.flushes > open;
+    if (queue.length >= BIG || (queue.length > 0 && !othersWriting)) startFlush();
     schedule();
     if (open === 0 && queue.length === 0 && !timer && idle) {
       idle.resolve();
