@@ -1,4 +1,5 @@
 import { describeCalibration } from '../shared/calibration.ts';
+import { SATURATED_STEPS_TO_STOP } from './sweep-rule.ts';
 import { describeNodeAck } from './node-metrics.ts';
 import { writeSection } from '../shared/benchmarks-file.ts';
 import type { ProfileSummary } from '../shared/profile-summary.ts';
@@ -31,9 +32,10 @@ type Verdicts = {
   closedRate: boolean | null;
 };
 
+/** The step with the most acks and deliveries, the latency target's repeats included. */
 function bestStep(sweep: DmSweep | null): DmStep | null {
   if (!sweep || sweep.steps.length === 0) return null;
-  return [...sweep.steps].sort(
+  return [...sweep.steps, ...sweep.repeats].sort(
     (a, b) => Math.min(b.acksPerS, b.deliveriesPerS) - Math.min(a.acksPerS, a.deliveriesPerS),
   )[0]!;
 }
@@ -195,6 +197,16 @@ const USAGE_HEADER = [
   'machine busy',
   'load avg',
 ];
+
+/** Which rates of the sweep were not offered, and why; empty when every rate ran. */
+function notOfferedNote(sweep: DmSweep): string[] {
+  const rates = sweep.notOffered;
+  if (rates.length === 0) return [];
+  return [
+    `Not offered: ${rates.map((rate) => `${fmt(rate)}/s`).join(', ')}, since ${SATURATED_STEPS_TO_STOP} lower rates in a row fell behind (acks below 90% of offered); after a single step that falls behind, the sweep still offers the next rate, so that a slow moment of the shared machine does not decide the best rate.`,
+    '',
+  ];
+}
 
 function dmTable(sweep: DmSweep): string {
   const rows = sweep.steps.map((s) => [
@@ -411,6 +423,7 @@ export function renderSection(r: Results): string {
       '',
       dmTable(d),
       '',
+      ...notOfferedNote(d),
     );
     if (d.profiled) {
       out.push(`#### Where the time goes at ${fmt(d.profiled.offered)}/s offered (profiled run)`, '');
@@ -597,7 +610,7 @@ export function renderSection(r: Results): string {
       ['Durable (MariaDB)', r.ceiling.durable],
     ] as const) {
       if (!sweep) continue;
-      out.push(`**${mode}** (${fmt(sweep.sockets)} sockets):`, '', dmTable(sweep), '');
+      out.push(`**${mode}** (${fmt(sweep.sockets)} sockets):`, '', dmTable(sweep), '', ...notOfferedNote(sweep));
       if (sweep.repeats.length)
         out.push(
           `The latency target's rate again: ${sweep.repeats.map((x) => `${fmt(x.acksPerS)} acks/s, delivery ${pctl(x.delivery)}`).join('; ')}.`,

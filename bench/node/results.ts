@@ -113,6 +113,8 @@ export type DmSweep = {
   steps: DmStep[];
   /** The latency target's rate run again (it varies from run to run on a shared machine): every run counts. */
   repeats: DmStep[];
+  /** Rates of the sweep not offered, since lower ones saturated the server (bench/node/run.ts). */
+  notOffered: number[];
   profiled: (DmStep & { db: DbProfile; profile: ProfileSummary | null; profileFile: string | null }) | null;
 };
 

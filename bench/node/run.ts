@@ -64,6 +64,7 @@ import {
 } from '../shared/setup.ts';
 import { createGroupInDatabase, sizeBufferPool, spawnGenerator, spawnRelay } from './setup.ts';
 import { runClosedLoop } from './closed-loop.ts';
+import { SATURATED_STEPS_TO_STOP, sweepRule } from './sweep-rule.ts';
 import type { ConnectResult, DmPair, DmRunResult, GeneratorStats } from './generator.ts';
 import { sumTraffic, type TrafficResult } from './traffic.ts';
 import type { HistogramData } from '../shared/histogram.ts';
@@ -556,15 +557,17 @@ async function main(): Promise<void> {
       setup: { opened: setups.reduce((s, r) => s + r.opened, 0), seconds: (performance.now() - t0) / 1000, failures },
       steps: [],
       repeats: [],
+      notOffered: [],
       profiled: null,
     };
     log(
       `  opened ${sweep.setup.opened} in ${sweep.setup.seconds.toFixed(1)} s${Object.keys(failures).length ? ` (failures ${JSON.stringify(failures)})` : ''}`,
     );
-    let saturated = 0;
+    const rule = sweepRule();
     for (const step of steps) {
-      if (saturated >= 1 && step.rate !== scale.latencyRate && !dmOnly) {
-        log(`  skipping ${fmt(step.rate)}/s: a lower rate already saturated the node`);
+      if (!rule.offers(step.rate === scale.latencyRate || dmOnly)) {
+        log(`  skipping ${fmt(step.rate)}/s: ${SATURATED_STEPS_TO_STOP} lower rates in a row saturated the server`);
+        sweep.notOffered.push(step.rate);
         continue;
       }
       const { result } = await dmStep(
@@ -572,7 +575,7 @@ async function main(): Promise<void> {
         step,
       );
       sweep.steps.push(result);
-      if (result.acksPerS < 0.9 * step.rate && !step.after) saturated += 1;
+      rule.ran(result, Boolean(step.after));
       await sleep(1_000);
       // The latency target's rate again, at once (steady state, before any overload): every run counts.
       if (step.rate === scale.latencyRate && !step.after && !dmOnly) {
