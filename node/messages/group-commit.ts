@@ -185,10 +185,14 @@ function createLane(
   // (or for as long as this lane's flush took) before they go beside the others (see flushEnded).
   let held: ClockTimer | undefined;
 
-  function release() {
-    if (!held) return;
+  function unhold(): boolean {
+    if (!held) return false;
     clock.clearTimeout(held);
     held = undefined;
+    return true;
+  }
+  function release() {
+    if (!unhold()) return;
     startFlush();
     schedule();
   }
@@ -217,10 +221,7 @@ function createLane(
     }
     const { batch } = taken;
     if (batch.length === 0) return;
-    if (held) {
-      clock.clearTimeout(held);
-      held = undefined;
-    }
+    unhold();
     const startedAt = clock.now();
     open += 1;
     writing.flushes += 1;
@@ -262,17 +263,11 @@ function createLane(
     const few = queue.length > 0 && queue.length < Math.min(BIG, options.maxBatch) && writing.flushes > open;
     if (queue.length > 0 && !few) startFlush();
     else if (few && eager && open === 0 && options.windowMs > 0 && tookMs > options.windowMs) {
-      // A few entries beside other lanes' flushes: they wait until one of those ends, or as long as this
-      // flush took, whichever comes first, and the answers this flush just sent bring their senders' next
-      // messages into the same transaction meanwhile. Going after the window instead, a busy lane
-      // alternated two half-size batches (the waiting entries, then the answered senders' next ones),
-      // twice the transactions per message of one lane with a window: bench:node's closed loop at 50×10
-      // ran below the fixed window's rate.
-      held = clock.setTimeout(() => {
-        held = undefined;
-        startFlush();
-        schedule();
-      }, tookMs);
+      // A few entries beside other lanes' flushes wait until one of those ends (at most as long as this
+      // one took), and the senders this flush just answered add their next messages meanwhile. Going after
+      // the window, a busy lane alternated two half-size batches (those waiting, then the answered
+      // senders' next ones): bench:node's closed loop at 50×10 ran below the fixed window's rate.
+      held = clock.setTimeout(release, tookMs);
     }
     schedule();
     if (open === 0 && queue.length === 0 && !timer && idle) {
@@ -289,10 +284,7 @@ function createLane(
         clock.clearTimeout(timer);
         timer = undefined;
       }
-      if (held) {
-        clock.clearTimeout(held);
-        held = undefined;
-      }
+      unhold();
       startFlush();
     },
     otherEnded: release,
@@ -312,10 +304,7 @@ function createLane(
         clock.clearTimeout(timer);
         timer = undefined;
       }
-      if (held) {
-        clock.clearTimeout(held);
-        held = undefined;
-      }
+      unhold();
       while (open > 0 || queue.length > 0) {
         idle ??= deferred();
         const waiting = idle.promise;
