@@ -37,11 +37,13 @@ export type ClosedLoopDeps = {
   log(line: string): void;
   seconds: number;
   flushWindowMs: number;
+  /** The shapes to run, CLOSED_LOOP_SHAPES unless said (--closed-shapes, for trying a change). */
+  shapes?: { pairs: number; inFlight: number }[];
 };
 
-export async function runClosedLoop(deps: ClosedLoopDeps): Promise<ClosedLoopResult> {
-  const { generators, log } = deps;
-  const most = Math.max(...CLOSED_LOOP_SHAPES.map((s) => s.pairs));
+export async function runClosedLoop(deps: ClosedLoopDeps): Promise<Omit<ClosedLoopResult, 'indexerWait'>> {
+  const { generators, log, shapes = CLOSED_LOOP_SHAPES } = deps;
+  const most = Math.max(...shapes.map((s) => s.pairs));
   // Pair k runs on generator k mod G, so a shape of n pairs uses the first n and spreads them evenly.
   const lists: DmPair[][] = generators.map(() => []);
   const own = generators.map((_, g) => deps.pairsOf(g));
@@ -67,7 +69,7 @@ export async function runClosedLoop(deps: ClosedLoopDeps): Promise<ClosedLoopRes
   const steps: ClosedLoopStep[] = [];
   // The modes take turns going first (eager, window | window, eager | …), so that whatever drifts during
   // the run (the machine's other work, the tables' growth) does not favour one of them throughout.
-  for (const [i, shape] of CLOSED_LOOP_SHAPES.entries()) {
+  for (const [i, shape] of shapes.entries()) {
     for (const mode of i % 2 === 0 ? CLOSED_LOOP_MODES : [...CLOSED_LOOP_MODES].reverse()) {
       if (mode !== current) await startOn(mode);
       const step = await closedStep(deps, mode, shape, `closed-${mode}-${shape.pairs}x${shape.inFlight}`);

@@ -4,7 +4,7 @@ import { describeNodeAck } from './node-metrics.ts';
 import { writeSection } from '../shared/benchmarks-file.ts';
 import type { ProfileSummary } from '../shared/profile-summary.ts';
 import type { Percentiles } from '../shared/percentiles.ts';
-import type { ClosedLoopStep, DbProfile, DmStep, DmSweep, Results, Usage } from './results.ts';
+import type { ClosedLoopStep, DbProfile, DmStep, DmSweep, IndexerWait, Results, Usage } from './results.ts';
 
 const SOCKET_BYTES_TARGET = 15_000;
 const DM_RATE_TARGET = 20_000;
@@ -468,6 +468,7 @@ export function renderSection(r: Results): string {
       '',
     );
     if (Object.keys(g.errors).length) out.push(`Errors: ${JSON.stringify(g.errors)}`, '');
+    if (g.indexerWait) out.push(indexerWaitNote('group', g.indexerWait), '');
     if (g.joining) {
       const j = g.joining;
       const row = (who: string, t: typeof j.joiners) => {
@@ -823,6 +824,16 @@ function closedTargetRows(r: Results, v: Verdicts): string[][] {
   return rows;
 }
 
+/** What a phase waited for the search indexer before it began (run.ts, waitForIndexer). */
+function indexerWaitNote(phase: string, w: IndexerWait): string {
+  if (w.queuedBefore === 0) return `Before the ${phase} phase the search index's queue was empty: nothing to wait for.`;
+  const left =
+    w.queuedAfter === 0
+      ? 'the indexer had taken them all'
+      : `${fmt(w.queuedAfter)} were still queued at the limit of ${w.limitSeconds} s, and the indexer went on writing them during the phase`;
+  return `Before the ${phase} phase the search index's queue held ${fmt(w.queuedBefore)} rows from the phases before (the indexer moves them into the FULLTEXT index, competing with whatever runs for MariaDB); the phase waited ${w.seconds.toFixed(1)} s for them, and ${left}.`;
+}
+
 function closedLoopSection(r: Results): string[] {
   const c = r.closedLoop!;
   const cell = (s: ClosedLoopStep | undefined, other: ClosedLoopStep | undefined) =>
@@ -873,6 +884,7 @@ function closedLoopSection(r: Results): string[] {
       rows,
     ),
     '',
+    ...(c.indexerWait ? [indexerWaitNote('closed-loop', c.indexerWait), ''] : []),
     ...(c.steps.some((x) => x.usage.othersCpu > 20)
       ? [
           `Other work ran on the machine during these steps (*others' CPU* up to ${pct(Math.max(...c.steps.map((x) => x.usage.othersCpu)))} of a core): a closed loop's rate and latency follow whatever CPU the node, MariaDB and the generators get, so these figures say more about the machine than about the committer.`,

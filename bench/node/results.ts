@@ -137,14 +137,22 @@ export type ClosedLoopStep = {
   flushes: { count: number; messages: number; meanMs: number };
 };
 
+/**
+ * How long a phase waited, before it began, for the node's search indexer to move the earlier phases'
+ * queued rows into the index (they would otherwise compete for MariaDB with what the phase measures).
+ */
+export type IndexerWait = { seconds: number; queuedBefore: number; queuedAfter: number; limitSeconds: number };
+
 export type ClosedLoopResult = {
   /** The flush window both modes ran with (FLUSH_WINDOW_MS). */
   flushWindowMs: number;
+  indexerWait: IndexerWait | null;
   /** The steps in the order they ran (every shape on `eager`, then every shape on `window`). */
   steps: ClosedLoopStep[];
 };
 
 export type GroupResult = {
+  indexerWait: IndexerWait | null;
   members: number;
   online: number;
   createdBy: 'frames' | 'database';

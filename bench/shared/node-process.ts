@@ -6,7 +6,7 @@
  */
 import { writeHeapSnapshot } from 'node:v8';
 import { performance } from 'node:perf_hooks';
-import type { Sequelize } from 'sequelize';
+import { QueryTypes, type Sequelize } from 'sequelize';
 import { loadNodeConfig } from '../../node/config.ts';
 import { startNode } from '../../node/main.ts';
 import { cpuProfilerCommands } from './cpu-profiler.ts';
@@ -54,6 +54,16 @@ serveServerProcess(
       const pick = (name: string) =>
         Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? NaN);
       return { rss: pick('process_resident_memory_bytes'), heapUsed: pick('nodejs_heap_size_used_bytes') };
+    },
+    /** Rows waiting in the search index's queue (node/messages/search-index.ts), which the indexer moves into the index. */
+    async 'search.queued'(): Promise<{ queued: number }> {
+      const [row] = await node.sequelize.query<{ n: number | string }>(
+        'SELECT COUNT(*) AS n FROM message_search_queue',
+        {
+          type: QueryTypes.SELECT,
+        },
+      );
+      return { queued: Number(row?.n ?? 0) };
     },
     'instrument.start'() {
       counts.statements = {};

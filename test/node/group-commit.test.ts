@@ -482,6 +482,74 @@ describe('lanes', () => {
     },
   );
 
+  /**
+   * Two lanes with a short window, each with a flush held open until released; `flushes` lists each
+   * commit's client ids.
+   */
+  async function twoLanesWriting(prefix: string) {
+    const [one, two] = await oneInEachLane(2, 2);
+    const flushes: string[][] = [];
+    const committer = createGroupCommitter({
+      sequelize: eng.sequelize,
+      windowMs: 20,
+      maxBatch: 100,
+      concurrency: 1,
+      lanes: 2,
+      logger: eng.logger,
+      afterCommit: (stored) => flushes.push(stored.map((c) => c.message.clientMsgId)),
+    });
+    const held = (conversationId: string, clientMsgId: string) => {
+      let release!: () => void;
+      let entered!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const inside = new Promise<void>((r) => (entered = r));
+      const sent = committer.append({ ...entry(conversationId, clientMsgId), alsoWrite: () => (entered(), gate) });
+      return { sent, entered: inside, release: () => release() };
+    };
+    const first = held(one!, `${prefix}-one-0001`);
+    await first.entered;
+    // Beside it once the window has passed, and kept open for a while: a flush that takes long.
+    const second = held(two!, `${prefix}-two-0001`);
+    await second.entered;
+    await new Promise((r) => setTimeout(r, 500));
+    // Gathers while the second lane's flush is open.
+    const waiting = committer.append(entry(two!, `${prefix}-two-0002`));
+    return { committer, flushes, first, second, waiting, two: two! };
+  }
+
+  it.skipIf(testDialect === 'sqlite')(
+    "makes a few sends that gathered during a lane's flush wait for another lane's flush beside it, so that the next ones join them (MariaDB)",
+    async () => {
+      const { committer, flushes, first, second, waiting, two } = await twoLanesWriting('joined');
+      second.release();
+      await second.sent;
+      // Well past the window: the answered sender's next message, as a chat client sends it.
+      await new Promise((r) => setTimeout(r, 100));
+      const next = committer.append(entry(two, 'joined-two-0003'));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(flushes).toEqual([['joined-two-0001']]);
+      first.release();
+      await Promise.all([first.sent, waiting, next]);
+      expect(flushes).toEqual([['joined-two-0001'], ['joined-one-0001'], ['joined-two-0002', 'joined-two-0003']]);
+    },
+  );
+
+  it.skipIf(testDialect === 'sqlite')(
+    "sends them after as long as their lane's flush took, though the other lane's flush stays open (MariaDB)",
+    async () => {
+      const { flushes, first, second, waiting } = await twoLanesWriting('bounded');
+      second.release();
+      await second.sent;
+      const t0 = Date.now();
+      await waiting;
+      // The second flush took over 500 ms; the first one is still open.
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      expect(flushes).toEqual([['bounded-two-0001'], ['bounded-two-0002']]);
+      first.release();
+      await first.sent;
+    },
+  );
+
   it('leaves no gap when a flush fails: the next entry takes the number the failed one would have had', async () => {
     const [one] = await oneInEachLane(2, 1);
     const committer = laned(2);
