@@ -136,15 +136,16 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
 
     async consume(id: string): Promise<void> {
       // The provider consumes a refresh token only to rotate it: spent when its successor is stored.
-      const request = this.model === 'RefreshToken' ? currentRequest() : undefined;
-      if (request) {
+      const request = currentRequest();
+      if (request && this.model === 'RefreshToken') {
         rotating.set(request, id);
         return;
       }
-      await sequelize.query('UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ?', {
-        replacements: [new Date(), this.model, id],
-        type: QueryTypes.UPDATE,
-      });
+      const spent = await sequelize.query(
+        'UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL',
+        { replacements: [new Date(), this.model, id], type: QueryTypes.BULKUPDATE },
+      );
+      if (request && spent !== 1) await refuseSecondUse(sequelize, this.model, id, request);
     }
 
     async destroy(id: string): Promise<void> {
@@ -163,6 +164,29 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
       });
     }
   };
+}
+
+/**
+ * A code is exchanged once. The provider checks the mark it read, then consumes: two requests
+ * presenting the same code at once could both pass that check, so only the one whose statement sets
+ * the mark goes on. The other is refused as a code used twice is, and, as then, what was issued under
+ * its grant is revoked (RFC 6749 4.1.2).
+ */
+async function refuseSecondUse(sequelize: Sequelize, model: string, id: string, request: object): Promise<never> {
+  const [row] = await sequelize.query<{ grant_id: string | null }>(
+    'SELECT grant_id FROM oidc_payloads WHERE model = ? AND id = ?',
+    { replacements: [model, id], type: QueryTypes.SELECT },
+  );
+  const grantId = row?.grant_id;
+  if (grantId) {
+    await sequelize.query("DELETE FROM oidc_payloads WHERE grant_id = ? OR (model = 'Grant' AND id = ?)", {
+      replacements: [grantId, grantId],
+      type: QueryTypes.DELETE,
+    });
+    const ctx = request as { oidc?: { provider?: { emit(event: string, ...args: unknown[]): unknown } } };
+    ctx.oidc?.provider?.emit('grant.revoked', request, grantId);
+  }
+  throw new errors.InvalidGrant(`${model === 'AuthorizationCode' ? 'authorization code' : model} already consumed`);
 }
 
 const withoutExpiry = (payload: AdapterPayload) => JSON.stringify({ ...payload, exp: undefined });
