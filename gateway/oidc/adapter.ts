@@ -117,7 +117,8 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
       if (request && READ_WITH_GRANT.has(this.model)) return readAhead.read(this.model, id, request);
       const ahead = readAhead.take(`${this.model}:${id}`);
       if (ahead) return ahead.found;
-      const found = await findWhere(this.model, 'id', id);
+      const withGrant = request && this.model === 'Session' ? await readAhead.readSession(id, request) : undefined;
+      const found = withGrant ? withGrant.found : await findWhere(this.model, 'id', id);
       if (request && found && this.model === 'Session') {
         sessionsRead.set(request, { id, stored: withoutExpiry(found), exp: found.exp });
       }

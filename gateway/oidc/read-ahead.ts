@@ -20,6 +20,11 @@ export const READ_WITH_GRANT = new Set(['RefreshToken', 'AuthorizationCode']);
 export type ReadAhead = {
   /** The token or code `id` of `model`; its grant and session are kept for `request`. */
   read(model: string, id: string, request: object): Promise<AdapterPayload | undefined>;
+  /**
+   * The session `id`; when the request names a client (an authorization), the grant the session holds
+   * for that client is kept for `request` too. Undefined (not `{ found }`) when the request names none.
+   */
+  readSession(id: string, request: object): Promise<{ found: AdapterPayload | undefined } | undefined>;
   /** What the current request read ahead under `Grant:<id>` or `Session/uid:<uid>`, handed out once. */
   take(key: string): { found: AdapterPayload | undefined } | undefined;
   /** Forgets what the current request read ahead (it is writing to the store). */
@@ -35,8 +40,26 @@ export type ReadAhead = {
  */
 export function createReadAhead(sequelize: Sequelize, currentRequest: () => object | undefined): ReadAhead {
   const statement = joinedStatement(sequelize);
+  const sessionStatement = sessionWithGrantStatement(sequelize);
   const kept = new WeakMap<object, Map<string, AdapterPayload | undefined>>();
   return {
+    async readSession(id, request) {
+      const clientId = (request as { query?: Record<string, unknown> }).query?.client_id;
+      if (typeof clientId !== 'string' || !PLAIN_CLIENT_ID.test(clientId)) return undefined;
+      const now = new Date();
+      const [row] = await sequelize.query<JoinedRow>(sessionStatement, {
+        replacements: [`$.authorizations."${clientId}".grantId`, now, 'Session', id, now],
+        type: QueryTypes.SELECT,
+      });
+      const found = decodeRow(row);
+      if (!row || !found) return { found };
+      const authorizations = found.authorizations as Record<string, { grantId?: unknown }> | undefined;
+      const grantId = authorizations?.[clientId]?.grantId;
+      if (typeof grantId === 'string') {
+        kept.set(request, new Map([[`Grant:${grantId}`, joined(row.grant_payload, row.grant_consumed_at)]]));
+      }
+      return { found };
+    },
     async read(model, id, request) {
       const now = new Date();
       const [row] = await sequelize.query<JoinedRow>(statement, {
@@ -70,6 +93,10 @@ export function createReadAhead(sequelize: Sequelize, currentRequest: () => obje
   };
 }
 
+// Client ids as the registry makes them; another is named in a JSON path only after quoting rules
+// this module does not need, so its session is read alone.
+const PLAIN_CLIENT_ID = /^[A-Za-z0-9_.~-]{1,200}$/;
+
 const joined = (payload: string | null, consumedAt: Date | string | null) =>
   payload === null ? undefined : decodeRow({ payload, consumed_at: consumedAt });
 
@@ -88,4 +115,16 @@ function joinedStatement(sequelize: Sequelize): string {
     LEFT JOIN oidc_payloads s
       ON s.model = 'Session' AND s.uid = ${sessionUid} AND (s.expires_at IS NULL OR s.expires_at > ?)
     WHERE t.model = ? AND t.id = ? AND (t.expires_at IS NULL OR t.expires_at > ?)`;
+}
+
+/** A session with the grant its authorization of one client names (the JSON path is the first value). */
+function sessionWithGrantStatement(sequelize: Sequelize): string {
+  const grantId = sequelize.getDialect() === 'sqlite' ? 'json_extract(s.payload, ?)' : 'JSON_VALUE(s.payload, ?)';
+  return `SELECT s.payload, s.consumed_at,
+      g.payload AS grant_payload, g.consumed_at AS grant_consumed_at,
+      NULL AS session_payload, NULL AS session_consumed_at
+    FROM oidc_payloads s
+    LEFT JOIN oidc_payloads g
+      ON g.model = 'Grant' AND g.id = ${grantId} AND (g.expires_at IS NULL OR g.expires_at > ?)
+    WHERE s.model = ? AND s.id = ? AND (s.expires_at IS NULL OR s.expires_at > ?)`;
 }

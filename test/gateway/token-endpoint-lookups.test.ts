@@ -164,6 +164,13 @@ describe("a silent sign-in's code", () => {
     expect(reads.oidc_payloads).toBe(1);
   });
 
+  it('comes from an authorization that reads the session with its grant for the app in one statement', async () => {
+    const { agent } = await codeFlow(rp, REDIRECT, 'alice', { scope: 'openid profile' });
+    const { result, reads } = await tablesRead(() => silentCode(agent, 'openid profile'));
+    expect(result).toBeTruthy();
+    expect(reads.oidc_payloads).toBe(1);
+  });
+
   it('is refused once the session it came from has ended', async () => {
     const { agent } = await codeFlow(rp, REDIRECT, 'alice', { scope: 'openid profile' });
     const verifier = client.randomPKCECodeVerifier();
