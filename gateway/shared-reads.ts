@@ -36,15 +36,10 @@ export function sharedReadsOf(sequelize: Sequelize): SharedReads {
 function createSharedReads(sequelize: Sequelize): SharedReads {
   let version = -1;
   let entries: Entries = new Map();
+  const readCounter = sharedCounterReads(sequelize);
   return {
     async current() {
-      const rows = await sequelize.query<{ version: number | string }>(
-        'SELECT version FROM read_version WHERE id = 1',
-        {
-          type: QueryTypes.SELECT,
-        },
-      );
-      const now = Number(rows[0]?.version ?? 0);
+      const now = await readCounter();
       if (now > version || entries.size > MAX_ENTRIES) {
         version = now;
         entries = new Map();
@@ -52,6 +47,43 @@ function createSharedReads(sequelize: Sequelize): SharedReads {
       // An answer older than what is kept (its statement overtaken by another's): this request reads afresh.
       return now === version ? entries : new Map();
     },
+  };
+}
+
+/**
+ * The counter as read by a statement sent after the call: whatever was committed before the call is
+ * seen. Requests asking while a read is on its way share the next one, sent as soon as it is back; so
+ * under load one statement serves every request that arrived during the round trip before it, instead
+ * of one each, and none is answered by a statement sent before it asked.
+ */
+function sharedCounterReads(sequelize: Sequelize): () => Promise<number> {
+  let running: Promise<number> | undefined;
+  let next: Promise<number> | undefined;
+  const read = async () => {
+    const rows = await sequelize.query<{ version: number | string }>('SELECT version FROM read_version WHERE id = 1', {
+      type: QueryTypes.SELECT,
+    });
+    return Number(rows[0]?.version ?? 0);
+  };
+  const start = (): Promise<number> => {
+    const reading = read().finally(() => {
+      running = undefined;
+    });
+    running = reading;
+    return reading;
+  };
+  return () => {
+    if (!running) return start();
+    next ??= running
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        next = undefined;
+        return running ?? start();
+      });
+    return next;
   };
 }
 

@@ -2,8 +2,8 @@ import { Op, QueryTypes, type Sequelize } from 'sequelize';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { GatewayModels } from '../models/index.ts';
 import { moveReadVersion } from '../shared-reads.ts';
-
-type StoredRow = { payload: string; consumed_at: Date | string | null };
+import { createReadAhead, READ_WITH_GRANT } from './read-ahead.ts';
+import { decodeRow, type StoredRow } from './stored-row.ts';
 
 const COLUMNS = 'model, id, payload, grant_id, user_code, uid, account_id, expires_at';
 const CHANGED = ['payload', 'grant_id', 'user_code', 'uid', 'account_id', 'expires_at'];
@@ -28,6 +28,7 @@ function upsertStatement(sequelize: Sequelize): string {
 export function createAdapterClass(models: GatewayModels, currentRequest: () => object | undefined = () => undefined) {
   const sequelize = models.OidcPayload.sequelize!;
   const upsert = upsertStatement(sequelize);
+  const readAhead = createReadAhead(sequelize, currentRequest);
   // The refresh token a request has consumed, spent only once its successor is stored (rotate below).
   const rotating = new WeakMap<object, string>();
   // The session a request read, as stored but for its expiry (unchangedSession below).
@@ -77,16 +78,7 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
        WHERE model = ? AND ${column} = ? AND (expires_at IS NULL OR expires_at > ?)`,
       { replacements: [model, value, new Date()], type: QueryTypes.SELECT },
     );
-    return decode(rows[0]);
-  }
-
-  function decode(row: StoredRow | undefined): AdapterPayload | undefined {
-    if (!row) return undefined;
-    const payload = JSON.parse(row.payload) as AdapterPayload;
-    if (!row.consumed_at) return payload;
-    // MariaDB hands a Date, SQLite the stored text.
-    const consumedAt = row.consumed_at instanceof Date ? row.consumed_at : new Date(row.consumed_at);
-    return { ...payload, consumed: Math.floor(consumedAt.getTime() / 1000) };
+    return decodeRow(rows[0]);
   }
 
   return class SequelizeAdapter implements Adapter {
@@ -108,6 +100,7 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
         expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
       ];
       if (this.model === 'Session' && unchangedSession(id, payload, expiresIn)) return;
+      readAhead.drop();
       const request = this.model === 'RefreshToken' ? currentRequest() : undefined;
       const spentId = request && rotating.get(request);
       if (request && spentId) {
@@ -120,13 +113,21 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
-      const found = await findWhere(this.model, 'id', id);
-      const request = found && this.model === 'Session' ? currentRequest() : undefined;
-      if (request) sessionsRead.set(request, { id, stored: withoutExpiry(found!), exp: found!.exp });
+      const request = currentRequest();
+      if (request && READ_WITH_GRANT.has(this.model)) return readAhead.read(this.model, id, request);
+      const ahead = readAhead.take(`${this.model}:${id}`);
+      if (ahead) return ahead.found;
+      const withGrant = request && this.model === 'Session' ? await readAhead.readSession(id, request) : undefined;
+      const found = withGrant ? withGrant.found : await findWhere(this.model, 'id', id);
+      if (request && found && this.model === 'Session') {
+        sessionsRead.set(request, { id, stored: withoutExpiry(found), exp: found.exp });
+      }
       return found;
     }
 
-    findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      const ahead = readAhead.take(`${this.model}/uid:${uid}`);
+      if (ahead) return ahead.found;
       return findWhere(this.model, 'uid', uid);
     }
 
@@ -135,19 +136,22 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
     }
 
     async consume(id: string): Promise<void> {
+      readAhead.drop();
       // The provider consumes a refresh token only to rotate it: spent when its successor is stored.
-      const request = this.model === 'RefreshToken' ? currentRequest() : undefined;
-      if (request) {
+      const request = currentRequest();
+      if (request && this.model === 'RefreshToken') {
         rotating.set(request, id);
         return;
       }
-      await sequelize.query('UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ?', {
-        replacements: [new Date(), this.model, id],
-        type: QueryTypes.UPDATE,
-      });
+      const spent = await sequelize.query(
+        'UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL',
+        { replacements: [new Date(), this.model, id], type: QueryTypes.BULKUPDATE },
+      );
+      if (request && spent !== 1) await refuseSecondUse(sequelize, this.model, id, request);
     }
 
     async destroy(id: string): Promise<void> {
+      readAhead.drop();
       await sequelize.query('DELETE FROM oidc_payloads WHERE model = ? AND id = ?', {
         replacements: [this.model, id],
         type: QueryTypes.DELETE,
@@ -157,12 +161,36 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
 
     // Revoking a grant removes every artefact issued under it, whichever model it is.
     async revokeByGrantId(grantId: string): Promise<void> {
+      readAhead.drop();
       await sequelize.query('DELETE FROM oidc_payloads WHERE grant_id = ?', {
         replacements: [grantId],
         type: QueryTypes.DELETE,
       });
     }
   };
+}
+
+/**
+ * A code is exchanged once. The provider checks the mark it read, then consumes: two requests
+ * presenting the same code at once could both pass that check, so only the one whose statement sets
+ * the mark goes on. The other is refused as a code used twice is, and, as then, what was issued under
+ * its grant is revoked (RFC 6749 4.1.2).
+ */
+async function refuseSecondUse(sequelize: Sequelize, model: string, id: string, request: object): Promise<never> {
+  const [row] = await sequelize.query<{ grant_id: string | null }>(
+    'SELECT grant_id FROM oidc_payloads WHERE model = ? AND id = ?',
+    { replacements: [model, id], type: QueryTypes.SELECT },
+  );
+  const grantId = row?.grant_id;
+  if (grantId) {
+    await sequelize.query("DELETE FROM oidc_payloads WHERE grant_id = ? OR (model = 'Grant' AND id = ?)", {
+      replacements: [grantId, grantId],
+      type: QueryTypes.DELETE,
+    });
+    const ctx = request as { oidc?: { provider?: { emit(event: string, ...args: unknown[]): unknown } } };
+    ctx.oidc?.provider?.emit('grant.revoked', request, grantId);
+  }
+  throw new errors.InvalidGrant(`${model === 'AuthorizationCode' ? 'authorization code' : model} already consumed`);
 }
 
 const withoutExpiry = (payload: AdapterPayload) => JSON.stringify({ ...payload, exp: undefined });

@@ -9,6 +9,7 @@ const REDIRECT = 'http://localhost:9/cb';
 
 let gateway: TestGateway;
 let rp: client.Configuration;
+let app: { clientId: string; clientSecret: string };
 
 const codeFlow = (config: client.Configuration, username: string, params: Record<string, string> = {}) =>
   codeFlowAt(config, REDIRECT, username, params);
@@ -16,7 +17,7 @@ const codeFlow = (config: client.Configuration, username: string, params: Record
 beforeAll(async () => {
   gateway = await startTestGateway('oidc');
   // With a bot: only an app with an enabled bot gets client-credentials tokens for a domain node.
-  const app = await registerTestApp(gateway, { name: 'Library', redirectUris: [REDIRECT], botEnabled: true });
+  app = await registerTestApp(gateway, { name: 'Library', redirectUris: [REDIRECT], botEnabled: true });
   rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
 });
 afterAll(async () => gateway?.stop());
@@ -175,5 +176,40 @@ describe('bad paths', () => {
       client.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: verifier, expectedState: 'fixed' }),
     ).rejects.toMatchObject({ error: 'invalid_grant' });
     expect((await client.tokenIntrospection(rp, tokens.access_token)).active).toBe(false);
+  });
+
+  it('exchanges an authorization code presented several times at once only once', async () => {
+    const { agent } = await codeFlow(rp, 'alice', { scope: 'openid profile' });
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(rp, {
+      redirect_uri: REDIRECT,
+      scope: 'openid profile',
+      prompt: 'none',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const page = await agent.navigate(url.toString(), {}, REDIRECT);
+    const code = new URL(page.url).searchParams.get('code')!;
+    expect(code).toBeTruthy();
+    const exchange = () =>
+      fetch(new URL('/token', gateway.issuer), {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${app.clientId}:${app.clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: REDIRECT,
+          code_verifier: verifier,
+        }),
+      });
+    const replies = await Promise.all(Array.from({ length: 6 }, exchange));
+    const bodies = await Promise.all(
+      replies.map((r) => r.json() as Promise<{ access_token?: string; error?: string }>),
+    );
+    expect(bodies.filter((b) => b.access_token)).toHaveLength(1);
+    expect(bodies.filter((b) => b.error === 'invalid_grant')).toHaveLength(5);
   });
 });

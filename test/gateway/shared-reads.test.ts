@@ -7,6 +7,7 @@ import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts'
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { operator } from '../../gateway/context.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
+import { moveReadVersion, sharedReadsOf } from '../../gateway/shared-reads.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
@@ -100,5 +101,28 @@ describe('a change made through one gateway process', () => {
     await updateUser(asOperator(), 'alice', { displayName: 'Alice Renamed' });
     const served = await refreshAtSecond(refreshToken);
     expect(decodeJwt(served.accessToken!).name).toBe('Alice Renamed');
+  });
+});
+
+describe('the read counter', () => {
+  it('is read once for the requests that ask while a read of it is on its way, and a move is seen after it', async () => {
+    const reads = sharedReadsOf(second.sequelize);
+    let statements = 0;
+    second.sequelize.addHook('afterQuery', 'count-counter', (_options, query) => {
+      if (/FROM\s+read_version/i.test(String((query as unknown as { sql?: string }).sql ?? ''))) statements += 1;
+    });
+    try {
+      // The first asks alone; the four asking meanwhile share the one read sent when it is back.
+      const [alone, ...together] = await Promise.all(Array.from({ length: 5 }, () => reads.current()));
+      expect(statements).toBe(2);
+      for (const kept of together) expect(kept).toBe(together[0]);
+      expect(alone).toBeDefined();
+      await moveReadVersion(first.sequelize);
+      const after = await reads.current();
+      expect(statements).toBe(3);
+      expect(after).not.toBe(together[0]);
+    } finally {
+      second.sequelize.removeHook('afterQuery', 'count-counter');
+    }
   });
 });

@@ -69,8 +69,8 @@ describe('the token endpoint', () => {
     const kept = await tablesRead(() => client.refreshTokenGrant(rp, first.refresh_token!, { resource: ENG_NODE }));
     expect(kept.reads).toMatchObject({ read_version: 1 });
     for (const table of ['users', 'apps', 'memberships', 'org_units']) expect(kept.reads[table]).toBeUndefined();
-    // The client and the refresh token's grant: one read each of the provider's store, besides the token.
-    expect(kept.reads.oidc_payloads).toBe(2);
+    // The refresh token with its grant, in one statement (the client is kept).
+    expect(kept.reads.oidc_payloads).toBe(1);
 
     await updateUser({ ...gateway.context(null), actor: operator('test') }, 'alice', { displayName: 'Alice C.' });
     const changed = await tablesRead(() =>
@@ -134,16 +134,55 @@ describe('the token endpoint', () => {
 
 /** An app opened again by a signed-in person: authorize with prompt=none on the browser's session; the code. */
 async function silentCode(agent: BrowserAgent, scope: string): Promise<string | null> {
+  return (await silentCallback(agent, scope)).searchParams.get('code');
+}
+
+/** Where the browser comes back to the app from a silent sign-in. */
+async function silentCallback(agent: BrowserAgent, scope: string, verifier = client.randomPKCECodeVerifier()) {
   const url = client.buildAuthorizationUrl(rp, {
     redirect_uri: REDIRECT,
     scope,
     prompt: 'none',
-    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
   });
   const page = await agent.navigate(url.toString(), {}, REDIRECT);
-  return new URL(page.url).searchParams.get('code');
+  return new URL(page.url);
 }
+
+/** The silent sign-in's code exchanged as the app does. */
+const exchange = (callback: URL, verifier: string) =>
+  client.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: verifier });
+
+describe("a silent sign-in's code", () => {
+  it('is read with its grant and its session in one statement', async () => {
+    const { agent } = await codeFlow(rp, REDIRECT, 'alice', { scope: 'openid profile' });
+    const verifier = client.randomPKCECodeVerifier();
+    const callback = await silentCallback(agent, 'openid profile', verifier);
+    const { result, reads } = await tablesRead(() => exchange(callback, verifier));
+    expect(result.claims()?.preferred_username).toBe('alice');
+    expect(reads.oidc_payloads).toBe(1);
+  });
+
+  it('comes from an authorization that reads the session with its grant for the app in one statement', async () => {
+    const { agent } = await codeFlow(rp, REDIRECT, 'alice', { scope: 'openid profile' });
+    const { result, reads } = await tablesRead(() => silentCode(agent, 'openid profile'));
+    expect(result).toBeTruthy();
+    expect(reads.oidc_payloads).toBe(1);
+  });
+
+  it('is refused once the session it came from has ended', async () => {
+    const { agent } = await codeFlow(rp, REDIRECT, 'alice', { scope: 'openid profile' });
+    const verifier = client.randomPKCECodeVerifier();
+    const callback = await silentCallback(agent, 'openid profile', verifier);
+    const code = callback.searchParams.get('code')!;
+    const { OidcPayload } = gateway.models;
+    const stored = (await OidcPayload.findOne({ where: { model: 'AuthorizationCode', id: code } }))!;
+    const { sessionUid } = JSON.parse(stored.payload) as { sessionUid: string };
+    expect(await OidcPayload.destroy({ where: { model: 'Session', uid: sessionUid } })).toBe(1);
+    await expect(exchange(callback, verifier)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+});
 
 /** Grants (or sessions) written while `run` goes (statements inserting into the provider's store with that model). */
 async function grantWrites(run: () => Promise<unknown>, kind = 'Grant'): Promise<number> {
