@@ -483,10 +483,10 @@ describe('lanes', () => {
   );
 
   /**
-   * Two lanes with a short window, each with a flush held open until released; `flushes` lists each
-   * commit's client ids.
+   * Two lanes with a short window, each with a flush held open until released; the second lane's flush
+   * carries `answered` entries (client ids `<prefix>-two-0001…`). `flushes` lists each commit's client ids.
    */
-  async function twoLanesWriting(prefix: string) {
+  async function twoLanesWriting(prefix: string, answered: number) {
     const [one, two] = await oneInEachLane(2, 2);
     const flushes: string[][] = [];
     const committer = createGroupCommitter({
@@ -506,45 +506,67 @@ describe('lanes', () => {
       const sent = committer.append({ ...entry(conversationId, clientMsgId), alsoWrite: () => (entered(), gate) });
       return { sent, entered: inside, release: () => release() };
     };
+    const id = (n: number) => `${prefix}-two-${String(n).padStart(4, '0')}`;
     const first = held(one!, `${prefix}-one-0001`);
     await first.entered;
-    // Beside it once the window has passed, and kept open for a while: a flush that takes long.
-    const second = held(two!, `${prefix}-two-0001`);
+    // Beside it once the window has passed, and kept open for a while: a flush that takes long. The
+    // others appended with it are answered with it, as the senders of a busy lane are.
+    const second = held(two!, id(1));
+    const alongside = Array.from({ length: answered - 1 }, (_, i) => committer.append(entry(two!, id(i + 2))));
     await second.entered;
     await new Promise((r) => setTimeout(r, 500));
     // Gathers while the second lane's flush is open.
-    const waiting = committer.append(entry(two!, `${prefix}-two-0002`));
-    return { committer, flushes, first, second, waiting, two: two! };
+    const waiting = committer.append(entry(two!, id(answered + 1)));
+    const release = async () => {
+      second.release();
+      await Promise.all([second.sent, ...alongside]);
+    };
+    const secondFlush = Array.from({ length: answered }, (_, i) => id(i + 1));
+    return { committer, flushes, first, release, secondFlush, id, waiting, two: two! };
   }
 
   it.skipIf(testDialect === 'sqlite')(
-    "makes a few sends that gathered during a lane's flush wait for another lane's flush beside it, so that the next ones join them (MariaDB)",
+    "makes a few sends that gathered during a lane's busy flush wait for another lane's flush beside it, so that the next ones join them (MariaDB)",
     async () => {
-      const { committer, flushes, first, second, waiting, two } = await twoLanesWriting('joined');
-      second.release();
-      await second.sent;
-      // Well past the window: the answered sender's next message, as a chat client sends it.
+      const { committer, flushes, first, release, secondFlush, id, waiting, two } = await twoLanesWriting('joined', 16);
+      await release();
+      // Well past the window: an answered sender's next message, as a chat client sends it.
       await new Promise((r) => setTimeout(r, 100));
-      const next = committer.append(entry(two, 'joined-two-0003'));
+      const next = committer.append(entry(two, id(18)));
       await new Promise((r) => setTimeout(r, 100));
-      expect(flushes).toEqual([['joined-two-0001']]);
+      expect(flushes).toEqual([secondFlush]);
       first.release();
       await Promise.all([first.sent, waiting, next]);
-      expect(flushes).toEqual([['joined-two-0001'], ['joined-one-0001'], ['joined-two-0002', 'joined-two-0003']]);
+      expect(flushes).toEqual([secondFlush, ['joined-one-0001'], [id(17), id(18)]]);
     },
   );
 
   it.skipIf(testDialect === 'sqlite')(
     "sends them after as long as their lane's flush took, though the other lane's flush stays open (MariaDB)",
     async () => {
-      const { flushes, first, second, waiting } = await twoLanesWriting('bounded');
-      second.release();
-      await second.sent;
+      const { flushes, first, release, secondFlush, id, waiting } = await twoLanesWriting('bounded', 16);
+      await release();
       const t0 = Date.now();
       await waiting;
       // The second flush took over 500 ms; the first one is still open.
       expect(Date.now() - t0).toBeLessThan(2_000);
-      expect(flushes).toEqual([['bounded-two-0001'], ['bounded-two-0002']]);
+      expect(flushes).toEqual([secondFlush, [id(17)]]);
+      first.release();
+      await first.sent;
+    },
+  );
+
+  it.skipIf(testDialect === 'sqlite')(
+    'sends what gathered after a flush that answered a few after the window, not after the other lane (MariaDB)',
+    async () => {
+      const { flushes, first, release, id, waiting } = await twoLanesWriting('lone', 2);
+      await release();
+      const t0 = Date.now();
+      await waiting;
+      // A lone chat user's next message: the window (20 ms), not the 500-ms flush's length or the other
+      // lane's open flush.
+      expect(Date.now() - t0).toBeLessThan(300);
+      expect(flushes).toEqual([[id(1), id(2)], [id(3)]]);
       first.release();
       await first.sent;
     },
