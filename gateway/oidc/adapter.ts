@@ -1,10 +1,13 @@
-import { Op, QueryTypes, type Sequelize } from 'sequelize';
+import { Op, type Sequelize } from 'sequelize';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { GatewayModels } from '../models/index.ts';
 import { moveReadVersion } from '../shared-reads.ts';
 import { createReadAhead, READ_WITH_GRANT } from './read-ahead.ts';
+import { oidcStatementsFor, type OidcStatements } from './statements.ts';
 import { decodeRow, type StoredRow } from './stored-row.ts';
 
+const SPEND = 'UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL';
+const DELETE_ONE = 'DELETE FROM oidc_payloads WHERE model = ? AND id = ?';
 const COLUMNS = 'model, id, payload, grant_id, user_code, uid, account_id, expires_at';
 const CHANGED = ['payload', 'grant_id', 'user_code', 'uid', 'account_id', 'expires_at'];
 
@@ -25,10 +28,14 @@ function upsertStatement(sequelize: Sequelize): string {
  * the upsert) rather than model queries, which cost twice the CPU per read in Sequelize. Dates go in as
  * Date replacements, which Sequelize writes in the format it stores them in.
  */
-export function createAdapterClass(models: GatewayModels, currentRequest: () => object | undefined = () => undefined) {
+export function createAdapterClass(
+  models: GatewayModels,
+  currentRequest: () => object | undefined = () => undefined,
+  statements: OidcStatements = oidcStatementsFor(models.OidcPayload.sequelize!),
+) {
   const sequelize = models.OidcPayload.sequelize!;
   const upsert = upsertStatement(sequelize);
-  const readAhead = createReadAhead(sequelize, currentRequest);
+  const readAhead = createReadAhead(sequelize, statements, currentRequest);
   // The refresh token a request has consumed, spent only once its successor is stored (rotate below).
   const rotating = new WeakMap<object, string>();
   // The session a request read, as stored but for its expiry (unchangedSession below).
@@ -44,16 +51,12 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
    * is refused as a used token would be.
    */
   async function rotate(spentId: string, values: unknown[]): Promise<void> {
-    await sequelize.query(upsert, { replacements: values, type: QueryTypes.INSERT });
-    const spent = await sequelize.query(
-      'UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL',
-      { replacements: [new Date(), 'RefreshToken', spentId], type: QueryTypes.BULKUPDATE },
-    );
+    const [, spent] = await statements.write([
+      { sql: upsert, values },
+      { sql: SPEND, values: [new Date(), 'RefreshToken', spentId] },
+    ]);
     if (spent === 1) return;
-    await sequelize.query('DELETE FROM oidc_payloads WHERE model = ? AND id = ?', {
-      replacements: ['RefreshToken', values[1]],
-      type: QueryTypes.DELETE,
-    });
+    await statements.write([{ sql: DELETE_ONE, values: ['RefreshToken', values[1]] }]);
     throw new errors.InvalidGrant('refresh token already used');
   }
 
@@ -73,11 +76,11 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
   }
 
   async function findWhere(model: string, column: 'id' | 'uid' | 'user_code', value: string) {
-    const rows = await sequelize.query<StoredRow>(
-      `SELECT payload, consumed_at FROM oidc_payloads
+    const rows = await statements.select<StoredRow>({
+      sql: `SELECT payload, consumed_at FROM oidc_payloads
        WHERE model = ? AND ${column} = ? AND (expires_at IS NULL OR expires_at > ?)`,
-      { replacements: [model, value, new Date()], type: QueryTypes.SELECT },
-    );
+      values: [model, value, new Date()],
+    });
     return decodeRow(rows[0]);
   }
 
@@ -107,7 +110,7 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
         rotating.delete(request);
         return rotate(spentId, values);
       }
-      await sequelize.query(upsert, { replacements: values, type: QueryTypes.INSERT });
+      await statements.write([{ sql: upsert, values }]);
       // Every gateway process keeps the clients it read (shared-reads.ts).
       if (this.model === 'Client') await moveReadVersion(sequelize);
     }
@@ -143,29 +146,20 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
         rotating.set(request, id);
         return;
       }
-      const spent = await sequelize.query(
-        'UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL',
-        { replacements: [new Date(), this.model, id], type: QueryTypes.BULKUPDATE },
-      );
-      if (request && spent !== 1) await refuseSecondUse(sequelize, this.model, id, request);
+      const [spent] = await statements.write([{ sql: SPEND, values: [new Date(), this.model, id] }]);
+      if (request && spent !== 1) await refuseSecondUse(statements, this.model, id, request);
     }
 
     async destroy(id: string): Promise<void> {
       readAhead.drop();
-      await sequelize.query('DELETE FROM oidc_payloads WHERE model = ? AND id = ?', {
-        replacements: [this.model, id],
-        type: QueryTypes.DELETE,
-      });
+      await statements.write([{ sql: DELETE_ONE, values: [this.model, id] }]);
       if (this.model === 'Client') await moveReadVersion(sequelize);
     }
 
     // Revoking a grant removes every artefact issued under it, whichever model it is.
     async revokeByGrantId(grantId: string): Promise<void> {
       readAhead.drop();
-      await sequelize.query('DELETE FROM oidc_payloads WHERE grant_id = ?', {
-        replacements: [grantId],
-        type: QueryTypes.DELETE,
-      });
+      await statements.write([{ sql: 'DELETE FROM oidc_payloads WHERE grant_id = ?', values: [grantId] }]);
     }
   };
 }
@@ -176,17 +170,15 @@ export function createAdapterClass(models: GatewayModels, currentRequest: () => 
  * the mark goes on. The other is refused as a code used twice is, and, as then, what was issued under
  * its grant is revoked (RFC 6749 4.1.2).
  */
-async function refuseSecondUse(sequelize: Sequelize, model: string, id: string, request: object): Promise<never> {
-  const [row] = await sequelize.query<{ grant_id: string | null }>(
-    'SELECT grant_id FROM oidc_payloads WHERE model = ? AND id = ?',
-    { replacements: [model, id], type: QueryTypes.SELECT },
-  );
+async function refuseSecondUse(statements: OidcStatements, model: string, id: string, request: object): Promise<never> {
+  const [row] = await statements.select<{ grant_id: string | null }>({
+    sql: 'SELECT grant_id FROM oidc_payloads WHERE model = ? AND id = ?',
+    values: [model, id],
+  });
   const grantId = row?.grant_id;
   if (grantId) {
-    await sequelize.query("DELETE FROM oidc_payloads WHERE grant_id = ? OR (model = 'Grant' AND id = ?)", {
-      replacements: [grantId, grantId],
-      type: QueryTypes.DELETE,
-    });
+    const sql = "DELETE FROM oidc_payloads WHERE grant_id = ? OR (model = 'Grant' AND id = ?)";
+    await statements.write([{ sql, values: [grantId, grantId] }]);
     const ctx = request as { oidc?: { provider?: { emit(event: string, ...args: unknown[]): unknown } } };
     ctx.oidc?.provider?.emit('grant.revoked', request, grantId);
   }

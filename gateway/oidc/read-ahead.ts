@@ -1,5 +1,6 @@
-import { QueryTypes, type Sequelize } from 'sequelize';
+import type { Sequelize } from 'sequelize';
 import type { AdapterPayload } from 'oidc-provider';
+import type { OidcStatements } from './statements.ts';
 import { decodeRow, type StoredRow } from './stored-row.ts';
 
 /** A token or code, with its grant and (for one that ends with its session) the session, read together. */
@@ -38,7 +39,11 @@ export type ReadAhead = {
  * once, to the request that read them; a write the request makes to the store drops them, so a later
  * read in it goes to the database.
  */
-export function createReadAhead(sequelize: Sequelize, currentRequest: () => object | undefined): ReadAhead {
+export function createReadAhead(
+  sequelize: Sequelize,
+  statements: OidcStatements,
+  currentRequest: () => object | undefined,
+): ReadAhead {
   const statement = joinedStatement(sequelize);
   const sessionStatement = sessionWithGrantStatement(sequelize);
   const kept = new WeakMap<object, Map<string, AdapterPayload | undefined>>();
@@ -47,9 +52,9 @@ export function createReadAhead(sequelize: Sequelize, currentRequest: () => obje
       const clientId = (request as { query?: Record<string, unknown> }).query?.client_id;
       if (typeof clientId !== 'string' || !PLAIN_CLIENT_ID.test(clientId)) return undefined;
       const now = new Date();
-      const [row] = await sequelize.query<JoinedRow>(sessionStatement, {
-        replacements: [`$.authorizations."${clientId}".grantId`, now, 'Session', id, now],
-        type: QueryTypes.SELECT,
+      const [row] = await statements.select<JoinedRow>({
+        sql: sessionStatement,
+        values: [`$.authorizations."${clientId}".grantId`, now, 'Session', id, now],
       });
       const found = decodeRow(row);
       if (!row || !found) return { found };
@@ -62,10 +67,7 @@ export function createReadAhead(sequelize: Sequelize, currentRequest: () => obje
     },
     async read(model, id, request) {
       const now = new Date();
-      const [row] = await sequelize.query<JoinedRow>(statement, {
-        replacements: [now, now, model, id, now],
-        type: QueryTypes.SELECT,
-      });
+      const [row] = await statements.select<JoinedRow>({ sql: statement, values: [now, now, model, id, now] });
       const found = decodeRow(row);
       if (!row || !found) return found;
       const ahead = new Map<string, AdapterPayload | undefined>();
