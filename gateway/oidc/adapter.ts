@@ -25,8 +25,9 @@ function upsertStatement(sequelize: Sequelize): string {
  * Nothing lives in memory, so any number of gateway processes can share the database.
  *
  * Every token request runs several of these, so they are plain SQL (the same on SQLite and MariaDB but
- * the upsert) rather than model queries, which cost twice the CPU per read in Sequelize. Dates go in as
- * Date replacements, which Sequelize writes in the format it stores them in.
+ * the upsert) rather than model queries, which cost twice the CPU per read in Sequelize, and are sent
+ * the way each database takes them best (statements.ts). Dates go in as Date values, stored in the
+ * format Sequelize stores them in.
  */
 export function createAdapterClass(
   models: GatewayModels,

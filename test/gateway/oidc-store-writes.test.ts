@@ -1,0 +1,129 @@
+import { join } from 'node:path';
+import type { AdapterPayload } from 'oidc-provider';
+import type { Sequelize } from 'sequelize';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../core/database.ts';
+import { migrate } from '../../core/migrator.ts';
+import { defineGatewayModels, type GatewayModels } from '../../gateway/models/index.ts';
+import { createAdapterClass } from '../../gateway/oidc/adapter.ts';
+import { stored } from '../../gateway/oidc/sqlite-statements.ts';
+import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.ts';
+
+let db: TestDatabase;
+let sequelize: Sequelize;
+let models: GatewayModels;
+let Store: ReturnType<typeof createAdapterClass>;
+
+beforeAll(async () => {
+  db = await createTestDatabase('oidc-writes');
+  sequelize = await openDatabase({ url: db.url, sqliteFile: join(db.dataDir, 'gateway.sqlite') });
+  await migrate(sequelize, 'gateway');
+  models = defineGatewayModels(sequelize);
+  Store = createAdapterClass(models);
+});
+afterAll(async () => {
+  await sequelize?.close();
+  await db?.drop();
+});
+afterEach(() => {
+  sequelize.removeHook('beforeQuery', 'test');
+  sequelize.removeHook('afterQuery', 'test');
+});
+
+const token = (jti: string): AdapterPayload => ({ jti, kind: 'AccessToken', grantId: `grant-of-${jti}` });
+const sqlOf = (query: unknown) => String((query as { sql?: string }).sql ?? '');
+
+/** Rows of the store as Sequelize's model reads them: what any other part of the gateway sees. */
+const rowsNamed = (ids: string[]) => models.OidcPayload.findAll({ where: { model: 'AccessToken', id: ids } });
+
+describe("the provider's store, written", () => {
+  it('keeps the expiry in the form Sequelize keeps dates, so both read the same instant', async () => {
+    const store = new Store('AccessToken');
+    const before = Date.now();
+    await store.upsert('dated', token('dated'), 600);
+    const [row] = await rowsNamed(['dated']);
+    const expires = row!.expiresAt!.getTime();
+    expect(expires).toBeGreaterThanOrEqual(before + 600_000 - 1000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 600_000 + 1000);
+
+    // Written by the model a moment past and a minute ahead: the store finds only the one still valid.
+    const payload = (id: string) => JSON.stringify(token(id));
+    await models.OidcPayload.bulkCreate([
+      { model: 'AccessToken', id: 'past', payload: payload('past'), expiresAt: new Date(Date.now() - 2000) },
+      { model: 'AccessToken', id: 'ahead', payload: payload('ahead'), expiresAt: new Date(Date.now() + 60_000) },
+    ] as never);
+    expect(await store.find('past')).toBeUndefined();
+    expect(await store.find('ahead')).toMatchObject({ jti: 'ahead' });
+
+    await store.consume('ahead');
+    const consumed = (await store.find('ahead'))?.consumed as number;
+    expect(Math.abs(consumed * 1000 - Date.now())).toBeLessThan(5000);
+  });
+
+  it('answers every one of many writes at once, each stored when it is answered', async () => {
+    const store = new Store('AccessToken');
+    const ids = Array.from({ length: 40 }, (_, i) => `many-${i}`);
+    const answered = await Promise.all(
+      ids.map(async (id) => {
+        await store.upsert(id, token(id), 600);
+        // Answered: another connection sees it at once.
+        return (await rowsNamed([id])).length;
+      }),
+    );
+    expect(answered).toEqual(ids.map(() => 1));
+  });
+
+  it('refuses a write the database refuses, and keeps the others sent with it', async () => {
+    const store = new Store('AccessToken');
+    sequelize.addHook('beforeQuery', 'test', (options) => {
+      const values = (options as { replacements?: unknown[] }).replacements;
+      if (values?.[1] === 'refused') throw new Error('the database refused it');
+    });
+    const outcomes = await Promise.allSettled(
+      ['kept-1', 'refused', 'kept-2'].map((id) => store.upsert(id, token(id), 600)),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((await rowsNamed(['kept-1', 'refused', 'kept-2'])).map((r) => r.id).sort()).toEqual(['kept-1', 'kept-2']);
+  });
+});
+
+describe.runIf(testDialect === 'sqlite')('on SQLite', () => {
+  it('writes dates as Sequelize does', () => {
+    for (const at of [new Date(0), new Date(Date.UTC(2026, 11, 5, 6, 7, 8, 9)), new Date()]) {
+      expect(`'${stored(at)}'`).toBe(sequelize.escape(at));
+    }
+  });
+
+  it('commits writes that arrive together in fewer commits than writes', async () => {
+    const store = new Store('AccessToken');
+    let commits = 0;
+    let writes = 0;
+    sequelize.addHook('afterQuery', 'test', (_options, query) => {
+      if (sqlOf(query) === 'COMMIT') commits += 1;
+      if (sqlOf(query).startsWith('INSERT INTO oidc_payloads')) writes += 1;
+    });
+    const ids = Array.from({ length: 30 }, (_, i) => `together-${i}`);
+    await Promise.all(ids.map((id) => store.upsert(id, token(id), 600)));
+    expect(writes).toBe(30);
+    expect(commits).toBeGreaterThanOrEqual(1);
+    expect(commits).toBeLessThan(10);
+    expect(await rowsNamed(ids)).toHaveLength(30);
+  });
+
+  it('fails every write of a commit that fails, and keeps none of them', async () => {
+    const store = new Store('AccessToken');
+    await store.upsert('first', token('first'), 600);
+    const ids = ['lost-1', 'lost-2', 'lost-3'];
+    let failing = true;
+    sequelize.addHook('beforeQuery', 'test', (_options, query) => {
+      if (sqlOf(query) === 'COMMIT' && failing) throw new Error('the disk is full');
+    });
+    const outcomes = await Promise.allSettled(ids.map((id) => store.upsert(id, token(id), 600)));
+    failing = false;
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(await rowsNamed(ids)).toHaveLength(0);
+    // The store goes on: the next write commits.
+    await store.upsert('after', token('after'), 600);
+    expect(await rowsNamed(['after'])).toHaveLength(1);
+  });
+});
