@@ -129,18 +129,18 @@ function standinReading(ceiling: Ceiling[]): string[] {
   const ran = ceiling.filter((c) => Number.isFinite(c.standinOfBare));
   if (ran.length === 0) return [];
   const list = (cs: Ceiling[]) =>
-    cs.map((c) => `${times(c.standinOfBare)} the bare provider's ${FLOW_NOUNS[c.flow]} on ${DATABASES[c.database]}`);
+    cs.map((c) => `${times(c.standinOfBare)} for ${FLOW_NOUNS[c.flow]} on ${DATABASES[c.database]}`).join(', ');
   const missed = ran.filter((c) => c.standinOfBare < TARGET);
   const met = ran.filter((c) => c.standinOfBare >= TARGET);
   const out: string[] = [];
   if (missed.length > 0) {
     out.push(
-      `The durable stand-in reaches ${list(missed).join(', ')}: a target even the stand-in misses cannot be shown on this machine by any server that persists the provider's artefacts, and there the gateway's figures are read against the stand-in's (below).`,
+      `Against the bare provider, the durable stand-in reaches ${list(missed)}: a target even the stand-in misses cannot be shown on this machine by any server that persists the provider's artefacts; there the gateway is read against the stand-in (the machine's ceiling, below).`,
     );
   }
   if (met.length > 0) {
     out.push(
-      `The durable stand-in reaches ${list(met).join(', ')}: there a persisting server can meet the target on this machine.`,
+      `Against the bare provider, the durable stand-in reaches ${list(met)}: there a server that persists can meet the target on this machine.`,
     );
   }
   return ['', out.join(' ')];
@@ -162,6 +162,7 @@ function ceilingSection(r: Run, ceiling: Ceiling[]): string[] {
           FLOW_NOUNS[flow] ?? flow,
           `${fmt(rate(step))}/s at ${step.concurrency}`,
           `${c.server.toFixed(2)} + ${c.load.toFixed(2)}${step.databaseCpu !== undefined ? ` + ${c.database.toFixed(2)}` : ''} = **${c.machine.toFixed(2)}**`,
+          `${fmt((r.machine.cores * 1000) / c.machine)}/s`,
         ],
       ];
     }),
@@ -169,7 +170,7 @@ function ceilingSection(r: Run, ceiling: Ceiling[]): string[] {
   return [
     "### The machine's ceiling",
     '',
-    "The durable stand-in is the bare provider with a store any provider that persists its artefacts needs at least: one table in a database of its own, each call of oidc-provider's adapter one plain statement in autocommit (an upsert, a SELECT that honours the expiry, an UPDATE of the consumed mark, a DELETE), nothing cached. It reads no accounts, units, apps or domains. The load and MariaDB share the machine's cores with the server, so the stand-in's rate is the most this machine shows for a server that persists; the gateway is read against it on the same database.",
+    "The durable stand-in is the bare provider with a store any provider that persists its artefacts needs at least: one table in a database of its own, each call of oidc-provider's adapter one plain statement in autocommit (an upsert, a SELECT that honours the expiry, an UPDATE of the consumed mark, a DELETE), nothing cached. It reads no accounts, units, apps or domains. The load and MariaDB share the machine's cores with the server, so the stand-in's rate is about the most this machine shows for a server that persists every artefact; the gateway, which saves a few of those statements (a grant read with its token, an unchanged session not written again), is read against it on the same database.",
     '',
     table(
       ['flow', 'database', 'gateway', 'durable stand-in', 'gateway ÷ stand-in'],
@@ -182,9 +183,18 @@ function ceilingSection(r: Run, ceiling: Ceiling[]): string[] {
       ]),
     ),
     '',
-    `CPU the machine spends per operation at each server's best step of a flow, in ms: (server + load${r.servers.some((s) => databaseOf(s.kind) === 'mariadb') ? ' + MariaDB' : ''}) ÷ rate. ${r.machine.cores} cores give ${fmt(r.machine.cores * 1000)} ms of CPU per second.`,
+    `CPU the machine spends per operation at each server's best step of a flow, in ms: (server + load${r.servers.some((s) => databaseOf(s.kind) === 'mariadb') ? ' + MariaDB' : ''}) ÷ rate. The last column is what that cost allows were the ${r.machine.cores} cores (${fmt(r.machine.cores * 1000)} ms of CPU a second) the run's alone: it follows the other work on the machine less than a rate does.`,
     '',
-    table(['server', 'flow', 'best rate, in flight', 'CPU ms per operation: server + load (+ MariaDB) = machine'], cpu),
+    table(
+      [
+        'server',
+        'flow',
+        'best rate, in flight',
+        'CPU ms per operation: server + load (+ MariaDB) = machine',
+        'cores ÷ CPU per operation',
+      ],
+      cpu,
+    ),
     '',
   ];
 }
