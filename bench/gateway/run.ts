@@ -51,6 +51,8 @@ const seconds = Number(option('seconds') ?? (smoke ? 5 : 15));
 const concurrencies = (option('concurrency') ?? (smoke ? '16' : '4,16,48')).split(',').map(Number);
 const people = Number(option('people') ?? Math.max(64, ...concurrencies));
 const only = option('only')?.split(',') ?? [...SERVER_KINDS];
+const unknown = only.filter((kind) => !(SERVER_KINDS as readonly string[]).includes(kind));
+if (unknown.length > 0) throw new Error(`--only: no server ${unknown.join(', ')} (${SERVER_KINDS.join(', ')})`);
 const profiled = args.includes('--profile') ? 'refresh' : option('profile') === 'silent' ? 'silent' : null;
 const PASSWORD = 'bench-password-correct-horse';
 
@@ -89,8 +91,6 @@ async function main(): Promise<void> {
     `argon2id m=${PASSWORD_HASHING.memoryCost} KiB t=${PASSWORD_HASHING.timeCost} p=${PASSWORD_HASHING.parallelism}: ${argon2.oneAtATimePerSecond.toFixed(0)} verifications/s one at a time, ${argon2.twoAtATimePerSecond.toFixed(0)}/s two at a time`,
   );
   const servers: ServerRun[] = [];
-  const unknown = only.filter((kind) => !(SERVER_KINDS as readonly string[]).includes(kind));
-  if (unknown.length > 0) throw new Error(`--only: no server ${unknown.join(', ')} (${SERVER_KINDS.join(', ')})`);
   for (const kind of SERVER_KINDS) {
     if (only.includes(kind)) servers.push(await runServer(kind));
   }
