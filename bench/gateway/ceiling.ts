@@ -49,6 +49,15 @@ export type Ceiling = {
   /** The gateway's best over the stand-in's; the stand-in's over the bare provider's. */
   gatewayOfStandin: number;
   standinOfBare: number;
+  /** The same two by the machine's CPU per operation at the best steps (the rates that CPU allows). */
+  gatewayOfStandinByCpu: number;
+  standinOfBareByCpu: number;
+};
+
+/** The machine's CPU per operation at a server's best step of `flow`; NaN when it did not run. */
+const machineCpu = (server: ServerRun | undefined, flow: string) => {
+  const step = bestStep(server, flow);
+  return step ? cpuPerOperation(step).machine : Number.NaN;
 };
 
 /** For each database whose stand-in or gateway ran, and each flow: the rates and their ratios. */
@@ -60,13 +69,16 @@ export function ceilings(servers: ServerRun[], flows: string[]): Ceiling[] {
     const standin = byKind(`standin-${database}`);
     if (!gateway && !standin) continue;
     for (const flow of flows) {
-      const rates = { gateway: best(gateway, flow), standin: best(standin, flow), bare: best(byKind('bare'), flow) };
+      const bare = byKind('bare');
+      const rates = { gateway: best(gateway, flow), standin: best(standin, flow), bare: best(bare, flow) };
       out.push({
         flow,
         database,
         ...rates,
         gatewayOfStandin: rates.gateway / rates.standin,
         standinOfBare: rates.standin / rates.bare,
+        gatewayOfStandinByCpu: machineCpu(standin, flow) / machineCpu(gateway, flow),
+        standinOfBareByCpu: machineCpu(bare, flow) / machineCpu(standin, flow),
       });
     }
   }
