@@ -140,7 +140,7 @@ function standinReading(ceiling: Ceiling[]): string[] {
   const out: string[] = [];
   if (missed.length > 0) {
     out.push(
-      `Against the bare provider, the durable stand-in reaches ${list(missed)}: a target even the stand-in misses cannot be shown on this machine by any server that persists the provider's artefacts; there the gateway is read against the stand-in (the machine's ceiling, below).`,
+      `Against the bare provider, the durable stand-in reaches ${list(missed)}: a target even the stand-in misses cannot be shown on this machine by a server that persists each call of the provider's store with a statement of its own; there the gateway is read against the stand-in (the machine's ceiling, below).`,
     );
   }
   if (met.length > 0) {
