@@ -7,6 +7,8 @@
  * signing key. What it leaves out is what the gateway looks up in its database: accounts, units, the
  * app registry, the domain registry, ended access. Its one interaction signs in the person named by
  * `login_hint` without a password (the bench measures the password check on the gateway alone).
+ * Its store is a parameter: the memory adapter below for the bare provider, a table in a database for
+ * the durable stand-in (durable-store.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -44,18 +46,18 @@ type MemoryAdapterClass = new (model: string, store: Map<string, unknown>) => Ad
  * The provider's own memory adapter, over a Map that keeps everything for the run: its default store
  * is an LRU of 1,000 entries, which under this load drops sessions before they are used again.
  */
-async function memoryAdapter(): Promise<(model: string) => Adapter> {
+export async function memoryAdapter(): Promise<(model: string) => Adapter> {
   const path = 'oidc-provider/lib/adapters/memory_adapter.js';
   const { default: MemoryAdapter } = (await import(path)) as { default: MemoryAdapterClass };
   const store = new Map<string, unknown>();
   return (model) => new MemoryAdapter(model, store);
 }
 
-async function configuration(setup: BareSetup): Promise<Configuration> {
+async function configuration(setup: BareSetup, adapter: (model: string) => Adapter): Promise<Configuration> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
   const people = new Set(setup.people);
   return {
-    adapter: await memoryAdapter(),
+    adapter,
     jwks: { keys: [{ ...(await exportJWK(privateKey)), kid: 'bench', alg: 'RS256', use: 'sig' }] as never },
     cookies: {
       keys: ['bench-cookie-key-bench-cookie-key-0123'],
@@ -172,10 +174,14 @@ async function interaction(provider: Provider, req: IncomingMessage, res: Server
   await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }
 
-/** Listens on 127.0.0.1:`port`. */
-export async function startBareProvider(port: number, setup: BareSetup): Promise<{ url: string; server: Server }> {
+/** Listens on 127.0.0.1:`port`, storing the provider's artefacts through `adapter`. */
+export async function startBareProvider(
+  port: number,
+  setup: BareSetup,
+  adapter: (model: string) => Adapter,
+): Promise<{ url: string; server: Server }> {
   const url = `http://127.0.0.1:${port}`;
-  const provider = new Provider(url, await configuration(setup));
+  const provider = new Provider(url, await configuration(setup, adapter));
   const callback = provider.callback();
   const server = createServer((req, res) => {
     if (!req.url?.startsWith('/interaction/')) return void callback(req, res);

@@ -1,15 +1,18 @@
 /**
  * `npm run bench:gateway`: the gateway's sign-in paths against a bare oidc-provider (in-memory storage,
  * the same settings: bare-provider.ts), in one run. Each server runs alone in a child process
- * (server-process.ts): the bare provider, the real gateway on SQLite (a temp folder) and on MariaDB (a
- * database of its own). The load runs in this process over keep-alive HTTP (load.ts): every person signs
- * in with a password, then closed loops of refresh grants with a resource indicator and of silent
- * sign-ins (prompt=none → code → token) at each concurrency. Prints the figures and writes the "Gateway"
- * section of BENCHMARKS.md; stops by itself and removes its databases and folders on any way out.
+ * (server-process.ts): the bare provider; then on SQLite (a temp folder) and on MariaDB (a database of
+ * its own), the durable stand-in (the bare provider over durable-store.ts: one table, one plain statement
+ * per adapter call, the least any persisting provider does, so the machine's ceiling for one) and the
+ * real gateway. The load runs in this process over keep-alive HTTP (load.ts): every person signs in
+ * (with a password on the gateway), then closed loops of refresh grants with a resource indicator and
+ * of silent sign-ins (prompt=none → code → token) at each concurrency. Prints the figures and writes the
+ * "Gateway" section of BENCHMARKS.md; stops by itself and removes its databases and folders on any way out.
  *
- *   npm run bench:gateway                        the full run (about 6 minutes)
- *   npm run bench:gateway -- --smoke --no-write  5-second steps at one concurrency (under a minute)
- *   options: --seconds=N, --concurrency=8,32, --people=N, --only=bare,sqlite,mariadb, --out=<file>,
+ *   npm run bench:gateway                        the full run (about 10 minutes)
+ *   npm run bench:gateway -- --smoke --no-write  5-second steps at one concurrency (about 2 minutes)
+ *   options: --seconds=N, --concurrency=8,32, --people=N, --out=<file>,
+ *            --only=bare,standin-sqlite,sqlite,standin-mariadb,mariadb (any of them; all by default),
  *            --profile (the gateway's refresh grants) or --profile=silent (its silent sign-ins)
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +29,7 @@ import { describeMachine, findMariadbPid, loadAverage, processCpuSeconds } from 
 import { gitOutput, installCleanups, stopChild, timestampLog } from '../shared/orchestrator.ts';
 import { summariseProfile, type ActivityRule } from '../shared/profile-summary.ts';
 import { createDatabase, freePort, startChild } from '../shared/setup.ts';
+import { databaseOf, isGateway, isStandin, SERVER_KINDS, type ServerKind } from './ceiling.ts';
 import { closedLoop, createAgent, refresh, signIn, silentSignIn, type LoopResult, type Person } from './load.ts';
 import {
   renderSection,
@@ -46,7 +50,9 @@ const smoke = args.includes('--smoke');
 const seconds = Number(option('seconds') ?? (smoke ? 5 : 15));
 const concurrencies = (option('concurrency') ?? (smoke ? '16' : '4,16,48')).split(',').map(Number);
 const people = Number(option('people') ?? Math.max(64, ...concurrencies));
-const only = (option('only') ?? 'bare,sqlite,mariadb').split(',');
+const only = option('only')?.split(',') ?? [...SERVER_KINDS];
+const unknown = only.filter((kind) => !(SERVER_KINDS as readonly string[]).includes(kind));
+if (unknown.length > 0) throw new Error(`--only: no server ${unknown.join(', ')} (${SERVER_KINDS.join(', ')})`);
 const profiled = args.includes('--profile') ? 'refresh' : option('profile') === 'silent' ? 'silent' : null;
 const PASSWORD = 'bench-password-correct-horse';
 
@@ -85,7 +91,7 @@ async function main(): Promise<void> {
     `argon2id m=${PASSWORD_HASHING.memoryCost} KiB t=${PASSWORD_HASHING.timeCost} p=${PASSWORD_HASHING.parallelism}: ${argon2.oneAtATimePerSecond.toFixed(0)} verifications/s one at a time, ${argon2.twoAtATimePerSecond.toFixed(0)}/s two at a time`,
   );
   const servers: ServerRun[] = [];
-  for (const kind of ['bare', 'sqlite', 'mariadb'] as const) {
+  for (const kind of SERVER_KINDS) {
     if (only.includes(kind)) servers.push(await runServer(kind));
   }
   const run: Run = {
@@ -126,11 +132,11 @@ async function measureArgon2(): Promise<Argon2Figures> {
   return { oneAtATimePerSecond: await rate(1), twoAtATimePerSecond: await rate(2) };
 }
 
-async function runServer(kind: 'bare' | 'sqlite' | 'mariadb'): Promise<ServerRun> {
+async function runServer(kind: ServerKind): Promise<ServerRun> {
   const dataDir = mkdtempSync(join(tmpdir(), `atrium-bench-gateway-${kind}-`));
   cleanups.push({ name: `${kind} data folder`, run: () => rmSync(dataDir, { recursive: true, force: true }) });
   const env: Record<string, string> = {
-    BENCH_KIND: kind === 'bare' ? 'bare' : 'gateway',
+    BENCH_KIND: kind === 'bare' ? 'bare' : isStandin(kind) ? 'standin' : 'gateway',
     BENCH_PORT: String(await freePort()),
     BENCH_NODE_URL: `http://127.0.0.1:${await freePort()}`,
     BENCH_DATA_DIR: dataDir,
@@ -138,7 +144,7 @@ async function runServer(kind: 'bare' | 'sqlite' | 'mariadb'): Promise<ServerRun
     BENCH_PASSWORD: PASSWORD,
   };
   let version = kind === 'bare' ? 'in memory' : 'SQLite (sqlite3)';
-  if (kind === 'mariadb') {
+  if (databaseOf(kind) === 'mariadb') {
     const db = await createDatabase();
     cleanups.push({ name: `database ${db.name}`, run: () => db.drop() });
     env.DATABASE_URL = db.url;
@@ -152,12 +158,13 @@ async function runServer(kind: 'bare' | 'sqlite' | 'mariadb'): Promise<ServerRun
   });
   const stop = () => stopChild(server, 'shutdown', 15_000);
   cleanups.push({ name: `${kind} server`, run: stop });
-  const label = kind === 'bare' ? 'bare oidc-provider' : `gateway on ${version}`;
+  const label =
+    kind === 'bare' ? 'bare oidc-provider' : `${isStandin(kind) ? 'durable stand-in' : 'gateway'} on ${version}`;
   log(`${label}: listening on ${server.url}`);
 
   const agent = createAgent(Math.max(...concurrencies));
   const measure = async (flow: string, c: number, loop: () => Promise<LoopResult>): Promise<Step> => {
-    const mariadb = kind === 'mariadb' ? findMariadbPid() : null;
+    const mariadb = databaseOf(kind) === 'mariadb' ? findMariadbPid() : null;
     const dbCpu0 = mariadb ? processCpuSeconds(mariadb) : null;
     const load0 = process.cpuUsage();
     await server.call('cpu');
@@ -196,7 +203,7 @@ async function runServer(kind: 'bare' | 'sqlite' | 'mariadb'): Promise<ServerRun
     );
   }
   let profile: ServerRun['profile'];
-  if (profiled && kind !== 'bare') {
+  if (profiled && isGateway(kind)) {
     mkdirSync(join(root, 'bench/results'), { recursive: true });
     const file = join(root, `bench/results/gateway-${kind}-${profiled}.cpuprofile`);
     const c = Math.max(...concurrencies);

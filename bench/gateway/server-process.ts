@@ -3,10 +3,13 @@
  * database): BENCH_KIND=gateway runs the real gateway (the composition root, migrations on) over SQLite
  * in BENCH_DATA_DIR or MariaDB at DATABASE_URL, set up with a unit, a domain node as resource server, a
  * first-party app and BENCH_PEOPLE people with a password; BENCH_KIND=bare runs the bare oidc-provider
- * (bare-provider.ts) with the same client and people. Reports `ready` with what the
- * load needs; counts database statements and takes CPU profiles on request.
+ * (bare-provider.ts) with the same client and people, its store in memory; BENCH_KIND=standin runs the
+ * same provider over the durable stand-in's store (durable-store.ts), a table of its own in SQLite in
+ * BENCH_DATA_DIR or in MariaDB at DATABASE_URL. Reports `ready` with what the load needs; counts database
+ * statements and takes CPU profiles on request.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Sequelize } from 'sequelize';
 import { createUnit } from '../../gateway/accounts/units.ts';
@@ -18,7 +21,8 @@ import { addDomain } from '../../gateway/domains/domains.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
 import { serveServerProcess } from '../shared/ipc.ts';
-import { startBareProvider } from './bare-provider.ts';
+import { memoryAdapter, startBareProvider } from './bare-provider.ts';
+import { openDurableStore } from './durable-store.ts';
 import type { StatementCounts } from './report.ts';
 
 export type ServerReady = {
@@ -41,21 +45,29 @@ const people = Array.from({ length: Number(env.BENCH_PEOPLE ?? 64) }, (_, i) => 
 const accessTokenTtlSeconds = 3600;
 
 let counts: StatementCounts = {};
+let counting = false;
 let stop: () => Promise<void>;
 let ready: ServerReady;
 
-if (env.BENCH_KIND === 'bare') {
+if (env.BENCH_KIND === 'bare' || env.BENCH_KIND === 'standin') {
   const clientId = 'bench-client';
   const clientSecret = randomUUID();
-  const { url, server } = await startBareProvider(port, {
-    clientId,
-    clientSecret,
-    redirectUri,
-    nodeUrl,
-    people,
-    accessTokenTtlSeconds,
-  });
-  stop = () => new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections());
+  const store =
+    env.BENCH_KIND === 'standin'
+      ? await openDurableStore(
+          env.DATABASE_URL ? { url: env.DATABASE_URL } : { file: join(env.BENCH_DATA_DIR!, 'standin.sqlite') },
+          countStatement,
+        )
+      : undefined;
+  const { url, server } = await startBareProvider(
+    port,
+    { clientId, clientSecret, redirectUri, nodeUrl, people, accessTokenTtlSeconds },
+    store?.adapter ?? (await memoryAdapter()),
+  );
+  stop = async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections());
+    await store?.close();
+  };
   ready = { url, clientId, clientSecret, redirectUri, nodeUrl, people, password, pid: process.pid };
 } else {
   const gateway = await startGateway(
@@ -112,7 +124,10 @@ const PROVIDER_MODELS = new Set([
   'Interaction',
 ]);
 
-let counting = false;
+function countStatement(kind: string): void {
+  if (counting) counts[kind] = (counts[kind] ?? 0) + 1;
+}
+
 /** Statements by verb and table; those on the provider's store also by the provider's model (its first replacement). */
 function countStatements(sequelize: Sequelize): void {
   sequelize.addHook('afterQuery', (options, query) => {
@@ -122,8 +137,7 @@ function countStatements(sequelize: Sequelize): void {
     const table = /\b(?:FROM|INTO|UPDATE)\s+[`"]?(\w+)[`"]?/i.exec(sql)?.[1];
     const replacements = (options as { replacements?: unknown }).replacements;
     const model = Array.isArray(replacements) ? replacements.find((r) => PROVIDER_MODELS.has(r as string)) : undefined;
-    const kind = table ? `${verb} ${table}${model ? ` (${model})` : ''}` : verb;
-    counts[kind] = (counts[kind] ?? 0) + 1;
+    countStatement(table ? `${verb} ${table}${model ? ` (${model})` : ''}` : verb);
   });
 }
 
