@@ -5,7 +5,7 @@ import { queryHooks, type OidcStatements, type QueryHooks, type Statement } from
 type Connection = {
   all(sql: string, values: unknown[], done: (err: Error | null, rows: unknown[]) => void): void;
   run(sql: string, values: unknown[], done: (this: { changes: number }, err: Error | null) => void): void;
-  serialize(queue: () => void): void;
+  serialize(queue?: () => void): void;
 };
 
 type Manager = { getConnection(options: { uuid?: string }): Promise<Connection> };
@@ -13,20 +13,32 @@ type Manager = { getConnection(options: { uuid?: string }): Promise<Connection> 
 type Waiting = { statements: Statement[]; settle(err: Error | null, changed?: number[]): void };
 
 /**
- * The provider's statements on SQLite. A commit is a write to disk (an fsync of the WAL), and every
- * token request commits once or twice, so one at a time they leave the gateway waiting for the disk with
- * its cores idle. Writes therefore go in group commits, as the domain node's messages do: a write that
+ * The provider's statements on SQLite. Every token request commits once or twice, each commit syncs the
+ * WAL to disk, and on the one connection Sequelize shares every other statement queued behind each: the
+ * gateway waited with a third of its main thread idle. Writes therefore go in group commits, as the domain node's messages do: a write that
  * finds none being committed is committed at once; those that arrive meanwhile wait for that commit to
  * end and then go together in the next one. Each request's answer still waits for its own commit.
  *
- * The writes have a connection of their own, so the reads (on Sequelize's usual one) see only what is
- * committed. Within a group each request's statements stand alone, as they would in autocommit: one
- * that fails fails its own request only. Sequelize closes the connection with the rest.
+ * The writes have a connection of their own, so the reads see only what is committed. The reads have
+ * one too, which sends them one at a time: sent together, each would hold one of libuv's few worker
+ * threads (which also sign the tokens) while it waits for the connection, which runs one at a time
+ * anyway. Within a group each request's statements stand alone, as they would in autocommit: one
+ * that fails fails its own request only. Sequelize closes both connections with the rest.
  */
 export function sqliteStatements(sequelize: Sequelize): OidcStatements {
   const manager = sequelize.connectionManager as unknown as Manager;
   let waiting: Waiting[] = [];
   let committing = false;
+  const serialized = new WeakSet<Connection>();
+
+  async function readsConnection(): Promise<Connection> {
+    const connection = await manager.getConnection({ uuid: READS });
+    if (!serialized.has(connection)) {
+      connection.serialize();
+      serialized.add(connection);
+    }
+    return connection;
+  }
 
   function commitNext(): void {
     const group = waiting;
@@ -42,11 +54,7 @@ export function sqliteStatements(sequelize: Sequelize): OidcStatements {
     async select<T extends object>(statement: Statement) {
       const hooks = queryHooks(sequelize);
       await hooks?.before(statement);
-      const connection = await manager.getConnection({});
-      if (process.env.XSER && !(connection as unknown as { _ser?: boolean })._ser) {
-        (connection as unknown as { _ser?: boolean })._ser = true;
-        (connection as unknown as { serialize(): void }).serialize();
-      }
+      const connection = await readsConnection();
       const rows = await new Promise<T[]>((resolve, reject) => {
         const values = statement.values.map(stored);
         connection.all(statement.sql, values, (err, found) => (err ? reject(err) : resolve(found as T[])));
@@ -130,6 +138,7 @@ function run(connection: Connection, sql: string): Promise<void> {
 
 // Sequelize's name for the writes' own connection (it keeps and closes its connections by this key).
 const WRITES = 'oidc-store-writes';
+const READS = 'oidc-store-reads';
 
 /** A value as Sequelize stores it in SQLite: dates as UTC text, which compares in time order. */
 export function stored(value: unknown): unknown {
