@@ -1,11 +1,15 @@
 import type { Sequelize } from 'sequelize';
 import { queryHooks, type OidcStatements, type QueryHooks, type Statement } from './statements.ts';
 
-/** What this module uses of a sqlite3 connection. */
+/** What this module uses of sqlite3: a connection, and the statements prepared on it. */
+type Prepared = {
+  all(values: unknown[], done: (err: Error | null, rows: unknown[]) => void): void;
+  run(values: unknown[], done: (this: { changes: number }, err: Error | null) => void): void;
+  finalize(done: () => void): void;
+};
 type Connection = {
-  all(sql: string, values: unknown[], done: (err: Error | null, rows: unknown[]) => void): void;
-  run(sql: string, values: unknown[], done: (this: { changes: number }, err: Error | null) => void): void;
-  serialize(queue?: () => void): void;
+  prepare(sql: string, done: (err: Error | null) => void): Prepared;
+  close(done?: (err: Error | null) => void): void;
 };
 
 type Manager = { getConnection(options: { uuid?: string }): Promise<Connection> };
@@ -20,25 +24,13 @@ type Waiting = { statements: Statement[]; settle(err: Error | null, changed?: nu
  * end and then go together in the next one. Each request's answer still waits for its own commit.
  *
  * The writes have a connection of their own, so the reads see only what is committed. The reads have
- * one too, which sends them one at a time: sent together, each would hold one of libuv's few worker
- * threads (which also sign the tokens) while it waits for the connection, which runs one at a time
- * anyway. Within a group each request's statements stand alone, as they would in autocommit: one
- * that fails fails its own request only. Sequelize closes both connections with the rest.
+ * one too, with each statement prepared once. Within a group each request's statements stand alone,
+ * as they would in autocommit: one that fails fails its own request only. Sequelize closes both connections with the rest.
  */
 export function sqliteStatements(sequelize: Sequelize): OidcStatements {
   const manager = sequelize.connectionManager as unknown as Manager;
   let waiting: Waiting[] = [];
   let committing = false;
-  const serialized = new WeakSet<Connection>();
-
-  async function readsConnection(): Promise<Connection> {
-    const connection = await manager.getConnection({ uuid: READS });
-    if (!serialized.has(connection)) {
-      connection.serialize();
-      serialized.add(connection);
-    }
-    return connection;
-  }
 
   function commitNext(): void {
     const group = waiting;
@@ -54,10 +46,9 @@ export function sqliteStatements(sequelize: Sequelize): OidcStatements {
     async select<T extends object>(statement: Statement) {
       const hooks = queryHooks(sequelize);
       await hooks?.before(statement);
-      const connection = await readsConnection();
+      const prepared = await preparedOn(await manager.getConnection({ uuid: READS }), statement.sql);
       const rows = await new Promise<T[]>((resolve, reject) => {
-        const values = statement.values.map(stored);
-        connection.all(statement.sql, values, (err, found) => (err ? reject(err) : resolve(found as T[])));
+        prepared.all(statement.values.map(stored), (err, found) => (err ? reject(err) : resolve(found as T[])));
       });
       await hooks?.after(statement);
       return rows;
@@ -76,9 +67,11 @@ export function sqliteStatements(sequelize: Sequelize): OidcStatements {
 }
 
 /**
- * One transaction for the group's statements, in the order they came; each settles after COMMIT. The
- * statements are queued only once BEGIN has succeeded: queued after a failed one, each would commit
- * on its own while its request was told it failed.
+ * One transaction for the group's statements, each request's in the order it gave them; each request
+ * settles after COMMIT. A request's statement that fails ends its list: the ones after it do not run
+ * (a refresh token is not spent when its successor could not be stored). The statements run only once
+ * BEGIN has succeeded: after a failed one, each would commit on its own while its request was told it
+ * failed.
  */
 async function commitGroup(manager: Manager, hooks: QueryHooks | undefined, group: Waiting[]): Promise<void> {
   const failAll = (err: Error) => {
@@ -88,38 +81,20 @@ async function commitGroup(manager: Manager, hooks: QueryHooks | undefined, grou
   try {
     connection = await manager.getConnection({ uuid: WRITES });
     await hooks?.before(BEGIN);
-    await run(connection, BEGIN.sql);
+    await changes(connection, BEGIN);
     await hooks?.after(BEGIN);
   } catch (err) {
     failAll(err as Error);
     return;
   }
+  // Requests' lists run side by side (their statements queue on the connection); each list in order.
+  const outcomes = await Promise.all(group.map((entry) => runInOrder(connection, entry.statements)));
   try {
     await hooks?.before(COMMIT);
+    await changes(connection, COMMIT);
   } catch (err) {
-    await run(connection, 'ROLLBACK').catch(() => undefined);
+    await changes(connection, ROLLBACK).catch(() => undefined);
     failAll(err as Error);
-    return;
-  }
-  const outcomes = group.map(() => ({ changed: [] as number[], err: null as Error | null }));
-  const committed = new Promise<Error | null>((resolve) => {
-    connection.serialize(() => {
-      group.forEach((entry, i) => {
-        const outcome = outcomes[i]!;
-        for (const { sql, values } of entry.statements) {
-          connection.run(sql, values.map(stored), function (this: { changes: number }, err) {
-            if (err) outcome.err ??= err;
-            outcome.changed.push(err ? 0 : this.changes);
-          });
-        }
-      });
-      connection.run(COMMIT.sql, [], (err) => resolve(err));
-    });
-  });
-  const failed = await committed;
-  if (failed) {
-    await run(connection, 'ROLLBACK').catch(() => undefined);
-    failAll(failed);
     return;
   }
   await hooks?.after(COMMIT).catch(() => undefined);
@@ -129,11 +104,67 @@ async function commitGroup(manager: Manager, hooks: QueryHooks | undefined, grou
   });
 }
 
+/** A request's statements one after another, up to the first that fails. */
+async function runInOrder(connection: Connection, statements: Statement[]) {
+  const outcome = { changed: [] as number[], err: null as Error | null };
+  for (const statement of statements) {
+    try {
+      outcome.changed.push(await changes(connection, statement));
+    } catch (err) {
+      outcome.err = err as Error;
+      break;
+    }
+  }
+  return outcome;
+}
+
 const BEGIN: Statement = { sql: 'BEGIN IMMEDIATE', values: [] };
 const COMMIT: Statement = { sql: 'COMMIT', values: [] };
+const ROLLBACK: Statement = { sql: 'ROLLBACK', values: [] };
 
-function run(connection: Connection, sql: string): Promise<void> {
-  return new Promise((resolve, reject) => connection.run(sql, [], (err) => (err ? reject(err) : resolve())));
+/** Runs one statement (prepared once per connection) and answers how many rows it changed. */
+async function changes(connection: Connection, { sql, values }: Statement): Promise<number> {
+  const prepared = await preparedOn(connection, sql);
+  return new Promise((resolve, reject) => {
+    prepared.run(values.map(stored), function (this: { changes: number }, err) {
+      if (err) reject(err);
+      else resolve(this.changes);
+    });
+  });
+}
+
+// The store sends a dozen different statements, each prepared once per connection: preparing one
+// anew for every run took as much CPU as running it.
+const preparedStatements = new WeakMap<Connection, Map<string, Promise<Prepared>>>();
+
+function preparedOn(connection: Connection, sql: string): Promise<Prepared> {
+  let statements = preparedStatements.get(connection);
+  if (!statements) {
+    statements = new Map();
+    preparedStatements.set(connection, statements);
+    finalizeOnClose(connection, statements);
+  }
+  let prepared = statements.get(sql);
+  if (!prepared) {
+    prepared = new Promise((resolve, reject) => {
+      const statement = connection.prepare(sql, (err) => (err ? reject(err) : resolve(statement)));
+    });
+    statements.set(sql, prepared);
+    prepared.catch(() => statements.delete(sql));
+  }
+  return prepared;
+}
+
+/** SQLite closes no connection with statements still prepared on it: they end first. */
+function finalizeOnClose(connection: Connection, statements: Map<string, Promise<Prepared>>): void {
+  const close = connection.close.bind(connection);
+  connection.close = (done) => {
+    const ended = [...statements.values()].map((prepared) =>
+      prepared.then((statement) => new Promise<void>((resolve) => statement.finalize(resolve))).catch(() => undefined),
+    );
+    statements.clear();
+    void Promise.all(ended).then(() => close(done));
+  };
 }
 
 // Sequelize's name for the writes' own connection (it keeps and closes its connections by this key).

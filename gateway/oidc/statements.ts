@@ -12,7 +12,8 @@ export type OidcStatements = {
   select<T extends object>(statement: Statement): Promise<T[]>;
   /**
    * Runs the writes in order and answers how many rows each changed; settled once they are committed,
-   * never before. Each stands alone: a later one runs although an earlier one changed nothing.
+   * never before. A later one runs although an earlier one changed nothing, but not after one that
+   * failed: the first failure ends the list and rejects.
    */
   write(statements: Statement[]): Promise<number[]>;
 };

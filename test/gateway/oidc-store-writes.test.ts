@@ -7,6 +7,7 @@ import { migrate } from '../../core/migrator.ts';
 import { defineGatewayModels, type GatewayModels } from '../../gateway/models/index.ts';
 import { createAdapterClass } from '../../gateway/oidc/adapter.ts';
 import { stored } from '../../gateway/oidc/sqlite-statements.ts';
+import { oidcStatementsFor } from '../../gateway/oidc/statements.ts';
 import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.ts';
 
 let db: TestDatabase;
@@ -84,6 +85,43 @@ describe("the provider's store, written", () => {
     );
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((await rowsNamed(['kept-1', 'refused', 'kept-2'])).map((r) => r.id).sort()).toEqual(['kept-1', 'kept-2']);
+  });
+});
+
+/** Makes the database itself refuse to store the row `id` (a trigger), until the returned undo. */
+async function refuseRow(id: string): Promise<() => Promise<void>> {
+  const check =
+    testDialect === 'sqlite'
+      ? `WHEN NEW.id = '${id}' BEGIN SELECT RAISE(ABORT, 'refused'); END`
+      : `FOR EACH ROW BEGIN IF NEW.id = '${id}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF; END`;
+  await sequelize.query(`CREATE TRIGGER refuse_row BEFORE INSERT ON oidc_payloads ${check}`);
+  return async () => {
+    await sequelize.query('DROP TRIGGER refuse_row');
+  };
+}
+
+describe("a request's statements", () => {
+  it('do not go on after one the database refused: a token is not spent when its successor was not stored', async () => {
+    const store = new Store('AccessToken');
+    await store.upsert('presented', token('presented'), 600);
+    const undo = await refuseRow('successor');
+    try {
+      const written = oidcStatementsFor(sequelize).write([
+        {
+          sql: 'INSERT INTO oidc_payloads (model, id, payload) VALUES (?, ?, ?)',
+          values: ['AccessToken', 'successor', JSON.stringify(token('successor'))],
+        },
+        {
+          sql: 'UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL',
+          values: [new Date(), 'AccessToken', 'presented'],
+        },
+      ]);
+      await expect(written).rejects.toThrow(/refused/);
+    } finally {
+      await undo();
+    }
+    expect(await store.find('presented')).not.toHaveProperty('consumed');
+    expect(await rowsNamed(['successor'])).toHaveLength(0);
   });
 });
 
