@@ -1,4 +1,5 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
+import { mariadbStatements } from './mariadb-statements.ts';
 
 /** One statement with its `?` placeholders' values (dates as Date). */
 export type Statement = { sql: string; values: unknown[] };
@@ -41,5 +42,6 @@ async function changedRows(sequelize: Sequelize, sql: string, values: unknown[])
 
 /** The way this database's statements are sent. */
 export function oidcStatementsFor(sequelize: Sequelize): OidcStatements {
+  if (sequelize.getDialect() === 'mysql') return mariadbStatements(sequelize);
   return sequelizeStatements(sequelize);
 }
