@@ -26,7 +26,9 @@ function upsertStatement(sequelize: Sequelize): string {
  *
  * Every token request runs several of these, so they are plain SQL (the same on SQLite and MariaDB but
  * the upsert) rather than model queries, which cost twice the CPU per read in Sequelize. Dates go in as
- * Date replacements, which Sequelize writes in the format it stores them in.
+ * Date values, sent by each database's statements (statements.ts). On MariaDB they are bound as the
+ * models store them, in Sequelize's zone (UTC). Sequelize's replacements (sequelizeStatements) write a
+ * Date in the process's own zone instead, which matches the models only in a process running in UTC.
  */
 export function createAdapterClass(
   models: GatewayModels,
