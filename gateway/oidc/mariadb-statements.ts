@@ -18,7 +18,8 @@ type Pool = {
  *
  * Dates: mysql2 writes a bound Date in the connection's `timezone`, which Sequelize sets to its own
  * (UTC unless configured), and reads DATETIME back through Sequelize's type parser on that connection:
- * the same stored text and the same instant as Sequelize's replacements and its models give.
+ * the instant, to the millisecond, that Sequelize's models write and read, whatever the process's own
+ * zone. (Sequelize's replacements write a Date in the process's zone and drop its milliseconds.)
  *
  * Rows changed: an UPDATE or DELETE answers the rows it changed (Sequelize opens its connections
  * without FOUND_ROWS, so a row matched but left as it was counts 0); the upsert answers 1 for a row
