@@ -26,8 +26,10 @@ function upsertStatement(sequelize: Sequelize): string {
  *
  * Every token request runs several of these, so they are plain SQL (the same on SQLite and MariaDB but
  * the upsert) rather than model queries, which cost twice the CPU per read in Sequelize, and are sent
- * the way each database takes them best (statements.ts). Dates go in as Date values, stored in the
- * format Sequelize stores them in.
+ * the way each database takes them best (statements.ts). Dates go in as Date values and are stored as
+ * the models store them, in UTC: on MariaDB bound in the connection's zone (UTC, as Sequelize sets it),
+ * on SQLite written as Sequelize's UTC text. Sequelize's replacements (sequelizeStatements, now only
+ * for a database in memory) write a Date in the process's own zone instead.
  */
 export function createAdapterClass(
   models: GatewayModels,

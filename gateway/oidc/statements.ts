@@ -1,4 +1,5 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
+import { mariadbStatements } from './mariadb-statements.ts';
 import { sqliteStatements } from './sqlite-statements.ts';
 
 /** One statement with its `?` placeholders' values (dates as Date). */
@@ -43,9 +44,10 @@ async function changedRows(sequelize: Sequelize, sql: string, values: unknown[])
 
 /** The way this database's statements are sent. */
 export function oidcStatementsFor(sequelize: Sequelize): OidcStatements {
+  if (sequelize.getDialect() === 'mysql') return mariadbStatements(sequelize);
   // A database in memory is one connection, which the writes cannot have to themselves.
   const { storage } = (sequelize as unknown as { options: { storage?: string } }).options;
-  if (sequelize.getDialect() === 'sqlite' && storage !== ':memory:') return sqliteStatements(sequelize);
+  if (storage !== ':memory:') return sqliteStatements(sequelize);
   return sequelizeStatements(sequelize);
 }
 
