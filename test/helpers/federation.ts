@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from './gateway.ts';
 import { connectAs, login, startTestNodeOn, type Login, type TestNode } from './node.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -54,7 +57,8 @@ export async function startCampus(label: string): Promise<Campus> {
   });
 
   const proxyPort = await freePort();
-  const proxyDir = (await createTestDatabase('proxy')).dataDir;
+  // The proxy keeps only its key, in a folder of its own (no database).
+  const proxyDir = mkdtempSync(join(tmpdir(), 'atrium-proxy-'));
   const proxyConfig = loadProxyConfig({
     PROXY_PORT: String(proxyPort),
     PROXY_HOST: '127.0.0.1',
@@ -125,6 +129,7 @@ export async function startCampus(label: string): Promise<Campus> {
       for (const node of Object.values(nodes)) await node.close().catch(() => undefined);
       await proxy.close().catch(() => undefined);
       for (const db of Object.values(dbs)) await db.drop();
+      rmSync(proxyDir, { recursive: true, force: true });
       await gateway.stop();
     },
   } as Campus;
