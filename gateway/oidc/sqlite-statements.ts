@@ -19,13 +19,15 @@ type Waiting = { statements: Statement[]; settle(err: Error | null, changed?: nu
 /**
  * The provider's statements on SQLite. Every token request commits once or twice, each commit syncs the
  * WAL to disk, and on the one connection Sequelize shares every other statement queued behind each: the
- * gateway waited with a third of its main thread idle. Writes therefore go in group commits, as the domain node's messages do: a write that
- * finds none being committed is committed at once; those that arrive meanwhile wait for that commit to
- * end and then go together in the next one. Each request's answer still waits for its own commit.
+ * gateway waited with a third of its main thread idle. Writes therefore go in group commits, as the
+ * domain node's messages do: a write that finds none being committed is committed at once; those that
+ * arrive meanwhile wait for that commit to end and then go together in the next one. Each request's
+ * answer still waits for its own commit.
  *
  * The writes have a connection of their own, so the reads see only what is committed. The reads have
- * one too, with each statement prepared once. Within a group each request's statements stand alone,
- * as they would in autocommit: one that fails fails its own request only. Sequelize closes both connections with the rest.
+ * one too, with each statement prepared once. Within a group each request's statements stand alone, as
+ * they would in autocommit: one that fails fails its own request only. Sequelize closes both connections
+ * with the rest.
  */
 export function sqliteStatements(sequelize: Sequelize): OidcStatements {
   const manager = sequelize.connectionManager as unknown as Manager;
