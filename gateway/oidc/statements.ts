@@ -42,8 +42,23 @@ async function changedRows(sequelize: Sequelize, sql: string, values: unknown[])
   return Number(changed);
 }
 
-/** The way this database's statements are sent. */
+/**
+ * The way this database's statements are sent: one per database handle, shared by every store over it
+ * (a provider rebuilt with new keys, say), since on SQLite one group commit at a time may hold its
+ * connection.
+ */
 export function oidcStatementsFor(sequelize: Sequelize): OidcStatements {
+  let statements = perDatabase.get(sequelize);
+  if (!statements) {
+    statements = statementsOf(sequelize);
+    perDatabase.set(sequelize, statements);
+  }
+  return statements;
+}
+
+const perDatabase = new WeakMap<Sequelize, OidcStatements>();
+
+function statementsOf(sequelize: Sequelize): OidcStatements {
   if (sequelize.getDialect() === 'mysql') return mariadbStatements(sequelize);
   // A database in memory is one connection, which the writes cannot have to themselves.
   const { storage } = (sequelize as unknown as { options: { storage?: string } }).options;

@@ -74,6 +74,14 @@ describe("the provider's store, written", () => {
     expect(answered).toEqual(ids.map(() => 1));
   });
 
+  it('takes writes from two stores over one database at once, as a provider rebuilt with new keys has', async () => {
+    const OtherStore = createAdapterClass(models);
+    const [one, other] = [new Store('AccessToken'), new OtherStore('AccessToken')];
+    const ids = Array.from({ length: 20 }, (_, i) => `two-stores-${i}`);
+    await Promise.all(ids.map((id, i) => (i % 2 ? one : other).upsert(id, token(id), 600)));
+    expect(await rowsNamed(ids)).toHaveLength(20);
+  });
+
   it('refuses a write the database refuses, and keeps the others sent with it', async () => {
     const store = new Store('AccessToken');
     sequelize.addHook('beforeQuery', 'test', (options) => {
