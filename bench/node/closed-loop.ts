@@ -39,6 +39,11 @@ export type ClosedLoopDeps = {
   flushWindowMs: number;
   /** The shapes to run, CLOSED_LOOP_SHAPES unless said (--closed-shapes, for trying a change). */
   shapes?: { pairs: number; inFlight: number }[];
+  /**
+   * Profiles the node during the first shape's eager step (--closed-profile, for trying a change): called
+   * to start, and its answer called to stop and report.
+   */
+  profile?: () => Promise<() => Promise<void>>;
 };
 
 export async function runClosedLoop(deps: ClosedLoopDeps): Promise<Omit<ClosedLoopResult, 'indexerWait'>> {
@@ -72,13 +77,16 @@ export async function runClosedLoop(deps: ClosedLoopDeps): Promise<Omit<ClosedLo
   for (const [i, shape] of shapes.entries()) {
     for (const mode of i % 2 === 0 ? CLOSED_LOOP_MODES : [...CLOSED_LOOP_MODES].reverse()) {
       if (mode !== current) await startOn(mode);
+      const profiled = deps.profile && i === 0 && mode === 'eager' ? await deps.profile() : undefined;
       const step = await closedStep(deps, mode, shape, `closed-${mode}-${shape.pairs}x${shape.inFlight}`);
+      await profiled?.();
       steps.push(step);
       log(
         `  ${shape.pairs}×${shape.inFlight} (${mode}): ${fmt(step.acksPerS)} acks/s, ${fmt(step.deliveriesPerS)} deliveries/s; ` +
           `send→receive p50 ${ms(step.delivery.p50)} p99 ${ms(step.delivery.p99)} max ${ms(step.delivery.max)}; ack p50 ${ms(step.ack.p50)} p99 ${ms(step.ack.p99)}; ` +
           `${(step.flushes.messages / Math.max(1, step.flushes.count)).toFixed(1)} per flush (${ms(step.flushes.meanMs)} each); node CPU ${pct(step.usage.nodeCpu)}, MariaDB ${pct(step.usage.mariadbCpu)}, machine ${pct(step.usage.machineBusy)}` +
-          (Object.keys(step.errors).length ? `; errors ${JSON.stringify(step.errors)}` : ''),
+          (Object.keys(step.errors).length ? `; errors ${JSON.stringify(step.errors)}` : '') +
+          `; statements per flush: ${perFlush(step)}`,
       );
       await sleep(500);
     }
@@ -132,6 +140,7 @@ async function closedStep(
     unacked: sum((r) => r.unacked),
     undelivered: sum((r) => r.acks) - sum((r) => r.deliveries),
     usage: usageBetween(a, b),
+    statements: Object.fromEntries(Object.entries(counted.statements).map(([k, v]) => [k, v.count])),
     flushes: {
       count: counted.transactions.count,
       messages: sum((r) => r.acks),
@@ -143,3 +152,12 @@ async function closedStep(
 const fmt = (n: number) => Math.round(n).toLocaleString('en');
 const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(1)} ms` : '–');
 const pct = (n: number | null) => (n === null ? '–' : `${Math.round(n)}%`);
+
+/** The statements the step sent, per flush transaction, most frequent first. */
+function perFlush(step: ClosedLoopStep): string {
+  const flushes = Math.max(1, step.flushes.count);
+  return Object.entries(step.statements)
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, n]) => `${kind} ${(n / flushes).toFixed(2)}`)
+    .join(', ');
+}

@@ -135,6 +135,8 @@ export type ClosedLoopStep = {
   usage: Usage;
   /** The node's transactions in the step (one per flush; nothing else writes meanwhile), the messages acked, and a flush's mean time. */
   flushes: { count: number; messages: number; meanMs: number };
+  /** The node's statements in the step by verb and table (Sequelize's query hooks). */
+  statements: Record<string, number>;
 };
 
 /**

@@ -199,6 +199,8 @@ const closedShapes = argv
     return { pairs, inFlight };
   });
 if (closedOnly) scale.altFlushMs = null;
+// --closed-profile: a CPU profile of the node during the first shape's eager step, summarised on the terminal.
+const closedProfile = argv.includes('--closed-profile');
 // --relay=memory|durable (with --dm-only): the sweep against the stand-in server of the machine's ceiling instead of the node.
 const relayArg = argv.find((a) => a.startsWith('--relay='))?.slice('--relay='.length);
 const relayOnly = dmOnly && (relayArg === 'memory' || relayArg === 'durable') ? relayArg : null;
@@ -974,6 +976,17 @@ async function main(): Promise<void> {
       // Waited for on the first fresh node (the node of the phases before may have stopped): its indexer
       // takes over what they queued.
       let indexerWait: IndexerWait | null | undefined;
+      const profileClosedStep = async () => {
+        const file = join(dataDir, 'node-closed.cpuprofile');
+        await node.call('profile.start');
+        return async () => {
+          await node.call('profile.stop', { file });
+          const summary = summariseProfile(file, ROOT, 25);
+          log(`  profile of the step (${fmt(summary.busyMs)} of ${fmt(summary.totalMs)} ms busy):`);
+          for (const a of summary.activities) log(`    ${a.percent.toFixed(1)}% ${a.name}`);
+          for (const f of summary.functions) log(`    ${f.percent.toFixed(1)}% ${f.name}`);
+        };
+      };
       const closed = await runClosedLoop({
         generators,
         pairsOf,
@@ -995,6 +1008,7 @@ async function main(): Promise<void> {
         seconds: scale.closedSeconds,
         flushWindowMs: Number(extraEnv.FLUSH_WINDOW_MS ?? 2),
         ...(closedShapes ? { shapes: closedShapes } : {}),
+        ...(closedProfile ? { profile: profileClosedStep } : {}),
       });
       results.closedLoop = { ...closed, indexerWait: indexerWait ?? null };
     } catch (error) {
