@@ -6,7 +6,8 @@ import { sqlLiterals } from '../../core/sql-literal.ts';
 import { uuidv7 } from '../../core/uuid7.ts';
 import type { MessageRecord } from '../models.ts';
 import { messageRecordOf } from './message-row.ts';
-import { queueForIndex } from './search-index.ts';
+import { queueStatement } from './search-index.ts';
+import { runStatements } from '../../core/statement-block.ts';
 
 /** One entry to append to a conversation's sequence. */
 export type Append = {
@@ -425,8 +426,15 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
       // the common case. If one was stored before, the insert fails on its unique key and changes
       // nothing; the stored copies are then read and the rest numbered again.
       let plan = numberEntries(batch, new Map(), conversations, now, bodies);
+      // The new rows, their search queue entries and the advanced sequences, in one round trip where the
+      // database allows it (runStatements); the insert goes first, so a duplicate stops it before the rest.
+      const write = () =>
+        runStatements(sequelize, tx, [
+          ...insertStatements(plan.rows, literal),
+          ...advanceStatements(sequelize, literal, advancedOf(conversations, plan.nextSeq), now),
+        ]);
       try {
-        await insertRows(sequelize, tx, plan.rows, literal);
+        await write();
       } catch (error) {
         if (!(error instanceof UniqueConstraintError)) throw error;
         const stored = await findStored(sequelize, literal, tx, batch);
@@ -437,28 +445,22 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
           now,
           bodies,
         );
-        await insertRows(sequelize, tx, plan.rows, literal);
+        await write();
       }
-      const touched = plan.rows.length > 0 ? await writeAlongside(tx, batch, conversations, plan, now) : false;
+      const touched = plan.rows.length > 0 ? await writeAlongside(tx, batch, plan) : false;
       if (refused.size === 0) return { results: plan.results, touched };
       let next = 0;
       return { results: all.map((item) => refused.get(item) ?? plan.results[next++]!), touched };
     });
   }
 
-  /** What commits with new entries: the advanced sequences, the entries' own extra writes, the outbox. */
+  /** What else commits with new entries: the entries' own extra writes, the outbox. */
   async function writeAlongside(
     tx: Transaction,
     batch: Pending[],
-    conversations: { id: string; lastSeq: number }[],
     plan: ReturnType<typeof numberEntries>,
-    now: Date,
   ): Promise<boolean> {
-    const { results, nextSeq } = plan;
-    const advanced = conversations
-      .filter((c) => nextSeq.get(c.id) !== c.lastSeq)
-      .map((c) => [c.id, nextSeq.get(c.id)!] as const);
-    await advanceSequences(sequelize, tx, advanced, now);
+    const { results } = plan;
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i]!;
       const result = results[i]!;
@@ -550,6 +552,14 @@ function numberEntries(
   return { rows, results, nextSeq };
 }
 
+/** The conversations whose last number the flush moves on, with their new last numbers. */
+function advancedOf(
+  conversations: { id: string; lastSeq: number }[],
+  nextSeq: Map<string, number>,
+): (readonly [string, number])[] {
+  return conversations.filter((c) => nextSeq.get(c.id) !== c.lastSeq).map((c) => [c.id, nextSeq.get(c.id)!] as const);
+}
+
 /**
  * Moves many conversations' last sequence to the given numbers in one statement per chunk, joining the
  * table to the list of (id, seq) pairs. (A `CASE id WHEN … THEN …` list is compared branch by branch for
@@ -563,16 +573,25 @@ export async function advanceSequences(
   now: Date,
   options: { forwardOnly?: boolean } = {},
 ): Promise<void> {
-  const literal = sqlLiterals(sequelize);
+  await runStatements(sequelize, tx, advanceStatements(sequelize, sqlLiterals(sequelize), advanced, now, options));
+}
+
+function advanceStatements(
+  sequelize: Sequelize,
+  literal: Literal,
+  advanced: (readonly [string, number])[],
+  now: Date,
+  options: { forwardOnly?: boolean } = {},
+): string[] {
   const sqlite = sequelize.getDialect() === 'sqlite';
+  const statements: string[] = [];
   for (let i = 0; i < advanced.length; i += CHUNK) {
     const chunk = advanced.slice(i, i + CHUNK);
     if (sqlite) {
       const values = chunk.map(([id, seq]) => `(${literal(id)}, ${literal(seq)})`).join(', ');
       const next = options.forwardOnly ? 'MAX(last_seq, v.column2)' : 'v.column2';
-      await sequelize.query(
+      statements.push(
         `UPDATE conversations SET last_seq = ${next}, updated_at = ${literal(now)} FROM (VALUES ${values}) AS v WHERE conversations.id = v.column1`,
-        { transaction: tx },
       );
     } else {
       const pairs = chunk
@@ -581,12 +600,12 @@ export async function advanceSequences(
         )
         .join(' UNION ALL ');
       const next = options.forwardOnly ? 'GREATEST(c.last_seq, v.seq)' : 'v.seq';
-      await sequelize.query(
+      statements.push(
         `UPDATE conversations c JOIN (${pairs}) v ON c.id = v.id SET c.last_seq = ${next}, c.updated_at = ${literal(now)}`,
-        { transaction: tx },
       );
     }
   }
+  return statements;
 }
 
 // The statements of a flush are written out by hand, values as literals (core/sql-literal.ts): at
@@ -658,6 +677,11 @@ export async function insertRows(
   rows: MessageRecord[],
   literal: Literal = sqlLiterals(sequelize),
 ): Promise<void> {
+  await runStatements(sequelize, tx, insertStatements(rows, literal));
+}
+
+function insertStatements(rows: MessageRecord[], literal: Literal): string[] {
+  const statements: string[] = [];
   for (let i = 0; i < rows.length; i += CHUNK) {
     const values = rows
       .slice(i, i + CHUNK)
@@ -666,10 +690,9 @@ export async function insertRows(
           `(${[r.conversationId, r.seq, r.id, r.sender, r.clientMsgId, r.kind, r.body, r.refId ?? null, r.createdAt, r.editedAt ?? null, r.recalledAt ?? null].map(literal).join(', ')})`,
       )
       .join(', ');
-    await sequelize.query(`INSERT INTO messages (${COLUMNS}) VALUES ${values}`, {
-      type: QueryTypes.INSERT,
-      transaction: tx,
-    });
+    statements.push(`INSERT INTO messages (${COLUMNS}) VALUES ${values}`);
   }
-  await queueForIndex(sequelize, tx, rows, literal);
+  const queued = queueStatement(rows, literal);
+  if (queued) statements.push(queued);
+  return statements;
 }

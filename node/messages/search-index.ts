@@ -25,19 +25,11 @@ function changedIds(rows: MessageRecord[]): string[] {
   return ids;
 }
 
-/** In the flush's transaction: queues the rows' text for the indexer (one statement). */
-export async function queueForIndex(
-  sequelize: Sequelize,
-  tx: Transaction,
-  rows: MessageRecord[],
-  literal: Literal,
-): Promise<void> {
+/** The statement that queues the rows' text for the indexer, committed with them; none if nothing changed. */
+export function queueStatement(rows: MessageRecord[], literal: Literal): string | undefined {
   const ids = changedIds(rows);
-  if (ids.length === 0) return;
-  await sequelize.query(
-    `INSERT INTO message_search_queue (message_id) VALUES ${ids.map((id) => `(${literal(id)})`).join(', ')}`,
-    { type: QueryTypes.INSERT, transaction: tx },
-  );
+  if (ids.length === 0) return undefined;
+  return `INSERT INTO message_search_queue (message_id) VALUES ${ids.map((id) => `(${literal(id)})`).join(', ')}`;
 }
 
 /**

@@ -281,6 +281,42 @@ describe('when a batch starts', () => {
     expect((await lone).message.seq).toBeGreaterThan(0);
   });
 
+  it.skipIf(testDialect === 'sqlite')(
+    'on MariaDB, sends a lone message in four round trips: begin, lock, one block of its writes, commit',
+    async () => {
+      const [direct] = await twoConversations();
+      const { committer } = committerWith('eager');
+      const sent: string[] = [];
+      // The statements of transactions only (the first flush also asks the server's version, once).
+      eng.sequelize.addHook('afterQuery', 'round-trips', (options, query) => {
+        if (options.transaction) sent.push(String((query as unknown as { sql?: string }).sql ?? ''));
+      });
+      try {
+        await committer.append(entry(direct, 'round-trips-0001'));
+      } finally {
+        eng.sequelize.removeHook('afterQuery', 'round-trips');
+      }
+      const begun = sent.findIndex((sql) => /^START TRANSACTION/.test(sql));
+      const flush = sent.slice(begun, sent.findIndex((sql, i) => i > begun && /^COMMIT/.test(sql)) + 1);
+      expect(flush.map((sql) => /^\w+/.exec(sql)![0])).toEqual(['START', 'SELECT', 'BEGIN', 'COMMIT']);
+      const block = flush[2]!;
+      expect(block).toMatch(
+        /^BEGIN NOT ATOMIC INSERT INTO messages .*; INSERT INTO message_search_queue .*; UPDATE conversations .*; END$/s,
+      );
+      // What the block wrote is what the statements wrote one by one: the row, its number, and its queue entry.
+      const stored = await eng.models.Message.findOne({ where: { clientMsgId: 'round-trips-0001' } });
+      const conversation = await eng.models.Conversation.findByPk(direct);
+      expect(conversation!.lastSeq).toBe(stored!.seq);
+      const [queued] = await eng.sequelize.query('SELECT message_id FROM message_search_queue WHERE message_id = ?', {
+        replacements: [stored!.id],
+      });
+      const indexed = await eng.sequelize.query('SELECT message_id FROM message_search WHERE message_id = ?', {
+        replacements: [stored!.id],
+      });
+      expect((queued as unknown[]).length + (indexed[0] as unknown[]).length).toBeGreaterThan(0);
+    },
+  );
+
   it('puts the sends that arrive while a commit runs together into the next one, once it ends', async () => {
     const [one, two] = await twoConversations();
     const { committer, flushes } = committerWith('eager');
