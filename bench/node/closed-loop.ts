@@ -84,7 +84,7 @@ export async function runClosedLoop(deps: ClosedLoopDeps): Promise<Omit<ClosedLo
       log(
         `  ${shape.pairs}×${shape.inFlight} (${mode}): ${fmt(step.acksPerS)} acks/s, ${fmt(step.deliveriesPerS)} deliveries/s; ` +
           `send→receive p50 ${ms(step.delivery.p50)} p99 ${ms(step.delivery.p99)} max ${ms(step.delivery.max)}; ack p50 ${ms(step.ack.p50)} p99 ${ms(step.ack.p99)}; ` +
-          `${(step.flushes.messages / Math.max(1, step.flushes.count)).toFixed(1)} per flush (${ms(step.flushes.meanMs)} each); node CPU ${pct(step.usage.nodeCpu)}, MariaDB ${pct(step.usage.mariadbCpu)}, machine ${pct(step.usage.machineBusy)}` +
+          `${(step.flushes.messages / Math.max(1, step.flushes.count)).toFixed(1)} per flush (${ms(step.flushes.meanMs)} each, p99 ${ms(step.flushes.p99Ms)}, max ${ms(step.flushes.maxMs)}); node CPU ${pct(step.usage.nodeCpu)}, MariaDB ${pct(step.usage.mariadbCpu)}, machine ${pct(step.usage.machineBusy)}` +
           (Object.keys(step.errors).length ? `; errors ${JSON.stringify(step.errors)}` : '') +
           `; statements per flush: ${perFlush(step)}`,
       );
@@ -145,6 +145,8 @@ async function closedStep(
       count: counted.transactions.count,
       messages: sum((r) => r.acks),
       meanMs: counted.transactions.ms / Math.max(1, counted.transactions.count),
+      p99Ms: counted.transactions.p99Ms,
+      maxMs: counted.transactions.maxMs,
     },
   };
 }

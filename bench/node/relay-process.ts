@@ -293,7 +293,7 @@ serveServerProcess(
     // Statements are not counted here (the orchestrator asks for them around a profiled step).
     'instrument.start'() {},
     'instrument.stop'() {
-      return { statements: {}, transactions: { count: 0, ms: 0, maxMs: 0 }, wallMs: 0 };
+      return { statements: {}, transactions: { count: 0, ms: 0, maxMs: 0, p99Ms: 0 }, wallMs: 0 };
     },
     ...cpuProfilerCommands(),
   },

@@ -134,7 +134,7 @@ export type ClosedLoopStep = {
   undelivered: number;
   usage: Usage;
   /** The node's transactions in the step (one per flush; nothing else writes meanwhile), the messages acked, and a flush's mean time. */
-  flushes: { count: number; messages: number; meanMs: number };
+  flushes: { count: number; messages: number; meanMs: number; p99Ms: number; maxMs: number };
   /** The node's statements in the step by verb and table (Sequelize's query hooks). */
   statements: Record<string, number>;
 };
