@@ -1,4 +1,5 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
+export { queryHooks, type QueryHooks } from '../../core/query-hooks.ts';
 import { mariadbStatements } from './mariadb-statements.ts';
 import { sqliteStatements } from './sqlite-statements.ts';
 
@@ -64,25 +65,4 @@ function statementsOf(sequelize: Sequelize): OidcStatements {
   const { storage } = (sequelize as unknown as { options: { storage?: string } }).options;
   if (storage !== ':memory:') return sqliteStatements(sequelize);
   return sequelizeStatements(sequelize);
-}
-
-/** Sequelize's query hooks for a statement sent around its query path. */
-export type QueryHooks = { before(statement: Statement): Promise<void>; after(statement: Statement): Promise<void> };
-
-type Hooked = {
-  hasHook(name: string): boolean;
-  runHooks(name: string, options: object, query: object): Promise<void>;
-};
-
-/**
- * Statements sent around Sequelize still pass its `beforeQuery` and `afterQuery` hooks, with the
- * values as replacements and the SQL as the query's, as they did through it: tests and the benchmark
- * count statements, or make one fail, with them. Undefined while no hook is set (nothing to run).
- */
-export function queryHooks(sequelize: Sequelize): QueryHooks | undefined {
-  const hooked = sequelize as unknown as Hooked;
-  if (!hooked.hasHook('beforeQuery') && !hooked.hasHook('afterQuery')) return undefined;
-  const run = (name: string, { sql, values }: Statement) =>
-    hooked.runHooks(name, { sql, replacements: values }, { sql });
-  return { before: (statement) => run('beforeQuery', statement), after: (statement) => run('afterQuery', statement) };
 }
