@@ -3,7 +3,7 @@ import type { Sequelize, Transaction } from 'sequelize';
 const blocksAllowed = new WeakMap<Sequelize, Promise<boolean>>();
 
 /** Whether the database takes an anonymous compound statement (`BEGIN NOT ATOMIC … END`): MariaDB does, MySQL not. */
-function allowsBlocks(sequelize: Sequelize): Promise<boolean> {
+export function allowsBlocks(sequelize: Sequelize): Promise<boolean> {
   let known = blocksAllowed.get(sequelize);
   if (!known) {
     known =
@@ -23,13 +23,13 @@ function allowsBlocks(sequelize: Sequelize): Promise<boolean> {
  * (the group committer alone, back to back: ~35,000 against ~39,000 entries/s at 2,000 a flush; equal at
  * 100; 1 to 4 entries a flush took 0.85 ms against 1.0 ms).
  */
-const BLOCK_MAX_CHARS = 16_384;
+export const BLOCK_MAX_CHARS = 16_384;
 
 /**
  * Runs hand-written statements in order in a transaction, stopping at the first that fails. On MariaDB
  * several short ones go as one anonymous compound statement (`BEGIN NOT ATOMIC … END`), in one round trip
- * to the server instead of one each: for a lone message's flush that was a third of its statements, each a
- * wake-up of MariaDB on the same cores (bench:node's closed loop). A failing statement ends the block there,
+ * to the server instead of one each, each a wake-up of MariaDB on the same cores (bench:node's closed
+ * loop: a small flush's writes, where it cannot go in one statement whole, node/messages/flush-in-one-trip.ts). A failing statement ends the block there,
  * as it ends the list, with the same error; what the ones before it wrote stays in the transaction, as it
  * would statement by statement. Each statement must be complete, without a closing semicolon.
  */

@@ -390,6 +390,7 @@ function startCommitters(
     lanes: config.flushLanes,
     logger,
     beforeCommit: (tx, stored) => federation.delivery.recordEntries(tx, stored),
+    nothingBeforeCommit: (entries) => federation.delivery.nothingToRecord(entries),
     afterCommit: (stored, outboxTouched) => {
       if (outboxTouched) outbox.kick();
       services.searchIndexer.kick(stored.length);

@@ -21,6 +21,11 @@ export interface OutgoingDelivery {
    * True when anything was queued (then kick the outbox after the commit).
    */
   recordEntries(tx: Transaction, stored: MessageRecord[]): Promise<boolean>;
+  /**
+   * Whether recordEntries would write nothing for entries about to be stored: each in a cached
+   * conversation this node orders, every member at home, none a system entry (a membership change).
+   */
+  nothingToRecord(entries: { conversationId: string; kind: string }[]): boolean;
   /** A recall at the home: events not yet delivered lose the message's content (forget-recalled.ts). */
   forgetRecalled(tx: Transaction, targetId: string, recalledAt: Date): Promise<void>;
   /** Receipts go to every other member domain, through the outbox (those of one turn written together). */
@@ -144,17 +149,13 @@ export function createOutgoingDelivery(options: {
 
   // The common case — entries of cached conversations this node orders, all members at home, nothing
   // that changes membership — needs no outbox: answered without a promise per conversation.
-  const allLocal = (stored: MessageRecord[]) =>
-    stored.every((m) => {
-      const entry = members.peek(m.conversationId);
-      return (
-        entry !== undefined &&
-        entry.home === domain &&
-        m.kind !== 'system' &&
-        m.seq !== 1 &&
-        remoteDomains(entry.members).length === 0
-      );
-    });
+  const localOnly = (m: { conversationId: string; kind: string }) => {
+    const entry = members.peek(m.conversationId);
+    return (
+      entry !== undefined && entry.home === domain && m.kind !== 'system' && remoteDomains(entry.members).length === 0
+    );
+  };
+  const allLocal = (stored: MessageRecord[]) => stored.every((m) => m.seq !== 1 && localOnly(m));
 
   /** One conversation's entries, each to the member domains it reaches at its point in the order. */
   async function addConversation(
@@ -180,6 +181,8 @@ export function createOutgoingDelivery(options: {
   }
 
   return {
+    nothingToRecord: (entries) => entries.every(localOnly),
+
     async recordEntries(tx, stored) {
       if (allLocal(stored)) return false;
       const grouped = byConversation(stored);

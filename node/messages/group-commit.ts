@@ -7,16 +7,12 @@ import { uuidv7 } from '../../core/uuid7.ts';
 import type { MessageRecord } from '../models.ts';
 import { messageRecordOf } from './message-row.ts';
 import { queueStatement } from './search-index.ts';
-import { runStatements } from '../../core/statement-block.ts';
+import { MESSAGE_COLUMNS, numberEntries, rowValues, type Appended, type Entry } from './flush-rows.ts';
+import { allowsBlocks, runStatements } from '../../core/statement-block.ts';
+import { flushInOneTrip } from './flush-in-one-trip.ts';
 
 /** One entry to append to a conversation's sequence. */
-export type Append = {
-  conversationId: string;
-  sender: string;
-  clientMsgId: string;
-  kind: string;
-  body: string;
-  refId?: string | null;
+export type Append = Entry & {
   /** The connection that sent it, which fan-out does not echo to (it gets the ack instead). */
   origin?: string;
   /**
@@ -32,7 +28,7 @@ export type Append = {
 
 type Literal = ReturnType<typeof sqlLiterals>;
 
-export type Appended = { message: MessageRecord; duplicate: boolean };
+export type { Appended } from './flush-rows.ts';
 /** Per entry of a flush: what was stored, or why its `prepare` refused it. */
 type Result = Appended | AppError;
 export type Committed = { message: MessageRecord; origin: string | undefined };
@@ -81,6 +77,11 @@ export type GroupCommitOptions = {
    * federation outbox); what it returns is handed to afterCommit of the same flush.
    */
   beforeCommit?(tx: Transaction, stored: MessageRecord[]): Promise<boolean>;
+  /**
+   * Whether beforeCommit would write nothing for these entries (every conversation this node's own, its
+   * members at home): their flush may then leave it out, and on MariaDB go in one round trip.
+   */
+  nothingBeforeCommit?(entries: Append[]): boolean;
   /** Runs after each commit with the newly stored entries (fan-out); never before the commit. */
   afterCommit(stored: Committed[], touched: boolean): void;
 };
@@ -386,6 +387,16 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
   const literal = sqlLiterals(sequelize);
 
   async function flushBatch(batch: Pending[], locked: () => void): Promise<Outcome> {
+    if (await inOneTrip(batch)) {
+      try {
+        const results = await flushInOneTrip(sequelize, literal, batch, new Date());
+        if (results) return { results, touched: false };
+      } catch (error) {
+        // Committed, but its answer could not be read: sent again, every entry would meet itself as stored.
+        logger.error({ err: error, entries: batch.length }, 'group commit failed');
+        return { error: new StoreFailedError() };
+      }
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         return await writeBatch(batch, attempt === 1 ? locked : nothing);
@@ -399,6 +410,13 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
         return { error: new StoreFailedError() };
       }
     }
+  }
+
+  /** Whether a batch may go in one round trip (flush-in-one-trip.ts): MariaDB, and nothing of its own to do. */
+  async function inOneTrip(batch: Pending[]): Promise<boolean> {
+    if (batch.some((item) => item.prepare || item.alsoWrite)) return false;
+    if (options.beforeCommit && !options.nothingBeforeCommit?.(batch)) return false;
+    return allowsBlocks(sequelize);
   }
 
   async function oneByOne(batch: Pending[]): Promise<Outcome> {
@@ -500,56 +518,6 @@ function deferred(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-/**
- * Gives each new entry the next number of its conversation, from the locked last numbers. An entry
- * already stored (`known`), or repeated within the batch, is answered with the stored one instead.
- */
-function numberEntries(
-  batch: Pending[],
-  known: Map<string, MessageRecord>,
-  conversations: { id: string; lastSeq: number }[],
-  now: Date,
-  bodies: Map<Pending, string>,
-) {
-  const nextSeq = new Map(conversations.map((c) => [c.id, c.lastSeq]));
-  const rows: MessageRecord[] = [];
-  const results: Appended[] = [];
-  const pendingNew = new Map<string, number>();
-  for (const item of batch) {
-    const stored = known.get(item.key);
-    if (stored) {
-      results.push({ message: stored, duplicate: true });
-      continue;
-    }
-    const inBatch = pendingNew.get(item.key);
-    if (inBatch !== undefined) {
-      results.push({ message: results[inBatch]!.message, duplicate: true });
-      continue;
-    }
-    const last = nextSeq.get(item.conversationId);
-    if (last === undefined) throw new AppError('not_found', 404, 'The conversation does not exist');
-    const seq = last + 1;
-    nextSeq.set(item.conversationId, seq);
-    const row: MessageRecord = {
-      conversationId: item.conversationId,
-      seq,
-      id: uuidv7(now.getTime()),
-      sender: item.sender,
-      clientMsgId: item.clientMsgId,
-      kind: item.kind,
-      body: bodies.get(item) ?? item.body,
-      refId: item.refId ?? null,
-      createdAt: now,
-      editedAt: null,
-      recalledAt: null,
-    };
-    rows.push(row);
-    pendingNew.set(item.key, results.length);
-    results.push({ message: row, duplicate: false });
-  }
-  return { rows, results, nextSeq };
 }
 
 /** The conversations whose last number the flush moves on, with their new last numbers. */
@@ -667,9 +635,6 @@ async function lockConversations(
   return out;
 }
 
-const COLUMNS =
-  'conversation_id, seq, id, sender, client_msg_id, kind, body, ref_id, created_at, edited_at, recalled_at';
-
 /** One multi-row INSERT per 2,000 entries, and their text queued for the search index (search-index.ts). */
 export async function insertRows(
   sequelize: Sequelize,
@@ -685,12 +650,9 @@ function insertStatements(rows: MessageRecord[], literal: Literal): string[] {
   for (let i = 0; i < rows.length; i += CHUNK) {
     const values = rows
       .slice(i, i + CHUNK)
-      .map(
-        (r) =>
-          `(${[r.conversationId, r.seq, r.id, r.sender, r.clientMsgId, r.kind, r.body, r.refId ?? null, r.createdAt, r.editedAt ?? null, r.recalledAt ?? null].map(literal).join(', ')})`,
-      )
+      .map((r) => rowValues(r, literal))
       .join(', ');
-    statements.push(`INSERT INTO messages (${COLUMNS}) VALUES ${values}`);
+    statements.push(`INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES ${values}`);
   }
   const queued = queueStatement(rows, literal);
   if (queued) statements.push(queued);

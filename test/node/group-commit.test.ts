@@ -282,38 +282,80 @@ describe('when a batch starts', () => {
   });
 
   it.skipIf(testDialect === 'sqlite')(
-    'on MariaDB, sends a lone message in four round trips: begin, lock, one block of its writes, commit',
+    'on MariaDB, stores a lone message in one round trip, numbered, queued for search, and committed',
     async () => {
       const [direct] = await twoConversations();
       const { committer } = committerWith('eager');
       const sent: string[] = [];
-      // The statements of transactions only (the first flush also asks the server's version, once).
-      eng.sequelize.addHook('afterQuery', 'round-trips', (options, query) => {
-        if (options.transaction) sent.push(String((query as unknown as { sql?: string }).sql ?? ''));
+      eng.sequelize.addHook('afterQuery', 'round-trips', (_options, query) => {
+        sent.push(String((query as unknown as { sql?: string }).sql ?? ''));
       });
+      let first: Awaited<ReturnType<typeof committer.append>>;
+      let second: typeof first;
       try {
-        await committer.append(entry(direct, 'round-trips-0001'));
+        first = await committer.append(entry(direct, 'round-trips-0001'));
+        second = await committer.append(entry(direct, 'round-trips-0002'));
       } finally {
         eng.sequelize.removeHook('afterQuery', 'round-trips');
       }
-      const begun = sent.findIndex((sql) => /^START TRANSACTION/.test(sql));
-      const flush = sent.slice(begun, sent.findIndex((sql, i) => i > begun && /^COMMIT/.test(sql)) + 1);
-      expect(flush.map((sql) => /^\w+/.exec(sql)![0])).toEqual(['START', 'SELECT', 'BEGIN', 'COMMIT']);
-      const block = flush[2]!;
-      expect(block).toMatch(
-        /^BEGIN NOT ATOMIC INSERT INTO messages .*; INSERT INTO message_search_queue .*; UPDATE conversations .*; END$/s,
+      // The first flush also asks the server's version, once; then each flush is one statement.
+      const flushes = sent.filter((sql) => !/^SELECT VERSION\(\)/i.test(sql));
+      expect(flushes).toHaveLength(2);
+      expect(flushes[0]).toMatch(
+        /^BEGIN NOT ATOMIC .*START TRANSACTION; SELECT .* FOR UPDATE; INSERT INTO messages .*; INSERT INTO message_search_queue .*; UPDATE conversations .*; COMMIT; END$/s,
       );
-      // What the block wrote is what the statements wrote one by one: the row, its number, and its queue entry.
-      const stored = await eng.models.Message.findOne({ where: { clientMsgId: 'round-trips-0001' } });
-      const conversation = await eng.models.Conversation.findByPk(direct);
-      expect(conversation!.lastSeq).toBe(stored!.seq);
-      const [queued] = await eng.sequelize.query('SELECT message_id FROM message_search_queue WHERE message_id = ?', {
-        replacements: [stored!.id],
+      expect(second.message.seq).toBe(first.message.seq + 1);
+      // What the client was told is what is stored: the numbers, the conversation's last number, the queue.
+      const stored = await eng.models.Message.findAll({
+        where: { conversationId: direct },
+        order: [['seq', 'ASC']],
       });
-      const indexed = await eng.sequelize.query('SELECT message_id FROM message_search WHERE message_id = ?', {
-        replacements: [stored!.id],
+      expect(stored.slice(-2).map((m) => [m.id, m.seq, m.clientMsgId])).toEqual([
+        [first.message.id, first.message.seq, 'round-trips-0001'],
+        [second.message.id, second.message.seq, 'round-trips-0002'],
+      ]);
+      expect((await eng.models.Conversation.findByPk(direct))!.lastSeq).toBe(second.message.seq);
+      const ids = [first.message.id, second.message.id];
+      const [queued] = await eng.sequelize.query(
+        'SELECT message_id FROM message_search_queue WHERE message_id IN (?)',
+        {
+          replacements: [ids],
+        },
+      );
+      const [indexed] = await eng.sequelize.query('SELECT message_id FROM message_search WHERE message_id IN (?)', {
+        replacements: [ids],
       });
-      expect((queued as unknown[]).length + (indexed[0] as unknown[]).length).toBeGreaterThan(0);
+      expect((queued as unknown[]).length + (indexed as unknown[]).length).toBe(2);
+    },
+  );
+
+  it.skipIf(testDialect === 'sqlite')(
+    'on MariaDB, writes a batch whose one-statement flush fails the usual way, with nothing of the failed attempt left',
+    async () => {
+      const [one, two] = await twoConversations();
+      const { committer } = committerWith('eager');
+      const stored = await committer.append(entry(one, 'fallback-0001'));
+      // One batch: two new entries in two conversations and a retry of a stored one, which the one-statement
+      // flush meets on the unique key; rolled back, the batch goes the usual way.
+      const hold = heldOpen(two, 'fallback-hold');
+      const holding = committer.append(hold.append);
+      await hold.entered;
+      const batch = Promise.all([
+        committer.append(entry(one, 'fallback-0002')),
+        committer.append(entry(one, 'fallback-0001')),
+        committer.append(entry(two, 'fallback-0003')),
+      ]);
+      hold.release();
+      const [held, [next, again, other]] = await Promise.all([holding, batch]);
+      expect(again.duplicate).toBe(true);
+      expect(again.message.id).toBe(stored.message.id);
+      expect(next.message.seq).toBe(stored.message.seq + 1);
+      expect(other.message.seq).toBe(held.message.seq + 1);
+      for (const id of [one, two]) {
+        const rows = await eng.models.Message.findAll({ where: { conversationId: id }, order: [['seq', 'ASC']] });
+        expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
+        expect((await eng.models.Conversation.findByPk(id))!.lastSeq).toBe(rows.length);
+      }
     },
   );
 
