@@ -3,12 +3,11 @@ import { AppError } from '../../core/errors.ts';
 import { systemClock, type Clock, type ClockTimer } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import { sqlLiterals } from '../../core/sql-literal.ts';
-import { uuidv7 } from '../../core/uuid7.ts';
+import { allowsBlocks, runStatements } from '../../core/statement-block.ts';
 import type { MessageRecord } from '../models.ts';
 import { messageRecordOf } from './message-row.ts';
 import { queueStatement } from './search-index.ts';
 import { MESSAGE_COLUMNS, numberEntries, rowValues, type Appended, type Entry } from './flush-rows.ts';
-import { allowsBlocks, runStatements } from '../../core/statement-block.ts';
 import { flushInOneTrip } from './flush-in-one-trip.ts';
 
 /** One entry to append to a conversation's sequence. */
