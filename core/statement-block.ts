@@ -36,7 +36,8 @@ export const BLOCK_MAX_CHARS = 16_384;
 export async function runStatements(sequelize: Sequelize, tx: Transaction, statements: string[]): Promise<void> {
   let chars = 0;
   for (const sql of statements) chars += sql.length;
-  if (statements.length > 1 && chars <= BLOCK_MAX_CHARS && (await allowsBlocks(sequelize))) {
+  // Unknown (the server's version could not be read just now): one by one, which works on every database.
+  if (statements.length > 1 && chars <= BLOCK_MAX_CHARS && (await allowsBlocks(sequelize).catch(() => false))) {
     await sequelize.query(`BEGIN NOT ATOMIC ${statements.join('; ')}; END`, { transaction: tx });
     return;
   }

@@ -415,7 +415,9 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
   async function inOneTrip(batch: Pending[]): Promise<boolean> {
     if (batch.some((item) => item.prepare || item.alsoWrite)) return false;
     if (options.beforeCommit && !options.nothingBeforeCommit?.(batch)) return false;
-    return allowsBlocks(sequelize);
+    // Never a rejection: flushBatch answers every entry. Unknown (the server's version could not be read
+    // just now): the usual way, which meets any lasting failure and answers it.
+    return allowsBlocks(sequelize).catch(() => false);
   }
 
   async function oneByOne(batch: Pending[]): Promise<Outcome> {

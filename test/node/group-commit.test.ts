@@ -7,6 +7,7 @@ import { AppError } from '../../core/errors.ts';
 import { createTestClock } from '../../core/clock.ts';
 import { testDialect } from '../helpers/database.ts';
 import { loadNodeConfig } from '../../node/config.ts';
+import { openDatabase } from '../../core/database.ts';
 import { randomUUID } from 'node:crypto';
 
 let gateway: TestGateway;
@@ -355,6 +356,40 @@ describe('when a batch starts', () => {
         const rows = await eng.models.Message.findAll({ where: { conversationId: id }, order: [['seq', 'ASC']] });
         expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
         expect((await eng.models.Conversation.findByPk(id))!.lastSeq).toBe(rows.length);
+      }
+    },
+  );
+
+  it.skipIf(testDialect === 'sqlite')(
+    "answers a send when the server's version cannot be read, writing it the usual way",
+    async () => {
+      const [direct] = await twoConversations();
+      // A connection of its own, whose first look at the server's version fails (as a dropped connection would).
+      const sequelize = await openDatabase({ url: eng.db.url, sqliteFile: '' });
+      try {
+        let asked = 0;
+        sequelize.databaseVersion = async () => {
+          asked += 1;
+          throw new Error('connection lost');
+        };
+        const committer = createGroupCommitter({
+          sequelize,
+          windowMs: LONG_WINDOW_MS,
+          maxBatch: 100,
+          concurrency: 1,
+          logger: eng.logger,
+          afterCommit: () => undefined,
+        });
+        const outcome = await Promise.race([
+          committer.append(entry(direct, 'no-version-0001')).then((a) => a.message.seq),
+          pause(10_000).then(() => 'no answer'),
+        ]);
+        expect(asked).toBeGreaterThan(0);
+        expect(typeof outcome).toBe('number');
+        const stored = await eng.models.Message.findOne({ where: { clientMsgId: 'no-version-0001' } });
+        expect(stored!.seq).toBe(outcome);
+      } finally {
+        await sequelize.close();
       }
     },
   );
