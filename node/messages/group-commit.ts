@@ -8,7 +8,7 @@ import type { MessageRecord } from '../models.ts';
 import { messageRecordOf } from './message-row.ts';
 import { queueStatement } from './search-index.ts';
 import { MESSAGE_COLUMNS, numberEntries, rowValues, type Appended, type Entry } from './flush-rows.ts';
-import { flushInOneTrip } from './flush-in-one-trip.ts';
+import { flushInOneTrip, mayFitOneStatement } from './flush-in-one-trip.ts';
 
 /** One entry to append to a conversation's sequence. */
 export type Append = Entry & {
@@ -413,7 +413,8 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
 
   /** Whether a batch may go in one round trip (flush-in-one-trip.ts): MariaDB, and nothing of its own to do. */
   async function inOneTrip(batch: Pending[]): Promise<boolean> {
-    if (batch.some((item) => item.prepare || item.alsoWrite)) return false;
+    // Size first: a busy node's big batches stop here, before the outbox's check walks their conversations.
+    if (!mayFitOneStatement(batch) || batch.some((item) => item.prepare || item.alsoWrite)) return false;
     if (options.beforeCommit && !options.nothingBeforeCommit?.(batch)) return false;
     // Never a rejection: flushBatch answers every entry. Unknown (the server's version could not be read
     // just now): the usual way, which meets any lasting failure and answers it.
