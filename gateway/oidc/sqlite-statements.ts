@@ -89,8 +89,10 @@ async function commitGroup(manager: Manager, hooks: QueryHooks | undefined, grou
     failAll(err as Error);
     return;
   }
-  // Requests' lists run side by side (their statements queue on the connection); each list in order.
-  const outcomes = await Promise.all(group.map((entry) => runInOrder(connection, entry.statements)));
+  // One statement at a time: sqlite3 runs each on a thread of libuv's pool, and statements sent at once
+  // to one connection hold a thread each while they wait for its lock, the threads RS256 signing needs.
+  const outcomes: Awaited<ReturnType<typeof runInOrder>>[] = [];
+  for (const entry of group) outcomes.push(await runInOrder(connection, entry.statements));
   try {
     await hooks?.before(COMMIT);
     await changes(connection, COMMIT);
