@@ -159,6 +159,52 @@ describe.runIf(testDialect === 'sqlite')('on SQLite', () => {
     expect(await rowsNamed(ids)).toHaveLength(30);
   });
 
+  it('stores every value of writes sent together exactly as given, quotes, question marks and NUL included', async () => {
+    const store = new Store('AccessToken');
+    const odd = ["it's", 'what? "quoted"', 'nul\u0000inside', '漢字 😀', "'; DROP TABLE oidc_payloads; --"];
+    const ids = odd.map((_, i) => `odd-${i}`);
+    await Promise.all(ids.map((id, i) => store.upsert(id, { ...token(id), note: odd[i] }, 600)));
+    for (const [i, id] of ids.entries()) expect(await store.find(id)).toMatchObject({ jti: id, note: odd[i] });
+  });
+
+  it('tells each of writes sent together how many rows it changed: of two spending one token, one spends it', async () => {
+    const store = new Store('AccessToken');
+    await store.upsert('spent-once', token('spent-once'), 600);
+    const spend = {
+      sql: 'UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL',
+      values: [new Date(), 'AccessToken', 'spent-once'],
+    };
+    const statements = oidcStatementsFor(sequelize);
+    const answers = await Promise.all([
+      statements.write([
+        { sql: 'DELETE FROM oidc_payloads WHERE model = ? AND id = ?', values: ['AccessToken', 'none'] },
+      ]),
+      statements.write([spend]),
+      statements.write([spend]),
+    ]);
+    expect(answers[0]).toEqual([0]);
+    expect([answers[1], answers[2]].sort()).toEqual([[0], [1]]);
+  });
+
+  it('keeps the writes sent together with one the database refuses, and fails that one alone', async () => {
+    const store = new Store('AccessToken');
+    await store.upsert('warm-up', token('warm-up'), 600);
+    const undo = await refuseRow('refused-in-group');
+    let outcomes: PromiseSettledResult<void>[];
+    try {
+      const ids = ['group-1', 'group-2', 'refused-in-group', 'group-3'];
+      outcomes = await Promise.allSettled(ids.map((id) => store.upsert(id, token(id), 600)));
+    } finally {
+      await undo();
+    }
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((await rowsNamed(['group-1', 'group-2', 'refused-in-group', 'group-3'])).map((r) => r.id).sort()).toEqual([
+      'group-1',
+      'group-2',
+      'group-3',
+    ]);
+  });
+
   it('fails every write of a commit that fails, and keeps none of them', async () => {
     const store = new Store('AccessToken');
     await store.upsert('first', token('first'), 600);

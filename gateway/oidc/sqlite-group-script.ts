@@ -1,0 +1,67 @@
+import type { Statement } from './statements.ts';
+
+/** The connection's own table (temp: never synced, seen by no other) of each statement's rows changed. */
+const CHANGES = 'temp.oidc_group_changes';
+
+/** What the group's script left in CHANGES, in the order of its statements. */
+export const CHANGES_READ = `SELECT n FROM ${CHANGES} ORDER BY k`;
+
+/**
+ * A group commit's writes as one SQLite script, for one call of sqlite3's `exec`: BEGIN, then every
+ * request's statements in the order given, each followed by a row of CHANGES with the rows it changed.
+ * It leaves the transaction open: its caller reads CHANGES_READ and then commits. Undefined when a value
+ * cannot be written into the text (see literal), and such a group goes statement by statement.
+ */
+export function groupScript(lists: Statement[][]): string | undefined {
+  const parts = [
+    'BEGIN IMMEDIATE',
+    `CREATE TEMP TABLE IF NOT EXISTS ${CHANGES.slice('temp.'.length)} (k INTEGER PRIMARY KEY, n INTEGER NOT NULL)`,
+    `DELETE FROM ${CHANGES}`,
+  ];
+  let k = 0;
+  for (const statements of lists) {
+    for (const { sql, values } of statements) {
+      const text = withValues(sql, values);
+      if (text === undefined) return undefined;
+      parts.push(text, `INSERT INTO ${CHANGES} VALUES (${k++}, changes())`);
+    }
+  }
+  return `${parts.join(';\n')};`;
+}
+
+/** `sql` with each `?` outside quotes replaced by its value; undefined when one cannot be written. */
+function withValues(sql: string, values: unknown[]): string | undefined {
+  let text = '';
+  let quote: string | undefined;
+  let next = 0;
+  for (const char of sql) {
+    if (quote === undefined && char === '?') {
+      const value = next < values.length ? literal(values[next++]) : undefined;
+      if (value === undefined) return undefined;
+      text += value;
+      continue;
+    }
+    if (char === quote) quote = undefined;
+    else if (quote === undefined && (char === "'" || char === '"')) quote = char;
+    text += char;
+  }
+  return next === values.length ? text : undefined;
+}
+
+/**
+ * A value as SQLite reads it in a statement's text, as sqlite3 would have bound it. Not a string with a
+ * NUL character: sqlite3 hands the script to SQLite as C text, which would end there.
+ */
+function literal(value: unknown): string | undefined {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined;
+  if (typeof value === 'string') return value.includes('\0') ? undefined : `'${value.replaceAll("'", "''")}'`;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : `'${stored(value)}'`;
+  return undefined;
+}
+
+/** A value as Sequelize stores it in SQLite: dates as UTC text, which compares in time order. */
+export function stored(value: unknown): unknown {
+  if (!(value instanceof Date)) return value;
+  return `${value.toISOString().replace('T', ' ').replace('Z', '')} +00:00`;
+}
