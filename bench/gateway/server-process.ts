@@ -137,7 +137,9 @@ function countStatements(sequelize: Sequelize): void {
     const table = /\b(?:FROM|INTO|UPDATE)\s+[`"]?(\w+)[`"]?/i.exec(sql)?.[1];
     const replacements = (options as { replacements?: unknown }).replacements;
     const model = Array.isArray(replacements) ? replacements.find((r) => PROVIDER_MODELS.has(r as string)) : undefined;
-    countStatement(table ? `${verb} ${table}${model ? ` (${model})` : ''}` : verb);
+    // A request's writes in one anonymous block on MariaDB (gateway/oidc/mariadb-block.ts).
+    if (/^\s*BEGIN NOT ATOMIC/.test(sql)) countStatement('writes in one block');
+    else countStatement(table ? `${verb} ${table}${model ? ` (${model})` : ''}` : verb);
   });
 }
 

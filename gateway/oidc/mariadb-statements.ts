@@ -1,5 +1,7 @@
 import type { Connection, ExecuteValues, QueryError, ResultSetHeader, RowDataPacket } from 'mysql2';
 import type { Sequelize } from 'sequelize';
+import { allowsBlocks } from '../../core/statement-block.ts';
+import { blockLiterals, writesInOneBlock } from './mariadb-block.ts';
 import { queryHooks, type OidcStatements, type Statement } from './statements.ts';
 
 /** What this module uses of Sequelize's connection manager (mysql2 connections of the callback API). */
@@ -30,6 +32,7 @@ type Pool = {
 export function mariadbStatements(sequelize: Sequelize): OidcStatements {
   const pool = sequelize.connectionManager as unknown as Pool;
   const send = hooked(sequelize);
+  const literal = blockLiterals(sequelize);
   return {
     async select<T extends object>(statement: Statement) {
       const connection = await pool.getConnection({ type: 'write' });
@@ -40,8 +43,11 @@ export function mariadbStatements(sequelize: Sequelize): OidcStatements {
       }
     },
     async write(statements) {
+      const block = statements.length > 1 && (await allowsBlocks(sequelize).catch(() => false));
+      const text = block ? writesInOneBlock(statements, literal) : undefined;
       const connection = await pool.getConnection({ type: 'write' });
       try {
+        if (text !== undefined) return await sendBlock(sequelize, connection, text, statements.length);
         const changed: number[] = [];
         for (const statement of statements) {
           changed.push(((await send(connection, statement)) as ResultSetHeader).affectedRows);
@@ -52,6 +58,31 @@ export function mariadbStatements(sequelize: Sequelize): OidcStatements {
       }
     },
   };
+}
+
+/**
+ * A request's writes in one round trip (writesInOneBlock), through the query hooks as one statement.
+ * Each still commits on its own, as one by one: a failing one ends the block with its error, what the
+ * ones before it wrote stays, and the ones after it do not run.
+ */
+async function sendBlock(sequelize: Sequelize, connection: Connection, sql: string, count: number): Promise<number[]> {
+  const hooks = queryHooks(sequelize);
+  const statement = { sql, values: [] };
+  await hooks?.before(statement);
+  try {
+    const result = await new Promise<unknown>((resolve, reject) => {
+      connection.query(sql, (error, answer) => (error ? reject(refused(error, sql)) : resolve(answer)));
+    });
+    // The block's one result set (its last SELECT), then the status of the block itself.
+    const rows = Array.isArray(result) ? result[0] : undefined;
+    const row = Array.isArray(rows) ? (rows[0] as Record<string, unknown> | undefined) : undefined;
+    const changed = Array.from({ length: count }, (_, i) => Number(row?.[`c${i}`]));
+    if (changed.some((n) => !Number.isInteger(n)))
+      throw new Error("the provider's store: a block's rows changed unread");
+    return changed;
+  } finally {
+    await hooks?.after(statement);
+  }
 }
 
 type Send = (connection: Connection, statement: Statement) => Promise<unknown>;

@@ -1,4 +1,5 @@
 import type { Statement } from './statements.ts';
+import { withValues } from './statement-text.ts';
 
 /** The connection's own table (temp: never synced, seen by no other) of each statement's rows changed. */
 const CHANGES = 'temp.oidc_group_changes';
@@ -21,31 +22,12 @@ export function groupScript(lists: Statement[][]): string | undefined {
   let k = 0;
   for (const statements of lists) {
     for (const { sql, values } of statements) {
-      const text = withValues(sql, values);
+      const text = withValues(sql, values, literal);
       if (text === undefined) return undefined;
       parts.push(text, `INSERT INTO ${CHANGES} VALUES (${k++}, changes())`);
     }
   }
   return `${parts.join(';\n')};`;
-}
-
-/** `sql` with each `?` outside quotes replaced by its value; undefined when one cannot be written. */
-function withValues(sql: string, values: unknown[]): string | undefined {
-  let text = '';
-  let quote: string | undefined;
-  let next = 0;
-  for (const char of sql) {
-    if (quote === undefined && char === '?') {
-      const value = next < values.length ? literal(values[next++]) : undefined;
-      if (value === undefined) return undefined;
-      text += value;
-      continue;
-    }
-    if (char === quote) quote = undefined;
-    else if (quote === undefined && (char === "'" || char === '"')) quote = char;
-    text += char;
-  }
-  return next === values.length ? text : undefined;
 }
 
 /**

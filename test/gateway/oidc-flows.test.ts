@@ -70,22 +70,17 @@ describe('the gateway as an OpenID provider', () => {
   it('keeps a refresh token usable when its successor could not be stored, so the retry is no reuse', async () => {
     const { tokens } = await codeFlow(rp, 'alice');
     const refreshToken = tokens.refresh_token!;
-    let failed = 0;
-    // The database refuses the new refresh token once (a lost connection, a full disk).
-    gateway.sequelize.addHook('beforeQuery', 'refuse-new-refresh-token', (options) => {
-      const replacements = (options as { replacements?: unknown[] }).replacements;
-      const sql = String((options as { sql?: string }).sql ?? '');
-      if (failed === 0 && replacements?.[0] === 'RefreshToken' && replacements.length === 8) {
-        failed += 1;
-        throw new Error(`the database refused ${sql || 'the new refresh token'}`);
-      }
-    });
+    // The database refuses the new refresh token once (a trigger here; a full disk, a constraint).
+    const refuse =
+      gateway.sequelize.getDialect() === 'sqlite'
+        ? "WHEN NEW.model = 'RefreshToken' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        : "FOR EACH ROW BEGIN IF NEW.model = 'RefreshToken' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF; END";
+    await gateway.sequelize.query(`CREATE TRIGGER refuse_refresh_token BEFORE INSERT ON oidc_payloads ${refuse}`);
     try {
       await expect(client.refreshTokenGrant(rp, refreshToken)).rejects.toThrow();
     } finally {
-      gateway.sequelize.removeHook('beforeQuery', 'refuse-new-refresh-token');
+      await gateway.sequelize.query('DROP TRIGGER refuse_refresh_token');
     }
-    expect(failed).toBe(1);
     const retried = await client.refreshTokenGrant(rp, refreshToken);
     expect(retried.access_token).toBeTruthy();
     const next = await client.refreshTokenGrant(rp, retried.refresh_token!);

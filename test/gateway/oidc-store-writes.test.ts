@@ -133,6 +133,57 @@ describe("a request's statements", () => {
   });
 });
 
+describe("a request's statements, sent together", () => {
+  const upsert = (id: string, note: string) => ({
+    sql: 'INSERT INTO oidc_payloads (model, id, payload, expires_at) VALUES (?, ?, ?, ?)',
+    values: ['AccessToken', id, JSON.stringify({ ...token(id), note }), new Date(Date.now() + 60_000)],
+  });
+  const spend = (id: string) => ({
+    sql: 'UPDATE oidc_payloads SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL',
+    values: [new Date(), 'AccessToken', id],
+  });
+
+  it('each answer how many rows it changed: of two rotating one token, one spends it', async () => {
+    const store = new Store('AccessToken');
+    await store.upsert('rotated', token('rotated'), 600);
+    const statements = oidcStatementsFor(sequelize);
+    const answers = await Promise.all([
+      statements.write([upsert('successor-a', 'a'), spend('rotated')]),
+      statements.write([upsert('successor-b', 'b'), spend('rotated')]),
+    ]);
+    expect(answers.map((changed) => changed[1]).sort()).toEqual([0, 1]);
+    expect(answers.map((changed) => changed[0])).toEqual([1, 1]);
+    expect(await store.find('rotated')).toHaveProperty('consumed');
+  });
+
+  it('store their values exactly as given: quotes, backslashes, question marks, NUL, emoji', async () => {
+    const store = new Store('AccessToken');
+    const odd = [
+      "it's \\' \\",
+      'what? "quoted" `ticked`',
+      'nul\u0000inside',
+      '漢字 😀',
+      "'; DROP TABLE oidc_payloads; --",
+    ];
+    for (const [i, note] of odd.entries()) {
+      await oidcStatementsFor(sequelize).write([upsert(`exact-${i}`, note), spend(`exact-${i}`)]);
+      expect(await store.find(`exact-${i}`)).toMatchObject({ jti: `exact-${i}`, note });
+    }
+    const [row] = await rowsNamed(['exact-0']);
+    expect(Math.abs(row!.expiresAt!.getTime() - (Date.now() + 60_000))).toBeLessThan(5000);
+  });
+
+  it.runIf(testDialect === 'mariadb')('go to MariaDB in one round trip', async () => {
+    const sent: string[] = [];
+    sequelize.addHook('beforeQuery', 'test', (_options, query) => {
+      sent.push(sqlOf(query));
+    });
+    const changed = await oidcStatementsFor(sequelize).write([upsert('one-trip', 'x'), spend('one-trip')]);
+    expect(changed).toEqual([1, 1]);
+    expect(sent).toHaveLength(1);
+  });
+});
+
 describe.runIf(testDialect === 'sqlite')('on SQLite', () => {
   it("writes dates in the text Sequelize's models write", async () => {
     const dates = [new Date(0), new Date(Date.UTC(2026, 11, 5, 6, 7, 8, 9)), new Date()];
