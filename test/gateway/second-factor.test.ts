@@ -42,10 +42,16 @@ class Authenticator {
   private codeAt(step: number): string {
     return TOTP.generate({ secret: Secret.fromBase32(this.secret), timestamp: step * 30_000 });
   }
-  /** A code the gateway accepts now (its window is one step either side) and has not seen yet. */
-  next(): string {
+  /**
+   * A code the gateway accepts now (its window is one step either side) and has not seen yet. When the
+   * steps it accepts now are used up (three codes, or two started in a step's last 5 s), it waits for the
+   * next step, as a person would.
+   */
+  async next(): Promise<string> {
     const step = Math.max(this.last + 1, earliestStep());
-    if (step > Math.floor(Date.now() / 30_000) + 1) throw new Error('test used up the codes of this minute');
+    const wait = (step - 1) * 30_000 - Date.now();
+    if (wait > 10_000) throw new Error('test used up the codes of this minute');
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 50));
     this.last = step;
     return this.codeAt(step);
   }
@@ -103,7 +109,7 @@ async function enrolled(username: string): Promise<{ authenticator: Authenticato
   const user = (await gateway.models.User.findOne({ where: { username } }))!;
   const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
   const authenticator = new Authenticator((await beginTotpEnrolment(ctx, deps, user)).secret);
-  const recoveryCodes = await confirmTotpEnrolment(ctx, deps, user, authenticator.next());
+  const recoveryCodes = await confirmTotpEnrolment(ctx, deps, user, await authenticator.next());
   return { authenticator, recoveryCodes };
 }
 
@@ -131,7 +137,7 @@ describe('signing in with an authenticator app', () => {
     const { agent, page, finish } = await password('alice');
     expect(page.url).toContain('/interaction/');
     expect(page.html).toContain('Enter your code');
-    const claims = await finish(await submitCode(agent, page, authenticator.next()));
+    const claims = await finish(await submitCode(agent, page, await authenticator.next()));
     expect(claims.amr).toEqual(['pwd', 'otp']);
     expect(claims.acr).toBe(MFA_ACR);
     expect(
@@ -144,7 +150,7 @@ describe('signing in with an authenticator app', () => {
   it('refuses a wrong code and a replayed one, and lets the person try again', async () => {
     const { authenticator } = await enrolled('dave');
     const first = await password('dave');
-    await first.finish(await submitCode(first.agent, first.page, authenticator.next()));
+    await first.finish(await submitCode(first.agent, first.page, await authenticator.next()));
 
     const second = await password('dave');
     const wrong = await submitCode(
@@ -157,7 +163,7 @@ describe('signing in with an authenticator app', () => {
     const replayed = await submitCode(second.agent, wrong, authenticator.replay());
     expect(replayed.status).toBe(401);
     expect(replayed.url).toContain('/interaction/');
-    const claims = await second.finish(await submitCode(second.agent, replayed, authenticator.next()));
+    const claims = await second.finish(await submitCode(second.agent, replayed, await authenticator.next()));
     expect(claims.amr).toEqual(['pwd', 'otp']);
     expect(
       await gateway.models.AuditEvent.count({
@@ -197,7 +203,7 @@ describe('signing in with an authenticator app', () => {
     current = await submitCode(agent, current, '999999');
     expect(current.status).toBe(429);
     expect(alert(current)).toContain('Too many failed attempts');
-    const locked = await submitCode(agent, current, authenticator.next());
+    const locked = await submitCode(agent, current, await authenticator.next());
     expect(locked.status).toBe(429);
     expect(await gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'carol' } })).toBe(1);
     // The password form is locked as well.
@@ -271,7 +277,7 @@ describe('the account page', () => {
 
     const done = await agent.submit(noPassword, formWithAction(noPassword, '/account/security/totp'), {
       password: DEMO_PASSWORD,
-      code: authenticator.next(),
+      code: await authenticator.next(),
     });
     expect(done.html).toContain('shown only now');
     expect([...done.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
@@ -281,7 +287,7 @@ describe('the account page', () => {
     expect(after.html).not.toContain('totp-secret');
 
     const signIn = await password('eng-admin');
-    const claims = await signIn.finish(await submitCode(signIn.agent, signIn.page, authenticator.next()));
+    const claims = await signIn.finish(await submitCode(signIn.agent, signIn.page, await authenticator.next()));
     expect(claims.amr).toEqual(['pwd', 'otp']);
     await resetFactors({ ...gateway.context(null), actor: operator('test') }, 'eng-admin');
   });
@@ -326,7 +332,12 @@ describe('a second factor required by policy or asked for by an app', () => {
     expect(
       await gateway.models.AuditEvent.count({ where: { action: 'factor.enrol', target: 'admin', outcome: 'failure' } }),
     ).toBe(1);
-    const codes = await agent.submit(wrong, formWithAction(wrong, '/enrol'), { code: authenticator.next() }, REDIRECT);
+    const codes = await agent.submit(
+      wrong,
+      formWithAction(wrong, '/enrol'),
+      { code: await authenticator.next() },
+      REDIRECT,
+    );
     expect(codes.html).toContain('shown only now');
     expect([...codes.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
     const claims = await finish(await agent.submit(codes, formWithAction(codes, '/continue'), {}, REDIRECT));
@@ -362,7 +373,12 @@ describe('a second factor required by policy or asked for by an app', () => {
     );
     expect(enrol.html).toContain('This app asks for a second factor');
     const authenticator = Authenticator.fromPage(enrol);
-    const codes = await agent.submit(enrol, formWithAction(enrol, '/enrol'), { code: authenticator.next() }, REDIRECT);
+    const codes = await agent.submit(
+      enrol,
+      formWithAction(enrol, '/enrol'),
+      { code: await authenticator.next() },
+      REDIRECT,
+    );
     const claims = await asked.finish(await agent.submit(codes, formWithAction(codes, '/continue'), {}, REDIRECT));
     expect(claims.acr).toBe(MFA_ACR);
     expect(claims.amr).toEqual(['pwd', 'otp']);
