@@ -1,5 +1,3 @@
-import type { Sequelize } from 'sequelize';
-import { sqlLiterals } from '../../core/sql-literal.ts';
 import type { Statement } from './statements.ts';
 import { withValues, type Literal } from './statement-text.ts';
 
@@ -19,16 +17,4 @@ export function writesInOneBlock(statements: Statement[], literal: Literal): str
   }
   parts.push(`SELECT ${names.join(', ')}`);
   return `BEGIN NOT ATOMIC ${parts.join('; ')}; END`;
-}
-
-/** Values as MariaDB reads them in a statement's text: dates in UTC, the connections' zone, as bound. */
-export function blockLiterals(sequelize: Sequelize): Literal {
-  const write = sqlLiterals(sequelize);
-  return (value) => {
-    if (value === null || value === undefined) return 'NULL';
-    if (typeof value === 'number') return Number.isFinite(value) ? write(value) : undefined;
-    if (typeof value === 'string') return write(value);
-    if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : write(value);
-    return undefined;
-  };
 }

@@ -1,7 +1,8 @@
 import type { Connection, ExecuteValues, QueryError, ResultSetHeader, RowDataPacket } from 'mysql2';
 import type { Sequelize } from 'sequelize';
 import { allowsBlocks } from '../../core/statement-block.ts';
-import { blockLiterals, writesInOneBlock } from './mariadb-block.ts';
+import { writesInOneBlock } from './mariadb-block.ts';
+import { textLiterals } from './statement-text.ts';
 import { queryHooks, type OidcStatements, type Statement } from './statements.ts';
 
 /** What this module uses of Sequelize's connection manager (mysql2 connections of the callback API). */
@@ -32,7 +33,7 @@ type Pool = {
 export function mariadbStatements(sequelize: Sequelize): OidcStatements {
   const pool = sequelize.connectionManager as unknown as Pool;
   const send = hooked(sequelize);
-  const literal = blockLiterals(sequelize);
+  const literal = textLiterals(sequelize);
   return {
     async select<T extends object>(statement: Statement) {
       const connection = await pool.getConnection({ type: 'write' });

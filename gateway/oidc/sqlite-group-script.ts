@@ -1,5 +1,5 @@
 import type { Statement } from './statements.ts';
-import { withValues } from './statement-text.ts';
+import { withValues, type Literal } from './statement-text.ts';
 
 /** The connection's own table (temp: never synced, seen by no other) of each statement's rows changed. */
 const CHANGES = 'temp.oidc_group_changes';
@@ -11,9 +11,9 @@ export const CHANGES_READ = `SELECT n FROM ${CHANGES} ORDER BY k`;
  * A group commit's writes as one SQLite script, for one call of sqlite3's `exec`: BEGIN, then every
  * request's statements in the order given, each followed by a row of CHANGES with the rows it changed.
  * It leaves the transaction open: its caller reads CHANGES_READ and then commits. Undefined when a value
- * cannot be written into the text (see literal), and such a group goes statement by statement.
+ * cannot be written into the text (`literal`), and such a group goes statement by statement.
  */
-export function groupScript(lists: Statement[][]): string | undefined {
+export function groupScript(lists: Statement[][], literal: Literal): string | undefined {
   const parts = [
     'BEGIN IMMEDIATE',
     `CREATE TEMP TABLE IF NOT EXISTS ${CHANGES.slice('temp.'.length)} (k INTEGER PRIMARY KEY, n INTEGER NOT NULL)`,
@@ -28,18 +28,6 @@ export function groupScript(lists: Statement[][]): string | undefined {
     }
   }
   return `${parts.join(';\n')};`;
-}
-
-/**
- * A value as SQLite reads it in a statement's text, as sqlite3 would have bound it. Not a string with a
- * NUL character: sqlite3 hands the script to SQLite as C text, which would end there.
- */
-function literal(value: unknown): string | undefined {
-  if (value === null || value === undefined) return 'NULL';
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined;
-  if (typeof value === 'string') return value.includes('\0') ? undefined : `'${value.replaceAll("'", "''")}'`;
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : `'${stored(value)}'`;
-  return undefined;
 }
 
 /** A value as Sequelize stores it in SQLite: dates as UTC text, which compares in time order. */

@@ -1,5 +1,6 @@
 import type { Sequelize } from 'sequelize';
 import { CHANGES_READ, groupScript, stored } from './sqlite-group-script.ts';
+import { textLiterals, type Literal } from './statement-text.ts';
 import { queryHooks, type OidcStatements, type QueryHooks, type Statement } from './statements.ts';
 
 export { stored } from './sqlite-group-script.ts';
@@ -37,12 +38,13 @@ export function sqliteStatements(sequelize: Sequelize): OidcStatements {
   const manager = sequelize.connectionManager as unknown as Manager;
   let waiting: Waiting[] = [];
   let committing = false;
+  const literal = textLiterals(sequelize);
 
   function commitNext(): void {
     const group = waiting;
     waiting = [];
     committing = true;
-    void commitGroup(manager, queryHooks(sequelize), group).finally(() => {
+    void commitGroup(manager, queryHooks(sequelize), literal, group).finally(() => {
       committing = false;
       if (waiting.length > 0) commitNext();
     });
@@ -76,7 +78,12 @@ export function sqliteStatements(sequelize: Sequelize): OidcStatements {
  * BEGIN has succeeded: after a failed one, each would commit on its own while its request was told it
  * failed.
  */
-async function commitGroup(manager: Manager, hooks: QueryHooks | undefined, group: Waiting[]): Promise<void> {
+async function commitGroup(
+  manager: Manager,
+  hooks: QueryHooks | undefined,
+  literal: Literal,
+  group: Waiting[],
+): Promise<void> {
   const failAll = (err: Error) => {
     for (const entry of group) entry.settle(err);
   };
@@ -85,7 +92,7 @@ async function commitGroup(manager: Manager, hooks: QueryHooks | undefined, grou
   try {
     connection = await manager.getConnection({ uuid: WRITES });
     await hooks?.before(BEGIN);
-    outcomes = await writtenInOneCall(connection, group);
+    outcomes = await writtenInOneCall(connection, literal, group);
     if (!outcomes) await changes(connection, BEGIN);
     await hooks?.after(BEGIN);
   } catch (err) {
@@ -124,8 +131,15 @@ type Outcome = { changed: number[]; err: Error | null };
  * statement: a value the script cannot hold, or a statement the database refused (which request's, the
  * usual way tells, failing that request alone).
  */
-async function writtenInOneCall(connection: Connection, group: Waiting[]): Promise<Outcome[] | undefined> {
-  const script = groupScript(group.map((entry) => entry.statements));
+async function writtenInOneCall(
+  connection: Connection,
+  literal: Literal,
+  group: Waiting[],
+): Promise<Outcome[] | undefined> {
+  const script = groupScript(
+    group.map((entry) => entry.statements),
+    literal,
+  );
   if (script === undefined) return undefined;
   try {
     await new Promise<void>((resolve, reject) => connection.exec(script, (err) => (err ? reject(err) : resolve())));

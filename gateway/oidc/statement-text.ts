@@ -1,3 +1,6 @@
+import type { Sequelize } from 'sequelize';
+import { sqlLiterals } from '../../core/sql-literal.ts';
+
 /** A value written as a literal of the database's SQL; undefined when it cannot be. */
 export type Literal = (value: unknown) => string | undefined;
 
@@ -22,4 +25,21 @@ export function withValues(sql: string, values: unknown[], literal: Literal): st
     text += char;
   }
   return next === values.length ? text : undefined;
+}
+
+/**
+ * Values as the database reads them in a statement's text, written as core/sql-literal.ts writes them
+ * (dates in UTC, as the connections bind them). Not a string with a NUL character on SQLite: sqlite3
+ * hands a script to SQLite as C text, which would end there.
+ */
+export function textLiterals(sequelize: Sequelize): Literal {
+  const write = sqlLiterals(sequelize);
+  const sqlite = sequelize.getDialect() === 'sqlite';
+  return (value) => {
+    if (value === null || value === undefined) return 'NULL';
+    if (typeof value === 'number') return Number.isFinite(value) ? write(value) : undefined;
+    if (typeof value === 'string') return sqlite && value.includes('\0') ? undefined : write(value);
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : write(value);
+    return undefined;
+  };
 }
