@@ -3,7 +3,7 @@ import { AppError } from '../../core/errors.ts';
 import { systemClock, type Clock, type ClockTimer } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import { sqlLiterals } from '../../core/sql-literal.ts';
-import { allowsBlocks, runStatements } from '../../core/statement-block.ts';
+import { allowsBlocks, runStatements, selectRows } from '../../core/statement-block.ts';
 import type { MessageRecord } from '../models.ts';
 import { messageRecordOf } from './message-row.ts';
 import { queueStatement } from './search-index.ts';
@@ -625,12 +625,10 @@ async function lockConversations(
   const lock = sequelize.getDialect() === 'sqlite' ? '' : ' FOR UPDATE';
   for (let i = 0; i < ids.length; i += CHUNK) {
     const chunk = ids.slice(i, i + CHUNK);
-    const rows = await sequelize.query<{ id: string; last_seq: number | string }>(
+    const rows = await selectRows<{ id: string; last_seq: number | string }>(
+      sequelize,
+      tx,
       `SELECT id, last_seq FROM conversations WHERE id IN (${chunk.map(literal).join(', ')})${lock}`,
-      {
-        type: QueryTypes.SELECT,
-        transaction: tx,
-      },
     );
     for (const row of rows) out.push({ id: row.id, lastSeq: Number(row.last_seq) });
   }

@@ -1,6 +1,7 @@
 import { QueryTypes, Transaction, type Sequelize } from 'sequelize';
 import type { Logger } from '../../core/logger.ts';
 import { sqlLiterals } from '../../core/sql-literal.ts';
+import { runStatements, selectRows } from '../../core/statement-block.ts';
 import type { MessageRecord } from '../models.ts';
 import { documentTokens, type QueryTerms } from './search-tokens.ts';
 
@@ -48,10 +49,9 @@ export async function insertIndexEntries(
   if (entries.length === 0) return;
   const about = (e: IndexEntry) => [e.id, e.conversationId, e.seq, e.createdAt].map(literal).join(', ');
   if (sequelize.getDialect() !== 'sqlite') {
-    await sequelize.query(
+    await runStatements(sequelize, tx, [
       `INSERT INTO message_search (message_id, conversation_id, seq, created_at, tokens) VALUES ${entries.map((e) => `(${about(e)}, ${literal(e.tokens)})`).join(', ')}`,
-      { type: QueryTypes.INSERT, transaction: tx },
-    );
+    ]);
     return;
   }
   // Numbered here rather than read back (Sequelize's SQLite dialect drops an INSERT's RETURNING rows); the
@@ -80,7 +80,7 @@ async function removeIndexEntries(sequelize: Sequelize, tx: Transaction, ids: st
       { transaction: tx },
     );
   }
-  await sequelize.query(`DELETE FROM message_search WHERE message_id IN (${list})`, { transaction: tx });
+  await runStatements(sequelize, tx, [`DELETE FROM message_search WHERE message_id IN (${list})`]);
 }
 
 type Stored = {
@@ -116,15 +116,17 @@ export async function indexQueued(sequelize: Sequelize, batch: number): Promise<
   // gap after it, where every flush appends, and flushes would wait for (or deadlock with) the indexer.
   const isolation = sqlite ? {} : { isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED };
   return sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE, ...isolation }, async (tx) => {
-    const queued = await sequelize.query<{ seq: number; message_id: string }>(
+    const queued = await selectRows<{ seq: number; message_id: string }>(
+      sequelize,
+      tx,
       `SELECT seq, message_id FROM message_search_queue ORDER BY seq LIMIT ${literal(batch)}${sqlite ? '' : ' FOR UPDATE SKIP LOCKED'}`,
-      { type: QueryTypes.SELECT, transaction: tx },
     );
     if (queued.length === 0) return 0;
     const ids = [...new Set(queued.map((q) => q.message_id))];
-    const rows = await sequelize.query<Stored>(
+    const rows = await selectRows<Stored>(
+      sequelize,
+      tx,
       `SELECT id, conversation_id, seq, created_at, kind, body, recalled_at FROM messages WHERE id IN (${ids.map(literal).join(', ')})${sqlite ? '' : ' LOCK IN SHARE MODE'}`,
-      { type: QueryTypes.SELECT, transaction: tx },
     );
     const entries: IndexEntry[] = [];
     for (const row of rows) {
@@ -135,10 +137,9 @@ export async function indexQueued(sequelize: Sequelize, batch: number): Promise<
     }
     await removeIndexEntries(sequelize, tx, ids, literal);
     await insertIndexEntries(sequelize, tx, entries, literal);
-    await sequelize.query(
+    await runStatements(sequelize, tx, [
       `DELETE FROM message_search_queue WHERE seq IN (${queued.map((q) => literal(Number(q.seq))).join(', ')})`,
-      { transaction: tx },
-    );
+    ]);
     return queued.length;
   });
 }
