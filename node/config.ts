@@ -38,6 +38,7 @@ const schema = z.object({
   FLUSH_MAX_BATCH: envPositiveInt.default(2000),
   FLUSH_CONCURRENCY: envPositiveInt.max(16).default(1),
   FLUSH_LANES: envPositiveInt.max(16).default(3),
+  SEARCH_INDEX_BACKLOG: envPositiveInt.max(1_000_000).default(20_000),
   MAX_FRAME_BYTES: envPositiveInt.default(64 * 1024),
   MAX_TEXT_CHARS: envPositiveInt.default(8000),
   VIEW_MEMBERS_MAX: envPositiveInt
@@ -107,6 +108,8 @@ export type NodeConfig = {
   flushConcurrency: number;
   /** Group-commit lanes on MariaDB, each with its own conversations and flushes (SQLite: always one). */
   flushLanes: number;
+  /** Messages this process queues for the search index before it indexes them while flushes go on. */
+  searchIndexBacklog: number;
   maxFrameBytes: number;
   maxTextChars: number;
   /** A conversation view lists every member up to this many; a bigger group's lists only its viewer (the rest load in pages). */
@@ -162,6 +165,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     flushMaxBatch: v.FLUSH_MAX_BATCH,
     flushConcurrency: v.FLUSH_CONCURRENCY,
     flushLanes: v.FLUSH_LANES,
+    searchIndexBacklog: v.SEARCH_INDEX_BACKLOG,
     maxFrameBytes: v.MAX_FRAME_BYTES,
     maxTextChars: v.MAX_TEXT_CHARS,
     viewMembersMax: v.VIEW_MEMBERS_MAX,

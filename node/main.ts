@@ -404,7 +404,7 @@ function startCommitters(
     maxBatch: config.flushMaxBatch,
     logger,
   });
-  const searchIndexer = createSearchIndexer({ sequelize, logger });
+  const searchIndexer = createSearchIndexer({ sequelize, logger, backlog: config.searchIndexBacklog });
   return { committer, receipts, searchIndexer };
 }
 
