@@ -32,3 +32,22 @@ export function queryHooks(sequelize: Sequelize): QueryHooks | undefined {
   };
   return { before: (statement) => run('beforeQuery', statement), after: (statement) => run('afterQuery', statement) };
 }
+
+/**
+ * Runs a statement sent around Sequelize between its query hooks, as Sequelize runs its own: `afterQuery`
+ * whether it succeeded or not. Without hooks, only the statement.
+ */
+export async function withQueryHooks<T>(
+  sequelize: Sequelize,
+  statement: HookedStatement,
+  run: () => Promise<T>,
+): Promise<T> {
+  const hooks = queryHooks(sequelize);
+  if (!hooks) return run();
+  await hooks.before(statement);
+  try {
+    return await run();
+  } finally {
+    await hooks.after(statement);
+  }
+}

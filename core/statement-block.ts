@@ -1,6 +1,6 @@
 import type { Connection } from 'mysql2';
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
-import { queryHooks } from './query-hooks.ts';
+import { withQueryHooks } from './query-hooks.ts';
 
 const blocksAllowed = new WeakMap<Sequelize, Promise<boolean>>();
 
@@ -71,19 +71,16 @@ function send(sequelize: Sequelize, tx: Transaction, sql: string, type: QueryTyp
   if (sequelize.getDialect() === 'sqlite' || !connection) return sequelize.query(sql, { transaction: tx, type });
   if (finished)
     return Promise.reject(new Error(`the transaction has ended (${finished}); ${sql.slice(0, 60)} not sent`));
-  const hooks = queryHooks(sequelize);
-  const statement = { sql, values: [] };
-  const run = () =>
-    new Promise<unknown>((resolve, reject) => {
-      connection.query(sql, (error, result) => {
-        if (!error) return resolve(result);
-        const { Query } = (sequelize as unknown as Internals).dialect;
-        reject(new Query(connection, sequelize, { transaction: tx }).formatError(Object.assign(error, { sql })));
-      });
-    });
-  if (!hooks) return run();
-  return hooks
-    .before(statement)
-    .then(run)
-    .finally(() => hooks.after(statement));
+  return withQueryHooks(
+    sequelize,
+    { sql, values: [] },
+    () =>
+      new Promise<unknown>((resolve, reject) => {
+        connection.query(sql, (error, result) => {
+          if (!error) return resolve(result);
+          const { Query } = (sequelize as unknown as Internals).dialect;
+          reject(new Query(connection, sequelize, { transaction: tx }).formatError(Object.assign(error, { sql })));
+        });
+      }),
+  );
 }

@@ -3,7 +3,8 @@ import type { Sequelize } from 'sequelize';
 import { allowsBlocks } from '../../core/statement-block.ts';
 import { writesInOneBlock } from './mariadb-block.ts';
 import { textLiterals } from './statement-text.ts';
-import { queryHooks, type OidcStatements, type Statement } from './statements.ts';
+import { withQueryHooks } from '../../core/query-hooks.ts';
+import type { OidcStatements, Statement } from './statements.ts';
 
 /** What this module uses of Sequelize's connection manager (mysql2 connections of the callback API). */
 type Pool = {
@@ -67,39 +68,27 @@ export function mariadbStatements(sequelize: Sequelize): OidcStatements {
  * ones before it wrote stays, and the ones after it do not run.
  */
 async function sendBlock(sequelize: Sequelize, connection: Connection, sql: string, count: number): Promise<number[]> {
-  const hooks = queryHooks(sequelize);
-  const statement = { sql, values: [] };
-  await hooks?.before(statement);
-  try {
-    const result = await new Promise<unknown>((resolve, reject) => {
-      connection.query(sql, (error, answer) => (error ? reject(refused(error, sql)) : resolve(answer)));
-    });
-    // The block's one result set (its last SELECT), then the status of the block itself.
-    const rows = Array.isArray(result) ? result[0] : undefined;
-    const row = Array.isArray(rows) ? (rows[0] as Record<string, unknown> | undefined) : undefined;
-    const changed = Array.from({ length: count }, (_, i) => Number(row?.[`c${i}`]));
-    if (changed.some((n) => !Number.isInteger(n)))
-      throw new Error("the provider's store: a block's rows changed unread");
-    return changed;
-  } finally {
-    await hooks?.after(statement);
-  }
+  const result = await withQueryHooks(
+    sequelize,
+    { sql, values: [] },
+    () =>
+      new Promise<unknown>((resolve, reject) => {
+        connection.query(sql, (error, answer) => (error ? reject(refused(error, sql)) : resolve(answer)));
+      }),
+  );
+  // The block's one result set (its last SELECT), then the status of the block itself.
+  const rows = Array.isArray(result) ? result[0] : undefined;
+  const row = Array.isArray(rows) ? (rows[0] as Record<string, unknown> | undefined) : undefined;
+  const changed = Array.from({ length: count }, (_, i) => Number(row?.[`c${i}`]));
+  if (changed.some((n) => !Number.isInteger(n))) throw new Error("the provider's store: a block's rows changed unread");
+  return changed;
 }
 
 type Send = (connection: Connection, statement: Statement) => Promise<unknown>;
 
-/** Each statement passes Sequelize's query hooks when some are set (statements.ts, queryHooks). */
+/** Each statement passes Sequelize's query hooks when some are set (core/query-hooks.ts). */
 function hooked(sequelize: Sequelize): Send {
-  return async (connection, statement) => {
-    const hooks = queryHooks(sequelize);
-    if (!hooks) return execute(connection, statement);
-    await hooks.before(statement);
-    try {
-      return await execute(connection, statement);
-    } finally {
-      await hooks.after(statement);
-    }
-  };
+  return (connection, statement) => withQueryHooks(sequelize, statement, () => execute(connection, statement));
 }
 
 function execute(connection: Connection, { sql, values }: Statement): Promise<RowDataPacket[] | ResultSetHeader> {
