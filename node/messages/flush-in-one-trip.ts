@@ -3,7 +3,7 @@ import type { Sequelize } from 'sequelize';
 import { queryHooks } from '../../core/query-hooks.ts';
 import { BLOCK_MAX_CHARS } from '../../core/statement-block.ts';
 import type { sqlLiterals } from '../../core/sql-literal.ts';
-import { MESSAGE_COLUMNS, numberEntries, rowValues, type Appended, type Numbered } from './flush-rows.ts';
+import { BY_KEY, MESSAGE_COLUMNS, numberEntries, rowValues, type Appended, type Numbered } from './flush-rows.ts';
 import { queueStatement } from './search-index.ts';
 
 /** What this module uses of Sequelize's connection manager (mysql2 connections of the callback API). */
@@ -90,10 +90,10 @@ function flushStatement(
   return [
     `BEGIN NOT ATOMIC DECLARE ${[...slot.values()].join(', ')} BIGINT`,
     'START TRANSACTION',
-    `SELECT ${lastOf} INTO ${[...slot.values()].join(', ')} FROM conversations WHERE id IN (${list}) FOR UPDATE`,
+    `SELECT ${lastOf} INTO ${[...slot.values()].join(', ')} FROM conversations ${BY_KEY} WHERE id IN (${list}) FOR UPDATE`,
     `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES ${values}`,
     ...(queued ? [queued] : []),
-    `UPDATE conversations SET last_seq = CASE id ${moved} END, updated_at = ${literal(now)} WHERE id IN (${list})`,
+    `UPDATE conversations ${BY_KEY} SET last_seq = CASE id ${moved} END, updated_at = ${literal(now)} WHERE id IN (${list})`,
     `SELECT ${[...slot.values()].join(', ')}`,
     'COMMIT',
     'END',

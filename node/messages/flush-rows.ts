@@ -69,6 +69,14 @@ export function numberEntries<T extends Numbered>(
   return { rows, results, nextSeq };
 }
 
+/**
+ * How a flush's statements name the conversations it locks and moves on MariaDB: looked up one by one by
+ * key, never read whole. The optimizer reads the table whole when the flush's conversations are a large
+ * share of it (a node with few, or a busy flush of many), and a locking read or an UPDATE locks every row
+ * it reads, so flushes of other conversations (other lanes, other processes) waited for this one.
+ */
+export const BY_KEY = 'FORCE INDEX (PRIMARY)';
+
 export const MESSAGE_COLUMNS =
   'conversation_id, seq, id, sender, client_msg_id, kind, body, ref_id, created_at, edited_at, recalled_at';
 

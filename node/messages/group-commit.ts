@@ -7,7 +7,7 @@ import { allowsBlocks, runStatements, selectRows } from '../../core/statement-bl
 import type { MessageRecord } from '../models.ts';
 import { messageRecordOf } from './message-row.ts';
 import { queueStatement } from './search-index.ts';
-import { MESSAGE_COLUMNS, numberEntries, rowValues, type Appended, type Entry } from './flush-rows.ts';
+import { BY_KEY, MESSAGE_COLUMNS, numberEntries, rowValues, type Appended, type Entry } from './flush-rows.ts';
 import { flushInOneTrip, mayFitOneStatement } from './flush-in-one-trip.ts';
 
 /** One entry to append to a conversation's sequence. */
@@ -571,7 +571,7 @@ function advanceStatements(
         .join(' UNION ALL ');
       const next = options.forwardOnly ? 'GREATEST(c.last_seq, v.seq)' : 'v.seq';
       statements.push(
-        `UPDATE conversations c JOIN (${pairs}) v ON c.id = v.id SET c.last_seq = ${next}, c.updated_at = ${literal(now)}`,
+        `UPDATE conversations c ${BY_KEY} JOIN (${pairs}) v ON c.id = v.id SET c.last_seq = ${next}, c.updated_at = ${literal(now)}`,
       );
     }
   }
@@ -614,7 +614,7 @@ async function findStored(
   return found;
 }
 
-/** Reads the conversations' last sequence numbers, holding their rows until the flush commits. */
+/** Reads the conversations' last sequence numbers, holding their rows (only theirs: BY_KEY) until the flush commits. */
 async function lockConversations(
   sequelize: Sequelize,
   literal: Literal,
@@ -622,13 +622,15 @@ async function lockConversations(
   ids: string[],
 ): Promise<{ id: string; lastSeq: number }[]> {
   const out: { id: string; lastSeq: number }[] = [];
-  const lock = sequelize.getDialect() === 'sqlite' ? '' : ' FOR UPDATE';
+  const sqlite = sequelize.getDialect() === 'sqlite';
   for (let i = 0; i < ids.length; i += CHUNK) {
     const chunk = ids.slice(i, i + CHUNK);
     const rows = await selectRows<{ id: string; last_seq: number | string }>(
       sequelize,
       tx,
-      `SELECT id, last_seq FROM conversations WHERE id IN (${chunk.map(literal).join(', ')})${lock}`,
+      sqlite
+        ? `SELECT id, last_seq FROM conversations WHERE id IN (${chunk.map(literal).join(', ')})`
+        : `SELECT id, last_seq FROM conversations ${BY_KEY} WHERE id IN (${chunk.map(literal).join(', ')}) FOR UPDATE`,
     );
     for (const row of rows) out.push({ id: row.id, lastSeq: Number(row.last_seq) });
   }
