@@ -8,6 +8,11 @@
  * - `RELAY_MODE=durable`: frames are group-committed as the node does (a 2-ms window, up to 2,000 rows and
  *   3 transactions at once) into a table shaped like the node's `messages` (same keys and indexes), with
  *   mysql2 directly, and acked and pushed after the commit.
+ * - `RELAY_MODE=indexed`: as `durable`, and each committed message's text then goes into a FULLTEXT index
+ *   as the node's search indexer puts it there (node/messages/search-index.ts): the node's own tokens, the
+ *   table of migrations/node/0070-search-index.ts, batches of up to 2,000 in a transaction, started when
+ *   20,000 wait or flushes pause for 250 ms. What waits is kept in memory, not queued in a table as the
+ *   node does (it costs the node little; the stand-in is the faster for it).
  *
  * It does NOT check tokens (it reads the name in an access token without verifying the signature),
  * membership, rate limits, receipts or federation; it is not a chat server, only a measuring rod.
@@ -19,11 +24,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { documentTokens } from '../../node/messages/search-tokens.ts';
 import { cpuProfilerCommands } from '../shared/cpu-profiler.ts';
 import { serveServerProcess } from '../shared/ipc.ts';
 import { watchProcess, type NodeStats } from '../shared/process-stats.ts';
 
-const mode = process.env.RELAY_MODE === 'durable' ? 'durable' : 'memory';
+const mode =
+  process.env.RELAY_MODE === 'indexed' || process.env.RELAY_MODE === 'durable' ? process.env.RELAY_MODE : 'memory';
 const domain = process.env.NODE_DOMAIN ?? 'bench.campus.test';
 const port = Number(process.env.NODE_PORT ?? 0);
 const WINDOW_MS = 2;
@@ -49,15 +56,33 @@ const seqs = new Map<string, number>();
 const ackCounts = new Array<number>(BUCKETS.length + 1).fill(0);
 
 const pool =
-  mode === 'durable'
-    ? mysql.createPool({ uri: requireEnv('DATABASE_URL'), connectionLimit: CONCURRENCY, dateStrings: true })
-    : null;
+  mode === 'memory'
+    ? null
+    : mysql.createPool({
+        uri: requireEnv('DATABASE_URL'),
+        connectionLimit: CONCURRENCY + (mode === 'indexed' ? 1 : 0),
+        dateStrings: true,
+      });
 if (pool) {
   await pool.query(`CREATE TABLE IF NOT EXISTS relay_messages (
     conversation_id VARCHAR(36) NOT NULL, seq BIGINT NOT NULL, id VARCHAR(36) NOT NULL, sender VARCHAR(320) NOT NULL,
     client_msg_id VARCHAR(64) NOT NULL, kind VARCHAR(16) NOT NULL, body TEXT NOT NULL, created_at DATETIME(3) NOT NULL,
     PRIMARY KEY (conversation_id, seq), UNIQUE KEY relay_messages_id (id), UNIQUE KEY relay_messages_sender_client (sender, client_msg_id)
   ) ENGINE=InnoDB`);
+}
+if (pool && mode === 'indexed') {
+  // As the migration makes it; stopwords off while the index is made, as there.
+  const connection = await pool.getConnection();
+  try {
+    await connection.query('SET SESSION innodb_ft_enable_stopword = 0');
+    await connection.query(`CREATE TABLE IF NOT EXISTS relay_search (
+      message_id VARCHAR(36) NOT NULL PRIMARY KEY, conversation_id VARCHAR(36) NOT NULL, seq BIGINT NOT NULL,
+      created_at DATETIME(3) NOT NULL, tokens MEDIUMTEXT CHARACTER SET ascii COLLATE ascii_general_ci NOT NULL,
+      FULLTEXT KEY relay_search_tokens (tokens)
+    ) ENGINE=InnoDB`);
+  } finally {
+    connection.release();
+  }
 }
 
 const http = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -172,7 +197,10 @@ function flush(): void {
   const batch = queue.splice(0, MAX_BATCH);
   running += 1;
   void commit(batch)
-    .then((rows) => deliver(batch, rows))
+    .then((rows) => {
+      deliver(batch, rows);
+      if (mode === 'indexed') toIndex(batch, rows);
+    })
     .catch((error: unknown) => {
       console.error('relay: flush failed', error);
       for (const m of batch) reject(m.from, m.frameId, 'db_error');
@@ -214,6 +242,57 @@ async function commit(batch: Pending[]): Promise<Row[]> {
   } finally {
     connection.release();
   }
+}
+
+// The search index of the indexed mode: the node's indexer's batch, trigger and statement.
+const INDEX_BATCH = 2_000;
+const INDEX_BACKLOG = 20_000;
+const INDEX_QUIET_MS = 250;
+let waiting: { m: Pending; row: Row }[] = [];
+let quiet: NodeJS.Timeout | null = null;
+let indexing: Promise<void> | null = null;
+
+function toIndex(batch: Pending[], rows: Row[]): void {
+  for (let i = 0; i < batch.length; i++) waiting.push({ m: batch[i]!, row: rows[i]! });
+  if (quiet) clearTimeout(quiet);
+  quiet = null;
+  if (waiting.length >= INDEX_BACKLOG) void indexAll();
+  else quiet = setTimeout(() => void indexAll(), INDEX_QUIET_MS);
+}
+
+function indexAll(): Promise<void> {
+  indexing ??= (async () => {
+    while (waiting.length > 0) {
+      const batch = waiting.slice(0, INDEX_BATCH);
+      waiting = waiting.slice(INDEX_BATCH);
+      const entries = batch.map(({ m, row }) => [
+        row.id,
+        m.conversationId,
+        row.seq,
+        new Date(row.at),
+        documentTokens(m.text),
+      ]);
+      const connection = await pool!.getConnection();
+      try {
+        await connection.query('START TRANSACTION');
+        await connection.query(
+          `INSERT INTO relay_search (message_id, conversation_id, seq, created_at, tokens) VALUES ?
+           ON DUPLICATE KEY UPDATE conversation_id = VALUES(conversation_id), seq = VALUES(seq),
+             created_at = VALUES(created_at), tokens = VALUES(tokens)`,
+          [entries],
+        );
+        await connection.query('COMMIT');
+      } catch (error) {
+        await connection.query('ROLLBACK').catch(() => undefined);
+        console.error('relay: indexing failed', error);
+      } finally {
+        connection.release();
+      }
+    }
+  })().finally(() => {
+    indexing = null;
+  });
+  return indexing;
 }
 
 function nextSeq(conversationId: string): number {
@@ -307,5 +386,7 @@ async function stop(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   for (const client of wss.clients) client.terminate();
   await new Promise<void>((resolve) => http.close(() => resolve()));
+  if (quiet) clearTimeout(quiet);
+  await indexing;
   await pool?.end();
 }

@@ -598,17 +598,18 @@ export function renderSection(r: Results): string {
 
   if (r.closedLoop) out.push(...closedLoopSection(r));
 
-  if (r.ceiling.memory || r.ceiling.durable) {
+  if (r.ceiling.memory || r.ceiling.durable || r.ceiling.indexed) {
     out.push("### 6. The machine's ceiling: a stand-in server", '');
     out.push(
       `The node stopped, and the same generators and pairs ran the same steps against a stand-in server (bench/node/relay-process.ts) in a process of its own, which does only what any chat server must do for a direct message: it reads the \`send\` frame, parses it, writes the \`ack\` to the sender and the \`message\` frame to the receiver, on the same sockets. It checks no token (it reads the name in one without verifying it), no membership, no rate limit; it keeps no receipts, no cursors, no outbox. ` +
-        `*Memory*: nothing stored, the ack and the push written as soon as the frame is read. *Durable*: the frames are group-committed as the node does (2-ms window, up to 2,000 rows and 3 transactions at once) into a table with the keys and indexes of the node's \`messages\`, with mysql2 directly, and acked and pushed after the commit. ` +
+        `*Memory*: nothing stored, the ack and the push written as soon as the frame is read. *Durable*: the frames are group-committed as the node does (2-ms window, up to 2,000 rows and 3 transactions at once) into a table with the keys and indexes of the node's \`messages\`, with mysql2 directly, and acked and pushed after the commit. *Durable and indexed*: as durable, and then each message's text goes into a FULLTEXT index as the node's search indexer puts it there (the node's own tokens and table; batches of up to 2,000, started when 20,000 wait or flushes pause for 250 ms), what waits kept in memory. Target 1 compares the node with the durable stand-in; the node also keeps target 3's search index, so the indexed stand-in shows how much of the gap that index is. ` +
         `A target the stand-in misses cannot be shown by any server on this machine, since the generators and MariaDB take their share of the same two cores. The *node* columns here are the stand-in's process; *in the node* is its own arrival → ack.`,
       '',
     );
     for (const [mode, sweep] of [
       ['Memory', r.ceiling.memory],
       ['Durable (MariaDB)', r.ceiling.durable],
+      ['Durable and indexed (MariaDB, FULLTEXT)', r.ceiling.indexed],
     ] as const) {
       if (!sweep) continue;
       out.push(`**${mode}** (${fmt(sweep.sockets)} sockets):`, '', dmTable(sweep), '', ...notOfferedNote(sweep));
@@ -791,16 +792,18 @@ function ceilingSummary(r: Results): string | null {
   const parts = [
     describe('a stand-in server that only relays (no tokens checked, nothing stored)', r.ceiling.memory),
     describe('one that also group-commits each message into MariaDB', r.ceiling.durable),
+    describe("one that then also indexes each message's text as the node's search index does", r.ceiling.indexed),
   ].filter(Boolean);
   if (parts.length === 0) return null;
   const best = bestStep(r.dm);
   const durable = bestStep(r.ceiling.durable);
+  const indexed = bestStep(r.ceiling.indexed);
+  const share = (of: { acksPerS: number }) => pct((100 * best!.acksPerS) / Math.max(1, of.acksPerS));
   return (
     `**What this machine can carry at all** (section 6): with the same generators on the same two cores, ${parts.join('; ')}. ` +
     `A target that even the stand-in misses cannot be shown on this machine by any server.` +
-    (best && durable
-      ? ` The node's best rate is ${pct((100 * best.acksPerS) / Math.max(1, durable.acksPerS))} of the durable stand-in's.`
-      : '')
+    (best && durable ? ` The node's best rate is ${share(durable)} of the durable stand-in's.` : '') +
+    (best && indexed ? ` It is ${share(indexed)} of the rate of the stand-in that also indexes.` : '')
   );
 }
 

@@ -218,7 +218,7 @@ export type Results = {
   /** Chat users' closed loop on the eager committer and on the fixed window, side by side. */
   closedLoop: ClosedLoopResult | null;
   /** The same sweep against the stand-in servers of bench/node/relay-process.ts: what this machine can carry at all. */
-  ceiling: { memory: DmSweep | null; durable: DmSweep | null };
+  ceiling: { memory: DmSweep | null; durable: DmSweep | null; indexed: DmSweep | null };
   shutdown: { sockets: number; seconds: number } | null;
   nodeLog: { errors: number; warnings: number; top: { message: string; count: number }[] };
   /** Sockets the node closed under the generators' feet, by close code (a graceful shutdown's 1001 included). */

@@ -201,9 +201,10 @@ const closedShapes = argv
 if (closedOnly) scale.altFlushMs = null;
 // --closed-profile: a CPU profile of the node during the first shape's eager step, summarised on the terminal.
 const closedProfile = argv.includes('--closed-profile');
-// --relay=memory|durable (with --dm-only): the sweep against the stand-in server of the machine's ceiling instead of the node.
+// --relay=memory|durable|indexed (with --dm-only): the sweep against the stand-in server of the machine's ceiling instead of the node.
 const relayArg = argv.find((a) => a.startsWith('--relay='))?.slice('--relay='.length);
-const relayOnly = dmOnly && (relayArg === 'memory' || relayArg === 'durable') ? relayArg : null;
+const relayOnly =
+  dmOnly && (relayArg === 'memory' || relayArg === 'durable' || relayArg === 'indexed') ? relayArg : null;
 // --env=NAME=value (repeatable): extra settings for the node process, to compare configurations.
 const extraEnv = Object.fromEntries(
   argv.filter((a) => a.startsWith('--env=')).map((a) => a.slice('--env='.length).split(/=(.*)/s).slice(0, 2)),
@@ -259,7 +260,7 @@ async function main(): Promise<void> {
     group: null,
     alt: null,
     closedLoop: null,
-    ceiling: { memory: null, durable: null },
+    ceiling: { memory: null, durable: null, indexed: null },
     shutdown: null,
     nodeLog: { errors: 0, warnings: 0, top: [] },
     dropped: {},
@@ -1019,7 +1020,7 @@ async function main(): Promise<void> {
   // server must (read, ack, push; then also a group-committed insert), so the figures above can be read
   // against what this machine can carry at all.
   if (!dmOnly && !closedOnly && scale.ceilingSteps.length) {
-    for (const mode of ['memory', 'durable'] as const) {
+    for (const mode of ['memory', 'durable', 'indexed'] as const) {
       try {
         await sleep(1_000);
         await stopNode(node)();

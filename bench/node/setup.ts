@@ -41,9 +41,9 @@ export async function sizeBufferPool(
   };
 }
 
-/** The stand-in server of the machine's ceiling (bench/node/relay-process.ts), `memory` or `durable`. */
+/** The stand-in server of the machine's ceiling (bench/node/relay-process.ts), `memory`, `durable` or `indexed`. */
 export function spawnRelay(
-  mode: 'memory' | 'durable',
+  mode: 'memory' | 'durable' | 'indexed',
   env: Record<string, string>,
   logFile: string,
 ): Promise<NodeChild> {
