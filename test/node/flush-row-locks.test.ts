@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGroupCommitter, laneOf, type Append } from '../../node/messages/group-commit.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { testDialect } from '../helpers/database.ts';
+import { holdConversationRow } from '../helpers/held-row.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 
 // A flush locks the rows of the conversations it numbers, and only those: flushes of other conversations
@@ -45,6 +46,20 @@ async function conversations(count: number): Promise<string[]> {
   return ids;
 }
 
+/** A committer whose sends gather for 20 ms, in `lanes` lanes. */
+function windowed(lanes: number) {
+  return createGroupCommitter({
+    sequelize: eng.sequelize,
+    mode: 'window',
+    windowMs: 20,
+    maxBatch: 100,
+    concurrency: 1,
+    lanes,
+    logger: eng.logger,
+    afterCommit: () => undefined,
+  });
+}
+
 /** The sequence number the send got, or 'no answer' if it waited longer than a flush should. */
 function answeredSoon(sent: Promise<{ message: { seq: number } }>): Promise<number | 'no answer'> {
   return Promise.race([sent.then((r) => r.message.seq), pause(5_000).then(() => 'no answer' as const)]);
@@ -54,30 +69,12 @@ describe.skipIf(testDialect === 'sqlite')('a flush holds only the rows of its ow
   // First in the file: the table then holds only these conversations, and the flush most of them.
   it("in one statement: a flush of most of a node's conversations does not wait for a row another process holds", async () => {
     const [held, ...mine] = await conversations(7);
-    // Another process's transaction holds one conversation's row, as its flush there would.
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let holding!: () => void;
-    const holds = new Promise<void>((r) => (holding = r));
-    const elsewhere = eng.sequelize.transaction(async (tx) => {
-      await eng.sequelize.query(`SELECT id FROM conversations WHERE id = '${held}' FOR UPDATE`, { transaction: tx });
-      holding();
-      await gate;
-    });
-    await holds;
+    const elsewhere = await holdConversationRow(eng.sequelize, held!);
     const sent: string[] = [];
     eng.sequelize.addHook('afterQuery', 'row-locks', (_options, query) => {
       sent.push(String((query as unknown as { sql?: string }).sql ?? ''));
     });
-    const committer = createGroupCommitter({
-      sequelize: eng.sequelize,
-      mode: 'window',
-      windowMs: 20,
-      maxBatch: 100,
-      concurrency: 1,
-      logger: eng.logger,
-      afterCommit: () => undefined,
-    });
+    const committer = windowed(1);
     try {
       const seqs = await Promise.all(
         mine.map((id, i) => answeredSoon(committer.append(entry(id, `one-statement-${i}`)))),
@@ -87,8 +84,7 @@ describe.skipIf(testDialect === 'sqlite')('a flush holds only the rows of its ow
       expect(sent.filter((sql) => sql.startsWith('BEGIN NOT ATOMIC'))).toHaveLength(1);
     } finally {
       eng.sequelize.removeHook('afterQuery', 'row-locks');
-      release();
-      await elsewhere;
+      await elsewhere.release();
     }
   });
 
@@ -96,16 +92,7 @@ describe.skipIf(testDialect === 'sqlite')('a flush holds only the rows of its ow
     const ids = await conversations(24);
     const mine = ids.filter((id) => laneOf(id, 2) === 0);
     const beside = ids.find((id) => laneOf(id, 2) === 1)!;
-    const committer = createGroupCommitter({
-      sequelize: eng.sequelize,
-      mode: 'window',
-      windowMs: 20,
-      maxBatch: 100,
-      concurrency: 1,
-      lanes: 2,
-      logger: eng.logger,
-      afterCommit: () => undefined,
-    });
+    const committer = windowed(2);
     // One flush of every conversation of the first lane, held open once it has written (and so locked) them.
     let release!: () => void;
     let entered!: () => void;

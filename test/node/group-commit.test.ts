@@ -6,6 +6,7 @@ import { createGroupCommitter, laneOf, type Append, type FlushMode } from '../..
 import { AppError } from '../../core/errors.ts';
 import { createTestClock } from '../../core/clock.ts';
 import { testDialect } from '../helpers/database.ts';
+import { holdConversationRow } from '../helpers/held-row.ts';
 import { loadNodeConfig } from '../../node/config.ts';
 import { openDatabase } from '../../core/database.ts';
 import { randomUUID } from 'node:crypto';
@@ -535,25 +536,14 @@ describe('lanes', () => {
     async () => {
       const [one, two] = await oneInEachLane(2, 2);
       const committer = laned(2);
-      // Another process's transaction holds the first conversation's row, as a flush there would.
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      let holding!: () => void;
-      const held = new Promise<void>((r) => (holding = r));
-      const elsewhere = eng.sequelize.transaction(async (tx) => {
-        await eng.sequelize.query(`SELECT id FROM conversations WHERE id = '${one}' FOR UPDATE`, { transaction: tx });
-        holding();
-        await gate;
-      });
-      await held;
+      const elsewhere = await holdConversationRow(eng.sequelize, one!);
       let waiting = false;
       const blocked = committer.append(entry(one!, 'lane-blocked-0001')).then((r) => ((waiting = false), r));
       waiting = true;
       const beside = await committer.append(entry(two!, 'lane-beside-0001'));
       expect(beside.duplicate).toBe(false);
       expect(waiting).toBe(true);
-      release();
-      await elsewhere;
+      await elsewhere.release();
       const after = await blocked;
       expect(after.message.seq).toBe(1);
     },
