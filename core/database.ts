@@ -6,13 +6,15 @@ export interface DatabaseOptions {
   /** mysql://user:pass@host:port/db (MariaDB or MySQL); when absent, the SQLite file is used. */
   url: string | undefined;
   sqliteFile: string;
+  /** At most this many connections to MariaDB at once (10 unless said); SQLite has one. */
+  connections?: number;
 }
 
 export type Dialect = 'sqlite' | 'mysql';
 
 /** Opens the unit's database and checks it answers; SQLite runs in WAL mode so several processes can share it. */
 export async function openDatabase(options: DatabaseOptions): Promise<Sequelize> {
-  const sequelize = options.url ? openMysql(options.url) : openSqlite(options.sqliteFile);
+  const sequelize = options.url ? openMysql(options.url, options.connections ?? 10) : openSqlite(options.sqliteFile);
   await sequelize.authenticate();
   if (sequelize.getDialect() === 'sqlite') {
     await sequelize.query('PRAGMA journal_mode = WAL');
@@ -21,7 +23,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Sequelize>
   return sequelize;
 }
 
-function openMysql(url: string): Sequelize {
+function openMysql(url: string, connections: number): Sequelize {
   const parsed = new URL(url);
   if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
     throw new Error(`DATABASE_URL must start with mysql:// (got ${parsed.protocol}//)`);
@@ -30,7 +32,7 @@ function openMysql(url: string): Sequelize {
   return new Sequelize(parsed.toString(), {
     dialect: 'mysql',
     logging: false,
-    pool: { max: 10, min: 0, idle: 10_000 },
+    pool: { max: connections, min: 0, idle: 10_000 },
     dialectOptions: { charset: 'utf8mb4', supportBigNumbers: true, queryFormat: statementAsWritten },
     define: { charset: 'utf8mb4', collate: 'utf8mb4_unicode_ci' },
   });

@@ -37,7 +37,7 @@ const schema = z.object({
   FLUSH_MODE: z.enum(['eager', 'window'], { message: 'expected eager or window' }).default('eager'),
   FLUSH_MAX_BATCH: envPositiveInt.default(2000),
   FLUSH_CONCURRENCY: envPositiveInt.max(16).default(1),
-  FLUSH_LANES: envPositiveInt.max(16).default(3),
+  FLUSH_LANES: envPositiveInt.max(16).default(6),
   SEARCH_INDEX_BACKLOG: envPositiveInt.max(1_000_000).default(20_000),
   MAX_FRAME_BYTES: envPositiveInt.default(64 * 1024),
   MAX_TEXT_CHARS: envPositiveInt.default(8000),

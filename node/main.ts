@@ -79,12 +79,23 @@ export type DomainNode = {
 export type StartNodeOptions = { migrate?: boolean; logger?: Logger; clock?: Clock };
 
 /**
+ * Connections besides the flushes': the search indexer, receipts, the federation outbox, and requests
+ * (sync, search, group changes), which must not wait for every lane's flush to end.
+ */
+const SPARE_CONNECTIONS = 5;
+
+/** The node's MariaDB connections: every flush that may be open at once, and the spare ones; at least 10. */
+function connectionsFor(config: Pick<NodeConfig, 'flushLanes' | 'flushConcurrency'>): number {
+  return Math.max(10, config.flushLanes * config.flushConcurrency + SPARE_CONNECTIONS);
+}
+
+/**
  * Composition root of a domain node: config → database → bus → group committer → HTTP and WebSocket.
  * close() drains in reverse: sockets told to go away, queued writes flushed, bus and database closed.
  */
 export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<DomainNode> {
   const logger = options.logger ?? createLogger(`node:${config.domain}`, config.logLevel);
-  const sequelize = await openDatabase(config.database);
+  const sequelize = await openDatabase({ ...config.database, connections: connectionsFor(config) });
   const http = createUnitServer({ upgrades: true });
   try {
     return await startOn(sequelize, http, config, logger, options);
