@@ -180,7 +180,8 @@ describe('atrium demo', () => {
       'node eng.campus.test',
       'proxy',
       'gateway',
-      ...withDirectory(['directory']),
+      // Without slapd the directory unit runs nothing, and stops all the same.
+      'directory',
     ]);
   });
 
