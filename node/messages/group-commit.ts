@@ -624,13 +624,16 @@ async function lockConversations(
   const out: { id: string; lastSeq: number }[] = [];
   const sqlite = sequelize.getDialect() === 'sqlite';
   for (let i = 0; i < ids.length; i += CHUNK) {
-    const chunk = ids.slice(i, i + CHUNK);
+    const list = ids
+      .slice(i, i + CHUNK)
+      .map(literal)
+      .join(', ');
     const rows = await selectRows<{ id: string; last_seq: number | string }>(
       sequelize,
       tx,
       sqlite
-        ? `SELECT id, last_seq FROM conversations WHERE id IN (${chunk.map(literal).join(', ')})`
-        : `SELECT id, last_seq FROM conversations ${BY_KEY} WHERE id IN (${chunk.map(literal).join(', ')}) FOR UPDATE`,
+        ? `SELECT id, last_seq FROM conversations WHERE id IN (${list})`
+        : `SELECT id, last_seq FROM conversations ${BY_KEY} WHERE id IN (${list}) FOR UPDATE`,
     );
     for (const row of rows) out.push({ id: row.id, lastSeq: Number(row.last_seq) });
   }
