@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGroupCommitter, laneOf, type Append } from '../../node/messages/group-commit.ts';
+import { createGroupCommitter, laneOf } from '../../node/messages/group-commit.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { testDialect } from '../helpers/database.ts';
-import { holdConversationRow } from '../helpers/held-row.ts';
+import { holdConversationRow, textEntry as entry } from '../helpers/committer.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 
 // A flush locks the rows of the conversations it numbers, and only those: flushes of other conversations
@@ -24,13 +24,6 @@ afterAll(async () => {
 });
 
 const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const entry = (conversationId: string, clientMsgId: string): Append => ({
-  conversationId,
-  sender: 'alice@eng.campus.test',
-  clientMsgId,
-  kind: 'text',
-  body: JSON.stringify({ text: clientMsgId }),
-});
 
 async function conversations(count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, () => randomUUID());

@@ -6,7 +6,7 @@ import { createGroupCommitter, laneOf, type Append, type FlushMode } from '../..
 import { AppError } from '../../core/errors.ts';
 import { createTestClock } from '../../core/clock.ts';
 import { testDialect } from '../helpers/database.ts';
-import { holdConversationRow } from '../helpers/held-row.ts';
+import { holdConversationRow, textEntry } from '../helpers/committer.ts';
 import { loadNodeConfig } from '../../node/config.ts';
 import { openDatabase } from '../../core/database.ts';
 import { randomUUID } from 'node:crypto';
@@ -230,13 +230,7 @@ async function conversation(): Promise<string> {
 
 describe('when a batch starts', () => {
   const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-  const entry = (conversationId: string, clientMsgId: string): Append => ({
-    conversationId,
-    sender: 'alice@eng.campus.test',
-    clientMsgId,
-    kind: 'text',
-    body: JSON.stringify({ text: clientMsgId }),
-  });
+  const entry = textEntry;
   /** A committer whose window never passes unless the test moves its clock; `flushes` lists each commit's client ids. */
   function committerWith(mode: FlushMode) {
     const clock = createTestClock();
@@ -484,13 +478,7 @@ describe('when a batch starts', () => {
 });
 
 describe('lanes', () => {
-  const entry = (conversationId: string, clientMsgId: string, sender = 'alice@eng.campus.test'): Append => ({
-    conversationId,
-    sender,
-    clientMsgId,
-    kind: 'text',
-    body: JSON.stringify({ text: clientMsgId }),
-  });
+  const entry = textEntry;
   /** Conversations until one falls in each of the first `count` lanes. */
   async function oneInEachLane(lanes: number, count: number): Promise<string[]> {
     const found = new Map<number, string>();

@@ -1,4 +1,10 @@
 import type { Sequelize } from 'sequelize';
+import type { Append } from '../../node/messages/group-commit.ts';
+
+/** A text message for the group committer, its text its client id. */
+export function textEntry(conversationId: string, clientMsgId: string, sender = 'alice@eng.campus.test'): Append {
+  return { conversationId, sender, clientMsgId, kind: 'text', body: JSON.stringify({ text: clientMsgId }) };
+}
 
 /**
  * Another process's transaction holding a conversation's row (`SELECT … FOR UPDATE`, as a flush of its
