@@ -1,6 +1,4 @@
 import { QueryTypes, type ModelStatic, type Sequelize, type Transaction } from 'sequelize';
-import { withQueryHooks } from '../core/query-hooks.ts';
-import { sqliteReadsOf } from '../core/sqlite-reads.ts';
 import type { GatewayModels } from './models/index.ts';
 
 type Entries = Map<string, Promise<unknown>>;
@@ -56,21 +54,17 @@ function createSharedReads(sequelize: Sequelize): SharedReads {
  * The counter as read by a statement sent after the call: whatever was committed before the call is
  * seen. Requests asking while a read is on its way share the next one, sent as soon as it is back; so
  * under load one statement serves every request that arrived during the round trip before it, instead
- * of one each, and none is answered by a statement sent before it asked. (On a SQLite file a read costs
- * less than that sharing, and each request reads for itself.)
+ * of one each, and none is answered by a statement sent before it asked.
  */
 function sharedCounterReads(sequelize: Sequelize): () => Promise<number> {
-  const versionOf = (rows: { version: number | string }[]) => Number(rows[0]?.version ?? 0);
-  // Answered at once (core/sqlite-reads.ts).
-  const sqlite = sqliteReadsOf(sequelize);
-  if (sqlite) {
-    const statement = { sql: COUNTER_READ, values: [] };
-    return () => withQueryHooks(sequelize, statement, async () => versionOf(sqlite.all(COUNTER_READ, [])));
-  }
   let running: Promise<number> | undefined;
   let next: Promise<number> | undefined;
-  const read = async () =>
-    versionOf(await sequelize.query<{ version: number | string }>(COUNTER_READ, { type: QueryTypes.SELECT }));
+  const read = async () => {
+    const rows = await sequelize.query<{ version: number | string }>('SELECT version FROM read_version WHERE id = 1', {
+      type: QueryTypes.SELECT,
+    });
+    return Number(rows[0]?.version ?? 0);
+  };
   const start = (): Promise<number> => {
     const reading = read().finally(() => {
       running = undefined;
@@ -92,8 +86,6 @@ function sharedCounterReads(sequelize: Sequelize): () => Promise<number> {
     return next;
   };
 }
-
-const COUNTER_READ = 'SELECT version FROM read_version WHERE id = 1';
 
 /** Moves the counter (in the writer's transaction when there is one). */
 export async function moveReadVersion(sequelize: Sequelize, transaction?: Transaction): Promise<void> {

@@ -29,3 +29,9 @@ export function groupScript(lists: Statement[][], literal: Literal): string | un
   }
   return `${parts.join(';\n')};`;
 }
+
+/** A value as Sequelize stores it in SQLite: dates as UTC text, which compares in time order. */
+export function stored(value: unknown): unknown {
+  if (!(value instanceof Date)) return value;
+  return `${value.toISOString().replace('T', ' ').replace('Z', '')} +00:00`;
+}

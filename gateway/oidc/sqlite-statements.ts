@@ -1,8 +1,9 @@
 import type { Sequelize } from 'sequelize';
-import { bound, sqliteReadsOf, type SqliteReads } from '../../core/sqlite-reads.ts';
-import { CHANGES_READ, groupScript } from './sqlite-group-script.ts';
+import { CHANGES_READ, groupScript, stored } from './sqlite-group-script.ts';
 import { textLiterals, type Literal } from './statement-text.ts';
 import { queryHooks, type OidcStatements, type QueryHooks, type Statement } from './statements.ts';
+
+export { stored } from './sqlite-group-script.ts';
 
 /** What this module uses of sqlite3: a connection, and the statements prepared on it. */
 type Prepared = {
@@ -29,13 +30,11 @@ type Waiting = { statements: Statement[]; settle(err: Error | null, changed?: nu
  * answer still waits for its own commit.
  *
  * The writes have a connection of their own, so the reads see only what is committed; a group's writes
- * go to it in one call (writtenInOneCall). The reads are answered at once by a read-only connection of
- * Node's own SQLite (core/sqlite-reads.ts): through sqlite3 each went to libuv's pool and back, behind
- * the signatures and the commits, and refresh grants ran at about 60% of the rate they run at now.
+ * go to it in one call (writtenInOneCall). The reads have one too, with each statement prepared once.
  * Within a group each request's statements stand alone, as they would in autocommit: one that fails
- * fails its own request only. Sequelize closes every connection with the rest.
+ * fails its own request only. Sequelize closes both connections with the rest.
  */
-export function sqliteStatements(sequelize: Sequelize, reads: SqliteReads): OidcStatements {
+export function sqliteStatements(sequelize: Sequelize): OidcStatements {
   const manager = sequelize.connectionManager as unknown as Manager;
   let waiting: Waiting[] = [];
   let committing = false;
@@ -55,11 +54,9 @@ export function sqliteStatements(sequelize: Sequelize, reads: SqliteReads): Oidc
     async select<T extends object>(statement: Statement) {
       const hooks = queryHooks(sequelize);
       await hooks?.before(statement);
-      try {
-        return reads.all<T>(statement.sql, statement.values);
-      } finally {
-        await hooks?.after(statement);
-      }
+      const rows = await rowsOf<T>(await manager.getConnection({ uuid: READS }), statement);
+      await hooks?.after(statement);
+      return rows;
     },
     async write(statements) {
       const hooks = queryHooks(sequelize);
@@ -179,7 +176,7 @@ const ROLLBACK: Statement = { sql: 'ROLLBACK', values: [] };
 async function rowsOf<T>(connection: Connection, { sql, values }: Statement): Promise<T[]> {
   const prepared = await preparedOn(connection, sql);
   return new Promise((resolve, reject) => {
-    prepared.all(values.map(bound), (err, found) => (err ? reject(err) : resolve(found as T[])));
+    prepared.all(values.map(stored), (err, found) => (err ? reject(err) : resolve(found as T[])));
   });
 }
 
@@ -187,7 +184,7 @@ async function rowsOf<T>(connection: Connection, { sql, values }: Statement): Pr
 async function changes(connection: Connection, { sql, values }: Statement): Promise<number> {
   const prepared = await preparedOn(connection, sql);
   return new Promise((resolve, reject) => {
-    prepared.run(values.map(bound), function (this: { changes: number }, err) {
+    prepared.run(values.map(stored), function (this: { changes: number }, err) {
       if (err) reject(err);
       else resolve(this.changes);
     });
@@ -230,3 +227,4 @@ function finalizeOnClose(connection: Connection, statements: Map<string, Promise
 
 // Sequelize's name for the writes' own connection (it keeps and closes its connections by this key).
 const WRITES = 'oidc-store-writes';
+const READS = 'oidc-store-reads';

@@ -1,5 +1,4 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
-import { sqliteReadsOf } from '../../core/sqlite-reads.ts';
 export { queryHooks, type QueryHooks } from '../../core/query-hooks.ts';
 import { mariadbStatements } from './mariadb-statements.ts';
 import { sqliteStatements } from './sqlite-statements.ts';
@@ -63,7 +62,7 @@ const perDatabase = new WeakMap<Sequelize, OidcStatements>();
 function statementsOf(sequelize: Sequelize): OidcStatements {
   if (sequelize.getDialect() === 'mysql') return mariadbStatements(sequelize);
   // A database in memory is one connection, which the writes cannot have to themselves.
-  const reads = sqliteReadsOf(sequelize);
-  if (reads) return sqliteStatements(sequelize, reads);
+  const { storage } = (sequelize as unknown as { options: { storage?: string } }).options;
+  if (storage !== ':memory:') return sqliteStatements(sequelize);
   return sequelizeStatements(sequelize);
 }

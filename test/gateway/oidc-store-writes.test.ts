@@ -1,6 +1,4 @@
-import { pbkdf2, pbkdf2Sync } from 'node:crypto';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { AdapterPayload } from 'oidc-provider';
 import type { Sequelize } from 'sequelize';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -8,9 +6,8 @@ import { openDatabase } from '../../core/database.ts';
 import { migrate } from '../../core/migrator.ts';
 import { defineGatewayModels, type GatewayModels } from '../../gateway/models/index.ts';
 import { createAdapterClass } from '../../gateway/oidc/adapter.ts';
-import { bound } from '../../core/sqlite-reads.ts';
+import { stored } from '../../gateway/oidc/sqlite-statements.ts';
 import { oidcStatementsFor } from '../../gateway/oidc/statements.ts';
-import { sharedReadsOf } from '../../gateway/shared-reads.ts';
 import { createTestDatabase, testDialect, type TestDatabase } from '../helpers/database.ts';
 
 let db: TestDatabase;
@@ -194,29 +191,7 @@ describe.runIf(testDialect === 'sqlite')('on SQLite', () => {
       dates.map((expiresAt, i) => ({ model: 'AccessToken', id: `text-${i}`, payload: '{}', expiresAt })) as never,
     );
     const [rows] = await sequelize.query("SELECT id, expires_at FROM oidc_payloads WHERE id LIKE 'text-%' ORDER BY id");
-    expect((rows as { expires_at: string }[]).map((r) => r.expires_at)).toEqual(dates.map(bound));
-  });
-
-  it("answers a token's read while every thread of libuv's pool is busy (signing, hashing)", async () => {
-    const store = new Store('RefreshToken');
-    await store.upsert('read-at-once', { ...token('read-at-once'), kind: 'RefreshToken' }, 600);
-    // Four key derivations of about a second each hold the pool's four threads, as RS256 signatures
-    // and a group commit syncing the WAL do under load.
-    const started = performance.now();
-    pbkdf2Sync('calibrate', 'salt', 20_000, 32, 'sha256');
-    const iterations = Math.ceil((20_000 * 1000) / Math.max(1, performance.now() - started));
-    const order: string[] = [];
-    const busy = Array.from({ length: 4 }, (_, i) =>
-      promisify(pbkdf2)(`busy-${i}`, 'salt', iterations, 32, 'sha256').then(() => order.push('pool job')),
-    );
-    const reads = [
-      store.find('read-at-once').then((found) => order.push(`token ${found?.jti}`)),
-      sharedReadsOf(sequelize)
-        .current()
-        .then(() => order.push('kept reads checked')),
-    ];
-    await Promise.all([...busy, ...reads]);
-    expect(order.slice(0, 2).sort()).toEqual(['kept reads checked', 'token read-at-once']);
+    expect((rows as { expires_at: string }[]).map((r) => r.expires_at)).toEqual(dates.map(stored));
   });
 
   it('commits writes that arrive together in fewer commits than writes', async () => {

@@ -9,7 +9,6 @@ import { operator } from '../../gateway/context.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { moveReadVersion, sharedReadsOf } from '../../gateway/shared-reads.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
-import { testDialect } from '../helpers/database.ts';
 import { ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
 const REDIRECT = 'http://localhost:9/shared-reads-cb';
@@ -106,48 +105,24 @@ describe('a change made through one gateway process', () => {
 });
 
 describe('the read counter', () => {
-  // On SQLite each request reads it at once (core/sqlite-reads.ts), with nothing to share.
-  it.runIf(testDialect === 'mariadb')(
-    'is read once for the requests that ask while a read of it is on its way, and a move is seen after it',
-    async () => {
-      const reads = sharedReadsOf(second.sequelize);
-      let statements = 0;
-      second.sequelize.addHook('afterQuery', 'count-counter', (_options, query) => {
-        if (/FROM\s+read_version/i.test(String((query as unknown as { sql?: string }).sql ?? ''))) statements += 1;
-      });
-      try {
-        // The first asks alone; the four asking meanwhile share the one read sent when it is back.
-        const [alone, ...together] = await Promise.all(Array.from({ length: 5 }, () => reads.current()));
-        expect(statements).toBe(2);
-        for (const kept of together) expect(kept).toBe(together[0]);
-        expect(alone).toBeDefined();
-        await moveReadVersion(first.sequelize);
-        const after = await reads.current();
-        expect(statements).toBe(3);
-        expect(after).not.toBe(together[0]);
-      } finally {
-        second.sequelize.removeHook('afterQuery', 'count-counter');
-      }
-    },
-  );
-
-  it.runIf(testDialect === 'sqlite')(
-    'is read by each request at once on SQLite, and a move is seen by the next',
-    async () => {
-      const reads = sharedReadsOf(second.sequelize);
-      let statements = 0;
-      second.sequelize.addHook('afterQuery', 'count-counter', (_options, query) => {
-        if (/FROM\s+read_version/i.test(String((query as unknown as { sql?: string }).sql ?? ''))) statements += 1;
-      });
-      try {
-        const kept = await Promise.all(Array.from({ length: 5 }, () => reads.current()));
-        expect(statements).toBe(5);
-        for (const entries of kept) expect(entries).toBe(kept[0]);
-        await moveReadVersion(first.sequelize);
-        expect(await reads.current()).not.toBe(kept[0]);
-      } finally {
-        second.sequelize.removeHook('afterQuery', 'count-counter');
-      }
-    },
-  );
+  it('is read once for the requests that ask while a read of it is on its way, and a move is seen after it', async () => {
+    const reads = sharedReadsOf(second.sequelize);
+    let statements = 0;
+    second.sequelize.addHook('afterQuery', 'count-counter', (_options, query) => {
+      if (/FROM\s+read_version/i.test(String((query as unknown as { sql?: string }).sql ?? ''))) statements += 1;
+    });
+    try {
+      // The first asks alone; the four asking meanwhile share the one read sent when it is back.
+      const [alone, ...together] = await Promise.all(Array.from({ length: 5 }, () => reads.current()));
+      expect(statements).toBe(2);
+      for (const kept of together) expect(kept).toBe(together[0]);
+      expect(alone).toBeDefined();
+      await moveReadVersion(first.sequelize);
+      const after = await reads.current();
+      expect(statements).toBe(3);
+      expect(after).not.toBe(together[0]);
+    } finally {
+      second.sequelize.removeHook('afterQuery', 'count-counter');
+    }
+  });
 });
