@@ -1,5 +1,6 @@
 import { QueryTypes, type ModelStatic, type Sequelize, type Transaction } from 'sequelize';
 import type { GatewayModels } from './models/index.ts';
+import { oidcStatementsFor } from './oidc/statements.ts';
 
 type Entries = Map<string, Promise<unknown>>;
 
@@ -59,10 +60,11 @@ function createSharedReads(sequelize: Sequelize): SharedReads {
 function sharedCounterReads(sequelize: Sequelize): () => Promise<number> {
   let running: Promise<number> | undefined;
   let next: Promise<number> | undefined;
+  // Sent the way the provider's store sends its reads (a statement prepared once, not Sequelize's query
+  // path: on SQLite that prepared, ran and finalized each read on libuv's pool, three trips for one).
+  const statements = oidcStatementsFor(sequelize);
   const read = async () => {
-    const rows = await sequelize.query<{ version: number | string }>('SELECT version FROM read_version WHERE id = 1', {
-      type: QueryTypes.SELECT,
-    });
+    const rows = await statements.select<{ version: number | string }>({ sql: COUNTER_READ, values: [] });
     return Number(rows[0]?.version ?? 0);
   };
   const start = (): Promise<number> => {
@@ -86,6 +88,8 @@ function sharedCounterReads(sequelize: Sequelize): () => Promise<number> {
     return next;
   };
 }
+
+const COUNTER_READ = 'SELECT version FROM read_version WHERE id = 1';
 
 /** Moves the counter (in the writer's transaction when there is one). */
 export async function moveReadVersion(sequelize: Sequelize, transaction?: Transaction): Promise<void> {
