@@ -6,7 +6,7 @@ import { createGroupCommitter, laneOf, type Append, type FlushMode } from '../..
 import { AppError } from '../../core/errors.ts';
 import { createTestClock } from '../../core/clock.ts';
 import { testDialect } from '../helpers/database.ts';
-import { holdConversationRow, textEntry } from '../helpers/committer.ts';
+import { holdConversationRow, textEntry as entry } from '../helpers/committer.ts';
 import { loadNodeConfig } from '../../node/config.ts';
 import { openDatabase } from '../../core/database.ts';
 import { randomUUID } from 'node:crypto';
@@ -101,13 +101,6 @@ describe('flushes open at once', () => {
       afterCommit: (stored) => committed.push(...stored.map((c) => c.message.clientMsgId)),
     });
     const order: string[] = [];
-    const entry = (conversationId: string, clientMsgId: string) => ({
-      conversationId,
-      sender: 'alice@eng.campus.test',
-      clientMsgId,
-      kind: 'text',
-      body: '{}',
-    });
     // The first flush stays open a while after taking its row lock; the second touches another conversation.
     const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
     const first = committer.append({ ...entry(slow.id, 'order-slow-0001'), alsoWrite: () => pause(400) });
@@ -140,19 +133,13 @@ describe('flushes open at once', () => {
       logger: eng.logger,
       afterCommit: () => undefined,
     });
-    const entry = (clientMsgId: string) => ({
-      conversationId: direct.id,
-      sender: 'alice@eng.campus.test',
-      clientMsgId,
-      kind: 'text',
-      body: JSON.stringify({ text: clientMsgId }),
-    });
-    const first = await committer.append(entry('mixed-batch-0001'));
+    const inDirect = (clientMsgId: string) => entry(direct.id, clientMsgId);
+    const first = await committer.append(inDirect('mixed-batch-0001'));
     // One batch: a retry of the stored send between two new ones.
     const [second, again, third] = await Promise.all([
-      committer.append(entry('mixed-batch-0002')),
-      committer.append(entry('mixed-batch-0001')),
-      committer.append(entry('mixed-batch-0003')),
+      committer.append(inDirect('mixed-batch-0002')),
+      committer.append(inDirect('mixed-batch-0001')),
+      committer.append(inDirect('mixed-batch-0003')),
     ]);
     expect(again.duplicate).toBe(true);
     expect(again.message.id).toBe(first.message.id);
@@ -175,30 +162,24 @@ describe('flushes open at once', () => {
       logger: eng.logger,
       afterCommit: () => undefined,
     });
-    const entry = (clientMsgId: string) => ({
-      conversationId: direct.id,
-      sender: 'alice@eng.campus.test',
-      clientMsgId,
-      kind: 'text',
-      body: JSON.stringify({ text: clientMsgId }),
-    });
+    const inDirect = (clientMsgId: string) => entry(direct.id, clientMsgId);
     const before = await eng.models.Conversation.findByPk(direct.id);
     // A flag stands for what a check reads: the first checked entry sets it as it is written, a later one requires it unset.
     let flag = false;
     const results = await Promise.allSettled([
-      committer.append(entry('checked-0001')),
+      committer.append(inDirect('checked-0001')),
       committer.append({
-        ...entry('checked-0002'),
+        ...inDirect('checked-0002'),
         prepare: async () => JSON.stringify({ text: 'decided under the lock' }),
         alsoWrite: async () => void (flag = true),
       }),
       committer.append({
-        ...entry('checked-0003'),
+        ...inDirect('checked-0003'),
         prepare: async () => {
           if (flag) throw new AppError('forbidden', 403, 'no longer allowed');
         },
       }),
-      committer.append(entry('checked-0004')),
+      committer.append(inDirect('checked-0004')),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'forbidden' });
@@ -230,7 +211,6 @@ async function conversation(): Promise<string> {
 
 describe('when a batch starts', () => {
   const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-  const entry = textEntry;
   /** A committer whose window never passes unless the test moves its clock; `flushes` lists each commit's client ids. */
   function committerWith(mode: FlushMode) {
     const clock = createTestClock();
@@ -478,7 +458,6 @@ describe('when a batch starts', () => {
 });
 
 describe('lanes', () => {
-  const entry = textEntry;
   /** Conversations until one falls in each of the first `count` lanes. */
   async function oneInEachLane(lanes: number, count: number): Promise<string[]> {
     const found = new Map<number, string>();
