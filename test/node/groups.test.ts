@@ -46,6 +46,9 @@ beforeAll(async () => {
   await pinDomainKeys(operatorCtx, 'eng.campus.test');
   await pinDomainKeys(operatorCtx, 'arts.campus.test');
   await allowPair(operatorCtx, { a: 'eng.campus.test', b: 'arts.campus.test' });
+  // Both nodes read the registry as they started, before the pair was allowed, and read a copy younger
+  // than 5 s no sooner even on a refusal: their clocks move past that (test/helpers/federation.ts does too).
+  for (const node of [eng, arts]) node.clock.advance(5_000);
   await addPeople(gateway, ['p1', 'p2', 'p3', 'p4', 'p5']);
   [alice, dave, carol, enzo] = await Promise.all([
     device('alice'),
