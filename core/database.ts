@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Sequelize } from 'sequelize';
+import { sqliteDriver } from './sqlite-driver.ts';
 
 export interface DatabaseOptions {
   /** mysql://user:pass@host:port/db (MariaDB or MySQL); when absent, the SQLite file is used. */
@@ -56,6 +57,7 @@ function openSqlite(file: string): Sequelize {
   // instead of one failing when it upgrades a read lock.
   const sequelize = new Sequelize({
     dialect: 'sqlite',
+    dialectModule: sqliteDriver,
     storage: file,
     logging: false,
     transactionType: 'IMMEDIATE' as never,
@@ -63,6 +65,9 @@ function openSqlite(file: string): Sequelize {
   waitWhenBusy(sequelize);
   return sequelize;
 }
+
+/** How long a SQLite writer waits for another's lock before it fails, in ms. */
+export const BUSY_TIMEOUT = 10_000;
 
 type SqliteConnection = { configure(option: 'busyTimeout', ms: number): void };
 
@@ -79,7 +84,7 @@ function waitWhenBusy(sequelize: Sequelize): void {
   manager.getConnection = async (options) => {
     const connection = await getConnection(options);
     if (!configured.has(connection)) {
-      connection.configure('busyTimeout', 10_000);
+      connection.configure('busyTimeout', BUSY_TIMEOUT);
       configured.add(connection);
     }
     return connection;

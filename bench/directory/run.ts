@@ -34,6 +34,7 @@ import { ADMINS_GROUP, benchLdif, PEOPLE, SERVICE_DN, STAFF_GROUP, type Shape } 
 import { renderSection, type DatabaseRun, type Run, type SyncRun } from './report.ts';
 import { publishSection } from '../shared/benchmarks-file.ts';
 import { mariadbAnswers } from '../shared/setup.ts';
+import { sqliteVersion } from '../../core/sqlite-driver.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const args = process.argv.slice(2);
@@ -102,7 +103,7 @@ async function runOn(kind: 'sqlite' | 'mariadb', url: string, servicePassword: s
   let databaseUrl: string | undefined;
   const dataDir = mkdtempSync(join(tmpdir(), 'atrium-bench-directory-'));
   cleanups.push({ name: `${kind} data folder`, run: () => rmSync(dataDir, { recursive: true, force: true }) });
-  let version = 'SQLite (sqlite3)';
+  let version = `SQLite ${sqliteVersion()}`;
   if (kind === 'mariadb') {
     const name = `atrium_bench_dir_${randomBytes(4).toString('hex')}`;
     const admin = await mysql.createConnection(MARIADB_ADMIN);

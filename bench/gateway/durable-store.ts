@@ -3,14 +3,16 @@
  * database of its own, at the least any provider that persists its artefacts must do. Every method is one
  * plain statement in autocommit (an upsert, a SELECT that honours the expiry, an UPDATE of the consumed
  * mark, a DELETE by key or by grant); nothing is cached or kept in memory between calls. MariaDB through
- * a mysql2 pool of 10 (prepared statements), SQLite through one sqlite3 connection in WAL mode with
- * SQLite's default synchronous setting, as the gateway opens it (core/database.ts).
+ * a mysql2 pool of 10 (prepared statements), SQLite through one connection in WAL mode with SQLite's
+ * default synchronous setting, its statements run one at a time on a thread of its own
+ * (core/sqlite-thread-connection.ts), so that no commit's wait for the disk holds up the main thread.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import mysql from 'mysql2/promise';
+import { BUSY_TIMEOUT } from '../../core/database.ts';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import sqlite3 from 'sqlite3';
+import { ThreadConnection } from '../../core/sqlite-thread-connection.ts';
 
 export type DurableStoreLocation = { url: string } | { file: string };
 
@@ -73,13 +75,11 @@ async function openMariadb(url: string): Promise<Connection> {
 
 async function openSqlite(file: string): Promise<Connection> {
   mkdirSync(dirname(file), { recursive: true });
-  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-    const opened = new sqlite3.Database(file, (error) => (error ? reject(error) : resolve(opened)));
-  });
+  const db = await ThreadConnection.open(file, BUSY_TIMEOUT);
   const connection: Connection = {
     run: (sql, values) => new Promise((resolve, reject) => db.run(sql, values, (e) => (e ? reject(e) : resolve()))),
     get: (sql, values) =>
-      new Promise((resolve, reject) => db.get<Row>(sql, values, (e, row) => (e ? reject(e) : resolve(row)))),
+      new Promise((resolve, reject) => db.all(sql, values, (e, rows) => (e ? reject(e) : resolve(rows[0] as Row)))),
     close: () => new Promise((resolve, reject) => db.close((e) => (e ? reject(e) : resolve()))),
   };
   await connection.get('PRAGMA journal_mode = WAL', []);

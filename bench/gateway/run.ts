@@ -41,6 +41,7 @@ import {
   type Step,
 } from './report.ts';
 import type { ServerReady } from './server-process.ts';
+import { sqliteVersion } from '../../core/sqlite-driver.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const here = import.meta.dirname;
@@ -61,9 +62,10 @@ const log = timestampLog(started);
 const cleanups = installCleanups(20 * 60_000, 'stopping the servers and dropping the benchmark databases');
 const ACTIVITIES: ActivityRule[] = [
   {
-    name: 'database: Sequelize, mysql2, sqlite3',
+    name: 'database: Sequelize, mysql2, node:sqlite',
     test: (f) =>
-      /node_modules\/(sequelize|mysql2|sqlite3|lru\.min|sqlstring|denque|wkx|dottie|inflection)\//.test(f.url),
+      /node_modules\/(sequelize|mysql2|lru\.min|sqlstring|denque|wkx|dottie|inflection)\//.test(f.url) ||
+      /\/core\/sqlite-driver\.ts$/.test(f.url),
   },
   {
     name: 'signing and crypto (jose, node:crypto)',
@@ -143,7 +145,7 @@ async function runServer(kind: ServerKind): Promise<ServerRun> {
     BENCH_PEOPLE: String(people),
     BENCH_PASSWORD: PASSWORD,
   };
-  let version = kind === 'bare' ? 'in memory' : 'SQLite (sqlite3)';
+  let version = kind === 'bare' ? 'in memory' : `SQLite ${sqliteVersion()}`;
   if (databaseOf(kind) === 'mariadb') {
     const db = await createDatabase();
     cleanups.push({ name: `database ${db.name}`, run: () => db.drop() });

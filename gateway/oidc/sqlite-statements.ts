@@ -1,4 +1,6 @@
 import type { Sequelize } from 'sequelize';
+import { BUSY_TIMEOUT } from '../../core/database.ts';
+import { ThreadConnection } from '../../core/sqlite-thread-connection.ts';
 import { CHANGES_READ, groupScript, stored } from './sqlite-group-script.ts';
 import { textLiterals, type Literal } from './statement-text.ts';
 import { queryHooks, type OidcStatements, type QueryHooks, type Statement } from './statements.ts';
@@ -17,7 +19,11 @@ type Connection = {
   close(done?: (err: Error | null) => void): void;
 };
 
-type Manager = { getConnection(options: { uuid?: string }): Promise<Connection> };
+type Manager = {
+  getConnection(options: { uuid?: string }): Promise<Connection>;
+  /** Sequelize's open connections by key, each closed with the database. */
+  connections: Record<string, Connection>;
+};
 
 type Waiting = { statements: Statement[]; settle(err: Error | null, changed?: number[]): void };
 
@@ -36,6 +42,7 @@ type Waiting = { statements: Statement[]; settle(err: Error | null, changed?: nu
  */
 export function sqliteStatements(sequelize: Sequelize): OidcStatements {
   const manager = sequelize.connectionManager as unknown as Manager;
+  const storage = (sequelize as unknown as { options: { storage?: string } }).options.storage ?? ':memory:';
   let waiting: Waiting[] = [];
   let committing = false;
   const literal = textLiterals(sequelize);
@@ -44,7 +51,7 @@ export function sqliteStatements(sequelize: Sequelize): OidcStatements {
     const group = waiting;
     waiting = [];
     committing = true;
-    void commitGroup(manager, queryHooks(sequelize), literal, group).finally(() => {
+    void commitGroup(manager, storage, queryHooks(sequelize), literal, group).finally(() => {
       committing = false;
       if (waiting.length > 0) commitNext();
     });
@@ -80,6 +87,7 @@ export function sqliteStatements(sequelize: Sequelize): OidcStatements {
  */
 async function commitGroup(
   manager: Manager,
+  storage: string,
   hooks: QueryHooks | undefined,
   literal: Literal,
   group: Waiting[],
@@ -90,7 +98,7 @@ async function commitGroup(
   let connection: Connection;
   let outcomes: Outcome[] | undefined;
   try {
-    connection = await manager.getConnection({ uuid: WRITES });
+    connection = await writesConnection(manager, storage);
     await hooks?.before(BEGIN);
     outcomes = await writtenInOneCall(connection, literal, group);
     if (!outcomes) await changes(connection, BEGIN);
@@ -223,6 +231,27 @@ function finalizeOnClose(connection: Connection, statements: Map<string, Promise
     statements.clear();
     void Promise.all(ended).then(() => close(done));
   };
+}
+
+const opening = new WeakMap<Manager, Promise<Connection>>();
+
+/**
+ * The writes' connection, on a thread of its own (ThreadConnection): each commit waits for the disk, and
+ * on the main thread that wait held up every request meanwhile (refresh grants fell by a third). Kept
+ * among Sequelize's connections, which closes it with the rest. A database in memory is one connection.
+ */
+function writesConnection(manager: Manager, storage: string): Promise<Connection> {
+  if (storage === ':memory:') return manager.getConnection({ uuid: WRITES });
+  let connection = opening.get(manager);
+  if (!connection) {
+    connection = ThreadConnection.open(storage, BUSY_TIMEOUT).then((opened) => {
+      manager.connections[WRITES] = opened;
+      return opened;
+    });
+    opening.set(manager, connection);
+    connection.catch(() => opening.delete(manager));
+  }
+  return connection;
 }
 
 // Sequelize's name for the writes' own connection (it keeps and closes its connections by this key).

@@ -1,0 +1,119 @@
+import { Worker } from 'node:worker_threads';
+import { bound, sqliteError, type Values } from './sqlite-driver.ts';
+
+export type ThreadRequest =
+  | { id: number; op: 'exec' | 'prepare' | 'close'; sql: string; values?: undefined }
+  | { id: number; op: 'run' | 'all'; sql: string; values: unknown[] };
+
+export type ThreadReply = {
+  id: number;
+  error?: { message: string; errcode: number | undefined };
+  rows?: unknown[];
+  changes?: number;
+  lastID?: number;
+};
+
+type Done = (reply: ThreadReply) => void;
+
+/** A statement prepared on a ThreadConnection, with sqlite3's calls for it. */
+export type ThreadStatement = {
+  all(values: unknown[], done: (err: Error | null, rows: unknown[]) => void): void;
+  run(values: unknown[], done: (this: { changes: number; lastID: number }, err: Error | null) => void): void;
+  finalize(done: () => void): void;
+};
+
+/**
+ * A connection to a SQLite file whose statements run on a thread of its own, with sqlite3's callback
+ * calls. For a connection that commits: a commit waits for the disk, and on the main thread (Database in
+ * sqlite-driver.ts) that wait would hold up every request meanwhile. Unlike sqlite3, which sent each
+ * statement to libuv's pool of four, the thread is this connection's alone: its statements never queue
+ * behind the RS256 signatures and password hashes that pool also runs. Same SQLite as the main thread's
+ * connections (node:sqlite), so they see each other's locks.
+ */
+export class ThreadConnection {
+  readonly filename: string;
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, Done>();
+  #next = 1;
+  #closed: Promise<void> | undefined;
+
+  private constructor(file: string, worker: Worker) {
+    this.filename = file;
+    this.#worker = worker;
+    worker.on('message', (reply: ThreadReply) => {
+      const done = this.#waiting.get(reply.id);
+      this.#waiting.delete(reply.id);
+      if (this.#waiting.size === 0) worker.unref();
+      done?.(reply);
+    });
+    worker.on('error', (err) => this.#failAll(err));
+    worker.on('exit', () => this.#failAll(new Error('the SQLite thread stopped')));
+  }
+
+  /** Opens `file` on a new thread; a writer waits up to `busyTimeout` ms for another's lock. */
+  static open(file: string, busyTimeout: number): Promise<ThreadConnection> {
+    const worker = new Worker(new URL('./sqlite-thread.ts', import.meta.url), { workerData: { file, busyTimeout } });
+    const connection = new ThreadConnection(file, worker);
+    return new Promise((resolve, reject) => {
+      connection.#waiting.set(0, (reply) => {
+        if (!reply.error) return resolve(connection);
+        void worker.terminate();
+        reject(errorOf(reply));
+      });
+    });
+  }
+
+  exec(sql: string, done: (err: Error | null) => void): void {
+    this.#send({ op: 'exec', sql }, (reply) => done(errorOf(reply)));
+  }
+
+  run(sql: string, values: Values, done: (this: { changes: number; lastID: number }, err: Error | null) => void): void {
+    this.#send({ op: 'run', sql, values: bound(values) }, (reply) =>
+      done.call({ changes: reply.changes ?? 0, lastID: reply.lastID ?? 0 }, errorOf(reply)),
+    );
+  }
+
+  all(sql: string, values: Values, done: (err: Error | null, rows: unknown[]) => void): void {
+    this.#send({ op: 'all', sql, values: bound(values) }, (reply) => done(errorOf(reply), reply.rows ?? []));
+  }
+
+  /** The statement compiled once on the thread; its runs reuse it. */
+  prepare(sql: string, done: (err: Error | null) => void): ThreadStatement {
+    this.#send({ op: 'prepare', sql }, (reply) => done(errorOf(reply)));
+    return {
+      all: (values, callback) => this.all(sql, values as Values, callback),
+      run: (values, callback) => this.run(sql, values as Values, callback),
+      finalize: (callback) => queueMicrotask(callback),
+    };
+  }
+
+  /** Closes the connection after the statements sent before, and ends its thread. */
+  close(done?: (err: Error | null) => void): void {
+    this.#closed ??= new Promise<void>((resolve) => this.#send({ op: 'close', sql: '' }, () => resolve())).then(() =>
+      this.#worker.terminate().then(() => undefined),
+    );
+    void this.#closed.then(() => done?.(null));
+  }
+
+  #send(request: Omit<ThreadRequest, 'id'>, done: Done): void {
+    if (this.#closed && request.op !== 'close') {
+      queueMicrotask(() => done({ id: 0, error: { message: 'Database is closed', errcode: 21 } }));
+      return;
+    }
+    const id = this.#next++;
+    this.#waiting.set(id, done);
+    if (this.#waiting.size === 1) this.#worker.ref();
+    this.#worker.postMessage({ ...request, id });
+  }
+
+  #failAll(err: Error): void {
+    const waiting = [...this.#waiting.values()];
+    this.#waiting.clear();
+    for (const done of waiting) done({ id: 0, error: { message: err.message, errcode: undefined } });
+  }
+}
+
+function errorOf(reply: ThreadReply): Error | null {
+  if (!reply.error) return null;
+  return sqliteError(Object.assign(new Error(reply.error.message), { errcode: reply.error.errcode }));
+}

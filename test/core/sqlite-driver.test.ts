@@ -1,0 +1,133 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { QueryTypes, UniqueConstraintError, type Sequelize } from 'sequelize';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../core/database.ts';
+import { Database } from '../../core/sqlite-driver.ts';
+import { ThreadConnection } from '../../core/sqlite-thread-connection.ts';
+import { testDialect } from '../helpers/database.ts';
+
+let dir: string;
+let file: string;
+let sequelize: Sequelize;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'atrium-sqlite-driver-'));
+  file = join(dir, 'unit.sqlite');
+  sequelize = await openDatabase({ url: undefined, sqliteFile: file });
+  await sequelize.query('CREATE TABLE accounts (name TEXT PRIMARY KEY, balance INTEGER NOT NULL)');
+});
+
+afterEach(async () => {
+  await sequelize.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const balances = async () =>
+  sequelize.query<{ name: string; balance: number }>('SELECT name, balance FROM accounts ORDER BY name', {
+    type: QueryTypes.SELECT,
+  });
+
+const run = (connection: Database | ThreadConnection, sql: string, values: unknown[] = []) =>
+  new Promise<void>((resolve, reject) =>
+    connection.run(sql, values as never, (err) => (err ? reject(err) : resolve())),
+  );
+
+describe.runIf(testDialect === 'sqlite')('SQLite in the process', () => {
+  it("lets a write wait for another connection's transaction, and runs it once that commits", async () => {
+    const transaction = await sequelize.transaction();
+    await sequelize.query("INSERT INTO accounts VALUES ('ada', 10)", { transaction });
+    let written = false;
+    const meanwhile = sequelize.query("INSERT INTO accounts VALUES ('bo', 5)").then(() => {
+      written = true;
+    });
+    // The transaction's owner goes on working while the other write waits: a wait inside SQLite would
+    // hold this very thread, and the transaction could never end.
+    await sleep(100);
+    expect(written).toBe(false);
+    await sequelize.query("UPDATE accounts SET balance = 11 WHERE name = 'ada'", { transaction });
+    await transaction.commit();
+    await meanwhile;
+    expect(await balances()).toEqual([
+      { name: 'ada', balance: 11 },
+      { name: 'bo', balance: 5 },
+    ]);
+  });
+
+  it('fails a write that waited out its busy timeout, and writes none of it', async () => {
+    const holder = new Database(file);
+    const waiter = new Database(file);
+    waiter.configure('busyTimeout', 150);
+    await run(holder, 'BEGIN IMMEDIATE');
+    const started = Date.now();
+    await expect(run(waiter, "INSERT INTO accounts VALUES ('cy', 1)")).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    await run(holder, 'COMMIT');
+    expect(await balances()).toEqual([]);
+    await new Promise((resolve) => holder.close(resolve));
+    await new Promise((resolve) => waiter.close(resolve));
+  });
+
+  it('reads no transaction of the thread connection half done', async () => {
+    await sequelize.query("INSERT INTO accounts VALUES ('ada', 500), ('bo', 500)");
+    const writer = await ThreadConnection.open(file, 10_000);
+    const reader = new Database(file);
+    let moving = true;
+    const moves = (async () => {
+      for (let i = 0; moving; i++) {
+        const [from, to] = i % 2 === 0 ? ['ada', 'bo'] : ['bo', 'ada'];
+        await run(writer, 'BEGIN IMMEDIATE');
+        await run(writer, 'UPDATE accounts SET balance = balance - 7 WHERE name = ?', [from]);
+        await run(writer, 'UPDATE accounts SET balance = balance + 7 WHERE name = ?', [to]);
+        await run(writer, 'COMMIT');
+        if (i % 50 === 0) await run(writer, 'PRAGMA wal_checkpoint(PASSIVE)');
+      }
+    })();
+    const sums = new Map<number, number>();
+    const until = Date.now() + 1500;
+    while (Date.now() < until) {
+      const rows = await new Promise<{ total: number; n: number }[]>((resolve, reject) =>
+        reader.all(
+          'SELECT SUM(balance) AS total, COUNT(*) AS n FROM accounts',
+          [],
+          (err: Error | null, found: unknown) => (err ? reject(err) : resolve(found as { total: number; n: number }[])),
+        ),
+      );
+      const key = rows[0]!.total * 10 + rows[0]!.n;
+      sums.set(key, (sums.get(key) ?? 0) + 1);
+      await new Promise(setImmediate);
+    }
+    moving = false;
+    await moves;
+    // Every read saw both rows and the whole amount: a move between them is seen whole or not at all.
+    expect([...sums.keys()]).toEqual([1000 * 10 + 2]);
+    expect(sums.get(10_002)).toBeGreaterThan(100);
+    await new Promise((resolve) => writer.close(resolve));
+    await new Promise((resolve) => reader.close(resolve));
+  });
+
+  it('commits what was sent to the thread before it closed', async () => {
+    const writer = await ThreadConnection.open(file, 10_000);
+    const sent = run(writer, "INSERT INTO accounts VALUES ('dee', 3)");
+    await new Promise((resolve) => writer.close(resolve));
+    await sent;
+    await expect(run(writer, "INSERT INTO accounts VALUES ('eve', 4)")).rejects.toThrow(/closed/);
+    expect(await balances()).toEqual([{ name: 'dee', balance: 3 }]);
+  });
+
+  it('reports a duplicate as Sequelize reports one, and changes nothing', async () => {
+    await sequelize.query("INSERT INTO accounts VALUES ('ada', 1)");
+    await expect(sequelize.query("INSERT INTO accounts VALUES ('ada', 2)")).rejects.toBeInstanceOf(
+      UniqueConstraintError,
+    );
+    const writer = await ThreadConnection.open(file, 10_000);
+    await expect(run(writer, "INSERT INTO accounts VALUES ('ada', 3)")).rejects.toMatchObject({
+      code: 'SQLITE_CONSTRAINT',
+      message: expect.stringMatching(/^SQLITE_CONSTRAINT: UNIQUE constraint failed: accounts\.name/),
+    });
+    await new Promise((resolve) => writer.close(resolve));
+    expect(await balances()).toEqual([{ name: 'ada', balance: 1 }]);
+  });
+});
