@@ -8,7 +8,7 @@ const CHANGES = 'temp.oidc_group_changes';
 export const CHANGES_READ = `SELECT n FROM ${CHANGES} ORDER BY k`;
 
 /**
- * A group commit's writes as one SQLite script, for one call of sqlite3's `exec`: BEGIN, then every
+ * A group commit's writes as one SQLite script, for one `exec` on the writes' connection: BEGIN, then every
  * request's statements in the order given, each followed by a row of CHANGES with the rows it changed.
  * It leaves the transaction open: its caller reads CHANGES_READ and then commits. Undefined when a value
  * cannot be written into the text (`literal`), and such a group goes statement by statement.

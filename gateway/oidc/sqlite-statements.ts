@@ -7,7 +7,7 @@ import { queryHooks, type OidcStatements, type QueryHooks, type Statement } from
 
 export { stored } from './sqlite-group-script.ts';
 
-/** What this module uses of sqlite3: a connection, and the statements prepared on it. */
+/** What this module uses of a SQLite connection (core/sqlite-driver.ts's, or a thread's) and its statements. */
 type Prepared = {
   all(values: unknown[], done: (err: Error | null, rows: unknown[]) => void): void;
   run(values: unknown[], done: (this: { changes: number }, err: Error | null) => void): void;
@@ -108,9 +108,7 @@ async function commitGroup(
     return;
   }
   if (!outcomes) {
-    // One statement at a time: sqlite3 runs each on a thread of libuv's pool, and statements sent at
-    // once to one connection hold a thread each while they wait for its lock, the threads RS256 signing
-    // needs.
+    // One statement at a time, each request's in its order: its list ends at the first that fails.
     outcomes = [];
     for (const entry of group) outcomes.push(await runInOrder(connection, entry.statements));
   }
@@ -132,7 +130,7 @@ async function commitGroup(
 type Outcome = { changed: number[]; err: Error | null };
 
 /**
- * The group's writes in one call of sqlite3 (groupScript), its transaction left open: under load a
+ * The group's writes in one call to their thread (groupScript), its transaction left open: under load a
  * call per statement waited for the main thread's next turn each time, and a group of fifty statements
  * took 12–21 ms, the whole store's writes one group after another. The rows each statement changed are
  * read back before the commit. Undefined, with nothing written, when the group goes statement by

@@ -29,8 +29,8 @@ export function withValues(sql: string, values: unknown[], literal: Literal): st
 
 /**
  * Values as the database reads them in a statement's text, written as core/sql-literal.ts writes them
- * (dates in UTC, as the connections bind them). Not a string with a NUL character on SQLite: sqlite3
- * hands a script to SQLite as C text, which would end there.
+ * (dates in UTC, as the connections bind them). Not a string with a NUL character on SQLite: a script
+ * goes to SQLite as C text, which would end there.
  */
 export function textLiterals(sequelize: Sequelize): Literal {
   const write = sqlLiterals(sequelize);
