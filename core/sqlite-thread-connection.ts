@@ -3,7 +3,8 @@ import { bound, sqliteError, type Values } from './sqlite-driver.ts';
 
 export type ThreadRequest =
   | { id: number; op: 'exec' | 'prepare' | 'close'; sql: string; values?: undefined }
-  | { id: number; op: 'run' | 'all'; sql: string; values: unknown[] };
+  | { id: number; op: 'run' | 'all'; sql: string; values: unknown[] }
+  | { id: number; op: 'commit-script'; sql: string; read: string; count: number; values?: undefined };
 
 export type ThreadReply = {
   id: number;
@@ -11,7 +12,12 @@ export type ThreadReply = {
   rows?: unknown[];
   changes?: number;
   lastID?: number;
+  /** Where a commit-script failed: its script (nothing written) or its commit (undone). */
+  stage?: 'script' | 'commit';
 };
+
+/** What commitScript answers: the rows read before the commit, or where it failed and why. */
+export type ScriptCommitted = { rows: unknown[] } | { failed: 'script' | 'commit'; error: Error };
 
 type Done = (reply: ThreadReply) => void;
 
@@ -77,6 +83,20 @@ export class ThreadConnection {
     this.#send({ op: 'all', sql, values: bound(values) }, (reply) => done(errorOf(reply), reply.rows ?? []));
   }
 
+  /**
+   * Runs `script`, which must open a transaction, reads `read` in it, and commits, in one trip to the
+   * thread. Nothing stays written unless it answers the rows: a script that fails, a read that finds other
+   * than `count` rows or a commit that fails is undone.
+   */
+  commitScript(script: string, read: string, count: number): Promise<ScriptCommitted> {
+    return new Promise((resolve) =>
+      this.#send({ op: 'commit-script', sql: script, read, count }, (reply) => {
+        const error = errorOf(reply);
+        resolve(error ? { failed: reply.stage ?? 'commit', error } : { rows: reply.rows ?? [] });
+      }),
+    );
+  }
+
   /** The statement compiled once on the thread; its runs reuse it. */
   prepare(sql: string, done: (err: Error | null) => void): ThreadStatement {
     this.#send({ op: 'prepare', sql }, (reply) => done(errorOf(reply)));
@@ -95,7 +115,7 @@ export class ThreadConnection {
     void this.#closed.then(() => done?.(null));
   }
 
-  #send(request: Omit<ThreadRequest, 'id'>, done: Done): void {
+  #send(request: DistributiveOmit<ThreadRequest, 'id'>, done: Done): void {
     if (this.#closed && request.op !== 'close') {
       queueMicrotask(() => done({ id: 0, error: { message: 'Database is closed', errcode: 21 } }));
       return;
@@ -112,6 +132,8 @@ export class ThreadConnection {
     for (const done of waiting) done({ id: 0, error: { message: err.message, errcode: undefined } });
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 function errorOf(reply: ThreadReply): Error | null {
   if (!reply.error) return null;

@@ -43,7 +43,36 @@ function answer(request: ThreadRequest): ThreadReply {
     }
     case 'all':
       return { id: request.id, rows: statement(request.sql).all(...values) };
+    case 'commit-script':
+      return committedScript(request);
   }
+}
+
+/**
+ * A script that opens a transaction, the rows `read` then reads in it, and the commit, in one call: each
+ * call is a trip between threads, which wakes both. The script is undone when it fails (`stage`
+ * 'script', nothing written) or `read` finds other than `count` rows; a commit that fails is undone too.
+ */
+function committedScript(request: Extract<ThreadRequest, { op: 'commit-script' }>): ThreadReply {
+  const undo = () => {
+    if (db!.isTransaction) db!.exec('ROLLBACK');
+  };
+  let rows: unknown[];
+  try {
+    db!.exec(request.sql);
+    rows = statement(request.read).all();
+    if (rows.length !== request.count) throw new Error(`${rows.length} of ${request.count} rows read back`);
+  } catch (err) {
+    undo();
+    return { id: request.id, error: failure(err), stage: 'script' };
+  }
+  try {
+    db!.exec('COMMIT');
+  } catch (err) {
+    undo();
+    return { id: request.id, error: failure(err), stage: 'commit' };
+  }
+  return { id: request.id, rows };
 }
 
 try {

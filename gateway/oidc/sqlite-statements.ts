@@ -13,6 +13,9 @@ type Prepared = {
   run(values: unknown[], done: (this: { changes: number }, err: Error | null) => void): void;
   finalize(done: () => void): void;
 };
+/** The writes' connection: a thread's, which can also run a group's script and commit in one call. */
+type WritesConnection = Connection & Pick<ThreadConnection, 'commitScript'>;
+
 type Connection = {
   prepare(sql: string, done: (err: Error | null) => void): Prepared;
   exec(sql: string, done: (err: Error | null) => void): void;
@@ -95,23 +98,20 @@ async function commitGroup(
   const failAll = (err: Error) => {
     for (const entry of group) entry.settle(err);
   };
-  let connection: Connection;
-  let outcomes: Outcome[] | undefined;
+  let connection: WritesConnection;
   try {
     connection = await writesConnection(manager, storage);
+    if (await committedInOneCall(connection, hooks, literal, group)) return;
     await hooks?.before(BEGIN);
-    outcomes = await writtenInOneCall(connection, literal, group);
-    if (!outcomes) await changes(connection, BEGIN);
+    await changes(connection, BEGIN);
     await hooks?.after(BEGIN);
   } catch (err) {
     failAll(err as Error);
     return;
   }
-  if (!outcomes) {
-    // One statement at a time, each request's in its order: its list ends at the first that fails.
-    outcomes = [];
-    for (const entry of group) outcomes.push(await runInOrder(connection, entry.statements));
-  }
+  // One statement at a time, each request's in its order: its list ends at the first that fails.
+  const outcomes: Outcome[] = [];
+  for (const entry of group) outcomes.push(await runInOrder(connection, entry.statements));
   try {
     await hooks?.before(COMMIT);
     await changes(connection, COMMIT);
@@ -130,34 +130,44 @@ async function commitGroup(
 type Outcome = { changed: number[]; err: Error | null };
 
 /**
- * The group's writes in one call to their thread (groupScript), its transaction left open: under load a
- * call per statement waited for the main thread's next turn each time, and a group of fifty statements
- * took 12–21 ms, the whole store's writes one group after another. The rows each statement changed are
- * read back before the commit. Undefined, with nothing written, when the group goes statement by
- * statement: a value the script cannot hold, or a statement the database refused (which request's, the
- * usual way tells, failing that request alone).
+ * The group's writes, the rows each changed and the commit in one call to their thread (groupScript,
+ * ThreadConnection.commitScript): under load a call per statement waited for the main thread's next
+ * turn each time, and a group of fifty statements took 12–21 ms, the whole store's writes one group after
+ * another; and each call is a trip between threads, which wakes both. True once every request of the
+ * group is settled: committed, or failed with the commit. False, with nothing written, when the group
+ * goes statement by statement: a value the script cannot hold, or a statement the database refused
+ * (which request's, the usual way tells, failing that request alone).
  */
-async function writtenInOneCall(
-  connection: Connection,
+async function committedInOneCall(
+  connection: WritesConnection,
+  hooks: QueryHooks | undefined,
   literal: Literal,
   group: Waiting[],
-): Promise<Outcome[] | undefined> {
+): Promise<boolean> {
   const script = groupScript(
     group.map((entry) => entry.statements),
     literal,
   );
-  if (script === undefined) return undefined;
-  try {
-    await new Promise<void>((resolve, reject) => connection.exec(script, (err) => (err ? reject(err) : resolve())));
-    const changed = (await rowsOf<{ n: number }>(connection, { sql: CHANGES_READ, values: [] })).map((row) => row.n);
-    const count = group.reduce((sum, entry) => sum + entry.statements.length, 0);
-    if (changed.length !== count) throw new Error(`${changed.length} of ${count} statements' changes read back`);
-    let next = 0;
-    return group.map((entry) => ({ changed: entry.statements.map(() => changed[next++]!), err: null }));
-  } catch {
-    await changes(connection, ROLLBACK).catch(() => undefined);
-    return undefined;
+  if (script === undefined) return false;
+  await hooks?.before(BEGIN);
+  await hooks?.before(COMMIT);
+  const count = group.reduce((sum, entry) => sum + entry.statements.length, 0);
+  const committed = await connection.commitScript(script, CHANGES_READ, count);
+  if ('failed' in committed) {
+    if (committed.failed === 'script') return false;
+    throw committed.error;
   }
+  // Committed: whatever the hooks say now, each request is told it was.
+  await hooks?.after(BEGIN).catch(() => undefined);
+  await hooks?.after(COMMIT).catch(() => undefined);
+  const changed = (committed.rows as { n: number }[]).map((row) => row.n);
+  let next = 0;
+  for (const entry of group)
+    entry.settle(
+      null,
+      entry.statements.map(() => changed[next++]!),
+    );
+  return true;
 }
 
 /** A request's statements one after another, up to the first that fails. */
@@ -231,15 +241,14 @@ function finalizeOnClose(connection: Connection, statements: Map<string, Promise
   };
 }
 
-const opening = new WeakMap<Manager, Promise<Connection>>();
+const opening = new WeakMap<Manager, Promise<WritesConnection>>();
 
 /**
  * The writes' connection, on a thread of its own (ThreadConnection): each commit waits for the disk, and
  * on the main thread that wait held up every request meanwhile (refresh grants fell by a third). Kept
- * among Sequelize's connections, which closes it with the rest. A database in memory is one connection.
+ * among Sequelize's connections, which closes it with the rest.
  */
-function writesConnection(manager: Manager, storage: string): Promise<Connection> {
-  if (storage === ':memory:') return manager.getConnection({ uuid: WRITES });
+function writesConnection(manager: Manager, storage: string): Promise<WritesConnection> {
   let connection = opening.get(manager);
   if (!connection) {
     connection = ThreadConnection.open(storage, BUSY_TIMEOUT).then((opened) => {

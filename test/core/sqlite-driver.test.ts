@@ -117,6 +117,31 @@ describe.runIf(testDialect === 'sqlite')('SQLite in the process', () => {
     expect(await balances()).toEqual([{ name: 'dee', balance: 3 }]);
   });
 
+  it("undoes a thread's script and commit in one call wherever it fails, and says where", async () => {
+    // A deferred foreign key is checked at COMMIT: the one way to make a commit itself fail here.
+    await sequelize.query(
+      'CREATE TABLE cards (owner TEXT REFERENCES accounts (name) DEFERRABLE INITIALLY DEFERRED, label TEXT)',
+    );
+    await sequelize.query("INSERT INTO accounts VALUES ('ada', 1)");
+    const writer = await ThreadConnection.open(file, 10_000);
+    const script = (owner: string) =>
+      `BEGIN IMMEDIATE; INSERT INTO cards VALUES ('${owner}', 'x'); UPDATE accounts SET balance = balance + 1`;
+    const read = 'SELECT COUNT(*) AS n FROM cards';
+
+    expect(await writer.commitScript(script('ada'), read, 1)).toEqual({ rows: [{ n: 1 }] });
+    const orphan = await writer.commitScript(script('nobody'), read, 1);
+    expect(orphan).toMatchObject({ failed: 'commit', error: { code: 'SQLITE_CONSTRAINT' } });
+    const refused = await writer.commitScript(`${script('ada')}; INSERT INTO nowhere VALUES (1)`, read, 1);
+    expect(refused).toMatchObject({ failed: 'script', error: { message: expect.stringMatching(/no such table/) } });
+    const miscounted = await writer.commitScript(script('ada'), read, 5);
+    expect(miscounted).toMatchObject({ failed: 'script' });
+
+    // Only the first call's card and balance stayed; the thread goes on after each failure.
+    expect(await writer.commitScript(script('ada'), read, 1)).toEqual({ rows: [{ n: 2 }] });
+    expect(await balances()).toEqual([{ name: 'ada', balance: 3 }]);
+    await new Promise((resolve) => writer.close(resolve));
+  });
+
   it('reports a duplicate as Sequelize reports one, and changes nothing', async () => {
     await sequelize.query("INSERT INTO accounts VALUES ('ada', 1)");
     await expect(sequelize.query("INSERT INTO accounts VALUES ('ada', 2)")).rejects.toBeInstanceOf(
