@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -140,6 +140,21 @@ describe.runIf(testDialect === 'sqlite')('SQLite in the process', () => {
     expect(await writer.commitScript(script('ada'), read, 1)).toEqual({ rows: [{ n: 2 }] });
     expect(await balances()).toEqual([{ name: 'ada', balance: 3 }]);
     await new Promise((resolve) => writer.close(resolve));
+  });
+
+  it('never answers from a file that was replaced, though connections are kept for the next transaction', async () => {
+    await sequelize.transaction((transaction) =>
+      sequelize.query("INSERT INTO accounts VALUES ('ada', 1)", { transaction }),
+    );
+    await sequelize.close();
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    sequelize = await openDatabase({ url: undefined, sqliteFile: file });
+    await sequelize.query('CREATE TABLE accounts (name TEXT PRIMARY KEY, balance INTEGER NOT NULL)');
+    const seen = await sequelize.transaction((transaction) =>
+      sequelize.query('SELECT name FROM accounts', { transaction, type: QueryTypes.SELECT }),
+    );
+    expect(seen).toEqual([]);
   });
 
   it('reports a duplicate as Sequelize reports one, and changes nothing', async () => {
