@@ -108,6 +108,35 @@ describe.runIf(testDialect === 'sqlite')('SQLite in the process', () => {
     await new Promise((resolve) => reader.close(resolve));
   });
 
+  it("lets a main-thread writer in between a thread's commits that follow one another", async () => {
+    const writer = await ThreadConnection.open(file, 10_000);
+    await sequelize.query('CREATE TABLE log (n INTEGER)');
+    let committing = true;
+    // As the gateway's store commits under load: one commit at a time, the next sent as the last ends.
+    const commits = (async () => {
+      for (let n = 0; committing; n++) {
+        const script = `BEGIN IMMEDIATE; ${'INSERT INTO log VALUES (1); '.repeat(50)}`;
+        const done = await writer.commitScript(script, 'SELECT COUNT(*) AS n FROM log', 1);
+        if ('failed' in done) throw done.error;
+      }
+    })();
+    const other = new Database(file);
+    other.configure('busyTimeout', 1000);
+    try {
+      for (let i = 0; i < 10; i++) {
+        await run(other, 'BEGIN IMMEDIATE');
+        await run(other, 'INSERT INTO accounts VALUES (?, ?)', [`p${i}`, i]);
+        await run(other, 'COMMIT');
+      }
+    } finally {
+      committing = false;
+      await commits;
+      await new Promise((resolve) => other.close(resolve));
+      await new Promise((resolve) => writer.close(resolve));
+    }
+    expect(await balances()).toHaveLength(10);
+  });
+
   it('commits what was sent to the thread before it closed', async () => {
     const writer = await ThreadConnection.open(file, 10_000);
     const sent = run(writer, "INSERT INTO accounts VALUES ('dee', 3)");
