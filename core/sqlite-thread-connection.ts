@@ -4,7 +4,13 @@ import { bound, sqliteError, type Values } from './sqlite-driver.ts';
 export type ThreadRequest =
   | { id: number; op: 'exec' | 'prepare' | 'close'; sql: string; values?: undefined }
   | { id: number; op: 'run' | 'all'; sql: string; values: unknown[] }
-  | { id: number; op: 'commit-script'; sql: string; read: string; count: number; values?: undefined };
+  | {
+      id: number;
+      op: 'commit-group';
+      lists: { sql: string; values: unknown[] }[][];
+      sql?: undefined;
+      values?: undefined;
+    };
 
 export type ThreadReply = {
   id: number;
@@ -12,12 +18,12 @@ export type ThreadReply = {
   rows?: unknown[];
   changes?: number;
   lastID?: number;
-  /** Where a commit-script failed: its script (nothing written) or its commit (undone). */
-  stage?: 'script' | 'commit';
+  /** A commit-group's lists, in order: the rows each statement run changed, and the failure that ended it. */
+  outcomes?: { changed: number[]; error?: { message: string; errcode: number | undefined } }[];
 };
 
-/** What commitScript answers: the rows read before the commit, or where it failed and why. */
-export type ScriptCommitted = { rows: unknown[] } | { failed: 'script' | 'commit'; error: Error };
+/** One list of statements in a committed group: the rows each changed, up to the one that failed. */
+export type GroupOutcome = { changed: number[]; error: Error | null };
 
 type Done = (reply: ThreadReply) => void;
 
@@ -84,15 +90,22 @@ export class ThreadConnection {
   }
 
   /**
-   * Runs `script`, which must open a transaction, reads `read` in it, and commits, in one trip to the
-   * thread. Nothing stays written unless it answers the rows: a script that fails, a read that finds other
-   * than `count` rows or a commit that fails is undone.
+   * Runs lists of statements in one transaction and commits it, in one trip to the thread. Each list runs
+   * in order up to its first statement that fails, which fails that list alone. Rejects, with nothing
+   * kept, when the transaction cannot begin or commit or SQLite ends it on a failure.
    */
-  commitScript(script: string, read: string, count: number): Promise<ScriptCommitted> {
-    return new Promise((resolve) =>
-      this.#send({ op: 'commit-script', sql: script, read, count }, (reply) => {
+  commitGroup(lists: { sql: string; values: unknown[] }[][]): Promise<GroupOutcome[]> {
+    const sent = lists.map((list) => list.map(({ sql, values }) => ({ sql, values: bound(values as Values) })));
+    return new Promise((resolve, reject) =>
+      this.#send({ op: 'commit-group', lists: sent }, (reply) => {
         const error = errorOf(reply);
-        resolve(error ? { failed: reply.stage ?? 'commit', error } : { rows: reply.rows ?? [] });
+        if (error) return reject(error);
+        resolve(
+          (reply.outcomes ?? []).map(({ changed, error: failed }) => ({
+            changed,
+            error: failed ? errorOf({ id: reply.id, error: failed }) : null,
+          })),
+        );
       }),
     );
   }

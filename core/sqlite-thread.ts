@@ -43,36 +43,48 @@ function answer(request: ThreadRequest): ThreadReply {
     }
     case 'all':
       return { id: request.id, rows: statement(request.sql).all(...values) };
-    case 'commit-script':
-      return committedScript(request);
+    case 'commit-group':
+      return committedGroup(request);
   }
 }
 
 /**
- * A script that opens a transaction, the rows `read` then reads in it, and the commit, in one call: each
- * call is a trip between threads, which wakes both. The script is undone when it fails (`stage`
- * 'script', nothing written) or `read` finds other than `count` rows; a commit that fails is undone too.
+ * One transaction for lists of statements: each list's run in order up to the first that fails, which
+ * fails that list alone (SQLite undoes just the statement); then the commit. Should SQLite have ended the
+ * transaction itself on a failure (a full disk, say), or the commit fail, nothing is kept and the reply
+ * is an error for all: a statement run after that would commit on its own.
  */
-function committedScript(request: Extract<ThreadRequest, { op: 'commit-script' }>): ThreadReply {
-  const undo = () => {
+function committedGroup(request: Extract<ThreadRequest, { op: 'commit-group' }>): ThreadReply {
+  const undo = (err: unknown): ThreadReply => {
     if (db!.isTransaction) db!.exec('ROLLBACK');
+    return { id: request.id, error: failure(err) };
   };
-  let rows: unknown[];
   try {
-    db!.exec(request.sql);
-    rows = statement(request.read).all();
-    if (rows.length !== request.count) throw new Error(`${rows.length} of ${request.count} rows read back`);
+    db!.exec('BEGIN IMMEDIATE');
   } catch (err) {
-    undo();
-    return { id: request.id, error: failure(err), stage: 'script' };
+    return undo(err);
+  }
+  const outcomes: NonNullable<ThreadReply['outcomes']> = [];
+  for (const list of request.lists) {
+    const changed: number[] = [];
+    let error: ReturnType<typeof failure> | undefined;
+    for (const { sql, values } of list) {
+      try {
+        changed.push(Number(statement(sql).run(...(values as SQLInputValue[])).changes));
+      } catch (err) {
+        if (!db!.isTransaction) return undo(err);
+        error = failure(err);
+        break;
+      }
+    }
+    outcomes.push({ changed, error });
   }
   try {
     db!.exec('COMMIT');
   } catch (err) {
-    undo();
-    return { id: request.id, error: failure(err), stage: 'commit' };
+    return undo(err);
   }
-  return { id: request.id, rows };
+  return { id: request.id, outcomes };
 }
 
 try {

@@ -1,11 +1,13 @@
 import type { Sequelize } from 'sequelize';
 import { BUSY_TIMEOUT } from '../../core/database.ts';
-import { ThreadConnection } from '../../core/sqlite-thread-connection.ts';
-import { CHANGES_READ, groupScript, stored } from './sqlite-group-script.ts';
-import { textLiterals, type Literal } from './statement-text.ts';
+import { ThreadConnection, type GroupOutcome } from '../../core/sqlite-thread-connection.ts';
 import { queryHooks, type OidcStatements, type QueryHooks, type Statement } from './statements.ts';
 
-export { stored } from './sqlite-group-script.ts';
+/** A value as Sequelize stores it in SQLite: dates as UTC text, which compares in time order. */
+export function stored(value: unknown): unknown {
+  if (!(value instanceof Date)) return value;
+  return `${value.toISOString().replace('T', ' ').replace('Z', '')} +00:00`;
+}
 
 /** What this module uses of a SQLite connection (core/sqlite-driver.ts's, or a thread's) and its statements. */
 type Prepared = {
@@ -13,8 +15,8 @@ type Prepared = {
   run(values: unknown[], done: (this: { changes: number }, err: Error | null) => void): void;
   finalize(done: () => void): void;
 };
-/** The writes' connection: a thread's, which can also run a group's script and commit in one call. */
-type WritesConnection = Connection & Pick<ThreadConnection, 'commitScript'>;
+/** The writes' connection: a thread's, which commits a group in one call. */
+type WritesConnection = Connection & Pick<ThreadConnection, 'commitGroup'>;
 
 type Connection = {
   prepare(sql: string, done: (err: Error | null) => void): Prepared;
@@ -38,8 +40,9 @@ type Waiting = { statements: Statement[]; settle(err: Error | null, changed?: nu
  * arrive meanwhile wait for that commit to end and then go together in the next one. Each request's
  * answer still waits for its own commit.
  *
- * The writes have a connection of their own, so the reads see only what is committed; a group's writes
- * go to it in one call (writtenInOneCall). The reads have one too, with each statement prepared once.
+ * The writes have a connection of their own, on a thread, so the reads see only what is committed; a
+ * group's writes go to it in one call (commitGroup). The reads have one too, on the main thread, with each
+ * statement prepared once.
  * Within a group each request's statements stand alone, as they would in autocommit: one that fails
  * fails its own request only. Sequelize closes both connections with the rest.
  */
@@ -48,13 +51,12 @@ export function sqliteStatements(sequelize: Sequelize): OidcStatements {
   const storage = (sequelize as unknown as { options: { storage?: string } }).options.storage ?? ':memory:';
   let waiting: Waiting[] = [];
   let committing = false;
-  const literal = textLiterals(sequelize);
 
   function commitNext(): void {
     const group = waiting;
     waiting = [];
     committing = true;
-    void commitGroup(manager, storage, queryHooks(sequelize), literal, group).finally(() => {
+    void commitGroup(manager, storage, queryHooks(sequelize), group).finally(() => {
       committing = false;
       if (waiting.length > 0) commitNext();
     });
@@ -82,128 +84,49 @@ export function sqliteStatements(sequelize: Sequelize): OidcStatements {
 }
 
 /**
- * One transaction for the group's statements, each request's in the order it gave them; each request
- * settles after COMMIT. A request's statement that fails ends its list: the ones after it do not run
- * (a refresh token is not spent when its successor could not be stored). The statements run only once
- * BEGIN has succeeded: after a failed one, each would commit on its own while its request was told it
- * failed.
+ * One transaction for the group's statements, each request's in the order it gave them, in one call to
+ * the writes' thread (ThreadConnection.commitGroup); each request settles after COMMIT. A request's
+ * statement that fails ends its list: the ones after it do not run (a refresh token is not spent when
+ * its successor could not be stored), and that request fails alone. The values are bound, not written
+ * into the text, so any value goes; a call per statement waited for the main thread's next turn each time
+ * (a group of fifty statements took 12–21 ms), and each call is a trip between threads, which wakes both.
  */
 async function commitGroup(
   manager: Manager,
   storage: string,
   hooks: QueryHooks | undefined,
-  literal: Literal,
   group: Waiting[],
 ): Promise<void> {
-  const failAll = (err: Error) => {
-    for (const entry of group) entry.settle(err);
-  };
-  let connection: WritesConnection;
+  let outcomes: GroupOutcome[];
   try {
-    connection = await writesConnection(manager, storage);
-    if (await committedInOneCall(connection, hooks, literal, group)) return;
+    const connection = await writesConnection(manager, storage);
     await hooks?.before(BEGIN);
-    await changes(connection, BEGIN);
-    await hooks?.after(BEGIN);
-  } catch (err) {
-    failAll(err as Error);
-    return;
-  }
-  // One statement at a time, each request's in its order: its list ends at the first that fails.
-  const outcomes: Outcome[] = [];
-  for (const entry of group) outcomes.push(await runInOrder(connection, entry.statements));
-  try {
     await hooks?.before(COMMIT);
-    await changes(connection, COMMIT);
+    outcomes = await connection.commitGroup(
+      group.map((entry) => entry.statements.map(({ sql, values }) => ({ sql, values: values.map(stored) }))),
+    );
   } catch (err) {
-    await changes(connection, ROLLBACK).catch(() => undefined);
-    failAll(err as Error);
+    for (const entry of group) entry.settle(err as Error);
     return;
-  }
-  await hooks?.after(COMMIT).catch(() => undefined);
-  group.forEach((entry, i) => {
-    const { changed, err } = outcomes[i]!;
-    entry.settle(err, changed);
-  });
-}
-
-type Outcome = { changed: number[]; err: Error | null };
-
-/**
- * The group's writes, the rows each changed and the commit in one call to their thread (groupScript,
- * ThreadConnection.commitScript): under load a call per statement waited for the main thread's next
- * turn each time, and a group of fifty statements took 12–21 ms, the whole store's writes one group after
- * another; and each call is a trip between threads, which wakes both. True once every request of the
- * group is settled: committed, or failed with the commit. False, with nothing written, when the group
- * goes statement by statement: a value the script cannot hold, or a statement the database refused
- * (which request's, the usual way tells, failing that request alone).
- */
-async function committedInOneCall(
-  connection: WritesConnection,
-  hooks: QueryHooks | undefined,
-  literal: Literal,
-  group: Waiting[],
-): Promise<boolean> {
-  const script = groupScript(
-    group.map((entry) => entry.statements),
-    literal,
-  );
-  if (script === undefined) return false;
-  await hooks?.before(BEGIN);
-  await hooks?.before(COMMIT);
-  const count = group.reduce((sum, entry) => sum + entry.statements.length, 0);
-  const committed = await connection.commitScript(script, CHANGES_READ, count);
-  if ('failed' in committed) {
-    if (committed.failed === 'script') return false;
-    throw committed.error;
   }
   // Committed: whatever the hooks say now, each request is told it was.
   await hooks?.after(BEGIN).catch(() => undefined);
   await hooks?.after(COMMIT).catch(() => undefined);
-  const changed = (committed.rows as { n: number }[]).map((row) => row.n);
-  let next = 0;
-  for (const entry of group)
-    entry.settle(
-      null,
-      entry.statements.map(() => changed[next++]!),
-    );
-  return true;
+  group.forEach((entry, i) => {
+    const { changed, error } = outcomes[i]!;
+    entry.settle(error, changed);
+  });
 }
 
-/** A request's statements one after another, up to the first that fails. */
-async function runInOrder(connection: Connection, statements: Statement[]): Promise<Outcome> {
-  const outcome: Outcome = { changed: [], err: null };
-  for (const statement of statements) {
-    try {
-      outcome.changed.push(await changes(connection, statement));
-    } catch (err) {
-      outcome.err = err as Error;
-      break;
-    }
-  }
-  return outcome;
-}
-
+// What the hooks hear of a group's transaction (bench:gateway counts statements by them).
 const BEGIN: Statement = { sql: 'BEGIN IMMEDIATE', values: [] };
 const COMMIT: Statement = { sql: 'COMMIT', values: [] };
-const ROLLBACK: Statement = { sql: 'ROLLBACK', values: [] };
 
 /** The rows one statement (prepared once per connection) reads. */
 async function rowsOf<T>(connection: Connection, { sql, values }: Statement): Promise<T[]> {
   const prepared = await preparedOn(connection, sql);
   return new Promise((resolve, reject) => {
     prepared.all(values.map(stored), (err, found) => (err ? reject(err) : resolve(found as T[])));
-  });
-}
-
-/** Runs one statement (prepared once per connection) and answers how many rows it changed. */
-async function changes(connection: Connection, { sql, values }: Statement): Promise<number> {
-  const prepared = await preparedOn(connection, sql);
-  return new Promise((resolve, reject) => {
-    prepared.run(values.map(stored), function (this: { changes: number }, err) {
-      if (err) reject(err);
-      else resolve(this.changes);
-    });
   });
 }
 

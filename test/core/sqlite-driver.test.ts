@@ -115,9 +115,9 @@ describe.runIf(testDialect === 'sqlite')('SQLite in the process', () => {
     // As the gateway's store commits under load: one commit at a time, the next sent as the last ends.
     const commits = (async () => {
       for (let n = 0; committing; n++) {
-        const script = `BEGIN IMMEDIATE; ${'INSERT INTO log VALUES (1); '.repeat(50)}`;
-        const done = await writer.commitScript(script, 'SELECT COUNT(*) AS n FROM log', 1);
-        if ('failed' in done) throw done.error;
+        await writer.commitGroup([
+          Array.from({ length: 50 }, () => ({ sql: 'INSERT INTO log VALUES (?)', values: [n] })),
+        ]);
       }
     })();
     const other = new Database(file);
@@ -146,44 +146,37 @@ describe.runIf(testDialect === 'sqlite')('SQLite in the process', () => {
     expect(await balances()).toEqual([{ name: 'dee', balance: 3 }]);
   });
 
-  it("undoes a thread's script and commit in one call wherever it fails, and says where", async () => {
+  it("commits a thread's group in one call: a failing list fails alone, a failing commit fails all", async () => {
     // A deferred foreign key is checked at COMMIT: the one way to make a commit itself fail here.
     await sequelize.query(
       'CREATE TABLE cards (owner TEXT REFERENCES accounts (name) DEFERRABLE INITIALLY DEFERRED, label TEXT)',
     );
     await sequelize.query("INSERT INTO accounts VALUES ('ada', 1)");
     const writer = await ThreadConnection.open(file, 10_000);
-    const script = (owner: string) =>
-      `BEGIN IMMEDIATE; INSERT INTO cards VALUES ('${owner}', 'x'); UPDATE accounts SET balance = balance + 1`;
-    const read = 'SELECT COUNT(*) AS n FROM cards';
+    const card = (owner: string, label: unknown) => ({
+      sql: 'INSERT INTO cards VALUES (?, ?)',
+      values: [owner, label],
+    });
+    const raise = { sql: "UPDATE accounts SET balance = balance + 1 WHERE name = 'ada'", values: [] };
+    const nowhere = { sql: 'INSERT INTO nowhere VALUES (1)', values: [] };
 
-    expect(await writer.commitScript(script('ada'), read, 1)).toEqual({ rows: [{ n: 1 }] });
-    const orphan = await writer.commitScript(script('nobody'), read, 1);
-    expect(orphan).toMatchObject({ failed: 'commit', error: { code: 'SQLITE_CONSTRAINT' } });
-    const refused = await writer.commitScript(`${script('ada')}; INSERT INTO nowhere VALUES (1)`, read, 1);
-    expect(refused).toMatchObject({ failed: 'script', error: { message: expect.stringMatching(/no such table/) } });
-    const miscounted = await writer.commitScript(script('ada'), read, 5);
-    expect(miscounted).toMatchObject({ failed: 'script' });
+    const outcomes = await writer.commitGroup([
+      [card('ada', 'a\u0000b'), raise],
+      [raise, nowhere, raise],
+      [{ sql: "UPDATE accounts SET balance = 0 WHERE name = 'nobody'", values: [] }],
+    ]);
+    expect(outcomes.map((o) => o.changed)).toEqual([[1, 1], [1], [0]]);
+    expect(outcomes.map((o) => o.error?.message ?? null)).toEqual([null, expect.stringMatching(/no such table/), null]);
+    await expect(writer.commitGroup([[raise], [card('nobody', 'x')]])).rejects.toMatchObject({
+      code: 'SQLITE_CONSTRAINT',
+    });
 
-    // Only the first call's card and balance stayed; the thread goes on after each failure.
-    expect(await writer.commitScript(script('ada'), read, 1)).toEqual({ rows: [{ n: 2 }] });
+    // The first group stayed whole, NUL and all (the list that failed kept its statement before the
+    // failure, as in autocommit); the group whose commit failed left nothing.
+    const cards = await sequelize.query<{ label: string }>('SELECT label FROM cards', { type: QueryTypes.SELECT });
+    expect(cards).toEqual([{ label: 'a\u0000b' }]);
     expect(await balances()).toEqual([{ name: 'ada', balance: 3 }]);
     await new Promise((resolve) => writer.close(resolve));
-  });
-
-  it('never answers from a file that was replaced, though connections are kept for the next transaction', async () => {
-    await sequelize.transaction((transaction) =>
-      sequelize.query("INSERT INTO accounts VALUES ('ada', 1)", { transaction }),
-    );
-    await sequelize.close();
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir);
-    sequelize = await openDatabase({ url: undefined, sqliteFile: file });
-    await sequelize.query('CREATE TABLE accounts (name TEXT PRIMARY KEY, balance INTEGER NOT NULL)');
-    const seen = await sequelize.transaction((transaction) =>
-      sequelize.query('SELECT name FROM accounts', { transaction, type: QueryTypes.SELECT }),
-    );
-    expect(seen).toEqual([]);
   });
 
   it('reports a duplicate as Sequelize reports one, and changes nothing', async () => {
