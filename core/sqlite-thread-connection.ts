@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { bound, sqliteError, type Values } from './sqlite-driver.ts';
 
 export type ThreadRequest =
-  | { id: number; op: 'exec' | 'prepare' | 'close'; sql: string; values?: undefined }
+  | { id: number; op: 'close'; sql: string; values?: undefined }
   | { id: number; op: 'run' | 'all'; sql: string; values: unknown[] }
   | {
       id: number;
@@ -26,13 +26,6 @@ export type ThreadReply = {
 export type GroupOutcome = { changed: number[]; error: Error | null };
 
 type Done = (reply: ThreadReply) => void;
-
-/** A statement prepared on a ThreadConnection, with sqlite3's calls for it. */
-export type ThreadStatement = {
-  all(values: unknown[], done: (err: Error | null, rows: unknown[]) => void): void;
-  run(values: unknown[], done: (this: { changes: number; lastID: number }, err: Error | null) => void): void;
-  finalize(done: () => void): void;
-};
 
 /**
  * A connection to a SQLite file whose statements run on a thread of its own, with sqlite3's callback
@@ -75,10 +68,6 @@ export class ThreadConnection {
     });
   }
 
-  exec(sql: string, done: (err: Error | null) => void): void {
-    this.#send({ op: 'exec', sql }, (reply) => done(errorOf(reply)));
-  }
-
   run(sql: string, values: Values, done: (this: { changes: number; lastID: number }, err: Error | null) => void): void {
     this.#send({ op: 'run', sql, values: bound(values) }, (reply) =>
       done.call({ changes: reply.changes ?? 0, lastID: reply.lastID ?? 0 }, errorOf(reply)),
@@ -108,16 +97,6 @@ export class ThreadConnection {
         );
       }),
     );
-  }
-
-  /** The statement compiled once on the thread; its runs reuse it. */
-  prepare(sql: string, done: (err: Error | null) => void): ThreadStatement {
-    this.#send({ op: 'prepare', sql }, (reply) => done(errorOf(reply)));
-    return {
-      all: (values, callback) => this.all(sql, values as Values, callback),
-      run: (values, callback) => this.run(sql, values as Values, callback),
-      finalize: (callback) => queueMicrotask(callback),
-    };
   }
 
   /** Closes the connection after the statements sent before, and ends its thread. */

@@ -31,12 +31,6 @@ function answer(request: ThreadRequest): ThreadReply {
   if (!db) throw Object.assign(new Error('Database is closed'), { errcode: 21 });
   const values = request.values as SQLInputValue[];
   switch (request.op) {
-    case 'exec':
-      db.exec(request.sql);
-      return { id: request.id };
-    case 'prepare':
-      statement(request.sql);
-      return { id: request.id };
     case 'run': {
       const result = statement(request.sql).run(...values);
       return { id: request.id, changes: Number(result.changes), lastID: Number(result.lastInsertRowid) };

@@ -9,25 +9,23 @@ export function stored(value: unknown): unknown {
   return `${value.toISOString().replace('T', ' ').replace('Z', '')} +00:00`;
 }
 
-/** What this module uses of a SQLite connection (core/sqlite-driver.ts's, or a thread's) and its statements. */
+/** What the reads use of their SQLite connection (core/sqlite-driver.ts's) and its statements. */
 type Prepared = {
   all(values: unknown[], done: (err: Error | null, rows: unknown[]) => void): void;
-  run(values: unknown[], done: (this: { changes: number }, err: Error | null) => void): void;
   finalize(done: () => void): void;
 };
 /** The writes' connection: a thread's, which commits a group in one call. */
-type WritesConnection = Connection & Pick<ThreadConnection, 'commitGroup'>;
+type WritesConnection = Pick<ThreadConnection, 'commitGroup' | 'close'>;
 
 type Connection = {
   prepare(sql: string, done: (err: Error | null) => void): Prepared;
-  exec(sql: string, done: (err: Error | null) => void): void;
   close(done?: (err: Error | null) => void): void;
 };
 
 type Manager = {
   getConnection(options: { uuid?: string }): Promise<Connection>;
   /** Sequelize's open connections by key, each closed with the database. */
-  connections: Record<string, Connection>;
+  connections: Record<string, { close(done?: (err: Error | null) => void): void }>;
 };
 
 type Waiting = { statements: Statement[]; settle(err: Error | null, changed?: number[]): void };
