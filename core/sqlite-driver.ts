@@ -288,11 +288,13 @@ export class Database {
       } catch (err) {
         failure = sqliteError(err);
       }
-      ran = true;
       if (failure && this.#mayRunAgain(failure, operation, before)) {
         this.#wait(operation);
         break;
       }
+      // Only a statement that ran may have let go of a lock: one refused again wakes nobody, itself
+      // included, or a waiting connection would try again at every turn of the event loop.
+      ran = true;
       this.#queue.shift();
       this.#retryDelay = 1;
       const { done, self } = operation;

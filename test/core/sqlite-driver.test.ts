@@ -70,6 +70,24 @@ describe.runIf(testDialect === 'sqlite')('SQLite in the process', () => {
     await new Promise((resolve) => waiter.close(resolve));
   });
 
+  it('waits for a lock without keeping the thread busy', async () => {
+    const holder = new Database(file);
+    const waiter = new Database(file);
+    await run(holder, 'BEGIN IMMEDIATE');
+    const before = process.threadCpuUsage();
+    const waited = run(waiter, "INSERT INTO accounts VALUES ('cy', 1)");
+    await sleep(300);
+    const used = process.threadCpuUsage(before);
+    await run(holder, 'COMMIT');
+    await waited;
+    // Retried on a timer, up to every 20 ms: a few milliseconds of the thread, not the 300 ms it spent
+    // when a refused statement woke itself at every turn of the event loop.
+    expect((used.user + used.system) / 1000).toBeLessThan(60);
+    expect(await balances()).toEqual([{ name: 'cy', balance: 1 }]);
+    await new Promise((resolve) => holder.close(resolve));
+    await new Promise((resolve) => waiter.close(resolve));
+  });
+
   it('reads no transaction of the thread connection half done', async () => {
     await sequelize.query("INSERT INTO accounts VALUES ('ada', 500), ('bo', 500)");
     const writer = await ThreadConnection.open(file, 10_000);
