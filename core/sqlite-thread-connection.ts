@@ -41,6 +41,7 @@ export class ThreadConnection {
   readonly #waiting = new Map<number, Done>();
   #next = 1;
   #closed: Promise<void> | undefined;
+  #stopped: Error | undefined;
 
   private constructor(file: string, worker: Worker) {
     this.filename = file;
@@ -51,8 +52,8 @@ export class ThreadConnection {
       if (this.#waiting.size === 0) worker.unref();
       done?.(reply);
     });
-    worker.on('error', (err) => this.#failAll(err));
-    worker.on('exit', () => this.#failAll(new Error('the SQLite thread stopped')));
+    worker.on('error', (err) => this.#stop(err));
+    worker.on('exit', () => this.#stop(new Error('the SQLite thread stopped')));
   }
 
   /** Opens `file` on a new thread; a writer waits up to `busyTimeout` ms for another's lock. */
@@ -108,8 +109,10 @@ export class ThreadConnection {
   }
 
   #send(request: DistributiveOmit<ThreadRequest, 'id'>, done: Done): void {
-    if (this.#closed && request.op !== 'close') {
-      queueMicrotask(() => done({ id: 0, error: { message: 'Database is closed', errcode: 21 } }));
+    const refusal =
+      (this.#closed && request.op !== 'close' ? 'Database is closed' : undefined) ?? this.#stopped?.message;
+    if (refusal) {
+      queueMicrotask(() => done({ id: 0, error: { message: refusal, errcode: 21 } }));
       return;
     }
     const id = this.#next++;
@@ -118,7 +121,9 @@ export class ThreadConnection {
     this.#worker.postMessage({ ...request, id });
   }
 
-  #failAll(err: Error): void {
+  /** The thread ended (closed, or failed): what waits for it fails, and so does whatever is sent after. */
+  #stop(err: Error): void {
+    this.#stopped ??= err;
     const waiting = [...this.#waiting.values()];
     this.#waiting.clear();
     for (const done of waiting) done({ id: 0, error: { message: err.message, errcode: undefined } });
