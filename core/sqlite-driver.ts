@@ -74,19 +74,6 @@ export class Statement {
     return this;
   }
 
-  get(...args: unknown[]): this {
-    const [values, done] = parsed(args);
-    this.#connection.enqueue(
-      () => {
-        const row = this.compiled().get(...bound(values));
-        return row === undefined ? undefined : plain(row);
-      },
-      done,
-      this,
-    );
-    return this;
-  }
-
   finalize(done?: (err: Error | null) => void): void {
     this.#prepared = undefined;
     if (done) queueMicrotask(() => done(null));
@@ -99,8 +86,6 @@ type Operation = {
   work: () => unknown;
   done: Callback | undefined;
   self: RunResult;
-  /** A script may stop part way; it runs again only when what it did so far changed nothing. */
-  script: boolean;
   until?: number;
 };
 
@@ -174,7 +159,6 @@ export class Database {
   #busyTimeout = 1000;
   #retry: NodeJS.Timeout | undefined;
   #retryDelay = 1;
-  #totalChanges: StatementSync | undefined;
   readonly #poolKey: string;
 
   constructor(filename: string, mode?: number | ((err: Error | null) => void), done?: (err: Error | null) => void) {
@@ -221,10 +205,6 @@ export class Database {
     then?.();
   }
 
-  parallelize(then?: () => void): void {
-    then?.();
-  }
-
   run(sql: string, ...args: unknown[]): this {
     new Statement(this, sql).run(...args);
     return this;
@@ -232,11 +212,6 @@ export class Database {
 
   all(sql: string, ...args: unknown[]): this {
     new Statement(this, sql).all(...args);
-    return this;
-  }
-
-  get(sql: string, ...args: unknown[]): this {
-    new Statement(this, sql).get(...args);
     return this;
   }
 
@@ -248,17 +223,11 @@ export class Database {
     return statement;
   }
 
-  exec(sql: string, done?: (err: Error | null) => void): this {
-    this.enqueue(() => void this.handle().exec(sql), done as Callback | undefined, new Statement(this, sql), true);
-    return this;
-  }
-
   close(done?: (err: Error | null) => void): void {
     this.enqueue(
       () => {
         if (this.#db) releaseHandle(this.#poolKey, this.filename, this.#db);
         this.#db = undefined;
-        this.#totalChanges = undefined;
         waiting.delete(this);
       },
       done as Callback | undefined,
@@ -267,8 +236,8 @@ export class Database {
   }
 
   /** Queues one operation and runs what can run now. */
-  enqueue(work: () => unknown, done: Callback | undefined, self: RunResult, script = false): void {
-    this.#queue.push({ work, done, self, script });
+  enqueue(work: () => unknown, done: Callback | undefined, self: RunResult): void {
+    this.#queue.push({ work, done, self });
     if (this.#queue.length === 1) this.drain();
   }
 
@@ -280,7 +249,6 @@ export class Database {
     let ran = false;
     while (this.#queue.length > 0) {
       const operation = this.#queue[0]!;
-      const before = operation.script ? this.#changeCount() : undefined;
       let result: unknown;
       let failure: Error | null = null;
       try {
@@ -288,7 +256,7 @@ export class Database {
       } catch (err) {
         failure = sqliteError(err);
       }
-      if (failure && this.#mayRunAgain(failure, operation, before)) {
+      if (failure && this.#mayRunAgain(failure, operation)) {
         this.#wait(operation);
         break;
       }
@@ -304,13 +272,13 @@ export class Database {
     if (ran) wakeWaiting();
   }
 
-  #mayRunAgain(failure: Error, operation: Operation, before: number | undefined): boolean {
+  #mayRunAgain(failure: Error, operation: Operation): boolean {
     const code = (failure as { errcode?: number }).errcode;
     // SQLITE_BUSY and SQLITE_BUSY_RECOVERY; never SQLITE_BUSY_SNAPSHOT, which no wait can mend.
     if (code !== 5 && code !== 261) return false;
     operation.until ??= Date.now() + this.#busyTimeout;
-    if (Date.now() >= operation.until) return false;
-    return !operation.script || (this.#db !== undefined && !this.#db.isTransaction && this.#changeCount() === before);
+    // One statement refused stands undone (SQLite undoes just it), so it can simply run again.
+    return Date.now() < operation.until;
   }
 
   #wait(operation: Operation): void {
@@ -318,12 +286,6 @@ export class Database {
     const delay = Math.min(this.#retryDelay, Math.max(1, operation.until! - Date.now()));
     this.#retryDelay = Math.min(this.#retryDelay * 2, 20);
     this.#retry = setTimeout(() => this.drain(), delay);
-  }
-
-  #changeCount(): number {
-    if (!this.#db) return 0;
-    this.#totalChanges ??= this.#db.prepare('SELECT total_changes() AS n');
-    return Number((this.#totalChanges.get() as { n: number }).n);
   }
 
   /** sqlite3 emits an error nobody asked to hear on the connection; nothing listens, so it is thrown. */
