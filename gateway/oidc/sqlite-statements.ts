@@ -12,14 +12,12 @@ export function stored(value: unknown): unknown {
 /** What the reads use of their SQLite connection (core/sqlite-driver.ts's) and its statements. */
 type Prepared = {
   all(values: unknown[], done: (err: Error | null, rows: unknown[]) => void): void;
-  finalize(done: () => void): void;
 };
 /** The writes' connection: a thread's, which commits a group in one call. */
 type WritesConnection = Pick<ThreadConnection, 'commitGroup' | 'close'>;
 
 type Connection = {
   prepare(sql: string, done: (err: Error | null) => void): Prepared;
-  close(done?: (err: Error | null) => void): void;
 };
 
 type Manager = {
@@ -137,7 +135,6 @@ function preparedOn(connection: Connection, sql: string): Promise<Prepared> {
   if (!statements) {
     statements = new Map();
     preparedStatements.set(connection, statements);
-    finalizeOnClose(connection, statements);
   }
   let prepared = statements.get(sql);
   if (!prepared) {
@@ -148,18 +145,6 @@ function preparedOn(connection: Connection, sql: string): Promise<Prepared> {
     prepared.catch(() => statements.delete(sql));
   }
   return prepared;
-}
-
-/** SQLite closes no connection with statements still prepared on it: they end first. */
-function finalizeOnClose(connection: Connection, statements: Map<string, Promise<Prepared>>): void {
-  const close = connection.close.bind(connection);
-  connection.close = (done) => {
-    const ended = [...statements.values()].map((prepared) =>
-      prepared.then((statement) => new Promise<void>((resolve) => statement.finalize(resolve))).catch(() => undefined),
-    );
-    statements.clear();
-    void Promise.all(ended).then(() => close(done));
-  };
 }
 
 const opening = new WeakMap<Manager, Promise<WritesConnection>>();
