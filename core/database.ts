@@ -53,8 +53,8 @@ function statementAsWritten(sql: string, values: unknown): string {
 
 function openSqlite(file: string): Sequelize {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  // IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue (busy timeout)
-  // instead of one failing when it upgrades a read lock.
+  // IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue (the driver's
+  // busy timeout) instead of one failing when it upgrades a read lock.
   const sequelize = new Sequelize({
     dialect: 'sqlite',
     dialectModule: sqliteDriver,
@@ -62,33 +62,7 @@ function openSqlite(file: string): Sequelize {
     logging: false,
     transactionType: 'IMMEDIATE' as never,
   });
-  waitWhenBusy(sequelize);
   return sequelize;
-}
-
-/** How long a SQLite writer waits for another's lock before it fails, in ms. */
-export const BUSY_TIMEOUT = 10_000;
-
-type SqliteConnection = { configure(option: 'busyTimeout', ms: number): void };
-
-/**
- * Sequelize opens one SQLite connection per transaction and offers no hook for it, so the busy timeout
- * (wait for another writer instead of failing with SQLITE_BUSY) is set as each connection is handed out.
- */
-function waitWhenBusy(sequelize: Sequelize): void {
-  const manager = sequelize.connectionManager as unknown as {
-    getConnection(options: unknown): Promise<SqliteConnection>;
-  };
-  const getConnection = manager.getConnection.bind(manager);
-  const configured = new WeakSet<SqliteConnection>();
-  manager.getConnection = async (options) => {
-    const connection = await getConnection(options);
-    if (!configured.has(connection)) {
-      connection.configure('busyTimeout', BUSY_TIMEOUT);
-      configured.add(connection);
-    }
-    return connection;
-  };
 }
 
 export function dialectOf(sequelize: Sequelize): Dialect {

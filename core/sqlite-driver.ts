@@ -16,6 +16,9 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
  * connection keeps its statements in the order given, a waiting one holding back those after it.
  */
 
+/** How long a SQLite writer waits for another's lock before it fails, in ms, unless configured. */
+export const BUSY_TIMEOUT = 10_000;
+
 /** sqlite3's flags for opening a file, as Sequelize passes them. */
 export const OPEN_READONLY = 0x1;
 export const OPEN_READWRITE = 0x2;
@@ -156,7 +159,7 @@ export class Database {
   readonly filename: string;
   #db: DatabaseSync | undefined;
   #queue: Operation[] = [];
-  #busyTimeout = 1000;
+  #busyTimeout = BUSY_TIMEOUT;
   #retry: NodeJS.Timeout | undefined;
   #retryDelay = 1;
   readonly #poolKey: string;

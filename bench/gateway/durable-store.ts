@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import mysql from 'mysql2/promise';
-import { BUSY_TIMEOUT } from '../../core/database.ts';
+import { BUSY_TIMEOUT } from '../../core/sqlite-driver.ts';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { ThreadConnection } from '../../core/sqlite-thread-connection.ts';
 

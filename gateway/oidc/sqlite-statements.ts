@@ -1,5 +1,5 @@
 import type { Sequelize } from 'sequelize';
-import { BUSY_TIMEOUT } from '../../core/database.ts';
+import { BUSY_TIMEOUT } from '../../core/sqlite-driver.ts';
 import { ThreadConnection, type GroupOutcome } from '../../core/sqlite-thread-connection.ts';
 import { queryHooks, type OidcStatements, type QueryHooks, type Statement } from './statements.ts';
 
