@@ -28,7 +28,10 @@ type Value = SQLInputValue | boolean | Date | undefined;
 export type Values = Value[] | Record<string, Value>;
 type Callback<T = unknown> = (this: RunResult, err: Error | null, result?: T) => void;
 
-/** What a statement's callback sees as `this`, named as sqlite3 names it (Sequelize reads the name). */
+/**
+ * What a statement's callback sees as `this`, named as sqlite3 names it: Sequelize gives a bulk insert's
+ * rows their ids only when the class is called `Statement` (test/core/sqlite-driver.test.ts pins it).
+ */
 export class Statement {
   lastID = 0;
   changes = 0;
@@ -301,7 +304,14 @@ export class Database {
 function parsed(args: unknown[]): [Values | undefined, Callback | undefined] {
   const done = typeof args.at(-1) === 'function' ? (args.pop() as Callback) : undefined;
   if (args.length === 0) return [undefined, done];
-  if (args.length === 1 && args[0] !== null && typeof args[0] === 'object' && !(args[0] instanceof Date)) {
+  const [first] = args;
+  if (
+    args.length === 1 &&
+    first !== null &&
+    typeof first === 'object' &&
+    !(first instanceof Date) &&
+    !ArrayBuffer.isView(first)
+  ) {
     return [args[0] as Values, done];
   }
   return [args as Value[], done];

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QueryTypes, UniqueConstraintError, type Sequelize } from 'sequelize';
+import { DataTypes, QueryTypes, UniqueConstraintError, type Sequelize } from 'sequelize';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../core/database.ts';
 import { Database } from '../../core/sqlite-driver.ts';
@@ -195,6 +195,21 @@ describe.runIf(testDialect === 'sqlite')('SQLite in the process', () => {
     expect(cards).toEqual([{ label: 'a\u0000b' }]);
     expect(await balances()).toEqual([{ name: 'ada', balance: 3 }]);
     await new Promise((resolve) => writer.close(resolve));
+  });
+
+  it("hands back the ids SQLite gave the rows of a bulk insert, as Sequelize reads them from sqlite3's answer", async () => {
+    const Note = sequelize.define('Note', { text: DataTypes.STRING }, { tableName: 'notes', timestamps: false });
+    await Note.sync();
+    await Note.create({ text: 'first' });
+    const created = await Note.bulkCreate([{ text: 'a' }, { text: 'b' }, { text: 'c' }]);
+    expect(created.map((note) => note.get('id'))).toEqual([2, 3, 4]);
+    const stored = await Note.findAll({ order: [['id', 'ASC']] });
+    expect(stored.map((note) => [note.get('id'), note.get('text')])).toEqual([
+      [1, 'first'],
+      [2, 'a'],
+      [3, 'b'],
+      [4, 'c'],
+    ]);
   });
 
   it('reports a duplicate as Sequelize reports one, and changes nothing', async () => {
