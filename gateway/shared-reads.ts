@@ -60,8 +60,8 @@ function createSharedReads(sequelize: Sequelize): SharedReads {
 function sharedCounterReads(sequelize: Sequelize): () => Promise<number> {
   let running: Promise<number> | undefined;
   let next: Promise<number> | undefined;
-  // Sent the way the provider's store sends its reads (a statement prepared once, not Sequelize's query
-  // path: on SQLite that prepared, ran and finalized each read on libuv's pool, three trips for one).
+  // Sent the way the provider's store sends its reads: a statement prepared once, not Sequelize's query
+  // path, which compiles the statement anew and builds a query object for each of these reads.
   const statements = oidcStatementsFor(sequelize);
   const read = async () => {
     const rows = await statements.select<{ version: number | string }>({ sql: COUNTER_READ, values: [] });

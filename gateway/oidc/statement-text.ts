@@ -29,16 +29,15 @@ export function withValues(sql: string, values: unknown[], literal: Literal): st
 
 /**
  * Values as the database reads them in a statement's text, written as core/sql-literal.ts writes them
- * (dates in UTC, as the connections bind them). Not a string with a NUL character on SQLite: a script
- * goes to SQLite as C text, which would end there.
+ * (dates in UTC, as the connections bind them). MariaDB's writes use it (mariadb-statements.ts); SQLite's
+ * go to their thread with the values bound.
  */
 export function textLiterals(sequelize: Sequelize): Literal {
   const write = sqlLiterals(sequelize);
-  const sqlite = sequelize.getDialect() === 'sqlite';
   return (value) => {
     if (value === null || value === undefined) return 'NULL';
     if (typeof value === 'number') return Number.isFinite(value) ? write(value) : undefined;
-    if (typeof value === 'string') return sqlite && value.includes('\0') ? undefined : write(value);
+    if (typeof value === 'string') return write(value);
     if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : write(value);
     return undefined;
   };
