@@ -3,7 +3,10 @@
  * unacknowledged and sends the next as soon as one is acked, so the rate is what the node's answers
  * allow, and a lone message shows what it waits for. Every shape runs on the eager committer (the
  * default) and on the fixed window (FLUSH_MODE=window, how the node committed before), each on a fresh
- * node process with only the pairs' sockets, so the two stand side by side in one run.
+ * node process with only the pairs' sockets, so the two stand side by side in one run. Each shape takes a
+ * few short rounds per mode, the modes alternating (eager, window, window, eager, …): this machine's
+ * speed drifts by more than the difference measured within a minute, and one long step per mode left the
+ * verdict to whichever mode met the slower minutes.
  */
 import { performance } from 'node:perf_hooks';
 import type { GeneratorChild } from '../shared/setup.ts';
@@ -11,7 +14,7 @@ import { percentiles } from '../shared/percentiles.ts';
 import { sleep } from '../shared/orchestrator.ts';
 import type { QueryCounts } from '../shared/node-process.ts';
 import type { ClosedLoopArgs, ClosedLoopResult as GeneratorResult, DmPair } from './generator.ts';
-import { usageBetween, type ClosedLoopResult, type ClosedLoopStep, type Snapshot } from './results.ts';
+import { usageBetween, type ClosedLoopResult, type ClosedLoopStep, type Snapshot, type Usage } from './results.ts';
 
 /** Pairs × messages in flight per pair, as the issue asks: a quiet chat, then busier ones. */
 export const CLOSED_LOOP_SHAPES: { pairs: number; inFlight: number }[] = [
@@ -35,7 +38,10 @@ export type ClosedLoopDeps = {
   instrument(command: 'instrument.start'): Promise<unknown>;
   instrument(command: 'instrument.stop'): Promise<QueryCounts>;
   log(line: string): void;
+  /** Length of one round of one mode, the first second left out. */
   seconds: number;
+  /** Rounds per mode and shape (the modes alternate from round to round). */
+  rounds: number;
   flushWindowMs: number;
   /** The shapes to run, CLOSED_LOOP_SHAPES unless said (--closed-shapes, for trying a change). */
   shapes?: { pairs: number; inFlight: number }[];
@@ -72,34 +78,43 @@ export async function runClosedLoop(deps: ClosedLoopDeps): Promise<Omit<ClosedLo
     current = mode;
   };
   const steps: ClosedLoopStep[] = [];
-  // The modes take turns going first (eager, window | window, eager | …), so that whatever drifts during
-  // the run (the machine's other work, the tables' growth) does not favour one of them throughout.
+  // The modes alternate from round to round and the first mode from shape to shape (eager, window, window,
+  // eager, … | window, eager, eager, window, …), so that whatever drifts during the run (the machine's other
+  // work, the tables' growth) does not favour one of them; a node is restarted only when the mode changes.
   for (const [i, shape] of shapes.entries()) {
-    for (const mode of i % 2 === 0 ? CLOSED_LOOP_MODES : [...CLOSED_LOOP_MODES].reverse()) {
-      if (mode !== current) await startOn(mode);
-      const profiled = deps.profile && i === 0 && mode === 'eager' ? await deps.profile() : undefined;
-      const step = await closedStep(deps, mode, shape, `closed-${mode}-${shape.pairs}x${shape.inFlight}`);
-      await profiled?.();
+    const raws: Record<Mode, Round[]> = { eager: [], window: [] };
+    for (let round = 0; round < deps.rounds; round++) {
+      for (const mode of (i + round) % 2 === 0 ? CLOSED_LOOP_MODES : [...CLOSED_LOOP_MODES].reverse()) {
+        if (mode !== current) await startOn(mode);
+        const profiled = deps.profile && i === 0 && round === 0 && mode === 'eager' ? await deps.profile() : undefined;
+        raws[mode].push(await closedRound(deps, shape, `closed-${mode}-${shape.pairs}x${shape.inFlight}-${round}`));
+        await profiled?.();
+        await sleep(500);
+      }
+    }
+    for (const mode of CLOSED_LOOP_MODES) {
+      const step = combineRounds(mode, shape, deps.seconds, raws[mode]);
       steps.push(step);
       log(
-        `  ${shape.pairs}×${shape.inFlight} (${mode}): ${fmt(step.acksPerS)} acks/s, ${fmt(step.deliveriesPerS)} deliveries/s; ` +
+        `  ${shape.pairs}×${shape.inFlight} (${mode}): ${fmt(step.acksPerS)} acks/s (rounds ${step.rounds.map(fmt).join(', ')}), ${fmt(step.deliveriesPerS)} deliveries/s; ` +
           `send→receive p50 ${ms(step.delivery.p50)} p99 ${ms(step.delivery.p99)} max ${ms(step.delivery.max)}; ack p50 ${ms(step.ack.p50)} p99 ${ms(step.ack.p99)}; ` +
           `${(step.flushes.messages / Math.max(1, step.flushes.count)).toFixed(1)} per flush (${ms(step.flushes.meanMs)} each, p99 ${ms(step.flushes.p99Ms)}, max ${ms(step.flushes.maxMs)}); node CPU ${pct(step.usage.nodeCpu)}, MariaDB ${pct(step.usage.mariadbCpu)}, machine ${pct(step.usage.machineBusy)}` +
           (Object.keys(step.errors).length ? `; errors ${JSON.stringify(step.errors)}` : '') +
           `; statements per flush: ${perFlush(step)}`,
       );
-      await sleep(500);
     }
   }
   return { flushWindowMs: deps.flushWindowMs, steps };
 }
 
-async function closedStep(
+/** What one round of one mode measured, before the rounds are put together. */
+type Round = { runs: GeneratorResult[]; usage: Usage; counted: QueryCounts };
+
+async function closedRound(
   deps: ClosedLoopDeps,
-  mode: ClosedLoopStep['mode'],
   shape: { pairs: number; inFlight: number },
   phase: string,
-): Promise<ClosedLoopStep> {
+): Promise<Round> {
   const { generators, seconds } = deps;
   const share = (g: number) =>
     Math.floor(shape.pairs / generators.length) + (g < shape.pairs % generators.length ? 1 : 0);
@@ -123,31 +138,72 @@ async function closedStep(
   const b = await deps.snapshot();
   const runs = await running;
   const counted = await deps.instrument('instrument.stop');
-  const sum = (f: (r: GeneratorResult) => number) => runs.reduce((s, r) => s + f(r), 0);
+  return { runs, usage: usageBetween(a, b), counted };
+}
+
+/** A mode's rounds at one shape as one step: rates over all their measured seconds, latencies merged. */
+function combineRounds(
+  mode: Mode,
+  shape: { pairs: number; inFlight: number },
+  seconds: number,
+  rounds: Round[],
+): ClosedLoopStep {
+  const runs = rounds.flatMap((r) => r.runs);
+  const sum = (list: GeneratorResult[], f: (r: GeneratorResult) => number) => list.reduce((s, r) => s + f(r), 0);
+  // Each round's measured window, once per round (every generator of a round reports the same one).
+  const windowOf = (r: Round) => r.runs[0]?.windowSeconds ?? 0;
+  const windowSeconds = rounds.reduce((s, r) => s + windowOf(r), 0);
   const errors: Record<string, number> = {};
   for (const r of runs) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
-  const windowSeconds = runs[0]!.windowSeconds;
+  const statements: Record<string, number> = {};
+  for (const r of rounds)
+    for (const [k, v] of Object.entries(r.counted.statements)) statements[k] = (statements[k] ?? 0) + v.count;
+  const transactions = rounds.reduce((s, r) => s + r.counted.transactions.count, 0);
   return {
     mode,
     pairs: shape.pairs,
     inFlight: shape.inFlight,
     seconds,
-    acksPerS: sum((r) => r.acksInWindow) / windowSeconds,
-    deliveriesPerS: sum((r) => r.deliveriesInWindow) / windowSeconds,
+    rounds: rounds.map((r) => sum(r.runs, (x) => x.acksInWindow) / Math.max(1e-9, windowOf(r))),
+    acksPerS: sum(runs, (r) => r.acksInWindow) / windowSeconds,
+    deliveriesPerS: sum(runs, (r) => r.deliveriesInWindow) / windowSeconds,
     ack: percentiles(runs.map((r) => r.ackLatency)),
     delivery: percentiles(runs.map((r) => r.deliveryLatency)),
     errors,
-    unacked: sum((r) => r.unacked),
-    undelivered: sum((r) => r.acks) - sum((r) => r.deliveries),
-    usage: usageBetween(a, b),
-    statements: Object.fromEntries(Object.entries(counted.statements).map(([k, v]) => [k, v.count])),
+    unacked: sum(runs, (r) => r.unacked),
+    undelivered: sum(runs, (r) => r.acks) - sum(runs, (r) => r.deliveries),
+    usage: meanUsage(rounds.map((r) => r.usage)),
+    statements,
     flushes: {
-      count: counted.transactions.count,
-      messages: sum((r) => r.acks),
-      meanMs: counted.transactions.ms / Math.max(1, counted.transactions.count),
-      p99Ms: counted.transactions.p99Ms,
-      maxMs: counted.transactions.maxMs,
+      count: transactions,
+      messages: sum(runs, (r) => r.acks),
+      meanMs: rounds.reduce((s, r) => s + r.counted.transactions.ms, 0) / Math.max(1, transactions),
+      // The worst round's: a p99 of the rounds together would need their flush times, which are not kept.
+      p99Ms: Math.max(0, ...rounds.map((r) => r.counted.transactions.p99Ms)),
+      maxMs: Math.max(0, ...rounds.map((r) => r.counted.transactions.maxMs)),
     },
+  };
+}
+
+/** The usage of several intervals as one: shares weighted by each interval's length, the worst of the maxima. */
+function meanUsage(list: Usage[]): Usage {
+  const total = list.reduce((s, u) => s + u.seconds, 0);
+  const mean = (f: (u: Usage) => number) => list.reduce((s, u) => s + f(u) * u.seconds, 0) / Math.max(1e-9, total);
+  const last = list[list.length - 1]!;
+  return {
+    seconds: total,
+    nodeCpu: mean((u) => u.nodeCpu),
+    nodeLoop: mean((u) => u.nodeLoop),
+    loopDelayP99Ms: Math.max(...list.map((u) => u.loopDelayP99Ms)),
+    loopDelayMaxMs: Math.max(...list.map((u) => u.loopDelayMaxMs)),
+    gcMaxMs: Math.max(...list.map((u) => u.gcMaxMs)),
+    gcMajor: list.reduce((s, u) => s + u.gcMajor, 0),
+    mariadbCpu: list.every((u) => u.mariadbCpu !== null) ? mean((u) => u.mariadbCpu!) : null,
+    generatorsCpu: mean((u) => u.generatorsCpu),
+    orchestratorCpu: mean((u) => u.orchestratorCpu),
+    othersCpu: mean((u) => u.othersCpu),
+    machineBusy: mean((u) => u.machineBusy),
+    load: last.load,
   };
 }
 

@@ -839,6 +839,8 @@ function indexerWaitNote(phase: string, w: IndexerWait): string {
 
 function closedLoopSection(r: Results): string[] {
   const c = r.closedLoop!;
+  const count = c.steps[0]?.rounds.length ?? 0;
+  const rounds = count === 1 ? 'one round' : `${count} rounds`;
   const cell = (s: ClosedLoopStep | undefined, other: ClosedLoopStep | undefined) =>
     s
       ? [
@@ -854,6 +856,9 @@ function closedLoopSection(r: Results): string[] {
             Object.keys(s.errors).length ? `errors ${JSON.stringify(s.errors)}` : '',
             s.unacked ? `${fmt(s.unacked)} unacked` : '',
             s.undelivered ? `**${fmt(s.undelivered)} acked but not delivered**` : '',
+            other && s.rounds.length > 1
+              ? `rounds: ${s.rounds.map((rate, i) => pct((100 * rate) / Math.max(1, other.rounds[i] ?? 0))).join(', ')}`
+              : '',
           ]
             .filter(Boolean)
             .join('; ') || '–',
@@ -867,9 +872,9 @@ function closedLoopSection(r: Results): string[] {
   return [
     '### Closed loop: chat users waiting for their acks (eager commit vs. the fixed window)',
     '',
-    `As a chat user sends: each sender keeps a few messages unacknowledged and sends the next as soon as one is acked, so the rate is what the node's answers allow (bench/node/closed-loop.ts). Shapes are pairs × messages in flight per sender; each ran ${c.steps[0]?.seconds ?? '–'} s, the first second left out. ` +
+    `As a chat user sends: each sender keeps a few messages unacknowledged and sends the next as soon as one is acked, so the rate is what the node's answers allow (bench/node/closed-loop.ts). Shapes are pairs × messages in flight per sender. ` +
       `Each shape ran on the eager committer (\`FLUSH_MODE=eager\`, the default: a send that finds nothing being written is committed at once, and the ${c.flushWindowMs}-ms window gathers only what arrives while a flush runs) and on the fixed window (\`FLUSH_MODE=window\`: every batch, a lone send too, waits ${c.flushWindowMs} ms first, with \`FLUSH_LANES=1\` and \`FLUSH_CONCURRENCY=3\`: one lane, up to 3 flushes open, as the node committed before). ` +
-      `Each mode ran on a fresh node process holding only the pairs' sockets, and the modes took turns going first from one shape to the next. *vs. other* is this mode's rate in % of the other's at the same shape; *send→receive* is from the sender writing the frame to the receiver reading the message; *messages per flush* counts the node's transactions in the step (one per flush; its statements are counted with Sequelize hooks in both modes alike), and a flush's time is from its transaction's start to its commit.`,
+      `Each mode ran on a fresh node process holding only the pairs' sockets, in ${rounds} of ${c.steps[0]?.seconds ?? '–'} s per shape, the first second of each left out; the modes alternated from round to round (eager, window, window, eager, …, the other first at the next shape), since this machine's speed drifts within a minute by more than the difference measured. A mode's figures are its rounds together. *vs. other* is this mode's rate in % of the other's at the same shape (*notes*: the same for each round and the other mode's round next to it); *send→receive* is from the sender writing the frame to the receiver reading the message; *messages per flush* counts the node's transactions in the step (one per flush; its statements are counted with Sequelize hooks in both modes alike), and a flush's time is from its transaction's start to its commit.`,
     '',
     table(
       [

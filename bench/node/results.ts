@@ -124,7 +124,10 @@ export type ClosedLoopStep = {
   mode: 'eager' | 'window';
   pairs: number;
   inFlight: number;
+  /** Length of each round (the first second of each left out). */
   seconds: number;
+  /** Acks per second of each round, in the order they ran; acksPerS is over all of them. */
+  rounds: number[];
   acksPerS: number;
   deliveriesPerS: number;
   ack: Percentiles;
@@ -149,7 +152,7 @@ export type ClosedLoopResult = {
   /** The flush window both modes ran with (FLUSH_WINDOW_MS). */
   flushWindowMs: number;
   indexerWait: IndexerWait | null;
-  /** The steps in the order they ran (every shape on `eager`, then every shape on `window`). */
+  /** Per shape, its eager step, then its fixed-window step (each its rounds together). */
   steps: ClosedLoopStep[];
 };
 

@@ -11,7 +11,7 @@
  *   npm run bench:node -- --dm-only --rates=10000:15,20000 [--profile]   only the direct-message steps (rate[:seconds])
  *     (all sockets connected, no heap snapshots, group or shutdown phases); for trying a change; writes nothing
  *   --env=NAME=value (repeatable): an extra setting for the node process, e.g. --env=FLUSH_LANES=1
- *   npm run bench:node -- --closed-loop-only [--closed-seconds=3] [--closed-shapes=50x10,2x2]   only the closed loop (chat users waiting
+ *   npm run bench:node -- --closed-loop-only [--closed-seconds=3] [--closed-rounds=4] [--closed-shapes=50x10,2x2]   only the closed loop (chat users waiting
  *     for their acks; eager committer vs. fixed window), on the pairs' sockets alone; writes nothing
  *   npm run bench:node -- --group-only [--group-size=10000] [--group-messages=10]   only the group phase
  *     (its members' sockets connected, no receipts round); for trying a change; writes nothing
@@ -100,8 +100,9 @@ type Scale = {
   altSteps: Step[];
   /** The sweep against the stand-in servers (bench/node/relay-process.ts), to show what the machine can carry. */
   ceilingSteps: Step[];
-  /** Length of each closed-loop step (bench/node/closed-loop.ts), per shape and flush mode. */
+  /** Length of each closed-loop round (bench/node/closed-loop.ts), and rounds per shape and flush mode. */
   closedSeconds: number;
+  closedRounds: number;
 };
 
 const SCALES: Record<'full' | 'smoke', Scale> = {
@@ -142,7 +143,8 @@ const SCALES: Record<'full' | 'smoke', Scale> = {
       { rate: 25_000, seconds: 8 },
       { rate: 30_000, seconds: 8 },
     ],
-    closedSeconds: 8,
+    closedSeconds: 3,
+    closedRounds: 4,
   },
   smoke: {
     name: 'smoke',
@@ -165,6 +167,7 @@ const SCALES: Record<'full' | 'smoke', Scale> = {
     altSteps: [{ rate: 1_000, seconds: 5 }],
     ceilingSteps: [{ rate: 1_000, seconds: 5 }],
     closedSeconds: 3,
+    closedRounds: 1,
   },
 };
 
@@ -188,6 +191,8 @@ if (dmOnly) {
 const closedOnly = argv.includes('--closed-loop-only');
 const closedSecondsArg = argv.find((a) => a.startsWith('--closed-seconds='))?.split('=')[1];
 if (closedSecondsArg) scale.closedSeconds = Math.max(2, Number(closedSecondsArg));
+const closedRoundsArg = argv.find((a) => a.startsWith('--closed-rounds='))?.split('=')[1];
+if (closedRoundsArg) scale.closedRounds = Math.max(1, Math.floor(Number(closedRoundsArg)));
 // --closed-shapes=50x10,2x2: only these shapes (pairs × in flight), in this order.
 const closedShapes = argv
   .find((a) => a.startsWith('--closed-shapes='))
@@ -1007,6 +1012,7 @@ async function main(): Promise<void> {
         instrument: (command: string) => node.call(command),
         log,
         seconds: scale.closedSeconds,
+        rounds: scale.closedRounds,
         flushWindowMs: Number(extraEnv.FLUSH_WINDOW_MS ?? 2),
         ...(closedShapes ? { shapes: closedShapes } : {}),
         ...(closedProfile ? { profile: profileClosedStep } : {}),
