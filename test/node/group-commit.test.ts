@@ -642,6 +642,113 @@ describe('lanes', () => {
     },
   );
 
+  /**
+   * Three lanes, a window that never passes unless the test moves its clock, and a flush in the first
+   * lane's conversation held open until `release()`; `flushes` lists each commit's client ids.
+   */
+  async function threeLanesOneHeld(prefix: string, maxBatch: number) {
+    const [one, two, three] = await oneInEachLane(3, 3);
+    const flushes: string[][] = [];
+    const committer = createGroupCommitter({
+      sequelize: eng.sequelize,
+      windowMs: LONG_WINDOW_MS,
+      maxBatch,
+      concurrency: 1,
+      lanes: 3,
+      logger: eng.logger,
+      clock: createTestClock(),
+      afterCommit: (stored) => flushes.push(stored.map((c) => c.message.clientMsgId)),
+    });
+    let release!: () => void;
+    let entered!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const inside = new Promise<void>((r) => (entered = r));
+    const held = committer.append({ ...entry(one!, `${prefix}-held`), alsoWrite: () => (entered(), gate) });
+    await inside;
+    return { committer, flushes, held, release: () => release(), two: two!, three: three! };
+  }
+  const seqs = async (conversationId: string) =>
+    (await eng.models.Message.findAll({ where: { conversationId }, order: [['seq', 'ASC']] })).map((m) => [
+      m.clientMsgId,
+      m.seq,
+    ]);
+
+  it.skipIf(testDialect === 'sqlite')(
+    'writes the few sends that gathered in several lanes while another lane wrote in one transaction, once it ends (MariaDB)',
+    async () => {
+      const { committer, flushes, held, release, two, three } = await threeLanesOneHeld('pooled', 100);
+      const later = [
+        committer.append(entry(two, 'pooled-two-0001')),
+        committer.append(entry(three, 'pooled-three-0001')),
+        committer.append(entry(two, 'pooled-two-0002')),
+      ];
+      await new Promise((r) => setTimeout(r, 200));
+      expect(flushes).toEqual([]);
+      release();
+      await held;
+      const [a, b, c] = await Promise.all(later);
+      // One commit for both lanes' sends (each answered once it was stored), not one per lane.
+      expect(flushes).toHaveLength(2);
+      expect(flushes[1]!.toSorted()).toEqual(['pooled-three-0001', 'pooled-two-0001', 'pooled-two-0002']);
+      expect([a!.message.seq, b!.message.seq, c!.message.seq]).toEqual([1, 1, 2]);
+      expect(await seqs(two)).toEqual([
+        ['pooled-two-0001', 1],
+        ['pooled-two-0002', 2],
+      ]);
+      expect(await seqs(three)).toEqual([['pooled-three-0001', 1]]);
+    },
+  );
+
+  it.skipIf(testDialect === 'sqlite')(
+    'fails every send of such a transaction when it fails, and the next ones take the numbers they would have had (MariaDB)',
+    async () => {
+      const { committer, held, release, two, three } = await threeLanesOneHeld('pooled-fail', 100);
+      const fine = committer.append(entry(two, 'pooled-fail-two-0001'));
+      const failing = committer.append({
+        ...entry(three, 'pooled-fail-three-0001'),
+        alsoWrite: async () => {
+          throw new Error('the disk is full');
+        },
+      });
+      release();
+      await held;
+      await expect(fine).rejects.toMatchObject({ code: 'store_failed' });
+      await expect(failing).rejects.toMatchObject({ code: 'store_failed' });
+      // Retried, as the client does after store_failed: stored now, numbered from 1 in both conversations.
+      const [again, next] = await Promise.all([
+        committer.append(entry(two, 'pooled-fail-two-0001')),
+        committer.append(entry(three, 'pooled-fail-three-0002')),
+      ]);
+      expect([again.duplicate, again.message.seq, next.message.seq]).toEqual([false, 1, 1]);
+      expect(await seqs(three)).toEqual([['pooled-fail-three-0002', 1]]);
+    },
+  );
+
+  it.skipIf(testDialect === 'sqlite')(
+    "flushes the lanes' batches side by side when together they are a big batch (MariaDB)",
+    async () => {
+      // maxBatch 3: three or more entries are a big batch.
+      const { committer, flushes, held, release, two, three } = await threeLanesOneHeld('apart', 3);
+      const later = [
+        committer.append(entry(two, 'apart-two-0001')),
+        committer.append(entry(three, 'apart-three-0001')),
+        committer.append(entry(two, 'apart-two-0002')),
+        committer.append(entry(three, 'apart-three-0002')),
+      ];
+      release();
+      await Promise.all([held, ...later]);
+      expect(
+        flushes
+          .slice(1)
+          .map((ids) => ids.toSorted())
+          .toSorted(),
+      ).toEqual([
+        ['apart-three-0001', 'apart-three-0002'],
+        ['apart-two-0001', 'apart-two-0002'],
+      ]);
+    },
+  );
+
   it('leaves no gap when a flush fails: the next entry takes the number the failed one would have had', async () => {
     const [one] = await oneInEachLane(2, 1);
     const committer = laned(2);
