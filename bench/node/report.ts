@@ -2,6 +2,7 @@ import { describeCalibration } from '../shared/calibration.ts';
 import { SATURATED_STEPS_TO_STOP } from './sweep-rule.ts';
 import { describeNodeAck } from './node-metrics.ts';
 import { writeSection } from '../shared/benchmarks-file.ts';
+import { loadNodeConfig } from '../../node/config.ts';
 import type { ProfileSummary } from '../shared/profile-summary.ts';
 import type { Percentiles } from '../shared/percentiles.ts';
 import type { ClosedLoopStep, DbProfile, DmStep, DmSweep, IndexerWait, Results, Usage } from './results.ts';
@@ -304,7 +305,7 @@ export function renderSection(r: Results): string {
       .map(([k, val]) => `\`${k}=${val}\``)
       .join(
         ', ',
-      )}; \`FLUSH_MODE\`, \`FLUSH_WINDOW_MS\`, \`FLUSH_MAX_BATCH\`, \`FLUSH_LANES\` and \`FLUSH_CONCURRENCY\` at their defaults (eager: a send that finds nothing being written is committed at once, the window gathers only what arrives during a flush; 2 ms, 2,000, 3 lanes of conversations that flush side by side, 1 flush open per lane) unless said otherwise. \`FRAMES_PER_SECOND\` is raised so that the per-socket limit of 50/s does not throttle the senders.`,
+      )}; \`FLUSH_MODE\`, \`FLUSH_WINDOW_MS\`, \`FLUSH_MAX_BATCH\`, \`FLUSH_LANES\` and \`FLUSH_CONCURRENCY\` at their defaults (eager: a send that finds nothing being written is committed at once, the window gathers only what arrives during a flush; ${FLUSH_DEFAULTS.flushWindowMs} ms, ${fmt(FLUSH_DEFAULTS.flushMaxBatch)}, ${FLUSH_DEFAULTS.flushLanes} lanes of conversations that flush side by side, ${FLUSH_DEFAULTS.flushConcurrency} flush${FLUSH_DEFAULTS.flushConcurrency === 1 ? '' : 'es'} open per lane) unless said otherwise. \`FRAMES_PER_SECOND\` is raised so that the per-socket limit of 50/s does not throttle the senders.`,
     `- Load generators: ${r.generators.count} child processes, up to ${fmt(r.generators.socketsEach)} sockets each (the machine allows 20,000 open files per process), from source addresses ${r.generators.addresses.join(', ')}, speaking the protocol's JSON frames over raw \`ws\`. Each message text carries its send time; latency is measured where it is received, on the same machine's clock.`,
     `- Access tokens: minted by the benchmark with the gateway's real active signing key (\`loadPrivateJwks\`), with the header and claims the gateway's provider puts in a node access token (RS256, \`typ: at+jwt\`, \`kid\`, \`iss\`, \`aud\` = the node URL, \`sub\`, \`client_id\` of a registered first-party app, \`scope: openid im\`, \`preferred_username\`, \`name\`, \`im_domains\`, \`sid\`, \`jti\`, \`iat\`, \`exp\` in 1 h), because signing 15,000 people in through the login form would take far longer than the benchmark. The node verifies them exactly as gateway-issued ones: same key, fetched from the gateway's JWKS endpoint, same checks. Sockets authenticate with the \`atrium.token.<jwt>\` subprotocol.`,
     '',
@@ -919,6 +920,9 @@ function sharesOf(p: ProfileSummary | null, names: string[]): string {
   const total = p.packages.filter((x) => names.includes(x.name)).reduce((a, x) => a + x.percent, 0);
   return `${total.toFixed(0)}%`;
 }
+
+/** The node's flush settings when nothing sets them (a secret given, so that none is written to ./data). */
+const FLUSH_DEFAULTS = loadNodeConfig({ NODE_DOMAIN: 'defaults.invalid', NODE_SECRET_KEY: 'x'.repeat(43) });
 
 export function writeBenchmarks(file: string, r: Results): void {
   writeSection(file, 'Domain node', renderSection(r));
