@@ -6,7 +6,7 @@ import type { PublicKeyJwk } from '../protocol/signature.ts';
 import type { GatewayConfig } from '../gateway/config.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import { updateDomain } from '../gateway/domains/domains.ts';
-import { pinDomainKeys } from '../gateway/federation/pin-domain.ts';
+import { pinDomainKeys, pinKeysDocument } from '../gateway/federation/pin-domain.ts';
 import { addProxy, allowPair, listPolicy } from '../gateway/federation/policy.ts';
 import type { DemoDomains } from '../gateway/seed/demo.ts';
 import { UsageError } from './command.ts';
@@ -79,6 +79,26 @@ export async function alignDemoDomains(ctx: GatewayContext, urls: DemoDomains): 
 }
 
 /**
+ * Pins the demo nodes' keys before they start, from the documents their own databases give
+ * (keysDocumentBeforeStart), and lets the two exchange messages, so that the nodes' first requests to the
+ * gateway (ended sessions, the registry) are accepted, rather than refused and retried with a warning, and
+ * the registry they cache from then on already has the pair. The keys are checked as a document read from
+ * a node is.
+ */
+export async function linkDemoNodes(ctx: GatewayContext, documents: { domain: string }[]): Promise<void> {
+  // As the node serves it: through JSON, which the proof was computed over.
+  for (const doc of documents) await pinKeysDocument(ctx, doc.domain, JSON.parse(JSON.stringify(doc)));
+  await allowDemoPair(ctx);
+}
+
+async function allowDemoPair(ctx: GatewayContext): Promise<boolean> {
+  const [a, b] = [DEMO_DOMAINS.arts, DEMO_DOMAINS.eng];
+  if ((await listPolicy(ctx)).some(([x, y]) => x === a && y === b)) return false;
+  await allowPair(ctx, { a, b });
+  return true;
+}
+
+/**
  * Links the running demo units through the gateway: registers the proxy's key, pins both nodes' keys
  * (they must be listening) and allows eng <-> arts. Each step changes nothing when already done, so a
  * restart leaves the pins and the policy as they were.
@@ -93,10 +113,6 @@ export async function linkDemoCampus(ctx: GatewayContext, proxyKey: PublicKeyJwk
   for (const name of Object.values(DEMO_DOMAINS)) {
     if ((await pinDomainKeys(ctx, name)).changed) changed = true;
   }
-  const [a, b] = [DEMO_DOMAINS.arts, DEMO_DOMAINS.eng];
-  if (!(await listPolicy(ctx)).some(([x, y]) => x === a && y === b)) {
-    await allowPair(ctx, { a, b });
-    changed = true;
-  }
+  if (await allowDemoPair(ctx)) changed = true;
   return { changed };
 }

@@ -2,9 +2,10 @@ import { openDatabase } from '../core/database.ts';
 import { createLogger } from '../core/logger.ts';
 import { migrate } from '../core/migrator.ts';
 import type { NodeConfig } from '../node/config.ts';
+import { keysDocumentBeforeStart, type KeysDocument } from '../node/federation/node-keys.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from '../gateway/seed/demo.ts';
 import type { Command, Output } from './command.ts';
-import { alignDemoDomains, demoCampus, linkDemoCampus } from './demo-campus.ts';
+import { alignDemoDomains, demoCampus, linkDemoCampus, linkDemoNodes } from './demo-campus.ts';
 import { seedDemoConversations } from './demo-conversations.ts';
 import { gatewayUnit } from './gateway.ts';
 import { nodeUnit } from './node.ts';
@@ -66,10 +67,12 @@ function banner(units: RunningUnit[], prepared: Prepared, directory: DemoDirecto
   };
 }
 
-async function migrateNode(config: NodeConfig): Promise<string[]> {
+/** Migrates a node's database and gives its keys document (its first key created on a first start). */
+async function prepareNode(config: NodeConfig): Promise<{ applied: string[]; keys: KeysDocument }> {
   const sequelize = await openDatabase(config.database);
   try {
-    return (await migrate(sequelize, 'node')).map((name) => `${config.domain}/${name}`);
+    const applied = (await migrate(sequelize, 'node')).map((name) => `${config.domain}/${name}`);
+    return { applied, keys: await keysDocumentBeforeStart(sequelize, config) };
   } finally {
     await sequelize.close();
   }
@@ -97,7 +100,17 @@ export const demoCommand: Command = {
       },
       { migrated: false, config },
     );
-    const nodeMigrations = [...(await migrateNode(campus.nodes.eng)), ...(await migrateNode(campus.nodes.arts))];
+    const nodes = [await prepareNode(campus.nodes.eng), await prepareNode(campus.nodes.arts)];
+    const nodeMigrations = nodes.flatMap((node) => node.applied);
+    await withSession(
+      io,
+      ({ ctx }) =>
+        linkDemoNodes(
+          ctx,
+          nodes.map((node) => node.keys),
+        ),
+      { config },
+    );
 
     // Started in this order and stopped in reverse: the nodes reach the gateway and the proxy, never the other way round at start.
     const units = await startUnits(

@@ -40,6 +40,7 @@ import { createSealer, type Sealer } from '../core/seal.ts';
 import { createUnitServer, type UnitServer } from '../core/unit-server.ts';
 import { createFederation, type Federation } from './federation/federation.ts';
 import { defineFederationModels, type FederationModels } from './federation/models.ts';
+import { NODE_KEY_SEAL } from './federation/node-keys.ts';
 import type { Outbox } from './federation/outbox.ts';
 import { recordDeliveryFailures } from './federation/delivery-failures.ts';
 import type { EndedAccess } from './auth/ended-access.ts';
@@ -131,7 +132,7 @@ async function startOn(
   const services = {} as NodeServices;
   const members = createMemberCache(models, { now: clock.now });
   const federationModels = defineFederationModels(sequelize);
-  const sealer = createSealer(config.secretKey, 'node-keys');
+  const sealer = createSealer(config.secretKey, NODE_KEY_SEAL);
   const { federation, outbox, transport } = await startFederation({
     config,
     sequelize,

@@ -61,6 +61,22 @@ export async function pinDomainKeys(
       `Could not read ${name}'s keys at ${domain.url}: ${(error as Error).message}`,
     );
   }
+  return pinKeysDocument(ctx, name, raw);
+}
+
+/**
+ * Pins a domain's keys from its keys document, as read from the node (pinDomainKeys) or, where the node
+ * cannot be asked yet, built from the node's own database by a composition root that holds both (the
+ * demo, before its nodes start): the same checks either way.
+ */
+export async function pinKeysDocument(
+  ctx: GatewayContext,
+  name: string,
+  raw: unknown,
+): Promise<{ keys: PublicKeyJwk[]; changed: boolean }> {
+  assertFullAdmin(ctx.actor);
+  const domain = await ctx.models.Domain.findOne({ where: { name } });
+  if (!domain) throw new NotFoundError(`No domain ${name}`);
   const parsed = documentSchema.safeParse(raw);
   if (!parsed.success) throw new PinRefusedError(`${name} serves a malformed keys document`);
   const doc = parsed.data;

@@ -1,11 +1,14 @@
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { Op } from 'sequelize';
-import type { Sealer } from '../../core/seal.ts';
-import type { FederationModels, NodeKey } from './models.ts';
+import { Op, type Sequelize } from 'sequelize';
+import { createSealer, type Sealer } from '../../core/seal.ts';
+import { defineFederationModels, type FederationModels, type NodeKey } from './models.ts';
 import { privateKeyOf, type PrivateKeyJwk, type PublicKeyJwk } from '../../protocol/signature.ts';
 
 export type PublishedKey = PublicKeyJwk & { status: 'next' | 'active' | 'retiring'; notAfter?: string };
 export type KeysDocument = { domain: string; keys: PublishedKey[]; proof: { kid: string; sig: string }[] };
+
+/** What the node's private keys are sealed under (with its secret key). */
+export const NODE_KEY_SEAL = 'node-keys';
 
 /** How long a superseded key keeps verifying, so requests signed just before a rotation still land. */
 export const KEY_GRACE_MS = 24 * 3600_000;
@@ -96,4 +99,19 @@ export async function keysDocument(models: FederationModels, sealer: Sealer, dom
     return { kid: row.kid, sig: sign(null, payload, privateKeyOf(jwk)).toString('base64url') };
   });
   return { domain, keys, proof };
+}
+
+/**
+ * The keys document of a node that is not running, from its (migrated) database, its first key created
+ * if it has none yet, as the node itself would at its first start: for a composition root that starts
+ * the node and pins its keys at the gateway (the demo), so that the node's first requests are accepted.
+ */
+export async function keysDocumentBeforeStart(
+  sequelize: Sequelize,
+  node: { domain: string; secretKey: string },
+): Promise<KeysDocument> {
+  const models = defineFederationModels(sequelize);
+  const sealer = createSealer(node.secretKey, NODE_KEY_SEAL);
+  await ensureNodeKey(models, sealer);
+  return keysDocument(models, sealer, node.domain);
 }
