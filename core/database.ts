@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Sequelize } from 'sequelize';
 import { sqliteDriver } from './sqlite-driver.ts';
+import { sqliteThreadDriver } from './sqlite-thread-connection.ts';
 
 export interface DatabaseOptions {
   /** mysql://user:pass@host:port/db (MariaDB or MySQL); when absent, the SQLite file is used. */
@@ -63,6 +64,32 @@ function openSqlite(file: string): Sequelize {
     transactionType: 'IMMEDIATE' as never,
   });
   return sequelize;
+}
+
+/**
+ * Where a unit sends reads that may take long (a domain node's message search): on SQLite a second,
+ * read-only Sequelize on the same file whose statements run on a thread of their own, since the unit's
+ * own SQLite connection runs each statement on the main thread and would hold every request meanwhile;
+ * on MariaDB the unit's own Sequelize, whose statements never held the thread. Close it with
+ * closeLongReads. A read there sees what was committed before it began, as any other connection's.
+ */
+export async function openLongReads(options: DatabaseOptions, primary: Sequelize): Promise<Sequelize> {
+  // In memory, another connection would open another database.
+  if (primary.getDialect() !== 'sqlite' || options.sqliteFile === ':memory:' || options.sqliteFile === '')
+    return primary;
+  const reads = new Sequelize({
+    dialect: 'sqlite',
+    dialectModule: sqliteThreadDriver,
+    storage: options.sqliteFile,
+    logging: false,
+  });
+  // Statements outside a transaction share one connection (Sequelize's), which this makes refuse writes.
+  await reads.query('PRAGMA query_only = ON');
+  return reads;
+}
+
+export async function closeLongReads(reads: Sequelize, primary: Sequelize): Promise<void> {
+  if (reads !== primary) await reads.close();
 }
 
 export function dialectOf(sequelize: Sequelize): Dialect {

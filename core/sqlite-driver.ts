@@ -301,7 +301,7 @@ export class Database {
 }
 
 /** The values and callback of a call (sql, values?, callback?), as sqlite3 takes them. */
-function parsed(args: unknown[]): [Values | undefined, Callback | undefined] {
+export function parsed(args: unknown[]): [Values | undefined, Callback | undefined] {
   const done = typeof args.at(-1) === 'function' ? (args.pop() as Callback) : undefined;
   if (args.length === 0) return [undefined, done];
   const [first] = args;

@@ -1,5 +1,14 @@
 import { Worker } from 'node:worker_threads';
-import { bound, sqliteError, type Values } from './sqlite-driver.ts';
+import {
+  BUSY_TIMEOUT,
+  OPEN_CREATE,
+  OPEN_READONLY,
+  OPEN_READWRITE,
+  bound,
+  parsed,
+  sqliteError,
+  type Values,
+} from './sqlite-driver.ts';
 
 export type ThreadRequest =
   | { id: number; op: 'close'; sql: string; values?: undefined }
@@ -136,3 +145,69 @@ function errorOf(reply: ThreadReply): Error | null {
   if (!reply.error) return null;
   return sqliteError(Object.assign(new Error(reply.error.message), { errcode: reply.error.errcode }));
 }
+
+/**
+ * sqlite3's Database as Sequelize's SQLite dialect uses it (open, run, all, serialize, close), over a
+ * ThreadConnection: for a Sequelize whose statements must not hold the main thread while they run, as a
+ * domain node's long reads (core/database.ts, openLongReads). Statements run one after another, in the
+ * order they are sent.
+ */
+class ThreadDatabase {
+  readonly filename: string;
+  readonly #connection: Promise<ThreadConnection>;
+
+  constructor(filename: string, mode?: number | ((err: Error | null) => void), done?: (err: Error | null) => void) {
+    const opened = typeof mode === 'function' ? mode : done;
+    this.filename = filename;
+    this.#connection = ThreadConnection.open(filename, BUSY_TIMEOUT);
+    this.#connection.then(
+      () => opened?.(null),
+      (err: Error) => opened?.(err),
+    );
+  }
+
+  configure(): void {}
+
+  serialize(then?: () => void): void {
+    then?.();
+  }
+
+  run(sql: string, ...args: unknown[]): this {
+    const [values, done] = parsed(args);
+    this.#connection.then(
+      (connection) =>
+        connection.run(sql, values ?? [], function (err) {
+          done?.call(this as never, err);
+        }),
+      (err: Error) => done?.call(undefined as never, err),
+    );
+    return this;
+  }
+
+  all(sql: string, ...args: unknown[]): this {
+    const [values, done] = parsed(args);
+    this.#connection.then(
+      (connection) => connection.all(sql, values ?? [], (err, rows) => done?.call(undefined as never, err, rows)),
+      (err: Error) => done?.call(undefined as never, err),
+    );
+    return this;
+  }
+
+  close(done?: (err: Error | null) => void): void {
+    this.#connection.then(
+      (connection) => connection.close(done),
+      () => done?.(null),
+    );
+  }
+}
+
+/** The module handed to Sequelize as its SQLite `dialectModule` for a connection on a thread of its own. */
+export const sqliteThreadDriver = {
+  Database: ThreadDatabase,
+  OPEN_READONLY,
+  OPEN_READWRITE,
+  OPEN_CREATE,
+  verbose() {
+    return sqliteThreadDriver;
+  },
+};

@@ -12,10 +12,14 @@ const port = parentPort!;
 let db: DatabaseSync | undefined;
 const prepared = new Map<string, StatementSync>();
 
+/** Statements kept compiled at most: a connection for long reads gets a new text for every search. */
+const KEPT_STATEMENTS = 256;
+
 function statement(sql: string): StatementSync {
   let found = prepared.get(sql);
   if (!found) {
     found = db!.prepare(sql);
+    if (prepared.size >= KEPT_STATEMENTS) prepared.clear();
     prepared.set(sql, found);
   }
   return found;

@@ -21,6 +21,11 @@ export type NodeServices = {
   config: NodeConfig;
   domain: string;
   sequelize: Sequelize;
+  /**
+   * Where reads that may take long go (message search): on SQLite a read-only connection whose statements
+   * run on a thread of their own, so that they do not hold every socket meanwhile; on MariaDB `sequelize`.
+   */
+  longReads: Sequelize;
   models: NodeModels;
   bus: Bus;
   committer: GroupCommitter;

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import express from 'express';
 import type { Sequelize } from 'sequelize';
-import { databaseReachable, openDatabase } from '../core/database.ts';
+import { closeLongReads, databaseReachable, openDatabase, openLongReads } from '../core/database.ts';
 import { healthRoutes } from '../core/health.ts';
 import { jsonErrors } from '../core/json-errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
@@ -118,6 +118,7 @@ async function startOn(
   if (options.migrate) await migrate(sequelize, 'node');
   else await assertMigrated(sequelize, { kind: 'node', domain: config.domain });
   const models = defineNodeModels(sequelize);
+  const longReads = await openLongReads(config.database, sequelize);
   const processId = randomUUID();
   const clock = options.clock ?? systemClock;
   const { bus, presence } = await openBus(config, processId, logger);
@@ -162,7 +163,7 @@ async function startOn(
     clock,
     logger,
   });
-  Object.assign(services, { config, domain: config.domain, sequelize, models, bus, committer, receipts });
+  Object.assign(services, { config, domain: config.domain, sequelize, longReads, models, bus, committer, receipts });
   Object.assign(services, { searchIndexer, receiptNews: createReceiptNews(bus) });
   Object.assign(services, { typing: createTypingNews({ bus, domain: config.domain, clock, logger }) });
   Object.assign(services, { presence, members, federation, addresses, apps, logger, clock });
@@ -214,21 +215,8 @@ async function startOn(
     federation,
     federationModels,
     logger,
-    close: () =>
-      closeInReverse({
-        http,
-        sockets,
-        rotationTimer,
-        endedPoller,
-        committer,
-        receipts,
-        searchIndexer,
-        outbox,
-        federation,
-        bus,
-        presence,
-        sequelize,
-      }),
+    // The services hold the rest: committers, indexer, federation, bus, presence, the database.
+    close: () => closeInReverse({ ...services, http, sockets, rotationTimer, endedPoller, outbox }),
   };
 }
 
@@ -250,6 +238,7 @@ async function closeInReverse(parts: {
   bus: Bus;
   presence: PresenceStore;
   sequelize: Sequelize;
+  longReads: Sequelize;
 }): Promise<void> {
   parts.http.stopAccepting();
   await parts.sockets.close();
@@ -264,6 +253,7 @@ async function closeInReverse(parts: {
   parts.federation.presence.stop();
   await parts.bus.close();
   await parts.presence.clear();
+  await closeLongReads(parts.longReads, parts.sequelize);
   await parts.sequelize.close();
 }
 

@@ -71,7 +71,7 @@ async function sift(ctx: NodeContext, { needle, conversationId, limit }: Search)
   const page = limit * 2;
   const found: PresentedMessage[] = [];
   for (let round = 0; round < MAX_ROUNDS && found.length < limit; round++) {
-    const rows = await ctx.sequelize.query<{ id: string }>(
+    const rows = await ctx.longReads.query<{ id: string }>(
       `SELECT m.id AS id
          FROM messages m
          JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.address = :me AND mb.state = 'active'
@@ -124,7 +124,7 @@ async function siftCandidates(
   const seen = new Set<string>();
   let read = Math.max(FIRST_READ, limit * 2);
   for (let offset = 0; found.length < limit; offset += read, read *= 16) {
-    const rows = await ctx.sequelize.query<{ id: string }>(
+    const rows = await ctx.longReads.query<{ id: string }>(
       `SELECT c.id AS id FROM (${candidates.sql}) c
          ${firstJoin(ctx)} members mb ON mb.conversation_id = c.conversation_id AND mb.address = :me AND mb.state = 'active'
         WHERE c.seq > mb.joined_seq ${conversationId ? 'AND c.conversation_id = :conversationId' : ''}
@@ -146,7 +146,7 @@ async function siftCandidates(
     for (const id of ids) seen.add(id);
     for (let at = 0, page = limit * 2; at < ids.length && found.length < limit; at += page, page *= 4) {
       const some = ids.slice(at, at + page);
-      const liked = await ctx.sequelize.query<{ id: string }>(
+      const liked = await ctx.longReads.query<{ id: string }>(
         `SELECT m.id AS id FROM messages m
           WHERE m.id IN (:ids) AND m.kind = 'text' AND m.recalled_at IS NULL
             AND LOWER(${textColumn(ctx)}) LIKE :pattern ${ESCAPE_CLAUSE}`,

@@ -39,7 +39,7 @@ export async function searchRecent(ctx: NodeContext, search: Search): Promise<Pr
       ? ''
       : `AND (SELECT COUNT(*) ${within}) = ${cut.length} AND m.created_at > (SELECT MAX(b.created_at) ${within})`;
   const page = search.limit * 2;
-  const rows = await ctx.sequelize.query<{ id: string }>(
+  const rows = await ctx.longReads.query<{ id: string }>(
     `SELECT m.id AS id FROM messages m
       WHERE (${ranges.join(' OR ')}) AND m.kind = 'text' AND m.recalled_at IS NULL
         AND LOWER(${textColumn(ctx)}) LIKE :pattern ${ESCAPE_CLAUSE} ${newer}
@@ -57,7 +57,7 @@ export async function searchRecent(ctx: NodeContext, search: Search): Promise<Pr
 
 /** Each active conversation's newest visible messages: from which `seq` on, and whether older ones remain. */
 async function windowsOf(ctx: NodeContext, conversationId: string | undefined): Promise<Window[] | undefined> {
-  const rows = await ctx.sequelize.query<{ id: string; joined_seq: number | string; last_seq: number | string }>(
+  const rows = await ctx.longReads.query<{ id: string; joined_seq: number | string; last_seq: number | string }>(
     `SELECT c.id AS id, mb.joined_seq AS joined_seq, c.last_seq AS last_seq
        FROM members mb JOIN conversations c ON c.id = mb.conversation_id
       WHERE mb.address = :me AND mb.state = 'active' ${conversationId ? 'AND c.id = :conversationId' : ''}`,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataTypes, QueryTypes, UniqueConstraintError, type Sequelize } from 'sequelize';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../core/database.ts';
+import { closeLongReads, openDatabase, openLongReads } from '../../core/database.ts';
 import { Database } from '../../core/sqlite-driver.ts';
 import { ThreadConnection } from '../../core/sqlite-thread-connection.ts';
 import { testDialect } from '../helpers/database.ts';
@@ -224,5 +224,31 @@ describe.runIf(testDialect === 'sqlite')('SQLite in the process', () => {
     });
     await new Promise((resolve) => writer.close(resolve));
     expect(await balances()).toEqual([{ name: 'ada', balance: 1 }]);
+  });
+
+  it('runs a long read beside the main thread, seeing what was committed, and refuses to write there', async () => {
+    await sequelize.query("INSERT INTO accounts VALUES ('ada', 7)");
+    const reads = await openLongReads({ url: undefined, sqliteFile: file }, sequelize);
+    try {
+      // A read that keeps SQLite busy for a while (counting to three million), on the long reads' thread.
+      const slow = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000)
+        SELECT COUNT(*) AS counted, (SELECT balance FROM accounts WHERE name = 'ada') AS balance FROM n`;
+      const ticks: number[] = [];
+      const timer = setInterval(() => ticks.push(performance.now()), 5);
+      const started = performance.now();
+      const [row] = await reads.query<{ counted: number; balance: number }>(slow, { type: QueryTypes.SELECT });
+      const took = performance.now() - started;
+      clearInterval(timer);
+      expect(row).toEqual({ counted: 3_000_000, balance: 7 });
+      // The main thread went on meanwhile: its timer ran all along, never held for the read's length.
+      const gaps = ticks.slice(1).map((t, i) => t - ticks[i]!);
+      expect(took).toBeGreaterThan(100);
+      expect(ticks.length).toBeGreaterThan(took / 50);
+      expect(Math.max(...gaps)).toBeLessThan(took / 2);
+      await expect(reads.query("UPDATE accounts SET balance = 8 WHERE name = 'ada'")).rejects.toThrow(/readonly/i);
+      expect(await balances()).toEqual([{ name: 'ada', balance: 7 }]);
+    } finally {
+      await closeLongReads(reads, sequelize);
+    }
   });
 });
