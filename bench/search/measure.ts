@@ -3,7 +3,7 @@
  * subset of the same queries (and whether both find the same rows), and keeping the index in step: new
  * messages written through the flush's own insertRows (which queues them), then the indexer's work.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Transaction, type Sequelize } from 'sequelize';
 import { uuidv7 } from '../../core/uuid7.ts';
 import type { NodeContext } from '../../node/context.ts';
@@ -17,14 +17,23 @@ import type { Corpus, Query } from './corpus.ts';
 import { ME } from './load.ts';
 
 export type KindFigures = { kind: string; queries: number; p50: number; max: number; meanHits: number };
-export type SearchFigures = { all: Percentiles; byKind: KindFigures[]; rounds: number };
+export type SearchFigures = {
+  all: Percentiles;
+  byKind: KindFigures[];
+  rounds: number;
+  /** How long the benchmark's main thread was held at a time while it searched (its event loop's delay, ms). */
+  held: { p99: number; max: number };
+};
 export type ScanFigures = { all: Percentiles; queries: string[]; same: boolean; differing: string[] };
 export type UpkeepFigures = { messages: number; writeSeconds: number; indexSeconds: number };
 
-/** The searcher: a member of every conversation (search-messages.ts uses the database, the models and the actor). */
-export function searcher(sequelize: Sequelize): NodeContext {
+/**
+ * The searcher: a member of every conversation (search-messages.ts uses the database, its long reads, the
+ * models and the actor).
+ */
+export function searcher(sequelize: Sequelize, longReads: Sequelize): NodeContext {
   const actor = { kind: 'user', address: ME, sub: 'me', username: 'me', name: 'Me', sid: null, clientId: 'bench' };
-  return { sequelize, models: defineNodeModels(sequelize), actor } as unknown as NodeContext;
+  return { sequelize, longReads, models: defineNodeModels(sequelize), actor } as unknown as NodeContext;
 }
 
 const timed = async <T>(run: () => Promise<T>): Promise<{ ms: number; value: T }> => {
@@ -37,6 +46,9 @@ const timed = async <T>(run: () => Promise<T>): Promise<{ ms: number; value: T }
 export async function measureSearches(ctx: NodeContext, list: Query[], rounds: number): Promise<SearchFigures> {
   const all = new Histogram();
   const byKind = new Map<string, { ms: number[]; hits: number[] }>();
+  // What a node's other requests would wait for while it searches: the event loop's longest stalls.
+  const held = monitorEventLoopDelay({ resolution: 1 });
+  held.enable();
   for (let round = 0; round < rounds; round++) {
     for (const { kind, query } of list) {
       const { ms, value } = await timed(() => searchMessages(ctx, { query, limit: 20 }));
@@ -47,9 +59,11 @@ export async function measureSearches(ctx: NodeContext, list: Query[], rounds: n
       byKind.set(kind, k);
     }
   }
+  held.disable();
   return {
     all: percentiles(all),
     rounds,
+    held: { p99: held.percentile(99) / 1e6, max: held.max / 1e6 },
     byKind: [...byKind].map(([kind, k]) => ({
       kind,
       queries: k.ms.length / rounds,
