@@ -102,15 +102,8 @@ export const demoCommand: Command = {
     );
     const nodes = [await prepareNode(campus.nodes.eng), await prepareNode(campus.nodes.arts)];
     const nodeMigrations = nodes.flatMap((node) => node.applied);
-    await withSession(
-      io,
-      ({ ctx }) =>
-        linkDemoNodes(
-          ctx,
-          nodes.map((node) => node.keys),
-        ),
-      { config },
-    );
+    const nodeKeys = nodes.map((node) => node.keys);
+    await withSession(io, ({ ctx }) => linkDemoNodes(ctx, nodeKeys), { config });
 
     // Started in this order and stopped in reverse: the nodes reach the gateway and the proxy, never the other way round at start.
     const units = await startUnits(

@@ -43,9 +43,7 @@ export async function pinDomainKeys(
   ctx: GatewayContext,
   name: string,
 ): Promise<{ keys: PublicKeyJwk[]; changed: boolean }> {
-  assertFullAdmin(ctx.actor);
-  const domain = await ctx.models.Domain.findOne({ where: { name } });
-  if (!domain) throw new NotFoundError(`No domain ${name}`);
+  const domain = await domainToPin(ctx, name);
   let raw: unknown;
   try {
     // A partner organization's domain is registered with its proxy's URL; the query tells that proxy which node.
@@ -61,7 +59,7 @@ export async function pinDomainKeys(
       `Could not read ${name}'s keys at ${domain.url}: ${(error as Error).message}`,
     );
   }
-  return pinKeysDocument(ctx, name, raw);
+  return pinFrom(ctx, domain, raw);
 }
 
 /**
@@ -74,9 +72,22 @@ export async function pinKeysDocument(
   name: string,
   raw: unknown,
 ): Promise<{ keys: PublicKeyJwk[]; changed: boolean }> {
+  return pinFrom(ctx, await domainToPin(ctx, name), raw);
+}
+
+async function domainToPin(ctx: GatewayContext, name: string) {
   assertFullAdmin(ctx.actor);
   const domain = await ctx.models.Domain.findOne({ where: { name } });
   if (!domain) throw new NotFoundError(`No domain ${name}`);
+  return domain;
+}
+
+async function pinFrom(
+  ctx: GatewayContext,
+  domain: Awaited<ReturnType<typeof domainToPin>>,
+  raw: unknown,
+): Promise<{ keys: PublicKeyJwk[]; changed: boolean }> {
+  const { name } = domain;
   const parsed = documentSchema.safeParse(raw);
   if (!parsed.success) throw new PinRefusedError(`${name} serves a malformed keys document`);
   const doc = parsed.data;

@@ -159,7 +159,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
  * What the lanes share: how many flushes are open in all of them, each lane's signals, and the runner that
  * writes a flush of one lane's batch or of several lanes' batches together.
  */
-type Writing = { flushes: number; lanes: LaneSignals[]; run: (parts: Part[], from: LaneSignals[]) => void };
+type Writing = { flushes: number; lanes: LaneSignals[]; run: (parts: Part[]) => void };
 type LaneSignals = {
   /** Nothing is being written in any lane. */
   wake(): void;
@@ -173,6 +173,7 @@ type LaneSignals = {
 
 /** One lane's batch in an open flush, and what the lane does as the flush goes on. */
 type Part = {
+  lane: LaneSignals;
   batch: Pending[];
   /** The batch holds an entry with its own check. */
   checked: boolean;
@@ -196,7 +197,7 @@ function flushRunner(
   writing: Writing,
 ): Writing['run'] {
   const clock = options.clock ?? systemClock;
-  return (parts, from) => {
+  return (parts) => {
     const startedAt = clock.now();
     writing.flushes += 1;
     const batch = parts.length === 1 ? parts[0]!.batch : parts.flatMap((part) => part.batch);
@@ -215,10 +216,11 @@ function flushRunner(
         const tookMs = clock.now() - startedAt;
         for (const part of parts) part.ended(tookMs);
         if (writing.flushes === 0) for (const lane of writing.lanes) lane.wake();
-        else for (const lane of writing.lanes) if (!from.includes(lane)) lane.otherEnded();
+        else for (const lane of writing.lanes) if (!parts.some((part) => part.lane === lane)) lane.otherEnded();
       });
   };
 }
+
 /** The lane a conversation's entries always go through (FNV-1a of its id). */
 export function laneOf(conversationId: string, lanes: number): number {
   if (lanes === 1) return 0;
@@ -235,19 +237,17 @@ function poolFlush(self: LaneSignals, queued: number, big: number, writing: Writ
   const others = writing.lanes.filter((lane) => lane !== self && lane.poolable() > 0);
   if (others.length === 0 || others.reduce((sum, lane) => sum + lane.poolable(), queued) >= big) return false;
   const parts: Part[] = [];
-  const from: LaneSignals[] = [];
   let room = maxBatch;
   let checked = false;
   for (const lane of [self, ...others]) {
     const part = lane.take(room, checked);
     if (!part) continue;
     parts.push(part);
-    from.push(lane);
     room -= part.batch.length;
     checked ||= part.checked;
     if (room === 0) break;
   }
-  if (parts.length > 0) writing.run(parts, from);
+  if (parts.length > 0) writing.run(parts);
   return true;
 }
 
@@ -295,7 +295,7 @@ function createLane(options: GroupCommitOptions, concurrency: number, writing: W
     if (eager && open === 0 && queue.length < big && poolFlush(self, queue.length, big, writing, options.maxBatch))
       return;
     const part = take(options.maxBatch, false);
-    if (part) writing.run([part], [self]);
+    if (part) writing.run([part]);
   }
 
   /** Takes the next batch from the queue and opens it in this lane. */
@@ -323,6 +323,7 @@ function createLane(options: GroupCommitOptions, concurrency: number, writing: W
       if (queue.length > 0) startFlush();
     };
     return {
+      lane: self,
       batch,
       checked: taken.checked,
       locked,

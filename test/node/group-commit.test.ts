@@ -209,6 +209,19 @@ async function conversation(): Promise<string> {
   return id;
 }
 
+/** An entry whose flush stays open, holding its row lock, until `release()`; `entered` once it does. */
+function heldOpen(conversationId: string, clientMsgId: string) {
+  let release!: () => void;
+  let entered!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const inside = new Promise<void>((r) => (entered = r));
+  return {
+    append: { ...entry(conversationId, clientMsgId), alsoWrite: () => (entered(), gate) },
+    entered: inside,
+    release: () => release(),
+  };
+}
+
 describe('when a batch starts', () => {
   const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
   /** A committer whose window never passes unless the test moves its clock; `flushes` lists each commit's client ids. */
@@ -226,18 +239,6 @@ describe('when a batch starts', () => {
       afterCommit: (stored) => flushes.push(stored.map((c) => c.message.clientMsgId)),
     });
     return { committer, clock, flushes };
-  }
-  /** An entry whose flush stays open, holding its row lock, until `release()`; `entered` once it does. */
-  function heldOpen(conversationId: string, clientMsgId: string) {
-    let release!: () => void;
-    let entered!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const inside = new Promise<void>((r) => (entered = r));
-    return {
-      append: { ...entry(conversationId, clientMsgId), alsoWrite: () => (entered(), gate) },
-      entered: inside,
-      release: () => release(),
-    };
   }
   async function twoConversations() {
     const alice = await connectAs(gateway, eng, 'alice');
@@ -659,13 +660,10 @@ describe('lanes', () => {
       clock: createTestClock(),
       afterCommit: (stored) => flushes.push(stored.map((c) => c.message.clientMsgId)),
     });
-    let release!: () => void;
-    let entered!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const inside = new Promise<void>((r) => (entered = r));
-    const held = committer.append({ ...entry(one!, `${prefix}-held`), alsoWrite: () => (entered(), gate) });
-    await inside;
-    return { committer, flushes, held, release: () => release(), two: two!, three: three! };
+    const first = heldOpen(one!, `${prefix}-held`);
+    const held = committer.append(first.append);
+    await first.entered;
+    return { committer, flushes, held, release: first.release, two: two!, three: three! };
   }
   const seqs = async (conversationId: string) =>
     (await eng.models.Message.findAll({ where: { conversationId }, order: [['seq', 'ASC']] })).map((m) => [
