@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseFrom, sampleOf } from '../../node/messages/search-terms.ts';
+import { chooseFrom, sampleInSlices, sampleOf } from '../../node/messages/search-terms.ts';
 import { allQueryTerms, documentTokens, queryTerms } from '../../node/messages/search-tokens.ts';
 
 /** 1,000 newest messages: "meeting" in every other one, a room in each, "prüfung" in a few. */
@@ -31,5 +31,32 @@ describe('choosing the terms the index is asked for', () => {
     expect(chooseFrom(undefined, 'meeting prüfung', allQueryTerms('meeting prüfung'))).toEqual({
       terms: queryTerms('meeting prüfung'),
     });
+  });
+});
+
+describe('reading the sample in the background', () => {
+  it('tokenizes it a slice at a time, so that the thread keeps turning, into the same sample', async () => {
+    // 2,000 long messages, as the newest of a busy node may be: tens of milliseconds of tokenizing at least.
+    const texts = Array.from({ length: 2000 }, (_, i) =>
+      Array.from({ length: 60 }, (_, w) => `word${(i * 31 + w * 7) % 5000} 会议${w % 9}`).join(' '),
+    );
+    let last = performance.now();
+    let longest = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 1);
+    const started = performance.now();
+    const sample = await sampleInSlices(texts);
+    const took = performance.now() - started;
+    clearInterval(ticker);
+    longest = Math.max(longest, performance.now() - last);
+    const whole = sampleOf(texts);
+    expect([...sample.postings]).toEqual([...whole.postings]);
+    expect(sample.sorted).toEqual(whole.sorted);
+    // The timer ran between the slices: never held for more than a few of them, let alone the whole.
+    expect(took).toBeGreaterThan(40);
+    expect(longest).toBeLessThan(took / 4);
   });
 });
