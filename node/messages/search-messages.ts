@@ -39,7 +39,7 @@ export async function searchMessages(ctx: NodeContext, input: unknown): Promise<
   const search = await parseSearch(ctx, input);
   const all = allQueryTerms(search.needle);
   if (all.length === 0) return { messages: (await searchRecent(ctx, search)) ?? (await sift(ctx, search)) };
-  const choice = chooseTerms(ctx.sequelize, search.needle, all);
+  const choice = chooseTerms(ctx.longReads, search.needle, all);
   if (worthALookAtRecent(choice, search)) {
     const recent = await searchRecent(ctx, search);
     if (recent) return { messages: recent };

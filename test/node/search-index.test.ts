@@ -205,7 +205,7 @@ describe('the search index', () => {
     const base = Date.now() - 5 * 86_400_000;
     await storeMessages(decoys.id, 2503, base, (i) => (i < 3 ? `abcd abcd ${i}` : `abcd ab abcd ${i}`));
     await indexAll();
-    await readSample(eng.sequelize);
+    await readSample(eng.services.longReads);
     for (const input of [
       { query: 'abcd abcd', limit: 20 },
       { query: 'abcd ab', limit: 20 },
@@ -221,7 +221,7 @@ describe('the search index', () => {
   });
 
   it('finds exactly what a scan finds with the terms chosen by how common they are among the newest messages', async () => {
-    await readSample(eng.sequelize);
+    await readSample(eng.services.longReads);
     expect(await expectIndexEqualsScan(groupId)).toBeGreaterThan(SEARCH_QUERIES.length * 0.7);
     const input = { query: 'frequent word', limit: 3 };
     expect(ids(await searchMessages(as(ALICE), input))).toEqual(ids(await scanMessages(as(ALICE), input)));
