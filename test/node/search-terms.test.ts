@@ -40,23 +40,17 @@ describe('reading the sample in the background', () => {
     const texts = Array.from({ length: 2000 }, (_, i) =>
       Array.from({ length: 60 }, (_, w) => `word${(i * 31 + w * 7) % 5000} 会议${w % 9}`).join(' '),
     );
-    let last = performance.now();
-    let longest = 0;
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      longest = Math.max(longest, now - last);
-      last = now;
-    }, 1);
-    const started = performance.now();
+    // A 1-ms timer counts the turns of the event loop while the sample is read. How long any one turn
+    // took is no measure here: on two cores the other test files can take the CPU for tens of ms.
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 1);
     const sample = await sampleInSlices(texts);
-    const took = performance.now() - started;
+    const during = turns;
     clearInterval(ticker);
-    longest = Math.max(longest, performance.now() - last);
     const whole = sampleOf(texts);
     expect([...sample.postings]).toEqual([...whole.postings]);
     expect(sample.sorted).toEqual(whole.sorted);
-    // The timer ran between the slices: never held for more than a few of them, let alone the whole.
-    expect(took).toBeGreaterThan(40);
-    expect(longest).toBeLessThan(took / 4);
+    // Ten slices, nine turns between them: the timer ran in most of them (read in one go, in none).
+    expect(during).toBeGreaterThanOrEqual(5);
   });
 });
