@@ -233,18 +233,17 @@ describe.runIf(testDialect === 'sqlite')('SQLite in the process', () => {
       // A read that keeps SQLite busy for a while (counting to three million), on the long reads' thread.
       const slow = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000)
         SELECT COUNT(*) AS counted, (SELECT balance FROM accounts WHERE name = 'ada') AS balance FROM n`;
-      const ticks: number[] = [];
-      const timer = setInterval(() => ticks.push(performance.now()), 5);
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 5);
       const started = performance.now();
       const [row] = await reads.query<{ counted: number; balance: number }>(slow, { type: QueryTypes.SELECT });
       const took = performance.now() - started;
       clearInterval(timer);
       expect(row).toEqual({ counted: 3_000_000, balance: 7 });
-      // The main thread went on meanwhile: its timer ran all along, never held for the read's length.
-      const gaps = ticks.slice(1).map((t, i) => t - ticks[i]!);
+      // The main thread went on meanwhile: its timer ticked all along (with the read on the main thread it
+      // does not tick at all). Counted, not timed: another process on the two cores can stretch any gap.
       expect(took).toBeGreaterThan(100);
-      expect(ticks.length).toBeGreaterThan(took / 50);
-      expect(Math.max(...gaps)).toBeLessThan(took / 2);
+      expect(ticks).toBeGreaterThan(took / 50);
       await expect(reads.query("UPDATE accounts SET balance = 8 WHERE name = 'ada'")).rejects.toThrow(/readonly/i);
       expect(await balances()).toEqual([{ name: 'ada', balance: 7 }]);
     } finally {
