@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { envPort, parseEnv, type Env } from '../core/config.ts';
 import { loadNodeConfig, type NodeConfig } from '../node/config.ts';
+import type { KeysDocument } from '../node/federation/node-keys.ts';
 import { loadProxyConfig, type ProxyConfig } from '../proxy/config.ts';
 import type { PublicKeyJwk } from '../protocol/signature.ts';
 import type { GatewayConfig } from '../gateway/config.ts';
@@ -82,13 +83,20 @@ export async function alignDemoDomains(ctx: GatewayContext, urls: DemoDomains): 
  * Pins the demo nodes' keys before they start, from the documents their own databases give
  * (keysDocumentBeforeStart), and lets the two exchange messages, so that the nodes' first requests to the
  * gateway (ended sessions, the registry) are accepted, rather than refused and retried with a warning, and
- * the registry they cache from then on already has the pair. The keys are checked as a document read from
- * a node is.
+ * the registry they cache from then on already has the pair.
  */
-export async function linkDemoNodes(ctx: GatewayContext, documents: { domain: string }[]): Promise<void> {
+export async function linkDemoNodes(ctx: GatewayContext, documents: KeysDocument[]): Promise<void> {
+  await pinKeysBeforeStart(ctx, documents);
+  await allowDemoPair(ctx);
+}
+
+/**
+ * Pins nodes' keys from the documents their databases gave before they started (prepareNode), checked as
+ * a document read from a running node is.
+ */
+export async function pinKeysBeforeStart(ctx: GatewayContext, documents: KeysDocument[]): Promise<void> {
   // As the node serves it: through JSON, which the proof was computed over.
   for (const doc of documents) await pinKeysDocument(ctx, doc.domain, JSON.parse(JSON.stringify(doc)));
-  await allowDemoPair(ctx);
 }
 
 async function allowDemoPair(ctx: GatewayContext): Promise<boolean> {

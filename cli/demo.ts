@@ -68,7 +68,7 @@ function banner(units: RunningUnit[], prepared: Prepared, directory: DemoDirecto
 }
 
 /** Migrates a node's database and gives its keys document (its first key created on a first start). */
-async function prepareNode(config: NodeConfig): Promise<{ applied: string[]; keys: KeysDocument }> {
+export async function prepareNode(config: NodeConfig): Promise<{ applied: string[]; keys: KeysDocument }> {
   const sequelize = await openDatabase(config.database);
   try {
     const applied = (await migrate(sequelize, 'node')).map((name) => `${config.domain}/${name}`);

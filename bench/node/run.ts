@@ -49,12 +49,11 @@ import {
   type Results,
   type Snapshot,
 } from './results.ts';
-import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
-import { operator } from '../../gateway/context.ts';
 import {
   addBenchPeople,
   createDatabase,
   freePort,
+  pinNodeBeforeStart,
   spawnNode,
   startBenchGateway,
   tail,
@@ -328,14 +327,15 @@ async function main(): Promise<void> {
     Object.entries(nodeEnv(null)).filter(([k]) => !['DATABASE_URL', 'ATRIUM_DATA_DIR', 'GATEWAY_ISSUER'].includes(k)),
   );
 
+  // As `atrium domains pin` does, before the node asks: the gateway then answers its signed questions
+  // (ended sessions, is this app still enabled?) from its first one.
+  if (!relayOnly) await pinNodeBeforeStart(bench, nodeEnv(null));
   let node: NodeChild = relayOnly
     ? await spawnRelay(relayOnly, nodeEnv(null), join(dataDir, `relay-${relayOnly}.log`))
     : await spawnNode(nodeEnv(null), join(dataDir, 'node.log'));
   const stopNode = (n: NodeChild) => stopper(n, 'shutdown', 25_000);
   cleanups.push({ name: 'node process', run: () => stopNode(node)() });
   log(`node process ${node.pid} listening at ${node.localUrl}`);
-  // As `atrium domains pin` does: the gateway then answers the node's signed questions (is this app still enabled?).
-  if (!relayOnly) await pinDomainKeys({ ...bench.gateway.context(null), actor: operator('bench') }, DOMAIN);
 
   const generators: GeneratorChild[] = [];
   for (let g = 0; g < scale.generators; g++) {

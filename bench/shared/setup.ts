@@ -18,6 +18,9 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { loadPrivateJwks } from '../../gateway/oidc/keys.ts';
+import { prepareNode } from '../../cli/demo.ts';
+import { pinKeysBeforeStart } from '../../cli/demo-campus.ts';
+import { loadNodeConfig } from '../../node/config.ts';
 import { ipcCaller, type Caller } from './ipc.ts';
 
 const here = import.meta.dirname;
@@ -155,6 +158,16 @@ export async function startChild<R extends object>(
     });
   });
   return { child, call, ...ready, logFile };
+}
+
+/**
+ * Migrates a node's database and pins its keys at the gateway before the node starts, as the demo does
+ * (its first key created as the node would at its first start): the node's first requests to the gateway
+ * (ended sessions, the registry) are then accepted, not refused with a warning in its log.
+ */
+export async function pinNodeBeforeStart(bench: BenchGateway, env: Record<string, string>): Promise<void> {
+  const { keys } = await prepareNode(loadNodeConfig(env));
+  await pinKeysBeforeStart({ ...bench.gateway.context(null), actor: operator('bench') }, [keys]);
 }
 
 /** The domain node as a child process of its own, as in production; resolves once it listens. */

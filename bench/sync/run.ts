@@ -17,8 +17,6 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import { WebSocket } from 'ws';
-import { operator } from '../../gateway/context.ts';
-import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { AtriumClient } from '../../sdk/client.ts';
 import { publishSection } from '../shared/benchmarks-file.ts';
 import { describeCalibration } from '../shared/calibration.ts';
@@ -26,7 +24,7 @@ import { describeMachine, loadAverage } from '../shared/machine.ts';
 import { summariseProfile } from '../shared/profile-summary.ts';
 import type { NodeStats, QueryCounts } from '../shared/node-process.ts';
 import { gitOutput, installCleanups, sleep, stopChild, timestampLog } from '../shared/orchestrator.ts';
-import { createDatabase, freePort, spawnNode, startBenchGateway } from '../shared/setup.ts';
+import { createDatabase, freePort, pinNodeBeforeStart, spawnNode, startBenchGateway } from '../shared/setup.ts';
 import { mintAccessTokens } from '../shared/tokens.ts';
 import { sizeBufferPool } from '../node/setup.ts';
 import { writeHistories, type PersonShape } from './data.ts';
@@ -68,21 +66,19 @@ async function main(): Promise<void> {
   const nodeUrl = `http://127.0.0.1:${nodePort}`;
   const bench = await startBenchGateway(dataDir, DOMAIN, nodeUrl);
   cleanups.push({ name: 'gateway', run: () => bench.gateway.close() });
-  const node = await spawnNode(
-    {
-      NODE_DOMAIN: DOMAIN,
-      NODE_PORT: String(nodePort),
-      NODE_HOST: '127.0.0.1',
-      NODE_PUBLIC_URL: nodeUrl,
-      GATEWAY_ISSUER: bench.gateway.issuer,
-      DATABASE_URL: db.url,
-      ATRIUM_DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-    },
-    join(dataDir, 'node.log'),
-  );
+  const env = {
+    NODE_DOMAIN: DOMAIN,
+    NODE_PORT: String(nodePort),
+    NODE_HOST: '127.0.0.1',
+    NODE_PUBLIC_URL: nodeUrl,
+    GATEWAY_ISSUER: bench.gateway.issuer,
+    DATABASE_URL: db.url,
+    ATRIUM_DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+  };
+  await pinNodeBeforeStart(bench, env);
+  const node = await spawnNode(env, join(dataDir, 'node.log'));
   cleanups.push({ name: 'node process', run: () => stopChild(node, 'shutdown', 25_000) });
-  await pinDomainKeys({ ...bench.gateway.context(null), actor: operator('bench') }, DOMAIN);
   log(`node process ${node.pid} at ${node.localUrl}, migrated`);
 
   const shapes: PersonShape[] = [
