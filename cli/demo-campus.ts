@@ -7,10 +7,11 @@ import type { PublicKeyJwk } from '../protocol/signature.ts';
 import type { GatewayConfig } from '../gateway/config.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import { updateDomain } from '../gateway/domains/domains.ts';
-import { pinDomainKeys, pinKeysDocument } from '../gateway/federation/pin-domain.ts';
+import { pinDomainKeys } from '../gateway/federation/pin-domain.ts';
 import { addProxy, allowPair, listPolicy } from '../gateway/federation/policy.ts';
 import type { DemoDomains } from '../gateway/seed/demo.ts';
 import { UsageError } from './command.ts';
+import { pinKeysBeforeStart } from './node-before-start.ts';
 
 export const DEMO_DOMAINS = { eng: 'eng.campus.test', arts: 'arts.campus.test' } as const;
 export const DEMO_PROXY_NAME = 'campus-proxy';
@@ -88,15 +89,6 @@ export async function alignDemoDomains(ctx: GatewayContext, urls: DemoDomains): 
 export async function linkDemoNodes(ctx: GatewayContext, documents: KeysDocument[]): Promise<void> {
   await pinKeysBeforeStart(ctx, documents);
   await allowDemoPair(ctx);
-}
-
-/**
- * Pins nodes' keys from the documents their databases gave before they started (prepareNode), checked as
- * a document read from a running node is.
- */
-export async function pinKeysBeforeStart(ctx: GatewayContext, documents: KeysDocument[]): Promise<void> {
-  // As the node serves it: through JSON, which the proof was computed over.
-  for (const doc of documents) await pinKeysDocument(ctx, doc.domain, JSON.parse(JSON.stringify(doc)));
 }
 
 async function allowDemoPair(ctx: GatewayContext): Promise<boolean> {

@@ -1,8 +1,5 @@
-import { openDatabase } from '../core/database.ts';
-import { createLogger } from '../core/logger.ts';
 import { migrate } from '../core/migrator.ts';
-import type { NodeConfig } from '../node/config.ts';
-import { keysDocumentBeforeStart, type KeysDocument } from '../node/federation/node-keys.ts';
+import { createLogger } from '../core/logger.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from '../gateway/seed/demo.ts';
 import type { Command, Output } from './command.ts';
 import { alignDemoDomains, demoCampus, linkDemoCampus, linkDemoNodes } from './demo-campus.ts';
@@ -15,6 +12,7 @@ import { runUntilSignal, shutdownSignal, startUnits, stopUnits, type RunningUnit
 import { describeDatabase, readConfig, withSession } from './session.ts';
 import { table } from './table.ts';
 import { leaveApprovalUnit } from './leave-approval-unit.ts';
+import { prepareNode } from './node-before-start.ts';
 import { demoDirectoryUnit, describeDemoDirectory, type DemoDirectoryState } from './demo-directory.ts';
 
 type Prepared = {
@@ -65,17 +63,6 @@ function banner(units: RunningUnit[], prepared: Prepared, directory: DemoDirecto
       '',
     ].join('\n'),
   };
-}
-
-/** Migrates a node's database and gives its keys document (its first key created on a first start). */
-export async function prepareNode(config: NodeConfig): Promise<{ applied: string[]; keys: KeysDocument }> {
-  const sequelize = await openDatabase(config.database);
-  try {
-    const applied = (await migrate(sequelize, 'node')).map((name) => `${config.domain}/${name}`);
-    return { applied, keys: await keysDocumentBeforeStart(sequelize, config) };
-  } finally {
-    await sequelize.close();
-  }
 }
 
 export const demoCommand: Command = {

@@ -327,8 +327,8 @@ async function main(): Promise<void> {
     Object.entries(nodeEnv(null)).filter(([k]) => !['DATABASE_URL', 'ATRIUM_DATA_DIR', 'GATEWAY_ISSUER'].includes(k)),
   );
 
-  // As `atrium domains pin` does, before the node asks: the gateway then answers its signed questions
-  // (ended sessions, is this app still enabled?) from its first one.
+  // The node's keys pinned before it starts, as the demo does: the gateway answers its signed questions
+  // (ended sessions, is this app still enabled?) from the first one.
   if (!relayOnly) await pinNodeBeforeStart(bench, nodeEnv(null));
   let node: NodeChild = relayOnly
     ? await spawnRelay(relayOnly, nodeEnv(null), join(dataDir, `relay-${relayOnly}.log`))

@@ -18,8 +18,7 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { loadPrivateJwks } from '../../gateway/oidc/keys.ts';
-import { prepareNode } from '../../cli/demo.ts';
-import { pinKeysBeforeStart } from '../../cli/demo-campus.ts';
+import { pinKeysBeforeStart, prepareNode } from '../../cli/node-before-start.ts';
 import { loadNodeConfig } from '../../node/config.ts';
 import { ipcCaller, type Caller } from './ipc.ts';
 
