@@ -19,6 +19,7 @@ import { summariseProfile } from '../shared/profile-summary.ts';
 import { percentiles } from '../shared/percentiles.ts';
 import {
   addBenchPeople,
+  benchNodeEnv,
   createDatabase,
   freePort,
   spawnNode,
@@ -230,14 +231,13 @@ async function main(): Promise<void> {
   log(`proxy process ${proxy.pid} at ${proxy.url} (key ${proxy.publicKey.kid} registered at the gateway)`);
 
   const nodeEnv = (side: 'eng' | 'arts'): Record<string, string> => ({
-    NODE_DOMAIN: side === 'eng' ? ENG : ARTS,
-    NODE_PORT: String(ports[side]),
-    NODE_HOST: '127.0.0.1',
-    NODE_PUBLIC_URL: urls[side],
-    GATEWAY_ISSUER: bench.gateway.issuer,
-    DATABASE_URL: dbs[side].url,
-    ATRIUM_DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
+    ...benchNodeEnv({
+      domain: side === 'eng' ? ENG : ARTS,
+      port: ports[side],
+      issuer: bench.gateway.issuer,
+      databaseUrl: dbs[side].url,
+      dataDir,
+    }),
     FRAMES_PER_SECOND: '100000',
     FEDERATION_PROXY_URL: proxy.url,
     REGISTRY_TTL_SECONDS: String(REGISTRY_TTL_SECONDS),

@@ -51,6 +51,7 @@ import {
 } from './results.ts';
 import {
   addBenchPeople,
+  benchNodeEnv,
   createDatabase,
   freePort,
   pinNodeBeforeStart,
@@ -311,14 +312,7 @@ async function main(): Promise<void> {
   log(`minted ${tokens.size} access tokens in ${((performance.now() - tokenStart) / 1000).toFixed(1)} s`);
 
   const nodeEnv = (flushWindowMs: number | null): Record<string, string> => ({
-    NODE_DOMAIN: DOMAIN,
-    NODE_PORT: String(nodePort),
-    NODE_HOST: '127.0.0.1',
-    NODE_PUBLIC_URL: nodeUrl,
-    GATEWAY_ISSUER: bench.gateway.issuer,
-    DATABASE_URL: db.url,
-    ATRIUM_DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
+    ...benchNodeEnv({ domain: DOMAIN, port: nodePort, issuer: bench.gateway.issuer, databaseUrl: db.url, dataDir }),
     FRAMES_PER_SECOND: '100000',
     ...(flushWindowMs === null ? {} : { FLUSH_WINDOW_MS: String(flushWindowMs) }),
     ...extraEnv,

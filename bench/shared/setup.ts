@@ -159,6 +159,26 @@ export async function startChild<R extends object>(
   return { child, call, ...ready, logFile };
 }
 
+/** A bench node's environment: listening on 127.0.0.1 at `port`, its database at `databaseUrl`, warnings and worse logged. */
+export function benchNodeEnv(node: {
+  domain: string;
+  port: number;
+  issuer: string;
+  databaseUrl: string;
+  dataDir: string;
+}): Record<string, string> {
+  return {
+    NODE_DOMAIN: node.domain,
+    NODE_PORT: String(node.port),
+    NODE_HOST: '127.0.0.1',
+    NODE_PUBLIC_URL: `http://127.0.0.1:${node.port}`,
+    GATEWAY_ISSUER: node.issuer,
+    DATABASE_URL: node.databaseUrl,
+    ATRIUM_DATA_DIR: node.dataDir,
+    LOG_LEVEL: 'warn',
+  };
+}
+
 /**
  * Migrates a node's database and pins its keys at the gateway before the node starts, as the demo does
  * (its first key created as the node would at its first start): the node's first requests to the gateway

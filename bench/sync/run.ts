@@ -24,7 +24,14 @@ import { describeMachine, loadAverage } from '../shared/machine.ts';
 import { summariseProfile } from '../shared/profile-summary.ts';
 import type { NodeStats, QueryCounts } from '../shared/node-process.ts';
 import { gitOutput, installCleanups, sleep, stopChild, timestampLog } from '../shared/orchestrator.ts';
-import { createDatabase, freePort, pinNodeBeforeStart, spawnNode, startBenchGateway } from '../shared/setup.ts';
+import {
+  benchNodeEnv,
+  createDatabase,
+  freePort,
+  pinNodeBeforeStart,
+  spawnNode,
+  startBenchGateway,
+} from '../shared/setup.ts';
 import { mintAccessTokens } from '../shared/tokens.ts';
 import { sizeBufferPool } from '../node/setup.ts';
 import { writeHistories, type PersonShape } from './data.ts';
@@ -66,16 +73,13 @@ async function main(): Promise<void> {
   const nodeUrl = `http://127.0.0.1:${nodePort}`;
   const bench = await startBenchGateway(dataDir, DOMAIN, nodeUrl);
   cleanups.push({ name: 'gateway', run: () => bench.gateway.close() });
-  const env = {
-    NODE_DOMAIN: DOMAIN,
-    NODE_PORT: String(nodePort),
-    NODE_HOST: '127.0.0.1',
-    NODE_PUBLIC_URL: nodeUrl,
-    GATEWAY_ISSUER: bench.gateway.issuer,
-    DATABASE_URL: db.url,
-    ATRIUM_DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-  };
+  const env = benchNodeEnv({
+    domain: DOMAIN,
+    port: nodePort,
+    issuer: bench.gateway.issuer,
+    databaseUrl: db.url,
+    dataDir,
+  });
   await pinNodeBeforeStart(bench, env);
   const node = await spawnNode(env, join(dataDir, 'node.log'));
   cleanups.push({ name: 'node process', run: () => stopChild(node, 'shutdown', 25_000) });
