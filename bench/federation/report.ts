@@ -335,7 +335,7 @@ export function renderSection(r: Results): string {
     '',
     `- Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, open files ${m.openFilesLimit}; ${describeCalibration(m.calibration)}; MariaDB ${r.mariadb} on 127.0.0.1 with \`innodb_flush_log_at_trx_commit=1\` (every commit is fsynced). Load average ${r.loadAtStart} at the start, ${r.loadAtEnd} at the end.`,
     `- **The ${m.cores} cores are shared** by everything in this test — two node processes, the proxy, MariaDB (serving both nodes' databases), ${r.generators.count} load generators and the orchestrator with the gateway — and by whatever else ran on the machine. The CPU columns say who used what, in % of one core (${m.cores * 100}% is the whole machine); *loop* is a node's event-loop utilisation, *bench* the generators and the orchestrator, *others* everything else on the machine; the load average is the one at the end of the step.`,
-    `- What runs: the gateway in the orchestrator (SQLite) with the domains \`${r.domains.eng}\` and \`${r.domains.arts}\`, the proxy's key registered (\`addProxy\`), both domains' keys pinned from their running nodes (\`pinDomainKeys\`) and the pair allowed (\`allowPair\`); the federation proxy (\`startProxy\`, ${Object.entries(
+    `- What runs: the gateway in the orchestrator (SQLite) with the domains \`${r.domains.eng}\` and \`${r.domains.arts}\`, the proxy's key registered (\`addProxy\`), both domains' keys pinned before their nodes start, from the keys documents their databases give (\`pinNodeBeforeStart\`), and the pair allowed (\`allowPair\`); the federation proxy (\`startProxy\`, ${Object.entries(
       r.proxyEnv,
     )
       .map(([k, val]) => `\`${k}=${val}\``)

@@ -259,6 +259,9 @@ async function main(): Promise<void> {
   const logs = { eng: join(dataDir, 'node-eng.log'), arts: join(dataDir, 'node-arts.log') };
   let eng: NodeChild;
   let arts: NodeChild;
+  await federate(bench, [nodeEnv('eng'), nodeEnv('arts')]);
+  const federatedAt = performance.now();
+  log(`gateway: both domains' keys pinned before their nodes start, the pair ${ENG} ↔ ${ARTS} allowed`);
   [eng, arts] = await Promise.all([spawnNode(nodeEnv('eng'), logs.eng), spawnNode(nodeEnv('arts'), logs.arts)]);
   cleanups.push({ name: 'eng node process', run: () => stopChild(eng, 'shutdown', 25_000) });
   cleanups.push({ name: 'arts node process', run: () => stopChild(arts, 'shutdown', 25_000) });
@@ -266,9 +269,6 @@ async function main(): Promise<void> {
   log(
     `node processes: eng ${eng.pid} at ${eng.localUrl}, arts ${arts.pid} at ${arts.localUrl} (each on its own MariaDB database, through the proxy)`,
   );
-  await federate(bench, ENG, ARTS);
-  const federatedAt = performance.now();
-  log(`gateway: both domains' keys pinned, the pair ${ENG} ↔ ${ARTS} allowed`);
 
   const readers: Record<'eng' | 'arts', Reader> = {
     eng: await openReader(dbs.eng.url),

@@ -5,10 +5,10 @@ import { operator } from '../../gateway/context.ts';
 import { createUnit } from '../../gateway/accounts/units.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
 import { addProxy, allowPair } from '../../gateway/federation/policy.ts';
-import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import type { PublicKeyJwk } from '../../protocol/signature.ts';
 import type { Caller } from '../shared/ipc.ts';
 import {
+  pinNodeBeforeStart,
   spawnGeneratorProcess,
   startBenchGateway,
   startChild,
@@ -43,12 +43,15 @@ export async function registerProxy(bench: BenchGateway, name: string, publicJwk
   await addProxy(adminOf(bench), { name, publicJwk });
 }
 
-/** Pins each domain's keys from its running node (as `atrium domains pin`) and allows the pair. */
-export async function federate(bench: BenchGateway, a: string, b: string): Promise<void> {
-  const ctx = adminOf(bench);
-  await pinDomainKeys(ctx, a);
-  await pinDomainKeys(ctx, b);
-  await allowPair(ctx, { a, b });
+/**
+ * Pins both nodes' keys before they start, from the documents their databases give (pinNodeBeforeStart),
+ * and allows the pair (as `atrium domains allow A B`): the nodes' first requests to the gateway are
+ * accepted, and the registry they cache from the first has the pair.
+ */
+export async function federate(bench: BenchGateway, envs: Record<string, string>[]): Promise<void> {
+  for (const env of envs) await pinNodeBeforeStart(bench, env);
+  const [a, b] = envs.map((env) => env.NODE_DOMAIN!);
+  await allowPair(adminOf(bench), { a: a!, b: b! });
 }
 
 export type ProxyChild = {
