@@ -259,7 +259,7 @@ async function main(): Promise<void> {
   const logs = { eng: join(dataDir, 'node-eng.log'), arts: join(dataDir, 'node-arts.log') };
   let eng: NodeChild;
   let arts: NodeChild;
-  await federate(bench, [nodeEnv('eng'), nodeEnv('arts')]);
+  await federate(bench, nodeEnv('eng'), nodeEnv('arts'));
   const federatedAt = performance.now();
   log(`gateway: both domains' keys pinned before their nodes start, the pair ${ENG} ↔ ${ARTS} allowed`);
   [eng, arts] = await Promise.all([spawnNode(nodeEnv('eng'), logs.eng), spawnNode(nodeEnv('arts'), logs.arts)]);

@@ -44,14 +44,18 @@ export async function registerProxy(bench: BenchGateway, name: string, publicJwk
 }
 
 /**
- * Pins both nodes' keys before they start, from the documents their databases give (pinNodeBeforeStart),
- * and allows the pair (as `atrium domains allow A B`): the nodes' first requests to the gateway are
- * accepted, and the registry they cache from the first has the pair.
+ * Pins two nodes' keys before they start (given their environments), from the documents their databases
+ * give (pinNodeBeforeStart), and allows the pair (as `atrium domains allow A B`): the nodes' first
+ * requests to the gateway are accepted, and the registry they cache from the first has the pair.
  */
-export async function federate(bench: BenchGateway, envs: Record<string, string>[]): Promise<void> {
-  for (const env of envs) await pinNodeBeforeStart(bench, env);
-  const [a, b] = envs.map((env) => env.NODE_DOMAIN!);
-  await allowPair(adminOf(bench), { a: a!, b: b! });
+export async function federate(
+  bench: BenchGateway,
+  a: Record<string, string>,
+  b: Record<string, string>,
+): Promise<void> {
+  await pinNodeBeforeStart(bench, a);
+  await pinNodeBeforeStart(bench, b);
+  await allowPair(adminOf(bench), { a: a.NODE_DOMAIN!, b: b.NODE_DOMAIN! });
 }
 
 export type ProxyChild = {
