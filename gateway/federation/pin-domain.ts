@@ -65,7 +65,7 @@ export async function pinDomainKeys(
 /**
  * Pins a domain's keys from its keys document, as read from the node (pinDomainKeys) or, where the node
  * cannot be asked yet, built from the node's own database by a composition root that holds both (the
- * demo, before its nodes start): the same checks either way.
+ * demo and the benchmarks, before their nodes start): the same checks either way.
  */
 export async function pinKeysDocument(
   ctx: GatewayContext,

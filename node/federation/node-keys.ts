@@ -104,7 +104,8 @@ export async function keysDocument(models: FederationModels, sealer: Sealer, dom
 /**
  * The keys document of a node that is not running, from its (migrated) database, its first key created
  * if it has none yet, as the node itself would at its first start: for a composition root that starts
- * the node and pins its keys at the gateway (the demo), so that the node's first requests are accepted.
+ * the node and pins its keys at the gateway (the demo, the benchmarks: cli/node-before-start.ts), so that
+ * the node's first requests are accepted.
  */
 export async function keysDocumentBeforeStart(
   sequelize: Sequelize,
