@@ -9,6 +9,22 @@ const FRAME_ID_MAX = 64;
 export const CLIENT_MSG_ID = /^[A-Za-z0-9_-]{8,64}$/;
 /** The longest text of a message, in UTF-16 units (a string's length). */
 export const MAX_TEXT_CHARS = 100_000;
+/**
+ * The largest stored body of a message (its JSON: text, mentions, files), in bytes of UTF-8: what a TEXT
+ * column holds on MariaDB. It holds on every node, whatever its database, since a conversation's entries
+ * are copied to its members' domains. A text within a node's `MAX_TEXT_CHARS` may still be over it (8,000
+ * characters written as JSON escapes take 48,000 bytes; 30,000 in a script of three bytes a character,
+ * 90,000), and is refused with `too_large`.
+ */
+export const MAX_BODY_BYTES = 65_535;
+
+const utf8 = new TextEncoder();
+
+/** Whether a body fits MAX_BODY_BYTES (encoded only when a long one might not: 3 bytes a UTF-16 unit at most). */
+export function bodyFits(body: string): boolean {
+  return body.length * 3 <= MAX_BODY_BYTES || utf8.encode(body).length <= MAX_BODY_BYTES;
+}
+
 // zod's own pattern for `.uuid()`, so that the fast check below accepts exactly what the schema accepts.
 const UUID = z.regexes.uuid();
 

@@ -90,7 +90,7 @@ export const ERROR_CODES = {
   app_unavailable: { meaning: 'the app behind the card is disabled or gone', to: C },
   bot_disabled: { meaning: 'the app or its bot was disabled at the gateway', to: C },
   webhook_revoked: { meaning: 'the webhook was revoked (HTTP 410)', to: C },
-  too_large: { meaning: 'the body or file is larger than allowed (HTTP 413)', to: CP },
+  too_large: { meaning: 'the body, file or message is larger than allowed (HTTP 413); nothing was sent', to: CP },
   unsupported_media_type: { meaning: 'an attachment of a type that is not allowed (HTTP 415)', to: C },
   upload_aborted: { meaning: 'the upload ended before the file was complete', to: C },
   invalid_body: { meaning: 'the request body could not be read (not JSON)', to: CP },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { addressSchema } from './address.ts';
+import { bodyFits, MAX_BODY_BYTES } from './client-frames.ts';
 
 /*
  * What domain nodes send each other, request by request (docs/federation.md): the events of a
@@ -9,6 +10,11 @@ import { addressSchema } from './address.ts';
 
 const id = z.string().uuid();
 const seq = z.number().int().min(0);
+/** A message's stored body: what every node's database holds (MAX_BODY_BYTES). */
+const body = z
+  .string()
+  .max(MAX_BODY_BYTES)
+  .refine(bodyFits, { message: `at most ${MAX_BODY_BYTES} bytes of UTF-8` });
 
 export const memberSnapshotSchema = z.object({
   address: addressSchema,
@@ -32,7 +38,7 @@ export const entrySchema = z.object({
   sender: addressSchema,
   clientMsgId: z.string().max(64),
   kind: z.string().max(16),
-  body: z.string().max(1_000_000),
+  body,
   refId: id.nullable(),
   createdAt: z.string().datetime(),
   editedAt: z.string().datetime().nullable(),
@@ -50,7 +56,7 @@ export const federationEventSchema = z.discriminatedUnion('type', [
     target: z
       .object({
         id,
-        body: z.string().max(1_000_000),
+        body,
         editedAt: z.string().datetime().nullable(),
         recalledAt: z.string().datetime().nullable(),
       })
@@ -68,7 +74,7 @@ export const submitSchema = z.object({
   sender: addressSchema,
   clientMsgId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
   kind: z.enum(['text', 'edit', 'recall', 'leave']),
-  body: z.string().max(200_000),
+  body,
   refId: id.nullable().optional(),
   /** For a direct conversation the home does not know yet: its own member. */
   peer: addressSchema.optional(),

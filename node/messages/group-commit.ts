@@ -1,5 +1,6 @@
-import { QueryTypes, Transaction, UniqueConstraintError, type Sequelize } from 'sequelize';
+import { BaseError, QueryTypes, Transaction, UniqueConstraintError, type Sequelize } from 'sequelize';
 import { AppError } from '../../core/errors.ts';
+import { bodyFits, MAX_BODY_BYTES } from '../../protocol/client-frames.ts';
 import { systemClock, type Clock, type ClockTimer } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import { sqlLiterals } from '../../core/sql-literal.ts';
@@ -35,6 +36,17 @@ export type Committed = { message: MessageRecord; origin: string | undefined };
 export class StoreFailedError extends AppError {
   constructor() {
     super('store_failed', 503, 'The message could not be stored; it was not sent. Retry.');
+  }
+}
+
+/** A body over MAX_BODY_BYTES: refused before it is queued, so that it fails nobody else's flush. */
+export class BodyTooLargeError extends AppError {
+  constructor() {
+    super(
+      'too_large',
+      413,
+      `The message is too large: at most ${MAX_BODY_BYTES} bytes once stored (its text, mentions and files as JSON); it was not sent`,
+    );
   }
 }
 
@@ -87,6 +99,38 @@ export type GroupCommitOptions = {
 
 /** Errors after which the same batch may simply be written again: the database chose it as a deadlock victim. */
 const RETRIABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT']);
+/**
+ * Errors of the database about a value written (too long, out of range, NULL, not of its column's type,
+ * breaking a constraint): an entry's own fault, which writing it again or without the others would not mend.
+ */
+const VALUE_REFUSED = new Set([
+  'ER_DATA_TOO_LONG',
+  'ER_TRUNCATED_WRONG_VALUE',
+  'ER_TRUNCATED_WRONG_VALUE_FOR_FIELD',
+  'ER_WARN_DATA_OUT_OF_RANGE',
+  'ER_BAD_NULL_ERROR',
+  'ER_NO_DEFAULT_FOR_FIELD',
+  'ER_NO_REFERENCED_ROW_2',
+  'ER_CONSTRAINT_FAILED',
+  'SQLITE_CONSTRAINT',
+  'SQLITE_TOOBIG',
+  'SQLITE_MISMATCH',
+]);
+
+function databaseCode(error: unknown): string | undefined {
+  return (error as { parent?: { code?: string } }).parent?.code;
+}
+
+/**
+ * Whether a flush failed through what its entries brought rather than the database's state: a value it
+ * refused, or an entry's own extra write (`alsoWrite`, `prepare`) throwing something other than the
+ * database's errors.
+ */
+function entryFault(error: unknown): boolean {
+  const code = databaseCode(error);
+  if (code) return VALUE_REFUSED.has(code);
+  return !(error instanceof BaseError);
+}
 const ATTEMPTS = 3;
 /** Entries a lane writes at once beside another lane's flush; fewer wait for the window (see below). */
 const BIG = 256;
@@ -147,6 +191,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
   );
   return {
     append(entry) {
+      if (!bodyFits(entry.body)) return Promise.reject(new BodyTooLargeError());
       return lanes[laneOf(entry.conversationId, lanes.length)]!.append(entry);
     },
     async drain() {
@@ -428,7 +473,8 @@ function takeBatch(
   return { batch, rest, checked: checked && !checkedAlready };
 }
 
-type Outcome = { results: Result[]; touched: boolean } | { error: Error };
+/** A flush's results, or its failure (`ownFault`: caused by what its one entry brought, see entryFault). */
+type Outcome = { results: Result[]; touched: boolean } | { error: Error; ownFault?: boolean };
 const nothing = () => undefined;
 
 /** Answers each entry of a flush, then hands what was newly stored to afterCommit (fan-out). */
@@ -479,10 +525,16 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
         // Another process stored one of these client ids meanwhile: write them one by one, so only
         // the duplicate resolves to the stored entry and the rest are unaffected.
         if (error instanceof UniqueConstraintError && batch.length > 1) return oneByOne(batch);
-        const code = (error as { parent?: { code?: string } }).parent?.code;
+        const code = databaseCode(error);
         if (attempt < ATTEMPTS && (error instanceof UniqueConstraintError || (code && RETRIABLE.has(code)))) continue;
+        const ownFault = entryFault(error);
+        // What one entry brought (a value the database refuses, its own extra write failing) fails that
+        // entry alone: the others are written without it, one by one. A batch may hold other lanes'
+        // senders, and each sender whose store failed sends again: a send that fails every time would
+        // otherwise fail every flush it lands in.
+        if (ownFault && batch.length > 1) return oneByOne(batch);
         logger.error({ err: error, entries: batch.length }, 'group commit failed');
-        return { error: new StoreFailedError() };
+        return { error: new StoreFailedError(), ownFault };
       }
     }
   }
@@ -497,12 +549,24 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
     return allowsBlocks(sequelize).catch(() => false);
   }
 
+  /**
+   * Writes a batch's entries one at a time, in order. An entry that fails through its own fault fails
+   * alone; any other failure (the database gone) fails it and every entry after it, unwritten.
+   */
   async function oneByOne(batch: Pending[]): Promise<Outcome> {
     const results: Result[] = [];
     let touched = false;
     for (const item of batch) {
       const one = await flushBatch([item], nothing);
-      if ('error' in one) return one;
+      if ('error' in one) {
+        if (!one.ownFault) {
+          const failed = one.error instanceof AppError ? one.error : new StoreFailedError();
+          while (results.length < batch.length) results.push(failed);
+          break;
+        }
+        results.push(one.error instanceof AppError ? one.error : new StoreFailedError());
+        continue;
+      }
       results.push(one.results[0]!);
       touched ||= one.touched;
     }
@@ -583,7 +647,9 @@ async function prepareEntries(
     if (!item.prepare) continue;
     try {
       const body = await item.prepare(tx);
-      if (typeof body === 'string') bodies.set(item, body);
+      if (typeof body !== 'string') continue;
+      if (bodyFits(body)) bodies.set(item, body);
+      else refused.set(item, new BodyTooLargeError());
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       refused.set(item, error);

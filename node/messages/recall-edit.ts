@@ -6,7 +6,8 @@ import type { NodeContext } from '../context.ts';
 import { takeBackAttachments } from '../attachments/take-back-attachments.ts';
 import { requireMember } from '../conversations/membership.ts';
 import type { Message, MessageRecord } from '../models.ts';
-import type { Appended } from './group-commit.ts';
+import { BodyTooLargeError, type Appended } from './group-commit.ts';
+import { bodyFits } from '../../protocol/client-frames.ts';
 import { parseBody } from './present-message.ts';
 
 const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: '8-64 letters, digits, - or _' });
@@ -185,6 +186,8 @@ export async function editMessage(ctx: NodeContext, input: unknown): Promise<App
   const retried = await earlier(ctx, change);
   if (retried) return retried;
   const target = await ownTextMessage(ctx, data.messageId);
+  // The edited message keeps its mentions and files: with the new text, they must fit as it is stored.
+  if (!bodyFits(JSON.stringify({ ...parseBody(target), text: data.text }))) throw new BodyTooLargeError();
   const { Message } = ctx.models;
   return appendChange(ctx, change, target, JSON.stringify({ text: data.text }), async (tx, stored) => {
     // A locking read sees a recall or edit committed while this one waited for the conversation lock.

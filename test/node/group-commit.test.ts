@@ -698,27 +698,25 @@ describe('lanes', () => {
   );
 
   it.skipIf(testDialect === 'sqlite')(
-    'fails every send of such a transaction when it fails, and the next ones take the numbers they would have had (MariaDB)',
+    "fails only the send whose own write fails in such a transaction: the other lane's is stored (MariaDB)",
     async () => {
       const { committer, held, release, two, three } = await threeLanesOneHeld('pooled-fail', 100);
       const fine = committer.append(entry(two, 'pooled-fail-two-0001'));
       const failing = committer.append({
         ...entry(three, 'pooled-fail-three-0001'),
         alsoWrite: async () => {
-          throw new Error('the disk is full');
+          throw new Error('this entry cannot be written');
         },
       });
       release();
       await held;
-      await expect(fine).rejects.toMatchObject({ code: 'store_failed' });
       await expect(failing).rejects.toMatchObject({ code: 'store_failed' });
-      // Retried, as the client does after store_failed: stored now, numbered from 1 in both conversations.
-      const [again, next] = await Promise.all([
-        committer.append(entry(two, 'pooled-fail-two-0001')),
-        committer.append(entry(three, 'pooled-fail-three-0002')),
-      ]);
-      expect([again.duplicate, again.message.seq, next.message.seq]).toEqual([false, 1, 1]);
+      expect(await fine).toMatchObject({ duplicate: false, message: { seq: 1 } });
+      // The next one in the failed send's conversation takes the number it would have had.
+      const next = await committer.append(entry(three, 'pooled-fail-three-0002'));
+      expect(next.message.seq).toBe(1);
       expect(await seqs(three)).toEqual([['pooled-fail-three-0002', 1]]);
+      expect(await seqs(two)).toEqual([['pooled-fail-two-0001', 1]]);
     },
   );
 
@@ -761,6 +759,40 @@ describe('lanes', () => {
     const next = await committer.append(entry(one!, 'failed-flush-0003'));
     expect(next.message.seq).toBe(first.message.seq + 1);
     expect(await eng.models.Message.count({ where: { clientMsgId: 'failed-flush-0002' } })).toBe(0);
+  });
+});
+
+describe('an entry the database refuses', () => {
+  it('fails an entry whose write the database refuses alone: the others of its flush are stored, gap-free', async () => {
+    const one = await conversation();
+    const committer = createGroupCommitter({
+      sequelize: eng.sequelize,
+      windowMs: 0,
+      maxBatch: 10,
+      concurrency: 2,
+      logger: eng.logger,
+      afterCommit: () => undefined,
+    });
+    // The first goes at once, alone; the next three gather while it is written and go in one flush.
+    const first = committer.append(entry(one, 'own-fault-0001'));
+    const before = committer.append(entry(one, 'own-fault-0002'));
+    const refused = committer.append({
+      ...entry(one, 'own-fault-0003'),
+      // A value the database refuses (a NULL where none may be), as a body too long for its column is.
+      alsoWrite: async (tx) => {
+        await eng.sequelize.query('UPDATE conversations SET last_seq = NULL WHERE id = ?', {
+          replacements: [one],
+          transaction: tx,
+        });
+      },
+    });
+    const after = committer.append(entry(one, 'own-fault-0004'));
+    await expect(refused).rejects.toMatchObject({ code: 'store_failed' });
+    const seqs = (await Promise.all([first, before, after])).map((a) => a.message.seq);
+    expect(seqs).toEqual([seqs[0], seqs[0]! + 1, seqs[0]! + 2]);
+    expect(await eng.models.Message.count({ where: { clientMsgId: 'own-fault-0003' } })).toBe(0);
+    const rows = await eng.models.Message.findAll({ where: { conversationId: one }, order: [['seq', 'ASC']] });
+    expect(rows.map((r) => r.clientMsgId)).toEqual(['own-fault-0001', 'own-fault-0002', 'own-fault-0004']);
   });
 });
 
