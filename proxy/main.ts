@@ -1,4 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream } from 'node:stream/web';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { AppError, isAppError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
@@ -121,8 +124,7 @@ async function forward(parts: ProxyParts, req: IncomingMessage, res: ServerRespo
   } catch (error) {
     throw new AppError('destination_unreachable', 502, `${destination} did not answer: ${(error as Error).message}`);
   }
-  res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
-  res.end(Buffer.from(await answer.arrayBuffer()));
+  await relay(answer, res, answer.headers.get('content-type') ?? 'application/json', destination);
 }
 
 /** Serves a registered domain's signed keys document, so a partner organization can pin it through us. */
@@ -135,8 +137,26 @@ async function relayKeys(parts: ProxyParts, domain: string, res: ServerResponse)
   }).catch(() => {
     throw new AppError('destination_unreachable', 502, `${domain} did not answer`);
   });
-  res.writeHead(answer.status, { 'content-type': 'application/json' });
-  res.end(Buffer.from(await answer.arrayBuffer()));
+  await relay(answer, res, 'application/json', domain);
+}
+
+/**
+ * Passes a destination's answer on as it arrives, so the proxy holds a chunk at a time however long the
+ * answer (a file, or a node that never stops sending, which the forward's timeout then cuts off). An
+ * answer that breaks off ends the response unfinished, which its origin reads as a failure.
+ */
+async function relay(answer: Response, res: ServerResponse, contentType: string, destination: string): Promise<void> {
+  res.writeHead(answer.status, { 'content-type': contentType });
+  if (!answer.body) return void res.end();
+  try {
+    await pipeline(Readable.fromWeb(answer.body as ReadableStream<Uint8Array>), res);
+  } catch (error) {
+    throw new AppError(
+      'destination_unreachable',
+      502,
+      `${destination}'s answer broke off: ${(error as Error).message}`,
+    );
+  }
 }
 
 /** Ends a forward or a keys relay: a failure becomes a JSON error (unknown ones logged); each is logged at debug. */

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, get, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadProxyConfig } from '../../proxy/config.ts';
+import { startProxy, type Proxy } from '../../proxy/main.ts';
+import { loadProxyKey, publicPart } from '../../proxy/proxy-key.ts';
+import { operator } from '../../gateway/context.ts';
+import { addDomain } from '../../gateway/domains/domains.ts';
+import { addProxy } from '../../gateway/federation/policy.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { freePort } from '../helpers/federation.ts';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+const DOMAIN = 'slow.campus.test';
+
+let gateway: TestGateway;
+let keys: TestDatabase;
+let proxy: Proxy;
+// A domain node that answers its keys document in two parts, the second when the test says.
+let node: Server;
+let holding: ServerResponse | undefined;
+
+beforeAll(async () => {
+  node = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"first":"part"');
+    holding = res;
+  });
+  await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve));
+  gateway = await startTestGateway('proxy-relay');
+  keys = await createTestDatabase('proxy-relay-key');
+  const config = loadProxyConfig({
+    PROXY_PORT: String(await freePort()),
+    PROXY_HOST: '127.0.0.1',
+    PROXY_NAME: 'relay-proxy',
+    GATEWAY_ISSUER: gateway.issuer,
+    ATRIUM_DATA_DIR: keys.dataDir,
+    LOG_LEVEL: 'silent',
+  });
+  const ctx = { ...gateway.context(null), actor: operator('test') };
+  await addProxy(ctx, { name: 'relay-proxy', publicJwk: publicPart(loadProxyKey(config)) });
+  const { port } = node.address() as AddressInfo;
+  await addDomain(ctx, { name: DOMAIN, url: `http://127.0.0.1:${port}`, units: [] });
+  proxy = await startProxy(config);
+});
+afterAll(async () => {
+  holding?.end();
+  await proxy?.close();
+  node?.close();
+  await keys?.drop();
+  await gateway?.stop();
+});
+
+describe("the federation proxy relaying a node's answer", () => {
+  it('passes it on as it arrives rather than holding all of it first', async () => {
+    const chunks: string[] = [];
+    let first!: () => void;
+    const firstArrived = new Promise<void>((resolve) => (first = resolve));
+    const ended = new Promise<number>((resolve, reject) => {
+      get(`${proxy.url}/.well-known/atrium/keys?domain=${DOMAIN}`, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          chunks.push(chunk);
+          first();
+        });
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      }).on('error', reject);
+    });
+    // The node has sent only the first part: a proxy that reads whole answers passes nothing on yet.
+    const seen = await Promise.race([
+      firstArrived.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3_000)),
+    ]);
+    expect(seen, 'the first part reached the client while the node still sent').toBe(true);
+    expect(chunks.join('')).toBe('{"first":"part"');
+    holding!.end(',"second":"part"}');
+    expect(await ended).toBe(200);
+    expect(JSON.parse(chunks.join(''))).toEqual({ first: 'part', second: 'part' });
+  });
+});
