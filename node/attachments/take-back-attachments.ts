@@ -7,23 +7,30 @@ import { parseBody } from '../messages/present-message.ts';
 import { attachmentPath } from './attachment-files.ts';
 
 /**
- * When a message is recalled, the files it shared are taken back: unless another message of the
- * conversation that is still visible shares the same file, its record is deleted in the recall's
+ * When a message is recalled, the files it shared are taken back: unless its uploader still shares the
+ * same file in another visible message of the conversation, its record is deleted in the recall's
  * transaction (so nobody, its uploader included, can download it here, and other domains' nodes that
  * fetch it for their members are told it does not exist) and, once that commits, its bytes are deleted
- * from disk. Only the node that holds a file (its uploader's) has a record of it; elsewhere this finds
- * nothing to do.
+ * from disk. Only the uploader's messages count: another node describes a file in a message of its own
+ * people as it likes, and such a message must not keep a file its uploader took back. Only the node that
+ * holds a file (its uploader's) has a record of it; elsewhere this finds nothing to do.
  */
 export async function takeBackAttachments(ctx: NodeContext, tx: Transaction, recalled: Message): Promise<void> {
   const ids = (parseBody(recalled).attachments ?? []).map((a) => a.id);
   if (ids.length === 0) return;
   const { Attachment, Message } = ctx.models;
+  const held = await Attachment.findAll({
+    where: { id: { [Op.in]: [...new Set(ids)] }, conversationId: recalled.conversationId },
+    attributes: ['id', 'owner'],
+    transaction: tx,
+  });
   const gone: string[] = [];
-  for (const id of new Set(ids)) {
+  for (const { id, owner } of held) {
     const stillShared = await Message.count({
       where: {
         conversationId: recalled.conversationId,
         id: { [Op.ne]: recalled.id },
+        sender: owner,
         kind: 'text',
         recalledAt: null,
         body: like(ctx.sequelize, containsPattern(`"id":${JSON.stringify(id)}`)),

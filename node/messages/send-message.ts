@@ -88,7 +88,8 @@ export async function enqueueMessage(
   // Files stay on their uploader's node (this one), bound to the conversation; members of other domains
   // fetch them here through their own node, wherever the conversation is hosted.
   if (data.attachments?.length) body.attachments = await claimAttachments(ctx, conversationId, data.attachments);
-  else if (options.sharedFromSendersNode?.length) body.attachments = options.sharedFromSendersNode;
+  else if (options.sharedFromSendersNode?.length)
+    body.attachments = await notHeldHere(ctx, options.sharedFromSendersNode);
   const home = conversation.home;
   if (home && home !== ctx.domain)
     return { durable: submitToHome(ctx, home, conversationId, data.clientMsgId, body, [...members]) };
@@ -143,6 +144,19 @@ async function submitToHome(
     { isNewRecord: false },
   );
   return { message, duplicate: ack.duplicate };
+}
+
+/**
+ * A remote sender's files are on their own node. One held here is a person's of this node, which the
+ * sender never had: named in their message, it would count as shared still after its uploader recalled it.
+ */
+async function notHeldHere(
+  ctx: NodeContext,
+  files: NonNullable<MessageBody['attachments']>,
+): Promise<NonNullable<MessageBody['attachments']>> {
+  const held = await ctx.models.Attachment.count({ where: { id: { [Op.in]: files.map((f) => f.id) } } });
+  if (held > 0) throw new ForbiddenError('An attachment is unknown, or not yours to share here');
+  return files;
 }
 
 /** Attachments must be the sender's own uploads, not yet shared elsewhere; sharing binds them to this conversation. */

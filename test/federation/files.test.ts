@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendMessage } from '../../node/messages/send-message.ts';
+import { signRequest } from '../../protocol/signature.ts';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
 
 let campus: Campus;
@@ -95,6 +97,86 @@ describe('files across colleges', () => {
     expect((await download(bob, 'arts', file.id)).status).toBe(404);
     expect(await campus.nodes.arts.models.Attachment.count({ where: { id: file.id } })).toBe(0);
     await expect.poll(() => existsSync(join(campus.nodes.arts.config.attachments.dir, file.id))).toBe(false);
+    alice.close();
+    bob.close();
+  });
+
+  it("refuses a message from another college that names a file of this college's people, and the file still goes when its uploader recalls it", async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const group = await alice.createGroup('Lab reports', ['bob@arts.campus.test']);
+    const file = await alice.upload(new TextEncoder().encode('draft results'), 'draft.txt', 'text/plain');
+    const shared = await alice.send({ conversationId: group.id, text: 'draft attached', attachments: [file.id] });
+
+    // arts's node submits a message "from bob" that names alice's file (bob never had it).
+    const path = '/federation/v1/submit';
+    const body = JSON.stringify({
+      conversationId: group.id,
+      sender: 'bob@arts.campus.test',
+      clientMsgId: 'forged-file-ref-1',
+      kind: 'text',
+      body: JSON.stringify({ text: 'me too', attachments: [file] }),
+    });
+    const headers = {
+      'content-type': 'application/json',
+      ...signRequest(await campus.nodes.arts.federation.keys.documentSigner(), {
+        method: 'POST',
+        path,
+        origin: 'arts.campus.test',
+        destination: 'eng.campus.test',
+        body,
+      }),
+    };
+    const submitted = await fetch(`${campus.nodes.eng.url}${path}`, { method: 'POST', headers, body });
+    expect(submitted.status).toBe(403);
+    expect(await submitted.json()).toMatchObject({ error: { code: 'forbidden' } });
+    expect(await campus.nodes.eng.models.Message.count({ where: { clientMsgId: 'forged-file-ref-1' } })).toBe(0);
+
+    await alice.recall(shared.messageId);
+    expect((await download(alice, 'eng', file.id)).status).toBe(404);
+    expect(await campus.nodes.eng.models.Attachment.count({ where: { id: file.id } })).toBe(0);
+    alice.close();
+    bob.close();
+  });
+
+  it("takes a recalled file back even if the conversation's home relayed a message of someone else naming it", async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const group = await bob.createGroup('Field notes', ['alice@eng.campus.test']);
+    await expect
+      .poll(async () => campus.nodes.eng.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 })
+      .toBe(1);
+    const file = await alice.upload(new TextEncoder().encode('my notes'), 'notes.txt', 'text/plain');
+    const shared = await alice.send({ conversationId: group.id, text: 'my notes', attachments: [file.id] });
+
+    // arts, the home, orders a message "from bob" naming alice's file, as if his node had described it, and
+    // relays it to eng like any other.
+    const arts = campus.nodes.arts;
+    const bobHere = {
+      kind: 'user' as const,
+      sub: '',
+      username: 'bob',
+      name: 'bob',
+      address: 'bob@arts.campus.test',
+      sid: null,
+      clientId: 'test',
+      expiresAt: Number.MAX_SAFE_INTEGER,
+    };
+    const forged = await sendMessage(
+      { ...arts.services, actor: bobHere },
+      { conversationId: group.id, clientMsgId: 'relayed-file-ref-1', text: 'mine too' },
+      { sharedFromSendersNode: [file] },
+    );
+    await expect
+      .poll(async () => campus.nodes.eng.models.Message.count({ where: { id: forged.message.id } }), {
+        timeout: 15_000,
+      })
+      .toBe(1);
+
+    await alice.recall(shared.messageId);
+    expect((await download(alice, 'eng', file.id)).status).toBe(404);
+    expect((await download(bob, 'arts', file.id, 'eng.campus.test')).status).toBe(404);
+    await expect.poll(() => existsSync(join(campus.nodes.eng.config.attachments.dir, file.id))).toBe(false);
     alice.close();
     bob.close();
   });
