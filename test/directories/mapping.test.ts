@@ -6,17 +6,35 @@ import { roleGroupLineSchema } from '../../gateway/directories/schemas.ts';
 describe('reading DNs', () => {
   it('splits on unescaped commas only and unescapes values', () => {
     expect(parseDn('cn=Smith\\, Ana,ou=R\\26D,dc=campus')).toEqual([
-      { type: 'cn', value: 'Smith, Ana' },
-      { type: 'ou', value: 'R&D' },
-      { type: 'dc', value: 'campus' },
+      [{ type: 'cn', value: 'Smith, Ana' }],
+      [{ type: 'ou', value: 'R&D' }],
+      [{ type: 'dc', value: 'campus' }],
     ]);
-    expect(parseDn('CN=Caf\\C3\\A9 Staff,OU=Groups')[0]).toEqual({ type: 'cn', value: 'Café Staff' });
+    expect(parseDn('CN=Caf\\C3\\A9 Staff,OU=Groups')[0]).toEqual([{ type: 'cn', value: 'Café Staff' }]);
+    expect(parseDn('cn=Ana+uid=ana,dc=campus')[0]).toEqual([
+      { type: 'cn', value: 'Ana' },
+      { type: 'uid', value: 'ana' },
+    ]);
   });
 
   it('compares DNs whatever their case and spacing', () => {
     expect(normalizeDn('CN=Staff, OU=Groups, DC=Campus,DC=Test')).toBe(
       normalizeDn('cn=staff,ou=groups,dc=campus,dc=test'),
     );
+    expect(normalizeDn('cn=Smith\\2C Ana,dc=campus')).toBe(normalizeDn('cn=smith\\, ana,dc=campus'));
+    expect(normalizeDn('uid=ana+cn=Ana,dc=campus')).toBe(normalizeDn('cn=Ana+uid=ana,dc=campus'));
+    expect(normalizeDn('cn=Boss\\20,dc=campus')).toBe(normalizeDn('cn=Boss\\ ,dc=campus'));
+  });
+
+  it('never takes a value holding an escaped separator for the DN it spells', () => {
+    const real = 'cn=Boss,ou=Staff,ou=People,dc=campus';
+    expect(normalizeDn('cn=Boss\\,ou=Staff,ou=People,dc=campus')).not.toBe(normalizeDn(real));
+    expect(normalizeDn('cn=Boss\\2Cou=Staff,ou=People,dc=campus')).not.toBe(normalizeDn(real));
+    expect(normalizeDn('cn=Boss\\+ou=Staff,ou=People,dc=campus')).not.toBe(
+      normalizeDn('cn=Boss+ou=Staff,ou=People,dc=campus'),
+    );
+    expect(normalizeDn('cn=Boss\\ ,dc=campus')).not.toBe(normalizeDn('cn=Boss,dc=campus'));
+    expect(normalizeDn('cn=\\#04,dc=campus')).not.toBe(normalizeDn('cn=#04,dc=campus'));
   });
 
   it('finds the OUs between the user base and an entry, top first', () => {
