@@ -1,23 +1,44 @@
+import { Op } from 'sequelize';
+import { containsPattern, like } from '../../core/like.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
+import { personTag } from '../portal/session-ids.ts';
 import { inTransaction } from '../transaction.ts';
 import { findManageableUser } from './find-user.ts';
 
 /**
  * Ends every way the person is signed in: their gateway sessions, grants, authorization codes and
  * refresh tokens go (so neither a silent sign-in nor a refresh brings them back, even after the account
- * is enabled again), and the domain nodes are told to refuse the access tokens issued until now
- * (`ended_access`, which the gateway pushes to the nodes and the nodes also fetch: gateway/oidc/ended-access.ts).
+ * is enabled again), so do their portal sessions and the tokens the portal kept for them. Console and
+ * portal sessions signed in before `accessEndedAt` are refused anyway, whichever were not found here.
+ * The domain nodes are told to refuse the access tokens issued until now (`ended_access`, which the
+ * gateway pushes to the nodes and the nodes also fetch: gateway/oidc/ended-access.ts).
  * Runs inside the caller's transaction, so it happens with the change that caused it or not at all.
  */
 export async function endAccessOf(ctx: GatewayContext, user: User): Promise<{ artefacts: number }> {
   const endedAt = new Date();
   const artefacts = await ctx.models.OidcPayload.destroy({ where: { accountId: user.id }, transaction: ctx.tx });
+  await endPortalSessionsOf(ctx, user);
   await ctx.models.EndedAccess.create({ kind: 'sub', subject: user.id, endedAt }, { transaction: ctx.tx });
   user.accessEndedAt = endedAt;
   await user.save({ transaction: ctx.tx });
   return { artefacts };
+}
+
+/**
+ * Found first, then deleted by id: a DELETE matching on a pattern inside the id would lock every row it
+ * scans on MariaDB, and so every session of everyone, until the caller's transaction ends.
+ */
+async function endPortalSessionsOf(ctx: GatewayContext, user: User): Promise<void> {
+  const { WebSession } = ctx.models;
+  const rows = await WebSession.findAll({
+    where: { sid: like(WebSession.sequelize!, containsPattern(personTag(user.id))) },
+    attributes: ['sid'],
+    transaction: ctx.tx,
+  });
+  if (rows.length === 0) return;
+  await WebSession.destroy({ where: { sid: { [Op.in]: rows.map((row) => row.sid) } }, transaction: ctx.tx });
 }
 
 /** "Sign out everywhere" for a person the actor may manage: every session and token of theirs ends. */

@@ -1,32 +1,43 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 
 /**
  * Portal session ids start with a keyed hash of the gateway session they were signed in from, so a
  * back-channel logout naming that gateway session finds every portal session of it by prefix, without
- * an index of its own. The rest of the id is random, as express-session's own ids are.
+ * an index of its own. A tag of the person follows, so ending their access (gateway/accounts/end-access.ts)
+ * finds their portal sessions, wherever they signed in from. The rest of the id is random, as
+ * express-session's own ids are.
  */
 export interface SessionTagging {
-  /** express-session's genid: a new session id, tagged with the gateway session `next` named for this request, if any. */
+  /** express-session's genid: a new session id, tagged with the gateway session and person `next` named for this request, if any. */
   genid(req: Request): string;
-  /** Names the gateway session of the sign-in this request completes, before the session is regenerated. */
-  next(req: Request, gatewaySid: string | undefined): void;
+  /** Names the gateway session and the person of the sign-in this request completes, before the session is regenerated. */
+  next(req: Request, gatewaySid: string | undefined, userId: string): void;
   /** What the id of every portal session signed in from this gateway session starts with. */
   prefix(gatewaySid: string): string;
 }
 
+/**
+ * What the id of every portal session of this person contains. Not keyed: code without the gateway's
+ * secret finds the sessions by it, and the random rest of the id is what keeps a session unguessable.
+ */
+export const personTag = (userId: string) =>
+  `.${createHash('sha256').update(`portal-person:${userId}`).digest('hex').slice(0, 32)}.`;
+
 export function createSessionTagging(secretKey: string): SessionTagging {
-  const pending = new WeakMap<Request, string>();
+  const pending = new WeakMap<Request, { gatewaySid: string | undefined; userId: string }>();
   const tag = (gatewaySid: string) =>
     createHmac('sha256', secretKey).update(`portal-sid:${gatewaySid}`).digest('hex').slice(0, 32);
   return {
     // Called by express-session when a session is created or regenerated (at sign-in).
     genid(req: Request): string {
-      const gatewaySid = pending.get(req);
-      return `${gatewaySid ? tag(gatewaySid) : 'x'}.${randomBytes(24).toString('base64url')}`;
+      const signIn = pending.get(req);
+      const random = randomBytes(24).toString('base64url');
+      if (!signIn) return `x.${random}`;
+      return `${signIn.gatewaySid ? tag(signIn.gatewaySid) : 'x'}${personTag(signIn.userId)}${random}`;
     },
-    next(req: Request, gatewaySid: string | undefined): void {
-      if (gatewaySid) pending.set(req, gatewaySid);
+    next(req: Request, gatewaySid: string | undefined, userId: string): void {
+      pending.set(req, { gatewaySid, userId });
     },
     prefix: (gatewaySid: string) => `${tag(gatewaySid)}.`,
   };

@@ -6,6 +6,7 @@ import type { VerifyFunctionWithRequest } from 'openid-client/passport';
 import { ownRelyingParty } from '../http/own-relying-party.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { GatewayContext } from '../context.ts';
+import type { User } from '../models/index.ts';
 import { PORTAL_CLIENT_ID, portalClientSecret } from './portal-client.ts';
 
 export const STRATEGY = 'atrium-portal';
@@ -65,9 +66,11 @@ export function createPortalAuth(deps: AuthDeps): PortalAuth {
   const authenticator = party.passport;
   const ready = party.ready;
 
-  authenticator.serializeUser((user, done) => done(null, { id: (user as PortalUser).id }));
+  // When the person signed in, so that ending their access later (a reset, "sign out everywhere",
+  // disabling) ends this session too, even once the account is enabled again.
+  authenticator.serializeUser((user, done) => done(null, { id: (user as PortalUser).id, signedInAt: Date.now() }));
   authenticator.deserializeUser((stored: unknown, done: (err: unknown, user?: Express.User | false) => void) => {
-    const id = (stored as { id?: unknown } | null)?.id;
+    const { id, signedInAt } = (stored ?? {}) as { id?: unknown; signedInAt?: unknown };
     if (typeof id !== 'string') return done(null, false);
     deps
       .context(null)
@@ -76,7 +79,7 @@ export function createPortalAuth(deps: AuthDeps): PortalAuth {
         (user) =>
           done(
             null,
-            user && user.status === 'active'
+            user && stillSignedIn(user, typeof signedInAt === 'number' ? signedInAt : 0)
               ? ({ id: user.id, username: user.username, name: user.displayName } satisfies PortalUser)
               : false,
           ),
@@ -102,6 +105,11 @@ export function createPortalAuth(deps: AuthDeps): PortalAuth {
         .catch((err: unknown) => deps.logger.warn({ err }, 'portal could not revoke a refresh token'));
     },
   };
+}
+
+/** Active, and their access not ended since `signedInAt` (epoch ms), as a console session is checked. */
+function stillSignedIn(user: User, signedInAt: number): boolean {
+  return user.status === 'active' && !(user.accessEndedAt && user.accessEndedAt.getTime() >= signedInAt);
 }
 
 /** The portal admits any active account, and needs the refresh token the gateway grants first-party clients. */

@@ -1,10 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserAgent, filledFormWithAction, signInThrough, submitFilled } from '../helpers/browser-agent.ts';
+import { Op } from 'sequelize';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  signInThrough,
+  submitFilled,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { ARTS_NODE, ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { login } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
+import { signOutEverywhere } from '../../gateway/accounts/end-access.ts';
+import { resetPassword, updateUser } from '../../gateway/accounts/update-user.ts';
+import { personTag } from '../../gateway/portal/session-ids.ts';
 
 let gateway: TestGateway;
 let admin: BrowserAgent;
@@ -31,6 +41,23 @@ async function seedUser(username: string, units: string[]) {
     },
   );
 }
+
+const operatorContext = () => ({ ...gateway.context(null), actor: operator('test') });
+
+/** Someone's session on the portal, which also serves their account page: what a stolen cookie would give. */
+async function portalAgent(username: string): Promise<BrowserAgent> {
+  const agent = new BrowserAgent();
+  await signInThrough(agent, url('/account/security'), username, DEMO_PASSWORD);
+  const page = await agent.navigate(url('/account/security'));
+  expect(page.html).toContain(`Signed in as <strong>${username}</strong>`);
+  return agent;
+}
+
+const csrfOf = (page: Page) => /name="_csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '';
+
+/** The portal's rows of the person: their sessions and the tokens kept for them. */
+const portalRowsOf = (userId: string) =>
+  gateway.models.WebSession.count({ where: { sid: { [Op.like]: `%${personTag(userId)}%` } } });
 
 beforeAll(async () => {
   gateway = await startTestGateway('sign-out-all', { LOGIN_IP_LIMIT: '1000' });
@@ -132,5 +159,52 @@ describe('"sign out everywhere" in the admin console', () => {
 
     const own = await submitFilled(engAdmin, page, form);
     expect(own.html).toContain('Signed mo out everywhere.');
+  });
+});
+
+describe('ending access ends the portal and account page sessions too', () => {
+  it('"sign out everywhere" sends a portal session back to sign-in, and it can start nothing', async () => {
+    const kim = await seedUser('kim-portal', ['campus/eng/cs']);
+    const stolen = await portalAgent('kim-portal');
+    expect(await portalRowsOf(kim.id)).toBe(2);
+    await signOutEverywhere(operatorContext(), 'kim-portal');
+
+    const page = await stolen.navigate(url('/account/security'));
+    const options = await stolen.request(url('/account/security/passkeys/options'), {
+      method: 'POST',
+      body: JSON.stringify({ _csrf: csrfOf(page) }),
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+    });
+    const profile = await stolen.request(url('/portal/api/me'), { headers: { 'x-atrium-portal': '1' } });
+    expect({
+      accountPage: page.html.includes('Signed in as <strong>kim-portal</strong>'),
+      passkeyOptions: options.status,
+      profile: profile.status,
+    }).toEqual({ accountPage: false, passkeyOptions: 403, profile: 401 });
+    expect(await portalRowsOf(kim.id)).toBe(0);
+  });
+
+  it('a password set by an administrator ends the portal session', async () => {
+    const lou = await seedUser('lou-portal', ['campus/eng/cs']);
+    const stolen = await portalAgent('lou-portal');
+    await resetPassword(operatorContext(), 'lou-portal', 'a completely new password');
+    const page = await stolen.navigate(url('/account/security'));
+    expect(page.html).not.toContain('Signed in as <strong>lou-portal</strong>');
+    expect(await portalRowsOf(lou.id)).toBe(0);
+  });
+
+  it('a portal session ended by disabling the person stays ended when they are enabled again', async () => {
+    const mia = await seedUser('mia-portal', ['campus/eng/cs']);
+    const stolen = await portalAgent('mia-portal');
+    // Kept aside, as if the row had escaped the clean-up: the session must still not come back.
+    const rows = await gateway.models.WebSession.findAll({ where: { sid: { [Op.like]: `%${personTag(mia.id)}%` } } });
+    await updateUser(operatorContext(), mia.id, { status: 'disabled' });
+    await gateway.models.WebSession.bulkCreate(rows.map((row) => row.get({ plain: true })));
+    await updateUser(operatorContext(), mia.id, { status: 'active' });
+
+    const page = await stolen.navigate(url('/account/security'));
+    expect(page.html).not.toContain('Signed in as <strong>mia-portal</strong>');
+    // Mia herself signs in again as usual.
+    await expect(portalAgent('mia-portal')).resolves.toBeTruthy();
   });
 });

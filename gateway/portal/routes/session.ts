@@ -61,8 +61,9 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
         return failurePage(res, 400, 'Sign-in could not be completed. Go back to the start page and try again.');
       }
       if (!user) return failurePage(res, 401, info?.message ?? 'Sign-in was cancelled.');
-      // The new session's id starts with a tag of the gateway session, so single logout can find it.
-      deps.tagging.next(req, user.gatewaySid);
+      // The new session's id carries tags of the gateway session and the person, so single logout and
+      // ending the person's access can find it.
+      deps.tagging.next(req, user.gatewaySid, user.user.id);
       req.logIn(user.user, (loginError) => {
         if (loginError) return next(loginError);
         req.session.portalIdToken = user.idToken;
