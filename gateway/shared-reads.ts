@@ -115,7 +115,7 @@ export async function settleReadVersion<T>(sequelize: Sequelize, tx: Transaction
 type WriteOptions = { transaction?: Transaction | null; fields?: string[] };
 
 // A sign-in's bookkeeping on the person (failed attempts, lock, last sign-in) changes nothing that is kept.
-const USER_BOOKKEEPING = new Set(['failedLogins', 'lockedUntil', 'lastLoginAt', 'updatedAt']);
+const USER_BOOKKEEPING = new Set(['failedLogins', 'failuresSince', 'lockedUntil', 'lastLoginAt', 'updatedAt']);
 
 /** Every write to the tables behind the shared reads moves the counter, whichever code path makes it. */
 export function moveReadVersionOnWrites(models: GatewayModels): void {

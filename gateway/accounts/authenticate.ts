@@ -120,10 +120,22 @@ export async function authenticate(
 
 /**
  * One failed attempt against the account (a wrong password, or a wrong second-factor code): enough of
- * them lock it for a while. Returns whether this attempt locked it.
+ * them within the lockout's minutes lock it for a while. Returns whether this attempt locked it.
+ *
+ * Older failures no longer count, as the attempts at a name that does not exist stop counting when their
+ * window ends (identifierLimiter): counted for ever, a real account's slow failures would lock it where
+ * an unknown name's never lock, telling who exists, and a typo a week would lock a person in a month.
  */
 export async function countFailure(ctx: GatewayContext, user: User, policy: LoginPolicy): Promise<boolean> {
-  await ctx.models.User.increment('failedLogins', { by: 1, where: { id: user.id } });
+  const { User } = ctx.models;
+  const now = new Date();
+  const windowStart = new Date(now.getTime() - policy.lockoutMinutes * 60_000);
+  // One statement, so that failures counted at once by several requests or processes are all counted.
+  const fresh = {
+    [Op.or]: [{ failuresSince: null }, { failuresSince: { [Op.lt]: windowStart } }, { failedLogins: 0 }],
+  };
+  const [restarted] = await User.update({ failedLogins: 1, failuresSince: now }, { where: { id: user.id, ...fresh } });
+  if (restarted === 0) await User.increment('failedLogins', { by: 1, where: { id: user.id } });
   await user.reload();
   if (user.failedLogins < policy.maxFailures) return false;
   user.lockedUntil = new Date(Date.now() + policy.lockoutMinutes * 60_000);

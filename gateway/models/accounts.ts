@@ -31,6 +31,8 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
   declare passwordHash: string | null;
   declare roles: CreationOptional<Role[]>;
   declare failedLogins: CreationOptional<number>;
+  /** When the failures counted in failedLogins began (see countFailure). */
+  declare failuresSince: Date | null;
   declare lockedUntil: Date | null;
   declare lastLoginAt: Date | null;
   /** When an administrator last ended every session of the person (disable, password reset, sign out everywhere). */
@@ -100,6 +102,7 @@ export function defineAccountModels(sequelize: Sequelize): AccountModels {
         },
       },
       failedLogins: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+      failuresSince: { type: DataTypes.DATE(3), allowNull: true },
       lockedUntil: { type: DataTypes.DATE(3), allowNull: true },
       lastLoginAt: { type: DataTypes.DATE(3), allowNull: true },
       accessEndedAt: { type: DataTypes.DATE(3), allowNull: true },

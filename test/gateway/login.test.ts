@@ -6,6 +6,7 @@ import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
 import { operator } from '../../gateway/context.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
@@ -76,6 +77,34 @@ describe('the login form', () => {
     expect(page.html).toContain('Too many failed attempts');
     // The same wait as for a real account, so not even the header tells the two apart.
     expect(page.headers.get('retry-after')).toBe('600');
+  });
+
+  it('counts only the failures of the last lockout minutes, as for a name that does not exist', async () => {
+    await createUser(
+      { ...gateway.context(null), actor: operator('test') },
+      {
+        username: 'slow-typist',
+        displayName: 'Slow Typist',
+        email: 'slow-typist@campus.test',
+        password: DEMO_PASSWORD,
+        units: ['campus/eng'],
+        roles: ['student'],
+      },
+    );
+    for (let i = 0; i < 2; i++) expect((await attempt('slow-typist', `wrong-${i}-password`)).status).toBe(401);
+    // Those two were eleven minutes ago, past LOGIN_LOCKOUT_MINUTES (10 here): they no longer count.
+    const { User } = gateway.models;
+    const typist = await User.findOne({ where: { username: 'slow-typist' } });
+    await User.update({ failuresSince: new Date(Date.now() - 11 * 60_000) }, { where: { id: typist!.id } });
+    expect((await attempt('slow-typist', 'wrong-2-password')).status).toBe(401);
+    const signedIn = await attempt('slow-typist', DEMO_PASSWORD);
+    expect(signedIn.status).toBe(200);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'slow-typist' } })).toBe(
+      0,
+    );
+    // Within the minutes they do: three in a row lock it, as above.
+    for (let i = 0; i < 3; i++) await attempt('slow-typist', `wrong-${i}-again`);
+    expect((await attempt('slow-typist', DEMO_PASSWORD)).status).toBe(429);
   });
 
   it('tells a disabled user only when the password is right, and ends their refresh tokens', async () => {
