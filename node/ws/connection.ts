@@ -141,6 +141,7 @@ function onMessage(
   data: Buffer,
   isBinary: boolean,
 ): void {
+  if (!acting(live)) return;
   if (isBinary) return strike(live, allowance, { code: 'binary_not_supported', message: 'Frames are JSON text' });
   // The refusal names the frame and says when the whole allowance is back, so a client waiting for its
   // answer learns it may send it again then (the SDK does, pacing what follows).
@@ -165,6 +166,17 @@ function onMessage(
   }
   // A send is answered when durable, later, without holding up the socket's next frames.
   schedule(() => handle(live, frame, arrivedAt));
+}
+
+/**
+ * Whether the socket still acts for its person. Once a close frame is sent (the node's: the token expired,
+ * access ended; or the client's), frames still arriving or waiting in the queue are dropped: a client that
+ * does not answer the node's close keeps its connection until ws cuts it, and must not send or change
+ * groups meanwhile.
+ */
+function acting(live: Live): boolean {
+  const { socket } = live.connection;
+  return socket.readyState === socket.OPEN;
 }
 
 function onClose(live: Live): void {
@@ -206,6 +218,9 @@ async function authenticate(live: Live, token: string, re?: string): Promise<voi
     if (!connection.identity) live.close(refusalClose(code));
     return;
   }
+  // Closed while the token was checked: it speaks for no one now, and registered after onClose it would
+  // stay registered.
+  if (!acting(live)) return;
   if (connection.identity && connection.identity.address !== identity.address) {
     send(serverFrame('error', { code: 'identity_mismatch', message: 'A socket cannot change who it speaks for' }, re));
     return;
@@ -234,6 +249,7 @@ async function authenticate(live: Live, token: string, re?: string): Promise<voi
 
 async function handle(live: Live, frame: ClientFrame, arrivedAt: number): Promise<void> {
   const { send } = live;
+  if (!acting(live)) return;
   if (frame.type === 'auth') return authenticate(live, frame.token, frame.id);
   if (!live.connection.identity) {
     send(serverFrame('error', { code: 'unauthenticated', message: 'Authenticate first' }, frame.id));

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
@@ -13,6 +13,11 @@ import { createRegistry, type Connection, type Registry } from './registry.ts';
 const SUBPROTOCOL = 'atrium.v1';
 /** How often a slice of the sockets is pinged. */
 const HEARTBEAT_SLICE_MS = 100;
+/**
+ * How long a client has to answer a close frame before its connection is cut. ws's default, 30 s, let a
+ * client that ignores the node's close (its token expired, its access ended) hold the connection that long.
+ */
+const CLOSE_ANSWER_MS = 2_000;
 
 /** The node's chat sockets: upgrades taken in, and every socket of this process. */
 export interface SocketServer {
@@ -45,12 +50,15 @@ export function createSocketServer(
   const { config, logger, bus } = services;
   const registry = createRegistry();
   // ws itself refuses frames far beyond the limit (closing with 1009); up to that we answer with an error frame.
-  const wss = new WebSocketServer({
+  // `closeTimeout` is ws's own option; @types/ws does not list it yet.
+  const serverOptions: ServerOptions & { closeTimeout: number } = {
     noServer: true,
     maxPayload: config.maxFrameBytes * 4,
     perMessageDeflate: false,
     handleProtocols,
-  });
+    closeTimeout: CLOSE_ANSWER_MS,
+  };
+  const wss = new WebSocketServer(serverOptions);
   const heartbeat = startHeartbeat(wss, config.heartbeatSeconds * 1000, services.clock);
   const clientCheck =
     options.clientActive && startClientCheck(registry, options.clientActive, options.clientCheckMs ?? 30_000, logger);
@@ -89,7 +97,7 @@ function handleProtocols(protocols: Set<string>): string | false {
   return protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
 }
 
-/** Tells a socket the server is going away; ends it if it has not closed within 2 s. */
+/** Tells a socket the server is going away; ends it if it has not closed within CLOSE_ANSWER_MS. */
 function goAway(s: WebSocket): Promise<void> {
   return new Promise<void>((resolve) => {
     if (s.readyState === s.CLOSED) return resolve();
@@ -98,7 +106,7 @@ function goAway(s: WebSocket): Promise<void> {
     setTimeout(() => {
       s.terminate();
       resolve();
-    }, 2_000).unref();
+    }, CLOSE_ANSWER_MS).unref();
   });
 }
 

@@ -1,8 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as client from 'openid-client';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { login, portalClient, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
 import { frameId, openRaw, type RawSocket } from '../helpers/raw-socket.ts';
+import { openUnanswering } from '../helpers/unanswering-socket.ts';
 import { formWithAction } from '../helpers/browser-agent.ts';
 import { runAtrium } from '../helpers/cli.ts';
 import { operator } from '../../gateway/context.ts';
@@ -23,7 +25,7 @@ beforeAll(async () => {
   arts = await startTestNode(gateway, 'arts.campus.test');
   await pinDomainKeys(ops(), 'eng.campus.test');
   await pinDomainKeys(ops(), 'arts.campus.test');
-  for (const username of ['erin', 'fred', 'gwen', 'hugo']) {
+  for (const username of ['erin', 'fred', 'gwen', 'hugo', 'ines']) {
     await createUser(ops(), {
       username,
       displayName: username,
@@ -117,6 +119,22 @@ describe('disabling a person', () => {
     });
     await expect(sdk.connect()).rejects.toMatchObject({ code: 'token_revoked' });
     sdk.close();
+  });
+
+  it('acts on nothing their socket sends after the close, though their client ignores it', async () => {
+    const who = await login(gateway, 'ines');
+    const raw = await openUnanswering(eng.localUrl, ['atrium.v1', `atrium.token.${await who.tokenFor(eng.url)}`]);
+    await vi.waitFor(() => expect(raw.frames()).toContainEqual(expect.objectContaining({ type: 'ready' })));
+    await updateUser(ops(), 'ines', { status: 'disabled' });
+    await vi.waitFor(() => expect(raw.closeCode()).toBe(4409));
+
+    const tag = randomBytes(6).toString('hex');
+    raw.send({ v: 1, id: `s-${tag}`, type: 'send', clientMsgId: `s-${tag}`, to: 'dave@eng.campus.test', text: 'late' });
+    raw.send({ v: 1, id: `g-${tag}`, type: 'group.create', title: `Late ${tag}`, members: ['dave@eng.campus.test'] });
+    await new Promise((r) => setTimeout(r, 1_000));
+    raw.destroy();
+    expect(await eng.models.Message.count({ where: { clientMsgId: `s-${tag}` } })).toBe(0);
+    expect(await eng.models.Conversation.count({ where: { title: `Late ${tag}` } })).toBe(0);
   });
 });
 

@@ -1,8 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as client from 'openid-client';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, login, portalClient, startTestNode, type TestNode } from '../helpers/node.ts';
 import { frameId, openRaw } from '../helpers/raw-socket.ts';
+import { openUnanswering } from '../helpers/unanswering-socket.ts';
 import { BrowserAgent, formWithAction, signIn } from '../helpers/browser-agent.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { listDomains } from '../../gateway/domains/domains.ts';
@@ -87,6 +89,34 @@ describe('socket authentication', () => {
     await raw.next((f) => f.type === 'auth.expiring');
     eng.clock.advance(2_000);
     expect(await raw.closed).toEqual({ code: 4401, reason: 'token_expired' });
+  });
+
+  it('acts on nothing a client sends after its token expired, though the client ignores the close', async () => {
+    const alice = await login(gateway, 'alice');
+    const raw = await openUnanswering(eng.localUrl, ['atrium.v1', `atrium.token.${await alice.tokenFor(eng.url)}`]);
+    await vi.waitFor(() => expect(raw.frames()).toContainEqual(expect.objectContaining({ type: 'ready' })));
+    eng.clock.advance(4_100);
+    await vi.waitFor(() => expect(raw.closeCode()).toBe(4401));
+
+    const tag = randomBytes(6).toString('hex');
+    raw.send({ v: 1, id: `s-${tag}`, type: 'send', clientMsgId: `s-${tag}`, to: 'dave@eng.campus.test', text: 'late' });
+    raw.send({ v: 1, id: `g-${tag}`, type: 'group.create', title: `Late ${tag}`, members: ['dave@eng.campus.test'] });
+    await new Promise((r) => setTimeout(r, 1_000));
+    raw.destroy();
+    expect(await eng.models.Message.count({ where: { clientMsgId: `s-${tag}` } })).toBe(0);
+    expect(await eng.models.Conversation.count({ where: { title: `Late ${tag}` } })).toBe(0);
+    expect(raw.frames().filter((f) => f.re !== undefined && String(f.re).endsWith(tag))).toEqual([]);
+  });
+
+  it('cuts off within seconds a client that does not answer the close', async () => {
+    const alice = await login(gateway, 'alice');
+    const raw = await openUnanswering(eng.localUrl, ['atrium.v1', `atrium.token.${await alice.tokenFor(eng.url)}`]);
+    await vi.waitFor(() => expect(raw.frames()).toContainEqual(expect.objectContaining({ type: 'ready' })));
+    eng.clock.advance(4_100);
+    await vi.waitFor(() => expect(raw.closeCode()).toBe(4401));
+    const cut = await Promise.race([raw.ended.then(() => true), new Promise((r) => setTimeout(r, 5_000, false))]);
+    raw.destroy();
+    expect(cut).toBe(true);
   });
 
   it('refuses an expired token with token_expired, in the error and in the close reason alike', async () => {
