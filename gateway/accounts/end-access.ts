@@ -4,6 +4,7 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { personTag } from '../portal/session-ids.ts';
+import { spendOpenResetLinks } from '../recovery/spend-reset-links.ts';
 import { inTransaction } from '../transaction.ts';
 import { findManageableUser } from './find-user.ts';
 
@@ -13,13 +14,15 @@ import { findManageableUser } from './find-user.ts';
  * is enabled again), so do their portal sessions and the tokens the portal kept for them. Console and
  * portal sessions signed in before `accessEndedAt` are refused anyway, whichever were not found here.
  * The domain nodes are told to refuse the access tokens issued until now (`ended_access`, which the
- * gateway pushes to the nodes and the nodes also fetch: gateway/oidc/ended-access.ts).
+ * gateway pushes to the nodes and the nodes also fetch: gateway/oidc/ended-access.ts), and the person's
+ * open reset links are spent, so none of them lets in whoever the access was ended against.
  * Runs inside the caller's transaction, so it happens with the change that caused it or not at all.
  */
 export async function endAccessOf(ctx: GatewayContext, user: User): Promise<{ artefacts: number }> {
   const endedAt = new Date();
   const artefacts = await ctx.models.OidcPayload.destroy({ where: { accountId: user.id }, transaction: ctx.tx });
   await endPortalSessionsOf(ctx, user);
+  await spendOpenResetLinks(ctx, user.id, endedAt);
   await ctx.models.EndedAccess.create({ kind: 'sub', subject: user.id, endedAt }, { transaction: ctx.tx });
   user.accessEndedAt = endedAt;
   await user.save({ transaction: ctx.tx });

@@ -12,8 +12,12 @@ import { hashPassword } from './passwords.ts';
 import { assertCovers } from './scope.ts';
 import { passwordSchema, userChangesSchema } from './schemas.ts';
 import { assertPasswordIsLocal } from '../directories/local-password.ts';
+import { spendOpenResetLinks } from '../recovery/spend-reset-links.ts';
 
-/** Edits profile, units, roles or status; disabling also ends every session and token of the person. */
+/**
+ * Edits profile, units, roles or status; disabling also ends every session and token of the person, and
+ * a new mail address spends the reset links sent to the old one.
+ */
 export async function updateUser(ctx: GatewayContext, idOrUsername: string, input: unknown): Promise<User> {
   const changes = parseInput(userChangesSchema, input);
   return inTransaction(ctx, async (ctx) => {
@@ -31,6 +35,7 @@ export async function updateUser(ctx: GatewayContext, idOrUsername: string, inpu
     const disabling = changes.status === 'disabled' && user.status !== 'disabled';
     if (changes.status !== undefined) user.status = changes.status;
     await user.save({ transaction: ctx.tx });
+    if (user.email !== before.email) await spendOpenResetLinks(ctx, user.id);
     if (disabling) await endAccessOf(ctx, user);
     if (changes.units) await setMemberships(ctx, user, changes.units);
     await audit(ctx, { action: 'user.update', target: user.username, details: { before, changes } });
@@ -40,8 +45,9 @@ export async function updateUser(ctx: GatewayContext, idOrUsername: string, inpu
 
 /**
  * Sets a new password and lifts any lockout. Whoever knew the old password may hold a session or a
- * refresh token made with it, so every session and token of the person ends too. (There is no
- * self-service change: an administrator does it, from a console session that is not the person's.)
+ * refresh token made with it, so every session and token of the person ends too, and so does every
+ * reset link they were mailed (endAccessOf). (There is no self-service change: an administrator does
+ * it, from a console session that is not the person's.)
  */
 export async function resetPassword(ctx: GatewayContext, idOrUsername: string, password: unknown): Promise<User> {
   const plain = passwordSchema.safeParse(password);

@@ -54,14 +54,11 @@ export async function completePasswordReset(
         throw new ResetLinkError('used');
       }
       const { user } = await usableUser(ctx, tokenHash);
-      await ctx.models.PasswordReset.update(
-        { usedAt: now },
-        { where: { userId: user.id, usedAt: null }, transaction: ctx.tx },
-      );
       user.passwordHash = passwordHash;
       user.failedLogins = 0;
       user.lockedUntil = null;
       await user.save({ transaction: ctx.tx });
+      // endAccessOf spends the person's other open links as well.
       const { artefacts } = await endAccessOf(ctx, user);
       await audit(ctx, { action: 'password_reset.use', target: user.username, details: { endedArtefacts: artefacts } });
       return user;

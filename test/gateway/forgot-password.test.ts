@@ -8,6 +8,7 @@ import { portalClient } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
+import { resetPassword, updateUser } from '../../gateway/accounts/update-user.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { admitResetRequest, mailResetLink, type RecoveryDeps } from '../../gateway/recovery/request-reset.ts';
 import { smtpMailer } from '../../gateway/recovery/mailer.ts';
@@ -75,6 +76,7 @@ async function choosePassword(
   return agent.submit(page, formWithAction(page, '/password/reset/'), { password, confirmation });
 }
 
+const operatorContext = () => ({ ...gateway.context(null), actor: operator('test') });
 const passwordHashOf = async (username: string) =>
   (await gateway.models.User.findOne({ where: { username } }))!.passwordHash;
 const auditOf = (action: string, target: string) =>
@@ -226,6 +228,46 @@ describe('"forgot password" by mail', () => {
     expect(differing.html).toContain('The two passwords differ');
     expect(await passwordHashOf('tara')).toBe(before);
     expect((await choosePassword(link, 'long enough secret')).status).toBe(200);
+  });
+
+  it('refuses a link mailed before an administrator set a new password', async () => {
+    await seedUser('ned');
+    // Someone reading ned's mailbox asks for a link; the administrator, told of it, sets a new password.
+    await askForLink('ned');
+    const link = resetLinkIn(await mailbox.next('ned@campus.test'));
+    await resetPassword(operatorContext(), 'ned', 'the administrator chose this one');
+    const chosen = await passwordHashOf('ned');
+
+    const refused = await choosePassword(link, 'the intruder chose this one');
+    expect(refused.status).toBe(410);
+    expect(await passwordHashOf('ned')).toBe(chosen);
+  });
+
+  it('refuses a link mailed to the old address once the address is changed', async () => {
+    const oli = await seedUser('oli');
+    await askForLink('oli');
+    const link = resetLinkIn(await mailbox.next('oli@campus.test'));
+    await updateUser(operatorContext(), oli.id, { email: 'oli.new@campus.test' });
+    expect((await new BrowserAgent().navigate(link)).status).toBe(410);
+  });
+
+  it('refuses a link mailed before the person was disabled, even once they are enabled again', async () => {
+    const pat = await seedUser('pat');
+    await askForLink('pat');
+    const link = resetLinkIn(await mailbox.next('pat@campus.test'));
+    await updateUser(operatorContext(), pat.id, { status: 'disabled' });
+    await updateUser(operatorContext(), pat.id, { status: 'active' });
+    expect((await new BrowserAgent().navigate(link)).status).toBe(410);
+  });
+
+  it('spends every other link of the person once one of them set a new password', async () => {
+    await seedUser('quin');
+    await askForLink('quin');
+    const first = resetLinkIn(await mailbox.next('quin@campus.test'));
+    await askForLink('quin');
+    const second = resetLinkIn(await mailbox.next('quin@campus.test'));
+    expect((await choosePassword(second, 'quin chose this one')).status).toBe(200);
+    expect((await choosePassword(first, 'and then this one')).status).toBe(410);
   });
 
   it('mails one account at most the allowed number of times an hour, answering the same', async () => {
