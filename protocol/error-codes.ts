@@ -144,6 +144,10 @@ export const ERROR_CODES = {
     meaning: 'a directory sync found nobody under its user base and filter; nobody was disabled',
     to: L,
   },
+  directory_unreadable: {
+    meaning: 'a directory sync could read none of the entries it returned into a person; nobody was disabled',
+    to: L,
+  },
   sync_stopped: {
     meaning: 'a directory sync stopped between two pages (the gateway shutting down); nobody was disabled',
     to: L,

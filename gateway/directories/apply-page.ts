@@ -12,7 +12,7 @@ import { normalizeDn } from './dn.ts';
 import { ensureUnits, levelsOfPath, type UnitIds } from './directory-units.ts';
 import { readEntry, type GroupsOf, type Person } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
-import { count, refuse, type SyncReport } from './sync-report.ts';
+import { count, type Refusal, refuse, type SyncReport } from './sync-report.ts';
 
 /** What one sync run carries from page to page. */
 export type SyncRun = {
@@ -24,18 +24,22 @@ export type SyncRun = {
   /** Names of the other directories by id, to say where a clashing username comes from. */
   directoryNames: Map<string, string>;
   report: SyncReport;
+  /** Entries that could not be read into a person, so far: when that is all of them, nobody is disabled. */
+  unread: number;
 };
 
 /** A known person of this directory to bring up to date; `profile` is false when their new email is taken. */
 type Update = { person: Person; user: User; link: DirectoryAccount; profile: boolean };
 
-/** What reading a page leaves to decide on: the people it holds, and the usernames it could not read. */
-type PageRead = { people: Person[]; unreadNames: Set<string> };
+/** What reading a page leaves to decide on: the people it holds, and the entries it could not read. */
+type PageRead = { people: Person[]; unread: Refusal[] };
 
 /** Who the page's people already are in Atrium, looked up once for the whole page. */
 type Known = {
   userByName: Map<string, User>;
   linkByUser: Map<string, DirectoryAccount>;
+  /** This directory's links at the DNs of the page's unread entries, by normalized DN. */
+  linkByUnreadDn: Map<string, DirectoryAccount>;
   nameProblems: Awaited<ReturnType<typeof addressNameProblems>>;
   emailOwners: Map<string, User>;
 };
@@ -57,7 +61,7 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
   sync.report.entries += entries.length;
   sync.report.pages += 1;
   const read = readPage(sync, entries);
-  const known = await lookUpPeople(ctx, read);
+  const known = await lookUpPeople(ctx, sync, read);
   const { creates, updates, seen } = decide(sync, read, known);
   const unitsOf = await unitsBefore(ctx, updates);
   await inTransaction(ctx, async (ctx) => {
@@ -79,12 +83,13 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
  */
 function readPage(sync: SyncRun, entries: Entry[]): PageRead {
   const people: Person[] = [];
-  const unreadNames = new Set<string>();
+  const unread: Refusal[] = [];
   const inPage = { username: new Set<string>(), email: new Set<string>() };
   for (const entry of entries) {
     const read = readEntry(entry, sync.settings, sync.groupsOf);
     if ('refusal' in read) {
-      if (read.refusal.username) unreadNames.add(read.refusal.username.toLowerCase());
+      unread.push(read.refusal);
+      sync.unread += 1;
       refuse(sync.report, read.refusal);
       continue;
     }
@@ -101,17 +106,17 @@ function readPage(sync: SyncRun, entries: Entry[]): PageRead {
     inPage.email.add(p.email);
     people.push(p);
   }
-  return { people, unreadNames };
+  return { people, unread };
 }
 
 /**
  * Looks up, for the whole page at once, the accounts holding its usernames and their directory links,
- * why a new username cannot be taken, and who holds the emails. The unread usernames are looked up too,
- * so that their people are not taken for gone.
+ * why a new username cannot be taken, and who holds the emails. The unread entries are looked up too,
+ * by username when they have one and by DN, so that their people are not taken for gone.
  */
-async function lookUpPeople(ctx: GatewayContext, { people, unreadNames }: PageRead): Promise<Known> {
+async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread }: PageRead): Promise<Known> {
   const { User, DirectoryAccount } = ctx.models;
-  const names = [...people.map((p) => p.username), ...unreadNames];
+  const names = [...people.map((p) => p.username), ...unreadNamesOf(unread)];
   const users = names.length
     ? await User.findAll({ where: { username: { [Op.in]: names } }, transaction: ctx.tx })
     : [];
@@ -134,24 +139,43 @@ async function lookUpPeople(ctx: GatewayContext, { people, unreadNames }: PageRe
         ).map((u) => [u.email, u]),
       )
     : new Map<string, User>();
-  return { userByName, linkByUser: new Map(links.map((l) => [l.userId, l])), nameProblems, emailOwners };
+  // A link keeps the DN as the directory wrote it the last time the entry was read, and a directory
+  // writes one entry's DN the same way each time; the comparison itself is on the normalized DN.
+  const unreadLinks = unread.length
+    ? await DirectoryAccount.findAll({
+        where: { directoryId: sync.directory.id, dn: { [Op.in]: unread.map((r) => r.dn) } },
+        transaction: ctx.tx,
+      })
+    : [];
+  return {
+    userByName,
+    linkByUser: new Map(links.map((l) => [l.userId, l])),
+    linkByUnreadDn: new Map(unreadLinks.map((l) => [normalizeDn(l.dn), l])),
+    nameProblems,
+    emailOwners,
+  };
 }
+
+const unreadNamesOf = (unread: Refusal[]) =>
+  new Set(unread.flatMap((r) => (r.username ? [r.username.toLowerCase()] : [])));
 
 /**
  * Sorts the page's people into creates, updates and refusals. Only this directory's own people are
  * updated: an account from elsewhere is refused rather than merged, since taking it over would hand
  * someone else's account to whoever holds the entry.
  */
-function decide(sync: SyncRun, { people, unreadNames }: PageRead, known: Known): Decision {
+function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Decision {
   const { report, directory } = sync;
-  const { userByName, linkByUser, nameProblems, emailOwners } = known;
+  const { userByName, linkByUser, linkByUnreadDn, nameProblems, emailOwners } = known;
   // People of this directory whose entry could not be read this time stay as they are, rather than
-  // being taken for gone: a missing mail attribute should not lock anyone out.
+  // being taken for gone: a missing mail attribute, or a username attribute the service account may
+  // not read, should not lock anyone out. Found by username, else by the DN their link keeps.
   const seen: string[] = [];
-  for (const name of unreadNames) {
-    const user = userByName.get(name);
-    const link = user ? linkByUser.get(user.id) : undefined;
-    if (link?.directoryId === directory.id) seen.push(link.userId);
+  for (const r of unread) {
+    const user = r.username ? userByName.get(r.username.toLowerCase()) : undefined;
+    const byName = user ? linkByUser.get(user.id) : undefined;
+    const link = byName?.directoryId === directory.id ? byName : linkByUnreadDn.get(normalizeDn(r.dn));
+    if (link) seen.push(link.userId);
   }
 
   const creates: Person[] = [];

@@ -49,6 +49,23 @@ class EmptyDirectoryError extends AppError {
 }
 
 /**
+ * The directory returned entries, but none could be read into a person: most likely a username, name or
+ * email attribute that is misspelt or that the service account may not read. Nobody can tell who is gone.
+ */
+class UnreadableDirectoryError extends AppError {
+  constructor(sync: SyncRun, people: number) {
+    const first = sync.report.names.refused[0];
+    const example = first ? ` (${first.dn}: ${first.reason})` : '';
+    super(
+      'directory_unreadable',
+      409,
+      `none of the ${sync.report.entries} entries the directory returned could be read${example}, while ${people} ` +
+        'people came from it; nobody was disabled (check the attribute settings and what the service account may read)',
+    );
+  }
+}
+
+/**
  * Brings Atrium's people and units in line with one directory: reads every entry under the user base
  * in pages of PAGE_SIZE (Active Directory's maximum), applies each page in its own short transaction,
  * and, only once the whole directory was read, disables the people it brought earlier that it no longer
@@ -77,6 +94,7 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
         (await ctx.models.Directory.findAll({ attributes: ['id', 'name'] })).map((d) => [d.id, d.name]),
       ),
       report,
+      unread: 0,
     };
     const total = deps.countFirst ? await countEntries(client, directory.name, settings) : null;
     const pages = client.searchPaginated(settings.userBase, {
@@ -188,9 +206,10 @@ async function disableGone(
 ): Promise<void> {
   const { DirectoryAccount, User } = ctx.models;
   const where = { directoryId: sync.directory.id, seenRun: { [Op.ne]: sync.run } };
-  if (sync.report.entries === 0) {
+  if (sync.report.entries === 0 || sync.unread === sync.report.entries) {
     const people = await DirectoryAccount.count({ where: { directoryId: sync.directory.id } });
-    if (people > 0) throw new EmptyDirectoryError(sync.settings, people);
+    if (people > 0 && sync.report.entries === 0) throw new EmptyDirectoryError(sync.settings, people);
+    if (people > 0) throw new UnreadableDirectoryError(sync, people);
   }
   let after = '';
   for (;;) {
