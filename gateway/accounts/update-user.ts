@@ -35,6 +35,13 @@ export async function updateUser(ctx: GatewayContext, idOrUsername: string, inpu
     const disabling = changes.status === 'disabled' && user.status !== 'disabled';
     if (changes.status !== undefined) user.status = changes.status;
     await user.save({ transaction: ctx.tx });
+    // The status is now the administrator's: a directory sync re-enables only whom it disabled itself.
+    if (user.status !== before.status) {
+      await ctx.models.DirectoryAccount.update(
+        { disabledByDirectory: false },
+        { where: { userId: user.id, disabledByDirectory: true }, transaction: ctx.tx },
+      );
+    }
     if (user.email !== before.email) await spendOpenResetLinks(ctx, user.id);
     if (disabling) await endAccessOf(ctx, user);
     if (changes.units) await setMemberships(ctx, user, changes.units);
