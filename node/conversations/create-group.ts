@@ -13,7 +13,7 @@ import {
   requireDistinct,
   requireRoomFor,
 } from './group-change.ts';
-import { membershipChanged } from './membership.ts';
+import { membershipChanged, NotMemberError } from './membership.ts';
 import { presentForActor } from './list-conversations.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 
@@ -43,7 +43,7 @@ export function groupIdFor(domain: string, creator: string, clientId: string): s
  * members, all from the first entry on; each must be known to their domain (`unknown_address`). If the
  * opening entry cannot be stored the group is removed again, so a failed create leaves nothing behind.
  * With a `clientId`, a repeated create (a retry after a lost answer) answers with the group the first one
- * made, as it is now, and makes no second group.
+ * made, as it is now, and makes no second group; once the creator has left it, with `not_member`.
  */
 export async function createGroup(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
   const data = parseInput(createSchema, input);
@@ -104,10 +104,18 @@ export async function createGroup(ctx: NodeContext, input: unknown): Promise<Pre
   return announceGroup(ctx, id, others);
 }
 
-/** The group an earlier create with the same client id made, as the actor sees it now. */
+/**
+ * The group an earlier create with the same client id made, as the actor sees it now. A creator who has
+ * left it or been removed is refused like any other non-member: the retry shows nothing of it.
+ */
 async function madeBefore(ctx: NodeContext, id: string): Promise<PresentedConversation | undefined> {
-  const existing = await ctx.models.Conversation.findByPk(id);
+  const { Conversation, Member } = ctx.models;
+  const [existing, member] = await Promise.all([
+    Conversation.findByPk(id),
+    Member.findOne({ where: { conversationId: id, address: ctx.actor.address, state: 'active' } }),
+  ]);
   if (!existing) return undefined;
+  if (!member) throw new NotMemberError();
   const [view] = await presentForActor(ctx, [existing]);
   return view;
 }

@@ -350,6 +350,30 @@ describe('joining late and leaving', () => {
     expect(messages.map((m) => m.event ?? m.text)).toEqual(['member.joined']);
   });
 
+  it('shows a creator who left nothing of the group when they repeat its create, until they are back', async () => {
+    const clientId = `left-${randomUUID()}`;
+    const group = await alice.createGroup('Before alice left', [CAROL], clientId);
+    await alice.leave(group.id);
+    await carol.renameGroup(group.id, 'After alice left');
+    const before = await eng.models.Conversation.count();
+
+    await refused(alice.createGroup('Before alice left', [CAROL], clientId), 'not_member');
+    const overHttp = await fetch(`${eng.url}/api/v1/conversations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await alice.login.tokenFor(eng.url)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'Before alice left', members: [CAROL], clientId }),
+    });
+    expect(overHttp.status).toBe(403);
+    expect(await overHttp.json()).toEqual({ error: { code: 'not_member', message: expect.any(String) } });
+    expect(await eng.models.Conversation.count()).toBe(before);
+
+    await carol.invite(group.id, [ALICE]);
+    expect(await alice.createGroup('Before alice left', [CAROL], clientId)).toMatchObject({
+      id: group.id,
+      title: 'After alice left',
+    });
+  });
+
   it('passes ownership to the longest-standing admin, else the longest-standing member', async () => {
     // Enzo is there from the start, Dave joins later: Dave's address sorts first, so only the join order can pick Enzo.
     const group = await alice.createGroup('Succession', [ENZO, CAROL]);
