@@ -10,9 +10,9 @@ import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { normalizeDn } from './dn.ts';
 import { ensureUnits, levelsOfPath, type UnitIds } from './directory-units.ts';
-import { readEntry, type GroupsOf, type Person } from './read-entry.ts';
+import { readEntry, type GroupsOf, type Person, type Unread } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
-import { count, type Refusal, refuse, type SyncReport } from './sync-report.ts';
+import { count, refuse, type SyncReport } from './sync-report.ts';
 
 /** What one sync run carries from page to page. */
 export type SyncRun = {
@@ -32,11 +32,13 @@ export type SyncRun = {
 type Update = { person: Person; user: User; link: DirectoryAccount; profile: boolean };
 
 /** What reading a page leaves to decide on: the people it holds, and the entries it could not read. */
-type PageRead = { people: Person[]; unread: Refusal[] };
+type PageRead = { people: Person[]; unread: Unread[] };
 
 /** Who the page's people already are in Atrium, looked up once for the whole page. */
 type Known = {
   userByName: Map<string, User>;
+  /** Everyone above, and the people of the unread entries' links. */
+  userById: Map<string, User>;
   linkByUser: Map<string, DirectoryAccount>;
   /** This directory's links at the DNs of the page's unread entries, by normalized DN. */
   linkByUnreadDn: Map<string, DirectoryAccount>;
@@ -44,8 +46,13 @@ type Known = {
   emailOwners: Map<string, User>;
 };
 
-/** What the page will do: whom to create, whom to update, and whose link to mark as seen by this run. */
-type Decision = { creates: Person[]; updates: Update[]; seen: string[] };
+/**
+ * What the page will do: whom to create, whom to update, whom to disable though their entry could not be
+ * read (the directory marks it disabled), and whose link to mark as seen by this run.
+ */
+type Decision = { creates: Person[]; updates: Update[]; disables: Disable[]; seen: string[] };
+
+type Disable = { user: User; link: DirectoryAccount };
 
 type Units = { primary: string | null; others: Set<string> };
 
@@ -62,12 +69,16 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
   sync.report.pages += 1;
   const read = readPage(sync, entries);
   const known = await lookUpPeople(ctx, sync, read);
-  const { creates, updates, seen } = decide(sync, read, known);
+  const { creates, updates, disables, seen } = decide(sync, read, known);
   const unitsOf = await unitsBefore(ctx, updates);
   await inTransaction(ctx, async (ctx) => {
     const unitIdsOf = await ensurePageUnits(ctx, sync, [...creates, ...updates.map((u) => u.person)]);
     await writeCreates(ctx, sync, creates, unitIdsOf);
     for (const update of updates) await applyUpdate(ctx, sync, update, unitsOf.get(update.user.id), unitIdsOf);
+    for (const { user, link } of disables) {
+      await disableForDirectory(ctx, user, link, sync.directory, 'disabled in the directory');
+      count(sync.report, 'disabled', user.username);
+    }
     if (seen.length > 0)
       await ctx.models.DirectoryAccount.update(
         { seenRun: sync.run },
@@ -83,12 +94,12 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
  */
 function readPage(sync: SyncRun, entries: Entry[]): PageRead {
   const people: Person[] = [];
-  const unread: Refusal[] = [];
+  const unread: Unread[] = [];
   const inPage = { username: new Set<string>(), email: new Set<string>() };
   for (const entry of entries) {
     const read = readEntry(entry, sync.settings, sync.groupsOf);
     if ('refusal' in read) {
-      unread.push(read.refusal);
+      unread.push(read);
       sync.unread += 1;
       refuse(sync.report, read.refusal);
       continue;
@@ -143,12 +154,18 @@ async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread
   // writes one entry's DN the same way each time; the comparison itself is on the normalized DN.
   const unreadLinks = unread.length
     ? await DirectoryAccount.findAll({
-        where: { directoryId: sync.directory.id, dn: { [Op.in]: unread.map((r) => r.dn) } },
+        where: { directoryId: sync.directory.id, dn: { [Op.in]: unread.map((u) => u.refusal.dn) } },
         transaction: ctx.tx,
       })
     : [];
+  const userById = new Map(users.map((u) => [u.id, u]));
+  const unreadUserIds = unreadLinks.map((l) => l.userId).filter((id) => !userById.has(id));
+  if (unreadUserIds.length > 0)
+    for (const u of await User.findAll({ where: { id: { [Op.in]: unreadUserIds } }, transaction: ctx.tx }))
+      userById.set(u.id, u);
   return {
     userByName,
+    userById,
     linkByUser: new Map(links.map((l) => [l.userId, l])),
     linkByUnreadDn: new Map(unreadLinks.map((l) => [normalizeDn(l.dn), l])),
     nameProblems,
@@ -156,8 +173,8 @@ async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread
   };
 }
 
-const unreadNamesOf = (unread: Refusal[]) =>
-  new Set(unread.flatMap((r) => (r.username ? [r.username.toLowerCase()] : [])));
+const unreadNamesOf = (unread: Unread[]) =>
+  new Set(unread.flatMap(({ refusal: r }) => (r.username ? [r.username.toLowerCase()] : [])));
 
 /**
  * Sorts the page's people into creates, updates and refusals. Only this directory's own people are
@@ -166,16 +183,21 @@ const unreadNamesOf = (unread: Refusal[]) =>
  */
 function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Decision {
   const { report, directory } = sync;
-  const { userByName, linkByUser, linkByUnreadDn, nameProblems, emailOwners } = known;
+  const { userByName, userById, linkByUser, linkByUnreadDn, nameProblems, emailOwners } = known;
   // People of this directory whose entry could not be read this time stay as they are, rather than
   // being taken for gone: a missing mail attribute, or a username attribute the service account may
-  // not read, should not lock anyone out. Found by username, else by the DN their link keeps.
+  // not read, should not lock anyone out. Found by username, else by the DN their link keeps. Only
+  // the directory's disabled flag still counts: off-boarding often clears the mailbox too.
   const seen: string[] = [];
-  for (const r of unread) {
-    const user = r.username ? userByName.get(r.username.toLowerCase()) : undefined;
-    const byName = user ? linkByUser.get(user.id) : undefined;
+  const flagged = new Map<string, Disable>();
+  for (const { refusal: r, disabled } of unread) {
+    const named = r.username ? userByName.get(r.username.toLowerCase()) : undefined;
+    const byName = named ? linkByUser.get(named.id) : undefined;
     const link = byName?.directoryId === directory.id ? byName : linkByUnreadDn.get(normalizeDn(r.dn));
-    if (link) seen.push(link.userId);
+    if (!link) continue;
+    seen.push(link.userId);
+    const user = userById.get(link.userId);
+    if (disabled && user?.status === 'active') flagged.set(user.id, { user, link });
   }
 
   const creates: Person[] = [];
@@ -232,7 +254,9 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
       });
     updates.push({ person: p, user, link, profile: !emailClash });
   }
-  return { creates, updates, seen };
+  // An entry of the page that could be read speaks for its person; an unread one with the same account does not.
+  for (const { user } of updates) flagged.delete(user.id);
+  return { creates, updates, disables: [...flagged.values()], seen };
 }
 
 /** The units the people to update are in now, in one query for the page: memberships are rewritten only when they differ. */

@@ -20,7 +20,13 @@ export type Person = {
   disabled: boolean;
 };
 
-export type ReadEntry = { person: Person } | { refusal: Refusal };
+/**
+ * An entry that cannot become a person still says whether the directory marks it disabled: a person
+ * disabled there, whose mailbox was cleared on the way out, must not stay active here.
+ */
+export type Unread = { refusal: Refusal; disabled: boolean };
+
+export type ReadEntry = { person: Person } | Unread;
 
 /** Which groups an entry is in (normalized DNs): its memberOf, or what the groups' member lists say. */
 export type GroupsOf = (entry: Entry, values: (name: string) => string[]) => Set<string>;
@@ -51,9 +57,12 @@ const first = (values: (name: string) => string[], names: string[]) =>
 /** Reads one entry into a person, or says why it cannot become one. */
 export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf): ReadEntry {
   const values = valuesOf(entry);
+  const flags = s.disabledAttribute ? Number(values(s.disabledAttribute)[0] ?? 0) : 0;
+  const disabled = Number.isFinite(flags) && (flags & AD_ACCOUNT_DISABLED) !== 0;
   const rawName = values(s.usernameAttribute)[0];
   const refusal = (reason: string, username: string | null = rawName ?? null): ReadEntry => ({
     refusal: { username, dn: entry.dn, reason },
+    disabled,
   });
   if (!rawName) return refusal(`has no ${s.usernameAttribute}`);
   const username = usernameSchema.safeParse(rawName);
@@ -77,7 +86,6 @@ export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf
   const roles = new Set<Role>(matched.map((g) => g.role));
   if (!roles.has('student') && !roles.has('staff') && !roles.has('admin')) roles.add(s.defaultRole);
   const adminUnits = [...new Set(matched.flatMap((g) => (g.unit && g.unit !== unit.path ? [g.unit] : [])))];
-  const flags = s.disabledAttribute ? Number(values(s.disabledAttribute)[0] ?? 0) : 0;
   return {
     person: {
       dn: entry.dn,
@@ -87,7 +95,7 @@ export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf
       unit,
       adminUnits,
       roles: [...roles].sort(),
-      disabled: Number.isFinite(flags) && (flags & AD_ACCOUNT_DISABLED) !== 0,
+      disabled,
     },
   };
 }

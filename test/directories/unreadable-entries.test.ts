@@ -59,3 +59,27 @@ describe('an entry whose username cannot be read', () => {
     expect(await sync(gateway, 'campus-ad')).toMatchObject({ outcome: 'success', refused: 0, disabled: 0 });
   });
 });
+
+describe('a person disabled in AD whose entry cannot be read any more', () => {
+  it('is disabled in Atrium, with everything they hold ended, like any person disabled in AD', async () => {
+    const wanda = (await personOf(gateway, 'wanda'))!;
+    const xavi = (await personOf(gateway, 'xavi'))!;
+    // A common off-boarding: AD's ACCOUNTDISABLE bit set, and the mailbox attributes cleared; or the
+    // account hidden from the service account's view of sAMAccountName.
+    await ad.replace(dnOf('wanda'), 'userAccountControl', ['514']);
+    await ad.replace(dnOf('wanda'), 'mail', []);
+    await ad.replace(dnOf('wanda'), 'userPrincipalName', []);
+    await ad.replace(dnOf('xavi'), 'userAccountControl', ['514']);
+    await ad.replace(dnOf('xavi'), 'sAMAccountName', []);
+    const report = await sync(gateway, 'campus-ad');
+    expect(report.outcome).toBe('success');
+    expect(report.names.disabled.sort()).toEqual(['wanda', 'xavi']);
+    for (const person of [wanda, xavi]) {
+      expect((await personOf(gateway, person.user.username))!.status).toBe('disabled');
+      expect(await gateway.models.EndedAccess.count({ where: { kind: 'sub', subject: person.user.id } })).toBe(1);
+    }
+    const [audit] = await gateway.models.AuditEvent.findAll({ where: { action: 'user.disable', target: 'wanda' } });
+    expect(JSON.parse(audit!.details!)).toMatchObject({ directory: 'campus-ad', reason: 'disabled in the directory' });
+    expect((await sync(gateway, 'campus-ad')).disabled).toBe(0);
+  });
+});
