@@ -112,6 +112,10 @@ export const ERROR_CODES = {
   bad_signature: { meaning: 'the signature header is malformed or does not verify', to: P },
   unknown_key: { meaning: 'no pinned key of the origin has that key id', to: P },
   stale_request: { meaning: "the request's timestamp is more than 60 s from the receiver's clock", to: P },
+  replayed_request: {
+    meaning: 'the receiver took this very signed request already (a peer that retries signs again)',
+    to: P,
+  },
   wrong_destination: { meaning: 'the request is addressed to someone else', to: P },
   unknown_origin: { meaning: 'the origin is not a registered domain', to: P },
   sender_not_of_origin: { meaning: 'an event or request speaks for someone not of the origin domain', to: P },

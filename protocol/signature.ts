@@ -102,13 +102,15 @@ export type SignedRequest = {
 
 /**
  * Checks a signed request against the origin's pinned keys: a known key, a valid signature over method,
- * path, origin, destination, timestamp and body, and a timestamp within the allowed skew.
+ * path, origin, destination, timestamp and body, and a timestamp within the allowed skew. `digest` names
+ * what was signed (not the signature's text, which more than one encoding decodes to), so that a receiver
+ * can tell the same request sent again.
  */
 export function verifyRequest(
   request: SignedRequest,
   keysOf: (origin: string) => PublicKeyJwk[] | undefined,
   now = Date.now(),
-): { origin: string; destination: string; timestamp: number; kid: string } {
+): { origin: string; destination: string; timestamp: number; kid: string; digest: string } {
   const header = (name: string) => {
     const value = request.headers[name];
     return Array.isArray(value) ? value[0] : value;
@@ -127,14 +129,15 @@ export function verifyRequest(
     throw new SignatureError('stale_request', 'The request timestamp is outside the allowed window');
   const key = keysOf(origin)?.find((k) => k.kid === kid);
   if (!key) throw new SignatureError('unknown_key', `No pinned key ${kid} for ${origin}`);
-  const valid = verify(
-    null,
-    Buffer.from(
-      signingString({ method: request.method, path: request.path, origin, destination, timestamp, body: request.body }),
-    ),
-    publicKeyOf(key),
-    Buffer.from(sig!, 'base64url'),
-  );
+  const signed = signingString({
+    method: request.method,
+    path: request.path,
+    origin,
+    destination,
+    timestamp,
+    body: request.body,
+  });
+  const valid = verify(null, Buffer.from(signed), publicKeyOf(key), Buffer.from(sig!, 'base64url'));
   if (!valid) throw new SignatureError('bad_signature', 'The signature does not verify');
-  return { origin, destination, timestamp: at, kid: kid! };
+  return { origin, destination, timestamp: at, kid: kid!, digest: bodyDigest(signed) };
 }

@@ -33,6 +33,8 @@ import { keysDocument } from './node-keys.ts';
 import type { FederationModels } from './models.ts';
 import { allowed, domainEntry, verifyPinned, type RegistryClient } from '../../protocol/registry-client.ts';
 import type { Sealer } from '../../core/seal.ts';
+import { SignatureError } from '../../protocol/signature.ts';
+import { createSeenRequests, type SeenRequests } from './seen-requests.ts';
 
 /** A person of another domain, acting here through their home node's signed request. */
 function remoteActor(address: string): Identity {
@@ -48,23 +50,29 @@ function remoteActor(address: string): Identity {
   };
 }
 
-/** Checks a peer's signed request; resolves with the domain it came from. */
-type Verify = (req: Request) => Promise<string>;
+/**
+ * Checks a peer's signed request; resolves with the domain it came from. `repeatable`: a request that acts on
+ * nothing (a question), which may come again: two identical ones signed in the same millisecond sign alike.
+ */
+type Verify = (req: Request, how?: { repeatable: true }) => Promise<string>;
 
 /**
  * Verifies a signed request from another domain against the keys the registry pins (refetched once for an
- * unknown key), its destination (this node) and the policy; a request that passes is contact from its
- * origin, so what waits for that domain goes now.
+ * unknown key), its destination (this node) and the policy, and takes it once: whoever sees it on its way
+ * (a proxy) could otherwise send it again while its timestamp passes, and have it act again (a card's
+ * action run twice). A peer that retries signs again, so its retry is another request. A request that
+ * passes is contact from its origin, so what waits for that domain goes now.
  */
 export function peerVerifier(options: {
   domain: string;
   registry: RegistryClient;
+  seen: SeenRequests;
   delivery: Pick<OutgoingDelivery, 'heardFrom'>;
   logger: Logger;
   now: () => number;
 }): Verify {
   const { domain, registry: client } = options;
-  return async (req) => {
+  return async (req, how) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const signed = { method: req.method, path: req.originalUrl, headers: req.headers, body };
     const verified = await verifyPinned(client, signed, options.now());
@@ -77,6 +85,8 @@ export function peerVerifier(options: {
     if (!allowed(registry, result.origin, domain)) registry = await client.refreshSoon();
     if (!allowed(registry, result.origin, domain))
       throw new AppError('policy_denied', 403, `The federation policy does not let ${result.origin} reach ${domain}`);
+    if (!how?.repeatable && !(await options.seen.takeOnce(result.digest)))
+      throw new SignatureError('replayed_request', 'This signed request was taken already');
     void options.delivery
       .heardFrom(result.origin)
       .catch((err: unknown) =>
@@ -106,6 +116,7 @@ export function federationRoutes(
   const verified = peerVerifier({
     domain: services.domain,
     registry: federation.policy.registry,
+    seen: createSeenRequests({ sequelize: services.sequelize, now: services.clock.now }),
     delivery: federation.delivery,
     logger: services.logger,
     now: services.clock.now,
@@ -128,7 +139,7 @@ export function federationRoutes(
   // them. Only a domain the policy lets reach this one may ask, and it learns only whether named addresses
   // exist (not who they are), which a first message to them would tell as well.
   router.post('/federation/v1/addresses', raw, async (req, res) => {
-    await verified(req);
+    await verified(req, { repeatable: true });
     const { addresses } = parseInput(addressQuerySchema, json(req), 'The address check is malformed');
     const foreign = addresses.filter((a) => domainOf(a) !== services.domain);
     if (foreign.length > 0)
@@ -143,7 +154,7 @@ export function federationRoutes(
   // A file shared by one of this domain's people, for a person of the asking domain: served only to a
   // member of the conversation it was shared in (the same rule as for local people; everyone else gets 404).
   router.post('/federation/v1/attachments/:id', raw, async (req, res) => {
-    const origin = await verified(req);
+    const origin = await verified(req, { repeatable: true });
     const { for: address } = parseInput(attachmentRequestSchema, json(req), 'The file request is malformed');
     if (domainOf(address) !== origin) throw new SenderNotOfOriginError(`${origin} may not speak for ${address}`);
     const { attachment, content } = await readAttachment(
@@ -174,7 +185,7 @@ export function federationRoutes(
   // Presence of this domain's people, for any domain the policy lets reach this one (as for local people,
   // no shared conversation is needed); the asking domain hears of their changes for a while.
   router.post('/federation/v1/presence', raw, async (req, res) => {
-    const origin = await verified(req);
+    const origin = await verified(req, { repeatable: true });
     const { addresses } = parseInput(presenceQuerySchema, json(req), 'The presence query is malformed');
     const own = [...new Set(addresses)].filter((a) => domainOf(a) === services.domain);
     presence.watchedBy(origin, own);
@@ -188,9 +199,10 @@ export function federationRoutes(
     res.status(202).end();
   });
 
-  // A peer that has just started says so; verified() notes the contact, so what waits for it goes now.
+  // A peer that has just started says so; verified() notes the contact, so what waits for it goes now
+  // (said again, that changes nothing; two processes starting together may say it alike).
   router.post('/federation/v1/hello', raw, async (req, res) => {
-    await verified(req);
+    await verified(req, { repeatable: true });
     res.status(202).end();
   });
   router.post('/federation/v1/typing', raw, async (req, res) => {

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signRequest } from '../../protocol/signature.ts';
 import { createCallbackVerifier, type CardCallback } from '../../protocol/verify-callback.ts';
 import { AtriumBot } from '../../sdk/bot.ts';
 import type { Card } from '../../sdk/client.ts';
@@ -22,6 +23,15 @@ const poll: Card = {
   ],
 };
 
+// The app answers an approval with a toast only, so the card keeps its actions.
+const approval: Card = {
+  title: 'Leave request from Bob',
+  actions: [
+    { id: 'approve', label: 'Approve', style: 'primary' },
+    { id: 'reject', label: 'Reject', style: 'danger' },
+  ],
+};
+
 beforeAll(async () => {
   campus = await startCampus('fed-cards');
   as = campusPeople(campus);
@@ -34,7 +44,8 @@ beforeAll(async () => {
         (event) => {
           clicks.push(event);
           const card: Card = { title: poll.title, text: `${event.user.name} chose ${event.actionId}`, actions: [] };
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ card, toast: 'Noted.' }));
+          const answer = event.actionId === 'approve' ? { toast: 'Approved.' } : { card, toast: 'Noted.' };
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
         },
         () => res.writeHead(401).end(),
       );
@@ -87,6 +98,51 @@ describe('cards across colleges', () => {
 
     // The card no longer offers the action, at home or through another college.
     await expect(bob.cardAction(ack.messageId, 'tue')).rejects.toMatchObject({ code: 'unknown_action' });
+    alice.close();
+    bob.close();
+  });
+
+  it('runs a click relayed by another college once: the same signed request sent again is refused, and the app not called', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const group = await alice.createGroup('Leave requests', ['bob@arts.campus.test']);
+    await alice.invite(group.id, ['polls@eng.campus.test']);
+    const ack = await bot.sendCard({ conversationId: group.id }, approval);
+    await expect
+      .poll(() => bob.messages.find((m) => m.id === ack.messageId)?.card, { timeout: 15_000 })
+      .toMatchObject(approval);
+
+    // The request arts's node sends for bob's click, exactly as it goes through the proxy.
+    const path = '/federation/v1/card-action';
+    const body = JSON.stringify({
+      messageId: ack.messageId,
+      actionId: 'approve',
+      user: { address: 'bob@arts.campus.test', name: 'Bob Martin' },
+    });
+    const headers = {
+      'content-type': 'application/json',
+      ...signRequest(await campus.nodes.arts.federation.keys.documentSigner(), {
+        method: 'POST',
+        path,
+        origin: 'arts.campus.test',
+        destination: 'eng.campus.test',
+        body,
+      }),
+    };
+    const send = () => fetch(`${campus.nodes.eng.url}${path}`, { method: 'POST', headers, body });
+    const before = clicks.length;
+    expect((await send()).status).toBe(200);
+    expect(clicks).toHaveLength(before + 1);
+
+    // The very same bytes and headers, a moment later.
+    const replay = await send();
+    expect(replay.status).toBe(401);
+    expect(await replay.json()).toMatchObject({ error: { code: 'replayed_request' } });
+    expect(clicks).toHaveLength(before + 1);
+
+    // Bob clicking again is another request, which his node signs anew: the app hears it.
+    expect(await bob.cardAction(ack.messageId, 'approve')).toMatchObject({ toast: 'Approved.' });
+    expect(clicks).toHaveLength(before + 2);
     alice.close();
     bob.close();
   });

@@ -1,7 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import type { Sequelize } from 'sequelize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../core/database.ts';
+import { migrate } from '../../core/migrator.ts';
+import { createSeenRequests } from '../../node/federation/seen-requests.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
-import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import { HEADERS, MAX_SKEW_MS, signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 import { pinnedKeysOf } from '../../gateway/federation/pin-domain.ts';
 import type { DomainNode } from '../../node/main.ts';
 
@@ -37,6 +43,30 @@ async function post(
     },
   };
 }
+
+/** A server-to-server POST signed once as eng, sent as often as a test likes: the very same bytes each time. */
+async function signedOnce(to: DomainNode, path: string, payload: unknown) {
+  const body = JSON.stringify(payload);
+  const signed = signRequest(await engKey(), {
+    method: 'POST',
+    path,
+    origin: 'eng.campus.test',
+    destination: to.domain,
+    body,
+  });
+  const signature = signed[HEADERS.signature]!;
+  const send = async (asWritten = signature) => {
+    const response = await fetch(`${to.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signed, [HEADERS.signature]: asWritten },
+      body,
+    });
+    return { status: response.status, body: (await response.json().catch(() => ({}))) as { error?: { code: string } } };
+  };
+  return { send, signature };
+}
+
+const replayed = { status: 401, body: { error: expect.objectContaining({ code: 'replayed_request' }) } };
 
 const engKey = () => campus.nodes.eng.federation.keys.documentSigner();
 const receiptFromEng = () => ({
@@ -160,6 +190,69 @@ describe('what a node accepts from another', () => {
     expect(fromArts.status).toBe(403);
     expect(fromArts.body.error?.code).toBe('sender_not_of_origin');
     expect(await campus.nodes.eng.models.Message.count({ where: { id: entry.message.id } })).toBe(0);
+  });
+});
+
+describe('a signed request sent again', () => {
+  it('is refused where it would act a second time, and a retry its sender signed again is taken', async () => {
+    const presence = { presence: [{ address: 'alice@eng.campus.test', status: 'online', lastSeen: null }] };
+    const { send } = await signedOnce(campus.nodes.arts, '/federation/v1/presence/changed', presence);
+    expect((await send()).status).toBe(202);
+    expect(await send()).toEqual(replayed);
+    // The same change, sent again as eng's node sends it (signed anew): taken.
+    const retried = await signedOnce(campus.nodes.arts, '/federation/v1/presence/changed', presence);
+    expect((await retried.send()).status).toBe(202);
+  });
+
+  it('is refused also when its signature is written another way that decodes to the same bytes', async () => {
+    const { send, signature } = await signedOnce(campus.nodes.arts, '/federation/v1/typing', {
+      conversationId,
+      address: 'alice@eng.campus.test',
+    });
+    expect((await send()).status).toBe(202);
+    // 64 bytes take 86 base64url characters: the last one carries two bits, and four that decoders ignore.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const twin = signature.slice(0, -1) + alphabet[alphabet.indexOf(signature.at(-1)!) ^ 1];
+    expect(twin).not.toBe(signature);
+    expect(await send(twin)).toEqual(replayed);
+  });
+
+  it('is answered again when it only asks', async () => {
+    const { send } = await signedOnce(campus.nodes.arts, '/federation/v1/addresses', {
+      addresses: ['bob@arts.campus.test'],
+    });
+    expect(await send()).toEqual({ status: 200, body: { unknown: [] } });
+    expect(await send()).toEqual({ status: 200, body: { unknown: [] } });
+  });
+});
+
+describe('the signed requests a node took', () => {
+  let db: TestDatabase;
+  let sequelize: Sequelize;
+  beforeAll(async () => {
+    db = await createTestDatabase('seen-requests');
+    sequelize = await openDatabase({ url: db.url, sqliteFile: join(db.dataDir, 'seen.sqlite') });
+    await migrate(sequelize, 'node');
+  });
+  afterAll(async () => {
+    await sequelize?.close();
+    await db?.drop();
+  });
+
+  it('are known to every process of the domain, and forgotten once their timestamps could no longer pass', async () => {
+    let now = Date.now();
+    const one = createSeenRequests({ sequelize, now: () => now });
+    const another = createSeenRequests({ sequelize, now: () => now });
+    const taken = 'a'.repeat(43);
+    expect(await one.takeOnce(taken)).toBe(true);
+    expect(await another.takeOnce(taken)).toBe(false);
+    // A timestamp up to a window ahead passes until a window behind: two windows on, it is still known.
+    now += 2 * MAX_SKEW_MS;
+    expect(await one.takeOnce(taken)).toBe(false);
+    now += MAX_SKEW_MS + 1;
+    expect(await another.takeOnce('b'.repeat(43))).toBe(true);
+    const [kept] = await sequelize.query('SELECT digest FROM seen_requests');
+    expect(kept).toEqual([{ digest: 'b'.repeat(43) }]);
   });
 });
 
