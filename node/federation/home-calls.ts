@@ -8,7 +8,7 @@ import {
   type Submit,
   type SubmitAck,
 } from '../../protocol/federation-events.ts';
-import { errorOf, type Transport } from './transport.ts';
+import { errorOf, type ServedFile, type Transport } from './transport.ts';
 
 export type { SubmitAck };
 
@@ -32,11 +32,7 @@ export interface HomeCalls {
    * A file shared by someone of `home` (files stay on their uploader's node), fetched there for one of
    * this domain's people: that node checks that they are a member of the conversation it was shared in.
    */
-  fetchAttachment(
-    home: string,
-    attachmentId: string,
-    forAddress: string,
-  ): Promise<{ contentType: string; bytes: Uint8Array }>;
+  fetchAttachment(home: string, attachmentId: string, forAddress: string): Promise<ServedFile>;
   /** A person of this domain clicked a card in a conversation hosted at `home`: the home sends it to the app. */
   cardActionAtHome(
     home: string,
@@ -99,8 +95,8 @@ export function createHomeCalls(options: {
       const response = await transport.postForFile(home, `/federation/v1/attachments/${attachmentId}`, {
         for: forAddress,
       });
-      if (response.status === 200) return response;
-      const { code, message } = errorOf({ status: response.status, body: response.body });
+      if (response.file) return response.file;
+      const { code, message } = errorOf(response);
       if (response.status === 404) throw new NotFoundError('No such attachment');
       if (response.status >= 500 || response.status === 401)
         throw new AppError('federation_unavailable', 503, `${home} cannot serve the file now (${code})`);

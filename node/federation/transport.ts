@@ -1,10 +1,19 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream } from 'node:stream/web';
 import { AppError } from '../../core/errors.ts';
 import { domainEntry, type RegistryClient } from '../../protocol/registry-client.ts';
 import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 
 export type FederationResponse = { status: number; body: Record<string, unknown> };
-/** A file another domain served: its bytes and type, or (status other than 200) its error as JSON. */
-export type FederationFile = { status: number; contentType: string; bytes: Uint8Array; body: Record<string, unknown> };
+/**
+ * A file another domain serves: its type, its length if it said, and its content as it arrives (passed
+ * on so, never held whole here); or, with a status other than 200, its error as JSON.
+ */
+export type FederationFile = { status: number; body: Record<string, unknown>; file?: ServedFile };
+export type ServedFile = { contentType: string; length: number | undefined; content: Readable };
+
+/** The most of a JSON answer read from another domain: as much as a node takes in a request from one (routes.ts). */
+export const ANSWER_MAX_BYTES = 8 * 1024 * 1024;
 
 export type Transport = {
   /** Signs and sends one request to another domain, through the proxy when one is configured. */
@@ -12,6 +21,21 @@ export type Transport = {
   /** As post, for an answer that is a file rather than JSON. */
   postForFile(destination: string, path: string, payload: unknown, timeoutMs?: number): Promise<FederationFile>;
 };
+
+/** An answer's text, read no further than ANSWER_MAX_BYTES: another domain cannot make this node hold more. */
+async function answerText(response: Response, destination: string): Promise<string> {
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  // Leaving the loop early cancels the rest of the answer.
+  for await (const chunk of response.body as ReadableStream<Uint8Array>) {
+    size += chunk.length;
+    if (size > ANSWER_MAX_BYTES)
+      throw new AppError('federation_unavailable', 503, `${destination} answered more than ${ANSWER_MAX_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 function parseJson(text: string, status: number): Record<string, unknown> {
   try {
@@ -61,19 +85,25 @@ export function createTransport(options: {
   return {
     async post(destination, path, payload, timeoutMs = 10_000) {
       const response = await send(destination, path, payload, timeoutMs);
-      return { status: response.status, body: parseJson(await response.text(), response.status) };
+      return { status: response.status, body: parseJson(await answerText(response, destination), response.status) };
     },
     async postForFile(destination, path, payload, timeoutMs = 60_000) {
       const response = await send(destination, path, payload, timeoutMs);
-      const contentType = response.headers.get('content-type') ?? 'application/octet-stream';
-      if (response.status !== 200)
+      if (response.status !== 200 || !response.body)
         return {
           status: response.status,
-          contentType,
-          bytes: new Uint8Array(0),
-          body: parseJson(await response.text(), response.status),
+          body: parseJson(await answerText(response, destination), response.status),
         };
-      return { status: 200, contentType, bytes: new Uint8Array(await response.arrayBuffer()), body: {} };
+      const length = Number(response.headers.get('content-length') ?? Number.NaN);
+      return {
+        status: 200,
+        body: {},
+        file: {
+          contentType: response.headers.get('content-type') ?? 'application/octet-stream',
+          length: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
+          content: Readable.fromWeb(response.body as ReadableStream<Uint8Array>),
+        },
+      };
     },
   };
 }

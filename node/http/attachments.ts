@@ -56,11 +56,12 @@ export function attachmentRoutes(contextOf: (req: Request) => NodeContext): Rout
       if (!UUID.test(req.params.id)) throw new NotFoundError('No such attachment');
       const file = await ctx.federation.home.fetchAttachment(from, req.params.id, ctx.actor.address);
       res.setHeader('Content-Type', file.contentType);
-      res.setHeader('Content-Length', String(file.bytes.length));
+      if (file.length !== undefined) res.setHeader('Content-Length', String(file.length));
       res.setHeader('Content-Disposition', 'attachment');
       res.setHeader('X-Content-Type-Options', 'nosniff');
       res.setHeader('Cache-Control', 'private, no-cache');
-      res.end(file.bytes);
+      // Passed on as it arrives: the node holds a chunk of it at a time.
+      await pipeline(file.content, res);
       return;
     }
     const { attachment, content } = await readAttachment(ctx, req.params.id);
