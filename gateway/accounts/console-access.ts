@@ -2,7 +2,7 @@ import { ForbiddenError } from '../../core/errors.ts';
 import { audit } from '../audit.ts';
 import type { Actor, GatewayContext } from '../context.ts';
 import { ROLES, type Role } from '../models/index.ts';
-import { unitPathsOf } from './memberships.ts';
+import { administeredUnitPathsOf } from './memberships.ts';
 import { canAdminister } from './scope.ts';
 
 type ConsoleUser = Extract<Actor, { kind: 'user' }>;
@@ -10,7 +10,11 @@ type ConsoleUser = Extract<Actor, { kind: 'user' }>;
 const strings = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 
-/** The actor an ID token describes; only roles the gateway knows survive, whatever the token says. */
+/**
+ * The actor an ID token describes; only roles the gateway knows survive, whatever the token says. Its
+ * units are all of the person's (org_units), enough to admit them: every request after that reloads the
+ * actor with the units they administer (reloadConsoleActor).
+ */
 export function actorFromClaims(claims: Record<string, unknown>): ConsoleUser {
   return {
     kind: 'user',
@@ -57,7 +61,7 @@ export async function reloadConsoleActor(
     id: user.id,
     name: user.username,
     roles: user.roles,
-    unitPaths: await unitPathsOf(ctx, user),
+    unitPaths: await administeredUnitPathsOf(ctx, user),
   };
   return canAdminister(actor) ? actor : null;
 }

@@ -4,7 +4,8 @@ import type { OrgUnit, User } from '../models/index.ts';
 import { unitsByPaths } from './units.ts';
 import { remember } from '../request-memo.ts';
 
-export type UnitMembership = { unit: OrgUnit; primary: boolean };
+/** `administers`: with the unit-admin role, the person administers this unit (models/accounts.ts). */
+export type UnitMembership = { unit: OrgUnit; primary: boolean; administers: boolean };
 
 /** The units of several users at once, primary unit first. */
 export function membershipsOf(ctx: GatewayContext, userIds: string[]): Promise<Map<string, UnitMembership[]>> {
@@ -14,6 +15,7 @@ export function membershipsOf(ctx: GatewayContext, userIds: string[]): Promise<M
 type MembershipRow = {
   userId: string;
   isPrimary: number | boolean;
+  administers: number | boolean;
   id: string;
   path: string;
   name: string;
@@ -30,7 +32,7 @@ async function readMemberships(ctx: GatewayContext, userIds: string[]): Promise<
   const out = new Map<string, UnitMembership[]>(userIds.map((id) => [id, []]));
   if (userIds.length === 0) return out;
   const rows = await ctx.sequelize.query<MembershipRow>(
-    `SELECT m.user_id AS userId, m.is_primary AS isPrimary, u.id AS id, u.path AS path, u.name AS name,
+    `SELECT m.user_id AS userId, m.is_primary AS isPrimary, m.administers AS administers, u.id AS id, u.path AS path, u.name AS name,
             u.parent_id AS parentId, u.created_at AS createdAt, u.updated_at AS updatedAt
      FROM memberships m JOIN org_units u ON u.id = m.unit_id
      WHERE m.user_id IN (:userIds)`,
@@ -48,7 +50,7 @@ async function readMemberships(ctx: GatewayContext, userIds: string[]): Promise<
       },
       { isNewRecord: false, raw: true },
     );
-    out.get(row.userId)?.push({ unit, primary: Boolean(row.isPrimary) });
+    out.get(row.userId)?.push({ unit, primary: Boolean(row.isPrimary), administers: Boolean(row.administers) });
   }
   for (const list of out.values())
     list.sort((a, b) => Number(b.primary) - Number(a.primary) || a.unit.path.localeCompare(b.unit.path));
@@ -57,6 +59,13 @@ async function readMemberships(ctx: GatewayContext, userIds: string[]): Promise<
 
 export async function unitPathsOf(ctx: GatewayContext, user: User): Promise<string[]> {
   return ((await membershipsOf(ctx, [user.id])).get(user.id) ?? []).map((m) => m.unit.path);
+}
+
+/** The units a unit admin administers, with those below them: their scope (accounts/scope.ts). */
+export async function administeredUnitPathsOf(ctx: GatewayContext, user: User): Promise<string[]> {
+  return ((await membershipsOf(ctx, [user.id])).get(user.id) ?? [])
+    .filter((m) => m.administers)
+    .map((m) => m.unit.path);
 }
 
 /** Replaces a user's memberships; the first path becomes the primary unit (which sets the IM home domain). */

@@ -2,8 +2,9 @@ import { ForbiddenError } from '../../core/errors.ts';
 import type { Actor } from '../context.ts';
 
 /**
- * Which part of the unit tree an actor may administer: everything (admins, the operator's CLI),
- * the subtrees of their own units (unit admins), or nothing.
+ * Which part of the unit tree an actor may administer: everything (admins, the operator's CLI), the
+ * subtrees of the units they administer (unit admins: a local one's own units, a directory person's
+ * unit-admin groups' units; an actor's `unitPaths` holds those), or nothing.
  */
 export type AdminScope = { all: true } | { all: false; roots: string[] };
 

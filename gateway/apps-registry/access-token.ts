@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type Provider from 'oidc-provider';
 import { ForbiddenError, UnauthenticatedError } from '../../core/errors.ts';
 import { canAdminister } from '../accounts/scope.ts';
-import { unitPathsOf } from '../accounts/memberships.ts';
+import { administeredUnitPathsOf } from '../accounts/memberships.ts';
 import { CONSOLE_CLIENT_ID } from '../admin/console-client.ts';
 import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
 import type { Actor, GatewayContext } from '../context.ts';
@@ -44,7 +44,7 @@ export async function holderOf(
     id: user.id,
     name: user.username,
     roles: user.roles,
-    unitPaths: await unitPathsOf(ctx, user),
+    unitPaths: await administeredUnitPathsOf(ctx, user),
   };
   const scopes = new Set(
     String(found.scope ?? '')

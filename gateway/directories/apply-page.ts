@@ -54,7 +54,22 @@ type Decision = { creates: Person[]; updates: Update[]; disables: Disable[]; see
 
 type Disable = { user: User; link: DirectoryAccount };
 
-type Units = { primary: string | null; others: Set<string> };
+/**
+ * One membership as the sync writes it, primary unit first: a directory person administers only the
+ * units of their unit-admin groups, never the unit their own entry places them in for that.
+ */
+type Placement = { unitId: string; administers: boolean };
+type PlacementsOf = (p: Person) => Placement[];
+
+/** One spelling of a person's memberships, to tell whether they changed. */
+const placementKey = (rows: (Placement & { isPrimary: boolean })[]) =>
+  rows
+    .map((r) => `${r.unitId}${r.isPrimary ? '*' : ''}${r.administers ? '+' : ''}`)
+    .sort()
+    .join(' ');
+
+const rowsOf = (userId: string, placements: Placement[]) =>
+  placements.map((m, i) => ({ userId, unitId: m.unitId, isPrimary: i === 0, administers: m.administers }));
 
 /**
  * Applies one page of directory entries (at most PAGE_SIZE): creates the new people, updates the known
@@ -72,9 +87,9 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
   const { creates, updates, disables, seen } = decide(sync, read, known);
   const unitsOf = await unitsBefore(ctx, updates);
   await inTransaction(ctx, async (ctx) => {
-    const unitIdsOf = await ensurePageUnits(ctx, sync, [...creates, ...updates.map((u) => u.person)]);
-    await writeCreates(ctx, sync, creates, unitIdsOf);
-    for (const update of updates) await applyUpdate(ctx, sync, update, unitsOf.get(update.user.id), unitIdsOf);
+    const placementsOf = await ensurePageUnits(ctx, sync, [...creates, ...updates.map((u) => u.person)]);
+    await writeCreates(ctx, sync, creates, placementsOf);
+    for (const update of updates) await applyUpdate(ctx, sync, update, unitsOf.get(update.user.id) ?? '', placementsOf);
     for (const { user, link } of disables) {
       await disableForDirectory(ctx, user, link, sync.directory, 'disabled in the directory');
       count(sync.report, 'disabled', user.username);
@@ -259,38 +274,45 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
   return { creates, updates, disables: [...flagged.values()], seen };
 }
 
-/** The units the people to update are in now, in one query for the page: memberships are rewritten only when they differ. */
-async function unitsBefore(ctx: GatewayContext, updates: Update[]): Promise<Map<string, Units>> {
+/**
+ * The memberships of the people to update as they are now (placementKey), in one query for the page:
+ * memberships are rewritten only when they differ.
+ */
+async function unitsBefore(ctx: GatewayContext, updates: Update[]): Promise<Map<string, string>> {
   const memberships = updates.length
     ? await ctx.models.Membership.findAll({
         where: { userId: { [Op.in]: updates.map((u) => u.user.id) } },
-        attributes: ['userId', 'unitId', 'isPrimary'],
+        attributes: ['userId', 'unitId', 'isPrimary', 'administers'],
         raw: true,
         transaction: ctx.tx,
       })
     : [];
-  const unitsOf = new Map<string, Units>();
+  const rowsByUser = new Map<string, (Placement & { isPrimary: boolean })[]>();
   for (const m of memberships) {
-    const entry = unitsOf.get(m.userId) ?? { primary: null, others: new Set<string>() };
-    if (m.isPrimary) entry.primary = m.unitId;
-    else entry.others.add(m.unitId);
-    unitsOf.set(m.userId, entry);
+    const rows = rowsByUser.get(m.userId) ?? [];
+    rows.push({ unitId: m.unitId, isPrimary: Boolean(m.isPrimary), administers: Boolean(m.administers) });
+    rowsByUser.set(m.userId, rows);
   }
-  return unitsOf;
+  return new Map([...rowsByUser].map(([userId, rows]) => [userId, placementKey(rows)]));
 }
 
 /**
- * Creates the units the page's people are placed in, and answers each person's unit ids, primary unit
- * first. Every unit exists once this returns, so no membership points at a missing unit.
+ * Creates the units the page's people are placed in, and answers each person's memberships, primary
+ * unit first. Every unit exists once this returns, so no membership points at a missing unit.
  */
-async function ensurePageUnits(ctx: GatewayContext, sync: SyncRun, wanted: Person[]): Promise<(p: Person) => string[]> {
+async function ensurePageUnits(ctx: GatewayContext, sync: SyncRun, wanted: Person[]): Promise<PlacementsOf> {
   const levels = wanted.flatMap((p) => [
     ...p.unit.levels,
     ...p.adminUnits.flatMap((path) => levelsOfPath(path, sync.settings.unitRoot)),
   ]);
   sync.report.unitsCreated += await ensureUnits(ctx, sync.unitIds, levels, sync.directory.name);
-  return (p) =>
-    [p.unit.path, ...p.adminUnits].map((path) => sync.unitIds.get(path)).filter((id): id is string => id !== undefined);
+  return (p) => {
+    const administered = new Set(p.adminUnits);
+    return [p.unit.path, ...p.adminUnits.filter((path) => path !== p.unit.path)].flatMap((path) => {
+      const unitId = sync.unitIds.get(path);
+      return unitId === undefined ? [] : [{ unitId, administers: administered.has(path) }];
+    });
+  };
 }
 
 /**
@@ -301,7 +323,7 @@ async function writeCreates(
   ctx: GatewayContext,
   sync: SyncRun,
   creates: Person[],
-  unitIdsOf: (p: Person) => string[],
+  placementsOf: PlacementsOf,
 ): Promise<void> {
   if (creates.length === 0) return;
   const { User, DirectoryAccount, Membership } = ctx.models;
@@ -324,7 +346,7 @@ async function writeCreates(
     { transaction: ctx.tx },
   );
   await Membership.bulkCreate(
-    rows.flatMap(({ id, person: p }) => unitIdsOf(p).map((unitId, i) => ({ userId: id, unitId, isPrimary: i === 0 }))),
+    rows.flatMap(({ id, person: p }) => rowsOf(id, placementsOf(p))),
     { transaction: ctx.tx },
   );
   for (const { person } of rows) count(sync.report, 'added', person.username);
@@ -339,17 +361,15 @@ async function applyUpdate(
   ctx: GatewayContext,
   sync: SyncRun,
   update: Update,
-  before: Units | undefined,
-  unitIdsOf: (p: Person) => string[],
+  before: string,
+  placementsOf: PlacementsOf,
 ): Promise<void> {
   const { person: p, user, link, profile } = update;
   const { report, directory } = sync;
   let changed = false;
   if (profile) {
-    const was = before ?? { primary: null, others: new Set<string>() };
-    const [primary, ...others] = unitIdsOf(p);
-    const unitsChanged =
-      was.primary !== primary || was.others.size !== others.length || others.some((id) => !was.others.has(id));
+    const rows = rowsOf(user.id, placementsOf(p));
+    const unitsChanged = placementKey(rows) !== before;
     if (user.displayName !== p.displayName || user.email !== p.email || user.roles.join(',') !== p.roles.join(',')) {
       user.displayName = p.displayName;
       user.email = p.email;
@@ -358,10 +378,7 @@ async function applyUpdate(
     }
     if (unitsChanged) {
       await ctx.models.Membership.destroy({ where: { userId: user.id }, transaction: ctx.tx });
-      await ctx.models.Membership.bulkCreate(
-        [primary!, ...others].map((unitId, i) => ({ userId: user.id, unitId, isPrimary: i === 0 })),
-        { transaction: ctx.tx },
-      );
+      await ctx.models.Membership.bulkCreate(rows, { transaction: ctx.tx });
       changed = true;
     }
   }

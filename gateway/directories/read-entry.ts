@@ -14,7 +14,10 @@ export type Person = {
   displayName: string;
   email: string;
   unit: UnitPlace;
-  /** Units administered through a unit-admin group; memberships besides the primary unit. */
+  /**
+   * The units of the person's unit-admin groups: the only units they administer (the primary one among
+   * them only when a group names it); the others become memberships besides the primary unit.
+   */
   adminUnits: string[];
   roles: Role[];
   disabled: boolean;
@@ -85,7 +88,7 @@ export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf
   const matched = s.roleGroups.filter((g) => groups.has(normalizeDn(g.group)));
   const roles = new Set<Role>(matched.map((g) => g.role));
   if (!roles.has('student') && !roles.has('staff') && !roles.has('admin')) roles.add(s.defaultRole);
-  const adminUnits = [...new Set(matched.flatMap((g) => (g.unit && g.unit !== unit.path ? [g.unit] : [])))];
+  const adminUnits = [...new Set(matched.flatMap((g) => (g.unit ? [g.unit] : [])))];
   return {
     person: {
       dn: entry.dn,

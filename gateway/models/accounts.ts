@@ -45,6 +45,11 @@ export class Membership extends Model<InferAttributes<Membership>, InferCreation
   declare userId: string;
   declare unitId: string;
   declare isPrimary: CreationOptional<boolean>;
+  /**
+   * With the unit-admin role, the person administers this unit and those below it. Every unit of a
+   * local unit admin does (the default); a directory person administers only their unit-admin groups' units.
+   */
+  declare administers: CreationOptional<boolean>;
 }
 
 /** A "forgot password" link: only the SHA-256 of its random token is kept; usable once, until `expiresAt`. */
@@ -116,6 +121,7 @@ export function defineAccountModels(sequelize: Sequelize): AccountModels {
       userId: { type: DataTypes.STRING(36), primaryKey: true },
       unitId: { type: DataTypes.STRING(36), primaryKey: true },
       isPrimary: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      administers: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: true },
     },
     { ...tableOptions(sequelize, 'memberships'), timestamps: false },
   );
