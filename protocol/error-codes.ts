@@ -132,7 +132,10 @@ export const ERROR_CODES = {
   account_disabled: { meaning: 'the account is disabled', to: L },
   invalid_code: { meaning: 'a second-factor or recovery code that is not valid', to: L },
   factor_already_enrolled: { meaning: 'an authenticator app is already set up', to: L },
-  wrong_password: { meaning: 'the current password given is not right', to: L },
+  enrolment_closed: {
+    meaning: 'an authenticator key shown too long ago, or to another sign-in or session, to confirm here',
+    to: L,
+  },
   reset_link_invalid: { meaning: 'a password reset link that is unknown, used or expired', to: L },
   passkey_refused: {
     meaning: "a passkey answer that did not verify (wrong key, someone else's, bad signature)",

@@ -21,13 +21,13 @@ export class FactorAlreadyEnrolledError extends AppError {
   }
 }
 
-/** Setting up a factor from a session asks for the password again, so a borrowed session cannot do it. */
-export class PasswordCheckFailedError extends AppError {
+/** The authenticator being set up was started elsewhere or too long ago (gateway/factors/totp.ts). */
+export class EnrolmentClosedError extends AppError {
   constructor() {
     super(
-      'wrong_password',
-      401,
-      'Your current password is needed to set up an authenticator app, and the one entered is not right.',
+      'enrolment_closed',
+      409,
+      'This authenticator setup has expired or was started again elsewhere. Scan the new code, then enter the code your app shows.',
     );
   }
 }

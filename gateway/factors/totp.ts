@@ -3,9 +3,10 @@ import { Secret, TOTP } from 'otpauth';
 import { createSealer, type Sealer } from '../../core/seal.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
+import type { TotpFactor } from '../models/factors.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
-import { FactorAlreadyEnrolledError, InvalidCodeError } from './errors.ts';
+import { EnrolmentClosedError, FactorAlreadyEnrolledError, InvalidCodeError } from './errors.ts';
 import { issueRecoveryCodes } from './recovery-codes.ts';
 
 const PERIOD = 30;
@@ -31,22 +32,49 @@ function totpOf(deps: TotpDeps, user: User, secret: string): TOTP {
 export type PendingEnrolment = { secret: string; uri: string };
 
 /**
- * Starts (or shows again) an enrolment: a new secret, kept sealed until confirmed by one code. A person
- * who already has a confirmed authenticator cannot replace it this way: an administrator resets it.
+ * How long an enrolment stays open: long enough to find the phone and scan the code, short enough that a
+ * secret once on screen is soon worth nothing to whoever saw it.
  */
-export async function beginTotpEnrolment(ctx: GatewayContext, deps: TotpDeps, user: User): Promise<PendingEnrolment> {
+const ENROLMENT_MINUTES = 10;
+
+const isOpen = (factor: TotpFactor, binding: string, now = Date.now()) =>
+  factor.confirmedAt === null &&
+  factor.binding === binding &&
+  factor.createdAt.getTime() > now - ENROLMENT_MINUTES * 60_000;
+
+/**
+ * Starts an enrolment for `binding` (the sign-in interaction or portal session the secret is shown to),
+ * or shows again the one it started less than ENROLMENT_MINUTES ago: a new secret, kept sealed until
+ * confirmed by one code from that binding alone. Any other pending secret of the person is replaced, so
+ * a key seen on someone else's screen is never the one the person later sets up. A person who already
+ * has a confirmed authenticator cannot replace it this way: an administrator resets it.
+ */
+export async function beginTotpEnrolment(
+  ctx: GatewayContext,
+  deps: TotpDeps,
+  user: User,
+  binding: string,
+): Promise<PendingEnrolment> {
   const existing = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
   if (existing?.confirmedAt) throw new FactorAlreadyEnrolledError();
-  let secret: string;
+  if (existing && isOpen(existing, binding)) return pendingOf(deps, user, existing.secret);
+  const secret = new Secret({ size: 20 }).base32;
+  const fields = { secret: deps.sealer.seal(secret), binding, lastStep: null, createdAt: new Date() };
   if (existing) {
-    secret = deps.sealer.open(existing.secret);
+    // Never over a secret confirmed meanwhile.
+    const [replaced] = await ctx.models.TotpFactor.update(fields, {
+      where: { userId: user.id, confirmedAt: null },
+      transaction: ctx.tx,
+    });
+    if (replaced !== 1) throw new FactorAlreadyEnrolledError();
   } else {
-    secret = new Secret({ size: 20 }).base32;
-    await ctx.models.TotpFactor.create(
-      { userId: user.id, secret: deps.sealer.seal(secret), confirmedAt: null, lastStep: null, createdAt: new Date() },
-      { transaction: ctx.tx },
-    );
+    await ctx.models.TotpFactor.create({ userId: user.id, confirmedAt: null, ...fields }, { transaction: ctx.tx });
   }
+  return pendingOf(deps, user, fields.secret);
+}
+
+function pendingOf(deps: TotpDeps, user: User, sealed: string): PendingEnrolment {
+  const secret = deps.sealer.open(sealed);
   return { secret, uri: totpOf(deps, user, secret).toString() };
 }
 
@@ -60,32 +88,44 @@ function stepOf(totp: TOTP, code: string, now: number): number | null {
 
 /**
  * Accepts a code once: the step it belongs to must be later than the last accepted one, which a single
- * conditional update records, so a replay (or a race of two submissions) is refused.
+ * conditional update records, so a replay (or a race of two submissions) is refused. A code confirming
+ * an enrolment counts only for the secret it was checked against, still pending under `binding`.
  */
 async function acceptCode(
   ctx: GatewayContext,
   deps: TotpDeps,
   user: User,
   code: string,
-  confirmed: boolean,
+  enrolment: { binding: string } | null,
 ): Promise<boolean> {
   const factor = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
-  if (!factor || (factor.confirmedAt !== null) !== confirmed) return false;
+  if (!factor || (factor.confirmedAt === null) !== (enrolment !== null)) return false;
   const step = stepOf(totpOf(deps, user, deps.sealer.open(factor.secret)), code, Date.now());
   if (step === null) return false;
   const [changed] = await ctx.models.TotpFactor.update(
-    { lastStep: step, ...(confirmed ? {} : { confirmedAt: new Date() }) },
-    { where: { userId: user.id, [Op.or]: [{ lastStep: null }, { lastStep: { [Op.lt]: step } }] }, transaction: ctx.tx },
+    { lastStep: step, ...(enrolment ? { confirmedAt: new Date(), binding: null } : {}) },
+    {
+      where: {
+        userId: user.id,
+        [Op.or]: [{ lastStep: null }, { lastStep: { [Op.lt]: step } }],
+        ...(enrolment ? { confirmedAt: null, binding: enrolment.binding, secret: factor.secret } : {}),
+      },
+      transaction: ctx.tx,
+    },
   );
   return changed === 1;
 }
 
-/** Confirms the pending enrolment with one code and returns the ten recovery codes, shown this once. */
+/**
+ * Confirms the enrolment pending under `binding` with one code and returns the ten recovery codes,
+ * shown this once. An enrolment started elsewhere, or more than ENROLMENT_MINUTES ago, is not open here.
+ */
 export async function confirmTotpEnrolment(
   ctx: GatewayContext,
   deps: TotpDeps,
   user: User,
   code: string,
+  binding: string,
 ): Promise<string[]> {
   const asPerson = {
     ...ctx,
@@ -95,14 +135,19 @@ export async function confirmTotpEnrolment(
     return await inTransaction(asPerson, async (ctx) => {
       const existing = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
       if (existing?.confirmedAt) throw new FactorAlreadyEnrolledError();
-      if (!(await acceptCode(ctx, deps, user, code, false))) throw new InvalidCodeError();
+      if (!existing || !isOpen(existing, binding)) throw new EnrolmentClosedError();
+      if (!(await acceptCode(ctx, deps, user, code, { binding }))) throw new InvalidCodeError();
       const codes = await issueRecoveryCodes(ctx, user.id);
       await audit(ctx, { action: 'factor.enrol', target: user.username, details: { factor: 'totp' } });
       return codes;
     });
   } catch (error) {
     // Outside the transaction, which the refusal rolled back.
-    if (error instanceof InvalidCodeError || error instanceof FactorAlreadyEnrolledError) {
+    if (
+      error instanceof InvalidCodeError ||
+      error instanceof FactorAlreadyEnrolledError ||
+      error instanceof EnrolmentClosedError
+    ) {
       await audit(asPerson, {
         action: 'factor.enrol',
         target: user.username,
@@ -116,7 +161,7 @@ export async function confirmTotpEnrolment(
 
 /** Checks a sign-in code against the person's confirmed authenticator. */
 export function checkTotpCode(ctx: GatewayContext, deps: TotpDeps, user: User, code: string): Promise<boolean> {
-  return acceptCode(ctx, deps, user, code, true);
+  return acceptCode(ctx, deps, user, code, null);
 }
 
 export async function hasConfirmedTotp(ctx: GatewayContext, userId: string): Promise<boolean> {

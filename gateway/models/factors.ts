@@ -15,6 +15,8 @@ export class TotpFactor extends Model<InferAttributes<TotpFactor>, InferCreation
   declare confirmedAt: Date | null;
   declare lastStep: number | null;
   declare createdAt: Date;
+  /** What an unconfirmed secret was shown to, and the only one that may confirm it; null once confirmed. */
+  declare binding: CreationOptional<string | null>;
 }
 
 export class RecoveryCode extends Model<InferAttributes<RecoveryCode>, InferCreationAttributes<RecoveryCode>> {
@@ -55,6 +57,7 @@ export function defineFactorModels(sequelize: Sequelize): FactorModels {
       confirmedAt: { type: DataTypes.DATE(3), allowNull: true },
       lastStep: bigintColumn('lastStep', { allowNull: true }),
       createdAt: { type: DataTypes.DATE(3), allowNull: false },
+      binding: { type: DataTypes.STRING(255), allowNull: true },
     },
     { ...base, tableName: 'totp_factors' },
   );

@@ -140,7 +140,7 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
       passkeys: deps.passkeys,
       script: deps.passkeyScript,
     }),
-    accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp, loginPolicy: deps.loginPolicy }),
+    accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp }),
   );
   return { router, script: pages.script };
 }

@@ -66,8 +66,8 @@ describe('atrium users and second factors', () => {
   it('lists who has an authenticator, and reset-factors removes it with an audit entry', async () => {
     const carol = await findUser('carol');
     const deps = totpDeps('cli-test-key-not-used-for-codes-0123456789', 'http://localhost');
-    const { secret } = await beginTotpEnrolment(inspect.ctx, deps, carol);
-    await confirmTotpEnrolment(inspect.ctx, deps, carol, TOTP.generate({ secret: Secret.fromBase32(secret) }));
+    const { secret } = await beginTotpEnrolment(inspect.ctx, deps, carol, 'test');
+    await confirmTotpEnrolment(inspect.ctx, deps, carol, TOTP.generate({ secret: Secret.fromBase32(secret) }), 'test');
 
     const listed = await runAtrium(db, ['users', 'list']);
     expect(listed.stdout).toContain('2ND FACTOR');

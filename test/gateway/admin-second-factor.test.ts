@@ -28,8 +28,14 @@ async function consoleAgent(username: string): Promise<BrowserAgent> {
 async function enrol(username: string) {
   const user = await userNamed(username);
   const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
-  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user);
-  await confirmTotpEnrolment(gateway.context(null), deps, user, TOTP.generate({ secret: Secret.fromBase32(secret) }));
+  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user, 'test');
+  await confirmTotpEnrolment(
+    gateway.context(null),
+    deps,
+    user,
+    TOTP.generate({ secret: Secret.fromBase32(secret) }),
+    'test',
+  );
 }
 
 const rowOf = (page: Page, username: string) =>

@@ -40,13 +40,14 @@ async function storedPasskey(username: string, name: string) {
 async function enrolTotp(username: string) {
   const user = await userNamed(username);
   const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
-  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user);
+  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user, 'test');
   let step = Math.floor(Date.now() / 30_000) - 1;
   const codes = await confirmTotpEnrolment(
     gateway.context(null),
     deps,
     user,
     TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: step * 30_000 }),
+    'test',
   );
   // Each later use takes a later step, within the gateway's window of one step either side.
   const next = () => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: ++step * 30_000 });

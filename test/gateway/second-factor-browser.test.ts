@@ -62,7 +62,6 @@ describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser'
     const code = (offset: number) =>
       TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() + offset * 30_000 });
 
-    await page.fill('#password', DEMO_PASSWORD);
     await clearOfStepEnd();
     await page.fill('#code', code(-1));
     await page.click('form[action="/account/security/totp"] button[type=submit]');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { TOTP, Secret } from 'otpauth';
-import { BrowserAgent, formWithAction, type Page } from '../helpers/browser-agent.ts';
+import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
 import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
@@ -12,6 +12,7 @@ import { requireSecondFactor } from '../../gateway/factors/policy.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { resetFactors } from '../../gateway/factors/reset-factors.ts';
 import { MFA_ACR, PASSWORD_ACR } from '../../gateway/factors/acr.ts';
+import { PORTAL_COOKIE } from '../../gateway/portal/portal.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 let gateway: TestGateway;
@@ -99,6 +100,29 @@ async function password(username: string, params: Record<string, string> = {}, a
   return { ...flow, page };
 }
 
+const accountUrl = (path = '') => `${gateway.issuer}/account/security${path}`;
+const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
+
+/** The account page in a session whose sign-in is an hour old, as if it had been left open since. */
+async function accountPageSignedInLongAgo(username: string): Promise<BrowserAgent> {
+  const agent = new BrowserAgent();
+  await signInThrough(agent, accountUrl(), username, DEMO_PASSWORD);
+  const user = await userNamed(username);
+  for (const row of await gateway.models.OidcPayload.findAll({ where: { model: 'Session' } })) {
+    const payload = JSON.parse(row.payload) as { accountId?: string; loginTs?: number };
+    if (payload.accountId !== user.id) continue;
+    payload.loginTs = Math.floor(Date.now() / 1000) - 3600;
+    await gateway.models.OidcPayload.update(
+      { payload: JSON.stringify(payload) },
+      { where: { model: 'Session', id: row.id } },
+    );
+  }
+  // A new portal session from the same gateway session: signed in silently, with the old sign-in time.
+  agent.cookies.get(new URL(gateway.issuer).host)!.delete(PORTAL_COOKIE);
+  await agent.navigate(accountUrl());
+  return agent;
+}
+
 const submitCode = (agent: BrowserAgent, page: Page, code: string) =>
   agent.submit(page, formWithAction(page, '/code'), { code }, REDIRECT);
 const alert = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1];
@@ -108,24 +132,32 @@ async function enrolled(username: string): Promise<{ authenticator: Authenticato
   const ctx = gateway.context(null);
   const user = (await gateway.models.User.findOne({ where: { username } }))!;
   const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
-  const authenticator = new Authenticator((await beginTotpEnrolment(ctx, deps, user)).secret);
-  const recoveryCodes = await confirmTotpEnrolment(ctx, deps, user, await authenticator.next());
+  const authenticator = new Authenticator((await beginTotpEnrolment(ctx, deps, user, 'test')).secret);
+  const recoveryCodes = await confirmTotpEnrolment(ctx, deps, user, await authenticator.next(), 'test');
   return { authenticator, recoveryCodes };
 }
 
 beforeAll(async () => {
   gateway = await startTestGateway('second-factor', { LOGIN_MAX_FAILURES: '4', LOGIN_LOCKOUT_MINUTES: '10' });
-  await createUser(
-    { ...gateway.context(null), actor: operator('test') },
-    {
-      username: 'frank',
-      displayName: 'Frank Li',
-      email: 'frank@campus.test',
-      units: ['campus/eng/cs'],
-      roles: ['student'],
-      password: DEMO_PASSWORD,
-    },
-  );
+  for (const [username, displayName] of [
+    ['frank', 'Frank Li'],
+    ['ivy', 'Ivy Ito'],
+    ['jay', 'Jay Jones'],
+    ['kay', 'Kay King'],
+    ['enid', 'Enid Ek'],
+  ] as const) {
+    await createUser(
+      { ...gateway.context(null), actor: operator('test') },
+      {
+        username,
+        displayName,
+        email: `${username}@campus.test`,
+        units: ['campus/eng/cs'],
+        roles: ['student'],
+        password: DEMO_PASSWORD,
+      },
+    );
+  }
   const app = await registerTestApp(gateway, { name: 'Grades', redirectUris: [REDIRECT], firstParty: true });
   rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
 });
@@ -241,13 +273,13 @@ describe('signing in with an authenticator app', () => {
 });
 
 describe('the account page', () => {
-  it('lets a signed-in person set up an authenticator with a QR code, then shows ten recovery codes once', async () => {
+  it('lets a person who just signed in set up an authenticator with a QR code, then shows ten recovery codes once', async () => {
     const agent = new BrowserAgent();
-    const first = await agent.navigate(`${gateway.issuer}/account/security`);
+    const first = await agent.navigate(accountUrl());
     // Not signed in: through the portal's sign-in at this gateway.
     expect(first.html).toContain('/login"');
     await agent.submit(first, formWithAction(first, '/login'), { username: 'eng-admin', password: DEMO_PASSWORD });
-    const page = await agent.navigate(`${gateway.issuer}/account/security`);
+    const page = await agent.navigate(accountUrl());
     expect(page.status).toBe(200);
     expect(page.html).toContain('No second factor yet');
     expect(page.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
@@ -256,32 +288,20 @@ describe('the account page', () => {
     // A form from elsewhere (no CSRF token) changes nothing.
     const forged = await agent.request(`${gateway.issuer}/account/security/totp`, {
       method: 'POST',
-      body: new URLSearchParams({ password: DEMO_PASSWORD, code: authenticator.peek() }),
+      body: new URLSearchParams({ code: authenticator.peek() }),
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     expect(forged.status).toBe(403);
-    const wrong = await agent.submit(page, formWithAction(page, '/account/security/totp'), {
-      password: DEMO_PASSWORD,
-      code: 'abcdef',
-    });
+    const wrong = await agent.submit(page, formWithAction(page, '/account/security/totp'), { code: 'abcdef' });
     expect(wrong.status).toBe(401);
     expect(Authenticator.fromPage(wrong).secret).toBe(authenticator.secret);
-    // A session alone is not enough: the password is asked again, and a wrong one counts toward the lockout.
-    const noPassword = await agent.submit(wrong, formWithAction(wrong, '/account/security/totp'), {
-      password: 'not-my-password',
-      code: authenticator.peek(),
-    });
-    expect(noPassword.status).toBe(401);
-    expect(alert(noPassword)).toContain('current password');
-    expect((await gateway.models.User.findOne({ where: { username: 'eng-admin' } }))!.failedLogins).toBe(1);
 
-    const done = await agent.submit(noPassword, formWithAction(noPassword, '/account/security/totp'), {
-      password: DEMO_PASSWORD,
+    const done = await agent.submit(wrong, formWithAction(wrong, '/account/security/totp'), {
       code: await authenticator.next(),
     });
     expect(done.html).toContain('shown only now');
     expect([...done.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
-    const after = await agent.navigate(`${gateway.issuer}/account/security`);
+    const after = await agent.navigate(accountUrl());
     expect(after.html).toContain('An authenticator app is set up');
     expect(after.html).toContain('Recovery codes left: 10');
     expect(after.html).not.toContain('totp-secret');
@@ -290,6 +310,85 @@ describe('the account page', () => {
     const claims = await signIn.finish(await submitCode(signIn.agent, signIn.page, await authenticator.next()));
     expect(claims.amr).toEqual(['pwd', 'otp']);
     await resetFactors({ ...gateway.context(null), actor: operator('test') }, 'eng-admin');
+  });
+
+  it('shows no key to a session signed in long ago, until the person confirms it is them', async () => {
+    const agent = await accountPageSignedInLongAgo('ivy');
+    let page = await agent.navigate(accountUrl());
+    expect(page.html).toContain('To set one up, confirm it is you first');
+    expect(page.html).not.toContain('totp-secret');
+    expect(await gateway.models.TotpFactor.count({ where: { userId: (await userNamed('ivy')).id } })).toBe(0);
+    // A post that skips the page binds nothing.
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.html)![1]!;
+    const skipped = await agent.navigate(accountUrl('/totp'), {
+      method: 'POST',
+      body: new URLSearchParams({ _csrf: csrf, code: '123456' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(skipped.status).toBe(403);
+    expect(alert(skipped)).toContain('Confirm it is you first');
+
+    // A wrong password counts toward the lockout; the right one opens the setup.
+    const wrong = await agent.submit(page, formWithAction(page, '/account/security/confirm'), { password: 'not-it' });
+    expect((await userNamed('ivy')).failedLogins).toBe(1);
+    page = await agent.submit(wrong, formWithAction(wrong, '/account/security/confirm'), { password: DEMO_PASSWORD });
+    const authenticator = Authenticator.fromPage(page);
+    const done = await agent.submit(page, formWithAction(page, '/account/security/totp'), {
+      code: await authenticator.next(),
+    });
+    expect(done.html).toContain('shown only now');
+  });
+
+  it('gives the person a key of their own, never one a session left open elsewhere was shown', async () => {
+    // A session left signed in on a shared computer: someone opens the account page and notes the key.
+    const borrowed = new BrowserAgent();
+    await signInThrough(borrowed, accountUrl(), 'jay', DEMO_PASSWORD);
+    const seen = Authenticator.fromPage(await borrowed.navigate(accountUrl()));
+
+    // Later, on their own computer, the person sets up their authenticator.
+    const own = new BrowserAgent();
+    await signInThrough(own, accountUrl(), 'jay', DEMO_PASSWORD);
+    const page = await own.navigate(accountUrl());
+    const theirs = Authenticator.fromPage(page);
+    expect(theirs.secret).not.toBe(seen.secret);
+    const done = await own.submit(page, formWithAction(page, '/account/security/totp'), {
+      code: await theirs.next(),
+    });
+    expect(done.html).toContain('shown only now');
+
+    // The noted key confirms nothing.
+    const account = await borrowed.navigate(accountUrl());
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(account.html)![1]!;
+    const confirmed = await borrowed.navigate(accountUrl('/confirm'), {
+      method: 'POST',
+      body: new URLSearchParams({ _csrf: csrf, code: await seen.next() }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(/id="account-notice">([^<]*)</.exec(confirmed.html)?.[1]).toBe(
+      'That is not your current password or a current code from your authenticator app.',
+    );
+  });
+
+  it('closes a setup left open for ten minutes, and shows a new key', async () => {
+    const agent = new BrowserAgent();
+    await signInThrough(agent, accountUrl(), 'kay', DEMO_PASSWORD);
+    const page = await agent.navigate(accountUrl());
+    const stale = Authenticator.fromPage(page);
+    await gateway.models.TotpFactor.update(
+      { createdAt: new Date(Date.now() - 11 * 60_000) },
+      { where: { userId: (await userNamed('kay')).id } },
+    );
+    const closed = await agent.submit(page, formWithAction(page, '/account/security/totp'), {
+      code: await stale.next(),
+    });
+    expect(closed.status).toBe(409);
+    expect(alert(closed)).toContain('has expired');
+    const fresh = Authenticator.fromPage(closed);
+    expect(fresh.secret).not.toBe(stale.secret);
+    const done = await agent.submit(closed, formWithAction(closed, '/account/security/totp'), {
+      code: await fresh.next(),
+    });
+    expect(done.html).toContain('shown only now');
   });
 });
 
@@ -347,6 +446,33 @@ describe('a second factor required by policy or asked for by an app', () => {
     // Next time the code is asked for, not a new enrolment.
     const next = await password('admin');
     expect(next.page.html).toContain('Enter your code');
+  });
+
+  it('shows each sign-in a key of its own, which that sign-in alone can confirm', async () => {
+    const first = await password('enid', { acr_values: MFA_ACR });
+    const firstKey = Authenticator.fromPage(first.page);
+    const second = await password('enid', { acr_values: MFA_ACR });
+    const secondKey = Authenticator.fromPage(second.page);
+    expect(secondKey.secret).not.toBe(firstKey.secret);
+
+    // The first sign-in's key was replaced: it is refused there, and a new one shown.
+    const closed = await first.agent.submit(
+      first.page,
+      formWithAction(first.page, '/enrol'),
+      { code: await firstKey.next() },
+      REDIRECT,
+    );
+    expect(closed.status).toBe(409);
+    const again = Authenticator.fromPage(closed);
+    expect([firstKey.secret, secondKey.secret]).not.toContain(again.secret);
+    const codes = await first.agent.submit(
+      closed,
+      formWithAction(closed, '/enrol'),
+      { code: await again.next() },
+      REDIRECT,
+    );
+    expect(codes.html).toContain('shown only now');
+    await resetFactors({ ...gateway.context(null), actor: operator('test') }, 'enid');
   });
 
   it('gives a person outside the policy a password-only token that says so', async () => {

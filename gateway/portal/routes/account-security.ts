@@ -2,26 +2,30 @@ import express, { Router, type Request, type Response } from 'express';
 import { isAppError } from '../../../core/errors.ts';
 import type { GatewayContext } from '../../context.ts';
 import type { Csrf } from '../../http/csrf.ts';
+import { confirmedRecently } from '../../factors/confirm-identity.ts';
 import { presentEnrolment } from '../../factors/enrolment-view.ts';
 import { factorsOf } from '../../factors/factor-status.ts';
+import { ConfirmationNeededError } from '../../factors/passkeys/errors.ts';
+import { asPerson } from '../../factors/passkeys/person.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, type TotpDeps } from '../../factors/totp.ts';
 import type { PortalUser } from '../sign-in.ts';
-import { AccountLockedError, countFailure, type LoginPolicy } from '../../accounts/authenticate.ts';
-import { verifyPassword } from '../../accounts/passwords.ts';
-import { PasswordCheckFailedError } from '../../factors/errors.ts';
 
 export type AccountSecurityDeps = {
   context: (req: Request | null) => GatewayContext;
   csrf: Csrf;
   totp: TotpDeps;
-  loginPolicy: LoginPolicy;
 };
 
 const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 });
+// The secret shown to this portal session is confirmed from this session only.
+const bindingOf = (req: Request) => `portal:${req.sessionID}`;
 
 /**
  * `/account/security`: a signed-in person (the portal's session, itself a sign-in at this gateway) sees
- * their second factor and sets up an authenticator app. Plain forms, CSRF-protected, no script.
+ * their second factor and sets up an authenticator app. Plain forms, CSRF-protected, no script. Setting
+ * one up needs a recent sign-in or "confirm it is you" (the password checked as at sign-in, by the
+ * directory for a directory person), like adding a passkey, so a session left open on a shared computer
+ * soon shows no secret and binds no phone; and a secret shown is confirmed from this session alone.
  */
 export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
   const router = Router();
@@ -36,7 +40,10 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
     if (!user) return res.redirect(303, '/portal/login');
     const ctx = deps.context(req);
     const status = (await factorsOf(ctx, [user.id])).get(user.id)!;
-    const enrolment = status.totp ? null : await presentEnrolment(await beginTotpEnrolment(ctx, deps.totp, user));
+    const enrolment =
+      status.totp || !confirmedRecently(req)
+        ? null
+        : await presentEnrolment(await beginTotpEnrolment(ctx, deps.totp, user, bindingOf(req)));
     res.status(error?.status ?? 200).render('account-security', {
       title: 'Sign-in security',
       username: user.username,
@@ -59,26 +66,15 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
     try {
       const user = await person(req);
       if (!user) return res.redirect(303, '/portal/login');
-      const body = req.body as Record<string, unknown>;
-      const code = body.code;
+      const code = (req.body as Record<string, unknown>).code;
       try {
-        // The password again, counted toward the lockout like the login form, so that a session left open
-        // on a shared computer can neither bind someone else's phone nor be used to guess the password.
-        if (user.lockedUntil && user.lockedUntil > new Date())
-          throw new AccountLockedError(deps.loginPolicy.lockoutMinutes * 60);
-        if (!(await verifyPassword(user.passwordHash, typeof body.password === 'string' ? body.password : ''))) {
-          throw (await countFailure(deps.context(req), user, deps.loginPolicy))
-            ? new AccountLockedError(deps.loginPolicy.lockoutMinutes * 60)
-            : new PasswordCheckFailedError();
-        }
+        if (!confirmedRecently(req)) throw new ConfirmationNeededError();
         const codes = await confirmTotpEnrolment(
-          {
-            ...deps.context(req),
-            actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] },
-          },
+          asPerson(deps.context(req), user),
           deps.totp,
           user,
           typeof code === 'string' ? code : '',
+          bindingOf(req),
         );
         res.render('recovery-codes', { title: 'Authenticator set up', codes });
       } catch (error) {
