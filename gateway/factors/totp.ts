@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Op } from 'sequelize';
 import { Secret, TOTP } from 'otpauth';
 import { createSealer, type Sealer } from '../../core/seal.ts';
@@ -37,9 +38,15 @@ export type PendingEnrolment = { secret: string; uri: string };
  */
 const ENROLMENT_MINUTES = 10;
 
+/**
+ * What is kept of a binding: its digest, since a portal session's binding holds the session's id, which
+ * must not be readable from this table.
+ */
+const kept = (binding: string) => createHash('sha256').update(binding).digest('base64url');
+
 const isOpen = (factor: TotpFactor, binding: string, now = Date.now()) =>
   factor.confirmedAt === null &&
-  factor.binding === binding &&
+  factor.binding === kept(binding) &&
   factor.createdAt.getTime() > now - ENROLMENT_MINUTES * 60_000;
 
 /**
@@ -59,7 +66,7 @@ export async function beginTotpEnrolment(
   if (existing?.confirmedAt) throw new FactorAlreadyEnrolledError();
   if (existing && isOpen(existing, binding)) return pendingOf(deps, user, existing.secret);
   const secret = new Secret({ size: 20 }).base32;
-  const fields = { secret: deps.sealer.seal(secret), binding, lastStep: null, createdAt: new Date() };
+  const fields = { secret: deps.sealer.seal(secret), binding: kept(binding), lastStep: null, createdAt: new Date() };
   if (existing) {
     // Never over a secret confirmed meanwhile.
     const [replaced] = await ctx.models.TotpFactor.update(fields, {
@@ -108,7 +115,7 @@ async function acceptCode(
       where: {
         userId: user.id,
         [Op.or]: [{ lastStep: null }, { lastStep: { [Op.lt]: step } }],
-        ...(enrolment ? { confirmedAt: null, binding: enrolment.binding, secret: factor.secret } : {}),
+        ...(enrolment ? { confirmedAt: null, binding: kept(enrolment.binding), secret: factor.secret } : {}),
       },
       transaction: ctx.tx,
     },

@@ -15,7 +15,7 @@ export class TotpFactor extends Model<InferAttributes<TotpFactor>, InferCreation
   declare confirmedAt: Date | null;
   declare lastStep: number | null;
   declare createdAt: Date;
-  /** What an unconfirmed secret was shown to, and the only one that may confirm it; null once confirmed. */
+  /** What an unconfirmed secret was shown to (a digest of it), the only one that may confirm it; null once confirmed. */
   declare binding: CreationOptional<string | null>;
 }
 

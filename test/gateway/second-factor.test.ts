@@ -284,6 +284,10 @@ describe('the account page', () => {
     expect(page.html).toContain('No second factor yet');
     expect(page.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
     const authenticator = Authenticator.fromPage(page);
+    // The session the key is bound to is kept as a digest: the table holds no session's id.
+    const person = await gateway.models.User.findOne({ where: { username: 'eng-admin' } });
+    const pending = await gateway.models.TotpFactor.findByPk(person!.id);
+    expect(pending!.binding).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     // A form from elsewhere (no CSRF token) changes nothing.
     const forged = await agent.request(`${gateway.issuer}/account/security/totp`, {
