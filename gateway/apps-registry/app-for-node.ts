@@ -1,11 +1,23 @@
 import type { Sealer } from '../../core/seal.ts';
 import type { GatewayContext } from '../context.ts';
+import type { App } from '../models/index.ts';
 import type { AppForNode } from '../../protocol/app-for-node.ts';
+import { audiencesFor } from './app-access.ts';
 
-/** Answers a node's signed question about one app (its bot's slug); null when there is no such app. */
-export async function appForNode(ctx: GatewayContext, slug: string, secrets: Sealer): Promise<AppForNode | null> {
+/**
+ * Answers a node's signed question about one app (its bot's slug); null when there is no such app, or
+ * when the asking node may not host the app's bot. The answer carries the secret that signs the app's
+ * card clicks, which the app takes as proof that a click came from a node: only a node that may hold
+ * the bot's cards is given it, and such a node needs nothing else about the app.
+ */
+export async function appForNode(
+  ctx: GatewayContext,
+  slug: string,
+  askingDomain: string,
+  secrets: Sealer,
+): Promise<AppForNode | null> {
   const app = await ctx.models.App.findOne({ where: { slug: slug.toLowerCase() }, transaction: ctx.tx });
-  if (!app) return null;
+  if (!app || !(await mayHostBot(ctx, app, askingDomain))) return null;
   return {
     slug: app.slug,
     name: app.name,
@@ -15,4 +27,17 @@ export async function appForNode(ctx: GatewayContext, slug: string, secrets: Sea
     interactionCallbackUrl: app.interactionCallbackUrl,
     callbackSecret: app.callbackSecretSealed ? secrets.open(app.callbackSecretSealed) : null,
   };
+}
+
+/**
+ * The nodes the bot's tokens may name (an owned app's: those serving its owner's subtree); for a
+ * campus-wide app, whose tokens are not bound to nodes, any node serving one of the campus's units. A
+ * partner organization's domain serves none: nothing of the campus's apps lives there.
+ */
+async function mayHostBot(ctx: GatewayContext, app: App, domainName: string): Promise<boolean> {
+  const audiences = await audiencesFor(ctx, app.clientId, null);
+  if (audiences) return audiences.has(domainName);
+  const domain = await ctx.models.Domain.findOne({ where: { name: domainName }, transaction: ctx.tx });
+  if (!domain) return false;
+  return (await ctx.models.DomainUnit.count({ where: { domainId: domain.id }, transaction: ctx.tx })) > 0;
 }

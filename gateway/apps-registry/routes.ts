@@ -73,12 +73,13 @@ export function appRegistryRoutes(deps: RegistryRouteDeps): Router {
   router.use('/api/admin/v1', admin);
 
   // A node asks about the app behind a bot address (slug@domain): whether it may post, where its card
-  // clicks go and the secret to sign them with. Only pinned domain nodes get an answer.
+  // clicks go and the secret to sign them with. Only pinned domain nodes get an answer, and only the
+  // nodes that may host the app's bot: to any other the app does not exist.
   router.get('/federation/v1/apps/:slug', async (req, res) => {
     const gatewayCtx = deps.context(req);
-    const { kind } = await signer(gatewayCtx, req);
+    const { origin, kind } = await signer(gatewayCtx, req);
     if (kind !== 'domain') throw new AppError('forbidden', 403, 'Only domain nodes look up apps');
-    const app = await appForNode(gatewayCtx, String(req.params.slug), deps.secrets);
+    const app = await appForNode(gatewayCtx, String(req.params.slug), origin, deps.secrets);
     if (!app) throw new NotFoundError(`No app ${req.params.slug}`);
     res.set('Cache-Control', 'no-store').json({ app });
   });

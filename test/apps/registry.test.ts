@@ -73,9 +73,9 @@ describe('registering an app', () => {
     // The secret is sealed at rest, and nodes get it back over their signed lookup.
     const row = await gateway.models.App.findOne({ where: { slug: 'library' } });
     expect(row!.callbackSecretSealed).not.toContain(registered.callbackSecret!);
-    expect((await appForNode(gateway.context(null), 'library', secretsOf(gateway)))?.callbackSecret).toBe(
-      registered.callbackSecret,
-    );
+    expect(
+      (await appForNode(gateway.context(null), 'library', 'eng.campus.test', secretsOf(gateway)))?.callbackSecret,
+    ).toBe(registered.callbackSecret);
     expect(await audited('app.register', 'library')).toHaveLength(1);
   });
 
@@ -293,9 +293,9 @@ describe('changing an app', () => {
 
     const { callbackSecret } = await rotateCallbackSecret(asOperator(gateway), app.slug, secretsOf(gateway));
     expect(callbackSecret).not.toBe(app.callbackSecret);
-    expect((await appForNode(gateway.context(null), app.slug, secretsOf(gateway)))?.callbackSecret).toBe(
-      callbackSecret,
-    );
+    expect(
+      (await appForNode(gateway.context(null), app.slug, 'eng.campus.test', secretsOf(gateway)))?.callbackSecret,
+    ).toBe(callbackSecret);
     expect((await audited('app.rotate_client_secret', app.slug)).length).toBe(1);
     expect((await audited('app.rotate_callback_secret', app.slug)).length).toBe(1);
   });
