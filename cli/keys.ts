@@ -1,6 +1,7 @@
 import { createSealer } from '../core/seal.ts';
 import { listSigningKeys, retireSigningKey, rotateSigningKeys } from '../gateway/oidc/keys.ts';
-import { UsageError, type CommandGroup } from './command.ts';
+import type { CommandGroup } from './command.ts';
+import { numberOption } from './number-option.ts';
 import { audit } from '../gateway/audit.ts';
 import { withSession } from './session.ts';
 import { table } from './table.ts';
@@ -18,9 +19,7 @@ export const keyCommands: CommandGroup = {
     notes:
       'Running gateways pick the new key up within KEYS_RELOAD_SECONDS; older keys stay published so issued tokens keep verifying.',
     async run(args, io) {
-      const raw = args.string('retire-after');
-      const hours = raw === undefined ? 24 : Number(raw);
-      if (!Number.isFinite(hours) || hours < 0) throw new UsageError('--retire-after expects a number of hours');
+      const hours = numberOption(args, 'retire-after', { default: 24, expects: 'a number of hours' });
       const result = await withSession(io, async ({ config, models, ctx }) => {
         const { created, retired } = await rotateSigningKeys(
           models,

@@ -129,4 +129,42 @@ describe('atrium apps, keys and gateway', () => {
     expect(await inspect.ctx.models.App.count({ where: { name: 'Evil' } })).toBe(0);
     await inspect.close();
   });
+
+  it('refuses a --retire-after that is empty or not a plain number, so a script with an unset variable retires no key', {
+    timeout: 60_000,
+  }, async () => {
+    type Key = { kid: string; state: string };
+    const keys = async () => jsonOf<{ keys: Key[] }>(await runAtrium(db, ['keys', 'list', '--json'])).keys;
+    // The newest of these keys is superseded by the next rotation just before the refused ones.
+    expect((await runAtrium(db, ['keys', 'rotate'])).code).toBe(0);
+    expect((await runAtrium(db, ['keys', 'rotate'])).code).toBe(0);
+    const before = await keys();
+
+    // '' is what `--retire-after "$HOURS"` passes with HOURS unset; Number() would read it, and ' ', as 0 hours.
+    const unset = await runAtrium(db, ['keys', 'rotate', '--retire-after', '']);
+    expect({ code: unset.code, stderr: unset.stderr }).toEqual({
+      code: 2,
+      stderr: expect.stringContaining('--retire-after expects a number of hours, such as 24 (got "")'),
+    });
+    const others = [' ', 'soon', '-1', '1e3', '0x10', 'Infinity'];
+    // A value starting with "-" is only taken in the --option=value form.
+    const refused = await Promise.all(
+      others.map((value) => runAtrium(db, ['keys', 'rotate', `--retire-after=${value}`])),
+    );
+    expect(refused.map((r, i) => [others[i], r.code, r.stderr.split('\n')[0]])).toEqual(
+      others.map((value) => [
+        value,
+        2,
+        `atrium: --retire-after expects a number of hours, such as 24 (got ${JSON.stringify(value)})`,
+      ]),
+    );
+    expect(await keys()).toEqual(before);
+
+    const rotated = await runAtrium(db, ['keys', 'rotate', '--retire-after', ' 0.5 ', '--json']);
+    expect(rotated.code).toBe(0);
+    expect(jsonOf(rotated).retired).toEqual([]);
+    expect((await keys()).filter((k) => k.state === 'active')).toHaveLength(
+      before.filter((k) => k.state === 'active').length + 1,
+    );
+  });
 });
