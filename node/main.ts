@@ -55,6 +55,7 @@ import { createLocalPresence } from './presence/presence-store.ts';
 import { createRedisPresence } from './presence/redis-presence.ts';
 import { createSocketServer, socketUpgrades, type SocketServer } from './ws/socket-server.ts';
 import { createAppsServices } from './bots/apps-services.ts';
+import { tokenClientActive } from './bots/token-client-active.ts';
 import { incomingWebhookRoutes } from './webhooks/webhook-routes.ts';
 
 export type DomainNode = {
@@ -175,11 +176,11 @@ async function startOn(
     config,
     url,
     signingKey,
-    clientActive: apps.directory.clientActive,
+    clientActive: tokenClientActive(apps.directory),
     clock,
     logger,
   });
-  const { metrics, sockets } = socketsWithMetrics(services, verifier, apps.directory.clientActive, outbox);
+  const { metrics, sockets } = socketsWithMetrics(services, verifier, tokenClientActive(apps.directory), outbox);
   bus.subscribe(busHandler({ domain: config.domain, members, ended, federation, sockets }));
 
   const app = httpApp({

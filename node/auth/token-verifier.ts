@@ -119,25 +119,32 @@ export function createTokenVerifier(options: {
 }
 
 export class ClientDisabledError extends AppError {
-  constructor() {
-    super('client_disabled', 401, 'The app this token was issued to has been disabled');
+  constructor(kind: Identity['kind'] = 'user') {
+    super(
+      'client_disabled',
+      401,
+      kind === 'app'
+        ? "This bot's app, or the bot itself, has been disabled"
+        : 'The app this token was issued to has been disabled',
+    );
   }
 }
 
 /**
- * A verifier that also refuses people's tokens of a client that may no longer be used (`clientActive`,
- * asked of the gateway and cached): disabling an app reaches the nodes within that cache time instead
- * of when its tokens expire. Apps' own (bot) tokens are checked by the bot API itself.
+ * A verifier that also refuses the tokens of an app that may no longer be used here (`clientActive`, asked
+ * of the gateway and cached): people's tokens issued to a disabled client, and the bot tokens of an app
+ * disabled, deleted or without its bot. Disabling an app reaches the nodes within that cache time instead
+ * of when its tokens expire.
  */
 export function refusingDisabledClients(
   verifier: TokenVerifier,
-  clientActive: (clientId: string) => Promise<boolean>,
+  clientActive: (identity: Identity) => Promise<boolean>,
 ): TokenVerifier {
   return {
     keys: verifier.keys,
     async verify(token) {
       const identity = await verifier.verify(token);
-      if (identity.kind === 'user' && !(await clientActive(identity.clientId))) throw new ClientDisabledError();
+      if (!(await clientActive(identity))) throw new ClientDisabledError(identity.kind);
       return identity;
     },
   };

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { TokenVerifier } from '../auth/token-verifier.ts';
+import type { Identity, TokenVerifier } from '../auth/token-verifier.ts';
 import type { NodeServices } from '../context.ts';
 import type { PresenceStatus } from '../presence/presence-store.ts';
 import { CLOSE } from './close-codes.ts';
@@ -32,8 +32,8 @@ export interface SocketServer {
 export type SocketServerOptions = {
   /** Told, for each send acknowledged, the seconds from its frame's arrival to its ack (after the commit). */
   onSendAcked?: (seconds: number) => void;
-  /** Whether people's tokens of a client may still be used; open sockets of one that may not are closed. */
-  clientActive?: (clientId: string) => Promise<boolean>;
+  /** Whether the app a token was issued to may still be used here; open sockets of one that may not are closed. */
+  clientActive?: (identity: Identity) => Promise<boolean>;
   /** How often the clients of open sockets are checked (default 30 s). */
   clientCheckMs?: number;
 };
@@ -162,31 +162,40 @@ function startHeartbeat(
 }
 
 /**
- * An app disabled at the gateway: the sockets opened with tokens it was issued close within a check, not
- * when the tokens expire. Few distinct clients hold sockets (the portal, some apps): one question each.
+ * An app disabled at the gateway: the sockets opened with tokens it was issued (its people's, or its bot's)
+ * close within a check, not when the tokens expire. Few distinct clients hold sockets (the portal, some
+ * apps): one question each.
  */
 function startClientCheck(
   registry: Registry,
-  clientActive: (clientId: string) => Promise<boolean>,
+  clientActive: (identity: Identity) => Promise<boolean>,
   everyMs: number,
   logger: Logger,
 ): NodeJS.Timeout {
   const timer = setInterval(() => {
-    const byClient = new Map<string, Connection[]>();
+    const byClient = new Map<string, { identity: Identity; connections: Connection[] }>();
     for (const connection of registry.all()) {
-      if (connection.identity?.kind !== 'user') continue;
-      const list = byClient.get(connection.identity.clientId);
+      const identity = connection.identity;
+      if (!identity) continue;
+      // A bot's app is asked about by its slug as well: the answer depends on both.
+      const key = identity.kind === 'user' ? `user ${identity.clientId}` : `app ${identity.clientId} ${identity.slug}`;
+      const group = byClient.get(key);
       // Appended in place: copying the list for each socket made this quadratic, and with 15,000 sockets
       // of one client (the portal's) it held the event loop for ~0.9 s every check (bench/node).
-      if (list) list.push(connection);
-      else byClient.set(connection.identity.clientId, [connection]);
+      if (group) group.connections.push(connection);
+      else byClient.set(key, { identity, connections: [connection] });
     }
-    for (const [clientId, connections] of byClient) {
-      void clientActive(clientId).then((active) => {
-        if (active) return;
-        logger.info({ clientId, sockets: connections.length }, 'closing the sockets of a disabled client');
-        for (const c of connections) c.socket.close(CLOSE.clientDisabled.code, CLOSE.clientDisabled.reason);
-      });
+    for (const { identity, connections } of byClient.values()) {
+      const { clientId } = identity;
+      void clientActive(identity).then(
+        (active) => {
+          if (active) return;
+          logger.info({ clientId, sockets: connections.length }, 'closing the sockets of a disabled client');
+          for (const c of connections) c.socket.close(CLOSE.clientDisabled.code, CLOSE.clientDisabled.reason);
+        },
+        // The gateway cannot be reached and nothing is kept of the app: the sockets stay until it can say.
+        (error: unknown) => logger.warn({ err: error, clientId }, 'client status unknown; sockets left open'),
+      );
     }
   }, everyMs);
   timer.unref();

@@ -166,7 +166,7 @@ describe('a bot', () => {
   it('falls silent once its app is disabled, even with a token issued before', async () => {
     await setAppDisabled(asOperator(gateway), 'helpdesk', true);
     await new Promise((r) => setTimeout(r, 1_100));
-    await expect(bot.sendText({ to: ALICE }, 'anyone?')).rejects.toMatchObject({ code: 'bot_disabled' });
+    await expect(bot.sendText({ to: ALICE }, 'anyone?')).rejects.toMatchObject({ code: 'client_disabled' });
     await setAppDisabled(asOperator(gateway), 'helpdesk', false);
     await new Promise((r) => setTimeout(r, 1_100));
     expect((await bot.sendText({ to: ALICE }, 'back again')).duplicate).toBe(false);

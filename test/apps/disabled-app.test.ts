@@ -1,14 +1,17 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
+import { updateApp } from '../../gateway/apps-registry/update-app.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import { AtriumBot } from '../../sdk/bot.ts';
 import { AtriumClient } from '../../sdk/client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
-import { asOperator, register } from './helpers.ts';
+import { asOperator, botToken, nodeApi, register } from './helpers.ts';
 
 const REDIRECT = 'http://localhost:9/timetable-cb';
+const ALICE = 'alice@eng.campus.test';
 
 let gateway: TestGateway;
 let eng: TestNode;
@@ -16,7 +19,7 @@ let timetable: { slug: string; clientId: string; clientSecret: string };
 let token: string;
 
 beforeAll(async () => {
-  gateway = await startTestGateway('disabled-app');
+  gateway = await startTestGateway('disabled-app', { LOGIN_IP_LIMIT: '1000' });
   // The node asks the gateway about clients every second here (REGISTRY_TTL_SECONDS), not every 30 s.
   eng = await startTestNode(gateway, 'eng.campus.test', { REGISTRY_TTL_SECONDS: '1' });
   await pinDomainKeys(asOperator(gateway), 'eng.campus.test');
@@ -71,4 +74,65 @@ describe('a disabled app', () => {
     await setAppDisabled(asOperator(gateway), timetable.slug, false);
     await expect.poll(async () => (await me(token)).status, { timeout: 10_000 }).toBe(200);
   });
+
+  it("silences its bot's reads as well as its posts: the bot's node token is refused and its sockets close", async () => {
+    const { bot, token, conversationId } = await botWithAConversation('snoop');
+    const socket = botSocket(token);
+    await socket.connect();
+    const ended = socket.once('ended', () => true, 15_000);
+
+    await setAppDisabled(asOperator(gateway), 'snoop', true);
+    const history = `/api/v1/conversations/${conversationId}/messages`;
+    await expect.poll(async () => (await nodeApi(eng.localUrl, history, token)).status, { timeout: 10_000 }).toBe(401);
+    for (const path of ['/api/v1/conversations', history, `/api/v1/conversations/${conversationId}/members`]) {
+      expect(await nodeApi(eng.localUrl, path, token), path).toMatchObject({
+        status: 401,
+        body: { error: { code: 'client_disabled' } },
+      });
+    }
+    await expect(bot.sendText({ to: ALICE }, 'still here?')).rejects.toMatchObject({ code: 'client_disabled' });
+    expect(await ended).toEqual({ code: 4403, reason: 'client_disabled' });
+    await expect(botSocket(token).connect()).rejects.toMatchObject({ code: 'client_disabled' });
+
+    await setAppDisabled(asOperator(gateway), 'snoop', false);
+    await expect.poll(async () => (await nodeApi(eng.localUrl, history, token)).status, { timeout: 10_000 }).toBe(200);
+  });
 });
+
+describe('an app whose bot is turned off', () => {
+  it("has its bot's node token refused, reads included, while the app itself stays enabled", async () => {
+    const { token, conversationId } = await botWithAConversation('pollster');
+    const history = `/api/v1/conversations/${conversationId}/messages`;
+
+    await updateApp(asOperator(gateway), 'pollster', { botEnabled: false });
+    await expect.poll(async () => (await nodeApi(eng.localUrl, history, token)).status, { timeout: 10_000 }).toBe(401);
+    expect((await nodeApi(eng.localUrl, history, token)).body).toMatchObject({ error: { code: 'client_disabled' } });
+  });
+});
+
+/** An app with a bot, its node token, and a conversation with Alice in which she has answered the bot. */
+async function botWithAConversation(slug: string) {
+  const app = await register(gateway, {
+    name: slug,
+    slug,
+    redirectUris: ['http://localhost:9/cb'],
+    botEnabled: true,
+  });
+  const token = await botToken(gateway, app, eng.url);
+  const bot = new AtriumBot({ nodeUrl: eng.localUrl, token: () => token });
+  const { conversationId } = await bot.sendText({ to: ALICE }, 'hello');
+  const alice = await connectAs(gateway, eng, 'alice');
+  await alice.send({ conversationId, text: 'my private reply' });
+  alice.close();
+  expect(await nodeApi(eng.localUrl, `/api/v1/conversations/${conversationId}/messages`, token)).toMatchObject({
+    status: 200,
+  });
+  return { bot, token, conversationId };
+}
+
+const botSocket = (token: string) =>
+  new AtriumClient({
+    url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`,
+    token: () => token,
+    backoff: { initialMs: 50, maxMs: 500 },
+  });
