@@ -73,13 +73,19 @@ export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appen
   });
 }
 
-/** A bot replaces one of its own cards, for everyone in the conversation (the app's news, not a click's answer). */
+/**
+ * A bot replaces one of its own cards, for everyone in the conversation (the app's news, not a click's
+ * answer). Updating a card writes into its conversation: refused, as a post is, once the bot is no longer a
+ * member (removed from the group) and in a conversation hosted by another domain.
+ */
 export async function updateCardAsBot(ctx: NodeContext, messageId: string, input: unknown): Promise<Appended> {
   const { bot } = await requireBot(ctx);
   const data = parseInput(cardUpdateSchema, input);
   const target = await ctx.models.Message.findOne({ where: { id: messageId } });
   if (!target || target.sender !== bot.address || target.kind !== 'card')
     throw new NotFoundError('This bot sent no such card');
+  const { conversation } = await requireMember(ctx, target.conversationId);
+  if (conversation.homeDomain !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
   if (target.recalledAt) throw new ValidationError('That card was recalled', { messageId: 'recalled' });
   return appendCardUpdate(ctx, target, data.card, data.clientMsgId);
 }

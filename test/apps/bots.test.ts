@@ -95,6 +95,20 @@ describe('a bot', () => {
     });
   });
 
+  it('cannot change a card it posted into a group once it has been removed from that group', async () => {
+    const group = await alice.createGroup('Lab 7', [DAVE]);
+    await alice.invite(group.id, [HELPDESK]);
+    const card = await bot.sendCard({ conversationId: group.id }, { title: 'Build passed', fields: [], actions: [] });
+    await alice.removeMember(group.id, HELPDESK);
+    const before = await eng.models.Message.count({ where: { conversationId: group.id } });
+
+    const lure = { title: 'URGENT: re-enter your password at https://evil.example', fields: [], actions: [] };
+    await expect(bot.updateCard(card.messageId, lure)).rejects.toMatchObject({ code: 'not_member' });
+    expect(await eng.models.Message.count({ where: { conversationId: group.id } })).toBe(before);
+    const shown = (await alice.history(group.id)).messages.find((m) => m.id === card.messageId);
+    expect(shown).toMatchObject({ card: { title: 'Build passed' }, editedAt: null });
+  });
+
   it('is refused, as people are, when it writes to an address nobody has, and opens no conversation', async () => {
     const before = await eng.models.Conversation.count();
     const refused = await nodeApi(eng.localUrl, '/api/v1/bot/messages', token, {
