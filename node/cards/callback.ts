@@ -1,3 +1,4 @@
+import type { ReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
 import { signCallback, type CardCallback } from '../../protocol/callback-signature.ts';
@@ -40,10 +41,12 @@ export async function sendCardCallback(
   } catch {
     throw new CallbackFailedError(`${app.name} could not be reached; nothing was done`);
   }
-  const text = await response.text();
-  if (!response.ok) throw new CallbackFailedError(`${app.name} refused the action (HTTP ${response.status})`);
+  if (!response.ok) {
+    void response.body?.cancel().catch(() => undefined);
+    throw new CallbackFailedError(`${app.name} refused the action (HTTP ${response.status})`);
+  }
+  const text = await answerText(response, app.name);
   if (!text.trim()) return {};
-  if (text.length > MAX_ANSWER_BYTES) throw new CallbackFailedError(`${app.name} answered with too much`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -53,4 +56,26 @@ export async function sendCardCallback(
   const answer = answerSchema.safeParse(parsed);
   if (!answer.success) throw new CallbackFailedError(`${app.name} answered with an invalid card`);
   return answer.data;
+}
+
+/**
+ * The app's answer, read no further than MAX_ANSWER_BYTES and within the click's timeout (the fetch's
+ * signal also ends the body): an app cannot make the node hold more, or wait longer, by how it answers.
+ */
+async function answerText(response: Response, appName: string): Promise<string> {
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    // Leaving the loop early cancels the rest of the answer.
+    for await (const chunk of response.body as ReadableStream<Uint8Array>) {
+      size += chunk.length;
+      if (size > MAX_ANSWER_BYTES) throw new CallbackFailedError(`${appName} answered with too much`);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof CallbackFailedError) throw error;
+    throw new CallbackFailedError(`${appName} did not finish its answer`);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

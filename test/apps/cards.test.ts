@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CALLBACK_HEADERS, callbackSignature } from '../../protocol/callback-signature.ts';
@@ -14,8 +14,9 @@ const DAVE = 'dave@eng.campus.test';
 const ROOMS = 'rooms@eng.campus.test';
 
 type Received = { headers: IncomingHttpHeaders; body: string; event?: CardCallback; rejected?: string };
-/** What the app answers next; by default a card saying who decided. */
-let answer: (event: CardCallback) => { status: number; body?: unknown } = (event) => ({
+/** What the app answers next (JSON, or written by hand); by default a card saying who decided. */
+type Answer = { status: number; body?: unknown } | { write: (res: ServerResponse) => void };
+let answer: (event: CardCallback) => Answer = (event) => ({
   status: 200,
   body: { card: decided(event) },
 });
@@ -68,7 +69,9 @@ function startApp(): Promise<Server> {
       verify({ headers: req.headers, body }).then(
         (event) => {
           entry.event = event;
-          const { status, body: out } = answer(event);
+          const next = answer(event);
+          if ('write' in next) return next.write(res);
+          const { status, body: out } = next;
           res
             .writeHead(status, { 'content-type': 'application/json' })
             .end(out === undefined ? '' : JSON.stringify(out));
@@ -191,6 +194,55 @@ describe('an interactive card', () => {
     const stored = (await alice.history(group.id)).messages.find((m) => m.id === messageId);
     expect(stored).toMatchObject({ card: request, editedAt: null });
     answer = (event) => ({ status: 200, body: { card: decided(event) } });
+  });
+
+  it('tells the person who clicked when the app answers with too much, and reads no more of it', async () => {
+    const { group, messageId } = await cardInGroup();
+    let sent = 0;
+    let closed!: Promise<void>;
+    // An answer that never ends: the node must stop it, not hold it all until the click times out.
+    answer = () => ({
+      write: (res) => {
+        closed = new Promise((resolve) => res.on('close', resolve));
+        res.writeHead(200, { 'content-type': 'application/json' }).write('{"toast":"');
+        const chunk = 'x'.repeat(16 * 1024);
+        const pump = () => {
+          while (!res.destroyed && sent < 256 * 1024 * 1024 && res.write(chunk)) sent += chunk.length;
+        };
+        res.on('drain', pump);
+        pump();
+      },
+    });
+    try {
+      await expect(dave.cardAction(messageId, 'approve')).rejects.toMatchObject({
+        code: 'callback_failed',
+        message: expect.stringContaining('too much'),
+      });
+      await closed;
+      expect(sent).toBeLessThan(32 * 1024 * 1024);
+      const stored = (await alice.history(group.id)).messages.find((m) => m.id === messageId);
+      expect(stored).toMatchObject({ card: request, editedAt: null });
+    } finally {
+      answer = (event) => ({ status: 200, body: { card: decided(event) } });
+    }
+  });
+
+  it('tells the person who clicked when the app breaks off its answer halfway', async () => {
+    const { messageId } = await cardInGroup();
+    answer = () => ({
+      write: (res) => {
+        res.writeHead(200, { 'content-type': 'application/json' }).write('{"toast":"Approved, and');
+        setTimeout(() => res.destroy(), 20);
+      },
+    });
+    try {
+      await expect(dave.cardAction(messageId, 'approve')).rejects.toMatchObject({
+        code: 'callback_failed',
+        message: expect.stringContaining('did not finish its answer'),
+      });
+    } finally {
+      answer = (event) => ({ status: 200, body: { card: decided(event) } });
+    }
   });
 
   it('lets the bot itself update its card for everyone', async () => {
