@@ -32,8 +32,8 @@ export type DemoCampus = {
 };
 
 /**
- * The demo's units, all on localhost beside the gateway and on SQLite files in its data directory
- * (DATABASE_URL, if set, is the gateway's alone: each node has a database of its own).
+ * The demo's units, at localhost URLs and listening where the gateway does (see demoGatewayConfig), on SQLite
+ * files in its data directory (DATABASE_URL, if set, is the gateway's alone: each node has a database of its own).
  */
 export function demoCampus(env: Env, gateway: GatewayConfig): DemoCampus {
   const ports = parseEnv(schema, env);

@@ -9,11 +9,17 @@ import { nodeUnit } from './node.ts';
 import { printOutput } from './output.ts';
 import { proxyUnit } from './proxy.ts';
 import { runUntilSignal, shutdownSignal, startUnits, stopUnits, type RunningUnit } from './run-units.ts';
-import { describeDatabase, readConfig, withSession } from './session.ts';
+import { describeDatabase, withSession } from './session.ts';
 import { table } from './table.ts';
 import { leaveApprovalUnit } from './leave-approval-unit.ts';
 import { prepareNode } from './node-before-start.ts';
-import { demoDirectoryUnit, describeDemoDirectory, type DemoDirectoryState } from './demo-directory.ts';
+import {
+  DEMO_DIRECTORY_PASSWORD,
+  demoDirectoryUnit,
+  describeDemoDirectory,
+  type DemoDirectoryState,
+} from './demo-directory.ts';
+import { DEMO_HOST, demoGatewayConfig, reachableFromNetwork } from './demo-host.ts';
 
 type Prepared = {
   applied: string[];
@@ -23,7 +29,18 @@ type Prepared = {
   databases: string[];
 };
 
-function banner(units: RunningUnit[], prepared: Prepared, directory: DemoDirectoryState): Output {
+/** Said first when GATEWAY_HOST puts the demo on the network, where its printed passwords open every account. */
+function networkWarning(host: string, directory: DemoDirectoryState): string[] {
+  return [
+    `WARNING: every unit listens on ${host} (GATEWAY_HOST), so other machines on the network reach them: anyone`,
+    `there can sign in as any demo account, admin included, with the password ${DEMO_PASSWORD}.`,
+    ...(directory.running ? [`The library's people can too, with ${DEMO_DIRECTORY_PASSWORD}.`] : []),
+    `Unset GATEWAY_HOST to keep the demo on this machine (${DEMO_HOST}).`,
+  ];
+}
+
+function banner(units: RunningUnit[], prepared: Prepared, directory: DemoDirectoryState, host: string): Output {
+  const exposed = reachableFromNetwork(host);
   const endpoints = units.flatMap((u) => u.endpoints);
   const logins = DEMO_USERS.map((u) => ({ username: u.username, password: DEMO_PASSWORD, what: u.what }));
   const setup = [
@@ -33,7 +50,14 @@ function banner(units: RunningUnit[], prepared: Prepared, directory: DemoDirecto
   ].filter(Boolean);
   const width = Math.max(...endpoints.map((e) => e.label.length));
   return {
-    json: { endpoints: Object.fromEntries(endpoints.map((e) => [e.label, e.url])), logins, ...prepared, directory },
+    json: {
+      endpoints: Object.fromEntries(endpoints.map((e) => [e.label, e.url])),
+      host,
+      reachableFromNetwork: exposed,
+      logins,
+      ...prepared,
+      directory,
+    },
     text: [
       '',
       'Atrium demo campus is running.',
@@ -42,6 +66,7 @@ function banner(units: RunningUnit[], prepared: Prepared, directory: DemoDirecto
         ? [`(The registered URL of ${prepared.moved.join(' and ')} now follows the demo's ports.)`]
         : []),
       '',
+      ...(exposed ? [...networkWarning(host, directory), ''] : []),
       ...endpoints.map((e) => `  ${e.label.padEnd(width)}  ${e.url}`),
       '',
       `Demo logins (every password is ${DEMO_PASSWORD}):`,
@@ -71,10 +96,11 @@ export const demoCommand: Command = {
   notes: [
     "Data lives in ./data (SQLite) unless ATRIUM_DATA_DIR says otherwise; DATABASE_URL, if set, moves the gateway's database only.",
     'Ports: GATEWAY_PORT (4000), DEMO_PROXY_PORT (4100), DEMO_ENG_PORT (4201), DEMO_ARTS_PORT (4202), DEMO_LEAVE_PORT (4300, the leave-approval example app).',
+    `Every unit listens on GATEWAY_HOST, ${DEMO_HOST} (this machine only) unless set; another address puts the demo accounts, admin included, and their printed password on the network.`,
   ].join('\n'),
   async run(args, io) {
     const shutdown = shutdownSignal();
-    const config = readConfig(io);
+    const config = demoGatewayConfig(io);
     const campus = demoCampus(io.env, config);
     const logger = createLogger('atrium', config.logLevel);
     const gatewayPart = await withSession(
@@ -130,7 +156,7 @@ export const demoCommand: Command = {
       conversationsSeeded,
       databases,
     };
-    printOutput(io, args.json, banner(units, prepared, directory.state));
+    printOutput(io, args.json, banner(units, prepared, directory.state, config.host));
     await runUntilSignal(units, logger, shutdown);
   },
 };

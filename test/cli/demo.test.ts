@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import * as client from 'openid-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,11 @@ import { slapdInstalled } from '../../cli/private-slapd.ts';
 const withDirectory = <T>(items: T[]) => (slapdInstalled() ? items : []);
 
 const REDIRECT = 'http://localhost:9/portal-cb';
+
+/** This machine's first IPv4 address that is not loopback: where another machine on the network reaches it. */
+const external = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a && !a.internal && a.family === 'IPv4')?.address;
 
 let db: TestDatabase;
 let ports: { gateway: number; proxy: number; eng: number; arts: number; leave: number };
@@ -66,8 +72,8 @@ beforeAll(async () => {
   const [gateway, proxy, eng, arts, leave] = (await freePorts(5)) as [number, number, number, number, number];
   ports = { gateway, proxy, eng, arts, leave };
   env = {
+    // No GATEWAY_HOST, as `npm start` runs it: the demo keeps itself on this machine.
     GATEWAY_PORT: String(ports.gateway),
-    GATEWAY_HOST: '127.0.0.1',
     DEMO_PROXY_PORT: String(ports.proxy),
     DEMO_ENG_PORT: String(ports.eng),
     DEMO_ARTS_PORT: String(ports.arts),
@@ -244,6 +250,48 @@ describe('atrium demo', () => {
     );
     expect(after.find(([name]) => name === 'eng.campus.test')![1]).toBe(`http://localhost:${moved}`);
     await inspect.close();
+  });
+
+  it('keeps every unit, and the demo logins with their printed password, on this machine unless GATEWAY_HOST says otherwise, and then warns', {
+    timeout: 150_000,
+  }, async () => {
+    const units = [
+      ['gateway', ports.gateway, '/healthz'],
+      ['proxy', ports.proxy, '/healthz'],
+      ['eng', ports.eng, '/healthz'],
+      ['arts', ports.arts, '/healthz'],
+      ['leave approval', ports.leave, '/'],
+    ] as const;
+    const answering = async (host: string) => {
+      const answered = await Promise.all(
+        units.map(([, port, path]) =>
+          fetch(`http://${host}:${port}${path}`, { redirect: 'manual', signal: AbortSignal.timeout(5_000) }).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
+      return units.filter((_, i) => answered[i]).map(([unit]) => unit);
+    };
+    const everyUnit = units.map(([unit]) => unit);
+    const warning = 'anyone\nthere can sign in as any demo account, admin included, with the password atrium-demo';
+
+    const local = startAtrium(db, ['demo'], { ...env, LOG_LEVEL: 'silent' });
+    running.push(local);
+    await local.printed('Press Ctrl+C to stop.', 60_000);
+    expect(local.output()).not.toContain('WARNING');
+    expect(await answering('127.0.0.1')).toEqual(everyUnit);
+    if (external) expect(await answering(external)).toEqual([]);
+    expect(await local.stop('SIGTERM')).toBe(0);
+
+    const open = startAtrium(db, ['demo'], { ...env, GATEWAY_HOST: '0.0.0.0', LOG_LEVEL: 'silent' });
+    running.push(open);
+    await open.printed('Press Ctrl+C to stop.', 60_000);
+    expect(open.output()).toContain('WARNING: every unit listens on 0.0.0.0 (GATEWAY_HOST)');
+    expect(open.output()).toContain(warning);
+    // What the warning says is so: the same units now answer at this machine's network address.
+    if (external) expect(await answering(external)).toEqual(everyUnit);
+    expect(await open.stop('SIGTERM')).toBe(0);
   });
 
   it('stops gracefully when SIGTERM arrives while it is still starting', async () => {

@@ -1,0 +1,21 @@
+import { loadEnv } from '../core/config.ts';
+import { loadGatewayConfig, type GatewayConfig } from '../gateway/config.ts';
+import type { Io } from './command.ts';
+
+/**
+ * Where every unit of the demo listens unless GATEWAY_HOST says otherwise: this machine only. The demo's
+ * accounts, admin included, have one password that the README and the banner print, so the units are not
+ * put on a campus network by default, as the gateway's own default (all interfaces) would.
+ */
+export const DEMO_HOST = '127.0.0.1';
+
+/** The gateway's configuration as the demo runs it; GATEWAY_HOST from the environment or the config file wins. */
+export function demoGatewayConfig(io: Io): GatewayConfig {
+  const env = loadEnv(io.env);
+  return loadGatewayConfig({ ...env, GATEWAY_HOST: env.GATEWAY_HOST || DEMO_HOST });
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
+
+/** Whether a unit listening on `host` can be reached from other machines (0.0.0.0, a LAN address, a host name). */
+export const reachableFromNetwork = (host: string): boolean => !LOOPBACK.test(host);
