@@ -14,6 +14,8 @@ import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { AtriumClient } from '../../sdk/client.ts';
 
+// How long a raw socket's frames may take to arrive: a disable reaches the node through the gateway and Redis.
+const WAIT = { timeout: 10_000 };
 let gateway: TestGateway;
 let eng: TestNode;
 let arts: TestNode;
@@ -124,9 +126,9 @@ describe('disabling a person', () => {
   it('acts on nothing their socket sends after the close, though their client ignores it', async () => {
     const who = await login(gateway, 'ines');
     const raw = await openUnanswering(eng.localUrl, ['atrium.v1', `atrium.token.${await who.tokenFor(eng.url)}`]);
-    await vi.waitFor(() => expect(raw.frames()).toContainEqual(expect.objectContaining({ type: 'ready' })));
+    await vi.waitFor(() => expect(raw.frames()).toContainEqual(expect.objectContaining({ type: 'ready' })), WAIT);
     await updateUser(ops(), 'ines', { status: 'disabled' });
-    await vi.waitFor(() => expect(raw.closeCode()).toBe(4409));
+    await vi.waitFor(() => expect(raw.closeCode()).toBe(4409), WAIT);
 
     const tag = randomBytes(6).toString('hex');
     raw.send({ v: 1, id: `s-${tag}`, type: 'send', clientMsgId: `s-${tag}`, to: 'dave@eng.campus.test', text: 'late' });

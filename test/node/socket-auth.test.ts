@@ -9,6 +9,8 @@ import { BrowserAgent, formWithAction, signIn } from '../helpers/browser-agent.t
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { listDomains } from '../../gateway/domains/domains.ts';
 
+// How long a raw socket's frames may take to arrive: a disable reaches the node through the gateway and Redis.
+const WAIT = { timeout: 10_000 };
 let gateway: TestGateway;
 let eng: TestNode;
 let arts: TestNode;
@@ -94,9 +96,9 @@ describe('socket authentication', () => {
   it('acts on nothing a client sends after its token expired, though the client ignores the close', async () => {
     const alice = await login(gateway, 'alice');
     const raw = await openUnanswering(eng.localUrl, ['atrium.v1', `atrium.token.${await alice.tokenFor(eng.url)}`]);
-    await vi.waitFor(() => expect(raw.frames()).toContainEqual(expect.objectContaining({ type: 'ready' })));
+    await vi.waitFor(() => expect(raw.frames()).toContainEqual(expect.objectContaining({ type: 'ready' })), WAIT);
     eng.clock.advance(4_100);
-    await vi.waitFor(() => expect(raw.closeCode()).toBe(4401));
+    await vi.waitFor(() => expect(raw.closeCode()).toBe(4401), WAIT);
 
     const tag = randomBytes(6).toString('hex');
     raw.send({ v: 1, id: `s-${tag}`, type: 'send', clientMsgId: `s-${tag}`, to: 'dave@eng.campus.test', text: 'late' });
@@ -111,9 +113,9 @@ describe('socket authentication', () => {
   it('cuts off within seconds a client that does not answer the close', async () => {
     const alice = await login(gateway, 'alice');
     const raw = await openUnanswering(eng.localUrl, ['atrium.v1', `atrium.token.${await alice.tokenFor(eng.url)}`]);
-    await vi.waitFor(() => expect(raw.frames()).toContainEqual(expect.objectContaining({ type: 'ready' })));
+    await vi.waitFor(() => expect(raw.frames()).toContainEqual(expect.objectContaining({ type: 'ready' })), WAIT);
     eng.clock.advance(4_100);
-    await vi.waitFor(() => expect(raw.closeCode()).toBe(4401));
+    await vi.waitFor(() => expect(raw.closeCode()).toBe(4401), WAIT);
     const cut = await Promise.race([raw.ended.then(() => true), new Promise((r) => setTimeout(r, 5_000, false))]);
     raw.destroy();
     expect(cut).toBe(true);
