@@ -525,6 +525,32 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     }
   });
 
+  it('opens on the conversation list from a link whose address cannot be decoded, at start and later', {
+    timeout: 60_000,
+  }, async () => {
+    const dave = await signInToPortal(browser, campus.gateway.issuer, 'dave');
+    try {
+      const p = dave.page;
+      // A link cut short in a chat message: its escape %E0%A4%A is not UTF-8.
+      await p.goto(`${campus.gateway.issuer}/#/c/%E0%A4%A/x`);
+      await p.reload();
+      await p.waitForSelector('#app[data-state=ready], #app [role=alert]', { timeout: 15_000 });
+      expect(await p.locator('#app [role=alert]').count()).toBe(0);
+      await p.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+      expect(await p.evaluate(() => document.body.dataset.view)).toBe('list');
+      expect(await p.locator('.pane .placeholder').textContent()).toContain('Choose a conversation');
+      // The same link followed once the portal runs: the view changes to the list.
+      await p.click('a[data-nav="#/apps"]');
+      await expect.poll(() => p.evaluate(() => document.body.dataset.view)).toBe('panel');
+      await p.evaluate(() => (window.location.hash = '#/c/%E0%A4%A/y'));
+      await expect.poll(() => p.evaluate(() => document.body.dataset.view)).toBe('list');
+      expect(await p.locator('.pane .placeholder').textContent()).toContain('Choose a conversation');
+      expect(dave.errors).toEqual([]);
+    } finally {
+      await dave.context.close();
+    }
+  });
+
   it('notifies of new messages while the tab is hidden, once allowed', { timeout: 40_000 }, async () => {
     const watcher = await signInToPortal(browser, campus.gateway.issuer, 'bob');
     try {

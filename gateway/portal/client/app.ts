@@ -22,7 +22,13 @@ type Route =
   | { view: 'new' };
 
 function parseRoute(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  } catch {
+    // A malformed escape (a link cut short or mangled on its way) names nothing: the list, as any unknown route.
+    return { view: 'list' };
+  }
   if (parts[0] === 'c' && parts[1] && parts[2]) return { view: 'conversation', key: keyOf(parts[1], parts[2]) };
   if (parts[0] === 'apps') return { view: 'apps' };
   if (parts[0] === 'search') return { view: 'search' };
