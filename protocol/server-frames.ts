@@ -30,11 +30,59 @@ export const attachmentViewSchema = z.object({
   size: z.number().int().min(0),
 });
 
+const memberRole = z.enum(['owner', 'admin', 'member']);
+
+/**
+ * The fields of a `system` entry by its `event` (docs/protocol.md, "Groups"), as clients draw them and
+ * apply them to the group they know. `count`: how many it adds when `members` names only some of them.
+ */
+export const groupEventSchema = z.discriminatedUnion('event', [
+  z.object({
+    event: z.literal('group.created'),
+    title: z.string(),
+    members: z.array(address).optional(),
+    count: z.number().int().min(0).optional(),
+    by: address.optional(),
+  }),
+  z.object({ event: z.literal('group.renamed'), title: z.string(), by: address.optional() }),
+  z.object({
+    event: z.literal('member.joined'),
+    members: z.array(address),
+    count: z.number().int().min(0).optional(),
+    by: address.optional(),
+  }),
+  z.object({
+    event: z.literal('member.left'),
+    members: z.array(address),
+    by: address.optional(),
+    owner: address.optional(),
+  }),
+  z.object({ event: z.literal('member.removed'), members: z.array(address), by: address.optional() }),
+  z.object({ event: z.literal('member.role'), members: z.array(address), role: memberRole, by: address.optional() }),
+]);
+
+const GROUP_EVENTS = new Set<unknown>(groupEventSchema.options.map((option) => option.shape.event.value));
+const GROUP_EVENT_FIELDS = ['event', 'by', 'members', 'count', 'title', 'owner', 'role'] as const;
+
+/**
+ * A system entry of a known event whose fields break its shape (a peer domain's home may relay anything)
+ * loses them: clients show it as a change they cannot name and apply nothing of it, and the conversation
+ * still shows. An event this version does not know passes as it came, for a newer node's.
+ */
+function withReadableGroupEvent<M extends { kind: string; event?: string }>(message: M): M {
+  if (message.kind !== 'system' || !GROUP_EVENTS.has(message.event)) return message;
+  if (groupEventSchema.safeParse(message).success) return message;
+  const neutral: Record<string, unknown> = { ...message };
+  for (const field of GROUP_EVENT_FIELDS) delete neutral[field];
+  return neutral as M;
+}
+
 /**
  * One entry of a conversation. Loose: an entry carries the fields of its kind (a `system` entry's
- * `members`, `title`, `owner`, `role`; a `delivery.failed` entry's `domain`, `messageIds`, `reason`).
+ * `members`, `title`, `owner`, `role`, checked by its `event`; a `delivery.failed` entry's `domain`,
+ * `messageIds`, `reason`).
  */
-export const messageSchema = z.looseObject({
+const entryFields = z.looseObject({
   id: z.string(),
   conversationId: z.string(),
   seq,
@@ -56,9 +104,11 @@ export const messageSchema = z.looseObject({
   recalledAt: isoTime.nullable(),
 });
 
+export const messageSchema = entryFields.transform(withReadableGroupEvent);
+
 export const memberViewSchema = z.object({
   address,
-  role: z.enum(['owner', 'admin', 'member']),
+  role: memberRole,
   readSeq: seq,
   deliveredSeq: seq,
 });

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
 import { addPeople } from '../helpers/gateway.ts';
+import { signRequest } from '../../protocol/signature.ts';
 import {
   chromiumMissing,
   launchChromium,
@@ -39,6 +41,46 @@ const PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==',
   'base64',
 );
+
+/** A transaction as a pinned peer node sends it: signed with that node's own key, straight at the receiving node. */
+async function relayed(from: 'law', to: 'eng', events: unknown[]) {
+  const node = campus.nodes[to];
+  const path = `/federation/v1/transactions/t-${randomUUID()}`;
+  const body = JSON.stringify({ events });
+  const headers = signRequest(await campus.nodes[from].federation.keys.documentSigner(), {
+    method: 'POST',
+    path,
+    origin: campus.nodes[from].domain,
+    destination: node.domain,
+    body,
+  });
+  const response = await fetch(`${node.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+/** An entry of a group hosted by Law, as its home relays it. */
+function lawEntry(conversationId: string, seq: number, kind: string, body: Record<string, unknown>) {
+  return {
+    type: 'entry',
+    conversationId,
+    message: {
+      id: randomUUID(),
+      seq,
+      sender: 'lena@law.campus.test',
+      clientMsgId: `relayed-${randomUUID()}`,
+      kind,
+      body: JSON.stringify(body),
+      refId: null,
+      createdAt: new Date().toISOString(),
+      editedAt: null,
+      recalledAt: null,
+    },
+  };
+}
 
 describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   it('lets two people of two colleges chat both ways, with unread counts, receipts and typing', {
@@ -549,6 +591,49 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     } finally {
       await dave.context.close();
     }
+  });
+
+  it('shows a change a group’s home relayed in a shape it cannot read as a neutral line, and keeps following the group', {
+    timeout: 60_000,
+  }, async () => {
+    const a = alice.page;
+    const id = randomUUID();
+    const lena = 'lena@law.campus.test';
+    const group = {
+      type: 'conversation',
+      conversation: {
+        id,
+        kind: 'group',
+        homeDomain: 'law.campus.test',
+        title: 'Moot court',
+        members: [lena, 'alice@eng.campus.test'].map((address, i) => ({
+          address,
+          role: i === 0 ? 'owner' : 'member',
+          state: 'active',
+          joinedSeq: 0,
+        })),
+      },
+    };
+    // Another college's node wrote this entry: its members are not addresses.
+    const unreadable = lawEntry(id, 1, 'system', { event: 'member.joined', by: lena, members: [42] });
+    expect(await relayed('law', 'eng', [group, unreadable])).toEqual({ status: 200, body: { applied: 2 } });
+    const item = a.locator('.conversation-item', { hasText: 'Moot court' });
+    await expect
+      .poll(() => item.locator('.item-preview').textContent(), { timeout: 10_000 })
+      .toBe('The conversation changed');
+    await openConversation(a, 'Moot court');
+    expect(await a.locator('.conversation .message.system').textContent()).toBe('The conversation changed');
+    // The group is still two people, and what comes next is drawn in the list and the open conversation.
+    expect(await a.locator('.conversation-subtitle').textContent()).toMatch(/^2 members/);
+    const next = lawEntry(id, 2, 'text', { text: 'The hearing moved to nine' });
+    expect(await relayed('law', 'eng', [next])).toEqual({ status: 200, body: { applied: 1 } });
+    await expect
+      .poll(() => a.locator('.conversation .message', { hasText: 'The hearing moved to nine' }).count(), {
+        timeout: 10_000,
+      })
+      .toBe(1);
+    await expect.poll(() => item.locator('.item-preview').textContent()).toContain('The hearing moved to nine');
+    expect(alice.errors).toEqual([]);
   });
 
   it('notifies of new messages while the tab is hidden, once allowed', { timeout: 40_000 }, async () => {

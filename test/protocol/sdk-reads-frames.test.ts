@@ -157,6 +157,54 @@ describe('the SDK reading frames', () => {
     sdk.close();
   });
 
+  it('passes on a group change whose fields break its event as a change it cannot name, and applies nothing of it', async () => {
+    const { sdk, node, errors, messages } = await connected();
+    const views: Conversation[] = [];
+    sdk.on('conversation', (c) => views.push(c));
+    const member = (address: string) => ({ address, role: 'member', readSeq: 0, deliveredSeq: 0 });
+    const group = {
+      id: 'g2',
+      kind: 'group',
+      homeDomain: 'law.campus.test',
+      title: 'Moot court',
+      lastSeq: 1,
+      updatedAt: NOW,
+      joinedSeq: 0,
+      readSeq: 0,
+      unread: 0,
+      memberCount: 2,
+      members: [member('alice@eng.campus.test'), member('lena@law.campus.test')],
+    };
+    node.push(JSON.stringify({ v: 1, type: 'conversation', conversation: group }));
+    const change = (seq: number, fields: Record<string, unknown>) =>
+      JSON.stringify({
+        v: 1,
+        type: 'message',
+        message: { ...message(seq), conversationId: 'g2', sender: 'lena@law.campus.test', kind: 'system', ...fields },
+      });
+    const by = 'lena@law.campus.test';
+    node.push(change(2, { event: 'member.joined', by, members: [42] }));
+    node.push(change(3, { event: 'member.role', by, members: ['alice@eng.campus.test'], role: 'emperor' }));
+    node.push(change(4, { event: 'group.renamed', by, title: { text: 'Moot' } }));
+    node.push(change(5, { event: 'member.left', members: ['lena@law.campus.test'], owner: 7 }));
+    // An event this version does not know is a newer node's: it passes as it came.
+    node.push(change(6, { event: 'group.archived', by, members: [42] }));
+    expect(errors).toEqual([]);
+    expect(messages.map((m) => m.seq)).toEqual([2, 3, 4, 5, 6]);
+    for (const unreadable of messages.slice(0, 4)) {
+      expect(unreadable).toMatchObject({ kind: 'system', sender: by });
+      for (const field of ['event', 'by', 'members', 'count', 'title', 'owner', 'role'])
+        expect(unreadable).not.toHaveProperty(field);
+    }
+    expect(messages[4]).toMatchObject({ event: 'group.archived', members: [42] });
+    expect(views).toHaveLength(1);
+    expect(views[0]).toMatchObject({ title: 'Moot court', memberCount: 2 });
+    // The same fields in their shape still change the group.
+    node.push(change(7, { event: 'group.renamed', by, title: 'Moot court (spring)' }));
+    expect(views.at(-1)).toMatchObject({ title: 'Moot court (spring)' });
+    sdk.close();
+  });
+
   it('shows collapsed typing as the node sent it', async () => {
     const { sdk, node, errors } = await connected();
     const typed: Typing[] = [];

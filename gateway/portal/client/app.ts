@@ -36,6 +36,18 @@ function parseRoute(hash: string): Route {
   return { view: 'list' };
 }
 
+/**
+ * Draws one part of the page. A part that fails (an entry of a shape it did not expect, say) is logged
+ * and left as it was: the other parts still draw, and later changes are drawn again.
+ */
+function drawing(what: string, draw: () => void): void {
+  try {
+    draw();
+  } catch (error) {
+    console.error(`Could not draw ${what}:`, error);
+  }
+}
+
 const hashOf = (entry: Entry) => `#/c/${encodeURIComponent(entry.domain)}/${encodeURIComponent(entry.conv.id)}`;
 
 /**
@@ -203,16 +215,21 @@ export class PortalApp implements ViewHost {
     if (this.#frame) return;
     this.#frame = requestAnimationFrame(() => {
       this.#frame = 0;
-      if (this.#view && !this.#chat.entries.has(this.#view.entry.key)) {
-        this.toast(`You are no longer in “${this.#chat.title(this.#view.entry)}”.`);
-        this.back();
-      }
-      if (this.#dirtyList) {
-        renderList(this.#chat, this.#list, (entry) => this.opened(entry));
-        this.#drawTitle();
-      }
-      if (this.#dirtyView) this.#view?.update();
+      const list = this.#dirtyList;
+      const view = this.#dirtyView;
       this.#dirtyList = this.#dirtyView = false;
+      drawing('the list after leaving a conversation', () => {
+        if (this.#view && !this.#chat.entries.has(this.#view.entry.key)) {
+          this.toast(`You are no longer in “${this.#chat.title(this.#view.entry)}”.`);
+          this.back();
+        }
+      });
+      if (list)
+        drawing('the conversation list', () => {
+          renderList(this.#chat, this.#list, (entry) => this.opened(entry));
+          this.#drawTitle();
+        });
+      if (view) drawing('the open conversation', () => this.#view?.update());
     });
   }
 

@@ -74,7 +74,10 @@ export function systemText(
   name: (address: string) => string,
 ): string {
   const by = typeof message.by === 'string' ? name(message.by) : 'Someone';
-  const named = Array.isArray(message.members) ? (message.members as string[]).map(name) : [];
+  // The SDK checks the fields of the events it knows; a newer node's event may carry anything.
+  const named = Array.isArray(message.members)
+    ? message.members.filter((m): m is string => typeof m === 'string').map(name)
+    : [];
   // A big group's entry names the first few of those it adds and counts them all.
   const others = typeof message.count === 'number' ? message.count - named.length : 0;
   const members = others > 0 ? `${named.join(', ')} and ${others.toLocaleString('en')} others` : named.join(', ');

@@ -52,15 +52,21 @@ export function renderList(chat: Chat, list: HTMLElement, open: (entry: Entry) =
   const keep = new Set<string>();
   for (const entry of entries) {
     keep.add(entry.key);
-    const item = describeItem(chat, entry, manyDomains);
     const old = drawn.get(entry.key);
-    if (old && (old.sig === item.sig || presses.holds(old.el, () => renderList(chat, list, open)))) {
-      wanted.push(old.el);
-      continue;
+    try {
+      const item = describeItem(chat, entry, manyDomains);
+      if (old && (old.sig === item.sig || presses.holds(old.el, () => renderList(chat, list, open)))) {
+        wanted.push(old.el);
+        continue;
+      }
+      const el = drawItem(chat, entry, item, open);
+      drawn.set(entry.key, { el, sig: item.sig });
+      wanted.push(el);
+    } catch (error) {
+      // One conversation the page cannot draw stays as it was drawn last (if ever); the others still draw.
+      console.error(`Could not draw the conversation ${entry.key} in the list:`, error);
+      if (old) wanted.push(old.el);
     }
-    const el = drawItem(chat, entry, item, open);
-    drawn.set(entry.key, { el, sig: item.sig });
-    wanted.push(el);
   }
   for (const key of [...drawn.keys()]) if (!keep.has(key)) drawn.delete(key);
   const wantedSet = new Set<Element>(wanted);

@@ -127,7 +127,27 @@ function attachmentsOf(chat: Chat, entry: Entry, message: Message): Child {
   );
 }
 
+/** A message as a list item; one the page cannot draw is a neutral line in its place, the error logged. */
 export function renderMessage(
+  chat: Chat,
+  entry: Entry,
+  message: Message,
+  actions: MessageActions,
+  recallWindowMs: number,
+): HTMLElement {
+  try {
+    return drawMessage(chat, entry, message, actions, recallWindowMs);
+  } catch (error) {
+    console.error(`Could not draw the entry ${message.id}:`, error);
+    return h(
+      'li',
+      { class: 'message system', id: `m-${message.id}`, 'data-seq': message.seq },
+      h('span', {}, 'This entry cannot be shown'),
+    );
+  }
+}
+
+function drawMessage(
   chat: Chat,
   entry: Entry,
   message: Message,
