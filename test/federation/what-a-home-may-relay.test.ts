@@ -1,18 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
-import { signRequest } from '../../protocol/signature.ts';
+import {
+  campusPeople,
+  signedTransaction,
+  startCampus,
+  type Campus,
+  type TransactionAnswer,
+} from '../helpers/federation.ts';
 import { directIdentity } from '../../node/conversations/open-direct.ts';
 import type { AtriumClient } from '../../sdk/client.ts';
-
-type Answer = {
-  status: number;
-  body: {
-    applied?: number;
-    refused?: { event: number; conversationId: string; code: string }[];
-    error?: { code: string };
-  };
-};
 
 const ENG = 'eng.campus.test';
 const ARTS = 'arts.campus.test';
@@ -33,29 +29,8 @@ async function as(username: string, node: 'eng' | 'arts' | 'law') {
   return client;
 }
 
-/** A transaction as a pinned peer sends it: signed with that node's own key, straight at the receiving node. */
-async function transaction(
-  from: 'eng' | 'arts' | 'law',
-  to: 'eng' | 'arts' | 'law',
-  events: unknown[],
-): Promise<Answer> {
-  const node = campus.nodes[to];
-  const path = `/federation/v1/transactions/t-${randomUUID()}`;
-  const body = JSON.stringify({ events });
-  const headers = signRequest(await campus.nodes[from].federation.keys.documentSigner(), {
-    method: 'POST',
-    path,
-    origin: campus.nodes[from].domain,
-    destination: node.domain,
-    body,
-  });
-  const response = await fetch(`${node.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body,
-  });
-  return { status: response.status, body: (await response.json()) as Answer['body'] };
-}
+const transaction = (from: 'eng' | 'arts' | 'law', to: 'eng' | 'arts' | 'law', events: unknown[]) =>
+  signedTransaction(campus, from, to, events);
 
 function snapshot(id: string, kind: 'direct' | 'group', homeDomain: string, addresses: string[]) {
   return {
@@ -103,7 +78,7 @@ const copy = async (node: 'eng' | 'arts' | 'law', conversationId: string) =>
   (await campus.nodes[node].models.Message.findAll({ where: { conversationId }, order: [['seq', 'ASC']] })).map((m) =>
     m.kind === 'withheld' ? `${m.seq} withheld by ${m.sender}` : `${m.seq} ${JSON.parse(m.body).text}`,
   );
-const codes = (answer: Answer) => answer.body.refused?.map((r) => `${r.event}:${r.code}`);
+const codes = (answer: TransactionAnswer) => answer.body.refused?.map((r) => `${r.event}:${r.code}`);
 
 beforeAll(async () => {
   campus = await startCampus('fed-relay');

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import type { DomainNode } from '../../node/main.ts';
 import type { Message } from '../../sdk/client.ts';
+import { signRequest } from '../../protocol/signature.ts';
 
 export { freePort };
 
@@ -151,4 +152,42 @@ export function campusPeople(campus: Campus) {
     sdk.on('message', (m) => messages.push(m));
     return Object.assign(sdk, { messages });
   };
+}
+
+/** What a node answers a transaction: how many events it applied, which it refused, or its error. */
+export type TransactionAnswer = {
+  status: number;
+  body: {
+    applied?: number;
+    refused?: { event: number; conversationId: string; code: string }[];
+    error?: { code: string };
+  };
+};
+
+/**
+ * A transaction as a pinned peer node sends it: signed with that node's own key, straight at the
+ * receiving node (so a test can send what a misbehaving peer would).
+ */
+export async function signedTransaction(
+  campus: Campus,
+  from: 'eng' | 'arts' | 'law',
+  to: 'eng' | 'arts' | 'law',
+  events: unknown[],
+): Promise<TransactionAnswer> {
+  const node = campus.nodes[to];
+  const path = `/federation/v1/transactions/t-${randomUUID()}`;
+  const body = JSON.stringify({ events });
+  const headers = signRequest(await campus.nodes[from].federation.keys.documentSigner(), {
+    method: 'POST',
+    path,
+    origin: campus.nodes[from].domain,
+    destination: node.domain,
+    body,
+  });
+  const response = await fetch(`${node.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
+  return { status: response.status, body: (await response.json()) as TransactionAnswer['body'] };
 }

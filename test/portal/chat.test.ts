@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { startCampus, type Campus } from '../helpers/federation.ts';
+import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
 import { addPeople } from '../helpers/gateway.ts';
-import { signRequest } from '../../protocol/signature.ts';
 import {
   chromiumMissing,
   launchChromium,
@@ -41,26 +40,6 @@ const PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==',
   'base64',
 );
-
-/** A transaction as a pinned peer node sends it: signed with that node's own key, straight at the receiving node. */
-async function relayed(from: 'law', to: 'eng', events: unknown[]) {
-  const node = campus.nodes[to];
-  const path = `/federation/v1/transactions/t-${randomUUID()}`;
-  const body = JSON.stringify({ events });
-  const headers = signRequest(await campus.nodes[from].federation.keys.documentSigner(), {
-    method: 'POST',
-    path,
-    origin: campus.nodes[from].domain,
-    destination: node.domain,
-    body,
-  });
-  const response = await fetch(`${node.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body,
-  });
-  return { status: response.status, body: await response.json() };
-}
 
 /** An entry of a group hosted by Law, as its home relays it. */
 function lawEntry(conversationId: string, seq: number, kind: string, body: Record<string, unknown>) {
@@ -616,7 +595,10 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     };
     // Another college's node wrote this entry: its members are not addresses.
     const unreadable = lawEntry(id, 1, 'system', { event: 'member.joined', by: lena, members: [42] });
-    expect(await relayed('law', 'eng', [group, unreadable])).toEqual({ status: 200, body: { applied: 2 } });
+    expect(await signedTransaction(campus, 'law', 'eng', [group, unreadable])).toEqual({
+      status: 200,
+      body: { applied: 2 },
+    });
     const item = a.locator('.conversation-item', { hasText: 'Moot court' });
     await expect
       .poll(() => item.locator('.item-preview').textContent(), { timeout: 10_000 })
@@ -626,7 +608,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     // The group is still two people, and what comes next is drawn in the list and the open conversation.
     expect(await a.locator('.conversation-subtitle').textContent()).toMatch(/^2 members/);
     const next = lawEntry(id, 2, 'text', { text: 'The hearing moved to nine' });
-    expect(await relayed('law', 'eng', [next])).toEqual({ status: 200, body: { applied: 1 } });
+    expect(await signedTransaction(campus, 'law', 'eng', [next])).toEqual({ status: 200, body: { applied: 1 } });
     await expect
       .poll(() => a.locator('.conversation .message', { hasText: 'The hearing moved to nine' }).count(), {
         timeout: 10_000,
