@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream } from 'node:stream/web';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { AppError, isAppError } from '../core/errors.ts';
+import { readCapped } from '../core/read-capped.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { createUnitServer } from '../core/unit-server.ts';
@@ -73,15 +74,8 @@ export async function startProxy(
   };
 }
 
-async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new AppError('too_large', 413, 'The request body is too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return readCapped(req, maxBytes, () => new AppError('too_large', 413, 'The request body is too large'));
 }
 
 /** Checks a signed request against the registry's keys and policy; resolves with where it goes. */

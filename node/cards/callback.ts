@@ -1,6 +1,7 @@
 import type { ReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
+import { readCapped } from '../../core/read-capped.ts';
 import { signCallback, type CardCallback } from '../../protocol/callback-signature.ts';
 import type { AppInfo } from '../bots/app-directory.ts';
 import { cardSchema, type Card } from './card-schema.ts';
@@ -63,19 +64,15 @@ export async function sendCardCallback(
  * signal also ends the body): an app cannot make the node hold more, or wait longer, by how it answers.
  */
 async function answerText(response: Response, appName: string): Promise<string> {
-  if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
   try {
-    // Leaving the loop early cancels the rest of the answer.
-    for await (const chunk of response.body as ReadableStream<Uint8Array>) {
-      size += chunk.length;
-      if (size > MAX_ANSWER_BYTES) throw new CallbackFailedError(`${appName} answered with too much`);
-      chunks.push(chunk);
-    }
+    const bytes = await readCapped(
+      response.body as ReadableStream<Uint8Array> | null,
+      MAX_ANSWER_BYTES,
+      () => new CallbackFailedError(`${appName} answered with too much`),
+    );
+    return bytes.toString('utf8');
   } catch (error) {
     if (error instanceof CallbackFailedError) throw error;
     throw new CallbackFailedError(`${appName} did not finish its answer`);
   }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import { AppError } from '../../core/errors.ts';
+import { readCapped } from '../../core/read-capped.ts';
 import { domainEntry, type RegistryClient } from '../../protocol/registry-client.ts';
 import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 
@@ -24,17 +25,12 @@ export type Transport = {
 
 /** An answer's text, read no further than ANSWER_MAX_BYTES: another domain cannot make this node hold more. */
 async function answerText(response: Response, destination: string): Promise<string> {
-  if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  // Leaving the loop early cancels the rest of the answer.
-  for await (const chunk of response.body as ReadableStream<Uint8Array>) {
-    size += chunk.length;
-    if (size > ANSWER_MAX_BYTES)
-      throw new AppError('federation_unavailable', 503, `${destination} answered more than ${ANSWER_MAX_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const bytes = await readCapped(
+    response.body as ReadableStream<Uint8Array> | null,
+    ANSWER_MAX_BYTES,
+    () => new AppError('federation_unavailable', 503, `${destination} answered more than ${ANSWER_MAX_BYTES} bytes`),
+  );
+  return bytes.toString('utf8');
 }
 
 function parseJson(text: string, status: number): Record<string, unknown> {
