@@ -1,4 +1,5 @@
 import { loadEnv } from '../core/config.ts';
+import { isLoopbackHost } from '../core/loopback.ts';
 import { loadGatewayConfig, type GatewayConfig } from '../gateway/config.ts';
 import type { Io } from './command.ts';
 
@@ -15,7 +16,5 @@ export function demoGatewayConfig(io: Io): GatewayConfig {
   return loadGatewayConfig({ ...env, GATEWAY_HOST: env.GATEWAY_HOST || DEMO_HOST });
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
-
 /** Whether a unit listening on `host` can be reached from other machines (0.0.0.0, a LAN address, a host name). */
-export const reachableFromNetwork = (host: string): boolean => !LOOPBACK.test(host);
+export const reachableFromNetwork = (host: string): boolean => !isLoopbackHost(host);

@@ -1,8 +1,7 @@
 import { z } from 'zod';
+import { isLoopbackHost } from '../../core/loopback.ts';
 import { reservedNameProblem } from '../accounts/reserved-names.ts';
 import { roleSchema, unitPathSchema } from '../accounts/schemas.ts';
-
-const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** An app URL: absolute, https outside localhost, no wildcard, no fragment. */
 export const appUrlSchema = z
@@ -14,7 +13,7 @@ export const appUrlSchema = z
     (u) => {
       const url = URL.parse(u);
       if (!url) return true;
-      return url.protocol === 'https:' || (url.protocol === 'http:' && LOCAL_HOSTS.has(url.hostname));
+      return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
     },
     { message: 'must use https (http is allowed only for localhost)' },
   );

@@ -1,4 +1,5 @@
 import { ValidationError } from '../../core/errors.ts';
+import { isLoopbackHost } from '../../core/loopback.ts';
 import { fieldErrorsOf } from '../../core/validate.ts';
 import type { Directory } from '../models/directories.ts';
 import { PRESET_DEFAULTS } from './presets.ts';
@@ -8,8 +9,6 @@ import { directorySettingsSchema, type Changes, type DirectorySettings } from '.
 export function directorySettingsOf(directory: Directory): DirectorySettings {
   return directorySettingsSchema.parse(JSON.parse(directory.settings));
 }
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 
 /**
  * Settings from what the form or the command line gave, over what the registration had (`base`):
@@ -55,7 +54,7 @@ export function composeSettings(
   const settings = parsed.data;
   const problems: Record<string, string> = {};
   if (ldaps && settings.startTls) problems.startTls = 'ldaps:// is TLS already; StartTLS is for ldap:// URLs';
-  if (!ldaps && !settings.startTls && !LOOPBACK.test(new URL(url).hostname)) {
+  if (!ldaps && !settings.startTls && !isLoopbackHost(new URL(url).hostname)) {
     problems.startTls =
       'without StartTLS, passwords would cross the network in clear; plain ldap:// is only allowed to this machine (127.0.0.1, localhost)';
   }
