@@ -51,8 +51,9 @@ export async function signInRefusal(ctx: GatewayContext, clientId: string, accou
  * The domain nodes (by name) an app may get tokens for: on a person's behalf, the nodes serving that
  * person's units (a node they do not belong to holds nothing of theirs), and for an app owned by a unit
  * only their units inside it (an Engineering app does not read what a person holds as a member of Arts);
- * as a bot (no person), the nodes serving its owner unit or units inside it. `null` means any node: a
- * campus-wide app's bot, and the gateway's own clients.
+ * as a bot (no person), the nodes serving its owner unit or units inside it, and for a campus-wide app's
+ * bot every node that serves a unit of the campus, never a partner organization's domain (which serves
+ * none: nothing of the campus's apps lives there). `null` means any node: the gateway's own clients.
  */
 export async function audiencesFor(
   ctx: GatewayContext,
@@ -61,9 +62,12 @@ export async function audiencesFor(
 ): Promise<Set<string> | null> {
   const app = await appOfClient(ctx, clientId);
   if (!accountId) {
-    if (!app?.ownerUnit) return null;
+    if (!app) return null;
+    const { ownerUnit } = app;
     const inside = await ctx.models.OrgUnit.findAll({
-      where: { [Op.or]: [{ path: app.ownerUnit }, { path: like(ctx.sequelize, prefixPattern(`${app.ownerUnit}/`)) }] },
+      ...(ownerUnit && {
+        where: { [Op.or]: [{ path: ownerUnit }, { path: like(ctx.sequelize, prefixPattern(`${ownerUnit}/`)) }] },
+      }),
       attributes: ['path'],
       transaction: ctx.tx,
     });

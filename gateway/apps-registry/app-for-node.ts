@@ -29,15 +29,7 @@ export async function appForNode(
   };
 }
 
-/**
- * The nodes the bot's tokens may name (an owned app's: those serving its owner's subtree); for a
- * campus-wide app, whose tokens are not bound to nodes, any node serving one of the campus's units. A
- * partner organization's domain serves none: nothing of the campus's apps lives there.
- */
+/** The nodes the bot's tokens may name (audiencesFor): those that may hold its cards. */
 async function mayHostBot(ctx: GatewayContext, app: App, domainName: string): Promise<boolean> {
-  const audiences = await audiencesFor(ctx, app.clientId, null);
-  if (audiences) return audiences.has(domainName);
-  const domain = await ctx.models.Domain.findOne({ where: { name: domainName }, transaction: ctx.tx });
-  if (!domain) return false;
-  return (await ctx.models.DomainUnit.count({ where: { domainId: domain.id }, transaction: ctx.tx })) > 0;
+  return (await audiencesFor(ctx, app.clientId, null))?.has(domainName) ?? false;
 }

@@ -74,7 +74,7 @@ describe("an app's callback secret", () => {
     expect(await askedBy(arts, 'arts.campus.test', 'eng-approvals')).toBeNull();
   });
 
-  it("is given for a campus-wide app to every campus node, and never to a partner organization's domain", async () => {
+  it("is given for a campus-wide app to every campus node, and never to a partner organization's domain, which its bot gets no token for either", async () => {
     const desk = await register(gateway, {
       name: 'Campus Desk',
       slug: 'campus-desk',
@@ -92,6 +92,9 @@ describe("an app's callback secret", () => {
     const acme = await startTestNode(gateway, 'sales.acme.test');
     try {
       expect(await askedBy(acme, 'sales.acme.test', 'campus-desk')).toBeNull();
+      // Nor does the gateway give the bot a token for that domain; it does for every campus node.
+      await expect(botToken(gateway, desk, acme.url)).rejects.toMatchObject({ error: 'invalid_target' });
+      for (const node of [eng, arts]) expect(await botToken(gateway, desk, node.url)).toEqual(expect.any(String));
     } finally {
       await acme.stop();
     }
