@@ -12,8 +12,8 @@ const strings = (value: unknown): string[] =>
 
 /**
  * The actor an ID token describes; only roles the gateway knows survive, whatever the token says. Its
- * units are all of the person's (org_units), enough to admit them: every request after that reloads the
- * actor with the units they administer (reloadConsoleActor).
+ * units are all of the person's (org_units): admission and every request after it judge the actor as the
+ * database describes them, by the units they administer (reloadConsoleActor).
  */
 export function actorFromClaims(claims: Record<string, unknown>): ConsoleUser {
   return {
@@ -25,10 +25,15 @@ export function actorFromClaims(claims: Record<string, unknown>): ConsoleUser {
   };
 }
 
-/** Lets an administrator or unit admin into the console; anyone else is refused, and both outcomes are audited. */
+/**
+ * Lets an administrator or unit admin into the console, as the database describes them now (a unit admin
+ * by the units they administer, which the token's units do not tell: a directory person may belong to
+ * units they do not administer); anyone else is refused, and both outcomes are audited.
+ */
 export async function admitToConsole(ctx: GatewayContext, actor: ConsoleUser): Promise<ConsoleUser> {
   const asActor = { ...ctx, actor };
-  if (!canAdminister(actor)) {
+  const current = await reloadConsoleActor(ctx, actor.id);
+  if (!current) {
     await audit(asActor, {
       action: 'console.sign_in',
       target: actor.name,
@@ -40,7 +45,7 @@ export async function admitToConsole(ctx: GatewayContext, actor: ConsoleUser): P
     );
   }
   await audit(asActor, { action: 'console.sign_in', target: actor.name });
-  return actor;
+  return current;
 }
 
 /**

@@ -40,9 +40,9 @@ type AuthDeps = {
  */
 export function createConsoleAuth(deps: AuthDeps): ConsoleAuth {
   const verify: VerifyFunctionWithRequest = async (req, tokens, verified) => {
-    const actor = actorFromClaims(tokens.claims() ?? {});
+    let actor = actorFromClaims(tokens.claims() ?? {});
     try {
-      await admitToConsole(deps.context(req), actor);
+      actor = await admitToConsole(deps.context(req), actor);
     } catch (error) {
       if (!(error instanceof ForbiddenError)) throw error;
       const refusal: Refusal = { refused: error.message, idToken: tokens.id_token };

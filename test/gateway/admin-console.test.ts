@@ -262,6 +262,17 @@ describe('managing users as an administrator', () => {
     expect(await gateway.models.User.count()).toBe(before);
   });
 
+  it('refuses a unit admin who administers no unit now, rather than admitting them until their next page', async () => {
+    const user = await seedUser('nora-unit-admin', ['campus/eng'], ['unit-admin']);
+    // A directory person may belong to units they do not administer (only their unit-admin groups' units).
+    await gateway.models.Membership.update({ administers: false }, { where: { userId: user.id } });
+    const { page } = await consoleAgent('nora-unit-admin');
+    expect(page.status).toBe(403);
+    expect(mainText(page)).toContain('only for administrators and unit administrators');
+    const [attempt] = await auditRows({ action: 'console.sign_in', target: 'nora-unit-admin' });
+    expect(attempt?.outcome).toBe('failure');
+  });
+
   it('refuses a webhook sender address as a username, beside the field, and creates nothing', async () => {
     const form = await open(admin, '/admin/users/new');
     const page = await submitFilled(admin, form, filledFormWithAction(form, '/admin/users'), {
