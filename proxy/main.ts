@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream } from 'node:stream/web';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { AppError, isAppError } from '../core/errors.ts';
+import { fetchWithDeadlines } from '../core/fetch-deadlines.ts';
 import { readCapped } from '../core/read-capped.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
@@ -106,15 +107,18 @@ async function forward(parts: ProxyParts, req: IncomingMessage, res: ServerRespo
   });
   let answer: Response;
   try {
-    answer = await fetch(`${url}${path}`, {
-      method: 'POST',
-      headers: {
-        'content-type': String(req.headers['content-type'] ?? 'application/json'),
-        ...Object.fromEntries(Object.values(HEADERS).map((h) => [h, String(req.headers[h])])),
+    answer = await fetchWithDeadlines(
+      `${url}${path}`,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': String(req.headers['content-type'] ?? 'application/json'),
+          ...Object.fromEntries(Object.values(HEADERS).map((h) => [h, String(req.headers[h])])),
+        },
+        body: new Uint8Array(body),
       },
-      body: new Uint8Array(body),
-      signal: AbortSignal.timeout(parts.config.forwardTimeoutMs),
-    });
+      parts.config.forwardTimeoutMs,
+    );
   } catch (error) {
     throw new AppError('destination_unreachable', 502, `${destination} did not answer: ${(error as Error).message}`);
   }
@@ -126,9 +130,11 @@ async function relayKeys(parts: ProxyParts, domain: string, res: ServerResponse)
   const { registry } = parts;
   const target = domainEntry(await registry.get(), domain) ?? domainEntry(await registry.refreshSoon(), domain);
   if (!target) throw new AppError('unknown_destination', 404, `No domain ${domain} in the registry`);
-  const answer = await fetch(`${target.url}/.well-known/atrium/keys?domain=${encodeURIComponent(domain)}`, {
-    signal: AbortSignal.timeout(parts.config.forwardTimeoutMs),
-  }).catch(() => {
+  const answer = await fetchWithDeadlines(
+    `${target.url}/.well-known/atrium/keys?domain=${encodeURIComponent(domain)}`,
+    {},
+    parts.config.forwardTimeoutMs,
+  ).catch(() => {
     throw new AppError('destination_unreachable', 502, `${domain} did not answer`);
   });
   await relay(answer, res, 'application/json', domain);
@@ -136,8 +142,8 @@ async function relayKeys(parts: ProxyParts, domain: string, res: ServerResponse)
 
 /**
  * Passes a destination's answer on as it arrives, so the proxy holds a chunk at a time however long the
- * answer (a file, or a node that never stops sending, which the forward's timeout then cuts off). An
- * answer that breaks off ends the response unfinished, which its origin reads as a failure.
+ * answer (a file); one that stalls for the forward's timeout is cut off. An answer that breaks off ends
+ * the response unfinished, which its origin reads as a failure.
  */
 async function relay(answer: Response, res: ServerResponse, contentType: string, destination: string): Promise<void> {
   res.writeHead(answer.status, { 'content-type': contentType });

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import { AppError } from '../../core/errors.ts';
+import { fetchWithDeadlines } from '../../core/fetch-deadlines.ts';
 import { readCapped } from '../../core/read-capped.ts';
 import { domainEntry, type RegistryClient } from '../../protocol/registry-client.ts';
 import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
@@ -25,12 +26,17 @@ export type Transport = {
 
 /** An answer's text, read no further than ANSWER_MAX_BYTES: another domain cannot make this node hold more. */
 async function answerText(response: Response, destination: string): Promise<string> {
-  const bytes = await readCapped(
-    response.body as ReadableStream<Uint8Array> | null,
-    ANSWER_MAX_BYTES,
-    () => new AppError('federation_unavailable', 503, `${destination} answered more than ${ANSWER_MAX_BYTES} bytes`),
-  );
-  return bytes.toString('utf8');
+  try {
+    const bytes = await readCapped(
+      response.body as ReadableStream<Uint8Array> | null,
+      ANSWER_MAX_BYTES,
+      () => new AppError('federation_unavailable', 503, `${destination} answered more than ${ANSWER_MAX_BYTES} bytes`),
+    );
+    return bytes.toString('utf8');
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    throw new AppError('federation_unavailable', 503, `${destination}'s answer broke off: ${(error as Error).message}`);
+  }
 }
 
 function parseJson(text: string, status: number): Record<string, unknown> {
@@ -63,12 +69,11 @@ export function createTransport(options: {
       body,
     });
     try {
-      return await fetch(`${base}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      return await fetchWithDeadlines(
+        `${base}${path}`,
+        { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body },
+        timeoutMs,
+      );
     } catch (error) {
       throw new AppError(
         'federation_unavailable',

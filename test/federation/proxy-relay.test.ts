@@ -19,13 +19,16 @@ let proxy: Proxy;
 // A domain node that answers its keys document in two parts, the second when the test says.
 let node: Server;
 let holding: ServerResponse | undefined;
+let answer: (res: ServerResponse) => void = (res) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.write('{"first":"part"');
+  holding = res;
+};
+/** The proxy's forward timeout here: short, so that the answers below outlast it. */
+const FORWARD_TIMEOUT_MS = 600;
 
 beforeAll(async () => {
-  node = createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.write('{"first":"part"');
-    holding = res;
-  });
+  node = createServer((req, res) => answer(res));
   await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve));
   gateway = await startTestGateway('proxy-relay');
   keys = await createTestDatabase('proxy-relay-key');
@@ -36,6 +39,7 @@ beforeAll(async () => {
     GATEWAY_ISSUER: gateway.issuer,
     ATRIUM_DATA_DIR: keys.dataDir,
     LOG_LEVEL: 'silent',
+    FORWARD_TIMEOUT_MS: String(FORWARD_TIMEOUT_MS),
   });
   const ctx = { ...gateway.context(null), actor: operator('test') };
   await addProxy(ctx, { name: 'relay-proxy', publicJwk: publicPart(loadProxyKey(config)) });
@@ -77,4 +81,46 @@ describe("the federation proxy relaying a node's answer", () => {
     expect(await ended).toBe(200);
     expect(JSON.parse(chunks.join(''))).toEqual({ first: 'part', second: 'part' });
   });
+
+  it('passes on a long answer whose parts keep coming, however long it takes in all', async () => {
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let part = 0;
+      // A part every 200 ms for about three forward timeouts: never silent for as long as one.
+      const next = () => {
+        if (part === 9) return void res.end(`"p${part}"]`);
+        res.write(part === 0 ? '["p0",' : `"p${part}",`);
+        part += 1;
+        setTimeout(next, FORWARD_TIMEOUT_MS / 3);
+      };
+      next();
+    };
+    const { status, text } = await read(`${proxy.url}/.well-known/atrium/keys?domain=${DOMAIN}`);
+    expect(status).toBe(200);
+    expect(JSON.parse(text)).toHaveLength(10);
+  });
+
+  it('cuts off an answer that stops coming for as long as the forward timeout', async () => {
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"then":"nothing more"');
+      holding = res;
+    };
+    const { complete } = await read(`${proxy.url}/.well-known/atrium/keys?domain=${DOMAIN}`);
+    expect(complete).toBe(false);
+    holding?.destroy();
+  });
 });
+
+/** A GET through the proxy, read to its end or until the proxy cuts it off. */
+function read(url: string): Promise<{ status: number; text: string; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, complete: res.complete }));
+      res.on('error', () => resolve({ status: res.statusCode ?? 0, text, complete: false }));
+    }).on('error', reject);
+  });
+}

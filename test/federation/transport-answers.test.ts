@@ -79,4 +79,33 @@ describe("another domain's answers", () => {
     }
     expect(chunks.join('')).toBe('first-rest');
   });
+
+  it('pass a file on however long it takes in all, while its parts keep coming', async () => {
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      let part = 0;
+      // A part every 100 ms for about three timeouts (300 ms below): never silent for as long as one.
+      const next = () => {
+        if (part === 9) return void res.end('9');
+        res.write(String(part++));
+        setTimeout(next, 100);
+      };
+      next();
+    };
+    const served = await transport.postForFile('arts.campus.test', '/federation/v1/attachments/x', {}, 300);
+    let text = '';
+    for await (const chunk of served.file!.content) text += String(chunk);
+    expect(text).toBe('0123456789');
+  });
+
+  it('that break off are an unavailable domain, not an internal error', async () => {
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"half":');
+      setTimeout(() => res.socket?.destroy(), 50);
+    };
+    await expect(transport.post('arts.campus.test', '/federation/v1/hello', {})).rejects.toMatchObject({
+      code: 'federation_unavailable',
+    });
+  });
 });
