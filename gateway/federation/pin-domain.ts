@@ -1,6 +1,7 @@
 import { verify } from 'node:crypto';
 import { z } from 'zod';
 import { AppError, NotFoundError } from '../../core/errors.ts';
+import { readCapped } from '../../core/read-capped.ts';
 import { publicKeyOf, type PublicKeyJwk } from '../../protocol/signature.ts';
 import { audit } from '../audit.ts';
 import { assertFullAdmin } from '../accounts/scope.ts';
@@ -22,6 +23,9 @@ const documentSchema = z.object({
     .max(20),
   proof: z.array(z.object({ kid: z.string(), sig: z.string() })).min(1),
 });
+
+/** Twenty keys with their proofs fit in a few KiB; a domain's URL cannot make the gateway hold more than this. */
+const KEYS_DOCUMENT_MAX_BYTES = 64 * 1024;
 
 export class PinRefusedError extends AppError {
   constructor(message: string) {
@@ -51,7 +55,12 @@ export async function pinDomainKeys(
       signal: AbortSignal.timeout(5_000),
     });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    raw = await response.json();
+    const body = await readCapped(
+      response.body as ReadableStream<Uint8Array> | null,
+      KEYS_DOCUMENT_MAX_BYTES,
+      () => new Error(`the keys document is larger than ${KEYS_DOCUMENT_MAX_BYTES} bytes`),
+    );
+    raw = JSON.parse(body.toString('utf8'));
   } catch (error) {
     throw new AppError(
       'node_unreachable',

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BrowserAgent,
@@ -13,6 +14,7 @@ import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { addProxy } from '../../gateway/federation/policy.ts';
+import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { publishedKeys } from '../../node/federation/node-keys.ts';
 
 let gateway: TestGateway;
@@ -130,6 +132,38 @@ describe('the Federation page for administrators', () => {
     expect(failed.status).toBe(502);
     expect(mainText(failed)).toContain(`Could not read arts.campus.test's keys at ${ARTS_NODE}`);
     expect(await pinnedOf('arts.campus.test')).toBeNull();
+  });
+
+  it("refuses a node's keys document that never ends as soon as it passes 64 KiB, and pins nothing", async () => {
+    const endless = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"domain":"arts.campus.test","keys":[');
+      const more = () => {
+        while (!res.destroyed && res.write(`{"kty":"OKP","crv":"Ed25519","x":"${'A'.repeat(43)}","kid":"k"},`));
+        if (!res.destroyed) res.once('drain', more);
+      };
+      more();
+    });
+    await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
+    const arts = (await gateway.models.Domain.findOne({ where: { name: 'arts.campus.test' } }))!;
+    arts.url = `http://127.0.0.1:${(endless.address() as { port: number }).port}`;
+    await arts.save();
+    try {
+      const started = Date.now();
+      await expect(
+        pinDomainKeys({ ...gateway.context(null), actor: operator('test') }, 'arts.campus.test'),
+      ).rejects.toThrow(
+        `Could not read arts.campus.test's keys at ${arts.url}: the keys document is larger than 65536 bytes`,
+      );
+      // Refused as soon as the limit is passed, not when the five-second timeout would have ended the read.
+      expect(Date.now() - started).toBeLessThan(4_000);
+      expect(await pinnedOf('arts.campus.test')).toBeNull();
+    } finally {
+      arts.url = ARTS_NODE;
+      await arts.save();
+      endless.closeAllConnections();
+      await new Promise((resolve) => endless.close(resolve));
+    }
   });
 
   it('allows a pair chosen in the two selects, refuses a domain paired with itself, and denies the pair again', async () => {
