@@ -94,6 +94,11 @@ export const ERROR_CODES = {
   unsupported_media_type: { meaning: 'an attachment of a type that is not allowed (HTTP 415)', to: C },
   upload_aborted: { meaning: 'the upload ended before the file was complete', to: C },
   invalid_body: { meaning: 'the request body could not be read (not JSON)', to: CP },
+  message_refused: {
+    meaning:
+      'the message could not be stored as it is (the database refused what it holds); nothing was sent; do not retry',
+    to: C,
+  },
 
   // Failures; retry.
   store_failed: { meaning: 'the write did not commit; nothing was stored; retry', to: C },

@@ -39,6 +39,20 @@ export class StoreFailedError extends AppError {
   }
 }
 
+/**
+ * An entry that fails through its own fault (a value the database refuses, its own code failing): it
+ * would fail again every time, so the client is told not to send it again, unlike store_failed.
+ */
+export class MessageRefusedError extends AppError {
+  constructor() {
+    super(
+      'message_refused',
+      422,
+      'The message could not be stored as it is; it was not sent, and sending it again will not help.',
+    );
+  }
+}
+
 /** A body over MAX_BODY_BYTES: refused before it is queued, so that it fails nobody else's flush. */
 export class BodyTooLargeError extends AppError {
   constructor() {
@@ -121,15 +135,29 @@ function databaseCode(error: unknown): string | undefined {
   return (error as { parent?: { code?: string } }).parent?.code;
 }
 
+/** What an entry's own code (`prepare`, `alsoWrite`) threw, other than an AppError or the database's errors: a fault of that entry. */
+class EntryCodeFailed extends Error {
+  constructor(cause: unknown) {
+    super(`an entry's own write failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+/** Runs an entry's own code; what it throws that is not an AppError or the database's is marked as the entry's fault. */
+async function ownCode<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof AppError || error instanceof BaseError) throw error;
+    throw new EntryCodeFailed(error);
+  }
+}
+
 /**
  * Whether a flush failed through what its entries brought rather than the database's state: a value it
- * refused, or an entry's own extra write (`alsoWrite`, `prepare`) throwing something other than the
- * database's errors.
+ * refused, or an entry's own code failing. (The outbox's writes, beforeCommit, are not an entry's.)
  */
 function entryFault(error: unknown): boolean {
-  const code = databaseCode(error);
-  if (code) return VALUE_REFUSED.has(code);
-  return !(error instanceof BaseError);
+  return error instanceof EntryCodeFailed || VALUE_REFUSED.has(databaseCode(error) ?? '');
 }
 const ATTEMPTS = 3;
 /** Entries a lane writes at once beside another lane's flush; fewer wait for the window (see below). */
@@ -534,7 +562,7 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
         // otherwise fail every flush it lands in.
         if (ownFault && batch.length > 1) return oneByOne(batch);
         logger.error({ err: error, entries: batch.length }, 'group commit failed');
-        return { error: new StoreFailedError(), ownFault };
+        return ownFault ? { error: new MessageRefusedError(), ownFault } : { error: new StoreFailedError() };
       }
     }
   }
@@ -624,7 +652,8 @@ function batchWriter(options: GroupCommitOptions): (batch: Pending[], locked: ()
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i]!;
       const result = results[i]!;
-      if (!result.duplicate && item.alsoWrite) await item.alsoWrite(tx, result.message);
+      const { alsoWrite } = item;
+      if (!result.duplicate && alsoWrite) await ownCode(() => alsoWrite(tx, result.message));
     }
     if (!options.beforeCommit) return false;
     return options.beforeCommit(
@@ -646,7 +675,8 @@ async function prepareEntries(
   for (const item of batch) {
     if (!item.prepare) continue;
     try {
-      const body = await item.prepare(tx);
+      const prepare = item.prepare;
+      const body = await ownCode(() => prepare(tx));
       if (typeof body !== 'string') continue;
       if (bodyFits(body)) bodies.set(item, body);
       else refused.set(item, new BodyTooLargeError());

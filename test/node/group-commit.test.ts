@@ -710,7 +710,7 @@ describe('lanes', () => {
       });
       release();
       await held;
-      await expect(failing).rejects.toMatchObject({ code: 'store_failed' });
+      await expect(failing).rejects.toMatchObject({ code: 'message_refused' });
       expect(await fine).toMatchObject({ duplicate: false, message: { seq: 1 } });
       // The next one in the failed send's conversation takes the number it would have had.
       const next = await committer.append(entry(three, 'pooled-fail-three-0002'));
@@ -752,10 +752,10 @@ describe('lanes', () => {
     const failing = committer.append({
       ...entry(one!, 'failed-flush-0002'),
       alsoWrite: async () => {
-        throw new Error('the disk is full');
+        throw new Error('this entry cannot be written');
       },
     });
-    await expect(failing).rejects.toMatchObject({ code: 'store_failed' });
+    await expect(failing).rejects.toMatchObject({ code: 'message_refused' });
     const next = await committer.append(entry(one!, 'failed-flush-0003'));
     expect(next.message.seq).toBe(first.message.seq + 1);
     expect(await eng.models.Message.count({ where: { clientMsgId: 'failed-flush-0002' } })).toBe(0);
@@ -787,12 +787,31 @@ describe('an entry the database refuses', () => {
       },
     });
     const after = committer.append(entry(one, 'own-fault-0004'));
-    await expect(refused).rejects.toMatchObject({ code: 'store_failed' });
+    // Refused for good: it would fail every time, so the client is told not to send it again.
+    await expect(refused).rejects.toMatchObject({ code: 'message_refused' });
     const seqs = (await Promise.all([first, before, after])).map((a) => a.message.seq);
     expect(seqs).toEqual([seqs[0], seqs[0]! + 1, seqs[0]! + 2]);
     expect(await eng.models.Message.count({ where: { clientMsgId: 'own-fault-0003' } })).toBe(0);
     const rows = await eng.models.Message.findAll({ where: { conversationId: one }, order: [['seq', 'ASC']] });
     expect(rows.map((r) => r.clientMsgId)).toEqual(['own-fault-0001', 'own-fault-0002', 'own-fault-0004']);
+  });
+
+  it('fails every entry of a flush, unwritten, when what fails is not an entry of it (the outbox)', async () => {
+    const one = await conversation();
+    const committer = createGroupCommitter({
+      sequelize: eng.sequelize,
+      windowMs: 0,
+      maxBatch: 10,
+      concurrency: 2,
+      logger: eng.logger,
+      beforeCommit: async () => {
+        throw new Error('the outbox cannot be written');
+      },
+      afterCommit: () => undefined,
+    });
+    const sends = ['not-mine-0001', 'not-mine-0002', 'not-mine-0003'].map((id) => committer.append(entry(one, id)));
+    for (const send of sends) await expect(send).rejects.toMatchObject({ code: 'store_failed' });
+    expect(await eng.models.Message.count({ where: { conversationId: one } })).toBe(0);
   });
 });
 
