@@ -37,7 +37,7 @@ type PageRead = { people: Person[]; unread: Unread[] };
 /** Who the page's people already are in Atrium, looked up once for the whole page. */
 type Known = {
   userByName: Map<string, User>;
-  /** Everyone above, and the people of the unread entries' links. */
+  /** The people of the unread entries' links. */
   userById: Map<string, User>;
   linkByUser: Map<string, DirectoryAccount>;
   /** This directory's links at the DNs of the page's unread entries, by normalized DN. */
@@ -138,11 +138,11 @@ function readPage(sync: SyncRun, entries: Entry[]): PageRead {
 /**
  * Looks up, for the whole page at once, the accounts holding its usernames and their directory links,
  * why a new username cannot be taken, and who holds the emails. The unread entries are looked up too,
- * by username when they have one and by DN, so that their people are not taken for gone.
+ * by DN, so that their people are not taken for gone.
  */
 async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread }: PageRead): Promise<Known> {
   const { User, DirectoryAccount } = ctx.models;
-  const names = [...people.map((p) => p.username), ...unreadNamesOf(unread)];
+  const names = people.map((p) => p.username);
   const users = names.length
     ? await User.findAll({ where: { username: { [Op.in]: names } }, transaction: ctx.tx })
     : [];
@@ -173,11 +173,13 @@ async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread
         transaction: ctx.tx,
       })
     : [];
-  const userById = new Map(users.map((u) => [u.id, u]));
-  const unreadUserIds = unreadLinks.map((l) => l.userId).filter((id) => !userById.has(id));
-  if (unreadUserIds.length > 0)
-    for (const u of await User.findAll({ where: { id: { [Op.in]: unreadUserIds } }, transaction: ctx.tx }))
-      userById.set(u.id, u);
+  const userById = new Map(
+    unreadLinks.length
+      ? (await User.findAll({ where: { id: { [Op.in]: unreadLinks.map((l) => l.userId) } }, transaction: ctx.tx })).map(
+          (u) => [u.id, u],
+        )
+      : [],
+  );
   return {
     userByName,
     userById,
@@ -187,9 +189,6 @@ async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread
     emailOwners,
   };
 }
-
-const unreadNamesOf = (unread: Unread[]) =>
-  new Set(unread.flatMap(({ refusal: r }) => (r.username ? [r.username.toLowerCase()] : [])));
 
 /**
  * Sorts the page's people into creates, updates and refusals. Only this directory's own people are
@@ -201,14 +200,13 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
   const { userByName, userById, linkByUser, linkByUnreadDn, nameProblems, emailOwners } = known;
   // People of this directory whose entry could not be read this time stay as they are, rather than
   // being taken for gone: a missing mail attribute, or a username attribute the service account may
-  // not read, should not lock anyone out. Found by username, else by the DN their link keeps. Only
-  // the directory's disabled flag still counts: off-boarding often clears the mailbox too.
+  // not read, should not lock anyone out. Only the directory's disabled flag still counts: off-boarding
+  // often clears the mailbox too. Found by the DN their link keeps, never by username alone: anyone who
+  // may add an entry could add one with someone else's username, and disable them or keep them on.
   const seen: string[] = [];
   const flagged = new Map<string, Disable>();
   for (const { refusal: r, disabled } of unread) {
-    const named = r.username ? userByName.get(r.username.toLowerCase()) : undefined;
-    const byName = named ? linkByUser.get(named.id) : undefined;
-    const link = byName?.directoryId === directory.id ? byName : linkByUnreadDn.get(normalizeDn(r.dn));
+    const link = linkByUnreadDn.get(normalizeDn(r.dn));
     if (!link) continue;
     seen.push(link.userId);
     const user = userById.get(link.userId);

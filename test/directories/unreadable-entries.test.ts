@@ -83,3 +83,50 @@ describe('a person disabled in AD whose entry cannot be read any more', () => {
     expect((await sync(gateway, 'campus-ad')).disabled).toBe(0);
   });
 });
+
+describe('an unreadable entry that only shares a username with a person', () => {
+  // More than one page (1,000 entries): vera and walt on the first, entries added later on the second.
+  let big: TestSlapd;
+  const fillers = Array.from({ length: 1_000 }, (_, i) => `f${String(i).padStart(4, '0')}`);
+  const impostor = (cn: string, username: string, control: string) =>
+    big.addEntry(dnOf(cn), {
+      objectClass: 'user',
+      objectCategory: 'person',
+      cn,
+      sn: 'Impostor',
+      sAMAccountName: username,
+      userAccountControl: control,
+    });
+
+  beforeAll(async () => {
+    big = await startTestSlapd({
+      activeDirectoryLike: true,
+      ldif: ['vera', 'walt', ...fillers].map((uid) => adUser({ uid, name: `Person ${uid}` })).join('\n'),
+    });
+    await register(gateway, 'big-ad', big.url, { preset: 'active-directory' });
+    expect(await sync(gateway, 'big-ad')).toMatchObject({ pages: 2, added: fillers.length + 2 });
+  });
+  afterAll(async () => big?.stop());
+
+  it('does not disable the person, even on another page than their own entry', async () => {
+    // Whoever may add an entry to the directory adds one with vera's username, no mail, and AD's disabled bit.
+    await impostor('vera-2', 'vera', '514');
+    const report = await sync(gateway, 'big-ad');
+    expect(report).toMatchObject({ outcome: 'success', pages: 2, disabled: 0 });
+    expect(report.names.refused).toEqual([
+      { username: 'vera', dn: dnOf('vera-2'), reason: 'has no email (mail or userPrincipalName)' },
+    ]);
+    const vera = (await personOf(gateway, 'vera'))!;
+    expect(vera.status).toBe('active');
+    expect(await gateway.models.EndedAccess.count({ where: { kind: 'sub', subject: vera.user.id } })).toBe(0);
+  });
+
+  it('does not keep someone who left active', async () => {
+    await impostor('walt-2', 'walt', '512');
+    await big.removeEntry(dnOf('walt'));
+    const report = await sync(gateway, 'big-ad');
+    expect(report).toMatchObject({ outcome: 'success', disabled: 1 });
+    expect(report.names.disabled).toEqual(['walt']);
+    expect((await personOf(gateway, 'walt'))!.status).toBe('disabled');
+  });
+});
