@@ -52,8 +52,12 @@ export async function cardAction(ctx: NodeContext, input: unknown): Promise<Card
   if (domainOf(target.sender) !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
 
   const app = await ctx.apps.directory.get(userOf(target.sender));
-  if (!app || app.disabled)
+  if (!app || app.disabled || !app.botEnabled)
     throw new AppError('app_unavailable', 409, 'The app behind this card is no longer available');
+  // A bot removed from the conversation hears of no click there, and changes no card there (as it may not itself).
+  const { members } = ctx.members.peek(target.conversationId) ?? (await ctx.members.entry(target.conversationId));
+  if (!members.has(target.sender))
+    throw new AppError('app_unavailable', 409, 'The app behind this card is no longer in this conversation');
   const answer = await sendCardCallback(app, {
     messageId,
     conversationId: target.conversationId,

@@ -173,6 +173,16 @@ describe('an interactive card', () => {
     expect(received.length).toBe(calls);
   });
 
+  it('sends the app no click once its bot was removed from the group, and leaves the card as it was', async () => {
+    const { group, messageId } = await cardInGroup();
+    await alice.removeMember(group.id, ROOMS);
+    const calls = received.length;
+    await expect(dave.cardAction(messageId, 'approve')).rejects.toMatchObject({ code: 'app_unavailable' });
+    expect(received.length).toBe(calls);
+    const stored = (await alice.history(group.id)).messages.find((m) => m.id === messageId);
+    expect(stored).toMatchObject({ card: request, editedAt: null });
+  });
+
   it('tells the person who clicked when the app fails, and leaves the card as it was', async () => {
     const { group, messageId } = await cardInGroup();
     answer = () => ({ status: 500, body: { error: 'database down' } });
