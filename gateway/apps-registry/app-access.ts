@@ -1,4 +1,4 @@
-import { Op } from 'sequelize';
+import { Op, QueryTypes } from 'sequelize';
 import { like, prefixPattern } from '../../core/like.ts';
 import { unitPathsOf } from '../accounts/memberships.ts';
 import { isWithin } from '../accounts/scope.ts';
@@ -8,6 +8,7 @@ import type { User } from '../models/index.ts';
 import { userById } from '../accounts/find-user.ts';
 import { appOfClient } from './client-gate.ts';
 import { canSee } from './visible-apps.ts';
+import { remember } from '../request-memo.ts';
 
 /**
  * Who may sign in to an app, and which domain nodes its tokens may name. The gateway's own clients (the
@@ -64,10 +65,9 @@ export async function audiencesFor(
   if (!accountId) {
     if (!app) return null;
     const { ownerUnit } = app;
+    if (!ownerUnit) return named(await campusDomains(ctx));
     const inside = await ctx.models.OrgUnit.findAll({
-      ...(ownerUnit && {
-        where: { [Op.or]: [{ path: ownerUnit }, { path: like(ctx.sequelize, prefixPattern(`${ownerUnit}/`)) }] },
-      }),
+      where: { [Op.or]: [{ path: ownerUnit }, { path: like(ctx.sequelize, prefixPattern(`${ownerUnit}/`)) }] },
       attributes: ['path'],
       transaction: ctx.tx,
     });
@@ -83,6 +83,21 @@ export async function audiencesFor(
   const unitPaths = await unitPathsOf(ctx, user);
   const owner = app?.ownerUnit;
   return named(await domainsServing(ctx, owner ? unitPaths.filter((p) => isWithin(p, owner)) : unitPaths));
+}
+
+/**
+ * The nodes that serve some unit of the campus (a partner organization's serve none), asked on every
+ * token request of a campus-wide app's bot: one statement, kept between requests until a domain or its
+ * units change (shared-reads.ts).
+ */
+function campusDomains(ctx: GatewayContext): Promise<string[]> {
+  return remember(ctx, 'campus-domains', async () => {
+    const rows = await ctx.sequelize.query<{ name: string }>(
+      'SELECT DISTINCT d.name AS name FROM domains d JOIN domain_units l ON l.domain_id = d.id',
+      { type: QueryTypes.SELECT, transaction: ctx.tx },
+    );
+    return rows.map((r) => r.name);
+  });
 }
 
 const named = (domains: (string | null)[]) => new Set(domains.filter((d): d is string => d !== null));

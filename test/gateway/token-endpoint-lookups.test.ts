@@ -8,6 +8,7 @@ import type { BrowserAgent } from '../helpers/browser-agent.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { addPeople, ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { membershipsOf } from '../../gateway/accounts/memberships.ts';
+import { botToken } from '../apps/helpers.ts';
 
 const REDIRECT = 'http://localhost:9/lookups-cb';
 
@@ -61,6 +62,27 @@ describe('the token endpoint', () => {
     // (The domain registry is left out: the gateway's timers may read it meanwhile, as they read ended access.)
     const tables = ['oidc_payloads', 'apps', 'users', 'memberships', 'org_units'];
     expect(tables.reduce((sum, t) => sum + (reads[t] ?? 0), 0)).toBeLessThanOrEqual(7);
+  });
+
+  it("reads no unit for a campus-wide app's bot, and the nodes serving the campus once for several tokens", async () => {
+    const desk = await registerTestApp(gateway, {
+      name: 'Campus Desk',
+      redirectUris: ['http://localhost:9/desk-cb'],
+      botEnabled: true,
+    });
+    let servingReads = 0;
+    gateway.sequelize.addHook('afterQuery', 'count-serving', (_options, query) => {
+      if (/\bdomain_units\b/.test(String((query as unknown as { sql?: string }).sql ?? ''))) servingReads += 1;
+    });
+    try {
+      const { reads } = await tablesRead(async () => {
+        for (let i = 0; i < 3; i += 1) await botToken(gateway, desk, ENG_NODE);
+      });
+      expect(reads.org_units).toBeUndefined();
+      expect(servingReads).toBe(1);
+    } finally {
+      gateway.sequelize.removeHook('afterQuery', 'count-serving');
+    }
   });
 
   it('keeps the person, their units, the app and the node between requests until one of them changes', async () => {
