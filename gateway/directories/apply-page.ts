@@ -26,6 +26,12 @@ export type SyncRun = {
   report: SyncReport;
   /** Entries that could not be read into a person, so far: when that is all of them, nobody is disabled. */
   unread: number;
+  /**
+   * The people the directory marks disabled, by user id. They are disabled only once the whole directory
+   * was read and passed its checks (sync-directory.ts), like the people gone from it: a sync that stops
+   * part-way, or that can read none of its entries, disables nobody.
+   */
+  markedDisabled: Set<string>;
 };
 
 /** A known person of this directory to bring up to date; `profile` is false when their new email is taken. */
@@ -47,12 +53,10 @@ type Known = {
 };
 
 /**
- * What the page will do: whom to create, whom to update, whom to disable though their entry could not be
- * read (the directory marks it disabled), and whose link to mark as seen by this run.
+ * What the page will do: whom to create, whom to update, whom the directory marks disabled (read or
+ * not; by user id), and whose link to mark as seen by this run.
  */
-type Decision = { creates: Person[]; updates: Update[]; disables: Disable[]; seen: string[] };
-
-type Disable = { user: User; link: DirectoryAccount };
+type Decision = { creates: Person[]; updates: Update[]; markedDisabled: string[]; seen: string[] };
 
 /**
  * One membership as the sync writes it, primary unit first: a directory person administers only the
@@ -73,33 +77,30 @@ const rowsOf = (userId: string, placements: Placement[]) =>
 
 /**
  * Applies one page of directory entries (at most PAGE_SIZE): creates the new people, updates the known
- * ones, disables those the directory marks disabled and enables those it no longer does, and marks
- * everyone it saw as seen by this run. A username held by a local account, by another directory, by an
- * app or reserved is refused with its reason, never merged. The database is asked in batches, so a page
- * costs a handful of queries however many people it holds; the lookups and the decisions come before the
- * page's one transaction, to keep it short.
+ * ones, notes those the directory marks disabled (disabled after the whole read), enables those it no
+ * longer does, and marks everyone it saw as seen by this run. A username held by a local account, by
+ * another directory, by an app or reserved is refused with its reason, never merged. The database is
+ * asked in batches, so a page costs a handful of queries however many people it holds; the lookups and
+ * the decisions come before the page's one transaction, to keep it short.
  */
 export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Entry[]): Promise<void> {
   sync.report.entries += entries.length;
   sync.report.pages += 1;
   const read = readPage(sync, entries);
   const known = await lookUpPeople(ctx, sync, read);
-  const { creates, updates, disables, seen } = decide(sync, read, known);
+  const { creates, updates, markedDisabled, seen } = decide(sync, read, known);
   const unitsOf = await unitsBefore(ctx, updates);
   await inTransaction(ctx, async (ctx) => {
     const placementsOf = await ensurePageUnits(ctx, sync, [...creates, ...updates.map((u) => u.person)]);
     await writeCreates(ctx, sync, creates, placementsOf);
     for (const update of updates) await applyUpdate(ctx, sync, update, unitsOf.get(update.user.id) ?? '', placementsOf);
-    for (const { user, link } of disables) {
-      await disableForDirectory(ctx, user, link, sync.directory, 'disabled in the directory');
-      count(sync.report, 'disabled', user.username);
-    }
     if (seen.length > 0)
       await ctx.models.DirectoryAccount.update(
         { seenRun: sync.run },
         { where: { userId: { [Op.in]: seen } }, transaction: ctx.tx },
       );
   });
+  for (const id of markedDisabled) sync.markedDisabled.add(id);
 }
 
 /**
@@ -204,13 +205,12 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
   // often clears the mailbox too. Found by the DN their link keeps, never by username alone: anyone who
   // may add an entry could add one with someone else's username, and disable them or keep them on.
   const seen: string[] = [];
-  const flagged = new Map<string, Disable>();
+  const flagged = new Set<string>();
   for (const { refusal: r, disabled } of unread) {
     const link = linkByUnreadDn.get(normalizeDn(r.dn));
     if (!link) continue;
     seen.push(link.userId);
-    const user = userById.get(link.userId);
-    if (disabled && user?.status === 'active') flagged.set(user.id, { user, link });
+    if (disabled && userById.get(link.userId)?.status === 'active') flagged.add(link.userId);
   }
 
   const creates: Person[] = [];
@@ -267,9 +267,11 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
       });
     updates.push({ person: p, user, link, profile: !emailClash });
   }
-  // An entry of the page that could be read speaks for its person; an unread one with the same account does not.
-  for (const { user } of updates) flagged.delete(user.id);
-  return { creates, updates, disables: [...flagged.values()], seen };
+  // An entry of the page that could be read speaks for its person, disabled there or not; an unread one does not.
+  for (const { person, user } of updates)
+    if (person.disabled && user.status === 'active') flagged.add(user.id);
+    else flagged.delete(user.id);
+  return { creates, updates, markedDisabled: [...flagged], seen };
 }
 
 /**
@@ -385,14 +387,12 @@ async function applyUpdate(
     await link.save({ transaction: ctx.tx });
   }
   let statusChanged = true;
-  if (p.disabled && user.status === 'active') {
-    await disableForDirectory(ctx, user, link, directory, 'disabled in the directory');
-    count(report, 'disabled', user.username);
-  } else if (!p.disabled && user.status === 'disabled' && link.disabledByDirectory) {
+  if (!p.disabled && user.status === 'disabled' && link.disabledByDirectory) {
     await enableForDirectory(ctx, user, link, directory);
     count(report, 'reenabled', user.username);
   } else {
-    statusChanged = false;
+    // Disabled once the whole directory was read (SyncRun.markedDisabled).
+    statusChanged = p.disabled && user.status === 'active';
     if (changed) await user.save({ transaction: ctx.tx });
   }
   if (changed) count(report, 'updated', user.username);

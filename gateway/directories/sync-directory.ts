@@ -7,7 +7,7 @@ import type { Sealer } from '../../core/seal.ts';
 import { assertFullAdmin } from '../accounts/scope.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
-import type { Directory } from '../models/directories.ts';
+import type { Directory, DirectoryAccount } from '../models/directories.ts';
 import { inTransaction } from '../transaction.ts';
 import { applyPage, disableForDirectory, type SyncRun } from './apply-page.ts';
 import { closeQuietly, endpointOf, openDirectory, unavailable } from './connection.ts';
@@ -68,9 +68,10 @@ class UnreadableDirectoryError extends AppError {
 /**
  * Brings Atrium's people and units in line with one directory: reads every entry under the user base
  * in pages of PAGE_SIZE (Active Directory's maximum), applies each page in its own short transaction,
- * and, only once the whole directory was read, disables the people it brought earlier that it no longer
- * has. A sync that fails part-way disables nobody. One sync per directory at a time (sync-lease.ts).
- * The report is kept on the registration and written to the audit log, failed or not.
+ * and, only once the whole directory was read, disables the people it marks disabled and those it
+ * brought earlier that it no longer has. A sync that fails part-way disables nobody. One sync per
+ * directory at a time (sync-lease.ts). The report is kept on the registration and written to the audit
+ * log, failed or not.
  */
 export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: string): Promise<SyncReport> {
   assertFullAdmin(ctx.actor);
@@ -95,6 +96,7 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
       ),
       report,
       unread: 0,
+      markedDisabled: new Set(),
     };
     const total = deps.countFirst ? await countEntries(client, directory.name, settings) : null;
     const pages = client.searchPaginated(settings.userBase, {
@@ -121,7 +123,7 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
       throw unavailable(directory.name, error);
     }
     if (deps.signal?.aborted) throw stopped();
-    await disableGone(ctx, sync, deps, lease.renew, total);
+    await disableAfterRead(ctx, sync, deps, lease.renew, total);
   } catch (error) {
     report.outcome = 'failure';
     report.error = describeFailure(error);
@@ -196,47 +198,67 @@ async function countEntries(client: Client, directory: string, settings: Directo
   return total;
 }
 
-/** After a complete read: people of this directory that it did not return are disabled, in batches. */
-async function disableGone(
+/**
+ * After a complete read: the people the directory marks disabled, then those of this directory that it
+ * did not return, are disabled in batches; nobody when the read found no one or could read no one.
+ */
+async function disableAfterRead(
   ctx: GatewayContext,
   sync: SyncRun,
   deps: SyncDeps,
   renew: () => Promise<void>,
   total: number | null,
 ): Promise<void> {
-  const { DirectoryAccount, User } = ctx.models;
-  const where = { directoryId: sync.directory.id, seenRun: { [Op.ne]: sync.run } };
+  const { DirectoryAccount } = ctx.models;
   if (sync.report.entries === 0 || sync.unread === sync.report.entries) {
     const people = await DirectoryAccount.count({ where: { directoryId: sync.directory.id } });
     if (people > 0 && sync.report.entries === 0) throw new EmptyDirectoryError(sync.settings, people);
     if (people > 0) throw new UnreadableDirectoryError(sync, people);
   }
+  const batch = async (links: DirectoryAccount[], reason: string) => {
+    await disableLinks(ctx, sync, links, reason);
+    await renew();
+    deps.onProgress?.({ phase: 'disabling', entries: sync.report.entries, pages: sync.report.pages, total });
+  };
+  const marked = [...sync.markedDisabled];
+  for (let i = 0; i < marked.length; i += DISABLE_BATCH) {
+    const userIds = marked.slice(i, i + DISABLE_BATCH);
+    const links = await DirectoryAccount.findAll({
+      where: { directoryId: sync.directory.id, userId: { [Op.in]: userIds } },
+    });
+    await batch(links, 'disabled in the directory');
+  }
   let after = '';
   for (;;) {
     const links = await DirectoryAccount.findAll({
-      where: { ...where, userId: { [Op.gt]: after } },
+      where: { directoryId: sync.directory.id, seenRun: { [Op.ne]: sync.run }, userId: { [Op.gt]: after } },
       order: [['userId', 'ASC']],
-      limit: 500,
+      limit: DISABLE_BATCH,
     });
     if (links.length === 0) return;
     after = links.at(-1)!.userId;
-    await inTransaction(ctx, async (ctx) => {
-      const users = new Map(
-        (
-          await User.findAll({
-            where: { id: { [Op.in]: links.map((l) => l.userId) }, status: 'active' },
-            transaction: ctx.tx,
-          })
-        ).map((u) => [u.id, u]),
-      );
-      for (const link of links) {
-        const user = users.get(link.userId);
-        if (!user) continue;
-        await disableForDirectory(ctx, user, link, sync.directory, 'gone from the directory');
-        count(sync.report, 'disabled', user.username);
-      }
-    });
-    await renew();
-    deps.onProgress?.({ phase: 'disabling', entries: sync.report.entries, pages: sync.report.pages, total });
+    await batch(links, 'gone from the directory');
   }
+}
+
+const DISABLE_BATCH = 500;
+
+/** Disables, in one transaction, the people of these links who are still active. */
+async function disableLinks(ctx: GatewayContext, sync: SyncRun, links: DirectoryAccount[], reason: string) {
+  await inTransaction(ctx, async (ctx) => {
+    const users = new Map(
+      (
+        await ctx.models.User.findAll({
+          where: { id: { [Op.in]: links.map((l) => l.userId) }, status: 'active' },
+          transaction: ctx.tx,
+        })
+      ).map((u) => [u.id, u]),
+    );
+    for (const link of links) {
+      const user = users.get(link.userId);
+      if (!user) continue;
+      await disableForDirectory(ctx, user, link, sync.directory, reason);
+      count(sync.report, 'disabled', user.username);
+    }
+  });
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syncDirectory } from '../../gateway/directories/sync-directory.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { adUser, personDn, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
 import { updateDirectory } from '../../gateway/directories/update-directory.ts';
@@ -37,9 +38,10 @@ describe('an entry whose username cannot be read', () => {
     expect((await personOf(gateway, 'yara'))!.status).toBe('active');
   });
 
-  it('disables nobody when no entry at all can be read, and the report says why', async () => {
+  it('disables nobody when no entry at all can be read, not even whom AD marks disabled, and the report says why', async () => {
     // A typo in the username attribute (or an ACL that hides it from the service account): every
     // entry is still there, under the same DN, but none can be read.
+    await ad.replace(dnOf('abel'), 'userAccountControl', ['514']);
     await updateDirectory(asOperator(gateway), sealerOf(gateway), 'campus-ad', {
       usernameAttribute: 'employeeNumber',
     });
@@ -51,6 +53,7 @@ describe('an entry whose username cannot be read', () => {
     expect(report.disabled).toBe(0);
     for (const uid of names) expect((await personOf(gateway, uid))!.status, uid).toBe('active');
     expect(await gateway.models.EndedAccess.count()).toBe(0);
+    await ad.replace(dnOf('abel'), 'userAccountControl', ['512']);
 
     await updateDirectory(asOperator(gateway), sealerOf(gateway), 'campus-ad', {
       usernameAttribute: 'sAMAccountName',
@@ -128,5 +131,18 @@ describe('an unreadable entry that only shares a username with a person', () => 
     expect(report).toMatchObject({ outcome: 'success', disabled: 1 });
     expect(report.names.disabled).toEqual(['walt']);
     expect((await personOf(gateway, 'walt'))!.status).toBe('disabled');
+  });
+
+  it('disables nobody when the sync stops part-way, not even whom AD marks disabled on an earlier page', async () => {
+    await big.replace(dnOf('f0001'), 'userAccountControl', ['514']);
+    const stop = new AbortController();
+    const report = await syncDirectory(
+      asOperator(gateway),
+      { sealer: sealerOf(gateway), signal: stop.signal, onProgress: () => stop.abort() },
+      'big-ad',
+    );
+    expect(report).toMatchObject({ outcome: 'failure', pages: 1, disabled: 0 });
+    expect((await personOf(gateway, 'f0001'))!.status).toBe('active');
+    expect((await sync(gateway, 'big-ad')).names.disabled).toEqual(['f0001']);
   });
 });
