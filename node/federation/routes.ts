@@ -126,10 +126,11 @@ export function federationRoutes(
   router.get('/.well-known/atrium/keys', async (_req, res) => {
     res.set('Cache-Control', 'max-age=60').json(await keysDocument(federationModels, sealer, services.domain));
   });
+  // A transaction is taken once by its id already (inbox_entries, in the transaction that applies it):
+  // it is not also written down as a signed request, a write per transaction on the busiest route.
   router.post('/federation/v1/transactions/:txnId', raw, async (req, res) => {
-    res.json(
-      await takeTransaction(services, federationModels, await verified(req), String(req.params.txnId), () => json(req)),
-    );
+    const origin = await verified(req, { repeatable: true });
+    res.json(await takeTransaction(services, federationModels, origin, String(req.params.txnId), () => json(req)));
   });
   router.post('/federation/v1/submit', raw, async (req, res) => {
     res.json(await takeSubmission(services, await verified(req), json(req)));
@@ -205,8 +206,9 @@ export function federationRoutes(
     await verified(req, { repeatable: true });
     res.status(202).end();
   });
+  // Said again, a typing note changes nothing that lasts: not worth a write for each one.
   router.post('/federation/v1/typing', raw, async (req, res) => {
-    await relayTyping(services, await verified(req), json(req));
+    await relayTyping(services, await verified(req, { repeatable: true }), json(req));
     res.status(202).end();
   });
   return router;

@@ -205,9 +205,8 @@ describe('a signed request sent again', () => {
   });
 
   it('is refused also when its signature is written another way that decodes to the same bytes', async () => {
-    const { send, signature } = await signedOnce(campus.nodes.arts, '/federation/v1/typing', {
-      conversationId,
-      address: 'alice@eng.campus.test',
+    const { send, signature } = await signedOnce(campus.nodes.arts, '/federation/v1/presence/changed', {
+      presence: [{ address: 'alice@eng.campus.test', status: 'away', lastSeen: null }],
     });
     expect((await send()).status).toBe(202);
     // 64 bytes take 86 base64url characters: the last one carries two bits, and four that decoders ignore.
@@ -215,6 +214,16 @@ describe('a signed request sent again', () => {
     const twin = signature.slice(0, -1) + alphabet[alphabet.indexOf(signature.at(-1)!) ^ 1];
     expect(twin).not.toBe(signature);
     expect(await send(twin)).toEqual(replayed);
+  });
+
+  it('is answered as the duplicate it is when it is a transaction, which is taken once by its id', async () => {
+    const { send } = await signedOnce(
+      campus.nodes.arts,
+      '/federation/v1/transactions/same-bytes-0001',
+      receiptFromEng(),
+    );
+    expect(await send()).toEqual({ status: 200, body: { applied: 1 } });
+    expect(await send()).toEqual({ status: 200, body: { duplicate: true } });
   });
 
   it('is answered again when it only asks', async () => {
