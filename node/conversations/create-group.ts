@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { UniqueConstraintError } from 'sequelize';
 import { z } from 'zod';
+import { NotFoundError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema } from '../../protocol/address.ts';
 import type { NodeContext } from '../context.ts';
@@ -13,7 +14,7 @@ import {
   requireDistinct,
   requireRoomFor,
 } from './group-change.ts';
-import { membershipChanged, NotMemberError } from './membership.ts';
+import { membershipChanged, requireMember } from './membership.ts';
 import { presentForActor } from './list-conversations.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 
@@ -109,13 +110,11 @@ export async function createGroup(ctx: NodeContext, input: unknown): Promise<Pre
  * left it or been removed is refused like any other non-member: the retry shows nothing of it.
  */
 async function madeBefore(ctx: NodeContext, id: string): Promise<PresentedConversation | undefined> {
-  const { Conversation, Member } = ctx.models;
-  const [existing, member] = await Promise.all([
-    Conversation.findByPk(id),
-    Member.findOne({ where: { conversationId: id, address: ctx.actor.address, state: 'active' } }),
-  ]);
-  if (!existing) return undefined;
-  if (!member) throw new NotMemberError();
-  const [view] = await presentForActor(ctx, [existing]);
+  const made = await requireMember(ctx, id).catch((error: unknown) => {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  });
+  if (!made) return undefined;
+  const [view] = await presentForActor(ctx, [made.conversation]);
   return view;
 }
