@@ -12,6 +12,9 @@ export const up: Migration = async ({ context: { queryInterface: qi, sequelize }
   );
 };
 
-export const down: Migration = async ({ context: { queryInterface: qi } }) => {
-  await qi.removeColumn('memberships', 'administers');
+// Sequelize's removeColumn rebuilds a SQLite table, and loses the composite primary key on the way (each
+// of its columns comes back unique): anyone in two units would stop the rebuild. Both databases drop a
+// column in place.
+export const down: Migration = async ({ context: { sequelize } }) => {
+  await sequelize.query('ALTER TABLE memberships DROP COLUMN administers');
 };
