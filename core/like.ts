@@ -29,3 +29,14 @@ export const prefixPattern = (text: string) => `${escapeLike(text)}%`;
 export function like(sequelize: Sequelize, pattern: string) {
   return { [Op.like]: sequelize.literal(`${sequelize.escape(pattern)} ${ESCAPE_CLAUSE}`) };
 }
+
+/**
+ * A Sequelize condition on values that start with `text`, which the column's index serves on both
+ * databases: MariaDB reads a prefix LIKE as a range of the index; SQLite's LIKE ignores case, so it
+ * cannot use an index of the column as declared and scans the table, and the range is written out.
+ */
+export function startsWith(sequelize: Sequelize, text: string) {
+  if (sequelize.getDialect() !== 'sqlite') return like(sequelize, prefixPattern(text));
+  const last = text.length - 1;
+  return { [Op.gte]: text, [Op.lt]: text.slice(0, last) + String.fromCharCode(text.charCodeAt(last) + 1) };
+}

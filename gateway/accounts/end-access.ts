@@ -1,9 +1,10 @@
 import { Op } from 'sequelize';
-import { containsPattern, like } from '../../core/like.ts';
+import { startsWith } from '../../core/like.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
-import { personTag } from '../portal/session-ids.ts';
+import { personPrefix } from '../portal/session-ids.ts';
+import { rowPrefixesOf } from '../portal/token-vault.ts';
 import { spendOpenResetLinks } from '../recovery/spend-reset-links.ts';
 import { inTransaction } from '../transaction.ts';
 import { findManageableUser } from './find-user.ts';
@@ -30,13 +31,18 @@ export async function endAccessOf(ctx: GatewayContext, user: User): Promise<{ ar
 }
 
 /**
- * Found first, then deleted by id: a DELETE matching on a pattern inside the id would lock every row it
- * scans on MariaDB, and so every session of everyone, until the caller's transaction ends.
+ * The person's rows are those whose key starts with their tag (a range of the primary key, not a scan of
+ * everyone's sessions). Found first, then deleted by key: a DELETE by a range locks the gaps around it on
+ * MariaDB until the caller's transaction ends, where other people's sessions are being written.
  */
 async function endPortalSessionsOf(ctx: GatewayContext, user: User): Promise<void> {
   const { WebSession } = ctx.models;
   const rows = await WebSession.findAll({
-    where: { sid: like(WebSession.sequelize!, containsPattern(personTag(user.id))) },
+    where: {
+      [Op.or]: rowPrefixesOf(personPrefix(user.id)).map((prefix) => ({
+        sid: startsWith(WebSession.sequelize!, prefix),
+      })),
+    },
     attributes: ['sid'],
     transaction: ctx.tx,
   });

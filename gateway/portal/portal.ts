@@ -1,7 +1,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import session from 'express-session';
 import { Op } from 'sequelize';
-import { like, prefixPattern } from '../../core/like.ts';
+import { startsWith } from '../../core/like.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createSealer } from '../../core/seal.ts';
 import { DatabaseSessionStore } from '../admin/session-store.ts';
@@ -101,11 +101,12 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
     return target;
   }
 
-  async function endSessions(prefix: string): Promise<number> {
-    const refreshTokens = await vault.closeAll(prefix);
+  async function endSessions(prefixes: string[]): Promise<number> {
+    const refreshTokens = (await Promise.all(prefixes.map((prefix) => vault.closeAll(prefix)))).flat();
     await Promise.all(refreshTokens.map((token) => auth.revoke(token)));
-    return deps.models.WebSession.destroy({
-      where: { sid: like(deps.models.WebSession.sequelize!, prefixPattern(prefix)) },
+    const { WebSession } = deps.models;
+    return WebSession.destroy({
+      where: { [Op.or]: prefixes.map((prefix) => ({ sid: startsWith(WebSession.sequelize!, prefix) })) },
     });
   }
 

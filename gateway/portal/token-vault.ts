@@ -1,6 +1,6 @@
 import { Op, UniqueConstraintError } from 'sequelize';
 import { AppError } from '../../core/errors.ts';
-import { like, prefixPattern } from '../../core/like.ts';
+import { startsWith } from '../../core/like.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
 import type { GatewayModels } from '../models/index.ts';
@@ -15,6 +15,9 @@ export type NodeToken = { token: string; expiresAt: number };
 const LEASE_MS = 35_000;
 const VAULT = 'portal-vault:';
 const LEASE = 'portal-lease:';
+
+/** Where the rows of the portal sessions whose ids start with `prefix` are: theirs, their tokens' and their leases'. */
+export const rowPrefixesOf = (prefix: string) => [prefix, VAULT + prefix, LEASE + prefix];
 
 /** The page answers it by signing in again (silently, while the gateway session lasts). */
 export class SessionExpiredError extends AppError {
@@ -145,7 +148,7 @@ export function createTokenVault(deps: {
 
     async closeAll(prefix: string): Promise<string[]> {
       const rows = await WebSession.findAll({
-        where: { sid: like(WebSession.sequelize!, prefixPattern(`${VAULT}${prefix}`)) },
+        where: { sid: startsWith(WebSession.sequelize!, `${VAULT}${prefix}`) },
         attributes: ['sid'],
       });
       const sids = rows.map((r) => r.sid.slice(VAULT.length));

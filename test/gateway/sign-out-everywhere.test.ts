@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Op } from 'sequelize';
+import { Op, QueryTypes } from 'sequelize';
 import {
   BrowserAgent,
   filledFormWithAction,
@@ -14,7 +14,8 @@ import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { signOutEverywhere } from '../../gateway/accounts/end-access.ts';
 import { resetPassword, updateUser } from '../../gateway/accounts/update-user.ts';
-import { personTag } from '../../gateway/portal/session-ids.ts';
+import { personPrefix } from '../../gateway/portal/session-ids.ts';
+import { rowPrefixesOf } from '../../gateway/portal/token-vault.ts';
 
 let gateway: TestGateway;
 let admin: BrowserAgent;
@@ -56,8 +57,21 @@ async function portalAgent(username: string): Promise<BrowserAgent> {
 const csrfOf = (page: Page) => /name="_csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '';
 
 /** The portal's rows of the person: their sessions and the tokens kept for them. */
-const portalRowsOf = (userId: string) =>
-  gateway.models.WebSession.count({ where: { sid: { [Op.like]: `%${personTag(userId)}%` } } });
+const portalRowsWhere = (userId: string) => ({
+  [Op.or]: rowPrefixesOf(personPrefix(userId)).map((prefix) => ({ sid: { [Op.like]: `${prefix}%` } })),
+});
+const portalRowsOf = (userId: string) => gateway.models.WebSession.count({ where: portalRowsWhere(userId) });
+
+/** How the database would run `sql` (captured with its values inlined): whether it reads the whole table. */
+async function scansWholeTable(sql: string): Promise<boolean> {
+  const sequelize = gateway.sequelize;
+  if (sequelize.getDialect() === 'sqlite') {
+    const plan = await sequelize.query<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, { type: QueryTypes.SELECT });
+    return plan.some((step) => /^SCAN\b/.test(step.detail));
+  }
+  const plan = await sequelize.query<{ type: string }>(`EXPLAIN ${sql}`, { type: QueryTypes.SELECT });
+  return plan.some((step) => step.type === 'ALL' || step.type === 'index');
+}
 
 beforeAll(async () => {
   gateway = await startTestGateway('sign-out-all', { LOGIN_IP_LIMIT: '1000' });
@@ -184,6 +198,24 @@ describe('ending access ends the portal and account page sessions too', () => {
     expect(await portalRowsOf(kim.id)).toBe(0);
   });
 
+  it("finds the person's portal sessions through the sessions' key, without reading everyone's", async () => {
+    const ned = await seedUser('ned-portal', ['campus/eng/cs']);
+    await portalAgent('ned-portal');
+    const reads: string[] = [];
+    gateway.sequelize.addHook('afterQuery', 'web-session-reads', (_options, query) => {
+      const sql = String((query as unknown as { sql?: string }).sql ?? '');
+      if (/^\s*SELECT\b[\s\S]*\bFROM\s+[`"]?web_sessions\b/i.test(sql)) reads.push(sql);
+    });
+    try {
+      await signOutEverywhere(operatorContext(), 'ned-portal');
+    } finally {
+      gateway.sequelize.removeHook('afterQuery', 'web-session-reads');
+    }
+    expect(await portalRowsOf(ned.id)).toBe(0);
+    expect(reads).toHaveLength(1);
+    expect(await scansWholeTable(reads[0]!)).toBe(false);
+  });
+
   it('a password set by an administrator ends the portal session', async () => {
     const lou = await seedUser('lou-portal', ['campus/eng/cs']);
     const stolen = await portalAgent('lou-portal');
@@ -197,7 +229,7 @@ describe('ending access ends the portal and account page sessions too', () => {
     const mia = await seedUser('mia-portal', ['campus/eng/cs']);
     const stolen = await portalAgent('mia-portal');
     // Kept aside, as if the row had escaped the clean-up: the session must still not come back.
-    const rows = await gateway.models.WebSession.findAll({ where: { sid: { [Op.like]: `%${personTag(mia.id)}%` } } });
+    const rows = await gateway.models.WebSession.findAll({ where: portalRowsWhere(mia.id) });
     await updateUser(operatorContext(), mia.id, { status: 'disabled' });
     await gateway.models.WebSession.bulkCreate(rows.map((row) => row.get({ plain: true })));
     await updateUser(operatorContext(), mia.id, { status: 'active' });

@@ -18,8 +18,8 @@ export type SessionRouteDeps = {
   tagging: SessionTagging;
   logger: Logger;
   context: (req: Request | null) => GatewayContext;
-  /** Ends every portal session whose id starts with the prefix (single logout from elsewhere). */
-  endSessions(prefix: string): Promise<number>;
+  /** Ends every portal session whose id starts with one of the prefixes, and its tokens (single logout from elsewhere). */
+  endSessions(prefixes: string[]): Promise<number>;
   sessionExpiresAt(req: Request): Date;
 };
 
@@ -91,9 +91,19 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
         maxTokenAge: '5m',
       });
       const events = payload.events as Record<string, unknown> | undefined;
-      if (!events || typeof events[LOGOUT_EVENT] !== 'object' || typeof payload.sid !== 'string')
-        throw new Error('not a logout token with a session id');
-      const ended = await deps.endSessions(deps.tagging.prefix(payload.sid));
+      if (
+        !events ||
+        typeof events[LOGOUT_EVENT] !== 'object' ||
+        typeof payload.sid !== 'string' ||
+        typeof payload.sub !== 'string'
+      )
+        throw new Error('not a logout token with a person and a session id');
+      // Sessions signed in before the person's tag came first in their ids still start with the gateway
+      // session's; they last at most the session lifetime (SESSION_TTL_HOURS) after that upgrade.
+      const ended = await deps.endSessions([
+        deps.tagging.prefix(payload.sub, payload.sid),
+        deps.tagging.formerPrefix(payload.sid),
+      ]);
       deps.logger.info({ ended }, 'portal sessions ended by single logout');
       res.status(200).set('Cache-Control', 'no-store').end();
     } catch (err) {
