@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Op } from 'sequelize';
 import { Secret, TOTP } from 'otpauth';
 import { createSealer, type Sealer } from '../../core/seal.ts';
@@ -9,6 +8,7 @@ import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { EnrolmentClosedError, FactorAlreadyEnrolledError, InvalidCodeError } from './errors.ts';
 import { issueRecoveryCodes } from './recovery-codes.ts';
+import type { Binding } from './binding.ts';
 
 const PERIOD = 30;
 
@@ -38,15 +38,9 @@ export type PendingEnrolment = { secret: string; uri: string };
  */
 const ENROLMENT_MINUTES = 10;
 
-/**
- * What is kept of a binding: its digest, since a portal session's binding holds the session's id, which
- * must not be readable from this table.
- */
-const kept = (binding: string) => createHash('sha256').update(binding).digest('base64url');
-
-const isOpen = (factor: TotpFactor, binding: string, now = Date.now()) =>
+const isOpen = (factor: TotpFactor, binding: Binding, now = Date.now()) =>
   factor.confirmedAt === null &&
-  factor.binding === kept(binding) &&
+  factor.binding === binding &&
   factor.createdAt.getTime() > now - ENROLMENT_MINUTES * 60_000;
 
 /**
@@ -60,13 +54,13 @@ export async function beginTotpEnrolment(
   ctx: GatewayContext,
   deps: TotpDeps,
   user: User,
-  binding: string,
+  binding: Binding,
 ): Promise<PendingEnrolment> {
   const existing = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
   if (existing?.confirmedAt) throw new FactorAlreadyEnrolledError();
   if (existing && isOpen(existing, binding)) return pendingOf(deps, user, existing.secret);
   const secret = new Secret({ size: 20 }).base32;
-  const fields = { secret: deps.sealer.seal(secret), binding: kept(binding), lastStep: null, createdAt: new Date() };
+  const fields = { secret: deps.sealer.seal(secret), binding, lastStep: null, createdAt: new Date() };
   if (existing) {
     // Never over a secret confirmed meanwhile.
     const [replaced] = await ctx.models.TotpFactor.update(fields, {
@@ -103,7 +97,7 @@ async function acceptCode(
   deps: TotpDeps,
   user: User,
   code: string,
-  enrolment: { binding: string } | null,
+  enrolment: { binding: Binding } | null,
 ): Promise<boolean> {
   const factor = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
   if (!factor || (factor.confirmedAt === null) !== (enrolment !== null)) return false;
@@ -115,7 +109,7 @@ async function acceptCode(
       where: {
         userId: user.id,
         [Op.or]: [{ lastStep: null }, { lastStep: { [Op.lt]: step } }],
-        ...(enrolment ? { confirmedAt: null, binding: kept(enrolment.binding), secret: factor.secret } : {}),
+        ...(enrolment ? { confirmedAt: null, binding: enrolment.binding, secret: factor.secret } : {}),
       },
       transaction: ctx.tx,
     },
@@ -132,7 +126,7 @@ export async function confirmTotpEnrolment(
   deps: TotpDeps,
   user: User,
   code: string,
-  binding: string,
+  binding: Binding,
 ): Promise<string[]> {
   const asPerson = {
     ...ctx,

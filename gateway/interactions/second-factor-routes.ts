@@ -11,6 +11,7 @@ import { secondFactorRequired } from '../factors/policy.ts';
 import { verifySecondFactor } from '../factors/second-step.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, type TotpDeps } from '../factors/totp.ts';
 import { hasSecondFactor, secondFactorChoices } from '../factors/passkeys/second-factor-choices.ts';
+import { interactionBinding } from '../factors/binding.ts';
 
 export type SecondFactorDeps = {
   provider: () => Provider;
@@ -36,7 +37,6 @@ export function pendingSignIn(details: Details): PendingSignIn | null {
 
 const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
 // The authenticator secret shown at this sign-in is confirmed at this sign-in only.
-const bindingOf = (details: Details) => `interaction:${details.uid}`;
 
 const ENROL_REQUIRED =
   'Your organisation requires a second factor for your account. Set up an authenticator app to continue.';
@@ -104,7 +104,7 @@ export async function renderPendingStep(
   const ctx = deps.context(req);
   const user = await ctx.models.User.findByPk(pending.accountId);
   if (!user) return res.redirect(303, `/interaction/${details.uid}`);
-  const shown = await presentEnrolment(await beginTotpEnrolment(ctx, deps.totp, user, bindingOf(details)));
+  const shown = await presentEnrolment(await beginTotpEnrolment(ctx, deps.totp, user, interactionBinding(details)));
   res.render('enrol-totp', {
     ...base,
     ...shown,
@@ -177,7 +177,7 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
       if (!user || user.status !== 'active') return res.redirect(303, `/interaction/${details.uid}`);
       let codes: string[];
       try {
-        codes = await confirmTotpEnrolment(ctx, deps.totp, user, code(req), bindingOf(details));
+        codes = await confirmTotpEnrolment(ctx, deps.totp, user, code(req), interactionBinding(details));
       } catch (error) {
         if (!isAppError(error)) throw error;
         return renderPendingStep(deps, req, res, details, pending, error);

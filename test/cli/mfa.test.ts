@@ -7,6 +7,7 @@ import { secondFactorRequired } from '../../gateway/factors/policy.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { unusedUrl } from '../helpers/ports.ts';
 import { inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
+import { interactionBinding } from '../../gateway/factors/binding.ts';
 
 let db: TestDatabase;
 let inspect: Inspector;
@@ -66,8 +67,14 @@ describe('atrium users and second factors', () => {
   it('lists who has an authenticator, and reset-factors removes it with an audit entry', async () => {
     const carol = await findUser('carol');
     const deps = totpDeps('cli-test-key-not-used-for-codes-0123456789', 'http://localhost');
-    const { secret } = await beginTotpEnrolment(inspect.ctx, deps, carol, 'test');
-    await confirmTotpEnrolment(inspect.ctx, deps, carol, TOTP.generate({ secret: Secret.fromBase32(secret) }), 'test');
+    const { secret } = await beginTotpEnrolment(inspect.ctx, deps, carol, interactionBinding({ uid: 'test' }));
+    await confirmTotpEnrolment(
+      inspect.ctx,
+      deps,
+      carol,
+      TOTP.generate({ secret: Secret.fromBase32(secret) }),
+      interactionBinding({ uid: 'test' }),
+    );
 
     const listed = await runAtrium(db, ['users', 'list']);
     expect(listed.stdout).toContain('2ND FACTOR');

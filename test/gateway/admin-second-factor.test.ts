@@ -11,6 +11,7 @@ import {
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
+import { interactionBinding } from '../../gateway/factors/binding.ts';
 
 let gateway: TestGateway;
 let admin: BrowserAgent;
@@ -28,13 +29,13 @@ async function consoleAgent(username: string): Promise<BrowserAgent> {
 async function enrol(username: string) {
   const user = await userNamed(username);
   const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
-  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user, 'test');
+  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user, interactionBinding({ uid: 'test' }));
   await confirmTotpEnrolment(
     gateway.context(null),
     deps,
     user,
     TOTP.generate({ secret: Secret.fromBase32(secret) }),
-    'test',
+    interactionBinding({ uid: 'test' }),
   );
 }
 

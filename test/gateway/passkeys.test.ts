@@ -11,6 +11,7 @@ import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gatewa
 import { useRecoveryCode } from '../../gateway/factors/recovery-codes.ts';
 import { setPasswordless } from '../../gateway/factors/passkeys/passwordless-policy.ts';
 import { resetFactors } from '../../gateway/factors/reset-factors.ts';
+import { interactionBinding } from '../../gateway/factors/binding.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 let gateway: TestGateway;
@@ -40,14 +41,14 @@ async function storedPasskey(username: string, name: string) {
 async function enrolTotp(username: string) {
   const user = await userNamed(username);
   const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
-  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user, 'test');
+  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user, interactionBinding({ uid: 'test' }));
   let step = Math.floor(Date.now() / 30_000) - 1;
   const codes = await confirmTotpEnrolment(
     gateway.context(null),
     deps,
     user,
     TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: step * 30_000 }),
-    'test',
+    interactionBinding({ uid: 'test' }),
   );
   // Each later use takes a later step, within the gateway's window of one step either side.
   const next = () => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: ++step * 30_000 });
@@ -255,6 +256,28 @@ describe('passkey answers that are not what they claim', () => {
     });
     expect(noticeOf(nameless)).toBe('Give the passkey a name');
     expect(await gateway.models.Passkey.count({ where: { userId: (await userNamed('carol')).id } })).toBe(0);
+  });
+});
+
+describe("a passkey ceremony's pending challenge", () => {
+  it('is kept under a digest of the account page session, never its id, and still answers that session', async () => {
+    const agent = new BrowserAgent();
+    const page = await signInThrough(agent, url('/account/security'), 'carol', DEMO_PASSWORD);
+    const account = page.url.endsWith('/account/security') ? page : await agent.navigate(url('/account/security'));
+    expect((await askOptions(agent, account, '/account/security/passkeys/options')).status).toBe(200);
+    const carol = await userNamed('carol');
+    const challenges = await gateway.models.PasskeyChallenge.findAll({ where: { userId: carol.id } });
+    expect(challenges).toHaveLength(1);
+    const sessionIds = (await gateway.models.WebSession.findAll({ attributes: ['sid'] })).map((row) => row.sid);
+    expect(sessionIds.length).toBeGreaterThan(0);
+    for (const sid of sessionIds) expect(challenges[0]!.binding).not.toContain(sid);
+    // The answer still finds its challenge: a forged one is refused as a passkey, not as a lost ceremony.
+    const refused = await agent.submit(account, formWithAction(account, '/account/security/passkeys'), {
+      name: 'Broken',
+      response:
+        '{"id":"abc","rawId":"abc","type":"public-key","response":{"clientDataJSON":"e30","attestationObject":"AAAA"}}',
+    });
+    expect(noticeOf(refused)).toBe('That passkey was not accepted. Try again, or sign in another way.');
   });
 });
 

@@ -13,6 +13,7 @@ import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gatewa
 import { resetFactors } from '../../gateway/factors/reset-factors.ts';
 import { MFA_ACR, PASSWORD_ACR } from '../../gateway/factors/acr.ts';
 import { PORTAL_COOKIE } from '../../gateway/portal/portal.ts';
+import { interactionBinding } from '../../gateway/factors/binding.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 let gateway: TestGateway;
@@ -132,8 +133,16 @@ async function enrolled(username: string): Promise<{ authenticator: Authenticato
   const ctx = gateway.context(null);
   const user = (await gateway.models.User.findOne({ where: { username } }))!;
   const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
-  const authenticator = new Authenticator((await beginTotpEnrolment(ctx, deps, user, 'test')).secret);
-  const recoveryCodes = await confirmTotpEnrolment(ctx, deps, user, await authenticator.next(), 'test');
+  const authenticator = new Authenticator(
+    (await beginTotpEnrolment(ctx, deps, user, interactionBinding({ uid: 'test' }))).secret,
+  );
+  const recoveryCodes = await confirmTotpEnrolment(
+    ctx,
+    deps,
+    user,
+    await authenticator.next(),
+    interactionBinding({ uid: 'test' }),
+  );
   return { authenticator, recoveryCodes };
 }
 

@@ -17,6 +17,7 @@ import { beginPasskeyRegistration, finishPasskeyRegistration } from './registrat
 import type { PasskeyDeps } from './relying-party.ts';
 import { hasSecondFactor } from './second-factor-choices.ts';
 import { passwordlessAllowed } from './passwordless-policy.ts';
+import { portalBinding } from '../binding.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -36,7 +37,6 @@ export type AccountPasskeyDeps = {
 
 const form = express.urlencoded({ extended: false, limit: '48kb', parameterLimit: 10 });
 // A challenge of this portal session is answered in this session only.
-const bindingOf = (req: Request) => `portal:${req.sessionID}`;
 
 /**
  * The passkeys and recovery codes of `/account/security` (mounted on `/account` with the portal's
@@ -72,7 +72,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
     answerOptions(async (req) => {
       const user = await person(req);
       if (!user) throw new ConfirmationNeededError();
-      return beginPasskeyAssertion(deps.context(req), deps.passkeys, bindingOf(req), 'confirm', user);
+      return beginPasskeyAssertion(deps.context(req), deps.passkeys, portalBinding(req), 'confirm', user);
     }),
   );
 
@@ -82,7 +82,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
     deps.csrf.check,
     post(async (req, _res, user) => {
       await verifyPasskeyAssertion(deps.context(req), deps.passkeys, deps.loginPolicy, {
-        binding: bindingOf(req),
+        binding: portalBinding(req),
         purpose: 'confirm',
         expectedUserId: user.id,
         response: body(req).response,
@@ -100,7 +100,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
       const user = await person(req);
       if (!user) throw new ConfirmationNeededError();
       mustBeConfirmed(req);
-      return beginPasskeyRegistration(deps.context(req), deps.passkeys, user, bindingOf(req));
+      return beginPasskeyRegistration(deps.context(req), deps.passkeys, user, portalBinding(req));
     }),
   );
 
@@ -110,7 +110,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
     deps.csrf.check,
     post(async (req, _res, user) => {
       mustBeConfirmed(req);
-      const passkey = await finishPasskeyRegistration(deps.context(req), deps.passkeys, user, bindingOf(req), {
+      const passkey = await finishPasskeyRegistration(deps.context(req), deps.passkeys, user, portalBinding(req), {
         name: body(req).name,
         response: body(req).response,
       });

@@ -22,6 +22,7 @@ import { asPerson } from './person.ts';
 import { transportsOf } from './registration.ts';
 import { userIdOfHandle, type PasskeyDeps } from './relying-party.ts';
 import { parseAuthenticationResponse } from './response-schemas.ts';
+import type { Binding } from '../binding.ts';
 
 /** What an answered assertion proves: whose passkey it was, and whether the authenticator verified them. */
 export type PasskeyProof = { user: User; passkey: Passkey; userVerified: boolean };
@@ -43,7 +44,7 @@ const ACTION: Record<AssertionPurpose, string> = {
 export async function beginPasskeyAssertion(
   ctx: GatewayContext,
   deps: PasskeyDeps,
-  binding: string,
+  binding: Binding,
   purpose: AssertionPurpose,
   user: User | null,
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
@@ -59,7 +60,7 @@ export async function beginPasskeyAssertion(
 }
 
 export type AssertionInput = {
-  binding: string;
+  binding: Binding;
   purpose: AssertionPurpose;
   /** The person who must own the passkey (second factor, confirmation); null for a sign-in without a password. */
   expectedUserId: string | null;

@@ -3,6 +3,7 @@ import type { GatewayContext } from '../../context.ts';
 import type { ChallengePurpose } from '../../models/passkeys.ts';
 import { PasskeyChallengeError } from './errors.ts';
 import type { PasskeyDeps } from './relying-party.ts';
+import type { Binding } from '../binding.ts';
 
 /**
  * Keeps a ceremony's challenge in the database under what it is bound to (an interaction, or a portal
@@ -11,7 +12,7 @@ import type { PasskeyDeps } from './relying-party.ts';
 export async function keepChallenge(
   ctx: GatewayContext,
   deps: PasskeyDeps,
-  binding: string,
+  binding: Binding,
   purpose: ChallengePurpose,
   challenge: string,
   userId: string | null,
@@ -30,7 +31,7 @@ export async function keepChallenge(
  */
 export async function takeChallenge(
   ctx: GatewayContext,
-  binding: string,
+  binding: Binding,
   purpose: ChallengePurpose,
 ): Promise<{ challenge: string; userId: string | null }> {
   const row = await ctx.models.PasskeyChallenge.findOne({ where: { binding, purpose }, transaction: ctx.tx });

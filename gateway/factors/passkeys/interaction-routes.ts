@@ -12,6 +12,7 @@ import { answerOptions, jsonBody } from './json-answers.ts';
 import type { PasskeyPageScript } from './page-script.ts';
 import { passwordlessAllowed } from './passwordless-policy.ts';
 import type { PasskeyDeps } from './relying-party.ts';
+import { interactionBinding } from '../binding.ts';
 
 export type PasskeyInteractionDeps = SecondFactorDeps & { passkeys: PasskeyDeps; script: PasskeyPageScript };
 
@@ -19,7 +20,6 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 const form = express.urlencoded({ extended: false, limit: '48kb', parameterLimit: 10 });
 // A challenge answered in this interaction can be answered nowhere else.
-const bindingOf = (details: Details) => `interaction:${details.uid}`;
 
 /**
  * Passkeys at sign-in: as the second step after a password (beside a code), and, where the
@@ -53,11 +53,11 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
       if (details.prompt.name === 'login' && pending?.step === 'code') {
         const user = await ctx.models.User.findByPk(pending.accountId);
         if (!user || user.status !== 'active') throw new AccountDisabledError();
-        return beginPasskeyAssertion(ctx, deps.passkeys, bindingOf(details), 'second-factor', user);
+        return beginPasskeyAssertion(ctx, deps.passkeys, interactionBinding(details), 'second-factor', user);
       }
       if (details.prompt.name !== 'login' || pending) throw new PasswordlessOffError();
       if (!(await passwordlessAllowed(ctx))) throw new PasswordlessOffError();
-      return beginPasskeyAssertion(ctx, deps.passkeys, bindingOf(details), 'passwordless', null);
+      return beginPasskeyAssertion(ctx, deps.passkeys, interactionBinding(details), 'passwordless', null);
     }),
   );
 
@@ -70,7 +70,7 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
         return res.redirect(303, `/interaction/${details.uid}`);
       try {
         await verifyPasskeyAssertion(deps.context(req), deps.passkeys, deps.loginPolicy, {
-          binding: bindingOf(details),
+          binding: interactionBinding(details),
           purpose: 'second-factor',
           expectedUserId: pending.accountId,
           response: (req.body as Record<string, unknown>).response,
@@ -102,7 +102,7 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
       try {
         if (!(await passwordlessAllowed(ctx))) throw new PasswordlessOffError();
         const { user } = await verifyPasskeyAssertion(ctx, deps.passkeys, deps.loginPolicy, {
-          binding: bindingOf(details),
+          binding: interactionBinding(details),
           purpose: 'passwordless',
           expectedUserId: null,
           response: (req.body as Record<string, unknown>).response,

@@ -17,6 +17,7 @@ import { PasskeyAlreadyRegisteredError, PasskeyRefusedError } from './errors.ts'
 import { asPerson } from './person.ts';
 import { userHandleOf, type PasskeyDeps } from './relying-party.ts';
 import { parseRegistrationResponse } from './response-schemas.ts';
+import type { Binding } from '../binding.ts';
 
 /** Enough for a phone, a laptop and a few security keys; a cap keeps a stolen session from piling them up. */
 export const MAX_PASSKEYS = 10;
@@ -46,7 +47,7 @@ export async function beginPasskeyRegistration(
   ctx: GatewayContext,
   deps: PasskeyDeps,
   user: User,
-  binding: string,
+  binding: Binding,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const existing = await ctx.models.Passkey.findAll({ where: { userId: user.id }, transaction: ctx.tx });
   if (existing.length >= MAX_PASSKEYS)
@@ -74,7 +75,7 @@ export async function finishPasskeyRegistration(
   ctx: GatewayContext,
   deps: PasskeyDeps,
   user: User,
-  binding: string,
+  binding: Binding,
   input: { name: unknown; response: unknown },
 ): Promise<Passkey> {
   const person = asPerson(ctx, user);

@@ -9,6 +9,7 @@ import { ConfirmationNeededError } from '../../factors/passkeys/errors.ts';
 import { asPerson } from '../../factors/passkeys/person.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, type TotpDeps } from '../../factors/totp.ts';
 import type { PortalUser } from '../sign-in.ts';
+import { portalBinding } from '../../factors/binding.ts';
 
 export type AccountSecurityDeps = {
   context: (req: Request | null) => GatewayContext;
@@ -18,7 +19,6 @@ export type AccountSecurityDeps = {
 
 const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 });
 // The secret shown to this portal session is confirmed from this session only.
-const bindingOf = (req: Request) => `portal:${req.sessionID}`;
 
 /**
  * `/account/security`: a signed-in person (the portal's session, itself a sign-in at this gateway) sees
@@ -43,7 +43,7 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
     const enrolment =
       status.totp || !confirmedRecently(req)
         ? null
-        : await presentEnrolment(await beginTotpEnrolment(ctx, deps.totp, user, bindingOf(req)));
+        : await presentEnrolment(await beginTotpEnrolment(ctx, deps.totp, user, portalBinding(req)));
     res.status(error?.status ?? 200).render('account-security', {
       title: 'Sign-in security',
       username: user.username,
@@ -74,7 +74,7 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
           deps.totp,
           user,
           typeof code === 'string' ? code : '',
-          bindingOf(req),
+          portalBinding(req),
         );
         res.render('recovery-codes', { title: 'Authenticator set up', codes });
       } catch (error) {
