@@ -2,6 +2,7 @@ import { ForbiddenError } from '../../core/errors.ts';
 import { audit } from '../audit.ts';
 import type { Actor, GatewayContext } from '../context.ts';
 import { ROLES, type Role } from '../models/index.ts';
+import { accessEndedSince } from './end-access.ts';
 import { administeredUnitPathsOf } from './memberships.ts';
 import { canAdminister } from './scope.ts';
 
@@ -60,7 +61,7 @@ export async function reloadConsoleActor(
 ): Promise<ConsoleUser | null> {
   const user = await ctx.models.User.findByPk(id, { transaction: ctx.tx });
   if (!user || user.status !== 'active') return null;
-  if (signedInAt !== undefined && user.accessEndedAt && user.accessEndedAt.getTime() >= signedInAt) return null;
+  if (signedInAt !== undefined && accessEndedSince(user, signedInAt)) return null;
   const actor: ConsoleUser = {
     kind: 'user',
     id: user.id,

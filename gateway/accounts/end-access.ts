@@ -50,6 +50,14 @@ async function endPortalSessionsOf(ctx: GatewayContext, user: User): Promise<voi
   await WebSession.destroy({ where: { sid: { [Op.in]: rows.map((row) => row.sid) } }, transaction: ctx.tx });
 }
 
+/**
+ * Whether the person's access was ended (password reset, sign out everywhere, disabled) at or after
+ * `signedInAt` (epoch ms): a console or portal session signed in before then must not go on.
+ */
+export function accessEndedSince(user: User, signedInAt: number): boolean {
+  return user.accessEndedAt != null && user.accessEndedAt.getTime() >= signedInAt;
+}
+
 /** "Sign out everywhere" for a person the actor may manage: every session and token of theirs ends. */
 export async function signOutEverywhere(ctx: GatewayContext, idOrUsername: string): Promise<User> {
   return inTransaction(ctx, async (ctx) => {

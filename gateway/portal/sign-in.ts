@@ -6,7 +6,7 @@ import type { VerifyFunctionWithRequest } from 'openid-client/passport';
 import { ownRelyingParty } from '../http/own-relying-party.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { GatewayContext } from '../context.ts';
-import type { User } from '../models/index.ts';
+import { accessEndedSince } from '../accounts/end-access.ts';
 import { PORTAL_CLIENT_ID, portalClientSecret } from './portal-client.ts';
 
 export const STRATEGY = 'atrium-portal';
@@ -79,7 +79,7 @@ export function createPortalAuth(deps: AuthDeps): PortalAuth {
         (user) =>
           done(
             null,
-            user && stillSignedIn(user, typeof signedInAt === 'number' ? signedInAt : 0)
+            user?.status === 'active' && !accessEndedSince(user, typeof signedInAt === 'number' ? signedInAt : 0)
               ? ({ id: user.id, username: user.username, name: user.displayName } satisfies PortalUser)
               : false,
           ),
@@ -105,11 +105,6 @@ export function createPortalAuth(deps: AuthDeps): PortalAuth {
         .catch((err: unknown) => deps.logger.warn({ err }, 'portal could not revoke a refresh token'));
     },
   };
-}
-
-/** Active, and their access not ended since `signedInAt` (epoch ms), as a console session is checked. */
-function stillSignedIn(user: User, signedInAt: number): boolean {
-  return user.status === 'active' && !(user.accessEndedAt && user.accessEndedAt.getTime() >= signedInAt);
 }
 
 /** The portal admits any active account, and needs the refresh token the gateway grants first-party clients. */
