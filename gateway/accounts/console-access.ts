@@ -12,9 +12,9 @@ const strings = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 
 /**
- * The actor an ID token describes; only roles the gateway knows survive, whatever the token says. Its
- * units are all of the person's (org_units): admission and every request after it judge the actor as the
- * database describes them, by the units they administer (reloadConsoleActor).
+ * The actor an ID token describes, for admission to judge and to audit; only roles the gateway knows
+ * survive, whatever the token says. It carries no units: admission and every request after it judge the
+ * actor as the database describes them, by the units they administer (reloadConsoleActor).
  */
 export function actorFromClaims(claims: Record<string, unknown>): ConsoleUser {
   return {
@@ -22,7 +22,7 @@ export function actorFromClaims(claims: Record<string, unknown>): ConsoleUser {
     id: String(claims.sub),
     name: typeof claims.preferred_username === 'string' ? claims.preferred_username : String(claims.sub),
     roles: strings(claims.roles).filter((r): r is Role => (ROLES as readonly string[]).includes(r)),
-    unitPaths: strings(claims.org_units),
+    unitPaths: [],
   };
 }
 
@@ -35,14 +35,19 @@ export async function admitToConsole(ctx: GatewayContext, actor: ConsoleUser): P
   const asActor = { ...ctx, actor };
   const current = await reloadConsoleActor(ctx, actor.id);
   if (!current) {
+    // A directory's unit admin gets their units at its next sync: until then they have the role but nothing to run.
+    const user = await ctx.models.User.findByPk(actor.id, { transaction: ctx.tx });
+    const unitAdmin = user?.status === 'active' && user.roles.includes('unit-admin');
     await audit(asActor, {
       action: 'console.sign_in',
       target: actor.name,
       outcome: 'failure',
-      details: { reason: 'not_an_administrator', roles: actor.roles },
+      details: { reason: unitAdmin ? 'administers_no_unit' : 'not_an_administrator', roles: actor.roles },
     });
     throw new ForbiddenError(
-      'The admin console is only for administrators and unit administrators. Your account does not have either role.',
+      unitAdmin
+        ? 'The admin console is only for administrators and unit administrators. Your account is a unit administrator but administers no unit yet.'
+        : 'The admin console is only for administrators and unit administrators. Your account does not have either role.',
     );
   }
   await audit(asActor, { action: 'console.sign_in', target: actor.name });

@@ -122,10 +122,13 @@ describe('signing in to the admin console', () => {
   it('refuses a student with a 403 page and audits the attempt', async () => {
     const { agent, page } = await consoleAgent('alice');
     expect(page.status).toBe(403);
-    expect(mainText(page)).toContain('only for administrators and unit administrators');
+    expect(mainText(page)).toContain(
+      'only for administrators and unit administrators. Your account does not have either role.',
+    );
     expect(page.html).not.toContain('/admin/users/');
     const [attempt] = await auditRows({ action: 'console.sign_in', target: 'alice' });
     expect(attempt?.outcome).toBe('failure');
+    expect(JSON.parse(attempt!.details!)).toMatchObject({ reason: 'not_an_administrator' });
     // The gateway session stays, but it never turns into a console session.
     const again = await open(agent, '/admin/users');
     expect(again.status).toBe(403);
@@ -271,6 +274,19 @@ describe('managing users as an administrator', () => {
     expect(mainText(page)).toContain('only for administrators and unit administrators');
     const [attempt] = await auditRows({ action: 'console.sign_in', target: 'nora-unit-admin' });
     expect(attempt?.outcome).toBe('failure');
+  });
+
+  it('tells a unit admin who administers no unit yet just that, and audits it so', async () => {
+    const user = await seedUser('otto-unit-admin', ['campus/eng'], ['unit-admin']);
+    // As a directory unit admin is after the upgrade, until the next sync reads their unit-admin groups.
+    await gateway.models.Membership.update({ administers: false }, { where: { userId: user.id } });
+    const { page } = await consoleAgent('otto-unit-admin');
+    expect(page.status).toBe(403);
+    expect(mainText(page)).toContain('Your account is a unit administrator but administers no unit yet.');
+    expect(mainText(page)).not.toContain('does not have either role');
+    const [attempt] = await auditRows({ action: 'console.sign_in', target: 'otto-unit-admin' });
+    expect(attempt?.outcome).toBe('failure');
+    expect(JSON.parse(attempt!.details!)).toMatchObject({ reason: 'administers_no_unit' });
   });
 
   it('refuses a webhook sender address as a username, beside the field, and creates nothing', async () => {
