@@ -20,7 +20,7 @@ import type { GatewayContext } from '../context.ts';
 import { remember, withMemo } from '../request-memo.ts';
 import { sharedReadsOf } from '../shared-reads.ts';
 import { userById } from '../accounts/find-user.ts';
-import { botClaims, clientUsable } from '../apps-registry/client-gate.ts';
+import { appOfClient, botClaims, clientUsable } from '../apps-registry/client-gate.ts';
 import { audiencesFor, signInRefusal } from '../apps-registry/app-access.ts';
 import { ACR_VALUES, asksForSecondFactor, MFA_ACR } from '../factors/acr.ts';
 
@@ -197,10 +197,13 @@ async function resourceServerInfo(
   if (asBot || accountId) {
     const audiences = await audiencesFor(system, clientId, accountId);
     if (audiences && !audiences.has(domain.name)) {
+      if (!asBot)
+        throw new errors.InvalidTarget(`${domain.name} is not a chat node this app may reach for this person`);
+      const ownerUnit = (await appOfClient(system, clientId))?.ownerUnit;
       throw new errors.InvalidTarget(
-        asBot
-          ? `${domain.name} serves no unit of this app's owner unit`
-          : `${domain.name} is not a chat node this app may reach for this person`,
+        ownerUnit
+          ? `${domain.name} serves no unit within ${ownerUnit}, this app's owner unit`
+          : `${domain.name} serves no unit of the campus, and a campus-wide app's bot reaches only the nodes that do`,
       );
     }
   }

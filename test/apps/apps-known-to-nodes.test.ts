@@ -70,7 +70,10 @@ describe("an app's callback secret", () => {
     // The gateway keeps the bot off the Arts node, and the Arts node learns nothing that signs its clicks.
     await expect(
       botToken(gateway, { clientId: approvals.clientId, clientSecret: approvals.clientSecret }, arts.url),
-    ).rejects.toMatchObject({ error: 'invalid_target' });
+    ).rejects.toMatchObject({
+      error: 'invalid_target',
+      error_description: "arts.campus.test serves no unit within campus/eng, this app's owner unit",
+    });
     expect(await askedBy(arts, 'arts.campus.test', 'eng-approvals')).toBeNull();
   });
 
@@ -93,7 +96,11 @@ describe("an app's callback secret", () => {
     try {
       expect(await askedBy(acme, 'sales.acme.test', 'campus-desk')).toBeNull();
       // Nor does the gateway give the bot a token for that domain; it does for every campus node.
-      await expect(botToken(gateway, desk, acme.url)).rejects.toMatchObject({ error: 'invalid_target' });
+      await expect(botToken(gateway, desk, acme.url)).rejects.toMatchObject({
+        error: 'invalid_target',
+        error_description:
+          "sales.acme.test serves no unit of the campus, and a campus-wide app's bot reaches only the nodes that do",
+      });
       for (const node of [eng, arts]) expect(await botToken(gateway, desk, node.url)).toEqual(expect.any(String));
     } finally {
       await acme.stop();
