@@ -130,7 +130,9 @@ export async function countFailure(ctx: GatewayContext, user: User, policy: Logi
   const { User } = ctx.models;
   const now = new Date();
   const windowStart = new Date(now.getTime() - policy.lockoutMinutes * 60_000);
-  // One statement, so that failures counted at once by several requests or processes are all counted.
+  // Counted by the database, never from a value read before: a conditional UPDATE starts a new window if
+  // the last one ended, otherwise an increment adds one; each is atomic, so failures counted at once by
+  // several requests or processes are all counted.
   const fresh = {
     [Op.or]: [{ failuresSince: null }, { failuresSince: { [Op.lt]: windowStart } }, { failedLogins: 0 }],
   };
