@@ -1,12 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signRequest } from '../../protocol/signature.ts';
 import { createCallbackVerifier, type CardCallback } from '../../protocol/verify-callback.ts';
 import { AtriumBot } from '../../sdk/bot.ts';
 import type { Card } from '../../sdk/client.ts';
 import { botToken, register } from '../apps/helpers.ts';
-import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
+import { campusPeople, signedPost, startCampus, type Campus } from '../helpers/federation.ts';
 
 let campus: Campus;
 let as: ReturnType<typeof campusPeople>;
@@ -113,23 +112,11 @@ describe('cards across colleges', () => {
       .toMatchObject(approval);
 
     // The request arts's node sends for bob's click, exactly as it goes through the proxy.
-    const path = '/federation/v1/card-action';
-    const body = JSON.stringify({
+    const { send } = await signedPost(campus, 'arts', 'eng', '/federation/v1/card-action', {
       messageId: ack.messageId,
       actionId: 'approve',
       user: { address: 'bob@arts.campus.test', name: 'Bob Martin' },
     });
-    const headers = {
-      'content-type': 'application/json',
-      ...signRequest(await campus.nodes.arts.federation.keys.documentSigner(), {
-        method: 'POST',
-        path,
-        origin: 'arts.campus.test',
-        destination: 'eng.campus.test',
-        body,
-      }),
-    };
-    const send = () => fetch(`${campus.nodes.eng.url}${path}`, { method: 'POST', headers, body });
     const before = clicks.length;
     expect((await send()).status).toBe(200);
     expect(clicks).toHaveLength(before + 1);

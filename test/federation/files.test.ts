@@ -3,8 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendMessage } from '../../node/messages/send-message.ts';
-import { signRequest } from '../../protocol/signature.ts';
-import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
+import { campusPeople, signedPost, startCampus, type Campus } from '../helpers/federation.ts';
 
 let campus: Campus;
 let as: ReturnType<typeof campusPeople>;
@@ -109,25 +108,14 @@ describe('files across colleges', () => {
     const shared = await alice.send({ conversationId: group.id, text: 'draft attached', attachments: [file.id] });
 
     // arts's node submits a message "from bob" that names alice's file (bob never had it).
-    const path = '/federation/v1/submit';
-    const body = JSON.stringify({
+    const submit = await signedPost(campus, 'arts', 'eng', '/federation/v1/submit', {
       conversationId: group.id,
       sender: 'bob@arts.campus.test',
       clientMsgId: 'forged-file-ref-1',
       kind: 'text',
       body: JSON.stringify({ text: 'me too', attachments: [file] }),
     });
-    const headers = {
-      'content-type': 'application/json',
-      ...signRequest(await campus.nodes.arts.federation.keys.documentSigner(), {
-        method: 'POST',
-        path,
-        origin: 'arts.campus.test',
-        destination: 'eng.campus.test',
-        body,
-      }),
-    };
-    const submitted = await fetch(`${campus.nodes.eng.url}${path}`, { method: 'POST', headers, body });
+    const submitted = await submit.send();
     expect(submitted.status).toBe(403);
     expect(await submitted.json()).toMatchObject({ error: { code: 'forbidden' } });
     expect(await campus.nodes.eng.models.Message.count({ where: { clientMsgId: 'forged-file-ref-1' } })).toBe(0);

@@ -164,30 +164,43 @@ export type TransactionAnswer = {
   };
 };
 
+type NodeName = 'eng' | 'arts' | 'law';
+
 /**
- * A transaction as a pinned peer node sends it: signed with that node's own key, straight at the
- * receiving node (so a test can send what a misbehaving peer would).
+ * A server-to-server POST as a pinned peer node sends it: signed once with that node's own key, straight
+ * at the receiving node (so a test can send what a misbehaving peer would); `send` sends the very same
+ * bytes and headers each time it is called.
  */
+export async function signedPost(
+  campus: Campus,
+  from: NodeName,
+  to: NodeName,
+  path: string,
+  payload: unknown,
+): Promise<{ send: () => Promise<Response> }> {
+  const node = campus.nodes[to];
+  const body = JSON.stringify(payload);
+  const headers = {
+    'content-type': 'application/json',
+    ...signRequest(await campus.nodes[from].federation.keys.documentSigner(), {
+      method: 'POST',
+      path,
+      origin: campus.nodes[from].domain,
+      destination: node.domain,
+      body,
+    }),
+  };
+  return { send: () => fetch(`${node.url}${path}`, { method: 'POST', headers, body }) };
+}
+
+/** A transaction as a pinned peer node sends it (signedPost), with the receiving node's answer. */
 export async function signedTransaction(
   campus: Campus,
-  from: 'eng' | 'arts' | 'law',
-  to: 'eng' | 'arts' | 'law',
+  from: NodeName,
+  to: NodeName,
   events: unknown[],
 ): Promise<TransactionAnswer> {
-  const node = campus.nodes[to];
-  const path = `/federation/v1/transactions/t-${randomUUID()}`;
-  const body = JSON.stringify({ events });
-  const headers = signRequest(await campus.nodes[from].federation.keys.documentSigner(), {
-    method: 'POST',
-    path,
-    origin: campus.nodes[from].domain,
-    destination: node.domain,
-    body,
-  });
-  const response = await fetch(`${node.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body,
-  });
+  const { send } = await signedPost(campus, from, to, `/federation/v1/transactions/t-${randomUUID()}`, { events });
+  const response = await send();
   return { status: response.status, body: (await response.json()) as TransactionAnswer['body'] };
 }
