@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
+import type { TestNode } from './node.ts';
 
 export type UnansweringSocket = {
   /** The text frames the node sent, parsed. */
@@ -85,4 +86,24 @@ export async function openUnanswering(nodeUrl: string, protocols: string[]): Pro
     },
     destroy: () => socket.destroy(),
   };
+}
+
+/**
+ * After the node closed `raw`: sends a message and a group.create as a client ignoring the close would,
+ * waits a second, ends the connection, and says what the node stored and answered of them.
+ */
+export async function actAfterClose(
+  raw: UnansweringSocket,
+  node: Pick<TestNode, 'models'>,
+): Promise<{ stored: number; answered: number }> {
+  const tag = randomBytes(6).toString('hex');
+  raw.send({ v: 1, id: `s-${tag}`, type: 'send', clientMsgId: `s-${tag}`, to: 'dave@eng.campus.test', text: 'late' });
+  raw.send({ v: 1, id: `g-${tag}`, type: 'group.create', title: `Late ${tag}`, members: ['dave@eng.campus.test'] });
+  await new Promise((r) => setTimeout(r, 1_000));
+  raw.destroy();
+  const stored =
+    (await node.models.Message.count({ where: { clientMsgId: `s-${tag}` } })) +
+    (await node.models.Conversation.count({ where: { title: `Late ${tag}` } }));
+  const answered = raw.frames().filter((f) => f.re !== undefined && String(f.re).endsWith(tag)).length;
+  return { stored, answered };
 }

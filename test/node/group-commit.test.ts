@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import type { Ack, Message } from '../../sdk/client.ts';
-import { createGroupCommitter, laneOf, type Append, type FlushMode } from '../../node/messages/group-commit.ts';
+import {
+  createGroupCommitter,
+  laneOf,
+  type Append,
+  type FlushMode,
+  type GroupCommitOptions,
+} from '../../node/messages/group-commit.ts';
 import { AppError } from '../../core/errors.ts';
 import { createTestClock } from '../../core/clock.ts';
 import { testDialect } from '../helpers/database.ts';
@@ -763,16 +769,21 @@ describe('lanes', () => {
 });
 
 describe('an entry the database refuses', () => {
-  it('fails an entry whose write the database refuses alone: the others of its flush are stored, gap-free', async () => {
-    const one = await conversation();
-    const committer = createGroupCommitter({
+  /** No window, so that what arrives while a flush runs gathers into the next one. */
+  const unwindowed = (options: Pick<GroupCommitOptions, 'beforeCommit'> = {}) =>
+    createGroupCommitter({
       sequelize: eng.sequelize,
       windowMs: 0,
       maxBatch: 10,
       concurrency: 2,
       logger: eng.logger,
       afterCommit: () => undefined,
+      ...options,
     });
+
+  it('fails an entry whose write the database refuses alone: the others of its flush are stored, gap-free', async () => {
+    const one = await conversation();
+    const committer = unwindowed();
     // The first goes at once, alone; the next three gather while it is written and go in one flush.
     const first = committer.append(entry(one, 'own-fault-0001'));
     const before = committer.append(entry(one, 'own-fault-0002'));
@@ -798,16 +809,10 @@ describe('an entry the database refuses', () => {
 
   it('fails every entry of a flush, unwritten, when what fails is not an entry of it (the outbox)', async () => {
     const one = await conversation();
-    const committer = createGroupCommitter({
-      sequelize: eng.sequelize,
-      windowMs: 0,
-      maxBatch: 10,
-      concurrency: 2,
-      logger: eng.logger,
+    const committer = unwindowed({
       beforeCommit: async () => {
         throw new Error('the outbox cannot be written');
       },
-      afterCommit: () => undefined,
     });
     const sends = ['not-mine-0001', 'not-mine-0002', 'not-mine-0003'].map((id) => committer.append(entry(one, id)));
     for (const send of sends) await expect(send).rejects.toMatchObject({ code: 'store_failed' });
