@@ -65,13 +65,20 @@ const GROUP_EVENTS = new Set<unknown>(groupEventSchema.options.map((option) => o
 const GROUP_EVENT_FIELDS = ['event', 'by', 'members', 'count', 'title', 'owner', 'role'] as const;
 
 /**
- * A system entry of a known event whose fields break its shape (a peer domain's home may relay anything)
- * loses them: clients show it as a change they cannot name and apply nothing of it, and the conversation
- * still shows. An event this version does not know passes as it came, for a newer node's.
+ * Whether an entry, as a device reads it, is a `system` entry of a known event whose fields break its
+ * shape (a peer domain's home may relay anything). An event this version does not know is not judged: a
+ * newer node's passes as it came.
+ */
+export function breaksGroupEvent(message: { kind?: unknown; event?: unknown }): boolean {
+  return message.kind === 'system' && GROUP_EVENTS.has(message.event) && !groupEventSchema.safeParse(message).success;
+}
+
+/**
+ * A system entry of a known event whose fields break its shape loses them: clients show it as a change
+ * they cannot name and apply nothing of it, and the conversation still shows.
  */
 function withReadableGroupEvent<M extends { kind: string; event?: string }>(message: M): M {
-  if (message.kind !== 'system' || !GROUP_EVENTS.has(message.event)) return message;
-  if (groupEventSchema.safeParse(message).success) return message;
+  if (!breaksGroupEvent(message)) return message;
   const neutral: Record<string, unknown> = { ...message };
   for (const field of GROUP_EVENT_FIELDS) delete neutral[field];
   return neutral as M;
