@@ -128,6 +128,10 @@ export const ERROR_CODES = {
   no_member_here: { meaning: "a conversation that names none of the receiver's people (refused event)", to: P },
   conversation_not_held: { meaning: 'an entry of a conversation the receiver does not hold (refused event)', to: P },
   not_a_member: { meaning: 'an entry whose author is not a member of its conversation (refused event)', to: P },
+  invalid_entry: {
+    meaning: 'an entry that is a group change whose fields do not fit its event (refused event)',
+    to: P,
+  },
   destination_unreachable: { meaning: 'the proxy could not reach the destination node', to: P },
   registry_unavailable: { meaning: "the gateway's registry could not be read, and no copy is held", to: P },
 

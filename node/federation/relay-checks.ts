@@ -2,6 +2,8 @@ import { Op, type Transaction } from 'sequelize';
 import { domainOf, userOf } from '../../protocol/address.ts';
 import type { NodeModels } from '../models.ts';
 import type { FederationEvent } from '../../protocol/federation-events.ts';
+import { breaksGroupEvent } from '../../protocol/server-frames.ts';
+import { parseBody } from '../messages/present-message.ts';
 import { placeholderOf } from './withhold.ts';
 import { allowed, domainEntry, type Registry, type RegistryClient } from '../../protocol/registry-client.ts';
 
@@ -13,7 +15,7 @@ export type Refusal = {
   /** Its index in the transaction's `events`. */
   event: number;
   conversationId: string;
-  code: 'policy_denied' | 'no_member_here' | 'conversation_not_held' | 'not_a_member';
+  code: 'policy_denied' | 'no_member_here' | 'conversation_not_held' | 'not_a_member' | 'invalid_entry';
   message: string;
 };
 
@@ -84,9 +86,25 @@ function vouchedByHome(conversation: Held, sender: string): boolean {
 }
 
 /**
+ * Whether an entry would hand devices a group change whose fields break its event's shape
+ * (groupEventSchema): members that are not addresses, a role no member holds. It is judged as devices
+ * read it, its body spread over its envelope (presentMessage). An edit's target body becomes the body of
+ * the entry it targets, which may be a system entry, so it is judged as one: an honest home's never
+ * names a group event at all.
+ */
+function breaksGroupChange(event: EntryEvent): boolean {
+  const { message, target } = event;
+  return (
+    breaksGroupEvent({ kind: message.kind, ...parseBody(message) }) ||
+    (target !== undefined && breaksGroupEvent({ kind: 'system', ...parseBody(target) }))
+  );
+}
+
+/**
  * Splits a run of entries into those this node stores and those it refuses. A home vouches only for what
  * its conversation's members wrote (and, in a group, for its own domain's senders: bots, webhooks), and
- * only for authors whose domain may exchange messages with the home and with this domain.
+ * only for authors whose domain may exchange messages with the home and with this domain; and none of it
+ * may be a group change that devices could not read.
  */
 export async function screenEntries(
   models: NodeModels,
@@ -146,6 +164,10 @@ export async function screenEntries(
     }
     if (!vouchedByHome(conversation, sender) && !members.has(`${conversationId}|${sender}`)) {
       refuse('not_a_member', `${sender} is not a member of conversation ${conversationId}`);
+      continue;
+    }
+    if (breaksGroupChange(event)) {
+      refuse('invalid_entry', `Entry ${event.message.id} is a group change whose fields do not fit its event`);
       continue;
     }
     accepted.push(event);
