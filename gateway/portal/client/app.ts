@@ -344,7 +344,7 @@ export class PortalApp implements ViewHost {
     if (this.#view?.entry === entry && document.visibilityState === 'visible') return;
     const chat = this.#chat;
     const text = message.kind === 'card' ? 'a card' : message.text || 'a file';
-    this.#announcer.textContent = `New message from ${chat.displayName(message.sender)}${entry.conv.kind === 'group' ? ` in ${chat.title(entry)}` : ''}: ${text}`;
+    this.#announcer.textContent = `New message from ${chat.senderOf(entry, message)}${entry.conv.kind === 'group' ? ` in ${chat.title(entry)}` : ''}: ${text}`;
   }
 
   async #signOut(): Promise<void> {

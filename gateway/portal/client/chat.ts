@@ -39,6 +39,12 @@ export type Entry = {
   historyDone: boolean;
   /** Messages another domain refused for good, with the reason. */
   refused: Map<string, string>;
+  /**
+   * Names apps (bots, webhooks) gave themselves on their entries here, by address. They name that sender
+   * in this conversation only: its home relays entries under any member's address, so a name from it
+   * must never rename a person elsewhere on the page.
+   */
+  appNames: Map<string, string>;
 };
 
 export type ChatEvents = {
@@ -86,6 +92,12 @@ export const keyOf = (domain: string, conversationId: string) => `${domain}/${co
 export const localPart = (address: string) => address.split('@')[0] ?? address;
 export const domainPart = (address: string) => address.split('@')[1] ?? '';
 
+/** The name an app gave itself on this entry (`senderName` counts only on a bot's or a webhook's entry). */
+function appNameOf(message: Message): string | undefined {
+  const byApp = message.senderKind === 'bot' || message.senderKind === 'webhook';
+  return byApp && typeof message.senderName === 'string' && message.senderName ? message.senderName : undefined;
+}
+
 function randomId(): string {
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
@@ -102,6 +114,7 @@ export class Chat extends Emitter<ChatEvents> {
   readonly domains = new Map<string, PortalDomain>();
   readonly entries = new Map<string, Entry>();
   readonly presence = new Map<string, Presence>();
+  /** People's names, from the directory (and the person's own): the same in every conversation. */
   readonly names = new Map<string, string>();
   /** Apps' bots: they hold no sockets, so they have no presence to show. */
   readonly bots = new Set<string>();
@@ -274,6 +287,7 @@ export class Chat extends Emitter<ChatEvents> {
         typing: new Map(),
         historyDone: false,
         refused: new Map(),
+        appNames: new Map(),
       };
       this.entries.set(key, entry);
       for (const message of this.#orphans.get(key) ?? []) {
@@ -354,7 +368,7 @@ export class Chat extends Emitter<ChatEvents> {
     entry.conv.lastSeq = Math.max(entry.conv.lastSeq, message.seq);
     const pending = entry.pending.get(message.clientMsgId);
     if (pending && message.sender === entry.me) entry.pending.delete(message.clientMsgId);
-    this.#learnName(message);
+    this.#learnName(message, entry);
     if (message.kind === 'edit' || message.kind === 'recall' || message.kind === 'card.update') {
       entry.byId.set(message.id, message);
       const target = message.refId ? entry.byId.get(message.refId) : undefined;
@@ -651,14 +665,28 @@ export class Chat extends Emitter<ChatEvents> {
     return { updated: result.updated, ...(result.toast ? { toast: result.toast } : {}) };
   }
 
+  /** A person's name as the directory gives it (the username until it answers). */
   displayName(address: string): string {
     return this.names.get(address) ?? localPart(address);
+  }
+
+  /** Someone as named in one conversation: an app as it named itself there, a person as the directory does. */
+  nameIn(entry: Entry | undefined, address: string): string {
+    return entry?.appNames.get(address) ?? this.displayName(address);
+  }
+
+  /**
+   * Who wrote a message: an app as it named itself in this conversation (or on the message, for a search
+   * result whose conversation is not on the page), a person as the directory does.
+   */
+  senderOf(entry: Entry | undefined, message: Message): string {
+    return entry?.appNames.get(message.sender) ?? appNameOf(message) ?? this.displayName(message.sender);
   }
 
   title(entry: Entry): string {
     if (entry.conv.kind === 'group') return entry.conv.title ?? 'Group';
     const peer = this.peerOf(entry);
-    return peer ? this.displayName(peer) : 'Direct chat';
+    return peer ? this.nameIn(entry, peer) : 'Direct chat';
   }
 
   peerOf(entry: Entry): string | undefined {
@@ -693,17 +721,18 @@ export class Chat extends Emitter<ChatEvents> {
     }
   }
 
-  /** Apps name themselves in their messages (the directory knows only people); people's names come from the directory. */
-  #learnName(message: Message): void {
+  /**
+   * Apps name themselves in their messages (the directory knows only people), for the conversation the
+   * message is in; people's names come from the directory. A message whose conversation is not on the
+   * page yet names its app once it is stored there.
+   */
+  #learnName(message: Message, entry?: Entry): void {
     if (message.senderKind === 'bot') this.bots.add(message.sender);
-    if (typeof message.senderName === 'string' && message.senderName) {
-      if (this.names.get(message.sender) !== message.senderName) {
-        this.names.set(message.sender, message.senderName);
-        this.emit('names', undefined);
-      }
-      return;
-    }
-    this.#wantName(message.sender);
+    const appName = appNameOf(message);
+    if (appName === undefined) return this.#wantName(message.sender);
+    if (!entry || entry.appNames.get(message.sender) === appName) return;
+    entry.appNames.set(message.sender, appName);
+    this.emit('names', undefined);
   }
 
   #wantName(address: string): void {

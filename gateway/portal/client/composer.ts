@@ -214,7 +214,7 @@ export class Composer {
     if (!query) return this.#closeSuggestions();
     this.#options = this.#entry.conv.members
       .filter((m) => m.address !== this.#entry.me)
-      .map((m) => ({ address: m.address, name: this.#chat.displayName(m.address) }))
+      .map((m) => ({ address: m.address, name: this.#chat.nameIn(this.#entry, m.address) }))
       .filter(
         (s) =>
           localPart(s.address).toLowerCase().startsWith(query.word) ||

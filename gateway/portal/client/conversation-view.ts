@@ -209,7 +209,7 @@ export class ConversationView {
 
     // A big group tells of typing collapsed: "several people" rather than each of them.
     const several = entry.typing.has(SEVERAL_TYPING);
-    const typists = [...entry.typing.keys()].filter((a) => a !== SEVERAL_TYPING).map((a) => chat.displayName(a));
+    const typists = [...entry.typing.keys()].filter((a) => a !== SEVERAL_TYPING).map((a) => chat.nameIn(entry, a));
     this.#typing.textContent = several
       ? 'Several people are typing…'
       : typists.length === 0
@@ -232,7 +232,7 @@ export class ConversationView {
       const others = members.filter((m) => m.address !== entry.me);
       const shown = others.slice(0, NAMED_MEMBERS);
       const mine = others.length < members.length;
-      const names = [...(mine ? ['you'] : []), ...shown.map((m) => chat.displayName(m.address))];
+      const names = [...(mine ? ['you'] : []), ...shown.map((m) => chat.nameIn(entry, m.address))];
       const rest = count - (mine ? 1 : 0) - shown.length;
       const more = rest > 0 ? ` and ${rest.toLocaleString('en')} ${shown.length > 0 ? 'more' : 'others'}` : '';
       return `${count.toLocaleString('en')} members: ${names.join(', ')}${more} · hosted by ${entry.conv.homeDomain}${where}`;

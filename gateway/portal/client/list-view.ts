@@ -14,8 +14,8 @@ export function presenceLabel(chat: Chat, address: string): string {
 
 function preview(chat: Chat, entry: Entry, message: Message | undefined): string {
   if (!message) return entry.conv.kind === 'group' ? 'No messages yet' : 'Say hello';
-  if (message.kind === 'system') return systemText(message as never, (a) => chat.displayName(a));
-  const who = message.sender === entry.me ? 'You' : chat.displayName(message.sender).split(' ')[0];
+  if (message.kind === 'system') return systemText(message as never, (a) => chat.nameIn(entry, a));
+  const who = message.sender === entry.me ? 'You' : chat.senderOf(entry, message).split(' ')[0];
   if (message.recalledAt) return `${who} recalled a message`;
   const what =
     message.kind === 'card'

@@ -18,7 +18,7 @@ export function receiptOf(chat: Chat, entry: Entry, message: Message): Receipt {
   if (total === 0) return { state: 'sent', label: 'Sent', detail: 'Sent' };
   const read = others.filter((m) => m.readSeq >= message.seq);
   const delivered = others.filter((m) => m.deliveredSeq >= message.seq || m.readSeq >= message.seq);
-  const names = (list: typeof others) => list.map((m) => chat.displayName(m.address)).join(', ');
+  const names = (list: typeof others) => list.map((m) => chat.nameIn(entry, m.address)).join(', ');
   if (read.length === total) return { state: 'read', label: 'Read', detail: `Read by ${names(read)}` };
   if (entry.conv.kind === 'group' && read.length > 0)
     return {
@@ -48,7 +48,7 @@ export function signatureOf(chat: Chat, entry: Entry, message: Message): string 
     message.editedAt,
     message.recalledAt,
     JSON.stringify(message.card ?? null),
-    chat.displayName(message.sender),
+    chat.senderOf(entry, message),
     entry.refused.get(message.id) ?? '',
   ].join('\u0000');
 }
@@ -70,8 +70,7 @@ export function updateReceipt(el: HTMLElement, chat: Chat, entry: Entry, message
   shown.replaceWith(statusOf(receipt));
 }
 
-function avatar(chat: Chat, address: string): HTMLElement {
-  const name = chat.displayName(address);
+function avatar(name: string, address: string): HTMLElement {
   return h('span', { class: `avatar small ${hueClass(address)}`, 'aria-hidden': 'true' }, initials(name));
 }
 
@@ -161,7 +160,7 @@ function drawMessage(
       h(
         'span',
         {},
-        systemText(message as never, (a) => chat.displayName(a)),
+        systemText(message as never, (a) => chat.nameIn(entry, a)),
       ),
     );
   }
@@ -209,7 +208,7 @@ function drawMessage(
     if (Date.now() - Date.parse(message.createdAt) < recallWindowMs)
       tools.push(h('button', { type: 'button', class: 'tool', onclick: () => actions.recall(message) }, 'Recall'));
   }
-  const name = chat.displayName(message.sender);
+  const name = chat.senderOf(entry, message);
   return h(
     'li',
     {
@@ -217,7 +216,7 @@ function drawMessage(
       id: `m-${message.id}`,
       'data-seq': message.seq,
     },
-    mine ? null : avatar(chat, message.sender),
+    mine ? null : avatar(name, message.sender),
     h(
       'div',
       {

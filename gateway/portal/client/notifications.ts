@@ -21,13 +21,13 @@ export async function askForNotifications(): Promise<boolean> {
 export function notifyOnIncoming(chat: Chat, open: (key: string) => void): void {
   chat.on('incoming', ({ entry, message }) => {
     if (document.visibilityState !== 'hidden' || !notificationsAllowed()) return;
-    const who = chat.displayName(message.sender);
+    const who = chat.senderOf(entry, message);
     const title = entry.conv.kind === 'group' ? `${who} in ${chat.title(entry)}` : who;
     const body =
       message.kind === 'card'
         ? 'sent a card'
         : message.kind === 'system'
-          ? systemText(message as never, (a) => chat.displayName(a))
+          ? systemText(message as never, (a) => chat.nameIn(entry, a))
           : message.text || 'sent a file';
     const notification = new Notification(title, { body, tag: entry.key });
     notification.onclick = () => {

@@ -52,7 +52,7 @@ export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, m
               { class: 'result-head' },
               h('strong', {}, entry ? chat.title(entry) : 'A conversation'),
               ' · ',
-              chat.displayName(message.sender),
+              chat.senderOf(entry, message),
               ' · ',
               h('time', { datetime: message.createdAt }, timeOf(message.createdAt)),
             ),

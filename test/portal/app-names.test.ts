@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
+import {
+  chromiumMissing,
+  launchChromium,
+  openConversation,
+  send,
+  signInToPortal,
+  startDirect,
+  type Person,
+} from './browser.ts';
+
+let campus: Campus;
+let browser: Browser;
+let alice: Person;
+let dave: Person;
+
+beforeAll(async () => {
+  if (chromiumMissing) return;
+  campus = await startCampus('portal-app-names');
+  browser = await launchChromium();
+  alice = await signInToPortal(browser, campus.gateway.issuer, 'alice');
+  dave = await signInToPortal(browser, campus.gateway.issuer, 'dave');
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await campus?.stop();
+});
+
+const LENA = 'lena@law.campus.test';
+const ALICE = 'alice@eng.campus.test';
+const DAVE = 'dave@eng.campus.test';
+const CLERK = 'hook-0123456789abcdef@law.campus.test';
+
+/** A group hosted by Law with Alice and Dave of Engineering in it, as its home relays it to Engineering. */
+function lawGroup(id: string, title: string) {
+  return {
+    type: 'conversation',
+    conversation: {
+      id,
+      kind: 'group',
+      homeDomain: 'law.campus.test',
+      title,
+      members: [LENA, ALICE, DAVE].map((address, i) => ({
+        address,
+        role: i === 0 ? 'owner' : 'member',
+        state: 'active',
+        joinedSeq: 0,
+      })),
+    },
+  };
+}
+
+/** An entry of a group hosted by Law, under whichever sender its home chose. */
+function lawEntry(conversationId: string, seq: number, sender: string, body: Record<string, unknown>) {
+  return {
+    type: 'entry',
+    conversationId,
+    message: {
+      id: randomUUID(),
+      seq,
+      sender,
+      clientMsgId: `relayed-${randomUUID()}`,
+      kind: 'text',
+      body: JSON.stringify(body),
+      refId: null,
+      createdAt: new Date().toISOString(),
+      editedAt: null,
+      recalledAt: null,
+    },
+  };
+}
+
+/** The sender line above someone else's message: their name, then their address. */
+function senderLine(person: Person, text: string) {
+  return person.page.locator('.conversation .message:not(.mine)', { hasText: text }).locator('.sender').textContent();
+}
+
+describe.skipIf(chromiumMissing)('the names the portal shows for people and apps', () => {
+  it('keeps a person’s name in their direct chat when another college’s group relays their entry under an app’s name', {
+    timeout: 60_000,
+  }, async () => {
+    const a = alice.page;
+    await startDirect(dave.page, 'alice', 'Alice Chen');
+    await send(dave.page, 'Lunch at noon?');
+    const direct = a.locator('.conversation-item', { hasText: 'Lunch at noon?' });
+    await expect.poll(() => direct.locator('.item-title').textContent(), { timeout: 10_000 }).toBe('Dave Okafor');
+
+    // Law's node hosts a group Dave is in, and writes into it as him, calling him an app.
+    const id = randomUUID();
+    const forged = lawEntry(id, 1, DAVE, { text: 'Court is adjourned', senderName: 'Dean of Law', senderKind: 'bot' });
+    expect(await signedTransaction(campus, 'law', 'eng', [lawGroup(id, 'Moot court'), forged])).toEqual({
+      status: 200,
+      body: { applied: 2 },
+    });
+    await expect
+      .poll(() => a.locator('.conversation-item', { hasText: 'Court is adjourned' }).count(), { timeout: 10_000 })
+      .toBe(1);
+
+    // Elsewhere Dave is still Dave: his direct chat's title, and his messages there.
+    expect(await direct.locator('.item-title').textContent()).toBe('Dave Okafor');
+    await openConversation(a, 'Lunch at noon?');
+    expect(await a.locator('#conversation-title').textContent()).toBe('Dave Okafor');
+    expect(await senderLine(alice, 'Lunch at noon?')).toBe(`Dave Okafor ${DAVE}`);
+    expect(alice.errors).toEqual([]);
+  });
+
+  it('names a webhook as it named itself in its group, and a person as the directory does though the entry says otherwise', {
+    timeout: 60_000,
+  }, async () => {
+    const a = alice.page;
+    const id = randomUUID();
+    const events = [
+      lawGroup(id, 'Law clinic'),
+      // Law's own webhook: its home speaks for it.
+      lawEntry(id, 1, CLERK, { text: 'Filing deadline is Friday', senderName: 'Court Clerk', senderKind: 'webhook' }),
+      // A person's entry with a name but no app's kind: the name is not theirs to take.
+      lawEntry(id, 2, LENA, { text: 'Who has the brief?', senderName: 'Queen of Hearts' }),
+    ];
+    expect(await signedTransaction(campus, 'law', 'eng', events)).toEqual({ status: 200, body: { applied: 3 } });
+    await openConversation(a, 'Law clinic');
+    await expect
+      .poll(() => senderLine(alice, 'Filing deadline is Friday'), { timeout: 10_000 })
+      .toBe(`Court Clerk ${CLERK}`);
+    await expect.poll(() => senderLine(alice, 'Who has the brief?'), { timeout: 10_000 }).toBe(`Lena Park ${LENA}`);
+    expect(alice.errors).toEqual([]);
+  });
+});
