@@ -3,6 +3,7 @@ import { Op, type Transaction } from 'sequelize';
 import { z } from 'zod';
 import { AppError, ForbiddenError, ValidationError } from '../../core/errors.ts';
 import { domainOf } from '../../protocol/address.ts';
+import type { groupEventSchema } from '../../protocol/server-frames.ts';
 import type { NodeContext } from '../context.ts';
 import type { Conversation, Member, MemberRole, MessageRecord } from '../models.ts';
 import { presentConversationFrames } from './list-conversations.ts';
@@ -18,17 +19,16 @@ export const groupTitleSchema = z
   .min(1, { message: 'a title is required' })
   .max(200, { message: 'at most 200 characters' });
 
+/** Makes the fields of `K` that an event of `E` has required, leaving the others as they are. */
+type Setting<E, K extends PropertyKey> = E extends unknown ? E & Required<Pick<E, Extract<keyof E, K>>> : never;
+
 /**
- * What a group change appends to the conversation's sequence, so every device sees it in order. `count`:
- * how many people it adds, when `members` names only some of them (see namedInEntry).
+ * What a group change appends to the conversation's sequence, so every device sees it in order: an event
+ * as devices read it (groupEventSchema), so the two cannot drift, and with `by` and a new group's
+ * `members` always set, since a node knows who acted and whom it began with. `count`: how many people
+ * it adds, when `members` names only some of them (see namedInEntry).
  */
-export type GroupEvent =
-  | { event: 'group.created'; title: string; members: string[]; count?: number; by: string }
-  | { event: 'group.renamed'; title: string; by: string }
-  | { event: 'member.joined'; members: string[]; count?: number; by: string }
-  | { event: 'member.left'; members: string[]; by: string; owner?: string }
-  | { event: 'member.removed'; members: string[]; by: string }
-  | { event: 'member.role'; members: string[]; role: MemberRole; by: string };
+export type GroupEvent = Setting<z.infer<typeof groupEventSchema>, 'by' | 'members'>;
 
 export class NotHomeError extends AppError {
   constructor(home: string) {
