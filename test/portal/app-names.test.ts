@@ -80,7 +80,7 @@ function senderLine(person: Person, text: string) {
 }
 
 describe.skipIf(chromiumMissing)('the names the portal shows for people and apps', () => {
-  it('keeps a person’s name in their direct chat when another college’s group relays their entry under an app’s name', {
+  it('keeps a person’s name and presence in their direct chat when another college’s group relays their entry under an app’s name', {
     timeout: 60_000,
   }, async () => {
     const a = alice.page;
@@ -100,11 +100,12 @@ describe.skipIf(chromiumMissing)('the names the portal shows for people and apps
       .poll(() => a.locator('.conversation-item', { hasText: 'Court is adjourned' }).count(), { timeout: 10_000 })
       .toBe(1);
 
-    // Elsewhere Dave is still Dave: his direct chat's title, and his messages there.
+    // Elsewhere Dave is still Dave: his direct chat's title, his messages there, and his presence (an app has none).
     expect(await direct.locator('.item-title').textContent()).toBe('Dave Okafor');
     await openConversation(a, 'Lunch at noon?');
     expect(await a.locator('#conversation-title').textContent()).toBe('Dave Okafor');
     expect(await senderLine(alice, 'Lunch at noon?')).toBe(`Dave Okafor ${DAVE}`);
+    await expect.poll(() => a.locator('.conversation-subtitle').textContent()).toBe(`${DAVE} · online`);
     expect(alice.errors).toEqual([]);
   });
 

@@ -116,8 +116,6 @@ export class Chat extends Emitter<ChatEvents> {
   readonly presence = new Map<string, Presence>();
   /** People's names, from the directory (and the person's own): the same in every conversation. */
   readonly names = new Map<string, string>();
-  /** Apps' bots: they hold no sockets, so they have no presence to show. */
-  readonly bots = new Set<string>();
   /** The conversation on screen, if any, and whether the page is visible: both decide what is read. */
   openKey: string | null = null;
   /** The browser reports no network: sockets are closed until it returns. */
@@ -694,9 +692,12 @@ export class Chat extends Emitter<ChatEvents> {
     return entry.conv.members.find((m) => m.address !== entry.me)?.address;
   }
 
-  /** Presence as the nodes told it: each keeps its own people's and asks other domains' nodes for theirs. */
-  presenceOf(address: string): Presence | undefined {
-    return this.bots.has(address) ? undefined : this.presence.get(address);
+  /**
+   * Presence as the nodes told it: each keeps its own people's and asks other domains' nodes for theirs.
+   * Apps hold no sockets, so they have none to show.
+   */
+  presenceOf(entry: Entry, address: string): Presence | undefined {
+    return entry.appNames.has(address) ? undefined : this.presence.get(address);
   }
 
   sorted(): Entry[] {
@@ -711,7 +712,7 @@ export class Chat extends Emitter<ChatEvents> {
     for (const entry of this.entries.values()) {
       const peer = this.peerOf(entry);
       // Each conversation's node answers for its peer, of its own domain or (asking there) of another.
-      if (peer && entry.domain === domain && !this.bots.has(peer)) addresses.add(peer);
+      if (peer && entry.domain === domain && !entry.appNames.has(peer)) addresses.add(peer);
     }
     if (addresses.size === 0) return;
     const result = await client.presence([...addresses]).catch(() => [] as Presence[]);
@@ -727,7 +728,6 @@ export class Chat extends Emitter<ChatEvents> {
    * page yet names its app once it is stored there.
    */
   #learnName(message: Message, entry?: Entry): void {
-    if (message.senderKind === 'bot') this.bots.add(message.sender);
     const appName = appNameOf(message);
     if (appName === undefined) return this.#wantName(message.sender);
     if (!entry || entry.appNames.get(message.sender) === appName) return;

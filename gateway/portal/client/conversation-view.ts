@@ -239,7 +239,7 @@ export class ConversationView {
     }
     const peer = chat.peerOf(entry);
     if (!peer) return where;
-    return [peer, presenceLabel(chat, peer)].filter(Boolean).join(' · ') + where;
+    return [peer, presenceLabel(chat, entry, peer)].filter(Boolean).join(' · ') + where;
   }
 
   #edit(message: Message, li: HTMLElement): void {

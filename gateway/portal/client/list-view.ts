@@ -5,8 +5,8 @@ import { PressGuard } from './press-guard.ts';
 import { hueClass, initials, systemText, timeOf } from './format.ts';
 
 /** "online", "away", "last seen 10:42", or nothing when it is not known (apps; a college the policy keeps apart). */
-export function presenceLabel(chat: Chat, address: string): string {
-  const presence = chat.presenceOf(address);
+export function presenceLabel(chat: Chat, entry: Entry, address: string): string {
+  const presence = chat.presenceOf(entry, address);
   if (!presence) return '';
   if (presence.status === 'offline') return presence.lastSeen ? `last seen ${timeOf(presence.lastSeen)}` : 'offline';
   return presence.status;
@@ -95,12 +95,12 @@ function describeItem(chat: Chat, entry: Entry, manyDomains: boolean): Item {
   const last = entry.messages.at(-1);
   const text = preview(chat, entry, last);
   const peer = chat.peerOf(entry);
-  const presence = peer ? chat.presenceOf(peer) : undefined;
+  const presence = peer ? chat.presenceOf(entry, peer) : undefined;
   const unread = entry.conv.unread;
   const label = [
     title,
     entry.conv.kind === 'group' ? 'group' : null,
-    presence ? presenceLabel(chat, peer!) : null,
+    presence ? presenceLabel(chat, entry, peer!) : null,
     unread > 0 ? `${unread} unread` : null,
     text,
   ]
