@@ -88,15 +88,15 @@ function vouchedByHome(conversation: Held, sender: string): boolean {
 /**
  * Whether an entry would hand devices a group change whose fields break its event's shape
  * (groupEventSchema): members that are not addresses, a role no member holds. It is judged as devices
- * read it, its body spread over its envelope (presentMessage). An edit's target body becomes the body of
- * the entry it targets, which may be a system entry, so it is judged as one: an honest home's never
- * names a group event at all.
+ * read it, its body under its own kind (presentMessage: no body names an entry's kind). An edit's target
+ * body becomes the body of the entry it targets, which may be a system entry, so it is judged as one: an
+ * honest home's never names a group event at all.
  */
 function breaksGroupChange(event: EntryEvent): boolean {
   const { message, target } = event;
   return (
-    breaksGroupEvent({ kind: message.kind, ...parseBody(message) }) ||
-    (target !== undefined && breaksGroupEvent({ kind: 'system', ...parseBody(target) }))
+    breaksGroupEvent({ ...parseBody(message), kind: message.kind }) ||
+    (target !== undefined && breaksGroupEvent({ ...parseBody(target), kind: 'system' }))
   );
 }
 

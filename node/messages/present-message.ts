@@ -21,10 +21,16 @@ export function parseBody(message: Pick<MessageRecord, 'body'>): MessageBody {
   }
 }
 
-/** The one shape of a message on the wire. A recalled message keeps its place but loses its content. */
+/**
+ * The one shape of a message on the wire. A recalled message keeps its place but loses its content.
+ * The entry's own columns are spread after its body, so that no body speaks for them: one relayed by
+ * another domain's home (stored as it came) may carry a `sender`, `seq` or `kind` of its own, which
+ * would make a text seem another person's, or take another entry's place.
+ */
 export function presentMessage(message: MessageRecord) {
   const body = message.recalledAt ? {} : parseBody(message);
   return {
+    ...body,
     id: message.id,
     conversationId: message.conversationId,
     seq: message.seq,
@@ -32,7 +38,6 @@ export function presentMessage(message: MessageRecord) {
     clientMsgId: message.clientMsgId,
     kind: message.kind,
     refId: message.refId,
-    ...body,
     createdAt: message.createdAt.toISOString(),
     editedAt: message.editedAt?.toISOString() ?? null,
     recalledAt: message.recalledAt?.toISOString() ?? null,

@@ -92,21 +92,21 @@ describe('a group change relayed by its home', () => {
       entry(id, 1, { event: 'member.joined', members: carol, by: alice }),
       entry(id, 2, { event: 'member.joined', members: [42], by: alice }),
       entry(id, 3, { event: 'member.role', members: [bob], role: 'superuser', by: alice }),
-      // A body's fields are read over the entry's own, so this text reaches devices as a system entry.
+      // A body does not speak for its entry's kind: this text reaches devices as the text it is.
       entry(id, 4, { kind: 'system', event: 'member.role', members: [bob], role: 'root' }, 'text'),
       entry(id, 5, { event: 'member.joined', members: [carol], by: alice }),
       // An event this node does not know is a newer node's: it passes as it came.
       entry(id, 6, { event: 'group.pinned', members: 'anything' }),
     ]);
     expect(answer.status).toBe(200);
-    expect(answer.body.applied).toBe(2);
-    expect(codes(answer)).toEqual(['0:invalid_entry', '1:invalid_entry', '2:invalid_entry', '3:invalid_entry']);
+    expect(answer.body.applied).toBe(3);
+    expect(codes(answer)).toEqual(['0:invalid_entry', '1:invalid_entry', '2:invalid_entry']);
 
     const expected = [
       '1 withheld',
       '2 withheld',
       '3 withheld',
-      '4 withheld',
+      `4 text member.role ["${bob}"] root`,
       `5 system member.joined ["${carol}"]`,
       '6 system group.pinned "anything"',
     ];
