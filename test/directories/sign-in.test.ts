@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { BrowserAgent, formWithAction, type Page } from '../helpers/browser-agent.ts';
 import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { codeFlow, discover } from '../helpers/rp.ts';
+import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
 import { startMailbox, type Mailbox } from '../helpers/mailbox.ts';
 import { garbageServer, silentServer, type BrokenServer } from '../helpers/broken-servers.ts';
 import { inetOrgPerson, ouLdif, personDn, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
@@ -41,10 +41,7 @@ async function loginPage(agent = new BrowserAgent()): Promise<{ agent: BrowserAg
 }
 
 /** One try at the gateway's real login page, as a browser without JavaScript makes it. */
-async function attempt(username: string, password: string): Promise<Page> {
-  const { agent, page } = await loginPage();
-  return agent.submit(page, formWithAction(page, '/login'), { username, password }, REDIRECT);
-}
+const attempt = (username: string, password: string): Promise<Page> => loginAttempt(rp, REDIRECT, username, password);
 
 const alertOf = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1]?.replace(/&#x27;/g, "'");
 const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;

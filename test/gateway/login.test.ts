@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { BrowserAgent, formWithAction, type Page } from '../helpers/browser-agent.ts';
 import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
-import { codeFlow, discover } from '../helpers/rp.ts';
+import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
@@ -193,20 +193,7 @@ describe('per-address rate limit', () => {
     const statuses: number[] = [];
     for (const [i, username] of ['alice', 'bob', 'carol', 'dave', 'alice', 'bob'].entries()) {
       const rp = rps[i % 2]!;
-      const agent = new BrowserAgent();
-      const url = client.buildAuthorizationUrl(rp, {
-        redirect_uri: REDIRECT,
-        scope: 'openid',
-        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
-      const page = await agent.navigate(url.toString(), {}, REDIRECT);
-      const result = await agent.submit(
-        page,
-        formWithAction(page, '/login'),
-        { username, password: 'wrong-password-x' },
-        REDIRECT,
-      );
+      const result = await loginAttempt(rp, REDIRECT, username, 'wrong-password-x');
       statuses.push(result.status);
       if (result.status === 429) {
         expect(result.html).toContain('Too many attempts');

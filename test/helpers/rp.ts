@@ -1,5 +1,5 @@
 import * as client from 'openid-client';
-import { BrowserAgent, signIn } from './browser-agent.ts';
+import { BrowserAgent, formWithAction, signIn, type Page } from './browser-agent.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 export async function discover(issuer: string, clientId: string, secret: string): Promise<client.Configuration> {
@@ -36,4 +36,25 @@ export async function codeFlow(
     expectedState: state,
   });
   return { tokens, agent, callback, verifier, authorizationUrl: url };
+}
+
+/**
+ * One try at the gateway's real login page for this relying party, as a browser without JavaScript makes
+ * it: the page the form's answer shows (the login page again with its alert, or the way on).
+ */
+export async function loginAttempt(
+  rp: client.Configuration,
+  redirectUri: string,
+  username: string,
+  password: string,
+  agent = new BrowserAgent(),
+): Promise<Page> {
+  const url = client.buildAuthorizationUrl(rp, {
+    redirect_uri: redirectUri,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const page = await agent.navigate(url.toString(), {}, redirectUri);
+  return agent.submit(page, formWithAction(page, '/login'), { username, password }, redirectUri);
 }
