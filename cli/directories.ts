@@ -3,6 +3,7 @@ import { listDirectories, showDirectory } from '../gateway/directories/list-dire
 import type { PresentedDirectory } from '../gateway/directories/present-directory.ts';
 import { PRESETS } from '../gateway/directories/presets.ts';
 import { registerDirectory } from '../gateway/directories/register-directory.ts';
+import { relinkPerson } from '../gateway/directories/relink-person.ts';
 import { removeDirectory } from '../gateway/directories/remove-directory.ts';
 import { bindPasswordSealer } from '../gateway/directories/secrets.ts';
 import { syncDirectory } from '../gateway/directories/sync-directory.ts';
@@ -80,6 +81,11 @@ const settings: Record<string, OptionSpec> = {
     value: 'ATTR',
     help: 'an attribute whose bit 2 means disabled (active-directory: userAccountControl)',
   },
+  'id-attribute': {
+    type: 'string',
+    value: 'ATTR',
+    help: 'what names an entry for its whole life (openldap: entryUUID; active-directory: objectGUID); none if the directory has no such id',
+  },
   'group-membership': {
     type: 'string',
     value: 'member|memberOf',
@@ -149,6 +155,7 @@ async function inputOf(args: Args, io: Io, adding: boolean): Promise<Record<stri
     nameAttributes: listed(args, 'name-attribute'),
     emailAttributes: listed(args, 'email-attribute'),
     disabledAttribute: clearable(args, 'disabled-attribute'),
+    idAttribute: args.string('id-attribute'),
     groupMembership: args.string('group-membership'),
     unitFrom: args.string('unit-from'),
     unitAttribute: clearable(args, 'unit-attribute'),
@@ -168,7 +175,7 @@ export function describeDirectory(d: PresentedDirectory): string {
     `  CA file:       ${d.caFile ?? '(system CAs)'}`,
     `  people:        ${d.userBase} ${d.userFilter}`,
     `  groups:        ${d.groupBase ?? '-'} (membership from ${d.groupMembership})`,
-    `  attributes:    username ${d.attributes.username}; name ${d.attributes.name.join(', ')}; email ${d.attributes.email.join(', ')}${d.attributes.disabled ? `; disabled bit in ${d.attributes.disabled}` : ''}`,
+    `  attributes:    username ${d.attributes.username}; name ${d.attributes.name.join(', ')}; email ${d.attributes.email.join(', ')}${d.attributes.disabled ? `; disabled bit in ${d.attributes.disabled}` : ''}; entry id ${d.attributes.id ?? 'none (matched by username)'}`,
     `  units:         below ${d.unitRoot}, from ${d.unitFrom === 'ou' ? 'the OU path' : `attribute ${d.unitAttribute}`}`,
     `  role groups:   ${d.roleGroups.length > 0 ? d.roleGroups.join('\n                 ') : '(none)'}`,
     `  default role:  ${d.defaultRole}`,
@@ -319,6 +326,23 @@ export const directoryCommands: CommandGroup = {
       return {
         json: removed,
         text: `Removed directory ${removed.name}${removed.disabled > 0 ? `; disabled ${removed.disabled} of its people` : ''}.`,
+      };
+    },
+  },
+
+  relink: {
+    summary:
+      "Makes the entry that now carries a person's username theirs (they left and came back under a new entry); the next sync brings them back.",
+    args: ['NAME', 'USERNAME'],
+    notes:
+      'A sync never does this by itself: it refuses an entry that carries the username of someone whose account belongs to another entry, since a username given to someone else looks the same.',
+    async run(args, io) {
+      const relinked = await withSession(io, ({ ctx, config }) =>
+        relinkPerson(ctx, bindPasswordSealer(config.secretKey), args.positionals[0]!, args.positionals[1]!),
+      );
+      return {
+        json: relinked,
+        text: `${relinked.username} is now the person of ${relinked.dn} (was ${relinked.previousDn}); the next sync brings them back as it says.`,
       };
     },
   },

@@ -9,6 +9,7 @@ import type { Directory, DirectoryAccount } from '../models/directories.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { normalizeDn } from './dn.ts';
+import { describeEntryId } from './entry-id.ts';
 import { ensureUnits, levelsOfPath, type UnitIds } from './directory-units.ts';
 import { readEntry, type GroupsOf, type Person, type Unread } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
@@ -43,9 +44,11 @@ type PageRead = { people: Person[]; unread: Unread[] };
 /** Who the page's people already are in Atrium, looked up once for the whole page. */
 type Known = {
   userByName: Map<string, User>;
-  /** The people of the unread entries' links. */
+  /** The people of the links found by entry id and of the unread entries' links. */
   userById: Map<string, User>;
   linkByUser: Map<string, DirectoryAccount>;
+  /** This directory's links that keep the entry ids of the page's entries, read or not. */
+  linkByEntryId: Map<string, DirectoryAccount>;
   /** This directory's links at the DNs of the page's unread entries, by normalized DN. */
   linkByUnreadDn: Map<string, DirectoryAccount>;
   nameProblems: Awaited<ReturnType<typeof addressNameProblems>>;
@@ -111,7 +114,7 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
 function readPage(sync: SyncRun, entries: Entry[]): PageRead {
   const people: Person[] = [];
   const unread: Unread[] = [];
-  const inPage = { username: new Set<string>(), email: new Set<string>() };
+  const inPage = { username: new Set<string>(), email: new Set<string>(), id: new Set<string>() };
   for (const entry of entries) {
     const read = readEntry(entry, sync.settings, sync.groupsOf);
     if ('refusal' in read) {
@@ -121,16 +124,24 @@ function readPage(sync: SyncRun, entries: Entry[]): PageRead {
       continue;
     }
     const p = read.person;
-    if (inPage.username.has(p.username) || inPage.email.has(p.email)) {
+    const same = inPage.username.has(p.username)
+      ? 'username'
+      : inPage.email.has(p.email)
+        ? 'email'
+        : p.entryId !== null && inPage.id.has(p.entryId)
+          ? sync.settings.idAttribute
+          : null;
+    if (same) {
       refuse(sync.report, {
         username: p.username,
         dn: p.dn,
-        reason: `another entry of this page has the same ${inPage.username.has(p.username) ? 'username' : 'email'}`,
+        reason: `another entry of this page has the same ${same}`,
       });
       continue;
     }
     inPage.username.add(p.username);
     inPage.email.add(p.email);
+    if (p.entryId !== null) inPage.id.add(p.entryId);
     people.push(p);
   }
   return { people, unread };
@@ -166,25 +177,35 @@ async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread
         ).map((u) => [u.email, u]),
       )
     : new Map<string, User>();
-  // A link keeps the DN as the directory wrote it the last time the entry was read, and a directory
-  // writes one entry's DN the same way each time; the comparison itself is on the normalized DN.
+  const ids = [...people, ...unread].flatMap((e) => (e.entryId === null ? [] : [e.entryId]));
+  const idLinks = ids.length
+    ? await DirectoryAccount.findAll({
+        where: { directoryId: sync.directory.id, entryId: { [Op.in]: ids } },
+        transaction: ctx.tx,
+      })
+    : [];
+  // An unread entry whose id no link keeps may still be found by the DN its link keeps. A link keeps the
+  // DN as the directory wrote it the last time the entry was read, and a directory writes one entry's DN
+  // the same way each time; the comparison itself is on the normalized DN.
   const unreadLinks = unread.length
     ? await DirectoryAccount.findAll({
         where: { directoryId: sync.directory.id, dn: { [Op.in]: unread.map((u) => u.refusal.dn) } },
         transaction: ctx.tx,
       })
     : [];
+  const held = new Set(users.map((u) => u.id));
+  const linked = [...idLinks, ...unreadLinks].map((l) => l.userId).filter((id) => !held.has(id));
   const userById = new Map(
-    unreadLinks.length
-      ? (await User.findAll({ where: { id: { [Op.in]: unreadLinks.map((l) => l.userId) } }, transaction: ctx.tx })).map(
-          (u) => [u.id, u],
-        )
-      : [],
+    [
+      ...users,
+      ...(linked.length ? await User.findAll({ where: { id: { [Op.in]: linked } }, transaction: ctx.tx }) : []),
+    ].map((u) => [u.id, u]),
   );
   return {
     userByName,
     userById,
     linkByUser: new Map(links.map((l) => [l.userId, l])),
+    linkByEntryId: new Map(idLinks.map((l) => [l.entryId!, l])),
     linkByUnreadDn: new Map(unreadLinks.map((l) => [normalizeDn(l.dn), l])),
     nameProblems,
     emailOwners,
@@ -192,22 +213,29 @@ async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread
 }
 
 /**
- * Sorts the page's people into creates, updates and refusals. Only this directory's own people are
- * updated: an account from elsewhere is refused rather than merged, since taking it over would hand
- * someone else's account to whoever holds the entry.
+ * Sorts the page's people into creates, updates and refusals. An entry whose id a link keeps is that
+ * link's person, whatever its DN or username now. Otherwise the username says who it is, as long as no
+ * id says otherwise: an entry that carries the username of someone whose link keeps another entry's id
+ * (a reused username, or a copy) is refused rather than given their account. Only this directory's own
+ * people are updated: an account from elsewhere is refused rather than merged, since taking it over would
+ * hand someone else's account to whoever holds the entry.
  */
 function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Decision {
-  const { report, directory } = sync;
-  const { userByName, userById, linkByUser, linkByUnreadDn, nameProblems, emailOwners } = known;
+  const { report, directory, settings } = sync;
+  const { userByName, userById, linkByUser, linkByEntryId, linkByUnreadDn, nameProblems, emailOwners } = known;
   // People of this directory whose entry could not be read this time stay as they are, rather than
   // being taken for gone: a missing mail attribute, or a username attribute the service account may
   // not read, should not lock anyone out. Only the directory's disabled flag still counts: off-boarding
-  // often clears the mailbox too. Found by the DN their link keeps, never by username alone: anyone who
-  // may add an entry could add one with someone else's username, and disable them or keep them on.
+  // often clears the mailbox too. Found by their entry's id, or by the DN their link keeps unless the
+  // link's id says the entry now at that DN is another; never by username alone: anyone who may add an
+  // entry could add one with someone else's username, and disable them or keep them on.
   const seen: string[] = [];
   const flagged = new Set<string>();
-  for (const { refusal: r, disabled } of unread) {
-    const link = linkByUnreadDn.get(normalizeDn(r.dn));
+  for (const { refusal: r, disabled, entryId } of unread) {
+    const atDn = linkByUnreadDn.get(normalizeDn(r.dn));
+    const link =
+      (entryId === null ? undefined : linkByEntryId.get(entryId)) ??
+      (atDn && (atDn.entryId === null || entryId === null) ? atDn : undefined);
     if (!link) continue;
     seen.push(link.userId);
     if (disabled && userById.get(link.userId)?.status === 'active') flagged.add(link.userId);
@@ -215,11 +243,45 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
 
   const creates: Person[] = [];
   const updates: Update[] = [];
-  for (const p of people) {
-    const user = userByName.get(p.username);
+  const update = (p: Person, user: User, link: DirectoryAccount) => {
+    seen.push(user.id);
     const emailOwner = emailOwners.get(p.email);
+    const emailClash = emailOwner && emailOwner.id !== user.id;
+    if (emailClash)
+      refuse(report, {
+        username: p.username,
+        dn: p.dn,
+        reason: `email ${p.email} is already used by account ${emailOwner.username}; the profile is kept as before`,
+      });
+    updates.push({ person: p, user, link, profile: !emailClash });
+  };
+  for (const p of people) {
+    const byId = p.entryId === null ? undefined : linkByEntryId.get(p.entryId);
+    const byIdUser = byId && userById.get(byId.userId);
+    if (byId && byIdUser) {
+      if (byId.seenRun === sync.run && normalizeDn(byId.dn) !== normalizeDn(p.dn)) {
+        refuse(report, {
+          username: p.username,
+          dn: p.dn,
+          reason: `another entry of this directory (${byId.dn}) has the same ${settings.idAttribute}`,
+        });
+        continue;
+      }
+      // A username is the person's address in chat, which their contacts and other domains hold: it
+      // stays, and the person keeps signing in with it (their entry is found by its id).
+      if (byIdUser.username !== p.username)
+        refuse(report, {
+          username: p.username,
+          dn: p.dn,
+          reason: `the directory renamed ${byIdUser.username} to ${p.username}; an Atrium username does not change, so they keep ${byIdUser.username} and sign in with it`,
+        });
+      update(p, byIdUser, byId);
+      continue;
+    }
+    const user = userByName.get(p.username);
     if (!user) {
       const problem = nameProblems.get(p.username);
+      const emailOwner = emailOwners.get(p.email);
       if (problem)
         refuse(report, { username: p.username, dn: p.dn, reason: `username not available: ${problem.reason}` });
       else if (p.disabled) report.skippedDisabled += 1;
@@ -249,6 +311,14 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
       });
       continue;
     }
+    if (link.entryId !== null && p.entryId !== null) {
+      refuse(report, {
+        username: p.username,
+        dn: p.dn,
+        reason: `this username belongs to another entry of this directory (${settings.idAttribute} ${describeEntryId(link.entryId)}, last at ${link.dn}); not merged`,
+      });
+      continue;
+    }
     if (link.seenRun === sync.run && normalizeDn(link.dn) !== normalizeDn(p.dn)) {
       refuse(report, {
         username: p.username,
@@ -257,15 +327,8 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
       });
       continue;
     }
-    seen.push(user.id);
-    const emailClash = emailOwner && emailOwner.id !== user.id;
-    if (emailClash)
-      refuse(report, {
-        username: p.username,
-        dn: p.dn,
-        reason: `email ${p.email} is already used by account ${emailOwner.username}; the profile is kept as before`,
-      });
-    updates.push({ person: p, user, link, profile: !emailClash });
+    // A link without an id yet (kept from before ids, or a directory set to have none) takes the entry's.
+    update(p, user, link);
   }
   // An entry of the page that could be read speaks for its person, disabled there or not; an unread one does not.
   for (const { person, user } of updates)
@@ -342,7 +405,13 @@ async function writeCreates(
     { transaction: ctx.tx },
   );
   await DirectoryAccount.bulkCreate(
-    rows.map(({ id, person: p }) => ({ userId: id, directoryId: sync.directory.id, dn: p.dn, seenRun: sync.run })),
+    rows.map(({ id, person: p }) => ({
+      userId: id,
+      directoryId: sync.directory.id,
+      dn: p.dn,
+      entryId: p.entryId,
+      seenRun: sync.run,
+    })),
     { transaction: ctx.tx },
   );
   await Membership.bulkCreate(
@@ -382,8 +451,9 @@ async function applyUpdate(
       changed = true;
     }
   }
-  if (link.dn !== p.dn) {
+  if (link.dn !== p.dn || link.entryId !== p.entryId) {
     link.dn = p.dn;
+    link.entryId = p.entryId;
     await link.save({ transaction: ctx.tx });
   }
   let statusChanged = true;

@@ -5,6 +5,7 @@ import { AccountDisabledError, type DirectoryPasswordCheck } from '../accounts/a
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { closeQuietly, endpointOf, openDirectory, unavailable } from './connection.ts';
+import { idBytes } from './entry-id.ts';
 import { AD_ACCOUNT_DISABLED } from './presets.ts';
 import { valuesOf } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
@@ -23,16 +24,35 @@ export function personFilter(s: DirectorySettings, username: string): AndFilter 
   });
 }
 
-/** The DN of the one entry a name matches under the user base, or null (none, or more than one). */
+/**
+ * The filter that finds one person's entry by the id their link keeps: the user filter AND id-attribute
+ * = the id's bytes (an octet string on the wire, never text pasted into a filter).
+ */
+function entryIdFilter(s: DirectorySettings, idAttribute: string, entryId: string): AndFilter {
+  return new AndFilter({
+    filters: [
+      FilterParser.parseString(s.userFilter),
+      new EqualityFilter({ attribute: idAttribute, value: idBytes(entryId) }),
+    ],
+  });
+}
+
+/**
+ * The DN of the one entry that is this person under the user base, or null (none, or more than one): the
+ * entry whose id their link keeps, or, before the link has one, the entry their username matches. Found by
+ * id, a person the directory renamed still signs in with their Atrium username, and someone given the
+ * username later (a reused one) never signs in as them.
+ */
 export async function findPersonDn(
   client: Client,
   s: DirectorySettings,
   username: string,
+  entryId: string | null = null,
 ): Promise<{ dn: string; disabled: boolean } | null> {
   const attributes = s.disabledAttribute ? [s.disabledAttribute] : ['1.1'];
   const { searchEntries } = await client.search(s.userBase, {
     scope: 'sub',
-    filter: personFilter(s, username),
+    filter: entryId !== null && s.idAttribute ? entryIdFilter(s, s.idAttribute, entryId) : personFilter(s, username),
     attributes,
     sizeLimit: 2,
   });
@@ -60,7 +80,7 @@ export function directoryPasswordCheck(deps: { sealer: Sealer; logger: Logger })
     let client: Client | null = null;
     try {
       client = await openDirectory(endpoint);
-      const found = await findPersonDn(client, endpoint.settings, user.username);
+      const found = await findPersonDn(client, endpoint.settings, user.username, link.entryId);
       if (!found) return false;
       try {
         await client.bind(found.dn, password);

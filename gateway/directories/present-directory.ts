@@ -24,6 +24,7 @@ export function presentDirectory(directory: Directory, people: number, now = new
       name: s.nameAttributes,
       email: s.emailAttributes,
       disabled: s.disabledAttribute,
+      id: s.idAttribute,
     },
     groupMembership: s.groupMembership,
     unitFrom: s.unitFrom,

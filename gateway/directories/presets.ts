@@ -8,6 +8,8 @@ export type PresetDefaults = {
   nameAttributes: string[];
   emailAttributes: string[];
   disabledAttribute: string | null;
+  /** The attribute that names an entry for its whole life, whatever its DN or username (see entry-id.ts). */
+  idAttribute: string | null;
   groupMembership: 'member' | 'memberOf';
 };
 
@@ -17,6 +19,8 @@ export type PresetDefaults = {
  * Active Directory: `sAMAccountName`, `displayName` or `cn`, `mail` or else `userPrincipalName`; a
  * person's groups are their `memberOf` (AD hands out a group's `member` list in ranges, memberOf not);
  * `userAccountControl` bit 2 (ACCOUNTDISABLE) marks a disabled account.
+ * Each keeps a stable id on every entry, set when the entry is made and never changed: OpenLDAP's
+ * operational `entryUUID` (RFC 4530), AD's binary `objectGUID`.
  */
 export const PRESET_DEFAULTS: Record<Preset, PresetDefaults> = {
   openldap: {
@@ -25,6 +29,7 @@ export const PRESET_DEFAULTS: Record<Preset, PresetDefaults> = {
     nameAttributes: ['displayName', 'cn'],
     emailAttributes: ['mail'],
     disabledAttribute: null,
+    idAttribute: 'entryUUID',
     groupMembership: 'member',
   },
   'active-directory': {
@@ -33,6 +38,7 @@ export const PRESET_DEFAULTS: Record<Preset, PresetDefaults> = {
     nameAttributes: ['displayName', 'cn'],
     emailAttributes: ['mail', 'userPrincipalName'],
     disabledAttribute: 'userAccountControl',
+    idAttribute: 'objectGUID',
     groupMembership: 'memberOf',
   },
 };

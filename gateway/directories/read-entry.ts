@@ -2,6 +2,7 @@ import type { Entry } from 'ldapts';
 import { displayNameSchema, emailSchema, usernameSchema } from '../accounts/schemas.ts';
 import type { Role } from '../models/index.ts';
 import { normalizeDn } from './dn.ts';
+import { entryIdOf } from './entry-id.ts';
 import { AD_ACCOUNT_DISABLED } from './presets.ts';
 import type { DirectorySettings } from './schemas.ts';
 import type { Refusal } from './sync-report.ts';
@@ -10,6 +11,8 @@ import { unitOfEntry, type UnitPlace } from './unit-of-entry.ts';
 /** A directory entry as the person Atrium would keep. */
 export type Person = {
   dn: string;
+  /** The entry's stable id (entry-id.ts); null when the directory is set to have none. */
+  entryId: string | null;
   username: string;
   displayName: string;
   email: string;
@@ -27,7 +30,7 @@ export type Person = {
  * An entry that cannot become a person still says whether the directory marks it disabled: a person
  * disabled there, whose mailbox was cleared on the way out, must not stay active here.
  */
-export type Unread = { refusal: Refusal; disabled: boolean };
+export type Unread = { refusal: Refusal; disabled: boolean; entryId: string | null };
 
 export type ReadEntry = { person: Person } | Unread;
 
@@ -38,6 +41,7 @@ export type GroupsOf = (entry: Entry, values: (name: string) => string[]) => Set
 export function attributesToRead(s: DirectorySettings): string[] {
   const wanted = [s.usernameAttribute, ...s.nameAttributes, ...s.emailAttributes];
   if (s.disabledAttribute) wanted.push(s.disabledAttribute);
+  if (s.idAttribute) wanted.push(s.idAttribute);
   if (s.unitFrom === 'attribute' && s.unitAttribute) wanted.push(s.unitAttribute);
   if (s.groupMembership === 'memberOf') wanted.push('memberOf');
   return [...new Set(wanted)];
@@ -63,10 +67,15 @@ export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf
   const flags = s.disabledAttribute ? Number(values(s.disabledAttribute)[0] ?? 0) : 0;
   const disabled = Number.isFinite(flags) && (flags & AD_ACCOUNT_DISABLED) !== 0;
   const rawName = values(s.usernameAttribute)[0];
+  const id = entryIdOf(entry, s);
+  const entryId = 'id' in id ? id.id : null;
   const refusal = (reason: string, username: string | null = rawName ?? null): ReadEntry => ({
     refusal: { username, dn: entry.dn, reason },
     disabled,
+    entryId,
   });
+  // Without its id an entry cannot be told from one that merely carries someone's username.
+  if ('problem' in id) return refusal(id.problem);
   if (!rawName) return refusal(`has no ${s.usernameAttribute}`);
   const username = usernameSchema.safeParse(rawName);
   if (!username.success)
@@ -92,6 +101,7 @@ export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf
   return {
     person: {
       dn: entry.dn,
+      entryId,
       username: username.data,
       displayName: displayName.data,
       email: email.data,

@@ -108,6 +108,7 @@ export const directorySettingsSchema = z.object({
   nameAttributes: z.array(attributeSchema).min(1),
   emailAttributes: z.array(attributeSchema).min(1),
   disabledAttribute: attributeSchema.nullable(),
+  idAttribute: attributeSchema.nullable(),
   groupMembership: z.enum(MEMBERSHIP_SOURCES),
   unitFrom: z.enum(UNIT_SOURCES),
   unitAttribute: attributeSchema.nullable(),
@@ -122,6 +123,16 @@ const optional = <S extends z.ZodType>(schema: S) => schema.optional();
 /** "" clears an optional setting. */
 const clearable = <S extends z.ZodType>(schema: S) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? null : v), schema.nullable()).optional();
+/**
+ * The entry id attribute as typed: empty or left out takes the preset's, `none` says the directory has
+ * no stable id (people are then matched by username, which a reused or copied username can fool).
+ */
+const idAttributeInput = z
+  .preprocess(
+    (v) => (typeof v === 'string' && v.trim().toLowerCase() === 'none' ? null : v),
+    attributeSchema.nullable(),
+  )
+  .optional();
 const booleanInput = z.preprocess(
   (v) => (v === 'yes' || v === 'true' || v === 'on' ? true : v === 'no' || v === 'false' || v === 'off' ? false : v),
   z.boolean({ message: 'yes or no' }),
@@ -143,6 +154,7 @@ export const registrationSchema = z.object({
   nameAttributes: optional(z.array(attributeSchema).min(1)),
   emailAttributes: optional(z.array(attributeSchema).min(1)),
   disabledAttribute: clearable(attributeSchema),
+  idAttribute: idAttributeInput,
   groupMembership: optional(z.enum(MEMBERSHIP_SOURCES, { message: 'member or memberOf' })),
   unitFrom: z.enum(UNIT_SOURCES, { message: 'ou or attribute' }).default('ou'),
   unitAttribute: clearable(attributeSchema),

@@ -41,6 +41,7 @@ export function composeSettings(
     nameAttributes: pick('nameAttributes', defaults.nameAttributes),
     emailAttributes: pick('emailAttributes', defaults.emailAttributes),
     disabledAttribute: pick('disabledAttribute', defaults.disabledAttribute),
+    idAttribute: pick('idAttribute', defaults.idAttribute),
     groupMembership: pick('groupMembership', defaults.groupMembership),
     unitFrom: input.unitFrom ?? base?.unitFrom ?? 'ou',
     unitAttribute: input.unitAttribute !== undefined ? input.unitAttribute : (base?.unitAttribute ?? null),

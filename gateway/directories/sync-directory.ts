@@ -16,6 +16,7 @@ import { DirectoryUnavailableError } from './errors.ts';
 import { normalizeDn } from './dn.ts';
 import { findDirectory } from './find-directory.ts';
 import { PAGE_SIZE } from './presets.ts';
+import { idBufferAttributes } from './entry-id.ts';
 import { attributesToRead, groupsFromMemberOf, groupsFromMembers, type GroupsOf } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
 import { takeLease } from './sync-lease.ts';
@@ -103,6 +104,7 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
       scope: 'sub',
       filter: settings.userFilter,
       attributes: attributesToRead(settings),
+      explicitBufferAttributes: idBufferAttributes(settings),
       paged: { pageSize: PAGE_SIZE },
     });
     try {

@@ -7,11 +7,14 @@ import { closeQuietly, endpointOf, openDirectory, unavailable } from './connecti
 import { DirectoryUnavailableError } from './errors.ts';
 import { findDirectory } from './find-directory.ts';
 import { PAGE_SIZE } from './presets.ts';
+import { describeEntryId, idBufferAttributes } from './entry-id.ts';
 import { attributesToRead, groupsFromMemberOf, readEntry } from './read-entry.ts';
 import type { Refusal } from './sync-report.ts';
 
 export type SampledPerson = {
   username: string;
+  /** The entry's id as the directory shows it (entry-id.ts); null when the directory is set to have none. */
+  entryId: string | null;
   displayName: string;
   email: string;
   unit: string;
@@ -65,13 +68,22 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
       scope: 'sub',
       filter: s.userFilter,
       attributes: attributesToRead(s),
+      explicitBufferAttributes: idBufferAttributes(s),
       paged: { pageSize: PAGE_SIZE },
     });
     for await (const page of pages) {
       result.people += page.searchEntries.length;
       for (const entry of page.searchEntries.slice(0, SAMPLE - result.sample.length)) {
         const read = readEntry(entry, s, groupsFromMemberOf);
-        result.sample.push('refusal' in read ? read.refusal : { ...read.person, unit: read.person.unit.path });
+        result.sample.push(
+          'refusal' in read
+            ? read.refusal
+            : {
+                ...read.person,
+                unit: read.person.unit.path,
+                entryId: read.person.entryId && describeEntryId(read.person.entryId),
+              },
+        );
       }
     }
     for (const { group } of s.roleGroups) {

@@ -22,7 +22,8 @@ export async function updateDirectory(
   return inTransaction(ctx, async (ctx) => {
     const directory = await findDirectory(ctx, name);
     const url = changes.url ?? directory.url;
-    const settings = composeSettings(changes, url, directorySettingsOf(directory), directory.url);
+    const before = { url: directory.url, ...directorySettingsOf(directory) };
+    const settings = composeSettings(changes, url, before, before.url);
     const caFile = changes.caFile !== undefined ? changes.caFile : directory.caFile;
     await checkAgainstSystem(ctx, settings, caFile);
     const changed = Object.keys(changes).filter(
@@ -33,6 +34,13 @@ export async function updateDirectory(
     if (changes.bindDn) directory.bindDn = changes.bindDn;
     if (changes.bindPassword) directory.bindPasswordSealed = sealer.seal(changes.bindPassword);
     if (changes.resetUrl) directory.resetUrl = changes.resetUrl;
+    // Entry ids name entries of one directory by one attribute: pointed elsewhere, or at another
+    // attribute, the links take their ids afresh at the next sync, matched by username as at the first.
+    if (url !== before.url || settings.idAttribute !== before.idAttribute)
+      await ctx.models.DirectoryAccount.update(
+        { entryId: null },
+        { where: { directoryId: directory.id }, transaction: ctx.tx },
+      );
     directory.settings = JSON.stringify(settings);
     await directory.save({ transaction: ctx.tx });
     await audit(ctx, {

@@ -37,6 +37,8 @@ export class DirectoryAccount extends Model<
   declare userId: string;
   declare directoryId: string;
   declare dn: string;
+  /** The entry's stable id (gateway/directories/entry-id.ts); null until a sync reads it, or without one. */
+  declare entryId: CreationOptional<string | null>;
   declare seenRun: string;
   declare disabledByDirectory: CreationOptional<boolean>;
   declare createdAt: CreationOptional<Date>;
@@ -72,6 +74,7 @@ export function defineDirectoryModels(sequelize: Sequelize): DirectoryModels {
       userId: { type: DataTypes.STRING(36), primaryKey: true },
       directoryId: { type: DataTypes.STRING(36), allowNull: false },
       dn: { type: DataTypes.STRING(1000), allowNull: false },
+      entryId: { type: DataTypes.STRING(512), allowNull: true },
       seenRun: { type: DataTypes.STRING(36), allowNull: false },
       disabledByDirectory: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
       ...timestamps,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { inetOrgPerson, ouLdif, personDn, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
+import { FORMER, inetOrgPerson, ouLdif, personDn, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { asOperator, personOf, register, sync } from './fixtures.ts';
 
@@ -11,16 +11,10 @@ const wes = { uid: 'wes', name: 'Wes Weller', password: 'wes-directory-pw', ous:
 // A third person keeps the directory from looking empty when the others leave it.
 const vic = { uid: 'vic', name: 'Vic Vance', password: 'vic-directory-pw', ous: ['Library'] };
 
-const backInDirectory = (person: typeof uma, sn: string) =>
-  ldap.addEntry(personDn(person), {
-    objectClass: 'inetOrgPerson',
-    uid: person.uid,
-    cn: person.name,
-    sn,
-    displayName: person.name,
-    mail: `${person.uid}@campus.test`,
-    userPassword: person.password,
-  });
+// Leaving is a move out of the user base, coming back the move back: the same entry, so the same person.
+const formerDn = (person: typeof uma) => `uid=${person.uid},${FORMER}`;
+const leaveDirectory = (person: typeof uma) => ldap.moveEntry(personDn(person), formerDn(person));
+const backInDirectory = (person: typeof uma) => ldap.moveEntry(formerDn(person), personDn(person));
 
 beforeAll(async () => {
   gateway = await startTestGateway('dir-admin-status');
@@ -37,11 +31,11 @@ afterAll(async () => {
 
 describe("a directory person's status set by an administrator", () => {
   it('stays disabled whatever the directory says, even for someone the sync had once disabled', async () => {
-    await ldap.removeEntry(personDn(uma));
+    await leaveDirectory(uma);
     expect((await sync(gateway, 'campus-ldap')).names.disabled).toEqual(['uma']);
     // An administrator enables her in Atrium; she comes back in the directory.
     await updateUser(asOperator(gateway), 'uma', { status: 'active' });
-    await backInDirectory(uma, 'Urban');
+    await backInDirectory(uma);
     expect((await sync(gateway, 'campus-ldap')).reenabled).toBe(0);
     expect((await personOf(gateway, 'uma'))!.status).toBe('active');
 
@@ -53,11 +47,11 @@ describe("a directory person's status set by an administrator", () => {
   });
 
   it('is not set by editing their profile: someone the sync disabled is enabled when they come back', async () => {
-    await ldap.removeEntry(personDn(wes));
+    await leaveDirectory(wes);
     expect((await sync(gateway, 'campus-ldap')).names.disabled).toEqual(['wes']);
     // The console's form sends the status with every edit, unchanged here.
     await updateUser(asOperator(gateway), 'wes', { displayName: 'Wes W.', status: 'disabled' });
-    await backInDirectory(wes, 'Weller');
+    await backInDirectory(wes);
     expect((await sync(gateway, 'campus-ldap')).names.reenabled).toEqual(['wes']);
     expect((await personOf(gateway, 'wes'))!.status).toBe('active');
   });

@@ -72,7 +72,7 @@ describe('atrium directories', () => {
   it('lists its commands', async () => {
     const help = await runAtrium(db, ['directories', '--help']);
     expect(help.code).toBe(0);
-    for (const word of ['add', 'list', 'show', 'update', 'remove', 'test', 'sync'])
+    for (const word of ['add', 'list', 'show', 'update', 'remove', 'test', 'sync', 'relink'])
       expect(help.stdout).toMatch(new RegExp(`^  ${word} `, 'm'));
   });
 
@@ -230,6 +230,41 @@ describe('atrium directories', () => {
       await ldap.resume();
     }
     expect(await inspect.ctx.models.User.count({ where: { status: 'disabled' } })).toBe(0);
+  });
+
+  it('relinks a person who came back under a new entry, and says why it cannot when it cannot', async () => {
+    const wes = personDn({ uid: 'wes', ous: ['Physics'] });
+    await ldap.removeEntry(wes);
+    await ldap.addEntry(wes, {
+      objectClass: 'inetOrgPerson',
+      uid: 'wes',
+      cn: 'Wes Wong',
+      sn: 'Wong',
+      mail: 'wes@campus.test',
+    });
+    const refused = jsonOf(await runAtrium(db, ['directories', 'sync', 'campus-ldap', '--json']));
+    expect(refused.names.refused).toContainEqual(
+      expect.objectContaining({
+        username: 'wes',
+        reason: expect.stringMatching(/^this username belongs to another entry/),
+      }),
+    );
+    expect(refused.names.disabled).toEqual(['wes']);
+
+    const relinked = await runAtrium(db, ['directories', 'relink', 'campus-ldap', 'wes']);
+    expect(relinked.code, relinked.stderr).toBe(0);
+    expect(relinked.stdout).toContain(`wes is now the person of ${wes} (was ${wes}); the next sync brings them back`);
+    const again = await runAtrium(db, ['directories', 'relink', 'campus-ldap', 'wes']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`wes is already the person of ${wes}`);
+    const stranger = await runAtrium(db, ['directories', 'relink', 'campus-ldap', 'alice']);
+    expect(stranger.code).toBe(2);
+    expect(stranger.stderr).toContain('alice is not a person of directory campus-ldap');
+
+    expect(jsonOf(await runAtrium(db, ['directories', 'sync', 'campus-ldap', '--json'])).names.reenabled).toEqual([
+      'wes',
+    ]);
+    expect(await inspect.ctx.models.AuditEvent.count({ where: { action: 'directory.relink', target: 'wes' } })).toBe(1);
   });
 
   it('removes a directory that has people only with --disable-people', async () => {

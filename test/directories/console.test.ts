@@ -197,6 +197,48 @@ describe('the Directories page', () => {
     ).toBe(1);
   });
 
+  it('relinks a person who came back under a new entry, and shows beside the form why it cannot', async () => {
+    const una = personDn({ uid: 'una', ous: ['Library'] });
+    await ldap.removeEntry(una);
+    await ldap.addEntry(una, {
+      objectClass: 'inetOrgPerson',
+      uid: 'una',
+      cn: 'Una Umeda',
+      sn: 'Umeda',
+      mail: 'una@campus.test',
+    });
+    let page = await open(admin, '/admin/directories/library-ldap');
+    const synced = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/library-ldap/sync'));
+    expect(mainText(synced)).toMatch(/una ?: this username belongs to another entry of this directory/);
+
+    page = await open(admin, '/admin/directories/library-ldap');
+    const stranger = await submitFilled(
+      admin,
+      page,
+      filledFormWithAction(page, '/admin/directories/library-ldap/relink'),
+      {
+        username: 'bob',
+      },
+    );
+    expect(stranger.status).toBe(404);
+    expect(mainText(stranger)).toContain('bob is not a person of directory library-ldap');
+
+    const relinked = await submitFilled(
+      admin,
+      page,
+      filledFormWithAction(page, '/admin/directories/library-ldap/relink'),
+      {
+        username: 'una',
+      },
+    );
+    expect(relinked.url).toBe(url('/admin/directories/library-ldap'));
+    expect(mainText(relinked)).toContain(`una is now the person of ${una}; the next sync brings them back`);
+    page = await open(admin, '/admin/directories/library-ldap');
+    const back = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/library-ldap/sync'));
+    expect(mainText(back)).toMatch(/1 re-?enabled/i);
+    expect((await gateway.models.User.findOne({ where: { username: 'una' } }))!.status).toBe('active');
+  });
+
   it('removes a directory with people only when told to disable them, and then disables them', async () => {
     const page = await open(admin, '/admin/directories/library-ldap');
     const refused = await submitFilled(

@@ -20,7 +20,8 @@ import {
 import { takeLease } from '../../gateway/directories/sync-lease.ts';
 import { SyncRunningError } from '../../gateway/directories/errors.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
-import { asOperator, personOf, register, sync } from './fixtures.ts';
+import { relinkPerson } from '../../gateway/directories/relink-person.ts';
+import { asOperator, personOf, register, sealerOf, sync } from './fixtures.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 let gateway: TestGateway;
@@ -169,7 +170,7 @@ describe('later syncs', () => {
     expect(JSON.parse(audit!.details!)).toMatchObject({ directory: 'campus-ldap', reason: 'gone from the directory' });
   });
 
-  it('enables them again when they come back, and they sign in with their directory password', async () => {
+  it('enables them again when they come back and an administrator relinks them, and they sign in with their directory password', async () => {
     await ldap.admin(async (c) => {
       await c.add(personDn(tom), {
         objectClass: 'inetOrgPerson',
@@ -181,6 +182,19 @@ describe('later syncs', () => {
         userPassword: PASSWORDS.tom,
       });
     });
+    // A new entry with his username: the directory cannot tell his return from the name given to someone else.
+    const refused = await sync(gateway, 'campus-ldap');
+    expect(refused.names.reenabled).toEqual([]);
+    expect(refused.names.refused).toContainEqual({
+      username: 'tom',
+      dn: personDn(tom),
+      reason: expect.stringMatching(
+        /^this username belongs to another entry of this directory \(entryUUID [0-9a-f-]{36}, last at uid=tom,/,
+      ),
+    });
+    expect((await personOf(gateway, 'tom'))!.status).toBe('disabled');
+
+    await relinkPerson(asOperator(gateway), sealerOf(gateway), 'campus-ldap', 'tom');
     const report = await sync(gateway, 'campus-ldap');
     expect(report.names.reenabled).toEqual(['tom']);
     expect((await personOf(gateway, 'tom'))!.status).toBe('active');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncDirectory } from '../../gateway/directories/sync-directory.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -99,6 +100,7 @@ describe('an unreadable entry that only shares a username with a person', () => 
       sn: 'Impostor',
       sAMAccountName: username,
       userAccountControl: control,
+      objectGUID: randomBytes(16),
     });
 
   beforeAll(async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Attribute, Change, Client } from 'ldapts';
 import { SLAPD_INSTALL_HINT, slapdInstalled, startPrivateSlapd, type PrivateSlapd } from '../../cli/private-slapd.ts';
@@ -5,12 +6,14 @@ import { SLAPD_INSTALL_HINT, slapdInstalled, startPrivateSlapd, type PrivateSlap
 /**
  * A real OpenLDAP server per test file (cli/private-slapd.ts), loaded with LDIF the test writes.
  * `activeDirectoryLike` adds the tests' own schema of AD's attributes (ad-lite.schema: sAMAccountName,
- * userAccountControl, memberOf, department) and gives the service account AD's 1,000-entry page limit.
+ * userAccountControl, memberOf, department, objectGUID) and gives the service account AD's 1,000-entry page limit.
  */
 
 export const SUFFIX = 'dc=campus,dc=test';
 export const PEOPLE = `ou=People,${SUFFIX}`;
 export const GROUPS = `ou=Groups,${SUFFIX}`;
+/** Outside the user base: an entry moved here is gone for the sync, and is the same entry when moved back. */
+export const FORMER = `ou=Former,${SUFFIX}`;
 export const SERVICE_DN = `cn=atrium,ou=Services,${SUFFIX}`;
 export const SERVICE_PASSWORD = 'service-account-secret';
 const ROOT_PASSWORD = 'root-secret';
@@ -27,8 +30,10 @@ export function requireSlapd(): void {
 export type TestSlapd = PrivateSlapd & {
   /** A client bound as the root DN, to change the directory under the gateway's feet. */
   admin<T>(work: (client: Client) => Promise<T>): Promise<T>;
-  addEntry(dn: string, attributes: Record<string, string | string[]>): Promise<void>;
+  addEntry(dn: string, attributes: Record<string, string | string[] | Buffer>): Promise<void>;
   removeEntry(dn: string): Promise<void>;
+  /** Gives an entry a new DN (another RDN, another parent, or both); it stays the same entry, id and all. */
+  moveEntry(dn: string, newDn: string): Promise<void>;
   replace(dn: string, attribute: string, values: string[]): Promise<void>;
 };
 
@@ -63,8 +68,17 @@ export async function startTestSlapd(options: {
   };
   return Object.assign(slapd, {
     admin,
-    addEntry: (dn: string, attributes: Record<string, string | string[]>) => admin((c) => c.add(dn, attributes)),
+    addEntry: (dn: string, attributes: Record<string, string | string[] | Buffer>) =>
+      admin((c) =>
+        c.add(
+          dn,
+          Object.entries(attributes).map(
+            ([type, v]) => new Attribute({ type, values: Buffer.isBuffer(v) ? [v] : Array.isArray(v) ? v : [v] }),
+          ),
+        ),
+      ),
     removeEntry: (dn: string) => admin((c) => c.del(dn)),
+    moveEntry: (dn: string, newDn: string) => admin((c) => c.modifyDN(dn, newDn)),
     replace: (dn: string, attribute: string, values: string[]) =>
       admin((c) =>
         c.modify(dn, new Change({ operation: 'replace', modification: new Attribute({ type: attribute, values }) })),
@@ -79,14 +93,16 @@ function baseLdif(): string {
     entry(SERVICE_DN, { objectClass: 'inetOrgPerson', cn: 'atrium', sn: 'Atrium', userPassword: SERVICE_PASSWORD }),
     entry(PEOPLE, { objectClass: 'organizationalUnit', ou: 'People' }),
     entry(GROUPS, { objectClass: 'organizationalUnit', ou: 'Groups' }),
+    entry(FORMER, { objectClass: 'organizationalUnit', ou: 'Former' }),
   ].join('\n');
 }
 
 /** One LDIF record; values that LDIF cannot hold as plain text are written base64 (`attr:: …`). */
-export function entry(dn: string, attributes: Record<string, string | string[]>): string {
+export function entry(dn: string, attributes: Record<string, string | string[] | Buffer>): string {
   const lines = [line('dn', dn)];
   for (const [name, value] of Object.entries(attributes))
-    for (const v of Array.isArray(value) ? value : [value]) lines.push(line(name, v));
+    for (const v of Array.isArray(value) ? value : [value])
+      lines.push(Buffer.isBuffer(v) ? `${name}:: ${v.toString('base64')}` : line(name, v));
   return `${lines.join('\n')}\n`;
 }
 
@@ -147,7 +163,14 @@ export function inetOrgPerson(p: LdifPerson): string {
 
 /** A person as Active Directory shows one (the tests' `user` class of ad-lite.schema), named by cn. */
 export function adUser(
-  p: LdifPerson & { sAMAccountName?: string; disabled?: boolean; memberOf?: string[]; department?: string },
+  p: LdifPerson & {
+    sAMAccountName?: string;
+    disabled?: boolean;
+    memberOf?: string[];
+    department?: string;
+    /** AD's binary id of the entry (16 bytes); a fresh one unless given. */
+    objectGUID?: Buffer;
+  },
 ): string {
   const name = p.name ?? p.uid;
   return entry(personDn(p, 'cn'), {
@@ -159,6 +182,7 @@ export function adUser(
     sAMAccountName: p.sAMAccountName ?? p.uid,
     userPrincipalName: `${p.uid}@ad.campus.test`,
     userAccountControl: String(p.disabled ? 514 : 512),
+    objectGUID: p.objectGUID ?? randomBytes(16),
     ...(p.mail === null ? {} : { mail: p.mail ?? `${p.uid}@campus.test` }),
     ...(p.password ? { userPassword: p.password } : {}),
     ...(p.memberOf ? { memberOf: p.memberOf } : {}),

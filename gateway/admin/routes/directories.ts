@@ -5,7 +5,9 @@ import { unitTree } from '../../accounts/unit-tree.ts';
 import { listDirectories, showDirectory } from '../../directories/list-directories.ts';
 import type { PresentedDirectory } from '../../directories/present-directory.ts';
 import { PRESETS } from '../../directories/presets.ts';
+import { DirectoryUnavailableError } from '../../directories/errors.ts';
 import { registerDirectory } from '../../directories/register-directory.ts';
+import { relinkPerson } from '../../directories/relink-person.ts';
 import { removeDirectory } from '../../directories/remove-directory.ts';
 import { syncDirectory } from '../../directories/sync-directory.ts';
 import { summarize, type SyncReport } from '../../directories/sync-report.ts';
@@ -44,6 +46,7 @@ function inputOf(body: Body) {
     nameAttributes: list(body, 'nameAttributes').length > 0 ? list(body, 'nameAttributes') : undefined,
     emailAttributes: list(body, 'emailAttributes').length > 0 ? list(body, 'emailAttributes') : undefined,
     disabledAttribute: clearable(body, 'disabledAttribute'),
+    idAttribute: optional(body, 'idAttribute'),
     groupMembership: optional(body, 'groupMembership'),
     unitFrom: optional(body, 'unitFrom'),
     unitAttribute: clearable(body, 'unitAttribute'),
@@ -70,6 +73,7 @@ function valuesOf(d: PresentedDirectory): Record<string, unknown> {
     nameAttributes: d.attributes.name.join(', '),
     emailAttributes: d.attributes.email.join(', '),
     disabledAttribute: d.attributes.disabled ?? '',
+    idAttribute: d.attributes.id ?? 'none',
     groupMembership: d.groupMembership,
     unitFrom: d.unitFrom,
     unitAttribute: d.unitAttribute ?? '',
@@ -94,21 +98,21 @@ export function reportView(report: SyncReport | null) {
   return report ? { ...report, summary: summarize(report), more: report.refused - report.names.refused.length } : null;
 }
 
-/**
- * Campus directories in the console: register, edit, test, sync now, remove; each page shows the last
- * sync report. Full administrators only (a directory brings people into every unit); every action
- * goes through the same use-cases as the CLI, so each is audited.
- */
-export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger: Logger }): Router {
-  const router = Router();
-  router.use('/directories', fullAdminOnly);
+type RenderForm = ReturnType<typeof formRenderer>;
 
-  async function renderForm(
+/** Draws a directory's page (or the new one's): its form, its last report, and what an action says. */
+function formRenderer(kit: ConsoleKit) {
+  return async function renderForm(
     req: Request,
     res: Response,
     directory: PresentedDirectory | null,
     values: Record<string, unknown>,
-    extra: { failure?: FormFailure; test?: DirectoryTest; syncNotice?: string } = {},
+    extra: {
+      failure?: FormFailure;
+      test?: DirectoryTest;
+      syncNotice?: string;
+      relink?: { username: string; error: string };
+    } = {},
   ) {
     kit.render(
       req,
@@ -121,6 +125,7 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
         report: reportView(directory?.lastReport ?? null),
         test: extra.test,
         syncNotice: extra.syncNotice,
+        relink: extra.relink,
         presets: PRESETS,
         roles: ROLES,
         units: await unitTree(kit.context(req)),
@@ -130,7 +135,19 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
       },
       extra.failure?.status,
     );
-  }
+  };
+}
+
+/**
+ * Campus directories in the console: register, edit, test, sync now, remove; each page shows the last
+ * sync report. Full administrators only (a directory brings people into every unit); every action
+ * goes through the same use-cases as the CLI, so each is audited.
+ */
+export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger: Logger }): Router {
+  const router = Router();
+  router.use('/directories', fullAdminOnly);
+
+  const renderForm = formRenderer(kit);
 
   router.get('/directories', async (req, res) => {
     const directories = (await listDirectories(kit.context(req))).map((d) => ({
@@ -209,6 +226,46 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
     }
   });
 
+  personAndRemovalRoutes(router, kit, deps, renderForm);
+  return router;
+}
+
+/** Relinking a person to their new entry, and removing the directory: the page's two smaller forms. */
+function personAndRemovalRoutes(
+  router: Router,
+  kit: ConsoleKit,
+  deps: { sealer: Sealer },
+  renderForm: RenderForm,
+): void {
+  router.post('/directories/:name/relink', formBody, kit.csrf.check, async (req, res) => {
+    const name = String(req.params.name);
+    const username = text(bodyOf(req), 'username');
+    try {
+      const relinked = await relinkPerson(kit.context(req), deps.sealer, name, username);
+      setFlash(
+        req,
+        `${relinked.username} is now the person of ${relinked.dn}; the next sync brings them back as it says.`,
+        'success',
+      );
+      res.redirect(303, `/admin/directories/${encodeURIComponent(name)}`);
+    } catch (error) {
+      // A directory that does not answer is said here too, beside the form, rather than as an error page.
+      const failure =
+        error instanceof DirectoryUnavailableError
+          ? {
+              status: error.status,
+              errors: {},
+              notice: `the directory did not answer (${String(error.details?.cause)})`,
+            }
+          : formFailure(error);
+      const directory = await showDirectory(kit.context(req), name);
+      await renderForm(req, res, directory, valuesOf(directory), {
+        relink: { username, error: failure.notice },
+        failure: { status: failure.status, errors: {}, notice: '' },
+      });
+    }
+  });
+
   router.post('/directories/:name/remove', formBody, kit.csrf.check, async (req, res) => {
     const name = String(req.params.name);
     const body = bodyOf(req);
@@ -227,6 +284,4 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
       await renderForm(req, res, directory, valuesOf(directory), { failure: { ...failure, errors: {} } });
     }
   });
-
-  return router;
 }
