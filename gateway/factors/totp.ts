@@ -4,7 +4,7 @@ import { createSealer, type Sealer } from '../../core/seal.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { TotpFactor } from '../models/factors.ts';
-import type { User } from '../models/index.ts';
+import type { GatewayModels, User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { EnrolmentClosedError, FactorAlreadyEnrolledError, InvalidCodeError } from './errors.ts';
 import { issueRecoveryCodes } from './recovery-codes.ts';
@@ -42,6 +42,17 @@ const isOpen = (factor: TotpFactor, binding: Binding, now = Date.now()) =>
   factor.confirmedAt === null &&
   factor.binding === binding &&
   factor.createdAt.getTime() > now - ENROLMENT_MINUTES * 60_000;
+
+/**
+ * Deletes the sealed secrets of enrolments left unconfirmed past ENROLMENT_MINUTES: none can be confirmed
+ * any more (a late code is refused as closed, row or not), and a copy of the database should not keep
+ * them. Run periodically; a confirmed authenticator is never touched.
+ */
+export async function sweepTotpEnrolments(models: GatewayModels, now = new Date()): Promise<number> {
+  return models.TotpFactor.destroy({
+    where: { confirmedAt: null, createdAt: { [Op.lte]: new Date(now.getTime() - ENROLMENT_MINUTES * 60_000) } },
+  });
+}
 
 /**
  * Starts an enrolment for `binding` (the sign-in interaction or portal session the secret is shown to),
