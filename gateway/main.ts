@@ -9,6 +9,7 @@ import { createSealer, type Sealer } from '../core/seal.ts';
 import { createUnitServer, type UnitServer } from '../core/unit-server.ts';
 import type { GatewayConfig } from './config.ts';
 import type { GatewayContext } from './context.ts';
+import { sweepTotpEnrolments } from './factors/totp.ts';
 import { refreshPins } from './federation/refresh-pins.ts';
 import { gatewayApp } from './http/gateway-app.ts';
 import { defineGatewayModels, type GatewayModels } from './models/index.ts';
@@ -179,6 +180,10 @@ function startTimers(
     ),
     setInterval(
       () => void sweepPasswordResets(models).catch((err) => logger.error({ err }, 'sweep failed')),
+      10 * 60_000,
+    ),
+    setInterval(
+      () => void sweepTotpEnrolments(models).catch((err) => logger.error({ err }, 'sweep failed')),
       10 * 60_000,
     ),
     setInterval(() => void refreshPins(system(), logger), config.pinRefreshSeconds * 1000),
