@@ -129,7 +129,8 @@ export const ERROR_CODES = {
   conversation_not_held: { meaning: 'an entry of a conversation the receiver does not hold (refused event)', to: P },
   not_a_member: { meaning: 'an entry whose author is not a member of its conversation (refused event)', to: P },
   invalid_entry: {
-    meaning: 'an entry that is a group change whose fields do not fit its event (refused event)',
+    meaning:
+      'an entry that is a group change whose fields do not fit its event, or changes an entry its author may not (refused event)',
     to: P,
   },
   destination_unreachable: { meaning: 'the proxy could not reach the destination node', to: P },

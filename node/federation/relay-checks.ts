@@ -4,7 +4,7 @@ import type { NodeModels } from '../models.ts';
 import type { FederationEvent } from '../../protocol/federation-events.ts';
 import { breaksGroupEvent } from '../../protocol/server-frames.ts';
 import { parseBody } from '../messages/present-message.ts';
-import { placeholderOf } from './withhold.ts';
+import { placeholderOf, WITHHELD } from './withhold.ts';
 import { allowed, domainEntry, type Registry, type RegistryClient } from '../../protocol/registry-client.ts';
 
 /**
@@ -88,23 +88,80 @@ function vouchedByHome(conversation: Held, sender: string): boolean {
 /**
  * Whether an entry would hand devices a group change whose fields break its event's shape
  * (groupEventSchema): members that are not addresses, a role no member holds. It is judged as devices
- * read it, its body under its own kind (presentMessage: no body names an entry's kind). An edit's target
- * body becomes the body of the entry it targets, which may be a system entry, so it is judged as one: an
- * honest home's never names a group event at all.
+ * read it, its body under its own kind (presentMessage: no body names an entry's kind). A target's body
+ * never lands on a system entry (changeRefusal), so it need not be judged as one.
  */
-function breaksGroupChange(event: EntryEvent): boolean {
-  const { message, target } = event;
-  return (
-    breaksGroupEvent({ ...parseBody(message), kind: message.kind }) ||
-    (target !== undefined && breaksGroupEvent({ ...parseBody(target), kind: 'system' }))
+function breaksGroupChange({ message }: EntryEvent): boolean {
+  return breaksGroupEvent({ ...parseBody(message), kind: message.kind });
+}
+
+/**
+ * The kinds of entry that change another (the one their refId names; an outbox sends its new state as
+ * the entry's `target`), each with the kind it changes: as at the home, a person edits or recalls their
+ * own text (recall-edit.ts), a bot updates its own card (update-card.ts).
+ */
+const CHANGES = new Map([
+  ['edit', 'text'],
+  ['recall', 'text'],
+  ['card.update', 'card'],
+]);
+
+/** An entry of a conversation as this node holds it, or as an entry before it in the run will store it. */
+type Changeable = { sender: string; kind: string; recalled: boolean };
+
+/**
+ * Why an entry may not change the one it refers to, if it may not: only a change carries a target, and
+ * only its referent's; the referent, if held here, is of the kind that change applies to and its author's
+ * own, and is not brought back from a recall. Devices apply a change to its referent whether it carries a
+ * target or not, so the referent is judged either way. A referent not held here (written before this
+ * domain's people joined, or in another conversation) or held as a placeholder (refused here) shows
+ * devices nothing to change: the change is taken as relayed.
+ */
+function changeRefusal(event: EntryEvent, known: Map<string, Changeable>): string | undefined {
+  const { conversationId, message, target } = event;
+  const changes = CHANGES.get(message.kind);
+  if (!changes) return target ? `Entry ${message.id} is a ${message.kind}, which changes no other entry` : undefined;
+  if (target && target.id !== message.refId)
+    return `Entry ${message.id} changes ${target.id}, not the entry it refers to`;
+  const referent = message.refId === null ? undefined : known.get(`${conversationId}|${message.refId}`);
+  if (!referent || referent.kind === WITHHELD) return undefined;
+  if (referent.kind !== changes || referent.sender !== message.sender)
+    return `A ${message.kind} of ${message.sender} may change only their own ${changes}, and entry ${message.refId} is a ${referent.kind} of ${referent.sender}`;
+  if (referent.recalled && target?.recalledAt === null)
+    return `Entry ${message.id} would bring back ${message.refId}, which was recalled`;
+  return undefined;
+}
+
+/** The entries a run's changes refer to, as this node holds them, by `conversationId|id`. */
+async function referents(
+  models: NodeModels,
+  run: { event: EntryEvent }[],
+  tx: Transaction,
+): Promise<Map<string, Changeable>> {
+  const ids = new Set<string>();
+  for (const { event } of run) {
+    if (event.message.refId !== null) ids.add(event.message.refId);
+    if (event.target) ids.add(event.target.id);
+  }
+  if (ids.size === 0) return new Map();
+  const rows = await models.Message.findAll({
+    where: { id: { [Op.in]: [...ids] } },
+    attributes: ['id', 'conversationId', 'sender', 'kind', 'recalledAt'],
+    transaction: tx,
+  });
+  return new Map(
+    rows.map((m) => [
+      `${m.conversationId}|${m.id}`,
+      { sender: m.sender, kind: m.kind, recalled: m.recalledAt !== null },
+    ]),
   );
 }
 
 /**
  * Splits a run of entries into those this node stores and those it refuses. A home vouches only for what
  * its conversation's members wrote (and, in a group, for its own domain's senders: bots, webhooks), and
- * only for authors whose domain may exchange messages with the home and with this domain; and none of it
- * may be a group change that devices could not read.
+ * only for authors whose domain may exchange messages with the home and with this domain; none of it
+ * may be a group change that devices could not read, nor change an entry its author could not.
  */
 export async function screenEntries(
   models: NodeModels,
@@ -134,6 +191,18 @@ export async function screenEntries(
           })
         ).map((m) => `${m.conversationId}|${m.address}`),
   );
+  const known = await referents(models, run, tx);
+  // What the run stores is what later changes in it are judged against; an id already held keeps its row
+  // (storeEntries stores an entry once, so a second copy under a known id changes nothing).
+  const take = (entry: EntryEvent) => {
+    accepted.push(entry);
+    const { conversationId, message, target } = entry;
+    const key = `${conversationId}|${message.id}`;
+    if (!known.has(key))
+      known.set(key, { sender: message.sender, kind: message.kind, recalled: message.recalledAt !== null });
+    const changed = target && known.get(`${conversationId}|${target.id}`);
+    if (changed && target.recalledAt !== null) changed.recalled = true;
+  };
   for (const { index, event } of run) {
     const { conversationId } = event;
     const sender = event.message.sender;
@@ -142,7 +211,7 @@ export async function screenEntries(
     // for: a copy keeps every seq, so a device that has them all has everything (docs/federation.md).
     const refuse = (code: Refusal['code'], message: string) => {
       refused.push({ event: index, conversationId, code, message });
-      if (conversation) accepted.push(placeholderOf(event, conversation.homeDomain));
+      if (conversation) take(placeholderOf(event, conversation.homeDomain));
     };
     if (!conversation) {
       refuse(
@@ -170,7 +239,12 @@ export async function screenEntries(
       refuse('invalid_entry', `Entry ${event.message.id} is a group change whose fields do not fit its event`);
       continue;
     }
-    accepted.push(event);
+    const unchangeable = changeRefusal(event, known);
+    if (unchangeable) {
+      refuse('invalid_entry', unchangeable);
+      continue;
+    }
+    take(event);
   }
   return { accepted, refused };
 }
