@@ -1,4 +1,4 @@
-import { Op } from 'sequelize';
+import { Op, UniqueConstraintError } from 'sequelize';
 import { Secret, TOTP } from 'otpauth';
 import { createSealer, type Sealer } from '../../core/seal.ts';
 import { audit } from '../audit.ts';
@@ -78,9 +78,14 @@ export async function beginTotpEnrolment(
       where: { userId: user.id, confirmedAt: null },
       transaction: ctx.tx,
     });
-    if (replaced !== 1) throw new FactorAlreadyEnrolledError();
-  } else {
+    if (replaced === 1) return pendingOf(deps, user, fields.secret);
+  }
+  try {
     await ctx.models.TotpFactor.create({ userId: user.id, confirmedAt: null, ...fields }, { transaction: ctx.tx });
+  } catch (error) {
+    // Gone from the update above: swept meanwhile (sweepTotpEnrolments) is started afresh, confirmed is kept.
+    if (existing && error instanceof UniqueConstraintError) throw new FactorAlreadyEnrolledError();
+    throw error;
   }
   return pendingOf(deps, user, fields.secret);
 }

@@ -5,7 +5,7 @@ import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
-import { EnrolmentClosedError } from '../../gateway/factors/errors.ts';
+import { EnrolmentClosedError, FactorAlreadyEnrolledError } from '../../gateway/factors/errors.ts';
 import {
   beginTotpEnrolment,
   confirmTotpEnrolment,
@@ -39,7 +39,7 @@ async function setupStarted(username: string, minutes: number): Promise<string> 
 
 beforeAll(async () => {
   gateway = await startTestGateway('totp-sweep');
-  for (const username of ['ada', 'ben', 'cat']) {
+  for (const username of ['ada', 'ben', 'cat', 'dan', 'eve']) {
     await createUser(
       { ...gateway.context(null), actor: operator('test') },
       {
@@ -97,5 +97,54 @@ describe('sweeping authenticator setups nobody finished', () => {
     );
     expect(codes).toHaveLength(10);
     expect(await hasConfirmedTotp(gateway.context(null), cat.id)).toBe(true);
+  });
+
+  it('starts a new setup for a person whose expired one the sweep takes while the new key is being made', async () => {
+    const dan = await userNamed('dan');
+    const stale = await setupStarted('dan', 11);
+    // The sweep runs after the gateway read Dan's expired setup and before it writes his new key over it.
+    let swept = 0;
+    gateway.models.TotpFactor.addHook('beforeBulkUpdate', 'sweep-between', async () => {
+      swept += await sweepTotpEnrolments(gateway.models);
+    });
+    let secret: string;
+    try {
+      ({ secret } = await beginTotpEnrolment(gateway.context(null), deps(), dan, interactionBinding({ uid: 'dan' })));
+    } finally {
+      gateway.models.TotpFactor.removeHook('beforeBulkUpdate', 'sweep-between');
+    }
+    expect(swept).toBe(1);
+    expect(secret).not.toBe(stale);
+    const codes = await confirmTotpEnrolment(
+      gateway.context(null),
+      deps(),
+      dan,
+      codeFor(secret),
+      interactionBinding({ uid: 'dan' }),
+    );
+    expect(codes).toHaveLength(10);
+  });
+
+  it('still keeps an authenticator confirmed in another window while a new setup was being made', async () => {
+    const eve = await userNamed('eve');
+    await setupStarted('eve', 11);
+    const confirmedAt = new Date();
+    gateway.models.TotpFactor.addHook('beforeBulkUpdate', 'confirm-between', async () => {
+      await gateway.models.TotpFactor.update(
+        { confirmedAt, binding: null },
+        { where: { userId: eve.id }, hooks: false },
+      );
+    });
+    const before = (await gateway.models.TotpFactor.findByPk(eve.id))!.secret;
+    try {
+      await expect(
+        beginTotpEnrolment(gateway.context(null), deps(), eve, interactionBinding({ uid: 'eve' })),
+      ).rejects.toBeInstanceOf(FactorAlreadyEnrolledError);
+    } finally {
+      gateway.models.TotpFactor.removeHook('beforeBulkUpdate', 'confirm-between');
+    }
+    const kept = (await gateway.models.TotpFactor.findByPk(eve.id))!;
+    expect(kept.secret).toBe(before);
+    expect(kept.confirmedAt).toEqual(confirmedAt);
   });
 });
