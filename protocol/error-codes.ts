@@ -165,6 +165,11 @@ export const ERROR_CODES = {
     meaning: 'a directory sync could read none of the entries it returned into a person; nobody was disabled',
     to: L,
   },
+  no_entry_ids: {
+    meaning:
+      'relinking a person needs entry ids, and this directory is set to have none (people are matched by username)',
+    to: L,
+  },
   sync_stopped: {
     meaning: 'a directory sync stopped between two pages (the gateway shutting down); nobody was disabled',
     to: L,
