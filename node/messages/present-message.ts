@@ -13,12 +13,23 @@ export type MessageBody = {
   [key: string]: unknown;
 };
 
-export function parseBody(message: Pick<MessageRecord, 'body'>): MessageBody {
+/**
+ * A stored body's fields, or undefined when it is not a JSON object: a string, an array or a number
+ * (which a home might relay, or an older node stored as relayed) would spread into index keys.
+ */
+export function bodyObject(body: string): MessageBody | undefined {
+  let parsed: unknown;
   try {
-    return JSON.parse(message.body) as MessageBody;
+    parsed = JSON.parse(body);
   } catch {
-    return {};
+    return undefined;
   }
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as MessageBody) : undefined;
+}
+
+/** A message's body fields; none when its body is not a JSON object. */
+export function parseBody(message: Pick<MessageRecord, 'body'>): MessageBody {
+  return bodyObject(message.body) ?? {};
 }
 
 /**
