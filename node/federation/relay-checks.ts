@@ -3,7 +3,7 @@ import { domainOf, userOf } from '../../protocol/address.ts';
 import type { NodeModels } from '../models.ts';
 import type { FederationEvent } from '../../protocol/federation-events.ts';
 import { breaksGroupEvent } from '../../protocol/server-frames.ts';
-import { parseBody } from '../messages/present-message.ts';
+import { bodyObject, parseBody } from '../messages/present-message.ts';
 import { placeholderOf, WITHHELD } from './withhold.ts';
 import { allowed, domainEntry, type Registry, type RegistryClient } from '../../protocol/registry-client.ts';
 
@@ -96,6 +96,18 @@ function breaksGroupChange({ message }: EntryEvent): boolean {
 }
 
 /**
+ * Why an entry's body, or the body its target gives the entry it changes, may not be stored, if it may
+ * not: every honest body is a JSON object, and one that is not (a string, an array, a number) would
+ * reach devices as index keys (presentMessage spreads a body's fields).
+ */
+function bodyRefusal({ message, target }: EntryEvent): string | undefined {
+  if (!bodyObject(message.body)) return `The body of entry ${message.id} is not a JSON object`;
+  if (target && !bodyObject(target.body))
+    return `The body that entry ${message.id} gives entry ${target.id} is not a JSON object`;
+  return undefined;
+}
+
+/**
  * The kinds of entry that change another (the one their refId names; an outbox sends its new state as
  * the entry's `target`), each with the kind it changes: as at the home, a person edits or recalls their
  * own text (recall-edit.ts), a bot updates its own card (update-card.ts).
@@ -161,7 +173,8 @@ async function referents(
  * Splits a run of entries into those this node stores and those it refuses. A home vouches only for what
  * its conversation's members wrote (and, in a group, for its own domain's senders: bots, webhooks), and
  * only for authors whose domain may exchange messages with the home and with this domain; none of it
- * may be a group change that devices could not read, nor change an entry its author could not.
+ * may carry a body that is not a JSON object, be a group change that devices could not read, nor change
+ * an entry its author could not.
  */
 export async function screenEntries(
   models: NodeModels,
@@ -233,6 +246,11 @@ export async function screenEntries(
     }
     if (!vouchedByHome(conversation, sender) && !members.has(`${conversationId}|${sender}`)) {
       refuse('not_a_member', `${sender} is not a member of conversation ${conversationId}`);
+      continue;
+    }
+    const unfit = bodyRefusal(event);
+    if (unfit) {
+      refuse('invalid_entry', unfit);
       continue;
     }
     if (breaksGroupChange(event)) {

@@ -103,6 +103,50 @@ const lines = (messages: Message[], conversationId: string) =>
     .map((m) => `${m.seq} ${m.kind} ${m.sender}: ${m.text ?? '-'}`);
 
 describe('a relayed body that is not a JSON object', () => {
+  it('is refused, and bob sees a withheld placeholder at its place instead of its characters as fields', async () => {
+    const { id, bobOnArts } = await groupWithBobWatching();
+    const said = text(id, 5, carol, JSON.stringify({ text: "carol's words" }));
+    // Carol's own edit of her text, whose target would make her text's stored body a string.
+    const edit = text(id, 6, carol, JSON.stringify({ text: 'edited' }));
+    const editWithStringTarget = {
+      ...edit,
+      message: { ...edit.message, kind: 'edit', refId: said.message.id },
+      target: {
+        id: said.message.id,
+        body: JSON.stringify('edited'),
+        editedAt: edit.message.createdAt,
+        recalledAt: null,
+      },
+    };
+    const answer = await signedTransaction(campus, 'eng', 'arts', [
+      text(id, 1, dave, JSON.stringify('hello')),
+      text(id, 2, dave, JSON.stringify(['h', 'i'])),
+      text(id, 3, dave, '42'),
+      text(id, 4, dave, 'null'),
+      said,
+      editWithStringTarget,
+    ]);
+    expect(answer.status).toBe(200);
+    expect(answer.body.applied).toBe(1);
+    expect(codes(answer)).toEqual([
+      '0:invalid_entry',
+      '1:invalid_entry',
+      '2:invalid_entry',
+      '3:invalid_entry',
+      '5:invalid_entry',
+    ]);
+
+    const expected = [
+      ...[1, 2, 3, 4].map((seq) => `${seq} withheld system@${ENG}: -`),
+      `5 text ${carol}: carol's words`,
+      `6 withheld system@${ENG}: -`,
+    ];
+    await expect.poll(() => lines(bobOnArts.messages, id), { timeout: 15_000 }).toEqual(expected);
+    const history = (await bobOnArts.history(id)).messages;
+    expect(lines(history, id)).toEqual(expected);
+    expect(history.sort((a, b) => a.seq - b.seq).map(bodyFields)).toEqual([[], [], [], [], ['text'], []]);
+  });
+
   it('already stored, as a node before this check stored it, shows bob its entry with no body fields', async () => {
     const { id, bobOnArts } = await groupWithBobWatching();
     const entries = [
