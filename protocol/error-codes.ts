@@ -165,6 +165,11 @@ export const ERROR_CODES = {
     meaning: 'a directory sync could read none of the entries it returned into a person; nobody was disabled',
     to: L,
   },
+  directory_ids_changed: {
+    meaning:
+      'a directory sync found half its entries or more carrying usernames whose people had other entry ids (a directory rebuilt); nobody was disabled',
+    to: L,
+  },
   no_entry_ids: {
     meaning:
       'relinking a person needs entry ids, and this directory is set to have none (people are matched by username)',

@@ -28,6 +28,18 @@ export type SyncRun = {
   /** Entries that could not be read into a person, so far: when that is all of them, nobody is disabled. */
   unread: number;
   /**
+   * Readable entries so far, and those of them that carry the username of someone whose link keeps
+   * another entry's id: when that is half of them, the directory looks rebuilt with new ids, and nobody
+   * is disabled (sync-directory.ts).
+   */
+  readable: number;
+  otherIds: number;
+  /**
+   * The normalized DNs of every entry under the user base, read first when some of this directory's links
+   * have no entry id yet: such a link is matched by username only when no entry sits at its DN any more.
+   */
+  dnsPresent: Set<string> | null;
+  /**
    * The people the directory marks disabled, by user id. They are disabled only once the whole directory
    * was read and passed its checks (sync-directory.ts), like the people gone from it: a sync that stops
    * part-way, or that can read none of its entries, disables nobody.
@@ -44,13 +56,13 @@ type PageRead = { people: Person[]; unread: Unread[] };
 /** Who the page's people already are in Atrium, looked up once for the whole page. */
 type Known = {
   userByName: Map<string, User>;
-  /** The people of the links found by entry id and of the unread entries' links. */
+  /** The people of every link found (by username, entry id or DN). */
   userById: Map<string, User>;
   linkByUser: Map<string, DirectoryAccount>;
   /** This directory's links that keep the entry ids of the page's entries, read or not. */
   linkByEntryId: Map<string, DirectoryAccount>;
-  /** This directory's links at the DNs of the page's unread entries, by normalized DN. */
-  linkByUnreadDn: Map<string, DirectoryAccount>;
+  /** This directory's links at the DNs of the page's entries, read or not, by normalized DN. */
+  linkByDn: Map<string, DirectoryAccount>;
   nameProblems: Awaited<ReturnType<typeof addressNameProblems>>;
   emailOwners: Map<string, User>;
 };
@@ -132,11 +144,11 @@ function readPage(sync: SyncRun, entries: Entry[]): PageRead {
           ? sync.settings.idAttribute
           : null;
     if (same) {
-      refuse(sync.report, {
-        username: p.username,
-        dn: p.dn,
-        reason: `another entry of this page has the same ${same}`,
-      });
+      const refusal = { username: p.username, dn: p.dn, reason: `another entry of this page has the same ${same}` };
+      refuse(sync.report, refusal);
+      // Refused, it still speaks for the person its id (or DN) names, whom a copy read first must not
+      // leave taken for gone; it is not counted as unreadable.
+      unread.push({ refusal, disabled: p.disabled, entryId: p.entryId });
       continue;
     }
     inPage.username.add(p.username);
@@ -144,6 +156,7 @@ function readPage(sync: SyncRun, entries: Entry[]): PageRead {
     if (p.entryId !== null) inPage.id.add(p.entryId);
     people.push(p);
   }
+  sync.readable += people.length;
   return { people, unread };
 }
 
@@ -184,17 +197,18 @@ async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread
         transaction: ctx.tx,
       })
     : [];
-  // An unread entry whose id no link keeps may still be found by the DN its link keeps. A link keeps the
-  // DN as the directory wrote it the last time the entry was read, and a directory writes one entry's DN
-  // the same way each time; the comparison itself is on the normalized DN.
-  const unreadLinks = unread.length
+  // An entry whose id no link keeps may still be found by the DN its link keeps. A link keeps the DN as
+  // the directory wrote it the last time the entry was read, and a directory writes one entry's DN the
+  // same way each time; the comparison itself is on the normalized DN.
+  const dns = [...people.map((p) => p.dn), ...unread.map((u) => u.refusal.dn)];
+  const dnLinks = dns.length
     ? await DirectoryAccount.findAll({
-        where: { directoryId: sync.directory.id, dn: { [Op.in]: unread.map((u) => u.refusal.dn) } },
+        where: { directoryId: sync.directory.id, dn: { [Op.in]: dns } },
         transaction: ctx.tx,
       })
     : [];
   const held = new Set(users.map((u) => u.id));
-  const linked = [...idLinks, ...unreadLinks].map((l) => l.userId).filter((id) => !held.has(id));
+  const linked = [...idLinks, ...dnLinks].map((l) => l.userId).filter((id) => !held.has(id));
   const userById = new Map(
     [
       ...users,
@@ -206,7 +220,7 @@ async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread
     userById,
     linkByUser: new Map(links.map((l) => [l.userId, l])),
     linkByEntryId: new Map(idLinks.map((l) => [l.entryId!, l])),
-    linkByUnreadDn: new Map(unreadLinks.map((l) => [normalizeDn(l.dn), l])),
+    linkByDn: new Map(dnLinks.map((l) => [normalizeDn(l.dn), l])),
     nameProblems,
     emailOwners,
   };
@@ -222,7 +236,7 @@ async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread
  */
 function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Decision {
   const { report, directory, settings } = sync;
-  const { userByName, userById, linkByUser, linkByEntryId, linkByUnreadDn, nameProblems, emailOwners } = known;
+  const { userByName, userById, linkByUser, linkByEntryId, linkByDn, nameProblems, emailOwners } = known;
   // People of this directory whose entry could not be read this time stay as they are, rather than
   // being taken for gone: a missing mail attribute, or a username attribute the service account may
   // not read, should not lock anyone out. Only the directory's disabled flag still counts: off-boarding
@@ -232,7 +246,7 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
   const seen: string[] = [];
   const flagged = new Set<string>();
   for (const { refusal: r, disabled, entryId } of unread) {
-    const atDn = linkByUnreadDn.get(normalizeDn(r.dn));
+    const atDn = linkByDn.get(normalizeDn(r.dn));
     const link =
       (entryId === null ? undefined : linkByEntryId.get(entryId)) ??
       (atDn && (atDn.entryId === null || entryId === null) ? atDn : undefined);
@@ -257,25 +271,23 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
   };
   for (const p of people) {
     const byId = p.entryId === null ? undefined : linkByEntryId.get(p.entryId);
-    const byIdUser = byId && userById.get(byId.userId);
-    if (byId && byIdUser) {
-      if (byId.seenRun === sync.run && normalizeDn(byId.dn) !== normalizeDn(p.dn)) {
+    // A link without an id yet is the entry at its DN, as the last sync read it.
+    const atDn = p.entryId === null ? undefined : linkByDn.get(normalizeDn(p.dn));
+    const known = byId ?? (atDn?.entryId === null ? atDn : undefined);
+    const knownUser = known && userById.get(known.userId);
+    if (known && knownUser) {
+      if (known.seenRun === sync.run && normalizeDn(known.dn) !== normalizeDn(p.dn)) {
         refuse(report, {
           username: p.username,
           dn: p.dn,
-          reason: `another entry of this directory (${byId.dn}) has the same ${settings.idAttribute}`,
+          reason: `another entry of this directory (${known.dn}) has the same ${settings.idAttribute}`,
         });
         continue;
       }
       // A username is the person's address in chat, which their contacts and other domains hold: it
       // stays, and the person keeps signing in with it (their entry is found by its id).
-      if (byIdUser.username !== p.username)
-        refuse(report, {
-          username: p.username,
-          dn: p.dn,
-          reason: `the directory renamed ${byIdUser.username} to ${p.username}; an Atrium username does not change, so they keep ${byIdUser.username} and sign in with it`,
-        });
-      update(p, byIdUser, byId);
+      if (knownUser.username !== p.username) count(report, 'renamed', `${knownUser.username} (${p.username} there)`);
+      update(p, knownUser, known);
       continue;
     }
     const user = userByName.get(p.username);
@@ -312,10 +324,11 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
       continue;
     }
     if (link.entryId !== null && p.entryId !== null) {
+      sync.otherIds += 1;
       refuse(report, {
         username: p.username,
         dn: p.dn,
-        reason: `this username belongs to another entry of this directory (${settings.idAttribute} ${describeEntryId(link.entryId)}, last at ${link.dn}); not merged`,
+        reason: `this username belongs to another entry of this directory (${settings.idAttribute} ${describeEntryId(link.entryId, settings.idAttribute)}, last at ${link.dn}); not merged`,
       });
       continue;
     }
@@ -327,7 +340,17 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
       });
       continue;
     }
-    // A link without an id yet (kept from before ids, or a directory set to have none) takes the entry's.
+    // A link without an id yet (kept from before ids, or cleared) takes the entry's, unless another entry
+    // sits at the link's DN: that one is the person as the last sync read them (renamed since, or this is a
+    // copy of their username), and it is matched by its DN.
+    if (link.entryId === null && p.entryId !== null && sync.dnsPresent?.has(normalizeDn(link.dn))) {
+      refuse(report, {
+        username: p.username,
+        dn: p.dn,
+        reason: `the person with this username is the entry at ${link.dn}, which is still there; not merged`,
+      });
+      continue;
+    }
     update(p, user, link);
   }
   // An entry of the page that could be read speaks for its person, disabled there or not; an unread one does not.

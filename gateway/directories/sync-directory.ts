@@ -67,6 +67,23 @@ class UnreadableDirectoryError extends AppError {
 }
 
 /**
+ * Half the entries read or more carry the username of someone whose link keeps another entry's id: a
+ * directory rebuilt with new ids (an export loaded anew), not people who left with their usernames given
+ * to others. Disabling them all as gone would lock the campus out.
+ */
+class IdsChangedError extends AppError {
+  constructor(sync: SyncRun) {
+    super(
+      'directory_ids_changed',
+      409,
+      `${sync.otherIds} of the ${sync.readable} entries read carry the username of someone whose entry had another ` +
+        `${sync.settings.idAttribute}: the directory looks rebuilt with new entry ids. Nobody was disabled; if it was ` +
+        `rebuilt, run atrium directories update ${sync.directory.name} --forget-entry-ids (console: "Forget entry ids") and sync again`,
+    );
+  }
+}
+
+/**
  * Brings Atrium's people and units in line with one directory: reads every entry under the user base
  * in pages of PAGE_SIZE (Active Directory's maximum), applies each page in its own short transaction,
  * and, only once the whole directory was read, disables the people it marks disabled and those it
@@ -97,9 +114,20 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
       ),
       report,
       unread: 0,
+      readable: 0,
+      otherIds: 0,
+      dnsPresent: null,
       markedDisabled: new Set(),
     };
-    const total = deps.countFirst ? await countEntries(client, directory.name, settings) : null;
+    const idless = settings.idAttribute
+      ? await ctx.models.DirectoryAccount.count({ where: { directoryId: directory.id, entryId: null } })
+      : 0;
+    let total: number | null = null;
+    if (idless > 0 || deps.countFirst) {
+      const dns = await readDns(client, directory.name, settings);
+      if (idless > 0) sync.dnsPresent = dns;
+      if (deps.countFirst) total = dns.size;
+    }
     const pages = client.searchPaginated(settings.userBase, {
       scope: 'sub',
       filter: settings.userFilter,
@@ -183,8 +211,9 @@ async function groupReader(client: Client, directory: string, settings: Director
   return groupsFromMembers(members);
 }
 
-async function countEntries(client: Client, directory: string, settings: DirectorySettings): Promise<number> {
-  let total = 0;
+/** The normalized DNs of every entry the sync will read (one paged search of names only). */
+async function readDns(client: Client, directory: string, settings: DirectorySettings): Promise<Set<string>> {
+  const dns = new Set<string>();
   try {
     for await (const page of client.searchPaginated(settings.userBase, {
       scope: 'sub',
@@ -192,12 +221,12 @@ async function countEntries(client: Client, directory: string, settings: Directo
       attributes: ['1.1'],
       paged: { pageSize: PAGE_SIZE },
     })) {
-      total += page.searchEntries.length;
+      for (const entry of page.searchEntries) dns.add(normalizeDn(entry.dn));
     }
   } catch (error) {
     throw unavailable(directory, error);
   }
-  return total;
+  return dns;
 }
 
 /**
@@ -217,6 +246,7 @@ async function disableAfterRead(
     if (people > 0 && sync.report.entries === 0) throw new EmptyDirectoryError(sync.settings, people);
     if (people > 0) throw new UnreadableDirectoryError(sync, people);
   }
+  if (sync.otherIds >= 2 && sync.otherIds * 2 >= sync.readable) throw new IdsChangedError(sync);
   const batch = async (links: DirectoryAccount[], reason: string) => {
     await disableLinks(ctx, sync, links, reason);
     await renew();

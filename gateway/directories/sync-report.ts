@@ -19,11 +19,24 @@ export type SyncReport = {
   unchanged: number;
   disabled: number;
   reenabled: number;
+  /**
+   * People the directory renamed (another username there), who keep their Atrium username: it is their
+   * address in chat. Absent from reports written before it was counted.
+   */
+  renamed?: number;
   refused: number;
   /** Entries disabled in the directory that never were in Atrium: not created. */
   skippedDisabled: number;
   unitsCreated: number;
-  names: { added: string[]; updated: string[]; disabled: string[]; reenabled: string[]; refused: Refusal[] };
+  names: {
+    added: string[];
+    updated: string[];
+    disabled: string[];
+    reenabled: string[];
+    /** `jon (jonathan there)`. */
+    renamed?: string[];
+    refused: Refusal[];
+  };
 };
 
 export function emptyReport(directory: string, run: string, startedAt: Date): SyncReport {
@@ -41,18 +54,20 @@ export function emptyReport(directory: string, run: string, startedAt: Date): Sy
     unchanged: 0,
     disabled: 0,
     reenabled: 0,
+    renamed: 0,
     refused: 0,
     skippedDisabled: 0,
     unitsCreated: 0,
-    names: { added: [], updated: [], disabled: [], reenabled: [], refused: [] },
+    names: { added: [], updated: [], disabled: [], reenabled: [], renamed: [], refused: [] },
   };
 }
 
-type Counted = 'added' | 'updated' | 'disabled' | 'reenabled';
+type Counted = 'added' | 'updated' | 'disabled' | 'reenabled' | 'renamed';
 
 export function count(report: SyncReport, what: Counted, username: string): void {
-  report[what] += 1;
-  if (report.names[what].length < REPORT_LIST_LIMIT) report.names[what].push(username);
+  report[what] = (report[what] ?? 0) + 1;
+  const names = (report.names[what] ??= []);
+  if (names.length < REPORT_LIST_LIMIT) names.push(username);
 }
 
 export function refuse(report: SyncReport, refusal: Refusal): void {
@@ -69,6 +84,7 @@ export function summarize(report: SyncReport): string {
     `Synced ${report.directory} in ${seconds} s: ${report.entries} entries; ${report.added} added, ${report.updated} updated, ` +
     `${report.unchanged} unchanged, ${report.disabled} disabled, ${report.reenabled} re-enabled, ${report.refused} refused` +
     `${report.skippedDisabled > 0 ? `, ${report.skippedDisabled} disabled in the directory and not created` : ''}` +
+    `${report.renamed ? `, ${report.renamed} renamed there (they keep their username)` : ''}` +
     `${report.unitsCreated > 0 ? `; ${report.unitsCreated} unit(s) created` : ''}.`
   );
 }

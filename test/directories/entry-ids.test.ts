@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
+import { Attribute, Change } from 'ldapts';
 import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
 import { adUser, inetOrgPerson, ouLdif, PEOPLE, personDn, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
@@ -51,7 +52,13 @@ beforeAll(async () => {
   const app = await registerTestApp(gateway, { name: 'Lab Notes', redirectUris: [REDIRECT] });
   rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
   ldap = await startTestSlapd({
-    ldif: [ouLdif([['Physics'], ['Chemistry']]), ...[ida, jon, kai, lou].map((p) => inetOrgPerson(p))].join('\n'),
+    ldif: [
+      ouLdif([['Physics'], ['Chemistry']]),
+      ...[ida, jon].map((p) => inetOrgPerson(p)),
+      // Made before kai's entry, so the directory returns it first; without mail it is not read at first.
+      inetOrgPerson({ uid: 'copy', ous: ['Physics'], mail: null }),
+      ...[kai, lou].map((p) => inetOrgPerson(p)),
+    ].join('\n'),
   });
   ad = await startTestSlapd({
     activeDirectoryLike: true,
@@ -149,12 +156,8 @@ describe('a person the directory renamed or moved', () => {
     const report = await sync(gateway, 'campus-ldap');
     expect(report.disabled).toBe(0);
     expect(report.added).toBe(0);
-    expect(report.names.refused).toContainEqual({
-      username: 'jonathan',
-      dn: `uid=jonathan,ou=Chemistry,${PEOPLE}`,
-      reason:
-        'the directory renamed jon to jonathan; an Atrium username does not change, so they keep jon and sign in with it',
-    });
+    expect(report.names.renamed).toEqual(['jon (jonathan there)']);
+    expect(report.names.refused.map((r) => r.username)).not.toContain('jonathan');
     const after = (await personOf(gateway, 'jon'))!;
     expect(after).toMatchObject({ status: 'active', units: ['campus/chemistry'] });
     expect(after.user.id).toBe(before.user.id);
@@ -210,5 +213,54 @@ describe("Active Directory's binary objectGUID", () => {
     expect(report.disabled).toBe(0);
     expect((await personOf(gateway, 'bo'))!.status).toBe('active');
     expect(await gateway.models.User.count({ where: { username: 'bo-copy' } })).toBe(0);
+  });
+});
+
+describe("a copy of someone's entry read before their own", () => {
+  it('leaves them as they are, though their own entry is refused as the second with their username', async () => {
+    const copy = personDn({ uid: 'copy', ous: ['Physics'] });
+    await ldap.replace(copy, 'uid', ['copy', 'kai']);
+    await ldap.replace(copy, 'mail', ['kai@campus.test']);
+    await ldap.moveEntry(copy, `uid=kai,ou=Chemistry,${PEOPLE}`);
+    const report = await sync(gateway, 'campus-ldap');
+    expect(report.names.refused).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ username: 'kai', dn: `uid=kai,ou=Chemistry,${PEOPLE}` }),
+        { username: 'kai', dn: personDn(kai), reason: 'another entry of this page has the same username' },
+      ]),
+    );
+    expect(report.disabled).toBe(0);
+    expect((await personOf(gateway, 'kai'))!).toMatchObject({ status: 'active', units: ['campus/physics'] });
+  });
+});
+
+describe('a directory rebuilt with new entry ids', () => {
+  it('disables nobody and says what to do', async () => {
+    const rebuilt = await startTestSlapd({
+      activeDirectoryLike: true,
+      ldif: ['cy', 'dee', 'eli'].map((uid) => adUser({ uid, name: `Person ${uid}` })).join('\n'),
+    });
+    try {
+      await register(gateway, 'rebuilt-ad', rebuilt.url, { preset: 'active-directory' });
+      expect((await sync(gateway, 'rebuilt-ad')).added).toBe(3);
+      for (const uid of ['cy', 'dee', 'eli'])
+        await rebuilt.admin((c) =>
+          c.modify(
+            personDn({ uid }, 'cn'),
+            new Change({
+              operation: 'replace',
+              modification: new Attribute({ type: 'objectGUID', values: [randomBytes(16)] }),
+            }),
+          ),
+        );
+      const report = await sync(gateway, 'rebuilt-ad');
+      expect(report).toMatchObject({ outcome: 'failure', disabled: 0 });
+      expect(report.error).toMatch(
+        /^3 of the 3 entries read carry the username of someone whose entry had another objectGUID: the directory looks rebuilt with new entry ids\. Nobody was disabled/,
+      );
+      for (const uid of ['cy', 'dee', 'eli']) expect((await personOf(gateway, uid))!.status).toBe('active');
+    } finally {
+      await rebuilt.stop();
+    }
   });
 });

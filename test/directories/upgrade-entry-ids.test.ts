@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMigrator } from '../../core/migrator.ts';
 import { directorySettingsOf } from '../../gateway/directories/settings.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { adUser, inetOrgPerson, personDn, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
+import { adUser, inetOrgPerson, PEOPLE, personDn, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
 import { personOf, register, sync } from './fixtures.ts';
 
 /**
@@ -55,8 +55,22 @@ describe('upgrading to entry ids', () => {
   it('lets the links take their ids at the next sync, and disables nobody', async () => {
     expect(await idsOf()).toEqual([null, null, null]);
     // Wren's entry cannot be read at that sync (no mail): her link has no id yet, and her DN still finds her.
+    // An entry added with her username is not taken for her: an entry still sits at her link's DN.
     await ldap.replace(personDn({ uid: 'wren' }), 'mail', []);
-    expect(await sync(gateway, 'campus-ldap')).toMatchObject({ outcome: 'success', disabled: 0, refused: 1 });
+    await ldap.addEntry(`cn=mallory,${PEOPLE}`, {
+      objectClass: 'inetOrgPerson',
+      cn: 'mallory',
+      sn: 'Mallory',
+      uid: 'wren',
+      mail: 'mallory@campus.test',
+    });
+    const report = await sync(gateway, 'campus-ldap');
+    expect(report).toMatchObject({ outcome: 'success', disabled: 0, refused: 2 });
+    expect(report.names.refused).toContainEqual({
+      username: 'wren',
+      dn: `cn=mallory,${PEOPLE}`,
+      reason: `the person with this username is the entry at ${personDn({ uid: 'wren' })}, which is still there; not merged`,
+    });
     expect(await sync(gateway, 'campus-ad')).toMatchObject({ outcome: 'success', disabled: 0, refused: 0 });
     expect(await idsOf()).toEqual([
       expect.stringMatching(/^[0-9a-f]{32}$/),
@@ -64,7 +78,10 @@ describe('upgrading to entry ids', () => {
       null,
     ]);
     expect((await personOf(gateway, 'uli'))!.status).toBe('active');
-    expect((await personOf(gateway, 'wren'))!.status).toBe('active');
+    expect((await personOf(gateway, 'wren'))!).toMatchObject({ status: 'active' });
+    expect((await personOf(gateway, 'wren'))!.user.email).toBe('wren@campus.test');
+    const wren = await gateway.models.User.findOne({ where: { username: 'wren' } });
+    expect((await gateway.models.DirectoryAccount.findByPk(wren!.id))!.dn).toBe(personDn({ uid: 'wren' }));
     expect((await personOf(gateway, 'vala'))!.status).toBe('active');
   });
 });
