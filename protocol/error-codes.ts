@@ -130,7 +130,7 @@ export const ERROR_CODES = {
   not_a_member: { meaning: 'an entry whose author is not a member of its conversation (refused event)', to: P },
   invalid_entry: {
     meaning:
-      'an entry whose body is not a JSON object, that is a group change whose fields do not fit its event, or that changes an entry its author may not (refused event)',
+      "an entry whose body is not a JSON object or names as an app or a webhook a sender that is not the home's, that is a group change whose fields do not fit its event, or that changes an entry its author may not (refused event)",
     to: P,
   },
   destination_unreachable: { meaning: 'the proxy could not reach the destination node', to: P },

@@ -3,7 +3,7 @@ import { domainOf, userOf } from '../../protocol/address.ts';
 import type { NodeModels } from '../models.ts';
 import type { FederationEvent } from '../../protocol/federation-events.ts';
 import { breaksGroupEvent } from '../../protocol/server-frames.ts';
-import { bodyObject, parseBody } from '../messages/present-message.ts';
+import { bodyObject, parseBody, type MessageBody } from '../messages/present-message.ts';
 import { placeholderOf, WITHHELD } from './withhold.ts';
 import { allowed, domainEntry, type Registry, type RegistryClient } from '../../protocol/registry-client.ts';
 
@@ -96,14 +96,52 @@ function breaksGroupChange({ message }: EntryEvent): boolean {
 }
 
 /**
+ * The users a home's bots and webhooks post as, in the home's own conversations only (postAsBot,
+ * postViaWebhook): a webhook is `hook-<id>` (hookAddress), a bot its app's slug (`slug@domain`), which the
+ * gateway keeps to these letters and away from `hook-` and `system` (gateway/apps-registry/schemas.ts).
+ * Many people's usernames have a slug's form too: among its own domain's addresses, the home is taken at
+ * its word, as it is for what they write.
+ */
+const WEBHOOK_USER = /^hook-[a-f0-9]{16}$/;
+const SLUG = /^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$/;
+
+function appKindOf(user: string): MessageBody['senderKind'] {
+  if (WEBHOOK_USER.test(user)) return 'webhook';
+  if (SLUG.test(user) && !user.startsWith('hook-') && user !== 'system') return 'bot';
+  return undefined;
+}
+
+/**
+ * Why a body may not name its entry's sender as it does, if it may not: devices show a text whose body
+ * carries `senderName` or `senderKind` as an app's or a webhook's (server-frames.ts), and an honest home
+ * writes them only on its own bots' and webhooks' entries, each with the kind its address has.
+ */
+function senderNameRefusal(body: MessageBody, sender: string, home: string): string | undefined {
+  if (!('senderName' in body) && !('senderKind' in body)) return undefined;
+  const kind = domainOf(sender) === home ? appKindOf(userOf(sender)) : undefined;
+  if (!kind) return `names ${sender} as an app or a webhook, and it is neither of ${home}, the home`;
+  if ('senderKind' in body && body.senderKind !== kind)
+    return `names ${sender} as a ${String(body.senderKind)}, and its address is a ${kind}'s`;
+  if ('senderName' in body && typeof body.senderName !== 'string') return `gives ${sender} a name that is not text`;
+  return undefined;
+}
+
+/**
  * Why an entry's body, or the body its target gives the entry it changes, may not be stored, if it may
  * not: every honest body is a JSON object, and one that is not (a string, an array, a number) would
- * reach devices as index keys (presentMessage spreads a body's fields).
+ * reach devices as index keys (presentMessage spreads a body's fields); nor may either name the sender
+ * as the home's app or webhook when it is not one. A target lands only on an entry of the same sender
+ * (changeRefusal), so its body is judged by the entry's sender.
  */
-function bodyRefusal({ message, target }: EntryEvent): string | undefined {
-  if (!bodyObject(message.body)) return `The body of entry ${message.id} is not a JSON object`;
-  if (target && !bodyObject(target.body))
-    return `The body that entry ${message.id} gives entry ${target.id} is not a JSON object`;
+function bodyRefusal({ message, target }: EntryEvent, home: string): string | undefined {
+  const own = bodyObject(message.body);
+  if (!own) return `The body of entry ${message.id} is not a JSON object`;
+  const given = target && bodyObject(target.body);
+  if (target && !given) return `The body that entry ${message.id} gives entry ${target.id} is not a JSON object`;
+  for (const body of given ? [own, given] : [own]) {
+    const misnamed = senderNameRefusal(body, message.sender, home);
+    if (misnamed) return `Entry ${message.id} ${misnamed}`;
+  }
   return undefined;
 }
 
@@ -173,8 +211,8 @@ async function referents(
  * Splits a run of entries into those this node stores and those it refuses. A home vouches only for what
  * its conversation's members wrote (and, in a group, for its own domain's senders: bots, webhooks), and
  * only for authors whose domain may exchange messages with the home and with this domain; none of it
- * may carry a body that is not a JSON object, be a group change that devices could not read, nor change
- * an entry its author could not.
+ * may carry a body that is not a JSON object or names as an app or a webhook a sender that is not the
+ * home's, be a group change that devices could not read, nor change an entry its author could not.
  */
 export async function screenEntries(
   models: NodeModels,
@@ -248,7 +286,7 @@ export async function screenEntries(
       refuse('not_a_member', `${sender} is not a member of conversation ${conversationId}`);
       continue;
     }
-    const unfit = bodyRefusal(event);
+    const unfit = bodyRefusal(event, conversation.homeDomain);
     if (unfit) {
       refuse('invalid_entry', unfit);
       continue;
