@@ -11,6 +11,7 @@ import type { NodeContext, NodeServices } from '../context.ts';
 import { createDirect } from '../conversations/open-direct.ts';
 import { directIdentity } from '../conversations/open-direct.ts';
 import { sendMessage } from '../messages/send-message.ts';
+import { bodyObject, type MessageBody } from '../messages/present-message.ts';
 import { editMessage, recallMessage } from '../messages/recall-edit.ts';
 import { leaveGroup } from '../conversations/leave-group.ts';
 import { presentConversationFrames } from '../conversations/list-conversations.ts';
@@ -268,18 +269,13 @@ async function takeSubmission(services: NodeServices, origin: string, input: unk
   const submit = parseInput(submitSchema, input, 'The submission is malformed');
   if (domainOf(submit.sender) !== origin)
     throw new SenderNotOfOriginError(`${origin} may not speak for ${submit.sender}`);
+  const body = submittedBody(submit.body);
   const ctx: NodeContext = { ...services, actor: remoteActor(submit.sender) };
   const home =
     (await services.members.homeOf(submit.conversationId)) ??
     (submit.peer ? await openDirectHere(ctx, submit.sender, submit.peer, submit.conversationId) : null);
   if (home !== services.domain)
     throw new AppError('not_home', 409, `Conversation ${submit.conversationId} is not ordered here`);
-  let body: { text?: string; mentions?: string[]; attachments?: unknown };
-  try {
-    body = JSON.parse(submit.body) as typeof body;
-  } catch {
-    throw new AppError('invalid_request', 400, 'The submitted body is not JSON');
-  }
   // The remote member acts here exactly as a local one would, through the same use-cases and checks.
   if (submit.kind === 'leave') {
     const left = await leaveGroup(ctx, { conversationId: submit.conversationId });
@@ -306,6 +302,16 @@ async function takeSubmission(services: NodeServices, origin: string, input: unk
         ? await editMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId, text: body.text })
         : await recallMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId });
   return { messageId: message.id, seq: message.seq, at: message.createdAt.toISOString(), duplicate };
+}
+
+/**
+ * A submission's fields, judged before anything is done for it (a direct conversation opened): an honest
+ * node writes a JSON object for every kind, and `null`, a list or a string has no fields to read.
+ */
+function submittedBody(body: string): MessageBody {
+  const fields = bodyObject(body);
+  if (!fields) throw new AppError('invalid_request', 400, 'The submitted body is not a JSON object');
+  return fields;
 }
 
 /** The first message of a direct conversation homed here, from the other person's node: the conversation is opened first. */
