@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isLoopbackHost } from '../../core/loopback.ts';
+import { appSlugPattern } from '../../protocol/address.ts';
 import { reservedNameProblem } from '../accounts/reserved-names.ts';
 import { roleSchema, unitPathSchema } from '../accounts/schemas.ts';
 
@@ -26,7 +27,7 @@ export const slugSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$/, {
+  .regex(appSlugPattern, {
     message: '2-40 lowercase letters, digits and dashes, not starting or ending with a dash',
   })
   .superRefine((slug, ctx) => {

@@ -1,5 +1,5 @@
 import { Op, type Transaction } from 'sequelize';
-import { domainOf, userOf } from '../../protocol/address.ts';
+import { appSlugPattern, domainOf, userOf } from '../../protocol/address.ts';
 import type { NodeModels } from '../models.ts';
 import type { FederationEvent } from '../../protocol/federation-events.ts';
 import { breaksGroupEvent } from '../../protocol/server-frames.ts';
@@ -98,16 +98,15 @@ function breaksGroupChange({ message }: EntryEvent): boolean {
 /**
  * The users a home's bots and webhooks post as, in the home's own conversations only (postAsBot,
  * postViaWebhook): a webhook is `hook-<id>` (hookAddress), a bot its app's slug (`slug@domain`), which the
- * gateway keeps to these letters and away from `hook-` and `system` (gateway/apps-registry/schemas.ts).
+ * gateway keeps to appSlugPattern and away from `hook-` and `system` (its reserved names).
  * Many people's usernames have a slug's form too: among its own domain's addresses, the home is taken at
  * its word, as it is for what they write.
  */
 const WEBHOOK_USER = /^hook-[a-f0-9]{16}$/;
-const SLUG = /^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$/;
 
 function appKindOf(user: string): MessageBody['senderKind'] {
   if (WEBHOOK_USER.test(user)) return 'webhook';
-  if (SLUG.test(user) && !user.startsWith('hook-') && user !== 'system') return 'bot';
+  if (appSlugPattern.test(user) && !user.startsWith('hook-') && user !== 'system') return 'bot';
   return undefined;
 }
 
