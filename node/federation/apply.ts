@@ -10,6 +10,7 @@ import { serverFrame } from '../../protocol/frames.ts';
 import { coveredSenders, receiptAudience } from '../receipts/receipt-recipients.ts';
 import type { FederationEvent } from '../../protocol/federation-events.ts';
 import { policyCheck, screenEntries, snapshotRefusal, type Held, type Refusal } from './relay-checks.ts';
+import { WITHHELD } from './withhold.ts';
 
 export class SenderNotOfOriginError extends AppError {
   constructor(message: string) {
@@ -276,13 +277,18 @@ async function storeEntries(services: NodeServices, run: EntryEvent[], tx: Trans
   for (const event of fresh) {
     if (!event.target) continue;
     const target = event.target;
+    // A placeholder stands for an entry this copy may not hold (screenEntries does not judge a change of
+    // it): the state a change gives that entry, its text included, must not land on it.
     await Message.update(
       {
         body: target.body,
         editedAt: target.editedAt ? new Date(target.editedAt) : null,
         recalledAt: target.recalledAt ? new Date(target.recalledAt) : null,
       },
-      { where: { id: target.id, conversationId: event.conversationId }, transaction: tx },
+      {
+        where: { id: target.id, conversationId: event.conversationId, kind: { [Op.ne]: WITHHELD } },
+        transaction: tx,
+      },
     );
     // As at the home: a recalled message's edits lose their text too (each edit entry carried it).
     if (target.recalledAt) {
