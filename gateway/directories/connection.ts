@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Client, InvalidCredentialsError } from 'ldapts';
+import { AppError } from '../../core/errors.ts';
 import type { Sealer } from '../../core/seal.ts';
 import type { Directory } from '../models/directories.ts';
 import { DirectoryUnavailableError } from './errors.ts';
@@ -84,4 +85,19 @@ export function unavailable(name: string, error: unknown): DirectoryUnavailableE
 
 export async function closeQuietly(client: Client): Promise<void> {
   await client.unbind().catch(() => undefined);
+}
+
+/**
+ * Opens the directory, runs `work` over the connection and closes it whatever happens. A failure on the
+ * way is the directory's (DirectoryUnavailableError); an AppError the work throws on purpose goes through.
+ */
+export async function withDirectory<T>(endpoint: DirectoryEndpoint, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = await openDirectory(endpoint);
+  try {
+    return await work(client);
+  } catch (error) {
+    throw error instanceof AppError ? error : unavailable(endpoint.name, error);
+  } finally {
+    await closeQuietly(client);
+  }
 }

@@ -15,7 +15,9 @@ const MAX_ID_BYTES = 255;
 /**
  * The names to ask ldapts for as bytes. ldapts compares the name the server answers with, case and all;
  * the preset ids are named as their servers spell them, and a hand-set one is asked as typed and in lower
- * case. A binary id read as text would lose bytes, and two ids could then read the same.
+ * case. Otherwise ldapts (9.2) keeps a value that is not valid UTF-8 as bytes, but decodes one that is,
+ * and the text need not turn back into the same bytes (a leading byte-order mark is dropped): the bytes
+ * are what a search for the entry by its id must send.
  */
 export function idBufferAttributes(s: DirectorySettings): string[] {
   if (!s.idAttribute) return [];
@@ -45,16 +47,19 @@ export function entryIdOf(entry: Entry, s: DirectorySettings): ReadId {
 export const idBytes = (id: string): Buffer => Buffer.from(id, 'hex');
 
 /**
- * The id as an administrator knows it, for reports: a text id (entryUUID) as its text, a 16-byte binary
- * one as AD writes a GUID ({…}, its first three parts little-endian), anything else as hex.
+ * The id as an administrator knows it, for reports: AD's objectGUID as AD writes a GUID ({…}, its first
+ * three parts little-endian), a text id (entryUUID) as its text, anything else as hex. The attribute says
+ * which: bytes alone cannot, since a GUID's 16 bytes may all happen to be printable.
  */
-export function describeEntryId(id: string): string {
+export function describeEntryId(id: string, attribute: string | null): string {
   const bytes = idBytes(id);
+  if (attribute?.toLowerCase() === 'objectguid' && bytes.length === 16) {
+    const hex = (from: number, to: number, reverse: boolean) => {
+      const part = [...bytes.subarray(from, to)];
+      return Buffer.from(reverse ? part.reverse() : part).toString('hex');
+    };
+    return `{${hex(0, 4, true)}-${hex(4, 6, true)}-${hex(6, 8, true)}-${hex(8, 10, false)}-${hex(10, 16, false)}}`;
+  }
   if (bytes.every((b) => b >= 0x20 && b < 0x7f)) return bytes.toString('latin1');
-  if (bytes.length !== 16) return id;
-  const hex = (from: number, to: number, reverse: boolean) => {
-    const part = [...bytes.subarray(from, to)];
-    return Buffer.from(reverse ? part.reverse() : part).toString('hex');
-  };
-  return `{${hex(0, 4, true)}-${hex(4, 6, true)}-${hex(6, 8, true)}-${hex(8, 10, false)}-${hex(10, 16, false)}}`;
+  return id;
 }

@@ -66,10 +66,21 @@ export async function relinkPerson(
     await audit(ctx, {
       action: 'directory.relink',
       target: name,
-      details: { directory: directory.name, dn: found.entry.dn, previousDn, entryId: describeEntryId(id.id) },
+      details: {
+        directory: directory.name,
+        dn: found.entry.dn,
+        previousDn,
+        entryId: describeEntryId(id.id, s.idAttribute),
+      },
     });
   });
-  return { directory: directory.name, username: name, dn: found.entry.dn, entryId: describeEntryId(id.id), previousDn };
+  return {
+    directory: directory.name,
+    username: name,
+    dn: found.entry.dn,
+    entryId: describeEntryId(id.id, s.idAttribute),
+    previousDn,
+  };
 }
 
 /** The one entry under the user base whose username attribute is this name. */

@@ -3,12 +3,12 @@ import type { Sealer } from '../../core/seal.ts';
 import { assertFullAdmin } from '../accounts/scope.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
-import { closeQuietly, endpointOf, openDirectory, unavailable } from './connection.ts';
-import { DirectoryUnavailableError } from './errors.ts';
+import { endpointOf, unavailable, withDirectory } from './connection.ts';
 import { findDirectory } from './find-directory.ts';
 import { PAGE_SIZE } from './presets.ts';
-import { describeEntryId, idBufferAttributes } from './entry-id.ts';
+import { describeEntryId, entryIdOf, idBufferAttributes } from './entry-id.ts';
 import { attributesToRead, groupsFromMemberOf, readEntry } from './read-entry.ts';
+import type { DirectorySettings } from './schemas.ts';
 import type { Refusal } from './sync-report.ts';
 
 export type SampledPerson = {
@@ -60,49 +60,29 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
     groups: [],
     durationMs: 0,
   };
-  let client: Client | null = null;
   try {
-    client = await openDirectory(endpoint);
-    result.connected = true;
-    const pages = client.searchPaginated(s.userBase, {
-      scope: 'sub',
-      filter: s.userFilter,
-      attributes: attributesToRead(s),
-      explicitBufferAttributes: idBufferAttributes(s),
-      paged: { pageSize: PAGE_SIZE },
+    const idProblem = await withDirectory(endpoint, async (client) => {
+      result.connected = true;
+      const problem = await samplePeople(client, s, result);
+      for (const { group } of s.roleGroups) {
+        try {
+          const found = await client.search(group, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
+          result.groups.push({ group, found: found.searchEntries.length > 0 });
+        } catch (error) {
+          if (!(error instanceof NoSuchObjectError)) throw error;
+          result.groups.push({ group, found: false });
+        }
+      }
+      return problem;
     });
-    for await (const page of pages) {
-      result.people += page.searchEntries.length;
-      for (const entry of page.searchEntries.slice(0, SAMPLE - result.sample.length)) {
-        const read = readEntry(entry, s, groupsFromMemberOf);
-        result.sample.push(
-          'refusal' in read
-            ? read.refusal
-            : {
-                ...read.person,
-                unit: read.person.unit.path,
-                entryId: read.person.entryId && describeEntryId(read.person.entryId),
-              },
-        );
-      }
-    }
-    for (const { group } of s.roleGroups) {
-      try {
-        const found = await client.search(group, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
-        result.groups.push({ group, found: found.searchEntries.length > 0 });
-      } catch (error) {
-        if (!(error instanceof NoSuchObjectError)) throw error;
-        result.groups.push({ group, found: false });
-      }
-    }
-    result.ok = result.people > 0 && result.groups.every((g) => g.found);
     if (result.people === 0) result.problem = `nobody under ${s.userBase} matches ${s.userFilter}`;
-    else if (!result.ok) result.problem = 'some role groups do not exist in the directory';
+    else if (idProblem) result.problem = idProblem;
+    else if (!result.groups.every((g) => g.found)) result.problem = 'some role groups do not exist in the directory';
+    result.ok = result.problem === null;
   } catch (error) {
-    const failure = error instanceof DirectoryUnavailableError ? error : unavailable(directory.name, error);
+    const failure = unavailable(directory.name, error);
     result.problem = String(failure.details?.cause ?? failure.message);
   } finally {
-    if (client) await closeQuietly(client);
     result.durationMs = Math.round(performance.now() - clock);
   }
   await audit(ctx, {
@@ -112,4 +92,47 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
     details: { people: result.people, problem: result.problem },
   });
   return result;
+}
+
+/**
+ * Counts the people and reads the first few as the sync would; says what is wrong when sampled entries
+ * have no usable id. The sync refuses every such entry, so a service account that may not read the id
+ * attribute (or a directory without it) would make every sync fail as unreadable.
+ */
+async function samplePeople(client: Client, s: DirectorySettings, result: DirectoryTest): Promise<string | null> {
+  const withoutId: { dn: string; problem: string }[] = [];
+  const pages = client.searchPaginated(s.userBase, {
+    scope: 'sub',
+    filter: s.userFilter,
+    attributes: attributesToRead(s),
+    explicitBufferAttributes: idBufferAttributes(s),
+    paged: { pageSize: PAGE_SIZE },
+  });
+  for await (const page of pages) {
+    result.people += page.searchEntries.length;
+    for (const entry of page.searchEntries.slice(0, SAMPLE - result.sample.length)) {
+      const id = entryIdOf(entry, s);
+      if ('problem' in id) withoutId.push({ dn: entry.dn, problem: id.problem });
+      const read = readEntry(entry, s, groupsFromMemberOf);
+      result.sample.push(
+        'refusal' in read
+          ? read.refusal
+          : {
+              ...read.person,
+              unit: read.person.unit.path,
+              entryId: read.person.entryId && describeEntryId(read.person.entryId, s.idAttribute),
+            },
+      );
+    }
+  }
+  const first = withoutId[0];
+  if (!first) return null;
+  const which =
+    withoutId.length === result.sample.length
+      ? `none of the ${result.sample.length} entries sampled has a usable ${s.idAttribute}`
+      : `${withoutId.length} of the ${result.sample.length} entries sampled have no usable ${s.idAttribute}`;
+  return (
+    `${which} (${first.dn} ${first.problem}), and a sync refuses every entry without one: let the service ` +
+    `account read ${s.idAttribute}, or set the id attribute to none (people are then matched by username)`
+  );
 }

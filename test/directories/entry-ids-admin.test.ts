@@ -1,0 +1,150 @@
+import { Op } from 'sequelize';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { BrowserAgent, filledFormWithAction, signInThrough, submitFilled } from '../helpers/browser-agent.ts';
+import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { discover, loginAttempt } from '../helpers/rp.ts';
+import {
+  adUser,
+  inetOrgPerson,
+  ouLdif,
+  PEOPLE,
+  personDn,
+  SERVICE_DN,
+  startTestSlapd,
+  type TestSlapd,
+} from '../helpers/slapd.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { relinkPerson } from '../../gateway/directories/relink-person.ts';
+import { directorySettingsOf } from '../../gateway/directories/settings.ts';
+import { takeLease } from '../../gateway/directories/sync-lease.ts';
+import { testDirectory } from '../../gateway/directories/test-directory.ts';
+import { updateDirectory } from '../../gateway/directories/update-directory.ts';
+import { asOperator, personOf, register, sealerOf, sync } from './fixtures.ts';
+
+/**
+ * What an administrator does to a directory whose people are named by their entries' ids: an everyday edit
+ * keeps the ids (only a new id attribute, or being told, forgets them), nothing forgets them or relinks
+ * anyone under a running sync, a relink never hands a renamed person's account to whoever got their old
+ * name, and "Test" says when the service account cannot read the ids every sync needs.
+ */
+const REDIRECT = 'http://localhost:9/cb';
+let gateway: TestGateway;
+let ldap: TestSlapd;
+let hidden: TestSlapd;
+let ad: TestSlapd;
+let rp: client.Configuration;
+
+const physics = (uid: string, name: string) => ({ uid, name, password: `${uid}-directory-pw`, ous: ['Physics'] });
+const ida = physics('ida', 'Ida Ilves');
+const jon = physics('jon', 'Jon Jansen');
+const kai = physics('kai', 'Kai Karlsen');
+const lou = physics('lou', 'Lou Lind');
+const mia = physics('mia', 'Mia Moss');
+const PEOPLE_OF_LDAP = [ida, jon, kai, lou, mia];
+/** Sixteen bytes that all happen to be printable: still a GUID, and shown as one. */
+const PRINTABLE_GUID = Buffer.from('Atrium-GUID-0001', 'latin1');
+
+const update = (name: string, input: Record<string, unknown>) =>
+  updateDirectory(asOperator(gateway), sealerOf(gateway), name, input);
+const relink = (name: string, username: string) => relinkPerson(asOperator(gateway), sealerOf(gateway), name, username);
+const directoryRow = async (name: string) => (await gateway.models.Directory.findOne({ where: { name } }))!;
+const linkOf = async (username: string) => {
+  const user = await gateway.models.User.findOne({ where: { username } });
+  return (await gateway.models.DirectoryAccount.findByPk(user!.id))!;
+};
+/** Each person of campus-ldap with the id their link keeps. */
+const idsOfLdap = async () =>
+  Object.fromEntries(await Promise.all(PEOPLE_OF_LDAP.map(async (p) => [p.uid, (await linkOf(p.uid)).entryId])));
+const linksWithIds = async (name: string) =>
+  gateway.models.DirectoryAccount.count({
+    where: { directoryId: (await directoryRow(name)).id, entryId: { [Op.ne]: null } },
+  });
+
+/** The alert the login page shows after one try, or null when it let the person in. */
+const signInAlert = async (username: string, password: string) =>
+  /role="alert">([^<]*)</.exec((await loginAttempt(rp, REDIRECT, username, password)).html)?.[1] ?? null;
+
+/** An entry made anew at a person's DN: to the directory another entry (another entryUUID), same username. */
+const newEntryAt = (person: typeof ida, cn: string, password: string) =>
+  ldap.addEntry(personDn(person), {
+    objectClass: 'inetOrgPerson',
+    uid: person.uid,
+    cn,
+    sn: cn.split(' ').at(-1)!,
+    mail: `${person.uid}.new@campus.test`,
+    userPassword: password,
+  });
+
+beforeAll(async () => {
+  gateway = await startTestGateway('dir-entry-ids-admin', { LOGIN_IP_LIMIT: '1000' });
+  const app = await registerTestApp(gateway, { name: 'Lab Notes', redirectUris: [REDIRECT] });
+  rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
+  ldap = await startTestSlapd({
+    ldif: [ouLdif([['Physics']]), ...PEOPLE_OF_LDAP.map((p) => inetOrgPerson(p))].join('\n'),
+  });
+  // A directory whose service account may not read entryUUID (an ACL as a cautious administrator writes one).
+  hidden = await startTestSlapd({
+    ldif: [ouLdif([['Library']]), inetOrgPerson({ uid: 'nia', ous: ['Library'] }), inetOrgPerson({ uid: 'oz' })].join(
+      '\n',
+    ),
+    databaseLines: [`access to attrs=entryUUID by dn.exact="${SERVICE_DN}" none by * break`],
+  });
+  ad = await startTestSlapd({
+    activeDirectoryLike: true,
+    ldif: [adUser({ uid: 'cy', name: 'Cy Cole' }), adUser({ uid: 'di', name: 'Di Dunn' })].join('\n'),
+  });
+  await register(gateway, 'campus-ldap', ldap.url);
+  await register(gateway, 'library-ldap', hidden.url);
+  await register(gateway, 'campus-ad', ad.url, { preset: 'active-directory' });
+  expect((await sync(gateway, 'campus-ldap')).added).toBe(5);
+  expect((await sync(gateway, 'campus-ad')).added).toBe(2);
+});
+afterAll(async () => {
+  await ldap?.stop();
+  await hidden?.stop();
+  await ad?.stop();
+  await gateway?.stop();
+});
+
+describe('testing a directory', () => {
+  it('fails, saying what to do, when the service account cannot read the entries’ ids', async () => {
+    const tested = await testDirectory(asOperator(gateway), sealerOf(gateway), 'library-ldap');
+    expect(tested).toMatchObject({ ok: false, connected: true, people: 2 });
+    expect(tested.problem).toMatch(
+      /^none of the 2 entries sampled has a usable entryUUID \(uid=\w+,.* has no entryUUID\)/,
+    );
+    expect(tested.problem).toContain('let the service account read entryUUID, or set the id attribute to none');
+    // What a sync then makes of them: nobody, as the test said beforehand.
+    expect(await sync(gateway, 'library-ldap')).toMatchObject({ added: 0, refused: 2 });
+
+    await update('library-ldap', { idAttribute: 'none' });
+    expect(await testDirectory(asOperator(gateway), sealerOf(gateway), 'library-ldap')).toMatchObject({
+      ok: true,
+      problem: null,
+    });
+  });
+});
+
+describe("Active Directory's objectGUID", () => {
+  it('is shown as a GUID even when its bytes happen to be printable', async () => {
+    await ad.removeEntry(personDn({ uid: 'cy' }, 'cn'));
+    await ad.addEntry(personDn({ uid: 'cy' }, 'cn'), {
+      objectClass: 'user',
+      objectCategory: 'person',
+      cn: 'cy',
+      sn: 'Cole',
+      sAMAccountName: 'cy',
+      mail: 'cy@campus.test',
+      userAccountControl: '512',
+      objectGUID: PRINTABLE_GUID,
+    });
+    expect((await sync(gateway, 'campus-ad')).names.disabled).toEqual(['cy']);
+    const relinked = await relink('campus-ad', 'cy');
+    expect(relinked.entryId).toBe('{69727441-6d75-472d-5549-442d30303031}');
+    const sampled = (await testDirectory(asOperator(gateway), sealerOf(gateway), 'campus-ad')).sample;
+    expect(sampled).toContainEqual(
+      expect.objectContaining({ username: 'cy', entryId: '{69727441-6d75-472d-5549-442d30303031}' }),
+    );
+  });
+});
