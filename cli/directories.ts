@@ -84,7 +84,7 @@ const settings: Record<string, OptionSpec> = {
   'id-attribute': {
     type: 'string',
     value: 'ATTR',
-    help: 'what names an entry for its whole life (openldap: entryUUID; active-directory: objectGUID); none if the directory has no such id',
+    help: 'what names an entry for its whole life (openldap: entryUUID; active-directory: objectGUID); none if the directory has no such id; "" the preset\'s (update: unchanged)',
   },
   'group-membership': {
     type: 'string',
@@ -299,9 +299,15 @@ export const directoryCommands: CommandGroup = {
     summary:
       'Changes a directory\'s settings; only what is given changes ("" clears an optional one; --role-group "" removes every role group).',
     args: ['NAME'],
-    options: settings,
+    options: {
+      ...settings,
+      'forget-entry-ids': {
+        type: 'boolean',
+        help: 'forget the entry ids its people are linked by, for a directory rebuilt with new ids: the next sync matches them by username (changing --id-attribute does this too; another --url does not)',
+      },
+    },
     async run(args, io) {
-      const input = await inputOf(args, io, false);
+      const input = { ...(await inputOf(args, io, false)), forgetEntryIds: args.flag('forget-entry-ids') || undefined };
       const directory = await withSession(io, ({ ctx, config }) =>
         updateDirectory(ctx, bindPasswordSealer(config.secretKey), args.positionals[0]!, input),
       );

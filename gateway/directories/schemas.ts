@@ -124,15 +124,15 @@ const optional = <S extends z.ZodType>(schema: S) => schema.optional();
 const clearable = <S extends z.ZodType>(schema: S) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? null : v), schema.nullable()).optional();
 /**
- * The entry id attribute as typed: empty or left out takes the preset's, `none` says the directory has
- * no stable id (people are then matched by username, which a reused or copied username can fool).
+ * The entry id attribute as typed: empty or left out takes the preset's (an update keeps the current one),
+ * `none` says the directory has no stable id (people are then matched by username, which a reused or
+ * copied username can fool).
  */
-const idAttributeInput = z
-  .preprocess(
-    (v) => (typeof v === 'string' && v.trim().toLowerCase() === 'none' ? null : v),
-    attributeSchema.nullable(),
-  )
-  .optional();
+const idAttributeInput = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const typed = v.trim();
+  return typed === '' ? undefined : typed.toLowerCase() === 'none' ? null : typed;
+}, attributeSchema.nullable().optional());
 const booleanInput = z.preprocess(
   (v) => (v === 'yes' || v === 'true' || v === 'on' ? true : v === 'no' || v === 'false' || v === 'off' ? false : v),
   z.boolean({ message: 'yes or no' }),
@@ -176,6 +176,11 @@ export const changesSchema = registrationSchema
     roleGroups: z.array(roleGroupLineSchema).optional(),
     defaultRole: defaultRoleSchema.optional(),
     timeoutSeconds: timeoutSchema.optional(),
+    /**
+     * Clears the entry ids the links keep, for a directory rebuilt with new ones (restored from an
+     * export, moved to another server): the next sync matches its people by username again.
+     */
+    forgetEntryIds: optional(booleanInput),
   })
   .partial();
 export type Changes = z.infer<typeof changesSchema>;

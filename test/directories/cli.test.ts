@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Op } from 'sequelize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { cliEnv, inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
@@ -230,6 +231,23 @@ describe('atrium directories', () => {
       await ldap.resume();
     }
     expect(await inspect.ctx.models.User.count({ where: { status: 'disabled' } })).toBe(0);
+  });
+
+  it('forgets the entry ids only when told to with --forget-entry-ids, and the next sync takes them again', async () => {
+    const { DirectoryAccount } = inspect.ctx.models;
+    const withIds = () => DirectoryAccount.count({ where: { entryId: { [Op.ne]: null } } });
+    expect(await withIds()).toBe(2);
+    expect((await runAtrium(db, ['directories', 'update', 'campus-ldap', '--id-attribute', ''])).code).toBe(0);
+    expect(await withIds()).toBe(2);
+    const forgot = await runAtrium(db, ['directories', 'update', 'campus-ldap', '--forget-entry-ids']);
+    expect(forgot.code, forgot.stderr).toBe(0);
+    expect(forgot.stdout).toContain('entry id entryUUID');
+    expect(await withIds()).toBe(0);
+    expect(jsonOf(await runAtrium(db, ['directories', 'sync', 'campus-ldap', '--json']))).toMatchObject({
+      outcome: 'success',
+      disabled: 0,
+    });
+    expect(await withIds()).toBe(2);
   });
 
   it('relinks a person who came back under a new entry, and says why it cannot when it cannot', async () => {

@@ -107,6 +107,79 @@ afterAll(async () => {
   await gateway?.stop();
 });
 
+describe('the entry ids a directory’s links keep', () => {
+  it('stay when the id attribute is typed in another case, or left empty', async () => {
+    const ids = await idsOfLdap();
+    expect(Object.values(ids).every((id) => typeof id === 'string')).toBe(true);
+    await update('campus-ldap', { idAttribute: 'entryuuid' });
+    expect(await idsOfLdap()).toEqual(ids);
+    // Empty means "as it is", as the form and the help say, not a bad attribute name.
+    const kept = await update('campus-ldap', { idAttribute: '' });
+    expect(kept.attributes.id).toBe('entryuuid');
+    await update('campus-ldap', { idAttribute: 'entryUUID' });
+    expect(await idsOfLdap()).toEqual(ids);
+    expect(await sync(gateway, 'campus-ldap')).toMatchObject({ outcome: 'success', disabled: 0, refused: 0 });
+  });
+
+  it('are forgotten when the administrator says the directory was rebuilt, which the audit log tells', async () => {
+    const ids = await idsOfLdap();
+    await update('campus-ldap', { forgetEntryIds: true });
+    expect(await linksWithIds('campus-ldap')).toBe(0);
+    const [event] = await gateway.models.AuditEvent.findAll({
+      where: { action: 'directory.update', target: 'campus-ldap' },
+      order: [['id', 'DESC']],
+      limit: 1,
+    });
+    expect(JSON.parse(event!.details!)).toMatchObject({ changed: ['forgetEntryIds'], entryIdsCleared: 5 });
+    // The next sync takes them again from the entries it matches by username: the same ids, nobody disabled.
+    expect(await sync(gateway, 'campus-ldap')).toMatchObject({ outcome: 'success', disabled: 0 });
+    expect(await idsOfLdap()).toEqual(ids);
+  });
+
+  it('are forgotten from the console by a checkbox on the directory’s form, whose empty id field changes nothing', async () => {
+    const admin = new BrowserAgent();
+    await signInThrough(admin, `${gateway.issuer}/admin/login`, 'admin', DEMO_PASSWORD);
+    const page = await admin.navigate(`${gateway.issuer}/admin/directories/campus-ldap`);
+    expect(page.html).toContain('name="forgetEntryIds"');
+    const saved = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/campus-ldap'), {
+      idAttribute: '',
+      forgetEntryIds: 'on',
+    });
+    expect(saved.url).toBe(`${gateway.issuer}/admin/directories/campus-ldap`);
+    expect(await linksWithIds('campus-ldap')).toBe(0);
+    expect(directorySettingsOf(await directoryRow('campus-ldap')).idAttribute).toBe('entryUUID');
+    expect(await sync(gateway, 'campus-ldap')).toMatchObject({ outcome: 'success', disabled: 0 });
+    expect(await linksWithIds('campus-ldap')).toBe(5);
+  });
+});
+
+describe('a person the directory renamed, whose old username it gave to someone new', () => {
+  it('keeps their account when the directory’s URL changes: the newcomer neither signs in to it nor takes it', async () => {
+    const before = (await personOf(gateway, 'jon'))!;
+    await ldap.moveEntry(personDn(jon), `uid=jonathan,ou=Physics,${PEOPLE}`);
+    await newEntryAt(jon, 'Jon Newcomer', 'newcomer-pw');
+    const ids = await idsOfLdap();
+
+    // The same server under another name, as when a host alias or a replica is put in front of it.
+    const moved = await update('campus-ldap', { url: ldap.url.replace('127.0.0.1', 'localhost') });
+    expect(moved.url).toContain('localhost');
+
+    expect(await signInAlert('jon', 'newcomer-pw')).toBe('Wrong username or password.');
+    expect(await idsOfLdap()).toEqual(ids);
+    const report = await sync(gateway, 'campus-ldap');
+    expect(report.disabled).toBe(0);
+    expect(report.names.refused).toContainEqual(
+      expect.objectContaining({ username: 'jon', dn: personDn(jon), reason: expect.stringContaining('another entry') }),
+    );
+    const after = (await personOf(gateway, 'jon'))!;
+    expect(after.user.id).toBe(before.user.id);
+    expect(after.user.displayName).toBe('Jon Jansen');
+    expect(after.status).toBe('active');
+    expect(await signInAlert('jon', 'newcomer-pw')).toBe('Wrong username or password.');
+    expect(await signInAlert('jon', jon.password)).toBeNull();
+  });
+});
+
 describe('testing a directory', () => {
   it('fails, saying what to do, when the service account cannot read the entries’ ids', async () => {
     const tested = await testDirectory(asOperator(gateway), sealerOf(gateway), 'library-ldap');

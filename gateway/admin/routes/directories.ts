@@ -191,7 +191,10 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
     const directory = await showDirectory(kit.context(req), String(req.params.name));
     const body = bodyOf(req);
     try {
-      await updateDirectory(kit.context(req), deps.sealer, directory.name, inputOf(body));
+      await updateDirectory(kit.context(req), deps.sealer, directory.name, {
+        ...inputOf(body),
+        forgetEntryIds: text(body, 'forgetEntryIds') === 'on' || undefined,
+      });
       setFlash(req, `Saved directory ${directory.name}.`);
       res.redirect(303, `/admin/directories/${encodeURIComponent(directory.name)}`);
     } catch (error) {
