@@ -153,6 +153,40 @@ describe('the entry ids a directory’s links keep', () => {
   });
 });
 
+describe('while a sync holds the directory', () => {
+  it('an update that would forget the ids, and a relink, are refused and change nothing; other edits go through', async () => {
+    // kai comes back under a new entry: the sync refuses it and disables kai, and only a relink brings them back.
+    await ldap.removeEntry(personDn(kai));
+    await newEntryAt(kai, 'Kai Karlsen', kai.password);
+    expect((await sync(gateway, 'campus-ldap')).names.disabled).toEqual(['kai']);
+    const ids = await idsOfLdap();
+
+    const lease = await takeLease(asOperator(gateway), await directoryRow('campus-ldap'));
+    try {
+      await expect(update('campus-ldap', { idAttribute: 'none', timeoutSeconds: 9 })).rejects.toMatchObject({
+        status: 409,
+        message: expect.stringContaining('A sync of directory campus-ldap is already running'),
+      });
+      await expect(update('campus-ldap', { forgetEntryIds: true })).rejects.toMatchObject({ status: 409 });
+      await expect(relink('campus-ldap', 'kai')).rejects.toMatchObject({
+        status: 409,
+        message: expect.stringContaining('already running'),
+      });
+      expect(directorySettingsOf(await directoryRow('campus-ldap'))).toMatchObject({
+        idAttribute: 'entryUUID',
+        timeoutSeconds: 5,
+      });
+      expect(await idsOfLdap()).toEqual(ids);
+      expect((await update('campus-ldap', { timeoutSeconds: 7 })).timeoutSeconds).toBe(7);
+    } finally {
+      await lease.release();
+    }
+
+    await relink('campus-ldap', 'kai');
+    expect((await sync(gateway, 'campus-ldap')).names.reenabled).toEqual(['kai']);
+  });
+});
+
 describe('a person the directory renamed, whose old username it gave to someone new', () => {
   it('keeps their account when the directory’s URL changes: the newcomer neither signs in to it nor takes it', async () => {
     const before = (await personOf(gateway, 'jon'))!;
@@ -177,6 +211,24 @@ describe('a person the directory renamed, whose old username it gave to someone 
     expect(after.status).toBe('active');
     expect(await signInAlert('jon', 'newcomer-pw')).toBe('Wrong username or password.');
     expect(await signInAlert('jon', jon.password)).toBeNull();
+  });
+
+  it('is not relinked to the newcomer’s entry while their own entry is still there', async () => {
+    const id = (await linkOf('jon')).entryId;
+    await expect(relink('campus-ldap', 'jon')).rejects.toMatchObject({
+      status: 409,
+      message: `jon's own entry is still at uid=jonathan,ou=Physics,${PEOPLE} (the directory renamed it); nothing to relink`,
+    });
+    expect((await linkOf('jon')).entryId).toBe(id);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'directory.relink', target: 'jon' } })).toBe(0);
+  });
+
+  it('is named in a relink by a valid username only', async () => {
+    await expect(relink('campus-ldap', 'jon (physics)')).rejects.toMatchObject({
+      status: 400,
+      code: 'invalid_input',
+      fields: { username: expect.stringContaining('letters, digits') },
+    });
   });
 });
 
