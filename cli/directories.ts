@@ -200,6 +200,11 @@ function describeReport(report: SyncReport): string {
         `${what === 'disabled' ? 'Disabled' : 'Re-enabled'}: ${report.names[what].join(', ')}${report[what] > report.names[what].length ? ', …' : ''}`,
       );
   }
+  const renamed = report.names.renamed ?? [];
+  if (renamed.length > 0)
+    lines.push(
+      `Renamed in the directory, keeping their username: ${renamed.join(', ')}${(report.renamed ?? 0) > renamed.length ? ', …' : ''}`,
+    );
   return lines.join('\n');
 }
 

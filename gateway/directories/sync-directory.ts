@@ -78,7 +78,7 @@ class IdsChangedError extends AppError {
       409,
       `${sync.otherIds} of the ${sync.readable} entries read carry the username of someone whose entry had another ` +
         `${sync.settings.idAttribute}: the directory looks rebuilt with new entry ids. Nobody was disabled; if it was ` +
-        `rebuilt, run atrium directories update ${sync.directory.name} --forget-entry-ids (console: "Forget entry ids") and sync again`,
+        `rebuilt, run atrium directories update ${sync.directory.name} --forget-entry-ids (console: "Forget the entry ids its people are linked by") and sync again`,
     );
   }
 }

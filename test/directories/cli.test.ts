@@ -285,6 +285,16 @@ describe('atrium directories', () => {
     expect(await inspect.ctx.models.AuditEvent.count({ where: { action: 'directory.relink', target: 'wes' } })).toBe(1);
   });
 
+  it('lists the people the directory renamed, who keep their username', async () => {
+    const xia = personDn({ uid: 'xia', ous: ['Physics'] });
+    await ldap.moveEntry(xia, personDn({ uid: 'xiadong', ous: ['Physics'] }));
+    const synced = await runAtrium(db, ['directories', 'sync', 'campus-ldap']);
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.stdout).toMatch(/, 1 renamed there \(they keep their username\)\./);
+    expect(synced.stdout).toContain('Renamed in the directory, keeping their username: xia (xiadong there)');
+    await ldap.moveEntry(personDn({ uid: 'xiadong', ous: ['Physics'] }), xia);
+  });
+
   it('removes a directory that has people only with --disable-people', async () => {
     const refused = await runAtrium(db, ['directories', 'remove', 'campus-ldap']);
     expect(refused.code).toBe(2);

@@ -237,6 +237,12 @@ describe('the Directories page', () => {
     const back = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/library-ldap/sync'));
     expect(mainText(back)).toMatch(/1 re-?enabled/i);
     expect((await gateway.models.User.findOne({ where: { username: 'una' } }))!.status).toBe('active');
+
+    // Renamed in the directory, vic keeps his username; the report says so.
+    await ldap.moveEntry(personDn({ uid: 'vic', ous: ['Library'] }), personDn({ uid: 'victor', ous: ['Library'] }));
+    page = await open(admin, '/admin/directories/library-ldap');
+    const renamed = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/library-ldap/sync'));
+    expect(mainText(renamed)).toContain('Renamed in the directory, keeping their username: vic (victor there)');
   });
 
   it('removes a directory with people only when told to disable them, and then disables them', async () => {
