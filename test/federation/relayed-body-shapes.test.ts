@@ -1,100 +1,32 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  bodyFields,
   campusPeople,
+  groupWithBobWatching,
+  refusals,
+  relayedEntry,
   signedTransaction,
   startCampus,
   type Campus,
-  type TransactionAnswer,
 } from '../helpers/federation.ts';
-import type { AtriumClient, Conversation, Message } from '../../sdk/client.ts';
+import type { Message } from '../../sdk/client.ts';
 
 const ENG = 'eng.campus.test';
-const alice = `alice@${ENG}`;
 const dave = `dave@${ENG}`;
-const bob = 'bob@arts.campus.test';
 const carol = 'carol@arts.campus.test';
 
 let campus: Campus;
 let people: ReturnType<typeof campusPeople>;
-const clients: AtriumClient[] = [];
 
 beforeAll(async () => {
   campus = await startCampus('fed-relayed-body-shapes');
   people = campusPeople(campus);
 });
 afterAll(async () => {
-  for (const c of clients) c.close();
+  people?.close();
   await campus?.stop();
 });
 
-/** A group homed at eng (alice, dave; bob and carol of arts), as eng relays it to arts, with bob watching there. */
-async function groupWithBobWatching() {
-  const bobOnArts = await people('bob', 'arts');
-  clients.push(bobOnArts);
-  const views = new Map<string, Conversation>();
-  bobOnArts.on('conversation', (view) => views.set(view.id, view));
-  const id = randomUUID();
-  const opened = await signedTransaction(campus, 'eng', 'arts', [
-    {
-      type: 'conversation',
-      conversation: {
-        id,
-        kind: 'group',
-        homeDomain: ENG,
-        title: 'Relayed',
-        members: [alice, dave, bob, carol].map((address, i) => ({
-          address,
-          role: i === 0 ? 'owner' : 'member',
-          state: 'active',
-          joinedSeq: 0,
-        })),
-      },
-    },
-  ]);
-  expect(opened).toEqual({ status: 200, body: { applied: 1 } });
-  await expect.poll(() => views.has(id), { timeout: 15_000 }).toBe(true);
-  return { id, bobOnArts };
-}
-
-/** A text the group's home ordered at `seq`, written by `sender`, whose stored body is `body` as it came. */
-function text(conversationId: string, seq: number, sender: string, body: string) {
-  return {
-    type: 'entry',
-    conversationId,
-    message: {
-      id: randomUUID(),
-      seq,
-      sender,
-      clientMsgId: `relayed-${randomUUID()}`,
-      kind: 'text',
-      body,
-      refId: null,
-      createdAt: new Date().toISOString(),
-      editedAt: null,
-      recalledAt: null,
-    },
-  };
-}
-
-/** The fields every entry has on the wire, whatever its body (presentMessage). */
-const ENVELOPE = [
-  'id',
-  'conversationId',
-  'seq',
-  'sender',
-  'clientMsgId',
-  'kind',
-  'refId',
-  'createdAt',
-  'editedAt',
-  'recalledAt',
-];
-
-/** The fields an entry shows beyond its envelope: what its body gave it. */
-const bodyFields = (message: Message) => Object.keys(message).filter((key) => !ENVELOPE.includes(key));
-
-const codes = (answer: TransactionAnswer) => answer.body.refused?.map((r) => `${r.event}:${r.code}`);
 /** One line per entry of a conversation, as a device reads it: its place, kind, author and text. */
 const lines = (messages: Message[], conversationId: string) =>
   messages
@@ -104,10 +36,10 @@ const lines = (messages: Message[], conversationId: string) =>
 
 describe('a relayed body that is not a JSON object', () => {
   it('is refused, and bob sees a withheld placeholder at its place instead of its characters as fields', async () => {
-    const { id, bobOnArts } = await groupWithBobWatching();
-    const said = text(id, 5, carol, JSON.stringify({ text: "carol's words" }));
+    const { id, bobOnArts } = await groupWithBobWatching(campus, people);
+    const said = relayedEntry(id, 5, carol, JSON.stringify({ text: "carol's words" }));
     // Carol's own edit of her text, whose target would make her text's stored body a string.
-    const edit = text(id, 6, carol, JSON.stringify({ text: 'edited' }));
+    const edit = relayedEntry(id, 6, carol, JSON.stringify({ text: 'edited' }));
     const editWithStringTarget = {
       ...edit,
       message: { ...edit.message, kind: 'edit', refId: said.message.id },
@@ -119,16 +51,16 @@ describe('a relayed body that is not a JSON object', () => {
       },
     };
     const answer = await signedTransaction(campus, 'eng', 'arts', [
-      text(id, 1, dave, JSON.stringify('hello')),
-      text(id, 2, dave, JSON.stringify(['h', 'i'])),
-      text(id, 3, dave, '42'),
-      text(id, 4, dave, 'null'),
+      relayedEntry(id, 1, dave, JSON.stringify('hello')),
+      relayedEntry(id, 2, dave, JSON.stringify(['h', 'i'])),
+      relayedEntry(id, 3, dave, '42'),
+      relayedEntry(id, 4, dave, 'null'),
       said,
       editWithStringTarget,
     ]);
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(1);
-    expect(codes(answer)).toEqual([
+    expect(refusals(answer)).toEqual([
       '0:invalid_entry',
       '1:invalid_entry',
       '2:invalid_entry',
@@ -148,10 +80,10 @@ describe('a relayed body that is not a JSON object', () => {
   });
 
   it('already stored, as a node before this check stored it, shows bob its entry with no body fields', async () => {
-    const { id, bobOnArts } = await groupWithBobWatching();
+    const { id, bobOnArts } = await groupWithBobWatching(campus, people);
     const entries = [
-      text(id, 1, dave, JSON.stringify({ text: 'a string soon' })),
-      text(id, 2, carol, JSON.stringify({ text: 'an array soon' })),
+      relayedEntry(id, 1, dave, JSON.stringify({ text: 'a string soon' })),
+      relayedEntry(id, 2, carol, JSON.stringify({ text: 'an array soon' })),
     ];
     expect(await signedTransaction(campus, 'eng', 'arts', entries)).toEqual({ status: 200, body: { applied: 2 } });
     const { Message: rows } = campus.nodes.arts.models;

@@ -1,80 +1,31 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   campusPeople,
+  groupWithBobWatching,
+  refusals,
+  relayedEntry,
   signedTransaction,
   startCampus,
   type Campus,
-  type TransactionAnswer,
 } from '../helpers/federation.ts';
-import type { AtriumClient, Conversation, Message } from '../../sdk/client.ts';
+import type { Message } from '../../sdk/client.ts';
 
-const ENG = 'eng.campus.test';
-const alice = `alice@${ENG}`;
+const alice = 'alice@eng.campus.test';
 const bob = 'bob@arts.campus.test';
 const carol = 'carol@arts.campus.test';
 
 let campus: Campus;
 let people: ReturnType<typeof campusPeople>;
-const clients: AtriumClient[] = [];
 
 beforeAll(async () => {
   campus = await startCampus('fed-group-changes');
   people = campusPeople(campus);
 });
 afterAll(async () => {
-  for (const c of clients) c.close();
+  people?.close();
   await campus?.stop();
 });
 
-/** A group homed at eng, as eng relays it to arts (alice owns it, bob is in it), with bob watching on arts. */
-async function groupWithBobWatching() {
-  const bobOnArts = await people('bob', 'arts');
-  clients.push(bobOnArts);
-  const views = new Map<string, Conversation>();
-  bobOnArts.on('conversation', (view) => views.set(view.id, view));
-  const id = randomUUID();
-  const opened = await signedTransaction(campus, 'eng', 'arts', [
-    {
-      type: 'conversation',
-      conversation: {
-        id,
-        kind: 'group',
-        homeDomain: ENG,
-        title: 'Relayed',
-        members: [
-          { address: alice, role: 'owner', state: 'active', joinedSeq: 0 },
-          { address: bob, role: 'member', state: 'active', joinedSeq: 0 },
-        ],
-      },
-    },
-  ]);
-  expect(opened).toEqual({ status: 200, body: { applied: 1 } });
-  await expect.poll(() => views.has(id), { timeout: 15_000 }).toBe(true);
-  return { id, bobOnArts, view: () => views.get(id)! };
-}
-
-/** An entry the group's home ordered, written by alice; `fields` are its body. */
-function entry(conversationId: string, seq: number, fields: Record<string, unknown>, kind = 'system') {
-  return {
-    type: 'entry',
-    conversationId,
-    message: {
-      id: randomUUID(),
-      seq,
-      sender: alice,
-      clientMsgId: `relayed-${randomUUID()}`,
-      kind,
-      body: JSON.stringify(fields),
-      refId: null,
-      createdAt: new Date().toISOString(),
-      editedAt: null,
-      recalledAt: null,
-    },
-  };
-}
-
-const codes = (answer: TransactionAnswer) => answer.body.refused?.map((r) => `${r.event}:${r.code}`);
 /** One line per entry, as a device reads it: its kind, and a group change's event and fields. */
 const lines = (messages: Message[]) =>
   [...messages]
@@ -87,20 +38,20 @@ const lines = (messages: Message[]) =>
 
 describe('a group change relayed by its home', () => {
   it('whose fields do not fit its event is not stored: its seq holds a placeholder, and a well-formed one still applies', async () => {
-    const { id, bobOnArts, view } = await groupWithBobWatching();
+    const { id, bobOnArts, view } = await groupWithBobWatching(campus, people, [alice, bob]);
     const answer = await signedTransaction(campus, 'eng', 'arts', [
-      entry(id, 1, { event: 'member.joined', members: carol, by: alice }),
-      entry(id, 2, { event: 'member.joined', members: [42], by: alice }),
-      entry(id, 3, { event: 'member.role', members: [bob], role: 'superuser', by: alice }),
+      relayedEntry(id, 1, alice, { event: 'member.joined', members: carol, by: alice }, 'system'),
+      relayedEntry(id, 2, alice, { event: 'member.joined', members: [42], by: alice }, 'system'),
+      relayedEntry(id, 3, alice, { event: 'member.role', members: [bob], role: 'superuser', by: alice }, 'system'),
       // A body does not speak for its entry's kind: this text reaches devices as the text it is.
-      entry(id, 4, { kind: 'system', event: 'member.role', members: [bob], role: 'root' }, 'text'),
-      entry(id, 5, { event: 'member.joined', members: [carol], by: alice }),
+      relayedEntry(id, 4, alice, { kind: 'system', event: 'member.role', members: [bob], role: 'root' }),
+      relayedEntry(id, 5, alice, { event: 'member.joined', members: [carol], by: alice }, 'system'),
       // An event this node does not know is a newer node's: it passes as it came.
-      entry(id, 6, { event: 'group.pinned', members: 'anything' }),
+      relayedEntry(id, 6, alice, { event: 'group.pinned', members: 'anything' }, 'system'),
     ]);
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(3);
-    expect(codes(answer)).toEqual(['0:invalid_entry', '1:invalid_entry', '2:invalid_entry']);
+    expect(refusals(answer)).toEqual(['0:invalid_entry', '1:invalid_entry', '2:invalid_entry']);
 
     const expected = [
       '1 withheld',
@@ -121,10 +72,10 @@ describe('a group change relayed by its home', () => {
   });
 
   it('may not rewrite a stored group change through the target of an edit', async () => {
-    const { id, bobOnArts } = await groupWithBobWatching();
-    const joined = entry(id, 1, { event: 'member.joined', members: [carol], by: alice });
+    const { id, bobOnArts } = await groupWithBobWatching(campus, people, [alice, bob]);
+    const joined = relayedEntry(id, 1, alice, { event: 'member.joined', members: [carol], by: alice }, 'system');
     expect(await signedTransaction(campus, 'eng', 'arts', [joined])).toEqual({ status: 200, body: { applied: 1 } });
-    const edit = entry(id, 2, { text: 'edited' }, 'edit');
+    const edit = relayedEntry(id, 2, alice, { text: 'edited' }, 'edit');
     const answer = await signedTransaction(campus, 'eng', 'arts', [
       {
         ...edit,
@@ -138,7 +89,7 @@ describe('a group change relayed by its home', () => {
       },
     ]);
     expect(answer.status).toBe(200);
-    expect(codes(answer)).toEqual(['0:invalid_entry']);
+    expect(refusals(answer)).toEqual(['0:invalid_entry']);
     expect(lines((await bobOnArts.history(id)).messages)).toEqual([
       `1 system member.joined ["${carol}"]`,
       '2 withheld',

@@ -1,31 +1,29 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtriumBot } from '../../sdk/bot.ts';
-import type { AtriumClient, Conversation, Message } from '../../sdk/client.ts';
+import type { Message } from '../../sdk/client.ts';
 import { botToken, register } from '../apps/helpers.ts';
 import {
   campusPeople,
+  groupWithBobWatching,
+  refusals,
+  relayedEntry,
   signedTransaction,
   startCampus,
   type Campus,
-  type TransactionAnswer,
 } from '../helpers/federation.ts';
 
 const ENG = 'eng.campus.test';
-const alice = `alice@${ENG}`;
-const dave = `dave@${ENG}`;
 const rooms = `rooms@${ENG}`;
 const bob = 'bob@arts.campus.test';
 const carol = 'carol@arts.campus.test';
 
 let campus: Campus;
-let people: ReturnType<typeof campusPeople>;
+let as: ReturnType<typeof campusPeople>;
 let bot: AtriumBot;
-const clients: AtriumClient[] = [];
 
 beforeAll(async () => {
   campus = await startCampus('fed-relayed-sender-names');
-  people = campusPeople(campus);
+  as = campusPeople(campus);
   const app = await register(campus.gateway, {
     name: 'Room Bookings',
     slug: 'rooms',
@@ -36,15 +34,9 @@ beforeAll(async () => {
   bot = new AtriumBot({ nodeUrl: campus.nodes.eng.url, token: () => token });
 });
 afterAll(async () => {
-  for (const c of clients) c.close();
+  as?.close();
   await campus?.stop();
 });
-
-async function as(username: string, node: 'eng' | 'arts') {
-  const client = await people(username, node);
-  clients.push(client);
-  return client;
-}
 
 /** One line per entry of a conversation, as a device shows it: its place, kind, who it is from, and its text. */
 const lines = (messages: Message[], conversationId: string) =>
@@ -81,78 +73,29 @@ describe("a home's own bots and webhooks, relayed to another college", () => {
   });
 });
 
-/** A group homed at eng (alice, dave; bob and carol of arts), as eng relays it to arts, with bob watching there. */
-async function groupWithBobWatching() {
-  const bobOnArts = await as('bob', 'arts');
-  const views = new Map<string, Conversation>();
-  bobOnArts.on('conversation', (view) => views.set(view.id, view));
-  const id = randomUUID();
-  const opened = await signedTransaction(campus, 'eng', 'arts', [
-    {
-      type: 'conversation',
-      conversation: {
-        id,
-        kind: 'group',
-        homeDomain: ENG,
-        title: 'Relayed',
-        members: [alice, dave, bob, carol].map((address, i) => ({
-          address,
-          role: i === 0 ? 'owner' : 'member',
-          state: 'active',
-          joinedSeq: 0,
-        })),
-      },
-    },
-  ]);
-  expect(opened).toEqual({ status: 200, body: { applied: 1 } });
-  await expect.poll(() => views.has(id), { timeout: 15_000 }).toBe(true);
-  return { id, bobOnArts };
-}
-
-/** A text the group's home ordered at `seq`, written by `sender`; `body` is stored as it came. */
-function text(conversationId: string, seq: number, sender: string, body: Record<string, unknown>) {
-  return {
-    type: 'entry',
-    conversationId,
-    message: {
-      id: randomUUID(),
-      seq,
-      sender,
-      clientMsgId: `relayed-${randomUUID()}`,
-      kind: 'text',
-      body: JSON.stringify(body),
-      refId: null,
-      createdAt: new Date().toISOString(),
-      editedAt: null,
-      recalledAt: null,
-    },
-  };
-}
-
-const codes = (answer: TransactionAnswer) => answer.body.refused?.map((r) => `${r.event}:${r.code}`);
 const asDean = { senderKind: 'bot', senderName: 'Dean of Law' };
 const hook = `hook-0123456789abcdef@${ENG}`;
 
 describe("a relayed entry that names its sender as an app's bot or a webhook", () => {
   it("is refused when its sender is a person, and bob sees a withheld placeholder, not a person's text as an app's", async () => {
-    const { id, bobOnArts } = await groupWithBobWatching();
+    const { id, bobOnArts } = await groupWithBobWatching(campus, as);
     const answer = await signedTransaction(campus, 'eng', 'arts', [
       // Carol, of arts, is a member; her text comes as the Dean of Law's app.
-      text(id, 1, carol, { text: 'Your thesis was rejected.', ...asDean }),
-      text(id, 2, carol, { text: 'Named only.', senderName: 'Dean of Law' }),
+      relayedEntry(id, 1, carol, { text: 'Your thesis was rejected.', ...asDean }),
+      relayedEntry(id, 2, carol, { text: 'Named only.', senderName: 'Dean of Law' }),
       // Of the home's domain, but no bot: a username with a dot, and the home's own voice.
-      text(id, 3, `dean.office@${ENG}`, { text: 'Office hours moved.', ...asDean }),
-      text(id, 4, `system@${ENG}`, { text: 'Maintenance tonight.', senderKind: 'webhook', senderName: 'IT' }),
+      relayedEntry(id, 3, `dean.office@${ENG}`, { text: 'Office hours moved.', ...asDean }),
+      relayedEntry(id, 4, `system@${ENG}`, { text: 'Maintenance tonight.', senderKind: 'webhook', senderName: 'IT' }),
       // The home's bot as a webhook, and its webhook as a bot.
-      text(id, 5, rooms, { text: 'Booked.', senderKind: 'webhook', senderName: 'Room Bookings' }),
-      text(id, 6, hook, { text: 'Built.', senderKind: 'bot', senderName: 'CI' }),
+      relayedEntry(id, 5, rooms, { text: 'Booked.', senderKind: 'webhook', senderName: 'Room Bookings' }),
+      relayedEntry(id, 6, hook, { text: 'Built.', senderKind: 'bot', senderName: 'CI' }),
       // The home's own bot and webhook, as they post.
-      text(id, 7, rooms, { text: 'Room 4.12 is free.', senderKind: 'bot', senderName: 'Room Bookings' }),
-      text(id, 8, hook, { text: 'Build #7 passed.', senderKind: 'webhook', senderName: 'CI' }),
+      relayedEntry(id, 7, rooms, { text: 'Room 4.12 is free.', senderKind: 'bot', senderName: 'Room Bookings' }),
+      relayedEntry(id, 8, hook, { text: 'Build #7 passed.', senderKind: 'webhook', senderName: 'CI' }),
     ]);
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(2);
-    expect(codes(answer)).toEqual([0, 1, 2, 3, 4, 5].map((event) => `${event}:invalid_entry`));
+    expect(refusals(answer)).toEqual([0, 1, 2, 3, 4, 5].map((event) => `${event}:invalid_entry`));
 
     const expected = [
       ...[1, 2, 3, 4, 5, 6].map((seq) => `${seq} withheld system@${ENG}: -`),
@@ -164,9 +107,9 @@ describe("a relayed entry that names its sender as an app's bot or a webhook", (
   });
 
   it("is refused when it is an edit whose target would make a person's text an app's", async () => {
-    const { id, bobOnArts } = await groupWithBobWatching();
-    const said = text(id, 1, carol, { text: 'See you at the seminar.' });
-    const edit = text(id, 2, carol, { text: 'See you at the seminar!' });
+    const { id, bobOnArts } = await groupWithBobWatching(campus, as);
+    const said = relayedEntry(id, 1, carol, { text: 'See you at the seminar.' });
+    const edit = relayedEntry(id, 2, carol, { text: 'See you at the seminar!' });
     const answer = await signedTransaction(campus, 'eng', 'arts', [
       said,
       {
@@ -181,7 +124,7 @@ describe("a relayed entry that names its sender as an app's bot or a webhook", (
       },
     ]);
     expect(answer.status).toBe(200);
-    expect(codes(answer)).toEqual(['1:invalid_entry']);
+    expect(refusals(answer)).toEqual(['1:invalid_entry']);
 
     const expected = [`1 text ${carol}: See you at the seminar.`, `2 withheld system@${ENG}: -`];
     await expect.poll(() => lines(bobOnArts.messages, id), { timeout: 15_000 }).toEqual(expected);

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   campusPeople,
+  conversationSnapshot,
+  refusals,
+  relayedEntry,
   signedTransaction,
   startCampus,
   type Campus,
-  type TransactionAnswer,
 } from '../helpers/federation.ts';
 import { directIdentity } from '../../node/conversations/open-direct.ts';
-import type { AtriumClient } from '../../sdk/client.ts';
 
 const ENG = 'eng.campus.test';
 const ARTS = 'arts.campus.test';
@@ -20,54 +21,10 @@ const carol = `carol@${ARTS}`;
 const lena = `lena@${LAW}`;
 
 let campus: Campus;
-let people: ReturnType<typeof campusPeople>;
-const clients: AtriumClient[] = [];
-
-async function as(username: string, node: 'eng' | 'arts' | 'law') {
-  const client = await people(username, node);
-  clients.push(client);
-  return client;
-}
+let as: ReturnType<typeof campusPeople>;
 
 const transaction = (from: 'eng' | 'arts' | 'law', to: 'eng' | 'arts' | 'law', events: unknown[]) =>
   signedTransaction(campus, from, to, events);
-
-function snapshot(id: string, kind: 'direct' | 'group', homeDomain: string, addresses: string[]) {
-  return {
-    type: 'conversation',
-    conversation: {
-      id,
-      kind,
-      homeDomain,
-      title: kind === 'group' ? 'Relayed' : null,
-      members: addresses.map((address, i) => ({
-        address,
-        role: kind === 'group' && i === 0 ? 'owner' : 'member',
-        state: 'active',
-        joinedSeq: 0,
-      })),
-    },
-  };
-}
-
-function entry(conversationId: string, seq: number, sender: string, text: string) {
-  return {
-    type: 'entry',
-    conversationId,
-    message: {
-      id: randomUUID(),
-      seq,
-      sender,
-      clientMsgId: `relayed-${randomUUID()}`,
-      kind: 'text',
-      body: JSON.stringify({ text }),
-      refId: null,
-      createdAt: new Date().toISOString(),
-      editedAt: null,
-      recalledAt: null,
-    },
-  };
-}
 
 const stored = (node: 'eng' | 'arts' | 'law', conversationId: string) =>
   campus.nodes[node].models.Message.count({ where: { conversationId } });
@@ -78,14 +35,13 @@ const copy = async (node: 'eng' | 'arts' | 'law', conversationId: string) =>
   (await campus.nodes[node].models.Message.findAll({ where: { conversationId }, order: [['seq', 'ASC']] })).map((m) =>
     m.kind === 'withheld' ? `${m.seq} withheld by ${m.sender}` : `${m.seq} ${JSON.parse(m.body).text}`,
   );
-const codes = (answer: TransactionAnswer) => answer.body.refused?.map((r) => `${r.event}:${r.code}`);
 
 beforeAll(async () => {
   campus = await startCampus('fed-relay');
-  people = campusPeople(campus);
+  as = campusPeople(campus);
 });
 afterAll(async () => {
-  for (const c of clients) c.close();
+  as?.close();
   await campus?.stop();
 });
 
@@ -95,8 +51,8 @@ describe('a direct conversation', () => {
     const { id, homeDomain } = directIdentity(carol, dave);
     expect(homeDomain).toBe(ARTS);
     const forged = await transaction('eng', 'arts', [
-      snapshot(id, 'direct', ENG, [carol, dave]),
-      entry(id, 1, dave, 'forged by eng'),
+      conversationSnapshot(id, 'direct', ENG, [carol, dave]),
+      relayedEntry(id, 1, dave, { text: 'forged by eng' }),
     ]);
     expect(forged.status).toBe(403);
     expect(forged.body.error?.code).toBe('sender_not_of_origin');
@@ -117,14 +73,14 @@ describe('a direct conversation', () => {
     const { id, homeDomain } = directIdentity(alice, carol);
     expect(homeDomain).toBe(ENG);
     const third = await transaction('eng', 'arts', [
-      snapshot(id, 'direct', ENG, [alice, carol, bob]),
-      entry(id, 1, alice, 'three in a pair'),
+      conversationSnapshot(id, 'direct', ENG, [alice, carol, bob]),
+      relayedEntry(id, 1, alice, { text: 'three in a pair' }),
     ]);
     expect(third.status).toBe(400);
     expect(third.body.error?.code).toBe('invalid_conversation');
     const others = await transaction('eng', 'arts', [
-      snapshot(id, 'direct', ENG, [alice, bob]),
-      entry(id, 1, alice, 'not their pair'),
+      conversationSnapshot(id, 'direct', ENG, [alice, bob]),
+      relayedEntry(id, 1, alice, { text: 'not their pair' }),
     ]);
     expect(others.status).toBe(400);
     expect(others.body.error?.code).toBe('invalid_conversation');
@@ -134,7 +90,7 @@ describe('a direct conversation', () => {
 
   it('cannot be squatted by a group that takes its id', async () => {
     const { id } = directIdentity(bob, carol);
-    const squat = await transaction('eng', 'arts', [snapshot(id, 'group', ENG, [alice, bob, carol])]);
+    const squat = await transaction('eng', 'arts', [conversationSnapshot(id, 'group', ENG, [alice, bob, carol])]);
     expect(squat.status).toBe(400);
     expect(squat.body.error?.code).toBe('invalid_conversation');
     expect(await held('arts', id)).toBe(0);
@@ -153,12 +109,12 @@ describe('a direct conversation', () => {
     const ack = await aliceOnEng.send({ to: bob, text: 'hello bob' });
     await expect.poll(() => stored('arts', ack.conversationId), { timeout: 15_000 }).toBe(1);
     const answer = await transaction('eng', 'arts', [
-      entry(ack.conversationId, 2, dave, 'dave was never here'),
-      entry(ack.conversationId, 3, alice, 'alice again'),
+      relayedEntry(ack.conversationId, 2, dave, { text: 'dave was never here' }),
+      relayedEntry(ack.conversationId, 3, alice, { text: 'alice again' }),
     ]);
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(1);
-    expect(codes(answer)).toEqual(['0:not_a_member']);
+    expect(refusals(answer)).toEqual(['0:not_a_member']);
     // The refused entry keeps its seq as the home's placeholder, so bob's copy stays gap-free.
     expect(await copy('arts', ack.conversationId)).toEqual([
       '1 hello bob',
@@ -173,12 +129,12 @@ describe('a group relayed by its home', () => {
   it('is refused where two of its colleges may not exchange messages, and nothing of it is stored', async () => {
     const id = randomUUID();
     const answer = await transaction('law', 'eng', [
-      snapshot(id, 'group', LAW, [lena, alice, bob]),
-      entry(id, 1, bob, 'from arts, through law'),
+      conversationSnapshot(id, 'group', LAW, [lena, alice, bob]),
+      relayedEntry(id, 1, bob, { text: 'from arts, through law' }),
     ]);
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(0);
-    expect(codes(answer)).toEqual(['0:policy_denied', '1:conversation_not_held']);
+    expect(refusals(answer)).toEqual(['0:policy_denied', '1:conversation_not_held']);
     expect(await held('eng', id)).toBe(0);
     expect(await stored('eng', id)).toBe(0);
   });
@@ -186,18 +142,18 @@ describe('a group relayed by its home', () => {
   it('may not vouch for an author whose college the policy keeps apart from it; the rest of the transaction applies', async () => {
     const id = randomUUID();
     const opened = await transaction('law', 'eng', [
-      snapshot(id, 'group', LAW, [lena, alice]),
-      entry(id, 1, lena, 'law and eng'),
+      conversationSnapshot(id, 'group', LAW, [lena, alice]),
+      relayedEntry(id, 1, lena, { text: 'law and eng' }),
     ]);
     expect(opened).toEqual({ status: 200, body: { applied: 2 } });
     const aliceOnEng = await as('alice', 'eng');
     const relayed = await transaction('law', 'eng', [
-      entry(id, 2, bob, 'bob, said law'),
-      entry(id, 3, lena, 'lena again'),
+      relayedEntry(id, 2, bob, { text: 'bob, said law' }),
+      relayedEntry(id, 3, lena, { text: 'lena again' }),
     ]);
     expect(relayed.status).toBe(200);
     expect(relayed.body.applied).toBe(1);
-    expect(codes(relayed)).toEqual(['0:policy_denied']);
+    expect(refusals(relayed)).toEqual(['0:policy_denied']);
     expect(await copy('eng', id)).toEqual(['1 law and eng', `2 withheld by system@${LAW}`, '3 lena again']);
     const { messages } = await aliceOnEng.history(id);
     expect(
@@ -224,9 +180,9 @@ describe('a group relayed by its home', () => {
 
   it("may not bring in a member from a college the policy keeps apart from another member's", async () => {
     const id = randomUUID();
-    expect((await transaction('law', 'eng', [snapshot(id, 'group', LAW, [lena, alice])])).status).toBe(200);
-    const invited = await transaction('law', 'eng', [snapshot(id, 'group', LAW, [lena, alice, bob])]);
-    expect(codes(invited)).toEqual(['0:policy_denied']);
+    expect((await transaction('law', 'eng', [conversationSnapshot(id, 'group', LAW, [lena, alice])])).status).toBe(200);
+    const invited = await transaction('law', 'eng', [conversationSnapshot(id, 'group', LAW, [lena, alice, bob])]);
+    expect(refusals(invited)).toEqual(['0:policy_denied']);
     const members = await campus.nodes.eng.models.Member.findAll({ where: { conversationId: id } });
     expect(members.map((m) => m.address).sort()).toEqual([alice, lena]);
   });
@@ -236,12 +192,12 @@ describe('entries of a conversation this node does not hold', () => {
   it("are not stored when the snapshot sent with them names none of this college's people", async () => {
     const id = randomUUID();
     const answer = await transaction('eng', 'arts', [
-      snapshot(id, 'group', ENG, [alice, dave]),
-      entry(id, 1, dave, 'nobody at arts is in this'),
+      conversationSnapshot(id, 'group', ENG, [alice, dave]),
+      relayedEntry(id, 1, dave, { text: 'nobody at arts is in this' }),
     ]);
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(0);
-    expect(codes(answer)).toEqual(['0:no_member_here', '1:conversation_not_held']);
+    expect(refusals(answer)).toEqual(['0:no_member_here', '1:conversation_not_held']);
     expect(await held('arts', id)).toBe(0);
     expect(await stored('arts', id)).toBe(0);
   });
@@ -250,13 +206,13 @@ describe('entries of a conversation this node does not hold', () => {
     const id = randomUUID();
     const group = randomUUID();
     const answer = await transaction('eng', 'arts', [
-      entry(id, 1, alice, 'no snapshot of this'),
-      snapshot(group, 'group', ENG, [alice, bob]),
-      entry(group, 1, alice, 'a real group'),
+      relayedEntry(id, 1, alice, { text: 'no snapshot of this' }),
+      conversationSnapshot(group, 'group', ENG, [alice, bob]),
+      relayedEntry(group, 1, alice, { text: 'a real group' }),
     ]);
     expect(answer.status).toBe(200);
     expect(answer.body.applied).toBe(2);
-    expect(codes(answer)).toEqual(['0:conversation_not_held']);
+    expect(refusals(answer)).toEqual(['0:conversation_not_held']);
     expect(await stored('arts', id)).toBe(0);
     expect(await stored('arts', group)).toBe(1);
   });

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { startTestGateway, type TestGateway } from './gateway.ts';
 import { connectAs, login, startTestNodeOn, type Login, type TestNode } from './node.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -17,7 +18,7 @@ import { addProxy, allowPair } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import type { DomainNode } from '../../node/main.ts';
-import type { Message } from '../../sdk/client.ts';
+import type { AtriumClient, Conversation, Message } from '../../sdk/client.ts';
 import { signRequest } from '../../protocol/signature.ts';
 
 export { freePort };
@@ -140,18 +141,26 @@ export type { TestNode };
 
 /**
  * `as(username, node)`: a person's connected SDK client on one of the campus's nodes (each person signs
- * in at the gateway once), with every message it receives collected in `messages`.
+ * in at the gateway once), with every message it receives collected in `messages`. `as.close()` closes
+ * every client it connected, so a file's clients do not go on reconnecting to a stopped campus.
  */
 export function campusPeople(campus: Campus) {
   const logins = new Map<string, Login>();
-  return async function as(username: string, node: 'eng' | 'arts' | 'law') {
+  const connected: AtriumClient[] = [];
+  async function as(username: string, node: 'eng' | 'arts' | 'law') {
     let who = logins.get(username);
     if (!who) logins.set(username, (who = await login(campus.gateway, username)));
     const sdk = await connectAs(campus.gateway, campus.nodes[node], username, who);
+    connected.push(sdk);
     const messages: Message[] = [];
     sdk.on('message', (m) => messages.push(m));
     return Object.assign(sdk, { messages });
-  };
+  }
+  return Object.assign(as, {
+    close() {
+      for (const client of connected.splice(0)) client.close();
+    },
+  });
 }
 
 /** What a node answers a transaction: how many events it applied, which it refused, or its error. */
@@ -204,3 +213,137 @@ export async function signedTransaction(
   const response = await send();
   return { status: response.status, body: (await response.json()) as TransactionAnswer['body'] };
 }
+
+/** Which events of a transaction a node refused, and why, as `event:code`. */
+export const refusals = (answer: TransactionAnswer) => answer.body.refused?.map((r) => `${r.event}:${r.code}`);
+
+/** A conversation as its home relays it: `addresses` active since seq 0, the first of a group owning it. */
+export function conversationSnapshot(id: string, kind: 'direct' | 'group', homeDomain: string, addresses: string[]) {
+  return {
+    type: 'conversation',
+    conversation: {
+      id,
+      kind,
+      homeDomain,
+      title: kind === 'group' ? 'Relayed' : null,
+      members: addresses.map((address, i) => ({
+        address,
+        role: kind === 'group' && i === 0 ? 'owner' : 'member',
+        state: 'active',
+        joinedSeq: 0,
+      })),
+    },
+  };
+}
+
+/**
+ * A group homed at eng, as eng relays it to arts, with bob watching there once his node holds it. Its
+ * `members` (the first owns it) are by default alice and dave of eng, bob and carol of arts; `view()` is
+ * bob's latest view of it.
+ */
+export async function groupWithBobWatching(
+  campus: Campus,
+  people: ReturnType<typeof campusPeople>,
+  members = [`alice@${DOMAINS.eng}`, `dave@${DOMAINS.eng}`, `bob@${DOMAINS.arts}`, `carol@${DOMAINS.arts}`],
+) {
+  const id = randomUUID();
+  const bobOnArts = await people('bob', 'arts');
+  let view: Conversation | undefined;
+  bobOnArts.on('conversation', (seen) => {
+    if (seen.id === id) view = seen;
+  });
+  const opened = await signedTransaction(campus, 'eng', 'arts', [
+    conversationSnapshot(id, 'group', DOMAINS.eng, members),
+  ]);
+  expect(opened).toEqual({ status: 200, body: { applied: 1 } });
+  await expect.poll(() => view !== undefined, { timeout: 15_000 }).toBe(true);
+  return { id, bobOnArts, view: () => view! };
+}
+
+/** An entry event as a home's outbox sends it; an edit or a recall carries the new state of its target. */
+export type RelayedEntry = {
+  type: 'entry';
+  conversationId: string;
+  message: {
+    id: string;
+    seq: number;
+    sender: string;
+    clientMsgId: string;
+    kind: string;
+    body: string;
+    refId: string | null;
+    createdAt: string;
+    editedAt: string | null;
+    recalledAt: string | null;
+  };
+  target?: { id: string; body: string; editedAt: string | null; recalledAt: string | null };
+};
+
+/**
+ * An entry its conversation's home ordered at `seq`, written by `sender`. `body` is what the entry stores:
+ * an object goes as its JSON, a string as it stands (so a test can send a body that is not an object).
+ */
+export function relayedEntry(
+  conversationId: string,
+  seq: number,
+  sender: string,
+  body: Record<string, unknown> | string,
+  kind = 'text',
+): RelayedEntry {
+  const id = randomUUID();
+  return {
+    type: 'entry',
+    conversationId,
+    message: {
+      id,
+      seq,
+      sender,
+      // A withheld placeholder's clientMsgId names the entry it stands for, as placeholderOf gives it.
+      clientMsgId: kind === 'withheld' ? `withheld-${id}` : `relayed-${randomUUID()}`,
+      kind,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      refId: null,
+      createdAt: new Date().toISOString(),
+      editedAt: null,
+      recalledAt: null,
+    },
+  };
+}
+
+/** `sender`'s change of `of` (an edit, a recall, or a text posing as one), with the new state it gives `of`. */
+export function relayedChange(
+  of: RelayedEntry,
+  seq: number,
+  sender: string,
+  kind: 'edit' | 'recall' | 'text',
+  text?: string,
+): RelayedEntry {
+  const at = new Date().toISOString();
+  const body = text === undefined ? {} : { text };
+  const made = relayedEntry(of.conversationId, seq, sender, body, kind);
+  made.message.refId = of.message.id;
+  made.target = {
+    id: of.message.id,
+    body: JSON.stringify(body),
+    editedAt: kind === 'recall' ? null : at,
+    recalledAt: kind === 'recall' ? at : null,
+  };
+  return made;
+}
+
+/** The fields every entry has on the wire, whatever its body (presentMessage). */
+const ENVELOPE = [
+  'id',
+  'conversationId',
+  'seq',
+  'sender',
+  'clientMsgId',
+  'kind',
+  'refId',
+  'createdAt',
+  'editedAt',
+  'recalledAt',
+];
+
+/** The fields an entry shows beyond its envelope: what its body gave it. */
+export const bodyFields = (message: Message) => Object.keys(message).filter((key) => !ENVELOPE.includes(key));
