@@ -197,10 +197,12 @@ async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread
         transaction: ctx.tx,
       })
     : [];
-  // An entry whose id no link keeps may still be found by the DN its link keeps. A link keeps the DN as
-  // the directory wrote it the last time the entry was read, and a directory writes one entry's DN the
-  // same way each time; the comparison itself is on the normalized DN.
-  const dns = [...people.map((p) => p.dn), ...unread.map((u) => u.refusal.dn)];
+  // An entry whose id no link keeps may still be found by the DN its link keeps: an unread one, and a
+  // readable one while some links have no id yet (dnsPresent; otherwise every link is found by its id,
+  // and the page costs no look-up by DN, which no index serves). A link keeps the DN as the directory
+  // wrote it the last time the entry was read, and a directory writes one entry's DN the same way each
+  // time; the comparison itself is on the normalized DN.
+  const dns = [...(sync.dnsPresent ? people.map((p) => p.dn) : []), ...unread.map((u) => u.refusal.dn)];
   const dnLinks = dns.length
     ? await DirectoryAccount.findAll({
         where: { directoryId: sync.directory.id, dn: { [Op.in]: dns } },
