@@ -190,13 +190,20 @@ async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread
         ).map((u) => [u.email, u]),
       )
     : new Map<string, User>();
-  const ids = [...people, ...unread].flatMap((e) => (e.entryId === null ? [] : [e.entryId]));
-  const idLinks = ids.length
-    ? await DirectoryAccount.findAll({
-        where: { directoryId: sync.directory.id, entryId: { [Op.in]: ids } },
-        transaction: ctx.tx,
-      })
-    : [];
+  // Most entries' ids are kept by the links just read for their usernames; only the others are asked for.
+  const ids = new Set([...people, ...unread].flatMap((e) => (e.entryId === null ? [] : [e.entryId])));
+  const ownLinks = links.filter((l) => l.directoryId === sync.directory.id && l.entryId !== null && ids.has(l.entryId));
+  const kept = new Set(ownLinks.map((l) => l.entryId));
+  const missing = [...ids].filter((id) => !kept.has(id));
+  const idLinks = [
+    ...ownLinks,
+    ...(missing.length
+      ? await DirectoryAccount.findAll({
+          where: { directoryId: sync.directory.id, entryId: { [Op.in]: missing } },
+          transaction: ctx.tx,
+        })
+      : []),
+  ];
   // An entry whose id no link keeps may still be found by the DN its link keeps: an unread one, and a
   // readable one while some links have no id yet (dnsPresent; otherwise every link is found by its id,
   // and the page costs no look-up by DN, which no index serves). A link keeps the DN as the directory
