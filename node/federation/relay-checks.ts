@@ -3,7 +3,7 @@ import { appSlugPattern, domainOf, userOf } from '../../protocol/address.ts';
 import type { NodeModels } from '../models.ts';
 import type { FederationEvent } from '../../protocol/federation-events.ts';
 import { breaksGroupEvent } from '../../protocol/server-frames.ts';
-import { bodyObject, parseBody, type MessageBody } from '../messages/present-message.ts';
+import { bodyObject, type MessageBody } from '../messages/present-message.ts';
 import { placeholderOf, WITHHELD } from './withhold.ts';
 import { allowed, domainEntry, type Registry, type RegistryClient } from '../../protocol/registry-client.ts';
 
@@ -91,8 +91,8 @@ function vouchedByHome(conversation: Held, sender: string): boolean {
  * read it, its body under its own kind (presentMessage: no body names an entry's kind). A target's body
  * never lands on a system entry (changeRefusal), so it need not be judged as one.
  */
-function breaksGroupChange({ message }: EntryEvent): boolean {
-  return breaksGroupEvent({ ...parseBody(message), kind: message.kind });
+function breaksGroupChange({ message }: EntryEvent, body: MessageBody): boolean {
+  return breaksGroupEvent({ ...body, kind: message.kind });
 }
 
 /**
@@ -132,8 +132,7 @@ function senderNameRefusal(body: MessageBody, sender: string, home: string): str
  * as the home's app or webhook when it is not one. A target lands only on an entry of the same sender
  * (changeRefusal), so its body is judged by the entry's sender.
  */
-function bodyRefusal({ message, target }: EntryEvent, home: string): string | undefined {
-  const own = bodyObject(message.body);
+function bodyRefusal({ message, target }: EntryEvent, own: MessageBody | undefined, home: string): string | undefined {
   if (!own) return `The body of entry ${message.id} is not a JSON object`;
   const given = target && bodyObject(target.body);
   if (target && !given) return `The body that entry ${message.id} gives entry ${target.id} is not a JSON object`;
@@ -285,12 +284,14 @@ export async function screenEntries(
       refuse('not_a_member', `${sender} is not a member of conversation ${conversationId}`);
       continue;
     }
-    const unfit = bodyRefusal(event, conversation.homeDomain);
-    if (unfit) {
-      refuse('invalid_entry', unfit);
+    // Parsed once here: every check below reads the same body.
+    const body = bodyObject(event.message.body);
+    const unfit = bodyRefusal(event, body, conversation.homeDomain);
+    if (unfit || !body) {
+      refuse('invalid_entry', unfit ?? `The body of entry ${event.message.id} is not a JSON object`);
       continue;
     }
-    if (breaksGroupChange(event)) {
+    if (breaksGroupChange(event, body)) {
       refuse('invalid_entry', `Entry ${event.message.id} is a group change whose fields do not fit its event`);
       continue;
     }
