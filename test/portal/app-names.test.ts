@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
+import { advanceSequences, insertRows } from '../../node/messages/group-commit.ts';
 import {
   chromiumMissing,
   launchChromium,
@@ -89,22 +90,38 @@ describe.skipIf(chromiumMissing)('the names the portal shows for people and apps
     const direct = a.locator('.conversation-item', { hasText: 'Lunch at noon?' });
     await expect.poll(() => direct.locator('.item-title').textContent(), { timeout: 10_000 }).toBe('Dave Okafor');
 
-    // Law's node hosts a group Dave is in, and writes into it as him, calling him an app.
+    // Law's node hosts a group Dave is in, and writes into it as him, calling him an app. This version's
+    // node refuses that (relay-checks.ts); one before it stored it as it came, and the portal must still
+    // hold: it is written into Engineering's store as storeEntries does, and Alice's portal opened again.
     const id = randomUUID();
     const forged = lawEntry(id, 1, DAVE, { text: 'Court is adjourned', senderName: 'Dean of Law', senderKind: 'bot' });
-    expect(await signedTransaction(campus, 'law', 'eng', [lawGroup(id, 'Moot court'), forged])).toEqual({
+    const relayed = await signedTransaction(campus, 'law', 'eng', [lawGroup(id, 'Moot court'), forged]);
+    expect(relayed).toMatchObject({
       status: 200,
-      body: { applied: 2 },
+      body: { applied: 1, refused: [{ event: 1, code: 'invalid_entry' }] },
     });
+    const eng = campus.nodes.eng;
+    const { message } = forged;
+    await eng.sequelize.transaction(async (tx) => {
+      // In place of the placeholder this version stored at its seq.
+      await eng.models.Message.destroy({ where: { id: message.id }, transaction: tx });
+      await insertRows(eng.sequelize, tx, [
+        { ...message, conversationId: id, createdAt: new Date(message.createdAt), editedAt: null, recalledAt: null },
+      ]);
+      await advanceSequences(eng.sequelize, tx, [[id, message.seq]], new Date(), { forwardOnly: true });
+    });
+    await a.reload();
+    await a.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
     await expect
       .poll(() => a.locator('.conversation-item', { hasText: 'Court is adjourned' }).count(), { timeout: 10_000 })
       .toBe(1);
 
     // Elsewhere Dave is still Dave: his direct chat's title, his messages there, and his presence (an app has none).
-    expect(await direct.locator('.item-title').textContent()).toBe('Dave Okafor');
+    // (Polled: a page opened again learns names from the directory a moment after it draws.)
+    await expect.poll(() => direct.locator('.item-title').textContent(), { timeout: 10_000 }).toBe('Dave Okafor');
     await openConversation(a, 'Lunch at noon?');
-    expect(await a.locator('#conversation-title').textContent()).toBe('Dave Okafor');
-    expect(await senderLine(alice, 'Lunch at noon?')).toBe(`Dave Okafor ${DAVE}`);
+    await expect.poll(() => a.locator('#conversation-title').textContent()).toBe('Dave Okafor');
+    await expect.poll(() => senderLine(alice, 'Lunch at noon?')).toBe(`Dave Okafor ${DAVE}`);
     await expect.poll(() => a.locator('.conversation-subtitle').textContent()).toBe(`${DAVE} · online`);
     expect(alice.errors).toEqual([]);
   });
