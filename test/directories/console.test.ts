@@ -1,12 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BrowserAgent,
-  filledFormWithAction,
-  signInThrough,
-  submitFilled,
-  type Page,
-} from '../helpers/browser-agent.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { BrowserAgent, filledFormWithAction, submitFilled, type Page } from '../helpers/browser-agent.ts';
+import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import {
   group,
   groupDn,
@@ -19,7 +13,6 @@ import {
   startTestSlapd,
   type TestSlapd,
 } from '../helpers/slapd.ts';
-import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { bindPasswordSealer } from '../../gateway/directories/secrets.ts';
 import { directorySettingsOf } from '../../gateway/directories/settings.ts';
 import { RESET_URL } from './fixtures.ts';
@@ -46,12 +39,6 @@ function mainText(page: Page): string {
     .trim();
 }
 
-async function consoleAgent(username: string): Promise<BrowserAgent> {
-  const agent = new BrowserAgent();
-  await signInThrough(agent, url('/admin/login'), username, DEMO_PASSWORD);
-  return agent;
-}
-
 const directoryRow = () => gateway.models.Directory.findOne({ where: { name: 'library-ldap' } });
 
 beforeAll(async () => {
@@ -65,7 +52,7 @@ beforeAll(async () => {
       group('librarians', [personDn({ uid: 'vic', ous: ['Library'] })]),
     ].join('\n'),
   });
-  admin = await consoleAgent('admin');
+  admin = (await signInToConsole(gateway.issuer, 'admin')).agent;
 });
 afterAll(async () => {
   await ldap?.stop();
@@ -74,7 +61,7 @@ afterAll(async () => {
 
 describe('the Directories page', () => {
   it('is for campus administrators only', async () => {
-    const engAdmin = await consoleAgent('eng-admin');
+    const engAdmin = (await signInToConsole(gateway.issuer, 'eng-admin')).agent;
     const users = await open(engAdmin, '/admin/users');
     expect(users.html).not.toContain('href="/admin/directories"');
     const page = await open(engAdmin, '/admin/directories');

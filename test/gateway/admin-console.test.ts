@@ -8,7 +8,7 @@ import {
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { ENG_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
@@ -48,12 +48,6 @@ function mainText(page: Page): string {
 const listedUsernames = (page: Page) =>
   [...page.html.matchAll(/<td><a href="\/admin\/users\/[^"]+">([^<]+)<\/a><\/td>/g)].map((m) => m[1]!);
 
-async function consoleAgent(username: string, password = DEMO_PASSWORD): Promise<{ agent: BrowserAgent; page: Page }> {
-  const agent = new BrowserAgent();
-  const page = await signInThrough(agent, url('/admin/login'), username, password);
-  return { agent, page };
-}
-
 async function userNamed(username: string) {
   const user = await gateway.models.User.findOne({ where: { username } });
   if (!user) throw new Error(`no user ${username}`);
@@ -74,8 +68,8 @@ const auditRows = (where: Record<string, unknown>) =>
 beforeAll(async () => {
   // Every sign-in in this file comes from 127.0.0.1; the per-address login limit is not under test here.
   gateway = await startTestGateway('admin', { LOGIN_IP_LIMIT: '1000' });
-  admin = (await consoleAgent('admin')).agent;
-  engAdmin = (await consoleAgent('eng-admin')).agent;
+  admin = (await signInToConsole(gateway.issuer, 'admin')).agent;
+  engAdmin = (await signInToConsole(gateway.issuer, 'eng-admin')).agent;
 });
 afterAll(async () => gateway?.stop());
 
@@ -95,7 +89,7 @@ describe('signing in to the admin console', () => {
   });
 
   it('signs an administrator in through the gateway login form and shows the users list', async () => {
-    const { page } = await consoleAgent('admin');
+    const { page } = await signInToConsole(gateway.issuer, 'admin');
     expect(page.url).toBe(url('/admin/users'));
     expect(page.status).toBe(200);
     expect(listedUsernames(page)).toEqual(
@@ -120,7 +114,7 @@ describe('signing in to the admin console', () => {
   });
 
   it('refuses a student with a 403 page and audits the attempt', async () => {
-    const { agent, page } = await consoleAgent('alice');
+    const { agent, page } = await signInToConsole(gateway.issuer, 'alice');
     expect(page.status).toBe(403);
     expect(mainText(page)).toContain(
       'only for administrators and unit administrators. Your account does not have either role.',
@@ -143,7 +137,7 @@ describe('signing in to the admin console', () => {
 
   it('ends an open console session when the admin role is removed', async () => {
     const temp = await seedUser('temp-unit-admin', ['campus/arts'], ['unit-admin', 'staff']);
-    const { agent, page } = await consoleAgent('temp-unit-admin');
+    const { agent, page } = await signInToConsole(gateway.issuer, 'temp-unit-admin');
     expect(page.status).toBe(200);
     await updateUser({ ...gateway.context(null), actor: operator('test') }, temp.id, { roles: ['staff'] });
     const after = await open(agent, '/admin/users');
@@ -153,7 +147,7 @@ describe('signing in to the admin console', () => {
 
   it('ends an open console session when the account is disabled', async () => {
     const temp = await seedUser('temp-admin', ['campus'], ['admin']);
-    const { agent, page } = await consoleAgent('temp-admin');
+    const { agent, page } = await signInToConsole(gateway.issuer, 'temp-admin');
     expect(page.status).toBe(200);
     await updateUser({ ...gateway.context(null), actor: operator('test') }, temp.id, { status: 'disabled' });
     const response = await agent.request(url('/admin/users'));
@@ -163,7 +157,7 @@ describe('signing in to the admin console', () => {
   });
 
   it('signs out of the console and of the gateway', async () => {
-    const { agent, page } = await consoleAgent('admin');
+    const { agent, page } = await signInToConsole(gateway.issuer, 'admin');
     const confirm = await agent.submit(page, formWithAction(page, '/admin/logout'));
     expect(confirm.url).toContain('/session/end');
     const done = await agent.submit(confirm, formWithAction(confirm, '/session/end/confirm'), { logout: 'yes' });
@@ -237,7 +231,7 @@ describe('managing users as an administrator', () => {
     expect(await unitPathsOf(gateway.context(null), erin)).toEqual(['campus/arts/history', 'campus/eng/cs']);
 
     // Erin gets through the gateway's login (a student, so the console itself then refuses her).
-    const { page } = await consoleAgent('erin', 'erin-initial-pass');
+    const { page } = await signInToConsole(gateway.issuer, 'erin', 'erin-initial-pass');
     expect(page.status).toBe(403);
   });
 
@@ -269,7 +263,7 @@ describe('managing users as an administrator', () => {
     const user = await seedUser('nora-unit-admin', ['campus/eng'], ['unit-admin']);
     // A directory person may belong to units they do not administer (only their unit-admin groups' units).
     await gateway.models.Membership.update({ administers: false }, { where: { userId: user.id } });
-    const { page } = await consoleAgent('nora-unit-admin');
+    const { page } = await signInToConsole(gateway.issuer, 'nora-unit-admin');
     expect(page.status).toBe(403);
     expect(mainText(page)).toContain('only for administrators and unit administrators');
     const [attempt] = await auditRows({ action: 'console.sign_in', target: 'nora-unit-admin' });
@@ -280,7 +274,7 @@ describe('managing users as an administrator', () => {
     const user = await seedUser('otto-unit-admin', ['campus/eng'], ['unit-admin']);
     // As a directory unit admin is after the upgrade, until the next sync reads their unit-admin groups.
     await gateway.models.Membership.update({ administers: false }, { where: { userId: user.id } });
-    const { page } = await consoleAgent('otto-unit-admin');
+    const { page } = await signInToConsole(gateway.issuer, 'otto-unit-admin');
     expect(page.status).toBe(403);
     expect(mainText(page)).toContain('Your account is a unit administrator but administers no unit yet.');
     expect(mainText(page)).not.toContain('does not have either role');
@@ -350,7 +344,7 @@ describe('managing users as an administrator', () => {
     expect(frank.roles).toEqual(['staff', 'student']);
     expect(await unitPathsOf(gateway.context(null), frank)).toEqual(['campus/eng/ee', 'campus/arts/music']);
 
-    const { page } = await consoleAgent('frank');
+    const { page } = await signInToConsole(gateway.issuer, 'frank');
     expect(page.url).toContain('/interaction/');
     expect(mainText(page)).toContain('This account is disabled');
   });

@@ -4,14 +4,12 @@ import {
   BrowserAgent,
   filledFormsOf,
   filledFormWithAction,
-  signInThrough,
   submitFilled,
   type FilledForm,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { ARTS_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { ARTS_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
-import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { addProxy } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
@@ -50,12 +48,6 @@ const withoutCsrf = (form: FilledForm): FilledForm => ({
   entries: form.entries.filter(([name]) => name !== '_csrf'),
 });
 
-async function consoleAgent(username: string): Promise<BrowserAgent> {
-  const agent = new BrowserAgent();
-  await signInThrough(agent, url('/admin/login'), username, DEMO_PASSWORD);
-  return agent;
-}
-
 const pinnedOf = async (name: string) => (await gateway.models.Domain.findOne({ where: { name } }))!.pinnedKeys;
 const pairs = async () => (await gateway.models.FederationPair.findAll()).map((p) => [p.domainA, p.domainB]);
 
@@ -67,8 +59,8 @@ beforeAll(async () => {
     { ...gateway.context(null), actor: operator('test') },
     { name: 'campus-proxy', publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43), kid: 'p-test' } },
   );
-  admin = await consoleAgent('admin');
-  engAdmin = await consoleAgent('eng-admin');
+  admin = (await signInToConsole(gateway.issuer, 'admin')).agent;
+  engAdmin = (await signInToConsole(gateway.issuer, 'eng-admin')).agent;
 });
 afterAll(async () => {
   await eng?.stop();

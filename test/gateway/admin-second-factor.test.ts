@@ -1,15 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOTP, Secret } from 'otpauth';
-import {
-  BrowserAgent,
-  formsOf,
-  formWithAction,
-  signInThrough,
-  type Form,
-  type Page,
-} from '../helpers/browser-agent.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { BrowserAgent, formsOf, formWithAction, type Form, type Page } from '../helpers/browser-agent.ts';
+import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
 
@@ -18,13 +10,6 @@ let admin: BrowserAgent;
 let engAdmin: BrowserAgent;
 const url = (path: string) => `${gateway.issuer}${path}`;
 const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
-
-async function consoleAgent(username: string): Promise<BrowserAgent> {
-  const agent = new BrowserAgent();
-  const page = await signInThrough(agent, url('/admin/login'), username, DEMO_PASSWORD);
-  expect(page.url.startsWith(url('/admin/')), page.html.slice(0, 800)).toBe(true);
-  return agent;
-}
 
 async function enrol(username: string) {
   const user = await userNamed(username);
@@ -44,8 +29,12 @@ const rowOf = (page: Page, username: string) =>
 
 beforeAll(async () => {
   gateway = await startTestGateway('admin-second-factor');
-  admin = await consoleAgent('admin');
-  engAdmin = await consoleAgent('eng-admin');
+  // Every test here starts on the console; a sign-in that ends anywhere else fails here, showing the page.
+  let page: Page;
+  ({ agent: admin, page } = await signInToConsole(gateway.issuer, 'admin'));
+  expect(page.url.startsWith(url('/admin/')), page.html.slice(0, 800)).toBe(true);
+  ({ agent: engAdmin, page } = await signInToConsole(gateway.issuer, 'eng-admin'));
+  expect(page.url.startsWith(url('/admin/')), page.html.slice(0, 800)).toBe(true);
 });
 afterAll(async () => gateway?.stop());
 

@@ -7,7 +7,7 @@ import {
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { ARTS_NODE, ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { ARTS_NODE, ENG_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { login } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
@@ -22,12 +22,6 @@ let admin: BrowserAgent;
 let engAdmin: BrowserAgent;
 
 const url = (path: string) => `${gateway.issuer}${path}`;
-
-async function consoleAgent(username: string): Promise<BrowserAgent> {
-  const agent = new BrowserAgent();
-  await signInThrough(agent, url('/admin/login'), username, DEMO_PASSWORD);
-  return agent;
-}
 
 async function seedUser(username: string, units: string[]) {
   return createUser(
@@ -75,8 +69,8 @@ async function scansWholeTable(sql: string): Promise<boolean> {
 
 beforeAll(async () => {
   gateway = await startTestGateway('sign-out-all', { LOGIN_IP_LIMIT: '1000' });
-  admin = await consoleAgent('admin');
-  engAdmin = await consoleAgent('eng-admin');
+  admin = (await signInToConsole(gateway.issuer, 'admin')).agent;
+  engAdmin = (await signInToConsole(gateway.issuer, 'eng-admin')).agent;
 });
 afterAll(async () => gateway?.stop());
 
@@ -131,7 +125,7 @@ describe('"sign out everywhere" in the admin console', () => {
         roles: ['admin'],
       },
     );
-    const noraConsole = await consoleAgent('nora');
+    const noraConsole = (await signInToConsole(gateway.issuer, 'nora')).agent;
     expect((await noraConsole.navigate(url('/admin/users'))).url).toBe(url('/admin/users'));
 
     const edit = await admin.navigate(url(`/admin/users/${nora.id}`));
@@ -142,7 +136,7 @@ describe('"sign out everywhere" in the admin console', () => {
     expect(after.html).toContain('/login"');
 
     // Nora, signed in again, resets her own password: her other sessions end, the one she used stays.
-    const noraAgain = await consoleAgent('nora');
+    const noraAgain = (await signInToConsole(gateway.issuer, 'nora')).agent;
     const elsewhere = await login(gateway, 'nora');
     const own = await noraAgain.navigate(url(`/admin/users/${nora.id}`));
     const reset = await submitFilled(noraAgain, own, filledFormWithAction(own, '/password'), {

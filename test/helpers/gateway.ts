@@ -1,9 +1,10 @@
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
 import { operator } from '../../gateway/context.ts';
-import { seedDemo } from '../../gateway/seed/demo.ts';
+import { DEMO_PASSWORD, seedDemo } from '../../gateway/seed/demo.ts';
 import { registerApp, type RegisteredApp } from '../../gateway/apps-registry/register-app.ts';
 import { importUsers } from '../../gateway/accounts/import-users.ts';
+import { BrowserAgent, signInThrough, type Page } from './browser-agent.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { unusedUrls } from './ports.ts';
 
@@ -51,4 +52,19 @@ export async function addPeople(gateway: Gateway, usernames: string[], unit = 'c
     { ...gateway.context(null), actor: operator('test') },
     ['username,name,email,units,roles', ...rows].join('\n'),
   );
+}
+
+/**
+ * A browser that has signed in to the admin console of the gateway at `issuer` (with the demo password
+ * unless told otherwise), and the page the sign-in ended on: the console for an administrator, a refusal
+ * or the login form again for anyone else, which is what some tests look at.
+ */
+export async function signInToConsole(
+  issuer: string,
+  username: string,
+  password = DEMO_PASSWORD,
+): Promise<{ agent: BrowserAgent; page: Page }> {
+  const agent = new BrowserAgent();
+  const page = await signInThrough(agent, `${issuer}/admin/login`, username, password);
+  return { agent, page };
 }
