@@ -39,6 +39,11 @@ export class DirectoryAccount extends Model<
   declare dn: string;
   /** The entry's stable id (gateway/directories/entry-id.ts); null until a sync reads it, or without one. */
   declare entryId: CreationOptional<string | null>;
+  /**
+   * The username the entry carried when a sync last read it, which may no longer be the Atrium username
+   * (the directory renamed them); the sign-in takes it for them (gateway/directories/directory-username.ts).
+   */
+  declare directoryUsername: CreationOptional<string | null>;
   declare seenRun: string;
   declare disabledByDirectory: CreationOptional<boolean>;
   declare createdAt: CreationOptional<Date>;
@@ -75,6 +80,7 @@ export function defineDirectoryModels(sequelize: Sequelize): DirectoryModels {
       directoryId: { type: DataTypes.STRING(36), allowNull: false },
       dn: { type: DataTypes.STRING(1000), allowNull: false },
       entryId: { type: DataTypes.STRING(512), allowNull: true },
+      directoryUsername: { type: DataTypes.STRING(64), allowNull: true },
       seenRun: { type: DataTypes.STRING(36), allowNull: false },
       disabledByDirectory: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
       ...timestamps,
