@@ -442,6 +442,7 @@ async function writeCreates(
       directoryId: sync.directory.id,
       dn: p.dn,
       entryId: p.entryId,
+      directoryUsername: p.username,
       seenRun: sync.run,
     })),
     { transaction: ctx.tx },
@@ -455,8 +456,8 @@ async function writeCreates(
 
 /**
  * Brings one known person in line with their entry: profile and units (unless their new email is
- * taken), DN, and status. Only what changed is written, so a person whose entry did not change costs
- * no write and is counted as unchanged.
+ * taken), DN, entry id and directory username, and status. Only what changed is written, so a person
+ * whose entry did not change costs no write and is counted as unchanged.
  */
 async function applyUpdate(
   ctx: GatewayContext,
@@ -483,9 +484,11 @@ async function applyUpdate(
       changed = true;
     }
   }
-  if (link.dn !== p.dn || link.entryId !== p.entryId) {
+  // The username the entry carries now, renamed or not: the sign-in takes it for the person as well.
+  if (link.dn !== p.dn || link.entryId !== p.entryId || link.directoryUsername !== p.username) {
     link.dn = p.dn;
     link.entryId = p.entryId;
+    link.directoryUsername = p.username;
     await link.save({ transaction: ctx.tx });
   }
   let statusChanged = true;

@@ -66,6 +66,8 @@ export async function relinkPerson(
       await inTransaction(ctx, async (ctx) => {
         link.entryId = entryId;
         link.dn = dn;
+        // The entry carries their Atrium username: a name the directory gave their old entry is no longer theirs.
+        link.directoryUsername = name;
         await link.save({ transaction: ctx.tx });
         await audit(ctx, {
           action: 'directory.relink',
