@@ -5,6 +5,7 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { verifyPassword } from './passwords.ts';
+import { userByDirectoryUsername } from '../directories/directory-username.ts';
 import { hasSecondFactor } from '../factors/passkeys/second-factor-choices.ts';
 
 /** One message for an unknown account and a wrong password, so the form never tells who exists. */
@@ -53,8 +54,22 @@ export type LoginPolicy = {
 };
 
 /**
- * Checks a username-or-email and password. Failures count toward a lockout of the account; a disabled
- * account is only revealed to someone who knows its password. Every outcome is audited.
+ * The account a sign-in names: the one whose Atrium username or email was typed, which wins since anyone
+ * may hold as theirs a name a directory gives someone else; otherwise the person whose directory now gives
+ * them that username (directory-username.ts). `directoryName` says it was the latter.
+ */
+async function accountNamed(ctx: GatewayContext, id: string): Promise<{ user: User; directoryName: boolean } | null> {
+  const user = await ctx.models.User.findOne({ where: { [Op.or]: [{ username: id }, { email: id }] } });
+  if (user) return { user, directoryName: false };
+  const renamed = await userByDirectoryUsername(ctx, id);
+  return renamed && { user: renamed, directoryName: true };
+}
+
+/**
+ * Checks a username-or-email (or the username a directory now gives its person) and password. Failures
+ * count toward a lockout of the account; a disabled account is only revealed to someone who knows its
+ * password. Every outcome is audited, under what was typed when it failed, with the account it named
+ * when that was a directory username.
  */
 export async function authenticate(
   ctx: GatewayContext,
@@ -63,25 +78,29 @@ export async function authenticate(
   policy: LoginPolicy,
 ): Promise<User> {
   const id = identifier.trim().toLowerCase().slice(0, 254);
+  let account: string | undefined;
   const fail = async (error: AppError, reason: string) => {
-    await audit(ctx, { action: 'login', target: id, outcome: 'failure', details: { reason } });
+    const details = account ? { reason, account } : { reason };
+    await audit(ctx, { action: 'login', target: id, outcome: 'failure', details });
     return error;
   };
 
   const byIp = await policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
   if (!byIp.allowed) throw await fail(new RateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited');
 
-  const { User } = ctx.models;
-  const user = id ? await User.findOne({ where: { [Op.or]: [{ username: id }, { email: id }] } }) : null;
+  const found = id ? await accountNamed(ctx, id) : null;
   const now = new Date();
 
-  if (!user) {
+  if (!found) {
     if (await policy.identifierLimiter.blocked(id))
       throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
     await verifyPassword(null, password);
     await policy.identifierLimiter.hit(id);
     throw await fail(new InvalidCredentialsError(), 'unknown_account');
   }
+  // From here on it is as if they had typed their Atrium username: same lockout, bind and checks.
+  const { user, directoryName } = found;
+  if (directoryName) account = user.username;
   if (user.lockedUntil && user.lockedUntil > now)
     throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
 
@@ -110,10 +129,7 @@ export async function authenticate(
   await user.save();
   await audit(
     { ...ctx, actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } },
-    {
-      action: 'login',
-      target: user.username,
-    },
+    { action: 'login', target: user.username, details: directoryName ? { directoryUsername: id } : undefined },
   );
   return user;
 }
