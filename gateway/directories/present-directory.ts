@@ -31,6 +31,7 @@ export function presentDirectory(directory: Directory, people: number, now = new
     unitAttribute: s.unitAttribute,
     unitRoot: s.unitRoot,
     roleGroups: s.roleGroups.map(roleGroupLine),
+    nestedGroups: s.nestedGroups,
     defaultRole: s.defaultRole,
     timeoutSeconds: s.timeoutSeconds,
     resetUrl: directory.resetUrl,

@@ -114,6 +114,12 @@ export const directorySettingsSchema = z.object({
   unitAttribute: attributeSchema.nullable(),
   unitRoot: unitPathSchema,
   roleGroups: z.array(roleGroupSchema),
+  /**
+   * Whether a role group's members include the members of the groups nested in it (role-groups.ts).
+   * Registrations stored before it existed read as off: following nesting could give their people new
+   * roles, admin among them, at the first sync after an upgrade. New registrations start with it on.
+   */
+  nestedGroups: z.boolean().default(false),
   defaultRole: defaultRoleSchema,
   timeoutSeconds: timeoutSchema,
 });
@@ -133,16 +139,17 @@ const idAttributeInput = z.preprocess((v) => {
   const typed = v.trim();
   return typed === '' ? undefined : typed.toLowerCase() === 'none' ? null : typed;
 }, attributeSchema.nullable().optional());
-const booleanInput = z.preprocess(
-  (v) => (v === 'yes' || v === 'true' || v === 'on' ? true : v === 'no' || v === 'false' || v === 'off' ? false : v),
-  z.boolean({ message: 'yes or no' }),
-);
+const booleanInput = (message = 'yes or no') =>
+  z.preprocess(
+    (v) => (v === 'yes' || v === 'true' || v === 'on' ? true : v === 'no' || v === 'false' || v === 'off' ? false : v),
+    z.boolean({ message }),
+  );
 
 /** What `directories add` and the console's form give; omitted mapping fields come from the preset. */
 export const registrationSchema = z.object({
   name: directoryNameSchema,
   url: ldapUrlSchema,
-  startTls: optional(booleanInput),
+  startTls: optional(booleanInput()),
   caFile: clearable(z.string().trim().max(1000)),
   bindDn: dnSchema,
   bindPassword: z.string().min(1, { message: 'required' }).max(1000),
@@ -160,6 +167,8 @@ export const registrationSchema = z.object({
   unitAttribute: clearable(attributeSchema),
   unitRoot: unitPathSchema,
   roleGroups: z.array(roleGroupLineSchema).default([]),
+  /** Omitted: on for a new registration, unchanged by an update. */
+  nestedGroups: optional(booleanInput('on or off')),
   defaultRole: defaultRoleSchema.default('student'),
   timeoutSeconds: timeoutSchema.default(5),
   resetUrl: httpUrlSchema,
@@ -180,7 +189,7 @@ export const changesSchema = registrationSchema
      * Clears the entry ids the links keep, for a directory rebuilt with new ones (restored from an
      * export, moved to another server): the next sync matches its people by username again.
      */
-    forgetEntryIds: optional(booleanInput),
+    forgetEntryIds: optional(booleanInput()),
   })
   .partial();
 export type Changes = z.infer<typeof changesSchema>;

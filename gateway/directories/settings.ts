@@ -47,6 +47,7 @@ export function composeSettings(
     unitAttribute: input.unitAttribute !== undefined ? input.unitAttribute : (base?.unitAttribute ?? null),
     unitRoot: input.unitRoot ?? base?.unitRoot,
     roleGroups: input.roleGroups ?? base?.roleGroups ?? [],
+    nestedGroups: input.nestedGroups ?? base?.nestedGroups ?? true,
     defaultRole: input.defaultRole ?? base?.defaultRole ?? 'student',
     timeoutSeconds: input.timeoutSeconds ?? base?.timeoutSeconds ?? 5,
   };
