@@ -125,3 +125,15 @@ export function groupsFromMembers(membersByGroup: Map<string, Set<string>>): Gro
     return groups;
   };
 }
+
+/**
+ * A person's groups as `direct` reads them, and besides each of them the role groups it is nested in
+ * (`via`: nested group → role groups, normalized DNs), as if they were members of those directly.
+ */
+export function withNestedGroups(direct: GroupsOf, via: Map<string, Set<string>>): GroupsOf {
+  return (entry, values) => {
+    const groups = direct(entry, values);
+    for (const group of [...groups]) for (const role of via.get(group) ?? []) groups.add(role);
+    return groups;
+  };
+}

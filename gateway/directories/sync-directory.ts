@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
-import { NoSuchObjectError, type Client } from 'ldapts';
+import type { Client } from 'ldapts';
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
@@ -17,7 +17,8 @@ import { normalizeDn } from './dn.ts';
 import { findDirectory } from './find-directory.ts';
 import { PAGE_SIZE } from './presets.ts';
 import { idBufferAttributes } from './entry-id.ts';
-import { attributesToRead, groupsFromMemberOf, groupsFromMembers, type GroupsOf } from './read-entry.ts';
+import { attributesToRead, type GroupsOf } from './read-entry.ts';
+import { readRoleGroups } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
 import { takeLease } from './sync-lease.ts';
 import { count, emptyReport, type SyncReport } from './sync-report.ts';
@@ -107,7 +108,7 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
       run: report.run,
       directory,
       settings,
-      groupsOf: await groupReader(client, endpoint.name, settings),
+      groupsOf: await groupsOfPeople(client, directory.name, settings, deps.logger),
       unitIds: await loadUnitIds(ctx),
       directoryNames: new Map(
         (await ctx.models.Directory.findAll({ attributes: ['id', 'name'] })).map((d) => [d.id, d.name]),
@@ -185,30 +186,19 @@ async function finish(ctx: GatewayContext, directory: Directory, report: SyncRep
 }
 
 /**
- * How the sync learns a person's groups. With memberOf it is on each entry. Otherwise each group that
- * maps to a role is read once, by its DN, for its `member` and `uniqueMember` lists.
+ * How the sync learns a person's role groups (role-groups.ts). A group it cannot read or follow gives
+ * its role to nobody through it: worth a line in the log, not a failed sync.
  */
-async function groupReader(client: Client, directory: string, settings: DirectorySettings): Promise<GroupsOf> {
-  if (settings.groupMembership === 'memberOf') return groupsFromMemberOf;
-  const members = new Map<string, Set<string>>();
-  for (const group of new Set(settings.roleGroups.map((g) => g.group))) {
-    const key = normalizeDn(group);
-    if (members.has(key)) continue;
-    try {
-      const { searchEntries } = await client.search(group, {
-        scope: 'base',
-        filter: '(objectClass=*)',
-        attributes: ['member', 'uniqueMember'],
-      });
-      const values = searchEntries.flatMap((e) => [e.member, e.uniqueMember].flat().filter((v) => v !== undefined));
-      members.set(key, new Set(values.map((v) => normalizeDn(Buffer.isBuffer(v) ? v.toString('utf8') : String(v)))));
-    } catch (error) {
-      // A mapped group that is not there grants its role to nobody; that is worth a line in the log, not a failed sync.
-      if (error instanceof NoSuchObjectError) members.set(key, new Set());
-      else throw unavailable(directory, error);
-    }
-  }
-  return groupsFromMembers(members);
+async function groupsOfPeople(
+  client: Client,
+  directory: string,
+  settings: DirectorySettings,
+  logger: Logger | undefined,
+): Promise<GroupsOf> {
+  const { groupsOf, notes } = await readRoleGroups(client, directory, settings);
+  for (const { group, problem } of notes)
+    logger?.warn({ directory, group }, `directory sync: group ${group} gives no role through it: ${problem}`);
+  return groupsOf;
 }
 
 /** The normalized DNs of every entry the sync will read (one paged search of names only). */
