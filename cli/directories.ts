@@ -91,6 +91,11 @@ const settings: Record<string, OptionSpec> = {
     value: 'member|memberOf',
     help: "where a person's groups are read: the groups' member lists (openldap) or the person's memberOf (active-directory)",
   },
+  'nested-groups': {
+    type: 'string',
+    value: 'on|off',
+    help: 'members of the groups nested in a role group get its role too, at any depth up to 16 (default on; directories registered before this option stay off until it is turned on)',
+  },
   'unit-from': {
     type: 'string',
     value: 'ou|attribute',
@@ -157,6 +162,7 @@ async function inputOf(args: Args, io: Io, adding: boolean): Promise<Record<stri
     disabledAttribute: clearable(args, 'disabled-attribute'),
     idAttribute: args.string('id-attribute'),
     groupMembership: args.string('group-membership'),
+    nestedGroups: args.string('nested-groups'),
     unitFrom: args.string('unit-from'),
     unitAttribute: clearable(args, 'unit-attribute'),
     unitRoot: args.string('unit-root'),
@@ -174,7 +180,7 @@ export function describeDirectory(d: PresentedDirectory): string {
     `  service bind:  ${d.bindDn} (password ${d.bindPassword})`,
     `  CA file:       ${d.caFile ?? '(system CAs)'}`,
     `  people:        ${d.userBase} ${d.userFilter}`,
-    `  groups:        ${d.groupBase ?? '-'} (membership from ${d.groupMembership})`,
+    `  groups:        ${d.groupBase ?? '-'} (membership from ${d.groupMembership}; nested groups ${d.nestedGroups ? 'followed' : 'not followed'})`,
     `  attributes:    username ${d.attributes.username}; name ${d.attributes.name.join(', ')}; email ${d.attributes.email.join(', ')}${d.attributes.disabled ? `; disabled bit in ${d.attributes.disabled}` : ''}; entry id ${d.attributes.id ?? 'none (matched by username)'}`,
     `  units:         below ${d.unitRoot}, from ${d.unitFrom === 'ou' ? 'the OU path' : `attribute ${d.unitAttribute}`}`,
     `  role groups:   ${d.roleGroups.length > 0 ? d.roleGroups.join('\n                 ') : '(none)'}`,
@@ -231,6 +237,9 @@ function describeTest(t: DirectoryTest): string {
     );
   }
   for (const g of t.groups) lines.push(`  role group ${g.group}: ${g.found ? 'found' : 'NOT FOUND'}`);
+  if (t.nestedGroups !== null)
+    lines.push(`  nested groups: ${t.nestedGroups} found in the role groups (their members get the roles too)`);
+  for (const note of t.groupNotes) lines.push(`  not followed: ${note}`);
   return lines.join('\n');
 }
 

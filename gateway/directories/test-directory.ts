@@ -7,7 +7,9 @@ import { endpointOf, unavailable, withDirectory } from './connection.ts';
 import { findDirectory } from './find-directory.ts';
 import { PAGE_SIZE } from './presets.ts';
 import { describeEntryId, entryIdOf, idBufferAttributes } from './entry-id.ts';
+import { normalizeDn } from './dn.ts';
 import { attributesToRead, groupsFromMemberOf, readEntry } from './read-entry.ts';
+import { readRoleGroups } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
 import type { Refusal } from './sync-report.ts';
 
@@ -34,6 +36,10 @@ export type DirectoryTest = {
   sample: (SampledPerson | Refusal)[];
   /** Each role group, and whether the directory has it. */
   groups: { group: string; found: boolean }[];
+  /** How many groups are nested in the role groups (their members get the roles too); null when not followed. */
+  nestedGroups: number | null;
+  /** Groups in the role groups that a sync cannot follow (unreadable, or nested too deep), and why. */
+  groupNotes: string[];
   durationMs: number;
 };
 
@@ -58,6 +64,8 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
     people: 0,
     sample: [],
     groups: [],
+    nestedGroups: null,
+    groupNotes: [],
     durationMs: 0,
   };
   try {
@@ -73,6 +81,7 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
           result.groups.push({ group, found: false });
         }
       }
+      if (s.nestedGroups) await findNested(client, directory.name, s, result);
       return problem;
     });
     if (result.people === 0) result.problem = `nobody under ${s.userBase} matches ${s.userFilter}`;
@@ -92,6 +101,17 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
     details: { people: result.people, problem: result.problem },
   });
   return result;
+}
+
+/**
+ * Reads the groups nested in the role groups as a sync would, to say how many there are and which cannot
+ * be followed (a missing role group is said already).
+ */
+async function findNested(client: Client, directory: string, s: DirectorySettings, result: DirectoryTest) {
+  const { nested, notes } = await readRoleGroups(client, directory, s);
+  const missing = new Set(result.groups.filter((g) => !g.found).map((g) => normalizeDn(g.group)));
+  result.nestedGroups = nested;
+  result.groupNotes = notes.filter((n) => !missing.has(normalizeDn(n.group))).map((n) => `${n.group}: ${n.problem}`);
 }
 
 /**

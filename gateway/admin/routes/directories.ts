@@ -48,6 +48,8 @@ function inputOf(body: Body) {
     disabledAttribute: clearable(body, 'disabledAttribute'),
     idAttribute: optional(body, 'idAttribute'),
     groupMembership: optional(body, 'groupMembership'),
+    // The form always shows the checkbox, so its absence is "off".
+    nestedGroups: text(body, 'nestedGroups') === 'on',
     unitFrom: optional(body, 'unitFrom'),
     unitAttribute: clearable(body, 'unitAttribute'),
     unitRoot: optional(body, 'unitRoot'),
@@ -75,6 +77,7 @@ function valuesOf(d: PresentedDirectory): Record<string, unknown> {
     disabledAttribute: d.attributes.disabled ?? '',
     idAttribute: d.attributes.id ?? 'none',
     groupMembership: d.groupMembership,
+    nestedGroups: d.nestedGroups ? 'on' : '',
     unitFrom: d.unitFrom,
     unitAttribute: d.unitAttribute ?? '',
     unitRoot: d.unitRoot,
@@ -162,6 +165,7 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
       preset: 'openldap',
       unitFrom: 'ou',
       defaultRole: 'student',
+      nestedGroups: 'on',
       timeoutSeconds: '5',
       unitRoot: 'campus',
     });
