@@ -260,6 +260,11 @@ async function disableAfterRead(
     if (links.length === 0) return;
     after = links.at(-1)!.userId;
     await batch(links, 'gone from the directory');
+    // The directory gives them no name now: the one it last gave them signs in whoever carries it next.
+    await DirectoryAccount.update(
+      { directoryUsername: null },
+      { where: { userId: { [Op.in]: links.map((l) => l.userId) }, directoryUsername: { [Op.ne]: null } } },
+    );
   }
 }
 

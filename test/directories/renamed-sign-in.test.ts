@@ -26,6 +26,8 @@ const jon = physics('jon', 'Jon Jansen');
 const kai = physics('kai', 'Kai Karlsen');
 const mia = physics('mia', 'Mia Moen');
 const ida = physics('ida', 'Ida Ilves');
+const eva = physics('eva', 'Eva Eide');
+const ola = physics('ola', 'Ola Olsen');
 // Keeps the directory from looking empty, or rebuilt, when the others change.
 const lou = physics('lou', 'Lou Lind');
 // Two more directories on the same server, one below each of these OUs.
@@ -69,13 +71,13 @@ beforeAll(async () => {
   ldap = await startTestSlapd({
     ldif: [
       ouLdif([['Physics'], ['North'], ['South']]),
-      ...[jon, kai, mia, ida, lou, tove, ulla].map((p) => inetOrgPerson(p)),
+      ...[jon, kai, mia, ida, eva, ola, lou, tove, ulla].map((p) => inetOrgPerson(p)),
     ].join('\n'),
   });
   await register(gateway, 'campus-ldap', ldap.url, { userBase: `ou=Physics,${PEOPLE}` });
   await register(gateway, 'north', ldap.url, { userBase: `ou=North,${PEOPLE}` });
   await register(gateway, 'south', ldap.url, { userBase: `ou=South,${PEOPLE}` });
-  expect((await sync(gateway, 'campus-ldap')).added).toBe(5);
+  expect((await sync(gateway, 'campus-ldap')).added).toBe(7);
   expect((await sync(gateway, 'north')).added).toBe(1);
   expect((await sync(gateway, 'south')).added).toBe(1);
 });
@@ -98,10 +100,10 @@ describe('upgrading to directory usernames', () => {
     expect(await indexes()).toContain('directory_accounts_directory_username');
 
     const links = async () => (await gateway.models.DirectoryAccount.findAll()).map((l) => l.directoryUsername);
-    expect(await links()).toEqual(Array(7).fill(null));
+    expect(await links()).toEqual(Array(9).fill(null));
     for (const name of ['campus-ldap', 'north', 'south'])
       expect(await sync(gateway, name)).toMatchObject({ outcome: 'success', added: 0, updated: 0, disabled: 0 });
-    expect((await links()).sort()).toEqual(['ida', 'jon', 'kai', 'lou', 'mia', 'tove', 'ulla']);
+    expect((await links()).sort()).toEqual(['eva', 'ida', 'jon', 'kai', 'lou', 'mia', 'ola', 'tove', 'ulla']);
   });
 });
 
@@ -234,5 +236,21 @@ describe('a person relinked to a new entry', () => {
     expect((await sync(gateway, 'campus-ldap')).names.reenabled).toEqual(['ida']);
     expect((await attempt('idun', 'ida-new-directory-pw')).status).toBe(401);
     expect(passed(await attempt('ida', 'ida-new-directory-pw'))).toBe(true);
+  });
+});
+
+describe('a person gone from the directory', () => {
+  it('leaves the name the directory last gave them to whoever it gives it next', async () => {
+    await rename(eva, 'evi');
+    await sync(gateway, 'campus-ldap');
+    expect(passed(await attempt('evi', eva.password))).toBe(true);
+    await ldap.removeEntry(personDn({ ...eva, uid: 'evi' }));
+    expect((await sync(gateway, 'campus-ldap')).names.disabled).toEqual(['eva']);
+    expect((await linkOf('eva')).directoryUsername).toBeNull();
+
+    await rename(ola, 'evi');
+    expect((await sync(gateway, 'campus-ldap')).names.renamed).toContain('ola (evi there)');
+    const asEvi = await claimsOf('evi', ola.password);
+    expect(asEvi).toMatchObject({ sub: (await userNamed('ola')).id, preferred_username: 'ola' });
   });
 });
