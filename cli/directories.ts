@@ -206,6 +206,7 @@ function describeReport(report: SyncReport): string {
         `${what === 'disabled' ? 'Disabled' : 'Re-enabled'}: ${report.names[what].join(', ')}${report[what] > report.names[what].length ? ', …' : ''}`,
       );
   }
+  for (const note of report.groupNotes ?? []) lines.push(`Gave no role: ${note}`);
   const renamed = report.names.renamed ?? [];
   if (renamed.length > 0)
     lines.push(

@@ -21,7 +21,7 @@ import { attributesToRead, type GroupsOf } from './read-entry.ts';
 import { readRoleGroups } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
 import { takeLease } from './sync-lease.ts';
-import { count, emptyReport, type SyncReport } from './sync-report.ts';
+import { count, emptyReport, REPORT_LIST_LIMIT, type SyncReport } from './sync-report.ts';
 
 /** `total` is known when the sync was asked to count first (the CLI's progress bar). */
 export type SyncProgress = { phase: 'reading' | 'disabling'; entries: number; pages: number; total: number | null };
@@ -108,7 +108,7 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
       run: report.run,
       directory,
       settings,
-      groupsOf: await groupsOfPeople(client, directory.name, settings, deps.logger),
+      groupsOf: await groupsOfPeople(client, directory.name, settings, report, deps.logger),
       unitIds: await loadUnitIds(ctx),
       directoryNames: new Map(
         (await ctx.models.Directory.findAll({ attributes: ['id', 'name'] })).map((d) => [d.id, d.name]),
@@ -193,11 +193,14 @@ async function groupsOfPeople(
   client: Client,
   directory: string,
   settings: DirectorySettings,
+  report: SyncReport,
   logger: Logger | undefined,
 ): Promise<GroupsOf> {
   const { groupsOf, notes } = await readRoleGroups(client, directory, settings);
-  for (const { group, problem } of notes)
+  for (const { group, problem } of notes) {
     logger?.warn({ directory, group }, `directory sync: group ${group} gives no role through it: ${problem}`);
+    if (report.groupNotes!.length < REPORT_LIST_LIMIT) report.groupNotes!.push(`${group}: ${problem}`);
+  }
   return groupsOf;
 }
 

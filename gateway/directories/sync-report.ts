@@ -28,6 +28,11 @@ export type SyncReport = {
   /** Entries disabled in the directory that never were in Atrium: not created. */
   skippedDisabled: number;
   unitsCreated: number;
+  /**
+   * Groups that gave no role through them: a role group that is not there, a nested group that cannot be
+   * read or lies too deep (`cn=library,ou=groups,…: …`). Absent from reports written before they were kept.
+   */
+  groupNotes?: string[];
   names: {
     added: string[];
     updated: string[];
@@ -58,6 +63,7 @@ export function emptyReport(directory: string, run: string, startedAt: Date): Sy
     refused: 0,
     skippedDisabled: 0,
     unitsCreated: 0,
+    groupNotes: [],
     names: { added: [], updated: [], disabled: [], reenabled: [], renamed: [], refused: [] },
   };
 }
@@ -85,6 +91,7 @@ export function summarize(report: SyncReport): string {
     `${report.unchanged} unchanged, ${report.disabled} disabled, ${report.reenabled} re-enabled, ${report.refused} refused` +
     `${report.skippedDisabled > 0 ? `, ${report.skippedDisabled} disabled in the directory and not created` : ''}` +
     `${report.renamed ? `, ${report.renamed} renamed there (they keep their username)` : ''}` +
-    `${report.unitsCreated > 0 ? `; ${report.unitsCreated} unit(s) created` : ''}.`
+    `${report.unitsCreated > 0 ? `; ${report.unitsCreated} unit(s) created` : ''}` +
+    `${report.groupNotes?.length ? `; ${report.groupNotes.length} group(s) gave no role through them` : ''}.`
   );
 }

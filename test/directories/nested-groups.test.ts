@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { directorySettingsOf } from '../../gateway/directories/settings.ts';
 import { syncDirectory } from '../../gateway/directories/sync-directory.ts';
+import { summarize } from '../../gateway/directories/sync-report.ts';
 import { testDirectory } from '../../gateway/directories/test-directory.ts';
 import { updateDirectory } from '../../gateway/directories/update-directory.ts';
 import { filledFormWithAction, submitFilled } from '../helpers/browser-agent.ts';
@@ -136,11 +137,14 @@ describe('a directory registered before nested groups were followed', () => {
 describe('nested groups in member mode', () => {
   it('gives the role to the members of groups nested in the role group, two levels down too', async () => {
     const { logger, lines } = capturedLogger();
-    expect(await syncWith('campus-ldap', logger)).toMatchObject({ outcome: 'success', refused: 0 });
+    const report = await syncWith('campus-ldap', logger);
+    expect(report).toMatchObject({ outcome: 'success', refused: 0 });
     expect(await rolesOf('ana')).toEqual(['staff']);
     expect(await rolesOf('ben')).toEqual(['staff']);
-    // The deleted group named in staff is a line in the log, not a failed sync.
+    // The deleted group named in staff is a line in the log and in the report, not a failed sync.
     expect(lines).toContainEqual(expect.objectContaining({ group: groupDn('deleted') }));
+    expect(report.groupNotes).toContainEqual(expect.stringMatching(/^cn=deleted,ou=Groups,.*: .*cannot be read/));
+    expect(summarize(report)).toMatch(/group\(s\) gave no role through them\.$/);
   });
 
   it('ends a cycle of groups, and gives nothing to the members of a group no role group holds', async () => {
@@ -171,6 +175,16 @@ describe('nested groups in member mode', () => {
     // faculty and library-staff in staff, ops in admins (admins in ops is the cycle back), deep-1 … deep-16.
     expect(result).toMatchObject({ ok: true, nestedGroups: 3 + 16 });
     expect(result.groupNotes).toContainEqual(expect.stringContaining(deepDn(DEEP)));
+  });
+
+  it('names the groups that gave no role in the last report, in the CLI and on the console', async () => {
+    const shown = await runAtrium(gateway.db, ['directories', 'show', 'campus-ldap']);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^Gave no role: cn=deleted,ou=Groups,.*cannot be read/m);
+    expect(shown.stdout).toMatch(new RegExp(`^Gave no role: ${deepDn(DEEP)}: .*not followed`, 'm'));
+    const admin = (await signInToConsole(gateway.issuer, 'admin')).agent;
+    const page = await admin.navigate(`${gateway.issuer}/admin/directories/campus-ldap`);
+    expect(page.html).toMatch(/<ul class="group-notes"><li>cn(=|&#x3D;)deleted,[^<]*cannot be read/);
   });
 });
 
