@@ -4,11 +4,10 @@ import {
   BrowserAgent,
   filledFormWithAction,
   formWithAction,
-  signInThrough,
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { ENG_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { unusedUrl } from '../helpers/ports.ts';
 import { inspectDatabase, jsonOf, runAtrium } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
@@ -206,8 +205,7 @@ describe('the admin REST API', () => {
 describe("the admin console's Apps pages", () => {
   let admin: BrowserAgent;
   beforeAll(async () => {
-    admin = new BrowserAgent();
-    await signInThrough(admin, url('/admin/login'), 'admin', DEMO_PASSWORD);
+    ({ agent: admin } = await signInToConsole(gateway.issuer, 'admin'));
   });
 
   it('registers an app through the form, shows its secrets once, and lists it', async () => {
@@ -300,8 +298,7 @@ describe("the admin console's Apps pages", () => {
   });
 
   it('gives a unit admin only their own units to choose from', async () => {
-    const engAdmin = new BrowserAgent();
-    await signInThrough(engAdmin, url('/admin/login'), 'eng-admin', DEMO_PASSWORD);
+    const { agent: engAdmin } = await signInToConsole(gateway.issuer, 'eng-admin');
     const form = await engAdmin.navigate(url('/admin/apps/new'));
     expect(form.html).not.toContain('Campus-wide');
     expect(form.html).not.toContain('value="campus/arts"');

@@ -8,11 +8,10 @@ import {
   BrowserAgent,
   filledFormWithAction,
   formWithAction,
-  signInThrough,
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { ARTS_NODE, ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { ARTS_NODE, ENG_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { discover } from '../helpers/rp.ts';
 import { actingAs, api, gatewayToken, register } from './helpers.ts';
 
@@ -99,8 +98,7 @@ describe('who may mark an app first-party', () => {
   });
 
   it('refuses first-party to a unit admin in the console, with a notice, and keeps the form', async () => {
-    const agent = new BrowserAgent();
-    await signInThrough(agent, `${gateway.issuer}/admin/login`, 'eng-admin', DEMO_PASSWORD);
+    const { agent } = await signInToConsole(gateway.issuer, 'eng-admin');
     const form = await agent.navigate(`${gateway.issuer}/admin/apps/new`);
     const page = await submitFilled(agent, form, filledFormWithAction(form, '/admin/apps'), {
       name: 'Eng Quiet',

@@ -1,8 +1,8 @@
 import { Op } from 'sequelize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { BrowserAgent, filledFormWithAction, signInThrough, submitFilled } from '../helpers/browser-agent.ts';
-import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { filledFormWithAction, submitFilled } from '../helpers/browser-agent.ts';
+import { registerTestApp, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { discover, loginAttempt } from '../helpers/rp.ts';
 import {
   adUser,
@@ -14,7 +14,6 @@ import {
   startTestSlapd,
   type TestSlapd,
 } from '../helpers/slapd.ts';
-import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { relinkPerson } from '../../gateway/directories/relink-person.ts';
 import { directorySettingsOf } from '../../gateway/directories/settings.ts';
 import { takeLease } from '../../gateway/directories/sync-lease.ts';
@@ -137,8 +136,7 @@ describe('the entry ids a directory’s links keep', () => {
   });
 
   it('are forgotten from the console by a checkbox on the directory’s form, whose empty id field changes nothing', async () => {
-    const admin = new BrowserAgent();
-    await signInThrough(admin, `${gateway.issuer}/admin/login`, 'admin', DEMO_PASSWORD);
+    const { agent: admin } = await signInToConsole(gateway.issuer, 'admin');
     const page = await admin.navigate(`${gateway.issuer}/admin/directories/campus-ldap`);
     expect(page.html).toContain('name="forgetEntryIds"');
     const saved = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/campus-ldap'), {

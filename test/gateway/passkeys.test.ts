@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { TOTP, Secret } from 'otpauth';
 import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
-import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { registerTestApp, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
@@ -360,8 +360,7 @@ describe('the console', () => {
     await storedPasskey('carol', 'Phone');
     await storedPasskey('carol', 'YubiKey');
     await enrolTotp('carol');
-    const agent = new BrowserAgent();
-    const signedIn = await signInThrough(agent, url('/admin/login'), 'admin', DEMO_PASSWORD);
+    const { agent, page: signedIn } = await signInToConsole(gateway.issuer, 'admin');
     expect(signedIn.url.startsWith(url('/admin/'))).toBe(true);
     const list = await agent.navigate(url('/admin/users?q=carol'));
     const row = /carol<\/a><\/td>[\s\S]*?<\/tr>/.exec(list.html)![0];
@@ -392,8 +391,7 @@ describe('the console', () => {
   });
 
   it('keeps the passwordless switch from a unit admin', async () => {
-    const agent = new BrowserAgent();
-    await signInThrough(agent, url('/admin/login'), 'eng-admin', DEMO_PASSWORD);
+    const { agent } = await signInToConsole(gateway.issuer, 'eng-admin');
     const own = await agent.navigate(url('/admin/users'));
     const csrf = /name="_csrf" value="([^"]+)"/.exec(own.html)?.[1] ?? '';
     const posted = await agent.request(url('/admin/second-factor/passwordless'), {

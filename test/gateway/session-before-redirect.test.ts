@@ -8,7 +8,7 @@ import {
   type Page,
   signInThrough,
 } from '../helpers/browser-agent.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { testDialect } from '../helpers/database.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
@@ -78,8 +78,7 @@ describe.skipIf(testDialect === 'sqlite')('the page after a form post', () => {
   });
 
   it('shows the console’s notice even when storing the session is slow', async () => {
-    const agent = new BrowserAgent();
-    await signInThrough(agent, url('/admin/login'), 'admin', DEMO_PASSWORD);
+    const { agent } = await signInToConsole(gateway.issuer, 'admin');
     const bob = await gateway.models.User.findOne({ where: { username: 'bob' } });
     const edit = await agent.navigate(url(`/admin/users/${bob!.id}`));
     const action = filledFormWithAction(edit, '/sign-out').action;
