@@ -4,8 +4,9 @@ import type { Sealer } from '../../core/seal.ts';
 import { AccountDisabledError, type DirectoryPasswordCheck } from '../accounts/authenticate.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
-import { closeQuietly, endpointOf, openDirectory, unavailable } from './connection.ts';
+import { endpointOf, withDirectory } from './connection.ts';
 import { idBytes } from './entry-id.ts';
+import { DirectoryUnavailableError } from './errors.ts';
 import { AD_ACCOUNT_DISABLED } from './presets.ts';
 import { valuesOf } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
@@ -28,7 +29,7 @@ export function personFilter(s: DirectorySettings, username: string): AndFilter 
  * The filter that finds one person's entry by the id their link keeps: the user filter AND id-attribute
  * = the id's bytes (an octet string on the wire, never text pasted into a filter).
  */
-function entryIdFilter(s: DirectorySettings, idAttribute: string, entryId: string): AndFilter {
+export function entryIdFilter(s: DirectorySettings, idAttribute: string, entryId: string): AndFilter {
   return new AndFilter({
     filters: [
       FilterParser.parseString(s.userFilter),
@@ -63,11 +64,40 @@ export async function findPersonDn(
 }
 
 /**
+ * Whether the directory takes this password for the entry, by a bind as it (the connection is then bound
+ * as the entry). An empty password is refused before anything is sent: to LDAP a bind without a password
+ * is an anonymous bind, which "succeeds".
+ */
+export async function bindsAs(client: Client, dn: string, password: string): Promise<boolean> {
+  if (password === '') return false;
+  try {
+    await client.bind(dn, password);
+    return true;
+  } catch (error) {
+    if (error instanceof InvalidCredentialsError) return false;
+    throw error;
+  }
+}
+
+/** Runs a sign-in's work with a directory; one that did not answer is logged with the cause the person is not shown. */
+export async function loggingUnanswered<T>(logger: Logger, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof DirectoryUnavailableError)
+      logger.warn(
+        { directory: error.details?.directory, cause: error.details?.cause },
+        'directory sign-in failed: the directory did not answer',
+      );
+    throw error;
+  }
+}
+
+/**
  * Checks the password of a person who came from a directory, by a bind there as that person; null for
  * a local account. Their entry is found by the service account first (a search, not a DN put together
  * from the name). A directory that does not answer throws DirectoryUnavailableError, which the sign-in
- * shows as "try again later" without counting a failure. An empty password is refused before anything
- * is sent: to LDAP a bind without a password is an anonymous bind, which "succeeds".
+ * shows as "try again later" without counting a failure.
  */
 export function directoryPasswordCheck(deps: { sealer: Sealer; logger: Logger }): DirectoryPasswordCheck {
   return async (ctx: GatewayContext, user: User, password: string) => {
@@ -77,29 +107,13 @@ export function directoryPasswordCheck(deps: { sealer: Sealer; logger: Logger })
     if (!directory) return false;
     if (password === '') return false;
     const endpoint = endpointOf(directory, deps.sealer);
-    let client: Client | null = null;
-    try {
-      client = await openDirectory(endpoint);
-      const found = await findPersonDn(client, endpoint.settings, user.username, link.entryId);
-      if (!found) return false;
-      try {
-        await client.bind(found.dn, password);
-      } catch (error) {
-        if (error instanceof InvalidCredentialsError) return false;
-        throw error;
-      }
-      if (found.disabled) throw new AccountDisabledError();
-      return true;
-    } catch (error) {
-      if (error instanceof AccountDisabledError) throw error;
-      const failure = unavailable(directory.name, error);
-      deps.logger.warn(
-        { directory: directory.name, cause: failure.details?.cause },
-        'directory sign-in failed: the directory did not answer',
-      );
-      throw failure;
-    } finally {
-      if (client) await closeQuietly(client);
-    }
+    return loggingUnanswered(deps.logger, () =>
+      withDirectory(endpoint, async (client) => {
+        const found = await findPersonDn(client, endpoint.settings, user.username, link.entryId);
+        if (!found || !(await bindsAs(client, found.dn, password))) return false;
+        if (found.disabled) throw new AccountDisabledError();
+        return true;
+      }),
+    );
   };
 }
