@@ -5,6 +5,7 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { verifyPassword } from './passwords.ts';
+import { usernameSchema } from './schemas.ts';
 import { userByDirectoryUsername } from '../directories/directory-username.ts';
 import { hasSecondFactor } from '../factors/passkeys/second-factor-choices.ts';
 
@@ -42,6 +43,26 @@ export class AccountDisabledError extends AppError {
  */
 export type DirectoryPasswordCheck = (ctx: GatewayContext, user: User, password: string) => Promise<boolean | null>;
 
+/**
+ * What the campus directories say of a name no account has (gateway/directories/newcomer-sign-in.ts).
+ * `person` is someone already here whose entry carries the name (the directory renamed them since the last
+ * sync): a wrong password counts against them, and while they are locked no password reaches the directory.
+ */
+export type NewcomerOutcome =
+  /** No directory has exactly one entry with this username, or no password was typed: nothing was bound. */
+  | { kind: 'nobody' }
+  | { kind: 'wrong_password'; person: User | null }
+  | { kind: 'locked'; person: User }
+  /** The directory took the password, and the entry is this person, brought in (or up to date) as a sync would. */
+  | { kind: 'signed_in'; person: User };
+
+/**
+ * Asks the registered directories for an entry with this username, and brings in the person it is once the
+ * directory takes the password. Throws when a directory cannot answer now, when the entry is disabled
+ * there, or when it cannot become a person (each told only after the right password).
+ */
+export type DirectoryNewcomer = (ctx: GatewayContext, username: string, password: string) => Promise<NewcomerOutcome>;
+
 export type LoginPolicy = {
   maxFailures: number;
   lockoutMinutes: number;
@@ -51,6 +72,8 @@ export type LoginPolicy = {
   identifierLimiter: RateLimiter;
   /** Directory people's passwords; without it every account is local. */
   directoryPassword?: DirectoryPasswordCheck;
+  /** Someone new in a directory since its last sync, brought in at their first sign-in; without it, nobody is. */
+  directoryNewcomer?: DirectoryNewcomer;
 };
 
 /**
@@ -63,6 +86,28 @@ async function accountNamed(ctx: GatewayContext, id: string): Promise<{ user: Us
   if (user) return { user, directoryName: false };
   const renamed = await userByDirectoryUsername(ctx, id);
   return renamed && { user: renamed, directoryName: true };
+}
+
+type Fail = (error: AppError, reason: string) => Promise<AppError>;
+
+/** Audits a failed sign-in under what was typed, with the account it named when that was not its username. */
+const failure =
+  (ctx: GatewayContext, id: string, account?: string): Fail =>
+  async (error, reason) => {
+    const details = account ? { reason, account } : { reason };
+    await audit(ctx, { action: 'login', target: id, outcome: 'failure', details });
+    return error;
+  };
+
+/**
+ * What a directory says instead of judging the password (it cannot answer now, the account is disabled
+ * there, its entry cannot be used): audited under its code and shown, counting no failure. Anything else
+ * is no answer for the person and goes on as it is.
+ */
+async function failed(error: unknown, fail: Fail): Promise<unknown> {
+  if (error instanceof AccountDisabledError) return fail(error, 'disabled');
+  if (error instanceof AppError) return fail(error, error.code);
+  return error;
 }
 
 /**
@@ -78,30 +123,17 @@ export async function authenticate(
   policy: LoginPolicy,
 ): Promise<User> {
   const id = identifier.trim().toLowerCase().slice(0, 254);
-  let account: string | undefined;
-  const fail = async (error: AppError, reason: string) => {
-    const details = account ? { reason, account } : { reason };
-    await audit(ctx, { action: 'login', target: id, outcome: 'failure', details });
-    return error;
-  };
+  let fail = failure(ctx, id);
 
   const byIp = await policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
   if (!byIp.allowed) throw await fail(new RateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited');
 
   const found = id ? await accountNamed(ctx, id) : null;
-  const now = new Date();
-
-  if (!found) {
-    if (await policy.identifierLimiter.blocked(id))
-      throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
-    await verifyPassword(null, password);
-    await policy.identifierLimiter.hit(id);
-    throw await fail(new InvalidCredentialsError(), 'unknown_account');
-  }
+  if (!found) return unknownName(ctx, id, password, policy);
   // From here on it is as if they had typed their Atrium username: same lockout, bind and checks.
   const { user, directoryName } = found;
-  if (directoryName) account = user.username;
-  if (user.lockedUntil && user.lockedUntil > now)
+  if (directoryName) fail = failure(ctx, id, user.username);
+  if (user.lockedUntil && user.lockedUntil > new Date())
     throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
 
   // Only now, past the address limit and the lockout, may a password reach a directory. A directory that
@@ -111,25 +143,63 @@ export async function authenticate(
     right =
       (await policy.directoryPassword?.(ctx, user, password)) ?? (await verifyPassword(user.passwordHash, password));
   } catch (error) {
-    if (error instanceof AccountDisabledError) throw await fail(error, 'disabled');
-    if (error instanceof AppError) throw await fail(error, error.code);
-    throw error;
+    throw await failed(error, fail);
   }
   if (!right) {
     await countFailure(ctx, user, policy);
     throw await fail(new InvalidCredentialsError(), 'wrong_password');
   }
+  return signedIn(ctx, user, directoryName ? id : null, fail);
+}
+
+/**
+ * A name no account has. Past the same limits, the directories may know it: someone new there since the
+ * last sync signs in at once, brought in as a sync would bring them (LoginPolicy.directoryNewcomer). Only
+ * a username form is asked for, never an email. Otherwise it is refused as an unknown name, which costs a
+ * password hash as a real account's wrong password does, and counts against the name.
+ */
+async function unknownName(ctx: GatewayContext, id: string, password: string, policy: LoginPolicy): Promise<User> {
+  const fail = failure(ctx, id);
+  if (await policy.identifierLimiter.blocked(id))
+    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+  let outcome: NewcomerOutcome = { kind: 'nobody' };
+  if (policy.directoryNewcomer && usernameSchema.safeParse(id).success) {
+    try {
+      outcome = await policy.directoryNewcomer(ctx, id, password);
+    } catch (error) {
+      throw await failed(error, fail);
+    }
+  }
+  const person = outcome.kind === 'nobody' ? null : outcome.person;
+  // Someone already here whose entry now carries the name: as if they had typed their Atrium username.
+  const as = person && person.username !== id ? failure(ctx, id, person.username) : fail;
+  if (outcome.kind === 'signed_in') return signedIn(ctx, outcome.person, as === fail ? null : id, as);
+  if (outcome.kind === 'locked') throw await as(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+  if (outcome.kind === 'wrong_password' && outcome.person) {
+    await countFailure(ctx, outcome.person, policy);
+    throw await as(new InvalidCredentialsError(), 'wrong_password');
+  }
+  if (outcome.kind === 'nobody') await verifyPassword(null, password);
+  await policy.identifierLimiter.hit(id);
+  throw await fail(new InvalidCredentialsError(), outcome.kind === 'nobody' ? 'unknown_account' : 'wrong_password');
+}
+
+/**
+ * The password was right. A disabled account is refused now, so only someone who knew its password learns
+ * it is; otherwise the sign-in is recorded, under the directory username typed when it was one.
+ */
+async function signedIn(ctx: GatewayContext, user: User, directoryUsername: string | null, fail: Fail): Promise<User> {
   if (user.status !== 'active') throw await fail(new AccountDisabledError(), 'disabled');
 
   // With a second factor the sign-in is not over yet: the count is cleared only after the code
   // (factors/second-step.ts), or a known password would wipe out the wrong codes before it.
   if (!(await hasSecondFactor(ctx, user.id))) user.failedLogins = 0;
   user.lockedUntil = null;
-  user.lastLoginAt = now;
+  user.lastLoginAt = new Date();
   await user.save();
   await audit(
     { ...ctx, actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } },
-    { action: 'login', target: user.username, details: directoryName ? { directoryUsername: id } : undefined },
+    { action: 'login', target: user.username, details: directoryUsername ? { directoryUsername } : undefined },
   );
   return user;
 }
