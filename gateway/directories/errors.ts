@@ -28,3 +28,20 @@ export class SyncRunningError extends ConflictError {
     );
   }
 }
+
+/**
+ * The directory took the password, but its entry cannot become an Atrium person (no email, a username
+ * Atrium cannot use, an email someone here has…), as a sync would refuse it. Only someone who knew the
+ * password is told, with what their IT department needs to hear; an email or name someone else holds
+ * here is not named.
+ */
+export class UnusableEntryError extends AppError {
+  constructor(reason: string) {
+    super(
+      'directory_entry_unusable',
+      403,
+      'Your campus directory account cannot be used to sign in here. Please contact your IT department and tell ' +
+        `them what Atrium found in your directory entry: ${reason}.`,
+    );
+  }
+}

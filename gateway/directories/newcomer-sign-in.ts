@@ -1,0 +1,249 @@
+import { randomUUID } from 'node:crypto';
+import type { Client, Entry } from 'ldapts';
+import type { Logger } from '../../core/logger.ts';
+import type { Sealer } from '../../core/seal.ts';
+import { AccountDisabledError, type DirectoryNewcomer } from '../accounts/authenticate.ts';
+import { audit } from '../audit.ts';
+import { operator, type GatewayContext } from '../context.ts';
+import type { Directory } from '../models/directories.ts';
+import type { User } from '../models/index.ts';
+import { applyPage, type SyncRun } from './apply-page.ts';
+import { endpointOf, withDirectory, type DirectoryEndpoint } from './connection.ts';
+import { bindsAs, entryIdFilter, loggingUnanswered, personFilter } from './directory-password.ts';
+import { loadUnitIds } from './directory-units.ts';
+import { normalizeDn } from './dn.ts';
+import { entryIdOf, idBufferAttributes } from './entry-id.ts';
+import { DirectoryUnavailableError, SyncRunningError, UnusableEntryError } from './errors.ts';
+import { attributesToRead, readEntry, type GroupsOf, type ReadEntry } from './read-entry.ts';
+import { readRoleGroups } from './role-groups.ts';
+import type { DirectorySettings } from './schemas.ts';
+import { takeLease } from './sync-lease.ts';
+import { emptyReport } from './sync-report.ts';
+
+/*
+ * Someone new in a campus directory signs in before the next sync: on the first day of term a student's
+ * account is there, and "wrong username or password" until the hour's sync would be wrong. The sign-in
+ * asks the directories for the name only when no account has it (authenticate.ts), binds as the one entry
+ * that carries it, and only then brings the person in with the sync's own code, under the sync's lease.
+ */
+
+type Deps = { sealer: Sealer; logger: Logger };
+
+/** The one entry that carries a username, in its directory, read with the attributes a sync reads. */
+type Candidate = { name: string; directory: Directory; endpoint: DirectoryEndpoint; entry: Entry };
+
+/**
+ * The sign-in's LoginPolicy.directoryNewcomer: nobody unless exactly one entry in all the directories
+ * carries the name; a locked person already here is refused before their password is sent; then a bind as
+ * the entry, and only past it are the role groups read and the entry applied.
+ */
+export function directoryNewcomer(deps: Deps): DirectoryNewcomer {
+  return async (ctx, name, password) => {
+    // To LDAP a bind without a password is an anonymous bind, which "succeeds": nothing is asked for one.
+    if (password === '') return { kind: 'nobody' };
+    // Asked for every name no account has: without the last reports, which are the rows' bulk.
+    const directories = await ctx.models.Directory.findAll({
+      attributes: { exclude: ['lastReport'] },
+      transaction: ctx.tx,
+    });
+    if (directories.length === 0) return { kind: 'nobody' };
+    const candidate = await loggingUnanswered(deps.logger, () => onlyEntryNamed(directories, deps.sealer, name));
+    if (!candidate) return { kind: 'nobody' };
+    const person = await personOfEntry(ctx, candidate);
+    if (person?.lockedUntil && person.lockedUntil > new Date()) return { kind: 'locked', person };
+    const groupsOf = await loggingUnanswered(deps.logger, () => bindAndReadGroups(candidate, password, deps.logger));
+    if (!groupsOf) return { kind: 'wrong_password', person };
+    const writer = { ...ctx, actor: operator('directory-sign-in') };
+    return { kind: 'signed_in', person: await bringIn(writer, candidate, groupsOf, directories, deps.logger) };
+  };
+}
+
+/**
+ * The one entry with this username under the user bases of all the registered directories, or null: a
+ * name that two entries carry, in one directory or in two, is nobody's. Every directory must answer, or
+ * nobody could tell that the name is only one entry's.
+ */
+async function onlyEntryNamed(directories: Directory[], sealer: Sealer, name: string): Promise<Candidate | null> {
+  const found = await Promise.all(
+    directories.map(async (directory) => {
+      const endpoint = endpointOf(directory, sealer);
+      const entries = await withDirectory(endpoint, (client) => entriesNamed(client, endpoint.settings, name));
+      return entries.map((entry) => ({ name, directory, endpoint, entry }));
+    }),
+  );
+  const all = found.flat();
+  return all.length === 1 ? all[0]! : null;
+}
+
+/**
+ * The entries that may be the person with this username: those that carry it (searched with the same
+ * escaped filter as every sign-in, two at most), and with a lone one, any other entry with its id. An id
+ * two entries have (a copy, or an id attribute that is no id) names neither, as when a person a sync
+ * brought signs in.
+ */
+async function entriesNamed(client: Client, s: DirectorySettings, name: string): Promise<Entry[]> {
+  const { searchEntries } = await client.search(s.userBase, {
+    scope: 'sub',
+    filter: personFilter(s, name),
+    attributes: attributesToRead(s),
+    explicitBufferAttributes: idBufferAttributes(s),
+    sizeLimit: 2,
+  });
+  const id = searchEntries.length === 1 && s.idAttribute ? entryIdOf(searchEntries[0]!, s) : null;
+  if (!id || !('id' in id) || id.id === null) return searchEntries;
+  const sameId = await client.search(s.userBase, {
+    scope: 'sub',
+    filter: entryIdFilter(s, s.idAttribute!, id.id),
+    attributes: ['1.1'],
+    sizeLimit: 2,
+  });
+  const dn = normalizeDn(searchEntries[0]!.dn);
+  return [...searchEntries, ...sameId.searchEntries.filter((e) => normalizeDn(e.dn) !== dn)];
+}
+
+/**
+ * The person already here whom the entry is, found as a sync finds them (apply-page.ts): the link that
+ * keeps its id, or a link without an id yet at its DN. Someone the directory renamed since the last sync.
+ */
+async function personOfEntry(ctx: GatewayContext, { directory, endpoint, entry }: Candidate): Promise<User | null> {
+  const id = entryIdOf(entry, endpoint.settings);
+  if (!('id' in id) || id.id === null) return null;
+  const { DirectoryAccount, User } = ctx.models;
+  const link =
+    (await DirectoryAccount.findOne({ where: { directoryId: directory.id, entryId: id.id }, transaction: ctx.tx })) ??
+    (await DirectoryAccount.findOne({
+      where: { directoryId: directory.id, entryId: null, dn: entry.dn },
+      transaction: ctx.tx,
+    }));
+  return link && User.findByPk(link.userId, { transaction: ctx.tx });
+}
+
+/**
+ * Binds as the entry with the typed password; only once the directory takes it, reads the role groups as a
+ * sync does (nested ones included), bound again as the service account. Null for a wrong password.
+ */
+async function bindAndReadGroups(
+  { directory, endpoint, entry }: Candidate,
+  password: string,
+  logger: Logger,
+): Promise<GroupsOf | null> {
+  return withDirectory(endpoint, async (client) => {
+    if (!(await bindsAs(client, entry.dn, password))) return null;
+    await client.bind(endpoint.bindDn, endpoint.bindPassword);
+    const { groupsOf, notes } = await readRoleGroups(client, directory.name, endpoint.settings);
+    for (const { group, problem } of notes)
+      logger.warn(
+        { directory: directory.name, group },
+        `directory sign-in: group ${group} gives no role through it: ${problem}`,
+      );
+    return groupsOf;
+  });
+}
+
+/**
+ * Applies the entry as a sync applies a page that holds it alone, under the directory's sync lease, so that
+ * no sync writes beside it: a new person is created with their units and roles, someone the directory
+ * renamed is brought up to date (their link takes the new name), and an entry a sync would refuse or skip
+ * is refused or skipped here too. While a sync runs it is a "try again in a minute", as for a directory
+ * that cannot answer now.
+ */
+async function bringIn(
+  ctx: GatewayContext,
+  candidate: Candidate,
+  groupsOf: GroupsOf,
+  directories: Directory[],
+  logger: Logger,
+): Promise<User> {
+  const { directory, endpoint, entry } = candidate;
+  const lease = await takeLease(ctx, directory).catch((error: unknown) => {
+    if (!(error instanceof SyncRunningError)) throw error;
+    logger.info({ directory: directory.name }, 'directory sign-in of someone new waits: a sync of the directory runs');
+    throw new DirectoryUnavailableError(directory.name, 'a sync of the directory is running');
+  });
+  let sync: SyncRun;
+  try {
+    sync = await oneEntryRun(ctx, directory, endpoint.settings, groupsOf, directories);
+    await applyPage(ctx, sync, [entry]);
+  } finally {
+    await lease.release();
+  }
+  return whoSignsIn(ctx, sync, candidate, readEntry(entry, endpoint.settings, groupsOf), logger);
+}
+
+/** A sync run over one entry, as syncDirectory builds one (sync-directory.ts). */
+async function oneEntryRun(
+  ctx: GatewayContext,
+  directory: Directory,
+  settings: DirectorySettings,
+  groupsOf: GroupsOf,
+  directories: Directory[],
+): Promise<SyncRun> {
+  // A link without an id yet is the entry at the DN the last sync read for it, and may be claimed by an
+  // entry with its username only once no entry sits at that DN any more, which only a sync's full read can
+  // tell (a null dnsPresent would let any such entry claim it). Each of their DNs is taken as present: an
+  // entry at one is still that person, and nobody is claimed by username before the next sync.
+  const idless = settings.idAttribute
+    ? await ctx.models.DirectoryAccount.findAll({
+        where: { directoryId: directory.id, entryId: null },
+        attributes: ['dn'],
+        transaction: ctx.tx,
+      })
+    : [];
+  const run = randomUUID();
+  return {
+    run,
+    directory,
+    settings,
+    groupsOf,
+    unitIds: await loadUnitIds(ctx),
+    directoryNames: new Map(directories.map((d) => [d.id, d.name])),
+    report: emptyReport(directory.name, run, new Date()),
+    unread: 0,
+    readable: 0,
+    otherIds: 0,
+    dnsPresent: idless.length > 0 ? new Set(idless.map((l) => normalizeDn(l.dn))) : null,
+    markedDisabled: new Set(),
+  };
+}
+
+/**
+ * Who signs in after the entry was applied: the person whose link the run saw (made now, or already here
+ * by the entry's id), unless the directory marks the entry disabled. An entry that became nobody is refused,
+ * with the reason in the gateway's log and the audit log.
+ */
+async function whoSignsIn(
+  ctx: GatewayContext,
+  sync: SyncRun,
+  { name, directory, entry }: Candidate,
+  read: ReadEntry,
+  logger: Logger,
+): Promise<User> {
+  const link = await ctx.models.DirectoryAccount.findOne({
+    where: { directoryId: directory.id, seenRun: sync.run },
+    transaction: ctx.tx,
+  });
+  const user = link && (await ctx.models.User.findByPk(link.userId, { transaction: ctx.tx }));
+  if (user && sync.report.added === 1)
+    await audit(ctx, {
+      action: 'directory.provision',
+      target: user.username,
+      details: { directory: directory.name, dn: entry.dn },
+    });
+  if ('person' in read ? read.person.disabled : read.disabled) throw new AccountDisabledError();
+  if (user) return user;
+  const reason = 'refusal' in read ? read.refusal.reason : (sync.report.names.refused[0]?.reason ?? 'not brought in');
+  logger.warn(
+    { directory: directory.name, dn: entry.dn, reason },
+    'directory sign-in: the entry cannot become a person',
+  );
+  await audit(ctx, {
+    action: 'directory.provision',
+    target: name,
+    outcome: 'failure',
+    details: { directory: directory.name, dn: entry.dn, reason },
+  });
+  // A sync's own refusals of a readable entry name whoever holds the username or email here: not said.
+  throw new UnusableEntryError(
+    'refusal' in read ? read.refusal.reason : 'its username or email address is already in use here',
+  );
+}

@@ -1,0 +1,404 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { decodeJwt } from 'jose';
+import { takeLease } from '../../gateway/directories/sync-lease.ts';
+import { updateDirectory } from '../../gateway/directories/update-directory.ts';
+import type { Page } from '../helpers/browser-agent.ts';
+import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
+import {
+  adUser,
+  entry,
+  GROUPS,
+  groupDn,
+  inetOrgPerson,
+  ouLdif,
+  personDn,
+  SERVICE_DN,
+  startTestSlapd,
+  type TestSlapd,
+} from '../helpers/slapd.ts';
+import { asOperator, personOf, register, sealerOf, sync } from './fixtures.ts';
+
+/**
+ * Someone new in a campus directory signs in at once, before the next sync: the sign-in finds the one entry
+ * that carries the name they typed, binds as it with their password, and only then brings them in with the
+ * sync's own code, under the sync's lease. What a sync would refuse or skip, the sign-in refuses too, and
+ * says so only to someone who knew the password.
+ */
+const REDIRECT = 'http://localhost:9/cb';
+const MAX_FAILURES = 3;
+let gateway: TestGateway;
+let ldap: TestSlapd;
+let ad: TestSlapd;
+let rp: client.Configuration;
+
+type Person = { uid: string; name: string; password: string; ous: string[]; mail?: string | null };
+const person = (uid: string, name: string, ous: string[] = ['Library']): Person => ({
+  uid,
+  name,
+  password: `${uid}-directory-pw`,
+  ous,
+});
+// Synced at the start, so that the directories are not empty.
+const lou = person('lou', 'Lou Lind');
+const ben = { uid: 'ben', name: 'Ben Berg', password: 'ben-directory-pw' };
+
+/** An entry the directory gets after the last sync (its userPassword is what the person types). */
+const addPerson = (p: Person) =>
+  ldap.addEntry(personDn(p), {
+    objectClass: 'inetOrgPerson',
+    uid: p.uid,
+    cn: p.name,
+    sn: p.name.split(' ').at(-1)!,
+    displayName: p.name,
+    ...(p.mail === null ? {} : { mail: p.mail ?? `${p.uid}@campus.test` }),
+    userPassword: p.password,
+  });
+const adDn = (uid: string) => personDn({ uid }, 'cn');
+const addAdPerson = (uid: string, name: string, password: string, disabled = false) =>
+  ad.addEntry(adDn(uid), {
+    objectClass: 'user',
+    objectCategory: 'person',
+    cn: uid,
+    sn: name.split(' ').at(-1)!,
+    displayName: name,
+    sAMAccountName: uid,
+    userPrincipalName: `${uid}@ad.campus.test`,
+    userAccountControl: disabled ? '514' : '512',
+    objectGUID: randomBytes(16),
+    mail: `${uid}@ad.campus.test`,
+    userPassword: password,
+  });
+
+const attempt = (username: string, password: string) => loginAttempt(rp, REDIRECT, username, password);
+const alertOf = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1]?.replace(/&#x27;/g, "'") ?? null;
+/** The login page let the person on, to the consent page. */
+const passed = (page: Page) => page.html.includes('/confirm"');
+const userNamed = (username: string) => gateway.models.User.findOne({ where: { username } });
+const lastEvent = async (action: string, target: string) => {
+  const [event] = await gateway.models.AuditEvent.findAll({
+    where: { action, target },
+    order: [['id', 'DESC']],
+    limit: 1,
+  });
+  return event && { outcome: event.outcome, details: JSON.parse(event.details ?? 'null') as unknown };
+};
+const claimsOf = async (username: string, password: string) => {
+  const { tokens } = await codeFlow(rp, REDIRECT, username, {}, undefined, password);
+  const { sub, preferred_username, roles, org_units } = decodeJwt(tokens.id_token!);
+  return { sub, preferred_username, roles, org_units };
+};
+const addMember = async (cn: string, dn: string) => {
+  const { searchEntries } = await ldap.admin((c) => c.search(groupDn(cn), { scope: 'base', attributes: ['member'] }));
+  await ldap.replace(groupDn(cn), 'member', [...[searchEntries[0]!.member].flat().map(String), dn]);
+};
+
+beforeAll(async () => {
+  gateway = await startTestGateway('dir-first-sign-in', {
+    LOGIN_MAX_FAILURES: String(MAX_FAILURES),
+    LOGIN_LOCKOUT_MINUTES: '10',
+    LOGIN_IP_LIMIT: '1000',
+  });
+  const app = await registerTestApp(gateway, { name: 'Reading Lists', redirectUris: [REDIRECT] });
+  rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
+  ldap = await startTestSlapd({
+    ldif: [
+      ouLdif([['Library', 'Circulation']]),
+      inetOrgPerson(lou),
+      // staff ⊃ faculty: a member of faculty is staff.
+      entry(groupDn('staff'), { objectClass: 'groupOfNames', cn: 'staff', member: groupDn('faculty') }),
+      entry(groupDn('faculty'), { objectClass: 'groupOfNames', cn: 'faculty', member: SERVICE_DN }),
+      entry(groupDn('library-admins'), { objectClass: 'groupOfNames', cn: 'library-admins', member: SERVICE_DN }),
+    ].join('\n'),
+  });
+  ad = await startTestSlapd({ activeDirectoryLike: true, ldif: adUser(ben) });
+  await register(gateway, 'campus-ldap', ldap.url, {
+    groupBase: GROUPS,
+    roleGroups: [`staff=${groupDn('staff')}`, `unit-admin:campus/library=${groupDn('library-admins')}`],
+  });
+  await register(gateway, 'campus-ad', ad.url, { preset: 'active-directory' });
+  expect((await sync(gateway, 'campus-ldap')).added).toBe(1);
+  expect((await sync(gateway, 'campus-ad')).added).toBe(1);
+});
+afterAll(async () => {
+  await ldap?.stop();
+  await ad?.stop();
+  await gateway?.stop();
+});
+
+describe('someone new in the directory since the last sync', () => {
+  const nina = person('nina', 'Nina Nord', ['Library', 'Circulation']);
+
+  it('signs in at once, in their unit, with the roles of their nested role groups', async () => {
+    await addPerson(nina);
+    await addMember('faculty', personDn(nina));
+    await addMember('library-admins', personDn(nina));
+    const binds = ldap.binds(personDn(nina));
+
+    const claims = await claimsOf('nina', nina.password);
+    expect(claims).toMatchObject({ preferred_username: 'nina', roles: ['staff', 'unit-admin'] });
+    expect(ldap.binds(personDn(nina))).toBe(binds + 1);
+    const nord = await personOf(gateway, 'nina');
+    expect(nord).toMatchObject({
+      status: 'active',
+      roles: ['staff', 'unit-admin'],
+      units: ['campus/library/circulation', 'campus/library'],
+      passwordHash: null,
+    });
+    expect(claims.sub).toBe(nord!.user.id);
+    expect(nord!.user).toMatchObject({ displayName: 'Nina Nord', email: 'nina@campus.test' });
+    const link = await gateway.models.DirectoryAccount.findByPk(nord!.user.id);
+    expect(link).toMatchObject({ dn: personDn(nina), directoryUsername: 'nina' });
+    expect(link!.entryId).toMatch(/^[0-9a-f]+$/);
+    expect(await lastEvent('directory.provision', 'nina')).toEqual({
+      outcome: 'success',
+      details: { directory: 'campus-ldap', dn: personDn(nina) },
+    });
+    expect(await lastEvent('login', 'nina')).toEqual({ outcome: 'success', details: null });
+  });
+
+  it('is counted unchanged by the next sync, not added again', async () => {
+    const report = await sync(gateway, 'campus-ldap');
+    expect(report).toMatchObject({ outcome: 'success', added: 0, updated: 0, unchanged: 2, refused: 0 });
+    expect(await gateway.models.User.count({ where: { username: 'nina' } })).toBe(1);
+    expect(passed(await attempt('nina', nina.password))).toBe(true);
+  });
+});
+
+describe('a wrong password at a first sign-in', () => {
+  const omar = person('omar', 'Omar Olsen');
+
+  it('creates nothing, says what any wrong password says, and counts against the name', async () => {
+    await addPerson(omar);
+    const users = await gateway.models.User.count();
+    const binds = ldap.binds(personDn(omar));
+    for (let i = 1; i <= MAX_FAILURES; i++) {
+      const page = await attempt('omar', `not-the-password-${i}`);
+      expect(page.status).toBe(401);
+      expect(alertOf(page)).toBe('Wrong username or password.');
+    }
+    expect(ldap.binds(personDn(omar))).toBe(binds + MAX_FAILURES);
+    expect(await lastEvent('login', 'omar')).toEqual({ outcome: 'failure', details: { reason: 'wrong_password' } });
+    // There is no account to lock: the name is, as an unknown name is, and nothing more reaches the directory.
+    const locked = await attempt('omar', omar.password);
+    expect(locked.status).toBe(429);
+    expect(ldap.binds(personDn(omar))).toBe(binds + MAX_FAILURES);
+    expect(await gateway.models.User.count()).toBe(users);
+    expect(await lastEvent('directory.provision', 'omar')).toBeUndefined();
+  });
+});
+
+describe('an entry disabled in the directory', () => {
+  it('is not brought in, and only someone who knew the password hears it is disabled', async () => {
+    await addAdPerson('dina', 'Dina Dahl', 'dina-directory-pw', true);
+    const wrong = await attempt('dina', 'not-the-password');
+    expect(wrong.status).toBe(401);
+    expect(alertOf(wrong)).toBe('Wrong username or password.');
+
+    const page = await attempt('dina', 'dina-directory-pw');
+    expect(page.status).toBe(403);
+    expect(alertOf(page)).toMatch(/^This account is disabled/);
+    expect(await userNamed('dina')).toBeNull();
+    expect(await lastEvent('login', 'dina')).toEqual({ outcome: 'failure', details: { reason: 'disabled' } });
+    // A sync skips it too.
+    expect(await sync(gateway, 'campus-ad')).toMatchObject({ added: 0, skippedDisabled: 1 });
+  });
+});
+
+describe('an entry that cannot become a person', () => {
+  it('is not brought in, and the person is told why and to contact IT, only after the right password', async () => {
+    const pim = { ...person('pim', 'Pim Pauw'), mail: null };
+    await addPerson(pim);
+    const wrong = await attempt('pim', 'not-the-password');
+    expect(alertOf(wrong)).toBe('Wrong username or password.');
+
+    const page = await attempt('pim', pim.password);
+    expect(page.status).toBe(403);
+    expect(alertOf(page)).toMatch(/cannot be used to sign in here\. Please contact your IT department/);
+    expect(alertOf(page)).toContain('has no email (mail)');
+    expect(await userNamed('pim')).toBeNull();
+    expect(await lastEvent('login', 'pim')).toEqual({
+      outcome: 'failure',
+      details: { reason: 'directory_entry_unusable' },
+    });
+    expect(await lastEvent('directory.provision', 'pim')).toEqual({
+      outcome: 'failure',
+      details: { directory: 'campus-ldap', dn: personDn(pim), reason: 'has no email (mail)' },
+    });
+  });
+
+  it('does not name whoever here holds its email', async () => {
+    const copy = { ...person('nora', 'Nora Copy'), mail: 'nina@campus.test' };
+    await addPerson(copy);
+    const page = await attempt('nora', copy.password);
+    expect(page.status).toBe(403);
+    expect(alertOf(page)).toContain('its username or email address is already in use here');
+    expect(alertOf(page)).not.toContain('nina');
+    expect(await userNamed('nora')).toBeNull();
+  });
+});
+
+describe('a name two directories have', () => {
+  it('is nobody’s until only one entry carries it', async () => {
+    const sam = person('sam', 'Sam Stone');
+    await addPerson(sam);
+    await addAdPerson('sam', 'Sam Strand', 'sam-ad-directory-pw');
+    for (const password of [sam.password, 'sam-ad-directory-pw']) {
+      const page = await attempt('sam', password);
+      expect(page.status).toBe(401);
+      expect(alertOf(page)).toBe('Wrong username or password.');
+    }
+    expect(ldap.binds(personDn(sam)) + ad.binds(adDn('sam'))).toBe(0);
+    expect(await userNamed('sam')).toBeNull();
+    expect(await lastEvent('login', 'sam')).toEqual({ outcome: 'failure', details: { reason: 'unknown_account' } });
+
+    await ad.removeEntry(adDn('sam'));
+    expect(passed(await attempt('sam', sam.password))).toBe(true);
+    expect((await personOf(gateway, 'sam'))!.units).toEqual(['campus/library']);
+  });
+});
+
+describe('someone the directory renamed since the last sync', () => {
+  it('signs in with the new name to their own account, which takes the name; locked, nothing is sent', async () => {
+    const before = (await personOf(gateway, 'ben'))!;
+    await ad.replace(adDn('ben'), 'sAMAccountName', ['benny']);
+    await gateway.models.User.update({ lockedUntil: new Date(Date.now() + 60_000) }, { where: { username: 'ben' } });
+    const binds = ad.binds(adDn('ben'));
+    const locked = await attempt('benny', ben.password);
+    expect(locked.status).toBe(429);
+    expect(ad.binds(adDn('ben'))).toBe(binds);
+    await gateway.models.User.update({ lockedUntil: null }, { where: { username: 'ben' } });
+
+    // A wrong password counts against them, as with their Atrium username.
+    expect((await attempt('benny', 'not-the-password')).status).toBe(401);
+    expect((await userNamed('ben'))!.failedLogins).toBe(1);
+    expect(await lastEvent('login', 'benny')).toEqual({
+      outcome: 'failure',
+      details: { reason: 'wrong_password', account: 'ben' },
+    });
+
+    const claims = await claimsOf('benny', ben.password);
+    expect(claims).toMatchObject({ sub: before.user.id, preferred_username: 'ben' });
+    expect(await userNamed('benny')).toBeNull();
+    expect((await gateway.models.DirectoryAccount.findByPk(before.user.id))!.directoryUsername).toBe('benny');
+    expect(await lastEvent('login', 'ben')).toEqual({ outcome: 'success', details: { directoryUsername: 'benny' } });
+    expect(await lastEvent('directory.provision', 'ben')).toBeUndefined();
+  });
+});
+
+describe('who an entry is', () => {
+  it('never takes an entry with a copy of someone’s id for them', async () => {
+    const [own] = await ad.admin(
+      async (c) =>
+        (await c.search(adDn('ben'), { attributes: ['objectGUID'], explicitBufferAttributes: ['objectGUID'] }))
+          .searchEntries,
+    );
+    await ad.addEntry(adDn('mallory'), {
+      objectClass: 'user',
+      objectCategory: 'person',
+      cn: 'mallory',
+      sn: 'Mallory',
+      sAMAccountName: 'mallory',
+      userAccountControl: '512',
+      objectGUID: own!.objectGUID as Buffer,
+      mail: 'mallory@ad.campus.test',
+      userPassword: 'mallory-directory-pw',
+    });
+    try {
+      const page = await attempt('mallory', 'mallory-directory-pw');
+      expect(page.status).toBe(401);
+      expect(alertOf(page)).toBe('Wrong username or password.');
+      expect(ad.binds(adDn('mallory'))).toBe(0);
+      expect(await userNamed('mallory')).toBeNull();
+    } finally {
+      await ad.removeEntry(adDn('mallory'));
+    }
+  });
+
+  it('finds a person whose link has no id yet at the DN the last sync read, and gives the link its id', async () => {
+    await updateDirectory(asOperator(gateway), sealerOf(gateway), 'campus-ad', { forgetEntryIds: true });
+    const ben = (await userNamed('ben'))!;
+    expect((await gateway.models.DirectoryAccount.findByPk(ben.id))!.entryId).toBeNull();
+    await ad.replace(adDn('ben'), 'sAMAccountName', ['benno']);
+    await ad.replace(adDn('ben'), 'mail', ['benno@ad.campus.test']);
+
+    expect(await claimsOf('benno', 'ben-directory-pw')).toMatchObject({ sub: ben.id, preferred_username: 'ben' });
+    expect(await userNamed('benno')).toBeNull();
+    const link = (await gateway.models.DirectoryAccount.findByPk(ben.id))!;
+    expect(link.directoryUsername).toBe('benno');
+    expect(link.entryId).toMatch(/^[0-9a-f]{32}$/);
+    expect((await userNamed('ben'))!.email).toBe('benno@ad.campus.test');
+  });
+});
+
+describe('while a sync of the directory runs', () => {
+  it('says "try again in a minute", counts nothing and creates nothing; then the person signs in', async () => {
+    const rita = person('rita', 'Rita Rud');
+    await addPerson(rita);
+    const directory = (await gateway.models.Directory.findOne({ where: { name: 'campus-ldap' } }))!;
+    const lease = await takeLease(asOperator(gateway), directory);
+    try {
+      for (let i = 0; i <= MAX_FAILURES; i++) {
+        const page = await attempt('rita', rita.password);
+        expect(page.status).toBe(503);
+        expect(alertOf(page)).toMatch(/not answering right now.*Try again in a minute/);
+        expect(page.headers.get('retry-after')).toBe('60');
+      }
+      expect(await userNamed('rita')).toBeNull();
+      expect(await lastEvent('login', 'rita')).toEqual({
+        outcome: 'failure',
+        details: { reason: 'directory_unavailable' },
+      });
+    } finally {
+      await lease.release();
+    }
+    expect(passed(await attempt('rita', rita.password))).toBe(true);
+  });
+});
+
+describe('a directory that does not answer', () => {
+  it('gives the same "try again" to a name no account has, and locks nothing', async () => {
+    const tove = person('tove', 'Tove Tangen');
+    await addPerson(tove);
+    await ad.pause();
+    try {
+      const page = await attempt('tove', tove.password);
+      expect(page.status).toBe(503);
+      expect(alertOf(page)).toMatch(/not answering right now/);
+    } finally {
+      await ad.resume();
+    }
+    expect(await userNamed('tove')).toBeNull();
+    expect(passed(await attempt('tove', tove.password))).toBe(true);
+  });
+});
+
+describe('a name with filter characters', () => {
+  it('never reaches a directory, so it matches no entry, while the name itself signs in', async () => {
+    const tia = person('tia', 'Tia Tveit');
+    await addPerson(tia);
+    const binds = ldap.binds() + ad.binds();
+    for (const name of ['ti*', '*', 'ti*)(uid=*', 'tia)(|(uid=*']) {
+      const page = await attempt(name, tia.password);
+      expect(page.status, name).toBe(401);
+      expect(alertOf(page), name).toBe('Wrong username or password.');
+    }
+    expect(ldap.binds() + ad.binds()).toBe(binds);
+    expect(await gateway.models.User.count({ where: { username: 'tia' } })).toBe(0);
+    expect(passed(await attempt('tia', tia.password))).toBe(true);
+  });
+});
+
+describe('an email typed', () => {
+  it('is never looked for in a directory', async () => {
+    const una = person('una', 'Una Ulv');
+    await addPerson(una);
+    const binds = ldap.binds() + ad.binds();
+    const page = await attempt('una@campus.test', una.password);
+    expect(page.status).toBe(401);
+    expect(ldap.binds() + ad.binds()).toBe(binds);
+    expect(passed(await attempt('una', una.password))).toBe(true);
+  });
+});
