@@ -289,7 +289,7 @@ describe('someone the directory renamed since the last sync', () => {
 });
 
 describe('who an entry is', () => {
-  it('never takes an entry with a copy of someone’s id for them', async () => {
+  it('never takes an entry with a copy of someone’s id for them, nor brings it in', async () => {
     const [own] = await ad.admin(
       async (c) =>
         (await c.search(adDn('ben'), { attributes: ['objectGUID'], explicitBufferAttributes: ['objectGUID'] }))
@@ -315,6 +315,10 @@ describe('who an entry is', () => {
     } finally {
       await ad.removeEntry(adDn('mallory'));
     }
+    // With an id of their own, the same name and password bring them in as themselves.
+    await addAdPerson('mallory', 'Mallory Moe', 'mallory-directory-pw');
+    expect(await claimsOf('mallory', 'mallory-directory-pw')).toMatchObject({ preferred_username: 'mallory' });
+    expect((await userNamed('mallory'))!.id).not.toBe((await userNamed('ben'))!.id);
   });
 
   it('finds a person whose link has no id yet at the DN the last sync read, and gives the link its id', async () => {
