@@ -17,7 +17,7 @@ import { DirectoryUnavailableError, SyncRunningError, UnusableEntryError } from 
 import { attributesToRead, readEntry, type GroupsOf, type ReadEntry } from './read-entry.ts';
 import { readRoleGroups } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
-import { takeLease } from './sync-lease.ts';
+import { SHORT_LEASE_MS, takeLease } from './sync-lease.ts';
 import { emptyReport } from './sync-report.ts';
 
 /*
@@ -155,7 +155,7 @@ async function bringIn(
   logger: Logger,
 ): Promise<User> {
   const { directory, endpoint, entry } = candidate;
-  const lease = await takeLease(ctx, directory).catch((error: unknown) => {
+  const lease = await takeLease(ctx, directory, { holdMs: SHORT_LEASE_MS }).catch((error: unknown) => {
     if (!(error instanceof SyncRunningError)) throw error;
     logger.info({ directory: directory.name }, 'directory sign-in of someone new waits: a sync of the directory runs');
     throw new DirectoryUnavailableError(directory.name, 'a sync of the directory is running');

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Op } from 'sequelize';
 import type { GatewayContext } from '../context.ts';
 import type { Directory } from '../models/directories.ts';
@@ -7,26 +8,48 @@ import { SyncRunningError } from './errors.ts';
 /** How long a sync holds its directory without renewing (it renews after every page). */
 export const LEASE_MS = 120_000;
 
+/**
+ * How long a short piece of work holds the lease: someone new in the directory brought in at their first
+ * sign-in (newcomer-sign-in.ts), a database write of one entry that renews nothing. Whoever finds the lease
+ * held this briefly waits for it instead of being refused: on the first day of term many newcomers sign in
+ * at once, and a scheduled sync must not skip its run because one of them was being written.
+ */
+export const SHORT_LEASE_MS = 10_000;
+const POLL_MS = 25;
+
 export type Lease = { owner: string; renew(): Promise<void>; release(): Promise<void> };
 
 /**
  * Takes the directory's sync lease by a conditional update of its row, which the database applies to
  * one writer at a time: two syncs of one directory never run at once, in one process or in several. A
- * lease whose holder died lapses after LEASE_MS.
+ * lease whose holder died lapses after its time (LEASE_MS, or `holdMs`). A lease held for a short piece of
+ * work is waited for, up to SHORT_LEASE_MS; one held by a sync is refused at once (SyncRunningError).
  */
-export async function takeLease(ctx: GatewayContext, directory: Directory): Promise<Lease> {
+export async function takeLease(
+  ctx: GatewayContext,
+  directory: Directory,
+  options: { holdMs?: number } = {},
+): Promise<Lease> {
   const owner = randomUUID();
   const { Directory } = ctx.models;
-  const now = new Date();
-  const [taken] = await Directory.update(
-    { syncOwner: owner, syncUntil: new Date(now.getTime() + LEASE_MS) },
-    {
-      where: { id: directory.id, [Op.or]: [{ syncOwner: null }, { syncUntil: null }, { syncUntil: { [Op.lt]: now } }] },
-    },
-  );
-  if (taken !== 1) {
-    const holder = await Directory.findByPk(directory.id);
-    throw new SyncRunningError(directory.name, holder?.syncUntil ?? null);
+  const holdMs = options.holdMs ?? LEASE_MS;
+  const giveUpAt = Date.now() + SHORT_LEASE_MS;
+  for (;;) {
+    const now = new Date();
+    const [taken] = await Directory.update(
+      { syncOwner: owner, syncUntil: new Date(now.getTime() + holdMs) },
+      {
+        where: {
+          id: directory.id,
+          [Op.or]: [{ syncOwner: null }, { syncUntil: null }, { syncUntil: { [Op.lt]: now } }],
+        },
+      },
+    );
+    if (taken === 1) break;
+    const until = (await Directory.findByPk(directory.id))?.syncUntil ?? null;
+    const shortHold = until !== null && until.getTime() - Date.now() <= SHORT_LEASE_MS;
+    if (!shortHold || Date.now() >= giveUpAt) throw new SyncRunningError(directory.name, until);
+    await delay(POLL_MS + Math.random() * POLL_MS);
   }
   return {
     owner,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
-import { takeLease } from '../../gateway/directories/sync-lease.ts';
+import { SHORT_LEASE_MS, takeLease } from '../../gateway/directories/sync-lease.ts';
 import { updateDirectory } from '../../gateway/directories/update-directory.ts';
 import type { Page } from '../helpers/browser-agent.ts';
 import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -359,6 +359,29 @@ describe('while a sync of the directory runs', () => {
       await lease.release();
     }
     expect(passed(await attempt('rita', rita.password))).toBe(true);
+  });
+});
+
+describe('many newcomers at once', () => {
+  it('each waits for the one being brought in, and a sync waits for them too, instead of being refused', async () => {
+    const directory = (await gateway.models.Directory.findOne({ where: { name: 'campus-ldap' } }))!;
+    const [sol, tim] = [person('sol', 'Sol Sand'), person('tim', 'Tim Tangen')];
+    await addPerson(sol);
+    await addPerson(tim);
+    // Another newcomer being written holds the lease for a moment, as each one's first sign-in does.
+    const held = await takeLease(asOperator(gateway), directory, { holdMs: SHORT_LEASE_MS });
+    const signingIn = Promise.all([attempt('sol', sol.password), attempt('tim', tim.password)]);
+    const syncing = sync(gateway, 'campus-ldap');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await held.release();
+    const pages = await signingIn;
+    expect(pages.map((page) => [page.status, alertOf(page), passed(page)])).toEqual([
+      [200, null, true],
+      [200, null, true],
+    ]);
+    expect(await syncing).toMatchObject({ outcome: 'success' });
+    expect((await userNamed('sol'))?.status).toBe('active');
+    expect((await userNamed('tim'))?.status).toBe('active');
   });
 });
 
