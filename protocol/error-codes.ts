@@ -175,6 +175,11 @@ export const ERROR_CODES = {
       'relinking a person needs entry ids, and this directory is set to have none (people are matched by username)',
     to: L,
   },
+  directory_entry_unusable: {
+    meaning:
+      'the directory took the password, but its entry cannot become an Atrium person (as a sync would refuse it); told only to someone who knew the password',
+    to: L,
+  },
   sync_stopped: {
     meaning: 'a directory sync stopped between two pages (the gateway shutting down); nobody was disabled',
     to: L,
