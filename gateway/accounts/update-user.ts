@@ -53,8 +53,8 @@ export async function updateUser(ctx: GatewayContext, idOrUsername: string, inpu
 /**
  * Sets a new password and lifts any lockout. Whoever knew the old password may hold a session or a
  * refresh token made with it, so every session and token of the person ends too, and so does every
- * reset link they were mailed (endAccessOf). (There is no self-service change: an administrator does
- * it, from a console session that is not the person's.)
+ * reset link they were mailed (endAccessOf). This is an administrator's reset; a person changes their
+ * own password, knowing the current one, on the account page (change-password.ts).
  */
 export async function resetPassword(ctx: GatewayContext, idOrUsername: string, password: unknown): Promise<User> {
   const plain = passwordSchema.safeParse(password);
