@@ -18,6 +18,7 @@ import type { PasskeyDeps } from './relying-party.ts';
 import { hasSecondFactor } from './second-factor-choices.ts';
 import { passwordlessAllowed } from './passwordless-policy.ts';
 import { portalBinding } from '../binding.ts';
+import { accountPasswordRoutes } from '../../portal/routes/account-password.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -42,7 +43,9 @@ const form = express.urlencoded({ extended: false, limit: '48kb', parameterLimit
  * The passkeys and recovery codes of `/account/security` (mounted on `/account` with the portal's
  * session, before the page's own routes): register, rename and remove passkeys, make new recovery
  * codes, and confirm it is you. Adding or removing a passkey and new codes need a sign-in or a
- * confirmation within the last ten minutes; renaming needs only the session.
+ * confirmation within the last ten minutes; renaming needs only the session. The page's password change
+ * and "sign out everywhere" (../../portal/routes/account-password.ts) are mounted here too: they share
+ * the login policy and the page's form posts.
  */
 export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   const router = Router();
@@ -50,6 +53,9 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   const { person, post, mustBeConfirmed, body, locals } = pageHelpers(deps);
   router.get('/security', locals);
   router.post('/security/totp', locals);
+  router.use(
+    accountPasswordRoutes({ context: deps.context, csrf: deps.csrf, loginPolicy: deps.loginPolicy, person, post }),
+  );
 
   router.post(
     '/security/confirm',
