@@ -20,7 +20,8 @@ import { accountSecurityRoutes } from './routes/account-security.ts';
 import type { Csrf } from '../http/csrf.ts';
 import type { TotpDeps } from '../factors/totp.ts';
 import type { LoginPolicy } from '../accounts/authenticate.ts';
-import { accountPasskeyRoutes } from '../factors/passkeys/account-routes.ts';
+import { accountPageHelpers, accountPasskeyRoutes } from '../factors/passkeys/account-routes.ts';
+import { accountPasswordRoutes } from './routes/account-password.ts';
 import type { PasskeyPageScript } from '../factors/passkeys/page-script.ts';
 import type { PasskeyDeps } from '../factors/passkeys/relying-party.ts';
 import { saveSessionBeforeRedirect } from '../http/save-session-before-redirect.ts';
@@ -130,17 +131,20 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
   router.get('/', ...sessions, pages.page);
   router.use('/portal', ...sessions, portal);
   // The account page uses the portal's session: the same sign-in at this gateway, no second login.
+  const account = {
+    context: deps.context,
+    csrf: deps.csrf,
+    totp: deps.totp,
+    loginPolicy: deps.loginPolicy,
+    passkeys: deps.passkeys,
+    script: deps.passkeyScript,
+  };
+  const { person, post } = accountPageHelpers(account);
   router.use(
     '/account',
     ...sessions,
-    accountPasskeyRoutes({
-      context: deps.context,
-      csrf: deps.csrf,
-      totp: deps.totp,
-      loginPolicy: deps.loginPolicy,
-      passkeys: deps.passkeys,
-      script: deps.passkeyScript,
-    }),
+    accountPasskeyRoutes(account),
+    accountPasswordRoutes({ context: deps.context, csrf: deps.csrf, loginPolicy: deps.loginPolicy, person, post }),
     accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp }),
   );
   return { router, script: pages.script };

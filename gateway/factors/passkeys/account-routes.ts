@@ -18,7 +18,6 @@ import type { PasskeyDeps } from './relying-party.ts';
 import { hasSecondFactor } from './second-factor-choices.ts';
 import { passwordlessAllowed } from './passwordless-policy.ts';
 import { portalBinding } from '../binding.ts';
-import { accountPasswordRoutes } from '../../portal/routes/account-password.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -43,19 +42,14 @@ const form = express.urlencoded({ extended: false, limit: '48kb', parameterLimit
  * The passkeys and recovery codes of `/account/security` (mounted on `/account` with the portal's
  * session, before the page's own routes): register, rename and remove passkeys, make new recovery
  * codes, and confirm it is you. Adding or removing a passkey and new codes need a sign-in or a
- * confirmation within the last ten minutes; renaming needs only the session. The page's password change
- * and "sign out everywhere" (../../portal/routes/account-password.ts) are mounted here too: they share
- * the login policy and the page's form posts.
+ * confirmation within the last ten minutes; renaming needs only the session.
  */
 export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   const router = Router();
 
-  const { person, post, mustBeConfirmed, body, locals } = pageHelpers(deps);
+  const { person, post, mustBeConfirmed, body, locals } = accountPageHelpers(deps);
   router.get('/security', locals);
   router.post('/security/totp', locals);
-  router.use(
-    accountPasswordRoutes({ context: deps.context, csrf: deps.csrf, loginPolicy: deps.loginPolicy, person, post }),
-  );
 
   router.post(
     '/security/confirm',
@@ -160,7 +154,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
 }
 
 /** What every route of the page shares: who is signed in, form posts that answer with a notice, the page's locals. */
-function pageHelpers(deps: AccountPasskeyDeps) {
+export function accountPageHelpers(deps: AccountPasskeyDeps) {
   const person = async (req: Request): Promise<User | null> => {
     const signedIn = req.user as PortalUser | undefined;
     const user = signedIn ? await deps.context(req).models.User.findByPk(signedIn.id) : null;
