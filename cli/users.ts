@@ -5,8 +5,7 @@ import { createUser } from '../gateway/accounts/create-user.ts';
 import { signOutEverywhere } from '../gateway/accounts/end-access.ts';
 import { importUsers, IMPORT_COLUMNS } from '../gateway/accounts/import-users.ts';
 import { listUsers } from '../gateway/accounts/list-users.ts';
-import { membershipsOf } from '../gateway/accounts/memberships.ts';
-import { presentUser, type PresentedUser } from '../gateway/accounts/present-user.ts';
+import { presentUsers, type PresentedUser } from '../gateway/accounts/present-user.ts';
 import { resetPassword, updateUser } from '../gateway/accounts/update-user.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import { ROLES, type User } from '../gateway/models/index.ts';
@@ -19,7 +18,7 @@ import { describeFactors, factorsOf } from '../gateway/factors/factor-status.ts'
 import { resetFactors } from '../gateway/factors/reset-factors.ts';
 
 async function present(ctx: GatewayContext, user: User): Promise<PresentedUser> {
-  return presentUser(user, (await membershipsOf(ctx, [user.id])).get(user.id) ?? []);
+  return (await presentUsers(ctx, [user]))[0]!;
 }
 
 const unitsOf = (u: PresentedUser) =>

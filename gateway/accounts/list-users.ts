@@ -4,8 +4,7 @@ import { containsPattern, like, prefixPattern } from '../../core/like.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
-import { membershipsOf } from './memberships.ts';
-import { presentUser, type PresentedUser } from './present-user.ts';
+import { presentUsers, type PresentedUser } from './present-user.ts';
 import { adminScopeOf } from './scope.ts';
 
 const querySchema = z.object({
@@ -51,12 +50,8 @@ export async function listUsers(ctx: GatewayContext, query: unknown): Promise<Us
     offset: (page - 1) * pageSize,
     transaction: ctx.tx,
   });
-  const memberships = await membershipsOf(
-    ctx,
-    rows.map((u) => u.id),
-  );
   return {
-    users: rows.map((u) => presentUser(u, memberships.get(u.id) ?? [])),
+    users: await presentUsers(ctx, rows),
     page,
     pageSize,
     total: count,

@@ -97,6 +97,7 @@ describe('atrium users', () => {
       lockedUntil: null,
       lastLoginAt: null,
       createdAt: expect.any(String),
+      directory: null,
     });
     expect((await findUser('zoe'))!.passwordHash).toMatch(/^\$argon2id\$/);
     await expect(signIn('zoe', PASSWORD)).resolves.toMatchObject({ username: 'zoe' });
