@@ -12,7 +12,7 @@ export const COMMANDS: Record<string, Entry> = {
   },
   units: { summary: 'Org units: add, list', group: async () => (await import('./units.ts')).unitCommands },
   users: {
-    summary: 'Accounts: add, list, disable, enable, reset-password, reset-factors, import',
+    summary: 'Accounts: add, list, show, disable, enable, reset-password, reset-factors, import',
     group: async () => (await import('./users.ts')).userCommands,
   },
   directories: {

@@ -5,6 +5,7 @@ import { createUser } from '../gateway/accounts/create-user.ts';
 import { signOutEverywhere } from '../gateway/accounts/end-access.ts';
 import { importUsers, IMPORT_COLUMNS } from '../gateway/accounts/import-users.ts';
 import { listUsers } from '../gateway/accounts/list-users.ts';
+import { findManageableUser } from '../gateway/accounts/find-user.ts';
 import { presentUsers, type PresentedUser } from '../gateway/accounts/present-user.ts';
 import { resetPassword, updateUser } from '../gateway/accounts/update-user.ts';
 import type { GatewayContext } from '../gateway/context.ts';
@@ -25,12 +26,31 @@ const unitsOf = (u: PresentedUser) =>
   u.units.map((unit) => (unit.primary && u.units.length > 1 ? `${unit.path}*` : unit.path)).join(', ');
 const statusOf = (u: PresentedUser) => (u.status === 'active' && u.locked ? 'locked' : u.status);
 
+/** Where the person's entry is, and the name it gives them when that is not their Atrium username. */
+function describeDirectory(u: PresentedUser): string {
+  const d = u.directory;
+  if (!d) return '  directory: none (a local account)';
+  const renamed = d.directoryUsername !== null && d.directoryUsername !== u.username;
+  return [
+    `  directory: ${d.name}`,
+    `    entry:   ${d.dn}`,
+    ...(d.entryId ? [`    id:      ${d.entryId}`] : []),
+    ...(renamed ? [`    named:   ${d.directoryUsername} there (renamed; signs in with either name)`] : []),
+  ].join('\n');
+}
+
+function describePassword(u: PresentedUser, hasPassword: boolean): string {
+  if (u.directory) return `the directory's: it is checked and changed in ${u.directory.name}, not in Atrium`;
+  if (hasPassword) return 'set';
+  return `none; the account cannot sign in until: atrium users reset-password ${u.username} --password-stdin`;
+}
+
 function describeUser(u: PresentedUser, hasPassword: boolean): string {
   return [
     `${u.username} (${u.displayName} <${u.email}>)`,
     `  units:    ${u.units.map((unit) => (unit.primary ? `${unit.path} (primary)` : unit.path)).join(', ')}`,
     `  roles:    ${u.roles.join(', ')}`,
-    `  password: ${hasPassword ? 'set' : `none; the account cannot sign in until: atrium users reset-password ${u.username} --password-stdin`}`,
+    `  password: ${describePassword(u, hasPassword)}`,
   ].join('\n');
 }
 
@@ -137,6 +157,7 @@ export const userCommands: CommandGroup = {
         unitsOf(u),
         u.roles.join(','),
         statusOf(u),
+        u.directory?.name ?? '-',
         describeFactors(u.factors),
       ]);
       const more =
@@ -145,7 +166,32 @@ export const userCommands: CommandGroup = {
           : '';
       return {
         json: page,
-        text: `${table(['USERNAME', 'NAME', 'EMAIL', 'UNITS (* primary)', 'ROLES', 'STATUS', '2ND FACTOR'], rows)}\nPage ${page.page} of ${page.pages}, ${page.total} user(s).${more}`,
+        text: `${table(['USERNAME', 'NAME', 'EMAIL', 'UNITS (* primary)', 'ROLES', 'STATUS', 'DIRECTORY', '2ND FACTOR'], rows)}\nPage ${page.page} of ${page.pages}, ${page.total} user(s).${more}`,
+      };
+    },
+  },
+
+  show: {
+    summary:
+      'Shows one person: units, roles, status, second factor, and the campus directory they come from (its entry, and the name it gives them).',
+    args: ['USERNAME'],
+    async run(args, io) {
+      const { user, hasPassword } = await withSession(io, async ({ ctx }) => {
+        const found = (await findManageableUser(ctx, args.positionals[0]!)).user;
+        const [presented] = await presentUsers(ctx, [found]);
+        const factors = (await factorsOf(ctx, [found.id])).get(found.id)!;
+        return { user: { ...presented!, factors }, hasPassword: found.passwordHash !== null };
+      });
+      const lastSignIn = user.lastLoginAt ? `last sign-in ${user.lastLoginAt}` : 'never signed in';
+      const status = `${statusOf(user)}${user.locked ? ` until ${user.lockedUntil}` : ''}; ${lastSignIn}`;
+      return {
+        json: user,
+        text: [
+          describeUser(user, hasPassword),
+          `  status:   ${status}`,
+          `  factor:   ${describeFactors(user.factors)}`,
+          describeDirectory(user),
+        ].join('\n'),
       };
     },
   },

@@ -211,7 +211,9 @@ describe('atrium users', () => {
     expect(jsonOf(all)).toMatchObject({ page: 1, pageSize: 25, total: 8, pages: 1 });
     expect(jsonOf(all).users.map((u: { username: string }) => u.username)).toContain('zoe');
     expect(jsonOf(search).users).toEqual([expect.objectContaining({ username: 'carol', roles: ['staff'] })]);
-    expect(text.stdout).toMatch(/^USERNAME\s+NAME\s+EMAIL\s+UNITS \(\* primary\)\s+ROLES\s+STATUS\s+2ND FACTOR\n/);
+    expect(text.stdout).toMatch(
+      /^USERNAME\s+NAME\s+EMAIL\s+UNITS \(\* primary\)\s+ROLES\s+STATUS\s+DIRECTORY\s+2ND FACTOR\n/,
+    );
     expect(text.stdout).toMatch(
       /carol\s+Carol Silva\s+carol@campus\.test\s+campus\/arts\/music\*, campus\/eng\/ee\s+staff\s+active/,
     );
