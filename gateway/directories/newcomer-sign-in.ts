@@ -54,7 +54,8 @@ export function directoryNewcomer(deps: Deps): DirectoryNewcomer {
     const groupsOf = await loggingUnanswered(deps.logger, () => bindAndReadGroups(candidate, password, deps.logger));
     if (!groupsOf) return { kind: 'wrong_password', person };
     const writer = { ...ctx, actor: operator('directory-sign-in') };
-    return { kind: 'signed_in', person: await bringIn(writer, candidate, groupsOf, directories, deps.logger) };
+    const applying = { candidate, groupsOf, person, directories };
+    return { kind: 'signed_in', person: await bringIn(writer, applying, deps.logger) };
   };
 }
 
@@ -102,19 +103,20 @@ async function entriesNamed(client: Client, s: DirectorySettings, name: string):
 }
 
 /**
- * The person already here whom the entry is, found as a sync finds them (apply-page.ts): the link that
- * keeps its id, or a link without an id yet at its DN. Someone the directory renamed since the last sync.
+ * The person already here whom the entry is: the one whose link keeps its id (someone the directory renamed
+ * since the last sync). Only an id says so. A sync also takes an entry at the DN of a link without an id
+ * for that link's person, and an entry by the first value of its username attribute: that keeps people from
+ * being disabled, but proves nothing about who may sign in as them, since whoever may add entries can put
+ * one at a DN someone left, or give it a second username.
  */
 async function personOfEntry(ctx: GatewayContext, { directory, endpoint, entry }: Candidate): Promise<User | null> {
   const id = entryIdOf(entry, endpoint.settings);
   if (!('id' in id) || id.id === null) return null;
   const { DirectoryAccount, User } = ctx.models;
-  const link =
-    (await DirectoryAccount.findOne({ where: { directoryId: directory.id, entryId: id.id }, transaction: ctx.tx })) ??
-    (await DirectoryAccount.findOne({
-      where: { directoryId: directory.id, entryId: null, dn: entry.dn },
-      transaction: ctx.tx,
-    }));
+  const link = await DirectoryAccount.findOne({
+    where: { directoryId: directory.id, entryId: id.id },
+    transaction: ctx.tx,
+  });
   return link && User.findByPk(link.userId, { transaction: ctx.tx });
 }
 
@@ -140,34 +142,79 @@ async function bindAndReadGroups(
   });
 }
 
+/** What a first sign-in applies: the one entry, the role groups read for it, and whom its id names. */
+type Applying = { candidate: Candidate; groupsOf: GroupsOf; person: User | null; directories: Directory[] };
+
 /**
  * Applies the entry as a sync applies a page that holds it alone, under the directory's sync lease, so that
- * no sync writes beside it: a new person is created with their units and roles, someone the directory
- * renamed is brought up to date (their link takes the new name), and an entry a sync would refuse or skip
- * is refused or skipped here too. While a sync runs it is a "try again in a minute", as for a directory
- * that cannot answer now.
+ * no sync writes beside it: a new person is created with their units and roles, or the person whose link
+ * keeps the entry's id (renamed since the last sync) is brought up to date, their link taking the new
+ * name. Anything else is refused before a write (stranger). The person is read back before the lease is
+ * let go, so that a sync waiting for it cannot mark the link as its own first. While a sync runs it is a
+ * "try again in a minute", as for a directory that cannot answer now.
  */
-async function bringIn(
-  ctx: GatewayContext,
-  candidate: Candidate,
-  groupsOf: GroupsOf,
-  directories: Directory[],
-  logger: Logger,
-): Promise<User> {
+async function bringIn(ctx: GatewayContext, applying: Applying, logger: Logger): Promise<User> {
+  const { candidate, groupsOf, person, directories } = applying;
   const { directory, endpoint, entry } = candidate;
+  const read = readEntry(entry, endpoint.settings, groupsOf);
+  if ('person' in read ? read.person.disabled : read.disabled) throw new AccountDisabledError();
+  if (!person) await stranger(ctx, candidate, read, logger);
   const lease = await takeLease(ctx, directory, { holdMs: SHORT_LEASE_MS }).catch((error: unknown) => {
     if (!(error instanceof SyncRunningError)) throw error;
     logger.info({ directory: directory.name }, 'directory sign-in of someone new waits: a sync of the directory runs');
     throw new DirectoryUnavailableError(directory.name, 'a sync of the directory is running');
   });
-  let sync: SyncRun;
   try {
-    sync = await oneEntryRun(ctx, directory, endpoint.settings, groupsOf, directories);
+    const sync = await oneEntryRun(ctx, directory, endpoint.settings, groupsOf, directories);
     await applyPage(ctx, sync, [entry]);
+    return await whoSignsIn(ctx, sync, candidate, person, logger);
   } finally {
     await lease.release();
   }
-  return whoSignsIn(ctx, sync, candidate, readEntry(entry, endpoint.settings, groupsOf), logger);
+}
+
+/**
+ * Someone no link's id names may only be new: readable, carrying the typed name as the username a sync
+ * takes from it (the first value of the username attribute), and not at the DN of a link without an id
+ * (a sync would take them for that link's person). Otherwise nobody signs in, and nothing is written.
+ */
+async function stranger(ctx: GatewayContext, candidate: Candidate, read: ReadEntry, logger: Logger): Promise<void> {
+  const { name, directory, entry } = candidate;
+  let reason: string | null = null;
+  if ('refusal' in read) reason = read.refusal.reason;
+  else if (read.person.username !== name) reason = `its username is ${read.person.username} there, not ${name}`;
+  else if (
+    await ctx.models.DirectoryAccount.findOne({
+      where: { directoryId: directory.id, entryId: null, dn: entry.dn },
+      attributes: ['userId'],
+      transaction: ctx.tx,
+    })
+  )
+    reason = 'it is where the entry of a person here was, and until the next sync nothing shows it is theirs';
+  if (reason !== null) await refuseEntry(ctx, candidate, reason, logger);
+}
+
+/**
+ * An entry that cannot be someone new here: logged and audited with why (`detail`, which may name someone
+ * else here), and told to the person, who knew its password, as `reason`.
+ */
+async function refuseEntry(
+  ctx: GatewayContext,
+  candidate: Candidate,
+  reason: string,
+  logger: Logger,
+  detail = reason,
+): Promise<never> {
+  const { name, directory, entry } = candidate;
+  const where = { directory: directory.name, dn: entry.dn };
+  logger.warn({ ...where, reason: detail }, 'directory sign-in: the entry cannot become a person');
+  await audit(ctx, {
+    action: 'directory.provision',
+    target: name,
+    outcome: 'failure',
+    details: { ...where, reason: detail },
+  });
+  throw new UnusableEntryError(reason);
 }
 
 /** A sync run over one entry, as syncDirectory builds one (sync-directory.ts). */
@@ -207,43 +254,40 @@ async function oneEntryRun(
 }
 
 /**
- * Who signs in after the entry was applied: the person whose link the run saw (made now, or already here
- * by the entry's id), unless the directory marks the entry disabled. An entry that became nobody is refused,
- * with the reason in the gateway's log and the audit log.
+ * Who signs in after the entry was applied: the person its id named, or the person made from this very
+ * entry under the typed name (by this run, or by a sync that took the lease first), whose link keeps the
+ * entry's id (its DN for a directory without ids). A sync's own refusal of a readable entry (its email
+ * someone else's here) names whoever holds it: the person is told only that it is in use.
  */
 async function whoSignsIn(
   ctx: GatewayContext,
   sync: SyncRun,
-  { name, directory, entry }: Candidate,
-  read: ReadEntry,
+  candidate: Candidate,
+  person: User | null,
   logger: Logger,
 ): Promise<User> {
-  const link = await ctx.models.DirectoryAccount.findOne({
-    where: { directoryId: directory.id, seenRun: sync.run },
-    transaction: ctx.tx,
-  });
-  const user = link && (await ctx.models.User.findByPk(link.userId, { transaction: ctx.tx }));
-  if (user && sync.report.added === 1)
+  const { name, directory, endpoint, entry } = candidate;
+  if (person) return (await ctx.models.User.findByPk(person.id, { transaction: ctx.tx })) ?? person;
+  const user = await ctx.models.User.findOne({ where: { username: name }, transaction: ctx.tx });
+  const link = user && (await ctx.models.DirectoryAccount.findByPk(user.id, { transaction: ctx.tx }));
+  const id = entryIdOf(entry, endpoint.settings);
+  const entryId = 'id' in id ? id.id : null;
+  const fromThisEntry =
+    link?.directoryId === directory.id &&
+    (entryId !== null ? link.entryId === entryId : normalizeDn(link.dn) === normalizeDn(entry.dn));
+  if (!user || !fromThisEntry)
+    return refuseEntry(
+      ctx,
+      candidate,
+      'its username or email address is already in use here',
+      logger,
+      sync.report.names.refused[0]?.reason ?? 'not brought in',
+    );
+  if (sync.report.added === 1)
     await audit(ctx, {
       action: 'directory.provision',
       target: user.username,
       details: { directory: directory.name, dn: entry.dn },
     });
-  if ('person' in read ? read.person.disabled : read.disabled) throw new AccountDisabledError();
-  if (user) return user;
-  const reason = 'refusal' in read ? read.refusal.reason : (sync.report.names.refused[0]?.reason ?? 'not brought in');
-  logger.warn(
-    { directory: directory.name, dn: entry.dn, reason },
-    'directory sign-in: the entry cannot become a person',
-  );
-  await audit(ctx, {
-    action: 'directory.provision',
-    target: name,
-    outcome: 'failure',
-    details: { directory: directory.name, dn: entry.dn, reason },
-  });
-  // A sync's own refusals of a readable entry name whoever holds the username or email here: not said.
-  throw new UnusableEntryError(
-    'refusal' in read ? read.refusal.reason : 'its username or email address is already in use here',
-  );
+  return user;
 }

@@ -10,6 +10,7 @@ import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
 import {
   adUser,
   entry,
+  FORMER,
   GROUPS,
   groupDn,
   inetOrgPerson,
@@ -321,19 +322,64 @@ describe('who an entry is', () => {
     expect((await userNamed('mallory'))!.id).not.toBe((await userNamed('ben'))!.id);
   });
 
-  it('finds a person whose link has no id yet at the DN the last sync read, and gives the link its id', async () => {
+  it('never takes an entry at the DN of a link without an id for that person; a sync settles it', async () => {
     await updateDirectory(asOperator(gateway), sealerOf(gateway), 'campus-ad', { forgetEntryIds: true });
     const ben = (await userNamed('ben'))!;
     expect((await gateway.models.DirectoryAccount.findByPk(ben.id))!.entryId).toBeNull();
+    // Someone who may add entries moves ben's entry away and puts their own where it was.
+    await ad.moveEntry(adDn('ben'), adDn('ben-moved'));
+    await addAdPerson('ben', 'Zed Zorn', 'zed-directory-pw');
+    await ad.replace(adDn('ben'), 'sAMAccountName', ['zed']);
+    const page = await attempt('zed', 'zed-directory-pw');
+    expect(page.status).toBe(403);
+    expect(alertOf(page)).toMatch(/until the next sync nothing shows it is theirs/);
+    expect(await userNamed('zed')).toBeNull();
+    expect((await userNamed('ben'))!.email).toBe(ben.email);
+    expect((await gateway.models.DirectoryAccount.findByPk(ben.id))!.entryId).toBeNull();
+    await ad.removeEntry(adDn('ben'));
+    await ad.moveEntry(adDn('ben-moved'), adDn('ben'));
+
+    // ben himself, renamed there meanwhile, waits for the sync too: only an id says an entry is someone.
     await ad.replace(adDn('ben'), 'sAMAccountName', ['benno']);
     await ad.replace(adDn('ben'), 'mail', ['benno@ad.campus.test']);
-
-    expect(await claimsOf('benno', 'ben-directory-pw')).toMatchObject({ sub: ben.id, preferred_username: 'ben' });
+    expect((await attempt('benno', 'ben-directory-pw')).status).toBe(403);
     expect(await userNamed('benno')).toBeNull();
+    await sync(gateway, 'campus-ad');
+    expect(await claimsOf('benno', 'ben-directory-pw')).toMatchObject({ sub: ben.id, preferred_username: 'ben' });
     const link = (await gateway.models.DirectoryAccount.findByPk(ben.id))!;
     expect(link.directoryUsername).toBe('benno');
     expect(link.entryId).toMatch(/^[0-9a-f]{32}$/);
     expect((await userNamed('ben'))!.email).toBe('benno@ad.campus.test');
+  });
+
+  it('never takes an entry for the person its first username names, when the name typed is its second', async () => {
+    // A directory without ids, in which people are matched by their username.
+    await ldap.addEntry(`uid=quinn,${FORMER}`, {
+      objectClass: 'inetOrgPerson',
+      uid: 'quinn',
+      cn: 'Quinn Quist',
+      sn: 'Quist',
+      mail: 'quinn@campus.test',
+      userPassword: 'quinn-directory-pw',
+    });
+    await register(gateway, 'campus-annex', ldap.url, { userBase: FORMER, idAttribute: 'none' });
+    expect((await sync(gateway, 'campus-annex')).added).toBe(1);
+    const quinn = (await userNamed('quinn'))!;
+    await ldap.addEntry(`cn=mallory,${FORMER}`, {
+      objectClass: 'inetOrgPerson',
+      uid: ['quinn', 'yyy'],
+      cn: 'mallory',
+      sn: 'Mallory',
+      mail: 'mallory@campus.test',
+      userPassword: 'mallory-pw',
+    });
+    const page = await attempt('yyy', 'mallory-pw');
+    expect(page.status).toBe(403);
+    expect(alertOf(page)).toMatch(/its username is quinn there, not yyy/);
+    expect(await userNamed('yyy')).toBeNull();
+    expect((await userNamed('quinn'))!.email).toBe('quinn@campus.test');
+    expect((await gateway.models.DirectoryAccount.findByPk(quinn.id))!.dn).toBe(`uid=quinn,${FORMER}`);
+    await ldap.removeEntry(`cn=mallory,${FORMER}`);
   });
 });
 
@@ -363,25 +409,31 @@ describe('while a sync of the directory runs', () => {
 });
 
 describe('many newcomers at once', () => {
-  it('each waits for the one being brought in, and a sync waits for them too, instead of being refused', async () => {
+  const holdFor = async <T>(work: () => Promise<T>): Promise<T> => {
     const directory = (await gateway.models.Directory.findOne({ where: { name: 'campus-ldap' } }))!;
+    // Another newcomer being written holds the lease for a moment, as each one's first sign-in does.
+    const held = await takeLease(asOperator(gateway), directory, { holdMs: SHORT_LEASE_MS });
+    const working = work();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await held.release();
+    return working;
+  };
+
+  it('each waits for the one being brought in, instead of being told to try again', async () => {
     const [sol, tim] = [person('sol', 'Sol Sand'), person('tim', 'Tim Tangen')];
     await addPerson(sol);
     await addPerson(tim);
-    // Another newcomer being written holds the lease for a moment, as each one's first sign-in does.
-    const held = await takeLease(asOperator(gateway), directory, { holdMs: SHORT_LEASE_MS });
-    const signingIn = Promise.all([attempt('sol', sol.password), attempt('tim', tim.password)]);
-    const syncing = sync(gateway, 'campus-ldap');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await held.release();
-    const pages = await signingIn;
+    const pages = await holdFor(() => Promise.all([attempt('sol', sol.password), attempt('tim', tim.password)]));
     expect(pages.map((page) => [page.status, alertOf(page), passed(page)])).toEqual([
       [200, null, true],
       [200, null, true],
     ]);
-    expect(await syncing).toMatchObject({ outcome: 'success' });
     expect((await userNamed('sol'))?.status).toBe('active');
     expect((await userNamed('tim'))?.status).toBe('active');
+  });
+
+  it('does not make a sync that starts meanwhile skip its run', async () => {
+    expect(await holdFor(() => sync(gateway, 'campus-ldap'))).toMatchObject({ outcome: 'success' });
   });
 });
 
