@@ -167,6 +167,10 @@ async function unknownName(ctx: GatewayContext, id: string, password: string, po
     try {
       outcome = await policy.directoryNewcomer(ctx, id, password);
     } catch (error) {
+      // A refused newcomer (disabled there, an entry that cannot be used) costs the directory binds and
+      // group reads each time: counted against the name like a wrong password, so it cannot be repeated
+      // without end. A directory that could not answer judged nothing.
+      if (error instanceof AppError && error.status === 403) await policy.identifierLimiter.hit(id);
       throw await failed(error, fail);
     }
   }

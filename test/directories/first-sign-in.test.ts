@@ -228,6 +228,13 @@ describe('an entry that cannot become a person', () => {
       outcome: 'failure',
       details: { directory: 'campus-ldap', dn: personDn(pim), reason: 'has no email (mail)' },
     });
+
+    // Each try costs the directory binds and reads: counted against the name, until it is refused unasked.
+    expect((await attempt('pim', pim.password)).status).toBe(403);
+    const binds = ldap.binds(personDn(pim));
+    const locked = await attempt('pim', pim.password);
+    expect(locked.status).toBe(429);
+    expect(ldap.binds(personDn(pim))).toBe(binds);
   });
 
   it('does not name whoever here holds its email', async () => {
