@@ -47,7 +47,9 @@ export function directoryNewcomer(deps: Deps): DirectoryNewcomer {
       transaction: ctx.tx,
     });
     if (directories.length === 0) return { kind: 'nobody' };
-    const candidate = await loggingUnanswered(deps.logger, () => onlyEntryNamed(directories, deps.sealer, name));
+    const candidate = await loggingUnanswered(deps.logger, () =>
+      onlyEntryNamed(directories, deps.sealer, name, deps.logger),
+    );
     if (!candidate) return { kind: 'nobody' };
     const person = await personOfEntry(ctx, candidate);
     if (person?.lockedUntil && person.lockedUntil > new Date()) return { kind: 'locked', person };
@@ -61,19 +63,40 @@ export function directoryNewcomer(deps: Deps): DirectoryNewcomer {
 
 /**
  * The one entry with this username under the user bases of all the registered directories, or null: a
- * name that two entries carry, in one directory or in two, is nobody's. Every directory must answer, or
- * nobody could tell that the name is only one entry's.
+ * name that two entries carry, in one directory or in two, is nobody's. A directory that does not answer
+ * (logged) makes the name nobody's when no other directory has it: "try again" there would tell, while a
+ * directory is down, which names have no account here. When another directory has the name, nobody can
+ * tell that it is only that entry's, and the sign-in is "try again".
  */
-async function onlyEntryNamed(directories: Directory[], sealer: Sealer, name: string): Promise<Candidate | null> {
-  const found = await Promise.all(
+async function onlyEntryNamed(
+  directories: Directory[],
+  sealer: Sealer,
+  name: string,
+  logger: Logger,
+): Promise<Candidate | null> {
+  const settled = await Promise.allSettled(
     directories.map(async (directory) => {
       const endpoint = endpointOf(directory, sealer);
       const entries = await withDirectory(endpoint, (client) => entriesNamed(client, endpoint.settings, name));
       return entries.map((entry) => ({ name, directory, endpoint, entry }));
     }),
   );
-  const all = found.flat();
-  return all.length === 1 ? all[0]! : null;
+  const found: Candidate[] = [];
+  const unanswered: DirectoryUnavailableError[] = [];
+  for (const result of settled) {
+    if (result.status === 'fulfilled') found.push(...result.value);
+    else if (result.reason instanceof DirectoryUnavailableError) unanswered.push(result.reason);
+    else throw result.reason;
+  }
+  if (unanswered.length > 0) {
+    if (found.length > 0) throw unanswered[0];
+    for (const error of unanswered)
+      logger.warn(
+        { directory: error.details?.directory, cause: error.details?.cause },
+        'directory sign-in: a directory did not answer the search for someone new',
+      );
+  }
+  return found.length === 1 ? found[0]! : null;
 }
 
 /**

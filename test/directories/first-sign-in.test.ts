@@ -459,6 +459,18 @@ describe('a directory that does not answer', () => {
     expect(await userNamed('tove')).toBeNull();
     expect(passed(await attempt('tove', tove.password))).toBe(true);
   });
+
+  it('answers a name nobody has as it answers a wrong password, so an outage tells nobody who exists', async () => {
+    await ad.pause();
+    try {
+      const nobody = await attempt('nobody-here', 'some-password');
+      const wrong = await attempt('lou', 'not-lous-password');
+      expect([nobody.status, alertOf(nobody)]).toEqual([401, 'Wrong username or password.']);
+      expect([wrong.status, alertOf(wrong)]).toEqual([401, 'Wrong username or password.']);
+    } finally {
+      await ad.resume();
+    }
+  });
 });
 
 describe('a name with filter characters', () => {
