@@ -6,7 +6,7 @@ import { asPerson } from '../factors/passkeys/person.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { AccountLockedError, countFailure, type LoginPolicy } from './authenticate.ts';
-import { endAccessOf } from './end-access.ts';
+import { replacePassword } from './end-access.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { passwordSchema } from './schemas.ts';
 
@@ -95,11 +95,7 @@ export async function changeOwnPassword(
   const passwordHash = await hashPassword(change.password);
   return inTransaction(person, async (ctx) => {
     const fresh = (await ctx.models.User.findByPk(user.id, { transaction: ctx.tx })) ?? user;
-    fresh.passwordHash = passwordHash;
-    fresh.failedLogins = 0;
-    fresh.lockedUntil = null;
-    await fresh.save({ transaction: ctx.tx });
-    const { artefacts } = await endAccessOf(ctx, fresh);
+    const { artefacts } = await replacePassword(ctx, fresh, passwordHash);
     await audit(ctx, { action: 'password.change', target: fresh.username, details: { endedArtefacts: artefacts } });
     return fresh;
   });

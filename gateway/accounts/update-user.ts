@@ -5,7 +5,7 @@ import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { assertMayGrant, assertUnique } from './create-user.ts';
-import { endAccessOf } from './end-access.ts';
+import { endAccessOf, replacePassword } from './end-access.ts';
 import { findManageableUser } from './find-user.ts';
 import { setMemberships } from './memberships.ts';
 import { hashPassword } from './passwords.ts';
@@ -67,11 +67,7 @@ export async function resetPassword(ctx: GatewayContext, idOrUsername: string, p
   return inTransaction(ctx, async (ctx) => {
     const { user } = await findManageableUser(ctx, idOrUsername);
     await assertPasswordIsLocal(ctx, user);
-    user.passwordHash = passwordHash;
-    user.failedLogins = 0;
-    user.lockedUntil = null;
-    await user.save({ transaction: ctx.tx });
-    const { artefacts } = await endAccessOf(ctx, user);
+    const { artefacts } = await replacePassword(ctx, user, passwordHash);
     await audit(ctx, { action: 'user.reset_password', target: user.username, details: { endedArtefacts: artefacts } });
     return user;
   });

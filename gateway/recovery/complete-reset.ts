@@ -1,6 +1,6 @@
 import { Op } from 'sequelize';
 import { ValidationError } from '../../core/errors.ts';
-import { endAccessOf } from '../accounts/end-access.ts';
+import { replacePassword } from '../accounts/end-access.ts';
 import { hashPassword } from '../accounts/passwords.ts';
 import { passwordSchema } from '../accounts/schemas.ts';
 import { audit } from '../audit.ts';
@@ -54,12 +54,8 @@ export async function completePasswordReset(
         throw new ResetLinkError('used');
       }
       const { user } = await usableUser(ctx, tokenHash);
-      user.passwordHash = passwordHash;
-      user.failedLogins = 0;
-      user.lockedUntil = null;
-      await user.save({ transaction: ctx.tx });
-      // endAccessOf spends the person's other open links as well.
-      const { artefacts } = await endAccessOf(ctx, user);
+      // Ending their access spends the person's other open links as well.
+      const { artefacts } = await replacePassword(ctx, user, passwordHash);
       await audit(ctx, { action: 'password_reset.use', target: user.username, details: { endedArtefacts: artefacts } });
       return user;
     });
