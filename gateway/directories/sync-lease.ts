@@ -47,8 +47,11 @@ export async function takeLease(
     );
     if (taken === 1) break;
     const until = (await Directory.findByPk(directory.id))?.syncUntil ?? null;
-    const shortHold = until !== null && until.getTime() - Date.now() <= SHORT_LEASE_MS;
+    // Let go (or lapsed) since the update found it held: take it now.
+    const free = until === null || until.getTime() <= Date.now();
+    const shortHold = free || until.getTime() - Date.now() <= SHORT_LEASE_MS;
     if (!shortHold || Date.now() >= giveUpAt) throw new SyncRunningError(directory.name, until);
+    if (free) continue;
     await delay(POLL_MS + Math.random() * POLL_MS);
   }
   return {

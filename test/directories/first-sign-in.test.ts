@@ -439,6 +439,27 @@ describe('many newcomers at once', () => {
     expect((await userNamed('tim'))?.status).toBe('active');
   });
 
+  it('takes a lease let go between its try and its look at the holder, instead of refusing', async () => {
+    const { Directory } = gateway.models;
+    const directory = (await Directory.findOne({ where: { name: 'campus-ldap' } }))!;
+    const held = await takeLease(asOperator(gateway), directory, { holdMs: SHORT_LEASE_MS });
+    let letGo = false;
+    // The holder lets go right after the next taker's try found the lease held.
+    Directory.addHook('afterBulkUpdate', 'let-go', async (options) => {
+      const owner = (options as { attributes?: { syncOwner?: string | null } }).attributes?.syncOwner;
+      if (letGo || !owner || owner === held.owner) return;
+      letGo = true;
+      await held.release();
+    });
+    try {
+      const lease = await takeLease(asOperator(gateway), directory);
+      await lease.release();
+    } finally {
+      Directory.removeHook('afterBulkUpdate', 'let-go');
+    }
+    expect(letGo).toBe(true);
+  });
+
   it('does not make a sync that starts meanwhile skip its run', async () => {
     expect(await holdFor(() => sync(gateway, 'campus-ldap'))).toMatchObject({ outcome: 'success' });
   });
