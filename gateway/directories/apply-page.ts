@@ -10,7 +10,7 @@ import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { normalizeDn } from './dn.ts';
 import { describeEntryId } from './entry-id.ts';
-import { ensureUnits, levelsOfPath, type UnitIds } from './directory-units.ts';
+import { ensureUnits, levelsOfPath, loadUnitIds, type UnitIds } from './directory-units.ts';
 import { readEntry, type GroupsOf, type Person, type Unread } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
 import { count, refuse, type SyncReport } from './sync-report.ts';
@@ -46,6 +46,27 @@ export type SyncRun = {
    */
   markedDisabled: Set<string>;
 };
+
+/**
+ * A run over a directory's entries, before any is read: the units and the other directories' names it
+ * needs, and nothing counted yet. The run's id is its report's.
+ */
+export async function newSyncRun(
+  ctx: GatewayContext,
+  parts: Pick<SyncRun, 'directory' | 'settings' | 'groupsOf' | 'report' | 'dnsPresent'>,
+): Promise<SyncRun> {
+  const directories = await ctx.models.Directory.findAll({ attributes: ['id', 'name'], transaction: ctx.tx });
+  return {
+    ...parts,
+    run: parts.report.run,
+    unitIds: await loadUnitIds(ctx),
+    directoryNames: new Map(directories.map((d) => [d.id, d.name])),
+    unread: 0,
+    readable: 0,
+    otherIds: 0,
+    markedDisabled: new Set(),
+  };
+}
 
 /** A known person of this directory to bring up to date; `profile` is false when their new email is taken. */
 type Update = { person: Person; user: User; link: DirectoryAccount; profile: boolean };

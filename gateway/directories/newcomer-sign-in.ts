@@ -7,10 +7,9 @@ import { audit } from '../audit.ts';
 import { operator, type GatewayContext } from '../context.ts';
 import type { Directory } from '../models/directories.ts';
 import type { User } from '../models/index.ts';
-import { applyPage, type SyncRun } from './apply-page.ts';
+import { applyPage, newSyncRun, type SyncRun } from './apply-page.ts';
 import { endpointOf, withDirectory, type DirectoryEndpoint } from './connection.ts';
 import { bindsAs, entryIdFilter, loggingUnanswered, personFilter } from './directory-password.ts';
-import { loadUnitIds } from './directory-units.ts';
 import { normalizeDn } from './dn.ts';
 import { entryIdOf, idBufferAttributes } from './entry-id.ts';
 import { DirectoryUnavailableError, SyncRunningError, UnusableEntryError } from './errors.ts';
@@ -56,7 +55,7 @@ export function directoryNewcomer(deps: Deps): DirectoryNewcomer {
     const groupsOf = await loggingUnanswered(deps.logger, () => bindAndReadGroups(candidate, password, deps.logger));
     if (!groupsOf) return { kind: 'wrong_password', person };
     const writer = { ...ctx, actor: operator('directory-sign-in') };
-    const applying = { candidate, groupsOf, person, directories };
+    const applying = { candidate, groupsOf, person };
     return { kind: 'signed_in', person: await bringIn(writer, applying, deps.logger) };
   };
 }
@@ -166,7 +165,7 @@ async function bindAndReadGroups(
 }
 
 /** What a first sign-in applies: the one entry, the role groups read for it, and whom its id names. */
-type Applying = { candidate: Candidate; groupsOf: GroupsOf; person: User | null; directories: Directory[] };
+type Applying = { candidate: Candidate; groupsOf: GroupsOf; person: User | null };
 
 /**
  * Applies the entry as a sync applies a page that holds it alone, under the directory's sync lease, so that
@@ -177,7 +176,7 @@ type Applying = { candidate: Candidate; groupsOf: GroupsOf; person: User | null;
  * "try again in a minute", as for a directory that cannot answer now.
  */
 async function bringIn(ctx: GatewayContext, applying: Applying, logger: Logger): Promise<User> {
-  const { candidate, groupsOf, person, directories } = applying;
+  const { candidate, groupsOf, person } = applying;
   const { directory, endpoint, entry } = candidate;
   const read = readEntry(entry, endpoint.settings, groupsOf);
   if ('person' in read ? read.person.disabled : read.disabled) throw new AccountDisabledError();
@@ -188,7 +187,7 @@ async function bringIn(ctx: GatewayContext, applying: Applying, logger: Logger):
     throw new DirectoryUnavailableError(directory.name, 'a sync of the directory is running');
   });
   try {
-    const sync = await oneEntryRun(ctx, directory, endpoint.settings, groupsOf, directories);
+    const sync = await oneEntryRun(ctx, directory, endpoint.settings, groupsOf);
     await applyPage(ctx, sync, [entry]);
     return await whoSignsIn(ctx, sync, candidate, person, logger);
   } finally {
@@ -240,13 +239,12 @@ async function refuseEntry(
   throw new UnusableEntryError(reason);
 }
 
-/** A sync run over one entry, as syncDirectory builds one (sync-directory.ts). */
+/** A sync run over one entry (newSyncRun, as a sync starts one). */
 async function oneEntryRun(
   ctx: GatewayContext,
   directory: Directory,
   settings: DirectorySettings,
   groupsOf: GroupsOf,
-  directories: Directory[],
 ): Promise<SyncRun> {
   // A link without an id yet is the entry at the DN the last sync read for it, and may be claimed by an
   // entry with its username only once no entry sits at that DN any more, which only a sync's full read can
@@ -259,21 +257,9 @@ async function oneEntryRun(
         transaction: ctx.tx,
       })
     : [];
-  const run = randomUUID();
-  return {
-    run,
-    directory,
-    settings,
-    groupsOf,
-    unitIds: await loadUnitIds(ctx),
-    directoryNames: new Map(directories.map((d) => [d.id, d.name])),
-    report: emptyReport(directory.name, run, new Date()),
-    unread: 0,
-    readable: 0,
-    otherIds: 0,
-    dnsPresent: idless.length > 0 ? new Set(idless.map((l) => normalizeDn(l.dn))) : null,
-    markedDisabled: new Set(),
-  };
+  const report = emptyReport(directory.name, randomUUID(), new Date());
+  const dnsPresent = idless.length > 0 ? new Set(idless.map((l) => normalizeDn(l.dn))) : null;
+  return newSyncRun(ctx, { directory, settings, groupsOf, report, dnsPresent });
 }
 
 /**

@@ -9,9 +9,8 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Directory, DirectoryAccount } from '../models/directories.ts';
 import { inTransaction } from '../transaction.ts';
-import { applyPage, disableForDirectory, type SyncRun } from './apply-page.ts';
+import { applyPage, disableForDirectory, newSyncRun, type SyncRun } from './apply-page.ts';
 import { closeQuietly, endpointOf, openDirectory, unavailable } from './connection.ts';
-import { loadUnitIds } from './directory-units.ts';
 import { DirectoryUnavailableError } from './errors.ts';
 import { normalizeDn } from './dn.ts';
 import { findDirectory } from './find-directory.ts';
@@ -104,22 +103,8 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
     const endpoint = endpointOf(directory, deps.sealer);
     const settings = endpoint.settings;
     client = await openDirectory(endpoint);
-    const sync: SyncRun = {
-      run: report.run,
-      directory,
-      settings,
-      groupsOf: await groupsOfPeople(client, directory.name, settings, report, deps.logger),
-      unitIds: await loadUnitIds(ctx),
-      directoryNames: new Map(
-        (await ctx.models.Directory.findAll({ attributes: ['id', 'name'] })).map((d) => [d.id, d.name]),
-      ),
-      report,
-      unread: 0,
-      readable: 0,
-      otherIds: 0,
-      dnsPresent: null,
-      markedDisabled: new Set(),
-    };
+    const groupsOf = await groupsOfPeople(client, directory.name, settings, report, deps.logger);
+    const sync = await newSyncRun(ctx, { directory, settings, groupsOf, report, dnsPresent: null });
     const idless = settings.idAttribute
       ? await ctx.models.DirectoryAccount.count({ where: { directoryId: directory.id, entryId: null } })
       : 0;
