@@ -90,6 +90,8 @@ describe("a synced person's console page", () => {
     expect(text).toContain(`Entry id ${id}`);
     expect(page.html).toContain('<a href="/admin/directories/campus-ldap">campus-ldap</a>');
     expect(text).toContain('jon signs in with the password of directory campus-ldap');
+    // What to tell someone who forgot it: the directory's own reset page.
+    expect(page.html).toMatch(/A forgotten one is reset at <a href="https:\/\/password\.campus\.test\/reset"/);
     expect(page.html).not.toMatch(/action="\/admin\/users\/[^"]+\/password"/);
 
     // A local account's page, by contrast, names no directory and keeps the password reset form.

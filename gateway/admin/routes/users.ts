@@ -7,6 +7,7 @@ import { listUsers } from '../../accounts/list-users.ts';
 import { presentUser, type PresentedUser } from '../../accounts/present-user.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
 import { directoryOf } from '../../directories/person-directory.ts';
+import { directoryResetPages } from '../../directories/reset-page.ts';
 import { unlockUser } from '../../accounts/unlock-user.ts';
 import { resetPassword, updateUser } from '../../accounts/update-user.ts';
 import {
@@ -122,6 +123,8 @@ export function userRoutes(kit: ConsoleKit): Router {
         title: found ? `Edit ${found.user.username}` : 'New user',
         section: 'users',
         user,
+        // Where the person's campus sends them to reset a forgotten directory password, to tell them.
+        directoryResetUrl: user?.directory && found ? await directoryResetPages(ctx.models)(found.user) : null,
         factors: found ? (await factorsOf(ctx, [found.user.id])).get(found.user.id) : null,
         values: state.values ?? (user ? storedValues(user) : {}),
         units: await unitTree(ctx),
