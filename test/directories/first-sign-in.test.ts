@@ -1,12 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as client from 'openid-client';
-import { decodeJwt } from 'jose';
 import { SHORT_LEASE_MS, takeLease } from '../../gateway/directories/sync-lease.ts';
 import { updateDirectory } from '../../gateway/directories/update-directory.ts';
-import type { Page } from '../helpers/browser-agent.ts';
-import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
+import type { TestGateway } from '../helpers/gateway.ts';
 import {
   adUser,
   entry,
@@ -20,7 +16,17 @@ import {
   startTestSlapd,
   type TestSlapd,
 } from '../helpers/slapd.ts';
-import { asOperator, personOf, register, sealerOf, sync } from './fixtures.ts';
+import {
+  alertOf,
+  asOperator,
+  passedLogin,
+  personOf,
+  register,
+  sealerOf,
+  type SignInGateway,
+  startSignInGateway,
+  sync,
+} from './fixtures.ts';
 
 /**
  * Someone new in a campus directory signs in at once, before the next sync: the sign-in finds the one entry
@@ -28,12 +34,13 @@ import { asOperator, personOf, register, sealerOf, sync } from './fixtures.ts';
  * sync's own code, under the sync's lease. What a sync would refuse or skip, the sign-in refuses too, and
  * says so only to someone who knew the password.
  */
-const REDIRECT = 'http://localhost:9/cb';
 const MAX_FAILURES = 3;
 let gateway: TestGateway;
+let attempt: SignInGateway['attempt'];
+let claimsOf: SignInGateway['claimsOf'];
+let lastEvent: SignInGateway['lastEvent'];
 let ldap: TestSlapd;
 let ad: TestSlapd;
-let rp: client.Configuration;
 
 type Person = { uid: string; name: string; password: string; ous: string[]; mail?: string | null };
 const person = (uid: string, name: string, ous: string[] = ['Library']): Person => ({
@@ -73,37 +80,18 @@ const addAdPerson = (uid: string, name: string, password: string, disabled = fal
     userPassword: password,
   });
 
-const attempt = (username: string, password: string) => loginAttempt(rp, REDIRECT, username, password);
-const alertOf = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1]?.replace(/&#x27;/g, "'") ?? null;
-/** The login page let the person on, to the consent page. */
-const passed = (page: Page) => page.html.includes('/confirm"');
 const userNamed = (username: string) => gateway.models.User.findOne({ where: { username } });
-const lastEvent = async (action: string, target: string) => {
-  const [event] = await gateway.models.AuditEvent.findAll({
-    where: { action, target },
-    order: [['id', 'DESC']],
-    limit: 1,
-  });
-  return event && { outcome: event.outcome, details: JSON.parse(event.details ?? 'null') as unknown };
-};
-const claimsOf = async (username: string, password: string) => {
-  const { tokens } = await codeFlow(rp, REDIRECT, username, {}, undefined, password);
-  const { sub, preferred_username, roles, org_units } = decodeJwt(tokens.id_token!);
-  return { sub, preferred_username, roles, org_units };
-};
 const addMember = async (cn: string, dn: string) => {
   const { searchEntries } = await ldap.admin((c) => c.search(groupDn(cn), { scope: 'base', attributes: ['member'] }));
   await ldap.replace(groupDn(cn), 'member', [...[searchEntries[0]!.member].flat().map(String), dn]);
 };
 
 beforeAll(async () => {
-  gateway = await startTestGateway('dir-first-sign-in', {
-    LOGIN_MAX_FAILURES: String(MAX_FAILURES),
-    LOGIN_LOCKOUT_MINUTES: '10',
-    LOGIN_IP_LIMIT: '1000',
-  });
-  const app = await registerTestApp(gateway, { name: 'Reading Lists', redirectUris: [REDIRECT] });
-  rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
+  ({ gateway, attempt, claimsOf, lastEvent } = await startSignInGateway(
+    'dir-first-sign-in',
+    'Reading Lists',
+    MAX_FAILURES,
+  ));
   ldap = await startTestSlapd({
     ldif: [
       ouLdif([['Library', 'Circulation']]),
@@ -164,7 +152,7 @@ describe('someone new in the directory since the last sync', () => {
     const report = await sync(gateway, 'campus-ldap');
     expect(report).toMatchObject({ outcome: 'success', added: 0, updated: 0, unchanged: 2, refused: 0 });
     expect(await gateway.models.User.count({ where: { username: 'nina' } })).toBe(1);
-    expect(passed(await attempt('nina', nina.password))).toBe(true);
+    expect(passedLogin(await attempt('nina', nina.password))).toBe(true);
   });
 });
 
@@ -263,7 +251,7 @@ describe('a name two directories have', () => {
     expect(await lastEvent('login', 'sam')).toEqual({ outcome: 'failure', details: { reason: 'unknown_account' } });
 
     await ad.removeEntry(adDn('sam'));
-    expect(passed(await attempt('sam', sam.password))).toBe(true);
+    expect(passedLogin(await attempt('sam', sam.password))).toBe(true);
     expect((await personOf(gateway, 'sam'))!.units).toEqual(['campus/library']);
   });
 });
@@ -411,7 +399,7 @@ describe('while a sync of the directory runs', () => {
     } finally {
       await lease.release();
     }
-    expect(passed(await attempt('rita', rita.password))).toBe(true);
+    expect(passedLogin(await attempt('rita', rita.password))).toBe(true);
   });
 });
 
@@ -431,7 +419,7 @@ describe('many newcomers at once', () => {
     await addPerson(sol);
     await addPerson(tim);
     const pages = await holdFor(() => Promise.all([attempt('sol', sol.password), attempt('tim', tim.password)]));
-    expect(pages.map((page) => [page.status, alertOf(page), passed(page)])).toEqual([
+    expect(pages.map((page) => [page.status, alertOf(page), passedLogin(page)])).toEqual([
       [200, null, true],
       [200, null, true],
     ]);
@@ -478,7 +466,7 @@ describe('a directory that does not answer', () => {
       await ad.resume();
     }
     expect(await userNamed('tove')).toBeNull();
-    expect(passed(await attempt('tove', tove.password))).toBe(true);
+    expect(passedLogin(await attempt('tove', tove.password))).toBe(true);
   });
 
   it('answers a name nobody has as it answers a wrong password, so an outage tells nobody who exists', async () => {
@@ -506,7 +494,7 @@ describe('a name with filter characters', () => {
     }
     expect(ldap.binds() + ad.binds()).toBe(binds);
     expect(await gateway.models.User.count({ where: { username: 'tia' } })).toBe(0);
-    expect(passed(await attempt('tia', tia.password))).toBe(true);
+    expect(passedLogin(await attempt('tia', tia.password))).toBe(true);
   });
 });
 
@@ -518,6 +506,6 @@ describe('an email typed', () => {
     const page = await attempt('una@campus.test', una.password);
     expect(page.status).toBe(401);
     expect(ldap.binds() + ad.binds()).toBe(binds);
-    expect(passed(await attempt('una', una.password))).toBe(true);
+    expect(passedLogin(await attempt('una', una.password))).toBe(true);
   });
 });

@@ -3,6 +3,10 @@ import type { Gateway } from '../../gateway/main.ts';
 import { registerDirectory } from '../../gateway/directories/register-directory.ts';
 import { bindPasswordSealer } from '../../gateway/directories/secrets.ts';
 import { syncDirectory } from '../../gateway/directories/sync-directory.ts';
+import { decodeJwt } from 'jose';
+import type { Page } from '../helpers/browser-agent.ts';
+import { registerTestApp, startTestGateway } from '../helpers/gateway.ts';
+import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
 import { PEOPLE, SERVICE_DN, SERVICE_PASSWORD } from '../helpers/slapd.ts';
 
 export const RESET_URL = 'https://password.campus.test/reset';
@@ -47,3 +51,44 @@ export async function personOf(gateway: Gateway, username: string) {
     passwordHash: user.passwordHash,
   };
 }
+
+const SIGN_IN_REDIRECT = 'http://localhost:9/cb';
+
+/**
+ * A gateway with an app whose login page a test drives (a lockout after `maxFailures`, no per-address
+ * limit in the way), and what such a test asks: a login attempt's page, the ID token's claims of a
+ * whole sign-in, and the last audit event of an action.
+ */
+export async function startSignInGateway(label: string, appName: string, maxFailures: number) {
+  const gateway = await startTestGateway(label, {
+    LOGIN_MAX_FAILURES: String(maxFailures),
+    LOGIN_LOCKOUT_MINUTES: '10',
+    LOGIN_IP_LIMIT: '1000',
+  });
+  const app = await registerTestApp(gateway, { name: appName, redirectUris: [SIGN_IN_REDIRECT] });
+  const rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
+  return {
+    gateway,
+    attempt: (username: string, password: string) => loginAttempt(rp, SIGN_IN_REDIRECT, username, password),
+    claimsOf: async (username: string, password: string) => {
+      const { tokens } = await codeFlow(rp, SIGN_IN_REDIRECT, username, {}, undefined, password);
+      const { sub, preferred_username, roles, org_units, im_home_domain } = decodeJwt(tokens.id_token!);
+      return { sub, preferred_username, roles, org_units, im_home_domain };
+    },
+    lastEvent: async (action: string, target: string) => {
+      const [event] = await gateway.models.AuditEvent.findAll({
+        where: { action, target },
+        order: [['id', 'DESC']],
+        limit: 1,
+      });
+      return event && { outcome: event.outcome, details: JSON.parse(event.details ?? 'null') as unknown };
+    },
+  };
+}
+
+/** The login page's alert, as the person reads it. */
+export const alertOf = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1]?.replace(/&#x27;/g, "'") ?? null;
+/** The login page let the person on, to the consent page. */
+export const passedLogin = (page: Page) => page.html.includes('/confirm"');
+
+export type SignInGateway = Awaited<ReturnType<typeof startSignInGateway>>;

@@ -1,25 +1,32 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as client from 'openid-client';
-import { decodeJwt } from 'jose';
 import { createMigrator } from '../../core/migrator.ts';
 import { resetPassword } from '../../gateway/accounts/update-user.ts';
 import { relinkPerson } from '../../gateway/directories/relink-person.ts';
-import type { Page } from '../helpers/browser-agent.ts';
-import { addPeople, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
+import { addPeople, type TestGateway } from '../helpers/gateway.ts';
 import { inetOrgPerson, ouLdif, PEOPLE, personDn, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
-import { asOperator, personOf, register, sealerOf, sync } from './fixtures.ts';
+import {
+  alertOf,
+  asOperator,
+  passedLogin,
+  personOf,
+  register,
+  sealerOf,
+  type SignInGateway,
+  startSignInGateway,
+  sync,
+} from './fixtures.ts';
 
 /**
  * A person the directory renamed keeps their Atrium username (their address in chat), and signs in with
  * the name their campus now gives them as well, once a sync has read it. An Atrium username or email
  * always wins over a directory's name, and a name two directories give is nobody's.
  */
-const REDIRECT = 'http://localhost:9/cb';
 const MAX_FAILURES = 3;
 let gateway: TestGateway;
+let attempt: SignInGateway['attempt'];
+let claimsOf: SignInGateway['claimsOf'];
+let lastEvent: SignInGateway['lastEvent'];
 let ldap: TestSlapd;
-let rp: client.Configuration;
 
 const physics = (uid: string, name: string) => ({ uid, name, password: `${uid}-directory-pw`, ous: ['Physics'] });
 const jon = physics('jon', 'Jon Jansen');
@@ -38,36 +45,16 @@ const ulla = { uid: 'ulla', name: 'Ulla Utne', password: 'ulla-directory-pw', ou
 const rename = (person: { uid: string; ous: string[] }, uid: string) =>
   ldap.moveEntry(personDn(person), personDn({ ...person, uid }));
 
-const attempt = (username: string, password: string) => loginAttempt(rp, REDIRECT, username, password);
-const alertOf = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1] ?? null;
-/** The login page let the person on, to the consent page. */
-const passed = (page: Page) => page.html.includes('/confirm"');
-
 const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
 const linkOf = async (username: string) =>
   (await gateway.models.DirectoryAccount.findByPk((await userNamed(username)).id))!;
-const lastLogin = async (target: string) => {
-  const [event] = await gateway.models.AuditEvent.findAll({
-    where: { action: 'login', target },
-    order: [['id', 'DESC']],
-    limit: 1,
-  });
-  return { outcome: event!.outcome, details: JSON.parse(event!.details ?? 'null') as unknown };
-};
-const claimsOf = async (username: string, password: string) => {
-  const { tokens } = await codeFlow(rp, REDIRECT, username, {}, undefined, password);
-  const { sub, preferred_username, roles, org_units, im_home_domain } = decodeJwt(tokens.id_token!);
-  return { sub, preferred_username, roles, org_units, im_home_domain };
-};
 
 beforeAll(async () => {
-  gateway = await startTestGateway('dir-renamed-sign-in', {
-    LOGIN_MAX_FAILURES: String(MAX_FAILURES),
-    LOGIN_LOCKOUT_MINUTES: '10',
-    LOGIN_IP_LIMIT: '1000',
-  });
-  const app = await registerTestApp(gateway, { name: 'Lab Notes', redirectUris: [REDIRECT] });
-  rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
+  ({ gateway, attempt, claimsOf, lastEvent } = await startSignInGateway(
+    'dir-renamed-sign-in',
+    'Lab Notes',
+    MAX_FAILURES,
+  ));
   ldap = await startTestSlapd({
     ldif: [
       ouLdif([['Physics'], ['North'], ['South']]),
@@ -117,9 +104,9 @@ describe('a person the directory renamed', () => {
 
     const asJonathan = await claimsOf('Jonathan', jon.password);
     expect(asJonathan).toMatchObject({ sub: before.user.id, preferred_username: 'jon', roles: before.roles });
-    expect(await lastLogin('jon')).toEqual({ outcome: 'success', details: { directoryUsername: 'jonathan' } });
+    expect(await lastEvent('login', 'jon')).toEqual({ outcome: 'success', details: { directoryUsername: 'jonathan' } });
     expect(await claimsOf('jon', jon.password)).toEqual(asJonathan);
-    expect(await lastLogin('jon')).toEqual({ outcome: 'success', details: null });
+    expect(await lastEvent('login', 'jon')).toEqual({ outcome: 'success', details: null });
   });
 
   it('counts a wrong password typed with the new username against the account, and locks it alike', async () => {
@@ -127,7 +114,7 @@ describe('a person the directory renamed', () => {
     expect(page.status).toBe(401);
     expect(alertOf(page)).toBe('Wrong username or password.');
     expect((await userNamed('jon')).failedLogins).toBe(1);
-    expect(await lastLogin('jonathan')).toEqual({
+    expect(await lastEvent('login', 'jonathan')).toEqual({
       outcome: 'failure',
       details: { reason: 'wrong_password', account: 'jon' },
     });
@@ -173,7 +160,7 @@ describe('a username two directories give', () => {
   it('is nobody’s: refused as an unknown name is, while each person signs in with their own', async () => {
     await rename(tove, 'sam');
     await sync(gateway, 'north');
-    expect(passed(await attempt('sam', tove.password))).toBe(true);
+    expect(passedLogin(await attempt('sam', tove.password))).toBe(true);
 
     await rename(ulla, 'sam');
     await sync(gateway, 'south');
@@ -188,7 +175,7 @@ describe('a username two directories give', () => {
       expect(page.status).toBe(401);
       expect(alertOf(page)).toBe('Wrong username or password.');
     }
-    expect(await lastLogin('sam')).toEqual({ outcome: 'failure', details: { reason: 'unknown_account' } });
+    expect(await lastEvent('login', 'sam')).toEqual({ outcome: 'failure', details: { reason: 'unknown_account' } });
     // Counted on the name, as for a name nobody has: past the limit it is refused as a locked account is.
     const locked = await attempt('sam', tove.password);
     expect(locked.status).toBe(429);
@@ -197,8 +184,8 @@ describe('a username two directories give', () => {
     expect((await userNamed('tove')).failedLogins).toBe(0);
     expect((await userNamed('ulla')).failedLogins).toBe(0);
 
-    expect(passed(await attempt('tove', tove.password))).toBe(true);
-    expect(passed(await attempt('ulla', ulla.password))).toBe(true);
+    expect(passedLogin(await attempt('tove', tove.password))).toBe(true);
+    expect(passedLogin(await attempt('ulla', ulla.password))).toBe(true);
   });
 });
 
@@ -210,14 +197,14 @@ describe('a rename the directory made since the last sync', () => {
     const before = (await personOf(gateway, 'kai'))!;
     await rename(kai, 'kaia');
     expect(await claimsOf('kaia', kai.password)).toMatchObject({ sub: before.user.id, preferred_username: 'kai' });
-    expect(await lastLogin('kai')).toEqual({ outcome: 'success', details: { directoryUsername: 'kaia' } });
+    expect(await lastEvent('login', 'kai')).toEqual({ outcome: 'success', details: { directoryUsername: 'kaia' } });
     expect((await linkOf('kai')).directoryUsername).toBe('kaia');
     expect(await gateway.models.User.count({ where: { username: 'kaia' } })).toBe(0);
-    expect(passed(await attempt('kai', kai.password))).toBe(true);
+    expect(passedLogin(await attempt('kai', kai.password))).toBe(true);
 
     const report = await sync(gateway, 'campus-ldap');
     expect(report).toMatchObject({ outcome: 'success', added: 0 });
-    expect(passed(await attempt('kaia', kai.password))).toBe(true);
+    expect(passedLogin(await attempt('kaia', kai.password))).toBe(true);
   });
 });
 
@@ -225,7 +212,7 @@ describe('a person relinked to a new entry', () => {
   it('no longer signs in with the name their old entry had', async () => {
     await rename(ida, 'idun');
     await sync(gateway, 'campus-ldap');
-    expect(passed(await attempt('idun', ida.password))).toBe(true);
+    expect(passedLogin(await attempt('idun', ida.password))).toBe(true);
     // Ida leaves, and comes back under a new entry with her Atrium username.
     await ldap.removeEntry(personDn({ ...ida, uid: 'idun' }));
     await ldap.addEntry(personDn(ida), {
@@ -245,7 +232,7 @@ describe('a person relinked to a new entry', () => {
     expect(alertOf(page)).toBe('Wrong username or password.');
     expect((await sync(gateway, 'campus-ldap')).names.reenabled).toEqual(['ida']);
     expect((await attempt('idun', 'ida-new-directory-pw')).status).toBe(401);
-    expect(passed(await attempt('ida', 'ida-new-directory-pw'))).toBe(true);
+    expect(passedLogin(await attempt('ida', 'ida-new-directory-pw'))).toBe(true);
   });
 });
 
@@ -253,7 +240,7 @@ describe('a person gone from the directory', () => {
   it('leaves the name the directory last gave them to whoever it gives it next', async () => {
     await rename(eva, 'evi');
     await sync(gateway, 'campus-ldap');
-    expect(passed(await attempt('evi', eva.password))).toBe(true);
+    expect(passedLogin(await attempt('evi', eva.password))).toBe(true);
     await ldap.removeEntry(personDn({ ...eva, uid: 'evi' }));
     expect((await sync(gateway, 'campus-ldap')).names.disabled).toEqual(['eva']);
     expect((await linkOf('eva')).directoryUsername).toBeNull();
