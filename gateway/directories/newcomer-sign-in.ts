@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, Entry } from 'ldapts';
 import type { Logger } from '../../core/logger.ts';
+import { NotFoundError } from '../../core/errors.ts';
 import type { Sealer } from '../../core/seal.ts';
 import { AccountDisabledError, type DirectoryNewcomer } from '../accounts/authenticate.ts';
 import { audit } from '../audit.ts';
@@ -16,7 +17,7 @@ import { DirectoryUnavailableError, SyncRunningError, UnusableEntryError } from 
 import { attributesToRead, readEntry, type GroupsOf, type ReadEntry } from './read-entry.ts';
 import { readRoleGroups } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
-import { SHORT_LEASE_MS, takeLease } from './sync-lease.ts';
+import { takeLease } from './sync-lease.ts';
 import { emptyReport } from './sync-report.ts';
 
 /*
@@ -181,7 +182,9 @@ async function bringIn(ctx: GatewayContext, applying: Applying, logger: Logger):
   const read = readEntry(entry, endpoint.settings, groupsOf);
   if ('person' in read ? read.person.disabled : read.disabled) throw new AccountDisabledError();
   if (!person) await stranger(ctx, candidate, read, logger);
-  const lease = await takeLease(ctx, directory, { holdMs: SHORT_LEASE_MS }).catch((error: unknown) => {
+  const lease = await takeLease(ctx, directory, { short: true }).catch((error: unknown) => {
+    // Removed by an administrator meanwhile: as for a directory that cannot answer.
+    if (error instanceof NotFoundError) throw new DirectoryUnavailableError(directory.name, 'it was removed');
     if (!(error instanceof SyncRunningError)) throw error;
     logger.info({ directory: directory.name }, 'directory sign-in of someone new waits: a sync of the directory runs');
     throw new DirectoryUnavailableError(directory.name, 'a sync of the directory is running');

@@ -1,4 +1,5 @@
 import type { Directory } from '../models/directories.ts';
+import { syncHolds } from './sync-lease.ts';
 import { roleGroupLine } from './schemas.ts';
 import { directorySettingsOf } from './settings.ts';
 import type { SyncReport } from './sync-report.ts';
@@ -38,6 +39,6 @@ export function presentDirectory(directory: Directory, people: number, now = new
     people,
     lastSyncAt: directory.lastSyncAt?.toISOString() ?? null,
     lastReport: directory.lastReport ? (JSON.parse(directory.lastReport) as SyncReport) : null,
-    syncRunning: Boolean(directory.syncOwner && directory.syncUntil && directory.syncUntil > now),
+    syncRunning: syncHolds(directory, now),
   };
 }

@@ -22,8 +22,8 @@ export type Relinked = { directory: string; username: string; dn: string; entryI
  * this by itself, since a username given to someone else later looks the same to it; it refuses such an
  * entry and says so in its report. The next sync then brings the person back as that entry says (enabled,
  * if it was the sync that disabled them). Refused while the person's own entry is still there (renamed,
- * and the name given to someone else). Holds the directory's sync lease throughout, so that no sync reads
- * the links between the checks and the change. Full administrators only; audited.
+ * and the name given to someone else). Holds the directory's sync lease from the checks of the links to the
+ * change, so that no sync reads the links between them. Full administrators only; audited.
  */
 export async function relinkPerson(
   ctx: GatewayContext,
@@ -47,13 +47,22 @@ export async function relinkPerson(
       409,
       `directory ${directory.name} is set to have no entry id, so its people are matched by username already`,
     );
-  const lease = await takeLease(ctx, directory);
-  try {
+  const linkOf = async () => {
     const user = await ctx.models.User.findOne({ where: { username: name }, transaction: ctx.tx });
     const link = user && (await ctx.models.DirectoryAccount.findByPk(user.id, { transaction: ctx.tx }));
     if (!user || !link || link.directoryId !== directory.id)
       throw new NotFoundError(`${name} is not a person of directory ${directory.name}`);
-    const { dn, entryId } = await newEntryOf(endpoint, name, link.entryId);
+    return link;
+  };
+  // The directory is asked before the lease is taken, so the lease is held only for the database's part:
+  // a short hold, which another relink or a newcomer's first sign-in waits for instead of being refused.
+  const looked = await linkOf();
+  const { dn, entryId } = await newEntryOf(endpoint, name, looked.entryId);
+  const lease = await takeLease(ctx, directory, { short: true });
+  try {
+    const link = await linkOf();
+    if (link.entryId !== looked.entryId)
+      throw new ConflictError(`${name}'s link changed while the directory was asked; try again`);
     const holder = await ctx.models.DirectoryAccount.findOne({
       where: { directoryId: directory.id, entryId },
       transaction: ctx.tx,

@@ -15,6 +15,7 @@ import {
   type TestSlapd,
 } from '../helpers/slapd.ts';
 import { relinkPerson } from '../../gateway/directories/relink-person.ts';
+import { presentDirectory } from '../../gateway/directories/present-directory.ts';
 import { directorySettingsOf } from '../../gateway/directories/settings.ts';
 import { takeLease } from '../../gateway/directories/sync-lease.ts';
 import { testDirectory } from '../../gateway/directories/test-directory.ts';
@@ -182,6 +183,28 @@ describe('while a sync holds the directory', () => {
 
     await relink('campus-ldap', 'kai');
     expect((await sync(gateway, 'campus-ldap')).names.reenabled).toEqual(['kai']);
+  });
+});
+
+describe('a short hold of the directory', () => {
+  it('is waited for by two relinks at once, both done, and is not shown as a sync running', async () => {
+    // lou and mia come back under new entries: the sync disables them, and each needs a relink.
+    for (const p of [lou, mia]) {
+      await ldap.removeEntry(personDn(p));
+      await newEntryAt(p, p.name, p.password);
+    }
+    expect((await sync(gateway, 'campus-ldap')).names.disabled.sort()).toEqual(['lou', 'mia']);
+
+    // Someone new being brought in at their first sign-in holds the directory for a moment.
+    const held = await takeLease(asOperator(gateway), await directoryRow('campus-ldap'), { short: true });
+    const shown = presentDirectory(await directoryRow('campus-ldap'), 0);
+    const relinks = Promise.all([relink('campus-ldap', 'lou'), relink('campus-ldap', 'mia')]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await held.release();
+
+    expect((await relinks).map((r) => r.username)).toEqual(['lou', 'mia']);
+    expect(shown.syncRunning).toBe(false);
+    expect((await sync(gateway, 'campus-ldap')).names.reenabled.sort()).toEqual(['lou', 'mia']);
   });
 });
 

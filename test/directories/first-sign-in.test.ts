@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHORT_LEASE_MS, takeLease } from '../../gateway/directories/sync-lease.ts';
+import { takeLease } from '../../gateway/directories/sync-lease.ts';
 import { updateDirectory } from '../../gateway/directories/update-directory.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import {
@@ -407,7 +407,7 @@ describe('many newcomers at once', () => {
   const holdFor = async <T>(work: () => Promise<T>): Promise<T> => {
     const directory = (await gateway.models.Directory.findOne({ where: { name: 'campus-ldap' } }))!;
     // Another newcomer being written holds the lease for a moment, as each one's first sign-in does.
-    const held = await takeLease(asOperator(gateway), directory, { holdMs: SHORT_LEASE_MS });
+    const held = await takeLease(asOperator(gateway), directory, { short: true });
     const working = work();
     await new Promise((resolve) => setTimeout(resolve, 300));
     await held.release();
@@ -430,7 +430,7 @@ describe('many newcomers at once', () => {
   it('takes a lease let go between its try and its look at the holder, instead of refusing', async () => {
     const { Directory } = gateway.models;
     const directory = (await Directory.findOne({ where: { name: 'campus-ldap' } }))!;
-    const held = await takeLease(asOperator(gateway), directory, { holdMs: SHORT_LEASE_MS });
+    const held = await takeLease(asOperator(gateway), directory, { short: true });
     let letGo = false;
     // The holder lets go right after the next taker's try found the lease held.
     Directory.addHook('afterBulkUpdate', 'let-go', async (options) => {
