@@ -53,7 +53,12 @@ export function directoryNewcomer(deps: Deps): DirectoryNewcomer {
     if (!candidate) return { kind: 'nobody' };
     const person = await personOfEntry(ctx, candidate);
     if (person?.lockedUntil && person.lockedUntil > new Date()) return { kind: 'locked', person };
-    const groupsOf = await loggingUnanswered(deps.logger, () => bindAndReadGroups(candidate, password, deps.logger));
+    // Past the bind, an entry that cannot sign in is refused before the role groups are read: reading
+    // every member list of a big campus for each try of an unusable entry would cost the directory dearly.
+    const usable = () => refuseUnusable(ctx, candidate, person, deps.logger);
+    const groupsOf = await loggingUnanswered(deps.logger, () =>
+      bindAndReadGroups(candidate, password, usable, deps.logger),
+    );
     if (!groupsOf) return { kind: 'wrong_password', person };
     const writer = { ...ctx, actor: operator('directory-sign-in') };
     const applying = { candidate, groupsOf, person };
@@ -144,16 +149,19 @@ async function personOfEntry(ctx: GatewayContext, { directory, endpoint, entry }
 }
 
 /**
- * Binds as the entry with the typed password; only once the directory takes it, reads the role groups as a
- * sync does (nested ones included), bound again as the service account. Null for a wrong password.
+ * Binds as the entry with the typed password; only once the directory takes it, and `usable` did not refuse
+ * the entry, reads the role groups as a sync does (nested ones included), bound again as the service
+ * account. Null for a wrong password.
  */
 async function bindAndReadGroups(
   { directory, endpoint, entry }: Candidate,
   password: string,
+  usable: () => Promise<void>,
   logger: Logger,
 ): Promise<GroupsOf | null> {
   return withDirectory(endpoint, async (client) => {
     if (!(await bindsAs(client, entry.dn, password))) return null;
+    await usable();
     await client.bind(endpoint.bindDn, endpoint.bindPassword);
     const { groupsOf, notes } = await readRoleGroups(client, directory.name, endpoint.settings);
     for (const { group, problem } of notes)
@@ -179,9 +187,6 @@ type Applying = { candidate: Candidate; groupsOf: GroupsOf; person: User | null 
 async function bringIn(ctx: GatewayContext, applying: Applying, logger: Logger): Promise<User> {
   const { candidate, groupsOf, person } = applying;
   const { directory, endpoint, entry } = candidate;
-  const read = readEntry(entry, endpoint.settings, groupsOf);
-  if ('person' in read ? read.person.disabled : read.disabled) throw new AccountDisabledError();
-  if (!person) await stranger(ctx, candidate, read, logger);
   const lease = await takeLease(ctx, directory, { short: true }).catch((error: unknown) => {
     // Removed by an administrator meanwhile: as for a directory that cannot answer.
     if (error instanceof NotFoundError) throw new DirectoryUnavailableError(directory.name, 'it was removed');
@@ -196,6 +201,21 @@ async function bringIn(ctx: GatewayContext, applying: Applying, logger: Logger):
   } finally {
     await lease.release();
   }
+}
+
+/**
+ * Refuses, before anything is written, an entry the directory marks disabled and, for someone no link's id
+ * names, anyone but a newcomer (stranger). Neither depends on the groups, which give only roles and units.
+ */
+async function refuseUnusable(
+  ctx: GatewayContext,
+  candidate: Candidate,
+  person: User | null,
+  logger: Logger,
+): Promise<void> {
+  const read = readEntry(candidate.entry, candidate.endpoint.settings, () => new Set());
+  if ('person' in read ? read.person.disabled : read.disabled) throw new AccountDisabledError();
+  if (!person) await stranger(ctx, candidate, read, logger);
 }
 
 /**
