@@ -2,7 +2,13 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { AppError } from '../../core/errors.ts';
 
-const COOKIE = 'atrium.csrf';
+/**
+ * Over https the cookie is `__Host-` prefixed: a browser then takes it only from this very host, never from
+ * a sibling (a campus's `www.` or a student's pages under the same domain are the same *site*, so SameSite
+ * does not stop their forms, and without the prefix they could set their own cookie, with the token they
+ * got for it here, in a visitor's browser). A plain-http demo cannot use the prefix.
+ */
+export const csrfCookieName = (secure: boolean) => (secure ? '__Host-atrium.csrf' : 'atrium.csrf');
 
 export class CsrfError extends AppError {
   constructor() {
@@ -27,6 +33,7 @@ export type Csrf = {
  */
 export function createCsrf(secret: string, secure: boolean): Csrf {
   const sign = (value: string) => createHmac('sha256', secret).update(`csrf:${value}`).digest('base64url');
+  const COOKIE = csrfCookieName(secure);
 
   return {
     token(req, res) {
