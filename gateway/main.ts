@@ -14,6 +14,7 @@ import { refreshPins } from './federation/refresh-pins.ts';
 import { gatewayApp } from './http/gateway-app.ts';
 import { defineGatewayModels, type GatewayModels } from './models/index.ts';
 import { sweepExpiredPayloads } from './oidc/adapter.ts';
+import { createAppLogoutSender, type AppLogoutRetry } from './oidc/app-logouts.ts';
 import { createEndedAccessPusher, keepSecondsFor, sweepEndedAccess } from './oidc/ended-access.ts';
 import { ensureSigningKey } from './oidc/keys.ts';
 import { startLiveProvider, type LiveProvider } from './oidc/live-provider.ts';
@@ -38,7 +39,12 @@ export type Gateway = {
   close(): Promise<void>;
 };
 
-export type StartOptions = { migrate?: boolean; logger?: Logger };
+export type StartOptions = {
+  migrate?: boolean;
+  logger?: Logger;
+  /** How apps that do not take a logout are tried again (tests shorten it). */
+  appLogoutRetry?: AppLogoutRetry;
+};
 
 /**
  * Composition root of the gateway: config → database → keys → provider → HTTP routes → timers; close()
@@ -102,6 +108,14 @@ async function startOn(
     sessionEnded: () => endedAccess.kick(),
   });
 
+  // Apps are told of access ended here or by another process (the CLI): gateway/oidc/app-logouts.ts.
+  const appLogouts = createAppLogoutSender({
+    context: () => context(null),
+    provider: () => oidc.provider(),
+    logger,
+    retry: options.appLogoutRetry,
+  });
+
   const mailer = mailerFor(config, logger);
   http.serve(
     await gatewayApp({ issuer, config, sequelize, models, sealer, logger, views, context, keepSeconds, oidc, mailer }),
@@ -117,6 +131,7 @@ async function startOn(
         })
       : null;
   endedAccess.start();
+  appLogouts.start();
   logger.info({ issuer, port }, 'gateway listening');
 
   return {
@@ -134,6 +149,7 @@ async function startOn(
       for (const t of timers) clearInterval(t);
       await directorySchedule?.stop();
       await endedAccess.stop();
+      await appLogouts.stop();
       mailer?.close();
       // Requests already read are answered (for up to 5 s) before the database goes.
       await http.close(5_000);

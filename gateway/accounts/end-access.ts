@@ -3,6 +3,7 @@ import { startsWith } from '../../core/like.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
+import { recordAppLogouts } from '../oidc/app-logouts.ts';
 import { personPrefix } from '../portal/session-ids.ts';
 import { rowPrefixesOf } from '../portal/token-vault.ts';
 import { spendOpenResetLinks } from '../recovery/spend-reset-links.ts';
@@ -15,12 +16,16 @@ import { findManageableUser } from './find-user.ts';
  * is enabled again), so do their portal sessions and the tokens the portal kept for them. Console and
  * portal sessions signed in before `accessEndedAt` are refused anyway, whichever were not found here.
  * The domain nodes are told to refuse the access tokens issued until now (`ended_access`, which the
- * gateway pushes to the nodes and the nodes also fetch: gateway/oidc/ended-access.ts), and the person's
- * open reset links are spent, so none of them lets in whoever the access was ended against.
+ * gateway pushes to the nodes and the nodes also fetch: gateway/oidc/ended-access.ts), every app the
+ * person signed in to through one of those sessions is told over its back-channel logout URI after
+ * commit (gateway/oidc/app-logouts.ts), as a sign-out at the gateway tells them, and the person's open
+ * reset links are spent, so none of them lets in whoever the access was ended against.
  * Runs inside the caller's transaction, so it happens with the change that caused it or not at all.
  */
 export async function endAccessOf(ctx: GatewayContext, user: User): Promise<{ artefacts: number }> {
   const endedAt = new Date();
+  // Read from the sessions about to go, which alone say which apps the person is signed in to.
+  await recordAppLogouts(ctx, user.id);
   const artefacts = await ctx.models.OidcPayload.destroy({ where: { accountId: user.id }, transaction: ctx.tx });
   await endPortalSessionsOf(ctx, user);
   await spendOpenResetLinks(ctx, user.id, endedAt);

@@ -40,6 +40,20 @@ export class EndedAccess extends Model<InferAttributes<EndedAccess>, InferCreati
   declare endedAt: Date;
 }
 
+/**
+ * An app still to be told over its back-channel logout URI that a session of the person (`accountId`)
+ * in it (`sid`) ended with their access: sent by the gateway (gateway/oidc/app-logouts.ts).
+ */
+export class AppLogout extends Model<InferAttributes<AppLogout>, InferCreationAttributes<AppLogout>> {
+  declare id: CreationOptional<number>;
+  declare clientId: string;
+  declare accountId: string;
+  declare sid: string;
+  declare tries: CreationOptional<number>;
+  declare nextAt: Date;
+  declare createdAt: Date;
+}
+
 export class WebSession extends Model<InferAttributes<WebSession>, InferCreationAttributes<WebSession>> {
   declare sid: string;
   declare data: string;
@@ -50,14 +64,19 @@ export type SignInModels = {
   OidcPayload: typeof OidcPayload;
   SigningKey: typeof SigningKey;
   EndedAccess: typeof EndedAccess;
+  AppLogout: typeof AppLogout;
   WebSession: typeof WebSession;
 };
 
-/** Binds the OIDC provider's store, its signing keys, the access ended early, and the web sessions of the console and portal. */
+/**
+ * Binds the OIDC provider's store, its signing keys, the access ended early (and the apps still to be
+ * told of it), and the web sessions of the console and portal.
+ */
 export function defineSignInModels(sequelize: Sequelize): SignInModels {
   const OidcPayloadModel = fresh(OidcPayload);
   const SigningKeyModel = fresh(SigningKey);
   const EndedAccessModel = fresh(EndedAccess);
+  const AppLogoutModel = fresh(AppLogout);
   const WebSessionModel = fresh(WebSession);
 
   OidcPayloadModel.init(
@@ -98,6 +117,19 @@ export function defineSignInModels(sequelize: Sequelize): SignInModels {
     { ...tableOptions(sequelize, 'ended_access'), timestamps: false },
   );
 
+  AppLogoutModel.init(
+    {
+      id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
+      clientId: { type: DataTypes.STRING(255), allowNull: false },
+      accountId: { type: DataTypes.STRING(255), allowNull: false },
+      sid: { type: DataTypes.STRING(255), allowNull: false },
+      tries: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
+      nextAt: { type: DataTypes.DATE(3), allowNull: false },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...tableOptions(sequelize, 'app_logouts'), timestamps: false },
+  );
+
   WebSessionModel.init(
     {
       sid: { type: DataTypes.STRING(255), primaryKey: true },
@@ -111,6 +143,7 @@ export function defineSignInModels(sequelize: Sequelize): SignInModels {
     OidcPayload: OidcPayloadModel,
     SigningKey: SigningKeyModel,
     EndedAccess: EndedAccessModel,
+    AppLogout: AppLogoutModel,
     WebSession: WebSessionModel,
   };
 }

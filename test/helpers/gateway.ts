@@ -1,5 +1,5 @@
 import { loadGatewayConfig } from '../../gateway/config.ts';
-import { startGateway, type Gateway } from '../../gateway/main.ts';
+import { startGateway, type Gateway, type StartOptions } from '../../gateway/main.ts';
 import { operator } from '../../gateway/context.ts';
 import { DEMO_PASSWORD, seedDemo } from '../../gateway/seed/demo.ts';
 import { registerApp, type RegisteredApp } from '../../gateway/apps-registry/register-app.ts';
@@ -17,7 +17,11 @@ export type TestGateway = Gateway & { db: TestDatabase; stop(): Promise<void> };
 export const [ENG_NODE, ARTS_NODE] = (await unusedUrls(2)) as [string, string];
 
 /** A gateway on a free port over its own database, seeded with the demo campus. */
-export async function startTestGateway(label: string, env: Record<string, string> = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  label: string,
+  env: Record<string, string> = {},
+  options: Omit<StartOptions, 'migrate'> = {},
+): Promise<TestGateway> {
   const db = await createTestDatabase(label);
   const config = loadGatewayConfig({
     GATEWAY_PORT: '0',
@@ -27,7 +31,7 @@ export async function startTestGateway(label: string, env: Record<string, string
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const gateway = await startGateway(config, { migrate: true });
+  const gateway = await startGateway(config, { ...options, migrate: true });
   await seedDemo(gateway.context(null), { eng: ENG_NODE, arts: ARTS_NODE });
   return Object.assign(gateway, {
     db,

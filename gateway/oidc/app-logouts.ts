@@ -1,0 +1,211 @@
+import type Provider from 'oidc-provider';
+import { Op, type Sequelize } from 'sequelize';
+import type { Logger } from '../../core/logger.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import type { AppLogout } from '../models/index.ts';
+import { PORTAL_CLIENT_ID } from '../portal/portal-client.ts';
+import { inTransaction } from '../transaction.ts';
+
+/** How an app that does not take a logout is tried again: `firstDelayMs` after the first try, doubling. */
+export type AppLogoutRetry = { firstDelayMs: number; maxTries: number };
+
+/** Nine tries, the last about 21 minutes after the first (5 s + 10 s + ... + 640 s). */
+export const APP_LOGOUT_RETRY: AppLogoutRetry = { firstDelayMs: 5_000, maxTries: 9 };
+
+// A claimed row is left to its claimer this long; well over one send (the provider's fetch gives up after
+// 2.5 s), so a second gateway process sends it again only after its claimer died mid-send.
+const CLAIM_MS = 60_000;
+const BATCH = 100;
+
+type Authorizations = Record<string, { sid?: unknown } | undefined>;
+type LogoutClient = { backchannelLogoutUri?: string; backchannelLogout(sub: string, sid: string): Promise<void> };
+
+/** The sender of each database in this process, kicked when this process ended someone's access. */
+const senders = new WeakMap<Sequelize, () => void>();
+
+/**
+ * Lists, for every gateway session of the person still stored, each app signed in through it (the
+ * session's `authorizations`, with that app's `sid`), to be told over its back-channel logout URI once
+ * the caller's transaction commits. Call before the sessions are deleted. The portal is left out: its
+ * sessions of the person are ended directly (endAccessOf).
+ */
+export async function recordAppLogouts(ctx: GatewayContext, accountId: string): Promise<number> {
+  const sessions = await ctx.models.OidcPayload.findAll({
+    where: { model: 'Session', accountId },
+    attributes: ['payload'],
+    transaction: ctx.tx,
+    // Read as the deletion that follows will see them: a session written in between is not missed.
+    ...(ctx.tx ? { lock: true } : {}),
+  });
+  const now = new Date();
+  const rows = sessions.flatMap((session) => {
+    const { authorizations } = JSON.parse(session.payload) as { authorizations?: Authorizations };
+    return Object.entries(authorizations ?? {}).flatMap(([clientId, authorization]) => {
+      const sid = authorization?.sid;
+      if (clientId === PORTAL_CLIENT_ID || typeof sid !== 'string') return [];
+      return [{ clientId, accountId, sid, nextAt: now, createdAt: now }];
+    });
+  });
+  if (rows.length === 0) return 0;
+  await ctx.models.AppLogout.bulkCreate(rows, { transaction: ctx.tx });
+  const kick = () => senders.get(ctx.sequelize)?.();
+  if (ctx.tx) ctx.tx.afterCommit(kick);
+  else kick();
+  return rows.length;
+}
+
+const reasonOf = (error: unknown): string => {
+  const err = error as { message?: string; cause?: { code?: string; message?: string } };
+  const cause = err.cause?.code ?? err.cause?.message;
+  return cause ? `${err.message}: ${cause}` : String(err.message ?? error);
+};
+
+type SenderOptions = {
+  context: () => GatewayContext;
+  provider: () => Provider;
+  logger: Logger;
+  intervalMs?: number;
+  retry?: AppLogoutRetry;
+  /** Apps told at once: one that is slow holds up only its own logout. */
+  concurrency?: number;
+};
+
+/**
+ * Tells apps of ended access (recordAppLogouts), whichever process recorded it: every second, or at
+ * once when this process recorded some. A row is claimed before it is sent (a conditional update of its
+ * try count), so two gateway processes rarely send the same one. Sent → deleted and audited; the app
+ * refused or did not answer → tried again later, and given up (deleted, audited as a failure) after
+ * `retry.maxTries`; the app is gone, disabled or has no back-channel URI any more → deleted.
+ */
+export function createAppLogoutSender(options: SenderOptions) {
+  const retry = options.retry ?? APP_LOGOUT_RETRY;
+  const concurrency = options.concurrency ?? 8;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let sequelize: Sequelize | undefined;
+
+  async function sendDue(): Promise<boolean> {
+    const ctx = options.context();
+    const due = await ctx.models.AppLogout.findAll({
+      where: { nextAt: { [Op.lte]: new Date() } },
+      order: [['nextAt', 'ASC']],
+      limit: BATCH,
+    });
+    let next = 0;
+    const worker = async () => {
+      while (!stopped && next < due.length) {
+        const row = due[next++]!;
+        await deliver(ctx, options.provider(), row, retry, options.logger).catch((err) =>
+          options.logger.error({ err, client: row.clientId }, 'an app logout could not be sent'),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
+    return due.length === BATCH;
+  }
+
+  function kick(): void {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = (async () => {
+      while (!stopped && (await sendDue()));
+    })()
+      .catch((err) => options.logger.error({ err }, 'sending app logouts failed'))
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          kick();
+        }
+      });
+  }
+
+  return {
+    start() {
+      sequelize = options.context().sequelize;
+      senders.set(sequelize, kick);
+      kick();
+      timer = setInterval(kick, options.intervalMs ?? 1_000);
+      timer.unref();
+    },
+    kick,
+    async stop() {
+      stopped = true;
+      if (sequelize && senders.get(sequelize) === kick) senders.delete(sequelize);
+      if (timer) clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+/** Claims one row, then tells its app: see createAppLogoutSender. */
+async function deliver(
+  ctx: GatewayContext,
+  provider: Provider,
+  row: AppLogout,
+  retry: AppLogoutRetry,
+  logger: Logger,
+): Promise<void> {
+  const { AppLogout } = ctx.models;
+  const tries = row.tries + 1;
+  const [claimed] = await AppLogout.update(
+    { tries, nextAt: new Date(Date.now() + CLAIM_MS) },
+    { where: { id: row.id, tries: row.tries } },
+  );
+  if (claimed !== 1) return;
+  try {
+    const client = (await provider.Client.find(row.clientId)) as LogoutClient | undefined;
+    if (!client?.backchannelLogoutUri) {
+      await AppLogout.destroy({ where: { id: row.id } });
+      return;
+    }
+    await client.backchannelLogout(row.accountId, row.sid);
+  } catch (error) {
+    await notTaken(ctx, row, tries, reasonOf(error), retry, logger);
+    return;
+  }
+  await settle(ctx, row, { tries });
+}
+
+/** The app refused the logout or did not answer: it is tried again later, or given up on. */
+async function notTaken(
+  ctx: GatewayContext,
+  row: AppLogout,
+  tries: number,
+  error: string,
+  retry: AppLogoutRetry,
+  logger: Logger,
+): Promise<void> {
+  if (tries < retry.maxTries) {
+    const nextAt = new Date(Date.now() + retry.firstDelayMs * 2 ** (tries - 1));
+    await ctx.models.AppLogout.update({ nextAt }, { where: { id: row.id, tries } });
+    logger.warn({ client: row.clientId, tries, error }, 'an app did not take a logout; trying again');
+    return;
+  }
+  await settle(ctx, row, { outcome: 'failure', tries, error });
+  logger.warn({ client: row.clientId, tries, error }, 'an app did not take a logout; given up');
+}
+
+/** The row goes, and the audit log says whether the app was told, and after how many tries. */
+async function settle(
+  ctx: GatewayContext,
+  row: AppLogout,
+  result: { outcome?: 'failure'; tries: number; error?: string },
+): Promise<void> {
+  const { outcome, ...why } = result;
+  await inTransaction(ctx, async (ctx) => {
+    await ctx.models.AppLogout.destroy({ where: { id: row.id }, transaction: ctx.tx });
+    await audit(ctx, {
+      action: 'logout.backchannel',
+      target: row.clientId,
+      outcome,
+      details: { reason: 'ended_access', account: row.accountId, ...why },
+    });
+  });
+}
