@@ -56,10 +56,6 @@ async function endPortalSessionsOf(ctx: GatewayContext, user: User): Promise<voi
 }
 
 /**
- * Whether the person's access was ended (password reset, sign out everywhere, disabled) at or after
- * `signedInAt` (epoch ms): a console or portal session signed in before then must not go on.
- */
-/**
  * Gives the person a new password (its hash) and lifts their lockout, then ends every way they are
  * signed in (endAccessOf): whoever knew the old password may hold a session or a refresh token made with
  * it. In the caller's transaction; the caller audits its own action (a reset, a link used, a change).
@@ -76,6 +72,10 @@ export async function replacePassword(
   return endAccessOf(ctx, user);
 }
 
+/**
+ * Whether the person's access was ended (password reset, sign out everywhere, disabled) at or after
+ * `signedInAt` (epoch ms): a console or portal session signed in before then must not go on.
+ */
 export function accessEndedSince(user: User, signedInAt: number): boolean {
   return user.accessEndedAt != null && user.accessEndedAt.getTime() >= signedInAt;
 }
