@@ -141,11 +141,13 @@ export const appCommands: CommandGroup = {
         json: { ...secrets, app: presented },
         text: [
           `Registered app "${app.name}".`,
-          `  client id:     ${app.clientId}`,
-          `  client secret: ${app.clientSecret}`,
-          `  slug:          ${app.slug}`,
+          `  client id:       ${app.clientId}`,
+          `  client secret:   ${app.clientSecret}`,
           ...(app.callbackSecret ? [`  callback secret: ${app.callbackSecret}`] : []),
-          `The secret is ${ONCE.charAt(0).toLowerCase()}${ONCE.slice(1)}`,
+          `  slug:            ${app.slug}`,
+          app.callbackSecret
+            ? 'Both secrets are shown only this once and cannot be displayed again; store them now.'
+            : `The secret is ${ONCE.charAt(0).toLowerCase()}${ONCE.slice(1)}`,
         ].join('\n'),
       };
     },

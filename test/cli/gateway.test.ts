@@ -42,8 +42,10 @@ describe('atrium apps, keys and gateway', () => {
       '--json',
     ]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/client id: {5}app-[0-9a-f]{8}\n {2}client secret: [\w-]{43}\n/);
-    expect(text.stdout).toContain('The secret is shown only this once');
+    expect(text.stdout).toMatch(
+      /\n {2}client id: {7}app-[0-9a-f]{8}\n {2}client secret: {3}[\w-]{43}\n {2}callback secret: [\w-]{43}\n {2}slug: {12}\S+\n/,
+    );
+    expect(text.stdout).toContain('Both secrets are shown only this once');
     const app = jsonOf(json);
     expect(app).toEqual({
       id: expect.any(String),
