@@ -193,7 +193,12 @@ export function describeDirectory(d: PresentedDirectory): string {
 }
 
 function describeReport(report: SyncReport): string {
-  const lines = [summarize(report)];
+  return [summarize(report), ...reportDetails(report)].join('\n');
+}
+
+/** What a report names beyond its one-sentence summary: who was refused, disabled, renamed. */
+function reportDetails(report: SyncReport): string[] {
+  const lines: string[] = [];
   if (report.names.refused.length > 0) {
     lines.push('Refused:');
     for (const r of report.names.refused) lines.push(`  ${r.username ?? r.dn}: ${r.reason}`);
@@ -212,7 +217,7 @@ function describeReport(report: SyncReport): string {
     lines.push(
       `Renamed in the directory, keeping their username: ${renamed.join(', ')}${(report.renamed ?? 0) > renamed.length ? ', …' : ''}`,
     );
-  return lines.join('\n');
+  return lines;
 }
 
 function describeTest(t: DirectoryTest): string {
@@ -303,9 +308,11 @@ export const directoryCommands: CommandGroup = {
     args: ['NAME'],
     async run(args, io) {
       const directory = await withSession(io, ({ ctx }) => showDirectory(ctx, args.positionals[0]!));
+      // The "last sync:" line already gives the report's summary; below it only what the summary does not say.
+      const details = directory.lastReport ? reportDetails(directory.lastReport) : [];
       return {
         json: directory,
-        text: `${describeDirectory(directory)}${directory.lastReport ? `\n\n${describeReport(directory.lastReport)}` : ''}`,
+        text: [describeDirectory(directory), ...(details.length > 0 ? ['', ...details] : [])].join('\n'),
       };
     },
   },

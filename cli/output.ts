@@ -37,6 +37,17 @@ function describe(error: unknown): Described {
   return { exit: EXIT_FAILURE, code: 'internal', message: `Unexpected error: ${message}` };
 }
 
+const wordsOf = (text: string) => text.toLowerCase().match(/[^\s:;,.()"]+/g) ?? [];
+
+/**
+ * A field's message that only repeats the headline ("Unknown unit x" over "units: unknown unit x") would
+ * print the same thing twice; --json keeps every field for scripts.
+ */
+function saysNothingMore(fieldMessage: string, headline: string): boolean {
+  const said = new Set(wordsOf(headline));
+  return wordsOf(fieldMessage).every((word) => said.has(word));
+}
+
 export type ErrorReport = { json: boolean; usage: string; debug: boolean };
 
 /** Prints one error (JSON on stdout under --json, a few lines on stderr otherwise) and returns the exit status. */
@@ -49,7 +60,8 @@ export function reportError(io: Io, error: unknown, report: ErrorReport): number
     return d.exit;
   }
   const lines = [`atrium: ${d.message}`];
-  for (const [field, message] of Object.entries(d.fields ?? {})) lines.push(`  ${field}: ${message}`);
+  for (const [field, message] of Object.entries(d.fields ?? {}))
+    if (!saysNothingMore(message, d.message)) lines.push(`  ${field}: ${message}`);
   if (error instanceof UsageError) lines.push(`Run "${report.usage} --help" for usage.`);
   if (d.code === 'internal' && report.debug && error instanceof Error && error.stack) lines.push(error.stack);
   io.stderr.write(`${lines.join('\n')}\n`);

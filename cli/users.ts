@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { AppError } from '../core/errors.ts';
+import { AppError, NotFoundError } from '../core/errors.ts';
 import { createUser } from '../gateway/accounts/create-user.ts';
 import { signOutEverywhere } from '../gateway/accounts/end-access.ts';
 import { importUsers, IMPORT_COLUMNS } from '../gateway/accounts/import-users.ts';
@@ -10,13 +10,24 @@ import { presentUsers, type PresentedUser } from '../gateway/accounts/present-us
 import { resetPassword, updateUser } from '../gateway/accounts/update-user.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import { ROLES, type User } from '../gateway/models/index.ts';
-import type { Command, CommandGroup, Io } from './command.ts';
+import { UsageError, type Args, type Command, type CommandGroup, type Io } from './command.ts';
 import { createProgressBar } from './progress.ts';
 import { withSession } from './session.ts';
 import { readPasswordFromStdin } from './stdin.ts';
 import { table } from './table.ts';
 import { describeFactors, factorsOf } from '../gateway/factors/factor-status.ts';
 import { resetFactors } from '../gateway/factors/reset-factors.ts';
+
+// The most listUsers reads; a page past it lies past the last page of any campus anyway.
+const LAST_PAGE_READ = 100_000;
+
+/** --page as typed: zod's own wording ("expected number, received NaN") tells an operator nothing. */
+function pageOption(args: Args): number | undefined {
+  const raw = args.string('page');
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new UsageError('--page must be a whole number from 1');
+  return Number(raw);
+}
 
 async function present(ctx: GatewayContext, user: User): Promise<PresentedUser> {
   return (await presentUsers(ctx, [user]))[0]!;
@@ -141,8 +152,12 @@ export const userCommands: CommandGroup = {
       page: { type: 'string', value: 'N', help: 'page number, from 1' },
     },
     async run(args, io) {
+      const asked = pageOption(args);
       const page = await withSession(io, async ({ ctx }) => {
-        const found = await listUsers(ctx, { q: args.string('q'), page: args.string('page') });
+        const found = await listUsers(ctx, {
+          q: args.string('q'),
+          page: asked === undefined ? undefined : Math.min(asked, LAST_PAGE_READ),
+        });
         const factors = await factorsOf(
           ctx,
           found.users.map((u) => u.id),
@@ -150,6 +165,10 @@ export const userCommands: CommandGroup = {
         return { ...found, users: found.users.map((u) => ({ ...u, factors: factors.get(u.id)! })) };
       });
       if (page.total === 0) return { json: page, text: 'No users found.' };
+      if (asked !== undefined && asked > page.pages)
+        throw new NotFoundError(
+          `There is no page ${asked}: the ${page.total} user(s) fit on ${page.pages === 1 ? 'page 1' : `pages 1 to ${page.pages}`}`,
+        );
       const rows = page.users.map((u) => [
         u.username,
         u.displayName,
