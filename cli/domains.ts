@@ -1,9 +1,35 @@
-import { addDomain, listDomains } from '../gateway/domains/domains.ts';
+import { addDomain, listDomains, updateDomain, type PresentedDomain } from '../gateway/domains/domains.ts';
+import { HomeMoveError, type HomeMoves } from '../gateway/domains/home-moves.ts';
+import { removeDomain } from '../gateway/domains/remove-domain.ts';
 import { pinnedKeysOf } from '../gateway/federation/pin-domain.ts';
-import type { CommandGroup } from './command.ts';
+import type { Command, CommandGroup, OptionSpec } from './command.ts';
 import { domainFederationCommands } from './domain-federation.ts';
 import { withSession } from './session.ts';
 import { table } from './table.ts';
+
+const movePeople: OptionSpec = {
+  type: 'boolean',
+  help: 'confirms moving people whose IM home domain the change moves (their chat history stays on the old node)',
+};
+
+/** The use-cases' refusal to move people, saying how to confirm on the command line. */
+async function confirmedBy<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof HomeMoveError)
+      throw new HomeMoveError(error.moves, 'run again with --move-people to move them');
+    throw error;
+  }
+}
+
+function movedText(moved: HomeMoves): string {
+  if (moved.people === 0) return '';
+  const parts = moved.moves.map((m) => `${m.people} from ${m.from} to ${m.to ?? 'no domain'}`);
+  return ` Moved the IM home of ${moved.people} ${moved.people === 1 ? 'person' : 'people'} (${parts.join('; ')}).`;
+}
+
+const served = (d: PresentedDomain) => (d.units.length > 0 ? `serving ${d.units.join(', ')}` : 'serving no unit');
 
 export const domainCommands: CommandGroup = {
   add: {
@@ -24,19 +50,77 @@ export const domainCommands: CommandGroup = {
         required: true,
         help: 'org unit the node serves (with its subunits)',
       },
+      'move-people': movePeople,
     },
+    notes:
+      'Refused, with the count, when the new domain would become the IM home of people who have one now, unless --move-people is given.',
     async run(args, io) {
       const domain = await withSession(io, async ({ ctx }) => {
-        const created = await addDomain(ctx, {
-          name: args.positionals[0],
-          url: args.string('url'),
-          units: args.list('unit'),
-        });
+        const created = await confirmedBy(() =>
+          addDomain(ctx, {
+            name: args.positionals[0],
+            url: args.string('url'),
+            units: args.list('unit'),
+            movePeople: args.flag('move-people'),
+          }),
+        );
         return (await listDomains(ctx)).find((d) => d.id === created.id)!;
       });
       return {
         json: domain,
-        text: `Added domain ${domain.name} at ${domain.url}, serving ${domain.units.join(', ')}.`,
+        text: `Added domain ${domain.name} at ${domain.url}, ${served(domain)}.`,
+      };
+    },
+  },
+  update: {
+    summary: "Changes a domain node's URL or the units it serves (the units given replace the ones it serves).",
+    args: ['NAME'],
+    options: {
+      url: { type: 'string', value: 'URL', help: 'new base URL of the node' },
+      unit: { type: 'string', value: 'PATH', multiple: true, help: 'org unit the node serves (with its subunits)' },
+      'move-people': movePeople,
+    },
+    notes:
+      'Refused, with the count, when the new units would change the IM home domain of anyone, unless --move-people is given.',
+    async run(args, io) {
+      const name = args.positionals[0]!;
+      const units = args.list('unit');
+      const url = args.string('url');
+      const domain = await withSession(io, async ({ ctx }) => {
+        await confirmedBy(() =>
+          updateDomain(ctx, name, {
+            ...(url === undefined ? {} : { url }),
+            ...(units.length > 0 ? { units } : {}),
+            movePeople: args.flag('move-people'),
+          }),
+        );
+        return (await listDomains(ctx)).find((d) => d.name === name)!;
+      });
+      return { json: domain, text: `Saved domain ${domain.name} at ${domain.url}, ${served(domain)}.` };
+    },
+  },
+  remove: {
+    summary:
+      'Removes a domain node with the units it serves, its pinned keys and its federation pairs; nodes stop routing to it.',
+    args: ['NAME'],
+    options: { 'move-people': movePeople },
+    notes:
+      'Refused, with the count, while the domain is the IM home of anyone, unless --move-people is given (their chat history stays on its node).',
+    async run(args, io) {
+      const name = args.positionals[0]!;
+      const removed = await withSession(io, ({ ctx }) =>
+        confirmedBy(() => removeDomain(ctx, name, { movePeople: args.flag('move-people') })),
+      );
+      const pairs = removed.federationPairs.length;
+      const pairsText = pairs > 0 ? ` Removed its ${pairs} federation pair${pairs === 1 ? '' : 's'}.` : '';
+      return {
+        json: {
+          removed: name,
+          movedPeople: removed.moved.people,
+          moves: removed.moved.moves,
+          federationPairs: removed.federationPairs,
+        },
+        text: `Removed domain ${name}.${pairsText}${movedText(removed.moved)}`,
       };
     },
   },
@@ -58,4 +142,7 @@ export const domainCommands: CommandGroup = {
     },
   },
   ...domainFederationCommands,
+  // The pair commands are defined for two domains alike; their usage names what the words are.
+  allow: { ...(domainFederationCommands.allow as Command), args: ['DOMAIN', 'OTHER_DOMAIN'] },
+  deny: { ...(domainFederationCommands.deny as Command), args: ['DOMAIN', 'OTHER_DOMAIN'] },
 };

@@ -12,22 +12,50 @@ import { domainNameSchema, httpUrlSchema, unitPathSchema } from '../accounts/sch
 import { selfAndAncestors, unitsByPaths } from '../accounts/units.ts';
 import { remember } from '../request-memo.ts';
 import { findByColumn } from '../../core/find-by-column.ts';
+import { guardHomeMoves, type HomeMoves } from './home-moves.ts';
 
 const domainSchema = z.object({
   name: domainNameSchema,
   url: httpUrlSchema,
   // A domain of a partner organization, reached through its proxy, serves none of this campus's units.
   units: z.array(unitPathSchema),
+  /**
+   * A form's explicit answer to "a partner organization's domain?". With it, no unit means a partner's
+   * domain only when said so: a forgotten tick must not turn a campus node into a partner's, whose pairs
+   * nodes do not judge by this campus's policy (federation/registry.ts).
+   */
+  partner: z.boolean().optional(),
+  // The operator's confirmation that people whose IM home domain the change moves are to move (home-moves.ts).
+  movePeople: z.boolean().optional(),
 });
+
+function partnerMatchesUnits(data: { units?: string[]; partner?: boolean }, ctx: z.RefinementCtx): void {
+  if (data.partner === undefined || data.units === undefined) return;
+  if (data.units.length === 0 && !data.partner)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['units'],
+      message: "tick the units this node serves, or mark it as a partner organization's domain",
+    });
+  if (data.units.length > 0 && data.partner)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['units'],
+      message: "a partner organization's domain serves none of this campus's units: untick them or the partner box",
+    });
+}
+
+const addSchema = domainSchema.superRefine(partnerMatchesUnits);
+const updateSchema = domainSchema.omit({ name: true }).partial().superRefine(partnerMatchesUnits);
 
 export type PresentedDomain = { id: string; name: string; url: string; units: string[] };
 
 /** Registers an IM domain node: its name, its URL (the audience of its access tokens) and the units it serves. */
 export async function addDomain(ctx: GatewayContext, input: unknown): Promise<Domain> {
-  const data = parseInput(domainSchema, input);
+  const data = parseInput(addSchema, input);
   assertFullAdmin(ctx.actor);
   return inTransaction(ctx, async (ctx) => {
-    const { Domain, DomainUnit } = ctx.models;
+    const { Domain } = ctx.models;
     const clash = await Domain.findOne({
       where: { [Op.or]: [{ name: data.name }, { url: data.url }] },
       transaction: ctx.tx,
@@ -37,19 +65,22 @@ export async function addDomain(ctx: GatewayContext, input: unknown): Promise<Do
         clash.name === data.name ? `Domain ${data.name} exists` : `URL ${data.url} is used by ${clash.name}`,
       );
     const units = await unitsByPaths(ctx, data.units);
-    const domain = await Domain.create({ id: randomUUID(), name: data.name, url: data.url }, { transaction: ctx.tx });
-    if (units.length > 0)
-      await DomainUnit.bulkCreate(
-        units.map((u) => ({ domainId: domain.id, unitId: u.id })),
-        { transaction: ctx.tx },
-      );
-    await audit(ctx, { action: 'domain.create', target: data.name, details: { url: data.url, units: data.units } });
+    const domain = Domain.build({ id: randomUUID(), name: data.name, url: data.url });
+    const moved = await guardHomeMoves(ctx, data.movePeople === true, async () => {
+      await domain.save({ transaction: ctx.tx });
+      await linkUnits(ctx, domain.id, units);
+    });
+    await audit(ctx, {
+      action: 'domain.create',
+      target: data.name,
+      details: { url: data.url, units: data.units, ...movedDetails(moved) },
+    });
     return domain;
   });
 }
 
 export async function updateDomain(ctx: GatewayContext, name: string, input: unknown): Promise<Domain> {
-  const data = parseInput(domainSchema.omit({ name: true }).partial(), input);
+  const data = parseInput(updateSchema, input);
   assertFullAdmin(ctx.actor);
   return inTransaction(ctx, async (ctx) => {
     const { Domain, DomainUnit } = ctx.models;
@@ -61,17 +92,31 @@ export async function updateDomain(ctx: GatewayContext, name: string, input: unk
       domain.url = data.url;
       await domain.save({ transaction: ctx.tx });
     }
+    let moved: HomeMoves | null = null;
     if (data.units) {
       const units = await unitsByPaths(ctx, data.units);
-      await DomainUnit.destroy({ where: { domainId: domain.id }, transaction: ctx.tx });
-      await DomainUnit.bulkCreate(
-        units.map((u) => ({ domainId: domain.id, unitId: u.id })),
-        { transaction: ctx.tx },
-      );
+      moved = await guardHomeMoves(ctx, data.movePeople === true, async () => {
+        await DomainUnit.destroy({ where: { domainId: domain.id }, transaction: ctx.tx });
+        await linkUnits(ctx, domain.id, units);
+      });
     }
-    await audit(ctx, { action: 'domain.update', target: name, details: data });
+    const { movePeople: _, partner: __, ...changes } = data;
+    await audit(ctx, { action: 'domain.update', target: name, details: { ...changes, ...movedDetails(moved) } });
     return domain;
   });
+}
+
+async function linkUnits(ctx: GatewayContext, domainId: string, units: { id: string }[]): Promise<void> {
+  if (units.length === 0) return;
+  await ctx.models.DomainUnit.bulkCreate(
+    units.map((u) => ({ domainId, unitId: u.id })),
+    { transaction: ctx.tx },
+  );
+}
+
+/** What the audit log keeps of a confirmed move: how many people, from which domain to which. */
+function movedDetails(moved: HomeMoves | null): Record<string, unknown> {
+  return moved && moved.people > 0 ? { movedPeople: moved.people, moves: moved.moves } : {};
 }
 
 export async function listDomains(ctx: GatewayContext): Promise<PresentedDomain[]> {

@@ -101,7 +101,8 @@ beforeAll(async () => {
   // Each organization registers the partner's domain at the partner's proxy and pins its keys through it.
   await addDomain(u, { name: 'sales.acme.test', url: proxyC.url, units: [] });
   // (The company's test gateway was seeded with the demo campus; its eng entry becomes the partner domain.)
-  await updateDomain(c, 'eng.campus.test', { url: proxyU.url, units: [] });
+  // Its demo people of campus/eng are left with no IM home there, which the change is told to do.
+  await updateDomain(c, 'eng.campus.test', { url: proxyU.url, units: [], movePeople: true });
   await pinDomainKeys(u, 'sales.acme.test');
   await pinDomainKeys(c, 'eng.campus.test');
   await allowPair(u, { a: 'eng.campus.test', b: 'sales.acme.test' });

@@ -569,14 +569,15 @@ describe('units and domains as an administrator', () => {
       units: [],
     });
     expect(invalid.status).toBe(400);
-    for (const field of ['name', 'url']) expect(invalid.html).toContain(`id="${field}-error"`);
-    // A partner organization's domain serves none of this campus's units, so none is a valid choice.
-    expect(invalid.html).not.toContain('id="units-error"');
+    // No unit ticked is a partner organization's domain only when the form says so (domain-changes.test.ts).
+    for (const field of ['name', 'url', 'units']) expect(invalid.html).toContain(`id="${field}-error"`);
 
     const added = await submitFilled(admin, form, filledFormWithAction(form, '/admin/domains'), {
       name: 'music.campus.test',
       url: 'http://127.0.0.1:4203',
       units: ['campus/arts/music'],
+      // carol's primary unit: her IM home moves from arts.campus.test (domain-changes.test.ts).
+      movePeople: 'on',
     });
     expect(added.url).toBe(url('/admin/domains'));
     expect(mainText(added)).toContain('Added domain music.campus.test.');
@@ -586,6 +587,7 @@ describe('units and domains as an administrator', () => {
     const saved = await submitFilled(admin, edit, filledFormWithAction(edit, '/admin/domains/music.campus.test'), {
       url: 'http://127.0.0.1:4204',
       units: ['campus/arts/music', 'campus/arts/history'],
+      movePeople: 'on',
     });
     expect(mainText(saved)).toContain('Saved domain music.campus.test.');
     expect(saved.html).toContain('value="http://127.0.0.1:4204"');

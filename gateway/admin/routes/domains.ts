@@ -2,9 +2,24 @@ import { Router, type Request, type Response } from 'express';
 import { NotFoundError } from '../../../core/errors.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
 import { addDomain, listDomains, updateDomain, type PresentedDomain } from '../../domains/domains.ts';
-import { bodyOf, formBody, formFailure, list, text, type FormFailure } from '../form-input.ts';
+import { HomeMoveError, type HomeMoves } from '../../domains/home-moves.ts';
+import { removeDomain } from '../../domains/remove-domain.ts';
+import { bodyOf, formBody, formFailure, list, text, type Body, type FormFailure } from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
+
+/** What the page shows when a change would move people: the notice, and the confirmation box with the count. */
+type Refusal = FormFailure & { moves?: HomeMoves };
+
+function refusal(error: unknown): Refusal {
+  if (error instanceof HomeMoveError) {
+    const moved = new HomeMoveError(error.moves, 'tick "Move these people" and submit again to go ahead');
+    return { ...formFailure(moved), moves: error.moves };
+  }
+  return formFailure(error);
+}
+
+const confirmed = (body: Body) => text(body, 'movePeople') === 'on';
 
 /** IM domain nodes: which URL each answers at and which units it serves. Full administrators only. */
 export function domainRoutes(kit: ConsoleKit): Router {
@@ -22,7 +37,8 @@ export function domainRoutes(kit: ConsoleKit): Router {
     res: Response,
     domain: PresentedDomain | null,
     values: Record<string, unknown>,
-    failure?: FormFailure,
+    failure?: Refusal,
+    removal?: Refusal,
   ) {
     kit.render(
       req,
@@ -36,8 +52,10 @@ export function domainRoutes(kit: ConsoleKit): Router {
         values,
         errors: failure?.errors ?? {},
         notice: failure?.notice,
+        moves: failure?.moves,
+        removal,
       },
-      failure?.status,
+      failure?.status ?? removal?.status,
     );
   }
 
@@ -50,36 +68,65 @@ export function domainRoutes(kit: ConsoleKit): Router {
   });
 
   router.get('/domains/new', async (req, res) => {
-    await renderForm(req, res, null, { units: [] });
+    await renderForm(req, res, null, { units: [], partner: false });
   });
 
   router.post('/domains', formBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
-    const input = { name: text(body, 'name'), url: text(body, 'url'), units: list(body, 'units') };
+    const values = {
+      name: text(body, 'name'),
+      url: text(body, 'url'),
+      units: list(body, 'units'),
+      partner: text(body, 'partner') === 'on',
+    };
     try {
+      const input = {
+        name: values.name,
+        url: values.url,
+        units: values.units,
+        partner: values.partner,
+        movePeople: confirmed(body),
+      };
       const domain = await addDomain(kit.context(req), input);
       setFlash(req, `Added domain ${domain.name}.`);
       res.redirect(303, '/admin/domains');
     } catch (error) {
-      await renderForm(req, res, null, input, formFailure(error));
+      await renderForm(req, res, null, values, refusal(error));
     }
   });
 
   router.get('/domains/:name', async (req, res) => {
     const domain = await findDomain(req, String(req.params.name));
-    await renderForm(req, res, domain, { url: domain.url, units: domain.units });
+    await renderForm(req, res, domain, { url: domain.url, units: domain.units, partner: domain.units.length === 0 });
   });
 
   router.post('/domains/:name', formBody, kit.csrf.check, async (req, res) => {
     const domain = await findDomain(req, String(req.params.name));
     const body = bodyOf(req);
-    const input = { url: text(body, 'url'), units: list(body, 'units') };
+    const values = { url: text(body, 'url'), units: list(body, 'units'), partner: text(body, 'partner') === 'on' };
     try {
+      const input = { url: values.url, units: values.units, partner: values.partner, movePeople: confirmed(body) };
       await updateDomain(kit.context(req), domain.name, input);
       setFlash(req, `Saved domain ${domain.name}.`);
       res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}`);
     } catch (error) {
-      await renderForm(req, res, domain, input, formFailure(error));
+      await renderForm(req, res, domain, values, refusal(error));
+    }
+  });
+
+  router.post('/domains/:name/remove', formBody, kit.csrf.check, async (req, res) => {
+    const domain = await findDomain(req, String(req.params.name));
+    try {
+      const removed = await removeDomain(kit.context(req), domain.name, { movePeople: confirmed(bodyOf(req)) });
+      const moved = removed.moved.people;
+      setFlash(
+        req,
+        `Removed domain ${domain.name}${moved > 0 ? `; the IM home of ${moved} ${moved === 1 ? 'person' : 'people'} moved` : ''}.`,
+      );
+      res.redirect(303, '/admin/domains');
+    } catch (error) {
+      const values = { url: domain.url, units: domain.units, partner: domain.units.length === 0 };
+      await renderForm(req, res, domain, values, undefined, refusal(error));
     }
   });
 
