@@ -1,4 +1,5 @@
-import { createUnit, listUnits } from '../gateway/accounts/units.ts';
+import { removeUnit } from '../gateway/accounts/remove-unit.ts';
+import { createUnit, listUnits, renameUnit } from '../gateway/accounts/units.ts';
 import type { OrgUnit } from '../gateway/models/index.ts';
 import type { CommandGroup } from './command.ts';
 import { withSession } from './session.ts';
@@ -38,6 +39,28 @@ export const unitCommands: CommandGroup = {
         createUnit(ctx, { path: args.positionals[0], name: args.string('name') }),
       );
       return { json: presentUnit(unit), text: `Added unit ${unit.path} (${unit.name}).` };
+    },
+  },
+  rename: {
+    summary: "Gives a unit another display name; its path stays (tokens' org_units claims and mappings use it).",
+    args: ['PATH'],
+    options: {
+      name: { type: 'string', value: 'NAME', required: true, help: 'the new display name' },
+    },
+    async run(args, io) {
+      const unit = await withSession(io, ({ ctx }) =>
+        renameUnit(ctx, { path: args.positionals[0], name: args.string('name') }),
+      );
+      return { json: presentUnit(unit), text: `Renamed unit ${unit.path} to ${unit.name}.` };
+    },
+  },
+  remove: {
+    summary:
+      'Removes a unit nothing uses: no child units, members, domains, apps, second-factor policy or directory name it.',
+    args: ['PATH'],
+    async run(args, io) {
+      const removed = await withSession(io, ({ ctx }) => removeUnit(ctx, args.positionals[0]!));
+      return { json: removed, text: `Removed unit ${removed.path} (${removed.name}).` };
     },
   },
   list: {

@@ -1,16 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
 import { z } from 'zod';
-import { ConflictError, ValidationError } from '../../core/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { audit } from '../audit.ts';
-import type { GatewayContext } from '../context.ts';
+import type { Actor, GatewayContext } from '../context.ts';
 import type { OrgUnit } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { assertCovers, assertFullAdmin } from './scope.ts';
 import { displayNameSchema, unitPathSchema } from './schemas.ts';
 
 const newUnitSchema = z.object({ path: unitPathSchema, name: displayNameSchema });
+const renameSchema = z.object({ path: unitPathSchema, name: displayNameSchema });
+
+/** One segment of a unit path, as the console's "short name" field asks for it. */
+export const unitSegmentSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+    message: 'one short name of lowercase letters, digits and dashes (at most 63, no "/"), such as physics',
+  });
 
 export function parentPathOf(path: string): string | null {
   const cut = path.lastIndexOf('/');
@@ -24,12 +34,28 @@ export function selfAndAncestors(path: string): string[] {
   return out;
 }
 
+/**
+ * Who may add, rename or remove a unit: whoever administers its parent, so a unit admin shapes what lies
+ * below their own units but not those units themselves; a root unit (no "/") needs a full administrator.
+ */
+export function assertMayShape(actor: Actor, path: string): void {
+  const parentPath = parentPathOf(path);
+  if (parentPath) assertCovers(actor, [parentPath]);
+  else assertFullAdmin(actor);
+}
+
+/** The unit at `path`, or a clear "no such unit". */
+export async function findUnit(ctx: GatewayContext, path: string): Promise<OrgUnit> {
+  const unit = await ctx.models.OrgUnit.findOne({ where: { path }, transaction: ctx.tx });
+  if (!unit) throw new NotFoundError(`No unit ${path}`);
+  return unit;
+}
+
 /** Adds a unit under an existing parent; a root unit (no "/") needs a full administrator. */
 export async function createUnit(ctx: GatewayContext, input: unknown): Promise<OrgUnit> {
   const { path, name } = parseInput(newUnitSchema, input);
   const parentPath = parentPathOf(path);
-  if (parentPath) assertCovers(ctx.actor, [parentPath]);
-  else assertFullAdmin(ctx.actor);
+  assertMayShape(ctx.actor, path);
   return inTransaction(ctx, async (ctx) => {
     const { OrgUnit } = ctx.models;
     if (await OrgUnit.findOne({ where: { path }, transaction: ctx.tx }))
@@ -44,6 +70,24 @@ export async function createUnit(ctx: GatewayContext, input: unknown): Promise<O
       { transaction: ctx.tx },
     );
     await audit(ctx, { action: 'unit.create', target: path, details: { name } });
+    return unit;
+  });
+}
+
+/**
+ * Gives a unit another display name. Its path stays: tokens' org_units claims, domain nodes, directory
+ * mappings and app visibility name units by path.
+ */
+export async function renameUnit(ctx: GatewayContext, input: unknown): Promise<OrgUnit> {
+  const { path, name } = parseInput(renameSchema, input);
+  assertMayShape(ctx.actor, path);
+  return inTransaction(ctx, async (ctx) => {
+    const unit = await findUnit(ctx, path);
+    const before = unit.name;
+    if (before === name) return unit;
+    unit.name = name;
+    await unit.save({ transaction: ctx.tx });
+    await audit(ctx, { action: 'unit.rename', target: path, details: { from: before, to: name } });
     return unit;
   });
 }

@@ -1,17 +1,32 @@
 import { Router, type Request, type Response } from 'express';
-import { isFullAdmin } from '../../accounts/scope.ts';
+import { removeUnit } from '../../accounts/remove-unit.ts';
+import { adminScopeOf, isFullAdmin, scopeCovers } from '../../accounts/scope.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
-import { createUnit } from '../../accounts/units.ts';
+import { createUnit, parentPathOf, renameUnit, unitSegmentSchema } from '../../accounts/units.ts';
+import type { GatewayContext } from '../../context.ts';
 import { bodyOf, formBody, formFailure, text, type FormFailure } from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 
-/** The unit tree the actor administers, and adding a unit under one of theirs. */
+/** Values of the add form and of the rename/remove form of one unit (`unit`, chosen by ?unit=PATH). */
+type Values = Record<string, string>;
+
+/** The tree, each unit marked with whether the actor may rename or remove it (accounts/units.ts: assertMayShape). */
+async function shapedTree(ctx: GatewayContext) {
+  const scope = adminScopeOf(ctx.actor);
+  return (await unitTree(ctx)).map((node) => {
+    const parent = parentPathOf(node.path);
+    return { ...node, mayChange: parent ? scopeCovers(scope, parent) : scope.all };
+  });
+}
+
+/** The unit tree the actor administers: adding a unit under one of theirs, renaming and removing one below. */
 export function unitRoutes(kit: ConsoleKit): Router {
   const router = Router();
 
-  async function renderUnits(req: Request, res: Response, values: Record<string, string>, failure?: FormFailure) {
+  async function renderUnits(req: Request, res: Response, values: Values, failure?: FormFailure) {
     const ctx = kit.context(req);
+    const tree = await shapedTree(ctx);
     kit.render(
       req,
       res,
@@ -19,7 +34,8 @@ export function unitRoutes(kit: ConsoleKit): Router {
       {
         title: 'Units',
         section: 'units',
-        tree: await unitTree(ctx),
+        tree,
+        changing: tree.find((node) => node.mayChange && node.path === values.unit),
         mayAddTopLevel: isFullAdmin(ctx.actor),
         values,
         errors: failure?.errors ?? {},
@@ -30,16 +46,52 @@ export function unitRoutes(kit: ConsoleKit): Router {
   }
 
   router.get('/units', async (req, res) => {
-    await renderUnits(req, res, { parent: typeof req.query.parent === 'string' ? req.query.parent : '' });
+    const query = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : '');
+    await renderUnits(req, res, { parent: query('parent'), unit: query('unit') });
   });
 
   router.post('/units', formBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     const values = { parent: text(body, 'parent'), segment: text(body, 'segment'), name: text(body, 'name') };
-    const path = values.parent ? `${values.parent}/${values.segment.trim()}` : values.segment.trim();
+    const segment = unitSegmentSchema.safeParse(values.segment);
+    // The field asks for one segment, so a bad one is explained as a segment, not as a whole path.
+    if (!segment.success) {
+      const message = segment.error.issues[0]?.message ?? 'not a short name';
+      return renderUnits(req, res, values, {
+        status: 400,
+        errors: { path: message },
+        notice: 'Some fields are invalid',
+      });
+    }
+    const path = values.parent ? `${values.parent}/${segment.data}` : segment.data;
     try {
       const unit = await createUnit(kit.context(req), { path, name: values.name });
       setFlash(req, `Added ${unit.name} (${unit.path}).`);
+      res.redirect(303, '/admin/units');
+    } catch (error) {
+      await renderUnits(req, res, values, formFailure(error));
+    }
+  });
+
+  router.post('/units/rename', formBody, kit.csrf.check, async (req, res) => {
+    const body = bodyOf(req);
+    const values = { unit: text(body, 'unit'), newName: text(body, 'newName') };
+    try {
+      const unit = await renameUnit(kit.context(req), { path: values.unit, name: values.newName });
+      setFlash(req, `Renamed ${unit.path} to ${unit.name}.`);
+      res.redirect(303, '/admin/units');
+    } catch (error) {
+      const failure = formFailure(error);
+      const errors: Record<string, string> = failure.errors.name ? { newName: failure.errors.name } : {};
+      await renderUnits(req, res, values, { ...failure, errors });
+    }
+  });
+
+  router.post('/units/remove', formBody, kit.csrf.check, async (req, res) => {
+    const values = { unit: text(bodyOf(req), 'unit') };
+    try {
+      const removed = await removeUnit(kit.context(req), values.unit);
+      setFlash(req, `Removed ${removed.name} (${removed.path}).`);
       res.redirect(303, '/admin/units');
     } catch (error) {
       await renderUnits(req, res, values, formFailure(error));

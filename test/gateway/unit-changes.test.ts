@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { filledFormWithAction, submitFilled, type BrowserAgent, type Page } from '../helpers/browser-agent.ts';
+import { addPeople, registerTestApp, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { chromiumMissing, launchChromium } from '../portal/browser.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { operator, type GatewayContext } from '../../gateway/context.ts';
+import { accountClaims } from '../../gateway/accounts/account-claims.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { removeUnit } from '../../gateway/accounts/remove-unit.ts';
+import { createUnit, listUnits, renameUnit } from '../../gateway/accounts/units.ts';
+import { addDomain } from '../../gateway/domains/domains.ts';
+import { requireSecondFactor } from '../../gateway/factors/policy.ts';
+
+let gateway: TestGateway;
+let admin: BrowserAgent;
+let engAdmin: BrowserAgent;
+let ctx: GatewayContext;
+
+const url = (path: string) => `${gateway.issuer}${path}`;
+const open = (agent: BrowserAgent, path: string) => agent.navigate(url(path));
+const unitNamed = (path: string) => gateway.models.OrgUnit.findOne({ where: { path } });
+const auditOf = (action: string, target: string) => gateway.models.AuditEvent.findAll({ where: { action, target } });
+
+/** What a person reads on the page: tags stripped, entities decoded, spaces collapsed. */
+const readable = (page: Page) =>
+  page.html
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&quot;/g, '"')
+    .replace(/&#x27;|&#39;/g, "'")
+    .replace(/&#x3D;/g, '=')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ');
+
+/** Units that exist only to be used by one thing each (made by the operator, as the CLI would). */
+async function units(...paths: string[]) {
+  for (const path of paths) await createUnit(ctx, { path, name: `Unit ${path}` });
+}
+
+/** The removal's refusal, as the operator gets it. */
+async function refusal(path: string): Promise<string> {
+  const error = await removeUnit(ctx, path).then(
+    () => undefined,
+    (e: unknown) => e as Error & { code?: string },
+  );
+  expect(error?.code, path).toBe('conflict');
+  expect(await unitNamed(path), path).not.toBeNull();
+  return error!.message;
+}
+
+beforeAll(async () => {
+  gateway = await startTestGateway('unit-changes', { LOGIN_IP_LIMIT: '1000' });
+  ctx = { ...gateway.context(null), actor: operator('test') };
+  admin = (await signInToConsole(gateway.issuer, 'admin')).agent;
+  engAdmin = (await signInToConsole(gateway.issuer, 'eng-admin')).agent;
+});
+afterAll(async () => gateway?.stop());
+
+describe('renaming a unit', () => {
+  it('changes the name everywhere it is listed and keeps the path in the claims', async () => {
+    const renamed = await renameUnit(ctx, { path: 'campus/arts/history', name: 'Department of History and Classics' });
+    expect(renamed.path).toBe('campus/arts/history');
+    const listed = (await listUnits(ctx)).find((u) => u.path === 'campus/arts/history');
+    expect(listed?.name).toBe('Department of History and Classics');
+    const bob = await gateway.models.User.findOne({ where: { username: 'bob' } });
+    expect((await accountClaims(gateway.context(null), bob!)).org_units).toEqual(['campus/arts/history']);
+    const [row] = await auditOf('unit.rename', 'campus/arts/history');
+    expect(JSON.parse(row!.details!)).toEqual({
+      from: 'Department of History',
+      to: 'Department of History and Classics',
+    });
+    const page = await open(admin, '/admin/units');
+    expect(page.html).toContain('<strong>Department of History and Classics</strong> <code>campus/arts/history</code>');
+  });
+});
+
+describe('removing a unit', () => {
+  it('removes an unused unit, audited', async () => {
+    await units('campus/tpyo');
+    expect(await removeUnit(ctx, 'campus/tpyo')).toEqual({ path: 'campus/tpyo', name: 'Unit campus/tpyo' });
+    expect(await unitNamed('campus/tpyo')).toBeNull();
+    expect(await auditOf('unit.remove', 'campus/tpyo')).toHaveLength(1);
+  });
+
+  it('refuses a unit with units below it, naming them', async () => {
+    await units('campus/lab', 'campus/lab/bio');
+    expect(await refusal('campus/lab')).toContain('child units campus/lab/bio');
+    await removeUnit(ctx, 'campus/lab/bio');
+    await removeUnit(ctx, 'campus/lab');
+    expect(await unitNamed('campus/lab')).toBeNull();
+  });
+
+  it('refuses a unit people belong to, as their primary unit or another, or administer', async () => {
+    await units('campus/primary', 'campus/second', 'campus/admined');
+    await addPeople(gateway, ['pat'], 'campus/primary');
+    const create = (username: string, unitPaths: string[], roles: string[]) =>
+      createUser(ctx, {
+        username,
+        displayName: username,
+        email: `${username}@campus.test`,
+        password: DEMO_PASSWORD,
+        units: unitPaths,
+        roles,
+      });
+    await create('quinn', ['campus/eng/cs', 'campus/second'], ['student']);
+    await create('rita', ['campus/admined'], ['unit-admin']);
+    expect(await refusal('campus/primary')).toContain('1 member: pat (primary unit)');
+    const second = await refusal('campus/second');
+    expect(second).toContain('1 member: quinn');
+    expect(second).not.toContain('primary');
+    expect(await refusal('campus/admined')).toContain('unit admins who administer it: rita');
+    expect(await refusal('campus/eng/ee')).toContain('2 members: carol, dave (primary unit)');
+  });
+
+  it('refuses a unit a domain serves, an app is owned by or shown to, the second-factor policy or a directory names', async () => {
+    await units('campus/served', 'campus/owner', 'campus/shown', 'campus/mfa', 'campus/root', 'campus/groups');
+    await addDomain(ctx, { name: 'served.campus.test', url: 'http://127.0.0.1:4299', units: ['campus/served'] });
+    const app = { redirectUris: ['http://localhost:5999/cb'] };
+    await registerTestApp(gateway, { ...app, name: 'Owned App', slug: 'owned-app', ownerUnit: 'campus/owner' });
+    await registerTestApp(gateway, {
+      ...app,
+      name: 'Shown App',
+      slug: 'shown-app',
+      visibility: { units: ['campus/shown'], roles: [] },
+    });
+    await requireSecondFactor(ctx, { kind: 'unit', value: 'campus/mfa' });
+    await gateway.models.Directory.create({
+      id: randomUUID(),
+      name: 'ldap-main',
+      url: 'ldap://127.0.0.1:3899',
+      caFile: null,
+      bindDn: 'cn=reader,dc=campus,dc=test',
+      bindPasswordSealed: 'x',
+      resetUrl: null,
+      settings: JSON.stringify({
+        unitRoot: 'campus/root',
+        roleGroups: [{ group: 'cn=g,dc=campus,dc=test', role: 'unit-admin', unit: 'campus/groups' }],
+      }),
+    });
+
+    expect(await refusal('campus/served')).toContain('served by domain served.campus.test');
+    expect(await refusal('campus/owner')).toContain('owner unit of app owned-app');
+    expect(await refusal('campus/shown')).toContain('in the visibility of app shown-app');
+    expect(await refusal('campus/mfa')).toContain('second-factor policy requires it');
+    expect(await refusal('campus/root')).toContain('unit root of directory ldap-main');
+    expect(await refusal('campus/groups')).toContain('a unit-admin group of directory ldap-main');
+    expect(await refusal('campus/eng')).toMatch(/child units campus\/eng\/cs, campus\/eng\/ee.*eng\.campus\.test/);
+  });
+
+  it('lets a unit admin remove units below their own, not their own unit nor one outside it', async () => {
+    await units('campus/eng/spare', 'campus/arts/spare');
+    const engAdminUser = await gateway.models.User.findOne({ where: { username: 'eng-admin' } });
+    const asEngAdmin: GatewayContext = {
+      ...ctx,
+      actor: {
+        kind: 'user',
+        id: engAdminUser!.id,
+        name: 'eng-admin',
+        roles: ['unit-admin'],
+        unitPaths: ['campus/eng'],
+      },
+    } as GatewayContext;
+    await expect(removeUnit(asEngAdmin, 'campus/arts/spare')).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(removeUnit(asEngAdmin, 'campus/eng')).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(renameUnit(asEngAdmin, { path: 'campus/arts/spare', name: 'Mine' })).rejects.toMatchObject({
+      code: 'forbidden',
+    });
+    expect(await unitNamed('campus/arts/spare')).not.toBeNull();
+    await removeUnit(asEngAdmin, 'campus/eng/spare');
+    expect(await unitNamed('campus/eng/spare')).toBeNull();
+  });
+});
+
+describe('the console units page', () => {
+  it('renames and removes a unit through its forms', async () => {
+    await units('campus/console-typo');
+    const page = await open(admin, '/admin/units');
+    expect(page.html).toContain('href="/admin/units?unit=campus/console-typo#change-unit"');
+    const chosen = await open(admin, '/admin/units?unit=campus/console-typo');
+    const renamed = await submitFilled(admin, chosen, filledFormWithAction(chosen, '/admin/units/rename'), {
+      newName: 'Console Lab',
+    });
+    expect(renamed.url).toBe(url('/admin/units'));
+    expect(readable(renamed)).toContain('Renamed campus/console-typo to Console Lab.');
+    expect(renamed.html).toContain('<strong>Console Lab</strong> <code>campus/console-typo</code>');
+
+    const again = await open(admin, '/admin/units?unit=campus/console-typo');
+    const removed = await submitFilled(admin, again, filledFormWithAction(again, '/admin/units/remove'));
+    expect(readable(removed)).toContain('Removed Console Lab (campus/console-typo).');
+    expect(removed.html).not.toContain('<code>campus/console-typo</code>');
+    expect(await unitNamed('campus/console-typo')).toBeNull();
+  });
+
+  it('says what still uses a unit and keeps it', async () => {
+    const page = await open(admin, '/admin/units?unit=campus/arts/music');
+    const refused = await submitFilled(admin, page, filledFormWithAction(page, '/admin/units/remove'));
+    expect(refused.status).toBe(409);
+    expect(readable(refused)).toContain('Unit campus/arts/music is still in use: 1 member: carol (primary unit)');
+    expect(await unitNamed('campus/arts/music')).not.toBeNull();
+  });
+
+  it('refuses a remove without the form token', async () => {
+    await units('campus/no-token');
+    const response = await admin.request(url('/admin/units/remove'), {
+      method: 'POST',
+      body: new URLSearchParams({ unit: 'campus/no-token' }),
+    });
+    expect(response.status).toBe(403);
+    expect(await unitNamed('campus/no-token')).not.toBeNull();
+  });
+
+  it('offers a unit admin only the units below their own, and refuses one outside', async () => {
+    await units('campus/eng/console-spare', 'campus/arts/console-spare');
+    const page = await open(engAdmin, '/admin/units');
+    expect(page.html).toContain('href="/admin/units?unit=campus/eng/console-spare#change-unit"');
+    expect(page.html).not.toContain('href="/admin/units?unit=campus/eng#change-unit"');
+    const chosen = await open(engAdmin, '/admin/units?unit=campus/eng/console-spare');
+    const form = filledFormWithAction(chosen, '/admin/units/remove');
+    const outside = await submitFilled(engAdmin, chosen, form, { unit: 'campus/arts/console-spare' });
+    expect(outside.status).toBe(403);
+    expect(await unitNamed('campus/arts/console-spare')).not.toBeNull();
+    const own = await submitFilled(engAdmin, chosen, form, { unit: 'campus/eng' });
+    expect(own.status).toBe(403);
+    const below = await submitFilled(engAdmin, chosen, form);
+    expect(readable(below)).toContain('Removed Unit campus/eng/console-spare (campus/eng/console-spare).');
+  });
+
+  it('explains a bad short name as one part of the path', async () => {
+    const page = await open(admin, '/admin/units?parent=campus/arts');
+    const bad = await submitFilled(admin, page, filledFormWithAction(page, '/admin/units'), {
+      segment: 'film/studies',
+      name: 'Film',
+    });
+    expect(bad.status).toBe(400);
+    const error = /<p class="field-error" id="segment-error">([^<]*)<\/p>/.exec(bad.html)?.[1];
+    expect(error).toContain('one short name of lowercase letters, digits and dashes');
+    expect(error).not.toContain('separated by');
+    expect(await unitNamed('campus/arts/film/studies')).toBeNull();
+  });
+
+  it.skipIf(chromiumMissing)('shows the tree indented, each level further in', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(url('/admin/login'));
+      await page.fill('#username', 'admin');
+      await page.fill('#password', DEMO_PASSWORD);
+      await page.click('button[type=submit]');
+      await page.waitForURL((u) => u.pathname.startsWith('/admin') && !u.pathname.startsWith('/admin/login'));
+      await page.goto(url('/admin/units'));
+      const indent = (name: string) =>
+        page
+          .locator('li', { has: page.locator(`strong:text-is("${name}")`) })
+          .evaluate((li) => li.getBoundingClientRect().left + Number.parseFloat(getComputedStyle(li).paddingLeft));
+      const university = await indent('Atrium University');
+      const college = await indent('College of Engineering');
+      const department = await indent('Department of Computer Science');
+      expect(college).toBeGreaterThan(university);
+      expect(department).toBeGreaterThan(college);
+    } finally {
+      await browser.close();
+    }
+  });
+});
