@@ -11,6 +11,20 @@ export class InvalidCodeError extends AppError {
   }
 }
 
+/**
+ * A wrong code while an authenticator app is being set up: the person has no recovery codes yet, and a
+ * code that is refused although typed right most often comes from a phone whose clock is off.
+ */
+export class InvalidEnrolmentCodeError extends AppError {
+  constructor() {
+    super(
+      'invalid_code',
+      401,
+      "That code is not right. Enter the six-digit code your authenticator app shows now; if it is refused again, check that the device's clock is set automatically.",
+    );
+  }
+}
+
 export class FactorAlreadyEnrolledError extends AppError {
   constructor() {
     super(

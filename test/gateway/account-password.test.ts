@@ -54,7 +54,7 @@ const changePassword = (
   });
 
 const notice = (page: Page) =>
-  /id="account-notice">([^<]*)</
+  /id="password-error" role="alert">([^<]*)</
     .exec(page.html)?.[1]
     ?.replace(/&#x27;/g, "'")
     .replace(/&#x3D;/g, '=');
@@ -135,7 +135,7 @@ describe('changing one’s own password on the account page', () => {
     const here = await accountPage('quin');
 
     const wrong = await changePassword(here, { current: 'not my password', password: NEW_PASSWORD });
-    expect(wrong.url).toBe(url('/account/security'));
+    expect(wrong.url).toBe(url('/account/security#password'));
     expect(notice(wrong)).toBe('That is not your current password. Nothing was changed.');
     expect((await userNamed('quin')).passwordHash).toBe(quin.passwordHash);
     expect((await userNamed('quin')).failedLogins).toBe(1);

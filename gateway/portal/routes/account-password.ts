@@ -1,4 +1,5 @@
 import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { isAppError } from '../../../core/errors.ts';
 import type { LoginPolicy } from '../../accounts/authenticate.ts';
 import { changeOwnPassword } from '../../accounts/change-password.ts';
 import { signOutOwnSessions } from '../../accounts/sign-out-own-sessions.ts';
@@ -6,6 +7,13 @@ import type { GatewayContext } from '../../context.ts';
 import { directoryResetPages } from '../../directories/reset-page.ts';
 import type { Csrf } from '../../http/csrf.ts';
 import type { User } from '../../models/index.ts';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** A refused password change, shown once beside the Password form (post, redirect, get). */
+    passwordError?: string;
+  }
+}
 
 export type AccountPasswordDeps = {
   context: (req: Request | null) => GatewayContext;
@@ -42,6 +50,8 @@ export function accountPasswordRoutes(deps: AccountPasswordDeps): Router {
         res.locals.passwordHome = linked
           ? { directory: true, resetUrl: await directoryResetPages(ctx.models)(user) }
           : { directory: false };
+        res.locals.passwordError = req.session.passwordError;
+        delete req.session.passwordError;
       }
       next();
     } catch (error) {
@@ -57,11 +67,18 @@ export function accountPasswordRoutes(deps: AccountPasswordDeps): Router {
     deps.csrf.check,
     deps.post(async (req, res, user) => {
       const body = req.body as Record<string, unknown>;
-      await changeOwnPassword(deps.context(req), deps.loginPolicy, user, {
-        current: body.current,
-        password: body.password,
-        confirmation: body.confirmation,
-      });
+      try {
+        await changeOwnPassword(deps.context(req), deps.loginPolicy, user, {
+          current: body.current,
+          password: body.password,
+          confirmation: body.confirmation,
+        });
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        // Beside the Password form, not at the top of the page among the second factor's notices.
+        req.session.passwordError = error.message;
+        return res.redirect(303, '/account/security#password');
+      }
       await destroySession(req);
       res.redirect(303, '/account/password-changed');
     }),
