@@ -196,7 +196,7 @@ describe('atrium on a fresh database', () => {
     expect(list.stdout).toMatch(/^NAME\s+URL\s+UNITS\s+PINNED KEYS\n/);
     expect(list.stdout).toMatch(/ai\.campus\.test\s+http:\/\/localhost:4209\s+campus\/eng\/ai\s+\(not pinned\)/);
     expect(unknownUnit.code).toBe(2);
-    expect(unknownUnit.stderr).toContain('units: unknown unit campus/none');
+    expect(unknownUnit.stderr).toBe('atrium: Unknown unit campus/none\n');
     expect((await counts()).domains).toBe(3);
   });
 });
