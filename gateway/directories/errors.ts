@@ -6,7 +6,11 @@ import { AppError, ConflictError } from '../../core/errors.ts';
  * page says to come back a little later (503 with Retry-After).
  */
 export class DirectoryUnavailableError extends AppError {
-  constructor(directory: string, cause: string) {
+  /**
+   * `cause` is what the LDAP library or the network said, for IT's logs and the audit log; `problem` says
+   * the same to the administrator who set the directory up, in words they can act on (connection.ts).
+   */
+  constructor(directory: string, cause: string, problem: string | null = null) {
     super(
       'directory_unavailable',
       503,
@@ -14,9 +18,23 @@ export class DirectoryUnavailableError extends AppError {
       {
         directory,
         cause,
+        ...(problem ? { problem } : {}),
         retryAfterSeconds: 60,
       },
     );
+  }
+
+  /** What went wrong, for the administrator testing or syncing the directory. */
+  get problem(): string {
+    const problem = this.details?.problem;
+    return typeof problem === 'string'
+      ? problem
+      : `the directory did not answer properly (${String(this.details?.cause)})`;
+  }
+
+  /** What the library or the network said, word for word. */
+  get rawCause(): string {
+    return String(this.details?.cause);
   }
 }
 

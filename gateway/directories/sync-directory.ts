@@ -99,6 +99,8 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
   const clock = performance.now();
   const report = emptyReport(directory.name, randomUUID(), started);
   let client: Client | null = null;
+  // What the library said when the directory failed, for IT in the audit log; the report says it plainly.
+  let cause: string | undefined;
   try {
     const endpoint = endpointOf(directory, deps.sealer);
     const settings = endpoint.settings;
@@ -136,37 +138,44 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
       }
     } catch (error) {
       if (error instanceof AppError && !(error instanceof DirectoryUnavailableError)) throw error;
-      throw unavailable(directory.name, error);
+      throw unavailable(directory.name, error, endpoint);
     }
     if (deps.signal?.aborted) throw stopped();
     await disableAfterRead(ctx, sync, deps, lease.renew, total);
   } catch (error) {
     report.outcome = 'failure';
     report.error = describeFailure(error);
-    if (!(error instanceof AppError))
+    if (error instanceof DirectoryUnavailableError) {
+      cause = error.rawCause;
+      deps.logger?.warn({ directory: directory.name, cause }, `directory sync failed: ${report.error}`);
+    } else if (!(error instanceof AppError))
       deps.logger?.error({ err: error, directory: directory.name }, 'directory sync failed');
   } finally {
     if (client) await closeQuietly(client);
     report.durationMs = Math.round(performance.now() - clock);
-    await finish(ctx, directory, report).finally(() => lease.release());
+    await finish(ctx, directory, report, cause).finally(() => lease.release());
   }
   return report;
 }
 
 function describeFailure(error: unknown): string {
-  if (error instanceof DirectoryUnavailableError)
-    return `the directory did not answer properly (${String(error.details?.cause)})`;
+  if (error instanceof DirectoryUnavailableError) return error.problem;
   if (error instanceof AppError) return error.message;
   return `unexpected error: ${(error as Error)?.message ?? String(error)}`;
 }
 
-async function finish(ctx: GatewayContext, directory: Directory, report: SyncReport): Promise<void> {
+async function finish(ctx: GatewayContext, directory: Directory, report: SyncReport, cause?: string): Promise<void> {
   await inTransaction(ctx, async (ctx) => {
     await ctx.models.Directory.update(
       { lastReport: JSON.stringify(report), lastSyncAt: new Date() },
       { where: { id: directory.id }, transaction: ctx.tx },
     );
-    await audit(ctx, { action: 'directory.sync', target: directory.name, outcome: report.outcome, details: report });
+    await audit(ctx, {
+      action: 'directory.sync',
+      target: directory.name,
+      outcome: report.outcome,
+      details: cause ? { ...report, cause } : report,
+    });
   });
 }
 
@@ -202,7 +211,7 @@ async function readDns(client: Client, directory: string, settings: DirectorySet
       for (const entry of page.searchEntries) dns.add(normalizeDn(entry.dn));
     }
   } catch (error) {
-    throw unavailable(directory, error);
+    throw unavailable(directory, error, { settings });
   }
   return dns;
 }

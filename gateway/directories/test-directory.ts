@@ -4,6 +4,7 @@ import { assertFullAdmin } from '../accounts/scope.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import { endpointOf, unavailable, withDirectory } from './connection.ts';
+import type { DirectoryUnavailableError } from './errors.ts';
 import { findDirectory } from './find-directory.ts';
 import { PAGE_SIZE } from './presets.ts';
 import { describeEntryId, entryIdOf, idBufferAttributes } from './entry-id.ts';
@@ -68,6 +69,7 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
     groupNotes: [],
     durationMs: 0,
   };
+  let failure: DirectoryUnavailableError | null = null;
   try {
     const idProblem = await withDirectory(endpoint, async (client) => {
       result.connected = true;
@@ -89,8 +91,8 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
     else if (!result.groups.every((g) => g.found)) result.problem = 'some role groups do not exist in the directory';
     result.ok = result.problem === null;
   } catch (error) {
-    const failure = unavailable(directory.name, error);
-    result.problem = String(failure.details?.cause ?? failure.message);
+    failure = unavailable(directory.name, error, endpoint);
+    result.problem = failure.problem;
   } finally {
     result.durationMs = Math.round(performance.now() - clock);
   }
@@ -98,7 +100,7 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
     action: 'directory.test',
     target: directory.name,
     outcome: result.ok ? 'success' : 'failure',
-    details: { people: result.people, problem: result.problem },
+    details: { people: result.people, problem: result.problem, ...(failure ? { cause: failure.rawCause } : {}) },
   });
   return result;
 }

@@ -145,7 +145,9 @@ describe('atrium directories', () => {
     ).toBe(0);
     const refused = await runAtrium(db, ['directories', 'test', 'campus-ldap']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('refused the service account');
+    expect(refused.stderr).toContain(
+      "Directory campus-ldap: the directory refused the service account: the service account's DN or password is wrong",
+    );
     expect(
       (
         await runAtrium(db, ['directories', 'update', 'campus-ldap', '--bind-password-stdin'], {
@@ -153,6 +155,24 @@ describe('atrium directories', () => {
         })
       ).code,
     ).toBe(0);
+  });
+
+  it('says a directory without StartTLS does not offer it, on test and on sync, not the LDAP error', async () => {
+    expect((await runAtrium(db, ['directories', 'update', 'campus-ldap', '--starttls', 'yes'])).code).toBe(0);
+    try {
+      const plain =
+        `the directory at 127.0.0.1:${new URL(ldap.url).port} does not offer StartTLS: use an ldaps:// URL, or ` +
+        'turn StartTLS off (--starttls no) only for a directory on this machine';
+      const tested = await runAtrium(db, ['directories', 'test', 'campus-ldap']);
+      expect(tested.code).toBe(1);
+      expect(tested.stderr).toContain(`Directory campus-ldap: ${plain}`);
+      expect(tested.stderr).not.toMatch(/ProtocolError|Code: 0x/);
+      const synced = await runAtrium(db, ['directories', 'sync', 'campus-ldap']);
+      expect(synced.code).toBe(1);
+      expect(synced.stderr).toContain(plain);
+    } finally {
+      expect((await runAtrium(db, ['directories', 'update', 'campus-ldap', '--starttls', 'no'])).code).toBe(0);
+    }
   });
 
   it('updates only what is given', async () => {
@@ -226,7 +246,7 @@ describe('atrium directories', () => {
     try {
       const down = await runAtrium(db, ['directories', 'sync', 'campus-ldap']);
       expect(down.code).toBe(1);
-      expect(down.stderr).toMatch(/failed after .* did not answer properly.*Nothing was disabled/s);
+      expect(down.stderr).toMatch(/failed after .* nothing listens at 127\.0\.0\.1:\d+: .*Nothing was disabled/s);
     } finally {
       await ldap.resume();
     }

@@ -15,7 +15,7 @@ import {
 } from '../helpers/slapd.ts';
 import { bindPasswordSealer } from '../../gateway/directories/secrets.ts';
 import { directorySettingsOf } from '../../gateway/directories/settings.ts';
-import { RESET_URL } from './fixtures.ts';
+import { register, RESET_URL } from './fixtures.ts';
 
 let gateway: TestGateway;
 let ldap: TestSlapd;
@@ -257,5 +257,19 @@ describe('the Directories page', () => {
     expect(
       await gateway.models.AuditEvent.count({ where: { action: 'directory.remove', target: 'library-ldap' } }),
     ).toBe(1);
+  });
+
+  it('says in plain words why a directory cannot be used, on test and on sync', async () => {
+    await register(gateway, 'tls-less', ldap.url, { startTls: 'yes' });
+    const plain =
+      `the directory at 127.0.0.1:${new URL(ldap.url).port} does not offer StartTLS: use an ldaps:// URL, or ` +
+      'turn StartTLS off (--starttls no) only for a directory on this machine';
+    const page = await open(admin, '/admin/directories/tls-less');
+    const tested = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/tls-less/test'));
+    expect(mainText(tested)).toContain(plain);
+    expect(mainText(tested)).not.toMatch(/ProtocolError|Code: 0x/);
+    const synced = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/tls-less/sync'));
+    expect(mainText(synced)).toContain(`Sync of tls-less failed after`);
+    expect(mainText(synced)).toContain(plain);
   });
 });

@@ -215,7 +215,7 @@ describe('later syncs', () => {
     try {
       const report = await sync(gateway, 'campus-ldap');
       expect(report.outcome).toBe('failure');
-      expect(report.error).toMatch(/did not answer/);
+      expect(report.error).toMatch(/^nothing listens at 127\.0\.0\.1:\d+: /);
       expect(report.disabled).toBe(0);
       expect(await gateway.models.User.count({ where: { status: 'disabled' } })).toBe(0);
       const [event] = await gateway.models.AuditEvent.findAll({
@@ -290,7 +290,8 @@ describe('a directory that misbehaves', () => {
   it('fails a sync cleanly when the directory answers garbage', async () => {
     const report = await sync(gateway, 'garbage');
     expect(report.outcome).toBe('failure');
-    expect(report.error).toMatch(/did not answer properly/);
+    // No reply can be parsed out of the bytes, so the request waits for its deadline.
+    expect(report.error).toMatch(/did not answer within 1 s/);
     expect(garbage.connections()).toBeGreaterThan(0);
   });
 });
