@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
-import { ConflictError, ForbiddenError, ValidationError } from '../../core/errors.ts';
-import { parseInput } from '../../core/validate.ts';
+import { ConflictError, ForbiddenError, ValidationError, type FieldErrors } from '../../core/errors.ts';
+import { fieldErrorsOf } from '../../core/validate.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Role, User } from '../models/index.ts';
@@ -48,8 +48,33 @@ export async function assertUnique(
 
 /** Creates an account (argon2id password hash, memberships) after checking the actor may manage its units. */
 export async function createUser(ctx: GatewayContext, input: unknown): Promise<User> {
-  const data = parseInput(newUserSchema, input);
+  const parsed = newUserSchema.safeParse(input);
+  if (!parsed.success) {
+    const fields = fieldErrorsOf(parsed.error);
+    await addClashes(ctx, input, fields);
+    throw new ValidationError('Some fields are invalid', fields);
+  }
+  const data = parsed.data;
   return inTransaction(ctx, (ctx) => insertUser(ctx, data, data.password ? hashPassword(data.password) : null));
+}
+
+/**
+ * A form with a bad field also hears that its (valid) username or email is taken, rather than only after
+ * the bad field is fixed.
+ */
+async function addClashes(ctx: GatewayContext, input: unknown, fields: FieldErrors): Promise<void> {
+  const { shape } = newUserSchema;
+  const given = (input ?? {}) as Record<string, unknown>;
+  for (const field of ['username', 'email'] as const) {
+    const value = shape[field].safeParse(given[field]);
+    if (fields[field] || !value.success) continue;
+    try {
+      await assertUnique(ctx, { [field]: value.data });
+    } catch (error) {
+      if (!(error instanceof ConflictError || error instanceof ValidationError)) throw error;
+      fields[field] = error instanceof ValidationError ? (error.fields[field] ?? error.message) : error.message;
+    }
+  }
 }
 
 /** The write half of createUser, for callers that validated and hashed ahead (the CSV import). */

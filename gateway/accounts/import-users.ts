@@ -10,7 +10,8 @@ import { assertMayGrant, insertUser } from './create-user.ts';
 import { hashPassword } from './passwords.ts';
 import { addressNameProblems } from './reserved-names.ts';
 import { assertCovers } from './scope.ts';
-import { newUserSchema, type NewUser } from './schemas.ts';
+import { newUserSchema, roleSchema, unitPathSchema, type NewUser } from './schemas.ts';
+import type { Role } from '../models/index.ts';
 
 export const IMPORT_COLUMNS = ['username', 'name', 'email', 'units', 'roles', 'password'] as const;
 type Column = (typeof IMPORT_COLUMNS)[number];
@@ -181,9 +182,28 @@ function issuesOf(line: number, error: z.ZodError, input: Record<string, unknown
   return out;
 }
 
+/**
+ * What of a row can be checked against the file and the database: every value that passed the schema,
+ * so that a row with a bad role still hears that its unit is unknown or its username taken.
+ */
+type Checkable = { line: number; username?: string; email?: string; units: string[]; roles: Role[] };
+
+function checkableOf(line: number, input: Record<string, unknown> & { units: string[]; roles: string[] }): Checkable {
+  const { shape } = newUserSchema;
+  const valid = <T>(result: { success: boolean; data?: T }) => (result.success ? [result.data as T] : []);
+  return {
+    line,
+    username: valid(shape.username.safeParse(input.username))[0],
+    email: valid(shape.email.safeParse(input.email))[0],
+    units: input.units.flatMap((u) => valid(unitPathSchema.safeParse(u))),
+    roles: input.roles.flatMap((r) => valid(roleSchema.safeParse(r))),
+  };
+}
+
 async function validateRows(ctx: GatewayContext, parsed: Parsed): Promise<Row[]> {
   const errors: LineError[] = [...parsed.errors];
   const rows: Row[] = [];
+  const checkables: Checkable[] = [];
   const firstLineOf = { username: new Map<string, number>(), email: new Map<string, number>() };
 
   for (const { line, cells } of parsed.rows) {
@@ -196,24 +216,24 @@ async function validateRows(ctx: GatewayContext, parsed: Parsed): Promise<Row[]>
       roles: splitList(cells.roles),
     };
     const result = newUserSchema.safeParse(input);
-    if (!result.success) {
-      errors.push(...issuesOf(line, result.error, input));
-      continue;
-    }
-    const data = result.data;
-    let ok = true;
+    let ok = result.success;
+    if (!result.success) errors.push(...issuesOf(line, result.error, input));
+    const row = checkableOf(line, input);
+    checkables.push(row);
     for (const field of ['username', 'email'] as const) {
-      const earlier = firstLineOf[field].get(data[field]);
+      const value = row[field];
+      if (value === undefined) continue;
+      const earlier = firstLineOf[field].get(value);
       if (earlier !== undefined) {
-        errors.push({ line, field, message: `${data[field]} is also on line ${earlier}` });
+        errors.push({ line, field, message: `${value} is also on line ${earlier}` });
         ok = false;
       } else {
-        firstLineOf[field].set(data[field], line);
+        firstLineOf[field].set(value, line);
       }
     }
     for (const [field, check] of [
-      ['units', () => assertCovers(ctx.actor, data.units)],
-      ['roles', () => assertMayGrant(ctx, data.roles)],
+      ['units', () => assertCovers(ctx.actor, row.units)],
+      ['roles', () => assertMayGrant(ctx, row.roles)],
     ] as const) {
       try {
         check();
@@ -223,18 +243,19 @@ async function validateRows(ctx: GatewayContext, parsed: Parsed): Promise<Row[]>
         ok = false;
       }
     }
-    if (ok) rows.push({ line, data });
+    if (ok && result.success) rows.push({ line, data: result.data });
   }
 
-  errors.push(...(await databaseConflicts(ctx, rows)));
+  errors.push(...(await databaseConflicts(ctx, checkables)));
   if (errors.length > 0) throw new ImportRejectedError(errors.sort((a, b) => a.line - b.line));
   return rows;
 }
 
 /** Unknown units and accounts that already exist, looked up in batches rather than row by row. */
-async function databaseConflicts(ctx: GatewayContext, rows: Row[]): Promise<LineError[]> {
+async function databaseConflicts(ctx: GatewayContext, rows: Checkable[]): Promise<LineError[]> {
   const { OrgUnit, User } = ctx.models;
-  const paths = [...new Set(rows.flatMap((r) => r.data.units))];
+  const paths = [...new Set(rows.flatMap((r) => r.units))];
+  const emails = rows.flatMap((r) => (r.email === undefined ? [] : [r.email]));
   const knownPaths = new Set<string>();
   const takenEmails = new Set<string>();
   for (const chunk of chunks(paths, 500)) {
@@ -245,9 +266,9 @@ async function databaseConflicts(ctx: GatewayContext, rows: Row[]): Promise<Line
     });
     for (const u of units) knownPaths.add(u.path);
   }
-  for (const chunk of chunks(rows, 500)) {
+  for (const chunk of chunks(emails, 500)) {
     const users = await User.findAll({
-      where: { email: { [Op.in]: chunk.map((r) => r.data.email) } },
+      where: { email: { [Op.in]: chunk } },
       attributes: ['email'],
       transaction: ctx.tx,
     });
@@ -255,22 +276,22 @@ async function databaseConflicts(ctx: GatewayContext, rows: Row[]): Promise<Line
   }
   const takenNames = await addressNameProblems(
     ctx,
-    rows.map((r) => r.data.username),
+    rows.flatMap((r) => (r.username === undefined ? [] : [r.username])),
   );
 
   const errors: LineError[] = [];
-  for (const { line, data } of rows) {
-    const unknown = data.units.filter((p) => !knownPaths.has(p));
+  for (const { line, username, email, units } of rows) {
+    const unknown = units.filter((p) => !knownPaths.has(p));
     if (unknown.length > 0) errors.push({ line, field: 'units', message: `unknown unit ${unknown.join(', ')}` });
-    const taken = takenNames.get(data.username);
+    const taken = username === undefined ? undefined : takenNames.get(username);
     if (taken)
       errors.push({
         line,
         field: 'username',
-        message: taken.kind === 'person' ? `${data.username} is already taken` : `${data.username}: ${taken.reason}`,
+        message: taken.kind === 'person' ? `${username} is already taken` : `${username}: ${taken.reason}`,
       });
-    if (takenEmails.has(data.email))
-      errors.push({ line, field: 'email', message: `${data.email} is already used by another account` });
+    if (email !== undefined && takenEmails.has(email))
+      errors.push({ line, field: 'email', message: `${email} is already used by another account` });
   }
   return errors;
 }

@@ -70,6 +70,35 @@ describe('importing users from CSV', () => {
     expect(await usernames(['res-ok', 'hook-7a', 'system', 'rooms'])).toEqual([]);
   });
 
+  it('reports every problem of every row in one pass, schema or not, and imports nothing', async () => {
+    const error = await rejection(
+      csv(
+        HEADER,
+        'imp2,Imp Two,imp2@campus.test,campus/eng/zz,studnet,short',
+        'alice,Alice Again,not-an-email,campus/eng;campus/nowhere,student,',
+        'imp4,Imp Four,alice@campus.test,campus/eng,student,too-short',
+        'imp5,Imp Five,imp2@campus.test,Bad Unit,student,',
+      ),
+    );
+    expect(error.lines).toEqual([
+      { line: 2, field: 'password', message: 'at least 10 characters' },
+      { line: 2, field: 'roles', message: '"studnet": expected one of student, staff, admin, unit-admin' },
+      { line: 2, field: 'units', message: 'unknown unit campus/eng/zz' },
+      { line: 3, field: 'email', message: 'not a valid email address' },
+      { line: 3, field: 'units', message: 'unknown unit campus/nowhere' },
+      { line: 3, field: 'username', message: 'alice is already taken' },
+      { line: 4, field: 'password', message: 'at least 10 characters' },
+      { line: 4, field: 'email', message: 'alice@campus.test is already used by another account' },
+      {
+        line: 5,
+        field: 'units',
+        message: '"Bad Unit": expected a path of lowercase segments separated by "/", such as campus/eng/cs',
+      },
+      { line: 5, field: 'email', message: 'imp2@campus.test is also on line 2' },
+    ]);
+    expect(await usernames(['imp2', 'imp4', 'imp5'])).toEqual([]);
+  });
+
   it('imports every row with its units (the first primary), roles and optional password', async () => {
     const progress: ImportProgress[] = [];
     const result = await importUsers(
