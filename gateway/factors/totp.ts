@@ -6,7 +6,7 @@ import type { GatewayContext } from '../context.ts';
 import type { TotpFactor } from '../models/factors.ts';
 import type { GatewayModels, User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
-import { EnrolmentClosedError, FactorAlreadyEnrolledError, InvalidCodeError } from './errors.ts';
+import { EnrolmentClosedError, FactorAlreadyEnrolledError, InvalidEnrolmentCodeError } from './errors.ts';
 import { issueRecoveryCodes } from './recovery-codes.ts';
 import type { Binding } from './binding.ts';
 
@@ -153,7 +153,7 @@ export async function confirmTotpEnrolment(
       const existing = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
       if (existing?.confirmedAt) throw new FactorAlreadyEnrolledError();
       if (!existing || !isOpen(existing, binding)) throw new EnrolmentClosedError();
-      if (!(await acceptCode(ctx, deps, user, code, { binding }))) throw new InvalidCodeError();
+      if (!(await acceptCode(ctx, deps, user, code, { binding }))) throw new InvalidEnrolmentCodeError();
       const codes = await issueRecoveryCodes(ctx, user.id);
       await audit(ctx, { action: 'factor.enrol', target: user.username, details: { factor: 'totp' } });
       return codes;
@@ -161,7 +161,7 @@ export async function confirmTotpEnrolment(
   } catch (error) {
     // Outside the transaction, which the refusal rolled back.
     if (
-      error instanceof InvalidCodeError ||
+      error instanceof InvalidEnrolmentCodeError ||
       error instanceof FactorAlreadyEnrolledError ||
       error instanceof EnrolmentClosedError
     ) {

@@ -441,6 +441,9 @@ describe('a second factor required by policy or asked for by an app', () => {
       REDIRECT,
     );
     expect(wrong.status).toBe(401);
+    // Setting up, the person has no recovery codes yet: the page does not offer one.
+    expect(wrong.html).toContain('That code is not right.');
+    expect(wrong.html).not.toContain('recovery code');
     expect(
       await gateway.models.AuditEvent.count({ where: { action: 'factor.enrol', target: 'admin', outcome: 'failure' } }),
     ).toBe(1);

@@ -5,7 +5,6 @@ import type { Csrf } from '../../http/csrf.ts';
 import { confirmedRecently } from '../../factors/confirm-identity.ts';
 import { presentEnrolment } from '../../factors/enrolment-view.ts';
 import { factorsOf } from '../../factors/factor-status.ts';
-import { InvalidCodeError, InvalidEnrolmentCodeError } from '../../factors/errors.ts';
 import { ConfirmationNeededError } from '../../factors/passkeys/errors.ts';
 import { asPerson } from '../../factors/passkeys/person.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, type TotpDeps } from '../../factors/totp.ts';
@@ -81,7 +80,7 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
       } catch (error) {
         if (!isAppError(error)) throw error;
         // The sign-in step's wording points to recovery codes, which someone setting up has none of yet.
-        await page(req, res, error instanceof InvalidCodeError ? new InvalidEnrolmentCodeError() : error);
+        await page(req, res, error);
       }
     } catch (error) {
       next(error);
