@@ -230,6 +230,22 @@ describe('the Directories page', () => {
     page = await open(admin, '/admin/directories/library-ldap');
     const renamed = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/library-ldap/sync'));
     expect(mainText(renamed)).toContain('Renamed in the directory, keeping their username: vic (victor there)');
+
+    // A directory that cannot be reached is said in plain words beside the form, not as the library's error.
+    await ldap.pause();
+    try {
+      page = await open(admin, '/admin/directories/library-ldap');
+      const down = await submitFilled(
+        admin,
+        page,
+        filledFormWithAction(page, '/admin/directories/library-ldap/relink'),
+        { username: 'una' },
+      );
+      expect(mainText(down)).toMatch(/nothing listens at 127\.0\.0\.1:\d+/);
+      expect(mainText(down)).not.toMatch(/ECONNREFUSED/);
+    } finally {
+      await ldap.resume();
+    }
   });
 
   it('removes a directory with people only when told to disable them, and then disables them', async () => {

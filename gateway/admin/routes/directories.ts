@@ -262,7 +262,7 @@ function personAndRemovalRoutes(
           ? {
               status: error.status,
               errors: {},
-              notice: `the directory did not answer (${String(error.details?.cause)})`,
+              notice: error.problem,
             }
           : formFailure(error);
       const directory = await showDirectory(kit.context(req), name);
