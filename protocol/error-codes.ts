@@ -175,6 +175,11 @@ export const ERROR_CODES = {
       'relinking a person needs entry ids, and this directory is set to have none (people are matched by username)',
     to: L,
   },
+  moves_people: {
+    meaning:
+      "a domain change would move people's IM home (their history stays on the old node); repeat it with the confirmation (`--move-people`, the console's box)",
+    to: L,
+  },
   directory_entry_unusable: {
     meaning:
       'the directory took the password, but its entry cannot become an Atrium person (as a sync would refuse it); told only to someone who knew the password',

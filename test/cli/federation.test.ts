@@ -170,7 +170,7 @@ describe('atrium domains: pins and the federation policy', () => {
     expect(unknown.stderr).toContain('No domain law.campus.test');
     const missing = await runAtrium(gateway.db, ['domains', 'deny', ENG]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('missing B');
+    expect(missing.stderr).toContain('missing OTHER_DOMAIN');
 
     const policy = await runAtrium(gateway.db, ['domains', 'policy']);
     expect(policy.stdout).toBe(`DOMAIN A          DOMAIN B\narts.campus.test  ${ENG}\n`);
