@@ -35,7 +35,12 @@ async function present(ctx: GatewayContext, user: User): Promise<PresentedUser> 
 
 const unitsOf = (u: PresentedUser) =>
   u.units.map((unit) => (unit.primary && u.units.length > 1 ? `${unit.path}*` : unit.path)).join(', ');
-const statusOf = (u: PresentedUser) => (u.status === 'active' && u.locked ? 'locked' : u.status);
+/** An active account that cannot sign in for want of a password says so where its status is read. */
+function statusOf(u: PresentedUser): string {
+  if (u.status !== 'active') return u.status;
+  if (u.locked) return 'locked';
+  return u.passwordStatus === 'none' ? 'no password yet' : 'active';
+}
 
 /** Where the person's entry is, and the name it gives them when that is not their Atrium username. */
 function describeDirectory(u: PresentedUser): string {
@@ -50,18 +55,28 @@ function describeDirectory(u: PresentedUser): string {
   ].join('\n');
 }
 
-function describePassword(u: PresentedUser, hasPassword: boolean): string {
-  if (u.directory) return `the directory's: it is checked and changed in ${u.directory.name}, not in Atrium`;
-  if (hasPassword) return 'set';
-  return `none; the account cannot sign in until: atrium users reset-password ${u.username} --password-stdin`;
+function describePassword(u: PresentedUser): string {
+  switch (u.passwordStatus) {
+    case 'directory':
+      return `the directory's: it is checked and changed in ${u.directory?.name}, not in Atrium`;
+    case 'set':
+      return 'set';
+    case 'passkey-only':
+      return 'none; signs in with a passkey alone (passwordless sign-in is on)';
+    case 'none':
+      return [
+        `none yet; the account cannot sign in until one is set: atrium users reset-password ${u.username} --password-stdin`,
+        `            (or they ask for a link with "Forgot password" at sign-in, where the gateway sends mail)`,
+      ].join('\n');
+  }
 }
 
-function describeUser(u: PresentedUser, hasPassword: boolean): string {
+function describeUser(u: PresentedUser): string {
   return [
     `${u.username} (${u.displayName} <${u.email}>)`,
     `  units:    ${u.units.map((unit) => (unit.primary ? `${unit.path} (primary)` : unit.path)).join(', ')}`,
     `  roles:    ${u.roles.join(', ')}`,
-    `  password: ${describePassword(u, hasPassword)}`,
+    `  password: ${describePassword(u)}`,
   ].join('\n');
 }
 
@@ -141,7 +156,7 @@ export const userCommands: CommandGroup = {
         };
         return present(ctx, await createUser(ctx, input));
       });
-      return { json: user, text: `Created user ${describeUser(user, password !== undefined)}` };
+      return { json: user, text: `Created user ${describeUser(user)}` };
     },
   },
 
@@ -195,18 +210,18 @@ export const userCommands: CommandGroup = {
       'Shows one person: units, roles, status, second factor, and the campus directory they come from (its entry, and the name it gives them).',
     args: ['USERNAME'],
     async run(args, io) {
-      const { user, hasPassword } = await withSession(io, async ({ ctx }) => {
+      const user = await withSession(io, async ({ ctx }) => {
         const found = (await findManageableUser(ctx, args.positionals[0]!)).user;
         const [presented] = await presentUsers(ctx, [found]);
         const factors = (await factorsOf(ctx, [found.id])).get(found.id)!;
-        return { user: { ...presented!, factors }, hasPassword: found.passwordHash !== null };
+        return { ...presented!, factors };
       });
       const lastSignIn = user.lastLoginAt ? `last sign-in ${user.lastLoginAt}` : 'never signed in';
       const status = `${statusOf(user)}${user.locked ? ` until ${user.lockedUntil}` : ''}; ${lastSignIn}`;
       return {
         json: user,
         text: [
-          describeUser(user, hasPassword),
+          describeUser(user),
           `  status:   ${status}`,
           `  factor:   ${describeFactors(user.factors)}`,
           describeDirectory(user),

@@ -88,6 +88,7 @@ describe('atrium users', () => {
       displayName: 'Zoe Park',
       email: 'zoe@campus.test',
       status: 'active',
+      passwordStatus: 'set',
       roles: ['staff', 'student'],
       units: [
         { path: 'campus/eng/cs', name: 'Department of Computer Science', primary: true },
@@ -120,8 +121,9 @@ describe('atrium users', () => {
     ]);
     expect(added.code).toBe(0);
     expect(added.stdout).toContain(
-      'password: none; the account cannot sign in until: atrium users reset-password yan --password-stdin',
+      'password: none yet; the account cannot sign in until one is set: atrium users reset-password yan --password-stdin',
     );
+    expect(added.stdout).toContain('"Forgot password" at sign-in');
     expect((await findUser('yan'))!.passwordHash).toBeNull();
     await expect(signIn('yan', '')).rejects.toMatchObject({ code: 'invalid_credentials' });
 
@@ -136,6 +138,55 @@ describe('atrium users', () => {
     expect(emptyStdin.stderr).toContain('No password on stdin');
     expect(reset.code).toBe(0);
     await expect(signIn('yan', PASSWORD)).resolves.toMatchObject({ username: 'yan' });
+  });
+
+  it('shows a person without a password as "no password yet" in list and show, until one is set', async () => {
+    const added = await runAtrium(db, [
+      'users',
+      'add',
+      'xia',
+      '--name',
+      'Xia Chen',
+      '--email',
+      'xia@campus.test',
+      '--unit',
+      'campus/eng/cs',
+      '--role',
+      'student',
+      '--json',
+    ]);
+    expect(jsonOf(added)).toMatchObject({ username: 'xia', status: 'active', passwordStatus: 'none' });
+    const [list, listJson, show, showJson] = await Promise.all([
+      runAtrium(db, ['users', 'list', '--q', 'xia']),
+      runAtrium(db, ['users', 'list', '--json']),
+      runAtrium(db, ['users', 'show', 'xia']),
+      runAtrium(db, ['users', 'show', 'xia', '--json']),
+    ]);
+    expect(list.stdout).toMatch(/xia\s+Xia Chen\s+xia@campus\.test\s+campus\/eng\/cs\s+student\s+no password yet\s+-/);
+    const statuses = Object.fromEntries(
+      jsonOf(listJson).users.map((u: { username: string; status: string; passwordStatus: string }) => [
+        u.username,
+        [u.status, u.passwordStatus],
+      ]),
+    );
+    expect(statuses).toMatchObject({ xia: ['active', 'none'], alice: ['active', 'set'] });
+    expect(show.stdout).toContain('  status:   no password yet; never signed in');
+    expect(show.stdout).toContain(
+      'password: none yet; the account cannot sign in until one is set: atrium users reset-password xia --password-stdin',
+    );
+    expect(jsonOf(showJson)).toMatchObject({ username: 'xia', status: 'active', passwordStatus: 'none' });
+
+    const reset = await runAtrium(db, ['users', 'reset-password', 'xia', '--password-stdin', '--json'], {
+      stdin: `${PASSWORD}\n`,
+    });
+    expect(jsonOf(reset)).toMatchObject({ username: 'xia', passwordStatus: 'set' });
+    const [listAfter, showAfter] = await Promise.all([
+      runAtrium(db, ['users', 'list', '--q', 'xia']),
+      runAtrium(db, ['users', 'show', 'xia']),
+    ]);
+    expect(listAfter.stdout).toMatch(/student\s+active\s+-/);
+    expect(showAfter.stdout).toContain('  status:   active; never signed in');
+    expect(showAfter.stdout).toContain('  password: set');
   });
 
   it('never takes a password as an argument', async () => {
@@ -208,7 +259,7 @@ describe('atrium users', () => {
       runAtrium(db, ['users', 'list', '--q', 'car']),
       runAtrium(db, ['users', 'list', '--page', 'abc']),
     ]);
-    expect(jsonOf(all)).toMatchObject({ page: 1, pageSize: 25, total: 8, pages: 1 });
+    expect(jsonOf(all)).toMatchObject({ page: 1, pageSize: 25, total: 9, pages: 1 });
     expect(jsonOf(all).users.map((u: { username: string }) => u.username)).toContain('zoe');
     expect(jsonOf(search).users).toEqual([expect.objectContaining({ username: 'carol', roles: ['staff'] })]);
     expect(text.stdout).toMatch(

@@ -4,9 +4,8 @@ import { signOutEverywhere } from '../../accounts/end-access.ts';
 import { findManageableUser } from '../../accounts/find-user.ts';
 import { grantableRoles } from '../../accounts/grantable-roles.ts';
 import { listUsers } from '../../accounts/list-users.ts';
-import { presentUser, type PresentedUser } from '../../accounts/present-user.ts';
+import { presentUsers, type PresentedUser } from '../../accounts/present-user.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
-import { directoryOf } from '../../directories/person-directory.ts';
 import { directoryResetPages } from '../../directories/reset-page.ts';
 import { unlockUser } from '../../accounts/unlock-user.ts';
 import { resetPassword, updateUser } from '../../accounts/update-user.ts';
@@ -113,7 +112,7 @@ export function userRoutes(kit: ConsoleKit): Router {
   async function renderForm(req: Request, res: Response, userId: string | null, state: FormState) {
     const ctx = kit.context(req);
     const found = userId ? await findManageableUser(ctx, userId) : null;
-    const user = found ? presentUser(found.user, found.memberships, await directoryOf(ctx, found.user.id)) : null;
+    const user = found ? (await presentUsers(ctx, [found.user]))[0]! : null;
     const failure = state.failure ?? state.resetFailure;
     kit.render(
       req,
