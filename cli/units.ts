@@ -1,17 +1,11 @@
 import { removeUnit } from '../gateway/accounts/remove-unit.ts';
+import { byTreeOrder } from '../gateway/accounts/unit-tree.ts';
 import { createUnit, listUnits, renameUnit } from '../gateway/accounts/units.ts';
 import type { OrgUnit } from '../gateway/models/index.ts';
 import type { CommandGroup } from './command.ts';
 import { withSession } from './session.ts';
 
 const presentUnit = (unit: OrgUnit) => ({ id: unit.id, path: unit.path, name: unit.name });
-
-function byTreeOrder(a: OrgUnit, b: OrgUnit): number {
-  const x = a.path.split('/');
-  const y = b.path.split('/');
-  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
-  return x.length - y.length;
-}
 
 /** Each unit indented under its parent, with its full path for use in other commands. */
 function tree(units: OrgUnit[]): string {

@@ -8,7 +8,7 @@ export type UnitNode = { path: string; name: string; depth: number };
 const segments = (path: string) => path.split('/');
 
 /** Orders a parent right before its children, which a plain string sort does not ("a-b" < "a/c"). */
-function byTreeOrder(a: OrgUnit, b: OrgUnit): number {
+export function byTreeOrder(a: OrgUnit, b: OrgUnit): number {
   const x = segments(a.path);
   const y = segments(b.path);
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
