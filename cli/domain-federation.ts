@@ -11,15 +11,17 @@ function pairCommand(verb: 'allow' | 'deny'): Command {
       verb === 'allow'
         ? "Lets two domains exchange messages and find each other's people (the federation policy)."
         : 'Stops two domains from exchanging messages; what is queued between them is refused at the proxy.',
-    args: ['A', 'B'],
+    args: ['DOMAIN', 'OTHER_DOMAIN'],
     notes: 'Nodes and proxies pick the policy up within REGISTRY_TTL_SECONDS (30 s by default).',
     async run(args, io) {
-      const [a, b] = args.positionals as [string, string];
+      const [domain, otherDomain] = args.positionals as [string, string];
       const policy = await withSession(io, async ({ ctx }) => {
-        await change(ctx, { a, b });
+        // The use-case names the two `a` and `b`; a refusal's field (`b`: "two different domains") is kept
+        // as it is, the console and `--json` readers depending on it.
+        await change(ctx, { a: domain, b: otherDomain });
         return listPolicy(ctx);
       });
-      const pair = [a, b].sort();
+      const pair = [domain, otherDomain].sort();
       return {
         json: { [verb === 'allow' ? 'allowed' : 'denied']: pair, policy },
         text: verb === 'allow' ? `Allowed ${pair[0]} <-> ${pair[1]}.` : `Denied ${pair[0]} <-> ${pair[1]}.`,
@@ -67,7 +69,7 @@ export const domainFederationCommands: CommandGroup = {
       const policy = await withSession(io, ({ ctx }) => listPolicy(ctx));
       const text =
         policy.length === 0
-          ? 'No pair of domains may exchange messages yet. Allow one with: atrium domains allow A B'
+          ? 'No pair of domains may exchange messages yet. Allow one with: atrium domains allow DOMAIN OTHER_DOMAIN'
           : table(
               ['DOMAIN A', 'DOMAIN B'],
               policy.map(([a, b]) => [a, b]),

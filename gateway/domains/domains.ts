@@ -65,6 +65,7 @@ export async function addDomain(ctx: GatewayContext, input: unknown): Promise<Do
         clash.name === data.name ? `Domain ${data.name} exists` : `URL ${data.url} is used by ${clash.name}`,
       );
     const units = await unitsByPaths(ctx, data.units);
+    await refuseUnitsServedElsewhere(ctx, null, units);
     const domain = Domain.build({ id: randomUUID(), name: data.name, url: data.url });
     const moved = await guardHomeMoves(ctx, data.movePeople === true, async () => {
       await domain.save({ transaction: ctx.tx });
@@ -95,6 +96,7 @@ export async function updateDomain(ctx: GatewayContext, name: string, input: unk
     let moved: HomeMoves | null = null;
     if (data.units) {
       const units = await unitsByPaths(ctx, data.units);
+      await refuseUnitsServedElsewhere(ctx, domain.id, units);
       moved = await guardHomeMoves(ctx, data.movePeople === true, async () => {
         await DomainUnit.destroy({ where: { domainId: domain.id }, transaction: ctx.tx });
         await linkUnits(ctx, domain.id, units);
@@ -104,6 +106,37 @@ export async function updateDomain(ctx: GatewayContext, name: string, input: unk
     await audit(ctx, { action: 'domain.update', target: name, details: { ...changes, ...movedDetails(moved) } });
     return domain;
   });
+}
+
+/**
+ * One unit, one domain node: were a unit linked to two domains, its people's IM home would hang on a
+ * tie-break the operator never chose. A unit below one another domain serves is fine (the nearest wins).
+ * A domain keeps a unit it served before this rule, so that editing it does not fail on an old clash;
+ * `atrium domains list` and the console flag such a clash instead (shared-units.ts).
+ */
+async function refuseUnitsServedElsewhere(
+  ctx: GatewayContext,
+  domainId: string | null,
+  units: { id: string; path: string }[],
+): Promise<void> {
+  if (units.length === 0) return;
+  const links = await ctx.sequelize.query<{ unitId: string; domainId: string; name: string }>(
+    `SELECT l.unit_id AS unitId, l.domain_id AS domainId, d.name AS name FROM domain_units l
+       JOIN domains d ON d.id = l.domain_id
+     WHERE l.unit_id IN (:unitIds) ORDER BY d.name`,
+    { replacements: { unitIds: units.map((u) => u.id) }, type: QueryTypes.SELECT, transaction: ctx.tx },
+  );
+  const keptByThis = new Set(links.filter((l) => l.domainId === domainId).map((l) => l.unitId));
+  const taken = units.flatMap((unit) => {
+    if (keptByThis.has(unit.id)) return [];
+    const others = links.filter((l) => l.unitId === unit.id && l.domainId !== domainId).map((l) => l.name);
+    return others.length > 0 ? [`${unit.path} is served by ${others.join(' and ')}`] : [];
+  });
+  if (taken.length > 0)
+    throw new ConflictError(
+      `${taken.join('; ')}. A unit is served by one domain node: take it off that domain first, ` +
+        'or pick a unit below it (its people go to the nearest unit’s domain).',
+    );
 }
 
 async function linkUnits(ctx: GatewayContext, domainId: string, units: { id: string }[]): Promise<void> {
@@ -159,9 +192,11 @@ async function readDomainsServing(ctx: GatewayContext, unitPaths: string[]): Pro
     `SELECT u.path AS path, d.name AS name FROM org_units u
        JOIN domain_units l ON l.unit_id = u.id
        JOIN domains d ON d.id = l.domain_id
-     WHERE u.path IN (:candidates) ORDER BY l.domain_id`,
+     WHERE u.path IN (:candidates) ORDER BY d.name`,
     { replacements: { candidates }, type: QueryTypes.SELECT, transaction: ctx.tx },
   );
+  // Two domains serving one unit predate the rule against it (refuseUnitsServedElsewhere): the first by
+  // name wins, a choice the operator can read off `atrium domains list`, which flags the clash.
   const domainOfUnitPath = new Map<string, string>();
   for (const link of links) if (!domainOfUnitPath.has(link.path)) domainOfUnitPath.set(link.path, link.name);
   return unitPaths.map(

@@ -81,4 +81,45 @@ describe('atrium domains', () => {
     expect(remove.code).toBe(2);
     expect(remove.stderr).toContain('missing NAME');
   });
+
+  it('refuses a domain for a unit another domain serves, naming it, and flags a clash from before in list', async () => {
+    const add = ['domains', 'add', 'eng2.campus.test', '--url', 'http://127.0.0.1:4299', '--unit', 'campus/eng'];
+    const [text, json] = await Promise.all([
+      runAtrium(gateway.db, [...add, '--move-people']),
+      runAtrium(gateway.db, [...add, '--json']),
+    ]);
+    expect(text.code).toBe(2);
+    expect(text.stderr).toContain('campus/eng is served by eng.campus.test. A unit is served by one domain node');
+    expect(jsonOf(json).error.code).toBe('conflict');
+    expect(await domainNamed('eng2.campus.test')).toBe(0);
+    const update = ['domains', 'update', 'arts.campus.test', '--unit', 'campus/arts', '--unit', 'campus/eng'];
+    const refused = await runAtrium(gateway.db, [...update, '--move-people']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('campus/eng is served by eng.campus.test.');
+    // A unit below one that another domain serves is not a clash: the nearest unit's domain wins.
+    const below = await runAtrium(gateway.db, ['domains', 'update', 'arts.campus.test', '--unit', 'campus/eng/cs']);
+    expect(below.stderr).toContain('1 from eng.campus.test to arts.campus.test');
+
+    // A database from before the rule: the old tie-break by id chose zz.campus.test; the name order chooses eng.
+    const eng = await gateway.models.Domain.findOne({ where: { name: 'eng.campus.test' } });
+    const unit = await gateway.models.OrgUnit.findOne({ where: { path: 'campus/eng' } });
+    await gateway.models.Domain.create({
+      id: '00000000-0000-4000-8000-00000000000a',
+      name: 'zz.campus.test',
+      url: 'http://zz',
+    });
+    await gateway.models.DomainUnit.create({ domainId: '00000000-0000-4000-8000-00000000000a', unitId: unit!.id });
+    expect(eng!.id > '00000000-0000-4000-8000-00000000000a').toBe(true);
+    expect(await homeOf('alice')).toBe('eng.campus.test');
+    const [list, listJson] = await Promise.all([
+      runAtrium(gateway.db, ['domains', 'list']),
+      runAtrium(gateway.db, ['domains', 'list', '--json']),
+    ]);
+    expect(list.stdout).toContain(
+      "Warning: campus/eng is served by eng.campus.test and zz.campus.test: its people's IM home is eng.campus.test, the first by name.",
+    );
+    expect(jsonOf(listJson).sharedUnits).toEqual([
+      { unit: 'campus/eng', domains: ['eng.campus.test', 'zz.campus.test'], home: 'eng.campus.test' },
+    ]);
+  });
 });

@@ -153,7 +153,8 @@ describe('atrium domains: pins and the federation policy', () => {
     const empty = await runAtrium(gateway.db, ['domains', 'policy']);
     expect(empty).toMatchObject({
       code: 0,
-      stdout: 'No pair of domains may exchange messages yet. Allow one with: atrium domains allow A B\n',
+      stdout:
+        'No pair of domains may exchange messages yet. Allow one with: atrium domains allow DOMAIN OTHER_DOMAIN\n',
     });
 
     const allowed = await runAtrium(gateway.db, ['domains', 'allow', ENG, 'arts.campus.test', '--json']);

@@ -5,6 +5,7 @@ import { operator } from '../../gateway/context.ts';
 import { accountClaims } from '../../gateway/accounts/account-claims.ts';
 import { addDomain, updateDomain } from '../../gateway/domains/domains.ts';
 import { HomeMoveError } from '../../gateway/domains/home-moves.ts';
+import { ConflictError } from '../../core/errors.ts';
 import { removeDomain } from '../../gateway/domains/remove-domain.ts';
 import { allowPair, listPolicy } from '../../gateway/federation/policy.ts';
 
@@ -216,5 +217,76 @@ describe('the console', () => {
     const post = await submitFilled(engAdmin, page, { ...form, action: `/admin/domains/${ENG}/remove` });
     expect(post.status).toBe(403);
     expect(await gateway.models.Domain.count({ where: { name: ENG } })).toBe(1);
+  });
+});
+
+describe('one unit, one domain node', () => {
+  const refusedAs = async (work: Promise<unknown>) => {
+    const error = await work.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConflictError);
+    return (error as ConflictError).message;
+  };
+
+  it('refuses a new domain for a unit another domain serves, naming that domain, even with the move confirmed', async () => {
+    const input = { name: 'eng2.campus.test', url: 'http://127.0.0.1:4297', units: ['campus/eng'], movePeople: true };
+    expect(await refusedAs(addDomain(ctx(), input))).toContain('campus/eng is served by eng.campus.test');
+    expect(await gateway.models.Domain.count({ where: { name: 'eng2.campus.test' } })).toBe(0);
+    expect(await homeOf('alice')).toBe(ENG);
+  });
+
+  it('refuses to give a domain a unit another one serves, and changes nothing', async () => {
+    const units = ['campus/arts', 'campus/eng'];
+    expect(await refusedAs(updateDomain(ctx(), ARTS, { units, movePeople: true }))).toMatch(
+      /^campus\/eng is served by eng\.campus\.test\. A unit is served by one domain node/,
+    );
+    expect(await homeOf('alice')).toBe(ENG);
+    expect(await homeOf('carol')).toBe(ARTS);
+  });
+
+  it('gives the console form the refusal, naming the domain that serves the unit', async () => {
+    const form = await open('/admin/domains/new');
+    const fields = { name: 'eng3.campus.test', url: 'http://127.0.0.1:4298', units: ['campus/eng'] };
+    const refused = await submitFilled(admin, form, filledFormWithAction(form, '/admin/domains'), fields);
+    expect(refused.status).toBe(409);
+    expect(mainText(refused)).toContain('campus/eng is served by eng.campus.test');
+    expect(await gateway.models.Domain.count({ where: { name: 'eng3.campus.test' } })).toBe(0);
+  });
+
+  it('settles a clash already in the database by domain name, whatever the ids, and flags it', async () => {
+    await addPeople(gateway, ['musician'], 'campus/arts/music');
+    const music = await gateway.models.OrgUnit.findOne({ where: { path: 'campus/arts/music' } });
+    // Ids sorting the other way round from the names: the old tie-break by id chose b-music.
+    const { Domain, DomainUnit } = gateway.models;
+    await Domain.create({
+      id: 'ffffffff-0000-4000-8000-000000000001',
+      name: 'a-music.campus.test',
+      url: 'http://a.music',
+    });
+    await Domain.create({
+      id: '00000000-0000-4000-8000-000000000002',
+      name: 'b-music.campus.test',
+      url: 'http://b.music',
+    });
+    await DomainUnit.bulkCreate([
+      { domainId: 'ffffffff-0000-4000-8000-000000000001', unitId: music!.id },
+      { domainId: '00000000-0000-4000-8000-000000000002', unitId: music!.id },
+    ]);
+    expect(await homeOf('musician')).toBe('a-music.campus.test');
+
+    const warning =
+      'campus/arts/music is served by a-music.campus.test and b-music.campus.test: ' +
+      "its people's IM home is a-music.campus.test, the first by name.";
+    expect(mainText(await open('/admin/domains'))).toContain(warning);
+    expect(mainText(await open('/admin/domains/b-music.campus.test'))).toContain(warning);
+    expect(mainText(await open(`/admin/domains/${ENG}`))).not.toContain(warning);
+
+    // Editing either domain still works while it keeps the unit it had; only a new clash is refused.
+    await updateDomain(ctx(), 'b-music.campus.test', { url: 'http://b2.music', units: ['campus/arts/music'] });
+    await updateDomain(ctx(), 'b-music.campus.test', { units: [], partner: true });
+    expect(await homeOf('musician')).toBe('a-music.campus.test');
+    expect(mainText(await open('/admin/domains'))).not.toContain('is served by a-music.campus.test and');
   });
 });

@@ -4,6 +4,7 @@ import { unitTree } from '../../accounts/unit-tree.ts';
 import { addDomain, listDomains, updateDomain, type PresentedDomain } from '../../domains/domains.ts';
 import { HomeMoveError, type HomeMoves } from '../../domains/home-moves.ts';
 import { removeDomain } from '../../domains/remove-domain.ts';
+import { describeSharedUnit, sharedUnits } from '../../domains/shared-units.ts';
 import { bodyOf, formBody, formFailure, list, text, type Body, type FormFailure } from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
@@ -54,9 +55,16 @@ export function domainRoutes(kit: ConsoleKit): Router {
         notice: failure?.notice,
         moves: failure?.moves,
         removal,
+        shared: domain ? await sharedNotices(req, domain.name) : [],
       },
       failure?.status ?? removal?.status,
     );
+  }
+
+  /** Units served by two domains (from before that was refused), as sentences naming the domain that wins. */
+  async function sharedNotices(req: Request, domainName?: string): Promise<string[]> {
+    const shared = await sharedUnits(kit.context(req));
+    return shared.filter((s) => !domainName || s.domains.includes(domainName)).map(describeSharedUnit);
   }
 
   router.get('/domains', async (req, res) => {
@@ -64,6 +72,7 @@ export function domainRoutes(kit: ConsoleKit): Router {
       title: 'Domains',
       section: 'domains',
       domains: await listDomains(kit.context(req)),
+      shared: await sharedNotices(req),
     });
   });
 
