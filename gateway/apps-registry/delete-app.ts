@@ -31,6 +31,8 @@ export async function deleteApp(ctx: GatewayContext, slug: string): Promise<{ sl
     }
     revoked += await OidcPayload.destroy({ where: issued, transaction: ctx.tx });
     await OidcPayload.destroy({ where: { model: 'Client', id: app.clientId }, transaction: ctx.tx });
+    // Logouts still waiting for it (gateway/oidc/app-logouts.ts) must not reach a client given its id later.
+    await ctx.models.AppLogout.destroy({ where: { clientId: app.clientId }, transaction: ctx.tx });
     await app.destroy({ transaction: ctx.tx });
     await audit(ctx, {
       action: 'app.delete',

@@ -4,6 +4,7 @@ import type { Logger } from '../../core/logger.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { AppLogout } from '../models/index.ts';
+import { appOfClient } from '../apps-registry/client-gate.ts';
 import { PORTAL_CLIENT_ID } from '../portal/portal-client.ts';
 import { inTransaction } from '../transaction.ts';
 
@@ -67,7 +68,7 @@ type SenderOptions = {
   logger: Logger;
   intervalMs?: number;
   retry?: AppLogoutRetry;
-  /** Apps told at once: one that is slow holds up only its own logout. */
+  /** Apps told side by side, each app's logouts one after another. */
   concurrency?: number;
 };
 
@@ -75,8 +76,9 @@ type SenderOptions = {
  * Tells apps of ended access (recordAppLogouts), whichever process recorded it: every second, or at
  * once when this process recorded some. A row is claimed before it is sent (a conditional update of its
  * try count), so two gateway processes rarely send the same one. Sent → deleted and audited; the app
- * refused or did not answer → tried again later, and given up (deleted, audited as a failure) after
- * `retry.maxTries`; the app is gone, disabled or has no back-channel URI any more → deleted.
+ * refused, did not answer or is disabled for now → tried again later (with its other logouts, which share
+ * the try), and given up (deleted, audited as a failure) after `retry.maxTries`; the app is gone or has
+ * no back-channel URI any more → deleted (a deleted app's go with it: delete-app.ts).
  */
 export function createAppLogoutSender(options: SenderOptions) {
   const retry = options.retry ?? APP_LOGOUT_RETRY;
@@ -91,19 +93,33 @@ export function createAppLogoutSender(options: SenderOptions) {
     const ctx = options.context();
     const due = await ctx.models.AppLogout.findAll({
       where: { nextAt: { [Op.lte]: new Date() } },
-      order: [['nextAt', 'ASC']],
+      // The most tried first within a time: an app's queue goes on with the logout whose tries it shares.
+      order: [
+        ['nextAt', 'ASC'],
+        ['tries', 'DESC'],
+      ],
       limit: BATCH,
     });
+    // One queue per app, sent in order, apps side by side: an app that does not answer holds one worker
+    // for one try, and the rest of its queue waits for its next try instead of every worker.
+    const queues = [...Map.groupBy(due, (row) => row.clientId).values()];
     let next = 0;
     const worker = async () => {
-      while (!stopped && next < due.length) {
-        const row = due[next++]!;
-        await deliver(ctx, options.provider(), row, retry, options.logger).catch((err) =>
-          options.logger.error({ err, client: row.clientId }, 'an app logout could not be sent'),
-        );
+      while (!stopped && next < queues.length) {
+        const queue = queues[next++]!;
+        for (const row of queue) {
+          if (stopped) return;
+          const outcome = await deliver(ctx, options.provider(), row, retry, options.logger).catch((err) => {
+            options.logger.error({ err, client: row.clientId }, 'an app logout could not be sent');
+            return null;
+          });
+          if (outcome === null) continue;
+          await shareTheOutcome(ctx, row, outcome);
+          break;
+        }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, due.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(concurrency, queues.length) }, worker));
     return due.length === BATCH;
   }
 
@@ -144,34 +160,59 @@ export function createAppLogoutSender(options: SenderOptions) {
   };
 }
 
-/** Claims one row, then tells its app: see createAppLogoutSender. */
+/**
+ * Claims one row, then tells its app: see createAppLogoutSender. How the try ended when the app did not
+ * take it (refused, no answer, or disabled for now), else null.
+ */
 async function deliver(
   ctx: GatewayContext,
   provider: Provider,
   row: AppLogout,
   retry: AppLogoutRetry,
   logger: Logger,
-): Promise<void> {
+): Promise<NotTaken | null> {
   const { AppLogout } = ctx.models;
   const tries = row.tries + 1;
   const [claimed] = await AppLogout.update(
     { tries, nextAt: new Date(Date.now() + CLAIM_MS) },
     { where: { id: row.id, tries: row.tries } },
   );
-  if (claimed !== 1) return;
+  if (claimed !== 1) return null;
   try {
     const client = (await provider.Client.find(row.clientId)) as LogoutClient | undefined;
+    // A disabled app is hidden from the provider, but may be enabled again with its sessions: it is told then.
+    if (!client && (await appOfClient(ctx, row.clientId))?.disabled) throw new Error('the app is disabled');
     if (!client?.backchannelLogoutUri) {
       await AppLogout.destroy({ where: { id: row.id } });
-      return;
+      return null;
     }
     await client.backchannelLogout(row.accountId, row.sid);
   } catch (error) {
-    await notTaken(ctx, row, tries, reasonOf(error), retry, logger);
-    return;
+    return notTaken(ctx, row, tries, reasonOf(error), retry, logger);
   }
   await settle(ctx, row, { tries });
+  return null;
 }
+
+/**
+ * The app did not take a logout: its other due logouts count that try as theirs and wait for its next one
+ * (an app that does not answer is tried once at a time, not once per logout), and when it was the last
+ * try, those that had as many go with it.
+ */
+async function shareTheOutcome(ctx: GatewayContext, failed: AppLogout, outcome: NotTaken): Promise<void> {
+  const { AppLogout } = ctx.models;
+  const peers = { clientId: failed.clientId, id: { [Op.ne]: failed.id }, nextAt: { [Op.lte]: new Date() } };
+  if ('givenUp' in outcome) {
+    const lastTries = await AppLogout.findAll({ where: { ...peers, tries: { [Op.gte]: outcome.tries - 1 } } });
+    for (const row of lastTries) await settle(ctx, row, { outcome: 'failure', tries: row.tries, error: outcome.error });
+    return;
+  }
+  await AppLogout.update({ tries: outcome.tries }, { where: { ...peers, tries: { [Op.lt]: outcome.tries } } });
+  await AppLogout.update({ nextAt: outcome.retryAt }, { where: peers });
+}
+
+/** How a try the app did not take ends: another try at `retryAt`, or given up after the last. */
+type NotTaken = { tries: number; retryAt: Date } | { tries: number; givenUp: true; error: string };
 
 /** The app refused the logout or did not answer: it is tried again later, or given up on. */
 async function notTaken(
@@ -181,15 +222,16 @@ async function notTaken(
   error: string,
   retry: AppLogoutRetry,
   logger: Logger,
-): Promise<void> {
+): Promise<NotTaken> {
   if (tries < retry.maxTries) {
-    const nextAt = new Date(Date.now() + retry.firstDelayMs * 2 ** (tries - 1));
-    await ctx.models.AppLogout.update({ nextAt }, { where: { id: row.id, tries } });
+    const retryAt = new Date(Date.now() + retry.firstDelayMs * 2 ** (tries - 1));
+    await ctx.models.AppLogout.update({ nextAt: retryAt }, { where: { id: row.id, tries } });
     logger.warn({ client: row.clientId, tries, error }, 'an app did not take a logout; trying again');
-    return;
+    return { tries, retryAt };
   }
   await settle(ctx, row, { outcome: 'failure', tries, error });
   logger.warn({ client: row.clientId, tries, error }, 'an app did not take a logout; given up');
+  return { tries, givenUp: true, error };
 }
 
 /** The row goes, and the audit log says whether the app was told, and after how many tries. */

@@ -19,6 +19,7 @@ import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { deleteApp } from '../../gateway/apps-registry/delete-app.ts';
+import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
@@ -29,7 +30,7 @@ const RETRY = { firstDelayMs: 500, maxTries: 3 };
 let gateway: TestGateway;
 const servers: Server[] = [];
 
-type Receiver = { uri: string; tokens: string[]; listen(): Promise<void> };
+type Receiver = { uri: string; tokens: string[]; requests: () => number; listen(): Promise<void> };
 
 /**
  * An app's back-channel logout endpoint, recording the logout tokens it is posted. One that `hangs`
@@ -37,7 +38,9 @@ type Receiver = { uri: string; tokens: string[]; listen(): Promise<void> };
  */
 async function backchannelReceiver(behaviour: 'answers' | 'hangs' = 'answers', listening = true): Promise<Receiver> {
   const tokens: string[] = [];
+  let requests = 0;
   const server = createServer((req, res) => {
+    requests += 1;
     let body = '';
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
@@ -51,7 +54,7 @@ async function backchannelReceiver(behaviour: 'answers' | 'hangs' = 'answers', l
   const port = await freePort();
   const listen = () => new Promise<void>((resolve) => server.listen(port, 'localhost', resolve));
   if (listening) await listen();
-  return { uri: `http://localhost:${port}/backchannel-logout`, tokens, listen };
+  return { uri: `http://localhost:${port}/backchannel-logout`, tokens, requests: () => requests, listen };
 }
 
 type TestApp = { rp: client.Configuration; clientId: string; slug: string; receiver: Receiver };
@@ -233,6 +236,63 @@ describe('an app that does not answer', () => {
     expect(
       await gateway.models.AppLogout.count({ where: { clientId: { [Op.in]: [down.clientId, stuck.clientId] } } }),
     ).toBe(0);
+  });
+});
+
+describe('an app that never answers, with many logouts waiting', () => {
+  it('holds up no other app, is tried once at a time, and all its logouts are given up together', async () => {
+    const nora = await seedUser('nora');
+    const otto = await seedUser('otto');
+    const stuck = await appWith('Copy shop', await backchannelReceiver('hangs'));
+    // Twenty sessions of nora's in the app, then all ended at once.
+    for (let i = 0; i < 20; i++) await signInTo(stuck, 'nora');
+    const signedIn = await signInTo(courses, 'otto');
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, nora.id, { status: 'disabled' });
+    await expect.poll(() => stuck.receiver.requests()).toBeGreaterThan(0);
+
+    const disabledAt = Date.now();
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, otto.id, { status: 'disabled' });
+    expect(await logoutTokenFor(courses, otto.id)).toMatchObject({ sid: signedIn.sid });
+    // Within one try of the stuck app (2.5 s), not behind twenty of them shared among the senders.
+    expect(Date.now() - disabledAt).toBeLessThan(4_500);
+
+    await expect.poll(async () => (await backchannelAudit(stuck.clientId)).length, { timeout: 15_000 }).toBe(20);
+    expect((await backchannelAudit(stuck.clientId)).every((e) => e.outcome === 'failure')).toBe(true);
+    expect(stuck.receiver.requests()).toBeLessThanOrEqual(RETRY.maxTries + 1);
+    expect(await gateway.models.AppLogout.count({ where: { clientId: stuck.clientId } })).toBe(0);
+  });
+});
+
+describe('an app that is disabled or deleted meanwhile', () => {
+  const asTest = () => ({ ...gateway.context(null), actor: operator('test') });
+
+  it('is told once it is enabled again, if that is within the tries', async () => {
+    const pia = await seedUser('pia');
+    const timetable = await appWith('Timetable', await backchannelReceiver());
+    const signedIn = await signInTo(timetable, 'pia');
+    await setAppDisabled(asTest(), timetable.slug, true);
+
+    await updateUser(asTest(), pia.id, { status: 'disabled' });
+    await expect
+      .poll(async () => (await gateway.models.AppLogout.findOne({ where: { clientId: timetable.clientId } }))?.tries)
+      .toBe(1);
+    expect(timetable.receiver.tokens).toEqual([]);
+
+    await setAppDisabled(asTest(), timetable.slug, false);
+    expect(await logoutTokenFor(timetable, pia.id)).toMatchObject({ sid: signedIn.sid });
+  });
+
+  it('deleted, takes the logouts still waiting for it along', async () => {
+    const quin = await seedUser('quin');
+    const plotter = await appWith('Plotter', await backchannelReceiver('answers', false));
+    await signInTo(plotter, 'quin');
+    await updateUser(asTest(), quin.id, { status: 'disabled' });
+    await expect
+      .poll(async () => (await gateway.models.AppLogout.findOne({ where: { clientId: plotter.clientId } }))?.tries)
+      .toBe(1);
+
+    await deleteApp(asTest(), plotter.slug);
+    expect(await gateway.models.AppLogout.count({ where: { clientId: plotter.clientId } })).toBe(0);
   });
 });
 
