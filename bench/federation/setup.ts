@@ -45,7 +45,7 @@ export async function registerProxy(bench: BenchGateway, name: string, publicJwk
 
 /**
  * Pins two nodes' keys before they start (given their environments), from the documents their databases
- * give (pinNodeBeforeStart), and allows the pair (as `atrium domains allow A B`): the nodes' first
+ * give (pinNodeBeforeStart), and allows the pair (as `atrium domains allow DOMAIN OTHER_DOMAIN`): the nodes' first
  * requests to the gateway are accepted, and the registry they cache from the first has the pair.
  */
 export async function federate(
