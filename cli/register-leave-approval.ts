@@ -1,6 +1,7 @@
 import { readFile, writeFile, mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Sealer } from '../core/seal.ts';
+import { loadClient } from '../gateway/apps-registry/client-metadata.ts';
 import { registerApp } from '../gateway/apps-registry/register-app.ts';
 import { rotateCallbackSecret, rotateClientSecret } from '../gateway/apps-registry/rotate-secrets.ts';
 import { updateApp } from '../gateway/apps-registry/update-app.ts';
@@ -20,6 +21,8 @@ export function registration(publicUrl: string) {
     homeUrl: `${publicUrl}/`,
     redirectUris: [`${publicUrl}/auth/callback`],
     postLogoutRedirectUris: [`${publicUrl}/`],
+    // Signing out at the gateway (or losing access) ends the app's sessions too; its client then asks for the sid.
+    backchannelLogoutUri: `${publicUrl}/backchannel-logout`,
     interactionCallbackUrl: `${publicUrl}/atrium/callback`,
     visibility: { units: [], roles: ['student', 'staff'] },
     firstParty: true,
@@ -43,7 +46,7 @@ async function writeCredentials(file: string, credentials: Credentials): Promise
 
 /**
  * What an operator does once with `atrium apps add`, done at the demo's start: registers the app (or
- * brings its URLs in line with the port it runs on) and keeps its secrets in a file of the app's own.
+ * brings its URLs in line with the port it runs on and what this version needs) and keeps its secrets in a file of the app's own.
  * Secrets are shown only once, so when that file is lost the app gets new ones.
  */
 export async function ensureRegistered(
@@ -59,7 +62,9 @@ export async function ensureRegistered(
     await writeCredentials(options.credentialsFile, credentials);
     return { ...credentials, registered: true };
   }
-  if (existing.homeUrl !== wanted.homeUrl) {
+  // Registered by an older demo (no back-channel logout) or for another port: brought in line.
+  const client = await loadClient(ctx, existing.clientId);
+  if (existing.homeUrl !== wanted.homeUrl || client?.backchannel_logout_uri !== wanted.backchannelLogoutUri) {
     const { slug: _slug, name: _name, ...urls } = wanted;
     await updateApp(ctx, SLUG, urls);
   }

@@ -10,6 +10,8 @@ export type Person = {
   address: string | null;
   units: string[];
   roles: string[];
+  /** The gateway session this sign-in came through: a back-channel logout names it. */
+  sid?: string;
 };
 
 export const STRATEGY = 'atrium';
@@ -51,6 +53,7 @@ export function createAuth(options: {
       address: home ? `${username}@${home}` : null,
       units: strings(claims.org_units),
       roles: strings(claims.roles),
+      ...(typeof claims.sid === 'string' ? { sid: claims.sid } : {}),
     };
     verified(null, { ...person, idToken: tokens.id_token } as Express.User);
   };

@@ -25,6 +25,8 @@ export async function startLeaveApproval(
   const auth = createAuth(config);
   const chat = createChat(config);
   const secure = config.publicUrl.startsWith('https://');
+  // Kept by the app so a back-channel logout can find and end the sessions it names.
+  const sessions = new session.MemoryStore();
 
   const app = express();
   app.disable('x-powered-by');
@@ -40,6 +42,7 @@ export async function startLeaveApproval(
   app.use(
     session({
       name: 'leave.sid',
+      store: sessions,
       secret: config.sessionSecret,
       resave: false,
       saveUninitialized: false,
@@ -48,7 +51,7 @@ export async function startLeaveApproval(
   );
   app.use(auth.passport.initialize());
   app.use(auth.passport.session());
-  app.use(leaveRoutes({ config, store, chat, auth, log }));
+  app.use(leaveRoutes({ config, store, chat, auth, sessions, log }));
   app.use(((error, _req, res, _next) => {
     log('request failed', error);
     res.status(500).type('text/plain').send('Something went wrong; try again.');

@@ -1,4 +1,6 @@
-import express, { Router, type Request, type Response } from 'express';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import type { Store } from 'express-session';
+import { AuthorizationResponseError } from 'openid-client';
 import { z } from 'zod';
 import { CallbackRejected, createCallbackVerifier } from '../../protocol/verify-callback.ts';
 import { approverFor } from './approvers.ts';
@@ -8,13 +10,19 @@ import type { Chat } from './chat.ts';
 import type { LeaveConfig } from './config.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
 import { decide } from './decide.ts';
+import { endSessions } from './end-sessions.ts';
 import { html, page, type Html } from './html.ts';
+import { createLogoutVerifier, LogoutRejected } from './logout-token.ts';
 import { notifyChat } from './notify.ts';
 import type { LeaveRequest, LeaveStore } from './store.ts';
 
 declare module 'express-session' {
   interface SessionData {
     notice?: string;
+    /** Signed out here: the start page offers the sign-in link instead of signing in again silently. */
+    signedOut?: boolean;
+    /** The silent sign-in just came back without a person; shown the link once, then tried again. */
+    signInNeeded?: boolean;
   }
 }
 
@@ -23,6 +31,7 @@ type Deps = {
   store: LeaveStore;
   chat: Chat;
   auth: Auth;
+  sessions: Store;
   log: (message: string, error?: unknown) => void;
 };
 
@@ -96,23 +105,37 @@ ${toDecide.length > 0 || person.roles.includes('staff') ? html`<h2>Requests for 
     .send(page('Leave', body));
 }
 
+const signInLink = html`<h1>Leave approval</h1><p>Request leave and follow it in chat.</p><p><a href="/login">Sign in with your campus account</a></p>`;
+
+/**
+ * The end of a sign-in. A silent one the gateway could not answer without a page (login_required and
+ * the like) or a cancelled one lands on the start page's link rather than an error, once.
+ */
+function signedIn(req: Request, res: Response, next: NextFunction) {
+  return (error: unknown, user: Express.User | false) => {
+    if (error && !(error instanceof AuthorizationResponseError)) return next(error);
+    if (error || !user) {
+      req.session.signInNeeded = true;
+      return res.redirect(303, '/');
+    }
+    req.logIn(user, (loginError) => (loginError ? next(loginError) : res.redirect(303, '/')));
+  };
+}
+
 export function leaveRoutes(deps: Deps): Router {
   const router = Router();
   const verify = createCallbackVerifier({ secret: deps.config.callbackSecret });
+  const verifyLogout = createLogoutVerifier(deps.auth, deps.config.clientId);
 
-  router.get('/', (req, res) => {
-    if (!personOf(req)) {
-      res
-        .type('html')
-        .send(
-          page(
-            'Sign in',
-            html`<h1>Leave approval</h1><p>Request leave and follow it in chat.</p><p><a href="/login">Sign in with your campus account</a></p>`,
-          ),
-        );
-      return;
+  router.get('/', async (req, res, next) => {
+    if (personOf(req)) return home(req, res, deps);
+    if (req.session.signedOut || req.session.signInNeeded) {
+      delete req.session.signInNeeded;
+      return res.type('html').send(page('Sign in', signInLink));
     }
-    home(req, res, deps);
+    // Opened from the workbench: the gateway answers at once, without a page, for someone signed in there.
+    await deps.auth.ready();
+    deps.auth.passport.authenticate(STRATEGY, { prompt: 'none' })(req, res, next);
   });
 
   router.get('/login', async (req, res, next) => {
@@ -122,12 +145,31 @@ export function leaveRoutes(deps: Deps): Router {
 
   router.get('/auth/callback', async (req, res, next) => {
     await deps.auth.ready();
-    deps.auth.passport.authenticate(STRATEGY, { successRedirect: '/', failureRedirect: '/' })(req, res, next);
+    deps.auth.passport.authenticate(STRATEGY, signedIn(req, res, next))(req, res, next);
   });
 
-  router.post('/logout', form, checkCsrf, async (req, res) => {
+  router.post('/logout', form, checkCsrf, async (req, res, next) => {
     const target = await deps.auth.endSessionUrl(personOf(req)?.idToken).catch(() => '/');
-    req.session.destroy(() => res.redirect(303, target));
+    // A fresh session that remembers the sign-out, so coming back here does not sign in again silently.
+    req.session.regenerate((error) => {
+      if (error) return next(error);
+      req.session.signedOut = true;
+      res.redirect(303, target);
+    });
+  });
+
+  router.post('/backchannel-logout', express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
+    res.set('Cache-Control', 'no-store');
+    let subject;
+    try {
+      subject = await verifyLogout((req.body as Record<string, unknown> | undefined)?.logout_token);
+    } catch (error) {
+      if (!(error instanceof LogoutRejected)) throw error;
+      deps.log(`refused a back-channel logout: ${error.reason}`);
+      return res.status(400).json({ error: 'invalid_request', error_description: error.reason });
+    }
+    await endSessions(deps.sessions, subject);
+    res.status(200).end();
   });
 
   router.post('/requests', form, checkCsrf, async (req, res) => {
