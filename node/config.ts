@@ -5,6 +5,31 @@ import { z } from 'zod';
 import { envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, type Env } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 
+/*
+ * What a campus shares: pictures, PDFs, office documents (Word, Excel, PowerPoint, old and new, and
+ * OpenDocument), text and CSV, archives. None is run by a browser: a download is served as an attachment
+ * with nosniff and a sandboxing CSP (node/http/attachments.ts), and no HTML, SVG or XML type is listed.
+ */
+export const DEFAULT_ATTACHMENT_TYPES = [
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'application/pdf',
+  'application/msword',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  'application/vnd.ms-excel',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  'application/vnd.ms-powerpoint',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+  'application/vnd.oasis.opendocument.text',
+  'application/vnd.oasis.opendocument.spreadsheet',
+  'application/vnd.oasis.opendocument.presentation',
+  'text/plain',
+  'text/csv',
+  'application/zip',
+];
+
 const schema = z.object({
   ATRIUM_MODE: z
     .enum(['development', 'production'], { message: 'expected development or production' })
@@ -50,7 +75,7 @@ const schema = z.object({
   ATTACHMENT_MAX_BYTES: envPositiveInt.default(20 * 1024 * 1024),
   ATTACHMENT_TYPES: z
     .string()
-    .default('image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,application/zip')
+    .default(DEFAULT_ATTACHMENT_TYPES.join(','))
     .transform((v) =>
       v
         .split(',')

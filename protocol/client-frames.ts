@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { addressSchema } from './address.ts';
+import { searchTextSchema } from './search-query.ts';
 
 /** Wire protocol version; a frame with another `v` is refused with `unsupported_version`. */
 export const PROTOCOL_VERSION = 1;
@@ -122,7 +123,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.strictObject({
     ...base,
     type: z.literal('search'),
-    query: z.string().trim().min(2).max(200),
+    query: searchTextSchema(200),
     conversationId: conversationId.optional(),
     limit: z.number().int().min(1).max(100).optional(),
   }),

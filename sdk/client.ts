@@ -4,6 +4,7 @@ import { Pacer } from './pacer.ts';
 import {
   attachmentViewSchema,
   isReplyTo,
+  MAX_TEXT_CHARS,
   PROTOCOL_VERSION,
   serverFrameSchema,
   type ClientFieldsOf,
@@ -173,6 +174,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
   address: string | undefined;
   /** The node's frame limit (from `ready`): longer member lists go in parts. */
   #maxFrameBytes = 64 * 1024;
+  #maxTextChars = MAX_TEXT_CHARS;
   readonly #pageSize: number;
 
   constructor(options: ClientOptions) {
@@ -182,6 +184,14 @@ export class AtriumClient extends Emitter<ClientEvents> {
     // A page is what `history` may return at once.
     if (!Number.isInteger(this.#pageSize) || this.#pageSize < 1 || this.#pageSize > 200)
       throw new RangeError(`pageSize must be a whole number from 1 to 200 (got ${options.pageSize})`);
+  }
+
+  /**
+   * The longest text the node takes in a message, in UTF-16 units (a string's `length`), as its `ready`
+   * said; before that, or from a node that does not say, the protocol's limit. A longer text is refused.
+   */
+  get maxTextChars(): number {
+    return this.#maxTextChars;
   }
 
   get state(): ConnectionState {
@@ -230,6 +240,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
     const ready = await this.request('auth', { token });
     this.address = ready.address;
     if (ready.maxFrameBytes) this.#maxFrameBytes = ready.maxFrameBytes;
+    if (ready.maxTextChars) this.#maxTextChars = ready.maxTextChars;
     if (ready.rateLimit) this.#pacer.configure(ready.rateLimit);
     this.#attempt = 0;
     this.#setState('online');

@@ -5,6 +5,7 @@ import { AppError } from '../../core/errors.ts';
 import { containsPattern, like } from '../../core/like.ts';
 import { parseInput } from '../../core/validate.ts';
 import { allowed } from '../../protocol/registry-client.ts';
+import { searchTextSchema } from '../../protocol/search-query.ts';
 import { verifyRequest, type PublicKeyJwk } from '../../protocol/signature.ts';
 import { accountClaims } from '../accounts/account-claims.ts';
 import type { GatewayContext } from '../context.ts';
@@ -58,7 +59,7 @@ const usernamesSchema = z
 /** A search (`q`), or a lookup of named people (`usernames`, comma-separated), never both. */
 const directorySchema = z
   .object({
-    q: z.string().trim().min(2).max(100).optional(),
+    q: searchTextSchema(100).optional(),
     limit: z.coerce.number().int().min(1).max(50).default(20),
     usernames: usernamesSchema.optional(),
   })

@@ -6,9 +6,27 @@ import { AppError } from '../../core/errors.ts';
 import type { NodeContext } from '../context.ts';
 import type { Attachment } from '../models.ts';
 
+/**
+ * A limit as people say it: "20 MB", "1.5 MB", "512 KB" (binary units, as the limit is set). Rounded
+ * down, so that a file of the size said always fits.
+ */
+export function limitInWords(bytes: number): string {
+  const units: [number, string][] = [
+    [1024 * 1024 * 1024, 'GB'],
+    [1024 * 1024, 'MB'],
+    [1024, 'KB'],
+  ];
+  for (const [size, unit] of units) {
+    if (bytes < size) continue;
+    const tenths = Math.floor((bytes / size) * 10) / 10;
+    return `${tenths} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
 export class TooLargeError extends AppError {
   constructor(maxBytes: number) {
-    super('too_large', 413, `Attachments may be at most ${maxBytes} bytes`);
+    super('too_large', 413, `Attachments may be at most ${limitInWords(maxBytes)}`);
   }
 }
 

@@ -4,12 +4,13 @@ import { AppError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
 import { bearerAuth } from '../http/bearer.ts';
+import { searchTextSchema } from '../../protocol/search-query.ts';
 import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 
 /** A search (`q`), or the people of some usernames at once (`usernames`, comma-separated: a group's names). */
 const querySchema = z
   .object({
-    q: z.string().trim().min(2, { message: 'at least 2 characters' }).max(100).optional(),
+    q: searchTextSchema(100).optional(),
     limit: z.coerce.number().int().min(1).max(50).default(20),
     usernames: z.string().min(1).max(6_600).optional(),
   })

@@ -6,6 +6,12 @@ import { readAttachment } from '../attachments/read-attachment.ts';
 import { uploadAttachment } from '../attachments/upload-attachment.ts';
 import type { NodeContext } from '../context.ts';
 
+/*
+ * Should a browser still render a file (a peer node's type, a type an operator allowed), it runs no
+ * script and loads nothing, in an origin of its own rather than the node's.
+ */
+const SANDBOX = "default-src 'none'; sandbox";
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** RFC 6266: an ASCII fallback for old clients and the exact name, percent-encoded, for the rest. */
@@ -59,6 +65,7 @@ export function attachmentRoutes(contextOf: (req: Request) => NodeContext): Rout
       if (file.length !== undefined) res.setHeader('Content-Length', String(file.length));
       res.setHeader('Content-Disposition', 'attachment');
       res.setHeader('X-Content-Type-Options', 'nosniff');
+      res.setHeader('Content-Security-Policy', SANDBOX);
       res.setHeader('Cache-Control', 'private, no-cache');
       // Passed on as it arrives: the node holds a chunk of it at a time.
       await pipeline(file.content, res);
@@ -69,6 +76,7 @@ export function attachmentRoutes(contextOf: (req: Request) => NodeContext): Rout
     res.setHeader('Content-Length', String(attachment.size));
     res.setHeader('Content-Disposition', contentDisposition(attachment.name));
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', SANDBOX);
     res.setHeader('Cache-Control', 'private, no-cache');
     await pipeline(content, res);
   });

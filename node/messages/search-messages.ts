@@ -1,3 +1,4 @@
+import { searchTextSchema } from '../../protocol/search-query.ts';
 import { QueryTypes } from 'sequelize';
 import { z } from 'zod';
 import { containsPattern, ESCAPE_CLAUSE } from '../../core/like.ts';
@@ -12,7 +13,7 @@ import { chooseTerms, type Choice } from './search-terms.ts';
 import { allQueryTerms } from './search-tokens.ts';
 
 const searchSchema = z.object({
-  query: z.string().trim().min(2, { message: 'at least 2 characters' }).max(200),
+  query: searchTextSchema(200),
   conversationId: z.string().uuid().optional(),
   limit: z.number().int().min(1).max(100).optional(),
 });

@@ -65,7 +65,10 @@ export async function enqueueMessage(
     throw new ValidationError('Some fields are invalid', { text: 'a message needs text or an attachment' });
   }
   if (data.text && data.text.length > ctx.config.maxTextChars) {
-    throw new ValidationError('The message is too long', { text: `at most ${ctx.config.maxTextChars} characters` });
+    const most = ctx.config.maxTextChars.toLocaleString('en');
+    throw new ValidationError(`The message is too long (at most ${most} characters)`, {
+      text: `at most ${most} characters`,
+    });
   }
   const conversationId = data.conversationId ?? (await openDirect(ctx, data.to!, 'to')).conversation.id;
   // A cached conversation is answered without a promise (bench/node: the awaits of one check after

@@ -231,7 +231,7 @@ async function authenticate(live: Live, token: string, re?: string): Promise<voi
   clearTimeout(live.authTimer);
   scheduleExpiry(live, identity);
   if (first && deps.registry.add(connection)) await deps.publishPresence(identity.address, 'online');
-  const { maxFrameBytes } = deps.services.config;
+  const { maxFrameBytes, maxTextChars } = deps.services.config;
   send(
     serverFrame(
       'ready',
@@ -240,6 +240,7 @@ async function authenticate(live: Live, token: string, re?: string): Promise<voi
         expiresAt: new Date(identity.expiresAt).toISOString(),
         serverTime: new Date().toISOString(),
         maxFrameBytes,
+        maxTextChars,
         rateLimit: deps.rateLimit,
       },
       re,

@@ -10,6 +10,12 @@ type Suggestion = { address: string; name: string };
 let composerCount = 0;
 
 /**
+ * The event that gives a refused text back to the composer of its conversation (message-view.ts sends it
+ * to the `form.composer` beside the message list): `detail` is the text.
+ */
+export const RESTORE_TEXT = 'composer-restore';
+
+/**
  * The message box: Enter sends (Shift+Enter for a new line), "@" suggests members to mention, files
  * upload at once with a progress bar and go with the next message.
  */
@@ -26,6 +32,7 @@ export class Composer {
   #mentioned = new Map<string, string>();
   #fileInput: HTMLInputElement;
   #notice: HTMLElement;
+  #counter: HTMLElement;
 
   constructor(chat: Chat, entry: Entry, title: string) {
     this.#chat = chat;
@@ -59,6 +66,7 @@ export class Composer {
     });
     this.#uploadList = h('ul', { class: 'uploads', 'aria-label': 'Files to send' });
     this.#notice = h('p', { class: 'composer-notice', role: 'status' });
+    this.#counter = h('p', { class: 'composer-counter', id: `${id}-counter`, 'aria-live': 'polite', hidden: true });
     this.element = h(
       'form',
       { class: 'composer', 'aria-label': 'Write a message' },
@@ -75,6 +83,7 @@ export class Composer {
           h('span', { class: 'send-label' }, 'Send'),
         ),
       ),
+      this.#counter,
       this.#notice,
       this.#fileInput,
     );
@@ -82,9 +91,11 @@ export class Composer {
       event.preventDefault();
       void this.submit();
     });
+    this.element.addEventListener(RESTORE_TEXT, (event) => this.restore(String((event as CustomEvent).detail)));
     this.input.addEventListener('keydown', (event) => this.#onKey(event));
     this.input.addEventListener('input', () => {
       this.#autosize();
+      this.#count();
       this.#suggest();
       if (this.input.value.trim()) this.#chat.typing(this.#entry);
     });
@@ -142,6 +153,8 @@ export class Composer {
     const text = this.input.value.trim();
     const uploads = this.#uploads;
     if (!text && uploads.length === 0) return;
+    // The node would refuse it, and a Retry would not help: it stays here to be shortened.
+    if (this.#count()) return this.input.focus();
     if (uploads.length > 0) this.#notice.textContent = 'Waiting for uploads to finish…';
     const attachments = (await Promise.all(uploads.map((u) => u.done))).filter(
       (a): a is UploadedAttachment => a !== null,
@@ -155,7 +168,40 @@ export class Composer {
     this.#uploads = [];
     this.#uploadList.replaceChildren();
     this.#autosize();
+    this.#count();
     this.input.focus();
+  }
+
+  /** Puts back a text the node refused, ahead of anything typed since, to be edited and sent again. */
+  restore(text: string): void {
+    const typed = this.input.value.trim();
+    this.input.value = typed ? `${text}\n${typed}` : text;
+    this.#autosize();
+    this.#count();
+    this.input.focus();
+  }
+
+  /**
+   * Shows how much of the node's text limit is used once it is nearly reached, and says when the text is
+   * over it (then true: not to be sent).
+   */
+  #count(): boolean {
+    const limit = this.#chat.clients.get(this.#entry.domain)?.maxTextChars;
+    const length = this.input.value.trim().length;
+    const over = limit !== undefined && length > limit;
+    const near = limit !== undefined && length >= limit * 0.9;
+    this.#counter.hidden = !near;
+    this.#counter.classList.toggle('over', over);
+    if (near) {
+      const n = (v: number) => v.toLocaleString('en');
+      this.#counter.textContent = over
+        ? `${n(length)} / ${n(limit)} characters: ${n(length - limit)} too many to send. Shorten the message or send it in parts.`
+        : `${n(length)} / ${n(limit)} characters`;
+    }
+    if (over) this.input.setAttribute('aria-invalid', 'true');
+    else this.input.removeAttribute('aria-invalid');
+    this.input.setAttribute('aria-describedby', this.#counter.id);
+    return over;
   }
 
   /** Members named as "@username" in the text: the one picked from the suggestions, else any member of that name. */

@@ -4,6 +4,7 @@ import { h, type Child } from './dom.ts';
 import { fullTimeOf, hueClass, initials, richText, sizeOf, systemText, timeOf } from './format.ts';
 import { attachmentUrl, downloadAttachment } from './nodes.ts';
 import { renderCard } from './card-view.ts';
+import { RESTORE_TEXT } from './composer.ts';
 
 export type Receipt = { state: 'sent' | 'delivered' | 'read'; label: string; detail: string };
 
@@ -232,6 +233,20 @@ function drawMessage(
   );
 }
 
+/**
+ * A message refused for its size: sent again it would be refused again. The portal keeps only the
+ * refusal's message (chat.ts), so it is known by the words the node uses for `text` and body limits.
+ */
+function unsendable(pending: Pending): boolean {
+  return /\btoo (long|large)\b/i.test(pending.error ?? '');
+}
+
+/** Hands the text to the composer of the conversation this bubble is in. */
+function giveBack(from: HTMLElement, text: string): void {
+  const composer = from.closest('.conversation')?.querySelector('form.composer');
+  composer?.dispatchEvent(new CustomEvent(RESTORE_TEXT, { detail: text }));
+}
+
 export function renderPending(entry: Entry, pending: Pending, onRetry: () => void, onDiscard: () => void): HTMLElement {
   const failed = pending.state === 'failed';
   return h(
@@ -259,8 +274,25 @@ export function renderPending(entry: Entry, pending: Pending, onRetry: () => voi
           ? [
               h('span', { class: 'status status-failed', role: 'alert' }, `Not sent: ${pending.error ?? 'refused'}`),
               ' ',
-              h('button', { type: 'button', class: 'tool', onclick: onRetry }, 'Retry'),
-              h('button', { type: 'button', class: 'tool', onclick: onDiscard }, 'Discard'),
+              ...(unsendable(pending)
+                ? [
+                    h(
+                      'button',
+                      {
+                        type: 'button',
+                        class: 'tool',
+                        onclick: (event: MouseEvent) => {
+                          giveBack(event.currentTarget as HTMLElement, pending.text);
+                          onDiscard();
+                        },
+                      },
+                      'Edit',
+                    ),
+                  ]
+                : [
+                    h('button', { type: 'button', class: 'tool', onclick: onRetry }, 'Retry'),
+                    h('button', { type: 'button', class: 'tool', onclick: onDiscard }, 'Discard'),
+                  ]),
             ]
           : h('span', { class: 'status status-sending', 'data-status': 'sending' }, 'Sending…'),
       ),

@@ -1,3 +1,4 @@
+import { searchTextLongEnough } from '../../../protocol/search-query.ts';
 import type { Chat, Entry } from './chat.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import type { Person } from './nodes.ts';
@@ -5,7 +6,7 @@ import type { ViewHost } from './conversation-view.ts';
 
 type PeopleHost = ViewHost & { opened(entry: Entry): void };
 
-const HINT = 'Type at least two letters of a name or username.';
+const HINT = 'Type at least two letters of a name or username (one is enough in Chinese, Japanese or Korean).';
 
 /**
  * Starting a conversation: search the campus directory (people of every college this person's domains
@@ -122,7 +123,7 @@ function searchAsYouType(
   search.addEventListener('input', () => {
     clearTimeout(timer);
     const query = search.value.trim();
-    if (query.length < 2) {
+    if (!searchTextLongEnough(query)) {
       status.textContent = HINT;
       return show([]);
     }

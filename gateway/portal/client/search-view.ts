@@ -1,3 +1,4 @@
+import { searchTextLongEnough } from '../../../protocol/search-query.ts';
 import type { Message } from '../../../sdk/client.ts';
 import type { Chat, Entry } from './chat.ts';
 import { h, ICONS, iconButton } from './dom.ts';
@@ -24,8 +25,8 @@ export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, m
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const query = input.value.trim();
-    if (query.length < 2) {
-      status.textContent = 'Type at least two characters.';
+    if (!searchTextLongEnough(query)) {
+      status.textContent = 'Type at least two characters (one is enough in Chinese, Japanese or Korean).';
       return;
     }
     status.textContent = 'Searching…';

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { startCampus, type Campus } from '../helpers/federation.ts';
+import { operator } from '../../gateway/context.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { chromiumMissing, launchChromium, signInToPortal, type Person } from './browser.ts';
+
+let campus: Campus;
+let browser: Browser;
+let alice: Person;
+
+beforeAll(async () => {
+  if (chromiumMissing) return;
+  campus = await startCampus('portal-limits');
+  await createUser(
+    { ...campus.gateway.context(null), actor: operator('test') },
+    {
+      username: 'chenwei',
+      displayName: '陈伟',
+      email: 'chenwei@campus.test',
+      password: DEMO_PASSWORD,
+      roles: ['student'],
+      units: ['campus/eng/cs'],
+    },
+  );
+  browser = await launchChromium();
+  alice = await signInToPortal(browser, campus.gateway.issuer, 'alice');
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await campus?.stop();
+});
+
+describe.skipIf(chromiumMissing)('the portal with CJK names and long texts', () => {
+  it('finds a person by a one-character Chinese surname', { timeout: 30_000 }, async () => {
+    const a = alice.page;
+    await a.click('a[data-nav="#/new"]');
+    await a.fill('#people-query', '陈');
+    await a.click('button[aria-label="Message 陈伟"]', { timeout: 10_000 });
+    await a.waitForSelector('.conversation .composer-input');
+    await expect.poll(() => a.locator('#conversation-title').textContent()).toBe('陈伟');
+  });
+
+  it('says a text is over the limit before sending, and keeps it to be shortened', { timeout: 30_000 }, async () => {
+    const a = alice.page;
+    const input = a.locator('.conversation .composer-input');
+    const counter = a.locator('.conversation .composer-counter');
+    await input.fill('y'.repeat(8_400));
+    await expect.poll(() => counter.textContent()).toContain('8,400 / 8,000 characters: 400 too many');
+    await input.press('Enter');
+    await a.waitForTimeout(500);
+    expect(await a.locator('.message.mine').count()).toBe(0);
+    expect(await input.inputValue()).toHaveLength(8_400);
+
+    await input.fill('y'.repeat(7_000));
+    expect(await counter.isHidden()).toBe(true);
+    await input.press('Enter');
+    await expect.poll(() => a.locator('.message.mine:not(.pending)').count(), { timeout: 10_000 }).toBe(1);
+    expect(await input.inputValue()).toBe('');
+    expect(alice.errors).toEqual([]);
+  });
+});
