@@ -22,6 +22,8 @@ export type Pending = {
   createdAt: string;
   state: 'sending' | 'failed';
   error?: string;
+  /** The node's code for a refusal (`invalid_input`, `too_large`…); none when the send did not get an answer. */
+  errorCode?: string;
 };
 
 /** One conversation as one of the person's addresses sees it (key: domain/conversation id). */
@@ -537,6 +539,7 @@ export class Chat extends Emitter<ChatEvents> {
       .catch((error: Error) => {
         pending.state = 'failed';
         pending.error = error.message;
+        pending.errorCode = error instanceof AtriumError ? error.code : undefined;
         this.emit('entry', entry);
         this.emit('connection', undefined);
       });

@@ -233,12 +233,9 @@ function drawMessage(
   );
 }
 
-/**
- * A message refused for its size: sent again it would be refused again. The portal keeps only the
- * refusal's message (chat.ts), so it is known by the words the node uses for `text` and body limits.
- */
+/** A message the node refused for what it holds (too long, too large): sent again it would be refused again. */
 function unsendable(pending: Pending): boolean {
-  return /\btoo (long|large)\b/i.test(pending.error ?? '');
+  return pending.errorCode === 'invalid_input' || pending.errorCode === 'too_large';
 }
 
 /** Hands the text to the composer of the conversation this bubble is in. */
