@@ -8,6 +8,8 @@ const fields = (r: LeaveRequest) => [
   { label: 'Days', value: String(days(r)) },
   { label: 'Reason', value: r.reason },
 ];
+/** Who decides, as people read it: their name when the app knew it, else their chat address. */
+export const approverOf = (r: LeaveRequest) => r.approverName ?? r.approver;
 const outcome = (r: LeaveRequest) => `${r.status === 'approved' ? 'Approved' : 'Rejected'} by ${r.decidedBy}`;
 
 /** What the approver gets in chat: the request, with the two buttons until it is decided. */
@@ -29,7 +31,7 @@ export function approverCard(r: LeaveRequest): Card {
 export function studentCard(r: LeaveRequest): Card {
   return {
     title: 'Your leave request',
-    text: r.status === 'pending' ? `Waiting for ${r.approver}` : outcome(r),
+    text: r.status === 'pending' ? `Waiting for ${approverOf(r)}` : outcome(r),
     fields: fields(r),
     actions: [],
   };

@@ -13,6 +13,7 @@ export async function decide(
   deps: { store: LeaveStore; chat: Chat; log: (message: string, error?: unknown) => void },
   event: CardCallback,
 ): Promise<{ card?: Card; toast?: string }> {
+  await deps.store.learnName(event.user.address, event.user.name);
   const request = deps.store.byCard(event.messageId);
   if (!request) return { toast: 'This leave request is not known to the app any more.' };
   if (event.user.address !== request.approver) return { toast: `Only ${request.approver} decides this request.` };

@@ -9,6 +9,7 @@ import { STRATEGY } from './auth.ts';
 import type { Chat } from './chat.ts';
 import type { LeaveConfig } from './config.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
+import { approverOf } from './cards.ts';
 import { decide } from './decide.ts';
 import { endSessions } from './end-sessions.ts';
 import { html, page, type Html } from './html.ts';
@@ -56,7 +57,7 @@ function requestRows(requests: readonly LeaveRequest[], who: 'student' | 'approv
 ${requests.map(
   (
     r,
-  ) => html`<tr><td>${who === 'student' ? r.approver : r.student.name}</td><td>${r.from}</td><td>${r.to}</td><td>${r.reason}</td>
+  ) => html`<tr><td>${who === 'student' ? approverOf(r) : r.student.name}</td><td>${r.from}</td><td>${r.to}</td><td>${r.reason}</td>
 <td>${r.status}${r.decidedBy ? html` by ${r.decidedBy}` : ''}${r.notifyError ? html` <span class="error">(chat not told: ${r.notifyError})</span>` : ''}</td></tr>`,
 )}
 </tbody></table>`;
@@ -111,14 +112,19 @@ const signInLink = html`<h1>Leave approval</h1><p>Request leave and follow it in
  * The end of a sign-in. A silent one the gateway could not answer without a page (login_required and
  * the like) or a cancelled one lands on the start page's link rather than an error, once.
  */
-function signedIn(req: Request, res: Response, next: NextFunction) {
+function signedIn(req: Request, res: Response, next: NextFunction, store: LeaveStore) {
   return (error: unknown, user: Express.User | false) => {
     if (error && !(error instanceof AuthorizationResponseError)) return next(error);
     if (error || !user) {
       req.session.signInNeeded = true;
       return res.redirect(303, '/');
     }
-    req.logIn(user, (loginError) => (loginError ? next(loginError) : res.redirect(303, '/')));
+    const person = user as Person;
+    req.logIn(user, (loginError) => {
+      if (loginError) return next(loginError);
+      const learnt = person.address ? store.learnName(person.address, person.name) : Promise.resolve();
+      learnt.then(() => res.redirect(303, '/'), next);
+    });
   };
 }
 
@@ -145,7 +151,7 @@ export function leaveRoutes(deps: Deps): Router {
 
   router.get('/auth/callback', async (req, res, next) => {
     await deps.auth.ready();
-    deps.auth.passport.authenticate(STRATEGY, signedIn(req, res, next))(req, res, next);
+    deps.auth.passport.authenticate(STRATEGY, signedIn(req, res, next, deps.store))(req, res, next);
   });
 
   router.post('/logout', form, checkCsrf, async (req, res, next) => {
@@ -199,11 +205,12 @@ export function leaveRoutes(deps: Deps): Router {
       student: { sub: person.sub, name: person.name, address: person.address, units: person.units },
       ...parsed.data,
       approver,
+      approverName: deps.store.nameOf(approver) ?? null,
     });
     const told = await notifyChat(deps.store, deps.chat, request);
     req.session.notice = told.notifyError
       ? `Saved, but chat could not be told (${told.notifyError}); try again below.`
-      : `Sent to ${approver}; you will see the answer in chat.`;
+      : `Sent to ${approverOf(request)}; you will see the answer in chat.`;
     res.redirect(303, '/');
   });
 

@@ -11,6 +11,8 @@ export type LeaveRequest = {
   to: string;
   reason: string;
   approver: string;
+  /** The approver's name, when the app knew it as the request was made (older requests have none). */
+  approverName?: string | null;
   status: LeaveStatus;
   decidedBy: string | null;
   decidedAt: string | null;
@@ -31,8 +33,16 @@ export type LeaveStore = Awaited<ReturnType<typeof openStore>>;
  */
 export async function openStore(file: string) {
   let requests: LeaveRequest[] = [];
+  // The names of the people the app has met (signed in, or clicked a card), by chat address: it has no
+  // directory to ask, and a student would rather read who decides than an address.
+  let people: Record<string, string> = {};
   try {
-    requests = (JSON.parse(await readFile(file, 'utf8')) as { requests: LeaveRequest[] }).requests;
+    const saved = JSON.parse(await readFile(file, 'utf8')) as {
+      requests: LeaveRequest[];
+      people?: Record<string, string>;
+    };
+    requests = saved.requests;
+    people = saved.people ?? {};
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
@@ -41,7 +51,7 @@ export async function openStore(file: string) {
   async function persist() {
     await mkdir(dirname(file), { recursive: true });
     const temp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
-    await writeFile(temp, JSON.stringify({ requests }, null, 2), { mode: 0o600 });
+    await writeFile(temp, JSON.stringify({ requests, people }, null, 2), { mode: 0o600 });
     await rename(temp, file);
   }
 
@@ -57,6 +67,14 @@ export async function openStore(file: string) {
 
   return {
     all: (): readonly LeaveRequest[] => requests,
+    nameOf: (address: string): string | undefined => people[address],
+    /** Remembers a person's name; written only when it is new or changed. */
+    learnName(address: string, name: string): Promise<void> {
+      if (people[address] === name) return Promise.resolve();
+      return change(() => {
+        people[address] = name;
+      });
+    },
     get: (id: string) => requests.find((r) => r.id === id),
     byCard: (messageId: string) => requests.find((r) => r.approverCard === messageId),
     create(

@@ -71,6 +71,9 @@ afterAll(async () => {
 
 describe('the leave-approval example app', () => {
   it("takes a student's request, asks the approver in chat, and records the decision made there", async () => {
+    // Carol has opened the app before: it knows her name, and the student reads it rather than her address.
+    const approver = await signInThrough(new BrowserAgent(), `${appUrl}/login`, 'carol', DEMO_PASSWORD);
+    expect(text(approver)).toContain('Signed in as Carol Silva');
     const student = new BrowserAgent();
     const home = await signInThrough(student, `${appUrl}/login`, 'dave', DEMO_PASSWORD);
     expect(home.url).toBe(`${appUrl}/`);
@@ -81,12 +84,13 @@ describe('the leave-approval example app', () => {
       to: '2026-12-16',
       reason: 'Family <wedding> & travel',
     });
-    expect(text(sent)).toContain(`Sent to ${CAROL}`);
+    expect(text(sent)).toContain('Sent to Carol Silva;');
     expect(sent.html).toContain('Family &#60;wedding&#62; &#38; travel');
     const [request] = app.store.all();
     expect(request).toMatchObject({
       status: 'pending',
       approver: CAROL,
+      approverName: 'Carol Silva',
       student: { address: 'dave@eng.campus.test', name: 'Dave Okafor' },
       notifyError: null,
     });
@@ -110,7 +114,7 @@ describe('the leave-approval example app', () => {
     // The student's devices get a status card.
     await expect
       .poll(() => daveLaptop.messages.find((m) => m.kind === 'card'))
-      .toMatchObject({ id: request!.studentCard, sender: BOT_ENG, card: { text: `Waiting for ${CAROL}` } });
+      .toMatchObject({ id: request!.studentCard, sender: BOT_ENG, card: { text: 'Waiting for Carol Silva' } });
 
     const result = await carolPhone.cardAction(request!.approverCard!, 'approve');
     expect(result).toMatchObject({ updated: true, toast: 'Approved.' });
