@@ -23,6 +23,8 @@ import { userById } from '../accounts/find-user.ts';
 import { appOfClient, botClaims, clientUsable } from '../apps-registry/client-gate.ts';
 import { audiencesFor, signInRefusal } from '../apps-registry/app-access.ts';
 import { ACR_VALUES, asksForSecondFactor, MFA_ACR } from '../factors/acr.ts';
+import { PORTAL_CLIENT_ID } from '../portal/portal-client.ts';
+import { isPortalSignOutState } from '../portal/sign-out-state.ts';
 
 /** The reason of the consent check that stops a person an app is not for (see interactions/routes.ts). */
 export const APP_NOT_FOR_PERSON = 'app_not_for_person';
@@ -154,8 +156,9 @@ function features(deps: ProviderDeps): Configuration['features'] {
     rpInitiatedLogout: {
       enabled: true,
       async logoutSource(ctx, form) {
+        const own = portalsOwnSignOut(ctx, deps.config.secretKey);
         ctx.type = 'html';
-        ctx.body = await renderPage(deps.views, 'logout', { title: 'Sign out', form, host: ctx.host });
+        ctx.body = await renderPage(deps.views, 'logout', { title: 'Sign out', form, host: ctx.host, own });
       },
       async postLogoutSuccessSource(ctx) {
         ctx.type = 'html';
@@ -172,6 +175,21 @@ function features(deps: ProviderDeps): Configuration['features'] {
       getResourceServerInfo: (ctx, indicator, client) => resourceServerInfo(deps, ctx, indicator, client.clientId),
     },
   };
+}
+
+/**
+ * The portal's Sign out is a CSRF-checked POST on the gateway's own page, so the person has answered
+ * already: its end_session request (the portal's ID token for this very session, and the state only the
+ * portal's sign-out makes) ends the gateway session without asking again. Any other end_session request,
+ * a GET anyone could have sent the browser to, keeps the confirmation.
+ */
+function portalsOwnSignOut(ctx: KoaContextWithOIDC, secretKey: string): boolean {
+  const { client, session, params } = ctx.oidc;
+  if (client?.clientId !== PORTAL_CLIENT_ID || !session) return false;
+  const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sid?: unknown } } | undefined;
+  const sid = session.sidFor(PORTAL_CLIENT_ID);
+  if (!sid || hint?.payload?.sid !== sid) return false;
+  return isPortalSignOutState(secretKey, sid, params?.state);
 }
 
 /** The domain nodes are the resource servers: a token for one carries scope `im` and the node's URL as audience. */

@@ -121,9 +121,9 @@ describe.skipIf(chromiumMissing)('apps from the portal', () => {
     await other.waitForSelector('#connection[data-state=online]');
     expect([...notes.sessions.values()].map((s) => s.name)).toEqual(['Dave Okafor']);
 
+    // The portal's own Sign out asks nothing more at the gateway.
     await dave.page.getByRole('button', { name: 'Sign out' }).click();
-    await dave.page.getByRole('button', { name: 'Yes, sign me out' }).click();
-    await dave.page.waitForURL(`${campus.gateway.issuer}/portal/signed-out`);
+    await dave.page.waitForURL((at) => at.href.startsWith(`${campus.gateway.issuer}/portal/signed-out`));
     expect(await dave.page.locator('h1').textContent()).toBe('You are signed out');
 
     // The gateway told every node: the other tab's sockets were closed by the nodes, not by the page.

@@ -196,7 +196,7 @@ describe('the portal API', () => {
     expect((await api(bob, 'me')).status).toBe(401);
     const confirm = await bob.navigate(body.redirect);
     const done = await bob.submit(confirm, formWithAction(confirm, '/session/end/confirm'), { logout: 'yes' });
-    expect(done.url).toBe(url('/portal/signed-out'));
+    expect(done.url.split('?')[0]).toBe(url('/portal/signed-out'));
     expect(done.html).toContain('You are signed out');
     // The gateway session is gone too: the portal asks for the password again.
     const again = await bob.navigate(url('/'));

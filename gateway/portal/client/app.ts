@@ -48,6 +48,29 @@ function drawing(what: string, draw: () => void): void {
   }
 }
 
+/**
+ * What was being written when the session ended, kept in this tab (sessionStorage) for the same person's
+ * next sign-in: "Sign in again" leaves the page. Tagged with the person, since on a shared lab computer
+ * the next one to sign in at this tab may be someone else.
+ */
+const DRAFT = 'atrium.draft';
+type KeptDraft = { user: string; hash: string; key: string; text: string };
+
+function takeDraft(user: string): KeptDraft | null {
+  const raw = sessionStorage.getItem(DRAFT);
+  if (raw === null) return null;
+  try {
+    const draft = JSON.parse(raw) as KeptDraft;
+    if (draft.user === user) {
+      sessionStorage.removeItem(DRAFT);
+      return draft;
+    }
+  } catch {
+    sessionStorage.removeItem(DRAFT);
+  }
+  return null;
+}
+
 const hashOf = (entry: Entry) => `#/c/${encodeURIComponent(entry.domain)}/${encodeURIComponent(entry.conv.id)}`;
 
 /**
@@ -69,6 +92,7 @@ export class PortalApp implements ViewHost {
   #frame = 0;
   #dirtyList = false;
   #dirtyView = false;
+  #draft: KeptDraft | null = null;
 
   constructor(root: HTMLElement, chat: Chat) {
     this.#chat = chat;
@@ -174,6 +198,10 @@ export class PortalApp implements ViewHost {
     this.#root.addEventListener('keydown', (event) => this.#onKey(event));
     this.#list.addEventListener('keydown', (event) => this.#listKeys(event));
 
+    this.#draft = takeDraft(chat.me.user.id);
+    // Back to the conversation the draft belongs to, unless the page was opened at another one.
+    if (this.#draft && parseRoute(window.location.hash).view !== 'conversation')
+      window.location.hash = this.#draft.hash;
     chat.start();
     if (!navigator.onLine) chat.setNetwork(false);
     this.#drawConnection();
@@ -283,6 +311,10 @@ export class PortalApp implements ViewHost {
           this.#view = new ConversationView(chat, entry, this);
           this.#pane.replaceChildren(this.#view.element);
           this.#view.scrollToEnd();
+          if (this.#draft?.key === entry.key && !this.#view.composer.input.value) {
+            this.#view.composer.input.value = this.#draft.text;
+            this.#draft = null;
+          }
           this.#view.composer.input.focus();
         }
         chat.markRead(entry);
@@ -312,6 +344,16 @@ export class PortalApp implements ViewHost {
   }
 
   #drawConnection(): void {
+    if (this.#chat.ended) {
+      this.#connection.dataset.state = 'ended';
+      this.#connection.replaceChildren(
+        h('span', { class: 'dot', 'aria-hidden': 'true' }),
+        h('span', { class: 'connection-text' }, 'Signed out'),
+      );
+      this.#banner.hidden = false;
+      this.#banner.textContent = 'You are signed out. Sign in again to go on; what you were writing is kept.';
+      return;
+    }
     const { state, unsent, offlineDomains } = this.#chat.connection();
     const el = this.#connection;
     el.dataset.state = state;
@@ -356,8 +398,20 @@ export class PortalApp implements ViewHost {
     }
   }
 
+  #keepDraft(): void {
+    const view = this.#view;
+    const text = view?.composer.input.value ?? '';
+    if (!view || !text.trim()) return;
+    const draft: KeptDraft = { user: this.#chat.me.user.id, hash: hashOf(view.entry), key: view.entry.key, text };
+    sessionStorage.setItem(DRAFT, JSON.stringify(draft));
+  }
+
   #ended(): void {
     this.#root.dataset.state = 'ended';
+    this.#drawConnection();
+    this.#keepDraft();
+    // Typing may go on behind the dialog until the page is left.
+    window.addEventListener('pagehide', () => this.#keepDraft());
     const dialog = h(
       'div',
       { class: 'ended', role: 'alertdialog', 'aria-modal': 'true', 'aria-labelledby': 'ended-title' },
