@@ -6,7 +6,7 @@ import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { endpointOf, withDirectory } from './connection.ts';
 import { idBytes } from './entry-id.ts';
-import { DirectoryUnavailableError } from './errors.ts';
+import { DirectoryUnavailableError, UnusableEntryError } from './errors.ts';
 import { AD_ACCOUNT_DISABLED } from './presets.ts';
 import { valuesOf } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
@@ -110,10 +110,29 @@ export function directoryPasswordCheck(deps: { sealer: Sealer; logger: Logger })
     return loggingUnanswered(deps.logger, () =>
       withDirectory(endpoint, async (client) => {
         const found = await findPersonDn(client, endpoint.settings, user.username, link.entryId);
-        if (!found || !(await bindsAs(client, found.dn, password))) return false;
+        if (!found) {
+          if (link.entryId !== null) await refuseNewEntry(client, endpoint.settings, user.username, password);
+          return false;
+        }
+        if (!(await bindsAs(client, found.dn, password))) return false;
         if (found.disabled) throw new AccountDisabledError();
         return true;
       }),
     );
   };
+}
+
+/**
+ * The entry the person's link names is gone, and another one carries their username (the directory was
+ * rebuilt, or the name given to someone new): when that entry takes the password, whoever typed it is told
+ * to ask IT, who can relink the account after checking who it is (relink-person.ts), instead of "wrong
+ * password", which would be false, and would count toward locking the account. It never signs in: only the
+ * link's id names the person (findPersonDn).
+ */
+async function refuseNewEntry(client: Client, s: DirectorySettings, username: string, password: string) {
+  const carrying = await findPersonDn(client, s, username);
+  if (carrying && (await bindsAs(client, carrying.dn, password)))
+    throw new UnusableEntryError(
+      'it is a new entry under this username, not the one this account was made from (an administrator can relink it)',
+    );
 }

@@ -82,8 +82,13 @@ describe('a username given to someone else', () => {
   it('never signs them in to the account of the person who had it, and the sync refuses their entry', async () => {
     await ldap.removeEntry(personDn(ida));
     await newcomerAt(ida, 'newcomer-pw');
-    // Before any sync: the account is still active, and the newcomer's own password does not open it.
-    expect(await signInAlert('ida', 'newcomer-pw')).toBe('Wrong username or password.');
+    // Before any sync: the account is still active, and the newcomer's own password does not open it; they
+    // are told to ask IT, and nothing counts toward locking ida's account.
+    expect(await signInAlert('ida', 'newcomer-pw')).toMatch(
+      /contact your IT department .* it is a new entry under this username, not the one this account was made from/,
+    );
+    expect((await personOf(gateway, 'ida'))!.user.failedLogins).toBe(0);
+    expect(await signInAlert('ida', 'not-their-password')).toBe('Wrong username or password.');
 
     const report = await sync(gateway, 'campus-ldap');
     expect(report.names.refused).toContainEqual({
