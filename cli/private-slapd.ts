@@ -71,10 +71,16 @@ export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<P
   try {
     const conf = writeConfig(dir, options, rootDn);
     if (options.ldif) loadLdif(dir, conf, options.ldif);
-    const port = await freeLocalPort();
-    const url = `ldap://127.0.0.1:${port}`;
-    const ldapsUrl = options.tls ? `ldaps://127.0.0.1:${await freeLocalPort()}` : null;
-    const listeners = [url, ...(ldapsUrl ? [ldapsUrl] : [])].map((u) => `${u}/`).join(' ');
+    let port = 0;
+    let url = '';
+    let ldapsUrl: string | null = null;
+    let listeners = '';
+    const choosePorts = async () => {
+      port = await freeLocalPort();
+      url = `ldap://127.0.0.1:${port}`;
+      ldapsUrl = options.tls ? `ldaps://127.0.0.1:${await freeLocalPort()}` : null;
+      listeners = [url, ...(ldapsUrl ? [ldapsUrl] : [])].map((u) => `${u}/`).join(' ');
+    };
     const lines: string[] = [];
     let child: ChildProcess | null = null;
 
@@ -103,7 +109,18 @@ export async function startPrivateSlapd(options: PrivateSlapdOptions): Promise<P
       clearTimeout(late);
     }
 
-    await start();
+    // A port found free may be taken by another process before slapd binds it (tests start many servers at
+    // once): then slapd exits at once saying so, and it is started again on other ports. A resume keeps its.
+    for (let attempt = 1; ; attempt++) {
+      await choosePorts();
+      try {
+        await start();
+        break;
+      } catch (error) {
+        if (attempt >= 5 || !/Address already in use/.test(String(error))) throw error;
+        lines.length = 0;
+      }
+    }
     // On a plain process.exit() the pipe closes too; this only makes it prompt.
     const onExit = () => (child as ChildProcess | null)?.stdin?.end();
     process.once('exit', onExit);
