@@ -7,6 +7,7 @@ import type { AppLogout } from '../models/index.ts';
 import { appOfClient } from '../apps-registry/client-gate.ts';
 import { PORTAL_CLIENT_ID } from '../portal/portal-client.ts';
 import { inTransaction } from '../transaction.ts';
+import { kickedRunner } from '../../core/kicked-runner.ts';
 
 /** How an app that does not take a logout is tried again: `firstDelayMs` after the first try, doubling. */
 export type AppLogoutRetry = { firstDelayMs: number; maxTries: number };
@@ -83,10 +84,6 @@ type SenderOptions = {
 export function createAppLogoutSender(options: SenderOptions) {
   const retry = options.retry ?? APP_LOGOUT_RETRY;
   const concurrency = options.concurrency ?? 8;
-  let running: Promise<void> | undefined;
-  let again = false;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
   let sequelize: Sequelize | undefined;
 
   async function sendDue(): Promise<boolean> {
@@ -105,10 +102,10 @@ export function createAppLogoutSender(options: SenderOptions) {
     const queues = [...Map.groupBy(due, (row) => row.clientId).values()];
     let next = 0;
     const worker = async () => {
-      while (!stopped && next < queues.length) {
+      while (!runner.stopped && next < queues.length) {
         const queue = queues[next++]!;
         for (const row of queue) {
-          if (stopped) return;
+          if (runner.stopped) return;
           const outcome = await deliver(ctx, options.provider(), row, retry, options.logger).catch((err) => {
             options.logger.error({ err, client: row.clientId }, 'an app logout could not be sent');
             return null;
@@ -123,39 +120,26 @@ export function createAppLogoutSender(options: SenderOptions) {
     return due.length === BATCH;
   }
 
-  function kick(): void {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = (async () => {
-      while (!stopped && (await sendDue()));
-    })()
-      .catch((err) => options.logger.error({ err }, 'sending app logouts failed'))
-      .finally(() => {
-        running = undefined;
-        if (again) {
-          again = false;
-          kick();
-        }
-      });
-  }
+  const runner = kickedRunner(
+    async () => {
+      while (!runner.stopped && (await sendDue()));
+    },
+    {
+      intervalMs: options.intervalMs ?? 1_000,
+      failed: (err) => options.logger.error({ err }, 'sending app logouts failed'),
+    },
+  );
 
   return {
     start() {
       sequelize = options.context().sequelize;
-      senders.set(sequelize, kick);
-      kick();
-      timer = setInterval(kick, options.intervalMs ?? 1_000);
-      timer.unref();
+      senders.set(sequelize, runner.kick);
+      runner.start();
     },
-    kick,
+    kick: runner.kick,
     async stop() {
-      stopped = true;
-      if (sequelize && senders.get(sequelize) === kick) senders.delete(sequelize);
-      if (timer) clearInterval(timer);
-      await running;
+      if (sequelize && senders.get(sequelize) === runner.kick) senders.delete(sequelize);
+      await runner.stop();
     },
   };
 }

@@ -3,6 +3,7 @@ import type { JWK } from 'jose';
 import type { Logger } from '../../core/logger.ts';
 import type { GatewayContext } from '../context.ts';
 import type { EndedAccess } from '../models/index.ts';
+import { kickedRunner } from '../../core/kicked-runner.ts';
 import { notifyNodesOfEndedAccess } from './notify-nodes.ts';
 
 /** A node refuses a token issued at or before `endedAt` (epoch ms) that names `subject`, until `keepUntil`. */
@@ -69,9 +70,6 @@ export function createEndedAccessPusher(options: {
   intervalMs?: number;
 }) {
   let cursor: number | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
-  let timer: NodeJS.Timeout | undefined;
 
   async function tick(): Promise<void> {
     const ctx = options.context();
@@ -93,32 +91,8 @@ export function createEndedAccessPusher(options: {
     }
   }
 
-  function kick(): void {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = tick()
-      .catch((err) => options.logger.error({ err }, 'pushing ended sessions to the domain nodes failed'))
-      .finally(() => {
-        running = undefined;
-        if (again) {
-          again = false;
-          kick();
-        }
-      });
-  }
-
-  return {
-    start() {
-      kick();
-      timer = setInterval(kick, options.intervalMs ?? 1_000);
-      timer.unref();
-    },
-    kick,
-    async stop() {
-      if (timer) clearInterval(timer);
-      await running;
-    },
-  };
+  return kickedRunner(tick, {
+    intervalMs: options.intervalMs ?? 1_000,
+    failed: (err) => options.logger.error({ err }, 'pushing ended sessions to the domain nodes failed'),
+  });
 }
