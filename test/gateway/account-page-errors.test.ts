@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Secret, TOTP } from 'otpauth';
 import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
-import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { operator } from '../../gateway/context.ts';
-import { createUser } from '../../gateway/accounts/create-user.ts';
 
 let gateway: TestGateway;
 const url = (path: string) => `${gateway.issuer}${path}`;
@@ -32,17 +30,7 @@ function wrongCodeFor(secret: string): string {
 }
 
 async function accountPage(username: string): Promise<{ agent: BrowserAgent; page: Page }> {
-  await createUser(
-    { ...gateway.context(null), actor: operator('test') },
-    {
-      username,
-      displayName: `Test ${username}`,
-      email: `${username}@campus.test`,
-      password: DEMO_PASSWORD,
-      units: ['campus/eng/cs'],
-      roles: ['student'],
-    },
-  );
+  await addPerson(gateway, username);
   const agent = new BrowserAgent();
   await signInThrough(agent, url('/account/security'), username, DEMO_PASSWORD);
   const page = await agent.navigate(url('/account/security'));

@@ -3,12 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { Op } from 'sequelize';
 import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
-import { ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { login } from '../helpers/node.ts';
 import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { operator } from '../../gateway/context.ts';
-import { createUser } from '../../gateway/accounts/create-user.ts';
 import { personPrefix } from '../../gateway/portal/session-ids.ts';
 import { rowPrefixesOf } from '../../gateway/portal/token-vault.ts';
 
@@ -20,19 +18,7 @@ let rp: client.Configuration;
 const url = (path: string) => `${gateway.issuer}${path}`;
 const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
 
-async function seedUser(username: string) {
-  return createUser(
-    { ...gateway.context(null), actor: operator('test') },
-    {
-      username,
-      displayName: `Test ${username}`,
-      email: `${username}@campus.test`,
-      password: DEMO_PASSWORD,
-      units: ['campus/eng/cs'],
-      roles: ['student'],
-    },
-  );
-}
+const seedUser = (username: string) => addPerson(gateway, username);
 
 /** A browser signed in to the portal, on the account page. */
 async function accountPage(username: string): Promise<{ agent: BrowserAgent; page: Page }> {

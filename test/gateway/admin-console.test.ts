@@ -8,7 +8,7 @@ import {
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { ENG_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, ENG_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
@@ -55,12 +55,8 @@ async function userNamed(username: string) {
 }
 
 /** A user made directly through the use-case, for tests that need someone to act on. */
-async function seedUser(username: string, units: string[], roles: string[], password = DEMO_PASSWORD) {
-  return createUser(
-    { ...gateway.context(null), actor: operator('test') },
-    { username, displayName: `Test ${username}`, email: `${username}@campus.test`, password, units, roles },
-  );
-}
+const seedUser = (username: string, units: string[], roles: string[], password = DEMO_PASSWORD) =>
+  addPerson(gateway, username, { units, roles, password });
 
 const auditRows = (where: Record<string, unknown>) =>
   gateway.models.AuditEvent.findAll({ where, order: [['id', 'DESC']] });

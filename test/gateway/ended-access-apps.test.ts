@@ -11,13 +11,12 @@ import {
   signInThrough,
   submitFilled,
 } from '../helpers/browser-agent.ts';
-import { registerTestApp, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, registerTestApp, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { runAtrium } from '../helpers/cli.ts';
 import { freePort } from '../helpers/ports.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
-import { createUser } from '../../gateway/accounts/create-user.ts';
 import { deleteApp } from '../../gateway/apps-registry/delete-app.ts';
 import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
@@ -65,19 +64,7 @@ async function appWith(name: string, receiver: Receiver): Promise<TestApp> {
   return { rp, clientId: app.clientId, slug: app.slug, receiver };
 }
 
-async function seedUser(username: string) {
-  return createUser(
-    { ...gateway.context(null), actor: operator('test') },
-    {
-      username,
-      displayName: `Test ${username}`,
-      email: `${username}@campus.test`,
-      password: DEMO_PASSWORD,
-      units: ['campus/eng/cs'],
-      roles: ['student'],
-    },
-  );
-}
+const seedUser = (username: string) => addPerson(gateway, username);
 
 /** The person signs in to the app through the real code flow; what their ID token says. */
 async function signInTo(app: TestApp, username: string, agent = new BrowserAgent()) {

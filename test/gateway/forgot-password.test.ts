@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, formWithAction, type Page } from '../helpers/browser-agent.ts';
-import { ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
 import { login } from '../helpers/node.ts';
 import { codeFlow } from '../helpers/rp.ts';
 import { portalClient } from '../helpers/node.ts';
-import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
-import { createUser } from '../../gateway/accounts/create-user.ts';
 import { resetPassword, updateUser } from '../../gateway/accounts/update-user.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { admitResetRequest, mailResetLink, type RecoveryDeps } from '../../gateway/recovery/request-reset.ts';
@@ -25,19 +23,7 @@ const url = (path: string) => `${gateway.issuer}${path}`;
 /** Each test asks from addresses of its own (the gateway trusts X-Forwarded-For here), so IP limits stay apart. */
 const newIp = () => `203.0.113.${++lastIp}`;
 
-async function seedUser(username: string) {
-  return createUser(
-    { ...gateway.context(null), actor: operator('test') },
-    {
-      username,
-      displayName: `Test ${username}`,
-      email: `${username}@campus.test`,
-      password: DEMO_PASSWORD,
-      units: ['campus/eng/cs'],
-      roles: ['student'],
-    },
-  );
-}
+const seedUser = (username: string) => addPerson(gateway, username);
 
 /** Fills in "forgot password" as a browser would, from the given client address. */
 async function askForLink(identifier: string, ip = newIp(), agent = new BrowserAgent()): Promise<Page> {

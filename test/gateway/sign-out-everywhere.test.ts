@@ -7,7 +7,14 @@ import {
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { ARTS_NODE, ENG_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import {
+  addPerson,
+  ARTS_NODE,
+  ENG_NODE,
+  signInToConsole,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.ts';
 import { login } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
@@ -23,19 +30,7 @@ let engAdmin: BrowserAgent;
 
 const url = (path: string) => `${gateway.issuer}${path}`;
 
-async function seedUser(username: string, units: string[]) {
-  return createUser(
-    { ...gateway.context(null), actor: operator('test') },
-    {
-      username,
-      displayName: `Test ${username}`,
-      email: `${username}@campus.test`,
-      password: DEMO_PASSWORD,
-      units,
-      roles: ['student'],
-    },
-  );
-}
+const seedUser = (username: string, units: string[]) => addPerson(gateway, username, { units });
 
 const operatorContext = () => ({ ...gateway.context(null), actor: operator('test') });
 

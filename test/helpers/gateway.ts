@@ -4,6 +4,7 @@ import { operator } from '../../gateway/context.ts';
 import { DEMO_PASSWORD, seedDemo } from '../../gateway/seed/demo.ts';
 import { registerApp, type RegisteredApp } from '../../gateway/apps-registry/register-app.ts';
 import { importUsers } from '../../gateway/accounts/import-users.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
 import { BrowserAgent, signInThrough, type Page } from './browser-agent.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { unusedUrls } from './ports.ts';
@@ -55,6 +56,22 @@ export async function addPeople(gateway: Gateway, usernames: string[], unit = 'c
   await importUsers(
     { ...gateway.context(null), actor: operator('test') },
     ['username,name,email,units,roles', ...rows].join('\n'),
+  );
+}
+
+/**
+ * One person with a password (the demo's unless told otherwise), named "Test <username>", mail at
+ * campus.test: a student of Computer Science unless told otherwise.
+ */
+export function addPerson(
+  gateway: Gateway,
+  username: string,
+  options: { units?: string[]; roles?: string[]; password?: string } = {},
+) {
+  const { units = ['campus/eng/cs'], roles = ['student'], password = DEMO_PASSWORD } = options;
+  return createUser(
+    { ...gateway.context(null), actor: operator('test') },
+    { username, displayName: `Test ${username}`, email: `${username}@campus.test`, password, units, roles },
   );
 }
 
