@@ -76,7 +76,7 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   router.use(auth.passport.initialize());
   router.use(auth.passport.session());
   router.use(saveSessionBeforeRedirect);
-  router.use(sessionRoutes(kit, auth, deps.logger, { secure }));
+  router.use(sessionRoutes(kit, auth, deps.logger, { secure }, deps.config.secretKey));
 
   router.use((req, res, next) => {
     if (consoleUserOf(req)) return next();

@@ -24,7 +24,10 @@ import { appOfClient, botClaims, clientUsable } from '../apps-registry/client-ga
 import { audiencesFor, signInRefusal } from '../apps-registry/app-access.ts';
 import { ACR_VALUES, asksForSecondFactor, MFA_ACR } from '../factors/acr.ts';
 import { PORTAL_CLIENT_ID } from '../portal/portal-client.ts';
-import { isPortalSignOutState } from '../portal/sign-out-state.ts';
+import { isOwnSignOutState, sessionBinding } from '../portal/sign-out-state.ts';
+import { CONSOLE_CLIENT_ID } from '../admin/console-client.ts';
+
+const OWN_CLIENTS = new Set([PORTAL_CLIENT_ID, CONSOLE_CLIENT_ID]);
 
 /** The reason of the consent check that stops a person an app is not for (see interactions/routes.ts). */
 export const APP_NOT_FOR_PERSON = 'app_not_for_person';
@@ -156,7 +159,7 @@ function features(deps: ProviderDeps): Configuration['features'] {
     rpInitiatedLogout: {
       enabled: true,
       async logoutSource(ctx, form) {
-        const own = portalsOwnSignOut(ctx, deps.config.secretKey);
+        const own = ownSignOut(ctx, deps.config.secretKey);
         ctx.type = 'html';
         ctx.body = await renderPage(deps.views, 'logout', { title: 'Sign out', form, host: ctx.host, own });
       },
@@ -178,18 +181,21 @@ function features(deps: ProviderDeps): Configuration['features'] {
 }
 
 /**
- * The portal's Sign out is a CSRF-checked POST on the gateway's own page, so the person has answered
- * already: its end_session request (the portal's ID token for this very session, and the state only the
- * portal's sign-out makes) ends the gateway session without asking again. Any other end_session request,
- * a GET anyone could have sent the browser to, keeps the confirmation.
+ * The Sign out of the gateway's own relying parties (the portal, the admin console) is a CSRF-checked POST
+ * on the gateway's own pages, so the person has answered already: its end_session request (the client's ID
+ * token for this very session, and the state only its sign-out makes) ends the gateway session without
+ * asking again. Any other end_session request, a GET anyone could have sent the browser to, keeps the
+ * confirmation.
  */
-function portalsOwnSignOut(ctx: KoaContextWithOIDC, secretKey: string): boolean {
+function ownSignOut(ctx: KoaContextWithOIDC, secretKey: string): boolean {
   const { client, session, params } = ctx.oidc;
-  if (client?.clientId !== PORTAL_CLIENT_ID || !session) return false;
-  const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sid?: unknown } } | undefined;
-  const sid = session.sidFor(PORTAL_CLIENT_ID);
-  if (!sid || hint?.payload?.sid !== sid) return false;
-  return isPortalSignOutState(secretKey, sid, params?.state);
+  if (!client || !OWN_CLIENTS.has(client.clientId) || !session) return false;
+  const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sid?: unknown; sub?: unknown } } | undefined;
+  const raw = params?.id_token_hint;
+  if (!hint?.payload || typeof raw !== 'string' || hint.payload.sub !== session.accountId) return false;
+  // The ID token names this very session when it carries a sid; otherwise it stands for it (sign-out-state.ts).
+  if (hint.payload.sid !== undefined && hint.payload.sid !== session.sidFor(client.clientId)) return false;
+  return isOwnSignOutState(secretKey, client.clientId, sessionBinding(raw), params?.state);
 }
 
 /** The domain nodes are the resource servers: a token for one carries scope `im` and the node's URL as audience. */

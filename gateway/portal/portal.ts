@@ -1,6 +1,5 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import session from 'express-session';
-import { decodeJwt } from 'jose';
 import { Op } from 'sequelize';
 import { startsWith } from '../../core/like.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -10,12 +9,12 @@ import type { GatewayConfig } from '../config.ts';
 import type { GatewayContext } from '../context.ts';
 import type { GatewayModels } from '../models/index.ts';
 import { createBundler } from './bundle.ts';
-import { ensurePortalClient } from './portal-client.ts';
+import { ensurePortalClient, PORTAL_CLIENT_ID } from './portal-client.ts';
 import { apiRoutes } from './routes/api.ts';
 import { pageRoutes } from './routes/page.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { createSessionTagging } from './session-ids.ts';
-import { portalSignOutState } from './sign-out-state.ts';
+import { withOwnSignOutState } from './sign-out-state.ts';
 import { createPortalAuth } from './sign-in.ts';
 import { createTokenVault } from './token-vault.ts';
 import { accountSecurityRoutes } from './routes/account-security.ts';
@@ -49,18 +48,6 @@ export type PortalDeps = {
   passkeys: PasskeyDeps;
   passkeyScript: PasskeyPageScript;
 };
-
-/**
- * The portal's end_session URL with the state that tells the gateway this is the portal's own sign-out
- * (sign-out-state.ts), so the gateway session ends without a second question.
- */
-function withSignOutState(url: string, idToken: string | undefined, secretKey: string): string {
-  const sid = idToken ? decodeJwt(idToken).sid : undefined;
-  if (typeof sid !== 'string') return url;
-  const target = new URL(url);
-  target.searchParams.set('state', portalSignOutState(secretKey, sid));
-  return target.href;
-}
 
 const destroySession = (req: Request) =>
   new Promise<void>((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
@@ -113,7 +100,7 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
     const idToken = req.session.portalIdToken;
     const target = await auth
       .endSessionUrl(idToken)
-      .then((url) => withSignOutState(url, idToken, deps.config.secretKey))
+      .then((url) => withOwnSignOutState(url, idToken, PORTAL_CLIENT_ID, deps.config.secretKey))
       .catch(() => '/portal/signed-out');
     await destroySession(req);
     res.clearCookie(PORTAL_COOKIE, cookie);

@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import * as client from 'openid-client';
 import { BrowserAgent, formWithAction, signInThrough } from '../helpers/browser-agent.ts';
 import { startCampus, type Campus } from '../helpers/federation.ts';
-import { registerTestApp } from '../helpers/gateway.ts';
+import { registerTestApp, signInToConsole } from '../helpers/gateway.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { chromiumMissing, launchChromium, signInToPortal, startDirect } from './browser.ts';
@@ -107,6 +107,15 @@ describe('the gateway’s sign-out confirmation', () => {
     }
     // Still signed in at the gateway: the portal comes back without the password.
     expect((await agent.navigate(url('/'))).html).not.toContain('name="password"');
+  });
+
+  it('is not asked of the admin console’s own Sign out either: the next visit asks for the password', async () => {
+    const { agent, page } = await signInToConsole(campus.gateway.issuer, 'admin');
+    const signOut = await agent.submit(page, formWithAction(page, '/admin/logout'));
+    expect(signOut.html).not.toContain(CONFIRMATION);
+    const done = await agent.submit(signOut, formWithAction(signOut, '/session/end/confirm'), { logout: 'yes' });
+    expect(done.url).toMatch(new RegExp(`^${url('/admin/signed-out')}`));
+    expect((await agent.navigate(url('/admin'))).html).toContain('name="password"');
   });
 
   it('is still asked when another app starts the sign-out (RP-initiated logout)', async () => {

@@ -5,6 +5,8 @@ import { formBody } from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
 import { consoleUserOf, safeReturnTo } from '../page.ts';
 import { STRATEGY, type ConsoleAuth, type Refusal, type SignedIn } from '../sign-in.ts';
+import { CONSOLE_CLIENT_ID } from '../console-client.ts';
+import { withOwnSignOutState } from '../../portal/sign-out-state.ts';
 
 export const SESSION_COOKIE = 'atrium.admin';
 
@@ -18,7 +20,13 @@ const destroySession = (req: Request) =>
   new Promise<void>((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
 
 /** Sign-in through the gateway's own login page, the callback, and sign-out (console and gateway). */
-export function sessionRoutes(kit: ConsoleKit, auth: ConsoleAuth, logger: Logger, cookie: { secure: boolean }): Router {
+export function sessionRoutes(
+  kit: ConsoleKit,
+  auth: ConsoleAuth,
+  logger: Logger,
+  cookie: { secure: boolean },
+  secretKey: string,
+): Router {
   const router = Router();
 
   async function whenReady() {
@@ -74,7 +82,12 @@ export function sessionRoutes(kit: ConsoleKit, auth: ConsoleAuth, logger: Logger
   });
 
   router.post('/logout', formBody, kit.csrf.check, async (req, res) => {
-    const target = await auth.endSessionUrl(req.session.idToken).catch(() => '/admin/signed-out');
+    const idToken = req.session.idToken;
+    // Asked once here (the form): the gateway ends its session without a second question (sign-out-state.ts).
+    const target = await auth
+      .endSessionUrl(idToken)
+      .then((url) => withOwnSignOutState(url, idToken, CONSOLE_CLIENT_ID, secretKey))
+      .catch(() => '/admin/signed-out');
     await destroySession(req);
     res.clearCookie(SESSION_COOKIE, { path: '/admin', httpOnly: true, sameSite: 'lax', secure: cookie.secure });
     res.redirect(303, target);
