@@ -24,7 +24,7 @@ import { appOfClient, botClaims, clientUsable } from '../apps-registry/client-ga
 import { audiencesFor, signInRefusal } from '../apps-registry/app-access.ts';
 import { ACR_VALUES, asksForSecondFactor, MFA_ACR } from '../factors/acr.ts';
 import { PORTAL_CLIENT_ID } from '../portal/portal-client.ts';
-import { isOwnSignOutState, sessionBinding } from '../portal/sign-out-state.ts';
+import { isOwnSignOutState, sessionBinding } from './own-sign-out.ts';
 import { CONSOLE_CLIENT_ID } from '../admin/console-client.ts';
 
 const OWN_CLIENTS = new Set([PORTAL_CLIENT_ID, CONSOLE_CLIENT_ID]);
@@ -193,7 +193,7 @@ function ownSignOut(ctx: KoaContextWithOIDC, secretKey: string): boolean {
   const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sid?: unknown; sub?: unknown } } | undefined;
   const raw = params?.id_token_hint;
   if (!hint?.payload || typeof raw !== 'string' || hint.payload.sub !== session.accountId) return false;
-  // The ID token names this very session when it carries a sid; otherwise it stands for it (sign-out-state.ts).
+  // The ID token names this very session when it carries a sid; otherwise it stands for it (own-sign-out.ts).
   if (hint.payload.sid !== undefined && hint.payload.sid !== session.sidFor(client.clientId)) return false;
   return isOwnSignOutState(secretKey, client.clientId, sessionBinding(raw), params?.state);
 }

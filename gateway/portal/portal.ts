@@ -14,7 +14,7 @@ import { apiRoutes } from './routes/api.ts';
 import { pageRoutes } from './routes/page.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { createSessionTagging } from './session-ids.ts';
-import { withOwnSignOutState } from './sign-out-state.ts';
+import { withOwnSignOutState } from '../oidc/own-sign-out.ts';
 import { createPortalAuth } from './sign-in.ts';
 import { createTokenVault } from './token-vault.ts';
 import { accountSecurityRoutes } from './routes/account-security.ts';

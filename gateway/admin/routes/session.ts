@@ -6,7 +6,7 @@ import type { ConsoleKit } from '../kit.ts';
 import { consoleUserOf, safeReturnTo } from '../page.ts';
 import { STRATEGY, type ConsoleAuth, type Refusal, type SignedIn } from '../sign-in.ts';
 import { CONSOLE_CLIENT_ID } from '../console-client.ts';
-import { withOwnSignOutState } from '../../portal/sign-out-state.ts';
+import { withOwnSignOutState } from '../../oidc/own-sign-out.ts';
 
 export const SESSION_COOKIE = 'atrium.admin';
 
@@ -83,7 +83,7 @@ export function sessionRoutes(
 
   router.post('/logout', formBody, kit.csrf.check, async (req, res) => {
     const idToken = req.session.idToken;
-    // Asked once here (the form): the gateway ends its session without a second question (sign-out-state.ts).
+    // Asked once here (the form): the gateway ends its session without a second question (oidc/own-sign-out.ts).
     const target = await auth
       .endSessionUrl(idToken)
       .then((url) => withOwnSignOutState(url, idToken, CONSOLE_CLIENT_ID, secretKey))
