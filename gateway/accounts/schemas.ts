@@ -72,5 +72,7 @@ export const userChangesSchema = z.object({
   units: z.array(unitPathSchema).min(1, { message: 'at least one unit' }).optional(),
   roles: z.array(roleSchema).min(1, { message: 'at least one role' }).optional(),
   status: z.enum(['active', 'disabled'], { message: 'active or disabled' }).optional(),
+  /** Confirms new units that take the person off a domain they chat on (chat-moves.ts). */
+  moveChat: z.boolean().optional(),
 });
 export type UserChanges = z.infer<typeof userChangesSchema>;

@@ -9,6 +9,7 @@ import { endAccessOf, replacePassword } from './end-access.ts';
 import { findManageableUser } from './find-user.ts';
 import { setMemberships } from './memberships.ts';
 import { hashPassword } from './passwords.ts';
+import { refuseChatMove } from './chat-moves.ts';
 import { assertCovers } from './scope.ts';
 import { passwordSchema, userChangesSchema } from './schemas.ts';
 import { assertPasswordIsLocal } from '../directories/local-password.ts';
@@ -16,7 +17,8 @@ import { spendOpenResetLinks } from '../recovery/spend-reset-links.ts';
 
 /**
  * Edits profile, units, roles or status; disabling also ends every session and token of the person, and
- * a new mail address spends the reset links sent to the old one.
+ * a new mail address spends the reset links sent to the old one. New units that take the person off a
+ * domain they chat on are refused unless `moveChat` confirms it (chat-moves.ts).
  */
 export async function updateUser(ctx: GatewayContext, idOrUsername: string, input: unknown): Promise<User> {
   const changes = parseInput(userChangesSchema, input);
@@ -28,6 +30,7 @@ export async function updateUser(ctx: GatewayContext, idOrUsername: string, inpu
       throw new ForbiddenError('You cannot disable your own account');
     }
     await assertUnique(ctx, { email: changes.email }, user.id);
+    const chatMove = changes.units ? await refuseChatMove(ctx, user, changes.units, changes.moveChat === true) : null;
     const before = { displayName: user.displayName, email: user.email, roles: user.roles, status: user.status };
     if (changes.displayName !== undefined) user.displayName = changes.displayName;
     if (changes.email !== undefined) user.email = changes.email;
@@ -45,7 +48,11 @@ export async function updateUser(ctx: GatewayContext, idOrUsername: string, inpu
     if (user.email !== before.email) await spendOpenResetLinks(ctx, user.id);
     if (disabling) await endAccessOf(ctx, user);
     if (changes.units) await setMemberships(ctx, user, changes.units);
-    await audit(ctx, { action: 'user.update', target: user.username, details: { before, changes } });
+    await audit(ctx, {
+      action: 'user.update',
+      target: user.username,
+      details: { before, changes, ...(chatMove && { chatMove }) },
+    });
     return user;
   });
 }

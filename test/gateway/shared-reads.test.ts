@@ -73,7 +73,7 @@ async function servedBySecond(username: string): Promise<string> {
 describe('a change made through one gateway process', () => {
   it("is honoured by the other's very next request: the person's units", async () => {
     const refreshToken = await servedBySecond('carol');
-    await updateUser(asOperator(), 'carol', { units: ['campus/arts/music'] });
+    await updateUser(asOperator(), 'carol', { units: ['campus/arts/music'], moveChat: true });
     expect(await refreshAtSecond(refreshToken)).toEqual({ error: 'invalid_target' });
   });
 

@@ -134,6 +134,7 @@ describe('the token endpoint', () => {
     expect(decodeJwt(rotated.access_token).im_domains).toContain('eng.campus.test');
     await updateUser({ ...gateway.context(null), actor: operator('test') }, 'carol', {
       units: ['campus/arts/music'],
+      moveChat: true,
     });
     await expect(client.refreshTokenGrant(rp, rotated.refresh_token!, { resource: ENG_NODE })).rejects.toMatchObject({
       error: 'invalid_target',

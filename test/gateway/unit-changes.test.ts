@@ -7,6 +7,7 @@ import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator, type GatewayContext } from '../../gateway/context.ts';
 import { accountClaims } from '../../gateway/accounts/account-claims.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
+import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { removeUnit } from '../../gateway/accounts/remove-unit.ts';
 import { createUnit, listUnits, renameUnit } from '../../gateway/accounts/units.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
@@ -260,5 +261,57 @@ describe('the console units page', () => {
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe("changing a person's units", () => {
+  const claimsOf = async (username: string) =>
+    accountClaims(ctx, (await gateway.models.User.findOne({ where: { username } }))!);
+  const edit = (username: string) => gateway.models.User.findOne({ where: { username } }).then((u) => u!.id);
+
+  it('refuses to take someone off a domain they chat on until it is confirmed, and then moves them', async () => {
+    await addPeople(gateway, ['mover-api'], 'campus/eng/cs');
+    const refused = await updateUser(ctx, 'mover-api', { units: ['campus/arts/history'] }).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: string },
+    );
+    expect(refused?.code).toBe('moves_chat');
+    expect(refused?.message).toContain('off eng.campus.test: their conversations there stay on its node');
+    expect(refused?.message).toContain('Their chat home becomes arts.campus.test.');
+    expect((await claimsOf('mover-api')).im_domains).toEqual(['eng.campus.test']);
+
+    await updateUser(ctx, 'mover-api', { units: ['campus/arts/history'], moveChat: true });
+    expect((await claimsOf('mover-api')).im_domains).toEqual(['arts.campus.test']);
+    const [event] = await auditOf('user.update', 'mover-api');
+    const details = typeof event!.details === 'string' ? JSON.parse(event!.details) : event!.details;
+    expect(details).toMatchObject({ chatMove: { leaves: ['eng.campus.test'], to: 'arts.campus.test' } });
+  });
+
+  it('lets a new primary unit move only the chat home while the old domain stays theirs', async () => {
+    await addPeople(gateway, ['mover-primary'], 'campus/eng/cs');
+    await updateUser(ctx, 'mover-primary', { units: ['campus/arts/history', 'campus/eng/cs'] });
+    const claims = await claimsOf('mover-primary');
+    expect(claims.im_home_domain).toBe('arts.campus.test');
+    expect(claims.im_domains).toEqual(['arts.campus.test', 'eng.campus.test']);
+  });
+
+  it('asks in the console with a box to tick, keeping the units until it is ticked', async () => {
+    await addPeople(gateway, ['mover-console'], 'campus/eng/cs');
+    const id = await edit('mover-console');
+    const page = await open(admin, `/admin/users/${id}`);
+    const form = filledFormWithAction(page, `/admin/users/${id}`);
+    const refused = await submitFilled(admin, page, form, { units: ['campus/arts/history'], primaryUnit: '' });
+    expect(refused.status).toBe(409);
+    expect(readable(refused)).toContain(
+      'leaves eng.campus.test: their conversations there stay on its node. Their chat home becomes arts.campus.test.',
+    );
+    expect(readable(refused)).toContain('tick "Move their chat" and save again');
+    expect((await claimsOf('mover-console')).im_domains).toEqual(['eng.campus.test']);
+
+    const ticked = await submitFilled(admin, refused, filledFormWithAction(refused, `/admin/users/${id}`), {
+      moveChat: 'on',
+    });
+    expect(readable(ticked)).toContain('Saved mover-console.');
+    expect((await claimsOf('mover-console')).im_domains).toEqual(['arts.campus.test']);
   });
 });

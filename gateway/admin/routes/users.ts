@@ -9,6 +9,7 @@ import { unitTree } from '../../accounts/unit-tree.ts';
 import { directoryResetPages } from '../../directories/reset-page.ts';
 import { unlockUser } from '../../accounts/unlock-user.ts';
 import { resetPassword, updateUser } from '../../accounts/update-user.ts';
+import { ChatMoveError, type ChatMove } from '../../accounts/chat-moves.ts';
 import {
   bodyOf,
   formBody,
@@ -40,7 +41,15 @@ const userChangesInput = (body: Body) => ({
   units: unitsWithPrimary(body),
   roles: list(body, 'roles'),
   status: text(body, 'status'),
+  moveChat: text(body, 'moveChat') === 'on',
 });
+
+/** A refusal of new units that take the person off a domain they chat on asks for the box below it. */
+function editFailure(error: unknown): FormFailure & { chatMove?: ChatMove } {
+  if (!(error instanceof ChatMoveError)) return formFailure(error);
+  const asked = new ChatMoveError(error.move, 'tick "Move their chat" and save again');
+  return { ...formFailure(asked), chatMove: error.move };
+}
 
 /** What the form shows again after a refusal: the input as typed, never the password. */
 const echo = (body: Body, input: Record<string, unknown>) => ({
@@ -81,7 +90,11 @@ async function keepOwnConsoleSession(req: Request, userId: string): Promise<void
   );
 }
 
-type FormState = { values?: Record<string, unknown>; failure?: FormFailure; resetFailure?: FormFailure };
+type FormState = {
+  values?: Record<string, unknown>;
+  failure?: FormFailure & { chatMove?: ChatMove };
+  resetFailure?: FormFailure;
+};
 
 /** Users: the searchable list, create, edit (profile, units, roles, status), password reset, sign out everywhere and unlock. */
 export function userRoutes(kit: ConsoleKit): Router {
@@ -131,6 +144,7 @@ export function userRoutes(kit: ConsoleKit): Router {
         errors: state.failure?.errors ?? {},
         resetErrors: state.resetFailure?.errors ?? {},
         notice: failure?.notice,
+        chatMove: state.failure?.chatMove,
       },
       failure?.status,
     );
@@ -164,7 +178,7 @@ export function userRoutes(kit: ConsoleKit): Router {
       setFlash(req, `Saved ${user.username}.`);
       res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
     } catch (error) {
-      await renderForm(req, res, String(req.params.id), { values: echo(body, input), failure: formFailure(error) });
+      await renderForm(req, res, String(req.params.id), { values: echo(body, input), failure: editFailure(error) });
     }
   });
 
