@@ -87,10 +87,11 @@ export async function audiencesFor(
 
 /**
  * The nodes that serve some unit of the campus (a partner organization's serve none), asked on every
- * token request of a campus-wide app's bot: one statement, kept between requests until a domain or its
- * units change (shared-reads.ts).
+ * token request of a campus-wide app's bot and every signed request to the campus-only federation
+ * endpoints (campus-node.ts): one statement, kept between requests until a domain or its units change
+ * (shared-reads.ts).
  */
-function campusDomains(ctx: GatewayContext): Promise<string[]> {
+export function campusDomains(ctx: GatewayContext): Promise<string[]> {
   return remember(ctx, 'campus-domains', async () => {
     const rows = await ctx.sequelize.query<{ name: string }>(
       'SELECT DISTINCT d.name AS name FROM domains d JOIN domain_units l ON l.domain_id = d.id',

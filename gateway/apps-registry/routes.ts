@@ -1,9 +1,9 @@
 import express, { Router, type Request } from 'express';
 import type Provider from 'oidc-provider';
-import { AppError, NotFoundError } from '../../core/errors.ts';
+import { NotFoundError } from '../../core/errors.ts';
 import type { Sealer } from '../../core/seal.ts';
 import type { GatewayContext } from '../context.ts';
-import { signer } from '../federation/routes.ts';
+import { campusNode } from '../federation/campus-node.ts';
 import { adminHolder, asHolder, bearerPerson } from './access-token.ts';
 import { appForNode } from './app-for-node.ts';
 import { deleteApp } from './delete-app.ts';
@@ -73,12 +73,12 @@ export function appRegistryRoutes(deps: RegistryRouteDeps): Router {
   router.use('/api/admin/v1', admin);
 
   // A node asks about the app behind a bot address (slug@domain): whether it may post, where its card
-  // clicks go and the secret to sign them with. Only pinned domain nodes get an answer, and only the
-  // nodes that may host the app's bot: to any other the app does not exist.
+  // clicks go and the secret to sign them with. Only the campus's nodes get an answer (a partner
+  // organization's is refused), and only the nodes that may host the app's bot: to any other the app does
+  // not exist.
   router.get('/federation/v1/apps/:slug', async (req, res) => {
     const gatewayCtx = deps.context(req);
-    const { origin, kind } = await signer(gatewayCtx, req);
-    if (kind !== 'domain') throw new AppError('forbidden', 403, 'Only domain nodes look up apps');
+    const origin = await campusNode(gatewayCtx, req, 'look up apps');
     const app = await appForNode(gatewayCtx, String(req.params.slug), origin, deps.secrets);
     if (!app) throw new NotFoundError(`No app ${req.params.slug}`);
     res.set('Cache-Control', 'no-store').json({ app });
@@ -86,11 +86,10 @@ export function appRegistryRoutes(deps: RegistryRouteDeps): Router {
 
   // A node asks whether the client a person's token was issued to may still be used: an app an
   // administrator disabled or deleted stops working at the nodes within their cache time, not at the
-  // token's expiry (an hour).
+  // token's expiry (an hour). Its answer tells which client ids exist: the campus's nodes only.
   router.get('/federation/v1/clients/:clientId', async (req, res) => {
     const gatewayCtx = deps.context(req);
-    const { kind } = await signer(gatewayCtx, req);
-    if (kind !== 'domain') throw new AppError('forbidden', 403, 'Only domain nodes look up clients');
+    await campusNode(gatewayCtx, req, 'look up clients');
     const clientId = String(req.params.clientId);
     const { App, OidcPayload } = gatewayCtx.models;
     const app = await App.findOne({ where: { clientId } });

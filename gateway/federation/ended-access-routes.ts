@@ -1,24 +1,23 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { AppError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { GatewayContext } from '../context.ts';
 import { endedAccessAfter } from '../oidc/ended-access.ts';
-import { signer } from './routes.ts';
+import { campusNode } from './campus-node.ts';
 
 const querySchema = z.object({ after: z.coerce.number().int().min(0).default(0) });
 
 /**
- * The ended sessions and people, for the domain nodes (signed requests from pinned nodes only): a node
- * fetches from 0 when it starts and then from its cursor, so one that was down when the gateway pushed
- * an entry still learns it (docs/protocol.md, "Node-to-gateway").
+ * The ended sessions and people, for the campus's domain nodes (signed requests of pinned nodes that serve
+ * a unit; a partner organization's node is refused: the campus people's sessions are none of its business).
+ * A node fetches from 0 when it starts and then from its cursor, so one that was down when the gateway
+ * pushed an entry still learns it (docs/protocol.md, "Node-to-gateway").
  */
 export function endedAccessRoutes(context: (req: Request) => GatewayContext, keepSeconds: number): Router {
   const router = Router();
   router.get('/federation/v1/ended-access', async (req, res) => {
     const ctx = context(req);
-    const { kind } = await signer(ctx, req);
-    if (kind !== 'domain') throw new AppError('forbidden', 403, 'Only domain nodes read the ended sessions');
+    await campusNode(ctx, req, 'read the ended sessions');
     const { after } = parseInput(querySchema, req.query);
     const page = await endedAccessAfter(ctx, after, keepSeconds);
     res.set('Cache-Control', 'no-store').json({

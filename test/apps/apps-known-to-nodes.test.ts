@@ -94,7 +94,8 @@ describe("an app's callback secret", () => {
     await addDomain(asOperator(gateway), { name: 'sales.acme.test', url: 'http://acme-proxy.example', units: [] });
     const acme = await startTestNode(gateway, 'sales.acme.test');
     try {
-      expect(await askedBy(acme, 'sales.acme.test', 'campus-desk')).toBeNull();
+      // The gateway answers a partner's node nothing about the campus's apps: it is refused outright.
+      await expect(askedBy(acme, 'sales.acme.test', 'campus-desk')).rejects.toThrow(/HTTP 403/);
       // Nor does the gateway give the bot a token for that domain; it does for every campus node.
       await expect(botToken(gateway, desk, acme.url)).rejects.toMatchObject({
         error: 'invalid_target',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/federation.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, login, startTestNodeOn } from '../helpers/node.ts';
 import { openRaw } from '../helpers/raw-socket.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
@@ -16,6 +16,7 @@ import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import type { DomainNode } from '../../node/main.ts';
 import { createTestClock, type TestClock } from '../../core/clock.ts';
 import { AtriumClient, type Message } from '../../sdk/client.ts';
+import { signedGatewayRequest } from '../../protocol/signature.ts';
 
 /**
  * A university (gateway U: eng.campus.test behind proxy U) and a company (gateway C: sales.acme.test behind
@@ -234,5 +235,37 @@ describe('two organizations with linked proxies', () => {
     const placeholder = copy.find((m) => m.id === refused.messageId);
     expect(placeholder).toMatchObject({ kind: 'withheld', sender: 'system@eng.campus.test', body: '{}' });
     laptop.close();
+  });
+});
+
+describe("a partner organization's node at the university's gateway", () => {
+  it("learns nothing of the campus's ended sessions, apps or clients, which the campus's own node is told", async () => {
+    const desk = await registerTestApp(university, {
+      name: 'Campus Desk',
+      slug: 'campus-desk',
+      redirectUris: ['http://localhost:9/cb'],
+      botEnabled: true,
+    });
+    const ask = async (node: DomainNode, origin: string, path: string) =>
+      fetch(
+        await signedGatewayRequest(
+          { gatewayIssuer: university.issuer, origin, signingKey: node.federation.keys.signingKey },
+          'GET',
+          path,
+        ),
+      );
+    for (const path of [
+      '/federation/v1/ended-access?after=0',
+      `/federation/v1/clients/${desk.clientId}`,
+      '/federation/v1/apps/campus-desk',
+    ]) {
+      const refused = await ask(sales, 'sales.acme.test', path);
+      expect({ path, status: refused.status, body: await refused.json() }).toEqual({
+        path,
+        status: 403,
+        body: { error: { code: 'forbidden', message: expect.stringContaining('sales.acme.test is not one of them') } },
+      });
+      expect({ path, status: (await ask(eng, 'eng.campus.test', path)).status }).toEqual({ path, status: 200 });
+    }
   });
 });
