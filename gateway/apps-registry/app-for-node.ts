@@ -1,8 +1,11 @@
+import { findByColumn } from '../../core/find-by-column.ts';
 import type { Sealer } from '../../core/seal.ts';
+import { unitPathsOf } from '../accounts/memberships.ts';
 import type { GatewayContext } from '../context.ts';
 import type { App } from '../models/index.ts';
 import type { AppForNode } from '../../protocol/app-for-node.ts';
 import { audiencesFor } from './app-access.ts';
+import { canSee } from './visible-apps.ts';
 
 /**
  * Answers a node's signed question about one app (its bot's slug); null when there is no such app, or
@@ -27,6 +30,26 @@ export async function appForNode(
     interactionCallbackUrl: app.interactionCallbackUrl,
     callbackSecret: app.callbackSecretSealed ? secrets.open(app.callbackSecretSealed) : null,
   };
+}
+
+/**
+ * Whether an app is for the person `username` (an active account its workbench would show it to: canSee,
+ * by its owner unit, visibility units and roles), asked by a node before the app's bot writes to them on its
+ * own: a bot reaches the people its app serves, not everyone on the nodes its tokens name (a unit's app
+ * gets tokens for the node serving its parent unit). Null when the asking node may not host the app's bot
+ * (appForNode's rule), so that it learns nothing about the app; false for a username nobody active has.
+ */
+export async function appIsFor(
+  ctx: GatewayContext,
+  slug: string,
+  askingDomain: string,
+  username: string,
+): Promise<boolean | null> {
+  const app = await ctx.models.App.findOne({ where: { slug: slug.toLowerCase() }, transaction: ctx.tx });
+  if (!app || !(await mayHostBot(ctx, app, askingDomain))) return null;
+  const user = await findByColumn(ctx.models.User, 'username', username, ctx.tx);
+  if (!user || user.status !== 'active') return false;
+  return canSee({ unitPaths: await unitPathsOf(ctx, user), roles: user.roles }, app);
 }
 
 /** The nodes the bot's tokens may name (audiencesFor): those that may hold its cards. */

@@ -1,11 +1,14 @@
 import express, { Router, type Request } from 'express';
 import type Provider from 'oidc-provider';
+import { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
+import { parseInput } from '../../core/validate.ts';
+import { usernameSchema } from '../accounts/schemas.ts';
 import type { Sealer } from '../../core/seal.ts';
 import type { GatewayContext } from '../context.ts';
 import { campusNode } from '../federation/campus-node.ts';
 import { adminHolder, asHolder, bearerPerson } from './access-token.ts';
-import { appForNode } from './app-for-node.ts';
+import { appForNode, appIsFor } from './app-for-node.ts';
 import { deleteApp } from './delete-app.ts';
 import { getApp, listApps } from './list-apps.ts';
 import { registerApp } from './register-app.ts';
@@ -82,6 +85,17 @@ export function appRegistryRoutes(deps: RegistryRouteDeps): Router {
     const app = await appForNode(gatewayCtx, String(req.params.slug), origin, deps.secrets);
     if (!app) throw new NotFoundError(`No app ${req.params.slug}`);
     res.set('Cache-Control', 'no-store').json({ app });
+  });
+
+  // A node asks, before the app's bot writes to a person on its own, whether the app is for that person
+  // (its owner unit, visibility units and roles, as the workbench judges): a bot reaches only them.
+  router.get('/federation/v1/apps/:slug/people/:username', async (req, res) => {
+    const gatewayCtx = deps.context(req);
+    const origin = await campusNode(gatewayCtx, req, 'look up apps');
+    const { username } = parseInput(z.object({ username: usernameSchema }), { username: req.params.username });
+    const isFor = await appIsFor(gatewayCtx, String(req.params.slug), origin, username);
+    if (isFor === null) throw new NotFoundError(`No app ${req.params.slug}`);
+    res.set('Cache-Control', 'no-store').json({ person: { username, appIsFor: isFor } });
   });
 
   // A node asks whether the client a person's token was issued to may still be used: an app an

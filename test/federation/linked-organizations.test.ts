@@ -258,6 +258,7 @@ describe("a partner organization's node at the university's gateway", () => {
       '/federation/v1/ended-access?after=0',
       `/federation/v1/clients/${desk.clientId}`,
       '/federation/v1/apps/campus-desk',
+      '/federation/v1/apps/campus-desk/people/alice',
     ]) {
       const refused = await ask(sales, 'sales.acme.test', path);
       expect({ path, status: refused.status, body: await refused.json() }).toEqual({
