@@ -34,7 +34,8 @@ function describeChatMove({ person, leaves, from, to }: ChatMove, confirm: strin
 
 /**
  * Refuses, unless `confirmed`, new units (`paths`, the primary first) that take the person off a domain
- * serving their units now. Unknown units are left to setMemberships to name. Runs before the change.
+ * serving their units now; once confirmed, ends their access on those domains. Unknown units are left
+ * to setMemberships to name. Runs in the change's transaction, before it.
  */
 export async function refuseChatMove(
   ctx: GatewayContext,
@@ -43,8 +44,23 @@ export async function refuseChatMove(
   confirmed: boolean,
 ): Promise<ChatMove | null> {
   const move = await chatMoveOf(ctx, user, paths);
-  if (move && !confirmed) throw new ChatMoveError(move);
+  if (!move) return null;
+  if (!confirmed) throw new ChatMoveError(move);
+  await endAccessOnDomains(ctx, user, move.leaves);
   return move;
+}
+
+/**
+ * The nodes of the domains left end the person's sockets there and refuse the access tokens they hold
+ * for them (issued until now, valid up to an hour), told with the other ended access (gateway/oidc/
+ * ended-access.ts). Their gateway session, their apps and their other domains go on.
+ */
+async function endAccessOnDomains(ctx: GatewayContext, user: User, domains: string[]): Promise<void> {
+  const endedAt = new Date();
+  await ctx.models.EndedAccess.bulkCreate(
+    domains.map((domain) => ({ kind: 'sub' as const, subject: user.id, endedAt, domain })),
+    { transaction: ctx.tx },
+  );
 }
 
 async function chatMoveOf(ctx: GatewayContext, user: User, paths: string[]): Promise<ChatMove | null> {

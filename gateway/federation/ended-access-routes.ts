@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import type { GatewayContext } from '../context.ts';
-import { endedAccessAfter } from '../oidc/ended-access.ts';
+import { concerns, endedAccessAfter, LEFT_DOMAIN } from '../oidc/ended-access.ts';
 import { campusNode } from './campus-node.ts';
 
 const querySchema = z.object({ after: z.coerce.number().int().min(0).default(0) });
@@ -17,11 +17,19 @@ export function endedAccessRoutes(context: (req: Request) => GatewayContext, kee
   const router = Router();
   router.get('/federation/v1/ended-access', async (req, res) => {
     const ctx = context(req);
-    await campusNode(ctx, req, 'read the ended sessions');
+    const origin = await campusNode(ctx, req, 'read the ended sessions');
     const { after } = parseInput(querySchema, req.query);
     const page = await endedAccessAfter(ctx, after, keepSeconds);
+    // An entry of one domain (a person moved off its units) is that domain's alone.
+    const entries = page.entries.filter((entry) => concerns(entry, origin));
     res.set('Cache-Control', 'no-store').json({
-      entries: page.entries.map(({ kind, subject, endedAt, keepUntil }) => ({ kind, subject, endedAt, keepUntil })),
+      entries: entries.map(({ kind, subject, endedAt, keepUntil, domain }) => ({
+        kind,
+        subject,
+        endedAt,
+        keepUntil,
+        ...(domain !== null && { reason: LEFT_DOMAIN }),
+      })),
       cursor: page.cursor,
       more: page.more,
     });

@@ -32,12 +32,16 @@ export class SigningKey extends Model<InferAttributes<SigningKey>, InferCreation
   declare retiredAt: Date | null;
 }
 
-/** A person (`sub`) or a gateway session (`sid`) whose access tokens issued up to `endedAt` no node accepts. */
+/**
+ * A person (`sub`) or a gateway session (`sid`) whose access tokens issued up to `endedAt` no node
+ * accepts; with `domain`, only that domain's node (the person was moved off its units).
+ */
 export class EndedAccess extends Model<InferAttributes<EndedAccess>, InferCreationAttributes<EndedAccess>> {
   declare id: CreationOptional<number>;
   declare kind: 'sub' | 'sid';
   declare subject: string;
   declare endedAt: Date;
+  declare domain: CreationOptional<string | null>;
 }
 
 /**
@@ -113,6 +117,7 @@ export function defineSignInModels(sequelize: Sequelize): SignInModels {
       kind: { type: DataTypes.STRING(8), allowNull: false },
       subject: { type: DataTypes.STRING(255), allowNull: false },
       endedAt: { type: DataTypes.DATE(3), allowNull: false },
+      domain: { type: DataTypes.STRING(253), allowNull: true },
     },
     { ...tableOptions(sequelize, 'ended_access'), timestamps: false },
   );

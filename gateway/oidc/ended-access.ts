@@ -6,14 +6,25 @@ import type { EndedAccess } from '../models/index.ts';
 import { kickedRunner } from '../../core/kicked-runner.ts';
 import { notifyNodesOfEndedAccess } from './notify-nodes.ts';
 
-/** A node refuses a token issued at or before `endedAt` (epoch ms) that names `subject`, until `keepUntil`. */
+/**
+ * A node refuses a token issued at or before `endedAt` (epoch ms) that names `subject`, until `keepUntil`.
+ * With `domain`, only that domain's node is concerned: the person was moved off its units (`left_domain`).
+ */
 export type PresentedEndedAccess = {
   id: number;
   kind: 'sub' | 'sid';
   subject: string;
   endedAt: number;
   keepUntil: number;
+  domain: string | null;
 };
+
+/** Why a domain's entry ends access there (the node tells the sockets it closes). */
+export const LEFT_DOMAIN = 'left_domain';
+
+/** Whether the node of `domain` is to hear of the entry. */
+export const concerns = (entry: PresentedEndedAccess, domain: string) =>
+  entry.domain === null || entry.domain === domain;
 
 /**
  * An entry matters while an access token issued before it could still be valid: the access-token
@@ -23,7 +34,8 @@ export const keepSecondsFor = (accessTokenTtlSeconds: number) => accessTokenTtlS
 
 function present(row: EndedAccess, keepSeconds: number): PresentedEndedAccess {
   const endedAt = row.endedAt.getTime();
-  return { id: row.id, kind: row.kind, subject: row.subject, endedAt, keepUntil: endedAt + keepSeconds * 1000 };
+  const keepUntil = endedAt + keepSeconds * 1000;
+  return { id: row.id, kind: row.kind, subject: row.subject, endedAt, keepUntil, domain: row.domain ?? null };
 }
 
 /** A gateway session ended by sign-out: the nodes refuse the access tokens issued in it until now. */

@@ -4,7 +4,7 @@ import type { Logger } from '../../core/logger.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import { listDomains } from '../domains/domains.ts';
-import type { PresentedEndedAccess } from './ended-access.ts';
+import { concerns, LEFT_DOMAIN, type PresentedEndedAccess } from './ended-access.ts';
 
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
@@ -13,7 +13,9 @@ const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
  * session (`sid`) or person (`sub` alone: every session of theirs). The node closes the matching sockets
  * and refuses the access tokens issued until `atrium_ended_at` (epoch ms) for as long as they could be
  * valid (`atrium_keep_until`, epoch s). Nodes are resource servers, not clients of the session, so the
- * provider does not do this itself. A node that misses this learns it from the list it fetches.
+ * provider does not do this itself. A node that misses this learns it from the list it fetches. An entry
+ * of one domain (a person moved off its units) goes to that domain's node alone, with
+ * `atrium_reason: "left_domain"`, so that it tells the person's sockets why.
  */
 export async function notifyNodesOfEndedAccess(options: {
   ctx: GatewayContext;
@@ -28,13 +30,16 @@ export async function notifyNodesOfEndedAccess(options: {
   const domains = await listDomains(ctx);
   await Promise.all(
     domains.map(async (domain) => {
+      const concerning = entries.filter((entry) => concerns(entry, domain.name));
+      if (concerning.length === 0) return;
       try {
-        for (const entry of entries) {
+        for (const entry of concerning) {
           const token = await new SignJWT({
             [entry.kind]: entry.subject,
             events: { [LOGOUT_EVENT]: {} },
             atrium_ended_at: entry.endedAt,
             atrium_keep_until: Math.ceil(entry.keepUntil / 1000),
+            ...(entry.domain !== null && { atrium_reason: LEFT_DOMAIN }),
           })
             .setProtectedHeader({ alg: 'RS256', kid: signingKey.kid, typ: 'logout+jwt' })
             .setIssuer(issuer)
@@ -54,7 +59,7 @@ export async function notifyNodesOfEndedAccess(options: {
         await audit(ctx, {
           action: 'logout.node',
           target: domain.name,
-          details: { ended: entries.map((e) => `${e.kind}:${e.subject}`) },
+          details: { ended: concerning.map((e) => `${e.kind}:${e.subject}`) },
         });
       } catch (error) {
         logger.warn({ err: error, domain: domain.name }, 'a domain node did not take the logout; it will fetch it');

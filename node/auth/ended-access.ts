@@ -21,6 +21,11 @@ export const endedEntrySchema = z.object({
   subject: z.string().min(1).max(255),
   endedAt: z.number().int().nonnegative(),
   keepUntil: z.number().int().nonnegative(),
+  /**
+   * Why, where it is not the gateway session or the person's whole access: `left_domain`, the person was
+   * moved off this domain's units (their other domains go on). Told to the sockets closed; not stored.
+   */
+  reason: z.string().max(32).optional(),
 });
 export type EndedEntry = z.infer<typeof endedEntrySchema>;
 

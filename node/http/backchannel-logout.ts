@@ -50,9 +50,10 @@ export function backchannelLogoutRoute(options: {
       typeof payload.atrium_ended_at === 'number' ? payload.atrium_ended_at : Number(payload.iat ?? 0) * 1000 + 999;
     const keepUntil =
       typeof payload.atrium_keep_until === 'number' ? payload.atrium_keep_until * 1000 : endedAt + DEFAULT_KEEP_MS;
+    const reason = typeof payload.atrium_reason === 'string' ? payload.atrium_reason.slice(0, 32) : undefined;
     const entry: EndedEntry = sid
       ? { kind: 'sid', subject: sid, endedAt, keepUntil }
-      : { kind: 'sub', subject: sub!, endedAt, keepUntil };
+      : { kind: 'sub', subject: sub!, endedAt, keepUntil, ...(reason && { reason }) };
     await options.ended.record([entry]);
     res.status(200).set('Cache-Control', 'no-store').end();
   });

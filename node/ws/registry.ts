@@ -179,14 +179,13 @@ export function createRegistry(): Registry {
                 issuedAt <= e.endedAt && (e.kind === 'sid' ? e.subject === identity.sid : e.subject === identity.sub),
             );
             if (!entry) continue;
-            // `signed_out`: that session was signed out; `access_ended`: an administrator ended all of the person's access.
-            send(
-              connection,
-              JSON.stringify(
-                serverFrame('session.ended', { reason: entry.kind === 'sid' ? 'signed_out' : 'access_ended' }),
-              ),
-            );
-            connection.socket.close(CLOSE.sessionEnded.code, CLOSE.sessionEnded.reason);
+            // `signed_out`: that session was signed out; `access_ended`: an administrator ended all of the
+            // person's access; `left_domain`: they were moved off this domain's units.
+            const left = entry.reason === 'left_domain';
+            const reason = left ? 'left_domain' : entry.kind === 'sid' ? 'signed_out' : 'access_ended';
+            send(connection, JSON.stringify(serverFrame('session.ended', { reason })));
+            const close = left ? CLOSE.leftDomain : CLOSE.sessionEnded;
+            connection.socket.close(close.code, close.reason);
           }
         }
       }

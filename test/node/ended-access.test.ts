@@ -12,6 +12,7 @@ import { resetPassword, updateUser } from '../../gateway/accounts/update-user.ts
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { AtriumClient } from '../../sdk/client.ts';
+import { signedGatewayRequest } from '../../protocol/signature.ts';
 
 // How long a raw socket's frames may take to arrive: a disable reaches the node through the gateway and Redis.
 const WAIT = { timeout: 10_000 };
@@ -195,5 +196,51 @@ describe('signing out at the gateway', () => {
 
     await expect.poll(async () => (await me(eng, token)).status, { timeout: 5_000 }).toBe(401);
     await expectRefusedAsEnded(eng, token);
+  });
+});
+
+/** The ended access the gateway lists for a node (its signed request, as its poller makes it). */
+async function endedFeedOf(node: TestNode): Promise<{ kind: string; subject: string; reason?: string }[]> {
+  const asker = {
+    gatewayIssuer: gateway.issuer,
+    origin: node.domain,
+    signingKey: () => node.federation.keys.signingKey(),
+  };
+  const response = await fetch(await signedGatewayRequest(asker, 'GET', '/federation/v1/ended-access?after=0'));
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { entries: { kind: string; subject: string; reason?: string }[] }).entries;
+}
+
+describe("moving a person off a domain's units", () => {
+  it("closes their sockets on that domain's node alone, which refuses the tokens it had, and the rest goes on", async () => {
+    await createUser(ops(), {
+      username: 'kate',
+      displayName: 'kate',
+      email: 'kate@campus.test',
+      password: DEMO_PASSWORD,
+      roles: ['student'],
+      units: ['campus/eng/cs', 'campus/arts/music'],
+    });
+    const { who, tokens, sockets } = await signedInEverywhere('kate');
+
+    await updateUser(ops(), 'kate', { units: ['campus/arts/music'], moveChat: true });
+    expect(await sockets.eng.closed).toEqual({ code: 4403, reason: 'left_domain' });
+    expect(sockets.eng.frames).toContainEqual(
+      expect.objectContaining({ type: 'session.ended', reason: 'left_domain' }),
+    );
+    await expectRefusedAsEnded(eng, tokens.eng);
+
+    // Their other domain, and their gateway session, go on.
+    expect(sockets.arts.socket.readyState).toBe(sockets.arts.socket.OPEN);
+    expect((await me(arts, tokens.arts)).status).toBe(200);
+    expect((await me(arts, await who.tokenFor(arts.url))).status).toBe(200);
+    // What a node fetches of the ended access (as after a restart): eng's entry is eng's alone.
+    const sub = (await gateway.models.User.findOne({ where: { username: 'kate' } }))!.id;
+    expect((await endedFeedOf(eng)).filter((e) => e.subject === sub)).toEqual([
+      expect.objectContaining({ kind: 'sub', reason: 'left_domain' }),
+    ]);
+    expect((await endedFeedOf(arts)).filter((e) => e.subject === sub)).toEqual([]);
+    sockets.arts.socket.close();
+    await expect(who.tokenFor(eng.url)).rejects.toMatchObject({ error: 'invalid_target' });
   });
 });
