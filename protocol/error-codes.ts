@@ -180,6 +180,11 @@ export const ERROR_CODES = {
       "a domain change would move people's IM home (their history stays on the old node); repeat it with the confirmation (`--move-people`, the console's box)",
     to: L,
   },
+  moves_chat: {
+    meaning:
+      "new units would take a person off a domain they chat on (their conversations there stay on its node); repeat it with the confirmation (`moveChat`, the console's box)",
+    to: L,
+  },
   directory_entry_unusable: {
     meaning:
       'the directory took the password, but its entry cannot become an Atrium person (as a sync would refuse it); told only to someone who knew the password',
