@@ -1,3 +1,4 @@
+import { QueryTypes } from 'sequelize';
 import { AppError, ValidationError } from '../../core/errors.ts';
 import type { GatewayContext } from '../context.ts';
 import { domainsServing } from '../domains/domains.ts';
@@ -73,10 +74,34 @@ async function chatMoveOf(ctx: GatewayContext, user: User, paths: string[]): Pro
   );
   if (!known) return null;
   const current = ((await membershipsOf(ctx, [user.id])).get(user.id) ?? []).map((m) => m.unit.path);
-  const before = await domainsServing(ctx, current);
-  const after = await domainsServing(ctx, paths);
-  const now = new Set(after.filter((d): d is string => d !== null));
-  const leaves = [...new Set(before.filter((d): d is string => d !== null && !now.has(d)))];
+  const { leaves, from, to } = await domainsLeft(ctx, current, paths);
   if (leaves.length === 0) return null;
-  return { person: `${user.displayName} (${user.username})`, leaves, from: before[0] ?? null, to: after[0] ?? null };
+  return { person: `${user.displayName} (${user.username})`, leaves, from, to };
+}
+
+/** The domains serving units of `before` and none of `after` (unit paths, the primary first), and the homes. */
+async function domainsLeft(ctx: GatewayContext, before: string[], after: string[]) {
+  const was = await domainsServing(ctx, before);
+  const will = await domainsServing(ctx, after);
+  const now = new Set(will.filter((d): d is string => d !== null));
+  const leaves = [...new Set(was.filter((d): d is string => d !== null && !now.has(d)))];
+  return { leaves, from: was[0] ?? null, to: will[0] ?? null };
+}
+
+/**
+ * A directory sync that changes a person's units (`unitIds`, the new ones) does not ask: the directory
+ * decides. The domains it takes them off end their access there, as a confirmed move does. Runs before
+ * the memberships are replaced.
+ */
+export async function endAccessOnDomainsLeft(ctx: GatewayContext, user: User, unitIds: string[]): Promise<void> {
+  const rows = await ctx.sequelize.query<{ path: string; isPrimary: number | boolean }>(
+    `SELECT u.path AS path, m.is_primary AS isPrimary FROM memberships m JOIN org_units u ON u.id = m.unit_id
+      WHERE m.user_id = :userId`,
+    { replacements: { userId: user.id }, type: QueryTypes.SELECT, transaction: ctx.tx },
+  );
+  const before = rows.sort((a, b) => Number(Boolean(b.isPrimary)) - Number(Boolean(a.isPrimary))).map((r) => r.path);
+  const units = await ctx.models.OrgUnit.findAll({ where: { id: unitIds }, transaction: ctx.tx });
+  const after = unitIds.map((id) => units.find((u) => u.id === id)?.path).filter((p): p is string => p !== undefined);
+  const { leaves } = await domainsLeft(ctx, before, after);
+  if (leaves.length > 0) await endAccessOnDomains(ctx, user, leaves);
 }

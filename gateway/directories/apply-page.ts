@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Entry } from 'ldapts';
 import { Op } from 'sequelize';
+import { endAccessOnDomainsLeft } from '../accounts/chat-moves.ts';
 import { endAccessOf } from '../accounts/end-access.ts';
 import { addressNameProblems } from '../accounts/reserved-names.ts';
 import { audit } from '../audit.ts';
@@ -500,6 +501,12 @@ async function applyUpdate(
       changed = true;
     }
     if (unitsChanged) {
+      // The directory decides: a domain it takes them off ends their access there, unasked.
+      await endAccessOnDomainsLeft(
+        ctx,
+        user,
+        rows.map((r) => r.unitId),
+      );
       await ctx.models.Membership.destroy({ where: { userId: user.id }, transaction: ctx.tx });
       await ctx.models.Membership.bulkCreate(rows, { transaction: ctx.tx });
       changed = true;

@@ -14,7 +14,9 @@ const omar = { uid: 'omar', name: 'Omar Okafor', password: 'omar-directory-pw', 
 
 beforeAll(async () => {
   gateway = await startTestGateway('dir-chat-ends');
-  ldap = await startTestSlapd({ ldif: [ouLdif([['Library']]), inetOrgPerson(nora), inetOrgPerson(omar)].join('\n') });
+  ldap = await startTestSlapd({
+    ldif: [ouLdif([['Library'], ['Archives']]), inetOrgPerson(nora), inetOrgPerson(omar)].join('\n'),
+  });
   await register(gateway, 'campus-ldap', ldap.url);
   await sync(gateway, 'campus-ldap');
   // The Library's own chat node, for the units the directory brought.
@@ -48,6 +50,23 @@ describe('a directory person removed from the directory', () => {
     expect(omarChat.state).toBe('online');
     expect((await omarChat.send({ to: 'nora@library.campus.test', text: 'Nora?' })).seq).toBe(2);
     noraChat.close();
+    omarChat.close();
+  });
+});
+
+describe('a directory person moved to units another domain serves, or none', () => {
+  it('loses their socket on the domain they left at the sync that moves them, and stays signed in', async () => {
+    const omarChat = await connectAs(gateway, library, 'omar', await login(gateway, 'omar', omar.password));
+    const ended = new Promise<{ code: number; reason: string }>((resolve) => omarChat.on('ended', resolve));
+
+    await ldap.moveEntry(personDn(omar), personDn({ ...omar, ous: ['Archives'] }));
+    const report = await sync(gateway, 'campus-ldap');
+    expect(report.names.updated).toContain('omar');
+
+    await expect(ended).resolves.toEqual({ code: 4403, reason: 'left_domain' });
+    const user = await gateway.models.User.findOne({ where: { username: 'omar' } });
+    expect(user!.status).toBe('active');
+    await expect(omarChat.login.tokenFor(library.url)).rejects.toMatchObject({ error: 'invalid_target' });
     omarChat.close();
   });
 });
