@@ -517,6 +517,7 @@ function appsAndAddresses(deps: {
     signingKey,
     ttlMs: config.registryTtlMs,
     logger,
+    now: clock.now,
   });
   const gatewayDirectory = { domain: config.domain, gatewayIssuer: config.gatewayIssuer, signingKey };
   const addresses = createAddressBook({ directory: gatewayDirectory, transport, isBot: botOf(apps), now: clock.now });

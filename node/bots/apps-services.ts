@@ -5,6 +5,7 @@ import type { RateLimiter } from '../../core/rate-limit.ts';
 import type { PrivateKeyJwk } from '../../protocol/signature.ts';
 import { defineWebhookModel, type Webhook } from '../webhooks/models.ts';
 import { createAppDirectory, type AppDirectory } from './app-directory.ts';
+import { createBotReach, type BotReach } from './bot-reach.ts';
 
 /** Posts one incoming webhook may make per minute (all processes of the domain count together). */
 export const WEBHOOK_POSTS_PER_MINUTE = 30;
@@ -12,6 +13,8 @@ export const WEBHOOK_POSTS_PER_MINUTE = 30;
 /** What bots, cards and webhooks need on a node. */
 export type AppsServices = {
   directory: AppDirectory;
+  /** Whom each app is for, which its bot may write to on its own (the gateway's word, cached). */
+  reach: BotReach;
   Webhook: typeof Webhook;
   webhookLimiter: RateLimiter;
   /** The node's public URL, which webhook URLs start with. */
@@ -26,15 +29,13 @@ export function createAppsServices(options: {
   signingKey: () => Promise<PrivateKeyJwk>;
   ttlMs: number;
   logger: Logger;
+  /** The clock the gateway's answers about whom an app is for age by. */
+  now?: () => number;
 }): AppsServices {
+  const gateway = { gatewayIssuer: options.gatewayIssuer, origin: options.domain, signingKey: options.signingKey };
   return {
-    directory: createAppDirectory({
-      gatewayIssuer: options.gatewayIssuer,
-      origin: options.domain,
-      signingKey: options.signingKey,
-      ttlMs: options.ttlMs,
-      logger: options.logger,
-    }),
+    directory: createAppDirectory({ ...gateway, ttlMs: options.ttlMs, logger: options.logger }),
+    reach: createBotReach({ ...gateway, ttlMs: options.ttlMs, logger: options.logger, now: options.now }),
     Webhook: defineWebhookModel(options.sequelize),
     webhookLimiter: createDatabaseRateLimiter({
       sequelize: options.sequelize,

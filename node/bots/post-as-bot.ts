@@ -11,6 +11,7 @@ import { cardBody, cardSchema } from '../cards/card-schema.ts';
 import { appendCardUpdate } from '../cards/update-card.ts';
 import type { Appended } from '../messages/group-commit.ts';
 import { NotFoundError } from '../../core/errors.ts';
+import { assertBotMayWriteIn, assertBotMayWriteTo } from './bot-reach.ts';
 import { requireBot } from './require-bot.ts';
 
 const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: '8-64 letters, digits, - or _' });
@@ -35,9 +36,10 @@ const botMessageSchema = z
 const cardUpdateSchema = z.object({ card: cardSchema, clientMsgId: clientMsgId.optional() });
 
 /**
- * A bot posts text or a card: to a person of this domain (opening the direct conversation bot↔person), or
- * into a conversation it belongs to (a group someone invited `slug@domain` into). Refused where it is not
- * a member, and in conversations hosted by another domain (whose node orders them and delivers its clicks).
+ * A bot posts text or a card: to a person of this domain its app is for (opening the direct conversation
+ * bot↔person), or into a conversation it belongs to (a group someone invited `slug@domain` into). Refused
+ * where it is not a member, in conversations hosted by another domain (whose node orders them and delivers
+ * its clicks), and to people its app is not for unless they opened the conversation with it (bot-reach.ts).
  * A client id makes a retry return the first message instead of posting twice.
  */
 export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appended> {
@@ -53,11 +55,13 @@ export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appen
         to: `a person of ${ctx.domain}; use a token of that person's node`,
       });
     }
+    await assertBotMayWriteTo(ctx, bot, app, data.to);
     conversationId = (await openDirect(ctx, data.to, 'to')).conversation.id;
   } else {
     conversationId = data.conversationId!;
     const { conversation } = await requireMember(ctx, conversationId);
     if (conversation.homeDomain !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
+    await assertBotMayWriteIn(ctx, bot, app, conversation, 'conversationId');
   }
   const members = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
   await ctx.federation.policy.assertAllowed(members);
@@ -76,16 +80,18 @@ export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appen
 /**
  * A bot replaces one of its own cards, for everyone in the conversation (the app's news, not a click's
  * answer). Updating a card writes into its conversation: refused, as a post is, once the bot is no longer a
- * member (removed from the group) and in a conversation hosted by another domain.
+ * member (removed from the group), in a conversation hosted by another domain, and in a direct conversation
+ * the bot opened with someone its app is no longer for.
  */
 export async function updateCardAsBot(ctx: NodeContext, messageId: string, input: unknown): Promise<Appended> {
-  const { bot } = await requireBot(ctx);
+  const { bot, app } = await requireBot(ctx);
   const data = parseInput(cardUpdateSchema, input);
   const target = await ctx.models.Message.findOne({ where: { id: messageId } });
   if (!target || target.sender !== bot.address || target.kind !== 'card')
     throw new NotFoundError('This bot sent no such card');
   const { conversation } = await requireMember(ctx, target.conversationId);
   if (conversation.homeDomain !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
+  await assertBotMayWriteIn(ctx, bot, app, conversation, 'messageId');
   if (target.recalledAt) throw new ValidationError('That card was recalled', { messageId: 'recalled' });
   return appendCardUpdate(ctx, target, data.card, data.clientMsgId);
 }

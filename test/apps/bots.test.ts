@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
+import { updateApp } from '../../gateway/apps-registry/update-app.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { AtriumBot } from '../../sdk/bot.ts';
 import { AtriumClient, type Message } from '../../sdk/client.ts';
@@ -184,5 +185,77 @@ describe('a bot', () => {
     await setAppDisabled(asOperator(gateway), 'helpdesk', false);
     await new Promise((r) => setTimeout(r, 1_100));
     expect((await bot.sendText({ to: ALICE }, 'back again')).duplicate).toBe(false);
+  });
+});
+
+describe("the bot of a unit's app", () => {
+  const ITSEC = 'it-security@eng.campus.test';
+  let itsec: AtriumBot;
+  let itsecToken: string;
+  let aliceDirect: string;
+  const fromItsec = (d: Device) => d.messages.filter((m) => m.sender === ITSEC).map((m) => m.text);
+
+  beforeAll(async () => {
+    // Computer Science's app: its bot gets tokens for eng.campus.test, the node serving CS's parent unit
+    // (and Electrical Engineering, Dave's). Its name is free text.
+    const app = await register(gateway, {
+      name: 'IT Security',
+      slug: 'it-security',
+      ownerUnit: 'campus/eng/cs',
+      redirectUris: ['http://localhost:9/cb'],
+      botEnabled: true,
+    });
+    itsecToken = await botToken(gateway, app, eng.url);
+    itsec = new AtriumBot({ nodeUrl: eng.localUrl, token: () => itsecToken });
+  });
+
+  it('writes to people of its unit, and is refused for anyone else on the node, with nothing created', async () => {
+    aliceDirect = (await itsec.sendText({ to: ALICE }, 'Your CS account is ready.')).conversationId;
+    const before = await eng.models.Conversation.count();
+    const refused = await nodeApi(eng.localUrl, '/api/v1/bot/messages', itsecToken, {
+      method: 'POST',
+      body: { to: DAVE, text: 'Re-enter your password at https://evil.example' },
+    });
+    expect(refused).toMatchObject({
+      status: 403,
+      body: {
+        error: {
+          code: 'forbidden',
+          message: expect.stringContaining('IT Security is not for'),
+          fields: { to: expect.stringContaining(DAVE) },
+        },
+      },
+    });
+    expect(await eng.models.Conversation.count()).toBe(before);
+    await expect.poll(() => fromItsec(alice)).toEqual(['Your CS account is ready.']);
+    expect(fromItsec(dave)).toEqual([]);
+  });
+
+  it('still writes where people let it in: a group it was invited to, and a conversation a person opened', async () => {
+    const group = await alice.createGroup('CS and EE', [DAVE]);
+    await alice.invite(group.id, [ITSEC]);
+    await itsec.sendText({ conversationId: group.id }, 'Patch night tonight.');
+    const asked = await dave.openDirect(ITSEC);
+    expect((await itsec.sendText({ to: DAVE }, 'Here is the guide you asked for.')).conversationId).toBe(asked.id);
+    await expect
+      .poll(() => fromItsec(dave).sort())
+      .toEqual(['Here is the guide you asked for.', 'Patch night tonight.']);
+  });
+
+  it('is refused in a conversation it opened once its app is no longer for that person', async () => {
+    // The app is narrowed to staff; the node learns it within its cache time (1 s here, moved rather than waited).
+    await updateApp(asOperator(gateway), 'it-security', { visibility: { units: [], roles: ['staff'] } });
+    eng.clock.advance(1_100);
+    try {
+      await expect(itsec.sendText({ conversationId: aliceDirect }, 'one more thing')).rejects.toMatchObject({
+        code: 'forbidden',
+        fields: { conversationId: expect.stringContaining(ALICE) },
+      });
+      await expect(itsec.sendText({ to: ALICE }, 'one more thing')).rejects.toMatchObject({ code: 'forbidden' });
+      // Dave opened his conversation with the bot himself: that stays his choice.
+      expect((await itsec.sendText({ to: DAVE }, 'still here for you')).duplicate).toBe(false);
+    } finally {
+      eng.clock.reset();
+    }
   });
 });

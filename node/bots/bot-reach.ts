@@ -1,0 +1,115 @@
+import { AppError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
+import { userOf } from '../../protocol/address.ts';
+import { signedGatewayRequest, type GatewayAsker } from '../../protocol/signature.ts';
+import type { NodeContext } from '../context.ts';
+import { directIdentity } from '../conversations/open-direct.ts';
+import type { Conversation } from '../models.ts';
+import type { AppInfo } from './app-directory.ts';
+import type { BotIdentity } from './require-bot.ts';
+
+/** Whom an app is for, as the gateway says (its owner unit, visibility units and roles, as the workbench judges). */
+export interface BotReach {
+  /** Whether the app `slug` is for the person `username`; asked again after the cache time. */
+  isFor(slug: string, username: string): Promise<boolean>;
+}
+
+const MAX_REMEMBERED = 10_000;
+
+/**
+ * Asks the gateway, over a signed request, whether an app is for a person, and keeps each answer for
+ * `ttlMs`, so that narrowing an app's visibility reaches the node within that time, as disabling it does.
+ * While the gateway cannot be reached nothing is guessed: the bot is told to try again.
+ */
+export function createBotReach(
+  options: GatewayAsker & { ttlMs: number; logger: Logger; now?: () => number },
+): BotReach {
+  const clock = options.now ?? Date.now;
+  const remembered = new Map<string, { at: number; isFor: boolean }>();
+
+  async function ask(slug: string, username: string): Promise<boolean> {
+    const path = `/federation/v1/apps/${encodeURIComponent(slug)}/people/${encodeURIComponent(username)}`;
+    let response: Response;
+    try {
+      response = await fetch(await signedGatewayRequest(options, 'GET', path));
+    } catch (error) {
+      options.logger.warn({ err: error, slug }, 'asking the gateway whom an app is for failed');
+      throw new AppError(
+        'gateway_unavailable',
+        503,
+        'The identity gateway cannot be reached to ask whom the app is for; try again',
+      );
+    }
+    // No such app for this node, or a name the gateway takes for no one's: the app is for nobody there.
+    if (response.status === 404 || response.status === 400) return false;
+    if (!response.ok)
+      throw new AppError(
+        'gateway_unavailable',
+        503,
+        `The gateway refused to say whom the app is for (HTTP ${response.status})`,
+      );
+    return ((await response.json()) as { person: { appIsFor: boolean } }).person.appIsFor === true;
+  }
+
+  return {
+    async isFor(slug, username) {
+      const key = `${slug}\n${username}`;
+      const known = remembered.get(key);
+      if (known && clock() - known.at < options.ttlMs) return known.isFor;
+      const isFor = await ask(slug, username);
+      remembered.delete(key);
+      if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value!);
+      remembered.set(key, { at: clock(), isFor });
+      return isFor;
+    },
+  };
+}
+
+/** A bot wrote, on its own, to someone its app is not for: nothing was created or sent. */
+export class NotForAppError extends AppError {
+  constructor(appName: string, address: string, field: string) {
+    super(
+      'forbidden',
+      403,
+      `${appName} is not for ${address} (the app's unit, visibility units and roles leave them out): its bot may not write to them, and nothing was sent`,
+      { fields: { [field]: `${address} is not one of the people this app is for` } },
+    );
+  }
+}
+
+/**
+ * The person a bot writes to on its own initiative in a conversation: the other member of a direct
+ * conversation the bot opened. Null where people let it in (a group someone invited it to, a direct
+ * conversation a person opened with it): they chose to hear from the app.
+ */
+function chosenByBot(conversation: Conversation, bot: BotIdentity): string | null {
+  if (conversation.kind !== 'direct' || conversation.createdBy !== bot.address) return null;
+  return conversation.directKey?.split('|').find((a) => a !== bot.address) ?? null;
+}
+
+async function assertIsFor(ctx: NodeContext, app: AppInfo, address: string, field: string): Promise<void> {
+  if (!(await ctx.apps.reach.isFor(app.slug, userOf(address)))) throw new NotForAppError(app.name, address, field);
+}
+
+/**
+ * Before a bot writes to `to` directly: refused unless its app is for that person, or the person opened
+ * the conversation with the bot themselves. An address nobody has is told as such first, as to people.
+ */
+export async function assertBotMayWriteTo(ctx: NodeContext, bot: BotIdentity, app: AppInfo, to: string): Promise<void> {
+  const existing = await ctx.models.Conversation.findByPk(directIdentity(bot.address, to).id);
+  if (existing && !chosenByBot(existing, bot)) return;
+  await ctx.addresses.assertKnown([to], 'to');
+  await assertIsFor(ctx, app, to, 'to');
+}
+
+/** Before a bot writes into a conversation it belongs to: a direct one it opened only while its app is for the other. */
+export async function assertBotMayWriteIn(
+  ctx: NodeContext,
+  bot: BotIdentity,
+  app: AppInfo,
+  conversation: Conversation,
+  field: string,
+): Promise<void> {
+  const peer = chosenByBot(conversation, bot);
+  if (peer) await assertIsFor(ctx, app, peer, field);
+}
