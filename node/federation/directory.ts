@@ -1,9 +1,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { AppError, ValidationError } from '../../core/errors.ts';
+import { AppError, ForbiddenError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
-import { bearerAuth } from '../http/bearer.ts';
+import { actorOf, bearerAuth } from '../http/bearer.ts';
 import { searchTextSchema } from '../../protocol/search-query.ts';
 import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 
@@ -65,11 +65,17 @@ export async function askDirectory(options: GatewayDirectory, params: Record<str
 
 /**
  * People search for this domain's users: the gateway answers from the whole campus directory, limited to
- * the domains the federation policy lets this domain see.
+ * the domains the federation policy lets this domain see. Not for bots: the answer (names, units and
+ * addresses across the campus) is people's, and an app knows the people it is for from their own sign-ins.
  */
 export function directoryRoute(options: GatewayDirectory & { verifier: TokenVerifier }): Router {
   const router = Router();
   router.get('/api/v1/directory', bearerAuth(options.verifier), async (req, res) => {
+    if (actorOf(req).kind === 'app') {
+      throw new ForbiddenError(
+        'A bot does not search the people directory: it writes to the people its app is for, whom the app knows from their sign-ins',
+      );
+    }
     const query = parseInput(querySchema, req.query);
     // The gateway checks the usernames themselves (how many, which characters) and says what is wrong.
     const params: Record<string, string> =

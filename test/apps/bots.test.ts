@@ -231,6 +231,12 @@ describe("the bot of a unit's app", () => {
     expect(fromItsec(dave)).toEqual([]);
   });
 
+  it('cannot search the people directory', async () => {
+    const refused = await nodeApi(eng.localUrl, '/api/v1/directory?q=dave', itsecToken);
+    expect(refused).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
+    expect(JSON.stringify(refused.body)).not.toContain('Dave Okafor');
+  });
+
   it('still writes where people let it in: a group it was invited to, and a conversation a person opened', async () => {
     const group = await alice.createGroup('CS and EE', [DAVE]);
     await alice.invite(group.id, [ITSEC]);
