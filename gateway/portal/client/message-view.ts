@@ -51,6 +51,8 @@ export function signatureOf(chat: Chat, entry: Entry, message: Message): string 
     JSON.stringify(message.card ?? null),
     chat.senderOf(entry, message),
     entry.refused.get(message.id) ?? '',
+    // A group change names people whose names may come from the directory after it was drawn.
+    message.kind === 'system' ? systemText(message as never, (a) => chat.nameIn(entry, a)) : '',
   ].join('\u0000');
 }
 
