@@ -3,6 +3,7 @@ import {
   AtriumError,
   type Conversation,
   type ConnectionState,
+  type MembersPage,
   type Message,
   type SyncGap,
   type Presence,
@@ -47,6 +48,11 @@ export type Entry = {
    * must never rename a person elsewhere on the page.
    */
   appNames: Map<string, string>;
+  /**
+   * Set when the person is no longer a member: `left` when they left from this page, `removed` otherwise
+   * (someone removed them, or they left on another device: the node tells both alike).
+   */
+  gone?: 'left' | 'removed';
 };
 
 export type ChatEvents = {
@@ -59,6 +65,8 @@ export type ChatEvents = {
   connection: undefined;
   presence: string;
   names: undefined;
+  /** The person left a conversation or was removed from it: it is no longer in `entries` (see `Entry.gone`). */
+  gone: Entry;
   /** The gateway session ended (signed out elsewhere): nothing more will arrive. */
   ended: undefined;
   failure: string;
@@ -133,6 +141,8 @@ export class Chat extends Emitter<ChatEvents> {
   #nameQueue = new Set<string>();
   #resolving = false;
   #ended = false;
+  /** Conversations this page asked to leave: their going is the person's own doing. */
+  #leaving = new Set<string>();
 
   constructor(me: Me) {
     super();
@@ -194,7 +204,7 @@ export class Chat extends Emitter<ChatEvents> {
 
   #wire(domain: string, client: AtriumClient): void {
     client.on('state', () => this.emit('connection', undefined));
-    client.on('conversation', (conv) => this.#upsert(domain, conv));
+    client.on('conversation', (conv) => this.#viewed(domain, conv));
     client.on('message', (message) => this.#receive(domain, message));
     client.on('receipt', (receipt) => {
       const entry = this.entries.get(keyOf(domain, receipt.conversationId));
@@ -233,8 +243,8 @@ export class Chat extends Emitter<ChatEvents> {
     });
     client.on('gap', (gap) => this.#gapIn(domain, gap));
     client.on('removed', ({ conversationId }) => {
-      this.entries.delete(keyOf(domain, conversationId));
-      this.emit('list', undefined);
+      const entry = this.entries.get(keyOf(domain, conversationId));
+      if (entry) this.#drop(entry);
     });
     client.on('deliveryFailed', (failure) => {
       const entry = this.entries.get(keyOf(domain, failure.conversationId));
@@ -265,16 +275,34 @@ export class Chat extends Emitter<ChatEvents> {
     this.emit('entry', entry);
   }
 
+  /**
+   * A view of a conversation from a node. One without the person among its members tells that they left
+   * or were removed: the conversation goes, and such a view of one the page does not hold (the answer of
+   * a group's other college to a leave this page already took in) shows nothing.
+   */
+  #viewed(domain: string, conv: Conversation): void {
+    const me = this.domains.get(domain)!.address;
+    if (conv.members.some((m) => m.address === me)) {
+      this.#upsert(domain, conv);
+      return;
+    }
+    const entry = this.entries.get(keyOf(domain, conv.id));
+    if (entry) this.#drop(entry);
+  }
+
+  /** The person is no longer in a conversation: it leaves the list, and whoever shows it is told why. */
+  #drop(entry: Entry): void {
+    if (this.entries.get(entry.key) !== entry) return;
+    this.entries.delete(entry.key);
+    entry.gone = this.#leaving.delete(entry.key) ? 'left' : 'removed';
+    this.emit('gone', entry);
+    this.emit('list', undefined);
+  }
+
   #upsert(domain: string, conv: Conversation): Entry {
     const key = keyOf(domain, conv.id);
     let entry = this.entries.get(key);
     const me = this.domains.get(domain)!.address;
-    if (entry && !conv.members.some((m) => m.address === me)) {
-      // Left or removed (told so without themselves among the members): the conversation goes.
-      this.entries.delete(key);
-      this.emit('list', undefined);
-      return entry;
-    }
     if (!entry) {
       entry = {
         key,
@@ -359,7 +387,7 @@ export class Chat extends Emitter<ChatEvents> {
     if (!this.#orphans.has(key)) return;
     const client = this.clients.get(domain)!;
     const conversations = await client.conversations().catch(() => [] as Conversation[]);
-    for (const conv of conversations) if (keyOf(domain, conv.id) === key) this.#upsert(domain, conv);
+    for (const conv of conversations) if (keyOf(domain, conv.id) === key) this.#viewed(domain, conv);
   }
 
   /** Keeps a message (or applies an edit or recall to its target); false if it was already known. */
@@ -652,6 +680,55 @@ export class Chat extends Emitter<ChatEvents> {
     return this.#upsert(domain, conv);
   }
 
+  /** A page of a conversation's members, in address order, after `after` (the `next` of the page before). */
+  members(entry: Entry, after: string | undefined, limit: number): Promise<MembersPage> {
+    return this.#client(entry).members(entry.conv.id, after, limit);
+  }
+
+  /*
+   * Group changes. The node decides who may make them (docs/protocol.md, "Groups") and answers with the
+   * group as it now is, which reaches the entry as a view like any other; nothing here changes before that.
+   */
+
+  async renameGroup(entry: Entry, title: string): Promise<void> {
+    await this.#client(entry).renameGroup(entry.conv.id, title);
+  }
+
+  async invite(entry: Entry, people: Person[]): Promise<void> {
+    await this.#client(entry).invite(
+      entry.conv.id,
+      people.map((p) => p.address),
+    );
+  }
+
+  async removeMember(entry: Entry, address: string): Promise<void> {
+    await this.#client(entry).removeMember(entry.conv.id, address);
+  }
+
+  async setRole(entry: Entry, address: string, role: 'admin' | 'member'): Promise<void> {
+    await this.#client(entry).setRole(entry.conv.id, address, role);
+  }
+
+  /**
+   * Leaves a group. Its home may be another college's node, which records the leave and tells this one
+   * a moment later: accepted is enough for the page, which lets the conversation go at once.
+   */
+  async leave(entry: Entry): Promise<void> {
+    this.#leaving.add(entry.key);
+    try {
+      await this.#client(entry).leave(entry.conv.id);
+    } catch (error) {
+      this.#leaving.delete(entry.key);
+      throw error;
+    }
+    this.#drop(entry);
+    this.#leaving.delete(entry.key);
+  }
+
+  #client(entry: Entry): AtriumClient {
+    return this.clients.get(entry.domain)!;
+  }
+
   #domainReaching(members: Person[]): string {
     const mine = this.me.domains.map((d) => d.name);
     return mine.find((d) => members.every((m) => m.reachableFrom.includes(d))) ?? this.me.user.homeDomain ?? mine[0]!;
@@ -736,6 +813,11 @@ export class Chat extends Emitter<ChatEvents> {
     if (!entry || entry.appNames.get(message.sender) === appName) return;
     entry.appNames.set(message.sender, appName);
     this.emit('names', undefined);
+  }
+
+  /** Asks the directory for these people's names (a `names` event tells when they are known). */
+  wantNames(addresses: string[]): void {
+    for (const address of addresses) this.#wantName(address);
   }
 
   #wantName(address: string): void {
