@@ -13,43 +13,15 @@ const HINT = 'Type at least two letters of a name or username (one is enough in 
  * may talk to), then message one person, or pick several and name a group.
  */
 export function peopleView(chat: Chat, host: PeopleHost): HTMLElement {
-  const chosen = new Map<string, Person>();
-  const results = h('ul', { class: 'people', 'aria-label': 'People found' });
-  const status = h('p', { class: 'muted', role: 'status' }, HINT);
-  const search = h('input', {
-    type: 'search',
-    id: 'people-query',
-    autocomplete: 'off',
-    placeholder: 'Name or username',
-    'aria-describedby': 'people-status',
+  const picker = peoplePicker(chat, {
+    id: 'people',
+    chipsLabel: 'Group members',
+    choose: (p) => `Add ${p.name} to the group`,
+    unchoose: (p) => `Remove ${p.name} from the group`,
+    message: (p) => startDirect(chat, host, p),
   });
-  status.id = 'people-status';
-
-  let lastFound: Person[] = [];
-  const redraw = () => {
-    group.drawChips();
-    drawResults(lastFound);
-  };
-  const group = groupForm(chat, host, chosen, redraw);
-  const drawResults = (people: Person[]) => {
-    lastFound = people;
-    const mine = new Set(chat.me.domains.map((d) => d.address));
-    results.replaceChildren(
-      ...people
-        .filter((p) => !p.addresses.some((a) => mine.has(a)))
-        .map((p) =>
-          personRow(p, chosen.has(p.username), {
-            message: () => startDirect(chat, host, p),
-            toggle: () => {
-              if (chosen.has(p.username)) chosen.delete(p.username);
-              else chosen.set(p.username, p);
-              redraw();
-            },
-          }),
-        ),
-    );
-  };
-  searchAsYouType(chat, search, status, drawResults);
+  const group = groupForm(chat, host, picker);
+  picker.changed = group.drawButton;
 
   return h(
     'section',
@@ -61,15 +33,123 @@ export function peopleView(chat: Chat, host: PeopleHost): HTMLElement {
       h('h2', { id: 'people-heading' }, 'New chat'),
     ),
     h('label', { for: 'people-query' }, 'Find people in any college you may talk to'),
-    search,
-    status,
-    results,
+    picker.search,
+    picker.status,
+    picker.results,
     group.form,
   );
 }
 
-/** One person found: their name, address and units, a button to message them and one to add them to the group. */
-function personRow(p: Person, inGroup: boolean, act: { message(): void; toggle(): void }): HTMLElement {
+export type PickerOptions = {
+  /** The start of its elements' ids: `<id>-query` is the search box. */
+  id: string;
+  /** What the list of chosen people is called. */
+  chipsLabel: string;
+  /** The names of the buttons that choose someone, and that unchoose them (in the results and on the chips). */
+  choose: (p: Person) => string;
+  unchoose: (p: Person) => string;
+  /** Why someone found cannot be chosen here (already a member, say), shown instead of the button; or null. */
+  unavailable?: (p: Person) => string | null;
+  /** Given, each person found has a "Message" button too. */
+  message?: (p: Person) => void;
+};
+
+/** The directory search and the people chosen from it, which a view lays out as it likes. */
+export type PeoplePicker = {
+  search: HTMLInputElement;
+  status: HTMLElement;
+  results: HTMLUListElement;
+  /** The chosen people as chips that unchoose them. */
+  chips: HTMLUListElement;
+  chosen: Map<string, Person>;
+  /** Called whenever the chosen people change. */
+  changed: () => void;
+  /** Chooses nobody and empties the search. */
+  clear(): void;
+  /** Draws the results again (what `unavailable` says may have changed). */
+  redraw(): void;
+};
+
+/** Search as you type, each person found with a button to choose them (and to message them, if asked). */
+export function peoplePicker(chat: Chat, options: PickerOptions): PeoplePicker {
+  const chosen = new Map<string, Person>();
+  const results = h('ul', { class: 'people', 'aria-label': 'People found' });
+  const status = h('p', { class: 'muted', role: 'status', id: `${options.id}-status` }, HINT);
+  const search = h('input', {
+    type: 'search',
+    id: `${options.id}-query`,
+    autocomplete: 'off',
+    placeholder: 'Name or username',
+    'aria-describedby': `${options.id}-status`,
+  });
+  const chips = h('ul', { class: 'chips', 'aria-label': options.chipsLabel });
+  let lastFound: Person[] = [];
+  const toggle = (p: Person) => {
+    if (chosen.has(p.username)) chosen.delete(p.username);
+    else chosen.set(p.username, p);
+    redraw();
+  };
+  const drawResults = (people: Person[]) => {
+    lastFound = people;
+    const mine = new Set(chat.me.domains.map((d) => d.address));
+    results.replaceChildren(
+      ...people
+        .filter((p) => !p.addresses.some((a) => mine.has(a)))
+        .map((p) =>
+          personRow(p, chosen.has(p.username), {
+            message: options.message && (() => options.message!(p)),
+            toggle: () => toggle(p),
+            label: chosen.has(p.username) ? options.unchoose(p) : options.choose(p),
+            unavailable: options.unavailable?.(p) ?? null,
+          }),
+        ),
+    );
+  };
+  const drawChips = () =>
+    chips.replaceChildren(
+      ...[...chosen.values()].map((p) =>
+        h(
+          'li',
+          { class: 'chip' },
+          p.name,
+          iconButton(options.unchoose(p), ICONS.close, () => toggle(p)),
+        ),
+      ),
+    );
+  const redraw = () => {
+    drawChips();
+    drawResults(lastFound);
+    picker.changed();
+  };
+  searchAsYouType(chat, search, status, drawResults);
+  const picker: PeoplePicker = {
+    search,
+    status,
+    results,
+    chips,
+    chosen,
+    changed: () => undefined,
+    clear() {
+      chosen.clear();
+      search.value = '';
+      status.textContent = HINT;
+      lastFound = [];
+      redraw();
+    },
+    redraw,
+  };
+  return picker;
+}
+
+/**
+ * One person found: their name, address and units, a button to message them (if asked) and one to
+ * choose them; or, when they cannot be chosen here, why.
+ */
+function personRow(
+  p: Person,
+  inGroup: boolean,
+  act: { message: (() => void) | undefined; toggle(): void; label: string; unavailable: string | null },
+): HTMLElement {
   return h(
     'li',
     { class: 'person' },
@@ -83,22 +163,26 @@ function personRow(p: Person, inGroup: boolean, act: { message(): void; toggle()
     h(
       'span',
       { class: 'person-actions' },
-      h(
-        'button',
-        { type: 'button', class: 'compact', 'aria-label': `Message ${p.name}`, onclick: act.message },
-        'Message',
-      ),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'compact secondary',
-          'aria-pressed': String(inGroup),
-          'aria-label': `${inGroup ? 'Remove' : 'Add'} ${p.name} ${inGroup ? 'from' : 'to'} the group`,
-          onclick: act.toggle,
-        },
-        inGroup ? 'In group ✓' : 'Add to group',
-      ),
+      act.message
+        ? h(
+            'button',
+            { type: 'button', class: 'compact', 'aria-label': `Message ${p.name}`, onclick: act.message },
+            'Message',
+          )
+        : null,
+      act.unavailable !== null
+        ? h('span', { class: 'muted small' }, act.unavailable)
+        : h(
+            'button',
+            {
+              type: 'button',
+              class: 'compact secondary',
+              'aria-pressed': String(inGroup),
+              'aria-label': act.label,
+              onclick: act.toggle,
+            },
+            inGroup ? 'Chosen ✓' : 'Add to group',
+          ),
     ),
   );
 }
@@ -138,26 +222,12 @@ function searchAsYouType(
   });
 }
 
-/** The new group's name and chosen members (as chips that remove them); `changed` redraws after a removal. */
-function groupForm(chat: Chat, host: PeopleHost, chosen: Map<string, Person>, changed: () => void) {
+/** The new group's name, its chosen members (the picker's chips) and the button that creates it. */
+function groupForm(chat: Chat, host: PeopleHost, picker: PeoplePicker) {
   const title = h('input', { type: 'text', id: 'group-title', maxlength: 200, placeholder: 'e.g. Robotics club' });
-  const chips = h('ul', { class: 'chips', 'aria-label': 'Group members' });
   const create = h('button', { type: 'submit', disabled: true }, 'Create group');
-  const drawChips = () => {
-    chips.replaceChildren(
-      ...[...chosen.values()].map((p) =>
-        h(
-          'li',
-          { class: 'chip' },
-          p.name,
-          iconButton(`Remove ${p.name}`, ICONS.close, () => {
-            chosen.delete(p.username);
-            changed();
-          }),
-        ),
-      ),
-    );
-    create.disabled = chosen.size === 0;
+  const drawButton = () => {
+    create.disabled = picker.chosen.size === 0;
   };
 
   const form = h(
@@ -166,7 +236,7 @@ function groupForm(chat: Chat, host: PeopleHost, chosen: Map<string, Person>, ch
     h('h3', { id: 'group-heading' }, 'New group'),
     h('label', { for: 'group-title' }, 'Group name'),
     title,
-    chips,
+    picker.chips,
     create,
   );
   form.addEventListener('submit', async (event) => {
@@ -178,11 +248,11 @@ function groupForm(chat: Chat, host: PeopleHost, chosen: Map<string, Person>, ch
     }
     create.disabled = true;
     try {
-      host.opened(await chat.createGroup(name, [...chosen.values()]));
+      host.opened(await chat.createGroup(name, [...picker.chosen.values()]));
     } catch (error) {
       host.toast(`Could not create the group: ${(error as Error).message}`);
       create.disabled = false;
     }
   });
-  return { form, drawChips };
+  return { form, drawButton };
 }
