@@ -705,4 +705,114 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     expect(connect.trim().split(/\s+/)).toHaveLength(2 + Object.keys(campus.nodes).length * 2);
     expect(alice.errors).toEqual([]);
   });
+
+  it('lets a group’s owner rename it, add, promote and remove people; members leave; open details follow', {
+    timeout: 40_000,
+  }, async () => {
+    const a = alice.page;
+    const b = bob.page;
+    const laptop = await connectAs(campus.gateway, campus.nodes.eng, 'alice');
+    const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
+    try {
+      const club = await laptop.createGroup('Chess club', ['bob@arts.campus.test', 'dave@eng.campus.test']);
+      await openConversation(a, 'Chess club');
+      await openConversation(b, 'Chess club');
+      // Bob, a member of another college, sees who is in it; he can leave, not change it.
+      await b.getByRole('button', { name: 'Group details' }).click();
+      const bobs = b.getByRole('dialog', { name: 'Group details' });
+      await expect.poll(() => bobs.locator('.member').count(), { timeout: 10_000 }).toBe(3);
+      expect(await bobs.getByRole('button', { name: 'Rename group' }).isVisible()).toBe(false);
+      expect(await bobs.locator('.member [data-action]').count()).toBe(0);
+
+      await a.getByRole('button', { name: 'Group details' }).click();
+      const panel = a.getByRole('dialog', { name: 'Group details' });
+      await expect
+        .poll(() => panel.locator('.member', { hasText: 'Alice Chen (you)' }).locator('.role').textContent())
+        .toBe('Owner');
+      await panel.getByRole('button', { name: 'Rename group' }).click();
+      await panel.getByLabel('New name for the group').fill('Chess club (spring)');
+      await panel.getByLabel('New name for the group').press('Enter');
+      await expect.poll(() => a.locator('#conversation-title').textContent()).toBe('Chess club (spring)');
+      expect(await a.locator('.conversation .composer-input').getAttribute('aria-label')).toBe(
+        'Message Chess club (spring)',
+      );
+      await expect
+        .poll(() => bobs.locator('.group-name-text').textContent(), { timeout: 10_000 })
+        .toBe('Chess club (spring)');
+
+      await panel.getByLabel('Find people to add').fill('carol');
+      await panel.getByRole('button', { name: 'Add Carol Silva to the group' }).click();
+      await panel.getByRole('button', { name: 'Add chosen people' }).click();
+      await expect.poll(() => panel.locator('.dialog-notice[role=status]').textContent()).toBe('Added Carol Silva.');
+      await expect.poll(() => bobs.locator('.member', { hasText: 'Carol Silva' }).count(), { timeout: 10_000 }).toBe(1);
+      // Her name came from the directory after the line telling of her was drawn: it is drawn again.
+      await expect
+        .poll(() => b.locator('.message.system', { hasText: 'Alice Chen added Carol Silva' }).count())
+        .toBe(1);
+
+      await panel.getByRole('button', { name: 'Make Bob Martin an admin' }).click();
+      await expect
+        .poll(() => bobs.locator('.member', { hasText: 'Bob Martin (you)' }).locator('.role').textContent(), {
+          timeout: 10_000,
+        })
+        .toBe('Admin');
+      // Still nothing to change from Arts: the group is changed at its home, Engineering.
+      expect(await bobs.locator('.group-name .muted').textContent()).toContain('its owner and admins change it there');
+
+      // Dave leaves from his own device: both open lists follow.
+      await dave.leave(club.id);
+      await expect
+        .poll(() => panel.locator('.member', { hasText: 'Dave Okafor' }).count(), { timeout: 10_000 })
+        .toBe(0);
+      await expect.poll(() => bobs.locator('.member', { hasText: 'Dave Okafor' }).count(), { timeout: 10_000 }).toBe(0);
+
+      // Removing asks first. Bob's details close, and his conversation says why he can no longer write.
+      await panel.getByRole('button', { name: 'Remove Bob Martin from the group' }).click();
+      await a.getByRole('alertdialog', { name: 'Remove Bob Martin?' }).getByRole('button', { name: 'Remove' }).click();
+      await expect
+        .poll(() => b.locator('.conversation-ended').textContent(), { timeout: 10_000 })
+        .toContain('You were removed from this group');
+      expect(await bobs.count()).toBe(0);
+      expect(await b.locator('.conversation .composer-input').count()).toBe(0);
+      expect(await b.locator('.conversation-item', { hasText: 'Chess club' }).count()).toBe(0);
+      await expect.poll(() => panel.locator('.member').count(), { timeout: 10_000 }).toBe(2);
+
+      // Escape closes the dialog, not the conversation, and gives the focus back to its button.
+      await a.keyboard.press('Escape');
+      await expect.poll(() => panel.count()).toBe(0);
+      expect(await a.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Group details');
+      expect(await a.locator('#conversation-title').textContent()).toBe('Chess club (spring)');
+
+      // The owner leaves, told first who takes the group over.
+      await a.getByRole('button', { name: 'Group details' }).click();
+      await panel.getByRole('button', { name: 'Leave group' }).click();
+      const leaving = a.getByRole('alertdialog', { name: 'Leave “Chess club (spring)”?' });
+      expect(await leaving.textContent()).toContain('ownership passes to Carol Silva');
+      await leaving.getByRole('button', { name: 'Leave group' }).click();
+      await expect.poll(() => a.locator('.toast', { hasText: 'You left “Chess club (spring)”.' }).count()).toBe(1);
+      expect(await a.locator('.conversation-item', { hasText: 'Chess club' }).count()).toBe(0);
+      const owner = await campus.nodes.eng.models.Member.findOne({
+        where: { conversationId: club.id, role: 'owner', state: 'active' },
+      });
+      expect(owner?.address).toBe('carol@arts.campus.test');
+
+      // A big group's members come a page at a time, as one asks for more.
+      const crowd = Array.from({ length: 55 }, (_, i) => `chess-${String(i).padStart(2, '0')}`);
+      await addPeople(campus.gateway, crowd);
+      await laptop.createGroup(
+        'Chess league',
+        crowd.map((u) => `${u}@eng.campus.test`),
+      );
+      await openConversation(a, 'Chess league');
+      await a.getByRole('button', { name: 'Group details' }).click();
+      await expect.poll(() => panel.locator('.member').count(), { timeout: 10_000 }).toBe(50);
+      await panel.getByRole('button', { name: 'Show more (50 of 56 shown)' }).click();
+      await expect.poll(() => panel.locator('.member').count()).toBe(56);
+      expect(await panel.locator('.show-more').isVisible()).toBe(false);
+      expect([...alice.errors, ...bob.errors]).toEqual([]);
+    } finally {
+      laptop.close();
+      dave.close();
+    }
+  });
 });

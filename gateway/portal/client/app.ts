@@ -178,6 +178,7 @@ export class PortalApp implements ViewHost {
     });
     chat.on('connection', () => this.#drawConnection());
     chat.on('incoming', ({ entry, message }) => this.#announce(entry, message));
+    chat.on('gone', (entry) => drawing('a conversation one is no longer in', () => this.#gone(entry)));
     chat.on('ended', () => this.#ended());
     chat.on('failure', (text) => console.warn(text));
     notifyOnIncoming(chat, (key) => {
@@ -246,11 +247,9 @@ export class PortalApp implements ViewHost {
       const list = this.#dirtyList;
       const view = this.#dirtyView;
       this.#dirtyList = this.#dirtyView = false;
-      drawing('the list after leaving a conversation', () => {
-        if (this.#view && !this.#chat.entries.has(this.#view.entry.key)) {
-          this.toast(`You are no longer in “${this.#chat.title(this.#view.entry)}”.`);
-          this.back();
-        }
+      drawing('a conversation one is back in', () => {
+        // Added again to a group whose ended view is on screen: it opens as it now is.
+        if (this.#view?.ended && this.#chat.entries.has(this.#view.entry.key)) this.#navigate();
       });
       if (list)
         drawing('the conversation list', () => {
@@ -323,6 +322,26 @@ export class PortalApp implements ViewHost {
       }
     }
     this.#schedule(true, false);
+  }
+
+  /**
+   * The person left a conversation or was removed from it. Left from here: back to the list. Otherwise an
+   * open one stays on screen, saying so, with nothing to send from; one not open is told of in a toast.
+   */
+  #gone(entry: Entry): void {
+    const title = this.#chat.title(entry);
+    const shown = this.#view?.entry === entry;
+    if (entry.gone === 'left') {
+      this.toast(`You left “${title}”.`);
+      if (shown) this.back();
+      return;
+    }
+    const text =
+      entry.conv.kind === 'group'
+        ? 'You were removed from this group (or left it on another device).'
+        : 'You are no longer in this conversation.';
+    if (shown) this.#view!.end(text);
+    else this.toast(`You are no longer in “${title}”.`);
   }
 
   #onKey(event: KeyboardEvent): void {

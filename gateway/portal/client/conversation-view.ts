@@ -1,6 +1,7 @@
 import type { Message } from '../../../sdk/client.ts';
 import { SEVERAL_TYPING, type Chat, type Entry } from './chat.ts';
 import { Composer } from './composer.ts';
+import { GroupPanel } from './group-panel.ts';
 import { PressGuard } from './press-guard.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { renderMessage, renderPending, signatureOf, updateReceipt, type MessageActions } from './message-view.ts';
@@ -36,6 +37,9 @@ export class ConversationView {
   #presses: PressGuard;
   #fromSeq: number;
   #loading = false;
+  #details: HTMLButtonElement | null = null;
+  #panel: GroupPanel | null = null;
+  #ended = false;
 
   constructor(chat: Chat, entry: Entry, host: ViewHost) {
     this.#chat = chat;
@@ -59,6 +63,11 @@ export class ConversationView {
     this.#scroller = h('div', { class: 'messages', tabindex: 0, 'aria-label': 'Messages' }, this.#older, this.#list);
     this.#typing = h('p', { class: 'typing', 'aria-live': 'polite' });
     this.composer = new Composer(chat, entry, title);
+    if (entry.conv.kind === 'group')
+      this.#details = iconButton('Group details', ICONS.people, () => this.openDetails(), {
+        class: 'icon-button group-details',
+        'aria-haspopup': 'dialog',
+      });
     this.element = h(
       'section',
       { class: 'conversation', 'aria-labelledby': 'conversation-title', 'data-key': entry.key },
@@ -67,6 +76,7 @@ export class ConversationView {
         { class: 'conversation-head' },
         iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }),
         h('div', { class: 'heading' }, this.#title, this.#subtitle),
+        this.#details,
       ),
       this.#scroller,
       this.#typing,
@@ -89,6 +99,52 @@ export class ConversationView {
 
   scrollToEnd(): void {
     this.#scroller.scrollTop = this.#scroller.scrollHeight;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** A group's members, name and the changes one may make to it, in a dialog. */
+  openDetails(): void {
+    if (this.#ended || this.entry.conv.kind !== 'group') return;
+    this.#panel ??= new GroupPanel(this.#chat, this.entry, () => {
+      this.#panel = null;
+    });
+    if (!this.#panel.isOpen) this.#panel.open(this.element);
+  }
+
+  /**
+   * The person is no longer in this conversation (removed, or left on another device): what is on screen
+   * stays to be read, but there is nothing to send from or change any more, and the page says why.
+   */
+  end(text: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    // Focus on what goes (the message box, the details and their button) moves to the way back.
+    const active = document.activeElement;
+    const moveFocus =
+      this.composer.element.contains(active) || this.#details?.contains(active) || this.#panel?.isOpen === true;
+    this.#panel?.close();
+    this.#details?.remove();
+    this.#typing.textContent = '';
+    const back = h(
+      'button',
+      { type: 'button', class: 'secondary', onclick: () => this.#host.back() },
+      'Back to conversations',
+    );
+    const reason = h('p', { class: 'ended-reason' });
+    const notice = h(
+      'div',
+      { class: 'conversation-ended', role: 'status' },
+      reason,
+      h('p', { class: 'muted small' }, 'You cannot send here any more. What is on screen goes when you leave it.'),
+      back,
+    );
+    this.composer.element.replaceWith(notice);
+    // Written once the status is on the page, so that screen readers announce it.
+    reason.textContent = text;
+    if (moveFocus) back.focus();
   }
 
   /** One more page of earlier messages: from memory if held, else from the node. */
@@ -125,8 +181,15 @@ export class ConversationView {
     const chat = this.#chat;
     const entry = this.entry;
     const nearEnd = this.#scroller.scrollHeight - this.#scroller.scrollTop - this.#scroller.clientHeight < 80;
-    this.#title.textContent = chat.title(entry);
+    const title = chat.title(entry);
+    this.#title.textContent = title;
     this.#subtitle.textContent = this.#describe();
+    // A group renamed: its message box is named after it too.
+    if (this.composer.input.placeholder !== `Message ${title}`) {
+      this.composer.input.placeholder = `Message ${title}`;
+      this.composer.input.setAttribute('aria-label', `Message ${title}`);
+    }
+    this.#panel?.update();
 
     const actions: MessageActions = {
       edit: (message, li) => this.#edit(message, li),
