@@ -47,13 +47,14 @@ export function createRateLimiter(options: { limit: number; windowSeconds: numbe
   };
 }
 
-/** A token bucket: `take` spends one token if there is one; tokens come back at a steady rate, up to `burst`. */
+/** A token bucket: `take` spends tokens if there are enough; tokens come back at a steady rate, up to `burst`. */
 export type TokenBucket = {
   /**
-   * Spends a token, or refuses; `retryAfterMs` is how long until the bucket is full again (0 when allowed),
-   * so that a client told to wait that long may then send a whole burst.
+   * Spends `cost` tokens (one by default), or refuses and spends none; `retryAfterMs` is how long until the
+   * bucket is full again (0 when allowed), so that a client told to wait that long may then send a whole burst.
+   * A cost above `burst` is always refused.
    */
-  take(): { allowed: boolean; retryAfterMs: number };
+  take(cost?: number): { allowed: boolean; retryAfterMs: number };
 };
 
 /**
@@ -68,12 +69,12 @@ export function createTokenBucket(options: { ratePerSecond: number; burst: numbe
   let tokens = burst;
   let at = now();
   return {
-    take() {
+    take(cost = 1) {
       const t = now();
       tokens = Math.min(burst, tokens + ((t - at) / 1000) * ratePerSecond);
       at = t;
-      if (tokens >= 1) {
-        tokens -= 1;
+      if (tokens >= cost) {
+        tokens -= cost;
         return { allowed: true, retryAfterMs: 0 };
       }
       return { allowed: false, retryAfterMs: Math.max(1, Math.ceil(((burst - tokens) / ratePerSecond) * 1000)) };
