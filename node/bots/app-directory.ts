@@ -1,12 +1,32 @@
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { appSlugPattern } from '../../protocol/address.ts';
 import type { AppForNode } from '../../protocol/app-for-node.ts';
 import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 
 export type AppInfo = AppForNode;
+
+/**
+ * Whether a name could be an app's slug, and so the user part of its bot's address: the gateway takes
+ * only slugs of appSlugPattern, never `hook-…` (webhook senders) or `system` (its reserved names;
+ * gateway/apps-registry/schemas.ts). Any other name is nobody's bot, and the gateway is not asked.
+ */
+export function couldBeAppSlug(name: string): boolean {
+  return appSlugPattern.test(name) && !name.startsWith('hook-') && name !== 'system';
+}
+
+/**
+ * How many answers each lookup keeps by default (the least recently used go first): far more apps and
+ * clients than a campus registers, while names made up by the thousand (each answered "no such app")
+ * cannot grow it.
+ */
+export const APP_ANSWERS_KEPT = 2_000;
 /** What the gateway says about apps, as this node needs it: their bots, and whether their clients are active. */
 export interface AppDirectory {
-  /** The app whose bot is `slug@this-domain`, or null when there is none; the last answer while the gateway is away. */
+  /**
+   * The app whose bot is `slug@this-domain`, or null when there is none (at once, without asking, for a
+   * name that cannot be a slug); the last answer while the gateway is away.
+   */
   get(slug: string): Promise<AppInfo | null>;
   /** Drops what is kept about `slug`, so that the next `get` asks the gateway. */
   forget(slug: string): void;
@@ -30,6 +50,8 @@ export function createAppDirectory(options: {
   signingKey: () => Promise<PrivateKeyJwk>;
   ttlMs: number;
   logger: Logger;
+  /** How many answers about apps, and about clients, are kept (APP_ANSWERS_KEPT unless told). */
+  maxKept?: number;
 }): AppDirectory {
   async function fetchClient(clientId: string): Promise<boolean> {
     const path = `/federation/v1/clients/${encodeURIComponent(clientId)}`;
@@ -59,11 +81,13 @@ export function createAppDirectory(options: {
     return ((await response.json()) as { app: AppInfo }).app;
   }
 
-  const apps = cachedLookup(fetchApp, options.ttlMs);
-  const clients = cachedLookup(fetchClient, options.ttlMs);
+  const maxKept = options.maxKept ?? APP_ANSWERS_KEPT;
+  const apps = cachedLookup(fetchApp, options.ttlMs, maxKept);
+  const clients = cachedLookup(fetchClient, options.ttlMs, maxKept);
 
   return {
     async get(slug: string): Promise<AppInfo | null> {
+      if (!couldBeAppSlug(slug)) return null;
       // While the gateway is away, the last answer stands rather than silencing every bot.
       return apps.get(slug, (error, last) => {
         if (last) return last.value;
@@ -91,14 +115,21 @@ export function createAppDirectory(options: {
 }
 
 /**
- * Answers kept for `ttlMs` per key, one fetch in flight per key. When a fetch fails, `onError` gets the
- * error and the last answer (if any, however old) and decides: return a value, or throw.
+ * Answers kept for `ttlMs` per key, one fetch in flight per key, at most `maxKept` of them: beyond that the
+ * least recently used goes. When a fetch fails, `onError` gets the error and the last answer (if any,
+ * however old) and decides: return a value, or throw.
  */
-function cachedLookup<V>(fetchOne: (key: string) => Promise<V>, ttlMs: number) {
+function cachedLookup<V>(fetchOne: (key: string) => Promise<V>, ttlMs: number, maxKept: number) {
+  // A Map keeps its keys in the order they were set: each use sets its key again, so the first is the least recent.
   const cache = new Map<string, { at: number; value: V }>();
   const inFlight = new Map<string, Promise<V>>();
+  const keep = (key: string, entry: { at: number; value: V }) => {
+    cache.delete(key);
+    cache.set(key, entry);
+    if (cache.size > maxKept) cache.delete(cache.keys().next().value!);
+  };
   const remember = (key: string, value: V): V => {
-    cache.set(key, { at: Date.now(), value });
+    keep(key, { at: Date.now(), value });
     return value;
   };
   return {
@@ -106,6 +137,7 @@ function cachedLookup<V>(fetchOne: (key: string) => Promise<V>, ttlMs: number) {
     forget: (key: string) => void cache.delete(key),
     async get(key: string, onError: (error: unknown, last: { value: V } | undefined) => V): Promise<V> {
       const cached = cache.get(key);
+      if (cached) keep(key, cached);
       if (cached && Date.now() - cached.at < ttlMs) return cached.value;
       let pending = inFlight.get(key);
       if (!pending) {

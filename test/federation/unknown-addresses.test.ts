@@ -1,6 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
 import { openRaw } from '../helpers/raw-socket.ts';
+import { createLogger } from '../../core/logger.ts';
+import { createAppDirectory } from '../../node/bots/app-directory.ts';
 import { directIdentity } from '../../node/conversations/open-direct.ts';
 import { signRequest } from '../../protocol/signature.ts';
 import type { DomainNode } from '../../node/main.ts';
@@ -36,6 +39,21 @@ type Device = Awaited<ReturnType<typeof as>>;
 let alice: Device;
 
 const conversations = () => campus.nodes.eng.models.Conversation.count();
+
+/** How many apps the gateway is asked about (each a signed request of a node) while `run` runs. */
+async function appLookupsDuring(run: () => Promise<unknown>): Promise<number> {
+  let lookups = 0;
+  const count = (req: IncomingMessage) => {
+    if (req.url?.startsWith('/federation/v1/apps/')) lookups += 1;
+  };
+  campus.gateway.server.on('request', count);
+  try {
+    await run();
+  } finally {
+    campus.gateway.server.off('request', count);
+  }
+  return lookups;
+}
 
 beforeAll(async () => {
   campus = await startCampus('fed-unknown');
@@ -111,6 +129,25 @@ describe('addresses nobody has', () => {
     const members = await campus.nodes.eng.models.Member.findAll({ where: { conversationId: group.id } });
     expect(members.map((m) => m.address).sort()).toEqual(['alice@eng.campus.test', BOB, DAVE]);
     expect((await alice.history(group.id)).messages.map((m) => m.event)).toEqual(['group.created']);
+  });
+
+  it("keeps a bounded number of the gateway's answers about apps, the least recently used going first", async () => {
+    const directory = createAppDirectory({
+      gatewayIssuer: campus.gateway.issuer,
+      origin: 'eng.campus.test',
+      signingKey: campus.nodes.eng.federation.keys.signingKey,
+      ttlMs: 60_000,
+      logger: createLogger('app-answers', 'silent'),
+      maxKept: 2,
+    });
+    const asked = await appLookupsDuring(async () => {
+      for (const slug of ['kept-a', 'kept-b', 'kept-a', 'kept-c', 'kept-a', 'kept-b']) {
+        expect(await directory.get(slug)).toBeNull();
+      }
+    });
+    // a and b asked; a again from what is kept; c pushes b out (a was used since); a kept; b asked again.
+    expect(asked).toBe(4);
+    expect(await appLookupsDuring(async () => expect(await directory.get('not.a_slug')).toBeNull())).toBe(0);
   });
 
   it('answers another node which of its own addresses nobody has, and refuses a submission to one of them', async () => {
