@@ -139,9 +139,10 @@ export function federationRoutes(
 
   // Which of this domain's addresses nobody answers to, asked by a node about to open a conversation with
   // them. Only a domain the policy lets reach this one may ask, and it learns only whether named addresses
-  // exist (not who they are), which a first message to them would tell as well.
+  // exist (not who they are), which a first message to them would tell as well. Each asks at a bounded
+  // pace (PEER_ADDRESSES_PER_SECOND): answering costs this node requests to its gateway.
   router.post('/federation/v1/addresses', raw, async (req, res) => {
-    await verified(req, { repeatable: true });
+    const origin = await verified(req, { repeatable: true });
     const { addresses } = parseInput(addressQuerySchema, json(req), 'The address check is malformed');
     const foreign = addresses.filter((a) => domainOf(a) !== services.domain);
     if (foreign.length > 0)
@@ -150,7 +151,7 @@ export function federationRoutes(
         400,
         `Only addresses of ${services.domain} are checked here, not ${foreign.slice(0, 5).join(', ')}`,
       );
-    res.json({ unknown: await services.addresses.unknownHere(addresses) });
+    res.json({ unknown: await services.addresses.unknownHere(addresses, origin) });
   });
 
   // A file shared by one of this domain's people, for a person of the asking domain: served only to a

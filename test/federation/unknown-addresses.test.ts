@@ -5,9 +5,12 @@ import { openRaw } from '../helpers/raw-socket.ts';
 import { createLogger } from '../../core/logger.ts';
 import { createAppDirectory } from '../../node/bots/app-directory.ts';
 import { directIdentity } from '../../node/conversations/open-direct.ts';
+import { BOT_LOOKUPS_PER_CHECK, PEER_ADDRESS_BURST } from '../../node/federation/address-book.ts';
 import { signRequest } from '../../protocol/signature.ts';
 import type { DomainNode } from '../../node/main.ts';
 import { operator } from '../../gateway/context.ts';
+import { registerApp } from '../../gateway/apps-registry/register-app.ts';
+import { callbackSecretSealer } from '../../gateway/apps-registry/secrets.ts';
 import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.ts';
 
 /** A server-to-server POST straight at a node, signed by the `from` node's own key. */
@@ -131,6 +134,57 @@ describe('addresses nobody has', () => {
     expect((await alice.history(group.id)).messages.map((m) => m.event)).toEqual(['group.created']);
   });
 
+  it('asks the gateway about at most 20 names that are not people at once, and about none that cannot be an app', async () => {
+    const before = await conversations();
+    const slugLike = Array.from({ length: 100 }, (_, i) => `made-up-${i}@eng.campus.test`);
+    let refusal: unknown;
+    const asked = await appLookupsDuring(async () => {
+      refusal = await alice.createGroup('Crowd', slugLike).catch((e: unknown) => e);
+    });
+    expect(asked).toBe(BOT_LOOKUPS_PER_CHECK);
+    expect(refusal).toMatchObject({
+      code: 'unknown_address',
+      fields: { members: expect.stringContaining('made-up-0@eng.campus.test') },
+    });
+
+    // Dots and underscores, webhook senders and Atrium's own name are never an app's: nobody is asked.
+    const notApps = [
+      ...Array.from({ length: 30 }, (_, i) => `no.such_${i}@eng.campus.test`),
+      'hook-0123456789abcdef@eng.campus.test',
+      'system@eng.campus.test',
+    ];
+    expect(
+      await appLookupsDuring(async () => {
+        refusal = await alice.createGroup('Crowd', notApps).catch((e: unknown) => e);
+      }),
+    ).toBe(0);
+    expect(refusal).toMatchObject({ code: 'unknown_address' });
+    for (const address of notApps) expect((refusal as { message: string }).message).toContain(address);
+    expect(await conversations()).toBe(before);
+  });
+
+  it('refuses a group naming more apps than one check looks up, and takes it once those looked up are known', async () => {
+    const ctx = { ...campus.gateway.context(null), actor: operator('test') };
+    const slugs = Array.from({ length: BOT_LOOKUPS_PER_CHECK + 1 }, (_, i) => `desk-${i}`);
+    for (const slug of slugs) {
+      await registerApp(
+        ctx,
+        { name: `Desk ${slug}`, slug, redirectUris: ['http://localhost:9/cb'], botEnabled: true },
+        callbackSecretSealer(campus.gateway.config.secretKey),
+      );
+    }
+    const bots = slugs.map((slug) => `${slug}@eng.campus.test`);
+    const before = await conversations();
+    await expect(alice.createGroup('Service desks', bots)).rejects.toMatchObject({
+      code: 'invalid_input',
+      fields: { members: expect.stringContaining(`at most ${BOT_LOOKUPS_PER_CHECK}`) },
+    });
+    expect(await conversations()).toBe(before);
+    // The twenty looked up are known for a minute: asked again, only the last is looked up.
+    const group = await alice.createGroup('Service desks', bots);
+    expect(group.memberCount).toBe(bots.length + 1);
+  });
+
   it("keeps a bounded number of the gateway's answers about apps, the least recently used going first", async () => {
     const directory = createAppDirectory({
       gatewayIssuer: campus.gateway.issuer,
@@ -208,5 +262,26 @@ describe('addresses nobody has', () => {
         { timeout: 15_000 },
       )
       .toMatchObject({ seq: 1 });
+  });
+
+  // Last: Arts answers Engineering's address checks no more for a few minutes.
+  it("checks another node's addresses at a bounded pace, refusing more with rate_limited, which its people are told", async () => {
+    const { eng, arts } = campus.nodes;
+    const madeUp = (prefix: string, count: number) =>
+      Array.from({ length: count }, (_, i) => `${prefix}.${i}@arts.campus.test`);
+    const answer = await signedPost(eng, arts, '/federation/v1/addresses', {
+      addresses: madeUp('flood.a', PEER_ADDRESS_BURST),
+    });
+    expect(answer.status).toBe(200);
+    expect(
+      await signedPost(eng, arts, '/federation/v1/addresses', { addresses: madeUp('flood.c', 1_000) }),
+    ).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+    // A person of Engineering naming more of Arts's addresses than Arts checks now is told to try later.
+    const before = await conversations();
+    await expect(alice.createGroup('Flood', madeUp('flood.d', 1_000))).rejects.toMatchObject({
+      code: 'federation_unavailable',
+      message: expect.stringContaining('rate_limited'),
+    });
+    expect(await conversations()).toBe(before);
   });
 });
