@@ -1,4 +1,5 @@
-import { AppError, ForbiddenError } from '../../core/errors.ts';
+import { AppError, ForbiddenError, RateLimitedError } from '../../core/errors.ts';
+import { createTokenBucket, type TokenBucket } from '../../core/rate-limit.ts';
 import { domainOf } from '../../protocol/address.ts';
 import type { NodeContext } from '../context.ts';
 import { createGroup } from '../conversations/create-group.ts';
@@ -42,6 +43,8 @@ export type SocketSession = {
   registry: Registry;
   /** Per-connection throttles for ephemeral frames. */
   typingAt: Map<string, number>;
+  /** How many more addresses the socket may start watching (`presence.query`); made at its first query. */
+  presenceAllowance?: TokenBucket;
   setStatus(status: 'online' | 'away'): Promise<void>;
 };
 
@@ -53,6 +56,15 @@ type Handler<T extends ClientFrameType> = (
 export type Handlers = { [T in Exclude<ClientFrameType, 'auth'>]?: Handler<T> };
 
 const TYPING_INTERVAL_MS = 1_500;
+
+/**
+ * Addresses a socket may start watching: two full queries at once (a page naming every peer on its list
+ * when it connects), then 10 a second. A device names again the people it watches whenever its list
+ * grows, and those cost nothing; queries of ever new addresses, each of another domain's a question to
+ * that domain's node, are held to this pace whatever the socket's frame allowance.
+ */
+export const PRESENCE_WATCH_BURST = 1_000;
+export const PRESENCE_WATCHES_PER_SECOND = 10;
 
 const reply = <T extends ServerFrameType>(frame: { id: string }, type: T, fields: ServerFieldsOf<T>) =>
   serverFrame(type, fields, frame.id);
@@ -161,8 +173,20 @@ export const handlers: Handlers = {
 
   // People of this domain from its presence store; those of other domains from their nodes (docs/federation.md).
   async 'presence.query'(session, frame) {
-    session.registry.watch(session.connection, frame.addresses);
-    const { ctx } = session;
+    const { ctx, connection } = session;
+    const fresh = new Set(frame.addresses.filter((a) => !connection.watching.has(a))).size;
+    session.presenceAllowance ??= createTokenBucket({
+      ratePerSecond: PRESENCE_WATCHES_PER_SECOND,
+      burst: PRESENCE_WATCH_BURST,
+      now: ctx.clock.now,
+    });
+    const { allowed, retryAfterMs } = session.presenceAllowance.take(fresh);
+    if (!allowed)
+      throw new RateLimitedError(
+        Math.ceil(retryAfterMs / 1000),
+        `Too many new addresses to watch: ${PRESENCE_WATCH_BURST} at once, then ${PRESENCE_WATCHES_PER_SECOND} a second`,
+      );
+    session.registry.watch(connection, frame.addresses);
     const own = frame.addresses.filter((a) => domainOf(a) === ctx.domain);
     const [mine, theirs] = await Promise.all([ctx.presence.get(own), ctx.federation.presence.query(frame.addresses)]);
     return reply(frame, 'presence.result', { presence: [...mine, ...theirs] });

@@ -11,9 +11,20 @@ export type Connection = {
   socket: WebSocket;
   identity: Identity | null;
   status: PresenceStatus;
-  /** Addresses whose presence changes this device asked to hear about. */
+  /**
+   * Addresses whose presence changes this device asked to hear about, the least recently asked first; at
+   * most MAX_WATCHED_PER_SOCKET.
+   */
   watching: Set<string>;
 };
+
+/**
+ * The most addresses one socket hears the presence of: as many as one `presence.query` may name. The
+ * portal names the peers of the conversations on its list in one query, and names them all again as the
+ * list grows, so a device never loses one it shows; what a socket named less recently than its last 500
+ * is dropped, so that queries of ever new addresses cannot grow a socket's share of the node's memory.
+ */
+export const MAX_WATCHED_PER_SOCKET = 500;
 
 /** This process's open, authenticated sockets, and what reaches them from the bus. */
 export interface Registry {
@@ -21,7 +32,10 @@ export interface Registry {
   add(connection: Connection): boolean;
   /** Removes a socket (and what it watched); true when this was the address's last socket in this process. */
   remove(connection: Connection): boolean;
-  /** The socket hears of these addresses' presence changes until it closes. */
+  /**
+   * The socket hears of these addresses' presence changes until it closes, or until it has asked about
+   * MAX_WATCHED_PER_SOCKET others since (the least recently asked are dropped first).
+   */
   watch(connection: Connection, addresses: string[]): void;
   /** This process's sockets of an address. */
   connectionsOf(address: string): Connection[];
@@ -87,6 +101,13 @@ export function createRegistry(): Registry {
   const byAddress = new Map<string, Set<Connection>>();
   const watchers = new Map<string, Set<Connection>>();
 
+  function unwatch(connection: Connection, address: string) {
+    connection.watching.delete(address);
+    const set = watchers.get(address);
+    if (!set?.delete(connection) || set.size > 0) return;
+    watchers.delete(address);
+  }
+
   // One socket's frame (an ack, a reply, a presence change) goes out as one write too, like deliveries.
   function send(connection: Connection, text: string) {
     if (connection.socket.readyState !== connection.socket.OPEN) return;
@@ -126,7 +147,7 @@ export function createRegistry(): Registry {
       return first;
     },
     remove(connection: Connection): boolean {
-      for (const address of connection.watching) watchers.get(address)?.delete(connection);
+      for (const address of connection.watching) unwatch(connection, address);
       const address = connection.identity?.address;
       if (!address) return false;
       const set = byAddress.get(address);
@@ -137,11 +158,21 @@ export function createRegistry(): Registry {
       return true;
     },
     watch(connection: Connection, addresses: string[]) {
+      const { watching } = connection;
       for (const address of addresses) {
-        connection.watching.add(address);
+        // Asked again, an address moves to the end: the set's order is the order of the latest queries.
+        if (watching.delete(address)) {
+          watching.add(address);
+          continue;
+        }
+        watching.add(address);
         const set = watchers.get(address) ?? new Set();
         set.add(connection);
         watchers.set(address, set);
+      }
+      for (const oldest of watching) {
+        if (watching.size <= MAX_WATCHED_PER_SOCKET) break;
+        unwatch(connection, oldest);
       }
     },
     connectionsOf(address: string): Connection[] {

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
+import { addPerson } from '../helpers/gateway.ts';
+import { openRaw } from '../helpers/raw-socket.ts';
 import type { Presence } from '../../node/presence/presence-store.ts';
+import { PRESENCE_WATCH_BURST, PRESENCE_WATCHES_PER_SECOND } from '../../node/ws/handlers.ts';
+import { MAX_WATCHED_PER_SOCKET } from '../../node/ws/registry.ts';
+
+/** Addresses nobody has, `count` of them, at a domain (of Engineering unless told). */
+const madeUp = (prefix: string, count: number, domain = 'eng.campus.test') =>
+  Array.from({ length: count }, (_, i) => `${prefix}-${i}@${domain}`);
 
 let campus: Campus;
 let as: ReturnType<typeof campusPeople>;
@@ -49,5 +57,57 @@ describe('presence across colleges', () => {
     expect(await lena.presence(['bob@arts.campus.test'])).toEqual([]);
     bob.close();
     lena.close();
+  });
+
+  it('keeps a device hearing of the people it asked about last, not of those it asked about before them', async () => {
+    await addPerson(campus.gateway, 'olga');
+    await addPerson(campus.gateway, 'petra');
+    const [OLGA, PETRA] = ['olga@eng.campus.test', 'petra@eng.campus.test'];
+    const alice = await as('alice', 'eng');
+    const heard: Presence[] = [];
+    alice.on('presence', (p) => heard.push(p as Presence));
+    await alice.presence([OLGA, ...madeUp('stranger', MAX_WATCHED_PER_SOCKET - 2), PETRA]);
+    // Ten more: the ten it asked about longest ago (Olga the first of them) are no longer told of.
+    await alice.presence(madeUp('newcomer', 10));
+    const olga = await as('olga', 'eng');
+    const petra = await as('petra', 'eng');
+    await expect.poll(() => heard.map((p) => p.address)).toContain(PETRA);
+    expect(heard.map((p) => p.address)).not.toContain(OLGA);
+    // Asked about again, she is told of again.
+    await alice.presence([OLGA]);
+    olga.close();
+    await expect.poll(() => heard.find((p) => p.address === OLGA)?.status).toBe('offline');
+    petra.close();
+    alice.close();
+  });
+
+  it('lets a socket start watching 1,000 addresses at once and 10 a second after, refusing more and watching none of them', async () => {
+    const eng = campus.nodes.eng;
+    const alice = await as('alice', 'eng');
+    const raw = await openRaw(eng.localUrl, ['atrium.v1', `atrium.token.${await alice.login.tokenFor(eng.url)}`]);
+    await raw.next((f) => f.type === 'ready');
+    const query = (id: string, addresses: string[]) => {
+      raw.send({ v: 1, id, type: 'presence.query', addresses });
+      return raw.next((f) => f.re === id);
+    };
+    const [DAVE, PETRA] = ['dave@eng.campus.test', 'petra@eng.campus.test'];
+    const half = PRESENCE_WATCH_BURST / 2;
+    const watched = [...madeUp('crowd-b', half - 1), PETRA];
+    expect(await query('q1', madeUp('crowd-a', half))).toMatchObject({ type: 'presence.result' });
+    expect(await query('q2', watched)).toMatchObject({ type: 'presence.result' });
+    // Naming again whom it watches costs nothing; new ones beyond the allowance are refused.
+    expect(await query('q3', watched)).toMatchObject({ type: 'presence.result' });
+    const more = [DAVE, ...madeUp('crowd-c', 99)];
+    expect(await query('q4', more)).toMatchObject({ type: 'error', code: 'rate_limited' });
+    // Dave was not watched: the socket hears of Petra coming, not of Dave before her.
+    const dave = await as('dave', 'eng');
+    const petra = await as('petra', 'eng');
+    await raw.next((f) => f.type === 'presence' && f.address === PETRA);
+    expect(raw.frames.filter((f) => f.type === 'presence' && f.address === DAVE)).toEqual([]);
+    // Once the allowance has grown back, the same query is answered.
+    eng.clock.advance((more.length / PRESENCE_WATCHES_PER_SECOND) * 1000);
+    expect(await query('q5', more)).toMatchObject({ type: 'presence.result' });
+    raw.socket.close();
+    for (const device of [dave, petra, alice]) device.close();
   });
 });
