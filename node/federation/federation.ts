@@ -106,7 +106,7 @@ export async function createFederation(options: {
       gatewayIssuer: config.gatewayIssuer,
       logger,
     }),
-    presence: createFederatedPresence({ domain, transport, logger, now: options.clock.now }),
+    presence: createFederatedPresence({ domain, transport, registry, logger, clock: options.clock }),
   };
   return { federation, outbox, transport };
 }

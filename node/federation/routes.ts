@@ -186,13 +186,19 @@ export function federationRoutes(
   });
 
   // Presence of this domain's people, for any domain the policy lets reach this one (as for local people,
-  // no shared conversation is needed); the asking domain hears of their changes for a while.
+  // no shared conversation is needed); the asking domain hears of their changes for a while. Only people
+  // are answered for and watched: an address nobody has (or an app's) is left out, so that made-up ones
+  // are not kept. Whether someone is a person is asked (in the addresses' pace) only when the asking
+  // domain does not watch them already.
   router.post('/federation/v1/presence', raw, async (req, res) => {
     const origin = await verified(req, { repeatable: true });
     const { addresses } = parseInput(presenceQuerySchema, json(req), 'The presence query is malformed');
     const own = [...new Set(addresses)].filter((a) => domainOf(a) === services.domain);
-    presence.watchedBy(origin, own);
-    res.json({ presence: await services.presence.get(own) });
+    const unwatched = presence.unwatched(origin, own);
+    const notPeople = new Set(unwatched.length > 0 ? await services.addresses.notPeopleHere(unwatched, origin) : []);
+    const people = own.filter((a) => !notPeople.has(a));
+    presence.watchedBy(origin, people);
+    res.json({ presence: await services.presence.get(people) });
   });
   router.post('/federation/v1/presence/changed', raw, async (req, res) => {
     const origin = await verified(req);

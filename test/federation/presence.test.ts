@@ -3,12 +3,28 @@ import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts
 import { addPerson } from '../helpers/gateway.ts';
 import { openRaw } from '../helpers/raw-socket.ts';
 import type { Presence } from '../../node/presence/presence-store.ts';
+import { MAX_WATCHED_PER_DOMAIN } from '../../node/federation/presence.ts';
 import { PRESENCE_WATCH_BURST, PRESENCE_WATCHES_PER_SECOND } from '../../node/ws/handlers.ts';
 import { MAX_WATCHED_PER_SOCKET } from '../../node/ws/registry.ts';
 
 /** Addresses nobody has, `count` of them, at a domain (of Engineering unless told). */
 const madeUp = (prefix: string, count: number, domain = 'eng.campus.test') =>
   Array.from({ length: count }, (_, i) => `${prefix}-${i}@${domain}`);
+
+/** How many requests the proxy (every request between the campus's nodes) takes while `run` runs. */
+async function forwardedDuring(run: () => Promise<unknown>): Promise<number> {
+  let forwarded = 0;
+  const count = () => {
+    forwarded += 1;
+  };
+  campus.proxy.server.on('request', count);
+  try {
+    await run();
+  } finally {
+    campus.proxy.server.off('request', count);
+  }
+  return forwarded;
+}
 
 let campus: Campus;
 let as: ReturnType<typeof campusPeople>;
@@ -57,6 +73,33 @@ describe('presence across colleges', () => {
     expect(await lena.presence(['bob@arts.campus.test'])).toEqual([]);
     bob.close();
     lena.close();
+  });
+
+  it('asks no node about people of domains nobody registered, nor of one the policy keeps apart', async () => {
+    const bob = await as('bob', 'arts');
+    const elsewhere = Array.from({ length: 100 }, (_, i) => `someone@college-${i}.campus.test`);
+    let answer: Presence[] = [];
+    const forwarded = await forwardedDuring(async () => {
+      answer = await bob.presence([...elsewhere, 'lena@law.campus.test']);
+    });
+    expect(answer).toEqual([]);
+    expect(forwarded).toBe(0);
+    bob.close();
+  });
+
+  it("answers and watches only another college's people who exist, and does not ask again at once about the others", async () => {
+    const bob = await as('bob', 'arts');
+    const ghosts = madeUp('ghost', 3);
+    const asked = [...ghosts, 'dave@eng.campus.test'];
+    let answer: Presence[] = [];
+    expect(await forwardedDuring(async () => (answer = await bob.presence(asked)))).toBe(1);
+    expect(answer.map((p) => p.address)).toEqual(['dave@eng.campus.test']);
+    // Arts hears of Dave's changes from now on, and of nobody made up.
+    expect(campus.nodes.eng.federation.presence.unwatched('arts.campus.test', asked)).toEqual(ghosts);
+    // Asked again, Arts answers from what it was told (Dave) and what it was not (the ghosts), asking nobody.
+    expect(await forwardedDuring(async () => (answer = await bob.presence(asked)))).toBe(0);
+    expect(answer.map((p) => p.address)).toEqual(['dave@eng.campus.test']);
+    bob.close();
   });
 
   it('keeps a device hearing of the people it asked about last, not of those it asked about before them', async () => {
@@ -109,5 +152,22 @@ describe('presence across colleges', () => {
     expect(await query('q5', more)).toMatchObject({ type: 'presence.result' });
     raw.socket.close();
     for (const device of [dave, petra, alice]) device.close();
+  });
+
+  it('holds at most 20,000 watches of another domain, letting go of those it asked about longest ago', () => {
+    const { presence } = campus.nodes.eng.federation;
+    const many = madeUp('watched', MAX_WATCHED_PER_DOMAIN + 1);
+    presence.watchedBy('law.campus.test', many);
+    expect(presence.watchedCount('law.campus.test')).toBe(MAX_WATCHED_PER_DOMAIN);
+    expect(presence.unwatched('law.campus.test', [many[0]!, many[1]!, many.at(-1)!])).toEqual([many[0]]);
+  });
+
+  // Last: the campus's clocks move 11 minutes on.
+  it("lets another domain's watches go after 10 minutes, though nobody's presence changed", async () => {
+    const { presence } = campus.nodes.eng.federation;
+    expect(presence.watchedCount('arts.campus.test')).toBeGreaterThan(0);
+    campus.advanceClocks(11 * 60_000);
+    expect(presence.watchedCount('arts.campus.test')).toBe(0);
+    expect(presence.watchedCount('law.campus.test')).toBe(0);
   });
 });
