@@ -11,6 +11,7 @@ import { describeResources, describeScopes } from './describe-scopes.ts';
 import { APP_NOT_FOR_PERSON } from '../oidc/provider.ts';
 import { audiencesFor, signInRefusal } from '../apps-registry/app-access.ts';
 import type { TotpDeps } from '../factors/totp.ts';
+import { SIGN_IN_CANCELLED } from './cancelled.ts';
 import { afterPassword, pendingSignIn, renderPendingStep, secondFactorRoutes } from './second-factor-routes.ts';
 
 export type InteractionDeps = {
@@ -140,7 +141,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         .interactionFinished(
           req,
           res,
-          { error: 'access_denied', error_description: refusal ?? 'The user declined the request' },
+          { error: 'access_denied', error_description: refusal ?? SIGN_IN_CANCELLED },
           { mergeWithLastSubmission: false },
         );
     } catch (error) {

@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { BrowserAgent, formWithAction, signInThrough } from '../helpers/browser-agent.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { Secret, TOTP } from 'otpauth';
+import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
+import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { PORTAL_CLIENT_ID } from '../../gateway/portal/portal-client.ts';
+import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
+import { interactionBinding } from '../../gateway/factors/binding.ts';
 
 let gateway: TestGateway;
 let eng: TestNode;
@@ -86,6 +89,53 @@ describe('the portal’s sign-in and page', () => {
     expect(asset.headers.get('content-type')).toMatch(/^text\/javascript/);
     expect(asset.headers.get('cache-control')).toContain('immutable');
     expect(await asset.text()).toContain('atrium.v1');
+  });
+});
+
+describe('a portal sign-in that does not finish', () => {
+  /** Presses Cancel on the page, and checks where it ends: a page that says so and signs in again. */
+  async function cancelFrom(agent: BrowserAgent, page: Page): Promise<void> {
+    const cancelled = await agent.submit(page, formWithAction(page, '/abort'));
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.html).toContain('You cancelled signing in.');
+    expect(cancelled.html).not.toContain('declined');
+    expect(cancelled.html).not.toContain('Sign-in failed');
+    const again = /<a class="button" href="([^"]+)">Sign in again<\/a>/.exec(cancelled.html)?.[1];
+    expect(again).toBe('/');
+    const login = await agent.navigate(new URL(again!, cancelled.url).toString());
+    expect(login.url).toContain('/interaction/');
+    expect(login.html).toContain('name="password"');
+  }
+
+  it('offers to try again when the callback cannot complete it', async () => {
+    const agent = new BrowserAgent();
+    await agent.navigate(url('/portal/login'), {}, url('/interaction/'));
+    const failed = await agent.navigate(url('/portal/callback?code=forged&state=forged'));
+    expect(failed.status).toBeGreaterThanOrEqual(400);
+    expect(failed.html).toContain('Sign-in failed');
+    expect(failed.html).toContain('<a class="button" href="/">Try signing in again</a>');
+  });
+
+  it('when cancelled on the password page, says so and offers to sign in again', async () => {
+    const agent = new BrowserAgent();
+    await cancelFrom(agent, await agent.navigate(url('/')));
+  });
+
+  it('when cancelled on the code page, says so and offers to sign in again', async () => {
+    const user = await addPerson(gateway, 'cody');
+    const ctx = gateway.context(null);
+    const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
+    const binding = interactionBinding({ uid: 'test' });
+    const { secret } = await beginTotpEnrolment(ctx, deps, user, binding);
+    await confirmTotpEnrolment(ctx, deps, user, TOTP.generate({ secret: Secret.fromBase32(secret) }), binding);
+    const agent = new BrowserAgent();
+    const login = await agent.navigate(url('/'));
+    const codePage = await agent.submit(login, formWithAction(login, '/login'), {
+      username: 'cody',
+      password: DEMO_PASSWORD,
+    });
+    expect(codePage.html).toContain('/code"');
+    await cancelFrom(agent, codePage);
   });
 });
 

@@ -8,6 +8,7 @@ import { STRATEGY, type PortalAuth, type SignedIn } from '../sign-in.ts';
 import type { TokenVault } from '../token-vault.ts';
 import type { GatewayContext } from '../../context.ts';
 import type { SessionTagging } from '../session-ids.ts';
+import { wasCancelled } from '../../interactions/cancelled.ts';
 
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
@@ -23,8 +24,9 @@ export type SessionRouteDeps = {
   sessionExpiresAt(req: Request): Date;
 };
 
+/** A sign-in that did not finish, with the way to start one again (as the console's says). */
 function failurePage(res: Response, status: number, description: string) {
-  res.status(status).render('error', { title: 'Sign-in failed', error: 'sign_in_failed', description });
+  res.status(status).render('error', { title: 'Sign-in failed', error: 'sign_in_failed', description, retry: '/' });
 }
 
 /** Sign-in through the gateway's own login page, the callback, the signed-out page and back-channel logout. */
@@ -40,6 +42,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
         title: 'Sign-in unavailable',
         error: 'sign_in_unavailable',
         description: 'The sign-in service cannot be reached right now. Try again in a moment.',
+        retry: '/',
       });
     }
     // Every domain node is a resource, so the one refresh token later yields a token for each node;
@@ -58,8 +61,11 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     const finish = (err: unknown, user: SignedIn | false | undefined, info: { message?: string } | undefined) => {
       if (err) {
         deps.logger.warn({ err }, 'portal sign-in failed');
-        return failurePage(res, 400, 'Sign-in could not be completed. Go back to the start page and try again.');
+        return failurePage(res, 400, 'Sign-in could not be completed.');
       }
+      // Cancel on the gateway's sign-in or code page: nothing failed, and the person may start again.
+      if (!user && wasCancelled(info?.message))
+        return res.render('sign-in-cancelled', { title: 'Sign-in cancelled', signIn: '/' });
       if (!user) return failurePage(res, 401, info?.message ?? 'Sign-in was cancelled.');
       // The new session's id carries tags of the gateway session and the person, so single logout and
       // ending the person's access can find it.
