@@ -109,6 +109,16 @@ describe('signing in to the admin console', () => {
     expect(listedUsernames(page)).toEqual(['dave']);
   });
 
+  it('says that the sign-in was cancelled, in the person’s words, and offers to sign in again', async () => {
+    const agent = new BrowserAgent();
+    const login = await open(agent, '/admin/login');
+    const cancelled = await agent.submit(login, formWithAction(login, '/abort'));
+    expect(cancelled.status).toBe(200);
+    expect(mainText(cancelled)).toContain('You cancelled signing in.');
+    expect(mainText(cancelled)).not.toContain('declined');
+    expect(cancelled.html).toContain('<a class="button" href="/admin/login">Try signing in again</a>');
+  });
+
   it('refuses a student with a 403 page and audits the attempt', async () => {
     const { agent, page } = await signInToConsole(gateway.issuer, 'alice');
     expect(page.status).toBe(403);

@@ -7,8 +7,10 @@ import { consoleUserOf, safeReturnTo } from '../page.ts';
 import { STRATEGY, type ConsoleAuth, type Refusal, type SignedIn } from '../sign-in.ts';
 import { CONSOLE_CLIENT_ID } from '../console-client.ts';
 import { withOwnSignOutState } from '../../oidc/own-sign-out.ts';
+import { wasCancelled } from '../../interactions/cancelled.ts';
 
 export const SESSION_COOKIE = 'atrium.admin';
+const CANCELLED = 'You cancelled signing in.';
 
 class SignInUnavailableError extends AppError {
   constructor() {
@@ -63,6 +65,9 @@ export function sessionRoutes(
           req.session.idToken = refusal.idToken;
           return kit.render(req, res, 'refused', { title: 'Not an administrator', message: refusal.refused }, 403);
         }
+        // Cancel on the gateway's sign-in or code page: said in the person's words, as the portal does.
+        if (wasCancelled(refusal?.message))
+          return kit.render(req, res, 'error', { title: 'Sign-in cancelled', message: CANCELLED, retry: true });
         return kit.render(
           req,
           res,
