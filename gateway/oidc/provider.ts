@@ -14,6 +14,7 @@ import type { Sequelize } from 'sequelize';
 import { accountClaims } from '../accounts/account-claims.ts';
 import { ADMIN_SCOPE } from './admin-scope.ts';
 import { createAdapterClass } from './adapter.ts';
+import { applyAllowed, rememberedConsents, type RememberedConsents } from './remembered-consent.ts';
 import { renderPage } from '../views.ts';
 import { findDomainByUrl } from '../domains/domains.ts';
 import type { GatewayContext } from '../context.ts';
@@ -78,8 +79,10 @@ function requestContext(deps: ProviderDeps, ctx: object | undefined = Provider.c
  */
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
+  const Store = registryAwareAdapter(deps);
+  const consents = rememberedConsents(Store);
   const configuration: Configuration = {
-    adapter: registryAwareAdapter(deps),
+    adapter: Store,
     jwks: { keys: deps.jwks as never },
     cookies: cookieSettings(config, deps.issuer.startsWith('https://')),
     claims: CLAIMS,
@@ -102,7 +105,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     // Every refresh rotates: the presented refresh token is consumed and a reuse is rejected.
     rotateRefreshToken: () => true,
-    loadExistingGrant: (ctx) => loadExistingGrant(ctx, deps),
+    loadExistingGrant: (ctx) => loadExistingGrant(ctx, deps, consents),
     async renderError(ctx, out) {
       ctx.type = 'html';
       ctx.body = await renderPage(deps.views, 'error', {
@@ -362,14 +365,39 @@ function personOf(ctx: KoaContextWithOIDC): string | null {
 
 /**
  * A first-party app (marked by an administrator) gets everything it asks for without a consent screen,
- * so opening it from chat is one click; others reuse the grant the user consented to before.
+ * so opening it from chat is one click. Another app gets, besides the grant of this gateway session, what
+ * the person allowed it before in any session (remembered-consent.ts): only what is asked beyond that
+ * shows the consent page, and what they allow there is remembered in turn.
  */
-async function loadExistingGrant(ctx: KoaContextWithOIDC, deps: ProviderDeps) {
+async function loadExistingGrant(ctx: KoaContextWithOIDC, deps: ProviderDeps, consents: RememberedConsents) {
   const { oidc } = ctx;
   const client = oidc.client!;
-  const grantId = oidc.result?.consent?.grantId ?? oidc.session!.grantIdFor(client.clientId);
+  const consented = oidc.result?.consent?.grantId;
+  const grantId = consented ?? oidc.session!.grantIdFor(client.clientId);
   const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
-  if (client['first_party'] !== true) return existing;
+  if (client['first_party'] === true) return firstPartyGrant(ctx, deps, existing);
+  // Back from the consent page: its grant holds what the person has allowed the app, now included.
+  if (consented) {
+    if (existing) await consents.remember(oidc.session!.accountId!, client.clientId, existing);
+    return existing;
+  }
+  const allowed = await consents.find(oidc.session!.accountId!, client.clientId);
+  if (!allowed) return existing;
+  // Nothing is granted unasked to a person the app is (no longer) for; the consent check then stops them.
+  if (await signInRefusal(requestContext(deps, ctx), client.clientId, oidc.session!.accountId!)) return existing;
+  const grant = existing ?? new oidc.provider.Grant({ clientId: client.clientId, accountId: oidc.session!.accountId! });
+  // An unsaved grant must not be handed back: the session and the consent page would name a grant not stored.
+  if (!applyAllowed(grant, allowed)) return existing;
+  await grant.save();
+  return grant;
+}
+
+type Grant = InstanceType<Provider['Grant']>;
+
+/** Everything a first-party app asks for but administering Atrium, added to the session's grant. */
+async function firstPartyGrant(ctx: KoaContextWithOIDC, deps: ProviderDeps, existing: Grant | undefined) {
+  const { oidc } = ctx;
+  const client = oidc.client!;
   // Nothing is granted unasked to a person the app is not for; the consent check then stops them.
   if (await signInRefusal(requestContext(deps, ctx), client.clientId, oidc.session!.accountId!)) return existing;
 
@@ -390,6 +418,6 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC, deps: ProviderDeps) {
 }
 
 /** What a grant allows, comparable before and after additions. */
-function grantedOf(grant: InstanceType<Provider['Grant']>): string {
+function grantedOf(grant: Grant): string {
   return JSON.stringify([grant.openid, grant.resources, grant.rejected]);
 }

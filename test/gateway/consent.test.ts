@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { BrowserAgent, formWithAction } from '../helpers/browser-agent.ts';
-import { ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { operator } from '../../gateway/context.ts';
+import { signOutEverywhere } from '../../gateway/accounts/end-access.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 let gateway: TestGateway;
@@ -47,6 +49,57 @@ describe('consent', () => {
 
     const second = await authorize(thirdParty, agent);
     expect(new URL(second.url).searchParams.get('code')).toBeTruthy();
+  });
+
+  it('remembers what a person allowed an app in every new browser, asks again for more, and forgets it when their access ends', async () => {
+    await addPerson(gateway, 'erin');
+    /** Signs erin in to the app in a new browser (a new gateway session): the consent page, or the way back. */
+    const signInAnew = async (extra: Record<string, string> = {}) => {
+      const agent = new BrowserAgent();
+      const login = await authorize(thirdParty, agent, extra);
+      const page = await agent.submit(
+        login,
+        formWithAction(login, '/login'),
+        { username: 'erin', password: DEMO_PASSWORD },
+        REDIRECT,
+      );
+      return { agent, page };
+    };
+    const first = await signInAnew();
+    expect(first.page.html).toContain('See your name and username');
+    await first.agent.submit(first.page, formWithAction(first.page, '/confirm'), {}, REDIRECT);
+
+    const verifier = client.randomPKCECodeVerifier();
+    const challenge = { code_challenge: await client.calculatePKCECodeChallenge(verifier), state: 'again' };
+    const second = await signInAnew(challenge);
+    expect(second.page.url.startsWith(REDIRECT)).toBe(true);
+    const tokens = await client.authorizationCodeGrant(thirdParty, new URL(second.page.url), {
+      pkceCodeVerifier: verifier,
+      expectedState: 'again',
+    });
+    expect(tokens.scope?.split(' ').sort()).toEqual(['openid', 'profile']);
+    expect(tokens.claims()!.preferred_username).toBe('erin');
+
+    // Asking for more asks for just that, in this session as in a new one, and what is allowed then is kept too.
+    const more = await authorize(thirdParty, second.agent, { scope: 'openid profile email' });
+    expect(more.html).toContain('See your email address');
+    expect(more.html).not.toContain('See your name and username');
+    await second.agent.submit(more, formWithAction(more, '/confirm'), {}, REDIRECT);
+    expect((await signInAnew({ scope: 'openid profile email' })).page.url.startsWith(REDIRECT)).toBe(true);
+    const chats = await signInAnew({ scope: 'openid im', resource: ENG_NODE });
+    expect(chats.page.html).toContain('Read your chats and send messages as you on eng.campus.test');
+    await chats.agent.submit(chats.page, formWithAction(chats.page, '/confirm'), {}, REDIRECT);
+    const node = await signInAnew({ scope: 'openid im', resource: ENG_NODE, ...challenge });
+    const nodeTokens = await client.authorizationCodeGrant(
+      thirdParty,
+      new URL(node.page.url),
+      { pkceCodeVerifier: verifier, expectedState: 'again' },
+      { resource: ENG_NODE },
+    );
+    expect(nodeTokens.scope).toBe('im');
+
+    await signOutEverywhere({ ...gateway.context(null), actor: operator('test') }, 'erin');
+    expect((await signInAnew()).page.html).toContain('See your name and username');
   });
 
   it('returns access_denied to the app when the person declines', async () => {
