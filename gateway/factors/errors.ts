@@ -45,3 +45,14 @@ export class EnrolmentClosedError extends AppError {
     );
   }
 }
+
+/** A sign-in's enrolment (after a password alone) finds that the person has set up a second factor meanwhile. */
+export class SecondFactorExistsError extends AppError {
+  constructor() {
+    super(
+      'second_factor_exists',
+      409,
+      'A second factor has been set up for this account since this sign-in started. Start again to sign in with it.',
+    );
+  }
+}

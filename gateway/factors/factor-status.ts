@@ -40,3 +40,18 @@ export function describeFactors(status: FactorStatus | undefined): string {
   ].filter(Boolean);
   return parts.length > 0 ? parts.join(', ') : 'none';
 }
+
+/**
+ * What the account page says of a person's own second factor, naming their passkeys; null when they have
+ * none yet.
+ */
+export function describeOwnSecondFactor(status: FactorStatus, passkeyNames: string[]): string | null {
+  const names = passkeyNames.map((name) => `“${name}”`).join(', ');
+  const passkeys = `your passkey${passkeyNames.length === 1 ? '' : 's'} ${names}`;
+  if (status.totp && passkeyNames.length > 0)
+    return `An authenticator app is set up, and ${passkeys}: each sign-in asks for a code from the app or a passkey after your password.`;
+  if (status.totp) return 'An authenticator app is set up: each sign-in asks for its code after your password.';
+  if (passkeyNames.length > 0)
+    return `Your second factor is ${passkeys}: each sign-in asks for ${passkeyNames.length === 1 ? 'it' : 'one of them'} after your password.`;
+  return null;
+}

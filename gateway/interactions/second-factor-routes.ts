@@ -92,7 +92,7 @@ export async function renderPendingStep(
     return res.render('second-factor', {
       ...base,
       ...choices,
-      title: choices.offerCode ? 'Enter your code' : 'Use your passkey',
+      title: choices.hasApp || !choices.offerPasskey ? 'Enter your code' : 'Use your passkey',
     });
   }
   if (pending.step === 'enrolled')

@@ -84,10 +84,22 @@ async function clickAndReturn(page: Page, selector: string) {
   await page.waitForLoadState('domcontentloaded');
 }
 
-async function addPasskey(p: Person, name: string, options: { refusedByBrowser?: boolean } = {}) {
+/**
+ * Adds a passkey from the account page. A person's first second factor shows its ten recovery codes
+ * once, with the notice; the test reads them and goes back to the account page.
+ */
+async function addPasskey(p: Person, name: string, options: { refusedByBrowser?: boolean; first?: boolean } = {}) {
   await p.page.fill('#passkey-name', name);
   if (options.refusedByBrowser) return p.page.click('#add-passkey button[type=submit]');
-  await clickAndReturn(p.page, '#add-passkey button[type=submit]');
+  if (!options.first) return clickAndReturn(p.page, '#add-passkey button[type=submit]');
+  await p.page.click('#add-passkey button[type=submit]');
+  await expect.poll(() => p.page.locator('ul.recovery-codes li').count(), { timeout: 15_000 }).toBe(10);
+  expect(await p.page.locator('h1').innerText()).toBe('Your passkey is added');
+  const codes = await p.page.locator('ul.recovery-codes li').allInnerTexts();
+  const said = await notice(p.page);
+  await p.page.click('a[href="/account/security"]');
+  await p.page.waitForURL(url('/account/security'));
+  return { codes, said };
 }
 
 /** An app's sign-in in this browser; `finish` waits for the callback and returns the ID token's claims. */
@@ -144,8 +156,10 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     // Just signed in: no confirmation is asked for.
     expect(await alice.page.locator('#confirm').count()).toBe(0);
 
-    await addPasskey(alice, 'Laptop');
-    expect(await notice(alice.page)).toBe('Added the passkey “Laptop”.');
+    const first = await addPasskey(alice, 'Laptop', { first: true });
+    expect(first?.said).toBe('Added the passkey “Laptop”.');
+    expect(first?.codes).toHaveLength(10);
+    expect(await alice.page.locator('#factor-status').innerText()).toContain('your passkey “Laptop”');
     const held = await alice.cdp.send('WebAuthn.getCredentials', { authenticatorId: alice.authenticatorId });
     expect(held.credentials).toHaveLength(1);
     expect(held.credentials[0]!.isResidentCredential).toBe(true);
@@ -190,7 +204,8 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     await passwordStep(alice.page, 'alice');
     await visible(alice.page, '#passkey-second-factor');
     expect(await alice.page.locator('h1').innerText()).toBe('Use your passkey');
-    expect(await alice.page.locator('#code').count()).toBe(0);
+    // Beside it, for a lost device: a recovery code, never an authenticator app she does not have.
+    expect(await alice.page.locator('label[for=code]').innerText()).toBe('Recovery code');
     await alice.page.click('#passkey-second-factor button[type=submit]');
     const claims = await finish();
     expect(claims.sub).toBe((await userNamed('alice')).id);
@@ -234,8 +249,7 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
   it('refuses someone else’s passkey as a person’s second factor, and audits it', async () => {
     bob = await person();
     await openAccountPage(bob, 'bob');
-    await addPasskey(bob, 'Bob’s key');
-    expect(await notice(bob.page)).toBe('Added the passkey “Bob’s key”.');
+    expect((await addPasskey(bob, 'Bob’s key', { first: true }))?.said).toBe('Added the passkey “Bob’s key”.');
 
     // At bob's browser, someone who knows alice's password: the page asks for one of alice's passkeys,
     // which bob's authenticator does not hold, so the test lets it offer any (as a tampered page would).
@@ -275,8 +289,7 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
       if (route.request().method() === 'POST') recorded = route.request().postData();
       await route.continue();
     });
-    await addPasskey(dave, 'Desk');
-    expect(await notice(dave.page)).toBe('Added the passkey “Desk”.');
+    expect((await addPasskey(dave, 'Desk', { first: true }))?.said).toBe('Added the passkey “Desk”.');
     await dave.page.unroute('**/account/security/passkeys');
     expect(recorded).toContain('response=');
 
@@ -378,7 +391,7 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     await link.click();
     await alice.page.waitForURL(url('/account/security'));
     expect(await alice.page.locator('h1').innerText()).toBe('Sign-in security');
-    expect(await alice.page.locator('#codes-left').innerText()).toBe('0');
+    expect(await alice.page.locator('#codes-left').innerText()).toBe('10');
     await alice.page.click('#new-recovery-codes button[type=submit]');
     await expect.poll(() => alice.page.locator('ul.recovery-codes li').count()).toBe(10);
     const codes = await alice.page.locator('ul.recovery-codes li').allInnerTexts();

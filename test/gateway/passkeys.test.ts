@@ -2,8 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { TOTP, Secret } from 'otpauth';
-import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
-import { registerTestApp, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { BrowserAgent, formsOf, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
+import { addPerson, registerTestApp, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { SoftwarePasskey } from '../helpers/software-passkey.ts';
 import { discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
@@ -256,6 +257,107 @@ describe('passkey answers that are not what they claim', () => {
     });
     expect(noticeOf(nameless)).toBe('Give the passkey a name');
     expect(await gateway.models.Passkey.count({ where: { userId: (await userNamed('carol')).id } })).toBe(0);
+  });
+});
+
+/** The options the page's script would get for a passkey ceremony, as JSON. */
+async function optionsFrom(agent: BrowserAgent, page: Page, path: string) {
+  const answer = await askOptions(agent, page, path);
+  expect(answer.status).toBe(200);
+  return ((await answer.json()) as { options: { challenge: string; rp: { id?: string }; rpId?: string } }).options;
+}
+
+/** Registers a software passkey on the account page, as the page's script does; returns the page it leads to. */
+async function addPasskeyOnAccountPage(agent: BrowserAgent, key: SoftwarePasskey, name: string) {
+  const account = await agent.navigate(url('/account/security'));
+  const options = await optionsFrom(agent, account, '/account/security/passkeys/options');
+  const form = formsOf(account.html).find((f) => f.action === '/account/security/passkeys')!;
+  return agent.submit(account, form, {
+    name,
+    response: key.register(options),
+  });
+}
+
+const codesOn = (page: Page) => [...page.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)].map((m) => m[1]!);
+const textOf = (page: Page, id: string) =>
+  new RegExp(`id="${id}"[^>]*>([\\s\\S]*?)</p>`)
+    .exec(page.html)?.[1]
+    ?.replace(/<[^>]+>/g, '')
+    .replace(/\s+/g, ' ');
+
+describe('a person whose first second factor is a passkey', () => {
+  it('is shown ten recovery codes once, sees the passkey named as the second factor, and can sign in with either', async () => {
+    await addPerson(gateway, 'pia');
+    const agent = new BrowserAgent();
+    await signInThrough(agent, url('/account/security'), 'pia', DEMO_PASSWORD);
+    const before = await agent.navigate(url('/account/security'));
+    expect(textOf(before, 'factor-status')).toContain('No second factor yet');
+
+    const key = new SoftwarePasskey(gateway.issuer);
+    const added = await addPasskeyOnAccountPage(agent, key, 'Laptop');
+    expect(added.status).toBe(200);
+    expect(added.headers.get('cache-control')).toBe('no-store');
+    expect(added.html).toContain('Added the passkey “Laptop”.');
+    expect(added.html).toContain('shown only now');
+    const codes = codesOn(added);
+    expect(codes).toHaveLength(10);
+
+    const page = await agent.navigate(url('/account/security'));
+    const status = textOf(page, 'factor-status');
+    expect(status).toContain('passkey “Laptop”');
+    expect(status).not.toContain('No second factor yet');
+    expect(/id="codes-left">(\d+)</.exec(page.html)?.[1]).toBe('10');
+    expect(page.html).not.toContain('id="no-recovery-codes"');
+
+    // A second passkey is one more way in: no new codes, the earlier ones still work.
+    const second = await addPasskeyOnAccountPage(agent, new SoftwarePasskey(gateway.issuer), 'Phone');
+    expect(noticeOf(second)).toBe('Added the passkey “Phone”.');
+    expect(codesOn(second)).toHaveLength(0);
+    expect(textOf(second, 'factor-status')).toContain('“Laptop”, “Phone”');
+
+    // At sign-in: the passkey, or (the device lost) a recovery code.
+    const withKey = await signInAtApp('pia');
+    expect(withKey.page.html).toContain('id="passkey-second-factor"');
+    const assertion = await optionsFrom(
+      withKey.agent,
+      withKey.page,
+      `${new URL(withKey.page.url).pathname}/passkey/options`,
+    );
+    const done = await withKey.agent.submit(
+      withKey.page,
+      formWithAction(withKey.page, '/passkey'),
+      { response: key.assert(assertion) },
+      REDIRECT,
+    );
+    expect(done.url.startsWith(REDIRECT), done.html.slice(0, 1500)).toBe(true);
+    const withCode = await signInAtApp('pia');
+    expect(withCode.page.html).toContain('Enter one of your recovery codes');
+    const viaCode = await withCode.agent.submit(
+      withCode.page,
+      formWithAction(withCode.page, '/code'),
+      { code: codes[0]! },
+      REDIRECT,
+    );
+    expect(viaCode.url.startsWith(REDIRECT), viaCode.html.slice(0, 1500)).toBe(true);
+    const entry = await gateway.models.AuditEvent.findOne({
+      where: { action: 'passkey.register', target: 'pia', outcome: 'success' },
+      order: [['id', 'ASC']],
+    });
+    expect(JSON.parse(entry!.details!)).toMatchObject({ name: 'Laptop', recoveryCodes: 10 });
+  });
+
+  it('warns a person with passkeys and no recovery codes left', async () => {
+    await addPerson(gateway, 'quin');
+    const agent = new BrowserAgent();
+    await signInThrough(agent, url('/account/security'), 'quin', DEMO_PASSWORD);
+    // Added before recovery codes came with a first passkey.
+    await storedPasskey('quin', 'Only key');
+    const page = await agent.navigate(url('/account/security'));
+    expect(textOf(page, 'factor-status')).toContain('passkey “Only key”');
+    expect(textOf(page, 'no-recovery-codes')).toContain('no recovery codes');
+    const fresh = await agent.submit(page, formWithAction(page, '/account/security/recovery-codes'));
+    expect(codesOn(fresh)).toHaveLength(10);
+    expect((await agent.navigate(url('/account/security'))).html).not.toContain('id="no-recovery-codes"');
   });
 });
 

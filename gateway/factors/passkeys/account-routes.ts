@@ -108,13 +108,21 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
     '/security/passkeys',
     form,
     deps.csrf.check,
-    post(async (req, _res, user) => {
+    post(async (req, res, user) => {
       mustBeConfirmed(req);
-      const passkey = await finishPasskeyRegistration(deps.context(req), deps.passkeys, user, portalBinding(req), {
-        name: body(req).name,
-        response: body(req).response,
-      });
-      return `Added the passkey “${passkey.name}”.`;
+      const { passkey, recoveryCodes } = await finishPasskeyRegistration(
+        deps.context(req),
+        deps.passkeys,
+        user,
+        portalBinding(req),
+        { name: body(req).name, response: body(req).response },
+      );
+      const added = `Added the passkey “${passkey.name}”.`;
+      if (!recoveryCodes) return added;
+      // The first second factor: its recovery codes, shown this once, as after setting up an authenticator app.
+      res
+        .set('Cache-Control', 'no-store')
+        .render('recovery-codes', { title: 'Passkey added', factor: 'passkey', notice: added, codes: recoveryCodes });
     }),
   );
 

@@ -12,11 +12,14 @@ import type { GatewayContext } from '../../context.ts';
 import type { User } from '../../models/index.ts';
 import type { Passkey } from '../../models/passkeys.ts';
 import { inTransaction } from '../../transaction.ts';
+import { SecondFactorExistsError } from '../errors.ts';
+import { issueRecoveryCodes } from '../recovery-codes.ts';
 import { keepChallenge, takeChallenge } from './challenges.ts';
 import { PasskeyAlreadyRegisteredError, PasskeyRefusedError } from './errors.ts';
 import { asPerson } from './person.ts';
 import { userHandleOf, type PasskeyDeps } from './relying-party.ts';
 import { parseRegistrationResponse } from './response-schemas.ts';
+import { hasSecondFactor } from './second-factor-choices.ts';
 import type { Binding } from '../binding.ts';
 
 /** Enough for a phone, a laptop and a few security keys; a cap keeps a stolen session from piling them up. */
@@ -70,14 +73,22 @@ export async function beginPasskeyRegistration(
 
 export const transportsOf = (p: Passkey) => (p.transports ? (p.transports.split(',') as never[]) : undefined);
 
-/** Verifies the browser's answer to the pending registration and stores the passkey under the name given. */
+/** A passkey stored, and the recovery codes to show once when it is the person's first second factor. */
+export type RegisteredPasskey = { passkey: Passkey; recoveryCodes: string[] | null };
+
+/**
+ * Verifies the browser's answer to the pending registration and stores the passkey under the name given.
+ * A person's first second factor comes with ten recovery codes, as an authenticator app does: without
+ * them, a lost device would leave them no way past the second step. `firstFactorOnly` (a sign-in's
+ * enrolment, after a password alone) refuses a person who has a second factor by now.
+ */
 export async function finishPasskeyRegistration(
   ctx: GatewayContext,
   deps: PasskeyDeps,
   user: User,
   binding: Binding,
-  input: { name: unknown; response: unknown },
-): Promise<Passkey> {
+  input: { name: unknown; response: unknown; firstFactorOnly?: boolean },
+): Promise<RegisteredPasskey> {
   const person = asPerson(ctx, user);
   const name = parsePasskeyName(input.name);
   const response = parseRegistrationResponse(input.response);
@@ -116,6 +127,8 @@ export async function finishPasskeyRegistration(
       if ((await ctx.models.Passkey.count({ where: { userId: user.id }, transaction: ctx.tx })) >= MAX_PASSKEYS) {
         throw new ValidationError(`You have ${MAX_PASSKEYS} passkeys, the most allowed. Remove one first.`);
       }
+      const first = !(await hasSecondFactor(ctx, user.id));
+      if (input.firstFactorOnly && !first) throw new SecondFactorExistsError();
       const passkey = await ctx.models.Passkey.create(
         {
           id: randomUUID(),
@@ -131,11 +144,17 @@ export async function finishPasskeyRegistration(
         },
         { transaction: ctx.tx },
       );
-      await audit(ctx, { action: 'passkey.register', target: user.username, details: { passkey: passkey.id, name } });
-      return passkey;
+      const recoveryCodes = first ? await issueRecoveryCodes(ctx, user.id) : null;
+      await audit(ctx, {
+        action: 'passkey.register',
+        target: user.username,
+        details: { passkey: passkey.id, name, ...(recoveryCodes ? { recoveryCodes: recoveryCodes.length } : {}) },
+      });
+      return { passkey, recoveryCodes };
     });
   } catch (error) {
     if (error instanceof PasskeyAlreadyRegisteredError) throw await refuse('already_registered', error);
+    if (error instanceof SecondFactorExistsError) throw await refuse('second_factor_exists', error);
     throw error;
   }
 }

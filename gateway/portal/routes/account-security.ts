@@ -4,7 +4,7 @@ import type { GatewayContext } from '../../context.ts';
 import type { Csrf } from '../../http/csrf.ts';
 import { confirmedRecently } from '../../factors/confirm-identity.ts';
 import { presentEnrolment } from '../../factors/enrolment-view.ts';
-import { factorsOf } from '../../factors/factor-status.ts';
+import { describeOwnSecondFactor, factorsOf } from '../../factors/factor-status.ts';
 import { ConfirmationNeededError } from '../../factors/passkeys/errors.ts';
 import { asPerson } from '../../factors/passkeys/person.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, type TotpDeps } from '../../factors/totp.ts';
@@ -40,6 +40,15 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
     if (!user) return res.redirect(303, '/portal/login');
     const ctx = deps.context(req);
     const status = (await factorsOf(ctx, [user.id])).get(user.id)!;
+    const passkeys = await ctx.models.Passkey.findAll({
+      attributes: ['name'],
+      where: { userId: user.id },
+      order: [['createdAt', 'ASC']],
+    });
+    const factorStatus = describeOwnSecondFactor(
+      status,
+      passkeys.map((p) => p.name),
+    );
     const enrolment =
       status.totp || !confirmedRecently(req)
         ? null
@@ -48,6 +57,9 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
       title: 'Sign-in security',
       username: user.username,
       status,
+      factorStatus,
+      // Without recovery codes, a lost phone or passkey locks the person out: said until they make new ones.
+      noRecoveryCodes: factorStatus !== null && status.recoveryCodesLeft === 0,
       enrolment,
       csrf: deps.csrf.token(req, res),
       error: error?.message,
