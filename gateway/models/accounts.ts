@@ -52,13 +52,17 @@ export class Membership extends Model<InferAttributes<Membership>, InferCreation
   declare administers: CreationOptional<boolean>;
 }
 
-/** A "forgot password" link: only the SHA-256 of its random token is kept; usable once, until `expiresAt`. */
+/**
+ * A "forgot password" link: only the SHA-256 of its random token is kept; usable once, until `expiresAt`,
+ * unless cancelled before (`cancelledAt`) because the account changed after it was mailed.
+ */
 export class PasswordReset extends Model<InferAttributes<PasswordReset>, InferCreationAttributes<PasswordReset>> {
   declare tokenHash: string;
   declare userId: string;
   declare createdAt: Date;
   declare expiresAt: Date;
   declare usedAt: CreationOptional<Date | null>;
+  declare cancelledAt: CreationOptional<Date | null>;
 }
 
 export type AccountModels = {
@@ -133,6 +137,7 @@ export function defineAccountModels(sequelize: Sequelize): AccountModels {
       createdAt: { type: DataTypes.DATE(3), allowNull: false },
       expiresAt: { type: DataTypes.DATE(3), allowNull: false },
       usedAt: { type: DataTypes.DATE(3), allowNull: true },
+      cancelledAt: { type: DataTypes.DATE(3), allowNull: true },
     },
     { ...tableOptions(sequelize, 'password_resets'), timestamps: false },
   );

@@ -24,7 +24,7 @@ export async function openResetLink(ctx: GatewayContext, token: string): Promise
  * Sets the new password chosen through a reset link and spends the link (with every other open link of
  * the person). Whoever had the old password may hold a session or a refresh token made with it, so every
  * session and token of the person ends, as with an administrator's reset. A bad password leaves the link
- * usable; a spent, expired or unknown link changes nothing.
+ * usable; a used, cancelled, expired or unknown link changes nothing.
  */
 export async function completePasswordReset(
   ctx: GatewayContext,
@@ -47,7 +47,7 @@ export async function completePasswordReset(
       // Spent by a conditional update, so two submissions racing with one link cannot both succeed.
       const [spent] = await ctx.models.PasswordReset.update(
         { usedAt: now },
-        { where: { tokenHash, usedAt: null, expiresAt: { [Op.gt]: now } }, transaction: ctx.tx },
+        { where: { tokenHash, usedAt: null, cancelledAt: null, expiresAt: { [Op.gt]: now } }, transaction: ctx.tx },
       );
       if (spent !== 1) {
         await usableReset(ctx, token);
@@ -69,6 +69,7 @@ async function usableReset(ctx: GatewayContext, token: string): Promise<{ reset:
   if (!RESET_TOKEN_PATTERN.test(token)) throw new ResetLinkError('unknown');
   const reset = await ctx.models.PasswordReset.findByPk(hashResetToken(token), { transaction: ctx.tx });
   if (!reset) throw new ResetLinkError('unknown');
+  if (reset.cancelledAt) throw new ResetLinkError('cancelled');
   if (reset.usedAt) throw new ResetLinkError('used');
   if (reset.expiresAt <= new Date()) throw new ResetLinkError('expired');
   const user = await ctx.models.User.findByPk(reset.userId, { transaction: ctx.tx });

@@ -216,7 +216,10 @@ describe('"forgot password" by mail', () => {
     expect((await choosePassword(link, 'long enough secret')).status).toBe(200);
   });
 
-  it('refuses a link mailed before an administrator set a new password', async () => {
+  const reasonsRefused = async (username: string) =>
+    (await auditOf('password_reset.refused', username)).map((e) => JSON.parse(e.details!).reason);
+
+  it('refuses a link mailed before an administrator set a new password, saying it was cancelled', async () => {
     await seedUser('ned');
     // Someone reading ned's mailbox asks for a link; the administrator, told of it, sets a new password.
     await askForLink('ned');
@@ -226,7 +229,10 @@ describe('"forgot password" by mail', () => {
 
     const refused = await choosePassword(link, 'the intruder chose this one');
     expect(refused.status).toBe(410);
+    expect(refused.html).toContain('This password reset link was cancelled');
+    expect(refused.html).not.toContain('already been used');
     expect(await passwordHashOf('ned')).toBe(chosen);
+    expect(await reasonsRefused('ned')).toEqual(['cancelled', 'cancelled']);
   });
 
   it('refuses a link mailed to the old address once the address is changed', async () => {
@@ -234,7 +240,10 @@ describe('"forgot password" by mail', () => {
     await askForLink('oli');
     const link = resetLinkIn(await mailbox.next('oli@campus.test'));
     await updateUser(operatorContext(), oli.id, { email: 'oli.new@campus.test' });
-    expect((await new BrowserAgent().navigate(link)).status).toBe(410);
+    const refused = await new BrowserAgent().navigate(link);
+    expect(refused.status).toBe(410);
+    expect(refused.html).toContain('This password reset link was cancelled');
+    expect(await reasonsRefused('oli')).toEqual(['cancelled']);
   });
 
   it('refuses a link mailed before the person was disabled, even once they are enabled again', async () => {
@@ -243,7 +252,10 @@ describe('"forgot password" by mail', () => {
     const link = resetLinkIn(await mailbox.next('pat@campus.test'));
     await updateUser(operatorContext(), pat.id, { status: 'disabled' });
     await updateUser(operatorContext(), pat.id, { status: 'active' });
-    expect((await new BrowserAgent().navigate(link)).status).toBe(410);
+    const refused = await new BrowserAgent().navigate(link);
+    expect(refused.status).toBe(410);
+    expect(refused.html).toContain('This password reset link was cancelled');
+    expect(await reasonsRefused('pat')).toEqual(['cancelled']);
   });
 
   it('spends every other link of the person once one of them set a new password', async () => {
@@ -253,7 +265,9 @@ describe('"forgot password" by mail', () => {
     await askForLink('quin');
     const second = resetLinkIn(await mailbox.next('quin@campus.test'));
     expect((await choosePassword(second, 'quin chose this one')).status).toBe(200);
-    expect((await choosePassword(first, 'and then this one')).status).toBe(410);
+    const refused = await choosePassword(first, 'and then this one');
+    expect(refused.status).toBe(410);
+    expect(refused.html).toContain('This password reset link was cancelled');
   });
 
   it('mails one account at most the allowed number of times an hour, answering the same', async () => {
