@@ -49,8 +49,12 @@ export type ClientEvents = {
   removed: { conversationId: string };
   /** Another domain refused a message already acknowledged here (its federation policy, say). */
   deliveryFailed: { messageId: string; conversationId: string; domain: string; reason: string };
-  /** The gateway session ended (single logout) or the node refused the identity: the client stops. */
-  ended: { code: number; reason: string };
+  /**
+   * The gateway session ended (single logout) or the node refused the identity: the client stops. `why`
+   * is what the node's `session.ended` said first, if it did: `signed_out`, `access_ended` (disabled, a
+   * password reset, signed out everywhere) or `left_domain` (moved off this domain's units).
+   */
+  ended: { code: number; reason: string; why?: string };
   /** A refusal or failure nobody waits for, or a frame from the node this client cannot read (`unexpected_frame`; it is ignored). */
   error: AtriumError;
 };
@@ -169,6 +173,8 @@ export class AtriumClient extends Emitter<ClientEvents> {
   #since: string | undefined;
   #attempt = 0;
   #stopped = false;
+  /** What the node said when it ended the session (`session.ended`), told with the close. */
+  #endedWhy: string | undefined;
   #readyWaiters: { resolve(): void; reject(e: Error): void }[] = [];
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   address: string | undefined;
@@ -283,7 +289,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
       this.#outbox.clear();
       for (const waiter of this.#readyWaiters.splice(0))
         waiter.reject(new AtriumError(reason || 'closed', 'The node ended the session'));
-      this.emit('ended', { code, reason });
+      this.emit('ended', { code, reason, ...(this.#endedWhy && { why: this.#endedWhy }) });
       return;
     }
     this.#setState('offline');
@@ -333,6 +339,9 @@ export class AtriumClient extends Emitter<ClientEvents> {
         return this.emit('deliveryFailed', frame);
       case 'auth.expiring':
         return void this.#reauthenticate();
+      case 'session.ended':
+        this.#endedWhy = frame.reason;
+        return undefined;
       case 'error':
         return this.emit('error', new AtriumError(frame.code, frame.message));
       default:

@@ -3,10 +3,12 @@ import type { Browser } from 'playwright-core';
 import * as client from 'openid-client';
 import { BrowserAgent, formWithAction, signInThrough } from '../helpers/browser-agent.ts';
 import { startCampus, type Campus } from '../helpers/federation.ts';
-import { registerTestApp, signInToConsole } from '../helpers/gateway.ts';
+import { addPerson, registerTestApp, signInToConsole } from '../helpers/gateway.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { chromiumMissing, launchChromium, signInToPortal, startDirect } from './browser.ts';
+import { chromiumMissing, launchChromium, send, signInToPortal, startDirect, statusOf } from './browser.ts';
+import { operator } from '../../gateway/context.ts';
+import { updateUser } from '../../gateway/accounts/update-user.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 const AFTER_LOGOUT = 'http://localhost:9/bye';
@@ -83,6 +85,54 @@ describe.skipIf(chromiumMissing)('the portal’s Sign out in a browser', () => {
     await expect.poll(() => other.locator('.conversation .composer-input').inputValue()).toBe('See you at the lab at');
     expect(alice.errors).toEqual([]);
     await alice.context.close();
+  });
+});
+
+describe.skipIf(chromiumMissing)('an open portal tab when access ends', () => {
+  const ops = () => ({ ...campus.gateway.context(null), actor: operator('test') });
+
+  it('shows nothing more of the person once an administrator disables them, and says why', {
+    timeout: 60_000,
+  }, async () => {
+    await addPerson(campus.gateway, 'zoe');
+    const zoe = await signInToPortal(browser!, campus.gateway.issuer, 'zoe');
+    await startDirect(zoe.page, 'bob', 'Bob Martin');
+    await send(zoe.page, 'Exam answers attached');
+    await zoe.page.locator('.conversation .composer-input').fill('Half-written');
+    await updateUser(ops(), 'zoe', { status: 'disabled' });
+
+    await zoe.page.waitForSelector('.ended h2', { timeout: 10_000 });
+    expect(await zoe.page.locator('.ended h2').textContent()).toBe('Your sign-in was ended');
+    expect(await zoe.page.locator('.conversation-item').count()).toBe(0);
+    expect(await zoe.page.locator('body').textContent()).not.toContain('Exam answers attached');
+    expect(await zoe.page.locator('body').textContent()).not.toContain('Bob Martin');
+    // Only the dialog takes the keyboard: the rest of the page is inert.
+    expect(await zoe.page.locator('#app').evaluate((root) => (root as HTMLElement).inert)).toBe(true);
+    expect(await zoe.page.evaluate(() => document.activeElement?.textContent)).toBe('Sign in again');
+    expect(zoe.errors).toEqual([]);
+    await zoe.context.close();
+  });
+
+  it('drops the conversations of a domain the person was moved off, and goes on with the others', {
+    timeout: 60_000,
+  }, async () => {
+    await addPerson(campus.gateway, 'yan', { units: ['campus/eng/cs', 'campus/arts/music'] });
+    const yan = await signInToPortal(browser!, campus.gateway.issuer, 'yan');
+    await startDirect(yan.page, 'alice', 'Alice Chen');
+    await send(yan.page, 'Lab at three?');
+    await updateUser(ops(), 'yan', { units: ['campus/arts/music'], moveChat: true });
+
+    await expect
+      .poll(() => yan.page.locator('#toasts').textContent(), { timeout: 10_000 })
+      .toContain('You no longer chat on eng.campus.test');
+    expect(await yan.page.locator('.conversation-item', { hasText: 'Alice Chen' }).count()).toBe(0);
+    expect(await yan.page.locator('.ended').count()).toBe(0);
+    await yan.page.waitForSelector('#connection[data-state=online]');
+    await startDirect(yan.page, 'bob', 'Bob Martin');
+    await send(yan.page, 'Still here on arts');
+    await expect.poll(() => statusOf(yan.page, 'Still here on arts'), { timeout: 10_000 }).not.toBe('sending');
+    expect(yan.errors).toEqual([]);
+    await yan.context.close();
   });
 });
 

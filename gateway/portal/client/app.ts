@@ -179,7 +179,8 @@ export class PortalApp implements ViewHost {
     chat.on('connection', () => this.#drawConnection());
     chat.on('incoming', ({ entry, message }) => this.#announce(entry, message));
     chat.on('gone', (entry) => drawing('a conversation one is no longer in', () => this.#gone(entry)));
-    chat.on('ended', () => this.#ended());
+    chat.on('ended', (why) => this.#ended(why));
+    chat.on('leftDomain', (domain) => this.#leftDomain(domain));
     chat.on('failure', (text) => console.warn(text));
     notifyOnIncoming(chat, (key) => {
       const entry = chat.entries.get(key);
@@ -425,24 +426,49 @@ export class PortalApp implements ViewHost {
     sessionStorage.setItem(DRAFT, JSON.stringify(draft));
   }
 
-  #ended(): void {
+  /**
+   * The session or the person's access ended. What was being written is kept for the same person's next
+   * sign-in in this tab; everything else of theirs leaves the page (a lost laptop must show nothing of
+   * their chats), and the rest of the page is inert behind the dialog, which says why as far as it is known.
+   */
+  #ended(why: string | undefined): void {
     this.#root.dataset.state = 'ended';
     this.#drawConnection();
     this.#keepDraft();
-    // Typing may go on behind the dialog until the page is left.
-    window.addEventListener('pagehide', () => this.#keepDraft());
+    this.#view = null;
+    this.#list.replaceChildren();
+    this.#pane.replaceChildren();
+    this.#announcer.replaceChildren();
+    this.#toasts.replaceChildren();
+    document.title = 'Atrium';
+    this.#root.inert = true;
+    const [title, text] =
+      why === 'access_ended'
+        ? [
+            'Your sign-in was ended',
+            'Your password was changed or reset, you were signed out everywhere, or an administrator ended your access, so chat was closed. If your account was disabled, signing in says so.',
+          ]
+        : ['You were signed out', 'Your Atrium session ended, so chat was closed.'];
     const dialog = h(
       'div',
       { class: 'ended', role: 'alertdialog', 'aria-modal': 'true', 'aria-labelledby': 'ended-title' },
       h(
         'div',
         { class: 'ended-box' },
-        h('h2', { id: 'ended-title' }, 'You were signed out'),
-        h('p', {}, 'Your Atrium session ended, so chat was closed.'),
+        h('h2', { id: 'ended-title' }, title),
+        h('p', {}, text),
         h('a', { class: 'button', href: '/' }, 'Sign in again'),
       ),
     );
     document.body.append(dialog);
     dialog.querySelector<HTMLElement>('a')?.focus();
+  }
+
+  /** Moved off a domain's units: its conversations are gone; an open one goes back to the list. */
+  #leftDomain(domain: string): void {
+    if (this.#view?.entry.domain === domain) this.back();
+    this.toast(
+      `You no longer chat on ${domain}: an administrator changed your units. Its conversations stay there and are no longer shown here.`,
+    );
   }
 }

@@ -67,8 +67,13 @@ export type ChatEvents = {
   names: undefined;
   /** The person left a conversation or was removed from it: it is no longer in `entries` (see `Entry.gone`). */
   gone: Entry;
-  /** The gateway session ended (signed out elsewhere): nothing more will arrive. */
-  ended: undefined;
+  /**
+   * The gateway session ended, or the person's access: nothing more will arrive. What the node said:
+   * `signed_out`, `access_ended` (disabled, a password reset, signed out everywhere), or nothing known.
+   */
+  ended: string | undefined;
+  /** An administrator moved the person off a domain's units: its conversations are gone from `entries`. */
+  leftDomain: string;
   failure: string;
 };
 
@@ -252,12 +257,30 @@ export class Chat extends Emitter<ChatEvents> {
       entry.refused.set(failure.messageId, `${failure.domain} refused it (${failure.reason})`);
       this.emit('entry', entry);
     });
-    client.on('ended', () => {
+    client.on('ended', ({ reason, why }) => {
+      if (reason === 'left_domain' && this.clients.size > 1) return this.#leftDomain(domain);
       this.#ended = true;
       this.stop();
-      this.emit('ended', undefined);
+      // Nothing of the person's chats stays in the page's memory either.
+      this.entries.clear();
+      this.presence.clear();
+      this.emit('ended', why);
     });
     client.on('ready', () => void this.#queryPresence(domain));
+  }
+
+  /**
+   * The person no longer chats on `domain` (moved off its units; their other domains go on): its socket
+   * is closed for good and its conversations leave the page, which no longer counts it as a college of theirs.
+   */
+  #leftDomain(domain: string): void {
+    this.clients.get(domain)?.close();
+    this.clients.delete(domain);
+    this.domains.delete(domain);
+    for (const [key, entry] of this.entries) if (entry.domain === domain) this.entries.delete(key);
+    this.emit('leftDomain', domain);
+    this.emit('list', undefined);
+    this.emit('connection', undefined);
   }
 
   /**
