@@ -36,8 +36,9 @@ export const ERROR_CODES = {
   binary_not_supported: { meaning: 'frames are JSON text; a binary frame was refused', to: C },
   frame_too_large: { meaning: 'the frame is longer than `maxFrameBytes`', to: C },
   rate_limited: {
-    meaning: 'too many frames or requests; retry after `retryAfterMs` (socket) or `Retry-After` (HTTP)',
-    to: CL,
+    meaning:
+      'too many frames or requests; retry after `retryAfterMs` (socket) or `Retry-After` (HTTP); a peer: more address checks than its allowance',
+    to: CPL,
   },
 
   // Who is asking.
