@@ -16,16 +16,21 @@ export class InvalidCredentialsError extends AppError {
   }
 }
 
+/**
+ * Wrong passwords, codes, passkeys and confirmations all count toward one lockout, so its message names
+ * none of them: it says how long to wait. The sign-in page adds the way out for a forgotten password.
+ */
 export class AccountLockedError extends AppError {
   /**
    * `retryAfterSeconds` is the whole lockout, for an account and for a name that does not exist alike:
-   * the time left would differ between the two and tell who exists.
+   * the time left would differ between the two and tell who exists. It is never shorter than the time left.
    */
   constructor(retryAfterSeconds: number) {
+    const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
     super(
       'account_locked',
       429,
-      'Too many failed attempts. Try again later, or ask an administrator to reset your password.',
+      `Too many failed attempts: this account is locked. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`,
       { retryAfterSeconds },
     );
   }

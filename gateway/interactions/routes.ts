@@ -2,7 +2,7 @@ import express, { Router, type Request, type Response } from 'express';
 import type Provider from 'oidc-provider';
 import { isAppError } from '../../core/errors.ts';
 import { setRetryAfter } from '../../core/retry-after.ts';
-import { authenticate, type LoginPolicy } from '../accounts/authenticate.ts';
+import { AccountLockedError, authenticate, type LoginPolicy } from '../accounts/authenticate.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
@@ -110,6 +110,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
           clientName: client?.clientName ?? client?.clientId,
           loginHint: identifier,
           error: error.message,
+          locked: error instanceof AccountLockedError,
         });
       }
     } catch (error) {

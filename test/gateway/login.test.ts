@@ -28,6 +28,7 @@ async function attempt(username: string, password: string): Promise<Page> {
   return agent.submit(page, formWithAction(page, '/login'), { username, password }, REDIRECT);
 }
 
+const alertOf = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1];
 const loginCount = (outcome: 'success' | 'failure', target: string) =>
   gateway.models.AuditEvent.count({ where: { action: 'login', outcome, target } });
 
@@ -58,11 +59,15 @@ describe('the login form', () => {
     expect(await loginCount('failure', 'nobody-here')).toBe(1);
   });
 
-  it('locks an account after repeated failures, even for the right password, until an admin resets it', async () => {
+  it('locks an account after repeated failures, even for the right password, saying for how long', async () => {
     for (let i = 0; i < 3; i++) expect((await attempt('dave', `wrong-${i}-password`)).status).toBe(401);
     const locked = await attempt('dave', DEMO_PASSWORD);
     expect(locked.status).toBe(429);
-    expect(locked.html).toContain('Too many failed attempts');
+    // How long it lasts, and the way out without an administrator for whoever forgot the password.
+    expect(alertOf(locked)).toBe(
+      'Too many failed attempts: this account is locked. Try again in 10 minutes. Forgotten your password? Choose a new one with “Forgot your password?” below.',
+    );
+    expect(locked.html).toContain('id="forgot-password"');
     // Told to come back after the lockout (LOGIN_LOCKOUT_MINUTES, 10 here), as every 429 says.
     expect(locked.headers.get('retry-after')).toBe('600');
     expect(await gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'dave' } })).toBe(1);
