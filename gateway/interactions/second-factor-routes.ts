@@ -12,6 +12,7 @@ import { verifySecondFactor } from '../factors/second-step.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, type TotpDeps } from '../factors/totp.ts';
 import { hasSecondFactor, secondFactorChoices } from '../factors/passkeys/second-factor-choices.ts';
 import { interactionBinding } from '../factors/binding.ts';
+import { PASSKEY_AS_SECOND_FACTOR_AMR } from '../factors/passkeys/amr.ts';
 
 export type SecondFactorDeps = {
   provider: () => Provider;
@@ -28,7 +29,12 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  * itself (server-side, bound to the browser's interaction cookie): who passed the password check, and
  * whether they must still enter a code, finish enrolling, or only continue after seeing recovery codes.
  */
-export type PendingSignIn = { accountId: string; step: 'code' | 'enrol' | 'enrolled' };
+export type PendingSignIn = {
+  accountId: string;
+  step: 'code' | 'enrol' | 'enrolled';
+  /** At `enrolled`: what was set up, which the sign-in then counts as its second factor. */
+  factor?: 'totp' | 'passkey';
+};
 
 export function pendingSignIn(details: Details): PendingSignIn | null {
   const pending = (details.result as { atrium?: PendingSignIn } | undefined)?.atrium;
@@ -39,8 +45,8 @@ const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit
 // The authenticator secret shown at this sign-in is confirmed at this sign-in only.
 
 const ENROL_REQUIRED =
-  'Your organisation requires a second factor for your account. Set up an authenticator app to continue.';
-const ENROL_ASKED = 'This app asks for a second factor. Set up an authenticator app to continue.';
+  'Your organization requires a second factor for your account. Set up an authenticator app or add a passkey to continue.';
+const ENROL_ASKED = 'This app asks for a second factor. Set up an authenticator app or add a passkey to continue.';
 
 /**
  * After a correct password: finishes the login, or moves it to the second step (a code, or an enrolment
@@ -98,7 +104,8 @@ export async function renderPendingStep(
   if (pending.step === 'enrolled')
     return res.render('recovery-codes', {
       ...base,
-      title: 'Authenticator set up',
+      title: pending.factor === 'passkey' ? 'Passkey added' : 'Authenticator set up',
+      factor: pending.factor,
       continueAction: `/interaction/${details.uid}/continue`,
     });
   const ctx = deps.context(req);
@@ -108,22 +115,53 @@ export async function renderPendingStep(
   res.render('enrol-totp', {
     ...base,
     ...shown,
-    title: 'Set up an authenticator app',
+    title: 'Set up a second factor',
     required: asksForSecondFactor(details.params.acr_values) ? ENROL_ASKED : ENROL_REQUIRED,
     action: `/interaction/${details.uid}/enrol`,
     abortAction: `/interaction/${details.uid}/abort`,
   });
 }
 
-const finishWithSecondFactor = (deps: SecondFactorDeps, req: Request, res: Response, accountId: string) =>
+const finishWithSecondFactor = (
+  deps: SecondFactorDeps,
+  req: Request,
+  res: Response,
+  accountId: string,
+  amr: string[] = ['pwd', 'otp'],
+) =>
   deps
     .provider()
-    .interactionFinished(
+    .interactionFinished(req, res, { login: { accountId, amr, acr: MFA_ACR } }, { mergeWithLastSubmission: false });
+
+/**
+ * A factor set up at this sign-in's enrolment step: the interaction moves on to `enrolled`, and the page
+ * shows the recovery codes this once, with "Continue" to finish the sign-in.
+ */
+export async function showEnrolled(
+  deps: SecondFactorDeps,
+  req: Request,
+  res: Response,
+  details: Details,
+  pending: PendingSignIn,
+  factor: 'totp' | 'passkey',
+  codes: string[],
+): Promise<void> {
+  await deps
+    .provider()
+    .interactionResult(
       req,
       res,
-      { login: { accountId, amr: ['pwd', 'otp'], acr: MFA_ACR } },
+      { atrium: { ...pending, step: 'enrolled', factor } satisfies PendingSignIn },
       { mergeWithLastSubmission: false },
     );
+  res.set('Cache-Control', 'no-store').render('recovery-codes', {
+    title: factor === 'passkey' ? 'Passkey added' : 'Authenticator set up',
+    factor,
+    codes,
+    csrf: deps.csrf.token(req, res),
+    continueAction: `/interaction/${details.uid}/continue`,
+  });
+}
 
 /** The second step's form posts: a code, an enrolment's confirming code, and "continue" after the recovery codes. */
 export function secondFactorRoutes(deps: SecondFactorDeps): Router {
@@ -182,15 +220,7 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
         if (!isAppError(error)) throw error;
         return renderPendingStep(deps, req, res, details, pending, error);
       }
-      await deps
-        .provider()
-        .interactionResult(req, res, { atrium: { ...pending, step: 'enrolled' } }, { mergeWithLastSubmission: false });
-      res.render('recovery-codes', {
-        title: 'Authenticator set up',
-        codes,
-        csrf: deps.csrf.token(req, res),
-        continueAction: `/interaction/${details.uid}/continue`,
-      });
+      await showEnrolled(deps, req, res, details, pending, 'totp', codes);
     }),
   );
 
@@ -199,7 +229,8 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
     form,
     deps.csrf.check,
     at('enrolled', async (req, res, _details, pending) => {
-      await finishWithSecondFactor(deps, req, res, pending.accountId);
+      const amr = pending.factor === 'passkey' ? PASSKEY_AS_SECOND_FACTOR_AMR : ['pwd', 'otp'];
+      await finishWithSecondFactor(deps, req, res, pending.accountId, amr);
     }),
   );
 

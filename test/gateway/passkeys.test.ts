@@ -13,6 +13,7 @@ import { useRecoveryCode } from '../../gateway/factors/recovery-codes.ts';
 import { setPasswordless } from '../../gateway/factors/passkeys/passwordless-policy.ts';
 import { resetFactors } from '../../gateway/factors/reset-factors.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
+import { MFA_ACR } from '../../gateway/factors/acr.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 let gateway: TestGateway;
@@ -56,25 +57,39 @@ async function enrolTotp(username: string) {
   return { codes, next };
 }
 
-/** An app's sign-in up to the page after the password (or the login page, with no username). */
-async function signInAtApp(username: string | null, agent = new BrowserAgent()) {
+/**
+ * An app's sign-in up to the page after the password (or the login page, with no username); `claims`
+ * reads the ID token the app gets at its callback.
+ */
+async function signInAtApp(username: string | null, agent = new BrowserAgent(), params: Record<string, string> = {}) {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
   const authorize = client.buildAuthorizationUrl(rp, {
     redirect_uri: REDIRECT,
     scope: 'openid',
-    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
-    state: client.randomState(),
+    state,
     prompt: 'login',
+    ...params,
   });
+  const claims = async (callback: Page) => {
+    expect(callback.url.startsWith(REDIRECT), `${callback.url}\n${callback.html.slice(0, 1500)}`).toBe(true);
+    const tokens = await client.authorizationCodeGrant(rp, new URL(callback.url), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    return tokens.claims()!;
+  };
   const login = await agent.navigate(authorize.toString(), {}, REDIRECT);
-  if (!username) return { agent, page: login };
+  if (!username) return { agent, page: login, claims };
   const page = await agent.submit(
     login,
     formWithAction(login, '/login'),
     { username, password: DEMO_PASSWORD },
     REDIRECT,
   );
-  return { agent, page };
+  return { agent, page, claims };
 }
 
 /** The options request the passkey script makes, with the CSRF token of the page. */
@@ -358,6 +373,71 @@ describe('a person whose first second factor is a passkey', () => {
     const fresh = await agent.submit(page, formWithAction(page, '/account/security/recovery-codes'));
     expect(codesOn(fresh)).toHaveLength(10);
     expect((await agent.navigate(url('/account/security'))).html).not.toContain('id="no-recovery-codes"');
+  });
+});
+
+describe('a sign-in that needs a second factor the person does not have yet', () => {
+  it('offers a passkey beside an authenticator app, shows its recovery codes once and counts it', async () => {
+    await addPerson(gateway, 'rex');
+    const asked = { acr_values: MFA_ACR };
+    const { agent, page, claims } = await signInAtApp('rex', new BrowserAgent(), asked);
+    expect(page.html).toContain('Set up an authenticator app or add a passkey to continue.');
+    expect(page.html).toContain('id="enrol-passkey"');
+    // A second sign-in left at the same step, to try again once a factor exists.
+    const other = await signInAtApp('rex', new BrowserAgent(), asked);
+
+    const path = new URL(page.url).pathname;
+    const key = new SoftwarePasskey(gateway.issuer);
+    const options = await optionsFrom(agent, page, `${path}/passkey/register-options`);
+    const nameless = await agent.submit(
+      page,
+      formWithAction(page, '/passkey/register'),
+      { name: '', response: key.register(options) },
+      REDIRECT,
+    );
+    expect(nameless.status).toBe(400);
+    expect(alert(nameless)).toContain('Give the passkey a name');
+    const again = await optionsFrom(agent, nameless, `${path}/passkey/register-options`);
+    const added = await agent.submit(
+      nameless,
+      formWithAction(nameless, '/passkey/register'),
+      { name: 'Phone', response: key.register(again) },
+      REDIRECT,
+    );
+    expect(added.html).toContain('Your passkey is added');
+    expect(codesOn(added)).toHaveLength(10);
+    const token = await claims(await agent.submit(added, formWithAction(added, '/continue'), {}, REDIRECT));
+    expect(token.amr).toEqual(['pwd', 'hwk', 'user']);
+    expect(token.acr).toBe(MFA_ACR);
+
+    // The other sign-in, on a password alone, cannot add one more.
+    const late = await optionsFrom(
+      other.agent,
+      other.page,
+      `${new URL(other.page.url).pathname}/passkey/register-options`,
+    );
+    const refused = await other.agent.submit(
+      other.page,
+      formWithAction(other.page, '/passkey/register'),
+      { name: 'Not mine', response: new SoftwarePasskey(gateway.issuer).register(late) },
+      REDIRECT,
+    );
+    expect(refused.status).toBe(409);
+    expect(alert(refused)).toContain('has been set up for this account since this sign-in started');
+    expect(
+      (await gateway.models.Passkey.findAll({ where: { userId: (await userNamed('rex')).id } })).map((p) => p.name),
+    ).toEqual(['Phone']);
+
+    // From now on the passkey is asked for.
+    const next = await signInAtApp('rex');
+    expect(next.page.html).toContain('id="passkey-second-factor"');
+    // Options for a registration are given only at the step that sets a factor up.
+    const wrongStep = await askOptions(
+      next.agent,
+      next.page,
+      `${new URL(next.page.url).pathname}/passkey/register-options`,
+    );
+    expect(wrongStep.status).toBe(400);
   });
 });
 

@@ -413,7 +413,11 @@ describe('a second factor required by policy or asked for by an app', () => {
     await requireSecondFactor({ ...gateway.context(null), actor: operator('test') }, { kind: 'role', value: 'admin' });
     const { agent, page, finish } = await password('admin');
     expect(page.html).toContain('Set up an authenticator app');
-    expect(page.html).toContain('requires a second factor');
+    expect(page.html).toContain(
+      'Your organization requires a second factor for your account. Set up an authenticator app or add a passkey to continue.',
+    );
+    // A passkey will do as well (the form shows where the browser can make one).
+    expect(page.html).toContain('id="enrol-passkey"');
     expect(page.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
     // Skipping ahead to the end of the step goes back to the enrolment page.
     const skipped = await agent.submit(

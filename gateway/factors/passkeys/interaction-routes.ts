@@ -7,6 +7,7 @@ import { pendingSignIn, renderPendingStep, type SecondFactorDeps } from '../../i
 import { MFA_ACR } from '../acr.ts';
 import { PASSKEY_AS_SECOND_FACTOR_AMR, PASSWORDLESS_AMR } from './amr.ts';
 import { beginPasskeyAssertion, verifyPasskeyAssertion } from './assertion.ts';
+import { passkeyEnrolmentRoutes } from './enrolment-routes.ts';
 import { PasswordlessOffError } from './errors.ts';
 import { answerOptions, jsonBody } from './json-answers.ts';
 import type { PasskeyPageScript } from './page-script.ts';
@@ -22,8 +23,8 @@ const form = express.urlencoded({ extended: false, limit: '48kb', parameterLimit
 // A challenge answered in this interaction can be answered nowhere else.
 
 /**
- * Passkeys at sign-in: as the second step after a password (beside a code), and, where the
- * administrator allows it, instead of the password ("Sign in with a passkey" on the login page).
+ * Passkeys at sign-in: as the second step after a password (beside a code), as the factor set up where a
+ * sign-in needs one (enrolment-routes.ts), and, where the administrator allows it, instead of the password ("Sign in with a passkey" on the login page).
  * Mounted before the interaction routes, whose pages it gives what they need to offer a passkey.
  */
 export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
@@ -40,7 +41,7 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
     }
   };
   router.get('/interaction/:uid', offer);
-  router.post(['/interaction/:uid/login', '/interaction/:uid/code'], offer);
+  router.post(['/interaction/:uid/login', '/interaction/:uid/code', '/interaction/:uid/enrol'], offer);
 
   router.post(
     '/interaction/:uid/passkey/options',
@@ -91,6 +92,8 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
       next(error);
     }
   });
+
+  router.use(passkeyEnrolmentRoutes(deps, offer));
 
   // A sign-in with a passkey alone: the authenticator verified its owner, so it counts as two factors.
   router.post('/interaction/:uid/passkey-login', form, deps.csrf.check, offer, async (req, res, next) => {
