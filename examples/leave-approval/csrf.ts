@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { html, page } from './html.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -13,8 +14,24 @@ export function csrfToken(req: Request): string {
   return req.session.csrf;
 }
 
-/** Every form post must carry the session's token: another site can neither read nor guess it. */
+/**
+ * Every form post must carry the session's token: another site can neither read nor guess it. A post
+ * from a page whose session has ended meanwhile (signed out, or the gateway ended it over the back
+ * channel) is told so, with the way back in, rather than blamed on an expired form.
+ */
 export function checkCsrf(req: Request, res: Response, next: NextFunction): void {
+  if (!req.user) {
+    res
+      .status(401)
+      .type('html')
+      .send(
+        page(
+          'Signed out',
+          html`<h1>You are signed out</h1><p>Your session here has ended, so nothing was sent.</p><p><a href="/login">Sign in again</a></p>`,
+        ),
+      );
+    return;
+  }
   const expected = Buffer.from(req.session.csrf ?? '');
   const given = Buffer.from(typeof req.body?._csrf === 'string' ? req.body._csrf : '');
   if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) {

@@ -105,9 +105,20 @@ describe('signing in to the leave-approval example and out of it', () => {
     const { agent: phone } = await openedFromWorkbench('alice');
     expect(await isSignedIn(laptop, 'Alice Chen')).toBe(true);
     expect(await isSignedIn(phone, 'Alice Chen')).toBe(true);
+    const form = await laptop.navigate(`${appUrl}/`);
 
     await signOutAtGateway(laptop);
-    await expect.poll(() => isSignedIn(laptop, 'Alice Chen'), { timeout: 5000 }).toBe(false);
+    await expect.poll(() => hasAppSession(laptop), { timeout: 5000 }).toBe(false);
+    // A leave form filled in before is not sent, and says why rather than blaming the form.
+    const late = await laptop.submit(form, formWithAction(form, '/requests'), {
+      from: '2027-01-10',
+      to: '2027-01-12',
+      reason: 'Family visit',
+    });
+    expect(late.status).toBe(401);
+    expect(text(late)).toContain('You are signed out');
+    expect(late.html).toContain('href="/login"');
+    expect(await isSignedIn(laptop, 'Alice Chen')).toBe(false);
     // Reloading after the sign-out lands on the link, not in a loop of silent sign-ins.
     const reloaded = await laptop.navigate(`${appUrl}/`);
     expect(reloaded.url).toBe(`${appUrl}/`);
