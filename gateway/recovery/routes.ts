@@ -17,6 +17,16 @@ export type RecoveryRouteDeps = {
 
 const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 });
 
+/**
+ * The sign-in the person came from (the login page links here with its interaction's uid), so "Back to
+ * sign in" returns to it; otherwise the portal, which starts one. Only a uid, never a URL, is taken.
+ */
+function signInToReturnTo(value: unknown): { interaction?: string; backTo: string } {
+  if (typeof value === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(value))
+    return { interaction: value, backTo: `/interaction/${value}` };
+  return { backTo: '/' };
+}
+
 // The token is in the reset page's URL: no Referer may carry it elsewhere, and no cache may keep the page.
 const privatePage: RequestHandler = (_req, res, next) => {
   res.set({ 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' });
@@ -35,6 +45,7 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
         csrf: deps.csrf.token(req, res),
         unavailable: !deps.recovery,
         directories,
+        ...signInToReturnTo(req.query.interaction),
       });
     } catch (error) {
       next(error);
@@ -43,11 +54,14 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
 
   router.post('/password/forgot', form, deps.csrf.check, async (req, res, next) => {
     const recovery = deps.recovery;
-    if (!recovery) return res.status(404).render('password-forgot', { title: 'Forgot password', unavailable: true });
-    const identifier = (req.body as Record<string, unknown>).identifier;
+    const body = req.body as Record<string, unknown>;
+    const returnTo = signInToReturnTo(body.interaction);
+    if (!recovery)
+      return res.status(404).render('password-forgot', { title: 'Forgot password', unavailable: true, ...returnTo });
+    const identifier = body.identifier;
     try {
       const admitted = await admitResetRequest(deps.context(req), recovery, { identifier });
-      res.render('password-forgot-sent', { title: 'Check your mail', ttlMinutes: recovery.ttlMinutes });
+      res.render('password-forgot-sent', { title: 'Check your mail', ttlMinutes: recovery.ttlMinutes, ...returnTo });
       // After the answer: whatever depends on the account (lookup, limits, link, mail) cannot be timed.
       mailResetLink(deps.context(req), recovery, admitted.identifier).catch((err: unknown) =>
         recovery.logger.error({ err }, 'a password reset request failed after its answer'),
@@ -60,6 +74,7 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
         csrf: deps.csrf.token(req, res),
         identifier: typeof identifier === 'string' ? identifier : '',
         error: error instanceof ValidationError ? 'Enter your username or email.' : error.message,
+        ...returnTo,
       });
     }
   });

@@ -304,10 +304,29 @@ describe('"forgot password" by mail', () => {
     expect(mailbox.received.some((m) => m.to.includes('vic@campus.test'))).toBe(false);
   });
 
-  it('links to it from the sign-in page', async () => {
-    const page = await new BrowserAgent().navigate(url('/'));
-    expect(page.url).toContain('/interaction/');
-    expect(page.html).toContain('href="/password/forgot"');
+  it('links to it from the sign-in page, and back to that sign-in from the form and from "Check your mail"', async () => {
+    const agent = new BrowserAgent();
+    const signIn = await agent.navigate(url('/'));
+    expect(signIn.url).toContain('/interaction/');
+    const backLink = (page: Page) => /<a href="([^"]*)" id="back-to-sign-in">Back to sign in<\/a>/.exec(page.html)?.[1];
+    const forgotHref = /<a href="([^"]*)" id="forgot-password">/.exec(signIn.html)?.[1];
+    expect(forgotHref).toMatch(/^\/password\/forgot\b/);
+    const forgot = await agent.navigate(new URL(forgotHref!, signIn.url).toString());
+    expect(url(backLink(forgot)!)).toBe(signIn.url);
+
+    await seedUser('yara');
+    const sent = await agent.submit(forgot, formWithAction(forgot, '/password/forgot'), { identifier: 'yara' });
+    expect(sent.html).toContain('Check your mail');
+    expect(url(backLink(sent)!)).toBe(signIn.url);
+    const back = await agent.navigate(url(backLink(sent)!));
+    expect(back.url).toBe(signIn.url);
+    expect(back.html).toContain('name="password"');
+    await mailbox.next('yara@campus.test');
+
+    // Opened some other way, or with anything but a sign-in's id, it leads to the portal, which asks to sign in.
+    for (const path of ['/password/forgot', '/password/forgot?interaction=https://evil.test/x']) {
+      expect(backLink(await new BrowserAgent().navigate(url(path))), path).toBe('/');
+    }
   });
 
   it("mails a directory person the directory's own reset page instead of a link", async () => {
