@@ -809,6 +809,26 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       await panel.getByRole('button', { name: 'Show more (50 of 56 shown)' }).click();
       await expect.poll(() => panel.locator('.member').count()).toBe(56);
       expect(await panel.locator('.show-more').isVisible()).toBe(false);
+
+      // The owner hands the group over, asked first, and stays on as an admin without the owner's controls.
+      await panel
+        .getByRole('button', { name: /^Hand the group over to / })
+        .first()
+        .click();
+      const handing = a.getByRole('alertdialog', { name: /^Make .* the owner\?$/ });
+      expect(await handing.textContent()).toContain('You stay in the group as an admin.');
+      await handing.getByRole('button', { name: 'Make owner' }).click();
+      await expect
+        .poll(() => panel.locator('.member', { hasText: 'Alice Chen (you)' }).locator('.role').textContent(), {
+          timeout: 10_000,
+        })
+        .toBe('Admin');
+      expect(await panel.getByRole('button', { name: /^Hand the group over to / }).count()).toBe(0);
+      const league = (await campus.nodes.eng.models.Conversation.findOne({ where: { title: 'Chess league' } }))!;
+      const newOwner = await campus.nodes.eng.models.Member.findOne({
+        where: { conversationId: league.id, role: 'owner', state: 'active' },
+      });
+      expect(newOwner?.address).toMatch(/^chess-\d\d@eng\.campus\.test$/);
       expect([...alice.errors, ...bob.errors]).toEqual([]);
     } finally {
       laptop.close();

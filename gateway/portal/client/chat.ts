@@ -728,7 +728,7 @@ export class Chat extends Emitter<ChatEvents> {
     await this.#client(entry).removeMember(entry.conv.id, address);
   }
 
-  async setRole(entry: Entry, address: string, role: 'admin' | 'member'): Promise<void> {
+  async setRole(entry: Entry, address: string, role: 'owner' | 'admin' | 'member'): Promise<void> {
     await this.#client(entry).setRole(entry.conv.id, address, role);
   }
 

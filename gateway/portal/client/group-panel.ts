@@ -429,6 +429,14 @@ export class GroupPanel {
                 (b) => void this.#setRole(member, name, toAdmin ? 'admin' : 'member', b),
               )
             : null,
+          changeRole
+            ? button(
+                'owner',
+                'Make owner',
+                `Hand the group over to ${name}`,
+                (b) => void this.#handOver(member, name, b),
+              )
+            : null,
           remove
             ? button('remove', 'Remove', `Remove ${name} from the group`, (b) => void this.#remove(member, name, b))
             : null,
@@ -446,6 +454,24 @@ export class GroupPanel {
       )
     )
       this.#say(`${name} is now ${what}.`);
+  }
+
+  /** The owner hands the group to another member and stays on as an admin (node/conversations/set-role.ts). */
+  async #handOver(member: Member, name: string, button: HTMLButtonElement): Promise<void> {
+    const yes = await confirmDialog(this.#modal.element, {
+      title: `Make ${name} the owner?`,
+      body:
+        `${name} becomes the owner of “${this.#chat.title(this.#entry)}”: they decide who is an admin, and may ` +
+        'remove anyone, you too. You stay in the group as an admin.',
+      confirm: 'Make owner',
+    });
+    if (!yes) return;
+    if (
+      await this.#act(button, `Could not make ${name} the owner`, () =>
+        this.#chat.setRole(this.#entry, member.address, 'owner'),
+      )
+    )
+      this.#say(`${name} is now the owner; you are an admin.`);
   }
 
   async #remove(member: Member, name: string, button: HTMLButtonElement): Promise<void> {
