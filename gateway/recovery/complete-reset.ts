@@ -34,12 +34,9 @@ export async function completePasswordReset(
   try {
     await usableReset(ctx, token);
     const plain = passwordSchema.safeParse(input.password);
-    if (!plain.success)
-      throw new ValidationError('The new password is not acceptable', {
-        password: plain.error.issues[0]?.message ?? 'invalid',
-      });
+    if (!plain.success) throw unacceptablePassword(plain.error.issues[0]);
     if (input.confirmation !== plain.data)
-      throw new ValidationError('The two passwords differ', { confirmation: 'type the same password twice' });
+      throw new ValidationError('The two passwords differ.', { confirmation: 'Type the same new password twice.' });
     const passwordHash = await hashPassword(plain.data);
     return await inTransaction(ctx, async (ctx) => {
       const now = new Date();
@@ -63,6 +60,15 @@ export async function completePasswordReset(
     if (error instanceof ResetLinkError) await auditRefusal(ctx, token, error);
     throw error;
   }
+}
+
+/** What the reset page says of a password the schema refused: what is wrong above, what to do beside it. */
+function unacceptablePassword(issue: { code: string; message: string } | undefined): ValidationError {
+  if (issue?.code === 'too_big')
+    return new ValidationError('The new password is too long.', { password: `Use ${issue.message}.` });
+  if (issue?.code === 'too_small')
+    return new ValidationError('The new password is too short.', { password: `Use ${issue.message}.` });
+  return new ValidationError('Enter a new password.', { password: 'Type it in both fields.' });
 }
 
 async function usableReset(ctx: GatewayContext, token: string): Promise<{ reset: PasswordReset; user: User }> {

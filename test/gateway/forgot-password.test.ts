@@ -208,10 +208,17 @@ describe('"forgot password" by mail', () => {
     const before = await passwordHashOf('tara');
     const short = await choosePassword(link, 'short');
     expect(short.status).toBe(400);
-    expect(short.html).toContain('at least 10 characters');
+    // Sentences, each beside the field it is about and tied to it for screen readers.
+    expect(/role="alert">([^<]*)</.exec(short.html)?.[1]).toBe('The new password is too short.');
+    expect(short.html).toMatch(/<input id="password"[^>]* aria-invalid="true" aria-describedby="password-error">/);
+    expect(short.html).toContain('<p class="field-error" id="password-error">Use at least 10 characters.</p>');
     const differing = await choosePassword(link, 'long enough secret', 'long enough secreT');
     expect(differing.status).toBe(400);
-    expect(differing.html).toContain('The two passwords differ');
+    expect(/role="alert">([^<]*)</.exec(differing.html)?.[1]).toBe('The two passwords differ.');
+    expect(differing.html).toMatch(/<input id="confirmation"[^>]* aria-describedby="confirmation-error">/);
+    expect(differing.html).toContain(
+      '<p class="field-error" id="confirmation-error">Type the same new password twice.</p>',
+    );
     expect(await passwordHashOf('tara')).toBe(before);
     expect((await choosePassword(link, 'long enough secret')).status).toBe(200);
   });
