@@ -248,6 +248,10 @@ describe('the portal API', () => {
     const done = await bob.submit(confirm, formWithAction(confirm, '/session/end/confirm'), { logout: 'yes' });
     expect(done.url.split('?')[0]).toBe(url('/portal/signed-out'));
     expect(done.html).toContain('You are signed out');
+    // What ended and what did not, in words a person can follow: this browser, not their other devices.
+    expect(done.html).toContain(
+      'You have signed out of Atrium in this browser, and the chats open in it were closed. Other devices stay signed in.',
+    );
     // The gateway session is gone too: the portal asks for the password again.
     const again = await bob.navigate(url('/'));
     expect(again.html).toContain('name="password"');
