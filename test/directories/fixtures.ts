@@ -88,7 +88,12 @@ export async function startSignInGateway(label: string, appName: string, maxFail
 
 /** The login page's alert, as the person reads it. */
 export const alertOf = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1]?.replace(/&#x27;/g, "'") ?? null;
-/** The login page let the person on, to the consent page. */
-export const passedLogin = (page: Page) => page.html.includes('/confirm"');
+/**
+ * The login page let the person on: to the consent page, or straight back to the app when they allowed it
+ * before (the gateway remembers that per person and app, not per browser).
+ */
+export const passedLogin = (page: Page) =>
+  page.html.includes('/confirm"') ||
+  (page.url.startsWith(SIGN_IN_REDIRECT) && new URL(page.url).searchParams.has('code'));
 
 export type SignInGateway = Awaited<ReturnType<typeof startSignInGateway>>;
