@@ -1,4 +1,4 @@
-import { AppError } from '../../core/errors.ts';
+import { AppError, ValidationError } from '../../core/errors.ts';
 
 /** A wrong, expired or already used code (TOTP or recovery): one message, so none tells which. */
 export class InvalidCodeError extends AppError {
@@ -30,7 +30,7 @@ export class FactorAlreadyEnrolledError extends AppError {
     super(
       'factor_already_enrolled',
       409,
-      'An authenticator app is already set up for this account. Ask an administrator to reset it to set up a new one.',
+      'An authenticator app is already set up for this account. To set up a new one, remove it first on your Sign-in security page.',
     );
   }
 }
@@ -54,5 +54,23 @@ export class SecondFactorExistsError extends AppError {
       409,
       'A second factor has been set up for this account since this sign-in started. Start again to sign in with it.',
     );
+  }
+}
+
+/** Removing a person's last second factor, where the policy requires one of them. */
+export class LastFactorRequiredError extends AppError {
+  constructor() {
+    super(
+      'second_factor_required',
+      409,
+      'Your organization requires a second factor for your account, and this is your last one. Add a passkey or an authenticator app first, then remove this one.',
+    );
+  }
+}
+
+/** A destructive change asked for without ticking its "I understand" box. */
+export class NotUnderstoodError extends ValidationError {
+  constructor(what: string) {
+    super(`Tick “I understand” to ${what}. Nothing was removed.`, { understood: 'required' });
   }
 }

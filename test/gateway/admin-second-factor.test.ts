@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOTP, Secret } from 'otpauth';
-import { BrowserAgent, formsOf, formWithAction, type Form, type Page } from '../helpers/browser-agent.ts';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  formsOf,
+  formWithAction,
+  submitFilled,
+  type Form,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
@@ -86,7 +94,17 @@ describe('the console’s second-factor pages', () => {
     const header = /<h1>[\s\S]*?<p class="muted">((?:(?!<\/p>)[\s\S])*)<\/p>/.exec(page.html)?.[1] ?? '';
     expect(header).toContain('Created ');
     expect(header).not.toContain('<section');
-    page = await admin.submit(page, formWithAction(page, '/reset-factors'));
+    // A second step: without the box ticked, nothing is removed and the refusal is beside it.
+    const unticked = await submitFilled(admin, page, filledFormWithAction(page, '/reset-factors'));
+    expect(unticked.status).toBe(400);
+    expect(/id="reset-factors-error">([^<]*)</.exec(unticked.html)?.[1]).toBe(
+      'Tick “I understand” to reset the second factor. Nothing was removed.',
+    );
+    expect(unticked.html).toMatch(
+      /<input type="checkbox" name="understood" value="yes" required aria-invalid="true" aria-describedby="reset-factors-error" autofocus>/,
+    );
+    expect(await gateway.models.TotpFactor.count({ where: { userId: alice.id } })).toBe(1);
+    page = await admin.submit(page, formWithAction(page, '/reset-factors'), { understood: 'yes' });
     expect(page.html).toContain('Reset the second factor of alice');
     expect(page.html).toContain('None set up.');
     expect(await gateway.models.TotpFactor.count({ where: { userId: alice.id } })).toBe(0);

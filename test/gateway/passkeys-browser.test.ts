@@ -179,6 +179,12 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     await alice.page.fill('li.passkey:has-text("Phone") form.rename-passkey input[name=name]', 'Work phone');
     await clickAndReturn(alice.page, 'li.passkey:has-text("Phone") form.rename-passkey button');
     expect(await notice(alice.page)).toBe('Renamed the passkey to “Work phone”.');
+    // The browser posts a removal only with its box ticked (no script: the box is required).
+    const understood = 'li.passkey:has-text("Laptop") form.remove-passkey input[name=understood]';
+    expect(await alice.page.locator(understood).evaluate((box: HTMLInputElement) => box.validity.valueMissing)).toBe(
+      true,
+    );
+    await alice.page.check(understood);
     await clickAndReturn(alice.page, 'li.passkey:has-text("Laptop") form.remove-passkey button');
     expect(await notice(alice.page)).toBe('Removed the passkey “Laptop”.');
     expect(await alice.page.locator('.passkey-name').allInnerTexts()).toEqual(['Work phone']);

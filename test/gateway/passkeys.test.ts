@@ -2,7 +2,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { TOTP, Secret } from 'otpauth';
-import { BrowserAgent, formsOf, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  formsOf,
+  formWithAction,
+  signInThrough,
+  submitFilled,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { addPerson, registerTestApp, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { SoftwarePasskey } from '../helpers/software-passkey.ts';
 import { discover } from '../helpers/rp.ts';
@@ -14,6 +22,9 @@ import { setPasswordless } from '../../gateway/factors/passkeys/passwordless-pol
 import { resetFactors } from '../../gateway/factors/reset-factors.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
 import { MFA_ACR } from '../../gateway/factors/acr.ts';
+import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
+import { createUnit } from '../../gateway/accounts/units.ts';
+import { Op } from 'sequelize';
 
 const REDIRECT = 'http://localhost:9/cb';
 let gateway: TestGateway;
@@ -483,6 +494,9 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
       });
     expect(noticeOf(await post(`/account/security/passkeys/${key.id}/remove`))).toContain('Confirm it is you first');
     expect(noticeOf(await post('/account/security/recovery-codes'))).toContain('Confirm it is you first');
+    expect(noticeOf(await post('/account/security/totp/remove', { understood: 'yes' }))).toContain(
+      'Confirm it is you first',
+    );
     expect((await askOptions(agent, page, '/account/security/passkeys/options')).status).toBe(403);
     expect(await gateway.models.Passkey.count({ where: { id: key.id } })).toBe(1);
     // Renaming needs only the session.
@@ -519,6 +533,86 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
     await resetFactors(admin(), 'eng-admin');
   });
 
+  it('asks for a ticked box before a removal, and keeps the last factor the policy requires', async () => {
+    await createUnit(admin(), { path: 'campus/eng/lab', name: 'Laboratory' });
+    await addPerson(gateway, 'sam', { units: ['campus/eng/lab'] });
+    const sam = await userNamed('sam');
+    const agent = new BrowserAgent();
+    await signInThrough(agent, url('/account/security'), 'sam', DEMO_PASSWORD);
+    expect(codesOn(await addPasskeyOnAccountPage(agent, new SoftwarePasskey(gateway.issuer), 'Laptop'))).toHaveLength(
+      10,
+    );
+    let page = await agent.navigate(url('/account/security'));
+    expect(page.html).toContain('“Laptop” will no longer sign me in, and my sign-in will ask for my password alone.');
+    const unticked = await submitFilled(agent, page, filledFormWithAction(page, '/remove'));
+    expect(noticeOf(unticked)).toBe('Tick “I understand” to remove the passkey. Nothing was removed.');
+    expect(await gateway.models.Passkey.count({ where: { userId: sam.id } })).toBe(1);
+
+    // Required of the unit now: the last factor stays, said on the page and refused to a post.
+    await requireSecondFactor(admin(), { kind: 'unit', value: 'campus/eng/lab' });
+    page = await agent.navigate(url('/account/security'));
+    expect(page.html).toContain('id="last-factor-kept"');
+    expect(page.html).not.toContain('/remove"');
+    const laptop = (await gateway.models.Passkey.findOne({ where: { userId: sam.id } }))!;
+    const refused = await agent.submit(
+      page,
+      { action: `/account/security/passkeys/${laptop.id}/remove`, method: 'post', fields: {} },
+      { _csrf: /name="_csrf" value="([^"]+)"/.exec(page.html)![1]!, understood: 'yes' },
+    );
+    expect(noticeOf(refused)).toBe(
+      'Your organization requires a second factor for your account, and this is your last one. Add a passkey or an authenticator app first, then remove this one.',
+    );
+    expect(await gateway.models.Passkey.count({ where: { userId: sam.id } })).toBe(1);
+    expect(await gateway.models.RecoveryCode.count({ where: { userId: sam.id, usedAt: null } })).toBe(10);
+
+    // With another beside it, it goes; then the other is the last.
+    await addPasskeyOnAccountPage(agent, new SoftwarePasskey(gateway.issuer), 'Phone');
+    page = await agent.navigate(url('/account/security'));
+    page = await agent.submit(page, formWithAction(page, `/passkeys/${laptop.id}/remove`));
+    expect(noticeOf(page)).toBe('Removed the passkey “Laptop”.');
+    expect(page.html).toContain('id="last-factor-kept"');
+
+    // No longer required: the last one goes, and the recovery codes that stood in for it.
+    await dropSecondFactorRequirement(admin(), { kind: 'unit', value: 'campus/eng/lab' });
+    page = await agent.navigate(url('/account/security'));
+    page = await agent.submit(page, formWithAction(page, '/remove'));
+    expect(noticeOf(page)).toBe(
+      'Removed the passkey “Phone”. You have no second factor now: your sign-in asks for your password alone.',
+    );
+    expect(textOf(page, 'factor-status')).toContain('No second factor yet');
+    expect(await gateway.models.RecoveryCode.count({ where: { userId: sam.id } })).toBe(0);
+    const entry = (await gateway.models.AuditEvent.findAll({ where: { action: 'passkey.remove', target: 'sam' } })).at(
+      -1,
+    )!;
+    expect(JSON.parse(entry.details!)).toMatchObject({ name: 'Phone', recoveryCodes: 10 });
+  });
+
+  it('lets a person remove their own authenticator app, once they tick the box', async () => {
+    await addPerson(gateway, 'tia');
+    const agent = new BrowserAgent();
+    await signInThrough(agent, url('/account/security'), 'tia', DEMO_PASSWORD);
+    await enrolTotp('tia');
+    const tia = await userNamed('tia');
+    let page = await agent.navigate(url('/account/security'));
+    expect(page.html).toContain('id="remove-totp"');
+    page = await submitFilled(agent, page, filledFormWithAction(page, '/account/security/totp/remove'));
+    expect(noticeOf(page)).toBe('Tick “I understand” to remove the authenticator app. Nothing was removed.');
+    expect(await gateway.models.TotpFactor.count({ where: { userId: tia.id } })).toBe(1);
+
+    page = await agent.submit(page, formWithAction(page, '/account/security/totp/remove'));
+    expect(noticeOf(page)).toBe(
+      'Removed the authenticator app: its codes no longer work. You have no second factor now: your sign-in asks for your password alone.',
+    );
+    // Set up again at once (a new phone): a new key is shown.
+    expect(page.html).toContain('id="totp-secret"');
+    expect(await gateway.models.TotpFactor.count({ where: { userId: tia.id, confirmedAt: { [Op.ne]: null } } })).toBe(
+      0,
+    );
+    expect(await gateway.models.RecoveryCode.count({ where: { userId: tia.id } })).toBe(0);
+    const entry = await gateway.models.AuditEvent.findOne({ where: { action: 'factor.remove', target: 'tia' } });
+    expect(JSON.parse(entry!.details!)).toEqual({ factor: 'totp', recoveryCodes: 10 });
+  });
+
   it('keeps one person away from another’s passkeys', async () => {
     const bobs = await storedPasskey('bob', 'Bob’s key');
     const agent = new BrowserAgent();
@@ -528,7 +622,7 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
     for (const action of ['rename', 'remove']) {
       const tried = await agent.navigate(url(`/account/security/passkeys/${bobs.id}/${action}`), {
         method: 'POST',
-        body: new URLSearchParams({ _csrf: csrf, name: 'Mine now' }),
+        body: new URLSearchParams({ _csrf: csrf, name: 'Mine now', understood: 'yes' }),
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       });
       expect(noticeOf(tried)).toBe('No such passkey on your account');

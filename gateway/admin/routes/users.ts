@@ -24,6 +24,7 @@ import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { factorsOf } from '../../factors/factor-status.ts';
 import { resetFactors } from '../../factors/reset-factors.ts';
+import { NotUnderstoodError } from '../../factors/errors.ts';
 
 const newUserInput = (body: Body) => ({
   username: text(body, 'username'),
@@ -94,6 +95,7 @@ type FormState = {
   values?: Record<string, unknown>;
   failure?: FormFailure & { chatMove?: ChatMove };
   resetFailure?: FormFailure;
+  factorFailure?: FormFailure;
 };
 
 /** Users: the searchable list, create, edit (profile, units, roles, status), password reset, sign out everywhere and unlock. */
@@ -144,9 +146,10 @@ export function userRoutes(kit: ConsoleKit): Router {
         errors: state.failure?.errors ?? {},
         resetErrors: state.resetFailure?.errors ?? {},
         notice: failure?.notice,
+        factorError: state.factorFailure?.notice,
         chatMove: state.failure?.chatMove,
       },
-      failure?.status,
+      failure?.status ?? state.factorFailure?.status,
     );
   }
 
@@ -204,6 +207,11 @@ export function userRoutes(kit: ConsoleKit): Router {
   });
 
   router.post('/users/:id/reset-factors', formBody, kit.csrf.check, async (req, res) => {
+    // It removes every factor at once: only with the box beside the button ticked.
+    if (text(bodyOf(req), 'understood') !== 'yes') {
+      const factorFailure = formFailure(new NotUnderstoodError('reset the second factor'));
+      return renderForm(req, res, String(req.params.id), { factorFailure });
+    }
     const user = await resetFactors(kit.context(req), String(req.params.id));
     setFlash(
       req,

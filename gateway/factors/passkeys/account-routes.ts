@@ -1,4 +1,5 @@
 import express, { Router, type Request, type Response } from 'express';
+import { Op } from 'sequelize';
 import { isAppError } from '../../../core/errors.ts';
 import type { LoginPolicy } from '../../accounts/authenticate.ts';
 import type { GatewayContext } from '../../context.ts';
@@ -6,12 +7,14 @@ import type { Csrf } from '../../http/csrf.ts';
 import type { User } from '../../models/index.ts';
 import type { PortalUser } from '../../portal/sign-in.ts';
 import { CONFIRMATION_WINDOW_SECONDS, confirmedRecently, confirmIdentity } from '../confirm-identity.ts';
+import { secondFactorRequired } from '../policy.ts';
 import { regenerateRecoveryCodes } from '../regenerate-recovery-codes.ts';
 import { hasConfirmedTotp, type TotpDeps } from '../totp.ts';
 import { beginPasskeyAssertion, verifyPasskeyAssertion } from './assertion.ts';
 import { ConfirmationNeededError } from './errors.ts';
 import { answerOptions, jsonBody } from './json-answers.ts';
-import { listPasskeys, removePasskey, renamePasskey } from './manage-passkeys.ts';
+import { listPasskeys, renamePasskey } from './manage-passkeys.ts';
+import { accountRemovalRoutes } from '../removal-routes.ts';
 import type { PasskeyPageScript } from './page-script.ts';
 import { beginPasskeyRegistration, finishPasskeyRegistration } from './registration.ts';
 import type { PasskeyDeps } from './relying-party.ts';
@@ -47,7 +50,8 @@ const form = express.urlencoded({ extended: false, limit: '48kb', parameterLimit
 export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   const router = Router();
 
-  const { person, post, mustBeConfirmed, body, locals } = accountPageHelpers(deps);
+  const helpers = accountPageHelpers(deps);
+  const { person, post, mustBeConfirmed, body, locals } = helpers;
   router.get('/security', locals);
   router.post('/security/totp', locals);
 
@@ -136,16 +140,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
     }),
   );
 
-  router.post(
-    '/security/passkeys/:id/remove',
-    form,
-    deps.csrf.check,
-    post(async (req, _res, user) => {
-      mustBeConfirmed(req);
-      const removed = await removePasskey(deps.context(req), user, req.params.id);
-      return `Removed the passkey “${removed.name}”.`;
-    }),
-  );
+  router.use(accountRemovalRoutes(deps, helpers));
 
   router.post(
     '/security/recovery-codes',
@@ -159,6 +154,19 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   );
 
   return router;
+}
+
+/**
+ * Whether the person holds a single second factor (`lastFactor`), and whether the policy then keeps them
+ * from removing it (`keepLastFactor`): the page says so instead of offering the Remove button.
+ */
+async function lastFactorOf(ctx: GatewayContext, user: User) {
+  const [apps, passkeys] = await Promise.all([
+    ctx.models.TotpFactor.count({ where: { userId: user.id, confirmedAt: { [Op.ne]: null } } }),
+    ctx.models.Passkey.count({ where: { userId: user.id } }),
+  ]);
+  const lastFactor = apps + passkeys === 1;
+  return { lastFactor, keepLastFactor: lastFactor && (await secondFactorRequired(ctx, user)) };
 }
 
 /** What every route of the page shares: who is signed in, form posts that answer with a notice, the page's locals. */
@@ -209,6 +217,7 @@ export function accountPageHelpers(deps: AccountPasskeyDeps) {
           confirmMinutes: CONFIRMATION_WINDOW_SECONDS / 60,
           confirmWithCode: await hasConfirmedTotp(ctx, user.id),
           mayRegenerateCodes: await hasSecondFactor(ctx, user.id),
+          ...(await lastFactorOf(ctx, user)),
           passkeySignIn: await passwordlessAllowed(ctx),
           accountNotice: req.session.accountNotice,
         });

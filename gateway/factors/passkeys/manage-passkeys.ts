@@ -3,6 +3,7 @@ import { audit } from '../../audit.ts';
 import type { GatewayContext } from '../../context.ts';
 import type { User } from '../../models/index.ts';
 import { inTransaction } from '../../transaction.ts';
+import { afterFactorRemoved, holdPerson } from '../last-factor.ts';
 import { asPerson } from './person.ts';
 import { presentPasskey, type PresentedPasskey } from './present-passkey.ts';
 import { parsePasskeyName } from './registration.ts';
@@ -47,14 +48,17 @@ export async function renamePasskey(
   });
 }
 
+/** Removes one of the person's passkeys; where it was their last second factor, afterFactorRemoved decides. */
 export async function removePasskey(ctx: GatewayContext, user: User, id: unknown): Promise<PresentedPasskey> {
   return inTransaction(asPerson(ctx, user), async (ctx) => {
+    await holdPerson(ctx, user);
     const passkey = await ownPasskey(ctx, user, id);
     await passkey.destroy({ transaction: ctx.tx });
+    const recoveryCodes = await afterFactorRemoved(ctx, user);
     await audit(ctx, {
       action: 'passkey.remove',
       target: user.username,
-      details: { passkey: passkey.id, name: passkey.name },
+      details: { passkey: passkey.id, name: passkey.name, ...(recoveryCodes > 0 ? { recoveryCodes } : {}) },
     });
     return presentPasskey(passkey);
   });
