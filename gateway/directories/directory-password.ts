@@ -3,8 +3,10 @@ import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
 import { AccountDisabledError, type DirectoryPasswordCheck } from '../accounts/authenticate.ts';
 import type { GatewayContext } from '../context.ts';
+import type { DirectoryAccount } from '../models/directories.ts';
 import type { User } from '../models/index.ts';
 import { endpointOf, withDirectory } from './connection.ts';
+import { disableFoundAtSignIn, type Ending, goneFromDirectory, isTheirEntry } from './ended-at-sign-in.ts';
 import { idBytes } from './entry-id.ts';
 import { DirectoryUnavailableError, UnusableEntryError } from './errors.ts';
 import { AD_ACCOUNT_DISABLED } from './presets.ts';
@@ -97,7 +99,9 @@ export async function loggingUnanswered<T>(logger: Logger, work: () => Promise<T
  * Checks the password of a person who came from a directory, by a bind there as that person; null for
  * a local account. Their entry is found by the service account first (a search, not a DN put together
  * from the name). A directory that does not answer throws DirectoryUnavailableError, which the sign-in
- * shows as "try again later" without counting a failure.
+ * shows as "try again later" without counting a failure. An active person whom the directory answers
+ * it no longer has, or marks disabled, is disabled for it at once (ended-at-sign-in.ts), whatever the
+ * password typed; the answer is the one it would have been anyway.
  */
 export function directoryPasswordCheck(deps: { sealer: Sealer; logger: Logger }): DirectoryPasswordCheck {
   return async (ctx: GatewayContext, user: User, password: string) => {
@@ -107,19 +111,47 @@ export function directoryPasswordCheck(deps: { sealer: Sealer; logger: Logger })
     if (!directory) return false;
     if (password === '') return false;
     const endpoint = endpointOf(directory, deps.sealer);
-    return loggingUnanswered(deps.logger, () =>
-      withDirectory(endpoint, async (client) => {
-        const found = await findPersonDn(client, endpoint.settings, user.username, link.entryId);
-        if (!found) {
-          if (link.entryId !== null) await refuseNewEntry(client, endpoint.settings, user.username, password);
-          return false;
-        }
-        if (!(await bindsAs(client, found.dn, password))) return false;
-        if (found.disabled) throw new AccountDisabledError();
-        return true;
-      }),
-    );
+    const found: { ending: Ending | null } = { ending: null };
+    try {
+      return await loggingUnanswered(deps.logger, () =>
+        withDirectory(endpoint, (client) => bindAsPerson(client, endpoint.settings, { user, link, password }, found)),
+      );
+    } finally {
+      if (found.ending) await disableFoundAtSignIn(ctx, link, directory, found.ending, deps.logger);
+    }
   };
+}
+
+/**
+ * Finds the person's entry and binds as it with the password. What the directory says of the person on the
+ * way, before any bind (as the service account), is left in `found`: gone from it, or disabled there.
+ */
+async function bindAsPerson(
+  client: Client,
+  s: DirectorySettings,
+  { user, link, password }: { user: User; link: DirectoryAccount; password: string },
+  found: { ending: Ending | null },
+): Promise<boolean> {
+  const entry = await findPersonDn(client, s, user.username, link.entryId);
+  const active = user.status === 'active';
+  if (!entry) {
+    if (active && (await definitelyGone(client, s, user, link))) found.ending = 'gone from the directory';
+    if (link.entryId !== null) await refuseNewEntry(client, s, user.username, password);
+    return false;
+  }
+  if (active && entry.disabled && isTheirEntry(entry, s, link)) found.ending = 'disabled in the directory';
+  if (!(await bindsAs(client, entry.dn, password))) return false;
+  if (entry.disabled) throw new AccountDisabledError();
+  return true;
+}
+
+/** goneFromDirectory, where a search that fails is no answer, and the sign-in goes on as it would. */
+async function definitelyGone(client: Client, s: DirectorySettings, user: User, link: DirectoryAccount) {
+  try {
+    return await goneFromDirectory(client, s, user, link);
+  } catch {
+    return false;
+  }
 }
 
 /**

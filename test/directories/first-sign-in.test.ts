@@ -194,6 +194,18 @@ describe('an entry disabled in the directory', () => {
     // A sync skips it too.
     expect(await sync(gateway, 'campus-ad')).toMatchObject({ added: 0, skippedDisabled: 1 });
   });
+
+  it('disables someone here already at the next sign-in with their name, as a sync would, answering as before', async () => {
+    await addAdPerson('dag', 'Dag Dale', 'dag-directory-pw');
+    expect(passedLogin(await attempt('dag', 'dag-directory-pw'))).toBe(true);
+    await ad.replace(adDn('dag'), 'userAccountControl', ['514']);
+    expect(alertOf(await attempt('dag', 'not-the-password'))).toBe('Wrong username or password.');
+    expect((await userNamed('dag'))!.status).toBe('disabled');
+    expect(await lastEvent('user.disable', 'dag')).toMatchObject({
+      details: { directory: 'campus-ad', reason: 'disabled in the directory (found at a sign-in)' },
+    });
+    expect(alertOf(await attempt('dag', 'dag-directory-pw'))).toMatch(/^This account is disabled/);
+  });
 });
 
 describe('an entry that cannot become a person', () => {

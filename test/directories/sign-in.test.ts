@@ -12,6 +12,7 @@ import { resetPassword } from '../../gateway/accounts/update-user.ts';
 import { openDirectory, endpointOf } from '../../gateway/directories/connection.ts';
 import { findPersonDn, personFilter } from '../../gateway/directories/directory-password.ts';
 import { directorySettingsOf } from '../../gateway/directories/settings.ts';
+import { updateDirectory } from '../../gateway/directories/update-directory.ts';
 import { asOperator, passedLogin, register, RESET_URL, sealerOf, sync } from './fixtures.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
@@ -27,6 +28,8 @@ const people = {
   pia: { uid: 'pia', name: 'Pia Park', password: 'pia-in-the-directory', ous: ['Library'] },
   quinn: { uid: 'quinn', name: 'Quinn Quist', password: 'quinn-in-the-directory', ous: ['Library'] },
   rosa: { uid: 'rosa', name: 'Rosa Ruiz', password: 'rosa-in-the-directory', ous: ['Library'] },
+  sven: { uid: 'sven', name: 'Sven Strand', password: 'sven-in-the-directory', ous: ['Library'] },
+  tara: { uid: 'tara', name: 'Tara Toft', password: 'tara-in-the-directory', ous: ['Library'] },
 };
 const dnOf = (p: { uid: string; ous: string[] }) => personDn(p);
 
@@ -214,6 +217,59 @@ describe('a directory that does not answer', () => {
       });
       expect((await userNamed('quinn')).failedLogins).toBe(0);
     });
+  });
+});
+
+describe('someone taken off the directory', () => {
+  const linkOf = async (username: string) =>
+    (await gateway.models.DirectoryAccount.findByPk((await userNamed(username)).id))!;
+
+  it('is disabled by the next sign-in with their name, which answers as before, and loses every session and token', async () => {
+    const { sven } = people;
+    const { tokens, agent } = await codeFlow(rp, REDIRECT, 'sven', {}, undefined, sven.password);
+    await ldap.removeEntry(dnOf(sven));
+    // A directory that does not answer says nothing of anyone.
+    await ldap.pause();
+    try {
+      expect((await attempt('sven', sven.password)).status).toBe(503);
+    } finally {
+      await ldap.resume();
+    }
+    expect((await userNamed('sven')).status).toBe('active');
+
+    const page = await attempt('sven', sven.password);
+    expect(page.status).toBe(401);
+    expect(alertOf(page)).toBe('Wrong username or password.');
+    expect((await userNamed('sven')).status).toBe('disabled');
+    expect((await linkOf('sven')).disabledByDirectory).toBe(true);
+    await expect(client.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toThrow();
+    const silent = client.buildAuthorizationUrl(rp, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      prompt: 'none',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const back = await agent.navigate(silent.toString(), {}, REDIRECT);
+    expect(new URL(back.url).searchParams.get('error')).toBe('login_required');
+  });
+
+  it('disables nobody when the search finds no one at all (a filter gone wrong), nor someone the directory renamed', async () => {
+    const { tara } = people;
+    const edit = (userFilter: string) =>
+      updateDirectory(asOperator(gateway), sealerOf(gateway), 'campus-ldap', { userFilter });
+    await edit('(objectClass=organizationalRole)');
+    try {
+      expect((await attempt('pia', 'not-pias-password')).status).toBe(401);
+    } finally {
+      await edit('(objectClass=inetOrgPerson)');
+    }
+    expect((await userNamed('pia')).status).toBe('active');
+
+    // Found by the id their link keeps, as the sync finds them.
+    await ldap.moveEntry(dnOf(tara), dnOf({ ...tara, uid: 'tara-t' }));
+    expect((await attempt('tara', 'not-taras-password')).status).toBe(401);
+    expect((await userNamed('tara')).status).toBe('active');
   });
 });
 
