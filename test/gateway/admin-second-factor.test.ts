@@ -88,7 +88,7 @@ describe('the console’s second-factor pages', () => {
 
     const alice = await userNamed('alice');
     let page = await admin.navigate(url(`/admin/users/${alice.id}`));
-    expect(page.html).toContain('An authenticator app is set up; 10 recovery code(s) left.');
+    expect(page.html).toContain('An authenticator app is set up; 10 recovery codes left.');
     // The person's status and dates stay under their name, above the section (a section inside the
     // paragraph would end it early in a browser, leaving them below the second factor).
     const header = /<h1>[\s\S]*?<p class="muted">((?:(?!<\/p>)[\s\S])*)<\/p>/.exec(page.html)?.[1] ?? '';

@@ -281,7 +281,7 @@ describe('passkey answers that are not what they claim', () => {
       name: '   ',
       response: 'garbage',
     });
-    expect(noticeOf(nameless)).toBe('Give the passkey a name');
+    expect(noticeOf(nameless)).toBe('Give the passkey a name.');
     expect(await gateway.models.Passkey.count({ where: { userId: (await userNamed('carol')).id } })).toBe(0);
   });
 });
@@ -641,16 +641,25 @@ describe('the console', () => {
     const list = await agent.navigate(url('/admin/users?q=carol'));
     const row = /carol<\/a><\/td>[\s\S]*?<\/tr>/.exec(list.html)![0];
     expect(row).toContain('authenticator app');
-    expect(row).toContain('2 passkey(s)');
-    expect(row).toContain('10 code(s) left');
+    expect(row).toContain('2 passkeys');
+    expect(row).toContain('10 codes left');
     const carol = await userNamed('carol');
     let page = await agent.navigate(url(`/admin/users/${carol.id}`));
-    expect(page.html).toContain('An authenticator app is set up; 2 passkey(s); 10 recovery code(s) left.');
+    expect(page.html).toContain('An authenticator app is set up; 2 passkeys; 10 recovery codes left.');
+    // One of each is said in the singular.
+    await gateway.models.Passkey.destroy({ where: { userId: carol.id, name: 'YubiKey' } });
+    const codes = await gateway.models.RecoveryCode.findAll({ where: { userId: carol.id } });
+    for (const code of codes.slice(1)) await code.update({ usedAt: new Date() });
+    const one = /carol<\/a><\/td>[\s\S]*?<\/tr>/.exec((await agent.navigate(url('/admin/users?q=carol'))).html)![0];
+    expect(one).toContain('>1 passkey<');
+    expect(one).toContain('1 code left');
+    page = await agent.navigate(url(`/admin/users/${carol.id}`));
+    expect(page.html).toContain('An authenticator app is set up; 1 passkey; 1 recovery code left.');
     page = await agent.submit(page, formWithAction(page, '/reset-factors'));
     expect(page.html).toContain('None set up.');
     expect(await gateway.models.Passkey.count({ where: { userId: carol.id } })).toBe(0);
     const reset = await gateway.models.AuditEvent.findOne({ where: { action: 'user.reset_factors', target: 'carol' } });
-    expect(JSON.parse(reset!.details!)).toEqual({ totp: true, recoveryCodes: 10, passkeys: 2 });
+    expect(JSON.parse(reset!.details!)).toEqual({ totp: true, recoveryCodes: 10, passkeys: 1 });
 
     page = await agent.navigate(url('/admin/second-factor'));
     expect(page.html).toContain('<strong>Off:</strong>');

@@ -314,6 +314,8 @@ describe('the account page', () => {
       code: await authenticator.next(),
     });
     expect(done.html).toContain('shown only now');
+    // Said as on the page of new codes: the codes are kept away from every device that signs in.
+    expect(done.html).toContain('somewhere safe, away from your phone and security keys.');
     expect([...done.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
     const after = await agent.navigate(accountUrl());
     expect(after.html).toContain('An authenticator app is set up');

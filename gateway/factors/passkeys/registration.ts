@@ -32,8 +32,8 @@ const ALGORITHMS = [-8, -7, -257];
 export const passkeyNameSchema = z
   .string()
   .trim()
-  .min(1, 'Give the passkey a name')
-  .max(64, 'A name has at most 64 characters');
+  .min(1, 'Give the passkey a name.')
+  .max(64, 'A name has at most 64 characters.');
 
 export function parsePasskeyName(input: unknown): string {
   const parsed = passkeyNameSchema.safeParse(input);
