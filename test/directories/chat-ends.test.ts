@@ -63,7 +63,7 @@ describe('a directory person moved to units another domain serves, or none', () 
     const report = await sync(gateway, 'campus-ldap');
     expect(report.names.updated).toContain('omar');
 
-    await expect(ended).resolves.toEqual({ code: 4403, reason: 'left_domain' });
+    await expect(ended).resolves.toEqual({ code: 4403, reason: 'left_domain', why: 'left_domain' });
     const user = await gateway.models.User.findOne({ where: { username: 'omar' } });
     expect(user!.status).toBe('active');
     await expect(omarChat.login.tokenFor(library.url)).rejects.toMatchObject({ error: 'invalid_target' });
