@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RawData, WebSocket } from 'ws';
 import type { ClockTimer } from '../../core/clock.ts';
-import { isAppError } from '../../core/errors.ts';
+import { isAppError, RateLimitedError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Identity, TokenVerifier } from '../auth/token-verifier.ts';
 import type { NodeServices } from '../context.ts';
@@ -280,8 +280,14 @@ function acked(live: Live, frame: ClientFrame, reply: ServerFrame, arrivedAt: nu
 }
 
 function errorFrame(logger: Logger, error: unknown, re: string): ServerFrame {
+  // A refusal for pace says when to ask again, as the frame limit's does (the SDK waits that long).
+  const retry = error instanceof RateLimitedError ? { retryAfterMs: error.retryAfterSeconds * 1000 } : {};
   if (isAppError(error))
-    return serverFrame('error', { code: wireCode(error.code), message: error.message, ...fieldsOf(error) }, re);
+    return serverFrame(
+      'error',
+      { code: wireCode(error.code), message: error.message, ...fieldsOf(error), ...retry },
+      re,
+    );
   logger.error({ err: error }, 'frame handler failed');
   return serverFrame('error', { code: 'internal_error', message: 'Something went wrong; try again' }, re);
 }

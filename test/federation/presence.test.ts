@@ -141,7 +141,10 @@ describe('presence across colleges', () => {
     // Naming again whom it watches costs nothing; new ones beyond the allowance are refused.
     expect(await query('q3', watched)).toMatchObject({ type: 'presence.result' });
     const more = [DAVE, ...madeUp('crowd-c', 99)];
-    expect(await query('q4', more)).toMatchObject({ type: 'error', code: 'rate_limited' });
+    const refused = await query('q4', more);
+    expect(refused).toMatchObject({ type: 'error', code: 'rate_limited' });
+    // It says when to ask again, as the frame limit does, so a client does not guess.
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
     // Dave was not watched: the socket hears of Petra coming, not of Dave before her.
     const dave = await as('dave', 'eng');
     const petra = await as('petra', 'eng');
