@@ -74,17 +74,31 @@ describe('errors on the account page', () => {
       password: 'a new passphrase',
       confirmation: 'a new passphrase',
     });
-    expect(wrong.url).toBe(url('/account/security#password'));
+    // The page itself, not a redirect to #password (where Chromium skips autofocus), with no fragment.
+    expect(wrong.status).toBe(401);
+    expect(wrong.url).toBe(url('/account/security/password'));
+    expect(wrong.headers.get('cache-control')).toBe('no-store');
     expect(textOf(wrong, 'password-error')).toBe('That is not your current password. Nothing was changed.');
     expect(at(wrong, 'id="password-heading"')).toBeLessThan(at(wrong, 'id="password-error"'));
     expect(at(wrong, 'id="password-error"')).toBeLessThan(at(wrong, 'id="change-password"'));
-    expect(wrong.html).toMatch(/<input id="current-password"[^>]* autofocus>/);
+    // The field it is about: described by the error, focused, emptied; the new password kept as typed.
+    expect(wrong.html).toMatch(
+      /<input id="current-password"[^>]* value="" required aria-invalid="true" aria-describedby="password-error" autofocus>/,
+    );
+    expect(wrong.html).toMatch(/<input id="new-password"[^>]* value="a new passphrase" required>/);
+    expect(wrong.html).toMatch(/<input id="new-password-again"[^>]* value="a new passphrase" required>/);
+    expect([...wrong.html.matchAll(/ autofocus/g)]).toHaveLength(1);
     expect(wrong.html).not.toContain('id="account-notice"');
     expect(wrong.html).not.toContain('id="totp-error"');
     expect(alerts(wrong)).toBe(1);
 
     const differ = await submit({ current: DEMO_PASSWORD, password: 'a new passphrase', confirmation: 'another one' });
+    expect(differ.status).toBe(400);
     expect(textOf(differ, 'password-error')).toBe('The two new passwords differ: type the same new password twice.');
+    expect(differ.html).toMatch(
+      /<input id="new-password"[^>]* value="" required aria-invalid="true" aria-describedby="password-error" autofocus>/,
+    );
+    expect(differ.html).toMatch(/<input id="new-password-again"[^>]* value="" required>/);
 
     // Said once: the page opened again shows no error.
     const again = await here.agent.navigate(url('/account/security'));

@@ -121,7 +121,8 @@ describe('changing one’s own password on the account page', () => {
     const here = await accountPage('quin');
 
     const wrong = await changePassword(here, { current: 'not my password', password: NEW_PASSWORD });
-    expect(wrong.url).toBe(url('/account/security#password'));
+    expect(wrong.status).toBe(401);
+    expect(wrong.url).toBe(url('/account/security/password'));
     expect(notice(wrong)).toBe('That is not your current password. Nothing was changed.');
     expect((await userNamed('quin')).passwordHash).toBe(quin.passwordHash);
     expect((await userNamed('quin')).failedLogins).toBe(1);
@@ -219,9 +220,12 @@ describe('changing one’s own password on the account page', () => {
       }),
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
     });
-    expect(response.status).toBe(303);
-    const page = await here.agent.navigate(url('/account/security'));
-    expect(notice(page)).toBe('Too many attempts; try again later');
+    // Said on the page shown again, with when to come back.
+    expect(response.status).toBe(429);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(/id="password-error" role="alert">([^<]*)</.exec(await response.text())?.[1]).toBe(
+      'Too many attempts; try again later',
+    );
     expect((await userNamed('tam')).passwordHash).toBe(tam.passwordHash);
     expect((await userNamed('tam')).failedLogins).toBe(0);
   });

@@ -507,7 +507,9 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
     // A wrong password counts toward the lockout; a current code confirms.
     page = await agent.navigate(url('/account/security'));
     const wrong = await agent.submit(page, formWithAction(page, '/account/security/confirm'), { password: 'not-it' });
-    expect(noticeOf(wrong)).toBe('That is not your current password or a current code from your authenticator app.');
+    expect(/id="confirm-error" role="alert">([^<]*)</.exec(wrong.html)?.[1]).toBe(
+      'That is not your current password or a current code from your authenticator app.',
+    );
     expect((await userNamed('eng-admin')).failedLogins).toBe(1);
     const confirmed = await agent.submit(wrong, formWithAction(wrong, '/account/security/confirm'), { code: next() });
     expect(noticeOf(confirmed)).toContain('Confirmed.');

@@ -47,7 +47,7 @@ async function passwordStep(page: Page, username: string) {
 }
 
 describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser', () => {
-  it('shows the QR code under the gateway’s CSP, confirms a code, and then asks for one at sign-in', async () => {
+  it('shows the QR code under the gateway’s CSP, confirms a code, asks for one at sign-in, and focuses a refused field', async () => {
     const { page, errors } = await watchedPage();
     await page.goto(`${gateway.issuer}/account/security`);
     await passwordStep(page, 'alice');
@@ -76,6 +76,16 @@ describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser'
     await other.page.fill('#code', code(0));
     await other.page.click('form[action$="/code"] button[type=submit]');
     await other.page.waitForURL(`${gateway.issuer}/`);
+
+    // A refused password change: the focus is on the field it is about, the new password kept.
+    await page.goto(`${gateway.issuer}/account/security`);
+    await page.fill('#current-password', 'not my password');
+    await page.fill('#new-password', 'a new passphrase');
+    await page.fill('#new-password-again', 'a new passphrase');
+    await page.click('#change-password button[type=submit]');
+    await page.waitForSelector('#password-error');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('current-password');
+    expect(await page.inputValue('#new-password')).toBe('a new passphrase');
 
     expect(errors).toEqual([]);
     expect(other.errors).toEqual([]);

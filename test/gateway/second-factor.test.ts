@@ -349,6 +349,22 @@ describe('the account page', () => {
     // A wrong password counts toward the lockout; the right one opens the setup.
     const wrong = await agent.submit(page, formWithAction(page, '/account/security/confirm'), { password: 'not-it' });
     expect((await userNamed('ivy')).failedLogins).toBe(1);
+    // Said beside its form, on the field to type again, which has the focus (no fragment in the address).
+    expect(wrong.status).toBe(401);
+    expect(wrong.url).toBe(accountUrl('/confirm'));
+    expect(/id="confirm-error" role="alert">([^<]*)</.exec(wrong.html)?.[1]).toBe(
+      'That is not your current password or a current code from your authenticator app.',
+    );
+    const [heading, error, form] = ['id="confirm-heading"', 'id="confirm-error"', 'id="confirm-secret"'].map((m) =>
+      wrong.html.indexOf(m),
+    );
+    expect(heading).toBeGreaterThan(-1);
+    expect(heading!).toBeLessThan(error!);
+    expect(error!).toBeLessThan(form!);
+    expect(wrong.html).toMatch(
+      /<input id="confirm-password"[^>]*autocomplete="current-password" aria-invalid="true" aria-describedby="confirm-error" autofocus>/,
+    );
+    expect(wrong.html).not.toContain('id="account-notice"');
     page = await agent.submit(wrong, formWithAction(wrong, '/account/security/confirm'), { password: DEMO_PASSWORD });
     const authenticator = Authenticator.fromPage(page);
     const done = await agent.submit(page, formWithAction(page, '/account/security/totp'), {
@@ -382,9 +398,10 @@ describe('the account page', () => {
       body: new URLSearchParams({ _csrf: csrf, code: await seen.next() }),
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
-    expect(/id="account-notice">([^<]*)</.exec(confirmed.html)?.[1]).toBe(
+    expect(/id="confirm-error" role="alert">([^<]*)</.exec(confirmed.html)?.[1]).toBe(
       'That is not your current password or a current code from your authenticator app.',
     );
+    expect(confirmed.html).toMatch(/<input id="confirm-code"[^>]* aria-describedby="confirm-error" autofocus>/);
   });
 
   it('closes a setup left open for ten minutes, and shows a new key', async () => {

@@ -51,22 +51,43 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   const router = Router();
 
   const helpers = accountPageHelpers(deps);
-  const { person, post, mustBeConfirmed, body, locals } = helpers;
+  const { person, post, mustBeConfirmed, body, locals, back } = helpers;
   router.get('/security', locals);
-  router.post('/security/totp', locals);
+  // The page's forms that, refused, show the page again with the error beside them.
+  router.post(['/security/totp', '/security/password'], locals);
 
   router.post(
     '/security/confirm',
     form,
     deps.csrf.check,
-    post(async (req, _res, user) => {
-      await confirmIdentity(deps.context(req), deps.totp, deps.loginPolicy, user, {
-        password: body(req).password,
-        code: body(req).code,
-      });
-      req.session.securityConfirmedAt = Date.now();
-      return `Confirmed. For the next ${CONFIRMATION_WINDOW_SECONDS / 60} minutes you can change how you sign in.`;
-    }),
+    async (req, res, next) => {
+      try {
+        const user = await person(req);
+        if (!user) return res.redirect(303, '/portal/login');
+        const { password, code } = body(req);
+        try {
+          await confirmIdentity(deps.context(req), deps.totp, deps.loginPolicy, user, { password, code });
+        } catch (error) {
+          if (!isAppError(error)) throw error;
+          // The page again (the routes after these render it), the error beside the form and on its field.
+          res.status(error.status).locals.confirmError = {
+            text: error.message,
+            field: typeof code === 'string' && code.trim() ? 'code' : 'password',
+          };
+          return next();
+        }
+        req.session.securityConfirmedAt = Date.now();
+        back(
+          req,
+          res,
+          'success',
+          `Confirmed. For the next ${CONFIRMATION_WINDOW_SECONDS / 60} minutes you can change how you sign in.`,
+        );
+      } catch (error) {
+        next(error);
+      }
+    },
+    locals,
   );
 
   router.post(
@@ -228,5 +249,5 @@ export function accountPageHelpers(deps: AccountPasskeyDeps) {
       next(error);
     }
   };
-  return { person, post, mustBeConfirmed, body, locals };
+  return { person, post, mustBeConfirmed, body, locals, back };
 }

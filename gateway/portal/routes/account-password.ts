@@ -1,5 +1,6 @@
 import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { isAppError } from '../../../core/errors.ts';
+import { isAppError, ValidationError, type AppError } from '../../../core/errors.ts';
+import { setRetryAfter } from '../../../core/retry-after.ts';
 import type { LoginPolicy } from '../../accounts/authenticate.ts';
 import { changeOwnPassword } from '../../accounts/change-password.ts';
 import { signOutOwnSessions } from '../../accounts/sign-out-own-sessions.ts';
@@ -7,13 +8,6 @@ import type { GatewayContext } from '../../context.ts';
 import { directoryResetPages } from '../../directories/reset-page.ts';
 import type { Csrf } from '../../http/csrf.ts';
 import type { User } from '../../models/index.ts';
-
-declare module 'express-session' {
-  interface SessionData {
-    /** A refused password change, shown once beside the Password form (post, redirect, get). */
-    passwordError?: string;
-  }
-}
 
 export type AccountPasswordDeps = {
   context: (req: Request | null) => GatewayContext;
@@ -30,6 +24,28 @@ const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit
 
 const destroySession = (req: Request) =>
   new Promise<void>((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
+
+type PasswordField = 'current' | 'password' | 'confirmation';
+
+/**
+ * A refused change as the Password form shows it: the message beside the form, tied to the field it is
+ * about, which gets the focus (the new password, when the two new ones differ). The current password, or
+ * the two new ones, are emptied to be typed again; the others keep what was typed (the page is sent with
+ * no-store): the new ones when the current one is refused, the current one when a new one is.
+ */
+function presentPasswordError(error: AppError, body: Record<string, unknown>) {
+  const named = error instanceof ValidationError ? Object.keys(error.fields)[0] : undefined;
+  const field: PasswordField = named === 'password' || named === 'confirmation' ? named : 'current';
+  const typed = (name: PasswordField) => {
+    const value = body[name];
+    return typeof value === 'string' && value.length <= 200 ? value : '';
+  };
+  const kept =
+    field === 'current'
+      ? { password: typed('password'), confirmation: typed('confirmation') }
+      : { current: typed('current') };
+  return { text: error.message, field: field === 'current' ? 'current' : 'password', kept };
+}
 
 /**
  * Change password and "sign out everywhere" on `/account/security` (mounted on `/account` with the
@@ -50,8 +66,6 @@ export function accountPasswordRoutes(deps: AccountPasswordDeps): Router {
         res.locals.passwordHome = linked
           ? { directory: true, resetUrl: await directoryResetPages(ctx.models)(user) }
           : { directory: false };
-        res.locals.passwordError = req.session.passwordError;
-        delete req.session.passwordError;
       }
       next();
     } catch (error) {
@@ -59,13 +73,12 @@ export function accountPasswordRoutes(deps: AccountPasswordDeps): Router {
     }
   };
   router.get('/security', locals);
-  router.post('/security/totp', locals);
+  router.post(['/security/totp', '/security/confirm', '/security/password'], locals);
 
-  router.post(
-    '/security/password',
-    form,
-    deps.csrf.check,
-    deps.post(async (req, res, user) => {
+  router.post('/security/password', form, deps.csrf.check, async (req, res, next) => {
+    try {
+      const user = await deps.person(req);
+      if (!user) return res.redirect(303, '/portal/login');
       const body = req.body as Record<string, unknown>;
       try {
         await changeOwnPassword(deps.context(req), deps.loginPolicy, user, {
@@ -75,14 +88,19 @@ export function accountPasswordRoutes(deps: AccountPasswordDeps): Router {
         });
       } catch (error) {
         if (!isAppError(error)) throw error;
-        // Beside the Password form, not at the top of the page among the second factor's notices.
-        req.session.passwordError = error.message;
-        return res.redirect(303, '/account/security#password');
+        // The page again (the routes after these render it), not a redirect to #password: Chromium skips
+        // autofocus where the address has a fragment, and the fields typed would be lost.
+        setRetryAfter(res, error);
+        res.status(error.status).set('Cache-Control', 'no-store');
+        res.locals.passwordError = presentPasswordError(error, body);
+        return next();
       }
       await destroySession(req);
       res.redirect(303, '/account/password-changed');
-    }),
-  );
+    } catch (error) {
+      next(error);
+    }
+  });
 
   router.post(
     '/security/sign-out-everywhere',

@@ -53,7 +53,9 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
       status.totp || !confirmedRecently(req)
         ? null
         : await presentEnrolment(await beginTotpEnrolment(ctx, deps.totp, user, portalBinding(req)));
-    res.status(error?.status ?? 200).render('account-security', {
+    // A refused form of another section (confirm it is you, password) has set its own status already.
+    if (error) res.status(error.status);
+    res.render('account-security', {
       title: 'Sign-in security',
       username: user.username,
       status,
@@ -67,6 +69,15 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
   }
 
   router.get('/security', async (req, res, next) => {
+    try {
+      await page(req, res);
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // Reached only when their form was refused: the page again, with the error beside that form.
+  router.post(['/security/confirm', '/security/password'], async (req, res, next) => {
     try {
       await page(req, res);
     } catch (error) {
