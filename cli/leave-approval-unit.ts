@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { bindSecretKey } from '../core/bound-secret.ts';
 import { openDatabase } from '../core/database.ts';
 import type { Logger } from '../core/logger.ts';
 import { envPort, parseEnv, type Env } from '../core/config.ts';
@@ -37,6 +38,7 @@ export function leaveApprovalUnit(options: {
     name: 'leave-approval',
     async start(): Promise<RunningUnit> {
       const sequelize = await openDatabase(options.gateway.database);
+      bindSecretKey(sequelize, options.gateway.secretKey);
       let credentials;
       try {
         const ctx = { sequelize, models: defineGatewayModels(sequelize), actor: operator('demo'), ip: null };

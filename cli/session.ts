@@ -1,4 +1,5 @@
 import type { Sequelize } from 'sequelize';
+import { bindSecretKey } from '../core/bound-secret.ts';
 import { loadEnv } from '../core/config.ts';
 import { openDatabase, type DatabaseOptions } from '../core/database.ts';
 import { assertMigrated } from '../core/migrator.ts';
@@ -44,6 +45,8 @@ export async function withSession<T>(
 ): Promise<T> {
   const config = options.config ?? readConfig(io);
   const sequelize = await openGatewayDatabase(config);
+  // OIDC clients' secrets are sealed under the gateway's secret, here as in the gateway (core/bound-secret.ts).
+  bindSecretKey(sequelize, config.secretKey);
   try {
     if (options.migrated !== false) await assertMigrated(sequelize, { kind: 'gateway' });
     const models = defineGatewayModels(sequelize);

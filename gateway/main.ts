@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Request } from 'express';
 import type Provider from 'oidc-provider';
 import type { Sequelize } from 'sequelize';
+import { bindSecretKey } from '../core/bound-secret.ts';
 import { openDatabase } from '../core/database.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { assertMigrated, migrate } from '../core/migrator.ts';
@@ -53,6 +54,8 @@ export type StartOptions = {
 export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger('gateway', config.logLevel);
   const sequelize = await openDatabase(config.database);
+  // Code handed only the database seals and opens with it: the OIDC store's client secrets (core/bound-secret.ts).
+  bindSecretKey(sequelize, config.secretKey);
   const http = createUnitServer();
   try {
     return await startOn(sequelize, http, config, logger, options);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Sequelize } from 'sequelize';
+import { bindSecretKey } from '../../core/bound-secret.ts';
 import { openDatabase } from '../../core/database.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { operator, type GatewayContext } from '../../gateway/context.ts';
@@ -115,6 +116,7 @@ export async function inspectDatabase(db: TestDatabase): Promise<Inspector> {
     LOG_LEVEL: 'silent',
   });
   const sequelize = await openDatabase(config.database);
+  bindSecretKey(sequelize, config.secretKey);
   const models = defineGatewayModels(sequelize);
   return { sequelize, ctx: { sequelize, models, actor: operator('test'), ip: null }, close: () => sequelize.close() };
 }
