@@ -1,9 +1,13 @@
 import type { GatewayContext } from '../context.ts';
+import { clientSecretSealerOf } from '../oidc/client-secrets.ts';
 
-/** The OIDC client of an app as oidc-provider reads it from the store. */
+/**
+ * The OIDC client of an app as the store keeps it: what oidc-provider reads, but for its secret, which is
+ * sealed (gateway/oidc/client-secrets.ts) and opened only when the provider reads the client.
+ */
 export type ClientMetadata = {
   client_id: string;
-  client_secret: string;
+  client_secret_sealed: string;
   client_name: string;
   redirect_uris: string[];
   post_logout_redirect_uris: string[];
@@ -23,11 +27,14 @@ export type ClientFields = {
   firstParty: boolean;
 };
 
-/** What the provider needs of an app, derived from the registry's fields so the two never disagree. */
-export function clientMetadataOf(clientId: string, clientSecret: string, fields: ClientFields): ClientMetadata {
+/**
+ * What the provider needs of an app, derived from the registry's fields so the two never disagree; the
+ * secret comes sealed (sealedClientSecret).
+ */
+export function clientMetadataOf(clientId: string, sealedSecret: string, fields: ClientFields): ClientMetadata {
   return {
     client_id: clientId,
-    client_secret: clientSecret,
+    client_secret_sealed: sealedSecret,
     client_name: fields.name,
     redirect_uris: fields.redirectUris,
     post_logout_redirect_uris: fields.postLogoutRedirectUris,
@@ -40,6 +47,11 @@ export function clientMetadataOf(clientId: string, clientSecret: string, fields:
       ? { backchannel_logout_uri: fields.backchannelLogoutUri, backchannel_logout_session_required: true }
       : {}),
   };
+}
+
+/** A new client secret as the store keeps it, under the key bound to the context's database. */
+export function sealedClientSecret(ctx: GatewayContext, clientSecret: string): string {
+  return clientSecretSealerOf(ctx.sequelize).seal(clientSecret);
 }
 
 export async function loadClient(ctx: GatewayContext, clientId: string): Promise<ClientMetadata | null> {

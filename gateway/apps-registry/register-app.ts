@@ -7,7 +7,7 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import { inTransaction } from '../transaction.ts';
 import { assertMayBeFirstParty, checkUnits, resolveOwnerUnit } from './app-scope.ts';
-import { clientMetadataOf, saveClient } from './client-metadata.ts';
+import { clientMetadataOf, saveClient, sealedClientSecret } from './client-metadata.ts';
 import { auditedFields, presentApp, type PresentedApp } from './present-app.ts';
 import { newAppSchema } from './schemas.ts';
 import { newSecret } from './secrets.ts';
@@ -112,7 +112,7 @@ export async function registerApp(ctx: GatewayContext, input: unknown, secrets?:
       },
       { transaction: ctx.tx },
     );
-    const client = clientMetadataOf(clientId, clientSecret, {
+    const client = clientMetadataOf(clientId, sealedClientSecret(ctx, clientSecret), {
       ...data,
       backchannelLogoutUri: data.backchannelLogoutUri,
     });

@@ -3,7 +3,7 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import { inTransaction } from '../transaction.ts';
 import { assertMayBeFirstParty, findManageableApp } from './app-scope.ts';
-import { loadClient, saveClient } from './client-metadata.ts';
+import { loadClient, saveClient, sealedClientSecret } from './client-metadata.ts';
 import { newSecret } from './secrets.ts';
 
 /** A new client secret, shown once; the old one stops working at once (tokens already issued stay until they expire). */
@@ -18,7 +18,7 @@ export async function rotateClientSecret(
     const client = await loadClient(ctx, app.clientId);
     if (!client) throw new Error(`app ${app.slug} has no OIDC client`);
     const clientSecret = newSecret();
-    await saveClient(ctx, { ...client, client_secret: clientSecret });
+    await saveClient(ctx, { ...client, client_secret_sealed: sealedClientSecret(ctx, clientSecret) });
     await audit(ctx, { action: 'app.rotate_client_secret', target: app.slug });
     return { slug: app.slug, clientId: app.clientId, clientSecret };
   });

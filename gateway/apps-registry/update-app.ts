@@ -43,7 +43,8 @@ export async function updateApp(ctx: GatewayContext, slug: string, input: unknow
     app.ownerUnit = ownerUnit;
     await app.save({ transaction: ctx.tx });
 
-    const next = clientMetadataOf(app.clientId, client?.client_secret ?? '', {
+    // The secret stays as it is stored, sealed: an edit never opens it.
+    const next = clientMetadataOf(app.clientId, client?.client_secret_sealed ?? '', {
       name: app.name,
       redirectUris: changes.redirectUris ?? client?.redirect_uris ?? [],
       postLogoutRedirectUris: changes.postLogoutRedirectUris ?? client?.post_logout_redirect_uris ?? [],

@@ -2,6 +2,7 @@ import { Op, type Sequelize } from 'sequelize';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { GatewayModels } from '../models/index.ts';
 import { moveReadVersion } from '../shared-reads.ts';
+import { clientSecretSealerOf, openClientSecret, sealClientSecret } from './client-secrets.ts';
 import { createReadAhead, READ_WITH_GRANT } from './read-ahead.ts';
 import { oidcStatementsFor, type OidcStatements } from './statements.ts';
 import { decodeRow, type StoredRow } from './stored-row.ts';
@@ -98,7 +99,8 @@ export function createAdapterClass(
       const values = [
         this.model,
         id,
-        JSON.stringify(payload),
+        // A client's secret is sealed at rest, and opened only by find (client-secrets.ts).
+        JSON.stringify(this.model === 'Client' ? sealClientSecret(payload, clientSecretSealerOf(sequelize)) : payload),
         payload.grantId ?? null,
         payload.userCode ?? null,
         payload.uid ?? null,
@@ -119,6 +121,10 @@ export function createAdapterClass(
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
+      if (this.model === 'Client') {
+        const stored = await findWhere('Client', 'id', id);
+        return stored && (openClientSecret(stored, clientSecretSealerOf(sequelize)) as AdapterPayload);
+      }
       const request = currentRequest();
       if (request && READ_WITH_GRANT.has(this.model)) return readAhead.read(this.model, id, request);
       const ahead = readAhead.take(`${this.model}:${id}`);

@@ -1,7 +1,10 @@
 import { createHmac } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { UniqueConstraintError } from 'sequelize';
+import type { Sealer } from '../../core/seal.ts';
 import { audit } from '../audit.ts';
 import { operator, type GatewayContext } from '../context.ts';
+import { clientSecretSealerOf, openClientSecret, sealClientSecret } from './client-secrets.ts';
 
 /**
  * One of the gateway's own sign-in clients (the admin console, the portal): an OIDC client of its own
@@ -34,12 +37,14 @@ export async function ensureFirstPartyClient(
   issuer: string,
 ): Promise<'created' | 'updated' | 'unchanged'> {
   const { OidcPayload } = ctx.models;
-  const payload = JSON.stringify(client.metadata);
+  const sealer = clientSecretSealerOf(ctx.sequelize);
+  // Stored with its secret sealed, like every client (client-secrets.ts).
+  const payload = JSON.stringify(sealClientSecret(client.metadata, sealer));
   const where = { model: 'Client', id: client.clientId };
   const system = { ...ctx, actor: operator('gateway') };
   const existing = await OidcPayload.findOne({ where });
   if (existing) {
-    if (existing.payload === payload) return 'unchanged';
+    if (storedAs(existing.payload, client.metadata, sealer)) return 'unchanged';
     await OidcPayload.update({ payload }, { where });
     await audit(system, { action: `${client.auditAs}.client_update`, target: client.clientId, details: { issuer } });
     return 'updated';
@@ -61,4 +66,16 @@ export async function ensureFirstPartyClient(
   }
   await audit(system, { action: `${client.auditAs}.client_register`, target: client.clientId, details: { issuer } });
   return 'created';
+}
+
+/**
+ * The stored client is this metadata with its secret sealed (a seal differs each time, so it is opened to
+ * compare). One sealed under another secret key does not open, and is rewritten like any changed secret.
+ */
+function storedAs(stored: string, metadata: Record<string, unknown>, sealer: Sealer): boolean {
+  try {
+    return isDeepStrictEqual(openClientSecret(JSON.parse(stored) as Record<string, unknown>, sealer), metadata);
+  } catch {
+    return false;
+  }
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
+import { QueryTypes } from 'sequelize';
 import { decodeJwt } from 'jose';
 import { ForbiddenError, NotFoundError, ValidationError, ConflictError } from '../../core/errors.ts';
 import { deleteApp } from '../../gateway/apps-registry/delete-app.ts';
@@ -28,6 +29,14 @@ const fieldsOf = (attempt: Promise<unknown>) =>
     (e: ValidationError) => e.fields,
   );
 const audited = (action: string, target: string) => gateway.models.AuditEvent.findAll({ where: { action, target } });
+/** An app's OIDC client as the database holds it: what a backup, or anyone reading the database, sees. */
+const storedClient = async (clientId: string) => {
+  const [row] = await gateway.sequelize.query<{ payload: string }>(
+    "SELECT payload FROM oidc_payloads WHERE model = 'Client' AND id = ?",
+    { replacements: [clientId], type: QueryTypes.SELECT },
+  );
+  return row!.payload;
+};
 
 describe('registering an app', () => {
   it('creates an OIDC client that a relying party signs in through, with the settings it was given', async () => {
@@ -70,7 +79,10 @@ describe('registering an app', () => {
     const info = await client.fetchUserInfo(rp, tokens.access_token, tokens.claims()!.sub);
     expect(info.org_units).toEqual(['campus/eng/cs']);
 
-    // The secret is sealed at rest, and nodes get it back over their signed lookup.
+    // The client secret is sealed at rest, yet signs the app in (above).
+    expect(await storedClient(registered.clientId)).not.toContain(registered.clientSecret);
+    expect(JSON.parse(await storedClient(registered.clientId))).not.toHaveProperty('client_secret');
+    // So is the callback secret, and nodes get it back over their signed lookup.
     const row = await gateway.models.App.findOne({ where: { slug: 'library' } });
     expect(row!.callbackSecretSealed).not.toContain(registered.callbackSecret!);
     expect(
@@ -290,6 +302,7 @@ describe('changing an app', () => {
     });
     const fresh = await discover(gateway.issuer, app.clientId, clientSecret);
     expect((await client.clientCredentialsGrant(fresh, { resource: ENG_NODE, scope: 'im' })).access_token).toBeTruthy();
+    expect(await storedClient(app.clientId)).not.toContain(clientSecret);
 
     const { callbackSecret } = await rotateCallbackSecret(asOperator(gateway), app.slug, secretsOf(gateway));
     expect(callbackSecret).not.toBe(app.callbackSecret);

@@ -14,7 +14,7 @@ import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { unitPathsOf } from '../../gateway/accounts/memberships.ts';
-import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../../gateway/admin/console-client.ts';
+import { CONSOLE_CLIENT_ID, consoleClientSecret, ensureConsoleClient } from '../../gateway/admin/console-client.ts';
 import { DatabaseSessionStore } from '../../gateway/admin/session-store.ts';
 
 let gateway: TestGateway;
@@ -700,6 +700,9 @@ describe('console plumbing', () => {
       post_logout_redirect_uris: [`${gateway.issuer}/admin/signed-out`],
       token_endpoint_auth_method: 'client_secret_basic',
     });
+    // Its secret is sealed at rest, like every app's.
+    expect(rows[0]!.payload).not.toContain(consoleClientSecret(gateway.config.secretKey));
+    expect(metadata).not.toHaveProperty('client_secret');
     expect(await gateway.models.App.count({ where: { clientId: CONSOLE_CLIENT_ID } })).toBe(0);
     expect(await ensureConsoleClient(ctx, gateway.issuer, gateway.config.secretKey)).toBe('unchanged');
   });

@@ -1,0 +1,36 @@
+import type { Sequelize } from 'sequelize';
+import { boundSecretKey } from '../../core/bound-secret.ts';
+import { createSealer, type Sealer } from '../../core/seal.ts';
+
+/**
+ * OIDC clients' secrets (every app's, the console's, the portal's) are sealed at rest: a Client row of the
+ * provider's store holds `client_secret_sealed`, never `client_secret`, so the database or a backup alone
+ * lets nobody take an app's bot tokens or sign in as an app. The store opens the secret only where the
+ * provider reads a client (adapter.ts); nothing else needs it, since a secret is shown once, when made.
+ *
+ * The key is derived from the gateway's secret (ATRIUM_SECRET_KEY), like the apps' callback secrets'. Each
+ * composition root that opens the gateway database (the gateway, the CLI) binds that secret to the database
+ * handle (core/bound-secret.ts): the provider builds its store from the models alone, and a migration
+ * (0020, which sealed the secrets stored before) gets only the handle.
+ */
+type Payload = Record<string, unknown>;
+
+/** The sealer of client secrets under the secret bound to this database; without one, none is stored or read. */
+export function clientSecretSealerOf(sequelize: Sequelize): Sealer {
+  return createSealer(boundSecretKey(sequelize), 'client-secrets');
+}
+
+/** The client as the store keeps it: its secret sealed. */
+export function sealClientSecret(client: Payload, sealer: Sealer): Payload {
+  const { client_secret: secret, ...rest } = client;
+  return typeof secret === 'string' ? { ...rest, client_secret_sealed: sealer.seal(secret) } : client;
+}
+
+/**
+ * The client as the provider takes it: its secret opened. A secret stored in the clear (by hand, or by a
+ * version before sealing) is not honoured: the provider then refuses the client, and fails closed.
+ */
+export function openClientSecret(stored: Payload, sealer: Sealer): Payload {
+  const { client_secret: _plain, client_secret_sealed: sealed, ...rest } = stored;
+  return typeof sealed === 'string' ? { ...rest, client_secret: sealer.open(sealed) } : rest;
+}
