@@ -60,7 +60,7 @@ describe('errors on the account page', () => {
     // Below the key, just above the code to type again, which has the focus.
     expect(at(wrong, 'id="totp-secret"')).toBeLessThan(at(wrong, 'id="totp-error"'));
     expect(at(wrong, 'id="totp-error"')).toBeLessThan(at(wrong, 'id="totp-form"'));
-    expect(wrong.html).toMatch(/<input id="code"[^>]* autofocus>/);
+    expect(wrong.html).toMatch(/<input id="code"[^>]* aria-invalid="true" aria-describedby="totp-error" autofocus>/);
     expect(alerts(wrong)).toBe(1);
   });
 
