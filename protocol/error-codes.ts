@@ -143,6 +143,14 @@ export const ERROR_CODES = {
   account_disabled: { meaning: 'the account is disabled', to: L },
   invalid_code: { meaning: 'a second-factor or recovery code that is not valid', to: L },
   factor_already_enrolled: { meaning: 'an authenticator app is already set up', to: L },
+  second_factor_exists: {
+    meaning: "a sign-in's required setup found a second factor set up meanwhile; start the sign-in again",
+    to: L,
+  },
+  second_factor_required: {
+    meaning: "removing a person's last second factor where the policy requires one; add another first",
+    to: L,
+  },
   enrolment_closed: {
     meaning: 'an authenticator key shown too long ago, or to another sign-in or session, to confirm here',
     to: L,
