@@ -147,6 +147,10 @@ export const ERROR_CODES = {
     meaning: "a sign-in's required setup found a second factor set up meanwhile; start the sign-in again",
     to: L,
   },
+  last_way_in: {
+    meaning: 'removing the last passkey of someone who signs in with passkeys alone (no password); add another first',
+    to: L,
+  },
   second_factor_required: {
     meaning: "removing a person's last second factor where the policy requires one; add another first",
     to: L,

@@ -57,6 +57,17 @@ export class SecondFactorExistsError extends AppError {
   }
 }
 
+/** Removing the last passkey of someone who has no password (nor a directory's): it is how they sign in. */
+export class LastWayInError extends AppError {
+  constructor() {
+    super(
+      'last_way_in',
+      409,
+      'This passkey is how you sign in: your account has no password. Add another passkey first, then remove this one.',
+    );
+  }
+}
+
 /** Removing a person's last second factor, where the policy requires one of them. */
 export class LastFactorRequiredError extends AppError {
   constructor() {

@@ -1,6 +1,6 @@
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
-import { LastFactorRequiredError } from './errors.ts';
+import { LastFactorRequiredError, LastWayInError } from './errors.ts';
 import { hasSecondFactor } from './passkeys/second-factor-choices.ts';
 import { secondFactorRequired } from './policy.ts';
 
@@ -22,4 +22,17 @@ export async function afterFactorRemoved(ctx: GatewayContext, user: User): Promi
   if (await hasSecondFactor(ctx, user.id)) return 0;
   if (await secondFactorRequired(ctx, user)) throw new LastFactorRequiredError();
   return ctx.models.RecoveryCode.destroy({ where: { userId: user.id }, transaction: ctx.tx });
+}
+
+/**
+ * After a passkey is removed, in the same transaction: someone without a password of their own or of a
+ * directory signs in with a passkey alone, so their last one stays (the removal is refused and rolled
+ * back), whatever the second-factor policy says.
+ */
+export async function keepAWayIn(ctx: GatewayContext, user: User): Promise<void> {
+  const fresh = await ctx.models.User.findByPk(user.id, { transaction: ctx.tx });
+  if (!fresh || fresh.passwordHash !== null) return;
+  if ((await ctx.models.Passkey.count({ where: { userId: user.id }, transaction: ctx.tx })) > 0) return;
+  if ((await ctx.models.DirectoryAccount.count({ where: { userId: user.id }, transaction: ctx.tx })) > 0) return;
+  throw new LastWayInError();
 }

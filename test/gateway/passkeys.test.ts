@@ -535,6 +535,28 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
     await resetFactors(admin(), 'eng-admin');
   });
 
+  it('keeps the last passkey of someone without a password, whom it signs in', async () => {
+    await addPerson(gateway, 'quinn');
+    const quinn = await userNamed('quinn');
+    const agent = new BrowserAgent();
+    await signInThrough(agent, url('/account/security'), 'quinn', DEMO_PASSWORD);
+    await addPasskeyOnAccountPage(agent, new SoftwarePasskey(gateway.issuer), 'Only key');
+    // As an account made for passkey sign-in alone: no password.
+    await gateway.models.User.update({ passwordHash: null }, { where: { id: quinn.id } });
+    const page = await agent.navigate(url('/account/security'));
+    const key = (await gateway.models.Passkey.findOne({ where: { userId: quinn.id } }))!;
+    const refused = await agent.submit(
+      page,
+      { action: `/account/security/passkeys/${key.id}/remove`, method: 'post', fields: {} },
+      { _csrf: /name="_csrf" value="([^"]+)"/.exec(page.html)![1]!, understood: 'yes' },
+    );
+    expect(noticeOf(refused)).toBe(
+      'This passkey is how you sign in: your account has no password. Add another passkey first, then remove this one.',
+    );
+    expect(await gateway.models.Passkey.count({ where: { userId: quinn.id } })).toBe(1);
+    expect(await gateway.models.RecoveryCode.count({ where: { userId: quinn.id, usedAt: null } })).toBe(10);
+  });
+
   it('asks for a ticked box before a removal, and keeps the last factor the policy requires', async () => {
     await createUnit(admin(), { path: 'campus/eng/lab', name: 'Laboratory' });
     await addPerson(gateway, 'sam', { units: ['campus/eng/lab'] });

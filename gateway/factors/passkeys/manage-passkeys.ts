@@ -3,7 +3,7 @@ import { audit } from '../../audit.ts';
 import type { GatewayContext } from '../../context.ts';
 import type { User } from '../../models/index.ts';
 import { inTransaction } from '../../transaction.ts';
-import { afterFactorRemoved, holdPerson } from '../last-factor.ts';
+import { afterFactorRemoved, holdPerson, keepAWayIn } from '../last-factor.ts';
 import { asPerson } from './person.ts';
 import { presentPasskey, type PresentedPasskey } from './present-passkey.ts';
 import { parsePasskeyName } from './registration.ts';
@@ -54,6 +54,7 @@ export async function removePasskey(ctx: GatewayContext, user: User, id: unknown
     await holdPerson(ctx, user);
     const passkey = await ownPasskey(ctx, user, id);
     await passkey.destroy({ transaction: ctx.tx });
+    await keepAWayIn(ctx, user);
     const recoveryCodes = await afterFactorRemoved(ctx, user);
     await audit(ctx, {
       action: 'passkey.remove',
