@@ -30,9 +30,10 @@ const senders = new WeakMap<Sequelize, () => void>();
  * Lists, for every gateway session of the person still stored, each app signed in through it (the
  * session's `authorizations`, with that app's `sid`), to be told over its back-channel logout URI once
  * the caller's transaction commits. Call before the sessions are deleted. The portal is left out: its
- * sessions of the person are ended directly (endAccessOf).
+ * sessions of the person are ended directly (endAccessOf). With `onlyClientId`, only that app is told
+ * (the person took back its access: gateway/oidc/allowed-apps.ts).
  */
-export async function recordAppLogouts(ctx: GatewayContext, accountId: string): Promise<number> {
+export async function recordAppLogouts(ctx: GatewayContext, accountId: string, onlyClientId?: string): Promise<number> {
   const sessions = await ctx.models.OidcPayload.findAll({
     where: { model: 'Session', accountId },
     attributes: ['payload'],
@@ -46,6 +47,7 @@ export async function recordAppLogouts(ctx: GatewayContext, accountId: string): 
     return Object.entries(authorizations ?? {}).flatMap(([clientId, authorization]) => {
       const sid = authorization?.sid;
       if (clientId === PORTAL_CLIENT_ID || typeof sid !== 'string') return [];
+      if (onlyClientId !== undefined && clientId !== onlyClientId) return [];
       return [{ clientId, accountId, sid, nextAt: now, createdAt: now }];
     });
   });

@@ -23,6 +23,7 @@ import type { TotpDeps } from '../factors/totp.ts';
 import type { LoginPolicy } from '../accounts/authenticate.ts';
 import { accountPageHelpers, accountPasskeyRoutes } from '../factors/passkeys/account-routes.ts';
 import { accountPasswordRoutes } from './routes/account-password.ts';
+import { accountAppsRoutes } from './routes/account-apps.ts';
 import type { PasskeyPageScript } from '../factors/passkeys/page-script.ts';
 import type { PasskeyDeps } from '../factors/passkeys/relying-party.ts';
 import { saveSessionBeforeRedirect } from '../http/save-session-before-redirect.ts';
@@ -150,6 +151,7 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
     ...sessions,
     accountPasskeyRoutes(account),
     accountPasswordRoutes({ context: deps.context, csrf: deps.csrf, loginPolicy: deps.loginPolicy, person, post }),
+    accountAppsRoutes({ context: deps.context, csrf: deps.csrf, person, post }),
     accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp }),
   );
   return { router, script: pages.script };

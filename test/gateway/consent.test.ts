@@ -1,6 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
-import { BrowserAgent, formWithAction } from '../helpers/browser-agent.ts';
+import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
 import { addPerson, ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
@@ -149,5 +152,161 @@ describe('consent', () => {
     await codeFlow(thirdParty, REDIRECT, 'dave', {}, agent);
     const silent = await authorize(firstParty, agent, { prompt: 'none' });
     expect(new URL(silent.url).searchParams.get('code')).toBeTruthy();
+  });
+});
+
+describe('apps you allowed, on the account page', () => {
+  let notes: client.Configuration;
+  const idOf = (config: client.Configuration) => config.clientMetadata().client_id;
+  const account = () => `${gateway.issuer}/account/security`;
+  const REMOVE = '/account/security/apps/remove';
+
+  const logoutTokens: string[] = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const token = new URLSearchParams(body).get('logout_token');
+      if (token) logoutTokens.push(token);
+      res.writeHead(200).end();
+    });
+  });
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => receiver.listen(0, 'localhost', resolve));
+    const { port } = receiver.address() as AddressInfo;
+    const n = await registerTestApp(gateway, {
+      name: 'Notes',
+      redirectUris: [REDIRECT],
+      backchannelLogoutUri: `http://localhost:${port}/backchannel-logout`,
+    });
+    notes = await discover(gateway.issuer, n.clientId, n.clientSecret);
+  });
+
+  afterAll(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+
+  /** Allows the app what it asks, signing in first if need be; its tokens, when `exchange`. */
+  async function allow(
+    config: client.Configuration,
+    agent: BrowserAgent,
+    username: string,
+    extra: Record<string, string>,
+    exchange = true,
+  ) {
+    const verifier = client.randomPKCECodeVerifier();
+    const challenge = await client.calculatePKCECodeChallenge(verifier);
+    const start = await authorize(config, agent, {
+      prompt: 'consent',
+      state: 's',
+      code_challenge: challenge,
+      ...extra,
+    });
+    const consent = start.html.includes('/login"')
+      ? await agent.submit(start, formWithAction(start, '/login'), { username, password: DEMO_PASSWORD }, REDIRECT)
+      : start;
+    const back = await agent.submit(consent, formWithAction(consent, '/confirm'), {}, REDIRECT);
+    if (!exchange) return undefined;
+    return client.authorizationCodeGrant(config, new URL(back.url), { pkceCodeVerifier: verifier, expectedState: 's' });
+  }
+
+  /** The apps the page lists, by name, each with what it was allowed. */
+  const appsOn = (page: Page) =>
+    Object.fromEntries(
+      [...page.html.matchAll(/class="allowed-app-name">([^<]*)<\/strong>\s*<ul class="allowed">([\s\S]*?)<\/ul>/g)].map(
+        (m) => [m[1]!, [...m[2]!.matchAll(/<li>([^<]*)<\/li>/g)].map((li) => li[1]!)],
+      ),
+    );
+
+  async function accountPage(agent: BrowserAgent, username: string) {
+    await signInThrough(agent, account(), username, DEMO_PASSWORD);
+    const page = await agent.navigate(account());
+    expect(page.html).toContain(`Signed in as <strong>${username}</strong>`);
+    return page;
+  }
+
+  /** Whether a sign-in in a new browser goes straight back to the app (no consent page). */
+  async function allowedInNewBrowser(config: client.Configuration, username: string) {
+    const agent = new BrowserAgent();
+    const login = await authorize(config, agent);
+    const next = await agent.submit(
+      login,
+      formWithAction(login, '/login'),
+      { username, password: DEMO_PASSWORD },
+      REDIRECT,
+    );
+    return next.url.startsWith(REDIRECT);
+  }
+
+  it('lists each app allowed with what it was allowed; Remove access ends its tokens, tells it, asks again, other apps kept', async () => {
+    await addPerson(gateway, 'gil');
+    const agent = new BrowserAgent();
+    const kept = await allow(thirdParty, agent, 'gil', { scope: 'openid profile email offline_access' });
+    await allow(thirdParty, agent, 'gil', { scope: 'openid im', resource: ENG_NODE }, false);
+    const removedTokens = await allow(notes, agent, 'gil', { scope: 'openid profile offline_access' });
+    expect((await authorize(firstParty, agent)).url.startsWith(REDIRECT)).toBe(true);
+
+    const page = await accountPage(agent, 'gil');
+    const listed = appsOn(page);
+    // A first-party app, which never asks, is not listed.
+    expect(Object.keys(listed)).toEqual(['Notes', 'Survey &lt;Tool&gt;']);
+    expect(listed['Survey &lt;Tool&gt;']).toEqual(
+      expect.arrayContaining([
+        'See your name and username',
+        'See your email address',
+        'Stay signed in while you are away (offline access), until you sign out or revoke it',
+        'Read your chats and send messages as you on eng.campus.test',
+      ]),
+    );
+    expect(listed.Notes).toContain('See your name and username');
+    expect(listed.Notes).not.toContain('See your email address');
+
+    const removed = await agent.submit(page, formWithAction(page, REMOVE), { client: idOf(notes) });
+    expect(removed.url).toBe(account());
+    expect(removed.html).toContain('Notes no longer has access to your account');
+    expect(Object.keys(appsOn(removed))).toEqual(['Survey &lt;Tool&gt;']);
+    await expect(client.refreshTokenGrant(notes, removedTokens!.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+    // The app is told over its back-channel logout URI, for the gateway session it was signed in through.
+    await expect.poll(() => logoutTokens.length, { timeout: 8_000 }).toBe(1);
+    const logout = decodeJwt(logoutTokens[0]!);
+    const idToken = removedTokens!.claims()!;
+    expect([logout.sub, logout.sid]).toEqual([idToken.sub, idToken.sid]);
+    // Asked again, in this browser (whose gateway session named the grant removed) as in a new one.
+    expect((await authorize(notes, agent)).html).toContain('See your name and username');
+    expect(await allowedInNewBrowser(notes, 'gil')).toBe(false);
+
+    expect((await client.refreshTokenGrant(thirdParty, kept!.refresh_token!)).access_token).toBeTruthy();
+    expect(await allowedInNewBrowser(thirdParty, 'gil')).toBe(true);
+    const audited = await gateway.models.AuditEvent.findAll({
+      where: { action: 'consent.revoke', target: idOf(notes) },
+    });
+    expect(audited.map((a) => a.actorName)).toEqual(['gil']);
+  });
+
+  it('removes nothing with a forged or missing CSRF token, nor an app only someone else allowed', async () => {
+    await addPerson(gateway, 'hal');
+    await addPerson(gateway, 'ivy');
+    const agent = new BrowserAgent();
+    const hal = await allow(notes, agent, 'hal', { scope: 'openid profile offline_access' });
+    await allow(thirdParty, new BrowserAgent(), 'ivy', { scope: 'openid profile' });
+    const page = await accountPage(agent, 'hal');
+    const form = formWithAction(page, REMOVE);
+
+    const forged = await agent.submit(page, form, { _csrf: 'forged' });
+    expect(forged.status).toBe(403);
+    const missing = await agent.navigate(new URL(REMOVE, page.url).toString(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client: idOf(notes) }).toString(),
+    });
+    expect(missing.status).toBe(403);
+    const someoneElses = await agent.submit(page, form, { client: idOf(thirdParty) });
+    expect(someoneElses.html).toContain('That app is not among the apps you allowed');
+
+    expect(Object.keys(appsOn(await agent.navigate(account())))).toEqual(['Notes']);
+    expect((await client.refreshTokenGrant(notes, hal!.refresh_token!)).access_token).toBeTruthy();
+    expect(await allowedInNewBrowser(thirdParty, 'ivy')).toBe(true);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'consent.revoke', actorName: 'hal' } })).toBe(0);
   });
 });

@@ -1,0 +1,52 @@
+import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { GatewayContext } from '../../context.ts';
+import type { Csrf } from '../../http/csrf.ts';
+import type { User } from '../../models/index.ts';
+import { listAllowedApps, removeAppAccess } from '../../oidc/allowed-apps.ts';
+
+export type AccountAppsDeps = {
+  context: (req: Request | null) => GatewayContext;
+  csrf: Csrf;
+  /** The active person the portal session is signed in as, if any. */
+  person: (req: Request) => Promise<User | null>;
+  /** A form post of the account page: signed in, then the work; an expected refusal comes back as its notice. */
+  post: (work: (req: Request, res: Response, user: User) => Promise<string | void>) => RequestHandler;
+};
+
+const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 });
+
+/**
+ * "Apps you allowed" on `/account/security` (mounted on `/account` with the portal's session, before the
+ * page's own routes): the third-party apps the person allowed on a consent page, each with "Remove
+ * access". Removing needs the session and the CSRF token only, no recent sign-in or "confirm it is you",
+ * as signing out everywhere: it takes access away and gives none, so whoever finds a session open can do
+ * the person no harm with it that the next sign-in to the app (which asks again) does not undo.
+ */
+export function accountAppsRoutes(deps: AccountAppsDeps): Router {
+  const router = Router();
+
+  const locals = async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const user = await deps.person(req);
+      if (user) res.locals.allowedApps = await listAllowedApps(deps.context(req), user.id);
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+  router.get('/security', locals);
+  router.post(['/security/totp', '/security/confirm', '/security/password'], locals);
+
+  router.post(
+    '/security/apps/remove',
+    form,
+    deps.csrf.check,
+    deps.post(async (req, _res, user) => {
+      const client = (req.body as Record<string, unknown>).client;
+      const removed = await removeAppAccess(deps.context(req), user, typeof client === 'string' ? client : '');
+      return `${removed.name} no longer has access to your account; it will ask you again if you sign in to it.`;
+    }),
+  );
+
+  return router;
+}
