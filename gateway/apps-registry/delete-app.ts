@@ -1,7 +1,6 @@
-import { Op } from 'sequelize';
-import { containsPattern, like } from '../../core/like.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
+import { revokeIssuedTo } from '../oidc/revoke-issued.ts';
 import { inTransaction } from '../transaction.ts';
 import { findManageableApp } from './app-scope.ts';
 
@@ -13,23 +12,7 @@ export async function deleteApp(ctx: GatewayContext, slug: string): Promise<{ sl
   return inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
     const { OidcPayload } = ctx.models;
-    const issued = {
-      model: { [Op.notIn]: ['Client', 'Session'] },
-      payload: like(ctx.sequelize, containsPattern(`"clientId":${JSON.stringify(app.clientId)}`)),
-    };
-    const grants = await OidcPayload.findAll({
-      where: { ...issued, model: 'Grant' },
-      attributes: ['id'],
-      transaction: ctx.tx,
-    });
-    let revoked = 0;
-    if (grants.length > 0) {
-      revoked += await OidcPayload.destroy({
-        where: { grantId: { [Op.in]: grants.map((g) => g.id) } },
-        transaction: ctx.tx,
-      });
-    }
-    revoked += await OidcPayload.destroy({ where: issued, transaction: ctx.tx });
+    const revoked = await revokeIssuedTo(ctx, app.clientId);
     await OidcPayload.destroy({ where: { model: 'Client', id: app.clientId }, transaction: ctx.tx });
     // Logouts still waiting for it (gateway/oidc/app-logouts.ts) must not reach a client given its id later.
     await ctx.models.AppLogout.destroy({ where: { clientId: app.clientId }, transaction: ctx.tx });

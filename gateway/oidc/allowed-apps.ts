@@ -1,5 +1,4 @@
 import { Op } from 'sequelize';
-import { containsPattern, like } from '../../core/like.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
@@ -8,6 +7,7 @@ import { describeResources, describeScopes } from '../interactions/describe-scop
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { recordAppLogouts } from './app-logouts.ts';
+import { revokeIssuedTo } from './revoke-issued.ts';
 import type { Allowed } from './remembered-consent.ts';
 
 /** The model under which remembered-consent.ts keeps what a person allowed an app. */
@@ -58,26 +58,8 @@ export async function removeAppAccess(ctx: GatewayContext, user: User, clientId:
   return inTransaction(asPerson(ctx, user), async (ctx) => {
     const app = (await listAllowedApps(ctx, user.id)).find((allowed) => allowed.clientId === clientId);
     if (!app) throw new NotFoundError('That app is not among the apps you allowed');
-    const { OidcPayload } = ctx.models;
-    const issued = {
-      accountId: user.id,
-      model: { [Op.notIn]: ['Client', 'Session'] },
-      payload: like(ctx.sequelize, containsPattern(`"clientId":${JSON.stringify(clientId)}`)),
-    };
-    const grants = await OidcPayload.findAll({
-      where: { ...issued, model: 'Grant' },
-      attributes: ['id'],
-      transaction: ctx.tx,
-    });
     await recordAppLogouts(ctx, user.id, clientId);
-    let revoked = 0;
-    if (grants.length > 0) {
-      revoked += await OidcPayload.destroy({
-        where: { grantId: { [Op.in]: grants.map((g) => g.id) } },
-        transaction: ctx.tx,
-      });
-    }
-    revoked += await OidcPayload.destroy({ where: issued, transaction: ctx.tx });
+    const revoked = await revokeIssuedTo(ctx, clientId, user.id);
     await audit(ctx, {
       action: 'consent.revoke',
       target: clientId,
