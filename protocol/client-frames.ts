@@ -37,6 +37,14 @@ const seq = z.number().int().min(0);
 
 const base = { v: z.literal(PROTOCOL_VERSION, { message: `protocol version ${PROTOCOL_VERSION}` }), id: frameId };
 
+/**
+ * The start of the members' addresses a `members` request asks for (their username, or more of the
+ * address): what someone has typed after "@". Lower-cased, as addresses are; at most a username's length.
+ */
+export const memberQuerySchema = z.string().trim().toLowerCase().min(1, { message: 'at least 1 character' }).max(64, {
+  message: 'at most 64 characters',
+});
+
 export const messageContentSchema = z.object({
   text: z.string().max(MAX_TEXT_CHARS).optional(),
   mentions: z.array(addressSchema).max(100).optional(),
@@ -112,6 +120,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     conversationId,
     after: addressSchema.optional(),
     limit: z.number().int().min(1).max(1000).optional(),
+    query: memberQuerySchema.optional(),
   }),
   z.strictObject({ ...base, type: z.literal('read'), conversationId, seq }),
   z.strictObject({ ...base, type: z.literal('delivered'), conversationId, seq }),

@@ -661,6 +661,15 @@ export class AtriumClient extends Emitter<ClientEvents> {
     };
   }
 
+  /**
+   * Up to `limit` members whose address starts with `prefix` (what was typed after "@": the start of a
+   * username), in address order: the node searches a big group's members, which a device does not hold.
+   * A node before member search refuses it (`invalid_frame`).
+   */
+  async findMembers(conversationId: string, prefix: string, limit = 8): Promise<Member[]> {
+    return (await this.request('members', { conversationId, query: prefix, limit })).members;
+  }
+
   /** Every active member of a conversation, read page by page. */
   async allMembers(conversationId: string): Promise<Member[]> {
     const out: Member[] = [];

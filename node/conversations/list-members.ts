@@ -1,7 +1,9 @@
 import { Op } from 'sequelize';
 import { z } from 'zod';
+import { startsWith } from '../../core/like.ts';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema } from '../../protocol/address.ts';
+import { memberQuerySchema } from '../../protocol/client-frames.ts';
 import type { MembersPage } from '../../protocol/frames.ts';
 import type { NodeContext } from '../context.ts';
 import { memberCounts } from './list-conversations.ts';
@@ -19,20 +21,25 @@ const pageSchema = z.object({
     .min(1, { message: 'at least 1' })
     .max(1000, { message: 'at most 1000' })
     .optional(),
+  query: memberQuerySchema.optional(),
 });
 
 /**
  * A page of a conversation's active members, in address order, after `after` (a keyset on the members'
  * primary key, so a page costs the same wherever it is). Only its active members may read it
  * (`not_member`). A big group's views list only their viewer (VIEW_MEMBERS_MAX): this is how a device
- * reads the rest, page by page, when it needs them.
+ * reads the rest, page by page, when it needs them. With `query`, only the members whose address starts
+ * with it (what someone typed after "@": a username's start), read as text, never as a pattern, through
+ * the members' primary key: a 10,000-member group is searched as it is typed, not sent to the device.
+ * `memberCount` counts all of them, whatever the query.
  */
 export async function listMembers(ctx: NodeContext, input: unknown): Promise<MembersPage> {
-  const { conversationId, after, limit = DEFAULT_LIMIT } = parseInput(pageSchema, input);
+  const { conversationId, after, limit = DEFAULT_LIMIT, query } = parseInput(pageSchema, input);
   await requireMember(ctx, conversationId);
+  const address = [...(after ? [{ [Op.gt]: after }] : []), ...(query ? [startsWith(ctx.sequelize, query)] : [])];
   const [rows, counts] = await Promise.all([
     ctx.models.Member.findAll({
-      where: { conversationId, state: 'active', ...(after ? { address: { [Op.gt]: after } } : {}) },
+      where: { conversationId, state: 'active', ...(address.length > 0 ? { address: { [Op.and]: address } } : {}) },
       order: [['address', 'ASC']],
       limit: limit + 1,
     }),

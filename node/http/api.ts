@@ -37,8 +37,8 @@ export function apiRoutes(services: NodeServices, verifier: TokenVerifier): Rout
   });
 
   router.get('/conversations/:id/members', async (req, res) => {
-    const { after, limit } = req.query;
-    res.json(await listMembers(ctx(req), { conversationId: req.params.id, after, limit }));
+    const { after, limit, q } = req.query;
+    res.json(await listMembers(ctx(req), { conversationId: req.params.id, after, limit, query: q }));
   });
 
   router.get('/conversations/:id/messages', async (req, res) => {

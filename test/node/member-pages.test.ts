@@ -98,6 +98,48 @@ describe('a group bigger than VIEW_MEMBERS_MAX', () => {
     expect(remaining.map((m) => m.address)).toEqual(everyone.filter((a) => a !== DAVE));
   });
 
+  it('finds members by the start of their username, the typed text matching itself, to its members only', async () => {
+    const odd = ['sq_a', 'sqxa', 'sqzb'];
+    await addPeople(gateway, odd);
+    const group = await alice.createGroup('Search me', [
+      DAVE,
+      ...people.slice(0, 10).map(addressOf),
+      ...odd.map(addressOf),
+    ]);
+    const found = async (prefix: string, limit?: number) =>
+      (await dave.findMembers(group.id, prefix, limit)).map((m) => m.address);
+
+    expect(await found('pm0', 3)).toEqual(['pm00', 'pm01', 'pm02'].map(addressOf));
+    expect(await found(' PM0 ', 20)).toEqual(people.slice(0, 10).map(addressOf));
+    expect(await found('da')).toEqual([DAVE]);
+    // `_` and `%` are letters of the text, not LIKE's wildcards: "sq_" is not "sq" and any one character.
+    expect(await found('sq_')).toEqual([addressOf('sq_a')]);
+    expect(await found('sq')).toEqual(odd.map(addressOf));
+    expect(await found('%')).toEqual([]);
+    expect(await found('sq%')).toEqual([]);
+    expect(await found('s_x')).toEqual([]);
+    const page = await dave.request('members', { conversationId: group.id, query: 'pm', limit: 4 });
+    expect(page.memberCount).toBe(15);
+    expect(page.next).toBe(addressOf('pm03'));
+
+    await expect(carol.findMembers(group.id, 'pm')).rejects.toMatchObject({ code: 'not_member' });
+    await expect(dave.findMembers(group.id, 'x'.repeat(65))).rejects.toMatchObject({
+      code: 'invalid_frame',
+      fields: { query: expect.any(String) },
+    });
+    await expect(dave.findMembers(group.id, '  ')).rejects.toMatchObject({
+      code: 'invalid_frame',
+      fields: { query: expect.any(String) },
+    });
+    const token = await dave.login.tokenFor(eng.url);
+    const overHttp = await fetch(`${eng.localUrl}/api/v1/conversations/${group.id}/members?q=sq_`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(((await overHttp.json()) as { members: { address: string }[] }).members.map((m) => m.address)).toEqual([
+      addressOf('sq_a'),
+    ]);
+  });
+
   it('answers the same pages over HTTP', async () => {
     const group = await bigGroup('Over HTTP');
     const token = await dave.login.tokenFor(eng.url);
