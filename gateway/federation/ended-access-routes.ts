@@ -23,12 +23,13 @@ export function endedAccessRoutes(context: (req: Request) => GatewayContext, kee
     // An entry of one domain (a person moved off its units) is that domain's alone.
     const entries = page.entries.filter((entry) => concerns(entry, origin));
     res.set('Cache-Control', 'no-store').json({
-      entries: entries.map(({ kind, subject, endedAt, keepUntil, domain }) => ({
+      entries: entries.map(({ kind, subject, endedAt, keepUntil, domain, clientId }) => ({
         kind,
         subject,
         endedAt,
         keepUntil,
         ...(domain !== null && { reason: LEFT_DOMAIN }),
+        ...(clientId !== null && { clientId }),
       })),
       cursor: page.cursor,
       more: page.more,

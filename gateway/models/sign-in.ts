@@ -34,7 +34,8 @@ export class SigningKey extends Model<InferAttributes<SigningKey>, InferCreation
 
 /**
  * A person (`sub`) or a gateway session (`sid`) whose access tokens issued up to `endedAt` no node
- * accepts; with `domain`, only that domain's node (the person was moved off its units).
+ * accepts; with `domain`, only that domain's node (the person was moved off its units); with `clientId`,
+ * only the tokens issued to that app (the person removed its access).
  */
 export class EndedAccess extends Model<InferAttributes<EndedAccess>, InferCreationAttributes<EndedAccess>> {
   declare id: CreationOptional<number>;
@@ -42,6 +43,7 @@ export class EndedAccess extends Model<InferAttributes<EndedAccess>, InferCreati
   declare subject: string;
   declare endedAt: Date;
   declare domain: CreationOptional<string | null>;
+  declare clientId: CreationOptional<string | null>;
 }
 
 /**
@@ -118,6 +120,7 @@ export function defineSignInModels(sequelize: Sequelize): SignInModels {
       subject: { type: DataTypes.STRING(255), allowNull: false },
       endedAt: { type: DataTypes.DATE(3), allowNull: false },
       domain: { type: DataTypes.STRING(253), allowNull: true },
+      clientId: { type: DataTypes.STRING(255), allowNull: true },
     },
     { ...tableOptions(sequelize, 'ended_access'), timestamps: false },
   );

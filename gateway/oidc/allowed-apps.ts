@@ -50,9 +50,10 @@ export async function listAllowedApps(ctx: GatewayContext, accountId: string): P
 /**
  * "Remove access" by the person: what they allowed the app is forgotten, so its next sign-in asks again,
  * and their grants, codes and tokens issued to it go (stored payloads name their client as
- * `"clientId":"…"`), so no refresh brings its access back. The app is told over its back-channel logout
- * URI for each gateway session of theirs it was signed in through, as when their access ends. Only the
- * person's own rows are touched: an app they never allowed is not found.
+ * `"clientId":"…"`), so no refresh brings its access back, and the chat nodes refuse the access tokens
+ * it was issued for them (an ended-access entry of that app alone). The app is told over its back-channel
+ * logout URI for each gateway session of theirs it was signed in through, as when their access ends.
+ * Only the person's own rows are touched: an app they never allowed is not found.
  */
 export async function removeAppAccess(ctx: GatewayContext, user: User, clientId: string): Promise<AllowedApp> {
   return inTransaction(asPerson(ctx, user), async (ctx) => {
@@ -60,6 +61,11 @@ export async function removeAppAccess(ctx: GatewayContext, user: User, clientId:
     if (!app) throw new NotFoundError('That app is not among the apps you allowed');
     await recordAppLogouts(ctx, user.id, clientId);
     const revoked = await revokeIssuedTo(ctx, clientId, user.id);
+    // The access tokens it holds for the nodes go too, not in an hour: the nodes refuse them from now.
+    await ctx.models.EndedAccess.create(
+      { kind: 'sub', subject: user.id, endedAt: new Date(), clientId },
+      { transaction: ctx.tx },
+    );
     await audit(ctx, {
       action: 'consent.revoke',
       target: clientId,

@@ -9,6 +9,7 @@ import { notifyNodesOfEndedAccess } from './notify-nodes.ts';
 /**
  * A node refuses a token issued at or before `endedAt` (epoch ms) that names `subject`, until `keepUntil`.
  * With `domain`, only that domain's node is concerned: the person was moved off its units (`left_domain`).
+ * With `clientId`, only the person's tokens issued to that app: they removed its access.
  */
 export type PresentedEndedAccess = {
   id: number;
@@ -17,6 +18,7 @@ export type PresentedEndedAccess = {
   endedAt: number;
   keepUntil: number;
   domain: string | null;
+  clientId: string | null;
 };
 
 /** Why a domain's entry ends access there (the node tells the sockets it closes). */
@@ -35,7 +37,15 @@ export const keepSecondsFor = (accessTokenTtlSeconds: number) => accessTokenTtlS
 function present(row: EndedAccess, keepSeconds: number): PresentedEndedAccess {
   const endedAt = row.endedAt.getTime();
   const keepUntil = endedAt + keepSeconds * 1000;
-  return { id: row.id, kind: row.kind, subject: row.subject, endedAt, keepUntil, domain: row.domain ?? null };
+  return {
+    id: row.id,
+    kind: row.kind,
+    subject: row.subject,
+    endedAt,
+    keepUntil,
+    domain: row.domain ?? null,
+    clientId: row.clientId ?? null,
+  };
 }
 
 /** A gateway session ended by sign-out: the nodes refuse the access tokens issued in it until now. */

@@ -15,7 +15,8 @@ const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
  * valid (`atrium_keep_until`, epoch s). Nodes are resource servers, not clients of the session, so the
  * provider does not do this itself. A node that misses this learns it from the list it fetches. An entry
  * of one domain (a person moved off its units) goes to that domain's node alone, with
- * `atrium_reason: "left_domain"`, so that it tells the person's sockets why.
+ * `atrium_reason: "left_domain"`, so that it tells the person's sockets why. An entry of one app (the
+ * person removed its access) names it as `atrium_client_id`: only the tokens issued to it end.
  */
 export async function notifyNodesOfEndedAccess(options: {
   ctx: GatewayContext;
@@ -40,6 +41,7 @@ export async function notifyNodesOfEndedAccess(options: {
             atrium_ended_at: entry.endedAt,
             atrium_keep_until: Math.ceil(entry.keepUntil / 1000),
             ...(entry.domain !== null && { atrium_reason: LEFT_DOMAIN }),
+            ...(entry.clientId !== null && { atrium_client_id: entry.clientId }),
           })
             .setProtectedHeader({ alg: 'RS256', kid: signingKey.kid, typ: 'logout+jwt' })
             .setIssuer(issuer)

@@ -12,7 +12,8 @@ import { bigintColumn, fresh } from '../../core/model-class.ts';
 import type { Bus } from '../bus/bus.ts';
 
 /**
- * A person (`sub`: all their sessions) or one gateway session (`sid`) whose access ended at `endedAt`
+ * A person (`sub`: all their sessions; with `clientId`, their tokens of one app) or one gateway session
+ * (`sid`) whose access ended at `endedAt`
  * (epoch ms): access tokens naming it that were issued until then are refused, until `keepUntil` (epoch
  * ms), after which none of them could be valid anyway.
  */
@@ -26,12 +27,20 @@ export const endedEntrySchema = z.object({
    * moved off this domain's units (their other domains go on). Told to the sockets closed; not stored.
    */
   reason: z.string().max(32).optional(),
+  /**
+   * With a `sub`: only the person's tokens issued to this app end (they removed its access at the gateway).
+   * A node that does not know this field ends all of the person's tokens, the safe side.
+   */
+  clientId: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{1,62}$/)
+    .optional(),
 });
 export type EndedEntry = z.infer<typeof endedEntrySchema>;
 
 class EndedAccessRow extends Model<InferAttributes<EndedAccessRow>, InferCreationAttributes<EndedAccessRow>> {
   declare id: CreationOptional<number>;
-  declare kind: 'sub' | 'sid';
+  declare kind: 'sub' | 'sid' | 'app';
   declare subject: string;
   declare endedAt: number;
   declare keepUntil: Date;
@@ -53,7 +62,39 @@ function defineRow(sequelize: Sequelize) {
 }
 
 /** Who a token speaks for, as far as ending access is concerned. */
-export type TokenHolder = { sub: string; sid: string | null; issuedAt: number };
+export type TokenHolder = { sub: string; sid: string | null; clientId: string; issuedAt: number };
+
+/**
+ * Whether `entry` ends the token of `holder`: issued until the end, and naming its session, its person,
+ * or its person and app. A token's `iat` has whole seconds: one issued in the same second as the end
+ * counts as before it.
+ */
+export function ends(entry: EndedEntry, holder: TokenHolder): boolean {
+  if (holder.issuedAt > entry.endedAt) return false;
+  if (entry.kind === 'sid') return entry.subject === holder.sid;
+  return entry.subject === holder.sub && (entry.clientId === undefined || entry.clientId === holder.clientId);
+}
+
+/**
+ * A row stores an app's entry as kind `app` with the person and the app in its subject (a client id has
+ * no spaces), so that the unique (kind, subject, endedAt) of a person's entries still tells repeats.
+ */
+function rowOf(entry: EndedEntry) {
+  const app = entry.kind === 'sub' && entry.clientId !== undefined;
+  return {
+    kind: app ? ('app' as const) : entry.kind,
+    subject: app ? `${entry.subject} ${entry.clientId}` : entry.subject,
+    endedAt: entry.endedAt,
+    keepUntil: new Date(entry.keepUntil),
+  };
+}
+
+function entryOf(row: { kind: string; subject: string; endedAt: number; keepUntil: Date }): EndedEntry {
+  const base = { endedAt: Number(row.endedAt), keepUntil: row.keepUntil.getTime() };
+  if (row.kind !== 'app') return { kind: row.kind === 'sid' ? 'sid' : 'sub', subject: row.subject, ...base };
+  const [subject = '', clientId] = row.subject.split(' ');
+  return { kind: 'sub', subject, clientId, ...base };
+}
 
 /** The sessions and people whose access the gateway ended, as this node knows them. */
 export interface EndedAccess {
@@ -78,51 +119,45 @@ export function createEndedAccess(options: { sequelize: Sequelize; bus: Bus; now
   const now = options.now ?? Date.now;
   const Row = defineRow(options.sequelize);
   const latest = new Map<string, EndedEntry>();
-  const keyOf = (kind: string, subject: string) => `${kind}:${subject}`;
+  const keyOf = (kind: string, subject: string, clientId?: string) =>
+    clientId === undefined ? `${kind}:${subject}` : `app:${clientId}:${subject}`;
 
   /** Keeps the newer of what is known and `entry`; true when `entry` told something new. */
   function remember(entry: EndedEntry): boolean {
-    const key = keyOf(entry.kind, entry.subject);
+    const key = keyOf(entry.kind, entry.subject, entry.clientId);
     const known = latest.get(key);
     if (known && known.endedAt >= entry.endedAt) return false;
     latest.set(key, entry);
     return true;
   }
 
-  function endedBy(kind: 'sub' | 'sid', subject: string | null, issuedAt: number): EndedEntry | undefined {
-    if (!subject) return undefined;
-    const entry = latest.get(keyOf(kind, subject));
-    // A token's `iat` has whole seconds: one issued in the same second as the end counts as before it.
-    if (!entry || entry.keepUntil <= now() || issuedAt > entry.endedAt) return undefined;
+  function endedBy(holder: TokenHolder, key: string): EndedEntry | undefined {
+    const entry = latest.get(key);
+    if (!entry || entry.keepUntil <= now() || !ends(entry, holder)) return undefined;
     return entry;
   }
 
   return {
     async load(): Promise<void> {
       const rows = await Row.findAll({ where: { keepUntil: { [Op.gt]: new Date(now()) } } });
-      for (const row of rows)
-        remember({
-          kind: row.kind,
-          subject: row.subject,
-          endedAt: Number(row.endedAt),
-          keepUntil: row.keepUntil.getTime(),
-        });
+      for (const row of rows) remember(entryOf(row));
     },
     async record(entries: EndedEntry[]): Promise<void> {
       const at = now();
       const fresh = entries.filter((e) => e.keepUntil > at && remember(e));
       if (fresh.length === 0) return;
-      await Row.bulkCreate(
-        fresh.map((e) => ({ kind: e.kind, subject: e.subject, endedAt: e.endedAt, keepUntil: new Date(e.keepUntil) })),
-        { ignoreDuplicates: true },
-      );
+      await Row.bulkCreate(fresh.map(rowOf), { ignoreDuplicates: true });
       await options.bus.publish({ kind: 'access.ended', entries: fresh });
     },
     heard(entries: EndedEntry[]): void {
       for (const entry of entries) remember(entry);
     },
     endedFor(holder: TokenHolder): EndedEntry | undefined {
-      return endedBy('sid', holder.sid, holder.issuedAt) ?? endedBy('sub', holder.sub, holder.issuedAt);
+      return (
+        (holder.sid ? endedBy(holder, keyOf('sid', holder.sid)) : undefined) ??
+        endedBy(holder, keyOf('sub', holder.sub)) ??
+        endedBy(holder, keyOf('sub', holder.sub, holder.clientId))
+      );
     },
     async prune(): Promise<void> {
       const at = now();

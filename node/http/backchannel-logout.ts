@@ -1,7 +1,7 @@
 import express, { Router } from 'express';
 import { jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { AppError } from '../../core/errors.ts';
-import type { EndedAccess, EndedEntry } from '../auth/ended-access.ts';
+import { endedEntrySchema, type EndedAccess, type EndedEntry } from '../auth/ended-access.ts';
 
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 /** How long an entry is kept when the token does not say: longer than any access token the gateway issues. */
@@ -51,9 +51,14 @@ export function backchannelLogoutRoute(options: {
     const keepUntil =
       typeof payload.atrium_keep_until === 'number' ? payload.atrium_keep_until * 1000 : endedAt + DEFAULT_KEEP_MS;
     const reason = typeof payload.atrium_reason === 'string' ? payload.atrium_reason.slice(0, 32) : undefined;
-    const entry: EndedEntry = sid
-      ? { kind: 'sid', subject: sid, endedAt, keepUntil }
-      : { kind: 'sub', subject: sub!, endedAt, keepUntil, ...(reason && { reason }) };
+    const clientId = typeof payload.atrium_client_id === 'string' ? payload.atrium_client_id : undefined;
+    const parsed = endedEntrySchema.safeParse(
+      sid
+        ? { kind: 'sid', subject: sid, endedAt, keepUntil }
+        : { kind: 'sub', subject: sub, endedAt, keepUntil, ...(reason && { reason }), ...(clientId && { clientId }) },
+    );
+    if (!parsed.success) throw new AppError('invalid_request', 400, 'The logout token names no valid session or app');
+    const entry: EndedEntry = parsed.data;
     await options.ended.record([entry]);
     res.status(200).set('Cache-Control', 'no-store').end();
   });

@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Identity } from '../auth/token-verifier.ts';
+import { ends, type EndedEntry } from '../auth/ended-access.ts';
 import type { BusEvent } from '../bus/bus.ts';
 import type { PresenceStatus } from '../presence/presence-store.ts';
 import { serverFrame, type ServerFrame } from '../../protocol/frames.ts';
@@ -202,20 +203,10 @@ export function createRegistry(): Registry {
       } else if (event.kind === 'access.ended') {
         for (const set of byAddress.values()) {
           for (const connection of set) {
-            const identity = connection.identity;
-            if (identity?.kind !== 'user' || identity.issuedAt === undefined) continue;
-            const issuedAt = identity.issuedAt;
-            const entry = event.entries.find(
-              (e) =>
-                issuedAt <= e.endedAt && (e.kind === 'sid' ? e.subject === identity.sid : e.subject === identity.sub),
-            );
-            if (!entry) continue;
-            // `signed_out`: that session was signed out; `access_ended`: an administrator ended all of the
-            // person's access; `left_domain`: they were moved off this domain's units.
-            const left = entry.reason === 'left_domain';
-            const reason = left ? 'left_domain' : entry.kind === 'sid' ? 'signed_out' : 'access_ended';
+            const reason = endedReason(connection, event.entries);
+            if (!reason) continue;
             send(connection, JSON.stringify(serverFrame('session.ended', { reason })));
-            const close = left ? CLOSE.leftDomain : CLOSE.sessionEnded;
+            const close = reason === 'left_domain' ? CLOSE.leftDomain : CLOSE.sessionEnded;
             connection.socket.close(close.code, close.reason);
           }
         }
@@ -233,4 +224,21 @@ export function createRegistry(): Registry {
       return n;
     },
   };
+}
+
+/**
+ * Why the first of `entries` that ends the connection's token ends it, as `session.ended` says it:
+ * `signed_out`, that session was signed out; `access_ended`, all of the person's access was ended;
+ * `left_domain`, they were moved off this domain's units; `app_access_removed`, the person took back
+ * what they allowed the socket's app. Nothing when none does.
+ */
+function endedReason(connection: Connection, entries: EndedEntry[]) {
+  const identity = connection.identity;
+  if (identity?.kind !== 'user' || identity.issuedAt === undefined) return undefined;
+  const holder = { ...identity, issuedAt: identity.issuedAt };
+  const entry = entries.find((e) => ends(e, holder));
+  if (!entry) return undefined;
+  if (entry.reason === 'left_domain') return 'left_domain' as const;
+  if (entry.kind === 'sid') return 'signed_out' as const;
+  return entry.clientId !== undefined ? ('app_access_removed' as const) : ('access_ended' as const);
 }

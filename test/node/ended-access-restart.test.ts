@@ -116,10 +116,14 @@ describe("a node's list of ended access", () => {
     ]);
     const later = createEndedAccess({ sequelize: a.sequelize, bus: createLocalBus() });
     await later.load();
-    expect(later.endedFor({ sub: 'person-1', sid: 'other', issuedAt: now - 1_000 })).toMatchObject({ kind: 'sub' });
-    expect(later.endedFor({ sub: 'someone', sid: 'session-1', issuedAt: now - 1_000 })).toMatchObject({ kind: 'sid' });
+    expect(later.endedFor({ sub: 'person-1', sid: 'other', clientId: 'portal', issuedAt: now - 1_000 })).toMatchObject({
+      kind: 'sub',
+    });
+    expect(
+      later.endedFor({ sub: 'someone', sid: 'session-1', clientId: 'portal', issuedAt: now - 1_000 }),
+    ).toMatchObject({ kind: 'sid' });
     // Tokens issued after the end, and entries past the tokens' lifetime, are not refused.
-    expect(later.endedFor({ sub: 'person-1', sid: null, issuedAt: now + 1_000 })).toBeUndefined();
-    expect(later.endedFor({ sub: 'person-2', sid: null, issuedAt: now - 130_000 })).toBeUndefined();
+    expect(later.endedFor({ sub: 'person-1', sid: null, clientId: 'portal', issuedAt: now + 1_000 })).toBeUndefined();
+    expect(later.endedFor({ sub: 'person-2', sid: null, clientId: 'portal', issuedAt: now - 130_000 })).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { login, portalClient, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
 import { frameId, openRaw, type RawSocket } from '../helpers/raw-socket.ts';
 import { actAfterClose, openUnanswering } from '../helpers/unanswering-socket.ts';
@@ -13,7 +14,12 @@ import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { AtriumClient } from '../../sdk/client.ts';
 import { signedGatewayRequest } from '../../protocol/signature.ts';
+import { codeFlow, discover } from '../helpers/rp.ts';
+import { removeAppAccess } from '../../gateway/oidc/allowed-apps.ts';
+import { createEndedAccess } from '../../node/auth/ended-access.ts';
+import { createLocalBus } from '../../node/bus/local-bus.ts';
 
+const APP_REDIRECT = 'http://localhost:9/planner';
 // How long a raw socket's frames may take to arrive: a disable reaches the node through the gateway and Redis.
 const WAIT = { timeout: 10_000 };
 let gateway: TestGateway;
@@ -242,5 +248,53 @@ describe("moving a person off a domain's units", () => {
     expect((await endedFeedOf(arts)).filter((e) => e.subject === sub)).toEqual([]);
     sockets.arts.socket.close();
     await expect(who.tokenFor(eng.url)).rejects.toMatchObject({ error: 'invalid_target' });
+  });
+});
+
+describe("removing one app's access", () => {
+  it("ends the chat tokens that app holds for the person at once; their other apps' tokens go on", async () => {
+    const app = await registerTestApp(gateway, { name: 'Study Planner', redirectUris: [APP_REDIRECT] });
+    const planner = await discover(gateway.issuer, app.clientId, app.clientSecret);
+    await createUser(ops(), {
+      username: 'lena',
+      displayName: 'lena',
+      email: 'lena@campus.test',
+      password: DEMO_PASSWORD,
+      roles: ['student'],
+      units: ['campus/eng/cs', 'campus/arts/music'],
+    });
+    const { who, tokens, sockets } = await signedInEverywhere('lena');
+    const { tokens: granted } = await codeFlow(planner, APP_REDIRECT, 'lena', {
+      scope: 'openid im offline_access',
+      resource: eng.url,
+    });
+    const appToken = (await client.refreshTokenGrant(planner, granted.refresh_token!, { resource: eng.url }))
+      .access_token;
+    const appSocket = await openSocket(eng, appToken);
+    expect((await me(eng, appToken)).status).toBe(200);
+
+    const person = (await gateway.models.User.findOne({ where: { username: 'lena' } }))!;
+    await removeAppAccess({ ...gateway.context(null), actor: operator('test') }, person, app.clientId);
+    expect(await appSocket.closed).toEqual({ code: 4409, reason: 'session_ended' });
+    expect(appSocket.frames).toContainEqual(
+      expect.objectContaining({ type: 'session.ended', reason: 'app_access_removed' }),
+    );
+    await expectRefusedAsEnded(eng, appToken);
+    expect((await endedFeedOf(eng)).filter((e) => e.subject === person.id)).toContainEqual(
+      expect.objectContaining({ kind: 'sub', clientId: app.clientId }),
+    );
+
+    // The portal's tokens and sockets, issued before as the app's were, are not the app's: they go on.
+    expect(sockets.eng.socket.readyState).toBe(sockets.eng.socket.OPEN);
+    expect((await me(eng, tokens.eng)).status).toBe(200);
+    expect((await me(eng, await who.tokenFor(eng.url))).status).toBe(200);
+    // A node that starts afresh reads the same from its database: the app's token alone stays refused.
+    const later = createEndedAccess({ sequelize: eng.sequelize, bus: createLocalBus() });
+    await later.load();
+    const holder = { sub: person.id, sid: null, issuedAt: decodeJwt(appToken).iat! * 1000 };
+    expect(later.endedFor({ ...holder, clientId: app.clientId })).toMatchObject({ clientId: app.clientId });
+    expect(later.endedFor({ ...holder, clientId: 'portal' })).toBeUndefined();
+    sockets.eng.socket.close();
+    sockets.arts.socket.close();
   });
 });
