@@ -26,7 +26,9 @@ export async function rotateClientSecret(
 
 /**
  * A new secret for the app's interaction callbacks, shown once. Nodes cache an app's secret briefly
- * (APP_CACHE_SECONDS), so for that long a callback may still be signed with the old one.
+ * (APP_CACHE_SECONDS), so for that long a callback may still be signed with the old one. A first-party
+ * app's is a campus administrator's too: whoever holds it can forge a click to the app, and rotating it
+ * stops the app's real callbacks.
  */
 export async function rotateCallbackSecret(
   ctx: GatewayContext,
@@ -35,6 +37,7 @@ export async function rotateCallbackSecret(
 ): Promise<{ slug: string; callbackSecret: string }> {
   return inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
+    assertMayBeFirstParty(ctx, app, app.firstParty);
     const callbackSecret = newSecret();
     app.callbackSecretSealed = secrets.seal(callbackSecret);
     await app.save({ transaction: ctx.tx });

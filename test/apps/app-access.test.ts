@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { ForbiddenError } from '../../core/errors.ts';
 import { updateApp } from '../../gateway/apps-registry/update-app.ts';
-import { rotateClientSecret } from '../../gateway/apps-registry/rotate-secrets.ts';
+import { rotateCallbackSecret, rotateClientSecret } from '../../gateway/apps-registry/rotate-secrets.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import {
   BrowserAgent,
@@ -13,7 +13,7 @@ import {
 } from '../helpers/browser-agent.ts';
 import { ARTS_NODE, ENG_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { discover } from '../helpers/rp.ts';
-import { actingAs, api, gatewayToken, register } from './helpers.ts';
+import { actingAs, api, gatewayToken, register, secretsOf } from './helpers.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 const EVERYTHING = 'openid profile email im offline_access';
@@ -112,7 +112,7 @@ describe('who may mark an app first-party', () => {
     expect(await gateway.models.App.count({ where: { slug: 'eng-quiet' } })).toBe(0);
   });
 
-  it("lets a unit admin change a campus administrator's first-party app only by clearing the flag, and not rotate its secret", async () => {
+  it("lets a unit admin change a campus administrator's first-party app only by clearing the flag, and not rotate its secrets", async () => {
     await register(gateway, {
       name: 'Eng Timetable',
       slug: 'eng-timetable',
@@ -125,8 +125,18 @@ describe('who may mark an app first-party', () => {
       'Eng Timetable is first-party, which only campus administrators may keep; clear its first-party flag to change it, or ask a campus administrator',
     );
     await expect(rotateClientSecret(engAdmin, 'eng-timetable')).rejects.toBeInstanceOf(ForbiddenError);
+    const before = await gateway.models.App.findOne({ where: { slug: 'eng-timetable' } });
+    await expect(rotateCallbackSecret(engAdmin, 'eng-timetable', secretsOf(gateway))).rejects.toBeInstanceOf(
+      ForbiddenError,
+    );
     const unchanged = await gateway.models.App.findOne({ where: { slug: 'eng-timetable' } });
     expect(unchanged!.firstParty).toBe(true);
+    expect(unchanged!.callbackSecretSealed).toBe(before!.callbackSecretSealed);
+    expect(
+      await gateway.models.AuditEvent.count({
+        where: { action: 'app.rotate_callback_secret', target: 'eng-timetable' },
+      }),
+    ).toBe(0);
 
     const cleared = await updateApp(engAdmin, 'eng-timetable', { firstParty: false, name: 'Eng Timetable 2' });
     expect(cleared).toMatchObject({ firstParty: false, name: 'Eng Timetable 2' });
