@@ -1,3 +1,4 @@
+import { fetchWithDeadlines } from '../../core/fetch-deadlines.ts';
 import { verify } from 'node:crypto';
 import { z } from 'zod';
 import { AppError, NotFoundError } from '../../core/errors.ts';
@@ -51,9 +52,11 @@ export async function pinDomainKeys(
   let raw: unknown;
   try {
     // A partner organization's domain is registered with its proxy's URL; the query tells that proxy which node.
-    const response = await fetch(`${domain.url}/.well-known/atrium/keys?domain=${encodeURIComponent(name)}`, {
-      signal: AbortSignal.timeout(5_000),
-    });
+    const response = await fetchWithDeadlines(
+      `${domain.url}/.well-known/atrium/keys?domain=${encodeURIComponent(name)}`,
+      {},
+      5_000,
+    );
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const body = await readCapped(
       response.body as ReadableStream<Uint8Array> | null,

@@ -55,6 +55,8 @@ export async function notifyNodesOfEndedAccess(options: {
             headers: { 'content-type': 'application/x-www-form-urlencoded' },
             body: new URLSearchParams({ logout_token: token }),
             signal: AbortSignal.timeout(2_500),
+            // Its registered URL alone: a redirect would point the gateway's logout token elsewhere.
+            redirect: 'error',
           });
           if (!response.ok) throw new Error(`HTTP ${response.status}`);
         }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, get, type Server, type ServerResponse } from 'node:http';
+import { generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { loadProxyConfig } from '../../proxy/config.ts';
 import { startProxy, type Proxy } from '../../proxy/main.ts';
@@ -7,6 +8,8 @@ import { loadProxyKey, publicPart } from '../../proxy/proxy-key.ts';
 import { operator } from '../../gateway/context.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
 import { addProxy } from '../../gateway/federation/policy.ts';
+import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import { signRequest } from '../../protocol/signature.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/federation.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -24,6 +27,11 @@ let answer: (res: ServerResponse) => void = (res) => {
   res.write('{"first":"part"');
   holding = res;
 };
+/** The node's signing key, pinned at the gateway as `atrium domains pin` would. */
+const nodeKey = (() => {
+  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as { x: string; d: string };
+  return { kty: 'OKP' as const, crv: 'Ed25519' as const, x: jwk.x, d: jwk.d, kid: 'node-1' };
+})();
 /** The proxy's forward timeout here: short, so that the answers below outlast it. */
 const FORWARD_TIMEOUT_MS = 600;
 
@@ -45,6 +53,11 @@ beforeAll(async () => {
   await addProxy(ctx, { name: 'relay-proxy', publicJwk: publicPart(loadProxyKey(config)) });
   const { port } = node.address() as AddressInfo;
   await addDomain(ctx, { name: DOMAIN, url: `http://127.0.0.1:${port}`, units: [] });
+  const { kty, crv, x, kid } = nodeKey;
+  await ctx.models.Domain.update(
+    { pinnedKeys: JSON.stringify([{ kty, crv, x, kid }]), pinnedAt: new Date() },
+    { where: { name: DOMAIN } },
+  );
   proxy = await startProxy(config);
 });
 afterAll(async () => {
@@ -109,6 +122,49 @@ describe("the federation proxy relaying a node's answer", () => {
     const { complete } = await read(`${proxy.url}/.well-known/atrium/keys?domain=${DOMAIN}`);
     expect(complete).toBe(false);
     holding?.destroy();
+  });
+});
+
+describe('a registered node that answers with a redirect', () => {
+  // Something only the campus network reaches (an internal admin API, a cloud's metadata service).
+  let internal: Server;
+  const asked: string[] = [];
+  beforeAll(async () => {
+    internal = createServer((req, res) => {
+      asked.push(`${req.method} ${req.url}`);
+      res.end('internal secret');
+    });
+    await new Promise<void>((resolve) => internal.listen(0, '127.0.0.1', resolve));
+    const { port } = internal.address() as AddressInfo;
+    answer = (res) => {
+      res.writeHead(307, { location: `http://127.0.0.1:${port}/admin/credentials` });
+      res.end();
+    };
+  });
+  afterAll(() => internal?.close());
+
+  it('is not followed: the proxy, and the gateway pinning its keys, answer that it did not answer', async () => {
+    const keysRelay = await read(`${proxy.url}/.well-known/atrium/keys?domain=${DOMAIN}`);
+    expect(keysRelay.status).toBe(502);
+    expect(JSON.parse(keysRelay.text).error.message).toMatch(/did not answer/);
+
+    // A request the node's operator signs to their own node, which the policy always lets through.
+    const path = '/federation/v1/hello';
+    const body = '{}';
+    const signed = signRequest(nodeKey, { method: 'POST', path, origin: DOMAIN, destination: DOMAIN, body });
+    const forwarded = await fetch(`${proxy.url}${path}`, {
+      method: 'POST',
+      headers: { ...signed, 'content-type': 'application/json' },
+      body,
+    });
+    expect(forwarded.status).toBe(502);
+    expect(await forwarded.text()).not.toContain('internal secret');
+
+    await expect(pinDomainKeys({ ...gateway.context(null), actor: operator('test') }, DOMAIN)).rejects.toMatchObject({
+      code: 'node_unreachable',
+      message: expect.stringMatching(/redirect \(HTTP 307\), which is not followed/),
+    });
+    expect(asked).toEqual([]);
   });
 });
 
