@@ -1,38 +1,52 @@
 import type { NextFunction, Request, Response } from 'express';
-import passport from 'passport';
-import { Strategy as BearerStrategy } from 'passport-http-bearer';
 import { AppError, isAppError, UnauthenticatedError } from '../../core/errors.ts';
 import type { Identity, TokenVerifier } from '../auth/token-verifier.ts';
 
 /** Refusals said as themselves, because the client acts differently on each (docs/protocol.md, "HTTP API"). */
 const TOLD_AS_IS = new Set(['token_expired', 'token_revoked', 'client_disabled']);
 
+declare module 'express-serve-static-core' {
+  interface Request {
+    nodeIdentity?: Identity;
+  }
+}
+
+/** RFC 6750's header form, the only one taken: `Authorization: Bearer <token>`. */
+function bearerOf(req: Request): string | undefined {
+  return /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(req.get('authorization') ?? '')?.[1];
+}
+
 /**
- * The HTTP API accepts the same gateway access tokens as the sockets, through a passport bearer strategy
- * on a passport instance of this node's own (several nodes can share a process).
+ * RFC 6750's other forms, a token in the query string (`access_token`) or in a form body, end up in proxy
+ * logs, browser history and Referer headers; a request carrying one is refused, even with a header, so
+ * that a client doing it learns at once rather than leaking tokens that happen to work.
  */
+function tokenOutsideHeader(req: Request): boolean {
+  const body = req.body as Record<string, unknown> | undefined;
+  return req.query.access_token !== undefined || (typeof body === 'object' && body !== null && 'access_token' in body);
+}
+
+/** The HTTP API accepts the same gateway access tokens as the sockets, from the Authorization header only. */
 export function bearerAuth(verifier: TokenVerifier) {
-  const authenticator = new passport.Passport();
-  authenticator.use(
-    new BearerStrategy((token, done) => {
-      verifier.verify(token).then(
-        (identity) => done(null, identity),
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      if (tokenOutsideHeader(req)) {
+        throw new UnauthenticatedError(
+          'Send the access token in the Authorization header (Bearer …), never in the URL or the body; this one may have been logged, so get a new one',
+        );
+      }
+      const token = bearerOf(req);
+      if (!token) throw new UnauthenticatedError('A valid bearer access token for this node is required');
+      req.nodeIdentity = await verifier.verify(token).catch((error: unknown) => {
         // A gateway failure, an expired or ended token, or a token of a disabled app is said as such; any other refusal is a plain 401.
-        (error: unknown) =>
-          done(isAppError(error) && (error.status >= 500 || TOLD_AS_IS.has(error.code)) ? error : invalidToken()),
-      );
-    }),
-  );
-  const middleware = authenticator.authenticate('bearer', { session: false, failWithError: true });
-  return (req: Request, res: Response, next: NextFunction) =>
-    middleware(req, res, (error?: unknown) => {
-      if (!error) return next();
-      const refusal = isAppError(error)
-        ? error
-        : new UnauthenticatedError('A valid bearer access token for this node is required');
-      if (refusal.status === 401) res.set('WWW-Authenticate', challenge(req, refusal));
-      next(refusal);
-    });
+        throw isAppError(error) && (error.status >= 500 || TOLD_AS_IS.has(error.code)) ? error : invalidToken();
+      });
+      next();
+    } catch (error) {
+      if (isAppError(error) && error.status === 401) res.set('WWW-Authenticate', challenge(req, error));
+      next(error);
+    }
+  };
 }
 
 const invalidToken = () => new UnauthenticatedError('The access token is not valid for this node');
@@ -42,10 +56,10 @@ const invalidToken = () => new UnauthenticatedError('The access token is not val
  * the reason, so that a client knows to refresh it (the JSON body's `code` says which refusal it was).
  */
 function challenge(req: Request, error: AppError): string {
-  if (!/^Bearer\s+\S/i.test(req.get('authorization') ?? '')) return 'Bearer realm="atrium"';
+  if (!/^Bearer\s+\S/i.test(req.get('authorization') ?? '') || tokenOutsideHeader(req)) return 'Bearer realm="atrium"';
   return `Bearer realm="atrium", error="invalid_token", error_description="${error.message.replace(/["\\]/g, '')}"`;
 }
 
 export function actorOf(req: Request): Identity {
-  return req.user as Identity;
+  return req.nodeIdentity as Identity;
 }

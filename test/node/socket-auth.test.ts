@@ -145,6 +145,30 @@ describe('socket authentication', () => {
     );
   });
 
+  it('takes the token from the Authorization header only, refusing one in the query string or the body', async () => {
+    const token = await (await login(gateway, 'alice')).tokenFor(eng.url);
+    const inQuery = await fetch(`${eng.localUrl}/api/v1/me?access_token=${encodeURIComponent(token)}`);
+    expect(inQuery.status).toBe(401);
+    expect(await inQuery.json()).toMatchObject({
+      error: { code: 'unauthenticated', message: expect.stringContaining('Authorization header') },
+    });
+    expect(inQuery.headers.get('www-authenticate')).toBe('Bearer realm="atrium"');
+    // Refused even beside a good header: the token in the URL may already sit in a log.
+    const both = await fetch(`${eng.localUrl}/api/v1/me?access_token=${encodeURIComponent(token)}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(both.status).toBe(401);
+    const inBody = await fetch(`${eng.localUrl}/api/v1/conversations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ access_token: token, title: 'From a form' }),
+    });
+    expect(inBody.status).toBe(401);
+    expect(await eng.models.Conversation.count({ where: { title: 'From a form' } })).toBe(0);
+    const inHeader = await fetch(`${eng.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(await inHeader.json()).toMatchObject({ address: 'alice@eng.campus.test' });
+  });
+
   it('keeps an SDK connection open across expiry by re-authenticating on the open socket', async () => {
     const alice = await connectAs(gateway, eng, 'alice');
     let reconnects = 0;
