@@ -447,6 +447,77 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     expect(alice.errors).toEqual([]);
   });
 
+  it('opens a group of 230 reading only a few of its members, and finds whom to mention on its node', {
+    timeout: 60_000,
+  }, async () => {
+    const a = alice.page;
+    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    try {
+      const crowd = Array.from({ length: 228 }, (_, i) => `aud-${String(i).padStart(3, '0')}`);
+      await addPeople(campus.gateway, crowd);
+      const group = await carol.createGroup('Campus announcements', [
+        'alice@eng.campus.test',
+        ...crowd.map((u) => `${u}@eng.campus.test`),
+      ]);
+      // The frames the page sends and gets on its sockets from now on (it reloads to open them anew).
+      const sent: Record<string, unknown>[] = [];
+      const received: Record<string, unknown>[] = [];
+      const parse = (payload: string | Buffer) => JSON.parse(String(payload)) as Record<string, unknown>;
+      a.on('websocket', (ws) => {
+        ws.on('framesent', ({ payload }) => void sent.push(parse(payload)));
+        ws.on('framereceived', ({ payload }) => void received.push(parse(payload)));
+      });
+      await a.reload();
+      await a.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+      await openConversation(a, 'Campus announcements');
+      const subtitle = a.locator('.conversation-subtitle');
+      await expect
+        .poll(() => subtitle.textContent(), { timeout: 10_000 })
+        .toMatch(/^230 members: you, (?:[^,]+, ){7}[^,]+ and 221 more · hosted by eng\.campus\.test$/);
+      const asked = () => sent.filter((f) => f.type === 'members' && f.conversationId === group.id);
+      const read = received
+        .filter((f) => f.type === 'members.result' && f.conversationId === group.id)
+        .flatMap((f) => f.members as unknown[]);
+      expect(asked().length).toBeGreaterThan(0);
+      expect(asked().length).toBeLessThanOrEqual(2);
+      expect(read.length).toBeLessThanOrEqual(100);
+
+      // aud-219 is far past what the page read: its node finds them as their name is typed.
+      const input = a.locator('.conversation .composer-input');
+      await input.pressSequentially('Hello @aud-21', { delay: 20 });
+      const options = a.locator('.suggestions:not([hidden]) [role=option]');
+      await expect.poll(() => options.allTextContents(), { timeout: 10_000 }).toHaveLength(8);
+      expect((await options.allTextContents()).every((t) => t.includes('@aud-21'))).toBe(true);
+      await input.pressSequentially('9', { delay: 20 });
+      await expect
+        .poll(() => options.allTextContents(), { timeout: 10_000 })
+        .toEqual(['aud-219 @aud-219 · eng.campus.test']);
+      await input.press('Enter');
+      await expect.poll(() => input.inputValue()).toBe('Hello @aud-219 ');
+      const searches = asked().filter((f) => f.query !== undefined);
+      expect(searches.map((f) => f.query)).toContain('aud-219');
+      expect(searches.every((f) => (f.limit as number) <= 8)).toBe(true);
+      // Asked as typing pauses, not once a key.
+      expect(searches.length).toBeLessThanOrEqual(4);
+      await input.press('Enter');
+      await expect
+        .poll(() => ownMessage(a, 'Hello').locator('.mention').textContent(), { timeout: 10_000 })
+        .toBe('@aud-219');
+      const stored = await campus.nodes.eng.models.Message.findOne({
+        where: { conversationId: group.id, kind: 'text' },
+      });
+      expect(JSON.parse(stored!.body).mentions).toEqual(['aud-219@eng.campus.test']);
+      // Carol, whom the page did not read (past the first members), reads it: her receipt counts.
+      await carol.markRead(group.id, stored!.seq);
+      await expect
+        .poll(() => ownMessage(a, 'Hello').locator('.status').textContent(), { timeout: 10_000 })
+        .toContain('Read by 1 of 229');
+    } finally {
+      carol.close();
+    }
+    expect(alice.errors).toEqual([]);
+  });
+
   it('pages through a long history by scrolling up', { timeout: 60_000 }, async () => {
     const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
     try {

@@ -3,6 +3,7 @@ import {
   AtriumError,
   type Conversation,
   type ConnectionState,
+  type Member,
   type MembersPage,
   type Message,
   type SyncGap,
@@ -83,6 +84,11 @@ const TYPING_SHOWN_MS = 4_000;
 const DELIVERED_UP_TO = 100;
 /** How many of a group's members get their display names looked up at once (the heading names a few). */
 const NAMES_WANTED = 100;
+/**
+ * How many of a big group's members an opened group reads (one request): enough for its heading to name a
+ * few. The others stay on the node; suggestions of whom to mention search them there (findMembers).
+ */
+const FIRST_MEMBERS = 20;
 
 /**
  * Whom a `typing` frame tells of, for this person: a typist's address, SEVERAL_TYPING for a big group's
@@ -137,8 +143,8 @@ export class Chat extends Emitter<ChatEvents> {
   networkOffline = false;
   #orphans = new Map<string, Message[]>();
   #adopting = new Set<string>();
-  /** Big groups whose members are being read in pages, or were (see loadMembers). */
-  #membersLoaded = new Set<string>();
+  /** Big groups whose first members are being read, or were, with the member count then (see loadMembers). */
+  #membersLoaded = new Map<string, number>();
   /** Messages written after this are news even when they arrive with a conversation the page did not know yet. */
   #startedAt = Date.now();
   #deliveredTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -214,7 +220,7 @@ export class Chat extends Emitter<ChatEvents> {
     client.on('receipt', (receipt) => {
       const entry = this.entries.get(keyOf(domain, receipt.conversationId));
       if (!entry) return;
-      const member = entry.conv.members.find((m) => m.address === receipt.address);
+      const member = entry.conv.members.find((m) => m.address === receipt.address) ?? this.#learnMember(entry, receipt);
       if (member) {
         member.readSeq = Math.max(member.readSeq, receipt.readSeq);
         member.deliveredSeq = Math.max(member.deliveredSeq, receipt.deliveredSeq);
@@ -483,30 +489,31 @@ export class Chat extends Emitter<ChatEvents> {
   }
 
   /**
-   * A big group's members, read from its node in pages once it is opened (its views list only this
-   * person, docs/protocol.md): for its heading, "read by k of N" and the suggestions of whom to mention.
-   * Read again when a view says the count changed.
+   * A big group's first members, read from its node in one request once it is opened (its views list
+   * only this person, docs/protocol.md), for its heading to name a few; its count comes with its views.
+   * Never all of them: a campus group's 10,000 would cost the node and the page for nothing. Read again
+   * when a view says the count changed.
    */
   loadMembers(entry: Entry): void {
     if (!listsSomeMembers(entry.conv) || this.#membersLoaded.has(entry.key)) return;
     const client = this.clients.get(entry.domain);
     if (!client || client.state !== 'online') return;
-    this.#membersLoaded.add(entry.key);
-    client.allMembers(entry.conv.id).then(
-      (all) => {
+    this.#membersLoaded.set(entry.key, entry.conv.memberCount ?? 0);
+    client.members(entry.conv.id, undefined, FIRST_MEMBERS).then(
+      (page) => {
         const known = new Map(entry.conv.members.map((m) => [m.address, m]));
-        entry.conv.members = all.map((m) => {
+        for (const m of page.members) {
           const old = known.get(m.address);
-          return old
-            ? {
-                ...m,
-                readSeq: Math.max(m.readSeq, old.readSeq),
-                deliveredSeq: Math.max(m.deliveredSeq, old.deliveredSeq),
-              }
-            : m;
-        });
-        entry.conv.memberCount = all.length;
-        for (const m of all.slice(0, NAMES_WANTED)) this.#wantName(m.address);
+          if (!old) entry.conv.members.push(m);
+          else
+            Object.assign(old, m, {
+              readSeq: Math.max(m.readSeq, old.readSeq),
+              deliveredSeq: Math.max(m.deliveredSeq, old.deliveredSeq),
+            });
+        }
+        // The count is the views' to tell: a view newer than the page may have come meanwhile.
+        this.#membersLoaded.set(entry.key, page.memberCount);
+        for (const m of page.members) this.#wantName(m.address);
         this.emit('entry', entry);
       },
       () => this.#membersLoaded.delete(entry.key),
@@ -514,17 +521,39 @@ export class Chat extends Emitter<ChatEvents> {
   }
 
   /**
-   * A big group's new view lists only this person: the members read in pages stay, as long as the count
-   * agrees with them; otherwise (someone joined or left) they are read again when the group is open.
+   * A big group's new view lists only this person: the members read besides stay while the count is the
+   * one they were read at; otherwise (someone joined or left) they go, and are read again when the group is open.
    */
   #keepLoadedMembers(entry: Entry, conv: Conversation): void {
     if (!listsSomeMembers(conv) || !this.#membersLoaded.has(entry.key)) return;
-    if (entry.conv.members.length !== conv.memberCount) {
+    if (this.#membersLoaded.get(entry.key) !== conv.memberCount) {
       this.#membersLoaded.delete(entry.key);
       return;
     }
     const listed = new Set(conv.members.map((m) => m.address));
     conv.members.push(...entry.conv.members.filter((m) => !listed.has(m.address)).map((m) => ({ ...m })));
+  }
+
+  /**
+   * A member of a big group the page holds no row of, told of by a receipt (the node tells one's receipts
+   * on one's own messages): kept, so that "read by k of N" counts them. Their role is not told: it is
+   * never shown from here (the group's details read the members with their roles).
+   */
+  #learnMember(entry: Entry, receipt: { address: string }): Member | undefined {
+    if (!listsSomeMembers(entry.conv)) return undefined;
+    const member: Member = { address: receipt.address, role: 'member', readSeq: 0, deliveredSeq: 0 };
+    entry.conv.members.push(member);
+    return member;
+  }
+
+  /**
+   * Members whose username starts with `prefix`, searched on the group's node (a big group's members are
+   * not on the page): for suggesting whom to mention. Their names are asked of the directory.
+   */
+  async findMembers(entry: Entry, prefix: string, limit: number): Promise<Member[]> {
+    const found = await this.#client(entry).findMembers(entry.conv.id, prefix, limit);
+    for (const m of found) this.#wantName(m.address);
+    return found;
   }
 
   /** Marks everything in the conversation read, if it is on screen and the page is visible. */

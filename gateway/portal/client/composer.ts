@@ -1,5 +1,5 @@
 import type { UploadedAttachment } from '../../../sdk/client.ts';
-import { localPart, type Chat, type Entry } from './chat.ts';
+import { listsSomeMembers, localPart, type Chat, type Entry } from './chat.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { sizeOf } from './format.ts';
 import { uploadFile } from './nodes.ts';
@@ -8,6 +8,11 @@ type Upload = { file: File; done: Promise<UploadedAttachment | null>; row: HTMLE
 type Suggestion = { address: string; name: string };
 
 let composerCount = 0;
+
+/** How many people the "@" suggestions offer at most. */
+const SUGGESTED = 8;
+/** How long typing pauses before a big group's node is asked whom a typed "@name" may be. */
+const ASK_AFTER_MS = 120;
 
 /**
  * The event that gives a refused text back to the composer of its conversation (message-view.ts sends it
@@ -30,6 +35,13 @@ export class Composer {
   #options: Suggestion[] = [];
   #active = -1;
   #mentioned = new Map<string, string>();
+  /** A big group's members its node found for what was typed after "@" (the latest answer). */
+  #found: string[] = [];
+  /** Every member the node found while this composer was open: a typed "@name" of one of them mentions them. */
+  #foundEver = new Set<string>();
+  #asking: ReturnType<typeof setTimeout> | undefined;
+  /** Counts the questions to the node: an answer to one asked before the latest, or before the list closed, is dropped. */
+  #asked = 0;
   #fileInput: HTMLInputElement;
   #notice: HTMLElement;
   #counter: HTMLElement;
@@ -212,8 +224,8 @@ export class Composer {
       const picked = this.#mentioned.get(local);
       if (picked) found.add(picked);
       else
-        for (const m of this.#entry.conv.members)
-          if (m.address !== this.#entry.me && localPart(m.address).toLowerCase() === local) found.add(m.address);
+        for (const address of [...this.#entry.conv.members.map((m) => m.address), ...this.#foundEver])
+          if (address !== this.#entry.me && localPart(address).toLowerCase() === local) found.add(address);
     }
     return [...found];
   }
@@ -255,21 +267,65 @@ export class Composer {
     return match ? { start: caret - match[2]!.length - 1, word: match[2]!.toLowerCase() } : null;
   }
 
+  /**
+   * Suggests whom to mention: the members the page holds (every member of a group up to the node's
+   * VIEW_MEMBERS_MAX) whose username or a word of whose name starts with what was typed, and, of a
+   * bigger group, the members its node finds by username as the person types.
+   */
   #suggest(): void {
     const query = this.#query();
     if (!query) return this.#closeSuggestions();
-    this.#options = this.#entry.conv.members
+    this.#draw(query.word);
+    if (query.word && listsSomeMembers(this.#entry.conv)) this.#askNode(query.word);
+  }
+
+  /**
+   * Asks a big group's node for the members whose username starts with `word`, once typing pauses; an
+   * answer to what is no longer typed is dropped. A node that cannot search (an older one, or none
+   * online) leaves the suggestions to the members held.
+   */
+  #askNode(word: string): void {
+    clearTimeout(this.#asking);
+    const asked = ++this.#asked;
+    this.#asking = setTimeout(() => {
+      this.#chat.findMembers(this.#entry, word, SUGGESTED).then(
+        (members) => {
+          if (asked !== this.#asked) return;
+          this.#found = members.map((m) => m.address).filter((a) => a !== this.#entry.me);
+          for (const address of this.#found) this.#foundEver.add(address);
+          this.#draw(word);
+          // Their names come from the directory a moment later.
+          if (this.#found.some((a) => !this.#chat.names.has(a))) {
+            const off = this.#chat.on('names', () => {
+              off();
+              if (asked === this.#asked && !this.#suggestions.hidden) this.#draw(word);
+            });
+          }
+        },
+        () => undefined,
+      );
+    }, ASK_AFTER_MS);
+  }
+
+  #draw(word: string): void {
+    const name = (address: string) => this.#chat.nameIn(this.#entry, address);
+    const held = this.#entry.conv.members
       .filter((m) => m.address !== this.#entry.me)
-      .map((m) => ({ address: m.address, name: this.#chat.nameIn(this.#entry, m.address) }))
+      .map((m) => ({ address: m.address, name: name(m.address) }))
       .filter(
         (s) =>
-          localPart(s.address).toLowerCase().startsWith(query.word) ||
+          localPart(s.address).toLowerCase().startsWith(word) ||
           s.name
             .toLowerCase()
             .split(/\s+/)
-            .some((w) => w.startsWith(query.word)),
-      )
-      .slice(0, 8);
+            .some((w) => w.startsWith(word)),
+      );
+    const shown = new Set(held.map((s) => s.address));
+    const found = this.#found
+      .filter((a) => !shown.has(a) && localPart(a).startsWith(word))
+      .map((a) => ({ address: a, name: name(a) }));
+    const active = this.#options[this.#active]?.address;
+    this.#options = [...held, ...found].slice(0, SUGGESTED);
     if (this.#options.length === 0) return this.#closeSuggestions();
     this.#suggestions.replaceChildren(
       ...this.#options.map((s, i) =>
@@ -288,7 +344,13 @@ export class Composer {
     );
     this.#suggestions.hidden = false;
     this.input.setAttribute('aria-expanded', 'true');
-    this.#highlight(0);
+    // The node's answer may come while the person moves through the list: the one they are on stays chosen.
+    this.#highlight(
+      Math.max(
+        0,
+        this.#options.findIndex((s) => s.address === active),
+      ),
+    );
   }
 
   #highlight(index: number): void {
@@ -311,6 +373,8 @@ export class Composer {
   }
 
   #closeSuggestions(): void {
+    clearTimeout(this.#asking);
+    this.#asked++;
     this.#suggestions.hidden = true;
     this.#active = -1;
     this.input.setAttribute('aria-expanded', 'false');

@@ -289,7 +289,7 @@ export class ConversationView {
     const where = chat.domains.size > 1 ? ` · as ${entry.me}` : '';
     if (entry.conv.kind === 'group') {
       // A big group names a few and counts the rest: a lecture's 3,000 names would not fit a line anyway.
-      // Its view may list only this person until its members are read in pages (memberCount counts them all).
+      // Its view lists only this person, and the page reads only a few more members (memberCount counts them all).
       const members = entry.conv.members;
       const count = Math.max(entry.conv.memberCount ?? members.length, members.length);
       const others = members.filter((m) => m.address !== entry.me);

@@ -14,7 +14,7 @@ export type Receipt = { state: 'sent' | 'delivered' | 'read'; label: string; det
  */
 export function receiptOf(chat: Chat, entry: Entry, message: Message): Receipt {
   const others = entry.conv.members.filter((m) => m.address !== entry.me);
-  // A big group's view may list only this person until its members are read in pages: count them all.
+  // A big group's view lists only some of its members (its node holds the others): count them all.
   const total = Math.max(others.length, (entry.conv.memberCount ?? entry.conv.members.length) - 1);
   if (total === 0) return { state: 'sent', label: 'Sent', detail: 'Sent' };
   const read = others.filter((m) => m.readSeq >= message.seq);
