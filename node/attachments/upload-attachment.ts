@@ -46,9 +46,15 @@ export function sanitizeName(raw: string | undefined): string {
   return name || 'file';
 }
 
-function allowedType(ctx: NodeContext, raw: string | undefined): string {
+/** The media type without its parameters, when it is one this node allows for uploads; else undefined. */
+export function listedType(ctx: Pick<NodeContext, 'config'>, raw: string | undefined): string | undefined {
   const type = (raw ?? '').split(';')[0]!.trim().toLowerCase();
-  if (!ctx.config.attachments.types.includes(type)) throw new UnsupportedMediaTypeError(ctx.config.attachments.types);
+  return ctx.config.attachments.types.includes(type) ? type : undefined;
+}
+
+function allowedType(ctx: NodeContext, raw: string | undefined): string {
+  const type = listedType(ctx, raw);
+  if (type === undefined) throw new UnsupportedMediaTypeError(ctx.config.attachments.types);
   return type;
 }
 

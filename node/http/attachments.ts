@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import { domainPattern } from '../../protocol/address.ts';
 import { readAttachment } from '../attachments/read-attachment.ts';
-import { uploadAttachment } from '../attachments/upload-attachment.ts';
+import { listedType, uploadAttachment } from '../attachments/upload-attachment.ts';
 import type { NodeContext } from '../context.ts';
 
 /*
@@ -61,7 +61,8 @@ export function attachmentRoutes(contextOf: (req: Request) => NodeContext): Rout
       // Shared by someone of another domain: their node keeps it, and serves it to members through ours.
       if (!UUID.test(req.params.id)) throw new NotFoundError('No such attachment');
       const file = await ctx.federation.home.fetchAttachment(from, req.params.id, ctx.actor.address);
-      res.setHeader('Content-Type', file.contentType);
+      // The other node's word on the type goes only as far as this node's own list of upload types.
+      res.setHeader('Content-Type', listedType(ctx, file.contentType) ?? 'application/octet-stream');
       if (file.length !== undefined) res.setHeader('Content-Length', String(file.length));
       res.setHeader('Content-Disposition', 'attachment');
       res.setHeader('X-Content-Type-Options', 'nosniff');

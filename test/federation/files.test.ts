@@ -52,6 +52,31 @@ describe('files across colleges', () => {
     for (const c of [alice, bob, carol]) c.close();
   });
 
+  it("serves a file of another node as application/octet-stream when that node's type is not one this node takes", async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const file = await alice.upload(new TextEncoder().encode('<script>alert(1)</script>'), 'page.txt', 'text/plain');
+    await alice.send({ to: 'bob@arts.campus.test', text: 'a page', attachments: [file.id] });
+    await expect.poll(() => bob.messages.find((m) => m.text === 'a page')?.attachments).toEqual([file]);
+
+    // What eng answers is eng's word alone: here its record says types arts would never take for an upload.
+    for (const type of ['text/html', 'image/svg+xml', 'text/html; charset=utf-8']) {
+      await campus.nodes.eng.models.Attachment.update({ contentType: type }, { where: { id: file.id } });
+      const served = await download(bob, 'arts', file.id, 'eng.campus.test');
+      expect(served.status).toBe(200);
+      expect(served.headers.get('content-type'), type).toBe('application/octet-stream');
+      expect(await served.text()).toBe('<script>alert(1)</script>');
+    }
+    // A type on the list goes as it is, without parameters that could change how it is read.
+    await campus.nodes.eng.models.Attachment.update(
+      { contentType: 'Text/Plain; charset=utf-7' },
+      { where: { id: file.id } },
+    );
+    expect((await download(bob, 'arts', file.id, 'eng.campus.test')).headers.get('content-type')).toBe('text/plain');
+    alice.close();
+    bob.close();
+  });
+
   it('takes back a file shared at eng into a group hosted at arts when its sender recalls it, for members of every domain', async () => {
     const alice = await as('alice', 'eng');
     const bob = await as('bob', 'arts');
