@@ -30,6 +30,8 @@ export const DEFAULT_ATTACHMENT_TYPES = [
   'application/zip',
 ];
 
+const MB = 1024 * 1024;
+
 const schema = z.object({
   ATRIUM_MODE: z
     .enum(['development', 'production'], { message: 'expected development or production' })
@@ -82,6 +84,9 @@ const schema = z.object({
         .map((t) => t.trim().toLowerCase())
         .filter(Boolean),
     ),
+  ATTACHMENT_UNSHARED_QUOTA_MB: envPositiveInt.default(200),
+  ATTACHMENT_UNSHARED_KEEP_HOURS: envPositiveInt.max(24 * 365).default(24),
+  ATTACHMENT_UPLOADS_PER_HOUR: envPositiveInt.default(120),
   AUTH_GRACE_SECONDS: envPositiveInt.default(30),
   HEARTBEAT_SECONDS: envPositiveInt.default(30),
   FEDERATION_PROXY_URL: envUrl.optional(),
@@ -142,7 +147,17 @@ export type NodeConfig = {
   recallWindowSeconds: number;
   framesPerSecond: number;
   abuseStrikes: number;
-  attachments: { dir: string; maxBytes: number; types: string[] };
+  attachments: {
+    dir: string;
+    maxBytes: number;
+    types: string[];
+    /** What one person's uploads not yet shared in any message may take up together. */
+    unsharedQuotaBytes: number;
+    /** An upload not shared within this many hours is deleted, its record and its bytes. */
+    unsharedKeepHours: number;
+    /** Uploads one person may make per hour (every process of the domain counts together). */
+    uploadsPerHour: number;
+  };
   authGraceSeconds: number;
   /** Sockets are pinged this often; one that misses a pong is dropped. */
   heartbeatSeconds: number;
@@ -171,6 +186,8 @@ export function loadNodeConfig(env: Env): NodeConfig {
       problems.push('NODE_SECRET_KEY: required in production (it seals the node signing keys at rest)');
     if (problems.length > 0) throw new ConfigError(problems);
   }
+  if (v.ATTACHMENT_UNSHARED_QUOTA_MB * MB < v.ATTACHMENT_MAX_BYTES)
+    throw new ConfigError(['ATTACHMENT_UNSHARED_QUOTA_MB: must hold at least one file of ATTACHMENT_MAX_BYTES']);
   const dataDir = resolve(v.ATRIUM_DATA_DIR);
   return {
     mode: v.ATRIUM_MODE,
@@ -201,6 +218,9 @@ export function loadNodeConfig(env: Env): NodeConfig {
       dir: join(dataDir, `attachments-${v.NODE_DOMAIN}`),
       maxBytes: v.ATTACHMENT_MAX_BYTES,
       types: v.ATTACHMENT_TYPES,
+      unsharedQuotaBytes: v.ATTACHMENT_UNSHARED_QUOTA_MB * MB,
+      unsharedKeepHours: v.ATTACHMENT_UNSHARED_KEEP_HOURS,
+      uploadsPerHour: v.ATTACHMENT_UPLOADS_PER_HOUR,
     },
     authGraceSeconds: v.AUTH_GRACE_SECONDS,
     heartbeatSeconds: v.HEARTBEAT_SECONDS,

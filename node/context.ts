@@ -1,6 +1,7 @@
 import type { Sequelize } from 'sequelize';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
+import type { RateLimiter } from '../core/rate-limit.ts';
 import type { Identity } from './auth/token-verifier.ts';
 import type { Bus } from './bus/bus.ts';
 import type { NodeConfig } from './config.ts';
@@ -46,6 +47,8 @@ export type NodeServices = {
   addresses: AddressBook;
   /** Bots, cards and webhooks: the gateway's word on apps, the webhook store and its rate limit. */
   apps: AppsServices;
+  /** Uploads per person per hour, counted in the database (node/attachments/upload-quota.ts). */
+  uploadLimiter: RateLimiter;
   logger: Logger;
   /** Where time comes from wherever it decides behaviour (windows, expiry, caches); tests move it. */
   clock: Clock;

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import express from 'express';
 import type { Sequelize } from 'sequelize';
 import { closeLongReads, databaseReachable, openDatabase, openLongReads } from '../core/database.ts';
+import { createDatabaseRateLimiter } from '../core/database-rate-limit.ts';
 import { healthRoutes } from '../core/health.ts';
 import { jsonErrors } from '../core/json-errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
@@ -57,6 +58,7 @@ import { createSocketServer, socketUpgrades, type SocketServer } from './ws/sock
 import { createAppsServices } from './bots/apps-services.ts';
 import { tokenClientActive } from './bots/token-client-active.ts';
 import { incomingWebhookRoutes } from './webhooks/webhook-routes.ts';
+import { startUnsharedSweeps } from './attachments/sweep-unshared.ts';
 
 export type DomainNode = {
   domain: string;
@@ -168,6 +170,13 @@ async function startOn(
   Object.assign(services, { searchIndexer, receiptNews: createReceiptNews(bus) });
   Object.assign(services, { typing: createTypingNews({ bus, domain: config.domain, clock, logger }) });
   Object.assign(services, { presence, members, federation, addresses, apps, logger, clock });
+  services.uploadLimiter = createDatabaseRateLimiter({
+    sequelize,
+    name: 'upload',
+    limit: config.attachments.uploadsPerHour,
+    windowSeconds: 3600,
+    now: clock.now,
+  });
   await outbox.start();
 
   const { ended, endedPoller, verifier } = await endedAccessGate({
@@ -196,6 +205,7 @@ async function startOn(
   });
   http.serve(app, socketUpgrades(sockets));
   endedPoller.start();
+  const uploadSweeps = startUnsharedSweeps(services);
   // Peers that kept events for this domain while it was away send them now rather than after their backoff.
   void federation.delivery
     .announce()
@@ -217,7 +227,7 @@ async function startOn(
     federationModels,
     logger,
     // The services hold the rest: committers, indexer, federation, bus, presence, the database.
-    close: () => closeInReverse({ ...services, http, sockets, rotationTimer, endedPoller, outbox }),
+    close: () => closeInReverse({ ...services, http, sockets, rotationTimer, endedPoller, uploadSweeps, outbox }),
   };
 }
 
@@ -231,6 +241,7 @@ async function closeInReverse(parts: {
   sockets: SocketServer;
   rotationTimer: NodeJS.Timeout;
   endedPoller: { stop(): Promise<void> };
+  uploadSweeps: { stop(): Promise<void> };
   committer: { drain(): Promise<void> };
   receipts: { drain(): Promise<void> };
   searchIndexer: { stop(): Promise<void> };
@@ -246,6 +257,7 @@ async function closeInReverse(parts: {
   await parts.http.drain(5_000);
   clearInterval(parts.rotationTimer);
   await parts.endedPoller.stop();
+  await parts.uploadSweeps.stop();
   await parts.committer.drain();
   await parts.receipts.drain();
   // What is still queued stays queued: the next start (or another process) indexes it.

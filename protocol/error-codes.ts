@@ -94,6 +94,11 @@ export const ERROR_CODES = {
   too_large: { meaning: 'the body, file or message is larger than allowed (HTTP 413); nothing was sent', to: CP },
   unsupported_media_type: { meaning: 'an attachment of a type that is not allowed (HTTP 415)', to: C },
   upload_aborted: { meaning: 'the upload ended before the file was complete', to: C },
+  upload_quota: {
+    meaning:
+      "the uploader's files not yet sent in a message would take up more than `ATTACHMENT_UNSHARED_QUOTA_MB` (HTTP 413); send them, or wait until unsent ones are deleted",
+    to: C,
+  },
   invalid_body: { meaning: 'the request body could not be read (not JSON)', to: CP },
   message_refused: {
     meaning:

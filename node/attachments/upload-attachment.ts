@@ -10,6 +10,7 @@ import {
   writeLimited,
   type PresentedAttachment,
 } from './attachment-files.ts';
+import { roomForUpload, UploadQuotaError } from './upload-quota.ts';
 
 export class UnsupportedMediaTypeError extends AppError {
   constructor(allowed: string[]) {
@@ -59,15 +60,19 @@ function allowedType(ctx: NodeContext, raw: string | undefined): string {
 }
 
 /**
- * Stores an upload for the actor: streamed to disk with its size limited and its sha256 computed on
- * the way, then recorded. It belongs to nobody else until the actor shares it in a message. Whatever
- * fails, no partial file and no record remain.
+ * Stores an upload for the actor: streamed to disk with its size limited (by the limit per file, and by
+ * what is left of the actor's quota for unshared uploads) and its sha256 computed on the way, then
+ * recorded. It belongs to nobody else until the actor shares it in a message. Whatever fails, no
+ * partial file and no record remain.
  */
 export async function uploadAttachment(ctx: NodeContext, input: UploadInput): Promise<PresentedAttachment> {
   const name = sanitizeName(input.name);
   const contentType = allowedType(ctx, input.contentType);
-  const { dir, maxBytes } = ctx.config.attachments;
+  const { dir, maxBytes, unsharedQuotaBytes, unsharedKeepHours } = ctx.config.attachments;
   if (input.declaredSize !== undefined && input.declaredSize > maxBytes) throw new TooLargeError(maxBytes);
+  const room = await roomForUpload(ctx);
+  const overQuota = () => new UploadQuotaError(unsharedQuotaBytes, unsharedKeepHours);
+  if (input.declaredSize !== undefined && input.declaredSize > room) throw overQuota();
 
   await mkdir(dir, { recursive: true });
   const id = randomUUID();
@@ -75,12 +80,12 @@ export async function uploadAttachment(ctx: NodeContext, input: UploadInput): Pr
   const partial = `${path}.part`;
   let written: { size: number; sha256: string };
   try {
-    written = await writeLimited(input.body, partial, maxBytes);
+    written = await writeLimited(input.body, partial, Math.min(maxBytes, room));
     if (written.size === 0) throw new ValidationError('The file is empty', { body: 'the file is empty' });
     await rename(partial, path);
   } catch (error) {
     await rm(partial, { force: true });
-    throw error;
+    throw error instanceof TooLargeError && room < maxBytes ? overQuota() : error;
   }
   try {
     const attachment = await ctx.models.Attachment.create({

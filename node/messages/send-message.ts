@@ -162,6 +162,14 @@ async function notHeldHere(
   return files;
 }
 
+/** An upload that is not there to share: perhaps never shared in time, and so deleted (sweep-unshared.ts). */
+function unknownAttachment(ctx: NodeContext): ForbiddenError {
+  const hours = ctx.config.attachments.unsharedKeepHours;
+  return new ForbiddenError(
+    `An attachment is unknown, or not yours to share here; a file not sent in a message within ${hours} hours of its upload is deleted, so upload it again`,
+  );
+}
+
 /** Attachments must be the sender's own uploads, not yet shared elsewhere; sharing binds them to this conversation. */
 async function claimAttachments(
   ctx: NodeContext,
@@ -173,16 +181,20 @@ async function claimAttachments(
   const usable = found.filter(
     (a) => a.owner === ctx.actor.address && (a.conversationId === null || a.conversationId === conversationId),
   );
-  if (usable.length !== new Set(ids).size)
-    throw new ForbiddenError('An attachment is unknown, or not yours to share here');
+  if (usable.length !== new Set(ids).size) throw unknownAttachment(ctx);
   const unbound = usable.filter((a) => a.conversationId === null).map((a) => a.id);
   if (unbound.length > 0) {
-    // Bind only what is still unbound; if a concurrent send took one meanwhile, refuse rather than share it twice.
+    // Bind only what is still unbound; if a concurrent send took one meanwhile, or the sweep of unshared
+    // uploads deleted one, refuse rather than share it twice or share a file that is gone.
     const [bound] = await Attachment.update(
       { conversationId },
       { where: { id: { [Op.in]: unbound }, conversationId: null } },
     );
-    if (bound !== unbound.length) throw new ForbiddenError('An attachment was just shared into another conversation');
+    if (bound !== unbound.length) {
+      if ((await Attachment.count({ where: { id: { [Op.in]: unbound } } })) < unbound.length)
+        throw unknownAttachment(ctx);
+      throw new ForbiddenError('An attachment was just shared into another conversation');
+    }
   }
   return usable.map((a) => ({ id: a.id, name: a.name, contentType: a.contentType, size: a.size }));
 }

@@ -4,8 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import type { AtriumClient, Message } from '../../sdk/client.ts';
+import { loadNodeConfig } from '../../node/config.ts';
+import { sweepUnsharedUploads, UNSHARED_SWEEP_MS } from '../../node/attachments/sweep-unshared.ts';
+import { ConfigError } from '../../core/errors.ts';
 
 const MAX_BYTES = 64 * 1024;
+/** ATTACHMENT_UNSHARED_QUOTA_MB below: 16 files of MAX_BYTES. */
+const QUOTA_BYTES = 1024 * 1024;
+const UPLOADS_PER_HOUR = 30;
 const DAVE = 'dave@eng.campus.test';
 
 type Device = Awaited<ReturnType<typeof connectAs>>;
@@ -18,7 +24,12 @@ let carol: Device;
 
 beforeAll(async () => {
   gateway = await startTestGateway('im-attachments');
-  eng = await startTestNode(gateway, 'eng.campus.test', { ATTACHMENT_MAX_BYTES: String(MAX_BYTES) });
+  eng = await startTestNode(gateway, 'eng.campus.test', {
+    ATTACHMENT_MAX_BYTES: String(MAX_BYTES),
+    ATTACHMENT_UNSHARED_QUOTA_MB: '1',
+    ATTACHMENT_UNSHARED_KEEP_HOURS: '24',
+    ATTACHMENT_UPLOADS_PER_HOUR: String(UPLOADS_PER_HOUR),
+  });
   [alice, dave, carol] = await Promise.all([
     connectAs(gateway, eng, 'alice'),
     connectAs(gateway, eng, 'dave'),
@@ -237,5 +248,156 @@ describe('the SDK', () => {
     const sdk: AtriumClient = alice;
     const uploaded = await sdk.upload(new Blob(['from a browser']), 'blob.txt', 'text/plain');
     expect(await (await download(alice, uploaded.id)).text()).toBe('from a browser');
+  });
+});
+
+describe('uploads never shared', () => {
+  const chunked = (size: number) => {
+    let sent = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= size) return controller.close();
+        sent += 16 * 1024;
+        controller.enqueue(new Uint8Array(16 * 1024));
+      },
+    });
+  };
+  const postAs = async (who: Device, size: number, announced: boolean) =>
+    fetch(api('/attachments?name=more.zip'), {
+      method: 'POST',
+      headers: { ...(await bearer(who)), 'content-type': 'application/zip' },
+      body: announced ? new Uint8Array(size) : chunked(size),
+      duplex: 'half',
+    } as RequestInit);
+  /** Makes an upload look `hours` old to the sweep. */
+  const age = (id: string, hours: number) =>
+    eng.models.Attachment.update({ createdAt: new Date(Date.now() - hours * 3_600_000) }, { where: { id } });
+  const onDisk = (id: string) => existsSync(`${eng.config.attachments.dir}/${id}`);
+
+  it('refuses an upload past what one person may keep unshared with 413 upload_quota, and takes one again once they share', async () => {
+    const files = [];
+    for (let i = 0; i < QUOTA_BYTES / MAX_BYTES; i++)
+      files.push(await carol.upload(new Uint8Array(MAX_BYTES), `part-${i}.zip`, 'application/zip'));
+    // Someone else's uploads are theirs: alice is not refused for carol's.
+    expect((await alice.upload(new Uint8Array([1]), 'mine.txt', 'text/plain')).size).toBe(1);
+    const before = await stored();
+    const refused = await postAs(carol, 1, true);
+    expect(refused.status).toBe(413);
+    const { error } = await refused.json();
+    expect(error.code).toBe('upload_quota');
+    expect(error.message).toMatch(
+      /1 MB together.*send the ones you uploaded, or wait until those you do not send are cleared \(24 hours/,
+    );
+
+    // Shared, a file no longer counts: room for one more, which may not be larger than that room.
+    await carol.send({ to: DAVE, text: 'part 0', attachments: [files[0]!.id] });
+    expect((await carol.upload(new Uint8Array(MAX_BYTES / 2), 'half.zip', 'application/zip')).size).toBe(MAX_BYTES / 2);
+    for (const announced of [true, false]) {
+      const over = await postAs(carol, MAX_BYTES, announced);
+      expect(over.status).toBe(413);
+      expect(await over.json()).toMatchObject({ error: { code: 'upload_quota' } });
+    }
+    expect((await stored()).rows).toBe(before.rows + 1);
+    expect((await stored()).files).toHaveLength(before.files.length + 1);
+    expect((await carol.upload(new Uint8Array(MAX_BYTES / 2), 'rest.zip', 'application/zip')).size).toBe(MAX_BYTES / 2);
+  });
+
+  it(`refuses a person's upload past ${UPLOADS_PER_HOUR} in an hour with 429 and Retry-After`, async () => {
+    for (let i = 0; i < UPLOADS_PER_HOUR; i++) await dave.upload(new Uint8Array([i]), `n-${i}.txt`, 'text/plain');
+    const before = await stored();
+    const refused = await postAs(dave, 1, true);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await refused.json()).toMatchObject({
+      error: {
+        code: 'rate_limited',
+        message: expect.stringMatching(/^At most 30 uploads an hour; try again in \d+ minute/),
+      },
+    });
+    expect(await stored()).toEqual(before);
+  });
+
+  it('deletes an upload not shared within ATTACHMENT_UNSHARED_KEEP_HOURS, record and bytes, and refuses a message naming it', async () => {
+    const stale = await alice.upload(new TextEncoder().encode('forgotten'), 'forgotten.txt', 'text/plain');
+    const fresh = await alice.upload(new TextEncoder().encode('just now'), 'fresh.txt', 'text/plain');
+    const sharedLongAgo = await alice.upload(new TextEncoder().encode('sent'), 'sent.txt', 'text/plain');
+    await alice.send({ to: DAVE, text: 'sent', attachments: [sharedLongAgo.id] });
+    await age(stale.id, 25);
+    await age(sharedLongAgo.id, 25);
+    await age(fresh.id, 23);
+
+    expect(await sweepUnsharedUploads(eng.services)).toBe(1);
+    expect(await eng.models.Attachment.count({ where: { id: stale.id } })).toBe(0);
+    expect(onDisk(stale.id)).toBe(false);
+    for (const kept of [fresh, sharedLongAgo]) expect(onDisk(kept.id)).toBe(true);
+    expect(await (await download(dave, sharedLongAgo.id)).text()).toBe('sent');
+
+    await expect(alice.send({ to: DAVE, text: 'here it is', attachments: [stale.id] })).rejects.toMatchObject({
+      code: 'forbidden',
+      message: expect.stringMatching(
+        /not sent in a message within 24 hours of its upload is deleted, so upload it again/,
+      ),
+    });
+  });
+
+  it('sweeps by itself every few minutes', async () => {
+    const stale = await alice.upload(new TextEncoder().encode('left behind'), 'left.txt', 'text/plain');
+    await age(stale.id, 25);
+    eng.clock.advance(UNSHARED_SWEEP_MS);
+    eng.clock.reset();
+    await expect.poll(() => onDisk(stale.id)).toBe(false);
+    expect(await eng.models.Attachment.count({ where: { id: stale.id } })).toBe(0);
+  });
+
+  it('keeps an upload that is shared while the sweep is deleting it', async () => {
+    const late = await alice.upload(new TextEncoder().encode('sent at the last moment'), 'late.txt', 'text/plain');
+    await age(late.id, 25);
+    const { Attachment } = eng.models;
+    // The send binds the file between the sweep's look for stale uploads and its delete.
+    Attachment.addHook('beforeBulkDestroy', 'share-first', async (options) => {
+      if ((options.where as { id?: unknown }).id !== late.id) return;
+      await alice.send({ to: DAVE, text: 'just in time', attachments: [late.id] });
+    });
+    try {
+      expect(await sweepUnsharedUploads(eng.services)).toBe(0);
+    } finally {
+      Attachment.removeHook('beforeBulkDestroy', 'share-first');
+    }
+    expect(onDisk(late.id)).toBe(true);
+    expect(await (await download(dave, late.id)).text()).toBe('sent at the last moment');
+  });
+
+  it('refuses a message whose upload the sweep deletes while it is being sent, and says why', async () => {
+    const late = await alice.upload(new TextEncoder().encode('too late'), 'too-late.txt', 'text/plain');
+    await age(late.id, 25);
+    const { Attachment } = eng.models;
+    // The sweep deletes the file between the send's look at it and its binding it to the conversation.
+    Attachment.addHook('beforeBulkUpdate', 'sweep-first', async (options) => {
+      if (!(options as { attributes?: { conversationId?: unknown } }).attributes?.conversationId) return;
+      await sweepUnsharedUploads(eng.services);
+    });
+    try {
+      await expect(alice.send({ to: DAVE, text: 'too late', attachments: [late.id] })).rejects.toMatchObject({
+        code: 'forbidden',
+        message: expect.stringMatching(/upload it again/),
+      });
+    } finally {
+      Attachment.removeHook('beforeBulkUpdate', 'sweep-first');
+    }
+    expect(onDisk(late.id)).toBe(false);
+  });
+});
+
+describe('the configuration of uploads', () => {
+  it('refuses a quota for unshared uploads smaller than one file of the largest size', () => {
+    const env = { NODE_DOMAIN: 'eng.campus.test', NODE_SECRET_KEY: 'x'.repeat(32) };
+    expect(() =>
+      loadNodeConfig({ ...env, ATTACHMENT_UNSHARED_QUOTA_MB: '1', ATTACHMENT_MAX_BYTES: String(2 * 1024 * 1024) }),
+    ).toThrow(ConfigError);
+    expect(loadNodeConfig(env).attachments).toMatchObject({
+      unsharedQuotaBytes: 200 * 1024 * 1024,
+      unsharedKeepHours: 24,
+      uploadsPerHour: 120,
+    });
   });
 });
