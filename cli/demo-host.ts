@@ -1,7 +1,7 @@
 import { loadEnv } from '../core/config.ts';
 import { isLoopbackHost } from '../core/loopback.ts';
 import { loadGatewayConfig, type GatewayConfig } from '../gateway/config.ts';
-import type { Io } from './command.ts';
+import { UsageError, type Io } from './command.ts';
 
 /**
  * Where every unit of the demo listens unless GATEWAY_HOST says otherwise: this machine only. The demo's
@@ -18,3 +18,14 @@ export function demoGatewayConfig(io: Io): GatewayConfig {
 
 /** Whether a unit listening on `host` can be reached from other machines (0.0.0.0, a LAN address, a host name). */
 export const reachableFromNetwork = (host: string): boolean => !isLoopbackHost(host);
+
+/**
+ * The demo's people share one published password, admin included: seeding them where ATRIUM_MODE says
+ * production would open a real campus to anyone who read the README. Refused before anything is touched.
+ */
+export function refuseInProduction(config: GatewayConfig, command: string): void {
+  if (config.mode !== 'production') return;
+  throw new UsageError(
+    `${command} makes the demo accounts, admin included, with the published password; it is not run where ATRIUM_MODE is production. Use a development data directory for the demo, and \`atrium users add\` or a directory for real people.`,
+  );
+}

@@ -19,7 +19,7 @@ import {
   describeDemoDirectory,
   type DemoDirectoryState,
 } from './demo-directory.ts';
-import { DEMO_HOST, demoGatewayConfig, reachableFromNetwork } from './demo-host.ts';
+import { DEMO_HOST, demoGatewayConfig, reachableFromNetwork, refuseInProduction } from './demo-host.ts';
 
 type Prepared = {
   applied: string[];
@@ -99,8 +99,9 @@ export const demoCommand: Command = {
     `Every unit listens on GATEWAY_HOST, ${DEMO_HOST} (this machine only) unless set; another address puts the demo accounts, admin included, and their printed password on the network.`,
   ].join('\n'),
   async run(args, io) {
-    const shutdown = shutdownSignal();
     const config = demoGatewayConfig(io);
+    refuseInProduction(config, 'atrium demo');
+    const shutdown = shutdownSignal();
     const campus = demoCampus(io.env, config);
     const logger = createLogger('atrium', config.logLevel);
     const gatewayPart = await withSession(

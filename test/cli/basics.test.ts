@@ -107,6 +107,29 @@ describe('atrium on a fresh database', () => {
     expect(second.stdout).toContain('up to date; no migration applied');
   });
 
+  it('refuses to make the demo accounts, with their published password, where ATRIUM_MODE is production', async () => {
+    const production = {
+      ATRIUM_MODE: 'production',
+      ATRIUM_SECRET_KEY: 'a'.repeat(40),
+      ATRIUM_COOKIE_KEYS: 'b'.repeat(40),
+      ATRIUM_ISSUER: 'https://id.campus.test',
+    };
+    const [seed, demo] = await Promise.all([
+      runAtrium(db, ['seed', '--demo'], { env: production }),
+      runAtrium(db, ['demo'], { env: production }),
+    ]);
+    for (const [result, command] of [
+      [seed, 'atrium seed --demo'],
+      [demo, 'atrium demo'],
+    ] as const) {
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(
+        `${command} makes the demo accounts, admin included, with the published password`,
+      );
+    }
+    expect(await counts()).toMatchObject({ units: 0, users: 0, domains: 0 });
+  });
+
   it('seeds the demo campus with the default node URLs, and a second seed changes nothing', async () => {
     const first = await runAtrium(db, ['seed', '--demo', '--json']);
     expect(first.code).toBe(0);
