@@ -205,6 +205,11 @@ export class AtriumClient extends Emitter<ClientEvents> {
     return this.#state;
   }
 
+  /** How many tries to connect have failed since the client was last online: 0 online and at the first try. */
+  get failedAttempts(): number {
+    return this.#attempt;
+  }
+
   /** The highest sequence this client holds of each conversation. */
   get cursors(): ReadonlyMap<string, number> {
     return this.#cursors;

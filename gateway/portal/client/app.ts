@@ -374,14 +374,14 @@ export class PortalApp implements ViewHost {
       this.#banner.textContent = 'You are signed out. Sign in again to go on; what you were writing is kept.';
       return;
     }
-    const { state, unsent, offlineDomains } = this.#chat.connection();
+    const { state, unsent, offlineDomains, networkOffline } = this.#chat.connection();
     const el = this.#connection;
     el.dataset.state = state;
     const text = {
       online: 'Online',
       partial: `Reconnecting to ${offlineDomains.join(', ')}…`,
       connecting: 'Connecting…',
-      offline: 'Offline — reconnecting…',
+      offline: networkOffline ? 'Offline — reconnecting…' : 'Chat out of reach — retrying…',
     }[state];
     el.replaceChildren(
       h('span', { class: 'dot', 'aria-hidden': 'true' }),
@@ -390,11 +390,17 @@ export class PortalApp implements ViewHost {
     const waiting =
       unsent > 0 ? ` ${unsent} message${unsent === 1 ? '' : 's'} will be sent when the connection returns.` : '';
     this.#banner.hidden = state === 'online' || state === 'connecting';
+    // The browser's network gone, or the chat server(s) not answering while the network is there: the
+    // person can do something about the first, and should not look for a fault of theirs in the second.
     this.#banner.textContent =
-      state === 'offline'
-        ? `You are offline. Nothing you type is lost.${waiting}`
-        : `Some colleges are out of reach for now.${waiting}`;
+      state !== 'offline'
+        ? `Some colleges are out of reach for now.${waiting}`
+        : networkOffline
+          ? `You are offline. Nothing you type is lost.${waiting}`
+          : `Chat at ${offlineDomains.join(', ')} cannot be reached right now; the portal keeps trying. Nothing you type is lost.${waiting}`;
     if (state === 'online' && this.#dirtyList === false) this.#schedule(true, true);
+    // An empty list says why it is empty, which follows the connection.
+    else if (this.#chat.entries.size === 0) this.#schedule(true, false);
   }
 
   #drawTitle(): void {

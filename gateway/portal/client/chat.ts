@@ -181,21 +181,35 @@ export class Chat extends Emitter<ChatEvents> {
     return this.#ended;
   }
 
-  /** Online (every node), partly online, or offline — and how many messages wait to go out. */
-  connection(): { state: 'online' | 'partial' | 'offline' | 'connecting'; unsent: number; offlineDomains: string[] } {
-    const states = [...this.clients].map(([domain, c]) => [domain, c.state] as [string, ConnectionState]);
+  /**
+   * Online (every node), partly online, or offline — and how many messages wait to go out. A node tried
+   * again after a failure counts as offline, not connecting, until it answers: what the person is told
+   * does not flicker with each retry. `networkOffline`: the browser itself has no network.
+   */
+  connection(): {
+    state: 'online' | 'partial' | 'offline' | 'connecting';
+    unsent: number;
+    offlineDomains: string[];
+    networkOffline: boolean;
+  } {
+    const states = [...this.clients].map(
+      ([domain, c]) =>
+        [domain, c.state === 'connecting' && c.failedAttempts > 0 ? 'offline' : c.state] as [string, ConnectionState],
+    );
     const online = states.filter(([, s]) => s === 'online').length;
-    if (states.length === 0) return { state: 'online', unsent: 0, offlineDomains: [] };
+    const networkOffline = this.networkOffline;
+    if (states.length === 0) return { state: 'online', unsent: 0, offlineDomains: [], networkOffline };
     const unsent = [...this.clients.values()].reduce((n, c) => n + c.unsent, 0);
     const offlineDomains = states.filter(([, s]) => s !== 'online').map(([d]) => d);
-    if (this.networkOffline || online === 0) {
+    if (networkOffline || online === 0) {
       return {
-        state: states.some(([, s]) => s === 'connecting') && !this.networkOffline ? 'connecting' : 'offline',
+        state: states.some(([, s]) => s === 'connecting') && !networkOffline ? 'connecting' : 'offline',
         unsent,
         offlineDomains,
+        networkOffline,
       };
     }
-    return { state: online === states.length ? 'online' : 'partial', unsent, offlineDomains };
+    return { state: online === states.length ? 'online' : 'partial', unsent, offlineDomains, networkOffline };
   }
 
   /** The browser lost or regained the network: close the sockets now rather than wait for them to time out, and reconnect at once. */

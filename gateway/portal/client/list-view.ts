@@ -39,12 +39,17 @@ export function renderList(chat: Chat, list: HTMLElement, open: (entry: Entry) =
   const manyDomains = chat.domains.size > 1;
   if (chat.clients.size === 0 || entries.length === 0) {
     drawn.clear();
+    const connection = chat.connection();
     const text =
       chat.clients.size === 0
         ? 'Chat is not set up for your account yet. Your apps are under “Apps”.'
-        : chat.connection().state === 'online'
+        : connection.state === 'online'
           ? 'No conversations yet. Start one with “New chat”.'
-          : 'Loading…';
+          : connection.state !== 'offline'
+            ? 'Loading…'
+            : connection.networkOffline
+              ? 'Your conversations appear when you are back online.'
+              : 'Your conversations appear as soon as chat can be reached again.';
     list.replaceChildren(h('li', { class: 'empty muted' }, text));
     return;
   }

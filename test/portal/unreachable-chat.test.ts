@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { startCampus, type Campus } from '../helpers/federation.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { chromiumMissing, DESKTOP, launchChromium } from './browser.ts';
+
+let campus: Campus;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  campus = await startCampus('portal-unreachable-chat');
+  if (!chromiumMissing) browser = await launchChromium();
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await campus?.stop();
+});
+
+describe.skipIf(chromiumMissing)("the portal while a college's chat node is down", () => {
+  it('says chat there cannot be reached, not that the person is offline, and loads when it is back', {
+    timeout: 60_000,
+  }, async () => {
+    // Lena's chat lives on Law's node alone.
+    await campus.stopNode('law');
+    const context = await browser!.newContext({ viewport: DESKTOP });
+    const page = await context.newPage();
+    const issuer = campus.gateway.issuer;
+    await page.goto(`${issuer}/`);
+    await page.fill('#username', 'lena');
+    await page.fill('#password', DEMO_PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${issuer}/`);
+
+    const banner = page.locator('.offline-banner');
+    await expect
+      .poll(() => banner.textContent(), { timeout: 15_000 })
+      .toBe('Chat at law.campus.test cannot be reached right now; the portal keeps trying. Nothing you type is lost.');
+    expect(await page.locator('#connection .connection-text').textContent()).toBe('Chat out of reach — retrying…');
+    await expect
+      .poll(() => page.locator('.conversation-list li.empty').textContent())
+      .toBe('Your conversations appear as soon as chat can be reached again.');
+    // It does not flicker back to "Connecting…" with each retry.
+    await page.waitForTimeout(1_500);
+    expect(await page.locator('#connection').getAttribute('data-state')).toBe('offline');
+
+    // The browser's own network gone is said as such.
+    await context.setOffline(true);
+    await expect.poll(() => banner.textContent()).toBe('You are offline. Nothing you type is lost.');
+    await context.setOffline(false);
+
+    await campus.restartNode('law');
+    await page.waitForSelector('#connection[data-state=online]', { timeout: 30_000 });
+    expect(await banner.isHidden()).toBe(true);
+    await expect
+      .poll(() => page.locator('.conversation-list li.empty').textContent())
+      .toBe('No conversations yet. Start one with “New chat”.');
+    await context.close();
+  });
+});
