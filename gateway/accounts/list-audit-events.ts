@@ -1,9 +1,12 @@
-import { Op, type WhereOptions } from 'sequelize';
+import { Op, type Sequelize, type WhereOptions } from 'sequelize';
 import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import type { GatewayContext } from '../context.ts';
 import type { AuditEvent } from '../models/index.ts';
+import { presentAuditEvents, type PresentedAuditEvent } from './present-audit-event.ts';
 import { assertFullAdmin } from './scope.ts';
+
+export type { PresentedAuditEvent } from './present-audit-event.ts';
 
 const querySchema = z.object({
   action: z.string().trim().max(64).optional().default(''),
@@ -12,37 +15,47 @@ const querySchema = z.object({
   pageSize: z.coerce.number().int().min(1).max(200).optional().default(50),
 });
 
-export type PresentedAuditEvent = {
-  id: number;
-  at: string;
-  actorName: string | null;
-  action: string;
-  target: string | null;
-  outcome: 'success' | 'failure';
-  ip: string | null;
-  details: string | null;
-};
-
 export type AuditPage = {
   events: PresentedAuditEvent[];
   page: number;
   pageSize: number;
   total: number;
   pages: number;
-  /** Every action the log holds, for a filter's choices. */
+  /** Every action the log holds, and the status changes edits made, for a filter's choices. */
   actions: string[];
 };
 
-function presentAuditEvent(event: AuditEvent): PresentedAuditEvent {
+/** A field of the recorded details, as text (a cast to text of a JSON string value). */
+function detail(sequelize: Sequelize, path: '$.before.status' | '$.changes.status') {
+  return sequelize.literal(
+    sequelize.getDialect() === 'sqlite'
+      ? `CASE WHEN json_valid(details) THEN json_extract(details, '${path}') END`
+      : `JSON_VALUE(details, '${path}')`,
+  );
+}
+
+/**
+ * Disabling or enabling someone in the console or with `users disable` is recorded as the edit it is
+ * (`user.update`, its status before and the status asked); a directory sync records `user.disable`.
+ * Either is found by the one action.
+ */
+function actionWhere(sequelize: Sequelize, action: string): WhereOptions<AuditEvent> {
+  const status = { 'user.disable': 'disabled', 'user.enable': 'active' }[action];
+  if (!status) return { action };
+  const before = sequelize.fn('COALESCE', detail(sequelize, '$.before.status'), '');
   return {
-    id: Number(event.id),
-    at: event.at.toISOString(),
-    actorName: event.actorName,
-    action: event.action,
-    target: event.target,
-    outcome: event.outcome,
-    ip: event.ip,
-    details: event.details,
+    [Op.or]: [
+      { action },
+      {
+        [Op.and]: [
+          { action: 'user.update' },
+          sequelize.where(detail(sequelize, '$.changes.status'), status),
+          status === 'disabled'
+            ? sequelize.where(before, { [Op.ne]: 'disabled' })
+            : sequelize.where(before, 'disabled'),
+        ],
+      },
+    ],
   };
 }
 
@@ -56,7 +69,7 @@ export async function listAuditEvents(ctx: GatewayContext, query: unknown): Prom
   const { action, actor, page, pageSize } = parseInput(querySchema, query);
   const { AuditEvent } = ctx.models;
   const where: WhereOptions<AuditEvent>[] = [];
-  if (action) where.push({ action });
+  if (action) where.push(actionWhere(ctx.sequelize, action));
   if (actor) where.push({ [Op.or]: [{ actorName: actor }, { actorId: actor }] });
   const [{ rows, count }, actions] = await Promise.all([
     AuditEvent.findAndCountAll({
@@ -68,12 +81,14 @@ export async function listAuditEvents(ctx: GatewayContext, query: unknown): Prom
     }),
     AuditEvent.findAll({ attributes: ['action'], group: ['action'], order: [['action', 'ASC']], transaction: ctx.tx }),
   ]);
+  const recorded = actions.map((a) => a.action);
+  const choices = recorded.includes('user.update') ? [...recorded, 'user.disable', 'user.enable'] : recorded;
   return {
-    events: rows.map(presentAuditEvent),
+    events: await presentAuditEvents(ctx, rows),
     page,
     pageSize,
     total: count,
     pages: Math.max(1, Math.ceil(count / pageSize)),
-    actions: actions.map((a) => a.action),
+    actions: [...new Set(choices)].sort(),
   };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import type { Logger } from '../../core/logger.ts';
 import { audit } from '../audit.ts';
-import type { GatewayContext } from '../context.ts';
+import { operator, type GatewayContext } from '../context.ts';
 import { listDomains } from '../domains/domains.ts';
 import { concerns, LEFT_DOMAIN, type PresentedEndedAccess } from './ended-access.ts';
 
@@ -28,6 +28,8 @@ export async function notifyNodesOfEndedAccess(options: {
   const { ctx, issuer, signingKey, entries, logger } = options;
   if (entries.length === 0) return;
   const key = await importJWK(signingKey, 'RS256');
+  // The gateway tells the nodes on its own (a background job), whoever ended the access.
+  const system = { ...ctx, actor: operator('gateway') };
   const domains = await listDomains(ctx);
   await Promise.all(
     domains.map(async (domain) => {
@@ -60,14 +62,14 @@ export async function notifyNodesOfEndedAccess(options: {
           });
           if (!response.ok) throw new Error(`HTTP ${response.status}`);
         }
-        await audit(ctx, {
+        await audit(system, {
           action: 'logout.node',
           target: domain.name,
           details: { ended: concerning.map((e) => `${e.kind}:${e.subject}`) },
         });
       } catch (error) {
         logger.warn({ err: error, domain: domain.name }, 'a domain node did not take the logout; it will fetch it');
-        await audit(ctx, {
+        await audit(system, {
           action: 'logout.node',
           target: domain.name,
           outcome: 'failure',

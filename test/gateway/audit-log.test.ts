@@ -1,0 +1,144 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operator } from '../../gateway/context.ts';
+import { updateUser } from '../../gateway/accounts/update-user.ts';
+import { updateDomain } from '../../gateway/domains/domains.ts';
+import type { BrowserAgent, Page } from '../helpers/browser-agent.ts';
+import { addPerson, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+
+let gateway: TestGateway;
+let admin: BrowserAgent;
+/** Stands in for the eng node: takes every back-channel logout. */
+let node: Server;
+
+const url = (path: string) => `${gateway.issuer}${path}`;
+const open = (path: string) => admin.navigate(url(path));
+const operatorCtx = () => ({ ...gateway.context(null), actor: operator('test') });
+
+const decode = (html: string) =>
+  html
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&quot;/g, '"')
+    .replace(/&#x27;|&#39;/g, "'")
+    .replace(/&#x3D;/g, '=')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+    .trim();
+
+/** The log's rows as a person reads them, each without the recorded JSON behind its toggle. */
+const rows = (page: Page) =>
+  [...page.html.matchAll(/<tr>\s*<td>([\s\S]*?)<\/tr>/g)].map((m) =>
+    decode(m[1]!.replace(/<details>[\s\S]*?<\/details>/g, '')),
+  );
+
+beforeAll(async () => {
+  gateway = await startTestGateway('audit-log', { LOGIN_IP_LIMIT: '1000' });
+  node = createServer((req, res) => req.resume().on('end', () => res.writeHead(200).end()));
+  await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve));
+  const { port } = node.address() as AddressInfo;
+  await updateDomain(operatorCtx(), 'eng.campus.test', { url: `http://127.0.0.1:${port}` });
+  admin = (await signInToConsole(gateway.issuer, 'admin')).agent;
+});
+afterAll(async () => {
+  await gateway?.stop();
+  await new Promise((resolve) => node?.close(resolve));
+});
+
+describe('the audit log as people read it', () => {
+  it('names a disable made by an edit, and finds it by the disable action', async () => {
+    await addPerson(gateway, 'pia');
+    await updateUser({ ...gateway.context(null), actor: operator('ops') }, 'pia', { status: 'disabled' });
+    // Saving a disabled person again changes nothing about their status: not a disable.
+    await updateUser(operatorCtx(), 'pia', { status: 'disabled', displayName: 'Pia P' });
+
+    const disables = rows(await open('/admin/audit?action=user.disable'));
+    expect(disables).toHaveLength(1);
+    expect(disables[0]).toMatch(/^\S+ \S+ UTC ops Disabled user\.update pia success status: active → disabled$/);
+    expect(disables[0]).toContain('status: active → disabled');
+    expect(disables[0]).not.toContain('{');
+
+    await updateUser(operatorCtx(), 'pia', { status: 'active' });
+    const enables = rows(await open('/admin/audit?action=user.enable'));
+    expect(enables).toHaveLength(1);
+    expect(enables[0]).toContain('test Enabled user.update pia');
+    expect(enables[0]).toContain('status: disabled → active');
+
+    const edits = rows(await open('/admin/audit?action=user.update&actor=test'));
+    expect(edits.find((row) => row.includes('Pia P'))).toContain('display name: Test pia → Pia P');
+    const choices = await open('/admin/audit');
+    expect(choices.html).toContain('<option value="user.disable">');
+  });
+
+  it("shows the nodes' logouts a disable brings as the gateway's, naming whose sessions ended", async () => {
+    const quill = await addPerson(gateway, 'quill');
+    await updateUser({ ...gateway.context(null), actor: operator('cli') }, 'quill', { status: 'disabled' });
+    const told = () =>
+      gateway.models.AuditEvent.findAll({ where: { action: 'logout.node', target: 'eng.campus.test' } });
+    await expect
+      .poll(async () => (await told()).some((e) => e.details?.includes(quill.id)), { timeout: 10_000 })
+      .toBe(true);
+    const [event] = (await told()).filter((e) => e.details?.includes(quill.id));
+    expect(event!.actorName).toBe('gateway');
+
+    const logouts = rows(await open('/admin/audit?action=logout.node&actor=gateway'));
+    const row = logouts.find((r) => r.includes('all sessions of quill'));
+    expect(row).toMatch(/ UTC gateway \(system\) logout\.node eng\.campus\.test success /);
+    expect(row).not.toContain(quill.id);
+  });
+
+  it('reads entries written before: no actor on a node logout, a user id as target, markup in details', async () => {
+    const rae = await addPerson(gateway, 'rae');
+    const at = new Date();
+    await gateway.models.AuditEvent.bulkCreate([
+      {
+        at,
+        actorId: null,
+        actorName: null,
+        action: 'logout.node',
+        target: 'arts.campus.test',
+        outcome: 'success',
+        ip: null,
+        details: JSON.stringify({ ended: [`sub:${rae.id}`, 'sid:WJmzCoy5iLVmGiC6tvHtEU'] }),
+      },
+      {
+        at,
+        actorId: null,
+        actorName: null,
+        action: 'logout',
+        target: rae.id,
+        outcome: 'success',
+        ip: '127.0.0.1',
+        details: JSON.stringify({ client: 'atrium-admin' }),
+      },
+      {
+        at,
+        actorId: null,
+        actorName: 'test',
+        action: 'app.register',
+        target: 'odd-app',
+        outcome: 'success',
+        ip: null,
+        details: JSON.stringify({
+          name: '<script>alert(1)</script>',
+          redirectUris: ['https://a.example/cb', 'https://b.example/cb'],
+          visibility: { units: ['campus/eng'], roles: [] },
+          ownerUnit: null,
+        }),
+      },
+    ]);
+    const page = await open('/admin/audit?pageSize=3');
+    const [app, logout, nodeLogout] = rows(page);
+    expect(nodeLogout).toContain('gateway (system) logout.node arts.campus.test');
+    expect(nodeLogout).toContain('ended: all sessions of rae, session WJmzCoy5…');
+    expect(logout).toContain('anonymous logout rae success 127.0.0.1 client: atrium-admin');
+    expect(app).toContain('name: <script>alert(1)</script>');
+    expect(app).toContain('redirect URIs: https://a.example/cb, https://b.example/cb');
+    expect(app).toContain('visibility: units=[campus/eng], roles=[]');
+    expect(app).toContain('owner unit: none');
+    expect(page.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page.html).not.toContain('<script>');
+  });
+});
