@@ -504,8 +504,18 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
       'Renamed the passkey to “Drawer key”.',
     );
 
-    // A wrong password counts toward the lockout; a current code confirms.
+    // A refused passkey says so beside the confirmation, on its button, not at the top of the page.
     page = await agent.navigate(url('/account/security'));
+    const refused = await agent.submit(page, formWithAction(page, '/account/security/confirm/passkey'), {
+      response: 'garbage',
+    });
+    expect(/id="confirm-error" role="alert">([^<]*)</.exec(refused.html)?.[1]).toBe(
+      'The answer from your browser or security key was not understood. Try again.',
+    );
+    expect(refused.html).toMatch(/aria-describedby="confirm-error" autofocus>Confirm with a passkey</);
+    expect(noticeOf(refused)).toBeUndefined();
+
+    // A wrong password counts toward the lockout; a current code confirms.
     const wrong = await agent.submit(page, formWithAction(page, '/account/security/confirm'), { password: 'not-it' });
     expect(/id="confirm-error" role="alert">([^<]*)</.exec(wrong.html)?.[1]).toBe(
       'That is not your current password or a current code from your authenticator app.',
@@ -529,8 +539,9 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
     page = await agent.navigate(url('/account/security'));
     const removed = await agent.submit(page, formWithAction(page, `/passkeys/${key.id}/remove`));
     expect(noticeOf(removed)).toBe('Removed the passkey “Drawer key”.');
+    // The refused passkey, the wrong password and the code: each confirmation tried is audited.
     expect(await gateway.models.AuditEvent.count({ where: { action: 'account.confirm', target: 'eng-admin' } })).toBe(
-      2,
+      3,
     );
     await resetFactors(admin(), 'eng-admin');
   });

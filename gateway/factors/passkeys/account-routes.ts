@@ -51,7 +51,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   const router = Router();
 
   const helpers = accountPageHelpers(deps);
-  const { person, post, mustBeConfirmed, body, locals, back } = helpers;
+  const { person, post, mustBeConfirmed, body, locals, back, confirmation } = helpers;
   router.get('/security', locals);
   // The page's forms that, refused, show the page again with the error beside them.
   router.post(['/security/totp', '/security/password'], locals);
@@ -60,33 +60,14 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
     '/security/confirm',
     form,
     deps.csrf.check,
-    async (req, res, next) => {
-      try {
-        const user = await person(req);
-        if (!user) return res.redirect(303, '/portal/login');
+    confirmation(
+      async (req, user) => {
         const { password, code } = body(req);
-        try {
-          await confirmIdentity(deps.context(req), deps.totp, deps.loginPolicy, user, { password, code });
-        } catch (error) {
-          if (!isAppError(error)) throw error;
-          // The page again (the routes after these render it), the error beside the form and on its field.
-          res.status(error.status).locals.confirmError = {
-            text: error.message,
-            field: typeof code === 'string' && code.trim() ? 'code' : 'password',
-          };
-          return next();
-        }
-        req.session.securityConfirmedAt = Date.now();
-        back(
-          req,
-          res,
-          'success',
-          `Confirmed. For the next ${CONFIRMATION_WINDOW_SECONDS / 60} minutes you can change how you sign in.`,
-        );
-      } catch (error) {
-        next(error);
-      }
-    },
+        await confirmIdentity(deps.context(req), deps.totp, deps.loginPolicy, user, { password, code });
+      },
+      (req) => (typeof body(req).code === 'string' && String(body(req).code).trim() ? 'code' : 'password'),
+      'Confirmed.',
+    ),
     locals,
   );
 
@@ -105,16 +86,19 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
     '/security/confirm/passkey',
     form,
     deps.csrf.check,
-    post(async (req, _res, user) => {
-      await verifyPasskeyAssertion(deps.context(req), deps.passkeys, deps.loginPolicy, {
-        binding: portalBinding(req),
-        purpose: 'confirm',
-        expectedUserId: user.id,
-        response: body(req).response,
-      });
-      req.session.securityConfirmedAt = Date.now();
-      return `Confirmed with your passkey. For the next ${CONFIRMATION_WINDOW_SECONDS / 60} minutes you can change how you sign in.`;
-    }),
+    confirmation(
+      async (req, user) => {
+        await verifyPasskeyAssertion(deps.context(req), deps.passkeys, deps.loginPolicy, {
+          binding: portalBinding(req),
+          purpose: 'confirm',
+          expectedUserId: user.id,
+          response: body(req).response,
+        });
+      },
+      () => 'passkey',
+      'Confirmed with your passkey.',
+    ),
+    locals,
   );
 
   router.post(
@@ -219,6 +203,31 @@ export function accountPageHelpers(deps: AccountPasskeyDeps) {
         next(error);
       }
     };
+  /**
+   * Confirming it is the person (a password or code, or a passkey): confirmed, back to the page with a
+   * notice; refused, the page again (the routes after this render it) with the error beside the
+   * confirmation's forms and on the field (`field`) that was used.
+   */
+  const confirmation =
+    (verify: (req: Request, user: User) => Promise<void>, field: (req: Request) => string, done: string) =>
+    async (req: Request, res: Response, next: express.NextFunction) => {
+      try {
+        const user = await person(req);
+        if (!user) return res.redirect(303, '/portal/login');
+        try {
+          await verify(req, user);
+        } catch (error) {
+          if (!isAppError(error)) throw error;
+          res.status(error.status).locals.confirmError = { text: error.message, field: field(req) };
+          return next();
+        }
+        req.session.securityConfirmedAt = Date.now();
+        const minutes = CONFIRMATION_WINDOW_SECONDS / 60;
+        back(req, res, 'success', `${done} For the next ${minutes} minutes you can change how you sign in.`);
+      } catch (error) {
+        next(error);
+      }
+    };
   const mustBeConfirmed = (req: Request) => {
     if (!confirmedRecently(req)) throw new ConfirmationNeededError();
   };
@@ -249,5 +258,5 @@ export function accountPageHelpers(deps: AccountPasskeyDeps) {
       next(error);
     }
   };
-  return { person, post, mustBeConfirmed, body, locals, back };
+  return { person, post, mustBeConfirmed, body, locals, back, confirmation };
 }

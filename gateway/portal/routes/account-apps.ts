@@ -35,7 +35,7 @@ export function accountAppsRoutes(deps: AccountAppsDeps): Router {
     }
   };
   router.get('/security', locals);
-  router.post(['/security/totp', '/security/confirm', '/security/password'], locals);
+  router.post(['/security/totp', '/security/confirm', '/security/confirm/passkey', '/security/password'], locals);
 
   router.post(
     '/security/apps/remove',

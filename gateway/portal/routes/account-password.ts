@@ -73,7 +73,7 @@ export function accountPasswordRoutes(deps: AccountPasswordDeps): Router {
     }
   };
   router.get('/security', locals);
-  router.post(['/security/totp', '/security/confirm', '/security/password'], locals);
+  router.post(['/security/totp', '/security/confirm', '/security/confirm/passkey', '/security/password'], locals);
 
   router.post('/security/password', form, deps.csrf.check, async (req, res, next) => {
     try {

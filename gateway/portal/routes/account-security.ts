@@ -77,7 +77,7 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
   });
 
   // Reached only when their form was refused: the page again, with the error beside that form.
-  router.post(['/security/confirm', '/security/password'], async (req, res, next) => {
+  router.post(['/security/confirm', '/security/confirm/passkey', '/security/password'], async (req, res, next) => {
     try {
       await page(req, res);
     } catch (error) {
