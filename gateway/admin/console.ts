@@ -16,7 +16,7 @@ import { consoleUserOf } from './page.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { secondFactorRoutes } from './routes/second-factor.ts';
 import { appRoutes } from './routes/apps.ts';
-import { callbackSecretSealer } from '../apps-registry/secrets.ts';
+import { callbackSecretSealer, shownSecretsSealer } from '../apps-registry/secrets.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { directoryRoutes } from './routes/directories.ts';
 import { bindPasswordSealer } from '../directories/secrets.ts';
@@ -89,7 +89,12 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   router.use(domainRoutes(kit));
   router.use(directoryRoutes(kit, { sealer: bindPasswordSealer(deps.config.secretKey), logger: deps.logger }));
   router.use(federationRoutes(kit));
-  router.use(appRoutes(kit, callbackSecretSealer(deps.config.secretKey)));
+  router.use(
+    appRoutes(kit, {
+      callbackSecrets: callbackSecretSealer(deps.config.secretKey),
+      shownSecrets: shownSecretsSealer(deps.config.secretKey),
+    }),
+  );
   router.use(auditRoutes(kit));
   router.use(secondFactorRoutes(kit));
   router.use((req, res) =>

@@ -6,6 +6,14 @@ export function callbackSecretSealer(secretKey: string): Sealer {
   return createSealer(secretKey, 'app-callback-secrets');
 }
 
+/**
+ * Seals new secrets for the moment between the console's action and the one page that shows them (they
+ * wait in the administrator's session, which the gateway's database holds): never stored in clear.
+ */
+export function shownSecretsSealer(secretKey: string): Sealer {
+  return createSealer(secretKey, 'console-shown-secrets');
+}
+
 /** 256 random bits, for client secrets and callback secrets alike. */
 export function newSecret(): string {
   return randomBytes(32).toString('base64url');

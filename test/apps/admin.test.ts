@@ -7,7 +7,7 @@ import {
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { ENG_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, ENG_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { unusedUrl } from '../helpers/ports.ts';
 import { inspectDatabase, jsonOf, runAtrium } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
@@ -50,6 +50,13 @@ async function codeFlowUntilConsent(config: client.Configuration, username: stri
   });
   const login = await agent.navigate(url.toString(), {}, REDIRECT);
   return agent.submit(login, formWithAction(login, '/login'), { username, password: DEMO_PASSWORD }, REDIRECT);
+}
+
+/** The app's client secret as its OIDC client stores it (sealed): it changes whenever the secret is rotated. */
+async function clientSecretSealed(slug: string): Promise<string> {
+  const app = await gateway.models.App.findOne({ where: { slug } });
+  const row = await gateway.models.OidcPayload.findOne({ where: { model: 'Client', id: app!.clientId } });
+  return (JSON.parse(row!.payload) as { client_secret_sealed: string }).client_secret_sealed;
 }
 
 beforeAll(async () => {
@@ -224,11 +231,26 @@ describe("the admin console's Apps pages", () => {
       botEnabled: 'on',
     });
     expect(done.status).toBe(200);
+    expect(done.url).toBe(url('/admin/apps/leave-requests/secrets'));
     expect(mainText(done)).toContain('shown only this once');
     const secret = /data-secret="client">([\w-]{43})</.exec(done.html)?.[1];
     const callbackSecret = /data-secret="callback">([\w-]{43})</.exec(done.html)?.[1];
     expect(secret && callbackSecret).toBeTruthy();
     expect(done.html).toContain('Leave &lt;Requests&gt;');
+
+    // A reload asks for the page again, registers nothing, and does not show the secrets again.
+    const reloaded = await admin.navigate(done.url);
+    expect(reloaded.status).toBe(200);
+    expect(reloaded.html).not.toContain(secret!);
+    expect(reloaded.html).not.toContain(callbackSecret!);
+    expect(mainText(reloaded)).toContain('were shown once, on this page right after they were made');
+    expect(mainText(reloaded)).toContain('make a new one under Secrets on the app\'s page');
+    expect(await gateway.models.App.count({ where: { name: 'Leave <Requests>' } })).toBe(1);
+    // On their way to the page the secrets waited in the session store, sealed.
+    for (const row of await gateway.models.WebSession.findAll()) {
+      expect(row.data).not.toContain(secret!);
+      expect(row.data).not.toContain(callbackSecret!);
+    }
     const app = await gateway.models.App.findOne({ where: { slug: 'leave-requests' } });
     expect(app).toMatchObject({
       ownerUnit: 'campus/eng',
@@ -259,6 +281,28 @@ describe("the admin console's Apps pages", () => {
     expect(await gateway.models.App.count({ where: { name: 'Broken' } })).toBe(0);
   });
 
+  it('names every refused URI by the line it is on, with all that is wrong with it, and keeps the lines as typed', async () => {
+    const form = await admin.navigate(url('/admin/apps/new'));
+    const typed = 'https://ok.campus.example/cb\nhttp://labs.campus.example/cb\n\nhttps://*.campus.example/cb#x';
+    const refused = await submitFilled(admin, form, filledFormWithAction(form, '/admin/apps'), {
+      name: 'Lines',
+      redirectUris: typed,
+      postLogoutRedirectUris: 'https://ok.campus.example/bye, http://x.campus.example/bye',
+    });
+    expect(refused.status).toBe(400);
+    const text = mainText(refused);
+    expect(text).toContain(
+      '2 lines are not acceptable: ' +
+        'Line 2: http://labs.campus.example/cb: must use https (http is allowed only for localhost) ' +
+        'Line 4: https://*.campus.example/cb#x: wildcards are not allowed; must not contain a #fragment',
+    );
+    expect(text).toContain('1 line is not acceptable: Line 1: http://x.campus.example/bye: must use https');
+    expect(refused.html).toContain('aria-describedby="redirectUris-hint redirectUris-error" aria-invalid="true"');
+    const again = filledFormWithAction(refused, '/admin/apps');
+    expect(again.entries.find(([name]) => name === 'redirectUris')?.[1]).toBe(typed);
+    expect(await gateway.models.App.count({ where: { name: 'Lines' } })).toBe(0);
+  });
+
   it('edits, disables and deletes an app (deletion needs its slug typed)', async () => {
     const page = await admin.navigate(url('/admin/apps/leave-requests'));
     const saved = await submitFilled(admin, page, filledFormWithAction(page, '/admin/apps/leave-requests'), {
@@ -280,7 +324,18 @@ describe("the admin console's Apps pages", () => {
       disabled,
       filledFormWithAction(disabled, '/admin/apps/leave-requests/rotate-secret'),
     );
-    expect(rotated.html).toMatch(/data-secret="client">[\w-]{43}</);
+    expect(rotated.url).toBe(url('/admin/apps/leave-requests/secrets'));
+    const rotatedSecret = /data-secret="client">([\w-]{43})</.exec(rotated.html)?.[1];
+    expect(rotatedSecret).toBeTruthy();
+    // A reload neither rotates it again under the one just copied nor shows it again.
+    const sealedBefore = await clientSecretSealed('leave-requests');
+    const reloaded = await admin.navigate(rotated.url);
+    expect(reloaded.html).not.toContain(rotatedSecret!);
+    expect(mainText(reloaded)).toContain('were shown once');
+    expect(await clientSecretSealed('leave-requests')).toBe(sealedBefore);
+    expect(
+      await gateway.models.AuditEvent.count({ where: { action: 'app.rotate_client_secret', target: 'leave-requests' } }),
+    ).toBe(1);
 
     const edit = await admin.navigate(url('/admin/apps/leave-requests'));
     const unconfirmed = await submitFilled(
@@ -305,7 +360,55 @@ describe("the admin console's Apps pages", () => {
     const list = await engAdmin.navigate(url('/admin/apps'));
     expect(mainText(list)).toContain('Robotics Lab');
     expect(mainText(list)).not.toContain('Music Rooms');
+    expect(mainText(list)).toContain('These are the apps of your units. Campus-wide apps, and those of other units');
     expect((await engAdmin.navigate(url('/admin/apps/music-rooms'))).status).toBe(404);
+  });
+
+  it('tells a unit admin without apps of their own where the others are', async () => {
+    await addPerson(gateway, 'history-admin', { units: ['campus/arts/history'], roles: ['unit-admin', 'staff'] });
+    const { agent: historyAdmin } = await signInToConsole(gateway.issuer, 'history-admin');
+    const text = mainText(await historyAdmin.navigate(url('/admin/apps')));
+    expect(text).toContain('No apps of your units yet.');
+    expect(text).toContain('Campus-wide apps, and those of other units, are managed by campus administrators.');
+    expect(text).not.toContain('No apps yet.');
+  });
+
+  it('does not offer a unit admin the first-party flag, except to clear it on an app a campus admin set it on', async () => {
+    const { agent: engAdmin } = await signInToConsole(gateway.issuer, 'eng-admin');
+    const form = await engAdmin.navigate(url('/admin/apps/new'));
+    expect(form.html).not.toContain('name="firstParty"');
+    const registered = await submitFilled(engAdmin, form, filledFormWithAction(form, '/admin/apps'), {
+      name: 'Drone Lab',
+      slug: 'drone-lab',
+      redirectUris: 'https://drones.campus.example/cb',
+    });
+    expect(registered.url).toBe(url('/admin/apps/drone-lab/secrets'));
+
+    // Saving leaves the flag alone: made first-party meanwhile, the app is refused to them, not cleared.
+    const page = await engAdmin.navigate(url('/admin/apps/drone-lab'));
+    expect(page.html).not.toContain('name="firstParty"');
+    await gateway.models.App.update({ firstParty: true }, { where: { slug: 'drone-lab' } });
+    const edit = filledFormWithAction(page, '/admin/apps/drone-lab');
+    const refused = await submitFilled(engAdmin, page, edit, { description: 'Flying things' });
+    expect(refused.status).toBe(403);
+    expect(mainText(refused)).toContain('Drone Lab is first-party, which only campus administrators may keep');
+    expect((await gateway.models.App.findOne({ where: { slug: 'drone-lab' } }))!.firstParty).toBe(true);
+
+    // On a first-party app they see the flag ticked, and may clear it.
+    const firstParty = await engAdmin.navigate(url('/admin/apps/drone-lab'));
+    expect(firstParty.html).toMatch(/name="firstParty" value="on" checked/);
+    expect(mainText(firstParty)).toContain('set by a campus administrator, and only they may keep it');
+    const cleared = await submitFilled(
+      engAdmin,
+      firstParty,
+      filledFormWithAction(firstParty, '/admin/apps/drone-lab'),
+      { firstParty: [], description: 'Flying things' },
+    );
+    expect(mainText(cleared)).toContain('Saved Drone Lab.');
+    expect((await gateway.models.App.findOne({ where: { slug: 'drone-lab' } }))!).toMatchObject({
+      firstParty: false,
+      description: 'Flying things',
+    });
   });
 });
 

@@ -1,11 +1,10 @@
 import { Router, type Request, type Response } from 'express';
 import { ValidationError } from '../../../core/errors.ts';
-import type { Sealer } from '../../../core/seal.ts';
 import { deleteApp } from '../../apps-registry/delete-app.ts';
 import { getApp, listApps } from '../../apps-registry/list-apps.ts';
 import type { PresentedApp } from '../../apps-registry/present-app.ts';
 import { registerApp } from '../../apps-registry/register-app.ts';
-import { rotateCallbackSecret, rotateClientSecret } from '../../apps-registry/rotate-secrets.ts';
+import { appUrlSchema } from '../../apps-registry/schemas.ts';
 import { setAppDisabled } from '../../apps-registry/set-app-disabled.ts';
 import { updateApp } from '../../apps-registry/update-app.ts';
 import { isFullAdmin } from '../../accounts/scope.ts';
@@ -14,6 +13,7 @@ import { ROLES } from '../../models/index.ts';
 import { bodyOf, formBody, formFailure, list, text, type Body, type FormFailure } from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
+import { appSecretRoutes, showSecretsOnce, type AppSealers } from './app-secrets.ts';
 
 /** The form's fields as the use-cases take them; an empty optional field is left out (new) or cleared (edit). */
 function appInput(body: Body, empty: undefined | null) {
@@ -29,7 +29,8 @@ function appInput(body: Body, empty: undefined | null) {
     interactionCallbackUrl: optional('interactionCallbackUrl'),
     ownerUnit: optional('ownerUnit'),
     visibility: { units: list(body, 'visibilityUnits'), roles: list(body, 'visibilityRoles') },
-    firstParty: text(body, 'firstParty') !== '',
+    // An unticked box is "off" only where the form offered it; a unit admin's form leaves the flag alone.
+    firstParty: text(body, 'firstParty') !== '' ? true : text(body, 'firstPartyOffered') ? false : undefined,
     botEnabled: text(body, 'botEnabled') !== '',
   };
 }
@@ -67,12 +68,60 @@ const storedValues = (app: PresentedApp) =>
     botEnabled: app.botEnabled,
   });
 
+const URI_FIELDS = ['redirectUris', 'postLogoutRedirectUris'] as const;
+type LineErrors = Partial<Record<(typeof URI_FIELDS)[number], { line: number; message: string }[]>>;
+
+/**
+ * A list of URIs as typed, less the one newline a browser drops at the start of a textarea it is shown
+ * in, so that the line numbers an error gives are those of the form shown again.
+ */
+const typedUris = (body: Body, name: string) => text(body, name).replace(/^\r?\n/, '');
+
+/** Each URI of a typed list (one a line, or comma-separated, as `list` reads them) with the number of its line. */
+function numberedUris(typed: string): { line: number; uri: string }[] {
+  return typed.split(/\r\n|\r|\n/).flatMap((line, i) =>
+    line
+      .split(',')
+      .map((uri) => uri.trim())
+      .filter(Boolean)
+      .map((uri) => ({ line: i + 1, uri })),
+  );
+}
+
+/**
+ * What the form shows after a refusal: the values as typed (the URI lists word for word, so the line
+ * numbers fit), and each URI the use-case refused on the line it was typed on, with all that is wrong
+ * with it (the use-case names the first problem of each).
+ */
+function refusedForm(error: unknown, body: Body, input: Typed) {
+  const failure = formFailure(error);
+  const values: Record<string, unknown> = formValues(input);
+  const lineErrors: LineErrors = {};
+  for (const field of URI_FIELDS) {
+    values[field] = typedUris(body, field);
+    if (!(error instanceof ValidationError)) continue;
+    const fields = error.fields;
+    const lines = numberedUris(typedUris(body, field)).flatMap(({ line, uri }, i) => {
+      const refused = fields[`${field}.${i}`];
+      if (!refused) return [];
+      const problems = appUrlSchema.safeParse(uri).error?.issues.map((issue) => issue.message) ?? [refused];
+      return [{ line, message: `${uri}: ${problems.join('; ')}` }];
+    });
+    if (lines.length === 0) continue;
+    lineErrors[field] = lines;
+    failure.errors[field] =
+      lines.length === 1 ? '1 line is not acceptable:' : `${lines.length} lines are not acceptable:`;
+  }
+  return { values, failure: { ...failure, lineErrors } };
+}
+
 /**
  * Apps: the list, register, edit, disable/enable, rotate the client or callback secret, delete. A unit
- * admin sees and registers only the apps of their own units. New secrets are shown on the response page
- * itself, once, and never stored in the session.
+ * admin sees and registers only the apps of their own units, and is not offered the first-party flag,
+ * which only campus administrators may set. New secrets are shown once, on the page the action redirects
+ * to (app-secrets.ts).
  */
-export function appRoutes(kit: ConsoleKit, secrets: Sealer): Router {
+export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
   const router = Router();
 
   async function renderForm(
@@ -80,9 +129,10 @@ export function appRoutes(kit: ConsoleKit, secrets: Sealer): Router {
     res: Response,
     app: PresentedApp | null,
     values: Record<string, unknown>,
-    failure?: FormFailure,
+    failure?: FormFailure & { lineErrors?: LineErrors },
   ) {
     const ctx = kit.context(req);
+    const campusWide = isFullAdmin(ctx.actor);
     kit.render(
       req,
       res,
@@ -94,30 +144,24 @@ export function appRoutes(kit: ConsoleKit, secrets: Sealer): Router {
         values,
         units: await unitTree(ctx),
         roles: ROLES,
-        campusWide: isFullAdmin(ctx.actor),
+        campusWide,
+        // A unit admin sees the flag only on an app a campus administrator made first-party, to clear it.
+        offerFirstParty: campusWide || app?.firstParty === true,
         errors: failure?.errors ?? {},
+        lineErrors: failure?.lineErrors ?? {},
         notice: failure?.notice,
       },
       failure?.status,
     );
   }
 
-  function renderSecrets(
-    req: Request,
-    res: Response,
-    app: { name: string; slug: string; clientId: string },
-    shown: { clientSecret?: string; callbackSecret?: string },
-    heading: string,
-  ) {
-    kit.render(req, res, 'app-secrets', { title: heading, section: 'apps', heading, app, ...shown });
-  }
-
   router.get('/apps', async (req, res) => {
-    const apps = (await listApps(kit.context(req))).map((app) => ({
+    const ctx = kit.context(req);
+    const apps = (await listApps(ctx)).map((app) => ({
       ...app,
       iconText: app.icon && !/^https?:/.test(app.icon) ? app.icon : null,
     }));
-    kit.render(req, res, 'apps', { title: 'Apps', section: 'apps', apps });
+    kit.render(req, res, 'apps', { title: 'Apps', section: 'apps', apps, campusWide: isFullAdmin(ctx.actor) });
   });
 
   router.get('/apps/new', async (req, res) => {
@@ -133,10 +177,16 @@ export function appRoutes(kit: ConsoleKit, secrets: Sealer): Router {
     const body = bodyOf(req);
     const input = { ...appInput(body, undefined), slug: text(body, 'slug').trim() || undefined };
     try {
-      const registered = await registerApp(kit.context(req), input, secrets);
-      renderSecrets(req, res, registered, registered, `Registered ${registered.name}`);
+      const registered = await registerApp(kit.context(req), input, sealers.callbackSecrets);
+      const { clientSecret, callbackSecret } = registered;
+      showSecretsOnce(req, res, sealers.shownSecrets, registered.slug, {
+        kind: 'registered',
+        clientSecret,
+        callbackSecret,
+      });
     } catch (error) {
-      await renderForm(req, res, null, { ...formValues(input), slug: input.slug }, formFailure(error));
+      const { values, failure } = refusedForm(error, body, input);
+      await renderForm(req, res, null, { ...values, slug: input.slug }, failure);
     }
   });
 
@@ -147,13 +197,15 @@ export function appRoutes(kit: ConsoleKit, secrets: Sealer): Router {
 
   router.post('/apps/:slug', formBody, kit.csrf.check, async (req, res) => {
     const app = await getApp(kit.context(req), String(req.params.slug));
-    const input = appInput(bodyOf(req), null);
+    const body = bodyOf(req);
+    const input = appInput(body, null);
     try {
       await updateApp(kit.context(req), app.slug, input);
       setFlash(req, `Saved ${input.name || app.name}.`);
       res.redirect(303, `/admin/apps/${encodeURIComponent(app.slug)}`);
     } catch (error) {
-      await renderForm(req, res, app, formValues(input), formFailure(error));
+      const { values, failure } = refusedForm(error, body, input);
+      await renderForm(req, res, app, values, failure);
     }
   });
 
@@ -173,17 +225,7 @@ export function appRoutes(kit: ConsoleKit, secrets: Sealer): Router {
     });
   }
 
-  router.post('/apps/:slug/rotate-secret', formBody, kit.csrf.check, async (req, res) => {
-    const app = await getApp(kit.context(req), String(req.params.slug));
-    const { clientSecret } = await rotateClientSecret(kit.context(req), app.slug);
-    renderSecrets(req, res, app, { clientSecret }, `New client secret for ${app.name}`);
-  });
-
-  router.post('/apps/:slug/rotate-callback-secret', formBody, kit.csrf.check, async (req, res) => {
-    const app = await getApp(kit.context(req), String(req.params.slug));
-    const { callbackSecret } = await rotateCallbackSecret(kit.context(req), app.slug, secrets);
-    renderSecrets(req, res, app, { callbackSecret }, `New callback secret for ${app.name}`);
-  });
+  appSecretRoutes(router, kit, sealers);
 
   router.post('/apps/:slug/delete', formBody, kit.csrf.check, async (req, res) => {
     const app = await getApp(kit.context(req), String(req.params.slug));

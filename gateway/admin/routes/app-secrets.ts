@@ -1,0 +1,70 @@
+import type { Request, Response, Router } from 'express';
+import { z } from 'zod';
+import type { Sealer } from '../../../core/seal.ts';
+import { getApp } from '../../apps-registry/list-apps.ts';
+import { rotateCallbackSecret, rotateClientSecret } from '../../apps-registry/rotate-secrets.ts';
+import { keepForPage, takeForPage } from '../after-redirect.ts';
+import { formBody } from '../form-input.ts';
+import type { ConsoleKit } from '../kit.ts';
+
+/** The sealers of the Apps pages: apps' callback secrets at rest, and new secrets on their way to the page. */
+export type AppSealers = { callbackSecrets: Sealer; shownSecrets: Sealer };
+
+const shownSchema = z.object({
+  kind: z.enum(['registered', 'client', 'callback']),
+  clientSecret: z.string().optional(),
+  callbackSecret: z.string().optional(),
+});
+type Shown = z.infer<typeof shownSchema>;
+
+const secretsPath = (slug: string) => `/admin/apps/${encodeURIComponent(slug)}/secrets`;
+
+/**
+ * After registering an app or making it a new secret, the browser is sent to the page that shows the new
+ * secrets, which wait for it sealed in the administrator's session; that page hands them out once. So a
+ * reload neither repeats the action (a second app, a secret rotated again under the one just copied) nor
+ * shows the secrets again, and no secret is ever in a URL, a log line or the session store in clear.
+ */
+export function showSecretsOnce(req: Request, res: Response, sealer: Sealer, slug: string, shown: Shown): void {
+  keepForPage(req, secretsPath(slug), sealer.seal(JSON.stringify(shown)));
+  res.redirect(303, secretsPath(slug));
+}
+
+function takeShown(req: Request, sealer: Sealer, slug: string): Shown | null {
+  const kept = takeForPage(req, secretsPath(slug));
+  if (typeof kept !== 'string') return null;
+  try {
+    return shownSchema.parse(JSON.parse(sealer.open(kept)));
+  } catch {
+    // Sealed under a secret key that has changed since: nothing can be shown.
+    return null;
+  }
+}
+
+function heading(kind: Shown['kind'] | null, name: string): string {
+  if (kind === 'registered') return `Registered ${name}`;
+  if (kind === 'client') return `New client secret for ${name}`;
+  if (kind === 'callback') return `New callback secret for ${name}`;
+  return `Secrets of ${name}`;
+}
+
+/** The two "new secret" buttons of an app's page, and the page that shows what they (or registering) made. */
+export function appSecretRoutes(router: Router, kit: ConsoleKit, sealers: AppSealers): void {
+  router.get('/apps/:slug/secrets', async (req, res) => {
+    const app = await getApp(kit.context(req), String(req.params.slug));
+    const shown = takeShown(req, sealers.shownSecrets, app.slug);
+    const title = heading(shown?.kind ?? null, app.name);
+    kit.render(req, res, 'app-secrets', { title, section: 'apps', heading: title, app, shown });
+  });
+
+  router.post('/apps/:slug/rotate-secret', formBody, kit.csrf.check, async (req, res) => {
+    const { slug, clientSecret } = await rotateClientSecret(kit.context(req), String(req.params.slug));
+    showSecretsOnce(req, res, sealers.shownSecrets, slug, { kind: 'client', clientSecret });
+  });
+
+  router.post('/apps/:slug/rotate-callback-secret', formBody, kit.csrf.check, async (req, res) => {
+    const ctx = kit.context(req);
+    const { slug, callbackSecret } = await rotateCallbackSecret(ctx, String(req.params.slug), sealers.callbackSecrets);
+    showSecretsOnce(req, res, sealers.shownSecrets, slug, { kind: 'callback', callbackSecret });
+  });
+}
