@@ -19,6 +19,7 @@ import {
 } from './auth/token-verifier.ts';
 import { createEndedAccess } from './auth/ended-access.ts';
 import { createEndedAccessPoller } from './auth/ended-access-poller.ts';
+import { endingCreatorsWebhooks } from './webhooks/ended-creators.ts';
 import type { Bus, BusEvent } from './bus/bus.ts';
 import { createLocalBus } from './bus/local-bus.ts';
 import { createRedisBus } from './bus/redis-bus.ts';
@@ -186,6 +187,7 @@ async function startOn(
     url,
     signingKey,
     clientActive: tokenClientActive(apps.directory),
+    webhooks: { Webhook: apps.Webhook, directory: gatewayDirectory },
     clock,
     logger,
   });
@@ -434,11 +436,16 @@ async function endedAccessGate(deps: {
   url: string;
   signingKey: Parameters<typeof createEndedAccessPoller>[0]['signingKey'];
   clientActive: Parameters<typeof refusingDisabledClients>[1];
+  /** Whose webhooks end with their creator's access (node/webhooks/ended-creators.ts). */
+  webhooks: Omit<Parameters<typeof endingCreatorsWebhooks>[1], 'logger'>;
   clock: Clock;
   logger: Logger;
 }) {
   const { sequelize, bus, config, url, signingKey, clientActive, clock, logger } = deps;
-  const ended = createEndedAccess({ sequelize, bus, now: clock.now });
+  const ended = endingCreatorsWebhooks(createEndedAccess({ sequelize, bus, now: clock.now }), {
+    ...deps.webhooks,
+    logger,
+  });
   await ended.load();
   const endedPoller = createEndedAccessPoller({
     gatewayIssuer: config.gatewayIssuer,

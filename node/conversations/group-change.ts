@@ -6,6 +6,7 @@ import { domainOf } from '../../protocol/address.ts';
 import type { groupEventSchema } from '../../protocol/server-frames.ts';
 import type { NodeContext } from '../context.ts';
 import type { Conversation, Member, MemberRole, MessageRecord } from '../models.ts';
+import { revokeCreatorsWebhooks } from '../webhooks/creator-gone.ts';
 import { presentConversationFrames } from './list-conversations.ts';
 import { membershipChanged, NotMemberError, requireMember } from './membership.ts';
 import type { PresentedConversation } from './present-conversation.ts';
@@ -239,7 +240,10 @@ export async function joinMembers(
   }
 }
 
-/** Ends someone's active membership (leaving or removed); a no-op when a concurrent change got there first. */
+/**
+ * Ends someone's active membership (leaving or removed), and with it the webhooks they made in the group;
+ * a no-op when a concurrent change got there first.
+ */
 export async function endMembership(
   ctx: NodeContext,
   tx: Transaction,
@@ -248,6 +252,7 @@ export async function endMembership(
   state: 'left' | 'removed',
 ): Promise<void> {
   await ctx.models.Member.update({ state }, { where: { conversationId, address, state: 'active' }, transaction: tx });
+  await revokeCreatorsWebhooks(ctx, tx, conversationId, address);
 }
 
 /**

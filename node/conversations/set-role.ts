@@ -14,6 +14,7 @@ import {
 } from './group-change.ts';
 import { presentForActor } from './list-conversations.ts';
 import type { PresentedConversation } from './present-conversation.ts';
+import { revokeCreatorsWebhooks, WEBHOOK_ROLES } from '../webhooks/creator-gone.ts';
 
 // A group has exactly one owner. It changes hands when the owner passes it on (and stays an admin), or
 // leaves (leave-group.ts).
@@ -40,6 +41,8 @@ export async function setRole(ctx: NodeContext, input: unknown): Promise<Present
   try {
     await appendGroupEvent(ctx, conversationId, decide, async (tx) => {
       await Member.update({ role }, { where: { conversationId, address, state: 'active' }, transaction: tx });
+      // An admin made a plain member manages the group's webhooks no more, and theirs stop.
+      if (!WEBHOOK_ROLES.includes(role)) await revokeCreatorsWebhooks(ctx, tx, conversationId, address);
       // The actor is the owner (checked under the lock): handing the group on makes them an admin.
       if (role === 'owner') {
         await Member.update(

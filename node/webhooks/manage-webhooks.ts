@@ -4,6 +4,7 @@ import { NotFoundError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
 import { requireGroup, requireRole } from '../conversations/group-change.ts';
+import { WEBHOOK_ROLES } from './creator-gone.ts';
 import { presentWebhook, type PresentedWebhook } from './present-webhook.ts';
 
 const conversationId = z.string().uuid({ message: 'a conversation id' });
@@ -19,12 +20,14 @@ export const hashSecret = (secret: string) => createHash('sha256').update(secret
 /** Only the group's owner or an admin manages its webhooks, and only where the group is hosted. */
 async function requireGroupAdmin(ctx: NodeContext, id: string): Promise<void> {
   const { member } = await requireGroup(ctx, id);
-  requireRole(member, ['owner', 'admin'], 'Only the owner or an admin of the group manages its webhooks');
+  requireRole(member, [...WEBHOOK_ROLES], 'Only the owner or an admin of the group manages its webhooks');
 }
 
 /**
  * Creates an incoming webhook for one group: a URL whose secret part (256 random bits) is shown this once
- * and stored only as a hash. Whoever holds the URL can post text into the group, as the webhook's name.
+ * and stored only as a hash. Whoever holds the URL can post text into the group, as the webhook's name,
+ * for as long as its creator may manage the group's webhooks and their access lasts (creator-gone.ts,
+ * ended-creators.ts).
  */
 export async function createWebhook(
   ctx: NodeContext,
@@ -40,6 +43,7 @@ export async function createWebhook(
     name: data.name,
     secretHash: hashSecret(secret),
     createdBy: ctx.actor.address,
+    creatorSub: ctx.actor.kind === 'user' ? ctx.actor.sub : null,
     createdAt: new Date(),
     revokedAt: null,
     revokedBy: null,

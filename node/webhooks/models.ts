@@ -7,6 +7,8 @@ export class Webhook extends Model<InferAttributes<Webhook>, InferCreationAttrib
   declare name: string;
   declare secretHash: string;
   declare createdBy: string;
+  /** The creator's `sub` at the gateway; null for a webhook made before the node kept it. */
+  declare creatorSub: string | null;
   declare createdAt: Date;
   declare revokedAt: Date | null;
   declare revokedBy: string | null;
@@ -21,6 +23,7 @@ export function defineWebhookModel(sequelize: Sequelize): typeof Webhook {
       name: { type: DataTypes.STRING(80), allowNull: false },
       secretHash: { type: DataTypes.STRING(64), allowNull: false },
       createdBy: { type: DataTypes.STRING(320), allowNull: false },
+      creatorSub: { type: DataTypes.STRING(255), allowNull: true },
       createdAt: { type: DataTypes.DATE(3), allowNull: false },
       revokedAt: { type: DataTypes.DATE(3), allowNull: true },
       revokedBy: { type: DataTypes.STRING(320), allowNull: true },

@@ -5,6 +5,7 @@ import { parseInput } from '../../core/validate.ts';
 import type { NodeServices } from '../context.ts';
 import type { Appended } from '../messages/group-commit.ts';
 import { sameSignature } from '../../protocol/callback-signature.ts';
+import { creatorMayPost, revokeForCreator } from './creator-gone.ts';
 import { hashSecret } from './manage-webhooks.ts';
 import { hookAddress } from './present-webhook.ts';
 
@@ -21,7 +22,8 @@ export class WebhookRevokedError extends AppError {
 
 /**
  * A post to a webhook's URL: the secret must match (else "not found", like an unknown id), the webhook must
- * not be revoked (410), and each webhook may post WEBHOOK_POSTS_PER_MINUTE times a minute. The text goes
+ * not be revoked (410), its creator must still be an owner or admin of the group (else it is revoked now,
+ * 410), and each webhook may post WEBHOOK_POSTS_PER_MINUTE times a minute. The text goes
  * into the webhook's group as `hook-<id>@domain` named as the webhook. An Idempotency-Key makes a retry
  * return the first message.
  */
@@ -35,6 +37,11 @@ export async function postViaWebhook(
   const hook = /^[a-f0-9]{16}$/.test(id) ? await services.apps.Webhook.findByPk(id) : null;
   if (!hook || !sameSignature(hook.secretHash, hashSecret(secret))) throw new NotFoundError('No such webhook');
   if (hook.revokedAt) throw new WebhookRevokedError();
+  if (!(await creatorMayPost(services, hook))) {
+    const parts = { Webhook: services.apps.Webhook, logger: services.logger };
+    await revokeForCreator(parts, [hook.id], 'no longer an owner or admin of the group');
+    throw new WebhookRevokedError();
+  }
   const allowance = await services.apps.webhookLimiter.hit(hook.id);
   if (!allowance.allowed)
     throw new RateLimitedError(allowance.retryAfterSeconds, 'This webhook is posting too often; slow down');

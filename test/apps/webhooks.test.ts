@@ -1,9 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { resetPassword, updateUser } from '../../gateway/accounts/update-user.ts';
+import { operator } from '../../gateway/context.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { WEBHOOK_POSTS_PER_MINUTE } from '../../node/bots/apps-services.ts';
+import type { EndedAccess } from '../../node/auth/ended-access.ts';
+import { endingCreatorsWebhooks } from '../../node/webhooks/ended-creators.ts';
 import type { Message } from '../../sdk/client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 
+const ALICE = 'alice@eng.campus.test';
 const DAVE = 'dave@eng.campus.test';
 const CAROL = 'carol@eng.campus.test';
 
@@ -12,6 +19,7 @@ let eng: TestNode;
 type Device = Awaited<ReturnType<typeof device>>;
 let alice: Device;
 let dave: Device;
+let carol: Device;
 
 async function device(username: string) {
   const sdk = await connectAs(gateway, eng, username);
@@ -39,11 +47,12 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 beforeAll(async () => {
   gateway = await startTestGateway('webhooks', { LOGIN_IP_LIMIT: '1000' });
   eng = await startTestNode(gateway, 'eng.campus.test');
-  [alice, dave] = await Promise.all([device('alice'), device('dave')]);
+  [alice, dave, carol] = await Promise.all([device('alice'), device('dave'), device('carol')]);
 });
 afterAll(async () => {
   alice?.close();
   dave?.close();
+  carol?.close();
   await eng?.stop();
   await gateway?.stop();
 });
@@ -150,5 +159,115 @@ describe('incoming webhooks', () => {
     // Direct conversations have no webhooks.
     const direct = await alice.openDirect(DAVE);
     await expect(alice.createWebhook(direct.id, 'Nope')).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+
+  it('stop for good when their creator leaves the group, is removed from it or is made a plain member', async () => {
+    const group = await dave.createGroup('Course staff', [ALICE, CAROL]);
+    await dave.setRole(group.id, ALICE, 'admin');
+    await dave.setRole(group.id, CAROL, 'admin');
+    const removed = await alice.createWebhook(group.id, "Alice's bot");
+    const demoted = await carol.createWebhook(group.id, "Carol's bot");
+    const kept = await dave.createWebhook(group.id, "Dave's bot");
+    expect((await post(removed.url, { text: 'before' })).status).toBe(201);
+
+    await dave.removeMember(group.id, ALICE);
+    // Revoked with the removal itself, not at its next post.
+    const revokedAt = async (id: string) => (await dave.webhooks(group.id)).find((w) => w.id === id)!.revokedAt;
+    expect(await revokedAt(removed.webhook.id)).not.toBeNull();
+    expect(await post(removed.url, { text: 'after removal' })).toMatchObject({
+      status: 410,
+      body: { error: { code: 'webhook_revoked' } },
+    });
+    await dave.setRole(group.id, CAROL, 'member');
+    expect(await revokedAt(demoted.webhook.id)).not.toBeNull();
+    expect((await post(demoted.url, { text: 'after demotion' })).status).toBe(410);
+
+    // Coming back, even as an admin, does not bring a webhook back: the group's admins make a new one.
+    await dave.invite(group.id, [ALICE]);
+    await dave.setRole(group.id, ALICE, 'admin');
+    expect((await post(removed.url, { text: 'after coming back' })).status).toBe(410);
+    const again = await alice.createWebhook(group.id, "Alice's new bot");
+    expect((await post(again.url, { text: 'new hook' })).status).toBe(201);
+    await alice.leave(group.id);
+    expect((await post(again.url, { text: 'after leaving' })).status).toBe(410);
+
+    expect((await post(kept.url, { text: 'still posting' })).status).toBe(201);
+    const texts = (await dave.history(group.id)).messages.map((m) => m.text);
+    expect(texts).toEqual(expect.arrayContaining(['before', 'new hook', 'still posting']));
+    expect(texts.filter((t) => t?.startsWith('after '))).toEqual([]);
+  });
+
+  it('made before the node revoked them so are revoked at their next post, once their creator is not an admin', async () => {
+    const group = await dave.createGroup('Older hooks', [ALICE]);
+    await dave.setRole(group.id, ALICE, 'admin');
+    const { webhook, url } = await alice.createWebhook(group.id, 'Old bot');
+    // As a removal before this node revoked webhooks with it left them.
+    await eng.models.Member.update({ state: 'removed' }, { where: { conversationId: group.id, address: ALICE } });
+    expect(await post(url, { text: 'from an old hook' })).toMatchObject({
+      status: 410,
+      body: { error: { code: 'webhook_revoked' } },
+    });
+    expect((await eng.services.apps.Webhook.findByPk(webhook.id))!.revokedAt).not.toBeNull();
+    expect((await dave.history(group.id)).messages.map((m) => m.text)).not.toContain('from an old hook');
+  });
+});
+
+describe("webhooks and their creator's access at the gateway", () => {
+  const ops = () => ({ ...gateway.context(null), actor: operator('test') });
+  const newcomer = (username: string, units: string[]) =>
+    createUser(ops(), {
+      username,
+      displayName: username,
+      email: `${username}@campus.test`,
+      password: DEMO_PASSWORD,
+      roles: ['staff'],
+      units,
+    });
+
+  /** A webhook of a group of Dave's, made by `username`, one of its admins. */
+  async function hookOf(username: string) {
+    const who = await device(username);
+    const group = await dave.createGroup(`${username}'s group`, [`${username}@eng.campus.test`]);
+    await dave.setRole(group.id, `${username}@eng.campus.test`, 'admin');
+    const made = await who.createWebhook(group.id, `${username}'s bot`);
+    const token = await who.login.tokenFor(eng.url);
+    who.close();
+    expect((await post(made.url, { text: 'first' })).status).toBe(201);
+    return { ...made, token };
+  }
+
+  it('stop when their creator is disabled, even once enabled again', async () => {
+    await newcomer('wendy', ['campus/eng/cs']);
+    const { webhook, url } = await hookOf('wendy');
+    await updateUser(ops(), 'wendy', { status: 'disabled' });
+    // The gateway tells the node at once; the node revokes the webhooks of whoever is no longer active.
+    await expect.poll(async () => (await post(url, { text: 'disabled' })).status, { timeout: 10_000 }).toBe(410);
+    expect((await eng.services.apps.Webhook.findByPk(webhook.id))!.revokedAt).not.toBeNull();
+    await updateUser(ops(), 'wendy', { status: 'active' });
+    expect((await post(url, { text: 'enabled again' })).status).toBe(410);
+  });
+
+  it('stop when their creator is moved off the domain', async () => {
+    await newcomer('xavi', ['campus/eng/cs', 'campus/arts/music']);
+    const { url } = await hookOf('xavi');
+    await updateUser(ops(), 'xavi', { units: ['campus/arts/music'], moveChat: true });
+    await expect.poll(async () => (await post(url, { text: 'moved' })).status, { timeout: 10_000 }).toBe(410);
+  });
+
+  it('go on when their creator has their password reset', async () => {
+    const person = await newcomer('yann', ['campus/eng/cs']);
+    const { url, token } = await hookOf('yann');
+    await resetPassword(ops(), 'yann', 'another long passphrase 42');
+    const me = () => fetch(`${eng.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    await expect.poll(async () => (await me()).status, { timeout: 10_000 }).toBe(401);
+    // What the node does with the entry, awaited here: the gateway still has yann as active.
+    const told = endingCreatorsWebhooks({ record: async () => {} } as unknown as EndedAccess, {
+      Webhook: eng.services.apps.Webhook,
+      directory: { domain: eng.domain, gatewayIssuer: gateway.issuer, signingKey: eng.federation.keys.signingKey },
+      logger: eng.logger,
+    });
+    const now = Date.now();
+    await told.record([{ kind: 'sub', subject: person.id, endedAt: now, keepUntil: now + 60_000 }]);
+    expect((await post(url, { text: 'after the reset' })).status).toBe(201);
   });
 });
