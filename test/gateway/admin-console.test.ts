@@ -14,6 +14,7 @@ import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { unitPathsOf } from '../../gateway/accounts/memberships.ts';
+import { createUnit } from '../../gateway/accounts/units.ts';
 import { CONSOLE_CLIENT_ID, consoleClientSecret, ensureConsoleClient } from '../../gateway/admin/console-client.ts';
 import { DatabaseSessionStore } from '../../gateway/admin/session-store.ts';
 
@@ -567,6 +568,18 @@ describe('units and domains as an administrator', () => {
     const added = await submitFilled(admin, page, form, { segment: 'film', name: 'Department of Film' });
     expect(mainText(added)).toContain('Added Department of Film (campus/arts/film).');
     expect(added.html).toContain('<li class="depth-2"><strong>Department of Film</strong>');
+  });
+
+  it('says which chat domain serves each unit, and which units none serves', async () => {
+    await createUnit({ ...gateway.context(null), actor: operator('test') }, { path: 'annex', name: 'Annex' });
+    const page = await open(admin, '/admin/units');
+    const line = (path: string) =>
+      new RegExp(`<code>${path}</code> <span class="muted">([^<]*)</span>`).exec(page.html)?.[1];
+    // A domain serves the units it names and the units below them.
+    expect(line('campus/eng')).toBe('chat on eng.campus.test');
+    expect(line('campus/eng/cs')).toBe('chat on eng.campus.test');
+    expect(line('campus/arts/music')).toBe('chat on arts.campus.test');
+    expect(line('annex')).toBe('no chat: no domain serves it');
   });
 
   it('adds a domain node and edits its URL and units', async () => {

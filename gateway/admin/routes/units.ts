@@ -4,6 +4,7 @@ import { adminScopeOf, isFullAdmin, scopeCovers } from '../../accounts/scope.ts'
 import { unitTree } from '../../accounts/unit-tree.ts';
 import { createUnit, parentPathOf, renameUnit, unitSegmentSchema } from '../../accounts/units.ts';
 import type { GatewayContext } from '../../context.ts';
+import { domainsServing } from '../../domains/domains.ts';
 import { bodyOf, formBody, formFailure, text, type FormFailure } from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
@@ -11,12 +12,21 @@ import { setFlash } from '../page.ts';
 /** Values of the add form and of the rename/remove form of one unit (`unit`, chosen by ?unit=PATH). */
 type Values = Record<string, string>;
 
-/** The tree, each unit marked with whether the actor may rename or remove it (accounts/units.ts: assertMayShape). */
+/**
+ * The tree, each unit marked with whether the actor may rename or remove it (accounts/units.ts:
+ * assertMayShape) and with the chat domain that serves it, its own or one above it (null: none does, so
+ * its people have no chat unless another of their units has it).
+ */
 async function shapedTree(ctx: GatewayContext) {
   const scope = adminScopeOf(ctx.actor);
-  return (await unitTree(ctx)).map((node) => {
+  const tree = await unitTree(ctx);
+  const domains = await domainsServing(
+    ctx,
+    tree.map((node) => node.path),
+  );
+  return tree.map((node, i) => {
     const parent = parentPathOf(node.path);
-    return { ...node, mayChange: parent ? scopeCovers(scope, parent) : scope.all };
+    return { ...node, mayChange: parent ? scopeCovers(scope, parent) : scope.all, domain: domains[i] ?? null };
   });
 }
 
