@@ -86,6 +86,11 @@ const settings: Record<string, OptionSpec> = {
     value: 'ATTR',
     help: 'what names an entry for its whole life (openldap: entryUUID; active-directory: objectGUID); none if the directory has no such id; "" the preset\'s (update: unchanged)',
   },
+  'password-changed-attribute': {
+    type: 'string',
+    value: 'ATTR',
+    help: 'when an entry\'s password last changed; a later change signs the person out everywhere (openldap: pwdChangedTime, kept by the ppolicy overlay; active-directory: pwdLastSet); none to not read it; "" the preset\'s (update: unchanged)',
+  },
   'group-membership': {
     type: 'string',
     value: 'member|memberOf',
@@ -161,6 +166,7 @@ async function inputOf(args: Args, io: Io, adding: boolean): Promise<Record<stri
     emailAttributes: listed(args, 'email-attribute'),
     disabledAttribute: clearable(args, 'disabled-attribute'),
     idAttribute: args.string('id-attribute'),
+    passwordChangedAttribute: args.string('password-changed-attribute'),
     groupMembership: args.string('group-membership'),
     nestedGroups: args.string('nested-groups'),
     unitFrom: args.string('unit-from'),
@@ -181,7 +187,7 @@ export function describeDirectory(d: PresentedDirectory): string {
     `  CA file:       ${d.caFile ?? '(system CAs)'}`,
     `  people:        ${d.userBase} ${d.userFilter}`,
     `  groups:        ${d.groupBase ?? '-'} (membership from ${d.groupMembership}; nested groups ${d.nestedGroups ? 'followed' : 'not followed'})`,
-    `  attributes:    username ${d.attributes.username}; name ${d.attributes.name.join(', ')}; email ${d.attributes.email.join(', ')}${d.attributes.disabled ? `; disabled bit in ${d.attributes.disabled}` : ''}; entry id ${d.attributes.id ?? 'none (matched by username)'}`,
+    `  attributes:    username ${d.attributes.username}; name ${d.attributes.name.join(', ')}; email ${d.attributes.email.join(', ')}${d.attributes.disabled ? `; disabled bit in ${d.attributes.disabled}` : ''}; entry id ${d.attributes.id ?? 'none (matched by username)'}; password changed ${d.attributes.passwordChanged ?? 'not read'}`,
     `  units:         below ${d.unitRoot}, from ${d.unitFrom === 'ou' ? 'the OU path' : `attribute ${d.unitAttribute}`}`,
     `  role groups:   ${d.roleGroups.length > 0 ? d.roleGroups.join('\n                 ') : '(none)'}`,
     `  default role:  ${d.defaultRole}`,
@@ -196,7 +202,7 @@ function describeReport(report: SyncReport): string {
   return [summarize(report), ...reportDetails(report)].join('\n');
 }
 
-/** What a report names beyond its one-sentence summary: who was refused, disabled, renamed. */
+/** What a report names beyond its one-sentence summary: who was refused, disabled, renamed, signed out. */
 function reportDetails(report: SyncReport): string[] {
   const lines: string[] = [];
   if (report.names.refused.length > 0) {
@@ -216,6 +222,11 @@ function reportDetails(report: SyncReport): string[] {
   if (renamed.length > 0)
     lines.push(
       `Renamed in the directory, keeping their username: ${renamed.join(', ')}${(report.renamed ?? 0) > renamed.length ? ', …' : ''}`,
+    );
+  const signedOut = report.names.signedOut ?? [];
+  if (signedOut.length > 0)
+    lines.push(
+      `Signed out everywhere, their password changed there: ${signedOut.join(', ')}${(report.signedOut ?? 0) > signedOut.length ? ', …' : ''}`,
     );
   return lines;
 }

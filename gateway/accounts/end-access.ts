@@ -21,9 +21,16 @@ import { findManageableUser } from './find-user.ts';
  * commit (gateway/oidc/app-logouts.ts), as a sign-out at the gateway tells them, and the person's open
  * reset links are spent, so none of them lets in whoever the access was ended against.
  * Runs inside the caller's transaction, so it happens with the change that caused it or not at all.
+ *
+ * `endedAt` (now unless given) is the moment access ended for the nodes and for the portal and console
+ * sessions. A sign-in that goes on past the ending gives a moment before it: a token's `iat` has whole
+ * seconds, and the nodes take a token issued in the second of the ending as issued before it.
  */
-export async function endAccessOf(ctx: GatewayContext, user: User): Promise<{ artefacts: number }> {
-  const endedAt = new Date();
+export async function endAccessOf(
+  ctx: GatewayContext,
+  user: User,
+  endedAt: Date = new Date(),
+): Promise<{ artefacts: number }> {
   // Read from the sessions about to go, which alone say which apps the person is signed in to.
   await recordAppLogouts(ctx, user.id);
   const artefacts = await ctx.models.OidcPayload.destroy({ where: { accountId: user.id }, transaction: ctx.tx });

@@ -12,6 +12,7 @@ import { inTransaction } from '../transaction.ts';
 import { normalizeDn } from './dn.ts';
 import { describeEntryId } from './entry-id.ts';
 import { ensureUnits, levelsOfPath, loadUnitIds, type UnitIds } from './directory-units.ts';
+import { beforeThisSecond, notePasswordChange, PASSWORD_CHANGED, type PasswordSeen } from './note-password-change.ts';
 import { readEntry, type GroupsOf, type Person, type Unread } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
 import { count, refuse, type SyncReport } from './sync-report.ts';
@@ -46,6 +47,11 @@ export type SyncRun = {
    * part-way, or that can read none of its entries, disables nobody.
    */
   markedDisabled: Set<string>;
+  /**
+   * A sign-in applies the entry (newcomer-sign-in.ts) and goes on: a password change it finds ends access
+   * before the second it signs in (note-password-change.ts), so that the tokens it is given next stand.
+   */
+  atSignIn?: boolean;
 };
 
 /**
@@ -54,7 +60,7 @@ export type SyncRun = {
  */
 export async function newSyncRun(
   ctx: GatewayContext,
-  parts: Pick<SyncRun, 'directory' | 'settings' | 'groupsOf' | 'report' | 'dnsPresent'>,
+  parts: Pick<SyncRun, 'directory' | 'settings' | 'groupsOf' | 'report' | 'dnsPresent' | 'atSignIn'>,
 ): Promise<SyncRun> {
   const directories = await ctx.models.Directory.findAll({ attributes: ['id', 'name'], transaction: ctx.tx });
   return {
@@ -93,7 +99,14 @@ type Known = {
  * What the page will do: whom to create, whom to update, whom the directory marks disabled (read or
  * not; by user id), and whose link to mark as seen by this run.
  */
-type Decision = { creates: Person[]; updates: Update[]; markedDisabled: string[]; seen: string[] };
+type Decision = {
+  creates: Person[];
+  updates: Update[];
+  markedDisabled: string[];
+  seen: string[];
+  /** What the page's entries of known people say of their passwords, read or not (note-password-change.ts). */
+  passwords: Omit<PasswordSeen, 'directory' | 'reason'>[];
+};
 
 /**
  * One membership as the sync writes it, primary unit first: a directory person administers only the
@@ -125,11 +138,13 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
   sync.report.pages += 1;
   const read = readPage(sync, entries);
   const known = await lookUpPeople(ctx, sync, read);
-  const { creates, updates, markedDisabled, seen } = decide(sync, read, known);
+  const { creates, updates, markedDisabled, seen, passwords } = decide(sync, read, known);
   const unitsOf = await unitsBefore(ctx, updates);
   await inTransaction(ctx, async (ctx) => {
     const placementsOf = await ensurePageUnits(ctx, sync, [...creates, ...updates.map((u) => u.person)]);
     await writeCreates(ctx, sync, creates, placementsOf);
+    // Before the updates: someone they enable again had their access ended when they were disabled.
+    await notePasswordChanges(ctx, sync, passwords);
     for (const update of updates) await applyUpdate(ctx, sync, update, unitsOf.get(update.user.id) ?? '', placementsOf);
     if (seen.length > 0)
       await ctx.models.DirectoryAccount.update(
@@ -170,7 +185,7 @@ function readPage(sync: SyncRun, entries: Entry[]): PageRead {
       refuse(sync.report, refusal);
       // Refused, it still speaks for the person its id (or DN) names, whom a copy read first must not
       // leave taken for gone; it is not counted as unreadable.
-      unread.push({ refusal, disabled: p.disabled, entryId: p.entryId });
+      unread.push({ refusal, disabled: p.disabled, entryId: p.entryId, passwordChanged: p.passwordChanged });
       continue;
     }
     inPage.username.add(p.username);
@@ -276,14 +291,18 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
   // entry could add one with someone else's username, and disable them or keep them on.
   const seen: string[] = [];
   const flagged = new Set<string>();
-  for (const { refusal: r, disabled, entryId } of unread) {
+  // Nor does a password changed there go unnoticed for an entry that cannot be read this time.
+  const passwords: Decision['passwords'] = [];
+  for (const { refusal: r, disabled, entryId, passwordChanged } of unread) {
     const atDn = linkByDn.get(normalizeDn(r.dn));
     const link =
       (entryId === null ? undefined : linkByEntryId.get(entryId)) ??
       (atDn && (atDn.entryId === null || entryId === null) ? atDn : undefined);
     if (!link) continue;
     seen.push(link.userId);
-    if (disabled && userById.get(link.userId)?.status === 'active') flagged.add(link.userId);
+    const user = userById.get(link.userId);
+    if (disabled && user?.status === 'active') flagged.add(link.userId);
+    if (user) passwords.push({ user, link, seen: passwordChanged, disabledThere: disabled });
   }
 
   const creates: Person[] = [];
@@ -385,10 +404,12 @@ function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Deci
     update(p, user, link);
   }
   // An entry of the page that could be read speaks for its person, disabled there or not; an unread one does not.
-  for (const { person, user } of updates)
+  for (const { person, user, link } of updates) {
     if (person.disabled && user.status === 'active') flagged.add(user.id);
     else flagged.delete(user.id);
-  return { creates, updates, markedDisabled: [...flagged], seen };
+    passwords.push({ user, link, seen: person.passwordChanged, disabledThere: person.disabled });
+  }
+  return { creates, updates, markedDisabled: [...flagged], seen, passwords };
 }
 
 /**
@@ -466,6 +487,8 @@ async function writeCreates(
       entryId: p.entryId,
       directoryUsername: p.username,
       seenRun: sync.run,
+      // Their first value is the one a later change is measured from.
+      passwordChanged: sync.settings.passwordChangedAttribute ? (p.passwordChanged ?? '') : null,
     })),
     { transaction: ctx.tx },
   );
@@ -474,6 +497,20 @@ async function writeCreates(
     { transaction: ctx.tx },
   );
   for (const { person } of rows) count(sync.report, 'added', person.username);
+}
+
+/**
+ * Keeps what the page's entries say of their people's passwords, and signs out everywhere each active
+ * person whose password changed there (note-password-change.ts); nothing when no attribute is read.
+ */
+async function notePasswordChanges(ctx: GatewayContext, sync: SyncRun, passwords: Decision['passwords']) {
+  if (!sync.settings.passwordChangedAttribute) return;
+  const ending = sync.atSignIn
+    ? { reason: `${PASSWORD_CHANGED} (found at a sign-in)`, endedAt: beforeThisSecond() }
+    : { reason: PASSWORD_CHANGED };
+  for (const seen of passwords)
+    if (await notePasswordChange(ctx, { ...seen, directory: sync.directory, ...ending }))
+      count(sync.report, 'signedOut', seen.user.username);
 }
 
 /**

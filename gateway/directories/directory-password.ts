@@ -6,11 +6,17 @@ import type { GatewayContext } from '../context.ts';
 import type { DirectoryAccount } from '../models/directories.ts';
 import type { User } from '../models/index.ts';
 import { endpointOf, withDirectory } from './connection.ts';
-import { disableFoundAtSignIn, type Ending, goneFromDirectory, isTheirEntry } from './ended-at-sign-in.ts';
+import {
+  disableFoundAtSignIn,
+  type Ending,
+  goneFromDirectory,
+  isTheirEntry,
+  notePasswordAtSignIn,
+} from './ended-at-sign-in.ts';
 import { idBytes } from './entry-id.ts';
 import { DirectoryUnavailableError, UnusableEntryError } from './errors.ts';
 import { AD_ACCOUNT_DISABLED } from './presets.ts';
-import { valuesOf } from './read-entry.ts';
+import { passwordChangedOf, valuesOf } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
 
 /**
@@ -51,8 +57,9 @@ export async function findPersonDn(
   s: DirectorySettings,
   username: string,
   entryId: string | null = null,
-): Promise<{ dn: string; disabled: boolean } | null> {
-  const attributes = s.disabledAttribute ? [s.disabledAttribute] : ['1.1'];
+): Promise<{ dn: string; disabled: boolean; passwordChanged: string | null } | null> {
+  const wanted = [s.disabledAttribute, s.passwordChangedAttribute].filter((a): a is string => a !== null);
+  const attributes = wanted.length > 0 ? wanted : ['1.1'];
   const { searchEntries } = await client.search(s.userBase, {
     scope: 'sub',
     filter: entryId !== null && s.idAttribute ? entryIdFilter(s, s.idAttribute, entryId) : personFilter(s, username),
@@ -61,8 +68,13 @@ export async function findPersonDn(
   });
   if (searchEntries.length !== 1) return null;
   const entry = searchEntries[0]!;
-  const flags = s.disabledAttribute ? Number(valuesOf(entry)(s.disabledAttribute)[0] ?? 0) : 0;
-  return { dn: entry.dn, disabled: Number.isFinite(flags) && (flags & AD_ACCOUNT_DISABLED) !== 0 };
+  const values = valuesOf(entry);
+  const flags = s.disabledAttribute ? Number(values(s.disabledAttribute)[0] ?? 0) : 0;
+  return {
+    dn: entry.dn,
+    disabled: Number.isFinite(flags) && (flags & AD_ACCOUNT_DISABLED) !== 0,
+    passwordChanged: passwordChangedOf(values, s),
+  };
 }
 
 /**
@@ -101,7 +113,8 @@ export async function loggingUnanswered<T>(logger: Logger, work: () => Promise<T
  * from the name). A directory that does not answer throws DirectoryUnavailableError, which the sign-in
  * shows as "try again later" without counting a failure. An active person whom the directory answers
  * it no longer has, or marks disabled, is disabled for it at once (ended-at-sign-in.ts), whatever the
- * password typed; the answer is the one it would have been anyway.
+ * password typed; the answer is the one it would have been anyway. So is a password changed there noted,
+ * which ends their other sessions and tokens (notePasswordAtSignIn).
  */
 export function directoryPasswordCheck(deps: { sealer: Sealer; logger: Logger }): DirectoryPasswordCheck {
   return async (ctx: GatewayContext, user: User, password: string) => {
@@ -111,26 +124,30 @@ export function directoryPasswordCheck(deps: { sealer: Sealer; logger: Logger })
     if (!directory) return false;
     if (password === '') return false;
     const endpoint = endpointOf(directory, deps.sealer);
-    const found: { ending: Ending | null } = { ending: null };
+    const found: Found = { ending: null };
     try {
       return await loggingUnanswered(deps.logger, () =>
         withDirectory(endpoint, (client) => bindAsPerson(client, endpoint.settings, { user, link, password }, found)),
       );
     } finally {
       if (found.ending) await disableFoundAtSignIn(ctx, link, directory, found.ending, deps.logger);
+      else if (found.password) await notePasswordAtSignIn(ctx, link, directory, found.password.seen, deps.logger);
     }
   };
 }
 
 /**
- * Finds the person's entry and binds as it with the password. What the directory says of the person on the
- * way, before any bind (as the service account), is left in `found`: gone from it, or disabled there.
+ * What the directory says of the person on the way, before any bind (as the service account): gone from
+ * it, or disabled there; else, when their password there last changed (`seen` null: never that it shows).
  */
+type Found = { ending: Ending | null; password?: { seen: string | null } };
+
+/** Finds the person's entry and binds as it with the password, leaving in `found` what it learnt of them. */
 async function bindAsPerson(
   client: Client,
   s: DirectorySettings,
   { user, link, password }: { user: User; link: DirectoryAccount; password: string },
-  found: { ending: Ending | null },
+  found: Found,
 ): Promise<boolean> {
   const entry = await findPersonDn(client, s, user.username, link.entryId);
   const active = user.status === 'active';
@@ -140,6 +157,8 @@ async function bindAsPerson(
     return false;
   }
   if (active && entry.disabled && isTheirEntry(entry, s, link)) found.ending = 'disabled in the directory';
+  else if (s.passwordChangedAttribute && !entry.disabled && isTheirEntry(entry, s, link))
+    found.password = { seen: entry.passwordChanged };
   if (!(await bindsAs(client, entry.dn, password))) return false;
   if (entry.disabled) throw new AccountDisabledError();
   return true;

@@ -7,6 +7,8 @@ import { inTransaction } from '../transaction.ts';
 import { disableForDirectory } from './apply-page.ts';
 import { normalizeDn } from './dn.ts';
 import { idBytes } from './entry-id.ts';
+import { beforeThisSecond, notePasswordChange, PASSWORD_CHANGED } from './note-password-change.ts';
+import { passwordChangeStep } from './password-changes.ts';
 import type { DirectorySettings } from './schemas.ts';
 
 /*
@@ -93,6 +95,45 @@ export async function disableFoundAtSignIn(
     logger.error(
       { err: error, directory: directory.name, userId: asked.userId },
       'directory sign-in: disabling someone the directory ended failed; the next sync does it',
+    );
+  }
+}
+
+/**
+ * The sign-in read when the person's password last changed there (`seen`): kept on their link, and when it
+ * is a change (password-changes.ts), every session and token of theirs ends now, as the next sync would end
+ * them (note-password-change.ts), whatever the password typed. Whoever held on with the old password stops
+ * at once, rather than at the next sync; and the sync then finds the value kept, so that it does not also
+ * end the session this sign-in opens once the directory took the new password: that one starts after the
+ * ending (beforeThisSecond), and goes on. Unless the link changed since the directory was asked. A failure
+ * is logged and leaves it to the next sync.
+ */
+export async function notePasswordAtSignIn(
+  ctx: GatewayContext,
+  asked: DirectoryAccount,
+  directory: Directory,
+  seen: string | null,
+  logger: Logger,
+): Promise<void> {
+  if (passwordChangeStep(asked.passwordChanged ?? null, seen).keep === undefined) return;
+  try {
+    const ended = await inTransaction({ ...ctx, actor: operator('directory-sign-in') }, async (ctx) => {
+      const user = await ctx.models.User.findByPk(asked.userId, { transaction: ctx.tx, lock: true });
+      const link = await ctx.models.DirectoryAccount.findByPk(asked.userId, { transaction: ctx.tx, lock: true });
+      if (!user || !link || !sameLink(link, asked)) return null;
+      const reason = `${PASSWORD_CHANGED} (found at a sign-in)`;
+      const seenNow = { user, link, directory, seen, disabledThere: false, reason, endedAt: beforeThisSecond() };
+      return (await notePasswordChange(ctx, seenNow)) ? user.username : null;
+    });
+    if (ended)
+      logger.info(
+        { directory: directory.name, username: ended },
+        'directory sign-in: the password changed there; every earlier session and token ended',
+      );
+  } catch (error) {
+    logger.error(
+      { err: error, directory: directory.name, userId: asked.userId },
+      'directory sign-in: noting a password changed there failed; the next sync does it',
     );
   }
 }

@@ -282,7 +282,7 @@ async function oneEntryRun(
     : [];
   const report = emptyReport(directory.name, randomUUID(), new Date());
   const dnsPresent = idless.length > 0 ? new Set(idless.map((l) => normalizeDn(l.dn))) : null;
-  return newSyncRun(ctx, { directory, settings, groupsOf, report, dnsPresent });
+  return newSyncRun(ctx, { directory, settings, groupsOf, report, dnsPresent, atSignIn: true });
 }
 
 /**

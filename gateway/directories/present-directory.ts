@@ -26,6 +26,7 @@ export function presentDirectory(directory: Directory, people: number, now = new
       email: s.emailAttributes,
       disabled: s.disabledAttribute,
       id: s.idAttribute,
+      passwordChanged: s.passwordChangedAttribute,
     },
     groupMembership: s.groupMembership,
     unitFrom: s.unitFrom,

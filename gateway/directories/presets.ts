@@ -11,6 +11,8 @@ export type PresetDefaults = {
   /** The attribute that names an entry for its whole life, whatever its DN or username (see entry-id.ts). */
   idAttribute: string | null;
   groupMembership: 'member' | 'memberOf';
+  /** When the entry's password was last changed (password-changes.ts); null when the directory keeps no such time. */
+  passwordChangedAttribute: string | null;
 };
 
 /**
@@ -21,6 +23,9 @@ export type PresetDefaults = {
  * `userAccountControl` bit 2 (ACCOUNTDISABLE) marks a disabled account.
  * Each keeps a stable id on every entry, set when the entry is made and never changed: OpenLDAP's
  * operational `entryUUID` (RFC 4530), AD's binary `objectGUID`.
+ * Each keeps when a password was last changed: AD's `pwdLastSet` (a FILETIME; 0 while the person must
+ * change it at their next logon), OpenLDAP's `pwdChangedTime`, which only the ppolicy overlay writes
+ * (operational, so asked for by name; absent from an entry whose password never changed under it).
  */
 export const PRESET_DEFAULTS: Record<Preset, PresetDefaults> = {
   openldap: {
@@ -31,6 +36,7 @@ export const PRESET_DEFAULTS: Record<Preset, PresetDefaults> = {
     disabledAttribute: null,
     idAttribute: 'entryUUID',
     groupMembership: 'member',
+    passwordChangedAttribute: 'pwdChangedTime',
   },
   'active-directory': {
     userFilter: '(&(objectCategory=person)(objectClass=user))',
@@ -40,6 +46,7 @@ export const PRESET_DEFAULTS: Record<Preset, PresetDefaults> = {
     disabledAttribute: 'userAccountControl',
     idAttribute: 'objectGUID',
     groupMembership: 'memberOf',
+    passwordChangedAttribute: 'pwdLastSet',
   },
 };
 

@@ -3,6 +3,7 @@ import { displayNameSchema, emailSchema, usernameSchema } from '../accounts/sche
 import type { Role } from '../models/index.ts';
 import { normalizeDn } from './dn.ts';
 import { entryIdOf } from './entry-id.ts';
+import { PASSWORD_CHANGED_MAX } from './password-changes.ts';
 import { AD_ACCOUNT_DISABLED } from './presets.ts';
 import type { DirectorySettings } from './schemas.ts';
 import type { Refusal } from './sync-report.ts';
@@ -24,13 +25,15 @@ export type Person = {
   adminUnits: string[];
   roles: Role[];
   disabled: boolean;
+  /** When the entry's password last changed, as the directory wrote it; null when it had no value (or none is read). */
+  passwordChanged: string | null;
 };
 
 /**
  * An entry that cannot become a person still says whether the directory marks it disabled: a person
  * disabled there, whose mailbox was cleared on the way out, must not stay active here.
  */
-export type Unread = { refusal: Refusal; disabled: boolean; entryId: string | null };
+export type Unread = { refusal: Refusal; disabled: boolean; entryId: string | null; passwordChanged: string | null };
 
 export type ReadEntry = { person: Person } | Unread;
 
@@ -42,6 +45,7 @@ export function attributesToRead(s: DirectorySettings): string[] {
   const wanted = [s.usernameAttribute, ...s.nameAttributes, ...s.emailAttributes];
   if (s.disabledAttribute) wanted.push(s.disabledAttribute);
   if (s.idAttribute) wanted.push(s.idAttribute);
+  if (s.passwordChangedAttribute) wanted.push(s.passwordChangedAttribute);
   if (s.unitFrom === 'attribute' && s.unitAttribute) wanted.push(s.unitAttribute);
   if (s.groupMembership === 'memberOf') wanted.push('memberOf');
   return [...new Set(wanted)];
@@ -58,6 +62,12 @@ export function valuesOf(entry: Entry): (name: string) => string[] {
   };
 }
 
+/** When the entry's password last changed (password-changes.ts), cut to what a link keeps; null without a value. */
+export function passwordChangedOf(values: (name: string) => string[], s: DirectorySettings): string | null {
+  const value = s.passwordChangedAttribute ? values(s.passwordChangedAttribute)[0] : undefined;
+  return value === undefined ? null : value.trim().slice(0, PASSWORD_CHANGED_MAX);
+}
+
 const first = (values: (name: string) => string[], names: string[]) =>
   names.map((n) => values(n)[0]).find((v) => v !== undefined);
 
@@ -69,10 +79,12 @@ export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf
   const rawName = values(s.usernameAttribute)[0];
   const id = entryIdOf(entry, s);
   const entryId = 'id' in id ? id.id : null;
+  const passwordChanged = passwordChangedOf(values, s);
   const refusal = (reason: string, username: string | null = rawName ?? null): ReadEntry => ({
     refusal: { username, dn: entry.dn, reason },
     disabled,
     entryId,
+    passwordChanged,
   });
   // Without its id an entry cannot be told from one that merely carries someone's username.
   if ('problem' in id) return refusal(id.problem);
@@ -109,6 +121,7 @@ export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf
       adminUnits,
       roles: [...roles].sort(),
       disabled,
+      passwordChanged,
     },
   };
 }

@@ -77,6 +77,8 @@ export async function relinkPerson(
         link.dn = dn;
         // The entry carries their Atrium username: a name the directory gave their old entry is no longer theirs.
         link.directoryUsername = name;
+        // The old entry's password change time says nothing of the new entry's: the next read notes its own.
+        link.passwordChanged = null;
         await link.save({ transaction: ctx.tx });
         await audit(ctx, {
           action: 'directory.relink',

@@ -109,6 +109,8 @@ export const directorySettingsSchema = z.object({
   emailAttributes: z.array(attributeSchema).min(1),
   disabledAttribute: attributeSchema.nullable(),
   idAttribute: attributeSchema.nullable(),
+  /** When an entry's password last changed; a later time signs its person out everywhere (password-changes.ts). */
+  passwordChangedAttribute: attributeSchema.nullable(),
   groupMembership: z.enum(MEMBERSHIP_SOURCES),
   unitFrom: z.enum(UNIT_SOURCES),
   unitAttribute: attributeSchema.nullable(),
@@ -130,11 +132,13 @@ const optional = <S extends z.ZodType>(schema: S) => schema.optional();
 const clearable = <S extends z.ZodType>(schema: S) =>
   z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? null : v), schema.nullable()).optional();
 /**
- * The entry id attribute as typed: empty or left out takes the preset's (an update keeps the current one),
- * `none` says the directory has no stable id (people are then matched by username, which a reused or
- * copied username can fool).
+ * An attribute the preset has an answer for, as typed: empty or left out takes the preset's (an update
+ * keeps the current one), `none` says the directory has no such attribute. For the entry id, people are
+ * then matched by username, which a reused or copied username can fool; for the password change time, a
+ * password changed in the directory no longer signs its person out here. A form's field left empty must
+ * not turn either off.
  */
-const idAttributeInput = z.preprocess((v) => {
+const presetAttributeInput = z.preprocess((v) => {
   if (typeof v !== 'string') return v;
   const typed = v.trim();
   return typed === '' ? undefined : typed.toLowerCase() === 'none' ? null : typed;
@@ -161,7 +165,8 @@ export const registrationSchema = z.object({
   nameAttributes: optional(z.array(attributeSchema).min(1)),
   emailAttributes: optional(z.array(attributeSchema).min(1)),
   disabledAttribute: clearable(attributeSchema),
-  idAttribute: idAttributeInput,
+  idAttribute: presetAttributeInput,
+  passwordChangedAttribute: presetAttributeInput,
   groupMembership: optional(z.enum(MEMBERSHIP_SOURCES, { message: 'member or memberOf' })),
   unitFrom: z.enum(UNIT_SOURCES, { message: 'ou or attribute' }).default('ou'),
   unitAttribute: clearable(attributeSchema),

@@ -2,12 +2,21 @@ import { ValidationError } from '../../core/errors.ts';
 import { isLoopbackHost } from '../../core/loopback.ts';
 import { fieldErrorsOf } from '../../core/validate.ts';
 import type { Directory } from '../models/directories.ts';
-import { PRESET_DEFAULTS } from './presets.ts';
+import { PRESET_DEFAULTS, type Preset, type PresetDefaults } from './presets.ts';
 import { directorySettingsSchema, type Changes, type DirectorySettings } from './schemas.ts';
 
-/** The stored settings of a registration (validated again: a hand-edited row must not reach the directory). */
+/**
+ * The stored settings of a registration (validated again: a hand-edited row must not reach the directory).
+ * Registrations stored before the password change time was read take their preset's attribute: unlike
+ * nested groups, which could give people new roles, it can only end sessions, and not at the first sync,
+ * which only notes the times it reads (password-changes.ts).
+ */
 export function directorySettingsOf(directory: Directory): DirectorySettings {
-  return directorySettingsSchema.parse(JSON.parse(directory.settings));
+  const stored = JSON.parse(directory.settings) as Record<string, unknown>;
+  const preset = PRESET_DEFAULTS[stored.preset as Preset] as PresetDefaults | undefined;
+  if (!('passwordChangedAttribute' in stored) && preset)
+    stored.passwordChangedAttribute = preset.passwordChangedAttribute;
+  return directorySettingsSchema.parse(stored);
 }
 
 /**
@@ -42,6 +51,7 @@ export function composeSettings(
     emailAttributes: pick('emailAttributes', defaults.emailAttributes),
     disabledAttribute: pick('disabledAttribute', defaults.disabledAttribute),
     idAttribute: pick('idAttribute', defaults.idAttribute),
+    passwordChangedAttribute: pick('passwordChangedAttribute', defaults.passwordChangedAttribute),
     groupMembership: pick('groupMembership', defaults.groupMembership),
     unitFrom: input.unitFrom ?? base?.unitFrom ?? 'ou',
     unitAttribute: input.unitAttribute !== undefined ? input.unitAttribute : (base?.unitAttribute ?? null),

@@ -24,6 +24,11 @@ export type SyncReport = {
    * address in chat. Absent from reports written before it was counted.
    */
   renamed?: number;
+  /**
+   * People signed out everywhere because their password changed in the directory (password-changes.ts).
+   * Absent from reports written before it was counted.
+   */
+  signedOut?: number;
   refused: number;
   /** Entries disabled in the directory that never were in Atrium: not created. */
   skippedDisabled: number;
@@ -40,6 +45,7 @@ export type SyncReport = {
     reenabled: string[];
     /** `jon (jonathan there)`. */
     renamed?: string[];
+    signedOut?: string[];
     refused: Refusal[];
   };
 };
@@ -60,15 +66,16 @@ export function emptyReport(directory: string, run: string, startedAt: Date): Sy
     disabled: 0,
     reenabled: 0,
     renamed: 0,
+    signedOut: 0,
     refused: 0,
     skippedDisabled: 0,
     unitsCreated: 0,
     groupNotes: [],
-    names: { added: [], updated: [], disabled: [], reenabled: [], renamed: [], refused: [] },
+    names: { added: [], updated: [], disabled: [], reenabled: [], renamed: [], signedOut: [], refused: [] },
   };
 }
 
-type Counted = 'added' | 'updated' | 'disabled' | 'reenabled' | 'renamed';
+type Counted = 'added' | 'updated' | 'disabled' | 'reenabled' | 'renamed' | 'signedOut';
 
 export function count(report: SyncReport, what: Counted, username: string): void {
   report[what] = (report[what] ?? 0) + 1;
@@ -91,6 +98,7 @@ export function summarize(report: SyncReport): string {
     `${report.unchanged} unchanged, ${report.disabled} disabled, ${report.reenabled} re-enabled, ${report.refused} refused` +
     `${report.skippedDisabled > 0 ? `, ${report.skippedDisabled} disabled in the directory and not created` : ''}` +
     `${report.renamed ? `, ${report.renamed} renamed there (they keep their username)` : ''}` +
+    `${report.signedOut ? `, ${report.signedOut} signed out everywhere (password changed there)` : ''}` +
     `${report.unitsCreated > 0 ? `; ${report.unitsCreated} unit(s) created` : ''}` +
     `${report.groupNotes?.length ? `; ${report.groupNotes.length} group(s) gave no role through them` : ''}.`
   );

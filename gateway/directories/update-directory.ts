@@ -23,6 +23,10 @@ import { takeLease, type Lease } from './sync-lease.ts';
  * same directory by another name (a host alias, ldaps, a replica), so it keeps them. Clearing holds the
  * directory's sync lease: a sync running meanwhile would write ids of the old attribute into the cleared
  * links, and the next one would disable those people.
+ *
+ * Likewise the password change times the links keep are cleared when the attribute they come from changes:
+ * the next sync only notes the new attribute's values, where comparing them with the old one's would sign
+ * out everyone. Under the lease too, so that no running sync writes an old attribute's value after it.
  */
 export async function updateDirectory(
   ctx: GatewayContext,
@@ -33,7 +37,9 @@ export async function updateDirectory(
   assertFullAdmin(ctx.actor);
   const changes = parseInput(changesSchema, input);
   const current = await findDirectory(ctx, name);
-  const lease = clearsEntryIds(changes, current, composed(changes, current)) ? await takeLease(ctx, current) : null;
+  const next = composed(changes, current);
+  const clearing = clearsEntryIds(changes, current, next) || forgetsPasswordChanges(current, next);
+  const lease = clearing ? await takeLease(ctx, current) : null;
   try {
     return await inTransaction(ctx, (ctx) => apply(ctx, sealer, name, changes, lease));
   } finally {
@@ -54,8 +60,10 @@ async function apply(
   const caFile = changes.caFile !== undefined ? changes.caFile : directory.caFile;
   await checkAgainstSystem(ctx, settings, caFile);
   const clears = clearsEntryIds(changes, directory, settings);
-  // Someone changed the id attribute between the first look and this one, without the lease taken for it.
-  if (clears && !lease) throw new ConflictError(`directory ${directory.name} changed meanwhile; try again`);
+  const forgets = forgetsPasswordChanges(directory, settings);
+  // Someone changed an attribute between the first look and this one, without the lease taken for it.
+  if ((clears || forgets) && !lease)
+    throw new ConflictError(`directory ${directory.name} changed meanwhile; try again`);
   const changed = Object.keys(changes).filter((k) => {
     const value = (changes as Record<string, unknown>)[k];
     return value !== undefined && !(k === 'bindPassword' && !value) && !(k === 'forgetEntryIds' && !value);
@@ -71,12 +79,25 @@ async function apply(
         { where: { directoryId: directory.id, entryId: { [Op.ne]: null } }, transaction: ctx.tx },
       )
     : [0];
+  const [passwordChangesCleared] = forgets
+    ? await ctx.models.DirectoryAccount.update(
+        { passwordChanged: null },
+        { where: { directoryId: directory.id, passwordChanged: { [Op.ne]: null } }, transaction: ctx.tx },
+      )
+    : [0];
   directory.settings = JSON.stringify(settings);
   await directory.save({ transaction: ctx.tx });
   await audit(ctx, {
     action: 'directory.update',
     target: directory.name,
-    details: { changed, url, bindDn: directory.bindDn, settings, ...(clears ? { entryIdsCleared } : {}) },
+    details: {
+      changed,
+      url,
+      bindDn: directory.bindDn,
+      settings,
+      ...(clears ? { entryIdsCleared } : {}),
+      ...(forgets ? { passwordChangesCleared } : {}),
+    },
   });
   const people = await ctx.models.DirectoryAccount.count({
     where: { directoryId: directory.id },
@@ -87,6 +108,11 @@ async function apply(
 
 const composed = (changes: Changes, directory: Directory) =>
   composeSettings(changes, changes.url ?? directory.url, directorySettingsOf(directory), directory.url);
+
+function forgetsPasswordChanges(directory: Directory, settings: DirectorySettings): boolean {
+  const before = directorySettingsOf(directory).passwordChangedAttribute;
+  return before?.toLowerCase() !== settings.passwordChangedAttribute?.toLowerCase();
+}
 
 function clearsEntryIds(changes: Changes, directory: Directory, settings: DirectorySettings): boolean {
   const before = directorySettingsOf(directory).idAttribute;

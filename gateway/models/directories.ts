@@ -46,6 +46,11 @@ export class DirectoryAccount extends Model<
   declare directoryUsername: CreationOptional<string | null>;
   declare seenRun: string;
   declare disabledByDirectory: CreationOptional<boolean>;
+  /**
+   * When the entry's password last changed, as the directory wrote it; "" when the entry had none, null
+   * before it was first read (gateway/directories/password-changes.ts).
+   */
+  declare passwordChanged: CreationOptional<string | null>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 }
@@ -83,6 +88,7 @@ export function defineDirectoryModels(sequelize: Sequelize): DirectoryModels {
       directoryUsername: { type: DataTypes.STRING(64), allowNull: true },
       seenRun: { type: DataTypes.STRING(36), allowNull: false },
       disabledByDirectory: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      passwordChanged: { type: DataTypes.STRING(255), allowNull: true },
       ...timestamps,
     },
     { sequelize, tableName: 'directory_accounts', underscored: true },

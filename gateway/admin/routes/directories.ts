@@ -47,6 +47,7 @@ function inputOf(body: Body) {
     emailAttributes: list(body, 'emailAttributes').length > 0 ? list(body, 'emailAttributes') : undefined,
     disabledAttribute: clearable(body, 'disabledAttribute'),
     idAttribute: optional(body, 'idAttribute'),
+    passwordChangedAttribute: optional(body, 'passwordChangedAttribute'),
     groupMembership: optional(body, 'groupMembership'),
     // The form always shows the checkbox, so its absence is "off".
     nestedGroups: text(body, 'nestedGroups') === 'on',
@@ -76,6 +77,7 @@ function valuesOf(d: PresentedDirectory): Record<string, unknown> {
     emailAttributes: d.attributes.email.join(', '),
     disabledAttribute: d.attributes.disabled ?? '',
     idAttribute: d.attributes.id ?? 'none',
+    passwordChangedAttribute: d.attributes.passwordChanged ?? 'none',
     groupMembership: d.groupMembership,
     nestedGroups: d.nestedGroups ? 'on' : '',
     unitFrom: d.unitFrom,
