@@ -65,13 +65,22 @@ export async function pinDomainKeys(
     );
     raw = JSON.parse(body.toString('utf8'));
   } catch (error) {
-    throw new AppError(
-      'node_unreachable',
-      502,
-      `Could not read ${name}'s keys at ${domain.url}: ${(error as Error).message}`,
-    );
+    throw new AppError('node_unreachable', 502, `Could not read ${name}'s keys${unreadKeys(domain.url, error)}`);
   }
   return pinFrom(ctx, domain, raw);
+}
+
+/**
+ * Why the keys could not be read, in words for the administrator: a node that did not answer at all
+ * (fetch's "fetch failed", or nothing within the deadline) is said as such, with what the network said.
+ */
+function unreadKeys(url: string, error: unknown): string {
+  const e = error as Error & { cause?: { message?: unknown; code?: unknown } };
+  const silent = (e instanceof TypeError && e.message === 'fetch failed') || e?.name === 'TimeoutError';
+  if (!silent) return ` at ${url}: ${e?.message ?? String(error)}`;
+  const said = [e.cause?.message, e.cause?.code].find((s) => typeof s === 'string' && s !== '');
+  const detail = typeof said === 'string' ? said : e.message;
+  return `: the node at ${url} did not answer (is it running, and is the URL right?); ${detail}`;
 }
 
 /**

@@ -114,16 +114,24 @@ describe('the Federation page for administrators', () => {
     );
   });
 
-  it('explains on the page when a node cannot be reached, and pins nothing', async () => {
+  it('explains in plain words when a node cannot be reached, pins nothing, and leaves nothing for a reload to retry', async () => {
     const page = await open(admin, '/admin/federation');
     const failed = await submitFilled(
       admin,
       page,
       formFor(page, '/admin/federation/pin', 'domain', 'arts.campus.test'),
     );
-    expect(failed.status).toBe(502);
-    expect(mainText(failed)).toContain(`Could not read arts.campus.test's keys at ${ARTS_NODE}`);
+    expect(failed.url).toBe(url('/admin/federation'));
+    expect(mainText(failed)).toContain(
+      `Could not read arts.campus.test's keys: the node at ${ARTS_NODE} did not answer ` +
+        '(is it running, and is the URL right?); connect ECONNREFUSED',
+    );
+    expect(mainText(failed)).not.toContain('fetch failed');
+    expect(failed.html).toContain('class="notice error"');
     expect(await pinnedOf('arts.campus.test')).toBeNull();
+    // What a reload asks for is the page, not the pin again; the notice was said once.
+    const reloaded = await open(admin, '/admin/federation');
+    expect(mainText(reloaded)).not.toContain('did not answer');
   });
 
   it("refuses a node's keys document that never ends as soon as it passes 64 KiB, and pins nothing", async () => {

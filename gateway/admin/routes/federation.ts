@@ -33,10 +33,16 @@ async function federationOverview(ctx: GatewayContext) {
   };
 }
 
-/** A node that does not answer is the operator's to fix, not a failure of the console: say so on the page. */
-function pinFailure(error: unknown): FormFailure {
-  if (isAppError(error) && error.code === 'node_unreachable') return { status: 502, errors: {}, notice: error.message };
-  return formFailure(error);
+/**
+ * A refused one-button action, said in the notice the page shows after its redirect: the reason, and
+ * the field messages where there are any (the buttons' fields are hidden, so nothing is shown beside them).
+ */
+function refusalText(error: unknown): string {
+  // A node that does not answer is the operator's to fix, not a failure of the console.
+  if (isAppError(error) && error.code === 'node_unreachable') return error.message;
+  const { notice, errors } = formFailure(error);
+  const fields = Object.values(errors);
+  return fields.length > 0 ? `${notice}: ${fields.join('; ')}` : notice;
 }
 
 /**
@@ -65,17 +71,22 @@ export function federationRoutes(kit: ConsoleKit): Router {
     );
   }
 
-  /** POST-redirect-GET on success; the page again, with the reason, on a refusal. */
-  function action(path: string, run: (req: Request, fields: Fields) => Promise<string>, failure = formFailure) {
+  /**
+   * POST-redirect-GET. A refusal of the pair form is shown on the page again, beside the selects; a
+   * refused button (pin, unpin, deny) is said after the redirect too, so that a reload does not try it
+   * again (a node that was down may be up by then, and a pin is not for a reload to make).
+   */
+  function action(path: string, run: (req: Request, fields: Fields) => Promise<string>, refusedOnPage = false) {
     router.post(`/federation/${path}`, formBody, kit.csrf.check, async (req, res) => {
       const raw = bodyOf(req);
       const body: Fields = { domain: text(raw, 'domain'), a: text(raw, 'a'), b: text(raw, 'b') };
       try {
         setFlash(req, await run(req, body));
-        res.redirect(303, '/admin/federation');
       } catch (error) {
-        await renderPage(req, res, { a: body.a, b: body.b }, failure(error));
+        if (refusedOnPage) return renderPage(req, res, { a: body.a, b: body.b }, formFailure(error));
+        setFlash(req, refusalText(error), 'error');
       }
+      res.redirect(303, '/admin/federation');
     });
   }
 
@@ -83,25 +94,25 @@ export function federationRoutes(kit: ConsoleKit): Router {
     await renderPage(req, res, {});
   });
 
-  action(
-    'pin',
-    async (req, { domain }) => {
-      const { keys, changed } = await pinDomainKeys(kit.context(req), domain);
-      const kids = keys.map((k) => k.kid).join(', ');
-      return changed
-        ? `Pinned the keys of ${domain}: ${kids}.`
-        : `${domain} serves the keys already pinned (${kids}); nothing changed.`;
-    },
-    pinFailure,
-  );
+  action('pin', async (req, { domain }) => {
+    const { keys, changed } = await pinDomainKeys(kit.context(req), domain);
+    const kids = keys.map((k) => k.kid).join(', ');
+    return changed
+      ? `Pinned the keys of ${domain}: ${kids}.`
+      : `${domain} serves the keys already pinned (${kids}); nothing changed.`;
+  });
   action('unpin', async (req, { domain }) => {
     await unpinDomain(kit.context(req), domain);
     return `Unpinned ${domain}: nothing it signs is trusted until its keys are pinned again.`;
   });
-  action('allow', async (req, { a, b }) => {
-    await allowPair(kit.context(req), { a, b });
-    return `${a} and ${b} may now exchange messages.`;
-  });
+  action(
+    'allow',
+    async (req, { a, b }) => {
+      await allowPair(kit.context(req), { a, b });
+      return `${a} and ${b} may now exchange messages.`;
+    },
+    true,
+  );
   action('deny', async (req, { a, b }) => {
     await denyPair(kit.context(req), { a, b });
     return `${a} and ${b} may no longer exchange messages.`;
