@@ -5,6 +5,7 @@ import { addDomain, listDomains, updateDomain, type PresentedDomain } from '../.
 import { HomeMoveError, type HomeMoves } from '../../domains/home-moves.ts';
 import { removeDomain } from '../../domains/remove-domain.ts';
 import { describeSharedUnit, sharedUnits } from '../../domains/shared-units.ts';
+import { keepForPage, takeForPage } from '../after-redirect.ts';
 import { bodyOf, formBody, formFailure, list, text, type Body, type FormFailure } from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
@@ -21,6 +22,8 @@ function refusal(error: unknown): Refusal {
 }
 
 const confirmed = (body: Body) => text(body, 'movePeople') === 'on';
+
+const pagePath = (name: string) => `/admin/domains/${encodeURIComponent(name)}`;
 
 /** IM domain nodes: which URL each answers at and which units it serves. Full administrators only. */
 export function domainRoutes(kit: ConsoleKit): Router {
@@ -106,7 +109,9 @@ export function domainRoutes(kit: ConsoleKit): Router {
 
   router.get('/domains/:name', async (req, res) => {
     const domain = await findDomain(req, String(req.params.name));
-    await renderForm(req, res, domain, { url: domain.url, units: domain.units, partner: domain.units.length === 0 });
+    const removal = takeForPage(req, pagePath(domain.name)) as Refusal | undefined;
+    const values = { url: domain.url, units: domain.units, partner: domain.units.length === 0 };
+    await renderForm(req, res, domain, values, undefined, removal);
   });
 
   router.post('/domains/:name', formBody, kit.csrf.check, async (req, res) => {
@@ -134,8 +139,9 @@ export function domainRoutes(kit: ConsoleKit): Router {
       );
       res.redirect(303, '/admin/domains');
     } catch (error) {
-      const values = { url: domain.url, units: domain.units, partner: domain.units.length === 0 };
-      await renderForm(req, res, domain, values, undefined, refusal(error));
+      // Said on the domain's page after a redirect, so that a reload does not try the removal again.
+      keepForPage(req, pagePath(domain.name), { ...refusal(error), status: 200 });
+      res.redirect(303, `${pagePath(domain.name)}#remove-heading`);
     }
   });
 
