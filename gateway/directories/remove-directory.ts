@@ -8,6 +8,21 @@ import { inTransaction } from '../transaction.ts';
 import { findDirectory } from './find-directory.ts';
 
 /**
+ * A directory that still has people is removed only with its people disabled. `how` says how the
+ * operator asks for that where they are (the CLI's flag by default; the console's checkbox).
+ */
+export class DirectoryHasPeopleError extends ConflictError {
+  readonly directory: string;
+  readonly people: number;
+
+  constructor(directory: string, people: number, how = 'remove it with --disable-people to disable them') {
+    super(`Directory ${directory} still has ${people} people, who could not sign in without it; ${how}`);
+    this.directory = directory;
+    this.people = people;
+  }
+}
+
+/**
  * Removes a registration. Its people could no longer sign in (their passwords live there), so a directory
  * that still has people is only removed when the administrator says to disable them: each is disabled,
  * everything they hold ends, and they stay as local accounts without a password (an administrator may
@@ -25,11 +40,7 @@ export async function removeDirectory(
       where: { directoryId: directory.id },
       transaction: ctx.tx,
     });
-    if (links.length > 0 && !options.disablePeople) {
-      throw new ConflictError(
-        `Directory ${directory.name} still has ${links.length} people, who could not sign in without it; remove it with --disable-people (console: tick "disable its people") to disable them`,
-      );
-    }
+    if (links.length > 0 && !options.disablePeople) throw new DirectoryHasPeopleError(directory.name, links.length);
     const people = await ctx.models.User.findAll({
       where: { id: { [Op.in]: links.map((l) => l.userId) } },
       transaction: ctx.tx,

@@ -13,6 +13,8 @@ import {
   startTestSlapd,
   type TestSlapd,
 } from '../helpers/slapd.ts';
+import { inConsoleWords } from '../../gateway/admin/console-words.ts';
+import { unavailable } from '../../gateway/directories/connection.ts';
 import { bindPasswordSealer } from '../../gateway/directories/secrets.ts';
 import { directorySettingsOf } from '../../gateway/directories/settings.ts';
 import { register, RESET_URL } from './fixtures.ts';
@@ -248,15 +250,47 @@ describe('the Directories page', () => {
     }
   });
 
+  it('says a sync refused on the page it redirects to, so that a reload starts none', async () => {
+    // Another process's sync holds the directory.
+    await gateway.models.Directory.update(
+      { syncOwner: 'another-process', syncUntil: new Date(Date.now() + 60_000) },
+      { where: { name: 'library-ldap' } },
+    );
+    const syncs = () =>
+      gateway.models.AuditEvent.count({ where: { action: 'directory.sync', target: 'library-ldap' } });
+    const before = await syncs();
+    try {
+      const page = await open(admin, '/admin/directories/library-ldap');
+      const refused = await submitFilled(
+        admin,
+        page,
+        filledFormWithAction(page, '/admin/directories/library-ldap/sync'),
+      );
+      expect(refused.url).toBe(url('/admin/directories/library-ldap#actions-heading'));
+      expect(mainText(refused)).toContain('A sync of directory library-ldap is already running');
+      const reloaded = await open(admin, '/admin/directories/library-ldap');
+      expect(mainText(reloaded)).not.toContain('is already running');
+      expect(await syncs()).toBe(before);
+    } finally {
+      await gateway.models.Directory.update({ syncOwner: null, syncUntil: null }, { where: { name: 'library-ldap' } });
+    }
+  });
+
   it('removes a directory with people only when told to disable them, and then disables them', async () => {
     const page = await open(admin, '/admin/directories/library-ldap');
+    // Refused, it says so on the page it redirects to, in the console's words: a reload removes nothing.
     const refused = await submitFilled(
       admin,
       page,
       filledFormWithAction(page, '/admin/directories/library-ldap/remove'),
     );
-    expect(refused.status).toBe(409);
-    expect(mainText(refused)).toContain('still has 2 people');
+    expect(refused.url).toBe(url('/admin/directories/library-ldap#remove-heading'));
+    expect(mainText(refused)).toContain(
+      'Directory library-ldap still has 2 people, who could not sign in without it; ' +
+        'tick "Disable its people" and remove it again to disable them',
+    );
+    expect(mainText(refused)).not.toContain('--disable-people');
+    expect(mainText(await open(admin, '/admin/directories/library-ldap'))).not.toContain('still has 2 people');
     expect(await directoryRow()).not.toBeNull();
 
     const removed = await submitFilled(
@@ -277,15 +311,31 @@ describe('the Directories page', () => {
 
   it('says in plain words why a directory cannot be used, on test and on sync', async () => {
     await register(gateway, 'tls-less', ldap.url, { startTls: 'yes' });
+    // In the console's words: what to set on the form, not the CLI's --starttls.
     const plain =
       `the directory at 127.0.0.1:${new URL(ldap.url).port} does not offer StartTLS: use an ldaps:// URL, or ` +
-      'turn StartTLS off (--starttls no) only for a directory on this machine';
+      'set StartTLS to "no" only for a directory on this machine';
     const page = await open(admin, '/admin/directories/tls-less');
     const tested = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/tls-less/test'));
     expect(mainText(tested)).toContain(plain);
-    expect(mainText(tested)).not.toMatch(/ProtocolError|Code: 0x/);
+    expect(mainText(tested)).not.toMatch(/ProtocolError|Code: 0x|--starttls/);
     const synced = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/tls-less/sync'));
     expect(mainText(synced)).toContain(`Sync of tls-less failed after`);
     expect(mainText(synced)).toContain(plain);
+    expect(mainText(synced)).not.toContain('--starttls');
+    // The stored report, on the page later, too.
+    expect(mainText(await open(admin, '/admin/directories/tls-less'))).toContain(plain);
+  });
+
+  it("names the form's CA file, not the CLI's --ca-file, for a certificate from an unknown CA", () => {
+    const untrusted = Object.assign(new Error('unable to verify the first certificate'), {
+      code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    });
+    const { problem } = unavailable('campus-ldap', untrusted, undefined, 'bind');
+    expect(problem).toContain('as the CA file (--ca-file)');
+    expect(inConsoleWords(problem)).toBe(
+      "the directory's TLS certificate is not signed by a CA the gateway trusts: give the PEM file of the CA " +
+        'that signed it as the CA file',
+    );
   });
 });

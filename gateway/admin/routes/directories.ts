@@ -8,12 +8,14 @@ import { PRESETS } from '../../directories/presets.ts';
 import { DirectoryUnavailableError } from '../../directories/errors.ts';
 import { registerDirectory } from '../../directories/register-directory.ts';
 import { relinkPerson } from '../../directories/relink-person.ts';
-import { removeDirectory } from '../../directories/remove-directory.ts';
+import { DirectoryHasPeopleError, removeDirectory } from '../../directories/remove-directory.ts';
 import { syncDirectory } from '../../directories/sync-directory.ts';
 import { summarize, type SyncReport } from '../../directories/sync-report.ts';
 import { testDirectory, type DirectoryTest } from '../../directories/test-directory.ts';
 import { updateDirectory } from '../../directories/update-directory.ts';
 import { ROLES } from '../../models/index.ts';
+import { keepForPage, takeForPage } from '../after-redirect.ts';
+import { inConsoleWords } from '../console-words.ts';
 import { bodyOf, formBody, formFailure, list, text, type Body, type FormFailure } from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
@@ -100,7 +102,22 @@ function echo(body: Body): Record<string, unknown> {
 
 /** A report as the page shows it: the summary line and the lists. */
 export function reportView(report: SyncReport | null) {
-  return report ? { ...report, summary: summarize(report), more: report.refused - report.names.refused.length } : null;
+  if (!report) return null;
+  return { ...report, summary: inConsoleWords(summarize(report)), more: report.refused - report.names.refused.length };
+}
+
+const pagePath = (name: string) => `/admin/directories/${encodeURIComponent(name)}`;
+
+/** What a refused button (sync, remove) left for the directory's page after its redirect. */
+type Refused = { syncNotice?: string; removal?: string };
+
+/**
+ * A refused sync or removal is said on the directory's page after a redirect, like a done one, so that a
+ * reload asks for the page and does not start the sync or the removal again.
+ */
+function refusedOnPage(req: Request, res: Response, name: string, refused: Refused, anchor: string): void {
+  keepForPage(req, pagePath(name), refused);
+  res.redirect(303, `${pagePath(name)}#${anchor}`);
 }
 
 type RenderForm = ReturnType<typeof formRenderer>;
@@ -115,9 +132,8 @@ function formRenderer(kit: ConsoleKit) {
     extra: {
       failure?: FormFailure;
       test?: DirectoryTest;
-      syncNotice?: string;
       relink?: { username: string; error: string };
-    } = {},
+    } & Refused = {},
   ) {
     kit.render(
       req,
@@ -128,9 +144,10 @@ function formRenderer(kit: ConsoleKit) {
         section: 'directories',
         directory,
         report: reportView(directory?.lastReport ?? null),
-        test: extra.test,
+        test: extra.test && { ...extra.test, problem: extra.test.problem && inConsoleWords(extra.test.problem) },
         syncNotice: extra.syncNotice,
-        relink: extra.relink,
+        removal: extra.removal,
+        relink: extra.relink && { ...extra.relink, error: inConsoleWords(extra.relink.error) },
         presets: PRESETS,
         roles: ROLES,
         units: await unitTree(kit.context(req)),
@@ -190,7 +207,8 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
 
   router.get('/directories/:name', async (req, res) => {
     const directory = await showDirectory(kit.context(req), String(req.params.name));
-    await renderForm(req, res, directory, valuesOf(directory));
+    const refused = (takeForPage(req, pagePath(directory.name)) ?? {}) as Refused;
+    await renderForm(req, res, directory, valuesOf(directory), refused);
   });
 
   router.post('/directories/:name', formBody, kit.csrf.check, async (req, res) => {
@@ -225,13 +243,18 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
         running,
         new Promise<null>((resolve) => setTimeout(resolve, SYNC_WAIT_MS, null).unref()),
       ]);
-      if (report) setFlash(req, summarize(report), report.outcome === 'success' ? 'success' : 'error');
+      if (report) setFlash(req, inConsoleWords(summarize(report)), report.outcome === 'success' ? 'success' : 'error');
       else setFlash(req, 'The sync is still running; its report appears on this page when it ends.');
-      res.redirect(303, `/admin/directories/${encodeURIComponent(name)}`);
+      res.redirect(303, pagePath(name));
     } catch (error) {
-      const failure = formFailure(error);
       const directory = await showDirectory(kit.context(req), name);
-      await renderForm(req, res, directory, valuesOf(directory), { syncNotice: failure.notice });
+      refusedOnPage(
+        req,
+        res,
+        directory.name,
+        { syncNotice: inConsoleWords(formFailure(error).notice) },
+        'actions-heading',
+      );
     }
   });
 
@@ -288,9 +311,16 @@ function personAndRemovalRoutes(
       );
       res.redirect(303, '/admin/directories');
     } catch (error) {
-      const failure = formFailure(error);
+      const refusal =
+        error instanceof DirectoryHasPeopleError
+          ? new DirectoryHasPeopleError(
+              error.directory,
+              error.people,
+              'tick "Disable its people" and remove it again to disable them',
+            )
+          : error;
       const directory = await showDirectory(kit.context(req), name);
-      await renderForm(req, res, directory, valuesOf(directory), { failure: { ...failure, errors: {} } });
+      refusedOnPage(req, res, directory.name, { removal: formFailure(refusal).notice }, 'remove-heading');
     }
   });
 }
