@@ -244,7 +244,7 @@ describe("the admin console's Apps pages", () => {
     expect(reloaded.html).not.toContain(secret!);
     expect(reloaded.html).not.toContain(callbackSecret!);
     expect(mainText(reloaded)).toContain('were shown once, on this page right after they were made');
-    expect(mainText(reloaded)).toContain('make a new one under Secrets on the app\'s page');
+    expect(mainText(reloaded)).toContain("make a new one under Secrets on the app's page");
     expect(await gateway.models.App.count({ where: { name: 'Leave <Requests>' } })).toBe(1);
     // On their way to the page the secrets waited in the session store, sealed.
     for (const row of await gateway.models.WebSession.findAll()) {
@@ -266,6 +266,20 @@ describe("the admin console's Apps pages", () => {
     const page = await admin.navigate(url('/admin/apps/leave-requests'));
     expect(page.html).not.toContain(secret!);
     expect(page.html).not.toContain(callbackSecret!);
+  });
+
+  it("keeps each app's new secrets for its own page, when another is registered before that page is open", async () => {
+    const form = await admin.navigate(url('/admin/apps/new'));
+    const fields = (slug: string) => ({ name: slug, slug, redirectUris: `https://${slug}.campus.example/cb` });
+    // The first registration's redirect is not followed yet (a slow tab) when the second one is made.
+    const first = await admin.submit(form, formWithAction(form, '/admin/apps'), fields('tab-one'), url('/admin/apps/'));
+    expect(first.url).toBe(url('/admin/apps/tab-one/secrets'));
+    const second = await submitFilled(admin, form, filledFormWithAction(form, '/admin/apps'), fields('tab-two'));
+    expect(second.html).toMatch(/data-secret="client">[\w-]{43}</);
+    const opened = await admin.navigate(first.url);
+    expect(mainText(opened)).toContain('Registered tab-one');
+    expect(opened.html).toMatch(/data-secret="client">[\w-]{43}</);
+    expect(mainText(await admin.navigate(first.url))).toContain('were shown once');
   });
 
   it('shows field errors beside the fields and keeps the input', async () => {
@@ -334,7 +348,9 @@ describe("the admin console's Apps pages", () => {
     expect(mainText(reloaded)).toContain('were shown once');
     expect(await clientSecretSealed('leave-requests')).toBe(sealedBefore);
     expect(
-      await gateway.models.AuditEvent.count({ where: { action: 'app.rotate_client_secret', target: 'leave-requests' } }),
+      await gateway.models.AuditEvent.count({
+        where: { action: 'app.rotate_client_secret', target: 'leave-requests' },
+      }),
     ).toBe(1);
 
     const edit = await admin.navigate(url('/admin/apps/leave-requests'));
