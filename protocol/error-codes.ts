@@ -141,6 +141,18 @@ export const ERROR_CODES = {
   },
   destination_unreachable: { meaning: 'the proxy could not reach the destination node', to: P },
   registry_unavailable: { meaning: "the gateway's registry could not be read, and no copy is held", to: P },
+  // A node's own verdict on an answer to its signed request (docs/federation.md, "Signed answers"): it is
+  // logged and kept as the outbox's last error; a person is told `federation_unavailable`.
+  peer_answer_unsigned: {
+    meaning:
+      'an answer to a signed request carries no signature of its destination (someone on the way answered); taken as not received, retried',
+    to: L,
+  },
+  peer_answer_forged: {
+    meaning:
+      "an answer whose signature is not its destination's over this request, status and body; taken as not received, retried",
+    to: L,
+  },
 
   // The gateway's own pages, console and portal API, and start-up.
   invalid_credentials: { meaning: 'wrong username or password', to: L },

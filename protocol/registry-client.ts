@@ -1,8 +1,10 @@
 import { AppError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import {
+  AnswerSignatureError,
   SignatureError,
   signedGatewayRequest,
+  verifyAnswer,
   verifyRequest,
   type PrivateKeyJwk,
   type PublicKeyJwk,
@@ -126,5 +128,24 @@ export async function verifyPinned(
     if (!(error instanceof SignatureError) || error.code !== 'unknown_key') throw error;
     registry = await client.refreshSoon();
     return { checked: verifyRequest(signed, (name) => keysOf(registry, name), now), registry };
+  }
+}
+
+/**
+ * Verifies a destination's answer against the keys the registry pins for it, asking the gateway once more
+ * for a key the copy does not know yet (a rotation the destination finished a moment ago).
+ */
+export async function verifyPinnedAnswer(
+  client: RegistryClient,
+  answer: Parameters<typeof verifyAnswer>[0],
+  now?: number,
+): Promise<ReturnType<typeof verifyAnswer>> {
+  const registry = await client.get();
+  try {
+    return verifyAnswer(answer, (name) => domainEntry(registry, name)?.keys, now);
+  } catch (error) {
+    if (!(error instanceof AnswerSignatureError) || !error.unknownKey) throw error;
+    const fresh = await client.refreshSoon();
+    return verifyAnswer(answer, (name) => domainEntry(fresh, name)?.keys, now);
   }
 }

@@ -12,6 +12,17 @@ export const HEADERS = {
   signature: 'atrium-signature',
 } as const;
 
+/**
+ * What a destination adds to its answer to a signed request (docs/federation.md, "Signed answers"): the
+ * signature, its time, and the digest of the answer's body, which a streamed body (a file) is checked
+ * against once it has all arrived.
+ */
+export const ANSWER_HEADERS = {
+  signature: 'atrium-answer-signature',
+  timestamp: 'atrium-answer-timestamp',
+  digest: 'atrium-answer-digest',
+} as const;
+
 /** How far a request's timestamp may be from the receiver's clock. */
 export const MAX_SKEW_MS = 60_000;
 
@@ -44,6 +55,30 @@ export function signingString(parts: {
   ].join('\n');
 }
 
+/**
+ * What a signed request is known by: its signing string, hashed. The receiver computes it from what it
+ * received, the sender from what it sent; an answer names the request it answers by it.
+ */
+export function requestDigest(parts: Parameters<typeof signingString>[0]): string {
+  return bodyDigest(signingString(parts));
+}
+
+/**
+ * The exact bytes an answer is signed over. Its first line, in lower case, is never a request's (whose
+ * method is upper case), so no answer's signature can pass as a request's.
+ */
+export function answerSigningString(parts: {
+  request: string;
+  destination: string;
+  status: number;
+  timestamp: string;
+  digest: string;
+}): string {
+  return ['atrium-answer', parts.request, parts.destination, String(parts.status), parts.timestamp, parts.digest].join(
+    '\n',
+  );
+}
+
 export function privateKeyOf(jwk: PrivateKeyJwk): KeyObject {
   return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d }, format: 'jwk' });
 }
@@ -68,6 +103,80 @@ export function signRequest(
     [HEADERS.timestamp]: timestamp,
     [HEADERS.signature]: `kid=${key.kid},sig=${signature}`,
   };
+}
+
+/**
+ * Headers that sign a destination's answer to the request known by `request` (requestDigest): its
+ * status and the digest of its body (bodyDigest), as the destination `destination`.
+ */
+export function signAnswer(
+  key: PrivateKeyJwk,
+  answer: { request: string; destination: string; status: number; digest: string },
+  now = Date.now(),
+): Record<string, string> {
+  const timestamp = String(now);
+  const signed = Buffer.from(answerSigningString({ ...answer, timestamp }));
+  const signature = sign(null, signed, privateKeyOf(key)).toString('base64url');
+  return {
+    [ANSWER_HEADERS.signature]: `kid=${key.kid},sig=${signature}`,
+    [ANSWER_HEADERS.timestamp]: timestamp,
+    [ANSWER_HEADERS.digest]: answer.digest,
+  };
+}
+
+/**
+ * An answer that is not shown to be its destination's own: without a signature (`peer_answer_unsigned`:
+ * someone on the way answered, a proxy that could not reach it, say), or with one that does not verify
+ * (`peer_answer_forged`). Either way the request is taken as not answered: its sender tries again.
+ */
+export class AnswerSignatureError extends AppError {
+  /** Whether a refresh of the pinned keys could change the verdict: a key id not pinned yet. */
+  readonly unknownKey: boolean;
+
+  constructor(code: 'peer_answer_unsigned' | 'peer_answer_forged', message: string, unknownKey = false) {
+    super(code, 502, message);
+    this.unknownKey = unknownKey;
+  }
+}
+
+/**
+ * Checks a destination's answer to the request known by `request` against the destination's pinned
+ * keys: a known key, a valid signature over that request, the destination's name, the status, the
+ * timestamp (within the allowed skew) and the body digest the answer states. Resolves with that digest:
+ * the caller checks the body against it, at once or, for a streamed one, when it has all arrived.
+ */
+export function verifyAnswer(
+  answer: { status: number; headers: { get(name: string): string | null }; request: string; destination: string },
+  keysOf: (name: string) => PublicKeyJwk[] | undefined,
+  now = Date.now(),
+): { digest: string; kid: string; timestamp: number } {
+  const { destination } = answer;
+  const signature = answer.headers.get(ANSWER_HEADERS.signature);
+  const timestamp = answer.headers.get(ANSWER_HEADERS.timestamp);
+  const digest = answer.headers.get(ANSWER_HEADERS.digest);
+  if (!signature && !timestamp && !digest)
+    throw new AnswerSignatureError('peer_answer_unsigned', `The answer is not signed by ${destination}`);
+  const forged = (why: string, unknownKey = false) =>
+    new AnswerSignatureError('peer_answer_forged', `The answer is not ${destination}'s: ${why}`, unknownKey);
+  const match = /^kid=([A-Za-z0-9_.-]{1,64}),sig=([A-Za-z0-9_-]{40,200})$/.exec(signature ?? '');
+  if (!match || !timestamp || !digest || !/^[A-Za-z0-9_-]{43}$/.test(digest))
+    throw forged('its signature headers are missing or malformed');
+  const [, kid, sig] = match;
+  const at = Number(timestamp);
+  if (!Number.isFinite(at) || Math.abs(now - at) > MAX_SKEW_MS)
+    throw forged('its timestamp is outside the allowed window');
+  const key = keysOf(destination)?.find((k) => k.kid === kid);
+  if (!key) throw forged(`no pinned key ${kid}`, true);
+  const signed = answerSigningString({
+    request: answer.request,
+    destination,
+    status: answer.status,
+    timestamp,
+    digest,
+  });
+  if (!verify(null, Buffer.from(signed), publicKeyOf(key), Buffer.from(sig!, 'base64url')))
+    throw forged('its signature does not verify (the answer, or the request it answers, is not the one signed)');
+  return { digest, kid: kid!, timestamp: at };
 }
 
 /** A unit that asks its gateway for something, signing as `origin` (a domain or a proxy's name). */
@@ -139,5 +248,6 @@ export function verifyRequest(
   });
   const valid = verify(null, Buffer.from(signed), publicKeyOf(key), Buffer.from(sig!, 'base64url'));
   if (!valid) throw new SignatureError('bad_signature', 'The signature does not verify');
+  // requestDigest: the same string, hashed.
   return { origin, destination, timestamp: at, kid: kid!, digest: bodyDigest(signed) };
 }
