@@ -16,7 +16,7 @@ import {
   verifyPinned,
   type RegistryClient,
 } from '../protocol/registry-client.ts';
-import { HEADERS, type SignedRequest } from '../protocol/signature.ts';
+import { ANSWER_HEADERS, HEADERS, type SignedRequest } from '../protocol/signature.ts';
 import type { ProxyConfig } from './config.ts';
 import { loadProxyKey, publicPart } from './proxy-key.ts';
 import type { PublicKeyJwk } from '../protocol/signature.ts';
@@ -140,13 +140,23 @@ async function relayKeys(parts: ProxyParts, domain: string, res: ServerResponse)
   await relay(answer, res, 'application/json', domain);
 }
 
+/** The destination's signature of its answer, passed on as it came: the origin checks it, not the proxy. */
+function answerSignature(answer: Response): Record<string, string> {
+  return Object.fromEntries(
+    Object.values(ANSWER_HEADERS).flatMap((name) => {
+      const value = answer.headers.get(name);
+      return value === null ? [] : [[name, value]];
+    }),
+  );
+}
+
 /**
  * Passes a destination's answer on as it arrives, so the proxy holds a chunk at a time however long the
  * answer (a file); one that stalls for the forward's timeout is cut off. An answer that breaks off ends
  * the response unfinished, which its origin reads as a failure.
  */
 async function relay(answer: Response, res: ServerResponse, contentType: string, destination: string): Promise<void> {
-  res.writeHead(answer.status, { 'content-type': contentType });
+  res.writeHead(answer.status, { 'content-type': contentType, ...answerSignature(answer) });
   if (!answer.body) return void res.end();
   try {
     await pipeline(Readable.fromWeb(answer.body as ReadableStream<Uint8Array>), res);

@@ -34,7 +34,8 @@ import { keysDocument } from './node-keys.ts';
 import type { FederationModels } from './models.ts';
 import { allowed, domainEntry, verifyPinned, type RegistryClient } from '../../protocol/registry-client.ts';
 import type { Sealer } from '../../core/seal.ts';
-import { SignatureError } from '../../protocol/signature.ts';
+import { ANSWER_HEADERS, SignatureError } from '../../protocol/signature.ts';
+import { answerSigner } from './answer-signer.ts';
 import { createSeenRequests, type SeenRequests } from './seen-requests.ts';
 
 /** A person of another domain, acting here through their home node's signed request. */
@@ -127,6 +128,8 @@ export function federationRoutes(
   router.get('/.well-known/atrium/keys', async (_req, res) => {
     res.set('Cache-Control', 'max-age=60').json(await keysDocument(federationModels, sealer, services.domain));
   });
+  // Every answer below, refusals included, is signed: whoever relays it cannot pass off one of their own.
+  router.use('/federation/v1', answerSigner(services.domain, federation.keys.signingKey));
   // A transaction is taken once by its id already (inbox_entries, in the transaction that applies it):
   // it is not also written down as a signed request, a write per transaction on the busiest route.
   router.post('/federation/v1/transactions/:txnId', raw, async (req, res) => {
@@ -167,6 +170,8 @@ export function federationRoutes(
     res.setHeader('Content-Type', attachment.contentType);
     res.setHeader('Content-Length', String(attachment.size));
     res.setHeader('X-Content-Type-Options', 'nosniff');
+    // Streamed, so signed over the digest stored at its upload; the asking node checks the bytes against it.
+    res.setHeader(ANSWER_HEADERS.digest, Buffer.from(attachment.sha256, 'hex').toString('base64url'));
     await pipeline(content, res);
   });
 
