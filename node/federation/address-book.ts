@@ -5,7 +5,7 @@ import { domainOf, userOf } from '../../protocol/address.ts';
 import { addressAnswerSchema } from '../../protocol/federation-events.ts';
 import { couldBeAppSlug } from '../bots/app-directory.ts';
 import { askDirectory, USERNAMES_PER_LOOKUP, type GatewayDirectory } from './directory.ts';
-import { errorOf, type Transport } from './transport.ts';
+import { errorOf, unconfirmed, type Transport } from './transport.ts';
 
 /** Nobody answers to these addresses: nothing was created or sent (docs/protocol.md). */
 export class UnknownAddressError extends AppError {
@@ -147,7 +147,7 @@ async function holdersThere(
   addresses: string[],
   field: string,
 ): Promise<Map<string, Holder>> {
-  const response = await transport.post(other, '/federation/v1/addresses', { addresses });
+  const response = await transport.post(other, '/federation/v1/addresses', { addresses }).catch(unconfirmed(other));
   if (response.status !== 200) {
     const { code, message } = errorOf(response);
     // The question itself was refused (too many apps' bots named at once): asking again will not help.

@@ -68,7 +68,13 @@ export async function createFederation(options: {
     logger,
     now: options.clock.now,
   });
-  const transport = createTransport({ origin: domain, proxyUrl: config.federationProxyUrl, registry, signingKey });
+  const transport = createTransport({
+    origin: domain,
+    proxyUrl: config.federationProxyUrl,
+    registry,
+    signingKey,
+    logger,
+  });
   const outbox = createOutbox({
     sequelize: options.sequelize,
     models: federationModels,

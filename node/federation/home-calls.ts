@@ -8,7 +8,7 @@ import {
   type Submit,
   type SubmitAck,
 } from '../../protocol/federation-events.ts';
-import { errorOf, type ServedFile, type Transport } from './transport.ts';
+import { errorOf, unconfirmed, type ServedFile, type Transport } from './transport.ts';
 
 export type { SubmitAck };
 
@@ -60,7 +60,7 @@ export function createHomeCalls(options: {
   }
 
   async function submitNow(home: string, submit: Submit): Promise<SubmitAck> {
-    const response = await transport.post(home, '/federation/v1/submit', submit);
+    const response = await transport.post(home, '/federation/v1/submit', submit).catch(unconfirmed(home));
     if (response.status === 200) return answerOf(submitAckSchema, response.body, home, 'submission');
     const { code, message } = errorOf(response);
     if (response.status >= 500 || response.status === 401)
@@ -92,9 +92,9 @@ export function createHomeCalls(options: {
     },
 
     async fetchAttachment(home, attachmentId, forAddress) {
-      const response = await transport.postForFile(home, `/federation/v1/attachments/${attachmentId}`, {
-        for: forAddress,
-      });
+      const response = await transport
+        .postForFile(home, `/federation/v1/attachments/${attachmentId}`, { for: forAddress })
+        .catch(unconfirmed(home));
       if (response.file) return response.file;
       const { code, message } = errorOf(response);
       if (response.status === 404) throw new NotFoundError('No such attachment');
@@ -104,7 +104,7 @@ export function createHomeCalls(options: {
     },
 
     async cardActionAtHome(home, click) {
-      const response = await transport.post(home, '/federation/v1/card-action', click, 20_000);
+      const response = await transport.post(home, '/federation/v1/card-action', click, 20_000).catch(unconfirmed(home));
       if (response.status === 200) return answerOf(cardActionResultSchema, response.body, home, 'card click');
       const { code, message } = errorOf(response);
       if (response.status >= 500 || response.status === 401)

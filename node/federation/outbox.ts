@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Op, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { Logger } from '../../core/logger.ts';
 import type { FederationEvent } from '../../protocol/federation-events.ts';
+import { AnswerSignatureError } from '../../protocol/signature.ts';
 import type { FederationModels } from './models.ts';
 import { createLiveness, type Liveness } from './liveness.ts';
 import { reported, withhold, type EntryEvent } from './withhold.ts';
@@ -157,6 +158,10 @@ async function attempt(
       error: `${code}: ${message}`,
     };
   } catch (error) {
+    // Not answered, or answered by someone other than the destination (peer_answer_unsigned or
+    // peer_answer_forged: a made-up ack is no ack): the same transaction goes again, its id unchanged.
+    if (error instanceof AnswerSignatureError)
+      return { ok: false, permanent: false, code: error.code, error: `${error.code}: ${error.message}` };
     return { ok: false, permanent: false, code: 'unreachable', error: (error as Error).message };
   }
 }

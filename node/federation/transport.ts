@@ -1,10 +1,19 @@
-import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { pipeline, Readable, Transform } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import { AppError } from '../../core/errors.ts';
 import { fetchWithDeadlines } from '../../core/fetch-deadlines.ts';
+import type { Logger } from '../../core/logger.ts';
 import { readCapped } from '../../core/read-capped.ts';
-import { domainEntry, type RegistryClient } from '../../protocol/registry-client.ts';
-import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import { domainEntry, verifyPinnedAnswer, type RegistryClient } from '../../protocol/registry-client.ts';
+import {
+  AnswerSignatureError,
+  bodyDigest,
+  HEADERS,
+  requestDigest,
+  signRequest,
+  type PrivateKeyJwk,
+} from '../../protocol/signature.ts';
 
 export type FederationResponse = { status: number; body: Record<string, unknown> };
 /**
@@ -17,22 +26,33 @@ export type ServedFile = { contentType: string; length: number | undefined; cont
 /** The most of a JSON answer read from another domain: as much as a node takes in a request from one (routes.ts). */
 export const ANSWER_MAX_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Every answer it resolves with is the destination's own, signed by it over the request, the status and
+ * the body (docs/federation.md, "Signed answers"), with one exception: a `403 policy_denied` that a proxy
+ * on the way answered (a partner organization's, by its own policy), which says only that nothing went.
+ * Any other answer not shown to be the destination's is thrown as an AnswerSignatureError: not received.
+ */
 export type Transport = {
   /** Signs and sends one request to another domain, through the proxy when one is configured. */
   post(destination: string, path: string, payload: unknown, timeoutMs?: number): Promise<FederationResponse>;
-  /** As post, for an answer that is a file rather than JSON. */
+  /**
+   * As post, for an answer that is a file rather than JSON. The file's content ends in an error, before its
+   * last byte, when it is not the one the destination signed.
+   */
   postForFile(destination: string, path: string, payload: unknown, timeoutMs?: number): Promise<FederationFile>;
 };
 
-/** An answer's text, read no further than ANSWER_MAX_BYTES: another domain cannot make this node hold more. */
-async function answerText(response: Response, destination: string): Promise<string> {
+/** A request sent: its answer as it begins, and the digest it is known by, which its answer must name. */
+type Sent = { destination: string; path: string; response: Response; request: string };
+
+/** An answer's bytes, read no further than ANSWER_MAX_BYTES: another domain cannot make this node hold more. */
+async function answerBytes(response: Response, destination: string): Promise<Buffer> {
   try {
-    const bytes = await readCapped(
+    return await readCapped(
       response.body as ReadableStream<Uint8Array> | null,
       ANSWER_MAX_BYTES,
       () => new AppError('federation_unavailable', 503, `${destination} answered more than ${ANSWER_MAX_BYTES} bytes`),
     );
-    return bytes.toString('utf8');
   } catch (error) {
     if (error instanceof AppError) throw error;
     throw new AppError('federation_unavailable', 503, `${destination}'s answer broke off: ${(error as Error).message}`);
@@ -47,13 +67,46 @@ function parseJson(text: string, status: number): Record<string, unknown> {
   }
 }
 
+/** The one answer taken without its destination's signature: a proxy on the way refusing by its policy. */
+function refusedOnTheWay(status: number, body: Record<string, unknown>): boolean {
+  return status === 403 && (body.error as { code?: unknown } | undefined)?.code === 'policy_denied';
+}
+
+/**
+ * A file passed on as it arrives, its last byte kept back until the whole is shown to have the digest its
+ * destination signed: a file that is not the one signed ends in `forged()`'s error, incomplete to whoever
+ * reads it.
+ */
+function checkedContent(source: Readable, digest: string, forged: () => Error): Readable {
+  const hash = createHash('sha256');
+  let held: Buffer | undefined;
+  const check = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (chunk.length === 0) return done();
+      hash.update(chunk);
+      if (held) this.push(held);
+      if (chunk.length > 1) this.push(chunk.subarray(0, -1));
+      held = chunk.subarray(-1);
+      done();
+    },
+    flush(done) {
+      if (hash.digest('base64url') !== digest) return done(forged());
+      if (held) this.push(held);
+      done();
+    },
+  });
+  // Either side's failure ends the other: a broken-off file is an error to its reader too.
+  return pipeline(source, check, () => undefined);
+}
+
 export function createTransport(options: {
   origin: string;
   proxyUrl: string | undefined;
   registry: RegistryClient;
   signingKey: () => Promise<PrivateKeyJwk>;
+  logger: Logger;
 }): Transport {
-  async function send(destination: string, path: string, payload: unknown, timeoutMs: number): Promise<Response> {
+  async function send(destination: string, path: string, payload: unknown, timeoutMs: number): Promise<Sent> {
     let base = options.proxyUrl;
     if (!base) {
       const entry = domainEntry(await options.registry.get(), destination);
@@ -61,19 +114,20 @@ export function createTransport(options: {
       base = entry.url;
     }
     const body = JSON.stringify(payload);
-    const headers = signRequest(await options.signingKey(), {
-      method: 'POST',
-      path,
-      origin: options.origin,
-      destination,
-      body,
-    });
+    const request = { method: 'POST', path, origin: options.origin, destination, body };
+    const headers = signRequest(await options.signingKey(), request);
     try {
-      return await fetchWithDeadlines(
+      const response = await fetchWithDeadlines(
         `${base}${path}`,
         { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body },
         timeoutMs,
       );
+      return {
+        destination,
+        path,
+        response,
+        request: requestDigest({ ...request, timestamp: headers[HEADERS.timestamp]! }),
+      };
     } catch (error) {
       throw new AppError(
         'federation_unavailable',
@@ -83,29 +137,95 @@ export function createTransport(options: {
     }
   }
 
+  /** The body digest the destination signed its answer with, or why the answer is not shown to be its own. */
+  async function signedDigest(sent: Sent): Promise<string | AnswerSignatureError> {
+    const { destination, response } = sent;
+    try {
+      const answer = { status: response.status, headers: response.headers, request: sent.request, destination };
+      return (await verifyPinnedAnswer(options.registry, answer)).digest;
+    } catch (error) {
+      if (error instanceof AnswerSignatureError) return error;
+      throw new AppError(
+        'federation_unavailable',
+        503,
+        `${destination}'s answer cannot be checked now: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** An answer not shown to be the destination's: logged, and thrown as not received. */
+  function notReceived(sent: Sent, error: AnswerSignatureError): AnswerSignatureError {
+    options.logger.warn(
+      { destination: sent.destination, path: sent.path, status: sent.response.status, code: error.code, err: error },
+      "an answer not shown to be its destination's was taken as not received",
+    );
+    return error;
+  }
+
+  /** A JSON answer, read whole (within ANSWER_MAX_BYTES) and checked against its signature. */
+  async function checkedAnswer(sent: Sent): Promise<FederationResponse> {
+    const { destination, response } = sent;
+    const bytes = await answerBytes(response, destination);
+    const answer = { status: response.status, body: parseJson(bytes.toString('utf8'), response.status) };
+    const digest = await signedDigest(sent);
+    if (typeof digest !== 'string') {
+      if (digest.code === 'peer_answer_unsigned' && refusedOnTheWay(answer.status, answer.body)) return answer;
+      throw notReceived(sent, digest);
+    }
+    if (bodyDigest(bytes) !== digest)
+      throw notReceived(
+        sent,
+        new AnswerSignatureError('peer_answer_forged', `The answer is not the one ${destination} signed`),
+      );
+    return answer;
+  }
+
   return {
     async post(destination, path, payload, timeoutMs = 10_000) {
-      const response = await send(destination, path, payload, timeoutMs);
-      return { status: response.status, body: parseJson(await answerText(response, destination), response.status) };
+      return checkedAnswer(await send(destination, path, payload, timeoutMs));
     },
     async postForFile(destination, path, payload, timeoutMs = 60_000) {
-      const response = await send(destination, path, payload, timeoutMs);
-      if (response.status !== 200 || !response.body)
-        return {
-          status: response.status,
-          body: parseJson(await answerText(response, destination), response.status),
-        };
+      const sent = await send(destination, path, payload, timeoutMs);
+      const { response } = sent;
+      if (response.status !== 200 || !response.body) return checkedAnswer(sent);
+      const digest = await signedDigest(sent);
+      if (typeof digest !== 'string') {
+        await response.body.cancel().catch(() => undefined);
+        throw notReceived(sent, digest);
+      }
       const length = Number(response.headers.get('content-length') ?? Number.NaN);
+      const content = Readable.fromWeb(response.body as ReadableStream<Uint8Array>);
       return {
         status: 200,
         body: {},
         file: {
           contentType: response.headers.get('content-type') ?? 'application/octet-stream',
           length: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
-          content: Readable.fromWeb(response.body as ReadableStream<Uint8Array>),
+          content: checkedContent(content, digest, () =>
+            notReceived(
+              sent,
+              new AnswerSignatureError('peer_answer_forged', `The file is not the one ${destination} signed`),
+            ),
+          ),
         },
       };
     },
+  };
+}
+
+/**
+ * For what a person waits on (a submission, a file, a card click, an address check): an answer not shown
+ * to be the destination's is that domain not confirming now, `federation_unavailable`, retried as the
+ * outbox retries it; why is logged (createTransport) and named in the message.
+ */
+export function unconfirmed(destination: string): (error: unknown) => never {
+  return (error) => {
+    if (!(error instanceof AnswerSignatureError)) throw error;
+    throw new AppError(
+      'federation_unavailable',
+      503,
+      `${destination} did not confirm it (${error.code}); it may not have arrived; try again`,
+    );
   };
 }
 

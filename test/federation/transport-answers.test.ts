@@ -2,34 +2,102 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createLogger } from '../../core/logger.ts';
 import { ANSWER_MAX_BYTES, createTransport, type Transport } from '../../node/federation/transport.ts';
-import type { PrivateKeyJwk } from '../../protocol/signature.ts';
-import type { RegistryClient } from '../../protocol/registry-client.ts';
+import {
+  bodyDigest,
+  HEADERS,
+  requestDigest,
+  signAnswer,
+  type PrivateKeyJwk,
+  type PublicKeyJwk,
+} from '../../protocol/signature.ts';
+import type { Registry, RegistryClient } from '../../protocol/registry-client.ts';
 
-// Another domain's node (reached as the proxy would be) that answers as each test tells it.
+const DESTINATION = 'arts.campus.test';
+
+/** Signs an answer as the destination would, to the request that arrived, unless told otherwise. */
+type Sign = (
+  status: number,
+  body: string | Buffer,
+  as?: { key?: PrivateKeyJwk; destination?: string; request?: string; now?: number },
+) => Record<string, string>;
+
+function newKey(kid: string): PrivateKeyJwk {
+  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as { x: string; d: string };
+  return { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d, kid };
+}
+const publicOf = ({ kty, crv, x, kid }: PrivateKeyJwk): PublicKeyJwk => ({ kty, crv, x, kid });
+
+// Another domain's node (reached as the proxy would be) that answers as each test tells it, signing with
+// its pinned key when the test signs.
 let peer: Server;
-let answer: (res: ServerResponse) => void = (res) => res.end('{}');
+const peerKey = newKey('k-arts');
+let answer: (res: ServerResponse, sign: Sign) => void = (res) => res.end('{}');
 let transport: Transport;
 
 beforeAll(async () => {
   peer = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => answer(res));
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const header = (name: string) => String(req.headers[name] ?? '');
+      const request = requestDigest({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        origin: header(HEADERS.origin),
+        destination: header(HEADERS.destination),
+        timestamp: header(HEADERS.timestamp),
+        body: Buffer.concat(chunks),
+      });
+      answer(res, (status, body, as = {}) =>
+        signAnswer(
+          as.key ?? peerKey,
+          {
+            request: as.request ?? request,
+            destination: as.destination ?? DESTINATION,
+            status,
+            digest: bodyDigest(body),
+          },
+          as.now,
+        ),
+      );
+    });
   });
   await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
-  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as { x: string; d: string };
-  const key: PrivateKeyJwk = { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d, kid: 'k-test' };
+  const url = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`;
+  const registry: Registry = {
+    version: '1',
+    domains: [
+      { name: DESTINATION, url, keys: [publicOf(peerKey)] },
+      { name: 'law.campus.test', url, keys: [publicOf(newKey('k-law'))] },
+    ],
+    policy: [],
+    proxies: [],
+  };
+  const registryClient: RegistryClient = {
+    get: async () => registry,
+    refreshSoon: async () => registry,
+    cached: () => registry,
+  };
   transport = createTransport({
     origin: 'eng.campus.test',
-    proxyUrl: `http://127.0.0.1:${(peer.address() as AddressInfo).port}`,
-    registry: {} as RegistryClient,
-    signingKey: async () => key,
+    proxyUrl: url,
+    registry: registryClient,
+    signingKey: async () => newKey('k-eng'),
+    logger: createLogger('transport-answers', 'silent'),
   });
 });
 afterAll(() => {
   peer?.closeAllConnections();
   peer?.close();
 });
+
+/** A JSON answer, signed by the destination unless `signed` is false. */
+const json =
+  (status: number, body: string, signed = true) =>
+  (res: ServerResponse, sign: Sign) =>
+    res.writeHead(status, { 'content-type': 'application/json', ...(signed ? sign(status, body) : {}) }).end(body);
 
 describe("another domain's answers", () => {
   it('are read no further than the most a node takes: a longer one is refused as an unavailable domain', async () => {
@@ -51,7 +119,7 @@ describe("another domain's answers", () => {
     await expect(transport.post('arts.campus.test', '/federation/v1/hello', {})).rejects.toMatchObject({
       code: 'federation_unavailable',
     });
-    answer = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"within":"limits"}');
+    answer = json(200, '{"within":"limits"}');
     expect(await transport.post('arts.campus.test', '/federation/v1/hello', {})).toEqual({
       status: 200,
       body: { within: 'limits' },
@@ -60,8 +128,8 @@ describe("another domain's answers", () => {
 
   it('pass a file on as it arrives rather than holding all of it first', async () => {
     let finish!: () => void;
-    answer = (res) => {
-      res.writeHead(200, { 'content-type': 'application/pdf', 'content-length': '10' });
+    answer = (res, sign) => {
+      res.writeHead(200, { 'content-type': 'application/pdf', 'content-length': '10', ...sign(200, 'first-rest') });
       res.write('first');
       finish = () => res.end('-rest');
     };
@@ -81,8 +149,8 @@ describe("another domain's answers", () => {
   });
 
   it('pass a file on however long it takes in all, while its parts keep coming', async () => {
-    answer = (res) => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
+    answer = (res, sign) => {
+      res.writeHead(200, { 'content-type': 'text/plain', ...sign(200, '0123456789') });
       let part = 0;
       // A part every 100 ms for about three timeouts (300 ms below): never silent for as long as one.
       const next = () => {
@@ -106,6 +174,87 @@ describe("another domain's answers", () => {
     };
     await expect(transport.post('arts.campus.test', '/federation/v1/hello', {})).rejects.toMatchObject({
       code: 'federation_unavailable',
+    });
+  });
+});
+
+describe("another domain's answers, taken only as its own", () => {
+  const post = () => transport.post(DESTINATION, '/federation/v1/transactions/t-signed-answers', { events: [] });
+
+  it('are taken when the destination signed them, refusals as much as acks', async () => {
+    answer = json(200, '{"applied":1}');
+    expect(await post()).toEqual({ status: 200, body: { applied: 1 } });
+    answer = json(409, '{"error":{"code":"not_home","message":"elsewhere"}}');
+    expect(await post()).toEqual({ status: 409, body: { error: { code: 'not_home', message: 'elsewhere' } } });
+  });
+
+  it('are not received when nobody signed them: a made-up ack is no ack', async () => {
+    answer = json(200, '{"applied":1}', false);
+    await expect(post()).rejects.toMatchObject({ code: 'peer_answer_unsigned' });
+  });
+
+  it('are not received when their body, status or signature was changed on the way', async () => {
+    answer = (res, sign) =>
+      res.writeHead(200, { 'content-type': 'application/json', ...sign(200, '{"applied":0}') }).end('{"applied":1}');
+    await expect(post(), 'another body').rejects.toMatchObject({ code: 'peer_answer_forged' });
+    answer = (res, sign) =>
+      res.writeHead(200, { 'content-type': 'application/json', ...sign(500, '{"applied":1}') }).end('{"applied":1}');
+    await expect(post(), 'another status').rejects.toMatchObject({ code: 'peer_answer_forged' });
+    answer = (res, sign) => {
+      const headers = sign(200, '{"applied":1}');
+      headers['atrium-answer-signature'] = headers['atrium-answer-signature']!.replace(/sig=./, 'sig=A');
+      res.writeHead(200, { 'content-type': 'application/json', ...headers }).end('{"applied":1}');
+    };
+    await expect(post(), 'another signature').rejects.toMatchObject({ code: 'peer_answer_forged' });
+  });
+
+  it('are not received when they answer another request, come from another domain or key, or are stale', async () => {
+    const body = '{"applied":1}';
+    const signedAs = (as: Parameters<Sign>[2]) => (res: ServerResponse, sign: Sign) =>
+      res.writeHead(200, { 'content-type': 'application/json', ...sign(200, body, as) }).end(body);
+    const cases: [string, Parameters<Sign>[2]][] = [
+      ['an answer kept from another request', { request: bodyDigest('another request') }],
+      ["another domain's answer, signed with its own pinned key", { destination: 'law.campus.test' }],
+      ['a key the destination does not have pinned', { key: newKey('k-unpinned') }],
+      ['another key under the pinned key id', { key: newKey('k-arts') }],
+      ['a timestamp past the allowed skew', { now: Date.now() - 120_000 }],
+    ];
+    for (const [what, as] of cases) {
+      answer = signedAs(as);
+      await expect(post(), what).rejects.toMatchObject({ code: 'peer_answer_forged' });
+    }
+  });
+
+  it("take a proxy's own policy refusal as the refusal it is, and its other answers as nothing received", async () => {
+    answer = json(403, '{"error":{"code":"policy_denied","message":"the pair is apart"}}', false);
+    expect(await post()).toMatchObject({ status: 403, body: { error: { code: 'policy_denied' } } });
+    for (const [status, code] of [
+      [502, 'destination_unreachable'],
+      [404, 'unknown_destination'],
+      [400, 'invalid_request'],
+    ] as const) {
+      answer = json(status, JSON.stringify({ error: { code, message: 'from the proxy' } }), false);
+      await expect(post(), code).rejects.toMatchObject({ code: 'peer_answer_unsigned' });
+    }
+  });
+
+  it('end a file that is not the one signed in an error, before its last byte', async () => {
+    answer = (res, sign) => {
+      res.writeHead(200, { 'content-type': 'application/pdf', ...sign(200, 'the real file') });
+      res.end('a swapped one');
+    };
+    const served = await transport.postForFile(DESTINATION, '/federation/v1/attachments/x', {});
+    const chunks: Buffer[] = [];
+    await expect(
+      (async () => {
+        for await (const chunk of served.file!.content) chunks.push(chunk as Buffer);
+      })(),
+    ).rejects.toMatchObject({ code: 'peer_answer_forged' });
+    expect(Buffer.concat(chunks).toString()).toBe('a swapped on');
+
+    answer = (res) => res.writeHead(200, { 'content-type': 'application/pdf' }).end('an unsigned one');
+    await expect(transport.postForFile(DESTINATION, '/federation/v1/attachments/x', {})).rejects.toMatchObject({
+      code: 'peer_answer_unsigned',
     });
   });
 });
