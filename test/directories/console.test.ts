@@ -144,6 +144,26 @@ describe('the Directories page', () => {
     expect(event?.details).not.toContain(SERVICE_PASSWORD);
   });
 
+  it("registers an Active Directory with the preset's disabled flag when that field is left empty", async () => {
+    const form = await open(admin, '/admin/directories/new');
+    const page = await submitFilled(admin, form, filledFormWithAction(form, '/admin/directories'), {
+      name: 'campus-ad',
+      preset: 'active-directory',
+      url: ldap.url,
+      startTls: 'no',
+      bindDn: SERVICE_DN,
+      bindPassword: SERVICE_PASSWORD,
+      userBase: PEOPLE,
+      disabledAttribute: '',
+      resetUrl: RESET_URL,
+    });
+    expect(mainText(page)).toContain('Registered directory campus-ad.');
+    const row = await gateway.models.Directory.findOne({ where: { name: 'campus-ad' } });
+    // Empty would have meant "never read": people disabled in AD would have stayed enabled here.
+    expect(directorySettingsOf(row!)).toMatchObject({ disabledAttribute: 'userAccountControl' });
+    await row!.destroy();
+  });
+
   it('tests the connection and shows how the first people would look', async () => {
     const page = await open(admin, '/admin/directories/library-ldap');
     const tested = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/library-ldap/test'));

@@ -196,6 +196,9 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
       const directory = await registerDirectory(kit.context(req), deps.sealer, {
         name: text(body, 'name'),
         ...inputOf(body),
+        // Left empty on a new registration, the preset's (AD's userAccountControl), not "none": a field
+        // nobody touched must not switch off finding the people disabled in the directory.
+        disabledAttribute: optional(body, 'disabledAttribute'),
         bindPassword: text(body, 'bindPassword'),
       });
       setFlash(req, `Registered directory ${directory.name}. Test it, then sync it.`);
