@@ -199,7 +199,13 @@ export async function signedGatewayRequest(
     destination: 'gateway',
     body: '',
   });
-  return new Request(`${asker.gatewayIssuer}${path}`, { method, headers, signal: AbortSignal.timeout(timeoutMs) });
+  // The gateway's own address alone: a redirect would send the signed request, and take its answer, elsewhere.
+  return new Request(`${asker.gatewayIssuer}${path}`, {
+    method,
+    headers,
+    redirect: 'error',
+    signal: AbortSignal.timeout(timeoutMs),
+  });
 }
 
 export type SignedRequest = {
