@@ -1,15 +1,27 @@
 import { Op } from 'sequelize';
 import { ForbiddenError, NotFoundError } from '../../core/errors.ts';
 import type { GatewayContext } from '../context.ts';
-import type { User } from '../models/index.ts';
+import type { Role, User } from '../models/index.ts';
 import { membershipsOf, type UnitMembership } from './memberships.ts';
-import { adminScopeOf, scopeCovers } from './scope.ts';
+import { adminScopeOf, scopeCovers, type AdminScope } from './scope.ts';
 import { remember } from '../request-memo.ts';
 import { findByColumn } from '../../core/find-by-column.ts';
 
 /** A user by id, whatever their status. */
 export function userById(ctx: GatewayContext, id: string): Promise<User | null> {
   return remember(ctx, `user:${id}`, () => findByColumn(ctx.models.User, 'id', id, ctx.tx));
+}
+
+/**
+ * Why an actor may not manage someone with a unit in their scope, or null when they may: every unit of
+ * the person must lie in the scope, and only an administrator manages an administrator.
+ */
+export function whyNotManageable(scope: AdminScope, unitPaths: string[], roles: Role[]): string | null {
+  if (scope.all) return null;
+  if (roles.includes('admin')) return 'This user is an administrator; only an administrator manages them';
+  if (unitPaths.some((path) => !scopeCovers(scope, path)))
+    return 'This user also belongs to units outside yours; ask an administrator';
+  return null;
 }
 
 /**
@@ -29,11 +41,13 @@ export async function findManageableUser(
   const memberships = (await membershipsOf(ctx, [user.id])).get(user.id) ?? [];
   const scope = adminScopeOf(ctx.actor);
   if (!scope.all) {
-    const covered = memberships.filter((m) => scopeCovers(scope, m.unit.path)).length;
-    if (covered === 0) throw new NotFoundError('No such user');
-    if (covered < memberships.length || user.roles.includes('admin')) {
-      throw new ForbiddenError('This user also belongs to units outside yours; ask an administrator');
-    }
+    if (!memberships.some((m) => scopeCovers(scope, m.unit.path))) throw new NotFoundError('No such user');
+    const why = whyNotManageable(
+      scope,
+      memberships.map((m) => m.unit.path),
+      user.roles,
+    );
+    if (why) throw new ForbiddenError(why);
   }
   return { user, memberships };
 }

@@ -1,4 +1,4 @@
-import { ForbiddenError, ValidationError } from '../../core/errors.ts';
+import { ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
@@ -7,7 +7,9 @@ import { inTransaction } from '../transaction.ts';
 import { assertMayGrant, assertUnique } from './create-user.ts';
 import { endAccessOf, replacePassword } from './end-access.ts';
 import { findManageableUser } from './find-user.ts';
+import { keepAnAdministrator, refuseOwnAdministration } from './keep-administrators.ts';
 import { setMemberships } from './memberships.ts';
+import { openSessionsOf } from './open-sessions.ts';
 import { hashPassword } from './passwords.ts';
 import { refuseChatMove } from './chat-moves.ts';
 import { assertCovers } from './scope.ts';
@@ -15,20 +17,24 @@ import { passwordSchema, userChangesSchema } from './schemas.ts';
 import { assertPasswordIsLocal } from '../directories/local-password.ts';
 import { spendOpenResetLinks } from '../recovery/spend-reset-links.ts';
 
+/** What an edit did beyond the fields: when it disabled the person, how many open sessions of theirs ended. */
+export type UserEdit = { user: User; disabled: { endedSessions: number } | null };
+
 /**
  * Edits profile, units, roles or status; disabling also ends every session and token of the person, and
  * a new mail address spends the reset links sent to the old one. New units that take the person off a
- * domain they chat on are refused unless `moveChat` confirms it (chat-moves.ts).
+ * domain they chat on are refused unless `moveChat` confirms it (chat-moves.ts). Nobody takes away their
+ * own administration, and the last active administrator stays one (keep-administrators.ts).
  */
-export async function updateUser(ctx: GatewayContext, idOrUsername: string, input: unknown): Promise<User> {
+export async function editUser(ctx: GatewayContext, idOrUsername: string, input: unknown): Promise<UserEdit> {
   const changes = parseInput(userChangesSchema, input);
   return inTransaction(ctx, async (ctx) => {
     const { user } = await findManageableUser(ctx, idOrUsername);
     if (changes.units) assertCovers(ctx.actor, changes.units);
     if (changes.roles) assertMayGrant(ctx, changes.roles);
-    if (ctx.actor.kind === 'user' && ctx.actor.id === user.id && changes.status === 'disabled') {
-      throw new ForbiddenError('You cannot disable your own account');
-    }
+    const after = { roles: changes.roles ?? user.roles, status: changes.status ?? user.status };
+    refuseOwnAdministration(ctx, user, after);
+    await keepAnAdministrator(ctx, user, after);
     await assertUnique(ctx, { email: changes.email }, user.id);
     const chatMove = changes.units ? await refuseChatMove(ctx, user, changes.units, changes.moveChat === true) : null;
     const before = { displayName: user.displayName, email: user.email, roles: user.roles, status: user.status };
@@ -46,6 +52,7 @@ export async function updateUser(ctx: GatewayContext, idOrUsername: string, inpu
       );
     }
     if (user.email !== before.email) await spendOpenResetLinks(ctx, user.id);
+    const disabled = disabling ? { endedSessions: await openSessionsOf(ctx, user.id) } : null;
     if (disabling) await endAccessOf(ctx, user);
     if (changes.units) await setMemberships(ctx, user, changes.units);
     await audit(ctx, {
@@ -53,8 +60,13 @@ export async function updateUser(ctx: GatewayContext, idOrUsername: string, inpu
       target: user.username,
       details: { before, changes, ...(chatMove && { chatMove }) },
     });
-    return user;
+    return { user, disabled };
   });
+}
+
+/** editUser for callers that need only the person as they now are (the CLI). */
+export async function updateUser(ctx: GatewayContext, idOrUsername: string, input: unknown): Promise<User> {
+  return (await editUser(ctx, idOrUsername, input)).user;
 }
 
 /**

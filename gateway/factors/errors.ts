@@ -79,9 +79,9 @@ export class LastFactorRequiredError extends AppError {
   }
 }
 
-/** A destructive change asked for without ticking its "I understand" box. */
+/** A destructive change asked for without ticking its "I understand" box; `unchanged` says what did not happen. */
 export class NotUnderstoodError extends ValidationError {
-  constructor(what: string) {
-    super(`Tick “I understand” to ${what}. Nothing was removed.`, { understood: 'required' });
+  constructor(what: string, unchanged = 'Nothing was removed.') {
+    super(`Tick “I understand” to ${what}. ${unchanged}`, { understood: 'required' });
   }
 }

@@ -197,6 +197,23 @@ describe('managing users as an administrator', () => {
     expect(second.html).toContain('rel="prev"');
   });
 
+  it('shows the last page for a page past it, and the first for one that is no number, saying so', async () => {
+    const past = await open(admin, '/admin/users?q=campus.test&pageSize=2&page=99');
+    expect(past.status).toBe(200);
+    const pages = Number(/page \d+ of (\d+)/.exec(mainText(past))?.[1]);
+    expect(pages).toBeGreaterThan(1);
+    expect(mainText(past)).toContain(`There is no page 99: the list ends at page ${pages}, shown here.`);
+    expect(mainText(past)).toContain(`page ${pages} of ${pages}`);
+    expect(listedUsernames(past).length).toBeGreaterThan(0);
+    expect(pagerLink(past, 'next')).toBeUndefined();
+    expect(pagerLink(past, 'prev')).toBe(`/admin/users?q=campus.test&pageSize=2&page=${pages - 1}`);
+
+    const typed = await open(admin, '/admin/users?q=campus.test&page=abc&pageSize=2');
+    expect(typed.status).toBe(200);
+    expect(mainText(typed)).toContain('“abc” is not a page number: this is page 1.');
+    expect(listedUsernames(typed)).toEqual(['admin', 'alice']);
+  });
+
   it('matches "_", "%" and "!" in a search as themselves, not as wildcards', async () => {
     const ctx = { ...gateway.context(null), actor: operator('test') };
     const probe = (username: string, displayName: string) =>
@@ -260,6 +277,9 @@ describe('managing users as an administrator', () => {
       expect(page.html).toContain(`id="${field}-error"`);
     }
     expect(page.html).toContain('aria-invalid="true" aria-describedby="email-error"');
+    // The keyboard focus lands on the first bad field, and nowhere else.
+    expect(page.html.match(/ autofocus/g)).toHaveLength(1);
+    expect(page.html).toMatch(/<input id="username"[^>]* autofocus>/);
     expect(mainText(page)).toContain('not a valid email address');
     expect(mainText(page)).toContain('at least 10 characters');
     expect(page.html).toContain('value="Kept Name"');
@@ -321,6 +341,8 @@ describe('managing users as an administrator', () => {
     });
     expect(page.status).toBe(409);
     expect(mainText(page)).toContain('Username alice is taken');
+    // A refusal that names no field takes the focus itself, where a keyboard user goes on from.
+    expect(page.html).toMatch(/<p class="notice error" role="alert" id="form-notice" tabindex="-1" autofocus>/);
     expect(await gateway.models.User.count()).toBe(before);
   });
 
@@ -334,18 +356,33 @@ describe('managing users as an administrator', () => {
     expect(page.html).not.toContain('<script>');
   });
 
-  it('edits and disables a user, who then cannot sign in', async () => {
+  it('edits and disables a user, asking first, and says what disabling ended; they cannot sign in', async () => {
     const frank = await seedUser('frank', ['campus/eng/ee'], ['student']);
+    // Frank is signed in on one browser (his account page): one open session.
+    await signInThrough(new BrowserAgent(), url('/account/security'), 'frank', DEMO_PASSWORD);
     const edit = await open(admin, `/admin/users/${frank.id}`);
     expect(edit.html).toContain('value="frank@campus.test"');
-    const saved = await submitFilled(admin, edit, filledFormWithAction(edit, `/admin/users/${frank.id}`), {
+    expect(mainText(edit)).toContain('Disabling frank ends their sessions on every device and app at once');
+    const changes = {
       displayName: 'Frank Ocean',
       units: ['campus/eng/ee', 'campus/arts/music'],
       roles: ['student', 'staff'],
       status: 'disabled',
-    });
+    };
+    const form = filledFormWithAction(edit, `/admin/users/${frank.id}`);
+    const unticked = await submitFilled(admin, edit, form, changes);
+    expect(unticked.status).toBe(400);
+    expect(/id="understood-error">([^<]*)</.exec(unticked.html)?.[1]).toBe('Tick “I understand” to disable frank.');
+    expect(unticked.html).toMatch(/name="understood" value="yes"[^>]* aria-invalid="true" autofocus>/);
+    expect(unticked.html).toContain('value="Frank Ocean"');
+    await frank.reload();
+    expect({ status: frank.status, name: frank.displayName }).toEqual({ status: 'active', name: 'Test frank' });
+
+    const saved = await submitFilled(admin, edit, form, { ...changes, understood: 'yes' });
     expect(saved.url).toBe(url(`/admin/users/${frank.id}`));
-    expect(mainText(saved)).toContain('Saved frank.');
+    expect(mainText(saved)).toContain(
+      'Disabled frank: they can no longer sign in, and their 1 open session ended at once, on every device and app.',
+    );
     expect(saved.html).toContain('value="Frank Ocean"');
     await frank.reload();
     expect(frank.displayName).toBe('Frank Ocean');
@@ -367,6 +404,8 @@ describe('managing users as an administrator', () => {
     });
     expect(page.status).toBe(400);
     expect(page.html).toContain('id="displayName-error"');
+    expect(page.html).toMatch(/<input id="displayName"[^>]* autofocus>/);
+    expect(page.html.match(/ autofocus/g)).toHaveLength(1);
     expect(page.html).toContain('value="dave@@x"');
     await dave.reload();
     expect(dave.email).toBe('dave@campus.test');
@@ -431,6 +470,17 @@ describe('a unit admin', () => {
       expect(page.status).toBe(404);
       expect(page.html).not.toContain('bob@campus.test');
     }
+  });
+
+  it('lists someone also in another college without a link to a page they cannot open, saying why', async () => {
+    const carol = await userNamed('carol');
+    const page = await open(engAdmin, '/admin/users?q=carol');
+    expect(page.html).not.toContain(`href="/admin/users/${carol.id}"`);
+    const row = /<tr>\s*<td>carol<br>[\s\S]*?<\/tr>/.exec(page.html)?.[0] ?? '';
+    expect(row).toContain('This user also belongs to units outside yours; ask an administrator');
+    expect(row).toContain('campus/eng/ee');
+    // Whom they may manage stays a link.
+    expect(listedUsernames(await open(engAdmin, '/admin/users?q=dave'))).toEqual(['dave']);
   });
 
   it('cannot open or change someone who also belongs to another college', async () => {
@@ -553,6 +603,81 @@ describe('a unit admin', () => {
     );
     expect(post.status).toBe(403);
     expect(await gateway.models.Domain.count({ where: { name: 'rogue.campus.test' } })).toBe(0);
+  });
+});
+
+/** Every administrator but `keep` is disabled, as if they had left: the tests below start from one. */
+async function leaveOnlyAdministrator(keep: string): Promise<void> {
+  for (const user of await gateway.models.User.findAll({ where: { status: 'active' } })) {
+    if (user.roles.includes('admin') && user.username !== keep) await user.update({ status: 'disabled' });
+  }
+}
+
+describe('keeping the admin console in reach', () => {
+  const rolesError = (page: Page) => /id="roles-error">([^<]*)</.exec(page.html)?.[1];
+
+  it('refuses an administrator removing their own admin role or disabling themselves, beside the field', async () => {
+    const two = await seedUser('adm-two', ['campus'], ['admin', 'staff']);
+    const { agent } = await signInToConsole(gateway.issuer, 'adm-two');
+    const own = await open(agent, `/admin/users/${two.id}`);
+    const form = filledFormWithAction(own, `/admin/users/${two.id}`);
+    const demoted = await submitFilled(agent, own, form, { roles: ['staff'], displayName: 'Renamed Two' });
+    expect(demoted.status).toBe(403);
+    expect(rolesError(demoted)).toBe(
+      'You cannot remove your own admin role: you would lose the admin console at once. Another administrator can.',
+    );
+    expect(mainText(demoted)).toContain('Nothing was saved.');
+    expect(demoted.html).toMatch(/name="roles" value="student"[^>]* autofocus>/);
+
+    const disabled = await submitFilled(agent, own, form, { status: 'disabled', understood: 'yes' });
+    expect(disabled.status).toBe(403);
+    expect(/id="status-error">([^<]*)</.exec(disabled.html)?.[1]).toBe(
+      'You cannot disable your own account: another administrator can.',
+    );
+    expect(disabled.html).toMatch(/name="status" value="active"[^>]* autofocus>/);
+
+    await two.reload();
+    expect({ roles: two.roles, name: two.displayName, status: two.status }).toEqual({
+      roles: ['admin', 'staff'],
+      name: 'Test adm-two',
+      status: 'active',
+    });
+    expect((await open(agent, '/admin/users')).status).toBe(200);
+  });
+
+  it('refuses a unit admin removing their own unit-admin role', async () => {
+    const una = await seedUser('una-arts', ['campus/arts'], ['unit-admin', 'staff']);
+    const { agent } = await signInToConsole(gateway.issuer, 'una-arts');
+    const own = await open(agent, `/admin/users/${una.id}`);
+    const page = await submitFilled(agent, own, filledFormWithAction(own, `/admin/users/${una.id}`), {
+      roles: ['staff'],
+    });
+    expect(page.status).toBe(403);
+    expect(rolesError(page)).toBe(
+      'You cannot remove your own unit-admin role: you would lose the admin console at once. Another administrator can.',
+    );
+    await una.reload();
+    expect(una.roles).toEqual(['staff', 'unit-admin']);
+    expect((await open(agent, '/admin/users')).status).toBe(200);
+  });
+
+  it('keeps the last active administrator: the operator cannot disable them or take the role either', async () => {
+    await leaveOnlyAdministrator('admin');
+    const ops = { ...gateway.context(null), actor: operator('test') };
+    await expect(updateUser(ops, 'admin', { status: 'disabled' })).rejects.toThrow(
+      'admin is the last active administrator and cannot be disabled: without one, nobody can open the admin console. Add another administrator first: atrium users add USERNAME --role admin',
+    );
+    await expect(updateUser(ops, 'admin', { roles: ['staff'] })).rejects.toThrow(
+      'admin is the last active administrator and keeps the admin role',
+    );
+    const stays = await userNamed('admin');
+    expect({ status: stays.status, roles: stays.roles }).toEqual({ status: 'active', roles: ['admin', 'staff'] });
+
+    // With another one, either may go.
+    const three = await seedUser('adm-three', ['campus'], ['admin']);
+    await updateUser(ops, three.id, { roles: ['staff'] });
+    await three.reload();
+    expect(three.roles).toEqual(['staff']);
   });
 });
 
@@ -737,5 +862,26 @@ describe('console plumbing', () => {
     expect(await gateway.models.WebSession.findByPk('stale-2')).toBeNull();
     await call((cb) => store.destroy('live-sid', cb));
     expect(await call((cb) => store.get('live-sid', cb))).toBeNull();
+  });
+});
+
+// Last in the file: it may disable "admin", whose console the tests above use.
+describe('two administrators disabled at once', () => {
+  it('disables only one of the last two, whichever comes first', async () => {
+    await leaveOnlyAdministrator('admin');
+    await seedUser('race-admin', ['campus'], ['admin']);
+    const ops = { ...gateway.context(null), actor: operator('test') };
+    const outcomes = await Promise.allSettled([
+      updateUser(ops, 'admin', { status: 'disabled' }),
+      updateUser(ops, 'race-admin', { status: 'disabled' }),
+    ]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')!;
+    expect(String(refused.reason)).toContain('is the last active administrator and cannot be disabled');
+    const active = (await gateway.models.User.findAll({ where: { status: 'active' } })).filter((u) =>
+      u.roles.includes('admin'),
+    );
+    expect(active).toHaveLength(1);
+    await gateway.models.User.update({ status: 'active' }, { where: { username: 'admin' } });
   });
 });

@@ -131,8 +131,9 @@ describe('ending access tells the apps the person is signed in to', () => {
     const edit = await admin.navigate(`${gateway.issuer}/admin/users/${alice!.id}`);
     const saved = await submitFilled(admin, edit, filledFormWithAction(edit, `/admin/users/${alice!.id}`), {
       status: 'disabled',
+      understood: 'yes',
     });
-    expect(saved.html).toContain('Saved alice.');
+    expect(saved.html).toContain('Disabled alice: they can no longer sign in');
 
     const token = await logoutTokenFor(courses, signedIn.sub);
     expect(token).toMatchObject({ iss: gateway.issuer, aud: courses.clientId, sub: alice!.id, sid: signedIn.sid });

@@ -33,6 +33,8 @@ const url = (path: string) => `${gateway.issuer}${path}`;
 const seedUser = (username: string, units: string[]) => addPerson(gateway, username, { units });
 
 const operatorContext = () => ({ ...gateway.context(null), actor: operator('test') });
+/** The box beside "Sign out everywhere", ticked. */
+const understood = { understood: 'yes' };
 
 /** Someone's session on the portal, which also serves their account page: what a stolen cookie would give. */
 async function portalAgent(username: string): Promise<BrowserAgent> {
@@ -77,7 +79,7 @@ describe('"sign out everywhere" in the admin console', () => {
     await phone.tokenFor(ENG_NODE);
 
     const edit = await admin.navigate(url(`/admin/users/${kim.id}`));
-    const done = await submitFilled(admin, edit, filledFormWithAction(edit, '/sign-out'));
+    const done = await submitFilled(admin, edit, filledFormWithAction(edit, '/sign-out'), understood);
     expect(done.status).toBe(200);
     expect(done.html).toContain('Signed kim out everywhere.');
 
@@ -92,15 +94,34 @@ describe('"sign out everywhere" in the admin console', () => {
     await expect(login(gateway, 'kim')).resolves.toBeTruthy();
   });
 
+  it('asks first: without "I understand" ticked, it says so beside the box and ends nothing', async () => {
+    const kit = await seedUser('kit', ['campus/eng/cs']);
+    const session = await login(gateway, 'kit');
+    const edit = await admin.navigate(url(`/admin/users/${kit.id}`));
+    expect(edit.html).toContain('I understand: their sessions end on every device and app at once.');
+    const unticked = await submitFilled(admin, edit, filledFormWithAction(edit, '/sign-out'));
+    expect(unticked.status).toBe(400);
+    expect(/id="sign-out-error">([^<]*)</.exec(unticked.html)?.[1]).toBe(
+      'Tick “I understand” to sign them out everywhere. Nobody was signed out.',
+    );
+    expect(unticked.html).toMatch(/id="sign-out-understood"[^>]* aria-invalid="true" autofocus>/);
+    await expect(session.tokenFor(ENG_NODE)).resolves.toBeTruthy();
+    expect(
+      await gateway.models.AuditEvent.count({ where: { action: 'user.sign_out_everywhere', target: 'kit' } }),
+    ).toBe(0);
+  });
+
   it('refuses a post without the form token and ends nothing', async () => {
     const lea = await seedUser('lea', ['campus/eng/cs']);
     const session = await login(gateway, 'lea');
     const edit = await admin.navigate(url(`/admin/users/${lea.id}`));
     const form = filledFormWithAction(edit, '/sign-out');
-    const forged = await submitFilled(admin, edit, {
-      ...form,
-      entries: form.entries.filter(([name]) => name !== '_csrf'),
-    });
+    const forged = await submitFilled(
+      admin,
+      edit,
+      { ...form, entries: form.entries.filter(([name]) => name !== '_csrf') },
+      understood,
+    );
     expect(forged.status).toBe(403);
     await expect(session.tokenFor(ENG_NODE)).resolves.toBeTruthy();
     expect(
@@ -124,7 +145,7 @@ describe('"sign out everywhere" in the admin console', () => {
     expect((await noraConsole.navigate(url('/admin/users'))).url).toBe(url('/admin/users'));
 
     const edit = await admin.navigate(url(`/admin/users/${nora.id}`));
-    await submitFilled(admin, edit, filledFormWithAction(edit, '/sign-out'));
+    await submitFilled(admin, edit, filledFormWithAction(edit, '/sign-out'), understood);
     // Nora's console sends her to sign in again (and her gateway session is gone, so the login form shows).
     const after = await noraConsole.navigate(url('/admin/users'));
     expect(after.url).not.toBe(url('/admin/users'));
@@ -153,14 +174,24 @@ describe('"sign out everywhere" in the admin console', () => {
     const page = await engAdmin.navigate(url(`/admin/users/${mine.id}`));
     const form = filledFormWithAction(page, '/sign-out');
 
-    const outside = await submitFilled(engAdmin, page, { ...form, action: `/admin/users/${bob!.id}/sign-out` });
+    const outside = await submitFilled(
+      engAdmin,
+      page,
+      { ...form, action: `/admin/users/${bob!.id}/sign-out` },
+      understood,
+    );
     expect(outside.status).toBe(404);
-    const partly = await submitFilled(engAdmin, page, { ...form, action: `/admin/users/${carol!.id}/sign-out` });
+    const partly = await submitFilled(
+      engAdmin,
+      page,
+      { ...form, action: `/admin/users/${carol!.id}/sign-out` },
+      understood,
+    );
     expect(partly.status).toBe(403);
     await expect(bobSession.tokenFor(ARTS_NODE)).resolves.toBeTruthy();
     await expect(carolSession.tokenFor(ENG_NODE)).resolves.toBeTruthy();
 
-    const own = await submitFilled(engAdmin, page, form);
+    const own = await submitFilled(engAdmin, page, form, understood);
     expect(own.html).toContain('Signed mo out everywhere.');
   });
 });

@@ -1,14 +1,17 @@
 import { Router, type Request, type Response } from 'express';
 import { createUser } from '../../accounts/create-user.ts';
 import { signOutEverywhere } from '../../accounts/end-access.ts';
-import { findManageableUser } from '../../accounts/find-user.ts';
+import { findManageableUser, whyNotManageable } from '../../accounts/find-user.ts';
 import { grantableRoles } from '../../accounts/grantable-roles.ts';
 import { listUsers } from '../../accounts/list-users.ts';
 import { presentUsers, type PresentedUser } from '../../accounts/present-user.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
 import { directoryResetPages } from '../../directories/reset-page.ts';
 import { unlockUser } from '../../accounts/unlock-user.ts';
-import { resetPassword, updateUser } from '../../accounts/update-user.ts';
+import { editUser, resetPassword, type UserEdit } from '../../accounts/update-user.ts';
+import { LastAdministratorError, OwnAdministratorError } from '../../accounts/keep-administrators.ts';
+import { adminScopeOf } from '../../accounts/scope.ts';
+import { pageRequest, pastLastPage } from '../paging.ts';
 import { ChatMoveError, type ChatMove } from '../../accounts/chat-moves.ts';
 import {
   bodyOf,
@@ -45,11 +48,55 @@ const userChangesInput = (body: Body) => ({
   moveChat: text(body, 'moveChat') === 'on',
 });
 
-/** A refusal of new units that take the person off a domain they chat on asks for the box below it. */
+/**
+ * A refusal of new units that take the person off a domain they chat on asks for the box below it; one
+ * that would take an administrator's console away is said beside the field it concerns.
+ */
 function editFailure(error: unknown): FormFailure & { chatMove?: ChatMove } {
+  if (error instanceof OwnAdministratorError || error instanceof LastAdministratorError) {
+    return { ...formFailure(error), errors: { [error.field]: error.message }, notice: 'Nothing was saved.' };
+  }
   if (!(error instanceof ChatMoveError)) return formFailure(error);
   const asked = new ChatMoveError(error.move, 'tick "Move their chat" and save again');
   return { ...formFailure(asked), chatMove: error.move };
+}
+
+/** Disabling someone ends all their sessions at once: only with its "I understand" box ticked. */
+function disableNotUnderstood(username: string): FormFailure {
+  return {
+    status: 400,
+    errors: { understood: `Tick “I understand” to disable ${username}.` },
+    notice: 'Nothing was saved.',
+  };
+}
+
+/** What the administrator is told after an edit: what disabling or enabling did, when it did. */
+function editDone({ user, disabled }: UserEdit, statusBefore: string): string {
+  if (disabled) {
+    const n = disabled.endedSessions;
+    const ended =
+      n === 0
+        ? 'they had no open session'
+        : `their ${n} open session${n === 1 ? '' : 's'} ended at once, on every device and app`;
+    return `Disabled ${user.username}: they can no longer sign in, and ${ended}.`;
+  }
+  if (statusBefore === 'disabled' && user.status === 'active')
+    return `Enabled ${user.username}: they can sign in again.`;
+  return `Saved ${user.username}.`;
+}
+
+// The edit form's fields in page order: after a refusal, the first one in error takes the focus.
+const FIELD_ORDER = ['username', 'displayName', 'email', 'password', 'units', 'roles', 'status', 'understood'];
+
+/** Where the keyboard focus goes on a page shown again after a refusal: its first bad field, or the notice. */
+function focusOf(state: FormState): string | null {
+  if (state.failure) {
+    if (state.failure.chatMove) return 'moveChat';
+    return FIELD_ORDER.find((field) => state.failure!.errors[field]) ?? 'notice';
+  }
+  if (state.resetFailure) return state.resetFailure.errors.password ? 'new-password' : 'notice';
+  if (state.signOutFailure) return 'sign-out-understood';
+  return null;
 }
 
 /** What the form shows again after a refusal: the input as typed, never the password. */
@@ -59,10 +106,10 @@ const echo = (body: Body, input: Record<string, unknown>) => ({
   primaryUnit: text(body, 'primaryUnit'),
 });
 
-function usersLink(q: string, pageSize: unknown, page: number): string {
+function usersLink(q: string, pageSize: number | undefined, page: number): string {
   const params = new URLSearchParams();
   if (q) params.set('q', q);
-  if (typeof pageSize === 'string') params.set('pageSize', pageSize);
+  if (pageSize !== undefined) params.set('pageSize', String(pageSize));
   params.set('page', String(page));
   return `/admin/users?${params}`;
 }
@@ -96,62 +143,91 @@ type FormState = {
   failure?: FormFailure & { chatMove?: ChatMove };
   resetFailure?: FormFailure;
   factorFailure?: FormFailure;
+  signOutFailure?: FormFailure;
 };
+
+/** The list: searched and paged, each person linked when the actor may manage them, or saying why not. */
+async function renderUserList(kit: ConsoleKit, req: Request, res: Response): Promise<void> {
+  const ctx = kit.context(req);
+  const asked = pageRequest(req.query);
+  const query = { q: req.query.q, page: asked.page, pageSize: asked.pageSize };
+  let found = await listUsers(ctx, query);
+  // A page past the last (an old link, a hand-edited address) shows the last one, and says so.
+  const past = found.page > found.pages ? pastLastPage(found.page, found.pages) : null;
+  if (past) found = await listUsers(ctx, { ...query, page: found.pages });
+  const factors = await factorsOf(
+    ctx,
+    found.users.map((u) => u.id),
+  );
+  // A unit admin sees everyone with a unit of theirs, but opens only whom they may manage; the others say why.
+  const scope = adminScopeOf(ctx.actor);
+  const users = found.users.map((u) => ({
+    ...u,
+    factors: factors.get(u.id),
+    notManageable: whyNotManageable(
+      scope,
+      u.units.map((unit) => unit.path),
+      u.roles,
+    ),
+  }));
+  const q = typeof req.query.q === 'string' ? req.query.q.trim() : '';
+  kit.render(req, res, 'users', {
+    title: 'Users',
+    section: 'users',
+    q,
+    result: { ...found, users },
+    pageNotice: [asked.notice, past].filter(Boolean).join(' ') || null,
+    prev: found.page > 1 ? usersLink(q, asked.pageSize, found.page - 1) : null,
+    next: found.page < found.pages ? usersLink(q, asked.pageSize, found.page + 1) : null,
+  });
+}
+
+/** The new-user or edit form; after a refusal, with what was typed and the focus on the first bad field. */
+async function renderUserForm(
+  kit: ConsoleKit,
+  req: Request,
+  res: Response,
+  userId: string | null,
+  state: FormState,
+): Promise<void> {
+  const ctx = kit.context(req);
+  const found = userId ? await findManageableUser(ctx, userId) : null;
+  const user = found ? (await presentUsers(ctx, [found.user]))[0]! : null;
+  const failure = state.failure ?? state.resetFailure;
+  kit.render(
+    req,
+    res,
+    'user-form',
+    {
+      title: found ? `Edit ${found.user.username}` : 'New user',
+      section: 'users',
+      user,
+      // Where the person's campus sends them to reset a forgotten directory password, to tell them.
+      directoryResetUrl: user?.directory && found ? await directoryResetPages(ctx.models)(found.user) : null,
+      factors: found ? (await factorsOf(ctx, [found.user.id])).get(found.user.id) : null,
+      values: state.values ?? (user ? storedValues(user) : {}),
+      units: await unitTree(ctx),
+      roles: grantableRoles(ctx.actor),
+      errors: state.failure?.errors ?? {},
+      resetErrors: state.resetFailure?.errors ?? {},
+      notice: failure?.notice,
+      factorError: state.factorFailure?.notice,
+      signOutError: state.signOutFailure?.notice,
+      chatMove: state.failure?.chatMove,
+      focus: focusOf(state),
+    },
+    failure?.status ?? state.factorFailure?.status ?? state.signOutFailure?.status,
+  );
+}
 
 /** Users: the searchable list, create, edit (profile, units, roles, status), password reset, sign out everywhere and unlock. */
 export function userRoutes(kit: ConsoleKit): Router {
   const router = Router();
 
-  router.get('/users', async (req, res) => {
-    const found = await listUsers(kit.context(req), {
-      q: req.query.q,
-      page: req.query.page,
-      pageSize: req.query.pageSize,
-    });
-    const factors = await factorsOf(
-      kit.context(req),
-      found.users.map((u) => u.id),
-    );
-    const result = { ...found, users: found.users.map((u) => ({ ...u, factors: factors.get(u.id) })) };
-    const q = typeof req.query.q === 'string' ? req.query.q.trim() : '';
-    kit.render(req, res, 'users', {
-      title: 'Users',
-      section: 'users',
-      q,
-      result,
-      prev: result.page > 1 ? usersLink(q, req.query.pageSize, result.page - 1) : null,
-      next: result.page < result.pages ? usersLink(q, req.query.pageSize, result.page + 1) : null,
-    });
-  });
+  router.get('/users', (req, res) => renderUserList(kit, req, res));
 
-  async function renderForm(req: Request, res: Response, userId: string | null, state: FormState) {
-    const ctx = kit.context(req);
-    const found = userId ? await findManageableUser(ctx, userId) : null;
-    const user = found ? (await presentUsers(ctx, [found.user]))[0]! : null;
-    const failure = state.failure ?? state.resetFailure;
-    kit.render(
-      req,
-      res,
-      'user-form',
-      {
-        title: found ? `Edit ${found.user.username}` : 'New user',
-        section: 'users',
-        user,
-        // Where the person's campus sends them to reset a forgotten directory password, to tell them.
-        directoryResetUrl: user?.directory && found ? await directoryResetPages(ctx.models)(found.user) : null,
-        factors: found ? (await factorsOf(ctx, [found.user.id])).get(found.user.id) : null,
-        values: state.values ?? (user ? storedValues(user) : {}),
-        units: await unitTree(ctx),
-        roles: grantableRoles(ctx.actor),
-        errors: state.failure?.errors ?? {},
-        resetErrors: state.resetFailure?.errors ?? {},
-        notice: failure?.notice,
-        factorError: state.factorFailure?.notice,
-        chatMove: state.failure?.chatMove,
-      },
-      failure?.status ?? state.factorFailure?.status,
-    );
-  }
+  const renderForm = (req: Request, res: Response, userId: string | null, state: FormState) =>
+    renderUserForm(kit, req, res, userId, state);
 
   router.get('/users/new', async (req, res) => {
     await renderForm(req, res, null, { values: { roles: ['student'], units: [] } });
@@ -176,13 +252,21 @@ export function userRoutes(kit: ConsoleKit): Router {
   router.post('/users/:id', formBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     const input = userChangesInput(body);
+    const id = String(req.params.id);
+    let failure: FormState['failure'];
     try {
-      const user = await updateUser(kit.context(req), String(req.params.id), input);
-      setFlash(req, `Saved ${user.username}.`);
-      res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
+      const stored = (await findManageableUser(kit.context(req), id)).user;
+      if (input.status === 'disabled' && stored.status !== 'disabled' && text(body, 'understood') !== 'yes') {
+        failure = disableNotUnderstood(stored.username);
+      } else {
+        const edit = await editUser(kit.context(req), id, input);
+        setFlash(req, editDone(edit, stored.status));
+        return res.redirect(303, `/admin/users/${encodeURIComponent(edit.user.id)}`);
+      }
     } catch (error) {
-      await renderForm(req, res, String(req.params.id), { values: echo(body, input), failure: editFailure(error) });
+      failure = editFailure(error);
     }
+    await renderForm(req, res, id, { values: echo(body, input), failure });
   });
 
   router.post('/users/:id/password', formBody, kit.csrf.check, async (req, res) => {
@@ -200,6 +284,11 @@ export function userRoutes(kit: ConsoleKit): Router {
   });
 
   router.post('/users/:id/sign-out', formBody, kit.csrf.check, async (req, res) => {
+    // It ends every session of theirs at once: only with the box beside the button ticked.
+    if (text(bodyOf(req), 'understood') !== 'yes') {
+      const refusal = new NotUnderstoodError('sign them out everywhere', 'Nobody was signed out.');
+      return renderForm(req, res, String(req.params.id), { signOutFailure: formFailure(refusal) });
+    }
     const user = await signOutEverywhere(kit.context(req), String(req.params.id));
     await keepOwnConsoleSession(req, user.id);
     setFlash(req, `Signed ${user.username} out everywhere.`);
