@@ -30,17 +30,23 @@ function assertMayChange(ctx: GatewayContext): void {
   if (!isFullAdmin(ctx.actor)) throw new ForbiddenError('Only an administrator may change the second-factor policy');
 }
 
+/** A requirement as asked for, checked: a known role, or a unit that exists. */
+export async function checkRequirement(ctx: GatewayContext, input: unknown): Promise<Requirement> {
+  const requirement = parse(input);
+  if (
+    requirement.kind === 'unit' &&
+    !(await ctx.models.OrgUnit.findOne({ where: { path: requirement.value }, transaction: ctx.tx }))
+  ) {
+    throw new ValidationError(`No unit ${requirement.value}`, { unit: 'unknown unit' });
+  }
+  return requirement;
+}
+
 /** Requires a second factor of every person with the role, or in the unit (and the units below it). */
 export async function requireSecondFactor(ctx: GatewayContext, input: unknown): Promise<Requirement> {
   assertMayChange(ctx);
-  const requirement = parse(input);
   return inTransaction(ctx, async (ctx) => {
-    if (
-      requirement.kind === 'unit' &&
-      !(await ctx.models.OrgUnit.findOne({ where: { path: requirement.value }, transaction: ctx.tx }))
-    ) {
-      throw new ValidationError(`No unit ${requirement.value}`, { unit: 'unknown unit' });
-    }
+    const requirement = await checkRequirement(ctx, input);
     const existing = await ctx.models.FactorRequirement.findOne({ where: requirement, transaction: ctx.tx });
     if (!existing)
       await ctx.models.FactorRequirement.create({ ...requirement, createdAt: new Date() }, { transaction: ctx.tx });

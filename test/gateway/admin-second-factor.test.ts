@@ -50,7 +50,7 @@ describe('the console’s second-factor pages', () => {
   it('lets an administrator require a second factor by role or unit, and drop it again', async () => {
     let page = await admin.navigate(url('/admin/second-factor'));
     expect(page.html).toContain('Nobody yet.');
-    page = await admin.submit(page, requireForm(page), { kind: 'role', value: 'unit-admin' });
+    page = await admin.submit(page, requireForm(page), { kind: 'role', value: 'unit-admin', confirmed: 'yes' });
     expect(page.url).toBe(url('/admin/second-factor'));
     expect(page.html).toContain('everyone with role <span class="tag">unit-admin</span>');
     page = await admin.submit(page, requireForm(page), { kind: 'unit', value: 'campus/nowhere' });
@@ -59,10 +59,62 @@ describe('the console’s second-factor pages', () => {
     expect(await gateway.models.FactorRequirement.count()).toBe(1);
 
     page = await admin.navigate(url('/admin/second-factor'));
-    page = await admin.submit(page, formWithAction(page, '/admin/second-factor/remove'));
+    page = await admin.submit(page, formWithAction(page, '/admin/second-factor/remove'), { confirmed: 'yes' });
     expect(page.html).toContain('Nobody yet.');
     expect(await gateway.models.AuditEvent.count({ where: { action: 'mfa.require', actorName: 'admin' } })).toBe(1);
     expect(await gateway.models.AuditEvent.count({ where: { action: 'mfa.unrequire', actorName: 'admin' } })).toBe(1);
+  });
+
+  it('chooses nobody in advance, and says whom a change reaches before making it', async () => {
+    let page = await admin.navigate(url('/admin/second-factor'));
+    // Nothing is preselected: the form as it comes changes nothing, and asks for a choice beside the list.
+    for (const id of ['role', 'unit']) {
+      const select = new RegExp(`<select id="${id}"[^>]*>([\\s\\S]*?)</select>`).exec(page.html)?.[1] ?? '';
+      expect(select).toMatch(/^<option value="">Choose a/);
+      expect(select).not.toContain('selected');
+    }
+    const asIs = await submitFilled(admin, page, filledFormWithAction(page, '/admin/second-factor'));
+    expect(asIs.status).toBe(400);
+    expect(/id="role-error">([^<]*)</.exec(asIs.html)?.[1]).toBe('choose a role');
+    expect(asIs.html).toMatch(
+      /<select id="role" name="value" required aria-invalid="true" aria-describedby="role-error" autofocus>/,
+    );
+    expect(await gateway.models.FactorRequirement.count()).toBe(0);
+
+    // Every student (alice, dave, bob): none has a second factor yet.
+    page = await admin.submit(page, requireForm(page), { kind: 'role', value: 'student' });
+    expect(page.status).toBe(200);
+    expect(reachOf(page)).toBe(
+      'This covers 3 active people. 3 of them have no second factor yet: at their next sign-in, each must set one up (an authenticator app or a passkey) before going on, and cannot skip it.',
+    );
+    expect(await gateway.models.FactorRequirement.count()).toBe(0);
+    page = await admin.submit(page, confirmForm(page, '/admin/second-factor'));
+    expect(page.url).toBe(url('/admin/second-factor'));
+    expect(await gateway.models.FactorRequirement.count({ where: { kind: 'role', value: 'student' } })).toBe(1);
+
+    // campus/eng: alice and dave (students already), eng-admin and carol.
+    page = await admin.submit(page, requireForm(page), { kind: 'unit', value: 'campus/eng' });
+    expect(reachOf(page)).toBe(
+      'This covers 4 active people, 2 of them covered already by another requirement. 2 of them have no second factor yet: at their next sign-in, each must set one up (an authenticator app or a passkey) before going on, and cannot skip it.',
+    );
+    page = await admin.submit(page, confirmForm(page, '/admin/second-factor'));
+
+    // Dropping the students' requirement releases bob alone: campus/eng still covers alice and dave.
+    page = await admin.submit(page, formWithAction(page, '/admin/second-factor/remove'), {
+      kind: 'role',
+      value: 'student',
+    });
+    expect(reachOf(page)).toBe(
+      'This requirement covers 3 active people. 1 of them is covered by no other requirement: they may then remove their second factor, and those without one are no longer asked to set one up.',
+    );
+    expect(await gateway.models.FactorRequirement.count()).toBe(2);
+    page = await admin.submit(page, confirmForm(page, '/admin/second-factor/remove'));
+    page = await admin.submit(page, formWithAction(page, '/admin/second-factor/remove'), {
+      kind: 'unit',
+      value: 'campus/eng',
+      confirmed: 'yes',
+    });
+    expect(page.html).toContain('Nobody yet.');
   });
 
   it('keeps the policy from a unit admin, who cannot change it', async () => {
@@ -134,6 +186,20 @@ describe('the console’s second-factor pages', () => {
     expect(await gateway.models.TotpFactor.count({ where: { userId: dave.id } })).toBe(0);
   });
 });
+
+/** What the confirmation step says of whom the change reaches. */
+const reachOf = (page: Page) =>
+  /<p id="policy-reach">([^<]*)<\/p>/
+    .exec(page.html)?.[1]
+    ?.replace(/&#x27;/g, "'")
+    .replace(/\s+/g, ' ');
+
+/** The confirmation step's form: the change asked for, confirmed. */
+function confirmForm(page: Page, action: string): Form {
+  const form = formsOf(page.html).find((f) => f.action === action && f.fields.confirmed === 'yes');
+  if (!form) throw new Error(`no confirmation on ${page.url}:\n${page.html.slice(0, 1500)}`);
+  return form;
+}
 
 /** The CSRF token of any form on a page (one per browser, so any form's token serves). */
 function formsCsrf(page: Page): string {

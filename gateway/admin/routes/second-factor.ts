@@ -1,18 +1,53 @@
 import { Router, type Request, type Response } from 'express';
 import { ROLES } from '../../models/index.ts';
-import { dropSecondFactorRequirement, listRequirements, requireSecondFactor } from '../../factors/policy.ts';
+import {
+  checkRequirement,
+  dropSecondFactorRequirement,
+  listRequirements,
+  requireSecondFactor,
+  type Requirement,
+} from '../../factors/policy.ts';
+import { reachOfAdding, reachOfDropping, type AddingReach, type DroppingReach } from '../../factors/policy-reach.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
-import { bodyOf, formBody, formFailure, text, type FormFailure } from '../form-input.ts';
+import { bodyOf, formBody, formFailure, text, type Body, type FormFailure } from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { passwordlessAllowed, setPasswordless } from '../../factors/passkeys/passwordless-policy.ts';
+import { NotFoundError, ValidationError } from '../../../core/errors.ts';
 
-/** The second-factor policy (whom a factor is required of), for full administrators: it covers everyone. */
+type Kind = 'role' | 'unit';
+
+/** What the page shows besides the policy: a refusal beside the form it came from, or a change to confirm. */
+type PageState = {
+  failure?: FormFailure & { kind?: Kind };
+  adding?: { requirement: Requirement; reach: AddingReach };
+  dropping?: { requirement: Requirement; reach: DroppingReach };
+};
+
+const requirementInput = (body: Body) => ({ kind: text(body, 'kind'), value: text(body, 'value') });
+const kindOf = (body: Body): Kind | undefined => {
+  const kind = text(body, 'kind');
+  return kind === 'role' || kind === 'unit' ? kind : undefined;
+};
+const confirmed = (body: Body) => text(body, 'confirmed') === 'yes';
+
+/** Nothing is chosen in advance: a requirement is asked for by picking whom it covers. */
+function assertChosen(body: Body): void {
+  if (text(body, 'value').trim() !== '') return;
+  const what = kindOf(body) === 'unit' ? 'unit' : 'role';
+  throw new ValidationError(`Choose a ${what} first. Nothing was changed.`, { [what]: `choose a ${what}` });
+}
+
+/**
+ * The second-factor policy (whom a factor is required of), for full administrators: it covers everyone.
+ * Adding or dropping a requirement is a second step: the page first says whom it reaches and asks.
+ */
 export function secondFactorRoutes(kit: ConsoleKit): Router {
   const router = Router();
 
-  async function render(req: Request, res: Response, failure?: FormFailure) {
+  async function render(req: Request, res: Response, state: PageState = {}) {
     const ctx = kit.context(req);
+    const { failure } = state;
     kit.render(
       req,
       res,
@@ -25,6 +60,10 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
         roles: ROLES,
         units: await unitTree(ctx),
         notice: failure?.notice,
+        roleError: failure?.kind === 'role' ? (failure.errors.role ?? failure.errors.value) : undefined,
+        unitError: failure?.kind === 'unit' ? (failure.errors.unit ?? failure.errors.value) : undefined,
+        adding: state.adding,
+        dropping: state.dropping,
       },
       failure?.status,
     );
@@ -34,28 +73,41 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
 
   router.post('/second-factor', fullAdminOnly, formBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
-    const input = { kind: text(body, 'kind'), value: text(body, 'value') };
+    const ctx = kit.context(req);
+    let state: PageState;
     try {
-      const added = await requireSecondFactor(kit.context(req), input);
-      setFlash(req, `A second factor is now required of ${added.kind} ${added.value}.`);
-      res.redirect(303, '/admin/second-factor');
+      assertChosen(body);
+      if (confirmed(body)) {
+        const added = await requireSecondFactor(ctx, requirementInput(body));
+        setFlash(req, `A second factor is now required of ${added.kind} ${added.value}.`);
+        return res.redirect(303, '/admin/second-factor');
+      }
+      const requirement = await checkRequirement(ctx, requirementInput(body));
+      state = { adding: { requirement, reach: await reachOfAdding(ctx, requirement) } };
     } catch (error) {
-      await render(req, res, formFailure(error));
+      state = { failure: { ...formFailure(error), kind: kindOf(body) } };
     }
+    await render(req, res, state);
   });
 
   router.post('/second-factor/remove', fullAdminOnly, formBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
+    const ctx = kit.context(req);
+    let state: PageState;
     try {
-      const dropped = await dropSecondFactorRequirement(kit.context(req), {
-        kind: text(body, 'kind'),
-        value: text(body, 'value'),
-      });
-      setFlash(req, `A second factor is no longer required of ${dropped.kind} ${dropped.value}.`);
-      res.redirect(303, '/admin/second-factor');
+      if (confirmed(body)) {
+        const dropped = await dropSecondFactorRequirement(ctx, requirementInput(body));
+        setFlash(req, `A second factor is no longer required of ${dropped.kind} ${dropped.value}.`);
+        return res.redirect(303, '/admin/second-factor');
+      }
+      const requirement = await checkRequirement(ctx, requirementInput(body));
+      if (!(await listRequirements(ctx)).some((r) => r.kind === requirement.kind && r.value === requirement.value))
+        throw new NotFoundError(`A second factor is not required of ${requirement.kind} ${requirement.value}`);
+      state = { dropping: { requirement, reach: await reachOfDropping(ctx, requirement) } };
     } catch (error) {
-      await render(req, res, formFailure(error));
+      state = { failure: formFailure(error) };
     }
+    await render(req, res, state);
   });
 
   router.post('/second-factor/passwordless', fullAdminOnly, formBody, kit.csrf.check, async (req, res) => {
@@ -69,7 +121,7 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
       );
       res.redirect(303, '/admin/second-factor');
     } catch (error) {
-      await render(req, res, formFailure(error));
+      await render(req, res, { failure: formFailure(error) });
     }
   });
 
