@@ -273,6 +273,15 @@ describe('atrium users', () => {
     expect(badPage.stderr).toContain('--page must be a whole number from 1');
   });
 
+  it('refuses to disable the last active administrator, and says how to add another', async () => {
+    const refused = await runAtrium(db, ['users', 'disable', 'admin']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(
+      'atrium: admin is the last active administrator and cannot be disabled: without one, nobody can open the admin console. Add another administrator first: atrium users add USERNAME --role admin (with --name, --email, --unit).\n',
+    );
+    expect((await findUser('admin'))?.status).toBe('active');
+  });
+
   it('disables a user, who then cannot sign in, and enables them again', async () => {
     const disabled = await runAtrium(db, ['users', 'disable', 'bob', '--json']);
     expect(disabled.code).toBe(0);
