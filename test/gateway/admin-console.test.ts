@@ -341,6 +341,9 @@ describe('managing users as an administrator', () => {
     });
     expect(page.status).toBe(409);
     expect(mainText(page)).toContain('Username alice is taken');
+    // The password typed is not sent back: the field says so, since its own error is not what failed.
+    expect(page.html).toMatch(/aria-describedby="password-hint password-again"/);
+    expect(mainText(page)).toContain('Type the initial password again: it is never kept when the form comes back.');
     // A refusal that names no field takes the focus itself, where a keyboard user goes on from.
     expect(page.html).toMatch(/<p class="notice error" role="alert" id="form-notice" tabindex="-1" autofocus>/);
     expect(await gateway.models.User.count()).toBe(before);
