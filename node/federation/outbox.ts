@@ -10,6 +10,12 @@ import { errorOf, type Transport } from './transport.ts';
 
 // Events per transaction: one transaction is in flight per destination, so its size bounds the rate to a busy peer.
 const BATCH = 500;
+/**
+ * At most this many bytes of events in one transaction: half of what a node and a proxy take in a body
+ * (8 MiB), so that 500 large events cannot make a transaction every receiver refuses, which, retried
+ * under its id, would hold up everything queued behind it.
+ */
+export const TXN_MAX_BYTES = 4 * 1024 * 1024;
 const LEASE_MS = 30_000;
 const BASE_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 60_000;
@@ -129,13 +135,25 @@ async function transactionRows(d: Deliverer, destination: string, peer: OutboxPe
     // A transaction formed before txn_ids existed.
     return OutboxEntry.findAll({ where: { destination, id: { [Op.lte]: peer.txnLastId } }, order: [['id', 'ASC']] });
   }
-  const rows = await OutboxEntry.findAll({ where: { destination }, order: [['id', 'ASC']], limit: BATCH });
+  const rows = withinBytes(await OutboxEntry.findAll({ where: { destination }, order: [['id', 'ASC']], limit: BATCH }));
   if (rows.length === 0) return null;
   peer.txnId = randomUUID().replace(/-/g, '');
   peer.txnLastId = rows.at(-1)!.id;
   peer.txnIds = JSON.stringify(rows.map((r) => r.id));
   await peer.save();
   return rows;
+}
+
+/** The first rows, in order, whose events fit in TXN_MAX_BYTES together; the first row always. */
+function withinBytes<Row extends { event: string }>(rows: Row[]): Row[] {
+  let bytes = 0;
+  const taken: Row[] = [];
+  for (const row of rows) {
+    bytes += Buffer.byteLength(row.event) + 1;
+    if (taken.length > 0 && bytes > TXN_MAX_BYTES) break;
+    taken.push(row);
+  }
+  return taken;
 }
 
 /** Posts the transaction once: taken, or refused for now or for good. */

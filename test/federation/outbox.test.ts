@@ -74,6 +74,49 @@ describe.skipIf(testDialect === 'sqlite')('the outbox', () => {
   });
 });
 
+describe('a transaction', () => {
+  it('holds no more event bytes than a receiver takes in a body: large events go in several, all delivered', async () => {
+    const sent: number[][] = [];
+    const transport: Pick<Transport, 'post'> = {
+      async post(_destination, _path, payload) {
+        const events = (payload as { events: { n: number }[] }).events;
+        // What a node or a proxy does with a body over 8 MiB.
+        if (Buffer.byteLength(JSON.stringify(payload)) > 8 * 1024 * 1024)
+          return { status: 413, body: { error: { code: 'too_large', message: 'too large' } } } as FederationResponse;
+        sent.push(events.map((e) => e.n));
+        return { status: 200, body: {} } as FederationResponse;
+      },
+    };
+    const outbox = createOutbox({
+      sequelize: eng.sequelize,
+      models: eng.federationModels,
+      transport,
+      processId: 'outbox-bytes-test',
+      domain: 'eng.campus.test',
+      instance: 'outbox-bytes-test',
+      logger: eng.logger,
+      pollMs: 60_000,
+    });
+    await outbox.start();
+    try {
+      // 300 events of 40 kB: 12 MB in all, under 500 events.
+      const big = (n: number) => ({ type: 'typing', n, padding: 'x'.repeat(40_000) }) as unknown as FederationEvent;
+      await outbox.enqueue(
+        undefined,
+        'big.campus.test',
+        Array.from({ length: 300 }, (_, n) => big(n)),
+      );
+      outbox.kick();
+      await expect.poll(() => sent.flat().length, { timeout: 15_000 }).toBe(300);
+      expect(sent.length).toBeGreaterThan(2);
+      expect(sent.flat()).toEqual(Array.from({ length: 300 }, (_, n) => n));
+      await expect.poll(async () => (await outbox.depth()).get('big.campus.test') ?? 0).toBe(0);
+    } finally {
+      await outbox.stop();
+    }
+  });
+});
+
 describe('outbox leases', () => {
   let db: TestDatabase;
   let sequelize: Sequelize;
