@@ -27,6 +27,19 @@ afterAll(async () => {
 });
 
 const DESTINATION = 'far.campus.test';
+
+/** An outbox of eng's that sends through `transport` and polls only when kicked. */
+const engOutbox = (transport: Pick<Transport, 'post'>, processId: string) =>
+  createOutbox({
+    sequelize: eng.sequelize,
+    models: eng.federationModels,
+    transport,
+    processId,
+    domain: 'eng.campus.test',
+    instance: processId,
+    logger: eng.logger,
+    pollMs: 60_000,
+  });
 const event = (n: number) => ({ type: 'typing', n }) as unknown as FederationEvent;
 
 // SQLite has one writer, so an outbox row cannot commit after a later one there; on MariaDB flushes and
@@ -43,16 +56,7 @@ describe.skipIf(testDialect === 'sqlite')('the outbox', () => {
         return { status: 200, body: {} } as FederationResponse;
       },
     };
-    const outbox = createOutbox({
-      sequelize: eng.sequelize,
-      models: eng.federationModels,
-      transport,
-      processId: 'outbox-test',
-      domain: 'eng.campus.test',
-      instance: 'outbox-test',
-      logger: eng.logger,
-      pollMs: 60_000,
-    });
+    const outbox = engOutbox(transport, 'outbox-test');
     await outbox.start();
     try {
       // A writer takes an id and has not committed yet; a later writer commits first.
@@ -87,16 +91,7 @@ describe('a transaction', () => {
         return { status: 200, body: {} } as FederationResponse;
       },
     };
-    const outbox = createOutbox({
-      sequelize: eng.sequelize,
-      models: eng.federationModels,
-      transport,
-      processId: 'outbox-bytes-test',
-      domain: 'eng.campus.test',
-      instance: 'outbox-bytes-test',
-      logger: eng.logger,
-      pollMs: 60_000,
-    });
+    const outbox = engOutbox(transport, 'outbox-bytes-test');
     await outbox.start();
     try {
       // 300 events of 40 kB: 12 MB in all, under 500 events.
