@@ -1,6 +1,9 @@
 import type { Entry } from './command.ts';
 
-/** Every command of `atrium`; modules load on demand so a quick command never pays for the HTTP stack. */
+/**
+ * Every command of `atrium`; modules load on demand so a quick command never pays for the HTTP stack.
+ * A group's summary names no subcommands: help lists them from the group itself (help.ts).
+ */
 export const COMMANDS: Record<string, Entry> = {
   migrate: {
     summary: "Apply pending database migrations (the gateway's, or a domain node's with --node)",
@@ -10,39 +13,39 @@ export const COMMANDS: Record<string, Entry> = {
     summary: 'Seed the demo campus (units, domains, users)',
     command: async () => (await import('./seed.ts')).seedCommand,
   },
-  units: { summary: 'Org units: add, list', group: async () => (await import('./units.ts')).unitCommands },
+  units: { summary: 'Org units', group: async () => (await import('./units.ts')).unitCommands },
   users: {
-    summary: 'Accounts: add, list, show, disable, enable, reset-password, reset-factors, import',
+    summary: 'Accounts',
     group: async () => (await import('./users.ts')).userCommands,
   },
   directories: {
-    summary: 'Campus directories (LDAP, Active Directory): add, list, show, update, remove, test, sync',
+    summary: 'Campus directories (LDAP, Active Directory)',
     group: async () => (await import('./directories.ts')).directoryCommands,
   },
   mfa: {
-    summary: 'Second-factor policy: require, unrequire, policy, passwordless',
+    summary: 'Second-factor policy',
     group: async () => (await import('./mfa.ts')).mfaCommands,
   },
   domains: {
-    summary: 'IM domain nodes and the federation policy: add, list, pin, unpin, allow, deny, policy',
+    summary: 'IM domain nodes and the federation policy',
     group: async () => (await import('./domains.ts')).domainCommands,
   },
   proxies: {
-    summary: 'Federation proxies: add, list',
+    summary: 'Federation proxies',
     group: async () => (await import('./proxies.ts')).proxyCommands,
   },
   apps: {
-    summary: 'Apps (OIDC clients, bots): add, list, show, update, disable, enable, delete, rotate-secret',
+    summary: 'Apps (OIDC clients, bots)',
     group: async () => (await import('./apps.ts')).appCommands,
   },
-  keys: { summary: 'Signing keys: rotate, list, retire', group: async () => (await import('./keys.ts')).keyCommands },
+  keys: { summary: 'Signing keys', group: async () => (await import('./keys.ts')).keyCommands },
   gateway: { summary: 'Run the gateway unit', command: async () => (await import('./gateway.ts')).gatewayCommand },
   node: {
-    summary: 'Run an IM domain node (--domain NAME); node keys: rotate, list',
+    summary: 'Run an IM domain node (--domain NAME)',
     command: async () => (await import('./node.ts')).nodeCommand,
     group: async () => ({
       keys: {
-        summary: "A domain node's signing keys: rotate, list",
+        summary: "A domain node's signing keys",
         group: (await import('./node-keys.ts')).nodeKeyCommands,
       },
     }),

@@ -29,8 +29,18 @@ export function synopsis(path: string, command: Command): string {
   return parts.join(' ');
 }
 
+/** A group's words, a subgroup's with its own (`rotate, list` or `keys (rotate, list)`), from the table itself. */
+export function groupWords(group: CommandGroup): string {
+  return Object.entries(group)
+    .map(([name, item]) => (isSubgroup(item) ? `${name} (${groupWords(item.group)})` : name))
+    .join(', ');
+}
+
 const groupRows = (group: CommandGroup) =>
-  Object.entries(group).map(([name, item]): [string, string] => [name, item.summary]);
+  Object.entries(group).map(([name, item]): [string, string] => [
+    name,
+    isSubgroup(item) ? `${item.summary}: ${groupWords(item.group)}` : item.summary,
+  ]);
 
 /** Help for one command; a command that also has subcommands (`atrium node`) lists them after its options. */
 export function commandHelp(path: string, command: Command, subcommands?: CommandGroup): string {
@@ -73,8 +83,15 @@ export function groupHelp(path: string, summary: string, group: CommandGroup): s
   ].join('\n');
 }
 
-export function topHelp(entries: Record<string, Entry>): string {
-  const rows = Object.entries(entries).map(([name, entry]): [string, string] => [name, entry.summary]);
+/** A top-level word's line: its summary, and for a group every word below it (loaded here, help being rare). */
+async function entryRow(name: string, entry: Entry): Promise<[string, string]> {
+  if (!entry.group) return [name, entry.summary];
+  const words = groupWords(await entry.group());
+  return [name, entry.command ? `${entry.summary}; also: ${words}` : `${entry.summary}: ${words}`];
+}
+
+export async function topHelp(entries: Record<string, Entry>): Promise<string> {
+  const rows = await Promise.all(Object.entries(entries).map(([name, entry]) => entryRow(name, entry)));
   return [
     'Usage: atrium COMMAND [ARGS] [--json]',
     '',
@@ -83,7 +100,7 @@ export function topHelp(entries: Record<string, Entry>): string {
     'Commands:',
     columns(rows),
     '',
-    'Run "atrium COMMAND --help" for its options.',
+    'Run "atrium COMMAND --help" (or "atrium help COMMAND") for its options.',
     FOOTER,
   ].join('\n');
 }

@@ -6,8 +6,16 @@ import { EXIT_OK, EXIT_USAGE, printOutput, reportError } from './output.ts';
 
 const GLOBAL_FLAGS = new Set(['--json', '--help', '-h']);
 
+/** `atrium help [COMMAND...]` is `atrium [COMMAND...] --help`. */
+function helpWord(argv: string[]): string[] {
+  const at = argv.findIndex((word) => !GLOBAL_FLAGS.has(word));
+  if (argv[at] !== 'help') return argv;
+  return [...argv.slice(0, at), ...argv.slice(at + 1), '--help'];
+}
+
 /** Runs one command line and returns the exit status. */
-export async function runCli(argv: string[], io: Io): Promise<number> {
+export async function runCli(words: string[], io: Io): Promise<number> {
+  const argv = helpWord(words);
   const beforeDashes = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
   const json = beforeDashes.includes('--json');
   const wantsHelp = beforeDashes.includes('--help') || beforeDashes.includes('-h');
@@ -57,7 +65,7 @@ async function resolveCommand(argv: string[], where: { path: string }): Promise<
 
   skipGlobals();
   const name = tokens.shift();
-  if (name === undefined) return { path: 'atrium', command: null, rest: [], help: topHelp(COMMANDS) };
+  if (name === undefined) return { path: 'atrium', command: null, rest: [], help: await topHelp(COMMANDS) };
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) throw new UsageError(`unknown command "${name}"`);
   let path = `atrium ${name}`;

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { inspectDatabase, jsonOf, runAtrium } from '../helpers/cli.ts';
 import { listDomains } from '../../gateway/domains/domains.ts';
+import { isSubgroup } from '../../cli/command.ts';
+import { COMMANDS } from '../../cli/commands.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -43,6 +45,27 @@ describe('atrium on a fresh database', () => {
     expect(command.stdout).toContain(
       'Usage: atrium users add USERNAME --name NAME --email EMAIL --unit PATH... --role ROLE... [--password-stdin]',
     );
+  });
+
+  it('lists every command of every group in the top help, which "atrium help" prints too', async () => {
+    const [top, help, helpAdd] = await Promise.all([
+      runAtrium(db, ['--help']),
+      runAtrium(db, ['help']),
+      runAtrium(db, ['help', 'users', 'add']),
+    ]);
+    const lines = new Map(top.stdout.split('\n').map((line) => [line.trim().split(/\s+/)[0]!, line.trim()] as const));
+    for (const [name, entry] of Object.entries(COMMANDS)) {
+      const line = lines.get(name);
+      expect(line, name).toBeDefined();
+      for (const [word, item] of Object.entries(entry.group ? await entry.group() : {})) {
+        expect(line, `${name} ${word}`).toMatch(new RegExp(`[:,] ${word}\\b`));
+        if (isSubgroup(item)) for (const sub of Object.keys(item.group)) expect(line).toContain(sub);
+      }
+    }
+    expect(lines.get('units')).toBe('units        Org units: add, rename, remove, list');
+    expect(help).toEqual(top);
+    expect(helpAdd.code).toBe(0);
+    expect(helpAdd.stdout).toMatch(/^Usage: atrium users add USERNAME /);
   });
 
   it('answers an unknown command, an unknown option or a missing argument with exit 2 and a pointer to --help', async () => {
