@@ -48,6 +48,21 @@ function saysNothingMore(fieldMessage: string, headline: string): boolean {
   return wordsOf(fieldMessage).every((word) => said.has(word));
 }
 
+/**
+ * A field as the operator typed it: an item of a list by its place (`roles.0` is "role 1",
+ * `redirectUris.1` "redirect URI 2"), not by the path of the use-case's input.
+ */
+export function fieldLabel(field: string): string {
+  return field.replace(/(?:^|\.)([A-Za-z]+)\.(\d+)(?=\.|$)/g, (whole, name: string, index: string) => {
+    const words = name
+      .replace(/([a-z])([A-Z])/g, '$1 $2')
+      .toLowerCase()
+      .replace(/s$/, '')
+      .replace(/\b(uri|url)\b/g, (w) => w.toUpperCase());
+    return `${whole.startsWith('.') ? ' ' : ''}${words} ${Number(index) + 1}`;
+  });
+}
+
 export type ErrorReport = { json: boolean; usage: string; debug: boolean };
 
 /** Prints one error (JSON on stdout under --json, a few lines on stderr otherwise) and returns the exit status. */
@@ -61,7 +76,7 @@ export function reportError(io: Io, error: unknown, report: ErrorReport): number
   }
   const lines = [`atrium: ${d.message}`];
   for (const [field, message] of Object.entries(d.fields ?? {}))
-    if (!saysNothingMore(message, d.message)) lines.push(`  ${field}: ${message}`);
+    if (!saysNothingMore(message, d.message)) lines.push(`  ${fieldLabel(field)}: ${message}`);
   if (error instanceof UsageError) lines.push(`Run "${report.usage} --help" for usage.`);
   if (d.code === 'internal' && report.debug && error instanceof Error && error.stack) lines.push(error.stack);
   io.stderr.write(`${lines.join('\n')}\n`);

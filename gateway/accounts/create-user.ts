@@ -10,6 +10,7 @@ import { setMemberships } from './memberships.ts';
 import { hashPassword } from './passwords.ts';
 import { addressNameProblem } from './reserved-names.ts';
 import { assertCovers, isFullAdmin } from './scope.ts';
+import { unitsByPaths } from './units.ts';
 import { newUserSchema, type NewUser } from './schemas.ts';
 
 export function assertMayGrant(ctx: GatewayContext, roles: Role[]): void {
@@ -59,12 +60,19 @@ export async function createUser(ctx: GatewayContext, input: unknown): Promise<U
 }
 
 /**
- * A form with a bad field also hears that its (valid) username or email is taken, rather than only after
- * the bad field is fixed.
+ * A form with a bad field also hears that its (valid) username or email is taken, or that a unit does
+ * not exist, rather than only after the bad field is fixed.
  */
 async function addClashes(ctx: GatewayContext, input: unknown, fields: FieldErrors): Promise<void> {
   const { shape } = newUserSchema;
   const given = (input ?? {}) as Record<string, unknown>;
+  const units = shape.units.safeParse(given.units);
+  if (units.success && !fields.units) {
+    await unitsByPaths(ctx, units.data).catch((error: unknown) => {
+      if (!(error instanceof ValidationError)) throw error;
+      fields.units = error.fields.units ?? error.message;
+    });
+  }
   for (const field of ['username', 'email'] as const) {
     const value = shape[field].safeParse(given[field]);
     if (fields[field] || !value.success) continue;

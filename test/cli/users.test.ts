@@ -252,6 +252,39 @@ describe('atrium users', () => {
     expect(await findUser('ghost')).toBeNull();
   });
 
+  it('reports every problem of a new user at once, naming a list item by its place', async () => {
+    const args = [
+      'users',
+      'add',
+      'zed',
+      '--name',
+      'Zed',
+      '--email',
+      'bad',
+      '--unit',
+      'campus/nope',
+      '--role',
+      'wizard',
+    ];
+    const [text, json] = await Promise.all([runAtrium(db, args), runAtrium(db, [...args, '--json'])]);
+    expect(text.code).toBe(2);
+    expect(text.stderr).toBe(
+      [
+        'atrium: Some fields are invalid',
+        '  email: not a valid email address',
+        '  role 1: one of student, staff, admin, unit-admin',
+        '  units: unknown unit campus/nope',
+        '',
+      ].join('\n'),
+    );
+    expect(jsonOf(json).error.fields).toEqual({
+      email: 'not a valid email address',
+      'roles.0': 'one of student, staff, admin, unit-admin',
+      units: 'unknown unit campus/nope',
+    });
+    expect(await findUser('zed')).toBeNull();
+  });
+
   it('lists, searches and pages users as text and as JSON', async () => {
     const [all, search, text, badPage] = await Promise.all([
       runAtrium(db, ['users', 'list', '--json']),

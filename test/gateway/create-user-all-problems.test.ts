@@ -49,4 +49,19 @@ describe('a new account with several problems', () => {
     });
     expect(await gateway.models.User.count({ where: { username: 'alice-two' } })).toBe(0);
   });
+
+  it('says at once that a unit does not exist, with the other problems', async () => {
+    const fields = await fieldsOf({
+      username: 'zed',
+      displayName: 'Zed',
+      email: 'bad',
+      units: ['campus/eng', 'campus/nope'],
+      roles: ['wizard'],
+    });
+    expect(fields).toEqual({
+      email: 'not a valid email address',
+      units: 'unknown unit campus/nope',
+      'roles.0': 'one of student, staff, admin, unit-admin',
+    });
+  });
 });
