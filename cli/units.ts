@@ -23,16 +23,18 @@ function tree(units: OrgUnit[]): string {
 
 export const unitCommands: CommandGroup = {
   add: {
-    summary: 'Adds an org unit under an existing parent (campus, campus/eng, campus/eng/cs, ...).',
+    summary:
+      'Adds an org unit under an existing parent (campus, campus/eng, campus/eng/cs, ...). Paths are lower case.',
     args: ['PATH'],
     options: {
       name: { type: 'string', value: 'NAME', required: true, help: 'display name, such as "College of Engineering"' },
     },
     async run(args, io) {
-      const unit = await withSession(io, ({ ctx }) =>
-        createUnit(ctx, { path: args.positionals[0], name: args.string('name') }),
-      );
-      return { json: presentUnit(unit), text: `Added unit ${unit.path} (${unit.name}).` };
+      const typed = args.positionals[0]!;
+      const unit = await withSession(io, ({ ctx }) => createUnit(ctx, { path: typed, name: args.string('name') }));
+      // Paths are lower case (every command takes them in any case): say so rather than change it unseen.
+      const lowered = typed.trim() === unit.path ? '' : `\nUnit paths are lower case: ${typed.trim()} is ${unit.path}.`;
+      return { json: presentUnit(unit), text: `Added unit ${unit.path} (${unit.name}).${lowered}` };
     },
   },
   rename: {

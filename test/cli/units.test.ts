@@ -51,4 +51,13 @@ describe('atrium units rename and remove', () => {
     expect(jsonOf(removed)).toEqual({ path: 'campus/eng/tpyo', name: 'Typo' });
     expect(await unitPaths()).not.toContain('campus/eng/tpyo');
   });
+
+  it('adds a unit typed in capitals under its lower-case path, and says so', async () => {
+    const added = await runAtrium(db, ['units', 'add', 'campus/eng/AI', '--name', 'AI Lab']);
+    expect(added.code).toBe(0);
+    expect(added.stdout).toBe(
+      'Added unit campus/eng/ai (AI Lab).\nUnit paths are lower case: campus/eng/AI is campus/eng/ai.\n',
+    );
+    expect(await unitPaths()).toContain('campus/eng/ai');
+  });
 });
