@@ -1,9 +1,11 @@
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { inspectDatabase, jsonOf, runAtrium } from '../helpers/cli.ts';
 import { listDomains } from '../../gateway/domains/domains.ts';
 import { isSubgroup } from '../../cli/command.ts';
 import { COMMANDS } from '../../cli/commands.ts';
+import { createTestDatabase as createNodeFolder, testDialect } from '../helpers/database.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -245,4 +247,42 @@ describe('atrium on a fresh database', () => {
     expect(unknownUnit.stderr).toBe('atrium: Unknown unit campus/none\n');
     expect((await counts()).domains).toBe(3);
   });
+
+  // A node's SQLite file is named after its domain: a misspelt domain would get a new, empty database.
+  it.skipIf(testDialect === 'mariadb')(
+    "makes a node's database only for a domain the gateway here registers, or with --new, and says it made one",
+    async () => {
+      const [typo, known] = await Promise.all([
+        runAtrium(db, ['migrate', '--node', 'eng.campus.tset']),
+        runAtrium(db, ['migrate', '--node', 'ai.campus.test']),
+      ]);
+      expect(typo.code).toBe(2);
+      expect(typo.stderr).toContain(
+        'has no domain eng.campus.tset (it has: ai.campus.test, arts.campus.test, eng.campus.test)',
+      );
+      expect(typo.stderr).toContain('pass --new to create');
+      expect(readdirSync(db.dataDir).filter((f) => f.includes('tset'))).toEqual([]);
+      expect(known.code).toBe(0);
+      expect(known.stdout).toMatch(/^Created a new database for ai\.campus\.test: .*node-ai\.campus\.test\.sqlite\.\n/);
+      const [again, partner] = await Promise.all([
+        runAtrium(db, ['migrate', '--node', 'ai.campus.test', '--json']),
+        runAtrium(db, ['migrate', '--node', 'partner.example.org', '--new', '--json']),
+      ]);
+      expect(jsonOf(again)).toMatchObject({ created: false, applied: [] });
+      expect(jsonOf(partner)).toMatchObject({
+        created: true,
+        database: expect.stringMatching(/partner\.example\.org/),
+      });
+      // With no gateway database beside it, the name cannot be checked: it is made, and the output says so.
+      const alone = await createNodeFolder('cli-node-alone');
+      try {
+        const made = await runAtrium(alone, ['migrate', '--node', 'solo.campus.test']);
+        expect(made.code).toBe(0);
+        expect(made.stdout).toContain('Created a new database for solo.campus.test:');
+        expect(made.stdout).toContain('no gateway database in');
+      } finally {
+        await alone.drop();
+      }
+    },
+  );
 });
