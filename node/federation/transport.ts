@@ -153,9 +153,15 @@ export function createTransport(options: {
     }
   }
 
-  /** An answer not shown to be the destination's: logged, and thrown as not received. */
+  /**
+   * An answer not shown to be the destination's: logged, and thrown as not received. An unsigned 5xx is
+   * what the way there says of a destination away or starting (a proxy's 502, a node's 503 before it
+   * serves): routine, so logged for debugging only; anything else unsigned, or a signature that does not
+   * verify, is worth a warning.
+   */
   function notReceived(sent: Sent, error: AnswerSignatureError): AnswerSignatureError {
-    options.logger.warn(
+    const routine = error.code === 'peer_answer_unsigned' && sent.response.status >= 500;
+    options.logger[routine ? 'debug' : 'warn'](
       { destination: sent.destination, path: sent.path, status: sent.response.status, code: error.code, err: error },
       "an answer not shown to be its destination's was taken as not received",
     );
