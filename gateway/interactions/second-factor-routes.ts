@@ -41,6 +41,12 @@ export function pendingSignIn(details: Details): PendingSignIn | null {
   return pending && typeof pending.accountId === 'string' ? pending : null;
 }
 
+/** The person a pending sign-in is for, while still active: one disabled since the password step is not. */
+export async function pendingPerson(ctx: GatewayContext, pending: PendingSignIn): Promise<User | null> {
+  const user = await ctx.models.User.findByPk(pending.accountId);
+  return user && user.status === 'active' ? user : null;
+}
+
 const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
 // The authenticator secret shown at this sign-in is confirmed at this sign-in only.
 
@@ -211,8 +217,8 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
     deps.csrf.check,
     at('enrol', async (req, res, details, pending) => {
       const ctx = deps.context(req);
-      const user = await ctx.models.User.findByPk(pending.accountId);
-      if (!user || user.status !== 'active') return res.redirect(303, `/interaction/${details.uid}`);
+      const user = await pendingPerson(ctx, pending);
+      if (!user) return res.redirect(303, `/interaction/${details.uid}`);
       let codes: string[];
       try {
         codes = await confirmTotpEnrolment(ctx, deps.totp, user, code(req), interactionBinding(details));

@@ -2,6 +2,7 @@ import express, { Router, type RequestHandler } from 'express';
 import { isAppError } from '../../../core/errors.ts';
 import { AccountDisabledError } from '../../accounts/authenticate.ts';
 import {
+  pendingPerson,
   pendingSignIn,
   renderPendingStep,
   showEnrolled,
@@ -35,8 +36,8 @@ export function passkeyEnrolmentRoutes(
       const details = await deps.provider().interactionDetails(req, res);
       const pending = pendingSignIn(details);
       if (details.prompt.name !== 'login' || pending?.step !== 'enrol') throw new PasskeyChallengeError();
-      const user = await ctx.models.User.findByPk(pending.accountId);
-      if (!user || user.status !== 'active') throw new AccountDisabledError();
+      const user = await pendingPerson(ctx, pending);
+      if (!user) throw new AccountDisabledError();
       return beginPasskeyRegistration(ctx, deps.passkeys, user, interactionBinding(details));
     }),
   );
@@ -48,8 +49,8 @@ export function passkeyEnrolmentRoutes(
       if (details.prompt.name !== 'login' || pending?.step !== 'enrol')
         return res.redirect(303, `/interaction/${details.uid}`);
       const ctx = deps.context(req);
-      const user = await ctx.models.User.findByPk(pending.accountId);
-      if (!user || user.status !== 'active') return res.redirect(303, `/interaction/${details.uid}`);
+      const user = await pendingPerson(ctx, pending);
+      if (!user) return res.redirect(303, `/interaction/${details.uid}`);
       const body = req.body as Record<string, unknown>;
       let registered: RegisteredPasskey;
       try {

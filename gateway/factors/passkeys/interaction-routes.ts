@@ -3,7 +3,12 @@ import type Provider from 'oidc-provider';
 import { isAppError } from '../../../core/errors.ts';
 import { setRetryAfter } from '../../../core/retry-after.ts';
 import { AccountDisabledError } from '../../accounts/authenticate.ts';
-import { pendingSignIn, renderPendingStep, type SecondFactorDeps } from '../../interactions/second-factor-routes.ts';
+import {
+  pendingPerson,
+  pendingSignIn,
+  renderPendingStep,
+  type SecondFactorDeps,
+} from '../../interactions/second-factor-routes.ts';
 import { MFA_ACR } from '../acr.ts';
 import { PASSKEY_AS_SECOND_FACTOR_AMR, PASSWORDLESS_AMR } from './amr.ts';
 import { beginPasskeyAssertion, verifyPasskeyAssertion } from './assertion.ts';
@@ -52,8 +57,8 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
       const details = await deps.provider().interactionDetails(req, res);
       const pending = pendingSignIn(details);
       if (details.prompt.name === 'login' && pending?.step === 'code') {
-        const user = await ctx.models.User.findByPk(pending.accountId);
-        if (!user || user.status !== 'active') throw new AccountDisabledError();
+        const user = await pendingPerson(ctx, pending);
+        if (!user) throw new AccountDisabledError();
         return beginPasskeyAssertion(ctx, deps.passkeys, interactionBinding(details), 'second-factor', user);
       }
       if (details.prompt.name !== 'login' || pending) throw new PasswordlessOffError();
