@@ -74,7 +74,12 @@ export async function listAuditEvents(ctx: GatewayContext, query: unknown): Prom
   const [{ rows, count }, actions] = await Promise.all([
     AuditEvent.findAndCountAll({
       where: { [Op.and]: where },
-      order: [['id', 'DESC']],
+      // Newest first by when it happened: an entry may be written after a later one (its writer waited
+      // for another's transaction), so the order of ids is not quite the order of times.
+      order: [
+        ['at', 'DESC'],
+        ['id', 'DESC'],
+      ],
       limit: pageSize,
       offset: (page - 1) * pageSize,
       transaction: ctx.tx,

@@ -60,7 +60,7 @@ describe('errors whose field detail repeats the headline', () => {
       ...['--unit', 'campus/eng', '--role', 'wizard'],
     ]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^atrium: Some fields are invalid\n {2}roles\.0: one of student, staff/);
+    expect(result.stderr).toMatch(/^atrium: Some fields are invalid\n {2}role 1: one of student, staff/);
   });
 });
 
