@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserAgent, filledFormWithAction, submitFilled, type Page } from '../helpers/browser-agent.ts';
+import { BrowserAgent, filledFormWithAction, mainText, submitFilled, type Page } from '../helpers/browser-agent.ts';
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import {
   group,
@@ -25,21 +25,6 @@ let admin: BrowserAgent;
 
 const url = (path: string) => `${gateway.issuer}${path}`;
 const open = (agent: BrowserAgent, path: string) => agent.navigate(url(path));
-
-/** What a person reads in the page's main part. */
-function mainText(page: Page): string {
-  const main = /<main[^>]*>([\s\S]*)<\/main>/.exec(page.html)?.[1] ?? page.html;
-  return main
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/&quot;/g, '"')
-    .replace(/&#x27;|&#39;/g, "'")
-    .replace(/&#x3D;/g, '=')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
 
 const directoryRow = () => gateway.models.Directory.findOne({ where: { name: 'library-ldap' } });
 

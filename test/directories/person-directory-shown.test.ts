@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listUsers } from '../../gateway/accounts/list-users.ts';
-import type { BrowserAgent, Page } from '../helpers/browser-agent.ts';
+import { mainText, type BrowserAgent, type Page } from '../helpers/browser-agent.ts';
 import { jsonOf, runAtrium } from '../helpers/cli.ts';
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { entry, inetOrgPerson, ouLdif, PEOPLE, personDn, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
@@ -26,21 +26,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const url = (path: string) => `${gateway.issuer}${path}`;
 const open = (agent: BrowserAgent, path: string) => agent.navigate(url(path));
 const atrium = (...args: string[]) => runAtrium(gateway.db, args);
-
-/** What a person reads in the page's main part. */
-function mainText(page: Page): string {
-  const main = /<main[^>]*>([\s\S]*)<\/main>/.exec(page.html)?.[1] ?? page.html;
-  return main
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/&quot;/g, '"')
-    .replace(/&#x27;|&#39;/g, "'")
-    .replace(/&#x3D;/g, '=')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
 
 /** The row of the console's user list that links to this person. */
 function rowOf(page: Page, username: string): string {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operator } from '../../gateway/context.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { updateDomain } from '../../gateway/domains/domains.ts';
-import type { BrowserAgent, Page } from '../helpers/browser-agent.ts';
+import { htmlText, type BrowserAgent, type Page } from '../helpers/browser-agent.ts';
 import { addPerson, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
 let gateway: TestGateway;
@@ -16,22 +16,10 @@ const url = (path: string) => `${gateway.issuer}${path}`;
 const open = (path: string) => admin.navigate(url(path));
 const operatorCtx = () => ({ ...gateway.context(null), actor: operator('test') });
 
-const decode = (html: string) =>
-  html
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/&quot;/g, '"')
-    .replace(/&#x27;|&#39;/g, "'")
-    .replace(/&#x3D;/g, '=')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ')
-    .trim();
-
 /** The log's rows as a person reads them, each without the recorded JSON behind its toggle. */
 const rows = (page: Page) =>
   [...page.html.matchAll(/<tr>\s*<td>([\s\S]*?)<\/tr>/g)].map((m) =>
-    decode(m[1]!.replace(/<details>[\s\S]*?<\/details>/g, '')),
+    htmlText(m[1]!.replace(/<details>[\s\S]*?<\/details>/g, '')),
   );
 
 beforeAll(async () => {

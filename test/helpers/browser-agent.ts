@@ -215,3 +215,22 @@ export async function signInThrough(
   }
   return page;
 }
+
+/** What a person reads of some HTML: its text, entities decoded (`&amp;` last), white space as one space. */
+export function htmlText(html: string): string {
+  return html
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&quot;/g, '"')
+    .replace(/&#x27;|&#39;/g, "'")
+    .replace(/&#x3D;/g, '=')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** What a person reads in the page's main part. */
+export function mainText(page: Page): string {
+  return htmlText(/<main[^>]*>([\s\S]*)<\/main>/.exec(page.html)?.[1] ?? page.html);
+}
