@@ -21,7 +21,7 @@ import { domainRoutes } from './routes/domains.ts';
 import { directoryRoutes } from './routes/directories.ts';
 import { bindPasswordSealer } from '../directories/secrets.ts';
 import { federationRoutes } from './routes/federation.ts';
-import { SESSION_COOKIE, sessionRoutes } from './routes/session.ts';
+import { consoleCookie, sessionRoutes } from './routes/session.ts';
 import { unitRoutes } from './routes/units.ts';
 import { userRoutes } from './routes/users.ts';
 import { DatabaseSessionStore } from './session-store.ts';
@@ -64,13 +64,13 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   });
   router.use(
     session({
-      name: SESSION_COOKIE,
+      name: consoleCookie(secure).name,
       secret: deps.config.cookieKeys,
       store: new DatabaseSessionStore(deps.models.WebSession, { ttlSeconds }),
       resave: false,
       saveUninitialized: false,
       unset: 'destroy',
-      cookie: { httpOnly: true, sameSite: 'lax', secure, path: '/admin', maxAge: ttlSeconds * 1000 },
+      cookie: { httpOnly: true, sameSite: 'lax', secure, path: consoleCookie(secure).path, maxAge: ttlSeconds * 1000 },
     }),
   );
   router.use(auth.passport.initialize());

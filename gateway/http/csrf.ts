@@ -1,14 +1,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { AppError } from '../../core/errors.ts';
+import { hostCookieName } from './host-cookies.ts';
 
-/**
- * Over https the cookie is `__Host-` prefixed: a browser then takes it only from this very host, never from
- * a sibling (a campus's `www.` or a student's pages under the same domain are the same *site*, so SameSite
- * does not stop their forms, and without the prefix they could set their own cookie, with the token they
- * got for it here, in a visitor's browser). A plain-http demo cannot use the prefix.
- */
-export const csrfCookieName = (secure: boolean) => (secure ? '__Host-atrium.csrf' : 'atrium.csrf');
+/** Host-only over https (host-cookies.ts): a sibling host could otherwise set a token it got here. */
+export const csrfCookieName = (secure: boolean) => hostCookieName('atrium.csrf', secure);
 
 export class CsrfError extends AppError {
   constructor() {

@@ -27,6 +27,7 @@ import { ACR_VALUES, asksForSecondFactor, MFA_ACR } from '../factors/acr.ts';
 import { PORTAL_CLIENT_ID } from '../portal/portal-client.ts';
 import { isOwnSignOutState, sessionBinding } from './own-sign-out.ts';
 import { CONSOLE_CLIENT_ID } from '../admin/console-client.ts';
+import { hostCookieName } from '../http/host-cookies.ts';
 
 const OWN_CLIENTS = new Set([PORTAL_CLIENT_ID, CONSOLE_CLIENT_ID]);
 
@@ -126,6 +127,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
 function cookieSettings(config: GatewayConfig, secure: boolean): Configuration['cookies'] {
   return {
     keys: config.cookieKeys,
+    // The sign-in session is host-only over https (http/host-cookies.ts): a sibling host could otherwise
+    // plant a session of its own. The interaction cookies live under their own paths, which `__Host-` forbids.
+    names: {
+      session: hostCookieName('_session', secure),
+      interaction: '_interaction',
+      resume: '_interaction_resume',
+    },
     long: { signed: true, secure, sameSite: 'lax' },
     short: { signed: true, secure, sameSite: 'lax' },
   };

@@ -27,8 +27,11 @@ import { accountAppsRoutes } from './routes/account-apps.ts';
 import type { PasskeyPageScript } from '../factors/passkeys/page-script.ts';
 import type { PasskeyDeps } from '../factors/passkeys/relying-party.ts';
 import { saveSessionBeforeRedirect } from '../http/save-session-before-redirect.ts';
+import { hostCookieName } from '../http/host-cookies.ts';
 
+/** The portal's session cookie over plain http; over https it is host-only (`portalCookieName`). */
 export const PORTAL_COOKIE = 'atrium.portal';
+export const portalCookieName = (secure: boolean) => hostCookieName(PORTAL_COOKIE, secure);
 
 declare module 'express-session' {
   interface SessionData {
@@ -81,7 +84,7 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
 
   const sessions = [
     session({
-      name: PORTAL_COOKIE,
+      name: portalCookieName(secure),
       secret: deps.config.cookieKeys,
       store: new DatabaseSessionStore(deps.models.WebSession, { ttlSeconds }),
       genid: (req) => tagging.genid(req as Request),
@@ -104,7 +107,7 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
       .then((url) => withOwnSignOutState(url, idToken, PORTAL_CLIENT_ID, deps.config.secretKey))
       .catch(() => '/portal/signed-out');
     await destroySession(req);
-    res.clearCookie(PORTAL_COOKIE, cookie);
+    res.clearCookie(portalCookieName(secure), cookie);
     return target;
   }
 

@@ -8,8 +8,13 @@ import { STRATEGY, type ConsoleAuth, type Refusal, type SignedIn } from '../sign
 import { CONSOLE_CLIENT_ID } from '../console-client.ts';
 import { withOwnSignOutState } from '../../oidc/own-sign-out.ts';
 import { wasCancelled } from '../../interactions/cancelled.ts';
+import { hostCookieName, hostCookiePath } from '../../http/host-cookies.ts';
 
-export const SESSION_COOKIE = 'atrium.admin';
+/** The console's session cookie: host-only over https (http/host-cookies.ts), under /admin over plain http. */
+export const consoleCookie = (secure: boolean) => ({
+  name: hostCookieName('atrium.admin', secure),
+  path: hostCookiePath('/admin', secure),
+});
 const CANCELLED = 'You cancelled signing in.';
 
 class SignInUnavailableError extends AppError {
@@ -94,7 +99,8 @@ export function sessionRoutes(
       .then((url) => withOwnSignOutState(url, idToken, CONSOLE_CLIENT_ID, secretKey))
       .catch(() => '/admin/signed-out');
     await destroySession(req);
-    res.clearCookie(SESSION_COOKIE, { path: '/admin', httpOnly: true, sameSite: 'lax', secure: cookie.secure });
+    const { name, path } = consoleCookie(cookie.secure);
+    res.clearCookie(name, { path, httpOnly: true, sameSite: 'lax', secure: cookie.secure });
     res.redirect(303, target);
   });
 
