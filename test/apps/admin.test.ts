@@ -317,7 +317,7 @@ describe("the admin console's Apps pages", () => {
     expect(await gateway.models.App.count({ where: { name: 'Lines' } })).toBe(0);
   });
 
-  it('edits, disables and deletes an app (deletion needs its slug typed)', async () => {
+  it('edits, disables (asking first) and deletes an app (deletion needs its slug typed)', async () => {
     const page = await admin.navigate(url('/admin/apps/leave-requests'));
     const saved = await submitFilled(admin, page, filledFormWithAction(page, '/admin/apps/leave-requests'), {
       description: 'Ask for leave',
@@ -327,12 +327,24 @@ describe("the admin console's Apps pages", () => {
       'Ask for leave',
     );
 
-    const disabled = await submitFilled(
-      admin,
-      saved,
-      filledFormWithAction(saved, '/admin/apps/leave-requests/disable'),
+    // Disabling ends everyone's use of it at once: the page says so, and asks first.
+    expect(mainText(saved)).toContain(
+      'Disabling Leave <Requests> stops it for everyone at once: nobody can sign in to it, it gets no new or refreshed tokens',
     );
+    const disableForm = filledFormWithAction(saved, '/admin/apps/leave-requests/disable');
+    const unticked = await submitFilled(admin, saved, disableForm);
+    expect(unticked.status).toBe(400);
+    expect(/id="disable-error">([^<]*)</.exec(unticked.html)?.[1]).toBe(
+      'Tick “I understand” to disable Leave &lt;Requests&gt;. It was not disabled.',
+    );
+    expect(unticked.html).toMatch(/id="disable-understood"[^>]* aria-invalid="true" autofocus>/);
+    expect((await gateway.models.App.findOne({ where: { slug: 'leave-requests' } }))!.disabled).toBe(false);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'app.disable', target: 'leave-requests' } })).toBe(
+      0,
+    );
+    const disabled = await submitFilled(admin, saved, disableForm, { understood: 'yes' });
     expect(mainText(disabled)).toContain('Disabled Leave <Requests>');
+    expect((await gateway.models.App.findOne({ where: { slug: 'leave-requests' } }))!.disabled).toBe(true);
     const rotated = await submitFilled(
       admin,
       disabled,

@@ -13,6 +13,7 @@ import { ROLES } from '../../models/index.ts';
 import { bodyOf, formBody, formFailure, list, text, type Body, type FormFailure } from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
+import { NotUnderstoodError } from '../../factors/errors.ts';
 import { appSecretRoutes, showSecretsOnce, type AppSealers } from './app-secrets.ts';
 
 /** The form's fields as the use-cases take them; an empty optional field is left out (new) or cleared (edit). */
@@ -130,6 +131,7 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
     app: PresentedApp | null,
     values: Record<string, unknown>,
     failure?: FormFailure & { lineErrors?: LineErrors },
+    disableError?: string,
   ) {
     const ctx = kit.context(req);
     const campusWide = isFullAdmin(ctx.actor);
@@ -150,8 +152,9 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
         errors: failure?.errors ?? {},
         lineErrors: failure?.lineErrors ?? {},
         notice: failure?.notice,
+        disableError,
       },
-      failure?.status,
+      disableError ? 400 : failure?.status,
     );
   }
 
@@ -214,7 +217,13 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
     ['enable', false],
   ] as const) {
     router.post(`/apps/:slug/${action}`, formBody, kit.csrf.check, async (req, res) => {
-      const app = await setAppDisabled(kit.context(req), String(req.params.slug), disabled);
+      const stored = await getApp(kit.context(req), String(req.params.slug));
+      // Disabling ends everyone's use of the app at once: only with the box beside the button ticked.
+      if (disabled && !stored.disabled && text(bodyOf(req), 'understood') !== 'yes') {
+        const refusal = new NotUnderstoodError(`disable ${stored.name}`, 'It was not disabled.');
+        return renderForm(req, res, stored, storedValues(stored), undefined, formFailure(refusal).notice);
+      }
+      const app = await setAppDisabled(kit.context(req), stored.slug, disabled);
       setFlash(
         req,
         disabled
