@@ -173,7 +173,7 @@ describe('removing a unit', () => {
 });
 
 describe('the console units page', () => {
-  it('renames and removes a unit through its forms', async () => {
+  it('renames and removes a unit through its forms, asking before it removes', async () => {
     await units('campus/console-typo');
     const page = await open(admin, '/admin/units');
     expect(page.html).toContain('href="/admin/units?unit=campus/console-typo#change-unit"');
@@ -186,7 +186,19 @@ describe('the console units page', () => {
     expect(renamed.html).toContain('<strong>Console Lab</strong> <code>campus/console-typo</code>');
 
     const again = await open(admin, '/admin/units?unit=campus/console-typo');
-    const removed = await submitFilled(admin, again, filledFormWithAction(again, '/admin/units/remove'));
+    // Removing is for good: the page says what it does and asks first; unticked, nothing is removed.
+    expect(readable(again)).toContain(
+      'Removing Console Lab deletes campus/console-typo from the tree for good. Only a unit nothing uses can go',
+    );
+    const remove = filledFormWithAction(again, '/admin/units/remove');
+    const unticked = await submitFilled(admin, again, remove);
+    expect(unticked.status).toBe(400);
+    expect(/id="remove-error">([^<]*)</.exec(unticked.html)?.[1]).toBe(
+      'Tick “I understand” to remove campus/console-typo. Nothing was removed.',
+    );
+    expect(unticked.html).toMatch(/id="remove-understood"[^>]* aria-invalid="true" autofocus>/);
+    expect(await unitNamed('campus/console-typo')).not.toBeNull();
+    const removed = await submitFilled(admin, unticked, remove, { understood: 'yes' });
     expect(readable(removed)).toContain('Removed Console Lab (campus/console-typo).');
     expect(removed.html).not.toContain('<code>campus/console-typo</code>');
     expect(await unitNamed('campus/console-typo')).toBeNull();
@@ -194,7 +206,9 @@ describe('the console units page', () => {
 
   it('says what still uses a unit and keeps it', async () => {
     const page = await open(admin, '/admin/units?unit=campus/arts/music');
-    const refused = await submitFilled(admin, page, filledFormWithAction(page, '/admin/units/remove'));
+    const refused = await submitFilled(admin, page, filledFormWithAction(page, '/admin/units/remove'), {
+      understood: 'yes',
+    });
     expect(refused.status).toBe(409);
     expect(readable(refused)).toContain('Unit campus/arts/music is still in use: 1 member: carol (primary unit)');
     expect(await unitNamed('campus/arts/music')).not.toBeNull();
@@ -217,6 +231,7 @@ describe('the console units page', () => {
     expect(page.html).not.toContain('href="/admin/units?unit=campus/eng#change-unit"');
     const chosen = await open(engAdmin, '/admin/units?unit=campus/eng/console-spare');
     const form = filledFormWithAction(chosen, '/admin/units/remove');
+    form.entries.push(['understood', 'yes']);
     const outside = await submitFilled(engAdmin, chosen, form, { unit: 'campus/arts/console-spare' });
     expect(outside.status).toBe(403);
     expect(await unitNamed('campus/arts/console-spare')).not.toBeNull();

@@ -8,6 +8,7 @@ import { domainsServing } from '../../domains/domains.ts';
 import { bodyOf, formBody, formFailure, text, type FormFailure } from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
+import { NotUnderstoodError } from '../../factors/errors.ts';
 
 /** Values of the add form and of the rename/remove form of one unit (`unit`, chosen by ?unit=PATH). */
 type Values = Record<string, string>;
@@ -99,6 +100,11 @@ export function unitRoutes(kit: ConsoleKit): Router {
 
   router.post('/units/remove', formBody, kit.csrf.check, async (req, res) => {
     const values = { unit: text(bodyOf(req), 'unit') };
+    // A unit removed is gone for good: only with the box beside the button ticked.
+    if (text(bodyOf(req), 'understood') !== 'yes') {
+      const { notice } = formFailure(new NotUnderstoodError(`remove ${values.unit}`));
+      return renderUnits(req, res, values, { status: 400, errors: { understood: notice }, notice: '' });
+    }
     try {
       const removed = await removeUnit(kit.context(req), values.unit);
       setFlash(req, `Removed ${removed.name} (${removed.path}).`);
