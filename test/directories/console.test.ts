@@ -281,29 +281,35 @@ describe('the Directories page', () => {
     }
   });
 
-  it('removes a directory with people only when told to disable them, and then disables them', async () => {
+  it('removes a directory with people only when told what it does to them, and then disables them', async () => {
     const page = await open(admin, '/admin/directories/library-ldap');
-    // Refused, it says so on the page it redirects to, in the console's words: a reload removes nothing.
-    const refused = await submitFilled(
-      admin,
-      page,
-      filledFormWithAction(page, '/admin/directories/library-ldap/remove'),
+    expect(mainText(page)).toContain(
+      'Its 2 people sign in with its passwords. Removing it disables each of them at once: every session of theirs ends',
     );
+    expect(mainText(page)).toContain('I understand: its 2 people are disabled and signed out everywhere at once.');
+    const form = filledFormWithAction(page, '/admin/directories/library-ldap/remove');
+    // Unticked, it says so on the page it redirects to, beside the box: a reload removes nothing.
+    const unticked = await submitFilled(admin, page, form);
+    expect(unticked.url).toBe(url('/admin/directories/library-ldap#remove-heading'));
+    expect(/id="removal-notice">([^<]*)</.exec(unticked.html)?.[1]).toBe(
+      'Tick “I understand” to remove directory library-ldap. Nothing was removed.',
+    );
+    expect(unticked.html).toMatch(/id="remove-understood"[^>]* aria-invalid="true" autofocus>/);
+    expect(mainText(await open(admin, '/admin/directories/library-ldap'))).not.toContain('Tick “I understand”');
+    expect(await directoryRow()).not.toBeNull();
+    expect((await gateway.models.User.findOne({ where: { username: 'una' } }))!.status).toBe('active');
+
+    // Ticked on a page that showed nobody (a sync brought them in since): refused, in the console's words.
+    const refused = await submitFilled(admin, page, form, { understood: 'yes', disablePeople: [] });
     expect(refused.url).toBe(url('/admin/directories/library-ldap#remove-heading'));
     expect(mainText(refused)).toContain(
       'Directory library-ldap still has 2 people, who could not sign in without it; ' +
-        'tick "Disable its people" and remove it again to disable them',
+        'see below what removing it does to them, and tick “I understand” again to remove it',
     );
     expect(mainText(refused)).not.toContain('--disable-people');
-    expect(mainText(await open(admin, '/admin/directories/library-ldap'))).not.toContain('still has 2 people');
     expect(await directoryRow()).not.toBeNull();
 
-    const removed = await submitFilled(
-      admin,
-      page,
-      filledFormWithAction(page, '/admin/directories/library-ldap/remove'),
-      { disablePeople: 'on' },
-    );
+    const removed = await submitFilled(admin, page, form, { understood: 'yes' });
     expect(removed.url).toBe(url('/admin/directories'));
     expect(mainText(removed)).toContain('Removed directory library-ldap; disabled 2 of its people.');
     expect(await directoryRow()).toBeNull();
@@ -321,6 +327,8 @@ describe('the Directories page', () => {
       `the directory at 127.0.0.1:${new URL(ldap.url).port} does not offer StartTLS: use an ldaps:// URL, or ` +
       'set StartTLS to "no" only for a directory on this machine';
     const page = await open(admin, '/admin/directories/tls-less');
+    // A directory nobody came from yet says so where it is removed.
+    expect(mainText(page)).toContain('I understand: directory tls-less is removed for good.');
     const tested = await submitFilled(admin, page, filledFormWithAction(page, '/admin/directories/tls-less/test'));
     expect(mainText(tested)).toContain(plain);
     expect(mainText(tested)).not.toMatch(/ProtocolError|Code: 0x|--starttls/);

@@ -19,6 +19,7 @@ import { inConsoleWords } from '../console-words.ts';
 import { bodyOf, formBody, formFailure, list, text, type Body, type FormFailure } from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
+import { NotUnderstoodError } from '../../factors/errors.ts';
 
 /** How long the "Sync now" button waits for the report; a longer sync goes on, and its report shows on the page later. */
 const SYNC_WAIT_MS = 20_000;
@@ -108,8 +109,11 @@ export function reportView(report: SyncReport | null) {
 
 const pagePath = (name: string) => `/admin/directories/${encodeURIComponent(name)}`;
 
-/** What a refused button (sync, remove) left for the directory's page after its redirect. */
-type Refused = { syncNotice?: string; removal?: string };
+/**
+ * What a refused button (sync, remove) left for the directory's page after its redirect; `removalUnticked`
+ * when the removal was asked for without its "I understand" box.
+ */
+type Refused = { syncNotice?: string; removal?: string; removalUnticked?: boolean };
 
 /**
  * A refused sync or removal is said on the directory's page after a redirect, like a done one, so that a
@@ -147,6 +151,7 @@ function formRenderer(kit: ConsoleKit) {
         test: extra.test && { ...extra.test, problem: extra.test.problem && inConsoleWords(extra.test.problem) },
         syncNotice: extra.syncNotice,
         removal: extra.removal,
+        removalUnticked: extra.removalUnticked,
         relink: extra.relink && { ...extra.relink, error: inConsoleWords(extra.relink.error) },
         presets: PRESETS,
         roles: ROLES,
@@ -304,6 +309,12 @@ function personAndRemovalRoutes(
   router.post('/directories/:name/remove', formBody, kit.csrf.check, async (req, res) => {
     const name = String(req.params.name);
     const body = bodyOf(req);
+    // Removing it is for good, and may disable its people: only with the box beside the button ticked.
+    if (text(body, 'understood') !== 'yes') {
+      const directory = await showDirectory(kit.context(req), name);
+      const { notice } = formFailure(new NotUnderstoodError(`remove directory ${directory.name}`));
+      return refusedOnPage(req, res, directory.name, { removal: notice, removalUnticked: true }, 'remove-heading');
+    }
     try {
       const removed = await removeDirectory(kit.context(req), name, {
         disablePeople: text(body, 'disablePeople') === 'on',
@@ -319,7 +330,7 @@ function personAndRemovalRoutes(
           ? new DirectoryHasPeopleError(
               error.directory,
               error.people,
-              'tick "Disable its people" and remove it again to disable them',
+              'see below what removing it does to them, and tick “I understand” again to remove it',
             )
           : error;
       const directory = await showDirectory(kit.context(req), name);
