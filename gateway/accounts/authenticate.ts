@@ -145,8 +145,7 @@ export async function authenticate(
   // cannot answer judged nothing: its error is shown and audited, and no failure is counted.
   let right: boolean;
   try {
-    right =
-      (await policy.directoryPassword?.(ctx, user, password)) ?? (await verifyPassword(user.passwordHash, password));
+    right = await passwordIsTheirs(ctx, user, password, policy);
   } catch (error) {
     throw await failed(error, fail);
   }
@@ -155,6 +154,20 @@ export async function authenticate(
     throw await fail(new InvalidCredentialsError(), 'wrong_password');
   }
   return signedIn(ctx, user, directoryName ? id : null, fail);
+}
+
+/**
+ * Whether the password is the person's: by a bind at their directory, or against their own hash (none for
+ * someone without a local password). A refusal costs one argon2id verification either way, as a name no
+ * account has does (unknownName): a directory that refuses without a bind (an empty password, an entry it
+ * no longer has), or a bind quicker than a hash, would otherwise tell by the time of the answer that the
+ * name is someone's.
+ */
+async function passwordIsTheirs(ctx: GatewayContext, user: User, password: string, policy: LoginPolicy) {
+  const byDirectory = await policy.directoryPassword?.(ctx, user, password);
+  if (byDirectory === undefined || byDirectory === null) return verifyPassword(user.passwordHash, password);
+  if (!byDirectory) await verifyPassword(null, password);
+  return byDirectory;
 }
 
 /**
@@ -184,11 +197,13 @@ async function unknownName(ctx: GatewayContext, id: string, password: string, po
   const as = person && person.username !== id ? failure(ctx, id, person.username) : fail;
   if (outcome.kind === 'signed_in') return signedIn(ctx, outcome.person, as === fail ? null : id, as);
   if (outcome.kind === 'locked') throw await as(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+  // Refused: nobody has the name, or their directory did not take the password (which a bind told, quicker
+  // than a hash). Either costs what a wrong password for an account here costs, so neither tells who exists.
+  await verifyPassword(null, password);
   if (outcome.kind === 'wrong_password' && outcome.person) {
     await countFailure(ctx, outcome.person, policy);
     throw await as(new InvalidCredentialsError(), 'wrong_password');
   }
-  if (outcome.kind === 'nobody') await verifyPassword(null, password);
   await policy.identifierLimiter.hit(id);
   throw await fail(new InvalidCredentialsError(), outcome.kind === 'nobody' ? 'unknown_account' : 'wrong_password');
 }

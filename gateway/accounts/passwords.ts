@@ -1,4 +1,5 @@
 import { hash, verify, type Algorithm, type Options } from '@node-rs/argon2';
+import { Counter } from 'prom-client';
 
 /**
  * argon2id with 19 MiB of memory, 2 passes, 1 lane: the second of the equally strong settings in OWASP's
@@ -20,9 +21,25 @@ export function hashPassword(password: string): Promise<string> {
   return hash(password, PASSWORD_HASHING);
 }
 
+/**
+ * The argon2id verifications this process made, a sign-in's main cost: one for a password checked against
+ * an account's hash, and one stand-in for every other refused sign-in (accounts/authenticate.ts). Registered
+ * on the gateway's /metrics; it counts for the whole process, which all of its verifications share.
+ */
+export const passwordVerifications = new Counter({
+  name: 'atrium_password_verifications_total',
+  help: 'argon2id password verifications (sign-ins, refused ones alike, and password confirmations)',
+  registers: [],
+});
+
+/**
+ * Whether the password is the one `passwordHash` was made from. Without a hash (no account, no local
+ * password, or a refusal made elsewhere) every password is refused after the same work as a real check,
+ * against a hash made once with PASSWORD_HASHING, so that the time of the answer tells nothing.
+ */
 export async function verifyPassword(passwordHash: string | null, password: string): Promise<boolean> {
+  passwordVerifications.inc();
   if (!passwordHash) {
-    // Spend the same time as a real check, so a missing account cannot be told apart by timing.
     await verify(await dummyHash, password).catch(() => false);
     return false;
   }

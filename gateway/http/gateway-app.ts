@@ -9,6 +9,7 @@ import type { Logger } from '../../core/logger.ts';
 import { createMetrics } from '../../core/metrics.ts';
 import type { Sealer } from '../../core/seal.ts';
 import type { LoginPolicy } from '../accounts/authenticate.ts';
+import { passwordVerifications } from '../accounts/passwords.ts';
 import { adminConsole } from '../admin/console.ts';
 import { appRegistryRoutes } from '../apps-registry/routes.ts';
 import { callbackSecretSealer } from '../apps-registry/secrets.ts';
@@ -61,6 +62,7 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
   const provider = () => deps.oidc.provider();
   const secure = issuer.startsWith('https://');
   const metrics = createMetrics('gateway');
+  metrics.registry.registerMetric(passwordVerifications);
   const csrf = createCsrf(config.secretKey, secure);
   const loginPolicy = loginPolicyFor(config, sequelize, logger);
   const recovery = recoveryFor(deps);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeLease } from '../../gateway/directories/sync-lease.ts';
 import { updateDirectory } from '../../gateway/directories/update-directory.ts';
-import type { TestGateway } from '../helpers/gateway.ts';
+import { passwordVerifications, type TestGateway } from '../helpers/gateway.ts';
 import {
   adUser,
   entry,
@@ -164,9 +164,12 @@ describe('a wrong password at a first sign-in', () => {
     const users = await gateway.models.User.count();
     const binds = ldap.binds(personDn(omar));
     for (let i = 1; i <= MAX_FAILURES; i++) {
+      const verifications = await passwordVerifications(gateway);
       const page = await attempt('omar', `not-the-password-${i}`);
       expect(page.status).toBe(401);
       expect(alertOf(page)).toBe('Wrong username or password.');
+      // What a wrong password for an account here costs, though the directory's bind told it sooner.
+      expect((await passwordVerifications(gateway)) - verifications).toBe(1);
     }
     expect(ldap.binds(personDn(omar))).toBe(binds + MAX_FAILURES);
     expect(await lastEvent('login', 'omar')).toEqual({ outcome: 'failure', details: { reason: 'wrong_password' } });
@@ -279,9 +282,11 @@ describe('someone the directory renamed since the last sync', () => {
     expect(ad.binds(adDn('ben'))).toBe(binds);
     await gateway.models.User.update({ lockedUntil: null }, { where: { username: 'ben' } });
 
-    // A wrong password counts against them, as with their Atrium username.
+    // A wrong password counts against them, as with their Atrium username, and costs what any wrong password does.
+    const verifications = await passwordVerifications(gateway);
     expect((await attempt('benny', 'not-the-password')).status).toBe(401);
     expect((await userNamed('ben'))!.failedLogins).toBe(1);
+    expect((await passwordVerifications(gateway)) - verifications).toBe(1);
     expect(await lastEvent('login', 'benny')).toEqual({
       outcome: 'failure',
       details: { reason: 'wrong_password', account: 'ben' },

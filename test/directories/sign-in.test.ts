@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { BrowserAgent, formWithAction, type Page } from '../helpers/browser-agent.ts';
-import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import {
+  addPeople,
+  passwordVerifications,
+  registerTestApp,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.ts';
 import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
 import { startMailbox, type Mailbox } from '../helpers/mailbox.ts';
 import { garbageServer, silentServer, type BrokenServer } from '../helpers/broken-servers.ts';
@@ -30,6 +36,7 @@ const people = {
   rosa: { uid: 'rosa', name: 'Rosa Ruiz', password: 'rosa-in-the-directory', ous: ['Library'] },
   sven: { uid: 'sven', name: 'Sven Strand', password: 'sven-in-the-directory', ous: ['Library'] },
   tara: { uid: 'tara', name: 'Tara Toft', password: 'tara-in-the-directory', ous: ['Library'] },
+  una: { uid: 'una', name: 'Una Ueda', password: 'una-in-the-directory', ous: ['Library'] },
 };
 const dnOf = (p: { uid: string; ous: string[] }) => personDn(p);
 
@@ -337,5 +344,25 @@ describe('a directory person who forgot their password', () => {
       /directory campus-ldap/,
     );
     expect((await userNamed('rosa')).passwordHash).toBeNull();
+  });
+});
+
+describe('a refused sign-in', () => {
+  it('costs one password verification whoever was named, so its time does not tell who exists', async () => {
+    await addPeople(gateway, ['wes']);
+    const refusals: [who: string, username: string, password: string][] = [
+      ['an account here, wrong password', 'bob', 'not-bobs-password'],
+      ['an account without a password here', 'wes', 'any-password-at-all'],
+      ['a name nobody has, here or in a directory', 'nobody-anywhere', 'any-password-at-all'],
+      ['a directory person, whose directory refuses the bind', 'una', 'not-unas-password'],
+      ['a directory person with no password, which never reaches the directory', 'una', ''],
+    ];
+    for (const [who, username, password] of refusals) {
+      const before = await passwordVerifications(gateway);
+      const page = await attempt(username, password);
+      expect(page.status, who).toBe(401);
+      expect(alertOf(page), who).toBe('Wrong username or password.');
+      expect((await passwordVerifications(gateway)) - before, who).toBe(1);
+    }
   });
 });

@@ -43,6 +43,18 @@ export async function startTestGateway(
   });
 }
 
+/**
+ * The argon2id password verifications the gateway's process has made, as its /metrics tells them (read from
+ * this machine, which /metrics answers without a token).
+ */
+export async function passwordVerifications(gateway: Gateway): Promise<number> {
+  const text = await (await fetch(`${gateway.issuer}/metrics`)).text();
+  const count = /^atrium_password_verifications_total(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1];
+  if (count === undefined)
+    throw new Error(`no atrium_password_verifications_total on /metrics:\n${text.slice(0, 200)}`);
+  return Number(count);
+}
+
 export async function registerTestApp(gateway: Gateway, input: Record<string, unknown>): Promise<RegisteredApp> {
   return registerApp({ ...gateway.context(null), actor: operator('test') }, input);
 }
