@@ -7,6 +7,7 @@ import {
   filledFormWithAction,
   formsOf,
   formWithAction,
+  mainText,
   signInThrough,
   submitFilled,
   type Page,
@@ -34,6 +35,9 @@ const admin = () => ({ ...gateway.context(null), actor: operator('test') });
 const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
 const alert = (page: Page) => /role="alert"[^>]*>([^<]*)</.exec(page.html)?.[1];
 const noticeOf = (page: Page) => /id="account-notice">([^<]*)</.exec(page.html)?.[1];
+/** The HTML of one section of the account page. */
+const sectionOf = (page: Page, id: string) =>
+  new RegExp(`<section[^>]* id="${id}">([\\s\\S]*?)</section>`).exec(page.html)?.[1] ?? '';
 const b64url = (bytes: number) => randomBytes(bytes).toString('base64url');
 
 /** A passkey row as if registered earlier (its key is never checked by what these tests do with it). */
@@ -338,6 +342,10 @@ describe('a person whose first second factor is a passkey', () => {
     // A second passkey is one more way in: no new codes, the earlier ones still work.
     const second = await addPasskeyOnAccountPage(agent, new SoftwarePasskey(gateway.issuer), 'Phone');
     expect(noticeOf(second)).toBe('Added the passkey “Phone”.');
+    // Said in the Passkeys section, under its heading, not above it among the authenticator app's.
+    expect(sectionOf(second, 'passkeys')).toMatch(
+      /id="passkeys-heading">Passkeys<\/h2>\s*<p[^>]* id="account-notice">/,
+    );
     expect(codesOn(second)).toHaveLength(0);
     expect(textOf(second, 'factor-status')).toContain('“Laptop”, “Phone”');
 
@@ -638,7 +646,9 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
     expect(noticeOf(page)).toBe(
       'Removed the authenticator app: its codes no longer work. You have no second factor now: your sign-in asks for your password alone.',
     );
-    // Set up again at once (a new phone): a new key is shown.
+    // Said in the app's section, beside the way to set it up again at once (a new phone), which shows a new key.
+    expect(sectionOf(page, 'authenticator')).toContain('id="account-notice"');
+    page = await submitFilled(agent, page, filledFormWithAction(page, '/account/security'));
     expect(page.html).toContain('id="totp-secret"');
     expect(await gateway.models.TotpFactor.count({ where: { userId: tia.id, confirmedAt: { [Op.ne]: null } } })).toBe(
       0,
@@ -721,5 +731,44 @@ describe('the console', () => {
     });
     expect(posted.status).toBe(403);
     expect((await gateway.models.FactorSetting.findByPk('passwordless'))?.value).toBe('off');
+  });
+
+  it('asks before switching passwordless sign-in, saying whom turning it off leaves without a way in', async () => {
+    const setting = async () => (await gateway.models.FactorSetting.findByPk('passwordless'))?.value ?? 'off';
+    const { agent } = await signInToConsole(gateway.issuer, 'admin');
+    let page = await agent.navigate(url('/admin/second-factor'));
+    expect(mainText(page)).toContain(
+      'Allowing it changes how everyone signs in: the sign-in page offers “Sign in with a passkey”, and anyone with a passkey that checks their PIN or biometrics may sign in with it alone, without their password.',
+    );
+    const unticked = await submitFilled(agent, page, filledFormWithAction(page, '/admin/second-factor/passwordless'));
+    expect(unticked.status).toBe(400);
+    expect(/id="passwordless-error">([^<]*)</.exec(unticked.html)?.[1]).toBe(
+      'Tick “I understand” to allow passwordless sign-in. Nothing was changed.',
+    );
+    expect(unticked.html).toMatch(/id="passwordless-understood"[^>]* aria-invalid="true" autofocus>/);
+    expect(await setting()).toBe('off');
+
+    // On, the page counts whom turning it off would leave without a way in: people with a passkey alone.
+    await setPasswordless(admin(), 'on');
+    const passkeyOnly = (text: string) => Number(/(\d+) (?:person has|people have) no password/.exec(text)?.[1] ?? 0);
+    const before = passkeyOnly(mainText(await agent.navigate(url('/admin/second-factor'))));
+    await addPerson(gateway, 'pax');
+    await gateway.models.User.update({ passwordHash: null }, { where: { username: 'pax' } });
+    await storedPasskey('pax', 'Only key');
+    page = await agent.navigate(url('/admin/second-factor'));
+    expect(passkeyOnly(mainText(page))).toBe(before + 1);
+    // One person is said in the singular (when this test runs alone), several in the plural.
+    expect(mainText(page)).toMatch(
+      /(1 person has no password and signs|\d+ people have no password and sign) in with a passkey alone: they cannot sign in at all until they get a password \(set on their page here, or with “Forgot password” where the gateway sends mail\)\. Sessions already open stay open\./,
+    );
+    const off = filledFormWithAction(page, '/admin/second-factor/passwordless');
+    const refused = await submitFilled(agent, page, off);
+    expect(/id="passwordless-error">([^<]*)</.exec(refused.html)?.[1]).toBe(
+      'Tick “I understand” to turn off passwordless sign-in. Nothing was changed.',
+    );
+    expect(await setting()).toBe('on');
+    const done = await submitFilled(agent, page, off, { understood: 'yes' });
+    expect(mainText(done)).toContain('A passkey now serves only as the second factor after a password.');
+    expect(await setting()).toBe('off');
   });
 });

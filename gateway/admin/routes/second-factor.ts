@@ -12,14 +12,16 @@ import { unitTree } from '../../accounts/unit-tree.ts';
 import { bodyOf, formBody, formFailure, text, type Body, type FormFailure } from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
-import { passwordlessAllowed, setPasswordless } from '../../factors/passkeys/passwordless-policy.ts';
+import { passkeyOnlyPeople, passwordlessAllowed, setPasswordless } from '../../factors/passkeys/passwordless-policy.ts';
 import { NotFoundError, ValidationError } from '../../../core/errors.ts';
+import { NotUnderstoodError } from '../../factors/errors.ts';
 
 type Kind = 'role' | 'unit';
 
 /** What the page shows besides the policy: a refusal beside the form it came from, or a change to confirm. */
 type PageState = {
   failure?: FormFailure & { kind?: Kind };
+  passwordlessFailure?: FormFailure;
   adding?: { requirement: Requirement; reach: AddingReach };
   dropping?: { requirement: Requirement; reach: DroppingReach };
 };
@@ -47,7 +49,8 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
 
   async function render(req: Request, res: Response, state: PageState = {}) {
     const ctx = kit.context(req);
-    const { failure } = state;
+    const { failure, passwordlessFailure } = state;
+    const passwordless = await passwordlessAllowed(ctx);
     kit.render(
       req,
       res,
@@ -56,7 +59,10 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
         title: 'Second factor',
         section: 'second-factor',
         requirements: await listRequirements(ctx),
-        passwordless: await passwordlessAllowed(ctx),
+        passwordless,
+        // Whom turning it off leaves without a way in: told before the switch is turned.
+        passkeyOnly: passwordless ? await passkeyOnlyPeople(ctx) : 0,
+        passwordlessError: passwordlessFailure?.notice,
         roles: ROLES,
         units: await unitTree(ctx),
         notice: failure?.notice,
@@ -65,7 +71,7 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
         adding: state.adding,
         dropping: state.dropping,
       },
-      failure?.status,
+      failure?.status ?? passwordlessFailure?.status,
     );
   }
 
@@ -111,8 +117,15 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
   });
 
   router.post('/second-factor/passwordless', fullAdminOnly, formBody, kit.csrf.check, async (req, res) => {
+    const body = bodyOf(req);
+    // It changes how everyone signs in: only with the box beside the button ticked.
+    if (text(body, 'understood') !== 'yes') {
+      const what = text(body, 'passwordless') === 'off' ? 'turn off' : 'allow';
+      const refusal = new NotUnderstoodError(`${what} passwordless sign-in`, 'Nothing was changed.');
+      return render(req, res, { passwordlessFailure: formFailure(refusal) });
+    }
     try {
-      const on = await setPasswordless(kit.context(req), text(bodyOf(req), 'passwordless'));
+      const on = await setPasswordless(kit.context(req), text(body, 'passwordless'));
       setFlash(
         req,
         on
