@@ -35,6 +35,9 @@ const messageId = z.string().uuid({ message: 'a message id' });
 const clientMsgId = z.string().regex(CLIENT_MSG_ID, { message: '8-64 letters, digits, - or _' });
 const seq = z.number().int().min(0);
 
+/** The most entries a `read.counts` frame asks about. */
+export const READ_COUNTS_MAX = 100;
+
 const base = { v: z.literal(PROTOCOL_VERSION, { message: `protocol version ${PROTOCOL_VERSION}` }), id: frameId };
 
 /**
@@ -123,6 +126,15 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     query: memberQuerySchema.optional(),
   }),
   z.strictObject({ ...base, type: z.literal('read'), conversationId, seq }),
+  z.strictObject({
+    ...base,
+    type: z.literal('read.counts'),
+    conversationId,
+    seqs: z
+      .array(seq.min(1, { message: 'at least 1' }))
+      .min(1, { message: 'at least 1 seq' })
+      .max(READ_COUNTS_MAX, { message: `at most ${READ_COUNTS_MAX} seqs` }),
+  }),
   z.strictObject({ ...base, type: z.literal('delivered'), conversationId, seq }),
   z.strictObject({ ...base, type: z.literal('typing'), conversationId }),
   z.strictObject({ ...base, type: z.literal('presence.set'), status: z.enum(['online', 'away']) }),

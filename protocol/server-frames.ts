@@ -149,6 +149,15 @@ export const membersPageSchema = z.object({
 });
 
 export const receiptSchema = z.object({ conversationId: z.string(), address, readSeq: seq, deliveredSeq: seq });
+/**
+ * How many members besides the asker have read up to `seq` or further, and how many active members there
+ * are in all: "read by k of N" where a device does not hold every member's receipt (a big group).
+ */
+export const readCountsSchema = z.object({
+  conversationId: z.string(),
+  memberCount: z.number().int().min(0),
+  counts: z.array(z.object({ seq, read: z.number().int().min(0) })),
+});
 export const presenceSchema = z.object({
   address,
   status: z.enum(['online', 'away', 'offline']),
@@ -243,6 +252,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   frame('search.result', { messages: z.array(messageSchema) }),
   frame('presence.result', { presence: z.array(presenceSchema) }),
   frame('members.result', membersPageSchema.shape),
+  frame('read.counts.result', readCountsSchema.shape),
   frame('card.result', cardActionResultSchema.shape),
   frame('webhook', { webhook: webhookViewSchema, url: z.string().optional() }),
   frame('webhooks', { webhooks: z.array(webhookViewSchema) }),
@@ -288,6 +298,7 @@ export const REPLY_TYPES = {
   'conversations.list': 'conversations',
   members: 'members.result',
   read: 'receipt',
+  'read.counts': 'read.counts.result',
   delivered: 'receipt',
   typing: 'ok',
   'presence.set': 'ok',
@@ -321,6 +332,7 @@ export type Member = z.infer<typeof memberViewSchema>;
 export type MembersPage = z.infer<typeof membersPageSchema>;
 export type Conversation = z.infer<typeof conversationViewSchema>;
 export type Receipt = z.infer<typeof receiptSchema>;
+export type ReadCounts = z.infer<typeof readCountsSchema>;
 export type Presence = z.infer<typeof presenceSchema>;
 export type Typing = z.infer<typeof typingSchema>;
 export type Ack = z.infer<typeof ackSchema>;

@@ -21,6 +21,7 @@ import {
   type MembersPage,
   type Message,
   type Presence,
+  type ReadCounts,
   type Receipt,
   type ServerFrame,
   type Typing,
@@ -879,6 +880,16 @@ export class AtriumClient extends Emitter<ClientEvents> {
 
   async markDelivered(conversationId: string, seq: number): Promise<Receipt> {
     return this.#ownReceipt(await this.request('delivered', { conversationId, seq }));
+  }
+
+  /**
+   * How many members besides this person have read up to each of `seqs` (at most 100), as the node
+   * counts them, and how many members there are: "read by k of N" in a group whose view does not list
+   * every member, where the receipts a device holds are only some of them.
+   */
+  async readCounts(conversationId: string, seqs: number[]): Promise<ReadCounts> {
+    const { memberCount, counts } = await this.request('read.counts', { conversationId, seqs });
+    return { conversationId, memberCount, counts };
   }
 
   /** One's own receipt, as the node answered it, is known at once (its push to this socket may come later). */

@@ -10,6 +10,7 @@ export type {
   MembersPage,
   Message,
   Presence,
+  ReadCounts,
   Receipt,
   ServerFrame,
   Typing,

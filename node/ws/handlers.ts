@@ -30,6 +30,7 @@ import {
   type ServerFrameType,
 } from '../../protocol/frames.ts';
 import { markReceipt } from '../receipts/mark-receipt.ts';
+import { readCounts } from '../receipts/read-counts.ts';
 import type { Connection, Registry } from './registry.ts';
 import { cardAction } from '../cards/card-action.ts';
 import { createWebhook, listWebhooks, revokeWebhook } from '../webhooks/manage-webhooks.ts';
@@ -149,6 +150,10 @@ export const handlers: Handlers = {
 
   async read(session, frame) {
     return reply(frame, 'receipt', { ...(await markReceipt(session.ctx, 'read', frame)) });
+  },
+
+  async 'read.counts'(session, frame) {
+    return reply(frame, 'read.counts.result', { ...(await readCounts(session.ctx, frame)) });
   },
 
   async delivered(session, frame) {

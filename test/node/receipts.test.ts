@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { operator } from '../../gateway/context.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPeople, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
 import { openRaw } from '../helpers/raw-socket.ts';
 import type { AtriumClient, Message, Receipt } from '../../sdk/client.ts';
@@ -273,5 +273,89 @@ describe('receipts in a big group', () => {
     expect(told.length).toBeLessThan(names.length / 2);
     aliceRaw.socket.close();
     for (const d of [alice, dave, ...readers]) d.close();
+  });
+});
+
+describe('read counts', () => {
+  it('count the other active members who read up to each entry, with one statement, for members only', async () => {
+    const crowd = Array.from({ length: 40 }, (_, i) => `counted${String(i).padStart(2, '0')}@eng.campus.test`);
+    await addPeople(
+      gateway,
+      crowd.map((a) => a.split('@')[0]!),
+    );
+    const alice = await device('alice');
+    const dave = await device('dave');
+    const carol = await device('carol');
+    const group = await alice.createGroup('Counted', [DAVE, ...crowd]);
+    const seqs: number[] = [];
+    for (const text of ['one', 'two', 'three', 'four'])
+      seqs.push((await alice.send({ conversationId: group.id, text })).seq);
+    const [s1, s2, s3, s4] = seqs as [number, number, number, number];
+    // Ten read to the first, fifteen to the second, five to the last, ten nothing; Dave to the third.
+    const readTo = (i: number) => (i < 10 ? s1 : i < 25 ? s2 : i < 30 ? s4 : 0);
+    await Promise.all(
+      crowd.map((address, i) =>
+        readTo(i) > 0
+          ? eng.services.receipts.mark({ conversationId: group.id, address, kind: 'read', upTo: readTo(i) })
+          : undefined,
+      ),
+    );
+    await dave.markRead(group.id, s3);
+    // The asker's own reading is not counted.
+    await alice.markRead(group.id, s4);
+
+    let statements = 0;
+    eng.sequelize.addHook('afterQuery', 'count-read-counts', (_options, query) => {
+      if (/\bmembers\b/i.test(String((query as unknown as { sql?: string }).sql ?? ''))) statements += 1;
+    });
+    try {
+      expect(await alice.readCounts(group.id, [s4, s1, s3, s2, s1])).toEqual({
+        conversationId: group.id,
+        memberCount: 42,
+        counts: [
+          { seq: s1, read: 31 },
+          { seq: s2, read: 21 },
+          { seq: s3, read: 6 },
+          { seq: s4, read: 5 },
+        ],
+      });
+    } finally {
+      eng.sequelize.removeHook('afterQuery', 'count-read-counts');
+    }
+    expect(statements).toBe(1);
+    // Any member may ask (every member's position is in the member pages): Dave's counts leave him out, not Alice.
+    expect((await dave.readCounts(group.id, [s3])).counts).toEqual([{ seq: s3, read: 6 }]);
+    // Someone removed no longer counts.
+    await alice.removeMember(group.id, crowd[25]!);
+    expect(await alice.readCounts(group.id, [s4])).toMatchObject({ memberCount: 41, counts: [{ seq: s4, read: 4 }] });
+
+    await expect(carol.readCounts(group.id, [s1])).rejects.toMatchObject({ code: 'not_member' });
+    const refused = (fields: Record<string, unknown>) =>
+      alice.request('read.counts', { conversationId: group.id, seqs: [s1], ...fields } as never);
+    await expect(refused({ seqs: [] })).rejects.toMatchObject({
+      code: 'invalid_frame',
+      fields: { seqs: 'at least 1 seq' },
+    });
+    await expect(refused({ seqs: [0] })).rejects.toMatchObject({
+      code: 'invalid_frame',
+      fields: { 'seqs.0': 'at least 1' },
+    });
+    await expect(refused({ seqs: Array.from({ length: 101 }, (_, i) => i + 1) })).rejects.toMatchObject({
+      code: 'invalid_frame',
+      fields: { seqs: 'at most 100 seqs' },
+    });
+    await expect(refused({ seqs: [1.5] })).rejects.toMatchObject({
+      code: 'invalid_frame',
+      fields: { 'seqs.0': expect.any(String) },
+    });
+    await expect(refused({ conversationId: 'lecture' })).rejects.toMatchObject({
+      code: 'invalid_frame',
+      fields: { conversationId: 'a conversation id' },
+    });
+    await expect(refused({ seq: s1 })).rejects.toMatchObject({
+      code: 'invalid_input',
+      fields: { seq: 'unknown field' },
+    });
+    for (const d of [alice, dave, carol]) d.close();
   });
 });

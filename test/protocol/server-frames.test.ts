@@ -106,6 +106,7 @@ describe('the server frames of protocol/', () => {
     await ask(alice, 'sync', { cursors: { [group.id]: 0 } });
     await ask(alice, 'conversations.list');
     await ask(alice, 'members', { conversationId: group.id, limit: 2 });
+    await ask(alice, 'read.counts', { conversationId: group.id, seqs: [inGroup.seq] });
     await ask(alice, 'group.remove', { conversationId: group.id, member: CAROL });
     await ask(dave, 'group.leave', { conversationId: group.id });
 
@@ -158,6 +159,7 @@ describe('the server frames of protocol/', () => {
         'sync.result',
         'conversations',
         'members.result',
+        'read.counts.result',
         'error',
         'session.ended',
         // Receipts told to one device together come as one frame; whether these two do depends on timing.
