@@ -319,6 +319,7 @@ export class PortalApp implements ViewHost {
         }
         chat.markRead(entry);
         chat.loadMembers(entry);
+        chat.countReads(entry);
         break;
       }
     }

@@ -12,6 +12,7 @@ import {
   type UploadedAttachment,
 } from '../../../sdk/client.ts';
 import { Emitter } from '../../../sdk/emitter.ts';
+import { READ_COUNTS_MAX } from '../../../protocol/client-frames.ts';
 import { tokenFor, type Me, type PortalDomain } from './api.ts';
 import { findPeople, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
 
@@ -43,6 +44,11 @@ export type Entry = {
   historyDone: boolean;
   /** Messages another domain refused for good, with the reason. */
   refused: Map<string, string>;
+  /**
+   * Of a big group: how many others had read each of the person's own messages (by seq) when its node
+   * last counted them (Chat.countReads). The page holds only some members' receipts there.
+   */
+  readCounts: Map<number, number>;
   /**
    * Names apps (bots, webhooks) gave themselves on their entries here, by address. They name that sender
    * in this conversation only: its home relays entries under any member's address, so a name from it
@@ -89,6 +95,11 @@ const NAMES_WANTED = 100;
  * few. The others stay on the node; suggestions of whom to mention search them there (findMembers).
  */
 const FIRST_MEMBERS = 20;
+/**
+ * How long after a big group's receipts arrive its node is asked to count its readers again: readers of a
+ * message come in bursts, and they are counted once for each burst, at most once in this time.
+ */
+const RECOUNT_AFTER_MS = 1_000;
 
 /**
  * Whom a `typing` frame tells of, for this person: a typist's address, SEVERAL_TYPING for a big group's
@@ -145,6 +156,11 @@ export class Chat extends Emitter<ChatEvents> {
   #adopting = new Set<string>();
   /** Big groups whose first members are being read, or were, with the member count then (see loadMembers). */
   #membersLoaded = new Map<string, number>();
+  /** Big groups whose readers a node is counting now; true when asked again meanwhile (see countReads). */
+  #counting = new Map<string, boolean>();
+  #recountTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Domains whose node does not count readers (a node before `read.counts`): not asked again. */
+  #noReadCounts = new Set<string>();
   /** Messages written after this are news even when they arrive with a conversation the page did not know yet. */
   #startedAt = Date.now();
   #deliveredTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -243,7 +259,7 @@ export class Chat extends Emitter<ChatEvents> {
         entry.conv.readSeq = Math.max(entry.conv.readSeq, receipt.readSeq);
         if (entry.conv.readSeq >= entry.conv.lastSeq) entry.conv.unread = 0;
         this.emit('list', undefined);
-      }
+      } else this.#recountSoon(entry);
       this.emit('entry', entry);
     });
     client.on('typing', (typing) => {
@@ -358,6 +374,7 @@ export class Chat extends Emitter<ChatEvents> {
         typing: new Map(),
         historyDone: false,
         refused: new Map(),
+        readCounts: new Map(),
         appNames: new Map(),
       };
       this.entries.set(key, entry);
@@ -390,7 +407,10 @@ export class Chat extends Emitter<ChatEvents> {
       entry.conv = conv;
     }
     for (const m of conv.members.slice(0, NAMES_WANTED)) this.#wantName(m.address);
-    if (this.openKey === key) this.loadMembers(entry);
+    if (this.openKey === key) {
+      this.loadMembers(entry);
+      this.countReads(entry);
+    }
     const mine = conv.members.find((m) => m.address === me);
     if (mine && mine.deliveredSeq < conv.lastSeq) this.#scheduleDelivered(entry, conv.lastSeq);
     if (this.openKey === key) this.markRead(entry);
@@ -531,6 +551,62 @@ export class Chat extends Emitter<ChatEvents> {
         this.emit('entry', entry);
       },
       () => this.#membersLoaded.delete(entry.key),
+    );
+  }
+
+  /**
+   * Asks a big group's node how many others have read each of the person's latest own messages held here
+   * (`Entry.readCounts`): the page holds only some members' receipts there, so after a reload it would
+   * count only those. When the group is opened, when a view of it comes (after a reconnect, say), and
+   * while it is open, after its receipts. One question at a time per group; one wanted meanwhile follows.
+   */
+  countReads(entry: Entry): void {
+    if (!listsSomeMembers(entry.conv) || this.#noReadCounts.has(entry.domain)) return;
+    if (this.#counting.has(entry.key)) {
+      this.#counting.set(entry.key, true);
+      return;
+    }
+    const client = this.clients.get(entry.domain);
+    if (!client || client.state !== 'online') return;
+    const own = entry.messages.filter((m) => m.sender === entry.me && m.kind !== 'system');
+    if (own.length === 0) return;
+    this.#counting.set(entry.key, false);
+    client
+      .readCounts(
+        entry.conv.id,
+        own.slice(-READ_COUNTS_MAX).map((m) => m.seq),
+      )
+      .then(
+        ({ counts }) => {
+          for (const { seq, read } of counts) entry.readCounts.set(seq, read);
+          this.emit('entry', entry);
+        },
+        (error: unknown) => {
+          // Asking again would be a bad frame each time, which the node holds against the socket.
+          if (error instanceof AtriumError && error.code === 'unknown_type') this.#noReadCounts.add(entry.domain);
+        },
+      )
+      .finally(() => {
+        const again = this.#counting.get(entry.key);
+        this.#counting.delete(entry.key);
+        if (again) this.countReads(entry);
+      });
+  }
+
+  /**
+   * A receipt of someone else came (the node tells one only of receipts on one's own messages). In a big
+   * group whose readers the page does not all hold, the node counts them again a moment later, once for a
+   * burst of receipts; its count then includes this one, which adding it here could count twice. Counted
+   * again when the group is opened, if it is not open now.
+   */
+  #recountSoon(entry: Entry): void {
+    if (this.openKey !== entry.key || !listsSomeMembers(entry.conv) || this.#recountTimers.has(entry.key)) return;
+    this.#recountTimers.set(
+      entry.key,
+      setTimeout(() => {
+        this.#recountTimers.delete(entry.key);
+        if (this.entries.get(entry.key) === entry) this.countReads(entry);
+      }, RECOUNT_AFTER_MS),
     );
   }
 
@@ -696,6 +772,7 @@ export class Chat extends Emitter<ChatEvents> {
     // Oldest first, so edits and recalls find their targets.
     for (const message of [...messages].reverse()) if (this.#store(entry, message)) added++;
     if (!hasMore) entry.historyDone = true;
+    if (added > 0) this.countReads(entry);
     this.emit('entry', entry);
     return added;
   }

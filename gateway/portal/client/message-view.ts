@@ -1,5 +1,5 @@
 import type { Message } from '../../../sdk/client.ts';
-import { domainPart, type Chat, type Entry, type Pending } from './chat.ts';
+import { domainPart, listsSomeMembers, type Chat, type Entry, type Pending } from './chat.ts';
 import { h, type Child } from './dom.ts';
 import { fullTimeOf, hueClass, initials, richText, sizeOf, systemText, timeOf } from './format.ts';
 import { attachmentUrl, downloadAttachment } from './nodes.ts';
@@ -18,18 +18,29 @@ export function receiptOf(chat: Chat, entry: Entry, message: Message): Receipt {
   const total = Math.max(others.length, (entry.conv.memberCount ?? entry.conv.members.length) - 1);
   if (total === 0) return { state: 'sent', label: 'Sent', detail: 'Sent' };
   const read = others.filter((m) => m.readSeq >= message.seq);
+  // There the page holds only some readers, and its node counts them all (Chat.countReads): those held
+  // are among the node's count, or read since it counted, so the larger of the two undercounts least.
+  const counted = listsSomeMembers(entry.conv) ? (entry.readCounts.get(message.seq) ?? 0) : 0;
+  const readers = Math.min(total, Math.max(read.length, counted));
   const delivered = others.filter((m) => m.deliveredSeq >= message.seq || m.readSeq >= message.seq);
   const names = (list: typeof others) => list.map((m) => chat.nameIn(entry, m.address)).join(', ');
-  if (read.length === total) return { state: 'read', label: 'Read', detail: `Read by ${names(read)}` };
-  if (entry.conv.kind === 'group' && read.length > 0)
+  if (readers === total) return { state: 'read', label: 'Read', detail: readBy(names(read), readers - read.length) };
+  if (entry.conv.kind === 'group' && readers > 0)
     return {
       state: 'delivered',
-      label: `Read by ${read.length} of ${total}`,
-      detail: `Read by ${names(read)}`,
+      label: `Read by ${readers} of ${total}`,
+      detail: readBy(names(read), readers - read.length),
     };
   if (delivered.length === total)
     return { state: 'delivered', label: 'Delivered', detail: `Delivered to ${names(delivered)}` };
   return { state: 'sent', label: 'Sent', detail: 'Sent; not yet delivered' };
+}
+
+/** Who read a message: the readers the page knows by name, and how many more its node counted. */
+function readBy(names: string, more: number): string {
+  if (more <= 0) return `Read by ${names}`;
+  if (!names) return `Read by ${more} ${more === 1 ? 'member' : 'members'}`;
+  return `Read by ${names} and ${more} more`;
 }
 
 export type MessageActions = {
