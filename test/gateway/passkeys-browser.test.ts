@@ -149,7 +149,9 @@ afterAll(async () => {
 });
 
 describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
-  it('registers two passkeys from the account page, renames one and removes the other', async () => {
+  it('registers two passkeys from the account page, renames one and removes the other', {
+    timeout: 60_000,
+  }, async () => {
     alice = await person();
     await openAccountPage(alice, 'alice');
     expect(await alice.page.locator('#no-passkeys').count()).toBe(1);
@@ -170,6 +172,23 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     await expect
       .poll(() => alice.page.locator('#add-passkey [data-passkey-error]').innerText())
       .toContain('already registered');
+    // Cancelled at the browser's prompt (the browser answers NotAllowedError, this once): adding one says
+    // that no passkey was added, not that none was found (which fits signing in only).
+    await alice.page.evaluate(() => {
+      const create = navigator.credentials.create.bind(navigator.credentials);
+      navigator.credentials.create = () => {
+        navigator.credentials.create = create;
+        return Promise.reject(
+          new DOMException('The operation either timed out or was not allowed.', 'NotAllowedError'),
+        );
+      };
+    });
+    await addPasskey(alice, 'Laptop again', { refusedByBrowser: true });
+    await expect
+      .poll(() => alice.page.locator('#add-passkey [data-passkey-error]').innerText())
+      .toBe(
+        'No passkey was added: the request was cancelled or timed out. Try again, and follow what your browser or device asks.',
+      );
     await alice.cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: alice.authenticatorId });
     alice.authenticatorId = await addAuthenticator(alice.cdp);
     await addPasskey(alice, 'Phone');

@@ -23,11 +23,14 @@ function say(form: HTMLFormElement, text: string): void {
   out.hidden = false;
 }
 
-function explain(error: unknown): string {
+/** Why the browser gave no passkey, for the ceremony that asked: adding one (register) or signing in. */
+function explain(error: unknown, ceremony: string | undefined): string {
   if (error instanceof WebAuthnError && error.code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED')
     return 'This passkey is already registered.';
   if (error instanceof Error && error.name === 'NotAllowedError')
-    return 'The passkey request was cancelled or timed out, or no passkey for this site was found.';
+    return ceremony === 'register'
+      ? 'No passkey was added: the request was cancelled or timed out. Try again, and follow what your browser or device asks.'
+      : 'The passkey request was cancelled or timed out, or no passkey for this site was found.';
   return `Your browser could not use a passkey: ${(error as Error).message}`;
 }
 
@@ -61,7 +64,7 @@ async function run(form: HTMLFormElement, button: HTMLButtonElement | null): Pro
               optionsJSON: options as Parameters<typeof startAuthentication>[0]['optionsJSON'],
             });
     } catch (error) {
-      return say(form, explain(error));
+      return say(form, explain(error, form.dataset.passkey));
     }
     (form.elements.namedItem('response') as HTMLInputElement).value = JSON.stringify(answer);
     form.submit();
