@@ -7,7 +7,7 @@ import { importUsers, IMPORT_COLUMNS } from '../gateway/accounts/import-users.ts
 import { listUsers } from '../gateway/accounts/list-users.ts';
 import { findManageableUser } from '../gateway/accounts/find-user.ts';
 import { presentUsers, type PresentedUser } from '../gateway/accounts/present-user.ts';
-import { resetPassword, updateUser } from '../gateway/accounts/update-user.ts';
+import { resetPassword, setUserStatus } from '../gateway/accounts/update-user.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import { ROLES, type User } from '../gateway/models/index.ts';
 import { UsageError, type Args, type Command, type CommandGroup, type Io } from './command.ts';
@@ -80,15 +80,20 @@ function describeUser(u: PresentedUser): string {
   ].join('\n');
 }
 
+/** Run again on someone already so, it says so and changes nothing (exit status 0: what was asked holds). */
 function setStatus(status: 'active' | 'disabled', summary: string, done: string): Command {
   return {
     summary,
     args: ['USERNAME'],
     async run(args, io) {
-      const user = await withSession(io, async ({ ctx }) =>
-        present(ctx, await updateUser(ctx, args.positionals[0]!, { status })),
-      );
-      return { json: user, text: `${done} ${user.username}.` };
+      const { user, changed } = await withSession(io, async ({ ctx }) => {
+        const edit = await setUserStatus(ctx, args.positionals[0]!, status);
+        return { user: await present(ctx, edit.user), changed: edit.changed };
+      });
+      const text = changed
+        ? `${done} ${user.username}.`
+        : `${user.username} was already ${status === 'active' ? 'enabled' : 'disabled'}; nothing changed.`;
+      return { json: user, text };
     },
   };
 }

@@ -64,6 +64,22 @@ export async function editUser(ctx: GatewayContext, idOrUsername: string, input:
   });
 }
 
+/**
+ * Disables or enables a person; `changed` is false when they already had that status, and then nothing
+ * is written, not even to the audit log (a script may run it again).
+ */
+export async function setUserStatus(
+  ctx: GatewayContext,
+  idOrUsername: string,
+  status: 'active' | 'disabled',
+): Promise<UserEdit & { changed: boolean }> {
+  return inTransaction(ctx, async (ctx) => {
+    const { user } = await findManageableUser(ctx, idOrUsername);
+    if (user.status === status) return { user, disabled: null, changed: false };
+    return { ...(await editUser(ctx, user.id, { status })), changed: true };
+  });
+}
+
 /** editUser for callers that need only the person as they now are (the CLI). */
 export async function updateUser(ctx: GatewayContext, idOrUsername: string, input: unknown): Promise<User> {
   return (await editUser(ctx, idOrUsername, input)).user;

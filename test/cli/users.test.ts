@@ -315,19 +315,27 @@ describe('atrium users', () => {
     expect((await findUser('admin'))?.status).toBe('active');
   });
 
-  it('disables a user, who then cannot sign in, and enables them again', async () => {
+  it('disables a user, who then cannot sign in, and enables them again; run twice, says it changed nothing', async () => {
+    const edits = () => inspect.ctx.models.AuditEvent.count({ where: { action: 'user.update' } });
     const disabled = await runAtrium(db, ['users', 'disable', 'bob', '--json']);
     expect(disabled.code).toBe(0);
     expect(jsonOf(disabled)).toMatchObject({ username: 'bob', status: 'disabled' });
     await expect(signIn('bob', 'atrium-demo')).rejects.toMatchObject({ code: 'account_disabled' });
 
-    const [enabled, unknown] = await Promise.all([
-      runAtrium(db, ['users', 'enable', 'bob']),
+    const editsBefore = await edits();
+    const [again, unknown, active] = await Promise.all([
+      runAtrium(db, ['users', 'disable', 'bob']),
       runAtrium(db, ['users', 'disable', 'nobody']),
+      runAtrium(db, ['users', 'enable', 'carol']),
     ]);
-    expect(enabled).toMatchObject({ code: 0, stdout: 'Enabled bob.\n' });
-    await expect(signIn('bob', 'atrium-demo')).resolves.toMatchObject({ username: 'bob' });
+    expect(again).toMatchObject({ code: 0, stdout: 'bob was already disabled; nothing changed.\n' });
+    expect(active).toMatchObject({ code: 0, stdout: 'carol was already enabled; nothing changed.\n' });
+    expect(await edits()).toBe(editsBefore);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe('atrium: No such user\n');
+
+    const enabled = await runAtrium(db, ['users', 'enable', 'bob']);
+    expect(enabled).toMatchObject({ code: 0, stdout: 'Enabled bob.\n' });
+    await expect(signIn('bob', 'atrium-demo')).resolves.toMatchObject({ username: 'bob' });
   });
 });
