@@ -36,7 +36,7 @@ export function accountRemovalRoutes(
       mustBeUnderstood(req, 'remove the passkey');
       const removed = await removePasskey(deps.context(req), user, req.params.id);
       return `Removed the passkey “${removed.name}”.${await ifNoneLeft(req, user)}`;
-    }),
+    }, 'passkeys'),
   );
 
   router.post(
@@ -48,7 +48,7 @@ export function accountRemovalRoutes(
       mustBeUnderstood(req, 'remove the authenticator app');
       await removeOwnTotp(deps.context(req), user);
       return `Removed the authenticator app: its codes no longer work.${await ifNoneLeft(req, user)}`;
-    }),
+    }, 'authenticator'),
   );
 
   return router;

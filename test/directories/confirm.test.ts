@@ -88,8 +88,10 @@ describe('setting up an authenticator app on the account page, as a directory pe
       password: rosa.password,
     });
     expect((await rosaUser()).failedLogins).toBe(failedBefore);
-    const secret = /id="totp-secret">([^<]+)</.exec(confirmed.html)![1]!.replace(/\s/g, '');
-    const done = await agent.submit(confirmed, formWithAction(confirmed, '/account/security/totp'), {
+    expect(confirmed.html).toContain('id="begin-totp"');
+    const setup = await agent.navigate(`${account}?setup=authenticator`);
+    const secret = /id="totp-secret">([^<]+)</.exec(setup.html)![1]!.replace(/\s/g, '');
+    const done = await agent.submit(setup, formWithAction(setup, '/account/security/totp'), {
       code: TOTP.generate({ secret: Secret.fromBase32(secret) }),
     });
     expect(done.html).toContain('shown only now');

@@ -53,6 +53,7 @@ describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser'
     await passwordStep(page, 'alice');
     await page.waitForURL(`${gateway.issuer}/`);
     await page.goto(`${gateway.issuer}/account/security`);
+    await page.click('#begin-totp button[type=submit]');
 
     const qr = page.locator('img.qr');
     await expect
@@ -77,8 +78,27 @@ describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser'
     await other.page.click('form[action$="/code"] button[type=submit]');
     await other.page.waitForURL(`${gateway.issuer}/`);
 
-    // A refused password change: the focus is on the field it is about, the new password kept.
+    // The "I understand" box sits beside its sentence, at its first line, not on a line of its own.
     await page.goto(`${gateway.issuer}/account/security`);
+    const sentence = await page.locator('#remove-totp label').evaluate((label) => {
+      const box = label.querySelector('input')!.getBoundingClientRect();
+      const range = document.createRange();
+      range.selectNodeContents(label.querySelector('span')!);
+      const first = range.getClientRects()[0]!;
+      return {
+        boxRight: box.right,
+        boxTop: box.top,
+        boxBottom: box.bottom,
+        left: first.left,
+        top: first.top,
+        bottom: first.bottom,
+      };
+    });
+    expect(sentence.left).toBeGreaterThanOrEqual(sentence.boxRight);
+    expect(sentence.boxTop).toBeGreaterThanOrEqual(sentence.top - 2);
+    expect(sentence.boxBottom).toBeLessThanOrEqual(sentence.bottom + 2);
+
+    // A refused password change: the focus is on the field it is about, the new password kept.
     await page.fill('#current-password', 'not my password');
     await page.fill('#new-password', 'a new passphrase');
     await page.fill('#new-password-again', 'a new passphrase');
@@ -89,5 +109,6 @@ describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser'
 
     expect(errors).toEqual([]);
     expect(other.errors).toEqual([]);
-  });
+    // A real browser's page loads and TOTP steps: more than the default 30 s on a busy machine.
+  }, 60_000);
 });

@@ -2,13 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { TOTP, Secret } from 'otpauth';
-import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  formWithAction,
+  mainText,
+  signInThrough,
+  submitFilled,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
-import { requireSecondFactor } from '../../gateway/factors/policy.ts';
+import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { resetFactors } from '../../gateway/factors/reset-factors.ts';
 import { MFA_ACR, PASSWORD_ACR } from '../../gateway/factors/acr.ts';
@@ -123,6 +131,10 @@ async function accountPageSignedInLongAgo(username: string): Promise<BrowserAgen
   await agent.navigate(accountUrl());
   return agent;
 }
+
+/** "Set up an authenticator app" on the account page: the page again, with the key and its QR code. */
+const beginSetup = (agent: BrowserAgent, page: Page) =>
+  submitFilled(agent, page, filledFormWithAction(page, '/account/security'));
 
 const submitCode = (agent: BrowserAgent, page: Page, code: string) =>
   agent.submit(page, formWithAction(page, '/code'), { code }, REDIRECT);
@@ -289,13 +301,26 @@ describe('the account page', () => {
     // Not signed in: through the portal's sign-in at this gateway.
     expect(first.html).toContain('/login"');
     await agent.submit(first, formWithAction(first, '/login'), { username: 'eng-admin', password: DEMO_PASSWORD });
-    const page = await agent.navigate(accountUrl());
+    const start = await agent.navigate(accountUrl());
+    expect(start.status).toBe(200);
+    expect(start.html).toContain('No second factor yet');
+    // Under its own heading, nothing begun until the person asks: no key shown, none kept.
+    expect(mainText(start)).toContain(
+      'Authenticator app An app on your phone shows a new six-digit code every 30 seconds; once it is set up, signing in asks for that code after your password. Set up an authenticator app',
+    );
+    expect(start.html).not.toContain('totp-secret');
+    const person = await gateway.models.User.findOne({ where: { username: 'eng-admin' } });
+    expect(await gateway.models.TotpFactor.count({ where: { userId: person!.id } })).toBe(0);
+    // The recovery codes have a section of their own, which says where they come from.
+    expect(mainText(start)).toContain(
+      'Recovery codes You get ten recovery codes when you set up an authenticator app or add a passkey, for when you lose your phone or security key.',
+    );
+    const page = await beginSetup(agent, start);
     expect(page.status).toBe(200);
-    expect(page.html).toContain('No second factor yet');
+    expect(mainText(page)).toContain('Authenticator app Set up an authenticator app Scan this code');
     expect(page.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
     const authenticator = Authenticator.fromPage(page);
     // The session the key is bound to is kept as a digest: the table holds no session's id.
-    const person = await gateway.models.User.findOne({ where: { username: 'eng-admin' } });
     const pending = await gateway.models.TotpFactor.findByPk(person!.id);
     expect(pending!.binding).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
@@ -321,6 +346,9 @@ describe('the account page', () => {
     expect(after.html).toContain('An authenticator app is set up');
     // The count of codes left is said once, in its own section.
     expect(/id="codes-left">(\d+)</.exec(after.html)?.[1]).toBe('10');
+    expect(mainText(after)).toContain(
+      'Each works once, after your password, in place of a code from an authenticator app or a passkey. New ones replace all the old ones. Make new recovery codes',
+    );
     expect(after.html.replace(/<[^>]*>/g, '').match(/\b10\b/g)).toHaveLength(1);
     expect(after.html).not.toContain('totp-secret');
 
@@ -366,6 +394,8 @@ describe('the account page', () => {
     );
     expect(wrong.html).not.toContain('id="account-notice"');
     page = await agent.submit(wrong, formWithAction(wrong, '/account/security/confirm'), { password: DEMO_PASSWORD });
+    expect(page.html).not.toContain('totp-secret');
+    page = await beginSetup(agent, page);
     const authenticator = Authenticator.fromPage(page);
     const done = await agent.submit(page, formWithAction(page, '/account/security/totp'), {
       code: await authenticator.next(),
@@ -377,12 +407,12 @@ describe('the account page', () => {
     // A session left signed in on a shared computer: someone opens the account page and notes the key.
     const borrowed = new BrowserAgent();
     await signInThrough(borrowed, accountUrl(), 'jay', DEMO_PASSWORD);
-    const seen = Authenticator.fromPage(await borrowed.navigate(accountUrl()));
+    const seen = Authenticator.fromPage(await beginSetup(borrowed, await borrowed.navigate(accountUrl())));
 
     // Later, on their own computer, the person sets up their authenticator.
     const own = new BrowserAgent();
     await signInThrough(own, accountUrl(), 'jay', DEMO_PASSWORD);
-    const page = await own.navigate(accountUrl());
+    const page = await beginSetup(own, await own.navigate(accountUrl()));
     const theirs = Authenticator.fromPage(page);
     expect(theirs.secret).not.toBe(seen.secret);
     const done = await own.submit(page, formWithAction(page, '/account/security/totp'), {
@@ -407,7 +437,7 @@ describe('the account page', () => {
   it('closes a setup left open for ten minutes, and shows a new key', async () => {
     const agent = new BrowserAgent();
     await signInThrough(agent, accountUrl(), 'kay', DEMO_PASSWORD);
-    const page = await agent.navigate(accountUrl());
+    const page = await beginSetup(agent, await agent.navigate(accountUrl()));
     const stale = Authenticator.fromPage(page);
     await gateway.models.TotpFactor.update(
       { createdAt: new Date(Date.now() - 11 * 60_000) },
@@ -424,6 +454,42 @@ describe('the account page', () => {
       code: await fresh.next(),
     });
     expect(done.html).toContain('shown only now');
+  });
+});
+
+describe('moving the authenticator app to a new phone', () => {
+  it('is offered as the policy allows: removing the app first where it may go, adding a passkey first where it may not', async () => {
+    const admin = { ...gateway.context(null), actor: operator('test') };
+    await createUser(admin, {
+      username: 'noor',
+      displayName: 'Noor Nasser',
+      email: 'noor@campus.test',
+      units: ['campus/eng/cs'],
+      roles: ['staff'],
+      password: DEMO_PASSWORD,
+    });
+    const agent = new BrowserAgent();
+    await signInThrough(agent, accountUrl(), 'noor', DEMO_PASSWORD);
+    await enrolled('noor');
+    // The app is the only factor, and not required: it may go, and the page says what that means meanwhile.
+    let page = await agent.navigate(accountUrl());
+    expect(mainText(page)).toContain(
+      'A new phone? Remove the app here, then set it up again on the new one. Until then your sign-in asks for your password alone, and your recovery codes stop working: setting the app up again gives you new ones.',
+    );
+    expect(page.html).toContain('id="remove-totp"');
+
+    // Required now: the page no longer tells the person to remove what it will not let them remove.
+    await requireSecondFactor(admin, { kind: 'role', value: 'staff' });
+    try {
+      page = await agent.navigate(accountUrl());
+      expect(page.html).not.toContain('id="remove-totp"');
+      expect(mainText(page)).not.toContain('Remove the app here, then');
+      expect(mainText(page)).toContain(
+        'Your organization requires a second factor, and this app is your only one, so it stays until you add a passkey (under “Passkeys” below). A new phone? Add a passkey first; then remove the app here and set it up again on the new phone.',
+      );
+    } finally {
+      await dropSecondFactorRequirement(admin, { kind: 'role', value: 'staff' });
+    }
   });
 });
 

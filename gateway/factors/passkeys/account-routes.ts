@@ -24,10 +24,13 @@ import { portalBinding } from '../binding.ts';
 
 declare module 'express-session' {
   interface SessionData {
-    /** What the account page says once after a change (post, redirect, get). */
-    accountNotice?: { kind: 'success' | 'error'; text: string };
+    /** What the account page says once after a change (post, redirect, get), in the section it is about. */
+    accountNotice?: { kind: 'success' | 'error'; text: string; section?: AccountSection };
   }
 }
+
+/** The parts of the account page a notice can be shown in; `page` is at the top, for the page as a whole. */
+export type AccountSection = 'page' | 'authenticator' | 'passkeys' | 'codes' | 'apps';
 
 export type AccountPasskeyDeps = {
   context: (req: Request | null) => GatewayContext;
@@ -132,7 +135,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
       res
         .set('Cache-Control', 'no-store')
         .render('recovery-codes', { title: 'Passkey added', factor: 'passkey', notice: added, codes: recoveryCodes });
-    }),
+    }, 'passkeys'),
   );
 
   router.post(
@@ -142,7 +145,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
     post(async (req, _res, user) => {
       const renamed = await renamePasskey(deps.context(req), user, req.params.id, body(req).name);
       return `Renamed the passkey to “${renamed.name}”.`;
-    }),
+    }, 'passkeys'),
   );
 
   router.use(accountRemovalRoutes(deps, helpers));
@@ -155,7 +158,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
       mustBeConfirmed(req);
       const codes = await regenerateRecoveryCodes(deps.context(req), user);
       res.set('Cache-Control', 'no-store').render('recovery-codes-new', { title: 'New recovery codes', codes });
-    }),
+    }, 'codes'),
   );
 
   return router;
@@ -174,6 +177,12 @@ async function lastFactorOf(ctx: GatewayContext, user: User) {
   return { lastFactor, keepLastFactor: lastFactor && (await secondFactorRequired(ctx, user)) };
 }
 
+/** The notice to show once, in its section (one kept from before sections were named is the page's). */
+function noticeOf(req: Request) {
+  const notice = req.session.accountNotice;
+  return notice && { ...notice, section: notice.section ?? 'page' };
+}
+
 /** What every route of the page shares: who is signed in, form posts that answer with a notice, the page's locals. */
 export function accountPageHelpers(deps: AccountPasskeyDeps) {
   const person = async (req: Request): Promise<User | null> => {
@@ -181,23 +190,23 @@ export function accountPageHelpers(deps: AccountPasskeyDeps) {
     const user = signedIn ? await deps.context(req).models.User.findByPk(signedIn.id) : null;
     return user?.status === 'active' ? user : null;
   };
-  const back = (req: Request, res: Response, kind: 'success' | 'error', text: string) => {
-    req.session.accountNotice = { kind, text };
+  const back = (req: Request, res: Response, kind: 'success' | 'error', text: string, section: AccountSection) => {
+    req.session.accountNotice = { kind, text, section };
     res.redirect(303, '/account/security');
   };
-  /** A form post: signed in, then the work; an expected refusal comes back as the page's notice. */
+  /** A form post: signed in, then the work; an expected refusal comes back as the notice of its section. */
   const post =
-    (work: (req: Request, res: Response, user: User) => Promise<string | void>) =>
+    (work: (req: Request, res: Response, user: User) => Promise<string | void>, section: AccountSection = 'page') =>
     async (req: Request, res: Response, next: express.NextFunction) => {
       try {
         const user = await person(req);
         if (!user) return res.redirect(303, '/portal/login');
         try {
           const done = await work(req, res, user);
-          if (typeof done === 'string') back(req, res, 'success', done);
+          if (typeof done === 'string') back(req, res, 'success', done, section);
         } catch (error) {
           if (!isAppError(error)) throw error;
-          back(req, res, 'error', error.message);
+          back(req, res, 'error', error.message, section);
         }
       } catch (error) {
         next(error);
@@ -223,7 +232,7 @@ export function accountPageHelpers(deps: AccountPasskeyDeps) {
         }
         req.session.securityConfirmedAt = Date.now();
         const minutes = CONFIRMATION_WINDOW_SECONDS / 60;
-        back(req, res, 'success', `${done} For the next ${minutes} minutes you can change how you sign in.`);
+        back(req, res, 'success', `${done} For the next ${minutes} minutes you can change how you sign in.`, 'page');
       } catch (error) {
         next(error);
       }
@@ -249,7 +258,7 @@ export function accountPageHelpers(deps: AccountPasskeyDeps) {
           mayRegenerateCodes: await hasSecondFactor(ctx, user.id),
           ...(await lastFactorOf(ctx, user)),
           passkeySignIn: await passwordlessAllowed(ctx),
-          accountNotice: req.session.accountNotice,
+          accountNotice: noticeOf(req),
         });
         delete req.session.accountNotice;
       }

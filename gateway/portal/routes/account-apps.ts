@@ -3,6 +3,7 @@ import type { GatewayContext } from '../../context.ts';
 import type { Csrf } from '../../http/csrf.ts';
 import type { User } from '../../models/index.ts';
 import { listAllowedApps, removeAppAccess } from '../../oidc/allowed-apps.ts';
+import type { AccountSection } from '../../factors/passkeys/account-routes.ts';
 
 export type AccountAppsDeps = {
   context: (req: Request | null) => GatewayContext;
@@ -10,7 +11,10 @@ export type AccountAppsDeps = {
   /** The active person the portal session is signed in as, if any. */
   person: (req: Request) => Promise<User | null>;
   /** A form post of the account page: signed in, then the work; an expected refusal comes back as its notice. */
-  post: (work: (req: Request, res: Response, user: User) => Promise<string | void>) => RequestHandler;
+  post: (
+    work: (req: Request, res: Response, user: User) => Promise<string | void>,
+    section?: AccountSection,
+  ) => RequestHandler;
 };
 
 const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 });
@@ -45,7 +49,7 @@ export function accountAppsRoutes(deps: AccountAppsDeps): Router {
       const client = (req.body as Record<string, unknown>).client;
       const removed = await removeAppAccess(deps.context(req), user, typeof client === 'string' ? client : '');
       return `${removed.name} no longer has access to your account; it will ask you again if you sign in to it.`;
-    }),
+    }, 'apps'),
   );
 
   return router;

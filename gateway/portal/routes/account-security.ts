@@ -35,7 +35,16 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
     return signedIn ? deps.context(req).models.User.findByPk(signedIn.id) : null;
   };
 
-  async function page(req: Request, res: Response, error?: { status: number; message: string }) {
+  /**
+   * The page; `setup` shows the steps of setting up an authenticator app (its key and QR code), which the
+   * person asks for with "Set up an authenticator app", and which stay on the page when their code is refused.
+   */
+  async function page(
+    req: Request,
+    res: Response,
+    error?: { status: number; message: string },
+    setup = req.query.setup === 'authenticator',
+  ) {
     const user = await person(req);
     if (!user) return res.redirect(303, '/portal/login');
     const ctx = deps.context(req);
@@ -50,7 +59,7 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
       passkeys.map((p) => p.name),
     );
     const enrolment =
-      status.totp || !confirmedRecently(req)
+      status.totp || !setup || !confirmedRecently(req)
         ? null
         : await presentEnrolment(await beginTotpEnrolment(ctx, deps.totp, user, portalBinding(req)));
     // A refused form of another section (confirm it is you, password) has set its own status already.
@@ -103,7 +112,7 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
       } catch (error) {
         if (!isAppError(error)) throw error;
         // The sign-in step's wording points to recovery codes, which someone setting up has none of yet.
-        await page(req, res, error);
+        await page(req, res, error, true);
       }
     } catch (error) {
       next(error);
