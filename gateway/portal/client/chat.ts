@@ -130,6 +130,11 @@ function appNameOf(message: Message): string | undefined {
   return byApp && typeof message.senderName === 'string' && message.senderName ? message.senderName : undefined;
 }
 
+/** The seqs of the person's own messages among these (those that show a receipt), in the order given. */
+function ownSeqs(messages: Message[], me: string): number[] {
+  return messages.filter((m) => m.sender === me && SHOWN.has(m.kind) && m.kind !== 'system').map((m) => m.seq);
+}
+
 function randomId(): string {
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
@@ -566,31 +571,27 @@ export class Chat extends Emitter<ChatEvents> {
       this.#counting.set(entry.key, true);
       return;
     }
-    const client = this.clients.get(entry.domain);
-    if (!client || client.state !== 'online') return;
-    const own = entry.messages.filter((m) => m.sender === entry.me && m.kind !== 'system');
+    const own = ownSeqs(entry.messages, entry.me);
     if (own.length === 0) return;
     this.#counting.set(entry.key, false);
-    client
-      .readCounts(
-        entry.conv.id,
-        own.slice(-READ_COUNTS_MAX).map((m) => m.seq),
-      )
-      .then(
-        ({ counts }) => {
-          for (const { seq, read } of counts) entry.readCounts.set(seq, read);
-          this.emit('entry', entry);
-        },
-        (error: unknown) => {
-          // Asking again would be a bad frame each time, which the node holds against the socket.
-          if (error instanceof AtriumError && error.code === 'unknown_type') this.#noReadCounts.add(entry.domain);
-        },
-      )
-      .finally(() => {
-        const again = this.#counting.get(entry.key);
-        this.#counting.delete(entry.key);
-        if (again) this.countReads(entry);
-      });
+    void this.#askReadCounts(entry, own).finally(() => {
+      const again = this.#counting.get(entry.key);
+      this.#counting.delete(entry.key);
+      if (again) this.countReads(entry);
+    });
+  }
+
+  async #askReadCounts(entry: Entry, seqs: number[]): Promise<void> {
+    const client = this.clients.get(entry.domain);
+    if (!client || client.state !== 'online') return;
+    try {
+      const { counts } = await client.readCounts(entry.conv.id, seqs.slice(-READ_COUNTS_MAX));
+      for (const { seq, read } of counts) entry.readCounts.set(seq, read);
+      this.emit('entry', entry);
+    } catch (error) {
+      // Asking again would be a bad frame each time, which the node holds against the socket.
+      if (error instanceof AtriumError && error.code === 'unknown_type') this.#noReadCounts.add(entry.domain);
+    }
   }
 
   /**
@@ -772,7 +773,13 @@ export class Chat extends Emitter<ChatEvents> {
     // Oldest first, so edits and recalls find their targets.
     for (const message of [...messages].reverse()) if (this.#store(entry, message)) added++;
     if (!hasMore) entry.historyDone = true;
-    if (added > 0) this.countReads(entry);
+    // Older messages of one's own in a big group: counted once, as they come (countReads keeps the latest current).
+    const older = ownSeqs(messages, entry.me);
+    if (older.length > 0 && listsSomeMembers(entry.conv) && !this.#noReadCounts.has(entry.domain))
+      void this.#askReadCounts(
+        entry,
+        older.sort((a, b) => a - b),
+      );
     this.emit('entry', entry);
     return added;
   }
