@@ -1,4 +1,4 @@
-import { ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { ForbiddenError, NotFoundError, ValidationError, type FieldErrors } from '../../core/errors.ts';
 import { adminScopeOf, isFullAdmin, isWithin, scopeCovers } from '../accounts/scope.ts';
 import type { GatewayContext } from '../context.ts';
 import type { App } from '../models/index.ts';
@@ -50,27 +50,41 @@ export function assertMayBeFirstParty(
   throw new ForbiddenError('Only campus administrators may mark an app first-party');
 }
 
-/** The units named must exist, and an owned app is shown only within its owner's part of the tree. */
-export async function checkUnits(
+/**
+ * What is wrong with the units an app names, per field: each must exist, and an owned app is shown only
+ * within its owner's part of the tree. Every problem at once: an unknown unit does not hide one outside.
+ */
+export async function unitProblems(
   ctx: GatewayContext,
   ownerUnit: string | null,
   visibilityUnits: string[],
-): Promise<void> {
+): Promise<FieldErrors> {
   const wanted = [...new Set([...(ownerUnit ? [ownerUnit] : []), ...visibilityUnits])];
   const known = new Set(
     (await ctx.models.OrgUnit.findAll({ where: { path: wanted }, attributes: ['path'], transaction: ctx.tx })).map(
       (u) => u.path,
     ),
   );
-  const fields: Record<string, string> = {};
+  const fields: FieldErrors = {};
   if (ownerUnit && !known.has(ownerUnit)) fields.ownerUnit = `unknown unit ${ownerUnit}`;
   const unknown = visibilityUnits.filter((p) => !known.has(p));
-  if (unknown.length > 0) fields['visibility.units'] = `unknown unit ${unknown.join(', ')}`;
-  else if (ownerUnit) {
-    const outside = visibilityUnits.filter((p) => !isWithin(p, ownerUnit));
-    if (outside.length > 0)
-      fields['visibility.units'] = `must lie within the owner unit ${ownerUnit}: ${outside.join(', ')}`;
-  }
+  const outside =
+    ownerUnit && known.has(ownerUnit) ? visibilityUnits.filter((p) => known.has(p) && !isWithin(p, ownerUnit)) : [];
+  const problems = [
+    ...(unknown.length > 0 ? [`unknown unit ${unknown.join(', ')}`] : []),
+    ...(outside.length > 0 ? [`must lie within the owner unit ${ownerUnit}: ${outside.join(', ')}`] : []),
+  ];
+  if (problems.length > 0) fields['visibility.units'] = problems.join('; ');
+  return fields;
+}
+
+/** unitProblems, as a refusal. */
+export async function checkUnits(
+  ctx: GatewayContext,
+  ownerUnit: string | null,
+  visibilityUnits: string[],
+): Promise<void> {
+  const fields = await unitProblems(ctx, ownerUnit, visibilityUnits);
   if (Object.keys(fields).length > 0) throw new ValidationError('Some units are not acceptable', fields);
 }
 

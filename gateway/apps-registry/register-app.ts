@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { ValidationError } from '../../core/errors.ts';
+import type { z } from 'zod';
+import { ValidationError, type FieldErrors } from '../../core/errors.ts';
 import type { Sealer } from '../../core/seal.ts';
-import { parseInput } from '../../core/validate.ts';
+import { fieldErrorsOf } from '../../core/validate.ts';
 import { addressNameProblem, reservedNameProblem } from '../accounts/reserved-names.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import { inTransaction } from '../transaction.ts';
-import { assertMayBeFirstParty, checkUnits, resolveOwnerUnit } from './app-scope.ts';
+import { assertMayBeFirstParty, resolveOwnerUnit, unitProblems } from './app-scope.ts';
 import { clientMetadataOf, saveClient, sealedClientSecret } from './client-metadata.ts';
 import { auditedFields, presentApp, type PresentedApp } from './present-app.ts';
-import { newAppSchema } from './schemas.ts';
+import { newAppSchema, visibilitySchema, type NewApp } from './schemas.ts';
 import { newSecret } from './secrets.ts';
 
 export { appUrlSchema, newAppSchema } from './schemas.ts';
@@ -60,6 +61,69 @@ async function freeSlugFrom(ctx: GatewayContext, name: string): Promise<string> 
   return `${base}-${randomUUID().slice(0, 8)}`;
 }
 
+/** Keeps field errors with the others: the first said of a field stays. */
+function keep(fields: FieldErrors, more: FieldErrors): void {
+  for (const [field, message] of Object.entries(more)) fields[field] ??= message;
+}
+
+/** Runs a check, keeping its field errors with the others (undefined then); any other refusal is thrown. */
+async function collect<T>(fields: FieldErrors, check: () => T | Promise<T>): Promise<T | undefined> {
+  try {
+    return await check();
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    keep(fields, error.fields);
+    return undefined;
+  }
+}
+
+/** One field as given, if its own schema takes it; else undefined (its problem is told already). */
+function valid<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
+  const result = schema.safeParse(value);
+  return result.success ? result.data : undefined;
+}
+
+type Registration = { data: NewApp; ownerUnit: string | null; slug: string };
+
+/**
+ * Every problem of a registration at once, each beside its field: the form's own, and those only the
+ * registry can tell (an unknown unit, a slug or client id in use), each checked as far as its own
+ * field allows, so that none is told only after another is fixed. Not being allowed is told alone.
+ */
+async function checkRegistration(ctx: GatewayContext, input: unknown, clientId: string): Promise<Registration> {
+  const parsed = newAppSchema.safeParse(input);
+  const fields: FieldErrors = parsed.success ? {} : fieldErrorsOf(parsed.error);
+  const { shape } = newAppSchema;
+  const given = (input ?? {}) as Record<string, unknown>;
+  const shown = (given.visibility ?? {}) as Record<string, unknown>;
+  const units = valid(visibilitySchema.shape.units, shown.units);
+  const name = valid(shape.name, given.name);
+  const requested = valid(shape.ownerUnit, given.ownerUnit);
+  const ownerUnit = fields.ownerUnit ? null : ((await collect(fields, () => resolveOwnerUnit(ctx, requested))) ?? null);
+  assertMayBeFirstParty(ctx, null, valid(shape.firstParty, given.firstParty) ?? false);
+  keep(fields, await unitProblems(ctx, ownerUnit, units ?? []));
+
+  const chosen = valid(shape.slug, given.slug);
+  const clash = chosen ? await slugClash(ctx, chosen) : null;
+  if (clash) fields.slug ??= clash;
+  const made = !chosen && !fields.slug && name !== undefined ? await freeSlugFrom(ctx, name) : null;
+  if (await clientIdTaken(ctx, clientId)) fields.clientId ??= `client id ${clientId} is taken`;
+  if (!parsed.success || Object.keys(fields).length > 0) throw new ValidationError('Some fields are invalid', fields);
+  return { data: parsed.data, ownerUnit, slug: chosen ?? made! };
+}
+
+async function clientIdTaken(ctx: GatewayContext, clientId: string): Promise<boolean> {
+  const { App, OidcPayload } = ctx.models;
+  const app = await App.findOne({ where: { clientId }, attributes: ['id'], transaction: ctx.tx });
+  if (app) return true;
+  const client = await OidcPayload.findOne({
+    where: { model: 'Client', id: clientId },
+    attributes: ['id'],
+    transaction: ctx.tx,
+  });
+  return client !== null;
+}
+
 /**
  * Registers an app: its row in the registry and its OIDC client (authorization code with PKCE, refresh,
  * client credentials for its bot). Full administrators register anywhere; a unit admin only for a unit
@@ -67,32 +131,15 @@ async function freeSlugFrom(ctx: GatewayContext, name: string): Promise<string> 
  * once. Every field is checked first, with an error per field; nothing is stored unless all pass.
  */
 export async function registerApp(ctx: GatewayContext, input: unknown, secrets?: Sealer): Promise<RegisteredApp> {
-  const data = parseInput(newAppSchema, input);
-  const ownerUnit = resolveOwnerUnit(ctx, data.ownerUnit);
-  assertMayBeFirstParty(ctx, null, data.firstParty);
-  if (data.interactionCallbackUrl && !secrets)
-    throw new Error('registering an app with an interaction callback needs the callback secret sealer');
-  await checkUnits(ctx, ownerUnit, data.visibility.units);
-  const clientId = data.clientId ?? `app-${randomUUID().slice(0, 8)}`;
   const clientSecret = newSecret();
   const callbackSecret = secrets ? newSecret() : undefined;
   return inTransaction(ctx, async (ctx) => {
-    const { App, OidcPayload } = ctx.models;
-    const fields: Record<string, string> = {};
-    const slug = data.slug ?? (await freeSlugFrom(ctx, data.name));
-    const clash = data.slug ? await slugClash(ctx, slug) : null;
-    if (clash) fields.slug = clash;
-    const clientTaken =
-      (await App.findOne({ where: { clientId }, attributes: ['id'], transaction: ctx.tx })) ||
-      (await OidcPayload.findOne({
-        where: { model: 'Client', id: clientId },
-        attributes: ['id'],
-        transaction: ctx.tx,
-      }));
-    if (clientTaken) fields.clientId = `client id ${clientId} is taken`;
-    if (Object.keys(fields).length > 0) throw new ValidationError('Some fields are invalid', fields);
-
-    const app = await App.create(
+    const given = (input ?? {}) as Record<string, unknown>;
+    const clientId = valid(newAppSchema.shape.clientId, given.clientId) ?? `app-${randomUUID().slice(0, 8)}`;
+    const { data, ownerUnit, slug } = await checkRegistration(ctx, input, clientId);
+    if (data.interactionCallbackUrl && !secrets)
+      throw new Error('registering an app with an interaction callback needs the callback secret sealer');
+    const app = await ctx.models.App.create(
       {
         id: randomUUID(),
         clientId,

@@ -451,6 +451,22 @@ describe('atrium apps', () => {
   });
   afterAll(async () => db?.drop());
 
+  it('reports every problem of a new app at once', async () => {
+    const args = ['apps', 'add', '--name', 'Lab', '--redirect-uri', `${LEAVE}/cb`, '--owner-unit', 'campus/eng'];
+    const units = ['campus/nope', 'campus/nope2', 'campus/arts'].flatMap((u) => ['--visible-unit', u]);
+    const refused = await runAtrium(db, [...args, ...units, '--visible-role', 'wizard', '--slug', 'alice']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(
+      [
+        'atrium: Some fields are invalid',
+        '  visibility role 1: one of student, staff, admin, unit-admin',
+        '  visibility.units: unknown unit campus/nope, campus/nope2; must lie within the owner unit campus/eng: campus/arts',
+        '  slug: a person has this username',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('adds, lists, shows, updates, disables, enables, rotates and deletes apps', async () => {
     const added = await runAtrium(db, [
       'apps',

@@ -29,4 +29,25 @@ describe('registering an app', () => {
     });
     expect(await gateway.models.App.count()).toBe(0);
   });
+
+  it('says every problem at once: the fields the form checks, and the units, slug and client id in use', async () => {
+    const attempt = registerTestApp(gateway, {
+      name: 'Lab',
+      slug: 'alice',
+      clientId: 'atrium-admin',
+      redirectUris: ['http://lab.campus.example/cb'],
+      ownerUnit: 'campus/eng',
+      visibility: { units: ['campus/nope', 'campus/nope2', 'campus/arts'], roles: ['wizard'] },
+    });
+    const fields = await attempt.catch((e: ValidationError) => e.fields);
+    expect(fields).toEqual({
+      'redirectUris.0': 'must use https (http is allowed only for localhost)',
+      'visibility.roles.0': 'one of student, staff, admin, unit-admin',
+      'visibility.units':
+        'unknown unit campus/nope, campus/nope2; must lie within the owner unit campus/eng: campus/arts',
+      slug: 'a person has this username',
+      clientId: 'client id atrium-admin is taken',
+    });
+    expect(await gateway.models.App.count()).toBe(0);
+  });
 });
