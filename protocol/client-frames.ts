@@ -10,6 +10,8 @@ const FRAME_ID_MAX = 64;
 export const CLIENT_MSG_ID = /^[A-Za-z0-9_-]{8,64}$/;
 /** The longest text of a message, in UTF-16 units (a string's length). */
 export const MAX_TEXT_CHARS = 100_000;
+/** How long after sending a sender may recall a message, where a node's `ready` does not say (`recallWindowSeconds`). */
+export const DEFAULT_RECALL_WINDOW_SECONDS = 120;
 /**
  * The largest stored body of a message (its JSON: text, mentions, files), in bytes of UTF-8: what a TEXT
  * column holds on MariaDB. It holds on every node, whatever its database, since a conversation's entries

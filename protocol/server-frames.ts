@@ -219,13 +219,15 @@ const frame = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
 export const serverFrameSchema = z.discriminatedUnion('type', [
   // Replies (they carry `re`, the id of the client frame they answer).
   // A node before frame limits and pacing sent neither `maxFrameBytes` nor `rateLimit`: clients assume the
-  // defaults. One before text limits sent no `maxTextChars`: clients assume the protocol's MAX_TEXT_CHARS.
+  // defaults. One before text limits sent no `maxTextChars`: clients assume the protocol's MAX_TEXT_CHARS;
+  // one before it told its recall window sent no `recallWindowSeconds`: DEFAULT_RECALL_WINDOW_SECONDS.
   frame('ready', {
     address,
     expiresAt: isoTime,
     serverTime: isoTime,
     maxFrameBytes: z.number().int().positive().optional(),
     maxTextChars: z.number().int().positive().optional(),
+    recallWindowSeconds: z.number().int().positive().optional(),
     rateLimit: z.object({ framesPerSecond: z.number().positive(), burst: z.number().positive() }).optional(),
   }),
   frame('pong', { serverTime: isoTime }),

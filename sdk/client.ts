@@ -3,6 +3,7 @@ import { Emitter } from './emitter.ts';
 import { Pacer } from './pacer.ts';
 import {
   attachmentViewSchema,
+  DEFAULT_RECALL_WINDOW_SECONDS,
   isReplyTo,
   MAX_TEXT_CHARS,
   PROTOCOL_VERSION,
@@ -183,6 +184,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
   /** The node's frame limit (from `ready`): longer member lists go in parts. */
   #maxFrameBytes = 64 * 1024;
   #maxTextChars = MAX_TEXT_CHARS;
+  #recallWindowSeconds = DEFAULT_RECALL_WINDOW_SECONDS;
   readonly #pageSize: number;
 
   constructor(options: ClientOptions) {
@@ -200,6 +202,14 @@ export class AtriumClient extends Emitter<ClientEvents> {
    */
   get maxTextChars(): number {
     return this.#maxTextChars;
+  }
+
+  /**
+   * How long after sending one may recall a message, in milliseconds, as the node's `ready` said; before
+   * that, or from a node that does not say, the protocol's default. A later recall is refused.
+   */
+  get recallWindowMs(): number {
+    return this.#recallWindowSeconds * 1000;
   }
 
   get state(): ConnectionState {
@@ -254,6 +264,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
     this.address = ready.address;
     if (ready.maxFrameBytes) this.#maxFrameBytes = ready.maxFrameBytes;
     if (ready.maxTextChars) this.#maxTextChars = ready.maxTextChars;
+    if (ready.recallWindowSeconds) this.#recallWindowSeconds = ready.recallWindowSeconds;
     if (ready.rateLimit) this.#pacer.configure(ready.rateLimit);
     this.#attempt = 0;
     this.#setState('online');

@@ -231,7 +231,7 @@ async function authenticate(live: Live, token: string, re?: string): Promise<voi
   clearTimeout(live.authTimer);
   scheduleExpiry(live, identity);
   if (first && deps.registry.add(connection)) await deps.publishPresence(identity.address, 'online');
-  const { maxFrameBytes, maxTextChars } = deps.services.config;
+  const { maxFrameBytes, maxTextChars, recallWindowSeconds } = deps.services.config;
   send(
     serverFrame(
       'ready',
@@ -241,6 +241,7 @@ async function authenticate(live: Live, token: string, re?: string): Promise<voi
         serverTime: new Date().toISOString(),
         maxFrameBytes,
         maxTextChars,
+        recallWindowSeconds,
         rateLimit: deps.rateLimit,
       },
       re,

@@ -8,6 +8,7 @@ import { limitInWords } from '../../node/attachments/attachment-files.ts';
 import type { Message } from '../../sdk/client.ts';
 
 const MAX_TEXT = 500;
+const RECALL_WINDOW = 45;
 const DAVE = 'dave@eng.campus.test';
 
 type Device = Awaited<ReturnType<typeof connectAs>>;
@@ -34,6 +35,7 @@ beforeAll(async () => {
   eng = await startTestNode(gateway, 'eng.campus.test', {
     ATTACHMENT_MAX_BYTES: String(64 * 1024),
     MAX_TEXT_CHARS: String(MAX_TEXT),
+    RECALL_WINDOW_SECONDS: String(RECALL_WINDOW),
   });
   [alice, dave] = await Promise.all([connectAs(gateway, eng, 'alice'), connectAs(gateway, eng, 'dave')]);
 });
@@ -102,6 +104,12 @@ describe('the text limit', () => {
     await expect(alice.send({ to: DAVE, text: 'x'.repeat(MAX_TEXT + 1) })).rejects.toMatchObject({
       message: `The message is too long (at most ${MAX_TEXT} characters)`,
     });
+  });
+});
+
+describe('the recall window', () => {
+  it('is told to a client when it connects, so that it offers a recall only while the node takes one', () => {
+    expect(alice.recallWindowMs).toBe(RECALL_WINDOW * 1000);
   });
 });
 
