@@ -50,7 +50,12 @@ export async function withSession<T>(
   try {
     if (options.migrated !== false) await assertMigrated(sequelize, { kind: 'gateway' });
     const models = defineGatewayModels(sequelize);
-    return await work({ config, sequelize, models, ctx: { sequelize, models, actor: operator('cli'), ip: null } });
+    return await work({
+      config,
+      sequelize,
+      models,
+      ctx: { sequelize, models, actor: operator('cli'), ip: null, appCalls: config.appCalls },
+    });
   } finally {
     await sequelize.close();
   }

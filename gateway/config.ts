@@ -29,6 +29,7 @@ const schema = z.object({
     .pipe(z.array(z.string().min(32, { message: 'each cookie key needs at least 32 characters' })).min(1))
     .optional(),
   ATRIUM_TRUST_PROXY: envBoolean.default(false),
+  APP_CALLBACKS_LOOPBACK: envBoolean.optional(),
   LOG_LEVEL: envLogLevel.default('info'),
   LOGIN_MAX_FAILURES: envPositiveInt.default(5),
   LOGIN_LOCKOUT_MINUTES: envPositiveInt.default(15),
@@ -74,6 +75,11 @@ export type GatewayConfig = {
   secretKey: string;
   cookieKeys: string[];
   trustProxy: boolean;
+  /**
+   * Whether the URLs apps register (back-channel logout) may be called on this machine, loopback
+   * (APP_CALLBACKS_LOOPBACK; on outside production). Link-local, unspecified and multicast addresses never are.
+   */
+  appCalls: { loopback: boolean };
   logLevel: string;
   login: { maxFailures: number; lockoutMinutes: number; ipLimit: number; ipWindowSeconds: number };
   accessTokenTtlSeconds: number;
@@ -120,6 +126,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     secretKey: v.ATRIUM_SECRET_KEY ?? dev!.secretKey,
     cookieKeys: v.ATRIUM_COOKIE_KEYS ?? dev!.cookieKeys,
     trustProxy: v.ATRIUM_TRUST_PROXY,
+    appCalls: { loopback: v.APP_CALLBACKS_LOOPBACK ?? !production },
     logLevel: v.LOG_LEVEL,
     login: {
       maxFailures: v.LOGIN_MAX_FAILURES,

@@ -1,4 +1,5 @@
 import type { Sequelize, Transaction } from 'sequelize';
+import type { AppCallPolicy } from '../core/app-call-policy.ts';
 import type { GatewayModels, Role } from './models/index.ts';
 import type { RequestMemo } from './request-memo.ts';
 
@@ -17,6 +18,12 @@ export interface GatewayContext {
   tx?: Transaction;
   /** Set for one OIDC provider request: lookups read once in it (request-memo.ts). */
   memo?: RequestMemo;
+  /**
+   * The operator's policy for calling the URLs apps register (APP_CALLBACKS_LOOPBACK), set by the gateway
+   * and the CLI: the registry refuses a URL at a literal address it would not call. Left out, loopback
+   * addresses are taken; each call is checked under the calling process's own policy all the same.
+   */
+  appCalls?: AppCallPolicy;
 }
 
 export const operator = (name = 'cli'): Actor => ({ kind: 'operator', name });

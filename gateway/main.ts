@@ -88,6 +88,7 @@ async function startOn(
     models,
     actor: (req as { user?: GatewayContext['actor'] } | null)?.user ?? { kind: 'anonymous' },
     ip: req?.ip ?? null,
+    appCalls: config.appCalls,
   });
   const keepSeconds = keepSecondsFor(config.accessTokenTtlSeconds);
   // Ended sessions and people reach the domain nodes from here, whoever ended them (console, CLI, sign-out).

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, type Env } from '../core/config.ts';
+import { envBoolean, envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, type Env } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 
 /*
@@ -90,6 +90,7 @@ const schema = z.object({
   AUTH_GRACE_SECONDS: envPositiveInt.default(30),
   HEARTBEAT_SECONDS: envPositiveInt.default(30),
   FEDERATION_PROXY_URL: envUrl.optional(),
+  APP_CALLBACKS_LOOPBACK: envBoolean.optional(),
   NODE_SECRET_KEY: z.string().min(32, { message: 'expected at least 32 characters of random secret' }).optional(),
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
   ENDED_ACCESS_POLL_SECONDS: envPositiveInt.default(15),
@@ -163,6 +164,11 @@ export type NodeConfig = {
   heartbeatSeconds: number;
   /** Where server-to-server requests go; without it, straight to each domain's registered URL. */
   federationProxyUrl: string | undefined;
+  /**
+   * Whether apps' card callback URLs may be called on this machine, loopback (APP_CALLBACKS_LOOPBACK; on
+   * outside production). Link-local, unspecified and multicast addresses never are.
+   */
+  appCalls: { loopback: boolean };
   /** Seals the node's private signing keys at rest. */
   secretKey: string;
   registryTtlMs: number;
@@ -225,6 +231,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     authGraceSeconds: v.AUTH_GRACE_SECONDS,
     heartbeatSeconds: v.HEARTBEAT_SECONDS,
     federationProxyUrl: v.FEDERATION_PROXY_URL?.replace(/\/$/, ''),
+    appCalls: { loopback: v.APP_CALLBACKS_LOOPBACK ?? v.ATRIUM_MODE !== 'production' },
     secretKey: v.NODE_SECRET_KEY ?? developmentSecret(dataDir, v.NODE_DOMAIN),
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
     endedAccessPollMs: v.ENDED_ACCESS_POLL_SECONDS * 1000,

@@ -7,6 +7,7 @@ import { addressNameProblem, reservedNameProblem } from '../accounts/reserved-na
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import { inTransaction } from '../transaction.ts';
+import { assertCallableUrls } from './callable-urls.ts';
 import { assertMayBeFirstParty, resolveOwnerUnit, unitProblems } from './app-scope.ts';
 import { clientMetadataOf, saveClient, sealedClientSecret } from './client-metadata.ts';
 import { auditedFields, presentApp, type PresentedApp } from './present-app.ts';
@@ -102,6 +103,12 @@ async function checkRegistration(ctx: GatewayContext, input: unknown, clientId: 
   const ownerUnit = fields.ownerUnit ? null : ((await collect(fields, () => resolveOwnerUnit(ctx, requested))) ?? null);
   assertMayBeFirstParty(ctx, null, valid(shape.firstParty, given.firstParty) ?? false);
   keep(fields, await unitProblems(ctx, ownerUnit, units ?? []));
+  await collect(fields, () =>
+    assertCallableUrls(ctx, {
+      backchannelLogoutUri: valid(shape.backchannelLogoutUri, given.backchannelLogoutUri),
+      interactionCallbackUrl: valid(shape.interactionCallbackUrl, given.interactionCallbackUrl),
+    }),
+  );
 
   const chosen = valid(shape.slug, given.slug);
   const clash = chosen ? await slugClash(ctx, chosen) : null;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { literalAddressProblem } from '../../core/app-call-policy.ts';
 import { isLoopbackHost } from '../../core/loopback.ts';
 import { appSlugPattern } from '../../protocol/address.ts';
 import { reservedNameProblem } from '../accounts/reserved-names.ts';
@@ -18,6 +19,16 @@ export const appUrlSchema = z
     },
     { message: 'must use https (http is allowed only for localhost)' },
   );
+
+/**
+ * A URL the gateway or a node calls (back-channel logout, card callbacks): an app URL that does not name,
+ * as a literal address, one the servers never call (link-local, unspecified, multicast). Whether this
+ * machine may be called is the operator's (assertCallableUrls); a host name is checked at each call.
+ */
+export const calledUrlSchema = appUrlSchema.superRefine((url, ctx) => {
+  const problem = literalAddressProblem(url, { loopback: true });
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 /**
  * The slug is the app's bot address on every node (`slug@domain`), so it must be a valid address part,
@@ -84,8 +95,8 @@ export const newAppSchema = z.object({
   homeUrl: appUrlSchema.optional(),
   redirectUris: uriList.min(1, { message: 'at least one redirect URI' }),
   postLogoutRedirectUris: uriList.default([]),
-  backchannelLogoutUri: appUrlSchema.optional(),
-  interactionCallbackUrl: appUrlSchema.optional(),
+  backchannelLogoutUri: calledUrlSchema.optional(),
+  interactionCallbackUrl: calledUrlSchema.optional(),
   visibility: visibilitySchema.default({ units: [], roles: [] }),
   ownerUnit: unitPathSchema.optional(),
   firstParty: z.boolean().default(false),
@@ -101,8 +112,8 @@ export const appChangesSchema = z.object({
   homeUrl: appUrlSchema.nullable().optional(),
   redirectUris: uriList.min(1, { message: 'at least one redirect URI' }).optional(),
   postLogoutRedirectUris: uriList.optional(),
-  backchannelLogoutUri: appUrlSchema.nullable().optional(),
-  interactionCallbackUrl: appUrlSchema.nullable().optional(),
+  backchannelLogoutUri: calledUrlSchema.nullable().optional(),
+  interactionCallbackUrl: calledUrlSchema.nullable().optional(),
   visibility: visibilitySchema.optional(),
   ownerUnit: unitPathSchema.nullable().optional(),
   firstParty: z.boolean().optional(),

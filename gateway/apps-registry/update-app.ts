@@ -2,6 +2,7 @@ import { parseInput } from '../../core/validate.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import { inTransaction } from '../transaction.ts';
+import { assertCallableUrls } from './callable-urls.ts';
 import { assertMayBeFirstParty, checkUnits, findManageableApp, resolveOwnerUnit } from './app-scope.ts';
 import { clientMetadataOf, loadClient, saveClient } from './client-metadata.ts';
 import { auditedFields, presentApp, type PresentedApp } from './present-app.ts';
@@ -22,6 +23,7 @@ function changed(before: Record<string, unknown>, after: Record<string, unknown>
  */
 export async function updateApp(ctx: GatewayContext, slug: string, input: unknown): Promise<PresentedApp> {
   const changes = parseInput(appChangesSchema, input);
+  assertCallableUrls(ctx, changes);
   return inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
     assertMayBeFirstParty(ctx, app, changes.firstParty ?? app.firstParty);

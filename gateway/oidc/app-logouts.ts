@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import { Op, type Sequelize } from 'sequelize';
+import { AppCallRefusedError } from '../../core/app-call-policy.ts';
 import type { Logger } from '../../core/logger.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
@@ -174,6 +175,7 @@ async function deliver(
     }
     await client.backchannelLogout(row.accountId, row.sid);
   } catch (error) {
+    if (error instanceof AppCallRefusedError) return refused(ctx, row, tries, error, logger);
     return notTaken(ctx, row, tries, reasonOf(error), retry, logger);
   }
   await settle(ctx, row, { tries });
@@ -218,6 +220,22 @@ async function notTaken(
   await settle(ctx, row, { outcome: 'failure', tries, error });
   logger.warn({ client: row.clientId, tries, error }, 'an app did not take a logout; given up');
   return { tries, givenUp: true, error };
+}
+
+/**
+ * The app's back-channel URI leads to an address the gateway does not call (core/app-call-policy.ts): nothing
+ * was sent, and another try would be refused alike, so the logout is given up on now, with the app's others.
+ */
+async function refused(
+  ctx: GatewayContext,
+  row: AppLogout,
+  tries: number,
+  error: AppCallRefusedError,
+  logger: Logger,
+): Promise<NotTaken> {
+  await settle(ctx, row, { outcome: 'failure', tries, error: error.message });
+  logger.warn({ client: row.clientId, reason: error.message }, 'an app logout was refused; given up');
+  return { tries, givenUp: true, error: error.message };
 }
 
 /** The row goes, and the audit log says whether the app was told, and after how many tries. */

@@ -7,6 +7,8 @@ import Provider, {
 } from 'oidc-provider';
 import type { ExpressHandlebars } from 'express-handlebars';
 import type { JWK } from 'jose';
+import { AppCallRefusedError } from '../../core/app-call-policy.ts';
+import { fetchAppUrl } from '../../core/app-fetch.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { GatewayModels } from '../models/index.ts';
@@ -24,7 +26,7 @@ import { userById } from '../accounts/find-user.ts';
 import { appOfClient, botClaims, clientUsable } from '../apps-registry/client-gate.ts';
 import { audiencesFor, signInRefusal } from '../apps-registry/app-access.ts';
 import { ACR_VALUES, asksForSecondFactor, MFA_ACR } from '../factors/acr.ts';
-import { PORTAL_CLIENT_ID } from '../portal/portal-client.ts';
+import { PORTAL_CLIENT_ID, portalBackchannelLogoutUri } from '../portal/portal-client.ts';
 import { isOwnSignOutState, sessionBinding } from './own-sign-out.ts';
 import { CONSOLE_CLIENT_ID } from '../admin/console-client.ts';
 import { hostCookieName } from '../http/host-cookies.ts';
@@ -95,9 +97,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     pkce: { required: () => true },
     features: features(deps),
     ...accountSettings(deps),
-    // Outgoing calls (back-channel logout) go only to URIs an administrator registered, and campus apps
-    // usually live on private addresses, which the provider's default SSRF guard would refuse.
-    fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit),
+    fetch: outgoingFetch(deps),
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       policy: interactionPolicyWithAccountCheck(deps),
@@ -121,7 +121,25 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = config.trustProxy;
   provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'oidc provider error'));
+  provider.on('backchannel.error', (_ctx, error, client) => {
+    if (error instanceof AppCallRefusedError)
+      deps.logger.warn({ client: client.clientId, reason: error.message }, 'a back-channel logout was refused');
+  });
   return provider;
+}
+
+/**
+ * The provider's outgoing calls (back-channel logout) go to URIs administrators registered. Campus apps
+ * usually live on private addresses, which the provider's own SSRF guard would refuse; they are called
+ * under the operator's policy instead, checked at each connection (core/app-fetch.ts). The portal's own
+ * logout URI is the gateway itself.
+ */
+function outgoingFetch(deps: ProviderDeps): Configuration['fetch'] {
+  const own = portalBackchannelLogoutUri(deps.issuer);
+  return (url, options) => {
+    if (String(url) === own) return globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit);
+    return fetchAppUrl(url, options ?? {}, deps.config.appCalls);
+  };
 }
 
 function cookieSettings(config: GatewayConfig, secure: boolean): Configuration['cookies'] {

@@ -7,6 +7,9 @@ export function portalClientSecret(secretKey: string): string {
   return firstPartyClientSecret(PORTAL_CLIENT_ID, secretKey);
 }
 
+/** Where the gateway tells its own portal of a logout: the gateway itself, not a URL an administrator registered. */
+export const portalBackchannelLogoutUri = (issuer: string) => `${issuer}/portal/backchannel-logout`;
+
 export function portalClientMetadata(issuer: string, secretKey: string) {
   return {
     client_id: PORTAL_CLIENT_ID,
@@ -18,7 +21,7 @@ export function portalClientMetadata(issuer: string, secretKey: string) {
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
     // Signing out elsewhere (an app, the admin console) ends the portal's session too.
-    backchannel_logout_uri: `${issuer}/portal/backchannel-logout`,
+    backchannel_logout_uri: portalBackchannelLogoutUri(issuer),
     backchannel_logout_session_required: true,
     // The account page judges a "recent sign-in" by auth_time (factors/confirm-identity.ts).
     require_auth_time: true,

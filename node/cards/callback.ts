@@ -1,6 +1,9 @@
 import type { ReadableStream } from 'node:stream/web';
 import { z } from 'zod';
+import { AppCallRefusedError, type AppCallPolicy } from '../../core/app-call-policy.ts';
+import { fetchAppUrl } from '../../core/app-fetch.ts';
 import { AppError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
 import { readCapped } from '../../core/read-capped.ts';
 import { signCallback, type CardCallback } from '../../protocol/callback-signature.ts';
 import type { AppInfo } from '../bots/app-directory.ts';
@@ -21,26 +24,31 @@ export type CallbackAnswer = { card?: Card; toast?: string };
 /**
  * POSTs a signed card click to the app's interaction callback URL and reads its answer: nothing (204, or
  * an empty object), a new card, and/or a short toast for the person who clicked. Anything else the app
- * does (an error status, a timeout, a bad card) fails the click, and the person is told.
+ * does (an error status, a timeout, a bad card) fails the click, and the person is told. So does a callback
+ * URL that leads to an address the node does not call (`policy`): it is not called, and the refusal is logged.
  */
 export async function sendCardCallback(
   app: AppInfo,
   event: Omit<CardCallback, 'timestamp' | 'nonce'>,
+  calls: { policy: AppCallPolicy; logger: Logger },
 ): Promise<CallbackAnswer> {
   if (!app.interactionCallbackUrl || !app.callbackSecret)
     throw new AppError('no_callback', 409, `${app.name} takes no card actions (it has no callback URL)`);
   const { body, headers } = signCallback(app.callbackSecret, event);
   let response: Response;
   try {
-    response = await fetch(app.interactionCallbackUrl, {
-      method: 'POST',
-      headers,
-      body,
-      redirect: 'error',
-      signal: AbortSignal.timeout(CALLBACK_TIMEOUT_MS),
-    });
-  } catch {
-    throw new CallbackFailedError(`${app.name} could not be reached; nothing was done`);
+    response = await fetchAppUrl(
+      app.interactionCallbackUrl,
+      { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.timeout(CALLBACK_TIMEOUT_MS) },
+      calls.policy,
+    );
+  } catch (error) {
+    if (!(error instanceof AppCallRefusedError))
+      throw new CallbackFailedError(`${app.name} could not be reached; nothing was done`);
+    calls.logger.warn({ app: app.slug, reason: error.message }, 'a card callback was refused');
+    throw new CallbackFailedError(
+      `${app.name} cannot be called from chat: its callback URL leads to an address this node does not call (${error.range}); nothing was done`,
+    );
   }
   if (!response.ok) {
     void response.body?.cancel().catch(() => undefined);

@@ -58,13 +58,17 @@ export async function cardAction(ctx: NodeContext, input: unknown): Promise<Card
   const { members } = ctx.members.peek(target.conversationId) ?? (await ctx.members.entry(target.conversationId));
   if (!members.has(target.sender))
     throw new AppError('app_unavailable', 409, 'The app behind this card is no longer in this conversation');
-  const answer = await sendCardCallback(app, {
-    messageId,
-    conversationId: target.conversationId,
-    actionId,
-    user: { address: ctx.actor.address, name: ctx.actor.name },
-    app: app.slug,
-  });
+  const answer = await sendCardCallback(
+    app,
+    {
+      messageId,
+      conversationId: target.conversationId,
+      actionId,
+      user: { address: ctx.actor.address, name: ctx.actor.name },
+      app: app.slug,
+    },
+    { policy: ctx.config.appCalls, logger: ctx.logger },
+  );
   const result: CardActionResult = {
     messageId,
     actionId,

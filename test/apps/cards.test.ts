@@ -255,6 +255,29 @@ describe('an interactive card', () => {
     }
   });
 
+  it('reaches an app on this machine by its host name where the operator allows it, as outside production', async () => {
+    const desk = await register(gateway, {
+      name: 'Front Desk',
+      slug: 'front-desk',
+      redirectUris: ['http://localhost:9/cb'],
+      interactionCallbackUrl: `${appUrl.replace('127.0.0.1', 'localhost')}/atrium/callback`,
+      botEnabled: true,
+    });
+    const token = await botToken(gateway, desk, eng.url);
+    const deskBot = new AtriumBot({ nodeUrl: eng.localUrl, token: () => token });
+    const group = await alice.createGroup('Front desk', [DAVE]);
+    await alice.invite(group.id, ['front-desk@eng.campus.test']);
+    const { messageId } = await deskBot.sendCard({ conversationId: group.id }, request);
+    const roomsSecret = callbackSecret;
+    callbackSecret = desk.callbackSecret!;
+    try {
+      expect(await dave.cardAction(messageId, 'approve')).toMatchObject({ messageId, updated: true });
+      expect(received.at(-1)!.event).toMatchObject({ app: 'front-desk', actionId: 'approve' });
+    } finally {
+      callbackSecret = roomsSecret;
+    }
+  });
+
   it('lets the bot itself update its card for everyone', async () => {
     const { messageId } = await cardInGroup();
     const cancelled = { title: request.title, text: 'Cancelled: the lab is closed on Friday', fields: [], actions: [] };

@@ -253,6 +253,46 @@ describe('a unit admin', () => {
       register(gateway, { name: 'Mine', redirectUris: [REDIRECT] }, await actingAs(gateway, 'alice')),
     ).rejects.toBeInstanceOf(ForbiddenError);
   });
+
+  it('cannot point the calls the servers make at a link-local, unspecified or multicast address', async () => {
+    const engAdmin = await actingAs(gateway, 'eng-admin');
+    const before = await gateway.models.App.count();
+    const metadata = {
+      name: 'Metadata reader',
+      redirectUris: [REDIRECT],
+      interactionCallbackUrl: 'https://169.254.169.254/latest/meta-data/',
+      backchannelLogoutUri: 'https://[fe80::1]/logout',
+      botEnabled: true,
+    };
+    const linkLocal = expect.stringContaining('must not point at a link-local address');
+    expect(await fieldsOf(register(gateway, metadata, engAdmin))).toEqual({
+      interactionCallbackUrl: linkLocal,
+      backchannelLogoutUri: linkLocal,
+    });
+    expect(await gateway.models.App.count()).toBe(before);
+
+    // Campus addresses are where apps live, and this gateway (outside production) calls this machine too.
+    const own = await register(
+      gateway,
+      { ...metadata, interactionCallbackUrl: 'https://10.0.0.5/callback', backchannelLogoutUri: undefined },
+      engAdmin,
+    );
+    expect(own.app.interactionCallbackUrl).toBe('https://10.0.0.5/callback');
+    expect(
+      await fieldsOf(
+        updateApp(engAdmin, own.slug, {
+          interactionCallbackUrl: 'https://0.0.0.0:4000/atrium/callback',
+          backchannelLogoutUri: 'https://[ff02::1]/logout',
+        }),
+      ),
+    ).toEqual({
+      interactionCallbackUrl: expect.stringContaining('must not point at an unspecified address'),
+      backchannelLogoutUri: expect.stringContaining('must not point at a multicast address'),
+    });
+    expect((await getApp(engAdmin, own.slug)).interactionCallbackUrl).toBe('https://10.0.0.5/callback');
+    const local = await updateApp(engAdmin, own.slug, { interactionCallbackUrl: 'http://127.0.0.1:9/callback' });
+    expect(local.interactionCallbackUrl).toBe('http://127.0.0.1:9/callback');
+  });
 });
 
 describe('changing an app', () => {
