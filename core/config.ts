@@ -60,3 +60,12 @@ export const envUrl = z.url({ message: 'expected an absolute URL such as https:/
 export const envLogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
   message: 'expected one of fatal, error, warn, info, debug, trace, silent',
 });
+
+/**
+ * METRICS_TOKEN, the bearer token /metrics asks for (core/metrics-access.ts); without it, /metrics answers
+ * this machine only. Every unit reads it alike.
+ */
+export const envMetricsToken = z
+  .string()
+  .min(32, { message: 'expected at least 32 characters of random secret' })
+  .regex(/^[\x21-\x7e]+$/, { message: 'expected printable characters without spaces (it is sent in a header)' });

@@ -1,8 +1,16 @@
 import { Router } from 'express';
 import type { Registry } from 'prom-client';
+import { serveMetrics } from './metrics-endpoint.ts';
 
-/** /healthz (the process answers), /readyz (its dependencies answer) and /metrics (Prometheus). */
-export function healthRoutes(options: { ready: () => Promise<Record<string, boolean>>; registry: Registry }): Router {
+/**
+ * /healthz (the process answers) and /readyz (its dependencies answer), open to all; /metrics
+ * (Prometheus) to the holder of `metricsToken`, or to this machine only where there is none.
+ */
+export function healthRoutes(options: {
+  ready: () => Promise<Record<string, boolean>>;
+  registry: Registry;
+  metricsToken: string | undefined;
+}): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -12,8 +20,6 @@ export function healthRoutes(options: { ready: () => Promise<Record<string, bool
     const ok = Object.values(checks).every(Boolean);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks });
   });
-  router.get('/metrics', async (_req, res) => {
-    res.type(options.registry.contentType).send(await options.registry.metrics());
-  });
+  router.get('/metrics', (req, res) => serveMetrics(req, res, options.registry, options.metricsToken));
   return router;
 }

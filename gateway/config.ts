@@ -2,7 +2,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { envBoolean, envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, type Env } from '../core/config.ts';
+import {
+  envBoolean,
+  envLogLevel,
+  envMetricsToken,
+  envPort,
+  envPositiveInt,
+  envUrl,
+  parseEnv,
+  type Env,
+} from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 
 const schema = z.object({
@@ -62,6 +71,7 @@ const schema = z.object({
       return m ? Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's').toLowerCase() as 's' | 'm' | 'h'] : 0;
     })
     .default(3600),
+  METRICS_TOKEN: envMetricsToken.optional(),
 });
 
 export type GatewayConfig = {
@@ -93,6 +103,8 @@ export type GatewayConfig = {
   passwordReset: { ttlMinutes: number; ipLimit: number; accountLimit: number };
   /** Seconds between scheduled syncs of every registered directory; 0 for none (on demand only). */
   directorySyncSeconds: number;
+  /** The bearer token /metrics asks for; without it, /metrics answers this machine only. */
+  metricsToken: string | undefined;
 };
 
 export function loadGatewayConfig(env: Env): GatewayConfig {
@@ -145,6 +157,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
       accountLimit: v.PASSWORD_RESET_ACCOUNT_LIMIT,
     },
     directorySyncSeconds: v.DIRECTORY_SYNC_INTERVAL,
+    metricsToken: v.METRICS_TOKEN,
   };
 }
 

@@ -2,7 +2,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { envBoolean, envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, type Env } from '../core/config.ts';
+import {
+  envBoolean,
+  envLogLevel,
+  envMetricsToken,
+  envPort,
+  envPositiveInt,
+  envUrl,
+  parseEnv,
+  type Env,
+} from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 
 /*
@@ -109,6 +118,7 @@ const schema = z.object({
       ),
     )
     .optional(),
+  METRICS_TOKEN: envMetricsToken.optional(),
 });
 
 export type NodeConfig = {
@@ -178,6 +188,8 @@ export type NodeConfig = {
   federationPolicyRetries: number;
   /** Web origins whose pages may call `/api/v1` from the browser (the portal); the gateway's by default. */
   portalOrigins: string[];
+  /** The bearer token /metrics asks for; without it, /metrics answers this machine only. */
+  metricsToken: string | undefined;
 };
 
 export function loadNodeConfig(env: Env): NodeConfig {
@@ -237,6 +249,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     endedAccessPollMs: v.ENDED_ACCESS_POLL_SECONDS * 1000,
     federationPolicyRetries: v.FEDERATION_POLICY_RETRIES,
     portalOrigins: v.PORTAL_ORIGINS ?? [new URL(v.GATEWAY_ISSUER).origin],
+    metricsToken: v.METRICS_TOKEN,
   };
 }
 

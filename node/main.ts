@@ -366,7 +366,11 @@ function httpApp(parts: {
   app.set('trust proxy', false);
   app.use(metrics.httpMiddleware);
   app.use(
-    healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }),
+    healthRoutes({
+      registry: metrics.registry,
+      metricsToken: config.metricsToken,
+      ready: async () => ({ database: await databaseReachable(sequelize) }),
+    }),
   );
   app.use(federationRoutes(services, parts.federation, parts.federationModels, parts.sealer));
   app.use(

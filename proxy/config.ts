@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { envLogLevel, envPort, envPositiveInt, envUrl, parseEnv, type Env } from '../core/config.ts';
+import { envLogLevel, envMetricsToken, envPort, envPositiveInt, envUrl, parseEnv, type Env } from '../core/config.ts';
 
 const schema = z.object({
   PROXY_PORT: envPort.default(4100),
@@ -16,6 +16,7 @@ const schema = z.object({
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
   FORWARD_TIMEOUT_MS: envPositiveInt.default(10_000),
   MAX_BODY_BYTES: envPositiveInt.default(8 * 1024 * 1024),
+  METRICS_TOKEN: envMetricsToken.optional(),
   LOG_LEVEL: envLogLevel.default('info'),
 });
 
@@ -29,6 +30,8 @@ export type ProxyConfig = {
   registryTtlMs: number;
   forwardTimeoutMs: number;
   maxBodyBytes: number;
+  /** The bearer token /metrics asks for; without it, /metrics answers this machine only. */
+  metricsToken: string | undefined;
   logLevel: string;
 };
 
@@ -44,6 +47,7 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
     forwardTimeoutMs: v.FORWARD_TIMEOUT_MS,
     maxBodyBytes: v.MAX_BODY_BYTES,
+    metricsToken: v.METRICS_TOKEN,
     logLevel: v.LOG_LEVEL,
   };
 }

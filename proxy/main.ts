@@ -8,6 +8,7 @@ import { fetchWithDeadlines } from '../core/fetch-deadlines.ts';
 import { readCapped } from '../core/read-capped.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
+import { serveMetrics } from '../core/metrics-endpoint.ts';
 import { createUnitServer } from '../core/unit-server.ts';
 import {
   allowed,
@@ -209,12 +210,8 @@ function requestHandler(parts: ProxyParts): (req: IncomingMessage, res: ServerRe
       );
       return;
     }
-    if (req.method === 'GET' && path === '/metrics') {
-      metrics.registry
-        .metrics()
-        .then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text));
-      return;
-    }
+    if (req.method === 'GET' && path === '/metrics')
+      return void serveMetrics(req, res, metrics.registry, parts.config.metricsToken);
     if (req.method === 'GET' && path.startsWith('/.well-known/atrium/keys?')) {
       relayKeys(parts, new URL(path, 'http://proxy').searchParams.get('domain') ?? '', res).then(() => done(), done);
       return;

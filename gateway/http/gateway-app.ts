@@ -78,7 +78,11 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
   app.use(metrics.httpMiddleware);
   app.use(securityHeaders(secure));
   app.use(
-    healthRoutes({ registry: metrics.registry, ready: async () => ({ database: await databaseReachable(sequelize) }) }),
+    healthRoutes({
+      registry: metrics.registry,
+      metricsToken: config.metricsToken,
+      ready: async () => ({ database: await databaseReachable(sequelize) }),
+    }),
   );
   app.use('/assets', express.static(`${viewsDir}assets`, { maxAge: '1h' }));
   app.use(cookieParser());

@@ -13,6 +13,7 @@ import { signRequest } from '../../protocol/signature.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/federation.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { getFrom, OUTSIDE_ADDRESS } from '../helpers/metrics-reader.ts';
 
 const DOMAIN = 'slow.campus.test';
 
@@ -165,6 +166,19 @@ describe('a registered node that answers with a redirect', () => {
       message: expect.stringMatching(/redirect \(HTTP 307\), which is not followed/),
     });
     expect(asked).toEqual([]);
+  });
+});
+
+describe("the proxy's /metrics", () => {
+  it('answers this machine only where the operator set no token, and health anyone', async () => {
+    const url = `${proxy.url}/metrics`;
+    const refused = { status: 401, code: 'unauthenticated' };
+    expect(await getFrom(url, { headers: { 'x-forwarded-for': '203.0.113.9' } })).toMatchObject(refused);
+    if (OUTSIDE_ADDRESS) {
+      expect(await getFrom(url, { from: OUTSIDE_ADDRESS })).toMatchObject(refused);
+      expect((await getFrom(`${proxy.url}/healthz`, { from: OUTSIDE_ADDRESS })).status).toBe(200);
+    }
+    expect((await getFrom(url)).text).toContain('process_resident_memory_bytes');
   });
 });
 

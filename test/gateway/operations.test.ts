@@ -3,10 +3,16 @@ import request from 'supertest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { loadNodeConfig } from '../../node/config.ts';
+import { loadProxyConfig } from '../../proxy/config.ts';
+import { getFrom, OUTSIDE_ADDRESS } from '../helpers/metrics-reader.ts';
+
+/** The operator's bearer token for /metrics here. */
+const METRICS_TOKEN = 'metrics-token-of-the-operations-test-0123';
 
 let gateway: TestGateway;
 beforeAll(async () => {
-  gateway = await startTestGateway('ops');
+  gateway = await startTestGateway('ops', { METRICS_TOKEN });
 });
 afterAll(async () => gateway?.stop());
 
@@ -16,9 +22,26 @@ describe('operating the gateway', () => {
     await request(gateway.server)
       .get('/readyz')
       .expect(200, { status: 'ready', checks: { database: true } });
-    const metrics = (await request(gateway.server).get('/metrics').expect(200)).text;
+    const metrics = (
+      await request(gateway.server).get('/metrics').set('authorization', `Bearer ${METRICS_TOKEN}`).expect(200)
+    ).text;
     expect(metrics).toContain('atrium_http_requests_total');
     expect(metrics).toContain('process_resident_memory_bytes');
+  });
+
+  it("answers /metrics only with the operator's token, this machine too, while health stays open to all", async () => {
+    const url = `${gateway.issuer}/metrics`;
+    for (const authorization of [undefined, 'Bearer wrong', `Bearer ${METRICS_TOKEN.slice(0, -1)}`, METRICS_TOKEN]) {
+      const read = await getFrom(url, { headers: authorization ? { authorization } : {} });
+      expect(read, String(authorization)).toMatchObject({ status: 401, code: 'unauthenticated' });
+      expect(read.challenge).toMatch(/^Bearer/);
+      expect(read.text).not.toContain('process_resident_memory_bytes');
+    }
+    const bearer = { authorization: `bearer ${METRICS_TOKEN}` };
+    expect((await getFrom(url, { headers: bearer })).text).toContain('atrium_http_requests_total');
+    if (OUTSIDE_ADDRESS) expect((await getFrom(url, { from: OUTSIDE_ADDRESS, headers: bearer })).status).toBe(200);
+    for (const path of ['/healthz', '/readyz'])
+      expect((await getFrom(`${gateway.issuer}${path}`, { from: OUTSIDE_ADDRESS })).status, path).toBe(200);
   });
 
   it('sends a strict content security policy and no framework banner', async () => {
@@ -54,6 +77,19 @@ describe('configuration', () => {
       const problems = (error as ConfigError).problems.join('\n');
       expect(problems).toContain('GATEWAY_PORT: expected a port number');
       expect(problems).toContain('LOGIN_MAX_FAILURES: expected a positive number');
+    }
+  });
+
+  it('takes a METRICS_TOKEN in every unit, none too short to be a secret', () => {
+    const token = 'x'.repeat(32);
+    const base = { ATRIUM_DATA_DIR: '/tmp/x', NODE_DOMAIN: 'eng.campus.test' };
+    const loaders = [loadGatewayConfig, loadNodeConfig, loadProxyConfig];
+    for (const load of loaders) expect(load({ ...base, METRICS_TOKEN: token }).metricsToken).toBe(token);
+    for (const load of loaders) {
+      expect(load(base).metricsToken).toBeUndefined();
+      expect(() => load({ ...base, METRICS_TOKEN: 'short' })).toThrow(
+        'METRICS_TOKEN: expected at least 32 characters of random secret',
+      );
     }
   });
 
