@@ -113,6 +113,11 @@ export const ERROR_CODES = {
     meaning: 'the server is starting or stopping (HTTP 503 with `Retry-After`); nothing was done; retry',
     to: CPL,
   },
+  overloaded: {
+    meaning:
+      'the proxy is forwarding as many requests as it takes at once, in all or from this origin (HTTP 503 with `Retry-After`); nothing was forwarded; retry',
+    to: P,
+  },
 
   // Server to server.
   invalid_request: {

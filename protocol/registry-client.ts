@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.ts';
 import {
   AnswerSignatureError,
   SignatureError,
+  signatureHeaders,
   signedGatewayRequest,
   verifyAnswer,
   verifyRequest,
@@ -129,6 +130,25 @@ export async function verifyPinned(
     registry = await client.refreshSoon();
     return { checked: verifyRequest(signed, (name) => keysOf(registry, name), now), registry };
   }
+}
+
+/**
+ * What can be checked of a signed request before its body is read: its signature headers
+ * (signatureHeaders: present, well formed, fresh) and a key of that id pinned for its origin, asking the
+ * gateway once more for a key the copy does not know yet, as verifyPinned does. Resolves with the origin
+ * and the copy of the registry that pins its key.
+ */
+export async function pinnedSigner(
+  client: RegistryClient,
+  headers: SignedRequest['headers'],
+  now?: number,
+): Promise<{ origin: string; registry: Registry }> {
+  const { origin, kid } = signatureHeaders(headers, now);
+  const pinned = (registry: Registry) => keysOf(registry, origin)?.some((k) => k.kid === kid) ?? false;
+  let registry = await client.get();
+  if (!pinned(registry)) registry = await client.refreshSoon();
+  if (!pinned(registry)) throw new SignatureError('unknown_key', `No pinned key ${kid} for ${origin}`);
+  return { origin, registry };
 }
 
 /**

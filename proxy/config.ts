@@ -16,6 +16,8 @@ const schema = z.object({
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
   FORWARD_TIMEOUT_MS: envPositiveInt.default(10_000),
   MAX_BODY_BYTES: envPositiveInt.default(8 * 1024 * 1024),
+  PROXY_MAX_IN_FLIGHT: envPositiveInt.default(256),
+  PROXY_MAX_IN_FLIGHT_PER_ORIGIN: envPositiveInt.default(64),
   METRICS_TOKEN: envMetricsToken.optional(),
   LOG_LEVEL: envLogLevel.default('info'),
 });
@@ -30,6 +32,11 @@ export type ProxyConfig = {
   registryTtlMs: number;
   forwardTimeoutMs: number;
   maxBodyBytes: number;
+  /**
+   * Requests forwarded at once, from all origins together and from one origin domain; one more is turned
+   * away (503 `overloaded`, Retry-After), which its sender retries. They bound the bodies held in memory.
+   */
+  maxInFlight: { total: number; perOrigin: number };
   /** The bearer token /metrics asks for; without it, /metrics answers this machine only. */
   metricsToken: string | undefined;
   logLevel: string;
@@ -47,6 +54,7 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
     forwardTimeoutMs: v.FORWARD_TIMEOUT_MS,
     maxBodyBytes: v.MAX_BODY_BYTES,
+    maxInFlight: { total: v.PROXY_MAX_IN_FLIGHT, perOrigin: v.PROXY_MAX_IN_FLIGHT_PER_ORIGIN },
     metricsToken: v.METRICS_TOKEN,
     logLevel: v.LOG_LEVEL,
   };

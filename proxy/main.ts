@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { Counter, Gauge } from 'prom-client';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream } from 'node:stream/web';
 import { systemClock, type Clock } from '../core/clock.ts';
@@ -14,11 +15,13 @@ import {
   allowed,
   createRegistryClient,
   domainEntry,
+  pinnedSigner,
   verifyPinned,
   type RegistryClient,
 } from '../protocol/registry-client.ts';
 import { ANSWER_HEADERS, HEADERS, type SignedRequest } from '../protocol/signature.ts';
 import type { ProxyConfig } from './config.ts';
+import { inFlightCaps, type InFlight } from './in-flight.ts';
 import { loadProxyKey, publicPart } from './proxy-key.ts';
 import type { PublicKeyJwk } from '../protocol/signature.ts';
 
@@ -35,7 +38,13 @@ const FORWARDED =
   /^\/federation\/v1\/(transactions\/[A-Za-z0-9_-]{8,64}|submit|hello|addresses|typing|card-action|presence|presence\/changed|attachments\/[0-9a-f-]{36})$/;
 
 /** What the proxy's request handling shares. */
-type ProxyParts = { config: ProxyConfig; registry: RegistryClient; metrics: Metrics; logger: Logger };
+type ProxyParts = {
+  config: ProxyConfig;
+  registry: RegistryClient;
+  metrics: Metrics;
+  logger: Logger;
+  inFlight: InFlight;
+};
 
 /**
  * The federation proxy: stateless. It checks the origin's signature and the federation policy, then
@@ -60,7 +69,8 @@ export async function startProxy(
   const metrics = createMetrics(`proxy:${config.name}`);
   const http = createUnitServer();
   // Wired before the port opens: the proxy serves from its first connection.
-  http.serve(requestHandler({ config, registry, metrics, logger }));
+  const inFlight = inFlightMetered(config, metrics);
+  http.serve(requestHandler({ config, registry, metrics, logger, inFlight }));
   const url = `http://127.0.0.1:${await http.listen({ port: config.port, host: config.host })}`;
   logger.info({ url, name: config.name }, 'federation proxy listening');
   return {
@@ -74,6 +84,26 @@ export async function startProxy(
       await http.close(2_000);
     },
   };
+}
+
+/** The caps on requests in flight, with how many there are and how many were turned away shown on /metrics. */
+function inFlightMetered(config: ProxyConfig, metrics: Metrics): InFlight {
+  const turnedAway = new Counter({
+    name: 'atrium_proxy_turned_away_total',
+    help: 'Requests turned away (503 overloaded) by the cap they met: total or origin',
+    labelNames: ['cap'],
+    registers: [metrics.registry],
+  });
+  const inFlight = inFlightCaps(config.maxInFlight, (cap) => turnedAway.inc({ cap }));
+  new Gauge({
+    name: 'atrium_proxy_requests_in_flight',
+    help: 'Requests the proxy is forwarding now (PROXY_MAX_IN_FLIGHT caps them)',
+    registers: [metrics.registry],
+    collect() {
+      this.set(inFlight.size());
+    },
+  });
+  return inFlight;
 }
 
 function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
@@ -98,7 +128,36 @@ async function checkedTarget(
   return { destination, url: target.url };
 }
 
+/**
+ * Refuses what can be refused before the body is read: a request that is unsigned or signed in a form
+ * that cannot verify, out of date, by a key nobody pinned or by something that is not a domain, or
+ * announcing more than the proxy takes. Whoever is not a registered domain cannot make the proxy read
+ * (and hold) a body. Resolves with the origin the request claims, its key known to be pinned.
+ */
+async function screened(parts: ProxyParts, req: IncomingMessage): Promise<string> {
+  const { origin, registry } = await pinnedSigner(parts.registry, req.headers);
+  if (!domainEntry(registry, origin)) throw new AppError('forbidden', 403, `${origin} is not a domain`);
+  const announced = Number(req.headers['content-length']);
+  if (announced > parts.config.maxBodyBytes) throw new AppError('too_large', 413, 'The request body is too large');
+  return origin;
+}
+
+/** A request for another node: screened, counted among those in flight while it lasts, then forwarded. */
 async function forward(parts: ProxyParts, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  const leave = parts.inFlight.enter(await screened(parts, req));
+  try {
+    await checkedForward(parts, req, res, path);
+  } finally {
+    leave();
+  }
+}
+
+async function checkedForward(
+  parts: ProxyParts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<void> {
   const body = await readBody(req, parts.config.maxBodyBytes);
   const { destination, url } = await checkedTarget(parts.registry, {
     method: req.method ?? 'POST',
@@ -170,15 +229,24 @@ async function relay(answer: Response, res: ServerResponse, contentType: string,
   }
 }
 
-/** Ends a forward or a keys relay: a failure becomes a JSON error (unknown ones logged); each is logged at debug. */
-function finisher(logger: Logger, res: ServerResponse, path: string): (error?: unknown) => void {
+/**
+ * Ends a forward or a keys relay: a failure becomes a JSON error (unknown ones logged); each is logged at
+ * debug. A refusal that comes before the request's body has all arrived closes the connection, so the
+ * rest of the body is never taken in.
+ */
+function finisher(logger: Logger, req: IncomingMessage, res: ServerResponse, path: string): (error?: unknown) => void {
   const started = Date.now();
   return (error) => {
     if (error) {
       const status = isAppError(error) ? error.status : 500;
       if (!isAppError(error)) logger.error({ err: error }, 'forwarding failed');
       if (!res.headersSent) {
-        res.writeHead(status, { 'content-type': 'application/json' });
+        const retryAfter = isAppError(error) ? error.details?.retryAfterSeconds : undefined;
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          ...(retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) }),
+          ...(req.complete ? {} : { connection: 'close' }),
+        });
         res.end(
           JSON.stringify({
             error: {
@@ -197,7 +265,7 @@ function requestHandler(parts: ProxyParts): (req: IncomingMessage, res: ServerRe
   const { registry, metrics } = parts;
   return (req, res) => {
     const path = req.url ?? '/';
-    const done = finisher(parts.logger, res, path);
+    const done = finisher(parts.logger, req, res, path);
     if (req.method === 'GET' && path === '/healthz')
       return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     if (req.method === 'GET' && path === '/readyz') {

@@ -5,6 +5,8 @@ import { operator } from '../../gateway/context.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { addPeople } from '../helpers/gateway.ts';
 import type { Typing } from '../../sdk/client.ts';
+import { signRequest } from '../../protocol/signature.ts';
+import { halfSentRequest } from '../helpers/hammer.ts';
 
 let campus: Campus;
 let as: ReturnType<typeof campusPeople>;
@@ -291,5 +293,50 @@ describe('outages', () => {
       .poll(async () => campus.nodes.law.models.Message.count({ where: { id: ack.messageId } }), { timeout: 30_000 })
       .toBe(1);
     alice.close();
+  });
+
+  it('delivers what the proxy turned away while it forwarded as much as it takes, once it has room', async () => {
+    const alice = await as('alice', 'eng');
+    const conversation = await alice.openDirect('lena@law.campus.test');
+    await campus.stopProxy();
+    // A proxy that forwards one request of each domain at a time.
+    const proxy = await campus.restartProxy({ PROXY_MAX_IN_FLIGHT_PER_ORIGIN: '1' });
+    try {
+      const key = await campus.nodes.eng.federation.keys.documentSigner();
+      const path = '/federation/v1/hello';
+      const hello = () => ({
+        'content-type': 'application/json',
+        ...signRequest(key, {
+          method: 'POST',
+          path,
+          origin: 'eng.campus.test',
+          destination: 'law.campus.test',
+          body: '{}',
+        }),
+      });
+      // A request of eng's whose body is still coming takes eng's one place.
+      const port = Number(new URL(proxy.url).port);
+      const holding = await halfSentRequest(proxy.server, port, path, '{}', 'application/json', hello());
+      const probe = async () =>
+        (await fetch(`${proxy.url}${path}`, { method: 'POST', headers: hello(), body: '{}' })).status;
+      await expect.poll(probe, { timeout: 2_000 }).toBe(503);
+
+      const { OutboxPeer } = campus.nodes.eng.federationModels;
+      const attempts = async () => (await OutboxPeer.findByPk('law.campus.test'))?.attempts ?? 0;
+      const before = await attempts();
+      const ack = await alice.send({ conversationId: conversation.id, text: 'sent while the proxy was full' });
+      await expect.poll(attempts, { timeout: 10_000 }).toBeGreaterThan(before);
+      expect(await campus.nodes.law.models.Message.count({ where: { id: ack.messageId } })).toBe(0);
+
+      holding.finish();
+      expect(await holding.answer).toMatchObject({ status: 202 });
+      await expect
+        .poll(async () => campus.nodes.law.models.Message.count({ where: { id: ack.messageId } }), { timeout: 15_000 })
+        .toBe(1);
+    } finally {
+      await campus.stopProxy();
+      await campus.restartProxy();
+      alice.close();
+    }
   });
 });

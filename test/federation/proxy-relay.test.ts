@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, get, type Server, type ServerResponse } from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, get, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { loadProxyConfig } from '../../proxy/config.ts';
@@ -9,13 +9,16 @@ import { operator } from '../../gateway/context.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
 import { addProxy } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
-import { signRequest } from '../../protocol/signature.ts';
+import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/federation.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { halfSentRequest, type HalfSent } from '../helpers/hammer.ts';
 import { getFrom, OUTSIDE_ADDRESS } from '../helpers/metrics-reader.ts';
 
 const DOMAIN = 'slow.campus.test';
+/** A second domain at the same node, so that two origins send through the proxy. */
+const OTHER = 'other.campus.test';
 
 let gateway: TestGateway;
 let keys: TestDatabase;
@@ -28,13 +31,18 @@ let answer: (res: ServerResponse) => void = (res) => {
   res.write('{"first":"part"');
   holding = res;
 };
-/** The node's signing key, pinned at the gateway as `atrium domains pin` would. */
-const nodeKey = (() => {
+const newKey = (kid: string): PrivateKeyJwk => {
   const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as { x: string; d: string };
-  return { kty: 'OKP' as const, crv: 'Ed25519' as const, x: jwk.x, d: jwk.d, kid: 'node-1' };
-})();
+  return { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d, kid };
+};
+/** The node's signing keys, pinned at the gateway as `atrium domains pin` would. */
+const nodeKey = newKey('node-1');
+const otherKey = newKey('other-1');
 /** The proxy's forward timeout here: short, so that the answers below outlast it. */
 const FORWARD_TIMEOUT_MS = 600;
+/** Requests the proxy forwards at once here: in all, and from one origin. */
+const MAX_IN_FLIGHT = 3;
+const MAX_IN_FLIGHT_PER_ORIGIN = 2;
 
 beforeAll(async () => {
   node = createServer((req, res) => answer(res));
@@ -49,16 +57,23 @@ beforeAll(async () => {
     ATRIUM_DATA_DIR: keys.dataDir,
     LOG_LEVEL: 'silent',
     FORWARD_TIMEOUT_MS: String(FORWARD_TIMEOUT_MS),
+    PROXY_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
+    PROXY_MAX_IN_FLIGHT_PER_ORIGIN: String(MAX_IN_FLIGHT_PER_ORIGIN),
   });
   const ctx = { ...gateway.context(null), actor: operator('test') };
   await addProxy(ctx, { name: 'relay-proxy', publicJwk: publicPart(loadProxyKey(config)) });
   const { port } = node.address() as AddressInfo;
-  await addDomain(ctx, { name: DOMAIN, url: `http://127.0.0.1:${port}`, units: [] });
-  const { kty, crv, x, kid } = nodeKey;
-  await ctx.models.Domain.update(
-    { pinnedKeys: JSON.stringify([{ kty, crv, x, kid }]), pinnedAt: new Date() },
-    { where: { name: DOMAIN } },
-  );
+  for (const [name, { kty, crv, x, kid }] of [
+    [DOMAIN, nodeKey],
+    [OTHER, otherKey],
+  ] as const) {
+    // Both at the one node; a URL is one domain's only, and the node answers whatever the path.
+    await addDomain(ctx, { name, url: `http://127.0.0.1:${port}${name === OTHER ? '/other' : ''}`, units: [] });
+    await ctx.models.Domain.update(
+      { pinnedKeys: JSON.stringify([{ kty, crv, x, kid }]), pinnedAt: new Date() },
+      { where: { name } },
+    );
+  }
   proxy = await startProxy(config);
 });
 afterAll(async () => {
@@ -169,6 +184,99 @@ describe('a registered node that answers with a redirect', () => {
   });
 });
 
+const HELLO = '/federation/v1/hello';
+const MiB = 1024 * 1024;
+
+/** The headers of a hello that `key` signs for `origin`, to itself (which the policy always allows). */
+const helloHeaders = (key: PrivateKeyJwk, origin: string, now = Date.now()): Record<string, string> => ({
+  'content-type': 'application/json',
+  ...signRequest(key, { method: 'POST', path: HELLO, origin, destination: origin, body: '{}' }, now),
+});
+
+describe('a request the proxy can refuse by its headers alone', () => {
+  it.each([
+    ['unsigned', () => ({}), 4 * MiB, 401, 'unsigned'],
+    [
+      'signed in a form that cannot verify',
+      () => ({ ...helloHeaders(nodeKey, DOMAIN), 'atrium-signature': 'kid=node-1,sig=short' }),
+      4 * MiB,
+      401,
+      'bad_signature',
+    ],
+    [
+      'signed too long ago',
+      () => helloHeaders(nodeKey, DOMAIN, Date.now() - 5 * 60_000),
+      4 * MiB,
+      401,
+      'stale_request',
+    ],
+    ['signed with a key nobody pinned', () => helloHeaders(newKey('stranger-1'), DOMAIN), 4 * MiB, 401, 'unknown_key'],
+    ['announcing more body than the proxy takes', () => helloHeaders(nodeKey, DOMAIN), 9 * MiB, 413, 'too_large'],
+  ])(
+    'is answered, %s, before its body has come, and the connection closed',
+    async (_, headers, length, status, code) => {
+      const early = await answerToFirstPart(headers(), length);
+      expect(early, 'answered while most of the body was still to come').not.toBe('no answer');
+      expect(early).toMatchObject({ status, code, connection: 'close' });
+    },
+  );
+});
+
+describe('the proxy forwarding as many requests as it takes at once', () => {
+  const held: HalfSent[] = [];
+  /** A hello from `origin` whose body is half sent: the proxy counts it in flight until the rest comes. */
+  const hold = async (key: PrivateKeyJwk, origin: string) => {
+    const port = Number(new URL(proxy.url).port);
+    held.push(await halfSentRequest(proxy.server, port, HELLO, '{}', 'application/json', helloHeaders(key, origin)));
+  };
+  const hello = async (key: PrivateKeyJwk, origin: string) => {
+    const response = await fetch(`${proxy.url}${HELLO}`, {
+      method: 'POST',
+      headers: helloHeaders(key, origin),
+      body: '{}',
+    });
+    const body = (await response.json()) as { error?: { code: string } };
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), code: body.error?.code };
+  };
+  const TURNED_AWAY = { status: 503, retryAfter: '1', code: 'overloaded' };
+  /** How many requests the proxy's /metrics says `cap` turned away. */
+  const turnedAway = async (cap: string) => {
+    const { text } = await getFrom(`${proxy.url}/metrics`);
+    const line = new RegExp(`^atrium_proxy_turned_away_total\\{[^}]*cap="${cap}"[^}]*\\} (\\d+)$`, 'm');
+    return Number(line.exec(text)?.[1] ?? 0);
+  };
+  beforeAll(() => {
+    answer = (res) => res.writeHead(202, { 'content-type': 'application/json' }).end('{}');
+  });
+  afterEach(async () => {
+    for (const request of held.splice(0)) {
+      request.finish();
+      await request.answer;
+    }
+  });
+
+  it("turns away one more of an origin's, with 503 and Retry-After, forwards other origins', and its retry", async () => {
+    for (let i = 0; i < MAX_IN_FLIGHT_PER_ORIGIN; i++) await hold(nodeKey, DOMAIN);
+    await expect.poll(() => hello(nodeKey, DOMAIN), { timeout: 2_000 }).toEqual(TURNED_AWAY);
+    expect((await hello(otherKey, OTHER)).status).toBe(202);
+
+    const first = held.shift()!;
+    first.finish();
+    expect(await first.answer).toMatchObject({ status: 202 });
+    expect((await hello(nodeKey, DOMAIN)).status, 'the retry, once one of its requests is done').toBe(202);
+    expect(await turnedAway('origin')).toBeGreaterThan(0);
+  });
+
+  it('turns away every origin once it holds as many as it takes in all', async () => {
+    await hold(nodeKey, DOMAIN);
+    await hold(nodeKey, DOMAIN);
+    await hold(otherKey, OTHER);
+    // OTHER has one request in flight of the two it may have, but the proxy is full.
+    await expect.poll(() => hello(otherKey, OTHER), { timeout: 2_000 }).toEqual(TURNED_AWAY);
+    expect(await turnedAway('total')).toBeGreaterThan(0);
+  });
+});
+
 describe("the proxy's /metrics", () => {
   it('answers this machine only where the operator set no token, and health anyone', async () => {
     const url = `${proxy.url}/metrics`;
@@ -181,6 +289,39 @@ describe("the proxy's /metrics", () => {
     expect((await getFrom(url)).text).toContain('process_resident_memory_bytes');
   });
 });
+
+/**
+ * Sends a POST's headers, announcing a body of `length` bytes, and the first 64 KiB of it, then waits up
+ * to 2 s for an answer without sending the rest.
+ */
+function answerToFirstPart(
+  headers: Record<string, string>,
+  length: number,
+): Promise<{ status: number; code: string | undefined; connection: string | undefined } | 'no answer'> {
+  return new Promise((resolve) => {
+    const req = httpRequest(`${proxy.url}${HELLO}`, {
+      method: 'POST',
+      headers: { ...headers, 'content-length': String(length) },
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      resolve('no answer');
+    }, 2_000);
+    req.on('error', () => undefined);
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        clearTimeout(timer);
+        req.destroy();
+        const code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+        resolve({ status: res.statusCode ?? 0, code, connection: res.headers.connection });
+      });
+    });
+    req.write(Buffer.alloc(64 * 1024, ' '));
+  });
+}
 
 /** A GET through the proxy, read to its end or until the proxy cuts it off. */
 function read(url: string): Promise<{ status: number; text: string; complete: boolean }> {

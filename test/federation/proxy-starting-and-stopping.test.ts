@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPairSync } from 'node:crypto';
+import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 import { loadProxyConfig } from '../../proxy/config.ts';
 import { startProxy, type Proxy } from '../../proxy/main.ts';
 import { loadProxyKey, publicPart } from '../../proxy/proxy-key.ts';
@@ -23,6 +25,12 @@ const PROBES: Probe[] = [{ path: '/readyz' }, { method: 'POST', path: SUBMIT, bo
 // Unsigned submissions are refused (401); /readyz is 200 once the proxy has the gateway's registry.
 const EXPECTED: Record<string, number[]> = { 'GET /readyz': [200], [`POST ${SUBMIT}`]: [401] };
 
+/** A key pinned for the seeded eng.campus.test, whose node is not running: enough to pass the proxy's first look. */
+const engKey: PrivateKeyJwk = (() => {
+  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as { x: string; d: string };
+  return { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d, kid: 'eng-1' };
+})();
+
 let gateway: TestGateway;
 let keys: TestDatabase;
 let proxy: Proxy | undefined;
@@ -36,6 +44,11 @@ beforeAll(async () => {
   await addProxy(
     { ...gateway.context(null), actor: operator('test') },
     { name: 'test-proxy', publicJwk: publicPart(key) },
+  );
+  const { kty, crv, x, kid } = engKey;
+  await gateway.models.Domain.update(
+    { pinnedKeys: JSON.stringify([{ kty, crv, x, kid }]), pinnedAt: new Date() },
+    { where: { name: 'eng.campus.test' } },
   );
 });
 afterEach(async () => {
@@ -80,7 +93,16 @@ describe('the federation proxy starting and stopping under traffic', () => {
     load = hammer(port, PROBES);
     await until(load, (a) => isStatus(a, `POST ${SUBMIT}`, 401));
 
-    const reading = await halfSentRequest(proxy.server, port, SUBMIT, JSON.stringify({ events: ['not signed'] }));
+    // Signed with eng's pinned key, so the proxy reads the body, and over another body, so it is refused once read.
+    const signature = signRequest(engKey, {
+      method: 'POST',
+      path: SUBMIT,
+      origin: 'eng.campus.test',
+      destination: 'eng.campus.test',
+      body: '{}',
+    });
+    const body = JSON.stringify({ events: ['signed for another body'] });
+    const reading = await halfSentRequest(proxy.server, port, SUBMIT, body, 'application/json', signature);
     const closing = proxy.close();
     reading.finish();
     expect(await reading.answer).toEqual({ status: 401, connection: 'close' });

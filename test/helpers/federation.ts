@@ -31,7 +31,8 @@ export type Campus = {
   /** Moves every node's and the proxy's clock forward (past their registry caches, say) rather than waiting. */
   advanceClocks(ms: number): void;
   stopNode(name: 'eng' | 'arts' | 'law'): Promise<void>;
-  restartProxy(): Promise<Proxy>;
+  /** Starts the proxy again (after stopProxy), with `env` over its usual settings (its caps, say). */
+  restartProxy(env?: Record<string, string>): Promise<Proxy>;
   stopProxy(): Promise<void>;
   stop(): Promise<void>;
 };
@@ -61,7 +62,7 @@ export async function startCampus(label: string): Promise<Campus> {
   const proxyPort = await freePort();
   // The proxy keeps only its key, in a folder of its own (no database).
   const proxyDir = mkdtempSync(join(tmpdir(), 'atrium-proxy-'));
-  const proxyConfig = loadProxyConfig({
+  const proxyEnv = {
     PROXY_PORT: String(proxyPort),
     PROXY_HOST: '127.0.0.1',
     PROXY_NAME: 'test-proxy',
@@ -69,7 +70,8 @@ export async function startCampus(label: string): Promise<Campus> {
     ATRIUM_DATA_DIR: proxyDir,
     LOG_LEVEL: 'silent',
     REGISTRY_TTL_SECONDS: '1',
-  });
+  };
+  const proxyConfig = loadProxyConfig(proxyEnv);
   const proxyClock = createTestClock();
   let proxy = await startProxy(proxyConfig, { clock: proxyClock });
   await addProxy(ctx, { name: 'test-proxy', publicJwk: proxy.publicKey });
@@ -120,8 +122,8 @@ export async function startCampus(label: string): Promise<Campus> {
     async stopNode(name) {
       await nodes[name].close();
     },
-    async restartProxy() {
-      proxy = await startProxy(proxyConfig, { clock: proxyClock });
+    async restartProxy(env) {
+      proxy = await startProxy(env ? loadProxyConfig({ ...proxyEnv, ...env }) : proxyConfig, { clock: proxyClock });
       return proxy;
     },
     async stopProxy() {

@@ -181,6 +181,7 @@ export type HalfSent = {
 /**
  * A request whose headers and first half of the body are sent, the rest held back: a request the unit
  * has read (its 'request' event fired) but cannot have answered yet when the caller starts a shutdown.
+ * `headers` go with it (a signature, say).
  */
 export async function halfSentRequest(
   server: Server,
@@ -188,6 +189,7 @@ export async function halfSentRequest(
   path: string,
   body: string,
   contentType = 'application/json',
+  headers: Record<string, string> = {},
 ): Promise<HalfSent> {
   // Marked, so that a request of the hammer's own to the same path is not taken for this one.
   const mark = randomUUID();
@@ -206,7 +208,12 @@ export async function halfSentRequest(
     method: 'POST',
     path,
     agent: new HttpAgent({ keepAlive: true }),
-    headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'x-half-sent': mark },
+    headers: {
+      ...headers,
+      'content-type': contentType,
+      'content-length': Buffer.byteLength(body),
+      'x-half-sent': mark,
+    },
   });
   const answer = new Promise<{ status: number; connection: string | undefined } | { error: string }>((resolve) => {
     req.on('response', (res) => {
