@@ -7,6 +7,12 @@ export type Form = { action: string; method: string; fields: Record<string, stri
 
 export class BrowserAgent {
   readonly cookies = new Map<string, Map<string, string>>();
+  /** The User-Agent it sends, as a browser does; none given, fetch's own. */
+  readonly userAgent: string | undefined;
+
+  constructor(options: { userAgent?: string } = {}) {
+    this.userAgent = options.userAgent;
+  }
 
   cookieHeader(url: URL): string {
     return [...(this.cookies.get(url.host) ?? new Map()).entries()].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -34,6 +40,7 @@ export class BrowserAgent {
     const cookie = this.cookieHeader(target);
     if (cookie) headers.set('cookie', cookie);
     if (!headers.has('accept')) headers.set('accept', 'text/html');
+    if (this.userAgent && !headers.has('user-agent')) headers.set('user-agent', this.userAgent);
     const response = await fetch(target, { ...init, headers, redirect: 'manual' });
     this.store(target, response);
     return response;
