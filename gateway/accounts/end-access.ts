@@ -34,7 +34,8 @@ export async function endAccessOf(
   // Read from the sessions about to go, which alone say which apps the person is signed in to.
   await recordAppLogouts(ctx, user.id);
   const artefacts = await ctx.models.OidcPayload.destroy({ where: { accountId: user.id }, transaction: ctx.tx });
-  await endPortalSessionsOf(ctx, user);
+  await ctx.models.SessionDevice.destroy({ where: { accountId: user.id }, transaction: ctx.tx });
+  await endPortalSessions(ctx, [personPrefix(user.id)]);
   await spendOpenResetLinks(ctx, user.id, endedAt);
   await ctx.models.EndedAccess.create({ kind: 'sub', subject: user.id, endedAt }, { transaction: ctx.tx });
   user.accessEndedAt = endedAt;
@@ -43,23 +44,25 @@ export async function endAccessOf(
 }
 
 /**
- * The person's rows are those whose key starts with their tag (a range of the primary key, not a scan of
- * everyone's sessions). Found first, then deleted by key: a DELETE by a range locks the gaps around it on
- * MariaDB until the caller's transaction ends, where other people's sessions are being written.
+ * Ends the portal sessions whose ids start with one of `prefixes`, and the tokens kept for them: all of a
+ * person's (personPrefix), or those signed in through one gateway session (sign-out-device.ts). Their
+ * rows are those whose key starts with a prefix (a range of the primary key, not a scan of everyone's
+ * sessions). Found first, then deleted by key: a DELETE by a range locks the gaps around it on MariaDB
+ * until the caller's transaction ends, where other people's sessions are being written.
  */
-async function endPortalSessionsOf(ctx: GatewayContext, user: User): Promise<void> {
+export async function endPortalSessions(ctx: GatewayContext, prefixes: string[]): Promise<number> {
   const { WebSession } = ctx.models;
   const rows = await WebSession.findAll({
     where: {
-      [Op.or]: rowPrefixesOf(personPrefix(user.id)).map((prefix) => ({
-        sid: startsWith(WebSession.sequelize!, prefix),
-      })),
+      [Op.or]: prefixes
+        .flatMap((prefix) => rowPrefixesOf(prefix))
+        .map((prefix) => ({ sid: startsWith(WebSession.sequelize!, prefix) })),
     },
     attributes: ['sid'],
     transaction: ctx.tx,
   });
-  if (rows.length === 0) return;
-  await WebSession.destroy({ where: { sid: { [Op.in]: rows.map((row) => row.sid) } }, transaction: ctx.tx });
+  if (rows.length === 0) return 0;
+  return WebSession.destroy({ where: { sid: { [Op.in]: rows.map((row) => row.sid) } }, transaction: ctx.tx });
 }
 
 /**

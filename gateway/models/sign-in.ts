@@ -60,6 +60,18 @@ export class AppLogout extends Model<InferAttributes<AppLogout>, InferCreationAt
   declare createdAt: Date;
 }
 
+/**
+ * What a gateway session (its `uid`) of the person was signed in from: the browser's User-Agent and the
+ * address, noted once at sign-in (gateway/oidc/session-devices.ts) for the account page's device list.
+ */
+export class SessionDevice extends Model<InferAttributes<SessionDevice>, InferCreationAttributes<SessionDevice>> {
+  declare sessionUid: string;
+  declare accountId: string;
+  declare userAgent: string | null;
+  declare ip: string | null;
+  declare createdAt: Date;
+}
+
 export class WebSession extends Model<InferAttributes<WebSession>, InferCreationAttributes<WebSession>> {
   declare sid: string;
   declare data: string;
@@ -72,11 +84,12 @@ export type SignInModels = {
   EndedAccess: typeof EndedAccess;
   AppLogout: typeof AppLogout;
   WebSession: typeof WebSession;
+  SessionDevice: typeof SessionDevice;
 };
 
 /**
  * Binds the OIDC provider's store, its signing keys, the access ended early (and the apps still to be
- * told of it), and the web sessions of the console and portal.
+ * told of it), what each gateway session was signed in from, and the web sessions of the console and portal.
  */
 export function defineSignInModels(sequelize: Sequelize): SignInModels {
   const OidcPayloadModel = fresh(OidcPayload);
@@ -84,6 +97,7 @@ export function defineSignInModels(sequelize: Sequelize): SignInModels {
   const EndedAccessModel = fresh(EndedAccess);
   const AppLogoutModel = fresh(AppLogout);
   const WebSessionModel = fresh(WebSession);
+  const SessionDeviceModel = fresh(SessionDevice);
 
   OidcPayloadModel.init(
     {
@@ -147,11 +161,23 @@ export function defineSignInModels(sequelize: Sequelize): SignInModels {
     { ...tableOptions(sequelize, 'web_sessions'), timestamps: false },
   );
 
+  SessionDeviceModel.init(
+    {
+      sessionUid: { type: DataTypes.STRING(255), primaryKey: true },
+      accountId: { type: DataTypes.STRING(255), allowNull: false },
+      userAgent: { type: DataTypes.STRING(512), allowNull: true },
+      ip: { type: DataTypes.STRING(64), allowNull: true },
+      createdAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...tableOptions(sequelize, 'session_devices'), timestamps: false },
+  );
+
   return {
     OidcPayload: OidcPayloadModel,
     SigningKey: SigningKeyModel,
     EndedAccess: EndedAccessModel,
     AppLogout: AppLogoutModel,
     WebSession: WebSessionModel,
+    SessionDevice: SessionDeviceModel,
   };
 }

@@ -59,7 +59,7 @@ export async function removeAppAccess(ctx: GatewayContext, user: User, clientId:
   return inTransaction(asPerson(ctx, user), async (ctx) => {
     const app = (await listAllowedApps(ctx, user.id)).find((allowed) => allowed.clientId === clientId);
     if (!app) throw new NotFoundError('That app is not among the apps you allowed');
-    await recordAppLogouts(ctx, user.id, clientId);
+    await recordAppLogouts(ctx, user.id, { clientId });
     const revoked = await revokeIssuedTo(ctx, clientId, user.id);
     // The access tokens it holds for the nodes go too, not in an hour: the nodes refuse them from now.
     await ctx.models.EndedAccess.create(

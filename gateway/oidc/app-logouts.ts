@@ -31,12 +31,18 @@ const senders = new WeakMap<Sequelize, () => void>();
  * Lists, for every gateway session of the person still stored, each app signed in through it (the
  * session's `authorizations`, with that app's `sid`), to be told over its back-channel logout URI once
  * the caller's transaction commits. Call before the sessions are deleted. The portal is left out: its
- * sessions of the person are ended directly (endAccessOf). With `onlyClientId`, only that app is told
- * (the person took back its access: gateway/oidc/allowed-apps.ts).
+ * sessions of the person are ended directly (endAccessOf). With `only.clientId`, only that app is told
+ * (the person took back its access: gateway/oidc/allowed-apps.ts); with `only.sessionUid`, only the apps
+ * of that one session (the person signed that device out: accounts/sign-out-device.ts).
  */
-export async function recordAppLogouts(ctx: GatewayContext, accountId: string, onlyClientId?: string): Promise<number> {
+export async function recordAppLogouts(
+  ctx: GatewayContext,
+  accountId: string,
+  only: { clientId?: string; sessionUid?: string } = {},
+): Promise<number> {
+  const onlyClientId = only.clientId;
   const sessions = await ctx.models.OidcPayload.findAll({
-    where: { model: 'Session', accountId },
+    where: { model: 'Session', accountId, ...(only.sessionUid !== undefined && { uid: only.sessionUid }) },
     attributes: ['payload'],
     transaction: ctx.tx,
     // Read as the deletion that follows will see them: a session written in between is not missed.

@@ -7,6 +7,7 @@ import { auditProviderEvents } from './audit-events.ts';
 import { recordEndedSession } from './ended-access.ts';
 import { activeKeyIds, loadPrivateJwks } from './keys.ts';
 import { buildProvider, type ProviderDeps } from './provider.ts';
+import { noteSessionDevices } from './session-devices.ts';
 
 type Handler = ReturnType<Provider['callback']>;
 
@@ -52,10 +53,14 @@ export async function startLiveProvider(deps: LiveProviderDeps): Promise<LivePro
   };
 }
 
-/** The provider's events go to the audit log, and a full sign-out ends chat too. */
+/**
+ * The provider's events go to the audit log, a full sign-out ends chat too, and each sign-in notes the
+ * device it came from.
+ */
 function wired(provider: Provider, deps: LiveProviderDeps): Provider {
   const { context, logger } = deps;
   auditProviderEvents(provider, context, logger);
+  noteSessionDevices(provider, context, logger);
   provider.on('end_session.success', (ctx) => {
     const session = ctx.oidc.session;
     // Only a full sign-out ends chat; "stay signed in" merely leaves the one app.

@@ -24,6 +24,7 @@ import type { LoginPolicy } from '../accounts/authenticate.ts';
 import { accountPageHelpers, accountPasskeyRoutes } from '../factors/passkeys/account-routes.ts';
 import { accountPasswordRoutes } from './routes/account-password.ts';
 import { accountAppsRoutes } from './routes/account-apps.ts';
+import { accountDevicesRoutes } from './routes/account-devices.ts';
 import type { PasskeyPageScript } from '../factors/passkeys/page-script.ts';
 import type { PasskeyDeps } from '../factors/passkeys/relying-party.ts';
 import { saveSessionBeforeRedirect } from '../http/save-session-before-redirect.ts';
@@ -155,6 +156,14 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
     accountPasskeyRoutes(account),
     accountPasswordRoutes({ context: deps.context, csrf: deps.csrf, loginPolicy: deps.loginPolicy, person, post }),
     accountAppsRoutes({ context: deps.context, csrf: deps.csrf, person, post }),
+    accountDevicesRoutes({
+      context: deps.context,
+      csrf: deps.csrf,
+      person,
+      post,
+      tagging,
+      sessionTtlSeconds: ttlSeconds,
+    }),
     accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp }),
   );
   return { router, script: pages.script };

@@ -1,0 +1,70 @@
+import { Op } from 'sequelize';
+import { ConflictError, NotFoundError } from '../../core/errors.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import { asPerson } from '../factors/passkeys/person.ts';
+import type { User } from '../models/index.ts';
+import { recordAppLogouts } from '../oidc/app-logouts.ts';
+import { recordEndedSession } from '../oidc/ended-access.ts';
+import { inTransaction } from '../transaction.ts';
+import { deviceWords } from './device-words.ts';
+import { endPortalSessions } from './end-access.ts';
+import { isCurrent, readSession, type PortalSessions } from './signed-in-devices.ts';
+
+/**
+ * "Sign out this device" on the account page: one gateway session of the person ends, as a sign-out in
+ * that browser would end it and more, whichever device asks. The session goes with every grant made
+ * through it and all that was issued under them (refresh tokens of the apps and of the portal, codes),
+ * offline access included, so no app signed in there can refresh; the portal sessions signed in through
+ * it go with the tokens kept for them; the domain nodes refuse the access tokens issued in it and close
+ * its sockets (an ended-access entry of its `sid`, which those tokens carry); and each app signed in
+ * through it is told over its back-channel logout URI after commit, as when access ends. The person's
+ * other sessions, and what they allowed apps (remembered consent), stay.
+ *
+ * Only a session of the person's own is found; another's, or one gone, is refused and nothing changes.
+ * The session the asking portal session was signed in through is refused too: that browser signs out
+ * with the portal's Sign out, which also clears its cookies.
+ */
+export async function signOutDevice(
+  ctx: GatewayContext,
+  user: User,
+  sessionUid: string,
+  portal: PortalSessions,
+): Promise<{ name: string }> {
+  return inTransaction(asPerson(ctx, user), async (ctx) => {
+    const { OidcPayload, SessionDevice } = ctx.models;
+    const row = await OidcPayload.findOne({
+      where: { model: 'Session', uid: sessionUid, accountId: user.id },
+      transaction: ctx.tx,
+      ...(ctx.tx ? { lock: true } : {}),
+    });
+    if (!row) throw new NotFoundError('That device is not signed in to your account any more.');
+    const session = readSession(row);
+    if (isCurrent(portal, user.id, session.portalSid))
+      throw new ConflictError('That is this device: to sign out here, use Sign out in the portal.');
+
+    await recordAppLogouts(ctx, user.id, { sessionUid });
+    // Each by an index of its own (grant_id; the primary key), so that no delete reads the whole table.
+    const issued = { grantId: { [Op.in]: session.grantIds } };
+    const grants = { model: 'Grant', id: { [Op.in]: session.grantIds } };
+    let artefacts = 0;
+    for (const where of session.grantIds.length > 0 ? [issued, grants] : []) {
+      artefacts += await OidcPayload.destroy({ where, transaction: ctx.tx });
+    }
+    await OidcPayload.destroy({ where: { model: 'Session', id: row.id }, transaction: ctx.tx });
+    const portalSessions = session.portalSid
+      ? await endPortalSessions(ctx, portal.prefixesOf(user.id, session.portalSid))
+      : 0;
+    await recordEndedSession(ctx, sessionUid);
+
+    const device = await SessionDevice.findByPk(sessionUid, { transaction: ctx.tx });
+    await SessionDevice.destroy({ where: { sessionUid }, transaction: ctx.tx });
+    const name = deviceWords(device?.userAgent);
+    await audit(ctx, {
+      action: 'user.sign_out_device',
+      target: user.username,
+      details: { device: name, ip: device?.ip ?? null, apps: session.clientIds, artefacts, portalSessions },
+    });
+    return { name };
+  });
+}

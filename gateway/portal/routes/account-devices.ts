@@ -1,0 +1,75 @@
+import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { z } from 'zod';
+import { parseInput } from '../../../core/validate.ts';
+import { signOutDevice } from '../../accounts/sign-out-device.ts';
+import { listSignedInDevices, type PortalSessions } from '../../accounts/signed-in-devices.ts';
+import type { GatewayContext } from '../../context.ts';
+import type { AccountSection } from '../../factors/passkeys/account-routes.ts';
+import { NotUnderstoodError } from '../../factors/errors.ts';
+import type { Csrf } from '../../http/csrf.ts';
+import type { User } from '../../models/index.ts';
+import type { SessionTagging } from '../session-ids.ts';
+
+export type AccountDevicesDeps = {
+  context: (req: Request | null) => GatewayContext;
+  csrf: Csrf;
+  /** The active person the portal session is signed in as, if any. */
+  person: (req: Request) => Promise<User | null>;
+  /** A form post of the account page: signed in, then the work; an expected refusal comes back as its notice. */
+  post: (
+    work: (req: Request, res: Response, user: User) => Promise<string | void>,
+    section?: AccountSection,
+  ) => RequestHandler;
+  tagging: SessionTagging;
+  /** How long a gateway or portal session lasts past its last use. */
+  sessionTtlSeconds: number;
+};
+
+const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 });
+const signOutForm = z.object({ session: z.string().min(1).max(255), understood: z.string().optional() });
+
+/**
+ * "Where you are signed in" on `/account/security` (mounted on `/account` with the portal's session,
+ * before the page's own routes): the person's signed-in browsers and devices, this one marked, each
+ * other one with "Sign out this device". Like "sign out everywhere", signing one out needs the session,
+ * the CSRF token and the "I understand" box (the pages run no inline script: the browser asks for the
+ * required box, and a post without it is refused), no recent sign-in: it takes access away and gives none.
+ */
+export function accountDevicesRoutes(deps: AccountDevicesDeps): Router {
+  const router = Router();
+
+  // Old portal session ids start with the gateway session's tag alone (session-ids.ts), as single logout finds them.
+  const portalOf = (req: Request): PortalSessions => ({
+    prefixesOf: (userId, portalSid) => [deps.tagging.prefix(userId, portalSid), deps.tagging.formerPrefix(portalSid)],
+    current: req.sessionID,
+  });
+
+  const locals = async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const user = await deps.person(req);
+      if (user) {
+        const ctx = deps.context(req);
+        res.locals.devices = await listSignedInDevices(ctx, user.id, portalOf(req), deps.sessionTtlSeconds);
+      }
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+  router.get('/security', locals);
+  router.post(['/security/totp', '/security/confirm', '/security/confirm/passkey', '/security/password'], locals);
+
+  router.post(
+    '/security/devices/sign-out',
+    form,
+    deps.csrf.check,
+    deps.post(async (req, _res, user) => {
+      const { session, understood } = parseInput(signOutForm, req.body, 'Choose a device to sign out.');
+      if (understood !== 'yes') throw new NotUnderstoodError('sign out that device', 'No device was signed out.');
+      const { name } = await signOutDevice(deps.context(req), user, session, portalOf(req));
+      return `Signed out ${name}: it is signed out of Atrium and of its apps, and its open chats were closed.`;
+    }, 'devices'),
+  );
+
+  return router;
+}

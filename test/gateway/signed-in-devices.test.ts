@@ -1,0 +1,310 @@
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import { decodeJwt } from 'jose';
+import { Op } from 'sequelize';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  formWithAction,
+  htmlText,
+  signInThrough,
+  submitFilled,
+  type Page,
+} from '../helpers/browser-agent.ts';
+import { addPerson, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startTestNode, type TestNode } from '../helpers/node.ts';
+import { openRaw, type RawSocket } from '../helpers/raw-socket.ts';
+import { freePort } from '../helpers/ports.ts';
+import { codeFlow, discover } from '../helpers/rp.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { PORTAL_COOKIE } from '../../gateway/portal/portal.ts';
+import { sweepExpiredPayloads } from '../../gateway/oidc/adapter.ts';
+import { signOutEverywhere } from '../../gateway/accounts/end-access.ts';
+import { operator } from '../../gateway/context.ts';
+import { deviceWords } from '../../gateway/accounts/device-words.ts';
+
+const REDIRECT = 'http://localhost:9/cb';
+const LAPTOP = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
+const LIBRARY =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
+const PORTAL_API = { accept: 'application/json', 'x-atrium-portal': '1' };
+
+let gateway: TestGateway;
+let eng: TestNode;
+let courses: { rp: client.Configuration; clientId: string };
+const logoutTokens: string[] = [];
+let receiver: Server;
+
+const url = (path: string) => `${gateway.issuer}${path}`;
+
+/** A browser signed in to the portal as `username`, on the account page. */
+async function browser(username: string, userAgent: string): Promise<{ agent: BrowserAgent; page: Page }> {
+  const agent = new BrowserAgent({ userAgent });
+  await signInThrough(agent, url('/account/security'), username, DEMO_PASSWORD);
+  const page = await agent.navigate(url('/account/security'));
+  expect(page.html).toContain(`Signed in as <strong>${username}</strong>`);
+  return { agent, page };
+}
+
+type Listed = { name: string; current: boolean; session: string; text: string; signOut: boolean };
+
+/** The devices the account page lists, as a person reads them. */
+function devicesOn(page: Page): Listed[] {
+  return [...page.html.matchAll(/<li class="device" data-session="([^"]+)"([^>]*)>([\s\S]*?)<\/li>/g)].map((m) => ({
+    session: m[1]!,
+    name: htmlText(/class="device-name"[^>]*>([^<]*)</.exec(m[3]!)?.[1] ?? ''),
+    current: m[2]!.includes('aria-current="true"'),
+    text: htmlText(m[3]!),
+    signOut: m[3]!.includes('action="/account/security/devices/sign-out"'),
+  }));
+}
+
+/** What the page says after a post, in its "Where you are signed in" section. */
+const noticeOn = (page: Page) => {
+  const section = /<section[^>]*id="devices">([\s\S]*?)<\/section>/.exec(page.html)?.[1] ?? '';
+  return htmlText(/id="account-notice">([^<]*)</.exec(section)?.[1] ?? '');
+};
+
+/** Presses "Sign out this device" on the account page for the listed device named `name`. */
+async function signOutDevice(here: { agent: BrowserAgent; page: Page }, name: string, understood = true) {
+  const page = await here.agent.navigate(url('/account/security'));
+  const device = devicesOn(page).find((d) => d.name === name);
+  expect(device?.signOut).toBe(true);
+  const form = filledFormWithAction(page, '/account/security/devices/sign-out');
+  return submitFilled(here.agent, page, form, { session: device!.session, understood: understood ? 'yes' : [] });
+}
+
+const me = (agent: BrowserAgent) => agent.request(url('/portal/api/me'), { headers: PORTAL_API });
+
+/** The chat token the portal hands this browser for eng's node. */
+async function chatToken(agent: BrowserAgent): Promise<string> {
+  const response = await agent.request(url('/portal/api/token?domain=eng.campus.test'), { headers: PORTAL_API });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { token: string }).token;
+}
+
+async function chatSocket(token: string): Promise<RawSocket> {
+  const socket = await openRaw(eng.url, ['atrium.v1', `atrium.token.${token}`]);
+  await socket.next((f) => f.type === 'ready');
+  return socket;
+}
+
+/** How the socket closed, if the node closed it within a few seconds (the gateway tells it within one). */
+const closedSoon = (socket: RawSocket) =>
+  Promise.race([socket.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 5_000))]);
+
+const nodeAnswers = async (token: string) =>
+  (await fetch(`${eng.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+
+/** The id of the portal session a browser holds (its signed cookie, less the signature). */
+function portalSessionOf(agent: BrowserAgent): string {
+  const cookie = agent.cookies.get(new URL(gateway.issuer).host)?.get(PORTAL_COOKIE) ?? '';
+  const signed = decodeURIComponent(cookie).slice('s:'.length);
+  return signed.slice(0, signed.lastIndexOf('.'));
+}
+
+beforeAll(async () => {
+  gateway = await startTestGateway('signed-in-devices', { LOGIN_IP_LIMIT: '1000' });
+  eng = await startTestNode(gateway, 'eng.campus.test');
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const token = new URLSearchParams(body).get('logout_token');
+      if (token) logoutTokens.push(token);
+      res.writeHead(200).end();
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => receiver.listen(port, 'localhost', resolve));
+  const app = await registerTestApp(gateway, {
+    name: 'Course pages',
+    redirectUris: [REDIRECT],
+    firstParty: true,
+    backchannelLogoutUri: `http://localhost:${port}/backchannel-logout`,
+  });
+  courses = { rp: await discover(gateway.issuer, app.clientId, app.clientSecret), clientId: app.clientId };
+});
+afterAll(async () => {
+  await eng?.stop();
+  await gateway?.stop();
+  receiver?.closeAllConnections();
+  receiver?.close();
+});
+
+describe('a device in plain words', () => {
+  it('names the browser and the system a person knows, from what the browser says of itself', () => {
+    const said = {
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1':
+        'Safari on iPhone',
+      'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36':
+        'Chrome on Android',
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0':
+        'Edge on Windows',
+      'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0': 'Firefox on Linux',
+      'Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36':
+        'Chrome on ChromeOS',
+      'curl/8.5.0': 'An unknown browser',
+    };
+    expect(Object.fromEntries(Object.keys(said).map((ua) => [ua, deviceWords(ua)]))).toEqual(said);
+    expect(deviceWords(null)).toBe('An unknown browser');
+  });
+});
+
+describe('the signed-in devices on the account page', () => {
+  it('lists each browser in plain words, where and when it signed in, its apps, and marks this device', async () => {
+    await addPerson(gateway, 'dee');
+    const laptop = await browser('dee', LAPTOP);
+    const library = await browser('dee', LIBRARY);
+    await codeFlow(courses.rp, REDIRECT, 'dee', {}, library.agent);
+    // The library computer signed in five hours ago and was last used three hours ago: its sessions say so
+    // (the sign-in time, and expiries that use pushes on).
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    const at = (hours: number) => new Date(now - hours * 3600_000);
+    const expiry = new Date(at(3).getTime() + gateway.config.sessionTtlHours * 3600_000);
+    const libraryUid = devicesOn(await library.agent.navigate(url('/account/security'))).find(
+      (d) => d.current,
+    )!.session;
+    const stored = (await gateway.models.OidcPayload.findOne({ where: { model: 'Session', uid: libraryUid } }))!;
+    const payload = { ...JSON.parse(stored.payload), loginTs: at(5).getTime() / 1000 };
+    await stored.update({ payload: JSON.stringify(payload), expiresAt: expiry });
+    await gateway.models.WebSession.update({ expiresAt: expiry }, { where: { sid: portalSessionOf(library.agent) } });
+    const shown = (date: Date) => `${date.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
+
+    const onLaptop = devicesOn(await laptop.agent.navigate(url('/account/security')));
+    expect(onLaptop.map(({ name, current, signOut }) => ({ name, current, signOut }))).toEqual([
+      { name: 'Firefox on Windows', current: true, signOut: false },
+      { name: 'Safari on macOS', current: false, signOut: true },
+    ]);
+    const [here, there] = onLaptop as [Listed, Listed];
+    expect(here.text).toContain('This device');
+    expect(here.text).toContain('Signed in to: Atrium portal and chat');
+    expect(there.text).toContain(
+      `Safari on macOS from 127.0.0.1 · signed in ${shown(at(5))} · last active ${shown(at(3))}`,
+    );
+    expect(there.text).toContain('Signed in to: Atrium portal and chat, Course pages');
+
+    // Seen from the library computer, it is the one marked.
+    const onLibrary = devicesOn(await library.agent.navigate(url('/account/security')));
+    expect(onLibrary.map(({ name, current }) => ({ name, current }))).toEqual([
+      { name: 'Safari on macOS', current: true },
+      { name: 'Firefox on Windows', current: false },
+    ]);
+  });
+});
+
+describe('"Sign out this device"', () => {
+  it('ends that browser’s sign-in, portal session, app and chat tokens and sockets, and nothing of this one', async () => {
+    const fay = await addPerson(gateway, 'fay');
+    const laptop = await browser('fay', LAPTOP);
+    const library = await browser('fay', LIBRARY);
+    const app = await codeFlow(courses.rp, REDIRECT, 'fay', {}, library.agent);
+    const appSid = app.tokens.claims()!.sid;
+    const tokens = { laptop: await chatToken(laptop.agent), library: await chatToken(library.agent) };
+    const sockets = { laptop: await chatSocket(tokens.laptop), library: await chatSocket(tokens.library) };
+
+    const done = await signOutDevice(laptop, 'Safari on macOS');
+    expect(done.url).toBe(url('/account/security'));
+    expect(noticeOn(done)).toBe(
+      'Signed out Safari on macOS: it is signed out of Atrium and of its apps, and its open chats were closed.',
+    );
+    expect(devicesOn(done).map((d) => d.name)).toEqual(['Firefox on Windows']);
+
+    // The library computer: its portal session, its app's refresh token, its chat socket and token end.
+    expect((await me(library.agent)).status).toBe(401);
+    await expect(client.refreshTokenGrant(courses.rp, app.tokens.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+    expect(await closedSoon(sockets.library)).toEqual({ code: 4409, reason: 'session_ended' });
+    expect(sockets.library.frames).toContainEqual(
+      expect.objectContaining({ type: 'session.ended', reason: 'signed_out' }),
+    );
+    expect(await nodeAnswers(tokens.library)).toBe(401);
+    // Its gateway session is gone too: the account page asks for the password, not a silent sign-in.
+    expect((await library.agent.navigate(url('/account/security'))).html).toContain('/login"');
+    // The app is told over its back-channel logout URI, naming that session.
+    await expect
+      .poll(() => logoutTokens.map((token) => decodeJwt(token)).filter((claims) => claims.sub === fay.id).length, {
+        timeout: 8_000,
+      })
+      .toBe(1);
+    expect(logoutTokens.map((token) => decodeJwt(token)).find((claims) => claims.sub === fay.id)?.sid).toBe(appSid);
+
+    // This laptop goes on: its portal session, a fresh chat token, its open socket.
+    expect((await me(laptop.agent)).status).toBe(200);
+    expect(await nodeAnswers(tokens.laptop)).toBe(200);
+    expect(sockets.laptop.socket.readyState).toBe(sockets.laptop.socket.OPEN);
+    sockets.laptop.socket.close();
+    const [event] = await gateway.models.AuditEvent.findAll({
+      where: { action: 'user.sign_out_device', target: 'fay' },
+    });
+    expect(event?.actorName).toBe('fay');
+    expect(JSON.parse(event!.details!)).toMatchObject({ device: 'Safari on macOS', ip: '127.0.0.1' });
+  });
+
+  it('refuses another person’s session, this device, an unticked box and a forged form, and changes nothing', async () => {
+    const gil = await addPerson(gateway, 'gil');
+    await addPerson(gateway, 'hal');
+    const gilBrowser = await browser('gil', LIBRARY);
+    const hal = await browser('hal', LAPTOP);
+    const halLibrary = await browser('hal', LIBRARY);
+    const [gilSession] = await gateway.models.OidcPayload.findAll({ where: { model: 'Session', accountId: gil.id } });
+    const gilUid = gilSession!.uid!;
+    const page = await hal.agent.navigate(url('/account/security'));
+    const form = filledFormWithAction(page, '/account/security/devices/sign-out');
+    const halHere = devicesOn(page).find((d) => d.current)!.session;
+
+    const post = (values: Record<string, string | string[]>, withCsrf = true) =>
+      submitFilled(
+        hal.agent,
+        page,
+        withCsrf ? form : { ...form, entries: form.entries.filter(([name]) => name !== '_csrf') },
+        values,
+      );
+    const someoneElse = await post({ session: gilUid, understood: 'yes' });
+    expect(noticeOn(someoneElse)).toBe('That device is not signed in to your account any more.');
+    const thisOne = await post({ session: halHere, understood: 'yes' });
+    expect(noticeOn(thisOne)).toBe('That is this device: to sign out here, use Sign out in the portal.');
+    const unticked = await post({ session: devicesOn(page).find((d) => !d.current)!.session, understood: [] });
+    expect(noticeOn(unticked)).toBe('Tick “I understand” to sign out that device. No device was signed out.');
+    const forged = await post({ session: gilUid, understood: 'yes' }, false);
+    expect(forged.status).toBe(403);
+
+    expect((await me(gilBrowser.agent)).status).toBe(200);
+    expect((await me(hal.agent)).status).toBe(200);
+    expect((await me(halLibrary.agent)).status).toBe(200);
+    expect(devicesOn(await gilBrowser.agent.navigate(url('/account/security'))).map((d) => d.session)).toEqual([
+      gilUid,
+    ]);
+    expect(devicesOn(await hal.agent.navigate(url('/account/security')))).toHaveLength(2);
+    expect(
+      await gateway.models.EndedAccess.count({ where: { kind: 'sid', subject: { [Op.in]: [gilUid, halHere] } } }),
+    ).toBe(0);
+    const audited = { action: 'user.sign_out_device', target: { [Op.in]: ['gil', 'hal'] } };
+    expect(await gateway.models.AuditEvent.count({ where: audited })).toBe(0);
+  });
+});
+
+describe('what is noted of each device', () => {
+  it('is forgotten once its session is gone: signed out there, or all access ended', async () => {
+    const ivy = await addPerson(gateway, 'ivy');
+    const kept = await browser('ivy', LAPTOP);
+    const gone = await browser('ivy', LIBRARY);
+    const uidOf = (page: Page) => devicesOn(page).find((d) => d.current)!.session;
+    const noted = async () =>
+      (await gateway.models.SessionDevice.findAll({ where: { accountId: ivy.id } })).map((d) => d.sessionUid).sort();
+    expect(await noted()).toEqual([uidOf(kept.page), uidOf(gone.page)].sort());
+
+    // The portal's Sign out in the library ends its gateway session; the sweep then forgets its device.
+    const signOut = await gone.agent.request(url('/portal/api/logout'), { method: 'POST', headers: PORTAL_API });
+    const end = await gone.agent.navigate(((await signOut.json()) as { redirect: string }).redirect);
+    // The page's script presses Sign out at once; this browser runs none.
+    await gone.agent.submit(end, formWithAction(end, '/session/end/confirm'), { logout: 'yes' });
+    await sweepExpiredPayloads(gateway.models);
+    expect(await noted()).toEqual([uidOf(kept.page)]);
+
+    await signOutEverywhere({ ...gateway.context(null), actor: operator('test') }, 'ivy');
+    expect(await noted()).toEqual([]);
+  });
+});
