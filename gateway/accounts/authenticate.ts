@@ -1,6 +1,7 @@
 import { Op } from 'sequelize';
 import { AppError, RateLimitedError } from '../../core/errors.ts';
 import type { RateLimiter } from '../../core/rate-limit.ts';
+import { tryAgainIn } from '../../core/try-again.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
@@ -17,8 +18,9 @@ export class InvalidCredentialsError extends AppError {
 }
 
 /**
- * Wrong passwords, codes, passkeys and confirmations all count toward one lockout, so its message names
- * none of them: it says how long to wait. The sign-in page adds the way out for a forgotten password.
+ * Wrong passwords, codes, passkeys and confirmations all count toward one lockout, so its message blames
+ * none of them in particular (someone locked out by wrong codes typed the right password): it says that
+ * signing in is paused, and how long to wait. The sign-in page adds the way out for a forgotten password.
  */
 export class AccountLockedError extends AppError {
   /**
@@ -26,12 +28,25 @@ export class AccountLockedError extends AppError {
    * the time left would differ between the two and tell who exists. It is never shorter than the time left.
    */
   constructor(retryAfterSeconds: number) {
-    const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
     super(
       'account_locked',
       429,
-      `Too many failed attempts: this account is locked. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`,
+      `Too many failed attempts (wrong passwords or codes): signing in to this account is paused. ${tryAgainIn(retryAfterSeconds)}`,
       { retryAfterSeconds },
+    );
+  }
+}
+
+/**
+ * The per-address limit: attempts from one network address, whoever's account they name. A correct
+ * password is refused too, so the message says it is about the network (a campus NAT, a shared Wi-Fi),
+ * not the person's account or password, and when to come back.
+ */
+export class NetworkRateLimitedError extends RateLimitedError {
+  constructor(retryAfterSeconds: number) {
+    super(
+      retryAfterSeconds,
+      `Too many sign-in attempts have come from your network (everyone on it counts, not only you). ${tryAgainIn(retryAfterSeconds)}`,
     );
   }
 }
@@ -131,7 +146,7 @@ export async function authenticate(
   let fail = failure(ctx, id);
 
   const byIp = await policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
-  if (!byIp.allowed) throw await fail(new RateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited');
+  if (!byIp.allowed) throw await fail(new NetworkRateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited');
 
   const found = id ? await accountNamed(ctx, id) : null;
   if (!found) return unknownName(ctx, id, password, policy);

@@ -1,11 +1,11 @@
-import { AppError, RateLimitedError, ValidationError } from '../../core/errors.ts';
+import { AppError, ValidationError } from '../../core/errors.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import { assertPasswordIsLocal } from '../directories/local-password.ts';
 import { asPerson } from '../factors/passkeys/person.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
-import { AccountLockedError, countFailure, type LoginPolicy } from './authenticate.ts';
+import { AccountLockedError, countFailure, type LoginPolicy, NetworkRateLimitedError } from './authenticate.ts';
 import { replacePassword } from './end-access.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { passwordSchema } from './schemas.ts';
@@ -74,7 +74,7 @@ export async function changeOwnPassword(
     throw await fail(error, error instanceof ValidationError ? 'invalid_input' : 'directory_password');
   }
   const byIp = await policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
-  if (!byIp.allowed) throw await fail(new RateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited');
+  if (!byIp.allowed) throw await fail(new NetworkRateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited');
   if (user.lockedUntil && user.lockedUntil > new Date())
     throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
   if (!(await verifyPassword(user.passwordHash, change.current))) {

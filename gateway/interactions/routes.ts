@@ -2,7 +2,12 @@ import express, { Router, type Request, type Response } from 'express';
 import type Provider from 'oidc-provider';
 import { isAppError } from '../../core/errors.ts';
 import { setRetryAfter } from '../../core/retry-after.ts';
-import { AccountLockedError, authenticate, type LoginPolicy } from '../accounts/authenticate.ts';
+import {
+  AccountLockedError,
+  authenticate,
+  InvalidCredentialsError,
+  type LoginPolicy,
+} from '../accounts/authenticate.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
@@ -111,6 +116,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
           loginHint: identifier,
           error: error.message,
           locked: error instanceof AccountLockedError,
+          // The message is the password field's description; invalid only when it was the wrong one.
+          passwordError: true,
+          wrongPassword: error instanceof InvalidCredentialsError,
         });
       }
     } catch (error) {

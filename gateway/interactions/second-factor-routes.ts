@@ -1,7 +1,8 @@
 import express, { Router, type Request, type Response } from 'express';
 import type Provider from 'oidc-provider';
-import { isAppError, RateLimitedError } from '../../core/errors.ts';
-import type { LoginPolicy } from '../accounts/authenticate.ts';
+import { isAppError } from '../../core/errors.ts';
+import { setRetryAfter } from '../../core/retry-after.ts';
+import { AccountLockedError, type LoginPolicy } from '../accounts/authenticate.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
 import type { User } from '../models/index.ts';
@@ -96,17 +97,29 @@ export async function renderPendingStep(
   pending: PendingSignIn,
   error?: { status: number; message: string },
 ): Promise<void> {
-  const base = { uid: details.uid, csrf: deps.csrf.token(req, res), error: error?.message };
-  res.status(error?.status ?? 200);
   if (pending.step === 'code') {
+    // Locked out (by wrong codes here, or meanwhile elsewhere): said, instead of a box or button that can
+    // only be refused until the time is up; a reload says it again.
+    const locked = error instanceof AccountLockedError || (await lockedNow(deps.context(req), pending.accountId));
+    if (locked && !error) error = new AccountLockedError(deps.loginPolicy.lockoutMinutes * 60);
+    setRetryAfter(res, error);
     // A code, a passkey, or both: whichever the person has.
     const choices = await secondFactorChoices(deps.context(req), pending.accountId);
-    return res.render('second-factor', {
-      ...base,
+    return res.status(error?.status ?? 200).render('second-factor', {
+      uid: details.uid,
+      csrf: deps.csrf.token(req, res),
+      error: error?.message,
       ...choices,
-      title: choices.hasApp || !choices.offerPasskey ? 'Enter your code' : 'Use your passkey',
+      locked,
+      title: locked
+        ? 'Signing in is paused'
+        : choices.hasApp || !choices.offerPasskey
+          ? 'Enter your code'
+          : 'Use your passkey',
     });
   }
+  const base = { uid: details.uid, csrf: deps.csrf.token(req, res), error: error?.message };
+  res.status(error?.status ?? 200);
   if (pending.step === 'enrolled')
     return res.render('recovery-codes', {
       ...base,
@@ -126,6 +139,11 @@ export async function renderPendingStep(
     action: `/interaction/${details.uid}/enrol`,
     abortAction: `/interaction/${details.uid}/abort`,
   });
+}
+
+async function lockedNow(ctx: GatewayContext, accountId: string): Promise<boolean> {
+  const user = await ctx.models.User.findByPk(accountId, { attributes: ['id', 'lockedUntil'] });
+  return Boolean(user?.lockedUntil && user.lockedUntil > new Date());
 }
 
 const finishWithSecondFactor = (
@@ -204,7 +222,6 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
         await verifySecondFactor(deps.context(req), deps.totp, pending.accountId, code(req), deps.loginPolicy);
       } catch (error) {
         if (!isAppError(error)) throw error;
-        if (error instanceof RateLimitedError) res.set('Retry-After', String(error.retryAfterSeconds));
         return renderPendingStep(deps, req, res, details, pending, error);
       }
       await finishWithSecondFactor(deps, req, res, pending.accountId);

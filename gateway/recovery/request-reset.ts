@@ -1,6 +1,7 @@
 import { Op } from 'sequelize';
 import { z } from 'zod';
 import { RateLimitedError } from '../../core/errors.ts';
+import { tryAgainIn } from '../../core/try-again.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { RateLimiter } from '../../core/rate-limit.ts';
 import { parseInput } from '../../core/validate.ts';
@@ -56,7 +57,7 @@ export async function admitResetRequest(
     });
     throw new RateLimitedError(
       byIp.retryAfterSeconds,
-      'Too many password reset requests from your network; try again later.',
+      `Too many password reset requests have come from your network. ${tryAgainIn(byIp.retryAfterSeconds)}`,
     );
   }
   return { identifier };

@@ -223,8 +223,9 @@ describe('changing one’s own password on the account page', () => {
     // Said on the page shown again, with when to come back.
     expect(response.status).toBe(429);
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(/id="password-error" role="alert">([^<]*)</.exec(await response.text())?.[1]).toBe(
-      'Too many attempts; try again later',
+    // About the network rather than the person's password, in minutes.
+    expect(/id="password-error" role="alert">([^<]*)</.exec(await response.text())?.[1]).toMatch(
+      /^Too many sign-in attempts have come from your network \(everyone on it counts, not only you\)\. Try again in \d+ minutes?\.$/,
     );
     expect((await userNamed('tam')).passwordHash).toBe(tam.passwordHash);
     expect((await userNamed('tam')).failedLogins).toBe(0);

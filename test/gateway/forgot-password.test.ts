@@ -293,8 +293,16 @@ describe('"forgot password" by mail', () => {
   it('refuses a client address that asks too often', async () => {
     const ip = newIp();
     const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await askForLink(`someone-${i}`, ip)).status);
+    let last: Page | undefined;
+    for (let i = 0; i < 5; i++) {
+      last = await askForLink(`someone-${i}`, ip);
+      statuses.push(last.status);
+    }
     expect(statuses).toEqual([200, 200, 200, 200, 429]);
+    // Said to be the network's, with when to come back (the limit's hour, in minutes).
+    expect(/role="alert">([^<]*)</.exec(last!.html)?.[1]).toBe(
+      'Too many password reset requests have come from your network. Try again in 60 minutes.',
+    );
     // Another address is not held back.
     expect((await askForLink('someone-else')).status).toBe(200);
   });

@@ -56,6 +56,12 @@ describe('the login form', () => {
     const message = (p: Page) => /role="alert">([^<]*)</.exec(p.html)?.[1];
     expect(message(unknown)).toBe('Wrong username or password.');
     expect(message(wrong)).toBe(message(unknown));
+    // The name is kept, so the focus is on the password, which the message describes and marks as wrong.
+    expect(wrong.html).toMatch(/<p class="notice error" id="login-error" role="alert">/);
+    expect(wrong.html).toMatch(/<input id="username"[^>]* value="bob"[^>]* required>/);
+    expect(wrong.html).toMatch(
+      /<input id="password"[^>]* required autofocus aria-describedby="login-error" aria-invalid="true">/,
+    );
     expect(await loginCount('failure', 'nobody-here')).toBe(1);
   });
 
@@ -63,9 +69,10 @@ describe('the login form', () => {
     for (let i = 0; i < 3; i++) expect((await attempt('dave', `wrong-${i}-password`)).status).toBe(401);
     const locked = await attempt('dave', DEMO_PASSWORD);
     expect(locked.status).toBe(429);
-    // How long it lasts, and the way out without an administrator for whoever forgot the password.
+    // How long it lasts, and the way out without an administrator for whoever forgot the password, without
+    // saying that the password was wrong (wrong codes lock the same way).
     expect(alertOf(locked)).toBe(
-      'Too many failed attempts: this account is locked. Try again in 10 minutes. Forgotten your password? Choose a new one with “Forgot your password?” below.',
+      'Too many failed attempts (wrong passwords or codes): signing in to this account is paused. Try again in 10 minutes. If you have forgotten your password, you can choose a new one with “Forgot your password?” below.',
     );
     expect(locked.html).toContain('id="forgot-password"');
     // Told to come back after the lockout (LOGIN_LOCKOUT_MINUTES, 10 here), as every 429 says.
@@ -201,11 +208,18 @@ describe('per-address rate limit', () => {
       const result = await loginAttempt(rp, REDIRECT, username, 'wrong-password-x');
       statuses.push(result.status);
       if (result.status === 429) {
-        expect(result.html).toContain('Too many attempts');
-        expect(Number(result.headers.get('retry-after'))).toBeGreaterThan(0);
+        // About the network, not the account, and when to come back (the 600-second window, in minutes).
+        expect(alertOf(result)).toBe(
+          'Too many sign-in attempts have come from your network (everyone on it counts, not only you). Try again in 10 minutes.',
+        );
+        expect(Number(result.headers.get('retry-after'))).toBeGreaterThan(540);
       }
     }
     // Four attempts in all, whichever process took them; each process alone would have allowed four.
     expect(statuses).toEqual([401, 401, 401, 401, 429, 429]);
+    // Even the right password, told the same.
+    const right = await loginAttempt(rps[0]!, REDIRECT, 'carol', DEMO_PASSWORD);
+    expect(right.status).toBe(429);
+    expect(alertOf(right)).toMatch(/^Too many sign-in attempts have come from your network/);
   });
 });

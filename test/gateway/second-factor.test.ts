@@ -253,14 +253,27 @@ describe('signing in with an authenticator app', () => {
       current = await submitCode(agent, current, `12345${i}`);
       expect(current.status).toBe(401);
     }
+    const codeForm = formWithAction(current, '/code');
     current = await submitCode(agent, current, '999999');
     expect(current.status).toBe(429);
     // For how long; not a password reset, which is not what went wrong.
-    expect(alert(current)).toBe('Too many failed attempts: this account is locked. Try again in 10 minutes.');
-    const locked = await submitCode(agent, current, await authenticator.next());
+    const paused =
+      'Too many failed attempts (wrong passwords or codes): signing in to this account is paused. Try again in 10 minutes.';
+    expect(alert(current)).toBe(paused);
+    // No code box or passkey button that could only be refused: what to do once the time is up.
+    expect(current.html).not.toContain('id="code"');
+    expect(current.html).not.toContain('Use a passkey');
+    expect(mainText(current)).toContain('Once the time is up, reload this page to enter a code');
+    expect(current.headers.get('retry-after')).toBe('600');
+    // The step's page, opened again: still paused.
+    const reloaded = await agent.navigate(current.url.replace(/\/code$/, ''));
+    expect(alert(reloaded)).toBe(paused);
+    expect(reloaded.html).not.toContain('id="code"');
+    // A code posted all the same is refused, right or not.
+    const locked = await agent.submit(current, codeForm, { code: await authenticator.next() }, REDIRECT);
     expect(locked.status).toBe(429);
     expect(await gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'carol' } })).toBe(1);
-    // The password form is locked as well.
+    // The password form is locked as well, and does not say the password was wrong.
     const retry = await startSignIn();
     const refused = await retry.agent.submit(
       retry.page,
@@ -269,6 +282,8 @@ describe('signing in with an authenticator app', () => {
       REDIRECT,
     );
     expect(refused.status).toBe(429);
+    expect(alert(refused)).toMatch(new RegExp(`^${paused.replace(/[().]/g, '\\$&')}`));
+    expect(refused.html).not.toContain('Forgotten your password?');
   });
 
   it('does not let a right password wipe out the wrong codes before it', async () => {

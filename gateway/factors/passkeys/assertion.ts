@@ -5,10 +5,11 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
 } from '@simplewebauthn/server';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
-import { AppError, RateLimitedError } from '../../../core/errors.ts';
+import { AppError } from '../../../core/errors.ts';
 import {
   AccountDisabledError,
   AccountLockedError,
+  NetworkRateLimitedError,
   countFailure,
   type LoginPolicy,
 } from '../../accounts/authenticate.ts';
@@ -117,7 +118,7 @@ export async function verifyPasskeyAssertion(
   if (!input.expectedUserId) {
     // A sign-in without a password is a guess like any other: the per-address limit applies first.
     const byIp = await policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
-    if (!byIp.allowed) throw await fail(new RateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited', null);
+    if (!byIp.allowed) throw await fail(new NetworkRateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited', null);
   }
 
   let pending: { challenge: string; userId: string | null };
