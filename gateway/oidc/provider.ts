@@ -104,8 +104,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
-    // Every refresh rotates: the presented refresh token is consumed and a reuse is rejected.
-    rotateRefreshToken: () => true,
+    // Every refresh that issues a token rotates: the presented refresh token is consumed and a reuse is rejected.
+    rotateRefreshToken: (ctx) => refreshIssues(deps, ctx),
     loadExistingGrant: (ctx) => loadExistingGrant(ctx, deps, consents),
     async renderError(ctx, out) {
       ctx.type = 'html';
@@ -225,6 +225,30 @@ function ownSignOut(ctx: KoaContextWithOIDC, secretKey: string): boolean {
   // The ID token names this very session when it carries a sid; otherwise it stands for it (own-sign-out.ts).
   if (hint.payload.sid !== undefined && hint.payload.sid !== session.sidFor(client.clientId)) return false;
   return isOwnSignOutState(secretKey, client.clientId, sessionBinding(raw), params?.state);
+}
+
+/**
+ * Whether a refresh is to issue a token for the resource it names (none named: yes). The provider rotates
+ * the refresh token before it checks the resource, so a refresh refused for it (a domain node removed since
+ * the sign-in, one the person or app may no longer reach, one the grant never named) would use up the
+ * client's refresh token, and the client's next refresh with it, taken for a replay, would revoke the whole
+ * grant: no more tokens for any node, until the person signs in again. Such a refresh rotates nothing; it is
+ * refused just after.
+ */
+async function refreshIssues(deps: ProviderDeps, ctx: KoaContextWithOIDC): Promise<boolean> {
+  const resource: unknown = ctx.oidc.params?.resource;
+  const client = ctx.oidc.client;
+  if (resource === undefined || !client) return true;
+  if (typeof resource !== 'string') return false;
+  const granted = ctx.oidc.entities.RefreshToken as { resourceIndicators?: Set<string> } | undefined;
+  if (granted?.resourceIndicators && !granted.resourceIndicators.has(resource)) return false;
+  try {
+    await resourceServerInfo(deps, ctx, resource, client.clientId);
+    return true;
+  } catch (error) {
+    if (error instanceof errors.InvalidTarget) return false;
+    throw error;
+  }
 }
 
 /** The domain nodes are the resource servers: a token for one carries scope `im` and the node's URL as audience. */

@@ -8,6 +8,10 @@ import { HomeMoveError } from '../../gateway/domains/home-moves.ts';
 import { ConflictError } from '../../core/errors.ts';
 import { removeDomain } from '../../gateway/domains/remove-domain.ts';
 import { allowPair, listPolicy } from '../../gateway/federation/policy.ts';
+import { createUnit } from '../../gateway/accounts/units.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { login } from '../helpers/node.ts';
 
 const ENG = 'eng.campus.test';
 const ARTS = 'arts.campus.test';
@@ -293,5 +297,31 @@ describe('one unit, one domain node', () => {
     await updateDomain(ctx(), 'b-music.campus.test', { units: [], partner: true });
     expect(await homeOf('musician')).toBe('a-music.campus.test');
     expect(mainText(await open('/admin/domains'))).not.toContain('is served by a-music.campus.test and');
+  });
+});
+
+describe('a removed domain', () => {
+  it('gets no token for its node from the next refresh, which costs the app none of its others', async () => {
+    const lab = { name: 'lab.campus.test', url: 'http://127.0.0.1:4296' };
+    const studio = { name: 'studio.campus.test', url: 'http://127.0.0.1:4295' };
+    await createUnit(ctx(), { path: 'campus/lab', name: 'Media Lab' });
+    await createUnit(ctx(), { path: 'campus/studio', name: 'Studio' });
+    await addDomain(ctx(), { ...lab, units: ['campus/lab'] });
+    await addDomain(ctx(), { ...studio, units: ['campus/studio'] });
+    await createUser(ctx(), {
+      username: 'two-places',
+      displayName: 'Two Places',
+      email: 'two-places@campus.test',
+      password: DEMO_PASSWORD,
+      roles: ['student'],
+      units: ['campus/studio', 'campus/lab'],
+    });
+    const who = await login(gateway, 'two-places');
+    expect(await who.tokenFor(lab.url)).toBeTruthy();
+
+    await removeDomain(ctx(), lab.name);
+    await expect(who.tokenFor(lab.url)).rejects.toMatchObject({ error: 'invalid_target' });
+    // The refusal left the refresh token as it was: used up, its next use would revoke the whole grant.
+    expect(await who.tokenFor(studio.url)).toBeTruthy();
   });
 });
