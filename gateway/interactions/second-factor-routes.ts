@@ -13,6 +13,7 @@ import { verifySecondFactor } from '../factors/second-step.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, type TotpDeps } from '../factors/totp.ts';
 import { hasSecondFactor, secondFactorChoices } from '../factors/passkeys/second-factor-choices.ts';
 import { interactionBinding } from '../factors/binding.ts';
+import { recoveryCodesDownload } from '../factors/recovery-codes-download.ts';
 import { PASSKEY_AS_SECOND_FACTOR_AMR } from '../factors/passkeys/amr.ts';
 
 export type SecondFactorDeps = {
@@ -159,7 +160,7 @@ const finishWithSecondFactor = (
 
 /**
  * A factor set up at this sign-in's enrolment step: the interaction moves on to `enrolled`, and the page
- * shows the recovery codes this once, with "Continue" to finish the sign-in.
+ * shows the recovery codes this once (a reload says where to make new ones), with "Continue" to finish.
  */
 export async function showEnrolled(
   deps: SecondFactorDeps,
@@ -167,9 +168,9 @@ export async function showEnrolled(
   res: Response,
   details: Details,
   pending: PendingSignIn,
-  factor: 'totp' | 'passkey',
-  codes: string[],
+  enrolled: { factor: 'totp' | 'passkey'; codes: string[]; user: User },
 ): Promise<void> {
+  const { factor, codes } = enrolled;
   await deps
     .provider()
     .interactionResult(
@@ -182,6 +183,7 @@ export async function showEnrolled(
     title: factor === 'passkey' ? 'Passkey added' : 'Authenticator set up',
     factor,
     codes,
+    download: recoveryCodesDownload(codes, enrolled.user.username),
     csrf: deps.csrf.token(req, res),
     continueAction: `/interaction/${details.uid}/continue`,
   });
@@ -243,7 +245,7 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
         if (!isAppError(error)) throw error;
         return renderPendingStep(deps, req, res, details, pending, error);
       }
-      await showEnrolled(deps, req, res, details, pending, 'totp', codes);
+      await showEnrolled(deps, req, res, details, pending, { factor: 'totp', codes, user });
     }),
   );
 

@@ -67,6 +67,12 @@ describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser'
     await page.fill('#code', code(-1));
     await page.click('form[action="/account/security/totp"] button[type=submit]');
     await expect.poll(() => page.locator('ul.recovery-codes li').count(), { timeout: 15_000 }).toBe(10);
+    // "Copy the codes", which only the page's own script shows (under the CSP), puts them on the clipboard.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gateway.issuer });
+    await page.click('#copy-codes');
+    await expect.poll(() => page.locator('#copy-codes-status').innerText()).toMatch(/^Copied\./);
+    const listed = await page.locator('ul.recovery-codes code').allInnerTexts();
+    expect((await page.evaluate(() => navigator.clipboard.readText())).trim().split('\n')).toEqual(listed);
 
     const other = await watchedPage();
     await other.page.goto(`${gateway.issuer}/portal/login`);

@@ -6,6 +6,7 @@ import {
   BrowserAgent,
   filledFormWithAction,
   formWithAction,
+  htmlText,
   mainText,
   signInThrough,
   submitFilled,
@@ -135,6 +136,15 @@ async function accountPageSignedInLongAgo(username: string): Promise<BrowserAgen
 /** "Set up an authenticator app" on the account page: the page again, with the key and its QR code. */
 const beginSetup = (agent: BrowserAgent, page: Page) =>
   submitFilled(agent, page, filledFormWithAction(page, '/account/security'));
+
+/** The recovery codes page's "Download as a text file": the file's text and name. */
+function downloadOf(page: Page): { file: string; filename: string } {
+  const link = /<a href="([^"]+)" download="([^"]+)"[^>]*>Download as a text file<\/a>/.exec(page.html);
+  if (!link) throw new Error(`no download link on the page:\n${page.html.slice(0, 1500)}`);
+  const href = htmlText(link[1]!);
+  expect(href.startsWith('data:text/plain;charset=utf-8,')).toBe(true);
+  return { file: decodeURIComponent(href.slice(href.indexOf(',') + 1)), filename: htmlText(link[2]!) };
+}
 
 const submitCode = (agent: BrowserAgent, page: Page, code: string) =>
   agent.submit(page, formWithAction(page, '/code'), { code }, REDIRECT);
@@ -354,6 +364,8 @@ describe('the account page', () => {
       code: await authenticator.next(),
     });
     expect(done.html).toContain('shown only now');
+    expect(done.headers.get('cache-control')).toBe('no-store');
+    expect(downloadOf(done).filename).toBe('atrium-recovery-codes-eng-admin.txt');
     // Said as on the page of new codes: the codes are kept away from every device that signs in.
     expect(done.html).toContain('somewhere safe, away from your phone and security keys.');
     expect([...done.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
@@ -561,8 +573,30 @@ describe('a second factor required by policy or asked for by an app', () => {
       REDIRECT,
     );
     expect(codes.html).toContain('shown only now');
-    expect([...codes.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)]).toHaveLength(10);
-    const claims = await finish(await agent.submit(codes, formWithAction(codes, '/continue'), {}, REDIRECT));
+    const shown = [...codes.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)].map((m) => m[1]!);
+    expect(shown).toHaveLength(10);
+    // What they are for, said as on Sign-in security: at the second step, whatever the factor.
+    expect(mainText(codes)).toContain(
+      'Each works once, after your password, in place of a code from an authenticator app or a passkey.',
+    );
+    // To keep them: a text file of the codes on the page (nothing the gateway could serve again), and a
+    // copy button that only the page's script shows.
+    expect(codes.headers.get('cache-control')).toBe('no-store');
+    const { file, filename } = downloadOf(codes);
+    expect(filename).toBe('atrium-recovery-codes-admin.txt');
+    expect(file).toMatch(/^Atrium recovery codes for admin, made \d{4}-\d{2}-\d{2}\n/);
+    expect(file.trim().split('\n').slice(-10)).toEqual(shown);
+    expect(codes.html).toMatch(
+      /<button type="button" class="secondary" id="copy-codes" hidden>Copy the codes<\/button>/,
+    );
+    // The step opened again (a reload): the codes are not, and the page says where to make new ones.
+    const reloaded = await agent.navigate(codes.url.replace(/\/enrol$/, ''));
+    expect(reloaded.html).not.toContain('<li><code>');
+    expect(mainText(reloaded)).toContain(
+      'Your recovery codes were shown once, when you set it up, and are not shown again. If you did not keep them, make new ones on Sign-in security once you are signed in: new ones replace them. Continue',
+    );
+    expect(reloaded.html).toContain('<a href="/account/security#recovery">Sign-in security</a>');
+    const claims = await finish(await agent.submit(reloaded, formWithAction(reloaded, '/continue'), {}, REDIRECT));
     expect(claims.amr).toEqual(['pwd', 'otp']);
     expect(claims.acr).toBe(MFA_ACR);
 

@@ -9,6 +9,7 @@ import type { PortalUser } from '../../portal/sign-in.ts';
 import { CONFIRMATION_WINDOW_SECONDS, confirmedRecently, confirmIdentity } from '../confirm-identity.ts';
 import { secondFactorRequired } from '../policy.ts';
 import { regenerateRecoveryCodes } from '../regenerate-recovery-codes.ts';
+import { recoveryCodesDownload } from '../recovery-codes-download.ts';
 import { hasConfirmedTotp, type TotpDeps } from '../totp.ts';
 import { beginPasskeyAssertion, verifyPasskeyAssertion } from './assertion.ts';
 import { ConfirmationNeededError } from './errors.ts';
@@ -132,9 +133,13 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
       const added = `Added the passkey “${passkey.name}”.`;
       if (!recoveryCodes) return added;
       // The first second factor: its recovery codes, shown this once, as after setting up an authenticator app.
-      res
-        .set('Cache-Control', 'no-store')
-        .render('recovery-codes', { title: 'Passkey added', factor: 'passkey', notice: added, codes: recoveryCodes });
+      res.set('Cache-Control', 'no-store').render('recovery-codes', {
+        title: 'Passkey added',
+        factor: 'passkey',
+        notice: added,
+        codes: recoveryCodes,
+        download: recoveryCodesDownload(recoveryCodes, user.username),
+      });
     }, 'passkeys'),
   );
 
@@ -157,7 +162,11 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
     post(async (req, res, user) => {
       mustBeConfirmed(req);
       const codes = await regenerateRecoveryCodes(deps.context(req), user);
-      res.set('Cache-Control', 'no-store').render('recovery-codes-new', { title: 'New recovery codes', codes });
+      res.set('Cache-Control', 'no-store').render('recovery-codes-new', {
+        title: 'New recovery codes',
+        codes,
+        download: recoveryCodesDownload(codes, user.username),
+      });
     }, 'codes'),
   );
 

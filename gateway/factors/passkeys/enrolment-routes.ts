@@ -64,7 +64,11 @@ export function passkeyEnrolmentRoutes(
         if (!isAppError(error)) throw error;
         return await renderPendingStep(deps, req, res, details, pending, error);
       }
-      await showEnrolled(deps, req, res, details, pending, 'passkey', registered.recoveryCodes ?? []);
+      await showEnrolled(deps, req, res, details, pending, {
+        factor: 'passkey',
+        codes: registered.recoveryCodes ?? [],
+        user,
+      });
     } catch (error) {
       next(error);
     }

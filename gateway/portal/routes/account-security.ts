@@ -10,6 +10,7 @@ import { asPerson } from '../../factors/passkeys/person.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, type TotpDeps } from '../../factors/totp.ts';
 import type { PortalUser } from '../sign-in.ts';
 import { portalBinding } from '../../factors/binding.ts';
+import { recoveryCodesDownload } from '../../factors/recovery-codes-download.ts';
 
 export type AccountSecurityDeps = {
   context: (req: Request | null) => GatewayContext;
@@ -108,7 +109,12 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
           typeof code === 'string' ? code : '',
           portalBinding(req),
         );
-        res.render('recovery-codes', { title: 'Authenticator set up', codes });
+        // Shown this once: no cache may keep them.
+        res.set('Cache-Control', 'no-store').render('recovery-codes', {
+          title: 'Authenticator set up',
+          codes,
+          download: recoveryCodesDownload(codes, user.username),
+        });
       } catch (error) {
         if (!isAppError(error)) throw error;
         // The sign-in step's wording points to recovery codes, which someone setting up has none of yet.
