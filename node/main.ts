@@ -17,6 +17,7 @@ import {
   refusingEndedAccess,
   type TokenVerifier,
 } from './auth/token-verifier.ts';
+import { createDomainStanding, refusingWhileRemoved } from './auth/domain-standing.ts';
 import { createEndedAccess } from './auth/ended-access.ts';
 import { createEndedAccessPoller } from './auth/ended-access-poller.ts';
 import { endingCreatorsWebhooks } from './webhooks/ended-creators.ts';
@@ -180,7 +181,7 @@ async function startOn(
   });
   await outbox.start();
 
-  const { ended, endedPoller, verifier } = await endedAccessGate({
+  const { ended, endedPoller, verifier, standing } = await endedAccessGate({
     sequelize,
     bus,
     config,
@@ -193,6 +194,8 @@ async function startOn(
   });
   const { metrics, sockets } = socketsWithMetrics(services, verifier, tokenClientActive(apps.directory), outbox);
   bus.subscribe(busHandler({ domain: config.domain, members, ended, federation, sockets }));
+  // Removed at the gateway: every socket of this process ends, as every token is refused from now on.
+  standing.onRemoved(() => sockets.registry.endAll('domain_removed'));
 
   const app = httpApp({
     services,
@@ -431,7 +434,8 @@ function startCommitters(
 
 /**
  * Sessions and people the gateway ended, known from the database before the first token is checked and
- * polled for after, and the token verifier that refuses them (and tokens of disabled apps).
+ * polled for after, and the token verifier that refuses them (and tokens of disabled apps, and every token
+ * once the gateway no longer knows the domain: domain-standing.ts).
  */
 async function endedAccessGate(deps: {
   sequelize: Sequelize;
@@ -451,22 +455,28 @@ async function endedAccessGate(deps: {
     logger,
   });
   await ended.load();
+  const standing = createDomainStanding({ domain: config.domain, logger });
   const endedPoller = createEndedAccessPoller({
     gatewayIssuer: config.gatewayIssuer,
     origin: config.domain,
     signingKey,
     ended,
+    standing,
     intervalMs: config.endedAccessPollMs,
     logger,
   });
-  const verifier = refusingEndedAccess(
-    refusingDisabledClients(
-      createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain, now: clock.now }),
-      clientActive,
+  const verifier = refusingWhileRemoved(
+    refusingEndedAccess(
+      refusingDisabledClients(
+        createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain, now: clock.now }),
+        clientActive,
+      ),
+      ended,
     ),
-    ended,
+    standing,
+    config.domain,
   );
-  return { ended, endedPoller, verifier };
+  return { ended, endedPoller, verifier, standing };
 }
 
 /** The node's federation: keys, registry, transport and outbox; refusals another domain gives for good are recorded. */

@@ -273,7 +273,9 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     reason: z.string(),
   }),
   frame('auth.expiring', { expiresAt: isoTime }),
-  frame('session.ended', { reason: z.enum(['signed_out', 'access_ended', 'left_domain', 'app_access_removed']) }),
+  frame('session.ended', {
+    reason: z.enum(['signed_out', 'access_ended', 'left_domain', 'app_access_removed', 'domain_removed']),
+  }),
 ]);
 
 export type ServerFrame = z.infer<typeof serverFrameSchema>;

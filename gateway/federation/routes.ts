@@ -6,14 +6,25 @@ import { containsPattern, like } from '../../core/like.ts';
 import { parseInput } from '../../core/validate.ts';
 import { allowed } from '../../protocol/registry-client.ts';
 import { searchTextSchema } from '../../protocol/search-query.ts';
-import { verifyRequest, type PublicKeyJwk } from '../../protocol/signature.ts';
+import {
+  HEADERS,
+  SignatureError,
+  verifyRequest,
+  type PublicKeyJwk,
+  type SignedRequest,
+} from '../../protocol/signature.ts';
 import { accountClaims } from '../accounts/account-claims.ts';
 import type { GatewayContext } from '../context.ts';
 import { pinDomainKeys, pinnedKeysOf } from './pin-domain.ts';
 import { operator } from '../context.ts';
 import { buildRegistry } from './registry.ts';
 
-/** Who signed a request to the gateway: a pinned domain node or a registered proxy. */
+/**
+ * Who signed a request to the gateway: a pinned domain node or a registered proxy. A well-formed, fresh
+ * request from a name that is neither is refused as `unknown_origin` rather than as a key nobody pinned
+ * (`unknown_key`, which a node whose new key is not pinned yet meets): a removed domain's node learns from
+ * it that it was removed, and stops serving (node/auth/domain-standing.ts).
+ */
 export async function signer(ctx: GatewayContext, req: Request): Promise<{ origin: string; kind: 'domain' | 'proxy' }> {
   const [domains, proxies] = await Promise.all([ctx.models.Domain.findAll(), ctx.models.FederationProxy.findAll()]);
   const keysOf = (name: string): PublicKeyJwk[] | undefined => {
@@ -22,7 +33,7 @@ export async function signer(ctx: GatewayContext, req: Request): Promise<{ origi
     const proxy = proxies.find((p) => p.name === name && p.publicJwk);
     return proxy ? [JSON.parse(proxy.publicJwk!) as PublicKeyJwk] : undefined;
   };
-  const { origin, destination } = verifyRequest(
+  const { origin, destination } = verifyRegistered(
     {
       method: req.method,
       path: req.originalUrl,
@@ -34,6 +45,18 @@ export async function signer(ctx: GatewayContext, req: Request): Promise<{ origi
   if (destination !== 'gateway')
     throw new AppError('wrong_destination', 401, 'This request is not addressed to the gateway');
   return { origin, kind: domains.some((d) => d.name === origin) ? 'domain' : 'proxy' };
+}
+
+/** verifyRequest, where a name that is neither a domain nor a proxy here is an unknown origin, not an unknown key. */
+function verifyRegistered(signed: SignedRequest, keysOf: (name: string) => PublicKeyJwk[] | undefined) {
+  try {
+    return verifyRequest(signed, keysOf);
+  } catch (error) {
+    const claimed = signed.headers[HEADERS.origin];
+    if (!(error instanceof SignatureError) || error.code !== 'unknown_key' || typeof claimed !== 'string') throw error;
+    if (keysOf(claimed)) throw error;
+    throw new AppError('unknown_origin', 401, `${claimed} is not a registered domain`);
+  }
 }
 
 /** The most usernames one directory lookup takes (a big group's names come in a few of these). */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import type { DomainStanding } from './domain-standing.ts';
 import { endedEntrySchema, type EndedAccess } from './ended-access.ts';
 
 const PATH = '/federation/v1/ended-access';
@@ -14,13 +15,15 @@ const pageSchema = z.object({
 /**
  * Fetches the ended sessions and people from the gateway (a signed request), from the start when the
  * process starts and then every `intervalMs` from where it left off. The gateway also pushes each entry
- * at once (back-channel logout); this is how a node that was down or unreachable then learns it.
+ * at once (back-channel logout); this is how a node that was down or unreachable then learns it. Its
+ * answer also tells `standing` whether the gateway still knows the domain (domain-standing.ts).
  */
 export function createEndedAccessPoller(options: {
   gatewayIssuer: string;
   origin: string;
   signingKey: () => Promise<PrivateKeyJwk>;
   ended: EndedAccess;
+  standing: DomainStanding;
   intervalMs: number;
   logger: Logger;
 }) {
@@ -31,12 +34,16 @@ export function createEndedAccessPoller(options: {
   async function fetchPage() {
     const path = `${PATH}?after=${cursor}`;
     const response = await fetch(await signedGatewayRequest(options, 'GET', path));
-    if (!response.ok)
+    if (!response.ok) {
+      const code = await errorCodeOf(response);
+      if (code === 'unknown_origin') options.standing.heard(false);
       throw new AppError(
         'gateway_unavailable',
         503,
-        `The gateway refused the ended-sessions request (HTTP ${response.status})`,
+        `The gateway refused the ended-sessions request (HTTP ${response.status}${code ? ` ${code}` : ''})`,
       );
+    }
+    options.standing.heard(true);
     return pageSchema.parse(await response.json());
   }
 
@@ -75,4 +82,10 @@ export function createEndedAccessPoller(options: {
       await running;
     },
   };
+}
+
+/** The `code` of a JSON error body (`{"error":{"code":…}}`), if the answer is one. */
+async function errorCodeOf(response: Response): Promise<string | undefined> {
+  const body = (await response.json().catch(() => undefined)) as { error?: { code?: unknown } } | undefined;
+  return typeof body?.error?.code === 'string' ? body.error.code : undefined;
 }

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AppError, isAppError, UnauthenticatedError } from '../../core/errors.ts';
+import { DomainRemovedError } from '../auth/domain-standing.ts';
 import type { Identity, TokenVerifier } from '../auth/token-verifier.ts';
 
 /** Refusals said as themselves, because the client acts differently on each (docs/protocol.md, "HTTP API"). */
@@ -38,8 +39,12 @@ export function bearerAuth(verifier: TokenVerifier) {
       const token = bearerOf(req);
       if (!token) throw new UnauthenticatedError('A valid bearer access token for this node is required');
       req.nodeIdentity = await verifier.verify(token).catch((error: unknown) => {
-        // A gateway failure, an expired or ended token, or a token of a disabled app is said as such; any other refusal is a plain 401.
-        throw isAppError(error) && (error.status >= 500 || TOLD_AS_IS.has(error.code)) ? error : invalidToken();
+        // A gateway failure, an expired or ended token, a token of a disabled app, or a node whose domain was
+        // removed is said as such; any other refusal is a plain 401.
+        throw isAppError(error) &&
+          (error.status >= 500 || TOLD_AS_IS.has(error.code) || error instanceof DomainRemovedError)
+          ? error
+          : invalidToken();
       });
       next();
     } catch (error) {

@@ -9,7 +9,10 @@ export const CLOSE = {
   forbidden: { code: 4403, reason: 'forbidden' },
   /** The app the socket's token was issued to was disabled or deleted: reconnecting cannot help. */
   clientDisabled: { code: 4403, reason: 'client_disabled' },
-  /** The person was moved off this domain's units: their other domains go on. */
+  /**
+   * The person no longer chats on this domain: moved off its units, or the domain itself was removed at
+   * the gateway (`session.ended` says which). Their other domains go on.
+   */
   leftDomain: { code: 4403, reason: 'left_domain' },
   authTimeout: { code: 4408, reason: 'auth_timeout' },
   sessionEnded: { code: 4409, reason: 'session_ended' },

@@ -44,6 +44,8 @@ export interface Registry {
   localStatus(address: string): PresenceStatus;
   /** Hands a bus event to the sockets it concerns: frames delivered, presence told, ended sessions closed. */
   deliver(event: BusEvent): void;
+  /** Ends every socket of this process, telling each why (`session.ended`) before the close. */
+  endAll(reason: EndedReason): void;
   /** Sends one frame to one socket, if it is still open. */
   sendTo(connection: Connection, frame: ServerFrame): void;
   /** Every socket of this process. */
@@ -114,6 +116,13 @@ export function createRegistry(): Registry {
     if (connection.socket.readyState !== connection.socket.OPEN) return;
     const { frame, payload } = textFrameOf(text);
     writeTextFrame(connection.socket, frame, payload);
+  }
+
+  /** Tells the socket why its session ended, then closes it with the close that says what to do next. */
+  function end(connection: Connection, reason: EndedReason) {
+    send(connection, JSON.stringify(serverFrame('session.ended', { reason })));
+    const close = ENDED_CLOSES[reason] ?? CLOSE.sessionEnded;
+    connection.socket.close(close.code, close.reason);
   }
 
   const enqueue = createWriteQueue();
@@ -204,13 +213,13 @@ export function createRegistry(): Registry {
         for (const set of byAddress.values()) {
           for (const connection of set) {
             const reason = endedReason(connection, event.entries);
-            if (!reason) continue;
-            send(connection, JSON.stringify(serverFrame('session.ended', { reason })));
-            const close = reason === 'left_domain' ? CLOSE.leftDomain : CLOSE.sessionEnded;
-            connection.socket.close(close.code, close.reason);
+            if (reason) end(connection, reason);
           }
         }
       }
+    },
+    endAll(reason: EndedReason) {
+      for (const set of byAddress.values()) for (const connection of set) end(connection, reason);
     },
     sendTo(connection: Connection, frame: ServerFrame) {
       send(connection, JSON.stringify(frame));
@@ -225,6 +234,19 @@ export function createRegistry(): Registry {
     },
   };
 }
+
+/** Why a socket's session ended, as `session.ended` says it. */
+export type EndedReason = Extract<ServerFrame, { type: 'session.ended' }>['reason'];
+
+/**
+ * Sessions ended for this domain alone close with `left_domain`: reconnecting here cannot help, and the
+ * person's other domains go on. A removed domain closes that way too, so that a client which does not know
+ * that newer reason of `session.ended` still does the right thing. The others close with `session_ended`.
+ */
+const ENDED_CLOSES: Partial<Record<EndedReason, { code: number; reason: string }>> = {
+  left_domain: CLOSE.leftDomain,
+  domain_removed: CLOSE.leftDomain,
+};
 
 /**
  * Why the first of `entries` that ends the connection's token ends it, as `session.ended` says it:
