@@ -144,7 +144,7 @@ export const appCommands: CommandGroup = {
           `  client id:       ${app.clientId}`,
           `  client secret:   ${app.clientSecret}`,
           ...(app.callbackSecret ? [`  callback secret: ${app.callbackSecret}`] : []),
-          `  slug:            ${app.slug}`,
+          `  slug:            ${app.slug}${app.slugTaken ? ` (${app.slugTaken.slug} is taken: ${app.slugTaken.reason})` : ''}`,
           app.callbackSecret
             ? 'Both secrets are shown only this once and cannot be displayed again; store them now.'
             : `The secret is ${ONCE.charAt(0).toLowerCase()}${ONCE.slice(1)}`,

@@ -11,10 +11,14 @@ import { assertCallableUrls } from './callable-urls.ts';
 import { assertMayBeFirstParty, resolveOwnerUnit, unitProblems } from './app-scope.ts';
 import { clientMetadataOf, saveClient, sealedClientSecret } from './client-metadata.ts';
 import { auditedFields, presentApp, type PresentedApp } from './present-app.ts';
+import { sameNameProblem } from './same-name.ts';
 import { newAppSchema, visibilitySchema, type NewApp } from './schemas.ts';
 import { newSecret } from './secrets.ts';
 
 export { appUrlSchema, newAppSchema } from './schemas.ts';
+
+/** A slug made from the name that was taken, so the app got a numbered one: the slug wanted, and why not. */
+export type TakenSlug = { slug: string; reason: string };
 
 /** What registering returns: the app, and its secrets, which are shown this once and never again. */
 export type RegisteredApp = {
@@ -25,6 +29,8 @@ export type RegisteredApp = {
   clientSecret: string;
   /** Present when the registry was given the sealer for callback secrets. */
   callbackSecret?: string;
+  /** Set when the slug made from the name was taken and the app got the next free one (`-2`, `-3`…). */
+  slugTaken: TakenSlug | null;
   app: PresentedApp;
 };
 
@@ -53,13 +59,17 @@ async function slugClash(ctx: GatewayContext, slug: string): Promise<string | nu
   return problem.reason;
 }
 
-async function freeSlugFrom(ctx: GatewayContext, name: string): Promise<string> {
+/** The slug made from the name, or the next free one after it (said, with why the first was taken). */
+async function freeSlugFrom(ctx: GatewayContext, name: string): Promise<{ slug: string; taken: TakenSlug | null }> {
   const base = slugFromName(name);
-  for (let n = 1; n < 100; n++) {
-    const candidate = n === 1 ? base : `${base}-${n}`;
-    if (!(await slugClash(ctx, candidate))) return candidate;
+  const reason = await slugClash(ctx, base);
+  if (!reason) return { slug: base, taken: null };
+  const taken = { slug: base, reason };
+  for (let n = 2; n < 100; n++) {
+    const candidate = `${base}-${n}`;
+    if (!(await slugClash(ctx, candidate))) return { slug: candidate, taken };
   }
-  return `${base}-${randomUUID().slice(0, 8)}`;
+  return { slug: `${base}-${randomUUID().slice(0, 8)}`, taken };
 }
 
 /** Keeps field errors with the others: the first said of a field stays. */
@@ -84,11 +94,11 @@ function valid<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
   return result.success ? result.data : undefined;
 }
 
-type Registration = { data: NewApp; ownerUnit: string | null; slug: string };
+type Registration = { data: NewApp; ownerUnit: string | null; slug: string; slugTaken: TakenSlug | null };
 
 /**
  * Every problem of a registration at once, each beside its field: the form's own, and those only the
- * registry can tell (an unknown unit, a slug or client id in use), each checked as far as its own
+ * registry can tell (an unknown unit, a slug, client id or name in use), each checked as far as its own
  * field allows, so that none is told only after another is fixed. Not being allowed is told alone.
  */
 async function checkRegistration(ctx: GatewayContext, input: unknown, clientId: string): Promise<Registration> {
@@ -98,6 +108,7 @@ async function checkRegistration(ctx: GatewayContext, input: unknown, clientId: 
   const given = (input ?? {}) as Record<string, unknown>;
   const shown = (given.visibility ?? {}) as Record<string, unknown>;
   const units = valid(visibilitySchema.shape.units, shown.units);
+  const roles = valid(visibilitySchema.shape.roles, shown.roles);
   const name = valid(shape.name, given.name);
   const requested = valid(shape.ownerUnit, given.ownerUnit);
   const ownerUnit = fields.ownerUnit ? null : ((await collect(fields, () => resolveOwnerUnit(ctx, requested))) ?? null);
@@ -115,8 +126,12 @@ async function checkRegistration(ctx: GatewayContext, input: unknown, clientId: 
   if (clash) fields.slug ??= clash;
   const made = !chosen && !fields.slug && name !== undefined ? await freeSlugFrom(ctx, name) : null;
   if (await clientIdTaken(ctx, clientId)) fields.clientId ??= `client id ${clientId} is taken`;
+  if (name !== undefined && units && roles && !fields['visibility.units'] && !fields.ownerUnit) {
+    const sameName = await sameNameProblem(ctx, name, { ownerUnit, visibilityUnits: units, visibilityRoles: roles });
+    if (sameName) fields.name ??= sameName;
+  }
   if (!parsed.success || Object.keys(fields).length > 0) throw new ValidationError('Some fields are invalid', fields);
-  return { data: parsed.data, ownerUnit, slug: chosen ?? made! };
+  return { data: parsed.data, ownerUnit, slug: chosen ?? made!.slug, slugTaken: made?.taken ?? null };
 }
 
 async function clientIdTaken(ctx: GatewayContext, clientId: string): Promise<boolean> {
@@ -135,7 +150,9 @@ async function clientIdTaken(ctx: GatewayContext, clientId: string): Promise<boo
  * Registers an app: its row in the registry and its OIDC client (authorization code with PKCE, refresh,
  * client credentials for its bot). Full administrators register anywhere; a unit admin only for a unit
  * of their own. The client secret, and the callback secret when `secrets` seals one, are returned here
- * once. Every field is checked first, with an error per field; nothing is stored unless all pass.
+ * once. Every field is checked first, with an error per field; nothing is stored unless all pass. A name
+ * another app shown to some of the same people has is refused (same-name.ts); a slug made from the name
+ * that is taken becomes the next free one, and the answer says so.
  */
 export async function registerApp(ctx: GatewayContext, input: unknown, secrets?: Sealer): Promise<RegisteredApp> {
   const clientSecret = newSecret();
@@ -143,7 +160,7 @@ export async function registerApp(ctx: GatewayContext, input: unknown, secrets?:
   return inTransaction(ctx, async (ctx) => {
     const given = (input ?? {}) as Record<string, unknown>;
     const clientId = valid(newAppSchema.shape.clientId, given.clientId) ?? `app-${randomUUID().slice(0, 8)}`;
-    const { data, ownerUnit, slug } = await checkRegistration(ctx, input, clientId);
+    const { data, ownerUnit, slug, slugTaken } = await checkRegistration(ctx, input, clientId);
     if (data.interactionCallbackUrl && !secrets)
       throw new Error('registering an app with an interaction callback needs the callback secret sealer');
     const app = await ctx.models.App.create(
@@ -180,6 +197,7 @@ export async function registerApp(ctx: GatewayContext, input: unknown, secrets?:
       name: data.name,
       clientSecret,
       ...(callbackSecret ? { callbackSecret } : {}),
+      slugTaken,
       app: presented,
     };
   });

@@ -1,3 +1,4 @@
+import { ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
@@ -6,6 +7,7 @@ import { assertCallableUrls } from './callable-urls.ts';
 import { assertMayBeFirstParty, checkUnits, findManageableApp, resolveOwnerUnit } from './app-scope.ts';
 import { clientMetadataOf, loadClient, saveClient } from './client-metadata.ts';
 import { auditedFields, presentApp, type PresentedApp } from './present-app.ts';
+import { sameNameProblem } from './same-name.ts';
 import { appChangesSchema } from './schemas.ts';
 
 /** Fields whose old and new values differ, for the audit line. */
@@ -32,6 +34,18 @@ export async function updateApp(ctx: GatewayContext, slug: string, input: unknow
     const ownerUnit = changes.ownerUnit === undefined ? app.ownerUnit : resolveOwnerUnit(ctx, changes.ownerUnit);
     const visibility = changes.visibility ?? { units: app.visibilityUnits, roles: app.visibilityRoles };
     await checkUnits(ctx, ownerUnit, visibility.units);
+    // A new name, or new people to show it to, must not make it one of two apps of a name in a workbench
+    // (an edit that changes neither is not refused for a pair that was there before the rule).
+    const audience = { ownerUnit, visibilityUnits: visibility.units, visibilityRoles: visibility.roles };
+    const stored = {
+      ownerUnit: app.ownerUnit,
+      visibilityUnits: app.visibilityUnits,
+      visibilityRoles: app.visibilityRoles,
+    };
+    if ((changes.name ?? app.name) !== app.name || JSON.stringify(audience) !== JSON.stringify(stored)) {
+      const sameName = await sameNameProblem(ctx, changes.name ?? app.name, audience, app.id);
+      if (sameName) throw new ValidationError('Some fields are invalid', { name: sameName });
+    }
 
     if (changes.name !== undefined) app.name = changes.name;
     if (changes.icon !== undefined) app.icon = changes.icon;

@@ -295,6 +295,25 @@ describe("the admin console's Apps pages", () => {
     expect(await gateway.models.App.count({ where: { name: 'Broken' } })).toBe(0);
   });
 
+  it('refuses a name an app shown to the same people has, beside the field, and says why a slug is not the name’s', async () => {
+    const form = await admin.navigate(url('/admin/apps/new'));
+    const register = (name: string) =>
+      submitFilled(admin, form, filledFormWithAction(form, '/admin/apps'), {
+        name,
+        redirectUris: 'https://named.campus.example/cb',
+      });
+    const refused = await register('Leave <Requests>');
+    expect(refused.status).toBe(400);
+    expect(/id="name-error">([^<]*)</.exec(refused.html)?.[1]).toBe(
+      'app leave-requests has this name and is shown to some of the same people; choose another name',
+    );
+    const alice = await register('Alice');
+    expect(alice.url).toBe(url('/admin/apps/alice-2/secrets'));
+    expect(alice.html).toContain(
+      '<p id="slug-taken">Its slug is <code>alice-2</code>: <code>alice</code>, made from its name, is taken (a person has this username).',
+    );
+  });
+
   it('names every refused URI by the line it is on, with all that is wrong with it, and keeps the lines as typed', async () => {
     const form = await admin.navigate(url('/admin/apps/new'));
     const typed = 'https://ok.campus.example/cb\nhttp://labs.campus.example/cb\n\nhttps://*.campus.example/cb#x';
@@ -465,6 +484,18 @@ describe('atrium apps', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('refuses a name another app shown to the same people has, and says why a slug is not the name’s', async () => {
+    const add = (...more: string[]) =>
+      runAtrium(db, ['apps', 'add', '--name', 'Lab', '--redirect-uri', `${LEAVE}/cb`, ...more]);
+    expect((await add('--owner-unit', 'campus/eng')).stdout).toContain('  slug:            lab\n');
+    const [campusWide, arts] = await Promise.all([add(), add('--owner-unit', 'campus/arts')]);
+    expect(campusWide.code).toBe(2);
+    expect(campusWide.stderr).toMatch(
+      /^atrium: Some fields are invalid\n {2}name: app lab(-2)? has this name and is shown to some of the same people; choose another name\n$/,
+    );
+    expect(arts.stdout).toContain('  slug:            lab-2 (lab is taken: another app has this slug)\n');
   });
 
   it('adds, lists, shows, updates, disables, enables, rotates and deletes apps', async () => {

@@ -54,6 +54,7 @@ describe('atrium apps, keys and gateway', () => {
       clientSecret: expect.stringMatching(/^[\w-]{43}$/),
       callbackSecret: expect.stringMatching(/^[\w-]{43}$/),
       name: 'Timetable',
+      slugTaken: null,
       app: expect.objectContaining({ slug: 'timetable', firstParty: true, botEnabled: true }),
     });
 

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { ValidationError } from '../../core/errors.ts';
+import { operator } from '../../gateway/context.ts';
+import { updateApp } from '../../gateway/apps-registry/update-app.ts';
 
 let gateway: TestGateway;
 beforeAll(async () => {
@@ -49,5 +51,33 @@ describe('registering an app', () => {
       clientId: 'client id atrium-admin is taken',
     });
     expect(await gateway.models.App.count()).toBe(0);
+  });
+
+  it('refuses a name an app shown to some of the same people has, and says when a slug is not the name’s', async () => {
+    const app = (name: string, more: Record<string, unknown> = {}) =>
+      registerTestApp(gateway, { name, redirectUris: ['https://lab.campus.example/cb'], ...more });
+    const nameRefused = (attempt: Promise<unknown>) => attempt.catch((e: ValidationError) => e.fields.name);
+    const said = 'app printing has this name and is shown to some of the same people; choose another name';
+
+    const first = await app('Printing', { ownerUnit: 'campus/eng', visibility: { roles: ['staff'] } });
+    expect(first.slugTaken).toBeNull();
+    // Campus-wide, or in a unit below with a role in common: some people would see two "Printing"s.
+    expect(await nameRefused(app(' printing '))).toBe(said);
+    expect(await nameRefused(app('Printing', { visibility: { units: ['campus/eng/cs'] } }))).toBe(said);
+    // Another college's, or the same college's for other roles, is told apart by whom it is shown to.
+    const arts = await app('Printing', { ownerUnit: 'campus/arts' });
+    expect(arts.slug).toBe('printing-2');
+    expect(arts.slugTaken).toEqual({ slug: 'printing', reason: 'another app has this slug' });
+    const students = await app('Printing', { ownerUnit: 'campus/eng', visibility: { roles: ['student'] } });
+    // Nor may an edit make one of two: a new name, or new people to show it to.
+    const actor = { ...gateway.context(null), actor: operator('test') };
+    await expect(nameRefused(updateApp(actor, students.slug, { visibility: { units: [], roles: [] } }))).resolves.toBe(
+      said,
+    );
+    const other = await app('Copying', { ownerUnit: 'campus/eng' });
+    await expect(nameRefused(updateApp(actor, other.slug, { name: 'PRINTING' }))).resolves.toBe(said);
+    expect((await gateway.models.App.findOne({ where: { slug: other.slug } }))!.name).toBe('Copying');
+    // A person's username is a slug's too: the app gets the next one, and is told why.
+    expect((await app('Alice')).slugTaken).toEqual({ slug: 'alice', reason: 'a person has this username' });
   });
 });

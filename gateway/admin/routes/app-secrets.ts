@@ -14,6 +14,8 @@ const shownSchema = z.object({
   kind: z.enum(['registered', 'client', 'callback']),
   clientSecret: z.string().optional(),
   callbackSecret: z.string().optional(),
+  /** A new app's slug made from its name was taken: the one wanted, and why (register-app.ts). */
+  slugTaken: z.object({ slug: z.string(), reason: z.string() }).optional(),
 });
 type Shown = z.infer<typeof shownSchema>;
 

@@ -181,11 +181,12 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
     const input = { ...appInput(body, undefined), slug: text(body, 'slug').trim() || undefined };
     try {
       const registered = await registerApp(kit.context(req), input, sealers.callbackSecrets);
-      const { clientSecret, callbackSecret } = registered;
+      const { clientSecret, callbackSecret, slugTaken } = registered;
       showSecretsOnce(req, res, sealers.shownSecrets, registered.slug, {
         kind: 'registered',
         clientSecret,
         callbackSecret,
+        ...(slugTaken ? { slugTaken } : {}),
       });
     } catch (error) {
       const { values, failure } = refusedForm(error, body, input);
