@@ -104,14 +104,17 @@ export async function mailResetLink(ctx: GatewayContext, deps: RecoveryDeps, ide
   await deps.mailer.send(resetMail(user, `${deps.issuer}/password/reset/${token}`, deps.ttlMinutes));
 }
 
+// One subject for both mails, whether the link is Atrium's or the campus directory's page.
+const RESET_SUBJECT = 'Reset your Atrium password';
+
 function resetMail(user: User, link: string, ttlMinutes: number): Mail {
   return {
     to: user.email,
-    subject: 'Reset your Atrium password',
+    subject: RESET_SUBJECT,
     text: [
       `Hello ${user.displayName},`,
       '',
-      `someone (hopefully you) asked to reset the password of the Atrium account "${user.username}".`,
+      `Someone (hopefully you) asked to reset the password of the Atrium account "${user.username}".`,
       `Open this link within ${ttlMinutes} minutes to choose a new password:`,
       '',
       link,
@@ -126,11 +129,11 @@ function resetMail(user: User, link: string, ttlMinutes: number): Mail {
 function directoryMail(user: User, page: string): Mail {
   return {
     to: user.email,
-    subject: 'Resetting your Atrium password',
+    subject: RESET_SUBJECT,
     text: [
       `Hello ${user.displayName},`,
       '',
-      `someone (hopefully you) asked to reset the password of the Atrium account "${user.username}".`,
+      `Someone (hopefully you) asked to reset the password of the Atrium account "${user.username}".`,
       'Your password is the one of your campus directory account; Atrium cannot change it.',
       "Reset it on the directory's own page:",
       '',

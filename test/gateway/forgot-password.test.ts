@@ -98,6 +98,10 @@ describe('"forgot password" by mail', () => {
     expect(answer.html).toContain('Check your mail');
     const mail = await mailbox.next('pia@campus.test');
     expect(mail.subject).toBe('Reset your Atrium password');
+    // The greeting on its own, then a sentence of its own.
+    expect(mail.text.replace(/\r\n/g, '\n')).toMatch(
+      /^Hello [^\n]+,\n\nSomeone \(hopefully you\) asked to reset the password of the Atrium account "pia"\.\n/,
+    );
     const link = resetLinkIn(mail);
     expect(link.startsWith(`${gateway.issuer}/password/reset/`)).toBe(true);
     // Only the hash of the token is stored.
@@ -362,6 +366,11 @@ describe('"forgot password" by mail', () => {
     const mail = await mailbox.next('wen@campus.test');
     mailer.close();
     expect(mail.text).toContain('https://idm.campus.test/reset');
+    // Worded as the mail with Atrium's own link.
+    expect(mail.subject).toBe('Reset your Atrium password');
+    expect(mail.text.replace(/\r\n/g, '\n')).toContain(
+      '\n\nSomeone (hopefully you) asked to reset the password of the Atrium account "wen".',
+    );
     expect(mail.text).not.toContain('/password/reset/');
     expect(await gateway.models.PasswordReset.count({ where: { userId: wen.id } })).toBe(0);
   });
