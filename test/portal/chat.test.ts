@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
 import { addPeople } from '../helpers/gateway.ts';
@@ -60,6 +60,25 @@ function lawEntry(conversationId: string, seq: number, kind: string, body: Recor
       recalledAt: null,
     },
   };
+}
+
+/** A picture taller than the page shows it (120×480), drawn by the browser itself, as a PNG. */
+async function tallPicture(page: Page): Promise<Buffer> {
+  const data = await page.evaluate(() => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 120;
+    canvas.height = 480;
+    const g = canvas.getContext('2d')!;
+    g.fillStyle = '#2452c9';
+    g.fillRect(0, 0, 120, 480);
+    return canvas.toDataURL('image/png').split(',')[1]!;
+  });
+  return Buffer.from(data, 'base64');
+}
+
+/** Says yes to the question a Recall button asks. */
+async function confirmRecall(page: Page): Promise<void> {
+  await page.getByRole('alertdialog', { name: 'Recall this message?' }).getByRole('button', { name: 'Recall' }).click();
 }
 
 describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
@@ -127,6 +146,22 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       .poll(() => b.locator('.message', { hasText: 'See you at 6' }).locator('.edited').count(), { timeout: 10_000 })
       .toBe(1);
     await expect.poll(() => b.locator('.message', { hasText: 'See you at 5' }).count()).toBe(0);
+    // On her side the bubble is back as it was, edited, in its place: no edit box left over, nothing twice.
+    await expect.poll(() => ownMessage(a, 'See you at 6').locator('.edited').count()).toBe(1);
+    expect(await a.locator('.edit-input').count()).toBe(0);
+    expect(await a.locator('.message', { hasText: /See you at [56]/ }).count()).toBe(1);
+    // An edit given up (Escape, then Cancel) leaves it as it was, once.
+    for (const giveUp of ['Escape', 'Cancel']) {
+      await ownMessage(a, 'See you at 6').locator('.bubble').focus();
+      await ownMessage(a, 'See you at 6').getByRole('button', { name: 'Edit' }).click();
+      await a.locator('.edit-input').fill('See you never');
+      if (giveUp === 'Escape') await a.locator('.edit-input').press('Escape');
+      else await a.getByRole('button', { name: 'Cancel' }).click();
+      await expect.poll(() => a.locator('.edit-input').count()).toBe(0);
+      expect(await a.locator('.message', { hasText: /See you/ }).allTextContents()).toEqual([
+        expect.stringContaining('See you at 6'),
+      ]);
+    }
 
     await send(a, 'Oops, wrong chat');
     await expect
@@ -138,7 +173,22 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await expect.poll(() => statusOf(a, 'Oops, wrong chat'), { timeout: 10_000 }).toBe('read');
     expect(await drawn!.evaluate((el) => el.isConnected)).toBe(true);
     await oops.locator('.bubble').focus();
+    // Recall is asked about first: it cannot be undone. Cancel keeps the message, for everyone.
     await oops.getByRole('button', { name: 'Recall' }).click();
+    const ask = a.getByRole('alertdialog', { name: 'Recall this message?' });
+    await ask.waitFor();
+    expect(await ask.textContent()).toContain('This cannot be undone.');
+    await ask.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => ask.count()).toBe(0);
+    await a.waitForTimeout(300);
+    expect(await b.locator('.message', { hasText: 'Oops, wrong chat' }).count()).toBe(1);
+    expect(await a.locator('.text.recalled').count()).toBe(0);
+    // The message keeps the focus, for another try from the keyboard.
+    expect(await a.evaluate(() => document.activeElement?.closest('.message')?.textContent)).toContain(
+      'Oops, wrong chat',
+    );
+    await oops.getByRole('button', { name: 'Recall' }).click();
+    await confirmRecall(a);
     await expect
       .poll(() => b.locator('.message', { hasText: 'Oops, wrong chat' }).count(), { timeout: 10_000 })
       .toBe(0);
@@ -169,6 +219,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       laptop.close();
     }
     await a.mouse.up();
+    await confirmRecall(a);
     await expect.poll(() => b.locator('.message', { hasText: 'Typo fixed' }).count(), { timeout: 10_000 }).toBe(0);
     // And once released, the page shows what happened meanwhile.
     await expect
@@ -196,9 +247,40 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     const mine = ownMessage(a, 'Gone before you read it');
     await mine.locator('.bubble').focus();
     await mine.getByRole('button', { name: 'Recall' }).click();
+    await confirmRecall(a);
     await expect.poll(() => item.locator('.item-preview').textContent(), { timeout: 10_000 }).toContain('recalled');
     expect(await item.locator('.badge').count()).toBe(0);
     await openConversation(b, 'Alice Chen');
+  });
+
+  it('takes a message’s Recall button away once the node’s time to recall it has passed', {
+    timeout: 40_000,
+  }, async () => {
+    const a = alice.page;
+    const recallOf = (text: string) => ownMessage(a, text).locator('.tools button', { hasText: 'Recall' });
+    await send(a, 'Recall me while you can');
+    await expect.poll(() => statusOf(a, 'Recall me while you can'), { timeout: 10_000 }).toMatch(/sent|delivered|read/);
+    expect(await recallOf('Recall me while you can').count()).toBe(1);
+    const windowMs = campus.nodes.eng.services.config.recallWindowSeconds * 1000;
+    try {
+      // The page's clock moves on to 2 s before the window ends; a message arrives, then nothing more.
+      await a.evaluate((ahead) => {
+        const now = Date.now;
+        Date.now = () => now() + ahead;
+      }, windowMs - 2_000);
+      await send(bob.page, 'Anything new?');
+      await expect
+        .poll(() => a.locator('.message:not(.mine)', { hasText: 'Anything new?' }).count(), { timeout: 10_000 })
+        .toBe(1);
+      await expect.poll(() => recallOf('Recall me while you can').count(), { timeout: 10_000 }).toBe(0);
+      expect(await ownMessage(a, 'Recall me while you can').locator('.tools button', { hasText: 'Edit' }).count()).toBe(
+        1,
+      );
+    } finally {
+      // A clock put back would hold the page's frames up (its pacing): the page starts afresh instead.
+      await a.reload();
+      await a.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+    }
   });
 
   it('shows what people and apps write as text, never as markup', { timeout: 30_000 }, async () => {
@@ -250,6 +332,33 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     const download = b.waitForEvent('download');
     await received.locator('.attachment button').click();
     expect((await download).suggestedFilename()).toBe('dot.png');
+
+    // A tall picture arrives while Bob reads the end: once it has loaded (and taken its height) he still sees
+    // the end, and what is written after it.
+    const tall = await tallPicture(a);
+    await a
+      .locator('.conversation input[type=file]')
+      .setInputFiles({ name: 'tall.png', mimeType: 'image/png', buffer: tall });
+    await expect.poll(() => a.locator('.upload.uploaded').count(), { timeout: 10_000 }).toBe(1);
+    await send(a, 'A tall one');
+    const tallOne = b.locator('.message:not(.mine)', { hasText: 'A tall one' }).locator('img.preview');
+    await expect
+      .poll(
+        () => tallOne.evaluate((img: HTMLImageElement) => (img.complete ? img.naturalHeight : -1)).catch(() => -1),
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe(480);
+    const scroller = b.locator('.conversation .messages');
+    expect(await scroller.evaluate((el) => el.scrollHeight > el.clientHeight + 200)).toBe(true);
+    const belowEnd = () => scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+    await expect.poll(belowEnd).toBeLessThan(2);
+    await send(a, 'Did you get it?');
+    await expect
+      .poll(() => b.locator('.message:not(.mine)', { hasText: 'Did you get it?' }).count(), { timeout: 10_000 })
+      .toBe(1);
+    await expect.poll(belowEnd).toBeLessThan(2);
     expect(bob.errors).toEqual([]);
   });
 

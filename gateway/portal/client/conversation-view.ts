@@ -1,15 +1,15 @@
 import type { Message } from '../../../sdk/client.ts';
+import { DEFAULT_RECALL_WINDOW_SECONDS } from '../../../protocol/client-frames.ts';
 import { SEVERAL_TYPING, type Chat, type Entry } from './chat.ts';
 import { Composer } from './composer.ts';
 import { GroupPanel } from './group-panel.ts';
 import { PressGuard } from './press-guard.ts';
+import { confirmDialog } from './dialog.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { renderMessage, renderPending, signatureOf, updateReceipt, type MessageActions } from './message-view.ts';
 import { presenceLabel } from './list-view.ts';
 
 const PAGE = 30;
-/** The node's default recall window; the node has the last word (a late recall is refused and said so). */
-const RECALL_WINDOW_MS = 120_000;
 /** How many members a group's heading names before it counts the rest. */
 const NAMED_MEMBERS = 8;
 
@@ -40,6 +40,10 @@ export class ConversationView {
   #details: HTMLButtonElement | null = null;
   #panel: GroupPanel | null = null;
   #ended = false;
+  /** The view shows its end (or did when last scrolled): what grows at the end (a picture loading) keeps it there. */
+  #atEnd = true;
+  /** Redraws when the next of the drawn messages can no longer be recalled, to take its Recall button away. */
+  #recallTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(chat: Chat, entry: Entry, host: ViewHost) {
     this.#chat = chat;
@@ -84,8 +88,18 @@ export class ConversationView {
     );
     this.#fromSeq = entry.messages.at(-PAGE)?.seq ?? 0;
     this.#scroller.addEventListener('scroll', () => {
+      this.#atEnd = this.#nearEnd();
       if (this.#scroller.scrollTop < 40) void this.showOlder();
     });
+    // A picture gets its height only once it has loaded, after the view scrolled to the end: it would push
+    // the newest messages below the fold, and the next message would not scroll them back (not near the end).
+    this.#list.addEventListener(
+      'load',
+      () => {
+        if (this.#atEnd) this.scrollToEnd();
+      },
+      true,
+    );
     this.#presses = new PressGuard(this.#list, '.message', this.element);
     this.element.addEventListener('dragover', (e) => e.preventDefault());
     this.element.addEventListener('drop', (e) => {
@@ -99,6 +113,11 @@ export class ConversationView {
 
   scrollToEnd(): void {
     this.#scroller.scrollTop = this.#scroller.scrollHeight;
+    this.#atEnd = true;
+  }
+
+  #nearEnd(): boolean {
+    return this.#scroller.scrollHeight - this.#scroller.scrollTop - this.#scroller.clientHeight < 80;
   }
 
   get ended(): boolean {
@@ -180,7 +199,7 @@ export class ConversationView {
   update(): void {
     const chat = this.#chat;
     const entry = this.entry;
-    const nearEnd = this.#scroller.scrollHeight - this.#scroller.scrollTop - this.#scroller.clientHeight < 80;
+    const nearEnd = this.#nearEnd();
     const title = chat.title(entry);
     this.#title.textContent = title;
     this.#subtitle.textContent = this.#describe();
@@ -193,9 +212,7 @@ export class ConversationView {
 
     const actions: MessageActions = {
       edit: (message, li) => this.#edit(message, li),
-      recall: (message) => {
-        chat.recall(entry, message).catch((error: Error) => this.#host.toast(`Could not recall: ${error.message}`));
-      },
+      recall: (message) => void this.#recall(message),
       cardAction: (message, actionId, button) => {
         button.disabled = true;
         chat.cardAction(entry, message, actionId).then(
@@ -213,6 +230,8 @@ export class ConversationView {
     };
     const wanted: HTMLElement[] = [];
     const keep = new Set<string>();
+    const recallWindowMs = this.#recallWindowMs();
+    let nextRecallEnd = Infinity;
     for (const message of entry.messages) {
       if (message.seq < this.#fromSeq) continue;
       keep.add(message.id);
@@ -221,7 +240,10 @@ export class ConversationView {
         wanted.push(drawn.el);
         continue;
       }
-      const sig = signatureOf(chat, entry, message);
+      // Whether it may still be recalled is drawn too (its Recall button): it changes once, with time.
+      const recallEnd = this.#recallEnd(message, recallWindowMs);
+      if (recallEnd !== null) nextRecallEnd = Math.min(nextRecallEnd, recallEnd);
+      const sig = `${signatureOf(chat, entry, message)}\u0000${recallEnd !== null}`;
       if (drawn && drawn.sig === sig) {
         updateReceipt(drawn.el, chat, entry, message);
         wanted.push(drawn.el);
@@ -231,7 +253,7 @@ export class ConversationView {
         wanted.push(drawn.el);
         continue;
       }
-      const el = renderMessage(chat, entry, message, actions, RECALL_WINDOW_MS);
+      const el = renderMessage(chat, entry, message, actions, recallWindowMs);
       if (drawn) {
         const hadFocus = drawn.el.contains(document.activeElement);
         drawn.el.replaceWith(el);
@@ -246,6 +268,7 @@ export class ConversationView {
         this.#drawn.delete(id);
       }
     }
+    this.#redrawAt(nextRecallEnd);
     // A pending message is redrawn only when its state changes, so its Retry button stays put under the pointer.
     const pendingNow = new Map<string, { el: HTMLElement; sig: string }>();
     for (const pending of entry.pending.values()) {
@@ -283,6 +306,57 @@ export class ConversationView {
     if (nearEnd || entry.pending.size > 0) this.scrollToEnd();
   }
 
+  /**
+   * How long after sending one may recall a message, as this conversation's node said when it connected.
+   * The node has the last word: a recall it finds late is refused, and the page says so.
+   */
+  #recallWindowMs(): number {
+    return this.#chat.clients.get(this.entry.domain)?.recallWindowMs ?? DEFAULT_RECALL_WINDOW_SECONDS * 1000;
+  }
+
+  /** When the person's chance to recall this message ends; null when it cannot be recalled (any more). */
+  #recallEnd(message: Message, windowMs: number): number | null {
+    if (message.sender !== this.entry.me || message.recalledAt || message.kind !== 'text') return null;
+    const end = Date.parse(message.createdAt) + windowMs;
+    return end > Date.now() ? end : null;
+  }
+
+  /** Redraws at `at` (the next Recall button to go), while the view is on the page. */
+  #redrawAt(at: number): void {
+    clearTimeout(this.#recallTimer);
+    this.#recallTimer = undefined;
+    if (at === Infinity) return;
+    this.#recallTimer = setTimeout(
+      () => {
+        if (this.element.isConnected) this.update();
+      },
+      // setTimeout fires at once for delays past 2^31 ms (a node's window of weeks): look again daily then.
+      Math.min(Math.max(0, at - Date.now()) + 50, 86_400_000),
+    );
+  }
+
+  /** Recalls one of the person's messages once they confirm: it goes for everyone, and cannot come back. */
+  async #recall(message: Message): Promise<void> {
+    const yes = await confirmDialog(this.element, {
+      title: 'Recall this message?',
+      body:
+        'It will be taken back for everyone in this conversation, who will see that you recalled a message. ' +
+        'This cannot be undone.',
+      confirm: 'Recall',
+    });
+    // Focus goes back to the message, not to its Recall button: that shows only while the message has focus.
+    document.getElementById(`m-${message.id}`)?.querySelector<HTMLElement>('.bubble')?.focus();
+    if (!yes) return;
+    if (this.#recallEnd(message, this.#recallWindowMs()) === null) {
+      this.#host.toast('The time to recall that message has passed.');
+      this.update();
+      return;
+    }
+    await this.#chat
+      .recall(this.entry, message)
+      .catch((error: Error) => this.#host.toast(`Could not recall: ${error.message}`));
+  }
+
   #describe(): string {
     const chat = this.#chat;
     const entry = this.entry;
@@ -314,7 +388,9 @@ export class ConversationView {
     input.value = message.text ?? '';
     const done = () => {
       this.#editing.delete(message.id);
-      this.#drawn.delete(message.id);
+      // Drawn again in place (the edit box goes, the text as it now is comes back): a drawing that matches nothing.
+      const drawn = this.#drawn.get(message.id);
+      if (drawn) drawn.sig = '';
       this.update();
       document.getElementById(`m-${message.id}`)?.querySelector<HTMLElement>('.bubble')?.focus();
     };
