@@ -150,6 +150,9 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await expect.poll(() => ownMessage(a, 'See you at 6').locator('.edited').count()).toBe(1);
     expect(await a.locator('.edit-input').count()).toBe(0);
     expect(await a.locator('.message', { hasText: /See you at [56]/ }).count()).toBe(1);
+    // Her list shows the last message as it now reads.
+    const preview = a.locator('.conversation-item', { hasText: 'Bob Martin' }).locator('.item-preview');
+    await expect.poll(() => preview.textContent()).toBe('You: See you at 6');
     // An edit given up (Escape, then Cancel) leaves it as it was, once.
     for (const giveUp of ['Escape', 'Cancel']) {
       await ownMessage(a, 'See you at 6').locator('.bubble').focus();
@@ -380,6 +383,9 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await b.context().setOffline(true);
     await expect.poll(() => b.locator('#connection').getAttribute('data-state')).toBe('offline');
     expect(await b.locator('.offline-banner').isVisible()).toBe(true);
+    // Offline, Bob's page cannot know who is online: it claims nobody is, in the heading or the list.
+    await expect.poll(() => b.locator('.conversation-subtitle').textContent()).toBe('alice@eng.campus.test');
+    expect(await b.locator('.conversation-list .presence').count()).toBe(0);
 
     await send(a, 'Are you there?');
     await send(a, 'Ping again');
@@ -406,6 +412,46 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     // Sent once, however often the socket came and went.
     expect(await b.locator('.message', { hasText: 'Typed on the train' }).count()).toBe(1);
     expect(await b.locator('.message.pending').count()).toBe(0);
+    // Back online, it knows again.
+    await expect
+      .poll(() => b.locator('.conversation-subtitle').textContent(), { timeout: 10_000 })
+      .toBe('alice@eng.campus.test · online');
+  });
+
+  it('tells the node of a conversation read while it was out of reach once it is back', {
+    timeout: 60_000,
+  }, async () => {
+    const a = alice.page;
+    const b = bob.page;
+    await openConversation(b, 'Carol Silva');
+    await send(a, 'Read me on the train');
+    const item = b.locator('.conversation-item', { hasText: 'Alice Chen' });
+    await expect
+      .poll(
+        () =>
+          item
+            .locator('.badge')
+            .textContent()
+            .catch(() => null),
+        { timeout: 10_000 },
+      )
+      .toBe('1');
+    await expect.poll(() => statusOf(a, 'Read me on the train'), { timeout: 10_000 }).toBe('delivered');
+    await b.context().setOffline(true);
+    await expect.poll(() => b.locator('#connection').getAttribute('data-state')).toBe('offline');
+    // Bob reads it offline, and moves on to another conversation before the network returns.
+    await openConversation(b, 'Alice Chen');
+    await expect.poll(() => item.locator('.badge').count()).toBe(0);
+    await openConversation(b, 'Carol Silva');
+    await b.context().setOffline(false);
+    await expect.poll(() => b.locator('#connection').getAttribute('data-state'), { timeout: 15_000 }).toBe('online');
+    await expect.poll(() => statusOf(a, 'Read me on the train'), { timeout: 10_000 }).toBe('read');
+    // And the page opened afresh shows it read.
+    await b.reload();
+    await b.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+    await item.waitFor();
+    expect(await item.locator('.badge').count()).toBe(0);
+    await openConversation(b, 'Alice Chen');
   });
 
   it('creates a group with people from two colleges, with mentions suggested and highlighted', {

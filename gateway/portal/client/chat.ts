@@ -175,6 +175,11 @@ export class Chat extends Emitter<ChatEvents> {
   #ended = false;
   /** Conversations this page asked to leave: their going is the person's own doing. */
   #leaving = new Set<string>();
+  /**
+   * Conversations read here while their node was out of reach, with the highest seq read: the node is told
+   * once it is back (#sendUnsentReads), or the next visit would show them unread again.
+   */
+  #unsentReads = new Map<string, number>();
 
   constructor(me: Me) {
     super();
@@ -249,7 +254,14 @@ export class Chat extends Emitter<ChatEvents> {
   }
 
   #wire(domain: string, client: AtriumClient): void {
-    client.on('state', () => this.emit('connection', undefined));
+    client.on('state', () => {
+      this.emit('connection', undefined);
+      // Presence there is known again, or no longer (see presenceOf): what shows it is drawn again.
+      for (const entry of this.entries.values()) {
+        const peer = entry.domain === domain ? this.peerOf(entry) : undefined;
+        if (peer && this.presence.has(peer)) this.emit('presence', peer);
+      }
+    });
     client.on('conversation', (conv) => this.#viewed(domain, conv));
     client.on('message', (message) => this.#receive(domain, message));
     client.on('receipt', (receipt) => {
@@ -307,7 +319,10 @@ export class Chat extends Emitter<ChatEvents> {
       this.presence.clear();
       this.emit('ended', why);
     });
-    client.on('ready', () => void this.#queryPresence(domain));
+    client.on('ready', () => {
+      this.#sendUnsentReads(domain);
+      void this.#queryPresence(domain);
+    });
   }
 
   /**
@@ -655,11 +670,32 @@ export class Chat extends Emitter<ChatEvents> {
     const seq = entry.conv.lastSeq;
     if (mine && mine.readSeq >= seq) return;
     const client = this.clients.get(entry.domain)!;
-    if (client.state !== 'online') return;
+    if (client.state !== 'online') {
+      this.#unsentReads.set(entry.key, Math.max(seq, this.#unsentReads.get(entry.key) ?? 0));
+      this.emit('list', undefined);
+      return;
+    }
     if (mine) mine.readSeq = seq;
     entry.conv.readSeq = seq;
+    this.#unsentReads.delete(entry.key);
     client.markRead(entry.conv.id, seq).catch(() => undefined);
     this.emit('list', undefined);
+  }
+
+  /** Tells a node that is back what was read here while it was out of reach; kept for next time if that fails. */
+  #sendUnsentReads(domain: string): void {
+    const client = this.clients.get(domain);
+    if (!client || client.state !== 'online') return;
+    for (const [key, seq] of this.#unsentReads) {
+      const entry = this.entries.get(key);
+      if (entry && entry.domain !== domain) continue;
+      this.#unsentReads.delete(key);
+      // Gone from the page meanwhile (left, removed): nothing to tell.
+      if (!entry) continue;
+      client.markRead(entry.conv.id, seq).catch(() => {
+        if (this.entries.get(key) === entry) this.#unsentReads.set(key, Math.max(seq, this.#unsentReads.get(key) ?? 0));
+      });
+    }
   }
 
   /** Sends a message; it shows as "sending" until its node acknowledges it (also across reconnects). */
@@ -740,6 +776,8 @@ export class Chat extends Emitter<ChatEvents> {
       clientMsgId: ack.clientMsgId,
       sender: entry.me,
     });
+    // The list shows the last message's text: an edit of it changes the list too.
+    this.emit('list', undefined);
     this.emit('entry', entry);
   }
 
@@ -924,10 +962,12 @@ export class Chat extends Emitter<ChatEvents> {
 
   /**
    * Presence as the nodes told it: each keeps its own people's and asks other domains' nodes for theirs.
-   * Apps hold no sockets, so they have none to show.
+   * Apps hold no sockets, so they have none to show. While the conversation's node is out of reach the
+   * page cannot know who is online (nor hear who left): it shows none rather than what it last heard.
    */
   presenceOf(entry: Entry, address: string): Presence | undefined {
-    return entry.appNames.has(address) ? undefined : this.presence.get(address);
+    if (entry.appNames.has(address) || this.clients.get(entry.domain)?.state !== 'online') return undefined;
+    return this.presence.get(address);
   }
 
   sorted(): Entry[] {
