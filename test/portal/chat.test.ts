@@ -882,6 +882,32 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     const watcher = await signInToPortal(browser, campus.gateway.issuer, 'bob');
     try {
       const p = watcher.page;
+      // Blocked by the browser (it asks no more): the bell says so and how to allow them, and shows them blocked.
+      await watcher.context.addInitScript(() => {
+        class Blocking {
+          static permission = 'default';
+          static requestPermission = async () => {
+            Blocking.permission = 'denied';
+            return 'denied';
+          };
+        }
+        Object.defineProperty(window, 'Notification', { value: Blocking, configurable: true, writable: true });
+      });
+      await p.reload();
+      await p.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+      await p.getByRole('button', { name: 'Turn on notifications' }).click();
+      await expect
+        .poll(() => p.locator('.toast').textContent())
+        .toBe(
+          'Notifications are blocked for this site in your browser. To get them, allow notifications for this site in the browser’s site settings (the icon beside the address), then reload the page.',
+        );
+      expect(await p.getByRole('button', { name: 'Turn on notifications' }).count()).toBe(0);
+      // Pressed again, the blocked bell says it again.
+      await p.evaluate(() => {
+        for (const toast of document.querySelectorAll('.toast')) toast.remove();
+      });
+      await p.getByRole('button', { name: 'Notifications are blocked' }).click();
+      await expect.poll(() => p.locator('.toast', { hasText: 'Notifications are blocked' }).count()).toBe(1);
       await watcher.context.grantPermissions(['notifications']);
       await p.evaluate(() => {
         const shown: { title: string; body: string }[] = [];

@@ -4,12 +4,7 @@ import { keyOf, type Chat, type Entry } from './chat.ts';
 import { ConversationView, type ViewHost } from './conversation-view.ts';
 import { h, ICONS, icon, iconButton } from './dom.ts';
 import { renderList } from './list-view.ts';
-import {
-  askForNotifications,
-  notificationsAllowed,
-  notificationsSupported,
-  notifyOnIncoming,
-} from './notifications.ts';
+import { notificationBell, notifyOnIncoming } from './notifications.ts';
 import { peopleView } from './people-view.ts';
 import { searchView } from './search-view.ts';
 import { workbenchView } from './workbench-view.ts';
@@ -114,13 +109,7 @@ export class PortalApp implements ViewHost {
         icon(path),
         h('span', { class: 'nav-text' }, label),
       );
-    const bell =
-      notificationsSupported() && !notificationsAllowed() && Notification.permission !== 'denied'
-        ? iconButton('Turn on notifications', ICONS.bell, async (event) => {
-            const button = event.currentTarget as HTMLElement;
-            if (await askForNotifications()) button.remove();
-          })
-        : null;
+    const bell = notificationBell((text) => this.toast(text));
     this.#root.replaceChildren(
       h(
         'header',
