@@ -783,6 +783,19 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       await expect.poll(() => p.locator('.conversation .composer-input').isVisible()).toBe(true);
       await p.getByRole('button', { name: 'Back to conversations' }).click();
       await expect.poll(() => p.locator('.sidebar').isVisible()).toBe(true);
+      // "New chat" fits the phone's width, with people found listed: nothing sticks out sideways.
+      await p.click('a[data-nav="#/new"]');
+      await p.fill('#people-query', 'carol');
+      await p.locator('.people-panel .person').first().waitFor({ timeout: 10_000 });
+      const sticksOut = await p.evaluate(() => {
+        const panel = document.querySelector<HTMLElement>('.people-panel')!;
+        const right = Math.max(...[...panel.querySelectorAll('*')].map((el) => el.getBoundingClientRect().right));
+        return { scroll: panel.scrollWidth - panel.clientWidth, right: right - window.innerWidth };
+      });
+      expect(sticksOut.scroll).toBeLessThanOrEqual(0);
+      expect(sticksOut.right).toBeLessThanOrEqual(0);
+      await p.getByRole('button', { name: 'Back to conversations' }).click();
+      await expect.poll(() => p.locator('.sidebar').isVisible()).toBe(true);
       // Every icon-only button has a name.
       const unnamed = await p.evaluate(
         () =>
