@@ -90,7 +90,9 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
   app.use(endedAccessRoutes((req) => context(req), deps.keepSeconds));
   app.use(appRegistryRoutes({ context, provider, secrets: callbackSecretSealer(config.secretKey) }));
   const totp = totpDeps(config.secretKey, issuer);
-  app.use(recoveryRoutes({ context, csrf, recovery, directoryPages: () => resetPagesToShow(models) }));
+  app.use(
+    recoveryRoutes({ context, csrf, recovery, directoryPages: () => resetPagesToShow(models), provider, secure }),
+  );
   // Passkeys: the relying party is the issuer (its host name and origin); their script is bundled like the portal's.
   const passkeys = passkeyDeps(issuer);
   const passkeyScript = passkeyPageScript({ minify: config.mode === 'production' });

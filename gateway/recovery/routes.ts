@@ -1,10 +1,12 @@
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import type Provider from 'oidc-provider';
 import { RateLimitedError, ValidationError } from '../../core/errors.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { completePasswordReset, openResetLink } from './complete-reset.ts';
 import { ResetLinkError } from './errors.ts';
 import { admitResetRequest, mailResetLink, type RecoveryDeps } from './request-reset.ts';
+import { keepSignIn, whereToAfterReset } from './return-to-sign-in.ts';
 
 export type RecoveryRouteDeps = {
   context: (req: Request) => GatewayContext;
@@ -13,6 +15,10 @@ export type RecoveryRouteDeps = {
   recovery: RecoveryDeps | null;
   /** The campus directories' own reset pages, listed on the form for the people whose password lives there. */
   directoryPages?: () => Promise<{ name: string; url: string }[]>;
+  /** The sign-ins a reset may lead back to (return-to-sign-in.ts); without it, the done page leads to Atrium. */
+  provider?: () => Provider;
+  /** Whether the gateway is served over https (its cookies are then host-only). */
+  secure?: boolean;
 };
 
 const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 });
@@ -61,6 +67,12 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     const identifier = body.identifier;
     try {
       const admitted = await admitResetRequest(deps.context(req), recovery, { identifier });
+      if (returnTo.interaction && deps.provider)
+        await keepSignIn(deps.provider(), res, {
+          uid: returnTo.interaction,
+          secure: deps.secure ?? false,
+          ttlMinutes: recovery.ttlMinutes,
+        });
       res.render('password-forgot-sent', { title: 'Check your mail', ttlMinutes: recovery.ttlMinutes, ...returnTo });
       // After the answer: whatever depends on the account (lookup, limits, link, mail) cannot be timed.
       mailResetLink(deps.context(req), recovery, admitted.identifier).catch((err: unknown) =>
@@ -97,7 +109,10 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
         password: body.password,
         confirmation: body.confirmation,
       });
-      res.render('password-reset-done', { title: 'Password changed' });
+      const returnTo = deps.provider
+        ? await whereToAfterReset(deps.context(req), deps.provider(), req, res, deps.secure ?? false)
+        : null;
+      res.render('password-reset-done', { title: 'Password changed', returnTo });
     } catch (error) {
       if (error instanceof ResetLinkError) return refused(res, error);
       if (!(error instanceof ValidationError)) return next(error);

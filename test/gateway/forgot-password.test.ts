@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, formWithAction, type Page } from '../helpers/browser-agent.ts';
-import { addPerson, ENG_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
 import { login } from '../helpers/node.ts';
 import { codeFlow } from '../helpers/rp.ts';
@@ -20,6 +20,7 @@ let mailbox: Mailbox;
 let lastIp = 0;
 
 const url = (path: string) => `${gateway.issuer}${path}`;
+const REDIRECT = 'http://localhost:9/cb';
 /** Each test asks from addresses of its own (the gateway trusts X-Forwarded-For here), so IP limits stay apart. */
 const newIp = () => `203.0.113.${++lastIp}`;
 
@@ -346,6 +347,62 @@ describe('"forgot password" by mail', () => {
     for (const path of ['/password/forgot', '/password/forgot?interaction=https://evil.test/x']) {
       expect(backLink(await new BrowserAgent().navigate(url(path))), path).toBe('/');
     }
+  });
+
+  it('leads back, after the new password, to the sign-in for the app it began at, or else to the app', async () => {
+    const app = await registerTestApp(gateway, {
+      name: 'Library',
+      redirectUris: [REDIRECT],
+      homeUrl: 'http://localhost:9/library',
+      firstParty: true,
+    });
+    await seedUser('xena');
+    /** An app's sign-in in this browser, then "Forgot your password?" there: the sign-in and the mailed link. */
+    const forgotAtSignIn = async (agent: BrowserAgent) => {
+      const signIn = await agent.navigate(
+        url(
+          `/auth?client_id=${app.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}&response_type=code&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256`,
+        ),
+      );
+      const forgotHref = /<a href="([^"]*)" id="forgot-password">/.exec(signIn.html)![1]!;
+      const forgot = await agent.navigate(new URL(forgotHref, signIn.url).toString());
+      await agent.submit(forgot, formWithAction(forgot, '/password/forgot'), { identifier: 'xena' });
+      return { signIn, link: resetLinkIn(await mailbox.next('xena@campus.test')) };
+    };
+    const onward = (page: Page) =>
+      /<a href="([^"]*)" class="button" id="return-to-sign-in">([^<]*)<\/a>/.exec(page.html)?.slice(1);
+
+    // The sign-in still open: back to it, where the new password finishes it.
+    const agent = new BrowserAgent();
+    const first = await forgotAtSignIn(agent);
+    const done = await choosePassword(first.link, 'xena chose this one', undefined, agent);
+    expect(done.html).toContain('Your password is changed');
+    const [href, label] = onward(done)!;
+    expect(label).toBe('Continue signing in to Library');
+    expect(url(href!)).toBe(first.signIn.url);
+    expect(done.html).toContain('Or go to Atrium');
+    const back = await agent.navigate(url(href!));
+    const landed = await agent.submit(
+      back,
+      formWithAction(back, '/login'),
+      { username: 'xena', password: 'xena chose this one' },
+      REDIRECT,
+    );
+    expect(new URL(landed.url).searchParams.get('code')).toBeTruthy();
+
+    // The sign-in over by the time the link is used: the app's home page, which starts another.
+    const later = new BrowserAgent();
+    const second = await forgotAtSignIn(later);
+    const uid = new URL(second.signIn.url).pathname.split('/').pop()!;
+    await gateway.models.OidcPayload.destroy({ where: { model: 'Interaction', id: uid } });
+    const lateDone = await choosePassword(second.link, 'xena chose another', undefined, later);
+    expect(onward(lateDone)).toEqual(['http://localhost:9/library', 'Go to Library']);
+
+    // The link opened in another browser than the one that asked for it: Atrium, as before.
+    const third = await forgotAtSignIn(new BrowserAgent());
+    const elsewhere = await choosePassword(third.link, 'xena chose a third');
+    expect(onward(elsewhere)).toBeUndefined();
+    expect(elsewhere.html).toContain('<a href="/" id="go-to-atrium">Go to Atrium</a>');
   });
 
   it("mails a directory person the directory's own reset page instead of a link", async () => {

@@ -63,8 +63,9 @@ describe.skipIf(chromiumMissing)('"forgot password" in a browser', () => {
 
     await expect(elsewhere.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
 
-    // The old password no longer signs in; the new one does, back to the portal.
-    await page.click('text=Go to Atrium');
+    // Back to the sign-in the person started from, where the old password no longer signs in and the new
+    // one does, back to the portal.
+    await page.click('#return-to-sign-in');
     await page.fill('#username', 'xena');
     await page.fill('#password', DEMO_PASSWORD);
     await page.click('button[type=submit]');
