@@ -4,6 +4,7 @@ import type { Csrf } from '../../http/csrf.ts';
 import type { User } from '../../models/index.ts';
 import { listAllowedApps, removeAppAccess } from '../../oidc/allowed-apps.ts';
 import type { AccountSection } from '../../factors/passkeys/account-routes.ts';
+import { beforeSecurityPage } from './security-page.ts';
 
 export type AccountAppsDeps = {
   context: (req: Request | null) => GatewayContext;
@@ -38,8 +39,7 @@ export function accountAppsRoutes(deps: AccountAppsDeps): Router {
       next(error);
     }
   };
-  router.get('/security', locals);
-  router.post(['/security/totp', '/security/confirm', '/security/confirm/passkey', '/security/password'], locals);
+  beforeSecurityPage(router, locals);
 
   router.post(
     '/security/apps/remove',

@@ -9,6 +9,7 @@ import { NotUnderstoodError } from '../../factors/errors.ts';
 import type { Csrf } from '../../http/csrf.ts';
 import type { User } from '../../models/index.ts';
 import type { SessionTagging } from '../session-ids.ts';
+import { beforeSecurityPage } from './security-page.ts';
 
 export type AccountDevicesDeps = {
   context: (req: Request | null) => GatewayContext;
@@ -56,8 +57,7 @@ export function accountDevicesRoutes(deps: AccountDevicesDeps): Router {
       next(error);
     }
   };
-  router.get('/security', locals);
-  router.post(['/security/totp', '/security/confirm', '/security/confirm/passkey', '/security/password'], locals);
+  beforeSecurityPage(router, locals);
 
   router.post(
     '/security/devices/sign-out',

@@ -8,6 +8,7 @@ import type { GatewayContext } from '../../context.ts';
 import { directoryResetPages } from '../../directories/reset-page.ts';
 import type { Csrf } from '../../http/csrf.ts';
 import type { User } from '../../models/index.ts';
+import { beforeSecurityPage } from './security-page.ts';
 
 export type AccountPasswordDeps = {
   context: (req: Request | null) => GatewayContext;
@@ -72,8 +73,7 @@ export function accountPasswordRoutes(deps: AccountPasswordDeps): Router {
       next(error);
     }
   };
-  router.get('/security', locals);
-  router.post(['/security/totp', '/security/confirm', '/security/confirm/passkey', '/security/password'], locals);
+  beforeSecurityPage(router, locals);
 
   router.post('/security/password', form, deps.csrf.check, async (req, res, next) => {
     try {
