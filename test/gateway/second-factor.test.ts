@@ -6,6 +6,7 @@ import {
   BrowserAgent,
   filledFormWithAction,
   formWithAction,
+  formsOf,
   htmlText,
   mainText,
   signInThrough,
@@ -245,7 +246,24 @@ describe('signing in with an authenticator app', () => {
     expect(stored.map((r) => r.codeHash)).not.toContain(recoveryCodes[0]);
 
     const first = await password('bob');
-    const claims = await first.finish(await submitCode(first.agent, first.page, recoveryCodes[0]!.toUpperCase()));
+    // A recovery code has letters: it has a field of its own, which a phone does not give a number pad.
+    const fields = [...first.page.html.matchAll(/<input id="([^"]+)" name="code"([^>]*)>/g)].map((m) => [
+      m[1],
+      m[2]!.includes('inputmode="numeric"'),
+    ]);
+    expect(fields).toEqual([
+      ['code', true],
+      ['recovery-code', false],
+    ]);
+    expect(mainText(first.page)).toContain('Lost your phone? Enter one of your recovery codes instead. Recovery code');
+    const recoveryForm = formsOf(first.page.html).filter((f) => f.action.includes('/code'))[1]!;
+    const used = await first.agent.submit(
+      first.page,
+      recoveryForm,
+      { code: recoveryCodes[0]!.toUpperCase() },
+      REDIRECT,
+    );
+    const claims = await first.finish(used);
     expect(claims.amr).toEqual(['pwd', 'otp']);
 
     const again = await password('bob');
