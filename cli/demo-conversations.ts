@@ -4,6 +4,7 @@ import type { NodeContext } from '../node/context.ts';
 import { createGroup } from '../node/conversations/create-group.ts';
 import type { DomainNode } from '../node/main.ts';
 import { sendMessage } from '../node/messages/send-message.ts';
+import { markReceipt } from '../node/receipts/mark-receipt.ts';
 
 const ENG = 'eng.campus.test';
 const ARTS = 'arts.campus.test';
@@ -105,7 +106,14 @@ export async function seedDemoConversations(nodes: {
 
   for (const line of SCRIPT) {
     const target = line.to === 'orchestra' ? { conversationId: await orchestra() } : { to: line.to };
-    await sendMessage(ctxOf(line.from), { clientMsgId: line.id, text: line.text, ...target });
+    const { message } = await sendMessage(ctxOf(line.from), { clientMsgId: line.id, text: line.text, ...target });
+    // Whoever writes has read what came before: a newcomer's list shows unread only what others wrote last.
+    // A message ordered on the other node is read here once its copy is back (a read never passes the end).
+    const { conversationId, seq } = message;
+    await until(`${line.id} reaching its sender's node`, async () =>
+      Boolean(await nodeOf(line.from).models.Message.findOne({ where: { conversationId, seq }, attributes: ['id'] })),
+    );
+    await markReceipt(ctxOf(line.from), 'read', { conversationId, seq });
   }
   return { seeded: true };
 }

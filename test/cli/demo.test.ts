@@ -155,6 +155,12 @@ describe('atrium demo', () => {
         .sort((a, b) => a.seq - b.seq)
         .map((m) => m.sender.split('@')[0]);
     expect(await texts(alice, engUrl(), byPeer('dave@eng.campus.test').id)).toEqual(['alice', 'dave', 'alice']);
+    // Whoever wrote has read what came before: Alice has nothing unread where she wrote last.
+    const unread = async () =>
+      (await api<{ conversations: { id: string; unread: number }[] }>(engUrl(), alice, '/conversations')).conversations;
+    const seen = await eventually(unread, (list) => list.find((c) => c.id === orchestra.id)?.unread === 1);
+    expect(seen.find((c) => c.id === byPeer('dave@eng.campus.test').id)?.unread).toBe(0);
+    expect(seen.find((c) => c.id === byPeer('bob@arts.campus.test').id)?.unread).toBe(1);
     const withBob = byPeer('bob@arts.campus.test');
     expect(await texts(alice, engUrl(), withBob.id)).toEqual(['alice', 'bob', 'alice', 'bob']);
     // The group is ordered on arts; Engineering's copy arrives through the proxy.
