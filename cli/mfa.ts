@@ -4,7 +4,11 @@ import {
   requireSecondFactor,
   type Requirement,
 } from '../gateway/factors/policy.ts';
-import { passwordlessAllowed, setPasswordless } from '../gateway/factors/passkeys/passwordless-policy.ts';
+import {
+  passkeyOnlyPeople,
+  passwordlessAllowed,
+  setPasswordless,
+} from '../gateway/factors/passkeys/passwordless-policy.ts';
 import { UsageError, type Args, type CommandGroup } from './command.ts';
 import { withSession } from './session.ts';
 
@@ -69,8 +73,19 @@ export const mfaCommands: CommandGroup = {
     async run(args, io) {
       const setting = args.positionals[0];
       if (setting !== 'on' && setting !== 'off') throw new UsageError('say on or off: atrium mfa passwordless on');
-      const passwordless = await withSession(io, ({ ctx }) => setPasswordless(ctx, setting));
-      return { json: { passwordless }, text: describePasswordless(passwordless) };
+      const { passwordless, stranded } = await withSession(io, async ({ ctx }) => ({
+        passwordless: await setPasswordless(ctx, setting),
+        stranded: setting === 'off' ? await passkeyOnlyPeople(ctx) : 0,
+      }));
+      // The console asks before this; here the operator typed it, so they are told whom it leaves out.
+      const text = [describePasswordless(passwordless)];
+      if (stranded > 0)
+        text.push(
+          `${stranded} ${stranded === 1 ? 'person has' : 'people have'} a passkey and no password (of their own or ` +
+            'from a directory): they cannot sign in until given one (atrium users reset-password USERNAME ' +
+            '--password-stdin) or until passwordless sign-in is on again.',
+        );
+      return { json: { passwordless }, text: text.join('\n') };
     },
   },
 };

@@ -47,7 +47,14 @@ describe('atrium and passkeys', () => {
     const wrong = await runAtrium(db, ['mfa', 'passwordless', 'maybe']);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('say on or off');
-    expect(jsonOf(await runAtrium(db, ['mfa', 'passwordless', 'off', '--json']))).toEqual({ passwordless: false });
+    // Carol signs in with a passkey alone: turning passwordless off leaves her out, and says so.
+    await storedPasskey('carol', 'Phone');
+    await inspect.ctx.models.User.update({ passwordHash: null }, { where: { username: 'carol' } });
+    const off = await runAtrium(db, ['mfa', 'passwordless', 'off']);
+    expect(off.code, off.stderr).toBe(0);
+    expect(off.stdout).toContain('Passwordless sign-in is off');
+    expect(off.stdout).toContain('1 person has a passkey and no password');
+    expect(jsonOf(await runAtrium(db, ['mfa', 'policy', '--json'])).passwordless).toBe(false);
     const entries = await inspect.ctx.models.AuditEvent.findAll({
       where: { action: 'mfa.passwordless' },
       order: [['id', 'ASC']],
