@@ -593,5 +593,6 @@ describe('atrium apps', () => {
       'app.rotate_callback_secret',
       'app.delete',
     ]);
-  });
+    // Twelve CLI processes one after another, each starting Node and opening the database.
+  }, 60_000);
 });
