@@ -1,22 +1,8 @@
-import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import type { GatewayContext } from '../../context.ts';
-import type { Csrf } from '../../http/csrf.ts';
-import type { User } from '../../models/index.ts';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { listAllowedApps, removeAppAccess } from '../../oidc/allowed-apps.ts';
-import type { AccountSection } from '../../factors/passkeys/account-routes.ts';
-import { beforeSecurityPage } from './security-page.ts';
+import { beforeSecurityPage, type SecuritySectionDeps } from './security-page.ts';
 
-export type AccountAppsDeps = {
-  context: (req: Request | null) => GatewayContext;
-  csrf: Csrf;
-  /** The active person the portal session is signed in as, if any. */
-  person: (req: Request) => Promise<User | null>;
-  /** A form post of the account page: signed in, then the work; an expected refusal comes back as its notice. */
-  post: (
-    work: (req: Request, res: Response, user: User) => Promise<string | void>,
-    section?: AccountSection,
-  ) => RequestHandler;
-};
+export type AccountAppsDeps = SecuritySectionDeps;
 
 const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 });
 

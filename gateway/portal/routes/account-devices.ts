@@ -1,26 +1,13 @@
-import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { parseInput } from '../../../core/validate.ts';
 import { signOutDevice } from '../../accounts/sign-out-device.ts';
 import { listSignedInDevices, type PortalSessions } from '../../accounts/signed-in-devices.ts';
-import type { GatewayContext } from '../../context.ts';
-import type { AccountSection } from '../../factors/passkeys/account-routes.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
-import type { Csrf } from '../../http/csrf.ts';
-import type { User } from '../../models/index.ts';
 import type { SessionTagging } from '../session-ids.ts';
-import { beforeSecurityPage } from './security-page.ts';
+import { beforeSecurityPage, type SecuritySectionDeps } from './security-page.ts';
 
-export type AccountDevicesDeps = {
-  context: (req: Request | null) => GatewayContext;
-  csrf: Csrf;
-  /** The active person the portal session is signed in as, if any. */
-  person: (req: Request) => Promise<User | null>;
-  /** A form post of the account page: signed in, then the work; an expected refusal comes back as its notice. */
-  post: (
-    work: (req: Request, res: Response, user: User) => Promise<string | void>,
-    section?: AccountSection,
-  ) => RequestHandler;
+export type AccountDevicesDeps = SecuritySectionDeps & {
   tagging: SessionTagging;
   /** How long a gateway or portal session lasts past its last use. */
   sessionTtlSeconds: number;
