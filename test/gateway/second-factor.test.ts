@@ -394,7 +394,9 @@ describe('the account page', () => {
     expect(mainText(after)).toContain(
       'Each works once, after your password, in place of a code from an authenticator app or a passkey. New ones replace all the old ones. Make new recovery codes',
     );
-    expect(after.html.replace(/<[^>]*>/g, '').match(/\b10\b/g)).toHaveLength(1);
+    // (Beside the signed-in devices, whose times and addresses may hold a 10 of their own.)
+    const withoutDevices = after.html.replace(/<section aria-labelledby="devices-heading"[\s\S]*?<\/section>/, '');
+    expect(withoutDevices.replace(/<[^>]*>/g, '').match(/\b10\b/g)).toHaveLength(1);
     expect(after.html).not.toContain('totp-secret');
 
     const signIn = await password('eng-admin');
