@@ -51,10 +51,11 @@ export class ConflictError extends AppError {
   }
 }
 
+/** A limit was reached: the message says which, and when to come back (core/try-again.ts). */
 export class RateLimitedError extends AppError {
   readonly retryAfterSeconds: number;
 
-  constructor(retryAfterSeconds: number, message = 'Too many attempts; try again later') {
+  constructor(retryAfterSeconds: number, message: string) {
     super('rate_limited', 429, message, { retryAfterSeconds });
     this.retryAfterSeconds = retryAfterSeconds;
   }

@@ -13,6 +13,7 @@ import {
   type Env,
 } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
+import { DEFAULT_RECALL_WINDOW_SECONDS } from '../protocol/client-frames.ts';
 
 /*
  * What a campus shares: pictures, PDFs, office documents (Word, Excel, PowerPoint, old and new, and
@@ -80,7 +81,7 @@ const schema = z.object({
   VIEW_MEMBERS_MAX: envPositiveInt
     .min(2, { message: 'expected at least 2 (a direct conversation lists both)' })
     .default(100),
-  RECALL_WINDOW_SECONDS: envPositiveInt.default(120),
+  RECALL_WINDOW_SECONDS: envPositiveInt.default(DEFAULT_RECALL_WINDOW_SECONDS),
   FRAMES_PER_SECOND: envPositiveInt.default(50),
   ABUSE_STRIKES: envPositiveInt.default(20),
   ATTACHMENT_MAX_BYTES: envPositiveInt.default(20 * 1024 * 1024),

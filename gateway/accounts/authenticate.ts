@@ -178,7 +178,7 @@ export async function authenticate(
  * no longer has), or a bind quicker than a hash, would otherwise tell by the time of the answer that the
  * name is someone's.
  */
-async function passwordIsTheirs(ctx: GatewayContext, user: User, password: string, policy: LoginPolicy) {
+export async function passwordIsTheirs(ctx: GatewayContext, user: User, password: string, policy: LoginPolicy) {
   const byDirectory = await policy.directoryPassword?.(ctx, user, password);
   if (byDirectory === undefined || byDirectory === null) return verifyPassword(user.passwordHash, password);
   if (!byDirectory) await verifyPassword(null, password);

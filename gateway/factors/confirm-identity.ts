@@ -1,8 +1,7 @@
 import type { Request } from 'express';
 import { decodeJwt } from 'jose';
 import { AppError } from '../../core/errors.ts';
-import { AccountLockedError, countFailure, type LoginPolicy } from '../accounts/authenticate.ts';
-import { verifyPassword } from '../accounts/passwords.ts';
+import { AccountLockedError, countFailure, passwordIsTheirs, type LoginPolicy } from '../accounts/authenticate.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
@@ -51,10 +50,7 @@ export function confirmedRecently(req: Request, now = Date.now()): boolean {
   }
 }
 
-/**
- * A directory person's password is the directory's, checked by a bind (never stored here); a local
- * person's is the stored hash. A directory that does not answer is "try again later", counted as nothing.
- */
+/** Whether the password is theirs (passwordIsTheirs); a directory that does not answer is "try again later". */
 async function passwordIsRight(
   ctx: GatewayContext,
   policy: LoginPolicy,
@@ -63,9 +59,7 @@ async function passwordIsRight(
   fail: (error: AppError, reason: string) => Promise<AppError>,
 ): Promise<boolean> {
   try {
-    return (
-      (await policy.directoryPassword?.(ctx, user, password)) ?? (await verifyPassword(user.passwordHash, password))
-    );
+    return await passwordIsTheirs(ctx, user, password, policy);
   } catch (error) {
     if (error instanceof AppError) throw await fail(error, error.code);
     throw error;

@@ -1,4 +1,5 @@
 import { AppError, RateLimitedError } from '../../core/errors.ts';
+import { tryAgainIn } from '../../core/try-again.ts';
 import type { NodeContext } from '../context.ts';
 import { limitInWords } from './attachment-files.ts';
 
@@ -24,11 +25,8 @@ export async function roomForUpload(ctx: NodeContext): Promise<number> {
   const { unsharedQuotaBytes, unsharedKeepHours, uploadsPerHour } = ctx.config.attachments;
   const pace = await ctx.uploadLimiter.hit(ctx.actor.address);
   if (!pace.allowed) {
-    const minutes = Math.ceil(pace.retryAfterSeconds / 60);
-    throw new RateLimitedError(
-      pace.retryAfterSeconds,
-      `At most ${uploadsPerHour} uploads an hour; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`,
-    );
+    const wait = tryAgainIn(pace.retryAfterSeconds);
+    throw new RateLimitedError(pace.retryAfterSeconds, `At most ${uploadsPerHour} uploads an hour. ${wait}`);
   }
   const used = await ctx.models.Attachment.sum('size', {
     where: { owner: ctx.actor.address, conversationId: null },

@@ -311,7 +311,7 @@ describe('uploads never shared', () => {
     expect(await refused.json()).toMatchObject({
       error: {
         code: 'rate_limited',
-        message: expect.stringMatching(/^At most 30 uploads an hour; try again in \d+ minute/),
+        message: expect.stringMatching(/^At most 30 uploads an hour\. Try again in \d+ minutes?\.$/),
       },
     });
     expect(await stored()).toEqual(before);
