@@ -83,6 +83,12 @@ export type NewcomerOutcome =
  */
 export type DirectoryNewcomer = (ctx: GatewayContext, username: string, password: string) => Promise<NewcomerOutcome>;
 
+/**
+ * Asks the directories about a name as directoryNewcomer asks about a name no account has, and forgets the
+ * answer; nothing for a person of a directory, whose password was asked there already.
+ */
+export type DirectoryQuestion = (ctx: GatewayContext, user: User, username: string, password: string) => Promise<void>;
+
 export type LoginPolicy = {
   maxFailures: number;
   lockoutMinutes: number;
@@ -94,6 +100,8 @@ export type LoginPolicy = {
   directoryPassword?: DirectoryPasswordCheck;
   /** Someone new in a directory since its last sync, brought in at their first sign-in; without it, nobody is. */
   directoryNewcomer?: DirectoryNewcomer;
+  /** What a local account's refused password asks the directories (askedAsUnknownName). */
+  directoryQuestion?: DirectoryQuestion;
 };
 
 /**
@@ -165,10 +173,22 @@ export async function authenticate(
     throw await failed(error, fail);
   }
   if (!right) {
+    await askedAsUnknownName(ctx, user, id, password, policy);
     await countFailure(ctx, user, policy);
     throw await fail(new InvalidCredentialsError(), 'wrong_password');
   }
   return signedIn(ctx, user, directoryName ? id : null, fail);
+}
+
+/**
+ * A local account's wrong password takes as long as a name no account has: that name is asked of the
+ * directories (unknownName), a round trip to each, or the whole timeout while one does not answer, which
+ * a wrong password here would otherwise not wait for, and the time of the answer would tell whose the
+ * name is. The same names are asked about: usernames, never emails.
+ */
+async function askedAsUnknownName(ctx: GatewayContext, user: User, id: string, password: string, policy: LoginPolicy) {
+  if (!policy.directoryNewcomer || !policy.directoryQuestion || !usernameSchema.safeParse(id).success) return;
+  await policy.directoryQuestion(ctx, user, id, password);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Client, Entry } from 'ldapts';
 import type { Logger } from '../../core/logger.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import type { Sealer } from '../../core/seal.ts';
-import { AccountDisabledError, type DirectoryNewcomer } from '../accounts/authenticate.ts';
+import { AccountDisabledError, type DirectoryNewcomer, type DirectoryQuestion } from '../accounts/authenticate.ts';
 import { audit } from '../audit.ts';
 import { operator, type GatewayContext } from '../context.ts';
 import type { Directory } from '../models/directories.ts';
@@ -39,17 +39,7 @@ type Candidate = { name: string; directory: Directory; endpoint: DirectoryEndpoi
  */
 export function directoryNewcomer(deps: Deps): DirectoryNewcomer {
   return async (ctx, name, password) => {
-    // To LDAP a bind without a password is an anonymous bind, which "succeeds": nothing is asked for one.
-    if (password === '') return { kind: 'nobody' };
-    // Asked for every name no account has: without the last reports, which are the rows' bulk.
-    const directories = await ctx.models.Directory.findAll({
-      attributes: { exclude: ['lastReport'] },
-      transaction: ctx.tx,
-    });
-    if (directories.length === 0) return { kind: 'nobody' };
-    const candidate = await loggingUnanswered(deps.logger, () =>
-      onlyEntryNamed(directories, deps.sealer, name, deps.logger),
-    );
+    const candidate = await entryNamed(ctx, deps, name, password);
     if (!candidate) return { kind: 'nobody' };
     const person = await personOfEntry(ctx, candidate);
     if (person?.lockedUntil && person.lockedUntil > new Date()) return { kind: 'locked', person };
@@ -64,6 +54,32 @@ export function directoryNewcomer(deps: Deps): DirectoryNewcomer {
     const applying = { candidate, groupsOf, person };
     return { kind: 'signed_in', person: await bringIn(writer, applying, deps.logger) };
   };
+}
+
+/**
+ * The sign-in's LoginPolicy.directoryQuestion: a local account's wrong password asks what a name no
+ * account has asks (entryNamed), answering nothing, a directory that does not answer included.
+ */
+export function directoryQuestion(deps: Deps): DirectoryQuestion {
+  return async (ctx, user, name, password) => {
+    const link = await ctx.models.DirectoryAccount.findByPk(user.id, { attributes: ['userId'], transaction: ctx.tx });
+    if (link) return;
+    await entryNamed(ctx, deps, name, password).catch(() => null);
+  };
+}
+
+/** The one entry that carries the name in the registered directories (onlyEntryNamed), asked for a sign-in. */
+async function entryNamed(ctx: GatewayContext, deps: Deps, name: string, password: string) {
+  // To LDAP a bind without a password is an anonymous bind, which "succeeds": nothing is asked for one.
+  if (password === '') return null;
+  // Asked for each name no account has, and each local account's wrong password: without the last reports,
+  // which are the rows' bulk.
+  const directories = await ctx.models.Directory.findAll({
+    attributes: { exclude: ['lastReport'] },
+    transaction: ctx.tx,
+  });
+  if (directories.length === 0) return null;
+  return loggingUnanswered(deps.logger, () => onlyEntryNamed(directories, deps.sealer, name, deps.logger));
 }
 
 /**

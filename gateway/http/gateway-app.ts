@@ -20,7 +20,7 @@ import { passkeyDeps } from '../factors/passkeys/relying-party.ts';
 import { passkeyPageScript } from '../factors/passkeys/page-script.ts';
 import { passkeyInteractionRoutes } from '../factors/passkeys/interaction-routes.ts';
 import { directoryPasswordCheck } from '../directories/directory-password.ts';
-import { directoryNewcomer } from '../directories/newcomer-sign-in.ts';
+import { directoryNewcomer, directoryQuestion } from '../directories/newcomer-sign-in.ts';
 import { directoryResetPages, resetPagesToShow } from '../directories/reset-page.ts';
 import { bindPasswordSealer } from '../directories/secrets.ts';
 import { endedAccessRoutes } from '../federation/ended-access-routes.ts';
@@ -141,6 +141,8 @@ function loginPolicyFor(config: GatewayConfig, sequelize: Sequelize, logger: Log
     directoryPassword: directoryPasswordCheck({ sealer: bindPasswordSealer(config.secretKey), logger }),
     // Someone new in a directory since its last sync is brought in at their first sign-in, after them too.
     directoryNewcomer: directoryNewcomer({ sealer: bindPasswordSealer(config.secretKey), logger }),
+    // A local account's wrong password asks them what a name nobody has asks: the time tells nobody whose it is.
+    directoryQuestion: directoryQuestion({ sealer: bindPasswordSealer(config.secretKey), logger }),
   };
 }
 

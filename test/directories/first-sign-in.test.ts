@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { takeLease } from '../../gateway/directories/sync-lease.ts';
 import { updateDirectory } from '../../gateway/directories/update-directory.ts';
 import { passwordVerifications, type TestGateway } from '../helpers/gateway.ts';
@@ -496,6 +497,28 @@ describe('a directory that does not answer', () => {
     } finally {
       await ad.resume();
     }
+  });
+});
+
+describe('a wrong password for an account here', () => {
+  /** The searches for a name each directory has had (its stats lines), by the filter's username. */
+  const searchesFor = (name: string) =>
+    [ldap, ad].map((d) => d.log().filter((line) => line.includes(' SRCH ') && line.includes(`=${name})`)).length);
+
+  it('asks the directories what a name no account has asks, so the wait tells nobody whose the name is', async () => {
+    const before = searchesFor('alice');
+    const unknownBefore = searchesFor('nobody-at-all');
+    expect(alertOf(await attempt('nobody-at-all', 'some-password'))).toBe('Wrong username or password.');
+    const unknownAsked = searchesFor('nobody-at-all').map((n, i) => n - unknownBefore[i]!);
+    expect(unknownAsked.every((n) => n > 0)).toBe(true);
+
+    expect(alertOf(await attempt('alice', 'not-alices-password'))).toBe('Wrong username or password.');
+    expect(searchesFor('alice').map((n, i) => n - before[i]!)).toEqual(unknownAsked);
+    // Her right password asks nothing of them; her email is never asked about, as a newcomer's is not.
+    const after = searchesFor('alice');
+    expect(passedLogin(await attempt('alice', DEMO_PASSWORD))).toBe(true);
+    expect(alertOf(await attempt('alice@campus.test', 'not-alices-password'))).toBe('Wrong username or password.');
+    expect(searchesFor('alice')).toEqual(after);
   });
 });
 
