@@ -90,6 +90,21 @@ export async function beginTotpEnrolment(
   return pendingOf(deps, user, fields.secret);
 }
 
+/**
+ * The enrolment open for `binding`, as beginTotpEnrolment shows it again, or null when there is none (never
+ * started there, confirmed, or past ENROLMENT_MINUTES). It writes nothing: a page drawn for a GET (a reload,
+ * a link prefetcher) shows the key a post started, and starts none.
+ */
+export async function openTotpEnrolment(
+  ctx: GatewayContext,
+  deps: TotpDeps,
+  user: User,
+  binding: Binding,
+): Promise<PendingEnrolment | null> {
+  const existing = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
+  return existing && isOpen(existing, binding) ? pendingOf(deps, user, existing.secret) : null;
+}
+
 function pendingOf(deps: TotpDeps, user: User, sealed: string): PendingEnrolment {
   const secret = deps.sealer.open(sealed);
   return { secret, uri: totpOf(deps, user, secret).toString() };

@@ -164,7 +164,7 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
       tagging,
       sessionTtlSeconds: ttlSeconds,
     }),
-    accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp }),
+    accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp, person, post }),
   );
   return { router, script: pages.script };
 }

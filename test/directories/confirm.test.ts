@@ -89,7 +89,7 @@ describe('setting up an authenticator app on the account page, as a directory pe
     });
     expect((await rosaUser()).failedLogins).toBe(failedBefore);
     expect(confirmed.html).toContain('id="begin-totp"');
-    const setup = await agent.navigate(`${account}?setup=authenticator`);
+    const setup = await agent.submit(confirmed, formWithAction(confirmed, '/account/security/totp/start'));
     const secret = /id="totp-secret">([^<]+)</.exec(setup.html)![1]!.replace(/\s/g, '');
     const done = await agent.submit(setup, formWithAction(setup, '/account/security/totp'), {
       code: TOTP.generate({ secret: Secret.fromBase32(secret) }),

@@ -45,9 +45,9 @@ afterAll(async () => gateway?.stop());
 
 describe('errors on the account page', () => {
   it('says only that the code is wrong while an authenticator is set up, beside its form', async () => {
-    const { agent } = await accountPage('uma');
+    const { agent, page: start } = await accountPage('uma');
     // "Set up an authenticator app" pressed: the key and the code to confirm it.
-    const page = await agent.navigate(url('/account/security?setup=authenticator'));
+    const page = await agent.submit(start, formWithAction(start, '/account/security/totp/start'));
     const secret = /id="totp-secret">([^<]+)</.exec(page.html)![1]!.replace(/\s/g, '');
     const wrong = await agent.submit(page, formWithAction(page, '/account/security/totp'), {
       code: wrongCodeFor(secret),

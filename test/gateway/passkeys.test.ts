@@ -648,7 +648,7 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
     );
     // Said in the app's section, beside the way to set it up again at once (a new phone), which shows a new key.
     expect(sectionOf(page, 'authenticator')).toContain('id="account-notice"');
-    page = await submitFilled(agent, page, filledFormWithAction(page, '/account/security'));
+    page = await submitFilled(agent, page, filledFormWithAction(page, '/account/security/totp/start'));
     expect(page.html).toContain('id="totp-secret"');
     expect(await gateway.models.TotpFactor.count({ where: { userId: tia.id, confirmedAt: { [Op.ne]: null } } })).toBe(
       0,

@@ -134,9 +134,9 @@ async function accountPageSignedInLongAgo(username: string): Promise<BrowserAgen
   return agent;
 }
 
-/** "Set up an authenticator app" on the account page: the page again, with the key and its QR code. */
+/** "Set up an authenticator app" on the account page (a post): the page again, with the key and its QR code. */
 const beginSetup = (agent: BrowserAgent, page: Page) =>
-  submitFilled(agent, page, filledFormWithAction(page, '/account/security'));
+  submitFilled(agent, page, filledFormWithAction(page, '/account/security/totp/start'));
 
 /** The recovery codes page's "Download as a text file": the file's text and name. */
 function downloadOf(page: Page): { file: string; filename: string } {
@@ -498,6 +498,70 @@ describe('the account page', () => {
     const fresh = Authenticator.fromPage(closed);
     expect(fresh.secret).not.toBe(stale.secret);
     const done = await agent.submit(closed, formWithAction(closed, '/account/security/totp'), {
+      code: await fresh.next(),
+    });
+    expect(done.html).toContain('shown only now');
+  });
+});
+
+describe('starting to set up an authenticator app', () => {
+  it('is a post from the page: opening or reloading the setup page starts none, and shows the key a post started', async () => {
+    await createUser(
+      { ...gateway.context(null), actor: operator('test') },
+      {
+        username: 'lou',
+        displayName: 'Lou Lund',
+        email: 'lou@campus.test',
+        units: ['campus/eng/cs'],
+        roles: ['student'],
+        password: DEMO_PASSWORD,
+      },
+    );
+    const agent = new BrowserAgent();
+    await signInThrough(agent, accountUrl(), 'lou', DEMO_PASSWORD);
+    const lou = await userNamed('lou');
+    const kept = () => gateway.models.TotpFactor.findByPk(lou.id);
+
+    // What a link prefetcher, a crawler or another site's link asks: the setup's addresses by GET.
+    const opened = await agent.navigate(accountUrl('?setup=authenticator'));
+    expect(opened.status).toBe(200);
+    expect(opened.html).not.toContain('totp-secret');
+    expect(opened.html).toContain('id="begin-totp"');
+    expect((await agent.request(accountUrl('/totp/start'))).status).toBe(404);
+    // Nor does another site's form, which has no CSRF token.
+    const forged = await agent.request(accountUrl('/totp/start'), {
+      method: 'POST',
+      body: new URLSearchParams({}),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(forged.status).toBe(403);
+    expect(await kept()).toBeNull();
+
+    // The button posts, and leads to the page with the key, the QR code and the code box.
+    const page = await beginSetup(agent, opened);
+    expect(page.url).toBe(accountUrl('?setup=authenticator'));
+    expect(page.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
+    expect(page.html).toContain('id="totp-form"');
+    const key = Authenticator.fromPage(page);
+    const started = (await kept())!;
+    // A reload shows the same key and writes nothing.
+    expect(Authenticator.fromPage(await agent.navigate(page.url)).secret).toBe(key.secret);
+    expect((await kept())!.secret).toBe(started.secret);
+    expect((await kept())!.createdAt.getTime()).toBe(started.createdAt.getTime());
+
+    // Past its ten minutes, a reload shows no key and says to start again, still writing nothing.
+    const longAgo = new Date(Date.now() - 11 * 60_000);
+    await gateway.models.TotpFactor.update({ createdAt: longAgo }, { where: { userId: lou.id } });
+    const ended = await agent.navigate(page.url);
+    expect(ended.html).not.toContain('totp-secret');
+    expect(htmlText(/id="totp-setup-ended">([^<]*)</.exec(ended.html)?.[1] ?? '')).toBe(
+      'This setup is no longer open: a key is good for ten minutes, in the browser it was shown in. Start again to get a new one.',
+    );
+    expect((await kept())!.createdAt.getTime()).toBe(longAgo.getTime());
+    const again = await beginSetup(agent, ended);
+    const fresh = Authenticator.fromPage(again);
+    expect(fresh.secret).not.toBe(key.secret);
+    const done = await agent.submit(again, formWithAction(again, '/account/security/totp'), {
       code: await fresh.next(),
     });
     expect(done.html).toContain('shown only now');

@@ -1,22 +1,34 @@
 import express, { Router, type Request, type Response } from 'express';
 import { isAppError } from '../../../core/errors.ts';
 import type { GatewayContext } from '../../context.ts';
-import type { Csrf } from '../../http/csrf.ts';
+import type { User } from '../../models/index.ts';
 import { confirmedRecently } from '../../factors/confirm-identity.ts';
 import { presentEnrolment } from '../../factors/enrolment-view.ts';
 import { describeOwnSecondFactor, factorsOf } from '../../factors/factor-status.ts';
 import { ConfirmationNeededError } from '../../factors/passkeys/errors.ts';
 import { asPerson } from '../../factors/passkeys/person.ts';
-import { beginTotpEnrolment, confirmTotpEnrolment, type TotpDeps } from '../../factors/totp.ts';
+import {
+  beginTotpEnrolment,
+  confirmTotpEnrolment,
+  openTotpEnrolment,
+  type PendingEnrolment,
+  type TotpDeps,
+} from '../../factors/totp.ts';
 import type { PortalUser } from '../sign-in.ts';
 import { portalBinding } from '../../factors/binding.ts';
 import { recoveryCodesDownload } from '../../factors/recovery-codes-download.ts';
+import type { SecuritySectionDeps } from './security-page.ts';
 
-export type AccountSecurityDeps = {
-  context: (req: Request | null) => GatewayContext;
-  csrf: Csrf;
-  totp: TotpDeps;
-};
+export type AccountSecurityDeps = SecuritySectionDeps & { totp: TotpDeps };
+
+/** The page with the steps of setting up an authenticator app, where starting one leads. */
+const SETUP_PAGE = '/account/security?setup=authenticator';
+
+/**
+ * What the page shows of a setup: `show` the key this session was given, if it is still open (a GET draws
+ * the page, which starts nothing); `start` the same, or a new key when it is not (a refused code, posted).
+ */
+type Setup = 'show' | 'start' | null;
 
 const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 });
 // The secret shown to this portal session is confirmed from this session only.
@@ -38,13 +50,13 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
 
   /**
    * The page; `setup` shows the steps of setting up an authenticator app (its key and QR code), which the
-   * person asks for with "Set up an authenticator app", and which stay on the page when their code is refused.
+   * person starts with "Set up an authenticator app", and which stay on the page when their code is refused.
    */
   async function page(
     req: Request,
     res: Response,
     error?: { status: number; message: string },
-    setup = req.query.setup === 'authenticator',
+    setup: Setup = req.query.setup === 'authenticator' ? 'show' : null,
   ) {
     const user = await person(req);
     if (!user) return res.redirect(303, '/portal/login');
@@ -59,10 +71,8 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
       status,
       passkeys.map((p) => p.name),
     );
-    const enrolment =
-      status.totp || !setup || !confirmedRecently(req)
-        ? null
-        : await presentEnrolment(await beginTotpEnrolment(ctx, deps.totp, user, portalBinding(req)));
+    const open = status.totp || !setup || !confirmedRecently(req) ? null : await setupOf(ctx, user, req, setup);
+    const enrolment = open && (await presentEnrolment(open));
     // A refused form of another section (confirm it is you, password) has set its own status already.
     if (error) res.status(error.status);
     res.render('account-security', {
@@ -73,6 +83,8 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
       // Without recovery codes, a lost phone or passkey locks the person out: said until they make new ones.
       noRecoveryCodes: factorStatus !== null && status.recoveryCodesLeft === 0,
       enrolment,
+      // Asked for the steps (a reload, a link kept) when this session has no key open: it says to start again.
+      setupEnded: setup === 'show' && !open && !status.totp && confirmedRecently(req),
       csrf: deps.csrf.token(req, res),
       error: error?.message,
     });
@@ -118,12 +130,37 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
       } catch (error) {
         if (!isAppError(error)) throw error;
         // The sign-in step's wording points to recovery codes, which someone setting up has none of yet.
-        await page(req, res, error, true);
+        await page(req, res, error, 'start');
       }
     } catch (error) {
       next(error);
     }
   });
+
+  // Starting a setup writes its key (sealed, pending): a post with the page's CSRF token, never a GET, which
+  // a reload, a link prefetcher or another site's link would repeat. It leads to the page that shows the key.
+  router.post(
+    '/security/totp/start',
+    form,
+    deps.csrf.check,
+    deps.post(async (req, res, user) => {
+      if (!confirmedRecently(req)) throw new ConfirmationNeededError();
+      await beginTotpEnrolment(deps.context(req), deps.totp, user, portalBinding(req));
+      res.redirect(303, SETUP_PAGE);
+    }, 'authenticator'),
+  );
+
+  function setupOf(
+    ctx: GatewayContext,
+    user: User,
+    req: Request,
+    setup: 'show' | 'start',
+  ): Promise<PendingEnrolment | null> {
+    const binding = portalBinding(req);
+    return setup === 'start'
+      ? beginTotpEnrolment(ctx, deps.totp, user, binding)
+      : openTotpEnrolment(ctx, deps.totp, user, binding);
+  }
 
   return router;
 }
