@@ -45,19 +45,26 @@ export async function endAccessOf(
 
 /**
  * Ends the portal sessions whose ids start with one of `prefixes`, and the tokens kept for them: all of a
- * person's (personPrefix), or those signed in through one gateway session (sign-out-device.ts). Their
- * rows are those whose key starts with a prefix (a range of the primary key, not a scan of everyone's
- * sessions). Found first, then deleted by key: a DELETE by a range locks the gaps around it on MariaDB
- * until the caller's transaction ends, where other people's sessions are being written.
+ * person's (personPrefix), or those signed in through one gateway session (sign-out-device.ts).
  */
-export async function endPortalSessions(ctx: GatewayContext, prefixes: string[]): Promise<number> {
+export function endPortalSessions(ctx: GatewayContext, prefixes: string[]): Promise<number> {
+  return endWebSessions(ctx, prefixes.flatMap(rowPrefixesOf));
+}
+
+/** Ends the admin console's sessions whose ids start with one of `prefixes` (sign-out-device.ts). */
+export function endConsoleSessions(ctx: GatewayContext, prefixes: string[]): Promise<number> {
+  return endWebSessions(ctx, prefixes);
+}
+
+/**
+ * Deletes the `web_sessions` rows whose key starts with one of `prefixes` (a range of the primary key, not
+ * a scan of everyone's sessions). Found first, then deleted by key: a DELETE by a range locks the gaps
+ * around it on MariaDB until the caller's transaction ends, where other people's sessions are being written.
+ */
+async function endWebSessions(ctx: GatewayContext, prefixes: string[]): Promise<number> {
   const { WebSession } = ctx.models;
   const rows = await WebSession.findAll({
-    where: {
-      [Op.or]: prefixes
-        .flatMap((prefix) => rowPrefixesOf(prefix))
-        .map((prefix) => ({ sid: startsWith(WebSession.sequelize!, prefix) })),
-    },
+    where: { [Op.or]: prefixes.map((prefix) => ({ sid: startsWith(WebSession.sequelize!, prefix) })) },
     attributes: ['sid'],
     transaction: ctx.tx,
   });

@@ -8,15 +8,16 @@ import { recordAppLogouts } from '../oidc/app-logouts.ts';
 import { recordEndedSession } from '../oidc/ended-access.ts';
 import { inTransaction } from '../transaction.ts';
 import { deviceWords } from './device-words.ts';
-import { endPortalSessions } from './end-access.ts';
-import { isCurrent, readSession, type PortalSessions } from './signed-in-devices.ts';
+import { endConsoleSessions, endPortalSessions } from './end-access.ts';
+import { isCurrent, readSession, type ConsoleSessions, type PortalSessions } from './signed-in-devices.ts';
 
 /**
  * "Sign out this device" on the account page: one gateway session of the person ends, as a sign-out in
  * that browser would end it and more, whichever device asks. The session goes with every grant made
  * through it and all that was issued under them (refresh tokens of the apps and of the portal, codes),
  * offline access included, so no app signed in there can refresh; the portal sessions signed in through
- * it go with the tokens kept for them; the domain nodes refuse the access tokens issued in it and close
+ * it go with the tokens kept for them, and so do the admin console's signed in through it (the next console
+ * request there goes to sign-in); the domain nodes refuse the access tokens issued in it and close
  * its sockets (an ended-access entry of its `sid`, which those tokens carry); and each app signed in
  * through it is told over its back-channel logout URI after commit, as when access ends. The person's
  * other sessions, and what they allowed apps (remembered consent), stay.
@@ -30,6 +31,7 @@ export async function signOutDevice(
   user: User,
   sessionUid: string,
   portal: PortalSessions,
+  consoles: ConsoleSessions,
 ): Promise<{ name: string }> {
   return inTransaction(asPerson(ctx, user), async (ctx) => {
     const { OidcPayload, SessionDevice } = ctx.models;
@@ -55,6 +57,9 @@ export async function signOutDevice(
     const portalSessions = session.portalSid
       ? await endPortalSessions(ctx, portal.prefixesOf(user.id, session.portalSid))
       : 0;
+    const consoleSessions = session.consoleSid
+      ? await endConsoleSessions(ctx, [consoles.prefixOf(user.id, session.consoleSid)])
+      : 0;
     await recordEndedSession(ctx, sessionUid);
 
     const device = await SessionDevice.findByPk(sessionUid, { transaction: ctx.tx });
@@ -63,7 +68,14 @@ export async function signOutDevice(
     await audit(ctx, {
       action: 'user.sign_out_device',
       target: user.username,
-      details: { device: name, ip: device?.ip ?? null, apps: session.clientIds, artefacts, portalSessions },
+      details: {
+        device: name,
+        ip: device?.ip ?? null,
+        apps: session.clientIds,
+        artefacts,
+        portalSessions,
+        consoleSessions,
+      },
     });
     return { name };
   });

@@ -17,6 +17,15 @@ export type PortalSessions = {
   current: string;
 };
 
+/**
+ * How the admin console's sessions are bound to a gateway session: by the console's sid in it, which the
+ * ids of the console sessions signed in through it start with, tagged as the portal's are (session-ids.ts).
+ */
+export type ConsoleSessions = {
+  /** What the ids of the person's console sessions signed in through a gateway session start with. */
+  prefixOf(userId: string, consoleSid: string): string;
+};
+
 /** One gateway session of the person: a browser or device signed in, as the account page lists it. */
 export type SignedInDevice = {
   /** The session's uid: what "Sign out this device" names. */
@@ -38,17 +47,22 @@ type StoredSession = {
   authorizations?: Record<string, { sid?: unknown; grantId?: unknown } | undefined>;
 };
 
-/** What the account page reads of a stored session: its uid, the portal's sid in it, and the grants it made. */
+/**
+ * What the account page reads of a stored session: its uid, the portal's and the console's sids in it, and
+ * the grants it made.
+ */
 export function readSession(row: Pick<OidcPayload, 'payload'>) {
   const stored = JSON.parse(row.payload) as StoredSession;
   const authorizations = Object.entries(stored.authorizations ?? {});
   const portalSid = stored.authorizations?.[PORTAL_CLIENT_ID]?.sid;
+  const consoleSid = stored.authorizations?.[CONSOLE_CLIENT_ID]?.sid;
   return {
     uid: typeof stored.uid === 'string' ? stored.uid : null,
     loginTs: typeof stored.loginTs === 'number' ? stored.loginTs : null,
     clientIds: authorizations.map(([clientId]) => clientId),
     grantIds: authorizations.flatMap(([, a]) => (typeof a?.grantId === 'string' ? [a.grantId] : [])),
     portalSid: typeof portalSid === 'string' ? portalSid : null,
+    consoleSid: typeof consoleSid === 'string' ? consoleSid : null,
   };
 }
 

@@ -10,7 +10,7 @@ import type { GatewayConfig } from '../config.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
 import type { GatewayModels } from '../models/index.ts';
-import { ensureConsoleClient } from './console-client.ts';
+import { CONSOLE_CLIENT_ID, ensureConsoleClient } from './console-client.ts';
 import { createKit } from './kit.ts';
 import { consoleUserOf } from './page.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -27,6 +27,9 @@ import { userRoutes } from './routes/users.ts';
 import { DatabaseSessionStore } from './session-store.ts';
 import { createConsoleAuth } from './sign-in.ts';
 import { saveSessionBeforeRedirect } from '../http/save-session-before-redirect.ts';
+import { ownBackchannelLogout } from '../http/own-backchannel-logout.ts';
+import { createSessionTagging } from '../portal/session-ids.ts';
+import { endConsoleSessions } from '../accounts/end-access.ts';
 
 export type AdminDeps = {
   issuer: string;
@@ -42,8 +45,10 @@ export type AdminDeps = {
 
 /**
  * The admin console, mounted at /admin: an OIDC relying party of this very gateway (no side door), with
- * its own database-backed session. Every page and action goes through the account use-cases with the
- * signed-in administrator as the actor, so a unit admin's limits are enforced where the data is.
+ * its own database-backed session, whose id is tagged with the gateway session it was signed in through
+ * (as the portal's are), so that signing that browser out of the gateway ends it. Every page and action
+ * goes through the account use-cases with the signed-in administrator as the actor, so a unit admin's
+ * limits are enforced where the data is.
  */
 export async function adminConsole(deps: AdminDeps): Promise<Router> {
   await ensureConsoleClient(deps.context(null), deps.issuer, deps.config.secretKey);
@@ -56,17 +61,30 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
     context: deps.context,
   });
   const kit = createKit(deps.context, deps.csrf);
+  const tagging = createSessionTagging(deps.config.secretKey, 'console');
 
   const router = Router();
   router.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     next();
   });
+  // Signing out of the gateway in a browser ends the console sessions signed in through that gateway session.
+  router.post(
+    '/backchannel-logout',
+    ...ownBackchannelLogout({
+      issuer: deps.issuer,
+      clientId: CONSOLE_CLIENT_ID,
+      logger: deps.logger,
+      label: 'admin console',
+      end: (sub, sid) => endConsoleSessions(deps.context(null), [tagging.prefix(sub, sid)]),
+    }),
+  );
   router.use(
     session({
       name: consoleCookie(secure).name,
       secret: deps.config.cookieKeys,
       store: new DatabaseSessionStore(deps.models.WebSession, { ttlSeconds }),
+      genid: (req) => tagging.genid(req as Request),
       resave: false,
       saveUninitialized: false,
       unset: 'destroy',
@@ -76,7 +94,7 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   router.use(auth.passport.initialize());
   router.use(auth.passport.session());
   router.use(saveSessionBeforeRedirect);
-  router.use(sessionRoutes(kit, auth, deps.logger, { secure }, deps.config.secretKey));
+  router.use(sessionRoutes(kit, auth, deps.logger, { secure }, deps.config.secretKey, tagging));
 
   router.use((req, res, next) => {
     if (consoleUserOf(req)) return next();

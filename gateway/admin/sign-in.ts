@@ -13,8 +13,11 @@ import type { ConsoleUser } from './page.ts';
 export const STRATEGY = 'atrium';
 export const CONSOLE_SCOPE = 'openid profile atrium';
 
-/** What the strategy hands the callback route: the admin to sign in, and the ID token kept for logout. */
-export type SignedIn = { actor: ConsoleUser; idToken: string | undefined };
+/**
+ * What the strategy hands the callback route: the admin to sign in, the ID token kept for logout, and the
+ * console's sid of the gateway session signed in through, which the new console session's id is tagged with.
+ */
+export type SignedIn = { actor: ConsoleUser; idToken: string | undefined; gatewaySid: string | undefined };
 /** Why a sign-in that reached the gateway did not let someone in. */
 export type Refusal = { refused: string; idToken: string | undefined };
 
@@ -40,7 +43,8 @@ type AuthDeps = {
  */
 export function createConsoleAuth(deps: AuthDeps): ConsoleAuth {
   const verify: VerifyFunctionWithRequest = async (req, tokens, verified) => {
-    let actor = actorFromClaims(tokens.claims() ?? {});
+    const claims: Record<string, unknown> = tokens.claims() ?? {};
+    let actor = actorFromClaims(claims);
     try {
       actor = await admitToConsole(deps.context(req), actor);
     } catch (error) {
@@ -48,7 +52,8 @@ export function createConsoleAuth(deps: AuthDeps): ConsoleAuth {
       const refusal: Refusal = { refused: error.message, idToken: tokens.id_token };
       return verified(null, false, refusal);
     }
-    const signedIn: SignedIn = { actor, idToken: tokens.id_token };
+    const gatewaySid = typeof claims.sid === 'string' ? claims.sid : undefined;
+    const signedIn: SignedIn = { actor, idToken: tokens.id_token, gatewaySid };
     verified(null, signedIn);
   };
 

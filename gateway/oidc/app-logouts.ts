@@ -7,6 +7,7 @@ import type { GatewayContext } from '../context.ts';
 import type { AppLogout } from '../models/index.ts';
 import { appOfClient } from '../apps-registry/client-gate.ts';
 import { PORTAL_CLIENT_ID } from '../portal/portal-client.ts';
+import { CONSOLE_CLIENT_ID } from '../admin/console-client.ts';
 import { inTransaction } from '../transaction.ts';
 import { kickedRunner } from '../../core/kicked-runner.ts';
 
@@ -24,14 +25,17 @@ const BATCH = 100;
 type Authorizations = Record<string, { sid?: unknown } | undefined>;
 type LogoutClient = { backchannelLogoutUri?: string; backchannelLogout(sub: string, sid: string): Promise<void> };
 
+const OWN_CLIENTS = new Set([PORTAL_CLIENT_ID, CONSOLE_CLIENT_ID]);
+
 /** The sender of each database in this process, kicked when this process ended someone's access. */
 const senders = new WeakMap<Sequelize, () => void>();
 
 /**
  * Lists, for every gateway session of the person still stored, each app signed in through it (the
  * session's `authorizations`, with that app's `sid`), to be told over its back-channel logout URI once
- * the caller's transaction commits. Call before the sessions are deleted. The portal is left out: its
- * sessions of the person are ended directly (endAccessOf). With `only.clientId`, only that app is told
+ * the caller's transaction commits. Call before the sessions are deleted. The portal and the admin console
+ * are left out: their sessions of the person are ended directly (endAccessOf, sign-out-device.ts), or
+ * refused once the person's access ended (console-access.ts). With `only.clientId`, only that app is told
  * (the person took back its access: gateway/oidc/allowed-apps.ts); with `only.sessionUid`, only the apps
  * of that one session (the person signed that device out: accounts/sign-out-device.ts).
  */
@@ -53,7 +57,7 @@ export async function recordAppLogouts(
     const { authorizations } = JSON.parse(session.payload) as { authorizations?: Authorizations };
     return Object.entries(authorizations ?? {}).flatMap(([clientId, authorization]) => {
       const sid = authorization?.sid;
-      if (clientId === PORTAL_CLIENT_ID || typeof sid !== 'string') return [];
+      if (OWN_CLIENTS.has(clientId) || typeof sid !== 'string') return [];
       if (onlyClientId !== undefined && clientId !== onlyClientId) return [];
       return [{ clientId, accountId, sid, nextAt: now, createdAt: now }];
     });

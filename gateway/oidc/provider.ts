@@ -28,7 +28,7 @@ import { audiencesFor, signInRefusal } from '../apps-registry/app-access.ts';
 import { ACR_VALUES, asksForSecondFactor, MFA_ACR } from '../factors/acr.ts';
 import { PORTAL_CLIENT_ID, portalBackchannelLogoutUri } from '../portal/portal-client.ts';
 import { isOwnSignOutState, sessionBinding } from './own-sign-out.ts';
-import { CONSOLE_CLIENT_ID } from '../admin/console-client.ts';
+import { CONSOLE_CLIENT_ID, consoleBackchannelLogoutUri } from '../admin/console-client.ts';
 import { hostCookieName } from '../http/host-cookies.ts';
 
 const OWN_CLIENTS = new Set([PORTAL_CLIENT_ID, CONSOLE_CLIENT_ID]);
@@ -131,13 +131,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
 /**
  * The provider's outgoing calls (back-channel logout) go to URIs administrators registered. Campus apps
  * usually live on private addresses, which the provider's own SSRF guard would refuse; they are called
- * under the operator's policy instead, checked at each connection (core/app-fetch.ts). The portal's own
- * logout URI is the gateway itself.
+ * under the operator's policy instead, checked at each connection (core/app-fetch.ts). The portal's and
+ * the console's own logout URIs are the gateway itself.
  */
 function outgoingFetch(deps: ProviderDeps): Configuration['fetch'] {
-  const own = portalBackchannelLogoutUri(deps.issuer);
+  const own = new Set([portalBackchannelLogoutUri(deps.issuer), consoleBackchannelLogoutUri(deps.issuer)]);
   return (url, options) => {
-    if (String(url) === own) return globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit);
+    if (own.has(String(url))) return globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit);
     return fetchAppUrl(url, options ?? {}, deps.config.appCalls);
   };
 }

@@ -162,6 +162,7 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
       person,
       post,
       tagging,
+      consoleTagging: createSessionTagging(deps.config.secretKey, 'console'),
       sessionTtlSeconds: ttlSeconds,
     }),
     accountSecurityRoutes({ context: deps.context, csrf: deps.csrf, totp: deps.totp, person, post }),

@@ -9,6 +9,7 @@ import { CONSOLE_CLIENT_ID } from '../console-client.ts';
 import { withOwnSignOutState } from '../../oidc/own-sign-out.ts';
 import { wasCancelled } from '../../interactions/cancelled.ts';
 import { hostCookieName, hostCookiePath } from '../../http/host-cookies.ts';
+import type { SessionTagging } from '../../portal/session-ids.ts';
 
 /** The console's session cookie: host-only over https (http/host-cookies.ts), under /admin over plain http. */
 export const consoleCookie = (secure: boolean) => ({
@@ -33,6 +34,7 @@ export function sessionRoutes(
   logger: Logger,
   cookie: { secure: boolean },
   secretKey: string,
+  tagging: SessionTagging,
 ): Router {
   const router = Router();
 
@@ -82,6 +84,9 @@ export function sessionRoutes(
         );
       }
       const returnTo = safeReturnTo(req.session.returnTo);
+      // The new session's id carries tags of the person and the gateway session, so signing that session
+      // out (there, or from the account page) finds it.
+      tagging.next(req, user.gatewaySid, user.actor.id);
       req.logIn(user.actor, (loginError) => {
         if (loginError) return next(loginError);
         req.session.idToken = user.idToken;

@@ -2,13 +2,15 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import { z } from 'zod';
 import { parseInput } from '../../../core/validate.ts';
 import { signOutDevice } from '../../accounts/sign-out-device.ts';
-import { listSignedInDevices, type PortalSessions } from '../../accounts/signed-in-devices.ts';
+import { listSignedInDevices, type ConsoleSessions, type PortalSessions } from '../../accounts/signed-in-devices.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
 import type { SessionTagging } from '../session-ids.ts';
 import { beforeSecurityPage, type SecuritySectionDeps } from './security-page.ts';
 
 export type AccountDevicesDeps = SecuritySectionDeps & {
   tagging: SessionTagging;
+  /** How the admin console tags its sessions: a device signed out ends its console sessions too. */
+  consoleTagging: SessionTagging;
   /** How long a gateway or portal session lasts past its last use. */
   sessionTtlSeconds: number;
 };
@@ -32,6 +34,10 @@ export function accountDevicesRoutes(deps: AccountDevicesDeps): Router {
     current: req.sessionID,
   });
 
+  const consoleSessions: ConsoleSessions = {
+    prefixOf: (userId, consoleSid) => deps.consoleTagging.prefix(userId, consoleSid),
+  };
+
   const locals = async (req: Request, res: Response, next: NextFunction) => {
     try {
       const user = await deps.person(req);
@@ -53,7 +59,7 @@ export function accountDevicesRoutes(deps: AccountDevicesDeps): Router {
     deps.post(async (req, _res, user) => {
       const { session, understood } = parseInput(signOutForm, req.body, 'Choose a device to sign out.');
       if (understood !== 'yes') throw new NotUnderstoodError('sign out that device', 'No device was signed out.');
-      const { name } = await signOutDevice(deps.context(req), user, session, portalOf(req));
+      const { name } = await signOutDevice(deps.context(req), user, session, portalOf(req), consoleSessions);
       return `Signed out ${name}: it is signed out of Atrium and of its apps, and its open chats were closed.`;
     }, 'devices'),
   );

@@ -1,5 +1,4 @@
-import express, { Router, type Request, type Response } from 'express';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { Router, type Request, type Response } from 'express';
 import type { AuthenticateOptions } from 'openid-client/passport';
 import type { Logger } from '../../../core/logger.ts';
 import { allNodeUrls } from '../profile.ts';
@@ -9,8 +8,7 @@ import type { TokenVault } from '../token-vault.ts';
 import type { GatewayContext } from '../../context.ts';
 import type { SessionTagging } from '../session-ids.ts';
 import { wasCancelled } from '../../interactions/cancelled.ts';
-
-const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+import { ownBackchannelLogout } from '../../http/own-backchannel-logout.ts';
 
 export type SessionRouteDeps = {
   issuer: string;
@@ -85,38 +83,18 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     res.render('portal-signed-out', { title: 'Signed out' });
   });
 
-  const jwks = createRemoteJWKSet(new URL(`${deps.issuer}/jwks`));
-  router.post('/backchannel-logout', express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
-    const token = (req.body as Record<string, unknown> | undefined)?.logout_token;
-    try {
-      if (typeof token !== 'string') throw new Error('logout_token is required');
-      const { payload } = await jwtVerify(token, jwks, {
-        issuer: deps.issuer,
-        audience: PORTAL_CLIENT_ID,
-        typ: 'logout+jwt',
-        maxTokenAge: '5m',
-      });
-      const events = payload.events as Record<string, unknown> | undefined;
-      if (
-        !events ||
-        typeof events[LOGOUT_EVENT] !== 'object' ||
-        typeof payload.sid !== 'string' ||
-        typeof payload.sub !== 'string'
-      )
-        throw new Error('not a logout token with a person and a session id');
-      // Sessions signed in before the person's tag came first in their ids still start with the gateway
-      // session's; they last at most the session lifetime (SESSION_TTL_HOURS) after that upgrade.
-      const ended = await deps.endSessions([
-        deps.tagging.prefix(payload.sub, payload.sid),
-        deps.tagging.formerPrefix(payload.sid),
-      ]);
-      deps.logger.info({ ended }, 'portal sessions ended by single logout');
-      res.status(200).set('Cache-Control', 'no-store').end();
-    } catch (err) {
-      deps.logger.warn({ err }, 'portal refused a back-channel logout');
-      res.status(400).set('Cache-Control', 'no-store').json({ error: 'invalid_request' });
-    }
-  });
+  // Sessions signed in before the person's tag came first in their ids still start with the gateway
+  // session's; they last at most the session lifetime (SESSION_TTL_HOURS) after that upgrade.
+  router.post(
+    '/backchannel-logout',
+    ...ownBackchannelLogout({
+      issuer: deps.issuer,
+      clientId: PORTAL_CLIENT_ID,
+      logger: deps.logger,
+      label: 'portal',
+      end: (sub, sid) => deps.endSessions([deps.tagging.prefix(sub, sid), deps.tagging.formerPrefix(sid)]),
+    }),
+  );
 
   return router;
 }
