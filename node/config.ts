@@ -100,6 +100,7 @@ const schema = z.object({
   AUTH_GRACE_SECONDS: envPositiveInt.default(30),
   HEARTBEAT_SECONDS: envPositiveInt.default(30),
   FEDERATION_PROXY_URL: envUrl.optional(),
+  FEDERATION_BODY_TIMEOUT_SECONDS: envPositiveInt.default(30),
   APP_CALLBACKS_LOOPBACK: envBoolean.optional(),
   NODE_SECRET_KEY: z.string().min(32, { message: 'expected at least 32 characters of random secret' }).optional(),
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
@@ -176,6 +177,11 @@ export type NodeConfig = {
   /** Where server-to-server requests go; without it, straight to each domain's registered URL. */
   federationProxyUrl: string | undefined;
   /**
+   * How long a peer's federation request may take to send its body once its headers are in: one that
+   * trickles it is cut off (408), rather than holding a connection until Node's own request timeout.
+   */
+  federationBodyTimeoutMs: number;
+  /**
    * Whether apps' card callback URLs may be called on this machine, loopback (APP_CALLBACKS_LOOPBACK; on
    * outside production). Link-local, unspecified and multicast addresses never are.
    */
@@ -244,6 +250,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     authGraceSeconds: v.AUTH_GRACE_SECONDS,
     heartbeatSeconds: v.HEARTBEAT_SECONDS,
     federationProxyUrl: v.FEDERATION_PROXY_URL?.replace(/\/$/, ''),
+    federationBodyTimeoutMs: v.FEDERATION_BODY_TIMEOUT_SECONDS * 1000,
     appCalls: { loopback: v.APP_CALLBACKS_LOOPBACK ?? v.ATRIUM_MODE !== 'production' },
     secretKey: v.NODE_SECRET_KEY ?? developmentSecret(dataDir, v.NODE_DOMAIN),
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,

@@ -99,7 +99,11 @@ export const ERROR_CODES = {
       "the uploader's files not yet sent in a message would take up more than `ATTACHMENT_UNSHARED_QUOTA_MB` (HTTP 413); send them, or wait until unsent ones are deleted",
     to: C,
   },
-  invalid_body: { meaning: 'the request body could not be read (not JSON)', to: CP },
+  invalid_body: {
+    meaning:
+      'the request body could not be read: not JSON, or (HTTP 408, a peer) not all of it within the time allowed',
+    to: CP,
+  },
   message_refused: {
     meaning:
       'the message could not be stored as it is (the database refused what it holds); nothing was sent; do not retry',

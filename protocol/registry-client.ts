@@ -152,6 +152,26 @@ export async function pinnedSigner(
 }
 
 /**
+ * Refuses what a signed request's headers alone show, before its body is read (docs/federation.md): what
+ * pinnedSigner refuses, an origin that is not a domain (with `notADomain`'s error: a proxy signs only what
+ * it asks the gateway), and a Content-Length above `maxBodyBytes`. A receiver that refuses here answers
+ * before taking the body in and closes the connection, so whoever is not a registered domain cannot make
+ * it read (and hold) one. Resolves as pinnedSigner does.
+ */
+export async function screenByHeaders(
+  client: RegistryClient,
+  headers: SignedRequest['headers'],
+  limits: { maxBodyBytes: number; notADomain: (origin: string) => Error },
+  now?: number,
+): Promise<{ origin: string; registry: Registry }> {
+  const signer = await pinnedSigner(client, headers, now);
+  if (!domainEntry(signer.registry, signer.origin)) throw limits.notADomain(signer.origin);
+  if (Number(headers['content-length']) > limits.maxBodyBytes)
+    throw new AppError('too_large', 413, 'The request body is too large');
+  return signer;
+}
+
+/**
  * Verifies a destination's answer against the keys the registry pins for it, asking the gateway once more
  * for a key the copy does not know yet (a rotation the destination finished a moment ago).
  */

@@ -15,7 +15,7 @@ import {
   allowed,
   createRegistryClient,
   domainEntry,
-  pinnedSigner,
+  screenByHeaders,
   verifyPinned,
   type RegistryClient,
 } from '../protocol/registry-client.ts';
@@ -135,10 +135,10 @@ async function checkedTarget(
  * (and hold) a body. Resolves with the origin the request claims, its key known to be pinned.
  */
 async function screened(parts: ProxyParts, req: IncomingMessage): Promise<string> {
-  const { origin, registry } = await pinnedSigner(parts.registry, req.headers);
-  if (!domainEntry(registry, origin)) throw new AppError('forbidden', 403, `${origin} is not a domain`);
-  const announced = Number(req.headers['content-length']);
-  if (announced > parts.config.maxBodyBytes) throw new AppError('too_large', 413, 'The request body is too large');
+  const { origin } = await screenByHeaders(parts.registry, req.headers, {
+    maxBodyBytes: parts.config.maxBodyBytes,
+    notADomain: (name) => new AppError('forbidden', 403, `${name} is not a domain`),
+  });
   return origin;
 }
 

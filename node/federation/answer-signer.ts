@@ -14,8 +14,8 @@ import {
  * the body's digest, so that nobody on the way (a proxy, a partner's proxy) can pass off an answer of
  * its own as this node's. A route that streams its body (a file) states the body's digest first, in
  * ANSWER_HEADERS.digest; a body sent whole is digested as it goes. An answer to a request whose body was
- * not read (too large, an unknown path) goes unsigned: it could not name the request it answers, and its
- * sender takes it as not received.
+ * not read (refused by its headers, too large, too slow to come, an unknown path) goes unsigned: it could
+ * not name the request it answers, and its sender takes it as not received.
  */
 export function answerSigner(domain: string, signingKey: () => Promise<PrivateKeyJwk>): RequestHandler {
   return (req, res, next) => {

@@ -1,4 +1,4 @@
-import express, { Router, type Request } from 'express';
+import { Router, type Request } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { readAttachment } from '../attachments/read-attachment.ts';
 import { cardAction } from '../cards/card-action.ts';
@@ -31,6 +31,7 @@ import {
 import type { Federation } from './federation.ts';
 import type { OutgoingDelivery } from './delivery.ts';
 import { keysDocument } from './node-keys.ts';
+import { peerBody } from './peer-body.ts';
 import type { FederationModels } from './models.ts';
 import { allowed, domainEntry, verifyPinned, type RegistryClient } from '../../protocol/registry-client.ts';
 import type { Sealer } from '../../core/seal.ts';
@@ -114,7 +115,12 @@ export function federationRoutes(
   sealer: Sealer,
 ): Router {
   const router = Router();
-  const raw = express.raw({ type: () => true, limit: '8mb' });
+  // Refused by its headers first, so that a peer that is not one cannot make the node read a body.
+  const raw = peerBody({
+    registry: federation.policy.registry,
+    timeoutMs: services.config.federationBodyTimeoutMs,
+    now: services.clock.now,
+  });
   const verified = peerVerifier({
     domain: services.domain,
     registry: federation.policy.registry,

@@ -23,7 +23,7 @@ export type FederationResponse = { status: number; body: Record<string, unknown>
 export type FederationFile = { status: number; body: Record<string, unknown>; file?: ServedFile };
 export type ServedFile = { contentType: string; length: number | undefined; content: Readable };
 
-/** The most of a JSON answer read from another domain: as much as a node takes in a request from one (routes.ts). */
+/** The most of a JSON answer read from another domain: as much as a node takes in a request from one (peer-body.ts). */
 export const ANSWER_MAX_BYTES = 8 * 1024 * 1024;
 
 /**

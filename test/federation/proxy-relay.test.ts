@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, get, request as httpRequest, type Server, type ServerResponse } from 'node:http';
+import { createServer, get, type Server, type ServerResponse } from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { loadProxyConfig } from '../../proxy/config.ts';
@@ -13,7 +13,7 @@ import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/federation.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { halfSentRequest, type HalfSent } from '../helpers/hammer.ts';
+import { answerToFirstPart, halfSentRequest, type HalfSent } from '../helpers/hammer.ts';
 import { getFrom, OUTSIDE_ADDRESS } from '../helpers/metrics-reader.ts';
 
 const DOMAIN = 'slow.campus.test';
@@ -215,9 +215,9 @@ describe('a request the proxy can refuse by its headers alone', () => {
   ])(
     'is answered, %s, before its body has come, and the connection closed',
     async (_, headers, length, status, code) => {
-      const early = await answerToFirstPart(headers(), length);
+      const early = await answerToFirstPart(`${proxy.url}${HELLO}`, headers(), length);
       expect(early, 'answered while most of the body was still to come').not.toBe('no answer');
-      expect(early).toMatchObject({ status, code, connection: 'close' });
+      expect(early).toMatchObject({ status, code, connection: 'close', closed: true });
     },
   );
 });
@@ -289,39 +289,6 @@ describe("the proxy's /metrics", () => {
     expect((await getFrom(url)).text).toContain('process_resident_memory_bytes');
   });
 });
-
-/**
- * Sends a POST's headers, announcing a body of `length` bytes, and the first 64 KiB of it, then waits up
- * to 2 s for an answer without sending the rest.
- */
-function answerToFirstPart(
-  headers: Record<string, string>,
-  length: number,
-): Promise<{ status: number; code: string | undefined; connection: string | undefined } | 'no answer'> {
-  return new Promise((resolve) => {
-    const req = httpRequest(`${proxy.url}${HELLO}`, {
-      method: 'POST',
-      headers: { ...headers, 'content-length': String(length) },
-    });
-    const timer = setTimeout(() => {
-      req.destroy();
-      resolve('no answer');
-    }, 2_000);
-    req.on('error', () => undefined);
-    req.on('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        clearTimeout(timer);
-        req.destroy();
-        const code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
-        resolve({ status: res.statusCode ?? 0, code, connection: res.headers.connection });
-      });
-    });
-    req.write(Buffer.alloc(64 * 1024, ' '));
-  });
-}
 
 /** A GET through the proxy, read to its end or until the proxy cuts it off. */
 function read(url: string): Promise<{ status: number; text: string; complete: boolean }> {

@@ -226,3 +226,67 @@ export async function halfSentRequest(
   await arrived;
   return { finish: () => req.end(body.slice(half)), answer };
 }
+
+/** What a unit answered a request whose body it had only part of, and whether it then closed the connection. */
+export type EarlyAnswer =
+  | { status: number; code: string | undefined; connection: string | undefined; closed: boolean; afterMs: number }
+  | 'no answer';
+
+/**
+ * Sends a POST's headers, announcing a body of `length` bytes (chunked, announcing none, when `length` is
+ * undefined), and `first` of it (64 KiB by default), then, with `trickleMs`, one byte more of it that
+ * often; never the whole. Resolves with the unit's answer (its JSON error's code, and how long after the
+ * headers it came) and whether the unit then closed the connection itself, or 'no answer' within `timeoutMs`.
+ */
+export function answerToFirstPart(
+  url: string,
+  headers: Record<string, string>,
+  length: number | undefined,
+  options: { first?: Buffer; trickleMs?: number; timeoutMs?: number } = {},
+): Promise<EarlyAnswer> {
+  const started = Date.now();
+  // Keep-alive, as peers' connections are: a closed connection is the unit's doing, not asked for.
+  const agent = new HttpAgent({ keepAlive: true });
+  return new Promise((resolve) => {
+    const req = httpRequest(url, {
+      method: 'POST',
+      agent,
+      headers: { ...headers, ...(length === undefined ? {} : { 'content-length': String(length) }) },
+    });
+    let trickle: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      clearInterval(trickle);
+      req.destroy();
+      agent.destroy();
+      resolve('no answer');
+    }, options.timeoutMs ?? 2_000);
+    req.on('error', () => undefined);
+    req.on('response', (res) => {
+      const afterMs = Date.now() - started;
+      clearInterval(trickle);
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', async () => {
+        clearTimeout(timer);
+        const socket = req.socket;
+        // The unit's own close, if it comes: given a moment before this side lets go.
+        if (socket && !socket.destroyed)
+          await new Promise<void>((done) => {
+            const wait = setTimeout(done, 500);
+            socket.once('close', () => {
+              clearTimeout(wait);
+              done();
+            });
+          });
+        const closed = socket?.destroyed ?? true;
+        req.destroy();
+        agent.destroy();
+        const code = (JSON.parse(text || '{}') as { error?: { code?: string } }).error?.code;
+        resolve({ status: res.statusCode ?? 0, code, connection: res.headers.connection, closed, afterMs });
+      });
+    });
+    req.write(options.first ?? Buffer.alloc(64 * 1024, ' '));
+    if (options.trickleMs) trickle = setInterval(() => req.write(' '), options.trickleMs);
+  });
+}
