@@ -2,8 +2,17 @@ import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../../core/
 import { accountClaims } from '../accounts/account-claims.ts';
 import type { GatewayContext } from '../context.ts';
 import { listDomains, type PresentedDomain } from '../domains/domains.ts';
+import { domainTitles } from './unit-labels.ts';
 
-export type PortalDomain = { name: string; url: string; socketUrl: string; address: string; home: boolean };
+/** `title` names the node for people: the units it serves ("College of Arts"), else the domain name. */
+export type PortalDomain = {
+  name: string;
+  title: string;
+  url: string;
+  socketUrl: string;
+  address: string;
+  home: boolean;
+};
 export type PortalProfile = {
   user: { id: string; username: string; name: string; email: string; roles: string[]; homeDomain: string | null };
   domains: PortalDomain[];
@@ -25,6 +34,8 @@ export async function portalProfile(ctx: GatewayContext, userId: string): Promis
   const user = await activeUser(ctx, userId);
   const [claims, domains] = await Promise.all([accountClaims(ctx, user), listDomains(ctx)]);
   const byName = new Map(domains.map((d) => [d.name, d]));
+  const theirs = claims.im_domains.map((name) => byName.get(name)).filter((d): d is PresentedDomain => d !== undefined);
+  const titles = await domainTitles(ctx, theirs);
   return {
     user: {
       id: user.id,
@@ -34,16 +45,14 @@ export async function portalProfile(ctx: GatewayContext, userId: string): Promis
       roles: claims.roles,
       homeDomain: claims.im_home_domain,
     },
-    domains: claims.im_domains
-      .map((name) => byName.get(name))
-      .filter((d): d is PresentedDomain => d !== undefined)
-      .map((d) => ({
-        name: d.name,
-        url: d.url,
-        socketUrl: socketUrlOf(d.url),
-        address: `${user.username}@${d.name}`,
-        home: d.name === claims.im_home_domain,
-      })),
+    domains: theirs.map((d) => ({
+      name: d.name,
+      title: titles.get(d.name) ?? d.name,
+      url: d.url,
+      socketUrl: socketUrlOf(d.url),
+      address: `${user.username}@${d.name}`,
+      home: d.name === claims.im_home_domain,
+    })),
   };
 }
 

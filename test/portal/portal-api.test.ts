@@ -168,12 +168,28 @@ describe('the portal API', () => {
     expect(body.domains).toEqual([
       {
         name: 'eng.campus.test',
+        title: 'College of Engineering',
         url: eng.url,
         socketUrl: `${eng.url.replace('http', 'ws')}/ws`,
         address: 'alice@eng.campus.test',
         home: true,
       },
     ]);
+  });
+
+  it('names units by the names people know them by, with their parent, and leaves out paths of no unit', async () => {
+    const { status, body } = await api(alice, 'units?paths=campus/eng/cs,campus/eng,campus,campus/nowhere');
+    expect(status).toBe(200);
+    expect(body.units).toEqual([
+      {
+        path: 'campus/eng/cs',
+        name: 'Department of Computer Science',
+        label: 'Department of Computer Science, College of Engineering',
+      },
+      { path: 'campus/eng', name: 'College of Engineering', label: 'College of Engineering' },
+      { path: 'campus', name: 'Atrium University', label: 'Atrium University' },
+    ]);
+    expect((await api(alice, 'units')).status).toBe(400);
   });
 
   it('hands out a JWT access token for the person’s own node, which the node accepts', async () => {

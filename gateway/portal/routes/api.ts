@@ -9,6 +9,7 @@ import type { GatewayContext } from '../../context.ts';
 import { nodeOfUser, portalProfile } from '../profile.ts';
 import type { PortalUser } from '../sign-in.ts';
 import type { TokenVault } from '../token-vault.ts';
+import { MAX_UNIT_PATHS, unitLabels } from '../unit-labels.ts';
 
 export const CSRF_HEADER = 'x-atrium-portal';
 
@@ -25,6 +26,18 @@ class SignedOutError extends AppError {
 }
 
 const tokenQuery = z.object({ domain: z.string().trim().min(1).max(253) });
+
+/** The longest unit path: 8 segments of 63 characters and the slashes between them (unitPathSchema). */
+const UNIT_PATH_MAX = 8 * 63 + 7;
+
+/** Unit paths, comma-separated, as the directory gives them with each person. */
+const unitsQuery = z.object({
+  paths: z
+    .string()
+    .max(MAX_UNIT_PATHS * (UNIT_PATH_MAX + 1))
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(z.array(z.string().max(UNIT_PATH_MAX)).min(1).max(MAX_UNIT_PATHS)),
+});
 
 export type ApiDeps = {
   vault: TokenVault;
@@ -59,6 +72,12 @@ export function apiRoutes(deps: ApiDeps): Router {
     const node = await nodeOfUser(deps.context(req), userOf(req).id, domain);
     const { token, expiresAt } = await deps.vault.accessToken(req.sessionID, node.name, node.url);
     res.json({ domain: node.name, token, expiresAt: new Date(expiresAt).toISOString() });
+  });
+
+  // The names of the units the directory gives people by path, for the page to show.
+  router.get('/units', async (req, res) => {
+    const { paths } = parseInput(unitsQuery, req.query);
+    res.json({ units: await unitLabels(deps.context(req), paths) });
   });
 
   router.get('/workbench', async (req, res) => {
