@@ -29,12 +29,20 @@ export async function signInToPortal(
   browser: Browser,
   issuer: string,
   username: string,
-  options: { viewport?: { width: number; height: number }; hasTouch?: boolean } = {},
+  options: {
+    viewport?: { width: number; height: number };
+    hasTouch?: boolean;
+    /** The browser's language and time zone (the machine's when not given), which dates and times follow. */
+    locale?: string;
+    timezoneId?: string;
+  } = {},
 ): Promise<Person> {
   const context = await browser.newContext({
     viewport: options.viewport ?? DESKTOP,
     hasTouch: options.hasTouch ?? false,
     isMobile: options.hasTouch ?? false,
+    ...(options.locale ? { locale: options.locale } : {}),
+    ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
   });
   const page = await context.newPage();
   const errors: string[] = [];

@@ -1,6 +1,14 @@
 /** The page's own server (`/portal/api`): same origin, the session cookie, and the anti-CSRF header. */
 
-export type PortalDomain = { name: string; url: string; socketUrl: string; address: string; home: boolean };
+/** `title` names the node for people: the units it serves ("College of Arts"), else the domain name. */
+export type PortalDomain = {
+  name: string;
+  title: string;
+  url: string;
+  socketUrl: string;
+  address: string;
+  home: boolean;
+};
 export type Me = {
   user: { id: string; username: string; name: string; email: string; roles: string[]; homeDomain: string | null };
   domains: PortalDomain[];
@@ -54,6 +62,11 @@ export async function portalApi<T>(path: string, init: RequestInit = {}): Promis
 
 export const fetchMe = () => portalApi<Me>('me');
 export const fetchWorkbench = () => portalApi<{ apps: WorkbenchApp[] }>('workbench').then((r) => r.apps);
+/** Units as people read them ("Department of Music, College of Arts"), by path; unknown paths are left out. */
+export const fetchUnitLabels = (paths: string[]) =>
+  portalApi<{ units: { path: string; label: string }[] }>(
+    `units?${new URLSearchParams({ paths: paths.join(',') })}`,
+  ).then((r) => r.units);
 export const logout = () => portalApi<{ redirect: string }>('logout', { method: 'POST' });
 
 /**

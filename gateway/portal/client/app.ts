@@ -367,9 +367,11 @@ export class PortalApp implements ViewHost {
     const { state, unsent, offlineDomains, networkOffline } = this.#chat.connection();
     const el = this.#connection;
     el.dataset.state = state;
+    // The colleges by the names people know them by, not their nodes' domain names.
+    const away = offlineDomains.map((d) => this.#chat.domainTitle(d)).join(', ');
     const text = {
       online: 'Online',
-      partial: `Reconnecting to ${offlineDomains.join(', ')}…`,
+      partial: `Reconnecting to ${away}…`,
       connecting: 'Connecting…',
       offline: networkOffline ? 'Offline — reconnecting…' : 'Chat out of reach — retrying…',
     }[state];
@@ -387,7 +389,7 @@ export class PortalApp implements ViewHost {
         ? `Some colleges are out of reach for now.${waiting}`
         : networkOffline
           ? `You are offline. Nothing you type is lost.${waiting}`
-          : `Chat at ${offlineDomains.join(', ')} cannot be reached right now; the portal keeps trying. Nothing you type is lost.${waiting}`;
+          : `Chat at ${away} cannot be reached right now; the portal keeps trying. Nothing you type is lost.${waiting}`;
     if (state === 'online' && this.#dirtyList === false) this.#schedule(true, true);
     // An empty list says why it is empty, which follows the connection.
     else if (this.#chat.entries.size === 0) this.#schedule(true, false);

@@ -13,7 +13,7 @@ import {
 } from '../../../sdk/client.ts';
 import { Emitter } from '../../../sdk/emitter.ts';
 import { READ_COUNTS_MAX } from '../../../protocol/client-frames.ts';
-import { tokenFor, type Me, type PortalDomain } from './api.ts';
+import { fetchUnitLabels, tokenFor, type Me, type PortalDomain } from './api.ts';
 import { findPeople, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
 
 /** A message typed here and not yet acknowledged by its node (shown as "sending"). */
@@ -153,6 +153,8 @@ export class Chat extends Emitter<ChatEvents> {
   readonly presence = new Map<string, Presence>();
   /** People's names, from the directory (and the person's own): the same in every conversation. */
   readonly names = new Map<string, string>();
+  /** Units as the gateway names them ("Department of Music, College of Arts"), by path, as people are found. */
+  readonly unitLabels = new Map<string, string>();
   /** The conversation on screen, if any, and whether the page is visible: both decide what is read. */
   openKey: string | null = null;
   /** The browser reports no network: sockets are closed until it returns. */
@@ -849,7 +851,21 @@ export class Chat extends Emitter<ChatEvents> {
   async people(query: string): Promise<Person[]> {
     const found = await findPeople(this.me, query);
     for (const person of found) for (const address of person.addresses) this.names.set(address, person.name);
+    const unknown = [...new Set(found.flatMap((p) => p.units))].filter((path) => !this.unitLabels.has(path));
+    // Without the names the people are still shown, each unit by its path.
+    const labels = unknown.length > 0 ? await fetchUnitLabels(unknown).catch(() => []) : [];
+    for (const unit of labels) this.unitLabels.set(unit.path, unit.label);
     return found;
+  }
+
+  /** A unit as people read it: its name and its parent's, else (the gateway does not know it) its path. */
+  unitLabel(path: string): string {
+    return this.unitLabels.get(path) ?? path;
+  }
+
+  /** A domain as people read it: the college or department its node serves, else the domain name. */
+  domainTitle(domain: string): string {
+    return this.domains.get(domain)?.title || domain;
   }
 
   /** Opens (or creates) the direct conversation with someone, from the domain the directory found them through. */

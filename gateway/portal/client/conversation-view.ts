@@ -6,6 +6,7 @@ import { GroupPanel } from './group-panel.ts';
 import { PressGuard } from './press-guard.ts';
 import { confirmDialog } from './dialog.ts';
 import { h, ICONS, iconButton } from './dom.ts';
+import { dayLabelOf, dayOf } from './format.ts';
 import { renderMessage, renderPending, signatureOf, updateReceipt, type MessageActions } from './message-view.ts';
 import { presenceLabel } from './list-view.ts';
 
@@ -33,6 +34,8 @@ export class ConversationView {
   #subtitle: HTMLElement;
   #drawn = new Map<string, { el: HTMLElement; sig: string }>();
   #drawnPending = new Map<string, { el: HTMLElement; sig: string }>();
+  /** The separator line above each day's first message, by day (dayOf). */
+  #days = new Map<string, HTMLElement>();
   #editing = new Set<string>();
   #presses: PressGuard;
   #fromSeq: number;
@@ -232,9 +235,18 @@ export class ConversationView {
     const keep = new Set<string>();
     const recallWindowMs = this.#recallWindowMs();
     let nextRecallEnd = Infinity;
+    const now = new Date();
+    const days = new Set<string>();
+    const separate = (iso: string) => {
+      const day = dayOf(iso);
+      if (days.has(day)) return;
+      days.add(day);
+      wanted.push(this.#separator(day, dayLabelOf(iso, now)));
+    };
     for (const message of entry.messages) {
       if (message.seq < this.#fromSeq) continue;
       keep.add(message.id);
+      separate(message.createdAt);
       const drawn = this.#drawn.get(message.id);
       if (this.#editing.has(message.id) && drawn) {
         wanted.push(drawn.el);
@@ -268,7 +280,29 @@ export class ConversationView {
         this.#drawn.delete(id);
       }
     }
-    this.#redrawAt(nextRecallEnd);
+    // "Today" becomes "Yesterday" at midnight: drawn again then, if nothing else redraws it before.
+    this.#redrawAt(Math.min(nextRecallEnd, new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1).getTime()));
+    // What is being sent now is today's.
+    if (entry.pending.size > 0) separate(now.toISOString());
+    this.#drawPending(wanted);
+    for (const [day, el] of this.#days) {
+      if (!days.has(day)) {
+        el.remove();
+        this.#days.delete(day);
+      }
+    }
+    wanted.forEach((el, i) => {
+      if (this.#list.children[i] !== el) this.#list.insertBefore(el, this.#list.children[i] ?? null);
+    });
+    this.#updateOlder();
+    this.#drawTyping();
+    if (nearEnd || entry.pending.size > 0) this.scrollToEnd();
+  }
+
+  /** Messages being sent, after the others, into `wanted`. */
+  #drawPending(wanted: HTMLElement[]): void {
+    const chat = this.#chat;
+    const entry = this.entry;
     // A pending message is redrawn only when its state changes, so its Retry button stays put under the pointer.
     const pendingNow = new Map<string, { el: HTMLElement; sig: string }>();
     for (const pending of entry.pending.values()) {
@@ -288,14 +322,15 @@ export class ConversationView {
     }
     for (const [id, drawn] of this.#drawnPending) if (pendingNow.get(id)?.el !== drawn.el) drawn.el.remove();
     this.#drawnPending = pendingNow;
-    wanted.forEach((el, i) => {
-      if (this.#list.children[i] !== el) this.#list.insertBefore(el, this.#list.children[i] ?? null);
-    });
-    this.#updateOlder();
+  }
 
+  #drawTyping(): void {
+    const entry = this.entry;
     // A big group tells of typing collapsed: "several people" rather than each of them.
     const several = entry.typing.has(SEVERAL_TYPING);
-    const typists = [...entry.typing.keys()].filter((a) => a !== SEVERAL_TYPING).map((a) => chat.nameIn(entry, a));
+    const typists = [...entry.typing.keys()]
+      .filter((a) => a !== SEVERAL_TYPING)
+      .map((a) => this.#chat.nameIn(entry, a));
     this.#typing.textContent = several
       ? 'Several people are typing…'
       : typists.length === 0
@@ -303,7 +338,18 @@ export class ConversationView {
         : typists.length === 1
           ? `${typists[0]} is typing…`
           : `${typists.join(', ')} are typing…`;
-    if (nearEnd || entry.pending.size > 0) this.scrollToEnd();
+  }
+
+  /** The line above a day's first message: "Today", "Yesterday" or the date, kept as the words change. */
+  #separator(day: string, label: string): HTMLElement {
+    let el = this.#days.get(day);
+    if (!el) {
+      el = h('li', { class: 'day-separator', 'data-day': day }, h('time', { datetime: day }, label));
+      this.#days.set(day, el);
+    } else if (el.textContent !== label) {
+      el.firstElementChild!.textContent = label;
+    }
+    return el;
   }
 
   /**

@@ -1,16 +1,60 @@
 import { h, type Child } from './dom.ts';
 
-export function timeOf(iso: string): string {
+/*
+ * Times in the viewer's locale and time zone (Intl). A list shows a message's clock time; the day it
+ * was written goes on a separator line above it, and the full date and time in its tooltip.
+ */
+
+const sameDay = (a: Date, b: Date) => a.toDateString() === b.toDateString();
+
+/** The clock time of a moment: "14:05" (or "2:05 PM", as the viewer's locale writes it). */
+export function clockOf(iso: string): string {
+  return new Date(iso).toLocaleTimeString([], { timeStyle: 'short' });
+}
+
+/** A date without its year when it is this year's: "5 Dec", "5 Dec 2025". */
+function shortDateOf(at: Date, now: Date): string {
+  return at.getFullYear() === now.getFullYear()
+    ? at.toLocaleDateString([], { month: 'short', day: 'numeric' })
+    : at.toLocaleDateString([], { dateStyle: 'medium' });
+}
+
+/** For a conversation list or presence: the clock time today, the date before today. */
+export function timeOf(iso: string, now = new Date()): string {
   const at = new Date(iso);
-  const now = new Date();
-  const sameDay = at.toDateString() === now.toDateString();
-  return sameDay
-    ? at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-    : at.toLocaleDateString([], { month: 'short', day: 'numeric' });
+  return sameDay(at, now) ? clockOf(iso) : shortDateOf(at, now);
+}
+
+/** For a search result, which may be of any day: the clock time today, else the date and the time. */
+export function whenOf(iso: string, now = new Date()): string {
+  const at = new Date(iso);
+  return sameDay(at, now) ? clockOf(iso) : `${shortDateOf(at, now)}, ${clockOf(iso)}`;
 }
 
 export function fullTimeOf(iso: string): string {
-  return new Date(iso).toLocaleString();
+  return new Date(iso).toLocaleString([], { dateStyle: 'full', timeStyle: 'short' });
+}
+
+/** The viewer's calendar day of a moment, as a key ("2026-12-05"): messages of one day share it. */
+export function dayOf(iso: string): string {
+  const at = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}`;
+}
+
+/** A day separator's words: "Today", "Yesterday", else the date ("Saturday 5 December", with the year if not this one). */
+export function dayLabelOf(iso: string, now = new Date()): string {
+  const at = new Date(iso);
+  if (sameDay(at, now)) return 'Today';
+  const yesterday = new Date(now);
+  yesterday.setDate(now.getDate() - 1);
+  if (sameDay(at, yesterday)) return 'Yesterday';
+  return at.toLocaleDateString([], {
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    ...(at.getFullYear() === now.getFullYear() ? {} : { year: 'numeric' }),
+  });
 }
 
 export function sizeOf(bytes: number): string {
@@ -63,6 +107,28 @@ export function richText(text: string, mentions: string[], me: string): Child[] 
       out.push(whole);
     }
     last = index + whole.length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+/** Characters with a meaning in a regular expression (with the `u` flag, only these may be escaped). */
+const SYNTAX = /[\\^$.*+?()[\]{}|/]/g;
+
+/**
+ * A search result's text with what the search found in it marked: every place the query occurs, in any
+ * letter case (as the node finds it). Text nodes and <mark> elements only; nothing is parsed as HTML.
+ */
+export function markMatches(text: string, query: string): Child[] {
+  const wanted = query.trim();
+  if (!wanted) return [text];
+  const out: Child[] = [];
+  let last = 0;
+  for (const match of text.matchAll(new RegExp(wanted.replace(SYNTAX, '\\$&'), 'giu'))) {
+    const index = match.index ?? 0;
+    if (index > last) out.push(text.slice(last, index));
+    out.push(h('mark', {}, match[0]));
+    last = index + match[0].length;
   }
   if (last < text.length) out.push(text.slice(last));
   return out;

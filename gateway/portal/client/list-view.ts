@@ -2,7 +2,7 @@ import type { Message } from '../../../sdk/client.ts';
 import type { Chat, Entry } from './chat.ts';
 import { h } from './dom.ts';
 import { PressGuard } from './press-guard.ts';
-import { hueClass, initials, systemText, timeOf } from './format.ts';
+import { fullTimeOf, hueClass, initials, systemText, timeOf } from './format.ts';
 
 /** "online", "away", "last seen 10:42", or nothing when it is not known (apps; a college the policy keeps apart). */
 export function presenceLabel(chat: Chat, entry: Entry, address: string): string {
@@ -22,6 +22,18 @@ function preview(chat: Chat, entry: Entry, message: Message | undefined): string
       ? `[${String((message.card as { title?: unknown } | undefined)?.title ?? 'card')}]`
       : message.text || (message.attachments?.length ? `📎 ${message.attachments[0]!.name}` : '');
   return entry.conv.kind === 'group' || message.sender === entry.me ? `${who}: ${what}` : what;
+}
+
+/**
+ * Whether a message the person has not read yet mentions them (of those the page holds: after a long
+ * absence that is the latest page of a conversation). Their own, and recalled ones, do not count.
+ */
+function mentionedUnread(entry: Entry): boolean {
+  if (entry.conv.unread === 0) return false;
+  return entry.messages.some(
+    (m) =>
+      m.seq > entry.conv.readSeq && m.sender !== entry.me && !m.recalledAt && (m.mentions ?? []).includes(entry.me),
+  );
 }
 
 type Drawn = { el: HTMLLIElement; sig: string };
@@ -89,6 +101,7 @@ type Item = {
   peer: string | undefined;
   presence: ReturnType<Chat['presenceOf']>;
   unread: number;
+  mentioned: boolean;
   label: string;
   last: Message | undefined;
   sig: string;
@@ -102,11 +115,13 @@ function describeItem(chat: Chat, entry: Entry, manyDomains: boolean): Item {
   const peer = chat.peerOf(entry);
   const presence = peer ? chat.presenceOf(entry, peer) : undefined;
   const unread = entry.conv.unread;
+  const mentioned = mentionedUnread(entry);
   const label = [
     title,
     entry.conv.kind === 'group' ? 'group' : null,
     presence ? presenceLabel(chat, entry, peer!) : null,
     unread > 0 ? `${unread} unread` : null,
+    mentioned ? 'mentions you' : null,
     text,
   ]
     .filter(Boolean)
@@ -119,11 +134,11 @@ function describeItem(chat: Chat, entry: Entry, manyDomains: boolean): Item {
     manyDomains,
     entry.domain,
   ].join('\u0000');
-  return { title, text, peer, presence, unread, label, last, sig };
+  return { title, text, peer, presence, unread, mentioned, label, last, sig };
 }
 
 function drawItem(chat: Chat, entry: Entry, item: Item, open: (entry: Entry) => void): HTMLLIElement {
-  const { title, text, peer, presence, unread, label, last } = item;
+  const { title, text, peer, presence, unread, mentioned, label, last } = item;
   const key = entry.key;
   const dot = presence ? h('span', { class: `presence presence-${presence.status}`, 'aria-hidden': 'true' }) : null;
   return h(
@@ -163,8 +178,17 @@ function drawItem(chat: Chat, entry: Entry, item: Item, open: (entry: Entry) => 
       h(
         'span',
         { class: 'item-side' },
-        last ? h('time', { datetime: last.createdAt }, timeOf(last.createdAt)) : null,
-        unread > 0 ? h('span', { class: 'badge', 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)) : null,
+        last
+          ? h('time', { datetime: last.createdAt, title: fullTimeOf(last.createdAt) }, timeOf(last.createdAt))
+          : null,
+        h(
+          'span',
+          { class: 'item-marks' },
+          mentioned ? h('span', { class: 'mention-mark', 'aria-hidden': 'true' }, '@you') : null,
+          unread > 0
+            ? h('span', { class: 'badge', 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread))
+            : null,
+        ),
       ),
     ),
   ) as HTMLLIElement;

@@ -1,7 +1,7 @@
 import type { Message } from '../../../sdk/client.ts';
 import { domainPart, listsSomeMembers, type Chat, type Entry, type Pending } from './chat.ts';
 import { h, type Child } from './dom.ts';
-import { fullTimeOf, hueClass, initials, richText, sizeOf, systemText, timeOf } from './format.ts';
+import { clockOf, fullTimeOf, hueClass, initials, richText, sizeOf, systemText } from './format.ts';
 import { attachmentUrl, downloadAttachment } from './nodes.ts';
 import { renderCard } from './card-view.ts';
 import { RESTORE_TEXT } from './composer.ts';
@@ -193,7 +193,8 @@ function drawMessage(
   }
   const mentionsMe = (message.mentions ?? []).includes(entry.me);
   const footer: Child[] = [
-    h('time', { datetime: message.createdAt, title: fullTimeOf(message.createdAt) }, timeOf(message.createdAt)),
+    // The day is on the separator above (ConversationView); the date and time in full on hover.
+    h('time', { datetime: message.createdAt, title: fullTimeOf(message.createdAt) }, clockOf(message.createdAt)),
   ];
   if (message.editedAt && !recalled) {
     const word = message.kind === 'card' ? 'updated' : 'edited';
@@ -236,7 +237,7 @@ function drawMessage(
       {
         class: 'bubble',
         tabindex: mine ? 0 : -1,
-        'aria-label': `${mine ? 'You' : name}, ${timeOf(message.createdAt)}`,
+        'aria-label': `${mine ? 'You' : name}, ${fullTimeOf(message.createdAt)}`,
       },
       mine ? null : h('p', { class: 'sender' }, name, h('span', { class: 'address' }, ` ${message.sender}`)),
       body,

@@ -96,7 +96,7 @@ export function peoplePicker(chat: Chat, options: PickerOptions): PeoplePicker {
       ...people
         .filter((p) => !p.addresses.some((a) => mine.has(a)))
         .map((p) =>
-          personRow(p, chosen.has(p.username), {
+          personRow(p, chosen.has(p.username), (path) => chat.unitLabel(path), {
             message: options.message && (() => options.message!(p)),
             toggle: () => toggle(p),
             label: chosen.has(p.username) ? options.unchoose(p) : options.choose(p),
@@ -142,12 +142,13 @@ export function peoplePicker(chat: Chat, options: PickerOptions): PeoplePicker {
 }
 
 /**
- * One person found: their name, address and units, a button to message them (if asked) and one to
- * choose them; or, when they cannot be chosen here, why.
+ * One person found: their name, address and units (by name; their paths in the tooltip), a button to
+ * message them (if asked) and one to choose them; or, when they cannot be chosen here, why.
  */
 function personRow(
   p: Person,
   inGroup: boolean,
+  unitLabel: (path: string) => string,
   act: { message: (() => void) | undefined; toggle(): void; label: string; unavailable: string | null },
 ): HTMLElement {
   return h(
@@ -158,7 +159,14 @@ function personRow(
       { class: 'person-name' },
       h('strong', {}, p.name),
       h('span', { class: 'muted' }, ` ${p.address}`),
-      p.units.length ? h('span', { class: 'muted small' }, ` · ${p.units.join(', ')}`) : null,
+      p.units.length
+        ? h(
+            'span',
+            { class: 'muted small person-units', title: p.units.join(', ') },
+            // A unit's label has a comma of its own ("Department of Music, College of Arts").
+            ` · ${p.units.map(unitLabel).join('; ')}`,
+          )
+        : null,
     ),
     h(
       'span',

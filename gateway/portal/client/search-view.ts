@@ -2,10 +2,13 @@ import { searchTextLongEnough } from '../../../protocol/search-query.ts';
 import type { Message } from '../../../sdk/client.ts';
 import type { Chat, Entry } from './chat.ts';
 import { h, ICONS, iconButton } from './dom.ts';
-import { richText, timeOf } from './format.ts';
+import { fullTimeOf, markMatches, whenOf } from './format.ts';
 import type { ViewHost } from './conversation-view.ts';
 
-/** Search across every conversation on every domain of the person's; a result opens its conversation there. */
+/**
+ * Search across every conversation on every domain of the person's. A result names its conversation, its
+ * sender and when, marks the words found, and opens its conversation scrolled to the message.
+ */
 export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, message: Message): void }): HTMLElement {
   const input = h('input', {
     type: 'search',
@@ -51,13 +54,23 @@ export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, m
             h(
               'span',
               { class: 'result-head' },
-              h('strong', {}, entry ? chat.title(entry) : 'A conversation'),
+              h('strong', { class: 'result-conversation' }, entry ? chat.title(entry) : 'A conversation'),
               ' · ',
-              chat.senderOf(entry, message),
+              h(
+                'span',
+                { class: 'result-sender' },
+                chat.me.domains.some((d) => d.address === message.sender) ? 'You' : chat.senderOf(entry, message),
+              ),
               ' · ',
-              h('time', { datetime: message.createdAt }, timeOf(message.createdAt)),
+              h(
+                'time',
+                { datetime: message.createdAt, title: fullTimeOf(message.createdAt) },
+                whenOf(message.createdAt),
+              ),
             ),
-            h('span', { class: 'result-text' }, richText(message.text ?? '', message.mentions ?? [], entry?.me ?? '')),
+            // Plain text with the words found marked: a link or a mention drawn as one would be a control
+            // inside this button.
+            h('span', { class: 'result-text' }, markMatches(message.text ?? '', query)),
           ),
         ),
       ),

@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
+import { chromiumMissing, launchChromium, openConversation, signInToPortal, type Person } from './browser.ts';
+
+/** Alice reads in British English, from Shanghai (UTC+8 all year): what she sees follows both. */
+const ZONE = 'Asia/Shanghai';
+const DAY = 86_400_000;
+const LENA = 'lena@law.campus.test';
+const ALICE = 'alice@eng.campus.test';
+
+let campus: Campus;
+let browser: Browser;
+let alice: Person;
+
+beforeAll(async () => {
+  if (chromiumMissing) return;
+  campus = await startCampus('portal-times-and-names');
+  browser = await launchChromium();
+  alice = await signInToPortal(browser, campus.gateway.issuer, 'alice', { locale: 'en-GB', timezoneId: ZONE });
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await campus?.stop();
+});
+
+/** A moment in Alice's words, as Intl writes it in her language and time zone. */
+const inHerZone = (at: Date, options: Intl.DateTimeFormatOptions) =>
+  new Intl.DateTimeFormat('en-GB', { ...options, timeZone: ZONE }).format(at);
+const clock = (at: Date) => inHerZone(at, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+
+/** A group hosted by Law with Alice in it, as its home relays it to Engineering. */
+function lawGroup(id: string, title: string) {
+  return {
+    type: 'conversation',
+    conversation: {
+      id,
+      kind: 'group',
+      homeDomain: 'law.campus.test',
+      title,
+      members: [LENA, ALICE].map((address, i) => ({
+        address,
+        role: i === 0 ? 'owner' : 'member',
+        state: 'active',
+        joinedSeq: 0,
+      })),
+    },
+  };
+}
+
+/** Lena's entry in a Law group, written at `at`. */
+function lawEntry(conversationId: string, seq: number, at: Date, body: Record<string, unknown>) {
+  return {
+    type: 'entry',
+    conversationId,
+    message: {
+      id: randomUUID(),
+      seq,
+      sender: LENA,
+      clientMsgId: `relayed-${randomUUID()}`,
+      kind: 'text',
+      body: JSON.stringify(body),
+      refId: null,
+      createdAt: at.toISOString(),
+      editedAt: null,
+      recalledAt: null,
+    },
+  };
+}
+
+const NOTE = 'Yesterday’s <b>note</b>: the Note is due';
+
+describe.skipIf(chromiumMissing)('what the portal tells about when, where and who', () => {
+  it('shows each message’s time, a line between days, the day’s time or the date in the list, and “@you” until read', {
+    timeout: 60_000,
+  }, async () => {
+    const a = alice.page;
+    const now = new Date();
+    const threeDaysAgo = new Date(now.getTime() - 3 * DAY);
+    const yesterday = new Date(now.getTime() - DAY);
+    const court = randomUUID();
+    const reading = randomUUID();
+    const events = [
+      lawGroup(court, 'Moot court'),
+      lawEntry(court, 1, threeDaysAgo, { text: 'Three days ago' }),
+      lawEntry(court, 2, yesterday, { text: NOTE }),
+      lawEntry(court, 3, now, { text: 'Today, @alice, you open', mentions: [ALICE] }),
+      lawGroup(reading, 'Reading group'),
+      lawEntry(reading, 1, threeDaysAgo, { text: 'Old news' }),
+    ];
+    expect(await signedTransaction(campus, 'law', 'eng', events)).toEqual({ status: 200, body: { applied: 6 } });
+
+    // The list: today's last message by its time, an older one by its date; a mention of Alice marked.
+    const courtItem = a.locator('.conversation-item', { hasText: 'Moot court' });
+    const readingItem = a.locator('.conversation-item', { hasText: 'Reading group' });
+    await expect.poll(() => courtItem.locator('time').textContent(), { timeout: 10_000 }).toBe(clock(now));
+    await expect
+      .poll(() => readingItem.locator('time').textContent(), { timeout: 10_000 })
+      .toBe(
+        inHerZone(threeDaysAgo, { day: 'numeric', month: 'short' }) +
+          (inHerZone(threeDaysAgo, { year: 'numeric' }) === inHerZone(now, { year: 'numeric' })
+            ? ''
+            : ` ${inHerZone(threeDaysAgo, { year: 'numeric' })}`),
+      );
+    expect(await courtItem.locator('.mention-mark').allTextContents()).toEqual(['@you']);
+    expect(await courtItem.getAttribute('aria-label')).toContain('mentions you');
+    expect(await readingItem.locator('.mention-mark').count()).toBe(0);
+
+    // The conversation: each message at its time, with the day in full on hover, under a line per day.
+    await openConversation(a, 'Moot court');
+    await expect.poll(() => a.locator('.message-list > .message').count(), { timeout: 10_000 }).toBe(3);
+    const days = await a
+      .locator('.message-list > li')
+      .evaluateAll((items) =>
+        items.map((li) => (li.classList.contains('day-separator') ? `— ${li.textContent} —` : 'message')),
+      );
+    const dateLine = inHerZone(threeDaysAgo, { weekday: 'long', day: 'numeric', month: 'long' });
+    expect(days[0]).toMatch(new RegExp(`^— ${dateLine}( \\d{4})? —$`));
+    expect(days.slice(1)).toEqual(['message', '— Yesterday —', 'message', '— Today —', 'message']);
+    for (const [text, at] of [
+      ['Three days ago', threeDaysAgo],
+      [NOTE, yesterday],
+      ['Today, @alice, you open', now],
+    ] as const) {
+      const time = a.locator('.message', { hasText: text }).locator('.meta time');
+      expect(await time.textContent()).toBe(clock(at));
+      const full = (await time.getAttribute('title')) ?? '';
+      for (const part of [
+        inHerZone(at, { weekday: 'long' }),
+        inHerZone(at, { day: 'numeric' }),
+        inHerZone(at, { month: 'long' }),
+        inHerZone(at, { year: 'numeric' }),
+        clock(at),
+      ])
+        expect(full).toContain(part);
+    }
+    // Read now: the mark goes.
+    await expect.poll(() => courtItem.locator('.mention-mark').count()).toBe(0);
+    expect(alice.errors).toEqual([]);
+  });
+
+  it('names each search result’s conversation, sender and time, marks the words found as text, and opens it there', {
+    timeout: 30_000,
+  }, async () => {
+    const a = alice.page;
+    await a.click('a[data-nav="#/search"]');
+    await a.fill('#search-query', 'NOTE');
+    await a.press('#search-query', 'Enter');
+    const result = a.locator('.search-result', { hasText: 'the Note is due' });
+    await expect.poll(() => result.count(), { timeout: 10_000 }).toBe(1);
+    expect(await result.locator('.result-conversation').allTextContents()).toEqual(['Moot court']);
+    await expect.poll(() => result.locator('.result-sender').allTextContents()).toEqual(['Lena Park']);
+    expect(await result.locator('time').textContent()).toContain(clock(new Date(Date.now() - DAY)));
+    // The words found, in any case, are marked; what Lena wrote stays text, markup and all.
+    expect(await result.locator('.result-text mark').allTextContents()).toEqual(['note', 'Note']);
+    expect(await result.locator('.result-text').textContent()).toBe(NOTE);
+    expect(await result.locator('.result-text b').count()).toBe(0);
+
+    await result.click();
+    await expect.poll(() => a.locator('#conversation-title').textContent()).toBe('Moot court');
+    await expect.poll(() => a.locator('.message.found', { hasText: 'the Note is due' }).count()).toBe(1);
+    expect(alice.errors).toEqual([]);
+  });
+
+  it('shows the units of the people found by their names, their paths on hover', { timeout: 30_000 }, async () => {
+    const a = alice.page;
+    await a.click('a[data-nav="#/new"]');
+    await a.fill('#people-query', 'carol');
+    const units = a.locator('.person', { hasText: 'carol@' }).locator('.person-units');
+    await expect.poll(() => units.count(), { timeout: 10_000 }).toBe(1);
+    expect((await units.textContent())!.slice(3).split('; ').sort()).toEqual([
+      'Department of Electrical Engineering, College of Engineering',
+      'Department of Music, College of Arts',
+    ]);
+    expect((await units.getAttribute('title'))!.split(', ').sort()).toEqual(['campus/arts/music', 'campus/eng/ee']);
+    expect(alice.errors).toEqual([]);
+  });
+});
