@@ -62,9 +62,21 @@ export function refuseOwnAdministration(ctx: GatewayContext, user: User, after: 
  * the same time cannot both pass by counting each other.
  */
 export async function keepAnAdministrator(ctx: GatewayContext, user: User, after: After): Promise<void> {
-  const isNow = user.status === 'active' && user.roles.includes('admin');
   const staysOne = after.status === 'active' && after.roles.includes('admin');
-  if (!isNow || staysOne) return;
+  if (staysOne || !(await isLastAdministrator(ctx, user))) return;
+  const remedy =
+    ctx.actor.kind === 'operator'
+      ? 'Add another administrator first: atrium users add USERNAME --role admin (with --name, --email, --unit).'
+      : 'Make someone else an administrator first.';
+  throw new LastAdministratorError(after.status === 'disabled' ? 'status' : 'roles', user.username, remedy);
+}
+
+/**
+ * Whether the person is an active administrator and nobody else is, read in the caller's transaction with
+ * the administrators' rows locked (keepAnAdministrator says why); a directory sync asks it too.
+ */
+export async function isLastAdministrator(ctx: GatewayContext, user: User): Promise<boolean> {
+  if (user.status !== 'active' || !user.roles.includes('admin')) return false;
   const { User } = ctx.models;
   const seen = await User.findAll({
     where: { [Op.and]: [{ status: 'active' }, withRole(ctx.sequelize, 'admin')] },
@@ -77,11 +89,5 @@ export async function keepAnAdministrator(ctx: GatewayContext, user: User, after
     transaction: ctx.tx,
     lock: true,
   });
-  const others = held.filter((u) => u.id !== user.id && u.status === 'active' && u.roles.includes('admin'));
-  if (others.length > 0) return;
-  const remedy =
-    ctx.actor.kind === 'operator'
-      ? 'Add another administrator first: atrium users add USERNAME --role admin (with --name, --email, --unit).'
-      : 'Make someone else an administrator first.';
-  throw new LastAdministratorError(after.status === 'disabled' ? 'status' : 'roles', user.username, remedy);
+  return !held.some((u) => u.id !== user.id && u.status === 'active' && u.roles.includes('admin'));
 }

@@ -9,6 +9,8 @@ const CONSOLE_WORDS: readonly (readonly [cli: string, console: string])[] = [
   ['turn StartTLS off (--starttls no)', 'set StartTLS to "no"'],
   // connection.ts: a certificate signed by a CA the gateway does not know; the form's field is "CA file".
   ['as the CA file (--ca-file)', 'as the CA file'],
+  // sync-report.ts: the last administrator kept against the directory; the console makes one under Users.
+  ['atrium users add USERNAME --role admin', 'Users → New user, with the admin role'],
 ];
 
 /** A message as the console says it: the CLI's options replaced by what to change on the form. */

@@ -7,7 +7,7 @@ import { addressNameProblems } from '../accounts/reserved-names.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Directory, DirectoryAccount } from '../models/directories.ts';
-import type { User } from '../models/index.ts';
+import type { Role, User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { normalizeDn } from './dn.ts';
 import { describeEntryId } from './entry-id.ts';
@@ -48,6 +48,14 @@ export type SyncRun = {
    */
   markedDisabled: Set<string>;
   /**
+   * Active administrators whose entry no longer gives them the admin role, by user id: they keep it until
+   * the whole directory was read, and lose it then unless they are the last active administrator
+   * (sync-directory.ts), so that whoever the same sync makes an administrator, or disables, counts first; a
+   * sign-in's run leaves it to the next sync. `unchanged` when their page counted them so (the role taken
+   * then makes them updated).
+   */
+  adminDropped: Map<string, { unchanged: boolean }>;
+  /**
    * A sign-in applies the entry (newcomer-sign-in.ts) and goes on: a password change it finds ends access
    * before the second it signs in (note-password-change.ts), so that the tokens it is given next stand.
    */
@@ -72,6 +80,7 @@ export async function newSyncRun(
     readable: 0,
     otherIds: 0,
     markedDisabled: new Set(),
+    adminDropped: new Map(),
   };
 }
 
@@ -531,10 +540,11 @@ async function applyUpdate(
   if (profile) {
     const rows = rowsOf(user.id, placementsOf(p));
     const unitsChanged = placementKey(rows) !== before;
-    if (user.displayName !== p.displayName || user.email !== p.email || user.roles.join(',') !== p.roles.join(',')) {
+    const roles = adminKeptForNow(sync, user, p.roles);
+    if (user.displayName !== p.displayName || user.email !== p.email || user.roles.join(',') !== roles.join(',')) {
       user.displayName = p.displayName;
       user.email = p.email;
-      user.roles = p.roles;
+      user.roles = roles;
       changed = true;
     }
     if (unitsChanged) {
@@ -566,7 +576,21 @@ async function applyUpdate(
     if (changed) await user.save({ transaction: ctx.tx });
   }
   if (changed) count(report, 'updated', user.username);
-  else if (profile && !statusChanged) report.unchanged += 1;
+  else if (profile && !statusChanged) {
+    report.unchanged += 1;
+    const dropped = sync.adminDropped.get(user.id);
+    if (dropped) dropped.unchanged = true;
+  }
+}
+
+/**
+ * The roles the entry gives its person; an active administrator whom it no longer makes one keeps the
+ * admin role until the whole directory was read (SyncRun.adminDropped).
+ */
+function adminKeptForNow(sync: SyncRun, user: User, roles: Role[]): Role[] {
+  if (roles.includes('admin') || !user.roles.includes('admin') || user.status !== 'active') return roles;
+  sync.adminDropped.set(user.id, { unchanged: false });
+  return [...roles, 'admin' as const].sort();
 }
 
 /**

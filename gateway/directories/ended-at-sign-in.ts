@@ -7,6 +7,7 @@ import { inTransaction } from '../transaction.ts';
 import { disableForDirectory } from './apply-page.ts';
 import { normalizeDn } from './dn.ts';
 import { idBytes } from './entry-id.ts';
+import { keptAsLastAdministrator } from './keep-last-administrator.ts';
 import { beforeThisSecond, notePasswordChange, PASSWORD_CHANGED } from './note-password-change.ts';
 import { passwordChangeStep } from './password-changes.ts';
 import type { DirectorySettings } from './schemas.ts';
@@ -72,6 +73,7 @@ export function isTheirEntry(found: { dn: string }, s: DirectorySettings, link: 
 /**
  * Disables the person for their directory now, as the sync does, unless they are no longer active or their
  * link changed since the directory was asked (a relink, a sync): whoever changed it decided on newer facts.
+ * The last active administrator is kept, as the sync keeps them (keep-last-administrator.ts).
  * A failure here is logged and leaves it to the next sync; the sign-in answers as it would have anyway.
  */
 export async function disableFoundAtSignIn(
@@ -86,6 +88,7 @@ export async function disableFoundAtSignIn(
       const user = await ctx.models.User.findByPk(asked.userId, { transaction: ctx.tx, lock: true });
       const link = await ctx.models.DirectoryAccount.findByPk(asked.userId, { transaction: ctx.tx, lock: true });
       if (!user || user.status !== 'active' || !link || !sameLink(link, asked)) return null;
+      if (await keptAsLastAdministrator(ctx, user, directory, ending, 'sign-in')) return null;
       await disableForDirectory(ctx, user, link, directory, `${ending} (found at a sign-in)`);
       return user.username;
     });

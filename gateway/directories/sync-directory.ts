@@ -20,7 +20,15 @@ import { attributesToRead, type GroupsOf } from './read-entry.ts';
 import { readRoleGroups } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
 import { takeLease } from './sync-lease.ts';
-import { count, emptyReport, REPORT_LIST_LIMIT, type SyncReport } from './sync-report.ts';
+import { keptAsLastAdministrator } from './keep-last-administrator.ts';
+import {
+  count,
+  emptyReport,
+  keepAdministrator,
+  REPORT_LIST_LIMIT,
+  type Overruled,
+  type SyncReport,
+} from './sync-report.ts';
 
 /** `total` is known when the sync was asked to count first (the CLI's progress bar). */
 export type SyncProgress = { phase: 'reading' | 'disabling'; entries: number; pages: number; total: number | null };
@@ -234,7 +242,7 @@ async function disableAfterRead(
     if (people > 0) throw new UnreadableDirectoryError(sync, people);
   }
   if (sync.otherIds >= 2 && sync.otherIds * 2 >= sync.readable) throw new IdsChangedError(sync);
-  const batch = async (links: DirectoryAccount[], reason: string) => {
+  const batch = async (links: DirectoryAccount[], reason: Ending) => {
     await disableLinks(ctx, sync, links, reason);
     await renew();
     deps.onProgress?.({ phase: 'disabling', entries: sync.report.entries, pages: sync.report.pages, total });
@@ -254,7 +262,7 @@ async function disableAfterRead(
       order: [['userId', 'ASC']],
       limit: DISABLE_BATCH,
     });
-    if (links.length === 0) return;
+    if (links.length === 0) break;
     after = links.at(-1)!.userId;
     await batch(links, 'gone from the directory');
     // The directory gives them no name now: the one it last gave them signs in whoever carries it next.
@@ -263,12 +271,43 @@ async function disableAfterRead(
       { where: { userId: { [Op.in]: links.map((l) => l.userId) }, directoryUsername: { [Op.ne]: null } } },
     );
   }
+  await takeDroppedAdminRoles(ctx, sync);
+}
+
+/**
+ * Last, the admin role the entries no longer give (SyncRun.adminDropped) is taken, but from the last active
+ * administrator, who keeps it (keep-last-administrator.ts). Whoever this sync made an administrator counts
+ * as one, so adding someone to the admin role group is fixed by one sync; whoever it disabled does not.
+ */
+async function takeDroppedAdminRoles(ctx: GatewayContext, sync: SyncRun): Promise<void> {
+  const said = 'in no admin role group';
+  for (const [userId, { unchanged }] of sync.adminDropped) {
+    await inTransaction(ctx, async (ctx) => {
+      const user = await ctx.models.User.findByPk(userId, { transaction: ctx.tx });
+      if (!user?.roles.includes('admin')) return;
+      if (await keptAsLastAdministrator(ctx, user, sync.directory, said)) {
+        keepAdministrator(sync.report, user.username, said);
+        return;
+      }
+      user.roles = user.roles.filter((role) => role !== 'admin');
+      await user.save({ transaction: ctx.tx });
+      if (unchanged) {
+        sync.report.unchanged -= 1;
+        count(sync.report, 'updated', user.username);
+      }
+    });
+  }
 }
 
 const DISABLE_BATCH = 500;
 
-/** Disables, in one transaction, the people of these links who are still active. */
-async function disableLinks(ctx: GatewayContext, sync: SyncRun, links: DirectoryAccount[], reason: string) {
+type Ending = Exclude<Overruled, 'in no admin role group'>;
+
+/**
+ * Disables, in one transaction, the people of these links who are still active, but for the last active
+ * administrator, who is kept (keep-last-administrator.ts).
+ */
+async function disableLinks(ctx: GatewayContext, sync: SyncRun, links: DirectoryAccount[], reason: Ending) {
   await inTransaction(ctx, async (ctx) => {
     const users = new Map(
       (
@@ -281,6 +320,10 @@ async function disableLinks(ctx: GatewayContext, sync: SyncRun, links: Directory
     for (const link of links) {
       const user = users.get(link.userId);
       if (!user) continue;
+      if (await keptAsLastAdministrator(ctx, user, sync.directory, reason)) {
+        keepAdministrator(sync.report, user.username, reason);
+        continue;
+      }
       await disableForDirectory(ctx, user, link, sync.directory, reason);
       count(sync.report, 'disabled', user.username);
     }

@@ -3,6 +3,12 @@ export const REPORT_LIST_LIMIT = 100;
 
 export type Refusal = { username: string | null; dn: string; reason: string };
 
+/** What the directory said of the last active campus administrator, which the sync did not do to them. */
+export type Overruled = 'gone from the directory' | 'disabled in the directory' | 'in no admin role group';
+
+/** The last active campus administrator, kept enabled and an administrator against the directory. */
+export type KeptAdministrator = { username: string; said: Overruled[] };
+
 /** What one sync did, for the audit log, the console and the CLI. */
 export type SyncReport = {
   directory: string;
@@ -38,6 +44,12 @@ export type SyncReport = {
    * read or lies too deep (`cn=library,ou=groups,…: …`). Absent from reports written before they were kept.
    */
   groupNotes?: string[];
+  /**
+   * The last active campus administrator, whom the directory would have disabled or taken the admin role
+   * from: kept enabled and an administrator, as the console and the CLI keep them, so that someone can
+   * still open the admin console (keep-last-administrator.ts). Absent from reports written before it was kept.
+   */
+  keptAdministrators?: KeptAdministrator[];
   names: {
     added: string[];
     updated: string[];
@@ -71,6 +83,7 @@ export function emptyReport(directory: string, run: string, startedAt: Date): Sy
     skippedDisabled: 0,
     unitsCreated: 0,
     groupNotes: [],
+    keptAdministrators: [],
     names: { added: [], updated: [], disabled: [], reenabled: [], renamed: [], signedOut: [], refused: [] },
   };
 }
@@ -88,11 +101,40 @@ export function refuse(report: SyncReport, refusal: Refusal): void {
   if (report.names.refused.length < REPORT_LIST_LIMIT) report.names.refused.push(refusal);
 }
 
+export function keepAdministrator(report: SyncReport, username: string, said: Overruled): void {
+  const kept = (report.keptAdministrators ??= []);
+  const known = kept.find((k) => k.username === username);
+  if (!known) kept.push({ username, said: [said] });
+  else if (!known.said.includes(said)) known.said.push(said);
+}
+
+const OVERRULED: Record<Overruled, string> = {
+  'gone from the directory': 'no longer lists them',
+  'disabled in the directory': 'marks them disabled',
+  'in no admin role group': 'puts them in no admin role group',
+};
+
+/** What the campus administrator must fix, said after the figures. */
+function keptSentences(report: SyncReport): string {
+  return (report.keptAdministrators ?? [])
+    .map(({ username, said }) => {
+      const kept = said.every((s) => s === 'in no admin role group')
+        ? 'an administrator'
+        : 'enabled and an administrator';
+      return (
+        ` Kept ${username} ${kept} although the directory ${said.map((s) => OVERRULED[s]).join(' and ')}: ` +
+        'they are the last active administrator, and without one nobody can open the admin console. Make someone ' +
+        "else an administrator (atrium users add USERNAME --role admin, or the directory's admin role group), then sync again."
+      );
+    })
+    .join('');
+}
+
 /** One line per figure, for the CLI and the console. */
 export function summarize(report: SyncReport): string {
   const seconds = (report.durationMs / 1000).toFixed(1);
   if (report.outcome === 'failure')
-    return `Sync of ${report.directory} failed after ${seconds} s: ${report.error}. Nothing was disabled.`;
+    return `Sync of ${report.directory} failed after ${seconds} s: ${report.error}. Nothing was disabled.${keptSentences(report)}`;
   return (
     `Synced ${report.directory} in ${seconds} s: ${report.entries} entries; ${report.added} added, ${report.updated} updated, ` +
     `${report.unchanged} unchanged, ${report.disabled} disabled, ${report.reenabled} re-enabled, ${report.refused} refused` +
@@ -100,6 +142,7 @@ export function summarize(report: SyncReport): string {
     `${report.renamed ? `, ${report.renamed} renamed there (they keep their username)` : ''}` +
     `${report.signedOut ? `, ${report.signedOut} signed out everywhere (password changed there)` : ''}` +
     `${report.unitsCreated > 0 ? `; ${report.unitsCreated} unit(s) created` : ''}` +
-    `${report.groupNotes?.length ? `; ${report.groupNotes.length} group(s) gave no role through them` : ''}.`
+    `${report.groupNotes?.length ? `; ${report.groupNotes.length} group(s) gave no role through them` : ''}.` +
+    keptSentences(report)
   );
 }

@@ -101,11 +101,22 @@ function echo(body: Body): Record<string, unknown> {
   return values;
 }
 
-/** A report as the page shows it: the summary line and the lists. */
+/**
+ * A report as the page shows it: the summary line and the lists; `attention` when it failed, or kept the last
+ * administrator against the directory, which an administrator must fix.
+ */
 export function reportView(report: SyncReport | null) {
   if (!report) return null;
-  return { ...report, summary: inConsoleWords(summarize(report)), more: report.refused - report.names.refused.length };
+  return {
+    ...report,
+    summary: inConsoleWords(summarize(report)),
+    more: report.refused - report.names.refused.length,
+    attention: needsAttention(report),
+  };
 }
+
+const needsAttention = (report: SyncReport) =>
+  report.outcome === 'failure' || Boolean(report.keptAdministrators?.length);
 
 const pagePath = (name: string) => `/admin/directories/${encodeURIComponent(name)}`;
 
@@ -251,7 +262,7 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
         running,
         new Promise<null>((resolve) => setTimeout(resolve, SYNC_WAIT_MS, null).unref()),
       ]);
-      if (report) setFlash(req, inConsoleWords(summarize(report)), report.outcome === 'success' ? 'success' : 'error');
+      if (report) setFlash(req, inConsoleWords(summarize(report)), needsAttention(report) ? 'error' : 'success');
       else setFlash(req, 'The sync is still running; its report appears on this page when it ends.');
       res.redirect(303, pagePath(name));
     } catch (error) {
