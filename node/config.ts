@@ -95,6 +95,11 @@ const schema = z.object({
         .filter(Boolean),
     ),
   ATTACHMENT_UNSHARED_QUOTA_MB: envPositiveInt.default(200),
+  ATTACHMENT_STORAGE_QUOTA_MB: z.coerce
+    .number({ message: 'expected a number of MiB (0: no cap)' })
+    .int({ message: 'expected a whole number of MiB' })
+    .min(0, { message: 'expected a number of MiB (0: no cap)' })
+    .default(2048),
   ATTACHMENT_UNSHARED_KEEP_HOURS: envPositiveInt.max(24 * 365).default(24),
   ATTACHMENT_UPLOADS_PER_HOUR: envPositiveInt.default(120),
   AUTH_GRACE_SECONDS: envPositiveInt.default(30),
@@ -166,6 +171,8 @@ export type NodeConfig = {
     types: string[];
     /** What one person's uploads not yet shared in any message may take up together. */
     unsharedQuotaBytes: number;
+    /** What all of one person's files on the node, shared or not, may take up together; undefined: no cap. */
+    storageQuotaBytes: number | undefined;
     /** An upload not shared within this many hours is deleted, its record and its bytes. */
     unsharedKeepHours: number;
     /** Uploads one person may make per hour (every process of the domain counts together). */
@@ -213,6 +220,9 @@ export function loadNodeConfig(env: Env): NodeConfig {
   }
   if (v.ATTACHMENT_UNSHARED_QUOTA_MB * MB < v.ATTACHMENT_MAX_BYTES)
     throw new ConfigError(['ATTACHMENT_UNSHARED_QUOTA_MB: must hold at least one file of ATTACHMENT_MAX_BYTES']);
+  // Unshared uploads count in it too: a smaller cap would leave the unshared quota nothing to do.
+  if (v.ATTACHMENT_STORAGE_QUOTA_MB > 0 && v.ATTACHMENT_STORAGE_QUOTA_MB < v.ATTACHMENT_UNSHARED_QUOTA_MB)
+    throw new ConfigError(['ATTACHMENT_STORAGE_QUOTA_MB: must be 0 (no cap) or at least ATTACHMENT_UNSHARED_QUOTA_MB']);
   const dataDir = resolve(v.ATRIUM_DATA_DIR);
   return {
     mode: v.ATRIUM_MODE,
@@ -244,6 +254,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
       maxBytes: v.ATTACHMENT_MAX_BYTES,
       types: v.ATTACHMENT_TYPES,
       unsharedQuotaBytes: v.ATTACHMENT_UNSHARED_QUOTA_MB * MB,
+      storageQuotaBytes: v.ATTACHMENT_STORAGE_QUOTA_MB > 0 ? v.ATTACHMENT_STORAGE_QUOTA_MB * MB : undefined,
       unsharedKeepHours: v.ATTACHMENT_UNSHARED_KEEP_HOURS,
       uploadsPerHour: v.ATTACHMENT_UPLOADS_PER_HOUR,
     },

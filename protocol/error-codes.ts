@@ -99,6 +99,11 @@ export const ERROR_CODES = {
       "the uploader's files not yet sent in a message would take up more than `ATTACHMENT_UNSHARED_QUOTA_MB` (HTTP 413); send them, or wait until unsent ones are deleted",
     to: C,
   },
+  storage_quota: {
+    meaning:
+      "the uploader's files on the node, shared or not, would take up more than `ATTACHMENT_STORAGE_QUOTA_MB` (HTTP 413); recall files no longer needed, or ask an administrator",
+    to: C,
+  },
   invalid_body: {
     meaning:
       'the request body could not be read: not JSON, or (HTTP 408, a peer) not all of it within the time allowed',

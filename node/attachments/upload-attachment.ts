@@ -10,7 +10,7 @@ import {
   writeLimited,
   type PresentedAttachment,
 } from './attachment-files.ts';
-import { roomForUpload, UploadQuotaError } from './upload-quota.ts';
+import { passedAfterRecording, roomForUpload } from './upload-quota.ts';
 
 export class UnsupportedMediaTypeError extends AppError {
   constructor(allowed: string[]) {
@@ -61,18 +61,17 @@ function allowedType(ctx: NodeContext, raw: string | undefined): string {
 
 /**
  * Stores an upload for the actor: streamed to disk with its size limited (by the limit per file, and by
- * what is left of the actor's quota for unshared uploads) and its sha256 computed on the way, then
- * recorded. It belongs to nobody else until the actor shares it in a message. Whatever fails, no
- * partial file and no record remain.
+ * what is left of the actor's quotas for unshared uploads and for all their files) and its sha256
+ * computed on the way, then recorded. It belongs to nobody else until the actor shares it in a message.
+ * Whatever fails, no partial file and no record remain.
  */
 export async function uploadAttachment(ctx: NodeContext, input: UploadInput): Promise<PresentedAttachment> {
   const name = sanitizeName(input.name);
   const contentType = allowedType(ctx, input.contentType);
-  const { dir, maxBytes, unsharedQuotaBytes, unsharedKeepHours } = ctx.config.attachments;
+  const { dir, maxBytes } = ctx.config.attachments;
   if (input.declaredSize !== undefined && input.declaredSize > maxBytes) throw new TooLargeError(maxBytes);
   const room = await roomForUpload(ctx);
-  const overQuota = () => new UploadQuotaError(unsharedQuotaBytes, unsharedKeepHours);
-  if (input.declaredSize !== undefined && input.declaredSize > room) throw overQuota();
+  if (input.declaredSize !== undefined && input.declaredSize > room.bytes) throw room.refusal;
 
   await mkdir(dir, { recursive: true });
   const id = randomUUID();
@@ -80,26 +79,37 @@ export async function uploadAttachment(ctx: NodeContext, input: UploadInput): Pr
   const partial = `${path}.part`;
   let written: { size: number; sha256: string };
   try {
-    written = await writeLimited(input.body, partial, Math.min(maxBytes, room));
+    written = await writeLimited(input.body, partial, Math.min(maxBytes, room.bytes));
     if (written.size === 0) throw new ValidationError('The file is empty', { body: 'the file is empty' });
     await rename(partial, path);
   } catch (error) {
     await rm(partial, { force: true });
-    throw error instanceof TooLargeError && room < maxBytes ? overQuota() : error;
+    throw error instanceof TooLargeError && room.bytes < maxBytes ? room.refusal : error;
   }
+  return record(ctx, { id, name, contentType, ...written }, path);
+}
+
+/** Records a stored upload, unless the quotas were passed meanwhile by the actor's other uploads. */
+async function record(
+  ctx: NodeContext,
+  file: { id: string; name: string; contentType: string; size: number; sha256: string },
+  path: string,
+): Promise<PresentedAttachment> {
+  const { Attachment } = ctx.models;
+  let recorded = false;
   try {
-    const attachment = await ctx.models.Attachment.create({
-      id,
+    const attachment = await Attachment.create({
+      ...file,
       owner: ctx.actor.address,
       conversationId: null,
-      name,
-      contentType,
-      size: written.size,
-      sha256: written.sha256,
       createdAt: new Date(),
     });
+    recorded = true;
+    const refusal = await passedAfterRecording(ctx, file.size);
+    if (refusal) throw refusal;
     return presentAttachment(attachment);
   } catch (error) {
+    if (recorded) await Attachment.destroy({ where: { id: file.id, conversationId: null } });
     await rm(path, { force: true });
     throw error;
   }

@@ -1,3 +1,4 @@
+import { QueryTypes } from 'sequelize';
 import { AppError, RateLimitedError } from '../../core/errors.ts';
 import { tryAgainIn } from '../../core/try-again.ts';
 import type { NodeContext } from '../context.ts';
@@ -15,23 +16,81 @@ export class UploadQuotaError extends AppError {
   }
 }
 
+export class StorageQuotaError extends AppError {
+  constructor(usedBytes: number, quotaBytes: number) {
+    super(
+      'storage_quota',
+      413,
+      `Your files on this node take up ${limitInWords(usedBytes)} of the ${limitInWords(quotaBytes)} each person ` +
+        `may keep here, shared or not, and this one would pass that: recall messages whose files are no longer ` +
+        `needed while you still may, or ask an administrator of this node for more room, then upload again`,
+    );
+  }
+}
+
+/** What one person's files take up: all of them, and those not yet shared in a message. */
+type Usage = { total: number; unshared: number };
+
+/**
+ * One indexed read (attachments_owner) for both quotas. A SUM over no rows is NULL, and MariaDB answers
+ * a SUM of integers as a decimal string: both become numbers here.
+ */
+async function usageOf(ctx: NodeContext): Promise<Usage> {
+  const [row] = await ctx.sequelize.query<{ total: unknown; unshared: unknown }>(
+    `SELECT SUM(size) AS total, SUM(CASE WHEN conversation_id IS NULL THEN size ELSE 0 END) AS unshared
+     FROM attachments WHERE owner = ?`,
+    { replacements: [ctx.actor.address], type: QueryTypes.SELECT },
+  );
+  return { total: Number(row?.total ?? 0), unshared: Number(row?.unshared ?? 0) };
+}
+
+/** The quota an upload of `size` more bytes would pass, if any: storage first, as waiting frees little of it. */
+function passed(ctx: NodeContext, usage: Usage, size: number): AppError | undefined {
+  const { storageQuotaBytes, unsharedQuotaBytes, unsharedKeepHours } = ctx.config.attachments;
+  if (storageQuotaBytes !== undefined && usage.total + size > storageQuotaBytes)
+    return new StorageQuotaError(usage.total, storageQuotaBytes);
+  if (usage.unshared + size > unsharedQuotaBytes) return new UploadQuotaError(unsharedQuotaBytes, unsharedKeepHours);
+  return undefined;
+}
+
+export type Room = {
+  /** The most bytes the upload may have. */
+  bytes: number;
+  /** The error for an upload larger than `bytes`: the quota that leaves the least room. */
+  refusal: AppError;
+};
+
 /**
  * Counts an upload against its uploader's hourly allowance, then answers how many bytes the file may
- * have: what is left of their quota for uploads not yet shared in any message (one SUM), or the quota
- * error when nothing is. Files never shared are deleted after a while (sweep-unshared.ts), and a shared
- * one no longer counts.
+ * have: what is left of their quota for uploads not yet shared in any message, and of their storage
+ * quota for all their files (ATTACHMENT_STORAGE_QUOTA_MB), or the quota error when nothing is. Files
+ * never shared are deleted after a while (sweep-unshared.ts), and a shared one counts only in storage.
  */
-export async function roomForUpload(ctx: NodeContext): Promise<number> {
-  const { unsharedQuotaBytes, unsharedKeepHours, uploadsPerHour } = ctx.config.attachments;
+export async function roomForUpload(ctx: NodeContext): Promise<Room> {
+  const { storageQuotaBytes, unsharedQuotaBytes, unsharedKeepHours, uploadsPerHour } = ctx.config.attachments;
   const pace = await ctx.uploadLimiter.hit(ctx.actor.address);
   if (!pace.allowed) {
     const wait = tryAgainIn(pace.retryAfterSeconds);
     throw new RateLimitedError(pace.retryAfterSeconds, `At most ${uploadsPerHour} uploads an hour. ${wait}`);
   }
-  const used = await ctx.models.Attachment.sum('size', {
-    where: { owner: ctx.actor.address, conversationId: null },
-  });
-  const left = unsharedQuotaBytes - (Number(used) || 0);
-  if (left <= 0) throw new UploadQuotaError(unsharedQuotaBytes, unsharedKeepHours);
-  return left;
+  const usage = await usageOf(ctx);
+  const full = passed(ctx, usage, 1);
+  if (full) throw full;
+  const storageLeft = storageQuotaBytes === undefined ? Infinity : storageQuotaBytes - usage.total;
+  const unsharedLeft = unsharedQuotaBytes - usage.unshared;
+  if (storageLeft <= unsharedLeft)
+    return { bytes: storageLeft, refusal: new StorageQuotaError(usage.total, storageQuotaBytes!) };
+  return { bytes: unsharedLeft, refusal: new UploadQuotaError(unsharedQuotaBytes, unsharedKeepHours) };
+}
+
+/**
+ * Checks the quotas again once an upload of `size` bytes is recorded: the error if it must go after all.
+ * Uploads of one person that ran side by side each saw the room left before any of them was recorded.
+ * Each is recorded, then sums everything recorded, its own included: so the last of them to sum sees
+ * every other one that was kept, and none is kept that takes the total past a quota (side by side, all
+ * of them may be refused, and the person uploads again).
+ */
+export async function passedAfterRecording(ctx: NodeContext, size: number): Promise<AppError | undefined> {
+  const usage = await usageOf(ctx);
+  return passed(ctx, { total: usage.total - size, unshared: usage.unshared - size }, size);
 }
