@@ -62,6 +62,11 @@ export class Attachment extends Model<InferAttributes<Attachment>, InferCreation
   declare size: number;
   declare sha256: string;
   declare createdAt: Date;
+  /**
+   * When a send last named the file, until the sweep has seen a visible message of its uploader carry it
+   * (then null; null too while unshared): a send can bind a file and then fail (attachments/sweep-uncarried.ts).
+   */
+  declare unconfirmedSince: Date | null;
 }
 
 export type NodeModels = {
@@ -138,6 +143,7 @@ export function defineNodeModels(sequelize: Sequelize): NodeModels {
       size: { ...bigint('size') },
       sha256: { type: DataTypes.STRING(64), allowNull: false },
       createdAt: { type: DataTypes.DATE(3), allowNull: false },
+      unconfirmedSince: { type: DataTypes.DATE(3), allowNull: true },
     },
     { ...common, tableName: 'attachments', timestamps: false },
   );

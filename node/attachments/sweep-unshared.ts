@@ -3,13 +3,17 @@ import { Op } from 'sequelize';
 import type { ClockTimer } from '../../core/clock.ts';
 import type { NodeServices } from '../context.ts';
 import { attachmentPath } from './attachment-files.ts';
+import { sweepUncarriedFiles } from './sweep-uncarried.ts';
 
-/** How often a node looks for uploads never shared that have been kept long enough. */
+/**
+ * How often a node looks for uploads never shared that have been kept long enough, and for files named
+ * in sends that no message carries (sweep-uncarried.ts).
+ */
 export const UNSHARED_SWEEP_MS = 10 * 60_000;
 
 const BATCH = 500;
 
-type SweepServices = Pick<NodeServices, 'config' | 'models' | 'clock' | 'logger'>;
+type SweepServices = Pick<NodeServices, 'config' | 'domain' | 'models' | 'sequelize' | 'clock' | 'logger'>;
 
 /**
  * Deletes the uploads that were never shared in a message and are older than `unsharedKeepHours`: each
@@ -40,23 +44,31 @@ export async function sweepUnsharedUploads(services: SweepServices): Promise<num
   }
 }
 
+/** Both sweeps, each on its own: one failing does not hold the other back. */
+async function sweepFiles(services: SweepServices): Promise<void> {
+  const { logger } = services;
+  await sweepUnsharedUploads(services).then(
+    (cleared) => cleared > 0 && logger.info({ cleared }, 'deleted uploads never shared in a message'),
+    (err: unknown) => logger.warn({ err }, 'sweeping unshared uploads failed; trying again later'),
+  );
+  await sweepUncarriedFiles(services).then(
+    (cleared) => cleared > 0 && logger.info({ cleared }, 'deleted files named in sends that no message carries'),
+    (err: unknown) => logger.warn({ err }, 'sweeping files no message carries failed; trying again later'),
+  );
+}
+
 /** Sweeps at start (for what aged while the node was down) and every UNSHARED_SWEEP_MS by the node's clock. */
 export function startUnsharedSweeps(services: SweepServices): { stop(): Promise<void> } {
-  const { clock, logger } = services;
+  const { clock } = services;
   let running: Promise<void> | undefined;
   let timer: ClockTimer | undefined;
   let stopped = false;
 
   function sweep() {
-    running = sweepUnsharedUploads(services)
-      .then((cleared) => {
-        if (cleared > 0) logger.info({ cleared }, 'deleted uploads never shared in a message');
-      })
-      .catch((err: unknown) => logger.warn({ err }, 'sweeping unshared uploads failed; trying again later'))
-      .finally(() => {
-        running = undefined;
-        if (!stopped) timer = clock.setTimeout(sweep, UNSHARED_SWEEP_MS).unref();
-      });
+    running = sweepFiles(services).finally(() => {
+      running = undefined;
+      if (!stopped) timer = clock.setTimeout(sweep, UNSHARED_SWEEP_MS).unref();
+    });
   }
   sweep();
 

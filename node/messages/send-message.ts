@@ -6,8 +6,8 @@ import { addressSchema, domainOf } from '../../protocol/address.ts';
 import type { NodeContext } from '../context.ts';
 import { NotMemberError } from '../conversations/membership.ts';
 import { openDirect } from '../conversations/open-direct.ts';
-import { CLIENT_MSG_ID, MAX_TEXT_CHARS, messageContentSchema } from '../../protocol/frames.ts';
-import type { Appended } from './group-commit.ts';
+import { bodyFits, CLIENT_MSG_ID, MAX_TEXT_CHARS, messageContentSchema } from '../../protocol/frames.ts';
+import { BodyTooLargeError, type Appended } from './group-commit.ts';
 import type { MessageBody } from './present-message.ts';
 
 const sendSchema = z
@@ -90,8 +90,14 @@ export async function enqueueMessage(
   }
   // Files stay on their uploader's node (this one), bound to the conversation; members of other domains
   // fetch them here through their own node, wherever the conversation is hosted.
-  if (data.attachments?.length) body.attachments = await claimAttachments(ctx, conversationId, data.attachments);
-  else if (options.sharedFromSendersNode?.length)
+  if (data.attachments?.length) {
+    const ids = [...new Set(data.attachments)];
+    body.attachments = await shareableFiles(ctx, conversationId, ids);
+    // Checked before the files are bound (the committer checks again): a message refused as too large
+    // leaves them as they were, and an unshared one can go in a shorter message, anywhere.
+    if (!bodyFits(JSON.stringify(body))) throw new BodyTooLargeError();
+    await bindFiles(ctx, conversationId, ids);
+  } else if (options.sharedFromSendersNode?.length)
     body.attachments = await notHeldHere(ctx, options.sharedFromSendersNode);
   const home = conversation.home;
   if (home && home !== ctx.domain)
@@ -170,31 +176,37 @@ function unknownAttachment(ctx: NodeContext): ForbiddenError {
   );
 }
 
-/** Attachments must be the sender's own uploads, not yet shared elsewhere; sharing binds them to this conversation. */
-async function claimAttachments(
+/** Attachments must be the sender's own uploads, not yet shared elsewhere: how the message describes them. */
+async function shareableFiles(
   ctx: NodeContext,
   conversationId: string,
   ids: string[],
 ): Promise<NonNullable<MessageBody['attachments']>> {
-  const { Attachment } = ctx.models;
-  const found = await Attachment.findAll({ where: { id: { [Op.in]: ids } } });
+  const found = await ctx.models.Attachment.findAll({ where: { id: { [Op.in]: ids } } });
   const usable = found.filter(
     (a) => a.owner === ctx.actor.address && (a.conversationId === null || a.conversationId === conversationId),
   );
-  if (usable.length !== new Set(ids).size) throw unknownAttachment(ctx);
-  const unbound = usable.filter((a) => a.conversationId === null).map((a) => a.id);
-  if (unbound.length > 0) {
-    // Bind only what is still unbound; if a concurrent send took one meanwhile, or the sweep of unshared
-    // uploads deleted one, refuse rather than share it twice or share a file that is gone.
-    const [bound] = await Attachment.update(
-      { conversationId },
-      { where: { id: { [Op.in]: unbound }, conversationId: null } },
-    );
-    if (bound !== unbound.length) {
-      if ((await Attachment.count({ where: { id: { [Op.in]: unbound } } })) < unbound.length)
-        throw unknownAttachment(ctx);
-      throw new ForbiddenError('An attachment was just shared into another conversation');
-    }
-  }
+  if (usable.length !== ids.length) throw unknownAttachment(ctx);
   return usable.map((a) => ({ id: a.id, name: a.name, contentType: a.contentType, size: a.size }));
+}
+
+/**
+ * Sharing binds the files to the conversation, and notes when they were named: should the send fail
+ * from here on, no message carries them, and the sweep deletes them (sweep-uncarried.ts); a send naming
+ * them again puts that off. Binds only what is still unbound or bound here: if a concurrent send took one
+ * into another conversation meanwhile, or a sweep deleted one, refuses rather than share it twice or
+ * share a file that is gone.
+ */
+async function bindFiles(ctx: NodeContext, conversationId: string, ids: string[]): Promise<void> {
+  const { Attachment } = ctx.models;
+  const mine = { id: { [Op.in]: ids }, owner: ctx.actor.address };
+  const [bound] = await Attachment.update(
+    { conversationId, unconfirmedSince: new Date() },
+    { where: { ...mine, [Op.or]: [{ conversationId: null }, { conversationId }] } },
+  );
+  if (bound === ids.length) return;
+  // MariaDB counts only the rows an update changed: one named by two sends in the same millisecond was not.
+  if ((await Attachment.count({ where: { ...mine, conversationId } })) === ids.length) return;
+  if ((await Attachment.count({ where: mine })) < ids.length) throw unknownAttachment(ctx);
+  throw new ForbiddenError('An attachment was just shared into another conversation');
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendMessage } from '../../node/messages/send-message.ts';
+import { sweepUncarriedFiles } from '../../node/attachments/sweep-uncarried.ts';
 import { campusPeople, signedPost, startCampus, type Campus } from '../helpers/federation.ts';
 
 let campus: Campus;
@@ -190,6 +191,56 @@ describe('files across colleges', () => {
     expect((await download(alice, 'eng', file.id)).status).toBe(404);
     expect((await download(bob, 'arts', file.id, 'eng.campus.test')).status).toBe(404);
     await expect.poll(() => existsSync(join(campus.nodes.eng.config.attachments.dir, file.id))).toBe(false);
+    alice.close();
+    bob.close();
+  });
+
+  it("deletes a file whose send to another college's home failed, once that home's later entries reach its node, and not before", async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const eng = campus.nodes.eng;
+    const onEng = (id: string) => existsSync(join(eng.config.attachments.dir, id));
+    const group = await bob.createGroup('Reading group', ['alice@eng.campus.test']);
+    await expect
+      .poll(async () => eng.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 })
+      .toBe(1);
+    const carried = await alice.upload(new TextEncoder().encode('chapter one'), 'one.txt', 'text/plain');
+    const sent = await alice.send({ conversationId: group.id, text: 'chapter one', attachments: [carried.id] });
+    await expect
+      .poll(async () => eng.models.Message.count({ where: { id: sent.messageId } }), { timeout: 15_000 })
+      .toBe(1);
+
+    // The send binds the file at eng, then cannot reach arts, which orders the group's messages.
+    const lost = await alice.upload(new TextEncoder().encode('chapter two'), 'two.txt', 'text/plain');
+    await campus.stopProxy();
+    try {
+      await expect(
+        alice.send({ conversationId: group.id, text: 'chapter two', attachments: [lost.id] }),
+      ).rejects.toMatchObject({ code: 'federation_unavailable' });
+    } finally {
+      await campus.restartProxy();
+    }
+
+    // As if the sends were a day ago, and what eng holds of the group older still.
+    const { unsharedKeepHours } = eng.config.attachments;
+    const dayAgo = Date.now() - unsharedKeepHours * 3_600_000 - eng.config.recallWindowSeconds * 1000 - 60_000;
+    await eng.models.Attachment.update(
+      { unconfirmedSince: new Date(dayAgo) },
+      { where: { id: [carried.id, lost.id] } },
+    );
+    await eng.models.Message.update({ createdAt: new Date(dayAgo - 600_000) }, { where: { conversationId: group.id } });
+    // Nothing arts ordered after the failed send has reached eng: for all eng knows, arts took it.
+    expect(await sweepUncarriedFiles(eng.services)).toBe(0);
+    expect(onEng(lost.id)).toBe(true);
+
+    const later = await bob.send({ conversationId: group.id, text: 'did you send chapter two?' });
+    await expect
+      .poll(async () => eng.models.Message.count({ where: { id: later.messageId } }), { timeout: 15_000 })
+      .toBe(1);
+    expect(await sweepUncarriedFiles(eng.services)).toBe(1);
+    expect(onEng(lost.id)).toBe(false);
+    expect(await eng.models.Attachment.count({ where: { id: lost.id } })).toBe(0);
+    expect(await (await download(bob, 'arts', carried.id, 'eng.campus.test')).text()).toBe('chapter one');
     alice.close();
     bob.close();
   });

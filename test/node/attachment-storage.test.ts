@@ -3,12 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import { loadNodeConfig } from '../../node/config.ts';
+import { UNSHARED_SWEEP_MS } from '../../node/attachments/sweep-unshared.ts';
+import { sweepUncarriedFiles } from '../../node/attachments/sweep-uncarried.ts';
 import { ConfigError } from '../../core/errors.ts';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
 /** ATTACHMENT_MAX_BYTES below: four of them fill the storage quota of 1 MiB. */
 const MAX_BYTES = 256 * KIB;
+const KEEP_HOURS = 24;
+const RECALL_WINDOW_SECONDS = 120;
 const DAVE = 'dave@eng.campus.test';
 const CAROL = 'carol@eng.campus.test';
 
@@ -26,6 +30,11 @@ beforeAll(async () => {
     ATTACHMENT_MAX_BYTES: String(MAX_BYTES),
     ATTACHMENT_UNSHARED_QUOTA_MB: '1',
     ATTACHMENT_STORAGE_QUOTA_MB: '1',
+    ATTACHMENT_UNSHARED_KEEP_HOURS: String(KEEP_HOURS),
+    RECALL_WINDOW_SECONDS: String(RECALL_WINDOW_SECONDS),
+    // A node that takes long texts: one can be too large to store once its files are described with it.
+    MAX_TEXT_CHARS: '30000',
+    MAX_FRAME_BYTES: String(256 * KIB),
   });
   [alice, dave, carol] = await Promise.all([
     connectAs(gateway, eng, 'alice'),
@@ -41,6 +50,8 @@ afterAll(async () => {
 
 const api = (path: string) => `${eng.url}/api/v1${path}`;
 const bearer = async (who: Device) => ({ authorization: `Bearer ${await who.login.tokenFor(eng.url)}` });
+const download = async (who: Device, id: string) => fetch(api(`/attachments/${id}`), { headers: await bearer(who) });
+const onDisk = (id: string) => existsSync(`${eng.config.attachments.dir}/${id}`);
 const zip = (size: number, name = 'part.zip') => alice.upload(new Uint8Array(size), name, 'application/zip');
 
 /** What a refused upload must not leave behind: files on disk and attachment rows. */
@@ -127,6 +138,83 @@ describe('what one person may keep on the node', () => {
     // Nothing of a refused one is left behind.
     expect((await stored()).rows).toBe(before.rows + kept);
     expect((await stored()).files).toHaveLength(before.files.length + kept);
+  });
+});
+
+describe('files named in a send that no message carries', () => {
+  it('leaves the files of a message refused as too large as they were, to go in a shorter one, anywhere', async () => {
+    const notes = await alice.upload(new TextEncoder().encode('the notes'), 'notes.txt', 'text/plain');
+    // 25,000 characters of three bytes each: within MAX_TEXT_CHARS, over what a message may hold stored.
+    await expect(alice.send({ to: DAVE, text: '字'.repeat(25_000), attachments: [notes.id] })).rejects.toMatchObject({
+      code: 'too_large',
+    });
+    expect((await download(dave, notes.id)).status).toBe(404);
+
+    await alice.send({ to: CAROL, text: 'the notes', attachments: [notes.id] });
+    expect(await (await download(carol, notes.id)).text()).toBe('the notes');
+  });
+
+  /** A file bound to alice's conversation with dave as a send leaves it when the node stops, or its store fails, after binding it. */
+  async function stranded(text: string) {
+    const file = await alice.upload(new TextEncoder().encode(text), `${text}.txt`, 'text/plain');
+    const conversation = await alice.openDirect(DAVE);
+    await eng.models.Attachment.update(
+      { conversationId: conversation.id, unconfirmedSince: new Date() },
+      { where: { id: file.id } },
+    );
+    return file;
+  }
+  /** Makes the last send naming each file look `ms` old to the sweep. */
+  const namedAgo = (ms: number, ids: string[]) =>
+    eng.models.Attachment.update({ unconfirmedSince: new Date(Date.now() - ms) }, { where: { id: ids } });
+  const DUE_MS = KEEP_HOURS * 3_600_000 + RECALL_WINDOW_SECONDS * 1000 + 60_000;
+
+  it('deletes a file a failed send bound, record and bytes, once the keep time and the recall window have passed, and keeps one a message carries for good', async () => {
+    const { Attachment } = eng.models;
+    const carried = await alice.upload(new TextEncoder().encode('sent'), 'sent.txt', 'text/plain');
+    await alice.send({ to: DAVE, text: 'sent', attachments: [carried.id] });
+    const lost = await stranded('never sent');
+    const both = [carried.id, lost.id];
+
+    // Within the recall window after the keep time, a message carrying it could still be recalled.
+    await namedAgo(KEEP_HOURS * 3_600_000, both);
+    expect(await sweepUncarriedFiles(eng.services)).toBe(0);
+    for (const id of both) expect(onDisk(id)).toBe(true);
+
+    await namedAgo(DUE_MS, both);
+    expect(await sweepUncarriedFiles(eng.services)).toBe(1);
+    expect(await Attachment.count({ where: { id: lost.id } })).toBe(0);
+    expect(onDisk(lost.id)).toBe(false);
+    expect(await (await download(dave, carried.id)).text()).toBe('sent');
+    // Found carried, it is not checked again.
+    expect((await Attachment.findByPk(carried.id))!.unconfirmedSince).toBeNull();
+  });
+
+  it('sweeps them by itself every few minutes', async () => {
+    const lost = await stranded('left bound');
+    await namedAgo(DUE_MS, [lost.id]);
+    eng.clock.advance(UNSHARED_SWEEP_MS);
+    eng.clock.reset();
+    await expect.poll(() => onDisk(lost.id)).toBe(false);
+    expect(await eng.models.Attachment.count({ where: { id: lost.id } })).toBe(0);
+  });
+
+  it('keeps such a file when a send names it again while the sweep is deleting it', async () => {
+    const late = await stranded('sent again');
+    await namedAgo(DUE_MS, [late.id]);
+    const { Attachment } = eng.models;
+    // The send names the file between the sweep's look at the messages and its delete.
+    Attachment.addHook('beforeBulkDestroy', 'send-again', async (options) => {
+      if ((options.where as { id?: unknown }).id !== late.id) return;
+      await alice.send({ to: DAVE, text: 'trying again', attachments: [late.id] });
+    });
+    try {
+      expect(await sweepUncarriedFiles(eng.services)).toBe(0);
+    } finally {
+      Attachment.removeHook('beforeBulkDestroy', 'send-again');
+    }
+    expect(onDisk(late.id)).toBe(true);
+    expect(await (await download(dave, late.id)).text()).toBe('sent again');
   });
 });
 
