@@ -16,6 +16,7 @@ const schema = z.object({
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
   FORWARD_TIMEOUT_MS: envPositiveInt.default(10_000),
   MAX_BODY_BYTES: envPositiveInt.default(8 * 1024 * 1024),
+  PROXY_BODY_TIMEOUT_SECONDS: envPositiveInt.default(30),
   PROXY_MAX_IN_FLIGHT: envPositiveInt.default(256),
   PROXY_MAX_IN_FLIGHT_PER_ORIGIN: envPositiveInt.default(64),
   METRICS_TOKEN: envMetricsToken.optional(),
@@ -32,6 +33,12 @@ export type ProxyConfig = {
   registryTtlMs: number;
   forwardTimeoutMs: number;
   maxBodyBytes: number;
+  /**
+   * How long a request's body may take to arrive, from when its headers pass: one trickled slower is
+   * refused (408 `invalid_body`) and its connection closed, so that it cannot hold one of its origin's
+   * places in flight for long.
+   */
+  bodyTimeoutMs: number;
   /**
    * Requests forwarded at once, from all origins together and from one origin domain; one more is turned
    * away (503 `overloaded`, Retry-After), which its sender retries. They bound the bodies held in memory.
@@ -54,6 +61,7 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
     forwardTimeoutMs: v.FORWARD_TIMEOUT_MS,
     maxBodyBytes: v.MAX_BODY_BYTES,
+    bodyTimeoutMs: v.PROXY_BODY_TIMEOUT_SECONDS * 1000,
     maxInFlight: { total: v.PROXY_MAX_IN_FLIGHT, perOrigin: v.PROXY_MAX_IN_FLIGHT_PER_ORIGIN },
     metricsToken: v.METRICS_TOKEN,
     logLevel: v.LOG_LEVEL,

@@ -6,7 +6,7 @@ import type { ReadableStream } from 'node:stream/web';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { AppError, isAppError } from '../core/errors.ts';
 import { fetchWithDeadlines } from '../core/fetch-deadlines.ts';
-import { readCapped } from '../core/read-capped.ts';
+import { bodyWithin } from '../core/body-within.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { serveMetrics } from '../core/metrics-endpoint.ts';
@@ -106,10 +106,6 @@ function inFlightMetered(config: ProxyConfig, metrics: Metrics): InFlight {
   return inFlight;
 }
 
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  return readCapped(req, maxBytes, () => new AppError('too_large', 413, 'The request body is too large'));
-}
-
 /** Checks a signed request against the registry's keys and policy; resolves with where it goes. */
 async function checkedTarget(
   registry: RegistryClient,
@@ -152,13 +148,18 @@ async function forward(parts: ProxyParts, req: IncomingMessage, res: ServerRespo
   }
 }
 
+/**
+ * Takes in the body (within MAX_BODY_BYTES and PROXY_BODY_TIMEOUT_SECONDS: one that grows past the limit
+ * or trickles is refused, its connection closed), checks the signature and the policy, and forwards.
+ */
 async function checkedForward(
   parts: ProxyParts,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
 ): Promise<void> {
-  const body = await readBody(req, parts.config.maxBodyBytes);
+  const { config } = parts;
+  const body = await bodyWithin(req, { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs });
   const { destination, url } = await checkedTarget(parts.registry, {
     method: req.method ?? 'POST',
     path,

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, get, type Server, type ServerResponse } from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { loadProxyConfig } from '../../proxy/config.ts';
 import { startProxy, type Proxy } from '../../proxy/main.ts';
 import { loadProxyKey, publicPart } from '../../proxy/proxy-key.ts';
@@ -44,24 +44,31 @@ const FORWARD_TIMEOUT_MS = 600;
 const MAX_IN_FLIGHT = 3;
 const MAX_IN_FLIGHT_PER_ORIGIN = 2;
 
-beforeAll(async () => {
-  node = createServer((req, res) => answer(res));
-  await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve));
-  gateway = await startTestGateway('proxy-relay');
-  keys = await createTestDatabase('proxy-relay-key');
+/** A proxy of this gateway's, registered there under `name`, with `env` over the settings above. */
+async function startRelayProxy(name: string, env: Record<string, string> = {}): Promise<Proxy> {
   const config = loadProxyConfig({
     PROXY_PORT: String(await freePort()),
     PROXY_HOST: '127.0.0.1',
-    PROXY_NAME: 'relay-proxy',
+    PROXY_NAME: name,
     GATEWAY_ISSUER: gateway.issuer,
     ATRIUM_DATA_DIR: keys.dataDir,
     LOG_LEVEL: 'silent',
     FORWARD_TIMEOUT_MS: String(FORWARD_TIMEOUT_MS),
     PROXY_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
     PROXY_MAX_IN_FLIGHT_PER_ORIGIN: String(MAX_IN_FLIGHT_PER_ORIGIN),
+    ...env,
   });
   const ctx = { ...gateway.context(null), actor: operator('test') };
-  await addProxy(ctx, { name: 'relay-proxy', publicJwk: publicPart(loadProxyKey(config)) });
+  await addProxy(ctx, { name, publicJwk: publicPart(loadProxyKey(config)) });
+  return startProxy(config);
+}
+
+beforeAll(async () => {
+  node = createServer((req, res) => answer(res));
+  await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve));
+  gateway = await startTestGateway('proxy-relay');
+  keys = await createTestDatabase('proxy-relay-key');
+  const ctx = { ...gateway.context(null), actor: operator('test') };
   const { port } = node.address() as AddressInfo;
   for (const [name, { kty, crv, x, kid }] of [
     [DOMAIN, nodeKey],
@@ -74,7 +81,7 @@ beforeAll(async () => {
       { where: { name } },
     );
   }
-  proxy = await startProxy(config);
+  proxy = await startRelayProxy('relay-proxy');
 });
 afterAll(async () => {
   holding?.end();
@@ -277,6 +284,55 @@ describe('the proxy forwarding as many requests as it takes at once', () => {
   });
 });
 
+describe('a body the proxy takes in', () => {
+  /** A second proxy here, which waits this long for a body (PROXY_BODY_TIMEOUT_SECONDS): short, to be outlasted. */
+  const BODY_TIMEOUT_MS = 1_000;
+  let impatient: Proxy;
+  beforeAll(async () => {
+    answer = (res) => res.writeHead(202, { 'content-type': 'application/json' }).end('{}');
+    impatient = await startRelayProxy('impatient-proxy', {
+      PROXY_BODY_TIMEOUT_SECONDS: String(BODY_TIMEOUT_MS / 1000),
+    });
+  });
+  afterAll(() => impatient?.close());
+
+  it('is answered 413 too_large, not a reset, once one announced by no length (chunked) grows past the limit; then closed', async () => {
+    const seen = await chunkedOverSocket(proxy.url, HELLO, helloHeaders(nodeKey, DOMAIN), 8 * MiB + 256 * 1024);
+    expect(seen.received, `what the sender read before the connection ended (${seen.ended})`).toMatch(
+      /^HTTP\/1\.1 413 [^\r]*\r\n/,
+    );
+    expect(seen.received).toMatch(/^connection: close\r$/im);
+    expect(seen.received).toContain('"code":"too_large"');
+    expect(seen.ended, 'the proxy closed the connection').not.toBe('still open');
+  });
+
+  it("that trickles is cut off with 408 after PROXY_BODY_TIMEOUT_SECONDS, closed, and its origin's place freed", async () => {
+    const body = '{}'.padEnd(64 * 1024 + 1_000, ' ');
+    const headers = {
+      'content-type': 'application/json',
+      ...signRequest(nodeKey, { method: 'POST', path: HELLO, origin: DOMAIN, destination: DOMAIN, body }),
+    };
+    // As many as one origin may have in flight, correctly signed: only their slowness is wrong. A byte comes
+    // every 100 ms, so it is the whole body's time that counts, not a pause between bytes.
+    const trickled = Array.from({ length: MAX_IN_FLIGHT_PER_ORIGIN }, () =>
+      answerToFirstPart(`${impatient.url}${HELLO}`, headers, Buffer.byteLength(body), {
+        first: Buffer.from(body.slice(0, 64 * 1024)),
+        trickleMs: 100,
+        timeoutMs: 5 * BODY_TIMEOUT_MS,
+      }),
+    );
+    const hello = () =>
+      fetch(`${impatient.url}${HELLO}`, { method: 'POST', headers: helloHeaders(nodeKey, DOMAIN), body: '{}' });
+    await expect.poll(async () => (await hello()).status, { timeout: BODY_TIMEOUT_MS / 2 }).toBe(503);
+    for (const early of await Promise.all(trickled)) {
+      expect(early, 'cut off well before the 300 s of Node itself').not.toBe('no answer');
+      expect(early).toMatchObject({ status: 408, code: 'invalid_body', connection: 'close', closed: true });
+      expect(early !== 'no answer' && early.afterMs).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS - 50);
+    }
+    expect((await hello()).status, "the origin's places are free again").toBe(202);
+  });
+});
+
 describe("the proxy's /metrics", () => {
   it('answers this machine only where the operator set no token, and health anyone', async () => {
     const url = `${proxy.url}/metrics`;
@@ -300,5 +356,47 @@ function read(url: string): Promise<{ status: number; text: string; complete: bo
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text, complete: res.complete }));
       res.on('error', () => resolve({ status: res.statusCode ?? 0, text, complete: false }));
     }).on('error', reject);
+  });
+}
+
+/**
+ * Sends a POST's headers and then `bytes` of a chunked body (never its last chunk) over a bare socket, as
+ * fast as the proxy takes them; resolves with everything the proxy sent back and how the connection ended:
+ * what a sender sees, a reset included ('closed', an error code, or 'still open' after 5 s).
+ */
+function chunkedOverSocket(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  bytes: number,
+): Promise<{ received: string; ended: string }> {
+  const { hostname, port } = new URL(base);
+  const socket = connect(Number(port), hostname);
+  let received = '';
+  socket.setEncoding('latin1').on('data', (chunk: string) => (received += chunk));
+  const ended = new Promise<string>((resolve) => {
+    let error = 'closed';
+    socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    socket.on('close', () => resolve(error));
+    setTimeout(() => resolve('still open'), 5_000);
+  });
+  const head = Object.entries({ ...headers, host: `${hostname}:${port}`, 'transfer-encoding': 'chunked' })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.write(`POST ${path} HTTP/1.1\r\n${head}\r\n`);
+  const chunk = Buffer.alloc(64 * 1024, ' ');
+  const framed = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+  const write = async () => {
+    for (let sent = 0; sent < bytes && !socket.destroyed; sent += chunk.length)
+      if (!socket.write(framed))
+        await new Promise((resolve) => {
+          socket.once('drain', resolve);
+          socket.once('close', resolve);
+        });
+  };
+  return write().then(async () => {
+    const how = await ended;
+    socket.destroy();
+    return { received, ended: how };
   });
 }
