@@ -164,7 +164,12 @@ export const ERROR_CODES = {
   },
   peer_answer_forged: {
     meaning:
-      "an answer whose signature is not its destination's over this request, status and body; taken as not received, retried",
+      "an answer whose signature is not its destination's over this request, status and body (nor, for a policy refusal, a registered proxy's); taken as not received, retried",
+    to: L,
+  },
+  peer_answer_unfounded: {
+    meaning:
+      "a registered proxy's signed policy refusal between two of this organization's domains that the node's own registry lets talk (the proxy's copy is older, or it is not honest); taken as not received, retried",
     to: L,
   },
 

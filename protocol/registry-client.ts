@@ -6,6 +6,7 @@ import {
   signatureHeaders,
   signedGatewayRequest,
   verifyAnswer,
+  verifyProxyAnswer,
   verifyRequest,
   type PrivateKeyJwk,
   type PublicKeyJwk,
@@ -187,5 +188,23 @@ export async function verifyPinnedAnswer(
     if (!(error instanceof AnswerSignatureError) || !error.unknownKey) throw error;
     const fresh = await client.refreshSoon();
     return verifyAnswer(answer, (name) => domainEntry(fresh, name)?.keys, now);
+  }
+}
+
+/**
+ * Verifies a proxy's signature of its own answer against the keys the registry has for the proxies it
+ * lists, asking the gateway once more for a proxy or key id the copy does not know yet.
+ */
+export async function verifyPinnedProxyAnswer(
+  client: RegistryClient,
+  answer: Parameters<typeof verifyProxyAnswer>[0],
+  now?: number,
+): Promise<ReturnType<typeof verifyProxyAnswer>> {
+  const proxyKeys = (registry: Registry) => (name: string) => registry.proxies.find((p) => p.name === name)?.keys;
+  try {
+    return verifyProxyAnswer(answer, proxyKeys(await client.get()), now);
+  } catch (error) {
+    if (!(error instanceof AnswerSignatureError) || !error.unknownKey) throw error;
+    return verifyProxyAnswer(answer, proxyKeys(await client.refreshSoon()), now);
   }
 }

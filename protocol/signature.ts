@@ -23,6 +23,15 @@ export const ANSWER_HEADERS = {
   digest: 'atrium-answer-digest',
 } as const;
 
+/**
+ * What a proxy adds to an answer of its own, its refusal by policy (docs/federation.md, "Signed answers"):
+ * `proxy=<name>,kid=<kid>,at=<ms>,sig=<signature>`, signed as a destination signs its answer
+ * (answerSigningString) with the proxy's name in the destination's place and the digest of the body sent.
+ * A header of its own rather than ANSWER_HEADERS, so that a node of before it still sees such a refusal as
+ * unsigned and takes it as it did.
+ */
+export const PROXY_ANSWER_HEADER = 'atrium-proxy-answer';
+
 /** How far a request's timestamp may be from the receiver's clock. */
 export const MAX_SKEW_MS = 60_000;
 
@@ -127,13 +136,18 @@ export function signAnswer(
 /**
  * An answer that is not shown to be its destination's own: without a signature (`peer_answer_unsigned`:
  * someone on the way answered, a proxy that could not reach it, say), or with one that does not verify
- * (`peer_answer_forged`). Either way the request is taken as not answered: its sender tries again.
+ * (`peer_answer_forged`), or a proxy's signed policy refusal that its sender's own registry contradicts
+ * (`peer_answer_unfounded`). Either way the request is taken as not answered: its sender tries again.
  */
 export class AnswerSignatureError extends AppError {
   /** Whether a refresh of the pinned keys could change the verdict: a key id not pinned yet. */
   readonly unknownKey: boolean;
 
-  constructor(code: 'peer_answer_unsigned' | 'peer_answer_forged', message: string, unknownKey = false) {
+  constructor(
+    code: 'peer_answer_unsigned' | 'peer_answer_forged' | 'peer_answer_unfounded',
+    message: string,
+    unknownKey = false,
+  ) {
     super(code, 502, message);
     this.unknownKey = unknownKey;
   }
@@ -177,6 +191,64 @@ export function verifyAnswer(
   if (!verify(null, Buffer.from(signed), publicKeyOf(key), Buffer.from(sig!, 'base64url')))
     throw forged('its signature does not verify (the answer, or the request it answers, is not the one signed)');
   return { digest, kid: kid!, timestamp: at };
+}
+
+/**
+ * The PROXY_ANSWER_HEADER value that signs a proxy's own answer (`body`, as sent, with `status`) to the
+ * request known by `request` (requestDigest), as the proxy `proxy`.
+ */
+export function signProxyAnswer(
+  key: PrivateKeyJwk,
+  answer: { proxy: string; request: string; status: number; body: string | Buffer },
+  now = Date.now(),
+): string {
+  const timestamp = String(now);
+  const { proxy: destination, request, status } = answer;
+  const signed = answerSigningString({ request, destination, status, timestamp, digest: bodyDigest(answer.body) });
+  const signature = sign(null, Buffer.from(signed), privateKeyOf(key)).toString('base64url');
+  return `proxy=${answer.proxy},kid=${key.kid},at=${timestamp},sig=${signature}`;
+}
+
+const PROXY_ANSWER_FORM =
+  /^proxy=([a-z0-9][a-z0-9-]{1,62}),kid=([A-Za-z0-9_.-]{1,64}),at=(\d{1,16}),sig=([A-Za-z0-9_-]{40,200})$/;
+
+/**
+ * Checks a proxy's signature of its own answer (PROXY_ANSWER_HEADER) to the request known by `request`,
+ * against the keys of the proxy it names: a known key, a valid signature over that request, the proxy's
+ * name, the status, the timestamp (within the allowed skew) and the body as it arrived. Resolves with the
+ * proxy's name.
+ */
+export function verifyProxyAnswer(
+  answer: { status: number; headers: { get(name: string): string | null }; request: string; body: Buffer },
+  proxyKeysOf: (name: string) => PublicKeyJwk[] | undefined,
+  now = Date.now(),
+): { proxy: string; kid: string } {
+  const header = answer.headers.get(PROXY_ANSWER_HEADER);
+  if (!header)
+    throw new AnswerSignatureError(
+      'peer_answer_unsigned',
+      'The answer is signed neither by its destination nor by a proxy on the way',
+    );
+  const forged = (why: string, unknownKey = false) =>
+    new AnswerSignatureError('peer_answer_forged', `The answer is no proxy's own: ${why}`, unknownKey);
+  const match = PROXY_ANSWER_FORM.exec(header);
+  if (!match) throw forged(`its ${PROXY_ANSWER_HEADER} header is malformed`);
+  const [proxy, kid, timestamp, sig] = [match[1]!, match[2]!, match[3]!, match[4]!];
+  if (Math.abs(now - Number(timestamp)) > MAX_SKEW_MS) throw forged('its timestamp is outside the allowed window');
+  const key = proxyKeysOf(proxy)?.find((k) => k.kid === kid);
+  if (!key) throw forged(`no registered proxy ${proxy} with a key ${kid}`, true);
+  const signed = answerSigningString({
+    request: answer.request,
+    destination: proxy,
+    status: answer.status,
+    timestamp,
+    digest: bodyDigest(answer.body),
+  });
+  if (!verify(null, Buffer.from(signed), publicKeyOf(key), Buffer.from(sig, 'base64url')))
+    throw forged(
+      `its signature does not verify as ${proxy}'s (the answer, or the request it answers, is not the one signed)`,
+    );
+  return { proxy, kid };
 }
 
 /** A unit that asks its gateway for something, signing as `origin` (a domain or a proxy's name). */

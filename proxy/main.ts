@@ -22,6 +22,7 @@ import {
 import { ANSWER_HEADERS, HEADERS, type SignedRequest } from '../protocol/signature.ts';
 import type { ProxyConfig } from './config.ts';
 import { inFlightCaps, type InFlight } from './in-flight.ts';
+import { partnerRefusal, refuseByPolicy, type ProxySigner } from './own-answers.ts';
 import { loadProxyKey, publicPart } from './proxy-key.ts';
 import type { PublicKeyJwk } from '../protocol/signature.ts';
 
@@ -44,6 +45,8 @@ type ProxyParts = {
   metrics: Metrics;
   logger: Logger;
   inFlight: InFlight;
+  /** Signs the proxy's own refusals by policy. */
+  signer: ProxySigner;
 };
 
 /**
@@ -70,7 +73,8 @@ export async function startProxy(
   const http = createUnitServer();
   // Wired before the port opens: the proxy serves from its first connection.
   const inFlight = inFlightMetered(config, metrics);
-  http.serve(requestHandler({ config, registry, metrics, logger, inFlight }));
+  const signer = { name: config.name, key };
+  http.serve(requestHandler({ config, registry, metrics, logger, inFlight, signer }));
   const url = `http://127.0.0.1:${await http.listen({ port: config.port, host: config.host })}`;
   logger.info({ url, name: config.name }, 'federation proxy listening');
   return {
@@ -106,11 +110,14 @@ function inFlightMetered(config: ProxyConfig, metrics: Metrics): InFlight {
   return inFlight;
 }
 
-/** Checks a signed request against the registry's keys and policy; resolves with where it goes. */
+/**
+ * Checks a signed request against the registry's keys and policy; resolves with where it goes, and whether
+ * that is a partner organization's domain (reached through its proxy).
+ */
 async function checkedTarget(
   registry: RegistryClient,
   signed: SignedRequest,
-): Promise<{ destination: string; url: string }> {
+): Promise<{ origin: string; destination: string; url: string; partner: boolean }> {
   const verified = await verifyPinned(registry, signed);
   let current = verified.registry;
   const { origin, destination } = verified.checked;
@@ -121,7 +128,7 @@ async function checkedTarget(
   if (!allowed(current, origin, destination)) current = await registry.refreshSoon();
   if (!allowed(current, origin, destination))
     throw new AppError('policy_denied', 403, `The federation policy does not let ${origin} reach ${destination}`);
-  return { destination, url: target.url };
+  return { origin, destination, url: target.url, partner: target.partner === true };
 }
 
 /**
@@ -150,7 +157,9 @@ async function forward(parts: ProxyParts, req: IncomingMessage, res: ServerRespo
 
 /**
  * Takes in the body (within MAX_BODY_BYTES and PROXY_BODY_TIMEOUT_SECONDS: one that grows past the limit
- * or trickles is refused, its connection closed), checks the signature and the policy, and forwards.
+ * or trickles is refused, its connection closed), checks the signature and the policy, and forwards. A
+ * refusal by policy, this proxy's own or a partner organization's proxy's on the way, is answered signed
+ * (own-answers.ts), so that the origin's node takes it and no one else's made-up one.
  */
 async function checkedForward(
   parts: ProxyParts,
@@ -158,32 +167,53 @@ async function checkedForward(
   res: ServerResponse,
   path: string,
 ): Promise<void> {
-  const { config } = parts;
+  const { config, signer } = parts;
   const body = await bodyWithin(req, { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs });
-  const { destination, url } = await checkedTarget(parts.registry, {
-    method: req.method ?? 'POST',
-    path,
-    headers: req.headers,
-    body,
-  });
-  let answer: Response;
+  const signed = { method: req.method ?? 'POST', path, headers: req.headers, body };
+  let target: Awaited<ReturnType<typeof checkedTarget>>;
   try {
-    answer = await fetchWithDeadlines(
+    target = await checkedTarget(parts.registry, signed);
+  } catch (error) {
+    if (!isAppError(error) || error.code !== 'policy_denied') throw error;
+    return refuseByPolicy(res, signer, signed, error.message);
+  }
+  const { origin, destination } = target;
+  let answer = await forwarded(parts, target.url, signed);
+  if (target.partner) {
+    const passed = await partnerRefusal(answer).catch((error: unknown) => {
+      throw new AppError(
+        'destination_unreachable',
+        502,
+        `${destination}'s answer broke off: ${(error as Error).message}`,
+      );
+    });
+    const refusal = `${destination}'s organization does not let ${origin} reach it (its proxy refused)`;
+    if (passed === 'policy_denied') return refuseByPolicy(res, signer, signed, refusal);
+    answer = passed;
+  }
+  await relay(answer, res, answer.headers.get('content-type') ?? 'application/json', destination);
+}
+
+/** The request sent on, unchanged, to the destination's URL; the destination's answer as it begins. */
+async function forwarded(parts: ProxyParts, url: string, signed: SignedRequest & { body: Buffer }): Promise<Response> {
+  const { headers, path } = signed;
+  try {
+    return await fetchWithDeadlines(
       `${url}${path}`,
       {
         method: 'POST',
         headers: {
-          'content-type': String(req.headers['content-type'] ?? 'application/json'),
-          ...Object.fromEntries(Object.values(HEADERS).map((h) => [h, String(req.headers[h])])),
+          'content-type': String(headers['content-type'] ?? 'application/json'),
+          ...Object.fromEntries(Object.values(HEADERS).map((h) => [h, String(headers[h])])),
         },
-        body: new Uint8Array(body),
+        body: new Uint8Array(signed.body),
       },
       parts.config.forwardTimeoutMs,
     );
   } catch (error) {
+    const destination = String(headers[HEADERS.destination]);
     throw new AppError('destination_unreachable', 502, `${destination} did not answer: ${(error as Error).message}`);
   }
-  await relay(answer, res, answer.headers.get('content-type') ?? 'application/json', destination);
 }
 
 /** Serves a registered domain's signed keys document, so a partner organization can pin it through us. */

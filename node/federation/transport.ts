@@ -5,7 +5,14 @@ import { AppError } from '../../core/errors.ts';
 import { fetchWithDeadlines } from '../../core/fetch-deadlines.ts';
 import type { Logger } from '../../core/logger.ts';
 import { readCapped } from '../../core/read-capped.ts';
-import { domainEntry, verifyPinnedAnswer, type RegistryClient } from '../../protocol/registry-client.ts';
+import {
+  allowed,
+  domainEntry,
+  verifyPinnedAnswer,
+  verifyPinnedProxyAnswer,
+  type Registry,
+  type RegistryClient,
+} from '../../protocol/registry-client.ts';
 import {
   AnswerSignatureError,
   bodyDigest,
@@ -29,8 +36,9 @@ export const ANSWER_MAX_BYTES = 8 * 1024 * 1024;
 /**
  * Every answer it resolves with is the destination's own, signed by it over the request, the status and
  * the body (docs/federation.md, "Signed answers"), with one exception: a `403 policy_denied` that a proxy
- * on the way answered (a partner organization's, by its own policy), which says only that nothing went.
- * Any other answer not shown to be the destination's is thrown as an AnswerSignatureError: not received.
+ * on the way answered by policy (its own organization's, or a partner organization's it vouches for),
+ * signed by a proxy the registry lists (refusedOnTheWay). Any other answer not shown to be the
+ * destination's is thrown as an AnswerSignatureError: not received.
  */
 export type Transport = {
   /** Signs and sends one request to another domain, through the proxy when one is configured. */
@@ -67,9 +75,44 @@ function parseJson(text: string, status: number): Record<string, unknown> {
   }
 }
 
-/** The one answer taken without its destination's signature: a proxy on the way refusing by its policy. */
-function refusedOnTheWay(status: number, body: Record<string, unknown>): boolean {
+/** The one answer taken without its destination's signature, if a proxy signed it: a refusal by policy. */
+function policyRefusal(status: number, body: Record<string, unknown>): boolean {
   return status === 403 && (body.error as { code?: unknown } | undefined)?.code === 'policy_denied';
+}
+
+/**
+ * Why a policy refusal that a proxy on the way answered is not taken, or nothing when it is. It must be
+ * signed by a proxy the registry lists, over this request, status and body: a refusal made up on the way
+ * (on a path without TLS, by a hop that is not such a proxy) would have the outbox set messages aside.
+ * And for a destination of this organization (not a partner's) this node's registry, read again if need
+ * be, must keep the pair apart too: the proxy judges that policy by the same registry, so a proxy's
+ * refusal against it is its older copy, or a proxy that is not honest, and is retried. A partner's
+ * policy only the partner's side knows: there the signing proxy is taken at its word.
+ */
+async function refusedOnTheWay(
+  from: { origin: string; registry: RegistryClient },
+  sent: Sent,
+  bytes: Buffer,
+): Promise<AnswerSignatureError | undefined> {
+  const { destination, response } = sent;
+  const apart = (registry: Registry) =>
+    domainEntry(registry, destination)?.partner === true || !allowed(registry, from.origin, destination);
+  try {
+    const answer = { status: response.status, headers: response.headers, request: sent.request, body: bytes };
+    const { proxy } = await verifyPinnedProxyAnswer(from.registry, answer);
+    if (apart(await from.registry.get()) || apart(await from.registry.refreshSoon())) return undefined;
+    return new AnswerSignatureError(
+      'peer_answer_unfounded',
+      `${proxy} refused by policy what the registry lets ${from.origin} and ${destination} exchange`,
+    );
+  } catch (error) {
+    if (error instanceof AnswerSignatureError) return error;
+    throw new AppError(
+      'federation_unavailable',
+      503,
+      `A refusal on the way to ${destination} cannot be checked now: ${(error as Error).message}`,
+    );
+  }
 }
 
 /**
@@ -175,8 +218,12 @@ export function createTransport(options: {
     const answer = { status: response.status, body: parseJson(bytes.toString('utf8'), response.status) };
     const digest = await signedDigest(sent);
     if (typeof digest !== 'string') {
-      if (digest.code === 'peer_answer_unsigned' && refusedOnTheWay(answer.status, answer.body)) return answer;
-      throw notReceived(sent, digest);
+      const doubt =
+        digest.code === 'peer_answer_unsigned' && policyRefusal(answer.status, answer.body)
+          ? await refusedOnTheWay(options, sent, bytes)
+          : digest;
+      if (doubt) throw notReceived(sent, doubt);
+      return answer;
     }
     if (bodyDigest(bytes) !== digest)
       throw notReceived(

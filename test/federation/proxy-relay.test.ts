@@ -9,7 +9,13 @@ import { operator } from '../../gateway/context.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
 import { addProxy } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
-import { signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import {
+  PROXY_ANSWER_HEADER,
+  requestDigest,
+  signRequest,
+  verifyProxyAnswer,
+  type PrivateKeyJwk,
+} from '../../protocol/signature.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { freePort } from '../helpers/federation.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -330,6 +336,30 @@ describe('a body the proxy takes in', () => {
       expect(early !== 'no answer' && early.afterMs).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS - 50);
     }
     expect((await hello()).status, "the origin's places are free again").toBe(202);
+  });
+});
+
+describe('the proxy refusing a pair the policy keeps apart', () => {
+  it('signs its refusal with its registered key, over the request it refuses, its status and body', async () => {
+    const body = '{}';
+    const request = { method: 'POST', path: HELLO, origin: DOMAIN, destination: OTHER, body };
+    const headers = signRequest(nodeKey, request);
+    const refused = await fetch(`${proxy.url}${HELLO}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
+    const text = await refused.text();
+    expect([refused.status, JSON.parse(text).error.code]).toEqual([403, 'policy_denied']);
+    expect(refused.headers.get(PROXY_ANSWER_HEADER)).toMatch(/^proxy=relay-proxy,kid=/);
+    const answer = {
+      status: refused.status,
+      headers: refused.headers,
+      request: requestDigest({ ...request, timestamp: headers['atrium-timestamp']! }),
+      body: Buffer.from(text),
+    };
+    const keysOf = (name: string) => (name === 'relay-proxy' ? [proxy.publicKey] : undefined);
+    expect(verifyProxyAnswer(answer, keysOf)).toMatchObject({ proxy: 'relay-proxy' });
   });
 });
 

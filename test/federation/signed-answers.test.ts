@@ -14,11 +14,12 @@ type Device = Awaited<ReturnType<typeof as>>;
 
 /**
  * What the relay below does with what passes: `pass` forwards both ways unchanged; `made-up` answers
- * submissions and transactions itself with an ack, forwarding nothing; `flipped` forwards them and turns
+ * submissions and transactions itself with an ack, forwarding nothing; `denied` answers them itself with a
+ * policy refusal, unsigned (as proxies did before they signed theirs); `flipped` forwards them and turns
  * the destination's answer into a refusal, its signature kept; `swapped` forwards a file request and
  * swaps the file's bytes for as many others.
  */
-type Mode = 'pass' | 'made-up' | 'flipped' | 'swapped';
+type Mode = 'pass' | 'made-up' | 'denied' | 'flipped' | 'swapped';
 
 /**
  * Someone on the way to a node (a partner's proxy, a compromised one), registered as the node's address
@@ -37,6 +38,8 @@ async function bodyOf(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+const MADE_UP_REFUSAL = '{"error":{"code":"policy_denied","message":"made up on the way"}}';
+
 function madeUpAnswer(path: string): string | undefined {
   if (path === '/federation/v1/submit')
     return JSON.stringify({ messageId: randomUUID(), seq: 99, at: new Date().toISOString(), duplicate: false });
@@ -50,6 +53,12 @@ async function relayed(req: IncomingMessage): Promise<{ status: number; headers:
   const madeUp = mode === 'made-up' ? madeUpAnswer(path) : undefined;
   if (madeUp !== undefined)
     return { status: 200, headers: new Headers({ 'content-type': 'application/json' }), body: Buffer.from(madeUp) };
+  if (mode === 'denied' && madeUpAnswer(path) !== undefined)
+    return {
+      status: 403,
+      headers: new Headers({ 'content-type': 'application/json' }),
+      body: Buffer.from(MADE_UP_REFUSAL),
+    };
   const headers = Object.entries(req.headers).filter(([name]) => !HOP_BY_HOP.has(name)) as [string, string][];
   const answer = await fetch(`${target}${path}`, {
     method: req.method,
@@ -65,7 +74,8 @@ async function relayed(req: IncomingMessage): Promise<{ status: number; headers:
 }
 
 beforeAll(async () => {
-  campus = await startCampus('fed-signed-answers');
+  // A policy refusal is taken at once (no retries first), so that one made up on the way would show at once.
+  campus = await startCampus('fed-signed-answers', { nodeEnv: { FEDERATION_POLICY_RETRIES: '0' } });
   as = campusPeople(campus);
   relay = createServer((req, res) => {
     relayed(req).then(
@@ -228,5 +238,33 @@ describe('an answer made up or changed on the way', () => {
       const swapped = await download();
       await expect(swapped.arrayBuffer()).rejects.toThrow();
     });
+  });
+});
+
+describe('a policy refusal made up on the way', () => {
+  it('sets nothing aside: the outbox sends the transaction again until arts itself takes it, and nobody is told it failed', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const first = await alice.send({ to: 'bob@arts.campus.test', text: 'before the refusal' });
+    await expect.poll(() => bob.messages.map((m) => m.text), { timeout: 15_000 }).toContain('before the refusal');
+    await relaying('arts', async () => {
+      mode = 'denied';
+      const second = await alice.send({ conversationId: first.conversationId, text: 'refused by nobody' });
+      await expect
+        .poll(async () => (await engOutboxToArts()).lastError, { timeout: 15_000 })
+        .toContain('peer_answer_unsigned');
+      expect((await engOutboxToArts()).waiting).toBeGreaterThan(0);
+
+      mode = 'pass';
+      await retryNow();
+      await expect.poll(async () => (await engOutboxToArts()).waiting, { timeout: 15_000 }).toBe(0);
+      expect(await storedAtArts(second.messageId)).toBe(1);
+      await expect.poll(() => bob.messages.map((m) => m.text)).toContain('refused by nobody');
+    });
+    const { Message } = campus.nodes.eng.models;
+    const where = { conversationId: first.conversationId };
+    expect(await Message.count({ where: { ...where, kind: 'delivery.failed' } }), 'nobody was told it failed').toBe(0);
+    const atArts = await campus.nodes.arts.models.Message.count({ where: { ...where, kind: 'withheld' } });
+    expect(atArts, 'nothing was withheld from arts').toBe(0);
   });
 });

@@ -7,8 +7,10 @@ import { ANSWER_MAX_BYTES, createTransport, type Transport } from '../../node/fe
 import {
   bodyDigest,
   HEADERS,
+  PROXY_ANSWER_HEADER,
   requestDigest,
   signAnswer,
+  signProxyAnswer,
   type PrivateKeyJwk,
   type PublicKeyJwk,
 } from '../../protocol/signature.ts';
@@ -30,11 +32,14 @@ function newKey(kid: string): PrivateKeyJwk {
 const publicOf = ({ kty, crv, x, kid }: PrivateKeyJwk): PublicKeyJwk => ({ kty, crv, x, kid });
 
 // Another domain's node (reached as the proxy would be) that answers as each test tells it, signing with
-// its pinned key when the test signs.
+// its pinned key when the test signs; `request` is the digest of the request it answers.
 let peer: Server;
 const peerKey = newKey('k-arts');
-let answer: (res: ServerResponse, sign: Sign) => void = (res) => res.end('{}');
+/** The key of the proxy the registry lists, which signs its own refusals. */
+const proxyKey = newKey('p-campus');
+let answer: (res: ServerResponse, sign: Sign, request: string) => void = (res) => res.end('{}');
 let transport: Transport;
+let registry: Registry;
 
 beforeAll(async () => {
   peer = createServer((req, res) => {
@@ -50,30 +55,33 @@ beforeAll(async () => {
         timestamp: header(HEADERS.timestamp),
         body: Buffer.concat(chunks),
       });
-      answer(res, (status, body, as = {}) =>
-        signAnswer(
-          as.key ?? peerKey,
-          {
-            request: as.request ?? request,
-            destination: as.destination ?? DESTINATION,
-            status,
-            digest: bodyDigest(body),
-          },
-          as.now,
-        ),
+      answer(
+        res,
+        (status, body, as = {}) =>
+          signAnswer(
+            as.key ?? peerKey,
+            {
+              request: as.request ?? request,
+              destination: as.destination ?? DESTINATION,
+              status,
+              digest: bodyDigest(body),
+            },
+            as.now,
+          ),
+        request,
       );
     });
   });
   await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`;
-  const registry: Registry = {
+  registry = {
     version: '1',
     domains: [
       { name: DESTINATION, url, keys: [publicOf(peerKey)] },
       { name: 'law.campus.test', url, keys: [publicOf(newKey('k-law'))] },
     ],
     policy: [],
-    proxies: [],
+    proxies: [{ name: 'campus-proxy', keys: [publicOf(proxyKey)] }],
   };
   const registryClient: RegistryClient = {
     get: async () => registry,
@@ -225,9 +233,36 @@ describe("another domain's answers, taken only as its own", () => {
     }
   });
 
-  it("take a proxy's own policy refusal as the refusal it is, and its other answers as nothing received", async () => {
-    answer = json(403, '{"error":{"code":"policy_denied","message":"the pair is apart"}}', false);
+  const REFUSAL = '{"error":{"code":"policy_denied","message":"the pair is apart"}}';
+  /** A policy refusal signed as a proxy would sign its own, by `key` as `proxy`, unless told otherwise. */
+  const proxyRefusal =
+    (as: { key?: PrivateKeyJwk; proxy?: string; request?: string; body?: string } = {}) =>
+    (res: ServerResponse, _sign: Sign, request: string) => {
+      const signed = { proxy: as.proxy ?? 'campus-proxy', request: as.request ?? request, status: 403 };
+      const header = signProxyAnswer(as.key ?? proxyKey, { ...signed, body: as.body ?? REFUSAL });
+      res.writeHead(403, { 'content-type': 'application/json', [PROXY_ANSWER_HEADER]: header }).end(REFUSAL);
+    };
+
+  it('take a policy refusal on the way only when a proxy the registry lists signed it, over this request', async () => {
+    answer = json(403, REFUSAL, false);
+    await expect(post(), 'unsigned, as anyone on the way could answer').rejects.toMatchObject({
+      code: 'peer_answer_unsigned',
+    });
+    answer = proxyRefusal();
     expect(await post()).toMatchObject({ status: 403, body: { error: { code: 'policy_denied' } } });
+    const forged: [string, Parameters<typeof proxyRefusal>[0]][] = [
+      ["another key under the proxy's key id", { key: newKey('p-campus') }],
+      ['a proxy the registry does not list', { key: newKey('p-other'), proxy: 'other-proxy' }],
+      ['a refusal kept from another request', { request: bodyDigest('another request') }],
+      ['another body than the one signed', { body: '{"error":{"code":"policy_denied","message":"other"}}' }],
+    ];
+    for (const [what, as] of forged) {
+      answer = proxyRefusal(as);
+      await expect(post(), what).rejects.toMatchObject({ code: 'peer_answer_forged' });
+    }
+  });
+
+  it("take no other answer of a proxy's, signed or not, as received", async () => {
     for (const [status, code] of [
       [502, 'destination_unreachable'],
       [404, 'unknown_destination'],
@@ -235,6 +270,29 @@ describe("another domain's answers, taken only as its own", () => {
     ] as const) {
       answer = json(status, JSON.stringify({ error: { code, message: 'from the proxy' } }), false);
       await expect(post(), code).rejects.toMatchObject({ code: 'peer_answer_unsigned' });
+    }
+    answer = (res, _sign, request) => {
+      const header = signProxyAnswer(proxyKey, { proxy: 'campus-proxy', request, status: 200, body: '{"applied":1}' });
+      res.writeHead(200, { 'content-type': 'application/json', [PROXY_ANSWER_HEADER]: header }).end('{"applied":1}');
+    };
+    await expect(post(), "an ack signed by the proxy is no destination's ack").rejects.toMatchObject({
+      code: 'peer_answer_unsigned',
+    });
+  });
+
+  it("take a proxy's signed refusal for a pair of this organization's only when this registry too keeps it apart", async () => {
+    const { policy, domains } = registry;
+    registry = { ...registry, policy: [['arts.campus.test', 'eng.campus.test']] };
+    try {
+      answer = proxyRefusal();
+      await expect(post(), 'a pair the registry lets talk').rejects.toMatchObject({ code: 'peer_answer_unfounded' });
+      registry = { ...registry, domains: domains.map((d) => (d.name === DESTINATION ? { ...d, partner: true } : d)) };
+      expect(await post(), "a partner organization's domain, whose policy only its side knows").toMatchObject({
+        status: 403,
+        body: { error: { code: 'policy_denied' } },
+      });
+    } finally {
+      registry = { ...registry, policy, domains };
     }
   });
 
