@@ -4,10 +4,12 @@ import { serveMetrics } from './metrics-endpoint.ts';
 
 /**
  * /healthz (the process answers) and /readyz (its dependencies answer), open to all; /metrics
- * (Prometheus) to the holder of `metricsToken`, or to this machine only where there is none.
+ * (Prometheus) to the holder of `metricsToken`, or to this machine only where there is none. A failing
+ * check that `reasons` explains is said in words, as /readyz's `reason`.
  */
 export function healthRoutes(options: {
   ready: () => Promise<Record<string, boolean>>;
+  reasons?: Record<string, string>;
   registry: Registry;
   metricsToken: string | undefined;
 }): Router {
@@ -18,7 +20,12 @@ export function healthRoutes(options: {
   router.get('/readyz', async (_req, res) => {
     const checks = await options.ready();
     const ok = Object.values(checks).every(Boolean);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks });
+    const said = Object.entries(checks).flatMap(([check, passed]) => {
+      const why = passed ? undefined : options.reasons?.[check];
+      return why ? [why] : [];
+    });
+    const reason = said.join('; ');
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks, ...(reason ? { reason } : {}) });
   });
   router.get('/metrics', (req, res) => serveMetrics(req, res, options.registry, options.metricsToken));
   return router;

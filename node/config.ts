@@ -111,6 +111,7 @@ const schema = z.object({
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
   ENDED_ACCESS_POLL_SECONDS: envPositiveInt.default(15),
   FEDERATION_POLICY_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(20).default(7),
+  FEDERATION_REMOVED_GRACE_SECONDS: z.coerce.number({ message: 'expected seconds' }).int().min(0).default(600),
   PORTAL_ORIGINS: z
     .string()
     .transform((v) =>
@@ -200,6 +201,11 @@ export type NodeConfig = {
   endedAccessPollMs: number;
   /** Retries of a transaction another domain refused by policy before what waits for it is withheld and its authors are told (about 2 minutes at 7). */
   federationPolicyRetries: number;
+  /**
+   * How long events for a destination the gateway's registry no longer has (a domain removed there) are
+   * kept, in case it is added back, before they are set aside as failed deliveries and their authors told.
+   */
+  federationRemovedGraceMs: number;
   /** Web origins whose pages may call `/api/v1` from the browser (the portal); the gateway's by default. */
   portalOrigins: string[];
   /** The bearer token /metrics asks for; without it, /metrics answers this machine only. */
@@ -267,6 +273,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
     endedAccessPollMs: v.ENDED_ACCESS_POLL_SECONDS * 1000,
     federationPolicyRetries: v.FEDERATION_POLICY_RETRIES,
+    federationRemovedGraceMs: v.FEDERATION_REMOVED_GRACE_SECONDS * 1000,
     portalOrigins: v.PORTAL_ORIGINS ?? [new URL(v.GATEWAY_ISSUER).origin],
     metricsToken: v.METRICS_TOKEN,
   };

@@ -17,7 +17,7 @@ import {
   refusingEndedAccess,
   type TokenVerifier,
 } from './auth/token-verifier.ts';
-import { createDomainStanding, refusingWhileRemoved } from './auth/domain-standing.ts';
+import { createDomainStanding, refusingWhileRemoved, type DomainStanding } from './auth/domain-standing.ts';
 import { createEndedAccess } from './auth/ended-access.ts';
 import { createEndedAccessPoller } from './auth/ended-access-poller.ts';
 import { endingCreatorsWebhooks } from './webhooks/ended-creators.ts';
@@ -139,6 +139,7 @@ async function startOn(
   const members = createMemberCache(models, { now: clock.now });
   const federationModels = defineFederationModels(sequelize);
   const sealer = createSealer(config.secretKey, NODE_KEY_SEAL);
+  const standing = createDomainStanding({ domain: config.domain, logger });
   const { federation, outbox, transport } = await startFederation({
     config,
     sequelize,
@@ -151,6 +152,7 @@ async function startOn(
     logger,
     clock,
     services,
+    standing,
   });
   const rotationTimer = keepRotating(federation, logger);
   const signingKey = federation.keys.signingKey;
@@ -181,7 +183,8 @@ async function startOn(
   });
   await outbox.start();
 
-  const { ended, endedPoller, verifier, standing } = await endedAccessGate({
+  const { ended, endedPoller, verifier } = await endedAccessGate({
+    standing,
     sequelize,
     bus,
     config,
@@ -194,8 +197,7 @@ async function startOn(
   });
   const { metrics, sockets } = socketsWithMetrics(services, verifier, tokenClientActive(apps.directory), outbox);
   bus.subscribe(busHandler({ domain: config.domain, members, ended, federation, sockets }));
-  // Removed at the gateway: every socket of this process ends, as every token is refused from now on.
-  standing.onRemoved(() => sockets.registry.endAll('domain_removed'));
+  followStanding(standing, { sockets, federation, outbox, logger });
 
   const app = httpApp({
     services,
@@ -207,6 +209,7 @@ async function startOn(
     verifier,
     ended,
     gatewayDirectory,
+    standing,
   });
   http.serve(app, socketUpgrades(sockets));
   endedPoller.start();
@@ -301,6 +304,24 @@ function keepRotating(federation: Federation, logger: Logger): NodeJS.Timeout {
   return timer;
 }
 
+/** What the node does as the gateway forgets its domain, and as it knows it again (domain-standing.ts). */
+function followStanding(
+  standing: DomainStanding,
+  parts: { sockets: SocketServer; federation: Federation; outbox: Outbox; logger: Logger },
+): void {
+  const { sockets, federation, outbox, logger } = parts;
+  // Removed: every socket of this process ends, as every token is refused from now on.
+  standing.onRemoved(() => sockets.registry.endAll('domain_removed'));
+  // Added again: what the outbox held meanwhile goes now, and peers are told this node is back, so that
+  // what they kept for it comes now rather than after their backoff.
+  standing.onKnownAgain(() => {
+    void outbox.resume().catch((err: unknown) => logger.warn({ err }, 'could not resume the outbox'));
+    void federation.delivery
+      .announce()
+      .catch((err: unknown) => logger.warn({ err }, 'could not tell peers this node is back'));
+  });
+}
+
 /** Whether `slug@this-domain` is the address of an app's bot that may take part in conversations. */
 function botOf(apps: AppsServices): (slug: string) => Promise<boolean> {
   return async (slug) => {
@@ -361,8 +382,9 @@ function httpApp(parts: {
   verifier: TokenVerifier;
   ended: EndedAccess;
   gatewayDirectory: GatewayDirectory;
+  standing: DomainStanding;
 }): express.Express {
-  const { services, metrics, verifier } = parts;
+  const { services, metrics, verifier, standing } = parts;
   const { config, sequelize, logger } = services;
   const app = express();
   app.disable('x-powered-by');
@@ -372,7 +394,10 @@ function httpApp(parts: {
     healthRoutes({
       registry: metrics.registry,
       metricsToken: config.metricsToken,
-      ready: async () => ({ database: await databaseReachable(sequelize) }),
+      ready: async () => ({ database: await databaseReachable(sequelize), domain: !standing.removed() }),
+      reasons: {
+        domain: `${config.domain} was removed from the campus at the gateway: this node serves no one until it is added again`,
+      },
     }),
   );
   app.use(federationRoutes(services, parts.federation, parts.federationModels, parts.sealer));
@@ -386,7 +411,7 @@ function httpApp(parts: {
   );
   app.use('/api/v1', portalCors(config.portalOrigins));
   app.use(directoryRoute({ ...parts.gatewayDirectory, verifier }));
-  app.use(incomingWebhookRoutes(services));
+  app.use(incomingWebhookRoutes(services, standing));
   app.use('/api/v1', apiRoutes(services, verifier));
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));
   app.use(jsonErrors(logger));
@@ -438,6 +463,7 @@ function startCommitters(
  * once the gateway no longer knows the domain: domain-standing.ts).
  */
 async function endedAccessGate(deps: {
+  standing: DomainStanding;
   sequelize: Sequelize;
   bus: Bus;
   config: NodeConfig;
@@ -449,13 +475,12 @@ async function endedAccessGate(deps: {
   clock: Clock;
   logger: Logger;
 }) {
-  const { sequelize, bus, config, url, signingKey, clientActive, clock, logger } = deps;
+  const { standing, sequelize, bus, config, url, signingKey, clientActive, clock, logger } = deps;
   const ended = endingCreatorsWebhooks(createEndedAccess({ sequelize, bus, now: clock.now }), {
     ...deps.webhooks,
     logger,
   });
   await ended.load();
-  const standing = createDomainStanding({ domain: config.domain, logger });
   const endedPoller = createEndedAccessPoller({
     gatewayIssuer: config.gatewayIssuer,
     origin: config.domain,
@@ -476,10 +501,13 @@ async function endedAccessGate(deps: {
     standing,
     config.domain,
   );
-  return { ended, endedPoller, verifier, standing };
+  return { ended, endedPoller, verifier };
 }
 
-/** The node's federation: keys, registry, transport and outbox; refusals another domain gives for good are recorded. */
+/**
+ * The node's federation: keys, registry, transport and outbox; refusals another domain gives for good are
+ * recorded, and the outbox holds what waits while this domain is removed at the gateway.
+ */
 function startFederation(deps: {
   config: NodeConfig;
   sequelize: Sequelize;
@@ -492,6 +520,7 @@ function startFederation(deps: {
   logger: Logger;
   clock: Clock;
   services: NodeServices;
+  standing: DomainStanding;
 }) {
   const { config, sequelize, models, federationModels, members, sealer, processId, port, logger, clock, services } =
     deps;
@@ -509,6 +538,7 @@ function startFederation(deps: {
     clock,
     // Entries another domain refused for good (its own policy) were acknowledged here already: say so.
     onRefused: (destination, entries, refusal) => recordDeliveryFailures(services, destination, entries, refusal),
+    paused: () => deps.standing.removed(),
   });
 }
 

@@ -27,6 +27,11 @@ export interface RegistryClient {
   get(): Promise<Registry>;
   /** Refetches now unless the copy is younger than 5 s (an unknown name or key id was met). */
   refreshSoon(): Promise<Registry>;
+  /**
+   * The registry as the gateway answers it now (or answered within the last 5 s), never an older copy:
+   * rejects when the gateway cannot be asked. For a decision that must not rest on a stale copy.
+   */
+  fresh(): Promise<Registry>;
   /** The last copy fetched, if any, without asking. */
   cached(): Registry | undefined;
 }
@@ -90,6 +95,10 @@ export function createRegistryClient(options: {
         if (current) return current;
         throw error;
       });
+    },
+    async fresh(): Promise<Registry> {
+      if (current && now() - fetchedAt < 5_000) return current;
+      return refresh();
     },
     cached(): Registry | undefined {
       return current;

@@ -10,7 +10,8 @@ import type { TokenVerifier } from './token-verifier.ts';
  * ended, although the tokens issued before would otherwise be valid until they expire. Only that answer
  * counts: a gateway that cannot be reached, or that has not pinned a new key yet (`unknown_key`), says
  * nothing of the domain. The domain added again (its keys pinned), the next answer says so and the node
- * serves again.
+ * serves again. Meanwhile its outbox sends nothing (its peers refuse it too), webhooks are refused, and
+ * /readyz says why the node is not ready.
  */
 export type DomainStanding = {
   /** Whether the gateway's last answer to a signed request of this node was that it knows no such domain. */
@@ -19,11 +20,14 @@ export type DomainStanding = {
   heard(known: boolean): void;
   /** Called each time the node learns that the gateway does not know its domain any more. */
   onRemoved(listener: () => void): void;
+  /** Called each time the node learns that the gateway knows its domain again, after it did not. */
+  onKnownAgain(listener: () => void): void;
 };
 
 export function createDomainStanding(options: { domain: string; logger: Logger }): DomainStanding {
   let removed = false;
   const listeners: (() => void)[] = [];
+  const returned: (() => void)[] = [];
   return {
     removed: () => removed,
     heard(known) {
@@ -31,16 +35,20 @@ export function createDomainStanding(options: { domain: string; logger: Logger }
       removed = !known;
       if (known) {
         options.logger.info({ domain: options.domain }, 'the gateway knows this domain again: serving its people');
+        for (const listener of returned) listener();
         return;
       }
       options.logger.error(
         { domain: options.domain },
-        'the gateway does not know this domain (removed there, or never added): refusing every token and ending every socket',
+        'the gateway does not know this domain (removed there, or never added): refusing every token and webhook, ending every socket, holding the outbox',
       );
       for (const listener of listeners) listener();
     },
     onRemoved(listener) {
       listeners.push(listener);
+    },
+    onKnownAgain(listener) {
+      returned.push(listener);
     },
   };
 }

@@ -2,7 +2,7 @@ import type { Sequelize } from 'sequelize';
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
-import { createRegistryClient } from '../../protocol/registry-client.ts';
+import { createRegistryClient, domainEntry, type RegistryClient } from '../../protocol/registry-client.ts';
 import type { NodeConfig } from '../config.ts';
 import type { MemberCache } from '../conversations/member-cache.ts';
 import type { NodeModels } from '../models.ts';
@@ -55,6 +55,8 @@ export async function createFederation(options: {
   clock: Clock;
   /** Told of people's entries another domain refused for good (node/federation/delivery-failures.ts). */
   onRefused: (destination: string, entries: EntryEvent[], refusal: { reason: string; error: string }) => Promise<void>;
+  /** Whether this domain is removed at the gateway now: its outbox sends nothing meanwhile (domain-standing.ts). */
+  paused?: () => boolean;
 }): Promise<FederationWiring> {
   const { config, federationModels, sealer, logger } = options;
   const domain = config.domain;
@@ -85,6 +87,8 @@ export async function createFederation(options: {
     policyRetries: config.federationPolicyRetries,
     domain,
     onRefused: options.onRefused,
+    removed: { registered: registeredIn(registry), graceMs: config.federationRemovedGraceMs },
+    paused: options.paused,
     now: options.clock.now,
   });
   const policy = createFederationPolicy({ domain, registry });
@@ -115,4 +119,16 @@ export async function createFederation(options: {
     presence: createFederatedPresence({ domain, transport, registry, logger, clock: options.clock }),
   };
   return { federation, outbox, transport };
+}
+
+/**
+ * Whether the gateway's registry has a domain. The copy at hand suffices to say yes; a no is asked of the
+ * gateway again (at most every 5 s), and rejects when it cannot answer: a stale copy never says a domain
+ * is gone.
+ */
+function registeredIn(registry: RegistryClient): (domain: string) => Promise<boolean> {
+  return async (domain) => {
+    if (domainEntry(await registry.get(), domain)) return true;
+    return domainEntry(await registry.fresh(), domain) !== undefined;
+  };
 }

@@ -36,6 +36,8 @@ export class OutboxPeer extends Model<InferAttributes<OutboxPeer>, InferCreation
   declare lastError: string | null;
   declare leaseOwner: string | null;
   declare leaseUntil: Date | null;
+  /** Since when the gateway's registry has been without this destination, as last confirmed (removed-destination.ts). */
+  declare unregisteredSince: CreationOptional<Date | null>;
 }
 
 export class InboxEntry extends Model<InferAttributes<InboxEntry>, InferCreationAttributes<InboxEntry>> {
@@ -109,6 +111,7 @@ export function defineFederationModels(sequelize: Sequelize): FederationModels {
       lastError: { type: DataTypes.STRING(500), allowNull: true },
       leaseOwner: { type: DataTypes.STRING(64), allowNull: true },
       leaseUntil: { type: DataTypes.DATE(3), allowNull: true },
+      unregisteredSince: { type: DataTypes.DATE(3), allowNull: true },
     },
     { ...common, tableName: 'outbox_peers' },
   );

@@ -5,6 +5,7 @@ import type { FederationEvent } from '../../protocol/federation-events.ts';
 import { AnswerSignatureError } from '../../protocol/signature.ts';
 import type { FederationModels } from './models.ts';
 import { createLiveness, type Liveness } from './liveness.ts';
+import { removedForGood, removedRefusal, type RemovedDestinations } from './removed-destination.ts';
 import { reported, withhold, type EntryEvent } from './withhold.ts';
 import { errorOf, type Transport } from './transport.ts';
 
@@ -49,6 +50,8 @@ export interface Outbox {
   stop(): Promise<void>;
   /** Events waiting, per destination. */
   depth(): Promise<Map<string, number>>;
+  /** After a pause (`paused`): what waits for every destination goes now, backoffs cut short. */
+  resume(): Promise<void>;
 }
 
 export type OutboxOptions = {
@@ -76,6 +79,17 @@ export type OutboxOptions = {
    * set aside or withheld, so their authors learn of it. `reason` is the error code, `error` its text.
    */
   onRefused?: (destination: string, entries: EntryEvent[], refusal: { reason: string; error: string }) => Promise<void>;
+  /**
+   * Asked after a failed attempt whether the destination's domain was removed at the gateway; what waits
+   * for one removed past the grace period is set aside and reported as refused (removed-destination.ts).
+   * Without it, a destination is never taken for removed.
+   */
+  removed?: RemovedDestinations;
+  /**
+   * While true nothing is sent, and nothing is set aside: this domain was removed at the gateway, so its
+   * peers refuse it. What waits is kept for when it is added again (then call resume()).
+   */
+  paused?: () => boolean;
   /** The clock leases, backoff and contact are judged by (the machine's by default). */
   now?: () => number;
 };
@@ -197,6 +211,8 @@ async function deliverOne(d: Deliverer, destination: string): Promise<boolean> {
     await peer.save();
     return true;
   }
+  // Paused while this attempt was on its way here (the domain just learnt it was removed): it waits too.
+  if (d.options.paused?.()) return false;
   const sent = rows.map((r) => r.id);
   const events = rows.map((r) => JSON.parse(r.event) as FederationEvent);
   const outcome = await attempt(d, destination, peer, events);
@@ -221,9 +237,16 @@ async function deliverOne(d: Deliverer, destination: string): Promise<boolean> {
         attempts: 0,
         nextAttemptAt: null,
         lastError: outcome.ok ? null : outcome.error.slice(0, 500),
+        unregisteredSince: null,
       });
       await peer.save({ transaction: tx });
     });
+    d.backingOff.delete(destination);
+    return true;
+  }
+  const { removed } = d.options;
+  if (removed && (await removedForGood({ ...removed, now: d.now, logger }, destination, peer))) {
+    await setAsideAll(d.options, destination, peer, removedRefusal(destination));
     d.backingOff.delete(destination);
     return true;
   }
@@ -255,6 +278,37 @@ async function report(
   await options
     .onRefused?.(destination, entries, refusal)
     .catch((err: unknown) => options.logger.error({ err }, 'could not report refused events'));
+}
+
+/**
+ * Everything queued for a destination whose domain was removed at the gateway, past the grace period: its
+ * authors are told, as for any refusal for good (delivery-failures.ts), then it is deleted, a batch at a
+ * time (told first: a crash in between tells them again rather than never). What is queued for it later
+ * goes the same way at its first attempt, until the domain is registered again.
+ */
+async function setAsideAll(
+  options: OutboxOptions,
+  destination: string,
+  peer: OutboxPeerRow,
+  refusal: { reason: string; error: string },
+): Promise<void> {
+  const { OutboxEntry } = options.models;
+  let setAside = 0;
+  for (;;) {
+    const rows = await OutboxEntry.findAll({ where: { destination }, order: [['id', 'ASC']], limit: BATCH });
+    if (rows.length === 0) break;
+    const events = rows.map((row) => JSON.parse(row.event) as FederationEvent);
+    await report(options, destination, events, refusal);
+    await OutboxEntry.destroy({ where: { destination, id: { [Op.in]: rows.map((row) => row.id) } } });
+    setAside += rows.length;
+  }
+  const lastError = refusal.error.slice(0, 500);
+  Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null, attempts: 0, nextAttemptAt: null, lastError });
+  await peer.save();
+  options.logger.error(
+    { destination, events: setAside, unregisteredSince: peer.unregisteredSince },
+    'the gateway has not registered this destination for the grace period (removed there): what waited for it is set aside as not delivered, its authors told',
+  );
 }
 
 /**
@@ -346,6 +400,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   async function runOnce(): Promise<void> {
     do {
       again = false;
+      if (options.paused?.()) return;
       const pending = await destinations();
       await Promise.all(
         pending.map(async (destination) => {
@@ -418,6 +473,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
         { type: QueryTypes.SELECT },
       );
       return new Map(rows.map((r) => [r.destination, Number(r.n)]));
+    },
+    async resume(): Promise<void> {
+      backingOff.clear();
+      await OutboxPeer.update({ nextAttemptAt: null }, { where: { nextAttemptAt: { [Op.gt]: new Date(clock()) } } });
+      run();
     },
   };
 }

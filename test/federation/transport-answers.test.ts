@@ -86,6 +86,7 @@ beforeAll(async () => {
   const registryClient: RegistryClient = {
     get: async () => registry,
     refreshSoon: async () => registry,
+    fresh: async () => registry,
     cached: () => registry,
   };
   transport = createTransport({

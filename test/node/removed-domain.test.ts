@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { login, startTestNode, type TestNode } from '../helpers/node.ts';
+import { connectAs, login, startTestNode, type TestNode } from '../helpers/node.ts';
 import { frameId, openRaw, type RawSocket } from '../helpers/raw-socket.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
 import { removeDomain } from '../../gateway/domains/remove-domain.ts';
-import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.ts';
 import { allowPair } from '../../gateway/federation/policy.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { signRequest } from '../../protocol/signature.ts';
+import type { AtriumClient, Message } from '../../sdk/client.ts';
 
 /*
  * An administrator removes a domain (a college's chat node) at the gateway. The gateway issues nothing for
@@ -17,7 +18,10 @@ import { signRequest } from '../../protocol/signature.ts';
  * which checks the tokens it was given itself, learns it at its next signed request to the gateway and stops
  * serving, instead of taking the tokens it had until they expire.
  */
+const ENG = 'eng.campus.test';
 const ARTS = 'arts.campus.test';
+/** How long eng keeps what waits for a domain removed at the gateway (FEDERATION_REMOVED_GRACE_SECONDS). */
+const GRACE_MS = 60_000;
 let gateway: TestGateway;
 let eng: TestNode;
 let arts: TestNode;
@@ -26,9 +30,12 @@ const ops = () => ({ ...gateway.context(null), actor: operator('test') });
 beforeAll(async () => {
   gateway = await startTestGateway('removed-domain');
   // Registries read again after a second, and arts asks the gateway every second, rather than every 30 and 15.
-  eng = await startTestNode(gateway, 'eng.campus.test', { REGISTRY_TTL_SECONDS: '1' });
+  eng = await startTestNode(gateway, ENG, {
+    REGISTRY_TTL_SECONDS: '1',
+    FEDERATION_REMOVED_GRACE_SECONDS: String(GRACE_MS / 1000),
+  });
   arts = await startTestNode(gateway, ARTS, { REGISTRY_TTL_SECONDS: '1', ENDED_ACCESS_POLL_SECONDS: '1' });
-  await allowPair(ops(), { a: 'eng.campus.test', b: ARTS });
+  await allowPair(ops(), { a: ENG, b: ARTS });
   await createUser(ops(), {
     username: 'mia',
     displayName: 'Mia Moss',
@@ -39,6 +46,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
+  for (const client of clients.splice(0)) client.close();
   await eng?.stop();
   await arts?.stop();
   await gateway?.stop();
@@ -73,12 +81,77 @@ async function typingFromArts(): Promise<{ status: number; code?: string }> {
   return { status: response.status, code: answer.error?.code };
 }
 
+/** SDK clients the tests opened, closed after them. */
+const clients: AtriumClient[] = [];
+
+/** A person's SDK client on a node, with the messages and delivery failures pushed to it. */
+async function device(node: TestNode, username: string) {
+  const sdk = await connectAs(gateway, node, username);
+  clients.push(sdk);
+  const messages: Message[] = [];
+  const failed: { messageId: string; domain: string; reason: string }[] = [];
+  sdk.on('message', (m) => messages.push(m));
+  sdk.on('deliveryFailed', (f) => failed.push(f));
+  return Object.assign(sdk, { messages, failed });
+}
+
+async function readiness(node: TestNode): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${node.localUrl}/readyz`);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** Events waiting in a node's outbox for a destination, and its outbox's row for it. */
+const waiting = (node: TestNode, destination: string) =>
+  node.federationModels.OutboxEntry.count({ where: { destination } });
+const outboxPeer = (node: TestNode, destination: string) => node.federationModels.OutboxPeer.findByPk(destination);
+
+/** As if the destination had been away a while: the node's next attempt towards it is an hour off. */
+async function holdOutbox(node: TestNode, destination: string): Promise<void> {
+  await node.federationModels.OutboxPeer.upsert({
+    destination,
+    txnId: null,
+    txnLastId: null,
+    nextAttemptAt: new Date(node.clock.now() + 3_600_000),
+    lastError: null,
+    leaseOwner: null,
+    leaseUntil: null,
+  });
+}
+const releaseOutbox = (node: TestNode, destination: string) =>
+  node.federationModels.OutboxPeer.update({ nextAttemptAt: null }, { where: { destination } });
+
+/** Removes arts at the gateway, and waits until eng's registry no longer has it. */
+async function removeArts(): Promise<void> {
+  await removeDomain(ops(), ARTS, { movePeople: true });
+  await expect.poll(async () => (await typingFromArts()).code, { timeout: 5_000 }).toBe('unknown_key');
+}
+
+/**
+ * Adds arts again as it was (its units, its pinned keys, its pair with eng, which its removal took), and
+ * waits until eng trusts it again.
+ */
+async function addArtsBack(): Promise<void> {
+  await addDomain(ops(), { name: ARTS, url: arts.url, units: ['campus/arts'] });
+  await pinDomainKeys(ops(), ARTS);
+  await allowPair(ops(), { a: ENG, b: ARTS });
+  await expect
+    .poll(async () => (await typingFromArts()).code ?? 'taken', { timeout: 10_000 })
+    .not.toMatch(/^(unsigned|bad_signature|unknown_key|unknown_origin)$/);
+}
+
 describe('a domain removed at the gateway', () => {
   it('gets no token from then on, and its node ends its sockets and refuses the tokens it had', async () => {
     const who = await login(gateway, 'mia');
     const token = await who.tokenFor(arts.url);
     const socket = await openSocket(arts, token);
     expect((await me(arts, token)).status).toBe(200);
+    // A webhook into a group on arts, which posts as usual until the removal.
+    const onArts = await connectAs(gateway, arts, 'mia', who);
+    clients.push(onArts);
+    const { url: hook } = await onArts.createWebhook((await onArts.createGroup('Kiln log')).id, 'Kiln monitor');
+    const post = () => fetch(hook, { method: 'POST', body: JSON.stringify({ text: 'Kiln at 1200 °C' }) });
+    expect((await post()).status).toBe(201);
+    expect((await readiness(arts)).status).toBe(200);
     // Eng trusts arts once its registry holds arts's pinned keys (read again every second here; a loaded
     // machine may start arts after eng's first read).
     await expect
@@ -107,6 +180,20 @@ describe('a domain removed at the gateway', () => {
     late.send({ v: 1, id, type: 'auth', token });
     expect(await late.next((f) => f.re === id)).toMatchObject({ type: 'error', code: 'forbidden' });
     expect(await late.closed).toEqual({ code: 4403, reason: 'forbidden' });
+    // Webhooks are refused too (nothing they post could reach anyone), and /readyz says why the node is out.
+    const hookRefused = await post();
+    expect(hookRefused.status).toBe(403);
+    expect(await hookRefused.json()).toEqual({
+      error: { code: 'forbidden', message: `${ARTS} was removed from the campus: this node serves no one any more` },
+    });
+    expect(await readiness(arts)).toEqual({
+      status: 503,
+      body: {
+        status: 'not_ready',
+        checks: { database: true, domain: false },
+        reason: `${ARTS} was removed from the campus at the gateway: this node serves no one until it is added again`,
+      },
+    });
 
     // Another node stops trusting it once it reads the registry again (REGISTRY_TTL_SECONDS, 1 s here), and
     // sends it nothing.
@@ -126,12 +213,102 @@ describe('a domain removed at the gateway', () => {
   });
 
   it('serves again once it is added back and its keys are pinned', async () => {
-    await addDomain(ops(), { name: ARTS, url: arts.url, units: ['campus/arts'] });
-    await pinDomainKeys(ops(), ARTS);
+    await addArtsBack();
     const who = await login(gateway, 'mia');
     const token = await who.tokenFor(arts.url);
     await expect.poll(async () => (await me(arts, token)).status, { timeout: 5_000 }).toBe(200);
     const socket = await openSocket(arts, token);
     socket.socket.close();
+    expect((await readiness(arts)).status).toBe(200);
+  });
+
+  it('holds what its own outbox keeps for other domains, sending nothing, until it is added back', async () => {
+    const bob = await device(arts, 'bob');
+    // bob@arts sorts before dave@eng, so arts is their conversation's home and sends eng its entries.
+    await holdOutbox(arts, ENG);
+    const held = await bob.send({ to: `dave@${ENG}`, text: 'The studio opens at nine' });
+    const queued = await waiting(arts, ENG);
+    expect(queued).toBeGreaterThan(0);
+    const bobsToken = await (await login(gateway, 'bob')).tokenFor(arts.url);
+
+    await removeArts();
+    // Arts knows it is removed (not only that Bob left it, which the gateway tells it at once).
+    const refusal = async () => ((await (await me(arts, bobsToken)).json()) as { error?: { message: string } }).error;
+    await expect.poll(refusal, { timeout: 5_000 }).toMatchObject({ message: expect.stringMatching(/was removed/) });
+    // Eng refuses arts now: arts's outbox sends nothing while it knows it is removed, and drops nothing.
+    await releaseOutbox(arts, ENG);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(await waiting(arts, ENG)).toBe(queued);
+    expect(await outboxPeer(arts, ENG)).toMatchObject({ attempts: 0, lastError: null });
+
+    await addArtsBack();
+    await expect.poll(() => waiting(arts, ENG), { timeout: 10_000 }).toBe(0);
+    const dave = await device(eng, 'dave');
+    const { messages } = await dave.history(held.conversationId);
+    expect(messages.find((m) => m.id === held.messageId)).toMatchObject({ text: 'The studio opens at nine' });
+  });
+
+  it('keeps what another domain queued for it through a grace period, then tells the authors it was not delivered', async () => {
+    const alice = await device(eng, 'alice');
+    // Arts is removed while eng still holds a message for it, and added back within the grace period:
+    // nothing is set aside, and the message arrives. (alice@eng sorts before mia@arts: eng is their
+    // conversation's home and sends arts its entries.)
+    await holdOutbox(eng, ARTS);
+    const kept = await alice.send({ to: `mia@${ARTS}`, text: 'See you at the concert' });
+    const queued = await waiting(eng, ARTS);
+    await removeArts();
+    await releaseOutbox(eng, ARTS);
+    await expect.poll(async () => (await outboxPeer(eng, ARTS))?.unregisteredSince, { timeout: 5_000 }).toBeTruthy();
+    const attempts = (await outboxPeer(eng, ARTS))!.attempts;
+    eng.clock.advance(GRACE_MS - 15_000);
+    await expect
+      .poll(async () => (await outboxPeer(eng, ARTS))!.attempts, { timeout: 5_000 })
+      .toBeGreaterThan(attempts);
+    expect(await waiting(eng, ARTS)).toBe(queued);
+    await addArtsBack();
+    const mia = await device(arts, 'mia');
+    await expect
+      .poll(async () => (await mia.history(kept.conversationId).catch(() => ({ messages: [] }))).messages, {
+        timeout: 10_000,
+      })
+      .toContainEqual(expect.objectContaining({ id: kept.messageId, text: 'See you at the concert' }));
+    expect(await outboxPeer(eng, ARTS)).toMatchObject({ unregisteredSince: null });
+
+    // Removed again, for good this time.
+    await holdOutbox(eng, ARTS);
+    const lost = await alice.send({ conversationId: kept.conversationId, text: 'Are you still there?' });
+    await removeArts();
+    await releaseOutbox(eng, ARTS);
+    await expect.poll(async () => (await outboxPeer(eng, ARTS))?.unregisteredSince, { timeout: 5_000 }).toBeTruthy();
+    // Past the grace period, but the gateway cannot be asked (eng's key is not pinned there for a moment):
+    // a copy of the registry read before says nothing, so nothing is set aside.
+    await unpinDomain(ops(), ENG);
+    const before = (await outboxPeer(eng, ARTS))!.attempts;
+    eng.clock.advance(GRACE_MS + 1_000);
+    await expect.poll(async () => (await outboxPeer(eng, ARTS))!.attempts, { timeout: 5_000 }).toBeGreaterThan(before);
+    expect(await waiting(eng, ARTS)).toBe(1);
+    expect(alice.failed).toEqual([]);
+
+    // The gateway answers again, still without arts: the message is set aside and its author told.
+    await pinDomainKeys(ops(), ENG);
+    eng.clock.advance(GRACE_MS);
+    await expect
+      .poll(() => alice.failed, { timeout: 10_000 })
+      .toEqual([
+        expect.objectContaining({
+          messageId: lost.messageId,
+          domain: ARTS,
+          reason: expect.stringMatching(/^unknown_destination: /),
+        }),
+      ]);
+    await expect.poll(() => waiting(eng, ARTS)).toBe(0);
+    // Stored in the conversation, for the devices that were away.
+    const { messages } = await alice.history(kept.conversationId);
+    expect(messages.find((m) => m.kind === 'delivery.failed')).toMatchObject({
+      domain: ARTS,
+      messageIds: [lost.messageId],
+      reason: 'unknown_destination',
+    });
+    eng.clock.reset();
   });
 });
