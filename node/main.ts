@@ -59,6 +59,8 @@ import { createRedisPresence } from './presence/redis-presence.ts';
 import { createSocketServer, socketUpgrades, type SocketServer } from './ws/socket-server.ts';
 import { createAppsServices } from './bots/apps-services.ts';
 import { tokenClientActive } from './bots/token-client-active.ts';
+import { forgettingChangedApps } from './bots/app-changes.ts';
+import type { AppDirectory } from './bots/app-directory.ts';
 import { incomingWebhookRoutes } from './webhooks/webhook-routes.ts';
 import { startUnsharedSweeps } from './attachments/sweep-unshared.ts';
 
@@ -190,7 +192,7 @@ async function startOn(
     config,
     url,
     signingKey,
-    clientActive: tokenClientActive(apps.directory),
+    directory: apps.directory,
     webhooks: { Webhook: apps.Webhook, directory: gatewayDirectory },
     clock,
     logger,
@@ -469,17 +471,19 @@ async function endedAccessGate(deps: {
   config: NodeConfig;
   url: string;
   signingKey: Parameters<typeof createEndedAccessPoller>[0]['signingKey'];
-  clientActive: Parameters<typeof refusingDisabledClients>[1];
+  /** Apps as the gateway says: their tokens end when they may no longer be used, and changed ones are asked again. */
+  directory: AppDirectory;
   /** Whose webhooks end with their creator's access (node/webhooks/ended-creators.ts). */
   webhooks: Omit<Parameters<typeof endingCreatorsWebhooks>[1], 'logger'>;
   clock: Clock;
   logger: Logger;
 }) {
-  const { standing, sequelize, bus, config, url, signingKey, clientActive, clock, logger } = deps;
-  const ended = endingCreatorsWebhooks(createEndedAccess({ sequelize, bus, now: clock.now }), {
-    ...deps.webhooks,
-    logger,
-  });
+  const { standing, sequelize, bus, config, url, signingKey, directory, clock, logger } = deps;
+  const clientActive = tokenClientActive(directory);
+  const ended = forgettingChangedApps(
+    endingCreatorsWebhooks(createEndedAccess({ sequelize, bus, now: clock.now }), { ...deps.webhooks, logger }),
+    directory,
+  );
   await ended.load();
   const endedPoller = createEndedAccessPoller({
     gatewayIssuer: config.gatewayIssuer,

@@ -1,6 +1,7 @@
 import type { Sealer } from '../../core/seal.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
+import { nodesTold, recordChangedApp } from '../oidc/ended-access.ts';
 import { inTransaction } from '../transaction.ts';
 import { assertMayBeFirstParty, findManageableApp } from './app-scope.ts';
 import { loadClient, saveClient, sealedClientSecret } from './client-metadata.ts';
@@ -25,23 +26,26 @@ export async function rotateClientSecret(
 }
 
 /**
- * A new secret for the app's interaction callbacks, shown once. Nodes cache an app's secret briefly
- * (APP_CACHE_SECONDS), so for that long a callback may still be signed with the old one. A first-party
- * app's is a campus administrator's too: whoever holds it can forge a click to the app, and rotating it
- * stops the app's real callbacks.
+ * A new secret for the app's interaction callbacks, shown once. The chat nodes are told to drop the old
+ * one before this returns (a node the gateway cannot reach keeps it until its next fetch, or for
+ * REGISTRY_TTL_SECONDS). A first-party app's is a campus administrator's too: whoever holds it can forge a
+ * click to the app, and rotating it stops the app's real callbacks.
  */
 export async function rotateCallbackSecret(
   ctx: GatewayContext,
   slug: string,
   secrets: Sealer,
 ): Promise<{ slug: string; callbackSecret: string }> {
-  return inTransaction(ctx, async (ctx) => {
+  const rotated = await inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
     assertMayBeFirstParty(ctx, app, app.firstParty);
     const callbackSecret = newSecret();
     app.callbackSecretSealed = secrets.seal(callbackSecret);
     await app.save({ transaction: ctx.tx });
+    await recordChangedApp(ctx, app);
     await audit(ctx, { action: 'app.rotate_callback_secret', target: app.slug });
     return { slug: app.slug, callbackSecret };
   });
+  await nodesTold(ctx);
+  return rotated;
 }

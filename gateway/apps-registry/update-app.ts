@@ -2,6 +2,7 @@ import { ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
+import { nodesTold, recordChangedApp } from '../oidc/ended-access.ts';
 import { inTransaction } from '../transaction.ts';
 import { assertCallableUrls } from './callable-urls.ts';
 import { assertMayBeFirstParty, checkUnits, findManageableApp, resolveOwnerUnit } from './app-scope.ts';
@@ -22,11 +23,13 @@ function changed(before: Record<string, unknown>, after: Record<string, unknown>
 /**
  * Edits an app's settings; its OIDC client follows (redirect and logout URIs, first-party) in the same
  * transaction. The slug and client id stay: the slug is the bot's address in conversations already held.
+ * The chat nodes are told to drop what they keep of it (its bot's name, whether its bot may act, where its
+ * card clicks go, which nodes may hold them) before this returns.
  */
 export async function updateApp(ctx: GatewayContext, slug: string, input: unknown): Promise<PresentedApp> {
   const changes = parseInput(appChangesSchema, input);
   assertCallableUrls(ctx, changes);
-  return inTransaction(ctx, async (ctx) => {
+  const presented = await inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
     assertMayBeFirstParty(ctx, app, changes.firstParty ?? app.firstParty);
     const client = await loadClient(ctx, app.clientId);
@@ -69,8 +72,11 @@ export async function updateApp(ctx: GatewayContext, slug: string, input: unknow
       firstParty: app.firstParty,
     });
     await saveClient(ctx, next);
+    await recordChangedApp(ctx, app);
     const presented = presentApp(app, next);
     await audit(ctx, { action: 'app.update', target: app.slug, details: changed(before, auditedFields(presented)) });
     return presented;
   });
+  await nodesTold(ctx);
+  return presented;
 }

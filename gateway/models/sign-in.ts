@@ -35,11 +35,12 @@ export class SigningKey extends Model<InferAttributes<SigningKey>, InferCreation
 /**
  * A person (`sub`) or a gateway session (`sid`) whose access tokens issued up to `endedAt` no node
  * accepts; with `domain`, only that domain's node (the person was moved off its units); with `clientId`,
- * only the tokens issued to that app (the person removed its access).
+ * only the tokens issued to that app (the person removed its access). Kind `app`: an administrator
+ * changed the app of slug `subject` and client `clientId`, and the nodes drop what they keep of it.
  */
 export class EndedAccess extends Model<InferAttributes<EndedAccess>, InferCreationAttributes<EndedAccess>> {
   declare id: CreationOptional<number>;
-  declare kind: 'sub' | 'sid';
+  declare kind: 'sub' | 'sid' | 'app';
   declare subject: string;
   declare endedAt: Date;
   declare domain: CreationOptional<string | null>;

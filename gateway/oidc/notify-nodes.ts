@@ -16,7 +16,10 @@ const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
  * provider does not do this itself. A node that misses this learns it from the list it fetches. An entry
  * of one domain (a person moved off its units) goes to that domain's node alone, with
  * `atrium_reason: "left_domain"`, so that it tells the person's sockets why. An entry of one app (the
- * person removed its access) names it as `atrium_client_id`: only the tokens issued to it end.
+ * person removed its access) names it as `atrium_client_id`: only the tokens issued to it end. An app's
+ * own entry (an administrator changed it) has the app as subject, as its own tokens do (`sub`, its client
+ * id), and its slug as `atrium_app`: the node drops what it keeps of that app. Resolves with the domains
+ * whose node did not take the entries (each learns them from its next fetch).
  */
 export async function notifyNodesOfEndedAccess(options: {
   ctx: GatewayContext;
@@ -24,13 +27,14 @@ export async function notifyNodesOfEndedAccess(options: {
   signingKey: JWK;
   entries: PresentedEndedAccess[];
   logger: Logger;
-}): Promise<void> {
+}): Promise<string[]> {
   const { ctx, issuer, signingKey, entries, logger } = options;
-  if (entries.length === 0) return;
+  if (entries.length === 0) return [];
   const key = await importJWK(signingKey, 'RS256');
   // The gateway tells the nodes on its own (a background job), whoever ended the access.
   const system = { ...ctx, actor: operator('gateway') };
   const domains = await listDomains(ctx);
+  const untold: string[] = [];
   await Promise.all(
     domains.map(async (domain) => {
       const concerning = entries.filter((entry) => concerns(entry, domain.name));
@@ -38,12 +42,11 @@ export async function notifyNodesOfEndedAccess(options: {
       try {
         for (const entry of concerning) {
           const token = await new SignJWT({
-            [entry.kind]: entry.subject,
+            ...subjectClaims(entry),
             events: { [LOGOUT_EVENT]: {} },
             atrium_ended_at: entry.endedAt,
             atrium_keep_until: Math.ceil(entry.keepUntil / 1000),
             ...(entry.domain !== null && { atrium_reason: LEFT_DOMAIN }),
-            ...(entry.clientId !== null && { atrium_client_id: entry.clientId }),
           })
             .setProtectedHeader({ alg: 'RS256', kid: signingKey.kid, typ: 'logout+jwt' })
             .setIssuer(issuer)
@@ -68,6 +71,7 @@ export async function notifyNodesOfEndedAccess(options: {
           details: { ended: concerning.map((e) => `${e.kind}:${e.subject}`) },
         });
       } catch (error) {
+        untold.push(domain.name);
         logger.warn({ err: error, domain: domain.name }, 'a domain node did not take the logout; it will fetch it');
         await audit(system, {
           action: 'logout.node',
@@ -78,4 +82,14 @@ export async function notifyNodesOfEndedAccess(options: {
       }
     }),
   );
+  return untold.sort();
+}
+
+/** Whom an entry's token names: a session, a person (with one app of theirs), or an app itself. */
+function subjectClaims(entry: PresentedEndedAccess): Record<string, string> {
+  if (entry.kind === 'app') return { sub: entry.clientId ?? '', atrium_app: entry.subject };
+  return {
+    [entry.kind]: entry.subject,
+    ...(entry.clientId !== null && { atrium_client_id: entry.clientId }),
+  };
 }

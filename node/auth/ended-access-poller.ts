@@ -32,7 +32,8 @@ export function createEndedAccessPoller(options: {
   let timer: NodeJS.Timeout | undefined;
 
   async function fetchPage() {
-    const path = `${PATH}?after=${cursor}`;
+    // `apps=1`: this node takes the entries of changed apps too (ended-access.ts).
+    const path = `${PATH}?after=${cursor}&apps=1`;
     const response = await fetch(await signedGatewayRequest(options, 'GET', path));
     if (!response.ok) {
       const code = await errorCodeOf(response);

@@ -15,10 +15,12 @@ import type { Bus } from '../bus/bus.ts';
  * A person (`sub`: all their sessions; with `clientId`, their tokens of one app) or one gateway session
  * (`sid`) whose access ended at `endedAt`
  * (epoch ms): access tokens naming it that were issued until then are refused, until `keepUntil` (epoch
- * ms), after which none of them could be valid anyway.
+ * ms), after which none of them could be valid anyway. Kind `app` ends no token by itself: an administrator
+ * changed the app whose slug is `subject` (its client `clientId`) at `endedAt`, and what the node keeps of
+ * it is dropped (node/bots/app-changes.ts), so the gateway's word on it holds here at once.
  */
 export const endedEntrySchema = z.object({
-  kind: z.enum(['sub', 'sid']),
+  kind: z.enum(['sub', 'sid', 'app']),
   subject: z.string().min(1).max(255),
   endedAt: z.number().int().nonnegative(),
   keepUntil: z.number().int().nonnegative(),
@@ -70,7 +72,7 @@ export type TokenHolder = { sub: string; sid: string | null; clientId: string; i
  * counts as before it.
  */
 export function ends(entry: EndedEntry, holder: TokenHolder): boolean {
-  if (holder.issuedAt > entry.endedAt) return false;
+  if (entry.kind === 'app' || holder.issuedAt > entry.endedAt) return false;
   if (entry.kind === 'sid') return entry.subject === holder.sid;
   return entry.subject === holder.sub && (entry.clientId === undefined || entry.clientId === holder.clientId);
 }
@@ -124,7 +126,7 @@ export function createEndedAccess(options: { sequelize: Sequelize; bus: Bus; now
 
   /** Keeps the newer of what is known and `entry`; true when `entry` told something new. */
   function remember(entry: EndedEntry): boolean {
-    const key = keyOf(entry.kind, entry.subject, entry.clientId);
+    const key = entry.kind === 'app' ? `changed:${entry.subject}` : keyOf(entry.kind, entry.subject, entry.clientId);
     const known = latest.get(key);
     if (known && known.endedAt >= entry.endedAt) return false;
     latest.set(key, entry);
@@ -146,7 +148,9 @@ export function createEndedAccess(options: { sequelize: Sequelize; bus: Bus; now
       const at = now();
       const fresh = entries.filter((e) => e.keepUntil > at && remember(e));
       if (fresh.length === 0) return;
-      await Row.bulkCreate(fresh.map(rowOf), { ignoreDuplicates: true });
+      // A changed app is news for what the processes keep in memory now; a process that starts keeps nothing yet.
+      const lasting = fresh.filter((e) => e.kind !== 'app');
+      if (lasting.length > 0) await Row.bulkCreate(lasting.map(rowOf), { ignoreDuplicates: true });
       await options.bus.publish({ kind: 'access.ended', entries: fresh });
     },
     heard(entries: EndedEntry[]): void {

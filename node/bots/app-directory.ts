@@ -28,8 +28,11 @@ export interface AppDirectory {
    * name that cannot be a slug); the last answer while the gateway is away.
    */
   get(slug: string): Promise<AppInfo | null>;
-  /** Drops what is kept about `slug`, so that the next `get` asks the gateway. */
-  forget(slug: string): void;
+  /**
+   * Drops what is kept about the app `slug` (and, given, about its client `clientId`), so that the next
+   * `get` (and `clientActive`) asks the gateway: an answer already on its way is not kept either.
+   */
+  forget(slug: string, clientId?: string): void;
   /**
    * Whether people's tokens issued to this client may still be used here (an administrator may have
    * disabled or deleted its app). While the gateway cannot be reached the last answer stands, and a client
@@ -94,8 +97,9 @@ export function createAppDirectory(options: {
         throw error;
       });
     },
-    forget(slug: string): void {
+    forget(slug: string, clientId?: string): void {
       apps.forget(slug);
+      if (clientId !== undefined) clients.forget(clientId);
     },
 
     /**
@@ -117,12 +121,15 @@ export function createAppDirectory(options: {
 /**
  * Answers kept for `ttlMs` per key, one fetch in flight per key, at most `maxKept` of them: beyond that the
  * least recently used goes. When a fetch fails, `onError` gets the error and the last answer (if any,
- * however old) and decides: return a value, or throw.
+ * however old) and decides: return a value, or throw. `forget` drops a key's answer, and a fetch of it
+ * already in flight is neither joined nor kept: it may have been answered before the change.
  */
 function cachedLookup<V>(fetchOne: (key: string) => Promise<V>, ttlMs: number, maxKept: number) {
   // A Map keeps its keys in the order they were set: each use sets its key again, so the first is the least recent.
   const cache = new Map<string, { at: number; value: V }>();
   const inFlight = new Map<string, Promise<V>>();
+  // Counts forgets: an answer asked for before one may predate the change, so it is not kept (apps change seldom).
+  let forgets = 0;
   const keep = (key: string, entry: { at: number; value: V }) => {
     cache.delete(key);
     cache.set(key, entry);
@@ -134,21 +141,32 @@ function cachedLookup<V>(fetchOne: (key: string) => Promise<V>, ttlMs: number, m
   };
   return {
     remember,
-    forget: (key: string) => void cache.delete(key),
+    forget(key: string): void {
+      forgets += 1;
+      cache.delete(key);
+      inFlight.delete(key);
+    },
     async get(key: string, onError: (error: unknown, last: { value: V } | undefined) => V): Promise<V> {
       const cached = cache.get(key);
       if (cached) keep(key, cached);
       if (cached && Date.now() - cached.at < ttlMs) return cached.value;
+      const asked = forgets;
       let pending = inFlight.get(key);
       if (!pending) {
-        pending = fetchOne(key).finally(() => inFlight.delete(key));
-        inFlight.set(key, pending);
+        const fetching = fetchOne(key).finally(() => {
+          if (inFlight.get(key) === fetching) inFlight.delete(key);
+        });
+        inFlight.set(key, fetching);
+        pending = fetching;
       }
+      let value: V;
       try {
-        return remember(key, await pending);
+        value = await pending;
       } catch (error) {
         return onError(error, cached);
       }
+      // Something was forgotten while this was asked: this caller gets the answer, and it is not kept.
+      return forgets === asked ? remember(key, value) : value;
     },
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { domainOf, userOf } from '../../protocol/address.ts';
+import type { AppInfo } from '../bots/app-directory.ts';
 import type { NodeContext } from '../context.ts';
 import { NotHomeError } from '../conversations/group-change.ts';
 import { requireMember } from '../conversations/membership.ts';
@@ -19,6 +20,30 @@ export class UnknownActionError extends AppError {
   constructor(actionId: string) {
     super('unknown_action', 400, `This card has no action ${actionId}`);
   }
+}
+
+/**
+ * Why a click was not sent to the app behind the card, said whole to the person who clicked (the portal
+ * shows it as it is): the app was turned off, or its bot; the app is gone; or its bot left the conversation.
+ */
+export class AppUnavailableError extends AppError {
+  constructor(name: string | undefined, why: AppInfo | null | 'left') {
+    const app = name ?? 'The app behind this card';
+    super('app_unavailable', 409, `${app} ${unavailableBecause(why)}; nothing was sent to it.`);
+  }
+}
+
+function unavailableBecause(why: AppInfo | null | 'left'): string {
+  if (why === 'left') return 'is no longer in this conversation';
+  if (why === null) return 'is no longer available here';
+  if (why.disabled) return 'has been turned off by your campus administrators';
+  return 'has had its chat bot turned off by your campus administrators';
+}
+
+/** The app's name as its card carries it (cardBody), for an app the gateway no longer names. */
+function senderNameOf(message: Parameters<typeof parseBody>[0]): string | undefined {
+  const name = parseBody(message).senderName;
+  return typeof name === 'string' && name.trim() ? name : undefined;
 }
 
 export type { CardActionResult } from '../../protocol/federation-events.ts';
@@ -52,12 +77,11 @@ export async function cardAction(ctx: NodeContext, input: unknown): Promise<Card
   if (domainOf(target.sender) !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
 
   const app = await ctx.apps.directory.get(userOf(target.sender));
-  if (!app || app.disabled || !app.botEnabled)
-    throw new AppError('app_unavailable', 409, 'The app behind this card is no longer available');
+  const named = app?.name ?? senderNameOf(target);
+  if (!app || app.disabled || !app.botEnabled) throw new AppUnavailableError(named, app);
   // A bot removed from the conversation hears of no click there, and changes no card there (as it may not itself).
   const { members } = ctx.members.peek(target.conversationId) ?? (await ctx.members.entry(target.conversationId));
-  if (!members.has(target.sender))
-    throw new AppError('app_unavailable', 409, 'The app behind this card is no longer in this conversation');
+  if (!members.has(target.sender)) throw new AppUnavailableError(named, 'left');
   const answer = await sendCardCallback(
     app,
     {

@@ -11,7 +11,9 @@ const DEFAULT_KEEP_MS = 24 * 3_600_000;
  * Ended access reaches the node as an OIDC back-channel logout token from the gateway (signed with the
  * gateway's keys, audience this node): `sid` names one ended session, `sub` alone every session of a
  * person. The entry is stored and every process of the domain refuses the tokens issued until then and
- * closes their sockets (gateway/oidc/notify-nodes.ts says what the gateway sends).
+ * closes their sockets (gateway/oidc/notify-nodes.ts says what the gateway sends). With `atrium_app`, the
+ * `sub` is an app's client and the token says an administrator changed that app: every process drops what
+ * it keeps of it.
  */
 export function backchannelLogoutRoute(options: {
   issuer: string;
@@ -52,10 +54,13 @@ export function backchannelLogoutRoute(options: {
       typeof payload.atrium_keep_until === 'number' ? payload.atrium_keep_until * 1000 : endedAt + DEFAULT_KEEP_MS;
     const reason = typeof payload.atrium_reason === 'string' ? payload.atrium_reason.slice(0, 32) : undefined;
     const clientId = typeof payload.atrium_client_id === 'string' ? payload.atrium_client_id : undefined;
+    const app = typeof payload.atrium_app === 'string' ? payload.atrium_app : undefined;
     const parsed = endedEntrySchema.safeParse(
       sid
         ? { kind: 'sid', subject: sid, endedAt, keepUntil }
-        : { kind: 'sub', subject: sub, endedAt, keepUntil, ...(reason && { reason }), ...(clientId && { clientId }) },
+        : app
+          ? { kind: 'app', subject: app, clientId: sub, endedAt, keepUntil }
+          : { kind: 'sub', subject: sub, endedAt, keepUntil, ...(reason && { reason }), ...(clientId && { clientId }) },
     );
     if (!parsed.success) throw new AppError('invalid_request', 400, 'The logout token names no valid session or app');
     const entry: EndedEntry = parsed.data;

@@ -1,12 +1,20 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
 import { updateApp } from '../../gateway/apps-registry/update-app.ts';
+import { updateDomain } from '../../gateway/domains/domains.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import type { DomainNode } from '../../node/main.ts';
 import { AtriumBot } from '../../sdk/bot.ts';
-import { AtriumClient } from '../../sdk/client.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
+import { AtriumClient, type Message } from '../../sdk/client.ts';
+import { filledFormWithAction, mainText, submitFilled, type Page } from '../helpers/browser-agent.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { freePort } from '../helpers/federation.ts';
+import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { connectAs, startTestNode, startTestNodeOn, type TestNode } from '../helpers/node.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { asOperator, botToken, nodeApi, register } from './helpers.ts';
 
@@ -136,3 +144,97 @@ const botSocket = (token: string) =>
     token: () => token,
     backoff: { initialMs: 50, maxMs: 500 },
   });
+
+describe('an app disabled in the console, on a domain of two processes that keep what the gateway says for 30 s', () => {
+  const BOB = 'bob@arts.campus.test';
+  let db: TestDatabase;
+  let first: DomainNode;
+  let second: DomainNode;
+  let callbacks: Server;
+  let clicks = 0;
+  let bot: AtriumBot;
+  let bob: AtriumClient & { messages: Message[] };
+
+  beforeAll(async () => {
+    // The app's callback: counts the clicks that reach it and takes each one.
+    callbacks = createServer((req, res) => {
+      clicks += 1;
+      req
+        .resume()
+        .on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"toast":"Noted."}'));
+    });
+    await new Promise<void>((resolve) => callbacks.listen(0, '127.0.0.1', resolve));
+    // Arts as two processes behind the first one's URL, sharing the database and Redis; each keeps what the
+    // gateway says of an app for REGISTRY_TTL_SECONDS (30 s, the default) and polls ended access every 15 s.
+    db = await createTestDatabase('arts-disabled-app');
+    const port = await freePort();
+    const shared = {
+      NODE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_PREFIX: `test-${randomBytes(4).toString('hex')}`,
+    };
+    first = await startTestNodeOn(gateway, 'arts.campus.test', db, { ...shared, NODE_PORT: String(port) });
+    second = await startTestNodeOn(gateway, 'arts.campus.test', db, shared);
+    await updateDomain(asOperator(gateway), 'arts.campus.test', { url: shared.NODE_PUBLIC_URL });
+    await pinDomainKeys(asOperator(gateway), 'arts.campus.test');
+
+    const app = await register(gateway, {
+      name: 'Leave Desk',
+      slug: 'leave-desk',
+      redirectUris: ['http://localhost:9/cb'],
+      interactionCallbackUrl: `http://127.0.0.1:${(callbacks.address() as AddressInfo).port}/atrium/callback`,
+      botEnabled: true,
+    });
+    const token = await botToken(gateway, app, first.url);
+    // The bot and Bob both use the second process, which the gateway never tells anything directly.
+    bot = new AtriumBot({ nodeUrl: second.localUrl, token: () => token });
+    const socket = await connectAs(gateway, second, 'bob');
+    bob = Object.assign(socket, { messages: [] as Message[] });
+    bob.on('message', (m) => bob.messages.push(m));
+  });
+  afterAll(async () => {
+    bob?.close();
+    await first?.close();
+    await second?.close();
+    await db?.drop();
+    await new Promise((resolve) => callbacks?.close(resolve));
+  });
+
+  /** Presses the app's Disable or Enable button in the console; the notice the page then shows. */
+  async function pressInConsole(action: 'disable' | 'enable'): Promise<string> {
+    const { agent } = await signInToConsole(gateway.issuer, 'admin');
+    const page: Page = await agent.navigate(`${gateway.issuer}/admin/apps/leave-desk`);
+    const done = await submitFilled(agent, page, filledFormWithAction(page, `/admin/apps/leave-desk/${action}`), {
+      ...(action === 'disable' ? { understood: 'yes' } : {}),
+    });
+    return mainText(done);
+  }
+
+  it('takes no card click and no bot message from the moment the console says so, and both work again once enabled', async () => {
+    const { messageId } = await bot.sendCard(
+      { to: BOB },
+      { title: 'Leave request', actions: [{ id: 'approve', label: 'Approve' }] },
+    );
+    await expect.poll(() => bob.messages.some((m) => m.id === messageId)).toBe(true);
+    // The node now keeps the gateway's word on the app, for 30 s.
+    expect(await bob.cardAction(messageId, 'approve')).toMatchObject({ toast: 'Noted.' });
+    expect(clicks).toBe(1);
+
+    expect(await pressInConsole('disable')).toContain(
+      'Disabled Leave Desk: it is off every workbench, nobody can sign in to it, and the chat nodes take no more messages from its bot and send it no more card clicks.',
+    );
+    await expect(bob.cardAction(messageId, 'approve')).rejects.toMatchObject({
+      code: 'app_unavailable',
+      message: 'Leave Desk has been turned off by your campus administrators; nothing was sent to it.',
+    });
+    expect(clicks).toBe(1);
+    await expect(bot.sendText({ to: BOB }, 'still here?')).rejects.toMatchObject({ code: 'client_disabled' });
+
+    expect(await pressInConsole('enable')).toContain(
+      'Enabled Leave Desk: it is back on the workbench of the people it is for, and they can sign in to it again; its bot and its card buttons work again.',
+    );
+    expect(await bob.cardAction(messageId, 'approve')).toMatchObject({ toast: 'Noted.' });
+    expect(clicks).toBe(2);
+    expect((await bot.sendText({ to: BOB }, 'back again')).duplicate).toBe(false);
+  });
+});

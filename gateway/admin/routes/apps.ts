@@ -5,7 +5,7 @@ import { getApp, listApps } from '../../apps-registry/list-apps.ts';
 import type { PresentedApp } from '../../apps-registry/present-app.ts';
 import { registerApp } from '../../apps-registry/register-app.ts';
 import { appUrlSchema } from '../../apps-registry/schemas.ts';
-import { setAppDisabled } from '../../apps-registry/set-app-disabled.ts';
+import { changeAppStatus } from '../../apps-registry/set-app-disabled.ts';
 import { updateApp } from '../../apps-registry/update-app.ts';
 import { isFullAdmin } from '../../accounts/scope.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
@@ -15,6 +15,7 @@ import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
 import { appSecretRoutes, showSecretsOnce, type AppSealers } from './app-secrets.ts';
+import { appStatusNotice } from './app-status-notice.ts';
 
 /** The form's fields as the use-cases take them; an empty optional field is left out (new) or cleared (edit). */
 function appInput(body: Body, empty: undefined | null) {
@@ -224,14 +225,9 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
         const refusal = new NotUnderstoodError(`disable ${stored.name}`, 'It was not disabled.');
         return renderForm(req, res, stored, storedValues(stored), undefined, formFailure(refusal).notice);
       }
-      const app = await setAppDisabled(kit.context(req), stored.slug, disabled);
-      setFlash(
-        req,
-        disabled
-          ? `Disabled ${app.name}: nobody can sign in to it or see it, and its bot is silent.`
-          : `Enabled ${app.name}.`,
-      );
-      res.redirect(303, `/admin/apps/${encodeURIComponent(app.slug)}`);
+      const change = await changeAppStatus(kit.context(req), stored.slug, disabled);
+      setFlash(req, appStatusNotice(change));
+      res.redirect(303, `/admin/apps/${encodeURIComponent(change.app.slug)}`);
     });
   }
 

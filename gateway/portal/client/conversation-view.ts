@@ -224,9 +224,11 @@ export class ConversationView {
             if (result.toast) this.#host.toast(result.toast);
             if (!result.updated) button.disabled = false;
           },
-          (error: Error) => {
+          (error: Error & { code?: string }) => {
             button.disabled = false;
-            this.#host.toast(`The app did not take that: ${error.message}`);
+            // Why the node did not even ask the app (turned off, gone) comes whole; the rest is the app's doing.
+            const unavailable = error.code === 'app_unavailable';
+            this.#host.toast(unavailable ? error.message : `The app did not take that: ${error.message}`);
           },
         );
       },
