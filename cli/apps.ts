@@ -56,8 +56,13 @@ const settings: Record<string, OptionSpec> = {
   },
 };
 
+/** Whom an app shows to, as the console says it: an app of a unit with no other limit is its unit's alone. */
+function visibleTo(app: PresentedApp, roleWord: string, separator: string): string {
+  const visible = [...app.visibility.units, ...app.visibility.roles.map((r) => `${roleWord}${r}`)];
+  return visible.length > 0 ? visible.join(separator) : `everyone${app.ownerUnit ? ` in ${app.ownerUnit}` : ''}`;
+}
+
 function describe(app: PresentedApp): string {
-  const visible = [...app.visibility.units, ...app.visibility.roles.map((r) => `role ${r}`)];
   return [
     `${app.name} (${app.slug})${app.disabled ? ' [disabled]' : ''}`,
     `  client id:      ${app.clientId}`,
@@ -65,7 +70,7 @@ function describe(app: PresentedApp): string {
     `  redirect URIs:  ${app.redirectUris.join(', ')}`,
     `  callback URL:   ${app.interactionCallbackUrl ?? '-'}`,
     `  owner unit:     ${app.ownerUnit ?? 'campus-wide'}`,
-    `  visible to:     ${visible.length > 0 ? visible.join(', ') : `everyone${app.ownerUnit ? ` in ${app.ownerUnit}` : ''}`}`,
+    `  visible to:     ${visibleTo(app, 'role ', ', ')}`,
     `  first-party:    ${app.firstParty ? 'yes' : 'no'}   bot: ${app.botEnabled ? `yes (${app.slug}@<domain>)` : 'no'}`,
   ].join('\n');
 }
@@ -163,7 +168,7 @@ export const appCommands: CommandGroup = {
         a.name,
         a.clientId,
         a.ownerUnit ?? 'campus-wide',
-        [...a.visibility.units, ...a.visibility.roles].join(',') || 'everyone',
+        visibleTo(a, '', ','),
         [a.disabled ? 'disabled' : 'enabled', a.firstParty ? 'first-party' : '', a.botEnabled ? 'bot' : '']
           .filter(Boolean)
           .join(','),

@@ -96,7 +96,7 @@ export async function usesOfUnit(ctx: GatewayContext, unit: OrgUnit): Promise<st
  */
 export async function removeUnit(ctx: GatewayContext, path: string): Promise<{ path: string; name: string }> {
   const wanted = path.trim().toLowerCase();
-  assertMayShape(ctx.actor, wanted);
+  assertMayShape(ctx.actor, wanted, 'remove');
   return inTransaction(ctx, async (ctx) => {
     const unit = await findUnit(ctx, wanted);
     const uses = await usesOfUnit(ctx, unit);

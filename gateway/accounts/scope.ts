@@ -39,6 +39,7 @@ export function assertCovers(actor: Actor, unitPaths: string[]): void {
   if (outside.length > 0) throw new ForbiddenError(`You may not manage unit ${outside.join(', ')}`);
 }
 
+/** A unit admin is an administrator too, of their units: the refusal says whom it is for. */
 export function assertFullAdmin(actor: Actor): void {
-  if (!isFullAdmin(actor)) throw new ForbiddenError('Only administrators may do that');
+  if (!isFullAdmin(actor)) throw new ForbiddenError('Only campus administrators may do that');
 }

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { audit } from '../audit.ts';
 import type { Actor, GatewayContext } from '../context.ts';
 import type { OrgUnit } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
-import { assertCovers, assertFullAdmin } from './scope.ts';
+import { adminScopeOf, scopeCovers } from './scope.ts';
 import { displayNameSchema, unitPathSchema } from './schemas.ts';
 
 const newUnitSchema = z.object({ path: unitPathSchema, name: displayNameSchema });
@@ -34,14 +34,25 @@ export function selfAndAncestors(path: string): string[] {
   return out;
 }
 
+/** Who adds, renames and removes the unit at `path`, in words: the administrators of its parent, or campus administrators. */
+export function whoShapes(path: string): string {
+  const parentPath = parentPathOf(path);
+  return parentPath
+    ? `the administrators of ${parentPath}, the unit above it, or campus administrators`
+    : 'campus administrators, since it is a top-level unit';
+}
+
 /**
  * Who may add, rename or remove a unit: whoever administers its parent, so a unit admin shapes what lies
  * below their own units but not those units themselves; a root unit (no "/") needs a full administrator.
+ * A unit admin refused their own unit is told that rule, not just that they may not.
  */
-export function assertMayShape(actor: Actor, path: string): void {
+export function assertMayShape(actor: Actor, path: string, change: 'add' | 'rename' | 'remove'): void {
   const parentPath = parentPathOf(path);
-  if (parentPath) assertCovers(actor, [parentPath]);
-  else assertFullAdmin(actor);
+  const scope = adminScopeOf(actor);
+  if (parentPath ? scopeCovers(scope, parentPath) : scope.all) return;
+  const done = { add: 'added', rename: 'renamed', remove: 'removed' }[change];
+  throw new ForbiddenError(`You may not ${change} ${path}: it is ${done} by ${whoShapes(path)}.`);
 }
 
 /** The unit at `path`, or a clear "no such unit". */
@@ -55,7 +66,7 @@ export async function findUnit(ctx: GatewayContext, path: string): Promise<OrgUn
 export async function createUnit(ctx: GatewayContext, input: unknown): Promise<OrgUnit> {
   const { path, name } = parseInput(newUnitSchema, input);
   const parentPath = parentPathOf(path);
-  assertMayShape(ctx.actor, path);
+  assertMayShape(ctx.actor, path, 'add');
   return inTransaction(ctx, async (ctx) => {
     const { OrgUnit } = ctx.models;
     if (await OrgUnit.findOne({ where: { path }, transaction: ctx.tx }))
@@ -80,7 +91,7 @@ export async function createUnit(ctx: GatewayContext, input: unknown): Promise<O
  */
 export async function renameUnit(ctx: GatewayContext, input: unknown): Promise<OrgUnit> {
   const { path, name } = parseInput(renameSchema, input);
-  assertMayShape(ctx.actor, path);
+  assertMayShape(ctx.actor, path, 'rename');
   return inTransaction(ctx, async (ctx) => {
     const unit = await findUnit(ctx, path);
     const before = unit.name;

@@ -12,7 +12,7 @@ import type { Csrf } from '../http/csrf.ts';
 import type { GatewayModels } from '../models/index.ts';
 import { CONSOLE_CLIENT_ID, ensureConsoleClient } from './console-client.ts';
 import { createKit } from './kit.ts';
-import { consoleUserOf } from './page.ts';
+import { consoleUserOf, sectionBack } from './page.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { secondFactorRoutes } from './routes/second-factor.ts';
 import { appRoutes } from './routes/apps.ts';
@@ -115,15 +115,18 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
   );
   router.use(auditRoutes(kit));
   router.use(secondFactorRoutes(kit));
-  router.use((req, res) =>
-    kit.render(req, res, 'error', { title: 'Not found', message: 'There is no such page in the admin console.' }, 404),
-  );
+  router.use((req, res) => {
+    const back = sectionBack(req);
+    const message = 'There is no such page in the admin console.';
+    kit.render(req, res, 'error', { title: 'Not found', message, back }, 404);
+  });
 
   const onConsoleError: ErrorRequestHandler = (error: unknown, req, res, next) => {
     if (!isAppError(error) || res.headersSent) return next(error);
     setRetryAfter(res, error);
     const title = error.status === 403 ? 'Not allowed' : error.status === 404 ? 'Not found' : 'Something went wrong';
-    kit.render(req, res, 'error', { title, message: error.message, code: error.code }, error.status);
+    const back = sectionBack(req);
+    kit.render(req, res, 'error', { title, message: error.message, code: error.code, back }, error.status);
   };
   router.use(onConsoleError);
   return router;

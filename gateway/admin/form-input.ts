@@ -24,15 +24,34 @@ export function list(body: Body, name: string): string[] {
     .filter(Boolean);
 }
 
+/** The units a user form sends: the ticked ones, the primary first, and what became of the primary chosen. */
+export type ChosenUnits = {
+  units: string[];
+  /** The primary unit the person will have: the one chosen, or the first ticked (none ticked: ''). */
+  primary: string;
+  /** The stored primary unit, left chosen in the form but unticked, whose place the first ticked unit took. */
+  dropped: string | null;
+};
+
 /**
  * A user's units from checkboxes plus a "primary unit" choice. The use-cases take the first unit as the
  * primary one (it decides the IM home domain), and checkboxes arrive in page order, so the choice is
- * moved to the front; choosing a primary unit also selects it.
+ * moved to the front. The ticks decide membership: a primary unit that is not ticked is never added.
+ * The form shows the stored primary (`stored`) as chosen, so an administrator who unticks it and leaves
+ * the choice alone is moving the person out of it, and the first unit still ticked becomes the primary;
+ * any other choice that is not ticked contradicts the ticks and is refused.
  */
-export function unitsWithPrimary(body: Body): string[] {
+export function unitsWithPrimary(body: Body, stored: string | null = null): ChosenUnits {
   const primary = text(body, 'primaryUnit').trim();
   const units = list(body, 'units');
-  return primary ? [primary, ...units.filter((u) => u !== primary)] : units;
+  if (!primary || units.includes(primary)) {
+    const ordered = primary ? [primary, ...units.filter((u) => u !== primary)] : units;
+    return { units: ordered, primary: ordered[0] ?? '', dropped: null };
+  }
+  if (primary === stored) return { units, primary: units[0] ?? '', dropped: stored };
+  throw new ValidationError(`The primary unit ${primary} is not one of the units ticked; nothing was saved`, {
+    primaryUnit: `tick ${primary} above, or choose the primary unit among the units ticked`,
+  });
 }
 
 export type FormFailure = { status: number; errors: Record<string, string>; notice: string };

@@ -20,8 +20,11 @@ export function createKit(context: (req: Request) => GatewayContext, csrf: Csrf)
   };
 }
 
-/** For pages that are not a unit admin's business at all (domains, the audit log). */
+/**
+ * For pages that are not a unit admin's business at all (domains, the audit log). A unit admin is an
+ * administrator too, of their units: the refusal names whom the page is for.
+ */
 export function fullAdminOnly(req: Request, _res: Response, next: NextFunction): void {
   const user = consoleUserOf(req);
-  next(user && isFullAdmin(user) ? undefined : new ForbiddenError('Only administrators may open this page.'));
+  next(user && isFullAdmin(user) ? undefined : new ForbiddenError('Only campus administrators may open this page.'));
 }

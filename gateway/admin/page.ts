@@ -27,6 +27,30 @@ export function setFlash(req: Request, text: string, kind: Flash['kind'] = 'succ
   req.session.flash = { kind, text };
 }
 
+/** Each section of the console, as a link back to it names it; `campus`: for campus administrators only. */
+const SECTIONS: Record<Section, { words: string; campus: boolean }> = {
+  users: { words: 'users', campus: false },
+  units: { words: 'units', campus: false },
+  apps: { words: 'apps', campus: false },
+  domains: { words: 'domains', campus: true },
+  directories: { words: 'directories', campus: true },
+  federation: { words: 'federation', campus: true },
+  audit: { words: 'the audit log', campus: true },
+  'second-factor': { words: 'second factor', campus: true },
+};
+
+/**
+ * Where an error page sends the administrator back to: the section of the page that failed (Apps for an
+ * app's page), or Users, where everyone starts, when that section is not theirs to open.
+ */
+export function sectionBack(req: Request): { href: string; words: string } {
+  const word = /^\/admin\/([a-z-]+)/.exec(req.originalUrl)?.[1];
+  const user = consoleUserOf(req);
+  const known = word !== undefined && Object.hasOwn(SECTIONS, word) ? (word as Section) : 'users';
+  const section = SECTIONS[known].campus && !(user && isFullAdmin(user)) ? 'users' : known;
+  return { href: `/admin/${section}`, words: SECTIONS[section].words };
+}
+
 /** Only a console path may be resumed after sign-in, never another site or the provider's routes. */
 export function safeReturnTo(value: unknown): string {
   if (typeof value === 'string' && /^\/admin\/[A-Za-z0-9/_.%?&=+-]*$/.test(value) && !value.includes('//'))

@@ -237,6 +237,7 @@ describe("the admin console's Apps pages", () => {
     const callbackSecret = /data-secret="callback">([\w-]{43})</.exec(done.html)?.[1];
     expect(secret && callbackSecret).toBeTruthy();
     expect(done.html).toContain('Leave &lt;Requests&gt;');
+    expect(mainText(done)).toMatch(/Slug \(bot address leave-requests@<domain> ?\) leave-requests Client id/);
 
     // A reload asks for the page again, registers nothing, and does not show the secrets again.
     const reloaded = await admin.navigate(done.url);
@@ -276,6 +277,9 @@ describe("the admin console's Apps pages", () => {
     expect(first.url).toBe(url('/admin/apps/tab-one/secrets'));
     const second = await submitFilled(admin, form, filledFormWithAction(form, '/admin/apps'), fields('tab-two'));
     expect(second.html).toMatch(/data-secret="client">[\w-]{43}</);
+    // An app without a bot (the box left unticked) has no bot address to show.
+    expect(mainText(second)).toMatch(/Slug tab-two Client id/);
+    expect(mainText(second)).not.toContain('bot address');
     const opened = await admin.navigate(first.url);
     expect(mainText(opened)).toContain('Registered tab-one');
     expect(opened.html).toMatch(/data-secret="client">[\w-]{43}</);
@@ -364,11 +368,36 @@ describe("the admin console's Apps pages", () => {
     const disabled = await submitFilled(admin, saved, disableForm, { understood: 'yes' });
     expect(mainText(disabled)).toContain('Disabled Leave <Requests>');
     expect((await gateway.models.App.findOne({ where: { slug: 'leave-requests' } }))!.disabled).toBe(true);
-    const rotated = await submitFilled(
-      admin,
-      disabled,
-      filledFormWithAction(disabled, '/admin/apps/leave-requests/rotate-secret'),
+    // A new secret ends the one the live app holds at once: each button asks first, and unticked changes nothing.
+    const sealedAtFirst = await clientSecretSealed('leave-requests');
+    const rotateForm = filledFormWithAction(disabled, '/admin/apps/leave-requests/rotate-secret');
+    const untickedRotate = await submitFilled(admin, disabled, rotateForm);
+    expect(untickedRotate.status).toBe(400);
+    expect(/id="rotate-error">([^<]*)</.exec(untickedRotate.html)?.[1]).toBe(
+      'Tick “I understand” to make Leave &lt;Requests&gt; a new client secret. The secret was not changed.',
     );
+    expect(untickedRotate.html).toMatch(/id="rotate-understood"[^>]* aria-invalid="true" autofocus>/);
+    expect(mainText(untickedRotate)).toContain(
+      'I understand: the current client secret ends now, and Leave <Requests> stops working until it has the new one.',
+    );
+    const callbackForm = filledFormWithAction(disabled, '/admin/apps/leave-requests/rotate-callback-secret');
+    const callbackBefore = (await gateway.models.App.findOne({ where: { slug: 'leave-requests' } }))!
+      .callbackSecretSealed;
+    const untickedCallback = await submitFilled(admin, disabled, callbackForm);
+    expect(untickedCallback.status).toBe(400);
+    expect(/id="rotate-callback-error">([^<]*)</.exec(untickedCallback.html)?.[1]).toBe(
+      'Tick “I understand” to make Leave &lt;Requests&gt; a new callback secret. The secret was not changed.',
+    );
+    expect(await clientSecretSealed('leave-requests')).toBe(sealedAtFirst);
+    expect((await gateway.models.App.findOne({ where: { slug: 'leave-requests' } }))!.callbackSecretSealed).toBe(
+      callbackBefore,
+    );
+    expect(
+      await gateway.models.AuditEvent.count({
+        where: { action: ['app.rotate_client_secret', 'app.rotate_callback_secret'], target: 'leave-requests' },
+      }),
+    ).toBe(0);
+    const rotated = await submitFilled(admin, disabled, rotateForm, { understood: 'yes' });
     expect(rotated.url).toBe(url('/admin/apps/leave-requests/secrets'));
     const rotatedSecret = /data-secret="client">([\w-]{43})</.exec(rotated.html)?.[1];
     expect(rotatedSecret).toBeTruthy();
@@ -549,10 +578,15 @@ describe('atrium apps', () => {
         'no',
         '--home-url',
         '',
+        '--visible-to-all',
         '--json',
       ]),
     );
     expect(updated).toMatchObject({ description: 'Ask for leave', botEnabled: false, homeUrl: null });
+    // Shown to everyone of its owner unit, as the console's list says it, not to everyone on campus.
+    expect((await runAtrium(db, ['apps', 'list'])).stdout).toMatch(
+      /leave-approval\s+Leave Approval\s+app-[0-9a-f]{8}\s+campus\/eng\s+everyone in campus\/eng\s+enabled,first-party$/m,
+    );
     const wrong = await runAtrium(db, [
       'apps',
       'update',
@@ -566,7 +600,7 @@ describe('atrium apps', () => {
     expect(jsonOf(await runAtrium(db, ['apps', 'disable', 'leave-approval', '--json'])).disabled).toBe(true);
     expect((await runAtrium(db, ['apps', 'enable', 'leave-approval'])).stdout).toContain('Enabled Leave Approval');
     expect((await runAtrium(db, ['apps', 'show', 'leave-approval'])).stdout).toContain(
-      'visible to:     role student, role staff',
+      'visible to:     everyone in campus/eng',
     );
     const rotated = await runAtrium(db, ['apps', 'rotate-secret', 'leave-approval']);
     expect(rotated.stdout).toMatch(/New client secret for leave-approval \(client id app-[0-9a-f]{8}\): [\w-]{43}/);
@@ -593,6 +627,6 @@ describe('atrium apps', () => {
       'app.rotate_callback_secret',
       'app.delete',
     ]);
-    // Twelve CLI processes one after another, each starting Node and opening the database.
+    // Thirteen CLI processes one after another, each starting Node and opening the database.
   }, 60_000);
 });

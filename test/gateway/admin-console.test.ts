@@ -127,6 +127,11 @@ describe('signing in to the admin console', () => {
       'only for administrators and unit administrators. Your account does not have either role.',
     );
     expect(page.html).not.toContain('/admin/users/');
+    // Said at a clean address, which says it again on a reload; the callback's one-time code is not in it.
+    expect(page.url).toBe(url('/admin/refused'));
+    const reloaded = await agent.navigate(page.url);
+    expect(reloaded.status).toBe(403);
+    expect(mainText(reloaded)).toContain('Your account does not have either role.');
     const [attempt] = await auditRows({ action: 'console.sign_in', target: 'alice' });
     expect(attempt?.outcome).toBe('failure');
     expect(JSON.parse(attempt!.details!)).toMatchObject({ reason: 'not_an_administrator' });
@@ -141,6 +146,34 @@ describe('signing in to the admin console', () => {
     expect(done.url.split('?')[0]).toBe(url('/admin/signed-out'));
     const fresh = await signInThrough(agent, url('/admin/login'), 'admin', DEMO_PASSWORD);
     expect(fresh.url).toBe(url('/admin/users'));
+  });
+
+  it('says a sign-in page opened again in plain words, never the sign-in library’s', async () => {
+    // Back to the callback of a refused sign-in: the refusal again.
+    const agent = new BrowserAgent();
+    const login = await open(agent, '/admin/login');
+    const filled = await agent.submit(
+      login,
+      formWithAction(login, '/login'),
+      { username: 'alice', password: DEMO_PASSWORD },
+      url('/admin/callback'),
+    );
+    const callback = filled.url;
+    expect(callback).toContain('/admin/callback?code=');
+    expect((await agent.navigate(callback)).url).toBe(url('/admin/refused'));
+    const again = await agent.navigate(callback);
+    expect(again.url).toBe(url('/admin/refused'));
+    expect(again.status).toBe(403);
+    expect(mainText(again)).toContain('Your account does not have either role.');
+
+    // The same address in a browser that started no sign-in: what to do, in the console's words.
+    const elsewhere = await new BrowserAgent().navigate(callback);
+    expect(elsewhere.status).toBe(401);
+    expect(mainText(elsewhere)).toContain(
+      'This sign-in could not be finished: its page was opened again after it was used, or it waited too long. Sign in again.',
+    );
+    expect(mainText(elsewhere)).not.toContain('authorization request state');
+    expect(elsewhere.html).toContain('<a class="button" href="/admin/login">Try signing in again</a>');
   });
 
   it('ends an open console session when the admin role is removed', async () => {
@@ -384,7 +417,7 @@ describe('managing users as an administrator', () => {
     const saved = await submitFilled(admin, edit, form, { ...changes, understood: 'yes' });
     expect(saved.url).toBe(url(`/admin/users/${frank.id}`));
     expect(mainText(saved)).toContain(
-      'Disabled frank: they can no longer sign in, and their 1 open session ended at once, on every device and app.',
+      'Disabled frank: they can no longer sign in, and the 1 browser or device they were signed in on was signed out at once, with its apps and chat.',
     );
     expect(saved.html).toContain('value="Frank Ocean"');
     await frank.reload();
@@ -453,6 +486,17 @@ describe('managing users as an administrator', () => {
   it('answers 404 for a user that does not exist', async () => {
     const page = await open(admin, '/admin/users/00000000-0000-0000-0000-000000000000');
     expect(page.status).toBe(404);
+    expect(page.html).toContain('<a href="/admin/users">Back to users</a>');
+  });
+
+  it('leads back from an error to the section it happened in', async () => {
+    const app = await open(admin, '/admin/apps/no-such-app');
+    expect(app.status).toBe(404);
+    expect(app.html).toContain('<a href="/admin/apps">Back to apps</a>');
+    expect(app.html).not.toContain('Back to users');
+    const domain = await open(admin, '/admin/domains/no-such.campus.test');
+    expect(domain.status).toBe(404);
+    expect(domain.html).toContain('<a href="/admin/domains">Back to domains</a>');
   });
 });
 
@@ -596,6 +640,9 @@ describe('a unit admin', () => {
       const page = await open(engAdmin, path);
       expect(page.status, path).toBe(403);
       expect(page.html).not.toContain(ENG_NODE);
+      // They administer their unit: the page is for campus administrators, and the way back is to theirs.
+      expect(mainText(page)).toContain('Only campus administrators may open this page.');
+      expect(page.html).toContain('<a href="/admin/users">Back to users</a>');
     }
     const form = filledFormWithAction(users, '/admin/logout');
     const post = await submitFilled(

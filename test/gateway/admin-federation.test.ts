@@ -80,7 +80,7 @@ describe('the Federation page for administrators', () => {
     expect(filledFormsOf(page.html).filter((f) => f.action === '/admin/federation/pin')).toHaveLength(2);
   });
 
-  it("pins a running node's keys, says so when nothing changed, and unpins them", async () => {
+  it("pins a running node's keys, says so when nothing changed, and unpins them only with “I understand” ticked", async () => {
     const page = await open(admin, '/admin/federation');
     const pinned = await submitFilled(admin, page, formFor(page, '/admin/federation/pin', 'domain', 'eng.campus.test'));
     const [key] = await publishedKeys(eng.federationModels);
@@ -98,11 +98,20 @@ describe('the Federation page for administrators', () => {
     );
     expect(mainText(again)).toContain('eng.campus.test serves the keys already pinned');
 
-    const unpinned = await submitFilled(
-      admin,
-      again,
-      formFor(again, '/admin/federation/unpin', 'domain', 'eng.campus.test'),
+    // Unpinning cuts the domain off at once: the page says so beside the button, and asks first.
+    const unpin = formFor(again, '/admin/federation/unpin', 'domain', 'eng.campus.test');
+    expect(mainText(again)).toContain(
+      'I understand: nothing eng.campus.test signs is trusted until its keys are pinned again, so its messages to and from other domains stop now.',
     );
+    const unticked = await submitFilled(admin, again, unpin);
+    expect(unticked.status).toBe(400);
+    expect(/id="unpin-error-\d+">([^<]*)</.exec(unticked.html)?.[1]).toBe(
+      'Tick “I understand” to unpin eng.campus.test. Nothing was changed.',
+    );
+    expect(unticked.html).toMatch(/id="unpin-understood-\d+"[^>]* aria-invalid="true" [^>]*autofocus>/);
+    expect(await pinnedOf('eng.campus.test')).not.toBeNull();
+
+    const unpinned = await submitFilled(admin, unticked, unpin, { understood: 'yes' });
     expect(unpinned.url).toBe(url('/admin/federation'));
     expect(mainText(unpinned)).toContain('Unpinned eng.campus.test');
     expect(await pinnedOf('eng.campus.test')).toBeNull();
@@ -166,9 +175,15 @@ describe('the Federation page for administrators', () => {
     }
   });
 
-  it('allows a pair chosen in the two selects, refuses a domain paired with itself, and denies the pair again', async () => {
+  it('allows a pair chosen in the two selects, refuses a domain paired with itself, and denies it with “I understand” ticked', async () => {
     const page = await open(admin, '/admin/federation');
     const allowForm = filledFormWithAction(page, '/admin/federation/allow');
+    // The second domain is chosen on purpose: the form does not start with a domain paired with itself.
+    expect(allowForm.entries).toContainEqual(['b', '']);
+    const unchosen = await submitFilled(admin, page, allowForm);
+    expect(unchosen.status).toBe(400);
+    expect(/id="b-error">([^<]*)</.exec(unchosen.html)?.[1]).toBe('choose a domain');
+    expect(await pairs()).toEqual([]);
     const same = await submitFilled(admin, page, allowForm, { a: 'eng.campus.test', b: 'eng.campus.test' });
     expect(same.status).toBe(400);
     expect(same.html).toContain('id="b-error"');
@@ -182,11 +197,15 @@ describe('the Federation page for administrators', () => {
     expect(await pairs()).toEqual([['arts.campus.test', 'eng.campus.test']]);
     expect(mainText(allowed)).not.toContain('No pair is allowed');
 
-    const denied = await submitFilled(
-      admin,
-      allowed,
-      formFor(allowed, '/admin/federation/deny', 'a', 'arts.campus.test'),
+    // Denying cuts messaging between the two at once, and nothing refused meanwhile is sent later: asked first.
+    const deny = formFor(allowed, '/admin/federation/deny', 'a', 'arts.campus.test');
+    const unticked = await submitFilled(admin, allowed, deny);
+    expect(unticked.status).toBe(400);
+    expect(/id="deny-error-0">([^<]*)</.exec(unticked.html)?.[1]).toBe(
+      'Tick “I understand” to deny arts.campus.test and eng.campus.test. Nothing was changed.',
     );
+    expect(await pairs()).toEqual([['arts.campus.test', 'eng.campus.test']]);
+    const denied = await submitFilled(admin, unticked, deny, { understood: 'yes' });
     expect(denied.url).toBe(url('/admin/federation'));
     expect(mainText(denied)).toContain('arts.campus.test and eng.campus.test may no longer exchange messages.');
     expect(await pairs()).toEqual([]);
@@ -231,6 +250,9 @@ describe('the Federation page for unit administrators', () => {
     const page = await open(engAdmin, '/admin/federation');
     expect(page.status).toBe(403);
     expect(page.html).not.toContain('campus-proxy');
+    // They administer a unit: the page is for campus administrators, and the way back is to a page of theirs.
+    expect(mainText(page)).toContain('Only campus administrators may open this page.');
+    expect(page.html).toContain('<a href="/admin/users">Back to users</a>');
     // A valid form token from a page they may see, on a form they may not post.
     const token = filledFormWithAction(users, '/admin/logout');
     for (const [action, fields] of [

@@ -6,6 +6,7 @@ import { chromiumMissing, launchChromium } from '../portal/browser.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator, type GatewayContext } from '../../gateway/context.ts';
 import { accountClaims } from '../../gateway/accounts/account-claims.ts';
+import { unitPathsOf } from '../../gateway/accounts/memberships.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { removeUnit } from '../../gateway/accounts/remove-unit.ts';
@@ -241,6 +242,29 @@ describe('the console units page', () => {
     expect(readable(below)).toContain('Removed Unit campus/eng/console-spare (campus/eng/console-spare).');
   });
 
+  it('tells a unit admin who renames their own top unit whose that is, on its page and when they try', async () => {
+    const page = await open(engAdmin, '/admin/units?unit=campus/eng');
+    expect(readable(page)).toContain(
+      'College of Engineering is renamed and removed by the administrators of campus, the unit above it, or campus administrators.',
+    );
+    const token = filledFormWithAction(page, '/admin/units');
+    const rename = await submitFilled(
+      engAdmin,
+      page,
+      { ...token, action: '/admin/units/rename' },
+      {
+        unit: 'campus/eng',
+        newName: 'Engineering',
+      },
+    );
+    expect(rename.status).toBe(403);
+    expect(readable(rename)).toContain(
+      'You may not rename campus/eng: it is renamed by the administrators of campus, the unit above it, or campus administrators.',
+    );
+    expect(readable(rename)).not.toContain('You may not manage unit campus');
+    expect((await unitNamed('campus/eng'))!.name).toBe('College of Engineering');
+  });
+
   it('explains a bad short name as one part of the path', async () => {
     const page = await open(admin, '/admin/units?parent=campus/arts');
     const bad = await submitFilled(admin, page, filledFormWithAction(page, '/admin/units'), {
@@ -328,5 +352,74 @@ describe("changing a person's units", () => {
     });
     expect(readable(ticked)).toContain('Saved mover-console.');
     expect((await claimsOf('mover-console')).im_domains).toEqual(['arts.campus.test']);
+  });
+});
+
+describe("moving a person between units in the console's user form", () => {
+  const edit = (username: string) => gateway.models.User.findOne({ where: { username } }).then((u) => u!);
+  const unitsOf = async (username: string) => unitPathsOf(gateway.context(null), await edit(username));
+  const formOf = async (username: string) => {
+    const id = (await edit(username)).id;
+    const page = await open(admin, `/admin/users/${id}`);
+    return { id, page, form: filledFormWithAction(page, `/admin/users/${id}`) };
+  };
+
+  it('takes them out of the primary unit unticked, and says which ticked unit is their primary now', async () => {
+    await addPeople(gateway, ['move-within'], 'campus/arts/history');
+    const { id, page, form } = await formOf('move-within');
+    // As a browser sends it: "Primary unit" still shows the one stored.
+    expect(form.entries).toContainEqual(['primaryUnit', 'campus/arts/history']);
+    const saved = await submitFilled(admin, page, form, { units: ['campus/arts/music'] });
+    expect(saved.url).toBe(url(`/admin/users/${id}`));
+    expect(readable(saved)).toContain(
+      'Saved move-within. Their primary unit is now campus/arts/music, the first unit ticked, since campus/arts/history was unticked.',
+    );
+    expect(await unitsOf('move-within')).toEqual(['campus/arts/music']);
+    expect(filledFormWithAction(saved, `/admin/users/${id}`).entries).toContainEqual([
+      'primaryUnit',
+      'campus/arts/music',
+    ]);
+  });
+
+  it('asks before a move takes them off the domain they chat on, and moves them only then', async () => {
+    await addPeople(gateway, ['move-across'], 'campus/eng/ee');
+    const { page, form, id } = await formOf('move-across');
+    const asked = await submitFilled(admin, page, form, { units: ['campus/arts/music'] });
+    expect(asked.status).toBe(409);
+    expect(readable(asked)).toContain(
+      'leaves eng.campus.test: their conversations there stay on its node. Their chat home becomes arts.campus.test.',
+    );
+    // The form asked about shows the primary unit the move would give them.
+    expect(filledFormWithAction(asked, `/admin/users/${id}`).entries).toContainEqual([
+      'primaryUnit',
+      'campus/arts/music',
+    ]);
+    expect(await unitsOf('move-across')).toEqual(['campus/eng/ee']);
+
+    const moved = await submitFilled(admin, asked, filledFormWithAction(asked, `/admin/users/${id}`), {
+      moveChat: 'on',
+    });
+    expect(readable(moved)).toContain('Saved move-across.');
+    expect(await unitsOf('move-across')).toEqual(['campus/arts/music']);
+    const claims = await accountClaims(ctx, await edit('move-across'));
+    expect(claims.im_domains).toEqual(['arts.campus.test']);
+  });
+
+  it('refuses a primary unit chosen that is not ticked, beside the choice, and saves nothing', async () => {
+    await addPeople(gateway, ['move-unticked'], 'campus/eng/cs');
+    const { page, form } = await formOf('move-unticked');
+    const refused = await submitFilled(admin, page, form, {
+      units: ['campus/eng/cs'],
+      primaryUnit: 'campus/eng/ee',
+    });
+    expect(refused.status).toBe(400);
+    expect(readable(refused)).toContain(
+      'The primary unit campus/eng/ee is not one of the units ticked; nothing was saved',
+    );
+    expect(/id="primaryUnit-error">([^<]*)</.exec(refused.html)?.[1]).toBe(
+      'tick campus/eng/ee above, or choose the primary unit among the units ticked',
+    );
+    expect(refused.html).toMatch(/<select id="primaryUnit"[^>]* aria-invalid="true" autofocus>/);
+    expect(await unitsOf('move-unticked')).toEqual(['campus/eng/cs']);
   });
 });

@@ -2,9 +2,11 @@ import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import type { Sealer } from '../../../core/seal.ts';
 import { getApp } from '../../apps-registry/list-apps.ts';
+import type { PresentedApp } from '../../apps-registry/present-app.ts';
 import { rotateCallbackSecret, rotateClientSecret } from '../../apps-registry/rotate-secrets.ts';
+import { NotUnderstoodError } from '../../factors/errors.ts';
 import { keepForPage, takeForPage } from '../after-redirect.ts';
-import { formBody } from '../form-input.ts';
+import { bodyOf, formBody, text } from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
 
 /** The sealers of the Apps pages: apps' callback secrets at rest, and new secrets on their way to the page. */
@@ -50,8 +52,33 @@ function heading(kind: Shown['kind'] | null, name: string): string {
   return `Secrets of ${name}`;
 }
 
+/** The buttons of an app's page pressed without their "I understand" box ticked: what to say beside each. */
+export type Unticked = { disable?: string; rotate?: string; rotateCallback?: string };
+
+/** Shows the app's page again, with what was not done said beside the button pressed (routes/apps.ts). */
+type RefuseUnticked = (req: Request, res: Response, app: PresentedApp, unticked: Unticked) => Promise<void>;
+
+/**
+ * A new secret ends the old one at once, and with it the live app until it is given the new one: so only
+ * with the box beside the button ticked. The app is read first, so an unknown one is "not found" either way.
+ */
+async function understood(
+  req: Request,
+  res: Response,
+  kit: ConsoleKit,
+  which: 'rotate' | 'rotateCallback',
+  refuse: RefuseUnticked,
+): Promise<string | null> {
+  const app = await getApp(kit.context(req), String(req.params.slug));
+  if (text(bodyOf(req), 'understood') === 'yes') return app.slug;
+  const what = which === 'rotate' ? 'client' : 'callback';
+  const refusal = new NotUnderstoodError(`make ${app.name} a new ${what} secret`, 'The secret was not changed.');
+  await refuse(req, res, app, { [which]: refusal.message });
+  return null;
+}
+
 /** The two "new secret" buttons of an app's page, and the page that shows what they (or registering) made. */
-export function appSecretRoutes(router: Router, kit: ConsoleKit, sealers: AppSealers): void {
+export function appSecretRoutes(router: Router, kit: ConsoleKit, sealers: AppSealers, refuse: RefuseUnticked): void {
   router.get('/apps/:slug/secrets', async (req, res) => {
     const app = await getApp(kit.context(req), String(req.params.slug));
     const shown = takeShown(req, sealers.shownSecrets, app.slug);
@@ -60,13 +87,16 @@ export function appSecretRoutes(router: Router, kit: ConsoleKit, sealers: AppSea
   });
 
   router.post('/apps/:slug/rotate-secret', formBody, kit.csrf.check, async (req, res) => {
-    const { slug, clientSecret } = await rotateClientSecret(kit.context(req), String(req.params.slug));
+    const app = await understood(req, res, kit, 'rotate', refuse);
+    if (app === null) return;
+    const { slug, clientSecret } = await rotateClientSecret(kit.context(req), app);
     showSecretsOnce(req, res, sealers.shownSecrets, slug, { kind: 'client', clientSecret });
   });
 
   router.post('/apps/:slug/rotate-callback-secret', formBody, kit.csrf.check, async (req, res) => {
-    const ctx = kit.context(req);
-    const { slug, callbackSecret } = await rotateCallbackSecret(ctx, String(req.params.slug), sealers.callbackSecrets);
+    const app = await understood(req, res, kit, 'rotateCallback', refuse);
+    if (app === null) return;
+    const { slug, callbackSecret } = await rotateCallbackSecret(kit.context(req), app, sealers.callbackSecrets);
     showSecretsOnce(req, res, sealers.shownSecrets, slug, { kind: 'callback', callbackSecret });
   });
 }

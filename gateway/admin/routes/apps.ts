@@ -14,7 +14,7 @@ import { bodyOf, formBody, formFailure, list, text, type Body, type FormFailure 
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
-import { appSecretRoutes, showSecretsOnce, type AppSealers } from './app-secrets.ts';
+import { appSecretRoutes, showSecretsOnce, type AppSealers, type Unticked } from './app-secrets.ts';
 import { appStatusNotice } from './app-status-notice.ts';
 
 /** The form's fields as the use-cases take them; an empty optional field is left out (new) or cleared (edit). */
@@ -132,7 +132,7 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
     app: PresentedApp | null,
     values: Record<string, unknown>,
     failure?: FormFailure & { lineErrors?: LineErrors },
-    disableError?: string,
+    unticked: Unticked = {},
   ) {
     const ctx = kit.context(req);
     const campusWide = isFullAdmin(ctx.actor);
@@ -153,9 +153,9 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
         errors: failure?.errors ?? {},
         lineErrors: failure?.lineErrors ?? {},
         notice: failure?.notice,
-        disableError,
+        unticked,
       },
-      disableError ? 400 : failure?.status,
+      Object.keys(unticked).length > 0 ? 400 : failure?.status,
     );
   }
 
@@ -223,7 +223,8 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
       // Disabling ends everyone's use of the app at once: only with the box beside the button ticked.
       if (disabled && !stored.disabled && text(bodyOf(req), 'understood') !== 'yes') {
         const refusal = new NotUnderstoodError(`disable ${stored.name}`, 'It was not disabled.');
-        return renderForm(req, res, stored, storedValues(stored), undefined, formFailure(refusal).notice);
+        const unticked = { disable: formFailure(refusal).notice };
+        return renderForm(req, res, stored, storedValues(stored), undefined, unticked);
       }
       const change = await changeAppStatus(kit.context(req), stored.slug, disabled);
       setFlash(req, appStatusNotice(change));
@@ -231,7 +232,9 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
     });
   }
 
-  appSecretRoutes(router, kit, sealers);
+  appSecretRoutes(router, kit, sealers, (req, res, app, unticked) =>
+    renderForm(req, res, app, storedValues(app), undefined, unticked),
+  );
 
   router.post('/apps/:slug/delete', formBody, kit.csrf.check, async (req, res) => {
     const app = await getApp(kit.context(req), String(req.params.slug));

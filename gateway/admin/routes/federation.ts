@@ -1,16 +1,29 @@
 import { Router, type Request, type Response } from 'express';
-import { isAppError } from '../../../core/errors.ts';
+import { isAppError, ValidationError } from '../../../core/errors.ts';
 import type { GatewayContext } from '../../context.ts';
 import { pinDomainKeys, pinnedKeysOf, unpinDomain } from '../../federation/pin-domain.ts';
 import { allowPair, denyPair, listPolicy } from '../../federation/policy.ts';
 import { bodyOf, formBody, formFailure, text, type FormFailure } from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
+import { NotUnderstoodError } from '../../factors/errors.ts';
 
 type Fields = { domain: string; a: string; b: string };
 
+/** An unpin or a deny pressed without its "I understand" box ticked: the row it was pressed on, and what to say there. */
+type Unticked = { action: 'unpin' | 'deny'; fields: Fields; message: string };
+
+/**
+ * Unpinning a domain and denying a pair each cut messaging at once (and what the policy refuses is never
+ * sent later), so they go ahead only with the box beside the button ticked.
+ */
+const CUTS: Record<Unticked['action'], (fields: Fields) => string> = {
+  unpin: ({ domain }) => `unpin ${domain}`,
+  deny: ({ a, b }) => `deny ${a} and ${b}`,
+};
+
 /** What the page shows: each domain with its pinned key ids, the allowed pairs, the registered proxies. */
-async function federationOverview(ctx: GatewayContext) {
+async function federationOverview(ctx: GatewayContext, unticked?: Unticked) {
   const { Domain, FederationProxy } = ctx.models;
   const [domains, policy, proxies] = await Promise.all([
     Domain.findAll({ order: [['name', 'ASC']] }),
@@ -23,8 +36,16 @@ async function federationOverview(ctx: GatewayContext) {
       url: d.url,
       kids: pinnedKeysOf(d).map((k) => k.kid),
       pinnedAt: d.pinnedAt,
+      unticked: unticked?.action === 'unpin' && unticked.fields.domain === d.name ? unticked.message : null,
     })),
-    policy: policy.map(([a, b]) => ({ a, b })),
+    policy: policy.map(([a, b]) => ({
+      a,
+      b,
+      unticked:
+        unticked?.action === 'deny' && [unticked.fields.a, unticked.fields.b].sort().join(' ') === `${a} ${b}`
+          ? unticked.message
+          : null,
+    })),
     proxies: proxies.map((p) => ({
       name: p.name,
       kid: p.publicJwk ? (JSON.parse(p.publicJwk) as { kid: string }).kid : null,
@@ -53,8 +74,14 @@ export function federationRoutes(kit: ConsoleKit): Router {
   const router = Router();
   router.use('/federation', fullAdminOnly);
 
-  async function renderPage(req: Request, res: Response, values: Record<string, string>, failure?: FormFailure) {
-    const overview = await federationOverview(kit.context(req));
+  async function renderPage(
+    req: Request,
+    res: Response,
+    values: Record<string, string>,
+    failure?: FormFailure,
+    unticked?: Unticked,
+  ) {
+    const overview = await federationOverview(kit.context(req), unticked);
     kit.render(
       req,
       res,
@@ -67,7 +94,7 @@ export function federationRoutes(kit: ConsoleKit): Router {
         errors: failure?.errors ?? {},
         notice: failure?.notice,
       },
-      failure?.status,
+      unticked ? 400 : failure?.status,
     );
   }
 
@@ -80,6 +107,10 @@ export function federationRoutes(kit: ConsoleKit): Router {
     router.post(`/federation/${path}`, formBody, kit.csrf.check, async (req, res) => {
       const raw = bodyOf(req);
       const body: Fields = { domain: text(raw, 'domain'), a: text(raw, 'a'), b: text(raw, 'b') };
+      if ((path === 'unpin' || path === 'deny') && text(raw, 'understood') !== 'yes') {
+        const { message } = new NotUnderstoodError(CUTS[path](body), 'Nothing was changed.');
+        return renderPage(req, res, {}, undefined, { action: path, fields: body, message });
+      }
       try {
         setFlash(req, await run(req, body));
       } catch (error) {
@@ -108,6 +139,8 @@ export function federationRoutes(kit: ConsoleKit): Router {
   action(
     'allow',
     async (req, { a, b }) => {
+      // The second box starts at "Choose a domain": a pair is two domains picked on purpose.
+      if (!b) throw new ValidationError('Choose the domain to pair with', { b: 'choose a domain' });
       await allowPair(kit.context(req), { a, b });
       return `${a} and ${b} may now exchange messages.`;
     },

@@ -17,6 +17,19 @@ export const consoleCookie = (secure: boolean) => ({
   path: hostCookiePath('/admin', secure),
 });
 const CANCELLED = 'You cancelled signing in.';
+// openid-client's words for a callback it has no sign-in for (reopened, or from another browser) are for logs.
+const NOT_FINISHED =
+  'This sign-in could not be finished: its page was opened again after it was used, or it waited too long. Sign in again.';
+
+declare module 'express-session' {
+  interface SessionData {
+    /**
+     * Why the gateway's account is not let into the console, shown at /admin/refused: a clean address
+     * that says it again on a reload, where the callback's would find its one-time code spent.
+     */
+    refused?: string;
+  }
+}
 
 class SignInUnavailableError extends AppError {
   constructor() {
@@ -70,23 +83,22 @@ export function sessionRoutes(
         if (refusal?.refused) {
           // Kept so "sign in as someone else" can end this gateway session too.
           req.session.idToken = refusal.idToken;
-          return kit.render(req, res, 'refused', { title: 'Not an administrator', message: refusal.refused }, 403);
+          req.session.refused = refusal.refused;
+          return res.redirect(303, '/admin/refused');
         }
         // Cancel on the gateway's sign-in or code page: said in the person's words, as the portal does.
         if (wasCancelled(refusal?.message))
           return kit.render(req, res, 'error', { title: 'Sign-in cancelled', message: CANCELLED, retry: true });
-        return kit.render(
-          req,
-          res,
-          'error',
-          { title: 'Sign-in failed', message: refusal?.message ?? 'Sign-in was cancelled.', retry: true },
-          401,
-        );
+        // The callback of a refused sign-in, reopened (Back): the refusal again, not a failure.
+        if (req.session.refused) return res.redirect(303, '/admin/refused');
+        logger.info({ reason: refusal?.message }, 'admin console sign-in not finished');
+        return kit.render(req, res, 'error', { title: 'Sign-in failed', message: NOT_FINISHED, retry: true }, 401);
       }
       const returnTo = safeReturnTo(req.session.returnTo);
       // The new session's id carries tags of the person and the gateway session, so signing that session
       // out (there, or from the account page) finds it.
       tagging.next(req, user.gatewaySid, user.actor.id);
+      delete req.session.refused;
       req.logIn(user.actor, (loginError) => {
         if (loginError) return next(loginError);
         req.session.idToken = user.idToken;
@@ -94,6 +106,13 @@ export function sessionRoutes(
       });
     };
     auth.passport.authenticate(STRATEGY, finish)(req, res, next);
+  });
+
+  router.get('/refused', (req, res) => {
+    if (consoleUserOf(req)) return res.redirect(303, '/admin/users');
+    const message = req.session.refused;
+    if (!message) return res.redirect(303, '/admin/login');
+    kit.render(req, res, 'refused', { title: 'Not an administrator', message }, 403);
   });
 
   router.post('/logout', formBody, kit.csrf.check, async (req, res) => {

@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { removeUnit } from '../../accounts/remove-unit.ts';
 import { adminScopeOf, isFullAdmin, scopeCovers } from '../../accounts/scope.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
-import { createUnit, parentPathOf, renameUnit, unitSegmentSchema } from '../../accounts/units.ts';
+import { createUnit, parentPathOf, renameUnit, unitSegmentSchema, whoShapes } from '../../accounts/units.ts';
 import type { GatewayContext } from '../../context.ts';
 import { domainsServing } from '../../domains/domains.ts';
 import { bodyOf, formBody, formFailure, text, type FormFailure } from '../form-input.ts';
@@ -38,6 +38,8 @@ export function unitRoutes(kit: ConsoleKit): Router {
   async function renderUnits(req: Request, res: Response, values: Values, failure?: FormFailure) {
     const ctx = kit.context(req);
     const tree = await shapedTree(ctx);
+    // A unit of theirs they may not rename (their own top unit): the page says whose it is to change.
+    const fixed = tree.find((node) => !node.mayChange && node.path === values.unit);
     kit.render(
       req,
       res,
@@ -47,6 +49,7 @@ export function unitRoutes(kit: ConsoleKit): Router {
         section: 'units',
         tree,
         changing: tree.find((node) => node.mayChange && node.path === values.unit),
+        fixed: fixed && { ...fixed, who: whoShapes(fixed.path) },
         mayAddTopLevel: isFullAdmin(ctx.actor),
         values,
         errors: failure?.errors ?? {},

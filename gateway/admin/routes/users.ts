@@ -21,6 +21,7 @@ import {
   text,
   unitsWithPrimary,
   type Body,
+  type ChosenUnits,
   type FormFailure,
 } from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
@@ -29,20 +30,21 @@ import { factorsOf } from '../../factors/factor-status.ts';
 import { resetFactors } from '../../factors/reset-factors.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
 
-const newUserInput = (body: Body) => ({
+/** `units` as unitsWithPrimary orders them; until it has, the boxes ticked, to show them again. */
+const newUserInput = (body: Body, units = list(body, 'units')) => ({
   username: text(body, 'username'),
   displayName: text(body, 'displayName'),
   email: text(body, 'email'),
   // An empty password fails validation: the console always sets an initial one.
   password: text(body, 'password'),
-  units: unitsWithPrimary(body),
+  units,
   roles: list(body, 'roles'),
 });
 
-const userChangesInput = (body: Body) => ({
+const userChangesInput = (body: Body, units = list(body, 'units')) => ({
   displayName: text(body, 'displayName'),
   email: text(body, 'email'),
-  units: unitsWithPrimary(body),
+  units,
   roles: list(body, 'roles'),
   status: text(body, 'status'),
   moveChat: text(body, 'moveChat') === 'on',
@@ -70,23 +72,40 @@ function disableNotUnderstood(username: string): FormFailure {
   };
 }
 
-/** What the administrator is told after an edit: what disabling or enabling did, when it did. */
-function editDone({ user, disabled }: UserEdit, statusBefore: string): string {
-  if (disabled) {
-    const n = disabled.endedSessions;
-    const ended =
-      n === 0
-        ? 'they had no open session'
-        : `their ${n} open session${n === 1 ? '' : 's'} ended at once, on every device and app`;
-    return `Disabled ${user.username}: they can no longer sign in, and ${ended}.`;
-  }
+/**
+ * What disabling ended, in the words of the person's account page ("Where you are signed in"): one gateway
+ * session is one browser or device, whatever apps and chat it then opened.
+ */
+function endedSignIns(n: number): string {
+  if (n === 0) return 'they were signed in nowhere';
+  if (n === 1) return 'the 1 browser or device they were signed in on was signed out at once, with its apps and chat';
+  return `the ${n} browsers or devices they were signed in on were signed out at once, with their apps and chat`;
+}
+
+/** What the administrator is told after an edit: what disabling or enabling did, and a primary unit taken over. */
+function editDone({ user, disabled }: UserEdit, statusBefore: string, chosen: ChosenUnits): string {
+  const primary = chosen.dropped
+    ? ` Their primary unit is now ${chosen.primary}, the first unit ticked, since ${chosen.dropped} was unticked.`
+    : '';
+  if (disabled)
+    return `Disabled ${user.username}: they can no longer sign in, and ${endedSignIns(disabled.endedSessions)}.${primary}`;
   if (statusBefore === 'disabled' && user.status === 'active')
-    return `Enabled ${user.username}: they can sign in again.`;
-  return `Saved ${user.username}.`;
+    return `Enabled ${user.username}: they can sign in again.${primary}`;
+  return `Saved ${user.username}.${primary}`;
 }
 
 // The edit form's fields in page order: after a refusal, the first one in error takes the focus.
-const FIELD_ORDER = ['username', 'displayName', 'email', 'password', 'units', 'roles', 'status', 'understood'];
+const FIELD_ORDER = [
+  'username',
+  'displayName',
+  'email',
+  'password',
+  'units',
+  'primaryUnit',
+  'roles',
+  'status',
+  'understood',
+];
 
 /** Where the keyboard focus goes on a page shown again after a refusal: its first bad field, or the notice. */
 function focusOf(state: FormState): string | null {
@@ -99,11 +118,14 @@ function focusOf(state: FormState): string | null {
   return null;
 }
 
-/** What the form shows again after a refusal: the input as typed, never the password. */
-const echo = (body: Body, input: Record<string, unknown>) => ({
+/**
+ * What the form shows again after a refusal: the input as typed, never the password, and the primary
+ * unit that would be saved where the first ticked unit took an unticked one's place.
+ */
+const echo = (body: Body, input: Record<string, unknown>, chosen?: ChosenUnits) => ({
   ...input,
   password: '',
-  primaryUnit: text(body, 'primaryUnit'),
+  primaryUnit: chosen?.dropped ? chosen.primary : text(body, 'primaryUnit'),
 });
 
 function usersLink(q: string, pageSize: number | undefined, page: number): string {
@@ -235,13 +257,12 @@ export function userRoutes(kit: ConsoleKit): Router {
 
   router.post('/users', formBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
-    const input = newUserInput(body);
     try {
-      const user = await createUser(kit.context(req), input);
+      const user = await createUser(kit.context(req), newUserInput(body, unitsWithPrimary(body).units));
       setFlash(req, `Created ${user.username}.`);
       res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
     } catch (error) {
-      await renderForm(req, res, null, { values: echo(body, input), failure: formFailure(error) });
+      await renderForm(req, res, null, { values: echo(body, newUserInput(body)), failure: formFailure(error) });
     }
   });
 
@@ -251,22 +272,25 @@ export function userRoutes(kit: ConsoleKit): Router {
 
   router.post('/users/:id', formBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
-    const input = userChangesInput(body);
     const id = String(req.params.id);
+    let values = echo(body, userChangesInput(body));
     let failure: FormState['failure'];
     try {
-      const stored = (await findManageableUser(kit.context(req), id)).user;
+      const { user: stored, memberships } = await findManageableUser(kit.context(req), id);
+      const chosen = unitsWithPrimary(body, memberships.find((m) => m.primary)?.unit.path ?? null);
+      const input = userChangesInput(body, chosen.units);
+      values = echo(body, input, chosen);
       if (input.status === 'disabled' && stored.status !== 'disabled' && text(body, 'understood') !== 'yes') {
         failure = disableNotUnderstood(stored.username);
       } else {
         const edit = await editUser(kit.context(req), id, input);
-        setFlash(req, editDone(edit, stored.status));
+        setFlash(req, editDone(edit, stored.status, chosen));
         return res.redirect(303, `/admin/users/${encodeURIComponent(edit.user.id)}`);
       }
     } catch (error) {
       failure = editFailure(error);
     }
-    await renderForm(req, res, id, { values: echo(body, input), failure });
+    await renderForm(req, res, id, { values, failure });
   });
 
   router.post('/users/:id/password', formBody, kit.csrf.check, async (req, res) => {

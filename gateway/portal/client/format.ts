@@ -63,9 +63,14 @@ export function sizeOf(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
+/**
+ * Up to two initials of a name, from its letters and digits only: "Eng Lab <b>Booking</b>" is "EB", never
+ * "E<". A name with none is "?".
+ */
 export function initials(name: string): string {
-  const parts = name.trim().split(/\s+/).filter(Boolean);
-  return ((parts[0]?.[0] ?? '?') + (parts.length > 1 ? (parts.at(-1)?.[0] ?? '') : '')).toUpperCase();
+  const words = (name.match(/[\p{L}\p{N}]+/gu) ?? []).map((word) => Array.from(word)[0]!);
+  if (words.length === 0) return '?';
+  return (words[0]! + (words.length > 1 ? words.at(-1)! : '')).toUpperCase();
 }
 
 /** A stable hue per person, so avatars are told apart at a glance. */
