@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { isSubgroup, UsageError, type Args, type Command, type Io } from './command.ts';
 import { COMMANDS } from './commands.ts';
 import { commandHelp, GLOBAL_OPTIONS, groupHelp, topHelp } from './help.ts';
+import { optionProblem } from './option-problems.ts';
 import { EXIT_OK, EXIT_USAGE, printOutput, reportError } from './output.ts';
 
 const GLOBAL_FLAGS = new Set(['--json', '--help', '-h']);
@@ -31,7 +32,7 @@ export async function runCli(words: string[], io: Io): Promise<number> {
       io.stderr.write(`${help}\n`);
       return EXIT_USAGE;
     }
-    const args = parseCommandArgs(command, rest);
+    const args = parseCommandArgs(command, rest, path);
     if (args.flag('help')) {
       io.stdout.write(`${help || commandHelp(path, command)}\n`);
       return EXIT_OK;
@@ -103,7 +104,7 @@ async function resolveCommand(argv: string[], where: { path: string }): Promise<
   }
 }
 
-function parseCommandArgs(command: Command, rest: string[]): Args {
+function parseCommandArgs(command: Command, rest: string[], path: string): Args {
   const specs = { ...command.options, ...GLOBAL_OPTIONS };
   const options: ParseArgsOptionsConfig = {};
   for (const [name, spec] of Object.entries(specs))
@@ -114,8 +115,7 @@ function parseCommandArgs(command: Command, rest: string[]): Args {
   try {
     parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
   } catch (error) {
-    // node:util explains how to pass a positional that starts with "-"; the first sentence is the useful part.
-    throw new UsageError((error as Error).message.split('. ')[0]!.replace(/\.$/, ''));
+    throw new UsageError(optionProblem(error, path, specs));
   }
   const values = parsed.values as Record<string, string | boolean | (string | boolean)[] | undefined>;
   const args: Args = {

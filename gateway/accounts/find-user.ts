@@ -37,11 +37,12 @@ export async function findManageableUser(
     where: { [Op.or]: [{ id: idOrUsername }, { username: idOrUsername.toLowerCase() }] },
     transaction: ctx.tx,
   });
-  if (!user) throw new NotFoundError('No such user');
+  if (!user) throw new NotFoundError(`No such user: ${idOrUsername}`);
   const memberships = (await membershipsOf(ctx, [user.id])).get(user.id) ?? [];
   const scope = adminScopeOf(ctx.actor);
   if (!scope.all) {
-    if (!memberships.some((m) => scopeCovers(scope, m.unit.path))) throw new NotFoundError('No such user');
+    if (!memberships.some((m) => scopeCovers(scope, m.unit.path)))
+      throw new NotFoundError(`No such user: ${idOrUsername}`);
     const why = whyNotManageable(
       scope,
       memberships.map((m) => m.unit.path),

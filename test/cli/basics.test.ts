@@ -81,7 +81,7 @@ describe('atrium on a fresh database', () => {
     expect(command).toMatchObject({ code: 2, stdout: '' });
     expect(command.stderr).toContain('unknown command "frobnicate"');
     expect(option.code).toBe(2);
-    expect(option.stderr).toContain("Unknown option '--bogus'");
+    expect(option.stderr).toContain('atrium: unknown option "--bogus" (atrium units list takes --json)');
     expect(option.stderr).toContain('Run "atrium units list --help" for usage.');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('missing --name NAME');

@@ -206,7 +206,7 @@ describe('atrium users', () => {
       PASSWORD,
     ]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("Unknown option '--password'");
+    expect(result.stderr).toContain('unknown option "--password" (did you mean --password-stdin?)');
     expect(await findUser('xena')).toBeNull();
   });
 
@@ -286,12 +286,21 @@ describe('atrium users', () => {
   });
 
   it('lists, searches and pages users as text and as JSON', async () => {
-    const [all, search, text, badPage] = await Promise.all([
+    const [all, search, text, badPage, badOption, nobody] = await Promise.all([
       runAtrium(db, ['users', 'list', '--json']),
       runAtrium(db, ['users', 'list', '--q', 'silva', '--json']),
       runAtrium(db, ['users', 'list', '--q', 'car']),
       runAtrium(db, ['users', 'list', '--page', 'abc']),
+      runAtrium(db, ['users', 'list', '--pagesize', '2']),
+      runAtrium(db, ['users', 'show', 'nobody']),
     ]);
+    // An option it does not take, in its own words: what it takes instead, and where the rest is.
+    expect(badOption).toMatchObject({ code: 2, stdout: '' });
+    expect(badOption.stderr).toBe(
+      'atrium: unknown option "--pagesize" (atrium users list takes --q, --page, --json)\n' +
+        'Run "atrium users list --help" for usage.\n',
+    );
+    expect(nobody).toMatchObject({ code: 2, stderr: 'atrium: No such user: nobody\n' });
     expect(jsonOf(all)).toMatchObject({ page: 1, pageSize: 25, total: 9, pages: 1 });
     expect(jsonOf(all).users.map((u: { username: string }) => u.username)).toContain('zoe');
     expect(jsonOf(search).users).toEqual([expect.objectContaining({ username: 'carol', roles: ['staff'] })]);
@@ -332,7 +341,7 @@ describe('atrium users', () => {
     expect(active).toMatchObject({ code: 0, stdout: 'carol was already enabled; nothing changed.\n' });
     expect(await edits()).toBe(editsBefore);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toBe('atrium: No such user\n');
+    expect(unknown.stderr).toBe('atrium: No such user: nobody\n');
 
     const enabled = await runAtrium(db, ['users', 'enable', 'bob']);
     expect(enabled).toMatchObject({ code: 0, stdout: 'Enabled bob.\n' });
