@@ -4,7 +4,7 @@ import type { PresentedDirectory } from '../gateway/directories/present-director
 import { PRESETS } from '../gateway/directories/presets.ts';
 import { registerDirectory } from '../gateway/directories/register-directory.ts';
 import { relinkPerson } from '../gateway/directories/relink-person.ts';
-import { removeDirectory } from '../gateway/directories/remove-directory.ts';
+import { describeRemoval, removeDirectory } from '../gateway/directories/remove-directory.ts';
 import { bindPasswordSealer } from '../gateway/directories/secrets.ts';
 import { syncDirectory } from '../gateway/directories/sync-directory.ts';
 import { summarize, type SyncReport } from '../gateway/directories/sync-report.ts';
@@ -350,7 +350,7 @@ export const directoryCommands: CommandGroup = {
 
   remove: {
     summary:
-      'Removes a directory. One that still has people needs --disable-people: they are disabled and signed out everywhere.',
+      'Removes a directory. One that still has people needs --disable-people: they are disabled and signed out everywhere, except the last active administrator.',
     args: ['NAME'],
     options: {
       'disable-people': {
@@ -362,10 +362,8 @@ export const directoryCommands: CommandGroup = {
       const removed = await withSession(io, ({ ctx }) =>
         removeDirectory(ctx, args.positionals[0]!, { disablePeople: args.flag('disable-people') }),
       );
-      return {
-        json: removed,
-        text: `Removed directory ${removed.name}${removed.disabled > 0 ? `; disabled ${removed.disabled} of its people` : ''}.`,
-      };
+      const remedy = (username: string) => `set one with atrium users reset-password ${username} --password-stdin`;
+      return { json: removed, text: describeRemoval(removed, remedy) };
     },
   },
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { htmlText } from '../helpers/browser-agent.ts';
+import { filledFormWithAction, htmlText, submitFilled } from '../helpers/browser-agent.ts';
 import { runAtrium } from '../helpers/cli.ts';
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import {
@@ -139,5 +139,35 @@ describe('the last campus administrator, from a directory', () => {
     expect(fixed.keptAdministrators).toEqual([]);
     expect(await activeAdministrators()).toEqual(['uma']);
     expect(await opensConsole(vicConsole)).toBe(false);
+  });
+
+  it('stays enabled, console session and all, when the directory they sign in with is removed', async () => {
+    // uma, the last active administrator, removes the directory whose password she signs in with.
+    const { agent } = await signInToConsole(gateway.issuer, 'uma', uma.password);
+    const page = await agent.navigate(`${gateway.issuer}/admin/directories/campus-ldap`);
+    expect(htmlText(page.html)).toContain("The campus's last active administrator, if among them, is kept enabled");
+    const removed = await submitFilled(
+      agent,
+      page,
+      filledFormWithAction(page, '/admin/directories/campus-ldap/remove'),
+      {
+        understood: 'yes',
+      },
+    );
+    expect(removed.url).toBe(`${gateway.issuer}/admin/directories`);
+    expect(htmlText(removed.html)).toContain(
+      'Removed directory campus-ldap. Kept uma enabled and signed in where they were: they are the last active ' +
+        "administrator, and without one nobody can open the admin console. Their password was the directory's: " +
+        'set one on uma’s page under Users (“Set a password”).',
+    );
+    expect(await gateway.models.Directory.count()).toBe(0);
+    expect((await personOf(gateway, 'uma'))!.status).toBe('active');
+    expect(await activeAdministrators()).toEqual(['uma']);
+    expect(await opensConsole(agent)).toBe(true);
+    expect((await keptEvents('uma')).at(-1)).toMatchObject({
+      directory: 'campus-ldap',
+      found: 'removal',
+      kept: 'enabled',
+    });
   });
 });

@@ -8,7 +8,7 @@ import { PRESETS } from '../../directories/presets.ts';
 import { DirectoryUnavailableError } from '../../directories/errors.ts';
 import { registerDirectory } from '../../directories/register-directory.ts';
 import { relinkPerson } from '../../directories/relink-person.ts';
-import { DirectoryHasPeopleError, removeDirectory } from '../../directories/remove-directory.ts';
+import { describeRemoval, DirectoryHasPeopleError, removeDirectory } from '../../directories/remove-directory.ts';
 import { syncDirectory } from '../../directories/sync-directory.ts';
 import { summarize, type SyncReport } from '../../directories/sync-report.ts';
 import { testDirectory, type DirectoryTest } from '../../directories/test-directory.ts';
@@ -332,7 +332,7 @@ function personAndRemovalRoutes(
       });
       setFlash(
         req,
-        `Removed directory ${removed.name}${removed.disabled > 0 ? `; disabled ${removed.disabled} of its people` : ''}.`,
+        describeRemoval(removed, (username) => `set one on ${username}’s page under Users (“Set a password”)`),
       );
       res.redirect(303, '/admin/directories');
     } catch (error) {
