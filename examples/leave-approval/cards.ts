@@ -8,8 +8,12 @@ const fields = (r: LeaveRequest) => [
   { label: 'Days', value: String(days(r)) },
   { label: 'Reason', value: r.reason },
 ];
-/** Who decides, as people read it: their name when the app knew it, else their chat address. */
-export const approverOf = (r: LeaveRequest) => r.approverName ?? r.approver;
+/**
+ * Who decides, as people read it: their name as the app knows it now (`nameOf`: it learns names as people
+ * sign in or click a card), else as it knew it when the request was made, else their chat address.
+ */
+export const approverOf = (r: LeaveRequest, nameOf?: (address: string) => string | undefined) =>
+  nameOf?.(r.approver) ?? r.approverName ?? r.approver;
 const outcome = (r: LeaveRequest) => `${r.status === 'approved' ? 'Approved' : 'Rejected'} by ${r.decidedBy}`;
 
 /** What the approver gets in chat: the request, with the two buttons until it is decided. */

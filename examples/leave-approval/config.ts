@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTimeZone, machineTimeZone } from './dates.ts';
 
 /** Who approves whose leave: the staff member for the students of a unit (and the units below it). */
 export type ApproverRule = { unit: string; approver: string };
@@ -19,6 +20,11 @@ export type LeaveConfig = {
   /** The app's own store: one JSON file, written atomically. */
   dataFile: string;
   sessionSecret: string;
+  /**
+   * The campus's time zone (IANA), whose calendar says which day is today: a leave request may not start
+   * before it. The machine's own time zone when not given.
+   */
+  timeZone?: string;
 };
 
 const pairs = (raw: string) =>
@@ -49,6 +55,7 @@ const schema = z.object({
     }),
   LEAVE_DATA_FILE: z.string().default('./data/leave-approval.json'),
   LEAVE_SESSION_SECRET: z.string().min(16),
+  LEAVE_TIME_ZONE: z.string().refine(isTimeZone, { message: 'an IANA time zone, such as Europe/Berlin' }).optional(),
 });
 
 /** The app's settings from its environment, for running it as a process of its own (see its README). */
@@ -76,5 +83,6 @@ export function loadLeaveConfig(env: Record<string, string | undefined>): LeaveC
     approvers: pairs(v.LEAVE_APPROVERS).map(([unit, approver]) => ({ unit, approver })),
     dataFile: v.LEAVE_DATA_FILE,
     sessionSecret: v.LEAVE_SESSION_SECRET,
+    timeZone: v.LEAVE_TIME_ZONE ?? machineTimeZone(),
   };
 }

@@ -21,14 +21,14 @@ export function csrfToken(req: Request): string {
  */
 export function checkCsrf(req: Request, res: Response, next: NextFunction): void {
   if (!req.user) {
+    const why = req.session.endedByCampus
+      ? 'Your campus sign-in ended (signed out elsewhere, or by an administrator), so nothing was sent.'
+      : 'Your session here has ended, so nothing was sent.';
     res
       .status(401)
       .type('html')
       .send(
-        page(
-          'Signed out',
-          html`<h1>You are signed out</h1><p>Your session here has ended, so nothing was sent.</p><p><a href="/login">Sign in again</a></p>`,
-        ),
+        page('Signed out', html`<h1>You are signed out</h1><p>${why}</p><p><a href="/login">Sign in again</a></p>`),
       );
     return;
   }

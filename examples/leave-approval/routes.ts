@@ -10,6 +10,7 @@ import type { Chat } from './chat.ts';
 import type { LeaveConfig } from './config.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
 import { approverOf } from './cards.ts';
+import { isCalendarDay, machineTimeZone, todayIn } from './dates.ts';
 import { decide } from './decide.ts';
 import { endSessions } from './end-sessions.ts';
 import { html, page, type Html } from './html.ts';
@@ -36,29 +37,48 @@ type Deps = {
   log: (message: string, error?: unknown) => void;
 };
 
-const isoDate = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'a date (YYYY-MM-DD)' })
-  .refine((d) => !Number.isNaN(Date.parse(d)), { message: 'a real date' });
-const requestSchema = z
-  .object({
-    from: isoDate,
-    to: isoDate,
-    reason: z.string().trim().min(1, { message: 'say why' }).max(500, { message: 'at most 500 characters' }),
-  })
-  .refine((r) => r.to >= r.from, { message: 'must not be before the first day', path: ['to'] });
+/**
+ * A day of the form as its date picker sends it (`YYYY-MM-DD`, whatever the picker shows). The errors say
+ * what to do and name no format: the picker shows the browser's own.
+ */
+const day = (message: string) =>
+  z.string().refine((d) => /^\d{4}-\d{2}-\d{2}$/.test(d) && isCalendarDay(d), { message });
+
+/** Today in the campus's calendar (LEAVE_TIME_ZONE, else the machine's time zone). */
+const campusToday = (config: LeaveConfig) => todayIn(config.timeZone ?? machineTimeZone());
+
+/** A request as the form sends it, on the campus's `today`: leave starts today at the earliest. */
+const requestSchema = (today: string) =>
+  z
+    .object({
+      from: day('Choose the first day').refine((d) => d >= today, {
+        message: 'The first day has passed: choose today or a later day',
+      }),
+      to: day('Choose the last day'),
+      reason: z.string().trim().min(1, { message: 'Say why' }).max(500, { message: 'At most 500 characters' }),
+    })
+    .refine((r) => r.to >= r.from, { message: 'The last day is before the first day', path: ['to'] });
 
 const personOf = (req: Request) => req.user as (Person & { idToken?: string }) | undefined;
 const form = express.urlencoded({ extended: false, limit: '8kb' });
 
-function requestRows(requests: readonly LeaveRequest[], who: 'student' | 'approver'): Html {
+/**
+ * The requests as a table; on a narrow screen each row stacks into lines named by their column (html.ts).
+ * The approver is named whenever the app knows their name (`nameOf`), also on requests made before it did.
+ */
+function requestRows(
+  requests: readonly LeaveRequest[],
+  who: 'student' | 'approver',
+  nameOf: (address: string) => string | undefined,
+): Html {
   if (requests.length === 0) return html`<p class="muted">None.</p>`;
-  return html`<table><thead><tr><th>${who === 'student' ? 'Approver' : 'Student'}</th><th>From</th><th>To</th><th>Reason</th><th>Status</th></tr></thead><tbody>
+  const first = who === 'student' ? 'Approver' : 'Student';
+  return html`<table class="requests"><thead><tr><th>${first}</th><th>From</th><th>To</th><th>Reason</th><th>Status</th></tr></thead><tbody>
 ${requests.map(
   (
     r,
-  ) => html`<tr><td>${who === 'student' ? approverOf(r) : r.student.name}</td><td>${r.from}</td><td>${r.to}</td><td>${r.reason}</td>
-<td>${r.status}${r.decidedBy ? html` by ${r.decidedBy}` : ''}${r.notifyError ? html` <span class="error">(chat not told: ${r.notifyError})</span>` : ''}</td></tr>`,
+  ) => html`<tr><td data-label="${first}">${who === 'student' ? approverOf(r, nameOf) : r.student.name}</td><td data-label="From">${r.from}</td><td data-label="To">${r.to}</td><td data-label="Reason">${r.reason}</td>
+<td data-label="Status">${r.status}${r.decidedBy ? html` by ${r.decidedBy}` : ''}${r.notifyError ? html` <span class="error">(chat not told: ${r.notifyError})</span>` : ''}</td></tr>`,
 )}
 </tbody></table>`;
 }
@@ -80,6 +100,10 @@ function home(
   const errors = state.errors ?? {};
   const error = (field: string) =>
     errors[field] ? html`<p class="error" id="${field}-error">${errors[field]}</p>` : '';
+  const invalid = (field: string) =>
+    errors[field] ? html` aria-invalid="true" aria-describedby="${field}-error"` : '';
+  const today = campusToday(deps.config);
+  const nameOf = deps.store.nameOf;
   const body = html`
 <p>Signed in as <strong>${person.name}</strong> <span class="muted">(${person.address ?? 'no chat account'})</span></p>
 <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Sign out</button></form>
@@ -89,17 +113,17 @@ ${
     ? html`<h1>Request leave</h1>
 <form method="post" action="/requests" novalidate>
 <input type="hidden" name="_csrf" value="${csrf}">
-<label for="from">First day</label><input id="from" name="from" type="date" value="${values.from ?? ''}">${error('from')}
-<label for="to">Last day</label><input id="to" name="to" type="date" value="${values.to ?? ''}">${error('to')}
-<label for="reason">Reason</label><textarea id="reason" name="reason" rows="3">${values.reason ?? ''}</textarea>${error('reason')}
+<label for="from">First day</label><input id="from" name="from" type="date" min="${today}" value="${values.from ?? ''}"${invalid('from')}>${error('from')}
+<label for="to">Last day</label><input id="to" name="to" type="date" min="${today}" value="${values.to ?? ''}"${invalid('to')}>${error('to')}
+<label for="reason">Reason</label><textarea id="reason" name="reason" rows="3"${invalid('reason')}>${values.reason ?? ''}</textarea>${error('reason')}
 ${error('_')}
 <button type="submit">Send to my approver</button>
 </form>
-<h2>My requests</h2>${requestRows(mine, 'student')}
+<h2>My requests</h2>${requestRows(mine, 'student', nameOf)}
 ${retry.map((r) => html`<form method="post" action="/requests/${r.id}/notify"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Tell chat again about ${r.from}–${r.to}</button></form>`)}`
     : ''
 }
-${toDecide.length > 0 || person.roles.includes('staff') ? html`<h2>Requests for me to decide</h2><p class="muted">Approve or reject them from the card in chat.</p>${requestRows(toDecide, 'approver')}` : ''}`;
+${toDecide.length > 0 || person.roles.includes('staff') ? html`<h2>Requests for me to decide</h2><p class="muted">Approve or reject them from the card in chat.</p>${requestRows(toDecide, 'approver', nameOf)}` : ''}`;
   res
     .status(state.status ?? 200)
     .type('html')
@@ -107,6 +131,8 @@ ${toDecide.length > 0 || person.roles.includes('staff') ? html`<h2>Requests for 
 }
 
 const signInLink = html`<h1>Leave approval</h1><p>Request leave and follow it in chat.</p><p><a href="/login">Sign in with your campus account</a></p>`;
+/** After the campus ended this browser's sign-in here (end-sessions.ts): why, and the way back in. */
+const campusEnded = html`<h1>You were signed out</h1><p role="status">You were signed out by your campus sign-in (signed out elsewhere, or by an administrator).</p><p><a href="/login">Sign in again</a></p>`;
 
 /**
  * The end of a sign-in. A silent one the gateway could not answer without a page (login_required and
@@ -135,6 +161,8 @@ export function leaveRoutes(deps: Deps): Router {
 
   router.get('/', async (req, res, next) => {
     if (personOf(req)) return home(req, res, deps);
+    // Not signed in again silently: the campus ended this sign-in, and says so until the person signs in.
+    if (req.session.endedByCampus) return res.type('html').send(page('Signed out', campusEnded));
     if (req.session.signedOut || req.session.signInNeeded) {
       delete req.session.signInNeeded;
       return res.type('html').send(page('Sign in', signInLink));
@@ -188,7 +216,7 @@ export function leaveRoutes(deps: Deps): Router {
     };
     if (!person.roles.includes('student'))
       return home(req, res, deps, { values, errors: { _: 'Only students request leave here.' }, status: 403 });
-    const parsed = requestSchema.safeParse(values);
+    const parsed = requestSchema(campusToday(deps.config)).safeParse(values);
     if (!parsed.success) {
       const errors: Record<string, string> = {};
       for (const issue of parsed.error.issues) errors[String(issue.path[0] ?? '_')] ??= issue.message;
@@ -210,7 +238,7 @@ export function leaveRoutes(deps: Deps): Router {
     const told = await notifyChat(deps.store, deps.chat, request);
     req.session.notice = told.notifyError
       ? `Saved, but chat could not be told (${told.notifyError}); try again below.`
-      : `Sent to ${approverOf(request)}; you will see the answer in chat.`;
+      : `Sent to ${approverOf(request, deps.store.nameOf)}; you will see the answer in chat.`;
     res.redirect(303, '/');
   });
 

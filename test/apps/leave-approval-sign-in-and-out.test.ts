@@ -1,13 +1,23 @@
+import session, { type SessionData } from 'express-session';
 import { generateKeyPair, importJWK, SignJWT, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endSessions } from '../../examples/leave-approval/end-sessions.ts';
 import type { LeaveApp } from '../../examples/leave-approval/main.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { operator } from '../../gateway/context.ts';
 import { loadPrivateJwks } from '../../gateway/oidc/keys.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  formWithAction,
+  signInThrough,
+  submitFilled,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { startLeaveApprovalFor } from '../helpers/leave-approval.ts';
+import { dayFromToday, startLeaveApprovalFor } from '../helpers/leave-approval.ts';
+import { chromiumMissing, launchChromium, PHONE } from '../portal/browser.ts';
 import { ensureRegistered } from '../../cli/register-leave-approval.ts';
 import { updateApp } from '../../gateway/apps-registry/update-app.ts';
 import { loadClient } from '../../gateway/apps-registry/client-metadata.ts';
@@ -16,6 +26,8 @@ import { join } from 'node:path';
 import { gatewayToken } from './helpers.ts';
 
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+const CAMPUS_ENDED =
+  'You were signed out by your campus sign-in (signed out elsewhere, or by an administrator). Sign in again';
 
 let gateway: TestGateway;
 let app: LeaveApp;
@@ -116,14 +128,21 @@ describe('signing in to the leave-approval example and out of it', () => {
       reason: 'Family visit',
     });
     expect(late.status).toBe(401);
-    expect(text(late)).toContain('You are signed out');
+    expect(text(late)).toContain(
+      'You are signed out Your campus sign-in ended (signed out elsewhere, or by an administrator), so nothing was sent.',
+    );
     expect(late.html).toContain('href="/login"');
     expect(await isSignedIn(laptop, 'Alice Chen')).toBe(false);
-    // Reloading after the sign-out lands on the link, not in a loop of silent sign-ins.
+    // Reloading after the sign-out lands on the link and says why, not in a loop of silent sign-ins.
     const reloaded = await laptop.navigate(`${appUrl}/`);
     expect(reloaded.url).toBe(`${appUrl}/`);
-    expect(reloaded.html).toContain('href="/login"');
+    expect(text(reloaded)).toContain(CAMPUS_ENDED);
+    expect(reloaded.html).toContain('<a href="/login">Sign in again</a>');
     expect(await hasAppSession(phone)).toBe(true);
+    // Signing in again starts afresh.
+    const again = await signInThrough(laptop, `${appUrl}/login`, 'alice', DEMO_PASSWORD);
+    expect(text(again)).toContain('Signed in as Alice Chen');
+    expect(text(again)).not.toContain(CAMPUS_ENDED);
   });
 
   it("ends all of a person's sessions in the app when an administrator disables them", async () => {
@@ -135,6 +154,29 @@ describe('signing in to the leave-approval example and out of it', () => {
       status: 'disabled',
     });
     await expect.poll(() => isSignedIn(browser, 'Dave Okafor'), { timeout: 10_000 }).toBe(false);
+    expect(text(await browser.navigate(`${appUrl}/`))).toContain(CAMPUS_ENDED);
+  });
+
+  it('keeps nothing of the person in a session the campus ended, only that it ended', async () => {
+    const store = new session.MemoryStore();
+    const put = (id: string, data: object) =>
+      new Promise<void>((resolve, reject) => store.set(id, data as SessionData, (e) => (e ? reject(e) : resolve())));
+    const cookie = { originalMaxAge: null, httpOnly: true, path: '/' };
+    const person = {
+      sub: 'sub-1',
+      username: 'ines',
+      name: 'Ines Ivanova',
+      address: 'ines@eng.campus.test',
+      sid: 's-1',
+    };
+    await put('ended', { cookie, csrf: 'form-token', notice: 'Sent to Carol', passport: { user: person } });
+    await put('other', { cookie, passport: { user: { ...person, sid: 's-2' } } });
+
+    expect(await endSessions(store, { sub: 'sub-1', sid: 's-1' })).toBe(1);
+    const kept = await new Promise((resolve) => store.get('ended', (_e, data) => resolve(data)));
+    expect(kept).toEqual({ cookie: expect.objectContaining({ path: '/' }), endedByCampus: true });
+    const other = await new Promise((resolve) => store.get('other', (_e, data) => resolve(data)));
+    expect(other).toMatchObject({ passport: { user: { sid: 's-2' } } });
   });
 
   it('refuses forged, unsigned, foreign and stale logout tokens, and they end nothing', async () => {
@@ -200,3 +242,62 @@ describe('signing in to the leave-approval example and out of it', () => {
     });
   });
 });
+
+describe('the leave-approval example for a student', () => {
+  it('names the approver on every request once it knows her name, older requests too', async () => {
+    const student = new BrowserAgent();
+    const home = await signInThrough(student, `${appUrl}/login`, 'alice', DEMO_PASSWORD);
+    await submitFilled(student, home, filledFormWithAction(home, '/requests'), {
+      from: dayFromToday(5),
+      to: dayFromToday(6),
+      reason: 'Orchestra tour',
+    });
+    // Carol has never opened the app: it knows her by her chat address only.
+    expect(approverCells(await student.navigate(`${appUrl}/`))).toEqual(['carol@arts.campus.test']);
+
+    await signInThrough(new BrowserAgent(), `${appUrl}/login`, 'carol', DEMO_PASSWORD);
+    expect(approverCells(await student.navigate(`${appUrl}/`))).toEqual(['Carol Silva']);
+  });
+
+  it.skipIf(chromiumMissing)(
+    'fits a phone screen: the requests stack instead of running off the side',
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      const browser = await launchChromium();
+      try {
+        const context = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
+        const page = await context.newPage();
+        await page.goto(`${appUrl}/login`);
+        await page.fill('#username', 'alice');
+        await page.fill('#password', DEMO_PASSWORD);
+        await page.click('button[type=submit]');
+        await page.waitForURL(`${appUrl}/`);
+        await page.fill('#from', dayFromToday(10));
+        await page.fill('#to', dayFromToday(12));
+        await page.fill('#reason', 'Regional chamber music competition with the university string quartet');
+        await page.click('button[type=submit]:has-text("Send to my approver")');
+        await page.waitForSelector('td:has-text("Regional chamber music")');
+        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        expect(width).toBeLessThanOrEqual(PHONE.width);
+        // Each request still says what each of its lines is.
+        expect(
+          await page
+            .locator('td[data-label="Approver"]')
+            .first()
+            .evaluate((td) => getComputedStyle(td, '::before').content),
+        ).toBe('"Approver: "');
+      } finally {
+        await browser.close();
+      }
+    },
+  );
+});
+
+/** What the Approver column says, row by row. */
+function approverCells(page: Page): string[] {
+  return [...page.html.matchAll(/<td data-label="Approver">([^<]*)<\/td>/g)].map((m) =>
+    m[1]!.replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c))),
+  );
+}

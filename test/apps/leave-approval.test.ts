@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLeaveApprovalFor } from '../helpers/leave-approval.ts';
+import { dayFromToday, startLeaveApprovalFor } from '../helpers/leave-approval.ts';
 import { CALLBACK_HEADERS, callbackSignature } from '../../protocol/callback-signature.ts';
 import type { LeaveApp } from '../../examples/leave-approval/main.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
@@ -39,6 +39,12 @@ async function device(node: TestNode, username: string, login?: Login) {
   d.on('message', (m) => d.messages.push(m));
   return d;
 }
+
+/** The error the page shows under a field of the leave form. */
+const errorOf = (page: Page, field: string) =>
+  new RegExp(`id="${field}-error">([^<]*)<`)
+    .exec(page.html)?.[1]
+    ?.replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c)));
 
 const text = (page: Page) =>
   page.html
@@ -80,8 +86,8 @@ describe('the leave-approval example app', () => {
     expect(text(home)).toContain('Signed in as Dave Okafor (dave@eng.campus.test)');
 
     const sent = await submitFilled(student, home, filledFormWithAction(home, '/requests'), {
-      from: '2026-12-14',
-      to: '2026-12-16',
+      from: dayFromToday(7),
+      to: dayFromToday(9),
       reason: 'Family <wedding> & travel',
     });
     expect(text(sent)).toContain('Sent to Carol Silva;');
@@ -168,8 +174,8 @@ describe('the leave-approval example app', () => {
     const student = new BrowserAgent();
     const home = await signInThrough(student, `${appUrl}/login`, 'dave', DEMO_PASSWORD);
     await submitFilled(student, home, filledFormWithAction(home, '/requests'), {
-      from: '2027-01-04',
-      to: '2027-01-04',
+      from: dayFromToday(30),
+      to: dayFromToday(30),
       reason: 'Dentist',
     });
     const request = app.store.all().at(-1)!;
@@ -188,13 +194,13 @@ describe('the leave-approval example app', () => {
     expect(app.store.get(request.id)).toMatchObject({ decidedBy: 'Carol Silva' });
 
     const refused = await submitFilled(student, home, filledFormWithAction(home, '/requests'), {
-      from: '2027-02-10',
-      to: '2027-02-01',
+      from: dayFromToday(40),
+      to: dayFromToday(31),
       reason: '',
     });
     expect(refused.status).toBe(400);
-    expect(refused.html).toContain('id="to-error"');
-    expect(refused.html).toContain('id="reason-error"');
+    expect(errorOf(refused, 'to')).toBe('The last day is before the first day');
+    expect(errorOf(refused, 'reason')).toBe('Say why');
     const forged = await student.request(`${appUrl}/requests`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -202,6 +208,60 @@ describe('the leave-approval example app', () => {
     });
     expect(forged.status).toBe(403);
     expect((await new BrowserAgent().navigate(`${appUrl}/`)).html).toContain('href="/login"');
+  });
+
+  it('refuses leave that starts before today, and asks for missing days without naming a format', async () => {
+    const student = new BrowserAgent();
+    const home = await signInThrough(student, `${appUrl}/login`, 'dave', DEMO_PASSWORD);
+    // The date pickers offer no day before today (the app's time zone: this machine's here).
+    expect(home.html).toContain(`id="from" name="from" type="date" min="${dayFromToday(0)}"`);
+    const requests = app.store.all().length;
+    const cards = carolPhone.messages.length;
+
+    const past = await submitFilled(student, home, filledFormWithAction(home, '/requests'), {
+      from: '2020-01-10',
+      to: '2020-01-12',
+      reason: 'Conference',
+    });
+    expect(past.status).toBe(400);
+    expect(errorOf(past, 'from')).toBe('The first day has passed: choose today or a later day');
+    expect(past.html).toContain('aria-describedby="from-error"');
+    // What was typed stays in the form.
+    expect(past.html).toContain('value="2020-01-10"');
+    expect(past.html).toContain('>Conference</textarea>');
+    const yesterday = await submitFilled(student, home, filledFormWithAction(home, '/requests'), {
+      from: dayFromToday(-1),
+      to: dayFromToday(1),
+      reason: 'Conference',
+    });
+    expect(errorOf(yesterday, 'from')).toBe('The first day has passed: choose today or a later day');
+
+    const empty = await submitFilled(student, home, filledFormWithAction(home, '/requests'), {
+      from: '',
+      to: '',
+      reason: 'Conference',
+    });
+    expect(errorOf(empty, 'from')).toBe('Choose the first day');
+    expect(errorOf(empty, 'to')).toBe('Choose the last day');
+    expect(text(empty)).not.toContain('YYYY');
+    // A day that is not in the calendar is no day either.
+    const unreal = await submitFilled(student, home, filledFormWithAction(home, '/requests'), {
+      from: `${dayFromToday(400).slice(0, 4)}-02-30`,
+      to: `${dayFromToday(400).slice(0, 4)}-03-02`,
+      reason: 'Conference',
+    });
+    expect(errorOf(unreal, 'from')).toBe('Choose the first day');
+
+    // Today itself is fine.
+    const today = await submitFilled(student, home, filledFormWithAction(home, '/requests'), {
+      from: dayFromToday(0),
+      to: dayFromToday(0),
+      reason: 'Conference',
+    });
+    expect(text(today)).toContain('Sent to Carol Silva;');
+    expect(app.store.all().length).toBe(requests + 1);
+    // Nothing refused reached the approver: only today's request did.
+    await expect.poll(() => carolPhone.messages.length).toBe(cards + 1);
   });
 
   it('opens without a second login for someone signed in elsewhere, and without a consent page', async () => {

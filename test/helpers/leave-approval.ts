@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { callbackSecretSealer } from '../../gateway/apps-registry/secrets.ts';
+import { machineTimeZone, todayIn } from '../../examples/leave-approval/dates.ts';
 import { startLeaveApproval, type LeaveApp } from '../../examples/leave-approval/main.ts';
 import { ensureRegistered } from '../../cli/register-leave-approval.ts';
 import { operator } from '../../gateway/context.ts';
@@ -33,4 +34,13 @@ export async function startLeaveApprovalFor(
     sessionSecret: 'leave-approval-test-session-secret',
   });
   return { app, url, callbackSecret: credentials.callbackSecret };
+}
+
+/**
+ * The day `days` after today (before it, when negative) as the app's date fields send it: the app takes
+ * this machine's time zone when given none, as the helper above gives it.
+ */
+export function dayFromToday(days: number): string {
+  const [year, month, day] = todayIn(machineTimeZone()).split('-').map(Number);
+  return new Date(Date.UTC(year!, month! - 1, day! + days)).toISOString().slice(0, 10);
 }

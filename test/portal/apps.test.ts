@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLeaveApprovalFor } from '../helpers/leave-approval.ts';
+import { dayFromToday, startLeaveApprovalFor } from '../helpers/leave-approval.ts';
 import type { Browser, Page } from 'playwright-core';
 import type { LeaveApp } from '../../examples/leave-approval/main.ts';
 import { startCampus, type Campus } from '../helpers/federation.ts';
@@ -79,8 +79,8 @@ describe.skipIf(chromiumMissing)('apps from the portal', () => {
   it('approves a leave request from its card in chat, and both sides see the decision', {
     timeout: 60_000,
   }, async () => {
-    await leaveTab.fill('#from', '2026-12-14');
-    await leaveTab.fill('#to', '2026-12-16');
+    await leaveTab.fill('#from', dayFromToday(7));
+    await leaveTab.fill('#to', dayFromToday(9));
     await leaveTab.fill('#reason', 'Family <wedding>');
     await leaveTab.click('button[type=submit]:has-text("Send to my approver")');
     await expect
