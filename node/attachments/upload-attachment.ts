@@ -29,11 +29,16 @@ export type UploadInput = {
 };
 
 const MAX_NAME_CHARS = 255;
-// Path separators, characters Windows refuses, control characters and bidi overrides (which disguise
-// an extension: "photo\u202Egnp.exe").
-const UNSAFE = /[\\/:*?"<>|\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// Control characters and bidi controls (which disguise an extension: "photo\u202Egnp.exe"). Characters
+// some systems refuse in file names (`<>:"|?*`) stay as typed: "<v2>.pdf" is a fine name to show, the
+// page shows names as text, the download header percent-encodes them (contentDisposition), and each
+// browser fits a name to its own system when it saves the file. Files are stored by id, never by name.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
-/** A name safe to store and to offer back in a Content-Disposition header. */
+/**
+ * A name safe to store and to offer back in a Content-Disposition header: the last part of a path (a
+ * name never leads anywhere else), as typed but for what UNSAFE lists.
+ */
 export function sanitizeName(raw: string | undefined): string {
   const base = (raw ?? '').split(/[\\/]/).pop()!;
   const name = base

@@ -128,13 +128,21 @@ describe('uploading and downloading', () => {
     await expect.poll(() => existsSync(`${eng.config.attachments.dir}/${plan.id}`)).toBe(false);
   });
 
-  it('stores a safe file name and refuses one over 255 characters', async () => {
+  it('stores a file name as typed but for its path, control and bidi characters, and refuses one over 255 characters', async () => {
     const uploaded = await alice.upload(new Uint8Array([1, 2, 3]), '../../etc/re"port\u202Egnp.exe', 'application/pdf');
-    expect(uploaded.name).toBe('re_port_gnp.exe');
+    expect(uploaded.name).toBe('re"port_gnp.exe');
     const response = await download(alice, uploaded.id);
     expect(response.headers.get('content-disposition')).toBe(
-      `attachment; filename="re_port_gnp.exe"; filename*=UTF-8''re_port_gnp.exe`,
+      `attachment; filename="re_port_gnp.exe"; filename*=UTF-8''re%22port_gnp.exe`,
     );
+    // What people type in a name stays: the header carries it percent-encoded, the page shows it as text.
+    const typed = await alice.upload(new Uint8Array([1]), 'C:\\Users\\me\\<v2> draft: a|b?*.pdf', 'application/pdf');
+    expect(typed.name).toBe('<v2> draft: a|b?*.pdf');
+    expect((await download(alice, typed.id)).headers.get('content-disposition')).toBe(
+      `attachment; filename="<v2> draft: a|b?*.pdf"; filename*=UTF-8''%3Cv2%3E%20draft%3A%20a%7Cb%3F%2A.pdf`,
+    );
+    const controls = await alice.upload(new Uint8Array([1]), 'line\nbreak\u0007\u2066.pdf', 'application/pdf');
+    expect(controls.name).toBe('line_break__.pdf');
 
     const unnamed = await fetch(api('/attachments'), {
       method: 'POST',
