@@ -28,6 +28,8 @@ export type WorkbenchEntry = {
   icon: string | null;
   description: string | null;
   openUrl: string;
+  /** The unit that owns the app (its path), none for a campus-wide app: the portal groups apps by it. */
+  ownerUnit: string | null;
 };
 
 /**
@@ -52,5 +54,6 @@ export async function workbenchFor(ctx: GatewayContext, userId: string): Promise
       icon: app.icon,
       description: app.description,
       openUrl: app.homeUrl!,
+      ownerUnit: app.ownerUnit,
     }));
 }

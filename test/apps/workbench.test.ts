@@ -74,6 +74,7 @@ describe('the workbench', () => {
         icon: '🧪',
         description: 'Arts Studios for you',
         openUrl: 'https://arts.campus.example/',
+        ownerUnit: null,
       },
       {
         slug: 'mail',
@@ -81,6 +82,7 @@ describe('the workbench', () => {
         icon: '🧪',
         description: 'Campus Mail for you',
         openUrl: 'https://mail.campus.example/',
+        ownerUnit: null,
       },
     ]);
     expect(JSON.stringify(response.body)).not.toContain('eng-labs');

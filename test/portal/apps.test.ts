@@ -3,7 +3,18 @@ import { dayFromToday, startLeaveApprovalFor } from '../helpers/leave-approval.t
 import type { Browser, Page } from 'playwright-core';
 import type { LeaveApp } from '../../examples/leave-approval/main.ts';
 import { startCampus, type Campus } from '../helpers/federation.ts';
-import { chromiumMissing, launchChromium, openConversation, signInToPortal, type Person } from './browser.ts';
+import { registerApp } from '../../gateway/apps-registry/register-app.ts';
+import { callbackSecretSealer } from '../../gateway/apps-registry/secrets.ts';
+import { operator } from '../../gateway/context.ts';
+import {
+  chromiumMissing,
+  DESKTOP,
+  launchChromium,
+  openConversation,
+  PHONE,
+  signInToPortal,
+  type Person,
+} from './browser.ts';
 import { startTestApp, type TestApp } from './test-app.ts';
 
 let campus: Campus;
@@ -76,6 +87,44 @@ describe.skipIf(chromiumMissing)('apps from the portal', () => {
     expect(await leaveTab.locator('input[type=password]').count()).toBe(0);
   });
 
+  it('shows each app’s icon in a tile that always draws, and the apps under the names of their units', {
+    timeout: 30_000,
+  }, async () => {
+    // An emoji icon would be an empty box without an emoji font: apps show their letters or initials.
+    await registerApp(
+      { ...campus.gateway.context(null), actor: operator('test') },
+      {
+        name: 'Engineering Labs',
+        slug: 'eng-labs',
+        icon: '🧪',
+        homeUrl: 'https://eng-labs.campus.example/',
+        redirectUris: ['https://eng-labs.campus.example/cb'],
+        ownerUnit: 'campus/eng',
+      },
+      callbackSecretSealer(campus.gateway.config.secretKey),
+    );
+    const p = dave.page;
+    await p.click('a[data-nav="#/search"]');
+    await p.click('a[data-nav="#/apps"]');
+    const groups = p.locator('.app-group');
+    await expect
+      .poll(() => groups.locator('h3').allTextContents(), { timeout: 10_000 })
+      .toEqual(['Campus-wide', 'College of Engineering']);
+    const slugs = (i: number) =>
+      groups
+        .nth(i)
+        .locator('.app-tile')
+        .evaluateAll((tiles) => tiles.map((t) => t.getAttribute('data-app')));
+    expect(await slugs(0)).toEqual(['notes', 'leave-approval']);
+    expect(await slugs(1)).toEqual(['eng-labs']);
+    const icon = (slug: string) => p.locator(`.app-tile[data-app="${slug}"] .app-icon`);
+    expect(await icon('leave-approval').textContent()).toBe('LA');
+    expect(await icon('notes').textContent()).toBe('TA');
+    expect(await icon('eng-labs').textContent()).toBe('EL');
+    expect(await groups.nth(1).getByRole('list', { name: 'College of Engineering' }).count()).toBe(1);
+    expect(dave.errors).toEqual([]);
+  });
+
   it('approves a leave request from its card in chat, and both sides see the decision', {
     timeout: 60_000,
   }, async () => {
@@ -90,6 +139,13 @@ describe.skipIf(chromiumMissing)('apps from the portal', () => {
 
     const carol = await signInToPortal(browser, campus.gateway.issuer, 'carol');
     await openConversation(carol.page, 'Leave Approval');
+    // Apps answer through their cards: the chat says so, for whoever would type to it.
+    await expect
+      .poll(() => carol.page.locator('.app-note').textContent(), { timeout: 10_000 })
+      .toBe(
+        'Leave Approval is an app: it answers through the buttons on its cards, and may not read messages typed here.',
+      );
+    expect(await carol.page.locator('.app-note').isVisible()).toBe(true);
     const card = carol.page.locator('.message.has-card', { hasText: 'Leave request from Dave Okafor' });
     await expect
       .poll(() => card.locator('.card-action').allTextContents(), { timeout: 10_000 })
@@ -97,6 +153,15 @@ describe.skipIf(chromiumMissing)('apps from the portal', () => {
     expect(await card.locator('.card-fields').textContent()).toContain('Family <wedding>');
     await card.locator('.card-action[data-action=approve]').click();
     await expect.poll(() => carol.page.locator('.toast').allTextContents(), { timeout: 10_000 }).toContain('Approved.');
+    // The notice leaves the message box and its Send button free, on a desktop and on a phone.
+    for (const size of [DESKTOP, PHONE]) {
+      await carol.page.setViewportSize(size);
+      const toast = (await carol.page.locator('.toast', { hasText: 'Approved.' }).boundingBox())!;
+      const composer = (await carol.page.locator('.conversation .composer').boundingBox())!;
+      expect(toast.y + toast.height).toBeLessThanOrEqual(composer.y);
+      expect(toast.y).toBeGreaterThan(0);
+    }
+    await carol.page.setViewportSize(DESKTOP);
     await expect
       .poll(() => card.locator('.card').textContent(), { timeout: 10_000 })
       .toContain('Approved by Carol Silva');

@@ -140,8 +140,25 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     const mine = ownMessage(a, 'See you at 5');
     await mine.locator('.bubble').focus();
     await mine.getByRole('button', { name: 'Edit' }).click();
-    await a.locator('.edit-input').fill('See you at 6');
-    await a.locator('.edit-input').press('Enter');
+    // The edit box takes a message's width and grows with its text, wrapped lines too, as the message box does.
+    const box = a.locator('.edit-input');
+    expect((await box.boundingBox())!.width).toBeGreaterThan(400);
+    await box.fill(`See you at 6\n${'and bring the slides for the review, '.repeat(8)}\nand the notes`);
+    await box.dispatchEvent('input');
+    expect(await box.evaluate((el: HTMLTextAreaElement) => el.rows)).toBeGreaterThanOrEqual(5);
+    expect(await box.evaluate((el) => el.scrollHeight - el.clientHeight)).toBeLessThanOrEqual(1);
+    // Its keys are the message box's: Shift+Enter starts a new line, Enter saves; Save and Cancel follow it by Tab.
+    await box.fill('See you at 6');
+    await box.press('Shift+Enter');
+    expect(await box.inputValue()).toBe('See you at 6\n');
+    expect(await a.locator('.edit-input').count()).toBe(1);
+    await box.press('Tab');
+    expect(await a.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
+    await a.keyboard.press('Tab');
+    expect(await a.evaluate(() => document.activeElement?.textContent)).toBe('Save');
+    await box.focus();
+    await box.press('Backspace');
+    await box.press('Enter');
     await expect
       .poll(() => b.locator('.message', { hasText: 'See you at 6' }).locator('.edited').count(), { timeout: 10_000 })
       .toBe(1);
@@ -307,7 +324,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await openConversation(a, 'Bob Martin');
     await a
       .locator('.conversation input[type=file]')
-      .setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: PNG });
+      .setInputFiles({ name: '<v2> dot.png', mimeType: 'image/png', buffer: PNG });
     await expect.poll(() => a.locator('.upload progress').count()).toBe(1);
     await expect.poll(() => a.locator('.upload.uploaded').count(), { timeout: 10_000 }).toBe(1);
     await send(a, 'Here is the picture');
@@ -331,10 +348,25 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
         { timeout: 10_000 },
       )
       .toBe(1);
-    // Downloads carry the token: a click saves the file under its own name.
+    // A click opens it large in the page, from the same blob: URL; Download there saves it under the name
+    // it was given, as typed; Escape closes it, back to the preview.
+    const preview = received.locator('.attachment button');
+    await preview.click();
+    const viewer = b.getByRole('dialog', { name: '<v2> dot.png' });
+    await viewer.waitFor();
+    expect(await viewer.locator('img').getAttribute('src')).toBe(
+      await received.locator('img.preview').getAttribute('src'),
+    );
+    expect(await viewer.locator('img').getAttribute('alt')).toBe('<v2> dot.png');
     const download = b.waitForEvent('download');
-    await received.locator('.attachment button').click();
-    expect((await download).suggestedFilename()).toBe('dot.png');
+    await viewer.getByRole('button', { name: 'Download' }).click();
+    // The page names the file as typed; Chromium fits the name to what every system accepts as it saves.
+    expect((await download).suggestedFilename()).toBe('_v2_ dot.png');
+    await b.keyboard.press('Escape');
+    await expect.poll(() => viewer.count()).toBe(0);
+    expect(await preview.evaluate((el) => el === document.activeElement)).toBe(true);
+    // Still in the conversation: Escape closed only the picture.
+    expect(await b.locator('#conversation-title').textContent()).toBe('Alice Chen');
 
     // A tall picture arrives while Bob reads the end: once it has loaded (and taken its height) he still sees
     // the end, and what is written after it.
@@ -452,6 +484,42 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await item.waitFor();
     expect(await item.locator('.badge').count()).toBe(0);
     await openConversation(b, 'Alice Chen');
+  });
+
+  it('keeps a conversation read while its node was out of reach when the tab is closed first, and tells the node from the next tab', {
+    timeout: 60_000,
+  }, async () => {
+    const a = alice.page;
+    const dave = await signInToPortal(browser, campus.gateway.issuer, 'dave');
+    try {
+      await startDirect(a, 'dave', 'Dave Okafor');
+      await send(a, 'Read me, then close the tab');
+      const item = (page: Page) => page.locator('.conversation-item[aria-label^="Alice Chen,"]');
+      await expect.poll(() => item(dave.page).locator('.badge').textContent(), { timeout: 10_000 }).toBe('1');
+      await expect.poll(() => statusOf(a, 'Read me, then close'), { timeout: 10_000 }).toBe('delivered');
+      await dave.context.setOffline(true);
+      await expect.poll(() => dave.page.locator('#connection').getAttribute('data-state')).toBe('offline');
+      await item(dave.page).click();
+      await expect.poll(() => item(dave.page).locator('.badge').count()).toBe(0);
+      // The tab is closed before the node could be told, and the network comes back.
+      await dave.page.close();
+      await dave.context.setOffline(false);
+      await a.waitForTimeout(500);
+      expect(await statusOf(a, 'Read me, then close')).toBe('delivered');
+      // Dave's next tab tells the node: Alice sees it read, and his list shows nothing unread.
+      const next = await dave.context.newPage();
+      await next.goto(`${campus.gateway.issuer}/`);
+      await next.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+      await expect.poll(() => statusOf(a, 'Read me, then close'), { timeout: 10_000 }).toBe('read');
+      await item(next).waitFor();
+      expect(await item(next).locator('.badge').count()).toBe(0);
+      // Nothing of it stays in the browser once the node was told.
+      expect(
+        await next.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('atrium.unsent-reads.'))),
+      ).toEqual([]);
+    } finally {
+      await dave.context.close();
+    }
   });
 
   it('creates a group with people from two colleges, with mentions suggested and highlighted', {
@@ -781,6 +849,20 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
         .toBe(true);
       await p.keyboard.press('Enter');
       await expect.poll(() => p.locator('.conversation .composer-input').isVisible()).toBe(true);
+      // Everything to tap in the top bar, the conversation's head and the message box is at least 44×44 px.
+      const small = await p.evaluate(() =>
+        [
+          ...document.querySelectorAll<HTMLElement>(
+            '.topbar a, .topbar button, .conversation-head button, .composer button',
+          ),
+        ]
+          .filter((el) => el.getClientRects().length > 0)
+          .map((el) => ({ what: el.getAttribute('aria-label') ?? el.textContent, box: el.getBoundingClientRect() }))
+          .filter(({ box }) => box.width < 44 || box.height < 44)
+          .map(({ what, box }) => `${what}: ${box.width}×${box.height}`),
+      );
+      expect(small).toEqual([]);
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       await p.getByRole('button', { name: 'Back to conversations' }).click();
       await expect.poll(() => p.locator('.sidebar').isVisible()).toBe(true);
       // "New chat" fits the phone's width, with people found listed: nothing sticks out sideways.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
 import { chromiumMissing, launchChromium, openConversation, signInToPortal, type Person } from './browser.ts';
 
@@ -175,6 +175,51 @@ describe.skipIf(chromiumMissing)('what the portal tells about when, where and wh
       'Department of Music, College of Arts',
     ]);
     expect((await units.getAttribute('title'))!.split(', ').sort()).toEqual(['campus/arts/music', 'campus/eng/ee']);
+    expect(alice.errors).toEqual([]);
+  });
+
+  it('shows no username where a name goes while the directory is slow, and the names this tab knew at once', {
+    timeout: 60_000,
+  }, async () => {
+    const held: Route[] = [];
+    const lookup = (url: URL) => url.pathname.endsWith('/api/v1/directory') && url.searchParams.has('usernames');
+    const hold = (page: Page) => page.route(lookup, (route) => void held.push(route));
+    const release = async (page: Page) => {
+      await page.unroute(lookup);
+      for (const route of held.splice(0)) await route.continue().catch(() => undefined);
+    };
+    const sender = (page: Page) => page.locator('.message', { hasText: 'Three days ago' }).locator('.sender');
+
+    // Her tab, reloaded: Lena's name as the directory gave it before, at once, while the directory is asked again.
+    const a = alice.page;
+    await hold(a);
+    try {
+      await a.reload();
+      await a.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+      await openConversation(a, 'Moot court');
+      await sender(a).waitFor({ timeout: 10_000 });
+      await expect.poll(() => held.length, { timeout: 10_000 }).toBeGreaterThan(0);
+      expect(await sender(a).textContent()).toBe(`Lena Park ${LENA}`);
+    } finally {
+      await release(a);
+    }
+
+    // A new tab knows no names yet: a placeholder, never the username, until the directory answers.
+    const tab = await alice.context.newPage();
+    try {
+      await hold(tab);
+      await tab.goto(`${campus.gateway.issuer}/`);
+      await tab.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+      await openConversation(tab, 'Moot court');
+      await sender(tab).waitFor({ timeout: 10_000 });
+      await expect.poll(() => held.length, { timeout: 10_000 }).toBeGreaterThan(0);
+      expect(await sender(tab).textContent()).toBe(`… ${LENA}`);
+      expect(await tab.locator('.conversation-list').textContent()).not.toMatch(/\blena\b/);
+      await release(tab);
+      await expect.poll(() => sender(tab).textContent(), { timeout: 10_000 }).toBe(`Lena Park ${LENA}`);
+    } finally {
+      await tab.close();
+    }
     expect(alice.errors).toEqual([]);
   });
 });

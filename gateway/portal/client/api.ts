@@ -19,6 +19,8 @@ export type WorkbenchApp = {
   icon: string | null;
   description: string | null;
   openUrl: string;
+  /** The path of the unit that owns the app; null for a campus-wide one. */
+  ownerUnit: string | null;
 };
 
 /** A refused or failed HTTP call to the gateway or a node: its status (0 when none came) and the error code it gave. */

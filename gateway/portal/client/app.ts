@@ -1,5 +1,6 @@
 import type { Message } from '../../../sdk/client.ts';
 import { logout } from './api.ts';
+import { forgetPerson } from './kept.ts';
 import { keyOf, type Chat, type Entry } from './chat.ts';
 import { ConversationView, type ViewHost } from './conversation-view.ts';
 import { h, ICONS, icon, iconButton } from './dom.ts';
@@ -210,9 +211,14 @@ export class PortalApp implements ViewHost {
     (item ?? this.#list.querySelector<HTMLElement>('.conversation-item'))?.focus();
   }
 
+  /**
+   * A short notice, for six seconds. With a conversation on screen it shows just above its message box
+   * (the box and its Send button stay free), else at the foot of the page.
+   */
   toast(text: string): void {
     const item = h('p', { class: 'toast' }, text);
-    this.#toasts.append(item);
+    const dock = this.#view?.toastDock;
+    (dock?.isConnected ? dock : this.#toasts).append(item);
     setTimeout(() => item.remove(), 6_000);
   }
 
@@ -254,6 +260,7 @@ export class PortalApp implements ViewHost {
     const route = parseRoute(window.location.hash);
     this.#route = route;
     const chat = this.#chat;
+    const shown = this.#view;
     document.body.dataset.view =
       route.view === 'list' ? 'list' : route.view === 'conversation' ? 'conversation' : 'panel';
     for (const link of this.#root.querySelectorAll<HTMLElement>('[data-nav]')) {
@@ -312,6 +319,8 @@ export class PortalApp implements ViewHost {
         break;
       }
     }
+    // Notices shown over a conversation left now stay for their time, where the next view shows them.
+    if (shown && shown !== this.#view) (this.#view?.toastDock ?? this.#toasts).append(...shown.toastDock.children);
     this.#schedule(true, false);
   }
 
@@ -404,12 +413,13 @@ export class PortalApp implements ViewHost {
     if (this.#view?.entry === entry && document.visibilityState === 'visible') return;
     const chat = this.#chat;
     const text = message.kind === 'card' ? 'a card' : message.text || 'a file';
-    this.#announcer.textContent = `New message from ${chat.senderOf(entry, message)}${entry.conv.kind === 'group' ? ` in ${chat.title(entry)}` : ''}: ${text}`;
+    this.#announcer.textContent = `New message from ${chat.senderNow(entry, message)}${entry.conv.kind === 'group' ? ` in ${chat.title(entry)}` : ''}: ${text}`;
   }
 
   async #signOut(): Promise<void> {
     try {
       const { redirect } = await logout();
+      forgetPerson(this.#chat.me.user.id);
       window.location.assign(redirect);
     } catch (error) {
       this.toast(`Could not sign out: ${(error as Error).message}`);
@@ -433,6 +443,7 @@ export class PortalApp implements ViewHost {
     this.#root.dataset.state = 'ended';
     this.#drawConnection();
     this.#keepDraft();
+    forgetPerson(this.#chat.me.user.id);
     this.#view = null;
     this.#list.replaceChildren();
     this.#pane.replaceChildren();

@@ -15,6 +15,7 @@ import { Emitter } from '../../../sdk/emitter.ts';
 import { READ_COUNTS_MAX } from '../../../protocol/client-frames.ts';
 import { fetchUnitLabels, tokenFor, type Me, type PortalDomain } from './api.ts';
 import { findPeople, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
+import { KeptNames, KeptReads } from './kept.ts';
 
 /** A message typed here and not yet acknowledged by its node (shown as "sending"). */
 export type Pending = {
@@ -85,6 +86,8 @@ export type ChatEvents = {
 };
 
 const SHOWN = new Set(['text', 'card', 'system']);
+/** The SDK's codes for a request the node never answered (as opposed to one it refused). */
+const UNANSWERED = new Set(['closed', 'disconnected', 'offline', 'timeout', 'rate_limited']);
 const TYPING_SHOWN_MS = 4_000;
 /** Groups above this size get no "delivered" receipts from the portal (see #scheduleDelivered). */
 const DELIVERED_UP_TO = 100;
@@ -113,6 +116,9 @@ function typistOf(typing: Typing, me: string): string | null {
   if (count <= 0) return null;
   return count === 1 && others.length === 1 ? others[0]! : SEVERAL_TYPING;
 }
+
+/** Where a person's name goes while the directory has not answered yet (and did not before in this tab). */
+export const NAME_PENDING = '…';
 
 /** The key under which `Entry.typing` holds "several people are typing" (a big group's collapsed typing). */
 export const SEVERAL_TYPING = '';
@@ -173,19 +179,26 @@ export class Chat extends Emitter<ChatEvents> {
   #deliveredTimers = new Map<string, ReturnType<typeof setTimeout>>();
   #lastTyping = new Map<string, number>();
   #nameQueue = new Set<string>();
+  /** Addresses whose names were asked of the directory and not yet answered. */
+  #unnamed = new Set<string>();
   #resolving = false;
   #ended = false;
   /** Conversations this page asked to leave: their going is the person's own doing. */
   #leaving = new Set<string>();
   /**
    * Conversations read here while their node was out of reach, with the highest seq read: the node is told
-   * once it is back (#sendUnsentReads), or the next visit would show them unread again.
+   * once it is back (#sendUnsentReads), or the next visit would show them unread again. Kept in the
+   * browser for the person, so that closing the tab first loses none: their next tab tells the node.
    */
-  #unsentReads = new Map<string, number>();
+  #unsentReads: KeptReads;
+  /** Names the directory gave in this tab before (a reload): shown until it answers again. */
+  #keptNames: KeptNames;
 
   constructor(me: Me) {
     super();
     this.me = me;
+    this.#unsentReads = new KeptReads(me.user.id);
+    this.#keptNames = new KeptNames(me.user.id);
     for (const domain of me.domains) {
       this.domains.set(domain.name, domain);
       this.names.set(domain.address, me.user.name);
@@ -673,31 +686,41 @@ export class Chat extends Emitter<ChatEvents> {
     if (mine && mine.readSeq >= seq) return;
     const client = this.clients.get(entry.domain)!;
     if (client.state !== 'online') {
-      this.#unsentReads.set(entry.key, Math.max(seq, this.#unsentReads.get(entry.key) ?? 0));
+      this.#unsentReads.add(entry.key, seq);
       this.emit('list', undefined);
       return;
     }
     if (mine) mine.readSeq = seq;
     entry.conv.readSeq = seq;
-    this.#unsentReads.delete(entry.key);
-    client.markRead(entry.conv.id, seq).catch(() => undefined);
+    this.#tellRead(client, entry.key, entry.conv.id, seq);
     this.emit('list', undefined);
   }
 
-  /** Tells a node that is back what was read here while it was out of reach; kept for next time if that fails. */
+  /**
+   * Tells the node what was read. Kept for when the node is back if the answer did not come (the socket
+   * closed meanwhile); forgotten once told, or when the node refuses it (no longer a member, say).
+   */
+  #tellRead(client: AtriumClient, key: string, conversationId: string, seq: number): void {
+    client.markRead(conversationId, seq).then(
+      () => this.#unsentReads.told(key, seq),
+      (error: Error) => {
+        // Signed out meanwhile: nothing of the person is kept (PortalApp forgets them).
+        if (this.#ended) return;
+        if (error instanceof AtriumError && !UNANSWERED.has(error.code)) this.#unsentReads.told(key, seq);
+        else this.#unsentReads.add(key, seq);
+      },
+    );
+  }
+
+  /**
+   * Tells a node that is back what was read here while it was out of reach, in this tab or in one closed
+   * since (the conversations of those need not be on the page yet: the node's answer to the sync follows).
+   */
   #sendUnsentReads(domain: string): void {
     const client = this.clients.get(domain);
     if (!client || client.state !== 'online') return;
-    for (const [key, seq] of this.#unsentReads) {
-      const entry = this.entries.get(key);
-      if (entry && entry.domain !== domain) continue;
-      this.#unsentReads.delete(key);
-      // Gone from the page meanwhile (left, removed): nothing to tell.
-      if (!entry) continue;
-      client.markRead(entry.conv.id, seq).catch(() => {
-        if (this.entries.get(key) === entry) this.#unsentReads.set(key, Math.max(seq, this.#unsentReads.get(key) ?? 0));
-      });
-    }
+    for (const { key, conversationId, seq } of this.#unsentReads.of(domain))
+      this.#tellRead(client, key, conversationId, seq);
   }
 
   /** Sends a message; it shows as "sending" until its node acknowledges it (also across reconnects). */
@@ -850,12 +873,24 @@ export class Chat extends Emitter<ChatEvents> {
 
   async people(query: string): Promise<Person[]> {
     const found = await findPeople(this.me, query);
-    for (const person of found) for (const address of person.addresses) this.names.set(address, person.name);
+    this.#learnPeople(found);
     const unknown = [...new Set(found.flatMap((p) => p.units))].filter((path) => !this.unitLabels.has(path));
     // Without the names the people are still shown, each unit by its path.
     const labels = unknown.length > 0 ? await fetchUnitLabels(unknown).catch(() => []) : [];
     for (const unit of labels) this.unitLabels.set(unit.path, unit.label);
     return found;
+  }
+
+  /** People's names as the directory gave them, for this page and for the next one in this tab. */
+  #learnPeople(people: Person[]): void {
+    const named = people.flatMap((person) =>
+      person.addresses.map((address) => [address, person.name] as [string, string]),
+    );
+    for (const [address, name] of named) {
+      this.names.set(address, name);
+      this.#unnamed.delete(address);
+    }
+    if (named.length > 0 && !this.#ended) this.#keptNames.keep(named);
   }
 
   /** A unit as people read it: its name and its parent's, else (the gateway does not know it) its path. */
@@ -947,9 +982,15 @@ export class Chat extends Emitter<ChatEvents> {
     return { updated: result.updated, ...(result.toast ? { toast: result.toast } : {}) };
   }
 
-  /** A person's name as the directory gives it (the username until it answers). */
+  /**
+   * A person's name as the directory gives it: until it answers, as it gave it before in this tab (a
+   * reload), else a neutral placeholder rather than the username, which would be replaced a moment later.
+   * The username when the directory does not know them.
+   */
   displayName(address: string): string {
-    return this.names.get(address) ?? localPart(address);
+    const known = this.names.get(address) ?? this.#keptNames.get(address);
+    if (known !== undefined) return known;
+    return this.#unnamed.has(address) ? NAME_PENDING : localPart(address);
   }
 
   /** Someone as named in one conversation: an app as it named itself there, a person as the directory does. */
@@ -963,6 +1004,15 @@ export class Chat extends Emitter<ChatEvents> {
    */
   senderOf(entry: Entry | undefined, message: Message): string {
     return entry?.appNames.get(message.sender) ?? appNameOf(message) ?? this.displayName(message.sender);
+  }
+
+  /**
+   * Who wrote a message, for words said once and never redrawn (a notification, an announcement to
+   * screen readers): the username rather than the placeholder while the directory has not answered.
+   */
+  senderNow(entry: Entry, message: Message): string {
+    const name = this.senderOf(entry, message);
+    return name === NAME_PENDING ? localPart(message.sender) : name;
   }
 
   title(entry: Entry): string {
@@ -1029,6 +1079,7 @@ export class Chat extends Emitter<ChatEvents> {
   #wantName(address: string): void {
     if (this.names.has(address) || localPart(address).length < 2) return;
     this.#nameQueue.add(address);
+    this.#unnamed.add(address);
     if (!this.#resolving) void this.#resolveNames();
   }
 
@@ -1054,9 +1105,11 @@ export class Chat extends Emitter<ChatEvents> {
         }
         if (batch.size === 0) continue;
         const people = await lookUpPeople(this.me, [...batch.keys()]).catch(() => [] as Person[]);
-        for (const person of people) for (const address of person.addresses) this.names.set(address, person.name);
-        for (const address of [...batch.values()].flat())
+        this.#learnPeople(people);
+        for (const address of [...batch.values()].flat()) {
+          this.#unnamed.delete(address);
           if (!this.names.has(address)) this.names.set(address, localPart(address));
+        }
         this.emit('names', undefined);
       }
     } finally {

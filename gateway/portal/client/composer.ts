@@ -1,6 +1,6 @@
 import type { UploadedAttachment } from '../../../sdk/client.ts';
 import { listsSomeMembers, localPart, type Chat, type Entry } from './chat.ts';
-import { h, ICONS, iconButton } from './dom.ts';
+import { fitRows, h, ICONS, iconButton } from './dom.ts';
 import { sizeOf } from './format.ts';
 import { uploadFile } from './nodes.ts';
 
@@ -231,7 +231,7 @@ export class Composer {
   }
 
   #autosize(): void {
-    this.input.rows = Math.min(6, Math.max(1, this.input.value.split('\n').length));
+    fitRows(this.input, 1, 6);
   }
 
   #onKey(event: KeyboardEvent): void {
@@ -294,11 +294,14 @@ export class Composer {
           this.#found = members.map((m) => m.address).filter((a) => a !== this.#entry.me);
           for (const address of this.#found) this.#foundEver.add(address);
           this.#draw(word);
-          // Their names come from the directory a moment later.
-          if (this.#found.some((a) => !this.#chat.names.has(a))) {
+          // Their names come from the directory a moment later (perhaps after other people's): drawn again
+          // as names come, until all of theirs have, or the list shows something else.
+          const unnamed = () => this.#found.some((a) => !this.#chat.names.has(a));
+          if (unnamed()) {
             const off = this.#chat.on('names', () => {
-              off();
-              if (asked === this.#asked && !this.#suggestions.hidden) this.#draw(word);
+              if (asked !== this.#asked || this.#suggestions.hidden) return off();
+              this.#draw(word);
+              if (!unnamed()) off();
             });
           }
         },

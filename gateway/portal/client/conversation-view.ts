@@ -5,12 +5,14 @@ import { Composer } from './composer.ts';
 import { GroupPanel } from './group-panel.ts';
 import { PressGuard } from './press-guard.ts';
 import { confirmDialog } from './dialog.ts';
-import { h, ICONS, iconButton } from './dom.ts';
+import { fitRows, h, ICONS, iconButton } from './dom.ts';
 import { dayLabelOf, dayOf } from './format.ts';
 import { renderMessage, renderPending, signatureOf, updateReceipt, type MessageActions } from './message-view.ts';
 import { presenceLabel } from './list-view.ts';
 
 const PAGE = 30;
+/** How many lines the box for editing a message shows: it grows with its text from the first to the second. */
+const EDIT_ROWS = { min: 2, max: 10 };
 /** How many members a group's heading names before it counts the rest. */
 const NAMED_MEMBERS = 8;
 
@@ -24,12 +26,16 @@ export class ConversationView {
   readonly element: HTMLElement;
   readonly entry: Entry;
   readonly composer: Composer;
+  /** Where the page's notices show while this conversation is on screen: over the messages, just above the message box, never on it. */
+  readonly toastDock: HTMLElement;
   #chat: Chat;
   #host: ViewHost;
   #scroller: HTMLElement;
   #list: HTMLOListElement;
   #older: HTMLButtonElement;
   #typing: HTMLElement;
+  /** Said in a direct conversation with an app, which answers through its cards (see #drawAppNote). */
+  #appNote: HTMLElement;
   #title: HTMLElement;
   #subtitle: HTMLElement;
   #drawn = new Map<string, { el: HTMLElement; sig: string }>();
@@ -69,6 +75,8 @@ export class ConversationView {
     });
     this.#scroller = h('div', { class: 'messages', tabindex: 0, 'aria-label': 'Messages' }, this.#older, this.#list);
     this.#typing = h('p', { class: 'typing', 'aria-live': 'polite' });
+    this.#appNote = h('p', { class: 'app-note', role: 'note', hidden: true });
+    this.toastDock = h('div', { class: 'toast-dock', 'aria-live': 'assertive' });
     this.composer = new Composer(chat, entry, title);
     if (entry.conv.kind === 'group')
       this.#details = iconButton('Group details', ICONS.people, () => this.openDetails(), {
@@ -87,6 +95,8 @@ export class ConversationView {
       ),
       this.#scroller,
       this.#typing,
+      this.#appNote,
+      this.toastDock,
       this.composer.element,
     );
     this.#fromSeq = entry.messages.at(-PAGE)?.seq ?? 0;
@@ -163,6 +173,7 @@ export class ConversationView {
       h('p', { class: 'muted small' }, 'You cannot send here any more. What is on screen goes when you leave it.'),
       back,
     );
+    this.#appNote.hidden = true;
     this.composer.element.replaceWith(notice);
     // Written once the status is on the page, so that screen readers announce it.
     reason.textContent = text;
@@ -298,6 +309,7 @@ export class ConversationView {
     });
     this.#updateOlder();
     this.#drawTyping();
+    this.#drawAppNote();
     if (nearEnd || entry.pending.size > 0) this.scrollToEnd();
   }
 
@@ -340,6 +352,22 @@ export class ConversationView {
         : typists.length === 1
           ? `${typists[0]} is typing…`
           : `${typists.join(', ')} are typing…`;
+  }
+
+  /**
+   * A direct conversation with an app's bot: apps are told when someone presses a button on their cards
+   * (a signed callback), never of messages; one reads what people write only if it reads its
+   * conversations by itself (docs/protocol.md, "Bots"). Said once the page knows the peer is an app (it
+   * has named itself on an entry here); text can still be sent.
+   */
+  #drawAppNote(): void {
+    const peer = this.entry.conv.kind === 'direct' ? this.#chat.peerOf(this.entry) : undefined;
+    const app = peer ? this.entry.appNames.get(peer) : undefined;
+    this.#appNote.hidden = app === undefined || this.#ended;
+    const text = app
+      ? `${app} is an app: it answers through the buttons on its cards, and may not read messages typed here.`
+      : '';
+    if (this.#appNote.textContent !== text) this.#appNote.textContent = text;
   }
 
   /** The line above a day's first message: "Today", "Yesterday" or the date, kept as the words change. */
@@ -432,10 +460,17 @@ export class ConversationView {
     const text = li.querySelector<HTMLElement>('.text');
     if (!bubble || !text) return;
     this.#editing.add(message.id);
-    const input = h('textarea', { class: 'edit-input', 'aria-label': 'Edit message', rows: 2 });
+    const input = h('textarea', {
+      class: 'edit-input',
+      'aria-label': 'Edit message',
+      'aria-keyshortcuts': 'Enter Escape',
+      rows: EDIT_ROWS.min,
+    });
     input.value = message.text ?? '';
+    input.addEventListener('input', () => fitRows(input, EDIT_ROWS.min, EDIT_ROWS.max));
     const done = () => {
       this.#editing.delete(message.id);
+      li.classList.remove('editing');
       // Drawn again in place (the edit box goes, the text as it now is comes back): a drawing that matches nothing.
       const drawn = this.#drawn.get(message.id);
       if (drawn) drawn.sig = '';
@@ -450,8 +485,9 @@ export class ConversationView {
         done();
       });
     };
+    // The message box's keys: Enter saves, Shift+Enter starts a new line, Escape gives up.
     input.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' && !e.shiftKey) {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         save();
       } else if (e.key === 'Escape') {
@@ -467,12 +503,15 @@ export class ConversationView {
       h(
         'div',
         { class: 'edit-buttons' },
-        h('button', { type: 'button', onclick: save }, 'Save'),
+        h('span', { class: 'edit-keys muted' }, 'Enter saves · Esc cancels'),
         h('button', { type: 'button', class: 'secondary', onclick: done }, 'Cancel'),
+        h('button', { type: 'button', onclick: save }, 'Save'),
       ),
     );
     text.replaceWith(form);
     li.querySelector('.tools')?.remove();
+    li.classList.add('editing');
+    fitRows(input, EDIT_ROWS.min, EDIT_ROWS.max);
     input.focus();
     input.setSelectionRange(input.value.length, input.value.length);
   }

@@ -87,3 +87,17 @@ export function iconButton(
     icon(path),
   );
 }
+
+/**
+ * Grows a text box with its text, wrapped lines included, from `minRows` up to `maxRows` lines (then it
+ * scrolls). Through `rows`: the page's policy allows no inline styles.
+ */
+export function fitRows(input: HTMLTextAreaElement, minRows: number, maxRows: number): void {
+  input.rows = minRows;
+  if (!input.isConnected) return;
+  const style = getComputedStyle(input);
+  const line = Number.parseFloat(style.lineHeight) || 1.45 * Number.parseFloat(style.fontSize) || 22;
+  const padding = Number.parseFloat(style.paddingTop) + Number.parseFloat(style.paddingBottom) || 0;
+  const needed = Math.ceil((input.scrollHeight - padding - 1) / line);
+  input.rows = Math.min(maxRows, Math.max(minRows, needed));
+}

@@ -4,6 +4,7 @@ import { h, type Child } from './dom.ts';
 import { clockOf, fullTimeOf, hueClass, initials, richText, sizeOf, systemText } from './format.ts';
 import { attachmentUrl, downloadAttachment } from './nodes.ts';
 import { renderCard } from './card-view.ts';
+import { openImageViewer } from './image-viewer.ts';
 import { RESTORE_TEXT } from './composer.ts';
 
 export type Receipt = { state: 'sent' | 'delivered' | 'read'; label: string; detail: string };
@@ -107,17 +108,25 @@ function attachmentsOf(chat: Chat, entry: Entry, message: Message): Child {
           (url) => (img.src = url),
           () => img.replaceWith(h('span', { class: 'attachment unavailable' }, `${a.name} could not be loaded`)),
         );
+        // Opened large in the page, from the same blob: URL as the preview (the node serves files only as
+        // downloads); the viewer has the Download button.
+        const view = (event: MouseEvent) => {
+          const button = event.currentTarget as HTMLElement;
+          button.focus();
+          attachmentUrl(node, a.id, from).then(
+            (url) =>
+              openImageViewer(button.closest('.conversation') ?? document.body, a, url, () =>
+                downloadAttachment(node, a, from),
+              ),
+            () => undefined,
+          );
+        };
         return h(
           'li',
           { class: 'attachment image' },
           h(
             'button',
-            {
-              type: 'button',
-              class: 'link',
-              'aria-label': `Download ${a.name}`,
-              onclick: () => void downloadAttachment(node, a, from),
-            },
+            { type: 'button', class: 'link', 'aria-label': `View ${a.name}`, 'aria-haspopup': 'dialog', onclick: view },
             img,
           ),
         );

@@ -48,7 +48,7 @@ export function notificationBell(say: (text: string) => void): HTMLButtonElement
 export function notifyOnIncoming(chat: Chat, open: (key: string) => void): void {
   chat.on('incoming', ({ entry, message }) => {
     if (document.visibilityState !== 'hidden' || !notificationsAllowed()) return;
-    const who = chat.senderOf(entry, message);
+    const who = chat.senderNow(entry, message);
     const title = entry.conv.kind === 'group' ? `${who} in ${chat.title(entry)}` : who;
     const body =
       message.kind === 'card'

@@ -1,0 +1,48 @@
+import { dialogId, Modal } from './dialog.ts';
+import { h, ICONS, iconButton } from './dom.ts';
+import { sizeOf } from './format.ts';
+
+/**
+ * A picture shared in chat, large, in a dialog over the conversation: its name and size, Download and
+ * Close. Escape (or Close, or a phone's back gesture) closes it and focus goes back to the preview.
+ * `url` is the blob: URL the preview shows, so nothing is fetched again.
+ */
+export function openImageViewer(
+  parent: Element,
+  attachment: { name: string; size: number },
+  url: string,
+  download: () => Promise<void>,
+): void {
+  const titleId = dialogId('image-title');
+  const modal = new Modal({ class: 'dialog image-viewer', 'aria-labelledby': titleId });
+  const notice = h('p', { class: 'dialog-notice', role: 'status' });
+  const save = h(
+    'button',
+    {
+      type: 'button',
+      class: 'compact',
+      onclick: () =>
+        void download().catch((error: Error) => {
+          notice.textContent = `Could not download: ${error.message}`;
+        }),
+    },
+    'Download',
+  );
+  const close = iconButton('Close', ICONS.close, () => modal.close());
+  modal.element.append(
+    h(
+      'div',
+      { class: 'dialog-head' },
+      h(
+        'div',
+        { class: 'image-title' },
+        h('h2', { id: titleId }, attachment.name),
+        h('p', { class: 'muted small' }, sizeOf(attachment.size)),
+      ),
+      h('div', { class: 'image-buttons' }, save, close),
+    ),
+    notice,
+    h('img', { class: 'viewer-image', src: url, alt: attachment.name }),
+  );
+  modal.open(parent, close);
+}
