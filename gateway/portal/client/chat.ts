@@ -16,6 +16,7 @@ import { READ_COUNTS_MAX } from '../../../protocol/client-frames.ts';
 import { fetchUnitLabels, tokenFor, type Me, type PortalDomain } from './api.ts';
 import { findPeople, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
 import { KeptNames, KeptReads } from './kept.ts';
+import { notDeliveredWhy } from './format.ts';
 
 /** A message typed here and not yet acknowledged by its node (shown as "sending"). */
 export type Pending = {
@@ -322,7 +323,7 @@ export class Chat extends Emitter<ChatEvents> {
     client.on('deliveryFailed', (failure) => {
       const entry = this.entries.get(keyOf(domain, failure.conversationId));
       if (!entry) return;
-      entry.refused.set(failure.messageId, `${failure.domain} refused it (${failure.reason})`);
+      entry.refused.set(failure.messageId, notDeliveredWhy(failure.domain, failure.reason));
       this.emit('entry', entry);
     });
     client.on('ended', ({ reason, why }) => {
@@ -526,7 +527,7 @@ export class Chat extends Emitter<ChatEvents> {
     if (message.kind === 'delivery.failed' && Array.isArray(message.messageIds)) {
       // The home stores a refusal as an entry (docs/protocol.md): a device that was away then learns it here.
       for (const id of message.messageIds as string[])
-        entry.refused.set(id, `${String(message.domain)} refused it (${String(message.reason)})`);
+        entry.refused.set(id, notDeliveredWhy(String(message.domain), String(message.reason)));
     }
     entry.byId.set(message.id, message);
     if (!SHOWN.has(message.kind)) return true;

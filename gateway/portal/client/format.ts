@@ -64,6 +64,17 @@ export function sizeOf(bytes: number): string {
 }
 
 /**
+ * Why a message did not reach another domain, said to its author after "Not delivered:". A frame's reason
+ * is "code: text", an entry's the code alone (docs/protocol.md, `delivery.failed`).
+ */
+export function notDeliveredWhy(domain: string, reason: string): string {
+  const code = reason.split(':', 1)[0]!.trim();
+  if (code === 'unknown_destination') return `${domain} is no longer part of the campus`;
+  if (code === 'policy_denied') return `the federation policy keeps ${domain} apart from this college`;
+  return `${domain} refused it (${code || 'no reason given'})`;
+}
+
+/**
  * Up to two initials of a name, from its letters and digits only: "Eng Lab <b>Booking</b>" is "EB", never
  * "E<". A name with none is "?".
  */
