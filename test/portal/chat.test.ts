@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
 import { addPeople } from '../helpers/gateway.ts';
@@ -62,6 +62,13 @@ function lawEntry(conversationId: string, seq: number, kind: string, body: Recor
   };
 }
 
+/** The unread count on a conversation of the list, or null while it has none. */
+const badgeOf = (item: Locator) =>
+  item
+    .locator('.badge')
+    .textContent()
+    .catch(() => null);
+
 /** A picture taller than the page shows it (120×480), drawn by the browser itself, as a PNG. */
 async function tallPicture(page: Page): Promise<Buffer> {
   const data = await page.evaluate(() => {
@@ -95,16 +102,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
 
     // Bob's list shows the new conversation, unread, with the last message.
     const item = b.locator('.conversation-item', { hasText: 'Alice Chen' });
-    await expect
-      .poll(
-        () =>
-          item
-            .locator('.badge')
-            .textContent()
-            .catch(() => null),
-        { timeout: 10_000 },
-      )
-      .toBe('1');
+    await expect.poll(() => badgeOf(item), { timeout: 10_000 }).toBe('1');
     await expect.poll(() => item.locator('.item-preview').textContent()).toBe('Hello Bob, from Engineering');
     await expect.poll(() => statusOf(a, 'Hello Bob'), { timeout: 10_000 }).toBe('delivered');
 
@@ -254,16 +252,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await startDirect(b, 'carol', 'Carol Silva');
     const item = b.locator('.conversation-item', { hasText: 'Alice Chen' });
     await send(a, 'Gone before you read it');
-    await expect
-      .poll(
-        () =>
-          item
-            .locator('.badge')
-            .textContent()
-            .catch(() => null),
-        { timeout: 10_000 },
-      )
-      .toBe('1');
+    await expect.poll(() => badgeOf(item), { timeout: 10_000 }).toBe('1');
     const mine = ownMessage(a, 'Gone before you read it');
     await mine.locator('.bubble').focus();
     await mine.getByRole('button', { name: 'Recall' }).click();
@@ -458,16 +447,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await openConversation(b, 'Carol Silva');
     await send(a, 'Read me on the train');
     const item = b.locator('.conversation-item', { hasText: 'Alice Chen' });
-    await expect
-      .poll(
-        () =>
-          item
-            .locator('.badge')
-            .textContent()
-            .catch(() => null),
-        { timeout: 10_000 },
-      )
-      .toBe('1');
+    await expect.poll(() => badgeOf(item), { timeout: 10_000 }).toBe('1');
     await expect.poll(() => statusOf(a, 'Read me on the train'), { timeout: 10_000 }).toBe('delivered');
     await b.context().setOffline(true);
     await expect.poll(() => b.locator('#connection').getAttribute('data-state')).toBe('offline');
@@ -647,15 +627,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       // Both reached the page together; the big group's had as long to be told, and was not.
       await new Promise((r) => setTimeout(r, 500));
       expect(await deliveredSeq(big.id)).toBeLessThan(inBig.seq);
-      await expect
-        .poll(() =>
-          alice.page
-            .locator('.conversation-item', { hasText: 'Main hall' })
-            .locator('.badge')
-            .textContent()
-            .catch(() => null),
-        )
-        .toBe('1');
+      await expect.poll(() => badgeOf(alice.page.locator('.conversation-item', { hasText: 'Main hall' }))).toBe('1');
       // Reading it is told, in a group of any size.
       await openConversation(alice.page, 'Main hall');
       await expect.poll(() => deliveredSeq(big.id), { timeout: 10_000 }).toBe(inBig.seq);
