@@ -61,6 +61,7 @@ import { createAppsServices } from './bots/apps-services.ts';
 import { tokenClientActive } from './bots/token-client-active.ts';
 import { forgettingChangedApps } from './bots/app-changes.ts';
 import type { AppDirectory } from './bots/app-directory.ts';
+import type { BotReach } from './bots/bot-reach.ts';
 import { incomingWebhookRoutes } from './webhooks/webhook-routes.ts';
 import { startUnsharedSweeps } from './attachments/sweep-unshared.ts';
 
@@ -192,7 +193,7 @@ async function startOn(
     config,
     url,
     signingKey,
-    directory: apps.directory,
+    apps,
     webhooks: { Webhook: apps.Webhook, directory: gatewayDirectory },
     clock,
     logger,
@@ -471,18 +472,21 @@ async function endedAccessGate(deps: {
   config: NodeConfig;
   url: string;
   signingKey: Parameters<typeof createEndedAccessPoller>[0]['signingKey'];
-  /** Apps as the gateway says: their tokens end when they may no longer be used, and changed ones are asked again. */
-  directory: AppDirectory;
+  /**
+   * Apps as the gateway says: their tokens end when they may no longer be used, and what is kept of a
+   * changed one (whom it is for included) is asked again.
+   */
+  apps: { directory: AppDirectory; reach: Pick<BotReach, 'forget'> };
   /** Whose webhooks end with their creator's access (node/webhooks/ended-creators.ts). */
   webhooks: Omit<Parameters<typeof endingCreatorsWebhooks>[1], 'logger'>;
   clock: Clock;
   logger: Logger;
 }) {
-  const { standing, sequelize, bus, config, url, signingKey, directory, clock, logger } = deps;
-  const clientActive = tokenClientActive(directory);
+  const { standing, sequelize, bus, config, url, signingKey, apps, clock, logger } = deps;
+  const clientActive = tokenClientActive(apps.directory);
   const ended = forgettingChangedApps(
     endingCreatorsWebhooks(createEndedAccess({ sequelize, bus, now: clock.now }), { ...deps.webhooks, logger }),
-    directory,
+    apps,
   );
   await ended.load();
   const endedPoller = createEndedAccessPoller({

@@ -23,8 +23,8 @@ function changed(before: Record<string, unknown>, after: Record<string, unknown>
 /**
  * Edits an app's settings; its OIDC client follows (redirect and logout URIs, first-party) in the same
  * transaction. The slug and client id stay: the slug is the bot's address in conversations already held.
- * The chat nodes are told to drop what they keep of it (its bot's name, whether its bot may act, where its
- * card clicks go, which nodes may hold them) before this returns.
+ * The chat nodes are told to drop what they keep of it (its bot's name, whether its bot may act, whom it
+ * may write to, where its card clicks go, which nodes may hold them) before this returns.
  */
 export async function updateApp(ctx: GatewayContext, slug: string, input: unknown): Promise<PresentedApp> {
   const changes = parseInput(appChangesSchema, input);

@@ -12,20 +12,28 @@ import type { BotIdentity } from './require-bot.ts';
 export interface BotReach {
   /** Whether the app `slug` is for the person `username`; asked again after the cache time. */
   isFor(slug: string, username: string): Promise<boolean>;
+  /**
+   * Drops every answer kept about the app `slug` (an administrator changed it, perhaps whom it is for), so
+   * that the next `isFor` asks the gateway: an answer already on its way is not kept either.
+   */
+  forget(slug: string): void;
 }
 
 const MAX_REMEMBERED = 10_000;
 
 /**
  * Asks the gateway, over a signed request, whether an app is for a person, and keeps each answer for
- * `ttlMs`, so that narrowing an app's visibility reaches the node within that time, as disabling it does.
- * While the gateway cannot be reached nothing is guessed: the bot is told to try again.
+ * `ttlMs`, or until the app's change is heard (`forget`, node/bots/app-changes.ts), so that narrowing an
+ * app's visibility holds at once, as disabling it does. While the gateway cannot be reached nothing is
+ * guessed: the bot is told to try again.
  */
 export function createBotReach(
   options: GatewayAsker & { ttlMs: number; logger: Logger; now?: () => number },
 ): BotReach {
   const clock = options.now ?? Date.now;
   const remembered = new Map<string, { at: number; isFor: boolean }>();
+  // Counts forgets: an answer asked for before one may predate the change, so it is not kept (apps change seldom).
+  let forgets = 0;
 
   async function ask(slug: string, username: string): Promise<boolean> {
     const path = `/federation/v1/apps/${encodeURIComponent(slug)}/people/${encodeURIComponent(username)}`;
@@ -56,11 +64,18 @@ export function createBotReach(
       const key = `${slug}\n${username}`;
       const known = remembered.get(key);
       if (known && clock() - known.at < options.ttlMs) return known.isFor;
+      const asked = forgets;
       const isFor = await ask(slug, username);
+      if (forgets !== asked) return isFor;
       remembered.delete(key);
       if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value!);
       remembered.set(key, { at: clock(), isFor });
       return isFor;
+    },
+    forget(slug) {
+      forgets += 1;
+      const prefix = `${slug}\n`;
+      for (const key of remembered.keys()) if (key.startsWith(prefix)) remembered.delete(key);
     },
   };
 }

@@ -237,4 +237,24 @@ describe('an app disabled in the console, on a domain of two processes that keep
     expect(clicks).toBe(2);
     expect((await bot.sendText({ to: BOB }, 'back again')).duplicate).toBe(false);
   });
+
+  it("refuses its bot's very next post to someone a narrowed visibility leaves out", async () => {
+    const app = await register(gateway, {
+      name: 'Room Finder',
+      slug: 'room-finder',
+      redirectUris: ['http://localhost:9/cb'],
+      botEnabled: true,
+    });
+    const token = await botToken(gateway, app, first.url);
+    const finder = new AtriumBot({ nodeUrl: second.localUrl, token: () => token });
+    // Campus-wide: the bot may write to Bob, and the node now keeps that answer for 30 s.
+    const { conversationId } = await finder.sendText({ to: BOB }, 'Room 2.14 is free at noon.');
+
+    await updateApp(asOperator(gateway), 'room-finder', { visibility: { units: ['campus/eng'], roles: [] } });
+    await expect(finder.sendText({ conversationId }, 'And 3.01 at two.')).rejects.toMatchObject({
+      code: 'forbidden',
+      fields: { conversationId: expect.stringContaining(BOB) },
+    });
+    await expect(finder.sendText({ to: BOB }, 'And 3.01 at two.')).rejects.toMatchObject({ code: 'forbidden' });
+  });
 });
