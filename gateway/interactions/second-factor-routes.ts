@@ -10,7 +10,8 @@ import { asksForSecondFactor, MFA_ACR, PASSWORD_ACR } from '../factors/acr.ts';
 import { presentEnrolment } from '../factors/enrolment-view.ts';
 import { secondFactorRequired } from '../factors/policy.ts';
 import { verifySecondFactor } from '../factors/second-step.ts';
-import { beginTotpEnrolment, confirmTotpEnrolment, type TotpDeps } from '../factors/totp.ts';
+import { EnrolmentClosedError } from '../factors/errors.ts';
+import { beginTotpEnrolment, confirmTotpEnrolment, openTotpEnrolment, type TotpDeps } from '../factors/totp.ts';
 import { hasSecondFactor, secondFactorChoices } from '../factors/passkeys/second-factor-choices.ts';
 import { interactionBinding } from '../factors/binding.ts';
 import { recoveryCodesDownload } from '../factors/recovery-codes-download.ts';
@@ -131,10 +132,11 @@ export async function renderPendingStep(
   const ctx = deps.context(req);
   const user = await ctx.models.User.findByPk(pending.accountId);
   if (!user) return res.redirect(303, `/interaction/${details.uid}`);
-  const shown = await presentEnrolment(await beginTotpEnrolment(ctx, deps.totp, user, interactionBinding(details)));
+  // Only the key this sign-in was given ("Set up an authenticator app", a post): a GET starts none.
+  const open = await openTotpEnrolment(ctx, deps.totp, user, interactionBinding(details));
   res.render('enrol-totp', {
     ...base,
-    ...shown,
+    ...(open ? await presentEnrolment(open) : { startAction: `/interaction/${details.uid}/totp/start` }),
     title: 'Set up a second factor',
     required: asksForSecondFactor(details.params.acr_values) ? ENROL_ASKED : ENROL_REQUIRED,
     action: `/interaction/${details.uid}/enrol`,
@@ -243,9 +245,32 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
         codes = await confirmTotpEnrolment(ctx, deps.totp, user, code(req), interactionBinding(details));
       } catch (error) {
         if (!isAppError(error)) throw error;
+        // The key shown had closed (ten minutes, or replaced by another sign-in): a new one, as the refusal says.
+        if (error instanceof EnrolmentClosedError)
+          await beginTotpEnrolment(ctx, deps.totp, user, interactionBinding(details));
         return renderPendingStep(deps, req, res, details, pending, error);
       }
       await showEnrolled(deps, req, res, details, pending, { factor: 'totp', codes, user });
+    }),
+  );
+
+  // Starting a setup writes its key (sealed, pending): a post with the page's CSRF token, never the step's
+  // GET, which a reload or a link prefetcher repeats. It leads back to the step, which then shows the key.
+  router.post(
+    '/interaction/:uid/totp/start',
+    form,
+    deps.csrf.check,
+    at('enrol', async (req, res, details, pending) => {
+      const ctx = deps.context(req);
+      const user = await pendingPerson(ctx, pending);
+      if (!user) return res.redirect(303, `/interaction/${details.uid}`);
+      try {
+        await beginTotpEnrolment(ctx, deps.totp, user, interactionBinding(details));
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        return renderPendingStep(deps, req, res, details, pending, error);
+      }
+      res.redirect(303, `/interaction/${details.uid}`);
     }),
   );
 

@@ -149,6 +149,9 @@ function downloadOf(page: Page): { file: string; filename: string } {
 
 const submitCode = (agent: BrowserAgent, page: Page, code: string) =>
   agent.submit(page, formWithAction(page, '/code'), { code }, REDIRECT);
+/** "Set up an authenticator app" at a sign-in's enrolment step (a post): the step again, with the key and its QR code. */
+const startAtSignIn = (agent: BrowserAgent, page: Page) =>
+  agent.submit(page, formWithAction(page, '/totp/start'), {}, REDIRECT);
 const alert = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1];
 
 /** Enrols a person directly through the use-cases, as if done earlier on the account page. */
@@ -614,14 +617,18 @@ describe('a second factor required by policy or asked for by an app', () => {
     );
     // A passkey will do as well (the form shows where the browser can make one).
     expect(page.html).toContain('id="enrol-passkey"');
-    expect(page.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
+    // The step's page, opened or reloaded (a GET), starts nothing until the person asks: no key shown, none kept.
+    const admin = await userNamed('admin');
+    for (const shown of [page, await agent.navigate(page.url)]) {
+      expect(shown.html).not.toContain('totp-secret');
+      expect(shown.html).not.toContain('/enrol"');
+    }
+    expect(await gateway.models.TotpFactor.count({ where: { userId: admin.id } })).toBe(0);
     // Skipping ahead to the end of the step goes back to the enrolment page.
+    const start = formWithAction(page, '/totp/start');
     const skipped = await agent.submit(
       page,
-      {
-        ...formWithAction(page, '/enrol'),
-        action: formWithAction(page, '/enrol').action.replace('/enrol', '/continue'),
-      },
+      { ...start, action: start.action.replace('/totp/start', '/continue') },
       {},
       REDIRECT,
     );
@@ -630,16 +637,27 @@ describe('a second factor required by policy or asked for by an app', () => {
     // A password alone never finishes it: the code step is not open either.
     const guessed = await agent.submit(
       page,
-      { ...formWithAction(page, '/enrol'), action: formWithAction(page, '/enrol').action.replace('/enrol', '/code') },
+      { ...start, action: start.action.replace('/totp/start', '/code') },
       { code: '123456' },
       REDIRECT,
     );
     expect(guessed.html).toContain('Set up an authenticator app');
+    // "Set up an authenticator app" is a form of the page: a post without its CSRF token starts nothing.
+    const forged = await agent.submit(skipped, start, { _csrf: 'forged' }, REDIRECT);
+    expect(forged.status).toBe(403);
+    expect(await gateway.models.TotpFactor.count({ where: { userId: admin.id } })).toBe(0);
 
-    const authenticator = Authenticator.fromPage(skipped);
+    const started = await startAtSignIn(agent, skipped);
+    expect(started.url).toMatch(/\/interaction\/[^/]+$/);
+    expect(started.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
+    const authenticator = Authenticator.fromPage(started);
+    // A reload shows the same key.
+    const reloadedKey = await agent.navigate(started.url);
+    expect(Authenticator.fromPage(reloadedKey).secret).toBe(authenticator.secret);
+    expect(await gateway.models.TotpFactor.count({ where: { userId: admin.id } })).toBe(1);
     const wrong = await agent.submit(
-      skipped,
-      formWithAction(skipped, '/enrol'),
+      reloadedKey,
+      formWithAction(reloadedKey, '/enrol'),
       { code: '000000' === authenticator.replay() ? '111111' : '000000' },
       REDIRECT,
     );
@@ -691,15 +709,16 @@ describe('a second factor required by policy or asked for by an app', () => {
 
   it('shows each sign-in a key of its own, which that sign-in alone can confirm', async () => {
     const first = await password('enid', { acr_values: MFA_ACR });
-    const firstKey = Authenticator.fromPage(first.page);
+    const firstPage = await startAtSignIn(first.agent, first.page);
+    const firstKey = Authenticator.fromPage(firstPage);
     const second = await password('enid', { acr_values: MFA_ACR });
-    const secondKey = Authenticator.fromPage(second.page);
+    const secondKey = Authenticator.fromPage(await startAtSignIn(second.agent, second.page));
     expect(secondKey.secret).not.toBe(firstKey.secret);
 
     // The first sign-in's key was replaced: it is refused there, and a new one shown.
     const closed = await first.agent.submit(
-      first.page,
-      formWithAction(first.page, '/enrol'),
+      firstPage,
+      formWithAction(firstPage, '/enrol'),
       { code: await firstKey.next() },
       REDIRECT,
     );
@@ -739,10 +758,11 @@ describe('a second factor required by policy or asked for by an app', () => {
       REDIRECT,
     );
     expect(enrol.html).toContain('This app asks for a second factor');
-    const authenticator = Authenticator.fromPage(enrol);
+    const started = await startAtSignIn(agent, enrol);
+    const authenticator = Authenticator.fromPage(started);
     const codes = await agent.submit(
-      enrol,
-      formWithAction(enrol, '/enrol'),
+      started,
+      formWithAction(started, '/enrol'),
       { code: await authenticator.next() },
       REDIRECT,
     );

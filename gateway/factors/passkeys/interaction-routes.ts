@@ -46,7 +46,10 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
     }
   };
   router.get('/interaction/:uid', offer);
-  router.post(['/interaction/:uid/login', '/interaction/:uid/code', '/interaction/:uid/enrol'], offer);
+  router.post(
+    ['/interaction/:uid/login', '/interaction/:uid/code', '/interaction/:uid/enrol', '/interaction/:uid/totp/start'],
+    offer,
+  );
 
   router.post(
     '/interaction/:uid/passkey/options',
