@@ -21,7 +21,7 @@ import {
 } from '../protocol/registry-client.ts';
 import { ANSWER_HEADERS, HEADERS, type SignedRequest } from '../protocol/signature.ts';
 import type { ProxyConfig } from './config.ts';
-import { inFlightCaps, type InFlight } from './in-flight.ts';
+import { inFlightCaps, signatureKey, type InFlight } from './in-flight.ts';
 import { partnerRefusal, refuseByPolicy, type ProxySigner } from './own-answers.ts';
 import { loadProxyKey, publicPart } from './proxy-key.ts';
 import type { PublicKeyJwk } from '../protocol/signature.ts';
@@ -94,7 +94,7 @@ export async function startProxy(
 function inFlightMetered(config: ProxyConfig, metrics: Metrics): InFlight {
   const turnedAway = new Counter({
     name: 'atrium_proxy_turned_away_total',
-    help: 'Requests turned away (503 overloaded) by the cap they met: total or origin',
+    help: 'Requests turned away (503 overloaded) by the cap they met: total, origin, or signature (one in flight at a time)',
     labelNames: ['cap'],
     registers: [metrics.registry],
   });
@@ -145,9 +145,12 @@ async function screened(parts: ProxyParts, req: IncomingMessage): Promise<string
   return origin;
 }
 
-/** A request for another node: screened, counted among those in flight while it lasts, then forwarded. */
+/**
+ * A request for another node: screened, counted among those in flight while it lasts (by its origin and
+ * its signature, before its body is read), then forwarded.
+ */
 async function forward(parts: ProxyParts, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-  const leave = parts.inFlight.enter(await screened(parts, req));
+  const leave = parts.inFlight.enter(await screened(parts, req), signatureKey(req.headers[HEADERS.signature]));
   try {
     await checkedForward(parts, req, res, path);
   } finally {

@@ -200,8 +200,15 @@ describe('a registered node that answers with a redirect', () => {
 const HELLO = '/federation/v1/hello';
 const MiB = 1024 * 1024;
 
+/**
+ * A signing time later than the last one, as a node that signs each request anew has: two hellos signed in
+ * the same millisecond would be the same request, which the proxy forwards one at a time.
+ */
+let lastSigned = 0;
+const signingTime = () => (lastSigned = Math.max(Date.now(), lastSigned + 1));
+
 /** The headers of a hello that `key` signs for `origin`, to itself (which the policy always allows). */
-const helloHeaders = (key: PrivateKeyJwk, origin: string, now = Date.now()): Record<string, string> => ({
+const helloHeaders = (key: PrivateKeyJwk, origin: string, now = signingTime()): Record<string, string> => ({
   'content-type': 'application/json',
   ...signRequest(key, { method: 'POST', path: HELLO, origin, destination: origin, body: '{}' }, now),
 });
@@ -280,6 +287,23 @@ describe('the proxy forwarding as many requests as it takes at once', () => {
     expect(await turnedAway('origin')).toBeGreaterThan(0);
   });
 
+  it('turns away at once a request with the signature of one it is forwarding, which still goes through', async () => {
+    // One signed hello seen on its way, sent again while the first's body is still coming.
+    const headers = helloHeaders(nodeKey, DOMAIN);
+    const port = Number(new URL(proxy.url).port);
+    const first = await halfSentRequest(proxy.server, port, HELLO, '{}', 'application/json', headers);
+    const again = await answerToFirstPart(`${proxy.url}${HELLO}`, headers, 2, { first: Buffer.from('{') });
+    expect(again, 'answered before its body had come').not.toBe('no answer');
+    expect(again).toMatchObject({ status: 503, code: 'overloaded', connection: 'close', closed: true });
+    expect(await turnedAway('signature')).toBeGreaterThan(0);
+
+    first.finish();
+    expect(await first.answer).toMatchObject({ status: 202 });
+    // Its place is free once it has ended (the node itself then refuses a request it takes once twice).
+    const after = await fetch(`${proxy.url}${HELLO}`, { method: 'POST', headers, body: '{}' });
+    expect(after.status).toBe(202);
+  });
+
   it('turns away every origin once it holds as many as it takes in all', async () => {
     await hold(nodeKey, DOMAIN);
     await hold(nodeKey, DOMAIN);
@@ -314,14 +338,18 @@ describe('a body the proxy takes in', () => {
 
   it("that trickles is cut off with 408 after PROXY_BODY_TIMEOUT_SECONDS, closed, and its origin's place freed", async () => {
     const body = '{}'.padEnd(64 * 1024 + 1_000, ' ');
-    const headers = {
+    const headers = () => ({
       'content-type': 'application/json',
-      ...signRequest(nodeKey, { method: 'POST', path: HELLO, origin: DOMAIN, destination: DOMAIN, body }),
-    };
+      ...signRequest(
+        nodeKey,
+        { method: 'POST', path: HELLO, origin: DOMAIN, destination: DOMAIN, body },
+        signingTime(),
+      ),
+    });
     // As many as one origin may have in flight, correctly signed: only their slowness is wrong. A byte comes
     // every 100 ms, so it is the whole body's time that counts, not a pause between bytes.
     const trickled = Array.from({ length: MAX_IN_FLIGHT_PER_ORIGIN }, () =>
-      answerToFirstPart(`${impatient.url}${HELLO}`, headers, Buffer.byteLength(body), {
+      answerToFirstPart(`${impatient.url}${HELLO}`, headers(), Buffer.byteLength(body), {
         first: Buffer.from(body.slice(0, 64 * 1024)),
         trickleMs: 100,
         timeoutMs: 5 * BODY_TIMEOUT_MS,
