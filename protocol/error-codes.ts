@@ -119,12 +119,13 @@ export const ERROR_CODES = {
   store_failed: { meaning: 'the write did not commit; nothing was stored; retry', to: C },
   internal_error: { meaning: 'unexpected; nothing is acknowledged', to: CPL },
   unavailable: {
-    meaning: 'the server is starting or stopping (HTTP 503 with `Retry-After`); nothing was done; retry',
+    meaning:
+      'the server is starting or stopping (HTTP 503 with `Retry-After`), or a domain node whose domain was removed at the gateway refuses federation requests until it is added again; nothing was done; retry',
     to: CPL,
   },
   overloaded: {
     meaning:
-      'the proxy is forwarding as many requests as it takes at once, in all or from this origin (HTTP 503 with `Retry-After`); nothing was forwarded; retry',
+      'the proxy is forwarding as many requests as it takes at once, in all or from this origin, or one with this very signature (HTTP 503 with `Retry-After`); nothing was forwarded; retry',
     to: P,
   },
 

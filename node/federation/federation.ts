@@ -16,6 +16,7 @@ import { createFederationPolicy, type FederationPolicy } from './policy.ts';
 import { createFederatedPresence, type FederatedPresence } from './presence.ts';
 import type { EntryEvent } from './withhold.ts';
 import { createTransport, type Transport } from './transport.ts';
+import { callingNoOneWhileRemoved } from './while-removed.ts';
 
 /**
  * What a domain node does towards other domains (docs/federation.md), as the parts that use-cases take
@@ -32,9 +33,17 @@ export type Federation = {
   keys: NodeKeys;
   /** Presence of other domains' people, and telling other domains of ours (node/federation/presence.ts). */
   presence: FederatedPresence;
+  /**
+   * Whether this domain is removed at the gateway now (domain-standing.ts): meanwhile the node takes no
+   * federation request and calls no other domain, and its outbox holds what waits (while-removed.ts).
+   */
+  removed(): boolean;
 };
 
-/** The federation of a node, with what its composition root drives: the outbox to start and stop, the transport. */
+/**
+ * The federation of a node, with what its composition root drives: the outbox to start and stop, the
+ * transport of its direct calls (which calls no one while the domain is removed).
+ */
 export type FederationWiring = { federation: Federation; outbox: Outbox; transport: Transport };
 
 /**
@@ -55,11 +64,15 @@ export async function createFederation(options: {
   clock: Clock;
   /** Told of people's entries another domain refused for good (node/federation/delivery-failures.ts). */
   onRefused: (destination: string, entries: EntryEvent[], refusal: { reason: string; error: string }) => Promise<void>;
-  /** Whether this domain is removed at the gateway now: its outbox sends nothing meanwhile (domain-standing.ts). */
+  /**
+   * Whether this domain is removed at the gateway now (domain-standing.ts): its outbox sends nothing
+   * meanwhile, and no other call to another domain is made.
+   */
   paused?: () => boolean;
 }): Promise<FederationWiring> {
   const { config, federationModels, sealer, logger } = options;
   const domain = config.domain;
+  const removed = options.paused ?? (() => false);
   await ensureNodeKey(federationModels, sealer);
   const signingKey = cachedSigningKey(federationModels, sealer, options.clock.now);
   const registry = createRegistryClient({
@@ -88,9 +101,10 @@ export async function createFederation(options: {
     domain,
     onRefused: options.onRefused,
     removed: { registered: registeredIn(registry), graceMs: config.federationRemovedGraceMs },
-    paused: options.paused,
+    paused: removed,
     now: options.clock.now,
   });
+  const direct = callingNoOneWhileRemoved(transport, removed, domain);
   const policy = createFederationPolicy({ domain, registry });
   const { remoteDomains } = policy;
   const federation: Federation = {
@@ -103,10 +117,10 @@ export async function createFederation(options: {
       registry,
       remoteDomains,
       outbox,
-      transport,
+      transport: direct,
       logger,
     }),
-    home: createHomeCalls({ transport, remoteDomains, logger }),
+    home: createHomeCalls({ transport: direct, remoteDomains, logger }),
     keys: createNodeKeys({
       domain,
       models: federationModels,
@@ -116,9 +130,10 @@ export async function createFederation(options: {
       gatewayIssuer: config.gatewayIssuer,
       logger,
     }),
-    presence: createFederatedPresence({ domain, transport, registry, logger, clock: options.clock }),
+    presence: createFederatedPresence({ domain, transport: direct, registry, logger, clock: options.clock }),
+    removed,
   };
-  return { federation, outbox, transport };
+  return { federation, outbox, transport: direct };
 }
 
 /**

@@ -38,6 +38,7 @@ import type { Sealer } from '../../core/seal.ts';
 import { ANSWER_HEADERS, SignatureError } from '../../protocol/signature.ts';
 import { answerSigner } from './answer-signer.ts';
 import { createSeenRequests, type SeenRequests } from './seen-requests.ts';
+import { refusingPeersWhileRemoved } from './while-removed.ts';
 
 /** A person of another domain, acting here through their home node's signed request. */
 function remoteActor(address: string): Identity {
@@ -134,6 +135,9 @@ export function federationRoutes(
   router.get('/.well-known/atrium/keys', async (_req, res) => {
     res.set('Cache-Control', 'max-age=60').json(await keysDocument(federationModels, sealer, services.domain));
   });
+  // A node whose domain was removed takes nothing from peers whose registry still lists it; the keys
+  // document above still serves, so that it can be pinned again.
+  router.use('/federation/v1', refusingPeersWhileRemoved(federation.removed, services.domain));
   // Every answer below, refusals included, is signed: whoever relays it cannot pass off one of their own.
   router.use('/federation/v1', answerSigner(services.domain, federation.keys.signingKey));
   // A transaction is taken once by its id already (inbox_entries, in the transaction that applies it):

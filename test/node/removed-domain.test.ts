@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, login, startTestNode, type TestNode } from '../helpers/node.ts';
 import { frameId, openRaw, type RawSocket } from '../helpers/raw-socket.ts';
@@ -9,7 +10,7 @@ import { removeDomain } from '../../gateway/domains/remove-domain.ts';
 import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.ts';
 import { allowPair } from '../../gateway/federation/policy.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { signRequest } from '../../protocol/signature.ts';
+import { ANSWER_HEADERS, signRequest } from '../../protocol/signature.ts';
 import type { AtriumClient, Message } from '../../sdk/client.ts';
 
 /*
@@ -79,6 +80,26 @@ async function typingFromArts(): Promise<{ status: number; code?: string }> {
   });
   const answer = (await response.json().catch(() => ({}))) as { error?: { code: string } };
   return { status: response.status, code: answer.error?.code };
+}
+
+/** A hello from `from` straight at `to`, signed with `from`'s own key: what `to` answers, and whether it signed that. */
+async function helloFrom(from: TestNode, to: TestNode): Promise<{ status: number; code?: string; signed: boolean }> {
+  const path = '/federation/v1/hello';
+  const body = '{}';
+  const headers = signRequest(await from.federation.keys.documentSigner(), {
+    method: 'POST',
+    path,
+    origin: from.domain,
+    destination: to.domain,
+    body,
+  });
+  const response = await fetch(`${to.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
+  const answer = (await response.json().catch(() => ({}))) as { error?: { code: string } };
+  return { status: response.status, code: answer.error?.code, signed: response.headers.has(ANSWER_HEADERS.signature) };
 }
 
 /** SDK clients the tests opened, closed after them. */
@@ -246,6 +267,51 @@ describe('a domain removed at the gateway', () => {
     const dave = await device(eng, 'dave');
     const { messages } = await dave.history(held.conversationId);
     expect(messages.find((m) => m.id === held.messageId)).toMatchObject({ text: 'The studio opens at nine' });
+  });
+
+  it('takes nothing from peers that still list it, which keep what they send and deliver it once it is added back', async () => {
+    const alice = await device(eng, 'alice');
+    // alice@eng sorts before mia@arts: eng is their conversation's home and sends arts its entries.
+    const first = await alice.send({ to: `mia@${ARTS}`, text: 'Rehearsal at six' });
+    await expect.poll(() => waiting(eng, ARTS), { timeout: 5_000 }).toBe(0);
+    const taken = await arts.federationModels.InboxEntry.count({ where: { origin: ENG } });
+
+    // Eng's copy of the registry outlasts arts's removal, as a peer's may for up to its REGISTRY_TTL_SECONDS:
+    // a node whose keys are not pinned at the gateway cannot read the registry again and keeps its last copy.
+    // Arts's copy is kept so too (it still knows eng's key), and arts learns of its removal all the same.
+    await unpinDomain(ops(), ARTS);
+    await unpinDomain(ops(), ENG);
+    await removeDomain(ops(), ARTS, { movePeople: true });
+    await expect
+      .poll(async () => (await readiness(arts)).body.checks, { timeout: 5_000 })
+      .toMatchObject({ domain: false });
+
+    // A peer's request is refused before its body is read, unsigned: not received, for its sender.
+    expect(await helloFrom(eng, arts)).toEqual({ status: 503, code: 'unavailable', signed: false });
+    const kept = await alice.send({ conversationId: first.conversationId, text: 'Bring the score' });
+    const queued = await waiting(eng, ARTS);
+    await expect
+      .poll(async () => (await outboxPeer(eng, ARTS))?.lastError ?? '', { timeout: 5_000 })
+      .toMatch(/^peer_answer_unsigned: /);
+    expect(await waiting(eng, ARTS)).toBe(queued);
+    expect(await arts.federationModels.InboxEntry.count({ where: { origin: ENG } })).toBe(taken);
+    // Nor does arts call other domains meanwhile: what would need them is refused, saying why.
+    await expect(arts.federation.home.fetchAttachment(ENG, randomUUID(), `bob@${ARTS}`)).rejects.toMatchObject({
+      code: 'forbidden',
+      message: expect.stringMatching(/was removed/),
+    });
+
+    await pinDomainKeys(ops(), ENG);
+    await addArtsBack();
+    // Arts serves again at its next question to the gateway, and says hello: eng sends what it kept.
+    await expect.poll(async () => (await readiness(arts)).status, { timeout: 5_000 }).toBe(200);
+    const mia = await device(arts, 'mia');
+    await expect
+      .poll(async () => (await mia.history(first.conversationId).catch(() => ({ messages: [] }))).messages, {
+        timeout: 10_000,
+      })
+      .toContainEqual(expect.objectContaining({ id: kept.messageId, text: 'Bring the score' }));
+    await expect.poll(() => waiting(eng, ARTS)).toBe(0);
   });
 
   it('keeps what another domain queued for it through a grace period, then tells the authors it was not delivered', async () => {
