@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
+import { expect } from 'vitest';
 
 /**
  * An address of this machine that is not loopback (a network interface's), if it has one: a request sent
@@ -27,4 +28,21 @@ export function getFrom(url: string, options: { from?: string; headers?: Record<
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * A unit without METRICS_TOKEN keeps its /metrics to this machine: a request relayed by a reverse proxy
+ * here, or one from another address, is refused, while /healthz answers anyone. Answers the text this
+ * machine is given.
+ */
+export async function metricsForThisMachineOnly(unitUrl: string): Promise<string> {
+  const url = `${unitUrl}/metrics`;
+  const refused = { status: 401, code: 'unauthenticated' };
+  // Relayed by a reverse proxy on this machine: asked for by someone else.
+  expect(await getFrom(url, { headers: { 'x-forwarded-for': '203.0.113.9' } })).toMatchObject(refused);
+  if (OUTSIDE_ADDRESS) {
+    expect(await getFrom(url, { from: OUTSIDE_ADDRESS })).toMatchObject(refused);
+    expect((await getFrom(`${unitUrl}/healthz`, { from: OUTSIDE_ADDRESS })).status).toBe(200);
+  }
+  return (await getFrom(url)).text;
 }
