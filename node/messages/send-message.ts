@@ -183,11 +183,19 @@ async function shareableFiles(
   ids: string[],
 ): Promise<NonNullable<MessageBody['attachments']>> {
   const found = await ctx.models.Attachment.findAll({ where: { id: { [Op.in]: ids } } });
-  const usable = found.filter(
-    (a) => a.owner === ctx.actor.address && (a.conversationId === null || a.conversationId === conversationId),
+  const usable = new Map(
+    found
+      .filter(
+        (a) => a.owner === ctx.actor.address && (a.conversationId === null || a.conversationId === conversationId),
+      )
+      .map((a) => [a.id, a]),
   );
-  if (usable.length !== ids.length) throw unknownAttachment(ctx);
-  return usable.map((a) => ({ id: a.id, name: a.name, contentType: a.contentType, size: a.size }));
+  if (usable.size !== ids.length) throw unknownAttachment(ctx);
+  // In the sender's order, not the database's: the message shows its files as they were attached.
+  return ids.map((id) => {
+    const a = usable.get(id)!;
+    return { id: a.id, name: a.name, contentType: a.contentType, size: a.size };
+  });
 }
 
 /**

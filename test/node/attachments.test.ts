@@ -128,6 +128,29 @@ describe('uploading and downloading', () => {
     await expect.poll(() => existsSync(`${eng.config.attachments.dir}/${plan.id}`)).toBe(false);
   });
 
+  it("keeps a message's files in the order the sender attached them, in history and in a new device's sync", async () => {
+    const files = [
+      await alice.upload(new TextEncoder().encode('png'), 'a-first.png', 'image/png'),
+      await alice.upload(new TextEncoder().encode('pdf'), 'b-second.pdf', 'application/pdf'),
+      await alice.upload(new TextEncoder().encode('txt'), 'c-third.txt', 'text/plain'),
+    ];
+    // Attached against the ids' order, the order a lookup by id returns them in.
+    const attached = files.toSorted((x, y) => (x.id < y.id ? 1 : -1));
+    const sent = await alice.send({ to: DAVE, text: 'three files', attachments: attached.map((f) => f.id) });
+    const names = (m: Message | undefined) => m?.attachments?.map((a) => a.name);
+    const expected = attached.map((f) => f.name);
+
+    const { messages } = await alice.history(sent.conversationId);
+    expect(names(messages.find((m) => m.id === sent.messageId))).toEqual(expected);
+    const reloaded = await connectAs(gateway, eng, 'dave', dave.login);
+    try {
+      const synced = await reloaded.sync();
+      expect(names(synced.messages.find((m) => m.id === sent.messageId))).toEqual(expected);
+    } finally {
+      reloaded.close();
+    }
+  });
+
   it('stores a file name as typed but for its path, control and bidi characters, and refuses one over 255 characters', async () => {
     const uploaded = await alice.upload(new Uint8Array([1, 2, 3]), '../../etc/re"port\u202Egnp.exe', 'application/pdf');
     expect(uploaded.name).toBe('re"port_gnp.exe');
