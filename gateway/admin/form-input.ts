@@ -46,12 +46,24 @@ export function unitsWithPrimary(body: Body, stored: string | null = null): Chos
   const units = list(body, 'units');
   if (!primary || units.includes(primary)) {
     const ordered = primary ? [primary, ...units.filter((u) => u !== primary)] : units;
-    return { units: ordered, primary: ordered[0] ?? '', dropped: null };
+    return { units: ordered, primary: ordered[0] ?? '', dropped: stillDropped(body, stored, units, ordered[0]) };
   }
   if (primary === stored) return { units, primary: units[0] ?? '', dropped: stored };
   throw new ValidationError(`The primary unit ${primary} is not one of the units ticked; nothing was saved`, {
     primaryUnit: `tick ${primary} above, or choose the primary unit among the units ticked`,
   });
+}
+
+/**
+ * A form shown again after a refusal (one asking to move their chat) chooses the first ticked unit in the
+ * unticked primary's place, and carries the unticked one in `droppedPrimary`: saved again as it was, it is
+ * still that untick. Believed only while it is the stored primary, still unticked, and the first ticked
+ * unit is still the one chosen.
+ */
+function stillDropped(body: Body, stored: string | null, ticked: string[], chosen: string | undefined): string | null {
+  const carried = text(body, 'droppedPrimary').trim();
+  if (!carried || carried !== stored || ticked.includes(carried)) return null;
+  return chosen !== undefined && chosen === ticked[0] ? carried : null;
 }
 
 export type FormFailure = { status: number; errors: Record<string, string>; notice: string };

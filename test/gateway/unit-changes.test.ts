@@ -399,10 +399,26 @@ describe("moving a person between units in the console's user form", () => {
     const moved = await submitFilled(admin, asked, filledFormWithAction(asked, `/admin/users/${id}`), {
       moveChat: 'on',
     });
-    expect(readable(moved)).toContain('Saved move-across.');
+    // Saved as asked, the move still says which unit took the unticked primary's place.
+    expect(readable(moved)).toContain(
+      'Saved move-across. Their primary unit is now campus/arts/music, the first unit ticked, since campus/eng/ee was unticked.',
+    );
     expect(await unitsOf('move-across')).toEqual(['campus/arts/music']);
     const claims = await accountClaims(ctx, await edit('move-across'));
     expect(claims.im_domains).toEqual(['arts.campus.test']);
+  });
+
+  it('tells of an unticked primary only when it was theirs, whatever a form claims', async () => {
+    await addPeople(gateway, ['move-claimed'], 'campus/eng/cs');
+    const { page, form } = await formOf('move-claimed');
+    const saved = await submitFilled(admin, page, form, {
+      units: ['campus/eng/ee'],
+      primaryUnit: 'campus/eng/ee',
+      droppedPrimary: 'campus/eng/ai',
+    });
+    expect(readable(saved)).toContain('Saved move-claimed.');
+    expect(readable(saved)).not.toContain('Their primary unit is now');
+    expect(await unitsOf('move-claimed')).toEqual(['campus/eng/ee']);
   });
 
   it('refuses a primary unit chosen that is not ticked, beside the choice, and saves nothing', async () => {

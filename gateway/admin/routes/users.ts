@@ -120,12 +120,14 @@ function focusOf(state: FormState): string | null {
 
 /**
  * What the form shows again after a refusal: the input as typed, never the password, and the primary
- * unit that would be saved where the first ticked unit took an unticked one's place.
+ * unit that would be saved where the first ticked unit took an unticked one's place, with the unticked
+ * one carried along so that saving again still tells of it (unitsWithPrimary).
  */
 const echo = (body: Body, input: Record<string, unknown>, chosen?: ChosenUnits) => ({
   ...input,
   password: '',
   primaryUnit: chosen?.dropped ? chosen.primary : text(body, 'primaryUnit'),
+  droppedPrimary: chosen?.dropped ?? '',
 });
 
 function usersLink(q: string, pageSize: number | undefined, page: number): string {
