@@ -14,13 +14,13 @@ export function userById(ctx: GatewayContext, id: string): Promise<User | null> 
 
 /**
  * Why an actor may not manage someone with a unit in their scope, or null when they may: every unit of
- * the person must lie in the scope, and only an administrator manages an administrator.
+ * the person must lie in the scope, and only a campus administrator manages a campus administrator.
  */
 export function whyNotManageable(scope: AdminScope, unitPaths: string[], roles: Role[]): string | null {
   if (scope.all) return null;
-  if (roles.includes('admin')) return 'This user is an administrator; only an administrator manages them';
+  if (roles.includes('admin')) return 'This user is a campus administrator; only a campus administrator manages them';
   if (unitPaths.some((path) => !scopeCovers(scope, path)))
-    return 'This user also belongs to units outside yours; ask an administrator';
+    return 'This user also belongs to units outside yours; ask a campus administrator';
   return null;
 }
 

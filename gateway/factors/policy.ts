@@ -27,7 +27,8 @@ function parse(input: unknown): Requirement {
 
 // The policy covers everyone, so only a full administrator (or the operator) may change it.
 function assertMayChange(ctx: GatewayContext): void {
-  if (!isFullAdmin(ctx.actor)) throw new ForbiddenError('Only an administrator may change the second-factor policy');
+  if (!isFullAdmin(ctx.actor))
+    throw new ForbiddenError('Only campus administrators may change the second-factor policy');
 }
 
 /** A requirement as asked for, checked: a known role, or a unit that exists. */

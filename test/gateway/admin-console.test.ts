@@ -524,10 +524,18 @@ describe('a unit admin', () => {
     const page = await open(engAdmin, '/admin/users?q=carol');
     expect(page.html).not.toContain(`href="/admin/users/${carol.id}"`);
     const row = /<tr>\s*<td>carol<br>[\s\S]*?<\/tr>/.exec(page.html)?.[0] ?? '';
-    expect(row).toContain('This user also belongs to units outside yours; ask an administrator');
+    expect(row).toContain('This user also belongs to units outside yours; ask a campus administrator');
     expect(row).toContain('campus/eng/ee');
     // Whom they may manage stays a link.
     expect(listedUsernames(await open(engAdmin, '/admin/users?q=dave'))).toEqual(['dave']);
+  });
+
+  it('lists a campus administrator of their college without a link, saying only a campus administrator manages them', async () => {
+    const chief = await seedUser('eng-chief', ['campus/eng/cs'], ['staff', 'admin']);
+    const page = await open(engAdmin, '/admin/users?q=eng-chief');
+    expect(page.html).not.toContain(`href="/admin/users/${chief.id}"`);
+    const row = /<tr>\s*<td>eng-chief<br>[\s\S]*?<\/tr>/.exec(page.html)?.[0] ?? '';
+    expect(row).toContain('This user is a campus administrator; only a campus administrator manages them');
   });
 
   it('cannot open or change someone who also belongs to another college', async () => {

@@ -720,7 +720,7 @@ describe('the console', () => {
     );
   });
 
-  it('keeps the passwordless switch from a unit admin', async () => {
+  it('keeps the passwordless switch and the rest of the policy from a unit admin, naming who may change them', async () => {
     const { agent } = await signInToConsole(gateway.issuer, 'eng-admin');
     const own = await agent.navigate(url('/admin/users'));
     const csrf = /name="_csrf" value="([^"]+)"/.exec(own.html)?.[1] ?? '';
@@ -731,6 +731,21 @@ describe('the console', () => {
     });
     expect(posted.status).toBe(403);
     expect((await gateway.models.FactorSetting.findByPk('passwordless'))?.value).toBe('off');
+
+    const engAdmin = await gateway.models.User.findOne({ where: { username: 'eng-admin' } });
+    const asEngAdmin = {
+      ...gateway.context(null),
+      actor: {
+        kind: 'user' as const,
+        id: engAdmin!.id,
+        name: 'eng-admin',
+        roles: engAdmin!.roles,
+        unitPaths: ['campus/eng'],
+      },
+    };
+    const refusal = 'Only campus administrators may change the second-factor policy';
+    await expect(setPasswordless(asEngAdmin, 'on')).rejects.toThrow(refusal);
+    await expect(requireSecondFactor(asEngAdmin, { kind: 'role', value: 'staff' })).rejects.toThrow(refusal);
   });
 
   it('asks before switching passwordless sign-in, saying whom turning it off leaves without a way in', async () => {

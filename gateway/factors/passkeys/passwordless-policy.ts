@@ -41,7 +41,8 @@ export async function passkeyOnlyPeople(ctx: GatewayContext): Promise<number> {
 
 /** Turns sign-in with a passkey alone on or off for everyone; like the rest of the policy, for full administrators. */
 export async function setPasswordless(ctx: GatewayContext, input: unknown): Promise<boolean> {
-  if (!isFullAdmin(ctx.actor)) throw new ForbiddenError('Only an administrator may change the second-factor policy');
+  if (!isFullAdmin(ctx.actor))
+    throw new ForbiddenError('Only campus administrators may change the second-factor policy');
   const parsed = switchSchema.safeParse(input);
   if (!parsed.success) throw new ValidationError('Say on or off', { passwordless: 'on or off' });
   return inTransaction(ctx, async (ctx) => {
