@@ -153,12 +153,14 @@ describe.skipIf(chromiumMissing)('apps from the portal', () => {
     expect(await card.locator('.card-fields').textContent()).toContain('Family <wedding>');
     await card.locator('.card-action[data-action=approve]').click();
     await expect.poll(() => carol.page.locator('.toast').allTextContents(), { timeout: 10_000 }).toContain('Approved.');
-    // The notice leaves the message box and its Send button free, on a desktop and on a phone.
+    // The notice leaves the message box, its Send button and the note about the app free, on a desktop and on a phone.
     for (const size of [DESKTOP, PHONE]) {
       await carol.page.setViewportSize(size);
       const toast = (await carol.page.locator('.toast', { hasText: 'Approved.' }).boundingBox())!;
       const composer = (await carol.page.locator('.conversation .composer').boundingBox())!;
+      const note = (await carol.page.locator('.app-note').boundingBox())!;
       expect(toast.y + toast.height).toBeLessThanOrEqual(composer.y);
+      expect(toast.y + toast.height).toBeLessThanOrEqual(note.y);
       expect(toast.y).toBeGreaterThan(0);
     }
     await carol.page.setViewportSize(DESKTOP);

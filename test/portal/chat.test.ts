@@ -7,6 +7,7 @@ import { addPeople } from '../helpers/gateway.ts';
 import { advanceSequences, insertRows } from '../../node/messages/group-commit.ts';
 import {
   chromiumMissing,
+  DESKTOP,
   launchChromium,
   openConversation,
   ownMessage,
@@ -83,6 +84,19 @@ async function tallPicture(page: Page): Promise<Buffer> {
   return Buffer.from(data, 'base64');
 }
 
+/** The buttons, links and fields under `selector` a person sees that are smaller than 44×44 CSS px. */
+function smallTargets(page: Page, selector: string): Promise<string[]> {
+  return page.evaluate(
+    (within) =>
+      [...document.querySelectorAll<HTMLElement>(within)]
+        .filter((el) => el.getClientRects().length > 0)
+        .map((el) => ({ what: el.getAttribute('aria-label') ?? el.textContent, box: el.getBoundingClientRect() }))
+        .filter(({ box }) => box.width < 44 || box.height < 44)
+        .map(({ what, box }) => `${what}: ${box.width}×${box.height}`),
+    selector,
+  );
+}
+
 /** Says yes to the question a Recall button asks. */
 async function confirmRecall(page: Page): Promise<void> {
   await page.getByRole('alertdialog', { name: 'Recall this message?' }).getByRole('button', { name: 'Recall' }).click();
@@ -133,6 +147,8 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
   it('edits and recalls one’s own messages for everyone', { timeout: 40_000 }, async () => {
     const a = alice.page;
     const b = bob.page;
+    // A window low enough that the conversation fills it: the message edited is at the list's foot.
+    await a.setViewportSize({ width: DESKTOP.width, height: 520 });
     await send(a, 'See you at 5');
     await expect.poll(() => b.locator('.message', { hasText: 'See you at 5' }).count(), { timeout: 10_000 }).toBe(1);
     const mine = ownMessage(a, 'See you at 5');
@@ -149,6 +165,14 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await box.fill('See you at 6');
     await box.press('Shift+Enter');
     expect(await box.inputValue()).toBe('See you at 6\n');
+    // Lines added to the last message grow the box downwards: the list follows, its buttons stay in view.
+    for (let line = 0; line < 6; line++) await a.keyboard.press('Shift+Enter');
+    const belowList = await a.evaluate(() => {
+      const list = document.querySelector('.conversation .messages')!.getBoundingClientRect();
+      return document.querySelector('.edit-buttons')!.getBoundingClientRect().bottom - list.bottom;
+    });
+    expect(belowList).toBeLessThanOrEqual(0);
+    await a.setViewportSize(DESKTOP);
     expect(await a.locator('.edit-input').count()).toBe(1);
     await box.press('Tab');
     expect(await a.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
@@ -822,19 +846,33 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       await p.keyboard.press('Enter');
       await expect.poll(() => p.locator('.conversation .composer-input').isVisible()).toBe(true);
       // Everything to tap in the top bar, the conversation's head and the message box is at least 44×44 px.
-      const small = await p.evaluate(() =>
-        [
-          ...document.querySelectorAll<HTMLElement>(
-            '.topbar a, .topbar button, .conversation-head button, .composer button',
-          ),
-        ]
-          .filter((el) => el.getClientRects().length > 0)
-          .map((el) => ({ what: el.getAttribute('aria-label') ?? el.textContent, box: el.getBoundingClientRect() }))
-          .filter(({ box }) => box.width < 44 || box.height < 44)
-          .map(({ what, box }) => `${what}: ${box.width}×${box.height}`),
+      expect(await smallTargets(p, '.topbar a, .topbar button, .conversation-head button, .composer button')).toEqual(
+        [],
       );
-      expect(small).toEqual([]);
       expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      // So are a file shared there, a picture and the picture viewer's buttons.
+      await p.locator('.conversation input[type=file]').setInputFiles([
+        { name: '<v2> draft.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n') },
+        { name: 'phone.png', mimeType: 'image/png', buffer: PNG },
+      ]);
+      await expect.poll(() => p.locator('.upload.uploaded').count(), { timeout: 10_000 }).toBe(2);
+      await send(p, 'Files from my phone');
+      const files = ownMessage(p, 'Files from my phone');
+      await files.locator('.attachment.file button').waitFor({ timeout: 10_000 });
+      await files.locator('.attachment.image img.preview[src^="blob:"]').waitFor({ timeout: 10_000 });
+      expect(await smallTargets(p, '.message .attachments button')).toEqual([]);
+      await files.locator('.attachment.image button').click();
+      await p.getByRole('dialog', { name: 'phone.png' }).waitFor();
+      expect(await smallTargets(p, '.image-viewer button')).toEqual([]);
+      await p.keyboard.press('Escape');
+      await expect.poll(() => p.getByRole('dialog', { name: 'phone.png' }).count()).toBe(0);
+      // A file that cannot be fetched says so, and why.
+      await p.route('**/api/v1/attachments/**', (route) => route.abort());
+      await files.locator('.attachment.file button').click();
+      await expect
+        .poll(() => p.locator('.toast').allTextContents(), { timeout: 10_000 })
+        .toContainEqual(expect.stringMatching(/^Could not download <v2> draft\.pdf: \S/));
+      await p.unroute('**/api/v1/attachments/**');
       await p.getByRole('button', { name: 'Back to conversations' }).click();
       await expect.poll(() => p.locator('.sidebar').isVisible()).toBe(true);
       // "New chat" fits the phone's width, with people found listed: nothing sticks out sideways.
@@ -848,6 +886,22 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       });
       expect(sticksOut.scroll).toBeLessThanOrEqual(0);
       expect(sticksOut.right).toBeLessThanOrEqual(0);
+      // Its buttons (Message, Add to group) and fields are big enough to tap, as are a group's details.
+      expect(await smallTargets(p, '.people-panel button, .people-panel input')).toEqual([]);
+      await p.getByRole('button', { name: 'Add Carol Silva to the group' }).click();
+      await p.fill('#group-title', 'Phone group');
+      await p.click('.group-form button[type=submit]');
+      await expect.poll(() => p.locator('#conversation-title').textContent(), { timeout: 10_000 }).toBe('Phone group');
+      await p.getByRole('button', { name: 'Group details' }).click();
+      await p.locator('.group-dialog .member').first().waitFor({ timeout: 10_000 });
+      expect(await smallTargets(p, '.group-dialog button, .group-dialog input')).toEqual([]);
+      await p.keyboard.press('Escape');
+      await expect.poll(() => p.locator('.group-dialog[open]').count()).toBe(0);
+      await p.getByRole('button', { name: 'Back to conversations' }).click();
+      // And the search's field and button.
+      await p.click('a[data-nav="#/search"]');
+      await p.locator('#search-query').waitFor();
+      expect(await smallTargets(p, '.search-form button, .search-form input')).toEqual([]);
       await p.getByRole('button', { name: 'Back to conversations' }).click();
       await expect.poll(() => p.locator('.sidebar').isVisible()).toBe(true);
       // Every icon-only button has a name.

@@ -94,9 +94,10 @@ export class ConversationView {
         this.#details,
       ),
       this.#scroller,
+      // Notices rise from above the typing line and the note on an app's chat, so they cover neither.
+      this.toastDock,
       this.#typing,
       this.#appNote,
-      this.toastDock,
       this.composer.element,
     );
     this.#fromSeq = entry.messages.at(-PAGE)?.seq ?? 0;
@@ -227,6 +228,7 @@ export class ConversationView {
     const actions: MessageActions = {
       edit: (message, li) => this.#edit(message, li),
       recall: (message) => void this.#recall(message),
+      toast: (text) => this.#host.toast(text),
       cardAction: (message, actionId, button) => {
         button.disabled = true;
         chat.cardAction(entry, message, actionId).then(
@@ -467,7 +469,11 @@ export class ConversationView {
       rows: EDIT_ROWS.min,
     });
     input.value = message.text ?? '';
-    input.addEventListener('input', () => fitRows(input, EDIT_ROWS.min, EDIT_ROWS.max));
+    // The box grows downwards: the list follows, so its buttons never end below what it shows.
+    input.addEventListener('input', () => {
+      fitRows(input, EDIT_ROWS.min, EDIT_ROWS.max);
+      this.#keepInView(li);
+    });
     const done = () => {
       this.#editing.delete(message.id);
       li.classList.remove('editing');
@@ -514,6 +520,13 @@ export class ConversationView {
     fitRows(input, EDIT_ROWS.min, EDIT_ROWS.max);
     input.focus();
     input.setSelectionRange(input.value.length, input.value.length);
+    this.#keepInView(li);
+  }
+
+  /** Scrolls the list just enough that the foot of `el` shows (scrollIntoView would move the page as well). */
+  #keepInView(el: HTMLElement): void {
+    const below = el.getBoundingClientRect().bottom - this.#scroller.getBoundingClientRect().bottom;
+    if (below > 0) this.#scroller.scrollTop += below;
   }
 
   /** Scrolls to a message (from search), showing as much history as needed. */

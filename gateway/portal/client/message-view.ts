@@ -48,6 +48,8 @@ export type MessageActions = {
   edit(message: Message, li: HTMLElement): void;
   recall(message: Message): void;
   cardAction(message: Message, actionId: string, button: HTMLButtonElement): void;
+  /** Says something short to the person (a download that failed). */
+  toast(text: string): void;
 };
 
 /**
@@ -89,7 +91,7 @@ function avatar(name: string, address: string): HTMLElement {
   return h('span', { class: `avatar small ${hueClass(address)}`, 'aria-hidden': 'true' }, initials(name));
 }
 
-function attachmentsOf(chat: Chat, entry: Entry, message: Message): Child {
+function attachmentsOf(chat: Chat, entry: Entry, message: Message, toast: (text: string) => void): Child {
   const list = message.attachments ?? [];
   if (list.length === 0) return null;
   // Files stay on the node of the person who shared them. The viewer asks as the member of this
@@ -139,7 +141,10 @@ function attachmentsOf(chat: Chat, entry: Entry, message: Message): Child {
           {
             type: 'button',
             class: 'link',
-            onclick: () => void downloadAttachment(node, a, from).catch(() => undefined),
+            onclick: () =>
+              void downloadAttachment(node, a, from).catch((error: Error) =>
+                toast(`Could not download ${a.name}: ${error.message}`),
+              ),
           },
           `⬇ ${a.name}`,
         ),
@@ -196,7 +201,7 @@ function drawMessage(
     // A card's text is its plain-text rendering, for search and for clients that cannot draw cards.
     if (message.text && message.kind !== 'card')
       body.push(h('p', { class: 'text' }, richText(message.text, message.mentions ?? [], entry.me)));
-    body.push(attachmentsOf(chat, entry, message));
+    body.push(attachmentsOf(chat, entry, message, actions.toast));
     if (message.kind === 'card' && message.card)
       body.push(renderCard(message.card, (actionId, button) => actions.cardAction(message, actionId, button)));
   }
