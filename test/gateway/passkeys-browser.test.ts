@@ -68,8 +68,8 @@ async function passwordStep(page: Page, username: string) {
 async function openAccountPage(p: Person, username: string) {
   await p.page.goto(url('/account/security'));
   await passwordStep(p.page, username);
-  await p.page.waitForURL(url('/'));
-  await p.page.goto(url('/account/security'));
+  // Signed in, back on the page asked for.
+  await p.page.waitForURL(url('/account/security'));
 }
 
 const notice = (page: Page) => page.locator('#account-notice').innerText({ timeout: 10_000 });
@@ -206,6 +206,14 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     await alice.page.check(understood);
     await clickAndReturn(alice.page, 'li.passkey:has-text("Laptop") form.remove-passkey button');
     expect(await notice(alice.page)).toBe('Removed the passkey “Laptop”.');
+    // The page opens at the notice, focused (read out), in view however far down its section is.
+    await expect.poll(() => alice.page.evaluate(() => document.activeElement?.id)).toBe('account-notice');
+    const shown = await alice.page.evaluate(() => {
+      const box = document.getElementById('account-notice')!.getBoundingClientRect();
+      // The browser scrolls its top to the window's, give or take part of a pixel.
+      return box.top > -1 && box.bottom <= window.innerHeight;
+    });
+    expect(shown).toBe(true);
     expect(await alice.page.locator('.passkey-name').allInnerTexts()).toEqual(['Work phone']);
 
     const stored = await passkeysOf('alice');

@@ -51,8 +51,7 @@ describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser'
     const { page, errors } = await watchedPage();
     await page.goto(`${gateway.issuer}/account/security`);
     await passwordStep(page, 'alice');
-    await page.waitForURL(`${gateway.issuer}/`);
-    await page.goto(`${gateway.issuer}/account/security`);
+    await page.waitForURL(`${gateway.issuer}/account/security`);
     await page.click('#begin-totp button[type=submit]');
 
     const qr = page.locator('img.qr');

@@ -73,7 +73,7 @@ describe.skipIf(testDialect === 'sqlite')('the page after a form post', () => {
     });
     const page = await agent.navigate(url('/account/security'));
     const back = await postWhileSessionsAreSlow(agent, page, `/passkeys/${key.id}/rename`, { name: 'Drawer key' });
-    expect(back.url).toBe(url('/account/security'));
+    expect(back.url).toBe(url('/account/security#account-notice'));
     expect(noticeOf(back.html)).toBe('Renamed the passkey to “Drawer key”.');
   });
 

@@ -205,7 +205,9 @@ describe('"Sign out this device"', () => {
     const sockets = { laptop: await chatSocket(tokens.laptop), library: await chatSocket(tokens.library) };
 
     const done = await signOutDevice(laptop, 'Safari on macOS');
-    expect(done.url).toBe(url('/account/security'));
+    // The page opens at the notice, focused, however far down its section is.
+    expect(done.url).toBe(url('/account/security#account-notice'));
+    expect(done.html).toMatch(/<p [^>]*tabindex="-1" autofocus id="account-notice">/);
     expect(noticeOn(done)).toBe(
       'Signed out Safari on macOS: it is signed out of Atrium and of its apps, and its open chats were closed.',
     );

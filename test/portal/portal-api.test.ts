@@ -6,6 +6,7 @@ import { addPerson, startTestGateway, type TestGateway } from '../helpers/gatewa
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { PORTAL_CLIENT_ID } from '../../gateway/portal/portal-client.ts';
+import { portalReturnTo } from '../../gateway/portal/return-to.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
 
@@ -89,6 +90,24 @@ describe('the portal’s sign-in and page', () => {
     expect(asset.headers.get('content-type')).toMatch(/^text\/javascript/);
     expect(asset.headers.get('cache-control')).toContain('immutable');
     expect(await asset.text()).toContain('atrium.v1');
+  });
+
+  it('returns to the account page asked for before signing in, and never to another site', async () => {
+    const page = await signInThrough(
+      new BrowserAgent(),
+      url('/account/security?setup=authenticator'),
+      'alice',
+      DEMO_PASSWORD,
+    );
+    expect(page.url).toBe(url('/account/security?setup=authenticator'));
+    expect(page.html).toContain('Signed in as <strong>alice</strong>');
+    for (const elsewhere of [
+      '//evil.example/account/',
+      '/\\evil.example',
+      'https://evil.example/account/',
+      '/admin/users',
+    ])
+      expect(portalReturnTo(elsewhere)).toBe('/');
   });
 });
 

@@ -199,9 +199,11 @@ export function accountPageHelpers(deps: AccountPasskeyDeps) {
     const user = signedIn ? await deps.context(req).models.User.findByPk(signedIn.id) : null;
     return user?.status === 'active' ? user : null;
   };
+  // Back at the notice itself, wherever its section is on the page: the browser scrolls to it and focuses
+  // it (the partial's autofocus), so it is seen and read out rather than left far below the top.
   const back = (req: Request, res: Response, kind: 'success' | 'error', text: string, section: AccountSection) => {
     req.session.accountNotice = { kind, text, section };
-    res.redirect(303, '/account/security');
+    res.redirect(303, '/account/security#account-notice');
   };
   /** A form post: signed in, then the work; an expected refusal comes back as the notice of its section. */
   const post =

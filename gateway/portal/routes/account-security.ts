@@ -15,6 +15,7 @@ import {
   type TotpDeps,
 } from '../../factors/totp.ts';
 import type { PortalUser } from '../sign-in.ts';
+import { rememberReturnTo } from '../return-to.ts';
 import { portalBinding } from '../../factors/binding.ts';
 import { recoveryCodesDownload } from '../../factors/recovery-codes-download.ts';
 import type { SecuritySectionDeps } from './security-page.ts';
@@ -59,7 +60,10 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
     setup: Setup = req.query.setup === 'authenticator' ? 'show' : null,
   ) {
     const user = await person(req);
-    if (!user) return res.redirect(303, '/portal/login');
+    if (!user) {
+      rememberReturnTo(req);
+      return res.redirect(303, '/portal/login');
+    }
     const ctx = deps.context(req);
     const status = (await factorsOf(ctx, [user.id])).get(user.id)!;
     const passkeys = await ctx.models.Passkey.findAll({

@@ -9,6 +9,7 @@ import type { GatewayContext } from '../../context.ts';
 import type { SessionTagging } from '../session-ids.ts';
 import { wasCancelled } from '../../interactions/cancelled.ts';
 import { ownBackchannelLogout } from '../../http/own-backchannel-logout.ts';
+import { portalReturnTo } from '../return-to.ts';
 
 export type SessionRouteDeps = {
   issuer: string;
@@ -65,6 +66,9 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
       if (!user && wasCancelled(info?.message))
         return res.render('sign-in-cancelled', { title: 'Sign-in cancelled', signIn: '/' });
       if (!user) return failurePage(res, 401, info?.message ?? 'Sign-in was cancelled.');
+      // Back to the account page asked for while signed out, read before the session is renewed.
+      const returnTo = portalReturnTo(req.session.returnTo);
+      delete req.session.returnTo;
       // The new session's id carries tags of the gateway session and the person, so single logout and
       // ending the person's access can find it.
       deps.tagging.next(req, user.gatewaySid, user.user.id);
@@ -73,7 +77,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
         req.session.portalIdToken = user.idToken;
         deps.vault
           .open(req.sessionID, user.refreshToken, deps.sessionExpiresAt(req))
-          .then(() => res.redirect(303, '/'), next);
+          .then(() => res.redirect(303, returnTo), next);
       });
     };
     deps.auth.passport.authenticate(STRATEGY, finish)(req, res, next);
