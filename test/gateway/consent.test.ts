@@ -261,7 +261,8 @@ describe('apps you allowed, on the account page', () => {
     expect(listed.Notes).not.toContain('See your email address');
 
     const removed = await agent.submit(page, formWithAction(page, REMOVE), { client: idOf(notes) });
-    expect(removed.url).toBe(account());
+    // Back on the account page, opened at its notice.
+    expect(removed.url).toBe(`${account()}#account-notice`);
     expect(removed.html).toContain('Notes no longer has access to your account');
     expect(Object.keys(appsOn(removed))).toEqual(['Survey &lt;Tool&gt;']);
     await expect(client.refreshTokenGrant(notes, removedTokens!.refresh_token!)).rejects.toMatchObject({
