@@ -12,6 +12,7 @@ import {
   startDirect,
   type Person,
 } from './browser.ts';
+import { LENA, lawEntry, lawGroup } from './law-relay.ts';
 
 let campus: Campus;
 let browser: Browser;
@@ -31,49 +32,9 @@ afterAll(async () => {
   await campus?.stop();
 });
 
-const LENA = 'lena@law.campus.test';
 const ALICE = 'alice@eng.campus.test';
 const DAVE = 'dave@eng.campus.test';
 const CLERK = 'hook-0123456789abcdef@law.campus.test';
-
-/** A group hosted by Law with Alice and Dave of Engineering in it, as its home relays it to Engineering. */
-function lawGroup(id: string, title: string) {
-  return {
-    type: 'conversation',
-    conversation: {
-      id,
-      kind: 'group',
-      homeDomain: 'law.campus.test',
-      title,
-      members: [LENA, ALICE, DAVE].map((address, i) => ({
-        address,
-        role: i === 0 ? 'owner' : 'member',
-        state: 'active',
-        joinedSeq: 0,
-      })),
-    },
-  };
-}
-
-/** An entry of a group hosted by Law, under whichever sender its home chose. */
-function lawEntry(conversationId: string, seq: number, sender: string, body: Record<string, unknown>) {
-  return {
-    type: 'entry',
-    conversationId,
-    message: {
-      id: randomUUID(),
-      seq,
-      sender,
-      clientMsgId: `relayed-${randomUUID()}`,
-      kind: 'text',
-      body: JSON.stringify(body),
-      refId: null,
-      createdAt: new Date().toISOString(),
-      editedAt: null,
-      recalledAt: null,
-    },
-  };
-}
 
 /** The sender line above someone else's message: their name, then their address. */
 function senderLine(person: Person, text: string) {
@@ -94,8 +55,13 @@ describe.skipIf(chromiumMissing)('the names the portal shows for people and apps
     // node refuses that (relay-checks.ts); one before it stored it as it came, and the portal must still
     // hold: it is written into Engineering's store as storeEntries does, and Alice's portal opened again.
     const id = randomUUID();
-    const forged = lawEntry(id, 1, DAVE, { text: 'Court is adjourned', senderName: 'Dean of Law', senderKind: 'bot' });
-    const relayed = await signedTransaction(campus, 'law', 'eng', [lawGroup(id, 'Moot court'), forged]);
+    const forged = lawEntry(
+      id,
+      1,
+      { text: 'Court is adjourned', senderName: 'Dean of Law', senderKind: 'bot' },
+      { sender: DAVE },
+    );
+    const relayed = await signedTransaction(campus, 'law', 'eng', [lawGroup(id, 'Moot court', [ALICE, DAVE]), forged]);
     expect(relayed).toMatchObject({
       status: 200,
       body: { applied: 1, refused: [{ event: 1, code: 'invalid_entry' }] },
@@ -132,11 +98,16 @@ describe.skipIf(chromiumMissing)('the names the portal shows for people and apps
     const a = alice.page;
     const id = randomUUID();
     const events = [
-      lawGroup(id, 'Law clinic'),
+      lawGroup(id, 'Law clinic', [ALICE, DAVE]),
       // Law's own webhook: its home speaks for it.
-      lawEntry(id, 1, CLERK, { text: 'Filing deadline is Friday', senderName: 'Court Clerk', senderKind: 'webhook' }),
+      lawEntry(
+        id,
+        1,
+        { text: 'Filing deadline is Friday', senderName: 'Court Clerk', senderKind: 'webhook' },
+        { sender: CLERK },
+      ),
       // A person's entry with a name but no app's kind: the name is not theirs to take.
-      lawEntry(id, 2, LENA, { text: 'Who has the brief?', senderName: 'Queen of Hearts' }),
+      lawEntry(id, 2, { text: 'Who has the brief?', senderName: 'Queen of Hearts' }),
     ];
     expect(await signedTransaction(campus, 'law', 'eng', events)).toEqual({ status: 200, body: { applied: 3 } });
     await openConversation(a, 'Law clinic');

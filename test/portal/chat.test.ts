@@ -18,6 +18,7 @@ import {
   statusOf,
   type Person,
 } from './browser.ts';
+import { lawEntry } from './law-relay.ts';
 
 let campus: Campus;
 let browser: Browser;
@@ -42,26 +43,6 @@ const PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==',
   'base64',
 );
-
-/** An entry of a group hosted by Law, as its home relays it. */
-function lawEntry(conversationId: string, seq: number, kind: string, body: Record<string, unknown>) {
-  return {
-    type: 'entry',
-    conversationId,
-    message: {
-      id: randomUUID(),
-      seq,
-      sender: 'lena@law.campus.test',
-      clientMsgId: `relayed-${randomUUID()}`,
-      kind,
-      body: JSON.stringify(body),
-      refId: null,
-      createdAt: new Date().toISOString(),
-      editedAt: null,
-      recalledAt: null,
-    },
-  };
-}
 
 /** The unread count on a conversation of the list, or null while it has none. */
 const badgeOf = (item: Locator) =>
@@ -971,7 +952,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     // Law relayed a change whose members are not addresses. This version refuses it (relay-checks.ts), but
     // a node before it stored it as it came: it is written into Engineering's store as storeEntries does,
     // and Alice's portal, opened again, syncs it like any entry the node holds.
-    const { message } = lawEntry(id, 1, 'system', { event: 'member.joined', by: lena, members: [42] });
+    const { message } = lawEntry(id, 1, { event: 'member.joined', by: lena, members: [42] }, { kind: 'system' });
     await eng.sequelize.transaction(async (tx) => {
       await insertRows(eng.sequelize, tx, [
         { ...message, conversationId: id, createdAt: new Date(message.createdAt), editedAt: null, recalledAt: null },
@@ -988,7 +969,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     expect(await a.locator('.conversation .message.system').textContent()).toBe('The conversation changed');
     // The group is still two people, and what comes next is drawn in the list and the open conversation.
     expect(await a.locator('.conversation-subtitle').textContent()).toMatch(/^2 members/);
-    const next = lawEntry(id, 2, 'text', { text: 'The hearing moved to nine' });
+    const next = lawEntry(id, 2, { text: 'The hearing moved to nine' });
     expect(await signedTransaction(campus, 'law', 'eng', [next])).toEqual({ status: 200, body: { applied: 1 } });
     await expect
       .poll(() => a.locator('.conversation .message', { hasText: 'The hearing moved to nine' }).count(), {

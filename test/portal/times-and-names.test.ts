@@ -3,11 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page, Route } from 'playwright-core';
 import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
 import { chromiumMissing, launchChromium, openConversation, signInToPortal, type Person } from './browser.ts';
+import { LENA, lawEntry, lawGroup } from './law-relay.ts';
 
 /** Alice reads in British English, from Shanghai (UTC+8 all year): what she sees follows both. */
 const ZONE = 'Asia/Shanghai';
 const DAY = 86_400_000;
-const LENA = 'lena@law.campus.test';
 const ALICE = 'alice@eng.campus.test';
 
 let campus: Campus;
@@ -31,45 +31,6 @@ const inHerZone = (at: Date, options: Intl.DateTimeFormatOptions) =>
   new Intl.DateTimeFormat('en-GB', { ...options, timeZone: ZONE }).format(at);
 const clock = (at: Date) => inHerZone(at, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 
-/** A group hosted by Law with Alice in it, as its home relays it to Engineering. */
-function lawGroup(id: string, title: string) {
-  return {
-    type: 'conversation',
-    conversation: {
-      id,
-      kind: 'group',
-      homeDomain: 'law.campus.test',
-      title,
-      members: [LENA, ALICE].map((address, i) => ({
-        address,
-        role: i === 0 ? 'owner' : 'member',
-        state: 'active',
-        joinedSeq: 0,
-      })),
-    },
-  };
-}
-
-/** Lena's entry in a Law group, written at `at`. */
-function lawEntry(conversationId: string, seq: number, at: Date, body: Record<string, unknown>) {
-  return {
-    type: 'entry',
-    conversationId,
-    message: {
-      id: randomUUID(),
-      seq,
-      sender: LENA,
-      clientMsgId: `relayed-${randomUUID()}`,
-      kind: 'text',
-      body: JSON.stringify(body),
-      refId: null,
-      createdAt: at.toISOString(),
-      editedAt: null,
-      recalledAt: null,
-    },
-  };
-}
-
 const NOTE = 'Yesterday’s <b>note</b>: the Note is due';
 
 describe.skipIf(chromiumMissing)('what the portal tells about when, where and who', () => {
@@ -83,12 +44,12 @@ describe.skipIf(chromiumMissing)('what the portal tells about when, where and wh
     const court = randomUUID();
     const reading = randomUUID();
     const events = [
-      lawGroup(court, 'Moot court'),
-      lawEntry(court, 1, threeDaysAgo, { text: 'Three days ago' }),
-      lawEntry(court, 2, yesterday, { text: NOTE }),
-      lawEntry(court, 3, now, { text: 'Today, @alice, you open', mentions: [ALICE] }),
-      lawGroup(reading, 'Reading group'),
-      lawEntry(reading, 1, threeDaysAgo, { text: 'Old news' }),
+      lawGroup(court, 'Moot court', [ALICE]),
+      lawEntry(court, 1, { text: 'Three days ago' }, { at: threeDaysAgo }),
+      lawEntry(court, 2, { text: NOTE }, { at: yesterday }),
+      lawEntry(court, 3, { text: 'Today, @alice, you open', mentions: [ALICE] }, { at: now }),
+      lawGroup(reading, 'Reading group', [ALICE]),
+      lawEntry(reading, 1, { text: 'Old news' }, { at: threeDaysAgo }),
     ];
     expect(await signedTransaction(campus, 'law', 'eng', events)).toEqual({ status: 200, body: { applied: 6 } });
 
