@@ -1,10 +1,11 @@
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '../core/database.ts';
 import { NotFoundError } from '../core/errors.ts';
 import { migrate } from '../core/migrator.ts';
 import { defineGatewayModels } from '../gateway/models/index.ts';
-import type { NodeConfig } from '../node/config.ts';
+import { developmentSecretFile, type NodeConfig } from '../node/config.ts';
+import { loadEnv } from '../core/config.ts';
 import { UsageError, type Command, type Io, type Output } from './command.ts';
 import { readNodeConfig, withNodeDatabase } from './node-session.ts';
 import { describeDatabase, withSession } from './session.ts';
@@ -40,10 +41,19 @@ async function domainsOfGatewayIn(dataDir: string): Promise<{ file: string; name
   }
 }
 
-/** The development secret reading the node's configuration made just now (NODE_SECRET_KEY unset), for a refused name. */
-function forgetSecretMadeSince(config: NodeConfig, since: number): void {
-  const file = join(config.dataDir, `node-${config.domain}.secret`);
-  if (existsSync(file) && statSync(file).mtimeMs >= since) rmSync(file);
+/**
+ * Reading a node's configuration makes its development secret when NODE_SECRET_KEY is unset; for a name
+ * that is then refused, the secret made is removed again. Whether it existed is asked before the read:
+ * a file's modification time can lag the clock by a tick, so it cannot tell "made just now".
+ */
+function secretMadeByReading(io: Io, domain: string): { config: NodeConfig; forget: () => void } {
+  const file = developmentSecretFile(loadEnv(io.env), domain);
+  const existed = existsSync(file);
+  const config = readNodeConfig(io, domain, '--node');
+  const forget = () => {
+    if (!existed && existsSync(file)) rmSync(file);
+  };
+  return { config, forget };
 }
 
 /**
@@ -52,15 +62,14 @@ function forgetSecretMadeSince(config: NodeConfig, since: number): void {
  * With DATABASE_URL the URL names the database, which the domain does not choose.
  */
 async function migrateNode(io: Io, domain: string, isNew: boolean): Promise<Output> {
-  const started = Date.now();
-  const config = readNodeConfig(io, domain, '--node');
+  const { config, forget } = secretMadeByReading(io, domain);
   const file = config.database.url ? null : config.database.sqliteFile;
   const creating = file !== null && !existsSync(file);
   let unchecked = false;
   if (creating && !isNew) {
     const gateway = await domainsOfGatewayIn(config.dataDir);
     if (gateway && !gateway.names.includes(config.domain)) {
-      forgetSecretMadeSince(config, started);
+      forget();
       const known = gateway.names.length > 0 ? gateway.names.join(', ') : 'none';
       throw new NotFoundError(
         `The gateway (${gateway.file}) has no domain ${config.domain} (it has: ${known}), and this node has no database yet. Check the name, or pass --new to create ${file}.`,
