@@ -281,12 +281,16 @@ export function loadNodeConfig(env: Env): NodeConfig {
 
 /** Where a node outside production keeps the sealing secret it generated (NODE_SECRET_KEY unset). */
 export function developmentSecretFile(env: Env, domain: string): string {
-  return join(resolve(parseEnv(schema.pick({ ATRIUM_DATA_DIR: true }), env).ATRIUM_DATA_DIR), `node-${domain}.secret`);
+  return secretFileIn(resolve(parseEnv(schema.pick({ ATRIUM_DATA_DIR: true }), env).ATRIUM_DATA_DIR), domain);
+}
+
+function secretFileIn(dataDir: string, domain: string): string {
+  return join(dataDir, `node-${domain}.secret`);
 }
 
 /** Outside production a node's sealing secret is generated once and kept in the data directory. */
 function developmentSecret(dataDir: string, domain: string): string {
-  const file = join(dataDir, `node-${domain}.secret`);
+  const file = secretFileIn(dataDir, domain);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(dataDir, { recursive: true });
   const secret = randomBytes(32).toString('base64url');
