@@ -1,10 +1,11 @@
 import type { Card } from '../../sdk/types.ts';
+import { readableDay } from './dates.ts';
 import type { LeaveRequest } from './store.ts';
 
 const days = (r: LeaveRequest) => Math.round((Date.parse(r.to) - Date.parse(r.from)) / 86_400_000) + 1;
 const fields = (r: LeaveRequest) => [
-  { label: 'From', value: r.from },
-  { label: 'To', value: r.to },
+  { label: 'From', value: readableDay(r.from) },
+  { label: 'To', value: readableDay(r.to) },
   { label: 'Days', value: String(days(r)) },
   { label: 'Reason', value: r.reason },
 ];

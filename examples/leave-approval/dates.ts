@@ -31,3 +31,20 @@ export function isCalendarDay(date: string): boolean {
   const parsed = new Date(`${date}T00:00:00Z`);
   return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 10) === date;
 }
+
+const dayFormat = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'UTC',
+  weekday: 'short',
+  day: 'numeric',
+  month: 'short',
+  year: 'numeric',
+});
+
+/**
+ * A day (`YYYY-MM-DD`) as people read it on a card or a page: "Thu 10 Dec 2026". The weekday is what an
+ * approver checks first; the form keeps ISO dates, which the browser's date picker shows in its locale.
+ * (en-GB writes "Thu, 10 Dec 2026"; the comma goes.)
+ */
+export function readableDay(date: string): string {
+  return isCalendarDay(date) ? dayFormat.format(new Date(`${date}T00:00:00Z`)).replace(',', '') : date;
+}

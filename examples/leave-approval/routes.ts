@@ -10,7 +10,7 @@ import type { Chat } from './chat.ts';
 import type { LeaveConfig } from './config.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
 import { approverOf } from './cards.ts';
-import { isCalendarDay, machineTimeZone, todayIn } from './dates.ts';
+import { isCalendarDay, machineTimeZone, readableDay, todayIn } from './dates.ts';
 import { decide } from './decide.ts';
 import { endSessions } from './end-sessions.ts';
 import { html, page, type Html } from './html.ts';
@@ -77,7 +77,7 @@ function requestRows(
 ${requests.map(
   (
     r,
-  ) => html`<tr><td data-label="${first}">${who === 'student' ? approverOf(r, nameOf) : r.student.name}</td><td data-label="From">${r.from}</td><td data-label="To">${r.to}</td><td data-label="Reason">${r.reason}</td>
+  ) => html`<tr><td data-label="${first}">${who === 'student' ? approverOf(r, nameOf) : r.student.name}</td><td data-label="From">${readableDay(r.from)}</td><td data-label="To">${readableDay(r.to)}</td><td data-label="Reason">${r.reason}</td>
 <td data-label="Status">${r.status}${r.decidedBy ? html` by ${r.decidedBy}` : ''}${r.notifyError ? html` <span class="error">(chat not told: ${r.notifyError})</span>` : ''}</td></tr>`,
 )}
 </tbody></table>`;
@@ -120,7 +120,7 @@ ${error('_')}
 <button type="submit">Send to my approver</button>
 </form>
 <h2>My requests</h2>${requestRows(mine, 'student', nameOf)}
-${retry.map((r) => html`<form method="post" action="/requests/${r.id}/notify"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Tell chat again about ${r.from}–${r.to}</button></form>`)}`
+${retry.map((r) => html`<form method="post" action="/requests/${r.id}/notify"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Tell chat again about ${readableDay(r.from)} – ${readableDay(r.to)}</button></form>`)}`
     : ''
 }
 ${toDecide.length > 0 || person.roles.includes('staff') ? html`<h2>Requests for me to decide</h2><p class="muted">Approve or reject them from the card in chat.</p>${requestRows(toDecide, 'approver', nameOf)}` : ''}`;

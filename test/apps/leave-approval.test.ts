@@ -46,6 +46,15 @@ const errorOf = (page: Page, field: string) =>
     .exec(page.html)?.[1]
     ?.replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c)));
 
+/** "2026-12-10" as the app's cards and pages write it: "Thu 10 Dec 2026". */
+function readable(day: string): string {
+  const [year, month, date] = day.split('-').map(Number) as [number, number, number];
+  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][
+    new Date(Date.UTC(year, month - 1, date)).getUTCDay()
+  ];
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  return `${weekday} ${date} ${months[month - 1]} ${year}`;
+}
 const text = (page: Page) =>
   page.html
     .replace(/<[^>]+>/g, ' ')
@@ -111,6 +120,8 @@ describe('the leave-approval example app', () => {
         card: {
           title: 'Leave request from Dave Okafor',
           fields: expect.arrayContaining([
+            { label: 'From', value: readable(dayFromToday(7)) },
+            { label: 'To', value: readable(dayFromToday(9)) },
             { label: 'Days', value: '3' },
             { label: 'Reason', value: 'Family <wedding> & travel' },
           ]),
@@ -139,6 +150,7 @@ describe('the leave-approval example app', () => {
     }
     const page = await student.navigate(`${appUrl}/`);
     expect(text(page)).toContain('approved by Carol Silva');
+    expect(text(page)).toContain(readable(dayFromToday(9)));
   });
 
   it('refuses forged and replayed callbacks, and a second decision changes nothing', async () => {
