@@ -12,7 +12,7 @@ import type { Csrf } from '../http/csrf.ts';
 import type { GatewayModels } from '../models/index.ts';
 import { CONSOLE_CLIENT_ID, ensureConsoleClient } from './console-client.ts';
 import { createKit } from './kit.ts';
-import { consoleUserOf, sectionBack } from './page.ts';
+import { consoleUserOf, safeReturnTo, sectionBack } from './page.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { secondFactorRoutes } from './routes/second-factor.ts';
 import { appRoutes } from './routes/apps.ts';
@@ -27,6 +27,7 @@ import { userRoutes } from './routes/users.ts';
 import { DatabaseSessionStore } from './session-store.ts';
 import { createConsoleAuth } from './sign-in.ts';
 import { saveSessionBeforeRedirect } from '../http/save-session-before-redirect.ts';
+import { rememberReturnTo } from '../http/return-to.ts';
 import { ownBackchannelLogout } from '../http/own-backchannel-logout.ts';
 import { createSessionTagging } from '../portal/session-ids.ts';
 import { endConsoleSessions } from '../accounts/end-access.ts';
@@ -98,7 +99,7 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
 
   router.use((req, res, next) => {
     if (consoleUserOf(req)) return next();
-    if (req.method === 'GET') req.session.returnTo = req.originalUrl;
+    rememberReturnTo(req, safeReturnTo);
     res.redirect(303, '/admin/login');
   });
   router.get('/', (_req, res) => res.redirect(303, '/admin/users'));

@@ -13,8 +13,6 @@ declare module 'express-session' {
     flash?: Flash;
     /** Kept for RP-initiated logout (id_token_hint). */
     idToken?: string;
-    /** Where an unauthenticated GET wanted to go, resumed after sign-in. */
-    returnTo?: string;
   }
 }
 

@@ -1,3 +1,4 @@
+import { request, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { Secret, TOTP } from 'otpauth';
@@ -6,6 +7,8 @@ import { addPerson, startTestGateway, type TestGateway } from '../helpers/gatewa
 import { startTestNode, type TestNode } from '../helpers/node.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { PORTAL_CLIENT_ID } from '../../gateway/portal/portal-client.ts';
+import { PORTAL_COOKIE } from '../../gateway/portal/portal.ts';
+import { RETURN_TO_MINUTES } from '../../gateway/http/return-to.ts';
 import { portalReturnTo } from '../../gateway/portal/return-to.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
@@ -33,6 +36,16 @@ async function signedIn(username: string): Promise<BrowserAgent> {
   expect(page.url).toBe(url('/'));
   expect(page.status).toBe(200);
   return agent;
+}
+
+/** Moves the time the portal session remembered its page to `minutes` ago, as if it had waited that long. */
+async function rememberedMinutesAgo(agent: BrowserAgent, minutes: number): Promise<void> {
+  const cookie = agent.cookies.get(new URL(gateway.issuer).host)?.get(PORTAL_COOKIE) ?? '';
+  const signed = decodeURIComponent(cookie).slice('s:'.length);
+  const row = await gateway.models.WebSession.findByPk(signed.slice(0, signed.lastIndexOf('.')));
+  const data = JSON.parse(row!.data);
+  if (typeof data.returnTo?.until === 'number') data.returnTo.until -= minutes * 60_000;
+  await row!.update({ data: JSON.stringify(data) });
 }
 
 async function api(agent: BrowserAgent, path: string, init: RequestInit = {}) {
@@ -108,6 +121,43 @@ describe('the portal’s sign-in and page', () => {
       '/admin/users',
     ])
       expect(portalReturnTo(elsewhere)).toBe('/');
+  });
+
+  it('forgets an account page left at its sign-in: a sign-in from the chat page, or one begun after a while, lands on the chat page', async () => {
+    // Left at the sign-in the account page led to; a while later, signed in from the chat page.
+    const fromChat = new BrowserAgent();
+    expect((await fromChat.navigate(url('/account/security'))).url).toContain('/interaction/');
+    expect((await signInThrough(fromChat, url('/'), 'alice', DEMO_PASSWORD)).url).toBe(url('/'));
+
+    // Left there longer than a sign-in takes; then a sign-in begun anew, as the chat page's script begins one.
+    const later = new BrowserAgent();
+    expect((await later.navigate(url('/account/security'))).url).toContain('/interaction/');
+    await rememberedMinutesAgo(later, RETURN_TO_MINUTES + 1);
+    expect((await signInThrough(later, url('/portal/login'), 'alice', DEMO_PASSWORD)).url).toBe(url('/'));
+
+    // Within the time, the same begun-anew sign-in still goes back to the page.
+    const soon = new BrowserAgent();
+    await soon.navigate(url('/account/security'));
+    await rememberedMinutesAgo(soon, RETURN_TO_MINUTES - 1);
+    expect((await signInThrough(soon, url('/portal/login'), 'alice', DEMO_PASSWORD)).url).toBe(
+      url('/account/security'),
+    );
+  });
+
+  it('goes back only to a path of its own, even when the request line names another site', async () => {
+    // The absolute form of a request line (`GET http://host/path`), which Express routes by its path alone.
+    const { host, port } = new URL(gateway.issuer);
+    const asked = await new Promise<IncomingMessage>((resolve, reject) =>
+      request({ host: '127.0.0.1', port, path: 'http://evil.example/account/security', headers: { host } }, resolve)
+        .on('error', reject)
+        .end(),
+    );
+    asked.resume();
+    expect(asked.headers.location).toBe('/portal/login');
+    const agent = new BrowserAgent();
+    const cookie = asked.headers['set-cookie']?.[0]?.split(';')[0]?.split('=');
+    if (cookie) agent.cookies.set(host, new Map([[cookie[0]!, cookie.slice(1).join('=')]]));
+    expect((await signInThrough(agent, url('/portal/login'), 'alice', DEMO_PASSWORD)).url).toBe(url('/'));
   });
 });
 

@@ -9,6 +9,7 @@ import { CONSOLE_CLIENT_ID } from '../console-client.ts';
 import { withOwnSignOutState } from '../../oidc/own-sign-out.ts';
 import { wasCancelled } from '../../interactions/cancelled.ts';
 import { hostCookieName, hostCookiePath } from '../../http/host-cookies.ts';
+import { takeReturnTo } from '../../http/return-to.ts';
 import type { SessionTagging } from '../../portal/session-ids.ts';
 
 /** The console's session cookie: host-only over https (http/host-cookies.ts), under /admin over plain http. */
@@ -68,6 +69,8 @@ export function sessionRoutes(
   router.get('/callback', async (req, res, next) => {
     await whenReady();
     const finish = (err: unknown, user: SignedIn | false | undefined, info: unknown) => {
+      // Used once, whatever the outcome: no later sign-in goes back to a page asked for before this one.
+      const returnTo = takeReturnTo(req, safeReturnTo);
       if (err) {
         logger.warn({ err }, 'admin console sign-in failed');
         return kit.render(
@@ -94,7 +97,6 @@ export function sessionRoutes(
         logger.info({ reason: refusal?.message }, 'admin console sign-in not finished');
         return kit.render(req, res, 'error', { title: 'Sign-in failed', message: NOT_FINISHED, retry: true }, 401);
       }
-      const returnTo = safeReturnTo(req.session.returnTo);
       // The new session's id carries tags of the person and the gateway session, so signing that session
       // out (there, or from the account page) finds it.
       tagging.next(req, user.gatewaySid, user.actor.id);

@@ -15,7 +15,8 @@ import {
   type TotpDeps,
 } from '../../factors/totp.ts';
 import type { PortalUser } from '../sign-in.ts';
-import { rememberReturnTo } from '../return-to.ts';
+import { portalReturnTo } from '../return-to.ts';
+import { rememberReturnTo } from '../../http/return-to.ts';
 import { portalBinding } from '../../factors/binding.ts';
 import { recoveryCodesDownload } from '../../factors/recovery-codes-download.ts';
 import type { SecuritySectionDeps } from './security-page.ts';
@@ -61,7 +62,7 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
   ) {
     const user = await person(req);
     if (!user) {
-      rememberReturnTo(req);
+      rememberReturnTo(req, portalReturnTo);
       return res.redirect(303, '/portal/login');
     }
     const ctx = deps.context(req);

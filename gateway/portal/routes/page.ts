@@ -3,6 +3,7 @@ import type { GatewayContext } from '../../context.ts';
 import type { Bundler } from '../bundle.ts';
 import { portalCsp } from '../csp.ts';
 import { allNodeUrls } from '../profile.ts';
+import { forgetReturnTo } from '../../http/return-to.ts';
 
 /** Icons that are images at an app's own address (an administrator registered them). */
 async function appIconUrls(ctx: GatewayContext): Promise<string[]> {
@@ -16,7 +17,11 @@ export function pageRoutes(deps: { bundler: Bundler; context: (req: Request | nu
   script: RequestHandler;
 } {
   const page: RequestHandler = async (req, res) => {
-    if (!req.user) return res.redirect(303, '/portal/login');
+    if (!req.user) {
+      // A sign-in started here lands here, not on an account page asked for earlier and left unsigned-in.
+      forgetReturnTo(req);
+      return res.redirect(303, '/portal/login');
+    }
     const ctx = deps.context(req);
     const [script, nodes, icons] = await Promise.all([deps.bundler.script(), allNodeUrls(ctx), appIconUrls(ctx)]);
     res.set({ 'Content-Security-Policy': portalCsp(nodes, icons), 'Cache-Control': 'no-store' });

@@ -10,6 +10,7 @@ import type { SessionTagging } from '../session-ids.ts';
 import { wasCancelled } from '../../interactions/cancelled.ts';
 import { ownBackchannelLogout } from '../../http/own-backchannel-logout.ts';
 import { portalReturnTo } from '../return-to.ts';
+import { takeReturnTo } from '../../http/return-to.ts';
 
 export type SessionRouteDeps = {
   issuer: string;
@@ -58,6 +59,9 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
       return failurePage(res, 503, 'The sign-in service cannot be reached right now.');
     }
     const finish = (err: unknown, user: SignedIn | false | undefined, info: { message?: string } | undefined) => {
+      // The account page asked for while signed out, read before the session is renewed; forgotten even
+      // when this sign-in fails, so that no later one goes back to it.
+      const returnTo = takeReturnTo(req, portalReturnTo);
       if (err) {
         deps.logger.warn({ err }, 'portal sign-in failed');
         return failurePage(res, 400, 'Sign-in could not be completed.');
@@ -66,9 +70,6 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
       if (!user && wasCancelled(info?.message))
         return res.render('sign-in-cancelled', { title: 'Sign-in cancelled', signIn: '/' });
       if (!user) return failurePage(res, 401, info?.message ?? 'Sign-in was cancelled.');
-      // Back to the account page asked for while signed out, read before the session is renewed.
-      const returnTo = portalReturnTo(req.session.returnTo);
-      delete req.session.returnTo;
       // The new session's id carries tags of the gateway session and the person, so single logout and
       // ending the person's access can find it.
       deps.tagging.next(req, user.gatewaySid, user.user.id);
