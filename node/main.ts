@@ -344,7 +344,12 @@ function busHandler(parts: {
   const { domain, members, ended, federation, sockets } = parts;
   return (event) => {
     if (event.kind === 'membership') return members.invalidate(event.conversationId);
-    if (event.kind === 'access.ended') ended.heard(event.entries);
+    if (event.kind === 'access.ended') {
+      ended.heard(event.entries);
+      // After `heard`, which forgot what was kept of a changed app: its sockets are checked on a fresh answer.
+      for (const entry of event.entries)
+        if (entry.kind === 'app') sockets.appChanged({ slug: entry.subject, clientId: entry.clientId });
+    }
     // Every process hears every change of the domain's people: the one that other domains asked tells them.
     if (event.kind === 'presence' && domainOf(event.address) === domain) federation.presence.localChanged(event);
     sockets.registry.deliver(event);

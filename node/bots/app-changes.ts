@@ -7,8 +7,9 @@ import type { BotReach } from './bot-reach.ts';
  * (disabled or enabled it, edited it, deleted it: an entry of kind `app`), whom it is for included (an edit
  * may narrow its visibility: bot-reach.ts). Every process of the domain hears each entry over the bus, so
  * the change holds on all of them at once, not when the answers they keep age out (REGISTRY_TTL_SECONDS):
- * a disabled app's card clicks, bot posts and tokens are refused from then on, its bot may no longer write
- * to people its app is no longer for, and an app enabled again works again.
+ * a disabled app's card clicks, bot posts and tokens are refused from then on (and each process then closes
+ * the sockets opened with its tokens: SocketServer.appChanged), its bot may no longer write to people its
+ * app is no longer for, and an app enabled again works again.
  */
 export function forgettingChangedApps(
   ended: EndedAccess,

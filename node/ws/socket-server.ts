@@ -23,6 +23,13 @@ const CLOSE_ANSWER_MS = 2_000;
 export interface SocketServer {
   /** This process's authenticated sockets. */
   readonly registry: Registry;
+  /**
+   * An administrator changed the app `slug` (its client `clientId`) at the gateway: the sockets opened with
+   * tokens issued to it (its bot's, its people's) are checked now against the gateway's fresh answer, not
+   * at the next regular check, and close as that check closes them if the app may no longer be used here
+   * (disabled, its bot turned off, deleted). Call it once what was kept of the app is forgotten.
+   */
+  appChanged(app: { slug: string; clientId?: string }): void;
   /** Takes an HTTP upgrade request to `/ws` in as a chat socket. */
   upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Closes every socket with "going away" so clients reconnect elsewhere; resolves when all are closed. */
@@ -60,8 +67,9 @@ export function createSocketServer(
   };
   const wss = new WebSocketServer(serverOptions);
   const heartbeat = startHeartbeat(wss, config.heartbeatSeconds * 1000, services.clock);
-  const clientCheck =
-    options.clientActive && startClientCheck(registry, options.clientActive, options.clientCheckMs ?? 30_000, logger);
+  const checkClients = options.clientActive && clientCheck(options.clientActive, logger);
+  const everyMs = options.clientCheckMs ?? 30_000;
+  const clientCheckTimer = checkClients && setInterval(() => checkClients(registry.all()), everyMs).unref();
   const deps = {
     services,
     verifier,
@@ -76,6 +84,9 @@ export function createSocketServer(
 
   return {
     registry,
+    appChanged(app) {
+      checkClients?.(registry.all().filter((c) => c.identity && issuedTo(c.identity, app)));
+    },
     upgrade(request, socket, head) {
       wss.handleUpgrade(request, socket, head, (ws) => {
         heartbeat.track(ws);
@@ -84,7 +95,7 @@ export function createSocketServer(
     },
     async close() {
       heartbeat.stop();
-      if (clientCheck) clearInterval(clientCheck);
+      if (clientCheckTimer) clearInterval(clientCheckTimer);
       const sockets = new Set(registry.all().map((c) => c.socket));
       for (const client of wss.clients) sockets.add(client);
       await Promise.all([...sockets].map(goAway));
@@ -163,18 +174,16 @@ function startHeartbeat(
 
 /**
  * An app disabled at the gateway: the sockets opened with tokens it was issued (its people's, or its bot's)
- * close within a check, not when the tokens expire. Few distinct clients hold sockets (the portal, some
- * apps): one question each.
+ * close within a check (every `clientCheckMs`, and at once when the gateway tells of the app's change), not
+ * when the tokens expire. Few distinct clients hold sockets (the portal, some apps): one question each.
  */
-function startClientCheck(
-  registry: Registry,
+function clientCheck(
   clientActive: (identity: Identity) => Promise<boolean>,
-  everyMs: number,
   logger: Logger,
-): NodeJS.Timeout {
-  const timer = setInterval(() => {
+): (connections: Iterable<Connection>) => void {
+  return (connections) => {
     const byClient = new Map<string, { identity: Identity; connections: Connection[] }>();
-    for (const connection of registry.all()) {
+    for (const connection of connections) {
       const identity = connection.identity;
       if (!identity) continue;
       // A bot's app is asked about by its slug as well: the answer depends on both.
@@ -197,9 +206,12 @@ function startClientCheck(
         (error: unknown) => logger.warn({ err: error, clientId }, 'client status unknown; sockets left open'),
       );
     }
-  }, everyMs);
-  timer.unref();
-  return timer;
+  };
+}
+
+/** Whether a socket's token was issued to the app: its bot's (by its slug too), or a person's through it. */
+function issuedTo(identity: Identity, app: { slug: string; clientId?: string }): boolean {
+  return identity.clientId === app.clientId || (identity.kind === 'app' && identity.slug === app.slug);
 }
 
 /** The upgrade requests of the node's HTTP server: `/ws` becomes a chat socket, any other path a 404. */

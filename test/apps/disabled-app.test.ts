@@ -138,14 +138,14 @@ async function botWithAConversation(slug: string) {
   return { bot, token, conversationId };
 }
 
-const botSocket = (token: string) =>
+const botSocket = (token: string, node: { localUrl: string } = eng) =>
   new AtriumClient({
-    url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`,
+    url: `${node.localUrl.replace(/^http/, 'ws')}/ws`,
     token: () => token,
     backoff: { initialMs: 50, maxMs: 500 },
   });
 
-describe('an app disabled in the console, on a domain of two processes that keep what the gateway says for 30 s', () => {
+describe('an app disabled in the console, on a domain of two processes that keep what the gateway says for 5 minutes', () => {
   const BOB = 'bob@arts.campus.test';
   let db: TestDatabase;
   let first: DomainNode;
@@ -165,13 +165,15 @@ describe('an app disabled in the console, on a domain of two processes that keep
     });
     await new Promise<void>((resolve) => callbacks.listen(0, '127.0.0.1', resolve));
     // Arts as two processes behind the first one's URL, sharing the database and Redis; each keeps what the
-    // gateway says of an app for REGISTRY_TTL_SECONDS (30 s, the default) and polls ended access every 15 s.
+    // gateway says of an app, and checks the clients of its sockets, every REGISTRY_TTL_SECONDS (5 minutes
+    // here: nothing below may wait for that), and polls ended access every 15 s.
     db = await createTestDatabase('arts-disabled-app');
     const port = await freePort();
     const shared = {
       NODE_PUBLIC_URL: `http://127.0.0.1:${port}`,
       REDIS_URL: 'redis://127.0.0.1:6379',
       REDIS_PREFIX: `test-${randomBytes(4).toString('hex')}`,
+      REGISTRY_TTL_SECONDS: '300',
     };
     first = await startTestNodeOn(gateway, 'arts.campus.test', db, { ...shared, NODE_PORT: String(port) });
     second = await startTestNodeOn(gateway, 'arts.campus.test', db, shared);
@@ -201,10 +203,10 @@ describe('an app disabled in the console, on a domain of two processes that keep
   });
 
   /** Presses the app's Disable or Enable button in the console; the notice the page then shows. */
-  async function pressInConsole(action: 'disable' | 'enable'): Promise<string> {
+  async function pressInConsole(action: 'disable' | 'enable', slug = 'leave-desk'): Promise<string> {
     const { agent } = await signInToConsole(gateway.issuer, 'admin');
-    const page: Page = await agent.navigate(`${gateway.issuer}/admin/apps/leave-desk`);
-    const done = await submitFilled(agent, page, filledFormWithAction(page, `/admin/apps/leave-desk/${action}`), {
+    const page: Page = await agent.navigate(`${gateway.issuer}/admin/apps/${slug}`);
+    const done = await submitFilled(agent, page, filledFormWithAction(page, `/admin/apps/${slug}/${action}`), {
       ...(action === 'disable' ? { understood: 'yes' } : {}),
     });
     return mainText(done);
@@ -256,5 +258,62 @@ describe('an app disabled in the console, on a domain of two processes that keep
       fields: { conversationId: expect.stringContaining(BOB) },
     });
     await expect(finder.sendText({ to: BOB }, 'And 3.01 at two.')).rejects.toMatchObject({ code: 'forbidden' });
+  });
+
+  /**
+   * A new app's bot reading on a socket of the second process, in a direct conversation it opened with Bob;
+   * the texts it hears there.
+   */
+  async function botReading(slug: string) {
+    const app = await register(gateway, {
+      name: slug,
+      slug,
+      redirectUris: ['http://localhost:9/cb'],
+      botEnabled: true,
+    });
+    const token = await botToken(gateway, app, first.url);
+    const opened = await new AtriumBot({ nodeUrl: second.localUrl, token: () => token }).sendText(
+      { to: BOB },
+      'Hi Bob',
+    );
+    const socket = Object.assign(botSocket(token, second), { heard: [] as (string | undefined)[] });
+    socket.on('message', (m) => socket.heard.push(m.text));
+    await socket.connect();
+    await bob.send({ conversationId: opened.conversationId, text: 'Hi bot' });
+    await expect.poll(() => socket.heard).toContain('Hi bot');
+    return { socket, conversationId: opened.conversationId };
+  }
+
+  it("closes its bot's open socket within seconds, and the bot hears nothing said in its conversations after", async () => {
+    const { socket, conversationId } = await botReading('minutes');
+    const ended = socket.once('ended', () => true, 15_000).then((close) => ({ close, at: Date.now() }));
+
+    await pressInConsole('disable', 'minutes');
+    const saidAt = Date.now();
+    const { close, at } = await ended;
+    expect(close).toEqual({ code: 4403, reason: 'client_disabled' });
+    expect(at - saidAt).toBeLessThan(2_000);
+    // Bob's phone says something more; his device on the bot's process hears it, the bot does not.
+    const phone = await connectAs(gateway, second, 'bob');
+    await phone.send({ conversationId, text: 'The minutes are confidential.' });
+    phone.close();
+    await expect.poll(() => bob.messages.map((m) => m.text)).toContain('The minutes are confidential.');
+    expect(socket.heard).not.toContain('The minutes are confidential.');
+    expect(socket.state).toBe('closed');
+  });
+
+  it("leaves its bot's socket open when it is only edited, its visibility narrowed included", async () => {
+    const { socket, conversationId } = await botReading('agenda');
+
+    await updateApp(asOperator(gateway), 'agenda', {
+      name: 'Agenda Keeper',
+      visibility: { units: ['campus/eng'], roles: [] },
+    });
+    // Time enough for each process to hear of the change and ask the gateway about the app again.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await bob.send({ conversationId, text: 'Item 3 moved to Friday.' });
+    await expect.poll(() => socket.heard).toContain('Item 3 moved to Friday.');
+    expect(socket.state).toBe('online');
+    socket.close();
   });
 });
