@@ -52,6 +52,8 @@ export async function pendingPerson(ctx: GatewayContext, pending: PendingSignIn)
 
 const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
 // The authenticator secret shown at this sign-in is confirmed at this sign-in only.
+/** The step's address once a setup was started there (`?setup=`): shows its key, or says it has ended. */
+const SETUP = 'authenticator';
 
 const ENROL_REQUIRED =
   'Your organization requires a second factor for your account. Set up an authenticator app or add a passkey to continue.';
@@ -137,6 +139,9 @@ export async function renderPendingStep(
   res.render('enrol-totp', {
     ...base,
     ...(open ? await presentEnrolment(open) : { startAction: `/interaction/${details.uid}/totp/start` }),
+    // The steps asked for again (a reload, a tab come back to) after their key closed (ten minutes, or
+    // replaced by another sign-in's): said, as on the account page, rather than starting over unexplained.
+    setupEnded: !open && !error && req.method === 'GET' && req.query.setup === SETUP,
     title: 'Set up a second factor',
     required: asksForSecondFactor(details.params.acr_values) ? ENROL_ASKED : ENROL_REQUIRED,
     action: `/interaction/${details.uid}/enrol`,
@@ -270,7 +275,7 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
         if (!isAppError(error)) throw error;
         return renderPendingStep(deps, req, res, details, pending, error);
       }
-      res.redirect(303, `/interaction/${details.uid}`);
+      res.redirect(303, `/interaction/${details.uid}?setup=${SETUP}`);
     }),
   );
 

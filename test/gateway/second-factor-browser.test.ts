@@ -4,6 +4,8 @@ import { TOTP, Secret } from 'otpauth';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { chromiumMissing, launchChromium } from '../portal/browser.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
+import { operator } from '../../gateway/context.ts';
 
 let gateway: TestGateway;
 let browser: Browser;
@@ -116,4 +118,36 @@ describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser'
     expect(other.errors).toEqual([]);
     // A real browser's page loads and TOTP steps: more than the default 30 s on a busy machine.
   }, 60_000);
+});
+
+describe.skipIf(chromiumMissing)('a second factor set up at sign-in, in a real browser', () => {
+  it('says the setup has ended when its key closed while the page was open, and starts a new one', async () => {
+    const asOperator = { ...gateway.context(null), actor: operator('test') };
+    await requireSecondFactor(asOperator, { kind: 'role', value: 'staff' });
+    try {
+      const { page, errors } = await watchedPage();
+      await page.goto(`${gateway.issuer}/`);
+      await passwordStep(page, 'carol');
+      await page.click('#begin-totp button[type=submit]');
+      const first = (await page.locator('#totp-secret').innerText()).replace(/\s/g, '');
+      // Ten minutes pass before the person comes back to the page and reloads it.
+      const carol = await gateway.models.User.findOne({ where: { username: 'carol' } });
+      await gateway.models.TotpFactor.update(
+        { createdAt: new Date(Date.now() - 11 * 60_000) },
+        { where: { userId: carol!.id } },
+      );
+      await page.reload();
+      expect(await page.locator('#totp-setup-ended').allInnerTexts()).toEqual([
+        'This setup is no longer open: a key is good for ten minutes, in the browser it was shown in. Start again to get a new one.',
+      ]);
+      expect(await page.locator('#totp-secret').count()).toBe(0);
+      await page.click('#begin-totp button[type=submit]');
+      const second = (await page.locator('#totp-secret').innerText()).replace(/\s/g, '');
+      expect(second).not.toBe(first);
+      expect(await page.locator('#totp-setup-ended').count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await dropSecondFactorRequirement(asOperator, { kind: 'role', value: 'staff' });
+    }
+  });
 });
