@@ -4,9 +4,28 @@ import { create, type ExpressHandlebars } from 'express-handlebars';
 
 export const viewsDir = fileURLToPath(new URL('../views/', import.meta.url));
 
+/** What the time helper uses of Handlebars, which express-handlebars types as unknown. */
+type HandlebarsMarkup = {
+  SafeString: new (html: string) => unknown;
+  Utils: { escapeExpression(text: string): string };
+};
+
+/**
+ * A moment as a `<time>` element: its UTC text, which a page without JavaScript shows as it is, and
+ * which /assets/local-times.js rewrites in the reader's own time zone and language from `datetime`.
+ * Pages that print times load that script (the console's layout, the account page).
+ */
+function timeElement(value: unknown, escape: (text: string) => string): string {
+  if (value === null || value === undefined || value === '') return '';
+  const at = value instanceof Date ? value : new Date(String(value));
+  if (Number.isNaN(at.getTime())) return escape(String(value));
+  const iso = at.toISOString();
+  return `<time datetime="${iso}" data-local>${iso.replace('T', ' ').slice(0, 19)} UTC</time>`;
+}
+
 /** One handlebars engine for Express views and for pages the OIDC provider renders itself. */
 export function createViewEngine(): ExpressHandlebars {
-  return create({
+  const engine = create({
     extname: '.hbs',
     defaultLayout: 'main',
     layoutsDir: join(viewsDir, 'layouts'),
@@ -18,10 +37,15 @@ export function createViewEngine(): ExpressHandlebars {
       json: (value: unknown) => JSON.stringify(value),
       add: (a: number, b: number) => a + b,
       sub: (a: number, b: number) => a - b,
-      formatDate: (value: unknown) =>
-        value ? new Date(String(value)).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '',
     },
   });
+  // Markup, so built with this engine's own Handlebars, whose SafeString it leaves unescaped.
+  const { SafeString, Utils } = engine.handlebars as unknown as HandlebarsMarkup;
+  engine.helpers = {
+    ...engine.helpers,
+    localTime: (value: unknown) => new SafeString(timeElement(value, Utils.escapeExpression)),
+  };
+  return engine;
 }
 
 export async function renderPage(

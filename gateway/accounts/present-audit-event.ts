@@ -2,8 +2,11 @@ import { Op } from 'sequelize';
 import type { GatewayContext } from '../context.ts';
 import type { AuditEvent } from '../models/index.ts';
 
-/** One line of an entry's details as a person reads it: `status: active → disabled`. */
-export type DetailLine = { key: string; value: string };
+/**
+ * One line of an entry's details as a person reads it: `status: active → disabled`. A value that is a
+ * moment (`until`, `expires at`) comes as `at` too, for the page to show in the reader's time zone.
+ */
+export type DetailLine = { key: string; value: string; at?: string };
 
 export type PresentedAuditEvent = {
   id: number;
@@ -30,6 +33,8 @@ type Names = Map<string, string>;
 // Written by the gateway's own jobs (notify-nodes.ts), which older entries show without an actor.
 const SYSTEM_ACTIONS = new Set(['logout.node']);
 
+/** A moment as the gateway records it in details (`Date#toISOString`). */
+const MOMENT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z$/;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const isObject = (value: Json | undefined): value is { [key: string]: Json } =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -104,7 +109,10 @@ function detailLines(details: Json | undefined, names: Names): DetailLine[] {
     if (before !== undefined) rest.before = before;
     if (changes !== undefined) rest.changes = changes;
   }
-  for (const [key, value] of Object.entries(rest)) lines.push({ key: words(key), value: compact(value, names) });
+  for (const [key, value] of Object.entries(rest)) {
+    const line = { key: words(key), value: compact(value, names) };
+    lines.push(typeof value === 'string' && MOMENT.test(value) ? { ...line, at: value } : line);
+  }
   return lines;
 }
 

@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { chromiumMissing, launchChromium } from '../portal/browser.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+
+/** An unlock in the audit log, and the sign-in the account page lists: a Friday evening in UTC. */
+const AT = new Date('2025-03-14T20:05:09.000Z');
+/** Until when the unlocked person had been locked, as the entry records it. */
+const LOCKED_UNTIL = '2025-03-14T19:50:00.000Z';
+
+let gateway: TestGateway;
+let browser: Browser;
+const url = (path: string) => `${gateway.issuer}${path}`;
+
+beforeAll(async () => {
+  if (chromiumMissing) return;
+  gateway = await startTestGateway('local-times-browser');
+  browser = await launchChromium();
+  await gateway.models.AuditEvent.create({
+    at: AT,
+    actorId: null,
+    actorName: 'ops',
+    action: 'user.unlock',
+    target: 'alice',
+    outcome: 'success',
+    ip: null,
+    details: JSON.stringify({ wasLockedUntil: LOCKED_UNTIL }),
+  });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await gateway?.stop();
+});
+
+type Reader = { locale: string; timezoneId: string; javaScriptEnabled?: boolean };
+
+/** The administrator in a browser of their own language and zone, signed in to the console. */
+async function adminReading(reader: Reader): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext(reader);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text()))
+      errors.push(`csp: ${message.text()}`);
+  });
+  await page.goto(url('/admin/login'));
+  await page.fill('#username', 'admin');
+  await page.fill('#password', DEMO_PASSWORD);
+  await page.click('form[action$="/login"] button[type=submit]');
+  await page.waitForURL((at) => at.pathname.startsWith('/admin/') && at.pathname !== '/admin/login');
+  return { page, errors };
+}
+
+/** The unlock's row in the audit log: when (as read, on hover, for machines), and the lock it lifted. */
+async function unlockRow(page: Page) {
+  await page.goto(url('/admin/audit?action=user.unlock&actor=ops'));
+  const row = page.locator('table.audit tbody tr', { hasText: 'alice' });
+  const when = await row
+    .locator('td')
+    .first()
+    .evaluate((cell) => ({
+      text: cell.textContent?.trim(),
+      title: cell.querySelector('time')?.title ?? null,
+      datetime: cell.querySelector('time')?.dateTime ?? null,
+    }));
+  const until = await row.locator('ul.details li', { hasText: 'was locked until' }).innerText();
+  return {
+    when: when.text,
+    whenExact: when.title,
+    whenMachine: when.datetime,
+    until: until.replace(/^was locked until:\s*/, ''),
+  };
+}
+
+/** "Where you are signed in" for this browser, its sign-in moved to AT (as a sign-in then would be). */
+async function thisDeviceLine(page: Page): Promise<string> {
+  await page.goto(url('/account/security'));
+  await page.waitForURL(url('/account/security'));
+  const admin = await gateway.models.User.findOne({ where: { username: 'admin' } });
+  const sessions = await gateway.models.OidcPayload.findAll({ where: { model: 'Session', accountId: admin!.id } });
+  for (const session of sessions)
+    await session.update({ payload: JSON.stringify({ ...JSON.parse(session.payload), loginTs: AT.getTime() / 1000 }) });
+  await page.reload();
+  return (await page.locator('li.device[aria-current="true"] p.muted').innerText()).trim();
+}
+
+/** The clock time now, as the reader's browser writes it (either side of a minute turning while the page loads). */
+const clocksAround = async (reader: Reader, load: () => Promise<string>) => {
+  const clock = new Intl.DateTimeFormat(reader.locale, { timeStyle: 'short', timeZone: reader.timezoneId });
+  const before = clock.format(new Date());
+  const line = await load();
+  return { line, clocks: [before, clock.format(new Date())] };
+};
+
+describe.skipIf(chromiumMissing)('times on the console and account pages, in a real browser', () => {
+  it.each([
+    {
+      reader: { locale: 'en-GB', timezoneId: 'Asia/Shanghai' },
+      when: '15 Mar 2025, 04:05',
+      until: '15 Mar 2025, 03:50',
+      exact: /^Saturday(,)? 15 March 2025( at)? 04:05:09 .*\(2025-03-14 20:05:09 UTC\)$/,
+    },
+    {
+      reader: { locale: 'de-DE', timezoneId: 'Europe/Berlin' },
+      when: '14.03.2025, 21:05',
+      until: '14.03.2025, 20:50',
+      exact: /^Freitag, 14\. März 2025( um)? 21:05:09 .*\(2025-03-14 20:05:09 UTC\)$/,
+    },
+  ])(
+    'are shown in the reader’s zone and language ($reader.locale, $reader.timezoneId)',
+    {
+      timeout: 60_000,
+    },
+    async ({ reader, when, until, exact }) => {
+      const { page, errors } = await adminReading(reader);
+      const row = await unlockRow(page);
+      expect(row).toMatchObject({ when, until, whenMachine: AT.toISOString() });
+      expect(row.whenExact).toMatch(exact);
+
+      // The account page: the sign-in at AT by its date, this visit's activity as today's.
+      const { line, clocks } = await clocksAround(reader, () => thisDeviceLine(page));
+      expect(line).toContain(`signed in ${when} · last active today `);
+      expect(clocks.map((clock) => `last active today ${clock}`).some((said) => line.endsWith(said))).toBe(true);
+      expect(errors).toEqual([]);
+      await page.context().close();
+    },
+  );
+
+  it('stay readable in UTC where JavaScript does not run', { timeout: 60_000 }, async () => {
+    const { page } = await adminReading({ locale: 'en-GB', timezoneId: 'Asia/Shanghai', javaScriptEnabled: false });
+    expect(await unlockRow(page)).toEqual({
+      when: '2025-03-14 20:05:09 UTC',
+      whenExact: '',
+      whenMachine: '2025-03-14T20:05:09.000Z',
+      until: '2025-03-14 19:50:00 UTC',
+    });
+    expect(await thisDeviceLine(page)).toMatch(
+      /signed in 2025-03-14 20:05:09 UTC · last active \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/,
+    );
+    await page.context().close();
+  });
+});
