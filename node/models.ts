@@ -69,11 +69,26 @@ export class Attachment extends Model<InferAttributes<Attachment>, InferCreation
   declare unconfirmedSince: Date | null;
 }
 
+/**
+ * A file its uploader deleted (attachments/remove-own-file.ts): its record and bytes are gone, and this
+ * is what is left, so that a download says it was removed rather than that it never was.
+ */
+export class RemovedAttachment extends Model<
+  InferAttributes<RemovedAttachment>,
+  InferCreationAttributes<RemovedAttachment>
+> {
+  declare id: string;
+  declare owner: string;
+  declare conversationId: string | null;
+  declare removedAt: Date;
+}
+
 export type NodeModels = {
   Conversation: typeof Conversation;
   Member: typeof Member;
   Message: typeof Message;
   Attachment: typeof Attachment;
+  RemovedAttachment: typeof RemovedAttachment;
 };
 
 const bigint = (name: string) => bigintColumn(name, { defaultValue: 0 });
@@ -84,6 +99,7 @@ export function defineNodeModels(sequelize: Sequelize): NodeModels {
   const MemberModel = fresh(Member);
   const MessageModel = fresh(Message);
   const AttachmentModel = fresh(Attachment);
+  const RemovedAttachmentModel = fresh(RemovedAttachment);
   const common = { sequelize, underscored: true };
 
   ConversationModel.init(
@@ -148,5 +164,21 @@ export function defineNodeModels(sequelize: Sequelize): NodeModels {
     { ...common, tableName: 'attachments', timestamps: false },
   );
 
-  return { Conversation: ConversationModel, Member: MemberModel, Message: MessageModel, Attachment: AttachmentModel };
+  RemovedAttachmentModel.init(
+    {
+      id: { type: DataTypes.STRING(36), primaryKey: true },
+      owner: { type: DataTypes.STRING(320), allowNull: false },
+      conversationId: { type: DataTypes.STRING(36), allowNull: true },
+      removedAt: { type: DataTypes.DATE(3), allowNull: false },
+    },
+    { ...common, tableName: 'removed_attachments', timestamps: false },
+  );
+
+  return {
+    Conversation: ConversationModel,
+    Member: MemberModel,
+    Message: MessageModel,
+    Attachment: AttachmentModel,
+    RemovedAttachment: RemovedAttachmentModel,
+  };
 }

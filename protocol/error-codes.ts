@@ -101,8 +101,13 @@ export const ERROR_CODES = {
   },
   storage_quota: {
     meaning:
-      "the uploader's files on the node, shared or not, would take up more than `ATTACHMENT_STORAGE_QUOTA_MB` (HTTP 413); recall files no longer needed, or ask an administrator",
+      "the uploader's files on the node, shared or not, would take up more than `ATTACHMENT_STORAGE_QUOTA_MB` (HTTP 413); delete files no longer needed (`DELETE /api/v1/attachments/:id`), or ask an administrator",
     to: C,
+  },
+  attachment_removed: {
+    meaning:
+      'the file was deleted by the person who shared it (HTTP 410); the messages that carried it stay, showing it as removed',
+    to: CP,
   },
   invalid_body: {
     meaning:

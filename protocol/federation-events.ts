@@ -73,7 +73,7 @@ export const submitSchema = z.object({
   conversationId: id,
   sender: addressSchema,
   clientMsgId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
-  kind: z.enum(['text', 'edit', 'recall', 'leave']),
+  kind: z.enum(['text', 'edit', 'recall', 'file.removed', 'leave']),
   body,
   refId: id.nullable().optional(),
   /** For a direct conversation the home does not know yet: its own member. */

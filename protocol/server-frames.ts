@@ -28,6 +28,36 @@ export const attachmentViewSchema = z.object({
   name: z.string(),
   contentType: z.string(),
   size: z.number().int().min(0),
+  /**
+   * The person who shared it deleted it (a `file.removed` entry): show that instead of offering it, as a
+   * download answers 410 `attachment_removed`. Absent while it is there, and from a node before it.
+   */
+  removed: z.boolean().optional(),
+});
+
+/** One of the asker's own files on a node (`GET /api/v1/attachments`). */
+export const ownFileSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  contentType: z.string(),
+  size: z.number().int().min(0),
+  createdAt: isoTime,
+  /** The conversation it was shared in (its `title` null for a direct one); null while it is not sent yet. */
+  conversation: z
+    .object({ id: z.string(), kind: z.enum(['direct', 'group']), title: z.string().nullable() })
+    .nullable(),
+});
+
+/**
+ * A page of the asker's own files, newest first, with what all of them take up (`used`, bytes) and what
+ * one person may keep on the node (`quota`, bytes; null when it sets no cap). `next`: the `before` of the
+ * next page (null: no more).
+ */
+export const ownFilesPageSchema = z.object({
+  files: z.array(ownFileSchema),
+  used: z.number().int().min(0),
+  quota: z.number().int().min(0).nullable(),
+  next: z.string().nullable(),
 });
 
 const memberRole = z.enum(['owner', 'admin', 'member']);
@@ -95,7 +125,10 @@ const entryFields = z.looseObject({
   seq,
   sender: address,
   clientMsgId: z.string(),
-  /** `text`, `system`, `edit`, `recall`, `card`, `card.update`, `delivery.failed`, `withheld`; clients ignore kinds they do not know. */
+  /**
+   * `text`, `system`, `edit`, `recall`, `file.removed`, `card`, `card.update`, `delivery.failed`,
+   * `withheld`; clients ignore kinds they do not know.
+   */
   kind: z.string(),
   refId: z.string().nullable(),
   text: z.string().optional(),
@@ -103,6 +136,8 @@ const entryFields = z.looseObject({
   attachments: z.array(attachmentViewSchema).optional(),
   card: cardViewSchema.optional(),
   event: z.string().optional(),
+  /** Of a `file.removed` entry: the file its sender deleted from the message `refId` names. */
+  attachmentId: z.string().optional(),
   /** The app's name on a bot's messages, the webhook's name on a webhook's. */
   senderName: z.string().optional(),
   senderKind: z.enum(['bot', 'webhook']).optional(),
@@ -332,6 +367,8 @@ export function serverFrame<T extends ServerFrameType>(
 export type Message = z.infer<typeof messageSchema>;
 export type Card = z.infer<typeof cardViewSchema>;
 export type Attachment = z.infer<typeof attachmentViewSchema>;
+export type OwnFile = z.infer<typeof ownFileSchema>;
+export type OwnFilesPage = z.infer<typeof ownFilesPageSchema>;
 export type Member = z.infer<typeof memberViewSchema>;
 export type MembersPage = z.infer<typeof membersPageSchema>;
 export type Conversation = z.infer<typeof conversationViewSchema>;

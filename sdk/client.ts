@@ -6,6 +6,7 @@ import {
   DEFAULT_RECALL_WINDOW_SECONDS,
   isReplyTo,
   MAX_TEXT_CHARS,
+  ownFilesPageSchema,
   PROTOCOL_VERSION,
   serverFrameSchema,
   type ClientFieldsOf,
@@ -21,6 +22,7 @@ import {
   type Member,
   type MembersPage,
   type Message,
+  type OwnFilesPage,
   type Presence,
   type ReadCounts,
   type Receipt,
@@ -49,6 +51,11 @@ export type ClientEvents = {
   gap: SyncGap;
   /** A conversation this person left or was removed from while the device was away. */
   removed: { conversationId: string };
+  /**
+   * The sender of message `messageId` deleted one of its files (a `file.removed` entry, also emitted as a
+   * `message`): show it as removed (`withFileRemoved`); a download of it answers 410 `attachment_removed`.
+   */
+  fileRemoved: { conversationId: string; messageId: string; attachmentId: string };
   /** Another domain refused a message already acknowledged here (its federation policy, say). */
   deliveryFailed: { messageId: string; conversationId: string; domain: string; reason: string };
   /**
@@ -141,6 +148,26 @@ function randomId(): string {
 function httpBaseOf(socketUrl: string): string {
   const url = new URL(socketUrl);
   return `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}${url.pathname.replace(/\/ws\/?$/, '')}`;
+}
+
+/** What a `file.removed` entry tells: which file its sender deleted from which message; undefined for any other entry. */
+export function fileRemovalOf(
+  message: Message,
+): { conversationId: string; messageId: string; attachmentId: string } | undefined {
+  if (message.kind !== 'file.removed' || !message.refId || typeof message.attachmentId !== 'string') return undefined;
+  return { conversationId: message.conversationId, messageId: message.refId, attachmentId: message.attachmentId };
+}
+
+/**
+ * A message held on a device as a `file.removed` entry leaves it: the file marked `removed` (as the node
+ * now presents the message). The same message when it does not carry the file.
+ */
+export function withFileRemoved(message: Message, attachmentId: string): Message {
+  if (!message.attachments?.some((a) => a.id === attachmentId)) return message;
+  return {
+    ...message,
+    attachments: message.attachments.map((a) => (a.id === attachmentId ? { ...a, removed: true } : a)),
+  };
 }
 
 /**
@@ -416,6 +443,8 @@ export class AtriumClient extends Emitter<ClientEvents> {
     if (this.#seen.has(message.id)) return;
     this.#markSeen(message.id);
     this.emit('message', message);
+    const removal = fileRemovalOf(message);
+    if (removal) this.emit('fileRemoved', removal);
     // A group change reaches members who stay as its entry alone: the group as it now is follows it.
     const changed = this.#conversations.apply(message, this.address);
     if (changed) this.emit('conversation', changed);
@@ -862,28 +891,62 @@ export class AtriumClient extends Emitter<ClientEvents> {
     contentType: string,
     httpBaseUrl: string = httpBaseOf(this.options.url),
   ): Promise<UploadedAttachment> {
-    const response = await fetch(
-      `${httpBaseUrl.replace(/\/$/, '')}/api/v1/attachments?name=${encodeURIComponent(name)}`,
-      {
-        method: 'POST',
-        headers: { authorization: `Bearer ${await this.options.token()}`, 'content-type': contentType },
-        body: file as BodyInit,
-      },
-    );
-    const body = (await response.json().catch(() => ({}))) as {
-      error?: { code: string; message: string; fields?: Record<string, string> };
-    };
-    if (!response.ok) {
-      throw new AtriumError(
-        body.error?.code ?? `http_${response.status}`,
-        body.error?.message ?? `Upload failed with HTTP ${response.status}`,
-        body.error?.fields,
-      );
-    }
-    const uploaded = attachmentViewSchema.safeParse(body);
+    const response = await this.#http(httpBaseUrl, `/api/v1/attachments?name=${encodeURIComponent(name)}`, {
+      method: 'POST',
+      headers: { 'content-type': contentType },
+      body: file as BodyInit,
+    });
+    const uploaded = attachmentViewSchema.safeParse(await response.json().catch(() => undefined));
     if (!uploaded.success)
       throw new AtriumError('unexpected_response', 'The node answered the upload with something other than the file');
     return uploaded.data;
+  }
+
+  /**
+   * This person's own files on the node, newest first, a page at a time (`before`: the `next` of the
+   * page before), with what they take up and what the node lets one person keep (`quota`, null: no cap).
+   */
+  async listFiles(
+    options: { limit?: number; before?: string } = {},
+    httpBaseUrl: string = httpBaseOf(this.options.url),
+  ): Promise<OwnFilesPage> {
+    const query = new URLSearchParams();
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    if (options.before !== undefined) query.set('before', options.before);
+    const response = await this.#http(httpBaseUrl, `/api/v1/attachments${query.size ? `?${query}` : ''}`);
+    const page = ownFilesPageSchema.safeParse(await response.json().catch(() => undefined));
+    if (!page.success)
+      throw new AtriumError('unexpected_response', 'The node answered with something other than a list of files');
+    return page.data;
+  }
+
+  /**
+   * Deletes one of this person's own files from the node: it no longer counts against their storage, and
+   * the messages that carried it show it as removed (`fileRemoved`). Someone else's file is refused
+   * (`forbidden`); deleting one already deleted changes nothing.
+   */
+  async deleteFile(attachmentId: string, httpBaseUrl: string = httpBaseOf(this.options.url)): Promise<void> {
+    await this.#http(httpBaseUrl, `/api/v1/attachments/${encodeURIComponent(attachmentId)}`, { method: 'DELETE' });
+  }
+
+  /**
+   * A request to the node's HTTP API with this client's token (the HTTP base defaults to the socket URL's
+   * origin); a refusal becomes an AtriumError with the node's code.
+   */
+  async #http(httpBaseUrl: string, path: string, init: RequestInit = {}): Promise<Response> {
+    const response = await fetch(`${httpBaseUrl.replace(/\/$/, '')}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${await this.options.token()}`, ...(init.headers as Record<string, string>) },
+    });
+    if (response.ok) return response;
+    const body = (await response.json().catch(() => ({}))) as {
+      error?: { code: string; message: string; fields?: Record<string, string> };
+    };
+    throw new AtriumError(
+      body.error?.code ?? `http_${response.status}`,
+      body.error?.message ?? `The node answered HTTP ${response.status}`,
+      body.error?.fields,
+    );
   }
 
   async markRead(conversationId: string, seq: number): Promise<Receipt> {

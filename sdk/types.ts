@@ -9,6 +9,8 @@ export type {
   Member,
   MembersPage,
   Message,
+  OwnFile,
+  OwnFilesPage,
   Presence,
   ReadCounts,
   Receipt,

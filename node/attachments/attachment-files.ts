@@ -36,6 +36,13 @@ export class UploadAbortedError extends AppError {
   }
 }
 
+/** The file's uploader deleted it; the messages that carried it stay, and show it as removed. */
+export class AttachmentRemovedError extends AppError {
+  constructor() {
+    super('attachment_removed', 410, 'The sender removed this file');
+  }
+}
+
 /** Files are stored under their id alone; the uploader's name never reaches the file system. */
 export function attachmentPath(ctx: Pick<NodeContext, 'config'>, id: string): string {
   return join(ctx.config.attachments.dir, id);

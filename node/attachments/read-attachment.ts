@@ -3,13 +3,28 @@ import type { Readable } from 'node:stream';
 import { NotFoundError } from '../../core/errors.ts';
 import type { NodeContext } from '../context.ts';
 import type { Attachment } from '../models.ts';
-import { attachmentPath } from './attachment-files.ts';
+import { AttachmentRemovedError, attachmentPath } from './attachment-files.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether the actor may know of a file: its uploader, or an active member of the conversation it was shared in. */
+export async function maySee(
+  ctx: NodeContext,
+  file: { owner: string; conversationId: string | null },
+): Promise<boolean> {
+  if (file.owner === ctx.actor.address) return true;
+  if (!file.conversationId) return false;
+  const member = await ctx.models.Member.findOne({
+    where: { conversationId: file.conversationId, address: ctx.actor.address, state: 'active' },
+    attributes: ['address'],
+  });
+  return member !== null;
+}
 
 /**
  * An attachment's record and bytes, for its uploader or an active member of the conversation it was
- * shared into. Everyone else is told it does not exist, so ids cannot be probed.
+ * shared into. Everyone else is told it does not exist, so ids cannot be probed. Those who may see it
+ * are told when its uploader deleted it (410 `attachment_removed`).
  */
 export async function readAttachment(
   ctx: NodeContext,
@@ -17,20 +32,20 @@ export async function readAttachment(
 ): Promise<{ attachment: Attachment; content: Readable }> {
   const missing = new NotFoundError('No such attachment');
   if (!UUID.test(id)) throw missing;
-  const { Attachment, Member } = ctx.models;
+  const { Attachment, RemovedAttachment } = ctx.models;
   const attachment = await Attachment.findByPk(id);
-  if (!attachment) throw missing;
-  if (attachment.owner !== ctx.actor.address) {
-    if (!attachment.conversationId) throw missing;
-    const member = await Member.findOne({
-      where: { conversationId: attachment.conversationId, address: ctx.actor.address, state: 'active' },
-    });
-    if (!member) throw missing;
+  if (!attachment) {
+    const removed = await RemovedAttachment.findByPk(id);
+    if (removed && (await maySee(ctx, removed))) throw new AttachmentRemovedError();
+    throw missing;
   }
+  if (!(await maySee(ctx, attachment))) throw missing;
   let handle;
   try {
     handle = await open(attachmentPath(ctx, attachment.id), 'r');
   } catch (error) {
+    // Deleted by its uploader since its record was read.
+    if (await RemovedAttachment.findByPk(id)) throw new AttachmentRemovedError();
     ctx.logger.error({ err: error, attachment: attachment.id }, 'attachment file missing');
     throw missing;
   }

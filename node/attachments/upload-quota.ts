@@ -22,8 +22,8 @@ export class StorageQuotaError extends AppError {
       'storage_quota',
       413,
       `Your files on this node take up ${limitInWords(usedBytes)} of the ${limitInWords(quotaBytes)} each person ` +
-        `may keep here, shared or not, and this one would pass that: recall messages whose files are no longer ` +
-        `needed while you still may, or ask an administrator of this node for more room, then upload again`,
+        `may keep here, shared or not, and this one would pass that: delete files you no longer need (your files ` +
+        `on this node), or ask an administrator of this node for more room, then upload again`,
     );
   }
 }
@@ -35,7 +35,7 @@ type Usage = { total: number; unshared: number };
  * One indexed read (attachments_owner) for both quotas. A SUM over no rows is NULL, and MariaDB answers
  * a SUM of integers as a decimal string: both become numbers here.
  */
-async function usageOf(ctx: NodeContext): Promise<Usage> {
+export async function usageOf(ctx: NodeContext): Promise<Usage> {
   const [row] = await ctx.sequelize.query<{ total: unknown; unshared: unknown }>(
     `SELECT SUM(size) AS total, SUM(CASE WHEN conversation_id IS NULL THEN size ELSE 0 END) AS unshared
      FROM attachments WHERE owner = ?`,

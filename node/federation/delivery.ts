@@ -9,6 +9,7 @@ import type { FederationModels } from './models.ts';
 import { forgetRecalled } from './forget-recalled.ts';
 import type { Outbox } from './outbox.ts';
 import { errorOf, type Transport } from './transport.ts';
+import { CHANGES } from './relay-checks.ts';
 
 type EntryEvent = FederationEvent & { type: 'entry' };
 type ConversationEvent = FederationEvent & { type: 'conversation' };
@@ -85,10 +86,10 @@ async function snapshot(
   };
 }
 
-/** An edit, recall or card update carries its target as it is now, so the other side need not hold it. */
+/** An edit, recall, file removal or card update carries its target as it is now, so the other side need not hold it. */
 async function withTarget(models: NodeModels, message: MessageRecord, tx: Transaction): Promise<EntryEvent> {
   const event = entryOf(message);
-  if ((message.kind === 'edit' || message.kind === 'recall' || message.kind === 'card.update') && message.refId) {
+  if (CHANGES.has(message.kind) && message.refId) {
     const target = await models.Message.findOne({ where: { id: message.refId }, transaction: tx });
     if (target) {
       event.target = {

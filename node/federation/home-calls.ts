@@ -8,6 +8,7 @@ import {
   type Submit,
   type SubmitAck,
 } from '../../protocol/federation-events.ts';
+import { AttachmentRemovedError } from '../attachments/attachment-files.ts';
 import { errorOf, unconfirmed, type ServedFile, type Transport } from './transport.ts';
 
 export type { SubmitAck };
@@ -98,6 +99,7 @@ export function createHomeCalls(options: {
       if (response.file) return response.file;
       const { code, message } = errorOf(response);
       if (response.status === 404) throw new NotFoundError('No such attachment');
+      if (response.status === 410 && code === 'attachment_removed') throw new AttachmentRemovedError();
       if (response.status >= 500 || response.status === 401)
         throw new AppError('federation_unavailable', 503, `${home} cannot serve the file now (${code})`);
       throw new AppError(code, response.status, message);

@@ -146,11 +146,13 @@ function bodyRefusal({ message, target }: EntryEvent, own: MessageBody | undefin
 /**
  * The kinds of entry that change another (the one their refId names; an outbox sends its new state as
  * the entry's `target`), each with the kind it changes: as at the home, a person edits or recalls their
- * own text (recall-edit.ts), a bot updates its own card (update-card.ts).
+ * own text (recall-edit.ts) or deletes a file it shared (attachments/mark-file-removed.ts), a bot
+ * updates its own card (update-card.ts).
  */
-const CHANGES = new Map([
+export const CHANGES = new Map([
   ['edit', 'text'],
   ['recall', 'text'],
+  ['file.removed', 'text'],
   ['card.update', 'card'],
 ]);
 

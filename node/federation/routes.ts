@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import { pipeline } from 'node:stream/promises';
+import { markFileRemoved } from '../attachments/mark-file-removed.ts';
 import { readAttachment } from '../attachments/read-attachment.ts';
 import { cardAction } from '../cards/card-action.ts';
 import { AppError } from '../../core/errors.ts';
@@ -13,6 +14,7 @@ import { directIdentity } from '../conversations/open-direct.ts';
 import { sendMessage } from '../messages/send-message.ts';
 import { bodyObject, type MessageBody } from '../messages/present-message.ts';
 import { editMessage, recallMessage } from '../messages/recall-edit.ts';
+import type { Appended } from '../messages/group-commit.ts';
 import { leaveGroup } from '../conversations/leave-group.ts';
 import { presentConversationFrames } from '../conversations/list-conversations.ts';
 import { serverFrame } from '../../protocol/frames.ts';
@@ -27,6 +29,7 @@ import {
   submitSchema,
   transactionSchema,
   typingSchema,
+  type Submit,
 } from '../../protocol/federation-events.ts';
 import type { Federation } from './federation.ts';
 import type { OutgoingDelivery } from './delivery.ts';
@@ -320,11 +323,21 @@ async function takeSubmission(services: NodeServices, origin: string, input: unk
                 : parseInput(sharedFilesSchema, body.attachments, 'The files of the submission are malformed'),
           },
         )
-      : submit.kind === 'edit'
-        ? await editMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId, text: body.text })
-        : await recallMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId });
+      : await CHANGES_AT_HOME[submit.kind](ctx, submit, body);
   return { messageId: message.id, seq: message.seq, at: message.createdAt.toISOString(), duplicate };
 }
+
+/** A remote member's change of a message of theirs, by its kind: made here as a local member's would be. */
+const CHANGES_AT_HOME = {
+  edit: (ctx, submit, body) =>
+    editMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId, text: body.text }),
+  recall: (ctx, submit) => recallMessage(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId }),
+  'file.removed': (ctx, submit, body) =>
+    markFileRemoved(ctx, { clientMsgId: submit.clientMsgId, messageId: submit.refId, attachmentId: body.attachmentId }),
+} satisfies Record<
+  Exclude<Submit['kind'], 'text' | 'leave'>,
+  (ctx: NodeContext, submit: Submit, body: MessageBody) => Promise<Appended>
+>;
 
 /**
  * A submission's fields, judged before anything is done for it (a direct conversation opened): an honest

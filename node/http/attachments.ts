@@ -2,7 +2,9 @@ import { Router, type Request } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import { domainPattern } from '../../protocol/address.ts';
-import { readAttachment } from '../attachments/read-attachment.ts';
+import { readAttachment, UUID } from '../attachments/read-attachment.ts';
+import { listOwnFiles } from '../attachments/list-own-files.ts';
+import { removeOwnFile } from '../attachments/remove-own-file.ts';
 import { listedType, uploadAttachment } from '../attachments/upload-attachment.ts';
 import type { NodeContext } from '../context.ts';
 
@@ -11,8 +13,6 @@ import type { NodeContext } from '../context.ts';
  * script and loads nothing, in an origin of its own rather than the node's.
  */
 const SANDBOX = "default-src 'none'; sandbox";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** RFC 6266: an ASCII fallback for old clients and the exact name, percent-encoded, for the rest. */
 export function contentDisposition(name: string): string {
@@ -31,9 +31,19 @@ function queryName(req: Request): string | undefined {
  * `POST /attachments` takes the file as the raw request body (no multipart): its type from
  * Content-Type, its name from `?name=`. `GET /attachments/:id` serves it as a download only; with
  * `?from=DOMAIN` (the sharer's domain, when not this one) it is fetched from that domain's node.
+ * `GET /attachments` lists the asker's own files here, `DELETE /attachments/:id` deletes one of them.
  */
 export function attachmentRoutes(contextOf: (req: Request) => NodeContext): Router {
   const router = Router();
+
+  router.get('/attachments', async (req, res) => {
+    res.json(await listOwnFiles(contextOf(req), req.query));
+  });
+
+  router.delete('/attachments/:id', async (req, res) => {
+    await removeOwnFile(contextOf(req), req.params.id);
+    res.status(204).end();
+  });
 
   router.post('/attachments', async (req, res) => {
     const length = req.get('content-length');

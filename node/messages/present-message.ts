@@ -4,7 +4,8 @@ import type { MessageRecord } from '../models.ts';
 export type MessageBody = {
   text?: string;
   mentions?: string[];
-  attachments?: { id: string; name: string; contentType: string; size: number }[];
+  /** `removed`: its sender deleted it (attachments/mark-file-removed.ts). */
+  attachments?: { id: string; name: string; contentType: string; size: number; removed?: boolean }[];
   card?: Card;
   event?: string;
   /** Set on messages of a bot (its app's name) or a webhook (its name); people's names come from the directory. */

@@ -26,13 +26,14 @@ export class RecallWindowPassedError extends AppError {
   }
 }
 
-type Change = { kind: 'recall' | 'edit'; clientMsgId: string; messageId: string };
+/** A change of one of the sender's own messages, made as an entry of its own that refers to it. */
+export type Change = { kind: 'recall' | 'edit' | 'file.removed'; clientMsgId: string; messageId: string };
 
 /**
  * An earlier recall or edit with the same client id answers a retry, before any rule is checked again:
  * after a recall the target is recalled, and checking would refuse the very retry it should acknowledge.
  */
-async function earlier(ctx: NodeContext, change: Change): Promise<Appended | undefined> {
+export async function earlier(ctx: NodeContext, change: Change): Promise<Appended | undefined> {
   const found = await ctx.models.Message.findOne({
     where: { sender: ctx.actor.address, clientMsgId: change.clientMsgId },
   });
@@ -121,7 +122,8 @@ async function submitToHome(
   return { message, duplicate: ack.duplicate };
 }
 
-async function appendChange(
+/** Appends a change of `target`: here, with `alsoWrite` in its transaction, or at the conversation's home. */
+export async function appendChange(
   ctx: NodeContext,
   change: Change,
   target: Message,

@@ -93,7 +93,7 @@ describe('what one person may keep on the node', () => {
       const { error } = await refused.json();
       expect(error.code).toBe('storage_quota');
       expect(error.message).toMatch(
-        /take up 1 MB of the 1 MB each person may keep here, shared or not.*recall messages.*ask an administrator/,
+        /take up 1 MB of the 1 MB each person may keep here, shared or not.*delete files you no longer need.*ask an administrator/,
       );
     }
     expect(await stored()).toEqual(before);

@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { campusPeople, signedPost, startCampus, type Campus } from '../helpers/federation.ts';
+
+let campus: Campus;
+let as: ReturnType<typeof campusPeople>;
+type Device = Awaited<ReturnType<typeof as>>;
+
+/** A download through the person's own node of `node`, as the portal asks for it. */
+async function download(who: Device, node: 'eng' | 'arts', id: string, from?: string): Promise<Response> {
+  const base = campus.nodes[node].url;
+  const query = from ? `?from=${encodeURIComponent(from)}` : '';
+  return fetch(`${base}/api/v1/attachments/${id}${query}`, {
+    headers: { authorization: `Bearer ${await who.login.tokenFor(base)}` },
+  });
+}
+
+/** The message as `who`'s node presents it now (its history). */
+async function asShown(who: Device, conversationId: string, messageId: string) {
+  return (await who.history(conversationId)).messages.find((m) => m.id === messageId);
+}
+
+beforeAll(async () => {
+  campus = await startCampus('fed-removed-files');
+  as = campusPeople(campus);
+});
+afterAll(async () => {
+  as?.close();
+  await campus?.stop();
+});
+
+describe('a file deleted by the person who shared it, across colleges', () => {
+  it('shows removed to members of another college when the conversation is hosted there, and their node answers 410', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const group = await bob.createGroup('Studio crits', ['alice@eng.campus.test']);
+    await expect
+      .poll(async () => campus.nodes.eng.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 })
+      .toBe(1);
+    const file = await alice.upload(new TextEncoder().encode('old render'), 'render.txt', 'text/plain');
+    const ack = await alice.send({ conversationId: group.id, text: 'the render', attachments: [file.id] });
+    await expect.poll(() => bob.messages.some((m) => m.id === ack.messageId)).toBe(true);
+    await expect
+      .poll(async () => campus.nodes.eng.models.Message.count({ where: { id: ack.messageId } }), { timeout: 15_000 })
+      .toBe(1);
+    const told: unknown[] = [];
+    bob.on('fileRemoved', (removal) => told.push(removal));
+
+    await alice.deleteFile(file.id);
+    await expect
+      .poll(() => told, { timeout: 15_000 })
+      .toEqual([{ conversationId: group.id, messageId: ack.messageId, attachmentId: file.id }]);
+    expect((await asShown(bob, group.id, ack.messageId))?.attachments).toEqual([{ ...file, removed: true }]);
+    await expect
+      .poll(async () => (await asShown(alice, group.id, ack.messageId))?.attachments, { timeout: 15_000 })
+      .toEqual([{ ...file, removed: true }]);
+
+    const refused = await download(bob, 'arts', file.id, 'eng.campus.test');
+    expect(refused.status).toBe(410);
+    expect(await refused.json()).toMatchObject({
+      error: { code: 'attachment_removed', message: 'The sender removed this file' },
+    });
+    expect(existsSync(join(campus.nodes.eng.config.attachments.dir, file.id))).toBe(false);
+  });
+
+  it('tells the copies of another college when the conversation is hosted at the file’s node, and refuses that college a removal for someone else', async () => {
+    const alice = await as('alice', 'eng');
+    const bob = await as('bob', 'arts');
+    const conversation = await alice.openDirect('bob@arts.campus.test');
+    expect(conversation.homeDomain).toBe('eng.campus.test');
+    const [kept, gone] = [
+      await alice.upload(new TextEncoder().encode('keep'), 'keep.txt', 'text/plain'),
+      await alice.upload(new TextEncoder().encode('drop'), 'drop.txt', 'text/plain'),
+    ];
+    const ack = await alice.send({ conversationId: conversation.id, text: 'two', attachments: [kept.id, gone.id] });
+    await expect.poll(() => bob.messages.some((m) => m.id === ack.messageId), { timeout: 15_000 }).toBe(true);
+
+    // arts's node speaks for bob, who did not share the file: the home refuses, and nothing changes.
+    const forged = await signedPost(campus, 'arts', 'eng', '/federation/v1/submit', {
+      conversationId: conversation.id,
+      sender: 'bob@arts.campus.test',
+      clientMsgId: 'forged-removal-1',
+      kind: 'file.removed',
+      body: JSON.stringify({ attachmentId: kept.id }),
+      refId: ack.messageId,
+    });
+    const answer = await forged.send();
+    expect(answer.status).toBe(403);
+    expect(await answer.json()).toMatchObject({ error: { code: 'forbidden' } });
+    expect((await asShown(alice, conversation.id, ack.messageId))?.attachments).toEqual([kept, gone]);
+
+    await alice.deleteFile(gone.id);
+    await expect
+      .poll(async () => (await asShown(bob, conversation.id, ack.messageId))?.attachments, { timeout: 15_000 })
+      .toEqual([kept, { ...gone, removed: true }]);
+    expect((await download(bob, 'arts', gone.id, 'eng.campus.test')).status).toBe(410);
+    expect(await (await download(bob, 'arts', kept.id, 'eng.campus.test')).text()).toBe('keep');
+  });
+});
