@@ -18,8 +18,8 @@ export const CONSOLE_SCOPE = 'openid profile atrium';
  * console's sid of the gateway session signed in through, which the new console session's id is tagged with.
  */
 export type SignedIn = { actor: ConsoleUser; idToken: string | undefined; gatewaySid: string | undefined };
-/** Why a sign-in that reached the gateway did not let someone in. */
-export type Refusal = { refused: string; idToken: string | undefined };
+/** Why a sign-in that reached the gateway did not let someone in, and whom (to ask again whether it still holds). */
+export type Refusal = { refused: string; userId: string; idToken: string | undefined };
 
 export type ConsoleAuth = {
   passport: passport.Authenticator;
@@ -49,7 +49,7 @@ export function createConsoleAuth(deps: AuthDeps): ConsoleAuth {
       actor = await admitToConsole(deps.context(req), actor);
     } catch (error) {
       if (!(error instanceof ForbiddenError)) throw error;
-      const refusal: Refusal = { refused: error.message, idToken: tokens.id_token };
+      const refusal: Refusal = { refused: error.message, userId: actor.id, idToken: tokens.id_token };
       return verified(null, false, refusal);
     }
     const gatewaySid = typeof claims.sid === 'string' ? claims.sid : undefined;

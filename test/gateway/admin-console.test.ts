@@ -148,6 +148,32 @@ describe('signing in to the admin console', () => {
     expect(fresh.url).toBe(url('/admin/users'));
   });
 
+  it('lets someone made an administrator after a refusal in, from the refusal page or the console', async () => {
+    const promoted = await seedUser('soon-admin', ['campus/arts'], ['staff']);
+    const { agent, page } = await signInToConsole(gateway.issuer, 'soon-admin');
+    expect(page.url).toBe(url('/admin/refused'));
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, promoted.id, {
+      roles: ['staff', 'admin'],
+    });
+    // "Try again" on the refusal (or a reload): no longer true, so a fresh sign-in, through the gateway
+    // session still open.
+    const tryAgain = /<a href="([^"]+)">try again<\/a>/.exec(page.html)?.[1];
+    expect(tryAgain).toBe('/admin/refused');
+    const reloaded = await agent.navigate(url(tryAgain!));
+    expect(reloaded.url).toBe(url('/admin/users'));
+    expect(reloaded.status).toBe(200);
+    expect(reloaded.html).toContain('Signed in as <strong>soon-admin</strong>');
+
+    // Reopening the console itself signs in afresh too.
+    const other = await seedUser('soon-admin-2', ['campus/arts'], ['staff']);
+    const second = await signInToConsole(gateway.issuer, 'soon-admin-2');
+    expect(second.page.url).toBe(url('/admin/refused'));
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, other.id, { roles: ['staff', 'admin'] });
+    const reopened = await open(second.agent, '/admin/users');
+    expect(reopened.url).toBe(url('/admin/users'));
+    expect(reopened.status).toBe(200);
+  });
+
   it('says a sign-in page opened again in plain words, never the sign-in library’s', async () => {
     // Back to the callback of a refused sign-in: the refusal again.
     const agent = new BrowserAgent();

@@ -11,6 +11,7 @@ import { wasCancelled } from '../../interactions/cancelled.ts';
 import { hostCookieName, hostCookiePath } from '../../http/host-cookies.ts';
 import { takeReturnTo } from '../../http/return-to.ts';
 import type { SessionTagging } from '../../portal/session-ids.ts';
+import { reloadConsoleActor } from '../../accounts/console-access.ts';
 
 /** The console's session cookie: host-only over https (http/host-cookies.ts), under /admin over plain http. */
 export const consoleCookie = (secure: boolean) => ({
@@ -25,10 +26,11 @@ const NOT_FINISHED =
 declare module 'express-session' {
   interface SessionData {
     /**
-     * Why the gateway's account is not let into the console, shown at /admin/refused: a clean address
-     * that says it again on a reload, where the callback's would find its one-time code spent.
+     * Why the gateway's account (`userId`) is not let into the console, shown at /admin/refused: a clean
+     * address that says it again on a reload while it still holds, where the callback's would find its
+     * one-time code spent.
      */
-    refused?: string;
+    refused?: { message: string; userId: string };
   }
 }
 
@@ -83,10 +85,10 @@ export function sessionRoutes(
       }
       if (!user) {
         const refusal = info as (Partial<Refusal> & { message?: string }) | undefined;
-        if (refusal?.refused) {
+        if (refusal?.refused && refusal.userId) {
           // Kept so "sign in as someone else" can end this gateway session too.
           req.session.idToken = refusal.idToken;
-          req.session.refused = refusal.refused;
+          req.session.refused = { message: refusal.refused, userId: refusal.userId };
           return res.redirect(303, '/admin/refused');
         }
         // Cancel on the gateway's sign-in or code page: said in the person's words, as the portal does.
@@ -110,11 +112,16 @@ export function sessionRoutes(
     auth.passport.authenticate(STRATEGY, finish)(req, res, next);
   });
 
-  router.get('/refused', (req, res) => {
+  router.get('/refused', async (req, res) => {
     if (consoleUserOf(req)) return res.redirect(303, '/admin/users');
-    const message = req.session.refused;
-    if (!message) return res.redirect(303, '/admin/login');
-    kit.render(req, res, 'refused', { title: 'Not an administrator', message }, 403);
+    const refused = req.session.refused;
+    // Said only while it still holds: someone made an administrator since (or refused by an earlier
+    // version, which kept no one's id) signs in afresh, through the gateway session still open.
+    if (!refused?.userId || (await reloadConsoleActor(kit.context(req), refused.userId))) {
+      delete req.session.refused;
+      return res.redirect(303, '/admin/login');
+    }
+    kit.render(req, res, 'refused', { title: 'Not an administrator', message: refused.message }, 403);
   });
 
   router.post('/logout', formBody, kit.csrf.check, async (req, res) => {
