@@ -7,7 +7,7 @@ import { listDomains, updateDomain } from '../../gateway/domains/domains.ts';
 import { operator } from '../../gateway/context.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
-import { registerTestApp, type TestGateway } from './gateway.ts';
+import { addPerson, registerTestApp, startTestGateway, type TestGateway } from './gateway.ts';
 import { codeFlow, discover } from './rp.ts';
 import type { BrowserAgent } from './browser-agent.ts';
 
@@ -36,6 +36,40 @@ export async function startTestNode(
     },
   });
 }
+
+/** The units of a student of both colleges: someone with a home on eng.campus.test and on arts.campus.test. */
+export const ENG_AND_ARTS_UNITS = ['campus/eng/cs', 'campus/arts/music'];
+
+export type EngAndArts = { gateway: TestGateway; eng: TestNode; arts: TestNode; stop(): Promise<void> };
+
+/**
+ * A gateway with the eng.campus.test and arts.campus.test nodes (`engEnv` and `artsEnv` over each one's
+ * usual settings), and `people`: students of both colleges (ENG_AND_ARTS_UNITS) with the demo password.
+ */
+export async function startEngAndArts(
+  label: string,
+  options: { people: string[]; engEnv?: Record<string, string>; artsEnv?: Record<string, string> },
+): Promise<EngAndArts> {
+  const gateway = await startTestGateway(label);
+  const nodes: TestNode[] = [];
+  const stop = async () => {
+    for (const node of nodes) await node.stop();
+    await gateway.stop();
+  };
+  try {
+    nodes.push(await startTestNode(gateway, 'eng.campus.test', options.engEnv));
+    nodes.push(await startTestNode(gateway, 'arts.campus.test', options.artsEnv));
+    for (const username of options.people) await addPerson(gateway, username, { units: ENG_AND_ARTS_UNITS });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { gateway, eng: nodes[0]!, arts: nodes[1]!, stop };
+}
+
+/** What a node's /api/v1/me answers a bearer `token`: the plainest sign of whether the node takes it. */
+export const fetchMe = (node: DomainNode, token: string) =>
+  fetch(`${node.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
 
 /** Another process of the same domain (same database), for multi-process tests. */
 export async function startTestNodeOn(

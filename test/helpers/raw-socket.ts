@@ -54,5 +54,12 @@ export async function openRaw(nodeUrl: string, protocols: string[] = ['atrium.v1
   };
 }
 
+/** A bare WebSocket to a node that signed in with `token` (in its protocols), once the node said it is ready. */
+export async function openSignedIn(nodeUrl: string, token: string): Promise<RawSocket> {
+  const socket = await openRaw(nodeUrl, ['atrium.v1', `atrium.token.${token}`]);
+  await socket.next((f) => f.type === 'ready');
+  return socket;
+}
+
 let counter = 0;
 export const frameId = () => `f${++counter}`;

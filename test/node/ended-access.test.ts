@@ -1,17 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
-import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { login, portalClient, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
-import { frameId, openRaw, type RawSocket } from '../helpers/raw-socket.ts';
+import { addPerson, registerTestApp, type TestGateway } from '../helpers/gateway.ts';
+import {
+  ENG_AND_ARTS_UNITS,
+  fetchMe,
+  login,
+  portalClient,
+  startEngAndArts,
+  type EngAndArts,
+  type Login,
+  type TestNode,
+} from '../helpers/node.ts';
+import { frameId, openRaw, openSignedIn } from '../helpers/raw-socket.ts';
 import { actAfterClose, openUnanswering } from '../helpers/unanswering-socket.ts';
 import { formWithAction } from '../helpers/browser-agent.ts';
 import { runAtrium } from '../helpers/cli.ts';
 import { operator } from '../../gateway/context.ts';
-import { createUser } from '../../gateway/accounts/create-user.ts';
 import { resetPassword, updateUser } from '../../gateway/accounts/update-user.ts';
-import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
-import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { AtriumClient } from '../../sdk/client.ts';
 import { signedGatewayRequest } from '../../protocol/signature.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
@@ -22,46 +28,23 @@ import { createLocalBus } from '../../node/bus/local-bus.ts';
 const APP_REDIRECT = 'http://localhost:9/planner';
 // How long a raw socket's frames may take to arrive: a disable reaches the node through the gateway and Redis.
 const WAIT = { timeout: 10_000 };
+let stack: EngAndArts;
 let gateway: TestGateway;
 let eng: TestNode;
 let arts: TestNode;
 const ops = () => ({ ...gateway.context(null), actor: operator('test') });
 
 beforeAll(async () => {
-  gateway = await startTestGateway('ended-access');
-  eng = await startTestNode(gateway, 'eng.campus.test');
-  arts = await startTestNode(gateway, 'arts.campus.test');
-  await pinDomainKeys(ops(), 'eng.campus.test');
-  await pinDomainKeys(ops(), 'arts.campus.test');
-  for (const username of ['erin', 'fred', 'gwen', 'hugo', 'ines']) {
-    await createUser(ops(), {
-      username,
-      displayName: username,
-      email: `${username}@campus.test`,
-      password: DEMO_PASSWORD,
-      roles: ['student'],
-      units: ['campus/eng/cs', 'campus/arts/music'],
-    });
-  }
+  stack = await startEngAndArts('ended-access', { people: ['erin', 'fred', 'gwen', 'hugo', 'ines'] });
+  ({ gateway, eng, arts } = stack);
 });
 afterAll(async () => {
-  await eng?.stop();
-  await arts?.stop();
-  await gateway?.stop();
+  await stack?.stop();
 });
-
-const me = (node: TestNode, token: string) =>
-  fetch(`${node.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
-
-async function openSocket(node: TestNode, token: string): Promise<RawSocket> {
-  const socket = await openRaw(node.url, ['atrium.v1', `atrium.token.${token}`]);
-  await socket.next((f) => f.type === 'ready');
-  return socket;
-}
 
 /** What a node says about a token that was ended: HTTP and a new socket alike. */
 async function expectRefusedAsEnded(node: TestNode, token: string) {
-  const response = await me(node, token);
+  const response = await fetchMe(node, token);
   expect(response.status).toBe(401);
   expect(((await response.json()) as { error: { code: string } }).error.code).toBe('token_revoked');
   expect(response.headers.get('www-authenticate')).toMatch(
@@ -78,8 +61,8 @@ async function expectRefusedAsEnded(node: TestNode, token: string) {
 async function signedInEverywhere(username: string) {
   const who: Login = await login(gateway, username);
   const tokens = { eng: await who.tokenFor(eng.url), arts: await who.tokenFor(arts.url) };
-  const sockets = { eng: await openSocket(eng, tokens.eng), arts: await openSocket(arts, tokens.arts) };
-  expect((await me(eng, tokens.eng)).status).toBe(200);
+  const sockets = { eng: await openSignedIn(eng.url, tokens.eng), arts: await openSignedIn(arts.url, tokens.arts) };
+  expect((await fetchMe(eng, tokens.eng)).status).toBe(200);
   return { who, tokens, sockets };
 }
 
@@ -109,7 +92,7 @@ describe('disabling a person', () => {
 
     // Nobody else is touched.
     expect(bystander.sockets.eng.socket.readyState).toBe(bystander.sockets.eng.socket.OPEN);
-    expect((await me(eng, bystander.tokens.eng)).status).toBe(200);
+    expect((await fetchMe(eng, bystander.tokens.eng)).status).toBe(200);
     bystander.sockets.eng.socket.close();
     bystander.sockets.arts.socket.close();
 
@@ -187,7 +170,7 @@ describe('atrium users sign-out', () => {
     // The account itself is fine: hugo signs in again and chats.
     await new Promise((r) => setTimeout(r, 1_000));
     const fresh = await login(gateway, 'hugo');
-    expect((await me(eng, await fresh.tokenFor(eng.url))).status).toBe(200);
+    expect((await fetchMe(eng, await fresh.tokenFor(eng.url))).status).toBe(200);
   });
 });
 
@@ -195,12 +178,12 @@ describe('signing out at the gateway', () => {
   it('ends the session: its unexpired access token no longer opens sockets or HTTP calls', async () => {
     const who = await login(gateway, 'alice');
     const token = await who.tokenFor(eng.url);
-    expect((await me(eng, token)).status).toBe(200);
+    expect((await fetchMe(eng, token)).status).toBe(200);
     const portal = await portalClient(gateway);
     const end = await who.agent.navigate(client.buildEndSessionUrl(portal, { id_token_hint: who.idToken }).toString());
     await who.agent.submit(end, formWithAction(end, '/session/end/confirm'), { logout: 'yes' });
 
-    await expect.poll(async () => (await me(eng, token)).status, { timeout: 5_000 }).toBe(401);
+    await expect.poll(async () => (await fetchMe(eng, token)).status, { timeout: 5_000 }).toBe(401);
     await expectRefusedAsEnded(eng, token);
   });
 });
@@ -219,14 +202,7 @@ async function endedFeedOf(node: TestNode): Promise<{ kind: string; subject: str
 
 describe("moving a person off a domain's units", () => {
   it("closes their sockets on that domain's node alone, which refuses the tokens it had, and the rest goes on", async () => {
-    await createUser(ops(), {
-      username: 'kate',
-      displayName: 'kate',
-      email: 'kate@campus.test',
-      password: DEMO_PASSWORD,
-      roles: ['student'],
-      units: ['campus/eng/cs', 'campus/arts/music'],
-    });
+    await addPerson(gateway, 'kate', { units: ENG_AND_ARTS_UNITS });
     const { who, tokens, sockets } = await signedInEverywhere('kate');
 
     await updateUser(ops(), 'kate', { units: ['campus/arts/music'], moveChat: true });
@@ -238,8 +214,8 @@ describe("moving a person off a domain's units", () => {
 
     // Their other domain, and their gateway session, go on.
     expect(sockets.arts.socket.readyState).toBe(sockets.arts.socket.OPEN);
-    expect((await me(arts, tokens.arts)).status).toBe(200);
-    expect((await me(arts, await who.tokenFor(arts.url))).status).toBe(200);
+    expect((await fetchMe(arts, tokens.arts)).status).toBe(200);
+    expect((await fetchMe(arts, await who.tokenFor(arts.url))).status).toBe(200);
     // What a node fetches of the ended access (as after a restart): eng's entry is eng's alone.
     const sub = (await gateway.models.User.findOne({ where: { username: 'kate' } }))!.id;
     expect((await endedFeedOf(eng)).filter((e) => e.subject === sub)).toEqual([
@@ -255,14 +231,7 @@ describe("removing one app's access", () => {
   it("ends the chat tokens that app holds for the person at once; their other apps' tokens go on", async () => {
     const app = await registerTestApp(gateway, { name: 'Study Planner', redirectUris: [APP_REDIRECT] });
     const planner = await discover(gateway.issuer, app.clientId, app.clientSecret);
-    await createUser(ops(), {
-      username: 'lena',
-      displayName: 'lena',
-      email: 'lena@campus.test',
-      password: DEMO_PASSWORD,
-      roles: ['student'],
-      units: ['campus/eng/cs', 'campus/arts/music'],
-    });
+    await addPerson(gateway, 'lena', { units: ENG_AND_ARTS_UNITS });
     const { who, tokens, sockets } = await signedInEverywhere('lena');
     const { tokens: granted } = await codeFlow(planner, APP_REDIRECT, 'lena', {
       scope: 'openid im offline_access',
@@ -270,8 +239,8 @@ describe("removing one app's access", () => {
     });
     const appToken = (await client.refreshTokenGrant(planner, granted.refresh_token!, { resource: eng.url }))
       .access_token;
-    const appSocket = await openSocket(eng, appToken);
-    expect((await me(eng, appToken)).status).toBe(200);
+    const appSocket = await openSignedIn(eng.url, appToken);
+    expect((await fetchMe(eng, appToken)).status).toBe(200);
 
     const person = (await gateway.models.User.findOne({ where: { username: 'lena' } }))!;
     await removeAppAccess({ ...gateway.context(null), actor: operator('test') }, person, app.clientId);
@@ -286,8 +255,8 @@ describe("removing one app's access", () => {
 
     // The portal's tokens and sockets, issued before as the app's were, are not the app's: they go on.
     expect(sockets.eng.socket.readyState).toBe(sockets.eng.socket.OPEN);
-    expect((await me(eng, tokens.eng)).status).toBe(200);
-    expect((await me(eng, await who.tokenFor(eng.url))).status).toBe(200);
+    expect((await fetchMe(eng, tokens.eng)).status).toBe(200);
+    expect((await fetchMe(eng, await who.tokenFor(eng.url))).status).toBe(200);
     // A node that starts afresh reads the same from its database: the app's token alone stays refused.
     const later = createEndedAccess({ sequelize: eng.sequelize, bus: createLocalBus() });
     await later.load();

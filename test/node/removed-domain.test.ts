@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { connectAs, login, startTestNode, type TestNode } from '../helpers/node.ts';
-import { frameId, openRaw, type RawSocket } from '../helpers/raw-socket.ts';
+import type { TestGateway } from '../helpers/gateway.ts';
+import { connectAs, fetchMe, login, startEngAndArts, type EngAndArts, type TestNode } from '../helpers/node.ts';
+import { frameId, openRaw, openSignedIn } from '../helpers/raw-socket.ts';
 import { operator } from '../../gateway/context.ts';
-import { createUser } from '../../gateway/accounts/create-user.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
 import { removeDomain } from '../../gateway/domains/remove-domain.ts';
 import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.ts';
 import { allowPair } from '../../gateway/federation/policy.ts';
-import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { ANSWER_HEADERS, signRequest } from '../../protocol/signature.ts';
 import type { AtriumClient, Message } from '../../sdk/client.ts';
 
@@ -23,44 +21,26 @@ const ENG = 'eng.campus.test';
 const ARTS = 'arts.campus.test';
 /** How long eng keeps what waits for a domain removed at the gateway (FEDERATION_REMOVED_GRACE_SECONDS). */
 const GRACE_MS = 60_000;
+let stack: EngAndArts;
 let gateway: TestGateway;
 let eng: TestNode;
 let arts: TestNode;
 const ops = () => ({ ...gateway.context(null), actor: operator('test') });
 
 beforeAll(async () => {
-  gateway = await startTestGateway('removed-domain');
   // Registries read again after a second, and arts asks the gateway every second, rather than every 30 and 15.
-  eng = await startTestNode(gateway, ENG, {
-    REGISTRY_TTL_SECONDS: '1',
-    FEDERATION_REMOVED_GRACE_SECONDS: String(GRACE_MS / 1000),
+  stack = await startEngAndArts('removed-domain', {
+    people: ['mia'],
+    engEnv: { REGISTRY_TTL_SECONDS: '1', FEDERATION_REMOVED_GRACE_SECONDS: String(GRACE_MS / 1000) },
+    artsEnv: { REGISTRY_TTL_SECONDS: '1', ENDED_ACCESS_POLL_SECONDS: '1' },
   });
-  arts = await startTestNode(gateway, ARTS, { REGISTRY_TTL_SECONDS: '1', ENDED_ACCESS_POLL_SECONDS: '1' });
+  ({ gateway, eng, arts } = stack);
   await allowPair(ops(), { a: ENG, b: ARTS });
-  await createUser(ops(), {
-    username: 'mia',
-    displayName: 'Mia Moss',
-    email: 'mia@campus.test',
-    password: DEMO_PASSWORD,
-    roles: ['student'],
-    units: ['campus/eng/cs', 'campus/arts/music'],
-  });
 });
 afterAll(async () => {
   for (const client of clients.splice(0)) client.close();
-  await eng?.stop();
-  await arts?.stop();
-  await gateway?.stop();
+  await stack?.stop();
 });
-
-const me = (node: TestNode, token: string) =>
-  fetch(`${node.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
-
-async function openSocket(node: TestNode, token: string): Promise<RawSocket> {
-  const socket = await openRaw(node.url, ['atrium.v1', `atrium.token.${token}`]);
-  await socket.next((f) => f.type === 'ready');
-  return socket;
-}
 
 /** A typing notice from arts straight at eng, signed with arts's own key: what eng answers. */
 async function typingFromArts(): Promise<{ status: number; code?: string }> {
@@ -164,8 +144,8 @@ describe('a domain removed at the gateway', () => {
   it('gets no token from then on, and its node ends its sockets and refuses the tokens it had', async () => {
     const who = await login(gateway, 'mia');
     const token = await who.tokenFor(arts.url);
-    const socket = await openSocket(arts, token);
-    expect((await me(arts, token)).status).toBe(200);
+    const socket = await openSignedIn(arts.url, token);
+    expect((await fetchMe(arts, token)).status).toBe(200);
     // A webhook into a group on arts, which posts as usual until the removal.
     const onArts = await connectAs(gateway, arts, 'mia', who);
     clients.push(onArts);
@@ -183,14 +163,14 @@ describe('a domain removed at the gateway', () => {
 
     // The gateway issues nothing for it from the very next request; the person's other domains go on.
     await expect(who.tokenFor(arts.url)).rejects.toMatchObject({ error: 'invalid_target' });
-    expect((await me(eng, await who.tokenFor(eng.url))).status).toBe(200);
+    expect((await fetchMe(eng, await who.tokenFor(eng.url))).status).toBe(200);
 
     // The node learns it at its next request to the gateway, and serves no one: the socket is told why.
     const ended = await socket.next((f) => f.type === 'session.ended', 10_000);
     expect(ended).toMatchObject({ reason: 'domain_removed' });
     // Closed as for someone moved off the domain (their other domains go on), which every client knows.
     expect(await socket.closed).toEqual({ code: 4403, reason: 'left_domain' });
-    const refused = await me(arts, token);
+    const refused = await fetchMe(arts, token);
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { error: { code: string; message: string } }).error).toEqual({
       code: 'forbidden',
@@ -219,7 +199,7 @@ describe('a domain removed at the gateway', () => {
     // Another node stops trusting it once it reads the registry again (REGISTRY_TTL_SECONDS, 1 s here), and
     // sends it nothing.
     await expect.poll(async () => (await typingFromArts()).code, { timeout: 5_000 }).toBe('unknown_key');
-    const onEng = await openSocket(eng, await who.tokenFor(eng.url));
+    const onEng = await openSignedIn(eng.url, await who.tokenFor(eng.url));
     const send = frameId();
     onEng.send({
       v: 1,
@@ -237,8 +217,8 @@ describe('a domain removed at the gateway', () => {
     await addArtsBack();
     const who = await login(gateway, 'mia');
     const token = await who.tokenFor(arts.url);
-    await expect.poll(async () => (await me(arts, token)).status, { timeout: 5_000 }).toBe(200);
-    const socket = await openSocket(arts, token);
+    await expect.poll(async () => (await fetchMe(arts, token)).status, { timeout: 5_000 }).toBe(200);
+    const socket = await openSignedIn(arts.url, token);
     socket.socket.close();
     expect((await readiness(arts)).status).toBe(200);
   });
@@ -254,7 +234,8 @@ describe('a domain removed at the gateway', () => {
 
     await removeArts();
     // Arts knows it is removed (not only that Bob left it, which the gateway tells it at once).
-    const refusal = async () => ((await (await me(arts, bobsToken)).json()) as { error?: { message: string } }).error;
+    const refusal = async () =>
+      ((await (await fetchMe(arts, bobsToken)).json()) as { error?: { message: string } }).error;
     await expect.poll(refusal, { timeout: 5_000 }).toMatchObject({ message: expect.stringMatching(/was removed/) });
     // Eng refuses arts now: arts's outbox sends nothing while it knows it is removed, and drops nothing.
     await releaseOutbox(arts, ENG);
