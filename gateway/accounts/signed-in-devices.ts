@@ -91,11 +91,14 @@ async function appNames(ctx: GatewayContext, clientIds: string[]): Promise<Map<s
 }
 
 /**
- * When each of these portal sessions was last used, by the prefix it starts with. A portal session's
- * expiry is pushed on by every request it serves (express-session's touch), so it is its last use plus
+ * When each of these portal and console sessions was last used, by the prefix it starts with. Their
+ * expiry is pushed on by the requests they serve (express-session's touch), so it is their last use plus
  * the session lifetime: read, not written, here.
  */
-async function portalExpiries(ctx: GatewayContext, prefixes: string[]): Promise<{ sid: string; expiresAt: Date }[]> {
+async function webSessionExpiries(
+  ctx: GatewayContext,
+  prefixes: string[],
+): Promise<{ sid: string; expiresAt: Date }[]> {
   if (prefixes.length === 0) return [];
   const { WebSession } = ctx.models;
   return WebSession.findAll({
@@ -109,17 +112,18 @@ async function portalExpiries(ctx: GatewayContext, prefixes: string[]): Promise<
  * The person's signed-in browsers and devices: each open gateway session, with what it was signed in
  * from (noted at sign-in: gateway/oidc/session-devices.ts), when, the apps signed in through it, and
  * when it was last active. That is read from expiries the sessions keep anyway, less their lifetime
- * (`sessionTtlSeconds`, the gateway's and the portal's alike): the gateway session's, which the provider
- * pushes on when the browser comes back to the gateway (within a hundredth of the lifetime:
- * oidc/adapter.ts), and its portal sessions', pushed on by every request of the page. This device first,
- * then the most recently active.
+ * (`sessionTtlSeconds`, the gateway's, the portal's and the console's alike): the gateway session's,
+ * which the provider pushes on when the browser comes back to the gateway (within a hundredth of the
+ * lifetime: oidc/adapter.ts), and those of the portal and admin console sessions signed in through it,
+ * pushed on by their requests. This device first, then the most recently active.
  */
 export async function listSignedInDevices(
   ctx: GatewayContext,
   userId: string,
-  portal: PortalSessions,
+  sessionsOf: { portal: PortalSessions; consoles: ConsoleSessions },
   sessionTtlSeconds: number,
 ): Promise<SignedInDevice[]> {
+  const { portal, consoles } = sessionsOf;
   const now = new Date();
   const rows = await ctx.models.OidcPayload.findAll({
     where: { model: 'Session', accountId: userId, [Op.or]: [{ expiresAt: null }, { expiresAt: { [Op.gt]: now } }] },
@@ -128,17 +132,20 @@ export async function listSignedInDevices(
   });
   const sessions = rows.flatMap((row) => {
     const session = readSession(row);
-    const prefixes = session.portalSid ? portal.prefixesOf(userId, session.portalSid) : [];
+    const prefixes = [
+      ...(session.portalSid ? portal.prefixesOf(userId, session.portalSid) : []),
+      ...(session.consoleSid ? [consoles.prefixOf(userId, session.consoleSid)] : []),
+    ];
     return session.uid ? [{ ...session, uid: session.uid, prefixes, expiresAt: row.expiresAt }] : [];
   });
   if (sessions.length === 0) return [];
-  const [devices, names, portals] = await Promise.all([
+  const [devices, names, webSessions] = await Promise.all([
     ctx.models.SessionDevice.findAll({
       where: { sessionUid: { [Op.in]: sessions.map((s) => s.uid) }, accountId: userId },
       transaction: ctx.tx,
     }),
     appNames(ctx, [...new Set(sessions.flatMap((s) => s.clientIds))]),
-    portalExpiries(
+    webSessionExpiries(
       ctx,
       sessions.flatMap((s) => s.prefixes),
     ),
@@ -150,9 +157,9 @@ export async function listSignedInDevices(
     const signedInAt = session.loginTs === null ? null : new Date(session.loginTs * 1000);
     const expiries = [
       session.expiresAt?.getTime() ?? 0,
-      ...portals
-        .filter((p) => session.prefixes.some((prefix) => p.sid.startsWith(prefix)))
-        .map((p) => p.expiresAt.getTime()),
+      ...webSessions
+        .filter((w) => session.prefixes.some((prefix) => w.sid.startsWith(prefix)))
+        .map((w) => w.expiresAt.getTime()),
     ];
     const seen = Math.max(...expiries) - lifetime;
     return {

@@ -19,6 +19,7 @@ import { freePort } from '../helpers/ports.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { PORTAL_COOKIE } from '../../gateway/portal/portal.ts';
+import { consoleCookie } from '../../gateway/admin/routes/session.ts';
 import { sweepExpiredPayloads } from '../../gateway/oidc/adapter.ts';
 import { signOutEverywhere } from '../../gateway/accounts/end-access.ts';
 import { operator } from '../../gateway/context.ts';
@@ -97,11 +98,24 @@ const closedSoon = (socket: RawSocket) =>
 const nodeAnswers = async (token: string) =>
   (await fetch(`${eng.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status;
 
-/** The id of the portal session a browser holds (its signed cookie, less the signature). */
-function portalSessionOf(agent: BrowserAgent): string {
-  const cookie = agent.cookies.get(new URL(gateway.issuer).host)?.get(PORTAL_COOKIE) ?? '';
+/** The id of the session a browser holds in the cookie named so (its signed value, less the signature). */
+function sessionOf(agent: BrowserAgent, cookieName: string): string {
+  const cookie = agent.cookies.get(new URL(gateway.issuer).host)?.get(cookieName) ?? '';
   const signed = decodeURIComponent(cookie).slice('s:'.length);
   return signed.slice(0, signed.lastIndexOf('.'));
+}
+
+/** The id of the portal session a browser holds. */
+const portalSessionOf = (agent: BrowserAgent) => sessionOf(agent, PORTAL_COOKIE);
+
+/** When the account page says the device named so was last active (its time element's own value). */
+function lastActiveOf(page: Page, name: string): Date {
+  const item = [...page.html.matchAll(/<li class="device"[\s\S]*?<\/li>/g)]
+    .map((m) => m[0])
+    .find((html) => html.includes(`>${name}</strong>`));
+  const at = /last active <time datetime="([^"]+)"/.exec(item ?? '')?.[1];
+  if (!at) throw new Error(`no last active time for ${name} on the page:\n${item ?? page.html.slice(0, 1500)}`);
+  return new Date(at);
 }
 
 beforeAll(async () => {
@@ -191,6 +205,38 @@ describe('the signed-in devices on the account page', () => {
       { name: 'Safari on macOS', current: true },
       { name: 'Firefox on Windows', current: false },
     ]);
+  });
+});
+
+describe('when a device was last active', () => {
+  it('counts using the admin console there, as using the portal does', async () => {
+    await addPerson(gateway, 'ida', { units: ['campus'], roles: ['admin', 'staff'] });
+    const laptop = await browser('ida', LAPTOP);
+    const library = await browser('ida', LIBRARY);
+    expect((await signInThrough(library.agent, url('/admin/login'), 'ida', DEMO_PASSWORD)).url).toBe(
+      url('/admin/users'),
+    );
+    // Signed in on the library computer five hours ago, and nothing done there for three: its gateway, portal
+    // and console sessions say so.
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    const threeHoursAgo = now - 3 * 3600_000;
+    const expiresAt = new Date(threeHoursAgo + gateway.config.sessionTtlHours * 3600_000);
+    const libraryUid = devicesOn(await library.agent.navigate(url('/account/security'))).find(
+      (d) => d.current,
+    )!.session;
+    const stored = (await gateway.models.OidcPayload.findOne({ where: { model: 'Session', uid: libraryUid } }))!;
+    const payload = { ...JSON.parse(stored.payload), loginTs: (now - 5 * 3600_000) / 1000 };
+    await stored.update({ payload: JSON.stringify(payload), expiresAt });
+    const sids = [portalSessionOf(library.agent), sessionOf(library.agent, consoleCookie(false).name)];
+    await gateway.models.WebSession.update({ expiresAt }, { where: { sid: { [Op.in]: sids } } });
+    const lastActive = async () =>
+      lastActiveOf(await laptop.agent.navigate(url('/account/security')), 'Safari on macOS').getTime();
+    expect(await lastActive()).toBe(threeHoursAgo);
+
+    // Then the console is used there: the library computer is active now.
+    const before = Date.now();
+    expect((await library.agent.navigate(url('/admin/users'))).status).toBe(200);
+    expect(await lastActive()).toBeGreaterThanOrEqual(before - 1_000);
   });
 });
 

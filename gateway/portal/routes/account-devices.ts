@@ -9,7 +9,7 @@ import { beforeSecurityPage, type SecuritySectionDeps } from './security-page.ts
 
 export type AccountDevicesDeps = SecuritySectionDeps & {
   tagging: SessionTagging;
-  /** How the admin console tags its sessions: a device signed out ends its console sessions too. */
+  /** How the admin console tags its sessions: a device signed out ends them too, and their use counts as its activity. */
   consoleTagging: SessionTagging;
   /** How long a gateway or portal session lasts past its last use. */
   sessionTtlSeconds: number;
@@ -43,7 +43,12 @@ export function accountDevicesRoutes(deps: AccountDevicesDeps): Router {
       const user = await deps.person(req);
       if (user) {
         const ctx = deps.context(req);
-        res.locals.devices = await listSignedInDevices(ctx, user.id, portalOf(req), deps.sessionTtlSeconds);
+        res.locals.devices = await listSignedInDevices(
+          ctx,
+          user.id,
+          { portal: portalOf(req), consoles: consoleSessions },
+          deps.sessionTtlSeconds,
+        );
       }
       next();
     } catch (error) {
