@@ -1,33 +1,20 @@
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
+import { campusPeople, signedNodePost, startCampus, type Campus } from '../helpers/federation.ts';
 import { openRaw } from '../helpers/raw-socket.ts';
 import { createLogger } from '../../core/logger.ts';
 import { createAppDirectory } from '../../node/bots/app-directory.ts';
 import { directIdentity } from '../../node/conversations/open-direct.ts';
 import { BOT_LOOKUPS_PER_CHECK, PEER_ADDRESS_BURST } from '../../node/federation/address-book.ts';
-import { signRequest } from '../../protocol/signature.ts';
 import type { DomainNode } from '../../node/main.ts';
 import { operator } from '../../gateway/context.ts';
 import { registerApp } from '../../gateway/apps-registry/register-app.ts';
 import { callbackSecretSealer } from '../../gateway/apps-registry/secrets.ts';
 import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.ts';
 
-/** A server-to-server POST straight at a node, signed by the `from` node's own key. */
+/** What node `to` answers a server-to-server POST straight from node `from`, signed with its own key. */
 async function signedPost(from: DomainNode, to: DomainNode, path: string, payload: unknown) {
-  const body = JSON.stringify(payload);
-  const headers = signRequest(await from.federation.keys.documentSigner(), {
-    method: 'POST',
-    path,
-    origin: from.domain,
-    destination: to.domain,
-    body,
-  });
-  const response = await fetch(`${to.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body,
-  });
+  const response = await (await signedNodePost(from, to, path, payload)).send();
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 

@@ -180,31 +180,32 @@ export type TransactionAnswer = {
 type NodeName = 'eng' | 'arts' | 'law';
 
 /**
- * A server-to-server POST as a pinned peer node sends it: signed once with that node's own key, straight
- * at the receiving node (so a test can send what a misbehaving peer would); `send` sends the very same
- * bytes and headers each time it is called.
+ * A server-to-server POST as node `from` sends it: signed once with its own key, straight at node `to` (so
+ * a test can send what a misbehaving peer would); `send` sends the very same bytes and headers each time.
  */
-export async function signedPost(
-  campus: Campus,
-  from: NodeName,
-  to: NodeName,
+export async function signedNodePost(
+  from: DomainNode,
+  to: DomainNode,
   path: string,
   payload: unknown,
 ): Promise<{ send: () => Promise<Response> }> {
-  const node = campus.nodes[to];
   const body = JSON.stringify(payload);
   const headers = {
     'content-type': 'application/json',
-    ...signRequest(await campus.nodes[from].federation.keys.documentSigner(), {
+    ...signRequest(await from.federation.keys.documentSigner(), {
       method: 'POST',
       path,
-      origin: campus.nodes[from].domain,
-      destination: node.domain,
+      origin: from.domain,
+      destination: to.domain,
       body,
     }),
   };
-  return { send: () => fetch(`${node.url}${path}`, { method: 'POST', headers, body }) };
+  return { send: () => fetch(`${to.url}${path}`, { method: 'POST', headers, body }) };
 }
+
+/** signedNodePost between two of the campus's nodes, named. */
+export const signedPost = (campus: Campus, from: NodeName, to: NodeName, path: string, payload: unknown) =>
+  signedNodePost(campus.nodes[from], campus.nodes[to], path, payload);
 
 /** A transaction as a pinned peer node sends it (signedPost), with the receiving node's answer. */
 export async function signedTransaction(

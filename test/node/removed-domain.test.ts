@@ -2,13 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { connectAs, fetchMe, login, startEngAndArts, type EngAndArts, type TestNode } from '../helpers/node.ts';
+import { signedNodePost } from '../helpers/federation.ts';
 import { frameId, openRaw, openSignedIn } from '../helpers/raw-socket.ts';
 import { operator } from '../../gateway/context.ts';
 import { addDomain } from '../../gateway/domains/domains.ts';
 import { removeDomain } from '../../gateway/domains/remove-domain.ts';
 import { pinDomainKeys, unpinDomain } from '../../gateway/federation/pin-domain.ts';
 import { allowPair } from '../../gateway/federation/policy.ts';
-import { ANSWER_HEADERS, signRequest } from '../../protocol/signature.ts';
+import { ANSWER_HEADERS } from '../../protocol/signature.ts';
 import type { AtriumClient, Message } from '../../sdk/client.ts';
 
 /*
@@ -44,40 +45,15 @@ afterAll(async () => {
 
 /** A typing notice from arts straight at eng, signed with arts's own key: what eng answers. */
 async function typingFromArts(): Promise<{ status: number; code?: string }> {
-  const body = JSON.stringify({ conversationId: 'none-such', address: `mia@${ARTS}` });
-  const path = '/federation/v1/typing';
-  const headers = signRequest(await arts.federation.keys.documentSigner(), {
-    method: 'POST',
-    path,
-    origin: ARTS,
-    destination: eng.domain,
-    body,
-  });
-  const response = await fetch(`${eng.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body,
-  });
+  const payload = { conversationId: 'none-such', address: `mia@${ARTS}` };
+  const response = await (await signedNodePost(arts, eng, '/federation/v1/typing', payload)).send();
   const answer = (await response.json().catch(() => ({}))) as { error?: { code: string } };
   return { status: response.status, code: answer.error?.code };
 }
 
 /** A hello from `from` straight at `to`, signed with `from`'s own key: what `to` answers, and whether it signed that. */
 async function helloFrom(from: TestNode, to: TestNode): Promise<{ status: number; code?: string; signed: boolean }> {
-  const path = '/federation/v1/hello';
-  const body = '{}';
-  const headers = signRequest(await from.federation.keys.documentSigner(), {
-    method: 'POST',
-    path,
-    origin: from.domain,
-    destination: to.domain,
-    body,
-  });
-  const response = await fetch(`${to.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body,
-  });
+  const response = await (await signedNodePost(from, to, '/federation/v1/hello', {})).send();
   const answer = (await response.json().catch(() => ({}))) as { error?: { code: string } };
   return { status: response.status, code: answer.error?.code, signed: response.headers.has(ANSWER_HEADERS.signature) };
 }
