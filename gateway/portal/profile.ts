@@ -66,6 +66,20 @@ export async function nodeOfUser(ctx: GatewayContext, userId: string, domain: st
   return node;
 }
 
+/** How many domains the page asks the titles of at once (a page's conversations name a few hosts). */
+export const MAX_DOMAIN_NAMES = 50;
+
+/**
+ * Other colleges' nodes as people know them ("School of Law"): the hosts of groups the person is in
+ * name them. A name no domain is registered under is left out: the page shows it as it is.
+ */
+export async function titledDomains(ctx: GatewayContext, names: string[]): Promise<{ name: string; title: string }[]> {
+  const wanted = new Set(names);
+  const registered = (await listDomains(ctx)).filter((d) => wanted.has(d.name));
+  const titles = await domainTitles(ctx, registered);
+  return registered.map((d) => ({ name: d.name, title: titles.get(d.name) ?? d.name }));
+}
+
 /** Every registered node's URL: the resources the portal asks for at sign-in. */
 export async function allNodeUrls(ctx: GatewayContext): Promise<string[]> {
   return (await listDomains(ctx)).map((d) => d.url);

@@ -183,4 +183,26 @@ describe.skipIf(chromiumMissing)('what the portal tells about when, where and wh
     }
     expect(alice.errors).toEqual([]);
   });
+
+  it('names the college that hosts a group by its name, not its node’s domain, in its heading and details', {
+    timeout: 30_000,
+  }, async () => {
+    const a = alice.page;
+    const review = randomUUID();
+    const events = [lawGroup(review, 'Bar review', [ALICE]), lawEntry(review, 1, { text: 'The reading list is up' })];
+    expect(await signedTransaction(campus, 'law', 'eng', events)).toEqual({ status: 200, body: { applied: 2 } });
+    await a.locator('.conversation-item', { hasText: 'Bar review' }).waitFor({ timeout: 10_000 });
+    await openConversation(a, 'Bar review');
+    await expect
+      .poll(() => a.locator('.conversation-subtitle').textContent(), { timeout: 10_000 })
+      .toBe('2 members: you, Lena Park · hosted by School of Law');
+    await a.getByRole('button', { name: 'Group details' }).click();
+    const details = a.getByRole('dialog', { name: 'Group details' });
+    await expect
+      .poll(() => details.getByText(/^Hosted by /).textContent())
+      .toBe('Hosted by School of Law: its owner and admins change it there. You can leave it from here.');
+    await a.keyboard.press('Escape');
+    await expect.poll(() => details.count()).toBe(0);
+    expect(alice.errors).toEqual([]);
+  });
 });

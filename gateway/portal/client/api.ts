@@ -69,6 +69,11 @@ export const fetchUnitLabels = (paths: string[]) =>
   portalApi<{ units: { path: string; label: string }[] }>(
     `units?${new URLSearchParams({ paths: paths.join(',') })}`,
   ).then((r) => r.units);
+/** Other colleges' nodes by the names people know them by ("School of Law"); unregistered names are left out. */
+export const fetchDomainTitles = (names: string[]) =>
+  portalApi<{ domains: { name: string; title: string }[] }>(
+    `domains?${new URLSearchParams({ names: names.join(',') })}`,
+  ).then((r) => r.domains);
 export const logout = () => portalApi<{ redirect: string }>('logout', { method: 'POST' });
 
 /**

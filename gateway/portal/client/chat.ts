@@ -13,7 +13,7 @@ import {
 } from '../../../sdk/client.ts';
 import { Emitter } from '../../../sdk/emitter.ts';
 import { READ_COUNTS_MAX } from '../../../protocol/client-frames.ts';
-import { fetchUnitLabels, tokenFor, type Me, type PortalDomain } from './api.ts';
+import { fetchDomainTitles, fetchUnitLabels, tokenFor, type Me, type PortalDomain } from './api.ts';
 import { findPeople, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
 import { KeptNames, KeptReads } from './kept.ts';
 import { notDeliveredWhy } from './format.ts';
@@ -104,6 +104,8 @@ const FIRST_MEMBERS = 20;
  * message come in bursts, and they are counted once for each burst, at most once in this time.
  */
 const RECOUNT_AFTER_MS = 1_000;
+/** How many nodes' titles one request to the gateway asks (its limit). */
+const DOMAINS_PER_LOOKUP = 50;
 
 /**
  * Whom a `typing` frame tells of, for this person: a typist's address, SEVERAL_TYPING for a big group's
@@ -162,6 +164,12 @@ export class Chat extends Emitter<ChatEvents> {
   readonly names = new Map<string, string>();
   /** Units as the gateway names them ("Department of Music, College of Arts"), by path, as people are found. */
   readonly unitLabels = new Map<string, string>();
+  /** Other colleges' nodes by the names people know them by, as groups hosted there come (see domainTitle). */
+  readonly #hostTitles = new Map<string, string>();
+  /** Hosts whose titles are wanted from the gateway: asked together, a moment after the first. */
+  #titleQueue = new Set<string>();
+  /** Hosts whose titles were asked of the gateway, answered or on the way. */
+  #titlesAsked = new Set<string>();
   /** The conversation on screen, if any, and whether the page is visible: both decide what is read. */
   openKey: string | null = null;
   /** The browser reports no network: sockets are closed until it returns. */
@@ -443,6 +451,7 @@ export class Chat extends Emitter<ChatEvents> {
       entry.conv = conv;
     }
     for (const m of conv.members.slice(0, NAMES_WANTED)) this.#wantName(m.address);
+    if (conv.kind === 'group') this.#wantDomainTitle(conv.homeDomain);
     if (this.openKey === key) {
       this.loadMembers(entry);
       this.countReads(entry);
@@ -899,9 +908,35 @@ export class Chat extends Emitter<ChatEvents> {
     return this.unitLabels.get(path) ?? path;
   }
 
-  /** A domain as people read it: the college or department its node serves, else the domain name. */
+  /**
+   * A domain as people read it: the college or department its node serves, else the domain name (while
+   * the gateway has not answered for another college's node, or does not know it).
+   */
   domainTitle(domain: string): string {
-    return this.domains.get(domain)?.title || domain;
+    return this.domains.get(domain)?.title || this.#hostTitles.get(domain) || domain;
+  }
+
+  /** Asks the gateway what another college's node is called (a `names` event tells when it is known). */
+  #wantDomainTitle(domain: string): void {
+    if (this.domains.has(domain) || this.#titlesAsked.has(domain)) return;
+    this.#titlesAsked.add(domain);
+    this.#titleQueue.add(domain);
+    if (this.#titleQueue.size === 1) setTimeout(() => void this.#askDomainTitles(), 50);
+  }
+
+  async #askDomainTitles(): Promise<void> {
+    const names = [...this.#titleQueue];
+    this.#titleQueue.clear();
+    try {
+      for (let i = 0; i < names.length; i += DOMAINS_PER_LOOKUP) {
+        for (const { name, title } of await fetchDomainTitles(names.slice(i, i + DOMAINS_PER_LOOKUP)))
+          this.#hostTitles.set(name, title);
+      }
+      this.emit('names', undefined);
+    } catch {
+      // Shown by their domain names meanwhile; asked again when one of their groups comes again.
+      for (const name of names) if (!this.#hostTitles.has(name)) this.#titlesAsked.delete(name);
+    }
   }
 
   /** Opens (or creates) the direct conversation with someone, from the domain the directory found them through. */

@@ -138,9 +138,10 @@ export class GroupPanel {
     const entry = this.#entry;
     const rights = rightsIn(entry);
     this.#name.textContent = this.#chat.title(entry);
+    const host = this.#chat.domainTitle(entry.conv.homeDomain);
     this.#hosted.textContent = rights.atHome
-      ? `Hosted by ${entry.conv.homeDomain}.`
-      : `Hosted by ${entry.conv.homeDomain}: its owner and admins change it there. You can leave it from here.`;
+      ? `Hosted by ${host}.`
+      : `Hosted by ${host}: its owner and admins change it there. You can leave it from here.`;
     if (!rights.rename) this.#renameForm.hidden = true;
     this.#renameButton.hidden = !rights.rename || !this.#renameForm.hidden;
     this.#adding.hidden = !rights.invite;
@@ -231,7 +232,9 @@ export class GroupPanel {
         const members = new Set([...this.#members, ...entry.conv.members].map((m) => m.address));
         if (p.addresses.some((a) => members.has(a))) return 'Already a member';
         // Found only through another of this person's colleges: this group's home cannot reach them.
-        return p.reachableFrom.includes(entry.domain) ? null : `Not reachable from ${entry.domain}`;
+        return p.reachableFrom.includes(entry.domain)
+          ? null
+          : `Not reachable from ${this.#chat.domainTitle(entry.domain)}`;
       },
     });
     const button = h(

@@ -6,7 +6,7 @@ import type { Logger } from '../../../core/logger.ts';
 import { parseInput } from '../../../core/validate.ts';
 import { workbenchFor } from '../../apps-registry/visible-apps.ts';
 import type { GatewayContext } from '../../context.ts';
-import { nodeOfUser, portalProfile } from '../profile.ts';
+import { MAX_DOMAIN_NAMES, nodeOfUser, portalProfile, titledDomains } from '../profile.ts';
 import type { PortalUser } from '../sign-in.ts';
 import type { TokenVault } from '../token-vault.ts';
 import { MAX_UNIT_PATHS, unitLabels } from '../unit-labels.ts';
@@ -37,6 +37,15 @@ const unitsQuery = z.object({
     .max(MAX_UNIT_PATHS * (UNIT_PATH_MAX + 1))
     .transform((s) => s.split(',').filter(Boolean))
     .pipe(z.array(z.string().max(UNIT_PATH_MAX)).min(1).max(MAX_UNIT_PATHS)),
+});
+
+/** Domain names, comma-separated, as conversations name their hosts. */
+const domainsQuery = z.object({
+  names: z
+    .string()
+    .max(MAX_DOMAIN_NAMES * 254)
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(z.array(z.string().max(253)).min(1).max(MAX_DOMAIN_NAMES)),
 });
 
 export type ApiDeps = {
@@ -78,6 +87,12 @@ export function apiRoutes(deps: ApiDeps): Router {
   router.get('/units', async (req, res) => {
     const { paths } = parseInput(unitsQuery, req.query);
     res.json({ units: await unitLabels(deps.context(req), paths) });
+  });
+
+  // The titles of the nodes that host the person's groups (theirs come with /me), for the page to show.
+  router.get('/domains', async (req, res) => {
+    const { names } = parseInput(domainsQuery, req.query);
+    res.json({ domains: await titledDomains(deps.context(req), names) });
   });
 
   router.get('/workbench', async (req, res) => {
