@@ -156,10 +156,11 @@ export const memberViewSchema = z.object({
 });
 
 /**
- * A conversation as one viewer sees it: their join, read position and unread count, how many active
- * members it has and every one of them, or of a group beyond the node's `VIEW_MEMBERS_MAX` only the
- * viewer (`members.length < memberCount`: the rest come in pages, `members`). A node before member
- * pages sent no `memberCount`; its `members` is the whole list.
+ * A conversation as one viewer sees it: their join, read position and unread count (and how many of
+ * the unread mention them), how many active members it has and every one of them, or of a group beyond
+ * the node's `VIEW_MEMBERS_MAX` only the viewer (`members.length < memberCount`: the rest come in pages,
+ * `members`). A node before member pages sent no `memberCount`; its `members` is the whole list. A node
+ * before `unreadMentions` sent none: a device knows only of the mentions among the entries it holds.
  */
 export const conversationViewSchema = z.object({
   id: z.string(),
@@ -171,6 +172,7 @@ export const conversationViewSchema = z.object({
   joinedSeq: seq,
   readSeq: seq,
   unread: z.number().int().min(0),
+  unreadMentions: z.number().int().min(0).optional(),
   memberCount: z.number().int().min(0).optional(),
   members: z.array(memberViewSchema),
 });

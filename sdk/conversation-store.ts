@@ -12,8 +12,11 @@ import type { Conversation, Member, Message, Receipt } from './types.ts';
  */
 export class ConversationStore {
   #known = new Map<string, Conversation>();
-  /** Per conversation, the unread messages counted here since its last view (id → seq), so that a recall of one uncounts it. */
-  #counted = new Map<string, Map<string, number>>();
+  /**
+   * Per conversation, the unread messages counted here since its last view (by id: where, and whether it
+   * mentions the person), so that a recall of one uncounts it.
+   */
+  #counted = new Map<string, Map<string, Counted>>();
   /** Per conversation, where its last view from the node ended: reading past it leaves unread only what was counted here after it. */
   #viewEnd = new Map<string, number>();
 
@@ -63,17 +66,23 @@ export class ConversationStore {
     view.updatedAt = message.createdAt;
     if (message.kind === 'text' || message.kind === 'card') {
       if (message.sender !== me && !message.recalledAt && message.seq > view.readSeq) {
+        const mentions = me !== undefined && (message.mentions ?? []).includes(me);
         view.unread += 1;
-        const counted = this.#counted.get(view.id) ?? new Map<string, number>();
-        this.#counted.set(view.id, counted.set(message.id, message.seq));
+        // A node before `unreadMentions` counted none: nothing is made up here.
+        if (mentions && view.unreadMentions !== undefined) view.unreadMentions += 1;
+        const counted = this.#counted.get(view.id) ?? new Map<string, Counted>();
+        this.#counted.set(view.id, counted.set(message.id, { seq: message.seq, mentions }));
       }
       return undefined;
     }
     if (message.kind === 'recall' && message.refId) {
       // A message taken back before it was read is no longer unread (as the node counts it).
       const counted = this.#counted.get(view.id);
-      const seq = counted?.get(message.refId);
-      if (seq !== undefined && seq > view.readSeq && view.unread > 0) view.unread -= 1;
+      const taken = counted?.get(message.refId);
+      if (taken !== undefined && taken.seq > view.readSeq) {
+        if (view.unread > 0) view.unread -= 1;
+        if (taken.mentions && view.unreadMentions) view.unreadMentions -= 1;
+      }
       counted?.delete(message.refId);
       return undefined;
     }
@@ -92,15 +101,22 @@ export class ConversationStore {
     }
     if (receipt.address === me) {
       view.readSeq = Math.max(view.readSeq, receipt.readSeq);
-      const counted = this.#counted.get(view.id) ?? new Map<string, number>();
-      for (const [id, seq] of counted) if (seq <= view.readSeq) counted.delete(id);
-      if (view.readSeq >= view.lastSeq) view.unread = 0;
+      const counted = this.#counted.get(view.id) ?? new Map<string, Counted>();
+      for (const [id, { seq }] of counted) if (seq <= view.readSeq) counted.delete(id);
       // Read past the end of the last view: what is unread is what was counted here after the position.
       // (Read up to a place within it, the node's count cannot be split here: it stays until the next view.)
-      else if (view.readSeq >= (this.#viewEnd.get(view.id) ?? Number.POSITIVE_INFINITY)) view.unread = counted.size;
+      const pastView = view.readSeq >= (this.#viewEnd.get(view.id) ?? Number.POSITIVE_INFINITY);
+      if (view.readSeq >= view.lastSeq || pastView) {
+        view.unread = counted.size;
+        if (view.unreadMentions !== undefined)
+          view.unreadMentions = [...counted.values()].filter((c) => c.mentions).length;
+      }
     }
   }
 }
+
+/** An unread message counted here: where it is, and whether it mentions the person. */
+type Counted = { seq: number; mentions: boolean };
 
 function copyOf(view: Conversation): Conversation {
   return { ...view, members: view.members.map((m) => ({ ...m })) };

@@ -13,18 +13,45 @@ import {
 const unreadKey = (conversationId: string, viewer: string) => `${conversationId}\n${viewer}`;
 
 /**
+ * Whether an entry's body (`m.body`) mentions `address` (an SQL expression: a quoted value or a column):
+ * whether its `mentions` list holds it. Bodies are JSON as JSON.stringify writes it, where a quote
+ * inside a string is always escaped: `"address"` right after `[`, or between `,` and `,` or `]`, is an
+ * element of a list of strings, never part of a text or a key. `mentions` is the only such list in a
+ * text or card body (a card's fields, actions and files are lists of objects).
+ */
+function mentionsSql(address: string): string {
+  const element = (before: string, after: string) => `INSTR(m.body, CONCAT('${before}"', ${address}, '"${after}')) > 0`;
+  return `(${element('[', '')} OR ${element(',', ',')} OR ${element(',', ']')})`;
+}
+
+/** Of a viewer's unread entries in a conversation, how many there are and how many mention them. */
+export type UnreadCount = { count: number; mentions: number };
+const NONE_UNREAD: UnreadCount = { count: 0, mentions: 0 };
+
+const unreadOf = (row: { unread: number | string; mentions: number | string | null }): UnreadCount => ({
+  count: Number(row.unread),
+  mentions: Number(row.mentions ?? 0),
+});
+
+/**
  * Messages from others after each viewer's read position, per conversation and viewer (one query for
- * all). Only what a viewer can see counts: nothing from before they joined, nothing where they are not
- * an active member.
+ * all), and of those the ones that mention the viewer. Only what a viewer can see counts: nothing from
+ * before they joined, nothing where they are not an active member.
  */
 async function unreadCounts(
   ctx: NodeContext,
   conversationIds: string[],
   viewers: string[],
-): Promise<Map<string, number>> {
+): Promise<Map<string, UnreadCount>> {
   if (conversationIds.length === 0 || viewers.length === 0) return new Map();
-  const rows = await ctx.sequelize.query<{ conversation_id: string; address: string; unread: number | string }>(
-    `SELECT m.conversation_id AS conversation_id, mb.address AS address, COUNT(*) AS unread
+  const rows = await ctx.sequelize.query<{
+    conversation_id: string;
+    address: string;
+    unread: number | string;
+    mentions: number | string | null;
+  }>(
+    `SELECT m.conversation_id AS conversation_id, mb.address AS address, COUNT(*) AS unread,
+            SUM(CASE WHEN ${mentionsSql('mb.address')} THEN 1 ELSE 0 END) AS mentions
        FROM messages m
        JOIN members mb ON mb.conversation_id = m.conversation_id
       WHERE m.conversation_id IN (:ids) AND mb.address IN (:viewers) AND mb.state = 'active'
@@ -33,7 +60,7 @@ async function unreadCounts(
       GROUP BY m.conversation_id, mb.address`,
     { replacements: { ids: conversationIds, viewers }, type: QueryTypes.SELECT },
   );
-  return new Map(rows.map((r) => [unreadKey(r.conversation_id, r.address), Number(r.unread)]));
+  return new Map(rows.map((r) => [unreadKey(r.conversation_id, r.address), unreadOf(r)]));
 }
 
 /** Conversations per statement of the actor's unread counts. */
@@ -41,22 +68,27 @@ const UNREAD_PER_QUERY = 100;
 
 /**
  * The actor's unread count in each conversation: messages from others after their read position (and
- * their join). Each conversation's position goes into the statement as a constant, so that each count
- * is a bounded scan of the (conversation_id, seq) primary key over the unread entries alone: joined to
- * the positions, MariaDB read every entry of every conversation, and a first sync took longer the
- * longer the histories were.
+ * their join), and how many of them mention the actor. Each conversation's position goes into the
+ * statement as a constant, so that each count is a bounded scan of the (conversation_id, seq) primary
+ * key over the unread entries alone: joined to the positions, MariaDB read every entry of every
+ * conversation, and a first sync took longer the longer the histories were.
  */
-async function actorUnread(ctx: NodeContext, mine: Member[]): Promise<Map<string, number>> {
+async function actorUnread(ctx: NodeContext, mine: Member[]): Promise<Map<string, UnreadCount>> {
   const positions = mine.filter((m) => m.state === 'active');
-  const out = new Map<string, number>();
+  const out = new Map<string, UnreadCount>();
   for (let i = 0; i < positions.length; i += UNREAD_PER_QUERY) {
     const chunk = positions.slice(i, i + UNREAD_PER_QUERY);
-    const rows = await ctx.sequelize.query<{ conversation_id: string; unread: number | string }>(
-      `SELECT conversation_id, COUNT(*) AS unread
-         FROM messages
-        WHERE (${chunk.map(() => '(conversation_id = ? AND seq > ?)').join(' OR ')})
-          AND sender <> ? AND kind IN ('text', 'card') AND recalled_at IS NULL
-        GROUP BY conversation_id`,
+    const rows = await ctx.sequelize.query<{
+      conversation_id: string;
+      unread: number | string;
+      mentions: number | string | null;
+    }>(
+      `SELECT m.conversation_id AS conversation_id, COUNT(*) AS unread,
+              SUM(CASE WHEN ${mentionsSql(ctx.sequelize.escape(ctx.actor.address))} THEN 1 ELSE 0 END) AS mentions
+         FROM messages m
+        WHERE (${chunk.map(() => '(m.conversation_id = ? AND m.seq > ?)').join(' OR ')})
+          AND m.sender <> ? AND m.kind IN ('text', 'card') AND m.recalled_at IS NULL
+        GROUP BY m.conversation_id`,
       {
         replacements: [
           ...chunk.flatMap((m) => [m.conversationId, Math.max(m.readSeq, m.joinedSeq)]),
@@ -65,7 +97,7 @@ async function actorUnread(ctx: NodeContext, mine: Member[]): Promise<Map<string
         type: QueryTypes.SELECT,
       },
     );
-    for (const r of rows) out.set(r.conversation_id, Number(r.unread));
+    for (const r of rows) out.set(r.conversation_id, unreadOf(r));
   }
   return out;
 }
@@ -130,7 +162,7 @@ export async function presentForActor(
     const count = counts.get(c.id) ?? 0;
     const mine = members.find((m) => m.address === me);
     const listed = listsEveryMember(count, ctx.config.viewMembersMax) ? presentMembers(members) : onlyViewer(mine);
-    return presentFor(c, listed, mine, unread.get(c.id) ?? 0, count);
+    return presentFor(c, listed, mine, unread.get(c.id) ?? NONE_UNREAD, count);
   });
 }
 
@@ -165,7 +197,7 @@ export async function presentConversationFrames(
     if (i > 0 && i % FRAMES_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
     const viewer = viewers[i]!;
     const mine = byAddress.get(viewer);
-    const unreadHere = unread.get(unreadKey(conversationId, viewer)) ?? 0;
+    const unreadHere = unread.get(unreadKey(conversationId, viewer)) ?? NONE_UNREAD;
     if (!whole) {
       const view = presentFor(conversation, onlyViewer(mine), mine, unreadHere, count);
       out.set(viewer, { view, frame: JSON.stringify(serverFrame('conversation', { conversation: view })) });

@@ -33,7 +33,7 @@ export function presentFor(
   conversation: Conversation,
   members: PresentedMember[],
   me: Member | undefined,
-  unread: number,
+  unread: { count: number; mentions: number },
   memberCount: number,
 ) {
   return {
@@ -45,7 +45,8 @@ export function presentFor(
     updatedAt: conversation.updatedAt.toISOString(),
     joinedSeq: me?.joinedSeq ?? 0,
     readSeq: me?.readSeq ?? 0,
-    unread,
+    unread: unread.count,
+    unreadMentions: unread.mentions,
     memberCount,
     members,
   };

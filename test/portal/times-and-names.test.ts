@@ -205,4 +205,37 @@ describe.skipIf(chromiumMissing)('what the portal tells about when, where and wh
     await expect.poll(() => details.count()).toBe(0);
     expect(alice.errors).toEqual([]);
   });
+
+  it('marks “@you” on a conversation whose unread mention is older than the latest page a new tab loads', {
+    timeout: 60_000,
+  }, async () => {
+    const a = alice.page;
+    const hall = randomUUID();
+    // The mention, then more than the page the portal loads of a conversation at first (50 entries).
+    const chatter = Array.from({ length: 60 }, (_, i) => lawEntry(hall, i + 2, { text: `Chatter ${i + 2}` }));
+    const events = [
+      lawGroup(hall, 'Study hall', [ALICE]),
+      lawEntry(hall, 1, { text: '@alice, your turn to book the room', mentions: [ALICE] }),
+      ...chatter,
+    ];
+    expect(await signedTransaction(campus, 'law', 'eng', events)).toEqual({ status: 200, body: { applied: 62 } });
+    const item = a.locator('.conversation-item', { hasText: 'Study hall' });
+    await expect.poll(() => item.locator('.badge').textContent(), { timeout: 10_000 }).toBe('61');
+
+    await a.reload();
+    await a.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+    await expect.poll(() => item.locator('.badge').textContent(), { timeout: 10_000 }).toBe('61');
+    expect(await item.locator('.mention-mark').allTextContents()).toEqual(['@you']);
+    expect(await item.getAttribute('aria-label')).toContain('mentions you');
+    // Read: the mark goes, and stays gone in the next tab.
+    await openConversation(a, 'Study hall');
+    await expect.poll(() => item.locator('.mention-mark').count()).toBe(0);
+    await a.click('a[data-nav="#/"]');
+    await a.reload();
+    await a.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+    await item.waitFor({ timeout: 10_000 });
+    expect(await item.locator('.badge').count()).toBe(0);
+    expect(await item.locator('.mention-mark').count()).toBe(0);
+    expect(alice.errors).toEqual([]);
+  });
 });

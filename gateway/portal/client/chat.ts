@@ -144,6 +144,15 @@ function ownSeqs(messages: Message[], me: string): number[] {
   return messages.filter((m) => m.sender === me && SHOWN.has(m.kind) && m.kind !== 'system').map((m) => m.seq);
 }
 
+/** Whether a message mentions this address of the person's. */
+export const mentionsOf = (message: Message, me: string) => (message.mentions ?? []).includes(me);
+
+/** Nothing of the conversation is unread any more, mentions of the person included. */
+function readAll(conv: Conversation): void {
+  conv.unread = 0;
+  if (conv.unreadMentions !== undefined) conv.unreadMentions = 0;
+}
+
 function randomId(): string {
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
@@ -298,7 +307,7 @@ export class Chat extends Emitter<ChatEvents> {
       }
       if (receipt.address === entry.me) {
         entry.conv.readSeq = Math.max(entry.conv.readSeq, receipt.readSeq);
-        if (entry.conv.readSeq >= entry.conv.lastSeq) entry.conv.unread = 0;
+        if (entry.conv.readSeq >= entry.conv.lastSeq) readAll(entry.conv);
         this.emit('list', undefined);
       } else this.#recountSoon(entry);
       this.emit('entry', entry);
@@ -482,7 +491,11 @@ export class Chat extends Emitter<ChatEvents> {
     // Known conversation, unknown message: news (pushed now, or caught up after a reconnect).
     if (!this.#store(entry, message)) return;
     if (message.sender !== entry.me && (message.kind === 'text' || message.kind === 'card') && !message.recalledAt) {
-      if (this.openKey !== key || document.visibilityState !== 'visible') entry.conv.unread += 1;
+      if (this.openKey !== key || document.visibilityState !== 'visible') {
+        entry.conv.unread += 1;
+        // Counted on as the node counts (none from a node that does not: the page looks at what it holds).
+        if (mentionsOf(message, entry.me) && entry.conv.unreadMentions !== undefined) entry.conv.unreadMentions += 1;
+      }
       this.#scheduleDelivered(entry, message.seq);
       this.emit('incoming', { entry, message });
     }
@@ -524,6 +537,7 @@ export class Chat extends Emitter<ChatEvents> {
             target.seq > entry.conv.readSeq &&
             (target.kind === 'text' || target.kind === 'card');
           if (wasUnread && entry.conv.unread > 0) entry.conv.unread -= 1;
+          if (wasUnread && mentionsOf(target, entry.me) && entry.conv.unreadMentions) entry.conv.unreadMentions -= 1;
           target.text = undefined;
           target.attachments = [];
           target.mentions = [];
@@ -691,7 +705,7 @@ export class Chat extends Emitter<ChatEvents> {
   markRead(entry: Entry): void {
     if (document.visibilityState !== 'visible' || this.openKey !== entry.key) return;
     const mine = entry.conv.members.find((m) => m.address === entry.me);
-    entry.conv.unread = 0;
+    readAll(entry.conv);
     const seq = entry.conv.lastSeq;
     if (mine && mine.readSeq >= seq) return;
     const client = this.clients.get(entry.domain)!;

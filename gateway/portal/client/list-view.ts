@@ -1,5 +1,5 @@
 import type { Message } from '../../../sdk/client.ts';
-import type { Chat, Entry } from './chat.ts';
+import { mentionsOf, type Chat, type Entry } from './chat.ts';
 import { h } from './dom.ts';
 import { PressGuard } from './press-guard.ts';
 import { fullTimeOf, hueClass, initials, systemText, timeOf } from './format.ts';
@@ -25,14 +25,15 @@ function preview(chat: Chat, entry: Entry, message: Message | undefined): string
 }
 
 /**
- * Whether a message the person has not read yet mentions them (of those the page holds: after a long
- * absence that is the latest page of a conversation). Their own, and recalled ones, do not count.
+ * Whether a message the person has not read yet mentions them, as the node counts them among all the
+ * unread (the page holds only the latest page of a conversation after a long absence). Of a node that
+ * does not count them, among the messages the page holds. Their own, and recalled ones, do not count.
  */
 function mentionedUnread(entry: Entry): boolean {
   if (entry.conv.unread === 0) return false;
+  if (entry.conv.unreadMentions !== undefined) return entry.conv.unreadMentions > 0;
   return entry.messages.some(
-    (m) =>
-      m.seq > entry.conv.readSeq && m.sender !== entry.me && !m.recalledAt && (m.mentions ?? []).includes(entry.me),
+    (m) => m.seq > entry.conv.readSeq && m.sender !== entry.me && !m.recalledAt && mentionsOf(m, entry.me),
   );
 }
 
