@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { chromiumMissing, DESKTOP, launchChromium } from './browser.ts';
+import { chromiumMissing, DESKTOP, launchChromium, PHONE, signInToPortal } from './browser.ts';
 
 let campus: Campus;
 let browser: Browser | undefined;
@@ -16,6 +16,19 @@ afterAll(async () => {
   await browser?.close();
   await campus?.stop();
 });
+
+/**
+ * What the top bar shows of the connection: its words (beside the dot), nothing at all, or a dot alone,
+ * which tells a person nothing.
+ */
+function connectionShown(page: Page): Promise<'words' | 'nothing' | 'dot alone'> {
+  return page.evaluate(() => {
+    const status = document.querySelector('#connection')!.getBoundingClientRect();
+    if (status.width <= 1 && status.height <= 1) return 'nothing';
+    const words = document.querySelector('#connection .connection-text')!.getBoundingClientRect();
+    return words.width > 1 && words.height > 1 ? 'words' : 'dot alone';
+  });
+}
 
 describe.skipIf(chromiumMissing)("the portal while a college's chat node is down", () => {
   it('says chat there cannot be reached, not that the person is offline, and loads when it is back', {
@@ -57,5 +70,48 @@ describe.skipIf(chromiumMissing)("the portal while a college's chat node is down
       .poll(() => page.locator('.conversation-list li.empty').textContent())
       .toBe('No conversations yet. Start one with “New chat”.');
     await context.close();
+  });
+
+  it('on a phone, says in the banner what is out of reach instead of showing a dot without words', {
+    timeout: 60_000,
+  }, async () => {
+    // Carol chats on Engineering's node and on Arts'.
+    const carol = await signInToPortal(browser!, campus.gateway.issuer, 'carol', { viewport: PHONE, hasTouch: true });
+    const page = carol.page;
+    const status = page.locator('#connection');
+    const banner = page.locator('.offline-banner');
+    try {
+      expect(await connectionShown(page)).toBe('nothing');
+      expect(await status.getAttribute('aria-label')).toBe('Online');
+      expect(await banner.isHidden()).toBe(true);
+
+      await campus.stopNode('arts');
+      await expect
+        .poll(() => banner.textContent(), { timeout: 15_000 })
+        .toBe(
+          'Chat at College of Arts cannot be reached right now; the portal keeps trying. Nothing you type is lost.',
+        );
+      expect(await banner.isVisible()).toBe(true);
+      expect(await status.getAttribute('aria-label')).toBe('Reconnecting to College of Arts…');
+      expect(await connectionShown(page)).toBe('nothing');
+
+      await carol.context.setOffline(true);
+      await expect.poll(() => banner.textContent()).toBe('You are offline. Nothing you type is lost.');
+      expect(await status.getAttribute('aria-label')).toBe('Offline — reconnecting…');
+      expect(await connectionShown(page)).toBe('nothing');
+      await carol.context.setOffline(false);
+
+      await campus.restartNode('arts');
+      await page.waitForSelector('#connection[data-state=online]', { timeout: 30_000 });
+      expect(await banner.isHidden()).toBe(true);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      // Wide enough, the top bar says it in words beside the dot, as it always did on a desktop.
+      await page.setViewportSize(DESKTOP);
+      expect(await connectionShown(page)).toBe('words');
+      expect(await page.locator('#connection .connection-text').textContent()).toBe('Online');
+      expect(carol.errors).toEqual([]);
+    } finally {
+      await carol.context.close();
+    }
   });
 });

@@ -365,17 +365,13 @@ export class PortalApp implements ViewHost {
   #drawConnection(): void {
     if (this.#chat.ended) {
       this.#connection.dataset.state = 'ended';
-      this.#connection.replaceChildren(
-        h('span', { class: 'dot', 'aria-hidden': 'true' }),
-        h('span', { class: 'connection-text' }, 'Signed out'),
-      );
+      this.#sayConnection('Signed out');
       this.#banner.hidden = false;
       this.#banner.textContent = 'You are signed out. Sign in again to go on; what you were writing is kept.';
       return;
     }
     const { state, unsent, offlineDomains, networkOffline } = this.#chat.connection();
-    const el = this.#connection;
-    el.dataset.state = state;
+    this.#connection.dataset.state = state;
     // The colleges by the names people know them by, not their nodes' domain names.
     const away = offlineDomains.map((d) => this.#chat.domainTitle(d)).join(', ');
     const text = {
@@ -384,24 +380,33 @@ export class PortalApp implements ViewHost {
       connecting: 'Connecting…',
       offline: networkOffline ? 'Offline — reconnecting…' : 'Chat out of reach — retrying…',
     }[state];
-    el.replaceChildren(
-      h('span', { class: 'dot', 'aria-hidden': 'true' }),
-      h('span', { class: 'connection-text' }, text),
-    );
+    this.#sayConnection(text);
     const waiting =
       unsent > 0 ? ` ${unsent} message${unsent === 1 ? '' : 's'} will be sent when the connection returns.` : '';
     this.#banner.hidden = state === 'online' || state === 'connecting';
     // The browser's network gone, or the chat server(s) not answering while the network is there: the
     // person can do something about the first, and should not look for a fault of theirs in the second.
-    this.#banner.textContent =
-      state !== 'offline'
-        ? `Some colleges are out of reach for now.${waiting}`
-        : networkOffline
-          ? `You are offline. Nothing you type is lost.${waiting}`
-          : `Chat at ${away} cannot be reached right now; the portal keeps trying. Nothing you type is lost.${waiting}`;
+    // Either names what is out of reach as the top bar does, which a phone's top bar leaves out.
+    this.#banner.textContent = networkOffline
+      ? `You are offline. Nothing you type is lost.${waiting}`
+      : `Chat at ${away} cannot be reached right now; the portal keeps trying. Nothing you type is lost.${waiting}`;
     if (state === 'online' && this.#dirtyList === false) this.#schedule(true, true);
     // An empty list says why it is empty, which follows the connection.
     else if (this.#chat.entries.size === 0) this.#schedule(true, false);
+  }
+
+  /**
+   * The connection's state in words beside its coloured dot, and as the status's name: the words are
+   * what tells the states apart (the dot's colours alone do not, to many), also where the dot is hidden.
+   */
+  #sayConnection(text: string): void {
+    const el = this.#connection;
+    el.setAttribute('aria-label', text);
+    el.title = text;
+    el.replaceChildren(
+      h('span', { class: 'dot', 'aria-hidden': 'true' }),
+      h('span', { class: 'connection-text' }, text),
+    );
   }
 
   #drawTitle(): void {
