@@ -56,9 +56,17 @@ export class DatabaseSessionStore extends session.Store {
     );
   }
 
+  /**
+   * Pushes an unchanged session's expiry on, which express-session asks at every request it serves: written
+   * only once the push is worth it, a hundredth of the lifetime past the stored expiry, as the gateway's own
+   * sessions are (oidc/adapter.ts). The session may then end up to that much earlier, and its last use, which
+   * the account page reads from it, be told that much earlier.
+   */
   override touch(sid: string, data: session.SessionData, callback?: () => void): void {
+    const expiresAt = this.#expiryOf(data);
+    const worthIt = new Date(expiresAt.getTime() - this.#ttlMs / 100);
     // express-session's touch callback takes no error; a failed touch only shortens the session.
-    this.#sessions.update({ expiresAt: this.#expiryOf(data) }, { where: { sid } }).then(
+    this.#sessions.update({ expiresAt }, { where: { sid, expiresAt: { [Op.lt]: worthIt } } }).then(
       () => callback?.(),
       () => callback?.(),
     );

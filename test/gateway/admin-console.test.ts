@@ -949,6 +949,24 @@ describe('console plumbing', () => {
     await call((cb) => store.destroy('live-sid', cb));
     expect(await call((cb) => store.get('live-sid', cb))).toBeNull();
   });
+
+  it('pushes a session’s expiry on at most once a hundredth of its lifetime, not at every request', async () => {
+    // A lifetime of 100 s: pushed on once the push is worth a second.
+    const store = new DatabaseSessionStore(gateway.models.WebSession, { ttlSeconds: 100 });
+    const done = (fn: (cb: () => void) => void) => new Promise<void>((resolve) => fn(resolve));
+    const used = (at: number) => ({ cookie: { originalMaxAge: 100_000, expires: new Date(at + 100_000) } });
+    const stored = async () => (await gateway.models.WebSession.findByPk('touched-sid'))!.expiresAt.getTime();
+    const start = Date.now();
+    await done((cb) => store.set('touched-sid', used(start) as never, cb));
+    // Requests within the second write nothing.
+    for (const later of [10, 500, 990])
+      await done((cb) => store.touch('touched-sid', used(start + later) as never, cb));
+    expect(await stored()).toBe(start + 100_000);
+    // The first one past it does.
+    await done((cb) => store.touch('touched-sid', used(start + 1_500) as never, cb));
+    expect(await stored()).toBe(start + 101_500);
+    await done((cb) => store.destroy('touched-sid', cb));
+  });
 });
 
 // Last in the file: it may disable "admin", whose console the tests above use.
