@@ -419,6 +419,8 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
 
   it('makes new recovery codes from the account page, and the portal links to it', async () => {
     await alice.page.goto(url('/'));
+    // In the portal's account menu.
+    await alice.page.getByRole('button', { name: 'Account' }).click({ timeout: 15_000 });
     const link = alice.page.locator('a.account-security[href="/account/security"]');
     await link.waitFor({ timeout: 15_000 });
     await link.click();

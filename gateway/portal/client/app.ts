@@ -2,8 +2,10 @@ import type { Message } from '../../../sdk/client.ts';
 import { logout } from './api.ts';
 import { forgetPerson } from './kept.ts';
 import { keyOf, type Chat, type Entry } from './chat.ts';
-import { ConversationView, type ViewHost } from './conversation-view.ts';
+import { accountMenu } from './account-menu.ts';
+import { ConversationView, type ToastLink, type ViewHost } from './conversation-view.ts';
 import { h, ICONS, icon, iconButton } from './dom.ts';
+import { filesView } from './files-view.ts';
 import { renderList } from './list-view.ts';
 import { notificationBell, notifyOnIncoming } from './notifications.ts';
 import { peopleView } from './people-view.ts';
@@ -15,6 +17,7 @@ type Route =
   | { view: 'conversation'; key: string }
   | { view: 'apps' }
   | { view: 'search' }
+  | { view: 'files' }
   | { view: 'new' };
 
 function parseRoute(hash: string): Route {
@@ -28,6 +31,7 @@ function parseRoute(hash: string): Route {
   if (parts[0] === 'c' && parts[1] && parts[2]) return { view: 'conversation', key: keyOf(parts[1], parts[2]) };
   if (parts[0] === 'apps') return { view: 'apps' };
   if (parts[0] === 'search') return { view: 'search' };
+  if (parts[0] === 'files') return { view: 'files' };
   if (parts[0] === 'new') return { view: 'new' };
   return { view: 'list' };
 }
@@ -130,16 +134,7 @@ export class PortalApp implements ViewHost {
           { class: 'account' },
           bell,
           h('span', { class: 'who', title: chat.me.domains.map((d) => d.address).join(', ') }, chat.me.user.name),
-          h(
-            'a',
-            {
-              href: '/account/security',
-              class: 'icon-button account-security',
-              'aria-label': 'Sign-in security',
-              title: 'Sign-in security: passkeys, authenticator app, recovery codes',
-            },
-            icon(ICONS.shield),
-          ),
+          accountMenu(chat.me.user.name, chat.me.domains.map((d) => d.address).join(', ')),
           iconButton('Sign out', ICONS.logout, () => void this.#signOut(), { class: 'icon-button sign-out' }),
         ),
       ),
@@ -212,14 +207,15 @@ export class PortalApp implements ViewHost {
   }
 
   /**
-   * A short notice, for six seconds. With a conversation on screen it shows just above its message box
-   * (the box and its Send button stay free), else at the foot of the page.
+   * A short notice, for six seconds (twelve with a link, to leave time to follow it). With a conversation
+   * on screen it shows just above its message box (the box and its Send button stay free), else at the
+   * foot of the page.
    */
-  toast(text: string): void {
-    const item = h('p', { class: 'toast' }, text);
+  toast(text: string, link?: ToastLink): void {
+    const item = h('p', { class: 'toast' }, text, link ? [' ', h('a', { href: link.href }, link.text)] : null);
     const dock = this.#view?.toastDock;
     (dock?.isConnected ? dock : this.#toasts).append(item);
-    setTimeout(() => item.remove(), 6_000);
+    setTimeout(() => item.remove(), link ? 12_000 : 6_000);
   }
 
   /** Shows a conversation now (the hashchange that follows finds it shown already). */
@@ -285,6 +281,10 @@ export class PortalApp implements ViewHost {
       case 'search':
         this.#pane.replaceChildren(searchView(chat, this));
         this.#pane.querySelector<HTMLElement>('input')?.focus();
+        break;
+      case 'files':
+        this.#pane.replaceChildren(filesView(chat, this));
+        this.#pane.querySelector<HTMLElement>('h2')?.focus();
         break;
       case 'new':
         this.#pane.replaceChildren(peopleView(chat, this));

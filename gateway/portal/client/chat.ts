@@ -1,6 +1,8 @@
 import {
   AtriumClient,
   AtriumError,
+  fileRemovalOf,
+  withFileRemoved,
   type Conversation,
   type ConnectionState,
   type Member,
@@ -518,6 +520,14 @@ export class Chat extends Emitter<ChatEvents> {
     const pending = entry.pending.get(message.clientMsgId);
     if (pending && message.sender === entry.me) entry.pending.delete(message.clientMsgId);
     this.#learnName(message, entry);
+    const removal = fileRemovalOf(message);
+    if (removal) {
+      // Its sender deleted a file of a message: the message stays, and shows the file removed.
+      entry.byId.set(message.id, message);
+      const target = entry.byId.get(removal.messageId);
+      if (target) target.attachments = withFileRemoved(target, removal.attachmentId).attachments;
+      return true;
+    }
     if (message.kind === 'edit' || message.kind === 'recall' || message.kind === 'card.update') {
       entry.byId.set(message.id, message);
       const target = message.refId ? entry.byId.get(message.refId) : undefined;

@@ -2,6 +2,7 @@ import type { UploadedAttachment } from '../../../sdk/client.ts';
 import { listsSomeMembers, localPart, type Chat, type Entry } from './chat.ts';
 import { fitRows, h, ICONS, iconButton } from './dom.ts';
 import { sizeOf } from './format.ts';
+import { HttpError } from './api.ts';
 import { uploadFile } from './nodes.ts';
 
 type Upload = { file: File; done: Promise<UploadedAttachment | null>; row: HTMLElement; abort: AbortController };
@@ -45,10 +46,13 @@ export class Composer {
   #fileInput: HTMLInputElement;
   #notice: HTMLElement;
   #counter: HTMLElement;
+  /** An upload was refused as the person's files on the node take up all they may keep there. */
+  #onStorageFull: () => void;
 
-  constructor(chat: Chat, entry: Entry, title: string) {
+  constructor(chat: Chat, entry: Entry, title: string, onStorageFull: () => void = () => undefined) {
     this.#chat = chat;
     this.#entry = entry;
+    this.#onStorageFull = onStorageFull;
     const id = `composer-${++composerCount}`;
     this.#suggestions = h('ul', {
       class: 'suggestions',
@@ -144,6 +148,7 @@ export class Composer {
           return attachment;
         },
         (error: Error) => {
+          if (error instanceof HttpError && error.code === 'storage_quota') this.#onStorageFull();
           row.classList.add('failed');
           progress.replaceWith(h('span', { class: 'status status-failed', role: 'alert' }, error.message));
           return null;

@@ -2,6 +2,7 @@ import type { Message } from '../../../sdk/client.ts';
 import { DEFAULT_RECALL_WINDOW_SECONDS } from '../../../protocol/client-frames.ts';
 import { SEVERAL_TYPING, type Chat, type Entry } from './chat.ts';
 import { Composer } from './composer.ts';
+import { FILES_ROUTE } from './files-view.ts';
 import { GroupPanel } from './group-panel.ts';
 import { PressGuard } from './press-guard.ts';
 import { confirmDialog } from './dialog.ts';
@@ -16,7 +17,10 @@ const EDIT_ROWS = { min: 2, max: 10 };
 /** How many members a group's heading names before it counts the rest. */
 const NAMED_MEMBERS = 8;
 
-export type ViewHost = { back(): void; toast(text: string): void };
+/** A place a notice leads to ("delete files you no longer need" → Your files). */
+export type ToastLink = { text: string; href: string };
+
+export type ViewHost = { back(): void; toast(text: string, link?: ToastLink): void };
 
 /**
  * One conversation: its header, the messages (the newest page first; scrolling up shows earlier ones,
@@ -77,7 +81,9 @@ export class ConversationView {
     this.#typing = h('p', { class: 'typing', 'aria-live': 'polite' });
     this.#appNote = h('p', { class: 'app-note', role: 'note', hidden: true });
     this.toastDock = h('div', { class: 'toast-dock', 'aria-live': 'assertive' });
-    this.composer = new Composer(chat, entry, title);
+    this.composer = new Composer(chat, entry, title, () =>
+      host.toast('You have used your storage:', { text: 'delete files you no longer need', href: FILES_ROUTE }),
+    );
     if (entry.conv.kind === 'group')
       this.#details = iconButton('Group details', ICONS.people, () => this.openDetails(), {
         class: 'icon-button group-details',

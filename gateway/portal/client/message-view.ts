@@ -2,6 +2,7 @@ import type { Message } from '../../../sdk/client.ts';
 import { domainPart, listsSomeMembers, type Chat, type Entry, type Pending } from './chat.ts';
 import { h, type Child } from './dom.ts';
 import { clockOf, fullTimeOf, hueClass, initials, richText, sizeOf, systemText } from './format.ts';
+import type { HttpError } from './api.ts';
 import { attachmentUrl, downloadAttachment } from './nodes.ts';
 import { renderCard } from './card-view.ts';
 import { openImageViewer } from './image-viewer.ts';
@@ -63,6 +64,11 @@ export function signatureOf(chat: Chat, entry: Entry, message: Message): string 
     message.editedAt,
     message.recalledAt,
     JSON.stringify(message.card ?? null),
+    // A file its sender deleted is drawn as removed.
+    (message.attachments ?? [])
+      .filter((a) => a.removed)
+      .map((a) => a.id)
+      .join(','),
     chat.senderOf(entry, message),
     entry.refused.get(message.id) ?? '',
     // A group change names people whose names may come from the directory after it was drawn.
@@ -91,6 +97,16 @@ function avatar(name: string, address: string): HTMLElement {
   return h('span', { class: `avatar small ${hueClass(address)}`, 'aria-hidden': 'true' }, initials(name));
 }
 
+/** A file its sender deleted: said instead of offered (a download would answer 410 `attachment_removed`). */
+function removedFile(name: string, mine: boolean): HTMLLIElement {
+  return h(
+    'li',
+    { class: 'attachment removed' },
+    h('span', { class: 'removed-note' }, mine ? 'You removed this file' : 'File removed by the sender'),
+    name ? h('span', { class: 'muted' }, ` (${name})`) : null,
+  );
+}
+
 function attachmentsOf(chat: Chat, entry: Entry, message: Message, toast: (text: string) => void): Child {
   const list = message.attachments ?? [];
   if (list.length === 0) return null;
@@ -102,13 +118,21 @@ function attachmentsOf(chat: Chat, entry: Entry, message: Message, toast: (text:
     'ul',
     { class: 'attachments', 'aria-label': 'Attachments' },
     list.map((a) => {
+      if (a.removed) return removedFile(a.name, message.sender === entry.me);
       if (!node)
         return h('li', { class: 'attachment unavailable' }, `${a.name} (${sizeOf(a.size)}) could not be loaded`);
       if (a.contentType.startsWith('image/')) {
         const img = h('img', { class: 'preview', alt: a.name, loading: 'lazy' });
         attachmentUrl(node, a.id, from).then(
           (url) => (img.src = url),
-          () => img.replaceWith(h('span', { class: 'attachment unavailable' }, `${a.name} could not be loaded`)),
+          (error: HttpError) =>
+            img
+              .closest('li')
+              ?.replaceWith(
+                error.code === 'attachment_removed'
+                  ? removedFile(a.name, message.sender === entry.me)
+                  : h('li', { class: 'attachment unavailable' }, `${a.name} could not be loaded`),
+              ),
         );
         // Opened large in the page, from the same blob: URL as the preview (the node serves files only as
         // downloads); the viewer has the Download button.
