@@ -6,25 +6,27 @@ import { updateDirectory } from '../../gateway/directories/update-directory.ts';
 import { passwordVerifications, type TestGateway } from '../helpers/gateway.ts';
 import {
   adUser,
-  entry,
   FORMER,
-  GROUPS,
+  group,
   groupDn,
   inetOrgPerson,
   ouLdif,
   personDn,
-  SERVICE_DN,
   startTestSlapd,
   type TestSlapd,
 } from '../helpers/slapd.ts';
 import {
+  addGroupMember,
   alertOf,
   asOperator,
+  type DirectoryPerson,
+  directoryPerson,
   passedLogin,
   personOf,
   register,
   sealerOf,
   type SignInGateway,
+  startCampusLdap,
   startSignInGateway,
   sync,
 } from './fixtures.ts';
@@ -43,19 +45,12 @@ let lastEvent: SignInGateway['lastEvent'];
 let ldap: TestSlapd;
 let ad: TestSlapd;
 
-type Person = { uid: string; name: string; password: string; ous: string[]; mail?: string | null };
-const person = (uid: string, name: string, ous: string[] = ['Library']): Person => ({
-  uid,
-  name,
-  password: `${uid}-directory-pw`,
-  ous,
-});
 // Synced at the start, so that the directories are not empty.
-const lou = person('lou', 'Lou Lind');
+const lou = directoryPerson('lou', 'Lou Lind');
 const ben = { uid: 'ben', name: 'Ben Berg', password: 'ben-directory-pw' };
 
 /** An entry the directory gets after the last sync (its userPassword is what the person types). */
-const addPerson = (p: Person) =>
+const addPerson = (p: DirectoryPerson) =>
   ldap.addEntry(personDn(p), {
     objectClass: 'inetOrgPerson',
     uid: p.uid,
@@ -82,10 +77,6 @@ const addAdPerson = (uid: string, name: string, password: string, disabled = fal
   });
 
 const userNamed = (username: string) => gateway.models.User.findOne({ where: { username } });
-const addMember = async (cn: string, dn: string) => {
-  const { searchEntries } = await ldap.admin((c) => c.search(groupDn(cn), { scope: 'base', attributes: ['member'] }));
-  await ldap.replace(groupDn(cn), 'member', [...[searchEntries[0]!.member].flat().map(String), dn]);
-};
 
 beforeAll(async () => {
   ({ gateway, attempt, claimsOf, lastEvent } = await startSignInGateway(
@@ -93,23 +84,22 @@ beforeAll(async () => {
     'Reading Lists',
     MAX_FAILURES,
   ));
-  ldap = await startTestSlapd({
-    ldif: [
+  const directory = await startCampusLdap(
+    gateway,
+    [
       ouLdif([['Library', 'Circulation']]),
       inetOrgPerson(lou),
       // staff ⊃ faculty: a member of faculty is staff.
-      entry(groupDn('staff'), { objectClass: 'groupOfNames', cn: 'staff', member: groupDn('faculty') }),
-      entry(groupDn('faculty'), { objectClass: 'groupOfNames', cn: 'faculty', member: SERVICE_DN }),
-      entry(groupDn('library-admins'), { objectClass: 'groupOfNames', cn: 'library-admins', member: SERVICE_DN }),
-    ].join('\n'),
-  });
+      group('staff', [groupDn('faculty')]),
+      group('faculty', []),
+      group('library-admins', []),
+    ],
+    [`staff=${groupDn('staff')}`, `unit-admin:campus/library=${groupDn('library-admins')}`],
+  );
+  ldap = directory.ldap;
+  expect(directory.firstSync.added).toBe(1);
   ad = await startTestSlapd({ activeDirectoryLike: true, ldif: adUser(ben) });
-  await register(gateway, 'campus-ldap', ldap.url, {
-    groupBase: GROUPS,
-    roleGroups: [`staff=${groupDn('staff')}`, `unit-admin:campus/library=${groupDn('library-admins')}`],
-  });
   await register(gateway, 'campus-ad', ad.url, { preset: 'active-directory' });
-  expect((await sync(gateway, 'campus-ldap')).added).toBe(1);
   expect((await sync(gateway, 'campus-ad')).added).toBe(1);
 });
 afterAll(async () => {
@@ -119,12 +109,12 @@ afterAll(async () => {
 });
 
 describe('someone new in the directory since the last sync', () => {
-  const nina = person('nina', 'Nina Nord', ['Library', 'Circulation']);
+  const nina = directoryPerson('nina', 'Nina Nord', ['Library', 'Circulation']);
 
   it('signs in at once, in their unit, with the roles of their nested role groups', async () => {
     await addPerson(nina);
-    await addMember('faculty', personDn(nina));
-    await addMember('library-admins', personDn(nina));
+    await addGroupMember(ldap, 'faculty', personDn(nina));
+    await addGroupMember(ldap, 'library-admins', personDn(nina));
     const binds = ldap.binds(personDn(nina));
 
     const claims = await claimsOf('nina', nina.password);
@@ -158,7 +148,7 @@ describe('someone new in the directory since the last sync', () => {
 });
 
 describe('a wrong password at a first sign-in', () => {
-  const omar = person('omar', 'Omar Olsen');
+  const omar = directoryPerson('omar', 'Omar Olsen');
 
   it('creates nothing, says what any wrong password says, and counts against the name', async () => {
     await addPerson(omar);
@@ -214,7 +204,7 @@ describe('an entry disabled in the directory', () => {
 
 describe('an entry that cannot become a person', () => {
   it('is not brought in, and the person is told why and to contact IT, only after the right password', async () => {
-    const pim = { ...person('pim', 'Pim Pauw'), mail: null };
+    const pim = { ...directoryPerson('pim', 'Pim Pauw'), mail: null };
     await addPerson(pim);
     const wrong = await attempt('pim', 'not-the-password');
     expect(alertOf(wrong)).toBe('Wrong username or password.');
@@ -242,7 +232,7 @@ describe('an entry that cannot become a person', () => {
   });
 
   it('does not name whoever here holds its email', async () => {
-    const copy = { ...person('nora', 'Nora Copy'), mail: 'nina@campus.test' };
+    const copy = { ...directoryPerson('nora', 'Nora Copy'), mail: 'nina@campus.test' };
     await addPerson(copy);
     const page = await attempt('nora', copy.password);
     expect(page.status).toBe(403);
@@ -254,7 +244,7 @@ describe('an entry that cannot become a person', () => {
 
 describe('a name two directories have', () => {
   it('is nobody’s until only one entry carries it', async () => {
-    const sam = person('sam', 'Sam Stone');
+    const sam = directoryPerson('sam', 'Sam Stone');
     await addPerson(sam);
     await addAdPerson('sam', 'Sam Strand', 'sam-ad-directory-pw');
     for (const password of [sam.password, 'sam-ad-directory-pw']) {
@@ -398,7 +388,7 @@ describe('who an entry is', () => {
 
 describe('while a sync of the directory runs', () => {
   it('says "try again in a minute", counts nothing and creates nothing; then the person signs in', async () => {
-    const rita = person('rita', 'Rita Rud');
+    const rita = directoryPerson('rita', 'Rita Rud');
     await addPerson(rita);
     const directory = (await gateway.models.Directory.findOne({ where: { name: 'campus-ldap' } }))!;
     const lease = await takeLease(asOperator(gateway), directory);
@@ -433,7 +423,7 @@ describe('many newcomers at once', () => {
   };
 
   it('each waits for the one being brought in, instead of being told to try again', async () => {
-    const [sol, tim] = [person('sol', 'Sol Sand'), person('tim', 'Tim Tangen')];
+    const [sol, tim] = [directoryPerson('sol', 'Sol Sand'), directoryPerson('tim', 'Tim Tangen')];
     await addPerson(sol);
     await addPerson(tim);
     const pages = await holdFor(() => Promise.all([attempt('sol', sol.password), attempt('tim', tim.password)]));
@@ -473,7 +463,7 @@ describe('many newcomers at once', () => {
 
 describe('a directory that does not answer', () => {
   it('gives the same "try again" to a name no account has, and locks nothing', async () => {
-    const tove = person('tove', 'Tove Tangen');
+    const tove = directoryPerson('tove', 'Tove Tangen');
     await addPerson(tove);
     await ad.pause();
     try {
@@ -524,7 +514,7 @@ describe('a wrong password for an account here', () => {
 
 describe('a name with filter characters', () => {
   it('never reaches a directory, so it matches no entry, while the name itself signs in', async () => {
-    const tia = person('tia', 'Tia Tveit');
+    const tia = directoryPerson('tia', 'Tia Tveit');
     await addPerson(tia);
     const binds = ldap.binds() + ad.binds();
     for (const name of ['ti*', '*', 'ti*)(uid=*', 'tia)(|(uid=*']) {
@@ -540,7 +530,7 @@ describe('a name with filter characters', () => {
 
 describe('an email typed', () => {
   it('is never looked for in a directory', async () => {
-    const una = person('una', 'Una Ulv');
+    const una = directoryPerson('una', 'Una Ulv');
     await addPerson(una);
     const binds = ldap.binds() + ad.binds();
     const page = await attempt('una@campus.test', una.password);

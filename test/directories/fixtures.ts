@@ -7,7 +7,15 @@ import { decodeJwt } from 'jose';
 import type { Page } from '../helpers/browser-agent.ts';
 import { registerTestApp, startTestGateway } from '../helpers/gateway.ts';
 import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
-import { PEOPLE, SERVICE_DN, SERVICE_PASSWORD } from '../helpers/slapd.ts';
+import {
+  GROUPS,
+  groupDn,
+  PEOPLE,
+  SERVICE_DN,
+  SERVICE_PASSWORD,
+  startTestSlapd,
+  type TestSlapd,
+} from '../helpers/slapd.ts';
 
 export const RESET_URL = 'https://password.campus.test/reset';
 
@@ -31,6 +39,42 @@ export function register(gateway: Gateway, name: string, url: string, input: Rec
 
 export const sync = (gateway: Gateway, name: string) =>
   syncDirectory(asOperator(gateway), { sealer: sealerOf(gateway) }, name);
+
+/**
+ * A test slapd holding the LDIF `entries`, registered as campus-ldap with its `roleGroups` read from
+ * ou=Groups, and synced once (`firstSync`: that sync's report).
+ */
+export async function startCampusLdap(gateway: Gateway, entries: string[], roleGroups: string[]) {
+  const ldap = await startTestSlapd({ ldif: entries.join('\n') });
+  try {
+    await register(gateway, 'campus-ldap', ldap.url, { groupBase: GROUPS, roleGroups });
+    return { ldap, firstSync: await sync(gateway, 'campus-ldap') };
+  } catch (error) {
+    await ldap.stop();
+    throw error;
+  }
+}
+
+/** Someone in a test directory: signs in as `uid` with `password`, below ou=People in the OU path `ous`. */
+export type DirectoryPerson = { uid: string; name: string; password: string; ous: string[]; mail?: string | null };
+
+/** A person of the test directory, in the Library unless told otherwise, whose password is `<uid>-directory-pw`. */
+export const directoryPerson = (uid: string, name: string, ous = ['Library']): DirectoryPerson => ({
+  uid,
+  name,
+  password: `${uid}-directory-pw`,
+  ous,
+});
+
+/** Makes `dns` the members of group `cn`; an empty group lists the service account, as `group` writes one. */
+export const setGroupMembers = (ldap: TestSlapd, cn: string, dns: string[]) =>
+  ldap.replace(groupDn(cn), 'member', dns.length > 0 ? dns : [SERVICE_DN]);
+
+/** Adds `dn` to the members of group `cn`, who stay. */
+export async function addGroupMember(ldap: TestSlapd, cn: string, dn: string): Promise<void> {
+  const { searchEntries } = await ldap.admin((c) => c.search(groupDn(cn), { scope: 'base', attributes: ['member'] }));
+  await ldap.replace(groupDn(cn), 'member', [...[searchEntries[0]!.member].flat().map(String), dn]);
+}
 
 /** A person's roles, units (primary first) and status, as the gateway keeps them. */
 export async function personOf(gateway: Gateway, username: string) {

@@ -2,21 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filledFormWithAction, htmlText, submitFilled } from '../helpers/browser-agent.ts';
 import { runAtrium } from '../helpers/cli.ts';
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import {
-  FORMER,
-  GROUPS,
-  group,
-  groupDn,
-  inetOrgPerson,
-  ouLdif,
-  personDn,
-  SERVICE_DN,
-  startTestSlapd,
-  type TestSlapd,
-} from '../helpers/slapd.ts';
+import { FORMER, group, groupDn, inetOrgPerson, ouLdif, personDn, type TestSlapd } from '../helpers/slapd.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { summarize } from '../../gateway/directories/sync-report.ts';
-import { asOperator, personOf, register, sync } from './fixtures.ts';
+import {
+  asOperator,
+  type DirectoryPerson,
+  directoryPerson,
+  personOf,
+  setGroupMembers,
+  startCampusLdap,
+  sync,
+} from './fixtures.ts';
 
 /*
  * A campus whose only administrator comes from its directory: a sync that would disable them or take their
@@ -25,11 +22,15 @@ import { asOperator, personOf, register, sync } from './fixtures.ts';
 
 let gateway: TestGateway;
 let ldap: TestSlapd;
-const uma = { uid: 'uma', name: 'Uma Urban', password: 'uma-directory-pw', ous: ['Library'] };
-const vic = { uid: 'vic', name: 'Vic Vance', password: 'vic-directory-pw', ous: ['Library'] };
+const uma = directoryPerson('uma', 'Uma Urban');
+const vic = directoryPerson('vic', 'Vic Vance');
 const admins = groupDn('admins');
-const adminGroupIs = (...people: (typeof uma)[]) =>
-  ldap.replace(admins, 'member', people.length ? people.map((p) => personDn(p)) : [SERVICE_DN]);
+const adminGroupIs = (...people: DirectoryPerson[]) =>
+  setGroupMembers(
+    ldap,
+    'admins',
+    people.map((p) => personDn(p)),
+  );
 
 const activeAdministrators = async () =>
   (await gateway.models.User.findAll({ where: { status: 'active' } }))
@@ -52,11 +53,13 @@ async function opensConsole(agent: Awaited<ReturnType<typeof signInToConsole>>['
 
 beforeAll(async () => {
   gateway = await startTestGateway('dir-last-admin', { LOGIN_IP_LIMIT: '1000' });
-  ldap = await startTestSlapd({
-    ldif: [ouLdif([['Library']]), inetOrgPerson(uma), inetOrgPerson(vic), group('admins', [personDn(uma)])].join('\n'),
-  });
-  await register(gateway, 'campus-ldap', ldap.url, { groupBase: GROUPS, roleGroups: [`admin=${admins}`] });
-  expect((await sync(gateway, 'campus-ldap')).added).toBe(2);
+  const directory = await startCampusLdap(
+    gateway,
+    [ouLdif([['Library']]), inetOrgPerson(uma), inetOrgPerson(vic), group('admins', [personDn(uma)])],
+    [`admin=${admins}`],
+  );
+  ldap = directory.ldap;
+  expect(directory.firstSync.added).toBe(2);
   // The demo's local administrator leaves: the directory's uma is the campus's only administrator.
   await updateUser(asOperator(gateway), 'admin', { status: 'disabled' });
   expect(await activeAdministrators()).toEqual(['uma']);
