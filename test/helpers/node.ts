@@ -40,6 +40,7 @@ export async function startTestNode(
 /** The units of a student of both colleges: someone with a home on eng.campus.test and on arts.campus.test. */
 export const ENG_AND_ARTS_UNITS = ['campus/eng/cs', 'campus/arts/music'];
 
+/** What startEngAndArts started; `stop` stops the nodes, then the gateway. */
 export type EngAndArts = { gateway: TestGateway; eng: TestNode; arts: TestNode; stop(): Promise<void> };
 
 /**
