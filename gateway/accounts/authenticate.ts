@@ -64,6 +64,17 @@ export class AccountDisabledError extends AppError {
 export type DirectoryPasswordCheck = (ctx: GatewayContext, user: User, password: string) => Promise<boolean | null>;
 
 /**
+ * Whether the campus directory a person came from still has them, asked at a sign-in that asks it nothing
+ * else (a passkey alone): null while it lists them, not disabled, and for a local account; otherwise what
+ * it said, and the sign-in is refused. Throws when the directory cannot answer
+ * (gateway/directories/still-in-directory.ts).
+ */
+export type DirectoryStanding = (ctx: GatewayContext, user: User) => Promise<DirectoryRefusal | null>;
+
+/** A directory's answer that refuses its person: which directory, and what it said of them. */
+export type DirectoryRefusal = { directory: string; said: string };
+
+/**
  * What the campus directories say of a name no account has (gateway/directories/newcomer-sign-in.ts).
  * `person` is someone already here whose entry carries the name (the directory renamed them since the last
  * sync): a wrong password counts against them, and while they are locked no password reaches the directory.
@@ -102,6 +113,8 @@ export type LoginPolicy = {
   directoryNewcomer?: DirectoryNewcomer;
   /** What a local account's refused password asks the directories (askedAsUnknownName). */
   directoryQuestion?: DirectoryQuestion;
+  /** At a sign-in with a passkey alone, whether a directory person's directory still has them. */
+  directoryStanding?: DirectoryStanding;
 };
 
 /**

@@ -165,7 +165,7 @@ async function bindAsPerson(
 }
 
 /** goneFromDirectory, where a search that fails is no answer, and the sign-in goes on as it would. */
-async function definitelyGone(client: Client, s: DirectorySettings, user: User, link: DirectoryAccount) {
+export async function definitelyGone(client: Client, s: DirectorySettings, user: User, link: DirectoryAccount) {
   try {
     return await goneFromDirectory(client, s, user, link);
   } catch {

@@ -9,18 +9,31 @@ export class DirectoryUnavailableError extends AppError {
   /**
    * `cause` is what the LDAP library or the network said, for IT's logs and the audit log; `problem` says
    * the same to the administrator who set the directory up, in words they can act on (connection.ts).
+   * `checked` is what the sign-in needed the directory for: the password typed, or, at a sign-in with a
+   * passkey alone, that the account is still in the directory (still-in-directory.ts).
    */
-  constructor(directory: string, cause: string, problem: string | null = null) {
+  constructor(directory: string, cause: string, problem: string | null = null, checked = 'your password') {
     super(
       'directory_unavailable',
       503,
-      'The campus directory is not answering right now, so your password cannot be checked. Try again in a minute.',
+      `The campus directory is not answering right now, so ${checked} cannot be checked. Try again in a minute.`,
       {
         directory,
         cause,
         ...(problem ? { problem } : {}),
         retryAfterSeconds: 60,
       },
+    );
+  }
+
+  /** The same failure, told to someone signing in with a passkey, who typed no password. */
+  atPasskeySignIn(): DirectoryUnavailableError {
+    const problem = this.details?.problem;
+    return new DirectoryUnavailableError(
+      String(this.details?.directory),
+      this.rawCause,
+      typeof problem === 'string' ? problem : null,
+      'your account',
     );
   }
 

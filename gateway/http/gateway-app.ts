@@ -21,6 +21,7 @@ import { passkeyPageScript } from '../factors/passkeys/page-script.ts';
 import { passkeyInteractionRoutes } from '../factors/passkeys/interaction-routes.ts';
 import { directoryPasswordCheck } from '../directories/directory-password.ts';
 import { directoryNewcomer, directoryQuestion } from '../directories/newcomer-sign-in.ts';
+import { directoryStandingCheck } from '../directories/still-in-directory.ts';
 import { directoryResetPages, resetPagesToShow } from '../directories/reset-page.ts';
 import { bindPasswordSealer } from '../directories/secrets.ts';
 import { endedAccessRoutes } from '../federation/ended-access-routes.ts';
@@ -143,6 +144,8 @@ function loginPolicyFor(config: GatewayConfig, sequelize: Sequelize, logger: Log
     directoryNewcomer: directoryNewcomer({ sealer: bindPasswordSealer(config.secretKey), logger }),
     // A local account's wrong password asks them what a name nobody has asks: the time tells nobody whose it is.
     directoryQuestion: directoryQuestion({ sealer: bindPasswordSealer(config.secretKey), logger }),
+    // A passkey alone asks a directory person's directory whether it still has them, as a password would.
+    directoryStanding: directoryStandingCheck({ sealer: bindPasswordSealer(config.secretKey), logger }),
   };
 }
 

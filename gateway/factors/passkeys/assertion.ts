@@ -11,6 +11,7 @@ import {
   AccountLockedError,
   NetworkRateLimitedError,
   countFailure,
+  type DirectoryRefusal,
   type LoginPolicy,
 } from '../../accounts/authenticate.ts';
 import { audit } from '../../audit.ts';
@@ -73,6 +74,7 @@ export type AssertionInput = {
  * registered (and the expected person's, when one is expected), its owner active and not locked out, the
  * signature good and its counter moving forward. Failures count toward the owner's lockout like wrong
  * codes, and every outcome is audited; a counter that went backwards (a cloned key) is audited apart.
+ * A sign-in without a password also needs a directory person's directory to still have them.
  */
 export async function verifyPasskeyAssertion(
   ctx: GatewayContext,
@@ -183,6 +185,7 @@ export async function verifyPasskeyAssertion(
     { where: { id: passkey.id, counter: passkey.counter }, transaction: ctx.tx },
   );
   if (changed !== 1) throw await refuse(owner, 'counter_regression', { passkey: passkey.id });
+  if (input.purpose === 'passwordless') await askTheirDirectory(ctx, policy, owner, fail);
   owner.failedLogins = 0;
   if (input.purpose === 'passwordless') owner.lastLoginAt = new Date();
   await owner.save({ transaction: ctx.tx });
@@ -192,4 +195,29 @@ export async function verifyPasskeyAssertion(
     details: { method: 'passkey', passkey: passkey.id, userVerified },
   });
   return { user: owner, passkey, userVerified };
+}
+
+type Fail = (
+  error: AppError,
+  reason: string,
+  target: User | null,
+  details?: Record<string, unknown>,
+) => Promise<AppError>;
+
+/**
+ * A passkey alone signs in someone whose directory was asked nothing: it is asked now, only once the passkey
+ * proved its owner, so that nobody else makes the gateway call the directory. What it refuses is told in
+ * the words a disabled account gets, and a directory that does not answer says to try again, as for a
+ * password; neither counts toward the lockout, since no answer was wrong.
+ */
+async function askTheirDirectory(ctx: GatewayContext, policy: LoginPolicy, owner: User, fail: Fail): Promise<void> {
+  if (!policy.directoryStanding) return;
+  let refusal: DirectoryRefusal | null;
+  try {
+    refusal = await policy.directoryStanding(ctx, owner);
+  } catch (error) {
+    if (error instanceof AppError) throw await fail(error, error.code, owner);
+    throw error;
+  }
+  if (refusal) throw await fail(new AccountDisabledError(), 'disabled', owner, refusal);
 }
