@@ -14,6 +14,17 @@ import { changesSchema, type Changes, type DirectorySettings } from './schemas.t
 import { composeSettings, directorySettingsOf } from './settings.ts';
 import { takeLease, type Lease } from './sync-lease.ts';
 
+export type UpdatedDirectory = PresentedDirectory & { changed: (keyof Changes)[] };
+
+/** What an update that changed nothing says, in the console and the CLI alike. */
+export const nothingChanged = (name: string) => `Directory ${name} already had these settings; nothing changed.`;
+
+/** What a registration holds that an update may change: its own columns and its settings, as stored. */
+type Stored = DirectorySettings & Pick<Directory, 'url' | 'caFile' | 'bindDn' | 'resetUrl'>;
+
+/** Every field an update takes, in the order the form and the CLI give them. */
+const FIELDS = Object.keys(changesSchema.shape) as (keyof Changes)[];
+
 /**
  * Changes what is given; an empty bind password keeps the sealed one. Full administrators only.
  *
@@ -27,13 +38,16 @@ import { takeLease, type Lease } from './sync-lease.ts';
  * Likewise the password change times the links keep are cleared when the attribute they come from changes:
  * the next sync only notes the new attribute's values, where comparing them with the old one's would sign
  * out everyone. Under the lease too, so that no running sync writes an old attribute's value after it.
+ *
+ * `changed` names the fields whose values differ (the console's form gives every field, changed or not);
+ * when none does, nothing is written, not even to the audit log.
  */
 export async function updateDirectory(
   ctx: GatewayContext,
   sealer: Sealer,
   name: string,
   input: unknown,
-): Promise<PresentedDirectory> {
+): Promise<UpdatedDirectory> {
   assertFullAdmin(ctx.actor);
   const changes = parseInput(changesSchema, input);
   const current = await findDirectory(ctx, name);
@@ -53,7 +67,7 @@ async function apply(
   name: string,
   changes: Changes,
   lease: Lease | null,
-): Promise<PresentedDirectory> {
+): Promise<UpdatedDirectory> {
   const directory = await findDirectory(ctx, name);
   const settings = composed(changes, directory);
   const url = changes.url ?? directory.url;
@@ -64,15 +78,22 @@ async function apply(
   // Someone changed an attribute between the first look and this one, without the lease taken for it.
   if ((clears || forgets) && !lease)
     throw new ConflictError(`directory ${directory.name} changed meanwhile; try again`);
-  const changed = Object.keys(changes).filter((k) => {
-    const value = (changes as Record<string, unknown>)[k];
-    return value !== undefined && !(k === 'bindPassword' && !value) && !(k === 'forgetEntryIds' && !value);
-  });
+  const after: Stored = {
+    ...settings,
+    url,
+    caFile,
+    bindDn: changes.bindDn ?? directory.bindDn,
+    resetUrl: changes.resetUrl ?? directory.resetUrl,
+  };
+  const newPassword = changes.bindPassword ? !sealedIs(sealer, directory, changes.bindPassword) : false;
+  const changed = changedFields(directory, after, changes, newPassword);
+  const people = () => ctx.models.DirectoryAccount.count({ where: { directoryId: directory.id }, transaction: ctx.tx });
+  if (changed.length === 0) return { ...presentDirectory(directory, await people()), changed };
   directory.url = url;
   directory.caFile = caFile;
-  if (changes.bindDn) directory.bindDn = changes.bindDn;
-  if (changes.bindPassword) directory.bindPasswordSealed = sealer.seal(changes.bindPassword);
-  if (changes.resetUrl) directory.resetUrl = changes.resetUrl;
+  directory.bindDn = after.bindDn;
+  directory.resetUrl = after.resetUrl;
+  if (newPassword) directory.bindPasswordSealed = sealer.seal(changes.bindPassword!);
   const [entryIdsCleared] = clears
     ? await ctx.models.DirectoryAccount.update(
         { entryId: null },
@@ -99,11 +120,36 @@ async function apply(
       ...(forgets ? { passwordChangesCleared } : {}),
     },
   });
-  const people = await ctx.models.DirectoryAccount.count({
-    where: { directoryId: directory.id },
-    transaction: ctx.tx,
+  return { ...presentDirectory(directory, await people()), changed };
+}
+
+/**
+ * The fields whose values the update changes, compared as stored (a URL as normalized, settings as the
+ * preset fills them in). The bind password counts when it differs from the sealed one; only its name is
+ * ever recorded. Forgetting the entry ids counts when asked for: it changes the links, not a field.
+ */
+function changedFields(directory: Directory, after: Stored, changes: Changes, newPassword: boolean) {
+  const before: Stored = {
+    ...directorySettingsOf(directory),
+    url: directory.url,
+    caFile: directory.caFile,
+    bindDn: directory.bindDn,
+    resetUrl: directory.resetUrl,
+  };
+  return FIELDS.filter((field) => {
+    if (field === 'bindPassword') return newPassword;
+    if (field === 'forgetEntryIds') return changes.forgetEntryIds === true;
+    return JSON.stringify(before[field] ?? null) !== JSON.stringify(after[field] ?? null);
   });
-  return presentDirectory(directory, people);
+}
+
+/** Whether `password` is the sealed one; one sealed under another secret cannot be read, so it is not. */
+function sealedIs(sealer: Sealer, directory: Directory, password: string): boolean {
+  try {
+    return sealer.open(directory.bindPasswordSealed) === password;
+  } catch {
+    return false;
+  }
 }
 
 const composed = (changes: Changes, directory: Directory) =>

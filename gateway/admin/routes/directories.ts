@@ -12,7 +12,7 @@ import { describeRemoval, DirectoryHasPeopleError, removeDirectory } from '../..
 import { syncDirectory } from '../../directories/sync-directory.ts';
 import { summarize, type SyncReport } from '../../directories/sync-report.ts';
 import { testDirectory, type DirectoryTest } from '../../directories/test-directory.ts';
-import { updateDirectory } from '../../directories/update-directory.ts';
+import { nothingChanged, updateDirectory } from '../../directories/update-directory.ts';
 import { ROLES } from '../../models/index.ts';
 import { keepForPage, takeForPage } from '../after-redirect.ts';
 import { inConsoleWords } from '../console-words.ts';
@@ -234,11 +234,11 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
     const directory = await showDirectory(kit.context(req), String(req.params.name));
     const body = bodyOf(req);
     try {
-      await updateDirectory(kit.context(req), deps.sealer, directory.name, {
+      const { changed } = await updateDirectory(kit.context(req), deps.sealer, directory.name, {
         ...inputOf(body),
         forgetEntryIds: text(body, 'forgetEntryIds') === 'on' || undefined,
       });
-      setFlash(req, `Saved directory ${directory.name}.`);
+      setFlash(req, changed.length > 0 ? `Saved directory ${directory.name}.` : nothingChanged(directory.name));
       res.redirect(303, `/admin/directories/${encodeURIComponent(directory.name)}`);
     } catch (error) {
       await renderForm(req, res, directory, echo(body), { failure: formFailure(error) });

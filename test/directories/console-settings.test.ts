@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserAgent, filledFormWithAction, mainText, submitFilled } from '../helpers/browser-agent.ts';
+import { runAtrium } from '../helpers/cli.ts';
+import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { inetOrgPerson, ouLdif, SERVICE_PASSWORD, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
+import { register } from './fixtures.ts';
+
+/** Editing a directory's settings in the console and with the CLI: what the audit log says was changed. */
+let gateway: TestGateway;
+let ldap: TestSlapd;
+let admin: BrowserAgent;
+
+const PAGE = '/admin/directories/library-ldap';
+const NEW_PASSWORD = 'a-new-service-secret';
+
+/** The directory's page, its settings form saved with `changes` over what the form shows. */
+async function save(changes: Record<string, string>) {
+  const page = await admin.navigate(`${gateway.issuer}${PAGE}`);
+  return submitFilled(admin, page, filledFormWithAction(page, PAGE), changes);
+}
+
+const updates = () =>
+  gateway.models.AuditEvent.findAll({
+    where: { action: 'directory.update', target: 'library-ldap' },
+    order: [['id', 'ASC']],
+  });
+const changedIn = (event: { details: string | null } | undefined) =>
+  (JSON.parse(event?.details ?? '{}') as { changed?: string[] }).changed;
+
+beforeAll(async () => {
+  gateway = await startTestGateway('dir-console-settings', { LOGIN_IP_LIMIT: '1000' });
+  ldap = await startTestSlapd({
+    ldif: [ouLdif([['Library']]), inetOrgPerson({ uid: 'una', name: 'Una Umeda', ous: ['Library'] })].join('\n'),
+  });
+  await register(gateway, 'library-ldap', ldap.url);
+  admin = (await signInToConsole(gateway.issuer, 'admin')).agent;
+});
+afterAll(async () => {
+  await ldap?.stop();
+  await gateway?.stop();
+});
+
+describe("the audit log of a directory's edits", () => {
+  it('names only the service password when only it was changed, and never records it', async () => {
+    const saved = await save({ bindPassword: NEW_PASSWORD });
+    expect(mainText(saved)).toContain('Saved directory library-ldap.');
+    const [event] = await updates();
+    expect(changedIn(event)).toEqual(['bindPassword']);
+    expect(event!.details).not.toContain(NEW_PASSWORD);
+    const log = await admin.navigate(`${gateway.issuer}/admin/audit?action=directory.update`);
+    expect(mainText(log)).toContain('changed: bindPassword ');
+    expect(log.html).not.toContain(NEW_PASSWORD);
+  });
+
+  it('writes nothing when the form is saved as it was, the same service password typed again included', async () => {
+    for (const changes of [{}, { bindPassword: NEW_PASSWORD }]) {
+      const saved = await save(changes);
+      expect(mainText(saved)).toContain('Directory library-ldap already had these settings; nothing changed.');
+      expect(await updates()).toHaveLength(1);
+    }
+  });
+
+  it('names each field whose value differs, and no field given again as it was', async () => {
+    await save({ timeoutSeconds: '7', url: `${ldap.url.toUpperCase()}/`, resetUrl: 'https://id.campus.test/forgot' });
+    expect(changedIn((await updates()).at(-1))).toEqual(['timeoutSeconds', 'resetUrl']);
+  });
+
+  it('is the same for the CLI, which changes only what it is given', async () => {
+    const same = await runAtrium(gateway.db, ['directories', 'update', 'library-ldap', '--bind-password-stdin'], {
+      stdin: `${NEW_PASSWORD}\n`,
+    });
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toContain('Directory library-ldap already had these settings; nothing changed.');
+    const count = (await updates()).length;
+    const changed = await runAtrium(
+      gateway.db,
+      ['directories', 'update', 'library-ldap', '--bind-password-stdin', '--timeout', '7', '--default-role', 'staff'],
+      { stdin: `${SERVICE_PASSWORD}\n` },
+    );
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stdout).toContain('Saved directory library-ldap');
+    const events = await updates();
+    expect(events).toHaveLength(count + 1);
+    expect(changedIn(events.at(-1))).toEqual(['bindPassword', 'defaultRole']);
+  });
+});
