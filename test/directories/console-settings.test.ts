@@ -53,7 +53,7 @@ describe("the audit log of a directory's edits", () => {
   });
 
   it('writes nothing when the form is saved as it was, the same service password typed again included', async () => {
-    for (const changes of [{}, { bindPassword: NEW_PASSWORD }]) {
+    for (const changes of [{}, { bindPassword: NEW_PASSWORD }] as Record<string, string>[]) {
       const saved = await save(changes);
       expect(mainText(saved)).toContain('Directory library-ldap already had these settings; nothing changed.');
       expect(await updates()).toHaveLength(1);
