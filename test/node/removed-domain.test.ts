@@ -105,7 +105,7 @@ async function removeArts(): Promise<void> {
 
 /**
  * Adds arts again as it was (its units, its pinned keys, its pair with eng, which its removal took), and
- * waits until eng trusts it again.
+ * waits until eng trusts it again and arts knows it is back (it asks the gateway every second).
  */
 async function addArtsBack(): Promise<void> {
   await addDomain(ops(), { name: ARTS, url: arts.url, units: ['campus/arts'] });
@@ -114,6 +114,7 @@ async function addArtsBack(): Promise<void> {
   await expect
     .poll(async () => (await typingFromArts()).code ?? 'taken', { timeout: 10_000 })
     .not.toMatch(/^(unsigned|bad_signature|unknown_key|unknown_origin)$/);
+  await expect.poll(async () => (await readiness(arts)).status, { timeout: 5_000 }).toBe(200);
 }
 
 describe('a domain removed at the gateway', () => {
