@@ -149,16 +149,27 @@ const booleanInput = (message = 'yes or no') =>
     z.boolean({ message }),
   );
 
+/**
+ * A field every registration has: left out or blank, it says what to enter (the form's required fields are
+ * where people most often leave one empty) rather than that no string came.
+ */
+const required = <S extends z.ZodType<unknown, string>>(schema: S, message: string) =>
+  z.string({ message }).trim().min(1, { message }).pipe(schema);
+
 /** What `directories add` and the console's form give; omitted mapping fields come from the preset. */
 export const registrationSchema = z.object({
-  name: directoryNameSchema,
-  url: ldapUrlSchema,
+  name: required(directoryNameSchema, 'enter a name for the directory, such as campus-ldap'),
+  url: required(ldapUrlSchema, "enter the directory's URL, such as ldap://ldap.campus.example"),
   startTls: optional(booleanInput()),
   caFile: clearable(z.string().trim().max(1000)),
-  bindDn: dnSchema,
-  bindPassword: z.string().min(1, { message: 'required' }).max(1000),
+  bindDn: required(dnSchema, "enter the service account's DN, such as cn=atrium,ou=Services,dc=campus,dc=example"),
+  // Not trimmed: a password may begin or end with a space.
+  bindPassword: z
+    .string({ message: "enter the service account's password" })
+    .min(1, { message: "enter the service account's password" })
+    .max(1000, { message: 'at most 1000 characters' }),
   preset: z.enum(PRESETS, { message: `one of ${PRESETS.join(', ')}` }).default('openldap'),
-  userBase: dnSchema,
+  userBase: required(dnSchema, 'enter where people are searched, such as ou=People,dc=campus,dc=example'),
   userFilter: optional(filterSchema),
   groupBase: clearable(dnSchema),
   usernameAttribute: optional(attributeSchema),
@@ -170,13 +181,16 @@ export const registrationSchema = z.object({
   groupMembership: optional(z.enum(MEMBERSHIP_SOURCES, { message: 'member or memberOf' })),
   unitFrom: z.enum(UNIT_SOURCES, { message: 'ou or attribute' }).default('ou'),
   unitAttribute: clearable(attributeSchema),
-  unitRoot: unitPathSchema,
+  unitRoot: required(unitPathSchema, "choose the unit the directory's units go below, such as campus"),
   roleGroups: z.array(roleGroupLineSchema).default([]),
   /** Omitted: on for a new registration, unchanged by an update. */
   nestedGroups: optional(booleanInput('on or off')),
   defaultRole: defaultRoleSchema.default('student'),
   timeoutSeconds: timeoutSchema.default(5),
-  resetUrl: httpUrlSchema,
+  resetUrl: required(
+    httpUrlSchema,
+    "enter the directory's own password reset page, such as https://password.campus.example",
+  ),
 });
 export type Registration = z.infer<typeof registrationSchema>;
 

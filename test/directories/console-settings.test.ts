@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserAgent, filledFormWithAction, mainText, submitFilled } from '../helpers/browser-agent.ts';
+import { BrowserAgent, filledFormWithAction, htmlText, mainText, submitFilled } from '../helpers/browser-agent.ts';
 import { runAtrium } from '../helpers/cli.ts';
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { inetOrgPerson, ouLdif, SERVICE_PASSWORD, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
@@ -24,6 +24,10 @@ const updates = () =>
     where: { action: 'directory.update', target: 'library-ldap' },
     order: [['id', 'ASC']],
   });
+/** The message under a field of the form, as the person reads it. */
+const fieldError = (html: string, field: string) =>
+  htmlText(new RegExp(`id="${field}-error">([^<]*)<`).exec(html)?.[1] ?? '');
+
 const changedIn = (event: { details: string | null } | undefined) =>
   (JSON.parse(event?.details ?? '{}') as { changed?: string[] }).changed;
 
@@ -82,5 +86,47 @@ describe("the audit log of a directory's edits", () => {
     const events = await updates();
     expect(events).toHaveLength(count + 1);
     expect(changedIn(events.at(-1))).toEqual(['bindPassword', 'defaultRole']);
+  });
+});
+
+describe('a required field left blank', () => {
+  it('says what to enter under each on a new directory, and registers nothing', async () => {
+    const form = await admin.navigate(`${gateway.issuer}/admin/directories/new`);
+    const refused = await submitFilled(admin, form, filledFormWithAction(form, '/admin/directories'), {
+      name: 'campus-ad',
+      url: '   ',
+      bindDn: ' ',
+      bindPassword: '',
+      userBase: '  ',
+      resetUrl: ' ',
+    });
+    expect(refused.status).toBe(400);
+    expect(mainText(refused)).not.toContain('Invalid input');
+    expect(fieldError(refused.html, 'url')).toBe("enter the directory's URL, such as ldap://ldap.campus.example");
+    expect(fieldError(refused.html, 'bindDn')).toBe(
+      "enter the service account's DN, such as cn=atrium,ou=Services,dc=campus,dc=example",
+    );
+    expect(fieldError(refused.html, 'bindPassword')).toBe("enter the service account's password");
+    expect(fieldError(refused.html, 'userBase')).toBe(
+      'enter where people are searched, such as ou=People,dc=campus,dc=example',
+    );
+    expect(fieldError(refused.html, 'resetUrl')).toBe(
+      "enter the directory's own password reset page, such as https://password.campus.example",
+    );
+    expect(await gateway.models.Directory.count({ where: { name: 'campus-ad' } })).toBe(0);
+  });
+
+  it('is refused on an edit too, rather than saved as unchanged', async () => {
+    const before = await updates();
+    const refused = await save({ url: ' ', userBase: '' });
+    expect(refused.status).toBe(400);
+    expect(fieldError(refused.html, 'url')).toBe("enter the directory's URL, such as ldap://ldap.campus.example");
+    expect(fieldError(refused.html, 'userBase')).toBe(
+      'enter where people are searched, such as ou=People,dc=campus,dc=example',
+    );
+    const cli = await runAtrium(gateway.db, ['directories', 'update', 'library-ldap', '--user-base', '  ']);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain('userBase: enter where people are searched');
+    expect(await updates()).toHaveLength(before.length);
   });
 });

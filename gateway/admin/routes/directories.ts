@@ -25,6 +25,8 @@ import { NotUnderstoodError } from '../../factors/errors.ts';
 const SYNC_WAIT_MS = 20_000;
 
 const optional = (body: Body, name: string) => text(body, name).trim() || undefined;
+/** A field every registration has: blank, it is refused with what to enter, never taken as "unchanged". */
+const required = (body: Body, name: string) => (name in body ? text(body, name) : undefined);
 /** An optional setting the form may clear: "" clears it. */
 const clearable = (body: Body, name: string) => (name in body ? text(body, name).trim() || null : undefined);
 const lines = (body: Body, name: string) =>
@@ -36,13 +38,13 @@ const lines = (body: Body, name: string) =>
 /** The form's fields as the use-cases take them; blank mapping fields fall back to the preset. */
 function inputOf(body: Body) {
   return {
-    url: optional(body, 'url'),
+    url: required(body, 'url'),
     startTls: optional(body, 'startTls'),
     caFile: clearable(body, 'caFile'),
-    bindDn: optional(body, 'bindDn'),
+    bindDn: required(body, 'bindDn'),
     bindPassword: text(body, 'bindPassword') || undefined,
     preset: optional(body, 'preset'),
-    userBase: optional(body, 'userBase'),
+    userBase: required(body, 'userBase'),
     userFilter: optional(body, 'userFilter'),
     groupBase: clearable(body, 'groupBase'),
     usernameAttribute: optional(body, 'usernameAttribute'),
@@ -56,11 +58,11 @@ function inputOf(body: Body) {
     nestedGroups: text(body, 'nestedGroups') === 'on',
     unitFrom: optional(body, 'unitFrom'),
     unitAttribute: clearable(body, 'unitAttribute'),
-    unitRoot: optional(body, 'unitRoot'),
+    unitRoot: required(body, 'unitRoot'),
     roleGroups: lines(body, 'roleGroups'),
     defaultRole: optional(body, 'defaultRole'),
     timeoutSeconds: optional(body, 'timeoutSeconds'),
-    resetUrl: optional(body, 'resetUrl'),
+    resetUrl: required(body, 'resetUrl'),
   };
 }
 
