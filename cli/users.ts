@@ -272,13 +272,13 @@ export const userCommands: CommandGroup = {
 
   'reset-factors': {
     summary:
-      "Removes a person's authenticator app, passkeys and recovery codes (a lost phone); audited. They set one up again at /account/security, or at sign-in where the policy requires it.",
+      "Removes a person's authenticator app, passkeys and recovery codes (a lost phone) and signs them out everywhere; audited. They set one up again at /account/security, or at sign-in where the policy requires it.",
     args: ['USERNAME'],
     async run(args, io) {
       const user = await withSession(io, async ({ ctx }) =>
         present(ctx, await resetFactors(ctx, args.positionals[0]!)),
       );
-      return { json: user, text: `Reset the second factor of ${user.username}.` };
+      return { json: user, text: `Reset the second factor of ${user.username} and signed them out everywhere.` };
     },
   },
 

@@ -85,14 +85,22 @@ describe('atrium users and second factors', () => {
 
     const reset = await runAtrium(db, ['users', 'reset-factors', 'carol']);
     expect(reset.code, reset.stderr).toBe(0);
-    expect(reset.stdout).toContain('Reset the second factor of carol');
+    expect(reset.stdout).toContain('Reset the second factor of carol and signed them out everywhere.');
+    // Signed out everywhere, as the console's reset does: the nodes are told to refuse carol's tokens.
+    expect(await inspect.ctx.models.EndedAccess.count({ where: { kind: 'sub', subject: carol.id } })).toBe(1);
     expect(await inspect.ctx.models.TotpFactor.count({ where: { userId: carol.id } })).toBe(0);
     expect(await inspect.ctx.models.RecoveryCode.count({ where: { userId: carol.id } })).toBe(0);
     const audit = await inspect.ctx.models.AuditEvent.findOne({
       where: { action: 'user.reset_factors', target: 'carol' },
     });
     expect(audit?.actorName).toBe('cli');
-    expect(JSON.parse(audit!.details!)).toEqual({ totp: true, recoveryCodes: 10, passkeys: 0 });
+    expect(JSON.parse(audit!.details!)).toEqual({
+      totp: true,
+      recoveryCodes: 10,
+      passkeys: 0,
+      signedOutEverywhere: true,
+      endedArtefacts: 0,
+    });
 
     const unknown = await runAtrium(db, ['users', 'reset-factors', 'nobody', '--json']);
     expect(unknown.code).not.toBe(0);

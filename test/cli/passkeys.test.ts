@@ -81,6 +81,12 @@ describe('atrium and passkeys', () => {
     const audit = await inspect.ctx.models.AuditEvent.findOne({
       where: { action: 'user.reset_factors', target: 'dave' },
     });
-    expect(JSON.parse(audit!.details!)).toEqual({ totp: false, recoveryCodes: 0, passkeys: 2 });
+    expect(JSON.parse(audit!.details!)).toEqual({
+      totp: false,
+      recoveryCodes: 0,
+      passkeys: 2,
+      signedOutEverywhere: true,
+      endedArtefacts: 0,
+    });
   });
 });

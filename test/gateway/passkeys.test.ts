@@ -704,7 +704,13 @@ describe('the console', () => {
     expect(page.html).toContain('None set up.');
     expect(await gateway.models.Passkey.count({ where: { userId: carol.id } })).toBe(0);
     const reset = await gateway.models.AuditEvent.findOne({ where: { action: 'user.reset_factors', target: 'carol' } });
-    expect(JSON.parse(reset!.details!)).toEqual({ totp: true, recoveryCodes: 10, passkeys: 1 });
+    expect(JSON.parse(reset!.details!)).toEqual({
+      totp: true,
+      recoveryCodes: 10,
+      passkeys: 1,
+      signedOutEverywhere: true,
+      endedArtefacts: expect.any(Number),
+    });
 
     page = await agent.navigate(url('/admin/second-factor'));
     expect(page.html).toContain('<strong>Off:</strong>');

@@ -328,9 +328,10 @@ export function userRoutes(kit: ConsoleKit): Router {
       return renderForm(req, res, String(req.params.id), { factorFailure });
     }
     const user = await resetFactors(kit.context(req), String(req.params.id));
+    await keepOwnConsoleSession(req, user.id);
     setFlash(
       req,
-      `Reset the second factor of ${user.username}: they set one up again at their next sign-in where it is required.`,
+      `Reset the second factor of ${user.username} and signed them out everywhere; they set up a second factor again at their next sign-in where it is required.`,
     );
     res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
   });
