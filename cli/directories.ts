@@ -7,7 +7,7 @@ import { relinkPerson } from '../gateway/directories/relink-person.ts';
 import { describeRemoval, removeDirectory } from '../gateway/directories/remove-directory.ts';
 import { bindPasswordSealer } from '../gateway/directories/secrets.ts';
 import { syncDirectory } from '../gateway/directories/sync-directory.ts';
-import { summarize, type SyncReport } from '../gateway/directories/sync-report.ts';
+import { namedPeople, summarize, type SyncReport } from '../gateway/directories/sync-report.ts';
 import { testDirectory, type DirectoryTest } from '../gateway/directories/test-directory.ts';
 import { nothingChanged, updateDirectory } from '../gateway/directories/update-directory.ts';
 import { ROLES } from '../gateway/models/index.ts';
@@ -202,7 +202,7 @@ function describeReport(report: SyncReport): string {
   return [summarize(report), ...reportDetails(report)].join('\n');
 }
 
-/** What a report names beyond its one-sentence summary: who was refused, disabled, renamed, signed out. */
+/** What a report names beyond its one-sentence summary: who was refused, disabled, renamed, signed out; groups. */
 function reportDetails(report: SyncReport): string[] {
   const lines: string[] = [];
   if (report.names.refused.length > 0) {
@@ -211,23 +211,8 @@ function reportDetails(report: SyncReport): string[] {
     if (report.refused > report.names.refused.length)
       lines.push(`  … and ${report.refused - report.names.refused.length} more (see the audit log)`);
   }
-  for (const what of ['disabled', 'reenabled'] as const) {
-    if (report.names[what].length > 0)
-      lines.push(
-        `${what === 'disabled' ? 'Disabled' : 'Re-enabled'}: ${report.names[what].join(', ')}${report[what] > report.names[what].length ? ', …' : ''}`,
-      );
-  }
+  for (const { label, names } of namedPeople(report)) lines.push(`${label}: ${names}`);
   for (const note of report.groupNotes ?? []) lines.push(`Gave no role: ${note}`);
-  const renamed = report.names.renamed ?? [];
-  if (renamed.length > 0)
-    lines.push(
-      `Renamed in the directory, keeping their username: ${renamed.join(', ')}${(report.renamed ?? 0) > renamed.length ? ', …' : ''}`,
-    );
-  const signedOut = report.names.signedOut ?? [];
-  if (signedOut.length > 0)
-    lines.push(
-      `Signed out everywhere, their password changed there: ${signedOut.join(', ')}${(report.signedOut ?? 0) > signedOut.length ? ', …' : ''}`,
-    );
   return lines;
 }
 

@@ -130,19 +130,45 @@ function keptSentences(report: SyncReport): string {
     .join('');
 }
 
+/** A count with its noun: `1 entry`, `2 entries`. */
+export const counted = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+const NAMED_LISTS = [
+  ['Disabled', 'disabled'],
+  ['Re-enabled', 'reenabled'],
+  ['Renamed in the directory, keeping their username', 'renamed'],
+  ['Signed out everywhere, their password changed there', 'signedOut'],
+] as const;
+
+/**
+ * The people a report names beyond its summary, a line per list, as the console and the CLI show them
+ * (`Disabled: viktor, wes`); `…` ends a list cut at REPORT_LIST_LIMIT.
+ */
+export function namedPeople(report: SyncReport): { label: string; names: string }[] {
+  return NAMED_LISTS.flatMap(([label, what]) => {
+    const names = report.names[what] ?? [];
+    if (names.length === 0) return [];
+    return [{ label, names: `${names.join(', ')}${(report[what] ?? 0) > names.length ? ', …' : ''}` }];
+  });
+}
+
 /** One line per figure, for the CLI and the console. */
 export function summarize(report: SyncReport): string {
   const seconds = (report.durationMs / 1000).toFixed(1);
   if (report.outcome === 'failure')
     return `Sync of ${report.directory} failed after ${seconds} s: ${report.error}. Nothing was disabled.${keptSentences(report)}`;
   return (
-    `Synced ${report.directory} in ${seconds} s: ${report.entries} entries; ${report.added} added, ${report.updated} updated, ` +
+    `Synced ${report.directory} in ${seconds} s: ${counted(report.entries, 'entry', 'entries')}; ` +
+    `${report.added} added, ${report.updated} updated, ` +
     `${report.unchanged} unchanged, ${report.disabled} disabled, ${report.reenabled} re-enabled, ${report.refused} refused` +
     `${report.skippedDisabled > 0 ? `, ${report.skippedDisabled} disabled in the directory and not created` : ''}` +
     `${report.renamed ? `, ${report.renamed} renamed there (they keep their username)` : ''}` +
     `${report.signedOut ? `, ${report.signedOut} signed out everywhere (password changed there)` : ''}` +
-    `${report.unitsCreated > 0 ? `; ${report.unitsCreated} unit(s) created` : ''}` +
-    `${report.groupNotes?.length ? `; ${report.groupNotes.length} group(s) gave no role through them` : ''}.` +
+    `${report.unitsCreated > 0 ? `; ${counted(report.unitsCreated, 'unit', 'units')} created` : ''}` +
+    `${report.groupNotes?.length ? `; ${groupsThatGaveNoRole(report.groupNotes.length)}` : ''}.` +
     keptSentences(report)
   );
 }
+
+const groupsThatGaveNoRole = (n: number) =>
+  `${counted(n, 'group', 'groups')} gave no role through ${n === 1 ? 'it' : 'them'}`;

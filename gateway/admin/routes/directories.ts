@@ -10,7 +10,7 @@ import { registerDirectory } from '../../directories/register-directory.ts';
 import { relinkPerson } from '../../directories/relink-person.ts';
 import { describeRemoval, DirectoryHasPeopleError, removeDirectory } from '../../directories/remove-directory.ts';
 import { syncDirectory } from '../../directories/sync-directory.ts';
-import { summarize, type SyncReport } from '../../directories/sync-report.ts';
+import { counted, namedPeople, summarize, type SyncReport } from '../../directories/sync-report.ts';
 import { testDirectory, type DirectoryTest } from '../../directories/test-directory.ts';
 import { nothingChanged, updateDirectory } from '../../directories/update-directory.ts';
 import { ROLES } from '../../models/index.ts';
@@ -112,6 +112,8 @@ export function reportView(report: SyncReport | null) {
   return {
     ...report,
     summary: inConsoleWords(summarize(report)),
+    pagesRead: counted(report.pages, 'page', 'pages'),
+    named: namedPeople(report),
     more: report.refused - report.names.refused.length,
     attention: needsAttention(report),
   };
