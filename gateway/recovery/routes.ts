@@ -43,14 +43,17 @@ const privatePage: RequestHandler = (_req, res, next) => {
 export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
   const router = Router();
 
+  /** The "forgot password" page, whatever it says: the directories' own reset pages are always on it. */
+  async function renderForgot(res: Response, view: Record<string, unknown>): Promise<void> {
+    const directories = (await deps.directoryPages?.()) ?? [];
+    res.render('password-forgot', { title: 'Forgot password', directories, ...view });
+  }
+
   router.get('/password/forgot', async (req, res, next) => {
     try {
-      const directories = (await deps.directoryPages?.()) ?? [];
-      res.render('password-forgot', {
-        title: 'Forgot password',
+      await renderForgot(res, {
         csrf: deps.csrf.token(req, res),
         unavailable: !deps.recovery,
-        directories,
         ...signInToReturnTo(req.query.interaction),
       });
     } catch (error) {
@@ -62,10 +65,12 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     const recovery = deps.recovery;
     const body = req.body as Record<string, unknown>;
     const returnTo = signInToReturnTo(body.interaction);
-    if (!recovery)
-      return res.status(404).render('password-forgot', { title: 'Forgot password', unavailable: true, ...returnTo });
     const identifier = body.identifier;
     try {
+      if (!recovery) {
+        res.status(404);
+        return await renderForgot(res, { unavailable: true, ...returnTo });
+      }
       const admitted = await admitResetRequest(deps.context(req), recovery, { identifier });
       if (returnTo.interaction && deps.provider)
         await keepSignIn(deps.provider(), res, {
@@ -81,13 +86,14 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     } catch (error) {
       if (!(error instanceof ValidationError || error instanceof RateLimitedError)) return next(error);
       if (error instanceof RateLimitedError) res.set('Retry-After', String(error.retryAfterSeconds));
-      res.status(error.status).render('password-forgot', {
-        title: 'Forgot password',
+      // A person whose password is their directory's needs its reset page most when this one says no.
+      res.status(error.status);
+      await renderForgot(res, {
         csrf: deps.csrf.token(req, res),
         identifier: typeof identifier === 'string' ? identifier : '',
         error: error instanceof ValidationError ? 'Enter your username or email.' : error.message,
         ...returnTo,
-      });
+      }).catch(next);
     }
   });
 
