@@ -10,6 +10,7 @@ import {
 } from '../accounts/authenticate.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
+import { pageFormBody } from '../http/page-form-body.ts';
 import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
 import { reloadConsoleActor } from '../accounts/console-access.ts';
 import { describeResources, describeScopes } from './describe-scopes.ts';
@@ -27,7 +28,11 @@ export type InteractionDeps = {
   totp: TotpDeps;
 };
 
-const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+const FORM_LIMITS = { limit: '16kb', parameterLimit: 20 };
+const form = express.urlencoded({ extended: false, ...FORM_LIMITS });
+
+/** What the login page says of a password too long for its form to read, which no account can have. */
+const PASSWORD_FAR_TOO_LONG = 'That password is far longer than any password here. Type it again.';
 
 /** The login and consent pages the provider sends people to; plain HTML forms that work without JavaScript. */
 export function interactionRoutes(deps: InteractionDeps): Router {
@@ -93,7 +98,22 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
   });
 
-  router.post('/interaction/:uid/login', form, deps.csrf.check, async (req, res, next) => {
+  // Nothing of a post too large to read is checked, nor counts as a guess: the login page again.
+  const loginForm = pageFormBody(FORM_LIMITS, (req, res, next) => {
+    const again = async () => {
+      const details = await deps.provider().interactionDetails(req, res);
+      if (details.prompt.name !== 'login') return res.redirect(303, `/interaction/${details.uid}`);
+      res.status(413);
+      await renderLoginAgain(deps, req, res, details, {
+        loginHint: details.params.login_hint,
+        error: PASSWORD_FAR_TOO_LONG,
+        wrongPassword: true,
+      });
+    };
+    again().catch(next);
+  });
+
+  router.post('/interaction/:uid/login', loginForm, deps.csrf.check, async (req, res, next) => {
     const provider = deps.provider();
     try {
       const details = await provider.interactionDetails(req, res);
@@ -107,17 +127,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       } catch (error) {
         if (!isAppError(error)) throw error;
         setRetryAfter(res, error);
-        const client = await provider.Client.find(String(details.params.client_id));
-        res.status(error.status).render('login', {
-          title: 'Sign in',
-          uid: details.uid,
-          csrf: deps.csrf.token(req, res),
-          clientName: client?.clientName ?? client?.clientId,
+        res.status(error.status);
+        await renderLoginAgain(deps, req, res, details, {
           loginHint: identifier,
           error: error.message,
           locked: error instanceof AccountLockedError,
-          // The message is the password field's description; invalid only when it was the wrong one.
-          passwordError: true,
           wrongPassword: error instanceof InvalidCredentialsError,
         });
       }
@@ -162,6 +176,28 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/**
+ * The login page again after a refused password, the message as the password field's description
+ * (`wrongPassword`: the field is marked invalid, as it is when it was the wrong one).
+ */
+async function renderLoginAgain(
+  deps: InteractionDeps,
+  req: Request,
+  res: Response,
+  details: Details,
+  view: { loginHint: unknown; error: string; locked?: boolean; wrongPassword: boolean },
+): Promise<void> {
+  const client = await deps.provider().Client.find(String(details.params.client_id));
+  res.render('login', {
+    title: 'Sign in',
+    uid: details.uid,
+    csrf: deps.csrf.token(req, res),
+    clientName: client?.clientName ?? client?.clientId,
+    passwordError: true,
+    ...view,
+  });
+}
 
 /** Why the app of this interaction is not for the signed-in person, when the provider's check said so. */
 async function refusalOf(deps: InteractionDeps, req: Request, details: Details): Promise<string | null> {

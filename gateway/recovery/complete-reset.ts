@@ -62,6 +62,15 @@ export async function completePasswordReset(
   }
 }
 
+/**
+ * What the reset page says of a new password far too long for its form to read: what the schema says of
+ * one a character over its limit, so that both say the same.
+ */
+export function passwordTooLong(): ValidationError {
+  const overLimit = 'x'.repeat((passwordSchema.maxLength ?? 0) + 1);
+  return unacceptablePassword(passwordSchema.safeParse(overLimit).error?.issues[0]);
+}
+
 /** What the reset page says of a password the schema refused: what is wrong above, what to do beside it. */
 function unacceptablePassword(issue: { code: string; message: string } | undefined): ValidationError {
   if (issue?.code === 'too_big')

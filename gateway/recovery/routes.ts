@@ -1,9 +1,10 @@
-import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type Provider from 'oidc-provider';
 import { RateLimitedError, ValidationError } from '../../core/errors.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
-import { completePasswordReset, openResetLink } from './complete-reset.ts';
+import { pageFormBody } from '../http/page-form-body.ts';
+import { completePasswordReset, openResetLink, passwordTooLong } from './complete-reset.ts';
 import { ResetLinkError } from './errors.ts';
 import { admitResetRequest, mailResetLink, type RecoveryDeps } from './request-reset.ts';
 import { keepSignIn, whereToAfterReset } from './return-to-sign-in.ts';
@@ -21,7 +22,8 @@ export type RecoveryRouteDeps = {
   secure?: boolean;
 };
 
-const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 10 });
+// Room for the longest new password in a script of several bytes a character, typed twice (about 4 kB).
+const FORM_LIMITS = { limit: '16kb', parameterLimit: 10 };
 
 /**
  * The sign-in the person came from (the login page links here with its interaction's uid), so "Back to
@@ -61,7 +63,17 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     }
   });
 
-  router.post('/password/forgot', form, deps.csrf.check, async (req, res, next) => {
+  const forgotForm = pageFormBody(FORM_LIMITS, (req, res, next) => {
+    res.status(413);
+    renderForgot(res, {
+      csrf: deps.csrf.token(req, res),
+      error: 'Enter your username or email.',
+      // The sign-in it came from was named in the body, unread: back to the portal, which starts one.
+      ...signInToReturnTo(undefined),
+    }).catch(next);
+  });
+
+  router.post('/password/forgot', forgotForm, deps.csrf.check, async (req, res, next) => {
     const recovery = deps.recovery;
     const body = req.body as Record<string, unknown>;
     const returnTo = signInToReturnTo(body.interaction);
@@ -107,7 +119,13 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     }
   });
 
-  router.post('/password/reset/:token', privatePage, form, deps.csrf.check, async (req, res, next) => {
+  // Nothing of a post too large to read is checked or spent: the form again, its link still usable.
+  const resetForm = pageFormBody(FORM_LIMITS, (req, res, next) => {
+    res.status(413);
+    void renderResetAgain(req, res, next, String(req.params.token), passwordTooLong());
+  });
+
+  router.post('/password/reset/:token', privatePage, resetForm, deps.csrf.check, async (req, res, next) => {
     const token = String(req.params.token);
     const body = req.body as Record<string, unknown>;
     try {
@@ -122,16 +140,27 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     } catch (error) {
       if (error instanceof ResetLinkError) return refused(res, error);
       if (!(error instanceof ValidationError)) return next(error);
-      try {
-        const { user } = await openResetLink(deps.context(req), token);
-        res.status(400);
-        renderResetForm(req, res, { token, username: user.username, error: error.message, fields: error.fields });
-      } catch (again) {
-        if (again instanceof ResetLinkError) return refused(res, again);
-        next(again);
-      }
+      res.status(400);
+      await renderResetAgain(req, res, next, token, error);
     }
   });
+
+  /** The reset form again with what was wrong, while its link may still be used. */
+  async function renderResetAgain(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    token: string,
+    error: ValidationError,
+  ) {
+    try {
+      const { user } = await openResetLink(deps.context(req), token);
+      renderResetForm(req, res, { token, username: user.username, error: error.message, fields: error.fields });
+    } catch (again) {
+      if (again instanceof ResetLinkError) return refused(res, again);
+      next(again);
+    }
+  }
 
   function renderResetForm(
     req: Request,
