@@ -51,7 +51,7 @@ export async function pendingPerson(ctx: GatewayContext, pending: PendingSignIn)
 }
 
 const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
-// The authenticator secret shown at this sign-in is confirmed at this sign-in only.
+
 /** The step's address once a setup was started there (`?setup=`): shows its key, or says it has ended. */
 const SETUP = 'authenticator';
 

@@ -43,7 +43,6 @@ export type AccountPasskeyDeps = {
 };
 
 const form = express.urlencoded({ extended: false, limit: '48kb', parameterLimit: 10 });
-// A challenge of this portal session is answered in this session only.
 
 /**
  * The passkeys and recovery codes of `/account/security` (mounted on `/account` with the portal's

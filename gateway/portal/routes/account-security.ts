@@ -33,7 +33,6 @@ const SETUP_PAGE = '/account/security?setup=authenticator';
 type Setup = 'show' | 'start' | null;
 
 const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 });
-// The secret shown to this portal session is confirmed from this session only.
 
 /**
  * `/account/security`: a signed-in person (the portal's session, itself a sign-in at this gateway) sees
