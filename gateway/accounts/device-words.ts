@@ -26,12 +26,19 @@ const SYSTEMS: [RegExp, string][] = [
 
 const first = (table: [RegExp, string][], text: string) => table.find(([mark]) => mark.test(text))?.[1];
 
+/**
+ * The device as a sentence names it past its first word: "a browser on Linux", "Firefox on Windows". At the
+ * start of a sentence, or as a label, it is capitalised (atSentenceStart).
+ */
 export function deviceWords(userAgent: string | null | undefined): string {
-  if (!userAgent) return 'An unknown browser';
+  if (!userAgent) return 'an unknown browser';
   const browser = first(BROWSERS, userAgent);
   const system = first(SYSTEMS, userAgent);
   if (browser && system) return `${browser} on ${system}`;
   if (browser) return browser;
-  if (system) return `A browser on ${system}`;
-  return 'An unknown browser';
+  if (system) return `a browser on ${system}`;
+  return 'an unknown browser';
 }
+
+/** Words that open a sentence or stand alone as a label: "A browser on Linux". */
+export const atSentenceStart = (words: string): string => words.charAt(0).toUpperCase() + words.slice(1);

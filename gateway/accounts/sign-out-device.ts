@@ -7,7 +7,7 @@ import type { User } from '../models/index.ts';
 import { recordAppLogouts } from '../oidc/app-logouts.ts';
 import { recordEndedSession } from '../oidc/ended-access.ts';
 import { inTransaction } from '../transaction.ts';
-import { deviceWords } from './device-words.ts';
+import { atSentenceStart, deviceWords } from './device-words.ts';
 import { endConsoleSessions, endPortalSessions } from './end-access.ts';
 import { isCurrent, readSession, type ConsoleSessions, type PortalSessions } from './signed-in-devices.ts';
 
@@ -24,7 +24,8 @@ import { isCurrent, readSession, type ConsoleSessions, type PortalSessions } fro
  *
  * Only a session of the person's own is found; another's, or one gone, is refused and nothing changes.
  * The session the asking portal session was signed in through is refused too: that browser signs out
- * with the portal's Sign out, which also clears its cookies.
+ * with the portal's Sign out, which also clears its cookies. Returns the device as a sentence names it
+ * past its first word (deviceWords); the audit keeps it as the page's list labels it.
  */
 export async function signOutDevice(
   ctx: GatewayContext,
@@ -69,7 +70,7 @@ export async function signOutDevice(
       action: 'user.sign_out_device',
       target: user.username,
       details: {
-        device: name,
+        device: atSentenceStart(name),
         ip: device?.ip ?? null,
         apps: session.clientIds,
         artefacts,

@@ -4,7 +4,7 @@ import { CONSOLE_CLIENT_ID } from '../admin/console-client.ts';
 import type { GatewayContext } from '../context.ts';
 import type { OidcPayload } from '../models/index.ts';
 import { PORTAL_CLIENT_ID } from '../portal/portal-client.ts';
-import { deviceWords } from './device-words.ts';
+import { atSentenceStart, deviceWords } from './device-words.ts';
 
 /**
  * How the portal's sessions are bound to a gateway session: by the portal's sid in it, which the ids of
@@ -30,8 +30,10 @@ export type ConsoleSessions = {
 export type SignedInDevice = {
   /** The session's uid: what "Sign out this device" names. */
   id: string;
-  /** The browser and system in plain words ("Firefox on Windows"). */
+  /** The browser and system in plain words, as a label ("Firefox on Windows", "A browser on Linux"). */
   name: string;
+  /** The same words inside a sentence ("a browser on Linux"). */
+  inSentence: string;
   ip: string | null;
   signedInAt: Date | null;
   lastActiveAt: Date;
@@ -154,6 +156,7 @@ export async function listSignedInDevices(
   const lifetime = sessionTtlSeconds * 1000;
   const listed = sessions.map((session): SignedInDevice => {
     const device = deviceOf.get(session.uid);
+    const words = deviceWords(device?.userAgent);
     const signedInAt = session.loginTs === null ? null : new Date(session.loginTs * 1000);
     const expiries = [
       session.expiresAt?.getTime() ?? 0,
@@ -164,7 +167,8 @@ export async function listSignedInDevices(
     const seen = Math.max(...expiries) - lifetime;
     return {
       id: session.uid,
-      name: deviceWords(device?.userAgent),
+      name: atSentenceStart(words),
+      inSentence: words,
       ip: device?.ip ?? null,
       signedInAt,
       lastActiveAt: new Date(Math.min(now.getTime(), Math.max(seen, signedInAt?.getTime() ?? 0))),

@@ -57,7 +57,7 @@ describe('an admin’s console session ends with the gateway session it was sign
 
     const form = filledFormWithAction(page, '/account/security/devices/sign-out');
     const done = await submitFilled(here, page, form, { session: listed[1]![1]!, understood: 'yes' });
-    expect(htmlText(done.html)).toContain('Signed out An unknown browser');
+    expect(htmlText(done.html)).toContain('Signed out an unknown browser');
 
     expect(await consoleOf(there)).toBe(SENT_TO_SIGN_IN);
     // Its gateway session went too: signing in to the console again asks for the password.

@@ -29,6 +29,8 @@ const REDIRECT = 'http://localhost:9/cb';
 const LAPTOP = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const LIBRARY =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
+/** A browser whose name the page does not know, on a system it does. */
+const KIOSK = 'Mozilla/5.0 (X11; Linux x86_64) KioskBrowser/3.1';
 const PORTAL_API = { accept: 'application/json', 'x-atrium-portal': '1' };
 
 let gateway: TestGateway;
@@ -159,10 +161,11 @@ describe('a device in plain words', () => {
       'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0': 'Firefox on Linux',
       'Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36':
         'Chrome on ChromeOS',
-      'curl/8.5.0': 'An unknown browser',
+      [KIOSK]: 'a browser on Linux',
+      'curl/8.5.0': 'an unknown browser',
     };
     expect(Object.fromEntries(Object.keys(said).map((ua) => [ua, deviceWords(ua)]))).toEqual(said);
-    expect(deviceWords(null)).toBe('An unknown browser');
+    expect(deviceWords(null)).toBe('an unknown browser');
   });
 });
 
@@ -289,6 +292,25 @@ describe('"Sign out this device"', () => {
     });
     expect(event?.actorName).toBe('fay');
     expect(JSON.parse(event!.details!)).toMatchObject({ device: 'Safari on macOS', ip: '127.0.0.1' });
+  });
+
+  it('names a device in lower case mid-sentence, and with a capital only where a sentence or its label starts', async () => {
+    await addPerson(gateway, 'kip');
+    const laptop = await browser('kip', LAPTOP);
+    await browser('kip', KIOSK);
+    const page = await laptop.agent.navigate(url('/account/security'));
+    const kiosk = devicesOn(page).find((d) => !d.current)!;
+    expect(kiosk.name).toBe('A browser on Linux');
+    expect(kiosk.text).toContain('I understand: a browser on Linux is signed out of Atrium and its apps at once.');
+
+    const done = await signOutDevice(laptop, 'A browser on Linux');
+    expect(noticeOn(done)).toBe(
+      'Signed out a browser on Linux: it is signed out of Atrium and of its apps, and its open chats were closed.',
+    );
+    const [event] = await gateway.models.AuditEvent.findAll({
+      where: { action: 'user.sign_out_device', target: 'kip' },
+    });
+    expect(JSON.parse(event!.details!)).toMatchObject({ device: 'A browser on Linux' });
   });
 
   it('refuses another person’s session, this device, an unticked box and a forged form, and changes nothing', async () => {
