@@ -395,6 +395,48 @@ describe('a person whose first second factor is a passkey', () => {
   });
 });
 
+describe('a passkey’s name', () => {
+  it('refuses control characters, such as those that show the name reversed, on adding and renaming', async () => {
+    await addPerson(gateway, 'ren');
+    const agent = new BrowserAgent();
+    await signInThrough(agent, url('/account/security'), 'ren', DEMO_PASSWORD);
+    const key = await storedPasskey('ren', 'Laptop');
+    const refused =
+      'A name cannot contain control characters, such as those that turn text around. Type it as plain text.';
+    const names = {
+      reversed: 'USB \u202Eyek',
+      embedded: '\u202BPhone\u202C',
+      isolated: '\u2067Phone\u2069',
+      tab: 'My\tphone',
+      lineBreak: 'My\nphone',
+      c1: 'Phone\u0085',
+      lineSeparator: 'My\u2028phone',
+    };
+    const said: Record<string, string | undefined> = {};
+    for (const [kind, name] of Object.entries(names)) {
+      const page = await agent.navigate(url('/account/security'));
+      said[kind] = noticeOf(await agent.submit(page, formWithAction(page, `/passkeys/${key.id}/rename`), { name }));
+    }
+    expect(said).toEqual(Object.fromEntries(Object.keys(names).map((kind) => [kind, refused])));
+    expect((await gateway.models.Passkey.findByPk(key.id))!.name).toBe('Laptop');
+
+    // Adding one is refused alike, before anything else is looked at.
+    const page = await agent.navigate(url('/account/security'));
+    const added = await agent.submit(page, formWithAction(page, '/account/security/passkeys'), {
+      name: 'Desk \u202Eyek',
+      response: 'garbage',
+    });
+    expect(noticeOf(added)).toBe(refused);
+
+    // Other scripts, emoji and their joiners stay names.
+    for (const name of ['Телефон', 'هاتف العمل', '👩‍💻 Laptop', 'Ноутбук · home']) {
+      const again = await agent.navigate(url('/account/security'));
+      const done = await agent.submit(again, formWithAction(again, `/passkeys/${key.id}/rename`), { name });
+      expect(noticeOf(done)).toBe(`Renamed the passkey to “${name}”.`);
+    }
+  });
+});
+
 describe('a sign-in that needs a second factor the person does not have yet', () => {
   it('offers a passkey beside an authenticator app, shows its recovery codes once and counts it', async () => {
     await addPerson(gateway, 'rex');

@@ -29,11 +29,22 @@ export const MAX_PASSKEYS = 10;
 // the runtime has it: Node 24 marks that experimental, and a stored key must stay verifiable.
 const ALGORITHMS = [-8, -7, -257];
 
+/**
+ * Control characters (tabs, line breaks, C1 codes, line and paragraph separators) and the bidirectional
+ * embeddings, overrides and isolates: after U+202E (right-to-left override) a name shows reversed, so the
+ * page would show a name other than the one stored, which escaping HTML does not stop.
+ */
+const CONTROLS = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/u;
+
 export const passkeyNameSchema = z
   .string()
   .trim()
   .min(1, 'Give the passkey a name.')
-  .max(64, 'A name has at most 64 characters.');
+  .max(64, 'A name has at most 64 characters.')
+  .refine(
+    (name) => !CONTROLS.test(name),
+    'A name cannot contain control characters, such as those that turn text around. Type it as plain text.',
+  );
 
 export function parsePasskeyName(input: unknown): string {
   const parsed = passkeyNameSchema.safeParse(input);
