@@ -14,7 +14,10 @@ import { passwordSchema } from './schemas.ts';
  * Far longer than any password Atrium sets (passwordSchema): a longer "current password" cannot be right,
  * and is refused before it costs a hash or counts as a guess.
  */
-const CURRENT_PASSWORD_MAX = 1024;
+export const CURRENT_PASSWORD_MAX = 1024;
+
+/** What a current password longer than CURRENT_PASSWORD_MAX is told. */
+export const PASSWORD_FAR_TOO_LONG = 'That is not your current password: it is far too long.';
 
 /** Uses the code of "confirm it is you": the current password is that confirmation here. */
 export class WrongCurrentPasswordError extends AppError {
@@ -29,8 +32,7 @@ export type PasswordChange = { current: unknown; password: unknown; confirmation
 function readChange(input: PasswordChange): { current: string; password: string } {
   const current = typeof input.current === 'string' ? input.current : '';
   if (!current) throw new ValidationError('Enter your current password.', { current: 'required' });
-  if (current.length > CURRENT_PASSWORD_MAX)
-    throw new ValidationError('That is not your current password: it is far too long.', { current: 'too long' });
+  if (current.length > CURRENT_PASSWORD_MAX) throw new ValidationError(PASSWORD_FAR_TOO_LONG, { current: 'too long' });
   const plain = passwordSchema.safeParse(input.password);
   if (!plain.success) {
     const reason = plain.error.issues[0]?.message ?? 'invalid';

@@ -28,10 +28,13 @@ export const displayNameSchema = z
   .min(1, { message: 'required' })
   .max(200, { message: 'at most 200 characters' });
 
+/** The longest password Atrium sets. */
+export const PASSWORD_MAX = 200;
+
 export const passwordSchema = z
   .string()
   .min(10, { message: 'at least 10 characters' })
-  .max(200, { message: 'at most 200 characters' });
+  .max(PASSWORD_MAX, { message: `at most ${PASSWORD_MAX} characters` });
 
 export const unitPathSchema = z
   .string()

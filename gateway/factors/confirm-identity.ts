@@ -1,12 +1,13 @@
 import type { Request } from 'express';
 import { decodeJwt } from 'jose';
-import { AppError } from '../../core/errors.ts';
+import { AppError, ValidationError } from '../../core/errors.ts';
 import { AccountLockedError, countFailure, passwordIsTheirs, type LoginPolicy } from '../accounts/authenticate.ts';
+import { CURRENT_PASSWORD_MAX, PASSWORD_FAR_TOO_LONG } from '../accounts/change-password.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { asPerson } from './passkeys/person.ts';
-import { checkTotpCode, type TotpDeps } from './totp.ts';
+import { checkTotpCode, hasConfirmedTotp, type TotpDeps } from './totp.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -67,6 +68,29 @@ async function passwordIsRight(
 }
 
 /**
+ * The confirmation as typed, before any secret is checked: nothing typed (a stray click on Confirm) or a
+ * password far longer than any can be is refused without a check, and counts as no guess.
+ */
+async function readConfirmation(
+  ctx: GatewayContext,
+  user: User,
+  input: { password: unknown; code: unknown },
+): Promise<{ password: string; code: string }> {
+  const password = typeof input.password === 'string' ? input.password : '';
+  const code = typeof input.code === 'string' ? input.code.trim().slice(0, 64) : '';
+  if (!password && !code)
+    throw new ValidationError(
+      (await hasConfirmedTotp(ctx, user.id))
+        ? 'Enter your current password or a code from your authenticator app.'
+        : 'Enter your current password.',
+      { password: 'required' },
+    );
+  if (password.length > CURRENT_PASSWORD_MAX)
+    throw new ValidationError(PASSWORD_FAR_TOO_LONG, { password: 'too long' });
+  return { password, code };
+}
+
+/**
  * A person shows again that it is them with their password or a current authenticator code (a passkey
  * works as well: see passkeys/assertion.ts). Wrong answers count toward the lockout like at sign-in.
  */
@@ -82,10 +106,15 @@ export async function confirmIdentity(
     await audit(person, { action: 'account.confirm', target: user.username, outcome: 'failure', details: { reason } });
     return error;
   };
+  let typed: { password: string; code: string };
+  try {
+    typed = await readConfirmation(ctx, user, input);
+  } catch (error) {
+    throw error instanceof AppError ? await fail(error, 'invalid_input') : error;
+  }
   if (user.lockedUntil && user.lockedUntil > new Date())
     throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
-  const password = typeof input.password === 'string' ? input.password.slice(0, 1024) : '';
-  const code = typeof input.code === 'string' ? input.code.trim().slice(0, 64) : '';
+  const { password, code } = typed;
   let method: 'pwd' | 'otp' | null = null;
   if (code && (await checkTotpCode(ctx, totp, user, code))) method = 'otp';
   else if (password && (await passwordIsRight(ctx, policy, user, password, fail))) method = 'pwd';

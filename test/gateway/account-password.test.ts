@@ -180,6 +180,49 @@ describe('changing one’s own password on the account page', () => {
     expect(await gateway.models.EndedAccess.count({ where: { subject: rae.id } })).toBe(0);
   });
 
+  it('refuses a password thousands of characters long on the form itself, never with the error page', async () => {
+    const ray = await seedUser('ray');
+    const here = await accountPage('ray');
+    const tries = {
+      // 5,000 characters, typed or pasted in each field, of letters or of a script of several bytes each.
+      current: { current: 'y'.repeat(5000), password: NEW_PASSWORD },
+      newOnes: { current: DEMO_PASSWORD, password: 'x'.repeat(5000) },
+      currentInHan: { current: '密'.repeat(5000), password: NEW_PASSWORD },
+      allInHan: { current: '密'.repeat(5000), password: '码'.repeat(5000) },
+    };
+    const answers: Record<string, { status: number; notice: string | undefined; onTheForm: boolean }> = {};
+    for (const [name, values] of Object.entries(tries)) {
+      const page = await changePassword(here, values);
+      expect(page.html).not.toContain('invalid_body');
+      answers[name] = {
+        status: page.status,
+        notice: notice(page),
+        onTheForm:
+          page.html.includes('Signed in as <strong>ray</strong>') && page.html.includes('id="change-password"'),
+      };
+    }
+    const tooLong = {
+      status: 413,
+      notice: 'Use at most 200 characters for a password. Nothing was changed.',
+      onTheForm: true,
+    };
+    expect(answers).toEqual({
+      current: { status: 400, notice: 'That is not your current password: it is far too long.', onTheForm: true },
+      newOnes: { status: 400, notice: 'The new password is not acceptable: at most 200 characters.', onTheForm: true },
+      currentInHan: tooLong,
+      allInHan: tooLong,
+    });
+    // The field to type again has the focus; nothing of what was sent is put back.
+    const last = await changePassword(here, tries.allInHan);
+    expect(last.html).toMatch(
+      /<input id="current-password"[^>]* value="" required aria-invalid="true" aria-describedby="password-error" autofocus>/,
+    );
+    expect(last.headers.get('cache-control')).toBe('no-store');
+    const after = await userNamed('ray');
+    expect({ hash: after.passwordHash, failures: after.failedLogins }).toEqual({ hash: ray.passwordHash, failures: 0 });
+    expect(await stillSignedIn(here.agent, 'ray')).toBe(true);
+  });
+
   it('refuses a post without the form token, and changes nothing', async () => {
     const sam = await seedUser('sam');
     const here = await accountPage('sam');

@@ -453,6 +453,61 @@ describe('the account page', () => {
     expect(done.html).toContain('shown only now');
   });
 
+  it('counts nothing toward the lockout when Confirm is pressed with nothing typed, or a password far too long', async () => {
+    await createUser(
+      { ...gateway.context(null), actor: operator('test') },
+      {
+        username: 'max',
+        displayName: 'Max Moe',
+        email: 'max@campus.test',
+        units: ['campus/eng/cs'],
+        roles: ['student'],
+        password: DEMO_PASSWORD,
+      },
+    );
+    const agent = await accountPageSignedInLongAgo('max');
+    const confirm = async (values: Record<string, string>) => {
+      const page = await agent.navigate(accountUrl());
+      const answer = await agent.submit(page, formWithAction(page, '/account/security/confirm'), values);
+      expect(answer.html).not.toContain('invalid_body');
+      return {
+        status: answer.status,
+        said: htmlText(/id="confirm-error" role="alert">([^<]*)</.exec(answer.html)?.[1] ?? ''),
+        focused:
+          /<input id="confirm-password"[^>]* aria-invalid="true" aria-describedby="confirm-error" autofocus>/.test(
+            answer.html,
+          ),
+      };
+    };
+    // More stray clicks than the lockout allows (four here): each says what to type, none is counted.
+    for (let click = 0; click < 5; click++)
+      expect(await confirm({ password: '' })).toEqual({
+        status: 400,
+        said: 'Enter your current password.',
+        focused: true,
+      });
+    // With an authenticator app, the form asks for either.
+    const { authenticator } = await enrolled('max');
+    expect(await confirm({ password: '', code: '  ' })).toEqual({
+      status: 400,
+      said: 'Enter your current password or a code from your authenticator app.',
+      focused: true,
+    });
+    // 5,000 characters, of letters or of a script of several bytes each: no password is that long.
+    const farTooLong = { said: 'That is not your current password: it is far too long.', focused: true };
+    expect(await confirm({ password: 'y'.repeat(5000) })).toEqual({ status: 400, ...farTooLong });
+    expect(await confirm({ password: '密'.repeat(5000) })).toEqual({ status: 413, ...farTooLong });
+    const max = await userNamed('max');
+    expect({ failures: max.failedLogins, locked: max.lockedUntil }).toEqual({ failures: 0, locked: null });
+
+    const page = await agent.navigate(accountUrl());
+    const confirmed = await agent.submit(page, formWithAction(page, '/account/security/confirm'), {
+      code: await authenticator.next(),
+    });
+    expect(alert(confirmed)).toBeUndefined();
+    expect(confirmed.html).toContain('Confirmed. For the next 10 minutes you can change how you sign in.');
+  });
+
   it('gives the person a key of their own, never one a session left open elsewhere was shown', async () => {
     // A session left signed in on a shared computer: someone opens the account page and notes the key.
     const borrowed = new BrowserAgent();

@@ -6,6 +6,8 @@ import type { GatewayContext } from '../../context.ts';
 import type { Csrf } from '../../http/csrf.ts';
 import type { User } from '../../models/index.ts';
 import type { PortalUser } from '../../portal/sign-in.ts';
+import { pageFormBody } from '../../http/page-form-body.ts';
+import { PASSWORD_FAR_TOO_LONG } from '../../accounts/change-password.ts';
 import { CONFIRMATION_WINDOW_SECONDS, confirmedRecently, confirmIdentity } from '../confirm-identity.ts';
 import { secondFactorRequired } from '../policy.ts';
 import { regenerateRecoveryCodes } from '../regenerate-recovery-codes.ts';
@@ -44,6 +46,12 @@ export type AccountPasskeyDeps = {
 
 const form = express.urlencoded({ extended: false, limit: '48kb', parameterLimit: 10 });
 
+/** Room for a current password of CURRENT_PASSWORD_MAX characters in any script; a longer one is "far too long". */
+const confirmForm = pageFormBody({ limit: '16kb', parameterLimit: 5 }, (_req, res, next) => {
+  res.status(413).locals.confirmError = { text: PASSWORD_FAR_TOO_LONG, field: 'password' };
+  next('route');
+});
+
 /**
  * The passkeys and recovery codes of `/account/security` (mounted on `/account` with the portal's
  * session, before the page's own routes): register, rename and remove passkeys, make new recovery
@@ -61,7 +69,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
 
   router.post(
     '/security/confirm',
-    form,
+    confirmForm,
     deps.csrf.check,
     confirmation(
       async (req, user) => {
@@ -71,7 +79,6 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
       (req) => (typeof body(req).code === 'string' && String(body(req).code).trim() ? 'code' : 'password'),
       'Confirmed.',
     ),
-    locals,
   );
 
   router.post(
@@ -101,8 +108,9 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
       () => 'passkey',
       'Confirmed with your passkey.',
     ),
-    locals,
   );
+  // A refused confirmation: the page again (the routes after these render it), with the error beside it.
+  router.post(['/security/confirm', '/security/confirm/passkey'], locals);
 
   router.post(
     '/security/passkeys/options',

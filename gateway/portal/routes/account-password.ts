@@ -3,11 +3,13 @@ import { isAppError, ValidationError, type AppError } from '../../../core/errors
 import { setRetryAfter } from '../../../core/retry-after.ts';
 import type { LoginPolicy } from '../../accounts/authenticate.ts';
 import { changeOwnPassword } from '../../accounts/change-password.ts';
+import { PASSWORD_MAX } from '../../accounts/schemas.ts';
 import { signOutOwnSessions } from '../../accounts/sign-out-own-sessions.ts';
 import type { GatewayContext } from '../../context.ts';
 import { directoryResetPages } from '../../directories/reset-page.ts';
 import type { Csrf } from '../../http/csrf.ts';
 import type { User } from '../../models/index.ts';
+import { pageFormBody } from '../../http/page-form-body.ts';
 import { beforeSecurityPage } from './security-page.ts';
 
 export type AccountPasswordDeps = {
@@ -20,7 +22,20 @@ export type AccountPasswordDeps = {
   post: (work: (req: Request, res: Response, user: User) => Promise<string | void>) => RequestHandler;
 };
 
-// Room for a current password that is far too long, so that it is refused with a message, not a 413.
+/**
+ * Room for a current password that is far too long, so that it is refused with a message, not a 413; a
+ * body longer still (thousands of characters, in a script that takes several bytes each) is refused on
+ * the form as well, with every field to type again.
+ */
+const passwordForm = pageFormBody({ limit: '16kb', parameterLimit: 6 }, (_req, res, next) => {
+  res.status(413).set('Cache-Control', 'no-store');
+  res.locals.passwordError = {
+    text: `Use at most ${PASSWORD_MAX} characters for a password. Nothing was changed.`,
+    field: 'current',
+    kept: {},
+  };
+  next('route');
+});
 const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 6 });
 
 const destroySession = (req: Request) =>
@@ -75,7 +90,7 @@ export function accountPasswordRoutes(deps: AccountPasswordDeps): Router {
   };
   beforeSecurityPage(router, locals);
 
-  router.post('/security/password', form, deps.csrf.check, async (req, res, next) => {
+  router.post('/security/password', passwordForm, deps.csrf.check, async (req, res, next) => {
     try {
       const user = await deps.person(req);
       if (!user) return res.redirect(303, '/portal/login');
