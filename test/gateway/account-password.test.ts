@@ -2,7 +2,15 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { Op } from 'sequelize';
-import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
+import {
+  BrowserAgent,
+  filledFormWithAction,
+  formWithAction,
+  htmlText,
+  signInThrough,
+  submitFilled,
+  type Page,
+} from '../helpers/browser-agent.ts';
 import { addPerson, ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { login } from '../helpers/node.ts';
 import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
@@ -346,6 +354,32 @@ describe('signing out everywhere from the account page', () => {
     expect(event?.actorName).toBe('vic');
     // The password stays as it was.
     expect(await signsInWith('vic', DEMO_PASSWORD)).toBe(true);
+  });
+
+  it('asks first, as signing out one device does: unticked, it says so and ends nothing', async () => {
+    const xia = await seedUser('xia');
+    const elsewhere = await sessionsElsewhere('xia');
+    const here = await accountPage('xia');
+    const section = (page: Page) =>
+      htmlText(/<section[^>]*id="everywhere">([\s\S]*?)<\/section>/.exec(page.html)?.[1] ?? '');
+    expect(section(here.page)).toContain(
+      'I understand: every device and app I am signed in to is signed out at once, this browser too.',
+    );
+    expect(here.page.html).toMatch(/<input type="checkbox" name="understood" value="yes" required>/);
+
+    // Pressed without the box (the browser asks for it; a post made anyway is refused).
+    const form = filledFormWithAction(here.page, '/account/security/sign-out-everywhere');
+    const unticked = await submitFilled(here.agent, here.page, form);
+    expect(unticked.url).toBe(url('/account/security#account-notice'));
+    expect(section(unticked)).toContain('Tick “I understand” to sign out everywhere. Nothing was signed out.');
+    await expect(elsewhere.portalToken()).resolves.toBeTruthy();
+    expect(await stillSignedIn(here.agent, 'xia')).toBe(true);
+    expect(await stillSignedIn(elsewhere.other.agent, 'xia')).toBe(true);
+    expect(await gateway.models.EndedAccess.count({ where: { subject: xia.id } })).toBe(0);
+
+    const done = await submitFilled(here.agent, unticked, form, { understood: 'yes' });
+    expect(done.url).toBe(url('/account/signed-out-everywhere'));
+    expect(await stillSignedIn(here.agent, 'xia')).toBe(false);
   });
 
   it('refuses a post without the form token, and ends nothing', async () => {

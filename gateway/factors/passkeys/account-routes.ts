@@ -33,7 +33,7 @@ declare module 'express-session' {
 }
 
 /** The parts of the account page a notice can be shown in; `page` is at the top, for the page as a whole. */
-export type AccountSection = 'page' | 'authenticator' | 'passkeys' | 'codes' | 'devices' | 'apps';
+export type AccountSection = 'page' | 'authenticator' | 'passkeys' | 'codes' | 'devices' | 'everywhere' | 'apps';
 
 export type AccountPasskeyDeps = {
   context: (req: Request | null) => GatewayContext;

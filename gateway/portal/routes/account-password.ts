@@ -1,4 +1,4 @@
-import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { isAppError, ValidationError, type AppError } from '../../../core/errors.ts';
 import { setRetryAfter } from '../../../core/retry-after.ts';
 import type { LoginPolicy } from '../../accounts/authenticate.ts';
@@ -7,10 +7,11 @@ import { PASSWORD_MAX } from '../../accounts/schemas.ts';
 import { signOutOwnSessions } from '../../accounts/sign-out-own-sessions.ts';
 import type { GatewayContext } from '../../context.ts';
 import { directoryResetPages } from '../../directories/reset-page.ts';
+import { NotUnderstoodError } from '../../factors/errors.ts';
 import type { Csrf } from '../../http/csrf.ts';
 import type { User } from '../../models/index.ts';
 import { pageFormBody } from '../../http/page-form-body.ts';
-import { beforeSecurityPage } from './security-page.ts';
+import { beforeSecurityPage, type SecuritySectionDeps } from './security-page.ts';
 
 export type AccountPasswordDeps = {
   context: (req: Request | null) => GatewayContext;
@@ -18,8 +19,7 @@ export type AccountPasswordDeps = {
   loginPolicy: LoginPolicy;
   /** The active person the portal session is signed in as, if any. */
   person: (req: Request) => Promise<User | null>;
-  /** A form post of the account page: signed in, then the work; an expected refusal comes back as its notice. */
-  post: (work: (req: Request, res: Response, user: User) => Promise<string | void>) => RequestHandler;
+  post: SecuritySectionDeps['post'];
 };
 
 /**
@@ -36,7 +36,7 @@ const passwordForm = pageFormBody({ limit: '16kb', parameterLimit: 6 }, (_req, r
   };
   next('route');
 });
-const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 6 });
+const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 });
 
 const destroySession = (req: Request) =>
   new Promise<void>((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
@@ -65,9 +65,10 @@ function presentPasswordError(error: AppError, body: Record<string, unknown>) {
 
 /**
  * Change password and "sign out everywhere" on `/account/security` (mounted on `/account` with the
- * portal's session). Both end every session of the person, the portal session doing it too: its refresh
- * token is gone with the others, so it could reach no chat any more. The browser is signed out here and
- * shown a page that says so; the cookie it keeps names a session that no longer exists.
+ * portal's session), the latter once its "I understand" box is ticked. Both end every session of the
+ * person, the portal session doing it too: its refresh token is gone with the others, so it could reach no
+ * chat any more. The browser is signed out here and shown a page that says so; the cookie it keeps names a
+ * session that no longer exists.
  */
 export function accountPasswordRoutes(deps: AccountPasswordDeps): Router {
   const router = Router();
@@ -122,10 +123,13 @@ export function accountPasswordRoutes(deps: AccountPasswordDeps): Router {
     form,
     deps.csrf.check,
     deps.post(async (req, res, user) => {
+      // Asked first, as "Sign out this device" is: one click would otherwise end this browser's session too.
+      if ((req.body as Record<string, unknown>).understood !== 'yes')
+        throw new NotUnderstoodError('sign out everywhere', 'Nothing was signed out.');
       await signOutOwnSessions(deps.context(req), user);
       await destroySession(req);
       res.redirect(303, '/account/signed-out-everywhere');
-    }),
+    }, 'everywhere'),
   );
 
   // What the signed-out browser is shown: nothing of the person, so any browser may see it.
