@@ -109,6 +109,45 @@ describe('errors on the account page', () => {
   });
 });
 
+describe('the addresses the page’s forms leave in the address bar', () => {
+  it('open the page itself when reloaded or kept, never a bare Not Found', async () => {
+    const { agent } = await accountPage('wyn');
+    const opened: Record<string, { status: number; url: string }> = {};
+    for (const path of ['/confirm', '/confirm/passkey', '/password', '/passkeys', '/totp', '/recovery-codes']) {
+      const page = await agent.navigate(url(`/account/security${path}`));
+      expect(page.html, path).toContain('Signed in as <strong>wyn</strong>');
+      opened[path] = { status: page.status, url: page.url.replace(gateway.issuer, '') };
+    }
+    const page = { status: 200, url: '/account/security' };
+    expect(opened).toEqual({
+      '/confirm': page,
+      '/confirm/passkey': page,
+      '/password': page,
+      '/passkeys': page,
+      // Where the authenticator's setup is: its key, while it is open.
+      '/totp': { status: 200, url: '/account/security?setup=authenticator' },
+      // No codes were made here: nothing to say of them.
+      '/recovery-codes': page,
+    });
+
+    // A refused form is shown at the address it posted to; opening that address again is the page.
+    const start = await agent.navigate(url('/account/security'));
+    const refused = await agent.submit(start, formWithAction(start, '/account/security/password'), {
+      current: 'not my password',
+      password: 'a new passphrase',
+      confirmation: 'a new passphrase',
+    });
+    expect(refused.url).toBe(url('/account/security/password'));
+    const again = await agent.navigate(refused.url);
+    expect(again.url).toBe(url('/account/security'));
+    expect(again.html).not.toContain('id="password-error"');
+
+    // Signed out, the address leads to sign-in like the page does.
+    const stranger = await new BrowserAgent().navigate(url('/account/security/recovery-codes'));
+    expect(stranger.html).toContain('/login"');
+  });
+});
+
 describe('the icon', () => {
   it('is linked from the pages and the console, served from the gateway, and allowed by its policy', async () => {
     const login = (await signInToConsole(gateway.issuer, 'alice')).page;

@@ -7,6 +7,7 @@ import {
   filledFormWithAction,
   formsOf,
   formWithAction,
+  htmlText,
   mainText,
   signInThrough,
   submitFilled,
@@ -392,6 +393,43 @@ describe('a person whose first second factor is a passkey', () => {
     const fresh = await agent.submit(page, formWithAction(page, '/account/security/recovery-codes'));
     expect(codesOn(fresh)).toHaveLength(10);
     expect((await agent.navigate(url('/account/security'))).html).not.toContain('id="no-recovery-codes"');
+  });
+});
+
+describe('new recovery codes made on the account page', () => {
+  it('are shown once: reloading their page makes no new ones, shows none and says so', async () => {
+    await addPerson(gateway, 'rae');
+    const agent = new BrowserAgent();
+    await signInThrough(agent, url('/account/security'), 'rae', DEMO_PASSWORD);
+    await storedPasskey('rae', 'Laptop');
+    const rae = await userNamed('rae');
+    const kept = async () =>
+      (await gateway.models.RecoveryCode.findAll({ where: { userId: rae.id }, order: [['id', 'ASC']] })).map(
+        (code) => code.codeHash,
+      );
+    const page = await agent.navigate(url('/account/security'));
+    const shown = await agent.submit(page, formWithAction(page, '/account/security/recovery-codes'));
+    expect(shown.url).toBe(url('/account/security/recovery-codes'));
+    expect(shown.headers.get('cache-control')).toBe('no-store');
+    const codes = codesOn(shown);
+    expect(codes).toHaveLength(10);
+    const made = await kept();
+
+    // Reloaded (or the address opened again): the page itself, saying so beside "Make new recovery codes".
+    const reloaded = await agent.navigate(shown.url);
+    expect(reloaded.url).toBe(url('/account/security#account-notice'));
+    expect(codesOn(reloaded)).toEqual([]);
+    expect(htmlText(/id="account-notice">([^<]*)</.exec(sectionOf(reloaded, 'recovery'))?.[1] ?? '')).toBe(
+      'Those recovery codes were shown once and are not shown again. If you did not keep them, make new ones: they replace all the old ones.',
+    );
+    expect(sectionOf(reloaded, 'recovery')).toContain('id="new-recovery-codes"');
+    expect(codesOn(await agent.navigate(shown.url))).toEqual([]);
+    // The codes shown and saved still work.
+    expect(await kept()).toEqual(made);
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'factor.recovery_codes', target: 'rae' } })).toBe(
+      1,
+    );
+    expect(await useRecoveryCode(gateway.context(null), rae.id, codes[0]!)).toBe(true);
   });
 });
 

@@ -10,8 +10,8 @@ import { pageFormBody } from '../../http/page-form-body.ts';
 import { PASSWORD_FAR_TOO_LONG } from '../../accounts/change-password.ts';
 import { CONFIRMATION_WINDOW_SECONDS, confirmedRecently, confirmIdentity } from '../confirm-identity.ts';
 import { secondFactorRequired } from '../policy.ts';
-import { regenerateRecoveryCodes } from '../regenerate-recovery-codes.ts';
 import { recoveryCodesDownload } from '../recovery-codes-download.ts';
+import { accountRecoveryCodesRoutes } from '../recovery-codes-routes.ts';
 import { hasConfirmedTotp, type TotpDeps } from '../totp.ts';
 import { beginPasskeyAssertion, verifyPasskeyAssertion } from './assertion.ts';
 import { ConfirmationNeededError } from './errors.ts';
@@ -28,7 +28,7 @@ import { portalBinding } from '../binding.ts';
 declare module 'express-session' {
   interface SessionData {
     /** What the account page says once after a change (post, redirect, get), in the section it is about. */
-    accountNotice?: { kind: 'success' | 'error'; text: string; section?: AccountSection };
+    accountNotice?: { kind: 'success' | 'error' | 'info'; text: string; section?: AccountSection };
   }
 }
 
@@ -54,9 +54,9 @@ const confirmForm = pageFormBody({ limit: '16kb', parameterLimit: 5 }, (_req, re
 
 /**
  * The passkeys and recovery codes of `/account/security` (mounted on `/account` with the portal's
- * session, before the page's own routes): register, rename and remove passkeys, make new recovery
- * codes, and confirm it is you. Adding or removing a passkey and new codes need a sign-in or a
- * confirmation within the last ten minutes; renaming needs only the session.
+ * session, before the page's own routes): register, rename and remove passkeys (removal-routes.ts), make
+ * new recovery codes (recovery-codes-routes.ts), and confirm it is you. Adding or removing a passkey and
+ * new codes need a sign-in or a confirmation within the last ten minutes; renaming needs only the session.
  */
 export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
   const router = Router();
@@ -162,20 +162,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
 
   router.use(accountRemovalRoutes(deps, helpers));
 
-  router.post(
-    '/security/recovery-codes',
-    form,
-    deps.csrf.check,
-    post(async (req, res, user) => {
-      mustBeConfirmed(req);
-      const codes = await regenerateRecoveryCodes(deps.context(req), user);
-      res.set('Cache-Control', 'no-store').render('recovery-codes-new', {
-        title: 'New recovery codes',
-        codes,
-        download: recoveryCodesDownload(codes, user.username),
-      });
-    }, 'codes'),
-  );
+  router.use(accountRecoveryCodesRoutes(deps, helpers));
 
   return router;
 }
@@ -208,7 +195,13 @@ export function accountPageHelpers(deps: AccountPasskeyDeps) {
   };
   // Back at the notice itself, wherever its section is on the page: the browser scrolls to it and focuses
   // it (the partial's autofocus), so it is seen and read out rather than left far below the top.
-  const back = (req: Request, res: Response, kind: 'success' | 'error', text: string, section: AccountSection) => {
+  const back = (
+    req: Request,
+    res: Response,
+    kind: 'success' | 'error' | 'info',
+    text: string,
+    section: AccountSection,
+  ) => {
     req.session.accountNotice = { kind, text, section };
     res.redirect(303, '/account/security#account-notice');
   };
@@ -279,6 +272,8 @@ export function accountPageHelpers(deps: AccountPasskeyDeps) {
           accountNotice: noticeOf(req),
         });
         delete req.session.accountNotice;
+        // New codes the page after their post did not show (it was never reached) are not shown later either.
+        delete req.session.newRecoveryCodes;
       }
       next();
     } catch (error) {

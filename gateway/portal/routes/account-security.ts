@@ -102,6 +102,14 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
     }
   });
 
+  // The addresses of forms that answer with a page (a refusal in place, the key of a setup): what a reload
+  // or a link kept asks for again is the page itself, back where the setup was when it was one.
+  router.get(
+    ['/security/confirm', '/security/confirm/passkey', '/security/password', '/security/passkeys'],
+    (_req, res) => res.redirect(303, '/account/security'),
+  );
+  router.get('/security/totp', (_req, res) => res.redirect(303, SETUP_PAGE));
+
   // Reached only when their form was refused: the page again, with the error beside that form.
   router.post(['/security/confirm', '/security/confirm/passkey', '/security/password'], async (req, res, next) => {
     try {
