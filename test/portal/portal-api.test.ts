@@ -261,6 +261,32 @@ describe('the portal API', () => {
     expect((await api(alice, 'units')).status).toBe(400);
   });
 
+  it('names the colleges of other nodes by their titles, and leaves out names no domain is registered under', async () => {
+    // Alice is not of Arts: a group hosted there is named all the same.
+    const { status, body } = await api(alice, 'domains?names=arts.campus.test,nowhere.campus.test,,eng.campus.test');
+    expect(status).toBe(200);
+    // In no order of note: the page looks each up by name.
+    expect([...body.domains].sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      { name: 'arts.campus.test', title: 'College of Arts' },
+      { name: 'eng.campus.test', title: 'College of Engineering' },
+    ]);
+    expect((await api(alice, 'domains?names=nowhere.campus.test')).body).toEqual({ domains: [] });
+
+    for (const asked of ['domains', 'domains?names=', 'domains?names=,']) {
+      const refused = await api(alice, asked);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.code).toBe('invalid_input');
+    }
+    const names = (n: number) => Array.from({ length: n }, (_, i) => `n${i}.campus.test`).join(',');
+    expect((await api(alice, `domains?names=${names(50)}`)).status).toBe(200);
+    expect((await api(alice, `domains?names=${names(51)}`)).status).toBe(400);
+
+    const anonymous = await api(new BrowserAgent(), 'domains?names=arts.campus.test');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error.code).toBe('session_expired');
+    expect(anonymous.body).not.toHaveProperty('domains');
+  });
+
   it('hands out a JWT access token for the person’s own node, which the node accepts', async () => {
     const { status, body } = await api(alice, 'token?domain=eng.campus.test');
     expect(status).toBe(200);
