@@ -75,8 +75,8 @@ export async function uploadAttachment(ctx: NodeContext, input: UploadInput): Pr
   const contentType = allowedType(ctx, input.contentType);
   const { dir, maxBytes } = ctx.config.attachments;
   if (input.declaredSize !== undefined && input.declaredSize > maxBytes) throw new TooLargeError(maxBytes);
-  const room = await roomForUpload(ctx);
-  if (input.declaredSize !== undefined && input.declaredSize > room.bytes) throw room.refusal;
+  const room = await roomForUpload(ctx, input.declaredSize);
+  if (input.declaredSize !== undefined && input.declaredSize > room.bytes) throw room.refusal(input.declaredSize);
 
   await mkdir(dir, { recursive: true });
   const id = randomUUID();
@@ -89,7 +89,7 @@ export async function uploadAttachment(ctx: NodeContext, input: UploadInput): Pr
     await rename(partial, path);
   } catch (error) {
     await rm(partial, { force: true });
-    throw error instanceof TooLargeError && room.bytes < maxBytes ? room.refusal : error;
+    throw error instanceof TooLargeError && room.bytes < maxBytes ? room.refusal() : error;
   }
   return record(ctx, { id, name, contentType, ...written }, path);
 }

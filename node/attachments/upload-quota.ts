@@ -16,14 +16,33 @@ export class UploadQuotaError extends AppError {
   }
 }
 
+/**
+ * A size as people say it: "868 KB", "1.5 MB", "0.98 MB" (binary units, as the quotas are set; a number
+ * of 1000 or more in a unit is said in the next one). Rounded `up` for what is used and what is uploaded
+ * and `down` for a quota, so that a refusal always adds up: the sizes said pass the quota said.
+ */
+export function sizeInWords(bytes: number, round: 'up' | 'down'): string {
+  const fit = round === 'up' ? Math.ceil : Math.floor;
+  let value = bytes;
+  let unit = bytes === 1 ? 'byte' : 'bytes';
+  for (const next of ['KB', 'MB', 'GB']) {
+    if (fit(value) < 1000) break;
+    value /= 1024;
+    unit = next;
+  }
+  const digits = unit.startsWith('byte') ? 0 : value < 1 ? 2 : value < 10 ? 1 : 0;
+  const scale = 10 ** digits;
+  return `${Number((fit(value * scale) / scale).toFixed(digits))} ${unit}`;
+}
+
 export class StorageQuotaError extends AppError {
-  constructor(usedBytes: number, quotaBytes: number) {
+  /** `fileBytes`: the refused file's size, when it was announced. */
+  constructor(usedBytes: number, quotaBytes: number, fileBytes?: number) {
+    const file = fileBytes === undefined ? 'this file' : `this file (${sizeInWords(fileBytes, 'up')})`;
     super(
       'storage_quota',
       413,
-      `Your files on this node take up ${limitInWords(usedBytes)} of the ${limitInWords(quotaBytes)} each person ` +
-        `may keep here, shared or not, and this one would pass that: delete files you no longer need (your files ` +
-        `on this node), or ask an administrator of this node for more room, then upload again`,
+      `You use ${sizeInWords(usedBytes, 'up')} of your ${sizeInWords(quotaBytes, 'down')} here; ${file} would pass it.`,
     );
   }
 }
@@ -44,11 +63,14 @@ export async function usageOf(ctx: NodeContext): Promise<Usage> {
   return { total: Number(row?.total ?? 0), unshared: Number(row?.unshared ?? 0) };
 }
 
-/** The quota an upload of `size` more bytes would pass, if any: storage first, as waiting frees little of it. */
-function passed(ctx: NodeContext, usage: Usage, size: number): AppError | undefined {
+/**
+ * The quota an upload of `size` more bytes would pass, if any: storage first, as waiting frees little of
+ * it. `fileBytes`: the upload's size as the refusal tells it, when known.
+ */
+function passed(ctx: NodeContext, usage: Usage, size: number, fileBytes?: number): AppError | undefined {
   const { storageQuotaBytes, unsharedQuotaBytes, unsharedKeepHours } = ctx.config.attachments;
   if (storageQuotaBytes !== undefined && usage.total + size > storageQuotaBytes)
-    return new StorageQuotaError(usage.total, storageQuotaBytes);
+    return new StorageQuotaError(usage.total, storageQuotaBytes, fileBytes);
   if (usage.unshared + size > unsharedQuotaBytes) return new UploadQuotaError(unsharedQuotaBytes, unsharedKeepHours);
   return undefined;
 }
@@ -56,8 +78,8 @@ function passed(ctx: NodeContext, usage: Usage, size: number): AppError | undefi
 export type Room = {
   /** The most bytes the upload may have. */
   bytes: number;
-  /** The error for an upload larger than `bytes`: the quota that leaves the least room. */
-  refusal: AppError;
+  /** The error for an upload larger than `bytes` (of `size`, when announced): the quota that leaves the least room. */
+  refusal: (size?: number) => AppError;
 };
 
 /**
@@ -66,7 +88,7 @@ export type Room = {
  * quota for all their files (ATTACHMENT_STORAGE_QUOTA_MB), or the quota error when nothing is. Files
  * never shared are deleted after a while (sweep-unshared.ts), and a shared one counts only in storage.
  */
-export async function roomForUpload(ctx: NodeContext): Promise<Room> {
+export async function roomForUpload(ctx: NodeContext, declaredSize?: number): Promise<Room> {
   const { storageQuotaBytes, unsharedQuotaBytes, unsharedKeepHours, uploadsPerHour } = ctx.config.attachments;
   const pace = await ctx.uploadLimiter.hit(ctx.actor.address);
   if (!pace.allowed) {
@@ -74,13 +96,13 @@ export async function roomForUpload(ctx: NodeContext): Promise<Room> {
     throw new RateLimitedError(pace.retryAfterSeconds, `At most ${uploadsPerHour} uploads an hour. ${wait}`);
   }
   const usage = await usageOf(ctx);
-  const full = passed(ctx, usage, 1);
+  const full = passed(ctx, usage, 1, declaredSize);
   if (full) throw full;
   const storageLeft = storageQuotaBytes === undefined ? Infinity : storageQuotaBytes - usage.total;
   const unsharedLeft = unsharedQuotaBytes - usage.unshared;
   if (storageLeft <= unsharedLeft)
-    return { bytes: storageLeft, refusal: new StorageQuotaError(usage.total, storageQuotaBytes!) };
-  return { bytes: unsharedLeft, refusal: new UploadQuotaError(unsharedQuotaBytes, unsharedKeepHours) };
+    return { bytes: storageLeft, refusal: (size) => new StorageQuotaError(usage.total, storageQuotaBytes!, size) };
+  return { bytes: unsharedLeft, refusal: () => new UploadQuotaError(unsharedQuotaBytes, unsharedKeepHours) };
 }
 
 /**
@@ -92,5 +114,5 @@ export async function roomForUpload(ctx: NodeContext): Promise<Room> {
  */
 export async function passedAfterRecording(ctx: NodeContext, size: number): Promise<AppError | undefined> {
   const usage = await usageOf(ctx);
-  return passed(ctx, { total: usage.total - size, unshared: usage.unshared - size }, size);
+  return passed(ctx, { total: usage.total - size, unshared: usage.unshared - size }, size, size);
 }

@@ -6,6 +6,7 @@ import { loadNodeConfig } from '../../node/config.ts';
 import { UNSHARED_SWEEP_MS } from '../../node/attachments/sweep-unshared.ts';
 import { sweepUncarriedFiles } from '../../node/attachments/sweep-uncarried.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { StorageQuotaError } from '../../node/attachments/upload-quota.ts';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -92,8 +93,8 @@ describe('what one person may keep on the node', () => {
       expect(refused.status).toBe(413);
       const { error } = await refused.json();
       expect(error.code).toBe('storage_quota');
-      expect(error.message).toMatch(
-        /take up 1 MB of the 1 MB each person may keep here, shared or not.*delete files you no longer need.*ask an administrator/,
+      expect(error.message).toBe(
+        `You use 1 MB of your 1 MB here; this file${announced ? ' (1 byte)' : ''} would pass it.`,
       );
     }
     expect(await stored()).toEqual(before);
@@ -101,6 +102,18 @@ describe('what one person may keep on the node', () => {
     // Recalled, the shared files are deleted, and their room is free again.
     await alice.recall(sent.messageId);
     expect((await zip(MAX_BYTES)).size).toBe(MAX_BYTES);
+  });
+
+  it('says in plain sizes what one uses of one’s room, rounded so that the sizes said pass the room said', () => {
+    const said = (used: number, quota: number, file?: number) => new StorageQuotaError(used, quota, file).message;
+    expect(said(887_910, MIB, 250 * KIB)).toBe('You use 868 KB of your 1 MB here; this file (250 KB) would pass it.');
+    // Not "1000 KB of your 1 MB", which reads as full and is not.
+    expect(said(1000 * KIB, MIB, 30 * KIB)).toBe('You use 0.98 MB of your 1 MB here; this file (30 KB) would pass it.');
+    expect(said(1_023_590, MIB, 25_088)).toBe('You use 0.98 MB of your 1 MB here; this file (25 KB) would pass it.');
+    expect(said(1.25 * 1024 * MIB, 2048 * MIB, 1.5 * MIB)).toBe(
+      'You use 1.3 GB of your 2 GB here; this file (1.5 MB) would pass it.',
+    );
+    expect(said(MIB, MIB)).toBe('You use 1 MB of your 1 MB here; this file would pass it.');
   });
 
   it('lets no uploads side by side take a person past it together', async () => {

@@ -91,7 +91,7 @@ describe("a person's own files on a node", () => {
     await zip(grace, MAX_BYTES, 'unsent.zip');
     await expect(zip(grace, 1)).rejects.toMatchObject({
       code: 'storage_quota',
-      message: expect.stringMatching(/take up 1 MB of the 1 MB.*delete files you no longer need/),
+      message: 'You use 1 MB of your 1 MB here; this file (1 byte) would pass it.',
     });
 
     expect((await remove(grace, parts[0]!.id)).status).toBe(204);
