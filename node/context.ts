@@ -16,6 +16,7 @@ import type { AddressBook } from './federation/address-book.ts';
 import type { AppsServices } from './bots/apps-services.ts';
 import type { ReceiptCommitter } from './receipts/receipt-committer.ts';
 import type { ReceiptNews } from './receipts/receipt-news.ts';
+import type { FileRemovalNotices } from './attachments/removal-notices.ts';
 
 /** The long-lived parts of a domain node that every use-case may use. */
 export type NodeServices = {
@@ -49,6 +50,8 @@ export type NodeServices = {
   apps: AppsServices;
   /** Uploads per person per hour, counted in the database (node/attachments/upload-quota.ts). */
   uploadLimiter: RateLimiter;
+  /** Deleted files whose conversation's home is still to be told, tried until it is (node/attachments/removal-notices.ts). */
+  fileRemovals: FileRemovalNotices;
   logger: Logger;
   /** Where time comes from wherever it decides behaviour (windows, expiry, caches); tests move it. */
   clock: Clock;

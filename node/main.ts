@@ -64,6 +64,7 @@ import type { AppDirectory } from './bots/app-directory.ts';
 import type { BotReach } from './bots/bot-reach.ts';
 import { incomingWebhookRoutes } from './webhooks/webhook-routes.ts';
 import { startUnsharedSweeps } from './attachments/sweep-unshared.ts';
+import { startFileRemovalNotices } from './attachments/removal-notices.ts';
 
 export type DomainNode = {
   domain: string;
@@ -216,7 +217,7 @@ async function startOn(
   });
   http.serve(app, socketUpgrades(sockets));
   endedPoller.start();
-  const uploadSweeps = startUnsharedSweeps(services);
+  const uploadSweeps = startFileSweeps(services);
   // Peers that kept events for this domain while it was away send them now rather than after their backoff.
   void federation.delivery
     .announce()
@@ -253,6 +254,7 @@ async function closeInReverse(parts: {
   rotationTimer: NodeJS.Timeout;
   endedPoller: { stop(): Promise<void> };
   uploadSweeps: { stop(): Promise<void> };
+  fileRemovals: { stop(): Promise<void> };
   committer: { drain(): Promise<void> };
   receipts: { drain(): Promise<void> };
   searchIndexer: { stop(): Promise<void> };
@@ -269,6 +271,7 @@ async function closeInReverse(parts: {
   clearInterval(parts.rotationTimer);
   await parts.endedPoller.stop();
   await parts.uploadSweeps.stop();
+  await parts.fileRemovals.stop();
   await parts.committer.drain();
   await parts.receipts.drain();
   // What is still queued stays queued: the next start (or another process) indexes it.
@@ -294,6 +297,16 @@ async function openBus(
     ? await createRedisPresence(config.redisUrl, config.redisPrefix, processId)
     : createLocalPresence();
   return { bus, presence };
+}
+
+/**
+ * What the node keeps doing about files: removals their conversations' homes still await are told, and
+ * uploads no message carries are swept. Called in the turn that starts serving, so that the removals are
+ * among the services before a peer's request tells them it is up (federation/routes.ts).
+ */
+function startFileSweeps(services: NodeServices): { stop(): Promise<void> } {
+  services.fileRemovals = startFileRemovalNotices(services);
+  return startUnsharedSweeps(services);
 }
 
 /** A rotation made while the gateway was away (or from the CLI) completes here: at start, then every minute. */

@@ -81,6 +81,14 @@ export class RemovedAttachment extends Model<
   declare owner: string;
   declare conversationId: string | null;
   declare removedAt: Date;
+  /**
+   * The home of the file's conversation while it still has to be told of the removal, with when to try
+   * next (or until when a try holds it) and how many tries failed (attachments/removal-notices.ts);
+   * all cleared once told, or refused for good. Pending: `tellAfter` set.
+   */
+  declare untoldHome: string | null;
+  declare tellAfter: Date | null;
+  declare tellAttempts: CreationOptional<number>;
 }
 
 export type NodeModels = {
@@ -170,6 +178,9 @@ export function defineNodeModels(sequelize: Sequelize): NodeModels {
       owner: { type: DataTypes.STRING(320), allowNull: false },
       conversationId: { type: DataTypes.STRING(36), allowNull: true },
       removedAt: { type: DataTypes.DATE(3), allowNull: false },
+      untoldHome: { type: DataTypes.STRING(253), allowNull: true },
+      tellAfter: { type: DataTypes.DATE(3), allowNull: true },
+      tellAttempts: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
     },
     { ...common, tableName: 'removed_attachments', timestamps: false },
   );

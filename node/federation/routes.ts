@@ -129,7 +129,12 @@ export function federationRoutes(
     domain: services.domain,
     registry: federation.policy.registry,
     seen: createSeenRequests({ sequelize: services.sequelize, now: services.clock.now }),
-    delivery: federation.delivery,
+    // What waits for the domain goes now: the outbox's events, and the removals of files it has to learn of.
+    delivery: {
+      heardFrom: async (domain) => {
+        await Promise.all([federation.delivery.heardFrom(domain), services.fileRemovals.heardFrom(domain)]);
+      },
+    },
     logger: services.logger,
     now: services.clock.now,
   });

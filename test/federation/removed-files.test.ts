@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMigrator } from '../../core/migrator.ts';
 import { campusPeople, signedPost, startCampus, type Campus } from '../helpers/federation.ts';
 
 let campus: Campus;
@@ -96,5 +97,79 @@ describe('a file deleted by the person who shared it, across colleges', () => {
       .toEqual([kept, { ...gone, removed: true }]);
     expect((await download(bob, 'arts', gone.id, 'eng.campus.test')).status).toBe(410);
     expect(await (await download(bob, 'arts', kept.id, 'eng.campus.test')).text()).toBe('keep');
+  });
+});
+
+describe('a file deleted while the conversation’s home is out of reach', () => {
+  /**
+   * A group hosted at arts with alice and dave of eng and bob of arts, holding alice's message with a file,
+   * as every node has it; then arts goes down.
+   */
+  async function sharedThenArtsDown(title: string) {
+    const bob = await as('bob', 'arts');
+    const group = await bob.createGroup(title, ['alice@eng.campus.test', 'dave@eng.campus.test']);
+    await expect
+      .poll(async () => campus.nodes.eng.models.Conversation.count({ where: { id: group.id } }), { timeout: 15_000 })
+      .toBe(1);
+    const alice = await as('alice', 'eng');
+    const file = await alice.upload(new TextEncoder().encode('draft plan'), 'plan.txt', 'text/plain');
+    const ack = await alice.send({ conversationId: group.id, text: 'the plan', attachments: [file.id] });
+    await expect
+      .poll(async () => campus.nodes.eng.models.Message.count({ where: { id: ack.messageId } }), { timeout: 15_000 })
+      .toBe(1);
+    await campus.stopNode('arts');
+    return { alice, group, file, messageId: ack.messageId };
+  }
+
+  /** What each member sees of the message once arts is back: bob at the home, dave at eng. */
+  async function expectShownRemovedEverywhere(groupId: string, messageId: string, file: object) {
+    const [bob, dave] = [await as('bob', 'arts'), await as('dave', 'eng')];
+    const removed = [{ ...file, removed: true }];
+    await expect
+      .poll(async () => (await asShown(bob, groupId, messageId))?.attachments, { timeout: 20_000 })
+      .toEqual(removed);
+    await expect
+      .poll(async () => (await asShown(dave, groupId, messageId))?.attachments, { timeout: 15_000 })
+      .toEqual(removed);
+    const entries = await campus.nodes.arts.models.Message.count({ where: { refId: messageId, kind: 'file.removed' } });
+    expect(entries).toBe(1);
+  }
+
+  it('is marked removed at the home as soon as the home is back, with one entry, though its next try was far off', async () => {
+    const { alice, group, file, messageId } = await sharedThenArtsDown('Away crits');
+    await alice.deleteFile(file.id);
+    expect((await download(alice, 'eng', file.id)).status).toBe(410);
+    // As after a long outage: eng's next try is minutes away; arts saying it is back is what brings it on.
+    await campus.nodes.eng.models.RemovedAttachment.update(
+      { tellAfter: new Date(Date.now() + 10 * 60_000) },
+      { where: { id: file.id } },
+    );
+
+    await campus.restartNode('arts');
+    await expectShownRemovedEverywhere(group.id, messageId, file);
+  });
+
+  it('is marked removed at the home after the person’s own node restarted meanwhile', async () => {
+    const { alice, group, file, messageId } = await sharedThenArtsDown('Away reviews');
+    await alice.deleteFile(file.id);
+    alice.close();
+    await campus.stopNode('eng');
+    await campus.restartNode('arts');
+    await campus.restartNode('eng');
+
+    await expectShownRemovedEverywhere(group.id, messageId, file);
+  });
+
+  it('is marked removed at the home when it was deleted before the node kept removals to tell', async () => {
+    const { alice, group, file, messageId } = await sharedThenArtsDown('Away drafts');
+    await alice.deleteFile(file.id);
+    // As deleted before node migration 0150: nothing noted of its home still to be told.
+    const migrator = createMigrator(campus.nodes.eng.sequelize, 'node');
+    await migrator.down({ to: '0150-file-removal-notices.ts' });
+    await migrator.up();
+    expect((await campus.nodes.eng.models.RemovedAttachment.findByPk(file.id))?.untoldHome).toBe('arts.campus.test');
+
+    await campus.restartNode('arts');
+    await expectShownRemovedEverywhere(group.id, messageId, file);
   });
 });
