@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { chromiumMissing, DESKTOP, launchChromium, PHONE, signInToPortal } from './browser.ts';
+import { connectAs } from '../helpers/node.ts';
+import { chromiumMissing, DESKTOP, launchChromium, openConversation, PHONE, send, signInToPortal } from './browser.ts';
 
 let campus: Campus;
 let browser: Browser | undefined;
@@ -46,10 +47,13 @@ describe.skipIf(chromiumMissing)("the portal while a college's chat node is down
     await page.waitForURL(`${issuer}/`);
 
     const banner = page.locator('.offline-banner');
-    await expect
-      .poll(() => banner.textContent(), { timeout: 15_000 })
-      // Named as people know the college, not by its node's domain name.
-      .toBe('Chat at School of Law cannot be reached right now; the portal keeps trying. Nothing you type is lost.');
+    // The banner's words are there (hidden) from the first try on: it shows once that try has failed.
+    await page.waitForSelector('#connection[data-state=offline]', { timeout: 15_000 });
+    expect(await banner.isVisible()).toBe(true);
+    // Named as people know the college, not by its node's domain name.
+    expect(await banner.textContent()).toBe(
+      'Chat at School of Law cannot be reached right now; the portal keeps trying. Nothing you type is lost.',
+    );
     expect(await page.locator('#connection .connection-text').textContent()).toBe('Chat out of reach — retrying…');
     await expect
       .poll(() => page.locator('.conversation-list li.empty').textContent())
@@ -112,6 +116,33 @@ describe.skipIf(chromiumMissing)("the portal while a college's chat node is down
       expect(carol.errors).toEqual([]);
     } finally {
       await carol.context.close();
+    }
+  });
+
+  it('says a message to a group hosted at a college out of reach did not go, naming the college, not an error code', {
+    timeout: 60_000,
+  }, async () => {
+    const bob = await connectAs(campus.gateway, campus.nodes.arts, 'bob');
+    await bob.createGroup('Orchestra', ['alice@eng.campus.test']);
+    bob.close();
+    const alice = await signInToPortal(browser!, campus.gateway.issuer, 'alice');
+    const page = alice.page;
+    try {
+      await page.locator('.conversation-item', { hasText: 'Orchestra' }).waitFor({ timeout: 10_000 });
+      await openConversation(page, 'Orchestra');
+      await campus.stopNode('arts');
+      await send(page, 'Rehearsal moved to Friday');
+      const failed = page.locator('.message.pending.failed', { hasText: 'Rehearsal moved to Friday' });
+      await expect
+        .poll(() => failed.locator('.status-failed').textContent(), { timeout: 15_000 })
+        .toBe(
+          'Not sent: College of Arts, where this group is hosted, cannot be reached right now; it may not have arrived. Try again.',
+        );
+      expect(await failed.getByRole('button', { name: 'Retry' }).isVisible()).toBe(true);
+      expect(alice.errors).toEqual([]);
+    } finally {
+      await alice.context.close();
+      await campus.restartNode('arts');
     }
   });
 });

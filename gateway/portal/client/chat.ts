@@ -175,7 +175,7 @@ export class Chat extends Emitter<ChatEvents> {
   readonly names = new Map<string, string>();
   /** Units as the gateway names them ("Department of Music, College of Arts"), by path, as people are found. */
   readonly unitLabels = new Map<string, string>();
-  /** Other colleges' nodes by the names people know them by, as groups hosted there come (see domainTitle). */
+  /** Other colleges' nodes by the names people know them by, as conversations hosted there come (see domainTitle). */
   readonly #hostTitles = new Map<string, string>();
   /** Hosts whose titles are wanted from the gateway: asked together, a moment after the first. */
   #titleQueue = new Set<string>();
@@ -462,7 +462,8 @@ export class Chat extends Emitter<ChatEvents> {
       entry.conv = conv;
     }
     for (const m of conv.members.slice(0, NAMES_WANTED)) this.#wantName(m.address);
-    if (conv.kind === 'group') this.#wantDomainTitle(conv.homeDomain);
+    // Its host is named in a group's heading, and in a message it did not confirm (#notSentWhy).
+    this.#wantDomainTitle(conv.homeDomain);
     if (this.openKey === key) {
       this.loadMembers(entry);
       this.countReads(entry);
@@ -804,11 +805,24 @@ export class Chat extends Emitter<ChatEvents> {
       })
       .catch((error: Error) => {
         pending.state = 'failed';
-        pending.error = error.message;
+        pending.error = this.#notSentWhy(entry, error);
         pending.errorCode = error instanceof AtriumError ? error.code : undefined;
         this.emit('entry', entry);
         this.emit('connection', undefined);
       });
+  }
+
+  /**
+   * Why a message did not go, for the person: a host college that cannot be reached (or did not confirm
+   * it) by the name people know it by. The node's words name its domain and why, for programs and logs;
+   * its code stays on the pending message.
+   */
+  #notSentWhy(entry: Entry, error: Error): string {
+    const host = entry.conv.homeDomain;
+    if (!(error instanceof AtriumError) || error.code !== 'federation_unavailable' || host === entry.domain)
+      return error.message;
+    const what = entry.conv.kind === 'group' ? 'group' : 'conversation';
+    return `${this.domainTitle(host)}, where this ${what} is hosted, cannot be reached right now; it may not have arrived. Try again.`;
   }
 
   /** Sends a failed message again, with a new client id (the first attempt was refused, not stored). */
@@ -958,7 +972,7 @@ export class Chat extends Emitter<ChatEvents> {
       }
       this.emit('names', undefined);
     } catch {
-      // Shown by their domain names meanwhile; asked again when one of their groups comes again.
+      // Shown by their domain names meanwhile; asked again when one of their conversations comes again.
       for (const name of names) if (!this.#hostTitles.has(name)) this.#titlesAsked.delete(name);
     }
   }
