@@ -145,4 +145,36 @@ describe.skipIf(chromiumMissing)("the portal while a college's chat node is down
       await campus.restartNode('arts');
     }
   });
+
+  it('lists the conversations of the colleges that answer while another is out of reach, even none', {
+    timeout: 60_000,
+  }, async () => {
+    // Carol has no conversation at Engineering; Arts, her other college, is down as she signs in on a phone.
+    await campus.stopNode('arts');
+    const context = await browser!.newContext({ viewport: PHONE, hasTouch: true, isMobile: true });
+    const page = await context.newPage();
+    try {
+      const issuer = campus.gateway.issuer;
+      await page.goto(`${issuer}/`);
+      await page.fill('#username', 'carol');
+      await page.fill('#password', DEMO_PASSWORD);
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${issuer}/`);
+      await page.waitForSelector('#connection[data-state=partial]', { timeout: 15_000 });
+      await expect
+        .poll(() => page.locator('.conversation-list li.empty').textContent(), { timeout: 15_000 })
+        .toBe('No conversations yet. Any at College of Arts appear as soon as chat there can be reached again.');
+      expect(await page.locator('.offline-banner').textContent()).toBe(
+        'Chat at College of Arts cannot be reached right now; the portal keeps trying. Nothing you type is lost.',
+      );
+
+      await campus.restartNode('arts');
+      await page.waitForSelector('#connection[data-state=online]', { timeout: 30_000 });
+      await expect
+        .poll(() => page.locator('.conversation-list li.empty').textContent())
+        .toBe('No conversations yet. Start one with “New chat”.');
+    } finally {
+      await context.close();
+    }
+  });
 });

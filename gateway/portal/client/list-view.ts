@@ -42,6 +42,29 @@ type Drawn = { el: HTMLLIElement; sig: string };
 /** Per list element: its drawn items by conversation key, and the guard of the item being pressed. */
 const drawnIn = new WeakMap<HTMLElement, { items: Map<string, Drawn>; presses: PressGuard }>();
 
+/** Why the list is empty: nothing yet, chat not set up, still loading, or what cannot be reached. */
+function emptyListText(chat: Chat): string {
+  if (chat.clients.size === 0) return 'Chat is not set up for your account yet. Your apps are under “Apps”.';
+  const connection = chat.connection();
+  switch (connection.state) {
+    case 'online':
+      return 'No conversations yet. Start one with “New chat”.';
+    case 'connecting':
+      return 'Loading…';
+    case 'offline':
+      return connection.networkOffline
+        ? 'Your conversations appear when you are back online.'
+        : 'Your conversations appear as soon as chat can be reached again.';
+    case 'partial': {
+      // Some colleges answered and have none; what the others hold shows once they answer (the banner says
+      // which cannot be reached). A college still on its first try is loading yet.
+      if ([...chat.clients.values()].some((c) => c.state === 'connecting' && c.failedAttempts === 0)) return 'Loading…';
+      const away = connection.offlineDomains.map((d) => chat.domainTitle(d)).join(', ');
+      return `No conversations yet. Any at ${away} appear as soon as chat there can be reached again.`;
+    }
+  }
+}
+
 /** The conversation list across every domain of the person's: newest first, unread counts, presence. */
 export function renderList(chat: Chat, list: HTMLElement, open: (entry: Entry) => void): void {
   let state = drawnIn.get(list);
@@ -52,18 +75,7 @@ export function renderList(chat: Chat, list: HTMLElement, open: (entry: Entry) =
   const manyDomains = chat.domains.size > 1;
   if (chat.clients.size === 0 || entries.length === 0) {
     drawn.clear();
-    const connection = chat.connection();
-    const text =
-      chat.clients.size === 0
-        ? 'Chat is not set up for your account yet. Your apps are under “Apps”.'
-        : connection.state === 'online'
-          ? 'No conversations yet. Start one with “New chat”.'
-          : connection.state !== 'offline'
-            ? 'Loading…'
-            : connection.networkOffline
-              ? 'Your conversations appear when you are back online.'
-              : 'Your conversations appear as soon as chat can be reached again.';
-    list.replaceChildren(h('li', { class: 'empty muted' }, text));
+    list.replaceChildren(h('li', { class: 'empty muted' }, emptyListText(chat)));
     return;
   }
   const wanted: HTMLLIElement[] = [];
