@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
-import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { discover } from '../helpers/rp.ts';
 import { chromiumMissing, launchChromium } from '../portal/browser.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
@@ -12,6 +12,7 @@ import { operator } from '../../gateway/context.ts';
 import { MFA_ACR } from '../../gateway/factors/acr.ts';
 import { setPasswordless } from '../../gateway/factors/passkeys/passwordless-policy.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
+import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
 
 /** The app's callback: a page of its own, where the test reads the code from the address. */
 let appServer: Server;
@@ -440,5 +441,49 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     expect((await finish()).acr).toBe(MFA_ACR);
     expect(await audits('factor.recovery_codes', { target: 'alice' })).toHaveLength(1);
     expect(alice.errors).toEqual([]);
+  });
+});
+
+/** What a page of recovery codes shows: its heading, notice, the codes listed, what it says instead, any refusal. */
+const codesPage = async (page: Page) => ({
+  heading: await page.locator('h1').innerText(),
+  notice: await page.locator('#account-notice').allInnerTexts(),
+  codes: await page.locator('ul.recovery-codes li').count(),
+  notShown: await page.locator('#codes-not-shown').allInnerTexts(),
+  refusals: await page.locator('[role=alert]:not([hidden])').allInnerTexts(),
+});
+
+describe.skipIf(chromiumMissing)('the recovery codes of a first passkey, reloaded in a real browser', () => {
+  it('at a sign-in’s setup step: a reload posts the passkey again, which shows no codes and says they were shown once', async () => {
+    await addPerson(gateway, 'stan', { roles: ['staff'] });
+    await requireSecondFactor(admin(), { kind: 'role', value: 'staff' });
+    try {
+      const stan = await person();
+      await stan.page.goto(url('/'));
+      await passwordStep(stan.page, 'stan');
+      await visible(stan.page, '#enrol-passkey');
+      await stan.page.fill('#passkey-name', 'Laptop');
+      await stan.page.click('#enrol-passkey button[type=submit]');
+      await expect.poll(() => stan.page.locator('ul.recovery-codes li').count(), { timeout: 15_000 }).toBe(10);
+
+      // The browser posts the passkey again: the step has moved on, so it leads back to the step's page.
+      const reloaded = await stan.page.reload();
+      expect(reloaded?.request().redirectedFrom()?.method()).toBe('POST');
+      expect(await codesPage(stan.page)).toEqual({
+        heading: 'Your passkey is added',
+        notice: [],
+        codes: 0,
+        notShown: [
+          'Your recovery codes were shown once, when you set it up, and are not shown again. If you did not keep them, make new ones on Sign-in security once you are signed in: new ones replace them.',
+        ],
+        refusals: [],
+      });
+      await stan.page.click('form[action$="/continue"] button[type=submit]');
+      await stan.page.waitForURL(url('/'));
+      expect((await audits('passkey.register', { target: 'stan' })).map((a) => a.outcome)).toEqual(['success']);
+      expect(stan.errors).toEqual([]);
+    } finally {
+      await dropSecondFactorRequirement(admin(), { kind: 'role', value: 'staff' });
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { TOTP, Secret } from 'otpauth';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { chromiumMissing, launchChromium } from '../portal/browser.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
@@ -41,6 +41,24 @@ async function clearOfStepEnd(): Promise<void> {
   const left = 30_000 - (Date.now() % 30_000);
   if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 100));
 }
+
+/** Sets up the authenticator app whose key the page shows, confirming it with the code the form at `action` takes. */
+async function confirmShownKey(page: Page, action: string) {
+  const secret = (await page.locator('#totp-secret').innerText()).replace(/\s/g, '');
+  await clearOfStepEnd();
+  await page.fill('#code', TOTP.generate({ secret: Secret.fromBase32(secret) }));
+  await page.click(`form[action$="${action}"] button[type=submit]`);
+  await expect.poll(() => page.locator('ul.recovery-codes li').count(), { timeout: 15_000 }).toBe(10);
+  return page.locator('ul.recovery-codes code').allInnerTexts();
+}
+
+/** What a page of recovery codes shows: its heading, the codes listed, what it says instead, and any refusal. */
+const codesPage = async (page: Page) => ({
+  heading: await page.locator('h1').innerText(),
+  codes: await page.locator('ul.recovery-codes li').count(),
+  notShown: await page.locator('#codes-not-shown').allInnerTexts(),
+  refusals: await page.locator('[role=alert]:not([hidden])').allInnerTexts(),
+});
 
 async function passwordStep(page: Page, username: string) {
   await page.fill('#username', username);
@@ -150,4 +168,41 @@ describe.skipIf(chromiumMissing)('a second factor set up at sign-in, in a real b
       await dropSecondFactorRequirement(asOperator, { kind: 'role', value: 'staff' });
     }
   });
+});
+
+describe.skipIf(chromiumMissing)('recovery codes of a new authenticator, reloaded in a real browser', () => {
+  it('at a sign-in’s setup step: a reload posts the code again, which shows no codes and says they were shown once', async () => {
+    const asOperator = { ...gateway.context(null), actor: operator('test') };
+    await addPerson(gateway, 'stan', { roles: ['staff'] });
+    await requireSecondFactor(asOperator, { kind: 'role', value: 'staff' });
+    try {
+      const { page, errors } = await watchedPage();
+      await page.goto(`${gateway.issuer}/`);
+      await passwordStep(page, 'stan');
+      await page.click('#begin-totp button[type=submit]');
+      await confirmShownKey(page, '/enrol');
+      expect(page.url()).toMatch(/\/interaction\/[^/]+\/enrol$/);
+
+      // The browser posts the code again: the step has moved on, so it leads back to the step's page.
+      const reloaded = await page.reload();
+      expect(reloaded?.request().redirectedFrom()?.method()).toBe('POST');
+      expect(await codesPage(page)).toEqual({
+        heading: 'Your authenticator is set up',
+        codes: 0,
+        notShown: [
+          'Your recovery codes were shown once, when you set it up, and are not shown again. If you did not keep them, make new ones on Sign-in security once you are signed in: new ones replace them.',
+        ],
+        refusals: [],
+      });
+      await page.click('form[action$="/continue"] button[type=submit]');
+      await page.waitForURL(`${gateway.issuer}/`);
+      const enrolments = await gateway.models.AuditEvent.findAll({
+        where: { action: 'factor.enrol', target: 'stan' },
+      });
+      expect(enrolments.map((e) => e.outcome)).toEqual(['success']);
+      expect(errors).toEqual([]);
+    } finally {
+      await dropSecondFactorRequirement(asOperator, { kind: 'role', value: 'staff' });
+    }
+  }, 60_000);
 });
