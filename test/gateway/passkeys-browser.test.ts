@@ -454,6 +454,41 @@ const codesPage = async (page: Page) => ({
 });
 
 describe.skipIf(chromiumMissing)('the recovery codes of a first passkey, reloaded in a real browser', () => {
+  it('on the account page: shown once, and a reload, Back or Forward posts nothing and says so', async () => {
+    await addPerson(gateway, 'pia');
+    const pia = await person();
+    await openAccountPage(pia, 'pia');
+    await pia.page.fill('#passkey-name', 'Laptop');
+    await pia.page.click('#add-passkey button[type=submit]');
+    await expect.poll(() => pia.page.locator('ul.recovery-codes li').count(), { timeout: 15_000 }).toBe(10);
+    expect((await codesPage(pia.page)).notice).toEqual(['Added the passkey “Laptop”.']);
+
+    // Reloaded (a resubmit, had the codes been the answer to the post): the same page, without them.
+    const reloaded = await pia.page.reload();
+    const shownOnce = {
+      heading: 'Your passkey is added',
+      notice: ['Added the passkey “Laptop”.'],
+      codes: 0,
+      notShown: [
+        'Your recovery codes were shown once, when you set it up, and are not shown again. If you did not keep them, make new ones on Sign-in security: new ones replace them.',
+      ],
+      refusals: [],
+    };
+    expect(await codesPage(pia.page)).toEqual(shownOnce);
+    expect(reloaded?.request().method()).toBe('GET');
+    expect(pia.page.url()).toBe(url('/account/security/recovery-codes'));
+    await pia.page.goBack();
+    expect(pia.page.url()).toBe(url('/account/security'));
+    expect(await pia.page.locator('[role=alert]:not([hidden])').count()).toBe(0);
+    await pia.page.goForward();
+    expect(await codesPage(pia.page)).toEqual(shownOnce);
+
+    // Added once, and no refused registration (a challenge "expired or already used") was ever posted.
+    expect((await passkeysOf('pia')).map((p) => p.name)).toEqual(['Laptop']);
+    expect((await audits('passkey.register', { target: 'pia' })).map((a) => a.outcome)).toEqual(['success']);
+    expect(pia.errors).toEqual([]);
+  });
+
   it('at a sign-in’s setup step: a reload posts the passkey again, which shows no codes and says they were shown once', async () => {
     await addPerson(gateway, 'stan', { roles: ['staff'] });
     await requireSecondFactor(admin(), { kind: 'role', value: 'staff' });

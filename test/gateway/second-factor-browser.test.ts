@@ -6,6 +6,7 @@ import { chromiumMissing, launchChromium } from '../portal/browser.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
 import { operator } from '../../gateway/context.ts';
+import { useRecoveryCode } from '../../gateway/factors/recovery-codes.ts';
 
 let gateway: TestGateway;
 let browser: Browser;
@@ -171,6 +172,42 @@ describe.skipIf(chromiumMissing)('a second factor set up at sign-in, in a real b
 });
 
 describe.skipIf(chromiumMissing)('recovery codes of a new authenticator, reloaded in a real browser', () => {
+  it('on the account page: shown once, and a reload, Back or Forward posts nothing and says so', async () => {
+    await addPerson(gateway, 'tess');
+    const { page, errors } = await watchedPage();
+    await page.goto(`${gateway.issuer}/account/security`);
+    await passwordStep(page, 'tess');
+    await page.waitForURL(`${gateway.issuer}/account/security`);
+    await page.click('#begin-totp button[type=submit]');
+    const codes = await confirmShownKey(page, '/account/security/totp');
+    expect((await codesPage(page)).heading).toBe('Your authenticator is set up');
+
+    // Reloaded (a resubmit, had the codes been the answer to the post): the same page, without them.
+    const reloaded = await page.reload();
+    const shownOnce = {
+      heading: 'Your authenticator is set up',
+      codes: 0,
+      notShown: [
+        'Your recovery codes were shown once, when you set it up, and are not shown again. If you did not keep them, make new ones on Sign-in security: new ones replace them.',
+      ],
+      refusals: [],
+    };
+    expect(await codesPage(page)).toEqual(shownOnce);
+    expect(reloaded?.request().method()).toBe('GET');
+    expect(page.url()).toBe(`${gateway.issuer}/account/security/recovery-codes`);
+    await page.goBack();
+    expect(page.url()).toBe(`${gateway.issuer}/account/security?setup=authenticator`);
+    await page.goForward();
+    expect(await codesPage(page)).toEqual(shownOnce);
+
+    // Set up once, never refused as "already set up"; the codes shown are the ones that work.
+    const tess = (await gateway.models.User.findOne({ where: { username: 'tess' } }))!;
+    const enrolments = await gateway.models.AuditEvent.findAll({ where: { action: 'factor.enrol', target: 'tess' } });
+    expect(enrolments.map((e) => e.outcome)).toEqual(['success']);
+    expect(await useRecoveryCode(gateway.context(null), tess.id, codes[0]!)).toBe(true);
+    expect(errors).toEqual([]);
+  }, 60_000);
+
   it('at a sign-in’s setup step: a reload posts the code again, which shows no codes and says they were shown once', async () => {
     const asOperator = { ...gateway.context(null), actor: operator('test') };
     await addPerson(gateway, 'stan', { roles: ['staff'] });

@@ -10,8 +10,7 @@ import { pageFormBody } from '../../http/page-form-body.ts';
 import { PASSWORD_FAR_TOO_LONG } from '../../accounts/change-password.ts';
 import { CONFIRMATION_WINDOW_SECONDS, confirmedRecently, confirmIdentity } from '../confirm-identity.ts';
 import { secondFactorRequired } from '../policy.ts';
-import { recoveryCodesDownload } from '../recovery-codes-download.ts';
-import { accountRecoveryCodesRoutes } from '../recovery-codes-routes.ts';
+import { accountRecoveryCodesRoutes, showRecoveryCodesOnce } from '../recovery-codes-routes.ts';
 import { hasConfirmedTotp, type TotpDeps } from '../totp.ts';
 import { beginPasskeyAssertion, verifyPasskeyAssertion } from './assertion.ts';
 import { ConfirmationNeededError } from './errors.ts';
@@ -139,14 +138,8 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
       );
       const added = `Added the passkey “${passkey.name}”.`;
       if (!recoveryCodes) return added;
-      // The first second factor: its recovery codes, shown this once, as after setting up an authenticator app.
-      res.set('Cache-Control', 'no-store').render('recovery-codes', {
-        title: 'Passkey added',
-        factor: 'passkey',
-        notice: added,
-        codes: recoveryCodes,
-        download: recoveryCodesDownload(recoveryCodes, user.username),
-      });
+      // The first second factor: its recovery codes, shown once, as after setting up an authenticator app.
+      showRecoveryCodesOnce(req, res, deps.totp.sealer, recoveryCodes, { made: 'passkey', notice: added });
     }, 'passkeys'),
   );
 

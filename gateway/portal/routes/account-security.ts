@@ -18,7 +18,7 @@ import type { PortalUser } from '../sign-in.ts';
 import { portalReturnTo } from '../return-to.ts';
 import { rememberReturnTo } from '../../http/return-to.ts';
 import { portalBinding } from '../../factors/binding.ts';
-import { recoveryCodesDownload } from '../../factors/recovery-codes-download.ts';
+import { showRecoveryCodesOnce } from '../../factors/recovery-codes-routes.ts';
 import type { SecuritySectionDeps } from './security-page.ts';
 
 export type AccountSecurityDeps = SecuritySectionDeps & { totp: TotpDeps };
@@ -133,12 +133,8 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
           typeof code === 'string' ? code : '',
           portalBinding(req),
         );
-        // Shown this once: no cache may keep them.
-        res.set('Cache-Control', 'no-store').render('recovery-codes', {
-          title: 'Authenticator set up',
-          codes,
-          download: recoveryCodesDownload(codes, user.username),
-        });
+        // On a page of their own, so that a reload or Back and Forward does not post the code again.
+        showRecoveryCodesOnce(req, res, deps.totp.sealer, codes, { made: 'totp' });
       } catch (error) {
         if (!isAppError(error)) throw error;
         // The sign-in step's wording points to recovery codes, which someone setting up has none of yet.
