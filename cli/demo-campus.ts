@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { envPort, parseEnv, type Env } from '../core/config.ts';
-import { loadNodeConfig, type NodeConfig } from '../node/config.ts';
+import { loadNodeConfig, NODE_VARIABLES, type NodeConfig } from '../node/config.ts';
 import type { KeysDocument } from '../node/federation/node-keys.ts';
 import { loadProxyConfig, type ProxyConfig } from '../proxy/config.ts';
 import type { PublicKeyJwk } from '../protocol/signature.ts';
@@ -32,6 +32,23 @@ export type DemoCampus = {
 };
 
 /**
+ * Node variables the demo's nodes do not take from the environment: the database and Redis named there
+ * are the gateway's (each demo node keeps its own SQLite file), the demo runs in development, and a
+ * secret key named there would not open what the nodes sealed with the ones they generated.
+ */
+const GATEWAY_ONLY = new Set(['DATABASE_URL', 'REDIS_URL', 'REDIS_PREFIX', 'ATRIUM_MODE', 'NODE_SECRET_KEY']);
+
+/**
+ * The node settings given in the environment (ATTACHMENT_STORAGE_QUOTA_MB, RECALL_WINDOW_SECONDS, …), which
+ * both demo nodes take, as a node started on its own would; where each node listens is the demo's.
+ */
+function nodeSettingsIn(env: Env): Env {
+  const settings: Env = {};
+  for (const name of NODE_VARIABLES) if (!GATEWAY_ONLY.has(name) && env[name] !== undefined) settings[name] = env[name];
+  return settings;
+}
+
+/**
  * The demo's units, at localhost URLs and listening where the gateway does (see demoGatewayConfig), on SQLite
  * files in its data directory (DATABASE_URL, if set, is the gateway's alone: each node has a database of its own).
  */
@@ -47,6 +64,7 @@ export function demoCampus(env: Env, gateway: GatewayConfig): DemoCampus {
   const urls = { eng: `http://localhost:${ports.DEMO_ENG_PORT}`, arts: `http://localhost:${ports.DEMO_ARTS_PORT}` };
   const node = (name: keyof DemoDomains, port: number) =>
     loadNodeConfig({
+      ...nodeSettingsIn(env),
       ...common,
       NODE_DOMAIN: DEMO_DOMAINS[name],
       NODE_PORT: String(port),

@@ -1,3 +1,4 @@
+import { loadEnv } from '../core/config.ts';
 import { migrate } from '../core/migrator.ts';
 import { createLogger } from '../core/logger.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedDemo } from '../gateway/seed/demo.ts';
@@ -102,7 +103,7 @@ export const demoCommand: Command = {
     const config = demoGatewayConfig(io);
     refuseInProduction(config, 'atrium demo');
     const shutdown = shutdownSignal();
-    const campus = demoCampus(io.env, config);
+    const campus = demoCampus(loadEnv(io.env), config);
     const logger = createLogger('atrium', config.logLevel);
     const gatewayPart = await withSession(
       io,

@@ -212,6 +212,9 @@ export type NodeConfig = {
   metricsToken: string | undefined;
 };
 
+/** The names of every variable a node reads. */
+export const NODE_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export function loadNodeConfig(env: Env): NodeConfig {
   const v = parseEnv(schema, env);
   if (v.ATRIUM_MODE === 'production') {
