@@ -56,6 +56,8 @@ export type ClientEvents = {
    * `message`): show it as removed (`withFileRemoved`); a download of it answers 410 `attachment_removed`.
    */
   fileRemoved: { conversationId: string; messageId: string; attachmentId: string };
+  /** This client deleted one of the person's own files (`deleteFile`): what was to carry it no longer can. */
+  fileDeleted: { attachmentId: string };
   /** Another domain refused a message already acknowledged here (its federation policy, say). */
   deliveryFailed: { messageId: string; conversationId: string; domain: string; reason: string };
   /**
@@ -922,11 +924,12 @@ export class AtriumClient extends Emitter<ClientEvents> {
 
   /**
    * Deletes one of this person's own files from the node: it no longer counts against their storage, and
-   * the messages that carried it show it as removed (`fileRemoved`). Someone else's file is refused
-   * (`forbidden`); deleting one already deleted changes nothing.
+   * the messages that carried it show it as removed (`fileRemoved`), and this client emits `fileDeleted`.
+   * Someone else's file is refused (`forbidden`); deleting one already deleted changes nothing.
    */
   async deleteFile(attachmentId: string, httpBaseUrl: string = httpBaseOf(this.options.url)): Promise<void> {
     await this.#http(httpBaseUrl, `/api/v1/attachments/${encodeURIComponent(attachmentId)}`, { method: 'DELETE' });
+    this.emit('fileDeleted', { attachmentId });
   }
 
   /**

@@ -14,7 +14,8 @@ let campus: Campus;
 let browser: Browser;
 let alice: Person;
 let bob: Person;
-let sdk: { alice: Awaited<ReturnType<typeof connectAs>>; bob: Awaited<ReturnType<typeof connectAs>> };
+type Device = Awaited<ReturnType<typeof connectAs>>;
+let sdk: { alice: Device; bob: Device; dave: Device; lena: Device };
 
 beforeAll(async () => {
   if (chromiumMissing) return;
@@ -28,6 +29,8 @@ beforeAll(async () => {
   sdk = {
     alice: await connectAs(campus.gateway, campus.nodes.eng, 'alice'),
     bob: await connectAs(campus.gateway, campus.nodes.arts, 'bob'),
+    dave: await connectAs(campus.gateway, campus.nodes.eng, 'dave'),
+    lena: await connectAs(campus.gateway, campus.nodes.law, 'lena'),
   };
   browser = await launchChromium();
   alice = await signInToPortal(browser, campus.gateway.issuer, 'alice');
@@ -37,11 +40,14 @@ beforeAll(async () => {
 afterAll(async () => {
   sdk?.alice.close();
   sdk?.bob.close();
+  sdk?.dave.close();
+  sdk?.lena.close();
   await browser?.close();
   await campus?.stop();
 });
 
 const pdf = (size: number) => new Uint8Array(size).fill(0x25);
+const text = (name: string, content: string) => ({ name, mimeType: 'text/plain', buffer: Buffer.from(content) });
 
 /** The buttons, links and fields under `selector` a person sees that are smaller than 44×44 CSS px. */
 function smallTargets(page: Page, selector: string): Promise<string[]> {
@@ -181,6 +187,134 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
       expect(phone.errors).toEqual([]);
     } finally {
       await phone.context.close();
+    }
+  });
+
+  it('keeps what is typed and attached in each conversation while one is elsewhere, and drops a file deleted meanwhile, saying so', {
+    timeout: 90_000,
+  }, async () => {
+    await sdk.dave.send({ to: 'alice@eng.campus.test', text: 'About the lab' });
+    await sdk.dave.send({ to: 'bob@arts.campus.test', text: 'About the trip' });
+    const dave = await signInToPortal(browser, campus.gateway.issuer, 'dave');
+    try {
+      const d = dave.page;
+      const input = d.locator('.conversation .composer-input');
+      const uploads = d.locator('.conversation .upload');
+      await openConversation(d, 'Alice Chen');
+      await input.fill('draft text');
+      await d
+        .locator('.conversation input[type=file]')
+        .setInputFiles([text('pending.txt', 'not for Alice after all'), text('agenda.txt', 'Monday: lab')]);
+      await expect.poll(() => d.locator('.conversation .upload.uploaded').count(), { timeout: 10_000 }).toBe(2);
+      await openConversation(d, 'Bob Martin');
+      expect(await input.inputValue()).toBe('');
+      expect(await uploads.count()).toBe(0);
+      await input.fill('for Bob');
+
+      // Each conversation has its own again, files uploaded and all; also after a reload of the page.
+      for (const reload of [false, true]) {
+        if (reload) {
+          await d.reload();
+          await d.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+        }
+        await openConversation(d, 'Alice Chen');
+        await expect.poll(() => input.inputValue()).toBe('draft text');
+        expect(await d.locator('.conversation .upload.uploaded .upload-name').allInnerTexts()).toEqual([
+          'pending.txt (23 B)',
+          'agenda.txt (11 B)',
+        ]);
+        await openConversation(d, 'Bob Martin');
+        expect(await input.inputValue()).toBe('for Bob');
+      }
+
+      // Deleted in Your files, a file leaves the draft that carried it, which says so.
+      await d.getByRole('button', { name: 'Account' }).click();
+      await d.locator('.account-menu').getByRole('link', { name: 'Your files' }).click();
+      const row = d.locator('.own-file', { hasText: 'pending.txt' });
+      await row.waitFor({ timeout: 10_000 });
+      expect(await row.innerText()).toContain('Not sent yet');
+      await row.getByRole('button', { name: 'Delete' }).click();
+      await d.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+      const deleted = d.locator('.toast', { hasText: 'Deleted pending.txt.' });
+      await deleted.waitFor();
+      await openConversation(d, 'Alice Chen');
+      expect(await d.locator('.conversation .composer-notice').innerText()).toBe(
+        'pending.txt was deleted, so it is no longer attached.',
+      );
+      expect(await d.locator('.conversation .upload-name').allInnerTexts()).toEqual(['agenda.txt (11 B)']);
+      // The notice from Your files, still up, sits above the message box, not on it.
+      const toast = (await deleted.boundingBox())!;
+      const composer = (await d.locator('.conversation .composer').boundingBox())!;
+      expect(toast.y + toast.height).toBeLessThanOrEqual(composer.y);
+
+      const arrived = sdk.alice.once('message', (m) => m.text === 'draft text', 10_000);
+      await input.press('Enter');
+      const got = await arrived;
+      expect(got.attachments?.map((a) => a.name)).toEqual(['agenda.txt']);
+      expect(await input.inputValue()).toBe('');
+      expect(await uploads.count()).toBe(0);
+      expect(dave.errors).toEqual([]);
+    } finally {
+      await dave.context.close();
+    }
+  });
+
+  it('says once, in plain words, that files would pass one’s storage, with each refused file readable on a phone', {
+    timeout: 90_000,
+  }, async () => {
+    // Lena uses 868 KB of her 1 MB at law.
+    for (const name of ['one.pdf', 'two.pdf', 'three.pdf'])
+      await sdk.lena.upload(pdf(MAX_BYTES), name, 'application/pdf');
+    await sdk.lena.upload(pdf(100 * KIB), 'four.pdf', 'application/pdf');
+    await sdk.lena.send({ to: 'alice@eng.campus.test', text: 'Forms for the trip' });
+    const lena = await signInToPortal(browser, campus.gateway.issuer, 'lena', { viewport: PHONE, hasTouch: true });
+    try {
+      const p = lena.page;
+      await openConversation(p, 'Alice Chen');
+      await p.locator('.conversation .composer-input').fill('Both forms');
+      await p.locator('.conversation input[type=file]').setInputFiles(
+        ['Trip form.pdf', 'Consent form.pdf'].map((name) => ({
+          name,
+          mimeType: 'application/pdf',
+          buffer: Buffer.from(pdf(200 * KIB)),
+        })),
+      );
+      const refused = p.locator('.conversation .upload.failed');
+      await expect.poll(() => refused.count(), { timeout: 10_000 }).toBe(2);
+      expect(await refused.locator('.status-failed').allInnerTexts()).toEqual([
+        'You use 868 KB of your 1 MB here; this file (200 KB) would pass it.',
+        'You use 868 KB of your 1 MB here; this file (200 KB) would pass it.',
+      ]);
+      // One notice for both.
+      await expect.poll(() => p.locator('.toast').count()).toBe(1);
+      expect(await p.locator('.toast').innerText()).toBe('You have used your storage: delete files you no longer need');
+
+      // Each file's name keeps a line of its own width, the reason under it, and nothing goes off the side.
+      for (const file of await refused.all()) {
+        const name = (await file.locator('.upload-name').boundingBox())!;
+        const why = (await file.locator('.status-failed').boundingBox())!;
+        const line = await file
+          .locator('.upload-name')
+          .evaluate((el) => Number.parseFloat(getComputedStyle(el).lineHeight));
+        expect(name.height).toBeLessThan(line * 1.5);
+        expect(why.y).toBeGreaterThanOrEqual(name.y + name.height);
+      }
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+
+      // Followed, the notice does not stay on the page it leads to; back, the message is as it was.
+      await p.locator('.toast').getByRole('link', { name: 'delete files you no longer need' }).click();
+      await p.getByRole('heading', { name: 'Your files' }).waitFor();
+      expect(await p.locator('.toast').count()).toBe(0);
+      await p.goBack();
+      await p.waitForSelector('.conversation .composer-input');
+      expect(await p.locator('.conversation .composer-input').inputValue()).toBe('Both forms');
+      expect(await refused.locator('.upload-name').allInnerTexts()).toEqual([
+        'Trip form.pdf (200.0 KB)',
+        'Consent form.pdf (200.0 KB)',
+      ]);
+      expect(lena.errors).toEqual([]);
+    } finally {
+      await lena.context.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 import type { Message } from '../../../sdk/client.ts';
 import { logout } from './api.ts';
-import { forgetPerson } from './kept.ts';
+import { forgetPerson, keepWriting, takeWriting } from './kept.ts';
 import { keyOf, type Chat, type Entry } from './chat.ts';
 import { accountMenu } from './account-menu.ts';
 import { ConversationView, type ToastLink, type ViewHost } from './conversation-view.ts';
@@ -48,29 +48,6 @@ function drawing(what: string, draw: () => void): void {
   }
 }
 
-/**
- * What was being written when the session ended, kept in this tab (sessionStorage) for the same person's
- * next sign-in: "Sign in again" leaves the page. Tagged with the person, since on a shared lab computer
- * the next one to sign in at this tab may be someone else.
- */
-const DRAFT = 'atrium.draft';
-type KeptDraft = { user: string; hash: string; key: string; text: string };
-
-function takeDraft(user: string): KeptDraft | null {
-  const raw = sessionStorage.getItem(DRAFT);
-  if (raw === null) return null;
-  try {
-    const draft = JSON.parse(raw) as KeptDraft;
-    if (draft.user === user) {
-      sessionStorage.removeItem(DRAFT);
-      return draft;
-    }
-  } catch {
-    sessionStorage.removeItem(DRAFT);
-  }
-  return null;
-}
-
 const hashOf = (entry: Entry) => `#/c/${encodeURIComponent(entry.domain)}/${encodeURIComponent(entry.conv.id)}`;
 
 /**
@@ -92,7 +69,8 @@ export class PortalApp implements ViewHost {
   #frame = 0;
   #dirtyList = false;
   #dirtyView = false;
-  #draft: KeptDraft | null = null;
+  /** Notices on screen by their words and link: the same one again shows longer, not twice. */
+  #shownToasts = new Map<string, { item: HTMLElement; timer: ReturnType<typeof setTimeout> }>();
 
   constructor(root: HTMLElement, chat: Chat) {
     this.#chat = chat;
@@ -175,8 +153,12 @@ export class PortalApp implements ViewHost {
     window.addEventListener('hashchange', () => this.#navigate());
     window.addEventListener('online', () => chat.setNetwork(true));
     window.addEventListener('offline', () => chat.setNetwork(false));
+    // What is being written stays for this tab's next page (a reload), which the page going ends; a phone
+    // may end a hidden tab without a word.
+    window.addEventListener('pagehide', () => this.#keepWriting());
     document.addEventListener('visibilitychange', () => {
       const visible = document.visibilityState === 'visible';
+      if (!visible) this.#keepWriting();
       for (const client of chat.clients.values())
         if (client.state === 'online') client.setPresence(visible ? 'online' : 'away').catch(() => undefined);
       if (visible && this.#view) chat.markRead(this.#view.entry);
@@ -185,10 +167,10 @@ export class PortalApp implements ViewHost {
     this.#root.addEventListener('keydown', (event) => this.#onKey(event));
     this.#list.addEventListener('keydown', (event) => this.#listKeys(event));
 
-    this.#draft = takeDraft(chat.me.user.id);
-    // Back to the conversation the draft belongs to, unless the page was opened at another one.
-    if (this.#draft && parseRoute(window.location.hash).view !== 'conversation')
-      window.location.hash = this.#draft.hash;
+    const kept = takeWriting(chat.me.user.id);
+    chat.drafts.restore(kept.drafts);
+    // Back to the conversation that was open, unless the page was opened at another one.
+    if (kept.open && parseRoute(window.location.hash).view !== 'conversation') window.location.hash = kept.open;
     chat.start();
     if (!navigator.onLine) chat.setNetwork(false);
     this.#drawConnection();
@@ -209,13 +191,27 @@ export class PortalApp implements ViewHost {
   /**
    * A short notice, for six seconds (twelve with a link, to leave time to follow it). With a conversation
    * on screen it shows just above its message box (the box and its Send button stay free), else at the
-   * foot of the page.
+   * foot of the page. The same notice again (each of several uploads refused alike) shows once, for
+   * longer; one that leads to the page on screen is not shown.
    */
   toast(text: string, link?: ToastLink): void {
-    const item = h('p', { class: 'toast' }, text, link ? [' ', h('a', { href: link.href }, link.text)] : null);
-    const dock = this.#view?.toastDock;
-    (dock?.isConnected ? dock : this.#toasts).append(item);
-    setTimeout(() => item.remove(), link ? 12_000 : 6_000);
+    if (link?.href === window.location.hash) return;
+    const key = JSON.stringify([text, link?.href, link?.text]);
+    const shown = this.#shownToasts.get(key);
+    if (shown) clearTimeout(shown.timer);
+    const again = shown?.item.isConnected === true;
+    const item = again
+      ? shown.item
+      : h('p', { class: 'toast' }, text, link ? [' ', h('a', { href: link.href }, link.text)] : null);
+    if (!again) {
+      const dock = this.#view?.toastDock;
+      (dock?.isConnected ? dock : this.#toasts).append(item);
+    }
+    const gone = () => {
+      item.remove();
+      this.#shownToasts.delete(key);
+    };
+    this.#shownToasts.set(key, { item, timer: setTimeout(gone, link ? 12_000 : 6_000) });
   }
 
   /** Shows a conversation now (the hashchange that follows finds it shown already). */
@@ -307,10 +303,6 @@ export class PortalApp implements ViewHost {
           this.#view = new ConversationView(chat, entry, this);
           this.#pane.replaceChildren(this.#view.element);
           this.#view.scrollToEnd();
-          if (this.#draft?.key === entry.key && !this.#view.composer.input.value) {
-            this.#view.composer.input.value = this.#draft.text;
-            this.#draft = null;
-          }
           this.#view.composer.input.focus();
         }
         chat.markRead(entry);
@@ -319,8 +311,13 @@ export class PortalApp implements ViewHost {
         break;
       }
     }
-    // Notices shown over a conversation left now stay for their time, where the next view shows them.
-    if (shown && shown !== this.#view) (this.#view?.toastDock ?? this.#toasts).append(...shown.toastDock.children);
+    // Notices stay for their time, where the view now shown shows them: a conversation's above its message
+    // box, never on it. One that leads to the page now shown has been followed, or need not be.
+    const dock = this.#view?.toastDock ?? this.#toasts;
+    if (shown && shown !== this.#view) dock.append(...shown.toastDock.children);
+    if (dock !== this.#toasts) dock.append(...this.#toasts.children);
+    for (const link of dock.querySelectorAll<HTMLAnchorElement>('.toast a[href]'))
+      if (link.getAttribute('href') === window.location.hash) link.closest('.toast')?.remove();
     this.#schedule(true, false);
   }
 
@@ -424,6 +421,7 @@ export class PortalApp implements ViewHost {
   async #signOut(): Promise<void> {
     try {
       const { redirect } = await logout();
+      this.#chat.drafts.clear();
       forgetPerson(this.#chat.me.user.id);
       window.location.assign(redirect);
     } catch (error) {
@@ -431,12 +429,11 @@ export class PortalApp implements ViewHost {
     }
   }
 
-  #keepDraft(): void {
-    const view = this.#view;
-    const text = view?.composer.input.value ?? '';
-    if (!view || !text.trim()) return;
-    const draft: KeptDraft = { user: this.#chat.me.user.id, hash: hashOf(view.entry), key: view.entry.key, text };
-    sessionStorage.setItem(DRAFT, JSON.stringify(draft));
+  /** What is being written, for this tab's next page of the same person; nothing once they signed out. */
+  #keepWriting(): void {
+    if (this.#chat.ended) return;
+    const open = this.#view ? hashOf(this.#view.entry) : null;
+    keepWriting(this.#chat.me.user.id, { open, drafts: this.#chat.drafts.kept() });
   }
 
   /**
@@ -447,8 +444,13 @@ export class PortalApp implements ViewHost {
   #ended(why: string | undefined): void {
     this.#root.dataset.state = 'ended';
     this.#drawConnection();
-    this.#keepDraft();
     forgetPerson(this.#chat.me.user.id);
+    // Kept after the rest is forgotten: for the same person's sign-in again, which leaves this page.
+    keepWriting(this.#chat.me.user.id, {
+      open: this.#view ? hashOf(this.#view.entry) : null,
+      drafts: this.#chat.drafts.kept(),
+    });
+    this.#chat.drafts.clear();
     this.#view = null;
     this.#list.replaceChildren();
     this.#pane.replaceChildren();

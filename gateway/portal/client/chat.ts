@@ -17,6 +17,7 @@ import { Emitter } from '../../../sdk/emitter.ts';
 import { READ_COUNTS_MAX } from '../../../protocol/client-frames.ts';
 import { fetchDomainTitles, fetchUnitLabels, tokenFor, type Me, type PortalDomain } from './api.ts';
 import { findPeople, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
+import { Drafts } from './drafts.ts';
 import { KeptNames, KeptReads } from './kept.ts';
 import { notDeliveredWhy } from './format.ts';
 
@@ -175,6 +176,8 @@ export class Chat extends Emitter<ChatEvents> {
   readonly names = new Map<string, string>();
   /** Units as the gateway names them ("Department of Music, College of Arts"), by path, as people are found. */
   readonly unitLabels = new Map<string, string>();
+  /** What is being written in each conversation, files included, while the page is open. */
+  readonly drafts = new Drafts();
   /** Other colleges' nodes by the names people know them by, as conversations hosted there come (see domainTitle). */
   readonly #hostTitles = new Map<string, string>();
   /** Hosts whose titles are wanted from the gateway: asked together, a moment after the first. */
@@ -339,6 +342,7 @@ export class Chat extends Emitter<ChatEvents> {
       const entry = this.entries.get(keyOf(domain, conversationId));
       if (entry) this.#drop(entry);
     });
+    client.on('fileDeleted', ({ attachmentId }) => this.drafts.fileDeleted(domain, attachmentId));
     client.on('deliveryFailed', (failure) => {
       const entry = this.entries.get(keyOf(domain, failure.conversationId));
       if (!entry) return;

@@ -1,11 +1,10 @@
-import type { UploadedAttachment } from '../../../sdk/client.ts';
 import { listsSomeMembers, localPart, type Chat, type Entry } from './chat.ts';
 import { fitRows, h, ICONS, iconButton } from './dom.ts';
 import { sizeOf } from './format.ts';
 import { HttpError } from './api.ts';
+import type { Draft, DraftFile } from './drafts.ts';
 import { uploadFile } from './nodes.ts';
 
-type Upload = { file: File; done: Promise<UploadedAttachment | null>; row: HTMLElement; abort: AbortController };
 type Suggestion = { address: string; name: string };
 
 let composerCount = 0;
@@ -23,14 +22,15 @@ export const RESTORE_TEXT = 'composer-restore';
 
 /**
  * The message box: Enter sends (Shift+Enter for a new line), "@" suggests members to mention, files
- * upload at once with a progress bar and go with the next message.
+ * upload at once with a progress bar and go with the next message. What is typed and attached is the
+ * conversation's draft (chat.drafts): it is there again when the conversation is shown again.
  */
 export class Composer {
   readonly element: HTMLFormElement;
   readonly input: HTMLTextAreaElement;
   #chat: Chat;
   #entry: Entry;
-  #uploads: Upload[] = [];
+  #draft: Draft;
   #uploadList: HTMLUListElement;
   #suggestions: HTMLUListElement;
   #options: Suggestion[] = [];
@@ -52,6 +52,7 @@ export class Composer {
   constructor(chat: Chat, entry: Entry, title: string, onStorageFull: () => void = () => undefined) {
     this.#chat = chat;
     this.#entry = entry;
+    this.#draft = chat.drafts.of(entry.key);
     this.#onStorageFull = onStorageFull;
     const id = `composer-${++composerCount}`;
     this.#suggestions = h('ul', {
@@ -81,6 +82,7 @@ export class Composer {
       'aria-hidden': 'true',
     });
     this.#uploadList = h('ul', { class: 'uploads', 'aria-label': 'Files to send' });
+    this.#uploadList.append(...this.#draft.files.map((file) => (file.row ??= this.#rowOf(file, null))));
     this.#notice = h('p', { class: 'composer-notice', role: 'status' });
     this.#counter = h('p', { class: 'composer-counter', id: `${id}-counter`, 'aria-live': 'polite', hidden: true });
     this.element = h(
@@ -109,7 +111,12 @@ export class Composer {
     });
     this.element.addEventListener(RESTORE_TEXT, (event) => this.restore(String((event as CustomEvent).detail)));
     this.input.addEventListener('keydown', (event) => this.#onKey(event));
+    this.input.value = this.#draft.text;
+    if (this.input.value) requestAnimationFrame(() => this.#autosize());
+    // Said once, when the conversation is shown again: why a file it had is no longer attached.
+    this.#notice.textContent = this.#draft.notes.splice(0).join(' ');
     this.input.addEventListener('input', () => {
+      this.#draft.text = this.input.value;
       this.#autosize();
       this.#count();
       this.#suggest();
@@ -130,60 +137,79 @@ export class Composer {
     const node = this.#chat.domains.get(this.#entry.domain)!;
     const progress = h('progress', { max: 1, value: 0, 'aria-label': `Uploading ${file.name}` });
     const abort = new AbortController();
-    const row = h(
-      'li',
-      { class: 'upload' },
-      h('span', { class: 'upload-name' }, `${file.name} (${sizeOf(file.size)})`),
-      progress,
-    );
-    const upload: Upload = {
-      file,
-      row,
-      abort,
-      done: uploadFile(node, file, (f) => (progress.value = f), abort.signal).then(
-        (attachment) => {
-          progress.value = 1;
-          row.classList.add('uploaded');
-          progress.setAttribute('aria-label', `${file.name} uploaded`);
-          return attachment;
-        },
-        (error: Error) => {
-          if (error instanceof HttpError && error.code === 'storage_quota') this.#onStorageFull();
-          row.classList.add('failed');
-          progress.replaceWith(h('span', { class: 'status status-failed', role: 'alert' }, error.message));
-          return null;
-        },
-      ),
+    const attached: DraftFile = {
+      name: file.name,
+      size: file.size,
+      attachment: null,
+      done: Promise.resolve(null),
+      abort: () => abort.abort(),
+      row: null,
     };
-    row.append(
-      iconButton(`Remove ${file.name}`, ICONS.close, () => {
-        abort.abort();
-        this.#uploads = this.#uploads.filter((u) => u !== upload);
-        row.remove();
-      }),
+    const row = this.#rowOf(attached, progress);
+    attached.row = row;
+    attached.done = uploadFile(node, file, (f) => (progress.value = f), abort.signal).then(
+      (attachment) => {
+        attached.attachment = attachment;
+        progress.value = 1;
+        row.classList.add('uploaded');
+        progress.setAttribute('aria-label', `${file.name} uploaded`);
+        return attachment;
+      },
+      (error: Error) => {
+        if (error instanceof HttpError && error.code === 'storage_quota') this.#onStorageFull();
+        row.classList.add('failed');
+        progress.replaceWith(h('span', { class: 'status status-failed', role: 'alert' }, error.message));
+        return null;
+      },
     );
-    this.#uploads.push(upload);
+    this.#draft.files.push(attached);
     this.#uploadList.append(row);
   }
 
+  /**
+   * A file's line: its name and size, how its upload goes (`progress`; none for a file uploaded before
+   * the page was reloaded) and a button to take it off the message.
+   */
+  #rowOf(file: DraftFile, progress: HTMLProgressElement | null): HTMLElement {
+    const draft = this.#draft;
+    const row = h(
+      'li',
+      { class: progress ? 'upload' : 'upload uploaded' },
+      h('span', { class: 'upload-name' }, `${file.name} (${sizeOf(file.size)})`),
+      progress,
+    );
+    row.append(
+      iconButton(`Remove ${file.name}`, ICONS.close, () => {
+        file.abort();
+        draft.files = draft.files.filter((f) => f !== file);
+        row.remove();
+      }),
+    );
+    return row;
+  }
+
   async submit(): Promise<void> {
+    const draft = this.#draft;
     const text = this.input.value.trim();
-    const uploads = this.#uploads;
-    if (!text && uploads.length === 0) return;
+    const files = draft.files;
+    if (!text && files.length === 0) return;
     // The node would refuse it, and a Retry would not help: it stays here to be shortened.
     if (this.#count()) return this.input.focus();
-    if (uploads.length > 0) this.#notice.textContent = 'Waiting for uploads to finish…';
-    const attachments = (await Promise.all(uploads.map((u) => u.done))).filter(
-      (a): a is UploadedAttachment => a !== null,
-    );
+    if (files.length > 0) this.#notice.textContent = 'Waiting for uploads to finish…';
+    await Promise.all(files.map((f) => f.done));
+    // A file taken off meanwhile, or deleted in Your files, no longer goes.
+    const attachments = files
+      .filter((f) => draft.files.includes(f))
+      .flatMap((f) => (f.attachment ? [f.attachment] : []));
     this.#notice.textContent = '';
     if (!text && attachments.length === 0) return;
     const mentions = this.#mentionsIn(text);
     this.#chat.send(this.#entry, text, mentions, attachments);
-    this.input.value = '';
+    this.#write('');
+    draft.notes = [];
     this.#mentioned.clear();
-    this.#uploads = [];
-    this.#uploadList.replaceChildren();
+    for (const file of files) file.row?.remove();
+    draft.files = draft.files.filter((f) => !files.includes(f));
     this.#autosize();
     this.#count();
     this.input.focus();
@@ -192,10 +218,16 @@ export class Composer {
   /** Puts back a text the node refused, ahead of anything typed since, to be edited and sent again. */
   restore(text: string): void {
     const typed = this.input.value.trim();
-    this.input.value = typed ? `${text}\n${typed}` : text;
+    this.#write(typed ? `${text}\n${typed}` : text);
     this.#autosize();
     this.#count();
     this.input.focus();
+  }
+
+  /** Puts a text in the box, as the conversation's draft too. */
+  #write(text: string): void {
+    this.input.value = text;
+    this.#draft.text = text;
   }
 
   /**
@@ -372,7 +404,7 @@ export class Composer {
     if (!query) return;
     const local = localPart(suggestion.address);
     const caret = this.input.selectionStart ?? this.input.value.length;
-    this.input.value = `${this.input.value.slice(0, query.start)}@${local} ${this.input.value.slice(caret)}`;
+    this.#write(`${this.input.value.slice(0, query.start)}@${local} ${this.input.value.slice(caret)}`);
     const at = query.start + local.length + 2;
     this.input.setSelectionRange(at, at);
     this.#mentioned.set(local.toLowerCase(), suggestion.address);

@@ -4,8 +4,12 @@
  * (forgetPerson). Storage the browser refuses (private windows, a full quota) leaves it in memory only.
  */
 
+import type { UploadedAttachment } from '../../../sdk/client.ts';
+import type { KeptDraft } from './drafts.ts';
+
 const readsKey = (user: string) => `atrium.unsent-reads.${user}`;
 const namesKey = (user: string) => `atrium.names.${user}`;
+const draftsKey = (user: string) => `atrium.drafts.${user}`;
 
 /** How many people's names are kept at most: the latest looked up stay. */
 const NAMES_KEPT = 1_000;
@@ -107,11 +111,45 @@ export class KeptNames {
   }
 }
 
+/** What was being written, and in which conversation the person was (its route), when the page went. */
+export type KeptWriting = { open: string | null; drafts: KeptDraft[] };
+
+const isFile = (file: unknown): file is UploadedAttachment => {
+  const f = file as Partial<UploadedAttachment> | null;
+  return (
+    typeof f?.id === 'string' &&
+    typeof f.name === 'string' &&
+    typeof f.contentType === 'string' &&
+    Number.isSafeInteger(f.size)
+  );
+};
+
+const isDraft = (draft: unknown): draft is KeptDraft => {
+  const d = draft as Partial<KeptDraft> | null;
+  return typeof d?.key === 'string' && typeof d.text === 'string' && Array.isArray(d.files) && d.files.every(isFile);
+};
+
+/**
+ * Drafts, with their uploaded files by id, kept in sessionStorage when the page goes (a reload, or
+ * "Sign in again" once the session ended) for the same person's next page in this tab; read once.
+ */
+export function keepWriting(user: string, writing: KeptWriting): void {
+  save(sessionStorage, draftsKey(user), writing.drafts.length > 0 ? writing : {});
+}
+
+export function takeWriting(user: string): KeptWriting {
+  const kept = load(sessionStorage, draftsKey(user));
+  save(sessionStorage, draftsKey(user), {});
+  const drafts = Array.isArray(kept.drafts) ? kept.drafts.filter(isDraft) : [];
+  return { open: drafts.length > 0 && typeof kept.open === 'string' ? kept.open : null, drafts };
+}
+
 /** Signing out: nothing of the person stays in this browser's storage. */
 export function forgetPerson(user: string): void {
   for (const [storage, key] of [
     [localStorage, readsKey(user)],
     [sessionStorage, namesKey(user)],
+    [sessionStorage, draftsKey(user)],
   ] as const) {
     try {
       storage.removeItem(key);
