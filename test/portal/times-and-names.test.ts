@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page, Route } from 'playwright-core';
 import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
-import { chromiumMissing, launchChromium, openConversation, signInToPortal, type Person } from './browser.ts';
+import { connectAs } from '../helpers/node.ts';
+import { chromiumMissing, launchChromium, openConversation, PHONE, signInToPortal, type Person } from './browser.ts';
 import { LENA, lawEntry, lawGroup } from './law-relay.ts';
 
 /** Alice reads in British English, from Shanghai (UTC+8 all year): what she sees follows both. */
@@ -237,5 +238,47 @@ describe.skipIf(chromiumMissing)('what the portal tells about when, where and wh
     expect(await item.locator('.badge').count()).toBe(0);
     expect(await item.locator('.mention-mark').count()).toBe(0);
     expect(alice.errors).toEqual([]);
+  });
+
+  it('tags each conversation of someone of two colleges with its college, by name, readable on a phone', {
+    timeout: 60_000,
+  }, async () => {
+    // Carol is of Arts and of Engineering.
+    const bob = await connectAs(campus.gateway, campus.nodes.arts, 'bob');
+    const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
+    const LAB = 'Second-year electrical engineering lab partners, spring term';
+    try {
+      await bob.send({ to: 'carol@arts.campus.test', text: 'The concert is on Friday' });
+      await dave.createGroup(LAB, ['carol@eng.campus.test']);
+    } finally {
+      bob.close();
+      dave.close();
+    }
+    const carol = await signInToPortal(browser, campus.gateway.issuer, 'carol', { viewport: PHONE, hasTouch: true });
+    try {
+      const p = carol.page;
+      const fromBob = p.locator('.conversation-item', { hasText: 'Bob Martin' });
+      const lab = p.locator('.conversation-item', { hasText: LAB });
+      await lab.waitFor({ timeout: 10_000 });
+      await fromBob.waitFor({ timeout: 10_000 });
+      expect(await fromBob.locator('.domain-tag').textContent()).toBe('Arts');
+      expect(await fromBob.locator('.domain-tag').getAttribute('title')).toBe('College of Arts');
+      expect(await fromBob.getAttribute('aria-label')).toMatch(/^Bob Martin, at College of Arts, /);
+      expect(await lab.locator('.domain-tag').textContent()).toBe('Engineering');
+      expect(await lab.getAttribute('aria-label')).toMatch(/, group, at College of Engineering, /);
+      // A long title gives way to its college, which shows whole beside it.
+      const shown = await lab.locator('.item-title').evaluate((title) => {
+        const tag = title.querySelector<HTMLElement>('.domain-tag')!;
+        return {
+          whole: tag.scrollWidth <= tag.clientWidth,
+          inside: tag.getBoundingClientRect().right <= title.getBoundingClientRect().right + 0.5,
+        };
+      });
+      expect(shown).toEqual({ whole: true, inside: true });
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      expect(carol.errors).toEqual([]);
+    } finally {
+      await carol.context.close();
+    }
   });
 });

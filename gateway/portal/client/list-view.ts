@@ -72,7 +72,7 @@ export function renderList(chat: Chat, list: HTMLElement, open: (entry: Entry) =
   const { items: drawn, presses } = state;
   const focusedKey = (document.activeElement as HTMLElement | null)?.dataset?.key;
   const entries = chat.sorted();
-  const manyDomains = chat.domains.size > 1;
+  const tags = chat.domains.size > 1 ? collegeTags(chat) : null;
   if (chat.clients.size === 0 || entries.length === 0) {
     drawn.clear();
     list.replaceChildren(h('li', { class: 'empty muted' }, emptyListText(chat)));
@@ -84,7 +84,7 @@ export function renderList(chat: Chat, list: HTMLElement, open: (entry: Entry) =
     keep.add(entry.key);
     const old = drawn.get(entry.key);
     try {
-      const item = describeItem(chat, entry, manyDomains);
+      const item = describeItem(chat, entry, tags);
       if (old && (old.sig === item.sig || presses.holds(old.el, () => renderList(chat, list, open)))) {
         wanted.push(old.el);
         continue;
@@ -116,13 +116,31 @@ type Item = {
   unread: number;
   mentioned: boolean;
   label: string;
+  /** The college it is at, shown beside its title to someone of several colleges. */
+  college: { tag: string; title: string } | null;
   last: Message | undefined;
   sig: string;
 };
 
+/** Words many colleges' titles begin with: the list's tags leave them out ("Arts" for College of Arts). */
+const TITLE_HEAD = /^(?:college|school|faculty|department|institute|division) of (?:the )?/i;
+
+/**
+ * The person's colleges as the list tags their conversations: short where they still read apart, in
+ * full otherwise (and where a title has no such head); the item's name says the title whole.
+ */
+function collegeTags(chat: Chat): Map<string, string> {
+  const titles = [...chat.domains.keys()].map((d) => [d, chat.domainTitle(d)] as const);
+  const short = titles.map(([d, title]) => [d, title.replace(TITLE_HEAD, '') || title] as const);
+  const count = new Map<string, number>();
+  for (const [, tag] of short) count.set(tag.toLowerCase(), (count.get(tag.toLowerCase()) ?? 0) + 1);
+  return new Map(short.map(([d, tag], i) => [d, count.get(tag.toLowerCase())! > 1 ? titles[i]![1] : tag]));
+}
+
 /** What one item shows; `sig` changes exactly when its drawing would. */
-function describeItem(chat: Chat, entry: Entry, manyDomains: boolean): Item {
+function describeItem(chat: Chat, entry: Entry, tags: Map<string, string> | null): Item {
   const title = chat.title(entry);
+  const college = tags ? { tag: tags.get(entry.domain) ?? entry.domain, title: chat.domainTitle(entry.domain) } : null;
   const last = entry.messages.at(-1);
   const text = preview(chat, entry, last);
   const peer = chat.peerOf(entry);
@@ -132,6 +150,7 @@ function describeItem(chat: Chat, entry: Entry, manyDomains: boolean): Item {
   const label = [
     title,
     entry.conv.kind === 'group' ? 'group' : null,
+    college ? `at ${college.title}` : null,
     presence ? presenceLabel(chat, entry, peer!) : null,
     unread > 0 ? `${unread} unread` : null,
     mentioned ? 'mentions you' : null,
@@ -144,14 +163,13 @@ function describeItem(chat: Chat, entry: Entry, manyDomains: boolean): Item {
     presence?.status ?? '',
     last ? timeOf(last.createdAt) : '',
     chat.openKey === entry.key,
-    manyDomains,
-    entry.domain,
+    college?.tag ?? '',
   ].join('\u0000');
-  return { title, text, peer, presence, unread, mentioned, label, last, sig };
+  return { title, text, peer, presence, unread, mentioned, label, college, last, sig };
 }
 
 function drawItem(chat: Chat, entry: Entry, item: Item, open: (entry: Entry) => void): HTMLLIElement {
-  const { title, text, peer, presence, unread, mentioned, label, last } = item;
+  const { title, text, peer, presence, unread, mentioned, label, college, last } = item;
   const key = entry.key;
   const dot = presence ? h('span', { class: `presence presence-${presence.status}`, 'aria-hidden': 'true' }) : null;
   return h(
@@ -183,8 +201,8 @@ function drawItem(chat: Chat, entry: Entry, item: Item, open: (entry: Entry) => 
         h(
           'span',
           { class: 'item-title' },
-          title,
-          chat.domains.size > 1 ? h('span', { class: 'domain-tag' }, entry.domain.split('.')[0]!) : null,
+          h('span', { class: 'item-name' }, title),
+          college ? h('span', { class: 'domain-tag', title: college.title }, college.tag) : null,
         ),
         h('span', { class: 'item-preview' }, text),
       ),
