@@ -196,7 +196,7 @@ describe.skipIf(chromiumMissing)('what the portal tells about when, where and wh
     await openConversation(a, 'Bar review');
     await expect
       .poll(() => a.locator('.conversation-subtitle').textContent(), { timeout: 10_000 })
-      .toBe('2 members: you, Lena Park · hosted by School of Law');
+      .toBe('School of Law · 2 members: you, Lena Park');
     await a.getByRole('button', { name: 'Group details' }).click();
     const details = a.getByRole('dialog', { name: 'Group details' });
     await expect
@@ -279,6 +279,41 @@ describe.skipIf(chromiumMissing)('what the portal tells about when, where and wh
       expect(carol.errors).toEqual([]);
     } finally {
       await carol.context.close();
+    }
+  });
+
+  it('keeps a group’s host college in sight in its heading on a phone, the members’ names giving way', {
+    timeout: 60_000,
+  }, async () => {
+    const bob = await connectAs(campus.gateway, campus.nodes.arts, 'bob');
+    try {
+      await bob.createGroup('Orchestra', [ALICE, 'dave@eng.campus.test', 'carol@arts.campus.test']);
+    } finally {
+      bob.close();
+    }
+    const phone = await signInToPortal(browser, campus.gateway.issuer, 'alice', { viewport: PHONE, hasTouch: true });
+    try {
+      const p = phone.page;
+      await p.locator('.conversation-item', { hasText: 'Orchestra' }).waitFor({ timeout: 10_000 });
+      await openConversation(p, 'Orchestra');
+      const subtitle = p.locator('.conversation-subtitle');
+      await expect
+        .poll(() => subtitle.textContent(), { timeout: 10_000 })
+        .toMatch(/^College of Arts · 4 members: you, /);
+      // The line is cut (names are in Group details); where the group lives and its size stay in the box.
+      const seen = await subtitle.evaluate((line) => {
+        const range = document.createRange();
+        range.setStart(line.firstChild!, 0);
+        range.setEnd(line.firstChild!, 'College of Arts · 4 members'.length);
+        return {
+          cut: line.scrollWidth > line.clientWidth,
+          hostInSight: range.getBoundingClientRect().right <= line.getBoundingClientRect().right,
+        };
+      });
+      expect(seen).toEqual({ cut: true, hostInSight: true });
+      expect(phone.errors).toEqual([]);
+    } finally {
+      await phone.context.close();
     }
   });
 });

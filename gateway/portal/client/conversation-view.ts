@@ -456,8 +456,9 @@ export class ConversationView {
       const names = [...(mine ? ['you'] : []), ...shown.map((m) => chat.nameIn(entry, m.address))];
       const rest = count - (mine ? 1 : 0) - shown.length;
       const more = rest > 0 ? ` and ${rest.toLocaleString('en')} ${shown.length > 0 ? 'more' : 'others'}` : '';
+      // Its host college first: a phone's narrow heading cuts the names, not where the group lives.
       const host = chat.domainTitle(entry.conv.homeDomain);
-      return `${count.toLocaleString('en')} members: ${names.join(', ')}${more} · hosted by ${host}${where}`;
+      return `${host} · ${count.toLocaleString('en')} members: ${names.join(', ')}${more}${where}`;
     }
     const peer = chat.peerOf(entry);
     if (!peer) return where;
