@@ -317,4 +317,59 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
       await lena.context.close();
     }
   });
+
+  it('says which college cannot be reached, in Delete, in a download and in the list, and shows its files once it is back', {
+    timeout: 90_000,
+  }, async () => {
+    // Carol keeps files at Engineering and at Arts.
+    const carolAtEng = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    await carolAtEng.upload(new TextEncoder().encode('Mondays at nine'), 'timetable.txt', 'text/plain');
+    carolAtEng.close();
+    const carol = await signInToPortal(browser, campus.gateway.issuer, 'carol');
+    const c = carol.page;
+    const openFiles = async () => {
+      await c.getByRole('button', { name: 'Account' }).click();
+      await c.locator('.account-menu').getByRole('link', { name: 'Your files' }).click();
+      await c.getByRole('heading', { name: 'Your files' }).waitFor();
+    };
+    const atEng = c.locator('.node-files', { has: c.getByRole('heading', { name: 'College of Engineering' }) });
+    const timetable = atEng.locator('.own-file', { hasText: 'timetable.txt' });
+    try {
+      await openFiles();
+      await timetable.waitFor({ timeout: 10_000 });
+
+      // Engineering goes down with its files on screen: Delete and a download say so, in words.
+      await campus.stopNode('eng');
+      await timetable.getByRole('button', { name: 'Delete' }).click();
+      await c.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+      const notice = (what: string) => c.locator('.toast', { hasText: `Could not ${what} timetable.txt` });
+      await notice('delete').waitFor({ timeout: 10_000 });
+      expect(await notice('delete').innerText()).toBe(
+        'Could not delete timetable.txt: College of Engineering cannot be reached right now; try again when it is back',
+      );
+      await timetable.locator('.own-file-name').click();
+      await notice('download').waitFor({ timeout: 10_000 });
+      expect(await notice('download').innerText()).toBe(
+        'Could not download timetable.txt: College of Engineering cannot be reached right now; try again when it is back',
+      );
+
+      // Opened while it is down: Arts' part shows, Engineering's says why it does not, and comes when it is back.
+      await c.reload();
+      await c.waitForSelector('#connection[data-state=partial]', { timeout: 15_000 });
+      await openFiles();
+      const atArts = c.locator('.node-files', { has: c.getByRole('heading', { name: 'College of Arts' }) });
+      await expect
+        .poll(() => atArts.getByRole('status').textContent(), { timeout: 10_000 })
+        .toBe('You have no files here.');
+      await expect
+        .poll(() => atEng.getByRole('status').textContent(), { timeout: 10_000 })
+        .toBe('College of Engineering cannot be reached right now; your files there show when it is back.');
+      await campus.restartNode('eng');
+      await timetable.waitFor({ timeout: 30_000 });
+      expect(await atEng.getByRole('status').textContent()).toBe('');
+      expect(carol.errors).toEqual([]);
+    } finally {
+      await carol.context.close();
+    }
+  });
 });

@@ -5,7 +5,7 @@ import type { ViewHost } from './conversation-view.ts';
 import { confirmDialog } from './dialog.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { fullTimeOf, sizeOf, whenOf } from './format.ts';
-import { downloadAttachment } from './nodes.ts';
+import { downloadAttachment, outOfReach } from './nodes.ts';
 
 /** The route of the view, which the storage-quota notice links to. */
 export const FILES_ROUTE = '#/files';
@@ -48,6 +48,14 @@ function nodeFiles(chat: Chat, host: ViewHost, node: PortalDomain, headed: boole
   const list = h('ul', { class: 'own-files', 'aria-label': `Your files on ${node.title}` });
   const more = h('button', { type: 'button', class: 'secondary show-more', hidden: true }, 'Show more');
   let next: string | null = null;
+  let loading = false;
+  /** The last page asked for did not come, the node out of reach: asked again once chat is back there. */
+  let unreached = false;
+  /** Why something failed, as the person can act on it: the college out of reach, else what its node said. */
+  const why = (error: unknown) =>
+    outOfReach(error)
+      ? `${node.title} cannot be reached right now; try again when it is back`
+      : (error as Error).message;
 
   const row = (file: OwnFile): HTMLLIElement => {
     const item = h(
@@ -62,8 +70,8 @@ function nodeFiles(chat: Chat, host: ViewHost, node: PortalDomain, headed: boole
             type: 'button',
             class: 'link own-file-name',
             onclick: () =>
-              void downloadAttachment(node, file).catch((error: Error) =>
-                host.toast(`Could not download ${file.name}: ${error.message}`),
+              void downloadAttachment(node, file).catch((error: unknown) =>
+                host.toast(`Could not download ${file.name}: ${why(error)}`),
               ),
           },
           file.name,
@@ -93,7 +101,7 @@ function nodeFiles(chat: Chat, host: ViewHost, node: PortalDomain, headed: boole
     try {
       await client.deleteFile(file.id, node.url);
     } catch (error) {
-      host.toast(`Could not delete ${file.name}: ${(error as Error).message}`);
+      host.toast(`Could not delete ${file.name}: ${why(error)}`);
       return;
     }
     item.remove();
@@ -111,7 +119,10 @@ function nodeFiles(chat: Chat, host: ViewHost, node: PortalDomain, headed: boole
       status.textContent = 'Your files here cannot be reached now.';
       return;
     }
+    if (loading) return;
+    loading = true;
     more.disabled = true;
+    unreached = false;
     try {
       const page = await client.listFiles(next ? { before: next } : {}, node.url);
       usage.replaceChildren(usageOf(page));
@@ -119,16 +130,20 @@ function nodeFiles(chat: Chat, host: ViewHost, node: PortalDomain, headed: boole
       next = page.next;
       status.textContent = list.childElementCount === 0 ? 'You have no files here.' : '';
     } catch (error) {
-      status.textContent = `Your files could not be loaded: ${(error as Error).message}`;
+      unreached = outOfReach(error);
+      status.textContent = unreached
+        ? `${node.title} cannot be reached right now; your files there show when it is back.`
+        : `Your files could not be loaded: ${(error as Error).message}`;
     } finally {
+      loading = false;
       more.disabled = false;
-      more.hidden = next === null;
+      more.hidden = next === null || unreached;
     }
   }
 
   more.addEventListener('click', () => void load());
   void load();
-  return h(
+  const section = h(
     'section',
     { class: 'node-files', 'aria-label': headed ? undefined : `Your files on ${node.title}` },
     headed ? h('h3', { class: 'node-files-name' }, node.title) : null,
@@ -137,6 +152,15 @@ function nodeFiles(chat: Chat, host: ViewHost, node: PortalDomain, headed: boole
     list,
     more,
   );
+  // Chat there reconnecting is the sign the node answers again: what did not come is asked for again.
+  const off = chat.on('connection', () => {
+    if (!section.isConnected) off();
+    else if (unreached && client?.state === 'online') {
+      status.textContent = 'Loading your files…';
+      void load();
+    }
+  });
+  return section;
 }
 
 /**

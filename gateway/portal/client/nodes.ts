@@ -1,4 +1,4 @@
-import type { UploadedAttachment } from '../../../sdk/client.ts';
+import { AtriumError, type UploadedAttachment } from '../../../sdk/client.ts';
 import { HttpError, tokenFor, type Me, type PortalDomain } from './api.ts';
 
 /** What the page calls on the domain nodes over HTTP (CORS-enabled for the portal's origin). */
@@ -15,6 +15,17 @@ export type Person = {
   /** All of this person's own domains whose directory found them: their policy lets them talk. */
   reachableFrom: string[];
 };
+
+/**
+ * Whether a request to a node failed because nothing answered for it (the node down, starting, or a
+ * proxy before it saying so) rather than because it refused: said in plain words, and tried again later.
+ */
+export function outOfReach(error: unknown): boolean {
+  if (error instanceof AtriumError || error instanceof HttpError)
+    return error.code === 'network' || error.code === 'unavailable' || /^http_50[234]$/.test(error.code);
+  // fetch's own failure ("Failed to fetch"): no answer at all.
+  return error instanceof TypeError;
+}
 
 async function nodeFetch(node: PortalDomain, path: string, init: RequestInit = {}): Promise<Response> {
   const response = await fetch(`${node.url}${path}`, {
