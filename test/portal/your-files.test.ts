@@ -47,6 +47,11 @@ afterAll(async () => {
 });
 
 const pdf = (size: number) => new Uint8Array(size).fill(0x25);
+/** A picture of one pixel. */
+const PIXEL = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+);
 const text = (name: string, content: string) => ({ name, mimeType: 'text/plain', buffer: Buffer.from(content) });
 
 /** The buttons, links and fields under `selector` a person sees that are smaller than 44×44 CSS px. */
@@ -315,6 +320,39 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
       expect(lena.errors).toEqual([]);
     } finally {
       await lena.context.close();
+    }
+  });
+
+  it('says in an open picture viewer that its sender deleted the picture, offers no download, and goes back to the message', {
+    timeout: 60_000,
+  }, async () => {
+    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    try {
+      const picture = await carol.upload(PIXEL, 'poster.png', 'image/png');
+      const sent = await carol.send({ to: 'bob@arts.campus.test', text: 'The poster', attachments: [picture.id] });
+      const b = bob.page;
+      await openConversation(b, 'Carol Silva');
+      const message = b.locator(`#m-${sent.messageId}`);
+      await message.locator('.attachment.image img[src^="blob:"]').waitFor({ timeout: 10_000 });
+      await message.getByRole('button', { name: 'View poster.png' }).click();
+      const viewer = b.getByRole('dialog', { name: 'poster.png' });
+      await viewer.getByRole('button', { name: 'Download' }).focus();
+
+      await carol.deleteFile(picture.id);
+      await expect
+        .poll(() => viewer.getByRole('status').textContent(), { timeout: 10_000 })
+        .toBe('The sender removed this file.');
+      expect(await viewer.getByRole('button', { name: 'Download' }).count()).toBe(0);
+      expect(await viewer.locator('img').count()).toBe(0);
+      expect(await b.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Close');
+      await message.locator('.attachment.removed').waitFor();
+
+      await b.keyboard.press('Escape');
+      await expect.poll(() => viewer.count()).toBe(0);
+      expect(await b.evaluate(() => document.activeElement?.closest('.message')?.id)).toBe(`m-${sent.messageId}`);
+      expect(bob.errors).toEqual([]);
+    } finally {
+      carol.close();
     }
   });
 

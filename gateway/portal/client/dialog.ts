@@ -13,6 +13,7 @@ export const dialogId = (name: string) => `${name}-${++dialogs}`;
 export class Modal {
   readonly element: HTMLDialogElement;
   #returnTo: HTMLElement | null = null;
+  #returnElsewhere: (() => HTMLElement | null) | undefined;
   #onClose: () => void;
 
   constructor(attrs: Attrs, onClose: () => void = () => undefined) {
@@ -35,9 +36,13 @@ export class Modal {
     return this.element.open;
   }
 
-  /** Shows the dialog inside `parent` (so it goes when `parent` does) and focuses `focus`. */
-  open(parent: Element, focus: HTMLElement): void {
+  /**
+   * Shows the dialog inside `parent` (so it goes when `parent` does) and focuses `focus`. `returnElsewhere`:
+   * where focus goes back when what had it is gone by then (drawn anew meanwhile), rather than to the page.
+   */
+  open(parent: Element, focus: HTMLElement, returnElsewhere?: () => HTMLElement | null): void {
     this.#returnTo = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    this.#returnElsewhere = returnElsewhere;
     parent.append(this.element);
     this.element.showModal();
     focus.focus();
@@ -49,6 +54,7 @@ export class Modal {
     this.element.remove();
     this.#onClose();
     if (this.#returnTo?.isConnected) this.#returnTo.focus();
+    else this.#returnElsewhere?.()?.focus();
   }
 }
 

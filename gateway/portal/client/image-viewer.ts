@@ -2,19 +2,25 @@ import { dialogId, Modal } from './dialog.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { sizeOf } from './format.ts';
 
+export type ImageViewer = {
+  /** Its sender deleted the file while it was shown: the picture and Download go, and `text` says so. */
+  removed(text: string): void;
+};
+
 /**
  * A picture shared in chat, large, in a dialog over the conversation: its name and size, Download and
- * Close. Escape (or Close, or a phone's back gesture) closes it and focus goes back to the preview.
- * `url` is the blob: URL the preview shows, so nothing is fetched again.
+ * Close. Escape (or Close, or a phone's back gesture) closes it and focus goes back to the preview, or to
+ * its message (`returnFocus`) when that was drawn anew meanwhile. `url` is the blob: URL the preview
+ * shows, so nothing is fetched again.
  */
 export function openImageViewer(
   parent: Element,
   attachment: { name: string; size: number },
   url: string,
-  download: () => Promise<void>,
-): void {
+  options: { download(): Promise<void>; returnFocus(): HTMLElement | null; onClose(): void },
+): ImageViewer {
   const titleId = dialogId('image-title');
-  const modal = new Modal({ class: 'dialog image-viewer', 'aria-labelledby': titleId });
+  const modal = new Modal({ class: 'dialog image-viewer', 'aria-labelledby': titleId }, options.onClose);
   const notice = h('p', { class: 'dialog-notice', role: 'status' });
   const save = h(
     'button',
@@ -22,13 +28,14 @@ export function openImageViewer(
       type: 'button',
       class: 'compact',
       onclick: () =>
-        void download().catch((error: Error) => {
+        void options.download().catch((error: Error) => {
           notice.textContent = `Could not download: ${error.message}`;
         }),
     },
     'Download',
   );
   const close = iconButton('Close', ICONS.close, () => modal.close());
+  const image = h('img', { class: 'viewer-image', src: url, alt: attachment.name });
   modal.element.append(
     h(
       'div',
@@ -42,7 +49,17 @@ export function openImageViewer(
       h('div', { class: 'image-buttons' }, save, close),
     ),
     notice,
-    h('img', { class: 'viewer-image', src: url, alt: attachment.name }),
+    image,
   );
-  modal.open(parent, close);
+  modal.open(parent, close, options.returnFocus);
+  return {
+    removed(text) {
+      if (!modal.isOpen) return;
+      const hadFocus = document.activeElement === save;
+      save.remove();
+      image.remove();
+      notice.textContent = text;
+      if (hadFocus) close.focus();
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import type { Message } from '../../../sdk/client.ts';
+import type { Message, UploadedAttachment } from '../../../sdk/client.ts';
 import { domainPart, listsSomeMembers, type Chat, type Entry, type Pending } from './chat.ts';
 import { h, type Child } from './dom.ts';
 import { clockOf, fullTimeOf, hueClass, initials, richText, sizeOf, systemText } from './format.ts';
@@ -107,6 +107,39 @@ function removedFile(name: string, mine: boolean): HTMLLIElement {
   );
 }
 
+/** Whether the sender deleted this file of the message, as the page knows it now. */
+function removedNow(entry: Entry, message: Message, attachmentId: string): boolean {
+  const now = entry.byId.get(message.id) ?? message;
+  return Boolean(now.attachments?.find((x) => x.id === attachmentId)?.removed);
+}
+
+/**
+ * A picture of a message in the viewer. A deletion by its sender while it is open shows there (the
+ * picture and Download go); closed, focus goes back to the message, drawn anew by then.
+ */
+function viewImage(
+  chat: Chat,
+  entry: Entry,
+  message: Message,
+  a: UploadedAttachment,
+  at: { url: string; parent: Element },
+): void {
+  if (removedNow(entry, message, a.id)) return;
+  const node = chat.domains.get(entry.domain)!;
+  const from = domainPart(message.sender);
+  let stop: () => void = () => undefined;
+  const viewer = openImageViewer(at.parent, a, at.url, {
+    download: () => downloadAttachment(node, a, from),
+    returnFocus: () => document.getElementById(`m-${message.id}`)?.querySelector<HTMLElement>('.bubble') ?? null,
+    onClose: () => stop(),
+  });
+  stop = chat.on('entry', (changed) => {
+    if (changed !== entry || !removedNow(entry, message, a.id)) return;
+    viewer.removed(message.sender === entry.me ? 'You removed this file.' : 'The sender removed this file.');
+    stop();
+  });
+}
+
 function attachmentsOf(chat: Chat, entry: Entry, message: Message, toast: (text: string) => void): Child {
   const list = message.attachments ?? [];
   if (list.length === 0) return null;
@@ -135,15 +168,13 @@ function attachmentsOf(chat: Chat, entry: Entry, message: Message, toast: (text:
               ),
         );
         // Opened large in the page, from the same blob: URL as the preview (the node serves files only as
-        // downloads); the viewer has the Download button.
+        // downloads); the viewer has the Download button, until the sender deletes the file.
         const view = (event: MouseEvent) => {
           const button = event.currentTarget as HTMLElement;
           button.focus();
           attachmentUrl(node, a.id, from).then(
             (url) =>
-              openImageViewer(button.closest('.conversation') ?? document.body, a, url, () =>
-                downloadAttachment(node, a, from),
-              ),
+              viewImage(chat, entry, message, a, { url, parent: button.closest('.conversation') ?? document.body }),
             () => undefined,
           );
         };
