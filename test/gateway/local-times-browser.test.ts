@@ -3,6 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { chromiumMissing, launchChromium } from '../portal/browser.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { pageErrors } from '../helpers/page-errors.ts';
 
 /** An unlock in the audit log, and the sign-in the account page lists: a Friday evening in UTC. */
 const AT = new Date('2025-03-14T20:05:09.000Z');
@@ -39,12 +40,7 @@ type Reader = { locale: string; timezoneId: string; javaScriptEnabled?: boolean 
 async function adminReading(reader: Reader): Promise<{ page: Page; errors: string[] }> {
   const context = await browser.newContext(reader);
   const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text()))
-      errors.push(`csp: ${message.text()}`);
-  });
+  const errors = pageErrors(page);
   await page.goto(url('/admin/login'));
   await page.fill('#username', 'admin');
   await page.fill('#password', DEMO_PASSWORD);

@@ -13,6 +13,7 @@ import { MFA_ACR } from '../../gateway/factors/acr.ts';
 import { setPasswordless } from '../../gateway/factors/passkeys/passwordless-policy.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
+import { pageErrors } from '../helpers/page-errors.ts';
 
 /** The app's callback: a page of its own, where the test reads the code from the address. */
 let appServer: Server;
@@ -48,12 +49,7 @@ async function addAuthenticator(cdp: CDPSession): Promise<string> {
 async function person(): Promise<Person> {
   const context = await browser.newContext();
   const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text()))
-      errors.push(`csp: ${message.text()}`);
-  });
+  const errors = pageErrors(page);
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable', { enableUI: false });
   return { context, page, cdp, authenticatorId: await addAuthenticator(cdp), errors };

@@ -7,6 +7,7 @@ import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
 import { operator } from '../../gateway/context.ts';
 import { useRecoveryCode } from '../../gateway/factors/recovery-codes.ts';
+import { pageErrors } from '../helpers/page-errors.ts';
 
 let gateway: TestGateway;
 let browser: Browser;
@@ -25,12 +26,7 @@ afterAll(async () => {
 async function watchedPage(): Promise<{ page: Page; errors: string[] }> {
   const context = await browser.newContext();
   const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text()))
-      errors.push(`csp: ${message.text()}`);
-  });
+  const errors = pageErrors(page);
   return { page, errors };
 }
 

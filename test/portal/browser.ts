@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { pageErrors } from '../helpers/page-errors.ts';
 
 /** Debian's Chromium; never a downloaded browser (.ci/run installs it when missing). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -45,12 +46,7 @@ export async function signInToPortal(
     ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
   });
   const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text()))
-      errors.push(`csp: ${message.text()}`);
-  });
+  const errors = pageErrors(page);
   await page.goto(`${issuer}/`);
   await page.fill('#username', username);
   await page.fill('#password', DEMO_PASSWORD);
