@@ -74,9 +74,8 @@ async function withPasskey(p: { uid: string; password: string }) {
   return { key, agent, userId: (await userNamed(p.uid)).id };
 }
 
-/** An app's login page, answered with "Sign in with a passkey": the page that answer leads to. */
-async function passkeySignIn(key: SoftwarePasskey, userId: string): Promise<Page> {
-  const agent = new BrowserAgent();
+/** An app's sign-in, as `agent` is sent to the gateway's login page with `prompt=login`: that page. */
+async function loginPage(agent: BrowserAgent): Promise<Page> {
   const authorize = client.buildAuthorizationUrl(rp, {
     redirect_uri: REDIRECT,
     scope: 'openid',
@@ -84,7 +83,13 @@ async function passkeySignIn(key: SoftwarePasskey, userId: string): Promise<Page
     code_challenge_method: 'S256',
     prompt: 'login',
   });
-  const login = await agent.navigate(authorize.toString(), {}, REDIRECT);
+  return agent.navigate(authorize.toString(), {}, REDIRECT);
+}
+
+/** An app's login page, answered with "Sign in with a passkey": the page that answer leads to. */
+async function passkeySignIn(key: SoftwarePasskey, userId: string): Promise<Page> {
+  const agent = new BrowserAgent();
+  const login = await loginPage(agent);
   const options = await optionsFrom(agent, login, `${new URL(login.url).pathname}/passkey/options`);
   return agent.submit(
     login,
@@ -195,14 +200,7 @@ describe('a passkey as the step after a directory password', () => {
   it('asks the directory nothing more than the password did', async () => {
     const { key, userId } = await withPasskey(rosa);
     const agent = new BrowserAgent();
-    const authorize = client.buildAuthorizationUrl(rp, {
-      redirect_uri: REDIRECT,
-      scope: 'openid',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-      prompt: 'login',
-    });
-    const login = await agent.navigate(authorize.toString(), {}, REDIRECT);
+    const login = await loginPage(agent);
     const step = await agent.submit(login, formWithAction(login, '/login'), {
       username: 'rosa',
       password: rosa.password,
