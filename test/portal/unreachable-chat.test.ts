@@ -146,6 +146,75 @@ describe.skipIf(chromiumMissing)("the portal while a college's chat node is down
     }
   });
 
+  it('stores a message once when Retry follows a send its host college stored but whose answer was lost', {
+    timeout: 60_000,
+  }, async () => {
+    const bob = await connectAs(campus.gateway, campus.nodes.arts, 'bob');
+    const group = await bob.createGroup('Choir', ['alice@eng.campus.test']);
+    const received: string[] = [];
+    bob.on('message', (m) => {
+      if (m.conversationId === group.id && m.text) received.push(m.text);
+    });
+    const alice = await signInToPortal(browser!, campus.gateway.issuer, 'alice');
+    const page = alice.page;
+    try {
+      // The first send reaches the nodes and is stored, but neither its answer nor the copy of it the node
+      // passes on comes back before Retry is pressed, as when the host college's answer is lost.
+      let lost: { id: string; clientMsgId: string } | undefined;
+      let retried = false;
+      await page.routeWebSocket(/\/ws$/, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((data) => {
+          const frame = JSON.parse(String(data)) as { type: string; id: string; clientMsgId?: string };
+          if (frame.type === 'send' && lost) retried = true;
+          if (frame.type === 'send' && !lost) lost = { id: frame.id, clientMsgId: frame.clientMsgId! };
+          server.send(data);
+        });
+        server.onMessage((data) => {
+          const frame = JSON.parse(String(data)) as { v: number; re?: string };
+          if (lost && frame.re === lost.id) {
+            ws.send(
+              JSON.stringify({
+                v: frame.v,
+                type: 'error',
+                re: frame.re,
+                code: 'federation_unavailable',
+                message: 'arts.campus.test did not confirm the message',
+              }),
+            );
+            return;
+          }
+          if (lost && !retried && frame.re === undefined && String(data).includes(lost.clientMsgId)) return;
+          ws.send(data);
+        });
+      });
+      await page.reload();
+      await page.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+      await page.locator('.conversation-item', { hasText: 'Choir' }).waitFor({ timeout: 10_000 });
+      await openConversation(page, 'Choir');
+      await send(page, 'Choir meets at noon');
+      const failed = page.locator('.message.pending.failed', { hasText: 'Choir meets at noon' });
+      await failed.getByRole('button', { name: 'Retry' }).click();
+
+      await expect
+        .poll(() => page.locator('.message.mine:not(.pending)', { hasText: 'Choir meets at noon' }).count(), {
+          timeout: 10_000,
+        })
+        .toBe(1);
+      expect(await page.locator('.message.pending').count()).toBe(0);
+      await expect.poll(() => received).toEqual(['Choir meets at noon']);
+      // Nothing more comes later either.
+      await page.waitForTimeout(1_000);
+      expect(received).toEqual(['Choir meets at noon']);
+      const { messages } = await bob.history(group.id);
+      expect(messages.filter((m) => m.text === 'Choir meets at noon')).toHaveLength(1);
+      expect(alice.errors).toEqual([]);
+    } finally {
+      bob.close();
+      await alice.context.close();
+    }
+  });
+
   it('lists the conversations of the colleges that answer while another is out of reach, even none', {
     timeout: 60_000,
   }, async () => {

@@ -762,9 +762,17 @@ export class Chat extends Emitter<ChatEvents> {
       this.#tellRead(client, key, conversationId, seq);
   }
 
-  /** Sends a message; it shows as "sending" until its node acknowledges it (also across reconnects). */
-  send(entry: Entry, text: string, mentions: string[], attachments: UploadedAttachment[]): void {
-    const clientMsgId = randomId();
+  /**
+   * Sends a message; it shows as "sending" until its node acknowledges it (also across reconnects).
+   * `clientMsgId`: a retry's, so that a message its node stored once is not stored twice.
+   */
+  send(
+    entry: Entry,
+    text: string,
+    mentions: string[],
+    attachments: UploadedAttachment[],
+    clientMsgId: string = randomId(),
+  ): void {
     const pending: Pending = {
       clientMsgId,
       text,
@@ -829,10 +837,14 @@ export class Chat extends Emitter<ChatEvents> {
     return `${this.domainTitle(host)}, where this ${what} is hosted, cannot be reached right now; it may not have arrived. Try again.`;
   }
 
-  /** Sends a failed message again, with a new client id (the first attempt was refused, not stored). */
+  /**
+   * Sends a failed message again with the same client id. A send that did not get its answer (a host
+   * college out of reach after it stored the message) may be stored already: its node then answers with
+   * the same ack instead of storing it twice; one refused, and so not stored, is sent as new.
+   */
   retry(entry: Entry, pending: Pending): void {
     entry.pending.delete(pending.clientMsgId);
-    this.send(entry, pending.text, pending.mentions, pending.attachments);
+    this.send(entry, pending.text, pending.mentions, pending.attachments, pending.clientMsgId);
   }
 
   discard(entry: Entry, pending: Pending): void {
