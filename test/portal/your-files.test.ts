@@ -264,6 +264,43 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
     }
   });
 
+  it('deletes a file taken off the message box from the node, so Your files no longer lists it', {
+    timeout: 60_000,
+  }, async () => {
+    await sdk.alice.send({ to: 'dave@eng.campus.test', text: 'Send me the minutes' });
+    const dave = await signInToPortal(browser, campus.gateway.issuer, 'dave');
+    try {
+      const d = dave.page;
+      const yourFiles = async () => {
+        await d.getByRole('button', { name: 'Account' }).click();
+        await d.locator('.account-menu').getByRole('link', { name: 'Your files' }).click();
+        await d.locator('.own-file', { hasText: 'minutes.txt' }).first().waitFor({ timeout: 10_000 });
+        return d.locator('.own-file .own-file-name').allInnerTexts();
+      };
+      await openConversation(d, 'Alice Chen');
+      await d
+        .locator('.conversation input[type=file]')
+        .setInputFiles([text('wrong minutes.txt', 'last year'), text('minutes.txt', 'this year')]);
+      await expect.poll(() => d.locator('.conversation .upload.uploaded').count(), { timeout: 10_000 }).toBe(2);
+      expect(await yourFiles()).toEqual(expect.arrayContaining(['wrong minutes.txt', 'minutes.txt']));
+
+      await openConversation(d, 'Alice Chen');
+      await d.getByRole('button', { name: 'Remove wrong minutes.txt' }).click();
+      expect(await d.locator('.conversation .upload-name').allInnerTexts()).toEqual(['minutes.txt (9 B)']);
+      await expect
+        .poll(async () => (await sdk.dave.listFiles()).files.map((f) => f.name), { timeout: 10_000 })
+        .not.toContain('wrong minutes.txt');
+      const listed = await yourFiles();
+      expect(listed).toContain('minutes.txt');
+      expect(listed).not.toContain('wrong minutes.txt');
+      // Quietly: nothing said of it.
+      expect(await d.locator('.toast').count()).toBe(0);
+      expect(dave.errors).toEqual([]);
+    } finally {
+      await dave.context.close();
+    }
+  });
+
   it('says once, in plain words, that files would pass one’s storage, with each refused file readable on a phone', {
     timeout: 90_000,
   }, async () => {

@@ -183,9 +183,23 @@ export class Composer {
         file.abort();
         draft.files = draft.files.filter((f) => f !== file);
         row.remove();
+        this.#deleteUnsent(file);
       }),
     );
     return row;
+  }
+
+  /**
+   * Deletes a file taken off the message from its node, so that it no longer waits there unsent, counted
+   * against the person's storage. Quietly: one that cannot be deleted now goes with the node's sweep.
+   */
+  #deleteUnsent(file: DraftFile): void {
+    const client = this.#chat.clients.get(this.#entry.domain);
+    const node = this.#chat.domains.get(this.#entry.domain);
+    if (!client || !node) return;
+    void file.done
+      .then((attachment) => attachment && client.deleteFile(attachment.id, node.url))
+      .catch(() => undefined);
   }
 
   async submit(): Promise<void> {
