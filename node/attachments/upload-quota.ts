@@ -2,19 +2,6 @@ import { QueryTypes } from 'sequelize';
 import { AppError, RateLimitedError } from '../../core/errors.ts';
 import { tryAgainIn } from '../../core/try-again.ts';
 import type { NodeContext } from '../context.ts';
-import { limitInWords } from './attachment-files.ts';
-
-export class UploadQuotaError extends AppError {
-  constructor(quotaBytes: number, keepHours: number) {
-    super(
-      'upload_quota',
-      413,
-      `Files uploaded but not yet sent in a message may take up ${limitInWords(quotaBytes)} together, and this one ` +
-        `would pass that: send the ones you uploaded, or wait until those you do not send are cleared ` +
-        `(${keepHours} hours after their upload), then upload again`,
-    );
-  }
-}
 
 /**
  * A size as people say it: "868 KB", "1.5 MB", "0.98 MB" (binary units, as the quotas are set; a number
@@ -35,14 +22,32 @@ export function sizeInWords(bytes: number, round: 'up' | 'down'): string {
   return `${Number((fit(value * scale) / scale).toFixed(digits))} ${unit}`;
 }
 
+/** "this file (250 KB)": the refused file, with its size when it was announced. */
+const thisFile = (fileBytes?: number) =>
+  fileBytes === undefined ? 'this file' : `this file (${sizeInWords(fileBytes, 'up')})`;
+
 export class StorageQuotaError extends AppError {
   /** `fileBytes`: the refused file's size, when it was announced. */
   constructor(usedBytes: number, quotaBytes: number, fileBytes?: number) {
-    const file = fileBytes === undefined ? 'this file' : `this file (${sizeInWords(fileBytes, 'up')})`;
     super(
       'storage_quota',
       413,
-      `You use ${sizeInWords(usedBytes, 'up')} of your ${sizeInWords(quotaBytes, 'down')} here; ${file} would pass it.`,
+      `You use ${sizeInWords(usedBytes, 'up')} of your ${sizeInWords(quotaBytes, 'down')} here; ` +
+        `${thisFile(fileBytes)} would pass it.`,
+    );
+  }
+}
+
+/** Refused as the person's files uploaded and not yet sent in a message would pass what they may keep unsent. */
+export class UploadQuotaError extends AppError {
+  /** `fileBytes`: the refused file's size, when it was announced. */
+  constructor(unsentBytes: number, quotaBytes: number, fileBytes?: number) {
+    super(
+      'upload_quota',
+      413,
+      `Files you have not sent yet use ${sizeInWords(unsentBytes, 'up')} of the ` +
+        `${sizeInWords(quotaBytes, 'down')} you may keep unsent here; ${thisFile(fileBytes)} would pass it. ` +
+        'Send or delete some of them first.',
     );
   }
 }
@@ -68,10 +73,11 @@ export async function usageOf(ctx: NodeContext): Promise<Usage> {
  * it. `fileBytes`: the upload's size as the refusal tells it, when known.
  */
 function passed(ctx: NodeContext, usage: Usage, size: number, fileBytes?: number): AppError | undefined {
-  const { storageQuotaBytes, unsharedQuotaBytes, unsharedKeepHours } = ctx.config.attachments;
+  const { storageQuotaBytes, unsharedQuotaBytes } = ctx.config.attachments;
   if (storageQuotaBytes !== undefined && usage.total + size > storageQuotaBytes)
     return new StorageQuotaError(usage.total, storageQuotaBytes, fileBytes);
-  if (usage.unshared + size > unsharedQuotaBytes) return new UploadQuotaError(unsharedQuotaBytes, unsharedKeepHours);
+  if (usage.unshared + size > unsharedQuotaBytes)
+    return new UploadQuotaError(usage.unshared, unsharedQuotaBytes, fileBytes);
   return undefined;
 }
 
@@ -89,7 +95,7 @@ export type Room = {
  * never shared are deleted after a while (sweep-unshared.ts), and a shared one counts only in storage.
  */
 export async function roomForUpload(ctx: NodeContext, declaredSize?: number): Promise<Room> {
-  const { storageQuotaBytes, unsharedQuotaBytes, unsharedKeepHours, uploadsPerHour } = ctx.config.attachments;
+  const { storageQuotaBytes, unsharedQuotaBytes, uploadsPerHour } = ctx.config.attachments;
   const pace = await ctx.uploadLimiter.hit(ctx.actor.address);
   if (!pace.allowed) {
     const wait = tryAgainIn(pace.retryAfterSeconds);
@@ -102,7 +108,10 @@ export async function roomForUpload(ctx: NodeContext, declaredSize?: number): Pr
   const unsharedLeft = unsharedQuotaBytes - usage.unshared;
   if (storageLeft <= unsharedLeft)
     return { bytes: storageLeft, refusal: (size) => new StorageQuotaError(usage.total, storageQuotaBytes!, size) };
-  return { bytes: unsharedLeft, refusal: () => new UploadQuotaError(unsharedQuotaBytes, unsharedKeepHours) };
+  return {
+    bytes: unsharedLeft,
+    refusal: (size) => new UploadQuotaError(usage.unshared, unsharedQuotaBytes, size),
+  };
 }
 
 /**

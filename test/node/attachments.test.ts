@@ -316,8 +316,9 @@ describe('uploads never shared', () => {
     expect(refused.status).toBe(413);
     const { error } = await refused.json();
     expect(error.code).toBe('upload_quota');
-    expect(error.message).toMatch(
-      /1 MB together.*send the ones you uploaded, or wait until those you do not send are cleared \(24 hours/,
+    expect(error.message).toBe(
+      'Files you have not sent yet use 1 MB of the 1 MB you may keep unsent here; this file (1 byte) would pass it. ' +
+        'Send or delete some of them first.',
     );
 
     // Shared, a file no longer counts: room for one more, which may not be larger than that room.
@@ -326,7 +327,14 @@ describe('uploads never shared', () => {
     for (const announced of [true, false]) {
       const over = await postAs(carol, MAX_BYTES, announced);
       expect(over.status).toBe(413);
-      expect(await over.json()).toMatchObject({ error: { code: 'upload_quota' } });
+      expect(await over.json()).toMatchObject({
+        error: {
+          code: 'upload_quota',
+          message:
+            `Files you have not sent yet use 992 KB of the 1 MB you may keep unsent here; ` +
+            `this file${announced ? ' (64 KB)' : ''} would pass it. Send or delete some of them first.`,
+        },
+      });
     }
     expect((await stored()).rows).toBe(before.rows + 1);
     expect((await stored()).files).toHaveLength(before.files.length + 1);
