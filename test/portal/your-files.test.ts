@@ -393,6 +393,88 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
     }
   });
 
+  it('says which college cannot be reached when a file in a conversation does not download', {
+    timeout: 90_000,
+  }, async () => {
+    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    const b = bob.page;
+    let down: ('eng' | 'arts')[] = [];
+    try {
+      const file = await carol.upload(new TextEncoder().encode('Room 4'), 'seating.txt', 'text/plain');
+      await carol.send({ to: 'bob@arts.campus.test', text: 'The seating', attachments: [file.id] });
+      await openConversation(b, 'Carol Silva');
+      const download = b.getByRole('button', { name: '⬇ seating.txt' });
+      await download.waitFor({ timeout: 10_000 });
+      const notice = b.locator('.toast', { hasText: 'Could not download seating.txt' });
+
+      // The college that keeps the file (Carol's) is down: Bob's node says so, and the page names it.
+      await campus.stopNode('eng');
+      down = ['eng'];
+      await download.click();
+      await notice.waitFor({ timeout: 15_000 });
+      expect(await notice.innerText()).toBe(
+        'Could not download seating.txt: College of Engineering cannot be reached right now; try again when it is back',
+      );
+      await b.locator('.toast').evaluateAll((toasts) => toasts.forEach((t) => t.remove()));
+
+      // Bob's own college's node is down too: nothing answers at all.
+      await campus.stopNode('arts');
+      down = ['eng', 'arts'];
+      await download.click();
+      await notice.waitFor({ timeout: 15_000 });
+      expect(await notice.innerText()).toBe(
+        'Could not download seating.txt: College of Arts cannot be reached right now; try again when it is back',
+      );
+
+      await campus.restartNode('eng');
+      await campus.restartNode('arts');
+      down = [];
+      await b.waitForSelector('#connection[data-state=online]', { timeout: 30_000 });
+      const saved = b.waitForEvent('download');
+      await download.click();
+      expect((await saved).suggestedFilename()).toBe('seating.txt');
+      expect(bob.errors).toEqual([]);
+    } finally {
+      carol.close();
+      for (const name of down) await campus.restartNode(name);
+    }
+  });
+
+  it('no longer saves a file from the page once it is deleted elsewhere', { timeout: 60_000 }, async () => {
+    const carolElsewhere = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    const carol = await signInToPortal(browser, campus.gateway.issuer, 'carol');
+    const c = carol.page;
+    try {
+      const file = await carolElsewhere.upload(new TextEncoder().encode('old rooms'), 'old plan.txt', 'text/plain');
+      await carolElsewhere.send({ to: 'bob@arts.campus.test', text: 'The old plan', attachments: [file.id] });
+      await c.getByRole('button', { name: 'Account' }).click();
+      await c.locator('.account-menu').getByRole('link', { name: 'Your files' }).click();
+      const name = c.locator('.own-file', { hasText: 'old plan.txt' }).locator('.own-file-name');
+      await name.waitFor({ timeout: 10_000 });
+      const saved = c.waitForEvent('download');
+      await name.click();
+      expect((await saved).suggestedFilename()).toBe('old plan.txt');
+
+      // Deleted from another device while this list is on screen: it cannot be saved from here any more.
+      await carolElsewhere.deleteFile(file.id);
+      const notice = c.locator('.toast', { hasText: 'Could not download old plan.txt' });
+      await expect
+        .poll(
+          async () => {
+            await name.click();
+            return notice.count();
+          },
+          { timeout: 10_000 },
+        )
+        .toBeGreaterThan(0);
+      expect(await notice.first().innerText()).toBe('Could not download old plan.txt: it was deleted');
+      expect(carol.errors).toEqual([]);
+    } finally {
+      carolElsewhere.close();
+      await carol.context.close();
+    }
+  });
+
   it('says which college cannot be reached, in Delete, in a download and in the list, and shows its files once it is back', {
     timeout: 90_000,
   }, async () => {

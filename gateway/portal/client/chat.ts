@@ -16,7 +16,7 @@ import {
 import { Emitter } from '../../../sdk/emitter.ts';
 import { READ_COUNTS_MAX } from '../../../protocol/client-frames.ts';
 import { fetchDomainTitles, fetchUnitLabels, tokenFor, type Me, type PortalDomain } from './api.ts';
-import { findPeople, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
+import { findPeople, forgetAttachment, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
 import { Drafts } from './drafts.ts';
 import { KeptNames, KeptReads } from './kept.ts';
 import { notDeliveredWhy } from './format.ts';
@@ -342,7 +342,11 @@ export class Chat extends Emitter<ChatEvents> {
       const entry = this.entries.get(keyOf(domain, conversationId));
       if (entry) this.#drop(entry);
     });
-    client.on('fileDeleted', ({ attachmentId }) => this.drafts.fileDeleted(domain, attachmentId));
+    client.on('fileDeleted', ({ attachmentId }) => {
+      forgetAttachment(domain, attachmentId);
+      this.drafts.fileDeleted(domain, attachmentId);
+    });
+    client.on('fileRemoved', ({ attachmentId }) => forgetAttachment(domain, attachmentId));
     client.on('deliveryFailed', (failure) => {
       const entry = this.entries.get(keyOf(domain, failure.conversationId));
       if (!entry) return;
@@ -467,7 +471,7 @@ export class Chat extends Emitter<ChatEvents> {
     }
     for (const m of conv.members.slice(0, NAMES_WANTED)) this.#wantName(m.address);
     // Its host is named in a group's heading, and in a message it did not confirm (#notSentWhy).
-    this.#wantDomainTitle(conv.homeDomain);
+    this.wantDomainTitle(conv.homeDomain);
     if (this.openKey === key) {
       this.loadMembers(entry);
       this.countReads(entry);
@@ -970,8 +974,11 @@ export class Chat extends Emitter<ChatEvents> {
     return this.domains.get(domain)?.title || this.#hostTitles.get(domain) || domain;
   }
 
-  /** Asks the gateway what another college's node is called (a `names` event tells when it is known). */
-  #wantDomainTitle(domain: string): void {
+  /**
+   * Asks the gateway what another college's node is called (a `names` event tells when it is known): a
+   * conversation's host, or the college a file shared in chat is kept at, named should it be out of reach.
+   */
+  wantDomainTitle(domain: string): void {
     if (this.domains.has(domain) || this.#titlesAsked.has(domain)) return;
     this.#titlesAsked.add(domain);
     this.#titleQueue.add(domain);

@@ -1,11 +1,11 @@
 import type { OwnFile, OwnFilesPage } from '../../../sdk/client.ts';
-import type { PortalDomain } from './api.ts';
+import { HttpError, type PortalDomain } from './api.ts';
 import { keyOf, type Chat } from './chat.ts';
 import type { ViewHost } from './conversation-view.ts';
 import { confirmDialog } from './dialog.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { fullTimeOf, sizeOf, whenOf } from './format.ts';
-import { downloadAttachment, outOfReach } from './nodes.ts';
+import { downloadAttachment, failedWhy, outOfReach } from './nodes.ts';
 
 /** The route of the view, which the storage-quota notice links to. */
 export const FILES_ROUTE = '#/files';
@@ -53,9 +53,7 @@ function nodeFiles(chat: Chat, host: ViewHost, node: PortalDomain, headed: boole
   let unreached = false;
   /** Why something failed, as the person can act on it: the college out of reach, else what its node said. */
   const why = (error: unknown) =>
-    outOfReach(error)
-      ? `${node.title} cannot be reached right now; try again when it is back`
-      : (error as Error).message;
+    error instanceof HttpError && error.code === 'attachment_removed' ? 'it was deleted' : failedWhy(error, node.title);
 
   const row = (file: OwnFile): HTMLLIElement => {
     const item = h(

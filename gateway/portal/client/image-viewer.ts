@@ -17,7 +17,13 @@ export function openImageViewer(
   parent: Element,
   attachment: { name: string; size: number },
   url: string,
-  options: { download(): Promise<void>; returnFocus(): HTMLElement | null; onClose(): void },
+  options: {
+    download(): Promise<void>;
+    /** Why a download failed, in the person's words. */
+    failedWhy(error: unknown): string;
+    returnFocus(): HTMLElement | null;
+    onClose(): void;
+  },
 ): ImageViewer {
   const titleId = dialogId('image-title');
   const modal = new Modal({ class: 'dialog image-viewer', 'aria-labelledby': titleId }, options.onClose);
@@ -28,8 +34,8 @@ export function openImageViewer(
       type: 'button',
       class: 'compact',
       onclick: () =>
-        void options.download().catch((error: Error) => {
-          notice.textContent = `Could not download: ${error.message}`;
+        void options.download().catch((error: unknown) => {
+          notice.textContent = `Could not download: ${options.failedWhy(error)}`;
         }),
     },
     'Download',

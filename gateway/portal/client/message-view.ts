@@ -3,7 +3,7 @@ import { domainPart, listsSomeMembers, type Chat, type Entry, type Pending } fro
 import { h, type Child } from './dom.ts';
 import { clockOf, fullTimeOf, hueClass, initials, richText, sizeOf, systemText } from './format.ts';
 import type { HttpError } from './api.ts';
-import { attachmentUrl, downloadAttachment } from './nodes.ts';
+import { attachmentUrl, downloadAttachment, failedWhy } from './nodes.ts';
 import { renderCard } from './card-view.ts';
 import { openImageViewer } from './image-viewer.ts';
 import { RESTORE_TEXT } from './composer.ts';
@@ -130,6 +130,7 @@ function viewImage(
   let stop: () => void = () => undefined;
   const viewer = openImageViewer(at.parent, a, at.url, {
     download: () => downloadAttachment(node, a, from),
+    failedWhy: (error) => failedWhy(error, node.title, chat.domainTitle(from)),
     returnFocus: () => document.getElementById(`m-${message.id}`)?.querySelector<HTMLElement>('.bubble') ?? null,
     onClose: () => stop(),
   });
@@ -147,6 +148,7 @@ function attachmentsOf(chat: Chat, entry: Entry, message: Message, toast: (text:
   // conversation they are (their node for it), which fetches a file from another domain's node there.
   const from = domainPart(message.sender);
   const node = chat.domains.get(entry.domain);
+  chat.wantDomainTitle(from);
   return h(
     'ul',
     { class: 'attachments', 'aria-label': 'Attachments' },
@@ -197,8 +199,8 @@ function attachmentsOf(chat: Chat, entry: Entry, message: Message, toast: (text:
             type: 'button',
             class: 'link',
             onclick: () =>
-              void downloadAttachment(node, a, from).catch((error: Error) =>
-                toast(`Could not download ${a.name}: ${error.message}`),
+              void downloadAttachment(node, a, from).catch((error: unknown) =>
+                toast(`Could not download ${a.name}: ${failedWhy(error, node.title, chat.domainTitle(from))}`),
               ),
           },
           `⬇ ${a.name}`,

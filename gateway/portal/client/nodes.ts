@@ -27,6 +27,21 @@ export function outOfReach(error: unknown): boolean {
   return error instanceof TypeError;
 }
 
+/**
+ * Why a request to a node failed, as the person can act on it: a college out of reach named as people
+ * know it, else what the node said. `title`: the node asked; `fromTitle`: the college it asked in turn for
+ * a file shared from there, which answered for it that it cannot be reached.
+ */
+export function failedWhy(error: unknown, title: string, fromTitle: string = title): string {
+  const unreached = outOfReach(error)
+    ? title
+    : error instanceof HttpError && error.code === 'federation_unavailable'
+      ? fromTitle
+      : undefined;
+  if (unreached) return `${unreached} cannot be reached right now; try again when it is back`;
+  return error instanceof Error ? error.message : String(error);
+}
+
 async function nodeFetch(node: PortalDomain, path: string, init: RequestInit = {}): Promise<Response> {
   const response = await fetch(`${node.url}${path}`, {
     ...init,
@@ -126,8 +141,9 @@ const blobs = new Map<string, Promise<string>>();
 
 /**
  * An attachment as a blob: URL (downloads need the bearer token, so a plain link cannot fetch them).
- * Kept for the page's lifetime: the same image is shown in the list and the conversation. `from` is the
- * sharer's domain when it is not `node`'s: that domain's node keeps the file, and `node` fetches it there.
+ * Kept until the file is removed (`forgetAttachment`): the same image is shown in the list and the
+ * conversation. `from` is the sharer's domain when it is not `node`'s: that domain's node keeps the file,
+ * and `node` fetches it there.
  */
 export function attachmentUrl(node: PortalDomain, attachmentId: string, from?: string): Promise<string> {
   const key = `${node.name}/${attachmentId}`;
@@ -141,6 +157,18 @@ export function attachmentUrl(node: PortalDomain, attachmentId: string, from?: s
     blobs.set(key, url);
   }
   return url;
+}
+
+/**
+ * Drops the page's copy of a file removed on `domain`'s node (its sender deleted it), so that it cannot
+ * be saved from here any more: asked for again, the node answers that it was removed.
+ */
+export function forgetAttachment(domain: string, attachmentId: string): void {
+  const key = `${domain}/${attachmentId}`;
+  const url = blobs.get(key);
+  if (!url) return;
+  blobs.delete(key);
+  void url.then(URL.revokeObjectURL, () => undefined);
 }
 
 /** Saves an attachment under its own name. */
