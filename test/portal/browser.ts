@@ -88,3 +88,16 @@ export function statusOf(page: Page, text: string) {
     .getAttribute('data-status')
     .catch(() => null);
 }
+
+/** The buttons, links and fields under `selector` a person sees that are smaller than 44×44 CSS px. */
+export function smallTargets(page: Page, selector: string): Promise<string[]> {
+  return page.evaluate(
+    (within) =>
+      [...document.querySelectorAll<HTMLElement>(within)]
+        .filter((el) => el.getClientRects().length > 0)
+        .map((el) => ({ what: el.getAttribute('aria-label') ?? el.textContent, box: el.getBoundingClientRect() }))
+        .filter(({ box }) => box.width < 44 || box.height < 44)
+        .map(({ what, box }) => `${what}: ${box.width}×${box.height}`),
+    selector,
+  );
+}

@@ -17,6 +17,7 @@ import {
   startDirect,
   statusOf,
   type Person,
+  smallTargets,
 } from './browser.ts';
 import { lawEntry } from './law-relay.ts';
 
@@ -63,19 +64,6 @@ async function tallPicture(page: Page): Promise<Buffer> {
     return canvas.toDataURL('image/png').split(',')[1]!;
   });
   return Buffer.from(data, 'base64');
-}
-
-/** The buttons, links and fields under `selector` a person sees that are smaller than 44×44 CSS px. */
-function smallTargets(page: Page, selector: string): Promise<string[]> {
-  return page.evaluate(
-    (within) =>
-      [...document.querySelectorAll<HTMLElement>(within)]
-        .filter((el) => el.getClientRects().length > 0)
-        .map((el) => ({ what: el.getAttribute('aria-label') ?? el.textContent, box: el.getBoundingClientRect() }))
-        .filter(({ box }) => box.width < 44 || box.height < 44)
-        .map(({ what, box }) => `${what}: ${box.width}×${box.height}`),
-    selector,
-  );
 }
 
 /** Says yes to the question a Recall button asks. */

@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
-import { chromiumMissing, launchChromium, openConversation, PHONE, signInToPortal, type Person } from './browser.ts';
+import {
+  chromiumMissing,
+  launchChromium,
+  openConversation,
+  PHONE,
+  signInToPortal,
+  smallTargets,
+  type Person,
+} from './browser.ts';
 
 const KIB = 1024;
 /** ATTACHMENT_MAX_BYTES below: four of them fill the storage quota of 1 MiB. */
@@ -53,19 +61,6 @@ const PIXEL = Buffer.from(
   'base64',
 );
 const text = (name: string, content: string) => ({ name, mimeType: 'text/plain', buffer: Buffer.from(content) });
-
-/** The buttons, links and fields under `selector` a person sees that are smaller than 44×44 CSS px. */
-function smallTargets(page: Page, selector: string): Promise<string[]> {
-  return page.evaluate(
-    (within) =>
-      [...document.querySelectorAll<HTMLElement>(within)]
-        .filter((el) => el.getClientRects().length > 0)
-        .map((el) => ({ what: el.getAttribute('aria-label') ?? el.textContent, box: el.getBoundingClientRect() }))
-        .filter(({ box }) => box.width < 44 || box.height < 44)
-        .map(({ what, box }) => `${what}: ${box.width}×${box.height}`),
-    selector,
-  );
-}
 
 describe.skipIf(chromiumMissing)('Your files in the portal', () => {
   it('leads someone at their storage quota to their files, deletes one for everyone, and lets them upload again', {
