@@ -147,7 +147,9 @@ async function holdersThere(
   addresses: string[],
   field: string,
 ): Promise<Map<string, Holder>> {
-  const response = await transport.post(other, '/federation/v1/addresses', { addresses }).catch(unconfirmed(other));
+  const response = await transport
+    .post(other, '/federation/v1/addresses', { addresses })
+    .catch(unconfirmed(other, 'check the addresses'));
   if (response.status !== 200) {
     const { code, message } = errorOf(response);
     // The question itself was refused (too many apps' bots named at once): asking again will not help.

@@ -95,7 +95,7 @@ export function createHomeCalls(options: {
     async fetchAttachment(home, attachmentId, forAddress) {
       const response = await transport
         .postForFile(home, `/federation/v1/attachments/${attachmentId}`, { for: forAddress })
-        .catch(unconfirmed(home));
+        .catch(unconfirmed(home, 'fetch the file'));
       if (response.file) return response.file;
       const { code, message } = errorOf(response);
       if (response.status === 404) throw new NotFoundError('No such attachment');

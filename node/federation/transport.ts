@@ -269,16 +269,17 @@ export function createTransport(options: {
 /**
  * For what a person waits on (a submission, a file, a card click, an address check): an answer not shown
  * to be the destination's is that domain not confirming now, `federation_unavailable`, retried as the
- * outbox retries it; why is logged (createTransport) and named in the message.
+ * outbox retries it; why is logged (createTransport) and named in the message. A question (`asking`, what
+ * was asked for) is said to be unanswered; anything else, that it may not have arrived.
  */
-export function unconfirmed(destination: string): (error: unknown) => never {
+export function unconfirmed(destination: string, asking?: string): (error: unknown) => never {
   return (error) => {
     if (!(error instanceof AnswerSignatureError)) throw error;
-    throw new AppError(
-      'federation_unavailable',
-      503,
-      `${destination} did not confirm it (${error.code}); it may not have arrived; try again`,
-    );
+    // A question (a file, an address check) changes nothing there: only a request that does may have arrived.
+    const message = asking
+      ? `${destination} could not be reached to ${asking} (${error.code}); try again`
+      : `${destination} did not confirm it (${error.code}); it may not have arrived; try again`;
+    throw new AppError('federation_unavailable', 503, message);
   };
 }
 

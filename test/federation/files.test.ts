@@ -252,4 +252,17 @@ describe('files across colleges', () => {
     expect(await response.json()).toMatchObject({ error: { code: 'policy_denied' } });
     lena.close();
   });
+
+  // Last in the file: law stays stopped.
+  it('says a file could not be fetched, not that it may not have arrived, while its home is away', async () => {
+    const alice = await as('alice', 'eng');
+    await campus.stopNode('law');
+    const response = await download(alice, 'eng', '00000000-0000-4000-8000-000000000000', 'law.campus.test');
+    expect(response.status).toBe(503);
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('federation_unavailable');
+    expect(error.message).toMatch(/^law\.campus\.test could not be reached to fetch the file \(/);
+    expect(error.message).not.toContain('may not have arrived');
+    alice.close();
+  });
 });
