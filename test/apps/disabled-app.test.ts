@@ -85,7 +85,7 @@ describe('a disabled app', () => {
 
   it("silences its bot's reads as well as its posts: the bot's node token is refused and its sockets close", async () => {
     const { bot, token, conversationId } = await botWithAConversation('snoop');
-    const socket = botSocket(token);
+    const socket = socketWith(token);
     await socket.connect();
     const ended = socket.once('ended', () => true, 15_000);
 
@@ -100,7 +100,7 @@ describe('a disabled app', () => {
     }
     await expect(bot.sendText({ to: ALICE }, 'still here?')).rejects.toMatchObject({ code: 'client_disabled' });
     expect(await ended).toEqual({ code: 4403, reason: 'client_disabled' });
-    await expect(botSocket(token).connect()).rejects.toMatchObject({ code: 'client_disabled' });
+    await expect(socketWith(token).connect()).rejects.toMatchObject({ code: 'client_disabled' });
 
     await setAppDisabled(asOperator(gateway), 'snoop', false);
     await expect.poll(async () => (await nodeApi(eng.localUrl, history, token)).status, { timeout: 10_000 }).toBe(200);
@@ -138,7 +138,7 @@ async function botWithAConversation(slug: string) {
   return { bot, token, conversationId };
 }
 
-const botSocket = (token: string, node: { localUrl: string } = eng) =>
+const socketWith = (token: string, node: { localUrl: string } = eng) =>
   new AtriumClient({
     url: `${node.localUrl.replace(/^http/, 'ws')}/ws`,
     token: () => token,
@@ -276,7 +276,7 @@ describe('an app disabled in the console, on a domain of two processes that keep
       { to: BOB },
       'Hi Bob',
     );
-    const socket = Object.assign(botSocket(token, second), { heard: [] as (string | undefined)[] });
+    const socket = Object.assign(socketWith(token, second), { heard: [] as (string | undefined)[] });
     socket.on('message', (m) => socket.heard.push(m.text));
     await socket.connect();
     await bob.send({ conversationId: opened.conversationId, text: 'Hi bot' });
@@ -300,6 +300,37 @@ describe('an app disabled in the console, on a domain of two processes that keep
     await expect.poll(() => bob.messages.map((m) => m.text)).toContain('The minutes are confidential.');
     expect(socket.heard).not.toContain('The minutes are confidential.');
     expect(socket.state).toBe('closed');
+  });
+
+  it('closes within seconds the sockets people opened with node tokens it got for them, and no other socket of theirs', async () => {
+    const app = await register(gateway, {
+      name: 'Notebook',
+      slug: 'notebook',
+      redirectUris: [REDIRECT],
+      firstParty: true,
+    });
+    // Bob signs in to the app, which gets a token for the Arts node on his behalf and reads his chats with it.
+    const rp = await discover(gateway.issuer, app.clientId, app.clientSecret!);
+    const { tokens } = await codeFlow(rp, REDIRECT, 'bob', {
+      scope: 'openid im offline_access',
+      prompt: 'consent',
+      resource: first.url,
+    });
+    const bobsToken = (await client.refreshTokenGrant(rp, tokens.refresh_token!, { resource: first.url })).access_token;
+    const throughApp = socketWith(bobsToken, second);
+    await throughApp.connect();
+    const ended = throughApp.once('ended', () => true, 15_000).then((close) => ({ close, at: Date.now() }));
+
+    await pressInConsole('disable', 'notebook');
+    const saidAt = Date.now();
+    const { close, at } = await ended;
+    expect(close).toEqual({ code: 4403, reason: 'client_disabled' });
+    expect(at - saidAt).toBeLessThan(2_000);
+    expect(throughApp.state).toBe('closed');
+    // His own device (the portal's token) is not the app's: it stays, and hears what is said to him.
+    expect(bob.state).toBe('online');
+    await bot.sendText({ to: BOB }, 'Your leave starts Monday.');
+    await expect.poll(() => bob.messages.map((m) => m.text)).toContain('Your leave starts Monday.');
   });
 
   it("leaves its bot's socket open when it is only edited, its visibility narrowed included", async () => {
