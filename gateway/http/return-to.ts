@@ -28,8 +28,9 @@ export function forgetReturnTo(req: Request): void {
 }
 
 /**
- * The page to go back to after a sign-in's callback, used once: forgotten whatever the sign-in's outcome.
- * One expired, not allowed, or remembered by an earlier version (a bare string, with no time) gives the default.
+ * The page to go back to after a sign-in's callback, used once: taken by a sign-in that succeeds only, so a
+ * failed or cancelled one leaves it to the next try (within its ten minutes). One expired, not allowed, or
+ * remembered by an earlier version (a bare string, with no time) gives the default.
  */
 export function takeReturnTo(req: Request, check: ReturnToCheck): string {
   const remembered = req.session.returnTo;

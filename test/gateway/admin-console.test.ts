@@ -110,6 +110,19 @@ describe('signing in to the admin console', () => {
     expect(listedUsernames(page)).toEqual(['dave']);
   });
 
+  it('keeps the page asked for through a cancelled sign-in, for the next one that succeeds', async () => {
+    const agent = new BrowserAgent();
+    const login = await open(agent, '/admin/users?q=dave');
+    const cancelled = await agent.submit(login, formWithAction(login, '/abort'));
+    expect(mainText(cancelled)).toContain('You cancelled signing in.');
+    const again = await open(agent, '/admin/login');
+    const page = await agent.submit(again, formWithAction(again, '/login'), {
+      username: 'admin',
+      password: DEMO_PASSWORD,
+    });
+    expect(page.url).toBe(url('/admin/users?q=dave'));
+  });
+
   it('says that the sign-in was cancelled, in the person’s words, and offers to sign in again', async () => {
     const agent = new BrowserAgent();
     const login = await open(agent, '/admin/login');

@@ -162,18 +162,27 @@ describe('the portal’s sign-in and page', () => {
 });
 
 describe('a portal sign-in that does not finish', () => {
-  /** Presses Cancel on the page, and checks where it ends: a page that says so and signs in again. */
-  async function cancelFrom(agent: BrowserAgent, page: Page): Promise<void> {
+  /** Presses Cancel on the page, and checks where it ends: a page that says so and signs in again; returns that sign-in. */
+  async function cancelFrom(agent: BrowserAgent, page: Page): Promise<Page> {
     const cancelled = await agent.submit(page, formWithAction(page, '/abort'));
     expect(cancelled.status).toBe(200);
     expect(cancelled.html).toContain('You cancelled signing in.');
     expect(cancelled.html).not.toContain('declined');
     expect(cancelled.html).not.toContain('Sign-in failed');
     const again = /<a class="button" href="([^"]+)">Sign in again<\/a>/.exec(cancelled.html)?.[1];
-    expect(again).toBe('/');
+    expect(again).toBe('/portal/login');
     const login = await agent.navigate(new URL(again!, cancelled.url).toString());
     expect(login.url).toContain('/interaction/');
     expect(login.html).toContain('name="password"');
+    return login;
+  }
+
+  /** The page the agent's portal session remembers to go back to after sign-in, if any. */
+  async function rememberedPage(agent: BrowserAgent): Promise<string | undefined> {
+    const cookie = agent.cookies.get(new URL(gateway.issuer).host)?.get(PORTAL_COOKIE) ?? '';
+    const signed = decodeURIComponent(cookie).slice('s:'.length);
+    const row = await gateway.models.WebSession.findByPk(signed.slice(0, signed.lastIndexOf('.')));
+    return row ? JSON.parse(row.data).returnTo?.path : undefined;
   }
 
   it('offers to try again when the callback cannot complete it', async () => {
@@ -182,7 +191,32 @@ describe('a portal sign-in that does not finish', () => {
     const failed = await agent.navigate(url('/portal/callback?code=forged&state=forged'));
     expect(failed.status).toBeGreaterThanOrEqual(400);
     expect(failed.html).toContain('Sign-in failed');
-    expect(failed.html).toContain('<a class="button" href="/">Try signing in again</a>');
+    expect(failed.html).toContain('<a class="button" href="/portal/login">Try signing in again</a>');
+  });
+
+  it('keeps the account page asked for through a cancelled or failed sign-in, for the next that succeeds, once', async () => {
+    const agent = new BrowserAgent();
+    await agent.navigate(url('/account/security?setup=authenticator'));
+    // A callback that cannot complete (an old or forged one) fails, and leaves the page to the next try.
+    const failed = await agent.navigate(url('/portal/callback?code=forged&state=forged'));
+    expect(failed.html).toContain('Sign-in failed');
+    const retry = /<a class="button" href="([^"]+)">Try signing in again<\/a>/.exec(failed.html)?.[1];
+    // So does Cancel on the sign-in that "Try signing in again" starts.
+    const login = await cancelFrom(agent, await agent.navigate(url(retry!)));
+    expect(await rememberedPage(agent)).toBe('/account/security?setup=authenticator');
+    const page = await agent.submit(login, formWithAction(login, '/login'), {
+      username: 'alice',
+      password: DEMO_PASSWORD,
+    });
+    expect(page.url).toBe(url('/account/security?setup=authenticator'));
+    // Used by the sign-in that succeeded: nothing is left for a later one.
+    expect(await rememberedPage(agent)).toBeUndefined();
+
+    // Still for ten minutes from when it was asked for, not from the failed sign-in.
+    const late = new BrowserAgent();
+    await cancelFrom(late, await late.navigate(url('/account/security')));
+    await rememberedMinutesAgo(late, RETURN_TO_MINUTES + 1);
+    expect((await signInThrough(late, url('/portal/login'), 'alice', DEMO_PASSWORD)).url).toBe(url('/'));
   });
 
   it('when cancelled on the password page, says so and offers to sign in again', async () => {

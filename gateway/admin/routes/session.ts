@@ -71,8 +71,6 @@ export function sessionRoutes(
   router.get('/callback', async (req, res, next) => {
     await whenReady();
     const finish = (err: unknown, user: SignedIn | false | undefined, info: unknown) => {
-      // Used once, whatever the outcome: no later sign-in goes back to a page asked for before this one.
-      const returnTo = takeReturnTo(req, safeReturnTo);
       if (err) {
         logger.warn({ err }, 'admin console sign-in failed');
         return kit.render(
@@ -99,6 +97,9 @@ export function sessionRoutes(
         logger.info({ reason: refusal?.message }, 'admin console sign-in not finished');
         return kit.render(req, res, 'error', { title: 'Sign-in failed', message: NOT_FINISHED, retry: true }, 401);
       }
+      // Taken by a sign-in that succeeds, before the session is renewed: one that failed, was cancelled or
+      // refused above leaves the page asked for to the next try, within its ten minutes.
+      const returnTo = takeReturnTo(req, safeReturnTo);
       // The new session's id carries tags of the person and the gateway session, so signing that session
       // out (there, or from the account page) finds it.
       tagging.next(req, user.gatewaySid, user.actor.id);

@@ -24,9 +24,17 @@ export type SessionRouteDeps = {
   sessionExpiresAt(req: Request): Date;
 };
 
+/**
+ * Where "sign in again" after a sign-in that did not finish leads: the sign-in itself, not the chat page,
+ * which would forget the account page asked for before it (page.ts).
+ */
+const SIGN_IN_AGAIN = '/portal/login';
+
 /** A sign-in that did not finish, with the way to start one again (as the console's says). */
 function failurePage(res: Response, status: number, description: string) {
-  res.status(status).render('error', { title: 'Sign-in failed', error: 'sign_in_failed', description, retry: '/' });
+  res
+    .status(status)
+    .render('error', { title: 'Sign-in failed', error: 'sign_in_failed', description, retry: SIGN_IN_AGAIN });
 }
 
 /** Sign-in through the gateway's own login page, the callback, the signed-out page and back-channel logout. */
@@ -42,7 +50,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
         title: 'Sign-in unavailable',
         error: 'sign_in_unavailable',
         description: 'The sign-in service cannot be reached right now. Try again in a moment.',
-        retry: '/',
+        retry: SIGN_IN_AGAIN,
       });
     }
     // Every domain node is a resource, so the one refresh token later yields a token for each node;
@@ -59,17 +67,17 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
       return failurePage(res, 503, 'The sign-in service cannot be reached right now.');
     }
     const finish = (err: unknown, user: SignedIn | false | undefined, info: { message?: string } | undefined) => {
-      // The account page asked for while signed out, read before the session is renewed; forgotten even
-      // when this sign-in fails, so that no later one goes back to it.
-      const returnTo = takeReturnTo(req, portalReturnTo);
       if (err) {
         deps.logger.warn({ err }, 'portal sign-in failed');
         return failurePage(res, 400, 'Sign-in could not be completed.');
       }
       // Cancel on the gateway's sign-in or code page: nothing failed, and the person may start again.
       if (!user && wasCancelled(info?.message))
-        return res.render('sign-in-cancelled', { title: 'Sign-in cancelled', signIn: '/' });
+        return res.render('sign-in-cancelled', { title: 'Sign-in cancelled', signIn: SIGN_IN_AGAIN });
       if (!user) return failurePage(res, 401, info?.message ?? 'Sign-in was cancelled.');
+      // The account page asked for while signed out, taken by a sign-in that succeeds (read before the
+      // session is renewed): one that failed or was cancelled leaves it to the next try, within its ten minutes.
+      const returnTo = takeReturnTo(req, portalReturnTo);
       // The new session's id carries tags of the gateway session and the person, so single logout and
       // ending the person's access can find it.
       deps.tagging.next(req, user.gatewaySid, user.user.id);
