@@ -22,11 +22,14 @@ export const emailSchema = z
   .toLowerCase()
   .pipe(z.email({ message: 'not a valid email address' }).max(254));
 
+/** The longest display name, and unit name, Atrium keeps. */
+export const DISPLAY_NAME_MAX = 200;
+
 export const displayNameSchema = z
   .string()
   .trim()
   .min(1, { message: 'required' })
-  .max(200, { message: 'at most 200 characters' });
+  .max(DISPLAY_NAME_MAX, { message: `at most ${DISPLAY_NAME_MAX} characters` });
 
 /** The longest password Atrium sets. */
 export const PASSWORD_MAX = 200;

@@ -1,8 +1,32 @@
-import express, { type Request } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { ValidationError, isAppError, type AppError } from '../../core/errors.ts';
+import { pageFormBody } from '../http/page-form-body.ts';
+
+const FORM_LIMITS = { limit: '32kb', parameterLimit: 400 };
 
 /** The console's own form parser: small bodies only; repeated fields (checkboxes) arrive as arrays. */
-export const formBody = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 400 });
+export const formBody = express.urlencoded({ extended: false, ...FORM_LIMITS });
+
+/** What a console form says when what was typed in it is too long to read: it was not, so nothing was saved. */
+export const FORM_TOO_LONG =
+  'What was typed is too long to be read, so nothing was saved. Shorten it and send the form again.';
+
+/** The failure a form shows again with after a post too large to read: the notice, and the field if known. */
+export function tooLongFailure(errors: Record<string, string> = {}, notice = FORM_TOO_LONG): FormFailure {
+  return { status: 413, errors, notice };
+}
+
+/**
+ * The parser of a console form people type into. A body over the console's limit (thousands of characters
+ * pasted into a field, in a script that takes several bytes each) is not read: `again` shows the form again
+ * with tooLongFailure() where the error page would end the administrator's way. Nothing of such a post is
+ * read, its form token included, so `again` shows a page (as opening it would) and never acts.
+ */
+export function typedFormBody(again: (req: Request, res: Response) => Promise<void>): RequestHandler {
+  return pageFormBody(FORM_LIMITS, (req, res, next) => {
+    again(req, res).catch(next);
+  });
+}
 
 export type Body = Record<string, unknown>;
 

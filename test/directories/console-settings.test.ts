@@ -130,3 +130,31 @@ describe('a required field left blank', () => {
     expect(await updates()).toHaveLength(before.length);
   });
 });
+
+describe('far too much typed into a form', () => {
+  it('brings back the form, saying "too long", and registers, saves or relinks nothing', async () => {
+    // Thousands of characters pasted into a field, in a script of three bytes each: over the 32 kB a form takes.
+    const far = '密'.repeat(5000);
+    const snapshot = async () => ({
+      directories: (await gateway.models.Directory.findAll({ order: [['name', 'ASC']] })).map((d) => d.toJSON()),
+      audit: await gateway.models.AuditEvent.count(),
+    });
+    const before = await snapshot();
+    const forms: [page: string, action: string, field: string][] = [
+      ['/admin/directories/new', '/admin/directories', 'userFilter'],
+      [PAGE, PAGE, 'userFilter'],
+      [PAGE, `${PAGE}/relink`, 'username'],
+    ];
+    for (const [path, action, field] of forms) {
+      const page = await admin.navigate(`${gateway.issuer}${path}`);
+      const answer = await submitFilled(admin, page, filledFormWithAction(page, action), { [field]: far });
+      expect({ path, action, status: answer.status }).toEqual({ path, action, status: 413 });
+      expect(mainText(answer)).toContain('What was typed is too long to be read, so nothing was saved.');
+      expect(
+        filledFormWithAction(answer, action).entries.some(([name]) => name === field),
+        path,
+      ).toBe(true);
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+});

@@ -8,7 +8,14 @@ import {
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { addPerson, ENG_NODE, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import {
+  addPerson,
+  ENG_NODE,
+  registerTestApp,
+  signInToConsole,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
@@ -867,6 +874,63 @@ describe('forms', () => {
     });
     expect(forged.status).toBe(403);
     expect(await gateway.models.User.count()).toBe(count);
+  });
+
+  it('brings back every form typed into, saying "too long", when far too much was typed to read; nothing changes', async () => {
+    // Thousands of characters pasted into a field, in a script of three bytes each: over the 32 kB a form takes.
+    const far = '密'.repeat(5000);
+    const gus = await seedUser('gus', ['campus/eng/cs'], ['student']);
+    await registerTestApp(gateway, { name: 'Lab notes', redirectUris: ['https://notes.campus.example/cb'] });
+    const snapshot = async () => ({
+      gus: (await gateway.models.User.findByPk(gus.id))!.toJSON(),
+      users: await gateway.models.User.count(),
+      units: (await gateway.models.OrgUnit.findAll({ order: [['path', 'ASC']] })).map((u) => u.toJSON()),
+      domains: (await gateway.models.Domain.findAll({ order: [['name', 'ASC']] })).map((d) => d.toJSON()),
+      apps: (await gateway.models.App.findAll({ order: [['slug', 'ASC']] })).map((a) => a.toJSON()),
+    });
+    const before = await snapshot();
+    const forms: [page: string, action: string, field: string][] = [
+      ['/admin/users/new', '/admin/users', 'displayName'],
+      [`/admin/users/${gus.id}`, `/admin/users/${gus.id}`, 'displayName'],
+      [`/admin/users/${gus.id}`, '/password', 'password'],
+      ['/admin/units', '/admin/units', 'name'],
+      ['/admin/units?unit=campus/eng/cs', '/admin/units/rename', 'newName'],
+      ['/admin/domains/new', '/admin/domains', 'url'],
+      ['/admin/domains/eng.campus.test', '/admin/domains/eng.campus.test', 'url'],
+      ['/admin/apps/new', '/admin/apps', 'description'],
+      ['/admin/apps/lab-notes', '/admin/apps/lab-notes', 'description'],
+      ['/admin/apps/lab-notes', '/delete', 'confirm'],
+    ];
+    for (const [path, action, field] of forms) {
+      const page = await open(admin, path);
+      const answer = await submitFilled(admin, page, filledFormWithAction(page, action), { [field]: far });
+      expect({ path, action, status: answer.status, text: mainText(answer) }).toMatchObject({
+        status: 413,
+        text: expect.stringMatching(/too long|at most 200 characters/),
+      });
+      // The same form, here again to type into.
+      expect(
+        filledFormWithAction(answer, action).entries.some(([name]) => name === field),
+        path,
+      ).toBe(true);
+      expect(answer.html).not.toContain('invalid_body');
+    }
+    // The password, beside its field, with the focus there, as the account page says it.
+    const edit = await open(admin, `/admin/users/${gus.id}`);
+    const refused = await submitFilled(admin, edit, filledFormWithAction(edit, '/password'), { password: far });
+    expect(mainText(refused)).toContain('Nothing was changed.');
+    expect(refused.html).toContain(
+      '<p class="field-error" id="new-password-error">Use at most 200 characters for a password.</p>',
+    );
+    expect(refused.html).toMatch(/<input id="new-password"[^>]* aria-invalid="true" autofocus>/);
+    // A rename names its unit in the form's address alone for this: the form is the unit's own again.
+    const rename = await open(admin, '/admin/units?unit=campus/eng/cs');
+    const renamed = await submitFilled(admin, rename, filledFormWithAction(rename, '/admin/units/rename'), {
+      newName: far,
+    });
+    expect(renamed.html).toContain('<input type="hidden" name="unit" value="campus/eng/cs">');
+    expect(renamed.html).toContain('<p class="field-error" id="newName-error">at most 200 characters</p>');
+    expect(await snapshot()).toEqual(before);
   });
 });
 

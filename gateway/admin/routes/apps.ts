@@ -10,7 +10,17 @@ import { updateApp } from '../../apps-registry/update-app.ts';
 import { isFullAdmin } from '../../accounts/scope.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
 import { ROLES } from '../../models/index.ts';
-import { bodyOf, formBody, formFailure, list, text, type Body, type FormFailure } from '../form-input.ts';
+import {
+  bodyOf,
+  formBody,
+  formFailure,
+  list,
+  text,
+  tooLongFailure,
+  typedFormBody,
+  type Body,
+  type FormFailure,
+} from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
@@ -70,6 +80,9 @@ const storedValues = (app: PresentedApp) =>
     botEnabled: app.botEnabled,
   });
 
+/** What a new app's form starts with. */
+const NEW_APP = { visibilityUnits: [], visibilityRoles: [], firstParty: false, botEnabled: false };
+
 const URI_FIELDS = ['redirectUris', 'postLogoutRedirectUris'] as const;
 type LineErrors = Partial<Record<(typeof URI_FIELDS)[number], { line: number; message: string }[]>>;
 
@@ -115,6 +128,31 @@ function refusedForm(error: unknown, body: Body, input: Typed) {
       lines.length === 1 ? '1 line is not acceptable:' : `${lines.length} lines are not acceptable:`;
   }
   return { values, failure: { ...failure, lineErrors } };
+}
+
+type RenderForm = (
+  req: Request,
+  res: Response,
+  app: PresentedApp | null,
+  values: Record<string, unknown>,
+  failure?: FormFailure,
+) => Promise<void>;
+
+/**
+ * The parsers of the forms typed into (register, edit, delete): a post too large to read shows its form
+ * again, as it would open, with what to do; nothing of it was read.
+ */
+function typedBodies(kit: ConsoleKit, renderForm: RenderForm) {
+  const storedAgain = (errors?: Record<string, string>) =>
+    typedFormBody(async (req, res) => {
+      const app = await getApp(kit.context(req), String(req.params.slug));
+      await renderForm(req, res, app, storedValues(app), tooLongFailure(errors));
+    });
+  return {
+    register: typedFormBody((req, res) => renderForm(req, res, null, NEW_APP, tooLongFailure())),
+    edit: storedAgain(),
+    delete: storedAgain({ confirm: 'too long: type the slug alone' }),
+  };
 }
 
 /**
@@ -169,15 +207,12 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
   });
 
   router.get('/apps/new', async (req, res) => {
-    await renderForm(req, res, null, {
-      visibilityUnits: [],
-      visibilityRoles: [],
-      firstParty: false,
-      botEnabled: false,
-    });
+    await renderForm(req, res, null, NEW_APP);
   });
 
-  router.post('/apps', formBody, kit.csrf.check, async (req, res) => {
+  const typed = typedBodies(kit, renderForm);
+
+  router.post('/apps', typed.register, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     const input = { ...appInput(body, undefined), slug: text(body, 'slug').trim() || undefined };
     try {
@@ -200,7 +235,7 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
     await renderForm(req, res, app, storedValues(app));
   });
 
-  router.post('/apps/:slug', formBody, kit.csrf.check, async (req, res) => {
+  router.post('/apps/:slug', typed.edit, kit.csrf.check, async (req, res) => {
     const app = await getApp(kit.context(req), String(req.params.slug));
     const body = bodyOf(req);
     const input = appInput(body, null);
@@ -236,7 +271,7 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
     renderForm(req, res, app, storedValues(app), undefined, unticked),
   );
 
-  router.post('/apps/:slug/delete', formBody, kit.csrf.check, async (req, res) => {
+  router.post('/apps/:slug/delete', typed.delete, kit.csrf.check, async (req, res) => {
     const app = await getApp(kit.context(req), String(req.params.slug));
     if (text(bodyOf(req), 'confirm').trim() !== app.slug) {
       const failure = formFailure(

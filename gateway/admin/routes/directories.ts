@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from '../../../core/logger.ts';
 import type { Sealer } from '../../../core/seal.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
@@ -16,7 +16,18 @@ import { nothingChanged, updateDirectory } from '../../directories/update-direct
 import { ROLES } from '../../models/index.ts';
 import { keepForPage, takeForPage } from '../after-redirect.ts';
 import { inConsoleWords } from '../console-words.ts';
-import { bodyOf, formBody, formFailure, list, text, type Body, type FormFailure } from '../form-input.ts';
+import {
+  bodyOf,
+  FORM_TOO_LONG,
+  formBody,
+  formFailure,
+  list,
+  text,
+  tooLongFailure,
+  typedFormBody,
+  type Body,
+  type FormFailure,
+} from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
@@ -180,6 +191,38 @@ function formRenderer(kit: ConsoleKit) {
   };
 }
 
+/** What a new registration's form starts with. */
+const NEW_DIRECTORY = {
+  preset: 'openldap',
+  unitFrom: 'ou',
+  defaultRole: 'student',
+  nestedGroups: 'on',
+  timeoutSeconds: '5',
+  unitRoot: 'campus',
+};
+
+/**
+ * The parsers of the forms typed into (register, edit, relink): a post too large to read shows its form
+ * again, as it would open, with what to do; nothing of it was read.
+ */
+function typedBodies(kit: ConsoleKit, renderForm: RenderForm) {
+  const shown = async (req: Request) => showDirectory(kit.context(req), String(req.params.name));
+  return {
+    register: typedFormBody((req, res) => renderForm(req, res, null, NEW_DIRECTORY, { failure: tooLongFailure() })),
+    edit: typedFormBody(async (req, res) => {
+      const directory = await shown(req);
+      await renderForm(req, res, directory, valuesOf(directory), { failure: tooLongFailure() });
+    }),
+    relink: typedFormBody(async (req, res) => {
+      const directory = await shown(req);
+      await renderForm(req, res, directory, valuesOf(directory), {
+        relink: { username: '', error: FORM_TOO_LONG },
+        failure: tooLongFailure({}, ''),
+      });
+    }),
+  };
+}
+
 /**
  * Campus directories in the console: register, edit, test, sync now, remove; each page shows the last
  * sync report. Full administrators only (a directory brings people into every unit); every action
@@ -190,6 +233,7 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
   router.use('/directories', fullAdminOnly);
 
   const renderForm = formRenderer(kit);
+  const typed = typedBodies(kit, renderForm);
 
   router.get('/directories', async (req, res) => {
     const directories = (await listDirectories(kit.context(req))).map((d) => ({
@@ -200,17 +244,10 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
   });
 
   router.get('/directories/new', async (req, res) => {
-    await renderForm(req, res, null, {
-      preset: 'openldap',
-      unitFrom: 'ou',
-      defaultRole: 'student',
-      nestedGroups: 'on',
-      timeoutSeconds: '5',
-      unitRoot: 'campus',
-    });
+    await renderForm(req, res, null, NEW_DIRECTORY);
   });
 
-  router.post('/directories', formBody, kit.csrf.check, async (req, res) => {
+  router.post('/directories', typed.register, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     try {
       const directory = await registerDirectory(kit.context(req), deps.sealer, {
@@ -234,7 +271,7 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
     await renderForm(req, res, directory, valuesOf(directory), refused);
   });
 
-  router.post('/directories/:name', formBody, kit.csrf.check, async (req, res) => {
+  router.post('/directories/:name', typed.edit, kit.csrf.check, async (req, res) => {
     const directory = await showDirectory(kit.context(req), String(req.params.name));
     const body = bodyOf(req);
     try {
@@ -281,7 +318,7 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
     }
   });
 
-  personAndRemovalRoutes(router, kit, deps, renderForm);
+  personAndRemovalRoutes(router, kit, deps, renderForm, typed.relink);
   return router;
 }
 
@@ -291,8 +328,9 @@ function personAndRemovalRoutes(
   kit: ConsoleKit,
   deps: { sealer: Sealer },
   renderForm: RenderForm,
+  relinkBody: RequestHandler,
 ): void {
-  router.post('/directories/:name/relink', formBody, kit.csrf.check, async (req, res) => {
+  router.post('/directories/:name/relink', relinkBody, kit.csrf.check, async (req, res) => {
     const name = String(req.params.name);
     const username = text(bodyOf(req), 'username');
     try {

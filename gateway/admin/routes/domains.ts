@@ -6,7 +6,17 @@ import { HomeMoveError, type HomeMoves } from '../../domains/home-moves.ts';
 import { removeDomain } from '../../domains/remove-domain.ts';
 import { describeSharedUnit, sharedUnits } from '../../domains/shared-units.ts';
 import { keepForPage, takeForPage } from '../after-redirect.ts';
-import { bodyOf, formBody, formFailure, list, text, type Body, type FormFailure } from '../form-input.ts';
+import {
+  bodyOf,
+  formBody,
+  formFailure,
+  list,
+  text,
+  tooLongFailure,
+  typedFormBody,
+  type Body,
+  type FormFailure,
+} from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 
@@ -24,6 +34,13 @@ function refusal(error: unknown): Refusal {
 const confirmed = (body: Body) => text(body, 'movePeople') === 'on';
 
 const pagePath = (name: string) => `/admin/domains/${encodeURIComponent(name)}`;
+
+const NEW_DOMAIN = { units: [], partner: false };
+const storedValues = (domain: PresentedDomain) => ({
+  url: domain.url,
+  units: domain.units,
+  partner: domain.units.length === 0,
+});
 
 /** IM domain nodes: which URL each answers at and which units it serves. Full administrators only. */
 export function domainRoutes(kit: ConsoleKit): Router {
@@ -80,10 +97,17 @@ export function domainRoutes(kit: ConsoleKit): Router {
   });
 
   router.get('/domains/new', async (req, res) => {
-    await renderForm(req, res, null, { units: [], partner: false });
+    await renderForm(req, res, null, NEW_DOMAIN);
   });
 
-  router.post('/domains', formBody, kit.csrf.check, async (req, res) => {
+  // A post too large to read shows its form again, as it would open, with what to do: nothing was read.
+  const addBody = typedFormBody((req, res) => renderForm(req, res, null, NEW_DOMAIN, tooLongFailure()));
+  const editBody = typedFormBody(async (req, res) => {
+    const domain = await findDomain(req, String(req.params.name));
+    await renderForm(req, res, domain, storedValues(domain), tooLongFailure());
+  });
+
+  router.post('/domains', addBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     const values = {
       name: text(body, 'name'),
@@ -110,11 +134,10 @@ export function domainRoutes(kit: ConsoleKit): Router {
   router.get('/domains/:name', async (req, res) => {
     const domain = await findDomain(req, String(req.params.name));
     const removal = takeForPage(req, pagePath(domain.name)) as Refusal | undefined;
-    const values = { url: domain.url, units: domain.units, partner: domain.units.length === 0 };
-    await renderForm(req, res, domain, values, undefined, removal);
+    await renderForm(req, res, domain, storedValues(domain), undefined, removal);
   });
 
-  router.post('/domains/:name', formBody, kit.csrf.check, async (req, res) => {
+  router.post('/domains/:name', editBody, kit.csrf.check, async (req, res) => {
     const domain = await findDomain(req, String(req.params.name));
     const body = bodyOf(req);
     const values = { url: text(body, 'url'), units: list(body, 'units'), partner: text(body, 'partner') === 'on' };

@@ -2,10 +2,11 @@ import { Router, type Request, type Response } from 'express';
 import { removeUnit } from '../../accounts/remove-unit.ts';
 import { adminScopeOf, isFullAdmin, scopeCovers } from '../../accounts/scope.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
+import { DISPLAY_NAME_MAX } from '../../accounts/schemas.ts';
 import { createUnit, parentPathOf, renameUnit, unitSegmentSchema, whoShapes } from '../../accounts/units.ts';
 import type { GatewayContext } from '../../context.ts';
 import { domainsServing } from '../../domains/domains.ts';
-import { bodyOf, formBody, formFailure, text, type FormFailure } from '../form-input.ts';
+import { bodyOf, formBody, formFailure, text, tooLongFailure, typedFormBody, type FormFailure } from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
@@ -64,7 +65,15 @@ export function unitRoutes(kit: ConsoleKit): Router {
     await renderUnits(req, res, { parent: query('parent'), unit: query('unit') });
   });
 
-  router.post('/units', formBody, kit.csrf.check, async (req, res) => {
+  // A post too large to read shows the page again with what to do; the rename form, of the unit its
+  // address names (for this alone: the unit renamed is the form's own field), the message beside its field.
+  const addBody = typedFormBody((req, res) => renderUnits(req, res, {}, tooLongFailure()));
+  const renameBody = typedFormBody((req, res) => {
+    const unit = typeof req.query.unit === 'string' ? req.query.unit : '';
+    return renderUnits(req, res, { unit }, tooLongFailure({ newName: `at most ${DISPLAY_NAME_MAX} characters` }));
+  });
+
+  router.post('/units', addBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     const values = { parent: text(body, 'parent'), segment: text(body, 'segment'), name: text(body, 'name') };
     const segment = unitSegmentSchema.safeParse(values.segment);
@@ -87,7 +96,7 @@ export function unitRoutes(kit: ConsoleKit): Router {
     }
   });
 
-  router.post('/units/rename', formBody, kit.csrf.check, async (req, res) => {
+  router.post('/units/rename', renameBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     const values = { unit: text(body, 'unit'), newName: text(body, 'newName') };
     try {

@@ -19,6 +19,8 @@ import {
   formFailure,
   list,
   text,
+  tooLongFailure,
+  typedFormBody,
   unitsWithPrimary,
   type Body,
   type ChosenUnits,
@@ -29,6 +31,7 @@ import { setFlash } from '../page.ts';
 import { factorsOf } from '../../factors/factor-status.ts';
 import { resetFactors } from '../../factors/reset-factors.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
+import { PASSWORD_MAX } from '../../accounts/schemas.ts';
 
 /** `units` as unitsWithPrimary orders them; until it has, the boxes ticked, to show them again. */
 const newUserInput = (body: Body, units = list(body, 'units')) => ({
@@ -253,11 +256,29 @@ export function userRoutes(kit: ConsoleKit): Router {
   const renderForm = (req: Request, res: Response, userId: string | null, state: FormState) =>
     renderUserForm(kit, req, res, userId, state);
 
+  const newUserValues = () => ({ roles: ['student'], units: [] });
+
   router.get('/users/new', async (req, res) => {
-    await renderForm(req, res, null, { values: { roles: ['student'], units: [] } });
+    await renderForm(req, res, null, { values: newUserValues() });
   });
 
-  router.post('/users', formBody, kit.csrf.check, async (req, res) => {
+  // A post too large to read shows its form again, as it would open, with what to do: nothing was read.
+  const newUserBody = typedFormBody((req, res) =>
+    renderForm(req, res, null, { values: newUserValues(), failure: tooLongFailure() }),
+  );
+  const editBody = typedFormBody((req, res) =>
+    renderForm(req, res, String(req.params.id), { failure: tooLongFailure() }),
+  );
+  const passwordBody = typedFormBody((req, res) =>
+    renderForm(req, res, String(req.params.id), {
+      resetFailure: tooLongFailure(
+        { password: `Use at most ${PASSWORD_MAX} characters for a password.` },
+        'Nothing was changed.',
+      ),
+    }),
+  );
+
+  router.post('/users', newUserBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     try {
       const user = await createUser(kit.context(req), newUserInput(body, unitsWithPrimary(body).units));
@@ -272,7 +293,7 @@ export function userRoutes(kit: ConsoleKit): Router {
     await renderForm(req, res, String(req.params.id), {});
   });
 
-  router.post('/users/:id', formBody, kit.csrf.check, async (req, res) => {
+  router.post('/users/:id', editBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     const id = String(req.params.id);
     let values = echo(body, userChangesInput(body));
@@ -295,7 +316,7 @@ export function userRoutes(kit: ConsoleKit): Router {
     await renderForm(req, res, id, { values, failure });
   });
 
-  router.post('/users/:id/password', formBody, kit.csrf.check, async (req, res) => {
+  router.post('/users/:id/password', passwordBody, kit.csrf.check, async (req, res) => {
     try {
       const user = await resetPassword(kit.context(req), String(req.params.id), text(bodyOf(req), 'password'));
       await keepOwnConsoleSession(req, user.id);
