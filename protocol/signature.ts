@@ -32,6 +32,14 @@ export const ANSWER_HEADERS = {
  */
 export const PROXY_ANSWER_HEADER = 'atrium-proxy-answer';
 
+/**
+ * What a sender adds to its signed request: the digest of the body (bodyDigest), the last line of what it
+ * signed (signingString). It lets a proxy verify the signature from the headers alone, before it reads the
+ * body or holds a place for it, and then check the body against it (docs/federation.md, "Signed
+ * requests"). Not among HEADERS: a node of before it sends none, and a receiver need not ask for it.
+ */
+export const BODY_DIGEST_HEADER = 'atrium-body-digest';
+
 /** How far a request's timestamp may be from the receiver's clock. */
 export const MAX_SKEW_MS = 60_000;
 
@@ -45,23 +53,17 @@ export function bodyDigest(body: string | Buffer): string {
   return createHash('sha256').update(body).digest('base64url');
 }
 
+/** What a request's signature covers besides its body. */
+type SignedFields = { method: string; path: string; origin: string; destination: string; timestamp: string };
+
 /** The exact bytes a server-to-server request is signed over. */
-export function signingString(parts: {
-  method: string;
-  path: string;
-  origin: string;
-  destination: string;
-  timestamp: string;
-  body: string | Buffer;
-}): string {
-  return [
-    parts.method.toUpperCase(),
-    parts.path,
-    parts.origin,
-    parts.destination,
-    parts.timestamp,
-    bodyDigest(parts.body),
-  ].join('\n');
+export function signingString(parts: SignedFields & { body: string | Buffer }): string {
+  return signingStringOver(parts, bodyDigest(parts.body));
+}
+
+/** signingString for a body known by its digest alone (bodyDigest). */
+function signingStringOver(parts: SignedFields, digest: string): string {
+  return [parts.method.toUpperCase(), parts.path, parts.origin, parts.destination, parts.timestamp, digest].join('\n');
 }
 
 /**
@@ -111,6 +113,7 @@ export function signRequest(
     [HEADERS.destination]: request.destination,
     [HEADERS.timestamp]: timestamp,
     [HEADERS.signature]: `kid=${key.kid},sig=${signature}`,
+    [BODY_DIGEST_HEADER]: bodyDigest(request.body),
   };
 }
 
@@ -297,18 +300,45 @@ export function verifyRequest(
   request: SignedRequest,
   keysOf: (origin: string) => PublicKeyJwk[] | undefined,
   now = Date.now(),
-): { origin: string; destination: string; timestamp: number; kid: string; digest: string } {
+): VerifiedRequest {
+  return verifiedOver(request, bodyDigest(request.body), keysOf, now);
+}
+
+/** What verifyRequest resolves with: the request's signed fields, and `digest`, its requestDigest. */
+export type VerifiedRequest = { origin: string; destination: string; timestamp: number; kid: string; digest: string };
+
+/**
+ * verifyRequest before the body has come, over the body's digest its sender states (BODY_DIGEST_HEADER):
+ * resolves as verifyRequest does, with that digest as `body`, which the body must then have; undefined for
+ * a request that states none (a node of before it), which only its body can verify. A malformed digest
+ * header is refused (`bad_signature`).
+ */
+export function verifyRequestHeaders(
+  request: Omit<SignedRequest, 'body'>,
+  keysOf: (origin: string) => PublicKeyJwk[] | undefined,
+  now = Date.now(),
+): (VerifiedRequest & { body: string }) | undefined {
+  const value = request.headers[BODY_DIGEST_HEADER];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(value))
+    throw new SignatureError('bad_signature', `The ${BODY_DIGEST_HEADER} header is malformed`);
+  return { ...verifiedOver(request, value, keysOf, now), body: value };
+}
+
+/** verifyRequest over a body known by its digest. */
+function verifiedOver(
+  request: Omit<SignedRequest, 'body'>,
+  body: string,
+  keysOf: (origin: string) => PublicKeyJwk[] | undefined,
+  now: number,
+): VerifiedRequest {
   const { origin, destination, timestamp, at, kid, sig } = signatureHeaders(request.headers, now);
   const key = keysOf(origin)?.find((k) => k.kid === kid);
   if (!key) throw new SignatureError('unknown_key', `No pinned key ${kid} for ${origin}`);
-  const signed = signingString({
-    method: request.method,
-    path: request.path,
-    origin,
-    destination,
-    timestamp,
-    body: request.body,
-  });
+  const signed = signingStringOver(
+    { method: request.method, path: request.path, origin, destination, timestamp },
+    body,
+  );
   const valid = verify(null, Buffer.from(signed), publicKeyOf(key), Buffer.from(sig, 'base64url'));
   if (!valid) throw new SignatureError('bad_signature', 'The signature does not verify');
   // requestDigest: the same string, hashed.
