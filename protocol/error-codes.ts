@@ -140,7 +140,15 @@ export const ERROR_CODES = {
     to: CP,
   },
   unsigned: { meaning: 'the request carries no signature headers', to: P },
-  bad_signature: { meaning: 'the signature header is malformed or does not verify', to: P },
+  bad_signature: {
+    meaning: 'the signature header (or the `atrium-body-digest` header) is malformed, or the signature does not verify',
+    to: P,
+  },
+  body_digest_mismatch: {
+    meaning:
+      "the request's body is not the one its `atrium-body-digest` header names (its signature verified over that); nothing was forwarded",
+    to: P,
+  },
   unknown_key: { meaning: 'no pinned key of the origin has that key id', to: P },
   stale_request: { meaning: "the request's timestamp is more than 60 s from the receiver's clock", to: P },
   replayed_request: {

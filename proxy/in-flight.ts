@@ -1,23 +1,35 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../core/errors.ts';
+import { BODY_DIGEST_HEADER } from '../protocol/signature.ts';
 
 /** How long a sender turned away is asked to wait: about as long as a forward usually takes to finish. */
 const RETRY_AFTER_SECONDS = 1;
 
+/**
+ * Whether a request's signature was verified from its headers, over the body digest its sender states
+ * (`verified`), or can be only once its body has come (`unverified`: a node of before that header, or
+ * anyone who leaves it out).
+ */
+export type Standing = 'verified' | 'unverified';
+
 /** The requests the proxy is working on, counted in all and per origin domain, and known by their signature. */
 export type InFlight = {
   /**
-   * Counts one more request from `origin`, signed `signature` (signatureKey), or throws `overloaded` (503,
-   * with `retryAfterSeconds`) when either cap is reached or a request of that signature is in flight
-   * already. The function it returns counts the request out; calling it again does nothing.
+   * Counts one more request from `origin`, signed `signature` (signatureKey), of that standing, or throws
+   * `overloaded` (503, with `retryAfterSeconds`) when a cap it comes under is reached or a request of that
+   * signature is in flight already. The function it returns counts the request out; calling it again does
+   * nothing.
    */
-  enter(origin: string, signature: string): () => void;
+  enter(origin: string, signature: string, standing: Standing): () => void;
   /** Requests counted now, from all origins. */
   size(): number;
 };
 
-/** Which cap turned a request away: the proxy's in all, its origin's, or one request per signature. */
-export type Cap = 'total' | 'origin' | 'signature';
+/**
+ * Which cap turned a request away: the proxy's in all, its origin's (of the request's standing), one
+ * request per signature, or the unverified ones' share of the proxy's places.
+ */
+export type Cap = 'total' | 'origin' | 'signature' | 'unverified';
 
 /**
  * What a request's signature header is known by among those in flight: the SHA-256 of the signature's
@@ -38,48 +50,63 @@ export function signatureKey(header: string | string[] | undefined): string {
  * request's headers on their way could otherwise send them again and again while its timestamp passes,
  * each copy holding one of its origin's places until the body deadline, and keep the origin's own
  * requests out. An honest node signs each attempt anew, so its requests never meet this rule.
+ *
+ * Unverified requests are counted apart from verified ones, per origin, and take at most half the places
+ * in all (rounded up): anyone can make one up in an origin's name, which holds its place until the body
+ * deadline, but fills only the unverified places, so an origin whose node verifies from its headers is
+ * never kept out by made-up requests, in its name or in others'.
  */
 export function inFlightCaps(
   caps: { total: number; perOrigin: number },
   onTurnedAway: (cap: Cap) => void = () => undefined,
 ): InFlight {
-  let total = 0;
-  const byOrigin = new Map<string, number>();
+  const unverifiedShare = Math.ceil(caps.total / 2);
+  const counts: Record<Standing, { all: number; byOrigin: Map<string, number> }> = {
+    verified: { all: 0, byOrigin: new Map() },
+    unverified: { all: 0, byOrigin: new Map() },
+  };
   const signatures = new Set<string>();
-  const why: Record<Cap, (origin: string) => string> = {
+  const size = () => counts.verified.all + counts.unverified.all;
+  const unverifiedOnes = `unverified requests (signed without ${BODY_DIGEST_HEADER})`;
+  const why: Record<Cap, (origin: string, standing: Standing) => string> = {
     signature: () => 'The proxy is forwarding a request with this very signature already',
     total: () => `The proxy is forwarding as many requests as it takes (${caps.total})`,
-    origin: (origin) => `The proxy is forwarding as many requests from ${origin} as it takes (${caps.perOrigin})`,
+    origin: (origin, standing) =>
+      `The proxy is forwarding as many ${standing === 'verified' ? 'requests' : unverifiedOnes} from ${origin} as it takes (${caps.perOrigin})`,
+    unverified: () => `The proxy is forwarding as many ${unverifiedOnes} as it takes (${unverifiedShare})`,
   };
   /** The cap a request would go past, if any; a copy of one in flight is that, however few there are. */
-  const capMet = (origin: string, signature: string): Cap | undefined => {
+  const capMet = (origin: string, signature: string, standing: Standing): Cap | undefined => {
     if (signatures.has(signature)) return 'signature';
-    if (total >= caps.total) return 'total';
-    if ((byOrigin.get(origin) ?? 0) >= caps.perOrigin) return 'origin';
+    if (size() >= caps.total) return 'total';
+    const count = counts[standing];
+    if (standing === 'unverified' && count.all >= unverifiedShare) return 'unverified';
+    if ((count.byOrigin.get(origin) ?? 0) >= caps.perOrigin) return 'origin';
     return undefined;
   };
   return {
-    enter(origin, signature) {
-      const cap = capMet(origin, signature);
+    enter(origin, signature, standing) {
+      const cap = capMet(origin, signature, standing);
       if (cap) {
         onTurnedAway(cap);
-        throw overloaded(why[cap](origin));
+        throw overloaded(why[cap](origin, standing));
       }
-      total += 1;
-      byOrigin.set(origin, (byOrigin.get(origin) ?? 0) + 1);
+      const count = counts[standing];
+      count.all += 1;
+      count.byOrigin.set(origin, (count.byOrigin.get(origin) ?? 0) + 1);
       signatures.add(signature);
       let counted = true;
       return () => {
         if (!counted) return;
         counted = false;
-        total -= 1;
+        count.all -= 1;
         signatures.delete(signature);
-        const left = (byOrigin.get(origin) ?? 1) - 1;
-        if (left === 0) byOrigin.delete(origin);
-        else byOrigin.set(origin, left);
+        const left = (count.byOrigin.get(origin) ?? 1) - 1;
+        if (left === 0) count.byOrigin.delete(origin);
+        else count.byOrigin.set(origin, left);
       };
     },
-    size: () => total,
+    size,
   };
 }
 

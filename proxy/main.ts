@@ -15,11 +15,19 @@ import {
   allowed,
   createRegistryClient,
   domainEntry,
+  keysOf,
   screenByHeaders,
   verifyPinned,
   type RegistryClient,
 } from '../protocol/registry-client.ts';
-import { ANSWER_HEADERS, HEADERS, type SignedRequest } from '../protocol/signature.ts';
+import {
+  ANSWER_HEADERS,
+  BODY_DIGEST_HEADER,
+  bodyDigest,
+  HEADERS,
+  verifyRequestHeaders,
+  type SignedRequest,
+} from '../protocol/signature.ts';
 import type { ProxyConfig } from './config.ts';
 import { inFlightCaps, signatureKey, type InFlight } from './in-flight.ts';
 import { partnerRefusal, refuseByPolicy, type ProxySigner } from './own-answers.ts';
@@ -94,7 +102,7 @@ export async function startProxy(
 function inFlightMetered(config: ProxyConfig, metrics: Metrics): InFlight {
   const turnedAway = new Counter({
     name: 'atrium_proxy_turned_away_total',
-    help: 'Requests turned away (503 overloaded) by the cap they met: total, origin, or signature (one in flight at a time)',
+    help: 'Requests turned away (503 overloaded) by the cap they met: total, origin, signature (one in flight at a time), or unverified (the share of those whose signature only their body can verify)',
     labelNames: ['cap'],
     registers: [metrics.registry],
   });
@@ -134,25 +142,37 @@ async function checkedTarget(
 /**
  * Refuses what can be refused before the body is read: a request that is unsigned or signed in a form
  * that cannot verify, out of date, by a key nobody pinned or by something that is not a domain, or
- * announcing more than the proxy takes. Whoever is not a registered domain cannot make the proxy read
- * (and hold) a body. Resolves with the origin the request claims, its key known to be pinned.
+ * announcing more than the proxy takes; and one that states its body's digest (BODY_DIGEST_HEADER) but
+ * whose signature does not verify over it. Whoever is not a registered domain cannot make the proxy read
+ * (and hold) a body, nor can whoever makes up a signature in a domain's name and states a digest.
+ * Resolves with the origin the request claims, its key known to be pinned, and the digest its body must
+ * have: undefined for a request that states none (a node of before it), whose signature only its body
+ * can verify.
  */
-async function screened(parts: ProxyParts, req: IncomingMessage): Promise<string> {
-  const { origin } = await screenByHeaders(parts.registry, req.headers, {
+async function screened(
+  parts: ProxyParts,
+  req: IncomingMessage,
+  path: string,
+): Promise<{ origin: string; claimed: string | undefined }> {
+  const { origin, registry } = await screenByHeaders(parts.registry, req.headers, {
     maxBodyBytes: parts.config.maxBodyBytes,
     notADomain: (name) => new AppError('forbidden', 403, `${name} is not a domain`),
   });
-  return origin;
+  const request = { method: req.method ?? 'POST', path, headers: req.headers };
+  const verified = verifyRequestHeaders(request, (name) => keysOf(registry, name));
+  return { origin, claimed: verified?.body };
 }
 
 /**
- * A request for another node: screened, counted among those in flight while it lasts (by its origin and
- * its signature, before its body is read), then forwarded.
+ * A request for another node: screened, counted among those in flight while it lasts (by its origin, its
+ * signature, and whether that verified from its headers, before its body is read), then forwarded.
  */
 async function forward(parts: ProxyParts, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-  const leave = parts.inFlight.enter(await screened(parts, req), signatureKey(req.headers[HEADERS.signature]));
+  const { origin, claimed } = await screened(parts, req, path);
+  const signature = signatureKey(req.headers[HEADERS.signature]);
+  const leave = parts.inFlight.enter(origin, signature, claimed === undefined ? 'unverified' : 'verified');
   try {
-    await checkedForward(parts, req, res, path);
+    await checkedForward(parts, req, res, path, claimed);
   } finally {
     leave();
   }
@@ -160,7 +180,8 @@ async function forward(parts: ProxyParts, req: IncomingMessage, res: ServerRespo
 
 /**
  * Takes in the body (within MAX_BODY_BYTES and PROXY_BODY_TIMEOUT_SECONDS: one that grows past the limit
- * or trickles is refused, its connection closed), checks the signature and the policy, and forwards. A
+ * or trickles is refused, its connection closed), checks it has the digest its headers state (`claimed`),
+ * if they state one, then the signature and the policy, and forwards. A
  * refusal by policy, this proxy's own or a partner organization's proxy's on the way, is answered signed
  * (own-answers.ts), so that the origin's node takes it and no one else's made-up one.
  */
@@ -169,9 +190,16 @@ async function checkedForward(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
+  claimed: string | undefined,
 ): Promise<void> {
   const { config, signer } = parts;
   const body = await bodyWithin(req, { maxBytes: config.maxBodyBytes, timeoutMs: config.bodyTimeoutMs });
+  if (claimed !== undefined && bodyDigest(body) !== claimed)
+    throw new AppError(
+      'body_digest_mismatch',
+      400,
+      `The request body is not the one its ${BODY_DIGEST_HEADER} header names; nothing was forwarded`,
+    );
   const signed = { method: req.method ?? 'POST', path, headers: req.headers, body };
   let target: Awaited<ReturnType<typeof checkedTarget>>;
   try {
@@ -208,6 +236,10 @@ async function forwarded(parts: ProxyParts, url: string, signed: SignedRequest &
         headers: {
           'content-type': String(headers['content-type'] ?? 'application/json'),
           ...Object.fromEntries(Object.values(HEADERS).map((h) => [h, String(headers[h])])),
+          // Passed on for a partner organization's proxy on the way, which screens by it as this one does.
+          ...(typeof headers[BODY_DIGEST_HEADER] === 'string'
+            ? { [BODY_DIGEST_HEADER]: headers[BODY_DIGEST_HEADER] }
+            : {}),
         },
         body: new Uint8Array(signed.body),
       },

@@ -1,8 +1,8 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ANSWER_HEADERS, signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
-import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
+import { ANSWER_HEADERS, BODY_DIGEST_HEADER, signRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import { campusPeople, conversationSnapshot, startCampus, type Campus } from '../helpers/federation.ts';
 import { answerToFirstPart } from '../helpers/hammer.ts';
 
 let campus: Campus;
@@ -170,6 +170,41 @@ describe('a correctly signed request', () => {
     const body = `{}${' '.repeat(2 * MiB)}`;
     expect(await helloInParts(body, BODY_TIMEOUT_MS / 3, true)).toEqual({ status: 202, signed: true });
     expect(await helloInParts(body, BODY_TIMEOUT_MS / 3, false)).toEqual({ status: 202, signed: true });
+  });
+
+  /** A transaction arts applies: a new group of alice's at eng with bob there. */
+  const opening = () =>
+    JSON.stringify({
+      events: [
+        conversationSnapshot(randomUUID(), 'group', 'eng.campus.test', [
+          'alice@eng.campus.test',
+          'bob@arts.campus.test',
+        ]),
+      ],
+    });
+
+  it('reaches the node through the proxy from a node of before atrium-body-digest, which states no digest', async () => {
+    const path = newTransaction();
+    const body = opening();
+    const headers = signedAsEng(await engKey(), path, body);
+    delete headers[BODY_DIGEST_HEADER];
+    const sent = await fetch(`${campus.proxy.url}${path}`, { method: 'POST', headers, body });
+    expect(sent.status, await sent.text()).toBe(200);
+    expect(await taken(path)).toBe(true);
+  });
+
+  it('is refused by the proxy (400 body_digest_mismatch), never reaching the node, if its body is not the one it states', async () => {
+    const path = newTransaction();
+    const signed = opening();
+    const headers = signedAsEng(await engKey(), path, signed);
+    // The same transaction, but not the bytes signed: arts would apply it, were it forwarded.
+    const body = ` ${signed}`;
+    const sent = await fetch(`${campus.proxy.url}${path}`, { method: 'POST', headers, body });
+    expect([sent.status, ((await sent.json()) as { error: { code: string } }).error.code]).toEqual([
+      400,
+      'body_digest_mismatch',
+    ]);
+    expect(await taken(path)).toBe(false);
   });
 
   it("carries a person's message to the other node, through the proxy", async () => {

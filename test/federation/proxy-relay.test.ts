@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, get, type Server, type ServerResponse } from 'node:http';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { connect, type AddressInfo } from 'node:net';
 import { loadProxyConfig } from '../../proxy/config.ts';
 import { startProxy, type Proxy } from '../../proxy/main.ts';
@@ -10,6 +10,8 @@ import { addDomain } from '../../gateway/domains/domains.ts';
 import { addProxy } from '../../gateway/federation/policy.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import {
+  BODY_DIGEST_HEADER,
+  bodyDigest,
   PROXY_ANSWER_HEADER,
   requestDigest,
   signRequest,
@@ -213,9 +215,40 @@ const helloHeaders = (key: PrivateKeyJwk, origin: string, now = signingTime()): 
   ...signRequest(key, { method: 'POST', path: HELLO, origin, destination: origin, body: '{}' }, now),
 });
 
+/** `headers` as a node of before atrium-body-digest signs: the same, without that header. */
+const oldForm = (headers: Record<string, string>) =>
+  Object.fromEntries(Object.entries(headers).filter(([name]) => name !== BODY_DIGEST_HEADER));
+
+/** `headers` with a signature made up in their origin's name by someone without its key: well formed, its key id. */
+const madeUp = (headers: Record<string, string>) => ({
+  ...headers,
+  'atrium-signature': headers['atrium-signature']!.replace(/,sig=.*$/, `,sig=${randomBytes(64).toString('base64url')}`),
+});
+
 describe('a request the proxy can refuse by its headers alone', () => {
   it.each([
     ['unsigned', () => ({}), 4 * MiB, 401, 'unsigned'],
+    [
+      "signed in its origin's name by someone without its key, stating its body's digest",
+      () => madeUp(helloHeaders(nodeKey, DOMAIN)),
+      4 * MiB,
+      401,
+      'bad_signature',
+    ],
+    [
+      'stating a body digest other than the one signed',
+      () => ({ ...helloHeaders(nodeKey, DOMAIN), [BODY_DIGEST_HEADER]: bodyDigest('{"other":"body"}') }),
+      4 * MiB,
+      401,
+      'bad_signature',
+    ],
+    [
+      'stating its body digest in a form no digest has',
+      () => ({ ...helloHeaders(nodeKey, DOMAIN), [BODY_DIGEST_HEADER]: 'not-a-digest' }),
+      4 * MiB,
+      401,
+      'bad_signature',
+    ],
     [
       'signed in a form that cannot verify',
       () => ({ ...helloHeaders(nodeKey, DOMAIN), 'atrium-signature': 'kid=node-1,sig=short' }),
@@ -245,9 +278,10 @@ describe('a request the proxy can refuse by its headers alone', () => {
 describe('the proxy forwarding as many requests as it takes at once', () => {
   const held: HalfSent[] = [];
   /** A hello from `origin` whose body is half sent: the proxy counts it in flight until the rest comes. */
-  const hold = async (key: PrivateKeyJwk, origin: string) => {
+  const hold = (key: PrivateKeyJwk, origin: string) => holdSigned(helloHeaders(key, origin));
+  const holdSigned = async (headers: Record<string, string>) => {
     const port = Number(new URL(proxy.url).port);
-    held.push(await halfSentRequest(proxy.server, port, HELLO, '{}', 'application/json', helloHeaders(key, origin)));
+    held.push(await halfSentRequest(proxy.server, port, HELLO, '{}', 'application/json', headers));
   };
   const hello = async (key: PrivateKeyJwk, origin: string) => {
     const response = await fetch(`${proxy.url}${HELLO}`, {
@@ -259,6 +293,11 @@ describe('the proxy forwarding as many requests as it takes at once', () => {
     return { status: response.status, retryAfter: response.headers.get('retry-after'), code: body.error?.code };
   };
   const TURNED_AWAY = { status: 503, retryAfter: '1', code: 'overloaded' };
+  /** How many requests the proxy's /metrics says it holds in flight now. */
+  const inFlightNow = async () => {
+    const { text } = await getFrom(`${proxy.url}/metrics`);
+    return Number(/^atrium_proxy_requests_in_flight(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1]);
+  };
   /** How many requests the proxy's /metrics says `cap` turned away. */
   const turnedAway = async (cap: string) => {
     const { text } = await getFrom(`${proxy.url}/metrics`);
@@ -302,6 +341,38 @@ describe('the proxy forwarding as many requests as it takes at once', () => {
     // Its place is free once it has ended (the node itself then refuses a request it takes once twice).
     const after = await fetch(`${proxy.url}${HELLO}`, { method: 'POST', headers, body: '{}' });
     expect(after.status).toBe(202);
+  });
+
+  it("forwards an origin's own requests while made-up ones in its name, unverified, hang with their bodies unsent", async () => {
+    // Made up without atrium-body-digest, as a node of before it signs: only their bodies could show them
+    // made up, so they take places, but only unverified ones, as many as the origin may have and as many
+    // as the proxy gives unverified requests in all.
+    for (let i = 0; i < MAX_IN_FLIGHT_PER_ORIGIN; i++) await holdSigned(madeUp(oldForm(helloHeaders(nodeKey, DOMAIN))));
+    await expect.poll(inFlightNow, { timeout: 2_000 }).toBe(MAX_IN_FLIGHT_PER_ORIGIN);
+    const ownPasses = { status: 202, retryAfter: null, code: undefined };
+    expect(await hello(nodeKey, DOMAIN), 'the origin itself, in the places made-up requests cannot take').toEqual(
+      ownPasses,
+    );
+    // Made up and stating their body's digest: refused at once, holding nothing, however many.
+    const stated = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        answerToFirstPart(`${proxy.url}${HELLO}`, madeUp(helloHeaders(nodeKey, DOMAIN)), 2, {
+          first: Buffer.from('{'),
+        }),
+      ),
+    );
+    for (const early of stated) expect(early).toMatchObject({ status: 401, code: 'bad_signature', closed: true });
+    expect(await hello(nodeKey, DOMAIN)).toEqual(ownPasses);
+    expect((await hello(otherKey, OTHER)).status).toBe(202);
+    const another = madeUp(oldForm(helloHeaders(otherKey, OTHER)));
+    const early = await answerToFirstPart(`${proxy.url}${HELLO}`, another, 2, { first: Buffer.from('{') });
+    expect(early, "unverified, in another origin's name, once they hold their share").toMatchObject({
+      status: 503,
+      code: 'overloaded',
+      closed: true,
+    });
+    expect(await turnedAway('unverified')).toBeGreaterThan(0);
+    expect(await inFlightNow()).toBe(MAX_IN_FLIGHT_PER_ORIGIN);
   });
 
   it('turns away every origin once it holds as many as it takes in all', async () => {
@@ -364,6 +435,69 @@ describe('a body the proxy takes in', () => {
       expect(early !== 'no answer' && early.afterMs).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS - 50);
     }
     expect((await hello()).status, "the origin's places are free again").toBe(202);
+  });
+});
+
+describe('a request that states its body digest (atrium-body-digest)', () => {
+  let asked = 0;
+  /** The body digest header of each request the node was asked. */
+  const stated: (string | undefined)[] = [];
+  beforeAll(() => {
+    answer = (res) => {
+      asked += 1;
+      stated.push(res.req.headers[BODY_DIGEST_HEADER] as string | undefined);
+      res.writeHead(202, { 'content-type': 'application/json' }).end('{}');
+    };
+  });
+
+  it('is refused 400 body_digest_mismatch, and not forwarded, when its body is not that one', async () => {
+    const before = asked;
+    // Signed by the origin over '{}', its digest stated; another body sent.
+    const sent = await fetch(`${proxy.url}${HELLO}`, {
+      method: 'POST',
+      headers: helloHeaders(nodeKey, DOMAIN),
+      body: '{"other":"body"}',
+    });
+    const body = (await sent.json()) as { error: { code: string; message: string } };
+    expect([sent.status, body.error.code]).toEqual([400, 'body_digest_mismatch']);
+    expect(body.error.message).toMatch(/atrium-body-digest.*nothing was forwarded/);
+    expect(asked, 'nothing reached the node').toBe(before);
+
+    const right = await fetch(`${proxy.url}${HELLO}`, {
+      method: 'POST',
+      headers: helloHeaders(nodeKey, DOMAIN),
+      body: '{}',
+    });
+    expect(right.status).toBe(202);
+    expect(asked).toBe(before + 1);
+  });
+
+  it('is forwarded with it, and one from a node of before it (none stated) is still verified by its body', async () => {
+    const withIt = await fetch(`${proxy.url}${HELLO}`, {
+      method: 'POST',
+      headers: helloHeaders(nodeKey, DOMAIN),
+      body: '{}',
+    });
+    expect(withIt.status).toBe(202);
+    expect(stated.at(-1), 'passed on, for a partner proxy on the way').toBe(bodyDigest('{}'));
+    const before = asked;
+    const old = await fetch(`${proxy.url}${HELLO}`, {
+      method: 'POST',
+      headers: oldForm(helloHeaders(nodeKey, DOMAIN)),
+      body: '{}',
+    });
+    expect(old.status, 'a node of before atrium-body-digest').toBe(202);
+    const forged = await fetch(`${proxy.url}${HELLO}`, {
+      method: 'POST',
+      headers: madeUp(oldForm(helloHeaders(nodeKey, DOMAIN))),
+      body: '{}',
+    });
+    expect([forged.status, ((await forged.json()) as { error: { code: string } }).error.code]).toEqual([
+      401,
+      'bad_signature',
+    ]);
+    expect(asked, 'the old-form request went through, the made-up one did not').toBe(before + 1);
+    expect(stated.at(-1)).toBeUndefined();
   });
 });
 

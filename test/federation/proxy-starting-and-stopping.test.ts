@@ -93,7 +93,8 @@ describe('the federation proxy starting and stopping under traffic', () => {
     load = hammer(port, PROBES);
     await until(load, (a) => isStatus(a, `POST ${SUBMIT}`, 401));
 
-    // Signed with eng's pinned key, so the proxy reads the body, and over another body, so it is refused once read.
+    // Signed with eng's pinned key, so the proxy reads the body, and over another body (the digest it states),
+    // so it is refused once read (400 body_digest_mismatch).
     const signature = signRequest(engKey, {
       method: 'POST',
       path: SUBMIT,
@@ -105,7 +106,7 @@ describe('the federation proxy starting and stopping under traffic', () => {
     const reading = await halfSentRequest(proxy.server, port, SUBMIT, body, 'application/json', signature);
     const closing = proxy.close();
     reading.finish();
-    expect(await reading.answer).toEqual({ status: 401, connection: 'close' });
+    expect(await reading.answer).toEqual({ status: 400, connection: 'close' });
     await closing;
     proxy = undefined;
     await until(load, (a) => a.kind === 'refused');
