@@ -130,7 +130,7 @@ export const ERROR_CODES = {
   },
   overloaded: {
     meaning:
-      'the proxy is forwarding as many requests as it takes at once, in all or from this origin, or one with this very signature (HTTP 503 with `Retry-After`); nothing was forwarded; retry',
+      'the proxy is forwarding as many requests as it takes at once, in all, from this origin, or unverified ones (without `atrium-body-digest`), or one with this very signature (HTTP 503 with `Retry-After`); nothing was forwarded; retry',
     to: P,
   },
 
