@@ -1,4 +1,5 @@
 import { Op } from 'sequelize';
+import { showingControlCharacters } from '../../core/control-characters.ts';
 import type { GatewayContext } from '../context.ts';
 import type { AuditEvent } from '../models/index.ts';
 
@@ -78,7 +79,7 @@ function text(value: string, names: Names): string {
 /** A value on one line: lists joined, objects as `key=value`; nested lists and objects bracketed. */
 function compact(value: Json, names: Names, nested = false): string {
   if (value === null) return 'none';
-  if (typeof value === 'string') return text(value, names);
+  if (typeof value === 'string') return showingControlCharacters(text(value, names));
   if (typeof value !== 'object') return String(value);
   const inner = Array.isArray(value)
     ? value.map((v) => compact(v, names, true)).join(', ')
@@ -131,7 +132,11 @@ async function namesOf(ctx: GatewayContext, events: AuditEvent[]): Promise<Names
   return new Map(users.map((u) => [u.id.toLowerCase(), u.username]));
 }
 
-/** A page of entries as people read them: user ids as usernames, details as lines rather than JSON. */
+/**
+ * A page of entries as people read them: user ids as usernames, details as lines rather than JSON. What
+ * people typed (a passkey's name, a username tried) is shown with its control and bidi characters as
+ * their code points: recorded as it came, and read in the order it was typed.
+ */
 export async function presentAuditEvents(ctx: GatewayContext, events: AuditEvent[]): Promise<PresentedAuditEvent[]> {
   const names = await namesOf(ctx, events);
   return events.map((event) => {
@@ -144,11 +149,11 @@ export async function presentAuditEvents(ctx: GatewayContext, events: AuditEvent
       systemActor: system || (event.actorId === null && event.actorName === 'gateway'),
       action: event.action,
       label: statusChange(event.action, details),
-      target: event.target,
+      target: event.target === null ? null : showingControlCharacters(event.target),
       targetName: event.target ? (names.get(event.target.toLowerCase()) ?? null) : null,
       outcome: event.outcome,
       ip: event.ip,
-      details: event.details,
+      details: event.details === null ? null : showingControlCharacters(event.details),
       lines: detailLines(details, names),
     };
   });

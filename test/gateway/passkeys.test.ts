@@ -473,6 +473,32 @@ describe('a passkey’s name', () => {
       expect(noticeOf(done)).toBe(`Renamed the passkey to “${name}”.`);
     }
   });
+
+  it('is shown without the control characters a name stored before that rule holds, and stored so when renamed', async () => {
+    await addPerson(gateway, 'rhea');
+    const agent = new BrowserAgent();
+    await signInThrough(agent, url('/account/security'), 'rhea', DEMO_PASSWORD);
+    // As an earlier version stored it: an override that shows "yek" reversed, its end, and a tab.
+    const key = await storedPasskey('rhea', 'USB \u202Eyek\u202C\tblue');
+    const page = await agent.navigate(url('/account/security'));
+    const passkeys = sectionOf(page, 'passkeys');
+    expect(passkeys).toContain('<strong class="passkey-name">USB yek blue</strong>');
+    expect(passkeys).toContain(`id="rename-${key.id}" name="name" type="text" value="USB yek blue"`);
+    expect(htmlText(passkeys)).toContain('I understand: “USB yek blue” will no longer sign me in');
+    expect(mainText(page)).toContain('Your second factor is your passkey “USB yek blue”');
+    expect(page.html).not.toMatch(/[\u202A-\u202E\u2066-\u2069]/);
+
+    // Renamed as the page shows it, it is stored so.
+    const renamed = await agent.submit(page, formWithAction(page, `/passkeys/${key.id}/rename`));
+    expect(noticeOf(renamed)).toBe('Renamed the passkey to “USB yek blue”.');
+    expect((await gateway.models.Passkey.findByPk(key.id))!.name).toBe('USB yek blue');
+
+    // The audit log keeps the name as it was stored, each such character shown as its code point.
+    const { agent: adminAgent } = await signInToConsole(gateway.issuer, 'admin');
+    const log = await adminAgent.navigate(url('/admin/audit?action=passkey.rename'));
+    expect(mainText(log)).toContain('from: USB ⟨U+202E⟩yek⟨U+202C⟩⟨U+0009⟩blue');
+    expect(log.html).not.toMatch(/[\u202A-\u202E\u2066-\u2069]/);
+  });
 });
 
 describe('a sign-in that needs a second factor the person does not have yet', () => {

@@ -6,6 +6,7 @@ import {
 } from '@simplewebauthn/server';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import { z } from 'zod';
+import { CONTROL_CHARACTER } from '../../../core/control-characters.ts';
 import { ValidationError } from '../../../core/errors.ts';
 import { audit } from '../../audit.ts';
 import type { GatewayContext } from '../../context.ts';
@@ -29,20 +30,14 @@ export const MAX_PASSKEYS = 10;
 // the runtime has it: Node 24 marks that experimental, and a stored key must stay verifiable.
 const ALGORITHMS = [-8, -7, -257];
 
-/**
- * Control characters (tabs, line breaks, C1 codes, line and paragraph separators) and the bidirectional
- * embeddings, overrides and isolates: after U+202E (right-to-left override) a name shows reversed, so the
- * page would show a name other than the one stored, which escaping HTML does not stop.
- */
-const CONTROLS = /[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/u;
-
+/** A name as typed; control and bidi characters (core/control-characters.ts) would show it turned around. */
 export const passkeyNameSchema = z
   .string()
   .trim()
   .min(1, 'Give the passkey a name.')
   .max(64, 'A name has at most 64 characters.')
   .refine(
-    (name) => !CONTROLS.test(name),
+    (name) => !CONTROL_CHARACTER.test(name),
     'A name cannot contain control characters, such as those that turn text around. Type it as plain text.',
   );
 

@@ -5,6 +5,7 @@ import type { User } from '../../models/index.ts';
 import { confirmedRecently } from '../../factors/confirm-identity.ts';
 import { presentEnrolment } from '../../factors/enrolment-view.ts';
 import { describeOwnSecondFactor, factorsOf } from '../../factors/factor-status.ts';
+import { shownPasskeyName } from '../../factors/passkeys/present-passkey.ts';
 import { ConfirmationNeededError } from '../../factors/passkeys/errors.ts';
 import { asPerson } from '../../factors/passkeys/person.ts';
 import {
@@ -73,7 +74,7 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
     });
     const factorStatus = describeOwnSecondFactor(
       status,
-      passkeys.map((p) => p.name),
+      passkeys.map((p) => shownPasskeyName(p.name)),
     );
     const open = status.totp || !setup || !confirmedRecently(req) ? null : await setupOf(ctx, user, req, setup);
     const enrolment = open && (await presentEnrolment(open));
