@@ -1,13 +1,17 @@
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { NotFoundError } from '../../core/errors.ts';
+import { botMayRead } from '../bots/bot-reads.ts';
 import type { NodeContext } from '../context.ts';
 import type { Attachment } from '../models.ts';
 import { AttachmentRemovedError, attachmentPath } from './attachment-files.ts';
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Whether the actor may know of a file: its uploader, or an active member of the conversation it was shared in. */
+/**
+ * Whether the actor may know of a file: its uploader, or an active member of the conversation it was shared
+ * in (a bot: one it may read, node/bots/bot-reads.ts).
+ */
 export async function maySee(
   ctx: NodeContext,
   file: { owner: string; conversationId: string | null },
@@ -18,7 +22,10 @@ export async function maySee(
     where: { conversationId: file.conversationId, address: ctx.actor.address, state: 'active' },
     attributes: ['address'],
   });
-  return member !== null;
+  if (!member) return false;
+  if (ctx.actor.kind !== 'app') return true;
+  const conversation = await ctx.models.Conversation.findByPk(file.conversationId);
+  return !conversation || botMayRead(ctx, ctx.actor, conversation);
 }
 
 /**

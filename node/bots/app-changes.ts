@@ -9,7 +9,8 @@ import type { BotReach } from './bot-reach.ts';
  * the change holds on all of them at once, not when the answers they keep age out (REGISTRY_TTL_SECONDS):
  * a disabled app's card clicks, bot posts and tokens are refused from then on (and each process then closes
  * the sockets opened with its tokens: SocketServer.appChanged), its bot may no longer write to people its
- * app is no longer for, and an app enabled again works again.
+ * app is no longer for, nor read what it opened with them (bot-reads.ts), and an app enabled again works
+ * again.
  */
 export function forgettingChangedApps(
   ended: EndedAccess,

@@ -10,8 +10,12 @@ import type { BotIdentity } from './require-bot.ts';
 
 /** Whom an app is for, as the gateway says (its owner unit, visibility units and roles, as the workbench judges). */
 export interface BotReach {
-  /** Whether the app `slug` is for the person `username`; asked again after the cache time. */
-  isFor(slug: string, username: string): Promise<boolean>;
+  /**
+   * Whether the app `slug` is for the person `username`; asked again after the cache time. While the gateway
+   * cannot be reached nothing is guessed (a retryable 503), except with `lastIfAway` (a bot's reads): then
+   * the last answer since the app's latest change stands, however old, as the app directory's does.
+   */
+  isFor(slug: string, username: string, options?: { lastIfAway?: boolean }): Promise<boolean>;
   /**
    * Drops every answer kept about the app `slug` (an administrator changed it, perhaps whom it is for), so
    * that the next `isFor` asks the gateway: an answer already on its way is not kept either.
@@ -60,12 +64,20 @@ export function createBotReach(
   }
 
   return {
-    async isFor(slug, username) {
+    async isFor(slug, username, { lastIfAway = false } = {}) {
       const key = `${slug}\n${username}`;
       const known = remembered.get(key);
       if (known && clock() - known.at < options.ttlMs) return known.isFor;
       const asked = forgets;
-      const isFor = await ask(slug, username);
+      let isFor: boolean;
+      try {
+        isFor = await ask(slug, username);
+      } catch (error) {
+        // An app's change forgets its answers (`forget`): what is left was answered after the latest change.
+        const last = remembered.get(key);
+        if (lastIfAway && last) return last.isFor;
+        throw error;
+      }
       if (forgets !== asked) return isFor;
       remembered.delete(key);
       if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value!);
@@ -97,7 +109,10 @@ export class NotForAppError extends AppError {
  * conversation the bot opened. Null where people let it in (a group someone invited it to, a direct
  * conversation a person opened with it): they chose to hear from the app.
  */
-function chosenByBot(conversation: Conversation, bot: BotIdentity): string | null {
+export function chosenByBot(
+  conversation: Pick<Conversation, 'kind' | 'createdBy' | 'directKey'>,
+  bot: Pick<BotIdentity, 'address'>,
+): string | null {
   if (conversation.kind !== 'direct' || conversation.createdBy !== bot.address) return null;
   return conversation.directKey?.split('|').find((a) => a !== bot.address) ?? null;
 }

@@ -1,4 +1,5 @@
 import { Op, QueryTypes } from 'sequelize';
+import { readableByActor } from '../bots/bot-reads.ts';
 import type { NodeContext } from '../context.ts';
 import { serverFrame } from '../../protocol/frames.ts';
 import type { Conversation, Member } from '../models.ts';
@@ -212,7 +213,10 @@ export async function presentConversationFrames(
   return out;
 }
 
-/** The actor's conversations, most recently active first, optionally only those changed after `since`. */
+/**
+ * The actor's conversations, most recently active first, optionally only those changed after `since`; of a
+ * bot's, those it may still read (node/bots/bot-reads.ts).
+ */
 export async function listConversations(ctx: NodeContext, since?: Date): Promise<PresentedConversation[]> {
   const { Conversation, Member } = ctx.models;
   const memberships = await Member.findAll({
@@ -227,5 +231,5 @@ export async function listConversations(ctx: NodeContext, since?: Date): Promise
     },
     order: [['updatedAt', 'DESC']],
   });
-  return presentForActor(ctx, conversations);
+  return presentForActor(ctx, await readableByActor(ctx, conversations));
 }

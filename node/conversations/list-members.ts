@@ -8,6 +8,7 @@ import type { MembersPage } from '../../protocol/frames.ts';
 import type { NodeContext } from '../context.ts';
 import { memberCounts } from './list-conversations.ts';
 import { requireMember } from './membership.ts';
+import { assertMayRead } from '../bots/bot-reads.ts';
 import { presentMember } from './present-conversation.ts';
 
 const DEFAULT_LIMIT = 500;
@@ -27,15 +28,16 @@ const pageSchema = z.object({
 /**
  * A page of a conversation's active members, in address order, after `after` (a keyset on the members'
  * primary key, so a page costs the same wherever it is). Only its active members may read it
- * (`not_member`). A big group's views list only their viewer (VIEW_MEMBERS_MAX): this is how a device
- * reads the rest, page by page, when it needs them. With `query`, only the members whose address starts
- * with it (what someone typed after "@": a username's start), read as text, never as a pattern, through
- * the members' primary key: a 10,000-member group is searched as it is typed, not sent to the device.
+ * (`not_member`), and a bot only where it may read (node/bots/bot-reads.ts). A big group's views list only
+ * their viewer (VIEW_MEMBERS_MAX): this is how a device reads the rest, page by page, when it needs them.
+ * With `query`, only the members whose address starts with it (what someone typed after "@": a username's
+ * start), read as text, never as a pattern, through the members' primary key: a 10,000-member group is
+ * searched as it is typed, not sent to the device.
  * `memberCount` counts all of them, whatever the query.
  */
 export async function listMembers(ctx: NodeContext, input: unknown): Promise<MembersPage> {
   const { conversationId, after, limit = DEFAULT_LIMIT, query } = parseInput(pageSchema, input);
-  await requireMember(ctx, conversationId);
+  await assertMayRead(ctx, (await requireMember(ctx, conversationId)).conversation);
   const address = [...(after ? [{ [Op.gt]: after }] : []), ...(query ? [startsWith(ctx.sequelize, query)] : [])];
   const [rows, counts] = await Promise.all([
     ctx.models.Member.findAll({

@@ -5,6 +5,7 @@ import type { NodeContext } from '../context.ts';
 import { listConversations } from '../conversations/list-conversations.ts';
 import type { PresentedConversation } from '../conversations/present-conversation.ts';
 import { requireMember } from '../conversations/membership.ts';
+import { assertMayRead } from '../bots/bot-reads.ts';
 import { presentMessage, type PresentedMessage } from './present-message.ts';
 import { entriesOf, planSync, type SyncGap } from './sync-pages.ts';
 
@@ -68,13 +69,14 @@ const historySchema = z.object({
   limit: z.number().int().min(1).max(200).optional(),
 });
 
-/** Pages backwards through a conversation, newest first, from the actor's join onwards. */
+/** Pages backwards through a conversation, newest first, from the actor's join onwards (a bot: where it may read). */
 export async function history(
   ctx: NodeContext,
   input: unknown,
 ): Promise<{ messages: PresentedMessage[]; hasMore: boolean }> {
   const { conversationId, beforeSeq, limit = 50 } = parseInput(historySchema, input);
-  const { member } = await requireMember(ctx, conversationId);
+  const { conversation, member } = await requireMember(ctx, conversationId);
+  await assertMayRead(ctx, conversation);
   const rows = await ctx.models.Message.findAll({
     where: {
       conversationId,

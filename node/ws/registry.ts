@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import type { PushGate } from '../bots/bot-reads.ts';
 import type { Identity } from '../auth/token-verifier.ts';
 import { ends, type EndedEntry } from '../auth/ended-access.ts';
 import type { BusEvent } from '../bus/bus.ts';
@@ -59,9 +60,10 @@ export interface Registry {
  * large group does not hold up the next flush or every other socket while it is written. The targets
  * are read, never changed: a big group's list is shared by its messages (see targetsOf).
  */
-function createWriteQueue() {
+function createWriteQueue(toBots: PushGate | undefined) {
   const SLICE = 500;
   const pending: {
+    text: string;
     data: Buffer;
     frame: Buffer;
     targets: readonly Connection[];
@@ -77,7 +79,11 @@ function createWriteQueue() {
       const end = Math.min(job.targets.length, job.next + budget);
       for (let i = job.next; i < end; i++) {
         const connection = job.targets[i]!;
-        if (connection.id !== job.except) writeTextFrame(connection.socket, job.frame, job.data);
+        if (connection.id === job.except) continue;
+        if (toBots && connection.identity?.kind === 'app') {
+          const { frame, data } = job;
+          toBots(connection, job.text, () => writeTextFrame(connection.socket, frame, data));
+        } else writeTextFrame(connection.socket, job.frame, job.data);
       }
       budget -= end - job.next;
       job.next = end;
@@ -91,16 +97,17 @@ function createWriteQueue() {
     if (targets.length === 0) return;
     // The WebSocket frame too is built once for all the targets.
     const { frame, payload } = textFrameOf(text);
-    pending.push({ data: payload, frame, targets, next: 0, except });
+    pending.push({ text, data: payload, frame, targets, next: 0, except });
     if (!pumping) pump();
   };
 }
 
 /**
  * This process's open sockets, by address and by watched presence, and the delivery of bus events to
- * them. Frames are serialized once per event, not once per socket.
+ * them. Frames are serialized once per event, not once per socket. What is delivered to a bot's sockets
+ * goes through `toBots`, which may hold some back (node/bots/bot-reads.ts).
  */
-export function createRegistry(): Registry {
+export function createRegistry(options: { toBots?: PushGate } = {}): Registry {
   const byAddress = new Map<string, Set<Connection>>();
   const watchers = new Map<string, Set<Connection>>();
 
@@ -125,7 +132,7 @@ export function createRegistry(): Registry {
     connection.socket.close(close.code, close.reason);
   }
 
-  const enqueue = createWriteQueue();
+  const enqueue = createWriteQueue(options.toBots);
 
   // Fan-out hands every message of a conversation the same recipients array until its membership
   // changes (node/messages/fan-out.ts): a big group's sockets are then looked up once, not for each of

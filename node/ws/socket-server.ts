@@ -4,6 +4,7 @@ import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import type { Clock } from '../../core/clock.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Identity, TokenVerifier } from '../auth/token-verifier.ts';
+import { botPushGate } from '../bots/bot-reads.ts';
 import type { NodeServices } from '../context.ts';
 import type { PresenceStatus } from '../presence/presence-store.ts';
 import { CLOSE } from './close-codes.ts';
@@ -55,7 +56,7 @@ export function createSocketServer(
   options: SocketServerOptions = {},
 ): SocketServer {
   const { config, logger, bus } = services;
-  const registry = createRegistry();
+  const registry = createRegistry({ toBots: botPushGate(services) });
   // ws itself refuses frames far beyond the limit (closing with 1009); up to that we answer with an error frame.
   // `closeTimeout` is ws's own option; @types/ws does not list it yet.
   const serverOptions: ServerOptions & { closeTimeout: number } = {

@@ -1,7 +1,11 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../core/logger.ts';
 import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
 import { updateApp } from '../../gateway/apps-registry/update-app.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
+import { createBotReach } from '../../node/bots/bot-reach.ts';
 import { AtriumBot } from '../../sdk/bot.ts';
 import { AtriumClient, type Message } from '../../sdk/client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -263,5 +267,66 @@ describe("the bot of a unit's app", () => {
     } finally {
       eng.clock.reset();
     }
+  });
+
+  it('no longer reads a conversation it opened once its app is no longer for that person, who keeps it whole', async () => {
+    // Still narrowed to staff (above): Alice, a student, is left out; what she says there is for her alone now.
+    eng.clock.advance(1_100);
+    try {
+      const file = await alice.upload(new TextEncoder().encode('my new password'), 'password.txt', 'text/plain');
+      await alice.send({ conversationId: aliceDirect, text: 'Here it is', attachments: [file.id] });
+      const path = `/api/v1/conversations/${aliceDirect}`;
+      for (const read of [`${path}/messages`, `${path}/members`]) {
+        expect(await nodeApi(eng.localUrl, read, itsecToken), read).toMatchObject({
+          status: 403,
+          body: { error: { code: 'forbidden', fields: { conversationId: expect.stringContaining(ALICE) } } },
+        });
+      }
+      expect(await nodeApi(eng.localUrl, `/api/v1/attachments/${file.id}`, itsecToken)).toMatchObject({
+        status: 404,
+      });
+      const listed = (await itsec.conversations()).map((c) => c.id);
+      expect(listed).not.toContain(aliceDirect);
+      // Where people let it in, it reads as before: Dave's conversation with it, the group Alice invited it to.
+      expect(listed).toContain((await dave.openDirect(ITSEC)).id);
+      expect(listed).toHaveLength(2);
+      // Alice's copy is hers as it was: the bot's message and her own, with her file.
+      const hers = (await alice.history(aliceDirect)).messages;
+      expect(hers.map((m) => m.text)).toEqual(['Here it is', 'Your CS account is ready.']);
+      expect(hers[0]?.attachments?.map((a) => a.id)).toEqual([file.id]);
+    } finally {
+      eng.clock.reset();
+    }
+  });
+});
+
+describe("a node's word on whom an app is for", () => {
+  it("keeps the last answer for the bot's reads while the gateway is away, never for its writes, nor after the app's change", async () => {
+    // A stand-in for the gateway's answer: the app is for Alice.
+    const gatewayStandIn = createServer((_req, res) =>
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ person: { username: 'alice', appIsFor: true } })),
+    );
+    await new Promise<void>((resolve) => gatewayStandIn.listen(0, '127.0.0.1', resolve));
+    let now = 0;
+    const reach = createBotReach({
+      gatewayIssuer: `http://127.0.0.1:${(gatewayStandIn.address() as AddressInfo).port}`,
+      origin: 'eng.campus.test',
+      signingKey: () => eng.federation.keys.signingKey(),
+      ttlMs: 1_000,
+      logger: createLogger('bot-reach', 'silent'),
+      now: () => now,
+    });
+    expect(await reach.isFor('helpdesk', 'alice')).toBe(true);
+    await new Promise((resolve) => gatewayStandIn.close(resolve));
+    now += 2_000;
+
+    await expect(reach.isFor('helpdesk', 'alice')).rejects.toMatchObject({ code: 'gateway_unavailable', status: 503 });
+    expect(await reach.isFor('helpdesk', 'alice', { lastIfAway: true })).toBe(true);
+    reach.forget('helpdesk');
+    await expect(reach.isFor('helpdesk', 'alice', { lastIfAway: true })).rejects.toMatchObject({
+      code: 'gateway_unavailable',
+    });
   });
 });

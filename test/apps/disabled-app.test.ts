@@ -281,7 +281,7 @@ describe('an app disabled in the console, on a domain of two processes that keep
     await socket.connect();
     await bob.send({ conversationId: opened.conversationId, text: 'Hi bot' });
     await expect.poll(() => socket.heard).toContain('Hi bot');
-    return { socket, conversationId: opened.conversationId };
+    return { socket: Object.assign(socket, { token }), conversationId: opened.conversationId };
   }
 
   it("closes its bot's open socket within seconds, and the bot hears nothing said in its conversations after", async () => {
@@ -333,8 +333,11 @@ describe('an app disabled in the console, on a domain of two processes that keep
     await expect.poll(() => bob.messages.map((m) => m.text)).toContain('Your leave starts Monday.');
   });
 
-  it("leaves its bot's socket open when it is only edited, its visibility narrowed included", async () => {
+  it("leaves its bot's socket open when it is only edited; narrowed, its bot stops reading what it opened with those left out", async () => {
     const { socket, conversationId } = await botReading('agenda');
+    const AGENDA = 'agenda@arts.campus.test';
+    // Bob also asks the bot into a group of his own: that he chose.
+    const group = await bob.createGroup('Committee', [AGENDA]);
 
     await updateApp(asOperator(gateway), 'agenda', {
       name: 'Agenda Keeper',
@@ -343,8 +346,26 @@ describe('an app disabled in the console, on a domain of two processes that keep
     // Time enough for each process to hear of the change and ask the gateway about the app again.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await bob.send({ conversationId, text: 'Item 3 moved to Friday.' });
-    await expect.poll(() => socket.heard).toContain('Item 3 moved to Friday.');
+    await bob.send({ conversationId: group.id, text: 'Item 4 stays.' });
+    await expect.poll(() => socket.heard).toContain('Item 4 stays.');
+    expect(socket.heard).not.toContain('Item 3 moved to Friday.');
     expect(socket.state).toBe('online');
+    // Nor does the bot read that conversation by asking, on either process, nor get it from a first sync.
+    await expect(socket.history(conversationId)).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(socket.members(conversationId)).rejects.toMatchObject({ code: 'forbidden' });
+    expect((await socket.conversations()).map((c) => c.id)).toEqual([group.id]);
+    const again = Object.assign(socketWith(socket.token, first), { texts: [] as string[] });
+    again.on('message', (m) => m.text && again.texts.push(m.text));
+    await again.connect();
+    await expect.poll(() => again.texts).toContain('Item 4 stays.');
+    expect(again.texts).toEqual(['Item 4 stays.']);
+    again.close();
     socket.close();
+    // Bob keeps the whole of it.
+    expect((await bob.history(conversationId)).messages.map((m) => m.text)).toEqual([
+      'Item 3 moved to Friday.',
+      'Hi bot',
+      'Hi Bob',
+    ]);
   });
 });
