@@ -34,10 +34,15 @@ export type RegisteredApp = {
   app: PresentedApp;
 };
 
-/** A slug from the app's name ("Leave Approval" → leave-approval), for callers that did not choose one. */
+/**
+ * A slug from the app's name ("Leave Approval" → leave-approval, "Bibliothèque" → bibliotheque), for callers
+ * that did not choose one. Accents go with the marks NFKD splits off, rather than splitting the word. Only
+ * new slugs are made here: an app keeps its slug, its bot's address in conversations already held.
+ */
 export function slugFromName(name: string): string {
   const base = name
     .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')

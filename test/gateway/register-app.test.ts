@@ -80,4 +80,18 @@ describe('registering an app', () => {
     // A person's username is a slug's too: the app gets the next one, and is told why.
     expect((await app('Alice')).slugTaken).toEqual({ slug: 'alice', reason: 'a person has this username' });
   });
+
+  it('makes a slug of an accented name without splitting its words, and leaves a slug made before as it is', async () => {
+    const app = (name: string, more: Record<string, unknown> = {}) =>
+      registerTestApp(gateway, { name, redirectUris: ['https://books.campus.example/cb'], ...more });
+    // An app registered before, whose slug split the word: its bot keeps that address, renamed or not.
+    const older = await app('Bibliothèque', { slug: 'bibliothe-que', ownerUnit: 'campus/arts' });
+    await updateApp({ ...gateway.context(null), actor: operator('test') }, older.slug, {
+      name: 'Bibliothèque des arts',
+    });
+    expect((await gateway.models.App.findOne({ where: { id: older.app.id } }))!.slug).toBe('bibliothe-que');
+    expect((await app('Bibliothèque 📚', { ownerUnit: 'campus/eng' })).slug).toBe('bibliotheque');
+    expect((await app('Résumé Clinic')).slug).toBe('resume-clinic');
+    expect((await app('Ångström Lab')).slug).toBe('angstrom-lab');
+  });
 });
