@@ -4,7 +4,7 @@ import type { PresentedApp } from '../gateway/apps-registry/present-app.ts';
 import { registerApp } from '../gateway/apps-registry/register-app.ts';
 import { rotateCallbackSecret, rotateClientSecret } from '../gateway/apps-registry/rotate-secrets.ts';
 import { callbackSecretSealer } from '../gateway/apps-registry/secrets.ts';
-import { setAppDisabled } from '../gateway/apps-registry/set-app-disabled.ts';
+import { changeAppStatus } from '../gateway/apps-registry/set-app-disabled.ts';
 import { updateApp } from '../gateway/apps-registry/update-app.ts';
 import { ROLES } from '../gateway/models/index.ts';
 import { UsageError, type Args, type Command, type CommandGroup, type OptionSpec } from './command.ts';
@@ -89,6 +89,21 @@ function clearable(args: Args, name: string): string | null | undefined {
   return value === undefined ? undefined : value.trim() === '' ? null : value;
 }
 
+/**
+ * A list option of update: left out, it stays; given, its values replace the old ones, and "" alone clears
+ * it. Redirect URIs cannot be cleared: sign-in needs somewhere to return to, so an app keeps at least one.
+ */
+function uriList(args: Args, name: 'redirect-uri' | 'post-logout-redirect-uri'): string[] | undefined {
+  const values = args.list(name);
+  if (values.length === 0) return undefined;
+  if (values.some((value) => value.trim() !== '')) return values;
+  if (name === 'redirect-uri')
+    throw new UsageError(
+      'an app keeps at least one redirect URI, so --redirect-uri "" cannot clear them; give the ones it should have instead (--redirect-uri URI, repeated), which replace the old ones',
+    );
+  return [];
+}
+
 function status(disabled: boolean): Command {
   return {
     summary: disabled
@@ -96,8 +111,12 @@ function status(disabled: boolean): Command {
       : 'Enables a disabled app again, with the same secrets.',
     args: ['SLUG'],
     async run(args, io) {
-      const app = await withSession(io, ({ ctx }) => setAppDisabled(ctx, args.positionals[0]!, disabled));
-      return { json: app, text: `${disabled ? 'Disabled' : 'Enabled'} ${app.name} (${app.slug}).` };
+      const { app, changed } = await withSession(io, ({ ctx }) => changeAppStatus(ctx, args.positionals[0]!, disabled));
+      // Run again on an app already so, it says so and changes nothing (exit status 0: what was asked holds).
+      const text = changed
+        ? `${disabled ? 'Disabled' : 'Enabled'} ${app.name} (${app.slug}).`
+        : `${app.name} (${app.slug}) was already ${disabled ? 'disabled' : 'enabled'}; nothing changed.`;
+      return { json: app, text };
     },
   };
 }
@@ -187,10 +206,19 @@ export const appCommands: CommandGroup = {
   },
 
   update: {
-    summary: 'Changes an app\'s settings; options left out stay as they are, and an option given as "" is cleared.',
+    summary:
+      'Changes an app\'s settings; options left out stay as they are, and an optional one given as "" is cleared (redirect URIs are replaced, never cleared: an app keeps at least one).',
     args: ['SLUG'],
     options: {
       ...settings,
+      'redirect-uri': {
+        ...settings['redirect-uri']!,
+        help: 'replaces every redirect URI (repeat for several); an app keeps at least one, so "" is refused',
+      },
+      'post-logout-redirect-uri': {
+        ...settings['post-logout-redirect-uri']!,
+        help: 'replaces every post-logout redirect URI (repeat for several); "" clears them',
+      },
       'first-party': { type: 'string', value: 'yes|no', help: 'trusted campus app: users are not asked for consent' },
       bot: { type: 'string', value: 'yes|no', help: 'the app may post in chat as slug@domain' },
       'visible-to-all': {
@@ -211,9 +239,8 @@ export const appCommands: CommandGroup = {
         icon: clearable(args, 'icon'),
         description: clearable(args, 'description'),
         homeUrl: clearable(args, 'home-url'),
-        redirectUris: args.list('redirect-uri').length > 0 ? args.list('redirect-uri') : undefined,
-        postLogoutRedirectUris:
-          args.list('post-logout-redirect-uri').length > 0 ? args.list('post-logout-redirect-uri') : undefined,
+        redirectUris: uriList(args, 'redirect-uri'),
+        postLogoutRedirectUris: uriList(args, 'post-logout-redirect-uri'),
         backchannelLogoutUri: clearable(args, 'backchannel-logout-uri'),
         interactionCallbackUrl: clearable(args, 'callback-url'),
         ownerUnit: clearable(args, 'owner-unit'),

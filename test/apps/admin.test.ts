@@ -629,4 +629,48 @@ describe('atrium apps', () => {
     ]);
     // Thirteen CLI processes one after another, each starting Node and opening the database.
   }, 60_000);
+
+  it('says an app was already disabled or enabled, and keeps at least one redirect URI', async () => {
+    const added = await runAtrium(db, [
+      'apps',
+      'add',
+      '--name',
+      'Library',
+      '--slug',
+      'library',
+      '--redirect-uri',
+      `${LEAVE}/library/cb`,
+      '--post-logout-redirect-uri',
+      `${LEAVE}/library/bye`,
+    ]);
+    expect(added.code).toBe(0);
+    const apps = (...words: string[]) => runAtrium(db, ['apps', ...words]);
+    const [enabledAlready, refused, cleared] = await Promise.all([
+      apps('enable', 'library'),
+      apps('update', 'library', '--redirect-uri', ''),
+      apps('update', 'library', '--post-logout-redirect-uri', '', '--json'),
+    ]);
+    expect(enabledAlready).toMatchObject({
+      code: 0,
+      stdout: 'Library (library) was already enabled; nothing changed.\n',
+    });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      'atrium: an app keeps at least one redirect URI, so --redirect-uri "" cannot clear them; give the ones it should have instead',
+    );
+    expect(jsonOf(cleared)).toMatchObject({ redirectUris: [`${LEAVE}/library/cb`], postLogoutRedirectUris: [] });
+    expect(await apps('disable', 'library')).toMatchObject({ code: 0, stdout: 'Disabled Library (library).\n' });
+    expect(await apps('disable', 'library')).toMatchObject({
+      code: 0,
+      stdout: 'Library (library) was already disabled; nothing changed.\n',
+    });
+
+    const inspect = await inspectDatabase(db);
+    const actions = (await inspect.ctx.models.AuditEvent.findAll({ where: { target: 'library' } })).map(
+      (e) => e.action,
+    );
+    await inspect.close();
+    // Each status written once; the runs that found it so wrote nothing.
+    expect(actions).toEqual(['app.register', 'app.update', 'app.disable']);
+  }, 30_000);
 });
