@@ -253,6 +253,11 @@ export const ERROR_CODES = {
       'the directory took the password, but its entry cannot become an Atrium person (as a sync would refuse it); told only to someone who knew the password',
     to: L,
   },
+  kept_last_administrator: {
+    meaning:
+      'the directory no longer lists the person, or marks them disabled, and they are kept only as the last active administrator: no sign-in; told only to someone who proved who they are, with the way in (`atrium users add … --role admin`)',
+    to: L,
+  },
   sync_stopped: {
     meaning: 'a directory sync stopped between two pages (the gateway shutting down); nobody was disabled',
     to: L,

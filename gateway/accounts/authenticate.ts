@@ -8,6 +8,7 @@ import type { User } from '../models/index.ts';
 import { verifyPassword } from './passwords.ts';
 import { usernameSchema } from './schemas.ts';
 import { userByDirectoryUsername } from '../directories/directory-username.ts';
+import type { Ending } from '../directories/ended-at-sign-in.ts';
 import { hasSecondFactor } from '../factors/passkeys/second-factor-choices.ts';
 
 /** One message for an unknown account and a wrong password, so the form never tells who exists. */
@@ -71,8 +72,11 @@ export type DirectoryPasswordCheck = (ctx: GatewayContext, user: User, password:
  */
 export type DirectoryStanding = (ctx: GatewayContext, user: User) => Promise<DirectoryRefusal | null>;
 
-/** A directory's answer that refuses its person: which directory, and what it said of them. */
-export type DirectoryRefusal = { directory: string; said: string };
+/**
+ * A directory's answer that refuses its person: which directory, and what it said of them; `kept` when
+ * they are the last active administrator, kept enabled rather than disabled (keep-last-administrator.ts).
+ */
+export type DirectoryRefusal = { directory: string; said: string } | { directory: string; said: Ending; kept: true };
 
 /**
  * What the campus directories say of a name no account has (gateway/directories/newcomer-sign-in.ts).

@@ -14,7 +14,7 @@ import {
   notePasswordAtSignIn,
 } from './ended-at-sign-in.ts';
 import { idBytes } from './entry-id.ts';
-import { DirectoryUnavailableError, UnusableEntryError } from './errors.ts';
+import { DirectoryUnavailableError, KeptAdministratorError, UnusableEntryError } from './errors.ts';
 import { AD_ACCOUNT_DISABLED } from './presets.ts';
 import { passwordChangedOf, valuesOf } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
@@ -113,7 +113,8 @@ export async function loggingUnanswered<T>(logger: Logger, work: () => Promise<T
  * from the name). A directory that does not answer throws DirectoryUnavailableError, which the sign-in
  * shows as "try again later" without counting a failure. An active person whom the directory answers
  * it no longer has, or marks disabled, is disabled for it at once (ended-at-sign-in.ts), whatever the
- * password typed; the answer is the one it would have been anyway. So is a password changed there noted,
+ * password typed; the answer is the one it would have been anyway, but for the last administrator, kept
+ * enabled, who is told so (KeptAdministratorError) once the directory took the password. So is a password changed there noted,
  * which ends their other sessions and tokens (notePasswordAtSignIn).
  */
 export function directoryPasswordCheck(deps: { sealer: Sealer; logger: Logger }): DirectoryPasswordCheck {
@@ -125,14 +126,24 @@ export function directoryPasswordCheck(deps: { sealer: Sealer; logger: Logger })
     if (password === '') return false;
     const endpoint = endpointOf(directory, deps.sealer);
     const found: Found = { ending: null };
+    let answer: { right: boolean } | { error: unknown };
     try {
-      return await loggingUnanswered(deps.logger, () =>
-        withDirectory(endpoint, (client) => bindAsPerson(client, endpoint.settings, { user, link, password }, found)),
-      );
-    } finally {
-      if (found.ending) await disableFoundAtSignIn(ctx, link, directory, found.ending, deps.logger);
-      else if (found.password) await notePasswordAtSignIn(ctx, link, directory, found.password.seen, deps.logger);
+      answer = {
+        right: await loggingUnanswered(deps.logger, () =>
+          withDirectory(endpoint, (client) => bindAsPerson(client, endpoint.settings, { user, link, password }, found)),
+        ),
+      };
+    } catch (error) {
+      answer = { error };
     }
+    if (found.ending) {
+      const kept = (await disableFoundAtSignIn(ctx, link, directory, found.ending, deps.logger)) === 'kept';
+      // The password was theirs (the bind took it) but their entry is disabled: kept, they are told so.
+      if (kept && 'error' in answer && answer.error instanceof AccountDisabledError)
+        throw new KeptAdministratorError(found.ending);
+    } else if (found.password) await notePasswordAtSignIn(ctx, link, directory, found.password.seen, deps.logger);
+    if ('error' in answer) throw answer.error;
+    return answer.right;
   };
 }
 

@@ -73,8 +73,9 @@ export function isTheirEntry(found: { dn: string }, s: DirectorySettings, link: 
 /**
  * Disables the person for their directory now, as the sync does, unless they are no longer active or their
  * link changed since the directory was asked (a relink, a sync): whoever changed it decided on newer facts.
- * The last active administrator is kept, as the sync keeps them (keep-last-administrator.ts).
- * A failure here is logged and leaves it to the next sync; the sign-in answers as it would have anyway.
+ * The last active administrator is kept, as the sync keeps them (keep-last-administrator.ts): then it says
+ * 'kept', for the sign-in to tell them so rather than call them disabled. A failure here is logged and
+ * leaves it to the next sync; the sign-in answers as it would have anyway.
  */
 export async function disableFoundAtSignIn(
   ctx: GatewayContext,
@@ -82,23 +83,25 @@ export async function disableFoundAtSignIn(
   directory: Directory,
   ending: Ending,
   logger: Logger,
-): Promise<void> {
+): Promise<'disabled' | 'kept' | null> {
   try {
-    const disabled = await inTransaction({ ...ctx, actor: operator('directory-sign-in') }, async (ctx) => {
+    const done = await inTransaction({ ...ctx, actor: operator('directory-sign-in') }, async (ctx) => {
       const user = await ctx.models.User.findByPk(asked.userId, { transaction: ctx.tx, lock: true });
       const link = await ctx.models.DirectoryAccount.findByPk(asked.userId, { transaction: ctx.tx, lock: true });
       if (!user || user.status !== 'active' || !link || !sameLink(link, asked)) return null;
-      if (await keptAsLastAdministrator(ctx, user, directory, ending, 'sign-in')) return null;
+      if (await keptAsLastAdministrator(ctx, user, directory, ending, 'sign-in')) return { kept: true };
       await disableForDirectory(ctx, user, link, directory, `${ending} (found at a sign-in)`);
-      return user.username;
+      return { kept: false, username: user.username };
     });
-    if (disabled)
-      logger.info({ directory: directory.name, username: disabled }, `directory sign-in: ${ending}, disabled now`);
+    if (done?.kept === false)
+      logger.info({ directory: directory.name, username: done.username }, `directory sign-in: ${ending}, disabled now`);
+    return done && (done.kept ? 'kept' : 'disabled');
   } catch (error) {
     logger.error(
       { err: error, directory: directory.name, userId: asked.userId },
       'directory sign-in: disabling someone the directory ended failed; the next sync does it',
     );
+    return null;
   }
 }
 

@@ -1,4 +1,5 @@
 import { AppError, ConflictError } from '../../core/errors.ts';
+import type { Ending } from './ended-at-sign-in.ts';
 
 /**
  * The campus directory did not answer in time, answered something that is not LDAP, or refused the
@@ -73,6 +74,27 @@ export class UnusableEntryError extends AppError {
       403,
       'Your campus directory account cannot be used to sign in here. Please contact your IT department and tell ' +
         `them what Atrium found in your directory entry: ${reason}.`,
+    );
+  }
+}
+
+/**
+ * The directory no longer lists the person, or marks them disabled, but they are the campus's last active
+ * administrator, whom Atrium keeps (keep-last-administrator.ts) rather than leave the console to nobody.
+ * Kept is not let in: the directory no longer vouches for them, and the server's command line can always
+ * make an administrator. Told only to someone who proved who they are (the password their directory took,
+ * or their passkey), with that way in, instead of "disabled", which they are not.
+ */
+export class KeptAdministratorError extends AppError {
+  constructor(said: Ending) {
+    const there = said === 'gone from the directory' ? 'no longer lists this account' : 'marks this account disabled';
+    super(
+      'kept_last_administrator',
+      403,
+      `Your campus directory ${there}, so it cannot sign you in. The account is kept only because it is the ` +
+        "campus's last administrator. To get in, someone who runs the Atrium server makes an administrator " +
+        'with a password of their own (atrium users add USERNAME --role admin); the next directory sync then ' +
+        'ends this account as the directory says.',
     );
   }
 }

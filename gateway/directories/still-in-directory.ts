@@ -22,7 +22,8 @@ import type { DirectorySettings } from './schemas.ts';
  * as a password sign-in finds it (findPersonDn: by the id their link keeps, under the user base and filter),
  * with the sync's rule for an entry disabled there. No entry, or a disabled one, refuses the sign-in; when
  * the answer is certain (ended-at-sign-in.ts: gone from the directory, or their own entry disabled there) they
- * are disabled at once as a password sign-in disables them, which ends every session and token they hold.
+ * are disabled at once as a password sign-in disables them, which ends every session and token they hold
+ * (the last active administrator is kept instead, and `kept` says so).
  * A directory that does not answer throws, as it does for a password: the sign-in says to try again, since
  * nobody can tell whether the person is still there.
  */
@@ -42,8 +43,10 @@ export function directoryStandingCheck(deps: { sealer: Sealer; logger: Logger })
       throw error instanceof DirectoryUnavailableError ? error.atPasskeySignIn() : error;
     }
     if (answer.listed) return null;
-    if (answer.ending) await disableFoundAtSignIn(ctx, link, directory, answer.ending, deps.logger);
-    return { directory: directory.name, said: answer.ending ?? 'no entry of theirs found' };
+    if (!answer.ending) return { directory: directory.name, said: 'no entry of theirs found' };
+    const done = await disableFoundAtSignIn(ctx, link, directory, answer.ending, deps.logger);
+    if (done === 'kept') return { directory: directory.name, said: answer.ending, kept: true };
+    return { directory: directory.name, said: answer.ending };
   };
 }
 

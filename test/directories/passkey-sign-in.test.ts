@@ -17,6 +17,7 @@ import {
 import { SoftwarePasskey } from '../helpers/software-passkey.ts';
 import { setPasswordless } from '../../gateway/factors/passkeys/passwordless-policy.ts';
 import { updateDirectory } from '../../gateway/directories/update-directory.ts';
+import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { alertOf, asOperator, passedLogin, register, sealerOf, sync } from './fixtures.ts';
 
 /**
@@ -36,6 +37,7 @@ const otto = inLibrary('otto', 'Otto Olsen');
 const pia = inLibrary('pia', 'Pia Park');
 const rosa = inLibrary('rosa', 'Rosa Ruiz');
 const dag = { uid: 'dag', name: 'Dag Dale', password: 'dag-directory-pw' };
+const eva = { uid: 'eva', name: 'Eva Ek', password: 'eva-directory-pw' };
 
 const url = (path: string) => `${gateway.issuer}${path}`;
 const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
@@ -112,9 +114,9 @@ beforeAll(async () => {
   });
   await register(gateway, 'campus-ldap', ldap.url, { timeoutSeconds: 2 });
   expect((await sync(gateway, 'campus-ldap')).added).toBe(4);
-  ad = await startTestSlapd({ activeDirectoryLike: true, ldif: adUser(dag) });
+  ad = await startTestSlapd({ activeDirectoryLike: true, ldif: [adUser(dag), adUser(eva)].join('\n') });
   await register(gateway, 'campus-ad', ad.url, { preset: 'active-directory' });
-  expect((await sync(gateway, 'campus-ad')).added).toBe(1);
+  expect((await sync(gateway, 'campus-ad')).added).toBe(2);
   await setPasswordless(asOperator(gateway), 'on');
 });
 afterAll(async () => {
@@ -166,6 +168,59 @@ describe('a directory person signing in with a passkey alone', () => {
     expect(await lastEvent('user.disable', 'dag')).toMatchObject({
       details: { directory: 'campus-ad', reason: 'disabled in the directory (found at a sign-in)' },
     });
+  });
+
+  it('is told, when kept as the last administrator, that the directory no longer vouches for them, and how to get in', async () => {
+    const { key, userId } = await withPasskey(eva);
+    // Eva becomes the campus's only active administrator, as a directory's admin role group would make her.
+    await (await userNamed('eva')).update({ roles: ['admin', 'student'] });
+    await updateUser(asOperator(gateway), 'admin', { status: 'disabled' });
+    const kept = (there: string) =>
+      `Your campus directory ${there}, so it cannot sign you in. The account is kept only because it is the ` +
+      "campus's last administrator. To get in, someone who runs the Atrium server makes an administrator with a " +
+      'password of their own (atrium users add USERNAME --role admin); the next directory sync then ends this ' +
+      'account as the directory says.';
+    const stillKept = async () => {
+      const user = await userNamed('eva');
+      return { status: user.status, roles: user.roles, failedLogins: user.failedLogins };
+    };
+
+    await ad.replace(personDn(eva, 'cn'), 'userAccountControl', ['514']);
+    const page = await passkeySignIn(key, userId);
+    expect(page.status).toBe(403);
+    expect(alertOf(page)).toBe(kept('marks this account disabled'));
+    expect(await lastEvent('login', 'eva')).toEqual({
+      outcome: 'failure',
+      details: {
+        method: 'passkey',
+        reason: 'kept_last_administrator',
+        directory: 'campus-ad',
+        said: 'disabled in the directory',
+        kept: true,
+      },
+    });
+    // Her password, which the directory takes, is told the same.
+    const agent = new BrowserAgent();
+    const login = await loginPage(agent);
+    const typed = await agent.submit(login, formWithAction(login, '/login'), {
+      username: 'eva',
+      password: eva.password,
+    });
+    expect(typed.status).toBe(403);
+    expect(alertOf(typed)).toBe(kept('marks this account disabled'));
+    expect(await stillKept()).toEqual({ status: 'active', roles: ['admin', 'student'], failedLogins: 0 });
+
+    // Gone from the directory: her passkey is told that. A password can no longer be checked there, so
+    // nothing is told for one (it is "wrong", as for anyone gone from it).
+    await ad.removeEntry(personDn(eva, 'cn'));
+    expect(alertOf(await passkeySignIn(key, userId))).toBe(kept('no longer lists this account'));
+    const other = new BrowserAgent();
+    const again = await loginPage(other);
+    const password = { username: 'eva', password: eva.password };
+    expect(alertOf(await other.submit(again, formWithAction(again, '/login'), password))).toBe(
+      'Wrong username or password.',
+    );
+    expect((await stillKept()).status).toBe('active');
   });
 
   it('is asked to try again while the directory does not answer, as for a password, and keeps their account', async () => {

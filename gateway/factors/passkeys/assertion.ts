@@ -15,6 +15,7 @@ import {
   type LoginPolicy,
 } from '../../accounts/authenticate.ts';
 import { audit } from '../../audit.ts';
+import { KeptAdministratorError } from '../../directories/errors.ts';
 import type { GatewayContext } from '../../context.ts';
 import type { User } from '../../models/index.ts';
 import type { ChallengePurpose, Passkey } from '../../models/passkeys.ts';
@@ -207,8 +208,9 @@ type Fail = (
 /**
  * A passkey alone signs in someone whose directory was asked nothing: it is asked now, only once the passkey
  * proved its owner, so that nobody else makes the gateway call the directory. What it refuses is told in
- * the words a disabled account gets, and a directory that does not answer says to try again, as for a
- * password; neither counts toward the lockout, since no answer was wrong.
+ * the words a disabled account gets (the last administrator, kept enabled, is told that, and how to get in),
+ * and a directory that does not answer says to try again, as for a password; neither counts toward the
+ * lockout, since no answer was wrong.
  */
 async function askTheirDirectory(ctx: GatewayContext, policy: LoginPolicy, owner: User, fail: Fail): Promise<void> {
   if (!policy.directoryStanding) return;
@@ -219,5 +221,7 @@ async function askTheirDirectory(ctx: GatewayContext, policy: LoginPolicy, owner
     if (error instanceof AppError) throw await fail(error, error.code, owner);
     throw error;
   }
+  if (refusal && 'kept' in refusal)
+    throw await fail(new KeptAdministratorError(refusal.said), 'kept_last_administrator', owner, refusal);
   if (refusal) throw await fail(new AccountDisabledError(), 'disabled', owner, refusal);
 }
