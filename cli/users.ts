@@ -16,7 +16,7 @@ import { withSession } from './session.ts';
 import { readPasswordFromStdin } from './stdin.ts';
 import { table } from './table.ts';
 import { describeFactors, factorsOf } from '../gateway/factors/factor-status.ts';
-import { resetFactors } from '../gateway/factors/reset-factors.ts';
+import { resetFactorsOf } from '../gateway/factors/reset-factors.ts';
 
 // The most listUsers reads; a page past it lies past the last page of any campus anyway.
 const LAST_PAGE_READ = 100_000;
@@ -272,13 +272,17 @@ export const userCommands: CommandGroup = {
 
   'reset-factors': {
     summary:
-      "Removes a person's authenticator app, passkeys and recovery codes (a lost phone) and signs them out everywhere; audited. They set one up again at /account/security, or at sign-in where the policy requires it.",
+      "Removes a person's authenticator app, passkeys and recovery codes (a lost phone) and signs them out everywhere; audited. They set one up again at /account/security, or at sign-in where the policy requires it. Someone with none is told so, and nothing changes.",
     args: ['USERNAME'],
     async run(args, io) {
-      const user = await withSession(io, async ({ ctx }) =>
-        present(ctx, await resetFactors(ctx, args.positionals[0]!)),
-      );
-      return { json: user, text: `Reset the second factor of ${user.username} and signed them out everywhere.` };
+      const { user, removed } = await withSession(io, async ({ ctx }) => {
+        const reset = await resetFactorsOf(ctx, args.positionals[0]!);
+        return { user: await present(ctx, reset.user), removed: reset.removed };
+      });
+      const text = removed
+        ? `Reset the second factor of ${user.username} and signed them out everywhere.`
+        : `${user.username} has no second factor (no authenticator app, passkey or recovery code); nothing changed, and they stay signed in where they are.`;
+      return { json: user, text };
     },
   },
 

@@ -1,3 +1,4 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../core/migrator.ts';
 import { createRateLimiter } from '../../core/rate-limit.ts';
@@ -322,6 +323,43 @@ describe('atrium users', () => {
       'atrium: admin is the last active administrator and cannot be disabled: without one, nobody can open the admin console. Add another administrator first: atrium users add USERNAME --role admin (with --name, --email, --unit).\n',
     );
     expect((await findUser('admin'))?.status).toBe('active');
+  });
+
+  it('resets a second factor and signs the person out; for someone without one, says so and changes nothing', async () => {
+    const carol = (await findUser('carol'))!;
+    await inspect.ctx.models.Passkey.create({
+      id: randomUUID(),
+      userId: carol.id,
+      credentialId: randomBytes(32).toString('base64url'),
+      publicKey: randomBytes(77).toString('base64url'),
+      counter: 0,
+      transports: 'internal',
+      name: 'Lost phone',
+      createdAt: new Date(),
+      lastUsedAt: null,
+    });
+    const dave = (await findUser('dave'))!;
+    expect(dave.accessEndedAt).toBeNull();
+    const [reset, none] = await Promise.all([
+      runAtrium(db, ['users', 'reset-factors', 'carol']),
+      runAtrium(db, ['users', 'reset-factors', 'dave']),
+    ]);
+    expect(reset).toMatchObject({
+      code: 0,
+      stdout: 'Reset the second factor of carol and signed them out everywhere.\n',
+    });
+    expect(none).toMatchObject({
+      code: 0,
+      stdout:
+        'dave has no second factor (no authenticator app, passkey or recovery code); nothing changed, and they stay signed in where they are.\n',
+    });
+    const { AuditEvent, EndedAccess } = inspect.ctx.models;
+    expect(await AuditEvent.count({ where: { action: 'user.reset_factors', target: 'carol' } })).toBe(1);
+    expect(await AuditEvent.count({ where: { action: 'user.reset_factors', target: 'dave' } })).toBe(0);
+    // Signing out everywhere ends access for the nodes and the web sessions: for dave, none of it happened.
+    expect((await findUser('carol'))!.accessEndedAt).not.toBeNull();
+    expect((await findUser('dave'))!.accessEndedAt).toBeNull();
+    expect(await EndedAccess.count({ where: { subject: dave.id } })).toBe(0);
   });
 
   it('disables a user, who then cannot sign in, and enables them again; run twice, says it changed nothing', async () => {
