@@ -1,7 +1,9 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { AppError, ForbiddenError, UnauthenticatedError } from '../../core/errors.ts';
+import type { Logger } from '../../core/logger.ts';
 import { addressOf } from '../../protocol/address.ts';
 import type { EndedAccess } from './ended-access.ts';
+import { createGatewayKeys } from './gateway-keys.ts';
 
 /**
  * Who a verified access token speaks for on this node: a person, or an app (client credentials).
@@ -45,35 +47,30 @@ export type TokenVerifier = {
 };
 
 /**
- * Verifies gateway access tokens locally: signature against the gateway's JWKS (cached by jose and
- * re-fetched when a token names an unknown key, so a key rotation needs no restart), issuer, audience
- * (this node), expiry, the `im` scope, and that the person belongs to this domain.
+ * Verifies gateway access tokens locally: signature against the gateway's JWKS (gateway-keys.ts: held
+ * through an outage of the gateway, fetched again when a token names an unknown key, so a key rotation
+ * needs no restart), issuer, audience (this node), expiry, the `im` scope, and that the person belongs to
+ * this domain. `now` is the clock expiry and the key set's age are judged by (the machine's unless a test
+ * moves it); `logger` hears when the gateway's keys cannot be fetched.
  */
-/** `now` is the clock expiry is judged by (the machine's unless a test moves it). */
 export function createTokenVerifier(options: {
   issuer: string;
   audience: string;
   domain: string;
   jwks?: JWTVerifyGetKey;
   now?: () => number;
+  logger?: Logger;
 }): TokenVerifier {
-  let keys = options.jwks;
-  async function keySet(): Promise<JWTVerifyGetKey> {
-    if (keys) return keys;
-    const response = await fetch(`${options.issuer}/.well-known/openid-configuration`);
-    if (!response.ok)
-      throw new AppError('gateway_unavailable', 503, 'The identity gateway cannot be reached to verify tokens');
-    const { jwks_uri } = (await response.json()) as { jwks_uri: string };
-    keys = createRemoteJWKSet(new URL(jwks_uri), { cooldownDuration: 10_000, cacheMaxAge: 10 * 60_000 });
-    return keys;
-  }
+  const keys =
+    options.jwks ?? createGatewayKeys({ issuer: options.issuer, now: options.now ?? Date.now, logger: options.logger });
+  const keySet = async (): Promise<JWTVerifyGetKey> => keys;
 
   return {
     keys: keySet,
     async verify(token) {
       let payload;
       try {
-        ({ payload } = await jwtVerify(token, await keySet(), {
+        ({ payload } = await jwtVerify(token, keys, {
           issuer: options.issuer,
           audience: options.audience,
           typ: 'at+jwt',
