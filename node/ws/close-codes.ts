@@ -1,6 +1,11 @@
 /** WebSocket close codes the node uses (4000-4999 are for applications); documented in docs/protocol.md. */
 export const CLOSE = {
   goingAway: { code: 1001, reason: 'server_shutdown' },
+  /**
+   * The token could not be checked: the identity gateway cannot be reached and the node does not hold the
+   * key it is signed with. Nothing is wrong with the token: reconnect with it later (1013: try again later).
+   */
+  gatewayUnavailable: { code: 1013, reason: 'gateway_unavailable' },
   badFrames: { code: 4400, reason: 'too_many_bad_frames' },
   unauthenticated: { code: 4401, reason: 'unauthenticated' },
   tokenExpired: { code: 4401, reason: 'token_expired' },

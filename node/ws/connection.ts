@@ -308,6 +308,7 @@ const REFUSAL_CLOSES: Record<string, Reason> = {
   client_disabled: CLOSE.clientDisabled,
   token_expired: CLOSE.tokenExpired,
   token_revoked: CLOSE.tokenRevoked,
+  gateway_unavailable: CLOSE.gatewayUnavailable,
 };
 const refusalClose = (code: string) => REFUSAL_CLOSES[code] ?? CLOSE.unauthenticated;
 

@@ -1,7 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as client from 'openid-client';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { connectAs, login, portalClient, startTestNode, type TestNode } from '../helpers/node.ts';
+import {
+  connectAs,
+  fetchMe,
+  login,
+  portalClient,
+  startTestNode,
+  startTestNodeOn,
+  type TestNode,
+} from '../helpers/node.ts';
+import { unusedUrls } from '../helpers/ports.ts';
 import { frameId, openRaw } from '../helpers/raw-socket.ts';
 import { actAfterClose, openUnanswering } from '../helpers/unanswering-socket.ts';
 import { BrowserAgent, formWithAction, signIn } from '../helpers/browser-agent.ts';
@@ -129,6 +138,28 @@ describe('socket authentication', () => {
     expect(response.headers.get('www-authenticate')).toMatch(
       /^Bearer realm="atrium", error="invalid_token", error_description="[^"]*expired[^"]*"$/,
     );
+  });
+
+  it('refuses a token it cannot check while the gateway is away as a retry, never as a bad token', async () => {
+    // Another process of eng's that has never reached its gateway: it holds none of the gateway's keys.
+    const [away] = await unusedUrls(1);
+    const cut = await startTestNodeOn(gateway, 'eng.campus.test', eng.db, {
+      GATEWAY_ISSUER: away!,
+      NODE_PUBLIC_URL: eng.url,
+    });
+    try {
+      const token = await (await login(gateway, 'alice')).tokenFor(eng.url);
+      const raw = await openRaw(cut.localUrl);
+      raw.send({ v: 1, id: 'u1', type: 'auth', token });
+      expect(await raw.next((f) => f.re === 'u1')).toMatchObject({ type: 'error', code: 'gateway_unavailable' });
+      expect(await raw.closed).toEqual({ code: 1013, reason: 'gateway_unavailable' });
+      const response = await fetchMe(cut, token);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({ error: { code: 'gateway_unavailable' } });
+      expect(response.headers.get('www-authenticate')).toBeNull();
+    } finally {
+      await cut.close();
+    }
   });
 
   it('answers a request without a token with a bare challenge, and a bad token with invalid_token', async () => {
