@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { create, type ExpressHandlebars } from 'express-handlebars';
+import { UTC_TEXT, utcText } from '../core/utc-text.ts';
 
 export const viewsDir = fileURLToPath(new URL('../views/', import.meta.url));
 
@@ -19,8 +20,19 @@ function timeElement(value: unknown, escape: (text: string) => string): string {
   if (value === null || value === undefined || value === '') return '';
   const at = value instanceof Date ? value : new Date(String(value));
   if (Number.isNaN(at.getTime())) return escape(String(value));
-  const iso = at.toISOString();
-  return `<time datetime="${iso}" data-local>${iso.replace('T', ' ').slice(0, 19)} UTC</time>`;
+  return `<time datetime="${at.toISOString()}" data-local>${utcText(at)}</time>`;
+}
+
+/**
+ * A message (an error's, written for the CLI too) with each moment it names in UTC (core/utc-text.ts) as
+ * a `<time>` element, for the page's script to show in the reader's zone; the rest escaped as text.
+ */
+function localTimesIn(value: unknown, escape: (text: string) => string): string {
+  if (value === null || value === undefined) return '';
+  return escape(String(value)).replace(UTC_TEXT, (said: string, date: string, time: string) => {
+    const at = new Date(`${date}T${time}Z`);
+    return Number.isNaN(at.getTime()) ? said : timeElement(at, escape);
+  });
 }
 
 /** One handlebars engine for Express views and for pages the OIDC provider renders itself. */
@@ -44,6 +56,7 @@ export function createViewEngine(): ExpressHandlebars {
   engine.helpers = {
     ...engine.helpers,
     localTime: (value: unknown) => new SafeString(timeElement(value, Utils.escapeExpression)),
+    localTimesIn: (value: unknown) => new SafeString(localTimesIn(value, Utils.escapeExpression)),
   };
   return engine;
 }

@@ -1,4 +1,5 @@
 import { AppError, ConflictError } from '../../core/errors.ts';
+import { utcText } from '../../core/utc-text.ts';
 import type { Ending } from './ended-at-sign-in.ts';
 
 /**
@@ -56,7 +57,7 @@ export class DirectoryUnavailableError extends AppError {
 export class SyncRunningError extends ConflictError {
   constructor(directory: string, until: Date | null) {
     super(
-      `A sync of directory ${directory} is already running${until ? ` (its lease ends at ${until.toISOString()} unless renewed)` : ''}; wait for it to finish.`,
+      `A sync of directory ${directory} is already running${until ? ` (its lease ends at ${utcText(until)} unless renewed)` : ''}; wait for it to finish.`,
     );
   }
 }

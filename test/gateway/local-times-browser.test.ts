@@ -4,6 +4,10 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { chromiumMissing, launchChromium } from '../portal/browser.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { pageErrors } from '../helpers/page-errors.ts';
+import { register } from '../directories/fixtures.ts';
+import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
+import { interactionBinding } from '../../gateway/factors/binding.ts';
+import { Secret, TOTP } from 'otpauth';
 
 /** An unlock in the audit log, and the sign-in the account page lists: a Friday evening in UTC. */
 const AT = new Date('2025-03-14T20:05:09.000Z');
@@ -28,6 +32,8 @@ beforeAll(async () => {
     ip: null,
     details: JSON.stringify({ wasLockedUntil: LOCKED_UNTIL }),
   });
+  // A directory nobody syncs here: its page is enough (nothing connects to it).
+  await register(gateway, 'campus-ldap', 'ldap://127.0.0.1:9');
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
@@ -136,5 +142,71 @@ describe.skipIf(chromiumMissing)('times on the console and account pages, in a r
       /signed in 2025-03-14 20:05:09 UTC · last active \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/,
     );
     await page.context().close();
+  });
+
+  it("say when a directory's running sync lets go, in the reader's zone", { timeout: 60_000 }, async () => {
+    const reader = { locale: 'en-GB', timezoneId: 'Asia/Shanghai' };
+    // Another process's sync holds the directory for an hour more.
+    const until = new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000);
+    await gateway.models.Directory.update(
+      { syncOwner: 'another-process', syncUntil: until },
+      { where: { name: 'campus-ldap' } },
+    );
+    const { page, errors } = await adminReading(reader);
+    try {
+      await page.goto(url('/admin/directories/campus-ldap'));
+      await page.click('form[action$="/sync"] button[type=submit]');
+      const notice = page.locator('p.notice', { hasText: 'is already running' });
+      const time = await notice.locator('time').evaluate((element: HTMLTimeElement) => ({
+        datetime: element.dateTime,
+        text: element.textContent,
+        title: element.title,
+      }));
+      const clock = new Intl.DateTimeFormat(reader.locale, { timeStyle: 'short', timeZone: reader.timezoneId });
+      expect(time.datetime).toBe(until.toISOString());
+      expect(time.text).toMatch(new RegExp(`^(today|tomorrow) ${clock.format(until)}$`));
+      expect(time.title).toContain(`(${until.toISOString().replace('T', ' ').slice(0, 19)} UTC)`);
+      expect(await notice.innerText()).toMatch(
+        /^A sync of directory campus-ldap is already running \(its lease ends at (today|tomorrow) \d\d:\d\d unless renewed\)/,
+      );
+      expect(errors).toEqual([]);
+    } finally {
+      await gateway.models.Directory.update({ syncOwner: null, syncUntil: null }, { where: { name: 'campus-ldap' } });
+      await page.context().close();
+    }
+  });
+
+  it('date the recovery codes file in the zone of the browser that saves it', { timeout: 60_000 }, async () => {
+    const reader = { locale: 'en-GB', timezoneId: 'Asia/Shanghai' };
+    const context = await browser.newContext(reader);
+    const page = await context.newPage();
+    const errors = pageErrors(page);
+    await page.goto(url('/account/security'));
+    await page.fill('#username', 'alice');
+    await page.fill('#password', DEMO_PASSWORD);
+    await page.click('form[action$="/login"] button[type=submit]');
+    await page.waitForURL(url('/account/security'));
+    // Alice has an authenticator app, so she may make new recovery codes.
+    const alice = (await gateway.models.User.findOne({ where: { username: 'alice' } }))!;
+    const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
+    const binding = interactionBinding({ uid: 'test' });
+    const { secret } = await beginTotpEnrolment(gateway.context(null), deps, alice, binding);
+    const code = TOTP.generate({ secret: Secret.fromBase32(secret) });
+    await confirmTotpEnrolment(gateway.context(null), deps, alice, code, binding);
+    await page.reload();
+    await page.click('#new-recovery-codes button[type=submit]');
+    const link = page.locator('#download-codes');
+    const made = new Date((await link.getAttribute('data-made'))!);
+    const href = (await link.getAttribute('href'))!;
+    const file = decodeURIComponent(href.slice(href.indexOf(',') + 1));
+    const local = new Intl.DateTimeFormat(reader.locale, {
+      dateStyle: 'long',
+      timeStyle: 'short',
+      timeZone: reader.timezoneId,
+    }).format(made);
+    expect(file.split('\n')[0]).toBe(`Atrium recovery codes for alice, made ${local} (Asia/Shanghai, UTC+08:00)`);
+    expect(file.trim().split('\n').slice(-10)).toHaveLength(10);
+    expect(errors).toEqual([]);
+    await context.close();
   });
 });

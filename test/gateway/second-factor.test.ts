@@ -741,7 +741,8 @@ describe('a second factor required by policy or asked for by an app', () => {
     expect(codes.headers.get('cache-control')).toBe('no-store');
     const { file, filename } = downloadOf(codes);
     expect(filename).toBe('atrium-recovery-codes-admin.txt');
-    expect(file).toMatch(/^Atrium recovery codes for admin, made \d{4}-\d{2}-\d{2}\n/);
+    // Made when, in UTC and saying so: the page's script writes the browser's own zone instead, where it runs.
+    expect(file).toMatch(/^Atrium recovery codes for admin, made \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\n/);
     expect(file.trim().split('\n').slice(-10)).toEqual(shown);
     expect(codes.html).toMatch(
       /<button type="button" class="secondary" id="copy-codes" hidden>Copy the codes<\/button>/,

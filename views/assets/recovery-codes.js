@@ -21,3 +21,22 @@ if (button && list && status && navigator.clipboard) {
     }
   });
 }
+
+// The text file's "made" moment, written by the gateway in UTC, in the browser's own time and zone instead,
+// named so that the file cannot be misread wherever it is opened later.
+const download = document.getElementById('download-codes');
+const made = new Date(download?.dataset.made ?? '');
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+if (download && !Number.isNaN(made.getTime()) && zone) {
+  const minutes = -made.getTimezoneOffset();
+  const two = (n) => String(n).padStart(2, '0');
+  const offset = `UTC${minutes < 0 ? '-' : '+'}${two(Math.floor(Math.abs(minutes) / 60))}:${two(Math.abs(minutes) % 60)}`;
+  const local = new Intl.DateTimeFormat(undefined, { dateStyle: 'long', timeStyle: 'short' }).format(made);
+  const href = download.getAttribute('href') ?? '';
+  const comma = href.indexOf(',');
+  const text = decodeURIComponent(href.slice(comma + 1)).replace(
+    /, made [^\n]*/,
+    `, made ${local} (${zone === 'UTC' ? 'UTC' : `${zone}, ${offset}`})`,
+  );
+  download.setAttribute('href', `${href.slice(0, comma + 1)}${encodeURIComponent(text)}`);
+}
