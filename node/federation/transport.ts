@@ -197,6 +197,25 @@ export function createTransport(options: {
   }
 
   /**
+   * An unsigned answer, told by what came back: its status and error code, and whether the proxy passed it
+   * on. Only the log and the outbox's last error take anything from it (a code not of the protocol's shape
+   * is left out); an unsigned 5xx says the destination is away or starting (a proxy's 502
+   * `destination_unreachable`, a node's 503 before it serves).
+   */
+  function told(sent: Sent, error: AnswerSignatureError, body: Record<string, unknown>): AnswerSignatureError {
+    if (error.code !== 'peer_answer_unsigned') return error;
+    const { status } = sent.response;
+    const code = (body.error as { code?: unknown } | undefined)?.code;
+    const what = `${options.proxyUrl ? 'proxy' : 'unsigned answer'}: ${status}${
+      typeof code === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(code) ? ` ${code}` : ''
+    }`;
+    return new AnswerSignatureError(
+      error.code,
+      status >= 500 ? `${sent.destination} unreachable (${what})` : `${error.message} (${what})`,
+    );
+  }
+
+  /**
    * An answer not shown to be the destination's: logged, and thrown as not received. An unsigned 5xx is
    * what the way there says of a destination away or starting (a proxy's 502, a node's 503 before it
    * serves): routine, so logged for debugging only; anything else unsigned, or a signature that does not
@@ -222,7 +241,7 @@ export function createTransport(options: {
         digest.code === 'peer_answer_unsigned' && policyRefusal(answer.status, answer.body)
           ? await refusedOnTheWay(options, sent, bytes)
           : digest;
-      if (doubt) throw notReceived(sent, doubt);
+      if (doubt) throw notReceived(sent, told(sent, doubt, answer.body));
       return answer;
     }
     if (bodyDigest(bytes) !== digest)
@@ -244,7 +263,7 @@ export function createTransport(options: {
       const digest = await signedDigest(sent);
       if (typeof digest !== 'string') {
         await response.body.cancel().catch(() => undefined);
-        throw notReceived(sent, digest);
+        throw notReceived(sent, told(sent, digest, {}));
       }
       const length = Number(response.headers.get('content-length') ?? Number.NaN);
       const content = Readable.fromWeb(response.body as ReadableStream<Uint8Array>);

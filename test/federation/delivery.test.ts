@@ -239,9 +239,11 @@ describe('outages', () => {
     await campus.stopNode('arts');
     const queued = await alice.send({ conversationId: conversation.id, text: 'sent while arts was down, a while ago' });
     const { OutboxPeer } = campus.nodes.eng.federationModels;
+    // Why, as the outbox keeps it and logs it: the proxy's unsigned answer, told, and not taken for anything else.
     await expect
-      .poll(async () => (await OutboxPeer.findByPk('arts.campus.test'))?.nextAttemptAt ?? null, { timeout: 10_000 })
-      .not.toBeNull();
+      .poll(async () => (await OutboxPeer.findByPk('arts.campus.test'))?.lastError ?? null, { timeout: 10_000 })
+      .toBe('peer_answer_unsigned: arts.campus.test unreachable (proxy: 502 destination_unreachable)');
+    expect((await OutboxPeer.findByPk('arts.campus.test'))?.nextAttemptAt).not.toBeNull();
     // As after many failed attempts: the next one is far off.
     await OutboxPeer.update(
       { nextAttemptAt: new Date(Date.now() + 10 * 60_000) },

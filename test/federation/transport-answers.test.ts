@@ -264,13 +264,15 @@ describe("another domain's answers, taken only as its own", () => {
   });
 
   it("take no other answer of a proxy's, signed or not, as received", async () => {
-    for (const [status, code] of [
-      [502, 'destination_unreachable'],
-      [404, 'unknown_destination'],
-      [400, 'invalid_request'],
+    // What came back is told (for the log and the outbox's last error), and taken for nothing else.
+    for (const [status, code, told] of [
+      [502, 'destination_unreachable', `${DESTINATION} unreachable (proxy: 502 destination_unreachable)`],
+      [503, 'not a code\n', `${DESTINATION} unreachable (proxy: 503)`],
+      [404, 'unknown_destination', `The answer is not signed by ${DESTINATION} (proxy: 404 unknown_destination)`],
+      [400, 'invalid_request', `The answer is not signed by ${DESTINATION} (proxy: 400 invalid_request)`],
     ] as const) {
       answer = json(status, JSON.stringify({ error: { code, message: 'from the proxy' } }), false);
-      await expect(post(), code).rejects.toMatchObject({ code: 'peer_answer_unsigned' });
+      await expect(post(), code).rejects.toMatchObject({ code: 'peer_answer_unsigned', message: told });
     }
     answer = (res, _sign, request) => {
       const header = signProxyAnswer(proxyKey, { proxy: 'campus-proxy', request, status: 200, body: '{"applied":1}' });
