@@ -8,9 +8,11 @@ import { listUsers } from '../gateway/accounts/list-users.ts';
 import { findManageableUser } from '../gateway/accounts/find-user.ts';
 import { presentUsers, type PresentedUser } from '../gateway/accounts/present-user.ts';
 import { resetPassword, setUserStatus } from '../gateway/accounts/update-user.ts';
+import { amendUser, type UserAmendment } from '../gateway/accounts/amend-user.ts';
+import { ChatMoveError } from '../gateway/accounts/chat-moves.ts';
 import type { GatewayContext } from '../gateway/context.ts';
 import { ROLES, type User } from '../gateway/models/index.ts';
-import { UsageError, type Args, type Command, type CommandGroup, type Io } from './command.ts';
+import { UsageError, type Args, type Command, type CommandGroup, type Io, type OptionSpec } from './command.ts';
 import { createProgressBar } from './progress.ts';
 import { withSession } from './session.ts';
 import { readPasswordFromStdin } from './stdin.ts';
@@ -96,6 +98,87 @@ function setStatus(status: 'active' | 'disabled', summary: string, done: string)
       return { json: user, text };
     },
   };
+}
+
+/** What `users update` changes, as the console's person form does; status and password have their commands. */
+const UPDATE_OPTIONS: Record<string, OptionSpec> = {
+  name: { type: 'string', value: 'NAME', help: 'display name' },
+  email: { type: 'string', value: 'EMAIL', help: 'email address (also accepted at login)' },
+  unit: {
+    type: 'string',
+    value: 'PATH',
+    multiple: true,
+    help: 'all their units, replacing those they have; the first is the primary unit',
+  },
+  'add-unit': { type: 'string', value: 'PATH', multiple: true, help: 'a unit to add them to' },
+  'remove-unit': {
+    type: 'string',
+    value: 'PATH',
+    multiple: true,
+    help: 'a unit to take them out of; for their primary unit, the first unit left becomes it',
+  },
+  'primary-unit': {
+    type: 'string',
+    value: 'PATH',
+    help: 'their primary unit, which sets their IM home domain: one of their units after the change',
+  },
+  role: {
+    type: 'string',
+    value: 'ROLE',
+    multiple: true,
+    help: `all their roles, replacing those they have (${ROLES.join(', ')})`,
+  },
+  'add-role': { type: 'string', value: 'ROLE', multiple: true, help: 'a role to give them' },
+  'remove-role': { type: 'string', value: 'ROLE', multiple: true, help: 'a role to take from them' },
+  'move-chat': {
+    type: 'boolean',
+    help: 'confirms new units that take them off a domain they chat on (their conversations there stay on its node)',
+  },
+};
+
+/** The changes asked on the command line; wrong combinations are refused before anything is read. */
+function amendmentOf(args: Args) {
+  const given = Object.keys(UPDATE_OPTIONS).filter(
+    (name) => name !== 'move-chat' && (args.string(name) !== undefined || args.list(name).length > 0),
+  );
+  if (given.length === 0)
+    throw new UsageError(
+      `nothing to change: give one or more of ${Object.keys(UPDATE_OPTIONS)
+        .filter((name) => name !== 'move-chat')
+        .map((name) => `--${name}`)
+        .join(', ')}`,
+    );
+  for (const kind of ['unit', 'role'])
+    if (given.includes(kind) && (given.includes(`add-${kind}`) || given.includes(`remove-${kind}`)))
+      throw new UsageError(
+        `--${kind} gives all their ${kind}s: use it alone, or --add-${kind} and --remove-${kind}, not both`,
+      );
+  return {
+    displayName: args.string('name'),
+    email: args.string('email'),
+    units: args.list('unit').length > 0 ? args.list('unit') : undefined,
+    addUnits: args.list('add-unit'),
+    removeUnits: args.list('remove-unit'),
+    primaryUnit: args.string('primary-unit'),
+    roles: args.list('role').length > 0 ? args.list('role') : undefined,
+    addRoles: args.list('add-role'),
+    removeRoles: args.list('remove-role'),
+    moveChat: args.flag('move-chat'),
+  };
+}
+
+const FIELD_WORDS = { displayName: 'name', email: 'email', units: 'units', roles: 'roles' } as const;
+
+function describeAmendment(a: UserAmendment, user: PresentedUser): string {
+  if (a.changed.length === 0) return `${user.username} already had these; nothing changed.`;
+  const lines = [`Updated the ${a.changed.map((f) => FIELD_WORDS[f]).join(', ')} of ${describeUser(user)}`];
+  if (a.primaryTaken)
+    lines.push(`Their primary unit is now ${a.primaryTaken.now}, since ${a.primaryTaken.dropped} was removed.`);
+  if (a.directory)
+    lines.push(
+      `${user.username} comes from directory ${a.directory}: their name, email, units and roles follow it, so its next sync puts back what it says of them.`,
+    );
+  return lines.join('\n');
 }
 
 async function readImportFile(path: string): Promise<Buffer> {
@@ -231,6 +314,35 @@ export const userCommands: CommandGroup = {
           `  factor:   ${describeFactors(user.factors)}`,
           describeDirectory(user),
         ].join('\n'),
+      };
+    },
+  },
+
+  update: {
+    summary:
+      "Changes a person's name, email, units, primary unit or roles, as the console's person form does (audited, the same rules); what is not given stays.",
+    args: ['USERNAME'],
+    options: UPDATE_OPTIONS,
+    notes: [
+      'Status and password have their own commands: users disable|enable USERNAME, users reset-password USERNAME.',
+      "Someone from a campus directory keeps a change until the directory's next sync, which puts back what it says.",
+      'Every member of a unit at once: atrium units move-members FROM TO.',
+      'Example: atrium users update alice --remove-unit campus/eng/cs --add-unit campus/eng/ai --add-role staff',
+    ].join('\n'),
+    async run(args, io) {
+      const asked = amendmentOf(args);
+      const { amendment, user } = await withSession(io, async ({ ctx }) => {
+        try {
+          const amendment = await amendUser(ctx, args.positionals[0]!, asked);
+          return { amendment, user: await present(ctx, amendment.user) };
+        } catch (error) {
+          if (error instanceof ChatMoveError) throw new ChatMoveError(error.move, 'run again with --move-chat');
+          throw error;
+        }
+      });
+      return {
+        json: { user, changed: amendment.changed, primaryTaken: amendment.primaryTaken },
+        text: describeAmendment(amendment, user),
       };
     },
   },

@@ -385,4 +385,100 @@ describe('atrium users', () => {
     expect(enabled).toMatchObject({ code: 0, stdout: 'Enabled bob.\n' });
     await expect(signIn('bob', 'atrium-demo')).resolves.toMatchObject({ username: 'bob' });
   });
+
+  it('updates only what is given of a person, asking before new units take them off a domain they chat on', async () => {
+    const update = (...words: string[]) => runAtrium(db, ['users', 'update', ...words]);
+    const edits = () => inspect.ctx.models.AuditEvent.count({ where: { action: 'user.update', target: 'carol' } });
+    const editsBefore = await edits();
+    // carol: campus/arts/music (primary, arts.campus.test) and campus/eng/ee (eng.campus.test), staff.
+    const [nothing, both, nobody, notHers, unknownUnit, chat] = await Promise.all([
+      update('carol', '--move-chat'),
+      update('carol', '--unit', 'campus', '--remove-unit', 'campus/eng/ee'),
+      update('nobody', '--name', 'X'),
+      update('carol', '--primary-unit', 'campus/eng/cs'),
+      update('carol', '--add-unit', 'campus/nowhere'),
+      update('carol', '--remove-unit', 'campus/arts/music', '--add-role', 'unit-admin', '--name', 'Carol S. Silva'),
+    ]);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('atrium: nothing to change: give one or more of --name, --email, --unit,');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain(
+      'atrium: --unit gives all their units: use it alone, or --add-unit and --remove-unit, not both\n',
+    );
+    expect(nobody).toMatchObject({ code: 2, stderr: 'atrium: No such user: nobody\n' });
+    expect(notHers.code).toBe(2);
+    expect(notHers.stderr).toContain(
+      "atrium: The primary unit campus/eng/cs is not one of carol's units (campus/arts/music, campus/eng/ee); nothing was changed",
+    );
+    expect(unknownUnit).toMatchObject({ code: 2, stderr: 'atrium: Unknown unit campus/nowhere\n' });
+    expect(chat).toMatchObject({
+      code: 2,
+      stderr:
+        'atrium: This takes Carol Silva (carol) off arts.campus.test: their conversations there stay on its node, out of their reach. Their chat home becomes eng.campus.test. To go ahead, run again with --move-chat.\n',
+    });
+    expect(await edits()).toBe(editsBefore);
+
+    const moved = await update(
+      'carol',
+      '--remove-unit',
+      'campus/arts/music',
+      '--add-role',
+      'unit-admin',
+      '--name',
+      'Carol S. Silva',
+      '--move-chat',
+    );
+    expect(moved.code).toBe(0);
+    expect(moved.stdout).toContain('Updated the name, units, roles of carol (Carol S. Silva <carol@campus.test>)\n');
+    expect(moved.stdout).toContain('Their primary unit is now campus/eng/ee, since campus/arts/music was removed.\n');
+    const carol = (await findUser('carol'))!;
+    expect(carol.roles).toEqual(['staff', 'unit-admin']);
+    expect(
+      await inspect.ctx.models.EndedAccess.count({ where: { subject: carol.id, domain: 'arts.campus.test' } }),
+    ).toBe(1);
+    expect(await edits()).toBe(editsBefore + 1);
+
+    // The same again changes nothing and writes nothing; a new primary among new units, roles replaced; a
+    // person of a campus directory is changed until its next sync, and told so.
+    const directory = await inspect.ctx.models.Directory.create({
+      id: randomUUID(),
+      name: 'campus-ldap',
+      url: 'ldap://127.0.0.1:1',
+      caFile: null,
+      bindDn: 'cn=reader,dc=campus,dc=test',
+      bindPasswordSealed: 'unused',
+      settings: '{}',
+      resetUrl: null,
+    });
+    await inspect.ctx.models.DirectoryAccount.create({
+      userId: (await findUser('bob'))!.id,
+      directoryId: directory.id,
+      dn: 'uid=bob,ou=people,dc=campus,dc=test',
+      seenRun: 'run-1',
+    });
+    const [same, more, fromDirectory] = await Promise.all([
+      update('carol', '--name', 'Carol S. Silva', '--primary-unit', 'campus/eng/ee', '--add-role', 'staff'),
+      update('dave', '--add-unit', 'campus/eng/cs', '--primary-unit', 'campus/eng/cs', '--role', 'staff', '--json'),
+      update('bob', '--email', 'Bob.Baker@Campus.Test'),
+    ]);
+    expect(fromDirectory.code).toBe(0);
+    expect(fromDirectory.stdout).toMatch(/^Updated the email of bob \(.* <bob\.baker@campus\.test>\)\n/);
+    expect(fromDirectory.stdout).toContain(
+      'bob comes from directory campus-ldap: their name, email, units and roles follow it, so its next sync puts back what it says of them.\n',
+    );
+    expect(same).toMatchObject({ code: 0, stdout: 'carol already had these; nothing changed.\n' });
+    expect(await edits()).toBe(editsBefore + 1);
+    expect(jsonOf(more)).toMatchObject({
+      changed: ['units', 'roles'],
+      primaryTaken: null,
+      user: {
+        username: 'dave',
+        roles: ['staff'],
+        units: [
+          { path: 'campus/eng/cs', primary: true },
+          { path: 'campus/eng/ee', primary: false },
+        ],
+      },
+    });
+  });
 });
