@@ -64,7 +64,8 @@ async function endAccessOnDomains(ctx: GatewayContext, user: User, domains: stri
   );
 }
 
-async function chatMoveOf(ctx: GatewayContext, user: User, paths: string[]): Promise<ChatMove | null> {
+/** What new units (`paths`, the primary first) would do to the person's chat; null when they leave no domain. */
+export async function chatMoveOf(ctx: GatewayContext, user: User, paths: string[]): Promise<ChatMove | null> {
   const known = await unitsByPaths(ctx, paths).then(
     () => true,
     (error: unknown) => {

@@ -10,7 +10,7 @@ import { assertMayShape, findUnit } from './units.ts';
 const SHOWN = 5;
 
 /** Up to a handful of names, then how many more: a college may have thousands of members. */
-function some(names: string[]): string {
+export function fewNames(names: string[]): string {
   const shown = names.slice(0, SHOWN).join(', ');
   return names.length > SHOWN ? `${shown} and ${names.length - SHOWN} more` : shown;
 }
@@ -22,7 +22,7 @@ async function childUses(ctx: GatewayContext, unit: OrgUnit): Promise<string[]> 
     order: [['path', 'ASC']],
     transaction: ctx.tx,
   });
-  return children.length > 0 ? [`child units ${some(children.map((c) => c.path))}`] : [];
+  return children.length > 0 ? [`child units ${fewNames(children.map((c) => c.path))}`] : [];
 }
 
 async function peopleUses(ctx: GatewayContext, unit: OrgUnit): Promise<string[]> {
@@ -38,8 +38,8 @@ async function peopleUses(ctx: GatewayContext, unit: OrgUnit): Promise<string[]>
   const members = people.map((p) => `${p.username}${membershipOf.get(p.id)?.isPrimary ? ' (primary unit)' : ''}`);
   const admins = people.filter((p) => membershipOf.get(p.id)?.administers && p.roles.includes('unit-admin'));
   return [
-    `${people.length} ${people.length === 1 ? 'member' : 'members'}: ${some(members)}`,
-    ...(admins.length > 0 ? [`unit admins who administer it: ${some(admins.map((p) => p.username))}`] : []),
+    `${people.length} ${people.length === 1 ? 'member' : 'members'}: ${fewNames(members)}`,
+    ...(admins.length > 0 ? [`unit admins who administer it: ${fewNames(admins.map((p) => p.username))}`] : []),
   ];
 }
 
@@ -52,7 +52,7 @@ async function domainUses(ctx: GatewayContext, unit: OrgUnit): Promise<string[]>
     order: [['name', 'ASC']],
     transaction: ctx.tx,
   });
-  return [`served by domain ${some(domains.map((d) => d.name))}`];
+  return [`served by domain ${fewNames(domains.map((d) => d.name))}`];
 }
 
 /** Apps, the second-factor policy and directories name units by path, and cover the units below it too. */
@@ -67,11 +67,11 @@ async function settingUses(ctx: GatewayContext, unit: OrgUnit): Promise<string[]
   });
   const uses: string[] = [];
   const owning = apps.filter((a) => names(a.ownerUnit)).map((a) => a.slug);
-  if (owning.length > 0) uses.push(`owner unit of app ${some(owning)}`);
+  if (owning.length > 0) uses.push(`owner unit of app ${fewNames(owning)}`);
   const showing = apps.filter((a) => a.visibilityUnits.some(names)).map((a) => a.slug);
-  if (showing.length > 0) uses.push(`in the visibility of app ${some(showing)}`);
+  if (showing.length > 0) uses.push(`in the visibility of app ${fewNames(showing)}`);
   const required = requirements.filter((r) => names(r.value)).map((r) => r.value);
-  if (required.length > 0) uses.push(`the second-factor policy requires it (${some(required)})`);
+  if (required.length > 0) uses.push(`the second-factor policy requires it (${fewNames(required)})`);
   for (const directory of directories) {
     // Read leniently: a row the directory code would refuse must still not let its unit go unnoticed.
     const settings = JSON.parse(directory.settings) as { unitRoot?: string; roleGroups?: { unit?: string | null }[] };
@@ -90,6 +90,11 @@ export async function usesOfUnit(ctx: GatewayContext, unit: OrgUnit): Promise<st
   return uses;
 }
 
+/** The ways there are to move a unit's people elsewhere, for the refusal to remove it while it has some. */
+const movingMembers = (path: string) =>
+  ` To move its members: all at once with atrium units move-members ${path} OTHER-UNIT, or one person at a time` +
+  ` on their page in the admin console (Users) or with atrium users update USERNAME --remove-unit ${path} --add-unit OTHER-UNIT.`;
+
 /**
  * Removes a unit nothing uses any more (a typo, a closed department). One still in use is refused with
  * what uses it, so nobody loses a unit, a home domain or an app silently.
@@ -100,8 +105,12 @@ export async function removeUnit(ctx: GatewayContext, path: string): Promise<{ p
   return inTransaction(ctx, async (ctx) => {
     const unit = await findUnit(ctx, wanted);
     const uses = await usesOfUnit(ctx, unit);
-    if (uses.length > 0)
-      throw new ConflictError(`Unit ${unit.path} is still in use: ${uses.join('; ')}. Move or remove those first.`);
+    if (uses.length > 0) {
+      const members = await ctx.models.Membership.count({ where: { unitId: unit.id }, transaction: ctx.tx });
+      throw new ConflictError(
+        `Unit ${unit.path} is still in use: ${uses.join('; ')}. Move or remove those first.${members > 0 ? movingMembers(unit.path) : ''}`,
+      );
+    }
     await unit.destroy({ transaction: ctx.tx });
     await audit(ctx, { action: 'unit.remove', target: unit.path, details: { name: unit.name } });
     return { path: unit.path, name: unit.name };

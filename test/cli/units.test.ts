@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { createUnit } from '../../gateway/accounts/units.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { inspectDatabase, jsonOf, runAtrium } from '../helpers/cli.ts';
 
@@ -50,6 +53,99 @@ describe('atrium units rename and remove', () => {
     expect(removed.code).toBe(0);
     expect(jsonOf(removed)).toEqual({ path: 'campus/eng/tpyo', name: 'Typo' });
     expect(await unitPaths()).not.toContain('campus/eng/tpyo');
+  });
+
+  it('moves every member of a unit to another at once, leaving the people a directory places there', async () => {
+    const inspect = await inspectDatabase(db);
+    try {
+      const { ctx } = inspect;
+      await createUnit(ctx, { path: 'campus/eng/robotics', name: 'Robotics' });
+      // A local unit admin of cs who is in arts too, and someone of a directory that makes the units below eng.
+      const person = (username: string, units: string[], roles: string[]) =>
+        createUser(ctx, { username, displayName: username, email: `${username}@campus.test`, units, roles });
+      await person('kim', ['campus/eng/cs', 'campus/arts'], ['unit-admin']);
+      const dora = await person('dora', ['campus/eng/cs'], ['student']);
+      const directory = await ctx.models.Directory.create({
+        id: randomUUID(),
+        name: 'campus-ldap',
+        url: 'ldap://127.0.0.1:1',
+        caFile: null,
+        bindDn: 'cn=reader,dc=campus,dc=test',
+        bindPasswordSealed: 'unused',
+        settings: JSON.stringify({ unitRoot: 'campus/eng', roleGroups: [] }),
+        resetUrl: null,
+      });
+      await ctx.models.DirectoryAccount.create({
+        userId: dora.id,
+        directoryId: directory.id,
+        dn: 'uid=dora,ou=cs,ou=people,dc=campus,dc=test',
+        seenRun: 'run-1',
+      });
+    } finally {
+      await inspect.close();
+    }
+    const move = (...words: string[]) => runAtrium(db, ['units', 'move-members', ...words]);
+    const [chat, same, missing, unknown] = await Promise.all([
+      move('campus/eng/cs', 'campus/arts/history'),
+      move('campus/eng/cs', 'campus/eng/cs'),
+      move('campus/eng/cs'),
+      move('campus/eng/cs', 'campus/nowhere'),
+    ]);
+    expect(chat).toMatchObject({
+      code: 2,
+      stderr:
+        'atrium: This takes 2 people off eng.campus.test (alice, kim): their conversations there stay on its node, out of their reach. Nobody was moved. To go ahead, run again with --move-chat.\n',
+    });
+    expect(same.code).toBe(2);
+    expect(same.stderr).toContain('campus/eng/cs is the unit they would leave; choose another unit to move them to');
+    expect(missing).toMatchObject({ code: 2, stderr: expect.stringContaining('atrium: missing TO\n') });
+    expect(unknown).toMatchObject({ code: 2, stderr: 'atrium: No unit campus/nowhere\n' });
+
+    const moved = await move('campus/eng/cs', 'campus/eng/robotics');
+    expect(moved).toMatchObject({
+      code: 0,
+      stdout: [
+        'Moved 2 members of campus/eng/cs to campus/eng/robotics: alice, kim.',
+        'Unit admins among them now administer campus/eng/robotics, being its members: kim.',
+        'Left in campus/eng/cs: 1 person of directory campus-ldap (dora); their units follow the directory, whose next sync would put them back: change their entries there (their OU, unit attribute or unit-admin group), then atrium directories sync campus-ldap.',
+        '',
+      ].join('\n'),
+    });
+    const check = await inspectDatabase(db);
+    try {
+      const { ctx } = check;
+      const unitsOf = async (username: string) => {
+        const user = await ctx.models.User.findOne({ where: { username } });
+        const rows = await ctx.models.Membership.findAll({ where: { userId: user!.id } });
+        const units = await ctx.models.OrgUnit.findAll({ where: { id: rows.map((r) => r.unitId) } });
+        const pathOf = (id: string) => units.find((u) => u.id === id)!.path;
+        return rows.map((r) => `${pathOf(r.unitId)}${r.isPrimary ? '*' : ''}`).sort();
+      };
+      expect(await unitsOf('alice')).toEqual(['campus/eng/robotics*']);
+      expect(await unitsOf('kim')).toEqual(['campus/arts', 'campus/eng/robotics*']);
+      expect(await unitsOf('dora')).toEqual(['campus/eng/cs*']);
+      const events = await ctx.models.AuditEvent.findAll({
+        where: { action: ['user.update', 'unit.move_members'] },
+        order: [['id', 'ASC']],
+      });
+      expect(events.map((e) => `${e.action} ${e.target}`)).toEqual([
+        'user.update alice',
+        'user.update kim',
+        'unit.move_members campus/eng/cs',
+      ]);
+      expect(JSON.parse(events[2]!.details!)).toMatchObject({
+        to: 'campus/eng/robotics',
+        moved: 2,
+        leftToDirectory: 1,
+      });
+    } finally {
+      await check.close();
+    }
+    const still = await runAtrium(db, ['units', 'remove', 'campus/eng/cs']);
+    expect(still.code).toBe(2);
+    expect(still.stderr).toContain(
+      'Unit campus/eng/cs is still in use: 1 member: dora (primary unit). Move or remove those first. To move its members: all at once with atrium units move-members campus/eng/cs OTHER-UNIT, or one person at a time on their page in the admin console (Users) or with atrium users update USERNAME --remove-unit campus/eng/cs --add-unit OTHER-UNIT.',
+    );
   });
 
   it('adds a unit typed in capitals under its lower-case path, and says so', async () => {
