@@ -213,11 +213,11 @@ export const appCommands: CommandGroup = {
       ...settings,
       'redirect-uri': {
         ...settings['redirect-uri']!,
-        help: 'replaces every redirect URI (repeat for several); an app keeps at least one, so "" is refused',
+        help: 'replaces every redirect URI; an app keeps at least one, so "" is refused',
       },
       'post-logout-redirect-uri': {
         ...settings['post-logout-redirect-uri']!,
-        help: 'replaces every post-logout redirect URI (repeat for several); "" clears them',
+        help: 'replaces every post-logout redirect URI; "" clears them',
       },
       'first-party': { type: 'string', value: 'yes|no', help: 'trusted campus app: users are not asked for consent' },
       bot: { type: 'string', value: 'yes|no', help: 'the app may post in chat as slug@domain' },
