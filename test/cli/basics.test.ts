@@ -64,7 +64,7 @@ describe('atrium on a fresh database', () => {
         if (isSubgroup(item)) for (const sub of Object.keys(item.group)) expect(line).toContain(sub);
       }
     }
-    expect(lines.get('units')).toBe('units        Org units: add, rename, remove, list');
+    expect(lines.get('units')).toBe('units        Org units: add, rename, remove, move-members, list');
     expect(help).toEqual(top);
     expect(helpAdd.code).toBe(0);
     expect(helpAdd.stdout).toMatch(/^Usage: atrium users add USERNAME /);
