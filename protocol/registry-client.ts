@@ -1,5 +1,7 @@
 import { AppError } from '../core/errors.ts';
+import { lastingWarnings } from '../core/lasting-warnings.ts';
 import type { Logger } from '../core/logger.ts';
+import { gatewayAnswered, gatewayRefusal, warnGatewayFailure, type AskingUnit } from './gateway-refusal.ts';
 import {
   AnswerSignatureError,
   SignatureError,
@@ -37,10 +39,16 @@ export interface RegistryClient {
 }
 
 const REGISTRY_PATH = '/federation/v1/registry';
+/** After a failed fetch, how long the copy held is served without asking the gateway again. */
+export const REGISTRY_RETRY_MS = 1_000;
 
 /**
  * The gateway's domain registry and federation policy as a node or proxy sees it: fetched with a signed
  * request, cached for `ttlMs`, refetched early (at most every 5 s) when an unknown domain or key shows up.
+ * While the gateway cannot be reached (or refuses), the last copy serves and the gateway is asked again
+ * every REGISTRY_RETRY_MS at most, not at each use; the failure is said as it begins (with what to do,
+ * for a key the gateway has not pinned) and every few minutes while it lasts (lasting-warnings.ts).
+ * `unit`: a node (by default) or a proxy, which is told differently what to do about a refused key.
  */
 export function createRegistryClient(options: {
   gatewayIssuer: string;
@@ -48,53 +56,62 @@ export function createRegistryClient(options: {
   signingKey: () => Promise<PrivateKeyJwk>;
   ttlMs: number;
   logger: Logger;
+  unit?: AskingUnit['kind'];
   /** The clock the cache's age is judged by (the machine's by default). */
   now?: () => number;
 }): RegistryClient {
   const now = options.now ?? Date.now;
+  const unit: AskingUnit = { kind: options.unit ?? 'node', origin: options.origin };
+  const warnings = lastingWarnings(options.logger);
   let current: Registry | undefined;
   let fetchedAt = 0;
+  let failedAt = Number.NEGATIVE_INFINITY;
+  let lastFailure: unknown;
   let inFlight: Promise<Registry> | undefined;
 
   async function fetchRegistry(): Promise<Registry> {
     const response = await fetch(await signedGatewayRequest(options, 'GET', REGISTRY_PATH));
-    if (!response.ok)
-      throw new AppError(
-        'registry_unavailable',
-        503,
-        `The gateway refused the registry request (HTTP ${response.status})`,
-      );
+    if (!response.ok) throw await gatewayRefusal(response, 'registry_unavailable', 'registry', unit);
     current = (await response.json()) as Registry;
     fetchedAt = now();
     return current;
   }
 
   function refresh(): Promise<Registry> {
-    inFlight ??= fetchRegistry().finally(() => {
-      inFlight = undefined;
-    });
+    inFlight ??= fetchRegistry()
+      .then(
+        (registry) => {
+          gatewayAnswered(warnings, 'registry', "The gateway's registry was fetched again");
+          return registry;
+        },
+        (error: unknown) => {
+          failedAt = now();
+          lastFailure = error;
+          const held = current ? { copyFetchedAt: new Date(fetchedAt) } : { copy: 'none' };
+          warnGatewayFailure(warnings, 'registry', error, { request: 'registry', ...held });
+          throw error;
+        },
+      )
+      .finally(() => {
+        inFlight = undefined;
+      });
     return inFlight;
+  }
+
+  /** The copy held (or, without one, the last failure) while it is too soon to ask again after a failure. */
+  function afterFailure(): Promise<Registry> | undefined {
+    if (now() - failedAt >= REGISTRY_RETRY_MS) return undefined;
+    return current ? Promise.resolve(current) : Promise.reject(lastFailure);
   }
 
   return {
     async get(): Promise<Registry> {
       if (current && now() - fetchedAt < options.ttlMs) return current;
-      try {
-        return await refresh();
-      } catch (error) {
-        if (current) {
-          options.logger.warn({ err: error }, 'registry refresh failed; using the cached copy');
-          return current;
-        }
-        throw error;
-      }
+      return afterFailure() ?? refresh().catch((error: unknown) => current ?? Promise.reject(error));
     },
     async refreshSoon(): Promise<Registry> {
       if (current && now() - fetchedAt < 5_000) return current;
-      return refresh().catch((error: unknown) => {
-        if (current) return current;
-        throw error;
-      });
+      return afterFailure() ?? refresh().catch((error: unknown) => current ?? Promise.reject(error));
     },
     async fresh(): Promise<Registry> {
       if (current && now() - fetchedAt < 5_000) return current;

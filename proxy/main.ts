@@ -75,6 +75,7 @@ export async function startProxy(
     signingKey: async () => key,
     ttlMs: config.registryTtlMs,
     logger,
+    unit: 'proxy',
     now: (options.clock ?? systemClock).now,
   });
   const metrics = createMetrics(`proxy:${config.name}`);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { AppError } from '../../core/errors.ts';
+import { lastingWarnings } from '../../core/lasting-warnings.ts';
 import type { Logger } from '../../core/logger.ts';
+import { gatewayAnswered, gatewayRefusal, warnGatewayFailure } from '../../protocol/gateway-refusal.ts';
 import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 import type { DomainStanding } from './domain-standing.ts';
 import { endedEntrySchema, type EndedAccess } from './ended-access.ts';
@@ -16,7 +17,9 @@ const pageSchema = z.object({
  * Fetches the ended sessions and people from the gateway (a signed request), from the start when the
  * process starts and then every `intervalMs` from where it left off. The gateway also pushes each entry
  * at once (back-channel logout); this is how a node that was down or unreachable then learns it. Its
- * answer also tells `standing` whether the gateway still knows the domain (domain-standing.ts).
+ * answer also tells `standing` whether the gateway still knows the domain (domain-standing.ts). A failure
+ * is said at `warn` as it begins (with what to do, for a key the gateway has not pinned) and every few
+ * minutes while it lasts, not at every poll (lasting-warnings.ts).
  */
 export function createEndedAccessPoller(options: {
   gatewayIssuer: string;
@@ -30,19 +33,17 @@ export function createEndedAccessPoller(options: {
   let cursor = 0;
   let running: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const warnings = lastingWarnings(options.logger);
+  const unit = { kind: 'node', origin: options.origin } as const;
 
   async function fetchPage() {
     // `apps=1`: this node takes the entries of changed apps too (ended-access.ts).
     const path = `${PATH}?after=${cursor}&apps=1`;
     const response = await fetch(await signedGatewayRequest(options, 'GET', path));
     if (!response.ok) {
-      const code = await errorCodeOf(response);
-      if (code === 'unknown_origin') options.standing.heard(false);
-      throw new AppError(
-        'gateway_unavailable',
-        503,
-        `The gateway refused the ended-sessions request (HTTP ${response.status}${code ? ` ${code}` : ''})`,
-      );
+      const refusal = await gatewayRefusal(response, 'gateway_unavailable', 'ended-sessions', unit);
+      if (refusal.gatewayCode === 'unknown_origin') options.standing.heard(false);
+      throw refusal;
     }
     options.standing.heard(true);
     return pageSchema.parse(await response.json());
@@ -59,8 +60,9 @@ export function createEndedAccessPoller(options: {
 
   function poll(): Promise<void> {
     running ??= catchUp()
-      .catch((err) =>
-        options.logger.warn({ err }, 'fetching the ended sessions from the gateway failed; retrying later'),
+      .then(
+        () => gatewayAnswered(warnings, 'ended-access', 'The gateway answers the ended-sessions requests again'),
+        (err: unknown) => warnGatewayFailure(warnings, 'ended-access', err, { request: 'ended-sessions' }),
       )
       .finally(() => {
         running = undefined;
@@ -83,10 +85,4 @@ export function createEndedAccessPoller(options: {
       await running;
     },
   };
-}
-
-/** The `code` of a JSON error body (`{"error":{"code":…}}`), if the answer is one. */
-async function errorCodeOf(response: Response): Promise<string | undefined> {
-  const body = (await response.json().catch(() => undefined)) as { error?: { code?: unknown } } | undefined;
-  return typeof body?.error?.code === 'string' ? body.error.code : undefined;
 }
