@@ -39,11 +39,25 @@ export type RegisteredApp = {
  * that did not choose one. Accents go with the marks NFKD splits off, rather than splitting the word. Only
  * new slugs are made here: an app keeps its slug, its bot's address in conversations already held.
  */
+/** Latin letters no decomposition splits into a base letter and a mark, as their languages spell them in ASCII. */
+const LATIN_LETTERS: Record<string, string> = {
+  ß: 'ss',
+  æ: 'ae',
+  œ: 'oe',
+  ø: 'o',
+  ł: 'l',
+  đ: 'd',
+  ð: 'd',
+  þ: 'th',
+  ı: 'i',
+};
+
 export function slugFromName(name: string): string {
   const base = name
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')
     .toLowerCase()
+    .replace(/[ßæœøłđðþı]/g, (letter) => LATIN_LETTERS[letter] ?? letter)
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
     .slice(0, 36)

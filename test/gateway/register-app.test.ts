@@ -92,6 +92,7 @@ describe('registering an app', () => {
     expect((await gateway.models.App.findOne({ where: { id: older.app.id } }))!.slug).toBe('bibliothe-que');
     expect((await app('Bibliothèque 📚', { ownerUnit: 'campus/eng' })).slug).toBe('bibliotheque');
     expect((await app('Résumé Clinic')).slug).toBe('resume-clinic');
+    expect((await app('Straße Ærø Łódź')).slug).toBe('strasse-aero-lodz');
     expect((await app('Ångström Lab')).slug).toBe('angstrom-lab');
   });
 });
