@@ -68,13 +68,26 @@ export async function administeredUnitPathsOf(ctx: GatewayContext, user: User): 
     .map((m) => m.unit.path);
 }
 
-/** Replaces a user's memberships; the first path becomes the primary unit (which sets the IM home domain). */
+/**
+ * Replaces a user's memberships; the first path becomes the primary unit (which sets the IM home domain).
+ * A unit they stay in keeps whether they administer it. A new one: a local person administers every unit
+ * they are in (as a unit admin); a directory's person only what its sync gives them from a unit-admin
+ * group, so not a unit given here, which their next sync takes back anyway.
+ */
 export async function setMemberships(ctx: GatewayContext, user: User, paths: string[]): Promise<void> {
   const units = await unitsByPaths(ctx, paths);
-  const { Membership } = ctx.models;
+  const { Membership, DirectoryAccount } = ctx.models;
+  const before = await Membership.findAll({ where: { userId: user.id }, transaction: ctx.tx });
+  const kept = new Map(before.map((m) => [m.unitId, m.administers]));
+  const fromDirectory = (await DirectoryAccount.count({ where: { userId: user.id }, transaction: ctx.tx })) > 0;
   await Membership.destroy({ where: { userId: user.id }, transaction: ctx.tx });
   await Membership.bulkCreate(
-    units.map((unit, i) => ({ userId: user.id, unitId: unit.id, isPrimary: i === 0 })),
+    units.map((unit, i) => ({
+      userId: user.id,
+      unitId: unit.id,
+      isPrimary: i === 0,
+      administers: kept.get(unit.id) ?? !fromDirectory,
+    })),
     { transaction: ctx.tx },
   );
 }

@@ -4,6 +4,7 @@ import { group, groupDn, inetOrgPerson, ouLdif, personDn, startTestSlapd, type T
 import { reloadConsoleActor } from '../../gateway/accounts/console-access.ts';
 import { adminScopeOf, scopeCovers } from '../../gateway/accounts/scope.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
+import { operator } from '../../gateway/context.ts';
 import { personOf, register, sync } from './fixtures.ts';
 
 /**
@@ -83,7 +84,31 @@ describe('a unit-admin group for campus/library', () => {
   });
 });
 
+describe("an edit of a unit-admin group member's units in Atrium", () => {
+  it('keeps what they administer: a unit they stay in keeps its flag, a new one is not administered', async () => {
+    const actor = operator('test');
+    await updateUser({ ...gateway.context(null), actor }, 'tess', {
+      units: ['campus', 'campus/library', 'campus/science'],
+    });
+    expect((await personOf(gateway, 'tess'))!.units).toEqual(['campus', 'campus/library', 'campus/science']);
+    expect((await scopeOf('tess')).scope).toEqual({ all: false, roots: ['campus/library'] });
+    // The directory sets their units: its next sync takes the one given here back.
+    await sync(gateway, 'campus-ldap');
+    expect((await personOf(gateway, 'tess'))!.units).toEqual(['campus', 'campus/library']);
+  });
+});
+
 describe('a local unit admin', () => {
+  it('administers a unit given to them in Atrium', async () => {
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'eng-admin', {
+      units: ['campus/eng', 'campus/library'],
+    });
+    const engAdmin = await gateway.models.User.findOne({ where: { username: 'eng-admin' } });
+    const actor = (await reloadConsoleActor(gateway.context(null), engAdmin!.id))!;
+    expect(scopeCovers(adminScopeOf(actor), 'campus/library')).toBe(true);
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'eng-admin', { units: ['campus/eng'] });
+  });
+
   it('still administers every unit they are a member of', async () => {
     const engAdmin = await gateway.models.User.findOne({ where: { username: 'eng-admin' } });
     const actor = (await reloadConsoleActor(gateway.context(null), engAdmin!.id))!;
