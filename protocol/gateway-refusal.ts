@@ -75,7 +75,7 @@ export function warnGatewayFailure(
   const { name, message, cause } = error as { name?: string; message?: string; cause?: { message?: string } };
   const reason = cause?.message ? `${message}: ${cause.message}` : String(message ?? error);
   // fetch's own failures: the gateway down, unreachable, or too slow to answer.
-  if (name === 'TypeError' || name === 'TimeoutError' || name === 'AbortError')
+  if ((name === 'TypeError' && message === 'fetch failed') || name === 'TimeoutError' || name === 'AbortError')
     warnings.warn(condition, { ...fields, reason }, `The gateway cannot be reached (${reason})`);
   else warnings.warn(condition, { ...fields, err: error }, `Asking the gateway failed: ${reason}`);
 }

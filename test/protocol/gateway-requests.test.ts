@@ -9,6 +9,7 @@ import type { EndedAccess } from '../../node/auth/ended-access.ts';
 import { createEndedAccessPoller } from '../../node/auth/ended-access-poller.ts';
 import { createRegistryClient, REGISTRY_RETRY_MS } from '../../protocol/registry-client.ts';
 import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import { unusedUrls } from '../helpers/ports.ts';
 
 let elsewhere: Server;
 let gateway: Server;
@@ -117,6 +118,28 @@ describe('a node whose keys the gateway has not pinned', () => {
       "The gateway takes this unit's requests again",
     ]);
     expect(warnings()).toHaveLength(2);
+  });
+});
+
+describe('a node whose gateway is away', () => {
+  it('says so once, without a stack', async () => {
+    const logs: { level: number; msg: string; err?: unknown }[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    const key = newKey();
+    const [away] = await unusedUrls(1, '127.0.0.1');
+    const poller = createEndedAccessPoller({
+      gatewayIssuer: away!,
+      origin: 'eng.campus.test',
+      signingKey: async () => key,
+      ended: { record: async () => undefined } as unknown as EndedAccess,
+      standing: createDomainStanding({ domain: 'eng.campus.test', logger }),
+      intervalMs: 15_000,
+      logger,
+    });
+    for (let i = 0; i < 3; i += 1) await poller.poll();
+    expect(logs.filter((l) => l.level === 40).map((l) => [l.msg, l.err])).toEqual([
+      [expect.stringMatching(/^The gateway cannot be reached \(fetch failed: connect ECONNREFUSED /), undefined],
+    ]);
   });
 });
 
