@@ -253,6 +253,11 @@ export const ERROR_CODES = {
       'the directory took the password, but its entry cannot become an Atrium person (as a sync would refuse it); told only to someone who knew the password',
     to: L,
   },
+  directory_does_not_vouch: {
+    meaning:
+      'a passkey alone, of someone their campus directory did not vouch for without saying they are gone or disabled there (an entry under their username that is not theirs, or their directory no longer registered): no sign-in, their account unchanged',
+    to: L,
+  },
   kept_last_administrator: {
     meaning:
       'the directory no longer lists the person, or marks them disabled, and they are kept only as the last active administrator: no sign-in; told only to someone who proved who they are, with the way in (`atrium users add … --role admin`)',

@@ -80,6 +80,22 @@ export class UnusableEntryError extends AppError {
 }
 
 /**
+ * A passkey alone, of someone their directory did not vouch for, without saying for certain that they are
+ * gone or disabled there (an entry under their username that is not theirs, several, or their directory no
+ * longer registered): refused, and their account left as it is, so not told it is disabled.
+ */
+export class DirectoryDoesNotVouchError extends AppError {
+  constructor() {
+    super(
+      'directory_does_not_vouch',
+      403,
+      'Your campus directory does not list this account as it knows it, so it cannot sign you in now. ' +
+        'Your account is unchanged: ask your IT administrator to check your directory entry.',
+    );
+  }
+}
+
+/**
  * The directory no longer lists the person, or marks them disabled, but they are the campus's last active
  * administrator, whom Atrium keeps (keep-last-administrator.ts) rather than leave the console to nobody.
  * Kept is not let in: the directory no longer vouches for them, and the server's command line can always

@@ -36,6 +36,7 @@ const nora = inLibrary('nora', 'Nora Nilsen');
 const otto = inLibrary('otto', 'Otto Olsen');
 const pia = inLibrary('pia', 'Pia Park');
 const rosa = inLibrary('rosa', 'Rosa Ruiz');
+const ulla = inLibrary('ulla', 'Ulla Urban');
 const dag = { uid: 'dag', name: 'Dag Dale', password: 'dag-directory-pw' };
 const eva = { uid: 'eva', name: 'Eva Ek', password: 'eva-directory-pw' };
 
@@ -110,10 +111,10 @@ beforeAll(async () => {
   const app = await registerTestApp(gateway, { name: 'Course Notes', redirectUris: [REDIRECT] });
   rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
   ldap = await startTestSlapd({
-    ldif: [ouLdif([['Library']]), ...[nora, otto, pia, rosa].map((p) => inetOrgPerson(p))].join('\n'),
+    ldif: [ouLdif([['Library']]), ...[nora, otto, pia, rosa, ulla].map((p) => inetOrgPerson(p))].join('\n'),
   });
   await register(gateway, 'campus-ldap', ldap.url, { timeoutSeconds: 2 });
-  expect((await sync(gateway, 'campus-ldap')).added).toBe(4);
+  expect((await sync(gateway, 'campus-ldap')).added).toBe(5);
   ad = await startTestSlapd({ activeDirectoryLike: true, ldif: [adUser(dag), adUser(eva)].join('\n') });
   await register(gateway, 'campus-ad', ad.url, { preset: 'active-directory' });
   expect((await sync(gateway, 'campus-ad')).added).toBe(2);
@@ -221,6 +222,31 @@ describe('a directory person signing in with a passkey alone', () => {
       'Wrong username or password.',
     );
     expect((await stillKept()).status).toBe('active');
+  });
+
+  it('is refused, its account unchanged, when another entry carries the username and theirs is gone', async () => {
+    const { key, userId } = await withPasskey(ulla);
+    // The directory rebuilt: ulla's entry is gone and a new one (another entry id) carries the username.
+    await ldap.removeEntry(personDn(ulla));
+    await ldap.addEntry(personDn(ulla), {
+      objectClass: 'inetOrgPerson',
+      uid: 'ulla',
+      cn: 'Ulla Urban',
+      sn: 'Urban',
+      mail: 'ulla@campus.test',
+    });
+    const page = await passkeySignIn(key, userId);
+    expect(page.status).toBe(403);
+    expect(alertOf(page)).toBe(
+      'Your campus directory does not list this account as it knows it, so it cannot sign you in now. ' +
+        'Your account is unchanged: ask your IT administrator to check your directory entry.',
+    );
+    expect(passedLogin(page)).toBe(false);
+    expect((await userNamed('ulla')).status).toBe('active');
+    expect(await lastEvent('login', 'ulla')).toMatchObject({
+      outcome: 'failure',
+      details: { method: 'passkey', reason: 'directory_does_not_vouch', said: 'no entry of theirs found' },
+    });
   });
 
   it('is asked to try again while the directory does not answer, as for a password, and keeps their account', async () => {

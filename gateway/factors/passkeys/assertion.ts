@@ -15,7 +15,8 @@ import {
   type LoginPolicy,
 } from '../../accounts/authenticate.ts';
 import { audit } from '../../audit.ts';
-import { KeptAdministratorError } from '../../directories/errors.ts';
+import { DirectoryDoesNotVouchError, KeptAdministratorError } from '../../directories/errors.ts';
+import type { Ending } from '../../directories/ended-at-sign-in.ts';
 import type { GatewayContext } from '../../context.ts';
 import type { User } from '../../models/index.ts';
 import type { ChallengePurpose, Passkey } from '../../models/passkeys.ts';
@@ -208,9 +209,10 @@ type Fail = (
 /**
  * A passkey alone signs in someone whose directory was asked nothing: it is asked now, only once the passkey
  * proved its owner, so that nobody else makes the gateway call the directory. What it refuses is told in
- * the words a disabled account gets (the last administrator, kept enabled, is told that, and how to get in),
- * and a directory that does not answer says to try again, as for a password; neither counts toward the
- * lockout, since no answer was wrong.
+ * the words a disabled account gets when it disabled them (the last administrator, kept enabled, is told
+ * that, and how to get in; someone it did not vouch for without saying they are gone, that, their account
+ * unchanged), and a directory that does not answer says to try again, as for a password; none counts
+ * toward the lockout, since no answer was wrong.
  */
 async function askTheirDirectory(ctx: GatewayContext, policy: LoginPolicy, owner: User, fail: Fail): Promise<void> {
   if (!policy.directoryStanding) return;
@@ -223,5 +225,11 @@ async function askTheirDirectory(ctx: GatewayContext, policy: LoginPolicy, owner
   }
   if (refusal && 'kept' in refusal)
     throw await fail(new KeptAdministratorError(refusal.said), 'kept_last_administrator', owner, refusal);
-  if (refusal) throw await fail(new AccountDisabledError(), 'disabled', owner, refusal);
+  if (refusal && isEnding(refusal.said)) throw await fail(new AccountDisabledError(), 'disabled', owner, refusal);
+  if (refusal) throw await fail(new DirectoryDoesNotVouchError(), 'directory_does_not_vouch', owner, refusal);
+}
+
+/** Whether the directory said for certain that the person is gone or disabled there: then they are disabled here. */
+function isEnding(said: string): said is Ending {
+  return said === 'gone from the directory' || said === 'disabled in the directory';
 }
