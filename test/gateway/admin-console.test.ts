@@ -493,6 +493,76 @@ describe('managing users as an administrator', () => {
     expect(dave.email).toBe('dave@campus.test');
   });
 
+  it('saves only what was changed on a page opened before another change: a stale form enables nobody', async () => {
+    const ivan = await seedUser('ivan', ['campus/eng/cs'], ['student', 'staff']);
+    const tabA = await open(admin, `/admin/users/${ivan.id}`);
+    const tabB = await open(admin, `/admin/users/${ivan.id}`);
+    const disabled = await submitFilled(admin, tabB, filledFormWithAction(tabB, `/admin/users/${ivan.id}`), {
+      status: 'disabled',
+      understood: 'yes',
+    });
+    expect(mainText(disabled)).toContain('Disabled ivan');
+    // Then the operator takes a role away, as `atrium users update` would.
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'ivan', { roles: ['student'] });
+
+    const saved = await submitFilled(admin, tabA, filledFormWithAction(tabA, `/admin/users/${ivan.id}`), {
+      displayName: 'Ivan the Renamed',
+    });
+    expect(mainText(saved)).toContain('Saved ivan.');
+    expect(mainText(saved)).not.toContain('Enabled');
+    await ivan.reload();
+    expect({ name: ivan.displayName, status: ivan.status, roles: ivan.roles }).toEqual({
+      name: 'Ivan the Renamed',
+      status: 'disabled',
+      roles: ['student'],
+    });
+    const [event] = await auditRows({ action: 'user.update', target: 'ivan' });
+    expect(JSON.parse(event!.details!).changes).toEqual({ displayName: 'Ivan the Renamed' });
+  });
+
+  it('refuses a change to what someone else changed since the page was opened, showing it as it is now', async () => {
+    const jill = await seedUser('jill', ['campus/eng/cs'], ['student']);
+    const stale = await open(admin, `/admin/users/${jill.id}`);
+    await updateUser({ ...gateway.context(null), actor: operator('test') }, 'jill', {
+      roles: ['student', 'staff'],
+      status: 'disabled',
+    });
+    const events = (await auditRows({ target: 'jill' })).length;
+    const refused = await submitFilled(admin, stale, filledFormWithAction(stale, `/admin/users/${jill.id}`), {
+      displayName: 'Jill Again',
+      roles: ['student', 'unit-admin'],
+    });
+    expect(refused.status).toBe(409);
+    expect(mainText(refused)).toContain(
+      'jill was changed since you opened this page (roles): nothing was saved. The form shows them as they are now',
+    );
+    expect(/id="roles-error">([^<]*)</.exec(refused.html)?.[1]).toContain('you had chosen: student, unit-admin');
+    expect(refused.html).toContain('value="Test jill"');
+    expect(refused.html).toMatch(/value="staff" checked/);
+    expect(refused.html).toMatch(/value="disabled" checked/);
+    await jill.reload();
+    expect({ name: jill.displayName, roles: jill.roles }).toEqual({ name: 'Test jill', roles: ['staff', 'student'] });
+    expect(await auditRows({ target: 'jill' })).toHaveLength(events);
+
+    // The page shown with the refusal is the one to save from now.
+    const again = await submitFilled(admin, refused, filledFormWithAction(refused, `/admin/users/${jill.id}`), {
+      displayName: 'Jill Again',
+    });
+    expect(mainText(again)).toContain('Saved jill.');
+    await jill.reload();
+    expect({ name: jill.displayName, status: jill.status }).toEqual({ name: 'Jill Again', status: 'disabled' });
+  });
+
+  it('says "Nothing changed" for a form saved as it was, and records nothing', async () => {
+    const dave = await userNamed('dave');
+    const events = (await auditRows({ target: 'dave' })).length;
+    const edit = await open(admin, `/admin/users/${dave.id}`);
+    const saved = await submitFilled(admin, edit, filledFormWithAction(edit, `/admin/users/${dave.id}`));
+    expect(mainText(saved)).toContain('Nothing changed for dave.');
+    expect(mainText(saved)).not.toContain('Saved dave');
+    expect(await auditRows({ target: 'dave' })).toHaveLength(events);
+  });
+
   it('resets a password, which also lifts a lockout', async () => {
     const gina = await seedUser('gina', ['campus/eng/cs'], ['student']);
     await gina.update({ failedLogins: 3, lockedUntil: new Date(Date.now() + 3600_000) });

@@ -8,7 +8,14 @@ import { presentUsers, type PresentedUser } from '../../accounts/present-user.ts
 import { unitTree } from '../../accounts/unit-tree.ts';
 import { directoryResetPages } from '../../directories/reset-page.ts';
 import { unlockUser } from '../../accounts/unlock-user.ts';
-import { editUser, resetPassword, type UserEdit } from '../../accounts/update-user.ts';
+import {
+  editUser,
+  resetPassword,
+  StaleEditError,
+  type EditedField,
+  type ShownUser,
+  type UserEdit,
+} from '../../accounts/update-user.ts';
 import { LastAdministratorError, OwnAdministratorError } from '../../accounts/keep-administrators.ts';
 import { adminScopeOf } from '../../accounts/scope.ts';
 import { pageRequest, pastLastPage } from '../paging.ts';
@@ -86,15 +93,58 @@ function endedSignIns(n: number): string {
 }
 
 /** What the administrator is told after an edit: what disabling or enabling did, and a primary unit taken over. */
-function editDone({ user, disabled }: UserEdit, statusBefore: string, chosen: ChosenUnits): string {
-  const primary = chosen.dropped
-    ? ` Their primary unit is now ${chosen.primary}, the first unit ticked, since ${chosen.dropped} was unticked.`
-    : '';
+function editDone({ user, edited, disabled }: UserEdit, chosen: ChosenUnits): string {
+  if (edited.length === 0) return `Nothing changed for ${user.username}.`;
+  const primary =
+    chosen.dropped && edited.includes('units')
+      ? ` Their primary unit is now ${chosen.primary}, the first unit ticked, since ${chosen.dropped} was unticked.`
+      : '';
   if (disabled)
     return `Disabled ${user.username}: they can no longer sign in, and ${endedSignIns(disabled.endedSessions)}.${primary}`;
-  if (statusBefore === 'disabled' && user.status === 'active')
+  if (edited.includes('status') && user.status === 'active')
     return `Enabled ${user.username}: they can sign in again.${primary}`;
   return `Saved ${user.username}.${primary}`;
+}
+
+const FIELD_WORDS: Record<EditedField, string> = {
+  displayName: 'name',
+  email: 'email',
+  units: 'units',
+  roles: 'roles',
+  status: 'status',
+};
+
+/** A post of the edit form without what its page showed (a page from before it carried it): nothing can be told apart. */
+function unknownPageFailure(username: string): FormFailure {
+  return {
+    status: 409,
+    errors: {},
+    notice: `This form does not say how ${username} was when it was opened, so what was changed on it cannot be told: nothing was saved. The form shows them as they are now; make your changes again.`,
+  };
+}
+
+/** A field's value as the administrator chose it, in words for the refusal beside it. */
+function chosenWords(field: EditedField, input: ReturnType<typeof userChangesInput>): string {
+  const value = input[field];
+  if (Array.isArray(value)) return value.length > 0 ? value.join(', ') : 'none';
+  return value === '' ? '(blank)' : value;
+}
+
+/**
+ * Someone else changed what the administrator changed too, since the page was opened: nothing was saved,
+ * and the form shows the person as they are now, each such field saying what the administrator had chosen.
+ */
+function staleFailure(error: StaleEditError, input: ReturnType<typeof userChangesInput>): FormFailure {
+  const errors: Record<string, string> = {};
+  for (const field of error.fields)
+    errors[field] =
+      `Changed by someone else since you opened this page, and shown as it is now; you had chosen: ${chosenWords(field, input)}.`;
+  const fields = error.fields.map((f) => FIELD_WORDS[f]).join(', ');
+  return {
+    status: error.status,
+    errors,
+    notice: `${error.message} (${fields}): nothing was saved. The form shows them as they are now; make your changes again.`,
+  };
 }
 
 // The edit form's fields in page order: after a refusal, the first one in error takes the focus.
@@ -152,6 +202,27 @@ const storedValues = (user: PresentedUser) => ({
 });
 
 /**
+ * What the edit form showed, carried in a hidden field (`shown`) from the page that was opened through
+ * every refusal after it: a save changes only what the administrator changed from that (editUser).
+ */
+function shownOf(user: PresentedUser): ShownUser {
+  const primary = user.units.filter((u) => u.primary).map((u) => u.path);
+  const others = user.units.filter((u) => !u.primary).map((u) => u.path);
+  const { displayName, email, roles, status } = user;
+  return { displayName, email, units: [...primary, ...others], roles, status };
+}
+
+/** The `shown` field a form sent, or null when it has none (a page from before it carried one). */
+function shownIn(body: Body): ShownUser | null {
+  try {
+    const shown: unknown = JSON.parse(text(body, 'shown'));
+    return typeof shown === 'object' && shown !== null && !Array.isArray(shown) ? (shown as ShownUser) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Ending a person's access ends their console sessions too (gateway/accounts/console-access.ts). When the
  * administrator ended their own, the session doing it stays: it is signed in afresh, keeping its data.
  */
@@ -167,6 +238,8 @@ async function keepOwnConsoleSession(req: Request, userId: string): Promise<void
 
 type FormState = {
   values?: Record<string, unknown>;
+  /** What the page first showed, when it is shown again after a refusal (shownIn). */
+  shown?: ShownUser | null;
   failure?: FormFailure & { chatMove?: ChatMove };
   resetFailure?: FormFailure;
   factorFailure?: FormFailure;
@@ -233,6 +306,7 @@ async function renderUserForm(
       directoryResetUrl: user?.directory && found ? await directoryResetPages(ctx.models)(found.user) : null,
       factors: found ? (await factorsOf(ctx, [found.user.id])).get(found.user.id) : null,
       values: state.values ?? (user ? storedValues(user) : {}),
+      shown: user ? JSON.stringify(state.shown ?? shownOf(user)) : null,
       units: await unitTree(ctx),
       roles: grantableRoles(ctx.actor),
       errors: state.failure?.errors ?? {},
@@ -296,24 +370,32 @@ export function userRoutes(kit: ConsoleKit): Router {
   router.post('/users/:id', editBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     const id = String(req.params.id);
-    let values = echo(body, userChangesInput(body));
+    const shown = shownIn(body);
+    const typed = userChangesInput(body);
+    let values = echo(body, typed);
     let failure: FormState['failure'];
     try {
       const { user: stored, memberships } = await findManageableUser(kit.context(req), id);
-      const chosen = unitsWithPrimary(body, memberships.find((m) => m.primary)?.unit.path ?? null);
+      if (!shown) return await renderForm(req, res, id, { failure: unknownPageFailure(stored.username) });
+      const storedPrimary = memberships.find((m) => m.primary)?.unit.path ?? null;
+      const chosen = unitsWithPrimary(body, shown.units?.[0] ?? storedPrimary);
       const input = userChangesInput(body, chosen.units);
       values = echo(body, input, chosen);
-      if (input.status === 'disabled' && stored.status !== 'disabled' && text(body, 'understood') !== 'yes') {
+      // Disabling someone active on the page, and still active, asks for its box first.
+      const disabling = input.status === 'disabled' && shown.status !== 'disabled' && stored.status !== 'disabled';
+      if (disabling && text(body, 'understood') !== 'yes') {
         failure = disableNotUnderstood(stored.username);
       } else {
-        const edit = await editUser(kit.context(req), id, input);
-        setFlash(req, editDone(edit, stored.status, chosen));
+        const edit = await editUser(kit.context(req), id, { ...input, expected: shown });
+        setFlash(req, editDone(edit, chosen));
         return res.redirect(303, `/admin/users/${encodeURIComponent(edit.user.id)}`);
       }
     } catch (error) {
+      // Nothing was saved, and the form shows the person as they are now.
+      if (error instanceof StaleEditError) return renderForm(req, res, id, { failure: staleFailure(error, typed) });
       failure = editFailure(error);
     }
-    await renderForm(req, res, id, { values, failure });
+    await renderForm(req, res, id, { values, failure, shown });
   });
 
   router.post('/users/:id/password', passwordBody, kit.csrf.check, async (req, res) => {
