@@ -1,4 +1,4 @@
-import { AppError, ConfigError, ValidationError } from '../core/errors.ts';
+import { AppError, ConfigError, SetupError, ValidationError } from '../core/errors.ts';
 import { UsageError, type Io, type Output } from './command.ts';
 
 export const EXIT_OK = 0;
@@ -30,6 +30,7 @@ function describe(error: unknown): Described {
     const fields = Object.keys(error.fields).length > 0 ? error.fields : undefined;
     return { exit: EXIT_USAGE, code: error.code, message: error.message, ...(fields ? { fields } : {}) };
   }
+  if (error instanceof SetupError) return { exit: EXIT_FAILURE, code: error.code, message: error.message };
   if (error instanceof AppError) {
     return { exit: error.status < 500 ? EXIT_USAGE : EXIT_FAILURE, code: error.code, message: error.message };
   }

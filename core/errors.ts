@@ -89,6 +89,21 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * What the operator set up keeps the process from working: a service it cannot reach (Redis), a secret
+ * that does not open what was sealed with another. Not an AppError: a request that meets one gets the
+ * generic 500 and the log says why; the CLI prints the message alone and exits with 1.
+ */
+export class SetupError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'SetupError';
+    this.code = code;
+  }
+}
+
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { SetupError } from './errors.ts';
 
 /**
  * Authenticated encryption (AES-256-GCM) for secrets at rest, such as the gateway's private signing keys.
@@ -34,7 +35,8 @@ export function createSealer(secret: string, purpose: string): Sealer {
       try {
         return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
       } catch {
-        throw new Error(
+        throw new SetupError(
+          'wrong_secret',
           'Cannot open a sealed value: the configured secret (ATRIUM_SECRET_KEY for the gateway, NODE_SECRET_KEY for a node) differs from the one it was sealed with',
         );
       }

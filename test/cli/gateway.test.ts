@@ -114,6 +114,16 @@ describe('atrium apps, keys and gateway', () => {
     expect(gateway.output()).toContain('"msg":"stopped"');
   });
 
+  it('refuses to start the gateway with a secret that does not open its signing keys, as a configuration problem', async () => {
+    const refused = await runAtrium(db, ['gateway'], {
+      env: { GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', ATRIUM_SECRET_KEY: 'x'.repeat(40) },
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      'atrium: Cannot open a sealed value: the configured secret (ATRIUM_SECRET_KEY for the gateway, NODE_SECRET_KEY for a node) differs from the one it was sealed with\n',
+    );
+  });
+
   it('refuses an app with an insecure redirect URI and registers nothing', async () => {
     const result = await runAtrium(db, [
       'apps',
