@@ -24,6 +24,7 @@ import { endingCreatorsWebhooks } from './webhooks/ended-creators.ts';
 import type { Bus, BusEvent } from './bus/bus.ts';
 import { createLocalBus } from './bus/local-bus.ts';
 import { createRedisBus } from './bus/redis-bus.ts';
+import { createRedisLink, type RedisLink } from './bus/redis-link.ts';
 import type { NodeConfig } from './config.ts';
 import type { NodeServices } from './context.ts';
 import { apiRoutes } from './http/api.ts';
@@ -43,7 +44,7 @@ import { createSealer, type Sealer } from '../core/seal.ts';
 import { createUnitServer, type UnitServer } from '../core/unit-server.ts';
 import { createFederation, type Federation } from './federation/federation.ts';
 import { defineFederationModels, type FederationModels } from './federation/models.ts';
-import { NODE_KEY_SEAL } from './federation/node-keys.ts';
+import { assertKeyOpens, NODE_KEY_SEAL } from './federation/node-keys.ts';
 import type { Outbox } from './federation/outbox.ts';
 import { recordDeliveryFailures } from './federation/delivery-failures.ts';
 import type { EndedAccess } from './auth/ended-access.ts';
@@ -57,6 +58,7 @@ import type { Transport } from './federation/transport.ts';
 import { createLocalPresence } from './presence/presence-store.ts';
 import { createRedisPresence } from './presence/redis-presence.ts';
 import { createSocketServer, socketUpgrades, type SocketServer } from './ws/socket-server.ts';
+import { CLOSE } from './ws/close-codes.ts';
 import { createAppsServices } from './bots/apps-services.ts';
 import { tokenClientActive } from './bots/token-client-active.ts';
 import { forgettingChangedApps } from './bots/app-changes.ts';
@@ -107,19 +109,21 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const logger = options.logger ?? createLogger(`node:${config.domain}`, config.logLevel);
   const sequelize = await openDatabase({ ...config.database, connections: connectionsFor(config) });
   const http = createUnitServer({ upgrades: true });
+  const redis = config.redisUrl ? createRedisLink(config.redisUrl, logger) : null;
   try {
-    return await startOn(sequelize, http, config, logger, options);
+    return await startOn({ sequelize, http, redis }, config, logger, options);
   } catch (error) {
-    // A unit that fails to start must not keep its port or its database pool (and so the process) alive.
+    // A unit that fails to start must not keep its port, its Redis connections or its database pool (and
+    // so the process) alive.
     await http.close(0);
+    redis?.disconnect();
     await sequelize.close().catch(() => undefined);
     throw error;
   }
 }
 
 async function startOn(
-  sequelize: Sequelize,
-  http: UnitServer,
+  { sequelize, http, redis }: { sequelize: Sequelize; http: UnitServer; redis: RedisLink | null },
   config: NodeConfig,
   logger: Logger,
   options: StartNodeOptions,
@@ -127,10 +131,11 @@ async function startOn(
   if (options.migrate) await migrate(sequelize, 'node');
   else await assertMigrated(sequelize, { kind: 'node', domain: config.domain });
   const models = defineNodeModels(sequelize);
+  const { federationModels, sealer } = await openKeys(sequelize, config);
   const longReads = await openLongReads(config.database, sequelize);
   const processId = randomUUID();
   const clock = options.clock ?? systemClock;
-  const { bus, presence } = await openBus(config, processId, logger);
+  const { bus, presence } = await openBus(config, redis, processId, logger);
 
   // Open before the rest is wired, since the node's URL may name the port the OS chose; until serve() below,
   // every request and upgrade is answered 503 "starting" (docs/operations.md, "Starting and stopping").
@@ -141,8 +146,6 @@ async function startOn(
 
   const services = {} as NodeServices;
   const members = createMemberCache(models, { now: clock.now });
-  const federationModels = defineFederationModels(sequelize);
-  const sealer = createSealer(config.secretKey, NODE_KEY_SEAL);
   const standing = createDomainStanding({ domain: config.domain, logger });
   const { federation, outbox, transport } = await startFederation({
     config,
@@ -200,7 +203,7 @@ async function startOn(
     logger,
   });
   const { metrics, sockets } = socketsWithMetrics(services, verifier, tokenClientActive(apps.directory), outbox);
-  bus.subscribe(busHandler({ domain: config.domain, members, ended, federation, sockets }));
+  followBus(bus, redis, { domain: config.domain, members, ended, federation, sockets });
   followStanding(standing, { sockets, federation, outbox, logger });
 
   const app = httpApp({
@@ -214,6 +217,7 @@ async function startOn(
     ended,
     gatewayDirectory,
     standing,
+    redis,
   });
   http.serve(app, socketUpgrades(sockets));
   endedPoller.start();
@@ -222,7 +226,7 @@ async function startOn(
   void federation.delivery
     .announce()
     .catch((err: unknown) => logger.warn({ err }, 'could not tell peers this node is up'));
-  logger.info({ domain: config.domain, url }, 'domain node listening');
+  logger.info({ domain: config.domain, url, listen: `${config.host}:${port}` }, 'domain node listening');
 
   return {
     domain: config.domain,
@@ -284,19 +288,48 @@ async function closeInReverse(parts: {
   await parts.sequelize.close();
 }
 
+/**
+ * Where the node's sealed keys are, and what opens them: a node started with another secret than the
+ * one its keys were sealed with refuses to start.
+ */
+async function openKeys(
+  sequelize: Sequelize,
+  config: NodeConfig,
+): Promise<{ federationModels: FederationModels; sealer: Sealer }> {
+  const federationModels = defineFederationModels(sequelize);
+  const sealer = createSealer(config.secretKey, NODE_KEY_SEAL);
+  await assertKeyOpens(federationModels, sealer, config.domain);
+  return { federationModels, sealer };
+}
+
 /** The bus between the domain's processes, and where presence is kept: Redis when configured, else this process. */
 async function openBus(
   config: NodeConfig,
+  redis: RedisLink | null,
   processId: string,
   logger: Logger,
 ): Promise<{ bus: Bus; presence: PresenceStore }> {
-  const bus: Bus = config.redisUrl
-    ? await createRedisBus(config.redisUrl, config.redisPrefix, processId, logger)
-    : createLocalBus();
-  const presence = config.redisUrl
-    ? await createRedisPresence(config.redisUrl, config.redisPrefix, processId)
-    : createLocalPresence();
+  if (!redis) return { bus: createLocalBus(), presence: createLocalPresence() };
+  const bus = await createRedisBus(redis, config.redisPrefix, processId, logger);
+  const presence = await createRedisPresence(redis, config.redisPrefix, processId);
   return { bus, presence };
+}
+
+/** What the bus brings is handled; after an outage of Redis, the process catches up. */
+function followBus(bus: Bus, redis: RedisLink | null, parts: Parameters<typeof busHandler>[0]): void {
+  bus.subscribe(busHandler(parts));
+  redis?.onBack(() => catchUp(parts.members, parts.sockets));
+}
+
+/**
+ * Redis answers again after an outage, during which this process heard nothing of the others: what it
+ * cached of memberships may be outdated, and its sockets may have missed pushes. The cache starts
+ * afresh, and the sockets are closed with 1012 `catch_up`: a client reconnects and its sync brings
+ * what it missed.
+ */
+function catchUp(members: MemberCache, sockets: SocketServer): void {
+  members.invalidateAll();
+  for (const connection of sockets.registry.all()) connection.socket.close(CLOSE.catchUp.code, CLOSE.catchUp.reason);
 }
 
 /**
@@ -404,8 +437,10 @@ function httpApp(parts: {
   ended: EndedAccess;
   gatewayDirectory: GatewayDirectory;
   standing: DomainStanding;
+  /** The domain's Redis, when it runs as several processes: a process that cannot reach it is not ready. */
+  redis: RedisLink | null;
 }): express.Express {
-  const { services, metrics, verifier, standing } = parts;
+  const { services, metrics, verifier, standing, redis } = parts;
   const { config, sequelize, logger } = services;
   const app = express();
   app.disable('x-powered-by');
@@ -415,9 +450,14 @@ function httpApp(parts: {
     healthRoutes({
       registry: metrics.registry,
       metricsToken: config.metricsToken,
-      ready: async () => ({ database: await databaseReachable(sequelize), domain: !standing.removed() }),
+      ready: async () => ({
+        database: await databaseReachable(sequelize),
+        domain: !standing.removed(),
+        ...(redis ? { bus: redis.up() } : {}),
+      }),
       reasons: {
         domain: `${config.domain} was removed from the campus at the gateway: this node serves no one until it is added again`,
+        bus: `Redis (${redis?.where}) does not answer: this process cannot reach the domain's other processes until it does`,
       },
     }),
   );

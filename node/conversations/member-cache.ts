@@ -27,6 +27,8 @@ export interface MemberCache {
   homeOf(conversationId: string): Promise<string | null>;
   /** Drops what is cached about a conversation whose membership changed (a `membership` bus event). */
   invalidate(conversationId: string): void;
+  /** Drops everything cached: membership events may have been missed (the bus was away). */
+  invalidateAll(): void;
 }
 
 /**
@@ -151,6 +153,9 @@ export function createMemberCache(
     invalidate(conversationId: string): void {
       entries.delete(conversationId);
       generation.set(conversationId, (generation.get(conversationId) ?? 0) + 1);
+    },
+    invalidateAll(): void {
+      for (const id of new Set([...entries.keys(), ...loading.keys()])) this.invalidate(id);
     },
   };
 }

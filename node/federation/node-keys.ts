@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { Op, type Sequelize } from 'sequelize';
+import { SetupError } from '../../core/errors.ts';
 import { createSealer, type Sealer } from '../../core/seal.ts';
 import { defineFederationModels, type FederationModels, type NodeKey } from './models.ts';
 import { privateKeyOf, type PrivateKeyJwk, type PublicKeyJwk } from '../../protocol/signature.ts';
@@ -72,6 +73,24 @@ export async function signingKey(models: FederationModels, sealer: Sealer): Prom
   const key = await models.NodeKey.findOne({ where: { state: 'active' }, order: [['createdAt', 'DESC']] });
   if (!key) throw new Error('The node has no signing key');
   return JSON.parse(sealer.open(key.privateJwkSealed)) as PrivateKeyJwk;
+}
+
+/**
+ * The node's secret opens the key it signs with: checked before it starts, since a node that cannot
+ * open its key signs nothing (no request to the gateway or to a peer is accepted) yet would look ready.
+ * A node that has no key yet creates its first one at this start.
+ */
+export async function assertKeyOpens(models: FederationModels, sealer: Sealer, domain: string): Promise<void> {
+  if ((await models.NodeKey.count({ where: { state: 'active' } })) === 0) return;
+  try {
+    await signingKey(models, sealer);
+  } catch (error) {
+    if (!(error instanceof SetupError)) throw error;
+    throw new SetupError(
+      'wrong_secret',
+      `This is not the sealing secret the ${domain} node's keys were sealed with at its first start (NODE_SECRET_KEY, or without it the development secret file in ATRIUM_DATA_DIR): start the node with that secret`,
+    );
+  }
 }
 
 /** Keys that verify: the next and active ones, and those retired within the grace period. */

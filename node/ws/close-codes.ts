@@ -6,6 +6,11 @@ export const CLOSE = {
    * key it is signed with. Nothing is wrong with the token: reconnect with it later (1013: try again later).
    */
   gatewayUnavailable: { code: 1013, reason: 'gateway_unavailable' },
+  /**
+   * The domain's processes could not hear each other for a while (Redis was away): this socket may have
+   * missed pushes. Reconnecting syncs them.
+   */
+  catchUp: { code: 1012, reason: 'catch_up' },
   badFrames: { code: 4400, reason: 'too_many_bad_frames' },
   unauthenticated: { code: 4401, reason: 'unauthenticated' },
   tokenExpired: { code: 4401, reason: 'token_expired' },

@@ -5,6 +5,7 @@ import { freePort } from '../helpers/federation.ts';
 import { jsonOf, runAtrium, startAtrium, type LongRunning } from '../helpers/cli.ts';
 import { operator } from '../../gateway/context.ts';
 import { updateDomain } from '../../gateway/domains/domains.ts';
+import { garbageServer } from '../helpers/broken-servers.ts';
 
 const ENG = 'eng.campus.test';
 
@@ -87,7 +88,8 @@ describe('atrium node and migrate --node', () => {
     });
     running.push(node);
     const listening = await node.log('domain node listening');
-    expect(listening).toMatchObject({ domain: ENG, url: nodeUrl });
+    // `url` is the domain's, which its processes share; `listen` says which process this is.
+    expect(listening).toMatchObject({ domain: ENG, url: nodeUrl, listen: `127.0.0.1:${port}` });
     expect((await fetch(`${nodeUrl}/healthz`)).status).toBe(200);
 
     const listed = jsonOf(await runAtrium(nodeDb, ['node', 'keys', 'list', '--domain', ENG, '--json']));
@@ -145,6 +147,39 @@ describe('atrium node and migrate --node', () => {
     expect(node.output()).toContain('"msg":"shutting down"');
     expect(node.output()).toContain(`"unit":"node ${ENG}","msg":"stopped"`);
     await expect(fetch(`${nodeUrl}/healthz`)).rejects.toThrow();
+  });
+
+  it('refuses to start a node whose secret does not open its keys, or whose Redis does not answer as Redis, in one line each', async () => {
+    const env = { NODE_PORT: String(await freePort()), NODE_HOST: '127.0.0.1', GATEWAY_ISSUER: gateway.issuer };
+    const nothing = await freePort();
+    const notRedis = await garbageServer();
+    const notRedisPort = new URL(notRedis.url).port;
+    try {
+      const [wrongSecret, unreachable, speaksHttp] = await Promise.all([
+        runAtrium(nodeDb, ['node', '--domain', ENG], { env: { ...env, NODE_SECRET_KEY: 'x'.repeat(40) } }),
+        runAtrium(nodeDb, ['node', '--domain', ENG], {
+          env: { ...env, REDIS_URL: `redis://:hunter2-redis@127.0.0.1:${nothing}` },
+        }),
+        runAtrium(nodeDb, ['node', '--domain', ENG], {
+          env: { ...env, REDIS_URL: `redis://127.0.0.1:${notRedisPort}` },
+        }),
+      ]);
+      expect(wrongSecret.code).toBe(1);
+      expect(wrongSecret.stderr).toBe(
+        `atrium: This is not the sealing secret the ${ENG} node's keys were sealed with at its first start (NODE_SECRET_KEY, or without it the development secret file in ATRIUM_DATA_DIR): start the node with that secret\n`,
+      );
+      expect(unreachable.code).toBe(1);
+      expect(unreachable.stderr).toBe(
+        `atrium: Cannot open Redis at REDIS_URL redis://127.0.0.1:${nothing}: connect ECONNREFUSED 127.0.0.1:${nothing}\n`,
+      );
+      expect(speaksHttp.code).toBe(1);
+      expect(speaksHttp.stderr).toBe(
+        `atrium: Cannot open Redis at REDIS_URL redis://127.0.0.1:${notRedisPort}: what answers there does not speak the Redis protocol\n`,
+      );
+      for (const refused of [wrongSecret, unreachable, speaksHttp]) expect(refused.stdout).toBe('');
+    } finally {
+      await notRedis.close();
+    }
   });
 });
 

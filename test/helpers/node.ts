@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { loadNodeConfig } from '../../node/config.ts';
 import { startNode, type DomainNode } from '../../node/main.ts';
+import type { Logger } from '../../core/logger.ts';
 import { createTestClock, type TestClock } from '../../core/clock.ts';
 import { AtriumClient } from '../../sdk/client.ts';
 import { listDomains, updateDomain } from '../../gateway/domains/domains.ts';
@@ -72,12 +73,13 @@ export async function startEngAndArts(
 export const fetchMe = (node: DomainNode, token: string) =>
   fetch(`${node.localUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
 
-/** Another process of the same domain (same database), for multi-process tests. */
+/** Another process of the same domain (same database), for multi-process tests; `logger` to read what it logs. */
 export async function startTestNodeOn(
   gateway: TestGateway,
   domain: string,
   db: TestDatabase,
   env: Record<string, string> = {},
+  options: { logger?: Logger } = {},
 ): Promise<DomainNode & { clock: TestClock }> {
   const config = loadNodeConfig({
     NODE_DOMAIN: domain,
@@ -90,7 +92,7 @@ export async function startTestNodeOn(
     ...env,
   });
   const clock = createTestClock();
-  const node = Object.assign(await startNode(config, { migrate: true, clock }), { clock });
+  const node = Object.assign(await startNode(config, { migrate: true, clock, logger: options.logger }), { clock });
   if (!env.NODE_PUBLIC_URL) {
     await updateDomain({ ...gateway.context(null), actor: operator('test') }, domain, { url: node.url });
   }
