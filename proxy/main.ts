@@ -84,8 +84,10 @@ export async function startProxy(
   const inFlight = inFlightMetered(config, metrics);
   const signer = { name: config.name, key };
   http.serve(requestHandler({ config, registry, metrics, logger, inFlight, signer }));
-  const url = `http://127.0.0.1:${await http.listen({ port: config.port, host: config.host })}`;
-  logger.info({ url, name: config.name }, 'federation proxy listening');
+  const port = await http.listen({ port: config.port, host: config.host });
+  const url = `http://127.0.0.1:${port}`;
+  // The logger's `name` says which proxy; `listen` is where it is bound (all interfaces unless PROXY_HOST says).
+  logger.info({ listen: `${config.host}:${port}` }, 'federation proxy listening');
   return {
     url,
     server: http.server,

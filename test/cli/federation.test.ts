@@ -262,6 +262,14 @@ describe('atrium proxy and proxies', () => {
     });
     running.push(proxy);
     await proxy.printed("atrium proxies add cli-proxy --key '");
+    // Where it listens, once; the unit's name is the logger's own `name`, not a second key of that name.
+    await proxy.printed('"msg":"federation proxy listening"}\n');
+    const listening = proxy
+      .output()
+      .split('\n')
+      .find((line) => line.includes('"federation proxy listening"'))!;
+    expect(listening.match(/"name":/g)).toHaveLength(1);
+    expect(JSON.parse(listening)).toMatchObject({ name: 'proxy:cli-proxy', listen: `127.0.0.1:${port}` });
     const key = /--key '(\{[^']+\})'/.exec(proxy.output())![1]!;
     const jwk = JSON.parse(key) as Record<string, string>;
     expect(jwk).toEqual({
