@@ -559,7 +559,13 @@ async function endedAccessGate(deps: {
   const verifier = refusingWhileRemoved(
     refusingEndedAccess(
       refusingDisabledClients(
-        createTokenVerifier({ issuer: config.gatewayIssuer, audience: url, domain: config.domain, now: clock.now }),
+        createTokenVerifier({
+          issuer: config.gatewayIssuer,
+          audience: url,
+          domain: config.domain,
+          now: clock.now,
+          logger,
+        }),
         clientActive,
       ),
       ended,

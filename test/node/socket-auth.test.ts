@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as client from 'openid-client';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -143,10 +144,15 @@ describe('socket authentication', () => {
   it('refuses a token it cannot check while the gateway is away as a retry, never as a bad token', async () => {
     // Another process of eng's that has never reached its gateway: it holds none of the gateway's keys.
     const [away] = await unusedUrls(1);
-    const cut = await startTestNodeOn(gateway, 'eng.campus.test', eng.db, {
-      GATEWAY_ISSUER: away!,
-      NODE_PUBLIC_URL: eng.url,
-    });
+    const logged: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const cut = await startTestNodeOn(
+      gateway,
+      'eng.campus.test',
+      eng.db,
+      { GATEWAY_ISSUER: away!, NODE_PUBLIC_URL: eng.url },
+      { logger },
+    );
     try {
       const token = await (await login(gateway, 'alice')).tokenFor(eng.url);
       const raw = await openRaw(cut.localUrl);
@@ -157,6 +163,9 @@ describe('socket authentication', () => {
       expect(response.status).toBe(503);
       expect(await response.json()).toMatchObject({ error: { code: 'gateway_unavailable' } });
       expect(response.headers.get('www-authenticate')).toBeNull();
+      // The operator hears of it once, not at every refused token.
+      const told = logged.filter((l) => /signing keys cannot be fetched/.test(l.msg));
+      expect(told).toHaveLength(1);
     } finally {
       await cut.close();
     }
