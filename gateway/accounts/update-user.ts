@@ -48,10 +48,12 @@ const userEditSchema = userChangesSchema.extend({ expected: shownSchema.optional
 
 /** Someone else changed, since the form was opened, fields this edit changes too: nothing was saved. */
 export class StaleEditError extends ConflictError {
+  readonly username: string;
   readonly fields: EditedField[];
 
   constructor(username: string, fields: EditedField[]) {
     super(`${username} was changed since you opened this page`);
+    this.username = username;
     this.fields = fields;
   }
 }

@@ -428,6 +428,52 @@ describe("the admin console's Apps pages", () => {
     expect(mainText(deleted)).toContain('Deleted Leave <Requests>');
   });
 
+  it('saves only what was changed on a page opened before another change, and refuses a field changed twice', async () => {
+    const appNow = () => gateway.models.App.findOne({ where: { slug: 'tab-two' } });
+    const redirectUris = async () => {
+      const row = await gateway.models.OidcPayload.findOne({
+        where: { model: 'Client', id: (await appNow())!.clientId },
+      });
+      return (JSON.parse(row!.payload) as { redirect_uris: string[] }).redirect_uris;
+    };
+    const stale = await admin.navigate(url('/admin/apps/tab-two'));
+    const other = await admin.navigate(url('/admin/apps/tab-two'));
+    const changed = await submitFilled(admin, other, filledFormWithAction(other, '/admin/apps/tab-two'), {
+      redirectUris: 'https://tab-two.campus.example/new-cb',
+      firstParty: 'on',
+    });
+    expect(mainText(changed)).toContain('Saved tab-two.');
+
+    const saved = await submitFilled(admin, stale, filledFormWithAction(stale, '/admin/apps/tab-two'), {
+      description: 'Opened in two tabs',
+    });
+    expect(mainText(saved)).toContain('Saved tab-two.');
+    expect(await appNow()).toMatchObject({ description: 'Opened in two tabs', firstParty: true });
+    expect(await redirectUris()).toEqual(['https://tab-two.campus.example/new-cb']);
+
+    const updates = () => gateway.models.AuditEvent.count({ where: { action: 'app.update', target: 'tab-two' } });
+    const before = await updates();
+    const refused = await submitFilled(admin, stale, filledFormWithAction(stale, '/admin/apps/tab-two'), {
+      redirectUris: 'https://tab-two.campus.example/other-cb',
+      botEnabled: 'on',
+    });
+    expect(refused.status).toBe(409);
+    expect(mainText(refused)).toContain(
+      'tab-two was changed since you opened this page (redirect URIs): nothing was saved.',
+    );
+    expect(/id="redirectUris-error">\s*<p>([^<]*)</.exec(refused.html)?.[1]).toContain(
+      'you had chosen: https://tab-two.campus.example/other-cb.',
+    );
+    expect(refused.html).toContain('https://tab-two.campus.example/new-cb</textarea>');
+    expect((await appNow())!.botEnabled).toBe(false);
+    expect(await redirectUris()).toEqual(['https://tab-two.campus.example/new-cb']);
+    expect((await appNow())!.firstParty).toBe(true);
+
+    const again = await submitFilled(admin, refused, filledFormWithAction(refused, '/admin/apps/tab-two'));
+    expect(mainText(again)).toContain('Nothing changed for tab-two.');
+    expect(await updates()).toBe(before);
+  });
+
   it('gives a unit admin only their own units to choose from', async () => {
     const { agent: engAdmin } = await signInToConsole(gateway.issuer, 'eng-admin');
     const form = await engAdmin.navigate(url('/admin/apps/new'));

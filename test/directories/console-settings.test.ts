@@ -3,7 +3,9 @@ import { BrowserAgent, filledFormWithAction, htmlText, mainText, submitFilled } 
 import { runAtrium } from '../helpers/cli.ts';
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { inetOrgPerson, ouLdif, SERVICE_PASSWORD, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
-import { register } from './fixtures.ts';
+import { asOperator, register, sealerOf } from './fixtures.ts';
+import { updateDirectory } from '../../gateway/directories/update-directory.ts';
+import { showDirectory } from '../../gateway/directories/list-directories.ts';
 
 /** Editing a directory's settings in the console and with the CLI: what the audit log says was changed. */
 let gateway: TestGateway;
@@ -156,5 +158,33 @@ describe('far too much typed into a form', () => {
       ).toBe(true);
     }
     expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('a settings form opened before another change', () => {
+  it('saves only what was changed on it, and refuses a field someone else changed since', async () => {
+    const stale = await admin.navigate(`${gateway.issuer}${PAGE}`);
+    const form = filledFormWithAction(stale, PAGE);
+    // Meanwhile another administrator has the directory's disabled people found by their flag.
+    await updateDirectory(asOperator(gateway), sealerOf(gateway), 'library-ldap', {
+      disabledAttribute: 'nsAccountLock',
+    });
+    const settings = () => showDirectory(asOperator(gateway), 'library-ldap');
+
+    const saved = await submitFilled(admin, stale, form, { timeoutSeconds: '9' });
+    expect(mainText(saved)).toContain('Saved directory library-ldap.');
+    expect(changedIn((await updates()).at(-1))).toEqual(['timeoutSeconds']);
+    expect(await settings()).toMatchObject({ attributes: { disabled: 'nsAccountLock' }, timeoutSeconds: 9 });
+
+    const count = (await updates()).length;
+    const refused = await submitFilled(admin, stale, form, { disabledAttribute: 'pwdAccountLockedTime' });
+    expect(refused.status).toBe(409);
+    expect(mainText(refused)).toContain(
+      'Directory library-ldap was changed since you opened this page (disabled flag attribute): nothing was saved.',
+    );
+    expect(fieldError(refused.html, 'disabledAttribute')).toContain('you had chosen: pwdAccountLockedTime.');
+    expect(refused.html).toContain('value="nsAccountLock"');
+    expect(await updates()).toHaveLength(count);
+    expect((await settings()).attributes.disabled).toBe('nsAccountLock');
   });
 });

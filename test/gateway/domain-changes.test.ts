@@ -188,6 +188,24 @@ describe('the console', () => {
     expect((await lastAudit('domain.update')).details).toMatchObject({ movedPeople: 3 });
   });
 
+  it('puts back no URL changed since the page was opened, and refuses to change it over that change', async () => {
+    const stale = await open('/admin/domains/ee.campus.test');
+    await updateDomain(ctx(), 'ee.campus.test', { url: 'http://127.0.0.1:4297' });
+    const urlNow = async () => (await gateway.models.Domain.findOne({ where: { name: 'ee.campus.test' } }))!.url;
+    const form = filledFormWithAction(stale, '/admin/domains/ee.campus.test');
+    const unchanged = await submitFilled(admin, stale, form);
+    expect(mainText(unchanged)).toContain('Nothing changed for domain ee.campus.test.');
+    expect(await urlNow()).toBe('http://127.0.0.1:4297');
+
+    const refused = await submitFilled(admin, stale, form, { url: 'http://127.0.0.1:4298' });
+    expect(refused.status).toBe(409);
+    expect(mainText(refused)).toContain(
+      'Domain ee.campus.test was changed since you opened this page (node URL): nothing was saved.',
+    );
+    expect(refused.html).toContain('value="http://127.0.0.1:4297"');
+    expect(await urlNow()).toBe('http://127.0.0.1:4297');
+  });
+
   it('removes a domain from its page: CSRF-checked, refused while people live there, then confirmed', async () => {
     const page = await open('/admin/domains/ee.campus.test');
     const remove = filledFormWithAction(page, '/admin/domains/ee.campus.test/remove');

@@ -26,6 +26,8 @@ import { setFlash } from '../page.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
 import { appSecretRoutes, showSecretsOnce, type AppSealers, type Unticked } from './app-secrets.ts';
 import { appStatusNotice } from './app-status-notice.ts';
+import { mergeShown, shownIn, shownJson, staleFormFailure, type FormFields } from '../shown-form.ts';
+import type { GatewayContext } from '../../context.ts';
 
 /** The form's fields as the use-cases take them; an empty optional field is left out (new) or cleared (edit). */
 function appInput(body: Body, empty: undefined | null) {
@@ -79,6 +81,54 @@ const storedValues = (app: PresentedApp) =>
     firstParty: app.firstParty,
     botEnabled: app.botEnabled,
   });
+
+/**
+ * The edit form's fields as its page sends them for the app as stored, for the page to carry and a save
+ * to be compared with (shown-form.ts); the first-party box only where the page offers it.
+ */
+function appFields(app: PresentedApp, firstPartyOffered: boolean): FormFields {
+  return {
+    name: app.name,
+    icon: app.icon ?? '',
+    description: app.description ?? '',
+    homeUrl: app.homeUrl ?? '',
+    redirectUris: app.redirectUris.join('\n'),
+    postLogoutRedirectUris: app.postLogoutRedirectUris.join('\n'),
+    backchannelLogoutUri: app.backchannelLogoutUri ?? '',
+    interactionCallbackUrl: app.interactionCallbackUrl ?? '',
+    ownerUnit: app.ownerUnit ?? '',
+    visibilityUnits: app.visibility.units,
+    visibilityRoles: app.visibility.roles,
+    ...(firstPartyOffered ? { firstParty: app.firstParty ? 'on' : '' } : {}),
+    botEnabled: app.botEnabled ? 'on' : '',
+  };
+}
+
+/** A unit admin sees the first-party box only on an app a campus administrator made first-party, to clear it. */
+const offersFirstParty = (ctx: GatewayContext, app: PresentedApp | null) =>
+  isFullAdmin(ctx.actor) || app?.firstParty === true;
+
+/** How a refusal of a stale form names the app and its fields (shown-form.ts). */
+const staleWords = (app: PresentedApp) => ({
+  what: app.name,
+  labels: {
+    name: 'name',
+    icon: 'icon',
+    description: 'description',
+    homeUrl: 'home URL',
+    redirectUris: 'redirect URIs',
+    postLogoutRedirectUris: 'post-logout redirect URIs',
+    backchannelLogoutUri: 'back-channel logout URI',
+    interactionCallbackUrl: 'interaction callback URL',
+    ownerUnit: 'owner unit',
+    visibilityUnits: 'visible to units',
+    visibilityRoles: 'visible to roles',
+    firstParty: 'first-party',
+    botEnabled: 'bot',
+  },
+  flags: ['firstParty', 'botEnabled'],
+  errorKeys: { visibilityUnits: 'visibility', visibilityRoles: 'visibility', firstParty: 'trust', botEnabled: 'trust' },
+});
 
 /** What a new app's form starts with. */
 const NEW_APP = { visibilityUnits: [], visibilityRoles: [], firstParty: false, botEnabled: false };
@@ -138,6 +188,9 @@ type RenderForm = (
   failure?: FormFailure,
 ) => Promise<void>;
 
+/** A form shown again after a refusal carries what its page first showed (shown-form.ts). */
+type Shown = Record<string, unknown> | null;
+
 /**
  * The parsers of the forms typed into (register, edit, delete): a post too large to read shows its form
  * again, as it would open, with what to do; nothing of it was read.
@@ -155,25 +208,20 @@ function typedBodies(kit: ConsoleKit, renderForm: RenderForm) {
   };
 }
 
-/**
- * Apps: the list, register, edit, disable/enable, rotate the client or callback secret, delete. A unit
- * admin sees and registers only the apps of their own units, and is not offered the first-party flag,
- * which only campus administrators may set. New secrets are shown once, on the page the action redirects
- * to (app-secrets.ts).
- */
-export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
-  const router = Router();
-
-  async function renderForm(
+/** Draws an app's form (or the new one's), with what a refusal says and the values it shows. */
+function appFormRenderer(kit: ConsoleKit) {
+  return async function renderForm(
     req: Request,
     res: Response,
     app: PresentedApp | null,
     values: Record<string, unknown>,
     failure?: FormFailure & { lineErrors?: LineErrors },
     unticked: Unticked = {},
+    shown: Shown = null,
   ) {
     const ctx = kit.context(req);
     const campusWide = isFullAdmin(ctx.actor);
+    const offerFirstParty = offersFirstParty(ctx, app);
     kit.render(
       req,
       res,
@@ -183,11 +231,11 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
         section: 'apps',
         app,
         values,
+        shown: app ? shownJson(shown ?? appFields(app, offerFirstParty)) : null,
         units: await unitTree(ctx),
         roles: ROLES,
         campusWide,
-        // A unit admin sees the flag only on an app a campus administrator made first-party, to clear it.
-        offerFirstParty: campusWide || app?.firstParty === true,
+        offerFirstParty,
         errors: failure?.errors ?? {},
         lineErrors: failure?.lineErrors ?? {},
         notice: failure?.notice,
@@ -195,7 +243,19 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
       },
       Object.keys(unticked).length > 0 ? 400 : failure?.status,
     );
-  }
+  };
+}
+
+/**
+ * Apps: the list, register, edit, disable/enable, rotate the client or callback secret, delete. A unit
+ * admin sees and registers only the apps of their own units, and is not offered the first-party flag,
+ * which only campus administrators may set. New secrets are shown once, on the page the action redirects
+ * to (app-secrets.ts).
+ */
+export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
+  const router = Router();
+
+  const renderForm = appFormRenderer(kit);
 
   router.get('/apps', async (req, res) => {
     const ctx = kit.context(req);
@@ -235,17 +295,33 @@ export function appRoutes(kit: ConsoleKit, sealers: AppSealers): Router {
     await renderForm(req, res, app, storedValues(app));
   });
 
+  // Only what was changed on the page is saved: what someone else changed since stays (shown-form.ts).
   router.post('/apps/:slug', typed.edit, kit.csrf.check, async (req, res) => {
-    const app = await getApp(kit.context(req), String(req.params.slug));
+    const ctx = kit.context(req);
+    const app = await getApp(ctx, String(req.params.slug));
     const body = bodyOf(req);
-    const input = appInput(body, null);
+    const shown = shownIn(body);
+    const merge = shown && mergeShown(body, shown, appFields(app, offersFirstParty(ctx, app)));
+    if (!merge || merge.conflicts.length > 0)
+      return renderForm(
+        req,
+        res,
+        app,
+        storedValues(app),
+        staleFormFailure(body, merge?.conflicts ?? null, staleWords(app)),
+      );
+    if (merge.changed.length === 0) {
+      setFlash(req, `Nothing changed for ${app.name}.`);
+      return res.redirect(303, `/admin/apps/${encodeURIComponent(app.slug)}`);
+    }
+    const input = appInput(merge.body, null);
     try {
-      await updateApp(kit.context(req), app.slug, input);
+      await updateApp(ctx, app.slug, input);
       setFlash(req, `Saved ${input.name || app.name}.`);
       res.redirect(303, `/admin/apps/${encodeURIComponent(app.slug)}`);
     } catch (error) {
-      const { values, failure } = refusedForm(error, body, input);
-      await renderForm(req, res, app, values, failure);
+      const { values, failure } = refusedForm(error, body, appInput(body, null));
+      await renderForm(req, res, app, values, failure, {}, shown);
     }
   });
 

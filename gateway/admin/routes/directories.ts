@@ -30,6 +30,7 @@ import {
 } from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
+import { mergeShown, shownIn, shownJson, staleFormFailure, type FormFields } from '../shown-form.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
 
 /** How long the "Sync now" button waits for the report; a longer sync goes on, and its report shows on the page later. */
@@ -106,6 +107,40 @@ function valuesOf(d: PresentedDirectory): Record<string, unknown> {
   };
 }
 
+/** The settings form's fields as its page sends them for the registration as stored, to carry and compare (shown-form.ts). */
+const directoryFields = (d: PresentedDirectory) => valuesOf(d) as FormFields;
+
+/** How a refusal of a stale form names the directory and its fields (shown-form.ts). */
+const staleWords = (d: PresentedDirectory) => ({
+  what: `Directory ${d.name}`,
+  labels: {
+    url: 'URL',
+    startTls: 'StartTLS',
+    caFile: 'CA file',
+    bindDn: 'service account',
+    preset: 'preset',
+    userBase: 'user base',
+    userFilter: 'user filter',
+    groupBase: 'group base',
+    usernameAttribute: 'username attribute',
+    nameAttributes: 'name attributes',
+    emailAttributes: 'email attributes',
+    disabledAttribute: 'disabled flag attribute',
+    idAttribute: 'entry id attribute',
+    passwordChangedAttribute: 'password changed attribute',
+    groupMembership: 'group membership',
+    nestedGroups: 'follow nested groups',
+    unitFrom: 'unit from',
+    unitAttribute: 'unit attribute',
+    unitRoot: 'unit root',
+    roleGroups: 'role groups',
+    defaultRole: 'role of people in no group',
+    timeoutSeconds: 'timeout',
+    resetUrl: 'password reset page',
+  },
+  flags: ['nestedGroups'],
+});
+
 /** The form echoes what was typed after a refusal, lists as the text they were typed in. */
 function echo(body: Body): Record<string, unknown> {
   const values: Record<string, unknown> = {};
@@ -163,6 +198,8 @@ function formRenderer(kit: ConsoleKit) {
       failure?: FormFailure;
       test?: DirectoryTest;
       relink?: { username: string; error: string };
+      /** What the settings form first showed, when it is shown again after a refusal (shown-form.ts). */
+      shown?: Record<string, unknown> | null;
     } & Refused = {},
   ) {
     kit.render(
@@ -183,6 +220,7 @@ function formRenderer(kit: ConsoleKit) {
         roles: ROLES,
         units: await unitTree(kit.context(req)),
         values,
+        shown: directory ? shownJson(extra.shown ?? directoryFields(directory)) : null,
         errors: extra.failure?.errors ?? {},
         notice: extra.failure?.notice,
       },
@@ -271,18 +309,25 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
     await renderForm(req, res, directory, valuesOf(directory), refused);
   });
 
+  // Only what was changed on the page is saved: what someone else changed since stays (shown-form.ts).
   router.post('/directories/:name', typed.edit, kit.csrf.check, async (req, res) => {
     const directory = await showDirectory(kit.context(req), String(req.params.name));
     const body = bodyOf(req);
+    const shown = shownIn(body);
+    const merge = shown && mergeShown(body, shown, directoryFields(directory));
+    if (!merge || merge.conflicts.length > 0) {
+      const failure = staleFormFailure(body, merge?.conflicts ?? null, staleWords(directory));
+      return renderForm(req, res, directory, valuesOf(directory), { failure });
+    }
     try {
       const { changed } = await updateDirectory(kit.context(req), deps.sealer, directory.name, {
-        ...inputOf(body),
+        ...inputOf(merge.body),
         forgetEntryIds: text(body, 'forgetEntryIds') === 'on' || undefined,
       });
       setFlash(req, changed.length > 0 ? `Saved directory ${directory.name}.` : nothingChanged(directory.name));
       res.redirect(303, `/admin/directories/${encodeURIComponent(directory.name)}`);
     } catch (error) {
-      await renderForm(req, res, directory, echo(body), { failure: formFailure(error) });
+      await renderForm(req, res, directory, echo(body), { failure: formFailure(error), shown });
     }
   });
 

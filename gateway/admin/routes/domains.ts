@@ -19,6 +19,7 @@ import {
 } from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
+import { mergeShown, shownIn, shownJson, staleFormFailure, type FormFields } from '../shown-form.ts';
 
 /** What the page shows when a change would move people: the notice, and the confirmation box with the count. */
 type Refusal = FormFailure & { moves?: HomeMoves };
@@ -33,6 +34,13 @@ function refusal(error: unknown): Refusal {
 
 const confirmed = (body: Body) => text(body, 'movePeople') === 'on';
 
+/** A domain's form as posted: its URL, the units ticked, and whether it is a partner organization's. */
+const domainValues = (body: Body) => ({
+  url: text(body, 'url'),
+  units: list(body, 'units'),
+  partner: text(body, 'partner') === 'on',
+});
+
 const pagePath = (name: string) => `/admin/domains/${encodeURIComponent(name)}`;
 
 const NEW_DOMAIN = { units: [], partner: false };
@@ -40,6 +48,21 @@ const storedValues = (domain: PresentedDomain) => ({
   url: domain.url,
   units: domain.units,
   partner: domain.units.length === 0,
+});
+
+/** The edit form's fields as its page sends them for the domain as stored, to carry and compare (shown-form.ts). */
+const domainFields = (domain: PresentedDomain): FormFields => ({
+  url: domain.url,
+  units: domain.units,
+  partner: domain.units.length === 0 ? 'on' : '',
+});
+
+/** How a refusal of a stale form names the domain and its fields (shown-form.ts). */
+const staleWords = (domain: PresentedDomain) => ({
+  what: `Domain ${domain.name}`,
+  labels: { url: 'node URL', units: 'units it serves', partner: "partner organization's domain" },
+  flags: ['partner'],
+  errorKeys: { partner: 'units' },
 });
 
 /** IM domain nodes: which URL each answers at and which units it serves. Full administrators only. */
@@ -60,6 +83,7 @@ export function domainRoutes(kit: ConsoleKit): Router {
     values: Record<string, unknown>,
     failure?: Refusal,
     removal?: Refusal,
+    shown: Record<string, unknown> | null = null,
   ) {
     kit.render(
       req,
@@ -71,6 +95,7 @@ export function domainRoutes(kit: ConsoleKit): Router {
         domain,
         units: await unitTree(kit.context(req)),
         values,
+        shown: domain ? shownJson(shown ?? domainFields(domain)) : null,
         errors: failure?.errors ?? {},
         notice: failure?.notice,
         moves: failure?.moves,
@@ -109,21 +134,9 @@ export function domainRoutes(kit: ConsoleKit): Router {
 
   router.post('/domains', addBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
-    const values = {
-      name: text(body, 'name'),
-      url: text(body, 'url'),
-      units: list(body, 'units'),
-      partner: text(body, 'partner') === 'on',
-    };
+    const values = { name: text(body, 'name'), ...domainValues(body) };
     try {
-      const input = {
-        name: values.name,
-        url: values.url,
-        units: values.units,
-        partner: values.partner,
-        movePeople: confirmed(body),
-      };
-      const domain = await addDomain(kit.context(req), input);
+      const domain = await addDomain(kit.context(req), { ...values, movePeople: confirmed(body) });
       setFlash(req, `Added domain ${domain.name}.`);
       res.redirect(303, '/admin/domains');
     } catch (error) {
@@ -137,17 +150,26 @@ export function domainRoutes(kit: ConsoleKit): Router {
     await renderForm(req, res, domain, storedValues(domain), undefined, removal);
   });
 
+  // Only what was changed on the page is saved: what someone else changed since stays (shown-form.ts).
   router.post('/domains/:name', editBody, kit.csrf.check, async (req, res) => {
     const domain = await findDomain(req, String(req.params.name));
     const body = bodyOf(req);
-    const values = { url: text(body, 'url'), units: list(body, 'units'), partner: text(body, 'partner') === 'on' };
+    const shown = shownIn(body);
+    const merge = shown && mergeShown(body, shown, domainFields(domain));
+    if (!merge || merge.conflicts.length > 0) {
+      const failure = staleFormFailure(body, merge?.conflicts ?? null, staleWords(domain));
+      return renderForm(req, res, domain, storedValues(domain), failure);
+    }
+    if (merge.changed.length === 0) {
+      setFlash(req, `Nothing changed for domain ${domain.name}.`);
+      return res.redirect(303, pagePath(domain.name));
+    }
     try {
-      const input = { url: values.url, units: values.units, partner: values.partner, movePeople: confirmed(body) };
-      await updateDomain(kit.context(req), domain.name, input);
+      await updateDomain(kit.context(req), domain.name, { ...domainValues(merge.body), movePeople: confirmed(body) });
       setFlash(req, `Saved domain ${domain.name}.`);
-      res.redirect(303, `/admin/domains/${encodeURIComponent(domain.name)}`);
+      res.redirect(303, pagePath(domain.name));
     } catch (error) {
-      await renderForm(req, res, domain, values, refusal(error));
+      await renderForm(req, res, domain, domainValues(body), refusal(error), undefined, shown);
     }
   });
 

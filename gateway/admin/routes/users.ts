@@ -8,17 +8,11 @@ import { presentUsers, type PresentedUser } from '../../accounts/present-user.ts
 import { unitTree } from '../../accounts/unit-tree.ts';
 import { directoryResetPages } from '../../directories/reset-page.ts';
 import { unlockUser } from '../../accounts/unlock-user.ts';
-import {
-  editUser,
-  resetPassword,
-  StaleEditError,
-  type EditedField,
-  type ShownUser,
-  type UserEdit,
-} from '../../accounts/update-user.ts';
+import { editUser, resetPassword, StaleEditError, type ShownUser, type UserEdit } from '../../accounts/update-user.ts';
 import { LastAdministratorError, OwnAdministratorError } from '../../accounts/keep-administrators.ts';
 import { adminScopeOf } from '../../accounts/scope.ts';
 import { pageRequest, pastLastPage } from '../paging.ts';
+import { shownIn, staleFormFailure } from '../shown-form.ts';
 import { ChatMoveError, type ChatMove } from '../../accounts/chat-moves.ts';
 import {
   bodyOf,
@@ -106,46 +100,12 @@ function editDone({ user, edited, disabled }: UserEdit, chosen: ChosenUnits): st
   return `Saved ${user.username}.${primary}`;
 }
 
-const FIELD_WORDS: Record<EditedField, string> = {
-  displayName: 'name',
-  email: 'email',
-  units: 'units',
-  roles: 'roles',
-  status: 'status',
-};
-
-/** A post of the edit form without what its page showed (a page from before it carried it): nothing can be told apart. */
-function unknownPageFailure(username: string): FormFailure {
-  return {
-    status: 409,
-    errors: {},
-    notice: `This form does not say how ${username} was when it was opened, so what was changed on it cannot be told: nothing was saved. The form shows them as they are now; make your changes again.`,
-  };
-}
-
-/** A field's value as the administrator chose it, in words for the refusal beside it. */
-function chosenWords(field: EditedField, input: ReturnType<typeof userChangesInput>): string {
-  const value = input[field];
-  if (Array.isArray(value)) return value.length > 0 ? value.join(', ') : 'none';
-  return value === '' ? '(blank)' : value;
-}
-
-/**
- * Someone else changed what the administrator changed too, since the page was opened: nothing was saved,
- * and the form shows the person as they are now, each such field saying what the administrator had chosen.
- */
-function staleFailure(error: StaleEditError, input: ReturnType<typeof userChangesInput>): FormFailure {
-  const errors: Record<string, string> = {};
-  for (const field of error.fields)
-    errors[field] =
-      `Changed by someone else since you opened this page, and shown as it is now; you had chosen: ${chosenWords(field, input)}.`;
-  const fields = error.fields.map((f) => FIELD_WORDS[f]).join(', ');
-  return {
-    status: error.status,
-    errors,
-    notice: `${error.message} (${fields}): nothing was saved. The form shows them as they are now; make your changes again.`,
-  };
-}
+/** How a refusal of a stale form names the person and the fields (shown-form.ts). */
+const staleWords = (username: string) => ({
+  what: username,
+  person: true,
+  labels: { displayName: 'name', email: 'email', units: 'units', roles: 'roles', status: 'status' },
+});
 
 // The edit form's fields in page order: after a refusal, the first one in error takes the focus.
 const FIELD_ORDER = [
@@ -210,16 +170,6 @@ function shownOf(user: PresentedUser): ShownUser {
   const others = user.units.filter((u) => !u.primary).map((u) => u.path);
   const { displayName, email, roles, status } = user;
   return { displayName, email, units: [...primary, ...others], roles, status };
-}
-
-/** The `shown` field a form sent, or null when it has none (a page from before it carried one). */
-function shownIn(body: Body): ShownUser | null {
-  try {
-    const shown: unknown = JSON.parse(text(body, 'shown'));
-    return typeof shown === 'object' && shown !== null && !Array.isArray(shown) ? (shown as ShownUser) : null;
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -370,13 +320,13 @@ export function userRoutes(kit: ConsoleKit): Router {
   router.post('/users/:id', editBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
     const id = String(req.params.id);
-    const shown = shownIn(body);
-    const typed = userChangesInput(body);
-    let values = echo(body, typed);
+    const shown = shownIn(body) as ShownUser | null;
+    let values = echo(body, userChangesInput(body));
     let failure: FormState['failure'];
     try {
       const { user: stored, memberships } = await findManageableUser(kit.context(req), id);
-      if (!shown) return await renderForm(req, res, id, { failure: unknownPageFailure(stored.username) });
+      if (!shown)
+        return await renderForm(req, res, id, { failure: staleFormFailure(body, null, staleWords(stored.username)) });
       const storedPrimary = memberships.find((m) => m.primary)?.unit.path ?? null;
       const chosen = unitsWithPrimary(body, shown.units?.[0] ?? storedPrimary);
       const input = userChangesInput(body, chosen.units);
@@ -392,7 +342,8 @@ export function userRoutes(kit: ConsoleKit): Router {
       }
     } catch (error) {
       // Nothing was saved, and the form shows the person as they are now.
-      if (error instanceof StaleEditError) return renderForm(req, res, id, { failure: staleFailure(error, typed) });
+      if (error instanceof StaleEditError)
+        return renderForm(req, res, id, { failure: staleFormFailure(body, error.fields, staleWords(error.username)) });
       failure = editFailure(error);
     }
     await renderForm(req, res, id, { values, failure, shown });
