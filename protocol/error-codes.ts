@@ -88,7 +88,10 @@ export const ERROR_CODES = {
   unknown_action: { meaning: 'the card offers no such action (now)', to: C },
   callback_failed: { meaning: 'the app did not take the card click (error status, timeout or a bad answer)', to: C },
   no_callback: { meaning: 'the app takes no card actions (it has no callback URL)', to: C },
-  app_unavailable: { meaning: 'the app behind the card is disabled or gone', to: C },
+  app_unavailable: {
+    meaning: 'the app behind the card is disabled or gone, or no longer for the person who clicked (HTTP 403)',
+    to: C,
+  },
   bot_disabled: { meaning: 'the app or its bot was disabled at the gateway', to: C },
   webhook_revoked: { meaning: 'the webhook was revoked (HTTP 410)', to: C },
   too_large: { meaning: 'the body, file or message is larger than allowed (HTTP 413); nothing was sent', to: CP },

@@ -143,3 +143,18 @@ export async function assertBotMayWriteIn(
   const peer = chosenByBot(conversation, bot);
   if (peer) await assertIsFor(ctx, app, peer, field);
 }
+
+/**
+ * Whether the bot `bot` may write into a conversation it belongs to, by assertBotMayWriteIn's rule, for what
+ * it writes there on a person's doing (its answer to a card click). Nothing is guessed while the gateway
+ * cannot be asked: a retryable 503, as for the bot's own writes.
+ */
+export async function botMayWriteIn(
+  ctx: NodeContext,
+  bot: Pick<BotIdentity, 'address'>,
+  app: Pick<AppInfo, 'slug'>,
+  conversation: Pick<Conversation, 'kind' | 'createdBy' | 'directKey'>,
+): Promise<boolean> {
+  const peer = chosenByBot(conversation, bot);
+  return !peer || ctx.apps.reach.isFor(app.slug, userOf(peer));
+}

@@ -3,6 +3,7 @@ import { AppError, ForbiddenError, NotFoundError, ValidationError } from '../../
 import { parseInput } from '../../core/validate.ts';
 import { domainOf, userOf } from '../../protocol/address.ts';
 import type { AppInfo } from '../bots/app-directory.ts';
+import { botMayWriteIn } from '../bots/bot-reach.ts';
 import type { NodeContext } from '../context.ts';
 import { NotHomeError } from '../conversations/group-change.ts';
 import { requireMember } from '../conversations/membership.ts';
@@ -38,6 +39,23 @@ function unavailableBecause(why: AppInfo | null | 'left'): string {
   if (why === null) return 'is no longer available here';
   if (why.disabled) return 'has been turned off by your campus administrators';
   return 'has had its chat bot turned off by your campus administrators';
+}
+
+/**
+ * A click on a card in a direct conversation the app's bot opened with the person clicking, once the app is
+ * no longer for them (its unit, visibility units or roles were changed): the bot may no longer write there,
+ * so neither may its answer to a click (bot-reach.ts). Refused before the app hears of it; when the change
+ * came while the app was answering, its answer is not written. Said whole, as AppUnavailableError is.
+ */
+export class NotForClickerError extends AppError {
+  constructor(name: string, when: 'before' | 'answered') {
+    const outcome = when === 'before' ? 'nothing was sent to it' : 'its answer to your click was not shown';
+    super(
+      'app_unavailable',
+      403,
+      `${name} is no longer available to you (your campus administrators changed whom it is for); ${outcome}.`,
+    );
+  }
 }
 
 /** The app's name as its card carries it (cardBody), for an app the gateway no longer names. */
@@ -82,6 +100,8 @@ export async function cardAction(ctx: NodeContext, input: unknown): Promise<Card
   // A bot removed from the conversation hears of no click there, and changes no card there (as it may not itself).
   const { members } = ctx.members.peek(target.conversationId) ?? (await ctx.members.entry(target.conversationId));
   if (!members.has(target.sender)) throw new AppUnavailableError(named, 'left');
+  const bot = { address: target.sender };
+  if (!(await botMayWriteIn(ctx, bot, app, conversation))) throw new NotForClickerError(app.name, 'before');
   const answer = await sendCardCallback(
     app,
     {
@@ -100,6 +120,8 @@ export async function cardAction(ctx: NodeContext, input: unknown): Promise<Card
     ...(answer.toast ? { toast: answer.toast } : {}),
   };
   if (!answer.card) return result;
+  // The app may have been narrowed while it answered: its new card is a write by its bot.
+  if (!(await botMayWriteIn(ctx, bot, app, conversation))) throw new NotForClickerError(app.name, 'answered');
   const { message } = await appendCardUpdate(ctx, target, answer.card);
   return { ...result, updated: true, seq: message.seq };
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CALLBACK_HEADERS, callbackSignature } from '../../protocol/callback-signature.ts';
 import { CallbackRejected, createCallbackVerifier, type CardCallback } from '../../protocol/verify-callback.ts';
+import { updateApp } from '../../gateway/apps-registry/update-app.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { AtriumBot } from '../../sdk/bot.ts';
 import type { Card, Message } from '../../sdk/client.ts';
@@ -10,6 +11,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
 import { asOperator, botToken, register } from './helpers.ts';
 
+const ALICE = 'alice@eng.campus.test';
 const DAVE = 'dave@eng.campus.test';
 const ROOMS = 'rooms@eng.campus.test';
 
@@ -275,6 +277,52 @@ describe('an interactive card', () => {
       expect(received.at(-1)!.event).toMatchObject({ app: 'front-desk', actionId: 'approve' });
     } finally {
       callbackSecret = roomsSecret;
+    }
+  });
+
+  it('sends no click on a card its bot sent someone the app is no longer for, and writes no answer of it there', async () => {
+    // The bot opened this conversation with Alice; then the app is narrowed to staff (Alice is a student).
+    const ack = await bot.sendCard({ to: ALICE }, request);
+    await expect.poll(() => alice.messages.find((m) => m.id === ack.messageId)).toMatchObject({ card: request });
+    const narrow = () => updateApp(asOperator(gateway), 'rooms', { visibility: { units: [], roles: ['staff'] } });
+    const widen = () => updateApp(asOperator(gateway), 'rooms', { visibility: { units: [], roles: [] } });
+    const unchanged = async () => {
+      const shown = await alice.history(ack.conversationId);
+      expect(shown.messages.map((m) => m.kind)).toEqual(['card']);
+      expect(shown.messages[0]).toMatchObject({ card: request, editedAt: null });
+    };
+    await narrow();
+    try {
+      const calls = received.length;
+      await expect(alice.cardAction(ack.messageId, 'approve')).rejects.toMatchObject({
+        code: 'app_unavailable',
+        message:
+          'Room Bookings is no longer available to you (your campus administrators changed whom it is for); nothing was sent to it.',
+      });
+      expect(received.length).toBe(calls);
+      // Nor may the bot change that card itself.
+      await expect(bot.updateCard(ack.messageId, { ...request, actions: [] })).rejects.toMatchObject({
+        code: 'forbidden',
+      });
+      await unchanged();
+      // Narrowed while the app answers the click: the app heard it, but its new card is not written.
+      await widen();
+      answer = (event) => ({
+        write: (res) => {
+          void narrow().then(() =>
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ card: decided(event) })),
+          );
+        },
+      });
+      await expect(alice.cardAction(ack.messageId, 'approve')).rejects.toMatchObject({
+        code: 'app_unavailable',
+        message: expect.stringContaining('its answer to your click was not shown'),
+      });
+      expect(received.length).toBe(calls + 1);
+      await unchanged();
+    } finally {
+      answer = (event) => ({ status: 200, body: { card: decided(event) } });
+      await widen();
     }
   });
 
