@@ -8,9 +8,12 @@ import { assertFullAdmin } from './scope.ts';
 
 export type { PresentedAuditEvent } from './present-audit-event.ts';
 
+/** The longest action and actor a filter takes: an action's name, a username or a user id. */
+export const AUDIT_FILTER_MAX = { action: 64, actor: 200 } as const;
+
 const querySchema = z.object({
-  action: z.string().trim().max(64).optional().default(''),
-  actor: z.string().trim().max(200).optional().default(''),
+  action: z.string().trim().max(AUDIT_FILTER_MAX.action).optional().default(''),
+  actor: z.string().trim().max(AUDIT_FILTER_MAX.actor).optional().default(''),
   page: z.coerce.number().int().min(1).max(100_000).optional().default(1),
   pageSize: z.coerce.number().int().min(1).max(200).optional().default(50),
 });

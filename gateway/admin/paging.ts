@@ -32,3 +32,17 @@ export function pageRequest(query: { page?: unknown; pageSize?: unknown }): Page
 export function pastLastPage(asked: number, pages: number): string {
   return `There is no page ${asked}: the list ends at page ${pages}, shown here.`;
 }
+
+/**
+ * Reads the page asked for, or the last one when it lies past it (an old link, a hand-edited address),
+ * with what the list says of it: the request's own notice and that one.
+ */
+export async function readPageAsked<T extends { page: number; pages: number }>(
+  asked: PageRequest,
+  read: (page: number) => Promise<T>,
+): Promise<{ result: T; notice: string | null }> {
+  let result = await read(asked.page);
+  const past = result.page > result.pages ? pastLastPage(result.page, result.pages) : null;
+  if (past) result = await read(result.pages);
+  return { result, notice: [asked.notice, past].filter(Boolean).join(' ') || null };
+}

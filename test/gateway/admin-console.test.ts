@@ -1033,6 +1033,27 @@ describe('the audit log', () => {
     expect(refusals).toContain('failure');
   });
 
+  it('shows the last page for a page past it, and the first for one that is no number or size, saying so', async () => {
+    const past = await open(admin, '/admin/audit?pageSize=2&page=999');
+    expect(past.status).toBe(200);
+    const pages = Number(/page \d+ of (\d+)/.exec(mainText(past))?.[1]);
+    expect(pages).toBeGreaterThan(1);
+    expect(mainText(past)).toContain(`There is no page 999: the list ends at page ${pages}, shown here.`);
+    expect(mainText(past)).toContain(`page ${pages} of ${pages}`);
+    expect(pagerLink(past, 'prev')).toBe(`/admin/audit?pageSize=2&page=${pages - 1}`);
+    expect(pagerLink(past, 'next')).toBeUndefined();
+
+    const typed = await open(admin, '/admin/audit?page=abc&pageSize=1000');
+    expect(typed.status).toBe(200);
+    expect(mainText(typed)).toContain('“abc” is not a page number: this is page 1.');
+    expect(mainText(typed)).toContain('“1000” is not a page size from 1 to 200: the usual size is used.');
+    expect(mainText(typed)).toMatch(/page 1 of \d+/);
+
+    const long = await open(admin, `/admin/audit?actor=${'a'.repeat(201)}`);
+    expect(long.status).toBe(200);
+    expect(mainText(long)).toContain('An actor has at most 200 characters, so “aaaaaaaaaaaaaaaaaaaa…” filters nothing');
+  });
+
   it('pages through older events', async () => {
     const rows = (page: Page) => [...page.html.matchAll(/<tr>\s*<td>[\s\S]*?<\/tr>/g)].map((m) => m[0]);
     // An event recorded while the pages load (a back-channel logout's outcome, recorded when the app
