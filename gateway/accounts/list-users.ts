@@ -7,8 +7,16 @@ import type { User } from '../models/index.ts';
 import { presentUsers, type PresentedUser } from './present-user.ts';
 import { adminScopeOf } from './scope.ts';
 
+/** The longest search text: a name, username or email address, or a part of one. */
+export const SEARCH_MAX = 100;
+
 const querySchema = z.object({
-  q: z.string().trim().max(100).optional().default(''),
+  q: z
+    .string()
+    .trim()
+    .max(SEARCH_MAX, { message: `a search takes at most ${SEARCH_MAX} characters` })
+    .optional()
+    .default(''),
   page: z.coerce.number().int().min(1).max(100_000).optional().default(1),
   pageSize: z.coerce.number().int().min(1).max(200).optional().default(25),
 });

@@ -293,6 +293,19 @@ describe('managing users as an administrator', () => {
     expect(listedUsernames(typed)).toEqual(['admin', 'alice']);
   });
 
+  it('searches for the first 100 characters of a longer search, saying so, rather than show an error', async () => {
+    const long = await open(admin, `/admin/users?q=Okafor${'%20'.repeat(95)}zzz`);
+    expect(long.status).toBe(200);
+    expect(mainText(long)).toContain(
+      'A search takes at most 100 characters: these are the people matching the first 100 of what was typed.',
+    );
+    expect(listedUsernames(long)).toEqual(['dave']);
+    expect(long.html).toContain('value="Okafor"');
+    // Two searches in one address (a hand-edited one) are no search, not an error either.
+    const twice = await open(admin, '/admin/users?q=Okafor&q=bob');
+    expect(twice.status).toBe(200);
+  });
+
   it('matches "_", "%" and "!" in a search as themselves, not as wildcards', async () => {
     const ctx = { ...gateway.context(null), actor: operator('test') };
     const probe = (username: string, displayName: string) =>

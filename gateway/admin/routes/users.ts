@@ -3,7 +3,7 @@ import { createUser } from '../../accounts/create-user.ts';
 import { signOutEverywhere } from '../../accounts/end-access.ts';
 import { findManageableUser, whyNotManageable } from '../../accounts/find-user.ts';
 import { grantableRoles } from '../../accounts/grantable-roles.ts';
-import { listUsers } from '../../accounts/list-users.ts';
+import { listUsers, SEARCH_MAX } from '../../accounts/list-users.ts';
 import { presentUsers, type PresentedUser } from '../../accounts/present-user.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
 import { directoryResetPages } from '../../directories/reset-page.ts';
@@ -11,7 +11,7 @@ import { unlockUser } from '../../accounts/unlock-user.ts';
 import { editUser, resetPassword, StaleEditError, type ShownUser, type UserEdit } from '../../accounts/update-user.ts';
 import { LastAdministratorError, OwnAdministratorError } from '../../accounts/keep-administrators.ts';
 import { adminScopeOf } from '../../accounts/scope.ts';
-import { pageRequest, pastLastPage } from '../paging.ts';
+import { pageRequest, readPageAsked } from '../paging.ts';
 import { shownIn, staleFormFailure } from '../shown-form.ts';
 import { ChatMoveError, type ChatMove } from '../../accounts/chat-moves.ts';
 import {
@@ -196,15 +196,28 @@ type FormState = {
   signOutFailure?: FormFailure;
 };
 
+/**
+ * The search as the address gives it, cut to what a search takes, with what to say when it was cut: the
+ * box takes no more, but an address may be edited or pasted.
+ */
+function searchOf(req: Request): { q: string; notice: string | null } {
+  const typed = typeof req.query.q === 'string' ? req.query.q.trim() : '';
+  if (typed.length <= SEARCH_MAX) return { q: typed, notice: null };
+  // Not half of a character written as two UTF-16 units.
+  const q = typed.slice(0, SEARCH_MAX).replace(/[\uD800-\uDBFF]$/, '');
+  const notice = `A search takes at most ${SEARCH_MAX} characters: these are the people matching the first ${q.length} of what was typed.`;
+  return { q: q.trim(), notice };
+}
+
 /** The list: searched and paged, each person linked when the actor may manage them, or saying why not. */
 async function renderUserList(kit: ConsoleKit, req: Request, res: Response): Promise<void> {
   const ctx = kit.context(req);
+  const search = searchOf(req);
+  const q = search.q;
   const asked = pageRequest(req.query);
-  const query = { q: req.query.q, page: asked.page, pageSize: asked.pageSize };
-  let found = await listUsers(ctx, query);
-  // A page past the last (an old link, a hand-edited address) shows the last one, and says so.
-  const past = found.page > found.pages ? pastLastPage(found.page, found.pages) : null;
-  if (past) found = await listUsers(ctx, { ...query, page: found.pages });
+  const { result: found, notice } = await readPageAsked(asked, (page) =>
+    listUsers(ctx, { q, page, pageSize: asked.pageSize }),
+  );
   const factors = await factorsOf(
     ctx,
     found.users.map((u) => u.id),
@@ -220,13 +233,12 @@ async function renderUserList(kit: ConsoleKit, req: Request, res: Response): Pro
       u.roles,
     ),
   }));
-  const q = typeof req.query.q === 'string' ? req.query.q.trim() : '';
   kit.render(req, res, 'users', {
     title: 'Users',
     section: 'users',
     q,
     result: { ...found, users },
-    pageNotice: [asked.notice, past].filter(Boolean).join(' ') || null,
+    pageNotice: [search.notice, notice].filter(Boolean).join(' ') || null,
     prev: found.page > 1 ? usersLink(q, asked.pageSize, found.page - 1) : null,
     next: found.page < found.pages ? usersLink(q, asked.pageSize, found.page + 1) : null,
   });
