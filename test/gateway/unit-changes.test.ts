@@ -205,6 +205,28 @@ describe('the console units page', () => {
     expect(await unitNamed('campus/console-typo')).toBeNull();
   });
 
+  it('keeps a blank new name as typed, says both blank fields of a new unit, and says a unit gone', async () => {
+    await units('campus/console-blank');
+    const chosen = await open(admin, '/admin/units?unit=campus/console-blank');
+    const blank = await submitFilled(admin, chosen, filledFormWithAction(chosen, '/admin/units/rename'), {
+      newName: '',
+    });
+    expect(blank.status).toBe(400);
+    expect(/id="newName-error">([^<]*)</.exec(blank.html)?.[1]).toBe('required');
+    expect(blank.html).toMatch(/<input id="newName" name="newName" type="text" value="" /);
+
+    const form = filledFormWithAction(chosen, '/admin/units');
+    const bothBlank = await submitFilled(admin, chosen, form, { segment: '', name: '' });
+    expect(bothBlank.status).toBe(400);
+    expect(bothBlank.html).toContain('id="segment-error"');
+    expect(/id="name-error">([^<]*)</.exec(bothBlank.html)?.[1]).toBe('required');
+
+    await removeUnit(ctx, 'campus/console-blank');
+    const gone = await open(admin, '/admin/units?unit=campus/console-blank');
+    expect(readable(gone)).toContain('No unit campus/console-blank (it may have been removed).');
+    expect(gone.html).not.toContain('id="change-unit"');
+  });
+
   it('says what still uses a unit and keeps it', async () => {
     const page = await open(admin, '/admin/units?unit=campus/arts/music');
     const refused = await submitFilled(admin, page, filledFormWithAction(page, '/admin/units/remove'), {

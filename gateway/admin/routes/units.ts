@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { removeUnit } from '../../accounts/remove-unit.ts';
 import { adminScopeOf, isFullAdmin, scopeCovers } from '../../accounts/scope.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
-import { DISPLAY_NAME_MAX } from '../../accounts/schemas.ts';
+import { DISPLAY_NAME_MAX, displayNameSchema } from '../../accounts/schemas.ts';
 import { createUnit, parentPathOf, renameUnit, unitSegmentSchema, whoShapes } from '../../accounts/units.ts';
 import type { GatewayContext } from '../../context.ts';
 import { domainsServing } from '../../domains/domains.ts';
@@ -12,7 +12,7 @@ import { setFlash } from '../page.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
 
 /** Values of the add form and of the rename/remove form of one unit (`unit`, chosen by ?unit=PATH). */
-type Values = Record<string, string>;
+type Values = Partial<Record<string, string>>;
 
 /**
  * The tree, each unit marked with whether the actor may rename or remove it (accounts/units.ts:
@@ -41,6 +41,9 @@ export function unitRoutes(kit: ConsoleKit): Router {
     const tree = await shapedTree(ctx);
     // A unit of theirs they may not rename (their own top unit): the page says whose it is to change.
     const fixed = tree.find((node) => !node.mayChange && node.path === values.unit);
+    const changing = tree.find((node) => node.mayChange && node.path === values.unit);
+    // A unit named in the address that is not in the tree (Back after removing it, an old link) is said so.
+    const missing = values.unit && !fixed && !changing && !failure ? values.unit : null;
     kit.render(
       req,
       res,
@@ -49,10 +52,13 @@ export function unitRoutes(kit: ConsoleKit): Router {
         title: 'Units',
         section: 'units',
         tree,
-        changing: tree.find((node) => node.mayChange && node.path === values.unit),
+        changing,
         fixed: fixed && { ...fixed, who: whoShapes(fixed.path) },
+        missing,
         mayAddTopLevel: isFullAdmin(ctx.actor),
         values,
+        // The new name as typed after a refusal, blank included; the unit's name until then.
+        newName: values.newName ?? changing?.name,
         errors: failure?.errors ?? {},
         notice: failure?.notice,
       },
@@ -77,14 +83,13 @@ export function unitRoutes(kit: ConsoleKit): Router {
     const body = bodyOf(req);
     const values = { parent: text(body, 'parent'), segment: text(body, 'segment'), name: text(body, 'name') };
     const segment = unitSegmentSchema.safeParse(values.segment);
-    // The field asks for one segment, so a bad one is explained as a segment, not as a whole path.
+    // The field asks for one segment, so a bad one is explained as a segment, not as a whole path; the
+    // full name is checked with it, so that both are said at once.
     if (!segment.success) {
-      const message = segment.error.issues[0]?.message ?? 'not a short name';
-      return renderUnits(req, res, values, {
-        status: 400,
-        errors: { path: message },
-        notice: 'Some fields are invalid',
-      });
+      const name = displayNameSchema.safeParse(values.name);
+      const errors: Record<string, string> = { path: segment.error.issues[0]?.message ?? 'not a short name' };
+      if (!name.success) errors.name = name.error.issues[0]?.message ?? 'not a name';
+      return renderUnits(req, res, values, { status: 400, errors, notice: 'Some fields are invalid' });
     }
     const path = values.parent ? `${values.parent}/${segment.data}` : segment.data;
     try {
