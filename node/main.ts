@@ -39,6 +39,7 @@ import { createReceiptNews } from './receipts/receipt-news.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
 import { createMemberCache, type MemberCache } from './conversations/member-cache.ts';
 import { domainOf } from '../protocol/address.ts';
+import { gatewayFailure, reasonOf } from '../protocol/gateway-refusal.ts';
 import { Gauge, Histogram } from 'prom-client';
 import { createSealer, type Sealer } from '../core/seal.ts';
 import { createUnitServer, type UnitServer } from '../core/unit-server.ts';
@@ -223,9 +224,7 @@ async function startOn(
   endedPoller.start();
   const uploadSweeps = startFileSweeps(services);
   // Peers that kept events for this domain while it was away send them now rather than after their backoff.
-  void federation.delivery
-    .announce()
-    .catch((err: unknown) => logger.warn({ err }, 'could not tell peers this node is up'));
+  void federation.delivery.announce().catch((err: unknown) => peersNotTold(logger, err, 'up'));
   logger.info({ domain: config.domain, url, listen: `${config.host}:${port}` }, 'domain node listening');
 
   return {
@@ -365,10 +364,20 @@ function followStanding(
   // what they kept for it comes now rather than after their backoff.
   standing.onKnownAgain(() => {
     void outbox.resume().catch((err: unknown) => logger.warn({ err }, 'could not resume the outbox'));
-    void federation.delivery
-      .announce()
-      .catch((err: unknown) => logger.warn({ err }, 'could not tell peers this node is back'));
+    void federation.delivery.announce().catch((err: unknown) => peersNotTold(logger, err, 'back'));
   });
+}
+
+/**
+ * Peers could not be told that this node is up (or back): they send what they kept for it after their
+ * backoff instead. Where that is because the gateway's registry cannot be read (the gateway away, or
+ * refusing this node's requests, e.g. its keys not pinned), the registry client has said so already, with
+ * what to do: said here only at debug, not again with a stack.
+ */
+function peersNotTold(logger: Logger, err: unknown, state: 'up' | 'back'): void {
+  if (gatewayFailure(err))
+    logger.debug({ reason: reasonOf(err) }, `could not tell peers this node is ${state}: the registry cannot be read`);
+  else logger.warn({ err }, `could not tell peers this node is ${state}`);
 }
 
 /** Whether `slug@this-domain` is the address of an app's bot that may take part in conversations. */

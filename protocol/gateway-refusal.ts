@@ -72,12 +72,30 @@ export function warnGatewayFailure(
     else warnings.warn(condition, said, error.message);
     return;
   }
-  const { name, message, cause } = error as { name?: string; message?: string; cause?: { message?: string } };
-  const reason = cause?.message ? `${message}: ${cause.message}` : String(message ?? error);
-  // fetch's own failures: the gateway down, unreachable, or too slow to answer.
-  if ((name === 'TypeError' && message === 'fetch failed') || name === 'TimeoutError' || name === 'AbortError')
-    warnings.warn(condition, { ...fields, reason }, `The gateway cannot be reached (${reason})`);
+  const reason = reasonOf(error);
+  if (gatewayAway(error)) warnings.warn(condition, { ...fields, reason }, `The gateway cannot be reached (${reason})`);
   else warnings.warn(condition, { ...fields, err: error }, `Asking the gateway failed: ${reason}`);
+}
+
+/** fetch's own failures: the gateway down, unreachable, or too slow to answer. */
+export function gatewayAway(error: unknown): boolean {
+  const { name, message } = (error ?? {}) as { name?: string; message?: string };
+  return (name === 'TypeError' && message === 'fetch failed') || name === 'TimeoutError' || name === 'AbortError';
+}
+
+/**
+ * Whether a request to the gateway failed as warnGatewayFailure says without a stack: the gateway away, or
+ * its refusal (GatewayRefusedError, or a unit's own 503 `gateway_unavailable` said of either).
+ */
+export function gatewayFailure(error: unknown): boolean {
+  if (error instanceof GatewayRefusedError || gatewayAway(error)) return true;
+  return error instanceof AppError && error.code === 'gateway_unavailable' && error.status === 503;
+}
+
+/** An error's message with its cause's, as a log line's `reason`. */
+export function reasonOf(error: unknown): string {
+  const { message, cause } = (error ?? {}) as { message?: string; cause?: { message?: string } };
+  return cause?.message ? `${message}: ${cause.message}` : String(message ?? error);
 }
 
 const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

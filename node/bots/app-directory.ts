@@ -1,8 +1,8 @@
-import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { appSlugPattern } from '../../protocol/address.ts';
 import type { AppForNode } from '../../protocol/app-for-node.ts';
-import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
+import type { PrivateKeyJwk } from '../../protocol/signature.ts';
+import { createGatewayLookup } from './gateway-lookup.ts';
 
 export type AppInfo = AppForNode;
 
@@ -56,32 +56,25 @@ export function createAppDirectory(options: {
   /** How many answers about apps, and about clients, are kept (APP_ANSWERS_KEPT unless told). */
   maxKept?: number;
 }): AppDirectory {
-  async function fetchClient(clientId: string): Promise<boolean> {
-    const path = `/federation/v1/clients/${encodeURIComponent(clientId)}`;
-    const response = await fetch(await signedGatewayRequest(options, 'GET', path));
-    if (!response.ok)
-      throw new AppError('gateway_unavailable', 503, `The gateway refused the client lookup (HTTP ${response.status})`);
-    return ((await response.json()) as { client: { active: boolean } }).client.active === true;
+  const lookUp = createGatewayLookup(options);
+
+  function fetchClient(clientId: string): Promise<boolean> {
+    return lookUp({
+      path: `/federation/v1/clients/${encodeURIComponent(clientId)}`,
+      fields: { clientId },
+      read: async (response) => ((await response.json()) as { client: { active: boolean } }).client.active === true,
+      unreachable: 'The identity gateway cannot be reached to look up the client; try again',
+    });
   }
 
-  async function fetchApp(slug: string): Promise<AppInfo | null> {
-    const path = `/federation/v1/apps/${encodeURIComponent(slug)}`;
-    const request = await signedGatewayRequest(options, 'GET', path);
-    let response: Response;
-    try {
-      response = await fetch(request);
-    } catch (error) {
-      options.logger.warn({ err: error, slug }, 'app lookup at the gateway failed');
-      throw new AppError(
-        'gateway_unavailable',
-        503,
-        'The identity gateway cannot be reached to look up the app; try again',
-      );
-    }
-    if (response.status === 404) return null;
-    if (!response.ok)
-      throw new AppError('gateway_unavailable', 503, `The gateway refused the app lookup (HTTP ${response.status})`);
-    return ((await response.json()) as { app: AppInfo }).app;
+  function fetchApp(slug: string): Promise<AppInfo | null> {
+    return lookUp({
+      path: `/federation/v1/apps/${encodeURIComponent(slug)}`,
+      fields: { slug },
+      answers: [404],
+      read: async (response) => (response.status === 404 ? null : ((await response.json()) as { app: AppInfo }).app),
+      unreachable: 'The identity gateway cannot be reached to look up the app; try again',
+    });
   }
 
   const maxKept = options.maxKept ?? APP_ANSWERS_KEPT;
@@ -110,10 +103,8 @@ export function createAppDirectory(options: {
      * `ttlMs`, not at every token meanwhile.
      */
     async clientActive(clientId: string): Promise<boolean> {
-      return clients.get(clientId, (error, last) => {
-        options.logger.warn({ err: error, clientId }, 'client status unknown; the gateway cannot be reached');
-        return clients.remember(clientId, last?.value ?? true);
-      });
+      // The failure was said as the lookups' (gateway-lookup.ts), once for all clients.
+      return clients.get(clientId, (_error, last) => clients.remember(clientId, last?.value ?? true));
     },
   };
 }

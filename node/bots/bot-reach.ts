@@ -1,11 +1,12 @@
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { userOf } from '../../protocol/address.ts';
-import { signedGatewayRequest, type GatewayAsker } from '../../protocol/signature.ts';
+import type { GatewayAsker } from '../../protocol/signature.ts';
 import type { NodeContext } from '../context.ts';
 import { directIdentity } from '../conversations/open-direct.ts';
 import type { Conversation } from '../models.ts';
 import type { AppInfo } from './app-directory.ts';
+import { createGatewayLookup } from './gateway-lookup.ts';
 import type { BotIdentity } from './require-bot.ts';
 
 /** Whom an app is for, as the gateway says (its owner unit, visibility units and roles, as the workbench judges). */
@@ -39,28 +40,18 @@ export function createBotReach(
   // Counts forgets: an answer asked for before one may predate the change, so it is not kept (apps change seldom).
   let forgets = 0;
 
-  async function ask(slug: string, username: string): Promise<boolean> {
-    const path = `/federation/v1/apps/${encodeURIComponent(slug)}/people/${encodeURIComponent(username)}`;
-    let response: Response;
-    try {
-      response = await fetch(await signedGatewayRequest(options, 'GET', path));
-    } catch (error) {
-      options.logger.warn({ err: error, slug }, 'asking the gateway whom an app is for failed');
-      throw new AppError(
-        'gateway_unavailable',
-        503,
-        'The identity gateway cannot be reached to ask whom the app is for; try again',
-      );
-    }
-    // No such app for this node, or a name the gateway takes for no one's: the app is for nobody there.
-    if (response.status === 404 || response.status === 400) return false;
-    if (!response.ok)
-      throw new AppError(
-        'gateway_unavailable',
-        503,
-        `The gateway refused to say whom the app is for (HTTP ${response.status})`,
-      );
-    return ((await response.json()) as { person: { appIsFor: boolean } }).person.appIsFor === true;
+  const lookUp = createGatewayLookup(options);
+
+  function ask(slug: string, username: string): Promise<boolean> {
+    return lookUp({
+      path: `/federation/v1/apps/${encodeURIComponent(slug)}/people/${encodeURIComponent(username)}`,
+      fields: { slug, username },
+      // No such app for this node, or a name the gateway takes for no one's: the app is for nobody there.
+      answers: [404, 400],
+      read: async (response) =>
+        response.ok && ((await response.json()) as { person: { appIsFor: boolean } }).person.appIsFor === true,
+      unreachable: 'The identity gateway cannot be reached to ask whom the app is for; try again',
+    });
   }
 
   return {

@@ -2,7 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import type { Clock } from '../../core/clock.ts';
+import { lastingWarnings } from '../../core/lasting-warnings.ts';
 import type { Logger } from '../../core/logger.ts';
+import { gatewayFailure } from '../../protocol/gateway-refusal.ts';
 import type { Identity, TokenVerifier } from '../auth/token-verifier.ts';
 import { botPushGate } from '../bots/bot-reads.ts';
 import type { NodeServices } from '../context.ts';
@@ -70,7 +72,7 @@ export function createSocketServer(
   const heartbeat = startHeartbeat(wss, config.heartbeatSeconds * 1000, services.clock);
   const checkClients = options.clientActive && clientCheck(options.clientActive, logger);
   const everyMs = options.clientCheckMs ?? 30_000;
-  const clientCheckTimer = checkClients && setInterval(() => checkClients(registry.all()), everyMs).unref();
+  const clientCheckTimer = checkClients && setInterval(() => void checkClients(registry.all(), true), everyMs).unref();
   const deps = {
     services,
     verifier,
@@ -86,7 +88,7 @@ export function createSocketServer(
   return {
     registry,
     appChanged(app) {
-      checkClients?.(registry.all().filter((c) => c.identity && issuedTo(c.identity, app)));
+      void checkClients?.(registry.all().filter((c) => c.identity && issuedTo(c.identity, app)));
     },
     upgrade(request, socket, head) {
       wss.handleUpgrade(request, socket, head, (ws) => {
@@ -177,12 +179,17 @@ function startHeartbeat(
  * An app disabled at the gateway: the sockets opened with tokens it was issued (its people's, or its bot's)
  * close within a check (every `clientCheckMs`, and at once when the gateway tells of the app's change), not
  * when the tokens expire. Few distinct clients hold sockets (the portal, some apps): one question each.
+ * While the gateway cannot say (away, or refusing this node), the sockets stay open: said once a check
+ * and as lasting warnings are (lasting-warnings.ts), not once per client at every check; the gateway's own
+ * failure is said by the lookups themselves (gateway-lookup.ts). `whole`: a check of every socket, whose
+ * success alone tells that checks work again.
  */
-function clientCheck(
+export function clientCheck(
   clientActive: (identity: Identity) => Promise<boolean>,
   logger: Logger,
-): (connections: Iterable<Connection>) => void {
-  return (connections) => {
+): (connections: Iterable<Connection>, whole?: boolean) => Promise<void> {
+  const warnings = lastingWarnings(logger);
+  return async (connections, whole = false) => {
     const byClient = new Map<string, { identity: Identity; connections: Connection[] }>();
     for (const connection of connections) {
       const identity = connection.identity;
@@ -195,18 +202,29 @@ function clientCheck(
       if (group) group.connections.push(connection);
       else byClient.set(key, { identity, connections: [connection] });
     }
-    for (const { identity, connections } of byClient.values()) {
+    const unknown = { clients: 0, sockets: 0 };
+    const checks = [...byClient.values()].map(async ({ identity, connections }) => {
       const { clientId } = identity;
-      void clientActive(identity).then(
-        (active) => {
-          if (active) return;
-          logger.info({ clientId, sockets: connections.length }, 'closing the sockets of a disabled client');
-          for (const c of connections) c.socket.close(CLOSE.clientDisabled.code, CLOSE.clientDisabled.reason);
-        },
-        // The gateway cannot be reached and nothing is kept of the app: the sockets stay until it can say.
-        (error: unknown) => logger.warn({ err: error, clientId }, 'client status unknown; sockets left open'),
+      try {
+        if (await clientActive(identity)) return;
+      } catch (error) {
+        // The gateway cannot say and nothing is kept of the app: the sockets stay until it can.
+        if (!gatewayFailure(error)) logger.warn({ err: error, clientId }, 'client status unknown; sockets left open');
+        unknown.clients += 1;
+        unknown.sockets += connections.length;
+        return;
+      }
+      logger.info({ clientId, sockets: connections.length }, 'closing the sockets of a disabled client');
+      for (const c of connections) c.socket.close(CLOSE.clientDisabled.code, CLOSE.clientDisabled.reason);
+    });
+    await Promise.all(checks);
+    if (unknown.clients > 0)
+      warnings.warn(
+        'client-check',
+        unknown,
+        "Some open sockets' apps cannot be checked (the gateway cannot say whether they are still enabled): those sockets stay open until it can",
       );
-    }
+    else if (whole) warnings.over('client-check', 'The apps of open sockets are checked again');
   };
 }
 

@@ -11,6 +11,7 @@ import {
   startTestNodeOn,
   type TestNode,
 } from '../helpers/node.ts';
+import { createTestDatabase } from '../helpers/database.ts';
 import { unusedUrls } from '../helpers/ports.ts';
 import { frameId, openRaw } from '../helpers/raw-socket.ts';
 import { actAfterClose, openUnanswering } from '../helpers/unanswering-socket.ts';
@@ -144,7 +145,7 @@ describe('socket authentication', () => {
   it('refuses a token it cannot check while the gateway is away as a retry, never as a bad token', async () => {
     // Another process of eng's that has never reached its gateway: it holds none of the gateway's keys.
     const [away] = await unusedUrls(1);
-    const logged: { level: number; msg: string }[] = [];
+    const logged: { level: number; msg: string; err?: unknown }[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
     const cut = await startTestNodeOn(
       gateway,
@@ -166,8 +167,36 @@ describe('socket authentication', () => {
       // The operator hears of it once, not at every refused token.
       const told = logged.filter((l) => /signing keys cannot be fetched/.test(l.msg));
       expect(told).toHaveLength(1);
+      // That its registry cannot be read is said once, and why peers were not told it is up not again.
+      await vi.waitFor(() => expect(logged.some((l) => l.msg.startsWith('The gateway cannot be reached'))).toBe(true));
+      expect(logged.filter((l) => l.err !== undefined || /could not tell peers/.test(l.msg))).toEqual([]);
     } finally {
       await cut.close();
+    }
+  });
+
+  it('tells the operator of a node whose keys are not pinned what to do, once, without a stack', async () => {
+    // The gateway refuses its registry, ended-sessions and app requests alike.
+    const logged: { level: number; msg: string; err?: unknown }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    // A process of its own database, so of keys of its own, which the gateway has never pinned.
+    const db = await createTestDatabase('unpinned');
+    const unpinned = await startTestNodeOn(gateway, 'eng.campus.test', db, { NODE_PUBLIC_URL: eng.url }, { logger });
+    try {
+      // Alice's socket: whether the portal's client is still active cannot be asked, so it stays so.
+      const raw = await openRaw(unpinned.localUrl);
+      raw.send({ v: 1, id: 'p1', type: 'auth', token: await (await login(gateway, 'alice')).tokenFor(eng.url) });
+      expect(await raw.next((f) => f.re === 'p1')).toMatchObject({ type: 'ready' });
+      raw.socket.close();
+      expect(logged.map((l) => [l.msg, l.err])).toEqual([
+        [
+          "This node's keys are not pinned at the gateway: run `atrium domains pin eng.campus.test` (the gateway answers HTTP 401 unknown_key)",
+          undefined,
+        ],
+      ]);
+    } finally {
+      await unpinned.close();
+      await db.drop();
     }
   });
 

@@ -7,9 +7,16 @@ import { REPEAT_WARNING_MS } from '../../core/lasting-warnings.ts';
 import { createDomainStanding } from '../../node/auth/domain-standing.ts';
 import type { EndedAccess } from '../../node/auth/ended-access.ts';
 import { createEndedAccessPoller } from '../../node/auth/ended-access-poller.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { Identity } from '../../node/auth/token-verifier.ts';
+import { createAppDirectory } from '../../node/bots/app-directory.ts';
+import { createBotReach } from '../../node/bots/bot-reach.ts';
+import { tokenClientActive } from '../../node/bots/token-client-active.ts';
+import type { Connection } from '../../node/ws/registry.ts';
+import { clientCheck } from '../../node/ws/socket-server.ts';
 import { createRegistryClient, REGISTRY_RETRY_MS } from '../../protocol/registry-client.ts';
 import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
-import { unusedUrls } from '../helpers/ports.ts';
+import { freePort, unusedUrls } from '../helpers/ports.ts';
 
 let elsewhere: Server;
 let gateway: Server;
@@ -40,12 +47,7 @@ beforeAll(async () => {
       res.writeHead(401);
       return void res.end('{"error":{"code":"unknown_key","message":"No pinned key k1 for eng.campus.test"}}');
     }
-    const registry = { version: '1', domains: [], policy: [], proxies: [] };
-    res.end(
-      JSON.stringify(
-        req.url?.startsWith('/federation/v1/registry') ? registry : { entries: [], cursor: 0, more: false },
-      ),
-    );
+    res.end(JSON.stringify(answerOf(req.url ?? '')));
   });
   refusingUrl = await listen(refusing);
 });
@@ -55,6 +57,68 @@ afterAll(() => {
   refusing?.close();
 });
 afterEach(() => vi.useRealTimers());
+
+/** What the stand-in gateway answers a node it takes: its registry, the ended sessions, and what it asks about apps. */
+function answerOf(url: string): unknown {
+  if (url.startsWith('/federation/v1/registry')) return { version: '1', domains: [], policy: [], proxies: [] };
+  if (url.startsWith('/federation/v1/clients/')) return { client: { clientId: 'c', active: true } };
+  if (/^\/federation\/v1\/apps\/[^/]+\/people\//.test(url)) return { person: { username: 'alice', appIsFor: true } };
+  if (url.startsWith('/federation/v1/apps/')) {
+    const slug = url.split('/')[4]!;
+    return { app: { slug, name: slug, clientId: `client-${slug}`, botEnabled: true, disabled: false } };
+  }
+  return { entries: [], cursor: 0, more: false };
+}
+
+/**
+ * A node's questions about apps, as it asks them at every use while the gateway cannot answer: apps behind
+ * bot addresses, clients of people's tokens, whom an app is for, and the regular check of its sockets'
+ * apps (a bot socket's among them), each for many apps, clients and people.
+ */
+function appQuestions(gatewayIssuer: string, logger: Logger, now: () => number) {
+  const key = newKey();
+  const asker = { gatewayIssuer, origin: 'eng.campus.test', signingKey: async () => key };
+  const directory = createAppDirectory({ ...asker, ttlMs: 1_000, logger });
+  const reach = createBotReach({ ...asker, ttlMs: 1_000, logger, now });
+  const check = clientCheck(tokenClientActive(directory), logger);
+  const closed: string[] = [];
+  const socket = (identity: Identity) =>
+    ({ identity, socket: { close: () => closed.push(identity.address) } }) as unknown as Connection;
+  const sockets = [
+    socket({
+      kind: 'app',
+      clientId: 'client-rooms',
+      slug: 'rooms',
+      name: 'Rooms',
+      address: 'rooms@eng.campus.test',
+      expiresAt: 0,
+    }),
+    socket({
+      kind: 'user',
+      sub: 's',
+      username: 'alice',
+      name: 'Alice',
+      address: 'alice@eng.campus.test',
+      sid: null,
+      clientId: 'portal',
+      expiresAt: 0,
+    }),
+  ];
+  return {
+    closed,
+    /** Asks each question of several apps, clients and people, as a busy node does. */
+    async askAll(round: number): Promise<unknown[]> {
+      const answers: Promise<unknown>[] = [];
+      for (let i = 0; i < 5; i += 1) {
+        answers.push(directory.get(`app-${round}-${i}`), directory.clientActive(`client-${round}-${i}`));
+        answers.push(reach.isFor('rooms', `person-${round}-${i}`));
+      }
+      const settled = await Promise.allSettled(answers);
+      await check(sockets, true);
+      return settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as { code?: string }).code));
+    },
+  };
+}
 
 function newKey(): PrivateKeyJwk {
   const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as { x: string; d: string };
@@ -121,6 +185,41 @@ describe('a node whose keys the gateway has not pinned', () => {
   });
 });
 
+describe('a node whose keys the gateway has not pinned, asking about apps', () => {
+  it('says what to do once for all its questions and sockets, not once per app, client or socket', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    const logs: { level: number; msg: string; err?: unknown }[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    const questions = appQuestions(refusingUrl, logger, Date.now);
+    const told =
+      "This node's keys are not pinned at the gateway: run `atrium domains pin eng.campus.test` (the gateway answers HTTP 401 unknown_key)";
+    const unchecked =
+      "Some open sockets' apps cannot be checked (the gateway cannot say whether they are still enabled): those sockets stay open until it can";
+
+    pinned = false;
+    for (let round = 0; round < 3; round += 1) {
+      // Apps and whom they are for: a retry later; a person's client: still active until the gateway says.
+      const answers = await questions.askAll(round);
+      expect(answers.slice(0, 3)).toEqual(['gateway_unavailable', true, 'gateway_unavailable']);
+      vi.setSystemTime(Date.now() + 30_000);
+    }
+    const warned = logs.filter((l) => l.level >= 40);
+    expect(warned.map((l) => [l.msg, l.err])).toEqual([
+      [told, undefined],
+      [unchecked, undefined],
+    ]);
+    expect(questions.closed).toEqual([]);
+
+    pinned = true;
+    await questions.askAll(3);
+    expect(logs.filter((l) => l.level >= 40)).toHaveLength(2);
+    expect(logs.filter((l) => l.level === 30).map((l) => l.msg)).toEqual([
+      "The gateway takes this unit's requests again",
+      'The apps of open sockets are checked again',
+    ]);
+  });
+});
+
 describe('a node whose gateway is away', () => {
   it('says so once, without a stack', async () => {
     const logs: { level: number; msg: string; err?: unknown }[] = [];
@@ -140,6 +239,53 @@ describe('a node whose gateway is away', () => {
     expect(logs.filter((l) => l.level === 40).map((l) => [l.msg, l.err])).toEqual([
       [expect.stringMatching(/^The gateway cannot be reached \(fetch failed: connect ECONNREFUSED /), undefined],
     ]);
+  });
+});
+
+describe('a node whose gateway is away, asking about apps', () => {
+  it('says it once for all its questions and sockets, again every few minutes, and once as it ends', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    const logs: { level: number; msg: string; err?: unknown }[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    const port = await freePort();
+    const questions = appQuestions(`http://127.0.0.1:${port}`, logger, Date.now);
+    const warned = () => logs.filter((l) => l.level >= 40).map((l) => [l.msg, l.err]);
+    const away = [
+      expect.stringMatching(/^The gateway cannot be reached \(fetch failed: connect ECONNREFUSED /),
+      undefined,
+    ];
+    const unchecked = [expect.stringMatching(/^Some open sockets' apps cannot be checked/), undefined];
+
+    for (let round = 0; round < 3; round += 1) {
+      expect((await questions.askAll(round)).slice(0, 3)).toEqual(['gateway_unavailable', true, 'gateway_unavailable']);
+      vi.setSystemTime(Date.now() + 30_000);
+    }
+    expect(warned()).toEqual([away, unchecked]);
+    vi.setSystemTime(Date.now() + REPEAT_WARNING_MS);
+    await questions.askAll(3);
+    expect(warned()).toEqual([away, unchecked, away, unchecked]);
+
+    // Back: said once, and the sockets' apps are checked again.
+    pinned = true;
+    const back = createServer((req, res) =>
+      res.setHeader('content-type', 'application/json').end(JSON.stringify(answerOf(req.url ?? ''))),
+    );
+    await new Promise<void>((resolve) => back.listen(port, '127.0.0.1', resolve));
+    try {
+      expect((await questions.askAll(4)).slice(0, 3)).toEqual([
+        expect.objectContaining({ slug: 'app-4-0' }),
+        true,
+        true,
+      ]);
+    } finally {
+      back.close();
+    }
+    expect(warned()).toHaveLength(4);
+    expect(logs.filter((l) => l.level === 30).map((l) => l.msg)).toEqual([
+      'The gateway answers app lookups again',
+      'The apps of open sockets are checked again',
+    ]);
+    expect(questions.closed).toEqual([]);
   });
 });
 
