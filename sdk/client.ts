@@ -1,5 +1,6 @@
 import { ConversationStore } from './conversation-store.ts';
 import { Emitter } from './emitter.ts';
+import { HeldAhead } from './held-ahead.ts';
 import { Pacer } from './pacer.ts';
 import {
   attachmentViewSchema,
@@ -137,6 +138,13 @@ type RequestArgs<T extends ClientFrameType> =
 const FINAL_CLOSES = new Set([4403, 4409]);
 /** Failures after which a request may simply be asked again once online: the node may not have had it. */
 const RETRIED = new Set(['disconnected', 'offline', 'timeout']);
+/**
+ * How long an entry pushed past a hole waits before a sync fills the hole: an entry (or an ack) still on
+ * its way fills it meanwhile without one (a domain's processes may deliver a little out of order).
+ */
+const CATCH_UP_AFTER_MS = 250;
+/** The longest wait when holes keep coming back after each sync (a node under load): never a storm of syncs. */
+const CATCH_UP_MAX_MS = 8_000;
 const encoder = new TextEncoder();
 const utf8Length = (text: string) => encoder.encode(text).length;
 
@@ -176,7 +184,8 @@ export function withFileRemoved(message: Message, attachmentId: string): Message
  * A client of one domain node, for Node and browsers alike. It authenticates with a gateway token,
  * re-authenticates before expiry, reconnects with backoff, resends unacknowledged messages with their
  * original client ids (so a retry never duplicates), catches up from its per-conversation cursors after
- * each reconnect, and emits every message once however often it arrives.
+ * each reconnect and whenever a pushed entry shows that one before it never came, and emits every
+ * message once however often it arrives.
  */
 export class AtriumClient extends Emitter<ClientEvents> {
   readonly options: Required<Pick<ClientOptions, 'requestTimeoutMs'>> & ClientOptions;
@@ -194,6 +203,12 @@ export class AtriumClient extends Emitter<ClientEvents> {
   #conversations = new ConversationStore();
   #seenOrder: string[] = [];
   #cursors = new Map<string, number>();
+  /** Entries held past a hole after the cursor, which waits below it until a sync fills it (see #held). */
+  #ahead = new HeldAhead();
+  #catchUpTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Syncs in a row after which holes were left: each next one waits longer. */
+  #catchUpStreak = 0;
+  #syncing = 0;
   /**
    * Per conversation, the lowest sequence of the entries held without a hole up to the cursor, which
    * `loadOlder` pages back from; a gap remembers where the run before it began, so that paging through
@@ -251,7 +266,10 @@ export class AtriumClient extends Emitter<ClientEvents> {
     return this.#attempt;
   }
 
-  /** The highest sequence this client holds of each conversation. */
+  /**
+   * Of each conversation, the sequence up to which this client holds every entry (from the person's
+   * join or the latest page on): a later entry pushed past a missing one does not move it (see #held).
+   */
   get cursors(): ReadonlyMap<string, number> {
     return this.#cursors;
   }
@@ -366,7 +384,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
     }
     switch (frame.type) {
       case 'message':
-        return this.#accept(frame.message);
+        return this.#accept(frame.message, true);
       case 'receipt':
         this.#conversations.receipt(frame, this.address);
         return this.emit('receipt', frame);
@@ -437,11 +455,15 @@ export class AtriumClient extends Emitter<ClientEvents> {
     }
   }
 
-  /** Emits a message once, whether it came pushed, in a sync page or both, and advances the cursor. */
-  #accept(message: Message) {
+  /**
+   * Emits a message once, whether it came pushed, in a sync page or both, and advances the cursor: to an
+   * entry of a sync page (which carries what follows the cursor, or the latest page after a gap), and to
+   * a pushed one unless an entry before it is missing (see #held).
+   */
+  #accept(message: Message, pushed = false) {
     if (!this.#oldest.has(message.conversationId)) this.#oldest.set(message.conversationId, message.seq);
-    const cursor = this.#cursors.get(message.conversationId) ?? 0;
-    if (message.seq > cursor) this.#cursors.set(message.conversationId, message.seq);
+    if (pushed) this.#held(message.conversationId, message.seq, true);
+    else this.#advanceTo(message.conversationId, message.seq);
     if (this.#seen.has(message.id)) return;
     this.#markSeen(message.id);
     this.emit('message', message);
@@ -450,6 +472,65 @@ export class AtriumClient extends Emitter<ClientEvents> {
     // A group change reaches members who stay as its entry alone: the group as it now is follows it.
     const changed = this.#conversations.apply(message, this.address);
     if (changed) this.emit('conversation', changed);
+  }
+
+  /** Moves a conversation's cursor up to `seq`, and on through what was held past a hole just after it. */
+  #advanceTo(conversationId: string, seq: number) {
+    const cursor = Math.max(this.#cursors.get(conversationId) ?? 0, seq);
+    const joinedSeq = this.#conversations.joinedSeq(conversationId);
+    this.#cursors.set(conversationId, this.#ahead.through(conversationId, cursor, joinedSeq));
+  }
+
+  /**
+   * An entry the device has, pushed or as the ack of its own send, recall or edit (the sending socket is
+   * not pushed what it added). Right after the cursor, the cursor moves to it. Further on, an entry
+   * before it is missing: a push lost on the way (a domain's process that could not reach Redis for a
+   * while, say), or one still on its way. The cursor then stays below the hole, so that no sync skips
+   * it, and a sync soon catches up from there. Of a conversation without a cursor yet, a push sets it
+   * (what came before is not this device's to have missed); an ack does not.
+   */
+  #held(conversationId: string, seq: number, pushed: boolean) {
+    const cursor = this.#cursors.get(conversationId) ?? 0;
+    if (seq <= cursor) return;
+    if (cursor === 0) {
+      if (pushed) this.#cursors.set(conversationId, seq);
+      return;
+    }
+    this.#ahead.add(conversationId, seq);
+    this.#advanceTo(conversationId, cursor);
+    if (this.#ahead.has(conversationId)) this.#scheduleCatchUp();
+  }
+
+  /** An ack's entry is held like a pushed one (its socket is not pushed it). */
+  #acked(ack: Ack): Ack {
+    this.#held(ack.conversationId, ack.seq, false);
+    return ack;
+  }
+
+  /**
+   * A sync soon, from the cursors, to fill the holes entries were held past (#held); one at a time: a
+   * sync under way looks again when it ends, and any sync fills them. The wait lets what is still on its
+   * way fill a hole without one, and grows while holes are left after each sync, so a busy conversation
+   * never brings a storm of syncs. Offline, the sync after reconnecting catches up.
+   */
+  #scheduleCatchUp() {
+    if (this.#catchUpTimer || this.#syncing > 0 || this.#stopped) return;
+    const wait = Math.min(CATCH_UP_MAX_MS, CATCH_UP_AFTER_MS * 2 ** this.#catchUpStreak);
+    this.#catchUpTimer = setTimeout(() => {
+      this.#catchUpTimer = undefined;
+      // A view may have told meanwhile of a join after the hole (someone added back to a group).
+      for (const id of this.#ahead.conversations()) {
+        const cursor = this.#cursors.get(id);
+        if (cursor === undefined) this.#ahead.forget(id);
+        else this.#advanceTo(id, cursor);
+      }
+      if (this.#ahead.size === 0) this.#catchUpStreak = 0;
+      if (this.#ahead.size === 0 || this.#state !== 'online' || this.#syncing > 0) return;
+      this.#catchUpStreak += 1;
+      this.sync().catch((error: Error) =>
+        this.emit('error', error instanceof AtriumError ? error : new AtriumError('sync_failed', error.message)),
+      );
+    }, wait);
   }
 
   /** A conversation as the node showed it: it becomes what this client knows of it. */
@@ -559,7 +640,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
         this.#outbox.delete(clientMsgId);
         // The sender already has its message from the ack: a later push of it is not news.
         this.#markSeen(ack.messageId);
-        outgoing.resolve(ack);
+        outgoing.resolve(this.#acked(ack));
       },
       (error: AtriumError) => {
         // Lost connections and failed stores are retried with the same id (a frame refused as one too
@@ -584,6 +665,19 @@ export class AtriumClient extends Emitter<ClientEvents> {
    * between what the device held and the latest page).
    */
   async sync(): Promise<{ conversations: Conversation[]; messages: Message[] }> {
+    this.#syncing += 1;
+    try {
+      return await this.#syncAll();
+    } finally {
+      this.#syncing -= 1;
+      if (this.#ahead.size > 0) this.#scheduleCatchUp();
+      else this.#catchUpStreak = 0;
+    }
+  }
+
+  async #syncAll(): Promise<{ conversations: Conversation[]; messages: Message[] }> {
+    // Entries held past holes when the sync began are at most their conversation's last entry then.
+    const holes = this.#ahead.highest();
     const conversations = new Map<string, Conversation>();
     const messages: Message[] = [];
     const since = this.#since;
@@ -598,6 +692,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
       this.#placeRuns(result, asked);
       for (const conversationId of result.removed ?? []) {
         this.#cursors.delete(conversationId);
+        this.#ahead.forget(conversationId);
         this.#oldest.delete(conversationId);
         this.#gaps.delete(conversationId);
         this.#conversations.forget(conversationId);
@@ -608,6 +703,10 @@ export class AtriumClient extends Emitter<ClientEvents> {
         break;
       }
     }
+    // The sync brought all there was for the person to see up to them. One it did not list at all (a
+    // bot's conversation it may not read now) settles too, rather than be asked for at every push.
+    for (const [conversationId, seq] of holes)
+      if (this.#cursors.has(conversationId)) this.#advanceTo(conversationId, seq);
     for (const c of conversations.values()) this.emit('conversation', c);
     return { conversations: [...conversations.values()], messages };
   }
@@ -632,13 +731,18 @@ export class AtriumClient extends Emitter<ClientEvents> {
   /**
    * Where the entries a sync page carried put the device: a conversation it held nothing of continues
    * from the view's last entry (later syncs go forward from there, not from the start), and pages back
-   * from the first entry carried; a gap moves the cursor past the hole and is remembered.
+   * from the first entry carried; a gap moves the cursor past the hole and is remembered. One it held a
+   * cursor of is held up to the view's last entry too, what it carried or not: a sync sends all that
+   * follows the cursor that the person may see (nothing from before someone was added back to a group).
    */
   #placeRuns(result: ReplyTo<'sync'>, asked: ReadonlyMap<string, number>) {
     const first = new Map<string, number>();
     for (const m of result.messages) if (!first.has(m.conversationId)) first.set(m.conversationId, m.seq);
     for (const c of result.conversations) {
-      if (asked.has(c.id)) continue;
+      if (asked.has(c.id)) {
+        if (!result.more.includes(c.id)) this.#advanceTo(c.id, c.lastSeq);
+        continue;
+      }
       this.#oldest.set(c.id, first.get(c.id) ?? c.lastSeq + 1);
       // Not all of its page came (`more`): the next page goes on from the last entry carried.
       if (!result.more.includes(c.id)) this.#cursors.set(c.id, Math.max(this.#cursors.get(c.id) ?? 0, c.lastSeq));
@@ -870,12 +974,12 @@ export class AtriumClient extends Emitter<ClientEvents> {
 
   /** Takes back one of this user's messages; retrying with the same client id is acknowledged once. */
   async recall(messageId: string, clientMsgId: string = randomId()): Promise<Ack> {
-    return this.request('recall', { messageId, clientMsgId });
+    return this.#acked(await this.request('recall', { messageId, clientMsgId }));
   }
 
   /** Replaces the text of one of this user's messages; retrying with the same client id is acknowledged once. */
   async edit(messageId: string, text: string, clientMsgId: string = randomId()): Promise<Ack> {
-    return this.request('edit', { messageId, text, clientMsgId });
+    return this.#acked(await this.request('edit', { messageId, text, clientMsgId }));
   }
 
   /** Messages containing the text, newest first, from this user's conversations (or one of them). */
@@ -1015,6 +1119,8 @@ export class AtriumClient extends Emitter<ClientEvents> {
   close(): void {
     this.#stopped = true;
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    if (this.#catchUpTimer) clearTimeout(this.#catchUpTimer);
+    this.#catchUpTimer = undefined;
     this.#socket?.close(1000, 'client_closed');
     this.#setState('closed');
   }

@@ -184,7 +184,7 @@ describe('one domain as two processes over Redis', () => {
   });
 
   // Last: it cuts process B off Redis for a while.
-  it('says a process that lost Redis is not ready and warns once; once Redis is back, its sockets catch up and its cached memberships are read again', async () => {
+  it('says a process that lost Redis is not ready and warns once; a device there fills a hole at the next push; once Redis is back, its sockets catch up and its cached memberships are read again', async () => {
     // ioredis prints every failed try to stderr unless someone listens to its errors.
     const stderr = vi.spyOn(console, 'error');
     const alice = await connectAs(gateway, a, 'alice');
@@ -196,6 +196,9 @@ describe('one domain as two processes over Redis', () => {
     const lab = await alice.createGroup('Lab', ['dave@eng.campus.test']);
     // B knows the lab's members now, as a send through it read them.
     await dave.send({ conversationId: lab.id, text: 'in the lab' });
+    await expect.poll(() => dave.cursors.has(lab.id)).toBe(true);
+    const states: string[] = [];
+    dave.on('state', (state) => states.push(state));
     const bus = (checks: Record<string, unknown>) => checks.bus;
 
     await redisForB.cut();
@@ -207,6 +210,15 @@ describe('one domain as two processes over Redis', () => {
     });
     const readyA = await readiness(a);
     expect([readyA.status, bus(readyA.body.checks as Record<string, unknown>)]).toEqual([200, true]);
+
+    // A push B never heard of leaves a hole, which the next entry pushed through B shows: Dave's device
+    // there catches up on it at once, without reconnecting, and its cursor does not skip it.
+    const unheard = await alice.send({ conversationId: lab.id, text: 'through A, unheard on B' });
+    const daveToo = await connectAs(gateway, b, 'dave', dave.login);
+    const heard = await daveToo.send({ conversationId: lab.id, text: 'through B' });
+    await expect.poll(() => got.slice(-2).map((m) => m.id)).toEqual([heard.messageId, unheard.messageId]);
+    expect([dave.cursors.get(lab.id), states]).toEqual([heard.seq, []]);
+    daveToo.close();
 
     // Acknowledged, as it is stored; B cannot hear of it. Carol leaves B, and someone else still connects to it.
     const ack = await alice.send({ conversationId: conversation.id, text: 'while B cannot hear' });
