@@ -46,7 +46,7 @@ export const REGISTRY_RETRY_MS = 1_000;
  * The gateway's domain registry and federation policy as a node or proxy sees it: fetched with a signed
  * request, cached for `ttlMs`, refetched early (at most every 5 s) when an unknown domain or key shows up.
  * While the gateway cannot be reached (or refuses), the last copy serves and the gateway is asked again
- * every REGISTRY_RETRY_MS at most, not at each use; the failure is said as it begins (with what to do,
+ * every REGISTRY_RETRY_MS at most, not at each use (without a copy, at each use); the failure is said as it begins (with what to do,
  * for a key the gateway has not pinned) and every few minutes while it lasts (lasting-warnings.ts).
  * `unit`: a node (by default) or a proxy, which is told differently what to do about a refused key.
  */
@@ -66,7 +66,6 @@ export function createRegistryClient(options: {
   let current: Registry | undefined;
   let fetchedAt = 0;
   let failedAt = Number.NEGATIVE_INFINITY;
-  let lastFailure: unknown;
   let inFlight: Promise<Registry> | undefined;
 
   async function fetchRegistry(): Promise<Registry> {
@@ -86,7 +85,6 @@ export function createRegistryClient(options: {
         },
         (error: unknown) => {
           failedAt = now();
-          lastFailure = error;
           const held = current ? { copyFetchedAt: new Date(fetchedAt) } : { copy: 'none' };
           warnGatewayFailure(warnings, 'registry', error, { request: 'registry', ...held });
           throw error;
@@ -98,10 +96,14 @@ export function createRegistryClient(options: {
     return inFlight;
   }
 
-  /** The copy held (or, without one, the last failure) while it is too soon to ask again after a failure. */
+  /**
+   * The copy held while it is too soon to ask again after a failure. Without a copy there is nothing to
+   * serve, so the gateway is asked at once again (uses that come together share one request): a unit
+   * whose key is registered, or whose gateway comes back, a moment after a refusal works at its next use.
+   */
   function afterFailure(): Promise<Registry> | undefined {
-    if (now() - failedAt >= REGISTRY_RETRY_MS) return undefined;
-    return current ? Promise.resolve(current) : Promise.reject(lastFailure);
+    if (!current || now() - failedAt >= REGISTRY_RETRY_MS) return undefined;
+    return Promise.resolve(current);
   }
 
   return {

@@ -185,6 +185,25 @@ describe('a node whose keys the gateway has not pinned', () => {
   });
 });
 
+describe('a unit whose key the gateway takes a moment after refusing it', () => {
+  it('gets the registry at its next use, since it holds no copy to serve meanwhile', async () => {
+    const logger = pino({ level: 'silent' });
+    const key = newKey();
+    const registry = createRegistryClient({
+      gatewayIssuer: refusingUrl,
+      origin: 'eng.campus.test',
+      signingKey: async () => key,
+      ttlMs: 30_000,
+      logger,
+    });
+    pinned = false;
+    await expect(registry.get()).rejects.toMatchObject({ code: 'registry_unavailable' });
+    // Pinned (`atrium domains pin`, or the demo registering its proxy) right after: no second of waiting.
+    pinned = true;
+    await expect(registry.get()).resolves.toMatchObject({ version: '1' });
+  });
+});
+
 describe('a node whose keys the gateway has not pinned, asking about apps', () => {
   it('says what to do once for all its questions and sockets, not once per app, client or socket', async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
