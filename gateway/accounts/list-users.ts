@@ -1,6 +1,7 @@
 import { Op, type WhereOptions } from 'sequelize';
 import { z } from 'zod';
 import { containsPattern, like, prefixPattern } from '../../core/like.ts';
+import { foldForSearch } from '../../core/search-text.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
@@ -23,15 +24,15 @@ const querySchema = z.object({
 
 export type UserPage = { users: PresentedUser[]; page: number; pageSize: number; total: number; pages: number };
 
-/** Searches users by username, name or email, limited to those with a unit in the actor's scope. */
+/**
+ * Searches users by username, name or email, limited to those with a unit in the actor's scope. The search
+ * ignores case in every script and accents (core/search-text.ts), alike on SQLite and MariaDB.
+ */
 export async function listUsers(ctx: GatewayContext, query: unknown): Promise<UserPage> {
   const { q, page, pageSize } = parseInput(querySchema, query);
   const { User, Membership, OrgUnit } = ctx.models;
   const where: WhereOptions<User>[] = [];
-  if (q) {
-    const matches = like(ctx.sequelize, containsPattern(q));
-    where.push({ [Op.or]: [{ username: matches }, { displayName: matches }, { email: matches }] });
-  }
+  if (q) where.push({ searchText: like(ctx.sequelize, containsPattern(foldForSearch(q))) });
   const scope = adminScopeOf(ctx.actor);
   if (!scope.all) {
     const units = await OrgUnit.findAll({

@@ -3,6 +3,7 @@ import { Op } from 'sequelize';
 import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
 import { containsPattern, like } from '../../core/like.ts';
+import { foldForSearch } from '../../core/search-text.ts';
 import { parseInput } from '../../core/validate.ts';
 import { allowed } from '../../protocol/registry-client.ts';
 import { searchTextSchema } from '../../protocol/search-query.ts';
@@ -124,9 +125,10 @@ export function federationRoutes(context: (req: Request) => GatewayContext): Rou
       users = await ctx.models.User.findAll({ where: { status: 'active', username: { [Op.in]: query.usernames } } });
     } else {
       limit = query.limit;
-      const matches = like(ctx.sequelize, containsPattern(query.q ?? ''));
+      // As the console's search: case and accents ignored alike on both databases (core/search-text.ts).
+      const matches = like(ctx.sequelize, containsPattern(foldForSearch(query.q ?? '')));
       users = await ctx.models.User.findAll({
-        where: { status: 'active', [Op.or]: [{ username: matches }, { displayName: matches }, { email: matches }] },
+        where: { status: 'active', searchText: matches },
         order: [['displayName', 'ASC']],
         limit: limit * 3,
       });

@@ -7,6 +7,7 @@ import {
   type Sequelize,
 } from 'sequelize';
 import { fresh } from '../../core/model-class.ts';
+import { SEARCH_TEXT_MAX, searchTextOf } from '../../core/search-text.ts';
 import { tableOptions, timestamps } from './columns.ts';
 
 export const ROLES = ['student', 'staff', 'admin', 'unit-admin'] as const;
@@ -37,8 +38,21 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
   declare lastLoginAt: Date | null;
   /** When an administrator last ended every session of the person (disable, password reset, sign out everywhere). */
   declare accessEndedAt: CreationOptional<Date | null>;
+  /** Username, name and email as a search finds them (core/search-text.ts); kept by the model's hooks. */
+  declare searchText: CreationOptional<string | null>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
+}
+
+/**
+ * Keeps a person's search text with what it is made of, whichever way they are written (a form, the CLI,
+ * an import, a directory sync): on every save that changes their username, name or email, and on inserts.
+ */
+function keepSearchText(user: User): void {
+  const { username, displayName, email } = user;
+  if (username === undefined || displayName === undefined || email === undefined) return;
+  if (!user.isNewRecord && !user.changed('username') && !user.changed('displayName') && !user.changed('email')) return;
+  user.searchText = searchTextOf([username, displayName, email]);
 }
 
 export class Membership extends Model<InferAttributes<Membership>, InferCreationAttributes<Membership>> {
@@ -115,9 +129,18 @@ export function defineAccountModels(sequelize: Sequelize): AccountModels {
       lockedUntil: { type: DataTypes.DATE(3), allowNull: true },
       lastLoginAt: { type: DataTypes.DATE(3), allowNull: true },
       accessEndedAt: { type: DataTypes.DATE(3), allowNull: true },
+      searchText: { type: DataTypes.STRING(SEARCH_TEXT_MAX), allowNull: true },
       ...timestamps,
     },
-    tableOptions(sequelize, 'users'),
+    {
+      ...tableOptions(sequelize, 'users'),
+      hooks: {
+        beforeSave: keepSearchText,
+        beforeBulkCreate: (users) => {
+          for (const user of users) keepSearchText(user);
+        },
+      },
+    },
   );
 
   MembershipModel.init(

@@ -20,6 +20,7 @@ import {
 import { takeLease } from '../../gateway/directories/sync-lease.ts';
 import { SyncRunningError } from '../../gateway/directories/errors.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
+import { listUsers } from '../../gateway/accounts/list-users.ts';
 import { relinkPerson } from '../../gateway/directories/relink-person.ts';
 import { asOperator, personOf, register, sealerOf, sync } from './fixtures.ts';
 
@@ -67,6 +68,9 @@ beforeAll(async () => {
     ],
   });
 });
+/** Whom the console's search finds for `q`. */
+const searched = async (q: string) => (await listUsers(asOperator(gateway), { q })).users.map((u) => u.username);
+
 afterAll(async () => {
   await ldap?.stop();
   await gateway?.stop();
@@ -93,6 +97,7 @@ describe('a first sync of an OpenLDAP directory', () => {
     expect(library?.name).toBe('Circulation');
     const parent = await gateway.models.OrgUnit.findOne({ where: { path: 'campus/library' } });
     expect(library?.parentId).toBe(parent?.id);
+    expect(await searched('LENA LAR')).toEqual(['lena']);
   });
 
   it("refuses a local account's username, a reserved name, a name Atrium cannot use and an entry without email, each with its reason", async () => {
@@ -149,6 +154,8 @@ describe('later syncs', () => {
     const report = await sync(gateway, 'campus-ldap');
     expect(report.names.updated.sort()).toEqual(['liam', 'sam']);
     expect((await personOf(gateway, 'liam'))!.user.displayName).toBe('Liam Lindqvist');
+    expect(await searched('lindQV')).toEqual(['liam']);
+    expect(await searched('Liam Lee')).toEqual([]);
     expect(await personOf(gateway, 'sam')).toMatchObject({ roles: ['student'] });
   });
 
