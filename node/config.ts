@@ -103,6 +103,8 @@ const schema = z.object({
   ATTACHMENT_UNSHARED_KEEP_HOURS: envPositiveInt.max(24 * 365).default(24),
   ATTACHMENT_UPLOADS_PER_HOUR: envPositiveInt.default(120),
   AUTH_GRACE_SECONDS: envPositiveInt.default(30),
+  // 24 h: the token verifier's DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, far above the gateway's default 1 h.
+  MAX_TOKEN_LIFETIME_SECONDS: envPositiveInt.default(24 * 3600),
   HEARTBEAT_SECONDS: envPositiveInt.default(30),
   FEDERATION_PROXY_URL: envUrl.optional(),
   FEDERATION_BODY_TIMEOUT_SECONDS: envPositiveInt.default(30),
@@ -180,6 +182,12 @@ export type NodeConfig = {
     uploadsPerHour: number;
   };
   authGraceSeconds: number;
+  /**
+   * The longest an access token may last (`exp - iat`) to be accepted here: above what the gateway issues
+   * (ACCESS_TOKEN_TTL_SECONDS), so that a key of the gateway's the node still holds (retired, or leaked)
+   * cannot sign tokens that live on.
+   */
+  maxTokenLifetimeSeconds: number;
   /** Sockets are pinged this often; one that misses a pong is dropped. */
   heartbeatSeconds: number;
   /** Where server-to-server requests go; without it, straight to each domain's registered URL. */
@@ -268,6 +276,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
       uploadsPerHour: v.ATTACHMENT_UPLOADS_PER_HOUR,
     },
     authGraceSeconds: v.AUTH_GRACE_SECONDS,
+    maxTokenLifetimeSeconds: v.MAX_TOKEN_LIFETIME_SECONDS,
     heartbeatSeconds: v.HEARTBEAT_SECONDS,
     federationProxyUrl: v.FEDERATION_PROXY_URL?.replace(/\/$/, ''),
     federationBodyTimeoutMs: v.FEDERATION_BODY_TIMEOUT_SECONDS * 1000,

@@ -574,6 +574,7 @@ async function endedAccessGate(deps: {
           domain: config.domain,
           now: clock.now,
           logger,
+          maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
         }),
         clientActive,
       ),

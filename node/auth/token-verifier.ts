@@ -1,5 +1,6 @@
-import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AppError, ForbiddenError, UnauthenticatedError } from '../../core/errors.ts';
+import { lastingWarnings } from '../../core/lasting-warnings.ts';
 import type { Logger } from '../../core/logger.ts';
 import { addressOf } from '../../protocol/address.ts';
 import type { EndedAccess } from './ended-access.ts';
@@ -40,6 +41,43 @@ export class TokenRevokedError extends AppError {
   }
 }
 
+/** The longest an access token may last here unless the node is told otherwise (MAX_TOKEN_LIFETIME_SECONDS). */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
+/** How far ahead of this node's clock a token may say it was issued: the gateway's clock may be ahead a little. */
+export const TOKEN_CLOCK_SKEW_SECONDS = 60;
+
+/**
+ * A token signed with a key of the gateway's that the gateway would not issue so: one that says not when it
+ * was issued or expires, was issued in the future, or lasts longer than the node accepts. The node keeps the
+ * gateway's keys through an outage, so a key retired or leaked meanwhile still verifies here; this bounds
+ * what a token signed with it can claim. Told as it is (an `unauthenticated` 401, `invalid_token`).
+ */
+export class TokenLifetimeError extends UnauthenticatedError {}
+
+/** Seconds as a person reads them: 90 s, 2 h, 30 days. */
+function spanOf(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 2 * 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 2 * 86_400) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} days`;
+}
+
+/** Refuses a token whose `iat` and `exp` the gateway would not have given it (TokenLifetimeError). */
+function assertIssuedLifetime(payload: JWTPayload, nowMs: number, maxSeconds: number): void {
+  const { iat, exp } = payload;
+  if (typeof iat !== 'number' || typeof exp !== 'number')
+    throw new TokenLifetimeError('The access token does not say when it was issued and when it expires (iat, exp)');
+  const ahead = Math.round(iat - nowMs / 1000);
+  if (ahead > TOKEN_CLOCK_SKEW_SECONDS)
+    throw new TokenLifetimeError(
+      `The access token says it was issued ${spanOf(ahead)} from now, more than the ${TOKEN_CLOCK_SKEW_SECONDS} s allowed for clocks that differ: set the clocks of the gateway and this node right`,
+    );
+  if (exp - iat > maxSeconds)
+    throw new TokenLifetimeError(
+      `The access token would last ${spanOf(Math.round(exp - iat))}, longer than this node accepts (${spanOf(maxSeconds)}, MAX_TOKEN_LIFETIME_SECONDS): the gateway issues none so long; get a new one`,
+    );
+}
+
 export type TokenVerifier = {
   verify(token: string): Promise<Identity>;
   /** The gateway's key set, for other tokens it signs (back-channel logout). */
@@ -49,9 +87,11 @@ export type TokenVerifier = {
 /**
  * Verifies gateway access tokens locally: signature against the gateway's JWKS (gateway-keys.ts: held
  * through an outage of the gateway, fetched again when a token names an unknown key, so a key rotation
- * needs no restart), issuer, audience (this node), expiry, the `im` scope, and that the person belongs to
- * this domain. `now` is the clock expiry and the key set's age are judged by (the machine's unless a test
- * moves it); `logger` hears when the gateway's keys cannot be fetched.
+ * needs no restart), issuer, audience (this node), expiry, a lifetime the gateway issues (`iat` not ahead
+ * of this node's clock, `exp - iat` at most `maxLifetimeSeconds`), the `im` scope, and that the person
+ * belongs to this domain. `now` is the clock expiry and the key set's age are judged by (the machine's
+ * unless a test moves it); `logger` hears when the gateway's keys cannot be fetched, and of tokens refused
+ * for their lifetime.
  */
 export function createTokenVerifier(options: {
   issuer: string;
@@ -60,7 +100,11 @@ export function createTokenVerifier(options: {
   jwks?: JWTVerifyGetKey;
   now?: () => number;
   logger?: Logger;
+  /** The longest lifetime (`exp - iat`) of a token accepted here (DEFAULT_MAX_TOKEN_LIFETIME_SECONDS unless told). */
+  maxLifetimeSeconds?: number;
 }): TokenVerifier {
+  const maxLifetime = options.maxLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
+  const warnings = options.logger && lastingWarnings(options.logger);
   const keys =
     options.jwks ?? createGatewayKeys({ issuer: options.issuer, now: options.now ?? Date.now, logger: options.logger });
   const keySet = async (): Promise<JWTVerifyGetKey> => keys;
@@ -81,6 +125,17 @@ export function createTokenVerifier(options: {
         if (error instanceof joseErrors.JWTExpired) throw new TokenExpiredError();
         if (error instanceof AppError) throw error;
         throw new UnauthenticatedError('The access token is not valid for this node');
+      }
+      try {
+        assertIssuedLifetime(payload, options.now?.() ?? Date.now(), maxLifetime);
+      } catch (error) {
+        // Signed with a key of the gateway's, yet not as the gateway issues tokens: the operator must hear of it.
+        warnings?.warn(
+          'token-lifetime',
+          { clientId: payload.client_id, iat: payload.iat, exp: payload.exp, maxLifetimeSeconds: maxLifetime },
+          "Refused access tokens signed with a key of the gateway's that the gateway would not issue (lasting longer than MAX_TOKEN_LIFETIME_SECONDS, issued in the future, or without iat or exp): the gateway's ACCESS_TOKEN_TTL_SECONDS is above this node's limit, a clock is off, or a key of the gateway's signs tokens elsewhere",
+        );
+        throw error;
       }
       const scopes = String(payload.scope ?? '').split(' ');
       if (!scopes.includes('im')) throw new ForbiddenError('The access token lacks the im scope');

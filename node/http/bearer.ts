@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AppError, isAppError, UnauthenticatedError } from '../../core/errors.ts';
 import { DomainRemovedError } from '../auth/domain-standing.ts';
-import type { Identity, TokenVerifier } from '../auth/token-verifier.ts';
+import { TokenLifetimeError, type Identity, type TokenVerifier } from '../auth/token-verifier.ts';
 
 /** Refusals said as themselves, because the client acts differently on each (docs/protocol.md, "HTTP API"). */
 const TOLD_AS_IS = new Set(['token_expired', 'token_revoked', 'client_disabled']);
@@ -39,10 +39,14 @@ export function bearerAuth(verifier: TokenVerifier) {
       const token = bearerOf(req);
       if (!token) throw new UnauthenticatedError('A valid bearer access token for this node is required');
       req.nodeIdentity = await verifier.verify(token).catch((error: unknown) => {
-        // A gateway failure, an expired or ended token, a token of a disabled app, or a node whose domain was
-        // removed is said as such; any other refusal is a plain 401.
+        // A gateway failure, an expired or ended token, a token of a disabled app, one of a lifetime the
+        // gateway does not issue, or a node whose domain was removed is said as such; any other refusal is a
+        // plain 401.
         throw isAppError(error) &&
-          (error.status >= 500 || TOLD_AS_IS.has(error.code) || error instanceof DomainRemovedError)
+          (error.status >= 500 ||
+            TOLD_AS_IS.has(error.code) ||
+            error instanceof DomainRemovedError ||
+            error instanceof TokenLifetimeError)
           ? error
           : invalidToken();
       });

@@ -4,7 +4,13 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'j
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { KEYS_MAX_AGE_MS, KEYS_RETRY_MS, UNKNOWN_KEY_SPACING_MS } from '../../node/auth/gateway-keys.ts';
-import { createTokenVerifier, type TokenVerifier } from '../../node/auth/token-verifier.ts';
+import {
+  createTokenVerifier,
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+  TOKEN_CLOCK_SKEW_SECONDS,
+  TokenLifetimeError,
+  type TokenVerifier,
+} from '../../node/auth/token-verifier.ts';
 
 // A stand-in for the gateway's discovery document and key set, which a test can take away (its connections
 // then break off, as a gateway that is down or unreachable) and whose keys it can change.
@@ -22,17 +28,25 @@ async function signingKey(kid: string): Promise<SigningKey> {
   return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } };
 }
 
-/** An access token for alice on eng, as the gateway issues them, valid an hour from now unless told. */
-function tokenBy(key: SigningKey, ttlSeconds = 3_600): Promise<string> {
-  const iat = Math.floor(Date.now() / 1000);
-  return new SignJWT({ scope: 'openid im', client_id: 'portal', preferred_username: 'alice', im_domains: [DOMAIN] })
+/**
+ * An access token for alice on eng, as the gateway issues them, valid an hour from now unless told;
+ * `issuedIn`: seconds from now its `iat` says (0), or null for none; `ttlSeconds` null for no `exp`.
+ */
+function tokenBy(key: SigningKey, ttlSeconds: number | null = 3_600, issuedIn: number | null = 0): Promise<string> {
+  const iat = Math.floor(Date.now() / 1000) + (issuedIn ?? 0);
+  const token = new SignJWT({
+    scope: 'openid im',
+    client_id: 'portal',
+    preferred_username: 'alice',
+    im_domains: [DOMAIN],
+  })
     .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: key.kid })
     .setIssuer(issuer)
     .setAudience(NODE)
-    .setSubject('alice-sub')
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + ttlSeconds)
-    .sign(key.privateKey);
+    .setSubject('alice-sub');
+  if (issuedIn !== null) token.setIssuedAt(iat);
+  if (ttlSeconds !== null) token.setExpirationTime(iat + ttlSeconds);
+  return token.sign(key.privateKey);
 }
 
 let logs: { level: number; msg: string }[] = [];
@@ -120,6 +134,57 @@ describe('while the gateway cannot be reached', () => {
     away = false;
     later(KEYS_RETRY_MS);
     expect(await verifier.verify(token)).toMatchObject({ address: `alice@${DOMAIN}` });
+  });
+});
+
+describe('a token signed with a key the node holds, but not as the gateway issues them', () => {
+  it('is refused as an invalid token when it would last longer than the node accepts, even while the gateway is away', async () => {
+    // A retired or leaked key the node still holds through an outage signs whatever expiry it is given.
+    await verifier.verify(await tokenBy(k1));
+    away = true;
+    later(KEYS_MAX_AGE_MS);
+    const month = await tokenBy(k1, 30 * 86_400);
+    await expect(verifier.verify(month)).rejects.toMatchObject({
+      code: 'unauthenticated',
+      status: 401,
+      message:
+        'The access token would last 30 days, longer than this node accepts (24 h, MAX_TOKEN_LIFETIME_SECONDS): the gateway issues none so long; get a new one',
+    });
+    await expect(verifier.verify(await tokenBy(k1, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS + 1))).rejects.toBeInstanceOf(
+      TokenLifetimeError,
+    );
+    // Up to the limit it verifies, as the gateway's own tokens (an hour by default) do.
+    expect(await verifier.verify(await tokenBy(k1, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS))).toMatchObject({
+      address: `alice@${DOMAIN}`,
+    });
+    // The operator hears of it once, not at every such token.
+    await expect(verifier.verify(month)).rejects.toBeInstanceOf(TokenLifetimeError);
+    expect(warnings().filter((w) => w.startsWith('Refused access tokens signed with a key'))).toHaveLength(1);
+  });
+
+  it('is refused when it says it was issued in the future beyond the clock skew, or says not when it was issued or expires', async () => {
+    expect(await verifier.verify(await tokenBy(k1, 3_600, TOKEN_CLOCK_SKEW_SECONDS))).toMatchObject({
+      address: `alice@${DOMAIN}`,
+    });
+    await expect(verifier.verify(await tokenBy(k1, 3_600, 3_600))).rejects.toMatchObject({
+      code: 'unauthenticated',
+      message: expect.stringContaining('says it was issued 60 min from now'),
+    });
+    for (const token of [await tokenBy(k1, null), await tokenBy(k1, 3_600, null)])
+      await expect(verifier.verify(token)).rejects.toMatchObject({
+        code: 'unauthenticated',
+        message: 'The access token does not say when it was issued and when it expires (iat, exp)',
+      });
+  });
+
+  it('is refused by a node told a shorter limit', async () => {
+    const strict = createTokenVerifier({ issuer, audience: NODE, domain: DOMAIN, logger, maxLifetimeSeconds: 7_200 });
+    expect(await strict.verify(await tokenBy(k1, 7_200))).toMatchObject({ address: `alice@${DOMAIN}` });
+    await expect(strict.verify(await tokenBy(k1, 3 * 3_600))).rejects.toMatchObject({
+      message: expect.stringContaining(
+        'would last 3 h, longer than this node accepts (2 h, MAX_TOKEN_LIFETIME_SECONDS)',
+      ),
+    });
   });
 });
 

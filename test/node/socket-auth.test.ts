@@ -1,3 +1,4 @@
+import { importJWK, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as client from 'openid-client';
@@ -18,6 +19,7 @@ import { actAfterClose, openUnanswering } from '../helpers/unanswering-socket.ts
 import { BrowserAgent, formWithAction, signIn } from '../helpers/browser-agent.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { listDomains } from '../../gateway/domains/domains.ts';
+import { loadPrivateJwks } from '../../gateway/oidc/keys.ts';
 
 // How long a raw socket's frames may take to arrive: a disable reaches the node through the gateway and Redis.
 const WAIT = { timeout: 10_000 };
@@ -198,6 +200,35 @@ describe('socket authentication', () => {
       await unpinned.close();
       await db.drop();
     }
+  });
+
+  it("refuses a token signed with the gateway's key that lasts longer than the gateway issues, saying why", async () => {
+    // The gateway's own token for alice, signed again with its key to last a month (as a leaked key could).
+    const issued = await (await login(gateway, 'alice')).tokenFor(eng.url);
+    // As the gateway issued it (ACCESS_TOKEN_TTL_SECONDS), it is within the node's limit.
+    expect((await fetchMe(eng, issued)).status).toBe(200);
+    const claims = JSON.parse(Buffer.from(issued.split('.')[1]!, 'base64url').toString()) as { iat: number };
+    const [jwk] = await loadPrivateJwks(gateway.models, gateway.sealer);
+    const month = await new SignJWT({ ...claims, exp: claims.iat + 30 * 86_400 })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: jwk!.kid! })
+      .sign(await importJWK(jwk!, 'RS256'));
+    const told =
+      'The access token would last 30 days, longer than this node accepts (24 h, MAX_TOKEN_LIFETIME_SECONDS): the gateway issues none so long; get a new one';
+
+    const response = await fetchMe(eng, month);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ error: { code: 'unauthenticated', message: told } });
+    expect(response.headers.get('www-authenticate')).toBe(
+      `Bearer realm="atrium", error="invalid_token", error_description="${told}"`,
+    );
+    const raw = await openRaw(eng.url);
+    raw.send({ v: 1, id: 'l1', type: 'auth', token: month });
+    expect(await raw.next((f) => f.re === 'l1')).toMatchObject({
+      type: 'error',
+      code: 'unauthenticated',
+      message: told,
+    });
+    expect((await raw.closed).code).toBe(4401);
   });
 
   it('answers a request without a token with a bare challenge, and a bad token with invalid_token', async () => {
