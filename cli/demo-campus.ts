@@ -100,13 +100,26 @@ export async function alignDemoDomains(ctx: GatewayContext, urls: DemoDomains): 
 
 /**
  * Pins the demo nodes' keys before they start, from the documents their own databases give
- * (keysDocumentBeforeStart), and lets the two exchange messages, so that the nodes' first requests to the
- * gateway (ended sessions, the registry) are accepted, rather than refused and retried with a warning, and
- * the registry they cache from then on already has the pair.
+ * (keysDocumentBeforeStart), registers the proxy's key (loadProxyKey: from its data directory, made there
+ * on the first start) and lets the two nodes exchange messages, so that the nodes' and the proxy's first
+ * requests to the gateway (ended sessions, the registry) are accepted, rather than refused and retried
+ * with a warning, and the registry they cache from then on already has the pair.
  */
-export async function linkDemoNodes(ctx: GatewayContext, documents: KeysDocument[]): Promise<void> {
+export async function linkDemoNodes(
+  ctx: GatewayContext,
+  documents: KeysDocument[],
+  proxyKey: PublicKeyJwk,
+): Promise<void> {
   await pinKeysBeforeStart(ctx, documents);
+  await registerDemoProxy(ctx, proxyKey);
   await allowDemoPair(ctx);
+}
+
+async function registerDemoProxy(ctx: GatewayContext, proxyKey: PublicKeyJwk): Promise<boolean> {
+  const registered = await ctx.models.FederationProxy.findOne({ where: { name: DEMO_PROXY_NAME } });
+  if (registered?.publicJwk === JSON.stringify(proxyKey)) return false;
+  await addProxy(ctx, { name: DEMO_PROXY_NAME, publicJwk: proxyKey });
+  return true;
 }
 
 async function allowDemoPair(ctx: GatewayContext): Promise<boolean> {
@@ -122,12 +135,7 @@ async function allowDemoPair(ctx: GatewayContext): Promise<boolean> {
  * restart leaves the pins and the policy as they were.
  */
 export async function linkDemoCampus(ctx: GatewayContext, proxyKey: PublicKeyJwk): Promise<{ changed: boolean }> {
-  let changed = false;
-  const registered = await ctx.models.FederationProxy.findOne({ where: { name: DEMO_PROXY_NAME } });
-  if (registered?.publicJwk !== JSON.stringify(proxyKey)) {
-    await addProxy(ctx, { name: DEMO_PROXY_NAME, publicJwk: proxyKey });
-    changed = true;
-  }
+  let changed = await registerDemoProxy(ctx, proxyKey);
   for (const name of Object.values(DEMO_DOMAINS)) {
     if ((await pinDomainKeys(ctx, name)).changed) changed = true;
   }

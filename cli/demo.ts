@@ -9,6 +9,7 @@ import { gatewayUnit } from './gateway.ts';
 import { nodeUnit } from './node.ts';
 import { printOutput } from './output.ts';
 import { proxyUnit } from './proxy.ts';
+import { loadProxyKey, publicPart } from '../proxy/proxy-key.ts';
 import { runUntilSignal, shutdownSignal, startUnits, stopUnits, type RunningUnit } from './run-units.ts';
 import { describeDatabase, withSession } from './session.ts';
 import { table } from './table.ts';
@@ -118,7 +119,8 @@ export const demoCommand: Command = {
     const nodes = [await prepareNode(campus.nodes.eng), await prepareNode(campus.nodes.arts)];
     const nodeMigrations = nodes.flatMap((node) => node.applied);
     const nodeKeys = nodes.map((node) => node.keys);
-    await withSession(io, ({ ctx }) => linkDemoNodes(ctx, nodeKeys), { config });
+    const proxyKey = publicPart(loadProxyKey(campus.proxy));
+    await withSession(io, ({ ctx }) => linkDemoNodes(ctx, nodeKeys, proxyKey), { config });
 
     // Started in this order and stopped in reverse: the nodes reach the gateway and the proxy, never the other way round at start.
     const units = await startUnits(
