@@ -44,7 +44,13 @@ const schema = z.object({
   LOGIN_LOCKOUT_MINUTES: envPositiveInt.default(15),
   LOGIN_IP_LIMIT: envPositiveInt.default(30),
   LOGIN_IP_WINDOW_SECONDS: envPositiveInt.default(300),
-  ACCESS_TOKEN_TTL_SECONDS: envPositiveInt.default(3600),
+  // Nodes refuse a token that lasts longer than their MAX_TOKEN_LIFETIME_SECONDS, a day by default.
+  ACCESS_TOKEN_TTL_SECONDS: envPositiveInt
+    .max(86_400, {
+      message:
+        'at most 86400 (a day): domain nodes refuse tokens that last longer than their MAX_TOKEN_LIFETIME_SECONDS, a day by default',
+    })
+    .default(3600),
   SESSION_TTL_HOURS: envPositiveInt.default(12),
   KEYS_RELOAD_SECONDS: envPositiveInt.default(30),
   PIN_REFRESH_SECONDS: envPositiveInt.default(300),

@@ -80,6 +80,14 @@ describe('configuration', () => {
     }
   });
 
+  it('issues no access token that the domain nodes would refuse as lasting too long', () => {
+    const base = { ATRIUM_DATA_DIR: '/tmp/x' };
+    expect(loadGatewayConfig({ ...base, ACCESS_TOKEN_TTL_SECONDS: '86400' }).accessTokenTtlSeconds).toBe(86_400);
+    expect(() => loadGatewayConfig({ ...base, ACCESS_TOKEN_TTL_SECONDS: '86401' })).toThrow(
+      /ACCESS_TOKEN_TTL_SECONDS: at most 86400 \(a day\): domain nodes refuse/,
+    );
+  });
+
   it('takes a METRICS_TOKEN in every unit, none too short to be a secret', () => {
     const token = 'x'.repeat(32);
     const base = { ATRIUM_DATA_DIR: '/tmp/x', NODE_DOMAIN: 'eng.campus.test' };
