@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { ValidationError, type FieldErrors } from '../../core/errors.ts';
 import type { Sealer } from '../../core/seal.ts';
-import { fieldErrorsOf } from '../../core/validate.ts';
+import { foldForSearch } from '../../core/search-text.ts';
+import { fieldErrorsOf, refusalMessage } from '../../core/validate.ts';
 import { addressNameProblem, reservedNameProblem } from '../accounts/reserved-names.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
@@ -35,29 +36,13 @@ export type RegisteredApp = {
 };
 
 /**
- * A slug from the app's name ("Leave Approval" → leave-approval, "Bibliothèque" → bibliotheque), for callers
- * that did not choose one. Accents go with the marks NFKD splits off, rather than splitting the word. Only
- * new slugs are made here: an app keeps its slug, its bot's address in conversations already held.
+ * A slug from the app's name ("Leave Approval" → leave-approval, "Bibliothèque" → bibliotheque, "Straße" →
+ * strasse), for callers that did not choose one: the name folded as a search folds it (foldForSearch:
+ * accents dropped rather than splitting the word, ß, ø, ł spelled in ASCII). Only new slugs are made here:
+ * an app keeps its slug, its bot's address in conversations already held.
  */
-/** Latin letters no decomposition splits into a base letter and a mark, as their languages spell them in ASCII. */
-const LATIN_LETTERS: Record<string, string> = {
-  ß: 'ss',
-  æ: 'ae',
-  œ: 'oe',
-  ø: 'o',
-  ł: 'l',
-  đ: 'd',
-  ð: 'd',
-  þ: 'th',
-  ı: 'i',
-};
-
 export function slugFromName(name: string): string {
-  const base = name
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .replace(/[ßæœøłđðþı]/g, (letter) => LATIN_LETTERS[letter] ?? letter)
+  const base = foldForSearch(name)
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
     .slice(0, 36)
@@ -149,7 +134,10 @@ async function checkRegistration(ctx: GatewayContext, input: unknown, clientId: 
     const sameName = await sameNameProblem(ctx, name, { ownerUnit, visibilityUnits: units, visibilityRoles: roles });
     if (sameName) fields.name ??= sameName;
   }
-  if (!parsed.success || Object.keys(fields).length > 0) throw new ValidationError('Some fields are invalid', fields);
+  if (!parsed.success || Object.keys(fields).length > 0) {
+    const message = 'Some fields are invalid';
+    throw new ValidationError(parsed.success ? message : refusalMessage(parsed.error, message), fields);
+  }
   return { data: parsed.data, ownerUnit, slug: chosen ?? made!.slug, slugTaken: made?.taken ?? null };
 }
 
