@@ -1,5 +1,5 @@
 import { AppError } from '../../core/errors.ts';
-import { fieldErrorsOf } from '../../core/validate.ts';
+import { fieldErrorsOf, unknownFieldsMessage, unknownFieldsOf } from '../../core/validate.ts';
 import { clientFrameSchema, plainSendFrame, PROTOCOL_VERSION, type ClientFrame } from '../../protocol/frames.ts';
 
 const TYPES = new Set<string>(clientFrameSchema.options.map((o) => o.shape.type.value));
@@ -51,14 +51,8 @@ export function parseFrame(data: Buffer | string, maxBytes: number): ClientFrame
   const parsed = clientFrameSchema.safeParse(raw);
   if (!parsed.success) {
     const fields = fieldErrorsOf(parsed.error);
-    const unknown = parsed.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : []));
-    if (unknown.length > 0)
-      throw new FrameError(
-        'invalid_input',
-        `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
-        re,
-        fields,
-      );
+    const unknown = unknownFieldsOf(parsed.error);
+    if (unknown.length > 0) throw new FrameError('invalid_input', unknownFieldsMessage(unknown), re, fields);
     throw new FrameError('invalid_frame', 'Some fields of the frame are invalid', re, fields);
   }
   return parsed.data;
