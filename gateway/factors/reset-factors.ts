@@ -35,8 +35,3 @@ export async function resetFactorsOf(ctx: GatewayContext, idOrUsername: string):
     return { user, removed: true };
   });
 }
-
-/** resetFactorsOf for callers that need only the person (the console). */
-export async function resetFactors(ctx: GatewayContext, idOrUsername: string): Promise<User> {
-  return (await resetFactorsOf(ctx, idOrUsername)).user;
-}

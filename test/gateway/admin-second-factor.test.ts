@@ -156,9 +156,15 @@ describe('the console’s second-factor pages', () => {
       /<input type="checkbox" name="understood" value="yes" required aria-invalid="true" aria-describedby="reset-factors-error" autofocus>/,
     );
     expect(await gateway.models.TotpFactor.count({ where: { userId: alice.id } })).toBe(1);
+    const stale = page;
     page = await admin.submit(page, formWithAction(page, '/reset-factors'), { understood: 'yes' });
     expect(page.html).toContain('Reset the second factor of alice');
     expect(page.html).toContain('None set up.');
+    // The same page posted again (a second tab, Back): nothing was left, and nobody is signed out again.
+    const again = await admin.submit(stale, formWithAction(stale, '/reset-factors'), { understood: 'yes' });
+    expect(again.html).toContain('alice has no second factor set up: nothing was reset, and nobody was signed out.');
+    expect(again.html).not.toContain('Reset the second factor of alice');
+    expect(await gateway.models.AuditEvent.count({ where: { action: 'user.reset_factors', target: 'alice' } })).toBe(1);
     expect(await gateway.models.TotpFactor.count({ where: { userId: alice.id } })).toBe(0);
     expect(await gateway.models.RecoveryCode.count({ where: { userId: alice.id } })).toBe(0);
     const entry = await gateway.models.AuditEvent.findOne({ where: { action: 'user.reset_factors', target: 'alice' } });

@@ -21,7 +21,7 @@ import { operator } from '../../gateway/context.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { useRecoveryCode } from '../../gateway/factors/recovery-codes.ts';
 import { setPasswordless } from '../../gateway/factors/passkeys/passwordless-policy.ts';
-import { resetFactors } from '../../gateway/factors/reset-factors.ts';
+import { resetFactorsOf } from '../../gateway/factors/reset-factors.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
 import { MFA_ACR } from '../../gateway/factors/acr.ts';
 import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
@@ -657,7 +657,7 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
     expect(await gateway.models.AuditEvent.count({ where: { action: 'account.confirm', target: 'eng-admin' } })).toBe(
       3,
     );
-    await resetFactors(admin(), 'eng-admin');
+    await resetFactorsOf(admin(), 'eng-admin');
   });
 
   it('keeps the last passkey of someone without a password, whom it signs in', async () => {

@@ -20,7 +20,7 @@ import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
-import { resetFactors } from '../../gateway/factors/reset-factors.ts';
+import { resetFactorsOf } from '../../gateway/factors/reset-factors.ts';
 import { MFA_ACR, PASSWORD_ACR } from '../../gateway/factors/acr.ts';
 import { PORTAL_COOKIE } from '../../gateway/portal/portal.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
@@ -336,7 +336,7 @@ describe('signing in with an authenticator app', () => {
     const row = (await gateway.models.TotpFactor.findByPk(user.id))!;
     expect(row.secret).not.toContain(authenticator.secret);
     expect(row.secret.startsWith('v1.')).toBe(true);
-    await resetFactors({ ...gateway.context(null), actor: operator('test') }, 'eng-admin');
+    await resetFactorsOf({ ...gateway.context(null), actor: operator('test') }, 'eng-admin');
   });
 });
 
@@ -405,7 +405,7 @@ describe('the account page', () => {
     const signIn = await password('eng-admin');
     const claims = await signIn.finish(await submitCode(signIn.agent, signIn.page, await authenticator.next()));
     expect(claims.amr).toEqual(['pwd', 'otp']);
-    await resetFactors({ ...gateway.context(null), actor: operator('test') }, 'eng-admin');
+    await resetFactorsOf({ ...gateway.context(null), actor: operator('test') }, 'eng-admin');
   });
 
   it('shows no key to a session signed in long ago, until the person confirms it is them', async () => {
@@ -788,11 +788,11 @@ describe('a second factor required by policy or asked for by an app', () => {
       REDIRECT,
     );
     expect(codes.html).toContain('shown only now');
-    await resetFactors({ ...gateway.context(null), actor: operator('test') }, 'enid');
+    await resetFactorsOf({ ...gateway.context(null), actor: operator('test') }, 'enid');
   });
 
   it('gives a person outside the policy a password-only token that says so', async () => {
-    await resetFactors({ ...gateway.context(null), actor: operator('test') }, 'alice');
+    await resetFactorsOf({ ...gateway.context(null), actor: operator('test') }, 'alice');
     const { page, finish } = await password('alice');
     const claims = await finish(page);
     expect(claims.amr).toEqual(['pwd']);

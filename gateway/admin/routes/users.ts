@@ -30,7 +30,7 @@ import {
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { factorsOf } from '../../factors/factor-status.ts';
-import { resetFactors } from '../../factors/reset-factors.ts';
+import { resetFactorsOf } from '../../factors/reset-factors.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
 import { PASSWORD_MAX } from '../../accounts/schemas.ts';
 
@@ -393,11 +393,13 @@ export function userRoutes(kit: ConsoleKit): Router {
       const factorFailure = formFailure(new NotUnderstoodError('reset the second factor'));
       return renderForm(req, res, String(req.params.id), { factorFailure });
     }
-    const user = await resetFactors(kit.context(req), String(req.params.id));
+    const { user, removed } = await resetFactorsOf(kit.context(req), String(req.params.id));
     await keepOwnConsoleSession(req, user.id);
     setFlash(
       req,
-      `Reset the second factor of ${user.username} and signed them out everywhere; they set up a second factor again at their next sign-in where it is required.`,
+      removed
+        ? `Reset the second factor of ${user.username} and signed them out everywhere; they set up a second factor again at their next sign-in where it is required.`
+        : `${user.username} has no second factor set up: nothing was reset, and nobody was signed out.`,
     );
     res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
   });
