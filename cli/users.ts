@@ -4,7 +4,7 @@ import { AppError, NotFoundError } from '../core/errors.ts';
 import { createUser } from '../gateway/accounts/create-user.ts';
 import { signOutEverywhere } from '../gateway/accounts/end-access.ts';
 import { importUsers, IMPORT_COLUMNS } from '../gateway/accounts/import-users.ts';
-import { listUsers } from '../gateway/accounts/list-users.ts';
+import { listUsers, SEARCH_MAX } from '../gateway/accounts/list-users.ts';
 import { findManageableUser } from '../gateway/accounts/find-user.ts';
 import { presentUsers, type PresentedUser } from '../gateway/accounts/present-user.ts';
 import { resetPassword, setUserStatus } from '../gateway/accounts/update-user.ts';
@@ -256,6 +256,10 @@ export const userCommands: CommandGroup = {
     },
     async run(args, io) {
       const asked = pageOption(args);
+      const q = args.string('q');
+      // Refused before the database is opened, naming the option as typed.
+      if (q !== undefined && q.trim().length > SEARCH_MAX)
+        throw new UsageError(`--q takes at most ${SEARCH_MAX} characters of a username, name or email`);
       const page = await withSession(io, async ({ ctx }) => {
         const found = await listUsers(ctx, {
           q: args.string('q'),

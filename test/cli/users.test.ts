@@ -157,12 +157,15 @@ describe('atrium users', () => {
       '--json',
     ]);
     expect(jsonOf(added)).toMatchObject({ username: 'xia', status: 'active', passwordStatus: 'none' });
-    const [list, listJson, show, showJson] = await Promise.all([
+    const [list, listJson, show, showJson, tooLong] = await Promise.all([
       runAtrium(db, ['users', 'list', '--q', 'xia']),
       runAtrium(db, ['users', 'list', '--json']),
       runAtrium(db, ['users', 'show', 'xia']),
       runAtrium(db, ['users', 'show', 'xia', '--json']),
+      runAtrium(db, ['users', 'list', '--q', 'x'.repeat(101)]),
     ]);
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toContain('--q takes at most 100 characters of a username, name or email');
     expect(list.stdout).toMatch(/xia\s+Xia Chen\s+xia@campus\.test\s+campus\/eng\/cs\s+student\s+no password yet\s+-/);
     const statuses = Object.fromEntries(
       jsonOf(listJson).users.map((u: { username: string; status: string; passwordStatus: string }) => [
