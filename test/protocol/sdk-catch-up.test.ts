@@ -1,36 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { AtriumClient, type Message } from '../../sdk/client.ts';
+import { conversationView, DAVE, ME, NOW, textEntry } from '../helpers/sdk-entries.ts';
 
-const NOW = new Date().toISOString();
-const ME = 'alice@eng.campus.test';
-const view = (lastSeq: number) => ({
-  id: 'c1',
-  kind: 'group',
-  homeDomain: 'eng.campus.test',
-  title: 'Busy',
-  lastSeq,
-  updatedAt: NOW,
-  joinedSeq: 0,
-  readSeq: 0,
-  unread: 0,
-  members: [
-    { address: ME, role: 'member', readSeq: 0, deliveredSeq: 0 },
-    { address: 'dave@eng.campus.test', role: 'owner', readSeq: 0, deliveredSeq: 0 },
-  ],
-});
-const entry = (seq: number) => ({
-  id: `m${seq}`,
-  conversationId: 'c1',
-  seq,
-  sender: 'dave@eng.campus.test',
-  clientMsgId: `k${seq}`,
-  kind: 'text',
-  refId: null,
-  text: `line ${seq}`,
-  createdAt: NOW,
-  editedAt: null,
-  recalledAt: null,
-});
+const view = (lastSeq: number) =>
+  conversationView({
+    kind: 'group',
+    title: 'Busy',
+    lastSeq,
+    members: [
+      { address: ME, role: 'member', readSeq: 0, deliveredSeq: 0 },
+      { address: DAVE, role: 'owner', readSeq: 0, deliveredSeq: 0 },
+    ],
+  });
+const entry = (seq: number) => textEntry(seq);
 
 /**
  * A node whose pushes the test makes, holes included. A sync gets the entries after the device's cursor

@@ -1,36 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { AtriumClient, type Message } from '../../sdk/client.ts';
+import { conversationView, DAVE, ME, NOW, textEntry } from '../helpers/sdk-entries.ts';
 
-const NOW = new Date().toISOString();
-const ME = 'alice@eng.campus.test';
-const CONVERSATION = {
-  id: 'c1',
-  kind: 'direct',
-  homeDomain: 'eng.campus.test',
-  title: null,
+const CONVERSATION = conversationView({
   lastSeq: 3,
-  updatedAt: NOW,
-  joinedSeq: 0,
-  readSeq: 0,
   unread: 3,
   members: [
     { address: ME, role: 'member', readSeq: 0, deliveredSeq: 0 },
-    { address: 'dave@eng.campus.test', role: 'member', readSeq: 3, deliveredSeq: 3 },
+    { address: DAVE, role: 'member', readSeq: 3, deliveredSeq: 3 },
   ],
-};
-const entry = (seq: number) => ({
-  id: `m${seq}`,
-  conversationId: 'c1',
-  seq,
-  sender: 'dave@eng.campus.test',
-  clientMsgId: `k${seq}`,
-  kind: 'text',
-  refId: null,
-  text: `line ${seq}`,
-  createdAt: NOW,
-  editedAt: null,
-  recalledAt: null,
 });
+const entry = (seq: number) => textEntry(seq);
 
 /**
  * A node from before `gaps`: it refuses the field as any node refuses a field it does not know, and

@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ConversationStore } from '../../sdk/conversation-store.ts';
-import type { Conversation, Message } from '../../sdk/client.ts';
-
-const ME = 'alice@eng.campus.test';
-const DAVE = 'dave@eng.campus.test';
-const NOW = new Date().toISOString();
+import type { Conversation } from '../../sdk/client.ts';
+import { conversationView, DAVE, ME, textEntry } from '../helpers/sdk-entries.ts';
 
 /** A direct conversation as a node shows it, read up to 0 of 2 entries; `older` leaves out `unreadMentions`. */
 function view(older: boolean): Conversation {
-  return {
-    id: 'c1',
-    kind: 'direct',
-    homeDomain: 'eng.campus.test',
-    title: null,
+  return conversationView({
     lastSeq: 2,
-    updatedAt: NOW,
-    joinedSeq: 0,
-    readSeq: 0,
     unread: 2,
     ...(older ? {} : { unreadMentions: 1 }),
     memberCount: 2,
@@ -24,23 +14,10 @@ function view(older: boolean): Conversation {
       { address: ME, role: 'member', readSeq: 0, deliveredSeq: 0 },
       { address: DAVE, role: 'member', readSeq: 2, deliveredSeq: 2 },
     ],
-  };
+  });
 }
 
-const entry = (seq: number, fields: Partial<Message> = {}): Message => ({
-  id: `m${seq}`,
-  conversationId: 'c1',
-  seq,
-  sender: DAVE,
-  clientMsgId: `k${seq}`,
-  kind: 'text',
-  refId: null,
-  text: `line ${seq}`,
-  createdAt: NOW,
-  editedAt: null,
-  recalledAt: null,
-  ...fields,
-});
+const entry = textEntry;
 
 /** The counts of the conversation as the store now shows it (a group change hands it out; here, a new view's answer). */
 function shown(store: ConversationStore) {
