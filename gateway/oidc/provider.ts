@@ -15,6 +15,7 @@ import type { GatewayModels } from '../models/index.ts';
 import type { Sequelize } from 'sequelize';
 import { accountClaims } from '../accounts/account-claims.ts';
 import { ADMIN_SCOPE } from './admin-scope.ts';
+import { advertiseNodeScope, NODE_SCOPE, nodeScopeMissing } from './node-scope.ts';
 import { createAdapterClass } from './adapter.ts';
 import { applyAllowed, rememberedConsents, type RememberedConsents } from './remembered-consent.ts';
 import { renderPage } from '../views.ts';
@@ -120,6 +121,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = config.trustProxy;
+  advertiseNodeScope(provider);
   provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'oidc provider error'));
   provider.on('backchannel.error', (_ctx, error, client) => {
     if (error instanceof AppCallRefusedError)
@@ -230,34 +232,53 @@ function ownSignOut(ctx: KoaContextWithOIDC, secretKey: string): boolean {
 /**
  * Whether a refresh is to issue a token for the resource it names (none named: yes). The provider rotates
  * the refresh token before it checks the resource, so a refresh refused for it (a domain node removed since
- * the sign-in, one the person or app may no longer reach, one the grant never named) would use up the
- * client's refresh token, and the client's next refresh with it, taken for a replay, would revoke the whole
- * grant: no more tokens for any node, until the person signs in again. Such a refresh rotates nothing; it is
- * refused just after.
+ * the sign-in, one the person or app may no longer reach, one the grant never named, one without scope `im`)
+ * would use up the client's refresh token, and the client's next refresh with it, taken for a replay, would
+ * revoke the whole grant: no more tokens for any node, until the person signs in again. Such a refresh is
+ * refused here, before anything rotates, with the reason.
  */
 async function refreshIssues(deps: ProviderDeps, ctx: KoaContextWithOIDC): Promise<boolean> {
   const resource: unknown = ctx.oidc.params?.resource;
   const client = ctx.oidc.client;
   if (resource === undefined || !client) return true;
+  // Several resources: the provider refuses them (one per token request) just after, saying so.
   if (typeof resource !== 'string') return false;
-  const granted = ctx.oidc.entities.RefreshToken as { resourceIndicators?: Set<string> } | undefined;
-  if (granted?.resourceIndicators && !granted.resourceIndicators.has(resource)) return false;
-  try {
-    await resourceServerInfo(deps, ctx, resource, client.clientId);
-    return true;
-  } catch (error) {
-    if (error instanceof errors.InvalidTarget) return false;
-    throw error;
-  }
+  await resourceServerInfo(deps, ctx, resource, client.clientId);
+  return true;
 }
 
-/** The domain nodes are the resource servers: a token for one carries scope `im` and the node's URL as audience. */
+/**
+ * The domain nodes are the resource servers: a token for one carries scope `im` and the node's URL as
+ * audience. One the app may not reach, or that the sign-in never named, is `invalid_target`; one whose
+ * token would lack `im` (which every node refuses) is `invalid_scope`: both say why.
+ */
 async function resourceServerInfo(
   deps: ProviderDeps,
   ctx: KoaContextWithOIDC,
   indicator: string,
   clientId: string,
 ): Promise<ResourceServer> {
+  const domain = await reachableNode(deps, ctx, indicator, clientId);
+  // A refresh names a node its sign-in named; the provider's own refusal of another one says no more.
+  const refreshed = ctx.oidc.entities.RefreshToken as { resourceIndicators?: Set<string> } | undefined;
+  if (refreshed?.resourceIndicators && !refreshed.resourceIndicators.has(indicator)) {
+    throw new errors.InvalidTarget(
+      `${indicator} was not named (resource) when the person signed in to this app: sign them in again naming it`,
+    );
+  }
+  const missing = nodeScopeMissing(ctx, indicator);
+  if (missing) throw new errors.InvalidScope(missing, NODE_SCOPE);
+  return {
+    scope: NODE_SCOPE,
+    audience: domain.url,
+    accessTokenTTL: deps.config.accessTokenTtlSeconds,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: 'RS256' } },
+  };
+}
+
+/** The registered node at `indicator`, if this app may reach it (as its bot, or for the person of the grant). */
+async function reachableNode(deps: ProviderDeps, ctx: KoaContextWithOIDC, indicator: string, clientId: string) {
   const system = requestContext(deps, ctx);
   const domain = await findDomainByUrl(system, indicator);
   if (!domain) throw new errors.InvalidTarget(`${indicator} is not a registered domain node`);
@@ -284,13 +305,7 @@ async function resourceServerInfo(
       );
     }
   }
-  return {
-    scope: 'im',
-    audience: domain.url,
-    accessTokenTTL: deps.config.accessTokenTtlSeconds,
-    accessTokenFormat: 'jwt',
-    jwt: { sign: { alg: 'RS256' } },
-  };
+  return domain;
 }
 
 /** Who a token or an ID token speaks for, and what it says about them. */

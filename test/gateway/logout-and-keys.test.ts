@@ -132,7 +132,7 @@ describe('single logout', () => {
 describe('signing key rotation', () => {
   it('signs new tokens with the new key while tokens signed before keep verifying', async () => {
     const before = await codeFlow(rp, REDIRECT, 'carol', {
-      scope: 'openid profile atrium offline_access',
+      scope: 'openid profile atrium im offline_access',
       resource: ENG_NODE,
     });
     const oldAccess = (await client.refreshTokenGrant(rp, before.tokens.refresh_token!, { resource: ENG_NODE }))

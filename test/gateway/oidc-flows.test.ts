@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify, decodeJwt } from 'jose';
 import { BrowserAgent } from '../helpers/browser-agent.ts';
 import { codeFlow as codeFlowAt, discover } from '../helpers/rp.ts';
-import { ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { ARTS_NODE, ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 
@@ -34,6 +34,8 @@ describe('the gateway as an OpenID provider', () => {
     expect(meta.grant_types_supported).toEqual(
       expect.arrayContaining(['authorization_code', 'refresh_token', 'client_credentials']),
     );
+    // The domain nodes' scope, without which every node refuses a token.
+    expect(meta.scopes_supported).toEqual(expect.arrayContaining(['openid', 'offline_access', 'im']));
   });
 
   it('signs a student in through the login and consent forms and returns campus claims', async () => {
@@ -132,7 +134,75 @@ describe('the gateway as an OpenID provider', () => {
     const { tokens } = await codeFlow(rp, 'alice');
     await expect(
       client.refreshTokenGrant(rp, tokens.refresh_token!, { resource: 'http://evil.test' }),
-    ).rejects.toMatchObject({ error: 'invalid_target' });
+    ).rejects.toMatchObject({
+      error: 'invalid_target',
+      error_description: 'http://evil.test is not a registered domain node',
+    });
+  });
+
+  it('says why a refresh is refused a node, and the refresh token still works after', async () => {
+    const { tokens } = await codeFlow(rp, 'alice', {
+      scope: 'openid profile atrium im offline_access',
+      resource: ENG_NODE,
+    });
+    const refresh = tokens.refresh_token!;
+    // Alice has nothing on the arts node, which this sign-in did not name either.
+    await expect(client.refreshTokenGrant(rp, refresh, { resource: ARTS_NODE })).rejects.toMatchObject({
+      error: 'invalid_target',
+      error_description: 'arts.campus.test is not a chat node this app may reach for this person',
+    });
+    // Dave's sign-in named no node at all.
+    const dave = await codeFlow(rp, 'dave', { scope: 'openid im offline_access' });
+    await expect(
+      client.refreshTokenGrant(rp, dave.tokens.refresh_token!, { resource: ENG_NODE }),
+    ).rejects.toMatchObject({ error: 'invalid_target', error_description: expect.stringMatching(/was not named/) });
+    // Carol has something there, but the sign-in named the eng node only.
+    const carol = await codeFlow(rp, 'carol', { scope: 'openid im offline_access', resource: ENG_NODE });
+    await expect(
+      client.refreshTokenGrant(rp, carol.tokens.refresh_token!, { resource: ARTS_NODE }),
+    ).rejects.toMatchObject({ error: 'invalid_target', error_description: expect.stringMatching(/was not named/) });
+    // A refresh that names scopes without im would make a token every node refuses.
+    await expect(client.refreshTokenGrant(rp, refresh, { resource: ENG_NODE, scope: 'openid' })).rejects.toMatchObject({
+      error: 'invalid_scope',
+      error_description: expect.stringMatching(/scope im/),
+    });
+    expect((await client.refreshTokenGrant(rp, refresh, { resource: ENG_NODE })).scope).toBe('im');
+  });
+
+  it('gives no token for a domain node without scope im, and says to ask for it', async () => {
+    // A sign-in made before the gateway refused authorizations naming a node without im: its refresh for the
+    // node is refused, before the refresh token rotates.
+    const { tokens } = await codeFlow(rp, 'alice', { scope: 'openid im offline_access', resource: ENG_NODE });
+    const stored = await gateway.models.OidcPayload.findOne({
+      where: { model: 'RefreshToken', id: tokens.refresh_token! },
+    });
+    await stored!.update({
+      payload: JSON.stringify({ ...JSON.parse(stored!.payload), scope: 'openid offline_access' }),
+    });
+    await expect(client.refreshTokenGrant(rp, tokens.refresh_token!, { resource: ENG_NODE })).rejects.toMatchObject({
+      error: 'invalid_scope',
+      error_description: expect.stringContaining(
+        `did not ask for: sign the person in again and ask for scope im along with resource=${ENG_NODE}`,
+      ),
+    });
+    expect((await client.refreshTokenGrant(rp, tokens.refresh_token!)).access_token).toBeTruthy();
+    // A bot's client credentials without im.
+    await expect(client.clientCredentialsGrant(rp, { resource: ENG_NODE })).rejects.toMatchObject({
+      error: 'invalid_scope',
+      error_description: expect.stringContaining(`ask for scope im along with resource=${ENG_NODE}`),
+    });
+    // An authorization naming a node without im goes back to the app at once.
+    const url = client.buildAuthorizationUrl(rp, {
+      redirect_uri: REDIRECT,
+      scope: 'openid offline_access',
+      resource: ENG_NODE,
+      prompt: 'consent',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const back = new URL((await new BrowserAgent().navigate(url.toString(), {}, REDIRECT)).url);
+    expect(back.searchParams.get('error')).toBe('invalid_scope');
+    expect(back.searchParams.get('error_description')).toContain(`ask for scope im along with resource=${ENG_NODE}`);
   });
 
   it('grants client credentials for a domain node with the node as audience', async () => {
