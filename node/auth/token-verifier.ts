@@ -78,6 +78,20 @@ function assertIssuedLifetime(payload: JWTPayload, nowMs: number, maxSeconds: nu
     );
 }
 
+/**
+ * A genuine token for this node without the scope `im`, which every node requires (RFC 6750 `insufficient_scope`,
+ * HTTP 403): the client asked the gateway for the node without asking for the scope.
+ */
+export class InsufficientScopeError extends ForbiddenError {
+  readonly scope = 'im';
+
+  constructor(audience: string) {
+    super(
+      `The access token lacks scope im, without which no node takes it: ask the gateway for scope im along with resource=${audience}`,
+    );
+  }
+}
+
 export type TokenVerifier = {
   verify(token: string): Promise<Identity>;
   /** The gateway's key set, for other tokens it signs (back-channel logout). */
@@ -138,7 +152,7 @@ export function createTokenVerifier(options: {
         throw error;
       }
       const scopes = String(payload.scope ?? '').split(' ');
-      if (!scopes.includes('im')) throw new ForbiddenError('The access token lacks the im scope');
+      if (!scopes.includes('im')) throw new InsufficientScopeError(options.audience);
       const clientId = String(payload.client_id ?? '');
       const expiresAt = Number(payload.exp) * 1000;
       if (payload.sub === clientId) {

@@ -1,7 +1,12 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AppError, isAppError, UnauthenticatedError } from '../../core/errors.ts';
 import { DomainRemovedError } from '../auth/domain-standing.ts';
-import { TokenLifetimeError, type Identity, type TokenVerifier } from '../auth/token-verifier.ts';
+import {
+  InsufficientScopeError,
+  TokenLifetimeError,
+  type Identity,
+  type TokenVerifier,
+} from '../auth/token-verifier.ts';
 
 /** Refusals said as themselves, because the client acts differently on each (docs/protocol.md, "HTTP API"). */
 const TOLD_AS_IS = new Set(['token_expired', 'token_revoked', 'client_disabled']);
@@ -40,19 +45,21 @@ export function bearerAuth(verifier: TokenVerifier) {
       if (!token) throw new UnauthenticatedError('A valid bearer access token for this node is required');
       req.nodeIdentity = await verifier.verify(token).catch((error: unknown) => {
         // A gateway failure, an expired or ended token, a token of a disabled app, one of a lifetime the
-        // gateway does not issue, or a node whose domain was removed is said as such; any other refusal is a
-        // plain 401.
+        // gateway does not issue, one without scope im, or a node whose domain was removed is said as such;
+        // any other refusal is a plain 401.
         throw isAppError(error) &&
           (error.status >= 500 ||
             TOLD_AS_IS.has(error.code) ||
             error instanceof DomainRemovedError ||
-            error instanceof TokenLifetimeError)
+            error instanceof TokenLifetimeError ||
+            error instanceof InsufficientScopeError)
           ? error
           : invalidToken();
       });
       next();
     } catch (error) {
       if (isAppError(error) && error.status === 401) res.set('WWW-Authenticate', challenge(req, error));
+      if (error instanceof InsufficientScopeError) res.set('WWW-Authenticate', scopeChallenge(error));
       next(error);
     }
   };
@@ -67,6 +74,11 @@ const invalidToken = () => new UnauthenticatedError('The access token is not val
 function challenge(req: Request, error: AppError): string {
   if (!/^Bearer\s+\S/i.test(req.get('authorization') ?? '') || tokenOutsideHeader(req)) return 'Bearer realm="atrium"';
   return `Bearer realm="atrium", error="invalid_token", error_description="${error.message.replace(/["\\]/g, '')}"`;
+}
+
+/** RFC 6750's challenge for a token without the scope every node requires: which one to ask the gateway for. */
+function scopeChallenge(error: InsufficientScopeError): string {
+  return `Bearer realm="atrium", error="insufficient_scope", scope="${error.scope}", error_description="${error.message.replace(/["\\]/g, '')}"`;
 }
 
 export function actorOf(req: Request): Identity {

@@ -231,6 +231,24 @@ describe('socket authentication', () => {
     expect((await raw.closed).code).toBe(4401);
   });
 
+  it('answers a genuine token without scope im with 403 insufficient_scope, saying to ask for it', async () => {
+    // The gateway's own token for alice, as a gateway that granted a node token without im signed it.
+    const issued = await (await login(gateway, 'alice')).tokenFor(eng.url);
+    const claims = JSON.parse(Buffer.from(issued.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    const [jwk] = await loadPrivateJwks(gateway.models, gateway.sealer);
+    const unscoped = await new SignJWT({ ...claims, scope: '' })
+      .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: jwk!.kid! })
+      .sign(await importJWK(jwk!, 'RS256'));
+    const told = `The access token lacks scope im, without which no node takes it: ask the gateway for scope im along with resource=${eng.url}`;
+
+    const response = await fetchMe(eng, unscoped);
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ error: { code: 'forbidden', message: told } });
+    expect(response.headers.get('www-authenticate')).toBe(
+      `Bearer realm="atrium", error="insufficient_scope", scope="im", error_description="${told}"`,
+    );
+  });
+
   it('answers a request without a token with a bare challenge, and a bad token with invalid_token', async () => {
     const none = await fetch(`${eng.localUrl}/api/v1/me`);
     expect(none.status).toBe(401);
