@@ -66,8 +66,12 @@ export function bearerPerson(context: (req: Request) => GatewayContext, provider
       const token = bearerOf(req);
       const holder = token ? await holderOf(context(req), provider(), token) : undefined;
       if (!holder) {
-        res.set('WWW-Authenticate', 'Bearer realm="atrium"');
-        throw new UnauthenticatedError('A valid gateway access token is required (Authorization: Bearer …)');
+        res.set('WWW-Authenticate', challenge(req));
+        throw new UnauthenticatedError(
+          token
+            ? 'This gateway access token is not valid (unknown, expired or revoked): get a new one'
+            : 'A valid gateway access token is required (Authorization: Bearer …)',
+        );
       }
       req.tokenHolder = holder;
       next();
@@ -75,6 +79,15 @@ export function bearerPerson(context: (req: Request) => GatewayContext, provider
       next(error);
     }
   };
+}
+
+/**
+ * RFC 6750's challenge: no error when no bearer token came; `invalid_token` for one that was refused (unknown,
+ * expired, revoked, of a disabled app or person), so that a client knows to get a new one.
+ */
+function challenge(req: Request): string {
+  if (!/^Bearer\s+\S/i.test(req.get('authorization') ?? '')) return 'Bearer realm="atrium"';
+  return 'Bearer realm="atrium", error="invalid_token", error_description="The access token is not valid"';
 }
 
 /**

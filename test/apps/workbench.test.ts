@@ -87,9 +87,18 @@ describe('the workbench', () => {
     ]);
     expect(JSON.stringify(response.body)).not.toContain('eng-labs');
 
-    expect((await api(gateway, '/api/v1/workbench', undefined)).status).toBe(401);
-    expect((await api(gateway, '/api/v1/workbench', 'not-a-token')).status).toBe(401);
-    expect((await api(gateway, '/api/v1/workbench', undefined)).headers.get('www-authenticate')).toContain('Bearer');
+    // RFC 6750: a bare challenge without a token, invalid_token for a token refused.
+    const none = await api(gateway, '/api/v1/workbench', undefined);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="atrium"');
+    const bad = await api(gateway, '/api/v1/workbench', 'not-a-token');
+    expect(bad.status).toBe(401);
+    expect(bad.body).toMatchObject({
+      error: { code: 'unauthenticated', message: expect.stringContaining('get a new one') },
+    });
+    expect(bad.headers.get('www-authenticate')).toBe(
+      'Bearer realm="atrium", error="invalid_token", error_description="The access token is not valid"',
+    );
   });
 });
 
