@@ -14,7 +14,7 @@ import type { GatewayConfig } from '../config.ts';
 import type { GatewayModels } from '../models/index.ts';
 import type { Sequelize } from 'sequelize';
 import { accountClaims } from '../accounts/account-claims.ts';
-import { ADMIN_SCOPE } from './admin-scope.ts';
+import { ADMIN_SCOPE, withAllowedScopes } from './admin-scope.ts';
 import { advertiseNodeScope, NODE_SCOPE, nodeScopeMissing } from './node-scope.ts';
 import { createAdapterClass } from './adapter.ts';
 import { applyAllowed, rememberedConsents, type RememberedConsents } from './remembered-consent.ts';
@@ -56,6 +56,9 @@ export const CLAIMS = {
   atrium: ['roles', 'org_units', 'im_home_domain', 'im_domains'],
 };
 
+/** The OpenID scopes; a domain node's `im` is a resource server's (node-scope.ts). */
+const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'atrium', ADMIN_SCOPE] as const;
+
 function systemContext(deps: ProviderDeps): GatewayContext {
   return { sequelize: deps.sequelize, models: deps.models, actor: { kind: 'anonymous' }, ip: null };
 }
@@ -91,7 +94,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     cookies: cookieSettings(config, deps.issuer.startsWith('https://')),
     claims: CLAIMS,
     acrValues: ACR_VALUES,
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'atrium', ADMIN_SCOPE],
+    scopes: [...SCOPES],
     conformIdTokenClaims: false,
     responseTypes: ['code'],
     ...clientSettings(),
@@ -371,7 +374,7 @@ function registryAwareAdapter(deps: ProviderDeps) {
       const found = await remember(ctx, `client:${id}`, () => super.find(id));
       if (!found || !(await clientUsable(ctx, id))) return undefined;
       // The provider may add to what it is handed; what is kept stays as read.
-      return structuredClone(found);
+      return withAllowedScopes(structuredClone(found), SCOPES);
     }
   };
 }

@@ -118,6 +118,27 @@ describe('consent', () => {
     expect(new URL(back.url).searchParams.get('error')).toBe('access_denied');
   });
 
+  it('never offers administering Atrium to an app that is not first-party: the app is told invalid_scope at once', async () => {
+    const back = await authorize(thirdParty, new BrowserAgent(), { scope: 'openid profile atrium:admin' });
+    const answer = new URL(back.url).searchParams;
+    expect(back.url.startsWith(REDIRECT)).toBe(true);
+    expect(answer.get('error')).toBe('invalid_scope');
+    expect(answer.get('scope')).toBe('atrium:admin');
+    await expect(client.clientCredentialsGrant(thirdParty, { scope: 'atrium:admin' })).rejects.toMatchObject({
+      error: 'invalid_scope',
+    });
+    // A first-party app may ask; the person is asked (the consent page names it).
+    const agent = new BrowserAgent();
+    const login = await authorize(firstParty, agent, { scope: 'openid profile atrium:admin' });
+    const consent = await agent.submit(
+      login,
+      formWithAction(login, '/login'),
+      { username: 'admin', password: DEMO_PASSWORD },
+      REDIRECT,
+    );
+    expect(consent.html).toContain('Act as an administrator of Atrium for you');
+  });
+
   it('skips consent for a first-party app, even with prompt=consent for offline access and chat on a domain node', async () => {
     const agent = new BrowserAgent();
     const verifier = client.randomPKCECodeVerifier();
