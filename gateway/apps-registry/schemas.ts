@@ -78,15 +78,21 @@ export const nameSchema = z
   .max(200, { message: 'at most 200 characters' });
 export const descriptionSchema = z.string().trim().max(1000, { message: 'at most 1000 characters' });
 
-export const visibilitySchema = z.object({
+export const visibilitySchema = z.strictObject({
   units: z.array(unitPathSchema).max(50, { message: 'at most 50 units' }).default([]),
   roles: z.array(roleSchema).max(10).default([]),
 });
 
 const uriList = z.array(appUrlSchema).max(20, { message: 'at most 20 URIs' });
 
+/*
+ * The admin API's bodies, which the console and the CLI build too: strict, so a misspelt field (`nmae`) or
+ * one this version does not have is refused by name (`unknown field`) rather than dropped while the rest
+ * is saved, as a socket frame's is.
+ */
+
 /** Everything an administrator gives when registering an app. */
-export const newAppSchema = z.object({
+export const newAppSchema = z.strictObject({
   name: nameSchema,
   slug: slugSchema.optional(),
   clientId: clientIdSchema.optional(),
@@ -105,7 +111,7 @@ export const newAppSchema = z.object({
 export type NewApp = z.infer<typeof newAppSchema>;
 
 /** An edit: fields left out stay; `null` clears an optional one. The slug and client id never change. */
-export const appChangesSchema = z.object({
+export const appChangesSchema = z.strictObject({
   name: nameSchema.optional(),
   icon: iconSchema.nullable().optional(),
   description: descriptionSchema.nullable().optional(),

@@ -147,7 +147,28 @@ describe('the admin REST API', () => {
       body: '{"name":',
     });
     expect(broken.status).toBe(400);
+    // A misspelt field is named, as a socket names a frame's, beside the other problems; nothing is stored.
+    const misspelt = await api(gateway, '/api/admin/v1/apps', adminToken, {
+      method: 'POST',
+      body: { name: 'Typo', nmae: 'Typo', redirectUris: [REDIRECT], homeUrl: 'ftp://x', visibility: { role: [] } },
+    });
+    expect(misspelt.status).toBe(400);
+    expect(misspelt.body.error).toEqual({
+      code: 'invalid_input',
+      message: 'Unknown fields: visibility.role, nmae',
+      fields: { nmae: 'unknown field', 'visibility.role': 'unknown field', homeUrl: expect.any(String) },
+    });
     expect(await gateway.models.App.count()).toBe(before);
+
+    await register(gateway, { name: 'Typo Check', slug: 'typo-check', redirectUris: [REDIRECT] });
+    const shown = (await api(gateway, '/api/admin/v1/apps/typo-check', adminToken)).body;
+    for (const body of [{ nmae: 'typo' }, { name: 'Renamed', visibility: { roles: ['staff'], unit: [] } }]) {
+      const edited = await api(gateway, '/api/admin/v1/apps/typo-check', adminToken, { method: 'PATCH', body });
+      expect(edited.status).toBe(400);
+      expect(edited.body.error.code).toBe('invalid_input');
+      expect(Object.values(edited.body.error.fields)).toEqual(['unknown field']);
+    }
+    expect((await api(gateway, '/api/admin/v1/apps/typo-check', adminToken)).body).toEqual(shown);
   });
 
   it('limits a unit admin to their own unit, and refuses people who are not administrators', async () => {
