@@ -7,7 +7,7 @@ import type { NodeContext } from '../context.ts';
 import { NotHomeError } from '../conversations/group-change.ts';
 import { requireMember } from '../conversations/membership.ts';
 import { openDirect } from '../conversations/open-direct.ts';
-import { cardBody, cardSchema } from '../cards/card-schema.ts';
+import { cardBody, postedCardSchema } from '../cards/card-schema.ts';
 import { appendCardUpdate } from '../cards/update-card.ts';
 import type { Appended } from '../messages/group-commit.ts';
 import { NotFoundError } from '../../core/errors.ts';
@@ -16,12 +16,13 @@ import { requireBot } from './require-bot.ts';
 
 const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: '8-64 letters, digits, - or _' });
 
+// The bot API's bodies are strict: a misspelt field is refused by name (`unknown field`), not dropped.
 const botMessageSchema = z
-  .object({
+  .strictObject({
     to: addressSchema.optional(),
     conversationId: z.string().uuid({ message: 'a conversation id' }).optional(),
     text: z.string().max(100_000).optional(),
-    card: cardSchema.optional(),
+    card: postedCardSchema.optional(),
     clientMsgId: clientMsgId.optional(),
   })
   .refine((m) => Boolean(m.to) !== Boolean(m.conversationId), {
@@ -33,7 +34,7 @@ const botMessageSchema = z
     path: ['text'],
   });
 
-const cardUpdateSchema = z.object({ card: cardSchema, clientMsgId: clientMsgId.optional() });
+const cardUpdateSchema = z.strictObject({ card: postedCardSchema, clientMsgId: clientMsgId.optional() });
 
 /**
  * A bot posts text or a card: to a person of this domain its app is for (opening the direct conversation

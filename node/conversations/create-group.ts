@@ -18,7 +18,8 @@ import { membershipChanged, requireMember } from './membership.ts';
 import { presentForActor } from './list-conversations.ts';
 import type { PresentedConversation } from './present-conversation.ts';
 
-const createSchema = z.object({
+/** A new group, as `group.create` gives it (whose frame's `v`, `id` and `type` pass too) or an HTTP body. */
+export const createGroupSchema = z.object({
   title: groupTitleSchema,
   members: z.array(addressSchema).max(MAX_GROUP_MEMBERS, { message: `at most ${MAX_GROUP_MEMBERS} members` }),
   clientId: z
@@ -47,7 +48,7 @@ export function groupIdFor(domain: string, creator: string, clientId: string): s
  * made, as it is now, and makes no second group; once the creator has left it, with `not_member`.
  */
 export async function createGroup(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
-  const data = parseInput(createSchema, input);
+  const data = parseInput(createGroupSchema, input);
   const me = ctx.actor.address;
   requireDistinct(data.members);
   const others = data.members.filter((a) => a !== me);

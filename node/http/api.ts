@@ -1,10 +1,11 @@
 import express, { Router, type Request } from 'express';
+import { refuseUnknownFields } from '../../core/validate.ts';
 import type { NodeContext, NodeServices } from '../context.ts';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
-import { createGroup } from '../conversations/create-group.ts';
+import { createGroup, createGroupSchema } from '../conversations/create-group.ts';
 import { listConversations } from '../conversations/list-conversations.ts';
 import { listMembers } from '../conversations/list-members.ts';
-import { sendMessage } from '../messages/send-message.ts';
+import { sendMessage, sendSchema } from '../messages/send-message.ts';
 import { presentAck } from '../messages/present-message.ts';
 import { history } from '../messages/sync.ts';
 import { attachmentRoutes } from './attachments.ts';
@@ -32,7 +33,10 @@ export function apiRoutes(services: NodeServices, verifier: TokenVerifier): Rout
     res.json({ conversations: await listConversations(ctx(req)) });
   });
 
+  // The use-cases' schemas stay open for the socket's frames (their `v`, `id`, `type`): a body's fields
+  // are held to them here, so that a misspelt one is refused by name as it is on a socket.
   router.post('/conversations', json, async (req, res) => {
+    refuseUnknownFields(req.body, createGroupSchema);
     res.status(201).json({ conversation: await createGroup(ctx(req), req.body) });
   });
 
@@ -48,6 +52,7 @@ export function apiRoutes(services: NodeServices, verifier: TokenVerifier): Rout
   });
 
   router.post('/conversations/:id/messages', json, async (req, res) => {
+    refuseUnknownFields(req.body, sendSchema, ['conversationId']);
     const appended = await sendMessage(ctx(req), { ...(req.body as object), conversationId: req.params.id });
     // The same answer as a socket's ack (and the bot API's), so a client reads one shape whichever way it sent.
     res.status(appended.duplicate ? 200 : 201).json(presentAck(appended));

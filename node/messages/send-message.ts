@@ -10,7 +10,7 @@ import { bodyFits, CLIENT_MSG_ID, MAX_TEXT_CHARS, messageContentSchema } from '.
 import { BodyTooLargeError, type Appended } from './group-commit.ts';
 import type { MessageBody } from './present-message.ts';
 
-const sendSchema = z
+export const sendSchema = z
   .object({
     clientMsgId: z.string().regex(CLIENT_MSG_ID, { message: '8-64 letters, digits, - or _' }),
     conversationId: z.string().uuid().optional(),

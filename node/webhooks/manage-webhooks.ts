@@ -8,7 +8,7 @@ import { WEBHOOK_ROLES } from './creator-gone.ts';
 import { presentWebhook, type PresentedWebhook } from './present-webhook.ts';
 
 const conversationId = z.string().uuid({ message: 'a conversation id' });
-const createSchema = z.object({
+export const createWebhookSchema = z.object({
   conversationId,
   name: z.string().trim().min(1, { message: 'a name is required' }).max(80, { message: 'at most 80 characters' }),
 });
@@ -33,7 +33,7 @@ export async function createWebhook(
   ctx: NodeContext,
   input: unknown,
 ): Promise<{ webhook: PresentedWebhook; url: string }> {
-  const data = parseInput(createSchema, input);
+  const data = parseInput(createWebhookSchema, input);
   await requireGroupAdmin(ctx, data.conversationId);
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');

@@ -9,7 +9,8 @@ import { creatorMayPost, revokeForCreator } from './creator-gone.ts';
 import { hashSecret } from './manage-webhooks.ts';
 import { hookAddress } from './present-webhook.ts';
 
-const postSchema = z.object({
+// Strict: a field a post does not have is refused by name (`unknown field`), not dropped.
+const postSchema = z.strictObject({
   text: z.string().refine((t) => t.trim().length > 0, { message: 'a message needs text' }),
 });
 const idempotencyKey = /^[A-Za-z0-9_-]{8,64}$/;

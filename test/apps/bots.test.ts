@@ -158,6 +158,32 @@ describe('a bot', () => {
       'card.actions.0.id': expect.any(String),
       'card.actions.1.label': 'at most 60 characters',
     });
+
+    // A field the bot API does not have is named, as on a socket, and nothing is posted or changed.
+    const posted = await bot.sendCard({ to: DAVE }, { title: 'Ticket 12', fields: [], actions: [] });
+    const messages = await eng.models.Message.count();
+    const unknown = [
+      ['POST', '/api/v1/bot/messages', { to: ALICE, text: 'hi', extra: 1 }, { extra: 'unknown field' }],
+      [
+        'POST',
+        '/api/v1/bot/messages',
+        { to: ALICE, card: { title: 'T', actions: [{ id: 'ok', label: 'OK', stlye: 'primary' }] } },
+        { 'card.actions.0.stlye': 'unknown field' },
+      ],
+      [
+        'PATCH',
+        `/api/v1/bot/messages/${posted.messageId}`,
+        { card: { title: 'Ticket 12 closed', colour: 'red' }, extra: true },
+        { 'card.colour': 'unknown field', extra: 'unknown field' },
+      ],
+    ] as const;
+    for (const [method, path, body, fields] of unknown) {
+      expect(await nodeApi(eng.localUrl, path, token, { method, body })).toEqual({
+        status: 400,
+        body: { error: { code: 'invalid_input', message: expect.stringMatching(/^Unknown fields?: /), fields } },
+      });
+    }
+    expect(await eng.models.Message.count()).toBe(messages);
   });
 
   it("cannot use the people's write endpoints or write on a socket, and people cannot use the bot API", async () => {

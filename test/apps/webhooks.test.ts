@@ -113,6 +113,11 @@ describe('incoming webhooks', () => {
       body: { error: { code: 'invalid_input', fields: { text: 'a message needs text' } } },
     });
     expect(await post(url, 'not json')).toMatchObject({ status: 400, body: { error: { code: 'invalid_body' } } });
+    // A field a post does not have is named, as on a socket, not dropped while the text is posted.
+    expect(await post(url, { text: 'disk full', extra: 1 })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_input', fields: { extra: 'unknown field' } } },
+    });
     expect(await post(url, { text: 'x'.repeat(20_000) })).toMatchObject({ status: 413 });
     expect((await alice.history(group.id)).messages.length).toBe(before);
   });
@@ -147,6 +152,10 @@ describe('incoming webhooks', () => {
         headers: { authorization: `Bearer ${aliceToken}`, 'content-type': 'application/json' },
         ...(body ? { body: JSON.stringify(body) } : {}),
       }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, any> }));
+    expect(await http(`/conversations/${group.id}/webhooks`, 'POST', { name: 'Typo', nmae: 'Typo' })).toEqual({
+      status: 400,
+      body: { error: { code: 'invalid_input', message: 'Unknown field: nmae', fields: { nmae: 'unknown field' } } },
+    });
     const created = await http(`/conversations/${group.id}/webhooks`, 'POST', { name: 'Over HTTP' });
     expect(created).toMatchObject({
       status: 201,

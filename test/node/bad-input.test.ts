@@ -209,4 +209,37 @@ describe('HTTP API input', () => {
     expect(response.status).toBe(400);
     expect(response.body.error.code).toBe('invalid_body');
   });
+
+  it("names a field a body does not have, as a socket names a frame's, and stores nothing", async () => {
+    const alice = await connectAs(gateway, eng, 'alice');
+    const direct = await alice.openDirect('dave@eng.campus.test');
+    const token = await alice.login.tokenFor(eng.url);
+    const [conversations, messages] = [await eng.models.Conversation.count(), await eng.models.Message.count()];
+    const refusals = [
+      ['/api/v1/conversations', { title: 'Typo', members: [], colour: 'red' }, { colour: 'unknown field' }],
+      [
+        `/api/v1/conversations/${direct.id}/messages`,
+        { clientMsgId: 'http-extra-01', txet: 'hi', text: 'hi' },
+        { txet: 'unknown field' },
+      ],
+      // The path names the conversation: a body naming one too (another, say) is not quietly overruled.
+      [
+        `/api/v1/conversations/${direct.id}/messages`,
+        { clientMsgId: 'http-extra-02', text: 'hi', conversationId: '00000000-0000-4000-8000-000000000000' },
+        { conversationId: 'unknown field' },
+      ],
+    ] as const;
+    for (const [path, body, fields] of refusals) {
+      const response = await request(eng.server).post(path).set('authorization', `Bearer ${token}`).send(body);
+      expect({ status: response.status, body: response.body }).toEqual({
+        status: 400,
+        body: { error: { code: 'invalid_input', message: `Unknown field: ${Object.keys(fields)[0]}`, fields } },
+      });
+    }
+    expect([await eng.models.Conversation.count(), await eng.models.Message.count()]).toEqual([
+      conversations,
+      messages,
+    ]);
+    alice.close();
+  });
 });
