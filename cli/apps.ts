@@ -63,15 +63,21 @@ function visibleTo(app: PresentedApp, roleWord: string, separator: string): stri
 }
 
 function describe(app: PresentedApp): string {
+  const settings: [string, string][] = [
+    ['client id', app.clientId],
+    ['home URL', app.homeUrl ?? '-'],
+    ['redirect URIs', app.redirectUris.join(', ')],
+    ['post-logout URIs', app.postLogoutRedirectUris.join(', ') || '-'],
+    ['back-channel logout', app.backchannelLogoutUri ?? '-'],
+    ['callback URL', app.interactionCallbackUrl ?? '-'],
+    ['owner unit', app.ownerUnit ?? 'campus-wide'],
+    ['visible to', visibleTo(app, 'role ', ', ')],
+    ['first-party', `${app.firstParty ? 'yes' : 'no'}   bot: ${app.botEnabled ? `yes (${app.slug}@<domain>)` : 'no'}`],
+  ];
+  const width = Math.max(...settings.map(([label]) => label.length)) + 3;
   return [
     `${app.name} (${app.slug})${app.disabled ? ' [disabled]' : ''}`,
-    `  client id:      ${app.clientId}`,
-    `  home URL:       ${app.homeUrl ?? '-'}`,
-    `  redirect URIs:  ${app.redirectUris.join(', ')}`,
-    `  callback URL:   ${app.interactionCallbackUrl ?? '-'}`,
-    `  owner unit:     ${app.ownerUnit ?? 'campus-wide'}`,
-    `  visible to:     ${visibleTo(app, 'role ', ', ')}`,
-    `  first-party:    ${app.firstParty ? 'yes' : 'no'}   bot: ${app.botEnabled ? `yes (${app.slug}@<domain>)` : 'no'}`,
+    ...settings.map(([label, value]) => `  ${`${label}:`.padEnd(width)}${value}`),
   ].join('\n');
 }
 

@@ -608,6 +608,12 @@ describe('atrium apps', () => {
       `${LEAVE}/`,
       '--callback-url',
       `${LEAVE}/atrium/callback`,
+      '--post-logout-redirect-uri',
+      `${LEAVE}/`,
+      '--post-logout-redirect-uri',
+      `${LEAVE}/bye`,
+      '--backchannel-logout-uri',
+      `${LEAVE}/backchannel-logout`,
       '--owner-unit',
       'campus/eng',
       '--visible-role',
@@ -666,9 +672,11 @@ describe('atrium apps', () => {
 
     expect(jsonOf(await runAtrium(db, ['apps', 'disable', 'leave-approval', '--json'])).disabled).toBe(true);
     expect((await runAtrium(db, ['apps', 'enable', 'leave-approval'])).stdout).toContain('Enabled Leave Approval');
-    expect((await runAtrium(db, ['apps', 'show', 'leave-approval'])).stdout).toContain(
-      'visible to:     everyone in campus/eng',
-    );
+    const shown = (await runAtrium(db, ['apps', 'show', 'leave-approval'])).stdout;
+    expect(shown).toMatch(/^ {2}visible to: +everyone in campus\/eng$/m);
+    // Every URI the app was registered with, as --json gives them.
+    expect(shown).toMatch(new RegExp(`^ {2}post-logout URIs: +${LEAVE}/, ${LEAVE}/bye$`, 'm'));
+    expect(shown).toMatch(new RegExp(`^ {2}back-channel logout: +${LEAVE}/backchannel-logout$`, 'm'));
     const rotated = await runAtrium(db, ['apps', 'rotate-secret', 'leave-approval']);
     expect(rotated.stdout).toMatch(/New client secret for leave-approval \(client id app-[0-9a-f]{8}\): [\w-]{43}/);
     expect(
@@ -709,13 +717,15 @@ describe('atrium apps', () => {
       `${LEAVE}/library/cb`,
       '--post-logout-redirect-uri',
       `${LEAVE}/library/bye`,
+      '--backchannel-logout-uri',
+      `${LEAVE}/library/logout`,
     ]);
     expect(added.code).toBe(0);
     const apps = (...words: string[]) => runAtrium(db, ['apps', ...words]);
     const [enabledAlready, refused, cleared] = await Promise.all([
       apps('enable', 'library'),
       apps('update', 'library', '--redirect-uri', ''),
-      apps('update', 'library', '--post-logout-redirect-uri', '', '--json'),
+      apps('update', 'library', '--post-logout-redirect-uri', ''),
     ]);
     expect(enabledAlready).toMatchObject({
       code: 0,
@@ -725,7 +735,9 @@ describe('atrium apps', () => {
     expect(refused.stderr).toContain(
       'atrium: an app keeps at least one redirect URI, so --redirect-uri "" cannot clear them; give the ones it should have instead',
     );
-    expect(jsonOf(cleared)).toMatchObject({ redirectUris: [`${LEAVE}/library/cb`], postLogoutRedirectUris: [] });
+    expect(cleared.stdout).toMatch(new RegExp(`^ {2}redirect URIs: +${LEAVE}/library/cb$`, 'm'));
+    expect(cleared.stdout).toMatch(/^ {2}post-logout URIs: +-$/m);
+    expect(cleared.stdout).toMatch(new RegExp(`^ {2}back-channel logout: +${LEAVE}/library/logout$`, 'm'));
     expect(await apps('disable', 'library')).toMatchObject({ code: 0, stdout: 'Disabled Library (library).\n' });
     expect(await apps('disable', 'library')).toMatchObject({
       code: 0,
