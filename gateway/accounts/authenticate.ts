@@ -6,6 +6,7 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { verifyPassword } from './passwords.ts';
+import { BOOKKEEPING_ONLY, saveUser } from './save-bookkeeping.ts';
 import { usernameSchema } from './schemas.ts';
 import { userByDirectoryUsername } from '../directories/directory-username.ts';
 import type { Ending } from '../directories/ended-at-sign-in.ts';
@@ -272,7 +273,7 @@ async function signedIn(ctx: GatewayContext, user: User, directoryUsername: stri
   if (!(await hasSecondFactor(ctx, user.id))) user.failedLogins = 0;
   user.lockedUntil = null;
   user.lastLoginAt = new Date();
-  await user.save();
+  await saveUser(user);
   await audit(
     { ...ctx, actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } },
     { action: 'login', target: user.username, details: directoryUsername ? { directoryUsername } : undefined },
@@ -298,13 +299,16 @@ export async function countFailure(ctx: GatewayContext, user: User, policy: Logi
   const fresh = {
     [Op.or]: [{ failuresSince: null }, { failuresSince: { [Op.lt]: windowStart } }, { failedLogins: 0 }],
   };
-  const [restarted] = await User.update({ failedLogins: 1, failuresSince: now }, { where: { id: user.id, ...fresh } });
-  if (restarted === 0) await User.increment('failedLogins', { by: 1, where: { id: user.id } });
+  const [restarted] = await User.update(
+    { failedLogins: 1, failuresSince: now },
+    { where: { id: user.id, ...fresh }, ...BOOKKEEPING_ONLY },
+  );
+  if (restarted === 0) await User.increment('failedLogins', { by: 1, where: { id: user.id }, ...BOOKKEEPING_ONLY });
   await user.reload();
   if (user.failedLogins < policy.maxFailures) return false;
   user.lockedUntil = new Date(Date.now() + policy.lockoutMinutes * 60_000);
   user.failedLogins = 0;
-  await user.save();
+  await saveUser(user);
   await audit(ctx, {
     action: 'account.locked',
     target: user.username,

@@ -9,6 +9,7 @@ import { rowPrefixesOf } from '../portal/token-vault.ts';
 import { spendOpenResetLinks } from '../recovery/spend-reset-links.ts';
 import { inTransaction } from '../transaction.ts';
 import { findManageableUser } from './find-user.ts';
+import { saveUser } from './save-bookkeeping.ts';
 
 /**
  * Ends every way the person is signed in: their gateway sessions, grants, authorization codes and
@@ -39,7 +40,7 @@ export async function endAccessOf(
   await spendOpenResetLinks(ctx, user.id, endedAt);
   await ctx.models.EndedAccess.create({ kind: 'sub', subject: user.id, endedAt }, { transaction: ctx.tx });
   user.accessEndedAt = endedAt;
-  await user.save({ transaction: ctx.tx });
+  await saveUser(user, ctx.tx);
   return { artefacts };
 }
 

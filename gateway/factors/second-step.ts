@@ -1,4 +1,5 @@
 import { AccountDisabledError, AccountLockedError, countFailure, type LoginPolicy } from '../accounts/authenticate.ts';
+import { saveUser } from '../accounts/save-bookkeeping.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
@@ -40,7 +41,7 @@ export async function verifySecondFactor(
     );
   }
   user.failedLogins = 0;
-  await user.save();
+  await saveUser(user);
   await audit(
     { ...ctx, actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } },
     {

@@ -7,6 +7,8 @@ import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
+import { unlockUser } from '../../gateway/accounts/unlock-user.ts';
+import { signOutEverywhere } from '../../gateway/accounts/end-access.ts';
 import { operator } from '../../gateway/context.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
@@ -117,6 +119,31 @@ describe('the login form', () => {
     // Within the minutes they do: three in a row lock it, as above.
     for (let i = 0; i < 3; i++) await attempt('slow-typist', `wrong-${i}-again`);
     expect((await attempt('slow-typist', DEMO_PASSWORD)).status).toBe(429);
+  });
+
+  it("keeps the person's updated_at through sign-ins, wrong passwords, a lockout and signing out: none changes their information", async () => {
+    const ctx = { ...gateway.context(null), actor: operator('test') };
+    await createUser(ctx, {
+      username: 'uma',
+      displayName: 'Uma Quiet',
+      email: 'uma@campus.test',
+      password: DEMO_PASSWORD,
+      units: ['campus/eng/cs'],
+      roles: ['student'],
+    });
+    const updatedAt = async () => (await gateway.models.User.findOne({ where: { username: 'uma' } }))!.updatedAt;
+    const before = await updatedAt();
+    for (let i = 0; i < 3; i++) await attempt('uma', 'not-the-password');
+    await unlockUser(ctx, 'uma');
+    expect((await attempt('uma', DEMO_PASSWORD)).html).toContain('/confirm"');
+    await signOutEverywhere(ctx, 'uma');
+    expect((await gateway.models.User.findOne({ where: { username: 'uma' } }))!.lastLoginAt).not.toBeNull();
+    expect((await updatedAt()).getTime()).toBe(before.getTime());
+    const { tokens } = await codeFlow(rp, REDIRECT, 'uma', { scope: 'openid profile' });
+    expect(tokens.claims()!.updated_at).toBe(Math.floor(before.getTime() / 1000));
+    // A change to what the person is does move it.
+    await updateUser(ctx, 'uma', { displayName: 'Uma Loud' });
+    expect((await updatedAt()).getTime()).toBeGreaterThan(before.getTime());
   });
 
   it('tells a disabled user only when the password is right, and ends their refresh tokens', async () => {

@@ -15,6 +15,7 @@ import {
   type LoginPolicy,
 } from '../../accounts/authenticate.ts';
 import { audit } from '../../audit.ts';
+import { saveUser } from '../../accounts/save-bookkeeping.ts';
 import { DirectoryDoesNotVouchError, KeptAdministratorError } from '../../directories/errors.ts';
 import type { Ending } from '../../directories/ended-at-sign-in.ts';
 import type { GatewayContext } from '../../context.ts';
@@ -190,7 +191,7 @@ export async function verifyPasskeyAssertion(
   if (input.purpose === 'passwordless') await askTheirDirectory(ctx, policy, owner, fail);
   owner.failedLogins = 0;
   if (input.purpose === 'passwordless') owner.lastLoginAt = new Date();
-  await owner.save({ transaction: ctx.tx });
+  await saveUser(owner, ctx.tx);
   await audit(asPerson(ctx, owner), {
     action,
     target: owner.username,
