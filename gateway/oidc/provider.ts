@@ -16,6 +16,7 @@ import type { Sequelize } from 'sequelize';
 import { accountClaims } from '../accounts/account-claims.ts';
 import { ADMIN_SCOPE, withAllowedScopes } from './admin-scope.ts';
 import { advertiseNodeScope, NODE_SCOPE, nodeScopeMissing } from './node-scope.ts';
+import { introspectNodeTokens } from './introspect-node-tokens.ts';
 import { createAdapterClass } from './adapter.ts';
 import { applyAllowed, rememberedConsents, type RememberedConsents } from './remembered-consent.ts';
 import { renderPage } from '../views.ts';
@@ -125,6 +126,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = config.trustProxy;
   advertiseNodeScope(provider);
+  introspectNodeTokens(provider, { issuer: deps.issuer, jwks: deps.jwks, context: (ctx) => requestContext(deps, ctx) });
   provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'oidc provider error'));
   provider.on('backchannel.error', (_ctx, error, client) => {
     if (error instanceof AppCallRefusedError)
@@ -185,7 +187,8 @@ function clientSettings(): Pick<Configuration, 'clientDefaults' | 'extraClientMe
 function features(deps: ProviderDeps): Configuration['features'] {
   return {
     devInteractions: { enabled: false },
-    // A client may introspect or revoke only the tokens issued to it.
+    // A client may introspect or revoke only the tokens issued to it; the gateway itself introspects the
+    // node tokens (JWTs), which the provider does not (introspect-node-tokens.ts).
     introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
     revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
     clientCredentials: { enabled: true },

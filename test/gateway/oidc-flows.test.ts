@@ -2,8 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify, decodeJwt } from 'jose';
 import { BrowserAgent } from '../helpers/browser-agent.ts';
+import { signOutEverywhere } from '../../gateway/accounts/end-access.ts';
+import { operator } from '../../gateway/context.ts';
 import { codeFlow as codeFlowAt, discover } from '../helpers/rp.ts';
-import { ARTS_NODE, ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import {
+  addPerson,
+  ARTS_NODE,
+  ENG_NODE,
+  registerTestApp,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 
@@ -109,6 +118,36 @@ describe('the gateway as an OpenID provider', () => {
     expect((await client.tokenIntrospection(rp, tokens.access_token)).active).toBe(false);
     // The provider reports the revocation as an event; its audit row is written beside the answer.
     await expect.poll(() => gateway.models.AuditEvent.findOne({ where: { action: 'token.revoke' } })).not.toBeNull();
+  });
+
+  it('introspects the node tokens (JWTs) it issued, to their client only, inactive once their access ended', async () => {
+    const bot = await client.clientCredentialsGrant(rp, { resource: ENG_NODE, scope: 'im' });
+    expect(await client.tokenIntrospection(rp, bot.access_token)).toMatchObject({
+      active: true,
+      client_id: app.clientId,
+      sub: app.clientId,
+      aud: ENG_NODE,
+      scope: 'im',
+      iss: gateway.issuer,
+      token_type: 'Bearer',
+    });
+    await addPerson(gateway, 'ivy');
+    const { tokens } = await codeFlow(rp, 'ivy', { scope: 'openid im offline_access', resource: ENG_NODE });
+    const node = await client.refreshTokenGrant(rp, tokens.refresh_token!, { resource: ENG_NODE });
+    const answer = await client.tokenIntrospection(rp, node.access_token);
+    expect(answer).toMatchObject({ active: true, sub: tokens.claims()!.sub, aud: ENG_NODE, preferred_username: 'ivy' });
+    expect(answer.exp).toBe(decodeJwt(node.access_token).exp);
+    // Another client learns nothing of it, as of opaque tokens.
+    const other = await registerTestApp(gateway, { name: 'Other', redirectUris: [REDIRECT] });
+    const otherRp = await discover(gateway.issuer, other.clientId, other.clientSecret);
+    expect(await client.tokenIntrospection(otherRp, node.access_token)).toEqual({ active: false });
+    // Altered, it is no token of the gateway's.
+    const [head, body, signature] = node.access_token.split('.');
+    const altered = `${head}.${body}x.${signature}`;
+    expect(await client.tokenIntrospection(rp, altered)).toEqual({ active: false });
+    // Once the person is signed out everywhere, the nodes refuse it, and so it is no longer active.
+    await signOutEverywhere({ ...gateway.context(null), actor: operator('test') }, 'ivy');
+    expect(await client.tokenIntrospection(rp, node.access_token)).toEqual({ active: false });
   });
 
   it('issues a JWT access token whose audience is the domain node, verifiable against the JWKS', async () => {
