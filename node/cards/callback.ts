@@ -18,13 +18,57 @@ export class CallbackFailedError extends AppError {
   }
 }
 
+/**
+ * Failures of a connection before anything was sent (no address, refused, unreachable, a certificate the
+ * node does not trust): only then can the clicker be told that nothing was done.
+ */
+const NOT_SENT = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Whether fetch failed before the request left (its cause, or each address tried, says so). */
+function failedBeforeSending(error: unknown): boolean {
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause instanceof AggregateError && cause.errors.length > 0)
+    return cause.errors.every((e) => NOT_SENT.has((e as { code?: string }).code ?? ''));
+  return NOT_SENT.has((cause as { code?: string } | undefined)?.code ?? '');
+}
+
+/**
+ * What the clicker is told when the call got no answer. Once the request may have left, the app may have
+ * acted on it (approved the leave, booked the room) though its answer never came: saying that nothing was
+ * done would make the person click again, or give up on what happened.
+ */
+function unansweredCall(error: unknown, appName: string): CallbackFailedError {
+  if (failedBeforeSending(error)) return new CallbackFailedError(`${appName} could not be reached; nothing was done`);
+  const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
+  return new CallbackFailedError(
+    timedOut
+      ? `${appName} did not answer within ${CALLBACK_TIMEOUT_MS / 1000} s; it may or may not have acted on this click`
+      : `${appName} gave no answer; it may or may not have acted on this click`,
+  );
+}
+
 const answerSchema = z.object({ card: cardSchema.optional(), toast: z.string().trim().min(1).max(500).optional() });
 export type CallbackAnswer = { card?: Card; toast?: string };
 
 /**
  * POSTs a signed card click to the app's interaction callback URL and reads its answer: nothing (204, or
  * an empty object), a new card, and/or a short toast for the person who clicked. Anything else the app
- * does (an error status, a timeout, a bad card) fails the click, and the person is told. So does a callback
+ * does (an error status, a timeout, a bad card) fails the click, and the person is told (a timeout, or a
+ * connection lost once the request may have left, as maybe acted on: unansweredCall). So does a callback
  * URL that leads to an address the node does not call (`policy`): it is not called, and the refusal is logged.
  */
 export async function sendCardCallback(
@@ -43,8 +87,7 @@ export async function sendCardCallback(
       calls.policy,
     );
   } catch (error) {
-    if (!(error instanceof AppCallRefusedError))
-      throw new CallbackFailedError(`${app.name} could not be reached; nothing was done`);
+    if (!(error instanceof AppCallRefusedError)) throw unansweredCall(error, app.name);
     calls.logger.warn({ app: app.slug, reason: error.message }, 'a card callback was refused');
     throw new CallbackFailedError(
       `${app.name} cannot be called from chat: its callback URL leads to an address this node does not call (${error.range}); nothing was done`,

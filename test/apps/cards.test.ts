@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CALLBACK_HEADERS, callbackSignature } from '../../protocol/callback-signature.ts';
 import { CallbackRejected, createCallbackVerifier, type CardCallback } from '../../protocol/verify-callback.ts';
 import { updateApp } from '../../gateway/apps-registry/update-app.ts';
@@ -9,6 +9,7 @@ import { AtriumBot } from '../../sdk/bot.ts';
 import type { Card, Message } from '../../sdk/client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type Login, type TestNode } from '../helpers/node.ts';
+import { freePort } from '../helpers/ports.ts';
 import { asOperator, botToken, register } from './helpers.ts';
 
 const ALICE = 'alice@eng.campus.test';
@@ -253,6 +254,44 @@ describe('an interactive card', () => {
         message: expect.stringContaining('did not finish its answer'),
       });
     } finally {
+      answer = (event) => ({ status: 200, body: { card: decided(event) } });
+    }
+  });
+
+  it('tells the person who clicked that the app may have acted when its answer never came, and nothing was done only when it was not reached', async () => {
+    const { messageId } = await cardInGroup();
+    const click = () => dave.cardAction(messageId, 'approve');
+    const held: ServerResponse[] = [];
+    // The node's 10 s deadline, shortened: the app has the click and is still at it.
+    const timeout = AbortSignal.timeout.bind(AbortSignal);
+    const shortened = vi.spyOn(AbortSignal, 'timeout').mockImplementation((ms) => timeout(ms === 10_000 ? 300 : ms));
+    answer = () => ({ write: (res) => held.push(res) });
+    try {
+      await expect(click()).rejects.toMatchObject({
+        code: 'callback_failed',
+        message: 'Room Bookings did not answer within 10 s; it may or may not have acted on this click',
+      });
+      expect(held).toHaveLength(1);
+      shortened.mockRestore();
+      // The app closes the connection without an answer.
+      answer = () => ({ write: (res) => res.destroy() });
+      await expect(click()).rejects.toMatchObject({
+        code: 'callback_failed',
+        message: 'Room Bookings gave no answer; it may or may not have acted on this click',
+      });
+      // Nothing listens where the clicks go: the click never left the node.
+      const calls = received.length;
+      const nowhere = `http://127.0.0.1:${await freePort()}/atrium/callback`;
+      await updateApp(asOperator(gateway), 'rooms', { interactionCallbackUrl: nowhere });
+      await expect(click()).rejects.toMatchObject({
+        code: 'callback_failed',
+        message: 'Room Bookings could not be reached; nothing was done',
+      });
+      expect(received.length).toBe(calls);
+    } finally {
+      shortened.mockRestore();
+      for (const res of held) res.destroy();
+      await updateApp(asOperator(gateway), 'rooms', { interactionCallbackUrl: `${appUrl}/atrium/callback` });
       answer = (event) => ({ status: 200, body: { card: decided(event) } });
     }
   });
