@@ -9,7 +9,9 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
  * confirmed authenticator stays as it was.
  */
 let gateway: TestGateway;
-const idOf = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!.id;
+// Only the id: the database is migrated back to a version before some of the model's columns (search_text).
+const idOf = async (username: string) =>
+  (await gateway.models.User.findOne({ where: { username }, attributes: ['id'] }))!.id;
 
 beforeAll(async () => {
   gateway = await startTestGateway('totp-upgrade');
