@@ -41,26 +41,50 @@ export function createDatabaseRateLimiter(options: {
     });
   }
 
+  /*
+   * A hit is counted and judged in one statement, so that hits side by side each learn where they came:
+   * counted first and read afterwards, they would read one another's and all be refused once a burst
+   * outran the allowance. A window that has run out starts again at 1. Both dialects read the row's old
+   * values on the right-hand side of every assignment.
+   */
+
+  /**
+   * MariaDB: the new count comes back as the statement's insert id (LAST_INSERT_ID(expr)); 0 when the row
+   * is new, the window's first hit.
+   */
+  async function countMysql(hash: string, t: number, expired: number): Promise<boolean> {
+    const [insertId] = await sequelize.query(
+      `INSERT INTO rate_limits (key_hash, window_start, count) VALUES (?, ?, 1)
+       ON DUPLICATE KEY UPDATE count = LAST_INSERT_ID(IF(window_start <= ?, 1, count + 1)), window_start = IF(window_start <= ?, ?, window_start)`,
+      { replacements: [hash, t, expired, expired, t], type: QueryTypes.INSERT },
+    );
+    return (Number(insertId) || 1) <= options.limit;
+  }
+
+  /**
+   * SQLite (whose RETURNING rows Sequelize drops): a hit past the allowance changes nothing, so the count
+   * stops at the limit, and the statement's change count says whether the hit was let through.
+   */
+  async function countSqlite(hash: string, t: number, expired: number): Promise<boolean> {
+    const [, changes] = await sequelize.query(
+      `INSERT INTO rate_limits (key_hash, window_start, count) VALUES (?, ?, 1)
+       ON CONFLICT(key_hash) DO UPDATE SET count = CASE WHEN window_start <= ? THEN 1 ELSE count + 1 END,
+         window_start = CASE WHEN window_start <= ? THEN ? ELSE window_start END
+       WHERE window_start <= ? OR count < ?`,
+      { replacements: [hash, t, expired, expired, t, expired, options.limit], type: QueryTypes.INSERT },
+    );
+    return Number(changes) === 1;
+  }
+
   return {
     async hit(key) {
       const t = now();
       const hash = hashOf(key);
-      const expired = t - windowMs;
-      // A window that has run out starts again at 1; otherwise the count goes up by one. Both dialects
-      // read the row's old values on the right-hand side of every assignment.
-      const sql = mysql
-        ? `INSERT INTO rate_limits (key_hash, window_start, count) VALUES (?, ?, 1)
-           ON DUPLICATE KEY UPDATE count = IF(window_start <= ?, 1, count + 1), window_start = IF(window_start <= ?, ?, window_start)`
-        : `INSERT INTO rate_limits (key_hash, window_start, count) VALUES (?, ?, 1)
-           ON CONFLICT(key_hash) DO UPDATE SET count = CASE WHEN window_start <= ? THEN 1 ELSE count + 1 END,
-             window_start = CASE WHEN window_start <= ? THEN ? ELSE window_start END`;
-      await sequelize.query(sql, { replacements: [hash, t, expired, expired, t] });
-      const w = (await read(hash)) ?? { start: t, count: 1 };
+      const allowed = await (mysql ? countMysql : countSqlite)(hash, t, t - windowMs);
+      // The window's start, for Retry-After: it moves only when a window runs out.
+      const start = (await read(hash))?.start ?? t;
       await sweep(t);
-      return {
-        allowed: w.count <= options.limit,
-        retryAfterSeconds: Math.max(1, Math.ceil((w.start + windowMs - t) / 1000)),
-      };
+      return { allowed, retryAfterSeconds: Math.max(1, Math.ceil((start + windowMs - t) / 1000)) };
     },
     async blocked(key) {
       const w = await read(hashOf(key));
