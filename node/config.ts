@@ -102,6 +102,7 @@ const schema = z.object({
     .default(2048),
   ATTACHMENT_UNSHARED_KEEP_HOURS: envPositiveInt.max(24 * 365).default(24),
   ATTACHMENT_UPLOADS_PER_HOUR: envPositiveInt.default(120),
+  BOT_WRITES_PER_MINUTE: envPositiveInt.default(600),
   AUTH_GRACE_SECONDS: envPositiveInt.default(30),
   // 24 h: the token verifier's DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, far above the gateway's default 1 h.
   MAX_TOKEN_LIFETIME_SECONDS: envPositiveInt.default(24 * 3600),
@@ -181,6 +182,11 @@ export type NodeConfig = {
     /** Uploads one person may make per hour (every process of the domain counts together). */
     uploadsPerHour: number;
   };
+  /**
+   * Posts and card updates one app's bot may make per minute over the bot API (every process of the
+   * domain counts together): enough for announcements sent to people one by one, 10 a second on average.
+   */
+  botWritesPerMinute: number;
   authGraceSeconds: number;
   /**
    * The longest an access token may last (`exp - iat`) to be accepted here: above what the gateway issues
@@ -275,6 +281,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
       unsharedKeepHours: v.ATTACHMENT_UNSHARED_KEEP_HOURS,
       uploadsPerHour: v.ATTACHMENT_UPLOADS_PER_HOUR,
     },
+    botWritesPerMinute: v.BOT_WRITES_PER_MINUTE,
     authGraceSeconds: v.AUTH_GRACE_SECONDS,
     maxTokenLifetimeSeconds: v.MAX_TOKEN_LIFETIME_SECONDS,
     heartbeatSeconds: v.HEARTBEAT_SECONDS,

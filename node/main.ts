@@ -661,6 +661,7 @@ function appsAndAddresses(deps: {
     publicUrl: url,
     signingKey,
     ttlMs: config.registryTtlMs,
+    botWritesPerMinute: config.botWritesPerMinute,
     logger,
     now: clock.now,
   });

@@ -17,6 +17,8 @@ export type AppsServices = {
   reach: BotReach;
   Webhook: typeof Webhook;
   webhookLimiter: RateLimiter;
+  /** Counts each bot's posts and card updates (BOT_WRITES_PER_MINUTE), all processes of the domain together. */
+  botWriteLimiter: RateLimiter;
   /** The node's public URL, which webhook URLs start with. */
   publicUrl: string;
 };
@@ -28,6 +30,8 @@ export function createAppsServices(options: {
   publicUrl: string;
   signingKey: () => Promise<PrivateKeyJwk>;
   ttlMs: number;
+  /** Posts and card updates one bot may make per minute. */
+  botWritesPerMinute: number;
   logger: Logger;
   /** The clock the gateway's answers about whom an app is for age by. */
   now?: () => number;
@@ -42,6 +46,13 @@ export function createAppsServices(options: {
       name: 'webhook',
       limit: WEBHOOK_POSTS_PER_MINUTE,
       windowSeconds: 60,
+    }),
+    botWriteLimiter: createDatabaseRateLimiter({
+      sequelize: options.sequelize,
+      name: 'bot-write',
+      limit: options.botWritesPerMinute,
+      windowSeconds: 60,
+      now: options.now,
     }),
     publicUrl: options.publicUrl,
   };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ValidationError } from '../../core/errors.ts';
+import { RateLimitedError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema, domainOf } from '../../protocol/address.ts';
 import type { NodeContext } from '../context.ts';
@@ -12,7 +12,7 @@ import { appendCardUpdate } from '../cards/update-card.ts';
 import type { Appended } from '../messages/group-commit.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { assertBotMayWriteIn, assertBotMayWriteTo } from './bot-reach.ts';
-import { requireBot } from './require-bot.ts';
+import { requireBot, type BotIdentity } from './require-bot.ts';
 
 const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: '8-64 letters, digits, - or _' });
 
@@ -37,14 +37,29 @@ const botMessageSchema = z
 const cardUpdateSchema = z.strictObject({ card: postedCardSchema, clientMsgId: clientMsgId.optional() });
 
 /**
+ * Counts one post or card update of a bot against its allowance (BOT_WRITES_PER_MINUTE, every process of the
+ * domain counting together), before its body is checked: a refused write is 429 `rate_limited` with
+ * Retry-After, and nothing is looked up, opened or stored for it.
+ */
+async function paceBotWrite(ctx: NodeContext, bot: BotIdentity): Promise<void> {
+  const pace = await ctx.apps.botWriteLimiter.hit(bot.address);
+  if (pace.allowed) return;
+  throw new RateLimitedError(
+    pace.retryAfterSeconds,
+    `This bot may post or update cards ${ctx.config.botWritesPerMinute} times a minute; try again in ${pace.retryAfterSeconds} s`,
+  );
+}
+
+/**
  * A bot posts text or a card: to a person of this domain its app is for (opening the direct conversation
  * bot↔person), or into a conversation it belongs to (a group someone invited `slug@domain` into). Refused
  * where it is not a member, in conversations hosted by another domain (whose node orders them and delivers
  * its clicks), and to people its app is not for unless they opened the conversation with it (bot-reach.ts).
- * A client id makes a retry return the first message instead of posting twice.
+ * A client id makes a retry return the first message instead of posting twice. Paced per bot (paceBotWrite).
  */
 export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appended> {
   const { bot, app } = await requireBot(ctx);
+  await paceBotWrite(ctx, bot);
   const data = parseInput(botMessageSchema, input);
   if (data.text && data.text.length > ctx.config.maxTextChars) {
     throw new ValidationError('The message is too long', { text: `at most ${ctx.config.maxTextChars} characters` });
@@ -86,6 +101,7 @@ export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appen
  */
 export async function updateCardAsBot(ctx: NodeContext, messageId: string, input: unknown): Promise<Appended> {
   const { bot, app } = await requireBot(ctx);
+  await paceBotWrite(ctx, bot);
   const data = parseInput(cardUpdateSchema, input);
   const target = await ctx.models.Message.findOne({ where: { id: messageId } });
   if (!target || target.sender !== bot.address || target.kind !== 'card')

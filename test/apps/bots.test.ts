@@ -34,8 +34,9 @@ async function device(username: string) {
 
 beforeAll(async () => {
   gateway = await startTestGateway('bots', { LOGIN_IP_LIMIT: '1000' });
-  // A short app cache, so that disabling an app reaches the node within the test.
-  eng = await startTestNode(gateway, 'eng.campus.test', { REGISTRY_TTL_SECONDS: '1' });
+  // A short app cache, so that disabling an app reaches the node within the test; and a bot's pace that a
+  // test reaches quickly (the other bots here write far fewer times).
+  eng = await startTestNode(gateway, 'eng.campus.test', { REGISTRY_TTL_SECONDS: '1', BOT_WRITES_PER_MINUTE: '50' });
   await pinDomainKeys(asOperator(gateway), 'eng.campus.test');
   helpdesk = await register(gateway, {
     name: 'IT Helpdesk',
@@ -323,6 +324,59 @@ describe("the bot of a unit's app", () => {
     } finally {
       eng.clock.reset();
     }
+  });
+});
+
+describe("a bot's pace", () => {
+  let notices: AtriumBot;
+  let noticesToken: string;
+  let card: Awaited<ReturnType<AtriumBot['sendCard']>>;
+
+  beforeAll(async () => {
+    const app = await register(gateway, {
+      name: 'Term Notices',
+      slug: 'term-notices',
+      redirectUris: ['http://localhost:9/cb'],
+      botEnabled: true,
+    });
+    noticesToken = await botToken(gateway, app, eng.url);
+    notices = new AtriumBot({ nodeUrl: eng.localUrl, token: () => noticesToken });
+  });
+
+  it('is BOT_WRITES_PER_MINUTE posts and card updates: past it, 429 rate_limited with Retry-After, nothing stored', async () => {
+    card = await notices.sendCard({ to: ALICE }, { title: 'Term starts Monday', fields: [], actions: [] });
+    const before = await eng.models.Message.count();
+    const post = (i: number) =>
+      fetch(`${eng.localUrl}/api/v1/bot/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${noticesToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ to: DAVE, text: `Notice ${i}` }),
+      });
+    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => post(i)));
+    // 50 a minute, the card above among them: however the 60 interleave, each is counted once.
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(49);
+    const refused = answers.filter((a) => a.status === 429);
+    expect(refused).toHaveLength(11);
+    for (const answer of refused) {
+      expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(Number(answer.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+      expect(await answer.json()).toMatchObject({
+        error: { code: 'rate_limited', message: expect.stringContaining('50 times a minute') },
+      });
+    }
+    expect(await eng.models.Message.count()).toBe(before + 49);
+
+    // A card update counts alike, and is refused alike: the card stays as it was.
+    const update = await nodeApi(eng.localUrl, `/api/v1/bot/messages/${card.messageId}`, noticesToken, {
+      method: 'PATCH',
+      body: { card: { title: 'Term starts Tuesday', fields: [], actions: [] } },
+    });
+    expect(update).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+    const shown = (await alice.history(card.conversationId)).messages.find((m) => m.id === card.messageId);
+    expect(shown).toMatchObject({ card: { title: 'Term starts Monday' }, editedAt: null });
+    expect(await eng.models.Message.count()).toBe(before + 49);
+    // Each bot counts for itself.
+    expect((await bot.sendText({ to: DAVE }, 'Helpdesk is open')).duplicate).toBe(false);
   });
 });
 
