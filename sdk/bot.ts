@@ -12,13 +12,33 @@ export type BotOptions = {
   /** A current client-credentials access token of the app for this node (resource = the node's URL, scope im). */
   token: () => string | Promise<string>;
   fetch?: typeof fetch;
+  /**
+   * The longest a call waits when the node says the bot is writing too often (429 `rate_limited`): it
+   * waits as long as the node's Retry-After says, then tries once more. A longer wait, or a second
+   * refusal, rejects with `rate_limited` and `retryAfterMs`. Default 60 000 (the node counts per minute);
+   * 0 never waits.
+   */
+  maxRateLimitWaitMs?: number;
 };
+
+/** What a node's 429 is taken to ask when it says no Retry-After (every node answer does): a whole window. */
+const RETRY_AFTER_FALLBACK_MS = 60_000;
+
+/** Retry-After in milliseconds: seconds, or an HTTP date (as RFC 9110 allows either). */
+function retryAfterMsOf(response: Response): number {
+  const header = response.headers.get('retry-after')?.trim();
+  if (!header) return RETRY_AFTER_FALLBACK_MS;
+  if (/^\d+$/.test(header)) return Number(header) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? RETRY_AFTER_FALLBACK_MS : Math.max(0, at - Date.now());
+}
 
 export type BotPost = { to: string; conversationId?: undefined } | { conversationId: string; to?: undefined };
 
 /**
  * An app's bot on one node, over HTTP (bots do not hold sockets): post text or cards to people or to the
  * groups it was invited to, update its cards, read its conversations. Errors reject with the node's code.
+ * Told it writes too often (429), a call waits as the node says and tries once more (maxRateLimitWaitMs).
  */
 export class AtriumBot {
   readonly options: BotOptions;
@@ -27,18 +47,18 @@ export class AtriumBot {
     this.options = options;
   }
 
-  /** Calls the bot API; its answer is checked against the schema of what the node answers there. */
+  /**
+   * Calls the bot API; its answer is checked against the schema of what the node answers there. A 429
+   * stored nothing, so the call waits as told and is sent once more (maxRateLimitWaitMs).
+   */
   async #call<T>(schema: z.ZodType<T>, method: string, path: string, body?: unknown): Promise<T> {
-    const doFetch = this.options.fetch ?? fetch;
-    const response = await doFetch(`${this.options.nodeUrl.replace(/\/$/, '')}/api/v1${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${await this.options.token()}`,
-        accept: 'application/json',
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
+    let response = await this.#send(method, path, body);
+    const waitMs = response.status === 429 ? retryAfterMsOf(response) : undefined;
+    if (waitMs !== undefined && waitMs <= (this.options.maxRateLimitWaitMs ?? 60_000)) {
+      await response.body?.cancel().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      response = await this.#send(method, path, body);
+    }
     const parsed = (await response.json().catch(() => ({}))) as {
       error?: { code: string; message: string; fields?: Record<string, string> };
     };
@@ -47,6 +67,7 @@ export class AtriumBot {
         parsed.error?.code ?? `http_${response.status}`,
         parsed.error?.message ?? `HTTP ${response.status}`,
         parsed.error?.fields,
+        response.status === 429 ? retryAfterMsOf(response) : undefined,
       );
     const answer = schema.safeParse(parsed);
     if (!answer.success)
@@ -55,6 +76,19 @@ export class AtriumBot {
         `The node's answer to ${method} ${path} is not what the bot API answers`,
       );
     return answer.data;
+  }
+
+  async #send(method: string, path: string, body?: unknown): Promise<Response> {
+    const doFetch = this.options.fetch ?? fetch;
+    return doFetch(`${this.options.nodeUrl.replace(/\/$/, '')}/api/v1${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${await this.options.token()}`,
+        accept: 'application/json',
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
   }
 
   /** Posts text to a person (a direct conversation bot↔person) or into a conversation; a clientMsgId makes a retry safe. */

@@ -26,11 +26,14 @@ export type {
 export class AtriumError extends Error {
   readonly code: string;
   readonly fields: Record<string, string> | undefined;
+  /** For `rate_limited` over HTTP: how long the node said to wait before trying again (its Retry-After). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: string, message: string, fields?: Record<string, string>) {
+  constructor(code: string, message: string, fields?: Record<string, string>, retryAfterMs?: number) {
     super(message);
     this.name = 'AtriumError';
     this.code = code;
     this.fields = fields;
+    this.retryAfterMs = retryAfterMs;
   }
 }

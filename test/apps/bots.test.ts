@@ -378,6 +378,41 @@ describe("a bot's pace", () => {
     // Each bot counts for itself.
     expect((await bot.sendText({ to: DAVE }, 'Helpdesk is open')).duplicate).toBe(false);
   });
+
+  it('makes the SDK wait as the node says and try once more, or say how long to wait', async () => {
+    const NOTICES = 'term-notices@eng.campus.test';
+    const impatient = new AtriumBot({ nodeUrl: eng.localUrl, token: () => noticesToken, maxRateLimitWaitMs: 0 });
+    const refusal = await impatient.sendText({ to: ALICE }, 'Library closes early').then(
+      () => undefined,
+      (error: unknown) => error as { code: string; retryAfterMs: number },
+    );
+    expect(refusal).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });
+    expect(refusal!.retryAfterMs).toBeGreaterThanOrEqual(1_000);
+    expect(refusal!.retryAfterMs).toBeLessThanOrEqual(60_000);
+
+    // The node's minute moved on to its last second: the bot is told to wait 1 s, waits, and is let through.
+    eng.clock.advance(refusal!.retryAfterMs - 1_000);
+    try {
+      const statuses: number[] = [];
+      const patient = new AtriumBot({
+        nodeUrl: eng.localUrl,
+        token: () => noticesToken,
+        fetch: async (input, init) => {
+          const response = await fetch(input, init);
+          statuses.push(response.status);
+          return response;
+        },
+      });
+      const ack = await patient.sendText({ to: ALICE }, 'Library closes early');
+      expect(statuses).toEqual([429, 201]);
+      await expect
+        .poll(() => alice.messages.filter((m) => m.sender === NOTICES && m.kind === 'text').map((m) => m.text))
+        .toEqual(['Library closes early']);
+      expect(ack.conversationId).toBe(card.conversationId);
+    } finally {
+      eng.clock.reset();
+    }
+  });
 });
 
 describe("a node's word on whom an app is for", () => {
