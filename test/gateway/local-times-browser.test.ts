@@ -196,6 +196,9 @@ describe.skipIf(chromiumMissing)('times on the console and account pages, in a r
     await page.reload();
     await page.click('#new-recovery-codes button[type=submit]');
     const link = page.locator('#download-codes');
+    // The page's deferred script dates the file: read it once the new page has run its scripts.
+    await link.waitFor();
+    await page.waitForLoadState('load');
     const made = new Date((await link.getAttribute('data-made'))!);
     const href = (await link.getAttribute('href'))!;
     const file = decodeURIComponent(href.slice(href.indexOf(',') + 1));
