@@ -7,7 +7,7 @@ import { GroupPanel } from './group-panel.ts';
 import { PressGuard } from './press-guard.ts';
 import { confirmDialog } from './dialog.ts';
 import { fitRows, h, ICONS, iconButton } from './dom.ts';
-import { dayLabelOf, dayOf } from './format.ts';
+import { cardClickFailure, dayLabelOf, dayOf } from './format.ts';
 import { renderMessage, renderPending, signatureOf, updateReceipt, type MessageActions } from './message-view.ts';
 import { presenceLabel } from './list-view.ts';
 
@@ -245,9 +245,7 @@ export class ConversationView {
           },
           (error: Error & { code?: string }) => {
             button.disabled = false;
-            // Why the node did not even ask the app (turned off, gone) comes whole; the rest is the app's doing.
-            const unavailable = error.code === 'app_unavailable';
-            this.#host.toast(unavailable ? error.message : `The app did not take that: ${error.message}`);
+            this.#host.toast(cardClickFailure(error));
           },
         );
       },

@@ -76,6 +76,31 @@ export function notDeliveredWhy(domain: string, reason: string): string {
 }
 
 /**
+ * Why a card click failed, for a toast. Only an answer from the app is the app's doing ("The app did not
+ * take that: …"); why the node did not even ask it (`app_unavailable`: turned off, gone) comes whole, as the
+ * node words it; and an outage on the way (the sign-in service, the college hosting the conversation, the
+ * page's own connection) is said as one, with whether the app may have acted.
+ */
+export function cardClickFailure(error: { code?: string; message: string }): string {
+  switch (error.code) {
+    case 'app_unavailable':
+      return error.message;
+    case 'gateway_unavailable':
+      return 'Could not reach the campus sign-in service to check this click; try again in a moment.';
+    case 'federation_unavailable':
+      return 'Could not reach the college that hosts this conversation to pass on this click; try again in a moment.';
+    case 'offline':
+      return 'You are offline, so this click was not sent; try again once you are back online.';
+    case 'disconnected':
+      return 'The connection to chat was lost before an answer came; the app may or may not have acted on this click.';
+    case 'timeout':
+      return 'No answer came in time; the app may or may not have acted on this click.';
+    default:
+      return `The app did not take that: ${error.message}`;
+  }
+}
+
+/**
  * Up to two initials of a name, from its letters and digits only: "Eng Lab <b>Booking</b>" is "EB", never
  * "E<". A name with none is "?".
  */
