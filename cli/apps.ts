@@ -6,6 +6,7 @@ import { rotateCallbackSecret, rotateClientSecret } from '../gateway/apps-regist
 import { callbackSecretSealer } from '../gateway/apps-registry/secrets.ts';
 import { changeAppStatus } from '../gateway/apps-registry/set-app-disabled.ts';
 import { updateApp } from '../gateway/apps-registry/update-app.ts';
+import { showingControlCharacters } from '../core/control-characters.ts';
 import { ROLES } from '../gateway/models/index.ts';
 import { UsageError, type Args, type Command, type CommandGroup, type OptionSpec } from './command.ts';
 import { withSession } from './session.ts';
@@ -62,8 +63,19 @@ function visibleTo(app: PresentedApp, roleWord: string, separator: string): stri
   return visible.length > 0 ? visible.join(separator) : `everyone${app.ownerUnit ? ` in ${app.ownerUnit}` : ''}`;
 }
 
+/**
+ * Free text an app was given, on one line of the terminal: line breaks and tabs become spaces, and any other
+ * control character (an escape sequence, a right-to-left override) is shown as its code point, never sent
+ * to the terminal as it is.
+ */
+function oneLine(text: string): string {
+  return showingControlCharacters(text.replace(/[\t\n\v\f\r\u0085\u2028\u2029]+/g, ' ').trim());
+}
+
 function describe(app: PresentedApp): string {
   const settings: [string, string][] = [
+    ['icon', app.icon ? oneLine(app.icon) : '-'],
+    ['description', app.description ? oneLine(app.description) : '-'],
     ['client id', app.clientId],
     ['home URL', app.homeUrl ?? '-'],
     ['redirect URIs', app.redirectUris.join(', ')],

@@ -674,6 +674,9 @@ describe('atrium apps', () => {
     expect((await runAtrium(db, ['apps', 'enable', 'leave-approval'])).stdout).toContain('Enabled Leave Approval');
     const shown = (await runAtrium(db, ['apps', 'show', 'leave-approval'])).stdout;
     expect(shown).toMatch(/^ {2}visible to: +everyone in campus\/eng$/m);
+    // What the workbench shows of it, too.
+    expect(shown).toMatch(/^ {2}icon: +🌴$/m);
+    expect(shown).toMatch(/^ {2}description: +Ask for leave$/m);
     // Every URI the app was registered with, as --json gives them.
     expect(shown).toMatch(new RegExp(`^ {2}post-logout URIs: +${LEAVE}/, ${LEAVE}/bye$`, 'm'));
     expect(shown).toMatch(new RegExp(`^ {2}back-channel logout: +${LEAVE}/backchannel-logout$`, 'm'));
@@ -725,7 +728,14 @@ describe('atrium apps', () => {
     const [enabledAlready, refused, cleared] = await Promise.all([
       apps('enable', 'library'),
       apps('update', 'library', '--redirect-uri', ''),
-      apps('update', 'library', '--post-logout-redirect-uri', ''),
+      apps(
+        'update',
+        'library',
+        '--post-logout-redirect-uri',
+        '',
+        '--description',
+        'Books\u001b[2J and\nrooms \u202Eskoob',
+      ),
     ]);
     expect(enabledAlready).toMatchObject({
       code: 0,
@@ -737,6 +747,9 @@ describe('atrium apps', () => {
     );
     expect(cleared.stdout).toMatch(new RegExp(`^ {2}redirect URIs: +${LEAVE}/library/cb$`, 'm'));
     expect(cleared.stdout).toMatch(/^ {2}post-logout URIs: +-$/m);
+    // Its description on one line, an escape sequence or a text-reversing character shown rather than sent.
+    expect(cleared.stdout).toMatch(/^ {2}description: +Books⟨U\+001B⟩\[2J and rooms ⟨U\+202E⟩skoob$/m);
+    expect(cleared.stdout).toMatch(/^ {2}icon: +-$/m);
     expect(cleared.stdout).toMatch(new RegExp(`^ {2}back-channel logout: +${LEAVE}/library/logout$`, 'm'));
     expect(await apps('disable', 'library')).toMatchObject({ code: 0, stdout: 'Disabled Library (library).\n' });
     expect(await apps('disable', 'library')).toMatchObject({
