@@ -205,7 +205,7 @@ describe('the console units page', () => {
     expect(await unitNamed('campus/console-typo')).toBeNull();
   });
 
-  it('keeps a blank new name as typed, says both blank fields of a new unit, and says a unit gone', async () => {
+  it('keeps a blank new name as typed, says both blank fields of a new unit, and says a unit gone, to change or to add below', async () => {
     await units('campus/console-blank');
     const chosen = await open(admin, '/admin/units?unit=campus/console-blank');
     const blank = await submitFilled(admin, chosen, filledFormWithAction(chosen, '/admin/units/rename'), {
@@ -225,6 +225,14 @@ describe('the console units page', () => {
     const gone = await open(admin, '/admin/units?unit=campus/console-blank');
     expect(readable(gone)).toContain('No unit campus/console-blank (it may have been removed).');
     expect(gone.html).not.toContain('id="change-unit"');
+    // Asked to add a unit below it, the same; the form then chooses no parent for the person.
+    const noParent = await open(admin, '/admin/units?parent=campus/console-blank');
+    expect(/id="parent-missing">([^<]*)</.exec(noParent.html)?.[1]).toBe(
+      'No unit campus/console-blank (it may have been removed).',
+    );
+    expect(noParent.html).toMatch(/<select id="parent" name="parent" aria-describedby="parent-missing">/);
+    expect(noParent.html).not.toMatch(/<option [^>]*selected/);
+    expect((await open(admin, '/admin/units?parent=campus/arts')).html).not.toContain('parent-missing');
   });
 
   it('says what still uses a unit and keeps it', async () => {

@@ -42,8 +42,11 @@ export function unitRoutes(kit: ConsoleKit): Router {
     // A unit of theirs they may not rename (their own top unit): the page says whose it is to change.
     const fixed = tree.find((node) => !node.mayChange && node.path === values.unit);
     const changing = tree.find((node) => node.mayChange && node.path === values.unit);
-    // A unit named in the address that is not in the tree (Back after removing it, an old link) is said so.
+    // A unit named in the address that is not in the tree (Back after removing it, an old link) is said so,
+    // to change or to add below: the add form would otherwise quietly offer its first parent instead.
     const missing = values.unit && !fixed && !changing && !failure ? values.unit : null;
+    const parentKnown = tree.some((node) => node.path === values.parent);
+    const missingParent = values.parent && !parentKnown && !failure ? values.parent : null;
     kit.render(
       req,
       res,
@@ -55,6 +58,7 @@ export function unitRoutes(kit: ConsoleKit): Router {
         changing,
         fixed: fixed && { ...fixed, who: whoShapes(fixed.path) },
         missing,
+        missingParent,
         mayAddTopLevel: isFullAdmin(ctx.actor),
         values,
         // The new name as typed after a refusal, blank included; the unit's name until then.
