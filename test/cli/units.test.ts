@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { createUnit } from '../../gateway/accounts/units.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { inspectDatabase, jsonOf, runAtrium } from '../helpers/cli.ts';
+import { linkToTestDirectory } from '../helpers/gateway.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -65,22 +65,7 @@ describe('atrium units rename and remove', () => {
         createUser(ctx, { username, displayName: username, email: `${username}@campus.test`, units, roles });
       await person('kim', ['campus/eng/cs', 'campus/arts'], ['unit-admin']);
       const dora = await person('dora', ['campus/eng/cs'], ['student']);
-      const directory = await ctx.models.Directory.create({
-        id: randomUUID(),
-        name: 'campus-ldap',
-        url: 'ldap://127.0.0.1:1',
-        caFile: null,
-        bindDn: 'cn=reader,dc=campus,dc=test',
-        bindPasswordSealed: 'unused',
-        settings: JSON.stringify({ unitRoot: 'campus/eng', roleGroups: [] }),
-        resetUrl: null,
-      });
-      await ctx.models.DirectoryAccount.create({
-        userId: dora.id,
-        directoryId: directory.id,
-        dn: 'uid=dora,ou=cs,ou=people,dc=campus,dc=test',
-        seenRun: 'run-1',
-      });
+      await linkToTestDirectory(ctx.models, [dora], { unitRoot: 'campus/eng', roleGroups: [] });
     } finally {
       await inspect.close();
     }

@@ -7,6 +7,7 @@ import { seedDemo } from '../../gateway/seed/demo.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { unusedUrl } from '../helpers/ports.ts';
 import { inspectDatabase, jsonOf, runAtrium, type Inspector } from '../helpers/cli.ts';
+import { linkToTestDirectory } from '../helpers/gateway.ts';
 
 let db: TestDatabase;
 let inspect: Inspector;
@@ -443,22 +444,7 @@ describe('atrium users', () => {
 
     // The same again changes nothing and writes nothing; a new primary among new units, roles replaced; a
     // person of a campus directory is changed until its next sync, and told so.
-    const directory = await inspect.ctx.models.Directory.create({
-      id: randomUUID(),
-      name: 'campus-ldap',
-      url: 'ldap://127.0.0.1:1',
-      caFile: null,
-      bindDn: 'cn=reader,dc=campus,dc=test',
-      bindPasswordSealed: 'unused',
-      settings: '{}',
-      resetUrl: null,
-    });
-    await inspect.ctx.models.DirectoryAccount.create({
-      userId: (await findUser('bob'))!.id,
-      directoryId: directory.id,
-      dn: 'uid=bob,ou=people,dc=campus,dc=test',
-      seenRun: 'run-1',
-    });
+    await linkToTestDirectory(inspect.ctx.models, [(await findUser('bob'))!]);
     const [same, more, fromDirectory] = await Promise.all([
       update('carol', '--name', 'Carol S. Silva', '--primary-unit', 'campus/eng/ee', '--add-role', 'staff'),
       update('dave', '--add-unit', 'campus/eng/cs', '--primary-unit', 'campus/eng/cs', '--role', 'staff', '--json'),

@@ -5,7 +5,13 @@ import { presentUsers } from '../../gateway/accounts/present-user.ts';
 import { operator } from '../../gateway/context.ts';
 import { setPasswordless } from '../../gateway/factors/passkeys/passwordless-policy.ts';
 import { BrowserAgent, filledFormWithAction, submitFilled, type Page } from '../helpers/browser-agent.ts';
-import { addPeople, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import {
+  addPeople,
+  linkToTestDirectory,
+  signInToConsole,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.ts';
 
 let gateway: TestGateway;
 let admin: BrowserAgent;
@@ -59,22 +65,7 @@ async function givePasskey(username: string): Promise<void> {
 }
 
 async function linkToDirectory(username: string): Promise<void> {
-  const directory = await gateway.models.Directory.create({
-    id: randomUUID(),
-    name: 'campus-ldap',
-    url: 'ldap://127.0.0.1:1',
-    caFile: null,
-    bindDn: 'cn=reader,dc=campus,dc=test',
-    bindPasswordSealed: 'unused',
-    settings: '{}',
-    resetUrl: null,
-  });
-  await gateway.models.DirectoryAccount.create({
-    userId: (await userNamed(username)).id,
-    directoryId: directory.id,
-    dn: `uid=${username},ou=people,dc=campus,dc=test`,
-    seenRun: 'run-1',
-  });
+  await linkToTestDirectory(gateway.models, [await userNamed(username)]);
 }
 
 beforeAll(async () => {

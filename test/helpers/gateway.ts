@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { loadGatewayConfig } from '../../gateway/config.ts';
+import type { GatewayModels } from '../../gateway/models/index.ts';
 import { startGateway, type Gateway, type StartOptions } from '../../gateway/main.ts';
 import { operator } from '../../gateway/context.ts';
 import { DEMO_PASSWORD, seedDemo } from '../../gateway/seed/demo.ts';
@@ -85,6 +87,35 @@ export function addPerson(
     { ...gateway.context(null), actor: operator('test') },
     { username, displayName: `Test ${username}`, email: `${username}@campus.test`, password, units, roles },
   );
+}
+
+/**
+ * Makes people of a campus directory that answers nobody (nothing is asked of it in the tests that use
+ * this): the directory `campus-ldap` registered with `settings` (none unless told), each person linked to
+ * an entry under ou=people. What a console or command does differently for such people is then seen.
+ */
+export async function linkToTestDirectory(
+  models: GatewayModels,
+  people: { id: string; username: string }[],
+  settings: Record<string, unknown> = {},
+): Promise<void> {
+  const directory = await models.Directory.create({
+    id: randomUUID(),
+    name: 'campus-ldap',
+    url: 'ldap://127.0.0.1:1',
+    caFile: null,
+    bindDn: 'cn=reader,dc=campus,dc=test',
+    bindPasswordSealed: 'unused',
+    settings: JSON.stringify(settings),
+    resetUrl: null,
+  });
+  for (const person of people)
+    await models.DirectoryAccount.create({
+      userId: person.id,
+      directoryId: directory.id,
+      dn: `uid=${person.username},ou=people,dc=campus,dc=test`,
+      seenRun: 'run-1',
+    });
 }
 
 /**
