@@ -96,13 +96,15 @@ function challenge(req: Request): string {
  * (even a first-party one, which gets its other scopes without asking) cannot wield their administrator
  * rights with their token.
  */
-export function adminHolder(req: Request, _res: Response, next: NextFunction): void {
+export function adminHolder(req: Request, res: Response, next: NextFunction): void {
   const holder = req.tokenHolder;
   if (!holder || !canAdminister(holder.actor))
     return next(new ForbiddenError('Only administrators and unit administrators may use the admin API'));
   if (!holder.firstParty)
     return next(new ForbiddenError('The admin API takes tokens issued to first-party clients only'));
   if (!holder.scopes.has(ADMIN_SCOPE)) {
+    // RFC 6750 §3.1: a client learns from the challenge which scope to ask for at its next sign-in.
+    res.set('WWW-Authenticate', `Bearer realm="atrium", error="insufficient_scope", scope="${ADMIN_SCOPE}"`);
     return next(
       new ForbiddenError(
         `The admin API takes tokens with the ${ADMIN_SCOPE} scope only: ask for it when signing in, and allow it`,

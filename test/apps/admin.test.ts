@@ -213,10 +213,15 @@ describe('the admin REST API', () => {
     const firstParty = await register(gateway, { name: 'Room booking', redirectUris: [REDIRECT], firstParty: true });
     const own = await discover(gateway.issuer, firstParty.clientId, firstParty.clientSecret);
     const signedIn = await codeFlow(own, REDIRECT, 'admin', { scope: 'openid profile atrium' });
-    expect(await api(gateway, '/api/admin/v1/apps', signedIn.tokens.access_token)).toMatchObject({
+    const withoutScope = await api(gateway, '/api/admin/v1/apps', signedIn.tokens.access_token);
+    expect(withoutScope).toMatchObject({
       status: 403,
       body: { error: { message: expect.stringContaining('atrium:admin') } },
     });
+    // RFC 6750: the challenge names the scope to ask for.
+    expect(withoutScope.headers.get('www-authenticate')).toBe(
+      'Bearer realm="atrium", error="insufficient_scope", scope="atrium:admin"',
+    );
     // A first-party app gets its other scopes without a consent page, but atrium:admin only when the person allows it there.
     const asking = await codeFlowUntilConsent(own, 'admin', 'openid profile atrium:admin');
     expect(asking.html).toContain('Act as an administrator of Atrium for you');
