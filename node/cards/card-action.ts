@@ -28,9 +28,10 @@ export class UnknownActionError extends AppError {
  * shows it as it is): the app was turned off, or its bot; the app is gone; or its bot left the conversation.
  */
 export class AppUnavailableError extends AppError {
-  constructor(name: string | undefined, why: AppInfo | null | 'left') {
+  constructor(name: string | undefined, why: AppInfo | null | 'left', when: 'before' | 'answered' = 'before') {
     const app = name ?? 'The app behind this card';
-    super('app_unavailable', 409, `${app} ${unavailableBecause(why)}; nothing was sent to it.`);
+    const outcome = when === 'before' ? 'nothing was sent to it' : 'its answer to your click was not shown';
+    super('app_unavailable', 409, `${app} ${unavailableBecause(why)}; ${outcome}.`);
   }
 }
 
@@ -120,8 +121,11 @@ export async function cardAction(ctx: NodeContext, input: unknown): Promise<Card
     ...(answer.toast ? { toast: answer.toast } : {}),
   };
   if (!answer.card) return result;
-  // The app may have been narrowed while it answered: its new card is a write by its bot.
-  if (!(await botMayWriteIn(ctx, bot, app, conversation))) throw new NotForClickerError(app.name, 'answered');
+  // The app may have been turned off, or narrowed, while it answered: its new card is a write by its bot,
+  // which such an app may no longer make (as it may not post or update a card itself).
+  const now = await ctx.apps.directory.get(app.slug);
+  if (!now || now.disabled || !now.botEnabled) throw new AppUnavailableError(app.name, now, 'answered');
+  if (!(await botMayWriteIn(ctx, bot, now, conversation))) throw new NotForClickerError(app.name, 'answered');
   const { message } = await appendCardUpdate(ctx, target, answer.card);
   return { ...result, updated: true, seq: message.seq };
 }

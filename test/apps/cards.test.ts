@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CALLBACK_HEADERS, callbackSignature } from '../../protocol/callback-signature.ts';
 import { CallbackRejected, createCallbackVerifier, type CardCallback } from '../../protocol/verify-callback.ts';
+import { disableApp, enableApp } from '../../gateway/apps-registry/set-app-disabled.ts';
 import { updateApp } from '../../gateway/apps-registry/update-app.ts';
 import { pinDomainKeys } from '../../gateway/federation/pin-domain.ts';
 import { AtriumBot } from '../../sdk/bot.ts';
@@ -362,6 +363,32 @@ describe('an interactive card', () => {
     } finally {
       answer = (event) => ({ status: 200, body: { card: decided(event) } });
       await widen();
+    }
+  });
+
+  it('writes no answer of an app turned off while it answered the click', async () => {
+    const { group, messageId } = await cardInGroup();
+    const calls = received.length;
+    answer = (event) => ({
+      write: (res) => {
+        void disableApp(asOperator(gateway), 'rooms').then(() =>
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ card: decided(event) })),
+        );
+      },
+    });
+    try {
+      await expect(dave.cardAction(messageId, 'approve')).rejects.toMatchObject({
+        code: 'app_unavailable',
+        message:
+          'Room Bookings has been turned off by your campus administrators; its answer to your click was not shown.',
+      });
+      // The app heard the click, but the card stays as it was for everyone.
+      expect(received.length).toBe(calls + 1);
+      const shown = await alice.history(group.id);
+      expect(shown.messages.filter((m) => m.kind === 'card.update')).toEqual([]);
+    } finally {
+      answer = (event) => ({ status: 200, body: { card: decided(event) } });
+      await enableApp(asOperator(gateway), 'rooms');
     }
   });
 
