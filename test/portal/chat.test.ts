@@ -101,14 +101,33 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       .toBe('bob@arts.campus.test · online');
     await expect.poll(() => item.locator('.badge').count()).toBe(0);
 
+    // Each time the typing line's words are written (it is a live region: each time is read out).
+    await a.evaluate(() => {
+      const line = document.querySelector('.conversation .typing')!;
+      const said: (string | null)[] = [];
+      Object.assign(window, { typingSaid: said });
+      new MutationObserver(() => said.push(line.textContent)).observe(line, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+    });
     await b.locator('.conversation .composer-input').pressSequentially('Hi Al', { delay: 30 });
     await expect.poll(() => a.locator('.typing').textContent(), { timeout: 10_000 }).toBe('Bob Martin is typing…');
+    // Her own message meanwhile draws her view again, but "is typing…" is not written (nor read out) again.
+    await send(a, 'Take your time');
+    await expect.poll(() => statusOf(a, 'Take your time'), { timeout: 10_000 }).toMatch(/sent|delivered|read/);
     await b.locator('.conversation .composer-input').press('Enter');
     await expect
       .poll(() => a.locator('.message:not(.mine)', { hasText: 'Hi Al' }).count(), { timeout: 10_000 })
       .toBe(1);
+    // His message ends his typing at once, and "is typing…" was said once, not again as it came.
+    expect(await a.locator('.typing').textContent()).toBe('');
     await expect.poll(() => statusOf(b, 'Hi Al'), { timeout: 10_000 }).toBe('read');
-    await expect.poll(() => a.locator('.typing').textContent(), { timeout: 10_000 }).toBe('');
+    expect(await a.evaluate(() => (window as unknown as { typingSaid: string[] }).typingSaid)).toEqual([
+      'Bob Martin is typing…',
+      '',
+    ]);
     expect(alice.errors).toEqual([]);
     expect(bob.errors).toEqual([]);
   });

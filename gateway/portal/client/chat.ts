@@ -501,6 +501,8 @@ export class Chat extends Emitter<ChatEvents> {
     }
     // Known conversation, unknown message: news (pushed now, or caught up after a reconnect).
     if (!this.#store(entry, message)) return;
+    // Whoever typed it is done typing: their "is typing…" goes with its arrival, not seconds later.
+    this.#stopTyping(entry, message.sender);
     if (message.sender !== entry.me && (message.kind === 'text' || message.kind === 'card') && !message.recalledAt) {
       if (this.openKey !== key || document.visibilityState !== 'visible') {
         entry.conv.unread += 1;
@@ -513,6 +515,13 @@ export class Chat extends Emitter<ChatEvents> {
     if (this.openKey === key) this.markRead(entry);
     this.emit('list', undefined);
     this.emit('entry', entry);
+  }
+
+  #stopTyping(entry: Entry, address: string): void {
+    const shown = entry.typing.get(address);
+    if (!shown) return;
+    clearTimeout(shown);
+    entry.typing.delete(address);
   }
 
   async #adoptOrphans(domain: string, key: string): Promise<void> {

@@ -351,13 +351,15 @@ export class ConversationView {
     const typists = [...entry.typing.keys()]
       .filter((a) => a !== SEVERAL_TYPING)
       .map((a) => this.#chat.nameIn(entry, a));
-    this.#typing.textContent = several
+    const text = several
       ? 'Several people are typing…'
       : typists.length === 0
         ? ''
         : typists.length === 1
           ? `${typists[0]} is typing…`
           : `${typists.join(', ')} are typing…`;
+    // A live region: written again with the same words (at each receipt, each message), it is read out again.
+    if (this.#typing.textContent !== text) this.#typing.textContent = text;
   }
 
   /**
