@@ -257,7 +257,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   // Replies (they carry `re`, the id of the client frame they answer).
   // A node before frame limits and pacing sent neither `maxFrameBytes` nor `rateLimit`: clients assume the
   // defaults. One before text limits sent no `maxTextChars`: clients assume the protocol's MAX_TEXT_CHARS;
-  // one before it told its recall window sent no `recallWindowSeconds`: DEFAULT_RECALL_WINDOW_SECONDS.
+  // one before it told its recall window sent no `recallWindowSeconds`: DEFAULT_RECALL_WINDOW_SECONDS;
+  // one before it told its upload types sent no `attachmentTypes`: clients offer every file.
   frame('ready', {
     address,
     expiresAt: isoTime,
@@ -265,6 +266,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     maxFrameBytes: z.number().int().positive().optional(),
     maxTextChars: z.number().int().positive().optional(),
     recallWindowSeconds: z.number().int().positive().optional(),
+    attachmentTypes: z.array(z.string()).optional(),
     rateLimit: z.object({ framesPerSecond: z.number().positive(), burst: z.number().positive() }).optional(),
   }),
   frame('pong', { serverTime: isoTime }),

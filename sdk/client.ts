@@ -230,6 +230,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
   #maxFrameBytes = 64 * 1024;
   #maxTextChars = MAX_TEXT_CHARS;
   #recallWindowSeconds = DEFAULT_RECALL_WINDOW_SECONDS;
+  #attachmentTypes: readonly string[] | null = null;
   readonly #pageSize: number;
 
   constructor(options: ClientOptions) {
@@ -255,6 +256,14 @@ export class AtriumClient extends Emitter<ClientEvents> {
    */
   get recallWindowMs(): number {
     return this.#recallWindowSeconds * 1000;
+  }
+
+  /**
+   * The media types the node takes for uploads, as its `ready` said; null before that, or from a node that
+   * does not say. An upload of another type is refused (`unsupported_media_type`).
+   */
+  get attachmentTypes(): readonly string[] | null {
+    return this.#attachmentTypes;
   }
 
   get state(): ConnectionState {
@@ -313,6 +322,7 @@ export class AtriumClient extends Emitter<ClientEvents> {
     if (ready.maxFrameBytes) this.#maxFrameBytes = ready.maxFrameBytes;
     if (ready.maxTextChars) this.#maxTextChars = ready.maxTextChars;
     if (ready.recallWindowSeconds) this.#recallWindowSeconds = ready.recallWindowSeconds;
+    if (ready.attachmentTypes) this.#attachmentTypes = ready.attachmentTypes;
     if (ready.rateLimit) this.#pacer.configure(ready.rateLimit);
     this.#attempt = 0;
     this.#setState('online');

@@ -10,11 +10,13 @@ import {
   writeLimited,
   type PresentedAttachment,
 } from './attachment-files.ts';
+import { refusedKindInWords } from './kinds-in-words.ts';
 import { passedAfterRecording, roomForUpload } from './upload-quota.ts';
 
+/** An upload of a type the node does not take: said in words, as clients show it as it is (kinds-in-words.ts). */
 export class UnsupportedMediaTypeError extends AppError {
-  constructor(allowed: string[]) {
-    super('unsupported_media_type', 415, `Attachments may be of these types: ${allowed.join(', ')}`);
+  constructor(refused: string, allowed: string[]) {
+    super('unsupported_media_type', 415, refusedKindInWords(refused, allowed));
   }
 }
 
@@ -52,15 +54,18 @@ export function sanitizeName(raw: string | undefined): string {
   return name || 'file';
 }
 
+/** A declared media type without its parameters, lower case. */
+const bareType = (raw: string | undefined) => (raw ?? '').split(';')[0]!.trim().toLowerCase();
+
 /** The media type without its parameters, when it is one this node allows for uploads; else undefined. */
 export function listedType(ctx: Pick<NodeContext, 'config'>, raw: string | undefined): string | undefined {
-  const type = (raw ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = bareType(raw);
   return ctx.config.attachments.types.includes(type) ? type : undefined;
 }
 
 function allowedType(ctx: NodeContext, raw: string | undefined): string {
   const type = listedType(ctx, raw);
-  if (type === undefined) throw new UnsupportedMediaTypeError(ctx.config.attachments.types);
+  if (type === undefined) throw new UnsupportedMediaTypeError(bareType(raw), ctx.config.attachments.types);
   return type;
 }
 

@@ -231,7 +231,7 @@ async function authenticate(live: Live, token: string, re?: string): Promise<voi
   clearTimeout(live.authTimer);
   scheduleExpiry(live, identity);
   if (first && deps.registry.add(connection)) await deps.publishPresence(identity.address, 'online');
-  const { maxFrameBytes, maxTextChars, recallWindowSeconds } = deps.services.config;
+  const { maxFrameBytes, maxTextChars, recallWindowSeconds, attachments } = deps.services.config;
   send(
     serverFrame(
       'ready',
@@ -242,6 +242,7 @@ async function authenticate(live: Live, token: string, re?: string): Promise<voi
         maxFrameBytes,
         maxTextChars,
         recallWindowSeconds,
+        attachmentTypes: attachments.types,
         rateLimit: deps.rateLimit,
       },
       re,

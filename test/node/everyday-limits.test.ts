@@ -5,6 +5,8 @@ import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { limitInWords } from '../../node/attachments/attachment-files.ts';
+import { refusedKindInWords } from '../../node/attachments/kinds-in-words.ts';
+import { DEFAULT_ATTACHMENT_TYPES } from '../../node/config.ts';
 import type { Message } from '../../sdk/client.ts';
 
 const MAX_TEXT = 500;
@@ -82,6 +84,35 @@ describe('attachments a campus shares, by default', () => {
         code: 'unsupported_media_type',
       });
     }
+  });
+
+  it('says in a short sentence which kinds it takes when it refuses one, and tells clients the types', async () => {
+    const takes = 'pictures, PDFs, Office documents, text files and zip files can.';
+    const refusal = async (type: string) => {
+      const refused = await fetch(api('/attachments?name=x'), {
+        method: 'POST',
+        headers: { ...(await bearer(alice)), 'content-type': type },
+        body: new Uint8Array([1]),
+      });
+      const { error } = await refused.json();
+      return [refused.status, error.code, error.message];
+    };
+    expect(await refusal('video/mp4')).toEqual([415, 'unsupported_media_type', `Videos cannot be sent here; ${takes}`]);
+    expect(await refusal('text/html; charset=utf-8')).toEqual([
+      415,
+      'unsupported_media_type',
+      `Web pages cannot be sent here; ${takes}`,
+    ]);
+    // A type of a kind it takes in other types is named; what is no type at all is not repeated back.
+    expect((await refusal('image/svg+xml'))[2]).toBe(`Files of type image/svg+xml cannot be sent here; ${takes}`);
+    expect((await refusal(`x/${'<b>'.repeat(50)}`))[2]).toBe(`Files of an unknown type cannot be sent here; ${takes}`);
+    // The exact types, for a file picker, come with `ready`.
+    expect(alice.attachmentTypes).toEqual(DEFAULT_ATTACHMENT_TYPES);
+    // A node that takes fewer kinds names just those.
+    expect(refusedKindInWords('application/pdf', ['image/png', 'image/jpeg'])).toBe(
+      'PDFs cannot be sent here; pictures can.',
+    );
+    expect(refusedKindInWords('audio/ogg', [])).toBe('Files cannot be sent here.');
   });
 
   it('says the size limit in words people use', async () => {

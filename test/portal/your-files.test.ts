@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
+import { DEFAULT_ATTACHMENT_TYPES } from '../../node/config.ts';
 import {
   chromiumMissing,
   launchChromium,
@@ -352,6 +353,41 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
       expect(lena.errors).toEqual([]);
     } finally {
       await lena.context.close();
+    }
+  });
+
+  it('offers in the picker the types the node takes, and says in a sentence that fits a phone why it refuses a video', {
+    timeout: 60_000,
+  }, async () => {
+    await sdk.dave.send({ to: 'alice@eng.campus.test', text: 'Did you film the lab?' });
+    const dave = await signInToPortal(browser, campus.gateway.issuer, 'dave', { viewport: PHONE, hasTouch: true });
+    try {
+      const p = dave.page;
+      await openConversation(p, 'Alice Chen');
+      const chosen = p.waitForEvent('filechooser');
+      await p.getByRole('button', { name: 'Attach files' }).click();
+      const picker = await chosen;
+      expect((await picker.element().getAttribute('accept'))?.split(',')).toEqual(DEFAULT_ATTACHMENT_TYPES);
+      // Chosen all the same (a picker's "All files"): refused, in words, under each file's name.
+      await picker.setFiles([
+        { name: 'Lab session, week 3.mp4', mimeType: 'video/mp4', buffer: Buffer.from('video') },
+        { name: 'notes.html', mimeType: 'text/html', buffer: Buffer.from('<p>') },
+      ]);
+      const refused = p.locator('.conversation .upload.failed');
+      await expect.poll(() => refused.count(), { timeout: 10_000 }).toBe(2);
+      const takes = 'pictures, PDFs, Office documents, text files and zip files can.';
+      expect(await refused.locator('.status-failed').allInnerTexts()).toEqual([
+        `Videos cannot be sent here; ${takes}`,
+        `Web pages cannot be sent here; ${takes}`,
+      ]);
+      // Each reason wraps within the screen, and the messages keep a good part of it.
+      for (const why of await refused.locator('.status-failed').all())
+        expect((await why.boundingBox())!.x + (await why.boundingBox())!.width).toBeLessThanOrEqual(PHONE.width);
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      expect((await p.locator('.conversation .messages').boundingBox())!.height).toBeGreaterThan(PHONE.height / 3);
+      expect(dave.errors).toEqual([]);
+    } finally {
+      await dave.context.close();
     }
   });
 

@@ -93,7 +93,13 @@ export class Composer {
       h(
         'div',
         { class: 'composer-row' },
-        iconButton('Attach files', ICONS.attach, () => this.#fileInput.click()),
+        iconButton('Attach files', ICONS.attach, () => {
+          // The picker offers the types the conversation's node takes, as its `ready` said (a phone's
+          // picker shows only those); a file of another type, pasted or chosen all the same, is refused.
+          const types = this.#chat.clients.get(this.#entry.domain)?.attachmentTypes;
+          if (types) this.#fileInput.accept = types.join(',');
+          this.#fileInput.click();
+        }),
         this.input,
         h(
           'button',
