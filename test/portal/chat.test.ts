@@ -820,8 +820,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       await openConversation(p, 'Alice Chen');
       expect(await p.locator('.sidebar').isVisible()).toBe(false);
       expect(await p.locator('.conversation .back').isVisible()).toBe(true);
-      await p.locator('.conversation .composer-input').fill('Sent from my phone');
-      await p.locator('.conversation .composer-input').press('Enter');
+      await send(p, 'Sent from my phone');
       await expect
         .poll(
           () =>

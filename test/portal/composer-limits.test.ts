@@ -4,7 +4,15 @@ import { startCampus, type Campus } from '../helpers/federation.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { chromiumMissing, launchChromium, signInToPortal, type Person } from './browser.ts';
+import {
+  chromiumMissing,
+  launchChromium,
+  ownMessage,
+  PHONE,
+  signInToPortal,
+  startDirect,
+  type Person,
+} from './browser.ts';
 
 let campus: Campus;
 let browser: Browser;
@@ -60,5 +68,36 @@ describe.skipIf(chromiumMissing)('the portal with CJK names and long texts', () 
     await expect.poll(() => a.locator('.message.mine:not(.pending)').count(), { timeout: 10_000 }).toBe(1);
     expect(await input.inputValue()).toBe('');
     expect(alice.errors).toEqual([]);
+  });
+});
+
+describe.skipIf(chromiumMissing)('the portal on a phone', () => {
+  let phone: Person;
+  beforeAll(async () => {
+    if (chromiumMissing) return;
+    phone = await signInToPortal(browser, campus.gateway.issuer, 'bob', { viewport: PHONE, hasTouch: true });
+  }, 30_000);
+  afterAll(() => phone?.context.close());
+
+  it('starts a new line with Enter on a touch-first phone, and sends with the Send button', {
+    timeout: 30_000,
+  }, async () => {
+    const p = phone.page;
+    await startDirect(p, 'alice', 'Alice Chen');
+    const input = p.locator('.conversation .composer-input');
+    // The on-screen keyboard's Enter key says it adds a line; a desktop's message box says Enter sends.
+    expect(await input.getAttribute('enterkeyhint')).toBe('enter');
+    expect(await alice.page.locator('.conversation .composer-input').getAttribute('enterkeyhint')).toBe('send');
+    await input.pressSequentially('Bring the score');
+    await input.press('Enter');
+    await input.pressSequentially('and a pencil');
+    expect(await input.inputValue()).toBe('Bring the score\nand a pencil');
+    expect(await p.locator('.message.mine').count()).toBe(0);
+    await p.locator('.conversation button.send').tap();
+    await expect
+      .poll(() => ownMessage(p, 'Bring the score').locator('.text').textContent(), { timeout: 10_000 })
+      .toBe('Bring the score\nand a pencil');
+    expect(await input.inputValue()).toBe('');
+    expect(phone.errors).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@ import { sizeOf } from './format.ts';
 import { HttpError } from './api.ts';
 import type { Draft, DraftFile } from './drafts.ts';
 import { uploadFile } from './nodes.ts';
+import { isTouchFirst } from './touch.ts';
 
 type Suggestion = { address: string; name: string };
 
@@ -21,7 +22,9 @@ const ASK_AFTER_MS = 120;
 export const RESTORE_TEXT = 'composer-restore';
 
 /**
- * The message box: Enter sends (Shift+Enter for a new line), "@" suggests members to mention, files
+ * The message box: Enter sends (Shift+Enter for a new line); on a touch-first device, whose on-screen
+ * keyboard has no Shift+Enter, Enter starts a new line and the Send button sends (Ctrl+Enter too, from a
+ * keyboard plugged in). "@" suggests members to mention, files
  * upload at once with a progress bar and go with the next message. What is typed and attached is the
  * conversation's draft (chat.drafts): it is there again when the conversation is shown again.
  */
@@ -74,6 +77,7 @@ export class Composer {
       'aria-controls': `${id}-mentions`,
       autocomplete: 'off',
     });
+    this.#labelEnter();
     this.#fileInput = h('input', {
       type: 'file',
       class: 'visually-hidden',
@@ -103,7 +107,12 @@ export class Composer {
         this.input,
         h(
           'button',
-          { type: 'submit', class: 'icon-button send', 'aria-label': 'Send', title: 'Send (Enter)' },
+          {
+            type: 'submit',
+            class: 'icon-button send',
+            'aria-label': 'Send',
+            title: isTouchFirst() ? 'Send' : 'Send (Enter)',
+          },
           h('span', { class: 'send-label' }, 'Send'),
         ),
       ),
@@ -128,6 +137,7 @@ export class Composer {
       this.#suggest();
       if (this.input.value.trim()) this.#chat.typing(this.#entry);
     });
+    this.input.addEventListener('focus', () => this.#labelEnter());
     this.input.addEventListener('blur', () => setTimeout(() => this.#closeSuggestions(), 150));
     this.#fileInput.addEventListener('change', () => {
       for (const file of this.#fileInput.files ?? []) this.addFile(file);
@@ -310,10 +320,20 @@ export class Composer {
       this.#closeSuggestions();
       return;
     }
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && this.#enterSends(event)) {
       event.preventDefault();
       void this.submit();
     }
+  }
+
+  /** A stray Enter on a phone's keyboard must not send half a message: there it is the only way to a new line. */
+  #enterSends(event: KeyboardEvent): boolean {
+    return !isTouchFirst() || event.ctrlKey || event.metaKey;
+  }
+
+  /** What an on-screen keyboard's Enter key shows: a new line where it adds one, else Send. */
+  #labelEnter(): void {
+    this.input.enterKeyHint = isTouchFirst() ? 'enter' : 'send';
   }
 
   /** The "@word" being typed just before the caret, if any. */
