@@ -100,4 +100,26 @@ describe.skipIf(chromiumMissing)('the portal on a phone', () => {
     expect(await input.inputValue()).toBe('');
     expect(phone.errors).toEqual([]);
   });
+
+  it('gives fields 16 px text on a phone, so that Safari does not zoom in, and a message box 44 px tall', {
+    timeout: 30_000,
+  }, async () => {
+    const p = phone.page;
+    const fontOf = (selector: string) =>
+      p.locator(selector).evaluate((el) => Number.parseFloat(getComputedStyle(el).fontSize));
+    const input = p.locator('.conversation .composer-input');
+    expect(await fontOf('.conversation .composer-input')).toBeGreaterThanOrEqual(16);
+    // One line high, and at least 44 px: a line of text does not make it grow to two.
+    await input.fill('One line');
+    await input.dispatchEvent('input');
+    expect((await input.boundingBox())!.height).toBeGreaterThanOrEqual(44);
+    expect(await input.evaluate((el: HTMLTextAreaElement) => el.rows)).toBe(1);
+    await p.click('a[data-nav="#/search"]');
+    expect(await fontOf('#search-query')).toBeGreaterThanOrEqual(16);
+    await p.click('a[data-nav="#/new"]');
+    expect(await fontOf('#people-query')).toBeGreaterThanOrEqual(16);
+    await p.goBack();
+    await p.goBack();
+    await p.locator('.conversation .composer-input').waitFor();
+  });
 });
