@@ -9,7 +9,7 @@ import { bindPasswordSealer } from '../gateway/directories/secrets.ts';
 import { syncDirectory } from '../gateway/directories/sync-directory.ts';
 import { namedPeople, summarize, type SyncReport } from '../gateway/directories/sync-report.ts';
 import { testDirectory, type DirectoryTest } from '../gateway/directories/test-directory.ts';
-import { nothingChanged, updateDirectory } from '../gateway/directories/update-directory.ts';
+import { describeUpdate, updateDirectory } from '../gateway/directories/update-directory.ts';
 import { ROLES } from '../gateway/models/index.ts';
 import { RuntimeFailure, type Args, type CommandGroup, type Io, type OptionSpec } from './command.ts';
 import { createProgressBar } from './progress.ts';
@@ -329,10 +329,8 @@ export const directoryCommands: CommandGroup = {
       const directory = await withSession(io, ({ ctx, config }) =>
         updateDirectory(ctx, bindPasswordSealer(config.secretKey), args.positionals[0]!, input),
       );
-      const text =
-        directory.changed.length > 0
-          ? `Saved directory ${describeDirectory(directory)}`
-          : nothingChanged(directory.name);
+      const said = describeUpdate(directory);
+      const text = directory.changed.length > 0 ? [...said, describeDirectory(directory)].join('\n') : said.join('\n');
       return { json: directory, text };
     },
   },

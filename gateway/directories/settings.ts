@@ -19,9 +19,27 @@ export function directorySettingsOf(directory: Directory): DirectorySettings {
   return directorySettingsSchema.parse(stored);
 }
 
+/** The settings a preset gives a value for (PresetDefaults), each of which may also be set by hand. */
+export const PRESET_FIELDS = Object.keys(PRESET_DEFAULTS.openldap) as (keyof PresetDefaults)[];
+
+/** One preset field's value as compared: attribute names are case-insensitive (a filter is compared as written). */
+const comparable = (key: keyof PresetDefaults, value: unknown) => {
+  const json = JSON.stringify(value ?? null);
+  return key === 'userFilter' ? json : json.toLowerCase();
+};
+
 /**
- * Settings from what the form or the command line gave, over what the registration had (`base`):
- * the preset fills what neither says, and a change of preset starts its mapping afresh.
+ * Whether the registration's value of a preset field is its preset's own (nobody set it), so that a change
+ * of preset may give it the new preset's. A value set by hand differs from it, and stays.
+ */
+export const isPresetValue = (base: DirectorySettings, key: keyof PresetDefaults) =>
+  comparable(key, base[key]) === comparable(key, PRESET_DEFAULTS[base.preset][key]);
+
+/**
+ * Settings from what the form or the command line gave, over what the registration had (`base`): the
+ * preset fills what neither says. A change of preset gives its values to the fields that held the old
+ * preset's, and keeps those an administrator set (a filter that leaves out locked accounts must not be
+ * dropped by a change of preset); what it keeps is said (keptThroughPresetChange).
  */
 export function composeSettings(
   input: Changes,
@@ -30,16 +48,15 @@ export function composeSettings(
   baseUrl: string | null,
 ): DirectorySettings {
   const preset = input.preset ?? base?.preset ?? 'openldap';
-  const from = base && base.preset === preset ? base : null;
   const defaults = PRESET_DEFAULTS[preset];
   const ldaps = url.startsWith('ldaps://');
   const schemeChanged = baseUrl !== null && baseUrl.startsWith('ldaps://') !== ldaps;
   const startTls = input.startTls ?? (base && !schemeChanged ? base.startTls : !ldaps);
-  const pick = <K extends keyof Changes & keyof DirectorySettings>(
-    key: K,
-    fallback: DirectorySettings[K],
-  ): DirectorySettings[K] =>
-    (input[key] !== undefined ? input[key] : from ? from[key] : fallback) as DirectorySettings[K];
+  const pick = <K extends keyof PresetDefaults>(key: K, fallback: DirectorySettings[K]): DirectorySettings[K] => {
+    if (input[key] !== undefined) return input[key] as DirectorySettings[K];
+    if (!base) return fallback;
+    return base.preset === preset || !isPresetValue(base, key) ? base[key] : fallback;
+  };
   const candidate = {
     preset,
     startTls,
@@ -74,4 +91,22 @@ export function composeSettings(
     problems.unitAttribute = 'required when the unit comes from an attribute (such as department)';
   if (Object.keys(problems).length > 0) throw new ValidationError('Some fields are invalid', problems);
   return settings;
+}
+
+/**
+ * The preset fields a change of preset left as they were, because an administrator had set them and the
+ * update did not give them again: each differs from what the new preset would have given.
+ */
+export function keptThroughPresetChange(
+  base: DirectorySettings,
+  next: DirectorySettings,
+  input: Changes,
+): (keyof PresetDefaults)[] {
+  if (base.preset === next.preset) return [];
+  return PRESET_FIELDS.filter(
+    (key) =>
+      input[key] === undefined &&
+      !isPresetValue(base, key) &&
+      comparable(key, next[key]) !== comparable(key, PRESET_DEFAULTS[next.preset][key]),
+  );
 }

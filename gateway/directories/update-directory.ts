@@ -10,11 +10,23 @@ import { inTransaction } from '../transaction.ts';
 import { checkAgainstSystem } from './check-registration.ts';
 import { findDirectory } from './find-directory.ts';
 import { presentDirectory, type PresentedDirectory } from './present-directory.ts';
-import { changesSchema, type Changes, type DirectorySettings } from './schemas.ts';
-import { composeSettings, directorySettingsOf } from './settings.ts';
+import { changesSchema, roleGroupLine, type Changes, type DirectorySettings, type RoleGroup } from './schemas.ts';
+import { composeSettings, directorySettingsOf, keptThroughPresetChange } from './settings.ts';
+import { counted } from './sync-report.ts';
 import { takeLease, type Lease } from './sync-lease.ts';
 
-export type UpdatedDirectory = PresentedDirectory & { changed: (keyof Changes)[] };
+/** One field an update changed, in words: `user filter`, from `(objectClass=user)` to `(objectClass=person)`. */
+export type SettingChange = { field: keyof Changes; label: string; before: string; after: string };
+
+export type UpdatedDirectory = PresentedDirectory & {
+  changed: (keyof Changes)[];
+  /** The changed fields with their values before and after (the bind password never shown). */
+  changes: SettingChange[];
+  /** Fields a change of preset left as an administrator had set them (settings.ts keptThroughPresetChange). */
+  kept: { field: keyof Changes; label: string; value: string }[];
+  /** How many links' entry ids the update forgot (a new id attribute, or asked); absent when none were. */
+  entryIdsCleared?: number;
+};
 
 /** What an update that changed nothing says, in the console and the CLI alike. */
 export const nothingChanged = (name: string) => `Directory ${name} already had these settings; nothing changed.`;
@@ -55,7 +67,9 @@ export async function updateDirectory(
   const clearing = clearsEntryIds(changes, current, next) || forgetsPasswordChanges(current, next);
   const lease = clearing ? await takeLease(ctx, current) : null;
   try {
-    return await inTransaction(ctx, (ctx) => apply(ctx, sealer, name, changes, lease));
+    const updated = await inTransaction(ctx, (ctx) => apply(ctx, sealer, name, changes, lease));
+    // The row was read under the update's own hold of the lease, which is no sync: none ran meanwhile.
+    return lease ? { ...updated, syncRunning: false } : updated;
   } finally {
     await lease?.release();
   }
@@ -86,9 +100,15 @@ async function apply(
     resetUrl: changes.resetUrl ?? directory.resetUrl,
   };
   const newPassword = changes.bindPassword ? !sealedIs(sealer, directory, changes.bindPassword) : false;
-  const changed = changedFields(directory, after, changes, newPassword);
+  const before = storedOf(directory);
+  const changed = changedFields(before, after, changes, newPassword);
   const people = () => ctx.models.DirectoryAccount.count({ where: { directoryId: directory.id }, transaction: ctx.tx });
-  if (changed.length === 0) return { ...presentDirectory(directory, await people()), changed };
+  if (changed.length === 0) return { ...presentDirectory(directory, await people()), changed, changes: [], kept: [] };
+  const kept = keptThroughPresetChange(before, settings, changes).map((field) => ({
+    field,
+    label: SETTING_LABELS[field],
+    value: inWords(after[field]),
+  }));
   directory.url = url;
   directory.caFile = caFile;
   directory.bindDn = after.bindDn;
@@ -118,9 +138,86 @@ async function apply(
       settings,
       ...(clears ? { entryIdsCleared } : {}),
       ...(forgets ? { passwordChangesCleared } : {}),
+      ...(kept.length > 0 ? { keptThroughPresetChange: kept.map((k) => k.field) } : {}),
     },
   });
-  return { ...presentDirectory(directory, await people()), changed };
+  return {
+    ...presentDirectory(directory, await people()),
+    changed,
+    changes: changed.map((field) => changeOf(field, before, after)),
+    kept,
+    ...(clears ? { entryIdsCleared } : {}),
+  };
+}
+
+/** What an update says of a field in the CLI and the console (the console's form labels, in lowercase). */
+export const SETTING_LABELS: Record<keyof Changes, string> = {
+  url: 'URL',
+  startTls: 'StartTLS',
+  caFile: 'CA file',
+  bindDn: 'service account',
+  bindPassword: 'service account password',
+  preset: 'preset',
+  userBase: 'user base',
+  userFilter: 'user filter',
+  groupBase: 'group base',
+  usernameAttribute: 'username attribute',
+  nameAttributes: 'name attributes',
+  emailAttributes: 'email attributes',
+  disabledAttribute: 'disabled flag attribute',
+  idAttribute: 'entry id attribute',
+  passwordChangedAttribute: 'password changed attribute',
+  groupMembership: 'group membership',
+  nestedGroups: 'follow nested groups',
+  unitFrom: 'unit from',
+  unitAttribute: 'unit attribute',
+  unitRoot: 'unit root',
+  roleGroups: 'role groups',
+  defaultRole: 'role of people in no group',
+  timeoutSeconds: 'timeout',
+  resetUrl: 'password reset page',
+  forgetEntryIds: 'entry ids',
+};
+
+/** A stored value in words: a list by commas, nothing as `none`, a flag as on or off. */
+function inWords(value: unknown): string {
+  if (value === null || value === undefined || value === '') return 'none';
+  if (typeof value === 'boolean') return value ? 'on' : 'off';
+  if (Array.isArray(value)) return value.length === 0 ? 'none' : value.map(inWords).join(', ');
+  if (typeof value === 'object') return roleGroupLine(value as RoleGroup);
+  return String(value);
+}
+
+function changeOf(field: keyof Changes, before: Stored, after: Stored): SettingChange {
+  const label = SETTING_LABELS[field];
+  if (field === 'bindPassword') return { field, label, before: 'set', after: 'replaced' };
+  if (field === 'forgetEntryIds') return { field, label, before: 'kept', after: 'forgotten' };
+  return { field, label, before: inWords(before[field]), after: inWords(after[field]) };
+}
+
+/**
+ * What an update did, in a few sentences for the CLI and the console: each field changed from what to
+ * what, the entry ids it forgot, and what a change of preset kept as an administrator had set it.
+ */
+export function describeUpdate(updated: UpdatedDirectory): string[] {
+  if (updated.changed.length === 0) return [nothingChanged(updated.name)];
+  const changes = updated.changes.map((c) =>
+    c.field === 'bindPassword' || c.field === 'forgetEntryIds'
+      ? `${c.label} ${c.after}`
+      : `${c.label} ${c.before} → ${c.after}`,
+  );
+  const lines = [`Saved directory ${updated.name}. Changed: ${changes.join('; ')}.`];
+  if (updated.entryIdsCleared !== undefined)
+    lines.push(
+      `Forgot the entry ids of ${counted(updated.entryIdsCleared, 'person', 'people')}: the next sync matches ` +
+        'each by the DN it last read for them, else by username.',
+    );
+  if (updated.kept.length > 0)
+    lines.push(
+      `Kept as set, not the ${updated.preset} preset's: ${updated.kept.map((k) => `${k.label} ${k.value}`).join('; ')}` +
+        ' (give them again to change them).',
+    );
+  return lines;
 }
 
 /**
@@ -128,20 +225,21 @@ async function apply(
  * preset fills them in). The bind password counts when it differs from the sealed one; only its name is
  * ever recorded. Forgetting the entry ids counts when asked for: it changes the links, not a field.
  */
-function changedFields(directory: Directory, after: Stored, changes: Changes, newPassword: boolean) {
-  const before: Stored = {
-    ...directorySettingsOf(directory),
-    url: directory.url,
-    caFile: directory.caFile,
-    bindDn: directory.bindDn,
-    resetUrl: directory.resetUrl,
-  };
+function changedFields(before: Stored, after: Stored, changes: Changes, newPassword: boolean) {
   return FIELDS.filter((field) => {
     if (field === 'bindPassword') return newPassword;
     if (field === 'forgetEntryIds') return changes.forgetEntryIds === true;
     return JSON.stringify(before[field] ?? null) !== JSON.stringify(after[field] ?? null);
   });
 }
+
+const storedOf = (directory: Directory): Stored => ({
+  ...directorySettingsOf(directory),
+  url: directory.url,
+  caFile: directory.caFile,
+  bindDn: directory.bindDn,
+  resetUrl: directory.resetUrl,
+});
 
 /** Whether `password` is the sealed one; one sealed under another secret cannot be read, so it is not. */
 function sealedIs(sealer: Sealer, directory: Directory, password: string): boolean {

@@ -5,6 +5,7 @@ import { unitTree } from '../../accounts/unit-tree.ts';
 import { listDirectories, showDirectory } from '../../directories/list-directories.ts';
 import type { PresentedDirectory } from '../../directories/present-directory.ts';
 import { PRESETS } from '../../directories/presets.ts';
+import { PRESET_FIELDS } from '../../directories/settings.ts';
 import { DirectoryUnavailableError } from '../../directories/errors.ts';
 import { registerDirectory } from '../../directories/register-directory.ts';
 import { relinkPerson } from '../../directories/relink-person.ts';
@@ -12,7 +13,7 @@ import { describeRemoval, DirectoryHasPeopleError, removeDirectory } from '../..
 import { syncDirectory } from '../../directories/sync-directory.ts';
 import { counted, namedPeople, summarize, type SyncReport } from '../../directories/sync-report.ts';
 import { testDirectory, type DirectoryTest } from '../../directories/test-directory.ts';
-import { nothingChanged, updateDirectory } from '../../directories/update-directory.ts';
+import { describeUpdate, updateDirectory } from '../../directories/update-directory.ts';
 import { ROLES } from '../../models/index.ts';
 import { keepForPage, takeForPage } from '../after-redirect.ts';
 import { inConsoleWords } from '../console-words.ts';
@@ -76,6 +77,18 @@ function inputOf(body: Body) {
     timeoutSeconds: optional(body, 'timeoutSeconds'),
     resetUrl: required(body, 'resetUrl'),
   };
+}
+
+/**
+ * The form shows every mapping field filled in, so a change of preset on it would otherwise give the new
+ * preset nothing to fill: the fields left as they were shown are taken as not given, and follow the preset
+ * where they held the old one's values, as on the command line (settings.ts composeSettings).
+ */
+function presetFollowed(input: ReturnType<typeof inputOf>, changedOnPage: string[]) {
+  if (!changedOnPage.includes('preset')) return input;
+  const followed: Record<string, unknown> = { ...input };
+  for (const field of PRESET_FIELDS) if (!changedOnPage.includes(field)) followed[field] = undefined;
+  return followed;
 }
 
 /** What the form shows for a registration (the password field always starts empty). */
@@ -320,11 +333,11 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
       return renderForm(req, res, directory, valuesOf(directory), { failure });
     }
     try {
-      const { changed } = await updateDirectory(kit.context(req), deps.sealer, directory.name, {
-        ...inputOf(merge.body),
+      const updated = await updateDirectory(kit.context(req), deps.sealer, directory.name, {
+        ...presetFollowed(inputOf(merge.body), merge.changed),
         forgetEntryIds: text(body, 'forgetEntryIds') === 'on' || undefined,
       });
-      setFlash(req, changed.length > 0 ? `Saved directory ${directory.name}.` : nothingChanged(directory.name));
+      setFlash(req, describeUpdate(updated).join(' '));
       res.redirect(303, `/admin/directories/${encodeURIComponent(directory.name)}`);
     } catch (error) {
       await renderForm(req, res, directory, echo(body), { failure: formFailure(error), shown });
