@@ -3,7 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page, Route } from 'playwright-core';
 import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
-import { chromiumMissing, launchChromium, openConversation, PHONE, signInToPortal, type Person } from './browser.ts';
+import {
+  chromiumMissing,
+  launchChromium,
+  openConversation,
+  ownMessage,
+  PHONE,
+  send,
+  signInToPortal,
+  type Person,
+} from './browser.ts';
 import { LENA, lawEntry, lawGroup } from './law-relay.ts';
 
 /** Alice reads in British English, from Shanghai (UTC+8 all year): what she sees follows both. */
@@ -313,6 +322,62 @@ describe.skipIf(chromiumMissing)('what the portal tells about when, where and wh
       expect(seen).toEqual({ cut: true, hostInSight: true });
       expect(phone.errors).toEqual([]);
     } finally {
+      await phone.context.close();
+    }
+  });
+});
+
+describe.skipIf(chromiumMissing)('who wrote a message and when, to a screen reader, a finger and a keyboard', () => {
+  it('reads “You” for one’s own messages, and gives the date in full and who read it on a tap or Tab', {
+    timeout: 60_000,
+  }, async () => {
+    const dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
+    const carol = await connectAs(campus.gateway, campus.nodes.eng, 'carol');
+    const phone = await signInToPortal(browser, campus.gateway.issuer, 'alice', {
+      viewport: PHONE,
+      hasTouch: true,
+      locale: 'en-GB',
+      timezoneId: ZONE,
+    });
+    try {
+      const group = await dave.createGroup('Figures for the report', [ALICE, 'carol@eng.campus.test']);
+      await dave.send({ conversationId: group.id, text: 'The draft is up' });
+      const p = phone.page;
+      await p.locator('.conversation-item', { hasText: 'Figures for the report' }).waitFor({ timeout: 10_000 });
+      await openConversation(p, 'Figures for the report');
+      await send(p, 'I will add the figures');
+      const mine = ownMessage(p, 'I will add the figures');
+      const theirs = p.locator('.message:not(.mine)', { hasText: 'The draft is up' });
+      await expect.poll(() => mine.locator('.status').getAttribute('data-status'), { timeout: 10_000 }).not.toBe(null);
+      const last = async () => (await carol.conversations()).find((c) => c.id === group.id)?.lastSeq ?? 0;
+      await expect.poll(last, { timeout: 10_000 }).toBe(3);
+      await carol.markRead(group.id, 3);
+      await expect.poll(() => mine.locator('.status').textContent(), { timeout: 10_000 }).toBe('Read by 1 of 2');
+
+      const full = async (message: typeof mine) =>
+        new Intl.DateTimeFormat('en-GB', { dateStyle: 'full', timeStyle: 'short', timeZone: ZONE }).format(
+          new Date((await message.locator('.meta time').getAttribute('datetime'))!),
+        );
+      const info = (message: typeof mine) => message.locator('.message-info');
+      const shown = async (message: typeof mine) => ((await info(message).boundingBox())?.width ?? 0) > 1;
+      // A screen reader hears who wrote each, and when in full; for her own, who read it.
+      expect(await mine.ariaSnapshot()).toMatch(/^- listitem:\n {2}- paragraph: You\n/);
+      expect(await mine.ariaSnapshot()).toContain(`- paragraph: Sent ${await full(mine)}. Read by Carol Silva.`);
+      expect(await theirs.ariaSnapshot()).toContain(`- paragraph: Sent ${await full(theirs)}.`);
+      // The eye sees it once the message is tapped, or reached with Tab (the one before, too).
+      expect(await shown(mine)).toBe(false);
+      await mine.locator('.bubble').tap();
+      await expect.poll(() => shown(mine)).toBe(true);
+      expect(await info(mine).innerText()).toBe(`Sent ${await full(mine)}. Read by Carol Silva.`);
+      await p.keyboard.press('Shift+Tab');
+      await expect.poll(() => shown(theirs)).toBe(true);
+      expect(await theirs.locator('.bubble').evaluate((el) => el === document.activeElement)).toBe(true);
+      expect(await shown(mine)).toBe(false);
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      expect(phone.errors).toEqual([]);
+    } finally {
+      dave.close();
+      carol.close();
       await phone.context.close();
     }
   });

@@ -18,7 +18,7 @@ export function receiptOf(chat: Chat, entry: Entry, message: Message): Receipt {
   const others = entry.conv.members.filter((m) => m.address !== entry.me);
   // A big group's view lists only some of its members (its node holds the others): count them all.
   const total = Math.max(others.length, (entry.conv.memberCount ?? entry.conv.members.length) - 1);
-  if (total === 0) return { state: 'sent', label: 'Sent', detail: 'Sent' };
+  if (total === 0) return { state: 'sent', label: 'Sent', detail: 'No one else is in this conversation' };
   const read = others.filter((m) => m.readSeq >= message.seq);
   // There the page holds only some readers, and its node counts them all (Chat.countReads): those held
   // are among the node's count, or read since it counted, so the larger of the two undercounts least.
@@ -35,7 +35,7 @@ export function receiptOf(chat: Chat, entry: Entry, message: Message): Receipt {
     };
   if (delivered.length === total)
     return { state: 'delivered', label: 'Delivered', detail: `Delivered to ${names(delivered)}` };
-  return { state: 'sent', label: 'Sent', detail: 'Sent; not yet delivered' };
+  return { state: 'sent', label: 'Sent', detail: 'Not yet delivered' };
 }
 
 /** Who read a message: the readers the page knows by name, and how many more its node counted. */
@@ -84,6 +84,19 @@ function statusOf(receipt: Receipt): HTMLElement {
   );
 }
 
+/**
+ * What the short line under a message leaves to a tooltip, in words: when it was sent (the line has the
+ * clock time only), when it was edited, and for one's own, who has read it. A tooltip reaches neither a
+ * finger nor a keyboard: this is read out with the message, and shows while the message has focus.
+ */
+function infoOf(message: Message, receipt: Receipt | null): string {
+  const said = [`Sent ${fullTimeOf(message.createdAt)}`];
+  if (message.editedAt && !message.recalledAt)
+    said.push(`${message.kind === 'card' ? 'Updated' : 'Edited'} ${fullTimeOf(message.editedAt)}`);
+  if (receipt) said.push(receipt.detail);
+  return `${said.join('. ')}.`;
+}
+
 /** Brings the receipt of one's own drawn message up to date without redrawing the rest of it. */
 export function updateReceipt(el: HTMLElement, chat: Chat, entry: Entry, message: Message): void {
   if (message.sender !== entry.me || message.kind === 'system') return;
@@ -91,6 +104,8 @@ export function updateReceipt(el: HTMLElement, chat: Chat, entry: Entry, message
   const receipt = receiptOf(chat, entry, message);
   if (!shown || (shown.title === receipt.detail && shown.textContent === receipt.label)) return;
   shown.replaceWith(statusOf(receipt));
+  const info = el.querySelector<HTMLElement>('.message-info');
+  if (info) info.textContent = infoOf(message, receipt);
 }
 
 function avatar(name: string, address: string): HTMLElement {
@@ -264,16 +279,16 @@ function drawMessage(
   }
   const mentionsMe = (message.mentions ?? []).includes(entry.me);
   const footer: Child[] = [
-    // The day is on the separator above (ConversationView); the date and time in full on hover.
+    // The day is on the separator above (ConversationView); the date and time in full on hover, and in
+    // the info line under it (infoOf).
     h('time', { datetime: message.createdAt, title: fullTimeOf(message.createdAt) }, clockOf(message.createdAt)),
   ];
   if (message.editedAt && !recalled) {
     const word = message.kind === 'card' ? 'updated' : 'edited';
     footer.push(h('span', { class: 'edited', title: `${word} ${fullTimeOf(message.editedAt)}` }, word));
   }
-  if (mine) {
-    footer.push(statusOf(receiptOf(chat, entry, message)));
-  }
+  const receipt = mine ? receiptOf(chat, entry, message) : null;
+  if (receipt) footer.push(statusOf(receipt));
   const refused = entry.refused.get(message.id);
   if (refused) footer.push(h('span', { class: 'status status-failed', role: 'note' }, `Not delivered: ${refused}`));
 
@@ -303,16 +318,17 @@ function drawMessage(
       'data-seq': message.seq,
     },
     mine ? null : avatar(name, message.sender),
+    // Focusable, each one: a tap or Tab shows what its line leaves out (infoOf), and one's own Edit and Recall.
     h(
       'div',
-      {
-        class: 'bubble',
-        tabindex: mine ? 0 : -1,
-        'aria-label': `${mine ? 'You' : name}, ${fullTimeOf(message.createdAt)}`,
-      },
-      mine ? null : h('p', { class: 'sender' }, name, h('span', { class: 'address' }, ` ${message.sender}`)),
+      { class: 'bubble', tabindex: 0 },
+      // Who wrote it, read out for one's own too: a bubble's side and colour say it to the eye alone.
+      mine
+        ? h('p', { class: 'visually-hidden' }, 'You')
+        : h('p', { class: 'sender' }, name, h('span', { class: 'address' }, ` ${message.sender}`)),
       body,
       h('p', { class: 'meta' }, footer),
+      h('p', { class: 'message-info' }, infoOf(message, receipt)),
       tools.length ? h('div', { class: 'tools' }, tools) : null,
     ),
   );
