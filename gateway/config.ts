@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
@@ -13,6 +14,32 @@ import {
   type Env,
 } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
+
+/** Express's `trust proxy` settings the gateway takes: see GatewayConfig.trustProxy. */
+export type TrustProxy = false | number | string[];
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * ATRIUM_TRUST_PROXY read: `false`, a count of proxies (`true` is one: a TLS-terminating proxy in front, as
+ * docker-compose.yml has it), or a comma-separated list of proxy addresses, networks and names; null when it
+ * is none of these.
+ */
+export function trustedProxies(value: string): TrustProxy | null {
+  const v = value.trim().toLowerCase();
+  if (['false', '0', 'no'].includes(v)) return false;
+  if (['true', 'yes'].includes(v)) return 1;
+  if (/^\d+$/.test(v)) return Number(v) <= 10 ? Number(v) : null;
+  const list = v.split(',').map((entry) => entry.trim());
+  const known = (entry: string) => {
+    const [address, bits, extra] = entry.split('/');
+    if (extra !== undefined || !address) return false;
+    if (bits === undefined) return PROXY_NAMES.has(address) || isIP(address) !== 0;
+    const max = isIP(address) === 4 ? 32 : isIP(address) === 6 ? 128 : 0;
+    return /^\d+$/.test(bits) && Number(bits) <= max;
+  };
+  return list.every(known) ? list : null;
+}
 
 const schema = z.object({
   ATRIUM_MODE: z
@@ -37,7 +64,19 @@ const schema = z.object({
     )
     .pipe(z.array(z.string().min(32, { message: 'each cookie key needs at least 32 characters' })).min(1))
     .optional(),
-  ATRIUM_TRUST_PROXY: envBoolean.default(false),
+  ATRIUM_TRUST_PROXY: z
+    .string()
+    .transform((v, ctx) => {
+      const trust = trustedProxies(v);
+      if (trust === null)
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'expected false, the number of reverse proxies in front of the gateway (true is 1), or their addresses (10.0.0.5, 10.0.0.0/8, loopback, uniquelocal)',
+        });
+      return trust ?? false;
+    })
+    .default(false),
   APP_CALLBACKS_LOOPBACK: envBoolean.optional(),
   LOG_LEVEL: envLogLevel.default('info'),
   LOGIN_MAX_FAILURES: envPositiveInt.default(5),
@@ -90,7 +129,12 @@ export type GatewayConfig = {
   dataDir: string;
   secretKey: string;
   cookieKeys: string[];
-  trustProxy: boolean;
+  /**
+   * Which `X-Forwarded-*` headers to believe (ATRIUM_TRUST_PROXY): none (false), those added by the last
+   * `n` proxies in front of the gateway, or by proxies at these addresses. Never the leftmost address of
+   * `X-Forwarded-For` as such, which the client writes itself.
+   */
+  trustProxy: TrustProxy;
   /**
    * Whether the URLs apps register (back-channel logout) may be called on this machine, loopback
    * (APP_CALLBACKS_LOOPBACK; on outside production). Link-local, unspecified and multicast addresses never are.

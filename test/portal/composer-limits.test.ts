@@ -10,6 +10,7 @@ import {
   ownMessage,
   PHONE,
   signInToPortal,
+  smallTargets,
   startDirect,
   type Person,
 } from './browser.ts';
@@ -121,5 +122,44 @@ describe.skipIf(chromiumMissing)('the portal on a phone', () => {
     await p.goBack();
     await p.goBack();
     await p.locator('.conversation .composer-input').waitFor();
+  });
+
+  it('fits a 320 px wide screen: nothing of the top bar, a conversation or its message box is cut off', {
+    timeout: 30_000,
+  }, async () => {
+    const p = phone.page;
+    await p.setViewportSize({ width: 320, height: 568 });
+    try {
+      /** What shows partly or wholly beyond the screen's edges, of what is on screen under `selector`. */
+      const cutOff = (selector: string) =>
+        p.evaluate(
+          (within) =>
+            [...document.querySelectorAll<HTMLElement>(`${within} *`)]
+              .filter((el) => el.getClientRects().length > 0 && !el.closest('.visually-hidden, .connection'))
+              .map((el) => ({ el, box: el.getBoundingClientRect() }))
+              .filter(({ box }) => box.left < 0 || box.right > document.documentElement.clientWidth)
+              .map(
+                ({ el, box }) =>
+                  `${el.getAttribute('aria-label') ?? el.getAttribute('class')}: ${box.left}–${box.right}`,
+              ),
+          selector,
+        );
+      expect(await cutOff('.topbar')).toEqual([]);
+      expect(await cutOff('.conversation')).toEqual([]);
+      expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(320);
+      // Still 44×44 px to tap, and Sign out shows as leaving: an arrow out of a box open on its side (the
+      // box's closed side, at the left, away from where the arrow points).
+      expect(await smallTargets(p, '.topbar a, .topbar button')).toEqual([]);
+      const picture = await p.locator('.sign-out svg path').evaluate((path: SVGPathElement) => {
+        const at = (x: number, y: number) => path.isPointInFill(new DOMPoint(x, y));
+        return { boxLeft: at(3.5, 4) && at(3.5, 20), boxRight: at(20.5, 4) || at(20.5, 20), arrowTip: at(20.5, 12) };
+      });
+      expect(picture).toEqual({ boxLeft: true, boxRight: false, arrowTip: true });
+      await p.getByRole('button', { name: 'Back to conversations' }).click();
+      expect(await cutOff('.topbar')).toEqual([]);
+      expect(await cutOff('.sidebar')).toEqual([]);
+    } finally {
+      await p.setViewportSize(PHONE);
+    }
   });
 });
