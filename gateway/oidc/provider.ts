@@ -82,6 +82,17 @@ function requestContext(deps: ProviderDeps, ctx: object | undefined = Provider.c
 }
 
 /**
+ * The provider runs inside the gateway's Express app, which knows which proxies to believe
+ * (ATRIUM_TRUST_PROXY): its address is the one sign-ins, audit entries and devices note. Koa alone would
+ * take the leftmost X-Forwarded-For address, which the client writes itself.
+ */
+async function sameClientAddress(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+  const address = (ctx.req as { ip?: string }).ip;
+  if (address) ctx.request.ip = address;
+  await next();
+}
+
+/**
  * The OIDC provider, configured piece by piece below: cookies, client metadata, features (logout pages,
  * resource servers), the claims tokens carry, interactions and refresh, pages, lifetimes.
  */
@@ -124,7 +135,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(deps.issuer, configuration);
-  provider.proxy = config.trustProxy;
+  // Koa reads X-Forwarded-Proto and -Host behind a trusted proxy; the client's address is Express's (below).
+  provider.proxy = config.trustProxy !== false;
+  provider.use(sameClientAddress);
   advertiseNodeScope(provider);
   introspectNodeTokens(provider, { issuer: deps.issuer, jwks: deps.jwks, context: (ctx) => requestContext(deps, ctx) });
   provider.on('server_error', (_ctx, error) => deps.logger.error({ err: error }, 'oidc provider error'));
