@@ -12,8 +12,10 @@ const CLIENT = '203.0.113.7';
 
 /** A browser behind the gateway's reverse proxy whose own request says it came from `claimed`. */
 class BehindProxy extends BrowserAgent {
-  constructor(private readonly claimed: string) {
+  readonly claimed: string;
+  constructor(claimed: string) {
     super();
+    this.claimed = claimed;
   }
   override request(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
