@@ -41,6 +41,9 @@ export function trustedProxies(value: string): TrustProxy | null {
   return list.every(known) ? list : null;
 }
 
+/** A week: the longest DIRECTORY_SYNC_INTERVAL (gateway/directories/scheduler.ts). */
+export const MAX_DIRECTORY_SYNC_SECONDS = 7 * 24 * 3600;
+
 const schema = z.object({
   ATRIUM_MODE: z
     .enum(['development', 'production'], { message: 'expected development or production' })
@@ -114,6 +117,11 @@ const schema = z.object({
     .transform((v) => {
       const m = /^(\d+)\s*(s|m|h)?$/i.exec(v);
       return m ? Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's').toLowerCase() as 's' | 'm' | 'h'] : 0;
+    })
+    // People removed or disabled in a directory keep their sessions until the next sync.
+    .refine((seconds) => seconds <= MAX_DIRECTORY_SYNC_SECONDS, {
+      message:
+        'at most 168h (a week): people removed or disabled in a directory keep signing in until the next sync; use off for syncs on demand only',
     })
     .default(3600),
   METRICS_TOKEN: envMetricsToken.optional(),

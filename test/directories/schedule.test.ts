@@ -1,9 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { inetOrgPerson, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
+import { startGateway } from '../../gateway/main.ts';
+import { startDirectorySchedule, type DirectorySchedule } from '../../gateway/directories/scheduler.ts';
+import { createLogger } from '../../core/logger.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { register } from './fixtures.ts';
+import { register, sealerOf, sync } from './fixtures.ts';
 
 describe('DIRECTORY_SYNC_INTERVAL', () => {
   const interval = (value: string | undefined) =>
@@ -28,6 +32,15 @@ describe('DIRECTORY_SYNC_INTERVAL', () => {
     expect(() => interval('soon')).toThrow(
       /DIRECTORY_SYNC_INTERVAL: expected a duration such as 900 \(seconds\), 15m or 1h, or off/,
     );
+  });
+
+  it('is at most a week, refused beyond it saying why, as past what a timer holds (597h)', () => {
+    expect(interval('168h')).toBe(604_800);
+    expect(() => interval('169h')).toThrow(ConfigError);
+    expect(() => interval('597h')).toThrow(
+      /DIRECTORY_SYNC_INTERVAL: at most 168h \(a week\): people removed or disabled in a directory keep signing in until the next sync; use off/,
+    );
+    expect(() => interval('99999999999999999999')).toThrow(/at most 168h/);
   });
 });
 
@@ -56,5 +69,97 @@ describe('the scheduled sync', () => {
       order: [['id', 'ASC']],
     });
     expect(first?.actorName).toBe('directory-schedule');
+  });
+});
+
+describe('when a scheduled sync runs', () => {
+  let gateway: TestGateway;
+  let ldap: TestSlapd;
+  const schedules: DirectorySchedule[] = [];
+  beforeAll(async () => {
+    ldap = await startTestSlapd({ ldif: inetOrgPerson({ uid: 'yuri', name: 'Yuri Yates' }) });
+    // No schedule of its own: each test starts the ones it needs, as gateway processes would.
+    gateway = await startTestGateway('dir-schedule-due');
+  });
+  afterEach(async () => {
+    await Promise.all(schedules.splice(0).map((s) => s.stop()));
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await ldap?.stop();
+  });
+
+  const syncs = (name: string) =>
+    gateway.models.AuditEvent.count({ where: { action: 'directory.sync', target: name } });
+  const schedule = (intervalSeconds: number) => {
+    const started = startDirectorySchedule({
+      context: () => gateway.context(null),
+      sealer: sealerOf(gateway),
+      logger: createLogger('test', 'silent'),
+      intervalSeconds,
+    });
+    schedules.push(started);
+    return started;
+  };
+
+  it('syncs a directory that is due a few seconds after the gateway starts, not an interval later', async () => {
+    await register(gateway, 'due-at-start', ldap.url);
+    const started = Date.now();
+    const restarted = await startGateway(
+      loadGatewayConfig({
+        GATEWAY_PORT: '0',
+        GATEWAY_HOST: '127.0.0.1',
+        ATRIUM_DATA_DIR: gateway.db.dataDir,
+        ...(gateway.db.url ? { DATABASE_URL: gateway.db.url } : {}),
+        LOG_LEVEL: 'silent',
+        DIRECTORY_SYNC_INTERVAL: '1h',
+      }),
+    );
+    try {
+      // Serving first: the sync waits for no start.
+      expect(await syncs('due-at-start')).toBe(0);
+      await expect.poll(() => syncs('due-at-start'), { timeout: 10_000, interval: 100 }).toBe(1);
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(await gateway.models.User.count({ where: { username: 'yuri' } })).toBe(1);
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it('syncs next an interval after the last sync, whoever ran it, and not before', async () => {
+    await register(gateway, 'after-the-last', ldap.url);
+    await sync(gateway, 'after-the-last');
+    // As if that sync (by hand, or by a gateway since restarted) had ended an hour less 6 seconds ago.
+    const last = Date.now() - 3_600_000 + 6_000;
+    await gateway.models.Directory.update({ lastSyncAt: new Date(last) }, { where: { name: 'after-the-last' } });
+    schedule(3600);
+    await sleep(last + 3_600_000 - 1_000 - Date.now());
+    expect(await syncs('after-the-last')).toBe(1);
+    await expect.poll(() => syncs('after-the-last'), { timeout: 6_000, interval: 100 }).toBe(2);
+    const [latest] = await gateway.models.AuditEvent.findAll({
+      where: { action: 'directory.sync', target: 'after-the-last' },
+      order: [['id', 'DESC']],
+    });
+    expect(latest?.actorName).toBe('directory-schedule');
+  });
+
+  it('lets one of several gateway processes sync a due directory; the others find it done', async () => {
+    await register(gateway, 'several', ldap.url);
+    const started = Date.now();
+    for (let i = 0; i < 3; i++) schedule(3600);
+    await expect.poll(() => syncs('several'), { timeout: 10_000, interval: 100 }).toBe(1);
+    // Every process has looked by now (within 4 s of its start).
+    await sleep(started + 6_000 - Date.now());
+    expect(await syncs('several')).toBe(1);
+  });
+
+  it('runs no syncs back to back for an interval longer than a timer holds', async () => {
+    await register(gateway, 'long-interval', ldap.url);
+    const started = Date.now();
+    // 116 days: a timer of that many milliseconds overflows, and Node fires it after one instead.
+    schedule(10_000_000);
+    await expect.poll(() => syncs('long-interval'), { timeout: 10_000, interval: 100 }).toBe(1);
+    await sleep(started + 7_000 - Date.now());
+    expect(await syncs('long-interval')).toBe(1);
   });
 });

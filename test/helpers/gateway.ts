@@ -32,6 +32,9 @@ export async function startTestGateway(
     ATRIUM_DATA_DIR: db.dataDir,
     ...(db.url ? { DATABASE_URL: db.url } : {}),
     LOG_LEVEL: 'silent',
+    // A scheduled sync a few seconds after start would race the syncs a test runs itself; the schedule's
+    // own tests turn it on.
+    DIRECTORY_SYNC_INTERVAL: 'off',
     ...env,
   });
   const gateway = await startGateway(config, { ...options, migrate: true });
