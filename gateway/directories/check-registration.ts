@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { Op } from 'sequelize';
 import { ValidationError } from '../../core/errors.ts';
 import { isWithin } from '../accounts/scope.ts';
@@ -6,8 +7,9 @@ import type { GatewayContext } from '../context.ts';
 import type { DirectorySettings } from './schemas.ts';
 
 /**
- * What the schema cannot know: the CA file must be readable PEM, the unit root must exist, and a
- * unit-admin group must name a unit that exists or that the sync will make (below the unit root).
+ * What the schema cannot know: the CA file must be readable PEM, given by its absolute path, the unit root
+ * must exist, and a unit-admin group must name a unit that exists or that the sync will make (below the unit
+ * root).
  */
 export async function checkAgainstSystem(
   ctx: GatewayContext,
@@ -15,7 +17,13 @@ export async function checkAgainstSystem(
   caFile: string | null,
 ): Promise<void> {
   const problems: Record<string, string> = {};
-  if (caFile) {
+  // The gateway reads the file from its own working directory, not from where the CLI was run (nor does
+  // the console's typist know the gateway's): a relative path that checks out here fails every sign-in there.
+  if (caFile && !isAbsolute(caFile))
+    problems.caFile =
+      `${caFile} is a relative path: give it in full (from this folder, ${resolve(caFile)}), since the gateway ` +
+      'reads it from its own working directory';
+  else if (caFile) {
     try {
       if (!readFileSync(caFile, 'utf8').includes('-----BEGIN CERTIFICATE-----'))
         problems.caFile = `${caFile} holds no PEM certificate`;

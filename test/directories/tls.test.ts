@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'ldapts';
+import { runAtrium } from '../helpers/cli.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { inetOrgPerson, SERVICE_DN, SERVICE_PASSWORD, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
 import { authenticate } from '../../gateway/accounts/authenticate.ts';
@@ -18,8 +19,8 @@ let ldap: TestSlapd;
 let certs: string;
 let caFile: string;
 
-/** A CA of the test's own and a certificate it signed for localhost, made with openssl. */
-function makeCertificates(dir: string): { caFile: string; certFile: string; keyFile: string } {
+/** A CA of the test's own and a certificate it signed for localhost (or `san`), made with openssl. */
+function makeCertificates(dir: string, san = 'DNS:localhost'): { caFile: string; certFile: string; keyFile: string } {
   const file = (name: string) => join(dir, name);
   const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   run([
@@ -49,7 +50,7 @@ function makeCertificates(dir: string): { caFile: string; certFile: string; keyF
     '-out',
     file('server.csr'),
   ]);
-  writeFileSync(file('san.ext'), 'subjectAltName=DNS:localhost\n');
+  writeFileSync(file('san.ext'), `subjectAltName=${san}\n`);
   run([
     'x509',
     '-req',
@@ -151,5 +152,92 @@ describe('a directory reached over TLS', () => {
       "the directory's TLS certificate is not made out to 127.0.0.1 (it names DNS:localhost): use a host name " +
         'the certificate names in the URL',
     );
+  });
+});
+
+describe('a directory reached on the wrong port for its kind of TLS', () => {
+  it('says an ldaps:// URL names a port that does not speak TLS from the start', async () => {
+    await register(gateway, 'ldaps-to-plain', localhost(ldap.url).replace('ldap://', 'ldaps://'), {
+      startTls: undefined,
+      caFile,
+    });
+    const result = await testDirectory(asOperator(gateway), sealerOf(gateway), 'ldaps-to-plain');
+    const at = `localhost:${new URL(ldap.url).port}`;
+    expect(result.problem).toBe(
+      `the directory at ${at} closed the connection when the gateway began TLS: that port does not speak TLS from ` +
+        'the start. ldaps:// needs the LDAPS port (636 by default); for the plain LDAP port (389 by default) use ' +
+        'ldap://, which the gateway upgrades with StartTLS',
+    );
+    expect((await sync(gateway, 'ldaps-to-plain')).error).toBe(result.problem);
+  });
+
+  it('says StartTLS was asked of a port that may expect TLS from the start', async () => {
+    await register(gateway, 'starttls-to-ldaps', localhost(ldap.ldapsUrl!).replace('ldaps://', 'ldap://'), {
+      startTls: 'yes',
+      caFile,
+    });
+    const result = await testDirectory(asOperator(gateway), sealerOf(gateway), 'starttls-to-ldaps');
+    const at = `localhost:${new URL(ldap.ldapsUrl!).port}`;
+    expect(result.problem).toBe(
+      `the directory at ${at} closed the connection when asked for StartTLS: that port may expect TLS from the ` +
+        'start (an LDAPS port, 636 by default). Use ldaps:// for that port, or ldap:// with the plain LDAP port ' +
+        '(389 by default)',
+    );
+    expect((await sync(gateway, 'starttls-to-ldaps')).error).toBe(result.problem);
+  });
+});
+
+describe('the CA file', () => {
+  it('is refused as a relative path, which the gateway would read from another folder, naming the full one', async () => {
+    const given = relative(process.cwd(), caFile);
+    await expect(
+      register(gateway, 'relative-ca', localhost(ldap.url), { startTls: 'yes', caFile: given }),
+    ).rejects.toMatchObject({
+      details: {
+        fields: {
+          caFile: `${given} is a relative path: give it in full (from this folder, ${caFile}), since the gateway reads it from its own working directory`,
+        },
+      },
+    });
+    expect(await gateway.models.Directory.count({ where: { name: 'relative-ca' } })).toBe(0);
+  });
+
+  it('given as a relative path before that was refused, is said to be one when it cannot be read', async () => {
+    await register(gateway, 'relative-ca-before', localhost(ldap.url), { startTls: 'yes', caFile });
+    await gateway.models.Directory.update({ caFile: 'tls/ca.pem' }, { where: { name: 'relative-ca-before' } });
+    const result = await testDirectory(asOperator(gateway), sealerOf(gateway), 'relative-ca-before');
+    expect(result.problem).toMatch(/^cannot read the CA file tls\/ca\.pem: ENOENT/);
+    expect(result.problem).toContain(
+      ` (a relative path, so it was looked for in ${process.cwd()}): give its absolute path as the CA file (--ca-file)`,
+    );
+  });
+});
+
+describe('a directory reached by its IP address over StartTLS', () => {
+  let byAddress: TestSlapd;
+  let addressCa: string;
+  beforeAll(async () => {
+    const made = makeCertificates(mkdtempSync(join(certs, 'by-address-')), 'IP:127.0.0.1');
+    addressCa = made.caFile;
+    byAddress = await startTestSlapd({
+      ldif: inetOrgPerson({ uid: 'zia', name: 'Zia Zorn' }),
+      tls: { certFile: made.certFile, keyFile: made.keyFile },
+      databaseLines: ['security tls=1'],
+    });
+  });
+  afterAll(async () => byAddress?.stop());
+
+  it('is tested and synced without Node warning of an IP address as TLS server name', async () => {
+    await register(gateway, 'by-address', byAddress.url, {
+      startTls: 'yes',
+      caFile: addressCa,
+      unitRoot: 'campus/eng',
+    });
+    for (const command of ['test', 'sync']) {
+      const run = await runAtrium(gateway.db, ['directories', command, 'by-address']);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).not.toMatch(/DEP0123|ServerName/);
+    }
+    expect(await gateway.models.User.count({ where: { username: 'zia' } })).toBe(1);
   });
 });
