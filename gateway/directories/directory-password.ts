@@ -13,9 +13,9 @@ import {
   isTheirEntry,
   notePasswordAtSignIn,
 } from './ended-at-sign-in.ts';
+import { disabledOf } from './disabled-flag.ts';
 import { idBytes } from './entry-id.ts';
 import { DirectoryUnavailableError, KeptAdministratorError, UnusableEntryError } from './errors.ts';
-import { AD_ACCOUNT_DISABLED } from './presets.ts';
 import { passwordChangedOf, valuesOf } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
 
@@ -69,12 +69,7 @@ export async function findPersonDn(
   if (searchEntries.length !== 1) return null;
   const entry = searchEntries[0]!;
   const values = valuesOf(entry);
-  const flags = s.disabledAttribute ? Number(values(s.disabledAttribute)[0] ?? 0) : 0;
-  return {
-    dn: entry.dn,
-    disabled: Number.isFinite(flags) && (flags & AD_ACCOUNT_DISABLED) !== 0,
-    passwordChanged: passwordChangedOf(values, s),
-  };
+  return { dn: entry.dn, disabled: disabledOf(values, s).disabled, passwordChanged: passwordChangedOf(values, s) };
 }
 
 /**
@@ -93,16 +88,22 @@ export async function bindsAs(client: Client, dn: string, password: string): Pro
   }
 }
 
-/** Runs a sign-in's work with a directory; one that did not answer is logged with the cause the person is not shown. */
+/**
+ * Runs a sign-in's work with a directory; one that did not answer is logged with what the person is not
+ * shown: the cause, and in plain words what to change when it is known (a service account the directory
+ * refuses, a certificate it does not trust…), which is most often IT's to fix rather than an outage.
+ */
 export async function loggingUnanswered<T>(logger: Logger, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof DirectoryUnavailableError)
+    if (error instanceof DirectoryUnavailableError) {
+      const { directory, cause, problem } = error.details ?? {};
       logger.warn(
-        { directory: error.details?.directory, cause: error.details?.cause },
-        'directory sign-in failed: the directory did not answer',
+        { directory, cause, ...(problem ? { problem } : {}) },
+        `directory sign-in failed: ${typeof problem === 'string' ? problem : 'the directory did not answer'}`,
       );
+    }
     throw error;
   }
 }

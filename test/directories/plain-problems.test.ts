@@ -1,9 +1,15 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentServer, type BrokenServer } from '../helpers/broken-servers.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { freePort } from '../helpers/ports.ts';
-import { inetOrgPerson, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
+import { entry, inetOrgPerson, SUFFIX, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
+import { authenticate } from '../../gateway/accounts/authenticate.ts';
+import { directoryPasswordCheck } from '../../gateway/directories/directory-password.ts';
+import { DirectoryUnavailableError } from '../../gateway/directories/errors.ts';
 import { testDirectory } from '../../gateway/directories/test-directory.ts';
+import { createRateLimiter } from '../../core/rate-limit.ts';
 import { asOperator, register, sealerOf, sync } from './fixtures.ts';
 
 let gateway: TestGateway;
@@ -92,5 +98,79 @@ describe('a directory that cannot be used, as test and sync say it', () => {
     const expected = `the directory has no entry ${base}: check the user base`;
     expect(tested).toBe(expected);
     expect(synced).toBe(expected);
+  });
+});
+
+describe('a directory whose size limit stops the service account', () => {
+  // slapd's own default is `sizelimit 500`, which caps a paged search's total too (size.prtotal).
+  const LIMITED_DN = `cn=atrium-limited,ou=Services,${SUFFIX}`;
+  let limited: TestSlapd;
+  beforeAll(async () => {
+    limited = await startTestSlapd({
+      ldif: [
+        entry(LIMITED_DN, {
+          objectClass: 'inetOrgPerson',
+          cn: 'atrium-limited',
+          sn: 'Limited',
+          userPassword: 'limited-pw',
+        }),
+        ...['ria', 'sol', 'tam', 'uma', 'vik'].map((uid) => inetOrgPerson({ uid })),
+      ].join('\n'),
+      databaseLines: ['sizelimit 3'],
+    });
+  });
+  afterAll(async () => limited?.stop());
+
+  it('says at how many entries the limit stops it, and what to raise for that account', async () => {
+    await register(gateway, 'size-limited', limited.url, { bindDn: LIMITED_DN, bindPassword: 'limited-pw' });
+    const { tested, synced } = await problemsOf('size-limited');
+    const expected =
+      "the directory's size limit for the service account stops reading at 3 entries, although the gateway asks " +
+      `for paged results (pages of 1,000): raise the limit for ${LIMITED_DN} (OpenLDAP: limits ` +
+      `dn.exact="${LIMITED_DN}" size.prtotal=unlimited, or size=unlimited, in the database's configuration)`;
+    expect(tested).toBe(expected);
+    expect(synced).toBe(expected);
+    expect((await lastAudit('directory.sync', 'size-limited')).cause).toMatch(/SizeLimitExceededError/);
+    expect(await gateway.models.User.count({ where: { username: 'ria' } })).toBe(0);
+  });
+});
+
+describe('a sign-in while the directory refuses the service account', () => {
+  it('tells the person to try again, and logs what IT must change', async () => {
+    await register(gateway, 'refused-at-sign-in', ldap.url);
+    expect(await sync(gateway, 'refused-at-sign-in')).toMatchObject({ outcome: 'success', added: 1 });
+    // The service account's password changed in the directory, not in the registration.
+    await gateway.models.Directory.update(
+      { bindPasswordSealed: sealerOf(gateway).seal('the-old-service-password') },
+      { where: { name: 'refused-at-sign-in' } },
+    );
+    const lines: { msg: string; problem?: string; cause?: string }[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(JSON.parse(String(chunk)));
+          done();
+        },
+      }),
+    );
+    const policy = {
+      maxFailures: 5,
+      lockoutMinutes: 10,
+      ipLimiter: createRateLimiter({ limit: 100, windowSeconds: 60 }),
+      identifierLimiter: createRateLimiter({ limit: 100, windowSeconds: 60 }),
+      directoryPassword: directoryPasswordCheck({ sealer: sealerOf(gateway), logger }),
+    };
+    const signIn = authenticate(gateway.context(null), 'pia', 'pia-in-the-directory', policy);
+    await expect(signIn).rejects.toThrow(DirectoryUnavailableError);
+    await expect(signIn).rejects.toThrow(/not answering right now.*Try again in a minute/);
+    const problem = "the directory refused the service account: the service account's DN or password is wrong";
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        msg: `directory sign-in failed: ${problem}`,
+        problem,
+        cause: expect.stringMatching(/InvalidCredentialsError/),
+      }),
+    );
   });
 });
