@@ -65,6 +65,12 @@ export function nestedIn(root: string, subgroups: (group: string) => Iterable<st
 export const isUnreadable = (error: unknown) =>
   error instanceof NoSuchObjectError || error instanceof InsufficientAccessError;
 
+/** Why a group could not be read (isUnreadable), in plain words. */
+export const unreadableBecause = (error: unknown) =>
+  error instanceof NoSuchObjectError
+    ? 'the directory has no such entry'
+    : `the service account may not read it (${(error as Error).message})`;
+
 /** A DN's normalized RDNs, leaf first (an escaped comma stays inside its value). */
 export function rdnsOf(dn: string): string[] {
   const normalized = normalizeDn(dn);

@@ -1,4 +1,4 @@
-import { NoSuchObjectError, type Client, type Entry, type Filter } from 'ldapts';
+import type { Client, Entry, Filter } from 'ldapts';
 import { unavailable } from './connection.ts';
 import { normalizeDn } from './dn.ts';
 import {
@@ -10,18 +10,25 @@ import {
   rdnsOf,
   roleGroupsOf,
   tooDeep,
+  unreadableBecause,
   type Group,
   type GroupNote,
 } from './group-tree.ts';
 import type { DirectorySettings } from './schemas.ts';
 
-/** Each role group's members (normalized DNs), with those of the groups nested in it when asked. */
-export type MemberLists = { members: Map<string, Set<string>>; nested: number; notes: GroupNote[] };
+/**
+ * Each role group's members (normalized DNs), with those of the groups nested in it when asked; `unreadable`:
+ * the role groups themselves that cannot be read (role-groups.ts).
+ */
+export type MemberLists = {
+  members: Map<string, Set<string>>;
+  nested: number;
+  notes: GroupNote[];
+  unreadable: GroupNote[];
+};
 
 /** A group's direct members: normalized DN → the DN as the directory wrote it. */
 type Members = Map<string, string>;
-
-const isMissing = (error: unknown) => error instanceof NoSuchObjectError;
 
 /** Possible groups looked at together: one base-scope search each, a few in flight on the connection. */
 const PROBES_AT_ONCE = 8;
@@ -35,14 +42,14 @@ const PROBES_AT_ONCE = 8;
  */
 export async function readMemberLists(client: Client, directory: string, s: DirectorySettings): Promise<MemberLists> {
   const notes: GroupNote[] = [];
+  const unreadable: GroupNote[] = [];
   const graph = new Map<string, Members>();
   const roots = roleGroupsOf(s);
   for (const root of roots) {
-    // As before nesting: a role group that is not there is a line in the log; one the service account may
-    // not read fails the sync, rather than quietly taking its role from everyone.
-    const read = await readGroup(client, directory, root, '(objectClass=*)', isMissing);
-    if (!read || 'problem' in read)
-      notes.push({ group: root.dn, problem: `the role group cannot be read${read ? ` (${read.problem})` : ''}` });
+    // A role group that is not there, or that the service account may not see, would take its role from
+    // every member: said, so that the caller changes nothing (role-groups.ts).
+    const read = await readGroup(client, directory, root, '(objectClass=*)', isUnreadable);
+    if (!read || 'problem' in read) unreadable.push({ group: root.dn, problem: read ? read.problem : NOT_SHOWN });
     graph.set(root.key, read && 'members' in read ? read.members : new Map());
   }
   if (s.nestedGroups) await readNested(client, directory, s, graph, notes);
@@ -54,8 +61,11 @@ export async function readMemberLists(client: Client, directory: string, s: Dire
     for (const group of inside) nested.add(group);
     members.set(root.key, new Set([root.key, ...inside].flatMap((g) => [...graph.get(g)!.keys()])));
   }
-  return { members, nested: nested.size, notes };
+  return { members, nested: nested.size, notes, unreadable };
 }
+
+/** A base-scope search that returns nothing: an entry the service account may not see. */
+export const NOT_SHOWN = 'the directory shows no such entry to the service account';
 
 /**
  * Reads the groups nested in the role groups into `graph`, one level at a time. The level below
@@ -148,7 +158,7 @@ async function readGroup(
     return searchEntries.length > 0 ? { members: membersOf(searchEntries) } : null;
   } catch (error) {
     if (!skipped(error)) throw unavailable(directory, error);
-    return { problem: (error as Error).message };
+    return { problem: unreadableBecause(error) };
   }
 }
 

@@ -15,7 +15,7 @@ import { normalizeDn } from './dn.ts';
 import { entryIdOf, idBufferAttributes } from './entry-id.ts';
 import { DirectoryUnavailableError, SyncRunningError, UnusableEntryError } from './errors.ts';
 import { attributesToRead, readEntry, type GroupsOf, type ReadEntry } from './read-entry.ts';
-import { readRoleGroups } from './role-groups.ts';
+import { readRoleGroups, RoleGroupUnreadableError } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
 import { takeLease } from './sync-lease.ts';
 import { emptyReport } from './sync-report.ts';
@@ -179,7 +179,13 @@ async function bindAndReadGroups(
     if (!(await bindsAs(client, entry.dn, password))) return null;
     await usable();
     await client.bind(endpoint.bindDn, endpoint.bindPassword);
-    const { groupsOf, notes } = await readRoleGroups(client, directory.name, endpoint.settings);
+    const { groupsOf, notes, unreadable } = await readRoleGroups(client, directory.name, endpoint.settings);
+    // Brought in without the role of a group that cannot be read, they would be given the wrong one, as a
+    // sync would not (role-groups.ts): the directory is not answering what the sign-in needs.
+    if (unreadable.length > 0) {
+      const { message } = new RoleGroupUnreadableError(directory.name, endpoint.settings, unreadable);
+      throw new DirectoryUnavailableError(directory.name, message, message);
+    }
     for (const { group, problem } of notes)
       logger.warn(
         { directory: directory.name, group },

@@ -17,7 +17,7 @@ import { findDirectory } from './find-directory.ts';
 import { PAGE_SIZE } from './presets.ts';
 import { idBufferAttributes } from './entry-id.ts';
 import { attributesToRead, type GroupsOf } from './read-entry.ts';
-import { readRoleGroups } from './role-groups.ts';
+import { readRoleGroups, RoleGroupUnreadableError } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
 import { takeLease } from './sync-lease.ts';
 import { keptAsLastAdministrator } from './keep-last-administrator.ts';
@@ -188,8 +188,9 @@ async function finish(ctx: GatewayContext, directory: Directory, report: SyncRep
 }
 
 /**
- * How the sync learns a person's role groups (role-groups.ts). A group it cannot read or follow gives
- * its role to nobody through it: worth a line in the log, not a failed sync.
+ * How the sync learns a person's role groups (role-groups.ts). A nested group it cannot read or follow
+ * gives its role to nobody through it: worth a line in the log, not a failed sync. A role group itself
+ * that cannot be read fails the sync before anything is written: its role would be taken from everyone.
  */
 async function groupsOfPeople(
   client: Client,
@@ -198,7 +199,8 @@ async function groupsOfPeople(
   report: SyncReport,
   logger: Logger | undefined,
 ): Promise<GroupsOf> {
-  const { groupsOf, notes } = await readRoleGroups(client, directory, settings);
+  const { groupsOf, notes, unreadable } = await readRoleGroups(client, directory, settings);
+  if (unreadable.length > 0) throw new RoleGroupUnreadableError(directory, settings, unreadable);
   for (const { group, problem } of notes) {
     logger?.warn({ directory, group }, `directory sync: group ${group} gives no role through it: ${problem}`);
     if (report.groupNotes!.length < REPORT_LIST_LIMIT) report.groupNotes!.push(`${group}: ${problem}`);

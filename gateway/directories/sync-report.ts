@@ -155,8 +155,10 @@ export function namedPeople(report: SyncReport): { label: string; names: string 
 /** One line per figure, for the CLI and the console. */
 export function summarize(report: SyncReport): string {
   const seconds = (report.durationMs / 1000).toFixed(1);
+  // A sync that failed before its first page wrote nothing at all; one that failed later, no disabling.
+  const nothing = report.pages === 0 ? 'Nothing was changed.' : 'Nothing was disabled.';
   if (report.outcome === 'failure')
-    return `Sync of ${report.directory} failed after ${seconds} s: ${report.error}. Nothing was disabled.${keptSentences(report)}`;
+    return `Sync of ${report.directory} failed after ${seconds} s: ${report.error}. ${nothing}${keptSentences(report)}`;
   return (
     `Synced ${report.directory} in ${seconds} s: ${counted(report.entries, 'entry', 'entries')}; ` +
     `${report.added} added, ${report.updated} updated, ` +

@@ -246,7 +246,7 @@ describe('atrium directories', () => {
     try {
       const down = await runAtrium(db, ['directories', 'sync', 'campus-ldap']);
       expect(down.code).toBe(1);
-      expect(down.stderr).toMatch(/failed after .* nothing listens at 127\.0\.0\.1:\d+: .*Nothing was disabled/s);
+      expect(down.stderr).toMatch(/failed after .* nothing listens at 127\.0\.0\.1:\d+: .*Nothing was changed/s);
     } finally {
       await ldap.resume();
     }

@@ -43,9 +43,11 @@ beforeAll(async () => {
   });
   ad = await startTestSlapd({
     activeDirectoryLike: true,
-    ldif: [adUser({ uid: 'chief', memberOf: [adminsDn] }), adUser({ uid: 'trudy', memberOf: [mimicAdminsDn] })].join(
-      '\n',
-    ),
+    ldif: [
+      entry(adminsDn, { objectClass: 'group', cn: 'Admins' }),
+      adUser({ uid: 'chief', memberOf: [adminsDn] }),
+      adUser({ uid: 'trudy', memberOf: [mimicAdminsDn] }),
+    ].join('\n'),
   });
   await register(gateway, 'campus-ldap', ldap.url, { roleGroups: [`admin=${groupDn('admins')}`] });
   await register(gateway, 'campus-ad', ad.url, { preset: 'active-directory', roleGroups: [`admin=${adminsDn}`] });

@@ -321,6 +321,9 @@ describe('an Active Directory with more than one page of people', () => {
     ad = await startTestSlapd({
       activeDirectoryLike: true,
       ldif: [
+        // The role groups are entries, as in AD; a sync refuses role groups it cannot find.
+        group('staff', []),
+        group('Students', []),
         ...people,
         adUser({ uid: 'gone-dark', name: 'Disabled Before', disabled: true }),
         adUser({ uid: 'lena', name: 'Lena From AD', mail: 'lena.ad@campus.test' }),
