@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { plainName } from '../core/plain-names.ts';
 import { addressSchema } from './address.ts';
 import { searchTextSchema } from './search-query.ts';
 
@@ -50,6 +51,13 @@ export const memberQuerySchema = z.string().trim().toLowerCase().min(1, { messag
   message: 'at most 64 characters',
 });
 
+/**
+ * A group's title and a webhook's name show beside people's words: never a control or bidi character that
+ * would show them (and what follows them) other than typed, nor only invisible characters (core/plain-names.ts).
+ */
+const groupTitle = plainName(z.string().trim().min(1).max(200));
+const webhookName = plainName(z.string().trim().min(1).max(80));
+
 export const messageContentSchema = z.object({
   text: z.string().max(MAX_TEXT_CHARS).optional(),
   mentions: z.array(addressSchema).max(100).optional(),
@@ -76,7 +84,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.strictObject({
     ...base,
     type: z.literal('group.create'),
-    title: z.string().trim().min(1).max(200),
+    title: groupTitle,
     members: z.array(addressSchema).max(10_000),
     clientId: clientMsgId.optional(),
   }),
@@ -84,7 +92,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     ...base,
     type: z.literal('group.rename'),
     conversationId,
-    title: z.string().trim().min(1).max(200),
+    title: groupTitle,
   }),
   z.strictObject({
     ...base,
@@ -155,7 +163,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     ...base,
     type: z.literal('webhook.create'),
     conversationId,
-    name: z.string().trim().min(1).max(80),
+    name: webhookName,
   }),
   z.strictObject({ ...base, type: z.literal('webhook.list'), conversationId }),
   z.strictObject({

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Op, type Transaction } from 'sequelize';
 import { z } from 'zod';
 import { AppError, ForbiddenError, ValidationError } from '../../core/errors.ts';
+import { plainName } from '../../core/plain-names.ts';
 import { domainOf } from '../../protocol/address.ts';
 import type { groupEventSchema } from '../../protocol/server-frames.ts';
 import type { NodeContext } from '../context.ts';
@@ -14,11 +15,10 @@ import type { PresentedConversation } from './present-conversation.ts';
 /** The most people a group may hold, counting every domain; the same bound the frames enforce. */
 export const MAX_GROUP_MEMBERS = 10_000;
 
-export const groupTitleSchema = z
-  .string()
-  .trim()
-  .min(1, { message: 'a title is required' })
-  .max(200, { message: 'at most 200 characters' });
+/** A title as members read it: plain text that shows as typed (core/plain-names.ts). */
+export const groupTitleSchema = plainName(
+  z.string().trim().min(1, { message: 'a title is required' }).max(200, { message: 'at most 200 characters' }),
+);
 
 /** Makes the fields of `K` that an event of `E` has required, leaving the others as they are. */
 type Setting<E, K extends PropertyKey> = E extends unknown ? E & Required<Pick<E, Extract<keyof E, K>>> : never;

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { NotFoundError } from '../../core/errors.ts';
+import { plainName } from '../../core/plain-names.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
 import { requireGroup, requireRole } from '../conversations/group-change.ts';
@@ -10,7 +11,10 @@ import { presentWebhook, type PresentedWebhook } from './present-webhook.ts';
 const conversationId = z.string().uuid({ message: 'a conversation id' });
 export const createWebhookSchema = z.object({
   conversationId,
-  name: z.string().trim().min(1, { message: 'a name is required' }).max(80, { message: 'at most 80 characters' }),
+  // Shown as the sender of its posts: plain text that shows as typed (core/plain-names.ts).
+  name: plainName(
+    z.string().trim().min(1, { message: 'a name is required' }).max(80, { message: 'at most 80 characters' }),
+  ),
 });
 const listSchema = z.object({ conversationId });
 const revokeSchema = z.object({ webhookId: z.string().regex(/^[a-f0-9]{16}$/, { message: 'a webhook id' }) });
