@@ -236,6 +236,11 @@ export const ERROR_CODES = {
       'a directory sync found half its entries or more carrying usernames whose people had other entry ids (a directory rebuilt); nobody was disabled',
     to: L,
   },
+  directory_group_unreadable: {
+    meaning:
+      'a directory sync (or a first sign-in) found a role or unit-admin group missing or hidden from the service account, which would take its role from every member; nothing was changed',
+    to: L,
+  },
   no_entry_ids: {
     meaning:
       'relinking a person needs entry ids, and this directory is set to have none (people are matched by username)',

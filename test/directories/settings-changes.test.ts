@@ -4,6 +4,7 @@ import { runAtrium } from '../helpers/cli.ts';
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { inetOrgPerson, ouLdif, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
 import { showDirectory } from '../../gateway/directories/list-directories.ts';
+import { PRESET_DEFAULTS } from '../../gateway/directories/presets.ts';
 import { asOperator, register, sync } from './fixtures.ts';
 
 /**
@@ -57,7 +58,11 @@ describe('a change of preset', () => {
     expect(back.stdout).toContain(`Kept as set, not the openldap preset's: user filter ${NOT_LOCKED}`);
     const now = await shown();
     expect(now).toMatchObject({ userFilter: NOT_LOCKED, groupMembership: 'member' });
-    expect(now.attributes).toMatchObject({ username: 'uid', id: 'entryUUID', disabled: null });
+    expect(now.attributes).toMatchObject({
+      username: 'uid',
+      id: 'entryUUID',
+      disabled: PRESET_DEFAULTS.openldap.disabledAttribute,
+    });
     // The locked account stays out.
     expect(await sync(gateway, 'campus-ldap')).toMatchObject({ outcome: 'success', added: 0, disabled: 0 });
     expect(await gateway.models.User.count({ where: { username: 'lars' } })).toBe(0);
