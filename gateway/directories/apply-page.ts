@@ -174,7 +174,7 @@ function readPage(sync: SyncRun, entries: Entry[]): PageRead {
   const unread: Unread[] = [];
   const inPage = { username: new Set<string>(), email: new Set<string>(), id: new Set<string>() };
   for (const entry of entries) {
-    const read = readEntry(entry, sync.settings, sync.groupsOf);
+    const read = readEntry(entry, sync.settings, sync.groupsOf, sync.unitIds);
     if ('refusal' in read) {
       unread.push(read);
       sync.unread += 1;

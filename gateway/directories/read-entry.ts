@@ -7,7 +7,7 @@ import { PASSWORD_CHANGED_MAX } from './password-changes.ts';
 import { AD_ACCOUNT_DISABLED } from './presets.ts';
 import type { DirectorySettings } from './schemas.ts';
 import type { Refusal } from './sync-report.ts';
-import { unitOfEntry, type UnitPlace } from './unit-of-entry.ts';
+import { type KnownUnits, unitOfEntry, type UnitPlace } from './unit-of-entry.ts';
 
 /** A directory entry as the person Atrium would keep. */
 export type Person = {
@@ -71,8 +71,11 @@ export function passwordChangedOf(values: (name: string) => string[], s: Directo
 const first = (values: (name: string) => string[], names: string[]) =>
   names.map((n) => values(n)[0]).find((v) => v !== undefined);
 
-/** Reads one entry into a person, or says why it cannot become one. */
-export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf): ReadEntry {
+/**
+ * Reads one entry into a person, or says why it cannot become one. `units`: the units that exist, so that
+ * the person lands in a unit an earlier sync made for their OU (unit-of-entry.ts).
+ */
+export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf, units?: KnownUnits): ReadEntry {
   const values = valuesOf(entry);
   const flags = s.disabledAttribute ? Number(values(s.disabledAttribute)[0] ?? 0) : 0;
   const disabled = Number.isFinite(flags) && (flags & AD_ACCOUNT_DISABLED) !== 0;
@@ -102,7 +105,7 @@ export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf
   if (!rawEmail) return refusal(`has no email (${s.emailAttributes.join(' or ')})`, username.data);
   const email = emailSchema.safeParse(rawEmail);
   if (!email.success) return refusal(`email "${rawEmail}" is ${email.error.issues[0]!.message}`, username.data);
-  const unit = unitOfEntry(entry.dn, values, s);
+  const unit = unitOfEntry(entry.dn, values, s, units);
   if ('problem' in unit) return refusal(unit.problem, username.data);
 
   const groups = groupsOf(entry, values);

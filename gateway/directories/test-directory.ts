@@ -9,10 +9,12 @@ import { findDirectory } from './find-directory.ts';
 import { PAGE_SIZE } from './presets.ts';
 import { describeEntryId, entryIdOf, idBufferAttributes } from './entry-id.ts';
 import { normalizeDn } from './dn.ts';
+import { loadUnitIds } from './directory-units.ts';
 import { attributesToRead, groupsFromMemberOf, readEntry } from './read-entry.ts';
 import { readRoleGroups } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
 import type { Refusal } from './sync-report.ts';
+import type { KnownUnits } from './unit-of-entry.ts';
 
 export type SampledPerson = {
   username: string;
@@ -57,6 +59,7 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
   const endpoint = endpointOf(directory, sealer);
   const s = endpoint.settings;
   const clock = performance.now();
+  const units = await loadUnitIds(ctx);
   const result: DirectoryTest = {
     directory: directory.name,
     ok: false,
@@ -73,7 +76,7 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
   try {
     const idProblem = await withDirectory(endpoint, async (client) => {
       result.connected = true;
-      const problem = await samplePeople(client, s, result);
+      const problem = await samplePeople(client, s, result, units);
       for (const { group } of s.roleGroups) {
         try {
           const found = await client.search(group, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
@@ -121,7 +124,12 @@ async function findNested(client: Client, directory: string, s: DirectorySetting
  * have no usable id. The sync refuses every such entry, so a service account that may not read the id
  * attribute (or a directory without it) would make every sync fail as unreadable.
  */
-async function samplePeople(client: Client, s: DirectorySettings, result: DirectoryTest): Promise<string | null> {
+async function samplePeople(
+  client: Client,
+  s: DirectorySettings,
+  result: DirectoryTest,
+  units: KnownUnits,
+): Promise<string | null> {
   const withoutId: { dn: string; problem: string }[] = [];
   const pages = client.searchPaginated(s.userBase, {
     scope: 'sub',
@@ -135,7 +143,7 @@ async function samplePeople(client: Client, s: DirectorySettings, result: Direct
     for (const entry of page.searchEntries.slice(0, SAMPLE - result.sample.length)) {
       const id = entryIdOf(entry, s);
       if ('problem' in id) withoutId.push({ dn: entry.dn, problem: id.problem });
-      const read = readEntry(entry, s, groupsFromMemberOf);
+      const read = readEntry(entry, s, groupsFromMemberOf, units);
       result.sample.push(
         'refusal' in read
           ? read.refusal
