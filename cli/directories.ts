@@ -79,7 +79,7 @@ const settings: Record<string, OptionSpec> = {
   'disabled-attribute': {
     type: 'string',
     value: 'ATTR',
-    help: 'an attribute whose bit 2 means disabled (active-directory: userAccountControl)',
+    help: 'what marks an account disabled: userAccountControl bit 2 (active-directory), pwdAccountLockedTime, a ppolicy lock (openldap), nsAccountLock TRUE (389-ds); "" for none',
   },
   'id-attribute': {
     type: 'string',
@@ -187,7 +187,7 @@ export function describeDirectory(d: PresentedDirectory): string {
     `  CA file:       ${d.caFile ?? '(system CAs)'}`,
     `  people:        ${d.userBase} ${d.userFilter}`,
     `  groups:        ${d.groupBase ?? '-'} (membership from ${d.groupMembership}; nested groups ${d.nestedGroups ? 'followed' : 'not followed'})`,
-    `  attributes:    username ${d.attributes.username}; name ${d.attributes.name.join(', ')}; email ${d.attributes.email.join(', ')}${d.attributes.disabled ? `; disabled bit in ${d.attributes.disabled}` : ''}; entry id ${d.attributes.id ?? 'none (matched by username)'}; password changed ${d.attributes.passwordChanged ?? 'not read'}`,
+    `  attributes:    username ${d.attributes.username}; name ${d.attributes.name.join(', ')}; email ${d.attributes.email.join(', ')}${d.attributes.disabled ? `; disabled flag ${d.attributes.disabled}` : ''}; entry id ${d.attributes.id ?? 'none (matched by username)'}; password changed ${d.attributes.passwordChanged ?? 'not read'}`,
     `  units:         below ${d.unitRoot}, from ${d.unitFrom === 'ou' ? 'the OU path' : `attribute ${d.unitAttribute}`}`,
     `  role groups:   ${d.roleGroups.length > 0 ? d.roleGroups.join('\n                 ') : '(none)'}`,
     `  default role:  ${d.defaultRole}`,

@@ -15,7 +15,7 @@ import { ensureUnits, levelsOfPath, loadUnitIds, type UnitIds } from './director
 import { beforeThisSecond, notePasswordChange, PASSWORD_CHANGED, type PasswordSeen } from './note-password-change.ts';
 import { readEntry, type GroupsOf, type Person, type Unread } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
-import { count, refuse, type SyncReport } from './sync-report.ts';
+import { count, noteUnreadFlag, refuse, type SyncReport } from './sync-report.ts';
 
 /** What one sync run carries from page to page. */
 export type SyncRun = {
@@ -175,6 +175,8 @@ function readPage(sync: SyncRun, entries: Entry[]): PageRead {
   const inPage = { username: new Set<string>(), email: new Set<string>(), id: new Set<string>() };
   for (const entry of entries) {
     const read = readEntry(entry, sync.settings, sync.groupsOf, sync.unitIds);
+    const flagProblem = 'person' in read ? read.person.disabledProblem : read.disabledProblem;
+    if (flagProblem) noteUnreadFlag(sync.report, entry.dn, flagProblem);
     if ('refusal' in read) {
       unread.push(read);
       sync.unread += 1;

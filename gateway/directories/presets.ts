@@ -7,6 +7,7 @@ export type PresetDefaults = {
   usernameAttribute: string;
   nameAttributes: string[];
   emailAttributes: string[];
+  /** What says an account is disabled there (disabled-flag.ts); null when nothing does. */
   disabledAttribute: string | null;
   /** The attribute that names an entry for its whole life, whatever its DN or username (see entry-id.ts). */
   idAttribute: string | null;
@@ -20,7 +21,9 @@ export type PresetDefaults = {
  * `groupOfNames` entries listing their `member`s (no overlay needed).
  * Active Directory: `sAMAccountName`, `displayName` or `cn`, `mail` or else `userPrincipalName`; a
  * person's groups are their `memberOf` (AD hands out a group's `member` list in ranges, memberOf not);
- * `userAccountControl` bit 2 (ACCOUNTDISABLE) marks a disabled account.
+ * `userAccountControl` bit 2 (ACCOUNTDISABLE) marks a disabled account. OpenLDAP has no such flag; its
+ * ppolicy overlay locks an entry with `pwdAccountLockedTime` (operational, so asked for by name; absent
+ * without the overlay, which then locks nobody): an administrator's lock for good disables the person.
  * Each keeps a stable id on every entry, set when the entry is made and never changed: OpenLDAP's
  * operational `entryUUID` (RFC 4530), AD's binary `objectGUID`.
  * Each keeps when a password was last changed: AD's `pwdLastSet` (a FILETIME; 0 while the person must
@@ -33,7 +36,7 @@ export const PRESET_DEFAULTS: Record<Preset, PresetDefaults> = {
     usernameAttribute: 'uid',
     nameAttributes: ['displayName', 'cn'],
     emailAttributes: ['mail'],
-    disabledAttribute: null,
+    disabledAttribute: 'pwdAccountLockedTime',
     idAttribute: 'entryUUID',
     groupMembership: 'member',
     passwordChangedAttribute: 'pwdChangedTime',
@@ -49,9 +52,6 @@ export const PRESET_DEFAULTS: Record<Preset, PresetDefaults> = {
     passwordChangedAttribute: 'pwdLastSet',
   },
 };
-
-/** userAccountControl's ACCOUNTDISABLE flag. */
-export const AD_ACCOUNT_DISABLED = 0x2;
 
 /** Entries a page of a search returns: what Active Directory allows (MaxPageSize), and enough everywhere else. */
 export const PAGE_SIZE = 1000;

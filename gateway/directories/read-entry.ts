@@ -1,10 +1,10 @@
 import type { Entry } from 'ldapts';
 import { displayNameSchema, emailSchema, usernameSchema } from '../accounts/schemas.ts';
 import type { Role } from '../models/index.ts';
+import { disabledOf } from './disabled-flag.ts';
 import { normalizeDn } from './dn.ts';
 import { entryIdOf } from './entry-id.ts';
 import { PASSWORD_CHANGED_MAX } from './password-changes.ts';
-import { AD_ACCOUNT_DISABLED } from './presets.ts';
 import type { DirectorySettings } from './schemas.ts';
 import type { Refusal } from './sync-report.ts';
 import { type KnownUnits, unitOfEntry, type UnitPlace } from './unit-of-entry.ts';
@@ -25,6 +25,8 @@ export type Person = {
   adminUnits: string[];
   roles: Role[];
   disabled: boolean;
+  /** Why the entry's disabled attribute could not be read (disabled-flag.ts); it then counts as not disabled. */
+  disabledProblem?: string | null;
   /** When the entry's password last changed, as the directory wrote it; null when it had no value (or none is read). */
   passwordChanged: string | null;
 };
@@ -33,7 +35,13 @@ export type Person = {
  * An entry that cannot become a person still says whether the directory marks it disabled: a person
  * disabled there, whose mailbox was cleared on the way out, must not stay active here.
  */
-export type Unread = { refusal: Refusal; disabled: boolean; entryId: string | null; passwordChanged: string | null };
+export type Unread = {
+  refusal: Refusal;
+  disabled: boolean;
+  disabledProblem?: string | null;
+  entryId: string | null;
+  passwordChanged: string | null;
+};
 
 export type ReadEntry = { person: Person } | Unread;
 
@@ -77,8 +85,7 @@ const first = (values: (name: string) => string[], names: string[]) =>
  */
 export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf, units?: KnownUnits): ReadEntry {
   const values = valuesOf(entry);
-  const flags = s.disabledAttribute ? Number(values(s.disabledAttribute)[0] ?? 0) : 0;
-  const disabled = Number.isFinite(flags) && (flags & AD_ACCOUNT_DISABLED) !== 0;
+  const { disabled, problem: disabledProblem } = disabledOf(values, s);
   const rawName = values(s.usernameAttribute)[0];
   const id = entryIdOf(entry, s);
   const entryId = 'id' in id ? id.id : null;
@@ -86,6 +93,7 @@ export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf
   const refusal = (reason: string, username: string | null = rawName ?? null): ReadEntry => ({
     refusal: { username, dn: entry.dn, reason },
     disabled,
+    disabledProblem,
     entryId,
     passwordChanged,
   });
@@ -124,6 +132,7 @@ export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf
       adminUnits,
       roles: [...roles].sort(),
       disabled,
+      disabledProblem,
       passwordChanged,
     },
   };

@@ -45,6 +45,13 @@ export type SyncReport = {
    */
   groupNotes?: string[];
   /**
+   * Entries whose disabled attribute holds a value that says neither (disabled-flag.ts), counted as not
+   * disabled, and the first of them (`uid=ana,…: nsAccountLock "yes" is not TRUE or FALSE…`). Absent from
+   * reports written before they were counted.
+   */
+  unreadFlags?: number;
+  unreadFlagNotes?: string[];
+  /**
    * The last active campus administrator, whom the directory would have disabled or taken the admin role
    * from: kept enabled and an administrator, as the console and the CLI keep them, so that someone can
    * still open the admin console (keep-last-administrator.ts). Absent from reports written before it was kept.
@@ -83,6 +90,8 @@ export function emptyReport(directory: string, run: string, startedAt: Date): Sy
     skippedDisabled: 0,
     unitsCreated: 0,
     groupNotes: [],
+    unreadFlags: 0,
+    unreadFlagNotes: [],
     keptAdministrators: [],
     names: { added: [], updated: [], disabled: [], reenabled: [], renamed: [], signedOut: [], refused: [] },
   };
@@ -99,6 +108,13 @@ export function count(report: SyncReport, what: Counted, username: string): void
 export function refuse(report: SyncReport, refusal: Refusal): void {
   report.refused += 1;
   if (report.names.refused.length < REPORT_LIST_LIMIT) report.names.refused.push(refusal);
+}
+
+/** An entry whose disabled attribute says neither: counted, and named while the list has room. */
+export function noteUnreadFlag(report: SyncReport, dn: string, problem: string): void {
+  report.unreadFlags = (report.unreadFlags ?? 0) + 1;
+  const notes = (report.unreadFlagNotes ??= []);
+  if (notes.length < REPORT_LIST_LIMIT) notes.push(`${dn}: ${problem}`);
 }
 
 export function keepAdministrator(report: SyncReport, username: string, said: Overruled): void {
@@ -168,7 +184,22 @@ export function summarize(report: SyncReport): string {
     `${report.signedOut ? `, ${report.signedOut} signed out everywhere (password changed there)` : ''}` +
     `${report.unitsCreated > 0 ? `; ${counted(report.unitsCreated, 'unit', 'units')} created` : ''}` +
     `${report.groupNotes?.length ? `; ${groupsThatGaveNoRole(report.groupNotes.length)}` : ''}.` +
+    unreadFlagsSentence(report) +
     keptSentences(report)
+  );
+}
+
+/**
+ * Entries whose disabled flag could not be read: nobody is disabled by it, which the administrator must
+ * hear of, with the first one (the CLI and the console show the summary).
+ */
+function unreadFlagsSentence(report: SyncReport): string {
+  const n = report.unreadFlags ?? 0;
+  const first = report.unreadFlagNotes?.[0];
+  if (n === 0 || !first) return '';
+  return (
+    ` The disabled flag of ${counted(n, 'entry', 'entries')} could not be read, so ${n === 1 ? 'it counts' : 'they count'} ` +
+    `as not disabled (${first}${n > 1 ? '; …' : ''}): set the disabled attribute to one the directory keeps as such, or none.`
   );
 }
 

@@ -9,8 +9,9 @@ import { findDirectory } from './find-directory.ts';
 import { PAGE_SIZE } from './presets.ts';
 import { describeEntryId, entryIdOf, idBufferAttributes } from './entry-id.ts';
 import { normalizeDn } from './dn.ts';
+import { disabledOf } from './disabled-flag.ts';
 import { loadUnitIds } from './directory-units.ts';
-import { attributesToRead, groupsFromMemberOf, readEntry } from './read-entry.ts';
+import { attributesToRead, groupsFromMemberOf, readEntry, valuesOf } from './read-entry.ts';
 import { readRoleGroups } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
 import type { Refusal } from './sync-report.ts';
@@ -74,7 +75,7 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
   };
   let failure: DirectoryUnavailableError | null = null;
   try {
-    const idProblem = await withDirectory(endpoint, async (client) => {
+    const peopleProblem = await withDirectory(endpoint, async (client) => {
       result.connected = true;
       const problem = await samplePeople(client, s, result, units);
       for (const { group } of s.roleGroups) {
@@ -90,7 +91,7 @@ export async function testDirectory(ctx: GatewayContext, sealer: Sealer, name: s
       return problem;
     });
     if (result.people === 0) result.problem = `nobody under ${s.userBase} matches ${s.userFilter}`;
-    else if (idProblem) result.problem = idProblem;
+    else if (peopleProblem) result.problem = peopleProblem;
     else if (!result.groups.every((g) => g.found)) result.problem = 'some role groups do not exist in the directory';
     result.ok = result.problem === null;
   } catch (error) {
@@ -122,7 +123,8 @@ async function findNested(client: Client, directory: string, s: DirectorySetting
 /**
  * Counts the people and reads the first few as the sync would; says what is wrong when sampled entries
  * have no usable id. The sync refuses every such entry, so a service account that may not read the id
- * attribute (or a directory without it) would make every sync fail as unreadable.
+ * attribute (or a directory without it) would make every sync fail as unreadable. Else, says when any
+ * entry's disabled attribute cannot be read (unreadFlagsProblem).
  */
 async function samplePeople(
   client: Client,
@@ -131,6 +133,7 @@ async function samplePeople(
   units: KnownUnits,
 ): Promise<string | null> {
   const withoutId: { dn: string; problem: string }[] = [];
+  const unreadFlags: UnreadFlags = { count: 0, first: null };
   const pages = client.searchPaginated(s.userBase, {
     scope: 'sub',
     filter: s.userFilter,
@@ -140,6 +143,12 @@ async function samplePeople(
   });
   for await (const page of pages) {
     result.people += page.searchEntries.length;
+    for (const entry of page.searchEntries) {
+      const { problem } = disabledOf(valuesOf(entry), s);
+      if (!problem) continue;
+      unreadFlags.count += 1;
+      unreadFlags.first ??= `${entry.dn}: ${problem}`;
+    }
     for (const entry of page.searchEntries.slice(0, SAMPLE - result.sample.length)) {
       const id = entryIdOf(entry, s);
       if ('problem' in id) withoutId.push({ dn: entry.dn, problem: id.problem });
@@ -156,7 +165,7 @@ async function samplePeople(
     }
   }
   const first = withoutId[0];
-  if (!first) return null;
+  if (!first) return unreadFlagsProblem(unreadFlags, result.people, s);
   const which =
     withoutId.length === result.sample.length
       ? `none of the ${result.sample.length} entries sampled has a usable ${s.idAttribute}`
@@ -164,5 +173,25 @@ async function samplePeople(
   return (
     `${which} (${first.dn} ${first.problem}), and a sync refuses every entry without one: let the service ` +
     `account read ${s.idAttribute}, or set the id attribute to none (people are then matched by username)`
+  );
+}
+
+/** How many entries' disabled attribute says neither disabled nor not, and the first (`DN: why`). */
+type UnreadFlags = { count: number; first: string | null };
+
+/**
+ * Entries whose disabled attribute holds what says neither disabled nor not: a sync counts them as not
+ * disabled, so the directory's disabled people would stay active here.
+ */
+function unreadFlagsProblem({ count, first }: UnreadFlags, people: number, s: DirectorySettings): string | null {
+  if (!first) return null;
+  const which =
+    count === people
+      ? `every entry's ${s.disabledAttribute}`
+      : `${s.disabledAttribute} of ${count} of the ${people} entries`;
+  return (
+    `${which} cannot be read as disabled or not (${first}), and a sync counts such entries as ` +
+    `not disabled: set the disabled attribute to one the directory keeps for it (userAccountControl, ` +
+    `pwdAccountLockedTime, nsAccountLock), or to none`
   );
 }

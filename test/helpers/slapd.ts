@@ -19,6 +19,8 @@ export const SERVICE_DN = `cn=atrium,ou=Services,${SUFFIX}`;
 export const SERVICE_PASSWORD = 'service-account-secret';
 const ROOT_PASSWORD = 'root-secret';
 const AD_SCHEMA = fileURLToPath(new URL('./ad-lite.schema', import.meta.url));
+/** 389 Directory Server's (and Oracle's, FreeIPA's) account lock, `nsAccountLock: TRUE`, for the tests' slapd. */
+export const DS389_SCHEMA = fileURLToPath(new URL('./ds389-lite.schema', import.meta.url));
 
 /** Fails (never skips) a test file that needs slapd on a machine without it, saying how to get it. */
 export function requireSlapd(): void {
@@ -43,12 +45,14 @@ export async function startTestSlapd(options: {
   activeDirectoryLike?: boolean;
   tls?: { certFile: string; keyFile: string };
   databaseLines?: string[];
+  /** More schema files (DS389_SCHEMA). */
+  schemaFiles?: string[];
 }): Promise<TestSlapd> {
   requireSlapd();
   const slapd = await startPrivateSlapd({
     suffix: SUFFIX,
     rootPassword: ROOT_PASSWORD,
-    schemaFiles: options.activeDirectoryLike ? [AD_SCHEMA] : [],
+    schemaFiles: [...(options.activeDirectoryLike ? [AD_SCHEMA] : []), ...(options.schemaFiles ?? [])],
     databaseLines: [
       options.activeDirectoryLike
         ? `limits dn.exact="${SERVICE_DN}" size.soft=1000 size.hard=1000 size.pr=1000 size.prtotal=unlimited`
