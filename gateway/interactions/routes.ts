@@ -9,6 +9,7 @@ import {
   type LoginPolicy,
 } from '../accounts/authenticate.ts';
 import type { GatewayContext } from '../context.ts';
+import { resetPagesToShow } from '../directories/reset-page.ts';
 import type { Csrf } from '../http/csrf.ts';
 import { pageFormBody } from '../http/page-form-body.ts';
 import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
@@ -195,6 +196,9 @@ async function renderLoginAgain(
     csrf: deps.csrf.token(req, res),
     clientName: client?.clientName ?? client?.clientId,
     passwordError: true,
+    // A locked account's way out: a directory person's password is changed at the directory's page, not
+    // here. Every directory's page is named to everyone, so the page tells nobody who is a directory person.
+    directoryPages: view.locked ? await resetPagesToShow(deps.context(req).models) : [],
     ...view,
   });
 }
