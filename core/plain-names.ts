@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { CONTROL_CHARACTER } from './control-characters.ts';
+import { foldForSearch } from './search-text.ts';
 
 /**
  * What shows as nothing on its own: spaces of every width, and the code points a font draws as nothing
@@ -33,4 +34,15 @@ export function plainName<S extends z.ZodType<string>>(schema: S): S {
     const problem = plainNameProblem(name);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }) as unknown as S;
+}
+
+/**
+ * A name as people tell names apart on a screen, to compare two: compatibility forms, case and accents
+ * folded as a search folds them (ｃａｒｏｌ, CAROL and Cärol are carol), invisible characters dropped, and
+ * every run of spaces, punctuation and symbols one space. Empty for a name of none of letters or digits.
+ */
+export function nameKey(name: string): string {
+  return foldForSearch(name.replace(INVISIBLE, (c) => (/\s/u.test(c) ? ' ' : '')))
+    .replace(/[\p{P}\p{S}\p{Z}\s]+/gu, ' ')
+    .trim();
 }

@@ -33,6 +33,24 @@ export async function appForNode(
 }
 
 /**
+ * The slugs and names of the apps whose bots the asking node may host (appForNode's rule), disabled ones
+ * too (they may be enabled again): what no webhook there may be named (node/webhooks/webhook-names.ts).
+ */
+export async function appNamesForNode(
+  ctx: GatewayContext,
+  askingDomain: string,
+): Promise<{ slug: string; name: string }[]> {
+  const apps = await ctx.models.App.findAll({
+    attributes: ['slug', 'name', 'clientId'],
+    order: [['slug', 'ASC']],
+    transaction: ctx.tx,
+  });
+  const named: { slug: string; name: string }[] = [];
+  for (const app of apps) if (await mayHostBot(ctx, app, askingDomain)) named.push({ slug: app.slug, name: app.name });
+  return named;
+}
+
+/**
  * Whether an app is for the person `username` (an active account its workbench would show it to: canSee,
  * by its owner unit, visibility units and roles), asked by a node before the app's bot writes to them on its
  * own: a bot reaches the people its app serves, not everyone on the nodes its tokens name (a unit's app

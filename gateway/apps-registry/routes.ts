@@ -8,7 +8,7 @@ import type { Sealer } from '../../core/seal.ts';
 import type { GatewayContext } from '../context.ts';
 import { campusNode } from '../federation/campus-node.ts';
 import { adminHolder, asHolder, bearerPerson } from './access-token.ts';
-import { appForNode, appIsFor } from './app-for-node.ts';
+import { appForNode, appIsFor, appNamesForNode } from './app-for-node.ts';
 import { deleteApp } from './delete-app.ts';
 import { getApp, listApps } from './list-apps.ts';
 import { registerApp } from './register-app.ts';
@@ -74,6 +74,14 @@ export function appRegistryRoutes(deps: RegistryRouteDeps): Router {
     res.status(204).end();
   });
   router.use('/api/admin/v1', admin);
+
+  // A node asks for the names of the apps whose bots it may host, so that nothing else there takes one
+  // (a webhook named as an app). Only the campus's nodes, each told only of the apps it may host.
+  router.get('/federation/v1/apps', async (req, res) => {
+    const gatewayCtx = deps.context(req);
+    const origin = await campusNode(gatewayCtx, req, 'look up apps');
+    res.set('Cache-Control', 'no-store').json({ apps: await appNamesForNode(gatewayCtx, origin) });
+  });
 
   // A node asks about the app behind a bot address (slug@domain): whether it may post, where its card
   // clicks go and the secret to sign them with. Only the campus's nodes get an answer (a partner

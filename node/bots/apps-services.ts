@@ -4,8 +4,10 @@ import { createDatabaseRateLimiter } from '../../core/database-rate-limit.ts';
 import type { RateLimiter } from '../../core/rate-limit.ts';
 import type { PrivateKeyJwk } from '../../protocol/signature.ts';
 import { defineWebhookModel, type Webhook } from '../webhooks/models.ts';
+import { createWebhookNames, type WebhookNames } from '../webhooks/webhook-names.ts';
 import { createAppDirectory, type AppDirectory } from './app-directory.ts';
 import { createBotReach, type BotReach } from './bot-reach.ts';
+import { createGatewayLookup } from './gateway-lookup.ts';
 
 /** Posts one incoming webhook may make per minute (all processes of the domain count together). */
 export const WEBHOOK_POSTS_PER_MINUTE = 30;
@@ -16,6 +18,8 @@ export type AppsServices = {
   /** Whom each app is for, which its bot may write to on its own (the gateway's word, cached). */
   reach: BotReach;
   Webhook: typeof Webhook;
+  /** Whose names a new webhook's name would pass for (people's, apps'), asked of the gateway. */
+  webhookNames: WebhookNames;
   webhookLimiter: RateLimiter;
   /** Counts each bot's posts and card updates (BOT_WRITES_PER_MINUTE), all processes of the domain together. */
   botWriteLimiter: RateLimiter;
@@ -41,6 +45,10 @@ export function createAppsServices(options: {
     directory: createAppDirectory({ ...gateway, ttlMs: options.ttlMs, logger: options.logger }),
     reach: createBotReach({ ...gateway, ttlMs: options.ttlMs, logger: options.logger, now: options.now }),
     Webhook: defineWebhookModel(options.sequelize),
+    webhookNames: createWebhookNames(
+      { domain: options.domain, gatewayIssuer: options.gatewayIssuer, signingKey: options.signingKey },
+      createGatewayLookup({ ...gateway, logger: options.logger }),
+    ),
     webhookLimiter: createDatabaseRateLimiter({
       sequelize: options.sequelize,
       name: 'webhook',

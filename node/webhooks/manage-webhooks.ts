@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { NotFoundError } from '../../core/errors.ts';
+import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import { plainName } from '../../core/plain-names.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
@@ -28,6 +28,16 @@ async function requireGroupAdmin(ctx: NodeContext, id: string): Promise<void> {
 }
 
 /**
+ * Refuses a name that passes for a member's, someone's on campus or an app's (webhook-names.ts): its posts
+ * show under it, and the portal's mark of a webhook is small beside a name people know.
+ */
+async function refuseSomeonesName(ctx: NodeContext, conversationId: string, name: string): Promise<void> {
+  const members = (await ctx.members.of([conversationId])).get(conversationId) ?? new Set<string>();
+  const problem = await ctx.apps.webhookNames.problemOf(name, members);
+  if (problem) throw new ValidationError('Choose another name for the webhook', { name: problem });
+}
+
+/**
  * Creates an incoming webhook for one group: a URL whose secret part (256 random bits) is shown this once
  * and stored only as a hash. Whoever holds the URL can post text into the group, as the webhook's name,
  * for as long as its creator may manage the group's webhooks and their access lasts (creator-gone.ts,
@@ -39,6 +49,7 @@ export async function createWebhook(
 ): Promise<{ webhook: PresentedWebhook; url: string }> {
   const data = parseInput(createWebhookSchema, input);
   await requireGroupAdmin(ctx, data.conversationId);
+  await refuseSomeonesName(ctx, data.conversationId, data.name);
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   const hook = await ctx.apps.Webhook.create({

@@ -139,3 +139,32 @@ describe('a card of an app whose bot may no longer post on the node', () => {
     }
   });
 });
+
+describe("an app's name", () => {
+  it('is refused to webhooks on the nodes its bot may post on, and left to webhooks elsewhere, which are not told of it', async () => {
+    await register(
+      gateway,
+      {
+        name: 'Eng Timetable',
+        slug: 'eng-timetable',
+        ownerUnit: 'campus/eng',
+        redirectUris: ['http://localhost:9/cb'],
+      },
+      await actingAs(gateway, 'eng-admin'),
+    );
+    const alice = await connectAs(gateway, eng, 'alice');
+    const bob = await connectAs(gateway, arts, 'bob');
+    try {
+      const onEng = await alice.createGroup('Lab 3', []);
+      await expect(alice.createWebhook(onEng.id, 'eng timetable')).rejects.toMatchObject({
+        code: 'invalid_input',
+        fields: { name: expect.stringMatching(/^Eng Timetable is the name of an app/) },
+      });
+      const onArts = await bob.createGroup('Studio', []);
+      expect((await bob.createWebhook(onArts.id, 'Eng Timetable')).webhook.name).toBe('Eng Timetable');
+    } finally {
+      alice.close();
+      bob.close();
+    }
+  });
+});

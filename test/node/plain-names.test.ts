@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, registerTestApp, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 
 const DAVE = 'dave@eng.campus.test';
+const CAROL = 'carol@eng.campus.test';
 const CONTROL = /control characters/;
 const INVISIBLE = /needs a visible character/;
 
@@ -24,6 +25,11 @@ beforeAll(async () => {
   gateway = await startTestGateway('plain-names');
   eng = await startTestNode(gateway, 'eng.campus.test');
   alice = await connectAs(gateway, eng, 'alice');
+  await registerTestApp(gateway, {
+    name: 'Leave Approval',
+    slug: 'leave-desk',
+    redirectUris: ['https://leave.test/cb'],
+  });
 });
 afterAll(async () => {
   alice?.close();
@@ -90,6 +96,49 @@ describe('webhook names', () => {
         body: { error: { code: 'invalid_input', fields: { name: expect.stringMatching(why) } } },
       });
     }
+    expect(await alice.webhooks(group.id)).toEqual([]);
+  });
+
+  it("that pass for a member's name, however written, are refused on a socket and over HTTP", async () => {
+    const group = await alice.createGroup('Course team', [DAVE, CAROL]);
+    const written = [
+      'Carol Silva',
+      'CAROL SILVA',
+      'Cárol  Silva.',
+      'Ｃａｒｏｌ Ｓｉｌｖａ',
+      'Carol\u200B Silva',
+      'carol',
+    ];
+    for (const name of written) {
+      await expect(alice.createWebhook(group.id, name)).rejects.toMatchObject({
+        code: 'invalid_input',
+        fields: { name: expect.stringMatching(/is the name of a member of this group: a webhook cannot take/) },
+      });
+    }
+    expect(await api(`/conversations/${group.id}/webhooks`, { name: 'Dave Okafor' })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_input', fields: { name: expect.stringMatching(/^Dave Okafor is the name/) } } },
+    });
+    expect(await alice.webhooks(group.id)).toEqual([]);
+    // A name of its own, one that says whose it is, is fine.
+    const { webhook } = await alice.createWebhook(group.id, "Carol Silva's reminders");
+    expect(webhook.name).toBe("Carol Silva's reminders");
+  });
+
+  it("that pass for an app's name or someone's on campus outside the group are refused", async () => {
+    const group = await alice.createGroup('Lab notices', [DAVE]);
+    for (const name of ['Leave Approval', 'LEAVE-APPROVAL', 'leave desk']) {
+      await expect(alice.createWebhook(group.id, name)).rejects.toMatchObject({
+        code: 'invalid_input',
+        fields: {
+          name: 'Leave Approval is the name of an app: a webhook cannot take the name of a person or an app, so that nobody takes its posts for theirs',
+        },
+      });
+    }
+    await expect(alice.createWebhook(group.id, 'Enzo Engineer')).rejects.toMatchObject({
+      code: 'invalid_input',
+      fields: { name: expect.stringMatching(/^Enzo Engineer is the name of someone on campus/) },
+    });
     expect(await alice.webhooks(group.id)).toEqual([]);
   });
 });
