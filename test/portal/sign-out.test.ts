@@ -103,6 +103,12 @@ describe.skipIf(chromiumMissing)('an open portal tab when access ends', () => {
 
     await zoe.page.waitForSelector('.ended h2', { timeout: 10_000 });
     expect(await zoe.page.locator('.ended h2').textContent()).toBe('Your sign-in was ended');
+    // Nothing it cannot keep: someone removed from a campus directory is told "Wrong username or password".
+    expect(await zoe.page.locator('.ended p').textContent()).toBe(
+      'Your password was changed or reset, you were signed out everywhere, or your access was ended (by an ' +
+        'administrator, or by your campus directory), so chat was closed. If signing in again does not work, ask ' +
+        'your IT administrator.',
+    );
     expect(await zoe.page.locator('.conversation-item').count()).toBe(0);
     expect(await zoe.page.locator('body').textContent()).not.toContain('Exam answers attached');
     expect(await zoe.page.locator('body').textContent()).not.toContain('Bob Martin');

@@ -462,7 +462,7 @@ export class PortalApp implements ViewHost {
       why === 'access_ended'
         ? [
             'Your sign-in was ended',
-            'Your password was changed or reset, you were signed out everywhere, or an administrator ended your access, so chat was closed. If your account was disabled, signing in says so.',
+            'Your password was changed or reset, you were signed out everywhere, or your access was ended (by an administrator, or by your campus directory), so chat was closed. If signing in again does not work, ask your IT administrator.',
           ]
         : ['You were signed out', 'Your Atrium session ended, so chat was closed.'];
     const dialog = h(
