@@ -1,14 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
+import { connectAs } from '../helpers/node.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import {
   chromiumMissing,
   launchChromium,
+  openConversation,
   ownMessage,
   PHONE,
+  send,
   signInToPortal,
   smallTargets,
   startDirect,
@@ -122,6 +125,41 @@ describe.skipIf(chromiumMissing)('the portal on a phone', () => {
     await p.goBack();
     await p.goBack();
     await p.locator('.conversation .composer-input').waitFor();
+  });
+
+  it('counts on the way back to the list the messages unread in other conversations, in its name too', {
+    timeout: 30_000,
+  }, async () => {
+    const p = phone.page;
+    const back = p.locator('.conversation .back');
+    const chats = p.locator('a.nav-link.chats');
+    expect(await back.locator('.badge').count()).toBe(0);
+    // 陈伟 writes to Bob, in a conversation not on his phone's screen.
+    const chen = await connectAs(campus.gateway, campus.nodes.eng, 'chenwei');
+    try {
+      await chen.send({ to: 'bob@arts.campus.test', text: 'Are you at the library?' });
+    } finally {
+      chen.close();
+    }
+    await expect.poll(() => back.locator('.badge').textContent(), { timeout: 10_000 }).toBe('1');
+    expect(await back.locator('.badge').isVisible()).toBe(true);
+    expect(await back.getAttribute('aria-label')).toBe(
+      'Back to conversations (1 unread message in other conversations)',
+    );
+    expect(await chats.locator('.badge').textContent()).toBe('1');
+    expect(await chats.getAttribute('aria-label')).toBe('Chats (1 unread message in other conversations)');
+    // A message in the conversation on screen is read there: it does not count.
+    await openConversation(alice.page, 'Bob Martin');
+    await send(alice.page, 'Yes, the score and a pencil');
+    await p.locator('.message', { hasText: 'Yes, the score and a pencil' }).waitFor({ timeout: 10_000 });
+    expect(await back.locator('.badge').textContent()).toBe('1');
+    // Read, it counts no more.
+    await back.click();
+    await openConversation(p, '陈伟');
+    await expect.poll(() => p.locator('.conversation .back').getAttribute('aria-label')).toBe('Back to conversations');
+    expect(await p.locator('.conversation .back .badge').count()).toBe(0);
+    expect(await chats.locator('.badge').count()).toBe(0);
+    expect(phone.errors).toEqual([]);
   });
 
   it('fits a 320 px wide screen: nothing of the top bar, a conversation or its message box is cut off', {

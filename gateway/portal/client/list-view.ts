@@ -3,6 +3,7 @@ import { mentionsOf, type Chat, type Entry } from './chat.ts';
 import { h } from './dom.ts';
 import { PressGuard } from './press-guard.ts';
 import { fullTimeOf, hueClass, initials, systemText, timeOf } from './format.ts';
+import { markUnreadElsewhere } from './unread-elsewhere.ts';
 
 /** "online", "away", "last seen 10:42", or nothing when it is not known (apps; a college the policy keeps apart). */
 export function presenceLabel(chat: Chat, entry: Entry, address: string): string {
@@ -67,6 +68,8 @@ function emptyListText(chat: Chat): string {
 
 /** The conversation list across every domain of the person's: newest first, unread counts, presence. */
 export function renderList(chat: Chat, list: HTMLElement, open: (entry: Entry) => void): void {
+  // What the list counts shows where the list is not in view too: on a phone, on the ways back to it.
+  markUnreadElsewhere(chat, document);
   let state = drawnIn.get(list);
   if (!state) drawnIn.set(list, (state = { items: new Map(), presses: new PressGuard(list, 'li') }));
   const { items: drawn, presses } = state;
