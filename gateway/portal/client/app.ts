@@ -1,7 +1,7 @@
 import type { Message } from '../../../sdk/client.ts';
 import { logout } from './api.ts';
 import { forgetPerson, keepWriting, takeWriting } from './kept.ts';
-import { keyOf, type Chat, type Entry } from './chat.ts';
+import { keyOf, type Chat, type ChatEvents, type Entry } from './chat.ts';
 import { accountMenu } from './account-menu.ts';
 import { ConversationView, type ToastLink, type ViewHost } from './conversation-view.ts';
 import { h, ICONS, icon, iconButton } from './dom.ts';
@@ -143,7 +143,7 @@ export class PortalApp implements ViewHost {
     chat.on('incoming', ({ entry, message }) => this.#announce(entry, message));
     chat.on('gone', (entry) => drawing('a conversation one is no longer in', () => this.#gone(entry)));
     chat.on('ended', (why) => this.#ended(why));
-    chat.on('leftDomain', (domain) => this.#leftDomain(domain));
+    chat.on('leftDomain', (left) => this.#leftDomain(left));
     chat.on('failure', (text) => console.warn(text));
     notifyOnIncoming(chat, (key) => {
       const entry = chat.entries.get(key);
@@ -480,11 +480,23 @@ export class PortalApp implements ViewHost {
     dialog.querySelector<HTMLElement>('a')?.focus();
   }
 
-  /** Moved off a domain's units: its conversations are gone; an open one goes back to the list. */
-  #leftDomain(domain: string): void {
+  /**
+   * Moved off a domain's units: its conversations are gone, and an open one goes back to the list. Said as
+   * what it is, the person still signed in: their chat moved to the college they were moved to, or goes on
+   * on their other ones, or, when the gateway could not say where they chat now, a reload tells.
+   */
+  #leftDomain({ domain, joined }: ChatEvents['leftDomain']): void {
     if (this.#view?.entry.domain === domain) this.back();
-    this.toast(
-      `You no longer chat on ${domain}: an administrator changed your units. Its conversations stay there and are no longer shown here.`,
-    );
+    const stay = `Your conversations on ${domain} stay there and are no longer shown here.`;
+    if (joined === null)
+      return this.toast(`You no longer chat on ${domain}: your units changed. ${stay}`, {
+        text: 'Reload to chat where you are now',
+        href: '/',
+      });
+    if (joined.length > 0)
+      return this.toast(
+        `Your chat moved to ${joined.map((d) => d.title || d.name).join(', ')}: your units changed, and you chat there now. ${stay}`,
+      );
+    this.toast(`You no longer chat on ${domain}: your units changed. ${stay}`);
   }
 }

@@ -15,7 +15,7 @@ import {
 } from '../../../sdk/client.ts';
 import { Emitter } from '../../../sdk/emitter.ts';
 import { READ_COUNTS_MAX } from '../../../protocol/client-frames.ts';
-import { fetchDomainTitles, fetchUnitLabels, tokenFor, type Me, type PortalDomain } from './api.ts';
+import { fetchDomainTitles, fetchMe, fetchUnitLabels, HttpError, tokenFor, type Me, type PortalDomain } from './api.ts';
 import { findPeople, forgetAttachment, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
 import { Drafts } from './drafts.ts';
 import { KeptNames, KeptReads } from './kept.ts';
@@ -84,8 +84,13 @@ export type ChatEvents = {
    * `signed_out`, `access_ended` (disabled, a password reset, signed out everywhere), or nothing known.
    */
   ended: string | undefined;
-  /** An administrator moved the person off a domain's units: its conversations are gone from `entries`. */
-  leftDomain: string;
+  /**
+   * The person no longer chats on `domain` (moved off its units, by an administrator or their directory, or
+   * the domain was removed): its conversations are gone from `entries`. `joined`: the domains they chat on
+   * now that the page did not hold, connected already (the college they were moved to); null when the
+   * gateway could not say where they chat now.
+   */
+  leftDomain: { domain: string; joined: PortalDomain[] | null };
   failure: string;
 };
 
@@ -222,17 +227,21 @@ export class Chat extends Emitter<ChatEvents> {
     this.me = me;
     this.#unsentReads = new KeptReads(me.user.id);
     this.#keptNames = new KeptNames(me.user.id);
-    for (const domain of me.domains) {
-      this.domains.set(domain.name, domain);
-      this.names.set(domain.address, me.user.name);
-      const client = new AtriumClient({
-        url: domain.socketUrl,
-        token: () => tokenFor(domain.name),
-        backoff: { initialMs: 300, maxMs: 15_000 },
-      });
-      this.clients.set(domain.name, client);
-      this.#wire(domain.name, client);
-    }
+    for (const domain of me.domains) this.#join(domain);
+  }
+
+  /** One of the person's domains: a client for its node, wired to the page's model (connected by start). */
+  #join(domain: PortalDomain): AtriumClient {
+    this.domains.set(domain.name, domain);
+    this.names.set(domain.address, this.me.user.name);
+    const client = new AtriumClient({
+      url: domain.socketUrl,
+      token: () => tokenFor(domain.name),
+      backoff: { initialMs: 300, maxMs: 15_000 },
+    });
+    this.clients.set(domain.name, client);
+    this.#wire(domain.name, client);
+    return client;
   }
 
   start(): void {
@@ -354,7 +363,8 @@ export class Chat extends Emitter<ChatEvents> {
       this.emit('entry', entry);
     });
     client.on('ended', ({ reason, why }) => {
-      if (reason === 'left_domain' && this.clients.size > 1) return this.#leftDomain(domain);
+      // Closed for this domain alone: the person is still signed in, and may chat elsewhere now.
+      if (reason === 'left_domain') return void this.#leftDomain(domain);
       this.#ended = true;
       this.stop();
       // Nothing of the person's chats stays in the page's memory either.
@@ -369,16 +379,34 @@ export class Chat extends Emitter<ChatEvents> {
   }
 
   /**
-   * The person no longer chats on `domain` (moved off its units; their other domains go on): its socket
-   * is closed for good and its conversations leave the page, which no longer counts it as a college of theirs.
+   * The person no longer chats on `domain` (moved off its units; their session goes on): its socket is
+   * closed for good and its conversations leave the page, which no longer counts it as a college of theirs.
+   * A move to units another node serves is a move of their chat, not an end: the gateway says where they
+   * chat now (/portal/api/me), and the page connects to the domains it did not hold. Only a gateway that no
+   * longer knows them signs them out (a 401 takes the page to sign in).
    */
-  #leftDomain(domain: string): void {
+  async #leftDomain(domain: string): Promise<void> {
     this.clients.get(domain)?.close();
     this.clients.delete(domain);
     this.domains.delete(domain);
     for (const [key, entry] of this.entries) if (entry.domain === domain) this.entries.delete(key);
-    this.emit('leftDomain', domain);
     this.emit('list', undefined);
+    this.emit('connection', undefined);
+    let now: Me | null = null;
+    try {
+      now = await fetchMe();
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 401) return;
+      this.emit('failure', `where you chat now: ${(error as Error).message}`);
+    }
+    if (this.#ended) return;
+    const joined = (now?.domains ?? []).filter((d) => d.name !== domain && !this.clients.has(d.name));
+    if (now) Object.assign(this.me, now);
+    for (const d of joined)
+      this.#join(d)
+        .connect()
+        .catch((error: Error) => this.emit('failure', `${d.name}: ${error.message}`));
+    this.emit('leftDomain', { domain, joined: now ? joined : null });
     this.emit('connection', undefined);
   }
 
