@@ -325,6 +325,43 @@ describe.skipIf(chromiumMissing)('what the portal tells about when, where and wh
       await phone.context.close();
     }
   });
+
+  it('shows the words searched for and what they found again, where they were, after a result is opened', {
+    timeout: 30_000,
+  }, async () => {
+    const a = alice.page;
+    await a.click('a[data-nav="#/search"]');
+    await a.fill('#search-query', 'Chatter');
+    await a.press('#search-query', 'Enter');
+    const results = a.locator('.search-result');
+    await expect.poll(() => results.count(), { timeout: 10_000 }).toBeGreaterThan(30);
+    const found = await results.count();
+    const panel = a.locator('.search-panel');
+    const chosen = results.filter({ has: a.locator('.result-text', { hasText: /^Chatter 30$/ }) });
+    await chosen.scrollIntoViewIfNeeded();
+    const scrolled = await panel.evaluate((el) => el.scrollTop);
+    expect(scrolled).toBeGreaterThan(100);
+    const back = async () => {
+      await expect.poll(() => a.inputValue('#search-query'), { timeout: 5_000 }).toBe('Chatter');
+      expect(await results.count()).toBe(found);
+      expect(await a.locator('#search-status').textContent()).toBe(`${found} messages found.`);
+    };
+
+    // Opened, then the browser's Back: the results as they were, scrolled there, the one opened focused.
+    await chosen.click();
+    await expect.poll(() => a.locator('#conversation-title').textContent()).toBe('Study hall');
+    await a.goBack();
+    await back();
+    await expect.poll(() => chosen.evaluate((el) => el === document.activeElement)).toBe(true);
+    expect(Math.abs((await panel.evaluate((el) => el.scrollTop)) - scrolled)).toBeLessThan(2);
+    // Opened again, then Search in the top bar: the same.
+    await chosen.click();
+    await expect.poll(() => a.locator('#conversation-title').textContent()).toBe('Study hall');
+    await a.click('a[data-nav="#/search"]');
+    await back();
+    expect(Math.abs((await panel.evaluate((el) => el.scrollTop)) - scrolled)).toBeLessThan(2);
+    expect(alice.errors).toEqual([]);
+  });
 });
 
 describe.skipIf(chromiumMissing)('who wrote a message and when, to a screen reader, a finger and a keyboard', () => {

@@ -5,9 +5,54 @@ import { h, ICONS, iconButton } from './dom.ts';
 import { fullTimeOf, markMatches, whenOf } from './format.ts';
 import type { ViewHost } from './conversation-view.ts';
 
+type Found = Awaited<ReturnType<Chat['search']>>;
+
+/**
+ * The page's last search, kept while the page lives: opening a result leaves the search page (a route of
+ * its own), and Back, or Search again, should find the words and what they found where they were, not an
+ * empty box. `opened` is the result last opened, which gets the focus back.
+ */
+type LastSearch = { query: string; found: Found; scrollTop: number; opened: string | null };
+const lastSearch = new WeakMap<Chat, LastSearch>();
+
+/** "3 messages found.", or that none matches. */
+function countOf(query: string, found: Found): string {
+  if (found.length === 0) return `Nothing matches “${query}”.`;
+  return `${found.length} message${found.length === 1 ? '' : 's'} found.`;
+}
+
+/** A result: its conversation, sender and time, and its text with the words found marked. */
+function resultOf(chat: Chat, query: string, { entry, message }: Found[number], open: () => void): HTMLElement {
+  return h(
+    'li',
+    {},
+    h(
+      'button',
+      { type: 'button', class: 'search-result', 'data-message': message.id, disabled: !entry, onclick: open },
+      h(
+        'span',
+        { class: 'result-head' },
+        h('strong', { class: 'result-conversation' }, entry ? chat.title(entry) : 'A conversation'),
+        ' · ',
+        h(
+          'span',
+          { class: 'result-sender' },
+          chat.me.domains.some((d) => d.address === message.sender) ? 'You' : chat.senderOf(entry, message),
+        ),
+        ' · ',
+        h('time', { datetime: message.createdAt, title: fullTimeOf(message.createdAt) }, whenOf(message.createdAt)),
+      ),
+      // Plain text with the words found marked: a link or a mention drawn as one would be a control
+      // inside this button.
+      h('span', { class: 'result-text' }, markMatches(message.text ?? '', query)),
+    ),
+  );
+}
+
 /**
  * Search across every conversation on every domain of the person's. A result names its conversation, its
- * sender and when, marks the words found, and opens its conversation scrolled to the message.
+ * sender and when, marks the words found, and opens its conversation scrolled to the message. Shown again,
+ * the page has the last search as it was left (lastSearch).
  */
 export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, message: Message): void }): HTMLElement {
   const input = h('input', {
@@ -25,58 +70,7 @@ export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, m
     h('label', { for: 'search-query' }, 'Search messages'),
     h('div', { class: 'row' }, input, h('button', { type: 'submit' }, 'Search')),
   );
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const query = input.value.trim();
-    if (!searchTextLongEnough(query)) {
-      status.textContent = 'Type at least two characters (one is enough in Chinese, Japanese or Korean).';
-      return;
-    }
-    status.textContent = 'Searching…';
-    const found = await chat.search(query);
-    status.textContent =
-      found.length === 0
-        ? `Nothing matches “${query}”.`
-        : `${found.length} message${found.length === 1 ? '' : 's'} found.`;
-    results.replaceChildren(
-      ...found.map(({ entry, message }) =>
-        h(
-          'li',
-          {},
-          h(
-            'button',
-            {
-              type: 'button',
-              class: 'search-result',
-              disabled: !entry,
-              onclick: () => entry && host.reveal(entry, message),
-            },
-            h(
-              'span',
-              { class: 'result-head' },
-              h('strong', { class: 'result-conversation' }, entry ? chat.title(entry) : 'A conversation'),
-              ' · ',
-              h(
-                'span',
-                { class: 'result-sender' },
-                chat.me.domains.some((d) => d.address === message.sender) ? 'You' : chat.senderOf(entry, message),
-              ),
-              ' · ',
-              h(
-                'time',
-                { datetime: message.createdAt, title: fullTimeOf(message.createdAt) },
-                whenOf(message.createdAt),
-              ),
-            ),
-            // Plain text with the words found marked: a link or a mention drawn as one would be a control
-            // inside this button.
-            h('span', { class: 'result-text' }, markMatches(message.text ?? '', query)),
-          ),
-        ),
-      ),
-    );
-  });
-  return h(
+  const section = h(
     'section',
     { class: 'panel search-panel', 'aria-labelledby': 'search-heading' },
     h(
@@ -89,4 +83,51 @@ export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, m
     status,
     results,
   );
+  const show = (kept: LastSearch) => {
+    results.replaceChildren(
+      ...kept.found.map((result) =>
+        resultOf(chat, kept.query, result, () => {
+          kept.opened = result.message.id;
+          kept.scrollTop = section.scrollTop;
+          if (result.entry) host.reveal(result.entry, result.message);
+        }),
+      ),
+    );
+  };
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const query = input.value.trim();
+    if (!searchTextLongEnough(query)) {
+      status.textContent = 'Type at least two characters (one is enough in Chinese, Japanese or Korean).';
+      return;
+    }
+    status.textContent = 'Searching…';
+    const found = await chat.search(query);
+    status.textContent = countOf(query, found);
+    const kept: LastSearch = { query, found, scrollTop: 0, opened: null };
+    lastSearch.set(chat, kept);
+    show(kept);
+  });
+  section.addEventListener('scroll', () => {
+    const kept = lastSearch.get(chat);
+    if (kept) kept.scrollTop = section.scrollTop;
+  });
+
+  const kept = lastSearch.get(chat);
+  if (kept) {
+    input.value = kept.query;
+    status.textContent = countOf(kept.query, kept.found);
+    show(kept);
+    // Once the page is on screen (the route focuses the box as it shows it): back where it was, with the
+    // result last opened focused.
+    queueMicrotask(() => {
+      if (!section.isConnected) return;
+      section.scrollTop = kept.scrollTop;
+      const opened = kept.opened
+        ? results.querySelector<HTMLElement>(`[data-message="${CSS.escape(kept.opened)}"]`)
+        : null;
+      opened?.focus({ preventScroll: true });
+    });
+  }
+  return section;
 }
