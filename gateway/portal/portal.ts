@@ -13,6 +13,7 @@ import { ensurePortalClient, PORTAL_CLIENT_ID } from './portal-client.ts';
 import { apiRoutes } from './routes/api.ts';
 import { pageRoutes } from './routes/page.ts';
 import { sessionRoutes } from './routes/session.ts';
+import { WORKER_PATH, workerRoute } from './routes/worker.ts';
 import { createSessionTagging } from './session-ids.ts';
 import { withOwnSignOutState } from '../oidc/own-sign-out.ts';
 import { createPortalAuth } from './sign-in.ts';
@@ -139,6 +140,7 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
 
   const router = Router();
   router.get('/', ...sessions, pages.page);
+  router.get(WORKER_PATH, workerRoute({ minify: deps.config.mode === 'production' }));
   router.use('/portal', ...sessions, portal);
   // The account page uses the portal's session: the same sign-in at this gateway, no second login.
   const account = {

@@ -1067,6 +1067,84 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     }
   });
 
+  it('shows notifications through its service worker where the page may not (Android), and says when none can be', {
+    timeout: 40_000,
+  }, async () => {
+    const watcher = await signInToPortal(browser, campus.gateway.issuer, 'bob');
+    type Page = { setVisibility(state: string): void };
+    try {
+      const p = watcher.page;
+      await watcher.context.grantPermissions(['notifications']);
+      // As Chrome on Android: notifications allowed, but the page may not make one (only a service worker may).
+      await watcher.context.addInitScript(() => {
+        const Real = window.Notification;
+        class AndroidNotification {
+          constructor() {
+            throw new TypeError("Failed to construct 'Notification': Illegal constructor.");
+          }
+          static get permission() {
+            return Real.permission;
+          }
+          static requestPermission = () => Real.requestPermission();
+        }
+        Object.defineProperty(window, 'Notification', { value: AndroidNotification, configurable: true });
+        let visibility = 'visible';
+        Object.defineProperty(document, 'visibilityState', { get: () => visibility, configurable: true });
+        Object.assign(window, {
+          setVisibility: (state: string) => {
+            visibility = state;
+            document.dispatchEvent(new Event('visibilitychange'));
+          },
+        });
+      });
+      await p.reload();
+      await p.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+      // Notifications allowed, the page has the gateway's service worker at work, for the whole portal.
+      await expect
+        .poll(() => p.evaluate(async () => (await navigator.serviceWorker.getRegistration('/'))?.active?.scriptURL), {
+          timeout: 10_000,
+        })
+        .toBe(`${campus.gateway.issuer}/portal-worker.js`);
+      await p.evaluate(() => (window as unknown as Page).setVisibility('hidden'));
+      await openConversation(alice.page, 'Bob Martin');
+      await send(alice.page, 'The lab is open till nine');
+      const shown = () =>
+        p.evaluate(async () =>
+          (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => `${n.title}: ${n.body}`),
+        );
+      await expect.poll(shown, { timeout: 10_000 }).toEqual(['Alice Chen: The lab is open till nine']);
+      // A click on it (which reaches the worker) brings the conversation up in the portal's tab.
+      expect(await p.locator('.conversation').count()).toBe(0);
+      const [worker] = watcher.context.serviceWorkers();
+      await worker!.evaluate(async () => {
+        const scope = self as unknown as {
+          registration: ServiceWorkerRegistration;
+          NotificationEvent: new (type: string, init: { notification: Notification }) => Event;
+        };
+        const [notification] = await scope.registration.getNotifications();
+        self.dispatchEvent(new scope.NotificationEvent('notificationclick', { notification: notification! }));
+      });
+      await expect.poll(() => p.locator('#conversation-title').textContent(), { timeout: 10_000 }).toBe('Alice Chen');
+      await expect.poll(shown).toEqual([]);
+      // A browser that shows none either way: said once the person is back, rather than lost without a word.
+      await p.evaluate(() => {
+        ServiceWorkerRegistration.prototype.showNotification = () => Promise.reject(new TypeError('Not here'));
+      });
+      await send(alice.page, 'Bring your badge');
+      await p.locator('.message', { hasText: 'Bring your badge' }).waitFor({ timeout: 10_000 });
+      expect(await p.locator('.toast').count()).toBe(0);
+      await p.evaluate(() => (window as unknown as Page).setVisibility('visible'));
+      await expect
+        .poll(() => p.locator('.toast').allTextContents())
+        .toEqual([
+          'This browser did not let the portal show notifications of the messages that came while it was in the background. They are all here.',
+        ]);
+      expect(watcher.errors).toEqual([]);
+    } finally {
+      await watcher.context.close();
+    }
+  });
+
   it('tells someone without a chat domain that chat is not set up for them', { timeout: 30_000 }, async () => {
     const admin = await signInToPortal(browser, campus.gateway.issuer, 'admin');
     try {

@@ -145,10 +145,14 @@ export class PortalApp implements ViewHost {
     chat.on('ended', (why) => this.#ended(why));
     chat.on('leftDomain', (left) => this.#leftDomain(left));
     chat.on('failure', (text) => console.warn(text));
-    notifyOnIncoming(chat, (key) => {
-      const entry = chat.entries.get(key);
-      if (entry) this.opened(entry);
-    });
+    notifyOnIncoming(
+      chat,
+      (key) => {
+        const entry = chat.entries.get(key);
+        if (entry) this.opened(entry);
+      },
+      (text) => this.toast(text),
+    );
 
     window.addEventListener('hashchange', () => this.#navigate());
     window.addEventListener('online', () => chat.setNetwork(true));
