@@ -10,7 +10,7 @@ import { asksForSecondFactor, MFA_ACR, PASSWORD_ACR } from '../factors/acr.ts';
 import { presentEnrolment } from '../factors/enrolment-view.ts';
 import { secondFactorRequired } from '../factors/policy.ts';
 import { verifySecondFactor } from '../factors/second-step.ts';
-import { EnrolmentClosedError } from '../factors/errors.ts';
+import { EnrolmentClosedError, InvalidCodeError } from '../factors/errors.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, openTotpEnrolment, type TotpDeps } from '../factors/totp.ts';
 import { hasSecondFactor, secondFactorChoices } from '../factors/passkeys/second-factor-choices.ts';
 import { interactionBinding } from '../factors/binding.ts';
@@ -92,7 +92,26 @@ export async function afterPassword(
   res.redirect(303, `/interaction/${details.uid}`);
 }
 
-/** The page of a pending second step, for GET /interaction/:uid. */
+/** Which of the step's code fields a code came from (its form's `kind`): the app's, or a recovery code's. */
+type CodeKind = 'app' | 'recovery';
+const codeKind = (req: Request): CodeKind | undefined => {
+  const kind = (req.body as Record<string, unknown>).kind;
+  return kind === 'app' || kind === 'recovery' ? kind : undefined;
+};
+
+/**
+ * A refused code, said at the field it was typed in, in that field's terms. Either field takes either kind
+ * of code, and which check failed is never told: only what the person meant to enter.
+ */
+const CODE_REFUSED: Record<CodeKind, string> = {
+  app: 'That code is not valid. Enter the six-digit code your authenticator app shows now.',
+  recovery: 'That recovery code is not valid. Check it for typing mistakes; each code works only once.',
+};
+
+/**
+ * The page of a pending second step, for GET /interaction/:uid; after a refusal, with its error (a code
+ * refused: at the field of `kind`, the form it came from).
+ */
 export async function renderPendingStep(
   deps: SecondFactorDeps,
   req: Request,
@@ -100,6 +119,7 @@ export async function renderPendingStep(
   details: Details,
   pending: PendingSignIn,
   error?: { status: number; message: string },
+  kind?: CodeKind,
 ): Promise<void> {
   if (pending.step === 'code') {
     // Locked out (by wrong codes here, or meanwhile elsewhere): said, instead of a box or button that can
@@ -109,10 +129,12 @@ export async function renderPendingStep(
     setRetryAfter(res, error);
     // A code, a passkey, or both: whichever the person has.
     const choices = await secondFactorChoices(deps.context(req), pending.accountId);
+    const codeError = error instanceof InvalidCodeError ? kind : undefined;
     return res.status(error?.status ?? 200).render('second-factor', {
       uid: details.uid,
       csrf: deps.csrf.token(req, res),
-      error: error?.message,
+      error: codeError ? CODE_REFUSED[codeError] : error?.message,
+      codeError,
       ...choices,
       locked,
       title: locked
@@ -231,7 +253,7 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
         await verifySecondFactor(deps.context(req), deps.totp, pending.accountId, code(req), deps.loginPolicy);
       } catch (error) {
         if (!isAppError(error)) throw error;
-        return renderPendingStep(deps, req, res, details, pending, error);
+        return renderPendingStep(deps, req, res, details, pending, error, codeKind(req));
       }
       await finishWithSecondFactor(deps, req, res, pending.accountId);
     }),

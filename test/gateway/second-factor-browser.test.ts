@@ -7,6 +7,8 @@ import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { dropSecondFactorRequirement, requireSecondFactor } from '../../gateway/factors/policy.ts';
 import { operator } from '../../gateway/context.ts';
 import { useRecoveryCode } from '../../gateway/factors/recovery-codes.ts';
+import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
+import { interactionBinding } from '../../gateway/factors/binding.ts';
 import { pageErrors } from '../helpers/page-errors.ts';
 
 let gateway: TestGateway;
@@ -132,6 +134,79 @@ describe.skipIf(chromiumMissing)('setting up an authenticator in a real browser'
     expect(errors).toEqual([]);
     expect(other.errors).toEqual([]);
     // A real browser's page loads and TOTP steps: more than the default 30 s on a busy machine.
+  }, 60_000);
+});
+
+describe.skipIf(chromiumMissing)('the second step of a sign-in, in a real browser', () => {
+  it('says a refused code at the field it was typed in, which keeps the focus, and names each button for its code', async () => {
+    await addPerson(gateway, 'rosa');
+    const rosa = (await gateway.models.User.findOne({ where: { username: 'rosa' } }))!;
+    const ctx = gateway.context(null);
+    const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
+    const binding = interactionBinding({ uid: 'test' });
+    const { secret } = await beginTotpEnrolment(ctx, deps, rosa, binding);
+    const codeAt = (offset: number) =>
+      TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() + offset * 30_000 });
+    const recoveryCodes = await confirmTotpEnrolment(ctx, deps, rosa, codeAt(0), binding);
+    const wrongCode = ['000000', '111111', '222222'].find((c) => ![-1, 0, 1].map(codeAt).includes(c))!;
+
+    const { page, errors } = await watchedPage();
+    await page.goto(`${gateway.issuer}/portal/login`);
+    await passwordStep(page, 'rosa');
+    await page.waitForSelector('#recovery-code');
+    expect(await page.getByRole('button', { name: 'Continue with code' }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Use recovery code' }).count()).toBe(1);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('code');
+
+    /** Each code field: whether it is marked invalid, what describes it, and where the focus is. */
+    const fields = () =>
+      page.evaluate(() => ({
+        focus: document.activeElement?.id,
+        fields: ['code', 'recovery-code'].map((id) => {
+          const field = document.getElementById(id)!;
+          const described = field.getAttribute('aria-describedby');
+          return {
+            id,
+            invalid: field.getAttribute('aria-invalid'),
+            description: described ? document.getElementById(described)?.textContent : null,
+          };
+        }),
+        elsewhere: [...document.querySelectorAll('[role=alert]:not([hidden])')]
+          .filter((alert) => !alert.closest('form'))
+          .map((alert) => alert.textContent),
+      }));
+    const RECOVERY_REFUSED =
+      'That recovery code is not valid. Check it for typing mistakes; each code works only once.';
+    const CODE_REFUSED = 'That code is not valid. Enter the six-digit code your authenticator app shows now.';
+
+    await page.fill('#recovery-code', 'aaaaa-bbbbb');
+    await page.press('#recovery-code', 'Enter');
+    await page.waitForSelector('#recovery-code[aria-invalid=true]');
+    expect(await fields()).toEqual({
+      focus: 'recovery-code',
+      fields: [
+        { id: 'code', invalid: null, description: null },
+        { id: 'recovery-code', invalid: 'true', description: RECOVERY_REFUSED },
+      ],
+      elsewhere: [],
+    });
+
+    await page.fill('#code', wrongCode);
+    await page.press('#code', 'Enter');
+    await page.waitForSelector('#code[aria-invalid=true]');
+    expect(await fields()).toEqual({
+      focus: 'code',
+      fields: [
+        { id: 'code', invalid: 'true', description: CODE_REFUSED },
+        { id: 'recovery-code', invalid: null, description: null },
+      ],
+      elsewhere: [],
+    });
+
+    await page.fill('#recovery-code', recoveryCodes[0]!);
+    await page.click('form:has(#recovery-code) button[type=submit]');
+    await page.waitForURL(`${gateway.issuer}/`);
+    expect(errors).toEqual([]);
   }, 60_000);
 });
 
