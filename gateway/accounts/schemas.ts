@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { plainName } from '../../core/plain-names.ts';
 import { ROLES } from '../models/index.ts';
 import { reservedNameProblem } from './reserved-names.ts';
 
@@ -25,11 +26,17 @@ export const emailSchema = z
 /** The longest display name, and unit name, Atrium keeps. */
 export const DISPLAY_NAME_MAX = 200;
 
-export const displayNameSchema = z
-  .string()
-  .trim()
-  .min(1, { message: 'required' })
-  .max(DISPLAY_NAME_MAX, { message: `at most ${DISPLAY_NAME_MAX} characters` });
+/**
+ * A person's or a unit's name as typed: plain text that shows as typed (core/plain-names.ts). A name a
+ * directory gives goes without its control characters first (directories/read-entry.ts): it is not refused.
+ */
+export const displayNameSchema = plainName(
+  z
+    .string()
+    .trim()
+    .min(1, { message: 'required' })
+    .max(DISPLAY_NAME_MAX, { message: `at most ${DISPLAY_NAME_MAX} characters` }),
+);
 
 /** The longest password Atrium sets. */
 export const PASSWORD_MAX = 200;

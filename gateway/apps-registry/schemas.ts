@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { literalAddressProblem } from '../../core/app-call-policy.ts';
+import { plainName } from '../../core/plain-names.ts';
 import { isLoopbackHost } from '../../core/loopback.ts';
 import { appSlugPattern } from '../../protocol/address.ts';
 import { reservedNameProblem } from '../accounts/reserved-names.ts';
@@ -71,11 +72,10 @@ export const iconSchema = z
     }
   });
 
-export const nameSchema = z
-  .string()
-  .trim()
-  .min(1, { message: 'required' })
-  .max(200, { message: 'at most 200 characters' });
+/** An app's name, shown in workbenches and beside its bot's words: plain text that shows as typed (core/plain-names.ts). */
+export const nameSchema = plainName(
+  z.string().trim().min(1, { message: 'required' }).max(200, { message: 'at most 200 characters' }),
+);
 export const descriptionSchema = z.string().trim().max(1000, { message: 'at most 1000 characters' });
 
 export const visibilitySchema = z.strictObject({

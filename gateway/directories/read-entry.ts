@@ -1,4 +1,6 @@
 import type { Entry } from 'ldapts';
+import { withoutControlCharacters } from '../../core/control-characters.ts';
+import { showsSomething } from '../../core/plain-names.ts';
 import { displayNameSchema, emailSchema, usernameSchema } from '../accounts/schemas.ts';
 import type { Role } from '../models/index.ts';
 import { disabledOf } from './disabled-flag.ts';
@@ -80,6 +82,15 @@ const first = (values: (name: string) => string[], names: string[]) =>
   names.map((n) => values(n)[0]).find((v) => v !== undefined);
 
 /**
+ * A name as the directory gives it, without the control and bidi characters a typed name is refused for
+ * (core/plain-names.ts): the directory's word is taken, not refused. Undefined when nothing would show.
+ */
+function plainDirectoryName(raw: string | undefined): string | undefined {
+  const plain = raw === undefined ? undefined : withoutControlCharacters(raw);
+  return plain !== undefined && showsSomething(plain) ? plain : undefined;
+}
+
+/**
  * Reads one entry into a person, or says why it cannot become one. `units`: the units that exist, so that
  * the person lands in a unit an earlier sync made for their OU (unit-of-entry.ts).
  */
@@ -105,7 +116,7 @@ export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf
     return refusal(
       `${s.usernameAttribute} "${rawName}" cannot be an Atrium username (${username.error.issues[0]!.message})`,
     );
-  const rawDisplay = first(values, s.nameAttributes);
+  const rawDisplay = plainDirectoryName(first(values, s.nameAttributes));
   const displayName = displayNameSchema.safeParse(rawDisplay ?? username.data);
   if (!displayName.success)
     return refusal(`its name is not usable (${displayName.error.issues[0]!.message})`, username.data);

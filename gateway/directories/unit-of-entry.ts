@@ -1,3 +1,4 @@
+import { withoutControlCharacters } from '../../core/control-characters.ts';
 import { toPunycode } from '../../core/punycode.ts';
 import { foldForSearch } from '../../core/search-text.ts';
 import { unitPathSchema } from '../accounts/schemas.ts';
@@ -105,7 +106,8 @@ export function unitOfEntry(
     const child = childPath(path, name, known);
     if (!child) return { problem: `its unit "${name}" has no letters or digits to name a unit path with` };
     path = child;
-    levels.push({ path, name: name.trim().slice(0, 200) });
+    // The directory's name is taken as it is, only without what would show it turned around (core/plain-names.ts).
+    levels.push({ path, name: withoutControlCharacters(name).trim().slice(0, 200) });
   }
   if (!unitPathSchema.safeParse(path).success) return { problem: `its unit path ${path} is not valid` };
   return { path, levels };

@@ -171,6 +171,33 @@ describe('the admin REST API', () => {
     expect((await api(gateway, '/api/admin/v1/apps/typo-check', adminToken)).body).toEqual(shown);
   });
 
+  it('refuses a name a control character would turn around, or one that shows nothing, on registering and renaming', async () => {
+    const before = await gateway.models.App.count();
+    for (const [name, why] of [
+      ['Grades \u202Eevil', 'cannot contain control characters'],
+      ['\u200B\u3000', 'needs a visible character'],
+    ]) {
+      const refused = await api(gateway, '/api/admin/v1/apps', adminToken, {
+        method: 'POST',
+        body: { name, redirectUris: [REDIRECT] },
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toMatchObject({
+        code: 'invalid_input',
+        fields: { name: expect.stringContaining(why!) },
+      });
+    }
+    expect(await gateway.models.App.count()).toBe(before);
+    await register(gateway, { name: 'Plain Name', slug: 'plain-name', redirectUris: [REDIRECT] });
+    const renamed = await api(gateway, '/api/admin/v1/apps/plain-name', adminToken, {
+      method: 'PATCH',
+      body: { name: 'Plain \u2066Name\u2069' },
+    });
+    expect(renamed.status).toBe(400);
+    expect(renamed.body.error.fields).toEqual({ name: expect.stringContaining('cannot contain control characters') });
+    expect((await api(gateway, '/api/admin/v1/apps/plain-name', adminToken)).body.app.name).toBe('Plain Name');
+  });
+
   it('limits a unit admin to their own unit, and refuses people who are not administrators', async () => {
     const own = await api(gateway, '/api/admin/v1/apps', engAdminToken, {
       method: 'POST',
@@ -323,6 +350,17 @@ describe("the admin console's Apps pages", () => {
     for (const field of ['redirectUris', 'homeUrl']) expect(refused.html).toContain(`id="${field}-error"`);
     expect(refused.html).toContain('value="Broken"');
     expect(await gateway.models.App.count({ where: { name: 'Broken' } })).toBe(0);
+  });
+
+  it('refuses a name a control character would turn around, beside the field', async () => {
+    const form = await admin.navigate(url('/admin/apps/new'));
+    const refused = await submitFilled(admin, form, filledFormWithAction(form, '/admin/apps'), {
+      name: 'Exam \u202Eresults',
+      redirectUris: 'https://exams.campus.example/cb',
+    });
+    expect(refused.status).toBe(400);
+    expect(/id="name-error">([^<]*)</.exec(refused.html)?.[1]).toContain('cannot contain control characters');
+    expect(await gateway.models.App.count({ where: { name: 'Exam \u202Eresults' } })).toBe(0);
   });
 
   it('refuses a name an app shown to the same people has, beside the field, and says why a slug is not the name’s', async () => {
@@ -585,6 +623,12 @@ describe('atrium apps', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('refuses a name a control character would turn around', async () => {
+    const refused = await runAtrium(db, ['apps', 'add', '--name', 'Lab \u202Eevil', '--redirect-uri', `${LEAVE}/cb`]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('  name: cannot contain control characters');
   });
 
   it('refuses a name another app shown to the same people has, and says why a slug is not the name’s', async () => {

@@ -34,6 +34,34 @@ afterAll(async () => {
 });
 
 describe('atrium users', () => {
+  it('refuses a name a control character would turn around, or one that shows nothing, and adds nobody', async () => {
+    for (const [username, name, why] of [
+      ['rlo-name', 'Carol \u202Eevil', 'cannot contain control characters'],
+      ['blank-name', '\u200B', 'needs a visible character'],
+    ]) {
+      const result = await runAtrium(db, [
+        'users',
+        'add',
+        username!,
+        '--name',
+        name!,
+        '--email',
+        `${username}@campus.test`,
+        '--unit',
+        'campus/eng',
+        '--role',
+        'student',
+        '--json',
+      ]);
+      expect(result.code, username).toBe(2);
+      expect(jsonOf(result).error).toMatchObject({
+        code: 'invalid_input',
+        fields: { displayName: expect.stringContaining(why!) },
+      });
+      expect(await findUser(username!)).toBeNull();
+    }
+  });
+
   it('refuses a username that is a webhook sender address or a name Atrium keeps, and adds nobody', async () => {
     for (const name of ['hook-0c1d', 'system']) {
       const result = await runAtrium(db, [

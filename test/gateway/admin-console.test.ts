@@ -451,6 +451,27 @@ describe('managing users as an administrator', () => {
     expect(await gateway.models.User.count({ where: { username: 'hook-3f9a' } })).toBe(0);
   });
 
+  it('refuses a name a control character would turn around, or one that shows nothing, beside the field, and creates nobody', async () => {
+    const form = await open(admin, '/admin/users/new');
+    const cases: [string, string, string][] = [
+      ['rlo-name', 'Carol \u202Eevil', 'cannot contain control characters'],
+      ['blank-name', '\u200B\u2060', 'needs a visible character'],
+    ];
+    for (const [username, displayName, why] of cases) {
+      const page = await submitFilled(admin, form, filledFormWithAction(form, '/admin/users'), {
+        username,
+        displayName,
+        email: `${username}@campus.test`,
+        password: 'long-enough-pass',
+        units: ['campus/eng'],
+        roles: ['student'],
+      });
+      expect(page.status).toBe(400);
+      expect(/id="displayName-error">([^<]*)</.exec(page.html)?.[1]).toContain(why);
+      expect(await gateway.models.User.count({ where: { username } })).toBe(0);
+    }
+  });
+
   it('reports a taken username as a notice and creates nothing', async () => {
     const before = await gateway.models.User.count();
     const form = await open(admin, '/admin/users/new');

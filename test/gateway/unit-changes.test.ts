@@ -221,6 +221,19 @@ describe('the console units page', () => {
     expect(bothBlank.html).toContain('id="segment-error"');
     expect(/id="name-error">([^<]*)</.exec(bothBlank.html)?.[1]).toBe('required');
 
+    // Nor a name a control character would turn around, nor one that shows nothing: said beside the field.
+    for (const [newName, why] of [
+      ['Physics \u202Eevil', 'cannot contain control characters'],
+      ['\u200B', 'needs a visible character'],
+    ]) {
+      const refused = await submitFilled(admin, chosen, filledFormWithAction(chosen, '/admin/units/rename'), {
+        newName,
+      });
+      expect(refused.status).toBe(400);
+      expect(/id="newName-error">([^<]*)</.exec(refused.html)?.[1]).toContain(why);
+    }
+    expect((await unitNamed('campus/console-blank'))?.name).toBe('Unit campus/console-blank');
+
     await removeUnit(ctx, 'campus/console-blank');
     const gone = await open(admin, '/admin/units?unit=campus/console-blank');
     expect(readable(gone)).toContain('No unit campus/console-blank (it may have been removed).');
