@@ -177,12 +177,12 @@ describe('a settings form opened before another change', () => {
     expect(await settings()).toMatchObject({ attributes: { disabled: 'nsAccountLock' }, timeoutSeconds: 9 });
 
     const count = (await updates()).length;
-    const refused = await submitFilled(admin, stale, form, { disabledAttribute: 'pwdAccountLockedTime' });
+    const refused = await submitFilled(admin, stale, form, { disabledAttribute: 'userAccountControl' });
     expect(refused.status).toBe(409);
     expect(mainText(refused)).toContain(
       'Directory library-ldap was changed since you opened this page (disabled flag attribute): nothing was saved.',
     );
-    expect(fieldError(refused.html, 'disabledAttribute')).toContain('you had chosen: pwdAccountLockedTime.');
+    expect(fieldError(refused.html, 'disabledAttribute')).toContain('you had chosen: userAccountControl.');
     expect(refused.html).toContain('value="nsAccountLock"');
     expect(await updates()).toHaveLength(count);
     expect((await settings()).attributes.disabled).toBe('nsAccountLock');
