@@ -122,6 +122,16 @@ async function appSignIn(p: Person, params: Record<string, string> = {}) {
   };
 }
 
+/** How many of the account page's name field, Rename and Remove buttons are named for the passkey `key`. */
+const controlsOf = (page: Page, key: string) =>
+  Promise.all(
+    [
+      page.getByRole('textbox', { name: `Name of “${key}”`, exact: true }),
+      page.getByRole('button', { name: `Rename “${key}”`, exact: true }),
+      page.getByRole('button', { name: `Remove “${key}”`, exact: true }),
+    ].map((control) => control.count()),
+  );
+
 const visible = (page: Page, selector: string) =>
   page.waitForSelector(`${selector}:not([hidden])`, { timeout: 10_000 });
 
@@ -191,6 +201,8 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     await addPasskey(alice, 'Phone');
     expect(await notice(alice.page)).toBe('Added the passkey “Phone”.');
     expect(await alice.page.locator('.passkey-name').allInnerTexts()).toEqual(['Laptop', 'Phone']);
+    // Each passkey's field and buttons are named for it: a screen reader's list of controls tells them apart.
+    for (const key of ['Laptop', 'Phone']) expect(await controlsOf(alice.page, key)).toEqual([1, 1, 1]);
 
     await alice.page.fill('li.passkey:has-text("Phone") form.rename-passkey input[name=name]', 'Work phone');
     await clickAndReturn(alice.page, 'li.passkey:has-text("Phone") form.rename-passkey button');
@@ -226,6 +238,21 @@ describe.skipIf(chromiumMissing)('passkeys in a real browser', () => {
     expect(await audits('passkey.register', { target: 'alice', outcome: 'success' })).toHaveLength(2);
     expect(await audits('passkey.rename', { target: 'alice' })).toHaveLength(1);
     expect(await audits('passkey.remove', { target: 'alice' })).toHaveLength(1);
+    expect(alice.errors).toEqual([]);
+  });
+
+  it('names a passkey’s controls for it as text, whatever its name holds', async () => {
+    const odd = `Ann's "key" <b>2</b> & co`;
+    const rename = async (to: string) => {
+      await alice.page.fill('li.passkey form.rename-passkey input[name=name]', to);
+      await clickAndReturn(alice.page, 'li.passkey form.rename-passkey button');
+    };
+    await rename(odd);
+    expect(await alice.page.locator('.passkey-name').allInnerTexts()).toEqual([odd]);
+    expect(await controlsOf(alice.page, odd)).toEqual([1, 1, 1]);
+    expect(await alice.page.locator('.passkeys b').count()).toBe(0);
+    await rename('Work phone');
+    expect(await controlsOf(alice.page, 'Work phone')).toEqual([1, 1, 1]);
     expect(alice.errors).toEqual([]);
   });
 
