@@ -77,7 +77,9 @@ async function migrateNode(io: Io, domain: string, isNew: boolean): Promise<Outp
     }
     unchecked = gateway === null;
   }
-  const applied = await withNodeDatabase(config, (sequelize) => migrate(sequelize, 'node'), { migrated: false });
+  const applied = await withNodeDatabase(config, (sequelize) => migrate(sequelize, 'node', config.domain), {
+    migrated: false,
+  });
   const { json, text } = report(`${config.domain} node`, describeDatabase(config), applied);
   if (!creating) return { json: { ...json, created: false }, text };
   const why = unchecked ? ` (no gateway database in ${config.dataDir} to check the name ${config.domain} against)` : '';

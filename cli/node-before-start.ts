@@ -13,7 +13,7 @@ import { keysDocumentBeforeStart, type KeysDocument } from '../node/federation/n
 export async function prepareNode(config: NodeConfig): Promise<{ applied: string[]; keys: KeysDocument }> {
   const sequelize = await openDatabase(config.database);
   try {
-    const applied = (await migrate(sequelize, 'node')).map((name) => `${config.domain}/${name}`);
+    const applied = (await migrate(sequelize, 'node', config.domain)).map((name) => `${config.domain}/${name}`);
     return { applied, keys: await keysDocumentBeforeStart(sequelize, config) };
   } finally {
     await sequelize.close();

@@ -78,6 +78,20 @@ export class MigrationsPendingError extends AppError {
   }
 }
 
+/** A database a newer Atrium migrated: this code does not know its schema, so it neither starts nor migrates. */
+export class DatabaseNewerError extends AppError {
+  readonly unknown: string[];
+
+  constructor(what: string, unknown: string[]) {
+    super(
+      'database_newer',
+      503,
+      `The ${what} database was migrated by a newer version of Atrium (${unknown.join(', ')}, which this version does not have): run that version, or restore the backup taken before the upgrade`,
+    );
+    this.unknown = unknown;
+  }
+}
+
 /** A bad configuration value: the process must not start. */
 export class ConfigError extends Error {
   readonly problems: string[];

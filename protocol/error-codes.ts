@@ -288,6 +288,10 @@ export const ERROR_CODES = {
     meaning: 'the database is behind the code; run `atrium migrate` (or `atrium migrate --node`)',
     to: L,
   },
+  database_newer: {
+    meaning: 'a newer Atrium migrated the database; run that version, or restore the backup from before the upgrade',
+    to: L,
+  },
 } as const satisfies Record<string, Entry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -132,6 +132,32 @@ describe('atrium on a fresh database', () => {
     expect(second.stdout).toContain('up to date; no migration applied');
   });
 
+  it('refuses to start on, or migrate, a database a newer Atrium migrated, saying what to do', async () => {
+    const inspect = await inspectDatabase(db);
+    const ledger = 'atrium_gateway_migrations';
+    const newer = '9999-from-a-newer-version.ts';
+    await inspect.sequelize.getQueryInterface().bulkInsert(ledger, [{ name: newer }]);
+    try {
+      const [gateway, migrate, users] = await Promise.all([
+        runAtrium(db, ['gateway']),
+        runAtrium(db, ['migrate']),
+        runAtrium(db, ['users', 'list', '--json']),
+      ]);
+      for (const refused of [gateway, migrate]) {
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain(
+          `The gateway database was migrated by a newer version of Atrium (${newer}, which this version does not have): run that version, or restore the backup taken before the upgrade`,
+        );
+        noStackTrace(refused.stderr);
+      }
+      expect(users.code).toBe(1);
+      expect(jsonOf(users).error.code).toBe('database_newer');
+    } finally {
+      await inspect.sequelize.getQueryInterface().bulkDelete(ledger, { name: newer });
+      await inspect.close();
+    }
+  });
+
   it('refuses to make the demo accounts, with their published password, where ATRIUM_MODE is production', async () => {
     const production = {
       ATRIUM_MODE: 'production',
