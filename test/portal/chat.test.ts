@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { signedTransaction, startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
-import { addPeople } from '../helpers/gateway.ts';
+import { addPeople, addPerson } from '../helpers/gateway.ts';
 import { advanceSequences, insertRows } from '../../node/messages/group-commit.ts';
 import {
   chromiumMissing,
@@ -65,6 +65,17 @@ async function tallPicture(page: Page): Promise<Buffer> {
   });
   return Buffer.from(data, 'base64');
 }
+
+/** How far, in CSS px, the conversation's messages are scrolled up from their end. */
+const distanceFromEnd = (page: Page) =>
+  page.locator('.conversation .messages').evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+
+/** Where an element's foot is beyond the foot of the conversation's messages on screen (≤ 0: in view). */
+const belowMessages = (page: Page, selector: string) =>
+  page.evaluate((sel) => {
+    const box = document.querySelector('.conversation .messages')!.getBoundingClientRect();
+    return document.querySelector(sel)!.getBoundingClientRect().bottom - box.bottom;
+  }, selector);
 
 /** Says yes to the question a Recall button asks. */
 async function confirmRecall(page: Page): Promise<void> {
@@ -761,6 +772,10 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       dave.close();
     }
     const a = alice.page;
+    // Read once (it opens at the first of them, unread), then opened again: at its end, the latest page.
+    await openConversation(a, 'Dave Okafor');
+    await expect.poll(() => a.locator('.message', { hasText: 'Line 75' }).count(), { timeout: 10_000 }).toBe(1);
+    await a.click('a[data-nav="#/"]');
     await openConversation(a, 'Dave Okafor');
     await expect.poll(() => a.locator('.message', { hasText: 'Line 75' }).count(), { timeout: 10_000 }).toBe(1);
     const shown = await a.locator('.message-list > .message').count();
@@ -905,6 +920,92 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       expect(unnamed).toBe(0);
       expect(phone.errors).toEqual([]);
     } finally {
+      await phone.context.close();
+    }
+  });
+
+  it('on a phone opens a chat at its first unread message, keeps the keyboard down and the newest messages in view', {
+    timeout: 60_000,
+  }, async () => {
+    await addPerson(campus.gateway, 'rhea');
+    await addPerson(campus.gateway, 'wes');
+    const wes = await connectAs(campus.gateway, campus.nodes.eng, 'wes');
+    const phone = await signInToPortal(browser, campus.gateway.issuer, 'rhea', { viewport: PHONE, hasTouch: true });
+    const p = phone.page;
+    try {
+      for (let i = 1; i <= 5; i++) await wes.send({ to: 'rhea@eng.campus.test', text: `Read ${i}` });
+      await openConversation(p, 'Test wes');
+      await expect.poll(() => p.locator('.message .text', { hasText: /^Read 5$/ }).count()).toBe(1);
+      // Opening a chat to read it does not focus the message box: a phone's keyboard would cover half the screen.
+      expect(await p.evaluate(() => document.activeElement?.closest('.composer') ?? null)).toBeNull();
+      // All of it new: the "New messages" line is above the first message.
+      expect(await p.locator('.unread-separator + .message').textContent()).toContain('Read 1');
+      await p.getByRole('button', { name: 'Back to conversations' }).click();
+      for (let i = 1; i <= 25; i++) await wes.send({ to: 'rhea@eng.campus.test', text: `Unread ${i}` });
+      const item = p.locator('.conversation-item', { hasText: 'Test wes' });
+      await expect.poll(() => badgeOf(item), { timeout: 10_000 }).toBe('25');
+
+      // It opens at the first of the 25 under a "New messages" line, with the last read ones above it.
+      await item.click();
+      await p.waitForSelector('.conversation .unread-separator');
+      expect(await p.locator('.unread-separator').textContent()).toBe('New messages');
+      const next = await p.evaluate(() => {
+        const line = document.querySelector('.unread-separator')!;
+        const messages = document.querySelector('.conversation .messages')!.getBoundingClientRect();
+        const top = line.getBoundingClientRect().top - messages.top;
+        return { text: line.nextElementSibling?.textContent, top, previous: line.previousElementSibling?.textContent };
+      });
+      expect(next.text).toContain('Unread 1');
+      expect(next.previous).toContain('Read 5');
+      expect(next.top).toBeGreaterThanOrEqual(0);
+      expect(next.top).toBeLessThan(100);
+      expect(await distanceFromEnd(p)).toBeGreaterThan(200);
+      // What is opened is read: the badge goes, and the line stays until the chat is left.
+      await expect.poll(() => item.locator('.badge').count()).toBe(0);
+      await p.waitForTimeout(300);
+      expect(await p.locator('.unread-separator').count()).toBe(1);
+      expect(await p.evaluate(() => document.activeElement?.closest('.composer') ?? null)).toBeNull();
+
+      // At the end, the newest messages stay in view as the message box grows: files attached, lines typed.
+      await p.locator('.conversation .messages').evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+      await expect.poll(() => distanceFromEnd(p)).toBeLessThanOrEqual(1);
+      await p.locator('.conversation input[type=file]').setInputFiles([
+        { name: 'week 3 notes.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n') },
+        { name: 'board.png', mimeType: 'image/png', buffer: PNG },
+      ]);
+      await expect.poll(() => p.locator('.upload.uploaded').count(), { timeout: 10_000 }).toBe(2);
+      await p.locator('.conversation .composer-input').fill('one\ntwo\nthree\nfour\nfive');
+      await p.waitForTimeout(100);
+      expect(await distanceFromEnd(p)).toBeLessThanOrEqual(1);
+      await p.getByRole('button', { name: 'Send', exact: true }).click();
+      const mine = ownMessage(p, 'five');
+      await mine.waitFor({ timeout: 10_000 });
+
+      // Tapping one's latest message scrolls its Edit and Recall into view.
+      await p.locator('.conversation .messages').evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+      await mine.locator('.text').tap();
+      await mine.getByRole('button', { name: 'Edit' }).waitFor();
+      await expect.poll(() => belowMessages(p, '.message.mine:last-child .tools')).toBeLessThanOrEqual(0);
+      // The tap only showed them: it pressed neither.
+      expect(await p.locator('.edit-input').count()).toBe(0);
+      expect(await p.getByRole('alertdialog').count()).toBe(0);
+      // Editing on a phone: Enter starts a new line (its keyboard has no Shift+Enter), Save saves.
+      await mine.getByRole('button', { name: 'Edit' }).tap();
+      const box = p.locator('.edit-input');
+      await box.press('Enter');
+      await box.pressSequentially('six');
+      expect(await box.inputValue()).toBe('one\ntwo\nthree\nfour\nfive\nsix');
+      expect(await p.locator('.edit-input').count()).toBe(1);
+      await p.getByRole('button', { name: 'Save' }).tap();
+      await expect.poll(() => ownMessage(p, 'six').locator('.edited').count(), { timeout: 10_000 }).toBe(1);
+      // Opened again, all of it read: at its end, with no line.
+      await p.getByRole('button', { name: 'Back to conversations' }).click();
+      await openConversation(p, 'Test wes');
+      expect(await p.locator('.unread-separator').count()).toBe(0);
+      await expect.poll(() => distanceFromEnd(p)).toBeLessThanOrEqual(1);
+      expect(phone.errors).toEqual([]);
+    } finally {
+      wes.close();
       await phone.context.close();
     }
   });

@@ -10,6 +10,7 @@ import { renderList } from './list-view.ts';
 import { notificationBell, notifyOnIncoming } from './notifications.ts';
 import { peopleView } from './people-view.ts';
 import { searchView } from './search-view.ts';
+import { isTouchFirst } from './touch.ts';
 import { workbenchView } from './workbench-view.ts';
 
 type Route =
@@ -306,8 +307,10 @@ export class PortalApp implements ViewHost {
           chat.openKey = entry.key;
           this.#view = new ConversationView(chat, entry, this);
           this.#pane.replaceChildren(this.#view.element);
-          this.#view.scrollToEnd();
-          this.#view.composer.input.focus();
+          void this.#view.showOpening();
+          // On a touchscreen the keyboard a focused message box opens would cover half of what one came to read.
+          if (isTouchFirst()) this.#view.focusMessages();
+          else this.#view.composer.input.focus();
         }
         chat.markRead(entry);
         chat.loadMembers(entry);

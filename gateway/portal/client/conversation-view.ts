@@ -10,8 +10,13 @@ import { fitRows, h, ICONS, iconButton } from './dom.ts';
 import { cardClickFailure, dayLabelOf, dayOf } from './format.ts';
 import { renderMessage, renderPending, signatureOf, updateReceipt, type MessageActions } from './message-view.ts';
 import { presenceLabel } from './list-view.ts';
+import { isTouchFirst } from './touch.ts';
 
 const PAGE = 30;
+/** How many read messages show above the first unread one when a conversation opens there: what it answers. */
+const READ_CONTEXT = 3;
+/** How many pages of history opening a conversation fetches at most to reach its first unread message. */
+const UNREAD_PAGES = 5;
 /** How many lines the box for editing a message shows: it grows with its text from the first to the second. */
 const EDIT_ROWS = { min: 2, max: 10 };
 /** How many members a group's heading names before it counts the rest. */
@@ -57,6 +62,18 @@ export class ConversationView {
   #atEnd = true;
   /** Redraws when the next of the drawn messages can no longer be recalled, to take its Recall button away. */
   #recallTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * What the person had read when the conversation opened, while some of it was unread then: the first
+   * message after it gets the "New messages" line for as long as the view stays open (it is read by then).
+   */
+  #readBefore: number | null;
+  /** The line above the first message that was unread when the conversation opened. */
+  #unreadLine = h('li', { class: 'unread-separator', id: 'unread-separator' }, h('span', {}, 'New messages'));
+  /** Something (a search result, the person scrolling or sending) has moved the view: opening no longer does. */
+  #placed = false;
+  #scrollerHeight = 0;
+  /** A mouse button, pen or finger is down on the list. */
+  #pressing = false;
 
   constructor(chat: Chat, entry: Entry, host: ViewHost) {
     this.#chat = chat;
@@ -107,6 +124,9 @@ export class ConversationView {
       this.composer.element,
     );
     this.#fromSeq = entry.messages.at(-PAGE)?.seq ?? 0;
+    this.#readBefore = entry.conv.unread > 0 ? entry.conv.readSeq : null;
+    for (const type of ['wheel', 'touchmove', 'keydown'])
+      this.#scroller.addEventListener(type, () => (this.#placed = true), { once: true, passive: true });
     this.#scroller.addEventListener('scroll', () => {
       this.#atEnd = this.#nearEnd();
       if (this.#scroller.scrollTop < 40) void this.showOlder();
@@ -120,6 +140,25 @@ export class ConversationView {
       },
       true,
     );
+    // The list gets shorter as the message box grows (files attached, lines typed), the typing line shows, a
+    // phone's keyboard opens: what showed the newest messages goes on showing them.
+    new ResizeObserver(() => {
+      const height = this.#scroller.clientHeight;
+      if (height === this.#scrollerHeight) return;
+      this.#scrollerHeight = height;
+      if (this.#atEnd) this.scrollToEnd();
+    }).observe(this.#scroller);
+    this.#list.addEventListener('focusin', (e) => this.#toolsInView(e.target as Element));
+    this.#list.addEventListener('pointerdown', () => {
+      this.#pressing = true;
+      const up = () => {
+        this.#pressing = false;
+        window.removeEventListener('pointerup', up);
+        window.removeEventListener('pointercancel', up);
+      };
+      window.addEventListener('pointerup', up);
+      window.addEventListener('pointercancel', up);
+    });
     this.#presses = new PressGuard(this.#list, '.message', this.element);
     this.element.addEventListener('dragover', (e) => e.preventDefault());
     this.element.addEventListener('drop', (e) => {
@@ -134,6 +173,35 @@ export class ConversationView {
   scrollToEnd(): void {
     this.#scroller.scrollTop = this.#scroller.scrollHeight;
     this.#atEnd = true;
+  }
+
+  /**
+   * Shows the conversation as it opens, once on the page: at its first unread message, under a "New
+   * messages" line, with a few read ones above it; else at its end. An unread stretch longer than what the
+   * page holds is fetched first (a few pages at most; beyond that it opens at the oldest fetched).
+   */
+  async showOpening(): Promise<void> {
+    const readBefore = this.#readBefore;
+    if (readBefore === null) return this.scrollToEnd();
+    const entry = this.entry;
+    this.#atEnd = false;
+    for (let page = 0; page < UNREAD_PAGES && (entry.messages[0]?.seq ?? 0) > readBefore + 1; page++) {
+      if (entry.historyDone || (await this.#chat.loadOlder(entry, 200).catch(() => 0)) === 0) break;
+    }
+    if (this.#placed || entry.pending.size > 0 || !this.element.isConnected) return;
+    const first = entry.messages.findIndex((m) => m.seq > readBefore);
+    if (first < 0) return this.scrollToEnd();
+    this.#fromSeq = Math.min(this.#fromSeq, entry.messages[Math.max(0, first - READ_CONTEXT)]!.seq);
+    this.update();
+    const line = this.#unreadLine;
+    if (!line.isConnected) return this.scrollToEnd();
+    this.#scroller.scrollTop += line.getBoundingClientRect().top - this.#scroller.getBoundingClientRect().top - 8;
+    this.#atEnd = this.#nearEnd();
+  }
+
+  /** Moves focus into the conversation, to its messages (to read them, or Tab on to the message box). */
+  focusMessages(): void {
+    this.#scroller.focus({ preventScroll: true });
   }
 
   #nearEnd(): boolean {
@@ -262,10 +330,15 @@ export class ConversationView {
       days.add(day);
       wanted.push(this.#separator(day, dayLabelOf(iso, now)));
     };
+    let unreadLine = false;
     for (const message of entry.messages) {
       if (message.seq < this.#fromSeq) continue;
       keep.add(message.id);
       separate(message.createdAt);
+      if (!unreadLine && this.#readBefore !== null && message.seq > this.#readBefore) {
+        unreadLine = true;
+        wanted.push(this.#unreadLine);
+      }
       const drawn = this.#drawn.get(message.id);
       if (this.#editing.has(message.id) && drawn) {
         wanted.push(drawn.el);
@@ -310,6 +383,7 @@ export class ConversationView {
         this.#days.delete(day);
       }
     }
+    if (!unreadLine) this.#unreadLine.remove();
     wanted.forEach((el, i) => {
       if (this.#list.children[i] !== el) this.#list.insertBefore(el, this.#list.children[i] ?? null);
     });
@@ -470,10 +544,12 @@ export class ConversationView {
     const text = li.querySelector<HTMLElement>('.text');
     if (!bubble || !text) return;
     this.#editing.add(message.id);
+    // A phone's keyboard has no Shift+Enter: there Enter starts a new line, and Save saves.
+    const enterSaves = !isTouchFirst();
     const input = h('textarea', {
       class: 'edit-input',
       'aria-label': 'Edit message',
-      'aria-keyshortcuts': 'Enter Escape',
+      'aria-keyshortcuts': enterSaves ? 'Enter Escape' : 'Escape',
       rows: EDIT_ROWS.min,
     });
     input.value = message.text ?? '';
@@ -501,7 +577,7 @@ export class ConversationView {
     };
     // The message box's keys: Enter saves, Shift+Enter starts a new line, Escape gives up.
     input.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      if (e.key === 'Enter' && enterSaves && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         save();
       } else if (e.key === 'Escape') {
@@ -517,7 +593,7 @@ export class ConversationView {
       h(
         'div',
         { class: 'edit-buttons' },
-        h('span', { class: 'edit-keys muted' }, 'Enter saves · Esc cancels'),
+        enterSaves ? h('span', { class: 'edit-keys muted' }, 'Enter saves · Esc cancels') : null,
         h('button', { type: 'button', class: 'secondary', onclick: done }, 'Cancel'),
         h('button', { type: 'button', onclick: save }, 'Save'),
       ),
@@ -531,6 +607,28 @@ export class ConversationView {
     this.#keepInView(li);
   }
 
+  /**
+   * A tap (or Tab) on a message, or on a file in it, shows its Edit and Recall under it on a phone: the list
+   * scrolls to show them too. Only once the press is over: moved under the finger before that, the list
+   * would take the tap's click to whatever came under it (the Recall button, say).
+   */
+  #toolsInView(target: Element): void {
+    const message = target.closest<HTMLElement>('.message');
+    // Focus moving on to them leaves them where they are; an edit box keeps itself in view (#edit).
+    if (!message || message.classList.contains('editing') || target.closest('.tools')) return;
+    // Scrolled up only as far as the message's top stays in view: a tall one is read from its top.
+    const show = () => {
+      if (!message.contains(document.activeElement)) return;
+      const box = message.getBoundingClientRect();
+      const list = this.#scroller.getBoundingClientRect();
+      const by = Math.min(box.bottom - list.bottom, box.top - list.top);
+      if (by > 0) this.#scroller.scrollTop += by;
+    };
+    // A mouse focuses on its press; a tap focuses after its touch ended, and clicks within the same task.
+    if (this.#pressing) window.addEventListener('pointerup', () => setTimeout(show, 0), { once: true });
+    else setTimeout(show, 0);
+  }
+
   /** Scrolls the list just enough that the foot of `el` shows (scrollIntoView would move the page as well). */
   #keepInView(el: HTMLElement): void {
     const below = el.getBoundingClientRect().bottom - this.#scroller.getBoundingClientRect().bottom;
@@ -539,6 +637,7 @@ export class ConversationView {
 
   /** Scrolls to a message (from search), showing as much history as needed. */
   async reveal(messageId: string): Promise<void> {
+    this.#placed = true;
     while (!this.entry.byId.has(messageId) && !this.entry.historyDone) {
       if ((await this.#chat.loadOlder(this.entry, 200).catch(() => 0)) === 0) break;
     }
