@@ -66,6 +66,35 @@ async function tallPicture(page: Page): Promise<Buffer> {
   return Buffer.from(data, 'base64');
 }
 
+/**
+ * Starts keeping what a screen reader would read out of the page from now on, as a screen reader hears
+ * it: text written into a live region (aria-live other than "off", or role log, status or alert), where
+ * the nearest such region decides, and none that is aria-busy.
+ */
+async function recordAnnouncements(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const said: string[] = [];
+    Object.assign(window, { said });
+    const announced = (node: Node): boolean => {
+      const el = node instanceof Element ? node : node.parentElement;
+      if (!el || el.closest('[aria-busy=true]')) return false;
+      const region = el.closest('[aria-live], [role=log], [role=status], [role=alert]');
+      return region !== null && region.getAttribute('aria-live') !== 'off';
+    };
+    new MutationObserver((records) => {
+      for (const r of records) {
+        if (!announced(r.target)) continue;
+        if (r.type === 'characterData') said.push(r.target.textContent ?? '');
+        for (const node of r.addedNodes) if (node.textContent?.trim()) said.push(node.textContent);
+      }
+    }).observe(document.body, { childList: true, characterData: true, subtree: true });
+  });
+}
+
+/** What was read out since recordAnnouncements that has `text` in it. */
+const announcedWith = (page: Page, text: string) =>
+  page.evaluate((t) => (window as unknown as { said: string[] }).said.filter((s) => s.includes(t)), text);
+
 /** How far, in CSS px, the conversation's messages are scrolled up from their end. */
 const distanceFromEnd = (page: Page) =>
   page.locator('.conversation .messages').evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
@@ -1007,6 +1036,70 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     } finally {
       wes.close();
       await phone.context.close();
+    }
+  });
+
+  it('skips to the open conversation, and reads out others’ new messages, not earlier ones or one’s own', {
+    timeout: 60_000,
+  }, async () => {
+    await addPerson(campus.gateway, 'sol');
+    await addPerson(campus.gateway, 'tam');
+    const tam = await connectAs(campus.gateway, campus.nodes.eng, 'tam');
+    const sol = await signInToPortal(browser, campus.gateway.issuer, 'sol');
+    const p = sol.page;
+    try {
+      for (let i = 1; i <= 45; i++) await tam.send({ to: 'sol@eng.campus.test', text: `Note ${i}` });
+      // Read once (all of it shows, from the first unread), then opened again: at its end, the latest 30.
+      await openConversation(p, 'Test tam');
+      await expect.poll(() => p.locator('.message .text', { hasText: /^Note 45$/ }).count()).toBe(1);
+      await expect
+        .poll(() => p.locator('.conversation-item', { hasText: 'Test tam' }).locator('.badge').count())
+        .toBe(0);
+      await p.click('a[data-nav="#/"]');
+      await openConversation(p, 'Test tam');
+      await expect.poll(() => p.locator('.message .text', { hasText: /^Note 45$/ }).count()).toBe(1);
+      expect(await p.locator('.message .text', { hasText: /^Note 1$/ }).count()).toBe(0);
+      // On a computer the message box takes the focus, to answer at once.
+      expect(await p.evaluate(() => document.activeElement?.classList.contains('composer-input'))).toBe(true);
+
+      await recordAnnouncements(p);
+      // "Skip to the conversation" moves into it, and leaves it open and the address as it was.
+      const address = p.url();
+      const history = await p.evaluate(() => window.history.length);
+      await p.locator('a.skip').focus();
+      await p.keyboard.press('Enter');
+      await p.waitForTimeout(200);
+      expect(p.url()).toBe(address);
+      expect(await p.evaluate(() => window.history.length)).toBe(history);
+      expect(await p.locator('#conversation-title').textContent()).toBe('Test tam');
+      expect(await p.evaluate(() => document.activeElement?.closest('.conversation') !== null)).toBe(true);
+      // Tab goes on from there (to "Show earlier messages", which shows them and goes: focus stays in the list).
+      await p.keyboard.press('Tab');
+      expect(await p.evaluate(() => document.activeElement?.closest('.conversation') !== null)).toBe(true);
+
+      // Earlier messages shown on scrolling up are not read out.
+      for (let i = 0; i < 5 && (await p.locator('.message .text', { hasText: /^Note 1$/ }).count()) === 0; i++) {
+        await p.locator('.messages').evaluate((el) => el.scrollTo({ top: 0 }));
+        await p.waitForTimeout(300);
+      }
+      await expect.poll(() => p.locator('.message .text', { hasText: /^Note 1$/ }).count()).toBe(1);
+      expect(await announcedWith(p, 'Note')).toEqual([]);
+      // Nor is one's own message, sending or sent.
+      await send(p, 'Got them all');
+      await expect.poll(() => statusOf(p, 'Got them all'), { timeout: 10_000 }).toMatch(/sent|delivered|read/);
+      expect(await announcedWith(p, 'Got them all')).toEqual([]);
+
+      // Someone else's new message is, once, with who wrote it.
+      await tam.send({ to: 'sol@eng.campus.test', text: 'Welcome back' });
+      await expect
+        .poll(() => announcedWith(p, 'Welcome back'), { timeout: 10_000 })
+        .toEqual(['Test tam: Welcome back']);
+      await p.waitForTimeout(300);
+      expect(await announcedWith(p, 'Welcome back')).toHaveLength(1);
+      expect(sol.errors).toEqual([]);
+    } finally {
+      tam.close();
+      await sol.context.close();
     }
   });
 

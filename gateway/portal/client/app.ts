@@ -21,6 +21,12 @@ type Route =
   | { view: 'files' }
   | { view: 'new' };
 
+/**
+ * Whether the hash names a view (`#/…`, or none: the list). Any other is a place in the page (the skip
+ * link's `#pane`), which changes no view.
+ */
+const isRoute = (hash: string) => hash === '' || hash === '#' || hash.startsWith('#/');
+
 function parseRoute(hash: string): Route {
   let parts: string[];
   try {
@@ -155,7 +161,15 @@ export class PortalApp implements ViewHost {
       (text) => this.toast(text),
     );
 
-    window.addEventListener('hashchange', () => this.#navigate());
+    window.addEventListener('hashchange', () => {
+      if (isRoute(window.location.hash)) this.#navigate();
+    });
+    // Past the top bar and the list to what the pane shows, without a trip through the address: the link's
+    // own #pane would name no view.
+    document.querySelector('a.skip')?.addEventListener('click', (event) => {
+      event.preventDefault();
+      this.#skipToPane();
+    });
     window.addEventListener('online', () => chat.setNetwork(true));
     window.addEventListener('offline', () => chat.setNetwork(false));
     // What is being written stays for this tab's next page (a reload), which the page going ends; a phone
@@ -348,6 +362,13 @@ export class PortalApp implements ViewHost {
     else this.toast(`You are no longer in “${title}”.`);
   }
 
+  /** The skip link: focus to the open conversation's messages, else to what the pane shows, else the list. */
+  #skipToPane(): void {
+    if (this.#view) return this.#view.focusMessages();
+    if (this.#pane.getClientRects().length > 0) return this.#pane.focus();
+    (this.#list.querySelector<HTMLElement>('.conversation-item') ?? this.#list).focus();
+  }
+
   #onKey(event: KeyboardEvent): void {
     if (event.key !== 'Escape' || event.defaultPrevented) return;
     if (this.#route.view === 'list') return;
@@ -418,11 +439,19 @@ export class PortalApp implements ViewHost {
     document.title = unread > 0 ? `(${unread}) Atrium` : 'Atrium';
   }
 
+  /**
+   * Says someone else's new message to screen readers: who wrote it and what, and where when it is not the
+   * conversation on screen. The message list is no live region (see ConversationView), so one's own
+   * messages and earlier ones loaded on scrolling are not read out.
+   */
   #announce(entry: Entry, message: Message): void {
-    if (this.#view?.entry === entry && document.visibilityState === 'visible') return;
     const chat = this.#chat;
     const text = message.kind === 'card' ? 'a card' : message.text || 'a file';
-    this.#announcer.textContent = `New message from ${chat.senderNow(entry, message)}${entry.conv.kind === 'group' ? ` in ${chat.title(entry)}` : ''}: ${text}`;
+    const sender = chat.senderNow(entry, message);
+    const here = this.#view?.entry === entry && document.visibilityState === 'visible';
+    this.#announcer.textContent = here
+      ? `${sender}: ${text}`
+      : `New message from ${sender}${entry.conv.kind === 'group' ? ` in ${chat.title(entry)}` : ''}: ${text}`;
   }
 
   async #signOut(): Promise<void> {

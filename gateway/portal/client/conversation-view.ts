@@ -87,12 +87,13 @@ export class ConversationView {
       { type: 'button', class: 'load-older secondary', onclick: () => void this.showOlder() },
       'Show earlier messages',
     );
+    // Not a live region: it would also read out each page of earlier messages loaded on scrolling up, and
+    // one's own message twice (sending, then sent). The page announces others' new messages itself.
     this.#list = h('ol', {
       class: 'message-list',
       role: 'log',
       'aria-labelledby': 'conversation-title',
-      'aria-live': 'polite',
-      'aria-relevant': 'additions',
+      'aria-live': 'off',
     });
     this.#scroller = h('div', { class: 'messages', tabindex: 0, 'aria-label': 'Messages' }, this.#older, this.#list);
     this.#typing = h('p', { class: 'typing', 'aria-live': 'polite' });
@@ -282,7 +283,10 @@ export class ConversationView {
   #updateOlder(): void {
     const entry = this.entry;
     const hidden = entry.messages.some((m) => m.seq < this.#fromSeq);
+    // Tabbed to, it scrolled the list to its top and showed the rest: focus stays in the list, not lost with it.
+    const focused = document.activeElement === this.#older;
     this.#older.hidden = !hidden && (entry.historyDone || (entry.messages[0]?.seq ?? 1) <= entry.conv.joinedSeq + 1);
+    if (this.#older.hidden && focused) this.focusMessages();
   }
 
   update(): void {
