@@ -225,7 +225,7 @@ describe('the console units page', () => {
     for (const [newName, why] of [
       ['Physics \u202Eevil', 'cannot contain control characters'],
       ['\u200B', 'needs a visible character'],
-    ]) {
+    ] as const) {
       const refused = await submitFilled(admin, chosen, filledFormWithAction(chosen, '/admin/units/rename'), {
         newName,
       });
