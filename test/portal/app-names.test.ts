@@ -113,8 +113,41 @@ describe.skipIf(chromiumMissing)('the names the portal shows for people and apps
     await openConversation(a, 'Law clinic');
     await expect
       .poll(() => senderLine(alice, 'Filing deadline is Friday'), { timeout: 10_000 })
-      .toBe(`Court Clerk ${CLERK}`);
+      .toBe(`Court Clerk webhook ${CLERK}`);
     await expect.poll(() => senderLine(alice, 'Who has the brief?'), { timeout: 10_000 }).toBe(`Lena Park ${LENA}`);
+    expect(alice.errors).toEqual([]);
+  });
+
+  it('marks a webhook as one, in its bubble and the list, and shows names kept with control characters without them', {
+    timeout: 60_000,
+  }, async () => {
+    const a = alice.page;
+    const id = randomUUID();
+    // Kept before such names were refused (or by a node that does not refuse them): shown without them.
+    const events = [
+      lawGroup(id, 'Moot \u202Etruoc', [ALICE, DAVE]),
+      lawEntry(
+        id,
+        1,
+        { text: 'Your leave request was approved', senderName: 'Leave Approval\u202E', senderKind: 'webhook' },
+        { sender: CLERK },
+      ),
+    ];
+    expect(await signedTransaction(campus, 'law', 'eng', events)).toEqual({ status: 200, body: { applied: 2 } });
+    const item = a.locator('.conversation-item', { hasText: 'Your leave request was approved' });
+    await expect.poll(() => item.locator('.item-name').textContent(), { timeout: 10_000 }).toBe('Moot truoc');
+    // Read out as a webhook's too.
+    expect(await a.locator('#announcer').textContent()).toBe(
+      'New message from Leave Approval (webhook) in Moot truoc: Your leave request was approved',
+    );
+    expect(await item.locator('.item-preview').textContent()).toBe('Leave (webhook): Your leave request was approved');
+    await openConversation(a, 'Moot truoc');
+    const message = a.locator('.conversation .message:not(.mine)', { hasText: 'Your leave request was approved' });
+    // The name in a <bdi>, so that a name written right to left does not turn the address after it around.
+    await expect.poll(() => message.locator('.sender bdi').textContent(), { timeout: 10_000 }).toBe('Leave Approval');
+    expect(await senderLine(alice, 'Your leave request was approved')).toBe(`Leave Approval webhook ${CLERK}`);
+    expect(await message.locator('.avatar').getAttribute('class')).toContain('webhook');
+    expect(await a.locator('#conversation-title').textContent()).toBe('Moot truoc');
     expect(alice.errors).toEqual([]);
   });
 });

@@ -14,6 +14,7 @@ import {
   type UploadedAttachment,
 } from '../../../sdk/client.ts';
 import { Emitter } from '../../../sdk/emitter.ts';
+import { withoutControlCharacters } from '../../../core/control-characters.ts';
 import { READ_COUNTS_MAX } from '../../../protocol/client-frames.ts';
 import { fetchDomainTitles, fetchMe, fetchUnitLabels, HttpError, tokenFor, type Me, type PortalDomain } from './api.ts';
 import { findPeople, forgetAttachment, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
@@ -141,11 +142,19 @@ export const keyOf = (domain: string, conversationId: string) => `${domain}/${co
 export const localPart = (address: string) => address.split('@')[0] ?? address;
 export const domainPart = (address: string) => address.split('@')[1] ?? '';
 
-/** The name an app gave itself on this entry (`senderName` counts only on a bot's or a webhook's entry). */
+/**
+ * The name an app gave itself on this entry (`senderName` counts only on a bot's or a webhook's entry),
+ * without control characters a name kept before they were refused may hold (they would turn it around).
+ */
 function appNameOf(message: Message): string | undefined {
   const byApp = message.senderKind === 'bot' || message.senderKind === 'webhook';
-  return byApp && typeof message.senderName === 'string' && message.senderName ? message.senderName : undefined;
+  const name = byApp && typeof message.senderName === 'string' ? withoutControlCharacters(message.senderName) : '';
+  return name || undefined;
 }
+
+/** Whether a webhook posted this: its sender is `hook-…`, a name no person and no app can have. */
+export const byWebhook = (message: Message) =>
+  message.senderKind === 'webhook' || localPart(message.sender).startsWith('hook-');
 
 /** The seqs of the person's own messages among these (those that show a receipt), in the order given. */
 function ownSeqs(messages: Message[], me: string): number[] {
@@ -1123,7 +1132,8 @@ export class Chat extends Emitter<ChatEvents> {
    */
   displayName(address: string): string {
     const known = this.names.get(address) ?? this.#keptNames.get(address);
-    if (known !== undefined) return known;
+    // A name kept before control characters were refused shows without them.
+    if (known !== undefined) return withoutControlCharacters(known) || localPart(address);
     return this.#unnamed.has(address) ? NAME_PENDING : localPart(address);
   }
 
@@ -1142,15 +1152,17 @@ export class Chat extends Emitter<ChatEvents> {
 
   /**
    * Who wrote a message, for words said once and never redrawn (a notification, an announcement to
-   * screen readers): the username rather than the placeholder while the directory has not answered.
+   * screen readers): the username rather than the placeholder while the directory has not answered, and
+   * a webhook said as one, since whoever made it chose its name.
    */
   senderNow(entry: Entry, message: Message): string {
     const name = this.senderOf(entry, message);
-    return name === NAME_PENDING ? localPart(message.sender) : name;
+    const said = name === NAME_PENDING ? localPart(message.sender) : name;
+    return byWebhook(message) ? `${said} (webhook)` : said;
   }
 
   title(entry: Entry): string {
-    if (entry.conv.kind === 'group') return entry.conv.title ?? 'Group';
+    if (entry.conv.kind === 'group') return withoutControlCharacters(entry.conv.title ?? '') || 'Group';
     const peer = this.peerOf(entry);
     return peer ? this.nameIn(entry, peer) : 'Direct chat';
   }

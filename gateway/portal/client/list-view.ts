@@ -1,5 +1,5 @@
 import type { Message } from '../../../sdk/client.ts';
-import { mentionsOf, type Chat, type Entry } from './chat.ts';
+import { byWebhook, mentionsOf, type Chat, type Entry } from './chat.ts';
 import { h } from './dom.ts';
 import { PressGuard } from './press-guard.ts';
 import { fullTimeOf, hueClass, initials, systemText, timeOf } from './format.ts';
@@ -16,7 +16,9 @@ export function presenceLabel(chat: Chat, entry: Entry, address: string): string
 function preview(chat: Chat, entry: Entry, message: Message | undefined): string {
   if (!message) return entry.conv.kind === 'group' ? 'No messages yet' : 'Say hello';
   if (message.kind === 'system') return systemText(message as never, (a) => chat.nameIn(entry, a));
-  const who = message.sender === entry.me ? 'You' : chat.senderOf(entry, message).split(' ')[0];
+  const first = chat.senderOf(entry, message).split(' ')[0];
+  // A webhook said as one: whoever made it chose its name, perhaps a person's or an app's.
+  const who = message.sender === entry.me ? 'You' : byWebhook(message) ? `${first} (webhook)` : first;
   if (message.recalledAt) return `${who} recalled a message`;
   const what =
     message.kind === 'card'

@@ -1,5 +1,5 @@
 import type { Message, UploadedAttachment } from '../../../sdk/client.ts';
-import { domainPart, listsSomeMembers, type Chat, type Entry, type Pending } from './chat.ts';
+import { byWebhook, domainPart, listsSomeMembers, type Chat, type Entry, type Pending } from './chat.ts';
 import { h, type Child } from './dom.ts';
 import { clockOf, fullTimeOf, hueClass, initials, richText, sizeOf, systemText } from './format.ts';
 import type { HttpError } from './api.ts';
@@ -108,8 +108,28 @@ export function updateReceipt(el: HTMLElement, chat: Chat, entry: Entry, message
   if (info) info.textContent = infoOf(message, receipt);
 }
 
-function avatar(name: string, address: string): HTMLElement {
-  return h('span', { class: `avatar small ${hueClass(address)}`, 'aria-hidden': 'true' }, initials(name));
+/** A sender's initials; a webhook's in a square of its own colour, never like the person it may be named after. */
+function avatar(name: string, message: Message): HTMLElement {
+  const look = byWebhook(message) ? 'webhook' : hueClass(message.sender);
+  return h('span', { class: `avatar small ${look}`, 'aria-hidden': 'true' }, initials(name));
+}
+
+/**
+ * Who wrote a message, above its text: the name isolated (<bdi>), so that one written right to left does
+ * not turn the address after it around; a webhook marked as one, since whoever made it chose its name.
+ */
+function senderLine(name: string, message: Message): HTMLElement {
+  const mark = byWebhook(message)
+    ? [
+        ' ',
+        h(
+          'span',
+          { class: 'sender-kind', title: 'Posted through a webhook; its name is chosen by whoever made it' },
+          'webhook',
+        ),
+      ]
+    : null;
+  return h('p', { class: 'sender' }, h('bdi', {}, name), mark, h('span', { class: 'address' }, ` ${message.sender}`));
 }
 
 /** A file its sender deleted: said instead of offered (a download would answer 410 `attachment_removed`). */
@@ -317,15 +337,13 @@ function drawMessage(
       id: `m-${message.id}`,
       'data-seq': message.seq,
     },
-    mine ? null : avatar(name, message.sender),
+    mine ? null : avatar(name, message),
     // Focusable, each one: a tap or Tab shows what its line leaves out (infoOf), and one's own Edit and Recall.
     h(
       'div',
       { class: 'bubble', tabindex: 0 },
       // Who wrote it, read out for one's own too: a bubble's side and colour say it to the eye alone.
-      mine
-        ? h('p', { class: 'visually-hidden' }, 'You')
-        : h('p', { class: 'sender' }, name, h('span', { class: 'address' }, ` ${message.sender}`)),
+      mine ? h('p', { class: 'visually-hidden' }, 'You') : senderLine(name, message),
       body,
       h('p', { class: 'meta' }, footer),
       h('p', { class: 'message-info' }, infoOf(message, receipt)),
