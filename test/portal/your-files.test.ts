@@ -111,6 +111,9 @@ describe.skipIf(chromiumMissing)('Your files in the portal', () => {
     expect(await row.innerText()).toMatch(/256\.0 KB · .+ · In Bob Martin/);
     expect(await rows.filter({ hasText: 'draft.pdf' }).innerText()).toContain('Not sent yet');
     expect(await a.locator('.own-files img').count()).toBe(0);
+    // Each Delete is named for its file, markup and all as text: a list of the buttons tells them apart.
+    for (const name of ['draft.pdf', 'photo.pdf', 'notes.pdf', SLIDES])
+      expect(await a.getByRole('button', { name: `Delete “${name}”`, exact: true }).count()).toBe(1);
 
     // Delete asks first; Cancel keeps it.
     await row.getByRole('button', { name: 'Delete' }).click();

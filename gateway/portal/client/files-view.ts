@@ -82,7 +82,17 @@ function nodeFiles(chat: Chat, host: ViewHost, node: PortalDomain, headed: boole
           ` · ${sharedIn(chat, node.name, file)}`,
         ),
       ),
-      h('button', { type: 'button', class: 'secondary delete-file', onclick: () => void remove(file, item) }, 'Delete'),
+      // Named for its file: a screen reader's list of buttons tells one Delete from another.
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary delete-file',
+          'aria-label': `Delete “${file.name}”`,
+          onclick: () => void remove(file, item),
+        },
+        'Delete',
+      ),
     );
     return item;
   };
