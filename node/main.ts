@@ -38,6 +38,7 @@ import { createTypingNews } from './presence/typing-news.ts';
 import { createReceiptNews } from './receipts/receipt-news.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
 import { createMemberCache, type MemberCache } from './conversations/member-cache.ts';
+import { lookForMissingFiles } from './attachments/missing-files.ts';
 import { domainOf } from '../protocol/address.ts';
 import { gatewayFailure, reasonOf } from '../protocol/gateway-refusal.ts';
 import { Gauge, Histogram } from 'prom-client';
@@ -223,6 +224,9 @@ async function startOn(
   http.serve(app, socketUpgrades(sockets));
   endedPoller.start();
   const uploadSweeps = startFileSweeps(services);
+  void lookForMissingFiles(services, logger).catch((err: unknown) =>
+    logger.warn({ err }, 'could not look for missing files'),
+  );
   // Peers that kept events for this domain while it was away send them now rather than after their backoff.
   void federation.delivery.announce().catch((err: unknown) => peersNotTold(logger, err, 'up'));
   logger.info({ domain: config.domain, url, listen: `${config.host}:${port}` }, 'domain node listening');
