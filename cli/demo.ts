@@ -31,6 +31,20 @@ type Prepared = {
   databases: string[];
 };
 
+/**
+ * What this start did to the demo's data, if anything: a first start seeds the campus; a later one that
+ * applies migrations is an upgrade of the data already there, and says so.
+ */
+export function setupNote(prepared: Pick<Prepared, 'applied' | 'seeded' | 'conversationsSeeded'>): string | null {
+  const done = [
+    prepared.applied.length > 0 ? `applied ${prepared.applied.length} migration(s)` : null,
+    prepared.seeded ? 'seeded the demo campus' : null,
+    prepared.conversationsSeeded ? 'seeded its conversations' : null,
+  ].filter(Boolean);
+  if (done.length === 0) return null;
+  return prepared.seeded ? `(First start: ${done.join(', ')}.)` : `(Updated the demo's data: ${done.join(', ')}.)`;
+}
+
 /** Said first when GATEWAY_HOST puts the demo on the network, where its printed passwords open every account. */
 function networkWarning(host: string, directory: DemoDirectoryState): string[] {
   return [
@@ -45,11 +59,6 @@ function banner(units: RunningUnit[], prepared: Prepared, directory: DemoDirecto
   const exposed = reachableFromNetwork(host);
   const endpoints = units.flatMap((u) => u.endpoints);
   const logins = DEMO_USERS.map((u) => ({ username: u.username, password: DEMO_PASSWORD, what: u.what }));
-  const setup = [
-    prepared.applied.length > 0 ? `applied ${prepared.applied.length} migration(s)` : null,
-    prepared.seeded ? 'seeded the demo campus' : null,
-    prepared.conversationsSeeded ? 'seeded its conversations' : null,
-  ].filter(Boolean);
   const width = Math.max(...endpoints.map((e) => e.label.length));
   return {
     json: {
@@ -63,7 +72,7 @@ function banner(units: RunningUnit[], prepared: Prepared, directory: DemoDirecto
     text: [
       '',
       'Atrium demo campus is running.',
-      ...(setup.length > 0 ? [`(First start: ${setup.join(', ')}.)`] : []),
+      ...[setupNote(prepared)].filter((note) => note !== null),
       ...(prepared.moved.length > 0
         ? [`(The registered URL of ${prepared.moved.join(' and ')} now follows the demo's ports.)`]
         : []),

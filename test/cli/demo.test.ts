@@ -8,6 +8,7 @@ import { freePort, freePorts } from '../helpers/ports.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
 import { inspectDatabase, jsonOf, runAtrium, startAtrium, type LongRunning } from '../helpers/cli.ts';
 import { slapdInstalled } from '../../cli/private-slapd.ts';
+import { setupNote } from '../../cli/demo.ts';
 
 /** With slapd installed the demo also runs its library directory (test/directories/demo.test.ts), first up and last down. */
 const withDirectory = <T>(items: T[]) => (slapdInstalled() ? items : []);
@@ -309,5 +310,17 @@ describe('atrium demo', () => {
     expect(await starting.stop('SIGTERM')).toBe(0);
     expect(starting.output()).toContain('"msg":"shutting down"');
     expect(starting.output()).toContain('"msg":"stopped"');
+  });
+});
+
+describe("the demo's banner", () => {
+  it('calls a start that migrates data already there an update, not a first start', () => {
+    expect(setupNote({ applied: ['gateway/0024-search-text.ts'], seeded: false, conversationsSeeded: false })).toBe(
+      "(Updated the demo's data: applied 1 migration(s).)",
+    );
+    expect(
+      setupNote({ applied: ['gateway/0001-accounts-and-units.ts'], seeded: true, conversationsSeeded: true }),
+    ).toBe('(First start: applied 1 migration(s), seeded the demo campus, seeded its conversations.)');
+    expect(setupNote({ applied: [], seeded: false, conversationsSeeded: false })).toBeNull();
   });
 });
