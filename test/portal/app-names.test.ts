@@ -150,4 +150,15 @@ describe.skipIf(chromiumMissing)('the names the portal shows for people and apps
     expect(await a.locator('#conversation-title').textContent()).toBe('Moot truoc');
     expect(alice.errors).toEqual([]);
   });
+
+  it('shows a person’s name kept with control characters without them, found and in their chat', {
+    timeout: 60_000,
+  }, async () => {
+    const a = alice.page;
+    // Kept before such names were refused.
+    await campus.gateway.models.User.update({ displayName: 'Carol \u202EavliS' }, { where: { username: 'carol' } });
+    await startDirect(a, 'carol', 'Carol avliS');
+    await expect.poll(() => a.locator('#conversation-title').textContent(), { timeout: 10_000 }).toBe('Carol avliS');
+    expect(alice.errors).toEqual([]);
+  });
 });

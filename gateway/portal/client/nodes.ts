@@ -1,3 +1,4 @@
+import { withoutControlCharacters } from '../../../core/control-characters.ts';
 import { AtriumError, type UploadedAttachment } from '../../../sdk/client.ts';
 import { HttpError, tokenFor, type Me, type PortalDomain } from './api.ts';
 
@@ -97,8 +98,10 @@ async function askDirectories(me: Me, params: URLSearchParams): Promise<Person[]
   for (const { node, people } of answers) {
     for (const person of people) {
       const known = byUsername.get(person.username);
+      // A name kept before control characters were refused shows without them (they would turn it around).
+      const name = withoutControlCharacters(person.name) || person.username;
       if (known) known.reachableFrom.push(node.name);
-      else byUsername.set(person.username, { ...person, via: node.name, reachableFrom: [node.name] });
+      else byUsername.set(person.username, { ...person, name, via: node.name, reachableFrom: [node.name] });
     }
   }
   return [...byUsername.values()];
