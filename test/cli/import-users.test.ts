@@ -205,9 +205,13 @@ describe('importing users from CSV', () => {
       '',
     ].join('\r\n');
     const error = await rejection(text);
-    expect(error.lines).toEqual([{ line: 7, field: 'email', message: 'not a valid email address' }]);
+    // A name is one line of plain text (core/plain-names.ts): the quoted line break is read, then refused.
+    expect(error.lines).toEqual([
+      { line: 4, field: 'name', message: expect.stringContaining('cannot contain control characters (line breaks') },
+      { line: 7, field: 'email', message: 'not a valid email address' },
+    ]);
 
-    await importUsers(ctx, text.replace('fay@@', 'fay@'));
+    await importUsers(ctx, text.replace('fay@@', 'fay@').replace('"Eve\r\nMulti"', '"Eve Multi"'));
     const dee = await ctx.models.User.findOne({ where: { username: 'fmt-dee' } });
     expect(dee!.displayName).toBe('Dee, "the" Dean');
     expect(await usernames(['fmt-dee', 'fmt-eve', 'fmt-fay'])).toEqual(['fmt-dee', 'fmt-eve', 'fmt-fay']);
