@@ -31,6 +31,13 @@ export function sealClientSecret(client: Payload, sealer: Sealer): Payload {
  * version before sealing) is not honoured: the provider then refuses the client, and fails closed.
  */
 export function openClientSecret(stored: Payload, sealer: Sealer): Payload {
-  const { client_secret: _plain, client_secret_sealed: sealed, ...rest } = stored;
-  return typeof sealed === 'string' ? { ...rest, client_secret: sealer.open(sealed) } : rest;
+  const { client_secret: plain, client_secret_sealed: sealed, ...rest } = stored;
+  if (typeof sealed === 'string') return { ...rest, client_secret: sealer.open(sealed) };
+  return typeof plain === 'string' ? { ...rest, [IN_THE_CLEAR]: true } : rest;
 }
+
+/**
+ * Marks a client whose secret was stored in the clear and so not honoured (openClientSecret): the gateway
+ * says so in its log, since the app only hears oidc-provider's "client_secret is mandatory property".
+ */
+export const IN_THE_CLEAR = Symbol('client secret stored in the clear');

@@ -18,6 +18,7 @@ import { ADMIN_SCOPE, withAllowedScopes } from './admin-scope.ts';
 import { advertiseNodeScope, NODE_SCOPE, nodeScopeMissing } from './node-scope.ts';
 import { introspectNodeTokens } from './introspect-node-tokens.ts';
 import { createAdapterClass } from './adapter.ts';
+import { IN_THE_CLEAR } from './client-secrets.ts';
 import { applyAllowed, rememberedConsents, type RememberedConsents } from './remembered-consent.ts';
 import { renderPage } from '../views.ts';
 import { findDomainByUrl } from '../domains/domains.ts';
@@ -380,6 +381,21 @@ function lifetimes(config: GatewayConfig): Configuration['ttl'] {
   };
 }
 
+const clearSecretsSaid = new Set<string>();
+
+/**
+ * A client whose secret a gateway of before sealing stored in the clear (during a rolling upgrade, or by
+ * hand): refused, once said in the log per process with what to do.
+ */
+function clearSecretSeen(logger: Logger, clientId: string): void {
+  if (clearSecretsSaid.has(clientId)) return;
+  clearSecretsSaid.add(clientId);
+  logger.error(
+    { clientId },
+    `the client ${clientId}'s secret is stored in the clear (by a gateway of before sealed secrets, or by hand), so it is refused ("client_secret is mandatory property"): give the app a new one with "atrium apps rotate-secret" (docs/operations.md, "Signing keys")`,
+  );
+}
+
 /** The store, except that the client of a disabled app is not found: it can neither sign in nor get tokens. */
 function registryAwareAdapter(deps: ProviderDeps) {
   const Store = createAdapterClass(deps.models, () => Provider.ctx);
@@ -389,6 +405,7 @@ function registryAwareAdapter(deps: ProviderDeps) {
       const ctx = requestContext(deps);
       const found = await remember(ctx, `client:${id}`, () => super.find(id));
       if (!found || !(await clientUsable(ctx, id))) return undefined;
+      if ((found as Record<symbol, unknown>)[IN_THE_CLEAR]) clearSecretSeen(deps.logger, id);
       // The provider may add to what it is handed; what is kept stays as read.
       return withAllowedScopes(structuredClone(found), SCOPES);
     }
