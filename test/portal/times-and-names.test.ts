@@ -85,11 +85,16 @@ describe.skipIf(chromiumMissing)('what the portal tells about when, where and wh
     const days = await a
       .locator('.message-list > li')
       .evaluateAll((items) =>
-        items.map((li) => (li.classList.contains('day-separator') ? `— ${li.textContent} —` : 'message')),
+        items.map((li) =>
+          li.classList.contains('day-separator') || li.classList.contains('unread-separator')
+            ? `— ${li.textContent} —`
+            : 'message',
+        ),
       );
     const dateLine = inHerZone(threeDaysAgo, { weekday: 'long', day: 'numeric', month: 'long' });
     expect(days[0]).toMatch(new RegExp(`^— ${dateLine}( \\d{4})? —$`));
-    expect(days.slice(1)).toEqual(['message', '— Yesterday —', 'message', '— Today —', 'message']);
+    // All three are unread: the conversation opens at the first, under "New messages".
+    expect(days.slice(1)).toEqual(['— New messages —', 'message', '— Yesterday —', 'message', '— Today —', 'message']);
     for (const [text, at] of [
       ['Three days ago', threeDaysAgo],
       [NOTE, yesterday],
