@@ -5,24 +5,36 @@ import { botMayRead } from '../bots/bot-reads.ts';
 import type { NodeContext } from '../context.ts';
 import type { Attachment } from '../models.ts';
 import { AttachmentRemovedError, attachmentPath } from './attachment-files.ts';
+import { isCarried } from './carried.ts';
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Whether the actor may know of a file: its uploader, or an active member of the conversation it was shared
- * in (a bot: one it may read, node/bots/bot-reads.ts).
+ * in who can see a message that carries it, as history shows them only what was said since they joined (a
+ * bot: one it may read, node/bots/bot-reads.ts).
  */
 export async function maySee(
   ctx: NodeContext,
-  file: { owner: string; conversationId: string | null },
+  file: { id: string; owner: string; conversationId: string | null },
 ): Promise<boolean> {
   if (file.owner === ctx.actor.address) return true;
   if (!file.conversationId) return false;
   const member = await ctx.models.Member.findOne({
     where: { conversationId: file.conversationId, address: ctx.actor.address, state: 'active' },
-    attributes: ['address'],
+    attributes: ['address', 'joinedSeq'],
   });
   if (!member) return false;
+  // Someone who joined later sees a file only if it was sent (again) since: their history starts there.
+  if (
+    member.joinedSeq > 0 &&
+    !(await isCarried(
+      ctx,
+      { id: file.id, owner: file.owner, conversationId: file.conversationId },
+      { afterSeq: member.joinedSeq },
+    ))
+  )
+    return false;
   if (ctx.actor.kind !== 'app') return true;
   const conversation = await ctx.models.Conversation.findByPk(file.conversationId);
   return !conversation || botMayRead(ctx, ctx.actor, conversation);

@@ -100,6 +100,21 @@ describe('uploading and downloading', () => {
     expect((await download(carol, '..%2F..%2Fetc%2Fpasswd')).status).toBe(404);
   });
 
+  it('gives someone who joined a group later only the files sent since, as their history shows', async () => {
+    const group = await alice.createGroup('Lab 4 files', [DAVE]);
+    const before = await alice.upload(new TextEncoder().encode('draft grades'), 'grades.txt', 'text/plain');
+    await alice.send({ conversationId: group.id, text: 'grades before the review', attachments: [before.id] });
+    expect((await download(dave, before.id)).status).toBe(200);
+    await alice.invite(group.id, ['carol@eng.campus.test']);
+    // Carol's history starts at her joining: the file shared before it is not hers to fetch by its id.
+    expect((await carol.history(group.id)).messages.some((m) => m.attachments?.length)).toBe(false);
+    expect((await download(carol, before.id)).status).toBe(404);
+    // Sent again since, it is in her history and hers to download.
+    await alice.send({ conversationId: group.id, text: 'for carol too', attachments: [before.id] });
+    expect(await (await download(carol, before.id)).text()).toBe('draft grades');
+    expect((await download(dave, before.id)).status).toBe(200);
+  });
+
   it("takes a recalled message's file back from everyone, its uploader too, and deletes it from disk", async () => {
     const photo = await alice.upload(new TextEncoder().encode('sent by mistake'), 'wrong.txt', 'text/plain');
     const sent = await alice.send({ to: DAVE, text: 'oops', attachments: [photo.id] });
