@@ -458,6 +458,11 @@ function httpApp(parts: {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  // Every answer is JSON or a file download: never to be sniffed into a page or a script.
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
   app.use(metrics.httpMiddleware);
   app.use(
     healthRoutes({

@@ -258,6 +258,8 @@ describe('socket authentication', () => {
     });
     expect(bad.status).toBe(401);
     expect(await bad.json()).toMatchObject({ error: { code: 'unauthenticated' } });
+    // JSON that a browser never takes for a page or a script, whatever it holds.
+    for (const answer of [none, bad]) expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
     expect(bad.headers.get('www-authenticate')).toMatch(
       /^Bearer realm="atrium", error="invalid_token", error_description="[^"]+"$/,
     );
