@@ -1,5 +1,6 @@
-import { ValidationError } from '../core/errors.ts';
+import { AppError, ValidationError } from '../core/errors.ts';
 import { listDirectories, showDirectory } from '../gateway/directories/list-directories.ts';
+import { MASS_CHANGE_FLOOR, stoppedByLimit, summarizeDryRun, wouldNames } from '../gateway/directories/mass-change.ts';
 import type { PresentedDirectory } from '../gateway/directories/present-directory.ts';
 import { PRESETS } from '../gateway/directories/presets.ts';
 import { registerDirectory } from '../gateway/directories/register-directory.ts';
@@ -128,6 +129,11 @@ const settings: Record<string, OptionSpec> = {
     help: 'the role of people in no student/staff/admin group: student (default) or staff',
   },
   timeout: { type: 'string', value: 'SECONDS', help: 'how long to wait for the directory, per operation (default 5)' },
+  'mass-change-limit': {
+    type: 'string',
+    value: 'PERCENT|off',
+    help: 'a sync that would disable, or move to other units, more than this share of the active people (and more than 5) changes nothing until confirmed with sync --allow-mass-change (default 10)',
+  },
   'reset-url': {
     type: 'string',
     value: 'URL',
@@ -175,6 +181,7 @@ async function inputOf(args: Args, io: Io, adding: boolean): Promise<Record<stri
     roleGroups: listed(args, 'role-group'),
     defaultRole: args.string('default-role'),
     timeoutSeconds: args.string('timeout'),
+    massChangeLimit: args.string('mass-change-limit'),
     resetUrl: args.string('reset-url'),
   };
 }
@@ -192,6 +199,7 @@ export function describeDirectory(d: PresentedDirectory): string {
     `  role groups:   ${d.roleGroups.length > 0 ? d.roleGroups.join('\n                 ') : '(none)'}`,
     `  default role:  ${d.defaultRole}`,
     `  timeout:       ${d.timeoutSeconds} s`,
+    `  mass changes:  ${d.massChangeLimit === null ? 'no limit' : `a sync stops, changing nothing, before it disables or moves more than ${d.massChangeLimit}% of the active people (and more than ${MASS_CHANGE_FLOOR})`}`,
     `  reset page:    ${d.resetUrl}`,
     `  people synced: ${d.people}`,
     `  last sync:     ${d.lastReport ? summarize(d.lastReport) : 'never'}`,
@@ -199,7 +207,7 @@ export function describeDirectory(d: PresentedDirectory): string {
 }
 
 function describeReport(report: SyncReport): string {
-  return [summarize(report), ...reportDetails(report)].join('\n');
+  return [report.dryRun ? summarizeDryRun(report) : summarize(report), ...reportDetails(report)].join('\n');
 }
 
 /** What a report names beyond its one-sentence summary: who was refused, disabled, renamed, signed out; groups. */
@@ -211,7 +219,8 @@ function reportDetails(report: SyncReport): string[] {
     if (report.refused > report.names.refused.length)
       lines.push(`  … and ${report.refused - report.names.refused.length} more (see the audit log)`);
   }
-  for (const { label, names } of namedPeople(report)) lines.push(`${label}: ${names}`);
+  const named = report.dryRun ? wouldNames(report) : [...namedPeople(report), ...wouldNames(report)];
+  for (const { label, names } of named) lines.push(`${label}: ${names}`);
   for (const note of report.groupNotes ?? []) lines.push(`Gave no role: ${note}`);
   return lines;
 }
@@ -388,10 +397,24 @@ export const directoryCommands: CommandGroup = {
     summary:
       'Syncs people, units and roles from a directory now, with a progress bar; people gone or disabled there are disabled here.',
     args: ['NAME'],
-    notes:
-      'A scheduled sync runs in the gateway every DIRECTORY_SYNC_INTERVAL (default 1h). Exit status 1 when the sync failed (nobody is disabled then).',
+    options: {
+      'dry-run': {
+        type: 'boolean',
+        help: 'only say what a sync now would do (whom it would add, update, move, disable); change nothing',
+      },
+      'allow-mass-change': {
+        type: 'boolean',
+        help: "let this one sync disable or move more people than the directory's mass change limit allows",
+      },
+    },
+    notes: [
+      'A scheduled sync runs in the gateway every DIRECTORY_SYNC_INTERVAL (default 1h). Exit status 1 when the sync',
+      "failed (nobody is disabled then); 2 when it would disable or move more people than the directory's mass",
+      'change limit allows: nothing was changed; see what it would do with --dry-run, then confirm with --allow-mass-change.',
+    ].join('\n'),
     async run(args, io) {
       const bar = createProgressBar(io.stderr);
+      const phases = { checking: 'checking ', reading: 'reading  ', disabling: 'disabling' } as const;
       let report: SyncReport;
       try {
         report = await withSession(io, ({ ctx, config }) =>
@@ -400,8 +423,9 @@ export const directoryCommands: CommandGroup = {
             {
               sealer: bindPasswordSealer(config.secretKey),
               countFirst: bar !== null,
-              onProgress: (p) =>
-                bar?.update(p.phase === 'reading' ? 'reading  ' : 'disabling', p.entries, p.total ?? p.entries),
+              onProgress: (p) => bar?.update(phases[p.phase], p.entries, p.total ?? p.entries),
+              dryRun: args.flag('dry-run'),
+              allowMassChange: args.flag('allow-mass-change'),
             },
             args.positionals[0]!,
           ),
@@ -409,6 +433,8 @@ export const directoryCommands: CommandGroup = {
       } finally {
         bar?.end();
       }
+      // Stopped by the limit: a conflict the operator resolves (exit 2), told apart from a failure (exit 1).
+      if (stoppedByLimit(report)) throw new AppError('directory_mass_change', 409, describeReport(report));
       if (report.outcome === 'failure') throw new RuntimeFailure('sync_failed', describeReport(report));
       return { json: report, text: describeReport(report) };
     },

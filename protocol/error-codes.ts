@@ -241,6 +241,11 @@ export const ERROR_CODES = {
       'a directory sync (or a first sign-in) found a role or unit-admin group missing or hidden from the service account, which would take its role from every member; nothing was changed',
     to: L,
   },
+  directory_mass_change: {
+    meaning:
+      "a directory sync would disable, or move to other units, more of the directory's active people than its mass change limit allows; nothing was changed until an administrator confirms that one sync (`--allow-mass-change`, the console's box)",
+    to: L,
+  },
   no_entry_ids: {
     meaning:
       'relinking a person needs entry ids, and this directory is set to have none (people are matched by username)',

@@ -85,13 +85,13 @@ export async function newSyncRun(
 }
 
 /** A known person of this directory to bring up to date; `profile` is false when their new email is taken. */
-type Update = { person: Person; user: User; link: DirectoryAccount; profile: boolean };
+export type Update = { person: Person; user: User; link: DirectoryAccount; profile: boolean };
 
 /** What reading a page leaves to decide on: the people it holds, and the entries it could not read. */
-type PageRead = { people: Person[]; unread: Unread[] };
+export type PageRead = { people: Person[]; unread: Unread[] };
 
 /** Who the page's people already are in Atrium, looked up once for the whole page. */
-type Known = {
+export type Known = {
   userByName: Map<string, User>;
   /** The people of every link found (by username, entry id or DN). */
   userById: Map<string, User>;
@@ -108,7 +108,7 @@ type Known = {
  * What the page will do: whom to create, whom to update, whom the directory marks disabled (read or
  * not; by user id), and whose link to mark as seen by this run.
  */
-type Decision = {
+export type Decision = {
   creates: Person[];
   updates: Update[];
   markedDisabled: string[];
@@ -121,17 +121,17 @@ type Decision = {
  * One membership as the sync writes it, primary unit first: a directory person administers only the
  * units of their unit-admin groups, never the unit their own entry places them in for that.
  */
-type Placement = { unitId: string; administers: boolean };
-type PlacementsOf = (p: Person) => Placement[];
+export type Placement = { unitId: string; administers: boolean };
+export type PlacementsOf = (p: Person) => Placement[];
 
 /** One spelling of a person's memberships, to tell whether they changed. */
-const placementKey = (rows: (Placement & { isPrimary: boolean })[]) =>
+export const placementKey = (rows: (Placement & { isPrimary: boolean })[]) =>
   rows
     .map((r) => `${r.unitId}${r.isPrimary ? '*' : ''}${r.administers ? '+' : ''}`)
     .sort()
     .join(' ');
 
-const rowsOf = (userId: string, placements: Placement[]) =>
+export const rowsOf = (userId: string, placements: Placement[]) =>
   placements.map((m, i) => ({ userId, unitId: m.unitId, isPrimary: i === 0, administers: m.administers }));
 
 /**
@@ -169,7 +169,7 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
  * username or email: the whole page is decided before anything is written, so the second would not see
  * the first's account and both would claim it.
  */
-function readPage(sync: SyncRun, entries: Entry[]): PageRead {
+export function readPage(sync: SyncRun, entries: Entry[]): PageRead {
   const people: Person[] = [];
   const unread: Unread[] = [];
   const inPage = { username: new Set<string>(), email: new Set<string>(), id: new Set<string>() };
@@ -213,7 +213,7 @@ function readPage(sync: SyncRun, entries: Entry[]): PageRead {
  * why a new username cannot be taken, and who holds the emails. The unread entries are looked up too,
  * by DN, so that their people are not taken for gone.
  */
-async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread }: PageRead): Promise<Known> {
+export async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread }: PageRead): Promise<Known> {
   const { User, DirectoryAccount } = ctx.models;
   const names = people.map((p) => p.username);
   const users = names.length
@@ -291,7 +291,7 @@ async function lookUpPeople(ctx: GatewayContext, sync: SyncRun, { people, unread
  * people are updated: an account from elsewhere is refused rather than merged, since taking it over would
  * hand someone else's account to whoever holds the entry.
  */
-function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Decision {
+export function decide(sync: SyncRun, { people, unread }: PageRead, known: Known): Decision {
   const { report, directory, settings } = sync;
   const { userByName, userById, linkByUser, linkByEntryId, linkByDn, nameProblems, emailOwners } = known;
   // People of this directory whose entry could not be read this time stay as they are, rather than
@@ -450,15 +450,24 @@ async function unitsBefore(ctx: GatewayContext, updates: Update[]): Promise<Map<
  * unit first. Every unit exists once this returns, so no membership points at a missing unit.
  */
 async function ensurePageUnits(ctx: GatewayContext, sync: SyncRun, wanted: Person[]): Promise<PlacementsOf> {
-  const levels = wanted.flatMap((p) => [
+  const levels = levelsOfPeople(sync, wanted);
+  sync.report.unitsCreated += await ensureUnits(ctx, sync.unitIds, levels, sync.directory.name);
+  return placementsIn(sync.unitIds);
+}
+
+/** The levels of the units the people are placed in: their own, and those their unit-admin groups name. */
+export const levelsOfPeople = (sync: SyncRun, people: Person[]) =>
+  people.flatMap((p) => [
     ...p.unit.levels,
     ...p.adminUnits.flatMap((path) => levelsOfPath(path, sync.settings.unitRoot)),
   ]);
-  sync.report.unitsCreated += await ensureUnits(ctx, sync.unitIds, levels, sync.directory.name);
+
+/** Each person's memberships, primary unit first, among the units of `unitIds`. */
+export function placementsIn(unitIds: UnitIds): PlacementsOf {
   return (p) => {
     const administered = new Set(p.adminUnits);
     return [p.unit.path, ...p.adminUnits.filter((path) => path !== p.unit.path)].flatMap((path) => {
-      const unitId = sync.unitIds.get(path);
+      const unitId = unitIds.get(path);
       return unitId === undefined ? [] : [{ unitId, administers: administered.has(path) }];
     });
   };

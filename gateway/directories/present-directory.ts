@@ -36,6 +36,7 @@ export function presentDirectory(directory: Directory, people: number, now = new
     nestedGroups: s.nestedGroups,
     defaultRole: s.defaultRole,
     timeoutSeconds: s.timeoutSeconds,
+    massChangeLimit: s.massChangeLimit,
     resetUrl: directory.resetUrl,
     people,
     lastSyncAt: directory.lastSyncAt?.toISOString() ?? null,

@@ -93,6 +93,24 @@ const timeoutSchema = z.coerce
   .min(1, { message: 'from 1 to 60 seconds' })
   .max(60, { message: 'from 1 to 60 seconds' });
 
+/**
+ * The share of a directory's active people (in percent) that one sync may disable, or move to other units,
+ * before it stops and changes nothing until an administrator confirms it (mass-change.ts); null: no limit.
+ */
+export const DEFAULT_MASS_CHANGE_LIMIT = 10;
+const massChangeLimitSchema = z
+  .number({ message: 'a percentage from 1 to 100, or off' })
+  .int({ message: 'a whole percentage from 1 to 100, or off' })
+  .min(1, { message: 'a percentage from 1 to 100, or off' })
+  .max(100, { message: 'a percentage from 1 to 100, or off' });
+/** As typed: `10`, `10%`, or `off` (no limit); empty or left out keeps the current one (10 on a registration). */
+const massChangeLimitInput = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const typed = v.trim().replace(/\s*%$/, '');
+  if (typed === '') return undefined;
+  return /^(off|none)$/i.test(typed) ? null : /^\d+$/.test(typed) ? Number(typed) : typed;
+}, massChangeLimitSchema.nullable().optional());
+
 /** Where a person's unit comes from: the OUs above their entry, or one attribute (such as department). */
 export const UNIT_SOURCES = ['ou', 'attribute'] as const;
 export const MEMBERSHIP_SOURCES = ['member', 'memberOf'] as const;
@@ -124,6 +142,8 @@ export const directorySettingsSchema = z.object({
   nestedGroups: z.boolean().default(false),
   defaultRole: defaultRoleSchema,
   timeoutSeconds: timeoutSchema,
+  /** Registrations stored before it existed take the default: it only ever stops a sync, changing nothing. */
+  massChangeLimit: massChangeLimitSchema.nullable().default(DEFAULT_MASS_CHANGE_LIMIT),
 });
 export type DirectorySettings = z.infer<typeof directorySettingsSchema>;
 
@@ -187,6 +207,7 @@ export const registrationSchema = z.object({
   nestedGroups: optional(booleanInput('on or off')),
   defaultRole: defaultRoleSchema.default('student'),
   timeoutSeconds: timeoutSchema.default(5),
+  massChangeLimit: massChangeLimitInput,
   resetUrl: required(
     httpUrlSchema,
     "enter the directory's own password reset page, such as https://password.campus.example",

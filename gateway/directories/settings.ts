@@ -3,7 +3,7 @@ import { isLoopbackHost } from '../../core/loopback.ts';
 import { fieldErrorsOf } from '../../core/validate.ts';
 import type { Directory } from '../models/directories.ts';
 import { PRESET_DEFAULTS, type Preset, type PresetDefaults } from './presets.ts';
-import { directorySettingsSchema, type Changes, type DirectorySettings } from './schemas.ts';
+import { DEFAULT_MASS_CHANGE_LIMIT, directorySettingsSchema, type Changes, type DirectorySettings } from './schemas.ts';
 
 /**
  * The stored settings of a registration (validated again: a hand-edited row must not reach the directory).
@@ -77,6 +77,12 @@ export function composeSettings(
     nestedGroups: input.nestedGroups ?? base?.nestedGroups ?? true,
     defaultRole: input.defaultRole ?? base?.defaultRole ?? 'student',
     timeoutSeconds: input.timeoutSeconds ?? base?.timeoutSeconds ?? 5,
+    massChangeLimit:
+      input.massChangeLimit !== undefined
+        ? input.massChangeLimit
+        : base
+          ? base.massChangeLimit
+          : DEFAULT_MASS_CHANGE_LIMIT,
   };
   const parsed = directorySettingsSchema.safeParse(candidate);
   if (!parsed.success) throw new ValidationError('Some fields are invalid', fieldErrorsOf(parsed.error));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
-import type { Client } from 'ldapts';
+import type { Client, Entry } from 'ldapts';
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Sealer } from '../../core/seal.ts';
@@ -10,7 +10,7 @@ import type { GatewayContext } from '../context.ts';
 import type { Directory, DirectoryAccount } from '../models/directories.ts';
 import { inTransaction } from '../transaction.ts';
 import { applyPage, disableForDirectory, newSyncRun, type SyncRun } from './apply-page.ts';
-import { closeQuietly, endpointOf, openDirectory, unavailable } from './connection.ts';
+import { closeQuietly, endpointOf, openDirectory, unavailable, type DirectoryEndpoint } from './connection.ts';
 import { DirectoryUnavailableError } from './errors.ts';
 import { normalizeDn } from './dn.ts';
 import { findDirectory } from './find-directory.ts';
@@ -21,6 +21,8 @@ import { readRoleGroups, RoleGroupUnreadableError } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
 import { takeLease } from './sync-lease.ts';
 import { keptAsLastAdministrator } from './keep-last-administrator.ts';
+import { MassChangeError, type MassChange } from './mass-change.ts';
+import { newPlan, planEnd, planPage } from './plan-sync.ts';
 import {
   count,
   emptyReport,
@@ -30,8 +32,13 @@ import {
   type SyncReport,
 } from './sync-report.ts';
 
-/** `total` is known when the sync was asked to count first (the CLI's progress bar). */
-export type SyncProgress = { phase: 'reading' | 'disabling'; entries: number; pages: number; total: number | null };
+/** `total` is known when the sync was asked to count first (the CLI's progress bar); `checking` is the pass before. */
+export type SyncProgress = {
+  phase: 'checking' | 'reading' | 'disabling';
+  entries: number;
+  pages: number;
+  total: number | null;
+};
 export type SyncDeps = {
   sealer: Sealer;
   logger?: Logger;
@@ -40,6 +47,10 @@ export type SyncDeps = {
   countFirst?: boolean;
   /** Stops the sync between two pages (the gateway shutting down); nobody is disabled then. */
   signal?: AbortSignal;
+  /** Only say what a sync would do (plan-sync.ts): nothing is written, the registration's last report included. */
+  dryRun?: boolean;
+  /** An administrator confirmed this one sync although it disables or moves more than the limit (mass-change.ts). */
+  allowMassChange?: boolean;
 };
 
 const stopped = () =>
@@ -98,6 +109,10 @@ class IdsChangedError extends AppError {
  * brought earlier that it no longer has. A sync that fails part-way disables nobody. One sync per
  * directory at a time (sync-lease.ts). The report is kept on the registration and written to the audit
  * log, failed or not.
+ *
+ * A directory with a mass change limit is first read by a pass that writes nothing (plan-sync.ts): a sync
+ * that would disable or move more of its people than the limit allows changes nothing (mass-change.ts)
+ * unless `allowMassChange`. A dry run is that pass alone; its report is audited, not kept.
  */
 export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: string): Promise<SyncReport> {
   assertFullAdmin(ctx.actor);
@@ -106,6 +121,7 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
   const started = new Date();
   const clock = performance.now();
   const report = emptyReport(directory.name, randomUUID(), started);
+  if (deps.dryRun) report.dryRun = true;
   let client: Client | null = null;
   // What the library said when the directory failed, for IT in the audit log; the report says it plainly.
   let cause: string | undefined;
@@ -114,42 +130,17 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
     const settings = endpoint.settings;
     client = await openDirectory(endpoint);
     const groupsOf = await groupsOfPeople(client, directory.name, settings, report, deps.logger);
-    const sync = await newSyncRun(ctx, { directory, settings, groupsOf, report, dnsPresent: null });
-    const idless = settings.idAttribute
-      ? await ctx.models.DirectoryAccount.count({ where: { directoryId: directory.id, entryId: null } })
-      : 0;
-    let total: number | null = null;
-    if (idless > 0 || deps.countFirst) {
-      const dns = await readDns(client, directory.name, settings);
-      if (idless > 0) sync.dnsPresent = dns;
-      if (deps.countFirst) total = dns.size;
+    const first = await readNamesFirst(ctx, client, directory, settings, deps);
+    const pass: Pass = { report, client, endpoint, deps, renew: lease.renew, ...first };
+    const run = { directory, settings, groupsOf, dnsPresent: pass.dnsPresent };
+    // A pass that writes nothing comes first when a limit guards the directory: a sync over it changes nothing.
+    if (deps.dryRun || settings.massChangeLimit !== null) {
+      await checkFirst(ctx, pass, await newSyncRun(ctx, { ...run, report: planReport(report, deps, started) }));
+      if (deps.dryRun) return report;
     }
-    const pages = client.searchPaginated(settings.userBase, {
-      scope: 'sub',
-      filter: settings.userFilter,
-      attributes: attributesToRead(settings),
-      explicitBufferAttributes: idBufferAttributes(settings),
-      paged: { pageSize: PAGE_SIZE },
-    });
-    try {
-      // The directory prepares the next page while this one is written: one request in flight, one page in memory.
-      let next = pages.next();
-      for (;;) {
-        const page = await next;
-        if (page.done) break;
-        next = pages.next();
-        next.catch(() => undefined);
-        if (deps.signal?.aborted) throw stopped();
-        await applyPage(ctx, sync, page.value.searchEntries);
-        await lease.renew();
-        deps.onProgress?.({ phase: 'reading', entries: report.entries, pages: report.pages, total });
-      }
-    } catch (error) {
-      if (error instanceof AppError && !(error instanceof DirectoryUnavailableError)) throw error;
-      throw unavailable(directory.name, error, endpoint);
-    }
-    if (deps.signal?.aborted) throw stopped();
-    await disableAfterRead(ctx, sync, deps, lease.renew, total);
+    const sync = await newSyncRun(ctx, { ...run, report });
+    await readAll(pass, sync, 'reading', (entries) => applyPage(ctx, sync, entries));
+    await disableAfterRead(ctx, sync, deps, lease.renew, pass.total);
   } catch (error) {
     report.outcome = 'failure';
     report.error = describeFailure(error);
@@ -166,20 +157,132 @@ export async function syncDirectory(ctx: GatewayContext, deps: SyncDeps, name: s
   return report;
 }
 
+/** A dry run's pass fills the run's own report; a sync's keeps the plan in a report of its own. */
+const planReport = (report: SyncReport, deps: SyncDeps, started: Date) =>
+  deps.dryRun ? report : emptyReport(report.directory, report.run, started);
+
+/**
+ * The pass that writes nothing (`plan`, over its own report but for a dry run): a sync over the directory's
+ * mass change limit changes nothing unless an administrator allowed it. A read that fails fails the sync
+ * before anything is written, and the sync's report says what was read.
+ */
+async function checkFirst(ctx: GatewayContext, pass: Pass, plan: SyncRun): Promise<void> {
+  const report = pass.report;
+  const massChange = await planSync(ctx, pass, plan).catch((error: unknown) => {
+    if (plan.report !== report) keepWhatWasRead(report, plan.report);
+    throw error;
+  });
+  report.massChange = massChange;
+  if (pass.deps.dryRun || !massChange.over) return;
+  if (!pass.deps.allowMassChange) throw new MassChangeError(report.directory, massChange);
+  massChange.allowed = true;
+}
+
+/** What the pass that writes nothing read, into the sync's report: its pages, entries and refusals. */
+function keepWhatWasRead(report: SyncReport, plan: SyncReport): void {
+  report.entries = plan.entries;
+  report.pages = plan.pages;
+  report.refused = plan.refused;
+  report.names.refused = plan.names.refused;
+  report.skippedDisabled = plan.skippedDisabled;
+}
+
+/** What each pass over the directory's entries needs: the connection, and what was read before the passes. */
+type Pass = {
+  /** The sync's own report (a dry run's is its plan's). */
+  report: SyncReport;
+  client: Client;
+  endpoint: DirectoryEndpoint;
+  deps: SyncDeps;
+  renew: () => Promise<void>;
+  /** The DNs under the user base, read first when some links have no entry id yet (SyncRun.dnsPresent). */
+  dnsPresent: Set<string> | null;
+  total: number | null;
+};
+
+/** The DNs under the user base, when links without an id need them or a progress bar its end (one paged search). */
+async function readNamesFirst(
+  ctx: GatewayContext,
+  client: Client,
+  directory: Directory,
+  settings: DirectorySettings,
+  deps: SyncDeps,
+): Promise<Pick<Pass, 'dnsPresent' | 'total'>> {
+  const idless = settings.idAttribute
+    ? await ctx.models.DirectoryAccount.count({ where: { directoryId: directory.id, entryId: null } })
+    : 0;
+  if (idless === 0 && !deps.countFirst) return { dnsPresent: null, total: null };
+  const dns = await readDns(client, directory.name, settings);
+  return { dnsPresent: idless > 0 ? dns : null, total: deps.countFirst ? dns.size : null };
+}
+
+/**
+ * Reads every entry under the user base, page by page, handing each page to `take` (applyPage, or
+ * planPage for the pass that writes nothing). The directory prepares the next page while this one is
+ * taken: one request in flight, one page in memory.
+ */
+async function readAll(
+  pass: Pass,
+  sync: SyncRun,
+  phase: SyncProgress['phase'],
+  take: (entries: Entry[]) => Promise<void>,
+) {
+  const { client, endpoint, deps } = pass;
+  const { settings, report } = sync;
+  const pages = client.searchPaginated(settings.userBase, {
+    scope: 'sub',
+    filter: settings.userFilter,
+    attributes: attributesToRead(settings),
+    explicitBufferAttributes: idBufferAttributes(settings),
+    paged: { pageSize: PAGE_SIZE },
+  });
+  try {
+    let next = pages.next();
+    for (;;) {
+      const page = await next;
+      if (page.done) break;
+      next = pages.next();
+      next.catch(() => undefined);
+      if (deps.signal?.aborted) throw stopped();
+      await take(page.value.searchEntries);
+      await pass.renew();
+      deps.onProgress?.({ phase, entries: report.entries, pages: report.pages, total: pass.total });
+    }
+  } catch (error) {
+    if (error instanceof AppError && !(error instanceof DirectoryUnavailableError)) throw error;
+    throw unavailable(sync.directory.name, error, endpoint);
+  }
+  if (deps.signal?.aborted) throw stopped();
+}
+
+/**
+ * The pass that writes nothing (plan-sync.ts): what a sync would do, in its run's report, and how much of
+ * the directory's people it would disable or move, against the directory's limit. A read a sync would
+ * refuse (nobody found, nobody readable, ids changed) fails it the same way.
+ */
+async function planSync(ctx: GatewayContext, pass: Pass, sync: SyncRun): Promise<MassChange> {
+  const plan = newPlan(sync);
+  await readAll(pass, sync, 'checking', (entries) => planPage(ctx, sync, plan, entries));
+  await checkRead(ctx, sync);
+  return planEnd(ctx, sync, plan);
+}
+
 function describeFailure(error: unknown): string {
   if (error instanceof DirectoryUnavailableError) return error.problem;
   if (error instanceof AppError) return error.message;
   return `unexpected error: ${(error as Error)?.message ?? String(error)}`;
 }
 
+/** Keeps the report on the registration (not a dry run's: it changed nothing) and writes it to the audit log. */
 async function finish(ctx: GatewayContext, directory: Directory, report: SyncReport, cause?: string): Promise<void> {
   await inTransaction(ctx, async (ctx) => {
-    await ctx.models.Directory.update(
-      { lastReport: JSON.stringify(report), lastSyncAt: new Date() },
-      { where: { id: directory.id }, transaction: ctx.tx },
-    );
+    if (!report.dryRun)
+      await ctx.models.Directory.update(
+        { lastReport: JSON.stringify(report), lastSyncAt: new Date() },
+        { where: { id: directory.id }, transaction: ctx.tx },
+      );
     await audit(ctx, {
-      action: 'directory.sync',
+      action: report.dryRun ? 'directory.dry_run' : 'directory.sync',
       target: directory.name,
       outcome: report.outcome,
       details: cause ? { ...report, cause } : report,
@@ -227,6 +330,19 @@ async function readDns(client: Client, directory: string, settings: DirectorySet
 }
 
 /**
+ * A complete read that disables nobody: one that found no one or could read no one while the directory had
+ * people (a wrong base, filter or attribute), or whose entries mostly carry other ids (a rebuilt directory).
+ */
+async function checkRead(ctx: GatewayContext, sync: SyncRun): Promise<void> {
+  if (sync.report.entries === 0 || sync.unread === sync.report.entries) {
+    const people = await ctx.models.DirectoryAccount.count({ where: { directoryId: sync.directory.id } });
+    if (people > 0 && sync.report.entries === 0) throw new EmptyDirectoryError(sync.settings, people);
+    if (people > 0) throw new UnreadableDirectoryError(sync, people);
+  }
+  if (sync.otherIds >= 2 && sync.otherIds * 2 >= sync.readable) throw new IdsChangedError(sync);
+}
+
+/**
  * After a complete read: the people the directory marks disabled, then those of this directory that it
  * did not return, are disabled in batches; nobody when the read found no one or could read no one.
  */
@@ -238,12 +354,7 @@ async function disableAfterRead(
   total: number | null,
 ): Promise<void> {
   const { DirectoryAccount } = ctx.models;
-  if (sync.report.entries === 0 || sync.unread === sync.report.entries) {
-    const people = await DirectoryAccount.count({ where: { directoryId: sync.directory.id } });
-    if (people > 0 && sync.report.entries === 0) throw new EmptyDirectoryError(sync.settings, people);
-    if (people > 0) throw new UnreadableDirectoryError(sync, people);
-  }
-  if (sync.otherIds >= 2 && sync.otherIds * 2 >= sync.readable) throw new IdsChangedError(sync);
+  await checkRead(ctx, sync);
   const batch = async (links: DirectoryAccount[], reason: Ending) => {
     await disableLinks(ctx, sync, links, reason);
     await renew();

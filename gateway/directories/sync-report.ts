@@ -1,3 +1,5 @@
+import type { MassChange } from './mass-change.ts';
+
 /** At most this many names per list in a report; the counts stay exact. */
 export const REPORT_LIST_LIMIT = 100;
 
@@ -57,11 +59,21 @@ export type SyncReport = {
    * still open the admin console (keep-last-administrator.ts). Absent from reports written before it was kept.
    */
   keptAdministrators?: KeptAdministrator[];
+  /** A dry run's report (plan-sync.ts): what a sync would do; nothing was written. */
+  dryRun?: boolean;
+  /** Active people a dry run would give another primary unit (`ana (campus/arts → campus)`). */
+  moved?: number;
+  /**
+   * How many of the directory's active people the sync would disable and move, against its mass change
+   * limit (mass-change.ts): present when the pass that writes nothing ran first.
+   */
+  massChange?: MassChange;
   names: {
     added: string[];
     updated: string[];
     disabled: string[];
     reenabled: string[];
+    moved?: string[];
     /** `jon (jonathan there)`. */
     renamed?: string[];
     signedOut?: string[];
@@ -97,7 +109,7 @@ export function emptyReport(directory: string, run: string, startedAt: Date): Sy
   };
 }
 
-type Counted = 'added' | 'updated' | 'disabled' | 'reenabled' | 'renamed' | 'signedOut';
+type Counted = 'added' | 'updated' | 'disabled' | 'reenabled' | 'renamed' | 'signedOut' | 'moved';
 
 export function count(report: SyncReport, what: Counted, username: string): void {
   report[what] = (report[what] ?? 0) + 1;

@@ -175,6 +175,7 @@ export const SETTING_LABELS: Record<keyof Changes, string> = {
   roleGroups: 'role groups',
   defaultRole: 'role of people in no group',
   timeoutSeconds: 'timeout',
+  massChangeLimit: 'mass change limit',
   resetUrl: 'password reset page',
   forgetEntryIds: 'entry ids',
 };
@@ -192,6 +193,10 @@ function changeOf(field: keyof Changes, before: Stored, after: Stored): SettingC
   const label = SETTING_LABELS[field];
   if (field === 'bindPassword') return { field, label, before: 'set', after: 'replaced' };
   if (field === 'forgetEntryIds') return { field, label, before: 'kept', after: 'forgotten' };
+  if (field === 'massChangeLimit') {
+    const limit = (value: number | null) => (value === null ? 'off' : `${value}%`);
+    return { field, label, before: limit(before.massChangeLimit), after: limit(after.massChangeLimit) };
+  }
   return { field, label, before: inWords(before[field]), after: inWords(after[field]) };
 }
 

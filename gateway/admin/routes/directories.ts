@@ -5,11 +5,13 @@ import { unitTree } from '../../accounts/unit-tree.ts';
 import { listDirectories, showDirectory } from '../../directories/list-directories.ts';
 import type { PresentedDirectory } from '../../directories/present-directory.ts';
 import { PRESETS } from '../../directories/presets.ts';
+import { DEFAULT_MASS_CHANGE_LIMIT } from '../../directories/schemas.ts';
 import { PRESET_FIELDS } from '../../directories/settings.ts';
 import { DirectoryUnavailableError } from '../../directories/errors.ts';
 import { registerDirectory } from '../../directories/register-directory.ts';
 import { relinkPerson } from '../../directories/relink-person.ts';
 import { describeRemoval, DirectoryHasPeopleError, removeDirectory } from '../../directories/remove-directory.ts';
+import { stoppedByLimit, stoppedInConsole, summarizeDryRun, wouldNames } from '../../directories/mass-change.ts';
 import { syncDirectory } from '../../directories/sync-directory.ts';
 import { counted, namedPeople, summarize, type SyncReport } from '../../directories/sync-report.ts';
 import { testDirectory, type DirectoryTest } from '../../directories/test-directory.ts';
@@ -75,6 +77,7 @@ function inputOf(body: Body) {
     roleGroups: lines(body, 'roleGroups'),
     defaultRole: optional(body, 'defaultRole'),
     timeoutSeconds: optional(body, 'timeoutSeconds'),
+    massChangeLimit: optional(body, 'massChangeLimit'),
     resetUrl: required(body, 'resetUrl'),
   };
 }
@@ -116,6 +119,7 @@ function valuesOf(d: PresentedDirectory): Record<string, unknown> {
     roleGroups: d.roleGroups.join('\n'),
     defaultRole: d.defaultRole,
     timeoutSeconds: String(d.timeoutSeconds),
+    massChangeLimit: d.massChangeLimit === null ? 'off' : String(d.massChangeLimit),
     resetUrl: d.resetUrl,
   };
 }
@@ -149,6 +153,7 @@ const staleWords = (d: PresentedDirectory) => ({
     roleGroups: 'role groups',
     defaultRole: 'role of people in no group',
     timeoutSeconds: 'timeout',
+    massChangeLimit: 'mass change limit',
     resetUrl: 'password reset page',
   },
   flags: ['nestedGroups'],
@@ -170,13 +175,25 @@ export function reportView(report: SyncReport | null) {
   if (!report) return null;
   return {
     ...report,
-    summary: inConsoleWords(summarize(report)),
+    summary: consoleSummary(report),
     pagesRead: counted(report.pages, 'page', 'pages'),
-    named: namedPeople(report),
+    named: [...namedPeople(report), ...wouldNames(report)],
     more: report.refused - report.names.refused.length,
     attention: needsAttention(report),
+    stopped: stoppedByLimit(report),
   };
 }
+
+/** A sync's summary in the console's words; one the mass change limit stopped says what to tick and press here. */
+const consoleSummary = (report: SyncReport) =>
+  stoppedByLimit(report) ? stoppedInConsole(report) : inConsoleWords(summarize(report));
+
+/** A dry run's report as the page shows it, beside the buttons. */
+const dryRunView = (report: SyncReport) => ({
+  summary: inConsoleWords(summarizeDryRun(report)),
+  named: wouldNames(report),
+  attention: report.outcome === 'failure' || Boolean(report.massChange?.over),
+});
 
 const needsAttention = (report: SyncReport) =>
   report.outcome === 'failure' || Boolean(report.keptAdministrators?.length);
@@ -210,6 +227,7 @@ function formRenderer(kit: ConsoleKit) {
     extra: {
       failure?: FormFailure;
       test?: DirectoryTest;
+      dryRun?: ReturnType<typeof dryRunView>;
       relink?: { username: string; error: string };
       /** What the settings form first showed, when it is shown again after a refusal (shown-form.ts). */
       shown?: Record<string, unknown> | null;
@@ -225,6 +243,7 @@ function formRenderer(kit: ConsoleKit) {
         directory,
         report: reportView(directory?.lastReport ?? null),
         test: extra.test && { ...extra.test, problem: extra.test.problem && inConsoleWords(extra.test.problem) },
+        dryRun: extra.dryRun,
         syncNotice: extra.syncNotice,
         removal: extra.removal,
         removalUnticked: extra.removalUnticked,
@@ -249,6 +268,7 @@ const NEW_DIRECTORY = {
   defaultRole: 'student',
   nestedGroups: 'on',
   timeoutSeconds: '5',
+  massChangeLimit: String(DEFAULT_MASS_CHANGE_LIMIT),
   unitRoot: 'campus',
 };
 
@@ -353,7 +373,13 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
   router.post('/directories/:name/sync', formBody, kit.csrf.check, async (req, res) => {
     const name = String(req.params.name);
     try {
-      const running = syncDirectory(kit.context(req), { sealer: deps.sealer, logger: deps.logger }, name);
+      // Ticked beside the button after a sync the mass change limit stopped: this one sync goes past it.
+      const allowMassChange = text(bodyOf(req), 'allowMassChange') === 'yes';
+      const running = syncDirectory(
+        kit.context(req),
+        { sealer: deps.sealer, logger: deps.logger, allowMassChange },
+        name,
+      );
       running.catch((err: unknown) =>
         deps.logger.warn({ err, directory: name }, 'a directory sync started from the console failed'),
       );
@@ -361,7 +387,7 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
         running,
         new Promise<null>((resolve) => setTimeout(resolve, SYNC_WAIT_MS, null).unref()),
       ]);
-      if (report) setFlash(req, inConsoleWords(summarize(report)), needsAttention(report) ? 'error' : 'success');
+      if (report) setFlash(req, consoleSummary(report), needsAttention(report) ? 'error' : 'success');
       else setFlash(req, 'The sync is still running; its report appears on this page when it ends.');
       res.redirect(303, pagePath(name));
     } catch (error) {
@@ -373,6 +399,20 @@ export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger:
         { syncNotice: inConsoleWords(formFailure(error).notice) },
         'actions-heading',
       );
+    }
+  });
+
+  // What a sync now would do, said on the page; nothing is written, the last report included.
+  router.post('/directories/:name/dry-run', formBody, kit.csrf.check, async (req, res) => {
+    const name = String(req.params.name);
+    try {
+      const report = await syncDirectory(kit.context(req), { ...deps, dryRun: true }, name);
+      const directory = await showDirectory(kit.context(req), name);
+      await renderForm(req, res, directory, valuesOf(directory), { dryRun: dryRunView(report) });
+    } catch (error) {
+      const directory = await showDirectory(kit.context(req), name);
+      const syncNotice = inConsoleWords(formFailure(error).notice);
+      refusedOnPage(req, res, directory.name, { syncNotice }, 'actions-heading');
     }
   });
 
