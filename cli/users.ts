@@ -6,6 +6,7 @@ import { signOutEverywhere } from '../gateway/accounts/end-access.ts';
 import { importUsers, IMPORT_COLUMNS } from '../gateway/accounts/import-users.ts';
 import { listUsers, SEARCH_MAX } from '../gateway/accounts/list-users.ts';
 import { findManageableUser } from '../gateway/accounts/find-user.ts';
+import { unlockUser } from '../gateway/accounts/unlock-user.ts';
 import { presentUsers, type PresentedUser } from '../gateway/accounts/present-user.ts';
 import { resetPassword, setUserStatus } from '../gateway/accounts/update-user.ts';
 import { amendUser, type UserAmendment } from '../gateway/accounts/amend-user.ts';
@@ -367,6 +368,23 @@ export const userCommands: CommandGroup = {
         present(ctx, await signOutEverywhere(ctx, args.positionals[0]!)),
       );
       return { json: user, text: `Signed ${user.username} out everywhere.` };
+    },
+  },
+
+  unlock: {
+    summary:
+      'Lifts the lock that too many failed sign-ins (wrong passwords or codes) put on an account, keeping its password; audited.',
+    args: ['USERNAME'],
+    async run(args, io) {
+      const { user, wasLocked } = await withSession(io, async ({ ctx }) => {
+        const { user: before } = await findManageableUser(ctx, args.positionals[0]!);
+        const wasLocked = before.lockedUntil !== null && before.lockedUntil > new Date();
+        return { user: await present(ctx, await unlockUser(ctx, before.username)), wasLocked };
+      });
+      const text = wasLocked
+        ? `Unlocked ${user.username}: they can sign in again at once.`
+        : `${user.username} was not locked; their count of failed sign-ins starts again from zero.`;
+      return { json: { ...user, wasLocked }, text };
     },
   },
 

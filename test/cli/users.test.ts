@@ -394,6 +394,28 @@ describe('atrium users', () => {
     expect(await EndedAccess.count({ where: { subject: dave.id } })).toBe(0);
   });
 
+  it('unlocks a person locked out by failed sign-ins, keeping their password, and says when there was no lock', async () => {
+    const { User, AuditEvent } = inspect.ctx.models;
+    await User.update(
+      { failedLogins: 5, lockedUntil: new Date(Date.now() + 15 * 60_000) },
+      { where: { username: 'carol' } },
+    );
+    const passwordBefore = (await findUser('carol'))!.passwordHash;
+    const [unlocked, notLocked] = await Promise.all([
+      runAtrium(db, ['users', 'unlock', 'carol']),
+      runAtrium(db, ['users', 'unlock', 'dave']),
+    ]);
+    expect(unlocked).toMatchObject({ code: 0, stdout: 'Unlocked carol: they can sign in again at once.\n' });
+    expect(notLocked).toMatchObject({
+      code: 0,
+      stdout: 'dave was not locked; their count of failed sign-ins starts again from zero.\n',
+    });
+    const carol = (await findUser('carol'))!;
+    expect(carol).toMatchObject({ failedLogins: 0, lockedUntil: null, passwordHash: passwordBefore });
+    expect(await AuditEvent.count({ where: { action: 'user.unlock', target: 'carol' } })).toBe(1);
+    expect((await runAtrium(db, ['users', 'unlock', 'nobody-here'])).code).not.toBe(0);
+  });
+
   it('disables a user, who then cannot sign in, and enables them again; run twice, says it changed nothing', async () => {
     const edits = () => inspect.ctx.models.AuditEvent.count({ where: { action: 'user.update' } });
     const disabled = await runAtrium(db, ['users', 'disable', 'bob', '--json']);
