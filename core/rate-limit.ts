@@ -81,3 +81,55 @@ export function createTokenBucket(options: { ratePerSecond: number; burst: numbe
     },
   };
 }
+
+/** Token buckets by key (an address, say): `take` spends from the key's bucket as a TokenBucket's does. */
+export type KeyedTokenBuckets = {
+  take(key: string, cost?: number): { allowed: boolean; retryAfterMs: number };
+};
+
+/**
+ * A token bucket per key, kept in memory and checked synchronously (as createTokenBucket's, for a check on
+ * every message, where a statement or a promise per check would cost more than the check). A key that is
+ * not held has a full bucket, so a bucket that has filled up again is forgotten: the map holds only the
+ * keys that spent something lately, swept once per time a bucket takes to fill.
+ */
+export function createKeyedTokenBuckets(options: {
+  ratePerSecond: number;
+  burst: number;
+  now?: () => number;
+}): KeyedTokenBuckets {
+  const now = options.now ?? Date.now;
+  const { ratePerSecond, burst } = options;
+  const fillMs = (burst / ratePerSecond) * 1000;
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  let lastSweep = now();
+
+  function sweep(t: number) {
+    if (t - lastSweep < fillMs) return;
+    lastSweep = t;
+    for (const [key, bucket] of buckets) if (t - bucket.at >= fillMs) buckets.delete(key);
+  }
+
+  return {
+    take(key, cost = 1) {
+      const t = now();
+      sweep(t);
+      let bucket = buckets.get(key);
+      if (!bucket) {
+        bucket = { tokens: burst, at: t };
+        buckets.set(key, bucket);
+      } else {
+        bucket.tokens = Math.min(burst, bucket.tokens + ((t - bucket.at) / 1000) * ratePerSecond);
+        bucket.at = t;
+      }
+      if (bucket.tokens >= cost) {
+        bucket.tokens -= cost;
+        return { allowed: true, retryAfterMs: 0 };
+      }
+      return {
+        allowed: false,
+        retryAfterMs: Math.max(1, Math.ceil(((burst - bucket.tokens) / ratePerSecond) * 1000)),
+      };
+    },
+  };
+}
