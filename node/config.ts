@@ -103,6 +103,13 @@ const schema = z.object({
   ATTACHMENT_UNSHARED_KEEP_HOURS: envPositiveInt.max(24 * 365).default(24),
   ATTACHMENT_UPLOADS_PER_HOUR: envPositiveInt.default(120),
   BOT_WRITES_PER_MINUTE: envPositiveInt.default(600),
+  MESSAGES_PER_SECOND: envPositiveInt.default(20),
+  MESSAGE_BURST: envPositiveInt.default(100),
+  SOCKETS_PER_PERSON: envPositiveInt.default(20),
+  SEARCHES_PER_MINUTE: envPositiveInt.default(30),
+  GROUP_CREATIONS_PER_HOUR: envPositiveInt.default(30),
+  WEBHOOKS_PER_GROUP: envPositiveInt.default(10),
+  WEBHOOK_CREATIONS_PER_HOUR: envPositiveInt.default(20),
   AUTH_GRACE_SECONDS: envPositiveInt.default(30),
   // 24 h: the token verifier's DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, far above the gateway's default 1 h.
   MAX_TOKEN_LIFETIME_SECONDS: envPositiveInt.default(24 * 3600),
@@ -131,6 +138,28 @@ const schema = z.object({
     .optional(),
   METRICS_TOKEN: envMetricsToken.optional(),
 });
+
+/**
+ * What one person may do on a node, beyond each socket's frame allowance (FRAMES_PER_SECOND): so that
+ * opening more sockets or writing over HTTP does not multiply it. Every process of a domain keeps the
+ * in-memory ones (messages, sockets) for itself; the others are counted in the database, all processes
+ * together.
+ */
+export type PersonLimitsConfig = {
+  /**
+   * Messages, edits, recalls and group changes a person may make a second, over sockets and the HTTP API
+   * together (in memory, per process), in bursts of `messageBurst`: an outbox typed offline goes out whole.
+   */
+  messagesPerSecond: number;
+  messageBurst: number;
+  /** Sockets one address may hold open to one process; one more is refused (4429 `too_many_sockets`). */
+  socketsPerPerson: number;
+  searchesPerMinute: number;
+  groupCreationsPerHour: number;
+  /** Webhooks not revoked that one group may have. */
+  webhooksPerGroup: number;
+  webhookCreationsPerHour: number;
+};
 
 export type NodeConfig = {
   mode: 'development' | 'production';
@@ -187,6 +216,8 @@ export type NodeConfig = {
    * domain counts together): enough for announcements sent to people one by one, 10 a second on average.
    */
   botWritesPerMinute: number;
+  /** What one person (an address) may do on this node, whichever way they ask: node/limits/person-limits.ts. */
+  personLimits: PersonLimitsConfig;
   authGraceSeconds: number;
   /**
    * The longest an access token may last (`exp - iat`) to be accepted here: above what the gateway issues
@@ -282,6 +313,15 @@ export function loadNodeConfig(env: Env): NodeConfig {
       uploadsPerHour: v.ATTACHMENT_UPLOADS_PER_HOUR,
     },
     botWritesPerMinute: v.BOT_WRITES_PER_MINUTE,
+    personLimits: {
+      messagesPerSecond: v.MESSAGES_PER_SECOND,
+      messageBurst: v.MESSAGE_BURST,
+      socketsPerPerson: v.SOCKETS_PER_PERSON,
+      searchesPerMinute: v.SEARCHES_PER_MINUTE,
+      groupCreationsPerHour: v.GROUP_CREATIONS_PER_HOUR,
+      webhooksPerGroup: v.WEBHOOKS_PER_GROUP,
+      webhookCreationsPerHour: v.WEBHOOK_CREATIONS_PER_HOUR,
+    },
     authGraceSeconds: v.AUTH_GRACE_SECONDS,
     maxTokenLifetimeSeconds: v.MAX_TOKEN_LIFETIME_SECONDS,
     heartbeatSeconds: v.HEARTBEAT_SECONDS,

@@ -17,6 +17,7 @@ import type { AppsServices } from './bots/apps-services.ts';
 import type { ReceiptCommitter } from './receipts/receipt-committer.ts';
 import type { ReceiptNews } from './receipts/receipt-news.ts';
 import type { FileRemovalNotices } from './attachments/removal-notices.ts';
+import type { PersonLimits } from './limits/person-limits.ts';
 
 /** The long-lived parts of a domain node that every use-case may use. */
 export type NodeServices = {
@@ -50,6 +51,8 @@ export type NodeServices = {
   apps: AppsServices;
   /** Uploads per person per hour, counted in the database (node/attachments/upload-quota.ts). */
   uploadLimiter: RateLimiter;
+  /** What one person may do however they ask: messages, searches, new groups and webhooks (node/limits/person-limits.ts). */
+  limits: PersonLimits;
   /** Deleted files whose conversation's home is still to be told, tried until it is (node/attachments/removal-notices.ts). */
   fileRemovals: FileRemovalNotices;
   logger: Logger;

@@ -39,6 +39,7 @@ import { createReceiptNews } from './receipts/receipt-news.ts';
 import { defineNodeModels, type NodeModels } from './models.ts';
 import { createMemberCache, type MemberCache } from './conversations/member-cache.ts';
 import { lookForMissingFiles } from './attachments/missing-files.ts';
+import { createPersonLimits } from './limits/person-limits.ts';
 import { domainOf } from '../protocol/address.ts';
 import { gatewayFailure, reasonOf } from '../protocol/gateway-refusal.ts';
 import { Gauge, Histogram } from 'prom-client';
@@ -183,13 +184,7 @@ async function startOn(
   Object.assign(services, { searchIndexer, receiptNews: createReceiptNews(bus) });
   Object.assign(services, { typing: createTypingNews({ bus, domain: config.domain, clock, logger }) });
   Object.assign(services, { presence, members, federation, addresses, apps, logger, clock });
-  services.uploadLimiter = createDatabaseRateLimiter({
-    sequelize,
-    name: 'upload',
-    limit: config.attachments.uploadsPerHour,
-    windowSeconds: 3600,
-    now: clock.now,
-  });
+  Object.assign(services, personAllowances(sequelize, config, clock));
   await outbox.start();
 
   const { ended, endedPoller, verifier } = await endedAccessGate({
@@ -333,6 +328,24 @@ function followBus(bus: Bus, redis: RedisLink | null, parts: Parameters<typeof b
 function catchUp(members: MemberCache, sockets: SocketServer): void {
   members.invalidateAll();
   for (const connection of sockets.registry.all()) connection.socket.close(CLOSE.catchUp.code, CLOSE.catchUp.reason);
+}
+
+/** What one person may do on the node: uploads an hour, and messages, searches and creations (node/limits/). */
+function personAllowances(
+  sequelize: Sequelize,
+  config: NodeConfig,
+  clock: Clock,
+): Pick<NodeServices, 'uploadLimiter' | 'limits'> {
+  return {
+    uploadLimiter: createDatabaseRateLimiter({
+      sequelize,
+      name: 'upload',
+      limit: config.attachments.uploadsPerHour,
+      windowSeconds: 3600,
+      now: clock.now,
+    }),
+    limits: createPersonLimits({ sequelize, limits: config.personLimits, now: clock.now }),
+  };
 }
 
 /**

@@ -242,6 +242,13 @@ export const webhookViewSchema = z.object({
 });
 
 /**
+ * The longest `retryAfterMs` of a `rate_limited` refusal that a client waits out by itself and then sends
+ * the request again (the SDK does): what a socket's frame allowance and a person's message allowance name.
+ * A longer wait (searches a minute, new groups an hour) is left to whoever made the request.
+ */
+export const LONGEST_WAITED_OUT_MS = 10_000;
+
+/**
  * The code of an error frame. Its type is the list of codes this version sends (error-codes.ts); a code it
  * does not know (a newer node's, or one another domain's node answered and this node passed on) is still
  * read, so that the client can match the refusal to its request.

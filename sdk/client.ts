@@ -6,6 +6,7 @@ import {
   attachmentViewSchema,
   DEFAULT_RECALL_WINDOW_SECONDS,
   isReplyTo,
+  LONGEST_WAITED_OUT_MS,
   MAX_TEXT_CHARS,
   ownFilesPageSchema,
   PROTOCOL_VERSION,
@@ -384,11 +385,15 @@ export class AtriumClient extends Emitter<ClientEvents> {
       const pending = this.#pending.get(frame.re)!;
       if (pending.timer) clearTimeout(pending.timer);
       pending.timer = undefined;
-      // The node did not handle it: it goes again once the node's allowance is back, in its place.
-      if (frame.type === 'error' && frame.code === 'rate_limited')
-        return this.#refused(frame.re, pending, Number(frame.retryAfterMs));
+      // The node did not handle it: it goes again once the node's allowance is back, in its place. A
+      // refusal for longer (LONGEST_WAITED_OUT_MS) is the caller's, rather than hold up every frame behind it.
+      const waitMs = frame.type === 'error' && frame.code === 'rate_limited' ? Number(frame.retryAfterMs) : undefined;
+      if (waitMs !== undefined && !(waitMs > LONGEST_WAITED_OUT_MS)) return this.#refused(frame.re, pending, waitMs);
       this.#pending.delete(frame.re);
-      if (frame.type === 'error') pending.reject(new AtriumError(frame.code, frame.message, frame.fields));
+      if (frame.type === 'error')
+        pending.reject(
+          new AtriumError(frame.code, frame.message, frame.fields, waitMs && waitMs > 0 ? waitMs : undefined),
+        );
       else pending.resolve(frame);
       return;
     }
@@ -568,7 +573,8 @@ export class AtriumClient extends Emitter<ClientEvents> {
   /**
    * Sends one frame and resolves with the node's reply (rejects with the node's error). Frames go out in
    * the order asked, paced to the node's allowance; one the node refused as too many goes again after
-   * the pause it named, so a caller never sees `rate_limited`.
+   * the pause it named, so a caller sees `rate_limited` only when that pause is longer than
+   * LONGEST_WAITED_OUT_MS (an allowance of an hour or a minute, not of the moment).
    */
   request<T extends ClientFrameType>(
     type: T,

@@ -239,6 +239,9 @@ async function main(): Promise<void> {
       dataDir,
     }),
     FRAMES_PER_SECOND: '100000',
+    // A bench user sends far faster than a person may: the per-person message allowance would throttle them too.
+    MESSAGES_PER_SECOND: '100000',
+    MESSAGE_BURST: '100000',
     FEDERATION_PROXY_URL: proxy.url,
     REGISTRY_TTL_SECONDS: String(REGISTRY_TTL_SECONDS),
   });

@@ -314,6 +314,9 @@ async function main(): Promise<void> {
   const nodeEnv = (flushWindowMs: number | null): Record<string, string> => ({
     ...benchNodeEnv({ domain: DOMAIN, port: nodePort, issuer: bench.gateway.issuer, databaseUrl: db.url, dataDir }),
     FRAMES_PER_SECOND: '100000',
+    // A bench user sends far faster than a person may: the per-person message allowance would throttle them too.
+    MESSAGES_PER_SECOND: '100000',
+    MESSAGE_BURST: '100000',
     ...(flushWindowMs === null ? {} : { FLUSH_WINDOW_MS: String(flushWindowMs) }),
     ...extraEnv,
   });

@@ -5,6 +5,7 @@ import { NotFoundError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema } from '../../protocol/address.ts';
 import type { NodeContext } from '../context.ts';
+import { countGroupCreation } from '../limits/person-limits.ts';
 import {
   announceGroup,
   appendGroupEvent,
@@ -45,7 +46,8 @@ export function groupIdFor(domain: string, creator: string, clientId: string): s
  * members, all from the first entry on; each must be known to their domain (`unknown_address`). If the
  * opening entry cannot be stored the group is removed again, so a failed create leaves nothing behind.
  * With a `clientId`, a repeated create (a retry after a lost answer) answers with the group the first one
- * made, as it is now, and makes no second group; once the creator has left it, with `not_member`.
+ * made, as it is now, and makes no second group; once the creator has left it, with `not_member`. One
+ * person creates at most GROUP_CREATIONS_PER_HOUR groups an hour (`rate_limited`).
  */
 export async function createGroup(ctx: NodeContext, input: unknown): Promise<PresentedConversation> {
   const data = parseInput(createGroupSchema, input);
@@ -61,6 +63,8 @@ export async function createGroup(ctx: NodeContext, input: unknown): Promise<Pre
   const earlier = await made();
   if (earlier) return earlier;
   await ctx.addresses.assertKnown(others, 'members');
+  // Counted once everything else holds: a retry of a group already made, or a refused one, costs nothing.
+  await countGroupCreation(ctx);
   try {
     await ctx.sequelize.transaction(async (tx) => {
       await Conversation.create(

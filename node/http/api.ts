@@ -1,4 +1,4 @@
-import express, { Router, type Request } from 'express';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { refuseUnknownFields } from '../../core/validate.ts';
 import type { NodeContext, NodeServices } from '../context.ts';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
@@ -13,6 +13,7 @@ import { actorOf, bearerAuth } from './bearer.ts';
 import { botRoutes } from '../bots/bot-routes.ts';
 import { botsReadOnly } from '../bots/bots-read-only.ts';
 import { webhookManagementRoutes } from '../webhooks/manage-routes.ts';
+import { paceWrite } from '../limits/person-limits.ts';
 
 /** `/api/v1`: the same use-cases as the socket, for bots, scripts and uploads. */
 export function apiRoutes(services: NodeServices, verifier: TokenVerifier): Router {
@@ -51,7 +52,13 @@ export function apiRoutes(services: NodeServices, verifier: TokenVerifier): Rout
     res.json(await history(ctx(req), { conversationId: req.params.id, beforeSeq: before, limit }));
   });
 
-  router.post('/conversations/:id/messages', json, async (req, res) => {
+  // Paced with the person's socket sends, before the body is read: one allowance however they send.
+  // (Express hands what a middleware throws to the error handler.)
+  const paced = (req: Request, _res: Response, next: NextFunction) => {
+    paceWrite(ctx(req));
+    next();
+  };
+  router.post('/conversations/:id/messages', paced, json, async (req, res) => {
     refuseUnknownFields(req.body, sendSchema, ['conversationId']);
     const appended = await sendMessage(ctx(req), { ...(req.body as object), conversationId: req.params.id });
     // The same answer as a socket's ack (and the bot API's), so a client reads one shape whichever way it sent.

@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '../../core/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import { plainName } from '../../core/plain-names.ts';
 import { parseInput } from '../../core/validate.ts';
 import type { NodeContext } from '../context.ts';
 import { requireGroup, requireRole } from '../conversations/group-change.ts';
+import { countWebhookCreation } from '../limits/person-limits.ts';
 import { WEBHOOK_ROLES } from './creator-gone.ts';
+import type { Webhook } from './models.ts';
 import { presentWebhook, type PresentedWebhook } from './present-webhook.ts';
 
 const conversationId = z.string().uuid({ message: 'a conversation id' });
@@ -37,11 +39,37 @@ async function refuseSomeonesName(ctx: NodeContext, conversationId: string, name
   if (problem) throw new ValidationError('Choose another name for the webhook', { name: problem });
 }
 
+/** Webhooks of a group that are not revoked. */
+const activeWebhooks = (ctx: NodeContext, conversationId: string) =>
+  ctx.apps.Webhook.count({ where: { conversationId, revokedAt: null } });
+
+const tooMany = (most: number) =>
+  new ConflictError(`This group has ${most} webhooks, as many as a group may have: revoke one to create another`);
+
+/** A group has at most WEBHOOKS_PER_GROUP webhooks not revoked: each is another name posting into it. */
+async function requireRoomForWebhook(ctx: NodeContext, conversationId: string): Promise<void> {
+  const most = ctx.config.personLimits.webhooksPerGroup;
+  if ((await activeWebhooks(ctx, conversationId)) >= most) throw tooMany(most);
+}
+
+/**
+ * Creations side by side (from any process) each found room before the others were stored: counted again
+ * with its own, one that finds the group past its allowance is removed again, unseen (its URL was never
+ * shown), so that the group never keeps more, whichever of them were first.
+ */
+async function undoPastRoom(ctx: NodeContext, hook: Webhook): Promise<void> {
+  const most = ctx.config.personLimits.webhooksPerGroup;
+  if ((await activeWebhooks(ctx, hook.conversationId)) <= most) return;
+  await hook.destroy();
+  throw tooMany(most);
+}
+
 /**
  * Creates an incoming webhook for one group: a URL whose secret part (256 random bits) is shown this once
  * and stored only as a hash. Whoever holds the URL can post text into the group, as the webhook's name,
  * for as long as its creator may manage the group's webhooks and their access lasts (creator-gone.ts,
- * ended-creators.ts).
+ * ended-creators.ts). A group has at most WEBHOOKS_PER_GROUP of them (`conflict`), and one person creates
+ * at most WEBHOOK_CREATIONS_PER_HOUR an hour (`rate_limited`).
  */
 export async function createWebhook(
   ctx: NodeContext,
@@ -50,6 +78,8 @@ export async function createWebhook(
   const data = parseInput(createWebhookSchema, input);
   await requireGroupAdmin(ctx, data.conversationId);
   await refuseSomeonesName(ctx, data.conversationId, data.name);
+  await requireRoomForWebhook(ctx, data.conversationId);
+  await countWebhookCreation(ctx);
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   const hook = await ctx.apps.Webhook.create({
@@ -63,6 +93,7 @@ export async function createWebhook(
     revokedAt: null,
     revokedBy: null,
   });
+  await undoPastRoom(ctx, hook);
   ctx.logger.info({ webhook: id, conversationId: data.conversationId, by: ctx.actor.address }, 'webhook created');
   return { webhook: presentWebhook(hook, ctx.domain), url: `${ctx.apps.publicUrl}/hooks/${id}/${secret}` };
 }

@@ -19,6 +19,7 @@ import { enqueueMessage } from '../messages/send-message.ts';
 import { presentAck } from '../messages/present-message.ts';
 import { history, sync } from '../messages/sync.ts';
 import { announceTyping } from '../presence/typing.ts';
+import { paceSearch, paceWrite } from '../limits/person-limits.ts';
 import {
   serverFrame,
   type ClientFrameType,
@@ -82,20 +83,24 @@ export const handlers: Handlers = {
   },
 
   async send(session, frame) {
+    paceWrite(session.ctx);
     const { durable } = await enqueueMessage(session.ctx, frame);
     return { deferred: durable.then((appended) => ack(frame, appended)) };
   },
 
   // Deferred like a send: waiting for the commit (or a remote home's answer) must not hold up the socket.
   async recall(session, frame) {
+    paceWrite(session.ctx);
     return { deferred: recallMessage(session.ctx, frame).then((appended) => ack(frame, appended)) };
   },
 
   async edit(session, frame) {
+    paceWrite(session.ctx);
     return { deferred: editMessage(session.ctx, frame).then((appended) => ack(frame, appended)) };
   },
 
   async search(session, frame) {
+    await paceSearch(session.ctx);
     return reply(frame, 'search.result', { ...(await searchMessages(session.ctx, frame)) });
   },
 
@@ -109,11 +114,14 @@ export const handlers: Handlers = {
     return conversationReply(frame, await createGroup(session.ctx, frame));
   },
 
+  // Each change of a group is an entry its members see, paced as messages are.
   async 'group.rename'(session, frame) {
+    paceWrite(session.ctx);
     return conversationReply(frame, await renameGroup(session.ctx, frame));
   },
 
   async 'group.invite'(session, frame) {
+    paceWrite(session.ctx);
     return conversationReply(frame, await inviteMembers(session.ctx, frame));
   },
 
@@ -122,10 +130,12 @@ export const handlers: Handlers = {
   },
 
   async 'group.remove'(session, frame) {
+    paceWrite(session.ctx);
     return conversationReply(frame, await removeMember(session.ctx, frame));
   },
 
   async 'group.role'(session, frame) {
+    paceWrite(session.ctx);
     return conversationReply(frame, await setRole(session.ctx, frame));
   },
 

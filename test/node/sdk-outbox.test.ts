@@ -9,7 +9,8 @@ let eng: TestNode;
 
 beforeAll(async () => {
   gateway = await startTestGateway('im-outbox');
-  // The node's own limits (50 frames a second, bursts of 50, 20 strikes).
+  // The node's own limits (50 frames a second, bursts of 50, 20 strikes; a person's 20 messages a second,
+  // bursts of 100, which the SDK waits out when refused).
   eng = await startTestNode(gateway, 'eng.campus.test');
 });
 afterAll(async () => {
