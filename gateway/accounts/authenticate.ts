@@ -11,6 +11,7 @@ import { usernameSchema } from './schemas.ts';
 import { userByDirectoryUsername } from '../directories/directory-username.ts';
 import type { Ending } from '../directories/ended-at-sign-in.ts';
 import { hasSecondFactor } from '../factors/passkeys/second-factor-choices.ts';
+import { countDeviceFailure, type KnownDevices, LET_THROUGH, lockState, NO_KNOWN_DEVICES } from './known-devices.ts';
 
 /** One message for an unknown account and a wrong password, so the form never tells who exists. */
 export class InvalidCredentialsError extends AppError {
@@ -112,6 +113,11 @@ export type LoginPolicy = {
   ipLimiter: RateLimiter;
   /** Per typed identifier, so guessing at a name that does not exist locks the same way as a real one. */
   identifierLimiter: RateLimiter;
+  /**
+   * Per account and browser it was known for (known-devices.ts): its own failures lock it alone. Without
+   * it no browser is known, and a locked account refuses every one.
+   */
+  deviceLimiter?: RateLimiter;
   /** Directory people's passwords; without it every account is local. */
   directoryPassword?: DirectoryPasswordCheck;
   /** Someone new in a directory since its last sync, brought in at their first sign-in; without it, nobody is. */
@@ -160,13 +166,15 @@ async function failed(error: unknown, fail: Fail): Promise<unknown> {
  * Checks a username-or-email (or the username a directory now gives its person) and password. Failures
  * count toward a lockout of the account; a disabled account is only revealed to someone who knows its
  * password. Every outcome is audited, under what was typed when it failed, with the account it named
- * when that was a directory username.
+ * when that was a directory username. A locked account still lets in its person at a browser they
+ * finished signing in with before (`devices`), unless that browser's own failures locked it too.
  */
 export async function authenticate(
   ctx: GatewayContext,
   identifier: string,
   password: string,
   policy: LoginPolicy,
+  devices: KnownDevices = NO_KNOWN_DEVICES,
 ): Promise<User> {
   const id = identifier.trim().toLowerCase().slice(0, 254);
   let fail = failure(ctx, id);
@@ -179,8 +187,9 @@ export async function authenticate(
   // From here on it is as if they had typed their Atrium username: same lockout, bind and checks.
   const { user, directoryName } = found;
   if (directoryName) fail = failure(ctx, id, user.username);
-  if (user.lockedUntil && user.lockedUntil > new Date())
-    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+  const lock = await lockState(policy.deviceLimiter, user, devices);
+  if (lock === 'locked' || lock === 'device_locked')
+    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), lock);
 
   // Only now, past the address limit and the lockout, may a password reach a directory. A directory that
   // cannot answer judged nothing: its error is shown and audited, and no failure is counted.
@@ -193,9 +202,10 @@ export async function authenticate(
   if (!right) {
     await askedAsUnknownName(ctx, user, id, password, policy);
     await countFailure(ctx, user, policy);
+    await countDeviceFailure(policy.deviceLimiter, user, devices);
     throw await fail(new InvalidCredentialsError(), 'wrong_password');
   }
-  return signedIn(ctx, user, directoryName ? id : null, fail);
+  return signedIn(ctx, user, directoryName ? id : null, fail, lock === 'let_through');
 }
 
 /**
@@ -264,19 +274,30 @@ async function unknownName(ctx: GatewayContext, id: string, password: string, po
 /**
  * The password was right. A disabled account is refused now, so only someone who knew its password learns
  * it is; otherwise the sign-in is recorded, under the directory username typed when it was one.
+ * `letThrough`: the account is locked and a known browser was let through; the lock and its count stay,
+ * for every other browser.
  */
-async function signedIn(ctx: GatewayContext, user: User, directoryUsername: string | null, fail: Fail): Promise<User> {
+async function signedIn(
+  ctx: GatewayContext,
+  user: User,
+  directoryUsername: string | null,
+  fail: Fail,
+  letThrough = false,
+): Promise<User> {
   if (user.status !== 'active') throw await fail(new AccountDisabledError(), 'disabled');
 
-  // With a second factor the sign-in is not over yet: the count is cleared only after the code
-  // (factors/second-step.ts), or a known password would wipe out the wrong codes before it.
-  if (!(await hasSecondFactor(ctx, user.id))) user.failedLogins = 0;
-  user.lockedUntil = null;
+  if (!letThrough) {
+    // With a second factor the sign-in is not over yet: the count is cleared only after the code
+    // (factors/second-step.ts), or a known password would wipe out the wrong codes before it.
+    if (!(await hasSecondFactor(ctx, user.id))) user.failedLogins = 0;
+    user.lockedUntil = null;
+  }
   user.lastLoginAt = new Date();
   await saveUser(user);
+  const details = { ...(directoryUsername ? { directoryUsername } : {}), ...(letThrough ? LET_THROUGH : {}) };
   await audit(
     { ...ctx, actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } },
-    { action: 'login', target: user.username, details: directoryUsername ? { directoryUsername } : undefined },
+    { action: 'login', target: user.username, details: Object.keys(details).length > 0 ? details : undefined },
   );
   return user;
 }

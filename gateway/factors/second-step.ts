@@ -1,4 +1,11 @@
 import { AccountDisabledError, AccountLockedError, countFailure, type LoginPolicy } from '../accounts/authenticate.ts';
+import {
+  countDeviceFailure,
+  type KnownDevices,
+  LET_THROUGH,
+  lockState,
+  NO_KNOWN_DEVICES,
+} from '../accounts/known-devices.ts';
 import { saveUser } from '../accounts/save-bookkeeping.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
@@ -9,8 +16,9 @@ import { checkTotpCode, type TotpDeps } from './totp.ts';
 
 /**
  * The second step of a sign-in, after a correct password: a current authenticator code (once per time
- * step) or an unused recovery code. Wrong codes count toward the same lockout as wrong passwords.
- * Returns which kind of code was used.
+ * step) or an unused recovery code. Wrong codes count toward the same lockout as wrong passwords, and
+ * against this browser when it is known for the account: a known browser goes on through a lock as it
+ * does at the password (known-devices.ts). Returns which kind of code was used.
  */
 export async function verifySecondFactor(
   ctx: GatewayContext,
@@ -18,6 +26,7 @@ export async function verifySecondFactor(
   userId: string,
   code: string,
   policy: LoginPolicy,
+  devices: KnownDevices = NO_KNOWN_DEVICES,
 ): Promise<{ user: User; method: 'totp' | 'recovery_code' }> {
   const user = await ctx.models.User.findByPk(userId);
   // The interaction outlives the password check; what happened to the account meanwhile still counts.
@@ -26,28 +35,34 @@ export async function verifySecondFactor(
     await audit(ctx, { action: 'login.second_factor', target: user.username, outcome: 'failure', details: { reason } });
     return error;
   };
-  if (user.lockedUntil && user.lockedUntil > new Date())
-    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+  const lock = await lockState(policy.deviceLimiter, user, devices);
+  if (lock === 'locked' || lock === 'device_locked')
+    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), lock);
 
   const trimmed = code.trim().slice(0, 64);
   let method: 'totp' | 'recovery_code' | null = null;
   if (await checkTotpCode(ctx, deps, user, trimmed)) method = 'totp';
   else if (looksLikeRecoveryCode(trimmed) && (await useRecoveryCode(ctx, user.id, trimmed))) method = 'recovery_code';
   if (!method) {
-    const locked = await countFailure(ctx, user, policy);
+    await countFailure(ctx, user, policy);
+    await countDeviceFailure(policy.deviceLimiter, user, devices);
+    // Locked now for this browser, by this code or not: the step says so rather than ask for another.
+    const now = await lockState(policy.deviceLimiter, user, devices);
+    const locked = now === 'locked' || now === 'device_locked';
     throw await fail(
       locked ? new AccountLockedError(policy.lockoutMinutes * 60) : new InvalidCodeError(),
       'wrong_code',
     );
   }
-  user.failedLogins = 0;
+  // Through a lock, the lock's count stays for every other browser.
+  if (lock !== 'let_through') user.failedLogins = 0;
   await saveUser(user);
   await audit(
     { ...ctx, actor: { kind: 'user', id: user.id, name: user.username, roles: user.roles, unitPaths: [] } },
     {
       action: 'login.second_factor',
       target: user.username,
-      details: { method },
+      details: lock === 'let_through' ? { method, ...LET_THROUGH } : { method },
     },
   );
   return { user, method };

@@ -35,6 +35,7 @@ import type { RecoveryDeps } from '../recovery/request-reset.ts';
 import { recoveryRoutes } from '../recovery/routes.ts';
 import { viewsDir } from '../views.ts';
 import { createCsrf } from './csrf.ts';
+import { knownDeviceCookie } from './known-device-cookie.ts';
 import { onError } from './on-error.ts';
 import { securityHeaders } from './security-headers.ts';
 
@@ -66,6 +67,7 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
   metrics.registry.registerMetric(passwordVerifications);
   const csrf = createCsrf(config.secretKey, secure);
   const loginPolicy = loginPolicyFor(config, sequelize, logger);
+  const devices = knownDeviceCookie(config.secretKey, secure);
   const recovery = recoveryFor(deps);
 
   const app = express();
@@ -97,8 +99,10 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
   // Passkeys: the relying party is the issuer (its host name and origin); their script is bundled like the portal's.
   const passkeys = passkeyDeps(issuer);
   const passkeyScript = passkeyPageScript({ minify: config.mode === 'production' });
-  app.use(passkeyInteractionRoutes({ provider, context, csrf, loginPolicy, totp, passkeys, script: passkeyScript }));
-  app.use(interactionRoutes({ provider, context, csrf, loginPolicy, totp }));
+  app.use(
+    passkeyInteractionRoutes({ provider, context, csrf, loginPolicy, totp, devices, passkeys, script: passkeyScript }),
+  );
+  app.use(interactionRoutes({ provider, context, csrf, loginPolicy, totp, devices }));
   app.use('/admin', await adminConsole({ issuer, config, sequelize, models, sealer, csrf, logger, context, provider }));
   const portal = await webPortal({
     issuer,
@@ -135,6 +139,13 @@ function loginPolicyFor(config: GatewayConfig, sequelize: Sequelize, logger: Log
     identifierLimiter: createDatabaseRateLimiter({
       sequelize,
       name: 'login-identifier',
+      limit: config.login.maxFailures,
+      windowSeconds: config.login.lockoutMinutes * 60,
+    }),
+    // A browser the person signed in with goes on through their account's lockout until its own failures lock it.
+    deviceLimiter: createDatabaseRateLimiter({
+      sequelize,
+      name: 'login-device',
       limit: config.login.maxFailures,
       windowSeconds: config.login.lockoutMinutes * 60,
     }),

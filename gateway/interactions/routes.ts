@@ -11,6 +11,7 @@ import {
 import type { GatewayContext } from '../context.ts';
 import { resetPagesToShow } from '../directories/reset-page.ts';
 import type { Csrf } from '../http/csrf.ts';
+import type { KnownDeviceCookie } from '../http/known-device-cookie.ts';
 import { pageFormBody } from '../http/page-form-body.ts';
 import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
 import { reloadConsoleActor } from '../accounts/console-access.ts';
@@ -27,6 +28,7 @@ export type InteractionDeps = {
   csrf: Csrf;
   loginPolicy: LoginPolicy;
   totp: TotpDeps;
+  devices: KnownDeviceCookie;
 };
 
 const FORM_LIMITS = { limit: '16kb', parameterLimit: 20 };
@@ -123,7 +125,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       const identifier = typeof body.username === 'string' ? body.username : '';
       const password = typeof body.password === 'string' ? body.password : '';
       try {
-        const user = await authenticate(deps.context(req), identifier, password, deps.loginPolicy);
+        const user = await passwordSignIn(deps, req, identifier, password);
         await afterPassword(deps, req, res, details, user);
       } catch (error) {
         if (!isAppError(error)) throw error;
@@ -177,6 +179,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** The password step, for this browser: one the person signed in with before goes on through their lockout. */
+const passwordSignIn = (deps: InteractionDeps, req: Request, identifier: string, password: string) =>
+  authenticate(deps.context(req), identifier, password, deps.loginPolicy, deps.devices.read(req));
 
 /**
  * The login page again after a refused password, the message as the password field's description

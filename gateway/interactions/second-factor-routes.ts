@@ -3,8 +3,10 @@ import type Provider from 'oidc-provider';
 import { isAppError } from '../../core/errors.ts';
 import { setRetryAfter } from '../../core/retry-after.ts';
 import { AccountLockedError, type LoginPolicy } from '../accounts/authenticate.ts';
+import { lockState } from '../accounts/known-devices.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Csrf } from '../http/csrf.ts';
+import type { KnownDeviceCookie } from '../http/known-device-cookie.ts';
 import type { User } from '../models/index.ts';
 import { asksForSecondFactor, MFA_ACR, PASSWORD_ACR } from '../factors/acr.ts';
 import { presentEnrolment } from '../factors/enrolment-view.ts';
@@ -23,6 +25,8 @@ export type SecondFactorDeps = {
   csrf: Csrf;
   loginPolicy: LoginPolicy;
   totp: TotpDeps;
+  /** The browsers people finished signing in with, which a lockout lets through (known-devices.ts). */
+  devices: KnownDeviceCookie;
 };
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -60,6 +64,20 @@ const ENROL_REQUIRED =
 const ENROL_ASKED = 'This app asks for a second factor. Set up an authenticator app or add a passkey to continue.';
 
 /**
+ * Ends the login prompt of a finished sign-in (the password and any second step, or a passkey alone):
+ * from now on this browser is known for the person, and their account's lockout lets them through here.
+ */
+export async function finishSignIn(
+  deps: SecondFactorDeps,
+  req: Request,
+  res: Response,
+  login: { accountId: string; amr: string[]; acr: string },
+): Promise<void> {
+  deps.devices.remember(req, res, login.accountId);
+  await deps.provider().interactionFinished(req, res, { login }, { mergeWithLastSubmission: false });
+}
+
+/**
  * After a correct password: finishes the login, or moves it to the second step (a code, or an enrolment
  * a person required to have a factor cannot skip). Returns nothing; it answers the request itself.
  */
@@ -76,17 +94,7 @@ export async function afterPassword(
     : asksForSecondFactor(details.params.acr_values) || (await secondFactorRequired(ctx, user))
       ? 'enrol'
       : null;
-  if (!step) {
-    await deps
-      .provider()
-      .interactionFinished(
-        req,
-        res,
-        { login: { accountId: user.id, amr: ['pwd'], acr: PASSWORD_ACR } },
-        { mergeWithLastSubmission: false },
-      );
-    return;
-  }
+  if (!step) return finishSignIn(deps, req, res, { accountId: user.id, amr: ['pwd'], acr: PASSWORD_ACR });
   const pending: PendingSignIn = { accountId: user.id, step };
   await deps.provider().interactionResult(req, res, { atrium: pending }, { mergeWithLastSubmission: false });
   res.redirect(303, `/interaction/${details.uid}`);
@@ -122,9 +130,9 @@ export async function renderPendingStep(
   kind?: CodeKind,
 ): Promise<void> {
   if (pending.step === 'code') {
-    // Locked out (by wrong codes here, or meanwhile elsewhere): said, instead of a box or button that can
-    // only be refused until the time is up; a reload says it again.
-    const locked = error instanceof AccountLockedError || (await lockedNow(deps.context(req), pending.accountId));
+    // Locked out (by wrong codes here, or meanwhile elsewhere) at this browser: said, instead of a box or
+    // button that can only be refused until the time is up; a reload says it again.
+    const locked = error instanceof AccountLockedError || (await lockedHere(deps, req, pending.accountId));
     if (locked && !error) error = new AccountLockedError(deps.loginPolicy.lockoutMinutes * 60);
     setRetryAfter(res, error);
     // A code, a passkey, or both: whichever the person has.
@@ -171,9 +179,14 @@ export async function renderPendingStep(
   });
 }
 
-async function lockedNow(ctx: GatewayContext, accountId: string): Promise<boolean> {
-  const user = await ctx.models.User.findByPk(accountId, { attributes: ['id', 'lockedUntil'] });
-  return Boolean(user?.lockedUntil && user.lockedUntil > new Date());
+/** Whether the account is locked for this browser: locked, and the browser not one its lock lets through. */
+async function lockedHere(deps: SecondFactorDeps, req: Request, accountId: string): Promise<boolean> {
+  const user = await deps.context(req).models.User.findByPk(accountId, {
+    attributes: ['id', 'lockedUntil', 'accessEndedAt'],
+  });
+  if (!user) return false;
+  const state = await lockState(deps.loginPolicy.deviceLimiter, user, deps.devices.read(req));
+  return state === 'locked' || state === 'device_locked';
 }
 
 const finishWithSecondFactor = (
@@ -182,10 +195,7 @@ const finishWithSecondFactor = (
   res: Response,
   accountId: string,
   amr: string[] = ['pwd', 'otp'],
-) =>
-  deps
-    .provider()
-    .interactionFinished(req, res, { login: { accountId, amr, acr: MFA_ACR } }, { mergeWithLastSubmission: false });
+) => finishSignIn(deps, req, res, { accountId, amr, acr: MFA_ACR });
 
 /**
  * A factor set up at this sign-in's enrolment step: the interaction moves on to `enrolled`, and the page
@@ -250,7 +260,14 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
     deps.csrf.check,
     at('code', async (req, res, details, pending) => {
       try {
-        await verifySecondFactor(deps.context(req), deps.totp, pending.accountId, code(req), deps.loginPolicy);
+        await verifySecondFactor(
+          deps.context(req),
+          deps.totp,
+          pending.accountId,
+          code(req),
+          deps.loginPolicy,
+          deps.devices.read(req),
+        );
       } catch (error) {
         if (!isAppError(error)) throw error;
         return renderPendingStep(deps, req, res, details, pending, error, codeKind(req));

@@ -39,7 +39,8 @@ describe('a locked account', () => {
     const page = await lockedPage('lena', 'lena-in-the-directory');
     expect(alertWords(page)).toBe(
       'Too many failed attempts (wrong passwords or codes): signing in to this account is paused. Try again in 10 ' +
-        "minutes. If you have forgotten your password: for a campus directory account, choose a new one at the directory's " +
+        'minutes. You can still sign in on a browser or device you have signed in with before. ' +
+        "If you have forgotten your password: for a campus directory account, choose a new one at the directory's " +
         `password page, ${RESET_URL}, or ask your campus IT; for any other account, with “Forgot your password?” below.`,
     );
     expect(page.html).toContain(`<a href="${RESET_URL}" rel="noopener">${RESET_URL}</a>`);

@@ -10,6 +10,7 @@ import { createUser } from '../../gateway/accounts/create-user.ts';
 import { unlockUser } from '../../gateway/accounts/unlock-user.ts';
 import { signOutEverywhere } from '../../gateway/accounts/end-access.ts';
 import { operator } from '../../gateway/context.ts';
+import { knownDeviceCookieName } from '../../gateway/http/known-device-cookie.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 let gateway: TestGateway;
@@ -25,8 +26,8 @@ async function loginPage(agent = new BrowserAgent()): Promise<{ agent: BrowserAg
   return { agent, page: await agent.navigate(url.toString(), {}, REDIRECT) };
 }
 
-async function attempt(username: string, password: string): Promise<Page> {
-  const { agent, page } = await loginPage();
+async function attempt(username: string, password: string, browser = new BrowserAgent()): Promise<Page> {
+  const { agent, page } = await loginPage(browser);
   return agent.submit(page, formWithAction(page, '/login'), { username, password }, REDIRECT);
 }
 
@@ -35,7 +36,12 @@ const loginCount = (outcome: 'success' | 'failure', target: string) =>
   gateway.models.AuditEvent.count({ where: { action: 'login', outcome, target } });
 
 beforeAll(async () => {
-  gateway = await startTestGateway('login', { LOGIN_MAX_FAILURES: '3', LOGIN_LOCKOUT_MINUTES: '10' });
+  // The per-address limit has its own gateway below: here, all of a file's attempts come from one address.
+  gateway = await startTestGateway('login', {
+    LOGIN_MAX_FAILURES: '3',
+    LOGIN_LOCKOUT_MINUTES: '10',
+    LOGIN_IP_LIMIT: '1000',
+  });
   const app = await registerTestApp(gateway, { name: 'Timetable', redirectUris: [REDIRECT] });
   rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
 });
@@ -74,7 +80,7 @@ describe('the login form', () => {
     // How long it lasts, and the way out without an administrator for whoever forgot the password, without
     // saying that the password was wrong (wrong codes lock the same way).
     expect(alertOf(locked)).toBe(
-      'Too many failed attempts (wrong passwords or codes): signing in to this account is paused. Try again in 10 minutes. If you have forgotten your password, you can choose a new one with “Forgot your password?” below.',
+      'Too many failed attempts (wrong passwords or codes): signing in to this account is paused. Try again in 10 minutes. You can still sign in on a browser or device you have signed in with before. If you have forgotten your password, you can choose a new one with “Forgot your password?” below.',
     );
     expect(locked.html).toContain('id="forgot-password"');
     // Told to come back after the lockout (LOGIN_LOCKOUT_MINUTES, 10 here), as every 429 says.
@@ -205,6 +211,93 @@ describe('the login form', () => {
     const page = await attempt('<script>alert(1)</script>', 'whatever-password');
     expect(page.html).not.toContain('<script>alert(1)</script>');
     expect(page.html).toContain('&lt;script&gt;');
+  });
+});
+
+describe('a browser the person signed in with before', () => {
+  const host = () => new URL(gateway.issuer).host;
+  const DEVICE = knownDeviceCookieName(false);
+  let home: () => BrowserAgent;
+  let laptop: () => BrowserAgent;
+  let phone: () => BrowserAgent;
+
+  /**
+   * A browser where the person once finished signing in, and has signed out since (or whose session
+   * ended): all it keeps is its known-device cookie. Each call gives that browser again.
+   */
+  async function browserSignedInBefore(username: string): Promise<() => BrowserAgent> {
+    const agent = new BrowserAgent();
+    expect((await attempt(username, DEMO_PASSWORD, agent)).html).toContain('/confirm"');
+    const kept = [...(agent.cookies.get(host()) ?? new Map<string, string>())].filter(([name]) => name === DEVICE);
+    return () => {
+      const browser = new BrowserAgent();
+      browser.cookies.set(host(), new Map(kept));
+      return browser;
+    };
+  }
+
+  /** Someone else, at browsers of their own, types wrong passwords for the person until they are locked out. */
+  async function lockedByOthers(username: string): Promise<void> {
+    // Spelt as anyone may type it: each names the same account.
+    const names = [username.toUpperCase(), `${username}@campus.test`, ` ${username}`, username];
+    let status = 0;
+    for (let i = 0; i < names.length && status !== 429; i++)
+      status = (await attempt(names[i]!, `guess-${i}-password`)).status;
+    expect(status).toBe(429);
+  }
+
+  const lastLogin = async (outcome: 'success' | 'failure') =>
+    (
+      await gateway.models.AuditEvent.findAll({
+        where: { action: 'login', outcome, target: 'dave' },
+        order: [['id', 'ASC']],
+      })
+    ).at(-1)!;
+
+  beforeAll(async () => {
+    // Locked by the test above; unlocked, he signs in at three browsers of his.
+    await unlockUser({ ...gateway.context(null), actor: operator('test') }, 'dave');
+    home = await browserSignedInBefore('dave');
+    laptop = await browserSignedInBefore('dave');
+    phone = await browserSignedInBefore('dave');
+  });
+
+  it('lets the person in with the right password while others keep their account locked, and audits why', async () => {
+    await lockedByOthers('dave');
+    const page = await attempt('dave', DEMO_PASSWORD, home());
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('/confirm"');
+    expect(JSON.parse((await lastLogin('success')).details!)).toEqual({ lockedAccount: 'known device let through' });
+  });
+
+  it("keeps the account locked for every browser it does not know, the person's own sign-in notwithstanding", async () => {
+    await lockedByOthers('dave');
+    expect((await attempt('dave', DEMO_PASSWORD, laptop())).status).toBe(200);
+    const elsewhere = await attempt('dave', DEMO_PASSWORD);
+    expect(elsewhere.status).toBe(429);
+    expect(alertOf(elsewhere)).toMatch(/^Too many failed attempts .* You can still sign in on a browser or device/);
+    expect(elsewhere.headers.get('retry-after')).toBe('600');
+    expect(JSON.parse((await lastLogin('failure')).details!)).toEqual({ reason: 'locked' });
+    const dave = await gateway.models.User.findOne({ where: { username: 'dave' } });
+    expect(dave!.lockedUntil!.getTime()).toBeGreaterThan(Date.now());
+  });
+
+  it('locks a known browser after its own wrong passwords, that browser alone, and counts them against the account', async () => {
+    await lockedByOthers('dave');
+    const locks = () => gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'dave' } });
+    const before = await locks();
+    for (let i = 0; i < 3; i++) {
+      const wrong = await attempt('dave', `typo-${i}-password`, phone());
+      expect(wrong.status).toBe(401);
+      expect(alertOf(wrong)).toBe('Wrong username or password.');
+    }
+    // As many as lock an account: it is locked anew, for its full time.
+    expect(await locks()).toBe(before + 1);
+    const refused = await attempt('dave', DEMO_PASSWORD, phone());
+    expect(refused.status).toBe(429);
+    expect(JSON.parse((await lastLogin('failure')).details!)).toEqual({ reason: 'device_locked' });
+    // His other browser, which typed nothing wrong, still gets in.
+    expect((await attempt('dave', DEMO_PASSWORD, home())).status).toBe(200);
   });
 });
 

@@ -13,7 +13,7 @@ import {
   submitFilled,
   type Page,
 } from '../helpers/browser-agent.ts';
-import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { discover } from '../helpers/rp.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
@@ -24,6 +24,7 @@ import { resetFactorsOf } from '../../gateway/factors/reset-factors.ts';
 import { MFA_ACR, PASSWORD_ACR } from '../../gateway/factors/acr.ts';
 import { PORTAL_COOKIE } from '../../gateway/portal/portal.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
+import { knownDeviceCookieName } from '../../gateway/http/known-device-cookie.ts';
 
 const REDIRECT = 'http://localhost:9/cb';
 let gateway: TestGateway;
@@ -173,7 +174,12 @@ async function enrolled(username: string): Promise<{ authenticator: Authenticato
 }
 
 beforeAll(async () => {
-  gateway = await startTestGateway('second-factor', { LOGIN_MAX_FAILURES: '4', LOGIN_LOCKOUT_MINUTES: '10' });
+  // All of a file's sign-ins come from one address: its limit is not what these tests are about.
+  gateway = await startTestGateway('second-factor', {
+    LOGIN_MAX_FAILURES: '4',
+    LOGIN_LOCKOUT_MINUTES: '10',
+    LOGIN_IP_LIMIT: '1000',
+  });
   for (const [username, displayName] of [
     ['frank', 'Frank Li'],
     ['ivy', 'Ivy Ito'],
@@ -328,6 +334,57 @@ describe('signing in with an authenticator app', () => {
       if (wrongCodes === 1) expect(current.status).toBe(429);
     }
     expect(await gateway.models.AuditEvent.count({ where: { action: 'account.locked', target: 'frank' } })).toBe(1);
+  });
+
+  it('lets a teacher finish, code and all, at a browser they signed in with before while others keep them locked', async () => {
+    await addPerson(gateway, 'tess', { roles: ['staff'] });
+    const { authenticator } = await enrolled('tess');
+    const first = await password('tess');
+    await first.finish(await submitCode(first.agent, first.page, await authenticator.next()));
+    // Signed out since: the browser keeps only its known-device cookie.
+    const host = new URL(gateway.issuer).host;
+    const DEVICE = knownDeviceCookieName(false);
+    const device = first.agent.cookies.get(host)!.get(DEVICE)!;
+    const known = () => {
+      const browser = new BrowserAgent();
+      browser.cookies.set(host, new Map([[DEVICE, device]]));
+      return browser;
+    };
+
+    // Someone else's wrong passwords lock the account (four here), for every browser it does not know.
+    const guess = async (agent = new BrowserAgent(), pw = 'not-her-password') => {
+      const flow = await startSignIn({}, agent);
+      return flow.agent.submit(
+        flow.page,
+        formWithAction(flow.page, '/login'),
+        { username: 'tess', password: pw },
+        REDIRECT,
+      );
+    };
+    for (let i = 0; i < 4; i++) expect((await guess()).status).toBe(401);
+    expect((await password('tess')).page.status).toBe(429);
+
+    const { agent, page, finish } = await password('tess', {}, known());
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('id="code"');
+    const claims = await finish(await submitCode(agent, page, await authenticator.next()));
+    expect(claims.acr).toBe(MFA_ACR);
+    const entry = await gateway.models.AuditEvent.findOne({
+      where: { action: 'login.second_factor', target: 'tess', outcome: 'success' },
+      order: [['id', 'DESC']],
+    });
+    expect(JSON.parse(entry!.details!)).toEqual({ method: 'totp', lockedAccount: 'known device let through' });
+    // Still locked for the rest.
+    expect((await password('tess')).page.status).toBe(429);
+
+    // Wrong codes at the known browser lock that browser too, after as many as lock an account.
+    const again = await password('tess', {}, known());
+    let current = again.page;
+    for (let i = 0; i < 4; i++)
+      current = await submitCode(again.agent, current, `00000${i}` === authenticator.peek() ? '999999' : `00000${i}`);
+    expect(current.status).toBe(429);
+    expect(current.html).not.toContain('id="code"');
+    expect((await password('tess', {}, known())).page.status).toBe(429);
   });
 
   it('keeps the TOTP secret sealed at rest', async () => {

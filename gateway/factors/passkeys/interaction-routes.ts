@@ -4,6 +4,7 @@ import { isAppError } from '../../../core/errors.ts';
 import { setRetryAfter } from '../../../core/retry-after.ts';
 import { AccountDisabledError } from '../../accounts/authenticate.ts';
 import {
+  finishSignIn,
   pendingPerson,
   pendingSignIn,
   renderPendingStep,
@@ -88,14 +89,11 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
         if (!isAppError(error)) throw error;
         return await renderPendingStep(deps, req, res, details, pending, error);
       }
-      await deps
-        .provider()
-        .interactionFinished(
-          req,
-          res,
-          { login: { accountId: pending.accountId, amr: PASSKEY_AS_SECOND_FACTOR_AMR, acr: MFA_ACR } },
-          { mergeWithLastSubmission: false },
-        );
+      await finishSignIn(deps, req, res, {
+        accountId: pending.accountId,
+        amr: PASSKEY_AS_SECOND_FACTOR_AMR,
+        acr: MFA_ACR,
+      });
     } catch (error) {
       next(error);
     }
@@ -118,14 +116,7 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
           expectedUserId: null,
           response: (req.body as Record<string, unknown>).response,
         });
-        await deps
-          .provider()
-          .interactionFinished(
-            req,
-            res,
-            { login: { accountId: user.id, amr: PASSWORDLESS_AMR, acr: MFA_ACR } },
-            { mergeWithLastSubmission: false },
-          );
+        await finishSignIn(deps, req, res, { accountId: user.id, amr: PASSWORDLESS_AMR, acr: MFA_ACR });
       } catch (error) {
         if (!isAppError(error)) throw error;
         setRetryAfter(res, error);
