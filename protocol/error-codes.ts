@@ -47,6 +47,11 @@ export const ERROR_CODES = {
   token_revoked: { meaning: 'the sign-in was ended at the gateway; refresh once, else sign in again', to: C },
   client_disabled: { meaning: 'the app the token was issued to is disabled; stop', to: C },
   identity_mismatch: { meaning: 'a socket cannot change the address it speaks for', to: C },
+  too_many_sockets: {
+    meaning:
+      'the address already holds `SOCKETS_PER_PERSON` sockets to this node (process); the new one is closed (4429), the others go on',
+    to: C,
+  },
   forbidden: {
     meaning: 'not allowed to do that (a bot writing on a socket, an origin that is not a domain, …)',
     to: CPL,

@@ -27,4 +27,9 @@ export const CLOSE = {
   authTimeout: { code: 4408, reason: 'auth_timeout' },
   sessionEnded: { code: 4409, reason: 'session_ended' },
   flooding: { code: 4429, reason: 'rate_limit_abuse' },
+  /**
+   * The person already holds SOCKETS_PER_PERSON sockets to this process: the new one is refused, the open
+   * ones go on. Reconnecting with backoff gets in once one of the others closes.
+   */
+  tooManySockets: { code: 4429, reason: 'too_many_sockets' },
 } as const;

@@ -226,6 +226,7 @@ async function authenticate(live: Live, token: string, re?: string): Promise<voi
     return;
   }
   const first = !connection.identity;
+  if (first && tooManySockets(live, identity, re)) return;
   connection.identity = identity;
   live.session.ctx = { ...deps.services, actor: identity, connectionId: connection.id };
   clearTimeout(live.authTimer);
@@ -248,6 +249,21 @@ async function authenticate(live: Live, token: string, re?: string): Promise<voi
       re,
     ),
   );
+}
+
+/**
+ * Whether the address already holds as many sockets to this process as one person may (SOCKETS_PER_PERSON):
+ * then the new socket is told why and closed, and those already open go on. Refusing the newcomer rather
+ * than closing the oldest keeps what a person is using working, and cannot set two clients closing each
+ * other in turn as they reconnect. Counted per process: the sockets are what a process holds.
+ */
+function tooManySockets(live: Live, identity: Identity, re: string | undefined): boolean {
+  const most = live.deps.services.config.personLimits.socketsPerPerson;
+  if (live.deps.registry.connectionsOf(identity.address).length < most) return false;
+  const message = `You already have ${most} connections open to this node (tabs, devices, apps): close one to connect another`;
+  live.send(serverFrame('error', { code: 'too_many_sockets', message }, re));
+  live.close(CLOSE.tooManySockets);
+  return true;
 }
 
 async function handle(live: Live, frame: ClientFrame, arrivedAt: number): Promise<void> {

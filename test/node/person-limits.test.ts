@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, login, startTestNode, type TestNode } from '../helpers/node.ts';
-import { frameId, openSignedIn, type RawSocket } from '../helpers/raw-socket.ts';
+import { frameId, openRaw, openSignedIn, type RawSocket } from '../helpers/raw-socket.ts';
 
 /*
  * What one person may do on a node, whichever way they ask: low allowances here so that a few requests
@@ -10,6 +10,7 @@ import { frameId, openSignedIn, type RawSocket } from '../helpers/raw-socket.ts'
 const LIMITS = {
   MESSAGES_PER_SECOND: '1',
   MESSAGE_BURST: '5',
+  SOCKETS_PER_PERSON: '3',
   SEARCHES_PER_MINUTE: '3',
   GROUP_CREATIONS_PER_HOUR: '3',
   WEBHOOKS_PER_GROUP: '2',
@@ -117,6 +118,32 @@ describe("a person's messages", () => {
     expect(taken).toBeGreaterThanOrEqual(5);
     expect(taken).toBeLessThanOrEqual(5 + Math.ceil((Date.now() - started) / 1000));
     expect(statuses.filter((s) => s !== 201).every((s) => s === 429)).toBe(true);
+  });
+});
+
+describe("a person's sockets", () => {
+  it('are at most SOCKETS_PER_PERSON: one more is told why and closed with 4429, and the open ones go on', async () => {
+    const token = await tokenOf('pia');
+    const open = [
+      await openSignedIn(eng.localUrl, token),
+      await openSignedIn(eng.localUrl, token),
+      await openSignedIn(eng.localUrl, token),
+    ];
+    const extra = await openRaw(eng.localUrl, ['atrium.v1', `atrium.token.${token}`]);
+    expect(await extra.next((f) => f.type === 'error')).toMatchObject({
+      code: 'too_many_sockets',
+      message: expect.stringContaining('3 connections open'),
+    });
+    expect(await extra.closed).toEqual({ code: 4429, reason: 'too_many_sockets' });
+    expect(extra.frames.some((f) => f.type === 'ready')).toBe(false);
+    for (const raw of open) expect((await ask(raw, { type: 'ping' })).type).toBe('pong');
+    // Another person is not counted with pia; and once one of hers closes, she may open another.
+    await openSignedIn(eng.localUrl, await tokenOf('dave')).then((raw) => raw.socket.close());
+    open[0]!.socket.close();
+    await open[0]!.closed;
+    const again = await openSignedIn(eng.localUrl, token);
+    expect((await ask(again, { type: 'ping' })).type).toBe('pong');
+    for (const raw of [...open, again]) raw.socket.close();
   });
 });
 
