@@ -130,8 +130,8 @@ export async function renderPendingStep(
   kind?: CodeKind,
 ): Promise<void> {
   if (pending.step === 'code') {
-    // Locked out (by wrong codes here, or meanwhile elsewhere) at this browser: said, instead of a box or
-    // button that can only be refused until the time is up; a reload says it again.
+    // Locked out (by wrong codes here, or meanwhile elsewhere) at this browser: said, instead of a box that
+    // can only be refused until the time is up; a reload says it again. A passkey is still offered.
     const locked = error instanceof AccountLockedError || (await lockedHere(deps, req, pending.accountId));
     if (locked && !error) error = new AccountLockedError(deps.loginPolicy.lockoutMinutes * 60);
     setRetryAfter(res, error);
@@ -146,7 +146,9 @@ export async function renderPendingStep(
       ...choices,
       locked,
       title: locked
-        ? 'Signing in is paused'
+        ? choices.offerPasskey
+          ? 'Use your passkey'
+          : 'Signing in is paused'
         : choices.hasApp || !choices.offerPasskey
           ? 'Enter your code'
           : 'Use your passkey',

@@ -160,7 +160,8 @@ async function portalSignedInLongAgo(username: string, code: () => string): Prom
 }
 
 beforeAll(async () => {
-  gateway = await startTestGateway('passkeys', { LOGIN_MAX_FAILURES: '5' });
+  // All of a file's sign-ins come from one address: its limit is not what these tests are about.
+  gateway = await startTestGateway('passkeys', { LOGIN_MAX_FAILURES: '5', LOGIN_IP_LIMIT: '1000' });
   const app = await registerTestApp(gateway, { name: 'Grades', redirectUris: [REDIRECT], firstParty: true });
   rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
 });
@@ -393,6 +394,61 @@ describe('a person whose first second factor is a passkey', () => {
     const fresh = await agent.submit(page, formWithAction(page, '/account/security/recovery-codes'));
     expect(codesOn(fresh)).toHaveLength(10);
     expect((await agent.navigate(url('/account/security'))).html).not.toContain('id="no-recovery-codes"');
+  });
+});
+
+describe('a passkey while the account is locked', () => {
+  it("signs its owner in, alone or after the password, as nobody's wrong passwords can stop a passkey", async () => {
+    await addPerson(gateway, 'lou');
+    const account = new BrowserAgent();
+    await signInThrough(account, url('/account/security'), 'lou', DEMO_PASSWORD);
+    const key = new SoftwarePasskey(gateway.issuer);
+    expect((await addPasskeyOnAccountPage(account, key, 'Laptop')).status).toBe(200);
+    // Lou starts signing in at an app: the password, then the step that asks for the passkey.
+    const pending = await signInAtApp('lou');
+    expect(pending.page.html).toContain('id="passkey-second-factor"');
+
+    // Meanwhile someone else's wrong passwords lock the account (five here).
+    const wrong = async (password: string) => {
+      const { agent, page } = await signInAtApp(null);
+      return agent.submit(page, formWithAction(page, '/login'), { username: 'lou', password }, REDIRECT);
+    };
+    for (let i = 0; i < 5; i++) expect((await wrong(`guess-${i}-password`)).status).toBe(401);
+    await setPasswordless(admin(), 'on');
+    try {
+      const locked = await wrong(DEMO_PASSWORD);
+      expect(locked.status).toBe(429);
+      expect(alert(locked)).toContain(
+        'You can still sign in on a browser or device you have signed in with before, or with a passkey.',
+      );
+
+      // The pending step, reloaded, is paused for codes only, and takes the passkey.
+      const step = await pending.agent.navigate(pending.page.url);
+      expect(step.html).toContain('A passkey still works');
+      const options = await optionsFrom(pending.agent, step, `${new URL(step.url).pathname}/passkey/options`);
+      const done = await pending.agent.submit(
+        step,
+        formWithAction(step, '/passkey'),
+        { response: key.assert(options) },
+        REDIRECT,
+      );
+      expect((await pending.claims(done)).acr).toBe(MFA_ACR);
+
+      // A sign-in with the passkey alone.
+      const alone = await signInAtApp(null);
+      const login = await optionsFrom(alone.agent, alone.page, `${new URL(alone.page.url).pathname}/passkey/options`);
+      const signedIn = await alone.agent.submit(
+        alone.page,
+        formWithAction(alone.page, '/passkey-login'),
+        { response: key.assert(login) },
+        REDIRECT,
+      );
+      expect((await alone.claims(signedIn)).sub).toBe((await userNamed('lou')).id);
+      // The lock stays for passwords.
+      expect((await wrong(DEMO_PASSWORD)).status).toBe(429);
+    } finally {
+      await setPasswordless(admin(), 'off');
+    }
   });
 });
 

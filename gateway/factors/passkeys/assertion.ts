@@ -74,10 +74,13 @@ export type AssertionInput = {
 
 /**
  * Checks the browser's answer to the pending challenge: the challenge is taken once, the passkey must be
- * registered (and the expected person's, when one is expected), its owner active and not locked out, the
- * signature good and its counter moving forward. Failures count toward the owner's lockout like wrong
- * codes, and every outcome is audited; a counter that went backwards (a cloned key) is audited apart.
- * A sign-in without a password also needs a directory person's directory to still have them.
+ * registered (and the expected person's, when one is expected), its owner active, the signature good and
+ * its counter moving forward. Failures count toward the owner's lockout like wrong codes, and every
+ * outcome is audited; a counter that went backwards (a cloned key) is audited apart. The lockout itself
+ * does not stop a passkey: it is there against guessing, and nobody guesses a signature over a fresh
+ * challenge for this site, so it would only keep the person out for whoever caused it (anyone who typed
+ * wrong passwords for their name). A sign-in without a password also needs a directory person's
+ * directory to still have them.
  */
 export async function verifyPasskeyAssertion(
   ctx: GatewayContext,
@@ -118,8 +121,6 @@ export async function verifyPasskeyAssertion(
   }
   if (input.expectedUserId && (!expected || expected.status !== 'active'))
     throw await fail(new AccountDisabledError(), 'disabled', null);
-  if (expected?.lockedUntil && expected.lockedUntil > new Date())
-    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked', null);
   if (!input.expectedUserId) {
     // A sign-in without a password is a guess like any other: the per-address limit applies first.
     const byIp = await policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
@@ -145,8 +146,6 @@ export async function verifyPasskeyAssertion(
     throw await refuse(expected, 'passkey_of_someone_else', { owner: owner?.username ?? null });
   }
   if (!owner || owner.status !== 'active') throw await fail(new AccountDisabledError(), 'disabled', owner);
-  if (owner.lockedUntil && owner.lockedUntil > new Date())
-    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked', owner);
   // The authenticator names the account it holds the key for; it must be the key's owner here.
   if (response.response.userHandle && userIdOfHandle(response.response.userHandle) !== owner.id)
     throw await refuse(owner, 'user_handle_mismatch');
