@@ -75,6 +75,19 @@ describe.skipIf(chromiumMissing)('the portal with CJK names and long texts', () 
   });
 });
 
+/** WCAG's contrast ratio of two `rgb(r, g, b)` colours. */
+function contrast(a: string, b: string): number {
+  const luminance = (rgb: string) => {
+    const [r, g, bl] = (rgb.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map((c) => {
+      const v = Number(c) / 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi! + 0.05) / (lo! + 0.05);
+}
+
 describe.skipIf(chromiumMissing)('the portal on a phone', () => {
   let phone: Person;
   beforeAll(async () => {
@@ -199,5 +212,30 @@ describe.skipIf(chromiumMissing)('the portal on a phone', () => {
     } finally {
       await p.setViewportSize(PHONE);
     }
+  });
+});
+
+describe.skipIf(chromiumMissing)('the portal for people who see less well', () => {
+  it("shows the keyboard's focus and a field's edge at 3:1 against what is around them", {
+    timeout: 30_000,
+  }, async () => {
+    const a = alice.page;
+    await a.click('a[data-nav="#/new"]');
+    const input = a.locator('#people-query');
+    await input.focus();
+    const field = await input.evaluate((el) => {
+      const style = getComputedStyle(el);
+      return { border: style.borderTopColor, background: style.backgroundColor };
+    });
+    expect(contrast(field.border, field.background)).toBeGreaterThanOrEqual(3);
+    await a.keyboard.press('Tab');
+    const ring = await a.evaluate(() => {
+      const el = document.activeElement as HTMLElement;
+      return { outline: getComputedStyle(el).outlineColor, style: getComputedStyle(el).outlineStyle };
+    });
+    expect(ring.style).not.toBe('none');
+    // Against the white panels and the light blue of one's own messages.
+    expect(contrast(ring.outline, 'rgb(255, 255, 255)')).toBeGreaterThanOrEqual(3);
+    expect(contrast(ring.outline, 'rgb(223, 232, 255)')).toBeGreaterThanOrEqual(3);
   });
 });
