@@ -100,7 +100,11 @@ export const ERROR_CODES = {
   bot_disabled: { meaning: 'the app or its bot was disabled at the gateway', to: C },
   webhook_revoked: { meaning: 'the webhook was revoked (HTTP 410)', to: C },
   too_large: { meaning: 'the body, file or message is larger than allowed (HTTP 413); nothing was sent', to: CP },
-  unsupported_media_type: { meaning: 'an attachment of a type that is not allowed (HTTP 415)', to: C },
+  unsupported_media_type: {
+    meaning:
+      'an attachment of a type that is not allowed, or whose bytes are not of the type it was sent as (HTTP 415); nothing was stored',
+    to: C,
+  },
   upload_aborted: { meaning: 'the upload ended before the file was complete', to: C },
   upload_quota: {
     meaning:

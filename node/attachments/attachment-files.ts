@@ -56,13 +56,15 @@ export type PresentedAttachment = ReturnType<typeof presentAttachment>;
 
 /**
  * Copies a stream to a new file, hashing and counting as it goes, and stops with TooLargeError the
- * moment the count passes the limit. The source is left alone on failure (not destroyed), so an HTTP
+ * moment the count passes the limit. `watch` sees each chunk before it is written, and stops the copy
+ * by throwing (content-checks.ts). The source is left alone on failure (not destroyed), so an HTTP
  * request can still be answered; removing the partial file is the caller's part.
  */
 export function writeLimited(
   source: Readable,
   path: string,
   maxBytes: number,
+  watch?: { take(chunk: Buffer): void },
 ): Promise<{ size: number; sha256: string }> {
   return new Promise((resolve, reject) => {
     // A client that gave up before we started listening would otherwise never settle this.
@@ -90,6 +92,11 @@ export function writeLimited(
     function onData(chunk: Buffer) {
       size += chunk.length;
       if (size > maxBytes) return fail(new TooLargeError(maxBytes));
+      try {
+        watch?.take(chunk);
+      } catch (error) {
+        return fail(error as Error);
+      }
       hash.update(chunk);
       if (!out.write(chunk)) {
         source.pause();

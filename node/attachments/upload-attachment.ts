@@ -10,6 +10,7 @@ import {
   writeLimited,
   type PresentedAttachment,
 } from './attachment-files.ts';
+import { watchContent } from './content-checks.ts';
 import { refusedKindInWords } from './kinds-in-words.ts';
 import { passedAfterRecording, roomForUpload } from './upload-quota.ts';
 
@@ -71,13 +72,13 @@ function allowedType(ctx: NodeContext, raw: string | undefined): string {
 
 /**
  * Stores an upload for the actor: streamed to disk with its size limited (by the limit per file, and by
- * what is left of the actor's quotas for unshared uploads and for all their files) and its sha256
- * computed on the way, then recorded. It belongs to nobody else until the actor shares it in a message.
- * Whatever fails, no partial file and no record remain.
+ * what is left of the actor's quotas for unshared uploads and for all their files), its bytes checked
+ * against its type (content-checks.ts) and its sha256 computed on the way, then recorded. It belongs to
+ * nobody else until the actor shares it in a message. Whatever fails, no partial file and no record remain.
  */
 export async function uploadAttachment(ctx: NodeContext, input: UploadInput): Promise<PresentedAttachment> {
-  const name = sanitizeName(input.name);
-  const contentType = allowedType(ctx, input.contentType);
+  const typed = sanitizeName(input.name);
+  const declared = allowedType(ctx, input.contentType);
   const { dir, maxBytes } = ctx.config.attachments;
   if (input.declaredSize !== undefined && input.declaredSize > maxBytes) throw new TooLargeError(maxBytes);
   const room = await roomForUpload(ctx, input.declaredSize);
@@ -87,16 +88,19 @@ export async function uploadAttachment(ctx: NodeContext, input: UploadInput): Pr
   const id = randomUUID();
   const path = attachmentPath(ctx, id);
   const partial = `${path}.part`;
+  const watch = watchContent(declared, typed, ctx.config.attachments.types);
   let written: { size: number; sha256: string };
+  let contentType: string;
   try {
-    written = await writeLimited(input.body, partial, Math.min(maxBytes, room.bytes));
+    written = await writeLimited(input.body, partial, Math.min(maxBytes, room.bytes), watch);
     if (written.size === 0) throw new ValidationError('The file is empty', { body: 'the file is empty' });
+    contentType = watch.end();
     await rename(partial, path);
   } catch (error) {
     await rm(partial, { force: true });
     throw error instanceof TooLargeError && room.bytes < maxBytes ? room.refusal() : error;
   }
-  return record(ctx, { id, name, contentType, ...written }, path);
+  return record(ctx, { id, name: typed, contentType, ...written }, path);
 }
 
 /** Records a stored upload, unless the quotas were passed meanwhile by the actor's other uploads. */

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendMessage } from '../../node/messages/send-message.ts';
 import { sweepUncarriedFiles } from '../../node/attachments/sweep-uncarried.ts';
 import { campusPeople, signedPost, startCampus, type Campus } from '../helpers/federation.ts';
+import { HEADS } from '../helpers/typed-bytes.ts';
 
 let campus: Campus;
 let as: ReturnType<typeof campusPeople>;
@@ -31,6 +32,7 @@ describe('files across colleges', () => {
     const bob = await as('bob', 'arts');
     const carol = await as('carol', 'arts');
     const bytes = new Uint8Array(randomBytes(40_000));
+    bytes.set(HEADS['image/png']!);
     const file = await alice.upload(bytes, 'lab results.png', 'image/png');
     await alice.send({ to: 'bob@arts.campus.test', text: 'the results', attachments: [file.id] });
     await expect.poll(() => bob.messages.find((m) => m.text === 'the results')?.attachments).toEqual([file]);

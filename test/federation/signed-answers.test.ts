@@ -7,6 +7,7 @@ import { updateDomain } from '../../gateway/domains/domains.ts';
 import { domainEntry } from '../../protocol/registry-client.ts';
 import { ANSWER_HEADERS, requestDigest, signRequest, verifyAnswer } from '../../protocol/signature.ts';
 import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
+import { HEADS } from '../helpers/typed-bytes.ts';
 
 let campus: Campus;
 let as: ReturnType<typeof campusPeople>;
@@ -222,6 +223,7 @@ describe('an answer made up or changed on the way', () => {
     const alice = await as('alice', 'eng');
     const bob: Device = await as('bob', 'arts');
     const bytes = new Uint8Array(randomBytes(40_000));
+    bytes.set(HEADS['application/pdf']!);
     const file = await alice.upload(bytes, 'timetable.pdf', 'application/pdf');
     await alice.send({ to: 'bob@arts.campus.test', text: 'the timetable', attachments: [file.id] });
     await expect.poll(() => bob.messages.find((m) => m.text === 'the timetable')?.attachments).toEqual([file]);

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
+import { typedBytes } from '../helpers/typed-bytes.ts';
 import { loadNodeConfig } from '../../node/config.ts';
 import { UNSHARED_SWEEP_MS } from '../../node/attachments/sweep-unshared.ts';
 import { sweepUncarriedFiles } from '../../node/attachments/sweep-uncarried.ts';
@@ -53,7 +54,8 @@ const api = (path: string) => `${eng.url}/api/v1${path}`;
 const bearer = async (who: Device) => ({ authorization: `Bearer ${await who.login.tokenFor(eng.url)}` });
 const download = async (who: Device, id: string) => fetch(api(`/attachments/${id}`), { headers: await bearer(who) });
 const onDisk = (id: string) => existsSync(`${eng.config.attachments.dir}/${id}`);
-const zip = (size: number, name = 'part.zip') => alice.upload(new Uint8Array(size), name, 'application/zip');
+const zip = (size: number, name = 'part.zip') =>
+  alice.upload(typedBytes('application/zip', size), name, 'application/zip');
 
 /** What a refused upload must not leave behind: files on disk and attachment rows. */
 async function stored() {
@@ -66,8 +68,8 @@ const chunked = (size: number) => {
   return new ReadableStream<Uint8Array>({
     pull(controller) {
       if (sent >= size) return controller.close();
+      controller.enqueue(sent === 0 ? typedBytes('application/zip', 16 * KIB) : new Uint8Array(16 * KIB));
       sent += 16 * KIB;
-      controller.enqueue(new Uint8Array(16 * KIB));
     },
   });
 };
@@ -75,7 +77,7 @@ const postAs = async (who: Device, size: number, announced: boolean) =>
   fetch(api('/attachments?name=more.zip'), {
     method: 'POST',
     headers: { ...(await bearer(who)), 'content-type': 'application/zip' },
-    body: announced ? new Uint8Array(size) : chunked(size),
+    body: announced ? typedBytes('application/zip', size) : chunked(size),
     duplex: 'half',
   } as RequestInit);
 
@@ -85,7 +87,7 @@ describe('what one person may keep on the node', () => {
     const sent = await alice.send({ to: DAVE, text: 'the parts', attachments: shared.map((f) => f.id) });
     await zip(MAX_BYTES, 'unsent.zip');
     // Someone else's files are theirs: dave is not refused for alice's.
-    expect((await dave.upload(new Uint8Array([1]), 'mine.txt', 'text/plain')).size).toBe(1);
+    expect((await dave.upload(new TextEncoder().encode('1'), 'mine.txt', 'text/plain')).size).toBe(1);
 
     const before = await stored();
     for (const announced of [true, false]) {
@@ -118,8 +120,8 @@ describe('what one person may keep on the node', () => {
 
   it('lets no uploads side by side take a person past it together', async () => {
     const shared = [
-      await carol.upload(new Uint8Array(MAX_BYTES), 'a.zip', 'application/zip'),
-      await carol.upload(new Uint8Array(MAX_BYTES), 'b.zip', 'application/zip'),
+      await carol.upload(typedBytes('application/zip', MAX_BYTES), 'a.zip', 'application/zip'),
+      await carol.upload(typedBytes('application/zip', MAX_BYTES), 'b.zip', 'application/zip'),
     ];
     await carol.send({ to: DAVE, text: 'two parts', attachments: shared.map((f) => f.id) });
     // Half of carol's room is left; each of three uploads fits it alone, any two together, not all three.

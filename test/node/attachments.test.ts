@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
+import { HEADS, typedBytes } from '../helpers/typed-bytes.ts';
 import type { AtriumClient, Message } from '../../sdk/client.ts';
 import { loadNodeConfig } from '../../node/config.ts';
 import { sweepUnsharedUploads, UNSHARED_SWEEP_MS } from '../../node/attachments/sweep-unshared.ts';
@@ -55,6 +56,7 @@ async function stored() {
 describe('uploading and downloading', () => {
   it('stores an upload, shows it in the pushed message, and gives a member the same bytes', async () => {
     const bytes = new Uint8Array(randomBytes(50_000));
+    bytes.set(HEADS['image/png']!);
     const uploaded = await alice.upload(bytes, 'circuit diagram.png', 'image/png');
     expect(uploaded).toEqual({
       id: expect.any(String),
@@ -145,8 +147,8 @@ describe('uploading and downloading', () => {
 
   it("keeps a message's files in the order the sender attached them, in history and in a new device's sync", async () => {
     const files = [
-      await alice.upload(new TextEncoder().encode('png'), 'a-first.png', 'image/png'),
-      await alice.upload(new TextEncoder().encode('pdf'), 'b-second.pdf', 'application/pdf'),
+      await alice.upload(typedBytes('image/png'), 'a-first.png', 'image/png'),
+      await alice.upload(typedBytes('application/pdf'), 'b-second.pdf', 'application/pdf'),
       await alice.upload(new TextEncoder().encode('txt'), 'c-third.txt', 'text/plain'),
     ];
     // Attached against the ids' order, the order a lookup by id returns them in.
@@ -167,30 +169,31 @@ describe('uploading and downloading', () => {
   });
 
   it('stores a file name as typed but for its path, control and bidi characters, and refuses one over 255 characters', async () => {
-    const uploaded = await alice.upload(new Uint8Array([1, 2, 3]), '../../etc/re"port\u202Egnp.exe', 'application/pdf');
+    const pdf = typedBytes('application/pdf');
+    const uploaded = await alice.upload(pdf, '../../etc/re"port\u202Egnp.exe', 'application/pdf');
     expect(uploaded.name).toBe('re"port_gnp.exe');
     const response = await download(alice, uploaded.id);
     expect(response.headers.get('content-disposition')).toBe(
       `attachment; filename="re_port_gnp.exe"; filename*=UTF-8''re%22port_gnp.exe`,
     );
     // What people type in a name stays: the header carries it percent-encoded, the page shows it as text.
-    const typed = await alice.upload(new Uint8Array([1]), 'C:\\Users\\me\\<v2> draft: a|b?*.pdf', 'application/pdf');
+    const typed = await alice.upload(pdf, 'C:\\Users\\me\\<v2> draft: a|b?*.pdf', 'application/pdf');
     expect(typed.name).toBe('<v2> draft: a|b?*.pdf');
     expect((await download(alice, typed.id)).headers.get('content-disposition')).toBe(
       `attachment; filename="<v2> draft: a|b?*.pdf"; filename*=UTF-8''%3Cv2%3E%20draft%3A%20a%7Cb%3F%2A.pdf`,
     );
-    const controls = await alice.upload(new Uint8Array([1]), 'line\nbreak\u0007\u2066.pdf', 'application/pdf');
+    const controls = await alice.upload(pdf, 'line\nbreak\u0007\u2066.pdf', 'application/pdf');
     expect(controls.name).toBe('line_break__.pdf');
 
     const unnamed = await fetch(api('/attachments'), {
       method: 'POST',
       headers: { ...(await bearer(alice)), 'content-type': 'application/pdf' },
-      body: 'x',
+      body: pdf,
     });
     expect(await unnamed.json()).toMatchObject({ name: 'file' });
 
     const before = await stored();
-    await expect(alice.upload(new Uint8Array([1]), `${'a'.repeat(252)}.pdf`, 'application/pdf')).rejects.toMatchObject({
+    await expect(alice.upload(pdf, `${'a'.repeat(252)}.pdf`, 'application/pdf')).rejects.toMatchObject({
       code: 'invalid_input',
     });
     expect(await stored()).toEqual(before);
@@ -213,8 +216,8 @@ describe('refused uploads change nothing', () => {
     const body = new ReadableStream<Uint8Array>({
       pull(controller) {
         if (sent >= MAX_BYTES * 4) return controller.close();
+        controller.enqueue(sent === 0 ? typedBytes('application/zip', 16 * 1024) : new Uint8Array(16 * 1024));
         sent += 16 * 1024;
-        controller.enqueue(new Uint8Array(16 * 1024));
       },
     });
     const streamed = await fetch(api('/attachments?name=big.zip'), {
@@ -227,7 +230,9 @@ describe('refused uploads change nothing', () => {
     expect(await stored()).toEqual(before);
 
     // Exactly at the limit is fine.
-    expect((await alice.upload(new Uint8Array(MAX_BYTES), 'just-fits.zip', 'application/zip')).size).toBe(MAX_BYTES);
+    expect(
+      (await alice.upload(typedBytes('application/zip', MAX_BYTES), 'just-fits.zip', 'application/zip')).size,
+    ).toBe(MAX_BYTES);
   });
 
   it('keeps nothing of an upload the client abandons halfway', async () => {
@@ -236,7 +241,7 @@ describe('refused uploads change nothing', () => {
     let chunks = 0;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        if (chunks++ < 2) return controller.enqueue(new Uint8Array(8 * 1024));
+        if (chunks++ < 2) return controller.enqueue(typedBytes('application/zip', 8 * 1024));
         await new Promise((r) => setTimeout(r, 300));
         abort.abort();
       },
@@ -303,8 +308,8 @@ describe('uploads never shared', () => {
     return new ReadableStream<Uint8Array>({
       pull(controller) {
         if (sent >= size) return controller.close();
+        controller.enqueue(sent === 0 ? typedBytes('application/zip', 16 * 1024) : new Uint8Array(16 * 1024));
         sent += 16 * 1024;
-        controller.enqueue(new Uint8Array(16 * 1024));
       },
     });
   };
@@ -312,7 +317,7 @@ describe('uploads never shared', () => {
     fetch(api('/attachments?name=more.zip'), {
       method: 'POST',
       headers: { ...(await bearer(who)), 'content-type': 'application/zip' },
-      body: announced ? new Uint8Array(size) : chunked(size),
+      body: announced ? typedBytes('application/zip', size) : chunked(size),
       duplex: 'half',
     } as RequestInit);
   /** Makes an upload look `hours` old to the sweep. */
@@ -323,9 +328,9 @@ describe('uploads never shared', () => {
   it('refuses an upload past what one person may keep unshared with 413 upload_quota, and takes one again once they share', async () => {
     const files = [];
     for (let i = 0; i < QUOTA_BYTES / MAX_BYTES; i++)
-      files.push(await carol.upload(new Uint8Array(MAX_BYTES), `part-${i}.zip`, 'application/zip'));
+      files.push(await carol.upload(typedBytes('application/zip', MAX_BYTES), `part-${i}.zip`, 'application/zip'));
     // Someone else's uploads are theirs: alice is not refused for carol's.
-    expect((await alice.upload(new Uint8Array([1]), 'mine.txt', 'text/plain')).size).toBe(1);
+    expect((await alice.upload(new TextEncoder().encode('1'), 'mine.txt', 'text/plain')).size).toBe(1);
     const before = await stored();
     const refused = await postAs(carol, 1, true);
     expect(refused.status).toBe(413);
@@ -338,7 +343,9 @@ describe('uploads never shared', () => {
 
     // Shared, a file no longer counts: room for one more, which may not be larger than that room.
     await carol.send({ to: DAVE, text: 'part 0', attachments: [files[0]!.id] });
-    expect((await carol.upload(new Uint8Array(MAX_BYTES / 2), 'half.zip', 'application/zip')).size).toBe(MAX_BYTES / 2);
+    expect((await carol.upload(typedBytes('application/zip', MAX_BYTES / 2), 'half.zip', 'application/zip')).size).toBe(
+      MAX_BYTES / 2,
+    );
     for (const announced of [true, false]) {
       const over = await postAs(carol, MAX_BYTES, announced);
       expect(over.status).toBe(413);
@@ -353,11 +360,14 @@ describe('uploads never shared', () => {
     }
     expect((await stored()).rows).toBe(before.rows + 1);
     expect((await stored()).files).toHaveLength(before.files.length + 1);
-    expect((await carol.upload(new Uint8Array(MAX_BYTES / 2), 'rest.zip', 'application/zip')).size).toBe(MAX_BYTES / 2);
+    expect((await carol.upload(typedBytes('application/zip', MAX_BYTES / 2), 'rest.zip', 'application/zip')).size).toBe(
+      MAX_BYTES / 2,
+    );
   });
 
   it(`refuses a person's upload past ${UPLOADS_PER_HOUR} in an hour with 429 and Retry-After`, async () => {
-    for (let i = 0; i < UPLOADS_PER_HOUR; i++) await dave.upload(new Uint8Array([i]), `n-${i}.txt`, 'text/plain');
+    for (let i = 0; i < UPLOADS_PER_HOUR; i++)
+      await dave.upload(new TextEncoder().encode(`${i}`), `n-${i}.txt`, 'text/plain');
     const before = await stored();
     const refused = await postAs(dave, 1, true);
     expect(refused.status).toBe(429);

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
+import { typedBytes } from '../helpers/typed-bytes.ts';
 import type { Message } from '../../sdk/client.ts';
 
 const KIB = 1024;
@@ -50,7 +51,8 @@ const download = async (who: Device, id: string) => fetch(api(`/attachments/${id
 const remove = async (who: Device, id: string) =>
   fetch(api(`/attachments/${id}`), { method: 'DELETE', headers: await bearer(who) });
 const onDisk = (id: string) => existsSync(`${eng.config.attachments.dir}/${id}`);
-const zip = (who: Device, size: number, name = 'part.zip') => who.upload(new Uint8Array(size), name, 'application/zip');
+const zip = (who: Device, size: number, name = 'part.zip') =>
+  who.upload(typedBytes('application/zip', size), name, 'application/zip');
 const text = (who: Device, words: string, name = 'notes.txt') =>
   who.upload(new TextEncoder().encode(words), name, 'text/plain');
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
+import { typedBytes } from '../helpers/typed-bytes.ts';
 import { DEFAULT_ATTACHMENT_TYPES } from '../../node/config.ts';
 import {
   chromiumMissing,
@@ -55,7 +56,7 @@ afterAll(async () => {
   await campus?.stop();
 });
 
-const pdf = (size: number) => new Uint8Array(size).fill(0x25);
+const pdf = (size: number) => typedBytes('application/pdf', size);
 /** A picture of one pixel. */
 const PIXEL = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
