@@ -25,13 +25,13 @@ const ledgerOf = (sequelize: Sequelize, kind: 'gateway' | 'node') =>
 export function createMigrator(sequelize: Sequelize, kind: 'gateway' | 'node') {
   return new Umzug<MigrationContext>({
     migrations: migrationNames(kind).map((file) => {
-        const path = join(migrationsRoot, kind, file);
-        return {
-          name: file,
-          up: async (params: { context: MigrationContext }) => (await import(path)).up(params),
-          down: async (params: { context: MigrationContext }) => (await import(path)).down(params),
-        };
-      }),
+      const path = join(migrationsRoot, kind, file);
+      return {
+        name: file,
+        up: async (params: { context: MigrationContext }) => (await import(path)).up(params),
+        down: async (params: { context: MigrationContext }) => (await import(path)).down(params),
+      };
+    }),
     context: { queryInterface: sequelize.getQueryInterface(), sequelize },
     storage: ledgerOf(sequelize, kind),
     logger: undefined,
@@ -57,8 +57,7 @@ async function refuseNewer(sequelize: Sequelize, database: MigratedDatabase): Pr
   if (unknown.length > 0) throw new DatabaseNewerError(describe(database), unknown);
 }
 
-const describe = (database: MigratedDatabase) =>
-  database.kind === 'gateway' ? 'gateway' : `${database.domain} node`;
+const describe = (database: MigratedDatabase) => (database.kind === 'gateway' ? 'gateway' : `${database.domain} node`);
 
 /** A database to check: the gateway's, or one domain node's (named by its domain in the message). */
 export type MigratedDatabase = { kind: 'gateway' } | { kind: 'node'; domain: string };
