@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import type { OwnFilesPage } from '../../protocol/server-frames.ts';
 import type { NodeContext } from '../context.ts';
+import { nameForType } from './file-extensions.ts';
 import { usageOf } from './upload-quota.ts';
 
 /** Where a page ends: the time and id of its last file (`<ISO time>,<id>`), the `before` of the next page. */
@@ -56,7 +57,7 @@ export async function listOwnFiles(ctx: NodeContext, query: unknown): Promise<Ow
   return {
     files: page.map((f) => ({
       id: f.id,
-      name: f.name,
+      name: nameForType(f.name, f.contentType),
       contentType: f.contentType,
       size: f.size,
       createdAt: f.createdAt.toISOString(),

@@ -11,6 +11,7 @@ import {
   type PresentedAttachment,
 } from './attachment-files.ts';
 import { watchContent } from './content-checks.ts';
+import { nameForType } from './file-extensions.ts';
 import { refusedKindInWords } from './kinds-in-words.ts';
 import { passedAfterRecording, roomForUpload } from './upload-quota.ts';
 
@@ -73,8 +74,9 @@ function allowedType(ctx: NodeContext, raw: string | undefined): string {
 /**
  * Stores an upload for the actor: streamed to disk with its size limited (by the limit per file, and by
  * what is left of the actor's quotas for unshared uploads and for all their files), its bytes checked
- * against its type (content-checks.ts) and its sha256 computed on the way, then recorded. It belongs to
- * nobody else until the actor shares it in a message. Whatever fails, no partial file and no record remain.
+ * against its type (content-checks.ts) and its sha256 computed on the way, then recorded under a name
+ * that agrees with its type (file-extensions.ts). It belongs to nobody else until the actor shares it in
+ * a message. Whatever fails, no partial file and no record remain.
  */
 export async function uploadAttachment(ctx: NodeContext, input: UploadInput): Promise<PresentedAttachment> {
   const typed = sanitizeName(input.name);
@@ -100,7 +102,7 @@ export async function uploadAttachment(ctx: NodeContext, input: UploadInput): Pr
     await rm(partial, { force: true });
     throw error instanceof TooLargeError && room.bytes < maxBytes ? room.refusal() : error;
   }
-  return record(ctx, { id, name: typed, contentType, ...written }, path);
+  return record(ctx, { id, name: nameForType(typed, contentType), contentType, ...written }, path);
 }
 
 /** Records a stored upload, unless the quotas were passed meanwhile by the actor's other uploads. */

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import { domainPattern } from '../../protocol/address.ts';
 import { readAttachment, UUID } from '../attachments/read-attachment.ts';
+import { nameForType } from '../attachments/file-extensions.ts';
 import { listOwnFiles } from '../attachments/list-own-files.ts';
 import { removeOwnFile } from '../attachments/remove-own-file.ts';
 import { listedType, uploadAttachment } from '../attachments/upload-attachment.ts';
@@ -85,7 +86,8 @@ export function attachmentRoutes(contextOf: (req: Request) => NodeContext): Rout
     const { attachment, content } = await readAttachment(ctx, req.params.id);
     res.setHeader('Content-Type', attachment.contentType);
     res.setHeader('Content-Length', String(attachment.size));
-    res.setHeader('Content-Disposition', contentDisposition(attachment.name));
+    // A file stored before names were made to agree with types (file-extensions.ts) is offered so too.
+    res.setHeader('Content-Disposition', contentDisposition(nameForType(attachment.name, attachment.contentType)));
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Content-Security-Policy', SANDBOX);
     res.setHeader('Cache-Control', 'private, no-cache');

@@ -1,4 +1,5 @@
 import type { Card } from '../../protocol/frames.ts';
+import { nameForType } from '../attachments/file-extensions.ts';
 import type { MessageRecord } from '../models.ts';
 
 export type MessageBody = {
@@ -34,6 +35,21 @@ export function parseBody(message: Pick<MessageRecord, 'body'>): MessageBody {
 }
 
 /**
+ * A message's files, each named to agree with its type (file-extensions.ts): a file stored before names
+ * were, or described by another domain's node that does not, is not saved as `setup.exe` either. What
+ * is not such a list is left as stored.
+ */
+function filesNamedForTypes(files: MessageBody['attachments']): MessageBody['attachments'] {
+  // A body relayed by another domain's home is stored as it came: its types are not to be trusted.
+  if (!Array.isArray(files)) return files;
+  return files.map((file) =>
+    typeof file?.name === 'string' && typeof file.contentType === 'string'
+      ? { ...file, name: nameForType(file.name, file.contentType) }
+      : file,
+  );
+}
+
+/**
  * The one shape of a message on the wire. A recalled message keeps its place but loses its content.
  * The entry's own columns are spread after its body, so that no body speaks for them: one relayed by
  * another domain's home (stored as it came) may carry a `sender`, `seq` or `kind` of its own, which
@@ -43,6 +59,7 @@ export function presentMessage(message: MessageRecord) {
   const body = message.recalledAt ? {} : parseBody(message);
   return {
     ...body,
+    ...(body.attachments === undefined ? {} : { attachments: filesNamedForTypes(body.attachments) }),
     id: message.id,
     conversationId: message.conversationId,
     seq: message.seq,

@@ -1,10 +1,14 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
 import { HEADS, PROGRAM, typedBytes } from '../helpers/typed-bytes.ts';
+import type { Message } from '../../sdk/client.ts';
 
 const MAX_BYTES = 4 * 1024 * 1024;
+const DAVE = 'dave@eng.campus.test';
 
 type Device = Awaited<ReturnType<typeof connectAs>>;
 
@@ -28,6 +32,8 @@ afterAll(async () => {
 const api = (path: string) => `${eng.url}/api/v1${path}`;
 const bearer = async (who: Device) => ({ authorization: `Bearer ${await who.login.tokenFor(eng.url)}` });
 const download = async (who: Device, id: string) => fetch(api(`/attachments/${id}`), { headers: await bearer(who) });
+const savedAs = async (who: Device, id: string) =>
+  /filename\*=UTF-8''(.*)$/.exec((await download(who, id)).headers.get('content-disposition') ?? '')?.[1];
 
 /** What a refused upload must not leave behind: files on disk (`.part` ones too) and attachment rows. */
 async function stored() {
@@ -147,5 +153,68 @@ describe("a file's bytes must be of the type it is sent as", () => {
       201,
     );
     expect((await post('marks.xls', 'application/vnd.ms-excel', 'name,mark\r\n')).status).toBe(415);
+  });
+});
+
+describe("a file's name must agree with its type", () => {
+  it('adds the type’s extension to a name that would run or open as something else, and offers it so', async () => {
+    for (const [name, type, safe] of [
+      ['setup.exe', 'image/png', 'setup.exe.png'],
+      ['Exam-solutions.pdf.exe', 'application/pdf', 'Exam-solutions.pdf.exe.pdf'],
+      ['grades.html', 'text/plain', 'grades.html.txt'],
+      ['run.bat', 'text/csv', 'run.bat.csv'],
+      ['x.svg', 'image/png', 'x.svg.png'],
+      ['report.js', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'report.js.docx'],
+      ['setup.exe. ', 'image/gif', 'setup.exe.gif'],
+      ['scan', 'application/pdf', 'scan.pdf'],
+      // Names that agree stay as typed.
+      ['Holiday.JPEG', 'image/jpeg', 'Holiday.JPEG'],
+      ['lab log.log', 'text/plain', 'lab log.log'],
+    ]) {
+      const uploaded = await alice.upload(typedBytes(type!), name!, type!);
+      expect(uploaded.name, name).toBe(safe);
+      expect(await savedAs(alice, uploaded.id)).toBe(encodeURIComponent(safe!));
+      expect((await download(alice, uploaded.id)).headers.get('content-disposition')).toMatch(
+        new RegExp(`^attachment; filename="${safe!.replace(/\./g, '\\.')}";`),
+      );
+    }
+    // A name at the length limit gives way at its end to the extension.
+    const long = await alice.upload(typedBytes('image/png'), `${'a'.repeat(251)}.exe`, 'image/png');
+    expect(long.name).toBe(`${'a'.repeat(251)}.png`);
+  });
+
+  it('shows the safe name in the message the receiver gets, in history and in the uploader’s files', async () => {
+    const uploaded = await alice.upload(typedBytes('image/png'), 'setup.exe', 'image/png');
+    const pushed = dave.once('message', (m: Message) => m.attachments?.[0]?.id === uploaded.id);
+    const sent = await alice.send({ to: DAVE, text: 'the installer, honest', attachments: [uploaded.id] });
+    expect((await pushed).attachments?.[0]?.name).toBe('setup.exe.png');
+    const { messages } = await dave.history(sent.conversationId);
+    expect(messages.find((m) => m.id === sent.messageId)?.attachments?.[0]?.name).toBe('setup.exe.png');
+    expect(await savedAs(dave, uploaded.id)).toBe('setup.exe.png');
+    const own = await fetch(api('/attachments'), { headers: await bearer(alice) });
+    expect((await own.json()).files.find((f: { id: string }) => f.id === uploaded.id).name).toBe('setup.exe.png');
+  });
+
+  it('offers a file stored before this check under a safe name too, wherever it is shown', async () => {
+    // As an earlier node stored it: the name as typed, the bytes as sent.
+    const id = randomUUID();
+    await mkdir(eng.config.attachments.dir, { recursive: true });
+    await writeFile(`${eng.config.attachments.dir}/${id}`, PROGRAM);
+    await eng.models.Attachment.create({
+      id,
+      name: 'Exam-solutions.pdf.exe',
+      contentType: 'application/pdf',
+      size: PROGRAM.length,
+      sha256: '0'.repeat(64),
+      owner: 'alice@eng.campus.test',
+      conversationId: null,
+      createdAt: new Date(),
+    });
+    const pushed = dave.once('message', (m: Message) => m.attachments?.[0]?.id === id);
+    await alice.send({ to: DAVE, text: 'solutions', attachments: [id] });
+    expect((await pushed).attachments?.[0]?.name).toBe('Exam-solutions.pdf.exe.pdf');
+    expect(await savedAs(dave, id)).toBe('Exam-solutions.pdf.exe.pdf');
+    const own = await fetch(api('/attachments'), { headers: await bearer(alice) });
+    expect((await own.json()).files.find((f: { id: string }) => f.id === id).name).toBe('Exam-solutions.pdf.exe.pdf');
   });
 });
