@@ -346,8 +346,11 @@ export function decide(sync: SyncRun, { people, unread }: PageRead, known: Known
         continue;
       }
       // A username is the person's address in chat, which their contacts and other domains hold: it
-      // stays, and the person keeps signing in with it (their entry is found by its id).
-      if (knownUser.username !== p.username) count(report, 'renamed', `${knownUser.username} (${p.username} there)`);
+      // stays, and the person keeps signing in with it (their entry is found by its id). A rename is
+      // news once: measured from the name the link last read there (their own when it has none yet),
+      // which the update then keeps, never from the Atrium username, which stays different for good.
+      const before = known.directoryUsername ?? knownUser.username;
+      if (before !== p.username) count(report, 'renamed', `${knownUser.username} (${p.username} there)`);
       update(p, knownUser, known);
       continue;
     }

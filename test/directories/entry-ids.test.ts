@@ -6,6 +6,7 @@ import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/
 import { codeFlow, discover, loginAttempt } from '../helpers/rp.ts';
 import { adUser, inetOrgPerson, ouLdif, PEOPLE, personDn, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
 import { relinkPerson } from '../../gateway/directories/relink-person.ts';
+import { summarize } from '../../gateway/directories/sync-report.ts';
 import { updateDirectory } from '../../gateway/directories/update-directory.ts';
 import { asOperator, personOf, register, sealerOf, sync } from './fixtures.ts';
 
@@ -171,6 +172,16 @@ describe('a person the directory renamed or moved', () => {
 
     const { tokens } = await codeFlow(rp, REDIRECT, 'jon', {}, undefined, jon.password);
     expect(tokens.access_token).toBeTruthy();
+  });
+
+  it('is reported renamed by the sync that sees it, and not again by the next ones', async () => {
+    for (let i = 0; i < 2; i++) {
+      const report = await sync(gateway, 'campus-ldap');
+      expect(report.renamed ?? 0).toBe(0);
+      expect(report.names.renamed ?? []).toEqual([]);
+      expect(summarize(report)).not.toMatch(/renamed there/);
+    }
+    expect((await personOf(gateway, 'jon'))!.status).toBe('active');
   });
 });
 
