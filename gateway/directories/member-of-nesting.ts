@@ -1,4 +1,4 @@
-import { AndFilter, EqualityFilter, type Client } from 'ldapts';
+import { AndFilter, EqualityFilter, NoSuchObjectError, type Client } from 'ldapts';
 import { unavailable } from './connection.ts';
 import {
   domainOf,
@@ -40,7 +40,7 @@ export async function readNestedRoleGroups(
   for (let depth = 0; depth <= MAX_NESTING && level.length > 0; depth++) {
     const next: Group[] = [];
     for (const group of level) {
-      const inside = await groupsIn(client, directory, s.groupBase ?? domainOf(group.dn), group, notes);
+      const inside = await groupsIn(client, directory, s.groupBase, group, notes);
       children.set(group.key, inside);
       for (const child of inside) {
         if (seen.has(child.key)) continue;
@@ -62,14 +62,18 @@ export async function readNestedRoleGroups(
   return { via, nested: via.size, notes };
 }
 
-/** The groups whose memberOf names `group`, under `base` (paged: AD returns at most 1,000 a page). */
+/**
+ * The groups whose memberOf names `group`, under the group base or else the domain of the group's DN
+ * (paged: AD returns at most 1,000 a page).
+ */
 async function groupsIn(
   client: Client,
   directory: string,
-  base: string,
+  groupBase: string | null,
   group: Group,
   notes: GroupNote[],
 ): Promise<Group[]> {
+  const base = groupBase ?? domainOf(group.dn);
   const filter = new AndFilter({
     filters: [isGroupFilter(), new EqualityFilter({ attribute: 'memberOf', value: group.dn })],
   });
@@ -86,9 +90,20 @@ async function groupsIn(
     if (!isUnreadable(error)) throw unavailable(directory, error);
     notes.push({
       group: group.dn,
-      problem: `the groups in it cannot be searched for under ${base} (${(error as Error).message})`,
+      problem: `the groups in it cannot be searched for: ${searchProblem(error, base, groupBase)}`,
     });
     return [];
   }
   return found;
+}
+
+/**
+ * Why the search under `base` failed (isUnreadable), in the plain words of the other problems
+ * (connection.ts) and with what to change; the library's own words are no help to IT.
+ */
+function searchProblem(error: unknown, base: string, groupBase: string | null): string {
+  // Without a group base the domain of the group's DN is searched, which IT never typed.
+  const change = groupBase === null ? `set a group base (without one, ${base} is searched)` : 'check the group base';
+  if (error instanceof NoSuchObjectError) return `the directory has no entry ${base}: ${change}`;
+  return `the service account may not search under ${base}: let it read the groups there, or ${change}`;
 }

@@ -221,6 +221,25 @@ describe('nested groups in memberOf mode', () => {
   });
 });
 
+describe('a group base the directory has no entry for, in memberOf mode', () => {
+  it("says so in plain words in a test, without the LDAP library's words", async () => {
+    const nowhere = 'OU=Nowhere,DC=campus,DC=test';
+    const change = (groupBase: string) =>
+      updateDirectory(asOperator(gateway), sealerOf(gateway), 'campus-ad', { groupBase });
+    await change(nowhere);
+    try {
+      const result = await testDirectory(asOperator(gateway), sealerOf(gateway), 'campus-ad');
+      expect(result.groupNotes).toContain(
+        `${adGroupDn('Staff')}: the groups in it cannot be searched for: the directory has no entry ${nowhere}: ` +
+          'check the group base',
+      );
+      expect(result.groupNotes.join('\n')).not.toMatch(/Code: 0x|NoSuchObject|cannot be found\./);
+    } finally {
+      await change('');
+    }
+  });
+});
+
 describe('the setting', () => {
   it('is on for a new registration', async () => {
     const added = await register(gateway, 'fresh-ldap', ldap.url, { userBase: `ou=Nobody,${PEOPLE}` });
