@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { ValidationError, type FieldErrors } from '../../core/errors.ts';
 import type { Sealer } from '../../core/seal.ts';
-import { foldForSearch } from '../../core/search-text.ts';
+import { nameLabel } from '../../core/name-label.ts';
 import { fieldErrorsOf, refusalMessage } from '../../core/validate.ts';
 import { addressNameProblem, reservedNameProblem } from '../accounts/reserved-names.ts';
 import { audit } from '../audit.ts';
@@ -36,19 +36,23 @@ export type RegisteredApp = {
 };
 
 /**
- * A slug from the app's name ("Leave Approval" → leave-approval, "Bibliothèque" → bibliotheque, "Straße" →
- * strasse), for callers that did not choose one: the name folded as a search folds it (foldForSearch:
- * accents dropped rather than splitting the word, ß, ø, ł spelled in ASCII). Only new slugs are made here:
- * an app keeps its slug, its bot's address in conversations already held.
+ * The longest slug made from a name: room is left for the `-2` … `-99` of a taken one within
+ * appSlugPattern's 40 characters.
+ */
+const NAME_SLUG_MAX = 36;
+
+/**
+ * A slug from the app's name, for callers that did not choose one, made as a unit path's segment is
+ * (nameLabel): the name folded as a search folds it ("Leave Approval" → leave-approval, "Bibliothèque" →
+ * bibliotheque, "Straße" → strasse), and a name with letters beyond a–z spelled as IDNA spells a domain
+ * label ("中文" → xn--fiq228c, "Physics 物理" → xn--physics--1i8s82k), so that no letter is lost and two
+ * such names do not both become app-x. Only new slugs are made here: an app keeps its slug, its bot's
+ * address in conversations already held.
  */
 export function slugFromName(name: string): string {
-  const base = foldForSearch(name)
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 36)
-    .replace(/-+$/, '');
+  const base = nameLabel(name, NAME_SLUG_MAX) ?? '';
   const slug = base.length >= 2 ? base : `app-${base || 'x'}`;
-  return reservedNameProblem(slug) ? `app-${slug}`.slice(0, 36) : slug;
+  return reservedNameProblem(slug) ? `app-${slug}`.slice(0, NAME_SLUG_MAX) : slug;
 }
 
 /**

@@ -1,6 +1,5 @@
 import { withoutControlCharacters } from '../../core/control-characters.ts';
-import { toPunycode } from '../../core/punycode.ts';
-import { foldForSearch } from '../../core/search-text.ts';
+import { nameLabel } from '../../core/name-label.ts';
 import { unitPathSchema } from '../accounts/schemas.ts';
 import { ousBelow } from './dn.ts';
 import type { DirectorySettings } from './schemas.ts';
@@ -18,38 +17,12 @@ const MAX_DEPTH = 8;
 const MAX_SEGMENT = 63;
 
 /**
- * Letters whose marks are accents (é, ά, й): dropped as a search drops them. In other scripts a mark is
- * often a vowel (the ि of हिन्दी), which names differ by: kept.
- */
-const ACCENTED = /^[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}]/u;
-
-/** A name folded as people search it (foldForSearch: ß → ss, Œ → oe, Ł → l, accents dropped), marks of other scripts kept. */
-function foldName(name: string): string {
-  return (name.normalize('NFKD').match(/\P{M}\p{M}*|\p{M}+/gu) ?? [])
-    .map((letter) => (ACCENTED.test(letter) ? foldForSearch(letter) : letter.toUpperCase().toLowerCase()))
-    .join('')
-    .normalize('NFC');
-}
-
-/**
- * A directory name as one segment of a unit path, null when it has no letter or digit of any script. The
- * name is folded as people search it, and anything but letters and digits becomes `-`: "Rare Books & Maps"
- * → rare-books-maps, "Straße" → strasse, "Œuvres" → oeuvres. A name that keeps letters beyond a–z (中文系,
- * Физика, "Physics 物理") is spelled as IDNA spells such a domain label, `xn--` and its Punycode:
- * xn--fiq228cwsq, the same for the same name every time, and read back by any IDNA decoder. Past 63
- * characters, the name is cut (a letter at a time) until its spelling fits.
+ * A directory name as one segment of a unit path (nameLabel, at most 63 characters), null when it has no
+ * letter or digit of any script: "Rare Books & Maps" → rare-books-maps, "Straße" → strasse, 中文系 →
+ * xn--fiq228cwsq.
  */
 export function unitSegment(name: string): string | null {
-  let slug = foldName(name)
-    .replace(/[^\p{L}\p{N}\p{M}]+/gu, '-')
-    .replace(/^-+|-+$/g, '');
-  if (slug === '') return null;
-  if (/^[a-z0-9-]+$/.test(slug)) return slug.slice(0, MAX_SEGMENT).replace(/-+$/, '');
-  for (;;) {
-    const segment = `xn--${toPunycode(slug)}`;
-    if (segment.length <= MAX_SEGMENT) return segment;
-    slug = Array.from(slug).slice(0, -1).join('').replace(/-+$/, '');
-  }
+  return nameLabel(name, MAX_SEGMENT);
 }
 
 /**

@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { operator } from '../../gateway/context.ts';
+import { domainToUnicode } from 'node:url';
 import { updateApp } from '../../gateway/apps-registry/update-app.ts';
+import { unitSegment } from '../../gateway/directories/unit-of-entry.ts';
+import { appSlugPattern } from '../../protocol/address.ts';
 
 let gateway: TestGateway;
 beforeAll(async () => {
@@ -94,5 +97,28 @@ describe('registering an app', () => {
     expect((await app('Résumé Clinic')).slug).toBe('resume-clinic');
     expect((await app('Straße Ærø Łódź')).slug).toBe('strasse-aero-lodz');
     expect((await app('Ångström Lab')).slug).toBe('angstrom-lab');
+  });
+
+  it('spells a name in other scripts as a unit path does, xn-- and Punycode, within the slug rules', async () => {
+    const app = (name: string, more: Record<string, unknown> = {}) =>
+      registerTestApp(gateway, { name, redirectUris: ['https://scripts.campus.example/cb'], ...more });
+    // Registered before, when such a name lost its letters: the slug stays, renamed or not.
+    const older = await app('中文', { slug: 'app-x', ownerUnit: 'campus/arts' });
+    await updateApp({ ...gateway.context(null), actor: operator('test') }, older.slug, { name: '中文写作' });
+    expect((await gateway.models.App.findOne({ where: { id: older.app.id } }))!.slug).toBe('app-x');
+
+    const chinese = await app('中文', { ownerUnit: 'campus/eng' });
+    expect(chinese.slug).toBe(unitSegment('中文'));
+    expect(domainToUnicode(chinese.slug)).toBe('中文');
+    expect((await app('Физика')).slug).toBe('xn--80ancbk0d');
+    expect((await app('Physics 物理')).slug).toBe(unitSegment('Physics 物理'));
+    expect((await app('Straße und Verkehr')).slug).toBe('strasse-und-verkehr');
+    const long = '東京大学図書館の貸出と返却を管理するためのアプリケーション';
+    const first = await app(long, { ownerUnit: 'campus/arts' });
+    expect(first.slug.length).toBeLessThanOrEqual(36);
+    expect(first.slug).toMatch(/^xn--/);
+    const second = await app(long, { ownerUnit: 'campus/eng' });
+    expect(second.slug).toBe(`${first.slug}-2`);
+    for (const slug of [chinese.slug, first.slug, second.slug]) expect(slug).toMatch(appSlugPattern);
   });
 });
