@@ -15,7 +15,7 @@ import { stoppedByLimit, stoppedInConsole, summarizeDryRun, wouldNames } from '.
 import { syncDirectory } from '../../directories/sync-directory.ts';
 import { counted, namedPeople, summarize, type SyncReport } from '../../directories/sync-report.ts';
 import { testDirectory, type DirectoryTest } from '../../directories/test-directory.ts';
-import { describeUpdate, updateDirectory } from '../../directories/update-directory.ts';
+import { describeUpdate, SETTING_LABELS, updateDirectory } from '../../directories/update-directory.ts';
 import { ROLES } from '../../models/index.ts';
 import { keepForPage, takeForPage } from '../after-redirect.ts';
 import { inConsoleWords } from '../console-words.ts';
@@ -130,32 +130,8 @@ const directoryFields = (d: PresentedDirectory) => valuesOf(d) as FormFields;
 /** How a refusal of a stale form names the directory and its fields (shown-form.ts). */
 const staleWords = (d: PresentedDirectory) => ({
   what: `Directory ${d.name}`,
-  labels: {
-    url: 'URL',
-    startTls: 'StartTLS',
-    caFile: 'CA file',
-    bindDn: 'service account',
-    preset: 'preset',
-    userBase: 'user base',
-    userFilter: 'user filter',
-    groupBase: 'group base',
-    usernameAttribute: 'username attribute',
-    nameAttributes: 'name attributes',
-    emailAttributes: 'email attributes',
-    disabledAttribute: 'disabled flag attribute',
-    idAttribute: 'entry id attribute',
-    passwordChangedAttribute: 'password changed attribute',
-    groupMembership: 'group membership',
-    nestedGroups: 'follow nested groups',
-    unitFrom: 'unit from',
-    unitAttribute: 'unit attribute',
-    unitRoot: 'unit root',
-    roleGroups: 'role groups',
-    defaultRole: 'role of people in no group',
-    timeoutSeconds: 'timeout',
-    massChangeLimit: 'mass change limit',
-    resetUrl: 'password reset page',
-  },
+  // The words an update uses for each field in the CLI and here (update-directory.ts).
+  labels: SETTING_LABELS,
   flags: ['nestedGroups'],
 });
 
