@@ -181,6 +181,13 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     await expect.poll(() => b.locator('.message', { hasText: 'See you at 5' }).count(), { timeout: 10_000 }).toBe(1);
     const mine = ownMessage(a, 'See you at 5');
     await mine.locator('.bubble').focus();
+    // Its info line stays as the focus goes on to Edit: were it hidden then, the list would move the button
+    // under the pointer pressing it, and the click would miss.
+    const info = mine.locator('.message-info');
+    const shown = (await info.boundingBox())!;
+    expect(shown.height).toBeGreaterThan(5);
+    await mine.getByRole('button', { name: 'Edit' }).focus();
+    expect((await info.boundingBox())!.height).toBe(shown.height);
     await mine.getByRole('button', { name: 'Edit' }).click();
     // The edit box takes a message's width and grows with its text, wrapped lines too, as the message box does.
     const box = a.locator('.edit-input');
