@@ -92,6 +92,10 @@ export type KeyedTokenBuckets = {
  * every message, where a statement or a promise per check would cost more than the check). A key that is
  * not held has a full bucket, so a bucket that has filled up again is forgotten: the map holds only the
  * keys that spent something lately, swept once per time a bucket takes to fill.
+ *
+ * A key refused stays refused until the time it was told to wait: a client sends what was refused again
+ * then, in its order, and a later message already on its way, let through by the few tokens back
+ * meanwhile, would otherwise be stored before the earlier ones.
  */
 export function createKeyedTokenBuckets(options: {
   ratePerSecond: number;
@@ -101,7 +105,7 @@ export function createKeyedTokenBuckets(options: {
   const now = options.now ?? Date.now;
   const { ratePerSecond, burst } = options;
   const fillMs = (burst / ratePerSecond) * 1000;
-  const buckets = new Map<string, { tokens: number; at: number }>();
+  const buckets = new Map<string, { tokens: number; at: number; closedUntil: number }>();
   let lastSweep = now();
 
   function sweep(t: number) {
@@ -116,20 +120,20 @@ export function createKeyedTokenBuckets(options: {
       sweep(t);
       let bucket = buckets.get(key);
       if (!bucket) {
-        bucket = { tokens: burst, at: t };
+        bucket = { tokens: burst, at: t, closedUntil: 0 };
         buckets.set(key, bucket);
       } else {
         bucket.tokens = Math.min(burst, bucket.tokens + ((t - bucket.at) / 1000) * ratePerSecond);
         bucket.at = t;
       }
+      if (t < bucket.closedUntil) return { allowed: false, retryAfterMs: bucket.closedUntil - t };
       if (bucket.tokens >= cost) {
         bucket.tokens -= cost;
         return { allowed: true, retryAfterMs: 0 };
       }
-      return {
-        allowed: false,
-        retryAfterMs: Math.max(1, Math.ceil(((burst - bucket.tokens) / ratePerSecond) * 1000)),
-      };
+      const retryAfterMs = Math.max(1, Math.ceil(((burst - bucket.tokens) / ratePerSecond) * 1000));
+      bucket.closedUntil = t + retryAfterMs;
+      return { allowed: false, retryAfterMs };
     },
   };
 }

@@ -28,6 +28,9 @@ beforeAll(async () => {
     FLUSH_WINDOW_MS: '0',
     FLUSH_CONCURRENCY: '4',
     FRAMES_PER_SECOND: '10000',
+    // The committer's order is what is tested here, not a person's allowance (person-limits.test.ts).
+    MESSAGES_PER_SECOND: '10000',
+    MESSAGE_BURST: '10000',
   });
 });
 afterAll(async () => {

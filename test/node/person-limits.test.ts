@@ -23,7 +23,7 @@ let eng: TestNode;
 
 beforeAll(async () => {
   gateway = await startTestGateway('person-limits');
-  for (const username of ['mira', 'noor', 'olek', 'pia', 'quinn']) await addPerson(gateway, username);
+  for (const username of ['mira', 'noor', 'olek', 'pia', 'quinn', 'rosa']) await addPerson(gateway, username);
   eng = await startTestNode(gateway, 'eng.campus.test', LIMITS);
 });
 afterAll(async () => {
@@ -57,6 +57,24 @@ async function ask(raw: RawSocket, frame: Record<string, unknown>) {
 const storedFrom = (sender: string) => eng.models.Message.count({ where: { sender, kind: 'text' } });
 
 describe("a person's messages", () => {
+  it('keep the order they were sent in when the allowance refuses some: none overtakes one refused', async () => {
+    const rosa = await connectAs(gateway, eng, 'rosa');
+    try {
+      const direct = await rosa.openDirect(DAVE);
+      // Eight at once on an allowance of five: three are refused, and sent again when the SDK is told.
+      const texts = Array.from({ length: 8 }, (_, i) => `step ${i + 1}`);
+      const acks = await Promise.all(texts.map((text) => rosa.send({ conversationId: direct.id, text })));
+      const stored = await eng.models.Message.findAll({
+        where: { conversationId: direct.id, kind: 'text' },
+        order: [['seq', 'ASC']],
+      });
+      expect(stored.map((m) => JSON.parse(m.body).text)).toEqual(texts);
+      expect(acks.map((a) => a.seq)).toEqual(stored.map((m) => m.seq));
+    } finally {
+      rosa.close();
+    }
+  }, 20_000);
+
   it('share one allowance over every socket and the HTTP API; past it each way is refused, saying when, and nothing is stored', async () => {
     const token = await tokenOf('mira');
     const [laptop, phone, third] = [
@@ -95,8 +113,11 @@ describe("a person's messages", () => {
     expect((await send(dave, 7)).type).toBe('ack');
     expect(await storedFrom('mira@eng.campus.test')).toBe(5);
 
-    // Once the pause is over, mira sends again.
+    // Not a moment before the pause she was told is over (a message then could overtake the refused ones)…
     eng.clock.advance(1_000);
+    expect((await post(7)).status).toBe(429);
+    // …and then she sends again.
+    eng.clock.advance(Number(refused.retryAfter) * 1000);
     expect((await post(7)).status).toBe(201);
     for (const raw of [laptop, phone, third, dave]) raw.socket.close();
   });
