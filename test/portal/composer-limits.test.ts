@@ -24,7 +24,7 @@ let alice: Person;
 
 beforeAll(async () => {
   if (chromiumMissing) return;
-  campus = await startCampus('portal-limits');
+  campus = await startCampus('portal-limits', { nodeEnv: { SEARCHES_PER_MINUTE: '2' } });
   await createUser(
     { ...campus.gateway.context(null), actor: operator('test') },
     {
@@ -72,6 +72,23 @@ describe.skipIf(chromiumMissing)('the portal with CJK names and long texts', () 
     await expect.poll(() => a.locator('.message.mine:not(.pending)').count(), { timeout: 10_000 }).toBe(1);
     expect(await input.inputValue()).toBe('');
     expect(alice.errors).toEqual([]);
+  });
+
+  it('says a search the node refused was not made, not that nothing matches', { timeout: 30_000 }, async () => {
+    const a = alice.page;
+    await a.click('a[data-nav="#/search"]');
+    const status = a.locator('#search-status');
+    for (const round of [1, 2]) {
+      await a.fill('#search-query', `yyy${round}`);
+      await a.press('#search-query', 'Enter');
+      await expect.poll(() => status.textContent()).toMatch(/found|Nothing matches/);
+    }
+    await a.fill('#search-query', 'yyyy');
+    await a.press('#search-query', 'Enter');
+    await expect.poll(() => status.textContent()).toMatch(/was not searched: At most 2 searches a minute/);
+    expect(await status.textContent()).not.toContain('Nothing matches');
+    await a.goBack();
+    await a.locator('.conversation .composer-input').waitFor();
   });
 });
 

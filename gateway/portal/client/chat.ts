@@ -23,6 +23,12 @@ import { KeptNames, KeptReads } from './kept.ts';
 import { notDeliveredWhy } from './format.ts';
 
 /** A message typed here and not yet acknowledged by its node (shown as "sending"). */
+/** A search's messages found, and the domains it could not search (with why, in words for the page). */
+export type SearchOutcome = {
+  found: { entry: Entry | undefined; domain: string; message: Message }[];
+  unsearched: { domain: string; reason: string }[];
+};
+
 export type Pending = {
   clientMsgId: string;
   text: string;
@@ -970,19 +976,35 @@ export class Chat extends Emitter<ChatEvents> {
     if (client.state === 'online') client.typing(entry.conv.id).catch(() => undefined);
   }
 
-  async search(query: string): Promise<{ entry: Entry | undefined; domain: string; message: Message }[]> {
+  /**
+   * Messages with the words, from every domain of the person's, newest first. `unsearched` names each
+   * domain that could not be searched and why (offline, or the node refused: too many searches), so the
+   * page never reads "nothing matches" for words it could not look for.
+   */
+  async search(query: string): Promise<SearchOutcome> {
+    const unsearched: SearchOutcome['unsearched'] = [];
     const results = await Promise.all(
       [...this.clients].map(async ([domain, client]) => {
-        if (client.state !== 'online') return [];
-        const messages = await client.search(query, { limit: 50 }).catch(() => [] as Message[]);
-        return messages.map((message) => ({
-          domain,
-          message,
-          entry: this.entries.get(keyOf(domain, message.conversationId)),
-        }));
+        if (client.state !== 'online') {
+          unsearched.push({ domain, reason: 'It is not connected right now.' });
+          return [];
+        }
+        try {
+          const messages = await client.search(query, { limit: 50 });
+          return messages.map((message) => ({
+            domain,
+            message,
+            entry: this.entries.get(keyOf(domain, message.conversationId)),
+          }));
+        } catch (error) {
+          const said = error instanceof AtriumError && error.code === 'rate_limited' ? error.message : '';
+          unsearched.push({ domain, reason: said || 'It could not search just now. Try again.' });
+          return [];
+        }
       }),
     );
-    return results.flat().sort((a, b) => b.message.createdAt.localeCompare(a.message.createdAt));
+    const found = results.flat().sort((a, b) => b.message.createdAt.localeCompare(a.message.createdAt));
+    return { found, unsearched };
   }
 
   async people(query: string): Promise<Person[]> {

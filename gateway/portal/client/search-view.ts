@@ -1,24 +1,34 @@
 import { searchTextLongEnough } from '../../../protocol/search-query.ts';
 import type { Message } from '../../../sdk/client.ts';
-import type { Chat, Entry } from './chat.ts';
+import type { Chat, Entry, SearchOutcome } from './chat.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { fullTimeOf, markMatches, whenOf } from './format.ts';
 import type { ViewHost } from './conversation-view.ts';
 
-type Found = Awaited<ReturnType<Chat['search']>>;
+type Found = SearchOutcome['found'];
 
 /**
  * The page's last search, kept while the page lives: opening a result leaves the search page (a route of
  * its own), and Back, or Search again, should find the words and what they found where they were, not an
  * empty box. `opened` is the result last opened, which gets the focus back.
  */
-type LastSearch = { query: string; found: Found; scrollTop: number; opened: string | null };
+type LastSearch = SearchOutcome & { query: string; scrollTop: number; opened: string | null };
 const lastSearch = new WeakMap<Chat, LastSearch>();
 
-/** "3 messages found.", or that none matches. */
-function countOf(query: string, found: Found): string {
-  if (found.length === 0) return `Nothing matches “${query}”.`;
-  return `${found.length} message${found.length === 1 ? '' : 's'} found.`;
+/**
+ * "3 messages found.", or that none matches; and, for each domain that could not be searched, which and
+ * why ("Engineering was not searched: At most 30 searches a minute. …"), so words that could not be looked
+ * for never read as found nowhere.
+ */
+function countOf(chat: Chat, query: string, { found, unsearched }: SearchOutcome): string {
+  const notSearched = unsearched.map(({ domain, reason }) => `${chat.domainTitle(domain)} was not searched: ${reason}`);
+  if (found.length === 0 && notSearched.length > 0 && notSearched.length === chat.clients.size)
+    return notSearched.join(' ');
+  const count =
+    found.length === 0
+      ? `Nothing matches “${query}”.`
+      : `${found.length} message${found.length === 1 ? '' : 's'} found.`;
+  return [count, ...notSearched].join(' ');
 }
 
 /** A result: its conversation, sender and time, and its text with the words found marked. */
@@ -102,9 +112,9 @@ export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, m
       return;
     }
     status.textContent = 'Searching…';
-    const found = await chat.search(query);
-    status.textContent = countOf(query, found);
-    const kept: LastSearch = { query, found, scrollTop: 0, opened: null };
+    const outcome = await chat.search(query);
+    status.textContent = countOf(chat, query, outcome);
+    const kept: LastSearch = { ...outcome, query, scrollTop: 0, opened: null };
     lastSearch.set(chat, kept);
     show(kept);
   });
@@ -116,7 +126,7 @@ export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, m
   const kept = lastSearch.get(chat);
   if (kept) {
     input.value = kept.query;
-    status.textContent = countOf(kept.query, kept.found);
+    status.textContent = countOf(chat, kept.query, kept);
     show(kept);
     // Once the page is on screen (the route focuses the box as it shows it): back where it was, with the
     // result last opened focused.
