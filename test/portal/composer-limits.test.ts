@@ -24,7 +24,9 @@ let alice: Person;
 
 beforeAll(async () => {
   if (chromiumMissing) return;
-  campus = await startCampus('portal-limits', { nodeEnv: { SEARCHES_PER_MINUTE: '2' } });
+  campus = await startCampus('portal-limits', {
+    nodeEnv: { SEARCHES_PER_MINUTE: '2', SOCKETS_PER_PERSON: '2' },
+  });
   await createUser(
     { ...campus.gateway.context(null), actor: operator('test') },
     {
@@ -89,6 +91,25 @@ describe.skipIf(chromiumMissing)('the portal with CJK names and long texts', () 
     expect(await status.textContent()).not.toContain('Nothing matches');
     await a.goBack();
     await a.locator('.conversation .composer-input').waitFor();
+  });
+
+  it('says a tab refused for too many connections is that, and connects once another closes', {
+    timeout: 40_000,
+  }, async () => {
+    const second = await alice.context.newPage();
+    await second.goto(`${campus.gateway.issuer}/`);
+    await second.waitForSelector('#connection[data-state=online]', { timeout: 15_000 });
+    // The node allows Alice two sockets (SOCKETS_PER_PERSON): this third tab is refused, not out of reach.
+    const third = await alice.context.newPage();
+    await third.goto(`${campus.gateway.issuer}/`);
+    const banner = third.locator('.offline-banner');
+    await expect.poll(() => banner.textContent(), { timeout: 15_000 }).toContain('You already have 2 connections open');
+    expect(await banner.textContent()).toContain('This tab connects once one is closed');
+    expect(await banner.textContent()).not.toContain('cannot be reached');
+    await second.close();
+    await third.waitForSelector('#connection[data-state=online]', { timeout: 20_000 });
+    expect(await banner.isHidden()).toBe(true);
+    await third.close();
   });
 });
 

@@ -395,7 +395,7 @@ export class PortalApp implements ViewHost {
       this.#banner.textContent = 'You are signed out. Sign in again to go on; what you were writing is kept.';
       return;
     }
-    const { state, unsent, offlineDomains, networkOffline } = this.#chat.connection();
+    const { state, unsent, offlineDomains, networkOffline, refused } = this.#chat.connection();
     this.#connection.dataset.state = state;
     // The colleges by the names people know them by, not their nodes' domain names.
     const away = offlineDomains.map((d) => this.#chat.domainTitle(d)).join(', ');
@@ -412,9 +412,14 @@ export class PortalApp implements ViewHost {
     // The browser's network gone, or the chat server(s) not answering while the network is there: the
     // person can do something about the first, and should not look for a fault of theirs in the second.
     // Either names what is out of reach as the top bar does, which a phone's top bar leaves out.
+    // A node that refused this tab because the person's other tabs and devices hold every socket it
+    // allows is no outage: the person can close one, and this tab then connects on its next try.
+    const tooMany = refused.map(({ domain, message }) => `${this.#chat.domainTitle(domain)}: ${message}.`).join(' ');
     this.#banner.textContent = networkOffline
       ? `You are offline. Nothing you type is lost.${waiting}`
-      : `Chat at ${away} cannot be reached right now; the portal keeps trying. Nothing you type is lost.${waiting}`;
+      : tooMany
+        ? `${tooMany} This tab connects once one is closed. Nothing you type is lost.${waiting}`
+        : `Chat at ${away} cannot be reached right now; the portal keeps trying. Nothing you type is lost.${waiting}`;
     if (state === 'online' && this.#dirtyList === false) this.#schedule(true, true);
     // An empty list says why it is empty, which follows the connection.
     else if (this.#chat.entries.size === 0) this.#schedule(true, false);

@@ -198,6 +198,11 @@ export class Chat extends Emitter<ChatEvents> {
   readonly unitLabels = new Map<string, string>();
   /** What is being written in each conversation, files included, while the page is open. */
   readonly drafts = new Drafts();
+  /**
+   * Why a node refused this tab's socket, by domain, while it does (`too_many_sockets`: the person's
+   * other tabs and devices hold all it allows): the page says that, not that chat is out of reach.
+   */
+  readonly #socketRefused = new Map<string, string>();
   /** Other colleges' nodes by the names people know them by, as conversations hosted there come (see domainTitle). */
   readonly #hostTitles = new Map<string, string>();
   /** Hosts whose titles are wanted from the gateway: asked together, a moment after the first. */
@@ -272,13 +277,15 @@ export class Chat extends Emitter<ChatEvents> {
   /**
    * Online (every node), partly online, or offline — and how many messages wait to go out. A node tried
    * again after a failure counts as offline, not connecting, until it answers: what the person is told
-   * does not flicker with each retry. `networkOffline`: the browser itself has no network.
+   * does not flicker with each retry. `networkOffline`: the browser itself has no network. `refused`: the
+   * domains out of reach because their node refused one more socket of this person's, with its words.
    */
   connection(): {
     state: 'online' | 'partial' | 'offline' | 'connecting';
     unsent: number;
     offlineDomains: string[];
     networkOffline: boolean;
+    refused: { domain: string; message: string }[];
   } {
     const states = [...this.clients].map(
       ([domain, c]) =>
@@ -286,18 +293,24 @@ export class Chat extends Emitter<ChatEvents> {
     );
     const online = states.filter(([, s]) => s === 'online').length;
     const networkOffline = this.networkOffline;
-    if (states.length === 0) return { state: 'online', unsent: 0, offlineDomains: [], networkOffline };
+    if (states.length === 0) return { state: 'online', unsent: 0, offlineDomains: [], networkOffline, refused: [] };
     const unsent = [...this.clients.values()].reduce((n, c) => n + c.unsent, 0);
     const offlineDomains = states.filter(([, s]) => s !== 'online').map(([d]) => d);
+    const refused = offlineDomains.flatMap((domain) => {
+      const message = this.#socketRefused.get(domain);
+      return message ? [{ domain, message }] : [];
+    });
     if (networkOffline || online === 0) {
       return {
         state: states.some(([, s]) => s === 'connecting') && !networkOffline ? 'connecting' : 'offline',
         unsent,
         offlineDomains,
         networkOffline,
+        refused,
       };
     }
-    return { state: online === states.length ? 'online' : 'partial', unsent, offlineDomains, networkOffline };
+    const state = online === states.length ? 'online' : 'partial';
+    return { state, unsent, offlineDomains, networkOffline, refused };
   }
 
   /** The browser lost or regained the network: close the sockets now rather than wait for them to time out, and reconnect at once. */
@@ -387,7 +400,13 @@ export class Chat extends Emitter<ChatEvents> {
       this.presence.clear();
       this.emit('ended', why);
     });
+    client.on('error', (error) => {
+      if (error.code !== 'too_many_sockets') return;
+      this.#socketRefused.set(domain, error.message);
+      this.emit('connection', undefined);
+    });
     client.on('ready', () => {
+      this.#socketRefused.delete(domain);
       this.#sendUnsentReads(domain);
       void this.#queryPresence(domain);
     });
