@@ -107,6 +107,7 @@ const schema = z.object({
   MESSAGE_BURST: envPositiveInt.default(100),
   SOCKETS_PER_PERSON: envPositiveInt.default(20),
   SEARCHES_PER_MINUTE: envPositiveInt.default(30),
+  DIRECTORY_SEARCHES_PER_MINUTE: envPositiveInt.default(60),
   GROUP_CREATIONS_PER_HOUR: envPositiveInt.default(30),
   WEBHOOKS_PER_GROUP: envPositiveInt.default(10),
   WEBHOOK_CREATIONS_PER_HOUR: envPositiveInt.default(20),
@@ -155,6 +156,8 @@ export type PersonLimitsConfig = {
   /** Sockets one address may hold open to one process; one more is refused (4429 `too_many_sockets`). */
   socketsPerPerson: number;
   searchesPerMinute: number;
+  /** People searches by name (`/api/v1/directory?q=`): a script cannot copy the campus directory at speed. */
+  directorySearchesPerMinute: number;
   groupCreationsPerHour: number;
   /** Webhooks not revoked that one group may have. */
   webhooksPerGroup: number;
@@ -318,6 +321,7 @@ export function loadNodeConfig(env: Env): NodeConfig {
       messageBurst: v.MESSAGE_BURST,
       socketsPerPerson: v.SOCKETS_PER_PERSON,
       searchesPerMinute: v.SEARCHES_PER_MINUTE,
+      directorySearchesPerMinute: v.DIRECTORY_SEARCHES_PER_MINUTE,
       groupCreationsPerHour: v.GROUP_CREATIONS_PER_HOUR,
       webhooksPerGroup: v.WEBHOOKS_PER_GROUP,
       webhookCreationsPerHour: v.WEBHOOK_CREATIONS_PER_HOUR,

@@ -502,7 +502,8 @@ function httpApp(parts: {
     }),
   );
   app.use('/api/v1', portalCors(config.portalOrigins));
-  app.use(directoryRoute({ ...parts.gatewayDirectory, verifier }));
+  const pace = { limits: services.limits, perMinute: config.personLimits.directorySearchesPerMinute };
+  app.use(directoryRoute({ ...parts.gatewayDirectory, verifier, pace }));
   app.use(incomingWebhookRoutes(services, standing));
   app.use('/api/v1', apiRoutes(services, verifier));
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));

@@ -4,6 +4,7 @@ import { AppError, ForbiddenError, ValidationError } from '../../core/errors.ts'
 import { parseInput } from '../../core/validate.ts';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
 import { actorOf, bearerAuth } from '../http/bearer.ts';
+import { paceDirectorySearch, type PersonLimits } from '../limits/person-limits.ts';
 import { searchTextSchema } from '../../protocol/search-query.ts';
 import { signedGatewayRequest, type PrivateKeyJwk } from '../../protocol/signature.ts';
 
@@ -68,7 +69,13 @@ export async function askDirectory(options: GatewayDirectory, params: Record<str
  * the domains the federation policy lets this domain see. Not for bots: the answer (names, units and
  * addresses across the campus) is people's, and an app knows the people it is for from their own sign-ins.
  */
-export function directoryRoute(options: GatewayDirectory & { verifier: TokenVerifier }): Router {
+export function directoryRoute(
+  options: GatewayDirectory & {
+    verifier: TokenVerifier;
+    /** Searches by name a person may make a minute, and where they are counted (every process together). */
+    pace: { limits: Pick<PersonLimits, 'directorySearches'>; perMinute: number };
+  },
+): Router {
   const router = Router();
   router.get('/api/v1/directory', bearerAuth(options.verifier), async (req, res) => {
     if (actorOf(req).kind === 'app') {
@@ -77,6 +84,10 @@ export function directoryRoute(options: GatewayDirectory & { verifier: TokenVeri
       );
     }
     const query = parseInput(querySchema, req.query);
+    // A lookup of named people is the portal showing names it already holds; a search by name is what a
+    // script copying the campus directory would repeat.
+    if (query.q !== undefined)
+      await paceDirectorySearch(options.pace.limits, options.pace.perMinute, actorOf(req).address);
     // The gateway checks the usernames themselves (how many, which characters) and says what is wrong.
     const params: Record<string, string> =
       query.usernames !== undefined ? { usernames: query.usernames } : { q: query.q ?? '', limit: String(query.limit) };

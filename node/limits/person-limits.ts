@@ -17,6 +17,7 @@ export type PersonLimits = {
   /** Messages, edits, recalls and group changes, sockets and HTTP together (this process). */
   messages: KeyedTokenBuckets;
   searches: RateLimiter;
+  directorySearches: RateLimiter;
   groupCreations: RateLimiter;
   webhookCreations: RateLimiter;
 };
@@ -32,6 +33,7 @@ export function createPersonLimits(options: {
   return {
     messages: createKeyedTokenBuckets({ ratePerSecond: limits.messagesPerSecond, burst: limits.messageBurst, now }),
     searches: counted('search', limits.searchesPerMinute, 60),
+    directorySearches: counted('directory-search', limits.directorySearchesPerMinute, 60),
     groupCreations: counted('group-create', limits.groupCreationsPerHour, 3600),
     webhookCreations: counted('webhook-create', limits.webhookCreationsPerHour, 3600),
   };
@@ -61,6 +63,20 @@ export async function paceSearch(ctx: NodeContext): Promise<void> {
   throw new RateLimitedError(
     pace.retryAfterSeconds,
     `At most ${ctx.config.personLimits.searchesPerMinute} searches a minute. Try again in ${pace.retryAfterSeconds} s.`,
+  );
+}
+
+/** Counts a people search by name against the person's allowance (DIRECTORY_SEARCHES_PER_MINUTE). */
+export async function paceDirectorySearch(
+  limits: Pick<PersonLimits, 'directorySearches'>,
+  perMinute: number,
+  address: string,
+): Promise<void> {
+  const pace = await limits.directorySearches.hit(address);
+  if (pace.allowed) return;
+  throw new RateLimitedError(
+    pace.retryAfterSeconds,
+    `At most ${perMinute} people searches a minute. Try again in ${pace.retryAfterSeconds} s.`,
   );
 }
 

@@ -12,6 +12,7 @@ const LIMITS = {
   MESSAGE_BURST: '5',
   SOCKETS_PER_PERSON: '3',
   SEARCHES_PER_MINUTE: '3',
+  DIRECTORY_SEARCHES_PER_MINUTE: '3',
   GROUP_CREATIONS_PER_HOUR: '3',
   WEBHOOKS_PER_GROUP: '2',
   WEBHOOK_CREATIONS_PER_HOUR: '5',
@@ -192,6 +193,32 @@ describe("a person's searches", () => {
     expect(await quinn.search('lab')).toEqual([]);
     raw.socket.close();
     quinn.close();
+  });
+});
+
+describe("a person's people searches", () => {
+  it('are at most DIRECTORY_SEARCHES_PER_MINUTE by name; looking up names already held is not counted', async () => {
+    const token = await tokenOf('rosa');
+    for (const q of ['mira', 'noor', 'olek']) {
+      const found = await api(token, 'GET', `/directory?q=${q}`);
+      expect(found.status).toBe(200);
+      expect(found.body.people.map((p: { username: string }) => p.username)).toEqual([q]);
+    }
+    const refused = await api(token, 'GET', '/directory?q=pia');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+    expect(refused.body.error).toMatchObject({
+      code: 'rate_limited',
+      message: expect.stringContaining('At most 3 people searches a minute'),
+    });
+    // The portal's lookups of the names of people it already shows go on.
+    const lookup = await api(token, 'GET', '/directory?usernames=pia,quinn');
+    expect(lookup.status).toBe(200);
+    expect(lookup.body.people).toHaveLength(2);
+    // Another person's allowance is their own.
+    expect((await api(await tokenOf('pia'), 'GET', '/directory?q=rosa')).status).toBe(200);
+    eng.clock.advance(60_000);
+    expect((await api(token, 'GET', '/directory?q=pia')).status).toBe(200);
   });
 });
 

@@ -25,7 +25,7 @@ let alice: Person;
 beforeAll(async () => {
   if (chromiumMissing) return;
   campus = await startCampus('portal-limits', {
-    nodeEnv: { SEARCHES_PER_MINUTE: '2', SOCKETS_PER_PERSON: '2' },
+    nodeEnv: { SEARCHES_PER_MINUTE: '2', SOCKETS_PER_PERSON: '2', DIRECTORY_SEARCHES_PER_MINUTE: '3' },
   });
   await createUser(
     { ...campus.gateway.context(null), actor: operator('test') },
@@ -89,6 +89,22 @@ describe.skipIf(chromiumMissing)('the portal with CJK names and long texts', () 
     await a.press('#search-query', 'Enter');
     await expect.poll(() => status.textContent()).toMatch(/was not searched: At most 2 searches a minute/);
     expect(await status.textContent()).not.toContain('Nothing matches');
+    await a.goBack();
+    await a.locator('.conversation .composer-input').waitFor();
+  });
+
+  it('says a people search the node refused was not made, not that nobody was found', { timeout: 30_000 }, async () => {
+    const a = alice.page;
+    await a.click('a[data-nav="#/new"]');
+    const status = a.locator('#people-status');
+    // Alice searched for 陈 already: two more by name are within her three a minute, the next is not.
+    for (const query of ['zq', 'zqx']) {
+      await a.fill('#people-query', query);
+      await expect.poll(() => status.textContent()).toBe('Nobody found.');
+      await a.fill('#people-query', '');
+    }
+    await a.fill('#people-query', 'zqxw');
+    await expect.poll(() => status.textContent()).toContain('At most 3 people searches a minute');
     await a.goBack();
     await a.locator('.conversation .composer-input').waitFor();
   });

@@ -80,8 +80,14 @@ export function lookUpPeople(me: Me, usernames: string[]): Promise<Person[]> {
   return askDirectories(me, new URLSearchParams({ usernames: usernames.join(',') }));
 }
 
+/**
+ * Asks every node of the person's. A node that fails adds no one; if every node refused because the
+ * person searched too often, that refusal is thrown (HttpError `rate_limited`, the node's words), so the
+ * page does not say "nobody found" for a search no one made.
+ */
 async function askDirectories(me: Me, params: URLSearchParams): Promise<Person[]> {
   const byUsername = new Map<string, Person>();
+  const refusals: HttpError[] = [];
   const answers = await Promise.all(
     me.domains.map(async (node) => {
       try {
@@ -90,11 +96,13 @@ async function askDirectories(me: Me, params: URLSearchParams): Promise<Person[]
           node,
           people: ((await response.json()) as { people: Omit<Person, 'via' | 'reachableFrom'>[] }).people,
         };
-      } catch {
+      } catch (error) {
+        if (error instanceof HttpError && error.code === 'rate_limited') refusals.push(error);
         return { node, people: [] };
       }
     }),
   );
+  if (refusals.length > 0 && refusals.length === me.domains.length) throw refusals[0];
   for (const { node, people } of answers) {
     for (const person of people) {
       const known = byUsername.get(person.username);

@@ -1,3 +1,4 @@
+import { HttpError } from './api.ts';
 import { searchTextLongEnough } from '../../../protocol/search-query.ts';
 import type { Chat, Entry } from './chat.ts';
 import { h, ICONS, iconButton } from './dom.ts';
@@ -222,10 +223,15 @@ function searchAsYouType(
     timer = setTimeout(async () => {
       const mine = ++generation;
       status.textContent = 'Searching…';
-      const people = await chat.people(query).catch(() => [] as Person[]);
+      let refused = '';
+      const people = await chat.people(query).catch((error: unknown) => {
+        // Searched too often: the node's words, not "nobody found" for a search it did not make.
+        if (error instanceof HttpError && error.code === 'rate_limited') refused = error.message;
+        return [] as Person[];
+      });
       if (mine !== generation) return;
       show(people);
-      status.textContent = people.length === 0 ? 'Nobody found.' : `${people.length} found.`;
+      status.textContent = refused || (people.length === 0 ? 'Nobody found.' : `${people.length} found.`);
     }, 200);
   });
 }
