@@ -90,6 +90,11 @@ export function createDatabaseRateLimiter(options: {
       const w = await read(hashOf(key));
       return w !== undefined && now() - w.start < windowMs && w.count >= options.limit;
     },
+    async release(key) {
+      await sequelize.query('UPDATE rate_limits SET count = count - 1 WHERE key_hash = ? AND count > 0', {
+        replacements: [hashOf(key)],
+      });
+    },
     async reset(key) {
       await sequelize.query('DELETE FROM rate_limits WHERE key_hash = ?', { replacements: [hashOf(key)] });
     },

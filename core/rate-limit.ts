@@ -4,6 +4,12 @@ export interface RateLimiter {
   hit(key: string): Promise<{ allowed: boolean; retryAfterSeconds: number }>;
   /** Whether the key is already over its allowance, without counting. */
   blocked(key: string): Promise<boolean>;
+  /**
+   * Takes back one attempt counted in the key's window: one that turned out no guess (the right
+   * password), so that an allowance of guesses is spent by failures alone. Counted first and taken back
+   * after, attempts side by side are all counted while they run: a burst cannot outrun the allowance.
+   */
+  release(key: string): Promise<void>;
   reset(key: string): Promise<void>;
 }
 
@@ -40,6 +46,10 @@ export function createRateLimiter(options: { limit: number; windowSeconds: numbe
     async blocked(key) {
       const w = current(key);
       return w !== undefined && w.count >= options.limit;
+    },
+    async release(key) {
+      const w = current(key);
+      if (w && w.count > 0) w.count -= 1;
     },
     async reset(key) {
       windows.delete(key);

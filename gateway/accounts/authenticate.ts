@@ -109,7 +109,10 @@ export type DirectoryQuestion = (ctx: GatewayContext, user: User, username: stri
 export type LoginPolicy = {
   maxFailures: number;
   lockoutMinutes: number;
-  /** Per client address, across all accounts. */
+  /**
+   * Per client address, across all accounts: failed attempts (each attempt is counted while it runs and
+   * taken back when its password was right).
+   */
   ipLimiter: RateLimiter;
   /** Per typed identifier, so guessing at a name that does not exist locks the same way as a real one. */
   identifierLimiter: RateLimiter;
@@ -179,7 +182,9 @@ export async function authenticate(
   const id = identifier.trim().toLowerCase().slice(0, 254);
   let fail = failure(ctx, id);
 
-  const byIp = await policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
+  // Counted now and taken back once the password proves right (RateLimiter.release): the address's
+  // allowance is of failures, so a campus behind one NAT address is not stopped by its own sign-ins.
+  const byIp = await policy.ipLimiter.hit(addressKey(ctx));
   if (!byIp.allowed) throw await fail(new NetworkRateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited');
 
   const found = id ? await accountNamed(ctx, id) : null;
@@ -205,8 +210,12 @@ export async function authenticate(
     await countDeviceFailure(policy.deviceLimiter, user, devices);
     throw await fail(new InvalidCredentialsError(), 'wrong_password');
   }
+  await policy.ipLimiter.release(addressKey(ctx));
   return signedIn(ctx, user, directoryName ? id : null, fail, lock === 'let_through');
 }
+
+/** The key of the per-address allowance of failed sign-ins (LoginPolicy.ipLimiter). */
+export const addressKey = (ctx: Pick<GatewayContext, 'ip'>): string => `ip:${ctx.ip ?? 'unknown'}`;
 
 /**
  * A local account's wrong password takes as long as a name no account has: that name is asked of the
@@ -258,7 +267,10 @@ async function unknownName(ctx: GatewayContext, id: string, password: string, po
   const person = outcome.kind === 'nobody' ? null : outcome.person;
   // Someone already here whose entry now carries the name: as if they had typed their Atrium username.
   const as = person && person.username !== id ? failure(ctx, id, person.username) : fail;
-  if (outcome.kind === 'signed_in') return signedIn(ctx, outcome.person, as === fail ? null : id, as);
+  if (outcome.kind === 'signed_in') {
+    await policy.ipLimiter.release(addressKey(ctx));
+    return signedIn(ctx, outcome.person, as === fail ? null : id, as);
+  }
   if (outcome.kind === 'locked') throw await as(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
   // Refused: nobody has the name, or their directory did not take the password (which a bind told, quicker
   // than a hash). Either costs what a wrong password for an account here costs, so neither tells who exists.

@@ -5,7 +5,13 @@ import { assertPasswordIsLocal } from '../directories/local-password.ts';
 import { asPerson } from '../factors/passkeys/person.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
-import { AccountLockedError, countFailure, type LoginPolicy, NetworkRateLimitedError } from './authenticate.ts';
+import {
+  AccountLockedError,
+  addressKey,
+  countFailure,
+  type LoginPolicy,
+  NetworkRateLimitedError,
+} from './authenticate.ts';
 import { replacePassword } from './end-access.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { passwordSchema } from './schemas.ts';
@@ -75,7 +81,7 @@ export async function changeOwnPassword(
   } catch (error) {
     throw await fail(error, error instanceof ValidationError ? 'invalid_input' : 'directory_password');
   }
-  const byIp = await policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
+  const byIp = await policy.ipLimiter.hit(addressKey(ctx));
   if (!byIp.allowed) throw await fail(new NetworkRateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited');
   if (user.lockedUntil && user.lockedUntil > new Date())
     throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
@@ -86,6 +92,7 @@ export async function changeOwnPassword(
       'wrong_password',
     );
   }
+  await policy.ipLimiter.release(addressKey(ctx));
   // Checked only now, so that it tells nothing about a current password that was not right.
   if (change.password === change.current)
     throw await fail(

@@ -9,6 +9,7 @@ import { AppError } from '../../../core/errors.ts';
 import {
   AccountDisabledError,
   AccountLockedError,
+  addressKey,
   NetworkRateLimitedError,
   countFailure,
   type DirectoryRefusal,
@@ -123,7 +124,7 @@ export async function verifyPasskeyAssertion(
     throw await fail(new AccountDisabledError(), 'disabled', null);
   if (!input.expectedUserId) {
     // A sign-in without a password is a guess like any other: the per-address limit applies first.
-    const byIp = await policy.ipLimiter.hit(`ip:${ctx.ip ?? 'unknown'}`);
+    const byIp = await policy.ipLimiter.hit(addressKey(ctx));
     if (!byIp.allowed) throw await fail(new NetworkRateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited', null);
   }
 
@@ -188,6 +189,8 @@ export async function verifyPasskeyAssertion(
   );
   if (changed !== 1) throw await refuse(owner, 'counter_regression', { passkey: passkey.id });
   if (input.purpose === 'passwordless') await askTheirDirectory(ctx, policy, owner, fail);
+  // A passkey that signed in was no guess: the address's allowance is of failures.
+  if (!input.expectedUserId) await policy.ipLimiter.release(addressKey(ctx));
   owner.failedLogins = 0;
   if (input.purpose === 'passwordless') owner.lastLoginAt = new Date();
   await saveUser(owner, ctx.tx);
