@@ -36,7 +36,7 @@ function retryAfterMsOf(response: Response): number {
 export type BotPost = { to: string; conversationId?: undefined } | { conversationId: string; to?: undefined };
 
 /**
- * An app's bot on one node, over HTTP (bots do not hold sockets): post text or cards to people or to the
+ * An app's bot on one node, over HTTP (a bot may also read live on a socket: AtriumClient with its token): post text or cards to people or to the
  * groups it was invited to, update its cards, read its conversations. Errors reject with the node's code.
  * Told it writes too often (429), a call waits as the node says and tries once more (maxRateLimitWaitMs).
  */

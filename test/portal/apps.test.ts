@@ -143,7 +143,7 @@ describe.skipIf(chromiumMissing)('apps from the portal', () => {
     await expect
       .poll(() => carol.page.locator('.app-note').textContent(), { timeout: 10_000 })
       .toBe(
-        'Leave Approval is an app: it answers through the buttons on its cards, and may not read messages typed here.',
+        'Leave Approval is an app: it can read what is written here, and answers through the buttons on its cards.',
       );
     expect(await carol.page.locator('.app-note').isVisible()).toBe(true);
     const card = carol.page.locator('.message.has-card', { hasText: 'Leave request from Dave Okafor' });

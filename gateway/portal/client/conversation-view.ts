@@ -441,9 +441,9 @@ export class ConversationView {
   }
 
   /**
-   * A direct conversation with an app's bot: apps are told when someone presses a button on their cards
-   * (a signed callback), never of messages; one reads what people write only if it reads its
-   * conversations by itself (docs/protocol.md, "Bots"). Said once the page knows the peer is an app (it
+   * A direct conversation with an app's bot: its app reads its conversations (over HTTP, or live on a
+   * socket of its bot's: docs/protocol.md, "Bots"), and is told when someone presses a button on its cards.
+   * The person is told so before typing anything private. Said once the page knows the peer is an app (it
    * has named itself on an entry here); text can still be sent.
    */
   #drawAppNote(): void {
@@ -451,7 +451,7 @@ export class ConversationView {
     const app = peer ? this.entry.appNames.get(peer) : undefined;
     this.#appNote.hidden = app === undefined || this.#ended;
     const text = app
-      ? `${app} is an app: it answers through the buttons on its cards, and may not read messages typed here.`
+      ? `${app} is an app: it can read what is written here, and answers through the buttons on its cards.`
       : '';
     if (this.#appNote.textContent !== text) this.#appNote.textContent = text;
   }
