@@ -49,9 +49,9 @@ describe('a gateway behind a reverse proxy', () => {
       const page = await loginAttempt(rp, REDIRECT, 'bob', 'not-the-password', new BehindProxy(`198.51.100.${i}`));
       statuses.push(page.status);
     }
-    // Four attempts from the one network (carol's sign-in above among them); a new made-up address each
-    // time changes nothing.
-    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    // Four failures from the one network (carol's right password above spent none of it); a new made-up
+    // address each time changes nothing.
+    expect(statuses).toEqual([401, 401, 401, 401, 429]);
     const audited = await gateway.models.AuditEvent.findAll({ where: { action: 'login', target: 'bob' } });
     expect(new Set(audited.map((e) => e.ip))).toEqual(new Set([CLIENT]));
   });
