@@ -179,6 +179,11 @@ export const ERROR_CODES = {
       "an entry whose body is not a JSON object or names as an app or a webhook a sender that is not the home's, that is a group change whose fields do not fit its event, or that changes an entry its author may not (refused event)",
     to: P,
   },
+  sequence_taken: {
+    meaning:
+      'an entry at a seq the receiver holds as another entry of that conversation: its home was restored from an older backup (refused event, with `heldSeq`); also the `reason` of a `delivery.failed` frame or entry',
+    to: CP,
+  },
   destination_unreachable: { meaning: 'the proxy could not reach the destination node', to: P },
   registry_unavailable: { meaning: "the gateway's registry could not be read, and no copy is held", to: P },
   // A node's own verdict on an answer to its signed request (docs/federation.md, "Signed answers"): it is

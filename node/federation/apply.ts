@@ -11,6 +11,7 @@ import { coveredSenders, receiptAudience } from '../receipts/receipt-recipients.
 import type { FederationEvent } from '../../protocol/federation-events.ts';
 import { policyCheck, screenEntries, snapshotRefusal, type Held, type Refusal } from './relay-checks.ts';
 import { WITHHELD } from './withhold.ts';
+import { clashesOf, clashRefusals, type Clash } from './sequence-taken.ts';
 
 export class SenderNotOfOriginError extends AppError {
   constructor(message: string) {
@@ -130,7 +131,11 @@ export async function applyEvents(
     if (run.length > 0) {
       const screened = await screenEntries(services.models, services.domain, held, run, mayExchange, tx);
       refused.push(...screened.refused);
-      if (screened.accepted.length > 0) after.push(...(await storeEntries(services, screened.accepted, tx)));
+      if (screened.accepted.length > 0) {
+        const stored = await storeRun(services, run, screened, tx);
+        after.push(...stored.after);
+        refused.push(...stored.refused);
+      }
     }
     run = [];
   };
@@ -236,7 +241,26 @@ export async function applyEvents(
 
 type EntryEvent = Extract<FederationEvent, { type: 'entry' }>;
 
-async function storeEntries(services: NodeServices, run: EntryEvent[], tx: Transaction): Promise<BusEvent[]> {
+/** Stores a screened run; its entries at seqs held here by other entries are refused (sequence-taken.ts). */
+async function storeRun(
+  services: NodeServices,
+  run: { index: number; event: EntryEvent }[],
+  screened: { accepted: EntryEvent[]; refused: Refusal[] },
+  tx: Transaction,
+): Promise<{ after: BusEvent[]; refused: Refusal[] }> {
+  const stored = await storeEntries(services, screened.accepted, tx);
+  const indexOf = new Map(run.map((r) => [r.event.message.id, r.index]));
+  const already = new Set(screened.refused.map((r) => r.event));
+  const clashes = await clashRefusals(services.sequelize, services.domain, stored.clashes, indexOf, tx);
+  // A placeholder of an entry refused already is dropped, not refused twice.
+  return { after: stored.after, refused: clashes.filter((r) => !already.has(r.event)) };
+}
+
+async function storeEntries(
+  services: NodeServices,
+  run: EntryEvent[],
+  tx: Transaction,
+): Promise<{ after: BusEvent[]; clashes: Clash[] }> {
   const { Message, Member } = services.models;
   const stored = await services.sequelize.query<{ id: string }>(
     `SELECT id FROM messages WHERE id IN (${run.map(() => '?').join(', ')})`,
@@ -247,13 +271,16 @@ async function storeEntries(services: NodeServices, run: EntryEvent[], tx: Trans
     },
   );
   const seen = new Set(stored.map((r) => r.id));
-  const fresh: EntryEvent[] = [];
+  const unseen: EntryEvent[] = [];
   for (const event of run) {
     if (seen.has(event.message.id)) continue;
     seen.add(event.message.id);
-    fresh.push(event);
+    unseen.push(event);
   }
-  if (fresh.length === 0) return [];
+  if (unseen.length === 0) return { after: [], clashes: [] };
+  // A seq held here by another entry is not the newcomer's to take (sequence-taken.ts).
+  const { storing: fresh, clashes } = await clashesOf(services.sequelize, unseen, tx);
+  if (fresh.length === 0) return { after: [], clashes };
   const rows = fresh.map((e) => ({
     conversationId: e.conversationId,
     seq: e.message.seq,
@@ -308,11 +335,12 @@ async function storeEntries(services: NodeServices, run: EntryEvent[], tx: Trans
   for (const m of members)
     if (domainOf(m.address) === services.domain)
       local.set(m.conversationId, [...(local.get(m.conversationId) ?? []), m.address]);
-  return rows.map((row) => ({
+  const after = rows.map((row) => ({
     kind: 'deliver' as const,
     recipients: local.get(row.conversationId) ?? [],
     frame: serverFrame('message', { message: presentMessage(row) }),
   }));
+  return { after, clashes };
 }
 
 /** Brings the members' rows in line with a snapshot; answers whose membership it began or ended. */

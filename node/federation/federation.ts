@@ -6,6 +6,7 @@ import { createRegistryClient, domainEntry, type RegistryClient } from '../../pr
 import type { NodeConfig } from '../config.ts';
 import type { MemberCache } from '../conversations/member-cache.ts';
 import type { NodeModels } from '../models.ts';
+import { advanceSequences } from '../messages/group-commit.ts';
 import { createOutgoingDelivery, type OutgoingDelivery } from './delivery.ts';
 import { createHomeCalls, type HomeCalls } from './home-calls.ts';
 import { cachedSigningKey, createNodeKeys, type NodeKeys } from './keys.ts';
@@ -100,6 +101,11 @@ export async function createFederation(options: {
     policyRetries: config.federationPolicyRetries,
     domain,
     onRefused: options.onRefused,
+    // A peer holds this node's conversations further on than it does (restored from an older backup).
+    onSequenceTaken: (highest) =>
+      options.sequelize.transaction((tx) =>
+        advanceSequences(options.sequelize, tx, highest, new Date(options.clock.now()), { forwardOnly: true }),
+      ),
     removed: { registered: registeredIn(registry), graceMs: config.federationRemovedGraceMs },
     paused: removed,
     now: options.clock.now,

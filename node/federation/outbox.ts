@@ -8,6 +8,8 @@ import { createLiveness, type Liveness } from './liveness.ts';
 import { removedForGood, removedRefusal, type RemovedDestinations } from './removed-destination.ts';
 import { reported, withhold, type EntryEvent } from './withhold.ts';
 import { errorOf, type Transport } from './transport.ts';
+import type { Refusal } from './relay-checks.ts';
+import { peerHoldsOurSeqs, takenIn } from './sequence-taken.ts';
 
 // Events per transaction: one transaction is in flight per destination, so its size bounds the rate to a busy peer.
 const BATCH = 500;
@@ -86,6 +88,11 @@ export type OutboxOptions = {
    */
   removed?: RemovedDestinations;
   /**
+   * Told that a destination holds other entries at seqs of conversations this node orders, up to these
+   * seqs (sequence-taken.ts): their numbering moves past them, before the authors are told (onRefused).
+   */
+  onSequenceTaken?: (highest: [string, number][]) => Promise<void>;
+  /**
    * While true nothing is sent, and nothing is set aside: this domain was removed at the gateway, so its
    * peers refuse it. What waits is kept for when it is added again (then call resume()).
    */
@@ -96,7 +103,8 @@ export type OutboxOptions = {
 
 type OutboxPeerRow = InstanceType<FederationModels['OutboxPeer']>;
 type OutboxRow = InstanceType<FederationModels['OutboxEntry']>;
-type Outcome = { ok: true } | { ok: false; permanent: boolean; code: string; error: string };
+/** `taken`: entries the destination refused as `sequence_taken` (the rest it took). */
+type Outcome = { ok: true; taken: Refusal[] } | { ok: false; permanent: boolean; code: string; error: string };
 
 /** What delivery to one destination needs: the options, the domain's live processes, who is backing off. */
 type Deliverer = { options: OutboxOptions; liveness: Liveness; backingOff: Set<string>; now: () => number };
@@ -181,7 +189,7 @@ async function attempt(
     const response = await d.options.transport.post(destination, `/federation/v1/transactions/${peer.txnId}`, {
       events,
     });
-    if (response.status === 200) return { ok: true };
+    if (response.status === 200) return { ok: true, taken: takenIn(response.body) };
     const { code, message } = errorOf(response);
     return {
       ok: false,
@@ -221,6 +229,8 @@ async function deliverOne(d: Deliverer, destination: string): Promise<boolean> {
     await withholdAll(d.options, destination, { reason: outcome.code, error: outcome.error });
     Object.assign(peer, { txnId: null, txnLastId: null, txnIds: null });
   } else if (outcome.ok || outcome.permanent) {
+    // Before the rows go: a crash in between tells it again rather than never (a retry is a duplicate).
+    if (outcome.ok && outcome.taken.length > 0) await peerHoldsOurSeqs(d.options, destination, events, outcome.taken);
     if (!outcome.ok) {
       logger.error(
         { destination, error: outcome.error, events: rows.length },

@@ -15,8 +15,17 @@ export type Refusal = {
   /** Its index in the transaction's `events`. */
   event: number;
   conversationId: string;
-  code: 'policy_denied' | 'no_member_here' | 'conversation_not_held' | 'not_a_member' | 'invalid_entry';
+  code:
+    | 'policy_denied'
+    | 'no_member_here'
+    | 'conversation_not_held'
+    | 'not_a_member'
+    | 'invalid_entry'
+    | 'sequence_taken';
   message: string;
+  /** `sequence_taken`: the highest seq of the conversation held here, and the id of the entry held at its seq. */
+  heldSeq?: number;
+  heldBy?: string;
 };
 
 /** What this node knows of a conversation it holds, for judging what its home relays. */

@@ -35,6 +35,7 @@ import type { Federation } from './federation.ts';
 import type { OutgoingDelivery } from './delivery.ts';
 import { keysDocument } from './node-keys.ts';
 import { peerBody } from './peer-body.ts';
+import { logClashesHere } from './sequence-taken.ts';
 import type { FederationModels } from './models.ts';
 import { allowed, domainEntry, verifyPinned, type RegistryClient } from '../../protocol/registry-client.ts';
 import type { Sealer } from '../../core/seal.ts';
@@ -271,12 +272,14 @@ async function takeTransaction(
   });
   if ('duplicate' in outcome) return { duplicate: true };
   const { refused } = outcome;
-  if (refused.length > 0) {
+  logClashesHere(services.logger, origin, events, refused);
+  const others = refused.filter((r) => r.code !== 'sequence_taken');
+  if (others.length > 0) {
     services.logger.warn(
       {
         origin,
         txnId,
-        refused: refused.map((r) => ({ event: r.event, conversationId: r.conversationId, code: r.code })),
+        refused: others.map((r) => ({ event: r.event, conversationId: r.conversationId, code: r.code })),
       },
       'refused part of a federation transaction',
     );

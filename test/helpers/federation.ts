@@ -20,6 +20,7 @@ import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import type { DomainNode } from '../../node/main.ts';
 import type { AtriumClient, Conversation, Message } from '../../sdk/client.ts';
 import { signRequest } from '../../protocol/signature.ts';
+import type { Logger } from '../../core/logger.ts';
 
 export { freePort };
 
@@ -45,9 +46,12 @@ const DOMAINS = { eng: 'eng.campus.test', arts: 'arts.campus.test', law: 'law.ca
  * Three domain nodes and a proxy over real HTTP, each node on its own database and a fixed port (so a
  * node or the proxy can be stopped and started again at the same address). The policy allows eng↔arts
  * and eng↔law, not arts↔law. A third college, Law, has the student lena. `nodeEnv`: settings every node
- * starts with, over the usual ones (a short deadline, say).
+ * starts with, over the usual ones (a short deadline, say); `loggers`: where a node logs, to read it.
  */
-export async function startCampus(label: string, options: { nodeEnv?: Record<string, string> } = {}): Promise<Campus> {
+export async function startCampus(
+  label: string,
+  options: { nodeEnv?: Record<string, string>; loggers?: Partial<Record<NodeName, Logger>> } = {},
+): Promise<Campus> {
   const gateway = await startTestGateway(label);
   const ctx = { ...gateway.context(null), actor: operator('test') };
   await createUnit(ctx, { path: 'campus/law', name: 'School of Law' });
@@ -83,14 +87,20 @@ export async function startCampus(label: string, options: { nodeEnv?: Record<str
   const prefix = `fed-${randomBytes(3).toString('hex')}`;
   const start = async (name: 'eng' | 'arts' | 'law') => {
     const url = `http://127.0.0.1:${ports[name]}`;
-    nodes[name] = await startTestNodeOn(gateway, DOMAINS[name], dbs[name]!, {
-      NODE_PORT: String(ports[name]),
-      NODE_PUBLIC_URL: url,
-      FEDERATION_PROXY_URL: proxy.url,
-      REGISTRY_TTL_SECONDS: '1',
-      REDIS_PREFIX: prefix,
-      ...options.nodeEnv,
-    });
+    nodes[name] = await startTestNodeOn(
+      gateway,
+      DOMAINS[name],
+      dbs[name]!,
+      {
+        NODE_PORT: String(ports[name]),
+        NODE_PUBLIC_URL: url,
+        FEDERATION_PROXY_URL: proxy.url,
+        REGISTRY_TTL_SECONDS: '1',
+        REDIS_PREFIX: prefix,
+        ...options.nodeEnv,
+      },
+      { logger: options.loggers?.[name] },
+    );
     return nodes[name];
   };
   for (const name of ['eng', 'arts', 'law'] as const) {
