@@ -195,7 +195,7 @@ async function startOn(
     url,
     signingKey,
     apps,
-    webhooks: { Webhook: apps.Webhook, directory: gatewayDirectory },
+    webhooks: { Webhook: apps.Webhook, directory: gatewayDirectory, apps: apps.directory },
     clock,
     logger,
   });

@@ -11,3 +11,17 @@ export type AppForNode = {
   interactionCallbackUrl: string | null;
   callbackSecret: string | null;
 };
+
+/**
+ * What the gateway tells a campus node of the client a person's token was issued to, over the signed
+ * `GET /federation/v1/clients/:clientId`. A gateway from before `firstParty` and `app` leaves them out.
+ */
+export type ClientForNode = {
+  clientId: string;
+  /** Whether its tokens may still be used (its app is neither disabled nor deleted). */
+  active: boolean;
+  /** The gateway's own clients (portal, console), or an app an administrator marked first-party. */
+  firstParty?: boolean;
+  /** The registered app it is; null for the gateway's own clients. */
+  app?: { slug: string; name: string } | null;
+};

@@ -237,6 +237,8 @@ export const webhookViewSchema = z.object({
   name: z.string(),
   sender: address,
   createdBy: address,
+  /** The app whose token made it for `createdBy` (its client id and name); null when made in the portal. */
+  createdVia: z.object({ clientId: z.string(), name: z.string() }).nullable().optional(),
   createdAt: isoTime,
   revokedAt: isoTime.nullable(),
 });

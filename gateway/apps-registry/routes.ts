@@ -9,6 +9,7 @@ import type { GatewayContext } from '../context.ts';
 import { campusNode } from '../federation/campus-node.ts';
 import { adminHolder, asHolder, bearerPerson } from './access-token.ts';
 import { appForNode, appIsFor, appNamesForNode } from './app-for-node.ts';
+import { clientForNode } from './client-for-node.ts';
 import { deleteApp } from './delete-app.ts';
 import { getApp, listApps } from './list-apps.ts';
 import { registerApp } from './register-app.ts';
@@ -106,18 +107,14 @@ export function appRegistryRoutes(deps: RegistryRouteDeps): Router {
     res.set('Cache-Control', 'no-store').json({ person: { username, appIsFor: isFor } });
   });
 
-  // A node asks whether the client a person's token was issued to may still be used: an app an
-  // administrator disabled or deleted stops working at the nodes within their cache time, not at the
-  // token's expiry (an hour). Its answer tells which client ids exist: the campus's nodes only.
+  // A node asks about the client a person's token was issued to (client-for-node.ts): whether it may still
+  // be used, so that an app an administrator disabled or deleted stops working at the nodes within their
+  // cache time, not at the token's expiry (an hour); whether it is first-party; which app it is. Its
+  // answer tells which client ids exist: the campus's nodes only.
   router.get('/federation/v1/clients/:clientId', async (req, res) => {
     const gatewayCtx = deps.context(req);
     await campusNode(gatewayCtx, req, 'look up clients');
-    const clientId = String(req.params.clientId);
-    const { App, OidcPayload } = gatewayCtx.models;
-    const app = await App.findOne({ where: { clientId } });
-    // Registered apps answer for themselves; the gateway's own clients (the portal) are OIDC clients only.
-    const active = app ? !app.disabled : (await OidcPayload.count({ where: { model: 'Client', id: clientId } })) > 0;
-    res.set('Cache-Control', 'no-store').json({ client: { clientId, active } });
+    res.set('Cache-Control', 'no-store').json({ client: await clientForNode(gatewayCtx, String(req.params.clientId)) });
   });
 
   return router;

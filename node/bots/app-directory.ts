@@ -1,6 +1,6 @@
 import type { Logger } from '../../core/logger.ts';
 import { appSlugPattern } from '../../protocol/address.ts';
-import type { AppForNode } from '../../protocol/app-for-node.ts';
+import type { AppForNode, ClientForNode } from '../../protocol/app-for-node.ts';
 import type { PrivateKeyJwk } from '../../protocol/signature.ts';
 import { createGatewayLookup } from './gateway-lookup.ts';
 
@@ -39,6 +39,11 @@ export interface AppDirectory {
    * never asked about counts as active: its tokens are still verified in full, only this check waits.
    */
   clientActive(clientId: string): Promise<boolean>;
+  /**
+   * What the gateway says of a client now or within `ttlMs` (whether it is first-party, which app it is),
+   * the last answer while the gateway is away; throws `gateway_unavailable` when it was never answered.
+   */
+  client(clientId: string): Promise<ClientForNode>;
 }
 
 /**
@@ -58,11 +63,11 @@ export function createAppDirectory(options: {
 }): AppDirectory {
   const lookUp = createGatewayLookup(options);
 
-  function fetchClient(clientId: string): Promise<boolean> {
+  function fetchClient(clientId: string): Promise<ClientForNode | null> {
     return lookUp({
       path: `/federation/v1/clients/${encodeURIComponent(clientId)}`,
       fields: { clientId },
-      read: async (response) => ((await response.json()) as { client: { active: boolean } }).client.active === true,
+      read: async (response) => ((await response.json()) as { client: ClientForNode }).client,
       unreachable: 'The identity gateway cannot be reached to look up the client; try again',
     });
   }
@@ -104,7 +109,20 @@ export function createAppDirectory(options: {
      */
     async clientActive(clientId: string): Promise<boolean> {
       // The failure was said as the lookups' (gateway-lookup.ts), once for all clients.
-      return clients.get(clientId, (_error, last) => clients.remember(clientId, last?.value ?? true));
+      // A null kept is "never answered": it counts as active without standing for an answer of the gateway's.
+      const client = await clients.get(clientId, (_error, last) => clients.remember(clientId, last?.value ?? null));
+      return client === null || client.active === true;
+    },
+    async client(clientId: string): Promise<ClientForNode> {
+      const answered = (error: unknown, last: { value: ClientForNode | null } | undefined) => {
+        if (last?.value) return last.value;
+        throw error;
+      };
+      const client = await clients.get(clientId, answered);
+      if (client) return client;
+      // Only "never answered" was kept: ask the gateway now.
+      clients.forget(clientId);
+      return (await clients.get(clientId, answered)) as ClientForNode;
     },
   };
 }

@@ -65,10 +65,20 @@ async function undoPastRoom(ctx: NodeContext, hook: Webhook): Promise<void> {
 }
 
 /**
+ * The registered app whose token a person acts with, as the gateway says (null for the portal's): a webhook
+ * it makes is its, for them, and ends with their access to it (ended-creators.ts).
+ */
+async function actingApp(ctx: NodeContext): Promise<{ clientId: string; appName: string } | null> {
+  if (ctx.actor.kind !== 'user') return null;
+  const client = await ctx.apps.directory.client(ctx.actor.clientId);
+  return client.app ? { clientId: client.clientId, appName: client.app.name } : null;
+}
+
+/**
  * Creates an incoming webhook for one group: a URL whose secret part (256 random bits) is shown this once
  * and stored only as a hash. Whoever holds the URL can post text into the group, as the webhook's name,
  * for as long as its creator may manage the group's webhooks and their access lasts (creator-gone.ts,
- * ended-creators.ts). A group has at most WEBHOOKS_PER_GROUP of them (`conflict`), and one person creates
+ * ended-creators.ts); one made with an app's token, as long as their access to that app lasts too. A group has at most WEBHOOKS_PER_GROUP of them (`conflict`), and one person creates
  * at most WEBHOOK_CREATIONS_PER_HOUR an hour (`rate_limited`).
  */
 export async function createWebhook(
@@ -79,6 +89,7 @@ export async function createWebhook(
   await requireGroupAdmin(ctx, data.conversationId);
   await refuseSomeonesName(ctx, data.conversationId, data.name);
   await requireRoomForWebhook(ctx, data.conversationId);
+  const app = await actingApp(ctx);
   await countWebhookCreation(ctx);
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
@@ -89,12 +100,17 @@ export async function createWebhook(
     secretHash: hashSecret(secret),
     createdBy: ctx.actor.address,
     creatorSub: ctx.actor.kind === 'user' ? ctx.actor.sub : null,
+    clientId: app?.clientId ?? null,
+    appName: app?.appName ?? null,
     createdAt: new Date(),
     revokedAt: null,
     revokedBy: null,
   });
   await undoPastRoom(ctx, hook);
-  ctx.logger.info({ webhook: id, conversationId: data.conversationId, by: ctx.actor.address }, 'webhook created');
+  ctx.logger.info(
+    { webhook: id, conversationId: data.conversationId, by: ctx.actor.address, clientId: app?.clientId },
+    'webhook created',
+  );
   return { webhook: presentWebhook(hook, ctx.domain), url: `${ctx.apps.publicUrl}/hooks/${id}/${secret}` };
 }
 

@@ -12,6 +12,8 @@ export function presentWebhook(hook: Webhook, domain: string) {
     name: hook.name,
     sender: hookAddress(hook.id, domain),
     createdBy: hook.createdBy,
+    // Made with a third-party (or first-party) app's token: the app made it for `createdBy`.
+    createdVia: hook.clientId ? { clientId: hook.clientId, name: hook.appName ?? hook.clientId } : null,
     createdAt: hook.createdAt.toISOString(),
     revokedAt: hook.revokedAt?.toISOString() ?? null,
   };

@@ -273,6 +273,7 @@ describe("webhooks and their creator's access at the gateway", () => {
     const told = endingCreatorsWebhooks({ record: async () => {} } as unknown as EndedAccess, {
       Webhook: eng.services.apps.Webhook,
       directory: { domain: eng.domain, gatewayIssuer: gateway.issuer, signingKey: eng.federation.keys.signingKey },
+      apps: eng.services.apps.directory,
       logger: eng.logger,
     });
     const now = Date.now();
