@@ -503,7 +503,7 @@ function httpApp(parts: {
   );
   app.use('/api/v1', portalCors(config.portalOrigins));
   const pace = { limits: services.limits, perMinute: config.personLimits.directorySearchesPerMinute };
-  app.use(directoryRoute({ ...parts.gatewayDirectory, verifier, pace }));
+  app.use(directoryRoute({ ...parts.gatewayDirectory, verifier, clients: services.apps.directory, pace }));
   app.use(incomingWebhookRoutes(services, standing));
   app.use('/api/v1', apiRoutes(services, verifier));
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'No such endpoint' } }));

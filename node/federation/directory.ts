@@ -2,7 +2,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { AppError, ForbiddenError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
-import type { TokenVerifier } from '../auth/token-verifier.ts';
+import type { Identity, TokenVerifier } from '../auth/token-verifier.ts';
+import type { AppDirectory } from '../bots/app-directory.ts';
 import { actorOf, bearerAuth } from '../http/bearer.ts';
 import { paceDirectorySearch, type PersonLimits } from '../limits/person-limits.ts';
 import { searchTextSchema } from '../../protocol/search-query.ts';
@@ -65,13 +66,32 @@ export async function askDirectory(options: GatewayDirectory, params: Record<str
 }
 
 /**
+ * Refuses a search by name to a person's token issued to a third-party app (neither the gateway's own
+ * clients nor an app an administrator marked first-party, as the gateway says): consenting to `im` lets an
+ * app read the person's chats and write as them, not copy the campus directory. A lookup by `usernames` stays
+ * open to it: it names the people of the person's conversations so, as the portal does.
+ */
+async function requireFirstPartySearch(clients: Pick<AppDirectory, 'client'>, actor: Identity): Promise<void> {
+  if (actor.kind !== 'user') return;
+  const client = await clients.client(actor.clientId);
+  if (client.firstParty === true) return;
+  const app = client.app?.name ?? actor.clientId;
+  throw new ForbiddenError(
+    `${app} may not search the people directory by name: only the portal and the apps an administrator made first-party may; an app looks up the people of the person's conversations by usernames`,
+  );
+}
+
+/**
  * People search for this domain's users: the gateway answers from the whole campus directory, limited to
- * the domains the federation policy lets this domain see. Not for bots: the answer (names, units and
+ * the domains the federation policy lets this domain see. A search by name is not for a third-party app's
+ * token (requireFirstPartySearch), and nothing here is for bots: the answer (names, units and
  * addresses across the campus) is people's, and an app knows the people it is for from their own sign-ins.
  */
 export function directoryRoute(
   options: GatewayDirectory & {
     verifier: TokenVerifier;
+    /** Whether a token's client is first-party (the gateway's word), for searches by name. */
+    clients: Pick<AppDirectory, 'client'>;
     /** Searches by name a person may make a minute, and where they are counted (every process together). */
     pace: { limits: Pick<PersonLimits, 'directorySearches'>; perMinute: number };
   },
@@ -86,8 +106,10 @@ export function directoryRoute(
     const query = parseInput(querySchema, req.query);
     // A lookup of named people is the portal showing names it already holds; a search by name is what a
     // script copying the campus directory would repeat.
-    if (query.q !== undefined)
+    if (query.q !== undefined) {
+      await requireFirstPartySearch(options.clients, actorOf(req));
       await paceDirectorySearch(options.pace.limits, options.pace.perMinute, actorOf(req).address);
+    }
     // The gateway checks the usernames themselves (how many, which characters) and says what is wrong.
     const params: Record<string, string> =
       query.usernames !== undefined ? { usernames: query.usernames } : { q: query.q ?? '', limit: String(query.limit) };

@@ -118,3 +118,22 @@ describe("a webhook an app makes with a person's token", () => {
     expect(await post(own.url, 'mine goes on')).toBe(201);
   });
 });
+
+describe("a third-party app's token", () => {
+  it('may not search the people directory by name, but looks up usernames; the portal searches', async () => {
+    const { token } = await appWithConsent('Room Finder', 'room-finder', 'dave');
+    const search = await nodeApi(eng.localUrl, '/api/v1/directory?q=campus', token);
+    expect(search.status).toBe(403);
+    expect(search.body.error).toMatchObject({ code: 'forbidden' });
+    expect(search.body.error.message).toContain('Room Finder may not search the people directory by name');
+    const named = await nodeApi(eng.localUrl, '/api/v1/directory?usernames=alice', token);
+    expect(named.status).toBe(200);
+    expect(named.body.people).toEqual([expect.objectContaining({ username: 'alice' })]);
+
+    // The portal (a first-party app) searches as before.
+    const portal = await alice.login.tokenFor(eng.url);
+    const found = await nodeApi(eng.localUrl, '/api/v1/directory?q=campus', portal);
+    expect(found.status).toBe(200);
+    expect(found.body.people.length).toBeGreaterThan(1);
+  });
+});
