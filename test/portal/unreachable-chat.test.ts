@@ -136,7 +136,7 @@ describe.skipIf(chromiumMissing)("the portal while a college's chat node is down
       await expect
         .poll(() => failed.locator('.status-failed').textContent(), { timeout: 15_000 })
         .toBe(
-          'Not sent: College of Arts, where this group is hosted, cannot be reached right now; it may not have arrived. Try again.',
+          'Not sent yet: College of Arts, where this group is hosted, cannot be reached right now; the portal sends it as soon as it can.',
         );
       expect(await failed.getByRole('button', { name: 'Retry' }).isVisible()).toBe(true);
       expect(alice.errors).toEqual([]);

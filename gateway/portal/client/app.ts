@@ -188,6 +188,7 @@ export class PortalApp implements ViewHost {
 
     const kept = takeWriting(chat.me.user.id);
     chat.drafts.restore(kept.drafts);
+    chat.restoreUnsent(kept.unsent ?? []);
     // Back to the conversation that was open, unless the page was opened at another one.
     if (kept.open && parseRoute(window.location.hash).view !== 'conversation') window.location.hash = kept.open;
     chat.start();
@@ -463,6 +464,7 @@ export class PortalApp implements ViewHost {
     try {
       const { redirect } = await logout();
       this.#chat.drafts.clear();
+      this.#chat.forgetUnsent();
       forgetPerson(this.#chat.me.user.id);
       window.location.assign(redirect);
     } catch (error) {
@@ -474,7 +476,7 @@ export class PortalApp implements ViewHost {
   #keepWriting(): void {
     if (this.#chat.ended) return;
     const open = this.#view ? hashOf(this.#view.entry) : null;
-    keepWriting(this.#chat.me.user.id, { open, drafts: this.#chat.drafts.kept() });
+    keepWriting(this.#chat.me.user.id, { open, drafts: this.#chat.drafts.kept(), unsent: this.#chat.keptUnsent() });
   }
 
   /**
@@ -490,8 +492,10 @@ export class PortalApp implements ViewHost {
     keepWriting(this.#chat.me.user.id, {
       open: this.#view ? hashOf(this.#view.entry) : null,
       drafts: this.#chat.drafts.kept(),
+      unsent: this.#chat.keptUnsent(),
     });
     this.#chat.drafts.clear();
+    this.#chat.forgetUnsent();
     this.#view = null;
     this.#list.replaceChildren();
     this.#pane.replaceChildren();

@@ -19,7 +19,7 @@ import { READ_COUNTS_MAX } from '../../../protocol/client-frames.ts';
 import { fetchDomainTitles, fetchMe, fetchUnitLabels, HttpError, tokenFor, type Me, type PortalDomain } from './api.ts';
 import { findPeople, forgetAttachment, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
 import { Drafts } from './drafts.ts';
-import { KeptNames, KeptReads } from './kept.ts';
+import { KeptNames, KeptReads, type KeptUnsent } from './kept.ts';
 import { notDeliveredWhy } from './format.ts';
 
 /** A message typed here and not yet acknowledged by its node (shown as "sending"). */
@@ -37,8 +37,10 @@ export type Pending = {
   createdAt: string;
   state: 'sending' | 'failed';
   error?: string;
-  /** The node's code for a refusal (`invalid_input`, `too_large`…); none when the send did not get an answer. */
+  /** The node's code for a refusal (`invalid_input`, `too_large`…), or the SDK's when the send got no answer. */
   errorCode?: string;
+  /** Written after messages of its conversation that wait to go again: it goes after them (see #flush). */
+  held?: boolean;
 };
 
 /** One conversation as one of the person's addresses sees it (key: domain/conversation id). */
@@ -104,6 +106,27 @@ export type ChatEvents = {
 const SHOWN = new Set(['text', 'card', 'system']);
 /** The SDK's codes for a request the node never answered (as opposed to one it refused). */
 const UNANSWERED = new Set(['closed', 'disconnected', 'offline', 'timeout', 'rate_limited']);
+/**
+ * Codes of a send that did not go for a reason that passes: the college hosting the conversation or the
+ * link to it out of reach, the directory or the gateway out of reach, a write that did not commit, a node
+ * restarting, or no answer at all. Nothing was stored, or (no answer) perhaps it was: sent again with the
+ * same client id it is stored once. The page keeps such messages and sends them again by itself. Other
+ * refusals (too long, not a member, forbidden, the federation policy…) would come again: those wait for
+ * the person.
+ */
+const RETRYABLE = new Set([
+  ...UNANSWERED,
+  'federation_unavailable',
+  'directory_unavailable',
+  'gateway_unavailable',
+  'unavailable',
+  'store_failed',
+]);
+/** The first wait before messages that did not go are sent again, doubled after each failure up to the last. */
+const RESEND_FIRST_MS = 1_000;
+const RESEND_MAX_MS = 15_000;
+/** Why a message kept from the page before did not go: it was still on its way when that page went. */
+const LEFT_UNSENT = 'It had not gone yet when the page closed; the portal sends it as soon as chat can be reached.';
 const TYPING_SHOWN_MS = 4_000;
 /** Groups above this size get no "delivered" receipts from the portal (see #scheduleDelivered). */
 const DELIVERED_UP_TO = 100;
@@ -176,6 +199,17 @@ function readAll(conv: Conversation): void {
   if (conv.unreadMentions !== undefined) conv.unreadMentions = 0;
 }
 
+/** A message that did not go for a reason that passes: kept across a reload, and sent again by itself. */
+export const goesLater = (pending: Pending) =>
+  pending.state === 'failed' && pending.errorCode !== undefined && RETRYABLE.has(pending.errorCode);
+
+/** A message still to go, as the browser keeps it across a reload. */
+function keptOf(key: string, pending: Pending): KeptUnsent {
+  const { clientMsgId, text, mentions, attachments, createdAt, state, error, errorCode } = pending;
+  const why = state === 'failed' ? { ...(error ? { error } : {}), ...(errorCode ? { errorCode } : {}) } : {};
+  return { key, clientMsgId, text, mentions, attachments, createdAt, ...why };
+}
+
 function randomId(): string {
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);
@@ -241,6 +275,14 @@ export class Chat extends Emitter<ChatEvents> {
   #unsentReads: KeptReads;
   /** Names the directory gave in this tab before (a reload): shown until it answers again. */
   #keptNames: KeptNames;
+  /** Messages the page before did not send, by conversation key, until their conversation is on the page. */
+  #restored = new Map<string, Pending[]>();
+  /** Conversations whose unsent messages are being sent again now (#flush), and when they are next. */
+  #flushing = new Set<string>();
+  #resendTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  #resendAttempts = new Map<string, number>();
+  /** The messages not sent when the session ended, for the same person's next sign-in in this tab. */
+  #unsentAtEnd: KeptUnsent[] = [];
 
   constructor(me: Me) {
     super();
@@ -393,6 +435,8 @@ export class Chat extends Emitter<ChatEvents> {
     client.on('ended', ({ reason, why }) => {
       // Closed for this domain alone: the person is still signed in, and may chat elsewhere now.
       if (reason === 'left_domain') return void this.#leftDomain(domain);
+      this.#unsentAtEnd = this.keptUnsent();
+      for (const timer of this.#resendTimers.values()) clearTimeout(timer);
       this.#ended = true;
       this.stop();
       // Nothing of the person's chats stays in the page's memory either.
@@ -408,6 +452,7 @@ export class Chat extends Emitter<ChatEvents> {
     client.on('ready', () => {
       this.#socketRefused.delete(domain);
       this.#sendUnsentReads(domain);
+      this.#resendAll(domain);
       void this.#queryPresence(domain);
     });
   }
@@ -503,6 +548,10 @@ export class Chat extends Emitter<ChatEvents> {
         appNames: new Map(),
       };
       this.entries.set(key, entry);
+      // Those the node stored after all leave as the messages come (#store); the others go again.
+      for (const pending of this.#restored.get(key) ?? []) entry.pending.set(pending.clientMsgId, pending);
+      this.#restored.delete(key);
+      this.#renameHosts(entry);
       for (const message of this.#orphans.get(key) ?? []) {
         // A conversation someone started while the page was open: its first messages are news (the
         // node's unread count already includes them).
@@ -516,6 +565,7 @@ export class Chat extends Emitter<ChatEvents> {
         }
       }
       this.#orphans.delete(key);
+      if (entry.pending.size > 0) void this.#flush(entry);
       void this.#queryPresence(domain);
     } else {
       // Members and receipts never move backwards here, whatever order events arrive in.
@@ -839,7 +889,8 @@ export class Chat extends Emitter<ChatEvents> {
 
   /**
    * Sends a message; it shows as "sending" until its node acknowledges it (also across reconnects).
-   * `clientMsgId`: a retry's, so that a message its node stored once is not stored twice.
+   * `clientMsgId`: a retry's, so that a message its node stored once is not stored twice. Written while
+   * earlier ones of the conversation wait to go again, it goes after them, in the order written.
    */
   send(
     entry: Entry,
@@ -856,9 +907,25 @@ export class Chat extends Emitter<ChatEvents> {
       createdAt: new Date().toISOString(),
       state: 'sending',
     };
+    const behind = [...entry.pending.values()].some((p) => p.held || goesLater(p));
     entry.pending.set(clientMsgId, pending);
-    const client = this.clients.get(entry.domain)!;
-    const acked = client.send({
+    if (behind) {
+      pending.held = true;
+      this.emit('entry', entry);
+      void this.#flush(entry);
+      return;
+    }
+    void this.#transmit(entry, pending).then((sent) => {
+      if (!sent && goesLater(pending)) this.#resendLater(entry);
+    });
+  }
+
+  /** Sends one message to its node; resolves with whether it was acknowledged (else it shows why not). */
+  async #transmit(entry: Entry, pending: Pending): Promise<boolean> {
+    const { clientMsgId, text, mentions, attachments } = pending;
+    pending.state = 'sending';
+    pending.held = false;
+    const acked = this.clients.get(entry.domain)!.send({
       conversationId: entry.conv.id,
       clientMsgId,
       ...(text ? { text } : {}),
@@ -867,57 +934,125 @@ export class Chat extends Emitter<ChatEvents> {
     });
     this.emit('entry', entry);
     this.emit('connection', undefined);
-    acked
-      .then((ack) => {
-        entry.pending.delete(clientMsgId);
-        this.#store(entry, {
-          id: ack.messageId,
-          conversationId: entry.conv.id,
-          seq: ack.seq,
-          sender: entry.me,
-          clientMsgId,
-          kind: 'text',
-          refId: null,
-          text,
-          mentions,
-          attachments,
-          createdAt: ack.at,
-          editedAt: null,
-          recalledAt: null,
-        });
-        entry.conv.updatedAt = ack.at;
-        this.emit('list', undefined);
-        this.emit('entry', entry);
-        this.emit('connection', undefined);
-      })
-      .catch((error: Error) => {
-        pending.state = 'failed';
-        pending.error = this.#notSentWhy(entry, error);
-        pending.errorCode = error instanceof AtriumError ? error.code : undefined;
-        this.emit('entry', entry);
-        this.emit('connection', undefined);
+    try {
+      const ack = await acked;
+      entry.pending.delete(clientMsgId);
+      this.#store(entry, {
+        id: ack.messageId,
+        conversationId: entry.conv.id,
+        seq: ack.seq,
+        sender: entry.me,
+        clientMsgId,
+        kind: 'text',
+        refId: null,
+        text,
+        mentions,
+        attachments,
+        createdAt: ack.at,
+        editedAt: null,
+        recalledAt: null,
       });
+      entry.conv.updatedAt = ack.at;
+      this.emit('list', undefined);
+      return true;
+    } catch (error) {
+      pending.state = 'failed';
+      pending.errorCode = error instanceof AtriumError ? error.code : undefined;
+      pending.error = this.#notSentWhy(entry, pending.errorCode, (error as Error).message);
+      return false;
+    } finally {
+      this.emit('entry', entry);
+      this.emit('connection', undefined);
+    }
+  }
+
+  /**
+   * Sends a conversation's messages that wait to go again, one after another in the order written, while
+   * its node is connected: one still out of reach stops the others behind it (they say why, and all are
+   * tried again after a wait, longer each time); one refused for good does not.
+   */
+  async #flush(entry: Entry): Promise<void> {
+    if (this.#ended || this.#flushing.has(entry.key) || this.clients.get(entry.domain)?.state !== 'online') return;
+    clearTimeout(this.#resendTimers.get(entry.key));
+    this.#resendTimers.delete(entry.key);
+    this.#flushing.add(entry.key);
+    const nextToGo = () => [...entry.pending.values()].find((p) => p.held || goesLater(p));
+    try {
+      for (let next = nextToGo(); next; next = nextToGo()) {
+        if ((await this.#transmit(entry, next)) || !goesLater(next)) continue;
+        for (const waiting of entry.pending.values())
+          if (waiting.held)
+            Object.assign(waiting, { state: 'failed', held: false, error: next.error, errorCode: next.errorCode });
+        this.emit('entry', entry);
+        this.#resendLater(entry);
+        return;
+      }
+      this.#resendAttempts.delete(entry.key);
+    } finally {
+      this.#flushing.delete(entry.key);
+    }
+  }
+
+  #resendLater(entry: Entry): void {
+    if (this.#ended || this.#resendTimers.has(entry.key)) return;
+    const attempt = this.#resendAttempts.get(entry.key) ?? 0;
+    this.#resendAttempts.set(entry.key, attempt + 1);
+    const delay = Math.min(RESEND_MAX_MS, RESEND_FIRST_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
+    const timer = setTimeout(() => {
+      this.#resendTimers.delete(entry.key);
+      if (this.entries.get(entry.key) === entry) void this.#flush(entry);
+    }, delay);
+    this.#resendTimers.set(entry.key, timer);
+  }
+
+  /** A node connected again: what waits to go in its conversations goes now, and waits afresh if it must. */
+  #resendAll(domain: string): void {
+    for (const entry of this.entries.values()) {
+      if (entry.domain !== domain || entry.pending.size === 0) continue;
+      this.#resendAttempts.delete(entry.key);
+      void this.#flush(entry);
+    }
   }
 
   /**
    * Why a message did not go, for the person: a host college that cannot be reached (or did not confirm
-   * it) by the name people know it by. The node's words name its domain and why, for programs and logs;
-   * its code stays on the pending message.
+   * it) by the name people know it by, and that the portal sends it again when that will pass. The node's
+   * words name its domain and why, for programs and logs; its code stays on the pending message.
    */
-  #notSentWhy(entry: Entry, error: Error): string {
+  #notSentWhy(entry: Entry, code: string | undefined, message: string): string {
     const host = entry.conv.homeDomain;
-    if (!(error instanceof AtriumError) || error.code !== 'federation_unavailable' || host === entry.domain)
-      return error.message;
-    const what = entry.conv.kind === 'group' ? 'group' : 'conversation';
-    return `${this.domainTitle(host)}, where this ${what} is hosted, cannot be reached right now; it may not have arrived. Try again.`;
+    if (code === 'federation_unavailable' && host !== entry.domain) {
+      const what = entry.conv.kind === 'group' ? 'group' : 'conversation';
+      return `${this.domainTitle(host)}, where this ${what} is hosted, cannot be reached right now; the portal sends it as soon as it can.`;
+    }
+    if (code !== undefined && RETRYABLE.has(code))
+      return 'It could not be sent just now; the portal sends it again by itself.';
+    return message;
+  }
+
+  /**
+   * Messages that did not go because their host college was out of reach name it as people know it: the
+   * gateway may say what it is called only after they failed (soon after a reload), or the page before
+   * named it by its domain.
+   */
+  #renameHosts(entry: Entry): void {
+    for (const pending of entry.pending.values())
+      if (pending.state === 'failed' && pending.errorCode === 'federation_unavailable')
+        pending.error = this.#notSentWhy(entry, pending.errorCode, pending.error ?? '');
   }
 
   /**
    * Sends a failed message again with the same client id. A send that did not get its answer (a host
    * college out of reach after it stored the message) may be stored already: its node then answers with
-   * the same ack instead of storing it twice; one refused, and so not stored, is sent as new.
+   * the same ack instead of storing it twice; one refused, and so not stored, is sent as new. One that
+   * waits to go again goes now, after those of its conversation written before it.
    */
   retry(entry: Entry, pending: Pending): void {
+    if (goesLater(pending)) {
+      this.#resendAttempts.delete(entry.key);
+      void this.#flush(entry);
+      return;
+    }
     entry.pending.delete(pending.clientMsgId);
     this.send(entry, pending.text, pending.mentions, pending.attachments, pending.clientMsgId);
   }
@@ -925,6 +1060,43 @@ export class Chat extends Emitter<ChatEvents> {
   discard(entry: Entry, pending: Pending): void {
     entry.pending.delete(pending.clientMsgId);
     this.emit('entry', entry);
+  }
+
+  /**
+   * The messages that have not gone yet, to keep across a reload with the drafts (kept.ts): those on their
+   * way and those that wait to go again; not those refused for good.
+   */
+  keptUnsent(): KeptUnsent[] {
+    if (this.#ended) return this.#unsentAtEnd;
+    const restored = [...this.#restored].flatMap(([key, list]) => list.map((p) => keptOf(key, p)));
+    const shown = [...this.entries.values()].flatMap((entry) =>
+      [...entry.pending.values()].filter((p) => p.state === 'sending' || goesLater(p)).map((p) => keptOf(entry.key, p)),
+    );
+    return [...restored, ...shown];
+  }
+
+  /** Messages the page before did not send: shown as not sent with their conversations, and sent again. */
+  restoreUnsent(kept: KeptUnsent[]): void {
+    for (const unsent of kept) {
+      const { key, error, errorCode, ...message } = unsent;
+      const retryable = errorCode !== undefined && RETRYABLE.has(errorCode);
+      const pending: Pending = {
+        ...message,
+        state: 'failed',
+        error: retryable && error ? error : LEFT_UNSENT,
+        errorCode: retryable ? errorCode : 'offline',
+      };
+      this.#restored.set(key, [...(this.#restored.get(key) ?? []), pending]);
+    }
+  }
+
+  /** Signing out: no message of the person's is kept or sent again from this page. */
+  forgetUnsent(): void {
+    for (const timer of this.#resendTimers.values()) clearTimeout(timer);
+    this.#resendTimers.clear();
+    this.#restored.clear();
+    this.#unsentAtEnd = [];
+    for (const entry of this.entries.values()) entry.pending.clear();
   }
 
   async edit(entry: Entry, message: Message, text: string): Promise<void> {
@@ -1080,6 +1252,7 @@ export class Chat extends Emitter<ChatEvents> {
         for (const { name, title } of await fetchDomainTitles(names.slice(i, i + DOMAINS_PER_LOOKUP)))
           this.#hostTitles.set(name, title);
       }
+      for (const entry of this.entries.values()) if (names.includes(entry.conv.homeDomain)) this.#renameHosts(entry);
       this.emit('names', undefined);
     } catch {
       // Shown by their domain names meanwhile; asked again when one of their conversations comes again.

@@ -111,8 +111,27 @@ export class KeptNames {
   }
 }
 
-/** What was being written, and in which conversation the person was (its route), when the page went. */
-export type KeptWriting = { open: string | null; drafts: KeptDraft[] };
+/**
+ * A message that did not go (its node, or the college hosting its conversation, was out of reach), by
+ * conversation key, with its client id: sent again with that id, its node stores it once at most.
+ */
+export type KeptUnsent = {
+  key: string;
+  clientMsgId: string;
+  text: string;
+  mentions: string[];
+  attachments: UploadedAttachment[];
+  createdAt: string;
+  /** Why it did not go, as the page said it; none when it was still on its way as the page went. */
+  error?: string;
+  errorCode?: string;
+};
+
+/**
+ * What was being written, and in which conversation the person was (its route), when the page went; and
+ * the messages that had not gone yet, to be shown and sent again by the next page.
+ */
+export type KeptWriting = { open: string | null; drafts: KeptDraft[]; unsent?: KeptUnsent[] };
 
 const isFile = (file: unknown): file is UploadedAttachment => {
   const f = file as Partial<UploadedAttachment> | null;
@@ -129,19 +148,39 @@ const isDraft = (draft: unknown): draft is KeptDraft => {
   return typeof d?.key === 'string' && typeof d.text === 'string' && Array.isArray(d.files) && d.files.every(isFile);
 };
 
+const isUnsent = (unsent: unknown): unsent is KeptUnsent => {
+  const u = unsent as Partial<KeptUnsent> | null;
+  return (
+    typeof u?.key === 'string' &&
+    typeof u.clientMsgId === 'string' &&
+    typeof u.text === 'string' &&
+    typeof u.createdAt === 'string' &&
+    Array.isArray(u.mentions) &&
+    u.mentions.every((m) => typeof m === 'string') &&
+    Array.isArray(u.attachments) &&
+    u.attachments.every(isFile) &&
+    (u.error === undefined || typeof u.error === 'string') &&
+    (u.errorCode === undefined || typeof u.errorCode === 'string')
+  );
+};
+
 /**
- * Drafts, with their uploaded files by id, kept in sessionStorage when the page goes (a reload, or
- * "Sign in again" once the session ended) for the same person's next page in this tab; read once.
+ * Drafts, with their uploaded files by id, and messages not sent yet, kept in sessionStorage when the
+ * page goes (a reload, or "Sign in again" once the session ended) for the same person's next page in this
+ * tab; read once. Signing out forgets them all alike.
  */
 export function keepWriting(user: string, writing: KeptWriting): void {
-  save(sessionStorage, draftsKey(user), writing.drafts.length > 0 ? writing : {});
+  const worth = writing.drafts.length > 0 || (writing.unsent?.length ?? 0) > 0;
+  save(sessionStorage, draftsKey(user), worth ? writing : {});
 }
 
 export function takeWriting(user: string): KeptWriting {
   const kept = load(sessionStorage, draftsKey(user));
   save(sessionStorage, draftsKey(user), {});
   const drafts = Array.isArray(kept.drafts) ? kept.drafts.filter(isDraft) : [];
-  return { open: drafts.length > 0 && typeof kept.open === 'string' ? kept.open : null, drafts };
+  const unsent = Array.isArray(kept.unsent) ? kept.unsent.filter(isUnsent) : [];
+  const open = drafts.length + unsent.length > 0 && typeof kept.open === 'string' ? kept.open : null;
+  return { open, drafts, unsent };
 }
 
 /** Signing out: nothing of the person stays in this browser's storage. */

@@ -1,5 +1,5 @@
 import type { Message, UploadedAttachment } from '../../../sdk/client.ts';
-import { byWebhook, domainPart, listsSomeMembers, type Chat, type Entry, type Pending } from './chat.ts';
+import { byWebhook, domainPart, goesLater, listsSomeMembers, type Chat, type Entry, type Pending } from './chat.ts';
 import { h, type Child } from './dom.ts';
 import { clockOf, fullTimeOf, hueClass, initials, richText, sizeOf, systemText } from './format.ts';
 import type { HttpError } from './api.ts';
@@ -388,7 +388,12 @@ export function renderPending(entry: Entry, pending: Pending, onRetry: () => voi
         { class: 'meta' },
         failed
           ? [
-              h('span', { class: 'status status-failed', role: 'alert' }, `Not sent: ${pending.error ?? 'refused'}`),
+              h(
+                'span',
+                { class: 'status status-failed', role: 'alert' },
+                // One that waits to go again is not sent yet; the page sends it by itself (Chat.send).
+                `${goesLater(pending) ? 'Not sent yet' : 'Not sent'}: ${pending.error ?? 'refused'}`,
+              ),
               ' ',
               ...(unsendable(pending)
                 ? [
