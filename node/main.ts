@@ -19,6 +19,7 @@ import {
 } from './auth/token-verifier.ts';
 import { createDomainStanding, refusingWhileRemoved, type DomainStanding } from './auth/domain-standing.ts';
 import { createEndedAccess } from './auth/ended-access.ts';
+import { refusingRotatedBotTokens } from './auth/ended-bot-tokens.ts';
 import { createEndedAccessPoller } from './auth/ended-access-poller.ts';
 import { endingCreatorsWebhooks } from './webhooks/ended-creators.ts';
 import type { Bus, BusEvent } from './bus/bus.ts';
@@ -589,17 +590,20 @@ async function endedAccessGate(deps: {
     logger,
   });
   const verifier = refusingWhileRemoved(
-    refusingEndedAccess(
-      refusingDisabledClients(
-        createTokenVerifier({
-          issuer: config.gatewayIssuer,
-          audience: url,
-          domain: config.domain,
-          now: clock.now,
-          logger,
-          maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
-        }),
-        clientActive,
+    refusingRotatedBotTokens(
+      refusingEndedAccess(
+        refusingDisabledClients(
+          createTokenVerifier({
+            issuer: config.gatewayIssuer,
+            audience: url,
+            domain: config.domain,
+            now: clock.now,
+            logger,
+            maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
+          }),
+          clientActive,
+        ),
+        ended,
       ),
       ended,
     ),

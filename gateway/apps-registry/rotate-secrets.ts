@@ -7,12 +7,17 @@ import { assertMayBeFirstParty, findManageableApp } from './app-scope.ts';
 import { loadClient, saveClient, sealedClientSecret } from './client-metadata.ts';
 import { newSecret } from './secrets.ts';
 
-/** A new client secret, shown once; the old one stops working at once (tokens already issued stay until they expire). */
+/**
+ * A new client secret, shown once; the old one stops working at once, and so do the bot tokens issued with
+ * it: the chat nodes are told to refuse the app's own tokens issued until now (an ended-access entry whose
+ * subject is the client, as a bot token's `sub` is), before this returns where a gateway runs in this
+ * process. People's tokens issued to the app were not issued with the secret alone and go on.
+ */
 export async function rotateClientSecret(
   ctx: GatewayContext,
   slug: string,
 ): Promise<{ slug: string; clientId: string; clientSecret: string }> {
-  return inTransaction(ctx, async (ctx) => {
+  const rotated = await inTransaction(ctx, async (ctx) => {
     const app = await findManageableApp(ctx, slug);
     // A first-party app's secret would sign anyone in silently: a campus administrator's to hand out.
     assertMayBeFirstParty(ctx, app, app.firstParty);
@@ -20,9 +25,15 @@ export async function rotateClientSecret(
     if (!client) throw new Error(`app ${app.slug} has no OIDC client`);
     const clientSecret = newSecret();
     await saveClient(ctx, { ...client, client_secret_sealed: sealedClientSecret(ctx, clientSecret) });
+    await ctx.models.EndedAccess.create(
+      { kind: 'sub', subject: app.clientId, clientId: app.clientId, endedAt: new Date() },
+      { transaction: ctx.tx },
+    );
     await audit(ctx, { action: 'app.rotate_client_secret', target: app.slug });
     return { slug: app.slug, clientId: app.clientId, clientSecret };
   });
+  await nodesTold(ctx);
+  return rotated;
 }
 
 /**

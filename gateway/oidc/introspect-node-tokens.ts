@@ -58,27 +58,35 @@ async function verified(token: string, keyOf: JWTVerifyGetKey, issuer: string): 
   }
 }
 
-/** Whether what the token stands for still holds: the nodes refuse it otherwise (node/auth/token-verifier.ts). */
-async function stillValid(ctx: GatewayContext, claims: Claims): Promise<boolean> {
-  const domain = await findDomainByUrl(ctx, claims.aud);
-  if (!domain) return false;
-  // An app's own token (client credentials) stands for its bot.
-  if (claims.sub === claims.client_id) return (await botClaims(ctx.models, claims.client_id)) !== undefined;
-  const user = await userById(ctx, claims.sub);
-  if (user?.status !== 'active') return false;
-  // The entries the nodes refuse tokens by (ended-access.ts): a session or all of the person's access ended,
-  // or only their tokens of this app, or only on this node, at or after the token was issued.
+/**
+ * Whether an entry the nodes refuse tokens by (ended-access.ts) ends this one: a session or all of the
+ * person's access ended, or only their tokens of this app (or, for a bot's own token, its app's client
+ * secret was rotated), or only on this node, at or after the token was issued.
+ */
+async function endedFor(ctx: GatewayContext, claims: Claims, domain: string): Promise<boolean> {
   const sid = typeof claims.sid === 'string' ? claims.sid : null;
   const ended = await ctx.models.EndedAccess.findOne({
     attributes: ['id'],
     where: {
       endedAt: { [Op.gte]: new Date(claims.iat * 1000) },
-      domain: { [Op.or]: [{ [Op.is]: null }, { [Op.eq]: domain.name }] },
+      domain: { [Op.or]: [{ [Op.is]: null }, { [Op.eq]: domain }] },
       [Op.or]: [
         { kind: 'sub', subject: claims.sub, clientId: { [Op.or]: [{ [Op.is]: null }, { [Op.eq]: claims.client_id }] } },
         ...(sid ? [{ kind: 'sid' as const, subject: sid }] : []),
       ],
     },
   });
-  return ended === null;
+  return ended !== null;
+}
+
+/** Whether what the token stands for still holds: the nodes refuse it otherwise (node/auth/token-verifier.ts). */
+async function stillValid(ctx: GatewayContext, claims: Claims): Promise<boolean> {
+  const domain = await findDomainByUrl(ctx, claims.aud);
+  if (!domain) return false;
+  // An app's own token (client credentials) stands for its bot.
+  if (claims.sub === claims.client_id)
+    return (await botClaims(ctx.models, claims.client_id)) !== undefined && !(await endedFor(ctx, claims, domain.name));
+  const user = await userById(ctx, claims.sub);
+  if (user?.status !== 'active') return false;
+  return !(await endedFor(ctx, claims, domain.name));
 }

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteApp } from '../../gateway/apps-registry/delete-app.ts';
+import { rotateClientSecret } from '../../gateway/apps-registry/rotate-secrets.ts';
 import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts';
 import { removeAppAccess } from '../../gateway/oidc/allowed-apps.ts';
 import type { EndedAccess } from '../../node/auth/ended-access.ts';
 import { endingCreatorsWebhooks } from '../../node/webhooks/ended-creators.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { connectAs, startTestNode, type TestNode } from '../helpers/node.ts';
+import { connectAs, fetchMe, startTestNode, type TestNode } from '../helpers/node.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
-import { asOperator, client, nodeApi, register } from './helpers.ts';
+import { asOperator, botToken, client, nodeApi, register } from './helpers.ts';
 
 const APP_REDIRECT = 'http://localhost:9/rooms';
 const DAVE = 'dave@eng.campus.test';
@@ -135,5 +136,32 @@ describe("a third-party app's token", () => {
     const found = await nodeApi(eng.localUrl, '/api/v1/directory?q=campus', portal);
     expect(found.status).toBe(200);
     expect(found.body.people.length).toBeGreaterThan(1);
+  });
+});
+
+describe("rotating an app's client secret", () => {
+  it('ends the bot tokens issued with the old one; a token got with the new one works', async () => {
+    const app = await register(gateway, {
+      name: 'Shuttle Times',
+      slug: 'shuttle',
+      redirectUris: [APP_REDIRECT],
+      botEnabled: true,
+    });
+    const before = await botToken(gateway, app, eng.url);
+    expect((await fetchMe(eng, before)).status).toBe(200);
+
+    const { clientSecret } = await rotateClientSecret(asOperator(gateway), app.slug);
+    await expect.poll(async () => (await fetchMe(eng, before)).status, { timeout: 10_000 }).toBe(401);
+    const refused = await fetchMe(eng, before);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('token_revoked');
+
+    // A token's `iat` has whole seconds: one issued in the second of the rotation counts as before it.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const after = await botToken(gateway, { clientId: app.clientId, clientSecret }, eng.url);
+    expect((await fetchMe(eng, after)).status).toBe(200);
+    // The gateway's introspection says the same of both.
+    const rp = await discover(gateway.issuer, app.clientId, clientSecret);
+    expect(await client.tokenIntrospection(rp, before)).toEqual({ active: false });
+    expect(await client.tokenIntrospection(rp, after)).toMatchObject({ active: true, sub: app.clientId });
   });
 });
