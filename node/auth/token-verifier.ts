@@ -1,6 +1,6 @@
 import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AppError, ForbiddenError, UnauthenticatedError } from '../../core/errors.ts';
-import { lastingWarnings } from '../../core/lasting-warnings.ts';
+import { lastingWarnings, type LastingWarnings } from '../../core/lasting-warnings.ts';
 import type { Logger } from '../../core/logger.ts';
 import { addressOf } from '../../protocol/address.ts';
 import type { EndedAccess } from './ended-access.ts';
@@ -92,6 +92,38 @@ export class InsufficientScopeError extends ForbiddenError {
   }
 }
 
+/**
+ * Tells the operator of a token refused for its issuer or its audience alone: jose checks those claims only
+ * once the signature verified with a key of the gateway's, so the gateway did issue it, and the likelier
+ * fault is this node's settings (GATEWAY_ISSUER spelt otherwise than the gateway's issuer, NODE_PUBLIC_URL
+ * not the URL registered for the domain), which would otherwise refuse everyone in silence. Said at `warn`
+ * once per value received, again every few minutes while tokens keep coming (lasting-warnings.ts); the
+ * client is told no more than before.
+ */
+function warnMisaddressed(
+  warnings: LastingWarnings,
+  error: unknown,
+  expected: { issuer: string; audience: string; domain: string },
+): void {
+  if (!(error instanceof joseErrors.JWTClaimValidationFailed) || error.reason !== 'check_failed') return;
+  const { claim, payload } = error;
+  if (claim === 'iss') {
+    const received = String(payload.iss);
+    warnings.warn(
+      `token-issuer:${received}`,
+      { expected: expected.issuer, received, setting: 'GATEWAY_ISSUER' },
+      `Refused access tokens signed with a key of the gateway's but issued by ${received}, while this node expects ${expected.issuer} (GATEWAY_ISSUER): set GATEWAY_ISSUER to the gateway's issuer exactly as the gateway spells it`,
+    );
+  } else if (claim === 'aud') {
+    const received = [payload.aud ?? []].flat().map(String).join(' ');
+    warnings.warn(
+      `token-audience:${received}`,
+      { expected: expected.audience, received, setting: 'NODE_PUBLIC_URL' },
+      `Refused access tokens signed with a key of the gateway's but issued for ${received}, while this node's URL is ${expected.audience} (NODE_PUBLIC_URL): if ${received} is this node, set NODE_PUBLIC_URL to it, or give the gateway this node's URL (atrium domains update ${expected.domain} --url ${expected.audience}); if it is another node, clients sent this one tokens meant for that one`,
+    );
+  }
+}
+
 export type TokenVerifier = {
   verify(token: string): Promise<Identity>;
   /** The gateway's key set, for other tokens it signs (back-channel logout). */
@@ -105,7 +137,7 @@ export type TokenVerifier = {
  * of this node's clock, `exp - iat` at most `maxLifetimeSeconds`), the `im` scope, and that the person
  * belongs to this domain. `now` is the clock expiry and the key set's age are judged by (the machine's
  * unless a test moves it); `logger` hears when the gateway's keys cannot be fetched, and of tokens refused
- * for their lifetime.
+ * for their lifetime, their issuer or their audience.
  */
 export function createTokenVerifier(options: {
   issuer: string;
@@ -138,6 +170,7 @@ export function createTokenVerifier(options: {
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) throw new TokenExpiredError();
         if (error instanceof AppError) throw error;
+        if (warnings) warnMisaddressed(warnings, error, options);
         throw new UnauthenticatedError('The access token is not valid for this node');
       }
       try {
