@@ -20,6 +20,7 @@ import {
 import { createDomainStanding, refusingWhileRemoved, type DomainStanding } from './auth/domain-standing.ts';
 import { createEndedAccess } from './auth/ended-access.ts';
 import { refusingRotatedBotTokens } from './auth/ended-bot-tokens.ts';
+import { createGatewayKeys, type GatewayKeys } from './auth/gateway-keys.ts';
 import { createEndedAccessPoller } from './auth/ended-access-poller.ts';
 import { endingCreatorsWebhooks } from './webhooks/ended-creators.ts';
 import type { Bus, BusEvent } from './bus/bus.ts';
@@ -188,7 +189,7 @@ async function startOn(
   Object.assign(services, personAllowances(sequelize, config, clock));
   await outbox.start();
 
-  const { ended, endedPoller, verifier } = await endedAccessGate({
+  const { ended, endedPoller, verifier, gatewayKeys } = await endedAccessGate({
     standing,
     sequelize,
     bus,
@@ -216,6 +217,7 @@ async function startOn(
     gatewayDirectory,
     standing,
     redis,
+    gatewayKeys,
   });
   http.serve(app, socketUpgrades(sockets));
   endedPoller.start();
@@ -466,8 +468,10 @@ function httpApp(parts: {
   standing: DomainStanding;
   /** The domain's Redis, when it runs as several processes: a process that cannot reach it is not ready. */
   redis: RedisLink | null;
+  /** The gateway's signing keys: a process that holds none can verify no token, so it is not ready. */
+  gatewayKeys: GatewayKeys;
 }): express.Express {
-  const { services, metrics, verifier, standing, redis } = parts;
+  const { services, metrics, verifier, standing, redis, gatewayKeys } = parts;
   const { config, sequelize, logger } = services;
   const app = express();
   app.disable('x-powered-by');
@@ -485,10 +489,12 @@ function httpApp(parts: {
       ready: async () => ({
         database: await databaseReachable(sequelize),
         domain: !standing.removed(),
+        gateway: await gatewayKeys.held(),
         ...(redis ? { bus: redis.up() } : {}),
       }),
       reasons: {
         domain: `${config.domain} was removed from the campus at the gateway: this node serves no one until it is added again`,
+        gateway: `The gateway's signing keys cannot be fetched from ${config.gatewayIssuer} (GATEWAY_ISSUER): this node can verify no token until it answers`,
         bus: `Redis (${redis?.where}) does not answer: this process cannot reach the domain's other processes until it does`,
       },
     }),
@@ -589,6 +595,9 @@ async function endedAccessGate(deps: {
     intervalMs: config.endedAccessPollMs,
     logger,
   });
+  // Asked for at once, so that a gateway that cannot be reached is said at start, and /readyz knows.
+  const gatewayKeys = createGatewayKeys({ issuer: config.gatewayIssuer, now: clock.now, logger });
+  void gatewayKeys.held();
   const verifier = refusingWhileRemoved(
     refusingRotatedBotTokens(
       refusingEndedAccess(
@@ -597,6 +606,7 @@ async function endedAccessGate(deps: {
             issuer: config.gatewayIssuer,
             audience: url,
             domain: config.domain,
+            jwks: gatewayKeys,
             now: clock.now,
             logger,
             maxLifetimeSeconds: config.maxTokenLifetimeSeconds,
@@ -610,7 +620,7 @@ async function endedAccessGate(deps: {
     standing,
     config.domain,
   );
-  return { ended, endedPoller, verifier };
+  return { ended, endedPoller, verifier, gatewayKeys };
 }
 
 /**

@@ -24,6 +24,14 @@ export class GatewayUnavailableError extends AppError {
   }
 }
 
+/**
+ * The gateway's key set as jose looks keys up in it, and whether the node holds one (its /readyz `gateway`
+ * check): `held()` fetches the set first when the node holds none, or joins the fetch under way, as a token
+ * would (so at most every KEYS_RETRY_MS while the gateway cannot be reached). A set held through an outage
+ * counts: tokens signed with its keys still verify.
+ */
+export type GatewayKeys = JWTVerifyGetKey & { held(): Promise<boolean> };
+
 /** Why a fetch failed, in one line: fetch's own message says little without its cause. */
 function reasonOf(error: unknown): string {
   const { message, cause } = error as { message?: string; cause?: { message?: string } };
@@ -41,7 +49,7 @@ function reasonOf(error: unknown): string {
  * as `gateway_unavailable` (retry), never as an invalid token. An outage is logged as it begins and as it
  * ends, not at each try.
  */
-export function createGatewayKeys(options: { issuer: string; now: () => number; logger?: Logger }): JWTVerifyGetKey {
+export function createGatewayKeys(options: { issuer: string; now: () => number; logger?: Logger }): GatewayKeys {
   const { now, logger } = options;
   let jwksUri: string | undefined;
   let held: { lookup: JWTVerifyGetKey; at: number } | undefined;
@@ -125,7 +133,7 @@ export function createGatewayKeys(options: { issuer: string; now: () => number; 
     return held?.lookup;
   }
 
-  return async (header, token) => {
+  const keys: JWTVerifyGetKey = async (header, token) => {
     const lookup = await heldSet();
     try {
       return await lookup(header, token);
@@ -136,4 +144,5 @@ export function createGatewayKeys(options: { issuer: string; now: () => number; 
       return newer(header, token);
     }
   };
+  return Object.assign(keys, { held: async () => (await heldSet().catch(() => null)) !== null });
 }

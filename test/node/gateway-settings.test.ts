@@ -1,13 +1,18 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { DomainNode } from '../../node/main.ts';
-import { createTestDatabase } from '../helpers/database.ts';
+import { KEYS_MAX_AGE_MS, KEYS_RETRY_MS } from '../../node/auth/gateway-keys.ts';
+import { loadNodeConfig } from '../../node/config.ts';
+import { startNode, type DomainNode } from '../../node/main.ts';
+import { createTestClock } from '../../core/clock.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { addPerson, ARTS_NODE, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { ENG_AND_ARTS_UNITS, fetchMe, login, startTestNodeOn } from '../helpers/node.ts';
+import { freePort } from '../helpers/ports.ts';
 
 /*
  * An operator sets a node up with a gateway issuer or a public URL spelt otherwise than the gateway has them,
- * and the node says so in its log, instead of refusing everyone in silence.
+ * or with a gateway that does not answer: the node says so in its log and on /readyz, instead of refusing
+ * everyone in silence while it says it is ready.
  */
 type LogLine = { level: number; msg: string; expected?: string; received?: string; setting?: string };
 let logs: LogLine[] = [];
@@ -30,6 +35,11 @@ async function nodeOf(gateway: TestGateway, domain: string, env: Record<string, 
   const node = await startTestNodeOn(gateway, domain, db, env, { logger });
   stops.push(() => node.close());
   return node;
+}
+
+async function readiness(node: DomainNode): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${node.localUrl}/readyz`);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 describe('a node whose settings name the gateway or itself otherwise than the gateway does', () => {
@@ -80,5 +90,56 @@ describe('a node whose settings name the gateway or itself otherwise than the ga
         ),
       }),
     ]);
+  });
+});
+
+describe("/readyz's gateway check", () => {
+  it('fails while the node never held the gateway keys, passes once the gateway answers, and keeps passing through an outage', async () => {
+    const port = await freePort();
+    const issuer = `http://localhost:${port}`;
+    const db: TestDatabase = await createTestDatabase('eng');
+    stops.push(() => db.drop());
+    const config = loadNodeConfig({
+      NODE_DOMAIN: 'eng.campus.test',
+      NODE_PORT: '0',
+      NODE_HOST: '127.0.0.1',
+      GATEWAY_ISSUER: issuer,
+      ATRIUM_DATA_DIR: db.dataDir,
+      ...(db.url ? { DATABASE_URL: db.url } : {}),
+    });
+    const clock = createTestClock();
+    const eng = await startNode(config, { migrate: true, clock, logger });
+    stops.push(() => eng.close());
+
+    expect(await readiness(eng)).toEqual({
+      status: 503,
+      body: {
+        status: 'not_ready',
+        checks: { database: true, domain: true, gateway: false },
+        reason: `The gateway's signing keys cannot be fetched from ${issuer} (GATEWAY_ISSUER): this node can verify no token until it answers`,
+      },
+    });
+
+    const gateway = await startTestGateway('node-readyz-gateway', { GATEWAY_PORT: String(port) });
+    let gatewayUp = true;
+    stops.push(async () => {
+      if (gatewayUp) await gateway.stop();
+    });
+    expect(gateway.issuer).toBe(issuer);
+    // The node asks again no sooner than KEYS_RETRY_MS after its last try.
+    clock.advance(KEYS_RETRY_MS);
+    expect(await readiness(eng)).toEqual({
+      status: 200,
+      body: { status: 'ready', checks: { database: true, domain: true, gateway: true } },
+    });
+
+    // Gone again, the gateway leaves the node its keys: tokens signed with them still verify, so it stays ready.
+    await gateway.stop();
+    gatewayUp = false;
+    clock.advance(KEYS_MAX_AGE_MS + KEYS_RETRY_MS);
+    for (let i = 0; i < 2; i += 1) {
+      expect((await readiness(eng)).status).toBe(200);
+      clock.advance(KEYS_RETRY_MS);
+    }
   });
 });

@@ -205,7 +205,7 @@ describe('one domain as two processes over Redis', () => {
     await expect.poll(async () => (await readiness(b)).status).toBe(503);
     expect((await readiness(b)).body).toEqual({
       status: 'not_ready',
-      checks: { database: true, domain: true, bus: false },
+      checks: { database: true, domain: true, gateway: true, bus: false },
       reason: `Redis (redis://127.0.0.1:${redisForB.port}) does not answer: this process cannot reach the domain's other processes until it does`,
     });
     const readyA = await readiness(a);

@@ -168,7 +168,7 @@ describe('a domain removed at the gateway', () => {
       status: 503,
       body: {
         status: 'not_ready',
-        checks: { database: true, domain: false },
+        checks: { database: true, domain: false, gateway: true },
         reason: `${ARTS} was removed from the campus at the gateway: this node serves no one until it is added again`,
       },
     });
