@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { decodeJwt } from 'jose';
 import type Provider from 'oidc-provider';
 import { ForbiddenError, UnauthenticatedError } from '../../core/errors.ts';
 import { canAdminister } from '../accounts/scope.ts';
@@ -67,10 +68,11 @@ export function bearerPerson(context: (req: Request) => GatewayContext, provider
       const holder = token ? await holderOf(context(req), provider(), token) : undefined;
       if (!holder) {
         res.set('WWW-Authenticate', challenge(req));
+        if (!token)
+          throw new UnauthenticatedError('A valid gateway access token is required (Authorization: Bearer …)');
         throw new UnauthenticatedError(
-          token
-            ? 'This gateway access token is not valid (unknown, expired or revoked): get a new one'
-            : 'A valid gateway access token is required (Authorization: Bearer …)',
+          (await otherKindOfToken(provider(), token)) ??
+            'This gateway access token is not valid (unknown, expired or revoked): get a new one',
         );
       }
       req.tokenHolder = holder;
@@ -79,6 +81,38 @@ export function bearerPerson(context: (req: Request) => GatewayContext, provider
       next(error);
     }
   };
+}
+
+const GATEWAY_TOKEN =
+  "the gateway's API takes a person's gateway access token: the access token of their sign-in (authorization code flow) asked without resource";
+
+/**
+ * What a token the gateway's API does not take is, when it is a token of another kind this gateway issued:
+ * one for a chat node (a JWT whose audience is the node, a bot's or a person's), or an app's own
+ * client-credentials token. Read, not verified: it only words the refusal, which stands either way.
+ */
+async function otherKindOfToken(provider: Provider, token: string): Promise<string | null> {
+  const claims = jwtClaims(token);
+  if (claims && claims.iss === provider.issuer && claims.aud !== undefined) {
+    const node = [claims.aud].flat().join(', ');
+    return claims.bot === true
+      ? `This is a bot's token for the chat node ${node}, not one for the gateway's API: a bot uses it at that node's bot API; ${GATEWAY_TOKEN}`
+      : `This is a token for the chat node ${node}, not one for the gateway's API: ${GATEWAY_TOKEN}`;
+  }
+  if (await provider.ClientCredentials.find(token).catch(() => undefined)) {
+    return `This is an app's own client-credentials token, which acts for no person: ${GATEWAY_TOKEN}. A bot gets a token for a chat node with resource=<node URL>&scope=im`;
+  }
+  return null;
+}
+
+/** The claims of a token shaped as a JWT, undecoded where it is not one. */
+function jwtClaims(token: string): Record<string, unknown> | null {
+  if (token.split('.').length !== 3) return null;
+  try {
+    return decodeJwt(token);
+  } catch {
+    return null;
+  }
 }
 
 /**

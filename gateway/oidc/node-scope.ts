@@ -46,3 +46,16 @@ export function nodeScopeMissing(ctx: KoaContextWithOIDC, indicator: string): st
   }
   return null;
 }
+
+/**
+ * Why a bot's token request (client credentials) asking for scope `im` names no node: without `resource`
+ * the gateway would issue an opaque token of no scope, which every node refuses ("not valid for this
+ * node"). Null for any other request.
+ */
+export function nodeResourceMissing(ctx: KoaContextWithOIDC): string | null {
+  const { oidc } = ctx;
+  if (oidc.route !== 'token' || oidc.params?.grant_type !== 'client_credentials') return null;
+  const scopes = String(oidc.params?.scope ?? '').split(' ');
+  if (!scopes.includes(NODE_SCOPE)) return null;
+  return `A token for a chat node names the node: add resource=<the node's URL> (one per request) along with scope=${NODE_SCOPE}`;
+}

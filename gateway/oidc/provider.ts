@@ -15,10 +15,11 @@ import type { GatewayModels } from '../models/index.ts';
 import type { Sequelize } from 'sequelize';
 import { accountClaims } from '../accounts/account-claims.ts';
 import { ADMIN_SCOPE, withAllowedScopes } from './admin-scope.ts';
-import { advertiseNodeScope, NODE_SCOPE, nodeScopeMissing } from './node-scope.ts';
+import { advertiseNodeScope, NODE_SCOPE, nodeResourceMissing, nodeScopeMissing } from './node-scope.ts';
 import { introspectNodeTokens } from './introspect-node-tokens.ts';
 import { createAdapterClass } from './adapter.ts';
 import { IN_THE_CLEAR } from './client-secrets.ts';
+import { refuseTurnedOffClient } from './turned-off-client.ts';
 import { applyAllowed, rememberedConsents, type RememberedConsents } from './remembered-consent.ts';
 import { renderPage } from '../views.ts';
 import { findDomainByUrl } from '../domains/domains.ts';
@@ -126,6 +127,15 @@ export function buildProvider(deps: ProviderDeps): Provider {
     loadExistingGrant: (ctx) => loadExistingGrant(ctx, deps, consents),
     async renderError(ctx, out) {
       ctx.type = 'html';
+      const turnedOff = out.error === 'invalid_client' ? await turnedOffApp(deps, ctx) : null;
+      if (turnedOff) {
+        ctx.status = 403;
+        ctx.body = await renderPage(deps.views, 'app-turned-off', {
+          title: `${turnedOff} is turned off`,
+          app: turnedOff,
+        });
+        return;
+      }
       ctx.body = await renderPage(deps.views, 'error', {
         title: 'Something went wrong',
         error: out.error,
@@ -147,6 +157,22 @@ export function buildProvider(deps: ProviderDeps): Provider {
       deps.logger.warn({ client: client.clientId, reason: error.message }, 'a back-channel logout was refused');
   });
   return provider;
+}
+
+/**
+ * The name of the disabled app a browser was sent to sign in to (its client is then not found, and the
+ * provider says "client is invalid"); null for any other client. Its name is no secret: the login page of
+ * an enabled app shows it to anyone with its authorization link.
+ */
+async function turnedOffApp(deps: ProviderDeps, ctx: KoaContextWithOIDC): Promise<string | null> {
+  // Only where people are sent to sign in: an app's own requests (the token endpoint, which renders its
+  // errors as a page too for a caller asking for HTML) learn it only with the right secret (turned-off-client.ts).
+  if (ctx.oidc?.route !== 'authorization') return null;
+  const params = (ctx.oidc?.params ?? ctx.query) as Record<string, unknown> | undefined;
+  const clientId = params?.client_id;
+  if (typeof clientId !== 'string' || !clientId) return null;
+  const app = await appOfClient(requestContext(deps, ctx), clientId);
+  return app?.disabled ? app.name : null;
 }
 
 /**
@@ -224,7 +250,11 @@ function features(deps: ProviderDeps): Configuration['features'] {
     },
     resourceIndicators: {
       enabled: true,
-      defaultResource: async (_ctx, _client, oneOf) => oneOf,
+      defaultResource: async (ctx, _client, oneOf) => {
+        const missing = oneOf === undefined ? nodeResourceMissing(ctx) : null;
+        if (missing) throw new errors.InvalidTarget(missing);
+        return oneOf;
+      },
       useGrantedResource: async () => false,
       getResourceServerInfo: (ctx, indicator, client) => resourceServerInfo(deps, ctx, indicator, client.clientId),
     },
@@ -396,7 +426,11 @@ function clearSecretSeen(logger: Logger, clientId: string): void {
   );
 }
 
-/** The store, except that the client of a disabled app is not found: it can neither sign in nor get tokens. */
+/**
+ * The store, except that the client of a disabled app is not found: it can neither sign in nor get tokens.
+ * People sent to sign in to it meet a page that says it is turned off (renderError), the app's own
+ * requests with its right secret an `error_description` that says so.
+ */
 function registryAwareAdapter(deps: ProviderDeps) {
   const Store = createAdapterClass(deps.models, () => Provider.ctx);
   return class RegistryAwareAdapter extends Store {
@@ -404,7 +438,12 @@ function registryAwareAdapter(deps: ProviderDeps) {
       if (this.model !== 'Client') return super.find(id);
       const ctx = requestContext(deps);
       const found = await remember(ctx, `client:${id}`, () => super.find(id));
-      if (!found || !(await clientUsable(ctx, id))) return undefined;
+      if (!found) return undefined;
+      if (!(await clientUsable(ctx, id))) {
+        // The app itself, with its right secret, is told why (turned-off-client.ts); anyone else finds nothing.
+        refuseTurnedOffClient(Provider.ctx, id, found);
+        return undefined;
+      }
       if ((found as Record<symbol, unknown>)[IN_THE_CLEAR]) clearSecretSeen(deps.logger, id);
       // The provider may add to what it is handed; what is kept stays as read.
       return withAllowedScopes(structuredClone(found), SCOPES);

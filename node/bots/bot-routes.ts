@@ -1,17 +1,37 @@
-import express, { Router, type Request } from 'express';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { AppError, ValidationError } from '../../core/errors.ts';
 import type { NodeContext } from '../context.ts';
 import { presentAck } from '../messages/present-message.ts';
 import { postAsBot, updateCardAsBot } from './post-as-bot.ts';
 
+const JSON_BODY = 'a JSON object, sent with Content-Type: application/json';
+
+/**
+ * The bot API reads JSON bodies only. Another type (text/plain, a form) or no body at all is told so at
+ * once, rather than reaching the body's checks as nothing ("expected object, received undefined").
+ */
+function jsonBodyOnly(req: Request, _res: Response, next: NextFunction): void {
+  const type = req.is('application/json');
+  if (type) return next();
+  if (type === null) return next(new ValidationError(`The request has no body: send ${JSON_BODY}`));
+  next(
+    new AppError(
+      'unsupported_media_type',
+      415,
+      `The bot API takes ${JSON_BODY}; this body was sent as ${req.get('content-type') ?? 'no Content-Type'}`,
+    ),
+  );
+}
+
 /** `/api/v1/bot`: what an app's bot does over HTTP with its client-credentials token (docs/protocol.md, "Bots"). */
 export function botRoutes(ctx: (req: Request) => NodeContext, limitBytes: number): Router {
   const router = Router();
-  const json = express.json({ limit: `${limitBytes}b` });
-  router.post('/messages', json, async (req, res) => {
+  const json = [jsonBodyOnly, express.json({ limit: `${limitBytes}b` })];
+  router.post('/messages', ...json, async (req, res) => {
     const appended = await postAsBot(ctx(req), req.body);
     res.status(appended.duplicate ? 200 : 201).json(presentAck(appended));
   });
-  router.patch('/messages/:id', json, async (req, res) => {
+  router.patch('/messages/:id', ...json, async (req, res) => {
     const appended = await updateCardAsBot(ctx(req), String(req.params.id), req.body);
     res.status(appended.duplicate ? 200 : 201).json(presentAck(appended));
   });

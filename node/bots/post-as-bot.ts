@@ -7,10 +7,11 @@ import type { NodeContext } from '../context.ts';
 import { NotHomeError } from '../conversations/group-change.ts';
 import { requireMember } from '../conversations/membership.ts';
 import { openDirect } from '../conversations/open-direct.ts';
-import { cardBody, postedCardSchema } from '../cards/card-schema.ts';
+import { cardBody, postedCardSchema, type Card } from '../cards/card-schema.ts';
 import { appendCardUpdate } from '../cards/update-card.ts';
 import type { Appended } from '../messages/group-commit.ts';
 import { NotFoundError } from '../../core/errors.ts';
+import type { AppInfo } from './app-directory.ts';
 import { assertBotMayWriteIn, assertBotMayWriteTo } from './bot-reach.ts';
 import { requireBot, type BotIdentity } from './require-bot.ts';
 
@@ -51,6 +52,19 @@ async function paceBotWrite(ctx: NodeContext, bot: BotIdentity): Promise<void> {
 }
 
 /**
+ * A card with buttons from an app that has no callback URL: every click on them would fail (`no_callback`),
+ * so it is refused before anything is posted, saying how to give the app one. (A card's buttons are all
+ * actions sent to the app: none is a plain link, which would need no callback.)
+ */
+function assertClicksCanReach(app: AppInfo, card: Card | undefined, field: string): void {
+  if (!card || card.actions.length === 0 || (app.interactionCallbackUrl && app.callbackSecret)) return;
+  throw new ValidationError(
+    `This card has buttons, but ${app.name} has no interaction callback URL, so no click on them could reach it: give the app one ("atrium apps update ${app.slug} --callback-url <URL>", or "Interaction callback URL" in the admin console's app page), or post the card without actions`,
+    { [field]: 'buttons need the app to have an interaction callback URL' },
+  );
+}
+
+/**
  * A bot posts text or a card: to a person of this domain its app is for (opening the direct conversation
  * bot↔person), or into a conversation it belongs to (a group someone invited `slug@domain` into). Refused
  * where it is not a member, in conversations hosted by another domain (whose node orders them and delivers
@@ -61,6 +75,7 @@ export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appen
   const { bot, app } = await requireBot(ctx);
   await paceBotWrite(ctx, bot);
   const data = parseInput(botMessageSchema, input);
+  assertClicksCanReach(app, data.card, 'card.actions');
   if (data.text && data.text.length > ctx.config.maxTextChars) {
     throw new ValidationError('The message is too long', { text: `at most ${ctx.config.maxTextChars} characters` });
   }
@@ -103,6 +118,7 @@ export async function updateCardAsBot(ctx: NodeContext, messageId: string, input
   const { bot, app } = await requireBot(ctx);
   await paceBotWrite(ctx, bot);
   const data = parseInput(cardUpdateSchema, input);
+  assertClicksCanReach(app, data.card, 'card.actions');
   const target = await ctx.models.Message.findOne({ where: { id: messageId } });
   if (!target || target.sender !== bot.address || target.kind !== 'card')
     throw new NotFoundError('This bot sent no such card');

@@ -7,7 +7,7 @@ import type { Logger } from '../../core/logger.ts';
 import { readCapped } from '../../core/read-capped.ts';
 import { signCallback, type CardCallback } from '../../protocol/callback-signature.ts';
 import type { AppInfo } from '../bots/app-directory.ts';
-import { cardSchema, type Card } from './card-schema.ts';
+import { cardSchema, postedCardSchema, type Card } from './card-schema.ts';
 
 const CALLBACK_TIMEOUT_MS = 10_000;
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -61,8 +61,58 @@ function unansweredCall(error: unknown, appName: string): CallbackFailedError {
   );
 }
 
-const answerSchema = z.object({ card: cardSchema.optional(), toast: z.string().trim().min(1).max(500).optional() });
+const MAX_TOAST_CHARS = 500;
+const toastSchema = z.string().trim().min(1).max(MAX_TOAST_CHARS).optional();
+const answerSchema = z.object({ card: cardSchema.optional(), toast: toastSchema });
+/** The same answer without anything more: only to name in the log what an app answers beyond it. */
+const exactAnswerSchema = z.strictObject({ card: postedCardSchema.optional(), toast: toastSchema });
 export type CallbackAnswer = { card?: Card; toast?: string };
+
+/** At most this many of an answer's problems, each this long, go into the log line about it. */
+const LOGGED_ISSUES = 10;
+const LOGGED_ISSUE_CHARS = 200;
+
+/** An answer's problems as short lines for the log (`card.actions.0.id: …`), bounded whatever the app sent. */
+function loggedIssues(error: z.ZodError): string[] {
+  return error.issues.slice(0, LOGGED_ISSUES).map((issue) => {
+    const line =
+      issue.code === 'unrecognized_keys'
+        ? `${issue.path.join('.') || '(answer)'}: unknown fields ${issue.keys.join(', ')}`
+        : `${issue.path.join('.') || '(answer)'}: ${issue.message}`;
+    return line.slice(0, LOGGED_ISSUE_CHARS);
+  });
+}
+
+/**
+ * The app's answer, as the clicker is told it and its developer reads it in the node's log. A wrong answer
+ * fails the click, and the log (warn, with the app's slug) says what was wrong with it. Fields no answer or
+ * card has are dropped rather than refused, unlike anywhere else in the API: apps answering with more
+ * than a card (`{ok: true, card}`, a card's `id`) worked before, and refusing them now would fail every
+ * click of theirs; the log names what was dropped instead, so their developers can see it.
+ */
+function readAnswer(parsed: unknown, app: AppInfo, logger: Logger): CallbackAnswer {
+  const answer = answerSchema.safeParse(parsed);
+  if (!answer.success) {
+    const issues = loggedIssues(answer.error);
+    logger.warn({ app: app.slug, issues }, 'a card callback answer was refused');
+    if (answer.error.issues.some((i) => i.path.length === 0))
+      throw new CallbackFailedError(`${app.name} answered with JSON that is not an object of a card and/or a toast`);
+    const toastOnly = answer.error.issues.every((i) => i.path[0] === 'toast');
+    const tooLong = toastOnly && answer.error.issues.some((i) => i.code === 'too_big');
+    if (tooLong)
+      throw new CallbackFailedError(`${app.name} answered with a toast longer than ${MAX_TOAST_CHARS} characters`);
+    throw new CallbackFailedError(
+      toastOnly ? `${app.name} answered with an invalid toast` : `${app.name} answered with an invalid card`,
+    );
+  }
+  const exact = exactAnswerSchema.safeParse(parsed);
+  if (!exact.success)
+    logger.warn(
+      { app: app.slug, issues: loggedIssues(exact.error) },
+      'a card callback answer had fields it does not take; they were dropped',
+    );
+  return answer.data;
+}
 
 /**
  * POSTs a signed card click to the app's interaction callback URL and reads its answer: nothing (204, or
@@ -105,9 +155,7 @@ export async function sendCardCallback(
   } catch {
     throw new CallbackFailedError(`${app.name} answered with something that is not JSON`);
   }
-  const answer = answerSchema.safeParse(parsed);
-  if (!answer.success) throw new CallbackFailedError(`${app.name} answered with an invalid card`);
-  return answer.data;
+  return readAnswer(parsed, app, calls.logger);
 }
 
 /**
