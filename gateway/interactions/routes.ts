@@ -14,6 +14,7 @@ import type { Csrf } from '../http/csrf.ts';
 import type { KnownDeviceCookie } from '../http/known-device-cookie.ts';
 import { pageFormBody } from '../http/page-form-body.ts';
 import { ADMIN_SCOPE } from '../oidc/admin-scope.ts';
+import { NODE_SCOPE } from '../oidc/node-scope.ts';
 import { reloadConsoleActor } from '../accounts/console-access.ts';
 import { describeResources, describeScopes } from './describe-scopes.ts';
 import { APP_NOT_FOR_PERSON } from '../oidc/provider.ts';
@@ -84,18 +85,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       }
       if (client?.['first_party'] === true && details.session && !asksToAdminister)
         return await grantConsent(deps.provider(), req, res, details);
-      res.render('consent', {
-        ...base,
-        title: 'Allow access',
-        scopes: describeScopes(missing.missingOIDCScope ?? []),
-        resources: await describeResources(
-          deps.context(req),
-          Object.keys(missing.missingResourceScopes ?? {}),
-          details.session
-            ? await audiencesFor(deps.context(req), String(details.params.client_id), details.session.accountId)
-            : new Set(),
-        ),
-      });
+      res.render('consent', { ...base, ...(await consentLines(deps, req, details, missing)) });
     } catch (error) {
       next(error);
     }
@@ -214,6 +204,47 @@ async function refusalOf(deps: InteractionDeps, req: Request, details: Details):
   if (details.prompt.name !== 'consent' || !details.prompt.reasons.includes(APP_NOT_FOR_PERSON) || !details.session)
     return null;
   return signInRefusal(deps.context(req), String(details.params.client_id), details.session.accountId);
+}
+
+/** The scopes the OpenID side of a request asks for, `im` (a node's, shown as its nodes) aside. */
+const askedOIDCScopes = (details: Details) =>
+  String(details.params.scope ?? '')
+    .split(' ')
+    .filter((scope) => scope && scope !== NODE_SCOPE);
+
+/**
+ * What the consent page lists: what the app asks for beyond what the person allowed it, and only the
+ * nodes it may reach for them. When that is nothing (the app asks again with prompt=consent for what it
+ * holds), the page says what the app already has and asks whether to continue, rather than showing
+ * "asks to:" over an empty list.
+ */
+async function consentLines(
+  deps: InteractionDeps,
+  req: Request,
+  details: Details,
+  missing: { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> },
+) {
+  const reachable = details.session
+    ? await audiencesFor(deps.context(req), String(details.params.client_id), details.session.accountId)
+    : new Set<string>();
+  const scopes = describeScopes(missing.missingOIDCScope ?? []);
+  const resources = await describeResources(
+    deps.context(req),
+    Object.keys(missing.missingResourceScopes ?? {}),
+    reachable,
+  );
+  if (scopes.length > 0 || resources.length > 0) return { title: 'Allow access', scopes, resources, listed: true };
+  const asked = details.params.resource;
+  const granted = {
+    scopes: describeScopes(askedOIDCScopes(details)),
+    resources: await describeResources(
+      deps.context(req),
+      (Array.isArray(asked) ? asked : [asked]).filter((url): url is string => typeof url === 'string'),
+      reachable,
+    ),
+  };
+  const listed = granted.scopes.length > 0 || granted.resources.length > 0;
+  return { title: 'Continue?', already: true, listed, ...granted };
 }
 
 /** Grants what the consent prompt found missing, and resumes the authorization. */

@@ -3,6 +3,7 @@ import { NotFoundError } from '../../core/errors.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import { asPerson } from '../factors/passkeys/person.ts';
+import { audiencesFor } from '../apps-registry/app-access.ts';
 import { describeResources, describeScopes } from '../interactions/describe-scopes.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
@@ -17,7 +18,8 @@ export type AllowedApp = { clientId: string; name: string; allowed: string[] };
 
 /**
  * The apps a person allowed on a consent page (remembered-consent.ts), named as the registry names them,
- * with what was allowed in the consent page's words. First-party apps, which never ask, are left out, as
+ * with what was allowed in the consent page's words (and, like it, only the nodes the app may reach for
+ * them). First-party apps, which never ask, are left out, as
  * is a consent whose app is gone.
  */
 export async function listAllowedApps(ctx: GatewayContext, accountId: string): Promise<AllowedApp[]> {
@@ -39,7 +41,9 @@ export async function listAllowedApps(ctx: GatewayContext, accountId: string): P
       const nodes = Object.entries(consent.resources ?? {}).flatMap(([url, scope]) => (scope ? [url] : []));
       const allowed = [
         ...describeScopes(scopes).map((line) => line.text),
-        ...(await describeResources(ctx, nodes, null)),
+        // Only the nodes its tokens may really be for, as on the consent page: a grant may name a node
+        // (an authorization may name them all) that the app never reaches for this person.
+        ...(await describeResources(ctx, nodes, await audiencesFor(ctx, app.clientId, accountId))),
       ];
       return [{ clientId: app.clientId, name: app.name, allowed }];
     }),
