@@ -44,7 +44,9 @@ export const PASSWORD_MAX = 200;
 export const passwordSchema = z
   .string()
   .min(10, { message: 'at least 10 characters' })
-  .max(PASSWORD_MAX, { message: `at most ${PASSWORD_MAX} characters` });
+  .max(PASSWORD_MAX, { message: `at most ${PASSWORD_MAX} characters` })
+  // Spaces count inside a passphrase, but twelve of them and nothing else is no secret.
+  .refine((password) => /[^\s\p{Cf}]/u.test(password), { message: 'needs letters, digits or signs, not only spaces' });
 
 export const unitPathSchema = z
   .string()

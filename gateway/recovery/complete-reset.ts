@@ -77,6 +77,8 @@ function unacceptablePassword(issue: { code: string; message: string } | undefin
     return new ValidationError('The new password is too long.', { password: `Use ${issue.message}.` });
   if (issue?.code === 'too_small')
     return new ValidationError('The new password is too short.', { password: `Use ${issue.message}.` });
+  if (issue?.code === 'custom')
+    return new ValidationError('The new password is only spaces.', { password: 'Use letters, digits or signs too.' });
   return new ValidationError('Enter a new password.', { password: 'Type it in both fields.' });
 }
 

@@ -387,6 +387,8 @@ describe('managing users as an administrator', () => {
   it('shows validation errors beside each field, keeps the input and creates nothing', async () => {
     const before = await gateway.models.User.count();
     const form = await open(admin, '/admin/users/new');
+    // No role is ticked before the administrator ticks one: "student" left ticked made staff students too.
+    expect(form.html).not.toMatch(/name="roles" value="[^"]*" checked/);
     const page = await submitFilled(admin, form, filledFormWithAction(form, '/admin/users'), {
       username: 'No Spaces Allowed',
       displayName: 'Kept Name',

@@ -217,6 +217,9 @@ describe('"forgot password" by mail', () => {
     expect(/role="alert">([^<]*)</.exec(short.html)?.[1]).toBe('The new password is too short.');
     expect(short.html).toMatch(/<input id="password"[^>]* aria-invalid="true" aria-describedby="password-error">/);
     expect(short.html).toContain('<p class="field-error" id="password-error">Use at least 10 characters.</p>');
+    const spaces = await choosePassword(link, ' '.repeat(12));
+    expect(spaces.status).toBe(400);
+    expect(/role="alert">([^<]*)</.exec(spaces.html)?.[1]).toBe('The new password is only spaces.');
     const differing = await choosePassword(link, 'long enough secret', 'long enough secreT');
     expect(differing.status).toBe(400);
     expect(/role="alert">([^<]*)</.exec(differing.html)?.[1]).toBe('The two passwords differ.');

@@ -292,7 +292,9 @@ export function userRoutes(kit: ConsoleKit): Router {
   const renderForm = (req: Request, res: Response, userId: string | null, state: FormState) =>
     renderUserForm(kit, req, res, userId, state);
 
-  const newUserValues = () => ({ roles: ['student'], units: [] });
+  // No role ticked beforehand: a staff member made with "student" left ticked by oversight would be both,
+  // and the form asks for at least one.
+  const newUserValues = () => ({ roles: [], units: [] });
 
   router.get('/users/new', async (req, res) => {
     await renderForm(req, res, null, { values: newUserValues() });
