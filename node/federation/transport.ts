@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { pipeline, Readable, Transform } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import { AppError } from '../../core/errors.ts';
-import { fetchWithDeadlines } from '../../core/fetch-deadlines.ts';
+import { fetchWithDeadlines, RedirectRefusedError } from '../../core/fetch-deadlines.ts';
 import type { Logger } from '../../core/logger.ts';
 import { readCapped } from '../../core/read-capped.ts';
 import {
@@ -17,6 +17,7 @@ import {
   AnswerSignatureError,
   bodyDigest,
   HEADERS,
+  MAX_SKEW_MS,
   requestDigest,
   signRequest,
   type PrivateKeyJwk,
@@ -172,11 +173,7 @@ export function createTransport(options: {
         request: requestDigest({ ...request, timestamp: headers[HEADERS.timestamp]! }),
       };
     } catch (error) {
-      throw new AppError(
-        'federation_unavailable',
-        503,
-        `${destination} cannot be reached now: ${(error as Error).message}`,
-      );
+      throw new AppError('federation_unavailable', 503, unreachable(destination, options.proxyUrl, error));
     }
   }
 
@@ -206,6 +203,8 @@ export function createTransport(options: {
     if (error.code !== 'peer_answer_unsigned') return error;
     const { status } = sent.response;
     const code = (body.error as { code?: unknown } | undefined)?.code;
+    if (status === 401 && code === 'stale_request')
+      return new AnswerSignatureError(error.code, stale(sent.destination));
     const what = `${options.proxyUrl ? 'proxy' : 'unsigned answer'}: ${status}${
       typeof code === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(code) ? ` ${code}` : ''
     }`;
@@ -223,10 +222,14 @@ export function createTransport(options: {
    */
   function notReceived(sent: Sent, error: AnswerSignatureError): AnswerSignatureError {
     const routine = error.code === 'peer_answer_unsigned' && sent.response.status >= 500;
-    options.logger[routine ? 'debug' : 'warn'](
-      { destination: sent.destination, path: sent.path, status: sent.response.status, code: error.code, err: error },
-      "an answer not shown to be its destination's was taken as not received",
-    );
+    const where = { destination: sent.destination, path: sent.path, status: sent.response.status, code: error.code };
+    // A clock apart is the operator's to fix, said in a line: a stack would only hide it.
+    if (error.message === stale(sent.destination)) options.logger.warn(where, error.message);
+    else
+      options.logger[routine ? 'debug' : 'warn'](
+        { ...where, err: error },
+        "an answer not shown to be its destination's was taken as not received",
+      );
     return error;
   }
 
@@ -250,6 +253,14 @@ export function createTransport(options: {
         new AnswerSignatureError('peer_answer_forged', `The answer is not the one ${destination} signed`),
       );
     return answer;
+  }
+
+  /** What an unsigned `401 stale_request` says: the refuser's clock and this node's are apart. */
+  function stale(destination: string): string {
+    const who = options.proxyUrl
+      ? `The federation proxy ${options.proxyUrl} refused our request to ${destination}`
+      : `${destination} refused our request`;
+    return `${who} as stale: its clock or ours is more than ${MAX_SKEW_MS / 1000} s off (check NTP on both)`;
   }
 
   return {
@@ -283,6 +294,24 @@ export function createTransport(options: {
       };
     },
   };
+}
+
+/** Why a request could not be sent, with its cause (`ECONNREFUSED …`): a proxy that is down is not the destination's fault. */
+function unreachable(destination: string, proxyUrl: string | undefined, error: unknown): string {
+  const { message, cause, name } = error as {
+    message: string;
+    name?: string;
+    cause?: { code?: unknown; message?: unknown };
+  };
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  const said = typeof cause?.message === 'string' && cause.message !== '' ? cause.message : undefined;
+  const why = [code && !said?.includes(code) ? code : undefined, said].filter(Boolean).join(': ');
+  // As the gateway's are said (`fetch failed: connect ECONNREFUSED …`).
+  const full = why ? `${message}: ${why}` : message;
+  // Only a connection that failed is the proxy's: a deadline or a redirect may be the destination's, behind it.
+  if (proxyUrl && name !== 'TimeoutError' && !(error instanceof RedirectRefusedError))
+    return `The federation proxy ${proxyUrl} cannot be reached (${full}) on the way to ${destination}`;
+  return `${destination} cannot be reached now (${full})`;
 }
 
 /**
