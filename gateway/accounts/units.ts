@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
 import { z } from 'zod';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { foldForSearch } from '../../core/search-text.ts';
 import { parseInput } from '../../core/validate.ts';
 import { audit } from '../audit.ts';
 import type { Actor, GatewayContext } from '../context.ts';
@@ -62,6 +63,24 @@ export async function findUnit(ctx: GatewayContext, path: string): Promise<OrgUn
   return unit;
 }
 
+/**
+ * Two units side by side (the same parent, or both at the top) with one name cannot be told apart where
+ * units are picked by name (a person's units, an app's visibility, the portal's directory): refused, with
+ * case and accents ignored as search ignores them.
+ */
+async function assertNameFreeBesides(ctx: GatewayContext, path: string, parentId: string | null, name: string) {
+  const siblings = await ctx.models.OrgUnit.findAll({
+    where: { parentId, path: { [Op.ne]: path } },
+    attributes: ['path', 'name'],
+    transaction: ctx.tx,
+  });
+  const same = siblings.find((unit) => foldForSearch(unit.name) === foldForSearch(name));
+  if (same)
+    throw new ValidationError(`${same.path} is already called "${same.name}": give ${path} another name`, {
+      name: `already the name of ${same.path}, beside it`,
+    });
+}
+
 /** Adds a unit under an existing parent; a root unit (no "/") needs a full administrator. */
 export async function createUnit(ctx: GatewayContext, input: unknown): Promise<OrgUnit> {
   const { path, name } = parseInput(newUnitSchema, input);
@@ -76,6 +95,7 @@ export async function createUnit(ctx: GatewayContext, input: unknown): Promise<O
       throw new ValidationError(`Parent unit ${parentPath} does not exist`, {
         path: `parent ${parentPath} does not exist`,
       });
+    await assertNameFreeBesides(ctx, path, parent?.id ?? null, name);
     const unit = await OrgUnit.create(
       { id: randomUUID(), path, name, parentId: parent?.id ?? null },
       { transaction: ctx.tx },
@@ -96,6 +116,7 @@ export async function renameUnit(ctx: GatewayContext, input: unknown): Promise<O
     const unit = await findUnit(ctx, path);
     const before = unit.name;
     if (before === name) return unit;
+    await assertNameFreeBesides(ctx, path, unit.parentId, name);
     unit.name = name;
     await unit.save({ transaction: ctx.tx });
     await audit(ctx, { action: 'unit.rename', target: path, details: { from: before, to: name } });

@@ -76,6 +76,28 @@ describe('renaming a unit', () => {
   });
 });
 
+describe('units side by side', () => {
+  it('may not share a name (case and accents aside), which pickers could not tell apart; cousins may', async () => {
+    const refused = async (change: Promise<unknown>) =>
+      change.then(
+        () => 'done',
+        (e: Error & { fields?: Record<string, string> }) => `${e.message} | ${e.fields?.name}`,
+      );
+    expect(await refused(createUnit(ctx, { path: 'campus/eng/cs2', name: 'department of computer SCIENCE' }))).toBe(
+      'campus/eng/cs is already called "Department of Computer Science": give campus/eng/cs2 another name | already the name of campus/eng/cs, beside it',
+    );
+    expect(await unitNamed('campus/eng/cs2')).toBeNull();
+    expect(await refused(renameUnit(ctx, { path: 'campus/eng/ee', name: 'Department of Computer Science' }))).toMatch(
+      /^campus\/eng\/cs is already called/,
+    );
+    expect((await unitNamed('campus/eng/ee'))!.name).toBe('Department of Electrical Engineering');
+    // The same name under another college is no clash: a picker shows where each one is.
+    await createUnit(ctx, { path: 'campus/arts/cs', name: 'Department of Computer Science' });
+    expect((await unitNamed('campus/arts/cs'))!.name).toBe('Department of Computer Science');
+    await removeUnit(ctx, 'campus/arts/cs');
+  });
+});
+
 describe('removing a unit', () => {
   it('removes an unused unit, audited', async () => {
     await units('campus/tpyo');
