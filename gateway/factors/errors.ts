@@ -25,12 +25,23 @@ export class InvalidEnrolmentCodeError extends AppError {
   }
 }
 
+/** A wrong code from the new phone while the authenticator app is being replaced (replace-totp.ts). */
+export class InvalidReplacementCodeError extends AppError {
+  constructor() {
+    super(
+      'invalid_code',
+      401,
+      "That code is not right, so your current app stays as it was. Enter the six-digit code the app on your new phone shows now; if it is refused again, check that the phone's clock is set automatically.",
+    );
+  }
+}
+
 export class FactorAlreadyEnrolledError extends AppError {
   constructor() {
     super(
       'factor_already_enrolled',
       409,
-      'An authenticator app is already set up for this account. To set up a new one, remove it first on your Sign-in security page.',
+      'An authenticator app is already set up for this account. To move it to a new phone, use “Replace the authenticator app” on your Sign-in security page.',
     );
   }
 }
@@ -42,6 +53,21 @@ export class EnrolmentClosedError extends AppError {
       'enrolment_closed',
       409,
       'This authenticator setup has expired or was started again elsewhere. Scan the new code, then enter the code your app shows.',
+    );
+  }
+}
+
+/**
+ * The replacement of an authenticator app being confirmed is no longer open here: finished or started
+ * again in another tab or browser, or left too long (gateway/factors/replace-totp.ts). The code of
+ * enrolment_closed, whose meaning it shares.
+ */
+export class ReplacementClosedError extends AppError {
+  constructor() {
+    super(
+      'enrolment_closed',
+      409,
+      'This replacement is no longer open: it was finished or started again in another tab or browser, or is more than ten minutes old, so this form changed nothing. If your new phone is not set up yet, start again to get a new code to scan.',
     );
   }
 }

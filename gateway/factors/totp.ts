@@ -33,10 +33,10 @@ function totpOf(deps: TotpDeps, user: User, secret: string): TOTP {
 export type PendingEnrolment = { secret: string; uri: string };
 
 /**
- * How long an enrolment stays open: long enough to find the phone and scan the code, short enough that a
- * secret once on screen is soon worth nothing to whoever saw it.
+ * How long an enrolment (or a replacement: replace-totp.ts) stays open: long enough to find the phone and
+ * scan the code, short enough that a secret once on screen is soon worth nothing to whoever saw it.
  */
-const ENROLMENT_MINUTES = 10;
+export const ENROLMENT_MINUTES = 10;
 
 const isOpen = (factor: TotpFactor, binding: Binding, now = Date.now()) =>
   factor.confirmedAt === null &&
@@ -49,9 +49,15 @@ const isOpen = (factor: TotpFactor, binding: Binding, now = Date.now()) =>
  * them. Run periodically; a confirmed authenticator is never touched.
  */
 export async function sweepTotpEnrolments(models: GatewayModels, now = new Date()): Promise<number> {
-  return models.TotpFactor.destroy({
-    where: { confirmedAt: null, createdAt: { [Op.lte]: new Date(now.getTime() - ENROLMENT_MINUTES * 60_000) } },
-  });
+  const before = new Date(now.getTime() - ENROLMENT_MINUTES * 60_000);
+  const enrolments = await models.TotpFactor.destroy({ where: { confirmedAt: null, createdAt: { [Op.lte]: before } } });
+  // A replacement (replace-totp.ts) left unconfirmed as long: its secret goes, the confirmed one stays.
+  // Without hooks: a sweep may itself run from one of the model's update hooks, and must not set it off.
+  const [replacements] = await models.TotpFactor.update(
+    { replacementSecret: null, replacementBinding: null, replacementStartedAt: null },
+    { where: { replacementStartedAt: { [Op.lte]: before } }, hooks: false },
+  );
+  return enrolments + replacements;
 }
 
 /**
@@ -59,7 +65,7 @@ export async function sweepTotpEnrolments(models: GatewayModels, now = new Date(
  * or shows again the one it started less than ENROLMENT_MINUTES ago: a new secret, kept sealed until
  * confirmed by one code from that binding alone. Any other pending secret of the person is replaced, so
  * a key seen on someone else's screen is never the one the person later sets up. A person who already
- * has a confirmed authenticator cannot replace it this way: an administrator resets it.
+ * has a confirmed authenticator cannot set up another over it: they replace it (replace-totp.ts).
  */
 export async function beginTotpEnrolment(
   ctx: GatewayContext,
@@ -105,7 +111,7 @@ export async function openTotpEnrolment(
   return existing && isOpen(existing, binding) ? pendingOf(deps, user, existing.secret) : null;
 }
 
-function pendingOf(deps: TotpDeps, user: User, sealed: string): PendingEnrolment {
+export function pendingOf(deps: TotpDeps, user: User, sealed: string): PendingEnrolment {
   const secret = deps.sealer.open(sealed);
   return { secret, uri: totpOf(deps, user, secret).toString() };
 }
@@ -116,6 +122,11 @@ function stepOf(totp: TOTP, code: string, now: number): number | null {
   if (!/^\d{6}$/.test(token)) return null;
   const delta = totp.validate({ token, timestamp: now, window: 1 });
   return delta === null ? null : Math.floor(now / 1000 / PERIOD) + delta;
+}
+
+/** The time step of a code from the sealed secret, or null when it is not one of its current codes. */
+export function codeStep(deps: TotpDeps, user: User, sealed: string, code: string): number | null {
+  return stepOf(totpOf(deps, user, deps.sealer.open(sealed)), code, Date.now());
 }
 
 /**

@@ -17,6 +17,11 @@ export class TotpFactor extends Model<InferAttributes<TotpFactor>, InferCreation
   declare createdAt: Date;
   /** What an unconfirmed secret was shown to (a digest of it), the only one that may confirm it; null once confirmed. */
   declare binding: CreationOptional<string | null>;
+  /** A new secret (sealed) replacing the confirmed one once a code from it is given (gateway/factors/replace-totp.ts). */
+  declare replacementSecret: CreationOptional<string | null>;
+  /** The portal session the replacement was shown to, the only one that may confirm it (a digest, as `binding`). */
+  declare replacementBinding: CreationOptional<string | null>;
+  declare replacementStartedAt: CreationOptional<Date | null>;
 }
 
 export class RecoveryCode extends Model<InferAttributes<RecoveryCode>, InferCreationAttributes<RecoveryCode>> {
@@ -58,6 +63,9 @@ export function defineFactorModels(sequelize: Sequelize): FactorModels {
       lastStep: bigintColumn('lastStep', { allowNull: true }),
       createdAt: { type: DataTypes.DATE(3), allowNull: false },
       binding: { type: DataTypes.STRING(255), allowNull: true },
+      replacementSecret: { type: DataTypes.STRING(500), allowNull: true },
+      replacementBinding: { type: DataTypes.STRING(255), allowNull: true },
+      replacementStartedAt: { type: DataTypes.DATE(3), allowNull: true },
     },
     { ...base, tableName: 'totp_factors' },
   );

@@ -684,7 +684,7 @@ describe('starting to set up an authenticator app', () => {
 });
 
 describe('moving the authenticator app to a new phone', () => {
-  it('is offered as the policy allows: removing the app first where it may go, adding a passkey first where it may not', async () => {
+  it('is offered as a replacement whatever the policy, and removing the app only where it may go', async () => {
     const admin = { ...gateway.context(null), actor: operator('test') };
     await createUser(admin, {
       username: 'noor',
@@ -697,11 +697,15 @@ describe('moving the authenticator app to a new phone', () => {
     const agent = new BrowserAgent();
     await signInThrough(agent, accountUrl(), 'noor', DEMO_PASSWORD);
     await enrolled('noor');
-    // The app is the only factor, and not required: it may go, and the page says what that means meanwhile.
+    // The app is the only factor, and not required: it may be replaced, or go, and the page says what that means.
+    const replace =
+      'A new phone, or lost the old one? Replace the app: scan a new code with the new phone and enter a code it shows. The old phone’s codes stop working only once the new one is confirmed, so you are never left without your app.';
     let page = await agent.navigate(accountUrl());
+    expect(mainText(page)).toContain(replace);
     expect(mainText(page)).toContain(
-      'A new phone? Remove the app here, then set it up again on the new one. Until then your sign-in asks for your password alone, and your recovery codes stop working: setting the app up again gives you new ones.',
+      'No longer want an app? Remove it: until you set one up again your sign-in asks for your password alone, and your recovery codes stop working.',
     );
+    expect(page.html).toContain('id="begin-replace-totp"');
     expect(page.html).toContain('id="remove-totp"');
 
     // Required now: the page no longer tells the person to remove what it will not let them remove.
@@ -709,10 +713,11 @@ describe('moving the authenticator app to a new phone', () => {
     try {
       page = await agent.navigate(accountUrl());
       expect(page.html).not.toContain('id="remove-totp"');
-      expect(mainText(page)).not.toContain('Remove the app here, then');
+      expect(mainText(page)).not.toContain('No longer want an app?');
       expect(mainText(page)).toContain(
-        'Your organization requires a second factor, and this app is your only one, so it stays until you add a passkey (under “Passkeys” below). A new phone? Add a passkey first; then remove the app here and set it up again on the new phone.',
+        `Your organization requires a second factor, and this app is your only one, so it cannot be removed; but you can replace it. ${replace}`,
       );
+      expect(page.html).toContain('id="begin-replace-totp"');
     } finally {
       await dropSecondFactorRequirement(admin, { kind: 'role', value: 'staff' });
     }

@@ -20,6 +20,8 @@ import { portalReturnTo } from '../return-to.ts';
 import { rememberReturnTo } from '../../http/return-to.ts';
 import { portalBinding } from '../../factors/binding.ts';
 import { showRecoveryCodesOnce } from '../../factors/recovery-codes-routes.ts';
+import { openTotpReplacement } from '../../factors/replace-totp.ts';
+import { replaceTotpRoutes } from '../../factors/replace-totp-routes.ts';
 import type { SecuritySectionDeps } from './security-page.ts';
 
 export type AccountSecurityDeps = SecuritySectionDeps & { totp: TotpDeps };
@@ -78,6 +80,10 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
     );
     const open = status.totp || !setup || !confirmedRecently(req) ? null : await setupOf(ctx, user, req, setup);
     const enrolment = open && (await presentEnrolment(open));
+    // A replacement of the app this session started and has not finished: its new key, until it closes.
+    const replacing =
+      status.totp && confirmedRecently(req) && (await openTotpReplacement(ctx, deps.totp, user, portalBinding(req)));
+    const replacement = replacing && { ...(await presentEnrolment(replacing)), ref: replacing.ref };
     // A refused form of another section (confirm it is you, password) has set its own status already.
     if (error) res.status(error.status);
     res.render('account-security', {
@@ -88,6 +94,7 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
       // Without recovery codes, a lost phone or passkey locks the person out: said until they make new ones.
       noRecoveryCodes: factorStatus !== null && status.recoveryCodesLeft === 0,
       enrolment,
+      replacement,
       // Asked for the steps (a reload, a link kept) when this session has no key open: it says to start again.
       setupEnded: setup === 'show' && !open && !status.totp && confirmedRecently(req),
       csrf: deps.csrf.token(req, res),
@@ -158,6 +165,8 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
       res.redirect(303, SETUP_PAGE);
     }, 'authenticator'),
   );
+
+  router.use(replaceTotpRoutes(deps));
 
   function setupOf(
     ctx: GatewayContext,
