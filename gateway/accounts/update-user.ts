@@ -141,7 +141,12 @@ export async function editUser(ctx: GatewayContext, idOrUsername: string, input:
     await audit(ctx, {
       action: 'user.update',
       target: user.username,
-      details: { before, changes: recorded, ...(chatMove && { chatMove }) },
+      // The units left are recorded with those joined, so that a move reads "units: from → to".
+      details: {
+        before: changes.units ? { ...before, units } : before,
+        changes: recorded,
+        ...(chatMove && { chatMove }),
+      },
     });
     return { user, edited, disabled };
   });

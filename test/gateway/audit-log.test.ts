@@ -60,6 +60,13 @@ describe('the audit log as people read it', () => {
     expect(choices.html).toContain('<option value="user.disable">');
   });
 
+  it('says which units a move left, as well as those it joined', async () => {
+    await addPerson(gateway, 'rho');
+    await updateUser(operatorCtx(), 'rho', { units: ['campus/eng/ee'] });
+    const [row] = rows(await open('/admin/audit?action=user.update&target=rho'));
+    expect(row).toContain('units: campus/eng/cs → campus/eng/ee');
+  });
+
   it("shows the nodes' logouts a disable brings as the gateway's, naming whose sessions ended", async () => {
     const quill = await addPerson(gateway, 'quill');
     await updateUser({ ...gateway.context(null), actor: operator('cli') }, 'quill', { status: 'disabled' });
