@@ -154,8 +154,9 @@ describe('opening an app', () => {
     const response = await agent.request(
       `${gateway.issuer}/auth?${new URLSearchParams({ client_id: app!.clientId, redirect_uri: cb('wiki'), response_type: 'code', scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' })}`,
     );
-    expect(response.status).toBe(400);
-    expect(await response.text()).toContain('invalid_client');
+    // People are told the app is turned off, not "client is invalid" (answers-to-developers.test.ts).
+    expect(response.status).toBe(403);
+    expect(await response.text()).toContain('has been turned off by your campus administrators');
     await setAppDisabled(asOperator(gateway), 'wiki', false);
   });
 });
