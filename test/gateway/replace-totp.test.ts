@@ -231,6 +231,8 @@ describe('replacing the authenticator app', () => {
     const tabB = await startReplacing(agent, late);
     const fresh = App.fromPage(tabB);
     expect(fresh.secret).not.toBe(stale.secret);
+    // Until the new key is proven, the app in use goes on signing her in.
+    expect((await signInWith('hana', { code: await app.next() })).page.url).toBe(accountUrl());
     expect(noticeOf(await finishReplacing(agent, tabA, await fresh.next()))).toBe(closed);
     expect((await factorOf('hana')).secret).toBe(original);
 
