@@ -7,7 +7,10 @@ export type AuditEntry = {
   details?: Record<string, unknown>;
 };
 
-/** Appends one line to the audit log, inside the caller's transaction when there is one. */
+/**
+ * Appends one line to the audit log, inside the caller's transaction when there is one. A line that records
+ * a change to a person's password, second factors or email also mails them, once it commits (security-notices.ts).
+ */
 export async function audit(ctx: GatewayContext, entry: AuditEntry): Promise<void> {
   const actor = ctx.actor;
   await ctx.models.AuditEvent.create(
@@ -23,4 +26,5 @@ export async function audit(ctx: GatewayContext, entry: AuditEntry): Promise<voi
     },
     { transaction: ctx.tx },
   );
+  ctx.notices?.audited(ctx, entry);
 }

@@ -2,6 +2,7 @@ import type { Sequelize, Transaction } from 'sequelize';
 import type { AppCallPolicy } from '../core/app-call-policy.ts';
 import type { GatewayModels, Role } from './models/index.ts';
 import type { RequestMemo } from './request-memo.ts';
+import type { SecurityNotices } from './recovery/security-notices.ts';
 
 /** Who is acting: a signed-in person (admin console, login) or the operator at the CLI. */
 export type Actor =
@@ -15,6 +16,8 @@ export interface GatewayContext {
   models: GatewayModels;
   actor: Actor;
   ip: string | null;
+  /** The browser's User-Agent, for what a person is told of a change they made (security notices). */
+  userAgent?: string | null;
   tx?: Transaction;
   /** Set for one OIDC provider request: lookups read once in it (request-memo.ts). */
   memo?: RequestMemo;
@@ -24,6 +27,8 @@ export interface GatewayContext {
    * addresses are taken; each call is checked under the calling process's own policy all the same.
    */
   appCalls?: AppCallPolicy;
+  /** Mails people of changes to their account's security (audit.ts hands it each line); absent without mail. */
+  notices?: SecurityNotices;
 }
 
 export const operator = (name = 'cli'): Actor => ({ kind: 'operator', name });

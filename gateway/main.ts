@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import type { Sequelize } from 'sequelize';
 import { bindSecretKey } from '../core/bound-secret.ts';
 import { openDatabase } from '../core/database.ts';
+import { warnIfResealDue } from '../core/reseal.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { assertMigrated, migrate } from '../core/migrator.ts';
 import { createSealer, type Sealer } from '../core/seal.ts';
@@ -20,6 +21,7 @@ import { createEndedAccessPusher, keepSecondsFor, sweepEndedAccess } from './oid
 import { ensureSigningKey } from './oidc/keys.ts';
 import { startLiveProvider, type LiveProvider } from './oidc/live-provider.ts';
 import { logMailer, smtpMailer, type Mailer } from './recovery/mailer.ts';
+import { securityNotices } from './recovery/security-notices.ts';
 import { sweepPasswordResets } from './recovery/sweep-resets.ts';
 import { startDirectorySchedule } from './directories/scheduler.ts';
 import { bindPasswordSealer } from './directories/secrets.ts';
@@ -75,6 +77,11 @@ async function startOn(
   options: StartOptions,
 ): Promise<Gateway> {
   const { models, sealer } = await prepareDatabase(sequelize, config, options);
+  const keys = await models.SigningKey.findAll({ attributes: ['privateJwkSealed'] });
+  warnIfResealDue(logger, sealer, keys.map((k) => k.privateJwkSealed), {
+    variable: 'ATRIUM_SECRET_KEY',
+    command: 'atrium secrets reseal',
+  });
 
   // Open before the rest is wired, since the issuer may name the port the OS chose; until serve() below,
   // every request is answered 503 "starting" (docs/operations.md, "Starting and stopping").
@@ -83,12 +90,17 @@ async function startOn(
   const issuer = config.issuer ?? `http://localhost:${port}`;
 
   const views = createViewEngine();
+  const mailer = mailerFor(config, logger);
+  // Security notices go wherever "forgot password" mail goes (in the demo, the log); nowhere without mail.
+  const notices = mailer ? securityNotices({ mailer, logger, issuer }) : undefined;
   const context = (req: Request | null): GatewayContext => ({
     sequelize,
     models,
     actor: (req as { user?: GatewayContext['actor'] } | null)?.user ?? { kind: 'anonymous' },
     ip: req?.ip ?? null,
+    userAgent: req?.headers['user-agent'] ?? null,
     appCalls: config.appCalls,
+    notices,
   });
   const keepSeconds = keepSecondsFor(config.accessTokenTtlSeconds);
   // Ended sessions and people reach the domain nodes from here, whoever ended them (console, CLI, sign-out).
@@ -120,7 +132,6 @@ async function startOn(
     retry: options.appLogoutRetry,
   });
 
-  const mailer = mailerFor(config, logger);
   http.serve(
     await gatewayApp({ issuer, config, sequelize, models, sealer, logger, views, context, keepSeconds, oidc, mailer }),
   );
@@ -154,9 +165,11 @@ async function startOn(
       await directorySchedule?.stop();
       await endedAccess.stop();
       await appLogouts.stop();
-      mailer?.close();
       // Requests already read are answered (for up to 5 s) before the database goes.
       await http.close(5_000);
+      // The notices of changes already made are sent (for up to 5 s more) before the mail server goes.
+      await notices?.settle(5_000);
+      mailer?.close();
       await sequelize.close();
     },
   };

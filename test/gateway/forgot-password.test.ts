@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, formWithAction, type Page } from '../helpers/browser-agent.ts';
 import { addPerson, ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { RESET_SUBJECT, resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
 import { login } from '../helpers/node.ts';
 import { codeFlow } from '../helpers/rp.ts';
 import { portalClient } from '../helpers/node.ts';
@@ -370,7 +370,7 @@ describe('"forgot password" by mail', () => {
       const forgotHref = /<a href="([^"]*)" id="forgot-password">/.exec(signIn.html)![1]!;
       const forgot = await agent.navigate(new URL(forgotHref, signIn.url).toString());
       await agent.submit(forgot, formWithAction(forgot, '/password/forgot'), { identifier: 'xena' });
-      return { signIn, link: resetLinkIn(await mailbox.next('xena@campus.test')) };
+      return { signIn, link: resetLinkIn(await mailbox.next('xena@campus.test', { subject: RESET_SUBJECT })) };
     };
     const onward = (page: Page) =>
       /<a href="([^"]*)" class="button" id="return-to-sign-in">([^<]*)<\/a>/.exec(page.html)?.slice(1);

@@ -7,8 +7,11 @@ export type Mailbox = {
   /** SMTP_URL for the gateway: plain SMTP on the port the OS gave. */
   url: string;
   received: ReceivedMail[];
-  /** The next mail to `address` not yet taken (waits for it). */
-  next(address: string, timeoutMs?: number): Promise<ReceivedMail>;
+  /**
+   * The next mail to `address` not yet taken (waits for it); with `subject`, the next with that subject, so that
+   * a test waiting for a reset link is not handed a security notice sent meanwhile.
+   */
+  next(address: string, options?: { subject?: string; timeoutMs?: number }): Promise<ReceivedMail>;
   close(): Promise<void>;
 };
 
@@ -44,15 +47,17 @@ export async function startMailbox(): Promise<Mailbox> {
   return {
     url: `smtp://127.0.0.1:${port}`,
     received,
-    async next(address, timeoutMs = 10_000) {
+    async next(address, { subject, timeoutMs = 10_000 } = {}) {
       const deadline = Date.now() + timeoutMs;
+      const wanted = (m: ReceivedMail) => m.to.includes(address) && (subject === undefined || m.subject === subject);
       for (;;) {
-        const mail = received.find((m) => !taken.has(m) && m.to.includes(address));
+        const mail = received.find((m) => !taken.has(m) && wanted(m));
         if (mail) {
           taken.add(mail);
           return mail;
         }
-        if (Date.now() > deadline) throw new Error(`No mail for ${address} within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`No mail for ${address}${subject ? ` about "${subject}"` : ''} within ${timeoutMs} ms`);
         await new Promise<void>((resolve) => {
           waiters.push(resolve);
           setTimeout(resolve, 200);
@@ -84,6 +89,9 @@ function bodyOf(raw: string): string {
   }
   return body;
 }
+
+/** The subject of the mail that carries a password reset link (or a directory's reset page). */
+export const RESET_SUBJECT = 'Reset your Atrium password';
 
 /** The password reset link in a mail. */
 export function resetLinkIn(mail: ReceivedMail): string {

@@ -1,0 +1,212 @@
+import { withoutControlCharacters } from '../../core/control-characters.ts';
+import type { AuditEntry } from '../audit.ts';
+import type { Actor } from '../context.ts';
+import type { Mail } from './mailer.ts';
+
+/** What a notice says besides the change itself: to whom, when, by whom, from where. */
+export type NoticeFacts = {
+  user: { id: string; username: string; displayName: string; email: string };
+  actor: Actor;
+  at: Date;
+  /** The browser and address the change came from ("Firefox on Linux, address 203.0.113.5"), when known. */
+  device: string | null;
+  /** The account page, where the person sees their sign-ins and second factors. */
+  accountPage: string;
+};
+
+/** One change as its mail tells it: the subject, then a sentence or two of what happened and what follows. */
+type Change = { subject: string; said: string[]; to?: string };
+
+type Details = Record<string, unknown>;
+type Describe = (entry: AuditEntry, account: string) => Change[] | null;
+
+/**
+ * Who made the change, in the notice's words. An administrator is never named: the person is told their
+ * campus administrators did it, and the helpdesk can read the audit log for who.
+ */
+type By = 'self' | 'reset-link' | 'administrators';
+
+const SIGNED_OUT = 'You were signed out everywhere: sign in again with the new password.';
+
+const describers: Record<string, Describe> = {
+  'user.reset_password': (_e, account) => [
+    {
+      subject: 'Your Atrium password was reset',
+      said: [`Your campus administrators set a new password for your Atrium account ${account}.`, SIGNED_OUT],
+    },
+  ],
+  'password.change': (_e, account) => [
+    {
+      subject: 'Your Atrium password was changed',
+      said: [`The password of your Atrium account ${account} was changed.`, SIGNED_OUT],
+    },
+  ],
+  'password_reset.use': (_e, account) => [
+    {
+      subject: 'Your Atrium password was changed',
+      said: [
+        `The password of your Atrium account ${account} was changed through a reset link mailed to this address.`,
+        SIGNED_OUT,
+      ],
+    },
+  ],
+  'user.reset_factors': (entry, account) => [
+    {
+      subject: 'The second factors of your Atrium account were removed',
+      said: [
+        `Your campus administrators removed the second factors of your Atrium account ${account}: ${factorsRemoved(entry.details ?? {})}.`,
+        'You were signed out everywhere. You now sign in with your password alone, or are asked to set up a second factor again.',
+      ],
+    },
+  ],
+  'factor.enrol': (entry, account) =>
+    entry.details?.factor === 'totp'
+      ? [
+          {
+            subject: 'An authenticator app was added to your Atrium account',
+            said: [`An authenticator app was set up as a second factor of your Atrium account ${account}.`],
+          },
+        ]
+      : null,
+  // The person's own "replace the authenticator app" (gateway/factors/replace-totp.ts): the old app stops working.
+  'factor.replace': (entry, account) =>
+    entry.details?.factor === 'totp'
+      ? [
+          {
+            subject: 'The authenticator app of your Atrium account was replaced',
+            said: [
+              `A new authenticator app replaced the one set up for your Atrium account ${account}; the old one no longer signs you in.`,
+            ],
+          },
+        ]
+      : null,
+  'passkey.register': (entry, account) => [
+    {
+      subject: 'A passkey was added to your Atrium account',
+      said: [`A passkey${passkeyName(entry.details ?? {})} was added to your Atrium account ${account}.`],
+    },
+  ],
+  'user.update': emailChanged,
+};
+
+/** The actions a person is mailed about (when they succeed). */
+export const NOTICED_ACTIONS = new Set(Object.keys(describers));
+
+function factorsRemoved(details: Details): string {
+  const removed: string[] = [];
+  if (details.totp === true) removed.push('the authenticator app');
+  const passkeys = Number(details.passkeys ?? 0);
+  if (passkeys > 0) removed.push(passkeys === 1 ? '1 passkey' : `${passkeys} passkeys`);
+  if (Number(details.recoveryCodes ?? 0) > 0) removed.push('the recovery codes');
+  return removed.length > 0 ? removed.join(', ') : 'all of them';
+}
+
+function passkeyName(details: Details): string {
+  const name = typeof details.name === 'string' ? withoutControlCharacters(details.name) : '';
+  return name ? ` named "${name}"` : '';
+}
+
+/**
+ * An edit that changed the address: the old one is told, with the new one masked (whoever reads the old
+ * mailbox may no longer be the person), and the new one is told it now receives the account's mail.
+ */
+function emailChanged(entry: AuditEntry, account: string): Change[] | null {
+  const details = entry.details ?? {};
+  const before = (details.before as Details | undefined)?.email;
+  const after = (details.changes as Details | undefined)?.email;
+  if (typeof before !== 'string' || typeof after !== 'string' || before === after) return null;
+  const subject = 'The email address of your Atrium account was changed';
+  return [
+    {
+      to: before,
+      subject,
+      said: [
+        `The email address of your Atrium account ${account} was changed from ${before} to ${masked(after)}.`,
+        'Mail about this account, password reset links included, now goes to the new address, not to this one.',
+      ],
+    },
+    {
+      to: after,
+      subject,
+      said: [
+        `The email address of your Atrium account ${account} was changed to this address (it was ${masked(before)}).`,
+        'Mail about this account, password reset links included, now comes here.',
+      ],
+    },
+  ];
+}
+
+/** An address with its mailbox name hidden but its first letter: "a***@campus.test". */
+export function masked(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at < 1) return '***';
+  return `${address.charAt(0)}***${address.slice(at)}`;
+}
+
+function whoActed(entry: AuditEntry, facts: NoticeFacts): By {
+  if (entry.action === 'password_reset.use') return 'reset-link';
+  return facts.actor.kind === 'user' && facts.actor.id === facts.user.id ? 'self' : 'administrators';
+}
+
+const BY_WORDS: Record<By, string> = {
+  self: 'you, signed in to your account',
+  'reset-link': 'whoever opened the reset link mailed to this address',
+  administrators: 'your campus administrators',
+};
+
+const IF_NOT_YOU: Record<By, string> = {
+  self: 'If this was not you, someone else is using your account: contact your campus helpdesk at once.',
+  'reset-link':
+    'If this was not you, someone else read your mail and is using your account: contact your campus helpdesk at once.',
+  administrators:
+    'If you did not ask for this, someone may have asked for it in your name: contact your campus helpdesk at once.',
+};
+
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const MONTHS = 'January February March April May June July August September October November December'.split(' ');
+const twoDigits = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * A time as the notice states it, the same for every reader and every ICU build: "Monday 7 December 2026,
+ * 10:52 UTC" (the mail cannot know the reader's time zone).
+ */
+export function noticeTime(at: Date): string {
+  const date = `${DAYS[at.getUTCDay()]} ${at.getUTCDate()} ${MONTHS[at.getUTCMonth()]} ${at.getUTCFullYear()}`;
+  return `${date}, ${twoDigits(at.getUTCHours())}:${twoDigits(at.getUTCMinutes())} UTC`;
+}
+
+/**
+ * The plain-text mails that tell a person of a change to their account's security, or none when the
+ * audited action is not one they are told of. Nothing secret is in them (no password, code or link that
+ * does anything): only what changed, when, by whom, from where when it was them, and what to do if not.
+ */
+export function noticeMails(entry: AuditEntry, facts: NoticeFacts): Mail[] {
+  if ((entry.outcome ?? 'success') !== 'success') return [];
+  const by = whoActed(entry, facts);
+  const describe = Object.hasOwn(describers, entry.action) ? describers[entry.action] : undefined;
+  const changes = describe?.(entry, `"${facts.user.username}"`) ?? [];
+  return changes
+    .map((change) => ({ change, to: (change.to ?? facts.user.email).trim() }))
+    .filter(({ to }) => to !== '')
+    .map(({ change, to }) => ({ to, subject: change.subject, text: noticeText(change, by, facts) }));
+}
+
+function noticeText(change: Change, by: By, facts: NoticeFacts): string {
+  return [
+    `Hello ${facts.user.displayName},`,
+    '',
+    ...change.said,
+    '',
+    `When: ${noticeTime(facts.at)}`,
+    `By: ${BY_WORDS[by]}`,
+    // Where an administrator acted, the device and address are theirs, not the person's to know.
+    ...(by !== 'administrators' && facts.device ? [`From: ${facts.device}`] : []),
+    '',
+    'If this was you, there is nothing more to do.',
+    IF_NOT_YOU[by],
+    `Your account page lists where you are signed in and your second factors: ${facts.accountPage}`,
+    '',
+    'This mail only tells you of a change; it asks nothing of you. Atrium never asks for your password by mail.',
+    '',
+  ].join('\n');
+}

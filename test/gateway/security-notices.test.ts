@@ -1,0 +1,323 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { SMTPServer } from 'smtp-server';
+import { TOTP, Secret } from 'otpauth';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addPerson, linkToTestDirectory, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
+import { runAtrium } from '../helpers/cli.ts';
+import { unusedUrls } from '../helpers/ports.ts';
+import { SoftwarePasskey } from '../helpers/software-passkey.ts';
+import { changeOwnPassword } from '../../gateway/accounts/change-password.ts';
+import { editUser, resetPassword } from '../../gateway/accounts/update-user.ts';
+import { audit } from '../../gateway/audit.ts';
+import type { GatewayContext } from '../../gateway/context.ts';
+import { interactionBinding } from '../../gateway/factors/binding.ts';
+import { beginPasskeyRegistration, finishPasskeyRegistration } from '../../gateway/factors/passkeys/registration.ts';
+import { passkeyDeps } from '../../gateway/factors/passkeys/relying-party.ts';
+import { resetFactorsOf } from '../../gateway/factors/reset-factors.ts';
+import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
+import { completePasswordReset } from '../../gateway/recovery/complete-reset.ts';
+import { smtpMailer } from '../../gateway/recovery/mailer.ts';
+import { newResetToken } from '../../gateway/recovery/reset-tokens.ts';
+import { securityNotices } from '../../gateway/recovery/security-notices.ts';
+import { createRateLimiter } from '../../core/rate-limit.ts';
+
+/**
+ * A person is mailed when their password, second factors or email change, whoever changed them: a helpdesk
+ * talked into a reset leaves the real owner told. The mail goes through a real SMTP server in this process.
+ */
+let gateway: TestGateway;
+let mailbox: Mailbox;
+
+const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
+const HELPDESK_IP = '198.51.100.77';
+
+const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
+const text = (mail: ReceivedMail) => mail.text.replace(/\r\n/g, '\n');
+
+/** The helpdesk: an administrator named "hugo" at the console, whose name and address no notice shows. */
+async function helpdesk(): Promise<GatewayContext> {
+  const hugo = (await userNamed('hugo')) ?? (await addPerson(gateway, 'hugo', { roles: ['admin'], units: ['campus'] }));
+  return {
+    ...gateway.context(null),
+    actor: { kind: 'user', id: hugo.id, name: hugo.username, roles: hugo.roles, unitPaths: [] },
+    ip: HELPDESK_IP,
+    userAgent: FIREFOX,
+  };
+}
+
+/** The person themselves, from Firefox on Linux at 203.0.113.9. */
+const asThemselves = (): GatewayContext => ({ ...gateway.context(null), ip: '203.0.113.9', userAgent: FIREFOX });
+
+/** What every notice says besides the change: when, by whom, what to do if it was not them, and no secret. */
+function expectNoticeShape(mail: ReceivedMail, displayName: string) {
+  const body = text(mail);
+  expect(body).toMatch(new RegExp(`^Hello ${displayName},\n\n`));
+  expect(body).toMatch(/\nWhen: \w+day \d{1,2} \w+ \d{4}, \d\d:\d\d UTC\n/);
+  expect(body).toContain('contact your campus helpdesk at once');
+  expect(body).toContain(
+    `Your account page lists where you are signed in and your second factors: ${gateway.issuer}/account`,
+  );
+  // The account page is the only link, and it changes nothing by being opened.
+  expect(body.match(/https?:\/\/\S+/g)).toEqual([`${gateway.issuer}/account`]);
+}
+
+/** From an administrator: "your campus administrators", never their username or address. */
+function expectFromAdministrators(mail: ReceivedMail) {
+  const body = text(mail);
+  expect(body).toContain('\nBy: your campus administrators\n');
+  expect(body).not.toMatch(/hugo/i);
+  expect(body).not.toContain(HELPDESK_IP);
+  expect(body).not.toContain('From:');
+}
+
+beforeAll(async () => {
+  mailbox = await startMailbox();
+  gateway = await startTestGateway('notices', { SMTP_URL: mailbox.url, MAIL_FROM: 'Atrium <no-reply@campus.test>' });
+}, 60_000);
+afterAll(async () => {
+  await gateway?.stop();
+  await mailbox?.close();
+});
+
+describe('security notices by mail', () => {
+  it('tells the person when the helpdesk resets their password, without naming who or the new password', async () => {
+    await addPerson(gateway, 'nell');
+    await resetPassword(await helpdesk(), 'nell', 'a helpdesk password 42');
+    const mail = await mailbox.next('nell@campus.test');
+    expect(mail.subject).toBe('Your Atrium password was reset');
+    expect(text(mail)).toContain('Your campus administrators set a new password for your Atrium account "nell".');
+    expect(text(mail)).toContain('You were signed out everywhere');
+    expect(text(mail)).toContain('If you did not ask for this, someone may have asked for it in your name');
+    expect(text(mail)).not.toContain('a helpdesk password 42');
+    expectNoticeShape(mail, 'Test nell');
+    expectFromAdministrators(mail);
+  });
+
+  it('tells the person when the helpdesk removes their second factors, a directory person at the address it gives', async () => {
+    const dora = await addPerson(gateway, 'dora');
+    await dora.update({ email: 'dora.d@library.campus.test' });
+    await linkToTestDirectory(gateway.models, [dora]);
+    const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
+    const binding = interactionBinding({ uid: 'notices-dora' });
+    const { secret } = await beginTotpEnrolment(gateway.context(null), deps, dora, binding);
+    const code = TOTP.generate({ secret: Secret.fromBase32(secret) });
+    await confirmTotpEnrolment(gateway.context(null), deps, dora, code, binding);
+    await mailbox.next('dora.d@library.campus.test'); // the authenticator app added (its own test below)
+
+    expect((await resetFactorsOf(await helpdesk(), 'dora')).removed).toBe(true);
+    const mail = await mailbox.next('dora.d@library.campus.test');
+    expect(mail.subject).toBe('The second factors of your Atrium account were removed');
+    expect(text(mail)).toContain(
+      'Your campus administrators removed the second factors of your Atrium account "dora": the authenticator app, the recovery codes.',
+    );
+    expectNoticeShape(mail, 'Test dora');
+    expectFromAdministrators(mail);
+  });
+
+  it('tells both the old and the new address of an email change, the old one with the new address masked', async () => {
+    await addPerson(gateway, 'otto');
+    await editUser(await helpdesk(), 'otto', { email: 'otto.new@elsewhere.test' });
+    const old = await mailbox.next('otto@campus.test');
+    const fresh = await mailbox.next('otto.new@elsewhere.test');
+    for (const mail of [old, fresh]) {
+      expect(mail.subject).toBe('The email address of your Atrium account was changed');
+      expectNoticeShape(mail, 'Test otto');
+      expectFromAdministrators(mail);
+    }
+    expect(old.to).toEqual(['otto@campus.test']);
+    expect(text(old)).toContain(
+      'The email address of your Atrium account "otto" was changed from otto@campus.test to o***@elsewhere.test.',
+    );
+    expect(text(old)).not.toContain('otto.new');
+    expect(text(fresh)).toContain('was changed to this address (it was o***@campus.test).');
+    // An edit of anything else tells nobody.
+    await editUser(await helpdesk(), 'otto', { displayName: 'Otto Renamed' });
+    await resetPassword(await helpdesk(), 'otto', 'another helpdesk password');
+    expect((await mailbox.next('otto.new@elsewhere.test')).subject).toBe('Your Atrium password was reset');
+    expect(mailbox.received.filter((m) => m.to.includes('otto@campus.test'))).toHaveLength(1);
+  });
+
+  it('tells the person who changed their own password, from which browser and address', async () => {
+    const pat = await addPerson(gateway, 'pat');
+    const policy = {
+      maxFailures: 5,
+      lockoutMinutes: 15,
+      ipLimiter: createRateLimiter({ limit: 100, windowSeconds: 60 }),
+      identifierLimiter: createRateLimiter({ limit: 100, windowSeconds: 60 }),
+    };
+    const change = { current: 'atrium-demo', password: 'my own new password', confirmation: 'my own new password' };
+    await changeOwnPassword(asThemselves(), policy, pat, change);
+    const mail = await mailbox.next('pat@campus.test');
+    expect(mail.subject).toBe('Your Atrium password was changed');
+    expect(text(mail)).toContain('The password of your Atrium account "pat" was changed.');
+    expect(text(mail)).toContain('\nBy: you, signed in to your account\nFrom: Firefox on Linux, address 203.0.113.9\n');
+    expect(text(mail)).toContain('If this was not you, someone else is using your account');
+    expect(text(mail)).not.toContain('my own new password');
+    expectNoticeShape(mail, 'Test pat');
+  });
+
+  it('tells the person whose password was set through a reset link', async () => {
+    const rae = await addPerson(gateway, 'rae');
+    const { token, tokenHash } = newResetToken();
+    const now = new Date();
+    await gateway.models.PasswordReset.create({
+      tokenHash,
+      userId: rae.id,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + 600_000),
+    });
+    await completePasswordReset(asThemselves(), token, {
+      password: 'reset to this one',
+      confirmation: 'reset to this one',
+    });
+    const mail = await mailbox.next('rae@campus.test');
+    expect(mail.subject).toBe('Your Atrium password was changed');
+    expect(text(mail)).toContain('was changed through a reset link mailed to this address');
+    expect(text(mail)).toContain('\nFrom: Firefox on Linux, address 203.0.113.9\n');
+    expect(text(mail)).not.toContain(token);
+    expectNoticeShape(mail, 'Test rae');
+  });
+
+  it('tells the person when an authenticator app or a passkey is added to their account', async () => {
+    const ada = await addPerson(gateway, 'ada');
+    const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
+    const binding = interactionBinding({ uid: 'notices-ada' });
+    const { secret } = await beginTotpEnrolment(asThemselves(), deps, ada, binding);
+    await confirmTotpEnrolment(
+      asThemselves(),
+      deps,
+      ada,
+      TOTP.generate({ secret: Secret.fromBase32(secret) }),
+      binding,
+    );
+    const app = await mailbox.next('ada@campus.test');
+    expect(app.subject).toBe('An authenticator app was added to your Atrium account');
+    expect(text(app)).toContain('An authenticator app was set up as a second factor of your Atrium account "ada".');
+    expect(text(app)).not.toContain(secret);
+    expectNoticeShape(app, 'Test ada');
+
+    const passkeys = passkeyDeps(gateway.issuer);
+    const options = await beginPasskeyRegistration(asThemselves(), passkeys, ada, binding);
+    const response = new SoftwarePasskey(gateway.issuer).register(options);
+    await finishPasskeyRegistration(asThemselves(), passkeys, ada, binding, { name: 'Work laptop', response });
+    const key = await mailbox.next('ada@campus.test');
+    expect(key.subject).toBe('A passkey was added to your Atrium account');
+    expect(text(key)).toContain('A passkey named "Work laptop" was added to your Atrium account "ada".');
+    expect(text(key)).toContain('\nBy: you, signed in to your account\nFrom: Firefox on Linux, address 203.0.113.9\n');
+    expectNoticeShape(key, 'Test ada');
+  });
+
+  it('tells the person whose authenticator app was replaced, from the line its replacement audits', async () => {
+    const abe = await addPerson(gateway, 'abe');
+    // As gateway/factors/replace-totp.ts records a replacement the person confirmed.
+    await audit(
+      { ...asThemselves(), actor: { kind: 'user', id: abe.id, name: 'abe', roles: abe.roles, unitPaths: [] } },
+      {
+        action: 'factor.replace',
+        target: 'abe',
+        details: { factor: 'totp' },
+      },
+    );
+    const mail = await mailbox.next('abe@campus.test');
+    expect(mail.subject).toBe('The authenticator app of your Atrium account was replaced');
+    expect(text(mail)).toContain('the old one no longer signs you in');
+    expect(text(mail)).toContain('\nBy: you, signed in to your account\n');
+    expectNoticeShape(mail, 'Test abe');
+  });
+
+  it('tells the person of a reset made at the command line, where SMTP_URL is set there too', async () => {
+    await addPerson(gateway, 'cleo');
+    const smtp = { SMTP_URL: mailbox.url, MAIL_FROM: 'Atrium <no-reply@campus.test>' };
+    const done = await runAtrium(gateway.db, ['users', 'reset-password', 'cleo', '--password-stdin'], {
+      stdin: 'a password from the shell\n',
+      env: smtp,
+    });
+    expect(done).toMatchObject({ code: 0, stdout: 'Set a new password for cleo.\n' });
+    // The command returned only once its mail was sent.
+    expect(mailbox.received.filter((m) => m.to.includes('cleo@campus.test'))).toHaveLength(1);
+    const mail = await mailbox.next('cleo@campus.test');
+    expect(mail.subject).toBe('Your Atrium password was reset');
+    expectFromAdministrators(mail);
+  });
+
+  it('mails nothing for an account without an email, nor for a change that was refused', async () => {
+    const ivo = await addPerson(gateway, 'ivo');
+    await gateway.models.User.update({ email: '' }, { where: { id: ivo.id } });
+    await resetPassword(await helpdesk(), 'ivo', 'a helpdesk password 43');
+    await addPerson(gateway, 'una');
+    await expect(resetPassword(await helpdesk(), 'una', 'short')).rejects.toThrow();
+    // A later notice has come through: the ones before it were never sent.
+    await resetPassword(await helpdesk(), 'una', 'a helpdesk password 44');
+    expect((await mailbox.next('una@campus.test')).subject).toBe('Your Atrium password was reset');
+    expect(mailbox.received.filter((m) => m.to.includes('una@campus.test'))).toHaveLength(1);
+    expect(mailbox.received.filter((m) => m.to.length === 0 || m.to.includes(''))).toHaveLength(0);
+    expect(mailbox.received.some((m) => m.text.includes('"ivo"'))).toBe(false);
+  });
+});
+
+/** A pino logger whose lines are kept, parsed. */
+function keptLogger() {
+  const lines: { level: number; msg: string; to?: string }[] = [];
+  const logger = pino(
+    { level: 'info' },
+    new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(JSON.parse(chunk.toString())), done()) }),
+  );
+  return { logger, lines };
+}
+
+async function until(check: () => boolean, what: string, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('a mail server that does not take the notice', () => {
+  it('refusing it: the change stands and a warning is logged', async () => {
+    const refusing = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onRcptTo: (_address, _session, callback) =>
+        callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 })),
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    const port = (refusing.server.address() as { port: number }).port;
+    const { logger, lines } = keptLogger();
+    const mailer = smtpMailer(`smtp://127.0.0.1:${port}`, 'Atrium <no-reply@campus.test>');
+    const notices = securityNotices({ mailer, logger, issuer: gateway.issuer });
+    try {
+      const vic = await addPerson(gateway, 'vic');
+      const before = vic.passwordHash;
+      await resetPassword({ ...(await helpdesk()), notices }, 'vic', 'a helpdesk password 45');
+      expect((await userNamed('vic')).passwordHash).not.toBe(before);
+      await notices.settle();
+      const warning = lines.find((l) => l.msg.includes('security notice'));
+      expect(warning).toMatchObject({ level: 40, to: 'vic@campus.test' });
+    } finally {
+      mailer.close();
+      await new Promise<void>((resolve) => refusing.close(() => resolve()));
+    }
+  });
+
+  it('down: the change stands at once and a warning is logged', async () => {
+    const [down] = (await unusedUrls(1)) as [string];
+    const { logger, lines } = keptLogger();
+    const mailer = smtpMailer(`smtp://127.0.0.1:${new URL(down).port}`, 'Atrium <no-reply@campus.test>');
+    const notices = securityNotices({ mailer, logger, issuer: gateway.issuer });
+    await addPerson(gateway, 'wes');
+    await editUser({ ...(await helpdesk()), notices }, 'wes', { email: 'wes.new@campus.test' });
+    expect((await userNamed('wes')).email).toBe('wes.new@campus.test');
+    await until(() => lines.filter((l) => l.level === 40).length === 2, 'two warnings');
+    expect(
+      lines
+        .filter((l) => l.level === 40)
+        .map((l) => l.to)
+        .sort(),
+    ).toEqual(['wes.new@campus.test', 'wes@campus.test']);
+    mailer.close();
+  });
+});
