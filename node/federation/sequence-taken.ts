@@ -23,10 +23,13 @@ export async function clashesOf(
   entries: EntryEvent[],
   tx: Transaction,
 ): Promise<{ storing: EntryEvent[]; clashes: Clash[] }> {
+  const ids = [...new Set(entries.map((e) => e.conversationId))];
+  const seqs = [...new Set(entries.map((e) => e.message.seq))];
+  // On the (conversation_id, seq) key: one look-up per transaction's run of entries.
   const held = await sequelize.query<{ conversation_id: string; seq: number | string; id: string }>(
-    `SELECT conversation_id, seq, id FROM messages WHERE conversation_id IN (${entries.map(() => '?').join(', ')}) AND seq IN (${entries.map(() => '?').join(', ')})`,
+    `SELECT conversation_id, seq, id FROM messages WHERE conversation_id IN (${ids.map(() => '?').join(', ')}) AND seq IN (${seqs.map(() => '?').join(', ')})`,
     {
-      replacements: [...entries.map((e) => e.conversationId), ...entries.map((e) => e.message.seq)],
+      replacements: [...ids, ...seqs],
       type: QueryTypes.SELECT,
       transaction: tx,
     },
