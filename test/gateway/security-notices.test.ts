@@ -10,11 +10,11 @@ import { unusedUrls } from '../helpers/ports.ts';
 import { SoftwarePasskey } from '../helpers/software-passkey.ts';
 import { changeOwnPassword } from '../../gateway/accounts/change-password.ts';
 import { editUser, resetPassword } from '../../gateway/accounts/update-user.ts';
-import { audit } from '../../gateway/audit.ts';
 import type { GatewayContext } from '../../gateway/context.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
 import { beginPasskeyRegistration, finishPasskeyRegistration } from '../../gateway/factors/passkeys/registration.ts';
 import { passkeyDeps } from '../../gateway/factors/passkeys/relying-party.ts';
+import { beginTotpReplacement, confirmTotpReplacement } from '../../gateway/factors/replace-totp.ts';
 import { resetFactorsOf } from '../../gateway/factors/reset-factors.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { completePasswordReset } from '../../gateway/recovery/complete-reset.ts';
@@ -209,21 +209,28 @@ describe('security notices by mail', () => {
     expectNoticeShape(key, 'Test ada');
   });
 
-  it('tells the person whose authenticator app was replaced, from the line its replacement audits', async () => {
+  it('tells the person whose authenticator app was replaced by a new phone', async () => {
     const abe = await addPerson(gateway, 'abe');
-    // As gateway/factors/replace-totp.ts records a replacement the person confirmed.
-    await audit(
-      { ...asThemselves(), actor: { kind: 'user', id: abe.id, name: 'abe', roles: abe.roles, unitPaths: [] } },
-      {
-        action: 'factor.replace',
-        target: 'abe',
-        details: { factor: 'totp' },
-      },
+    const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
+    const binding = interactionBinding({ uid: 'notices-abe' });
+    const { secret } = await beginTotpEnrolment(asThemselves(), deps, abe, binding);
+    await confirmTotpEnrolment(
+      asThemselves(),
+      deps,
+      abe,
+      TOTP.generate({ secret: Secret.fromBase32(secret) }),
+      binding,
     );
+    await mailbox.next('abe@campus.test', { subject: 'An authenticator app was added to your Atrium account' });
+
+    const replacement = await beginTotpReplacement(asThemselves(), deps, abe, binding);
+    const code = TOTP.generate({ secret: Secret.fromBase32(replacement.secret) });
+    await confirmTotpReplacement(asThemselves(), deps, abe, { code, ref: replacement.ref }, binding);
     const mail = await mailbox.next('abe@campus.test');
     expect(mail.subject).toBe('The authenticator app of your Atrium account was replaced');
     expect(text(mail)).toContain('the old one no longer signs you in');
-    expect(text(mail)).toContain('\nBy: you, signed in to your account\n');
+    expect(text(mail)).toContain('\nBy: you, signed in to your account\nFrom: Firefox on Linux, address 203.0.113.9\n');
+    expect(text(mail)).not.toContain(replacement.secret);
     expectNoticeShape(mail, 'Test abe');
   });
 
