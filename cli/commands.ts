@@ -39,6 +39,10 @@ export const COMMANDS: Record<string, Entry> = {
     group: async () => (await import('./apps.ts')).appCommands,
   },
   keys: { summary: 'Signing keys', group: async () => (await import('./keys.ts')).keyCommands },
+  secrets: {
+    summary: 'Sealing secrets (ATRIUM_SECRET_KEY, NODE_SECRET_KEY)',
+    group: async () => (await import('./secrets.ts')).secretCommands,
+  },
   gateway: { summary: 'Run the gateway unit', command: async () => (await import('./gateway.ts')).gatewayCommand },
   node: {
     summary: 'Run an IM domain node (--domain NAME)',

@@ -69,3 +69,18 @@ export const envMetricsToken = z
   .string()
   .min(32, { message: 'expected at least 32 characters of random secret' })
   .regex(/^[\x21-\x7e]+$/, { message: 'expected printable characters without spaces (it is sent in a header)' });
+
+/**
+ * ATRIUM_SECRET_KEY_PREVIOUS, NODE_SECRET_KEY_PREVIOUS: comma-separated older sealing secrets, tried after
+ * the current one to open what was sealed before a rotation, never to seal (core/seal.ts).
+ */
+export const envPreviousSecrets = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().min(32, { message: 'each previous secret needs at least 32 characters' })))
+  .default([]);

@@ -8,12 +8,14 @@ import {
   envLogLevel,
   envMetricsToken,
   envPort,
+  envPreviousSecrets,
   envPositiveInt,
   envUrl,
   parseEnv,
   type Env,
 } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
+import { acceptPreviousSecrets } from '../core/seal.ts';
 
 /** Express's `trust proxy` settings the gateway takes: see GatewayConfig.trustProxy. */
 export type TrustProxy = false | number | string[];
@@ -57,6 +59,7 @@ const schema = z.object({
     .optional(),
   ATRIUM_DATA_DIR: z.string().default('./data'),
   ATRIUM_SECRET_KEY: z.string().min(32, { message: 'expected at least 32 characters of random secret' }).optional(),
+  ATRIUM_SECRET_KEY_PREVIOUS: envPreviousSecrets,
   ATRIUM_COOKIE_KEYS: z
     .string()
     .transform((v) =>
@@ -136,6 +139,8 @@ export type GatewayConfig = {
   database: { url: string | undefined; sqliteFile: string };
   dataDir: string;
   secretKey: string;
+  /** Older secrets that still open what they sealed, until `atrium secrets reseal` (ATRIUM_SECRET_KEY_PREVIOUS). */
+  previousSecretKeys: string[];
   cookieKeys: string[];
   /**
    * Which `X-Forwarded-*` headers to believe (ATRIUM_TRUST_PROXY): none (false), those added by the last
@@ -185,6 +190,9 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
   const dev = production
     ? undefined
     : developmentSecrets(dataDir, Boolean(v.ATRIUM_SECRET_KEY && v.ATRIUM_COOKIE_KEYS));
+  const secretKey = v.ATRIUM_SECRET_KEY ?? dev!.secretKey;
+  // Every sealer made from the secret, here or in the CLI, opens with these too.
+  acceptPreviousSecrets(secretKey, v.ATRIUM_SECRET_KEY_PREVIOUS);
   return {
     mode: v.ATRIUM_MODE,
     port: v.GATEWAY_PORT,
@@ -193,7 +201,8 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
       v.ATRIUM_ISSUER?.replace(/\/$/, '') ?? (v.GATEWAY_PORT === 0 ? undefined : `http://localhost:${v.GATEWAY_PORT}`),
     database: { url: v.DATABASE_URL, sqliteFile: join(dataDir, 'gateway.sqlite') },
     dataDir,
-    secretKey: v.ATRIUM_SECRET_KEY ?? dev!.secretKey,
+    secretKey,
+    previousSecretKeys: v.ATRIUM_SECRET_KEY_PREVIOUS,
     cookieKeys: v.ATRIUM_COOKIE_KEYS ?? dev!.cookieKeys,
     trustProxy: v.ATRIUM_TRUST_PROXY,
     appCalls: { loopback: v.APP_CALLBACKS_LOOPBACK ?? !production },

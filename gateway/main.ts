@@ -77,11 +77,8 @@ async function startOn(
   options: StartOptions,
 ): Promise<Gateway> {
   const { models, sealer } = await prepareDatabase(sequelize, config, options);
-  const keys = await models.SigningKey.findAll({ attributes: ['privateJwkSealed'] });
-  warnIfResealDue(logger, sealer, keys.map((k) => k.privateJwkSealed), {
-    variable: 'ATRIUM_SECRET_KEY',
-    command: 'atrium secrets reseal',
-  });
+  const sealed = (await models.SigningKey.findAll()).map((k) => k.privateJwkSealed);
+  warnIfResealDue(logger, sealer, sealed, { variable: 'ATRIUM_SECRET_KEY', command: 'atrium secrets reseal' });
 
   // Open before the rest is wired, since the issuer may name the port the OS chose; until serve() below,
   // every request is answered 503 "starting" (docs/operations.md, "Starting and stopping").

@@ -7,12 +7,14 @@ import {
   envLogLevel,
   envMetricsToken,
   envPort,
+  envPreviousSecrets,
   envPositiveInt,
   envUrl,
   parseEnv,
   type Env,
 } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
+import { acceptPreviousSecrets } from '../core/seal.ts';
 import { DEFAULT_RECALL_WINDOW_SECONDS } from '../protocol/client-frames.ts';
 
 /*
@@ -119,6 +121,7 @@ const schema = z.object({
   FEDERATION_BODY_TIMEOUT_SECONDS: envPositiveInt.default(30),
   APP_CALLBACKS_LOOPBACK: envBoolean.optional(),
   NODE_SECRET_KEY: z.string().min(32, { message: 'expected at least 32 characters of random secret' }).optional(),
+  NODE_SECRET_KEY_PREVIOUS: envPreviousSecrets,
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
   ENDED_ACCESS_POLL_SECONDS: envPositiveInt.default(15),
   FEDERATION_POLICY_RETRIES: z.coerce.number({ message: 'expected a number' }).int().min(0).max(20).default(7),
@@ -244,6 +247,8 @@ export type NodeConfig = {
   appCalls: { loopback: boolean };
   /** Seals the node's private signing keys at rest. */
   secretKey: string;
+  /** Older secrets that still open what they sealed, until `atrium secrets reseal --node` (NODE_SECRET_KEY_PREVIOUS). */
+  previousSecretKeys: string[];
   registryTtlMs: number;
   /** How often the ended sessions are fetched from the gateway (it also pushes each at once). */
   endedAccessPollMs: number;
@@ -281,6 +286,9 @@ export function loadNodeConfig(env: Env): NodeConfig {
   if (v.ATTACHMENT_STORAGE_QUOTA_MB > 0 && v.ATTACHMENT_STORAGE_QUOTA_MB < v.ATTACHMENT_UNSHARED_QUOTA_MB)
     throw new ConfigError(['ATTACHMENT_STORAGE_QUOTA_MB: must be 0 (no cap) or at least ATTACHMENT_UNSHARED_QUOTA_MB']);
   const dataDir = resolve(v.ATRIUM_DATA_DIR);
+  const secretKey = v.NODE_SECRET_KEY ?? developmentSecret(dataDir, v.NODE_DOMAIN);
+  // Every sealer made from the secret, here or in the CLI, opens with these too.
+  acceptPreviousSecrets(secretKey, v.NODE_SECRET_KEY_PREVIOUS);
   return {
     mode: v.ATRIUM_MODE,
     domain: v.NODE_DOMAIN,
@@ -332,7 +340,8 @@ export function loadNodeConfig(env: Env): NodeConfig {
     federationProxyUrl: v.FEDERATION_PROXY_URL?.replace(/\/$/, ''),
     federationBodyTimeoutMs: v.FEDERATION_BODY_TIMEOUT_SECONDS * 1000,
     appCalls: { loopback: v.APP_CALLBACKS_LOOPBACK ?? v.ATRIUM_MODE !== 'production' },
-    secretKey: v.NODE_SECRET_KEY ?? developmentSecret(dataDir, v.NODE_DOMAIN),
+    secretKey,
+    previousSecretKeys: v.NODE_SECRET_KEY_PREVIOUS,
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
     endedAccessPollMs: v.ENDED_ACCESS_POLL_SECONDS * 1000,
     federationPolicyRetries: v.FEDERATION_POLICY_RETRIES,

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../core/logger.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { createMetrics } from '../core/metrics.ts';
 import { assertMigrated, migrate } from '../core/migrator.ts';
+import { warnIfResealDue } from '../core/reseal.ts';
 import {
   createTokenVerifier,
   refusingDisabledClients,
@@ -136,7 +137,7 @@ async function startOn(
   if (options.migrate) await migrate(sequelize, 'node');
   else await assertMigrated(sequelize, { kind: 'node', domain: config.domain });
   const models = defineNodeModels(sequelize);
-  const { federationModels, sealer } = await openKeys(sequelize, config);
+  const { federationModels, sealer } = await openKeys(sequelize, config, logger);
   const longReads = await openLongReads(config.database, sequelize);
   const processId = randomUUID();
   const clock = options.clock ?? systemClock;
@@ -291,15 +292,19 @@ async function closeInReverse(parts: {
 
 /**
  * Where the node's sealed keys are, and what opens them: a node started with another secret than the
- * one its keys were sealed with refuses to start.
+ * one its keys were sealed with (and not given it in NODE_SECRET_KEY_PREVIOUS) refuses to start.
  */
 async function openKeys(
   sequelize: Sequelize,
   config: NodeConfig,
+  logger: Logger,
 ): Promise<{ federationModels: FederationModels; sealer: Sealer }> {
   const federationModels = defineFederationModels(sequelize);
   const sealer = createSealer(config.secretKey, NODE_KEY_SEAL);
   await assertKeyOpens(federationModels, sealer, config.domain);
+  const sealed = (await federationModels.NodeKey.findAll()).map((k) => k.privateJwkSealed);
+  const command = `atrium secrets reseal --node ${config.domain}`;
+  warnIfResealDue(logger, sealer, sealed, { variable: 'NODE_SECRET_KEY', command });
   return { federationModels, sealer };
 }
 

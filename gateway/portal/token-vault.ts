@@ -13,7 +13,7 @@ export type NodeToken = { token: string; expiresAt: number };
 
 /** Longer than a refresh takes (openid-client gives up after 30 s); a crashed holder frees it after this. */
 const LEASE_MS = 35_000;
-const VAULT = 'portal-vault:';
+export const VAULT = 'portal-vault:';
 const LEASE = 'portal-lease:';
 
 /** Where the rows of the portal sessions whose ids start with `prefix` are: theirs, their tokens' and their leases'. */
