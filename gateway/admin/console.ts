@@ -31,6 +31,7 @@ import { rememberReturnTo } from '../http/return-to.ts';
 import { ownBackchannelLogout } from '../http/own-backchannel-logout.ts';
 import { createSessionTagging } from '../portal/session-ids.ts';
 import { endConsoleSessions } from '../accounts/end-access.ts';
+import type { NewAccountMail } from '../accounts/new-account-link.ts';
 
 export type AdminDeps = {
   issuer: string;
@@ -42,6 +43,8 @@ export type AdminDeps = {
   logger: Logger;
   context: (req: Request | null) => GatewayContext;
   provider: () => Provider;
+  /** Where the gateway has SMTP: new people may be mailed a link to set their password (routes/users.ts). */
+  newAccountMail?: NewAccountMail | null;
 };
 
 /**
@@ -103,7 +106,7 @@ export async function adminConsole(deps: AdminDeps): Promise<Router> {
     res.redirect(303, '/admin/login');
   });
   router.get('/', (_req, res) => res.redirect(303, '/admin/users'));
-  router.use(userRoutes(kit));
+  router.use(userRoutes(kit, deps.newAccountMail ?? null));
   router.use(unitRoutes(kit));
   router.use(domainRoutes(kit));
   router.use(directoryRoutes(kit, { sealer: bindPasswordSealer(deps.config.secretKey), logger: deps.logger }));

@@ -103,7 +103,12 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
     passkeyInteractionRoutes({ provider, context, csrf, loginPolicy, totp, devices, passkeys, script: passkeyScript }),
   );
   app.use(interactionRoutes({ provider, context, csrf, loginPolicy, totp, devices }));
-  app.use('/admin', await adminConsole({ issuer, config, sequelize, models, sealer, csrf, logger, context, provider }));
+  // Only real mail: the demo's log "mailer" would tell the administrator a link was mailed that nobody received.
+  const newAccountMail = config.mail.smtpUrl && deps.mailer ? { issuer, mailer: deps.mailer } : null;
+  app.use(
+    '/admin',
+    await adminConsole({ issuer, config, sequelize, models, sealer, csrf, logger, context, provider, newAccountMail }),
+  );
   const portal = await webPortal({
     issuer,
     config,

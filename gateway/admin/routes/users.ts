@@ -33,13 +33,14 @@ import { factorsOf } from '../../factors/factor-status.ts';
 import { resetFactorsOf } from '../../factors/reset-factors.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
 import { PASSWORD_MAX } from '../../accounts/schemas.ts';
+import { createUserWithLink, NEW_ACCOUNT_LINK_HOURS, type NewAccountMail } from '../../accounts/new-account-link.ts';
 
 /** `units` as unitsWithPrimary orders them; until it has, the boxes ticked, to show them again. */
 const newUserInput = (body: Body, units = list(body, 'units')) => ({
   username: text(body, 'username'),
   displayName: text(body, 'displayName'),
   email: text(body, 'email'),
-  // An empty password fails validation: the console always sets an initial one.
+  // An empty password fails validation: without a link mailed, the console sets an initial one.
   password: text(body, 'password'),
   units,
   roles: list(body, 'roles'),
@@ -188,6 +189,8 @@ async function keepOwnConsoleSession(req: Request, userId: string): Promise<void
 
 type FormState = {
   values?: Record<string, unknown>;
+  /** Whether the new-user form offers to mail the person a link to set their password (SMTP_URL set). */
+  canMail?: boolean;
   /** What the page first showed, when it is shown again after a refusal (shownIn). */
   shown?: ShownUser | null;
   failure?: FormFailure & { chatMove?: ChatMove };
@@ -268,6 +271,8 @@ async function renderUserForm(
       directoryResetUrl: user?.directory && found ? await directoryResetPages(ctx.models)(found.user) : null,
       factors: found ? (await factorsOf(ctx, [found.user.id])).get(found.user.id) : null,
       values: state.values ?? (user ? storedValues(user) : {}),
+      canMail: state.canMail ?? false,
+      linkDays: NEW_ACCOUNT_LINK_HOURS / 24,
       shown: user ? JSON.stringify(state.shown ?? shownOf(user)) : null,
       units: await unitTree(ctx),
       roles: grantableRoles(ctx.actor),
@@ -283,18 +288,34 @@ async function renderUserForm(
   );
 }
 
-/** Users: the searchable list, create, edit (profile, units, roles, status), password reset, sign out everywhere and unlock. */
-export function userRoutes(kit: ConsoleKit): Router {
+/**
+ * What the administrator is told after creating someone: where their set-password link went, or that the
+ * mail server refused it and how the person gets a password all the same.
+ */
+function createdNotice(user: { username: string; email: string }, mailed: boolean | null): string {
+  if (mailed === null) return `Created ${user.username}.`;
+  if (mailed)
+    return `Created ${user.username}. A link to set their password was mailed to ${user.email}; it works once, within ${NEW_ACCOUNT_LINK_HOURS / 24} days.`;
+  return `Created ${user.username}, but the mail server did not take the link to set their password: set one for them below, or they ask for a link with “Forgot your password?” when signing in.`;
+}
+
+/**
+ * Users: the searchable list, create, edit (profile, units, roles, status), password reset, sign out
+ * everywhere and unlock. `mail`, where the gateway has SMTP, lets a new person be mailed a link to choose
+ * their own password instead of being told one the administrator picked.
+ */
+export function userRoutes(kit: ConsoleKit, mail: NewAccountMail | null = null): Router {
   const router = Router();
+  const canMail = mail !== null;
 
   router.get('/users', (req, res) => renderUserList(kit, req, res));
 
   const renderForm = (req: Request, res: Response, userId: string | null, state: FormState) =>
-    renderUserForm(kit, req, res, userId, state);
+    renderUserForm(kit, req, res, userId, { ...state, canMail });
 
   // No role ticked beforehand: a staff member made with "student" left ticked by oversight would be both,
-  // and the form asks for at least one.
-  const newUserValues = () => ({ roles: [], units: [] });
+  // and the form asks for at least one. Mailing a link is the default wherever mail can be sent.
+  const newUserValues = () => ({ roles: [], units: [], passwordChoice: canMail ? 'link' : 'now' });
 
   router.get('/users/new', async (req, res) => {
     await renderForm(req, res, null, { values: newUserValues() });
@@ -318,12 +339,19 @@ export function userRoutes(kit: ConsoleKit): Router {
 
   router.post('/users', newUserBody, kit.csrf.check, async (req, res) => {
     const body = bodyOf(req);
+    // Without mail the choice is not offered, and a password is required as it always was.
+    const passwordChoice = mail && text(body, 'passwordChoice') === 'link' ? 'link' : 'now';
     try {
-      const user = await createUser(kit.context(req), newUserInput(body, unitsWithPrimary(body).units));
-      setFlash(req, `Created ${user.username}.`);
+      const input = newUserInput(body, unitsWithPrimary(body).units);
+      const { user, mailed } =
+        mail && passwordChoice === 'link'
+          ? await createUserWithLink(kit.context(req), mail, input)
+          : { user: await createUser(kit.context(req), input), mailed: null };
+      setFlash(req, createdNotice(user, mailed), mailed === false ? 'error' : 'success');
       res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
     } catch (error) {
-      await renderForm(req, res, null, { values: echo(body, newUserInput(body)), failure: formFailure(error) });
+      const values = { ...echo(body, newUserInput(body)), passwordChoice };
+      await renderForm(req, res, null, { values, failure: formFailure(error) });
     }
   });
 

@@ -1,0 +1,94 @@
+import { ValidationError } from '../../core/errors.ts';
+import { audit } from '../audit.ts';
+import type { GatewayContext } from '../context.ts';
+import type { User } from '../models/index.ts';
+import type { Mail, Mailer } from '../recovery/mailer.ts';
+import { newResetToken } from '../recovery/reset-tokens.ts';
+import { inTransaction } from '../transaction.ts';
+import { createUser } from './create-user.ts';
+
+/** What mailing a new person their set-password link needs: only where the gateway has SMTP (SMTP_URL). */
+export type NewAccountMail = { issuer: string; mailer: Mailer };
+
+/**
+ * How long a new account's link works. Longer than a forgotten-password link (PASSWORD_RESET_TTL_MINUTES,
+ * 30 by default), whose asker waits at the screen: a new person reads the mail when they read it, often
+ * days later (an account made on Friday for Monday). The account has no password yet, so nothing else is
+ * exposed meanwhile, and past three days the link stops lying usable in an inbox; an expired one is no dead
+ * end, since "Forgot your password?" mails a fresh link to an account without a password too.
+ */
+export const NEW_ACCOUNT_LINK_HOURS = 72;
+
+export type LinkedUser = { user: User; expiresAt: Date; mailed: boolean };
+
+/**
+ * Creates an account without a password and mails the person a single-use link to choose one (the
+ * password reset page spends it). The account and its link are one transaction; the mail goes after it
+ * commits, so a slow mail server holds no lock, and one that refuses it leaves the account, which the
+ * administrator is told of (`mailed: false`) and can give a password instead.
+ */
+export async function createUserWithLink(
+  ctx: GatewayContext,
+  deps: NewAccountMail,
+  input: Record<string, unknown>,
+): Promise<LinkedUser> {
+  const { token, tokenHash } = newResetToken();
+  const created = await inTransaction(ctx, async (ctx) => {
+    const user = await createUser(ctx, { ...input, password: undefined }).catch((error: unknown) => {
+      throw withEmailNeeded(error, input.email);
+    });
+    const createdAt = new Date();
+    const expiresAt = new Date(createdAt.getTime() + NEW_ACCOUNT_LINK_HOURS * 3_600_000);
+    await ctx.models.PasswordReset.create(
+      { tokenHash, userId: user.id, createdAt, expiresAt },
+      { transaction: ctx.tx },
+    );
+    await audit(ctx, {
+      action: 'password_reset.request',
+      target: user.username,
+      details: { newAccount: true, expiresAt: expiresAt.toISOString() },
+    });
+    return { user, expiresAt };
+  });
+  try {
+    await deps.mailer.send(newAccountMail(created.user, `${deps.issuer}/password/reset/${token}`, deps.issuer));
+    return { ...created, mailed: true };
+  } catch {
+    await audit(ctx, {
+      action: 'password_reset.request',
+      target: created.user.username,
+      outcome: 'failure',
+      details: { newAccount: true, reason: 'mail_refused' },
+    });
+    return { ...created, mailed: false };
+  }
+}
+
+/** An empty email, where the link is to be mailed, says so rather than "not a valid email address". */
+function withEmailNeeded(error: unknown, email: unknown): unknown {
+  if (!(error instanceof ValidationError) || (typeof email === 'string' && email.trim() !== '')) return error;
+  return new ValidationError(error.message, {
+    ...error.fields,
+    email: 'Enter their email: the link to set their password is mailed there.',
+  });
+}
+
+function newAccountMail(user: User, link: string, issuer: string): Mail {
+  return {
+    to: user.email,
+    subject: 'Your Atrium account: choose your password',
+    text: [
+      `Hello ${user.displayName},`,
+      '',
+      `Your campus administrators made an Atrium account for you. Your username is "${user.username}".`,
+      `Open this link within ${NEW_ACCOUNT_LINK_HOURS / 24} days to choose your password:`,
+      '',
+      link,
+      '',
+      'The link works once. Then sign in with your username and the password you chose.',
+      `If the link has expired, ask for a new one with "Forgot your password?" when signing in at ${issuer}.`,
+      'If you did not expect an account, tell your campus helpdesk.',
+      '',
+    ].join('\n'),
+  };
+}
