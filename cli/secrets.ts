@@ -24,7 +24,10 @@ function resealReport(what: string, variable: string, counts: ResealCount[]): Ou
       ...unopened.map((u) => `  ${u.kind} ${u.row}`),
       `Add the secret they were sealed with to ${variable}_PREVIOUS and run this again, or replace them.`,
     );
-  else lines.push(`Nothing needs ${variable}_PREVIOUS any more: drop it, then restart the processes that have it.`);
+  else
+    lines.push(
+      `Nothing in the database needs ${variable}_PREVIOUS any more: drop it, then restart the processes that have it.`,
+    );
   return { json: { database: what, kinds: counts, unopened }, text: lines.join('\n') };
 }
 

@@ -74,11 +74,12 @@ async function resealRow(
   const text = row.get(field.column) as string | null;
   const sealed = text === null ? null : field.inside ? field.inside.read(text) : text;
   if (text === null || sealed === null) return 'none';
-  if (field.sealer.opensWithCurrent(sealed)) return 'current';
   let plain: string;
   try {
+    if (field.sealer.opensWithCurrent(sealed)) return 'current';
     plain = field.sealer.open(sealed);
   } catch {
+    // No configured secret opens it, or it is no sealed value at all: either way it is left as it is.
     return 'unopened';
   }
   const fresh = field.sealer.seal(plain);
