@@ -124,6 +124,15 @@ export const addressQuerySchema = z.object({ addresses: z.array(addressSchema).m
 /** The answer: those of the addresses nobody has there. */
 export const addressAnswerSchema = z.object({ unknown: z.array(z.string()) });
 
+/**
+ * A home asks a domain holding copies of its conversations how far each copy goes, as it starts
+ * (POST /federation/v1/highest-seqs): one restored from an older backup numbers past them.
+ */
+export const highestSeqsQuerySchema = z.object({ conversationIds: z.array(id).min(1).max(1_000) });
+
+/** The answer: the highest seq held of each of those conversations held there whose home is the asking domain. */
+export const highestSeqsAnswerSchema = z.object({ seqs: z.record(z.string(), seq.max(Number.MAX_SAFE_INTEGER)) });
+
 /** Asks a file's node for it on behalf of a person of the asking domain. */
 export const attachmentRequestSchema = z.object({ for: addressSchema });
 

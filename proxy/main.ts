@@ -44,7 +44,7 @@ export type Proxy = {
 };
 
 const FORWARDED =
-  /^\/federation\/v1\/(transactions\/[A-Za-z0-9_-]{8,64}|submit|hello|addresses|typing|card-action|presence|presence\/changed|attachments\/[0-9a-f-]{36})$/;
+  /^\/federation\/v1\/(transactions\/[A-Za-z0-9_-]{8,64}|submit|hello|highest-seqs|addresses|typing|card-action|presence|presence\/changed|attachments\/[0-9a-f-]{36})$/;
 
 /** What the proxy's request handling shares. */
 type ProxyParts = {

@@ -9,6 +9,7 @@ import type { NodeModels } from '../models.ts';
 import { advanceSequences } from '../messages/group-commit.ts';
 import { createOutgoingDelivery, type OutgoingDelivery } from './delivery.ts';
 import { createHomeCalls, type HomeCalls } from './home-calls.ts';
+import { numberPastCopies } from './highest-seqs.ts';
 import { cachedSigningKey, createNodeKeys, type NodeKeys } from './keys.ts';
 import type { FederationModels } from './models.ts';
 import { ensureNodeKey } from './node-keys.ts';
@@ -139,6 +140,16 @@ export async function createFederation(options: {
     presence: createFederatedPresence({ domain, transport: direct, registry, logger, clock: options.clock }),
     removed,
   };
+  // Before the node takes any send (it serves nothing yet): a node restored from an older backup numbers
+  // past the copies other domains hold of its conversations, rather than have its next entries refused there.
+  await numberPastCopies({
+    sequelize: options.sequelize,
+    domain,
+    transport: direct,
+    registry,
+    logger,
+    now: options.clock.now,
+  });
   return { federation, outbox, transport: direct };
 }
 

@@ -22,6 +22,7 @@ import { applyEvents, checkAuthorship, SenderNotOfOriginError } from './apply.ts
 import {
   addressQuerySchema,
   attachmentRequestSchema,
+  highestSeqsQuerySchema,
   cardClickSchema,
   presenceChangedSchema,
   presenceQuerySchema,
@@ -36,6 +37,7 @@ import type { OutgoingDelivery } from './delivery.ts';
 import { keysDocument } from './node-keys.ts';
 import { peerBody } from './peer-body.ts';
 import { logClashesHere } from './sequence-taken.ts';
+import { heldSeqs } from './highest-seqs.ts';
 import type { FederationModels } from './models.ts';
 import { allowed, domainEntry, verifyPinned, type RegistryClient } from '../../protocol/registry-client.ts';
 import type { Sealer } from '../../core/seal.ts';
@@ -232,6 +234,13 @@ export function federationRoutes(
     res.status(202).end();
   });
 
+  // How far this node's copies of the asking domain's conversations go, asked by that home as it starts
+  // (highest-seqs.ts): only conversations it is the home of are answered for, others are left out.
+  router.post('/federation/v1/highest-seqs', raw, async (req, res) => {
+    const origin = await verified(req, { repeatable: true });
+    const { conversationIds } = parseInput(highestSeqsQuerySchema, json(req), 'The question is malformed');
+    res.json({ seqs: await heldSeqs(services.sequelize, origin, [...new Set(conversationIds)]) });
+  });
   // A peer that has just started says so; verified() notes the contact, so what waits for it goes now
   // (said again, that changes nothing; two processes starting together may say it alike).
   router.post('/federation/v1/hello', raw, async (req, res) => {

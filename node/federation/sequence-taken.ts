@@ -80,7 +80,7 @@ export async function clashRefusals(
 }
 
 /** How far past a refused entry's seq a peer may say it holds the conversation. */
-const MAX_LEAD = 1_000_000;
+export const MAX_LEAD = 1_000_000;
 
 type Taken = { conversationId: string; seq: number; ours: string; theirs: string };
 
