@@ -58,6 +58,14 @@ export function gatewaySealedFields(models: GatewayModels, secretKey: string): S
       column: 'secret',
     },
     {
+      // The new secret of a replacement under way (gateway/factors/replace-totp.ts).
+      kind: 'totp-replacement-secrets',
+      sealer: createSealer(secretKey, 'totp-secrets'),
+      model: asStatic(models.TotpFactor),
+      key: 'userId',
+      column: 'replacementSecret',
+    },
+    {
       kind: 'directory-bind-passwords',
       sealer: bindPasswordSealer(secretKey),
       model: asStatic(models.Directory),

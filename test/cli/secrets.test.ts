@@ -83,7 +83,7 @@ describe('rotating ATRIUM_SECRET_KEY', () => {
         clients.map((c) => (JSON.parse(c.payload) as { client_secret_sealed: string }).client_secret_sealed),
       ],
       ['app-callback-secrets', (await App.findAll()).map((a) => a.callbackSecretSealed)],
-      ['totp-secrets', (await TotpFactor.findAll()).map((f) => f.secret)],
+      ['totp-secrets', (await TotpFactor.findAll()).flatMap((f) => [f.secret, f.replacementSecret])],
       ['directory-bind-passwords', (await Directory.findAll()).map((d) => d.bindPasswordSealed)],
     ];
     await look.close();
@@ -108,7 +108,9 @@ describe('rotating ATRIUM_SECRET_KEY', () => {
     const other = (await gateway.models.User.findOne({ where: { username: 'eng-admin' } }))!;
     const seal = (key: string) => createSealer(key, 'totp-secrets').seal(totp.base32);
     const factor = { confirmedAt: new Date(), lastStep: null, createdAt: new Date() };
-    await gateway.models.TotpFactor.create({ userId: dave.id, secret: seal(A), ...factor });
+    // Dave is replacing his authenticator app, the new one not yet confirmed.
+    const replacing = { replacementSecret: seal(A), replacementStartedAt: new Date() };
+    await gateway.models.TotpFactor.create({ userId: dave.id, secret: seal(A), ...factor, ...replacing });
     // Sealed with a secret the operator no longer has: the reseal must say so and leave it.
     await gateway.models.TotpFactor.create({ userId: other.id, secret: seal(C), ...factor });
     await gateway.models.Directory.create({
@@ -155,6 +157,7 @@ describe('rotating ATRIUM_SECRET_KEY', () => {
       'signing-keys',
       'totp-secrets',
       'totp-secrets',
+      'totp-secrets',
     ]);
 
     const first = await runAtrium(db, ['secrets', 'reseal', '--json'], { env });
@@ -168,6 +171,7 @@ describe('rotating ATRIUM_SECRET_KEY', () => {
       'client-secrets': 1,
       'app-callback-secrets': 1,
       'totp-secrets': 1,
+      'totp-replacement-secrets': 1,
       'directory-bind-passwords': 1,
     });
     const unopened = jsonOf(first).unopened;
