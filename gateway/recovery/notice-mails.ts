@@ -89,8 +89,15 @@ const describers: Record<string, Describe> = {
   'user.update': emailChanged,
 };
 
-/** The actions a person is mailed about (when they succeed). */
-export const NOTICED_ACTIONS = new Set(Object.keys(describers));
+/**
+ * Whether the entry tells the person anything, judged from the entry alone: most edits (`user.update`
+ * without a new email) tell nothing, and then the account is not even read.
+ */
+export function noticeWanted(entry: AuditEntry): boolean {
+  if ((entry.outcome ?? 'success') !== 'success' || !entry.target) return false;
+  const describe = Object.hasOwn(describers, entry.action) ? describers[entry.action] : undefined;
+  return (describe?.(entry, '')?.length ?? 0) > 0;
+}
 
 function factorsRemoved(details: Details): string {
   const removed: string[] = [];

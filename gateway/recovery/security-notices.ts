@@ -3,7 +3,7 @@ import { atSentenceStart, deviceWords } from '../accounts/device-words.ts';
 import type { AuditEntry } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Mailer } from './mailer.ts';
-import { NOTICED_ACTIONS, noticeMails } from './notice-mails.ts';
+import { noticeMails, noticeWanted } from './notice-mails.ts';
 
 /**
  * Mails a person when their account's security changes (a password set or reset, second factors removed
@@ -34,7 +34,7 @@ export function securityNotices(deps: SecurityNoticeDeps): SecurityNotices {
   };
   return {
     audited(ctx, entry) {
-      if (!NOTICED_ACTIONS.has(entry.action) || (entry.outcome ?? 'success') !== 'success' || !entry.target) return;
+      if (!noticeWanted(entry)) return;
       const at = new Date();
       // Only once the change is committed (one rolled back never happened), and never awaited: a mail
       // server that is slow or down delays and undoes nothing.
