@@ -104,6 +104,7 @@ describe('a signed request whose own body is JSON but not an object', () => {
     '/federation/v1/presence',
     '/federation/v1/presence/changed',
     '/federation/v1/typing',
+    '/federation/v1/highest-seqs',
   ];
 
   it('is refused with 400 by every federation endpoint that reads one', async () => {
