@@ -13,6 +13,7 @@ import type { TypingNews } from './presence/typing-news.ts';
 import type { MemberCache } from './conversations/member-cache.ts';
 import type { Federation } from './federation/federation.ts';
 import type { AddressBook } from './federation/address-book.ts';
+import type { MovedPeers } from './conversations/moved-peers.ts';
 import type { AppsServices } from './bots/apps-services.ts';
 import type { ReceiptCommitter } from './receipts/receipt-committer.ts';
 import type { ReceiptNews } from './receipts/receipt-news.ts';
@@ -47,6 +48,8 @@ export type NodeServices = {
   federation: Federation;
   /** Whether addresses of any domain belong to someone, asked before a conversation is opened with them. */
   addresses: AddressBook;
+  /** Where the peers of direct conversations chat now: a send to one who moved is refused (conversations/moved-peers.ts). */
+  movedPeers: MovedPeers;
   /** Bots, cards and webhooks: the gateway's word on apps, the webhook store and its rate limit. */
   apps: AppsServices;
   /** Uploads per person per hour, counted in the database (node/attachments/upload-quota.ts). */

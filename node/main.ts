@@ -59,6 +59,7 @@ import type { Metrics } from '../core/metrics.ts';
 import type { PresenceStore } from './presence/presence-store.ts';
 import { federationRoutes } from './federation/routes.ts';
 import { directoryRoute, type GatewayDirectory } from './federation/directory.ts';
+import { createMovedPeers, forgettingMovedPeers, type MovedPeers } from './conversations/moved-peers.ts';
 import { createAddressBook } from './federation/address-book.ts';
 import type { Transport } from './federation/transport.ts';
 import { createLocalPresence } from './presence/presence-store.ts';
@@ -187,6 +188,7 @@ async function startOn(
   Object.assign(services, { searchIndexer, receiptNews: createReceiptNews(bus) });
   Object.assign(services, { typing: createTypingNews({ bus, domain: config.domain, clock, logger }) });
   Object.assign(services, { presence, members, federation, addresses, apps, logger, clock });
+  services.movedPeers = createMovedPeers({ directory: gatewayDirectory, federation, clock });
   Object.assign(services, personAllowances(sequelize, config, clock));
   await outbox.start();
 
@@ -199,6 +201,7 @@ async function startOn(
     signingKey,
     apps,
     webhooks: { Webhook: apps.Webhook, directory: gatewayDirectory, apps: apps.directory },
+    movedPeers: services.movedPeers,
     clock,
     logger,
   });
@@ -581,14 +584,19 @@ async function endedAccessGate(deps: {
   apps: { directory: AppDirectory; reach: Pick<BotReach, 'forget'> };
   /** Whose webhooks end with their creator's access (node/webhooks/ended-creators.ts). */
   webhooks: Omit<Parameters<typeof endingCreatorsWebhooks>[1], 'logger'>;
+  /** Told when someone leaves this domain, so that a send to them is refused at once (conversations/moved-peers.ts). */
+  movedPeers: MovedPeers;
   clock: Clock;
   logger: Logger;
 }) {
   const { standing, sequelize, bus, config, url, signingKey, apps, clock, logger } = deps;
   const clientActive = tokenClientActive(apps.directory);
-  const ended = forgettingChangedApps(
-    endingCreatorsWebhooks(createEndedAccess({ sequelize, bus, now: clock.now }), { ...deps.webhooks, logger }),
-    apps,
+  const ended = forgettingMovedPeers(
+    forgettingChangedApps(
+      endingCreatorsWebhooks(createEndedAccess({ sequelize, bus, now: clock.now }), { ...deps.webhooks, logger }),
+      apps,
+    ),
+    deps.movedPeers,
   );
   await ended.load();
   const endedPoller = createEndedAccessPoller({

@@ -75,6 +75,11 @@ export const ERROR_CODES = {
   },
   policy_denied: { meaning: 'the federation policy does not let the two domains exchange anything now', to: CP },
   unknown_address: { meaning: 'nobody has an address the request names (`fields` lists them)', to: CP },
+  recipient_moved: {
+    meaning:
+      "the other person of a direct conversation no longer chats at that address (moved to another college's node); the message names where they chat now; nothing was sent",
+    to: C,
+  },
   directory_unavailable: {
     meaning: "the gateway's directory cannot be asked now whether an address exists; retry",
     to: C,

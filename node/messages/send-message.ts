@@ -77,6 +77,9 @@ export async function enqueueMessage(
   if (!conversation.members.has(ctx.actor.address)) throw new NotMemberError();
   const members = conversation.members;
   if (ctx.federation.policy.remoteDomains(members).length > 0) await ctx.federation.policy.assertAllowed(members);
+  // A direct conversation's other person may have moved to another college (conversations/moved-peers.ts).
+  const moved = ctx.movedPeers.refuseIfMoved(conversationId, members, ctx.actor.address);
+  if (moved) await moved;
 
   const body: MessageBody = {};
   if (data.text) body.text = data.text;
