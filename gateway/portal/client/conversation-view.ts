@@ -10,6 +10,8 @@ import { fitRows, h, ICONS, iconButton } from './dom.ts';
 import { cardClickFailure, dayLabelOf, dayOf } from './format.ts';
 import { renderMessage, renderPending, signatureOf, updateReceipt, type MessageActions } from './message-view.ts';
 import { presenceLabel } from './list-view.ts';
+import { movedNote } from './moved-peer.ts';
+import type { Person } from './nodes.ts';
 import { isTouchFirst } from './touch.ts';
 
 const PAGE = 30;
@@ -25,7 +27,7 @@ const NAMED_MEMBERS = 8;
 /** A place a notice leads to ("delete files you no longer need" → Your files). */
 export type ToastLink = { text: string; href: string };
 
-export type ViewHost = { back(): void; toast(text: string, link?: ToastLink): void };
+export type ViewHost = { back(): void; toast(text: string, link?: ToastLink): void; opened(entry: Entry): void };
 
 /**
  * One conversation: its header, the messages (the newest page first; scrolling up shows earlier ones,
@@ -45,6 +47,10 @@ export class ConversationView {
   #typing: HTMLElement;
   /** Said in a direct conversation with an app, which answers through its cards (see #drawAppNote). */
   #appNote: HTMLElement;
+  /** Said in a direct conversation whose other person now chats at another address (moved-peer.ts). */
+  #movedNote: HTMLElement | undefined;
+  /** Where the other person chats now, once the directory said they moved. */
+  #movedTo: Person | undefined;
   #title: HTMLElement;
   #subtitle: HTMLElement;
   #drawn = new Map<string, { el: HTMLElement; sig: string }>();
@@ -98,6 +104,11 @@ export class ConversationView {
     this.#scroller = h('div', { class: 'messages', tabindex: 0, 'aria-label': 'Messages' }, this.#older, this.#list);
     this.#typing = h('p', { class: 'typing', 'aria-live': 'polite' });
     this.#appNote = h('p', { class: 'app-note', role: 'note', hidden: true });
+    if (entry.conv.kind === 'direct')
+      this.#movedNote = movedNote(chat, entry, host, (person) => {
+        this.#movedTo = person;
+        this.update();
+      });
     this.toastDock = h('div', { class: 'toast-dock', 'aria-live': 'assertive' });
     this.composer = new Composer(chat, entry, title, () =>
       host.toast('You have used your storage:', { text: 'delete files you no longer need', href: FILES_ROUTE }),
@@ -122,6 +133,7 @@ export class ConversationView {
       this.toastDock,
       this.#typing,
       this.#appNote,
+      this.#movedNote,
       this.composer.element,
     );
     this.#fromSeq = entry.messages.at(-PAGE)?.seq ?? 0;
@@ -540,6 +552,8 @@ export class ConversationView {
     }
     const peer = chat.peerOf(entry);
     if (!peer) return where;
+    // The old address's presence is no news of them: they are online, or not, where they chat now.
+    if (this.#movedTo) return `${peer} · moved${where}`;
     return [peer, presenceLabel(chat, entry, peer)].filter(Boolean).join(' · ') + where;
   }
 
