@@ -3,9 +3,9 @@ import { jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose
 import type Provider from 'oidc-provider';
 import { Op } from 'sequelize';
 import type { GatewayContext } from '../context.ts';
-import { userById } from '../accounts/find-user.ts';
 import { botClaims } from '../apps-registry/client-gate.ts';
 import { findDomainByUrl } from '../domains/domains.ts';
+import { servesPerson } from './person-served.ts';
 
 export type NodeTokenIntrospection = {
   issuer: string;
@@ -19,8 +19,9 @@ export type NodeTokenIntrospection = {
  * a structured token and refuses to introspect one (`unsupported_token_type`); the gateway answers instead,
  * after the provider has authenticated the asking client, as it answers for its opaque tokens: active while
  * the node would take the token as far as the gateway knows (its own signature, unexpired, the node still
- * registered, the app's bot still enabled, the person still active with their access not ended since), to
- * the client it was issued to only; `{"active": false}` otherwise.
+ * registered, the app's bot still enabled, the person still active with their access not ended since) and
+ * the app may still serve the person (a refresh would not be refused: person-served.ts), to the client it
+ * was issued to only; `{"active": false}` otherwise.
  */
 export function introspectNodeTokens(provider: Provider, deps: NodeTokenIntrospection): void {
   const keys = new Map<string | undefined, KeyObject>(
@@ -86,7 +87,7 @@ async function stillValid(ctx: GatewayContext, claims: Claims): Promise<boolean>
   // An app's own token (client credentials) stands for its bot.
   if (claims.sub === claims.client_id)
     return (await botClaims(ctx.models, claims.client_id)) !== undefined && !(await endedFor(ctx, claims, domain.name));
-  const user = await userById(ctx, claims.sub);
-  if (user?.status !== 'active') return false;
+  // A person's: they still active and among the people the app is for, as a refresh would ask.
+  if (!(await servesPerson(ctx, claims.client_id, claims.sub))) return false;
   return !(await endedFor(ctx, claims, domain.name));
 }

@@ -17,6 +17,7 @@ import { accountClaims } from '../accounts/account-claims.ts';
 import { ADMIN_SCOPE, withAllowedScopes } from './admin-scope.ts';
 import { advertiseNodeScope, NODE_SCOPE, nodeResourceMissing, nodeScopeMissing } from './node-scope.ts';
 import { introspectNodeTokens } from './introspect-node-tokens.ts';
+import { PersonNotServedError, servesPerson } from './person-served.ts';
 import { createAdapterClass } from './adapter.ts';
 import { IN_THE_CLEAR } from './client-secrets.ts';
 import { refuseTurnedOffClient } from './turned-off-client.ts';
@@ -229,7 +230,15 @@ function features(deps: ProviderDeps): Configuration['features'] {
     devInteractions: { enabled: false },
     // A client may introspect or revoke only the tokens issued to it; the gateway itself introspects the
     // node tokens (JWTs), which the provider does not (introspect-node-tokens.ts).
-    introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+    // A token of a person the app may no longer serve is no longer active: a refresh would be refused.
+    introspection: {
+      enabled: true,
+      allowedPolicy: async (ctx, client, token) =>
+        token.clientId === client.clientId &&
+        (!('accountId' in token) ||
+          !token.accountId ||
+          (await servesPerson(requestContext(deps, ctx), client.clientId, token.accountId))),
+    },
     revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
     clientCredentials: { enabled: true },
     backchannelLogout: { enabled: true },
@@ -383,11 +392,13 @@ function accountSettings(deps: ProviderDeps): Pick<Configuration, 'extraTokenCla
     async findAccount(ctx, sub) {
       const system = requestContext(deps, ctx);
       const user = await userById(system, sub);
-      if (!user || user.status !== 'active') return undefined;
       // New tokens at the token endpoint (a refresh, a code exchanged) are a sign-in to the app again: a
-      // person it is no longer for (its units or roles changed, or theirs) gets none; the grant is refused.
+      // person it is no longer for (its units or roles changed, or theirs, or their account was disabled)
+      // gets none; the grant is refused with words the app's developer can act on (person-served.ts).
       const clientId = ctx.oidc?.client?.clientId;
-      if (ctx.oidc?.route === 'token' && clientId && (await signInRefusal(system, clientId, user.id))) return undefined;
+      if (ctx.oidc?.route === 'token' && clientId && !(await servesPerson(system, clientId, sub)))
+        throw new PersonNotServedError(user ? 'the app may no longer serve this person' : 'no such account');
+      if (!user || user.status !== 'active') return undefined;
       return {
         accountId: user.id,
         async claims() {
