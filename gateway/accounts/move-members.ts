@@ -1,17 +1,16 @@
 import { Op } from 'sequelize';
 import { z } from 'zod';
-import { AppError, ForbiddenError, ValidationError } from '../../core/errors.ts';
+import { AppError, ConflictError, ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { chatMoveOf } from './chat-moves.ts';
-import { whyNotManageable } from './find-user.ts';
-import { membershipsOf } from './memberships.ts';
 import { fewNames } from './remove-unit.ts';
 import { unitPathSchema } from './schemas.ts';
-import { adminScopeOf, assertCovers, isWithin } from './scope.ts';
+import { assertCovers, isWithin } from './scope.ts';
+import { membersOfUnit, unmanageable } from './unit-members.ts';
 import { findUnit } from './units.ts';
 import { editUser } from './update-user.ts';
 
@@ -20,6 +19,8 @@ const moveSchema = z.object({
   to: unitPathSchema,
   /** Confirms taking people off a domain they chat on (chat-moves.ts). */
   moveChat: z.boolean().optional(),
+  /** The members a form showed (usernames): the move is refused once the unit has others. */
+  members: z.array(z.string()).optional(),
 });
 
 /** People of a campus directory left where they were: their units are the directory's to say. */
@@ -41,7 +42,9 @@ export type MovedMembers = {
   unitAdmins: string[];
   left: LeftToDirectory[];
   domainsLeft: DomainLeft[];
-  /** Members the unit still has: the directory's people left, or nobody. */
+  /** Members a unit admin may not manage (campus administrators, people of units outside theirs): left. */
+  leftToCampusAdmins: string[];
+  /** Members the unit still has: the directory's people and those left to campus administrators, or nobody. */
   remaining: number;
 };
 
@@ -101,14 +104,16 @@ async function directoryPeople(ctx: GatewayContext, people: User[], from: string
   });
 }
 
-/** Refuses, naming them, members the actor may not manage (a unit admin's, with units elsewhere). */
-function assertManageable(ctx: GatewayContext, people: User[], units: Map<string, string[]>): void {
-  const scope = adminScopeOf(ctx.actor);
-  const outside = people.filter((p) => whyNotManageable(scope, units.get(p.id) ?? [], p.roles) !== null);
-  if (outside.length > 0)
-    throw new ForbiddenError(
-      `You may not move ${fewNames(outside.map((p) => p.username))}: they also belong to units outside yours, or are campus administrators; ask a campus administrator`,
-    );
+/** A form that showed other members than the unit has now would move people nobody saw: refused. */
+function assertShown(from: string, members: User[], shown: string[] | undefined): void {
+  if (shown === undefined) return;
+  const now = members.map((m) => m.username).sort();
+  const was = [...new Set(shown)].sort();
+  if (now.join('\n') === was.join('\n')) return;
+  const list = now.length > 0 ? `${now.length} now: ${fewNames(now)}` : 'none now';
+  throw new ConflictError(
+    `The members of ${from} changed since this page showed them (${list}). Nobody was moved; check them and move again.`,
+  );
 }
 
 /** Who among `people` the new units take off a domain they chat on, by domain. */
@@ -125,11 +130,13 @@ async function domainsLeftBy(ctx: GatewayContext, people: User[], newUnits: Map<
  * Moves every member of a unit to another (a department merged or closed): `from` becomes `to` among
  * each person's units, their primary unit where it was. Each person is changed by editUser, as the
  * console's form would, and audited so; one `unit.move_members` line sums it up. People of a campus
- * directory stay (`left`): their units are the directory's, and its next sync would undo the move. All
- * or nothing: a move that takes anyone off a domain they chat on is refused unless `moveChat` confirms it.
+ * directory stay (`left`): their units are the directory's, and its next sync would undo the move; so do
+ * those a unit admin may not manage (`leftToCampusAdmins`), as the user form would refuse them. All or
+ * nothing otherwise: a move that takes anyone off a domain they chat on is refused unless `moveChat`
+ * confirms it, and one from a form that showed other members than the unit has now (`members`) is refused.
  */
 export async function moveMembers(ctx: GatewayContext, input: unknown): Promise<MovedMembers> {
-  const { from, to, moveChat } = parseInput(moveSchema, input);
+  const { from, to, moveChat, members: shown } = parseInput(moveSchema, input);
   if (from === to)
     throw new ValidationError(`${from} is the unit they would leave; choose another unit to move them to`, {
       to: 'the same unit as the one they leave',
@@ -138,24 +145,17 @@ export async function moveMembers(ctx: GatewayContext, input: unknown): Promise<
   return inTransaction(ctx, async (ctx) => {
     const fromUnit = await findUnit(ctx, from);
     await findUnit(ctx, to);
-    const memberships = await ctx.models.Membership.findAll({ where: { unitId: fromUnit.id }, transaction: ctx.tx });
-    const members = await ctx.models.User.findAll({
-      where: { id: { [Op.in]: memberships.map((m) => m.userId) } },
-      order: [['username', 'ASC']],
-      transaction: ctx.tx,
-    });
+    const { members, units: current } = await membersOfUnit(ctx, fromUnit.id);
+    assertShown(from, members, shown);
     const left = await directoryPeople(ctx, members, from);
     const kept = new Set(left.flatMap((l) => l.people));
-    const people = members.filter((m) => !kept.has(m.username));
-    const current = new Map(
-      [
-        ...(await membershipsOf(
-          ctx,
-          people.map((p) => p.id),
-        )),
-      ].map(([id, list]) => [id, list.map((m) => m.unit.path)]),
+    const leftToCampusAdmins = unmanageable(
+      ctx,
+      members.filter((m) => !kept.has(m.username)),
+      current,
     );
-    assertManageable(ctx, people, current);
+    for (const name of leftToCampusAdmins) kept.add(name);
+    const people = members.filter((m) => !kept.has(m.username));
     const newUnits = new Map(people.map((p) => [p.id, replaced(current.get(p.id) ?? [], from, to)]));
     const domainsLeft = await domainsLeftBy(ctx, people, newUnits);
     if (domainsLeft.length > 0 && !moveChat) throw new MembersChatMoveError(domainsLeft);
@@ -166,6 +166,7 @@ export async function moveMembers(ctx: GatewayContext, input: unknown): Promise<
       moved: people.map((p) => p.username),
       unitAdmins: people.filter((p) => p.roles.includes('unit-admin')).map((p) => p.username),
       left,
+      leftToCampusAdmins,
       domainsLeft,
       remaining: members.length - people.length,
     };
@@ -176,7 +177,8 @@ export async function moveMembers(ctx: GatewayContext, input: unknown): Promise<
         details: {
           to,
           moved: people.length,
-          leftToDirectory: result.remaining,
+          leftToDirectory: result.remaining - leftToCampusAdmins.length,
+          ...(leftToCampusAdmins.length > 0 ? { leftToCampusAdmins: leftToCampusAdmins.length } : {}),
           domainsLeft: domainsLeft.map((d) => ({ domain: d.domain, people: d.people.length })),
         },
       });

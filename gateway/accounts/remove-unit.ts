@@ -5,6 +5,7 @@ import type { GatewayContext } from '../context.ts';
 import type { OrgUnit } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { isWithin } from './scope.ts';
+import { membersOfUnit, unmanageable } from './unit-members.ts';
 import { assertMayShape, findUnit } from './units.ts';
 
 const SHOWN = 5;
@@ -91,9 +92,40 @@ export async function usesOfUnit(ctx: GatewayContext, unit: OrgUnit): Promise<st
 }
 
 /** The ways there are to move a unit's people elsewhere, for the refusal to remove it while it has some. */
-const movingMembers = (path: string) =>
-  ` To move its members: all at once with atrium units move-members ${path} OTHER-UNIT, or one person at a time` +
+export const cliMoving = (path: string) =>
+  `To move its members: all at once with atrium units move-members ${path} OTHER-UNIT, or one person at a time` +
   ` on their page in the admin console (Users) or with atrium users update USERNAME --remove-unit ${path} --add-unit OTHER-UNIT.`;
+
+/**
+ * A unit still in use, with what uses it. While it has members, the refusal says how to move them, in the
+ * words of whoever asks (`moving`: the CLI's unless told), and names those only a campus administrator
+ * can move when a unit admin asks.
+ */
+export class UnitInUseError extends ConflictError {
+  readonly unitPath: string;
+  readonly uses: string[];
+  readonly hasMembers: boolean;
+  readonly onlyCampusAdmins: string[];
+
+  constructor(unitPath: string, uses: string[], hasMembers: boolean, onlyCampusAdmins: string[], moving = cliMoving) {
+    const campus =
+      onlyCampusAdmins.length > 0
+        ? ` Only a campus administrator can move ${fewNames(onlyCampusAdmins)}: ${onlyCampusAdmins.length === 1 ? 'they are a campus administrator or belong' : 'they are campus administrators or belong'} to units outside yours.`
+        : '';
+    super(
+      `Unit ${unitPath} is still in use: ${uses.join('; ')}. Move or remove those first.${hasMembers ? ` ${moving(unitPath)}${campus}` : ''}`,
+    );
+    this.unitPath = unitPath;
+    this.uses = uses;
+    this.hasMembers = hasMembers;
+    this.onlyCampusAdmins = onlyCampusAdmins;
+  }
+
+  /** The same refusal, with the ways to move its members told as `moving` says them. */
+  saying(moving: (path: string) => string): UnitInUseError {
+    return new UnitInUseError(this.unitPath, this.uses, this.hasMembers, this.onlyCampusAdmins, moving);
+  }
+}
 
 /**
  * Removes a unit nothing uses any more (a typo, a closed department). One still in use is refused with
@@ -106,10 +138,8 @@ export async function removeUnit(ctx: GatewayContext, path: string): Promise<{ p
     const unit = await findUnit(ctx, wanted);
     const uses = await usesOfUnit(ctx, unit);
     if (uses.length > 0) {
-      const members = await ctx.models.Membership.count({ where: { unitId: unit.id }, transaction: ctx.tx });
-      throw new ConflictError(
-        `Unit ${unit.path} is still in use: ${uses.join('; ')}. Move or remove those first.${members > 0 ? movingMembers(unit.path) : ''}`,
-      );
+      const { members, units } = await membersOfUnit(ctx, unit.id);
+      throw new UnitInUseError(unit.path, uses, members.length > 0, unmanageable(ctx, members, units));
     }
     await unit.destroy({ transaction: ctx.tx });
     await audit(ctx, { action: 'unit.remove', target: unit.path, details: { name: unit.name } });

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { filledFormWithAction, submitFilled, type BrowserAgent, type Page } from '../helpers/browser-agent.ts';
-import { addPeople, registerTestApp, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import {
+  addPeople,
+  addPerson,
+  registerTestApp,
+  signInToConsole,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.ts';
 import { chromiumMissing, launchChromium } from '../portal/browser.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator, type GatewayContext } from '../../gateway/context.ts';
@@ -502,5 +509,120 @@ describe("moving a person between units in the console's user form", () => {
     );
     expect(refused.html).toMatch(/<select id="primaryUnit"[^>]* aria-invalid="true" autofocus>/);
     expect(await unitsOf('move-unticked')).toEqual(['campus/eng/cs']);
+  });
+});
+
+describe("moving a unit's people in the console", () => {
+  const from = 'campus/eng/move-src';
+  const unitsOf = async (username: string) =>
+    unitPathsOf(gateway.context(null), (await gateway.models.User.findOne({ where: { username } }))!);
+  const moves = () => auditOf('unit.move_members', from);
+  const moveForm = (page: Page) => filledFormWithAction(page, '/admin/units/move-members');
+  const notice = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1]?.replace(/&quot;/g, '"');
+
+  beforeAll(async () => {
+    await units(from, 'campus/eng/move-dst', 'campus/eng/move-gone');
+    await addPerson(gateway, 'mv-alice', { units: [from] });
+    await addPerson(gateway, 'mv-eadmin', { units: [from], roles: ['admin', 'staff'] });
+    await addPerson(gateway, 'mv-xadm', { units: [from, 'campus/arts/history'], roles: ['staff'] });
+  });
+
+  it('answers a unit admin removing a unit with members with the action on the page, naming whom only a campus administrator can move', async () => {
+    const page = await open(engAdmin, `/admin/units?unit=${from}`);
+    const refused = await submitFilled(engAdmin, page, filledFormWithAction(page, '/admin/units/remove'), {
+      understood: 'yes',
+    });
+    expect(refused.status).toBe(409);
+    expect(notice(refused)).toBe(
+      `Unit ${from} is still in use: 3 members: mv-alice (primary unit), mv-eadmin (primary unit), mv-xadm (primary unit). Move or remove those first.` +
+        ' To move its members: all at once with "Move its people" on this page, or one person at a time on their page (Users).' +
+        ' Only a campus administrator can move mv-eadmin, mv-xadm: they are campus administrators or belong to units outside yours.',
+    );
+    expect(readable(refused)).toContain(`Unit ${from} has 3 members: mv-alice, mv-eadmin, mv-xadm.`);
+    expect(moveForm(refused).entries).toContainEqual(['members', '["mv-alice","mv-eadmin","mv-xadm"]']);
+    // A campus administrator is told the same way, with nobody beyond them.
+    const asAdmin = await open(admin, `/admin/units?unit=${from}`);
+    const adminRefused = await submitFilled(admin, asAdmin, filledFormWithAction(asAdmin, '/admin/units/remove'), {
+      understood: 'yes',
+    });
+    expect(notice(adminRefused)).toMatch(
+      /Move its people" on this page, or one person at a time on their page \(Users\)\.$/,
+    );
+    expect(await unitNamed(from)).not.toBeNull();
+  });
+
+  it('refuses a move with no target, a target outside their units, the unit itself, a target gone or a stale page, moving nobody', async () => {
+    const page = await open(engAdmin, `/admin/units?unit=${from}`);
+    // The targets offered are the unit admin's units, but the unit itself.
+    const targets = /<select id="to"[^]*?<\/select>/.exec(page.html)?.[0] ?? '';
+    expect(targets).toContain('<option value="campus/eng/move-dst">');
+    expect(targets).not.toContain(`<option value="${from}">`);
+    expect(targets).not.toContain('<option value="campus/arts/history">');
+    const form = moveForm(page);
+    const none = await submitFilled(engAdmin, page, form, { to: '' });
+    expect(none.status).toBe(400);
+    expect(/id="to-error">([^<]*)</.exec(none.html)?.[1]).toBe('choose the unit to move them to');
+    const outside = await submitFilled(engAdmin, page, form, { to: 'campus/arts/history' });
+    expect(outside.status).toBe(403);
+    expect(notice(outside)).toBe('You may not manage unit campus/arts/history');
+    const itself = await submitFilled(engAdmin, page, form, { to: from });
+    expect(itself.status).toBe(400);
+    expect(notice(itself)).toContain(`${from} is the unit they would leave; choose another unit to move them to`);
+    await removeUnit(ctx, 'campus/eng/move-gone');
+    const gone = await submitFilled(engAdmin, page, form, { to: 'campus/eng/move-gone' });
+    expect(gone.status).toBe(404);
+    expect(notice(gone)).toBe('No unit campus/eng/move-gone');
+    const unsaid = await submitFilled(engAdmin, page, form, { to: 'campus/eng/move-dst', members: 'x' });
+    expect(unsaid.status).toBe(400);
+    // Someone joined since the page was shown: the move would take them along unseen.
+    await addPerson(gateway, 'mv-late', { units: [from] });
+    const stale = await submitFilled(engAdmin, page, form, { to: 'campus/eng/move-dst' });
+    expect(stale.status).toBe(409);
+    expect(notice(stale)).toBe(
+      `The members of ${from} changed since this page showed them (4 now: mv-alice, mv-eadmin, mv-late, mv-xadm). Nobody was moved; check them and move again.`,
+    );
+    expect(await unitsOf('mv-alice')).toEqual([from]);
+    expect(await unitsOf('mv-late')).toEqual([from]);
+    expect(await moves()).toHaveLength(0);
+  });
+
+  it('moves the people a unit admin may manage into a unit of theirs, audited, and leaves the others, named', async () => {
+    const page = await open(engAdmin, `/admin/units?unit=${from}`);
+    expect(readable(page)).toContain('Only a campus administrator can move mv-eadmin, mv-xadm: they stay.');
+    const moved = await submitFilled(engAdmin, page, moveForm(page), { to: 'campus/eng/move-dst' });
+    expect(moved.url).toBe(url(`/admin/units?unit=${from}#change-unit`));
+    expect(readable(moved)).toContain(
+      `Moved 2 members of ${from} to campus/eng/move-dst: mv-alice, mv-late. Left in ${from}: mv-eadmin, mv-xadm, whom only a campus administrator can move (campus administrators, or people of units outside yours).`,
+    );
+    expect(await unitsOf('mv-alice')).toEqual(['campus/eng/move-dst']);
+    expect(await unitsOf('mv-late')).toEqual(['campus/eng/move-dst']);
+    expect(await unitsOf('mv-eadmin')).toEqual([from]);
+    const [event] = await moves();
+    expect(event!.actorName).toBe('eng-admin');
+    expect(JSON.parse(event!.details!)).toMatchObject({ to: 'campus/eng/move-dst', moved: 2, leftToCampusAdmins: 2 });
+    expect(await auditOf('user.update', 'mv-alice')).toHaveLength(1);
+  });
+
+  it('asks a campus administrator to tick "Move their chat" before moving people to another college, then moves them', async () => {
+    const page = await open(admin, `/admin/units?unit=${from}`);
+    const asked = await submitFilled(admin, page, moveForm(page), { to: 'campus/arts/music' });
+    expect(asked.status).toBe(409);
+    expect(notice(asked)).toBe(
+      'This takes 2 people off eng.campus.test (mv-eadmin, mv-xadm): their conversations there stay on its node, out of their reach. Nobody was moved. To go ahead, tick "Move their chat" and move again.',
+    );
+    expect(readable(asked)).toContain('2 people leave eng.campus.test: their conversations there stay on its node.');
+    expect(await unitsOf('mv-eadmin')).toEqual([from]);
+    const form = moveForm(asked);
+    expect(form.entries).toContainEqual(['to', 'campus/arts/music']);
+    const moved = await submitFilled(admin, asked, form, { moveChat: 'on' });
+    expect(readable(moved)).toContain(
+      `Moved 2 members of ${from} to campus/arts/music: mv-eadmin, mv-xadm. Took 2 people off eng.campus.test: their conversations there stay on its node. ${from} has no members now; remove it below once nothing else uses it.`,
+    );
+    expect(await unitsOf('mv-xadm')).toEqual(['campus/arts/music', 'campus/arts/history']);
+    expect(moved.html).not.toContain('action="/admin/units/move-members"');
+    const removed = await submitFilled(admin, moved, filledFormWithAction(moved, '/admin/units/remove'), {
+      understood: 'yes',
+    });
+    expect(readable(removed)).toContain(`Removed Unit ${from} (${from}).`);
   });
 });

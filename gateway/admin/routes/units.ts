@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
-import { removeUnit } from '../../accounts/remove-unit.ts';
+import { MembersChatMoveError, moveMembers, type DomainLeft } from '../../accounts/move-members.ts';
+import { removeUnit, UnitInUseError } from '../../accounts/remove-unit.ts';
 import { adminScopeOf, isFullAdmin, scopeCovers } from '../../accounts/scope.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
 import { DISPLAY_NAME_MAX, displayNameSchema } from '../../accounts/schemas.ts';
@@ -10,9 +11,17 @@ import { bodyOf, formBody, formFailure, text, tooLongFailure, typedFormBody, typ
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
+import { movedNotice, peopleOf, shownMembers } from './unit-people.ts';
 
-/** Values of the add form and of the rename/remove form of one unit (`unit`, chosen by ?unit=PATH). */
+/** Values of the add form and of the rename/remove/move forms of one unit (`unit`, chosen by ?unit=PATH). */
 type Values = Partial<Record<string, string>>;
+
+/** A refusal of the move, with the domains it would take people off when that is why (to ask for the box). */
+type UnitsFailure = FormFailure & { chatMove?: DomainLeft[] };
+
+/** The refusal to remove a unit with members, pointing to this page's "Move its people" rather than the CLI. */
+const consoleMoving = () =>
+  'To move its members: all at once with "Move its people" on this page, or one person at a time on their page (Users).';
 
 /**
  * The tree, each unit marked with whether the actor may rename or remove it (accounts/units.ts:
@@ -32,11 +41,11 @@ async function shapedTree(ctx: GatewayContext) {
   });
 }
 
-/** The unit tree the actor administers: adding a unit under one of theirs, renaming and removing one below. */
-export function unitRoutes(kit: ConsoleKit): Router {
-  const router = Router();
+type Render = (req: Request, res: Response, values: Values, failure?: UnitsFailure) => Promise<void>;
 
-  async function renderUnits(req: Request, res: Response, values: Values, failure?: FormFailure) {
+/** The Units page, with what a refused form showed again (`values`, `failure`). */
+function unitsPage(kit: ConsoleKit): Render {
+  return async (req: Request, res: Response, values: Values, failure?: UnitsFailure) => {
     const ctx = kit.context(req);
     const tree = await shapedTree(ctx);
     // A unit of theirs they may not rename (their own top unit): the page says whose it is to change.
@@ -63,12 +72,47 @@ export function unitRoutes(kit: ConsoleKit): Router {
         values,
         // The new name as typed after a refusal, blank included; the unit's name until then.
         newName: values.newName ?? changing?.name,
+        people: changing && (await peopleOf(ctx, changing.path, tree)),
+        chatMove: failure?.chatMove,
         errors: failure?.errors ?? {},
         notice: failure?.notice,
       },
       failure?.status,
     );
-  }
+  };
+}
+
+/**
+ * "Move its people": every member of the unit to another of the actor's units, by the use-case the CLI's
+ * atrium units move-members runs, its refusals shown on the page and nothing moved.
+ */
+function movePeople(kit: ConsoleKit, render: Render) {
+  return async (req: Request, res: Response) => {
+    const body = bodyOf(req);
+    const values = { unit: text(body, 'unit'), to: text(body, 'to') };
+    const members = shownMembers(text(body, 'members'));
+    const refuse = (status: number, field: string, why: string) =>
+      render(req, res, values, { status, errors: { [field]: why }, notice: `Nobody was moved: ${why}.` });
+    if (!members) return refuse(400, 'members', 'this form does not say whom it showed; open the unit again');
+    if (!values.to) return refuse(400, 'to', 'choose the unit to move them to');
+    try {
+      const input = { from: values.unit, to: values.to, moveChat: text(body, 'moveChat') === 'on', members };
+      const moved = await moveMembers(kit.context(req), input);
+      setFlash(req, movedNotice(moved));
+      res.redirect(303, `/admin/units?unit=${encodeURI(moved.from)}#change-unit`);
+    } catch (error) {
+      if (!(error instanceof MembersChatMoveError)) return render(req, res, values, formFailure(error));
+      const asked = new MembersChatMoveError(error.domainsLeft, 'tick "Move their chat" and move again');
+      await render(req, res, values, { ...formFailure(asked), chatMove: error.domainsLeft });
+    }
+  };
+}
+
+/** The unit tree the actor administers: adding a unit under one of theirs, renaming and removing one below. */
+export function unitRoutes(kit: ConsoleKit): Router {
+  const router = Router();
+
+  const renderUnits = unitsPage(kit);
 
   router.get('/units', async (req, res) => {
     const query = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : '');
@@ -131,9 +175,12 @@ export function unitRoutes(kit: ConsoleKit): Router {
       setFlash(req, `Removed ${removed.name} (${removed.path}).`);
       res.redirect(303, '/admin/units');
     } catch (error) {
-      await renderUnits(req, res, values, formFailure(error));
+      const said = error instanceof UnitInUseError ? error.saying(consoleMoving) : error;
+      await renderUnits(req, res, values, formFailure(said));
     }
   });
+
+  router.post('/units/move-members', formBody, kit.csrf.check, movePeople(kit, renderUnits));
 
   return router;
 }
