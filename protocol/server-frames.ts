@@ -322,7 +322,14 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   }),
   frame('auth.expiring', { expiresAt: isoTime }),
   frame('session.ended', {
-    reason: z.enum(['signed_out', 'access_ended', 'left_domain', 'app_access_removed', 'domain_removed']),
+    reason: z.enum([
+      'signed_out',
+      'access_ended',
+      'left_domain',
+      'app_access_removed',
+      'domain_removed',
+      'secret_rotated',
+    ]),
   }),
 ]);
 

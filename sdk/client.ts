@@ -66,8 +66,9 @@ export type ClientEvents = {
    * The gateway session ended (single logout) or the node refused the identity: the client stops. `why`
    * is what the node's `session.ended` said first, if it did: `signed_out`, `access_ended` (disabled, a
    * password reset, signed out everywhere), `left_domain` (moved off this domain's units),
-   * `app_access_removed` (the person took back what they allowed this app) or `domain_removed` (this
-   * domain was removed at the gateway; it closes as `left_domain` does).
+   * `app_access_removed` (the person took back what they allowed this app), `domain_removed` (this
+   * domain was removed at the gateway; it closes as `left_domain` does) or, for a bot, `secret_rotated`
+   * (its app's client secret was rotated after its token was issued: get one with the new secret).
    */
   ended: { code: number; reason: string; why?: string };
   /** A refusal or failure nobody waits for, or a frame from the node this client cannot read (`unexpected_frame`; it is ignored). */

@@ -1,7 +1,6 @@
-import { decodeJwt } from 'jose';
 import { AppError } from '../../core/errors.ts';
-import type { EndedAccess } from './ended-access.ts';
-import type { TokenVerifier } from './token-verifier.ts';
+import type { EndedAccess, TokenHolder } from './ended-access.ts';
+import type { Identity, TokenVerifier } from './token-verifier.ts';
 
 /** A bot token issued before its app's client secret was rotated: told as an ended sign-in is. */
 export class BotTokenRevokedError extends AppError {
@@ -25,12 +24,18 @@ export function refusingRotatedBotTokens(verifier: TokenVerifier, ended: Pick<En
     keys: verifier.keys,
     async verify(token) {
       const identity = await verifier.verify(token);
-      if (identity.kind !== 'app') return identity;
-      // Verified above: its `iat` is the gateway's, and within the lifetime the node accepts.
-      const issuedAt = Number(decodeJwt(token).iat ?? 0) * 1000;
-      const holder = { sub: identity.clientId, sid: null, clientId: identity.clientId, issuedAt };
-      if (ended.endedFor(holder)) throw new BotTokenRevokedError();
+      const holder = botHolder(identity);
+      if (holder && ended.endedFor(holder)) throw new BotTokenRevokedError();
       return identity;
     },
   };
+}
+
+/**
+ * The bot token of an app identity as ended access names it: subject and client both the app's client.
+ * Its `issuedAt` was verified (the gateway's, within the lifetime the node accepts). Nothing for a person.
+ */
+export function botHolder(identity: Identity): TokenHolder | null {
+  if (identity.kind !== 'app' || identity.issuedAt === undefined) return null;
+  return { sub: identity.clientId, sid: null, clientId: identity.clientId, issuedAt: identity.issuedAt };
 }

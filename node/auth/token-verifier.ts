@@ -22,7 +22,15 @@ export type Identity =
       issuedAt?: number;
       expiresAt: number;
     }
-  | { kind: 'app'; clientId: string; slug: string; name: string; address: string; expiresAt: number };
+  | {
+      kind: 'app';
+      clientId: string;
+      slug: string;
+      name: string;
+      address: string;
+      issuedAt?: number;
+      expiresAt: number;
+    };
 
 export class TokenExpiredError extends AppError {
   constructor() {
@@ -195,7 +203,8 @@ export function createTokenVerifier(options: {
         }
         const slug = payload.app_slug;
         const name = typeof payload.app_name === 'string' ? payload.app_name : slug;
-        return { kind: 'app', clientId, slug, name, address: addressOf(slug, options.domain), expiresAt };
+        const issuedAt = Number(payload.iat ?? 0) * 1000;
+        return { kind: 'app', clientId, slug, name, address: addressOf(slug, options.domain), issuedAt, expiresAt };
       }
       const domains = Array.isArray(payload.im_domains) ? payload.im_domains : [];
       if (!domains.includes(options.domain))

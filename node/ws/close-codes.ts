@@ -26,6 +26,11 @@ export const CLOSE = {
   leftDomain: { code: 4403, reason: 'left_domain' },
   authTimeout: { code: 4408, reason: 'auth_timeout' },
   sessionEnded: { code: 4409, reason: 'session_ended' },
+  /**
+   * A bot's socket opened with a token issued before its app's client secret was rotated: get a token with
+   * the new secret (a bot still holding the old one must be given the new one first), then reconnect.
+   */
+  secretRotated: { code: 4409, reason: 'secret_rotated' },
   flooding: { code: 4429, reason: 'rate_limit_abuse' },
   /**
    * The person already holds SOCKETS_PER_PERSON sockets to this process: the new one is refused, the open

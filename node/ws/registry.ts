@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { PushGate } from '../bots/bot-reads.ts';
 import type { Identity } from '../auth/token-verifier.ts';
 import { ends, type EndedEntry } from '../auth/ended-access.ts';
+import { botHolder } from '../auth/ended-bot-tokens.ts';
 import type { BusEvent } from '../bus/bus.ts';
 import type { PresenceStatus } from '../presence/presence-store.ts';
 import { serverFrame, type ServerFrame } from '../../protocol/frames.ts';
@@ -253,17 +254,22 @@ export type EndedReason = Extract<ServerFrame, { type: 'session.ended' }>['reaso
 const ENDED_CLOSES: Partial<Record<EndedReason, { code: number; reason: string }>> = {
   left_domain: CLOSE.leftDomain,
   domain_removed: CLOSE.leftDomain,
+  secret_rotated: CLOSE.secretRotated,
 };
 
 /**
  * Why the first of `entries` that ends the connection's token ends it, as `session.ended` says it:
  * `signed_out`, that session was signed out; `access_ended`, all of the person's access was ended;
  * `left_domain`, they were moved off this domain's units; `app_access_removed`, the person took back
- * what they allowed the socket's app. Nothing when none does.
+ * what they allowed the socket's app; `secret_rotated`, for a bot's socket, its app's client secret was
+ * rotated (ended-bot-tokens.ts). Nothing when none does.
  */
 function endedReason(connection: Connection, entries: EndedEntry[]) {
   const identity = connection.identity;
-  if (identity?.kind !== 'user' || identity.issuedAt === undefined) return undefined;
+  if (!identity) return undefined;
+  const bot = botHolder(identity);
+  if (bot) return entries.some((e) => ends(e, bot)) ? ('secret_rotated' as const) : undefined;
+  if (identity.kind !== 'user' || identity.issuedAt === undefined) return undefined;
   const holder = { ...identity, issuedAt: identity.issuedAt };
   const entry = entries.find((e) => ends(e, holder));
   if (!entry) return undefined;

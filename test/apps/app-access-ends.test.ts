@@ -5,6 +5,7 @@ import { setAppDisabled } from '../../gateway/apps-registry/set-app-disabled.ts'
 import { removeAppAccess } from '../../gateway/oidc/allowed-apps.ts';
 import type { EndedAccess } from '../../node/auth/ended-access.ts';
 import { endingCreatorsWebhooks } from '../../node/webhooks/ended-creators.ts';
+import { AtriumClient } from '../../sdk/client.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectAs, fetchMe, startTestNode, type TestNode } from '../helpers/node.ts';
 import { codeFlow, discover } from '../helpers/rp.ts';
@@ -163,5 +164,37 @@ describe("rotating an app's client secret", () => {
     const rp = await discover(gateway.issuer, app.clientId, clientSecret);
     expect(await client.tokenIntrospection(rp, before)).toEqual({ active: false });
     expect(await client.tokenIntrospection(rp, after)).toMatchObject({ active: true, sub: app.clientId });
+  });
+
+  it("closes the bot's sockets opened before, telling it why; one opened with the new secret's token stays", async () => {
+    const app = await register(gateway, {
+      name: 'Parking Spots',
+      slug: 'parking',
+      redirectUris: [APP_REDIRECT],
+      botEnabled: true,
+    });
+    const botSocket = (token: string) =>
+      new AtriumClient({
+        url: `${eng.localUrl.replace(/^http/, 'ws')}/ws`,
+        token: () => token,
+        backoff: { initialMs: 50, maxMs: 500 },
+      });
+    const before = botSocket(await botToken(gateway, app, eng.url));
+    await before.connect();
+    const ended = before.once('ended', () => true, 10_000);
+
+    const { clientSecret } = await rotateClientSecret(asOperator(gateway), app.slug);
+    expect(await ended).toEqual({ code: 4409, reason: 'secret_rotated', why: 'secret_rotated' });
+    expect(before.state).toBe('closed');
+
+    // A token's `iat` has whole seconds: one issued in the second of the rotation counts as before it.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const after = botSocket(await botToken(gateway, { clientId: app.clientId, clientSecret }, eng.url));
+    await after.connect();
+    // Another app's rotation closes nothing of this one's (the node hears of it before the rotation returns).
+    await rotateClientSecret(asOperator(gateway), 'shuttle');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(after.state).toBe('online');
+    after.close();
   });
 });
