@@ -58,6 +58,8 @@ export function createMovedPeers(options: {
   const { registry } = options.federation.policy;
   const now = () => clock.now();
   const verdicts = new Map<string, { movedTo: Person | null; until: number }>();
+  /** Questions under way, by peer: sends side by side to one peer ask the directory once. */
+  const asking = new Map<string, Promise<Person | null>>();
 
   async function ours(domain: string): Promise<boolean> {
     if (domain === directory.domain) return true;
@@ -73,7 +75,15 @@ export function createMovedPeers(options: {
     return person;
   }
 
-  async function ask(peer: string): Promise<Person | null> {
+  function ask(peer: string): Promise<Person | null> {
+    const under = asking.get(peer);
+    if (under) return under;
+    const question = askNow(peer).finally(() => asking.delete(peer));
+    asking.set(peer, question);
+    return question;
+  }
+
+  async function askNow(peer: string): Promise<Person | null> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), ASK_WITHIN_MS);
