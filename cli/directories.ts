@@ -3,6 +3,7 @@ import { listDirectories, showDirectory } from '../gateway/directories/list-dire
 import { MASS_CHANGE_FLOOR, stoppedByLimit, summarizeDryRun, wouldNames } from '../gateway/directories/mass-change.ts';
 import type { PresentedDirectory } from '../gateway/directories/present-directory.ts';
 import { PRESETS } from '../gateway/directories/presets.ts';
+import { disabledThere } from '../gateway/directories/read-entry.ts';
 import { registerDirectory } from '../gateway/directories/register-directory.ts';
 import { relinkPerson } from '../gateway/directories/relink-person.ts';
 import { describeRemoval, removeDirectory } from '../gateway/directories/remove-directory.ts';
@@ -81,6 +82,11 @@ const settings: Record<string, OptionSpec> = {
     type: 'string',
     value: 'ATTR',
     help: 'what marks an account disabled: userAccountControl bit 2 (active-directory), pwdAccountLockedTime, a ppolicy lock (openldap), nsAccountLock TRUE (389-ds); "" for none',
+  },
+  'expiry-attribute': {
+    type: 'string',
+    value: 'ATTR',
+    help: 'when an account ends; an account ended there is disabled here as a disabled one (active-directory: accountExpires; another attribute holds an LDAP time, such as ppolicy\'s pwdEndTime); none to not read it; "" the preset\'s (update: unchanged)',
   },
   'id-attribute': {
     type: 'string',
@@ -171,6 +177,7 @@ async function inputOf(args: Args, io: Io, adding: boolean): Promise<Record<stri
     nameAttributes: listed(args, 'name-attribute'),
     emailAttributes: listed(args, 'email-attribute'),
     disabledAttribute: clearable(args, 'disabled-attribute'),
+    expiryAttribute: args.string('expiry-attribute'),
     idAttribute: args.string('id-attribute'),
     passwordChangedAttribute: args.string('password-changed-attribute'),
     groupMembership: args.string('group-membership'),
@@ -194,7 +201,7 @@ export function describeDirectory(d: PresentedDirectory): string {
     `  CA file:       ${d.caFile ?? '(system CAs)'}`,
     `  people:        ${d.userBase} ${d.userFilter}`,
     `  groups:        ${d.groupBase ?? '-'} (membership from ${d.groupMembership}; nested groups ${d.nestedGroups ? 'followed' : 'not followed'})`,
-    `  attributes:    username ${d.attributes.username}; name ${d.attributes.name.join(', ')}; email ${d.attributes.email.join(', ')}${d.attributes.disabled ? `; disabled flag ${d.attributes.disabled}` : ''}; entry id ${d.attributes.id ?? 'none (matched by username)'}; password changed ${d.attributes.passwordChanged ?? 'not read'}`,
+    `  attributes:    username ${d.attributes.username}; name ${d.attributes.name.join(', ')}; email ${d.attributes.email.join(', ')}${d.attributes.disabled ? `; disabled flag ${d.attributes.disabled}` : ''}; account expiry ${d.attributes.expiry ?? 'not read'}; entry id ${d.attributes.id ?? 'none (matched by username)'}; password changed ${d.attributes.passwordChanged ?? 'not read'}`,
     `  units:         below ${d.unitRoot}, from ${d.unitFrom === 'ou' ? 'the OU path' : `attribute ${d.unitAttribute}`}`,
     `  role groups:   ${d.roleGroups.length > 0 ? d.roleGroups.join('\n                 ') : '(none)'}`,
     `  default role:  ${d.defaultRole}`,
@@ -239,7 +246,7 @@ function describeTest(t: DirectoryTest): string {
         t.sample.map((p) =>
           'reason' in p
             ? [p.username ?? '-', '', '', '', `refused: ${p.reason} (${p.dn})`]
-            : [p.username, p.displayName, p.email, p.unit, p.disabled ? 'disabled in the directory' : ''],
+            : [p.username, p.displayName, p.email, p.unit, p.disabled ? disabledThere(p) : ''],
         ),
       )
         .split('\n')

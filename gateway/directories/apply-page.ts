@@ -13,9 +13,9 @@ import { normalizeDn } from './dn.ts';
 import { describeEntryId } from './entry-id.ts';
 import { ensureUnits, levelsOfPath, loadUnitIds, type UnitIds } from './directory-units.ts';
 import { beforeThisSecond, notePasswordChange, PASSWORD_CHANGED, type PasswordSeen } from './note-password-change.ts';
-import { readEntry, type GroupsOf, type Person, type Unread } from './read-entry.ts';
+import { disabledThere, readEntry, type GroupsOf, type Person, type Unread } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
-import { count, noteUnreadFlag, refuse, type SyncReport } from './sync-report.ts';
+import { count, type DisabledThere, noteUnreadExpiry, noteUnreadFlag, refuse, type SyncReport } from './sync-report.ts';
 
 /** What one sync run carries from page to page. */
 export type SyncRun = {
@@ -42,11 +42,11 @@ export type SyncRun = {
    */
   dnsPresent: Set<string> | null;
   /**
-   * The people the directory marks disabled, by user id. They are disabled only once the whole directory
-   * was read and passed its checks (sync-directory.ts), like the people gone from it: a sync that stops
-   * part-way, or that can read none of its entries, disables nobody.
+   * The people the directory marks disabled, or whose account expired there, by user id, with which. They
+   * are disabled only once the whole directory was read and passed its checks (sync-directory.ts), like the
+   * people gone from it: a sync that stops part-way, or that can read none of its entries, disables nobody.
    */
-  markedDisabled: Set<string>;
+  markedDisabled: Map<string, DisabledThere>;
   /**
    * Active administrators whose entry no longer gives them the admin role, by user id: they keep it until
    * the whole directory was read, and lose it then unless they are the last active administrator
@@ -79,7 +79,7 @@ export async function newSyncRun(
     unread: 0,
     readable: 0,
     otherIds: 0,
-    markedDisabled: new Set(),
+    markedDisabled: new Map(),
     adminDropped: new Map(),
   };
 }
@@ -105,13 +105,13 @@ export type Known = {
 };
 
 /**
- * What the page will do: whom to create, whom to update, whom the directory marks disabled (read or
- * not; by user id), and whose link to mark as seen by this run.
+ * What the page will do: whom to create, whom to update, whom the directory marks disabled or expired
+ * (read or not; by user id, with which), and whose link to mark as seen by this run.
  */
 export type Decision = {
   creates: Person[];
   updates: Update[];
-  markedDisabled: string[];
+  markedDisabled: Map<string, DisabledThere>;
   seen: string[];
   /** What the page's entries of known people say of their passwords, read or not (note-password-change.ts). */
   passwords: Omit<PasswordSeen, 'directory' | 'reason'>[];
@@ -161,7 +161,7 @@ export async function applyPage(ctx: GatewayContext, sync: SyncRun, entries: Ent
         { where: { userId: { [Op.in]: seen } }, transaction: ctx.tx },
       );
   });
-  for (const id of markedDisabled) sync.markedDisabled.add(id);
+  for (const [id, said] of markedDisabled) sync.markedDisabled.set(id, said);
 }
 
 /**
@@ -175,8 +175,9 @@ export function readPage(sync: SyncRun, entries: Entry[]): PageRead {
   const inPage = { username: new Set<string>(), email: new Set<string>(), id: new Set<string>() };
   for (const entry of entries) {
     const read = readEntry(entry, sync.settings, sync.groupsOf, sync.unitIds);
-    const flagProblem = 'person' in read ? read.person.disabledProblem : read.disabledProblem;
-    if (flagProblem) noteUnreadFlag(sync.report, entry.dn, flagProblem);
+    const { disabledProblem, expiryProblem } = 'person' in read ? read.person : read;
+    if (disabledProblem) noteUnreadFlag(sync.report, entry.dn, disabledProblem);
+    if (expiryProblem) noteUnreadExpiry(sync.report, entry.dn, expiryProblem);
     if ('refusal' in read) {
       unread.push(read);
       sync.unread += 1;
@@ -196,7 +197,8 @@ export function readPage(sync: SyncRun, entries: Entry[]): PageRead {
       refuse(sync.report, refusal);
       // Refused, it still speaks for the person its id (or DN) names, whom a copy read first must not
       // leave taken for gone; it is not counted as unreadable.
-      unread.push({ refusal, disabled: p.disabled, entryId: p.entryId, passwordChanged: p.passwordChanged });
+      const { disabled, expired, entryId, passwordChanged } = p;
+      unread.push({ refusal, disabled, expired, entryId, passwordChanged });
       continue;
     }
     inPage.username.add(p.username);
@@ -299,12 +301,13 @@ export function decide(sync: SyncRun, { people, unread }: PageRead, known: Known
   // not read, should not lock anyone out. Only the directory's disabled flag still counts: off-boarding
   // often clears the mailbox too. Found by their entry's id, or by the DN their link keeps unless the
   // link's id says the entry now at that DN is another; never by username alone: anyone who may add an
-  // entry could add one with someone else's username, and disable them or keep them on.
+  // entry could add one with someone else's username, and disable them or keep them on. An account expired
+  // there counts as the flag does.
   const seen: string[] = [];
-  const flagged = new Set<string>();
+  const flagged = new Map<string, DisabledThere>();
   // Nor does a password changed there go unnoticed for an entry that cannot be read this time.
   const passwords: Decision['passwords'] = [];
-  for (const { refusal: r, disabled, entryId, passwordChanged } of unread) {
+  for (const { refusal: r, disabled, expired, entryId, passwordChanged } of unread) {
     const atDn = linkByDn.get(normalizeDn(r.dn));
     const link =
       (entryId === null ? undefined : linkByEntryId.get(entryId)) ??
@@ -312,7 +315,7 @@ export function decide(sync: SyncRun, { people, unread }: PageRead, known: Known
     if (!link) continue;
     seen.push(link.userId);
     const user = userById.get(link.userId);
-    if (disabled && user?.status === 'active') flagged.add(link.userId);
+    if (disabled && user?.status === 'active') flagged.set(link.userId, disabledThere({ expired }));
     if (user) passwords.push({ user, link, seen: passwordChanged, disabledThere: disabled });
   }
 
@@ -419,11 +422,11 @@ export function decide(sync: SyncRun, { people, unread }: PageRead, known: Known
   }
   // An entry of the page that could be read speaks for its person, disabled there or not; an unread one does not.
   for (const { person, user, link } of updates) {
-    if (person.disabled && user.status === 'active') flagged.add(user.id);
+    if (person.disabled && user.status === 'active') flagged.set(user.id, disabledThere(person));
     else flagged.delete(user.id);
     passwords.push({ user, link, seen: person.passwordChanged, disabledThere: person.disabled });
   }
-  return { creates, updates, markedDisabled: [...flagged], seen, passwords };
+  return { creates, updates, markedDisabled: flagged, seen, passwords };
 }
 
 /**

@@ -13,10 +13,9 @@ import {
   isTheirEntry,
   notePasswordAtSignIn,
 } from './ended-at-sign-in.ts';
-import { disabledOf } from './disabled-flag.ts';
 import { idBytes } from './entry-id.ts';
 import { DirectoryUnavailableError, KeptAdministratorError, UnusableEntryError } from './errors.ts';
-import { passwordChangedOf, valuesOf } from './read-entry.ts';
+import { disabledThere, passwordChangedOf, standingOf, valuesOf } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
 
 /**
@@ -57,8 +56,10 @@ export async function findPersonDn(
   s: DirectorySettings,
   username: string,
   entryId: string | null = null,
-): Promise<{ dn: string; disabled: boolean; passwordChanged: string | null } | null> {
-  const wanted = [s.disabledAttribute, s.passwordChangedAttribute].filter((a): a is string => a !== null);
+): Promise<{ dn: string; disabled: boolean; expired: boolean; passwordChanged: string | null } | null> {
+  const wanted = [s.disabledAttribute, s.expiryAttribute, s.passwordChangedAttribute].filter(
+    (a): a is string => a !== null,
+  );
   const attributes = wanted.length > 0 ? wanted : ['1.1'];
   const { searchEntries } = await client.search(s.userBase, {
     scope: 'sub',
@@ -69,7 +70,8 @@ export async function findPersonDn(
   if (searchEntries.length !== 1) return null;
   const entry = searchEntries[0]!;
   const values = valuesOf(entry);
-  return { dn: entry.dn, disabled: disabledOf(values, s).disabled, passwordChanged: passwordChangedOf(values, s) };
+  const { disabled, expired } = standingOf(values, s);
+  return { dn: entry.dn, disabled, expired, passwordChanged: passwordChangedOf(values, s) };
 }
 
 /**
@@ -168,7 +170,7 @@ async function bindAsPerson(
     if (link.entryId !== null) await refuseNewEntry(client, s, user.username, password);
     return false;
   }
-  if (active && entry.disabled && isTheirEntry(entry, s, link)) found.ending = 'disabled in the directory';
+  if (active && entry.disabled && isTheirEntry(entry, s, link)) found.ending = disabledThere(entry);
   else if (s.passwordChangedAttribute && !entry.disabled && isTheirEntry(entry, s, link))
     found.password = { seen: entry.passwordChanged };
   if (!(await bindsAs(client, entry.dn, password))) return false;

@@ -11,17 +11,18 @@ import { keptAsLastAdministrator } from './keep-last-administrator.ts';
 import { beforeThisSecond, notePasswordChange, PASSWORD_CHANGED } from './note-password-change.ts';
 import { passwordChangeStep } from './password-changes.ts';
 import type { DirectorySettings } from './schemas.ts';
+import type { DisabledThere } from './sync-report.ts';
 
 /*
  * A sign-in by bind asks the directory about the person anyway. When its answer is that they are no longer
- * among its people, or are disabled there, they are disabled for the directory at once, as the next sync
+ * among its people, or are disabled there (or their account expired there), they are disabled for the directory at once, as the next sync
  * would disable them (disableForDirectory), which ends every session and token they hold: someone taken off
  * the directory does not keep their open sessions until the next sync. Only a definite answer counts: a
  * directory that does not answer, a search that fails, or one that finds nobody at all disables nobody.
  */
 
 /** Why the directory ends a person's access, in the words the sync's audit events use. */
-export type Ending = 'gone from the directory' | 'disabled in the directory';
+export type Ending = 'gone from the directory' | DisabledThere;
 
 /**
  * Whether the directory says for certain that the person's entry is gone: no entry among its people (the

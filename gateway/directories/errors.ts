@@ -95,20 +95,27 @@ export class DirectoryDoesNotVouchError extends AppError {
   }
 }
 
+/** What the directory says of the account, as a kept administrator is told it. */
+const THERE: Record<Ending, string> = {
+  'gone from the directory': 'no longer lists this account',
+  'disabled in the directory': 'marks this account disabled',
+  'expired in the directory': 'says this account expired',
+};
+
 /**
- * The directory no longer lists the person, or marks them disabled, but they are the campus's last active
- * administrator, whom Atrium keeps (keep-last-administrator.ts) rather than leave the console to nobody.
+ * The directory no longer lists the person, or marks them disabled (or expired), but they are the campus's
+ * last active administrator, whom Atrium keeps (keep-last-administrator.ts) rather than leave the console to
+ * nobody.
  * Kept is not let in: the directory no longer vouches for them, and the server's command line can always
  * make an administrator. Told only to someone who proved who they are (the password their directory took,
  * or their passkey), with that way in, instead of "disabled", which they are not.
  */
 export class KeptAdministratorError extends AppError {
   constructor(said: Ending) {
-    const there = said === 'gone from the directory' ? 'no longer lists this account' : 'marks this account disabled';
     super(
       'kept_last_administrator',
       403,
-      `Your campus directory ${there}, so it cannot sign you in. The account is kept only because it is the ` +
+      `Your campus directory ${THERE[said]}, so it cannot sign you in. The account is kept only because it is the ` +
         "campus's last administrator. To get in, someone who runs the Atrium server makes an administrator " +
         'with a password of their own (atrium users add USERNAME --role admin); the next directory sync then ' +
         'ends this account as the directory says.',

@@ -226,8 +226,9 @@ async function bringIn(ctx: GatewayContext, applying: Applying, logger: Logger):
 }
 
 /**
- * Refuses, before anything is written, an entry the directory marks disabled and, for someone no link's id
- * names, anyone but a newcomer (stranger). Neither depends on the groups, which give only roles and units.
+ * Refuses, before anything is written, an entry the directory marks disabled (or whose account expired
+ * there) and, for someone no link's id names, anyone but a newcomer (stranger). Neither depends on the
+ * groups, which give only roles and units.
  */
 async function refuseUnusable(
   ctx: GatewayContext,

@@ -43,7 +43,7 @@ type Rows = (Placement & { isPrimary: boolean })[];
 /**
  * One page as applyPage would take it, counted instead of written: whom it would add, update (and move to
  * another primary unit), leave unchanged, enable again and sign out, and the units it would create; and,
- * in the run, whom it found and whom the directory marks disabled, for planEnd.
+ * in the run, whom it found and whom the directory marks disabled (or expired), for planEnd.
  */
 export async function planPage(ctx: GatewayContext, sync: SyncRun, plan: Plan, entries: Entry[]): Promise<void> {
   sync.report.entries += entries.length;
@@ -60,7 +60,7 @@ export async function planPage(ctx: GatewayContext, sync: SyncRun, plan: Plan, e
   for (const update of updates) planUpdate(sync, plan, update, before.get(update.user.id) ?? [], placementsOf);
   countSignOuts(sync, passwords);
   for (const id of seen) plan.seen.add(id);
-  for (const id of markedDisabled) sync.markedDisabled.add(id);
+  for (const [id, said] of markedDisabled) sync.markedDisabled.set(id, said);
 }
 
 /** The units a sync would create for these people, counted and given placeholder ids in this run alone. */
@@ -128,7 +128,7 @@ const LINKS_AT_ONCE = 1000;
 
 /**
  * After the whole read: the directory's active people, and among them whom a sync would disable (gone from
- * the directory, or marked disabled there), counted into the run's report; and the mass change that makes.
+ * the directory, marked disabled there, or expired there), counted into the run's report; and the mass change that makes.
  */
 export async function planEnd(ctx: GatewayContext, sync: SyncRun, plan: Plan): Promise<MassChange> {
   const { DirectoryAccount, User } = ctx.models;

@@ -25,6 +25,7 @@ export function presentDirectory(directory: Directory, people: number, now = new
       name: s.nameAttributes,
       email: s.emailAttributes,
       disabled: s.disabledAttribute,
+      expiry: s.expiryAttribute,
       id: s.idAttribute,
       passwordChanged: s.passwordChangedAttribute,
     },

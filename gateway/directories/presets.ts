@@ -9,6 +9,8 @@ export type PresetDefaults = {
   emailAttributes: string[];
   /** What says an account is disabled there (disabled-flag.ts); null when nothing does. */
   disabledAttribute: string | null;
+  /** When an account ends there (account-expiry.ts); null when the directory keeps no such date. */
+  expiryAttribute: string | null;
   /** The attribute that names an entry for its whole life, whatever its DN or username (see entry-id.ts). */
   idAttribute: string | null;
   groupMembership: 'member' | 'memberOf';
@@ -29,6 +31,8 @@ export type PresetDefaults = {
  * Each keeps when a password was last changed: AD's `pwdLastSet` (a FILETIME; 0 while the person must
  * change it at their next logon), OpenLDAP's `pwdChangedTime`, which only the ppolicy overlay writes
  * (operational, so asked for by name; absent from an entry whose password never changed under it).
+ * AD ends an account on a date too, its `accountExpires` (a FILETIME; 0 or the largest 64-bit number: never);
+ * OpenLDAP keeps no such date unless told (ppolicy's pwdEndTime, set by hand).
  */
 export const PRESET_DEFAULTS: Record<Preset, PresetDefaults> = {
   openldap: {
@@ -37,6 +41,7 @@ export const PRESET_DEFAULTS: Record<Preset, PresetDefaults> = {
     nameAttributes: ['displayName', 'cn'],
     emailAttributes: ['mail'],
     disabledAttribute: 'pwdAccountLockedTime',
+    expiryAttribute: null,
     idAttribute: 'entryUUID',
     groupMembership: 'member',
     passwordChangedAttribute: 'pwdChangedTime',
@@ -47,6 +52,7 @@ export const PRESET_DEFAULTS: Record<Preset, PresetDefaults> = {
     nameAttributes: ['displayName', 'cn'],
     emailAttributes: ['mail', 'userPrincipalName'],
     disabledAttribute: 'userAccountControl',
+    expiryAttribute: 'accountExpires',
     idAttribute: 'objectGUID',
     groupMembership: 'memberOf',
     passwordChangedAttribute: 'pwdLastSet',

@@ -3,12 +3,13 @@ import { withoutControlCharacters } from '../../core/control-characters.ts';
 import { showsSomething } from '../../core/plain-names.ts';
 import { displayNameSchema, emailSchema, usernameSchema } from '../accounts/schemas.ts';
 import type { Role } from '../models/index.ts';
+import { expiryOf } from './account-expiry.ts';
 import { disabledOf } from './disabled-flag.ts';
 import { normalizeDn } from './dn.ts';
 import { entryIdOf } from './entry-id.ts';
 import { PASSWORD_CHANGED_MAX } from './password-changes.ts';
 import type { DirectorySettings } from './schemas.ts';
-import type { Refusal } from './sync-report.ts';
+import type { DisabledThere, Refusal } from './sync-report.ts';
 import { type KnownUnits, unitOfEntry, type UnitPlace } from './unit-of-entry.ts';
 
 /** A directory entry as the person Atrium would keep. */
@@ -26,21 +27,28 @@ export type Person = {
    */
   adminUnits: string[];
   roles: Role[];
+  /** Disabled in the directory, or its account expired there: either disables the person here. */
   disabled: boolean;
+  /** Disabled only because its account expired there (account-expiry.ts), which is what the audit log says. */
+  expired: boolean;
   /** Why the entry's disabled attribute could not be read (disabled-flag.ts); it then counts as not disabled. */
   disabledProblem?: string | null;
+  /** Why the entry's expiry attribute could not be read (account-expiry.ts); it then counts as not expired. */
+  expiryProblem?: string | null;
   /** When the entry's password last changed, as the directory wrote it; null when it had no value (or none is read). */
   passwordChanged: string | null;
 };
 
 /**
- * An entry that cannot become a person still says whether the directory marks it disabled: a person
- * disabled there, whose mailbox was cleared on the way out, must not stay active here.
+ * An entry that cannot become a person still says whether the directory marks it disabled (or expired): a
+ * person disabled there, whose mailbox was cleared on the way out, must not stay active here.
  */
 export type Unread = {
   refusal: Refusal;
   disabled: boolean;
+  expired: boolean;
   disabledProblem?: string | null;
+  expiryProblem?: string | null;
   entryId: string | null;
   passwordChanged: string | null;
 };
@@ -54,6 +62,7 @@ export type GroupsOf = (entry: Entry, values: (name: string) => string[]) => Set
 export function attributesToRead(s: DirectorySettings): string[] {
   const wanted = [s.usernameAttribute, ...s.nameAttributes, ...s.emailAttributes];
   if (s.disabledAttribute) wanted.push(s.disabledAttribute);
+  if (s.expiryAttribute) wanted.push(s.expiryAttribute);
   if (s.idAttribute) wanted.push(s.idAttribute);
   if (s.passwordChangedAttribute) wanted.push(s.passwordChangedAttribute);
   if (s.unitFrom === 'attribute' && s.unitAttribute) wanted.push(s.unitAttribute);
@@ -78,6 +87,28 @@ export function passwordChangedOf(values: (name: string) => string[], s: Directo
   return value === undefined ? null : value.trim().slice(0, PASSWORD_CHANGED_MAX);
 }
 
+/** Whether the entry's person is disabled here by what the directory says of it, and what it could not read. */
+export type Standing = Pick<Person, 'disabled' | 'expired' | 'disabledProblem' | 'expiryProblem'>;
+
+/**
+ * What the entry's disabled flag (disabled-flag.ts) and account expiry (account-expiry.ts) say together:
+ * either disables the person; `expired` when only the expiry does.
+ */
+export function standingOf(values: (name: string) => string[], s: DirectorySettings, now = Date.now()): Standing {
+  const flag = disabledOf(values, s, now);
+  const expiry = expiryOf(values, s, now);
+  return {
+    disabled: flag.disabled || expiry.expired,
+    expired: expiry.expired && !flag.disabled,
+    disabledProblem: flag.problem,
+    expiryProblem: expiry.problem,
+  };
+}
+
+/** Why the directory disables someone here, in the words of the audit log: disabled there, or expired there. */
+export const disabledThere = (standing: Pick<Standing, 'expired'>): DisabledThere =>
+  standing.expired ? 'expired in the directory' : 'disabled in the directory';
+
 const first = (values: (name: string) => string[], names: string[]) =>
   names.map((n) => values(n)[0]).find((v) => v !== undefined);
 
@@ -96,15 +127,14 @@ function plainDirectoryName(raw: string | undefined): string | undefined {
  */
 export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf, units?: KnownUnits): ReadEntry {
   const values = valuesOf(entry);
-  const { disabled, problem: disabledProblem } = disabledOf(values, s);
+  const standing = standingOf(values, s);
   const rawName = values(s.usernameAttribute)[0];
   const id = entryIdOf(entry, s);
   const entryId = 'id' in id ? id.id : null;
   const passwordChanged = passwordChangedOf(values, s);
   const refusal = (reason: string, username: string | null = rawName ?? null): ReadEntry => ({
     refusal: { username, dn: entry.dn, reason },
-    disabled,
-    disabledProblem,
+    ...standing,
     entryId,
     passwordChanged,
   });
@@ -142,8 +172,7 @@ export function readEntry(entry: Entry, s: DirectorySettings, groupsOf: GroupsOf
       unit,
       adminUnits,
       roles: [...roles].sort(),
-      disabled,
-      disabledProblem,
+      ...standing,
       passwordChanged,
     },
   };

@@ -126,6 +126,8 @@ export const directorySettingsSchema = z.object({
   nameAttributes: z.array(attributeSchema).min(1),
   emailAttributes: z.array(attributeSchema).min(1),
   disabledAttribute: attributeSchema.nullable(),
+  /** When an entry's account ends; an account ended there is disabled here as a disabled one (account-expiry.ts). */
+  expiryAttribute: attributeSchema.nullable(),
   idAttribute: attributeSchema.nullable(),
   /** When an entry's password last changed; a later time signs its person out everywhere (password-changes.ts). */
   passwordChangedAttribute: attributeSchema.nullable(),
@@ -196,6 +198,7 @@ export const registrationSchema = z.object({
   nameAttributes: optional(z.array(attributeSchema).min(1)),
   emailAttributes: optional(z.array(attributeSchema).min(1)),
   disabledAttribute: clearable(attributeSchema),
+  expiryAttribute: presetAttributeInput,
   idAttribute: presetAttributeInput,
   passwordChangedAttribute: presetAttributeInput,
   groupMembership: optional(z.enum(MEMBERSHIP_SOURCES, { message: 'member or memberOf' })),

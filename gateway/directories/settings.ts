@@ -10,12 +10,21 @@ import { DEFAULT_MASS_CHANGE_LIMIT, directorySettingsSchema, type Changes, type 
  * Registrations stored before the password change time was read take their preset's attribute: unlike
  * nested groups, which could give people new roles, it can only end sessions, and not at the first sync,
  * which only notes the times it reads (password-changes.ts).
+ *
+ * Likewise registrations stored before the account expiry was read take their preset's (AD's
+ * accountExpires; none for OpenLDAP): it only ever disables people whose account the directory itself
+ * ended, and whose password it refuses already, and gives them back as soon as their date is moved on.
+ * Left unread, they would keep their sessions and chat after an upgrade meant to end them. The first sync
+ * after the upgrade may disable many at once (expired accounts left in place for years): unless turned off,
+ * the mass change limit (10% for registrations from before it too) stops such a sync until an administrator
+ * has seen whom it disables.
  */
 export function directorySettingsOf(directory: Directory): DirectorySettings {
   const stored = JSON.parse(directory.settings) as Record<string, unknown>;
   const preset = PRESET_DEFAULTS[stored.preset as Preset] as PresetDefaults | undefined;
   if (!('passwordChangedAttribute' in stored) && preset)
     stored.passwordChangedAttribute = preset.passwordChangedAttribute;
+  if (!('expiryAttribute' in stored) && preset) stored.expiryAttribute = preset.expiryAttribute;
   return directorySettingsSchema.parse(stored);
 }
 
@@ -67,6 +76,7 @@ export function composeSettings(
     nameAttributes: pick('nameAttributes', defaults.nameAttributes),
     emailAttributes: pick('emailAttributes', defaults.emailAttributes),
     disabledAttribute: pick('disabledAttribute', defaults.disabledAttribute),
+    expiryAttribute: pick('expiryAttribute', defaults.expiryAttribute),
     idAttribute: pick('idAttribute', defaults.idAttribute),
     passwordChangedAttribute: pick('passwordChangedAttribute', defaults.passwordChangedAttribute),
     groupMembership: pick('groupMembership', defaults.groupMembership),

@@ -8,6 +8,7 @@ import { endpointOf, withDirectory } from './connection.ts';
 import { definitelyGone, findPersonDn, loggingUnanswered } from './directory-password.ts';
 import { disableFoundAtSignIn, type Ending, isTheirEntry } from './ended-at-sign-in.ts';
 import { DirectoryUnavailableError } from './errors.ts';
+import { disabledThere } from './read-entry.ts';
 import type { DirectorySettings } from './schemas.ts';
 
 /*
@@ -60,5 +61,5 @@ async function answerOf(client: Client, s: DirectorySettings, user: User, link: 
     return { listed: false, ending: gone ? 'gone from the directory' : null };
   }
   if (!entry.disabled) return { listed: true };
-  return { listed: false, ending: isTheirEntry(entry, s, link) ? 'disabled in the directory' : null };
+  return { listed: false, ending: isTheirEntry(entry, s, link) ? disabledThere(entry) : null };
 }

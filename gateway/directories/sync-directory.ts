@@ -25,6 +25,7 @@ import { MassChangeError, type MassChange } from './mass-change.ts';
 import { newPlan, planEnd, planPage } from './plan-sync.ts';
 import {
   count,
+  type DisabledThere,
   emptyReport,
   keepAdministrator,
   REPORT_LIST_LIMIT,
@@ -343,8 +344,9 @@ async function checkRead(ctx: GatewayContext, sync: SyncRun): Promise<void> {
 }
 
 /**
- * After a complete read: the people the directory marks disabled, then those of this directory that it
- * did not return, are disabled in batches; nobody when the read found no one or could read no one.
+ * After a complete read: the people the directory marks disabled or whose account expired there, then
+ * those of this directory that it did not return, are disabled in batches, each with what the directory
+ * said of them; nobody when the read found no one or could read no one.
  */
 async function disableAfterRead(
   ctx: GatewayContext,
@@ -360,13 +362,15 @@ async function disableAfterRead(
     await renew();
     deps.onProgress?.({ phase: 'disabling', entries: sync.report.entries, pages: sync.report.pages, total });
   };
-  const marked = [...sync.markedDisabled];
-  for (let i = 0; i < marked.length; i += DISABLE_BATCH) {
-    const userIds = marked.slice(i, i + DISABLE_BATCH);
-    const links = await DirectoryAccount.findAll({
-      where: { directoryId: sync.directory.id, userId: { [Op.in]: userIds } },
-    });
-    await batch(links, 'disabled in the directory');
+  for (const said of DISABLED_THERE) {
+    const marked = [...sync.markedDisabled].flatMap(([userId, why]) => (why === said ? [userId] : []));
+    for (let i = 0; i < marked.length; i += DISABLE_BATCH) {
+      const userIds = marked.slice(i, i + DISABLE_BATCH);
+      const links = await DirectoryAccount.findAll({
+        where: { directoryId: sync.directory.id, userId: { [Op.in]: userIds } },
+      });
+      await batch(links, said);
+    }
   }
   let after = '';
   for (;;) {
@@ -413,6 +417,7 @@ async function takeDroppedAdminRoles(ctx: GatewayContext, sync: SyncRun): Promis
 }
 
 const DISABLE_BATCH = 500;
+const DISABLED_THERE: DisabledThere[] = ['disabled in the directory', 'expired in the directory'];
 
 type Ending = Exclude<Overruled, 'in no admin role group'>;
 

@@ -5,8 +5,11 @@ export const REPORT_LIST_LIMIT = 100;
 
 export type Refusal = { username: string | null; dn: string; reason: string };
 
+/** What an entry says that disables its person here: marked disabled there, or its account expired there. */
+export type DisabledThere = 'disabled in the directory' | 'expired in the directory';
+
 /** What the directory said of the last active campus administrator, which the sync did not do to them. */
-export type Overruled = 'gone from the directory' | 'disabled in the directory' | 'in no admin role group';
+export type Overruled = 'gone from the directory' | DisabledThere | 'in no admin role group';
 
 /** The last active campus administrator, kept enabled and an administrator against the directory. */
 export type KeptAdministrator = { username: string; said: Overruled[] };
@@ -38,7 +41,7 @@ export type SyncReport = {
    */
   signedOut?: number;
   refused: number;
-  /** Entries disabled in the directory that never were in Atrium: not created. */
+  /** Entries disabled (or expired) in the directory that never were in Atrium: not created. */
   skippedDisabled: number;
   unitsCreated: number;
   /**
@@ -53,6 +56,12 @@ export type SyncReport = {
    */
   unreadFlags?: number;
   unreadFlagNotes?: string[];
+  /**
+   * Entries whose expiry attribute holds a value that is no time (account-expiry.ts), counted as not
+   * expired, and the first of them. Absent from reports written before they were counted.
+   */
+  unreadExpiries?: number;
+  unreadExpiryNotes?: string[];
   /**
    * The last active campus administrator, whom the directory would have disabled or taken the admin role
    * from: kept enabled and an administrator, as the console and the CLI keep them, so that someone can
@@ -104,6 +113,8 @@ export function emptyReport(directory: string, run: string, startedAt: Date): Sy
     groupNotes: [],
     unreadFlags: 0,
     unreadFlagNotes: [],
+    unreadExpiries: 0,
+    unreadExpiryNotes: [],
     keptAdministrators: [],
     names: { added: [], updated: [], disabled: [], reenabled: [], renamed: [], signedOut: [], refused: [] },
   };
@@ -129,6 +140,13 @@ export function noteUnreadFlag(report: SyncReport, dn: string, problem: string):
   if (notes.length < REPORT_LIST_LIMIT) notes.push(`${dn}: ${problem}`);
 }
 
+/** An entry whose expiry attribute is no time: counted, and named while the list has room. */
+export function noteUnreadExpiry(report: SyncReport, dn: string, problem: string): void {
+  report.unreadExpiries = (report.unreadExpiries ?? 0) + 1;
+  const notes = (report.unreadExpiryNotes ??= []);
+  if (notes.length < REPORT_LIST_LIMIT) notes.push(`${dn}: ${problem}`);
+}
+
 export function keepAdministrator(report: SyncReport, username: string, said: Overruled): void {
   const kept = (report.keptAdministrators ??= []);
   const known = kept.find((k) => k.username === username);
@@ -139,6 +157,7 @@ export function keepAdministrator(report: SyncReport, username: string, said: Ov
 const OVERRULED: Record<Overruled, string> = {
   'gone from the directory': 'no longer lists them',
   'disabled in the directory': 'marks them disabled',
+  'expired in the directory': 'says their account expired',
   'in no admin role group': 'puts them in no admin role group',
 };
 
@@ -191,12 +210,13 @@ export function summarize(report: SyncReport): string {
     `Synced ${report.directory} in ${seconds} s: ${counted(report.entries, 'entry', 'entries')}; ` +
     `${report.added} added, ${report.updated} updated, ` +
     `${report.unchanged} unchanged, ${report.disabled} disabled, ${report.reenabled} re-enabled, ${report.refused} refused` +
-    `${report.skippedDisabled > 0 ? `, ${report.skippedDisabled} disabled in the directory and not created` : ''}` +
+    `${report.skippedDisabled > 0 ? `, ${report.skippedDisabled} disabled or expired in the directory and not created` : ''}` +
     `${report.renamed ? `, ${report.renamed} renamed there (they keep their username)` : ''}` +
     `${report.signedOut ? `, ${report.signedOut} signed out everywhere (password changed there)` : ''}` +
     `${report.unitsCreated > 0 ? `; ${counted(report.unitsCreated, 'unit', 'units')} created` : ''}` +
     `${report.groupNotes?.length ? `; ${groupsThatGaveNoRole(report.groupNotes.length)}` : ''}.` +
     unreadFlagsSentence(report) +
+    unreadExpiriesSentence(report) +
     keptSentences(report)
   );
 }
@@ -212,6 +232,17 @@ function unreadFlagsSentence(report: SyncReport): string {
   return (
     ` The disabled flag of ${counted(n, 'entry', 'entries')} could not be read, so ${n === 1 ? 'it counts' : 'they count'} ` +
     `as not disabled (${first}${n > 1 ? '; …' : ''}): set the disabled attribute to one the directory keeps as such, or none.`
+  );
+}
+
+/** Entries whose expiry could not be read, as unreadFlagsSentence says those of the disabled flag. */
+function unreadExpiriesSentence(report: SyncReport): string {
+  const n = report.unreadExpiries ?? 0;
+  const first = report.unreadExpiryNotes?.[0];
+  if (n === 0 || !first) return '';
+  return (
+    ` The account expiry of ${counted(n, 'entry', 'entries')} could not be read, so ${n === 1 ? 'it counts' : 'they count'} ` +
+    `as not expired (${first}${n > 1 ? '; …' : ''}): set the account expiry attribute to one the directory keeps as such, or none.`
   );
 }
 

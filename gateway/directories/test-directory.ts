@@ -9,9 +9,8 @@ import { findDirectory } from './find-directory.ts';
 import { PAGE_SIZE } from './presets.ts';
 import { describeEntryId, entryIdOf, idBufferAttributes } from './entry-id.ts';
 import { normalizeDn } from './dn.ts';
-import { disabledOf } from './disabled-flag.ts';
 import { loadUnitIds } from './directory-units.ts';
-import { attributesToRead, groupsFromMemberOf, readEntry, valuesOf } from './read-entry.ts';
+import { attributesToRead, groupsFromMemberOf, readEntry, standingOf, valuesOf } from './read-entry.ts';
 import { readRoleGroups } from './role-groups.ts';
 import type { DirectorySettings } from './schemas.ts';
 import type { Refusal } from './sync-report.ts';
@@ -25,7 +24,9 @@ export type SampledPerson = {
   email: string;
   unit: string;
   roles: string[];
+  /** Disabled in the directory, or its account expired there (then `expired`). */
   disabled: boolean;
+  expired: boolean;
 };
 
 export type DirectoryTest = {
@@ -124,7 +125,7 @@ async function findNested(client: Client, directory: string, s: DirectorySetting
  * Counts the people and reads the first few as the sync would; says what is wrong when sampled entries
  * have no usable id. The sync refuses every such entry, so a service account that may not read the id
  * attribute (or a directory without it) would make every sync fail as unreadable. Else, says when any
- * entry's disabled attribute cannot be read (unreadFlagsProblem).
+ * entry's disabled attribute, or expiry attribute, cannot be read (unreadFlagsProblem, unreadExpiriesProblem).
  */
 async function samplePeople(
   client: Client,
@@ -133,7 +134,8 @@ async function samplePeople(
   units: KnownUnits,
 ): Promise<string | null> {
   const withoutId: { dn: string; problem: string }[] = [];
-  const unreadFlags: UnreadFlags = { count: 0, first: null };
+  const flags: UnreadValues = { count: 0, first: null };
+  const expiries: UnreadValues = { count: 0, first: null };
   const pages = client.searchPaginated(s.userBase, {
     scope: 'sub',
     filter: s.userFilter,
@@ -144,10 +146,9 @@ async function samplePeople(
   for await (const page of pages) {
     result.people += page.searchEntries.length;
     for (const entry of page.searchEntries) {
-      const { problem } = disabledOf(valuesOf(entry), s);
-      if (!problem) continue;
-      unreadFlags.count += 1;
-      unreadFlags.first ??= `${entry.dn}: ${problem}`;
+      const { disabledProblem, expiryProblem } = standingOf(valuesOf(entry), s);
+      noteUnread(flags, entry.dn, disabledProblem);
+      noteUnread(expiries, entry.dn, expiryProblem);
     }
     for (const entry of page.searchEntries.slice(0, SAMPLE - result.sample.length)) {
       const id = entryIdOf(entry, s);
@@ -165,7 +166,10 @@ async function samplePeople(
     }
   }
   const first = withoutId[0];
-  if (!first) return unreadFlagsProblem(unreadFlags, result.people, s);
+  if (!first) {
+    const unread = [unreadFlagsProblem(flags, result.people, s), unreadExpiriesProblem(expiries, result.people, s)];
+    return unread.filter((problem) => problem !== null).join('; ') || null;
+  }
   const which =
     withoutId.length === result.sample.length
       ? `none of the ${result.sample.length} entries sampled has a usable ${s.idAttribute}`
@@ -176,22 +180,44 @@ async function samplePeople(
   );
 }
 
-/** How many entries' disabled attribute says neither disabled nor not, and the first (`DN: why`). */
-type UnreadFlags = { count: number; first: string | null };
+/** How many entries' disabled (or expiry) attribute cannot be read, and the first (`DN: why`). */
+type UnreadValues = { count: number; first: string | null };
+
+function noteUnread(unread: UnreadValues, dn: string, problem: string | null | undefined): void {
+  if (!problem) return;
+  unread.count += 1;
+  unread.first ??= `${dn}: ${problem}`;
+}
+
+/** `every entry's ATTR`, or `ATTR of 2 of the 40 entries`. */
+const whichEntries = ({ count }: UnreadValues, people: number, attribute: string | null) =>
+  count === people ? `every entry's ${attribute}` : `${attribute} of ${count} of the ${people} entries`;
 
 /**
  * Entries whose disabled attribute holds what says neither disabled nor not: a sync counts them as not
  * disabled, so the directory's disabled people would stay active here.
  */
-function unreadFlagsProblem({ count, first }: UnreadFlags, people: number, s: DirectorySettings): string | null {
+function unreadFlagsProblem(unread: UnreadValues, people: number, s: DirectorySettings): string | null {
+  const { first } = unread;
   if (!first) return null;
-  const which =
-    count === people
-      ? `every entry's ${s.disabledAttribute}`
-      : `${s.disabledAttribute} of ${count} of the ${people} entries`;
+  const which = whichEntries(unread, people, s.disabledAttribute);
   return (
     `${which} cannot be read as disabled or not (${first}), and a sync counts such entries as ` +
     `not disabled: set the disabled attribute to one the directory keeps for it (userAccountControl, ` +
     `pwdAccountLockedTime, nsAccountLock), or to none`
+  );
+}
+
+/**
+ * Entries whose expiry attribute holds what is no time: a sync counts them as not expired, so the people
+ * whose account ended there would stay active here.
+ */
+function unreadExpiriesProblem(unread: UnreadValues, people: number, s: DirectorySettings): string | null {
+  const { first } = unread;
+  if (!first) return null;
+  return (
+    `${whichEntries(unread, people, s.expiryAttribute)} cannot be read as a time (${first}), and a sync ` +
+    'counts such entries as not expired: set the account expiry attribute to one the directory keeps for it ' +
+    '(accountExpires), or to none'
   );
 }

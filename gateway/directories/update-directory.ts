@@ -165,6 +165,7 @@ export const SETTING_LABELS: Record<keyof Changes, string> = {
   nameAttributes: 'name attributes',
   emailAttributes: 'email attributes',
   disabledAttribute: 'disabled flag attribute',
+  expiryAttribute: 'account expiry attribute',
   idAttribute: 'entry id attribute',
   passwordChangedAttribute: 'password changed attribute',
   groupMembership: 'group membership',

@@ -6,8 +6,8 @@ import { SLAPD_INSTALL_HINT, slapdInstalled, startPrivateSlapd, type PrivateSlap
 /**
  * A real OpenLDAP server per test file (cli/private-slapd.ts), loaded with LDIF the test writes.
  * `activeDirectoryLike` adds the tests' own schema of AD's attributes (ad-lite.schema: sAMAccountName,
- * userAccountControl, memberOf, department, objectGUID; a `group` class whose entries carry memberOf too)
- * and gives the service account AD's 1,000-entry page limit.
+ * userAccountControl, memberOf, department, objectGUID, accountExpires; a `group` class whose entries carry
+ * memberOf too) and gives the service account AD's 1,000-entry page limit.
  */
 
 export const SUFFIX = 'dc=campus,dc=test';

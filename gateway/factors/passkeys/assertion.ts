@@ -234,5 +234,7 @@ async function askTheirDirectory(ctx: GatewayContext, policy: LoginPolicy, owner
 
 /** Whether the directory said for certain that the person is gone or disabled there: then they are disabled here. */
 function isEnding(said: string): said is Ending {
-  return said === 'gone from the directory' || said === 'disabled in the directory';
+  return (
+    said === 'gone from the directory' || said === 'disabled in the directory' || said === 'expired in the directory'
+  );
 }
