@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
 import { z } from 'zod';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../core/errors.ts';
-import { foldForSearch } from '../../core/search-text.ts';
 import { parseInput } from '../../core/validate.ts';
 import { audit } from '../audit.ts';
 import type { Actor, GatewayContext } from '../context.ts';
@@ -65,16 +64,20 @@ export async function findUnit(ctx: GatewayContext, path: string): Promise<OrgUn
 
 /**
  * Two units side by side (the same parent, or both at the top) with one name cannot be told apart where
- * units are picked by name (a person's units, an app's visibility, the portal's directory): refused, with
- * case and accents ignored as search ignores them.
+ * units are picked by name (a person's units, an app's visibility, the portal's directory): refused, case
+ * and spacing aside. Names that only search takes as one (Straße and Strasse) still read apart, and a
+ * directory may hold both side by side.
  */
+/** A name as a picker shows it, for comparing: composed alike, lower case, spaces collapsed. */
+const asShown = (name: string) => name.normalize('NFC').toLowerCase().replace(/\s+/g, ' ').trim();
+
 async function assertNameFreeBesides(ctx: GatewayContext, path: string, parentId: string | null, name: string) {
   const siblings = await ctx.models.OrgUnit.findAll({
     where: { parentId, path: { [Op.ne]: path } },
     attributes: ['path', 'name'],
     transaction: ctx.tx,
   });
-  const same = siblings.find((unit) => foldForSearch(unit.name) === foldForSearch(name));
+  const same = siblings.find((unit) => asShown(unit.name) === asShown(name));
   if (same)
     throw new ValidationError(`${same.path} is already called "${same.name}": give ${path} another name`, {
       name: `already the name of ${same.path}, beside it`,
