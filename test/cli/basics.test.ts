@@ -34,9 +34,9 @@ async function counts() {
 describe('atrium on a fresh database', () => {
   it('prints help for the CLI, a command group and a command, exiting 0', async () => {
     const [top, group, command] = await Promise.all([
-      runAtrium(db, ['--help']),
-      runAtrium(db, ['users', '--help']),
-      runAtrium(db, ['users', 'add', '--help']),
+      runAtrium(db, ['--help'], { process: true }),
+      runAtrium(db, ['users', '--help'], { process: true }),
+      runAtrium(db, ['users', 'add', '--help'], { process: true }),
     ]);
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/^Usage: atrium COMMAND/);
@@ -72,11 +72,11 @@ describe('atrium on a fresh database', () => {
 
   it('answers an unknown command, an unknown option or a missing argument with exit 2 and a pointer to --help', async () => {
     const [command, option, missing, json, seed] = await Promise.all([
-      runAtrium(db, ['frobnicate']),
-      runAtrium(db, ['units', 'list', '--bogus']),
-      runAtrium(db, ['units', 'add', 'campus/x']),
-      runAtrium(db, ['users', 'frob', '--json']),
-      runAtrium(db, ['seed']),
+      runAtrium(db, ['frobnicate'], { process: true }),
+      runAtrium(db, ['units', 'list', '--bogus'], { process: true }),
+      runAtrium(db, ['units', 'add', 'campus/x'], { process: true }),
+      runAtrium(db, ['users', 'frob', '--json'], { process: true }),
+      runAtrium(db, ['seed'], { process: true }),
     ]);
     expect(command).toMatchObject({ code: 2, stdout: '' });
     expect(command.stderr).toContain('unknown command "frobnicate"');
@@ -95,8 +95,8 @@ describe('atrium on a fresh database', () => {
 
   it('stops on a bad configuration value with a message naming the variable', async () => {
     const [text, json] = await Promise.all([
-      runAtrium(db, ['gateway'], { env: { GATEWAY_PORT: 'abc' } }),
-      runAtrium(db, ['migrate', '--json'], { env: { GATEWAY_PORT: 'abc' } }),
+      runAtrium(db, ['gateway'], { process: true, env: { GATEWAY_PORT: 'abc' } }),
+      runAtrium(db, ['migrate', '--json'], { process: true, env: { GATEWAY_PORT: 'abc' } }),
     ]);
     expect(text.code).toBe(2);
     expect(text.stderr).toContain('GATEWAY_PORT: expected a port number');
@@ -113,8 +113,8 @@ describe('atrium on a fresh database', () => {
 
   it('refuses to start the gateway, or to run a command, while migrations are pending', async () => {
     const [gateway, users] = await Promise.all([
-      runAtrium(db, ['gateway']),
-      runAtrium(db, ['users', 'list', '--json']),
+      runAtrium(db, ['gateway'], { process: true }),
+      runAtrium(db, ['users', 'list', '--json'], { process: true }),
     ]);
     expect(gateway.code).toBe(1);
     expect(gateway.stderr).toMatch(/pending migration\(s\).*run "atrium migrate" first/);
