@@ -1,4 +1,19 @@
+import { accessSync, constants } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+// The tests' databases, data folders and browser profiles go in temporary folders that are removed after
+// each file. Where the machine has a memory file system (/dev/shm on Linux) they go there: SQLite syncs
+// the disk on every commit, and on a disk those syncs were a sixth of a test's time, which is waiting for
+// the disk, not anything a test checks. A kill of a process (what the durability tests do) keeps the
+// files either way. Set TMPDIR yourself to choose another place.
+if (!process.env.TMPDIR && process.platform === 'linux') {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    process.env.TMPDIR = '/dev/shm';
+  } catch {
+    // No writable memory file system: the usual temporary folder.
+  }
+}
 
 export default defineConfig({
   test: {
