@@ -75,6 +75,8 @@ export class GroupPanel {
   /** The latest read of members; an answer to an earlier one is dropped. */
   #reading = 0;
   #readingFromStart = false;
+  /** The latest read of members, settled or not: what the owner's leaving waits for before naming a successor. */
+  #lastRead: Promise<void> = Promise.resolve();
 
   constructor(chat: Chat, entry: Entry, onClose: () => void) {
     this.#chat = chat;
@@ -309,7 +311,21 @@ export class GroupPanel {
    * Reads members: from the start as many as the person asked to see (after a change), or the next page
    * after those shown ("Show more").
    */
-  async #read(fromStart: boolean): Promise<void> {
+  #read(fromStart: boolean): Promise<void> {
+    this.#lastRead = this.#readMembers(fromStart);
+    return this.#lastRead;
+  }
+
+  /** Waits until no read of members is under way (a read started meanwhile is waited for too). */
+  async #membersSettled(): Promise<void> {
+    let read: Promise<void>;
+    do {
+      read = this.#lastRead;
+      await read;
+    } while (read !== this.#lastRead);
+  }
+
+  async #readMembers(fromStart: boolean): Promise<void> {
     if (!this.isOpen) return;
     const reading = ++this.#reading;
     this.#readingFromStart = fromStart;
@@ -517,6 +533,8 @@ export class GroupPanel {
 
   async #leave(button: HTMLButtonElement): Promise<void> {
     const entry = this.#entry;
+    // Opened a moment ago, the panel may still be reading its members: the successor is named from all of them.
+    if (rightsIn(entry).role === 'owner') await this.#membersSettled();
     const owner = rightsIn(entry).role === 'owner' ? ` ${this.#succession()}` : '';
     const yes = await confirmDialog(this.#modal.element, {
       title: `Leave “${this.#chat.title(entry)}”?`,
