@@ -395,9 +395,15 @@ function accountSettings(deps: ProviderDeps): Pick<Configuration, 'extraTokenCla
       // New tokens at the token endpoint (a refresh, a code exchanged) are a sign-in to the app again: a
       // person it is no longer for (its units or roles changed, or theirs, or their account was disabled)
       // gets none; the grant is refused with words the app's developer can act on (person-served.ts).
+      // Userinfo answers the app only while it may act for the person: an access token still valid by
+      // its time is refused there as introspection calls it inactive (invalid_token, as for a disabled
+      // account), so that the app reads nothing more about someone it is no longer for.
       const clientId = ctx.oidc?.client?.clientId;
-      if (ctx.oidc?.route === 'token' && clientId && !(await servesPerson(system, clientId, sub)))
+      const route = ctx.oidc?.route;
+      if ((route === 'token' || route === 'userinfo') && clientId && !(await servesPerson(system, clientId, sub))) {
+        if (route === 'userinfo') return undefined;
         throw new PersonNotServedError(user ? 'the app may no longer serve this person' : 'no such account');
+      }
       if (!user || user.status !== 'active') return undefined;
       return {
         accountId: user.id,

@@ -60,4 +60,30 @@ describe('a person an app may no longer serve', () => {
       error_description: expect.stringContaining(NOT_SERVED),
     });
   });
+
+  it('gets no answer at userinfo once moved away from the app, as for a disabled account', async () => {
+    const app = await registerTestApp(gateway, {
+      name: 'Eng Profile',
+      firstParty: true,
+      redirectUris: [REDIRECT],
+      ownerUnit: 'campus/eng',
+    });
+    const rp = await discover(gateway.issuer, app.clientId, app.clientSecret);
+    await addPerson(gateway, 'asked-about');
+    const { tokens } = await codeFlow(rp, REDIRECT, 'asked-about');
+    const sub = tokens.claims()!.sub;
+    expect(await client.fetchUserInfo(rp, tokens.access_token, sub)).toMatchObject({
+      preferred_username: 'asked-about',
+    });
+
+    await updateUser(asOperator(), 'asked-about', { units: ['campus/arts/history'], moveChat: true });
+
+    // The access token has not expired, but the app may no longer read who the person is.
+    const refused = await client.fetchUserInfo(rp, tokens.access_token, sub).then(
+      () => null,
+      (error: unknown) => error as { status?: number; cause?: { parameters?: { error?: string } }[] },
+    );
+    expect(refused?.status).toBe(401);
+    expect(refused?.cause?.[0]?.parameters?.error).toBe('invalid_token');
+  });
 });
