@@ -16,7 +16,7 @@ import { chromiumMissing, DESKTOP, launchChromium, openConversation, PHONE, sign
 
 /**
  * Regenerates docs/screenshots/*.png (the README shows them): `ATRIUM_SCREENSHOTS=1 npx vitest run
- * test/portal/screenshots.test.ts`. Skipped otherwise, so ordinary runs leave the committed files alone.
+ * test/portal/screenshots.browser.test.ts`. Skipped otherwise, so ordinary runs leave the committed files alone.
  */
 const OUT = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 const wanted = Boolean(process.env.ATRIUM_SCREENSHOTS);
