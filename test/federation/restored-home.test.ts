@@ -1,9 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campusPeople, startCampus, type Campus } from '../helpers/federation.ts';
+import { campusPeople, signedPost, startCampus, type Campus } from '../helpers/federation.ts';
 
-type Log = { level: number; msg: string; err?: { type?: string } };
+type Log = {
+  level: number;
+  msg: string;
+  conversations?: number;
+  mostBehind?: number;
+  code?: string;
+  err?: { type?: string };
+};
 
 let campus: Campus;
 let as: ReturnType<typeof campusPeople>;
@@ -22,16 +30,107 @@ afterAll(async () => {
 
 const texts = (messages: { conversationId: string; kind: string; text?: unknown }[], conversationId: string) =>
   messages.filter((m) => m.conversationId === conversationId && m.kind === 'text').map((m) => m.text);
+const behindWarnings = (into: Log[]) => into.filter((l) => l.level === 40 && l.msg.includes('older backup'));
 
-describe('a home restored from a backup older than a copy of its conversation', () => {
-  it('refuses its renumbered entries by name, numbers past the copy, and keeps everything else flowing', async () => {
+async function counters(name: 'eng' | 'arts'): Promise<Record<string, number>> {
+  const rows = await campus.nodes[name].models.Conversation.findAll({ attributes: ['id', 'lastSeq'] });
+  return Object.fromEntries(rows.map((c) => [c.id, Number(c.lastSeq)]));
+}
+
+/** A group homed at arts, with alice of eng, and five messages of bob's that alice has received. */
+async function groupWithFive(title: string) {
+  const bob = await as('bob', 'arts');
+  const alice = await as('alice', 'eng');
+  const group = await bob.createGroup(title, ['alice@eng.campus.test']);
+  const sent = [];
+  for (const text of ['one', 'two', 'three', 'four', 'five'])
+    sent.push(await bob.send({ conversationId: group.id, text }));
+  await expect.poll(() => texts(alice.messages, group.id), { timeout: 15_000 }).toHaveLength(5);
+  return { alice, group, sent };
+}
+
+async function restart(name: 'eng' | 'arts') {
+  await campus.stopNode(name);
+  await campus.restartNode(name);
+}
+
+describe('POST /federation/v1/highest-seqs', () => {
+  it('answers a home how far the copies of its conversations go, and nobody else', async () => {
+    const { group, sent } = await groupWithFive('Asked');
+    const ask = async (from: 'arts' | 'law', conversationIds: unknown) => {
+      const { send } = await signedPost(campus, from, 'eng', '/federation/v1/highest-seqs', { conversationIds });
+      const response = await send();
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const unknown = randomUUID();
+    expect(await ask('arts', [group.id, unknown])).toEqual({
+      status: 200,
+      body: { seqs: { [group.id]: sent[4]!.seq } },
+    });
+    // law is not the group's home: it learns nothing of it.
+    expect(await ask('law', [group.id])).toEqual({ status: 200, body: { seqs: {} } });
+    expect((await ask('arts', ['not an id'])).status).toBe(400);
+    expect((await ask('arts', [])).status).toBe(400);
+  });
+});
+
+describe('a home that starts', () => {
+  it('restarted as usual, changes no counter and warns of nothing', async () => {
+    await groupWithFive('Usual');
+    const before = { arts: await counters('arts'), eng: await counters('eng') };
+    const warned = behindWarnings(logs.arts).length;
+    await restart('arts');
+    await restart('eng');
+    expect({ arts: await counters('arts'), eng: await counters('eng') }).toEqual(before);
+    expect(behindWarnings(logs.arts)).toHaveLength(warned);
+    expect(behindWarnings(logs.eng)).toHaveLength(0);
+  });
+
+  it('restored from a backup older than a copy, numbers past the copy before its next message', async () => {
+    const { group, sent } = await groupWithFive('Restored');
+    // arts comes back from a dump taken before "four": its last two entries, and its counter, are as they were.
+    const { Message, Conversation } = campus.nodes.arts.models;
+    const cut = sent[3]!.seq - 1;
+    await Message.destroy({ where: { conversationId: group.id, seq: { [Op.gt]: cut } } });
+    await Conversation.update({ lastSeq: cut }, { where: { id: group.id } });
+    const warned = behindWarnings(logs.arts).length;
+    await restart('arts');
+
+    // It asked eng as it started, and says once how many conversations were behind, and by how much.
+    expect(behindWarnings(logs.arts).slice(warned)).toEqual([
+      expect.objectContaining({ conversations: 1, mostBehind: sent[4]!.seq - cut }),
+    ]);
+    expect((await counters('arts'))[group.id]).toBe(sent[4]!.seq);
+
+    // Its next message reaches eng, numbered after what eng holds, and nobody is told of a failure.
     const bob = await as('bob', 'arts');
     const alice = await as('alice', 'eng');
-    const group = await bob.createGroup('Studio', ['alice@eng.campus.test']);
-    const sent = [];
-    for (const text of ['one', 'two', 'three', 'four', 'five'])
-      sent.push(await bob.send({ conversationId: group.id, text }));
-    await expect.poll(() => texts(alice.messages, group.id), { timeout: 15_000 }).toHaveLength(5);
+    const next = await bob.send({ conversationId: group.id, text: 'after the restore' });
+    expect(next.seq).toBe(sent[4]!.seq + 1);
+    await expect
+      .poll(() => alice.messages.find((m) => m.id === next.messageId)?.seq, { timeout: 15_000 })
+      .toBe(next.seq);
+    expect(await campus.nodes.arts.models.Message.count({ where: { kind: 'delivery.failed' } })).toBe(0);
+    expect(logs.eng.filter((l) => l.code === 'sequence_taken')).toEqual([]);
+  });
+
+  it('starts when a domain holding copies cannot be asked, and moves no counter', async () => {
+    const before = await counters('arts');
+    await campus.stopNode('eng');
+    try {
+      await restart('arts');
+      expect(await counters('arts')).toEqual(before);
+    } finally {
+      await campus.restartNode('eng');
+    }
+  });
+});
+
+// Restored without a restart, it has not asked how far the copies go: its entries clash by number.
+describe('a home restored from a backup older than a copy, while it runs', () => {
+  it('refuses its renumbered entries by name, numbers past the copy, and keeps everything else flowing', async () => {
+    const { alice, group, sent } = await groupWithFive('Studio');
+    const bob = await as('bob', 'arts');
 
     // arts comes back from a dump taken before "four": its last two entries, and its counter, are as they were.
     const { Message, Conversation } = campus.nodes.arts.models;
