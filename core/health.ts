@@ -5,11 +5,12 @@ import { serveMetrics } from './metrics-endpoint.ts';
 /**
  * /healthz (the process answers) and /readyz (its dependencies answer), open to all; /metrics
  * (Prometheus) to the holder of `metricsToken`, or to this machine only where there is none. A failing
- * check that `reasons` explains is said in words, as /readyz's `reason`.
+ * check that `reasons` explains is said in words, as /readyz's `reason` (a function: asked after `ready`,
+ * for a reason that depends on what the check found).
  */
 export function healthRoutes(options: {
   ready: () => Promise<Record<string, boolean>>;
-  reasons?: Record<string, string>;
+  reasons?: Record<string, string | (() => string)>;
   registry: Registry;
   metricsToken: string | undefined;
 }): Router {
@@ -21,7 +22,8 @@ export function healthRoutes(options: {
     const checks = await options.ready();
     const ok = Object.values(checks).every(Boolean);
     const said = Object.entries(checks).flatMap(([check, passed]) => {
-      const why = passed ? undefined : options.reasons?.[check];
+      const given = passed ? undefined : options.reasons?.[check];
+      const why = typeof given === 'function' ? given() : given;
       return why ? [why] : [];
     });
     const reason = said.join('; ');

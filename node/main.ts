@@ -476,7 +476,10 @@ function httpApp(parts: {
   standing: DomainStanding;
   /** The domain's Redis, when it runs as several processes: a process that cannot reach it is not ready. */
   redis: RedisLink | null;
-  /** The gateway's signing keys: a process that holds none can verify no token, so it is not ready. */
+  /**
+   * The gateway's signing keys: a process that holds none, or whose gateway calls itself by another issuer
+   * than GATEWAY_ISSUER, can verify no person's token, so it is not ready.
+   */
   gatewayKeys: GatewayKeys;
 }): express.Express {
   const { services, metrics, verifier, standing, redis, gatewayKeys } = parts;
@@ -497,12 +500,12 @@ function httpApp(parts: {
       ready: async () => ({
         database: await databaseReachable(sequelize),
         domain: !standing.removed(),
-        gateway: await gatewayKeys.held(),
+        gateway: await gatewayKeys.ready(),
         ...(redis ? { bus: redis.up() } : {}),
       }),
       reasons: {
         domain: `${config.domain} was removed from the campus at the gateway: this node serves no one until it is added again`,
-        gateway: `The gateway's signing keys cannot be fetched from ${config.gatewayIssuer} (GATEWAY_ISSUER): this node can verify no token until it answers`,
+        gateway: () => gatewayKeys.whyNotReady(),
         bus: `Redis (${redis?.where}) does not answer: this process cannot reach the domain's other processes until it does`,
       },
     }),
@@ -608,7 +611,8 @@ async function endedAccessGate(deps: {
     intervalMs: config.endedAccessPollMs,
     logger,
   });
-  // Asked for at once, so that a gateway that cannot be reached is said at start, and /readyz knows.
+  // Asked for at once, so that a gateway that cannot be reached, or that calls itself by another issuer than
+  // GATEWAY_ISSUER, is said at start, and /readyz knows.
   const gatewayKeys = createGatewayKeys({ issuer: config.gatewayIssuer, now: clock.now, logger });
   void gatewayKeys.held();
   const verifier = refusingWhileRemoved(
