@@ -17,6 +17,7 @@ import { assertCovers } from './scope.ts';
 import { passwordSchema, userChangesSchema, type UserChanges } from './schemas.ts';
 import { assertPasswordIsLocal } from '../directories/local-password.ts';
 import { spendOpenResetLinks } from '../recovery/spend-reset-links.ts';
+import { firstPasswordDetail } from '../recovery/notice-mails.ts';
 
 /** The fields of a person an edit changes. */
 export type EditedField = 'displayName' | 'email' | 'units' | 'roles' | 'status';
@@ -190,8 +191,13 @@ export async function resetPassword(ctx: GatewayContext, idOrUsername: string, p
   return inTransaction(ctx, async (ctx) => {
     const { user } = await findManageableUser(ctx, idOrUsername);
     await assertPasswordIsLocal(ctx, user);
+    const first = firstPasswordDetail(user);
     const { artefacts } = await replacePassword(ctx, user, passwordHash);
-    await audit(ctx, { action: 'user.reset_password', target: user.username, details: { endedArtefacts: artefacts } });
+    await audit(ctx, {
+      action: 'user.reset_password',
+      target: user.username,
+      details: { endedArtefacts: artefacts, ...first },
+    });
     return user;
   });
 }

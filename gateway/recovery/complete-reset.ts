@@ -8,6 +8,7 @@ import type { GatewayContext } from '../context.ts';
 import type { PasswordReset, User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { ResetLinkError } from './errors.ts';
+import { firstPasswordDetail } from './notice-mails.ts';
 import { hashResetToken, RESET_TOKEN_PATTERN } from './reset-tokens.ts';
 
 /** The reset and its person, when the link may still be used; otherwise a ResetLinkError, audited. */
@@ -51,9 +52,14 @@ export async function completePasswordReset(
         throw new ResetLinkError('used');
       }
       const { user } = await usableUser(ctx, tokenHash);
+      const first = firstPasswordDetail(user);
       // Ending their access spends the person's other open links as well.
       const { artefacts } = await replacePassword(ctx, user, passwordHash);
-      await audit(ctx, { action: 'password_reset.use', target: user.username, details: { endedArtefacts: artefacts } });
+      await audit(ctx, {
+        action: 'password_reset.use',
+        target: user.username,
+        details: { endedArtefacts: artefacts, ...first },
+      });
       return user;
     });
   } catch (error) {

@@ -24,16 +24,23 @@ type Describe = (entry: AuditEntry, account: string) => Change[] | null;
  * Who made the change, in the notice's words. An administrator is never named: the person is told their
  * campus administrators did it, and the helpdesk can read the audit log for who.
  */
-type By = 'self' | 'reset-link' | 'administrators';
+type By = 'self' | 'reset-link' | 'administrators' | 'directory';
 
 const SIGNED_OUT = 'You were signed out everywhere: sign in again with the new password.';
 
 const describers: Record<string, Describe> = {
-  'user.reset_password': (_e, account) => [
-    {
-      subject: 'Your Atrium password was reset',
-      said: [`Your campus administrators set a new password for your Atrium account ${account}.`, SIGNED_OUT],
-    },
+  'user.reset_password': (entry, account) => [
+    entry.details?.firstPassword === true
+      ? {
+          subject: 'A password was set for your Atrium account',
+          said: [
+            `Your campus administrators set a password for your Atrium account ${account}, which had none until now.`,
+          ],
+        }
+      : {
+          subject: 'Your Atrium password was reset',
+          said: [`Your campus administrators set a new password for your Atrium account ${account}.`, SIGNED_OUT],
+        },
   ],
   'password.change': (_e, account) => [
     {
@@ -41,21 +48,58 @@ const describers: Record<string, Describe> = {
       said: [`The password of your Atrium account ${account} was changed.`, SIGNED_OUT],
     },
   ],
-  'password_reset.use': (_e, account) => [
-    {
-      subject: 'Your Atrium password was changed',
-      said: [
-        `The password of your Atrium account ${account} was changed through a reset link mailed to this address.`,
-        SIGNED_OUT,
-      ],
-    },
-  ],
+  // A new account's first password, chosen through the link mailed to this very address to welcome the
+  // person, tells them nothing they did not just do: whoever could use the link reads this mail too.
+  'password_reset.use': (entry, account) =>
+    entry.details?.firstPassword === true
+      ? null
+      : [
+          {
+            subject: 'Your Atrium password was changed',
+            said: [
+              `The password of your Atrium account ${account} was changed through a reset link mailed to this address.`,
+              SIGNED_OUT,
+            ],
+          },
+        ],
   'user.reset_factors': (entry, account) => [
     {
       subject: 'The second factors of your Atrium account were removed',
       said: [
         `Your campus administrators removed the second factors of your Atrium account ${account}: ${factorsRemoved(entry.details ?? {})}.`,
         'You were signed out everywhere. You now sign in with your password alone, or are asked to set up a second factor again.',
+      ],
+    },
+  ],
+  'factor.remove': (entry, account) =>
+    entry.details?.factor === 'totp'
+      ? [
+          {
+            subject: 'The authenticator app was removed from your Atrium account',
+            said: [
+              `The authenticator app was removed from your Atrium account ${account}; it no longer signs you in.`,
+              ...codesWentWithIt(entry.details),
+            ],
+          },
+        ]
+      : null,
+  'passkey.remove': (entry, account) => [
+    {
+      subject: 'A passkey was removed from your Atrium account',
+      said: [
+        `The passkey${passkeyName(entry.details ?? {})} was removed from your Atrium account ${account}; it no longer signs you in.`,
+        ...codesWentWithIt(entry.details ?? {}),
+      ],
+    },
+  ],
+  // Whoever made them saw them once, and each stands in for a second factor: someone with a session could
+  // take them away to sign in later.
+  'factor.recovery_codes': (entry, account) => [
+    {
+      subject: 'New recovery codes were made for your Atrium account',
+      said: [
+        `New recovery codes were made for your Atrium account ${account}. They were shown once, to whoever made them, and each of them stands in for your second factor at a sign-in.`,
+        ...(Number(entry.details?.replacedUnused ?? 0) > 0 ? ['The recovery codes made before no longer work.'] : []),
       ],
     },
   ],
@@ -108,6 +152,13 @@ function factorsRemoved(details: Details): string {
   return removed.length > 0 ? removed.join(', ') : 'all of them';
 }
 
+/** Where the factor removed was the last, its recovery codes went with it (last-factor.ts). */
+function codesWentWithIt(details: Details): string[] {
+  return Number(details.recoveryCodes ?? 0) > 0
+    ? ['It was your last second factor, so your recovery codes were removed with it.']
+    : [];
+}
+
 function passkeyName(details: Details): string {
   const name = typeof details.name === 'string' ? withoutControlCharacters(details.name) : '';
   return name ? ` named "${name}"` : '';
@@ -143,6 +194,18 @@ function emailChanged(entry: AuditEntry, account: string): Change[] | null {
   ];
 }
 
+/**
+ * The audit detail of a password set where there was none on an account never signed in to: a new
+ * account's first password (its set-password link, "Forgot your password?" before any sign-in, or an
+ * administrator giving one), which its notice does not call a reset (`user.reset_password`) or does not
+ * send at all (`password_reset.use`, the person's own link). Read before the password is set.
+ */
+export function firstPasswordDetail(user: { passwordHash: string | null; lastLoginAt: Date | null }): {
+  firstPassword?: true;
+} {
+  return user.passwordHash === null && user.lastLoginAt === null ? { firstPassword: true } : {};
+}
+
 /** An address with its mailbox name hidden but its first letter: "a***@campus.test". */
 export function masked(address: string): string {
   const at = address.lastIndexOf('@');
@@ -152,6 +215,8 @@ export function masked(address: string): string {
 
 function whoActed(entry: AuditEntry, facts: NoticeFacts): By {
   if (entry.action === 'password_reset.use') return 'reset-link';
+  // A directory sync (apply-page.ts) names its directory, whoever started it.
+  if (typeof entry.details?.directory === 'string') return 'directory';
   return facts.actor.kind === 'user' && facts.actor.id === facts.user.id ? 'self' : 'administrators';
 }
 
@@ -159,6 +224,7 @@ const BY_WORDS: Record<By, string> = {
   self: 'you, signed in to your account',
   'reset-link': 'whoever opened the reset link mailed to this address',
   administrators: 'your campus administrators',
+  directory: 'your campus directory, from which Atrium takes your details',
 };
 
 const IF_NOT_YOU: Record<By, string> = {
@@ -167,6 +233,8 @@ const IF_NOT_YOU: Record<By, string> = {
     'If this was not you, someone else read your mail and is using your account: contact your campus helpdesk at once.',
   administrators:
     'If you did not ask for this, someone may have asked for it in your name: contact your campus helpdesk at once.',
+  directory:
+    'If you did not ask for this, someone may have changed it in the campus directory in your name: contact your campus helpdesk at once.',
 };
 
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
@@ -206,8 +274,8 @@ function noticeText(change: Change, by: By, facts: NoticeFacts): string {
     '',
     `When: ${noticeTime(facts.at)}`,
     `By: ${BY_WORDS[by]}`,
-    // Where an administrator acted, the device and address are theirs, not the person's to know.
-    ...(by !== 'administrators' && facts.device ? [`From: ${facts.device}`] : []),
+    // Where an administrator or a directory sync acted, the device and address are not the person's to know.
+    ...((by === 'self' || by === 'reset-link') && facts.device ? [`From: ${facts.device}`] : []),
     '',
     'If this was you, there is nothing more to do.',
     IF_NOT_YOU[by],

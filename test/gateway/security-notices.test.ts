@@ -4,17 +4,22 @@ import { SMTPServer } from 'smtp-server';
 import { TOTP, Secret } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addPerson, linkToTestDirectory, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
+import { resetLinkIn, startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
 import { runAtrium } from '../helpers/cli.ts';
 import { unusedUrls } from '../helpers/ports.ts';
 import { SoftwarePasskey } from '../helpers/software-passkey.ts';
 import { changeOwnPassword } from '../../gateway/accounts/change-password.ts';
+import { createUser } from '../../gateway/accounts/create-user.ts';
+import { createUserWithLink } from '../../gateway/accounts/new-account-link.ts';
 import { editUser, resetPassword } from '../../gateway/accounts/update-user.ts';
 import type { GatewayContext } from '../../gateway/context.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
+import { removePasskey } from '../../gateway/factors/passkeys/manage-passkeys.ts';
 import { beginPasskeyRegistration, finishPasskeyRegistration } from '../../gateway/factors/passkeys/registration.ts';
 import { passkeyDeps } from '../../gateway/factors/passkeys/relying-party.ts';
 import { beginTotpReplacement, confirmTotpReplacement } from '../../gateway/factors/replace-totp.ts';
+import { regenerateRecoveryCodes } from '../../gateway/factors/regenerate-recovery-codes.ts';
+import { removeOwnTotp } from '../../gateway/factors/remove-totp.ts';
 import { resetFactorsOf } from '../../gateway/factors/reset-factors.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { completePasswordReset } from '../../gateway/recovery/complete-reset.ts';
@@ -49,6 +54,24 @@ async function helpdesk(): Promise<GatewayContext> {
 
 /** The person themselves, from Firefox on Linux at 203.0.113.9. */
 const asThemselves = (): GatewayContext => ({ ...gateway.context(null), ip: '203.0.113.9', userAgent: FIREFOX });
+
+/** Mails to `address` so far, once every notice under way was sent: for a test that none was. */
+async function mailsTo(address: string): Promise<ReceivedMail[]> {
+  await gateway.context(null).notices!.settle();
+  return mailbox.received.filter((m) => m.to.includes(address));
+}
+
+/** The person's authenticator app, set up by themselves, and the notice of it taken from the mailbox. */
+async function withAuthenticatorApp(username: string) {
+  const person = await userNamed(username);
+  const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
+  const binding = interactionBinding({ uid: `notices-${username}` });
+  const { secret } = await beginTotpEnrolment(asThemselves(), deps, person, binding);
+  const code = TOTP.generate({ secret: Secret.fromBase32(secret) });
+  const codes = await confirmTotpEnrolment(asThemselves(), deps, person, code, binding);
+  await mailbox.next(person.email, { subject: 'An authenticator app was added to your Atrium account' });
+  return { person, binding, codes };
+}
 
 /** What every notice says besides the change: when, by whom, what to do if it was not them, and no secret. */
 function expectNoticeShape(mail: ReceivedMail, displayName: string) {
@@ -234,6 +257,134 @@ describe('security notices by mail', () => {
     expectNoticeShape(mail, 'Test abe');
   });
 
+  it("tells nobody of a new account's first password, chosen through the link mailed to welcome the person", async () => {
+    const mailer = smtpMailer(mailbox.url, 'Atrium <no-reply@campus.test>');
+    try {
+      const input = {
+        username: 'neve',
+        displayName: 'Test neve',
+        email: 'neve@campus.test',
+        units: ['campus'],
+        roles: ['student'],
+      };
+      await createUserWithLink(await helpdesk(), { issuer: gateway.issuer, mailer }, input);
+    } finally {
+      mailer.close();
+    }
+    const welcome = await mailbox.next('neve@campus.test', { subject: 'Your Atrium account: choose your password' });
+    const token = resetLinkIn(welcome).split('/').pop()!;
+    await completePasswordReset(asThemselves(), token, {
+      password: 'my very first one',
+      confirmation: 'my very first one',
+    });
+    expect((await userNamed('neve')).passwordHash).not.toBeNull();
+    expect((await mailsTo('neve@campus.test')).map((m) => m.subject)).toEqual([welcome.subject]);
+  });
+
+  it('tells nobody of a first password chosen through "Forgot your password?" before any sign-in', async () => {
+    const mo = await createUser(await helpdesk(), {
+      username: 'mo',
+      displayName: 'Test mo',
+      email: 'mo@campus.test',
+      units: ['campus'],
+      roles: ['student'],
+    });
+    const token = await resetLinkFor(mo.id);
+    await completePasswordReset(asThemselves(), token, { password: 'chosen at last', confirmation: 'chosen at last' });
+    expect(await mailsTo('mo@campus.test')).toEqual([]);
+  });
+
+  it('tells someone who signed in before, without a password, that one was set through a reset link', async () => {
+    // A person who signed in with a passkey alone, or through a directory that has since let them go.
+    const kit = await createUser(await helpdesk(), {
+      username: 'kit',
+      displayName: 'Test kit',
+      email: 'kit@campus.test',
+      units: ['campus'],
+      roles: ['student'],
+    });
+    await gateway.models.User.update({ lastLoginAt: new Date() }, { where: { id: kit.id } });
+    await completePasswordReset(asThemselves(), await resetLinkFor(kit.id), {
+      password: 'a password of my own',
+      confirmation: 'a password of my own',
+    });
+    const mail = await mailbox.next('kit@campus.test');
+    expect(mail.subject).toBe('Your Atrium password was changed');
+    expect(text(mail)).toContain('was changed through a reset link mailed to this address');
+  });
+
+  it('tells a new person whose first password the helpdesk set that a password was set, not reset', async () => {
+    await createUser(await helpdesk(), {
+      username: 'flo',
+      displayName: 'Test flo',
+      email: 'flo@campus.test',
+      units: ['campus'],
+      roles: ['student'],
+    });
+    await resetPassword(await helpdesk(), 'flo', 'a first password 48');
+    const mail = await mailbox.next('flo@campus.test');
+    expect(mail.subject).toBe('A password was set for your Atrium account');
+    expect(text(mail)).toContain(
+      'Your campus administrators set a password for your Atrium account "flo", which had none until now.',
+    );
+    expect(text(mail)).not.toMatch(/reset|signed out/i);
+    expect(text(mail)).not.toContain('a first password 48');
+    expectNoticeShape(mail, 'Test flo');
+    expectFromAdministrators(mail);
+    // Their next one, once it is theirs, is a reset as for anyone.
+    await resetPassword(await helpdesk(), 'flo', 'a second password 49');
+    expect((await mailbox.next('flo@campus.test')).subject).toBe('Your Atrium password was reset');
+  });
+
+  it('tells the person when new recovery codes are made for their account, without the codes', async () => {
+    await addPerson(gateway, 'rex');
+    const { person, codes: first } = await withAuthenticatorApp('rex');
+    const codes = await regenerateRecoveryCodes(asThemselves(), person);
+    const mail = await mailbox.next('rex@campus.test');
+    expect(mail.subject).toBe('New recovery codes were made for your Atrium account');
+    expect(text(mail)).toContain('New recovery codes were made for your Atrium account "rex".');
+    expect(text(mail)).toContain('each of them stands in for your second factor at a sign-in');
+    expect(text(mail)).toContain('The recovery codes made before no longer work.');
+    expect(text(mail)).toContain('\nBy: you, signed in to your account\nFrom: Firefox on Linux, address 203.0.113.9\n');
+    for (const code of [...codes, ...first]) expect(mail.raw).not.toContain(code);
+    expectNoticeShape(mail, 'Test rex');
+  });
+
+  it('tells the person when they remove a passkey or their authenticator app, and that the codes went with the last', async () => {
+    await addPerson(gateway, 'pia');
+    const { person, binding } = await withAuthenticatorApp('pia');
+    const passkeys = passkeyDeps(gateway.issuer);
+    const options = await beginPasskeyRegistration(asThemselves(), passkeys, person, binding);
+    const response = new SoftwarePasskey(gateway.issuer).register(options);
+    const key = await finishPasskeyRegistration(asThemselves(), passkeys, person, binding, {
+      name: 'Old phone',
+      response,
+    });
+    await mailbox.next('pia@campus.test', { subject: 'A passkey was added to your Atrium account' });
+
+    await removePasskey(asThemselves(), person, key.passkey.id);
+    const removed = await mailbox.next('pia@campus.test');
+    expect(removed.subject).toBe('A passkey was removed from your Atrium account');
+    expect(text(removed)).toContain(
+      'The passkey named "Old phone" was removed from your Atrium account "pia"; it no longer signs you in.',
+    );
+    // The authenticator app is left: the recovery codes stay.
+    expect(text(removed)).not.toContain('recovery codes');
+    expect(text(removed)).toContain(
+      '\nBy: you, signed in to your account\nFrom: Firefox on Linux, address 203.0.113.9\n',
+    );
+    expectNoticeShape(removed, 'Test pia');
+
+    await removeOwnTotp(asThemselves(), person);
+    const app = await mailbox.next('pia@campus.test');
+    expect(app.subject).toBe('The authenticator app was removed from your Atrium account');
+    expect(text(app)).toContain(
+      'The authenticator app was removed from your Atrium account "pia"; it no longer signs you in.',
+    );
+    expect(text(app)).toContain('It was your last second factor, so your recovery codes were removed with it.');
+    expectNoticeShape(app, 'Test pia');
+  });
+
   it('tells the person of a reset made at the command line, where SMTP_URL is set there too', async () => {
     await addPerson(gateway, 'cleo');
     const smtp = { SMTP_URL: mailbox.url, MAIL_FROM: 'Atrium <no-reply@campus.test>' };
@@ -263,6 +414,19 @@ describe('security notices by mail', () => {
     expect(mailbox.received.some((m) => m.text.includes('"ivo"'))).toBe(false);
   });
 });
+
+/** A reset link of the person's, as "Forgot your password?" makes one (its token). */
+async function resetLinkFor(userId: string): Promise<string> {
+  const { token, tokenHash } = newResetToken();
+  const now = new Date();
+  await gateway.models.PasswordReset.create({
+    tokenHash,
+    userId,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + 600_000),
+  });
+  return token;
+}
 
 /** A pino logger whose lines are kept, parsed. */
 function keptLogger() {
