@@ -559,6 +559,8 @@ async function applyUpdate(
     const unitsChanged = placementKey(rows) !== before;
     const roles = adminKeptForNow(sync, user, p.roles);
     if (user.displayName !== p.displayName || user.email !== p.email || user.roles.join(',') !== roles.join(',')) {
+      // A new address is audited as a console edit of it is, so that the old one is told (security-notices.ts).
+      if (user.email !== p.email) await auditNewEmail(ctx, directory, user, p.email);
       user.displayName = p.displayName;
       user.email = p.email;
       user.roles = roles;
@@ -598,6 +600,14 @@ async function applyUpdate(
     const dropped = sync.adminDropped.get(user.id);
     if (dropped) dropped.unchanged = true;
   }
+}
+
+function auditNewEmail(ctx: GatewayContext, directory: Directory, user: User, email: string): Promise<void> {
+  return audit(ctx, {
+    action: 'user.update',
+    target: user.username,
+    details: { directory: directory.name, before: { email: user.email }, changes: { email } },
+  });
 }
 
 /**
