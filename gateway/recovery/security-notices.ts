@@ -24,10 +24,18 @@ export type SecurityNoticeDeps = {
   issuer: string;
 };
 
+/**
+ * Notices being read and mailed at once; the others wait their turn. A directory sync that gives a whole
+ * campus new addresses (a mail domain renamed) hands over two mails a person, a page of people at a time:
+ * each mail is a connection to the mail server, which refuses a client that opens thousands at once.
+ */
+export const NOTICES_AT_ONCE = 4;
+
 export function securityNotices(deps: SecurityNoticeDeps): SecurityNotices {
   const underWay = new Set<Promise<void>>();
+  const inTurn = takingTurns(NOTICES_AT_ONCE);
   const start = (ctx: GatewayContext, entry: AuditEntry, at: Date) => {
-    const sending = mailNotices(ctx, deps, entry, at).catch((err: unknown) =>
+    const sending = inTurn(() => mailNotices(ctx, deps, entry, at)).catch((err: unknown) =>
       deps.logger.warn({ err, action: entry.action, account: entry.target }, 'a security notice could not be mailed'),
     );
     underWay.add(sending);
@@ -50,6 +58,24 @@ export function securityNotices(deps: SecurityNoticeDeps): SecurityNotices {
       await Promise.race([Promise.allSettled([...underWay]), timeout]);
       clearTimeout(timer);
     },
+  };
+}
+
+/** Runs the work handed to it, at most `atOnce` at a time, the rest in the order handed in. */
+function takingTurns(atOnce: number): (work: () => Promise<void>) => Promise<void> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (work) => {
+    if (running >= atOnce) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running += 1;
+    try {
+      await work();
+    } finally {
+      // The turn passes straight to the next waiting, so `running` counts it still.
+      const next = waiting.shift();
+      if (next) next();
+      else running -= 1;
+    }
   };
 }
 

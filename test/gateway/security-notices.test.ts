@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { TOTP, Secret } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addPerson, linkToTestDirectory, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPeople, addPerson, linkToTestDirectory, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { resetLinkIn, startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
 import { runAtrium } from '../helpers/cli.ts';
 import { unusedUrls } from '../helpers/ports.ts';
@@ -25,7 +25,8 @@ import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gatewa
 import { completePasswordReset } from '../../gateway/recovery/complete-reset.ts';
 import { smtpMailer } from '../../gateway/recovery/mailer.ts';
 import { newResetToken } from '../../gateway/recovery/reset-tokens.ts';
-import { securityNotices } from '../../gateway/recovery/security-notices.ts';
+import { NOTICES_AT_ONCE, securityNotices } from '../../gateway/recovery/security-notices.ts';
+import type { Mail } from '../../gateway/recovery/mailer.ts';
 import { createRateLimiter } from '../../core/rate-limit.ts';
 
 /**
@@ -490,5 +491,40 @@ describe('a mail server that does not take the notice', () => {
         .sort(),
     ).toEqual(['wes.new@campus.test', 'wes@campus.test']);
     mailer.close();
+  });
+});
+
+describe('many notices at once', () => {
+  it('are mailed a few at a time, every one of them, not each over its own connection at once', async () => {
+    // A mail server that holds every mail until told: what the gateway hands it meanwhile is what it opens at once.
+    let open = 0;
+    let mostOpen = 0;
+    const sent: Mail[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const mailer = {
+      async send(mail: Mail) {
+        open += 1;
+        mostOpen = Math.max(mostOpen, open);
+        await held;
+        sent.push(mail);
+        open -= 1;
+      },
+      close: () => undefined,
+    };
+    const notices = securityNotices({ mailer, logger: keptLogger().logger, issuer: gateway.issuer });
+    const people = Array.from({ length: 12 }, (_, i) => `moved${i}`);
+    await addPeople(gateway, people);
+    const ctx = { ...(await helpdesk()), notices };
+    for (const username of people) await editUser(ctx, username, { email: `${username}@new.campus.test` });
+    await until(() => mostOpen >= 2 * NOTICES_AT_ONCE, 'the first notices under way');
+    release();
+    await notices.settle();
+    expect(mostOpen).toBe(2 * NOTICES_AT_ONCE);
+    expect(sent.map((m) => m.to).sort()).toEqual(
+      people.flatMap((u) => [`${u}@new.campus.test`, `${u}@people.campus.test`]).sort(),
+    );
   });
 });
