@@ -32,6 +32,7 @@ import type { ProxyConfig } from './config.ts';
 import { inFlightCaps, signatureKey, type InFlight } from './in-flight.ts';
 import { partnerRefusal, refuseByPolicy, type ProxySigner } from './own-answers.ts';
 import { loadProxyKey, publicPart } from './proxy-key.ts';
+import { registryUnavailable } from './registration.ts';
 import type { PublicKeyJwk } from '../protocol/signature.ts';
 
 export type Proxy = {
@@ -340,10 +341,12 @@ function requestHandler(parts: ProxyParts): (req: IncomingMessage, res: ServerRe
     if (req.method === 'GET' && path === '/readyz') {
       registry.get().then(
         () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}'),
-        () =>
+        (error: unknown) => {
+          const reason = registryUnavailable(parts.config.gatewayIssuer, error);
           res
             .writeHead(503, { 'content-type': 'application/json' })
-            .end('{"status":"not_ready","checks":{"registry":false}}'),
+            .end(JSON.stringify({ status: 'not_ready', checks: { registry: false }, reason }));
+        },
       );
       return;
     }
