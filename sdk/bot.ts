@@ -37,7 +37,7 @@ export type BotPost = { to: string; conversationId?: undefined } | { conversatio
 
 /**
  * An app's bot on one node, over HTTP (a bot may also read live on a socket: AtriumClient with its token): post text or cards to people or to the
- * groups it was invited to, update its cards, read its conversations. Errors reject with the node's code.
+ * groups it was invited to, update its cards, edit and recall its messages, read its conversations. Errors reject with the node's code.
  * Told it writes too often (429), a call waits as the node says and tries once more (maxRateLimitWaitMs).
  */
 export class AtriumBot {
@@ -107,6 +107,26 @@ export class AtriumBot {
       card,
       ...(clientMsgId ? { clientMsgId } : {}),
     });
+  }
+
+  /**
+   * Replaces the text of one of this bot's text messages for everyone (an `edit` entry). Sent again with
+   * the same clientMsgId, or without one to the text the message already shows, it answers the earlier
+   * edit (`duplicate: true`) instead of editing twice.
+   */
+  editText(messageId: string, text: string, clientMsgId?: string): Promise<Ack> {
+    return this.#call(ackSchema, 'PATCH', `/bot/messages/${encodeURIComponent(messageId)}`, {
+      text,
+      ...(clientMsgId ? { clientMsgId } : {}),
+    });
+  }
+
+  /**
+   * Takes back one of this bot's messages, text or card, for everyone (a `recall` entry), within the node's
+   * recall window. Safe to send again: a message recalled already answers its recall (`duplicate: true`).
+   */
+  recall(messageId: string): Promise<Ack> {
+    return this.#call(ackSchema, 'DELETE', `/bot/messages/${encodeURIComponent(messageId)}`);
   }
 
   async me(): Promise<{ address: string; kind: string; domain: string }> {

@@ -2,7 +2,8 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import { AppError, ValidationError } from '../../core/errors.ts';
 import type { NodeContext } from '../context.ts';
 import { presentAck } from '../messages/present-message.ts';
-import { postAsBot, updateCardAsBot } from './post-as-bot.ts';
+import { recallAsBot } from './change-as-bot.ts';
+import { changeAsBot, postAsBot } from './post-as-bot.ts';
 
 const JSON_BODY = 'a JSON object, sent with Content-Type: application/json';
 
@@ -32,8 +33,13 @@ export function botRoutes(ctx: (req: Request) => NodeContext, limitBytes: number
     res.status(appended.duplicate ? 200 : 201).json(presentAck(appended));
   });
   router.patch('/messages/:id', ...json, async (req, res) => {
-    const appended = await updateCardAsBot(ctx(req), String(req.params.id), req.body);
+    const appended = await changeAsBot(ctx(req), String(req.params.id), req.body);
     res.status(appended.duplicate ? 200 : 201).json(presentAck(appended));
+  });
+  // A recall needs no body; one sent as JSON may hold no field. Done or done before, it answers 200.
+  router.delete('/messages/:id', express.json({ limit: `${limitBytes}b` }), async (req, res) => {
+    const appended = await recallAsBot(ctx(req), String(req.params.id), req.body);
+    res.status(200).json(presentAck(appended));
   });
   return router;
 }

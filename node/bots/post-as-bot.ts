@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { RateLimitedError, ValidationError } from '../../core/errors.ts';
+import { ValidationError } from '../../core/errors.ts';
 import { parseInput } from '../../core/validate.ts';
 import { addressSchema, domainOf } from '../../protocol/address.ts';
 import type { NodeContext } from '../context.ts';
@@ -13,6 +13,8 @@ import type { Appended } from '../messages/group-commit.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import type { AppInfo } from './app-directory.ts';
 import { assertBotMayWriteIn, assertBotMayWriteTo } from './bot-reach.ts';
+import { editAsBot } from './change-as-bot.ts';
+import { paceBotWrite } from './pace-bot-write.ts';
 import { requireBot, type BotIdentity } from './require-bot.ts';
 
 const clientMsgId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: '8-64 letters, digits, - or _' });
@@ -35,21 +37,17 @@ const botMessageSchema = z
     path: ['text'],
   });
 
-const cardUpdateSchema = z.strictObject({ card: postedCardSchema, clientMsgId: clientMsgId.optional() });
-
-/**
- * Counts one post or card update of a bot against its allowance (BOT_WRITES_PER_MINUTE, every process of the
- * domain counting together), before its body is checked: a refused write is 429 `rate_limited` with
- * Retry-After, and nothing is looked up, opened or stored for it.
- */
-async function paceBotWrite(ctx: NodeContext, bot: BotIdentity): Promise<void> {
-  const pace = await ctx.apps.botWriteLimiter.hit(bot.address);
-  if (pace.allowed) return;
-  throw new RateLimitedError(
-    pace.retryAfterSeconds,
-    `This bot may post or update cards ${ctx.config.botWritesPerMinute} times a minute; try again in ${pace.retryAfterSeconds} s`,
-  );
-}
+// A change of one of the bot's messages: a new card for a card, or new text for a text message.
+const botChangeSchema = z
+  .strictObject({
+    card: postedCardSchema.optional(),
+    text: z.string().max(100_000).optional(),
+    clientMsgId: clientMsgId.optional(),
+  })
+  .refine((m) => (m.text === undefined) !== (m.card === undefined), {
+    message: 'give either text or a card',
+    path: ['text'],
+  });
 
 /**
  * A card with buttons from an app that has no callback URL: every click on them would fail (`no_callback`),
@@ -109,16 +107,31 @@ export async function postAsBot(ctx: NodeContext, input: unknown): Promise<Appen
 }
 
 /**
+ * `PATCH /api/v1/bot/messages/:id`: a bot replaces one of its own cards (`{card}`, updateCardAsBot) or
+ * edits one of its own text messages (`{text}`, change-as-bot.ts). Paced per bot, as a post is.
+ */
+export async function changeAsBot(ctx: NodeContext, messageId: string, input: unknown): Promise<Appended> {
+  const who = await requireBot(ctx);
+  await paceBotWrite(ctx, who.bot);
+  const data = parseInput(botChangeSchema, input);
+  if (data.card) return updateCardAsBot(ctx, who, messageId, data.card, data.clientMsgId);
+  return editAsBot(ctx, who, messageId, data.text!, data.clientMsgId);
+}
+
+/**
  * A bot replaces one of its own cards, for everyone in the conversation (the app's news, not a click's
  * answer). Updating a card writes into its conversation: refused, as a post is, once the bot is no longer a
  * member (removed from the group), in a conversation hosted by another domain, and in a direct conversation
  * the bot opened with someone its app is no longer for.
  */
-export async function updateCardAsBot(ctx: NodeContext, messageId: string, input: unknown): Promise<Appended> {
-  const { bot, app } = await requireBot(ctx);
-  await paceBotWrite(ctx, bot);
-  const data = parseInput(cardUpdateSchema, input);
-  assertClicksCanReach(app, data.card, 'card.actions');
+async function updateCardAsBot(
+  ctx: NodeContext,
+  { bot, app }: { bot: BotIdentity; app: AppInfo },
+  messageId: string,
+  card: Card,
+  clientMsgId: string | undefined,
+): Promise<Appended> {
+  assertClicksCanReach(app, card, 'card.actions');
   const target = await ctx.models.Message.findOne({ where: { id: messageId } });
   if (!target || target.sender !== bot.address || target.kind !== 'card')
     throw new NotFoundError('This bot sent no such card');
@@ -126,5 +139,5 @@ export async function updateCardAsBot(ctx: NodeContext, messageId: string, input
   if (conversation.homeDomain !== ctx.domain) throw new NotHomeError(conversation.homeDomain);
   await assertBotMayWriteIn(ctx, bot, app, conversation, 'messageId');
   if (target.recalledAt) throw new ValidationError('That card was recalled', { messageId: 'recalled' });
-  return appendCardUpdate(ctx, target, data.card, data.clientMsgId);
+  return appendCardUpdate(ctx, target, card, clientMsgId);
 }

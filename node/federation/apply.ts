@@ -317,11 +317,14 @@ async function storeEntries(
         transaction: tx,
       },
     );
-    // As at the home: a recalled message's edits lose their text too (each edit entry carried it).
+    // As at the home: a recalled message's edits (a card's updates) lose their text too (each carried it).
     if (target.recalledAt) {
       await Message.update(
         { body: '{}', recalledAt: new Date(target.recalledAt) },
-        { where: { conversationId: event.conversationId, refId: target.id, kind: 'edit' }, transaction: tx },
+        {
+          where: { conversationId: event.conversationId, refId: target.id, kind: ['edit', 'card.update'] },
+          transaction: tx,
+        },
       );
     }
   }

@@ -156,13 +156,13 @@ function bodyRefusal({ message, target }: EntryEvent, own: MessageBody | undefin
  * The kinds of entry that change another (the one their refId names; an outbox sends its new state as
  * the entry's `target`), each with the kind it changes: as at the home, a person edits or recalls their
  * own text (recall-edit.ts) or deletes a file it shared (attachments/mark-file-removed.ts), a bot
- * updates its own card (update-card.ts).
+ * updates or recalls its own card (update-card.ts, bots/change-as-bot.ts).
  */
-export const CHANGES = new Map([
-  ['edit', 'text'],
-  ['recall', 'text'],
-  ['file.removed', 'text'],
-  ['card.update', 'card'],
+export const CHANGES = new Map<string, readonly string[]>([
+  ['edit', ['text']],
+  ['recall', ['text', 'card']],
+  ['file.removed', ['text']],
+  ['card.update', ['card']],
 ]);
 
 /** An entry of a conversation as this node holds it, or as an entry before it in the run will store it. */
@@ -184,8 +184,8 @@ function changeRefusal(event: EntryEvent, known: Map<string, Changeable>): strin
     return `Entry ${message.id} changes ${target.id}, not the entry it refers to`;
   const referent = message.refId === null ? undefined : known.get(`${conversationId}|${message.refId}`);
   if (!referent || referent.kind === WITHHELD) return undefined;
-  if (referent.kind !== changes || referent.sender !== message.sender)
-    return `A ${message.kind} of ${message.sender} may change only their own ${changes}, and entry ${message.refId} is a ${referent.kind} of ${referent.sender}`;
+  if (!changes.includes(referent.kind) || referent.sender !== message.sender)
+    return `A ${message.kind} of ${message.sender} may change only their own ${changes.join(' or ')}, and entry ${message.refId} is a ${referent.kind} of ${referent.sender}`;
   if (referent.recalled && target?.recalledAt === null)
     return `Entry ${message.id} would bring back ${message.refId}, which was recalled`;
   return undefined;

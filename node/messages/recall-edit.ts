@@ -46,13 +46,16 @@ export async function earlier(ctx: NodeContext, change: Change): Promise<Appende
   return { message: found, duplicate: true };
 }
 
-/** The actor's own, still visible text message in a conversation they are in. */
-async function ownTextMessage(ctx: NodeContext, messageId: string): Promise<Message> {
+/**
+ * The actor's own, still visible message of one of `kinds` in a conversation they are in: a text, or for a
+ * recall also a card (only bots send cards, and they recall them as people recall texts).
+ */
+async function ownMessage(ctx: NodeContext, messageId: string, kinds: readonly string[] = ['text']): Promise<Message> {
   const target = (await ctx.models.Message.findOne({ where: { id: messageId } })) ?? ackedAtHome(ctx, messageId);
   if (!target) throw new NotFoundError('No such message');
   await requireMember(ctx, target.conversationId);
   if (target.sender !== ctx.actor.address) throw new ForbiddenError('Only the sender can change a message');
-  if (target.kind !== 'text')
+  if (!kinds.includes(target.kind))
     throw new ValidationError('Only text messages can be changed', { messageId: 'not a text message' });
   if (target.recalledAt) throw new RecalledError();
   return target;
@@ -145,9 +148,9 @@ export async function appendChange(
 }
 
 /**
- * The sender takes a message back within the recall window. The recall is an entry of its own (so
- * devices learn of it in order); in the same transaction the target and any edits of it lose their
- * content and keep their place, and the files it shared are taken back (deleted, unless another visible
+ * The sender takes a message back within the recall window (a bot its card too). The recall is an entry of
+ * its own (so devices learn of it in order); in the same transaction the target and any edits or card
+ * updates of it lose their content and keep their place, and the files it shared are taken back (deleted, unless another visible
  * message still shares them).
  */
 export async function recallMessage(ctx: NodeContext, input: unknown): Promise<Appended> {
@@ -155,7 +158,7 @@ export async function recallMessage(ctx: NodeContext, input: unknown): Promise<A
   const change: Change = { kind: 'recall', ...data };
   const retried = await earlier(ctx, change);
   if (retried) return retried;
-  const target = await ownTextMessage(ctx, data.messageId);
+  const target = await ownMessage(ctx, data.messageId, ['text', 'card']);
   const windowMs = ctx.config.recallWindowSeconds * 1000;
   if (ctx.clock.now() - target.createdAt.getTime() > windowMs)
     throw new RecallWindowPassedError(ctx.config.recallWindowSeconds);
@@ -164,7 +167,7 @@ export async function recallMessage(ctx: NodeContext, input: unknown): Promise<A
     const gone = { body: '{}', recalledAt: stored.createdAt };
     await Message.update(gone, { where: { id: target.id, recalledAt: null }, transaction: tx });
     await Message.update(gone, {
-      where: { conversationId: target.conversationId, refId: target.id, kind: 'edit' },
+      where: { conversationId: target.conversationId, refId: target.id, kind: ['edit', 'card.update'] },
       transaction: tx,
     });
     await ctx.federation.delivery.forgetRecalled(tx, target.id, stored.createdAt);
@@ -187,7 +190,7 @@ export async function editMessage(ctx: NodeContext, input: unknown): Promise<App
   const change: Change = { kind: 'edit', clientMsgId: data.clientMsgId, messageId: data.messageId };
   const retried = await earlier(ctx, change);
   if (retried) return retried;
-  const target = await ownTextMessage(ctx, data.messageId);
+  const target = await ownMessage(ctx, data.messageId);
   // The edited message keeps its mentions and files: with the new text, they must fit as it is stored.
   if (!bodyFits(JSON.stringify({ ...parseBody(target), text: data.text }))) throw new BodyTooLargeError();
   const { Message } = ctx.models;
