@@ -8,7 +8,8 @@ import { cardBody, type Card } from './card-schema.ts';
 /**
  * Replaces the card of a card message for everyone: a `card.update` entry (refId the card message) in the
  * conversation's sequence, so every member's devices learn of it in order, and in the same transaction
- * the card message itself is rewritten, so history and sync show the new card. A recalled card stays gone.
+ * the card message itself is rewritten, so history and sync show the new card. A recalled card stays gone,
+ * and so does an update of it that was on its way (an app's answer to a click).
  */
 export function appendCardUpdate(
   ctx: NodeContext,
@@ -28,7 +29,17 @@ export function appendCardUpdate(
     refId: target.id,
     async alsoWrite(tx, stored) {
       const current = await Message.findOne({ where: { id: target.id }, lock: tx.LOCK.UPDATE, transaction: tx });
-      if (!current || current.recalledAt) return;
+      if (!current || current.recalledAt) {
+        // Recalled while the app answered a click: the update must not carry the card either, in storage or
+        // in what fan-out pushes (as an edit of a recalled message does not).
+        const gone = { body: '{}', recalledAt: current?.recalledAt ?? stored.createdAt };
+        await Message.update(gone, {
+          where: { conversationId: stored.conversationId, seq: stored.seq },
+          transaction: tx,
+        });
+        Object.assign(stored, gone);
+        return;
+      }
       await Message.update(
         { body: JSON.stringify({ ...parseBody(current), ...body }), editedAt: stored.createdAt },
         { where: { id: target.id }, transaction: tx },

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AtriumBot } from '../../sdk/bot.ts';
 import type { Message } from '../../sdk/client.ts';
@@ -188,6 +190,70 @@ describe("a bot's recall of its own message", () => {
       status: 400,
       body: { error: { code: 'invalid_input', fields: { messageId: 'recalled' } } },
     });
+  });
+});
+
+describe('a card recalled while its app answers a click', () => {
+  let app: Server;
+  let release: () => void = () => undefined;
+  let clicked = false;
+
+  beforeAll(async () => {
+    // The app answers a click with a new card, once the test lets it.
+    app = createServer((req, res) => {
+      clicked = true;
+      req.resume().on('end', () => {
+        release = () =>
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ card: { title: 'Chosen: Tuesday evening', actions: [] } }));
+      });
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(() => new Promise((resolve) => app?.close(resolve)));
+
+  it("leaves the app's new card out of storage and of what devices are sent", async () => {
+    const polls = await register(campus.gateway, {
+      name: 'Evening Polls',
+      slug: 'evening-polls',
+      redirectUris: ['http://localhost:9/cb'],
+      interactionCallbackUrl: `http://127.0.0.1:${(app.address() as AddressInfo).port}/atrium/callback`,
+      botEnabled: true,
+    });
+    const pollsToken = await botToken(campus.gateway, polls, engUrl);
+    const pollsBot = new AtriumBot({ nodeUrl: engUrl, token: () => pollsToken });
+    const group = await alice.createGroup('Evening study', [BOB]);
+    await alice.invite(group.id, ['evening-polls@eng.campus.test']);
+    const card = await pollsBot.sendCard(
+      { conversationId: group.id },
+      { title: 'Which evening?', actions: [{ id: 'tue', label: 'Tuesday' }] },
+    );
+    const click = alice.cardAction(card.messageId, 'tue');
+    await expect.poll(() => clicked).toBe(true);
+    const recall = await pollsBot.recall(card.messageId);
+    release();
+    await click;
+
+    for (const node of [campus.nodes.eng, campus.nodes.arts]) {
+      await expect
+        .poll(() => node.models.Message.count({ where: { conversationId: group.id, kind: 'card.update' } }), {
+          timeout: 15_000,
+        })
+        .toBe(1);
+      const stored = await node.models.Message.findAll({ where: { conversationId: group.id } });
+      expect(JSON.stringify(stored.map((m) => m.body))).not.toContain('Tuesday evening');
+    }
+    for (const device of [alice, bob]) {
+      await expect
+        .poll(
+          seen(device, (m) => m.kind === 'card.update' && m.refId === card.messageId),
+          { timeout: 15_000 },
+        )
+        .toMatchObject({ recalledAt: expect.any(String) });
+      expect(JSON.stringify(device.messages)).not.toContain('Tuesday evening');
+      expect(device.messages.find((m) => m.id === recall.messageId)).toBeDefined();
+    }
   });
 });
 
