@@ -24,7 +24,7 @@ type Describe = (entry: AuditEntry, account: string) => Change[] | null;
  * Who made the change, in the notice's words. An administrator is never named: the person is told their
  * campus administrators did it, and the helpdesk can read the audit log for who.
  */
-type By = 'self' | 'reset-link' | 'administrators' | 'directory';
+type By = 'self' | 'sign-in' | 'reset-link' | 'administrators' | 'directory';
 
 const SIGNED_OUT = 'You were signed out everywhere: sign in again with the new password.';
 
@@ -103,6 +103,18 @@ const describers: Record<string, Describe> = {
       ],
     },
   ],
+  // Its owner uses one only when their phone or key is gone; anyone else holding one took it (see above).
+  'login.second_factor': (entry, account) =>
+    entry.details?.method === 'recovery_code'
+      ? [
+          {
+            subject: 'A recovery code was used to sign in to your Atrium account',
+            said: [
+              `One of the recovery codes of your Atrium account ${account} was used to sign in, in place of your second factor; it no longer works.`,
+            ],
+          },
+        ]
+      : null,
   'factor.enrol': (entry, account) =>
     entry.details?.factor === 'totp'
       ? [
@@ -215,6 +227,7 @@ export function masked(address: string): string {
 
 function whoActed(entry: AuditEntry, facts: NoticeFacts): By {
   if (entry.action === 'password_reset.use') return 'reset-link';
+  if (entry.action === 'login.second_factor') return 'sign-in';
   // A directory sync (apply-page.ts) names its directory, whoever started it.
   if (typeof entry.details?.directory === 'string') return 'directory';
   return facts.actor.kind === 'user' && facts.actor.id === facts.user.id ? 'self' : 'administrators';
@@ -222,6 +235,7 @@ function whoActed(entry: AuditEntry, facts: NoticeFacts): By {
 
 const BY_WORDS: Record<By, string> = {
   self: 'you, signed in to your account',
+  'sign-in': 'whoever signed in with your password and the recovery code',
   'reset-link': 'whoever opened the reset link mailed to this address',
   administrators: 'your campus administrators',
   directory: 'your campus directory, from which Atrium takes your details',
@@ -229,6 +243,8 @@ const BY_WORDS: Record<By, string> = {
 
 const IF_NOT_YOU: Record<By, string> = {
   self: 'If this was not you, someone else is using your account: contact your campus helpdesk at once.',
+  'sign-in':
+    'If this was not you, someone else has your password and your recovery codes: contact your campus helpdesk at once.',
   'reset-link':
     'If this was not you, someone else read your mail and is using your account: contact your campus helpdesk at once.',
   administrators:
@@ -275,7 +291,7 @@ function noticeText(change: Change, by: By, facts: NoticeFacts): string {
     `When: ${noticeTime(facts.at)}`,
     `By: ${BY_WORDS[by]}`,
     // Where an administrator or a directory sync acted, the device and address are not the person's to know.
-    ...((by === 'self' || by === 'reset-link') && facts.device ? [`From: ${facts.device}`] : []),
+    ...(by !== 'administrators' && by !== 'directory' && facts.device ? [`From: ${facts.device}`] : []),
     '',
     'If this was you, there is nothing more to do.',
     IF_NOT_YOU[by],

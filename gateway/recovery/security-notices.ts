@@ -7,9 +7,9 @@ import { noticeMails, noticeWanted } from './notice-mails.ts';
 
 /**
  * Mails a person when their account's security changes (a password set or reset, second factors removed
- * or added, new recovery codes, a new email address, from the console or a directory sync): audit() hands
- * it every line it writes, and it picks those the person is told of (notice-mails.ts). A helpdesk talked
- * into a reset then leaves the real owner informed.
+ * or added, new recovery codes or one used to sign in, a new email address, from the console or a directory
+ * sync): audit() hands it every line it writes, and it picks those the person is told of (notice-mails.ts).
+ * A helpdesk talked into a reset then leaves the real owner informed.
  */
 export type SecurityNotices = {
   audited(ctx: GatewayContext, entry: AuditEntry): void;

@@ -20,6 +20,7 @@ import { passkeyDeps } from '../../gateway/factors/passkeys/relying-party.ts';
 import { beginTotpReplacement, confirmTotpReplacement } from '../../gateway/factors/replace-totp.ts';
 import { regenerateRecoveryCodes } from '../../gateway/factors/regenerate-recovery-codes.ts';
 import { removeOwnTotp } from '../../gateway/factors/remove-totp.ts';
+import { verifySecondFactor } from '../../gateway/factors/second-step.ts';
 import { resetFactorsOf } from '../../gateway/factors/reset-factors.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { completePasswordReset } from '../../gateway/recovery/complete-reset.ts';
@@ -71,7 +72,7 @@ async function withAuthenticatorApp(username: string) {
   const code = TOTP.generate({ secret: Secret.fromBase32(secret) });
   const codes = await confirmTotpEnrolment(asThemselves(), deps, person, code, binding);
   await mailbox.next(person.email, { subject: 'An authenticator app was added to your Atrium account' });
-  return { person, binding, codes };
+  return { person, binding, codes, secret };
 }
 
 /** What every notice says besides the change: when, by whom, what to do if it was not them, and no secret. */
@@ -349,6 +350,38 @@ describe('security notices by mail', () => {
     expect(text(mail)).toContain('\nBy: you, signed in to your account\nFrom: Firefox on Linux, address 203.0.113.9\n');
     for (const code of [...codes, ...first]) expect(mail.raw).not.toContain(code);
     expectNoticeShape(mail, 'Test rex');
+  });
+
+  it('tells the person when a recovery code of theirs was used to sign in, from where, and not of an authenticator code', async () => {
+    await addPerson(gateway, 'ray');
+    const { person, codes, secret } = await withAuthenticatorApp('ray');
+    const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
+    const policy = {
+      maxFailures: 5,
+      lockoutMinutes: 15,
+      ipLimiter: createRateLimiter({ limit: 100, windowSeconds: 60 }),
+      identifierLimiter: createRateLimiter({ limit: 100, windowSeconds: 60 }),
+    };
+    // The next time step's: this one's was spent on setting the app up.
+    const totpCode = TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: Date.now() + 30_000 });
+    expect((await verifySecondFactor(asThemselves(), deps, person.id, totpCode, policy)).method).toBe('totp');
+    expect((await verifySecondFactor(asThemselves(), deps, person.id, codes[3]!, policy)).method).toBe('recovery_code');
+    const mail = await mailbox.next('ray@campus.test');
+    expect(mail.subject).toBe('A recovery code was used to sign in to your Atrium account');
+    expect(text(mail)).toContain(
+      'One of the recovery codes of your Atrium account "ray" was used to sign in, in place of your second factor; it no longer works.',
+    );
+    expect(text(mail)).toContain(
+      '\nBy: whoever signed in with your password and the recovery code\nFrom: Firefox on Linux, address 203.0.113.9\n',
+    );
+    expect(text(mail)).toContain('someone else has your password and your recovery codes');
+    for (const code of codes) expect(mail.raw).not.toContain(code);
+    expectNoticeShape(mail, 'Test ray');
+    // The authenticator code before it told nothing.
+    expect((await mailsTo('ray@campus.test')).map((m) => m.subject)).toEqual([
+      'An authenticator app was added to your Atrium account',
+      mail.subject,
+    ]);
   });
 
   it('tells the person when they remove a passkey or their authenticator app, and that the codes went with the last', async () => {
