@@ -127,5 +127,7 @@ export async function cardAction(ctx: NodeContext, input: unknown): Promise<Card
   if (!now || now.disabled || !now.botEnabled) throw new AppUnavailableError(app.name, now, 'answered');
   if (!(await botMayWriteIn(ctx, bot, now, conversation))) throw new NotForClickerError(app.name, 'answered');
   const { message } = await appendCardUpdate(ctx, target, answer.card);
+  // Recalled by its bot while the app answered, the card stays gone (update-card.ts): nothing was updated.
+  if (message.recalledAt) return result;
   return { ...result, updated: true, seq: message.seq };
 }

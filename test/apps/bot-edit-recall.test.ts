@@ -233,7 +233,8 @@ describe('a card recalled while its app answers a click', () => {
     await expect.poll(() => clicked).toBe(true);
     const recall = await pollsBot.recall(card.messageId);
     release();
-    await click;
+    // The clicker is told the card did not change: it is gone.
+    expect(await click).toMatchObject({ messageId: card.messageId, updated: false });
 
     for (const node of [campus.nodes.eng, campus.nodes.arts]) {
       await expect
