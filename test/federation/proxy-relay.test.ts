@@ -46,8 +46,11 @@ const newKey = (kid: string): PrivateKeyJwk => {
 /** The node's signing keys, pinned at the gateway as `atrium domains pin` would. */
 const nodeKey = newKey('node-1');
 const otherKey = newKey('other-1');
-/** The proxy's forward timeout here: short, so that the answers below outlast it. */
-const FORWARD_TIMEOUT_MS = 600;
+/**
+ * The proxy's forward timeout here: short, so that the answers below outlast it, but long enough that a
+ * test worker busy for a moment (a loaded two-core machine) is not taken for a node gone silent.
+ */
+const FORWARD_TIMEOUT_MS = 1_500;
 /** Requests the proxy forwards at once here: in all, and from one origin. */
 const MAX_IN_FLIGHT = 3;
 const MAX_IN_FLIGHT_PER_ORIGIN = 2;
