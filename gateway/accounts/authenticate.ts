@@ -169,8 +169,9 @@ async function failed(error: unknown, fail: Fail): Promise<unknown> {
  * Checks a username-or-email (or the username a directory now gives its person) and password. Failures
  * count toward a lockout of the account; a disabled account is only revealed to someone who knows its
  * password. Every outcome is audited, under what was typed when it failed, with the account it named
- * when that was a directory username. A locked account still lets in its person at a browser they
- * finished signing in with before (`devices`), unless that browser's own failures locked it too.
+ * when that was not its username (an email, a directory username). A locked account still lets in its
+ * person at a browser they finished signing in with before (`devices`), unless that browser's own
+ * failures locked it too.
  */
 export async function authenticate(
   ctx: GatewayContext,
@@ -191,7 +192,8 @@ export async function authenticate(
   if (!found) return unknownName(ctx, id, password, policy);
   // From here on it is as if they had typed their Atrium username: same lockout, bind and checks.
   const { user, directoryName } = found;
-  if (directoryName) fail = failure(ctx, id, user.username);
+  // Typed as an email or a directory name: the account is named too, for the person's account history.
+  if (id !== user.username) fail = failure(ctx, id, user.username);
   const lock = await lockState(policy.deviceLimiter, user, devices);
   if (lock === 'locked' || lock === 'device_locked')
     throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), lock);

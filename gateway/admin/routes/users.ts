@@ -10,7 +10,9 @@ import { directoryResetPages } from '../../directories/reset-page.ts';
 import { unlockUser } from '../../accounts/unlock-user.ts';
 import { editUser, resetPassword, StaleEditError, type ShownUser, type UserEdit } from '../../accounts/update-user.ts';
 import { LastAdministratorError, OwnAdministratorError } from '../../accounts/keep-administrators.ts';
-import { adminScopeOf } from '../../accounts/scope.ts';
+import { adminScopeOf, isFullAdmin } from '../../accounts/scope.ts';
+import type { GatewayContext } from '../../context.ts';
+import type { User } from '../../models/index.ts';
 import { pageRequest, readPageAsked } from '../paging.ts';
 import { shownIn, staleFormFailure } from '../shown-form.ts';
 import { ChatMoveError, type ChatMove } from '../../accounts/chat-moves.ts';
@@ -30,6 +32,7 @@ import {
 import type { ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { factorsOf } from '../../factors/factor-status.ts';
+import { accountHistory } from '../../accounts/account-history.ts';
 import { resetFactorsOf } from '../../factors/reset-factors.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
 import { PASSWORD_MAX } from '../../accounts/schemas.ts';
@@ -247,6 +250,21 @@ async function renderUserList(kit: ConsoleKit, req: Request, res: Response): Pro
   });
 }
 
+/**
+ * The person's recent account activity, with links to older and newer pages of it (`?history=N`), and for
+ * a campus administrator the audit log of what the person did themselves.
+ */
+async function historyOf(ctx: GatewayContext, user: User, page: unknown) {
+  const history = await accountHistory(ctx, user.id, page);
+  const link = (n: number) => `/admin/users/${encodeURIComponent(user.id)}?history=${n}#history-heading`;
+  return {
+    ...history,
+    older: history.page < history.pages ? link(history.page + 1) : null,
+    newer: history.page > 1 ? link(history.page - 1) : null,
+    auditLog: isFullAdmin(ctx.actor) ? `/admin/audit?${new URLSearchParams({ actor: user.username })}` : null,
+  };
+}
+
 /** The new-user or edit form; after a refusal, with what was typed and the focus on the first bad field. */
 async function renderUserForm(
   kit: ConsoleKit,
@@ -270,6 +288,7 @@ async function renderUserForm(
       // Where the person's campus sends them to reset a forgotten directory password, to tell them.
       directoryResetUrl: user?.directory && found ? await directoryResetPages(ctx.models)(found.user) : null,
       factors: found ? (await factorsOf(ctx, [found.user.id])).get(found.user.id) : null,
+      history: found ? await historyOf(ctx, found.user, req.query.history) : null,
       values: state.values ?? (user ? storedValues(user) : {}),
       canMail: state.canMail ?? false,
       linkDays: NEW_ACCOUNT_LINK_HOURS / 24,
