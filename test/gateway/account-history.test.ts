@@ -3,6 +3,7 @@ import { TOTP, Secret } from 'otpauth';
 import {
   BrowserAgent,
   filledFormWithAction,
+  formWithAction,
   mainText,
   signInThrough,
   submitFilled,
@@ -14,6 +15,7 @@ import { audit } from '../../gateway/audit.ts';
 import { operator, type Actor } from '../../gateway/context.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
+import { regenerateRecoveryCodes } from '../../gateway/factors/regenerate-recovery-codes.ts';
 import type { User } from '../../gateway/models/index.ts';
 
 /**
@@ -52,13 +54,13 @@ const asPerson = (user: User): Actor => ({
 });
 
 /** An authenticator app set up by the person, through the same use-cases the account page calls. */
-async function enrolTotp(user: User): Promise<void> {
+async function enrolTotp(user: User): Promise<string[]> {
   const ctx = { ...gateway.context(null), actor: asPerson(user) };
   const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
   const binding = interactionBinding({ uid: 'history' });
   const { secret } = await beginTotpEnrolment(ctx, deps, user, binding);
   const code = TOTP.generate({ secret: Secret.fromBase32(secret) });
-  await confirmTotpEnrolment(ctx, deps, user, code, binding);
+  return confirmTotpEnrolment(ctx, deps, user, code, binding);
 }
 
 beforeAll(async () => {
@@ -189,6 +191,21 @@ describe('a person’s recent account activity in the console', () => {
     expect(historyRows(second).at(-1)).toMatch(/Account created in campus\/eng\/cs/);
     // A page past the last shows the last.
     expect(historyRows(await engAdmin.navigate(url(`/admin/users/${tess.id}?history=9`)))).toHaveLength(5);
+  });
+
+  it('says a sign-in with a recovery code, and new codes made', async () => {
+    const rita = await addPerson(gateway, 'rita');
+    const [code] = await enrolTotp(rita);
+    const agent = new BrowserAgent();
+    const asked = await signInThrough(agent, url('/account/security'), 'rita', DEMO_PASSWORD);
+    const signedIn = await agent.submit(asked, formWithAction(asked, '/code'), { code: code! });
+    expect(signedIn.status).toBe(200);
+    await regenerateRecoveryCodes({ ...gateway.context(null), actor: asPerson(rita) }, rita);
+    const rows = historyRows(await engAdmin.navigate(url(`/admin/users/${rita.id}`)));
+    expect(rows[0]).toMatch(/New recovery codes made \(10\); any unused old ones stopped working themselves/);
+    expect(rows[1]).toMatch(/Signed in with a recovery code — (::ffff:)?127\.0\.0\.1/);
+    expect(rows[2]).toMatch(/Signed in with their password —/);
+    expect(rows[3]).toMatch(/Authenticator app set up themselves/);
   });
 
   it('leaves out what was refused under a name before the account had it', async () => {
