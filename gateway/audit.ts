@@ -9,7 +9,8 @@ export type AuditEntry = {
 
 /**
  * Appends one line to the audit log, inside the caller's transaction when there is one. A line that records
- * a change to a person's password, second factors or email also mails them, once it commits (security-notices.ts).
+ * a change to a person's password, second factors or email also writes the mails that tell them, in the same
+ * transaction, for the gateway to send once it commits (security-notices.ts).
  */
 export async function audit(ctx: GatewayContext, entry: AuditEntry): Promise<void> {
   const actor = ctx.actor;
@@ -26,5 +27,5 @@ export async function audit(ctx: GatewayContext, entry: AuditEntry): Promise<voi
     },
     { transaction: ctx.tx },
   );
-  ctx.notices?.audited(ctx, entry);
+  await ctx.notices?.audited(ctx, entry);
 }

@@ -21,6 +21,8 @@ import { createEndedAccessPusher, keepSecondsFor, sweepEndedAccess } from './oid
 import { ensureSigningKey } from './oidc/keys.ts';
 import { startLiveProvider, type LiveProvider } from './oidc/live-provider.ts';
 import { logMailer, smtpMailer, type Mailer } from './recovery/mailer.ts';
+import type { NoticeRetry } from './recovery/notice-sender.ts';
+import { sweepSecurityNotices } from './recovery/notice-outbox.ts';
 import { securityNotices } from './recovery/security-notices.ts';
 import { sweepPasswordResets } from './recovery/sweep-resets.ts';
 import { startDirectorySchedule } from './directories/scheduler.ts';
@@ -47,6 +49,8 @@ export type StartOptions = {
   logger?: Logger;
   /** How apps that do not take a logout are tried again (tests shorten it). */
   appLogoutRetry?: AppLogoutRetry;
+  /** How notices the mail server does not take are tried again (tests shorten it). */
+  noticeRetry?: NoticeRetry;
 };
 
 /**
@@ -89,7 +93,10 @@ async function startOn(
   const views = createViewEngine();
   const mailer = mailerFor(config, logger);
   // Security notices go wherever "forgot password" mail goes (in the demo, the log); nowhere without mail.
-  const notices = mailer ? securityNotices({ mailer, logger, issuer }) : undefined;
+  // They wait in the outbox until sent, by this process or another over the database.
+  const notices = mailer
+    ? securityNotices({ mailer, logger, issuer, context: () => context(null), retry: options.noticeRetry })
+    : undefined;
   const context = (req: Request | null): GatewayContext => ({
     sequelize,
     models,
@@ -144,6 +151,7 @@ async function startOn(
       : null;
   endedAccess.start();
   appLogouts.start();
+  notices?.start();
   logger.info({ issuer, port }, 'gateway listening');
 
   return {
@@ -164,8 +172,8 @@ async function startOn(
       await appLogouts.stop();
       // Requests already read are answered (for up to 5 s) before the database goes.
       await http.close(5_000);
-      // The notices of changes already made are sent (for up to 5 s more) before the mail server goes.
-      await notices?.settle(5_000);
+      // Mails under way are finished (for up to 5 s more) before the mail server goes; the rest wait in the outbox.
+      await notices?.stop(5_000);
       mailer?.close();
       await sequelize.close();
     },
@@ -210,6 +218,10 @@ function startTimers(
     ),
     setInterval(
       () => void sweepPasswordResets(models).catch((err) => logger.error({ err }, 'sweep failed')),
+      10 * 60_000,
+    ),
+    setInterval(
+      () => void sweepSecurityNotices(models).catch((err) => logger.error({ err }, 'sweep failed')),
       10 * 60_000,
     ),
     setInterval(

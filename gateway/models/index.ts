@@ -5,6 +5,7 @@ import { defineAuditModels, type AuditModels } from './audit.ts';
 import { defineDirectoryModels, type DirectoryModels } from './directories.ts';
 import { defineFactorModels, type FactorModels } from './factors.ts';
 import { defineFederationModels, type FederationModels } from './federation.ts';
+import { defineNoticeModels, type NoticeModels } from './notices.ts';
 import { definePasskeyModels, type PasskeyModels } from './passkeys.ts';
 import { defineSignInModels, type SignInModels } from './sign-in.ts';
 import { moveReadVersionOnWrites } from '../shared-reads.ts';
@@ -13,6 +14,7 @@ export * from './accounts.ts';
 export * from './apps.ts';
 export * from './audit.ts';
 export * from './federation.ts';
+export * from './notices.ts';
 export * from './sign-in.ts';
 
 export type GatewayModels = AccountModels &
@@ -22,7 +24,8 @@ export type GatewayModels = AccountModels &
   AuditModels &
   FactorModels &
   PasskeyModels &
-  DirectoryModels;
+  DirectoryModels &
+  NoticeModels;
 
 /** Binds the gateway's models to one database, group by group (the table shapes live in migrations/gateway). */
 export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
@@ -35,6 +38,7 @@ export function defineGatewayModels(sequelize: Sequelize): GatewayModels {
     ...defineFactorModels(sequelize),
     ...definePasskeyModels(sequelize),
     ...defineDirectoryModels(sequelize),
+    ...defineNoticeModels(sequelize),
   };
   moveReadVersionOnWrites(models);
   return models;

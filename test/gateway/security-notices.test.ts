@@ -1,12 +1,8 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import { SMTPServer } from 'smtp-server';
 import { TOTP, Secret } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addPeople, addPerson, linkToTestDirectory, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, linkToTestDirectory, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { resetLinkIn, startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
 import { runAtrium } from '../helpers/cli.ts';
-import { unusedUrls } from '../helpers/ports.ts';
 import { SoftwarePasskey } from '../helpers/software-passkey.ts';
 import { changeOwnPassword } from '../../gateway/accounts/change-password.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
@@ -26,8 +22,6 @@ import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gatewa
 import { completePasswordReset } from '../../gateway/recovery/complete-reset.ts';
 import { smtpMailer } from '../../gateway/recovery/mailer.ts';
 import { newResetToken } from '../../gateway/recovery/reset-tokens.ts';
-import { NOTICES_AT_ONCE, securityNotices } from '../../gateway/recovery/security-notices.ts';
-import type { Mail } from '../../gateway/recovery/mailer.ts';
 import { createRateLimiter } from '../../core/rate-limit.ts';
 
 /**
@@ -461,103 +455,3 @@ async function resetLinkFor(userId: string): Promise<string> {
   });
   return token;
 }
-
-/** A pino logger whose lines are kept, parsed. */
-function keptLogger() {
-  const lines: { level: number; msg: string; to?: string }[] = [];
-  const logger = pino(
-    { level: 'info' },
-    new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(JSON.parse(chunk.toString())), done()) }),
-  );
-  return { logger, lines };
-}
-
-async function until(check: () => boolean, what: string, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-describe('a mail server that does not take the notice', () => {
-  it('refusing it: the change stands and a warning is logged', async () => {
-    const refusing = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onRcptTo: (_address, _session, callback) =>
-        callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 })),
-    });
-    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
-    const port = (refusing.server.address() as { port: number }).port;
-    const { logger, lines } = keptLogger();
-    const mailer = smtpMailer(`smtp://127.0.0.1:${port}`, 'Atrium <no-reply@campus.test>');
-    const notices = securityNotices({ mailer, logger, issuer: gateway.issuer });
-    try {
-      const vic = await addPerson(gateway, 'vic');
-      const before = vic.passwordHash;
-      await resetPassword({ ...(await helpdesk()), notices }, 'vic', 'a helpdesk password 45');
-      expect((await userNamed('vic')).passwordHash).not.toBe(before);
-      await notices.settle();
-      const warning = lines.find((l) => l.msg.includes('security notice'));
-      expect(warning).toMatchObject({ level: 40, to: 'vic@campus.test' });
-    } finally {
-      mailer.close();
-      await new Promise<void>((resolve) => refusing.close(() => resolve()));
-    }
-  });
-
-  it('down: the change stands at once and a warning is logged', async () => {
-    const [down] = (await unusedUrls(1)) as [string];
-    const { logger, lines } = keptLogger();
-    const mailer = smtpMailer(`smtp://127.0.0.1:${new URL(down).port}`, 'Atrium <no-reply@campus.test>');
-    const notices = securityNotices({ mailer, logger, issuer: gateway.issuer });
-    await addPerson(gateway, 'wes');
-    await editUser({ ...(await helpdesk()), notices }, 'wes', { email: 'wes.new@campus.test' });
-    expect((await userNamed('wes')).email).toBe('wes.new@campus.test');
-    await until(() => lines.filter((l) => l.level === 40).length === 2, 'two warnings');
-    expect(
-      lines
-        .filter((l) => l.level === 40)
-        .map((l) => l.to)
-        .sort(),
-    ).toEqual(['wes.new@campus.test', 'wes@campus.test']);
-    mailer.close();
-  });
-});
-
-describe('many notices at once', () => {
-  it('are mailed a few at a time, every one of them, not each over its own connection at once', async () => {
-    // A mail server that holds every mail until told: what the gateway hands it meanwhile is what it opens at once.
-    let open = 0;
-    let mostOpen = 0;
-    const sent: Mail[] = [];
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const mailer = {
-      async send(mail: Mail) {
-        open += 1;
-        mostOpen = Math.max(mostOpen, open);
-        await held;
-        sent.push(mail);
-        open -= 1;
-      },
-      close: () => undefined,
-    };
-    const notices = securityNotices({ mailer, logger: keptLogger().logger, issuer: gateway.issuer });
-    const people = Array.from({ length: 12 }, (_, i) => `moved${i}`);
-    await addPeople(gateway, people);
-    const ctx = { ...(await helpdesk()), notices };
-    for (const username of people) await editUser(ctx, username, { email: `${username}@new.campus.test` });
-    await until(() => mostOpen >= 2 * NOTICES_AT_ONCE, 'the first notices under way');
-    release();
-    await notices.settle();
-    expect(mostOpen).toBe(2 * NOTICES_AT_ONCE);
-    expect(sent.map((m) => m.to).sort()).toEqual(
-      people.flatMap((u) => [`${u}@new.campus.test`, `${u}@people.campus.test`]).sort(),
-    );
-  });
-});
