@@ -554,13 +554,13 @@ async function applyUpdate(
   const { person: p, user, link, profile } = update;
   const { report, directory } = sync;
   let changed = false;
+  let emailBefore: string | null = null;
   if (profile) {
     const rows = rowsOf(user.id, placementsOf(p));
     const unitsChanged = placementKey(rows) !== before;
     const roles = adminKeptForNow(sync, user, p.roles);
     if (user.displayName !== p.displayName || user.email !== p.email || user.roles.join(',') !== roles.join(',')) {
-      // A new address is audited as a console edit of it is, so that the old one is told (security-notices.ts).
-      if (user.email !== p.email) await auditNewEmail(ctx, directory, user, p.email);
+      if (user.email !== p.email) emailBefore = user.email;
       user.displayName = p.displayName;
       user.email = p.email;
       user.roles = roles;
@@ -594,6 +594,9 @@ async function applyUpdate(
     statusChanged = p.disabled && user.status === 'active';
     if (changed) await user.save({ transaction: ctx.tx });
   }
+  // A new address is audited as a console edit of it is, so that the old one is told (security-notices.ts);
+  // once saved, so that the notice greets the person by the name this sync gives them.
+  if (emailBefore !== null) await auditNewEmail(ctx, directory, user.username, emailBefore, user.email);
   if (changed) count(report, 'updated', user.username);
   else if (profile && !statusChanged) {
     report.unchanged += 1;
@@ -602,11 +605,17 @@ async function applyUpdate(
   }
 }
 
-function auditNewEmail(ctx: GatewayContext, directory: Directory, user: User, email: string): Promise<void> {
+function auditNewEmail(
+  ctx: GatewayContext,
+  directory: Directory,
+  username: string,
+  before: string,
+  email: string,
+): Promise<void> {
   return audit(ctx, {
     action: 'user.update',
-    target: user.username,
-    details: { directory: directory.name, before: { email: user.email }, changes: { email } },
+    target: username,
+    details: { directory: directory.name, before: { email: before }, changes: { email } },
   });
 }
 

@@ -78,4 +78,12 @@ describe('a directory sync that changes an email address', () => {
     expect(await mailsTo('hal@campus.test')).toEqual([]);
     expect(await mailsTo('gus.grant@library.campus.test')).toHaveLength(1);
   });
+
+  it('greets the person by the name the same sync gives them', async () => {
+    await ldap.replace(personDn(hal), 'displayName', ['Hal Hardy']);
+    await ldap.replace(personDn(hal), 'mail', ['hal.hardy@library.campus.test']);
+    expect((await sync(gateway, 'campus-ldap')).updated).toBe(1);
+    for (const address of ['hal@campus.test', 'hal.hardy@library.campus.test'])
+      expect(text(await mailbox.next(address))).toMatch(/^Hello Hal Hardy,\n\n/);
+  });
 });
