@@ -111,8 +111,8 @@ describe('a person’s recent account activity in the console', () => {
     // Nothing raw: no action names, no recorded JSON; and nothing of omar's.
     const section = historySection(page);
     expect(section).not.toMatch(/user\.reset_password|endedArtefacts|\{|omar/);
-    expect(section).toContain('What hana did themselves, in the audit log');
-    expect(page.html).toContain('href="/admin/audit?actor&#x3D;hana"');
+    expect(section).toContain('Their full history in the audit log');
+    expect(page.html).toContain('href="/admin/audit?target&#x3D;hana"');
   });
 
   it('tells the helpdesk of her college the same, naming only administrators they manage', async () => {

@@ -3,22 +3,23 @@ import { AUDIT_FILTER_MAX, listAuditEvents } from '../../accounts/list-audit-eve
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { pageRequest, readPageAsked } from '../paging.ts';
 
-type Filter = { action: string; actor: string };
+type Filter = { action: string; actor: string; target: string };
 
 /**
- * The filters as the address gives them. One too long to be an action or a username (a hand-edited
- * address) filters nothing, and the page says so, rather than show an error page that names neither.
+ * The filters as the address gives them. One too long to be an action, a username or a target (a
+ * hand-edited address) filters nothing, and the page says so, rather than show an error page that names
+ * none of them.
  */
 function filterOf(req: Request): { filter: Filter; notices: string[] } {
-  const filter: Filter = { action: '', actor: '' };
+  const filter: Filter = { action: '', actor: '', target: '' };
   const notices: string[] = [];
-  for (const name of ['action', 'actor'] as const) {
+  for (const name of ['action', 'actor', 'target'] as const) {
     const raw = req.query[name];
     const value = typeof raw === 'string' ? raw.trim() : '';
     if (value.length <= AUDIT_FILTER_MAX[name]) filter[name] = value;
     else
       notices.push(
-        `An ${name} has at most ${AUDIT_FILTER_MAX[name]} characters, so “${value.slice(0, 20)}…” filters nothing: every ${name} is shown.`,
+        `${name === 'target' ? 'A' : 'An'} ${name} has at most ${AUDIT_FILTER_MAX[name]} characters, so “${value.slice(0, 20)}…” filters nothing: every ${name} is shown.`,
       );
   }
   return { filter, notices };
@@ -41,6 +42,7 @@ export function auditRoutes(kit: ConsoleKit): Router {
       const params = new URLSearchParams();
       if (filter.action) params.set('action', filter.action);
       if (filter.actor) params.set('actor', filter.actor);
+      if (filter.target) params.set('target', filter.target);
       if (asked.pageSize !== undefined) params.set('pageSize', String(asked.pageSize));
       params.set('page', String(page));
       return `/admin/audit?${params}`;

@@ -252,7 +252,7 @@ async function renderUserList(kit: ConsoleKit, req: Request, res: Response): Pro
 
 /**
  * The person's recent account activity, with links to older and newer pages of it (`?history=N`), and for
- * a campus administrator the audit log of what the person did themselves.
+ * a campus administrator their full history in the audit log (every entry concerning them, with details).
  */
 async function historyOf(ctx: GatewayContext, user: User, page: unknown) {
   const history = await accountHistory(ctx, user.id, page);
@@ -261,7 +261,7 @@ async function historyOf(ctx: GatewayContext, user: User, page: unknown) {
     ...history,
     older: history.page < history.pages ? link(history.page + 1) : null,
     newer: history.page > 1 ? link(history.page - 1) : null,
-    auditLog: isFullAdmin(ctx.actor) ? `/admin/audit?${new URLSearchParams({ actor: user.username })}` : null,
+    auditLog: isFullAdmin(ctx.actor) ? `/admin/audit?${new URLSearchParams({ target: user.username })}` : null,
   };
 }
 
