@@ -1,5 +1,6 @@
 import { TOTP, Secret } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserAgent, signInThrough } from '../helpers/browser-agent.ts';
 import { addPerson, linkToTestDirectory, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { resetLinkIn, startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
 import { runAtrium } from '../helpers/cli.ts';
@@ -112,6 +113,13 @@ describe('security notices by mail', () => {
     expect(text(mail)).not.toContain('a helpdesk password 42');
     expectNoticeShape(mail, 'Test nell');
     expectFromAdministrators(mail);
+
+    // The one link of the mail opens the person's sign-in security, once they sign in with the new password.
+    const link = text(mail).match(/https?:\/\/\S+/)![0];
+    const page = await signInThrough(new BrowserAgent(), link, 'nell', 'a helpdesk password 42');
+    expect(page.status).toBe(200);
+    expect(new URL(page.url).pathname).toBe('/account/security');
+    expect(page.html).toContain('Signed in as <strong>nell</strong>');
   });
 
   it('tells the person when the helpdesk removes their second factors, a directory person at the address it gives', async () => {

@@ -102,6 +102,9 @@ export function accountSecurityRoutes(deps: AccountSecurityDeps): Router {
     });
   }
 
+  // "/account" is the account page's short address, the one security-notice mails name.
+  router.get('/', (_req, res) => res.redirect(303, '/account/security'));
+
   router.get('/security', async (req, res, next) => {
     try {
       await page(req, res);
