@@ -170,6 +170,10 @@ export const HISTORY_WORDS: Record<string, Words> = {
   'directory.provision': () => 'Account brought in from their directory at their first sign-in',
   'directory.relink': () => 'Linked to a new entry of their directory',
   'user.keep_administrator': () => 'Kept as the last active administrator although their directory said otherwise',
+  'notice.given_up': (d) => {
+    const to = str(d.to) ? ` at ${str(d.to)}` : '';
+    return `A security notice could not be mailed to them${to}${str(d.subject) ? ` (“${str(d.subject)}”)` : ''}`;
+  },
 };
 
 export const HISTORY_ACTIONS = Object.keys(HISTORY_WORDS);

@@ -31,6 +31,7 @@ import type { GatewayModels } from '../models/index.ts';
 import type { LiveProvider } from '../oidc/live-provider.ts';
 import { webPortal } from '../portal/portal.ts';
 import type { Mailer } from '../recovery/mailer.ts';
+import { securityNoticeMails, securityNoticesGauge } from '../recovery/notice-metrics.ts';
 import type { RecoveryDeps } from '../recovery/request-reset.ts';
 import { recoveryRoutes } from '../recovery/routes.ts';
 import { viewsDir } from '../views.ts';
@@ -65,6 +66,8 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
   const secure = issuer.startsWith('https://');
   const metrics = createMetrics('gateway');
   metrics.registry.registerMetric(passwordVerifications);
+  metrics.registry.registerMetric(securityNoticeMails);
+  metrics.registry.registerMetric(securityNoticesGauge(models, logger));
   const csrf = createCsrf(config.secretKey, secure);
   const loginPolicy = loginPolicyFor(config, sequelize, logger);
   const devices = knownDeviceCookie(config.secretKey, secure);

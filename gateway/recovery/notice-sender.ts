@@ -1,8 +1,12 @@
 import { Op } from 'sequelize';
 import { kickedRunner } from '../../core/kicked-runner.ts';
 import type { Logger } from '../../core/logger.ts';
+import { audit } from '../audit.ts';
+import { operator } from '../context.ts';
 import type { GatewayModels, SecurityNotice } from '../models/index.ts';
+import { inTransaction } from '../transaction.ts';
 import type { Mailer } from './mailer.ts';
+import { securityNoticeMails } from './notice-metrics.ts';
 
 /**
  * How a notice the mail server refused or did not answer is tried again: `firstDelayMs` after the first try,
@@ -28,9 +32,10 @@ export const NOTICE_RETRY: NoticeRetry = {
  */
 export const NOTICES_AT_ONCE = 4;
 
-// A send the mail server has not finished by then counts as unanswered (nodemailer's own socket timeout is
-// ten minutes); a claimed row is left to its claimer longer than that, so another gateway process mails it
-// again only when its claimer died mid-send.
+// A send the mail server has not finished by then counts as unanswered, and its connection is closed: the
+// mailer's own timeouts (mailer.ts) end a silent one sooner, this one that keeps trickling. A claimed row is
+// left to its claimer longer than that, so another gateway process mails it again only when its claimer died
+// mid-send.
 const SEND_TIMEOUT_MS = 2 * 60_000;
 const CLAIM_MS = 5 * 60_000;
 
@@ -54,7 +59,8 @@ export type NoticeSender = {
  * Mails the outbox's due notices, oldest first, NOTICES_AT_ONCE at a time, whichever process wrote them. A
  * row is claimed before it is sent (a conditional update of its try count), so that with several gateway
  * processes on one database each is mailed by one of them. Sent → marked sent; refused or unanswered → tried
- * again later (NoticeRetry), and after the last try marked given up and logged as an error.
+ * again later (NoticeRetry), and after the last try marked given up, logged as an error and audited
+ * (`notice.given_up`, for the helpdesk). Each try is counted (notice-metrics.ts).
  */
 export function createNoticeSender(options: NoticeSenderOptions): NoticeSender {
   const retry = options.retry ?? NOTICE_RETRY;
@@ -141,11 +147,14 @@ async function claim(options: NoticeSenderOptions, row: SecurityNotice): Promise
 async function sendClaimed(options: NoticeSenderOptions, retry: NoticeRetry, row: SecurityNotice): Promise<void> {
   const { tries, firstTriedAt } = row;
   try {
-    await withinTime(options.mailer.send({ to: row.recipient, subject: row.subject, text: row.body }));
+    await withinTime((signal) =>
+      options.mailer.send({ to: row.recipient, subject: row.subject, text: row.body }, signal),
+    );
   } catch (error) {
     await notTaken(options, retry, row, { tries, firstTriedAt: firstTriedAt!, error });
     return;
   }
+  securityNoticeMails.inc({ outcome: 'sent' });
   await options
     .models()
     .SecurityNotice.update(
@@ -169,25 +178,64 @@ async function notTaken(
   // Only while this process's claim holds: one taken over meanwhile is the other process's to settle.
   const mine = { id: row.id, tries, status: 'pending' };
   if (now - attempt.firstTriedAt.getTime() >= retry.giveUpAfterMs) {
-    await SecurityNotice.update({ status: 'given_up', doneAt: new Date(now), lastError }, { where: mine });
+    securityNoticeMails.inc({ outcome: 'given_up' });
+    await giveUp(options, row, { tries, lastError, at: new Date(now) });
     options.logger.error(about, 'a security notice could not be mailed; given up');
     return;
   }
+  securityNoticeMails.inc({ outcome: 'refused' });
   const delay = Math.min(retry.firstDelayMs * 2 ** (tries - 1), retry.maxDelayMs);
   const retryAt = new Date(now + delay);
   await SecurityNotice.update({ nextAt: retryAt, lastError }, { where: mine });
   options.logger.warn({ ...about, retryAt }, 'a security notice was not taken by the mail server; trying again');
 }
 
-function withinTime(sending: Promise<void>): Promise<void> {
+/**
+ * Marks the row given up on and writes the audit line the helpdesk reads (the console's audit log, and the
+ * person's account activity): the account, what the mail was (its subject, and what change it told of), where
+ * it went and why it did not, never its text. Together and only while this process's claim holds, so that a
+ * notice given up on is audited once.
+ */
+async function giveUp(
+  options: NoticeSenderOptions,
+  row: SecurityNotice,
+  attempt: { tries: number; lastError: string; at: Date },
+): Promise<void> {
+  const models = options.models();
+  const gateway = { sequelize: models.SecurityNotice.sequelize!, models, actor: operator('gateway'), ip: null };
+  await inTransaction(gateway, async (ctx) => {
+    const [givenUp] = await models.SecurityNotice.update(
+      { status: 'given_up', doneAt: attempt.at, lastError: attempt.lastError },
+      { where: { id: row.id, tries: attempt.tries, status: 'pending' }, transaction: ctx.tx },
+    );
+    if (givenUp !== 1) return;
+    await audit(ctx, {
+      action: 'notice.given_up',
+      target: row.account,
+      outcome: 'failure',
+      details: {
+        subject: row.subject,
+        notice: row.action,
+        to: row.recipient,
+        tries: attempt.tries,
+        error: attempt.lastError,
+      },
+    });
+  });
+}
+
+/** The send, aborted (its connection closed) and rejected when it takes longer than SEND_TIMEOUT_MS. */
+function withinTime(send: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`the mail server did not answer within ${SEND_TIMEOUT_MS / 1000} s`)),
-      SEND_TIMEOUT_MS,
-    ).unref();
+    timer = setTimeout(() => {
+      const error = new Error(`the mail server did not answer within ${SEND_TIMEOUT_MS / 1000} s`);
+      abort.abort(error);
+      reject(error);
+    }, SEND_TIMEOUT_MS).unref();
   });
-  return Promise.race([sending, late]).finally(() => clearTimeout(timer));
+  return Promise.race([send(abort.signal), late]).finally(() => clearTimeout(timer));
 }
 
 const reasonOf = (error: unknown): string => {

@@ -3,10 +3,12 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Op } from 'sequelize';
 import { SMTPServer } from 'smtp-server';
+import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addPeople, addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { runAtrium } from '../helpers/cli.ts';
 import { freePort } from '../helpers/ports.ts';
+import { accountHistory } from '../../gateway/accounts/account-history.ts';
 import { editUser, resetPassword } from '../../gateway/accounts/update-user.ts';
 import { operator, type GatewayContext } from '../../gateway/context.ts';
 import { startGateway, type Gateway } from '../../gateway/main.ts';
@@ -109,6 +111,17 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const helpdesk = (gateway: Gateway): GatewayContext => ({ ...gateway.context(null), actor: operator('helpdesk') });
 const mailsTo = (smtp: TestSmtp, address: string) => smtp.received.filter((m) => m.to.includes(address));
 
+/** The gateway's /metrics (from this machine), and a reader of one series' value: `name{label="value"}`. */
+async function scrape(gateway: Gateway): Promise<(name: string, label: string) => number | undefined> {
+  const text = (await request(gateway.server).get('/metrics').expect(200)).text;
+  return (name, label) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(label));
+    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+}
+const mailsCounted = async (gateway: Gateway, outcome: string) =>
+  (await scrape(gateway))('atrium_security_notice_mails_total', `outcome="${outcome}"`) ?? 0;
+
 // What each test started, stopped after it whatever happened.
 let cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -198,6 +211,40 @@ describe('a security notice the mail server does not take at once', () => {
     const refusals = smtp.refusals;
     await pause(700);
     expect(smtp.refusals).toBe(refusals);
+  });
+
+  it('is audited when given up on, for the helpdesk: in the audit log and the person’s account activity', async () => {
+    const smtp = await smtpServer();
+    smtp.refusing = true;
+    const retry = { firstDelayMs: 100, maxDelayMs: 100, giveUpAfterMs: 500 };
+    const { gateway, lines } = await gatewayMailingTo('outbox-given-up-audit', smtp.url, retry);
+    const gus = await addPerson(gateway, 'gus');
+    const givenUpBefore = await mailsCounted(gateway, 'given_up');
+    await resetPassword(helpdesk(gateway), 'gus', 'a helpdesk password 55');
+    await until(() => lines.some((l) => l.level === 50 && l.to === 'gus@campus.test'), 'the error');
+    const [row] = await gateway.models.SecurityNotice.findAll({ where: { account: 'gus' } });
+    const audited = await gateway.models.AuditEvent.findAll({ where: { action: 'notice.given_up' } });
+    expect(audited).toHaveLength(1);
+    expect(audited[0]).toMatchObject({ target: 'gus', outcome: 'failure', actorId: null, actorName: 'gateway' });
+    expect(JSON.parse(audited[0]!.details!)).toEqual({
+      subject: 'Your Atrium password was reset',
+      notice: 'user.reset_password',
+      to: 'gus@campus.test',
+      tries: row!.tries,
+      error: row!.lastError,
+    });
+    // Never the mail's text.
+    expect(audited[0]!.details).not.toContain(row!.body.split('\n')[0]);
+
+    const history = await accountHistory({ ...gateway.context(null), actor: operator('helpdesk') }, gus.id, 1);
+    expect(history.entries[0]).toMatchObject({
+      what: 'A security notice could not be mailed to them at gus@campus.test (“Your Atrium password was reset”)',
+      failed: true,
+    });
+    const read = await scrape(gateway);
+    expect(read('atrium_security_notices', 'status="given_up"')).toBe(1);
+    expect(read('atrium_security_notices', 'status="waiting"')).toBe(0);
+    expect(read('atrium_security_notice_mails_total', 'outcome="given_up"')).toBe(givenUpBefore + 1);
   });
 });
 
@@ -312,5 +359,69 @@ describe('the outbox', () => {
     expect(await sweepSecurityNotices(gateway.models)).toBe(2);
     const left = await gateway.models.SecurityNotice.findAll({ order: [['account', 'ASC']] });
     expect(left.map((r) => r.account)).toEqual(['recent-sent', 'waiting']);
+  });
+});
+
+describe('the outbox on /metrics', () => {
+  it('counts the notices waiting and given up, and the mails sent and refused', async () => {
+    const smtp = await smtpServer();
+    smtp.refusing = true;
+    const { gateway } = await gatewayMailingTo('outbox-metrics', smtp.url);
+    await addPeople(gateway, ['met1', 'met2']);
+    const [sentBefore, refusedBefore] = [await mailsCounted(gateway, 'sent'), await mailsCounted(gateway, 'refused')];
+    let read = await scrape(gateway);
+    expect(read('atrium_security_notices', 'status="waiting"')).toBe(0);
+    expect(read('atrium_security_notices', 'status="given_up"')).toBe(0);
+
+    await resetPassword(helpdesk(gateway), 'met1', 'a helpdesk password 56');
+    await resetPassword(helpdesk(gateway), 'met2', 'a helpdesk password 57');
+    await until(() => smtp.refusals >= 4, 'refusals');
+    read = await scrape(gateway);
+    expect(read('atrium_security_notices', 'status="waiting"')).toBe(2);
+    expect(read('atrium_security_notice_mails_total', 'outcome="refused"')).toBeGreaterThanOrEqual(refusedBefore + 4);
+
+    smtp.refusing = false;
+    await until(() => smtp.received.length === 2, 'both notices');
+    await until(async () => (await mailsCounted(gateway, 'sent')) === sentBefore + 2, 'both counted');
+    read = await scrape(gateway);
+    expect(read('atrium_security_notices', 'status="waiting"')).toBe(0);
+    expect(read('atrium_security_notice_mails_total', 'outcome="refused"')).toBe(
+      refusedBefore + (await gateway.models.SecurityNotice.sum('tries')) - 2,
+    );
+  });
+
+  it('counts them at a scrape through the status index, without reading the sent notices', async () => {
+    const { gateway } = await gatewayMailingTo('outbox-metrics-plan', (await smtpServer()).url);
+    const queries: string[] = [];
+    const { sequelize } = gateway;
+    // Sequelize reads its logging option at each query: the scrape's queries, as run.
+    const options = (sequelize as unknown as { options: { logging: unknown } }).options;
+    const logging = options.logging;
+    options.logging = (sql: string) => void queries.push(sql);
+    try {
+      await scrape(gateway);
+    } finally {
+      options.logging = logging;
+    }
+    const count = queries.find((q) => q.includes('security_notices'));
+    expect(count).toBeDefined();
+    const sql = count!.replace(/^Executing \([^)]*\): /, '');
+    const sqlite = sequelize.getDialect() === 'sqlite';
+    const [plan] = await sequelize.query(`${sqlite ? 'EXPLAIN QUERY PLAN' : 'EXPLAIN'} ${sql}`);
+    // A range of the index alone (covering): the rows of the other statuses are never read.
+    if (sqlite)
+      expect(plan).toEqual([
+        expect.objectContaining({
+          detail: expect.stringMatching(/^SEARCH .*USING COVERING INDEX security_notices_due \(status=\?\)$/),
+        }),
+      ]);
+    else
+      expect(plan).toEqual([
+        expect.objectContaining({
+          type: 'range',
+          key: 'security_notices_due',
+          Extra: expect.stringContaining('Using index'),
+        }),
+      ]);
   });
 });
