@@ -442,12 +442,13 @@ export function userRoutes(kit: ConsoleKit, mail: NewAccountMail | null = null):
       const factorFailure = formFailure(new NotUnderstoodError('reset the second factor'));
       return renderForm(req, res, String(req.params.id), { factorFailure });
     }
-    const { user, removed } = await resetFactorsOf(kit.context(req), String(req.params.id));
+    const { user, removed, unlocked } = await resetFactorsOf(kit.context(req), String(req.params.id));
     await keepOwnConsoleSession(req, user.id);
+    const lifted = unlocked ? ', lifted their lockout' : '';
     setFlash(
       req,
       removed
-        ? `Reset the second factor of ${user.username} and signed them out everywhere; they set up a second factor again at their next sign-in where it is required.`
+        ? `Reset the second factor of ${user.username}${lifted} and signed them out everywhere; they set up a second factor again at their next sign-in where it is required.`
         : `${user.username} has no second factor set up: nothing was reset, and nobody was signed out.`,
     );
     res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
