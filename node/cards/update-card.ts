@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { NodeContext } from '../context.ts';
 import type { Appended } from '../messages/group-commit.ts';
 import { parseBody } from '../messages/present-message.ts';
+import { lockedUnlessRecalled } from '../messages/recall-edit.ts';
 import type { Message } from '../models.ts';
 import { cardBody, type Card } from './card-schema.ts';
 
@@ -28,18 +29,9 @@ export function appendCardUpdate(
     body: JSON.stringify(body),
     refId: target.id,
     async alsoWrite(tx, stored) {
-      const current = await Message.findOne({ where: { id: target.id }, lock: tx.LOCK.UPDATE, transaction: tx });
-      if (!current || current.recalledAt) {
-        // Recalled while the app answered a click: the update must not carry the card either, in storage or
-        // in what fan-out pushes (as an edit of a recalled message does not).
-        const gone = { body: '{}', recalledAt: current?.recalledAt ?? stored.createdAt };
-        await Message.update(gone, {
-          where: { conversationId: stored.conversationId, seq: stored.seq },
-          transaction: tx,
-        });
-        Object.assign(stored, gone);
-        return;
-      }
+      // Recalled while the app answered a click: the update carries no card either (as an edit of a recalled message).
+      const current = await lockedUnlessRecalled(ctx, tx, target.id, stored);
+      if (!current) return;
       await Message.update(
         { body: JSON.stringify({ ...parseBody(current), ...body }), editedAt: stored.createdAt },
         { where: { id: target.id }, transaction: tx },

@@ -125,6 +125,27 @@ async function submitToHome(
   return { message, duplicate: ack.duplicate };
 }
 
+/**
+ * The message a change (an edit, a card update) refers to, read with a row lock in the change's transaction,
+ * so that a recall or edit committed while this one waited for the conversation lock is seen. Recalled (or
+ * gone), it is null, and the change's own entry `stored` is blanked as well: it must not carry its content
+ * either, in storage or in what fan-out pushes.
+ */
+export async function lockedUnlessRecalled(
+  ctx: NodeContext,
+  tx: Transaction,
+  targetId: string,
+  stored: MessageRecord,
+): Promise<Message | null> {
+  const { Message } = ctx.models;
+  const current = await Message.findOne({ where: { id: targetId }, lock: tx.LOCK.UPDATE, transaction: tx });
+  if (current && !current.recalledAt) return current;
+  const gone = { body: '{}', recalledAt: current?.recalledAt ?? stored.createdAt };
+  await Message.update(gone, { where: { conversationId: stored.conversationId, seq: stored.seq }, transaction: tx });
+  Object.assign(stored, gone);
+  return null;
+}
+
 /** Appends a change of `target`: here, with `alsoWrite` in its transaction, or at the conversation's home. */
 export async function appendChange(
   ctx: NodeContext,
@@ -195,18 +216,8 @@ export async function editMessage(ctx: NodeContext, input: unknown): Promise<App
   if (!bodyFits(JSON.stringify({ ...parseBody(target), text: data.text }))) throw new BodyTooLargeError();
   const { Message } = ctx.models;
   return appendChange(ctx, change, target, JSON.stringify({ text: data.text }), async (tx, stored) => {
-    // A locking read sees a recall or edit committed while this one waited for the conversation lock.
-    const current = await Message.findOne({ where: { id: target.id }, lock: tx.LOCK.UPDATE, transaction: tx });
-    if (!current || current.recalledAt) {
-      // Recalled meanwhile: the edit must not carry the text either, in storage or in what fan-out pushes.
-      const gone = { body: '{}', recalledAt: current?.recalledAt ?? stored.createdAt };
-      await Message.update(gone, {
-        where: { conversationId: stored.conversationId, seq: stored.seq },
-        transaction: tx,
-      });
-      Object.assign(stored, gone);
-      return;
-    }
+    const current = await lockedUnlessRecalled(ctx, tx, target.id, stored);
+    if (!current) return;
     const body = JSON.stringify({ ...parseBody(current), text: data.text });
     await Message.update(
       { body, editedAt: stored.createdAt },
