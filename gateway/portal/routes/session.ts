@@ -1,9 +1,9 @@
 import { Router, type Request, type Response } from 'express';
-import type { AuthenticateOptions } from 'openid-client/passport';
 import type { Logger } from '../../../core/logger.ts';
 import { allNodeUrls } from '../profile.ts';
 import { PORTAL_CLIENT_ID } from '../portal-client.ts';
-import { STRATEGY, type PortalAuth, type SignedIn } from '../sign-in.ts';
+import { PORTAL_SCOPE, STRATEGY, type PortalAuth, type SignedIn } from '../sign-in.ts';
+import { startSignIn, takeSignIn, type StartedSignIn } from '../pending-sign-ins.ts';
 import type { TokenVault } from '../token-vault.ts';
 import type { GatewayContext } from '../../context.ts';
 import type { SessionTagging } from '../session-ids.ts';
@@ -37,14 +37,31 @@ function failurePage(res: Response, status: number, description: string) {
     .render('error', { title: 'Sign-in failed', error: 'sign_in_failed', description, retry: SIGN_IN_AGAIN });
 }
 
+/** A callback this browser did not start, or started too long ago: nothing to finish, but a way to start again. */
+const UNKNOWN_SIGN_IN =
+  'This sign-in was not started in this browser, or was started more than ten minutes ago. Sign in again to continue.';
+
+/**
+ * Hands the started sign-in to openid-client's strategy, in the one session slot it reads (own-relying-party's
+ * `sessionKey`), just before it reads it: the state, verifier and nonce are checked against the callback there.
+ */
+function handToStrategy(req: Request, started: StartedSignIn): void {
+  (req.session as unknown as Record<string, unknown>).oidc = {
+    code_verifier: started.verifier,
+    nonce: started.nonce,
+    state: started.state,
+  };
+}
+
 /** Sign-in through the gateway's own login page, the callback, the signed-out page and back-channel logout. */
 export function sessionRoutes(deps: SessionRouteDeps): Router {
   const router = Router();
 
   router.get('/login', async (req, res, next) => {
     if (req.user) return res.redirect(303, '/');
+    let config: Awaited<ReturnType<PortalAuth['ready']>>;
     try {
-      await deps.auth.ready();
+      config = await deps.auth.ready();
     } catch {
       return res.status(503).render('error', {
         title: 'Sign-in unavailable',
@@ -55,9 +72,15 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     }
     // Every domain node is a resource, so the one refresh token later yields a token for each node;
     // offline access needs prompt=consent, which the gateway grants first-party clients without asking.
-    const resource = await allNodeUrls(deps.context(req));
-    const options: AuthenticateOptions = { resource, prompt: 'consent' };
-    deps.auth.passport.authenticate(STRATEGY, options)(req, res, next);
+    // Each start is kept beside the others under way (tabs restored at once), known by its state.
+    try {
+      const resource = await allNodeUrls(deps.context(req));
+      const redirectUri = `${deps.issuer}/portal/callback`;
+      const url = await startSignIn(req, config, { redirectUri, scope: PORTAL_SCOPE, resource, prompt: 'consent' });
+      res.redirect(302, url.href);
+    } catch (error) {
+      next(error);
+    }
   });
 
   router.get('/callback', async (req, res, next) => {
@@ -66,6 +89,12 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     } catch {
       return failurePage(res, 503, 'The sign-in service cannot be reached right now.');
     }
+    // A state this browser did not start must sign no one in (CSRF); one it started, in another tab, after
+    // this browser signed in already has nothing left to do but show the portal.
+    const started = takeSignIn(req, req.query.state);
+    if (!started) return failurePage(res, 400, UNKNOWN_SIGN_IN);
+    if (req.user) return res.redirect(303, takeReturnTo(req, portalReturnTo));
+    handToStrategy(req, started);
     const finish = (err: unknown, user: SignedIn | false | undefined, info: { message?: string } | undefined) => {
       if (err) {
         deps.logger.warn({ err }, 'portal sign-in failed');
@@ -81,8 +110,12 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
       // The new session's id carries tags of the gateway session and the person, so single logout and
       // ending the person's access can find it.
       deps.tagging.next(req, user.gatewaySid, user.user.id);
+      // Signing in renews the session, which would forget the sign-ins other tabs started: their callbacks
+      // must still land in the portal, signed in by this one.
+      const othersUnderWay = req.session.portalSignIns;
       req.logIn(user.user, (loginError) => {
         if (loginError) return next(loginError);
+        if (othersUnderWay) req.session.portalSignIns = othersUnderWay;
         req.session.portalIdToken = user.idToken;
         deps.vault
           .open(req.sessionID, user.refreshToken, deps.sessionExpiresAt(req))
