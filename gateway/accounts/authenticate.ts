@@ -27,8 +27,9 @@ export class InvalidCredentialsError extends AppError {
  */
 export class AccountLockedError extends AppError {
   /**
-   * `retryAfterSeconds` is the whole lockout, for an account and for a name that does not exist alike:
-   * the time left would differ between the two and tell who exists. It is never shorter than the time left.
+   * `retryAfterSeconds` is the time left of the lockout. A name no account has says the time left of its
+   * own lock (unknownName) rather than the whole lockout: a real account's wait going down while a
+   * missing one's stayed whole would tell who exists.
    */
   constructor(retryAfterSeconds: number) {
     super(
@@ -37,6 +38,12 @@ export class AccountLockedError extends AppError {
       `Too many failed attempts (wrong passwords or codes): signing in to this account is paused. ${tryAgainIn(retryAfterSeconds)}`,
       { retryAfterSeconds },
     );
+  }
+
+  /** The lockout of an account locked until `lockedUntil`, with the time left of it (at least a second). */
+  static until(lockedUntil: Date | null | undefined): AccountLockedError {
+    const left = lockedUntil ? Math.ceil((lockedUntil.getTime() - Date.now()) / 1000) : 0;
+    return new AccountLockedError(Math.max(1, left));
   }
 }
 
@@ -195,8 +202,7 @@ export async function authenticate(
   // Typed as an email or a directory name: the account is named too, for the person's account history.
   if (id !== user.username) fail = failure(ctx, id, user.username);
   const lock = await lockState(policy.deviceLimiter, user, devices);
-  if (lock === 'locked' || lock === 'device_locked')
-    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), lock);
+  if (lock === 'locked' || lock === 'device_locked') throw await fail(AccountLockedError.until(user.lockedUntil), lock);
 
   // Only now, past the address limit and the lockout, may a password reach a directory. A directory that
   // cannot answer judged nothing: its error is shown and audited, and no failure is counted.
@@ -252,8 +258,12 @@ export async function passwordIsTheirs(ctx: GatewayContext, user: User, password
  */
 async function unknownName(ctx: GatewayContext, id: string, password: string, policy: LoginPolicy): Promise<User> {
   const fail = failure(ctx, id);
-  if (await policy.identifierLimiter.blocked(id))
-    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+  if (await policy.identifierLimiter.blocked(id)) {
+    // The time left of the name's window, as a real account's lock says its own: another hit past the
+    // allowance moves neither the window nor the lock.
+    const { retryAfterSeconds } = await policy.identifierLimiter.hit(id);
+    throw await fail(new AccountLockedError(retryAfterSeconds), 'locked');
+  }
   let outcome: NewcomerOutcome = { kind: 'nobody' };
   if (policy.directoryNewcomer && usernameSchema.safeParse(id).success) {
     try {
@@ -273,7 +283,7 @@ async function unknownName(ctx: GatewayContext, id: string, password: string, po
     await policy.ipLimiter.release(addressKey(ctx));
     return signedIn(ctx, outcome.person, as === fail ? null : id, as);
   }
-  if (outcome.kind === 'locked') throw await as(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+  if (outcome.kind === 'locked') throw await as(AccountLockedError.until(outcome.person.lockedUntil), 'locked');
   // Refused: nobody has the name, or their directory did not take the password (which a bind told, quicker
   // than a hash). Either costs what a wrong password for an account here costs, so neither tells who exists.
   await verifyPassword(null, password);

@@ -113,7 +113,7 @@ export async function confirmIdentity(
     throw error instanceof AppError ? await fail(error, 'invalid_input') : error;
   }
   if (user.lockedUntil && user.lockedUntil > new Date())
-    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+    throw await fail(AccountLockedError.until(user.lockedUntil), 'locked');
   const { password, code } = typed;
   let method: 'pwd' | 'otp' | null = null;
   if (code && (await checkTotpCode(ctx, totp, user, code))) method = 'otp';
@@ -121,7 +121,7 @@ export async function confirmIdentity(
   if (!method) {
     const locked = await countFailure(ctx, user, policy);
     throw await fail(
-      locked ? new AccountLockedError(policy.lockoutMinutes * 60) : new ConfirmationFailedError(),
+      locked ? AccountLockedError.until(user.lockedUntil) : new ConfirmationFailedError(),
       code ? 'wrong_code' : 'wrong_password',
     );
   }

@@ -36,8 +36,7 @@ export async function verifySecondFactor(
     return error;
   };
   const lock = await lockState(policy.deviceLimiter, user, devices);
-  if (lock === 'locked' || lock === 'device_locked')
-    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), lock);
+  if (lock === 'locked' || lock === 'device_locked') throw await fail(AccountLockedError.until(user.lockedUntil), lock);
 
   const trimmed = code.trim().slice(0, 64);
   let method: 'totp' | 'recovery_code' | null = null;
@@ -49,10 +48,7 @@ export async function verifySecondFactor(
     // Locked now for this browser, by this code or not: the step says so rather than ask for another.
     const now = await lockState(policy.deviceLimiter, user, devices);
     const locked = now === 'locked' || now === 'device_locked';
-    throw await fail(
-      locked ? new AccountLockedError(policy.lockoutMinutes * 60) : new InvalidCodeError(),
-      'wrong_code',
-    );
+    throw await fail(locked ? AccountLockedError.until(user.lockedUntil) : new InvalidCodeError(), 'wrong_code');
   }
   // Through a lock, the lock's count stays for every other browser.
   if (lock !== 'let_through') user.failedLogins = 0;

@@ -132,8 +132,9 @@ export async function renderPendingStep(
   if (pending.step === 'code') {
     // Locked out (by wrong codes here, or meanwhile elsewhere) at this browser: said, instead of a box that
     // can only be refused until the time is up; a reload says it again. A passkey is still offered.
-    const locked = error instanceof AccountLockedError || (await lockedHere(deps, req, pending.accountId));
-    if (locked && !error) error = new AccountLockedError(deps.loginPolicy.lockoutMinutes * 60);
+    const lockedUntil = error instanceof AccountLockedError ? null : await lockedHere(deps, req, pending.accountId);
+    const locked = error instanceof AccountLockedError || lockedUntil !== null;
+    if (lockedUntil && !error) error = AccountLockedError.until(lockedUntil);
     setRetryAfter(res, error);
     // A code, a passkey, or both: whichever the person has.
     const choices = await secondFactorChoices(deps.context(req), pending.accountId);
@@ -181,14 +182,17 @@ export async function renderPendingStep(
   });
 }
 
-/** Whether the account is locked for this browser: locked, and the browser not one its lock lets through. */
-async function lockedHere(deps: SecondFactorDeps, req: Request, accountId: string): Promise<boolean> {
+/**
+ * When the account's lock ends, if it is locked for this browser (locked, and the browser not one its lock
+ * lets through); null otherwise.
+ */
+async function lockedHere(deps: SecondFactorDeps, req: Request, accountId: string): Promise<Date | null> {
   const user = await deps.context(req).models.User.findByPk(accountId, {
     attributes: ['id', 'lockedUntil', 'accessEndedAt'],
   });
-  if (!user) return false;
+  if (!user) return null;
   const state = await lockState(deps.loginPolicy.deviceLimiter, user, deps.devices.read(req));
-  return state === 'locked' || state === 'device_locked';
+  return state === 'locked' || state === 'device_locked' ? user.lockedUntil : null;
 }
 
 const finishWithSecondFactor = (
