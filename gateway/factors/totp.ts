@@ -7,7 +7,9 @@ import type { TotpFactor } from '../models/factors.ts';
 import type { GatewayModels, User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { EnrolmentClosedError, FactorAlreadyEnrolledError, InvalidEnrolmentCodeError } from './errors.ts';
-import { issueRecoveryCodes } from './recovery-codes.ts';
+import { hasSecondFactor } from './passkeys/second-factor-choices.ts';
+import { issueRecoveryCodes, unusedRecoveryCodes } from './recovery-codes.ts';
+import { TotpCodeNotSixDigitsError } from './totp-errors.ts';
 import type { Binding } from './binding.ts';
 
 const PERIOD = 30;
@@ -116,10 +118,19 @@ export function pendingOf(deps: TotpDeps, user: User, sealed: string): PendingEn
   return { secret, uri: totpOf(deps, user, secret).toString() };
 }
 
+// What people type between the digits: spaces (as apps show "019 214"), dashes of any width, dots.
+const SEPARATORS = /[\s.\-\u2010-\u2015\u2212]/g;
+
+/** The six digits of a code as typed, separators dropped, or null when it is not six digits at all. */
+export function sixDigitsOf(code: string): string | null {
+  const token = code.replace(SEPARATORS, '');
+  return /^\d{6}$/.test(token) ? token : null;
+}
+
 /** The time step a code belongs to, or null when it matches none of the current step and its neighbours. */
 function stepOf(totp: TOTP, code: string, now: number): number | null {
-  const token = code.replace(/\s/g, '');
-  if (!/^\d{6}$/.test(token)) return null;
+  const token = sixDigitsOf(code);
+  if (token === null) return null;
   const delta = totp.validate({ token, timestamp: now, window: 1 });
   return delta === null ? null : Math.floor(now / 1000 / PERIOD) + delta;
 }
@@ -128,6 +139,12 @@ function stepOf(totp: TOTP, code: string, now: number): number | null {
 export function codeStep(deps: TotpDeps, user: User, sealed: string, code: string): number | null {
   return stepOf(totpOf(deps, user, deps.sealer.open(sealed)), code, Date.now());
 }
+
+/**
+ * How a code fared: accepted; `just_used`, one of the app's right codes whose step was already accepted
+ * (another tab a moment ago, or a replay), refused all the same; `not_six_digits`, no code at all; `wrong`.
+ */
+export type TotpCodeOutcome = 'accepted' | 'just_used' | 'not_six_digits' | 'wrong';
 
 /**
  * Accepts a code once: the step it belongs to must be later than the last accepted one, which a single
@@ -140,11 +157,12 @@ async function acceptCode(
   user: User,
   code: string,
   enrolment: { binding: Binding } | null,
-): Promise<boolean> {
+): Promise<TotpCodeOutcome> {
+  if (sixDigitsOf(code) === null) return 'not_six_digits';
   const factor = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
-  if (!factor || (factor.confirmedAt === null) !== (enrolment !== null)) return false;
+  if (!factor || (factor.confirmedAt === null) !== (enrolment !== null)) return 'wrong';
   const step = stepOf(totpOf(deps, user, deps.sealer.open(factor.secret)), code, Date.now());
-  if (step === null) return false;
+  if (step === null) return 'wrong';
   const [changed] = await ctx.models.TotpFactor.update(
     { lastStep: step, ...(enrolment ? { confirmedAt: new Date(), binding: null } : {}) },
     {
@@ -156,12 +174,19 @@ async function acceptCode(
       transaction: ctx.tx,
     },
   );
-  return changed === 1;
+  if (changed === 1) return 'accepted';
+  if (enrolment) return 'wrong';
+  // Read again: a submission racing this one may have taken the step since the first read.
+  const now = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
+  return now && now.secret === factor.secret && now.lastStep !== null && now.lastStep >= step ? 'just_used' : 'wrong';
 }
 
 /**
- * Confirms the enrolment pending under `binding` with one code and returns the ten recovery codes,
- * shown this once. An enrolment started elsewhere, or more than ENROLMENT_MINUTES ago, is not open here.
+ * Confirms the enrolment pending under `binding` with one code and returns the ten recovery codes, shown
+ * this once, for a first factor or a person with none left; none (an empty list) when the person already
+ * has another factor and unused recovery codes, which stay as they were (the passkey's way too:
+ * passkeys/registration.ts). An enrolment started elsewhere, or more than ENROLMENT_MINUTES ago, is not
+ * open here.
  */
 export async function confirmTotpEnrolment(
   ctx: GatewayContext,
@@ -179,15 +204,26 @@ export async function confirmTotpEnrolment(
       const existing = await ctx.models.TotpFactor.findByPk(user.id, { transaction: ctx.tx });
       if (existing?.confirmedAt) throw new FactorAlreadyEnrolledError();
       if (!existing || !isOpen(existing, binding)) throw new EnrolmentClosedError();
-      if (!(await acceptCode(ctx, deps, user, code, { binding }))) throw new InvalidEnrolmentCodeError();
-      const codes = await issueRecoveryCodes(ctx, user.id);
-      await audit(ctx, { action: 'factor.enrol', target: user.username, details: { factor: 'totp' } });
+      // Whether this is the person's first factor, asked before the code confirms the app as one.
+      const first = !(await hasSecondFactor(ctx, user.id));
+      const outcome = await acceptCode(ctx, deps, user, code, { binding });
+      if (outcome === 'not_six_digits') throw new TotpCodeNotSixDigitsError();
+      if (outcome !== 'accepted') throw new InvalidEnrolmentCodeError();
+      // Another factor's recovery codes, kept safe since, stay valid: new ones would silently cancel them.
+      const keep = !first && (await unusedRecoveryCodes(ctx, user.id)) > 0;
+      const codes = keep ? [] : await issueRecoveryCodes(ctx, user.id);
+      await audit(ctx, {
+        action: 'factor.enrol',
+        target: user.username,
+        details: keep ? { factor: 'totp', recoveryCodesKept: true } : { factor: 'totp' },
+      });
       return codes;
     });
   } catch (error) {
     // Outside the transaction, which the refusal rolled back.
     if (
       error instanceof InvalidEnrolmentCodeError ||
+      error instanceof TotpCodeNotSixDigitsError ||
       error instanceof FactorAlreadyEnrolledError ||
       error instanceof EnrolmentClosedError
     ) {
@@ -203,7 +239,17 @@ export async function confirmTotpEnrolment(
 }
 
 /** Checks a sign-in code against the person's confirmed authenticator. */
-export function checkTotpCode(ctx: GatewayContext, deps: TotpDeps, user: User, code: string): Promise<boolean> {
+export async function checkTotpCode(ctx: GatewayContext, deps: TotpDeps, user: User, code: string): Promise<boolean> {
+  return (await acceptCode(ctx, deps, user, code, null)) === 'accepted';
+}
+
+/** As checkTotpCode, saying why a code was refused: a code just used or not six digits is no wrong guess. */
+export function checkTotpCodeOutcome(
+  ctx: GatewayContext,
+  deps: TotpDeps,
+  user: User,
+  code: string,
+): Promise<TotpCodeOutcome> {
   return acceptCode(ctx, deps, user, code, null);
 }
 
