@@ -872,6 +872,7 @@ describe('the console', () => {
       passkeys: 1,
       signedOutEverywhere: true,
       endedArtefacts: expect.any(Number),
+      wasLockedUntil: null,
     });
 
     page = await agent.navigate(url('/admin/second-factor'));
