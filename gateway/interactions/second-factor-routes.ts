@@ -41,6 +41,8 @@ export type PendingSignIn = {
   step: 'code' | 'enrol' | 'enrolled';
   /** At `enrolled`: what was set up, which the sign-in then counts as its second factor. */
   factor?: 'totp' | 'passkey';
+  /** When the password was checked (epoch ms); absent in a sign-in begun before it was recorded. */
+  since?: number;
 };
 
 export function pendingSignIn(details: Details): PendingSignIn | null {
@@ -48,10 +50,51 @@ export function pendingSignIn(details: Details): PendingSignIn | null {
   return pending && typeof pending.accountId === 'string' ? pending : null;
 }
 
-/** The person a pending sign-in is for, while still active: one disabled since the password step is not. */
+/**
+ * The person a pending sign-in is for, while still active: one disabled since the password step is not,
+ * nor one whose access was ended since (endedSincePassword).
+ */
 export async function pendingPerson(ctx: GatewayContext, pending: PendingSignIn): Promise<User | null> {
   const user = await ctx.models.User.findByPk(pending.accountId);
-  return user && user.status === 'active' ? user : null;
+  return user && user.status === 'active' && !endedSincePassword(user, pending) ? user : null;
+}
+
+/**
+ * Whether the person's access was ended (their second factors reset, a sign-out everywhere, a new password)
+ * after this sign-in's password was checked: the sign-in was one of theirs that the ending meant to stop,
+ * and whatever step it was at may no longer exist (no factor left to enter a code of).
+ */
+const endedSincePassword = (user: Pick<User, 'accessEndedAt'>, pending: PendingSignIn): boolean =>
+  pending.since !== undefined && user.accessEndedAt != null && user.accessEndedAt.getTime() >= pending.since;
+
+const SIGN_IN_AGAIN =
+  'Your sign-in was stopped because your account was signed out everywhere meanwhile (for example, when your second factor was reset). Sign in again.';
+
+/**
+ * A pending sign-in whose person's access ended since its password (endedSincePassword) starts over at the
+ * password, saying why: the ending signed them out everywhere, and a sign-in begun before it goes on only
+ * with the password again. True when it did; the caller answers nothing more.
+ */
+async function restartedIfEnded(
+  deps: SecondFactorDeps,
+  req: Request,
+  res: Response,
+  details: Details,
+  pending: PendingSignIn,
+): Promise<boolean> {
+  const user = await deps.context(req).models.User.findByPk(pending.accountId, { attributes: ['id', 'accessEndedAt'] });
+  if (!user || !endedSincePassword(user, pending)) return false;
+  await deps.provider().interactionResult(req, res, {}, { mergeWithLastSubmission: false });
+  const client = await deps.provider().Client.find(String(details.params.client_id));
+  res.render('login', {
+    title: 'Sign in',
+    uid: details.uid,
+    csrf: deps.csrf.token(req, res),
+    clientName: client?.clientName ?? client?.clientId,
+    loginHint: details.params.login_hint,
+    error: SIGN_IN_AGAIN,
+  });
+  return true;
 }
 
 const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
@@ -95,7 +138,7 @@ export async function afterPassword(
       ? 'enrol'
       : null;
   if (!step) return finishSignIn(deps, req, res, { accountId: user.id, amr: ['pwd'], acr: PASSWORD_ACR });
-  const pending: PendingSignIn = { accountId: user.id, step };
+  const pending: PendingSignIn = { accountId: user.id, step, since: Date.now() };
   await deps.provider().interactionResult(req, res, { atrium: pending }, { mergeWithLastSubmission: false });
   res.redirect(303, `/interaction/${details.uid}`);
 }
@@ -129,6 +172,7 @@ export async function renderPendingStep(
   error?: { status: number; message: string },
   kind?: CodeKind,
 ): Promise<void> {
+  if (await restartedIfEnded(deps, req, res, details, pending)) return;
   if (pending.step === 'code') {
     // Locked out (by wrong codes here, or meanwhile elsewhere) at this browser: said, instead of a box that
     // can only be refused until the time is up; a reload says it again. A passkey is still offered.
@@ -250,6 +294,7 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
         const pending = pendingSignIn(details);
         if (details.prompt.name !== 'login' || !pending || pending.step !== step)
           return res.redirect(303, `/interaction/${details.uid}`);
+        if (await restartedIfEnded(deps, req, res, details, pending)) return;
         await handle(req, res, details, pending);
       } catch (error) {
         next(error);
