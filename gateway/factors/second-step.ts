@@ -12,7 +12,8 @@ import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { InvalidCodeError } from './errors.ts';
 import { looksLikeRecoveryCode, useRecoveryCode } from './recovery-codes.ts';
-import { checkTotpCode, type TotpDeps } from './totp.ts';
+import { TotpCodeJustUsedError, TotpCodeNotSixDigitsError } from './totp-errors.ts';
+import { checkTotpCodeOutcome, type TotpDeps } from './totp.ts';
 
 /**
  * The second step of a sign-in, after a correct password: a current authenticator code (once per time
@@ -40,8 +41,14 @@ export async function verifySecondFactor(
 
   const trimmed = code.trim().slice(0, 64);
   let method: 'totp' | 'recovery_code' | null = null;
-  if (await checkTotpCode(ctx, deps, user, trimmed)) method = 'totp';
+  const outcome = await checkTotpCodeOutcome(ctx, deps, user, trimmed);
+  if (outcome === 'accepted') method = 'totp';
+  // A right code used a moment ago (another tab) is refused as a replay, but proves the person holds the app.
+  else if (outcome === 'just_used') throw await fail(new TotpCodeJustUsedError(), 'code_just_used');
   else if (looksLikeRecoveryCode(trimmed) && (await useRecoveryCode(ctx, user.id, trimmed))) method = 'recovery_code';
+  // Not six digits, nor a recovery code: no guess at all (a slip, a code cut short), so not counted as one.
+  else if (outcome === 'not_six_digits' && !looksLikeRecoveryCode(trimmed))
+    throw await fail(new TotpCodeNotSixDigitsError(), 'not_six_digits');
   if (!method) {
     await countFailure(ctx, user, policy);
     await countDeviceFailure(policy.deviceLimiter, user, devices);

@@ -200,4 +200,26 @@ describe('a right code used a moment ago', () => {
     expect(await checkTotpCode(gateway.context(null), deps(), mo, `${code.slice(0, 3)}-${code.slice(3)}`)).toBe(false);
     expect(await checkTotpCodeOutcome(gateway.context(null), deps(), mo, await app.next())).toBe('accepted');
   });
+
+  it('at the sign-in step, in a second tab: said to be just used, and no wrong code counted', {
+    timeout: 120_000,
+  }, async () => {
+    const app = await withApp('nia');
+    const first = new BrowserAgent();
+    const second = new BrowserAgent();
+    const firstStep = await signInThrough(first, accountUrl(), 'nia', DEMO_PASSWORD);
+    const secondStep = await signInThrough(second, accountUrl(), 'nia', DEMO_PASSWORD);
+    const code = await app.next();
+    expect((await first.submit(firstStep, formWithAction(firstStep, '/code'), { code })).url).toBe(accountUrl());
+
+    const again = await second.submit(secondStep, formWithAction(secondStep, '/code'), { code });
+    expect(again.status).toBe(401);
+    expect(mainText(again)).toContain('That code was just used. Wait until your authenticator app shows the next code');
+    // Cut short: six digits asked for, and no guess counted either.
+    const short = await second.submit(again, formWithAction(again, '/code'), { code: code.slice(0, 4) });
+    expect(mainText(short)).toContain('A code from your authenticator app has six digits.');
+    expect((await userNamed('nia')).failedLogins).toBe(0);
+    const next = await app.next();
+    expect((await second.submit(short, formWithAction(short, '/code'), { code: next })).url).toBe(accountUrl());
+  });
 });
