@@ -84,7 +84,7 @@ export async function changeOwnPassword(
   const byIp = await policy.ipLimiter.hit(addressKey(ctx));
   if (!byIp.allowed) throw await fail(new NetworkRateLimitedError(byIp.retryAfterSeconds), 'ip_rate_limited');
   if (user.lockedUntil && user.lockedUntil > new Date())
-    throw await fail(new AccountLockedError(policy.lockoutMinutes * 60), 'locked');
+    throw await fail(AccountLockedError.until(user.lockedUntil), 'locked');
   if (!(await verifyPassword(user.passwordHash, change.current))) {
     const locked = await countFailure(person, user, policy);
     throw await fail(

@@ -5,6 +5,9 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+import { AccountLockedError } from '../../gateway/accounts/authenticate.ts';
+import { changeOwnPassword } from '../../gateway/accounts/change-password.ts';
+import { createRateLimiter } from '../../core/rate-limit.ts';
 
 let gateway: TestGateway;
 const url = (path: string) => `${gateway.issuer}${path}`;
@@ -94,5 +97,27 @@ describe('the wait a lockout states', () => {
     const typed = await agent.submit(reloaded, codeForm, { code: '000000' });
     expect(typed.status).toBe(429);
     expect(WAIT.exec(alertOf(typed))?.[1]).toBe('2 minutes');
+  });
+
+  it('is the time left of the lock when a signed-in person changes their password meanwhile', async () => {
+    const bob = await userNamed('bob');
+    await lockEndsIn('bob', 3 * 60 + 5);
+    const policy = {
+      maxFailures: 3,
+      lockoutMinutes: 15,
+      ipLimiter: createRateLimiter({ limit: 100, windowSeconds: 60 }),
+      identifierLimiter: createRateLimiter({ limit: 100, windowSeconds: 60 }),
+    };
+    const change = { current: DEMO_PASSWORD, password: 'a new password 123', confirmation: 'a new password 123' };
+    const self = {
+      ...gateway.context(null),
+      actor: { kind: 'user' as const, id: bob.id, name: 'bob', roles: [], unitPaths: [] },
+    };
+    const refused = await changeOwnPassword(self, policy, await userNamed('bob'), change).then(
+      () => null,
+      (error: unknown) => error as Error,
+    );
+    expect(refused).toBeInstanceOf(AccountLockedError);
+    expect(WAIT.exec(refused!.message)?.[1]).toBe('4 minutes');
   });
 });
