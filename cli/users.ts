@@ -406,15 +406,16 @@ export const userCommands: CommandGroup = {
 
   'reset-factors': {
     summary:
-      "Removes a person's authenticator app, passkeys and recovery codes (a lost phone) and signs them out everywhere; audited. They set one up again at /account/security, or at sign-in where the policy requires it. Someone with none is told so, and nothing changes.",
+      "Removes a person's authenticator app, passkeys and recovery codes (a lost phone), lifts a lockout and signs them out everywhere; audited. They set one up again at /account/security, or at sign-in where the policy requires it. Someone with none is told so, and nothing changes.",
     args: ['USERNAME'],
     async run(args, io) {
-      const { user, removed } = await withSession(io, async ({ ctx }) => {
+      const { user, removed, unlocked } = await withSession(io, async ({ ctx }) => {
         const reset = await resetFactorsOf(ctx, args.positionals[0]!);
-        return { user: await present(ctx, reset.user), removed: reset.removed };
+        return { user: await present(ctx, reset.user), removed: reset.removed, unlocked: reset.unlocked };
       });
+      const lifted = unlocked ? ', lifted their lockout' : '';
       const text = removed
-        ? `Reset the second factor of ${user.username} and signed them out everywhere.`
+        ? `Reset the second factor of ${user.username}${lifted} and signed them out everywhere.`
         : `${user.username} has no second factor (no authenticator app, passkey or recovery code); nothing changed, and they stay signed in where they are.`;
       return { json: user, text };
     },

@@ -100,6 +100,7 @@ describe('atrium users and second factors', () => {
       passkeys: 0,
       signedOutEverywhere: true,
       endedArtefacts: 0,
+      wasLockedUntil: null,
     });
 
     const unknown = await runAtrium(db, ['users', 'reset-factors', 'nobody', '--json']);

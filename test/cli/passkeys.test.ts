@@ -74,9 +74,16 @@ describe('atrium and passkeys', () => {
     const json = jsonOf(await runAtrium(db, ['users', 'list', '--json', '--q', 'dave']));
     expect(json.users[0].factors).toEqual({ totp: false, passkeys: 2, recoveryCodesLeft: 0 });
 
+    // Locked out by wrong codes meanwhile: the reset lifts that too, and says so.
+    const lockedUntil = new Date(Date.now() + 10 * 60_000);
+    await inspect.ctx.models.User.update({ lockedUntil, failedLogins: 5 }, { where: { username: 'dave' } });
     const reset = await runAtrium(db, ['users', 'reset-factors', 'dave']);
     expect(reset.code, reset.stderr).toBe(0);
+    expect(reset.stdout).toContain(
+      'Reset the second factor of dave, lifted their lockout and signed them out everywhere.',
+    );
     const dave = await findUser('dave');
+    expect(dave.lockedUntil).toBeNull();
     expect(await inspect.ctx.models.Passkey.count({ where: { userId: dave.id } })).toBe(0);
     const audit = await inspect.ctx.models.AuditEvent.findOne({
       where: { action: 'user.reset_factors', target: 'dave' },
@@ -87,6 +94,7 @@ describe('atrium and passkeys', () => {
       passkeys: 2,
       signedOutEverywhere: true,
       endedArtefacts: 0,
+      wasLockedUntil: lockedUntil.toISOString(),
     });
   });
 });
