@@ -211,7 +211,11 @@ describe("another domain's answers, taken only as its own", () => {
     await expect(post(), 'another status').rejects.toMatchObject({ code: 'peer_answer_forged' });
     answer = (res, sign) => {
       const headers = sign(200, '{"applied":1}');
-      headers['atrium-answer-signature'] = headers['atrium-answer-signature']!.replace(/sig=./, 'sig=A');
+      // One character of the signature changed (to another: one in 64 signatures begins with "A").
+      headers['atrium-answer-signature'] = headers['atrium-answer-signature']!.replace(
+        /sig=(.)/,
+        (_all, first: string) => `sig=${first === 'A' ? 'B' : 'A'}`,
+      );
       res.writeHead(200, { 'content-type': 'application/json', ...headers }).end('{"applied":1}');
     };
     await expect(post(), 'another signature').rejects.toMatchObject({ code: 'peer_answer_forged' });
