@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOTP, Secret } from 'otpauth';
 import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
-import { interactionBinding } from '../../gateway/factors/binding.ts';
+import { enrolAuthenticator, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { AccountLockedError } from '../../gateway/accounts/authenticate.ts';
 import { changeOwnPassword } from '../../gateway/accounts/change-password.ts';
@@ -15,19 +12,7 @@ const userNamed = async (username: string) => (await gateway.models.User.findOne
 const alertOf = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1] ?? '';
 const WAIT = /Try again in ([^.]*)\./;
 
-async function enrol(username: string) {
-  const user = await userNamed(username);
-  const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
-  const binding = interactionBinding({ uid: 'test' });
-  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user, binding);
-  await confirmTotpEnrolment(
-    gateway.context(null),
-    deps,
-    user,
-    TOTP.generate({ secret: Secret.fromBase32(secret) }),
-    binding,
-  );
-}
+const enrol = (username: string) => enrolAuthenticator(gateway, username);
 
 /** A sign-in at the console's login form from a browser never used before; the page it ends on. */
 const attempt = (username: string, password: string) =>

@@ -1,34 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOTP, Secret } from 'otpauth';
 import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
-import { interactionBinding } from '../../gateway/factors/binding.ts';
+import { enrolAuthenticator, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { resetFactorsOf } from '../../gateway/factors/reset-factors.ts';
 import { operator } from '../../gateway/context.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let gateway: TestGateway;
 const url = (path: string) => `${gateway.issuer}${path}`;
-const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
 const alertOf = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1] ?? '';
 const helpdesk = () => ({ ...gateway.context(null), actor: operator('helpdesk') });
 const SIGN_IN_AGAIN =
   'Your sign-in was stopped because your account was signed out everywhere meanwhile (for example, when your second factor was reset). Sign in again.';
 
-async function enrol(username: string) {
-  const user = await userNamed(username);
-  const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
-  const binding = interactionBinding({ uid: 'test' });
-  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user, binding);
-  await confirmTotpEnrolment(
-    gateway.context(null),
-    deps,
-    user,
-    TOTP.generate({ secret: Secret.fromBase32(secret) }),
-    binding,
-  );
-}
+const enrol = (username: string) => enrolAuthenticator(gateway, username);
 
 /** A sign-in of `username` left at its code step: the browser, the step's page and its address. */
 async function waitingAtCode(username: string) {

@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOTP, Secret } from 'otpauth';
 import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
-import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
-import { interactionBinding } from '../../gateway/factors/binding.ts';
+import { signInToConsole, enrolAuthenticator, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let gateway: TestGateway;
@@ -12,19 +9,7 @@ const url = (path: string) => `${gateway.issuer}${path}`;
 const userNamed = async (username: string) => (await gateway.models.User.findOne({ where: { username } }))!;
 const alertOf = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1] ?? '';
 
-async function enrol(username: string) {
-  const user = await userNamed(username);
-  const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
-  const binding = interactionBinding({ uid: 'test' });
-  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user, binding);
-  await confirmTotpEnrolment(
-    gateway.context(null),
-    deps,
-    user,
-    TOTP.generate({ secret: Secret.fromBase32(secret) }),
-    binding,
-  );
-}
+const enrol = (username: string) => enrolAuthenticator(gateway, username);
 
 beforeAll(async () => {
   gateway = await startTestGateway('reset-factors-lock', { LOGIN_MAX_FAILURES: '3', LOGIN_LOCKOUT_MINUTES: '15' });

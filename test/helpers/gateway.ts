@@ -10,6 +10,9 @@ import { createUser } from '../../gateway/accounts/create-user.ts';
 import { BrowserAgent, signInThrough, type Page } from './browser-agent.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { unusedUrls } from './ports.ts';
+import { Secret, TOTP } from 'otpauth';
+import { interactionBinding } from '../../gateway/factors/binding.ts';
+import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
 
 export type TestGateway = Gateway & { db: TestDatabase; stop(): Promise<void> };
 
@@ -134,4 +137,18 @@ export async function signInToConsole(
   const agent = new BrowserAgent();
   const page = await signInThrough(agent, `${issuer}/admin/login`, username, password);
   return { agent, page };
+}
+
+/**
+ * Sets up an authenticator app for `username`, as the account page does, with a code of its key; the key
+ * (base32), for tests that sign in with its codes later.
+ */
+export async function enrolAuthenticator(gateway: TestGateway, username: string): Promise<string> {
+  const user = (await gateway.models.User.findOne({ where: { username } }))!;
+  const deps = totpDeps(gateway.config.secretKey, gateway.issuer);
+  const binding = interactionBinding({ uid: `test-${username}` });
+  const { secret } = await beginTotpEnrolment(gateway.context(null), deps, user, binding);
+  const code = TOTP.generate({ secret: Secret.fromBase32(secret) });
+  await confirmTotpEnrolment(gateway.context(null), deps, user, code, binding);
+  return secret;
 }
