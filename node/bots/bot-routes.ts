@@ -24,6 +24,12 @@ function jsonBodyOnly(req: Request, _res: Response, next: NextFunction): void {
   );
 }
 
+/** A recall needs no body; one that is sent must be JSON, so a form or text is refused rather than ignored. */
+function noBodyOrJson(req: Request, res: Response, next: NextFunction): void {
+  if (req.is('application/json') === null) return next();
+  jsonBodyOnly(req, res, next);
+}
+
 /** `/api/v1/bot`: what an app's bot does over HTTP with its client-credentials token (docs/protocol.md, "Bots"). */
 export function botRoutes(ctx: (req: Request) => NodeContext, limitBytes: number): Router {
   const router = Router();
@@ -37,7 +43,7 @@ export function botRoutes(ctx: (req: Request) => NodeContext, limitBytes: number
     res.status(appended.duplicate ? 200 : 201).json(presentAck(appended));
   });
   // A recall needs no body; one sent as JSON may hold no field. Done or done before, it answers 200.
-  router.delete('/messages/:id', express.json({ limit: `${limitBytes}b` }), async (req, res) => {
+  router.delete('/messages/:id', noBodyOrJson, express.json({ limit: `${limitBytes}b` }), async (req, res) => {
     const appended = await recallAsBot(ctx(req), String(req.params.id), req.body);
     res.status(200).json(presentAck(appended));
   });

@@ -317,6 +317,14 @@ describe("a bot's edit and recall refused", () => {
       status: 400,
       body: { error: { code: 'invalid_input', fields: { clientMsgId: 'unknown field' } } },
     });
+    // A body of another type (a form, text) is not read as "no body": the bot is told what the API takes.
+    const asForm = await nodeApi(engUrl, `/api/v1/bot/messages/${posted.messageId}`, token, {
+      method: 'DELETE',
+      body: 'clientMsgId=recall-it-1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(asForm).toMatchObject({ status: 415, body: { error: { code: 'unsupported_media_type' } } });
+    expect(asForm.body.error.message).toContain('Content-Type: application/json');
     expect(await entries(id)).toBe(before);
     expect(await shown(alice, id, posted.messageId)).toMatchObject({ text: 'Office hours at 3', editedAt: null });
   });
