@@ -14,6 +14,7 @@ const schema = z.object({
   GATEWAY_ISSUER: envUrl.default('http://localhost:4000'),
   ATRIUM_DATA_DIR: z.string().default('./data'),
   REGISTRY_TTL_SECONDS: envPositiveInt.default(30),
+  PROXY_READY_RECHECK_SECONDS: envPositiveInt.default(10),
   FORWARD_TIMEOUT_MS: envPositiveInt.default(10_000),
   MAX_BODY_BYTES: envPositiveInt.default(8 * 1024 * 1024),
   PROXY_BODY_TIMEOUT_SECONDS: envPositiveInt.default(30),
@@ -31,6 +32,12 @@ export type ProxyConfig = {
   gatewayIssuer: string;
   dataDir: string;
   registryTtlMs: number;
+  /**
+   * The least time between two questions /readyz puts to the gateway (whether it takes this proxy's key),
+   * however often it is probed: a registration, a removal or another key shows within it (the node
+   * rechecks its gateway as seldom, 10 s).
+   */
+  readyRecheckMs: number;
   forwardTimeoutMs: number;
   maxBodyBytes: number;
   /**
@@ -59,6 +66,7 @@ export function loadProxyConfig(env: Env): ProxyConfig {
     gatewayIssuer: v.GATEWAY_ISSUER.replace(/\/$/, ''),
     dataDir: resolve(v.ATRIUM_DATA_DIR),
     registryTtlMs: v.REGISTRY_TTL_SECONDS * 1000,
+    readyRecheckMs: v.PROXY_READY_RECHECK_SECONDS * 1000,
     forwardTimeoutMs: v.FORWARD_TIMEOUT_MS,
     maxBodyBytes: v.MAX_BODY_BYTES,
     bodyTimeoutMs: v.PROXY_BODY_TIMEOUT_SECONDS * 1000,

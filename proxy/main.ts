@@ -32,7 +32,7 @@ import type { ProxyConfig } from './config.ts';
 import { inFlightCaps, signatureKey, type InFlight } from './in-flight.ts';
 import { partnerRefusal, refuseByPolicy, type ProxySigner } from './own-answers.ts';
 import { loadProxyKey, publicPart } from './proxy-key.ts';
-import { registryUnavailable } from './registration.ts';
+import { registrationReadiness, type Readiness } from './readiness.ts';
 import type { PublicKeyJwk } from '../protocol/signature.ts';
 
 export type Proxy = {
@@ -56,6 +56,8 @@ type ProxyParts = {
   inFlight: InFlight;
   /** Signs the proxy's own refusals by policy. */
   signer: ProxySigner;
+  /** What /readyz answers: whether the gateway takes this proxy's key (readiness.ts). */
+  readiness: () => Promise<Readiness>;
 };
 
 /**
@@ -70,6 +72,7 @@ export async function startProxy(
 ): Promise<Proxy> {
   const logger = options.logger ?? createLogger(`proxy:${config.name}`, config.logLevel);
   const key = loadProxyKey(config);
+  const clock = options.clock ?? systemClock;
   const registry = createRegistryClient({
     gatewayIssuer: config.gatewayIssuer,
     origin: config.name,
@@ -77,14 +80,22 @@ export async function startProxy(
     ttlMs: config.registryTtlMs,
     logger,
     unit: 'proxy',
-    now: (options.clock ?? systemClock).now,
+    now: clock.now,
+  });
+  const { ready: readiness } = registrationReadiness({
+    registry,
+    gatewayIssuer: config.gatewayIssuer,
+    name: config.name,
+    kid: key.kid,
+    recheckMs: config.readyRecheckMs,
+    clock,
   });
   const metrics = createMetrics(`proxy:${config.name}`);
   const http = createUnitServer();
   // Wired before the port opens: the proxy serves from its first connection.
   const inFlight = inFlightMetered(config, metrics);
   const signer = { name: config.name, key };
-  http.serve(requestHandler({ config, registry, metrics, logger, inFlight, signer }));
+  http.serve(requestHandler({ config, registry, metrics, logger, inFlight, signer, readiness }));
   const port = await http.listen({ port: config.port, host: config.host });
   const url = `http://127.0.0.1:${port}`;
   // The logger's `name` says which proxy; `listen` is where it is bound (all interfaces unless PROXY_HOST says).
@@ -331,25 +342,22 @@ function finisher(logger: Logger, req: IncomingMessage, res: ServerResponse, pat
   };
 }
 
+/** /readyz: 200 while the gateway takes this proxy's key (or cannot say, while it holds the registry); else 503 and why. */
+function answerReadiness(res: ServerResponse, said: Readiness): void {
+  res.writeHead(said.ready ? 200 : 503, { 'content-type': 'application/json' });
+  if (said.ready) return void res.end('{"status":"ready"}');
+  res.end(JSON.stringify({ status: 'not_ready', checks: { registry: false }, reason: said.reason }));
+}
+
 function requestHandler(parts: ProxyParts): (req: IncomingMessage, res: ServerResponse) => void {
-  const { registry, metrics } = parts;
+  const { metrics } = parts;
   return (req, res) => {
     const path = req.url ?? '/';
     const done = finisher(parts.logger, req, res, path);
     if (req.method === 'GET' && path === '/healthz')
       return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    if (req.method === 'GET' && path === '/readyz') {
-      registry.get().then(
-        () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}'),
-        (error: unknown) => {
-          const reason = registryUnavailable(parts.config.gatewayIssuer, error);
-          res
-            .writeHead(503, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ status: 'not_ready', checks: { registry: false }, reason }));
-        },
-      );
-      return;
-    }
+    if (req.method === 'GET' && path === '/readyz')
+      return void parts.readiness().then((said) => answerReadiness(res, said), done);
     if (req.method === 'GET' && path === '/metrics')
       return void serveMetrics(req, res, metrics.registry, parts.config.metricsToken);
     if (req.method === 'GET' && path.startsWith('/.well-known/atrium/keys?')) {

@@ -259,6 +259,8 @@ describe('atrium proxy and proxies', () => {
       PROXY_HOST: '127.0.0.1',
       PROXY_NAME: 'cli-proxy',
       GATEWAY_ISSUER: gateway.issuer,
+      // /readyz asks the gateway again at most this often (10 s by default).
+      PROXY_READY_RECHECK_SECONDS: '1',
     });
     running.push(proxy);
     await proxy.printed("atrium proxies add cli-proxy --key '");
@@ -297,7 +299,8 @@ describe('atrium proxy and proxies', () => {
 
     const added = await runAtrium(gateway.db, ['proxies', 'add', 'cli-proxy', '--key', key]);
     expect(added).toMatchObject({ code: 0, stdout: `Registered proxy cli-proxy with key ${jwk.kid}.\n` });
-    expect((await fetch(`${proxyUrl}/readyz`)).status).toBe(200);
+    // Within PROXY_READY_RECHECK_SECONDS, without a restart.
+    await expect.poll(async () => (await fetch(`${proxyUrl}/readyz`)).status, { timeout: 10_000 }).toBe(200);
     const listed = jsonOf(await runAtrium(gateway.db, ['proxies', 'list', '--json']));
     expect(listed.proxies).toEqual([{ name: 'cli-proxy', kid: jwk.kid, peerUrl: null, createdAt: expect.any(String) }]);
 

@@ -185,20 +185,27 @@ describe('atrium proxy, as it starts', () => {
       body: {
         status: 'not_ready',
         checks: { registry: false },
-        reason:
-          "The gateway refused the registry request (HTTP 401 unknown_origin): this proxy's key is not registered at the gateway: run `atrium proxies add new-proxy --key …` with the key the proxy printed at start",
+        reason: `The gateway (${gateway.issuer}) has no proxy "new-proxy" registered (HTTP 401 unknown_origin): register it once: \`atrium proxies add new-proxy --key …\` with the key the proxy printed at start`,
       },
     });
   });
 
   it('prints its key and the command that registers it when the gateway has another key for its name', async () => {
     const key = newKey('p-other');
-    const { run } = await atriumProxy({ PROXY_PRIVATE_KEY: JSON.stringify(key) });
+    const { run, url } = await atriumProxy({ PROXY_PRIVATE_KEY: JSON.stringify(key) });
     await run.printed(`atrium proxies add test-proxy --key '${JSON.stringify(publicPart(key))}'\n`);
     expect(run.output()).toContain(
       `The gateway (${gateway.issuer}) has proxy "test-proxy" registered with another key than this one (HTTP 401 unknown_key)`,
     );
     expect(run.output()).not.toContain('is registered at the gateway');
+    expect(await readiness(url)).toEqual({
+      status: 503,
+      body: {
+        status: 'not_ready',
+        checks: { registry: false },
+        reason: `The gateway (${gateway.issuer}) has proxy "test-proxy" registered with another key than this one, p-other (HTTP 401 unknown_key): run every copy of the proxy with the registered key (ATRIUM_DATA_DIR or PROXY_PRIVATE_KEY), or register this one: \`atrium proxies add test-proxy --key …\` with the key the proxy printed at start`,
+      },
+    });
   });
 
   it('says that it cannot tell while the gateway does not answer, with the command in case it is not registered', async () => {
