@@ -305,6 +305,11 @@ export const ERROR_CODES = {
   token_unavailable: { meaning: 'the portal could not obtain a chat token now', to: L },
   busy: { meaning: 'the portal is busy refreshing the tokens; retry', to: L },
   sign_in_unavailable: { meaning: 'the console cannot reach the sign-in service', to: L },
+  sign_in_failed: {
+    meaning:
+      'a sign-in to the console or portal that could not finish (its callback not started in this browser, used already or older than ten minutes, or its code not exchanged); shown with a way to sign in again',
+    to: L,
+  },
   pin_refused: { meaning: "a domain's new keys are not signed by a pinned key", to: L },
   node_unreachable: { meaning: "a domain node's keys could not be read to pin them", to: L },
   unchanged: { meaning: 'a group change that changes nothing; answered with the group as it is, never sent', to: L },

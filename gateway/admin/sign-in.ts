@@ -1,8 +1,7 @@
 import type { Request } from 'express';
-import passport from 'passport';
-import * as client from 'openid-client';
+import type passport from 'passport';
 import type { VerifyFunctionWithRequest } from 'openid-client/passport';
-import { ownRelyingParty } from '../http/own-relying-party.ts';
+import { ownRelyingParty, type OwnRelyingParty } from '../http/own-relying-party.ts';
 import { ForbiddenError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { actorFromClaims, admitToConsole, reloadConsoleActor } from '../accounts/console-access.ts';
@@ -10,7 +9,7 @@ import type { GatewayContext } from '../context.ts';
 import { CONSOLE_CLIENT_ID, consoleClientSecret } from './console-client.ts';
 import type { ConsoleUser } from './page.ts';
 
-export const STRATEGY = 'atrium';
+const STRATEGY = 'atrium';
 export const CONSOLE_SCOPE = 'openid profile atrium';
 
 /**
@@ -21,12 +20,7 @@ export type SignedIn = { actor: ConsoleUser; idToken: string | undefined; gatewa
 /** Why a sign-in that reached the gateway did not let someone in, and whom (to ask again whether it still holds). */
 export type Refusal = { refused: string; userId: string; idToken: string | undefined };
 
-export type ConsoleAuth = {
-  passport: passport.Authenticator;
-  /** Discovers the issuer on first use (the gateway is not serving yet when the console is built). */
-  ready(): Promise<client.Configuration>;
-  endSessionUrl(idToken: string | undefined): Promise<string>;
-};
+export type ConsoleAuth = OwnRelyingParty;
 
 type AuthDeps = {
   issuer: string;
@@ -37,9 +31,10 @@ type AuthDeps = {
 
 /**
  * The console as a relying party of its own gateway: a private passport instance (several gateways may
- * share a process) with openid-client's strategy, PKCE included. The session keeps the actor (and the ID
- * token, for logout); each request reloads the actor from the database, so disabling an account or
- * removing a role ends console access at once.
+ * share a process) with openid-client's strategy, PKCE included; sign-ins started in several tabs at once
+ * each finish (http/pending-sign-ins.ts). The session keeps the actor (and the ID token, for logout); each
+ * request reloads the actor from the database, so disabling an account or removing a role ends console
+ * access at once.
  */
 export function createConsoleAuth(deps: AuthDeps): ConsoleAuth {
   const verify: VerifyFunctionWithRequest = async (req, tokens, verified) => {
@@ -65,6 +60,7 @@ export function createConsoleAuth(deps: AuthDeps): ConsoleAuth {
     strategy: STRATEGY,
     callbackPath: '/admin/callback',
     signedOutPath: '/admin/signed-out',
+    pendingKey: 'consoleSignIns',
     verify,
     logger: deps.logger,
     label: 'admin console',

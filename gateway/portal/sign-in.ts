@@ -1,15 +1,14 @@
 import type { Request } from 'express';
 import { decodeJwt } from 'jose';
-import passport from 'passport';
 import * as client from 'openid-client';
 import type { VerifyFunctionWithRequest } from 'openid-client/passport';
-import { ownRelyingParty } from '../http/own-relying-party.ts';
+import { ownRelyingParty, type OwnRelyingParty } from '../http/own-relying-party.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { GatewayContext } from '../context.ts';
 import { accessEndedSince } from '../accounts/end-access.ts';
 import { PORTAL_CLIENT_ID, portalClientSecret } from './portal-client.ts';
 
-export const STRATEGY = 'atrium-portal';
+const STRATEGY = 'atrium-portal';
 /** Chat on the domain nodes needs `im` there and a refresh token to mint one access token per node. */
 export const PORTAL_SCOPE = 'openid profile email atrium im offline_access';
 
@@ -24,10 +23,7 @@ export type SignedIn = {
   gatewaySid: string | undefined;
 };
 
-export type PortalAuth = {
-  passport: passport.Authenticator;
-  ready(): Promise<client.Configuration>;
-  endSessionUrl(idToken: string | undefined): Promise<string>;
+export type PortalAuth = OwnRelyingParty & {
   /** A JWT access token for one domain node (its URL as the resource), and the rotated refresh token. */
   refresh(
     refreshToken: string,
@@ -59,6 +55,7 @@ export function createPortalAuth(deps: AuthDeps): PortalAuth {
     strategy: STRATEGY,
     callbackPath: '/portal/callback',
     signedOutPath: '/portal/signed-out',
+    pendingKey: 'portalSignIns',
     verify,
     logger: deps.logger,
     label: 'portal',

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { BrowserAgent, formWithAction, htmlText, type Page } from '../helpers/browser-agent.ts';
+import { type BrowserAgent, formWithAction, htmlText, type Page } from '../helpers/browser-agent.ts';
+import { TabbedBrowser } from '../helpers/tabbed-browser.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 
 /**
@@ -20,47 +21,6 @@ afterAll(async () => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-/**
- * A browser's cookie jar keeps cookies of one name for different paths apart: the gateway's sign-in keeps
- * one `_interaction` cookie per sign-in, under its own path, and ending one sign-in clears only its own.
- * (BrowserAgent keeps one cookie per name, which would let the first tab's sign-in erase the second's.)
- */
-class TabbedBrowser extends BrowserAgent {
-  private readonly jar = new Map<string, { name: string; path: string; value: string }>();
-
-  override cookieHeader(target: URL): string {
-    const fits = (path: string) =>
-      target.pathname === path || target.pathname.startsWith(path.endsWith('/') ? path : `${path}/`);
-    return [...this.jar.entries()]
-      .filter(([key, cookie]) => key.startsWith(`${target.host} `) && fits(cookie.path))
-      .sort(([, a], [, b]) => b.path.length - a.path.length)
-      .map(([, cookie]) => `${cookie.name}=${cookie.value}`)
-      .join('; ');
-  }
-
-  override async request(address: string, init: RequestInit = {}): Promise<Response> {
-    const target = new URL(address);
-    const headers = new Headers(init.headers);
-    const cookie = this.cookieHeader(target);
-    if (cookie) headers.set('cookie', cookie);
-    if (!headers.has('accept')) headers.set('accept', 'text/html');
-    const response = await fetch(target, { ...init, headers, redirect: 'manual' });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair = '', ...attrs] = line.split(';').map((part) => part.trim());
-      const name = pair.slice(0, pair.indexOf('='));
-      const value = pair.slice(pair.indexOf('=') + 1);
-      const path = attrs.find((a) => /^path=/i.test(a))?.slice(5) || '/';
-      const expired = attrs.some(
-        (a) => /^max-age=0/i.test(a) || (/^expires=/i.test(a) && new Date(a.slice(8)) < new Date()),
-      );
-      const key = `${target.host} ${path} ${name}`;
-      if (expired || value === '') this.jar.delete(key);
-      else this.jar.set(key, { name, path, value });
-    }
-    return response;
-  }
-}
 
 /** Opens the portal signed out: it ends on the gateway's sign-in form of a sign-in of its own. */
 async function openPortal(agent: BrowserAgent): Promise<Page> {
@@ -119,6 +79,17 @@ describe('signing in to the portal from two tabs of one browser', () => {
     expectPortal(await signInOn(agent, second));
     expectPortal(await signInOn(agent, first));
     expect(await isSignedIn(agent)).toBe(true);
+  });
+
+  it('brings each tab back to the page it asked for: the account page to it, the chat to the portal', async () => {
+    const agent = new TabbedBrowser();
+    const account = await agent.navigate(url('/account/security'));
+    expect(account.url).toContain('/interaction/');
+    const chat = await openPortal(agent);
+    const first = await signInOn(agent, account);
+    expect(first.url).toBe(url('/account/security'));
+    expect(first.status).toBe(200);
+    expectPortal(await signInOn(agent, chat));
   });
 
   it('refuses a forged state with a page to start again, signing no one in', async () => {

@@ -1,15 +1,16 @@
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { AppError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/logger.ts';
 import { formBody } from '../form-input.ts';
 import type { ConsoleKit } from '../kit.ts';
 import { consoleUserOf, safeReturnTo } from '../page.ts';
-import { STRATEGY, type ConsoleAuth, type Refusal, type SignedIn } from '../sign-in.ts';
+import type { ConsoleAuth, Refusal, SignedIn } from '../sign-in.ts';
 import { CONSOLE_CLIENT_ID } from '../console-client.ts';
 import { withOwnSignOutState } from '../../oidc/own-sign-out.ts';
 import { wasCancelled } from '../../interactions/cancelled.ts';
 import { hostCookieName, hostCookiePath } from '../../http/host-cookies.ts';
-import { takeReturnTo } from '../../http/return-to.ts';
+import { takeReturnToOf } from '../../http/pending-sign-ins.ts';
+import type { FinishSignIn } from '../../http/own-relying-party.ts';
 import type { SessionTagging } from '../../portal/session-ids.ts';
 import { reloadConsoleActor } from '../../accounts/console-access.ts';
 
@@ -19,7 +20,7 @@ export const consoleCookie = (secure: boolean) => ({
   path: hostCookiePath('/admin', secure),
 });
 const CANCELLED = 'You cancelled signing in.';
-// openid-client's words for a callback it has no sign-in for (reopened, or from another browser) are for logs.
+/** A callback this browser did not start, reopened after it was used, or started more than ten minutes ago. */
 const NOT_FINISHED =
   'This sign-in could not be finished: its page was opened again after it was used, or it waited too long. Sign in again.';
 
@@ -62,55 +63,65 @@ export function sessionRoutes(
     }
   }
 
-  router.get('/login', async (req, res, next) => {
+  /** A sign-in that did not finish, with the way to start one again. */
+  function failurePage(req: Request, res: Response, message: string, status: number) {
+    const page = { title: 'Sign-in failed', message, code: 'sign_in_failed', retry: true };
+    kit.render(req, res, 'error', page, status);
+  }
+
+  /** A sign-in the gateway answered without letting anyone in: refused, cancelled, or not finished. */
+  function notLetIn(req: Request, res: Response, refusal: (Partial<Refusal> & { message?: string }) | undefined) {
+    if (refusal?.refused && refusal.userId) {
+      // Kept so "sign in as someone else" can end this gateway session too.
+      req.session.idToken = refusal.idToken;
+      req.session.refused = { message: refusal.refused, userId: refusal.userId };
+      return res.redirect(303, '/admin/refused');
+    }
+    // Cancel on the gateway's sign-in or code page: said in the person's words, as the portal does.
+    if (wasCancelled(refusal?.message))
+      return kit.render(req, res, 'error', { title: 'Sign-in cancelled', message: CANCELLED, retry: true });
+    logger.info({ reason: refusal?.message }, 'admin console sign-in not finished');
+    failurePage(req, res, NOT_FINISHED, 401);
+  }
+
+  router.get('/login', async (req, res) => {
     if (consoleUserOf(req)) return res.redirect(303, '/admin/users');
     await whenReady();
-    auth.passport.authenticate(STRATEGY)(req, res, next);
+    // Each start is kept beside the others under way (two console links opened, tabs restored), by its state.
+    res.redirect(302, (await auth.startSignIn(req)).href);
   });
 
   router.get('/callback', async (req, res, next) => {
     await whenReady();
-    const finish = (err: unknown, user: SignedIn | false | undefined, info: unknown) => {
+    // A state this browser did not start must sign no one in (CSRF); one it started, in another tab, after
+    // this browser signed in already has nothing left to do but show the page that tab asked for.
+    const started = auth.takeSignIn(req, req.query.state);
+    if (!started) {
+      // The callback of a refused sign-in, reopened (Back): the refusal again, not a failure.
+      if (req.session.refused) return res.redirect(303, '/admin/refused');
+      return failurePage(req, res, NOT_FINISHED, 401);
+    }
+    if (consoleUserOf(req)) return res.redirect(303, takeReturnToOf(req, started, safeReturnTo));
+    const finish: FinishSignIn<SignedIn, Partial<Refusal> & { message?: string }> = (err, user, info) => {
       if (err) {
         logger.warn({ err }, 'admin console sign-in failed');
-        return kit.render(
-          req,
-          res,
-          'error',
-          { title: 'Sign-in failed', message: 'Sign-in could not be completed.', retry: true },
-          400,
-        );
+        return failurePage(req, res, 'Sign-in could not be completed.', 400);
       }
-      if (!user) {
-        const refusal = info as (Partial<Refusal> & { message?: string }) | undefined;
-        if (refusal?.refused && refusal.userId) {
-          // Kept so "sign in as someone else" can end this gateway session too.
-          req.session.idToken = refusal.idToken;
-          req.session.refused = { message: refusal.refused, userId: refusal.userId };
-          return res.redirect(303, '/admin/refused');
-        }
-        // Cancel on the gateway's sign-in or code page: said in the person's words, as the portal does.
-        if (wasCancelled(refusal?.message))
-          return kit.render(req, res, 'error', { title: 'Sign-in cancelled', message: CANCELLED, retry: true });
-        // The callback of a refused sign-in, reopened (Back): the refusal again, not a failure.
-        if (req.session.refused) return res.redirect(303, '/admin/refused');
-        logger.info({ reason: refusal?.message }, 'admin console sign-in not finished');
-        return kit.render(req, res, 'error', { title: 'Sign-in failed', message: NOT_FINISHED, retry: true }, 401);
-      }
-      // Taken by a sign-in that succeeds, before the session is renewed: one that failed, was cancelled or
-      // refused above leaves the page asked for to the next try, within its ten minutes.
-      const returnTo = takeReturnTo(req, safeReturnTo);
+      if (!user) return notLetIn(req, res, info);
+      // The page this tab asked for, taken by a sign-in that succeeds (read before the session is renewed):
+      // one that failed, was cancelled or refused leaves it to the next try, within its ten minutes.
+      const returnTo = takeReturnToOf(req, started, safeReturnTo);
       // The new session's id carries tags of the person and the gateway session, so signing that session
       // out (there, or from the account page) finds it.
       tagging.next(req, user.gatewaySid, user.actor.id);
       delete req.session.refused;
-      req.logIn(user.actor, (loginError) => {
+      auth.logIn(req, user.actor, (loginError) => {
         if (loginError) return next(loginError);
         req.session.idToken = user.idToken;
         res.redirect(303, returnTo);
       });
     };
-    auth.passport.authenticate(STRATEGY, finish)(req, res, next);
+    auth.finishSignIn(req, res, next, started, finish);
   });
 
   router.get('/refused', async (req, res) => {

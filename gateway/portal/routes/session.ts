@@ -2,15 +2,15 @@ import { Router, type Request, type Response } from 'express';
 import type { Logger } from '../../../core/logger.ts';
 import { allNodeUrls } from '../profile.ts';
 import { PORTAL_CLIENT_ID } from '../portal-client.ts';
-import { PORTAL_SCOPE, STRATEGY, type PortalAuth, type SignedIn } from '../sign-in.ts';
-import { startSignIn, takeSignIn, type StartedSignIn } from '../pending-sign-ins.ts';
+import type { PortalAuth, SignedIn } from '../sign-in.ts';
+import { takeReturnToOf } from '../../http/pending-sign-ins.ts';
+import type { FinishSignIn } from '../../http/own-relying-party.ts';
 import type { TokenVault } from '../token-vault.ts';
 import type { GatewayContext } from '../../context.ts';
 import type { SessionTagging } from '../session-ids.ts';
 import { wasCancelled } from '../../interactions/cancelled.ts';
 import { ownBackchannelLogout } from '../../http/own-backchannel-logout.ts';
 import { portalReturnTo } from '../return-to.ts';
-import { takeReturnTo } from '../../http/return-to.ts';
 
 export type SessionRouteDeps = {
   issuer: string;
@@ -41,27 +41,14 @@ function failurePage(res: Response, status: number, description: string) {
 const UNKNOWN_SIGN_IN =
   'This sign-in was not started in this browser, or was started more than ten minutes ago. Sign in again to continue.';
 
-/**
- * Hands the started sign-in to openid-client's strategy, in the one session slot it reads (own-relying-party's
- * `sessionKey`), just before it reads it: the state, verifier and nonce are checked against the callback there.
- */
-function handToStrategy(req: Request, started: StartedSignIn): void {
-  (req.session as unknown as Record<string, unknown>).oidc = {
-    code_verifier: started.verifier,
-    nonce: started.nonce,
-    state: started.state,
-  };
-}
-
 /** Sign-in through the gateway's own login page, the callback, the signed-out page and back-channel logout. */
 export function sessionRoutes(deps: SessionRouteDeps): Router {
   const router = Router();
 
   router.get('/login', async (req, res, next) => {
     if (req.user) return res.redirect(303, '/');
-    let config: Awaited<ReturnType<PortalAuth['ready']>>;
     try {
-      config = await deps.auth.ready();
+      await deps.auth.ready();
     } catch {
       return res.status(503).render('error', {
         title: 'Sign-in unavailable',
@@ -72,11 +59,11 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     }
     // Every domain node is a resource, so the one refresh token later yields a token for each node;
     // offline access needs prompt=consent, which the gateway grants first-party clients without asking.
-    // Each start is kept beside the others under way (tabs restored at once), known by its state.
+    // Each start is kept beside the others under way (tabs restored at once), known by its state, with the
+    // page its tab asked for.
     try {
       const resource = await allNodeUrls(deps.context(req));
-      const redirectUri = `${deps.issuer}/portal/callback`;
-      const url = await startSignIn(req, config, { redirectUri, scope: PORTAL_SCOPE, resource, prompt: 'consent' });
+      const url = await deps.auth.startSignIn(req, { resource, prompt: 'consent' });
       res.redirect(302, url.href);
     } catch (error) {
       next(error);
@@ -90,12 +77,11 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
       return failurePage(res, 503, 'The sign-in service cannot be reached right now.');
     }
     // A state this browser did not start must sign no one in (CSRF); one it started, in another tab, after
-    // this browser signed in already has nothing left to do but show the portal.
-    const started = takeSignIn(req, req.query.state);
+    // this browser signed in already has nothing left to do but show the page that tab asked for.
+    const started = deps.auth.takeSignIn(req, req.query.state);
     if (!started) return failurePage(res, 400, UNKNOWN_SIGN_IN);
-    if (req.user) return res.redirect(303, takeReturnTo(req, portalReturnTo));
-    handToStrategy(req, started);
-    const finish = (err: unknown, user: SignedIn | false | undefined, info: { message?: string } | undefined) => {
+    if (req.user) return res.redirect(303, takeReturnToOf(req, started, portalReturnTo));
+    const finish: FinishSignIn<SignedIn, { message?: string }> = (err, user, info) => {
       if (err) {
         deps.logger.warn({ err }, 'portal sign-in failed');
         return failurePage(res, 400, 'Sign-in could not be completed.');
@@ -104,25 +90,22 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
       if (!user && wasCancelled(info?.message))
         return res.render('sign-in-cancelled', { title: 'Sign-in cancelled', signIn: SIGN_IN_AGAIN });
       if (!user) return failurePage(res, 401, info?.message ?? 'Sign-in was cancelled.');
-      // The account page asked for while signed out, taken by a sign-in that succeeds (read before the
-      // session is renewed): one that failed or was cancelled leaves it to the next try, within its ten minutes.
-      const returnTo = takeReturnTo(req, portalReturnTo);
+      // The account page this tab asked for while signed out, taken by a sign-in that succeeds (read before
+      // the session is renewed): one that failed or was cancelled leaves it to the next try, within its ten minutes.
+      const returnTo = takeReturnToOf(req, started, portalReturnTo);
       // The new session's id carries tags of the gateway session and the person, so single logout and
       // ending the person's access can find it.
       deps.tagging.next(req, user.gatewaySid, user.user.id);
-      // Signing in renews the session, which would forget the sign-ins other tabs started: their callbacks
-      // must still land in the portal, signed in by this one.
-      const othersUnderWay = req.session.portalSignIns;
-      req.logIn(user.user, (loginError) => {
+      // Signing in renews the session; the sign-ins other tabs started are carried across.
+      deps.auth.logIn(req, user.user, (loginError) => {
         if (loginError) return next(loginError);
-        if (othersUnderWay) req.session.portalSignIns = othersUnderWay;
         req.session.portalIdToken = user.idToken;
         deps.vault
           .open(req.sessionID, user.refreshToken, deps.sessionExpiresAt(req))
           .then(() => res.redirect(303, returnTo), next);
       });
     };
-    deps.auth.passport.authenticate(STRATEGY, finish)(req, res, next);
+    deps.auth.finishSignIn(req, res, next, started, finish);
   });
 
   router.get('/signed-out', (_req, res) => {
