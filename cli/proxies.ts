@@ -1,5 +1,5 @@
 import { ValidationError } from '../core/errors.ts';
-import { addProxy } from '../gateway/federation/policy.ts';
+import { addProxy, removeProxy } from '../gateway/federation/policy.ts';
 import type { CommandGroup } from './command.ts';
 import { withSession } from './session.ts';
 import { table } from './table.ts';
@@ -42,6 +42,21 @@ export const proxyCommands: CommandGroup = {
       return {
         json: { name, kid: kid ?? null, peerUrl: peerUrl ?? null },
         text: `Registered proxy ${name}${kid ? ` with key ${kid}` : ''}${peerUrl ? ` at ${peerUrl}` : ''}.`,
+      };
+    },
+  },
+  remove: {
+    summary:
+      'Takes a federation proxy off the gateway: it is refused the registry from its next request, and a peer organization is no longer reached through it.',
+    args: ['NAME'],
+    options: { yes: { type: 'boolean', required: true, help: 'confirm the removal' } },
+    notes: 'A proxy whose key leaked is better given a new key: "atrium proxies add NAME --key JWK" with the new one.',
+    async run(args, io) {
+      const name = args.positionals[0]!;
+      const removed = await withSession(io, ({ ctx }) => removeProxy(ctx, name));
+      return {
+        json: { name, ...removed },
+        text: `Removed proxy ${name}${removed.kid ? ` (key ${removed.kid})` : ''}${removed.peerUrl ? ` (${removed.peerUrl})` : ''}: the gateway refuses it from its next request.`,
       };
     },
   },

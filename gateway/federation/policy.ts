@@ -5,6 +5,7 @@ import { domainNameSchema } from '../accounts/schemas.ts';
 import { assertFullAdmin } from '../accounts/scope.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
+import { inTransaction } from '../transaction.ts';
 
 const pairSchema = z
   .object({ a: domainNameSchema, b: domainNameSchema })
@@ -78,5 +79,26 @@ export async function addProxy(ctx: GatewayContext, input: unknown): Promise<voi
     action: 'federation.proxy',
     target: data.name,
     details: { peerUrl: data.peerUrl, kid: data.publicJwk?.kid },
+  });
+}
+
+/**
+ * Takes a proxy off the gateway: this organization's proxy is refused the registry from its next request
+ * (its `/readyz` says it was removed), and a peer organization's proxy is no longer a way to it. A proxy
+ * whose key leaked is better given a new key (`addProxy` again with the same name).
+ */
+export async function removeProxy(
+  ctx: GatewayContext,
+  name: string,
+): Promise<{ kid: string | null; peerUrl: string | null }> {
+  assertFullAdmin(ctx.actor);
+  return inTransaction(ctx, async (ctx) => {
+    const proxy = await ctx.models.FederationProxy.findByPk(name, { transaction: ctx.tx, lock: true });
+    if (!proxy) throw new NotFoundError(`No proxy ${name} is registered`);
+    const kid = proxy.publicJwk ? ((JSON.parse(proxy.publicJwk) as { kid?: string }).kid ?? null) : null;
+    const removed = { kid, peerUrl: proxy.peerUrl };
+    await proxy.destroy({ transaction: ctx.tx });
+    await audit(ctx, { action: 'federation.proxy_removed', target: name, details: removed });
+    return removed;
   });
 }

@@ -304,6 +304,26 @@ describe('atrium proxy and proxies', () => {
     const listed = jsonOf(await runAtrium(gateway.db, ['proxies', 'list', '--json']));
     expect(listed.proxies).toEqual([{ name: 'cli-proxy', kid: jwk.kid, peerUrl: null, createdAt: expect.any(String) }]);
 
+    // Taken off the gateway: asked to confirm first, then refused the registry, which its /readyz says.
+    const unconfirmed = await runAtrium(gateway.db, ['proxies', 'remove', 'cli-proxy']);
+    expect(unconfirmed.code).toBe(2);
+    expect(await gateway.models.FederationProxy.count({ where: { name: 'cli-proxy' } })).toBe(1);
+    const removed = await runAtrium(gateway.db, ['proxies', 'remove', 'cli-proxy', '--yes']);
+    expect(removed).toMatchObject({
+      code: 0,
+      stdout: `Removed proxy cli-proxy (key ${jwk.kid}): the gateway refuses it from its next request.\n`,
+    });
+    await expect.poll(async () => (await fetch(`${proxyUrl}/readyz`)).status, { timeout: 10_000 }).toBe(503);
+    expect(((await (await fetch(`${proxyUrl}/readyz`)).json()) as { reason: string }).reason).toContain(
+      'registered any more',
+    );
+    const again = await runAtrium(gateway.db, ['proxies', 'remove', 'cli-proxy', '--yes']);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('No proxy cli-proxy is registered');
+    const [entry] = await gateway.models.AuditEvent.findAll({ where: { action: 'federation.proxy_removed' } });
+    expect(entry).toMatchObject({ target: 'cli-proxy' });
+    expect(JSON.parse(entry!.details!)).toEqual({ kid: jwk.kid, peerUrl: null });
+
     expect(await proxy.stop('SIGTERM')).toBe(0);
     expect(proxy.output()).toContain('"unit":"proxy","msg":"stopped"');
   });

@@ -219,6 +219,35 @@ describe('the Federation page for administrators', () => {
     ]);
   });
 
+  it('removes a proxy only with “I understand” ticked, and records it', async () => {
+    await addProxy(
+      { ...gateway.context(null), actor: operator('test') },
+      { name: 'old-proxy', publicJwk: { kty: 'OKP', crv: 'Ed25519', x: 'B'.repeat(43), kid: 'p-old' } },
+    );
+    const page = await open(admin, '/admin/federation');
+    expect(mainText(page)).toContain('old-proxy p-old');
+    const remove = formFor(page, '/admin/federation/remove-proxy', 'name', 'old-proxy');
+    const unticked = await submitFilled(admin, page, remove);
+    expect(unticked.status).toBe(400);
+    expect(/id="remove-proxy-error-\d+">([^<]*)</.exec(unticked.html)?.[1]).toBe(
+      'Tick “I understand” to remove proxy old-proxy. Nothing was changed.',
+    );
+    expect(await gateway.models.FederationProxy.count({ where: { name: 'old-proxy' } })).toBe(1);
+
+    const removed = await submitFilled(admin, unticked, remove, { understood: 'yes' });
+    expect(removed.url).toBe(url('/admin/federation'));
+    expect(mainText(removed)).toContain('Removed proxy old-proxy: the gateway refuses it from its next request.');
+    expect(mainText(removed)).not.toContain('old-proxy p-old');
+    expect(mainText(removed)).toContain('campus-proxy p-test');
+    const [entry] = await gateway.models.AuditEvent.findAll({ where: { action: 'federation.proxy_removed' } });
+    expect(entry).toMatchObject({ target: 'old-proxy' });
+
+    // Pressed again from the old page (another tab): said, nothing else removed.
+    const twice = await submitFilled(admin, unticked, remove, { understood: 'yes' });
+    expect(mainText(twice)).toContain('No proxy old-proxy is registered');
+    expect(await gateway.models.FederationProxy.count()).toBe(1);
+  });
+
   it('changes nothing for a POST without the CSRF token', async () => {
     const page = await open(admin, '/admin/federation');
     const allow = await submitFilled(admin, page, withoutCsrf(filledFormWithAction(page, '/admin/federation/allow')), {
@@ -258,11 +287,13 @@ describe('the Federation page for unit administrators', () => {
     for (const [action, fields] of [
       ['/admin/federation/allow', { a: 'arts.campus.test', b: 'eng.campus.test' }],
       ['/admin/federation/pin', { domain: 'eng.campus.test' }],
+      ['/admin/federation/remove-proxy', { name: 'campus-proxy', understood: 'yes' }],
     ] as const) {
       const post = await submitFilled(engAdmin, users, { ...token, action }, fields);
       expect(post.status, action).toBe(403);
     }
     expect(await pairs()).toEqual([]);
+    expect(await gateway.models.FederationProxy.count({ where: { name: 'campus-proxy' } })).toBe(1);
     expect(await pinnedOf('eng.campus.test')).toBeNull();
   });
 });

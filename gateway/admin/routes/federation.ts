@@ -2,25 +2,30 @@ import { Router, type Request, type Response } from 'express';
 import { isAppError, ValidationError } from '../../../core/errors.ts';
 import type { GatewayContext } from '../../context.ts';
 import { pinDomainKeys, pinnedKeysOf, unpinDomain } from '../../federation/pin-domain.ts';
-import { allowPair, denyPair, listPolicy } from '../../federation/policy.ts';
+import { allowPair, denyPair, listPolicy, removeProxy } from '../../federation/policy.ts';
 import { bodyOf, formBody, formFailure, text, type FormFailure } from '../form-input.ts';
 import { fullAdminOnly, type ConsoleKit } from '../kit.ts';
 import { setFlash } from '../page.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
 
-type Fields = { domain: string; a: string; b: string };
+type Fields = { domain: string; a: string; b: string; name: string };
 
 /** An unpin or a deny pressed without its "I understand" box ticked: the row it was pressed on, and what to say there. */
-type Unticked = { action: 'unpin' | 'deny'; fields: Fields; message: string };
+type Unticked = { action: 'unpin' | 'deny' | 'remove-proxy'; fields: Fields; message: string };
 
 /**
- * Unpinning a domain and denying a pair each cut messaging at once (and what the policy refuses is never
- * sent later), so they go ahead only with the box beside the button ticked.
+ * Unpinning a domain, denying a pair and removing a proxy each cut messaging at once (and what the policy
+ * refuses is never sent later), so they go ahead only with the box beside the button ticked.
  */
 const CUTS: Record<Unticked['action'], (fields: Fields) => string> = {
   unpin: ({ domain }) => `unpin ${domain}`,
   deny: ({ a, b }) => `deny ${a} and ${b}`,
+  'remove-proxy': ({ name }) => `remove proxy ${name}`,
 };
+
+function isCut(path: string): path is Unticked['action'] {
+  return Object.hasOwn(CUTS, path);
+}
 
 /** What the page shows: each domain with its pinned key ids, the allowed pairs, the registered proxies. */
 async function federationOverview(ctx: GatewayContext, unticked?: Unticked) {
@@ -50,6 +55,7 @@ async function federationOverview(ctx: GatewayContext, unticked?: Unticked) {
       name: p.name,
       kid: p.publicJwk ? (JSON.parse(p.publicJwk) as { kid: string }).kid : null,
       peerUrl: p.peerUrl,
+      unticked: unticked?.action === 'remove-proxy' && unticked.fields.name === p.name ? unticked.message : null,
     })),
   };
 }
@@ -106,8 +112,13 @@ export function federationRoutes(kit: ConsoleKit): Router {
   function action(path: string, run: (req: Request, fields: Fields) => Promise<string>, refusedOnPage = false) {
     router.post(`/federation/${path}`, formBody, kit.csrf.check, async (req, res) => {
       const raw = bodyOf(req);
-      const body: Fields = { domain: text(raw, 'domain'), a: text(raw, 'a'), b: text(raw, 'b') };
-      if ((path === 'unpin' || path === 'deny') && text(raw, 'understood') !== 'yes') {
+      const body: Fields = {
+        domain: text(raw, 'domain'),
+        a: text(raw, 'a'),
+        b: text(raw, 'b'),
+        name: text(raw, 'name'),
+      };
+      if (isCut(path) && text(raw, 'understood') !== 'yes') {
         const { message } = new NotUnderstoodError(CUTS[path](body), 'Nothing was changed.');
         return renderPage(req, res, {}, undefined, { action: path, fields: body, message });
       }
@@ -149,6 +160,10 @@ export function federationRoutes(kit: ConsoleKit): Router {
   action('deny', async (req, { a, b }) => {
     await denyPair(kit.context(req), { a, b });
     return `${a} and ${b} may no longer exchange messages.`;
+  });
+  action('remove-proxy', async (req, { name }) => {
+    await removeProxy(kit.context(req), name);
+    return `Removed proxy ${name}: the gateway refuses it from its next request.`;
   });
 
   return router;
