@@ -5,6 +5,7 @@ import { endAccessOnDomainsLeft } from '../accounts/chat-moves.ts';
 import { endAccessOf } from '../accounts/end-access.ts';
 import { addressNameProblems } from '../accounts/reserved-names.ts';
 import { audit } from '../audit.ts';
+import { spendOpenResetLinks } from '../recovery/spend-reset-links.ts';
 import type { GatewayContext } from '../context.ts';
 import type { Directory, DirectoryAccount } from '../models/directories.ts';
 import type { Role, User } from '../models/index.ts';
@@ -594,9 +595,8 @@ async function applyUpdate(
     statusChanged = p.disabled && user.status === 'active';
     if (changed) await user.save({ transaction: ctx.tx });
   }
-  // A new address is audited as a console edit of it is, so that the old one is told (security-notices.ts);
-  // once saved, so that the notice greets the person by the name this sync gives them.
-  if (emailBefore !== null) await auditNewEmail(ctx, directory, user.username, emailBefore, user.email);
+  // Once saved, so that the notice greets the person by the name this sync gives them.
+  if (emailBefore !== null) await noteNewEmail(ctx, directory, user, emailBefore);
   if (changed) count(report, 'updated', user.username);
   else if (profile && !statusChanged) {
     report.unchanged += 1;
@@ -605,17 +605,17 @@ async function applyUpdate(
   }
 }
 
-function auditNewEmail(
-  ctx: GatewayContext,
-  directory: Directory,
-  username: string,
-  before: string,
-  email: string,
-): Promise<void> {
-  return audit(ctx, {
+/**
+ * A new address from the directory is what a console edit of it is: the reset and new-account links mailed to
+ * the old one stop working (whoever reads that mailbox now may not be the person), and it is audited, so that
+ * the old address is told (security-notices.ts). In the sync's transaction, with the change.
+ */
+async function noteNewEmail(ctx: GatewayContext, directory: Directory, user: User, before: string): Promise<void> {
+  await spendOpenResetLinks(ctx, user.id);
+  await audit(ctx, {
     action: 'user.update',
-    target: username,
-    details: { directory: directory.name, before: { email: before }, changes: { email } },
+    target: user.username,
+    details: { directory: directory.name, before: { email: before }, changes: { email: user.email } },
   });
 }
 
