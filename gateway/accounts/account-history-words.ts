@@ -140,6 +140,8 @@ export const HISTORY_WORDS: Record<string, Words> = {
   'password_reset.use': (d) =>
     d.firstPassword ? 'First password set with the link mailed to them' : `Password reset with a reset link (${ended})`,
   'password_reset.refused': () => 'A password reset link was refused (used, expired or replaced)',
+  'password_reset.mail_failed': () =>
+    'A password reset mail they asked for could not be sent (the mail server did not take it)',
   'factor.enrol': (_d, outcome) =>
     outcome === 'failure' ? 'Setting up an authenticator app failed' : 'Authenticator app set up',
   'factor.replace': () => 'Authenticator app replaced by a new one',

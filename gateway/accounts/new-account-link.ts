@@ -2,13 +2,27 @@ import { ValidationError } from '../../core/errors.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
-import type { Mail, Mailer } from '../recovery/mailer.ts';
+import type { Logger } from '../../core/logger.ts';
+import { mailFailureOf, sendWithin, type Mail, type Mailer } from '../recovery/mailer.ts';
 import { newResetToken } from '../recovery/reset-tokens.ts';
 import { inTransaction } from '../transaction.ts';
 import { createUser } from './create-user.ts';
 
-/** What mailing a new person their set-password link needs: only where the gateway has SMTP (SMTP_URL). */
-export type NewAccountMail = { issuer: string; mailer: Mailer };
+/**
+ * What mailing a new person their set-password link needs: only where the gateway has SMTP (SMTP_URL). With a
+ * `logger`, a link the mail server did not take is logged as well as audited.
+ */
+export type NewAccountMail = { issuer: string; mailer: Mailer; logger?: Logger };
+
+/**
+ * How long the administrator's page waits for the mail server to take the link. A mail server that is up
+ * takes a mail in a second or two; one that accepts and stays silent would otherwise hold the console for
+ * the mailer's own timeouts (mailer.ts, a minute and more). The send is then ended, and the administrator
+ * told the link was not mailed, which is then true: they set a password, or the person asks for a link.
+ * Not through the outbox of security notices: that keeps a mail's text, and this one's link must exist
+ * only as its hash.
+ */
+export const NEW_ACCOUNT_MAIL_WAIT_MS = 10_000;
 
 /**
  * How long a new account's link works. Longer than a forgotten-password link (PASSWORD_RESET_TTL_MINUTES,
@@ -24,8 +38,10 @@ export type LinkedUser = { user: User; expiresAt: Date; mailed: boolean };
 /**
  * Creates an account without a password and mails the person a single-use link to choose one (the
  * password reset page spends it). The account and its link are one transaction; the mail goes after it
- * commits, so a slow mail server holds no lock, and one that refuses it leaves the account, which the
- * administrator is told of (`mailed: false`) and can give a password instead.
+ * commits, so a slow mail server holds no lock, and one that refuses it, or does not take it within
+ * NEW_ACCOUNT_MAIL_WAIT_MS, leaves the account, which the administrator is told of (`mailed: false`) and
+ * can give a password instead. Such a link is audited as not mailed, with the kind of failure (mailer.ts),
+ * and shows in the person's account activity.
  */
 export async function createUserWithLink(
   ctx: GatewayContext,
@@ -50,18 +66,29 @@ export async function createUserWithLink(
     });
     return { user, expiresAt };
   });
+  const mail = newAccountMail(created.user, `${deps.issuer}/password/reset/${token}`, deps.issuer);
   try {
-    await deps.mailer.send(newAccountMail(created.user, `${deps.issuer}/password/reset/${token}`, deps.issuer));
+    await sendWithin(deps.mailer, mail, NEW_ACCOUNT_MAIL_WAIT_MS);
     return { ...created, mailed: true };
-  } catch {
-    await audit(ctx, {
-      action: 'password_reset.request',
-      target: created.user.username,
-      outcome: 'failure',
-      details: { newAccount: true, reason: 'mail_refused' },
-    });
+  } catch (error) {
+    await notMailed(ctx, deps, created.user, error);
     return { ...created, mailed: false };
   }
+}
+
+async function notMailed(ctx: GatewayContext, deps: NewAccountMail, user: User, error: unknown): Promise<void> {
+  const failure = mailFailureOf(error);
+  const reason = failure.error === 'ETIMEDOUT' ? 'mail_unanswered' : 'mail_refused';
+  deps.logger?.warn(
+    { account: user.username, ...failure, detail: (error as Error)?.message },
+    "a new account's link to set a password was not taken by the mail server",
+  );
+  await audit(ctx, {
+    action: 'password_reset.request',
+    target: user.username,
+    outcome: 'failure',
+    details: { newAccount: true, reason, ...failure },
+  });
 }
 
 /** An empty email, where the link is to be mailed, says so rather than "not a valid email address". */

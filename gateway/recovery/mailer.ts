@@ -47,3 +47,37 @@ export function logMailer(logger: Logger): Mailer {
     close: () => undefined,
   };
 }
+
+/**
+ * The send, aborted (its connection closed) and rejected with an `ETIMEDOUT` error when the mail server has
+ * not taken the mail within `ms`: the mailer's own timeouts end a silent server only stage by stage, and a
+ * server that keeps trickling never.
+ */
+export function sendWithin(mailer: Mailer, mail: Mail, ms: number): Promise<void> {
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const error = Object.assign(new Error(`the mail server did not answer within ${ms / 1000} s`), {
+        code: 'ETIMEDOUT',
+      });
+      abort.abort(error);
+      reject(error);
+    }, ms).unref();
+  });
+  return Promise.race([mailer.send(mail, abort.signal), late]).finally(() => clearTimeout(timer));
+}
+
+/** What went wrong with a mail, for the audit log: nodemailer's error code and the mail server's reply code. */
+export type MailFailure = { error: string; responseCode?: number };
+
+/**
+ * The kind of a mailer's rejection (`ESOCKET`: no mail server there; `ETIMEDOUT`: it did not answer;
+ * `EENVELOPE`: it refused the address; `EAUTH`: it refused SMTP_URL's login...), for the audit log; the
+ * server's own words are for the process's log. Anything else is `unknown`.
+ */
+export function mailFailureOf(error: unknown): MailFailure {
+  const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown };
+  const kind = typeof code === 'string' && /^[A-Z_]{1,32}$/.test(code) ? code : 'unknown';
+  return typeof responseCode === 'number' ? { error: kind, responseCode } : { error: kind };
+}

@@ -5,7 +5,7 @@ import { audit } from '../audit.ts';
 import { operator } from '../context.ts';
 import type { GatewayModels, SecurityNotice } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
-import type { Mailer } from './mailer.ts';
+import { sendWithin, type Mailer } from './mailer.ts';
 import { securityNoticeMails } from './notice-metrics.ts';
 
 /**
@@ -147,9 +147,7 @@ async function claim(options: NoticeSenderOptions, row: SecurityNotice): Promise
 async function sendClaimed(options: NoticeSenderOptions, retry: NoticeRetry, row: SecurityNotice): Promise<void> {
   const { tries, firstTriedAt } = row;
   try {
-    await withinTime((signal) =>
-      options.mailer.send({ to: row.recipient, subject: row.subject, text: row.body }, signal),
-    );
+    await sendWithin(options.mailer, { to: row.recipient, subject: row.subject, text: row.body }, SEND_TIMEOUT_MS);
   } catch (error) {
     await notTaken(options, retry, row, { tries, firstTriedAt: firstTriedAt!, error });
     return;
@@ -222,20 +220,6 @@ async function giveUp(
       },
     });
   });
-}
-
-/** The send, aborted (its connection closed) and rejected when it takes longer than SEND_TIMEOUT_MS. */
-function withinTime(send: (signal: AbortSignal) => Promise<void>): Promise<void> {
-  const abort = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      const error = new Error(`the mail server did not answer within ${SEND_TIMEOUT_MS / 1000} s`);
-      abort.abort(error);
-      reject(error);
-    }, SEND_TIMEOUT_MS).unref();
-  });
-  return Promise.race([send(abort.signal), late]).finally(() => clearTimeout(timer));
 }
 
 const reasonOf = (error: unknown): string => {

@@ -10,7 +10,7 @@ import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import type { DirectoryResetPage } from './directory-reset.ts';
-import type { Mail, Mailer } from './mailer.ts';
+import { mailFailureOf, type Mail, type Mailer } from './mailer.ts';
 import { newResetToken } from './reset-tokens.ts';
 
 export type RecoveryDeps = {
@@ -66,7 +66,8 @@ export async function admitResetRequest(
 /**
  * Second step: mails the person a single-use link that expires, unless the name is unknown, the account
  * was mailed too often this hour or is disabled (each audited, none told to the asker). A directory
- * person is mailed the directory's own reset page instead.
+ * person is mailed the directory's own reset page instead. A mail the mail server does not take is
+ * audited and logged (sendResetMail); it resolves all the same.
  */
 export async function mailResetLink(ctx: GatewayContext, deps: RecoveryDeps, identifier: string): Promise<void> {
   const refuse = (reason: string, target = identifier) =>
@@ -84,7 +85,7 @@ export async function mailResetLink(ctx: GatewayContext, deps: RecoveryDeps, ide
       target: user.username,
       details: { directory: directoryPage },
     });
-    return deps.mailer.send(directoryMail(user, directoryPage));
+    return sendResetMail(ctx, deps, user, directoryMail(user, directoryPage));
   }
 
   const { token, tokenHash } = newResetToken();
@@ -101,7 +102,32 @@ export async function mailResetLink(ctx: GatewayContext, deps: RecoveryDeps, ide
       details: { expiresAt: expiresAt.toISOString() },
     });
   });
-  await deps.mailer.send(resetMail(user, `${deps.issuer}/password/reset/${token}`, deps.ttlMinutes));
+  await sendResetMail(ctx, deps, user, resetMail(user, `${deps.issuer}/password/reset/${token}`, deps.ttlMinutes));
+}
+
+/**
+ * Mails it once, straight away: the asker waits at the screen for a link that lasts minutes, so a mail the
+ * server refuses or does not answer is not tried again later (they ask again), and the link never waits in
+ * a table of mails (the database keeps only its hash). The asker is told nothing either way, as the page
+ * must not tell whether the account exists; the operator is: a line at `error` and, for the helpdesk, an
+ * audit line with the kind of failure (mailer.ts), never the link.
+ */
+async function sendResetMail(ctx: GatewayContext, deps: RecoveryDeps, user: User, mail: Mail): Promise<void> {
+  try {
+    await deps.mailer.send(mail);
+  } catch (error) {
+    const failure = mailFailureOf(error);
+    deps.logger.error(
+      { account: user.username, ...failure, detail: (error as Error)?.message },
+      'a password reset mail was not taken by the mail server; the person was not mailed',
+    );
+    await audit(ctx, {
+      action: 'password_reset.mail_failed',
+      target: user.username,
+      outcome: 'failure',
+      details: failure,
+    });
+  }
 }
 
 // One subject for both mails, whether the link is Atrium's or the campus directory's page.
