@@ -52,11 +52,11 @@ const lastEvent = async (action: string, target: string) => {
   return event && { outcome: event.outcome, details: JSON.parse(event.details ?? 'null') as unknown };
 };
 
-/** The options the page's script asks for before the browser's passkey dialog. */
-async function optionsFrom(agent: BrowserAgent, page: Page, path: string) {
+/** The options the page's script asks for before the browser's passkey dialog (adding one: named `name`). */
+async function optionsFrom(agent: BrowserAgent, page: Page, path: string, name?: string) {
   const answer = await agent.request(new URL(path, page.url).toString(), {
     method: 'POST',
-    body: JSON.stringify({ _csrf: csrfOf(page) }),
+    body: JSON.stringify({ _csrf: csrfOf(page), name }),
     headers: { 'content-type': 'application/json', accept: 'application/json' },
   });
   expect(answer.status).toBe(200);
@@ -70,7 +70,7 @@ async function withPasskey(p: { uid: string; password: string }) {
   const account = await agent.navigate(url('/account/security'));
   expect(account.html).toContain(`Signed in as <strong>${p.uid}</strong>`);
   const key = new SoftwarePasskey(gateway.issuer);
-  const options = await optionsFrom(agent, account, '/account/security/passkeys/options');
+  const options = await optionsFrom(agent, account, '/account/security/passkeys/options', 'Laptop');
   const form = formsOf(account.html).find((f) => f.action === '/account/security/passkeys')!;
   const added = await agent.submit(account, form, { name: 'Laptop', response: key.register(options) });
   expect(added.html).toContain('Added the passkey “Laptop”.');

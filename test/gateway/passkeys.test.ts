@@ -108,16 +108,15 @@ async function signInAtApp(username: string | null, agent = new BrowserAgent(), 
   return { agent, page, claims };
 }
 
-/** The options request the passkey script makes, with the CSRF token of the page. */
-function askOptions(
-  agent: BrowserAgent,
-  page: Page,
-  path: string,
-  csrf = /name="_csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '',
-) {
+/**
+ * The options request the passkey script makes, with the CSRF token of the page (unless `fields` gives
+ * another) and, to add a passkey, the name typed for it.
+ */
+function askOptions(agent: BrowserAgent, page: Page, path: string, fields: { _csrf?: string; name?: string } = {}) {
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '';
   return agent.request(new URL(path, page.url).toString(), {
     method: 'POST',
-    body: JSON.stringify({ _csrf: csrf }),
+    body: JSON.stringify({ _csrf: csrf, ...fields }),
     headers: { 'content-type': 'application/json', accept: 'application/json' },
   });
 }
@@ -241,7 +240,9 @@ describe('passkey answers that are not what they claim', () => {
     const garbage = await agent.submit(page, form, { response: '{' }, REDIRECT);
     expect(garbage.status).toBe(400);
     // Without the CSRF token of the page, not even the options are given.
-    expect((await askOptions(agent, page, `${new URL(page.url).pathname}/passkey/options`, 'forged')).status).toBe(403);
+    expect(
+      (await askOptions(agent, page, `${new URL(page.url).pathname}/passkey/options`, { _csrf: 'forged' })).status,
+    ).toBe(403);
     const options = await askOptions(agent, page, `${new URL(page.url).pathname}/passkey/options`);
     const body = (await options.json()) as { options: { allowCredentials?: unknown[]; userVerification: string } };
     expect(body.options.allowCredentials ?? []).toEqual([]);
@@ -265,7 +266,7 @@ describe('passkey answers that are not what they claim', () => {
     const account = page.url.endsWith('/account/security') ? page : await agent.navigate(url('/account/security'));
     const form = formWithAction(account, '/account/security/passkeys');
     expect(form.fields.response).toBe('');
-    const options = await askOptions(agent, account, '/account/security/passkeys/options');
+    const options = await askOptions(agent, account, '/account/security/passkeys/options', { name: 'Broken' });
     expect(options.status).toBe(200);
     const created = (await options.json()) as {
       options: { authenticatorSelection: { residentKey: string }; rp: { id: string } };
@@ -292,9 +293,9 @@ describe('passkey answers that are not what they claim', () => {
   });
 });
 
-/** The options the page's script would get for a passkey ceremony, as JSON. */
-async function optionsFrom(agent: BrowserAgent, page: Page, path: string) {
-  const answer = await askOptions(agent, page, path);
+/** The options the page's script would get for a passkey ceremony (adding one: named `name`), as JSON. */
+async function optionsFrom(agent: BrowserAgent, page: Page, path: string, name?: string) {
+  const answer = await askOptions(agent, page, path, { name });
   expect(answer.status).toBe(200);
   return ((await answer.json()) as { options: { challenge: string; rp: { id?: string }; rpId?: string } }).options;
 }
@@ -302,7 +303,7 @@ async function optionsFrom(agent: BrowserAgent, page: Page, path: string) {
 /** Registers a software passkey on the account page, as the page's script does; returns the page it leads to. */
 async function addPasskeyOnAccountPage(agent: BrowserAgent, key: SoftwarePasskey, name: string) {
   const account = await agent.navigate(url('/account/security'));
-  const options = await optionsFrom(agent, account, '/account/security/passkeys/options');
+  const options = await optionsFrom(agent, account, '/account/security/passkeys/options', name);
   const form = formsOf(account.html).find((f) => f.action === '/account/security/passkeys')!;
   return agent.submit(account, form, {
     name,
@@ -530,6 +531,55 @@ describe('a passkey’s name', () => {
     }
   });
 
+  it('is checked when the options are asked for: a name refused starts no ceremony, at the account page and a sign-in', async () => {
+    await addPerson(gateway, 'nell', { roles: ['staff'] });
+    const agent = new BrowserAgent();
+    await signInThrough(agent, url('/account/security'), 'nell', DEMO_PASSWORD);
+    const account = await agent.navigate(url('/account/security'));
+    const controls =
+      'A name cannot contain control characters, such as those that turn text around. Type it as plain text.';
+    const refusals = async (page: Page, path: string) => {
+      const said: unknown[] = [];
+      for (const name of [undefined, '   ', 'x'.repeat(65), 'Desk \u202Eyek', 42]) {
+        const answer = await askOptions(agent, page, path, { name } as { name?: string });
+        said.push({ status: answer.status, body: await answer.json() });
+      }
+      return said;
+    };
+    const refused = (message: string) => ({
+      status: 400,
+      body: { error: { code: 'invalid_input', message, fields: { name: message } } },
+    });
+    const expected = [
+      refused('Give the passkey a name.'),
+      refused('Give the passkey a name.'),
+      refused('A name has at most 64 characters.'),
+      refused(controls),
+      refused('Give the passkey a name.'),
+    ];
+    expect(await refusals(account, '/account/security/passkeys/options')).toEqual(expected);
+
+    // The setup step of a sign-in that needs a second factor refuses alike.
+    await requireSecondFactor(admin(), { kind: 'role', value: 'staff' });
+    try {
+      const { page } = await signInAtApp('nell', agent);
+      expect(page.html).toContain('id="enrol-passkey"');
+      expect(await refusals(page, `${new URL(page.url).pathname}/passkey/register-options`)).toEqual(expected);
+      const nell = await userNamed('nell');
+      expect(await gateway.models.PasskeyChallenge.count({ where: { userId: nell.id } })).toBe(0);
+      expect(await gateway.models.AuditEvent.count({ where: { action: 'passkey.register', target: 'nell' } })).toBe(0);
+
+      // A name it may have (64 characters, spaces around it trimmed) gets its options.
+      const named = await askOptions(agent, page, `${new URL(page.url).pathname}/passkey/register-options`, {
+        name: ` ${'x'.repeat(64)} `,
+      });
+      expect(named.status).toBe(200);
+      expect(await gateway.models.PasskeyChallenge.count({ where: { userId: nell.id } })).toBe(1);
+    } finally {
+      await dropSecondFactorRequirement(admin(), { kind: 'role', value: 'staff' });
+    }
+  });
+
   it('is shown without the control characters a name stored before that rule holds, and stored so when renamed', async () => {
     await addPerson(gateway, 'rhea');
     const agent = new BrowserAgent();
@@ -569,7 +619,8 @@ describe('a sign-in that needs a second factor the person does not have yet', ()
 
     const path = new URL(page.url).pathname;
     const key = new SoftwarePasskey(gateway.issuer);
-    const options = await optionsFrom(agent, page, `${path}/passkey/register-options`);
+    const options = await optionsFrom(agent, page, `${path}/passkey/register-options`, 'Phone');
+    // A post that names it otherwise than the options did (no page of ours): the name is checked again.
     const nameless = await agent.submit(
       page,
       formWithAction(page, '/passkey/register'),
@@ -578,7 +629,7 @@ describe('a sign-in that needs a second factor the person does not have yet', ()
     );
     expect(nameless.status).toBe(400);
     expect(alert(nameless)).toContain('Give the passkey a name');
-    const again = await optionsFrom(agent, nameless, `${path}/passkey/register-options`);
+    const again = await optionsFrom(agent, nameless, `${path}/passkey/register-options`, 'Phone');
     const added = await agent.submit(
       nameless,
       formWithAction(nameless, '/passkey/register'),
@@ -596,6 +647,7 @@ describe('a sign-in that needs a second factor the person does not have yet', ()
       other.agent,
       other.page,
       `${new URL(other.page.url).pathname}/passkey/register-options`,
+      'Not mine',
     );
     const refused = await other.agent.submit(
       other.page,
@@ -617,6 +669,7 @@ describe('a sign-in that needs a second factor the person does not have yet', ()
       next.agent,
       next.page,
       `${new URL(next.page.url).pathname}/passkey/register-options`,
+      { name: 'Phone' },
     );
     expect(wrongStep.status).toBe(400);
   });
@@ -627,7 +680,9 @@ describe("a passkey ceremony's pending challenge", () => {
     const agent = new BrowserAgent();
     const page = await signInThrough(agent, url('/account/security'), 'carol', DEMO_PASSWORD);
     const account = page.url.endsWith('/account/security') ? page : await agent.navigate(url('/account/security'));
-    expect((await askOptions(agent, account, '/account/security/passkeys/options')).status).toBe(200);
+    expect((await askOptions(agent, account, '/account/security/passkeys/options', { name: 'Broken' })).status).toBe(
+      200,
+    );
     const carol = await userNamed('carol');
     const challenges = await gateway.models.PasskeyChallenge.findAll({ where: { userId: carol.id } });
     expect(challenges).toHaveLength(1);
@@ -667,7 +722,7 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
     expect(noticeOf(await post('/account/security/totp/remove', { understood: 'yes' }))).toContain(
       'Confirm it is you first',
     );
-    expect((await askOptions(agent, page, '/account/security/passkeys/options')).status).toBe(403);
+    expect((await askOptions(agent, page, '/account/security/passkeys/options', { name: 'Desk' })).status).toBe(403);
     expect(await gateway.models.Passkey.count({ where: { id: key.id } })).toBe(1);
     // Renaming needs only the session.
     expect(noticeOf(await post(`/account/security/passkeys/${key.id}/rename`, { name: 'Drawer key' }))).toBe(
@@ -873,6 +928,7 @@ describe('the console', () => {
       signedOutEverywhere: true,
       endedArtefacts: expect.any(Number),
       wasLockedUntil: null,
+      secondFactorRequired: false,
     });
 
     page = await agent.navigate(url('/admin/second-factor'));

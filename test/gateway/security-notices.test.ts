@@ -226,7 +226,7 @@ describe('security notices by mail', () => {
     expectNoticeShape(app, 'Test ada');
 
     const passkeys = passkeyDeps(gateway.issuer);
-    const options = await beginPasskeyRegistration(asThemselves(), passkeys, ada, binding);
+    const options = await beginPasskeyRegistration(asThemselves(), passkeys, ada, binding, 'Work laptop');
     const response = new SoftwarePasskey(gateway.issuer).register(options);
     await finishPasskeyRegistration(asThemselves(), passkeys, ada, binding, { name: 'Work laptop', response });
     const key = await mailbox.next('ada@campus.test');
@@ -390,7 +390,7 @@ describe('security notices by mail', () => {
     await addPerson(gateway, 'pia');
     const { person, binding } = await withAuthenticatorApp('pia');
     const passkeys = passkeyDeps(gateway.issuer);
-    const options = await beginPasskeyRegistration(asThemselves(), passkeys, person, binding);
+    const options = await beginPasskeyRegistration(asThemselves(), passkeys, person, binding, 'Old phone');
     const response = new SoftwarePasskey(gateway.issuer).register(options);
     const key = await finishPasskeyRegistration(asThemselves(), passkeys, person, binding, {
       name: 'Old phone',

@@ -119,7 +119,7 @@ export function accountPasskeyRoutes(deps: AccountPasskeyDeps): Router {
       const user = await person(req);
       if (!user) throw new ConfirmationNeededError();
       mustBeConfirmed(req);
-      return beginPasskeyRegistration(deps.context(req), deps.passkeys, user, portalBinding(req));
+      return beginPasskeyRegistration(deps.context(req), deps.passkeys, user, portalBinding(req), body(req).name);
     }),
   );
 

@@ -38,7 +38,8 @@ export function passkeyEnrolmentRoutes(
       if (details.prompt.name !== 'login' || pending?.step !== 'enrol') throw new PasskeyChallengeError();
       const user = await pendingPerson(ctx, pending);
       if (!user) throw new AccountDisabledError();
-      return beginPasskeyRegistration(ctx, deps.passkeys, user, interactionBinding(details));
+      const { name } = req.body as Record<string, unknown>;
+      return beginPasskeyRegistration(ctx, deps.passkeys, user, interactionBinding(details), name);
     }),
   );
 

@@ -1,13 +1,14 @@
 import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
-import { isAppError } from '../../../core/errors.ts';
+import { isAppError, ValidationError } from '../../../core/errors.ts';
 
-/** The body of the options requests the passkey script makes: only its CSRF token. */
+/** The body of the options requests the passkey script makes: its CSRF token, and a new passkey's name. */
 export const jsonBody = express.json({ limit: '2kb' });
 
 /**
- * Answers an options request: `{options}`, or `{error: {code, message}}` with the error's status, which
- * the script shows beside the button. Unknown errors go on to the gateway's error handler.
+ * Answers an options request: `{options}`, or `{error: {code, message, fields?}}` with the error's status,
+ * which the script shows beside the button, and at the fields named in `fields` (a name refused). Unknown
+ * errors go on to the gateway's error handler.
  */
 export function answerOptions(work: (req: Request, res: Response) => Promise<unknown>) {
   return async (req: Request, res: Response, next: NextFunction) => {
@@ -19,7 +20,10 @@ export function answerOptions(work: (req: Request, res: Response) => Promise<unk
       res
         .status(error.status)
         .set('Cache-Control', 'no-store')
-        .json({ error: { code: error.code, message: error.message } });
+        .json({ error: { code: error.code, message: error.message, ...fieldsOf(error) } });
     }
   };
 }
+
+const fieldsOf = (error: Error) =>
+  error instanceof ValidationError && Object.keys(error.fields).length > 0 ? { fields: error.fields } : {};

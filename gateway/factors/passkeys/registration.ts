@@ -6,7 +6,6 @@ import {
 } from '@simplewebauthn/server';
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import { z } from 'zod';
-import { CONTROL_CHARACTER } from '../../../core/control-characters.ts';
 import { ValidationError } from '../../../core/errors.ts';
 import { audit } from '../../audit.ts';
 import type { GatewayContext } from '../../context.ts';
@@ -17,6 +16,7 @@ import { SecondFactorExistsError } from '../errors.ts';
 import { issueRecoveryCodes } from '../recovery-codes.ts';
 import { keepChallenge, takeChallenge } from './challenges.ts';
 import { PasskeyAlreadyRegisteredError, PasskeyRefusedError } from './errors.ts';
+import { passkeyNameProblem } from './passkey-name.ts';
 import { asPerson } from './person.ts';
 import { userHandleOf, type PasskeyDeps } from './relying-party.ts';
 import { parseRegistrationResponse } from './response-schemas.ts';
@@ -30,16 +30,14 @@ export const MAX_PASSKEYS = 10;
 // the runtime has it: Node 24 marks that experimental, and a stored key must stay verifiable.
 const ALGORITHMS = [-8, -7, -257];
 
-/** A name as typed; control and bidi characters (core/control-characters.ts) would show it turned around. */
+/** A name as typed, trimmed, under the one rule of passkey-name.ts (the page's script checks it too). */
 export const passkeyNameSchema = z
-  .string()
+  .string({ error: 'Give the passkey a name.' })
   .trim()
-  .min(1, 'Give the passkey a name.')
-  .max(64, 'A name has at most 64 characters.')
-  .refine(
-    (name) => !CONTROL_CHARACTER.test(name),
-    'A name cannot contain control characters, such as those that turn text around. Type it as plain text.',
-  );
+  .superRefine((name, check) => {
+    const problem = passkeyNameProblem(name);
+    if (problem) check.addIssue({ code: 'custom', message: problem });
+  });
 
 export function parsePasskeyName(input: unknown): string {
   const parsed = passkeyNameSchema.safeParse(input);
@@ -50,14 +48,18 @@ export function parsePasskeyName(input: unknown): string {
 
 /**
  * Options for the browser to create a passkey: discoverable (so it can later sign in without a name),
- * and never a second one on an authenticator that already holds one of the person's.
+ * and never a second one on an authenticator that already holds one of the person's. Only for a name
+ * the passkey may have: a name refused once the authenticator has made its key would leave that key
+ * there, unknown here. The finish checks the name again, as it is posted.
  */
 export async function beginPasskeyRegistration(
   ctx: GatewayContext,
   deps: PasskeyDeps,
   user: User,
   binding: Binding,
+  name: unknown,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  parsePasskeyName(name);
   const existing = await ctx.models.Passkey.findAll({ where: { userId: user.id }, transaction: ctx.tx });
   if (existing.length >= MAX_PASSKEYS)
     throw new ValidationError(`You have ${MAX_PASSKEYS} passkeys, the most allowed. Remove one first.`);
