@@ -44,6 +44,8 @@ function codesInSources(): Map<string, string[]> {
     ...passThroughClasses(files).map((name) => new RegExp(String.raw`new ${name}\(\s*${CODE}`, 'g')),
     // An error body or frame written by hand: { code: 'code', … }.
     new RegExp(String.raw`\bcode: ${CODE}`, 'g'),
+    // A gateway page that shows its code ("Error code: …"): render('error', { …, error: 'code' }).
+    new RegExp(String.raw`render\(\s*'error',\s*\{[^}]*?\berror: ${CODE}`, 'g'),
   ];
   const found = new Map<string, string[]>();
   for (const [path, text] of files) {
