@@ -4,6 +4,7 @@ import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { findManageableUser } from '../accounts/find-user.ts';
+import { forgetReplacedRecoveryCodes } from './recovery-codes.ts';
 
 /**
  * What a reset did: `removed` is false when the person had no factor, and then nothing was changed;
@@ -12,8 +13,9 @@ import { findManageableUser } from '../accounts/find-user.ts';
 export type FactorReset = { user: User; removed: boolean; unlocked: Date | null };
 
 /**
- * Removes a person's authenticator, passkeys and recovery codes (a lost or stolen phone or key): they sign in
- * with their password alone, or are asked to enrol again where the policy requires a second factor. It also
+ * Removes a person's authenticator, passkeys and recovery codes, those of replaced sets too (a lost or
+ * stolen phone or key): they sign in with their password alone, or are asked to enrol again where the
+ * policy requires a second factor. It also
  * signs them out everywhere (endAccessOf, as "Sign out everywhere" does): the lost device is signed in
  * with a session of theirs, which would otherwise outlive the factors that opened it. And it lifts their
  * lockout, as an unlock does: the person has just proved who they are to the helpdesk, and the ways a lock
@@ -31,6 +33,7 @@ export async function resetFactorsOf(ctx: GatewayContext, idOrUsername: string):
     const totp = await TotpFactor.destroy(where);
     const codes = await RecoveryCode.destroy(where);
     const passkeys = await Passkey.destroy(where);
+    await forgetReplacedRecoveryCodes(ctx, user.id);
     const unlocked = user.lockedUntil && user.lockedUntil > new Date() ? user.lockedUntil : null;
     user.failedLogins = 0;
     user.lockedUntil = null;
