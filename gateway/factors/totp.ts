@@ -17,8 +17,15 @@ const PERIOD = 30;
 /** What the TOTP use-cases need beside the context: the sealer of secrets and the name apps show. */
 export type TotpDeps = { sealer: Sealer; issuerLabel: string };
 
+/**
+ * The name an authenticator app lists the account under: "Atrium id.campus.test". A port is said in words,
+ * as `host` would write it with a colon, which in an otpauth:// address ends the issuer's part of the label:
+ * apps would show the port as part of the username.
+ */
 export function totpDeps(secretKey: string, issuer: string): TotpDeps {
-  return { sealer: createSealer(secretKey, 'totp-secrets'), issuerLabel: `Atrium ${new URL(issuer).host}` };
+  const { hostname, port } = new URL(issuer);
+  const issuerLabel = `Atrium ${hostname}${port ? ` port ${port}` : ''}`;
+  return { sealer: createSealer(secretKey, 'totp-secrets'), issuerLabel };
 }
 
 function totpOf(deps: TotpDeps, user: User, secret: string): TOTP {
