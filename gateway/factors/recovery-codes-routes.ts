@@ -5,11 +5,14 @@ import type { AccountPasskeyDeps, accountPageHelpers } from './passkeys/account-
 import { recoveryCodesDownload } from './recovery-codes-download.ts';
 import { regenerateRecoveryCodes } from './regenerate-recovery-codes.ts';
 
-/** What a page of recovery codes came after: codes made on their own, or a first second factor set up. */
+/**
+ * What a page of recovery codes came after: codes made on their own, or a second factor set up. `kept`,
+ * once the page was shown, where the setup made no codes and left the person's own as they were.
+ */
 const codesForSchema = z.discriminatedUnion('made', [
   z.object({ made: z.literal('new') }),
-  z.object({ made: z.literal('totp') }),
-  z.object({ made: z.literal('passkey'), notice: z.string() }),
+  z.object({ made: z.literal('totp'), kept: z.literal(true).optional() }),
+  z.object({ made: z.literal('passkey'), notice: z.string(), kept: z.literal(true).optional() }),
 ]);
 export type CodesFor = z.infer<typeof codesForSchema>;
 
@@ -54,9 +57,16 @@ function takeCodes(req: Request, sealer: Sealer) {
   }
 }
 
-/** The page of codes for what made them; `codes` absent, as it says when opened again. */
+/**
+ * The page of codes for what made them; `codes` absent, as it says when opened again: that they were
+ * shown once, or, where the setup kept the person's codes, that those are unchanged, as it said at first.
+ */
 function render(res: Response, made: CodesFor, shown?: { codes: string[]; username: string }) {
-  const codes = shown && { codes: shown.codes, download: recoveryCodesDownload(shown.codes, shown.username) };
+  const codes = shown
+    ? { codes: shown.codes, download: recoveryCodesDownload(shown.codes, shown.username) }
+    : made.made !== 'new' && made.kept
+      ? { codes: [] }
+      : undefined;
   if (made.made === 'new') return res.render('recovery-codes-new', { title: 'New recovery codes', ...codes });
   const factor = made.made === 'passkey' ? { factor: 'passkey', notice: made.notice } : {};
   res.render('recovery-codes', {
@@ -96,7 +106,8 @@ export function accountRecoveryCodesRoutes(
       const kept = takeCodes(req, deps.totp.sealer);
       if (!user) return res.redirect(303, '/account/security');
       if (kept) {
-        req.session.recoveryCodesShown = kept.for;
+        req.session.recoveryCodesShown =
+          kept.for.made !== 'new' && kept.codes.length === 0 ? { ...kept.for, kept: true } : kept.for;
         res.set('Cache-Control', 'no-store');
         return render(res, kept.for, { codes: kept.codes, username: user.username });
       }

@@ -4,6 +4,7 @@ import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import { findManageableUser } from '../accounts/find-user.ts';
+import { secondFactorRequired } from './policy.ts';
 import { forgetReplacedRecoveryCodes } from './recovery-codes.ts';
 
 /**
@@ -15,7 +16,7 @@ export type FactorReset = { user: User; removed: boolean; unlocked: Date | null 
 /**
  * Removes a person's authenticator, passkeys and recovery codes, those of replaced sets too (a lost or
  * stolen phone or key): they sign in with their password alone, or are asked to enrol again where the
- * policy requires a second factor. It also
+ * policy requires a second factor (the audit entry says which, for the notice mailed to them). It also
  * signs them out everywhere (endAccessOf, as "Sign out everywhere" does): the lost device is signed in
  * with a session of theirs, which would otherwise outlive the factors that opened it. And it lifts their
  * lockout, as an unlock does: the person has just proved who they are to the helpdesk, and the ways a lock
@@ -49,6 +50,8 @@ export async function resetFactorsOf(ctx: GatewayContext, idOrUsername: string):
         signedOutEverywhere: true,
         endedArtefacts: artefacts,
         wasLockedUntil: unlocked?.toISOString() ?? null,
+        // What their next sign-in asks of them, for the notice they are mailed: a new factor, or nothing more.
+        secondFactorRequired: await secondFactorRequired(ctx, user),
       },
     });
     return { user, removed: true, unlocked };

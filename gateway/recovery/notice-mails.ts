@@ -67,7 +67,9 @@ const describers: Record<string, Describe> = {
       subject: 'The second factors of your Atrium account were removed',
       said: [
         `Your campus administrators removed the second factors of your Atrium account ${account}: ${factorsRemoved(entry.details ?? {})}.`,
-        'You were signed out everywhere. You now sign in with your password alone, or are asked to set up a second factor again.',
+        entry.details?.secondFactorRequired === true
+          ? 'You were signed out everywhere. Your organization requires a second factor for your account: when you next sign in, after your password, you will be asked to set one up again.'
+          : 'You were signed out everywhere. You now sign in with your password alone; you can set up a second factor again on your account page.',
       ],
     },
   ],
@@ -120,7 +122,12 @@ const describers: Record<string, Describe> = {
       ? [
           {
             subject: 'An authenticator app was added to your Atrium account',
-            said: [`An authenticator app was set up as a second factor of your Atrium account ${account}.`],
+            said: [
+              `An authenticator app was set up as a second factor of your Atrium account ${account}.`,
+              entry.details?.recoveryCodesKept === true
+                ? 'Your recovery codes are unchanged: the ones you already keep still work.'
+                : 'New recovery codes were made with it, shown once to whoever set it up; any made before no longer work.',
+            ],
           },
         ]
       : null,
@@ -241,6 +248,16 @@ const BY_WORDS: Record<By, string> = {
   directory: 'your campus directory, from which Atrium takes your details',
 };
 
+/** When the change needs nothing more of the person: what they did, or asked for, themselves. */
+const IF_EXPECTED: Record<By, string> = {
+  self: 'If this was you, there is nothing more to do.',
+  'sign-in': 'If this was you, there is nothing more to do.',
+  'reset-link': 'If this was you, there is nothing more to do.',
+  administrators: 'If you asked your campus helpdesk for this, there is nothing more to do.',
+  directory:
+    'If you expected this change (you asked for it, or made it in the campus directory), there is nothing more to do.',
+};
+
 const IF_NOT_YOU: Record<By, string> = {
   self: 'If this was not you, someone else is using your account: contact your campus helpdesk at once.',
   'sign-in':
@@ -293,7 +310,7 @@ function noticeText(change: Change, by: By, facts: NoticeFacts): string {
     // Where an administrator or a directory sync acted, the device and address are not the person's to know.
     ...(by !== 'administrators' && by !== 'directory' && facts.device ? [`From: ${facts.device}`] : []),
     '',
-    'If this was you, there is nothing more to do.',
+    IF_EXPECTED[by],
     IF_NOT_YOU[by],
     `Your account page lists where you are signed in and your second factors: ${facts.accountPage}`,
     '',

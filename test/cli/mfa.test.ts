@@ -101,6 +101,7 @@ describe('atrium users and second factors', () => {
       signedOutEverywhere: true,
       endedArtefacts: 0,
       wasLockedUntil: null,
+      secondFactorRequired: false,
     });
 
     const unknown = await runAtrium(db, ['users', 'reset-factors', 'nobody', '--json']);

@@ -95,6 +95,7 @@ describe('atrium and passkeys', () => {
       signedOutEverywhere: true,
       endedArtefacts: 0,
       wasLockedUntil: lockedUntil.toISOString(),
+      secondFactorRequired: false,
     });
   });
 });
