@@ -113,5 +113,7 @@ export class ReplacedRecoveryCodeError extends InvalidCodeError {
   constructor(replacedAt: Date) {
     super();
     this.message = `That recovery code is from an older set, which new recovery codes replaced on ${noticeTime(replacedAt)}. Only the codes of your newest set work.`;
+    // Also as a detail, which a refusal carries past the redirect to the step's page, as it does the message.
+    Object.assign(this, { details: { replacedAt: replacedAt.toISOString() } });
   }
 }

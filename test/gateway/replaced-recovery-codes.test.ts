@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addPerson, enrolAuthenticator, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { operator, type GatewayContext } from '../../gateway/context.ts';
 import { regenerateRecoveryCodes } from '../../gateway/factors/regenerate-recovery-codes.ts';
-import { replacedRecoveryCodeSet, useRecoveryCode } from '../../gateway/factors/recovery-codes.ts';
+import { InvalidCodeError } from '../../gateway/factors/errors.ts';
+import {
+  ReplacedRecoveryCodeError,
+  replacedRecoveryCodeSet,
+  useRecoveryCode,
+} from '../../gateway/factors/recovery-codes.ts';
 import { resetFactorsOf } from '../../gateway/factors/reset-factors.ts';
 
 /**
@@ -95,5 +100,15 @@ describe('recovery codes of a replaced set', () => {
     expect((await resetFactorsOf({ ...ctx, actor: operator('helpdesk') }, 'rita')).removed).toBe(true);
     expect(await replacedRecoveryCodeSet(ctx, user.id, sets[0]![0]!)).toBeNull();
     expect(await replacedRecoveryCodeSet(ctx, user.id, sets[1]![0]!)).toBeNull();
+  });
+
+  it('are refused as wrong codes, in words that say when their set was replaced, past a redirect too', () => {
+    const refused = new ReplacedRecoveryCodeError(new Date('2026-12-07T10:52:30Z'));
+    expect(refused).toBeInstanceOf(InvalidCodeError);
+    expect([refused.code, refused.status]).toEqual(['invalid_code', 401]);
+    expect(refused.message).toBe(
+      'That recovery code is from an older set, which new recovery codes replaced on Monday 7 December 2026, 10:52 UTC. Only the codes of your newest set work.',
+    );
+    expect(refused.details).toEqual({ replacedAt: '2026-12-07T10:52:30.000Z' });
   });
 });
