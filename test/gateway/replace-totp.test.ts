@@ -119,6 +119,9 @@ describe('replacing the authenticator app', () => {
     expect(shown.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
     const newPhone = App.fromPage(shown);
     expect(newPhone.secret).not.toBe(lostPhone.secret);
+    // Opened on the new phone, a link hands its app the new key.
+    const appLink = /Is this page open on your new phone\? <a id="totp-app-link" href="([^"]+)">/.exec(shown.html);
+    expect(appLink?.[1]?.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&')).toContain(`secret=${newPhone.secret}`);
     // A reload shows the same key.
     expect(App.fromPage(await agent.navigate(accountUrl())).secret).toBe(newPhone.secret);
 

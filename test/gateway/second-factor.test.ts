@@ -423,6 +423,13 @@ describe('the account page', () => {
     expect(mainText(page)).toContain('Authenticator app Set up an authenticator app Scan this code');
     expect(page.html).toMatch(/<img class="qr" src="data:image\/png;base64,/);
     const authenticator = Authenticator.fromPage(page);
+    // On the phone that holds the app, a link hands it the same key.
+    const appLink = /Is this page open on the phone with the app\? <a id="totp-app-link" href="([^"]+)">/.exec(
+      page.html,
+    );
+    expect(appLink?.[1]?.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&')).toMatch(
+      new RegExp(`^otpauth://totp/[^?]+\\?(?:[^&]*&)*secret=${authenticator.secret}(?:&|$)`),
+    );
     // The session the key is bound to is kept as a digest: the table holds no session's id.
     const pending = await gateway.models.TotpFactor.findByPk(person!.id);
     expect(pending!.binding).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -454,8 +461,11 @@ describe('the account page', () => {
     expect(mainText(after)).toContain(
       'Each works once, after your password, in place of a code from an authenticator app or a passkey. New ones replace all the old ones. Make new recovery codes',
     );
-    // (Beside the signed-in devices, whose times and addresses may hold a 10 of their own.)
-    const withoutDevices = after.html.replace(/<section aria-labelledby="devices-heading"[\s\S]*?<\/section>/, '');
+    // (Beside the signed-in devices, whose times and addresses may hold a 10 of their own, and the password's
+    // rules, which may name 10 characters.)
+    const withoutDevices = after.html
+      .replace(/<section aria-labelledby="devices-heading"[\s\S]*?<\/section>/, '')
+      .replace(/<section aria-labelledby="password-heading"[\s\S]*?<\/section>/, '');
     expect(withoutDevices.replace(/<[^>]*>/g, '').match(/\b10\b/g)).toHaveLength(1);
     expect(after.html).not.toContain('totp-secret');
 
