@@ -2,6 +2,7 @@ import type { ErrorRequestHandler } from 'express';
 import { isAppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { setRetryAfter } from '../../core/retry-after.ts';
+import { signInOverPath } from '../interactions/sign-in-over.ts';
 
 type OidcLikeError = Error & {
   status?: number;
@@ -49,9 +50,19 @@ export function onError(logger: Logger): ErrorRequestHandler {
       res.json({ error: { code, message, ...(fields ? { fields } : {}) } });
       return;
     }
-    res.render('error', { title: 'Something went wrong', error: code, description: message });
+    const signIn = signInUid(req.path);
+    // A sign-in page asked for, or its form sent, once the sign-in is over (Back from the app, a reload, a
+    // page the browser kept): the page that says so and leads on, by a redirect, so a post is not repeated.
+    if (signIn && isOidcError(error) && error.name === 'SessionNotFound' && !req.path.endsWith('/over'))
+      return res.redirect(303, signInOverPath(signIn));
+    // Any other refusal at a sign-in leads back to its step, which shows where it stands.
+    const wayOn = signIn ? { href: `/interaction/${encodeURIComponent(signIn)}`, label: 'Back to signing in' } : null;
+    res.render('error', { title: 'Something went wrong', error: code, description: message, wayOn });
   };
 }
+
+/** The uid of the sign-in whose page or form `path` is, if it is one. */
+const signInUid = (path: string): string | null => /^\/interaction\/([^/]+)/.exec(path)?.[1] ?? null;
 
 function isOidcError(error: unknown): error is OidcLikeError {
   return (

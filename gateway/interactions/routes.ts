@@ -9,7 +9,6 @@ import {
   type LoginPolicy,
 } from '../accounts/authenticate.ts';
 import type { GatewayContext } from '../context.ts';
-import { resetPagesToShow } from '../directories/reset-page.ts';
 import type { Csrf } from '../http/csrf.ts';
 import type { KnownDeviceCookie } from '../http/known-device-cookie.ts';
 import { pageFormBody } from '../http/page-form-body.ts';
@@ -22,6 +21,8 @@ import { audiencesFor, signInRefusal } from '../apps-registry/app-access.ts';
 import type { TotpDeps } from '../factors/totp.ts';
 import { SIGN_IN_CANCELLED } from './cancelled.ts';
 import { afterPassword, pendingSignIn, renderPendingStep, secondFactorRoutes } from './second-factor-routes.ts';
+import { loginRefusalOf, refuseLogin, showLoginRefusal } from './login-refusal.ts';
+import { keepSignInApp, SIGN_IN_OVER, wayOn } from './sign-in-over.ts';
 
 export type InteractionDeps = {
   provider: () => Provider;
@@ -45,6 +46,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.get('/interaction/:uid', async (req, res, next) => {
     try {
       const details = await deps.provider().interactionDetails(req, res);
+      // Each step's page carries a form token and says where a sign-in stands: never kept by a cache, so
+      // Back asks for it again, and learns when the sign-in is over.
+      res.set('Cache-Control', 'no-store');
+      keepSignInApp(deps.provider(), req, res, String(details.params.client_id));
       const client = await deps.provider().Client.find(String(details.params.client_id));
       const base = {
         uid: details.uid,
@@ -54,6 +59,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       if (details.prompt.name === 'login') {
         const pending = pendingSignIn(details);
         if (pending) return await renderPendingStep(deps, req, res, details, pending);
+        const refused = loginRefusalOf(details);
+        if (refused) return await showLoginRefusal(deps, req, res, details, refused);
         return res.render('login', { ...base, title: 'Sign in', loginHint: details.params.login_hint });
       }
       // An app that is not for this person: say why here, then send access_denied back to the app.
@@ -91,13 +98,27 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
   });
 
+  // A sign-in page asked for again once its sign-in is over (on-error.ts sends here): says so, and leads
+  // to the app it was for. A sign-in still going on in this browser is not over: its page.
+  router.get('/interaction/:uid/over', async (req, res, next) => {
+    try {
+      if (await stillGoingOn(deps.provider(), req, res)) return res.redirect(303, `/interaction/${req.params.uid}`);
+      res
+        .status(400)
+        .set('Cache-Control', 'no-store')
+        .render('error', { ...SIGN_IN_OVER, wayOn: await wayOn(deps.context(req), deps.provider(), req) });
+    } catch (error) {
+      next(error);
+    }
+  });
+
   // Nothing of a post too large to read is checked, nor counts as a guess: the login page again.
   const loginForm = pageFormBody(FORM_LIMITS, (req, res, next) => {
     const again = async () => {
       const details = await deps.provider().interactionDetails(req, res);
       if (details.prompt.name !== 'login') return res.redirect(303, `/interaction/${details.uid}`);
       res.status(413);
-      await renderLoginAgain(deps, req, res, details, {
+      await refuseLogin(deps, req, res, details, {
         loginHint: details.params.login_hint,
         error: PASSWORD_FAR_TOO_LONG,
         wrongPassword: true,
@@ -121,7 +142,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         if (!isAppError(error)) throw error;
         setRetryAfter(res, error);
         res.status(error.status);
-        await renderLoginAgain(deps, req, res, details, {
+        await refuseLogin(deps, req, res, details, {
           loginHint: identifier,
           error: error.message,
           locked: error instanceof AccountLockedError,
@@ -170,34 +191,19 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
+/** Whether this browser's sign-in at the address's uid is still going on (its interaction, its cookie). */
+async function stillGoingOn(provider: Provider, req: Request, res: Response): Promise<boolean> {
+  try {
+    return (await provider.interactionDetails(req, res)).uid === req.params.uid;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'SessionNotFound') return false;
+    throw error;
+  }
+}
+
 /** The password step, for this browser: one the person signed in with before goes on through their lockout. */
 const passwordSignIn = (deps: InteractionDeps, req: Request, identifier: string, password: string) =>
   authenticate(deps.context(req), identifier, password, deps.loginPolicy, deps.devices.read(req));
-
-/**
- * The login page again after a refused password, the message as the password field's description
- * (`wrongPassword`: the field is marked invalid, as it is when it was the wrong one).
- */
-async function renderLoginAgain(
-  deps: InteractionDeps,
-  req: Request,
-  res: Response,
-  details: Details,
-  view: { loginHint: unknown; error: string; locked?: boolean; wrongPassword: boolean },
-): Promise<void> {
-  const client = await deps.provider().Client.find(String(details.params.client_id));
-  res.render('login', {
-    title: 'Sign in',
-    uid: details.uid,
-    csrf: deps.csrf.token(req, res),
-    clientName: client?.clientName ?? client?.clientId,
-    passwordError: true,
-    // A locked account's way out: a directory person's password is changed at the directory's page, not
-    // here. Every directory's page is named to everyone, so the page tells nobody who is a directory person.
-    directoryPages: view.locked ? await resetPagesToShow(deps.context(req).models) : [],
-    ...view,
-  });
-}
 
 /** Why the app of this interaction is not for the signed-in person, when the provider's check said so. */
 async function refusalOf(deps: InteractionDeps, req: Request, details: Details): Promise<string | null> {

@@ -12,12 +12,13 @@ import { asksForSecondFactor, MFA_ACR, PASSWORD_ACR } from '../factors/acr.ts';
 import { presentEnrolment } from '../factors/enrolment-view.ts';
 import { secondFactorRequired } from '../factors/policy.ts';
 import { verifySecondFactor } from '../factors/second-step.ts';
-import { EnrolmentClosedError, InvalidCodeError } from '../factors/errors.ts';
+import { EnrolmentClosedError } from '../factors/errors.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, openTotpEnrolment, type TotpDeps } from '../factors/totp.ts';
 import { hasSecondFactor, secondFactorChoices } from '../factors/passkeys/second-factor-choices.ts';
 import { interactionBinding } from '../factors/binding.ts';
 import { recoveryCodesDownload } from '../factors/recovery-codes-download.ts';
 import { PASSKEY_AS_SECOND_FACTOR_AMR } from '../factors/passkeys/amr.ts';
+import { type CodeKind, type Refusal, refusalOf, refusedError, remember, showOnce } from './shown-once.ts';
 
 export type SecondFactorDeps = {
   provider: () => Provider;
@@ -43,6 +44,10 @@ export type PendingSignIn = {
   factor?: 'totp' | 'passkey';
   /** When the password was checked (epoch ms); absent in a sign-in begun before it was recorded. */
   since?: number;
+  /** A refused post's refusal, which the step's page (redirected to) shows once (shown-once.ts). */
+  refused?: Refusal;
+  /** At `enrolled`: the recovery codes, sealed, until the step's page has shown them once. */
+  codes?: string;
 };
 
 export function pendingSignIn(details: Details): PendingSignIn | null {
@@ -84,6 +89,11 @@ async function restartedIfEnded(
 ): Promise<boolean> {
   const user = await deps.context(req).models.User.findByPk(pending.accountId, { attributes: ['id', 'accessEndedAt'] });
   if (!user || !endedSincePassword(user, pending)) return false;
+  // A post: its page, by a redirect, starts over and says why (Back and Reload then post nothing again).
+  if (req.method !== 'GET') {
+    res.redirect(303, `/interaction/${details.uid}`);
+    return true;
+  }
   await deps.provider().interactionResult(req, res, {}, { mergeWithLastSubmission: false });
   const client = await deps.provider().Client.find(String(details.params.client_id));
   res.render('login', {
@@ -144,7 +154,6 @@ export async function afterPassword(
 }
 
 /** Which of the step's code fields a code came from (its form's `kind`): the app's, or a recovery code's. */
-type CodeKind = 'app' | 'recovery';
 const codeKind = (req: Request): CodeKind | undefined => {
   const kind = (req.body as Record<string, unknown>).kind;
   return kind === 'app' || kind === 'recovery' ? kind : undefined;
@@ -160,8 +169,9 @@ const CODE_REFUSED: Record<CodeKind, string> = {
 };
 
 /**
- * The page of a pending second step, for GET /interaction/:uid; after a refusal, with its error (a code
- * refused: at the field of `kind`, the form it came from).
+ * The page of a pending second step, for GET /interaction/:uid. A post refused (`error`; a code refused: at
+ * the field of `kind`, the form it came from) is answered with a redirect to it, which shows the refusal
+ * once: the browser's Back and Reload then ask for the page again instead of posting the form again.
  */
 export async function renderPendingStep(
   deps: SecondFactorDeps,
@@ -172,17 +182,27 @@ export async function renderPendingStep(
   error?: { status: number; message: string },
   kind?: CodeKind,
 ): Promise<void> {
+  if (error && req.method !== 'GET') {
+    await remember(deps.provider(), req, res, { ...pending, refused: refusalOf(error, kind) });
+    return res.redirect(303, `/interaction/${details.uid}`);
+  }
   if (await restartedIfEnded(deps, req, res, details, pending)) return;
+  res.set('Cache-Control', 'no-store');
+  if (pending.refused) {
+    await showOnce(deps.provider(), req, res, pending, 'refused');
+    ({ error, kind } = refusedError(pending.refused));
+  }
   if (pending.step === 'code') {
-    // Locked out (by wrong codes here, or meanwhile elsewhere) at this browser: said, instead of a box that
-    // can only be refused until the time is up; a reload says it again. A passkey is still offered.
-    const lockedUntil = error instanceof AccountLockedError ? null : await lockedHere(deps, req, pending.accountId);
-    const locked = error instanceof AccountLockedError || lockedUntil !== null;
-    if (lockedUntil && !error) error = AccountLockedError.until(lockedUntil);
+    // Locked out (by wrong codes here, or meanwhile elsewhere) at this browser: said, with the time left
+    // now, instead of a box that can only be refused until the time is up; a reload says it again. A
+    // passkey is still offered.
+    const lockedUntil = await lockedHere(deps, req, pending.accountId);
+    const locked = lockedUntil !== null;
+    if (lockedUntil) error = AccountLockedError.until(lockedUntil);
     setRetryAfter(res, error);
     // A code, a passkey, or both: whichever the person has.
     const choices = await secondFactorChoices(deps.context(req), pending.accountId);
-    const codeError = error instanceof InvalidCodeError ? kind : undefined;
+    const codeError = locked ? undefined : kind;
     return res.status(error?.status ?? 200).render('second-factor', {
       uid: details.uid,
       csrf: deps.csrf.token(req, res),
@@ -201,13 +221,7 @@ export async function renderPendingStep(
   }
   const base = { uid: details.uid, csrf: deps.csrf.token(req, res), error: error?.message };
   res.status(error?.status ?? 200);
-  if (pending.step === 'enrolled')
-    return res.render('recovery-codes', {
-      ...base,
-      title: pending.factor === 'passkey' ? 'Passkey added' : 'Authenticator set up',
-      factor: pending.factor,
-      continueAction: `/interaction/${details.uid}/continue`,
-    });
+  if (pending.step === 'enrolled') return renderEnrolled(deps, req, res, details, pending, base);
   const ctx = deps.context(req);
   const user = await ctx.models.User.findByPk(pending.accountId);
   if (!user) return res.redirect(303, `/interaction/${details.uid}`);
@@ -248,8 +262,10 @@ const finishWithSecondFactor = (
 ) => finishSignIn(deps, req, res, { accountId, amr, acr: MFA_ACR });
 
 /**
- * A factor set up at this sign-in's enrolment step: the interaction moves on to `enrolled`, and the page
- * shows the recovery codes this once (a reload says where to make new ones), with "Continue" to finish.
+ * A factor set up at this sign-in's enrolment step: the interaction moves on to `enrolled`, and the step's
+ * page (a redirect away, so that Back and Reload post nothing again) shows the recovery codes this once (a
+ * reload says where to make new ones), with "Continue" to finish. Until then they wait in the interaction,
+ * sealed as the authenticator's key is: its row must not hold them readable.
  */
 export async function showEnrolled(
   deps: SecondFactorDeps,
@@ -260,21 +276,39 @@ export async function showEnrolled(
   enrolled: { factor: 'totp' | 'passkey'; codes: string[]; user: User },
 ): Promise<void> {
   const { factor, codes } = enrolled;
-  await deps
-    .provider()
-    .interactionResult(
-      req,
-      res,
-      { atrium: { ...pending, step: 'enrolled', factor } satisfies PendingSignIn },
-      { mergeWithLastSubmission: false },
-    );
-  res.set('Cache-Control', 'no-store').render('recovery-codes', {
-    title: factor === 'passkey' ? 'Passkey added' : 'Authenticator set up',
+  const { refused: _refused, ...rest } = pending;
+  await remember(deps.provider(), req, res, {
+    ...rest,
+    step: 'enrolled',
     factor,
-    codes,
-    download: recoveryCodesDownload(codes, enrolled.user.username),
-    csrf: deps.csrf.token(req, res),
+    codes: deps.totp.sealer.seal(JSON.stringify(codes)),
+  });
+  res.redirect(303, `/interaction/${details.uid}`);
+}
+
+/** The `enrolled` step's page: the recovery codes the first time it is shown, never again. */
+async function renderEnrolled(
+  deps: SecondFactorDeps,
+  req: Request,
+  res: Response,
+  details: Details,
+  pending: PendingSignIn,
+  base: { uid: string; csrf: string; error?: string },
+): Promise<void> {
+  const view = {
+    ...base,
+    title: pending.factor === 'passkey' ? 'Passkey added' : 'Authenticator set up',
+    factor: pending.factor,
     continueAction: `/interaction/${details.uid}/continue`,
+  };
+  if (!pending.codes) return res.render('recovery-codes', view);
+  await showOnce(deps.provider(), req, res, pending, 'codes');
+  const codes = JSON.parse(deps.totp.sealer.open(pending.codes)) as string[];
+  const user = await deps.context(req).models.User.findByPk(pending.accountId, { attributes: ['id', 'username'] });
+  res.render('recovery-codes', {
+    ...view,
+    codes,
+    ...(user ? { download: recoveryCodesDownload(codes, user.username) } : {}),
   });
 }
 

@@ -52,8 +52,11 @@ describe('operating the gateway', () => {
   });
 
   it('shows a readable page for an interaction that does not exist', async () => {
-    const response = await request(gateway.server).get('/interaction/nope').set('accept', 'text/html').expect(400);
-    expect(response.text).toContain('sign-in attempt expired');
+    const asked = await request(gateway.server).get('/interaction/nope').set('accept', 'text/html').expect(303);
+    expect(asked.headers.location).toBe('/interaction/nope/over');
+    const response = await request(gateway.server).get('/interaction/nope/over').set('accept', 'text/html').expect(400);
+    expect(response.text).toContain('This sign-in has already finished, or it expired');
+    expect(response.text).toContain('href="/account"');
   });
 
   it('reports not ready once the database is gone', async () => {

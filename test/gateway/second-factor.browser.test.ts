@@ -279,7 +279,7 @@ describe.skipIf(chromiumMissing)('recovery codes of a new authenticator, reloade
     expect(errors).toEqual([]);
   }, 60_000);
 
-  it('at a sign-in’s setup step: a reload posts the code again, which shows no codes and says they were shown once', async () => {
+  it('at a sign-in’s setup step: shown once, a reload posts nothing, and Back from the app says the sign-in is over', async () => {
     const asOperator = { ...gateway.context(null), actor: operator('test') };
     await addPerson(gateway, 'stan', { roles: ['staff'] });
     await requireSecondFactor(asOperator, { kind: 'role', value: 'staff' });
@@ -289,11 +289,14 @@ describe.skipIf(chromiumMissing)('recovery codes of a new authenticator, reloade
       await passwordStep(page, 'stan');
       await page.click('#begin-totp button[type=submit]');
       await confirmShownKey(page, '/enrol');
-      expect(page.url()).toMatch(/\/interaction\/[^/]+\/enrol$/);
+      // The codes are the step's page, which the post redirected to.
+      expect(page.url()).toMatch(/\/interaction\/[^/]+$/);
+      const step = page.url();
 
-      // The browser posts the code again: the step has moved on, so it leads back to the step's page.
+      // Reloaded: the page asked for again, never the code posted again; the codes are not shown twice.
       const reloaded = await page.reload();
-      expect(reloaded?.request().redirectedFrom()?.method()).toBe('POST');
+      expect(reloaded?.request().method()).toBe('GET');
+      expect(reloaded?.request().redirectedFrom()).toBeNull();
       expect(await codesPage(page)).toEqual({
         heading: 'Your authenticator is set up',
         codes: 0,
@@ -303,6 +306,16 @@ describe.skipIf(chromiumMissing)('recovery codes of a new authenticator, reloade
         refusals: [],
       });
       await page.click('form[action$="/continue"] button[type=submit]');
+      await page.waitForURL(`${gateway.issuer}/`);
+
+      // Back from the portal: not a form to post again, nor a dead end, but a page that says the sign-in is
+      // over and leads back to the portal it was for.
+      const back = await page.goBack();
+      expect(back?.request().method()).toBe('GET');
+      expect(page.url()).toBe(`${step}/over`);
+      expect(await page.locator('h1').innerText()).toBe('This sign-in is over');
+      expect(await page.locator('#way-on').innerText()).toBe('Go to Atrium');
+      await page.click('#way-on');
       await page.waitForURL(`${gateway.issuer}/`);
       const enrolments = await gateway.models.AuditEvent.findAll({
         where: { action: 'factor.enrol', target: 'stan' },
