@@ -11,7 +11,12 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { InvalidCodeError } from './errors.ts';
-import { looksLikeRecoveryCode, useRecoveryCode } from './recovery-codes.ts';
+import {
+  looksLikeRecoveryCode,
+  ReplacedRecoveryCodeError,
+  replacedRecoveryCodeSet,
+  useRecoveryCode,
+} from './recovery-codes.ts';
 import { TotpCodeJustUsedError, TotpCodeNotSixDigitsError } from './totp-errors.ts';
 import { checkTotpCodeOutcome, type TotpDeps } from './totp.ts';
 
@@ -55,7 +60,10 @@ export async function verifySecondFactor(
     // Locked now for this browser, by this code or not: the step says so rather than ask for another.
     const now = await lockState(policy.deviceLimiter, user, devices);
     const locked = now === 'locked' || now === 'device_locked';
-    throw await fail(locked ? AccountLockedError.until(user.lockedUntil) : new InvalidCodeError(), 'wrong_code');
+    if (locked) throw await fail(AccountLockedError.until(user.lockedUntil), 'wrong_code');
+    // A code of a set newer codes replaced: as wrong as any other, but said, so the newest set is looked for.
+    const replaced = await replacedRecoveryCodeSet(ctx, user.id, trimmed);
+    throw await fail(replaced ? new ReplacedRecoveryCodeError(replaced) : new InvalidCodeError(), 'wrong_code');
   }
   // Through a lock, the lock's count stays for every other browser.
   if (lock !== 'let_through') user.failedLogins = 0;

@@ -1,6 +1,6 @@
 import express, { Router, type Request, type Response } from 'express';
 import type Provider from 'oidc-provider';
-import { isAppError } from '../../core/errors.ts';
+import { AppError, isAppError } from '../../core/errors.ts';
 import { setRetryAfter } from '../../core/retry-after.ts';
 import { AccountLockedError, type LoginPolicy } from '../accounts/authenticate.ts';
 import { lockState } from '../accounts/known-devices.ts';
@@ -161,12 +161,17 @@ const codeKind = (req: Request): CodeKind | undefined => {
 
 /**
  * A refused code, said at the field it was typed in, in that field's terms. Either field takes either kind
- * of code, and which check failed is never told: only what the person meant to enter.
+ * of code, and which check failed is never told: only what the person meant to enter. The one exception is
+ * a recovery code of a set newer codes replaced (isReplacedCode): said as such, to someone who has given
+ * the password, so that they look for their newest codes.
  */
 const CODE_REFUSED: Record<CodeKind, string> = {
   app: 'That code is not valid. Enter the six-digit code your authenticator app shows now.',
   recovery: 'That recovery code is not valid. Check it for typing mistakes; each code works only once.',
 };
+
+/** A refusal of a recovery code from a replaced set, whose message says when (ReplacedRecoveryCodeError). */
+const isReplacedCode = (error: unknown) => error instanceof AppError && typeof error.details?.replacedAt === 'string';
 
 /**
  * The page of a pending second step, for GET /interaction/:uid. A post refused (`error`; a code refused: at
@@ -206,7 +211,8 @@ export async function renderPendingStep(
     return res.status(error?.status ?? 200).render('second-factor', {
       uid: details.uid,
       csrf: deps.csrf.token(req, res),
-      error: codeError ? CODE_REFUSED[codeError] : error?.message,
+      // A recovery code of a replaced set says so (recovery-codes.ts), at whichever field it was typed in.
+      error: codeError && !isReplacedCode(error) ? CODE_REFUSED[codeError] : error?.message,
       codeError,
       ...choices,
       locked,
