@@ -4,6 +4,7 @@ import { confirmDialog, dialogId, Modal } from './dialog.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import { rightsIn, type Rights, type Role } from './group-rights.ts';
 import { peoplePicker, type PeoplePicker } from './people-view.ts';
+import { WebhooksPart } from './webhooks-view.ts';
 
 /** Members shown at a time: a lecture's thousands come a page at a time, as the person asks for more. */
 const PAGE = 50;
@@ -43,9 +44,10 @@ function changesOf(entry: Entry): string {
 /**
  * A group's details in a dialog: its name (renamed by its owner and admins), its members a page at a
  * time with their roles, adding people found in the directory, removing members and making them admins
- * (as the node allows: group-rights.ts), and leaving. Nothing on the page changes before the node has
- * taken a change; a refusal is said in the dialog, and the members shown are read again. `update`, called
- * whenever the conversation redraws, follows the changes others make.
+ * (as the node allows: group-rights.ts), its webhooks for its owner and admins (webhooks-view.ts), and
+ * leaving. Nothing on the page changes before the node has taken a change; a refusal is said in the
+ * dialog, and the members shown are read again. `update`, called whenever the conversation redraws,
+ * follows the changes others make.
  */
 export class GroupPanel {
   #chat: Chat;
@@ -60,6 +62,7 @@ export class GroupPanel {
   #adding: HTMLElement;
   #picker: PeoplePicker;
   #addButton: HTMLButtonElement;
+  #webhooks: WebhooksPart;
   #count: HTMLElement;
   #list = h('ul', { class: 'members' });
   #more: HTMLButtonElement;
@@ -100,6 +103,7 @@ export class GroupPanel {
     this.#adding = adding.section;
     this.#picker = adding.picker;
     this.#addButton = adding.button;
+    this.#webhooks = new WebhooksPart(chat, entry, this.#modal.element);
     const leave: HTMLButtonElement = h(
       'button',
       { type: 'button', class: 'danger', onclick: () => void this.#leave(leave) },
@@ -116,6 +120,7 @@ export class GroupPanel {
       this.#alert,
       h('section', { class: 'group-name' }, h('p', {}, this.#name), this.#hosted, this.#renameButton, this.#renameForm),
       this.#adding,
+      this.#webhooks.element,
       h('section', { class: 'group-members' }, this.#count, this.#list, this.#more),
       h('footer', { class: 'dialog-buttons' }, leave),
     );
@@ -141,18 +146,31 @@ export class GroupPanel {
     const rights = rightsIn(entry);
     this.#name.textContent = this.#chat.title(entry);
     const host = this.#chat.domainTitle(entry.conv.homeDomain);
-    this.#hosted.textContent = rights.atHome
-      ? `Hosted by ${host}.`
-      : `Hosted by ${host}: its owner and admins change it there. You can leave it from here.`;
+    this.#hosted.textContent = rights.atHome ? `Hosted by ${host}.` : this.#hostedElsewhere(host, rights.role);
     if (!rights.rename) this.#renameForm.hidden = true;
     this.#renameButton.hidden = !rights.rename || !this.#renameForm.hidden;
     this.#adding.hidden = !rights.invite;
     const seen = changesOf(entry);
-    if (seen !== this.#seen) {
+    const changed = seen !== this.#seen;
+    this.#webhooks.update(rights.webhooks, changed);
+    if (changed) {
       this.#seen = seen;
       void this.#read(true);
     }
     this.#drawMembers(rights);
+  }
+
+  /**
+   * A group hosted by another college's node, as it is seen from here. Its webhooks are made on its home
+   * node (their address is the home's) by a member that node knows as its own: an owner or admin from this
+   * college is a member by this college's address, which the home node does not sign in, and a node asks
+   * no other to change a group for it (`not_home`).
+   */
+  #hostedElsewhere(host: string, role: Role): string {
+    const said = `Hosted by ${host}: its owner and admins change it there. You can leave it from here.`;
+    if (role === 'member') return said;
+    const webhooks = `Its webhooks are made there too, by an owner or admin who chats on ${host}`;
+    return `${said} ${webhooks}; they cannot be made from here.`;
   }
 
   #say(text: string, error = false): void {

@@ -5,7 +5,8 @@ export type Role = Member['role'];
 
 /**
  * What a member may change in a group, as the node decides it (node/conversations: rename-group.ts,
- * invite-members.ts, remove-member.ts, set-role.ts), so that the page offers only what will be taken.
+ * invite-members.ts, remove-member.ts, set-role.ts; node/webhooks/manage-webhooks.ts), so that the page
+ * offers only what will be taken.
  * The node has the last word: a right lost a moment ago is refused there, and the refusal is shown.
  * Only the group's home changes it: a member whose conversation is on another college's node can leave
  * from there, nothing more (`not_home`).
@@ -20,6 +21,8 @@ export type Rights = {
   remove(them: Role): boolean;
   /** Making members admins and admins members again: the owner only. */
   setRoles: boolean;
+  /** Listing, creating and revoking the group's incoming webhooks: its owner and admins. */
+  webhooks: boolean;
 };
 
 export function rightsIn(entry: Entry): Rights {
@@ -33,5 +36,6 @@ export function rightsIn(entry: Entry): Rights {
     invite: manager,
     remove: (them) => atHome && (role === 'owner' || (role === 'admin' && them === 'member')),
     setRoles: atHome && role === 'owner',
+    webhooks: manager,
   };
 }
