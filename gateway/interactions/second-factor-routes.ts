@@ -1,6 +1,6 @@
 import express, { Router, type Request, type Response } from 'express';
 import type Provider from 'oidc-provider';
-import { AppError, isAppError } from '../../core/errors.ts';
+import { isAppError } from '../../core/errors.ts';
 import { setRetryAfter } from '../../core/retry-after.ts';
 import { AccountLockedError, type LoginPolicy } from '../accounts/authenticate.ts';
 import { lockState } from '../accounts/known-devices.ts';
@@ -153,6 +153,28 @@ export async function afterPassword(
   res.redirect(303, `/interaction/${details.uid}`);
 }
 
+/**
+ * A sign-in waiting at the code step of someone who has no second factor any more (they removed their
+ * only one in another window meanwhile) is decided again, as after the password: finished with the
+ * password, or on to setting one up where one is required. Otherwise it would ask for recovery codes that
+ * no longer exist, and count whatever is typed as a wrong code. Whether it was decided so.
+ */
+async function redecidedWithoutFactor(
+  deps: SecondFactorDeps,
+  req: Request,
+  res: Response,
+  details: Details,
+  pending: PendingSignIn,
+): Promise<boolean> {
+  if (pending.step !== 'code') return false;
+  const ctx = deps.context(req);
+  if (await hasSecondFactor(ctx, pending.accountId)) return false;
+  const user = await ctx.models.User.findByPk(pending.accountId);
+  if (!user) return false;
+  await afterPassword(deps, req, res, details, user);
+  return true;
+}
+
 /** Which of the step's code fields a code came from (its form's `kind`): the app's, or a recovery code's. */
 const codeKind = (req: Request): CodeKind | undefined => {
   const kind = (req.body as Record<string, unknown>).kind;
@@ -162,16 +184,13 @@ const codeKind = (req: Request): CodeKind | undefined => {
 /**
  * A refused code, said at the field it was typed in, in that field's terms. Either field takes either kind
  * of code, and which check failed is never told: only what the person meant to enter. The one exception is
- * a recovery code of a set newer codes replaced (isReplacedCode): said as such, to someone who has given
- * the password, so that they look for their newest codes.
+ * a recovery code of a set newer codes replaced: said as such (its own words, Refusal.ownWords), to
+ * someone who has given the password, so that they look for their newest codes.
  */
 const CODE_REFUSED: Record<CodeKind, string> = {
   app: 'That code is not valid. Enter the six-digit code your authenticator app shows now.',
   recovery: 'That recovery code is not valid. Check it for typing mistakes; each code works only once.',
 };
-
-/** A refusal of a recovery code from a replaced set, whose message says when (ReplacedRecoveryCodeError). */
-const isReplacedCode = (error: unknown) => error instanceof AppError && typeof error.details?.replacedAt === 'string';
 
 /**
  * The page of a pending second step, for GET /interaction/:uid. A post refused (`error`; a code refused: at
@@ -192,10 +211,12 @@ export async function renderPendingStep(
     return res.redirect(303, `/interaction/${details.uid}`);
   }
   if (await restartedIfEnded(deps, req, res, details, pending)) return;
+  if (await redecidedWithoutFactor(deps, req, res, details, pending)) return;
   res.set('Cache-Control', 'no-store');
+  let ownWords = false;
   if (pending.refused) {
     await showOnce(deps.provider(), req, res, pending, 'refused');
-    ({ error, kind } = refusedError(pending.refused));
+    ({ error, kind, ownWords } = refusedError(pending.refused));
   }
   if (pending.step === 'code') {
     // Locked out (by wrong codes here, or meanwhile elsewhere) at this browser: said, with the time left
@@ -211,8 +232,8 @@ export async function renderPendingStep(
     return res.status(error?.status ?? 200).render('second-factor', {
       uid: details.uid,
       csrf: deps.csrf.token(req, res),
-      // A recovery code of a replaced set says so (recovery-codes.ts), at whichever field it was typed in.
-      error: codeError && !isReplacedCode(error) ? CODE_REFUSED[codeError] : error?.message,
+      // A code refused as just used, cut short or of a replaced set says so, at whichever field it was typed in.
+      error: codeError && !ownWords ? CODE_REFUSED[codeError] : error?.message,
       codeError,
       ...choices,
       locked,
@@ -335,6 +356,9 @@ export function secondFactorRoutes(deps: SecondFactorDeps): Router {
         if (details.prompt.name !== 'login' || !pending || pending.step !== step)
           return res.redirect(303, `/interaction/${details.uid}`);
         if (await restartedIfEnded(deps, req, res, details, pending)) return;
+        // Nothing to check a code against any more: to the step's page, which decides the sign-in again.
+        if (step === 'code' && !(await hasSecondFactor(deps.context(req), pending.accountId)))
+          return res.redirect(303, `/interaction/${details.uid}`);
         await handle(req, res, details, pending);
       } catch (error) {
         next(error);

@@ -21,23 +21,29 @@ export type Refusal = {
   message: string;
   details?: Record<string, unknown>;
   codeKind?: CodeKind;
+  /** A refusal of the code typed that says more than "not valid" (just used, not six digits, of a replaced set). */
+  ownWords?: true;
 };
 
 export function refusalOf(error: { status: number; message: string }, kind: CodeKind | undefined): Refusal {
   const app = error instanceof AppError ? error : null;
+  // Whatever is said of the code typed is said at its field (invalid_code: wrong, just used, cut short).
+  const ofTheCode = app?.code === 'invalid_code' && kind !== undefined;
   return {
     code: app?.code ?? 'refused',
     status: error.status,
     message: error.message,
     ...(app?.details ? { details: app.details } : {}),
-    ...(error instanceof InvalidCodeError && kind ? { codeKind: kind } : {}),
+    ...(ofTheCode ? { codeKind: kind } : {}),
+    ...(ofTheCode && error.constructor !== InvalidCodeError ? { ownWords: true as const } : {}),
   };
 }
 
-export function refusedError(refused: Refusal): { error: AppError; kind: CodeKind | undefined } {
+export function refusedError(refused: Refusal): { error: AppError; kind: CodeKind | undefined; ownWords: boolean } {
   return {
     error: new AppError(refused.code, refused.status, refused.message, refused.details),
     kind: refused.codeKind,
+    ownWords: refused.ownWords === true,
   };
 }
 

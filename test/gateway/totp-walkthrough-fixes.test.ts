@@ -215,9 +215,18 @@ describe('a right code used a moment ago', () => {
     const again = await second.submit(secondStep, formWithAction(secondStep, '/code'), { code });
     expect(again.status).toBe(401);
     expect(mainText(again)).toContain('That code was just used. Wait until your authenticator app shows the next code');
+    // Said at the field it was typed in, which a screen reader reads with it, not only at the top of the page.
+    const atField = (page: Page) => ({
+      said: /<p class="field-error" id="code-error" role="alert">([^<]*)<\/p>/.exec(page.html)?.[1],
+      field: /<input id="code"[^>]*>/.exec(page.html)?.[0],
+    });
+    expect(atField(again).said).toContain('That code was just used.');
+    expect(atField(again).field).toContain('aria-invalid="true" aria-describedby="code-error"');
     // Cut short: six digits asked for, and no guess counted either.
     const short = await second.submit(again, formWithAction(again, '/code'), { code: code.slice(0, 4) });
     expect(mainText(short)).toContain('A code from your authenticator app has six digits.');
+    expect(atField(short).said).toContain('A code from your authenticator app has six digits.');
+    expect(atField(short).field).toContain('aria-invalid="true"');
     expect((await userNamed('nia')).failedLogins).toBe(0);
     const next = await app.next();
     expect((await second.submit(short, formWithAction(short, '/code'), { code: next })).url).toBe(accountUrl());

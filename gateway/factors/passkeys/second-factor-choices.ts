@@ -24,5 +24,6 @@ export async function secondFactorChoices(
     ctx.models.RecoveryCode.count({ where: { userId, usedAt: null }, transaction: ctx.tx }),
     ctx.models.Passkey.count({ where: { userId }, transaction: ctx.tx }),
   ]);
-  return { offerCode: totp + codes > 0 || passkeys === 0, offerPasskey: passkeys > 0, hasApp: totp > 0 };
+  // Someone with none of these is not asked at all (second-factor-routes.ts decides their sign-in again).
+  return { offerCode: totp + codes > 0, offerPasskey: passkeys > 0, hasApp: totp > 0 };
 }
