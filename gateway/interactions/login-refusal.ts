@@ -29,7 +29,7 @@ const HINT_KEPT = 320;
  * browser kept) is dropped: after a refused password, the sign-in starts at the password.
  */
 export async function refuseLogin(
-  deps: InteractionDeps,
+  deps: Pick<InteractionDeps, 'provider'>,
   req: Request,
   res: Response,
   details: Details,

@@ -228,8 +228,17 @@ describe('passkey answers that are not what they claim', () => {
       body: new URLSearchParams({ ...formWithAction(page, '/login').fields, response: forgedAssertion() }),
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
-    expect(posted.status).toBe(403);
-    expect(await posted.text()).toContain('not enabled here');
+    // Answered as a refused password is: a redirect to the login page, which says why once (Back and Reload
+    // then post nothing again).
+    expect(posted.status).toBe(303);
+    expect(new URL(posted.headers.get('location')!, page.url).toString()).toBe(page.url);
+    const said = await agent.navigate(page.url);
+    expect(said.status).toBe(403);
+    expect(said.html).toContain('not enabled here');
+    expect(said.html).toContain('form method="post" action="/interaction/');
+    const reloaded = await agent.navigate(page.url);
+    expect(reloaded.status).toBe(200);
+    expect(reloaded.html).not.toContain('not enabled here');
   });
 
   it('refuses garbage and unknown passkeys without a password, under the per-address limit', async () => {

@@ -20,6 +20,7 @@ import type { PasskeyPageScript } from './page-script.ts';
 import { passwordlessAllowed } from './passwordless-policy.ts';
 import type { PasskeyDeps } from './relying-party.ts';
 import { interactionBinding } from '../binding.ts';
+import { refuseLogin } from '../../interactions/login-refusal.ts';
 
 export type PasskeyInteractionDeps = SecondFactorDeps & { passkeys: PasskeyDeps; script: PasskeyPageScript };
 
@@ -119,14 +120,13 @@ export function passkeyInteractionRoutes(deps: PasskeyInteractionDeps): Router {
         await finishSignIn(deps, req, res, { accountId: user.id, amr: PASSWORDLESS_AMR, acr: MFA_ACR });
       } catch (error) {
         if (!isAppError(error)) throw error;
+        // As a refused password is: said once on the login page the redirect leads to (post/redirect/get).
+        res.status(error.status);
         setRetryAfter(res, error);
-        const client = await deps.provider().Client.find(String(details.params.client_id));
-        res.status(error.status).render('login', {
-          title: 'Sign in',
-          uid: details.uid,
-          csrf: deps.csrf.token(req, res),
-          clientName: client?.clientName ?? client?.clientId,
+        await refuseLogin(deps, req, res, details, {
+          loginHint: undefined,
           error: error.message,
+          wrongPassword: false,
         });
       }
     } catch (error) {
