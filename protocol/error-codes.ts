@@ -304,7 +304,11 @@ export const ERROR_CODES = {
   session_expired: { meaning: 'the portal session has ended; sign in again', to: L },
   token_unavailable: { meaning: 'the portal could not obtain a chat token now', to: L },
   busy: { meaning: 'the portal is busy refreshing the tokens; retry', to: L },
-  sign_in_unavailable: { meaning: 'the console cannot reach the sign-in service', to: L },
+  sign_in_unavailable: {
+    meaning:
+      'the console or portal cannot reach the sign-in service of its gateway (its discovery document) to start a sign-in',
+    to: L,
+  },
   sign_in_failed: {
     meaning:
       'a sign-in to the console or portal that could not finish (its callback not started in this browser, used already or older than ten minutes, or its code not exchanged); shown with a way to sign in again',
