@@ -1,5 +1,8 @@
 import { h } from './dom.ts';
 
+/** What in a card takes the focus from its pressed button: the button is disabled while the app answers. */
+export const CARD_FOCUS = '.card-title';
+
 type CardField = { label: string; value: string };
 type CardAction = { id: string; label: string; style: string };
 type Card = { title: string; text: string | null; fields: CardField[]; actions: CardAction[]; status: string | null };
@@ -37,15 +40,19 @@ function parseCard(raw: unknown): Card | null {
   };
 }
 
-/** An interactive card: title, fields, and buttons whose clicks go to the app that sent it. */
+/**
+ * An interactive card: title, fields, and buttons whose clicks go to the app that sent it. A group named by
+ * its title, not a region: each card of a long chat would otherwise add a landmark. Its title takes the
+ * focus (tabindex -1) where a pressed button goes, disabled or drawn anew (CARD_FOCUS).
+ */
 export function renderCard(raw: unknown, onAction: (actionId: string, button: HTMLButtonElement) => void): HTMLElement {
   const card = parseCard(raw);
   if (!card) return h('p', { class: 'text muted' }, 'This card cannot be shown.');
   const headingId = `card-${Math.random().toString(36).slice(2)}`;
   return h(
-    'section',
-    { class: 'card', 'aria-labelledby': headingId },
-    h('h3', { id: headingId }, card.title),
+    'div',
+    { class: 'card', role: 'group', 'aria-labelledby': headingId },
+    h('h3', { id: headingId, class: 'card-title', tabindex: -1 }, card.title),
     card.text ? h('p', {}, card.text) : null,
     card.fields.length
       ? h(

@@ -9,6 +9,7 @@ import { confirmDialog } from './dialog.ts';
 import { fitRows, h, ICONS, iconButton } from './dom.ts';
 import { cardClickFailure, dayLabelOf, dayOf } from './format.ts';
 import { renderMessage, renderPending, signatureOf, updateReceipt, type MessageActions } from './message-view.ts';
+import { CARD_FOCUS } from './card-view.ts';
 import { presenceLabel } from './list-view.ts';
 import { movedNote } from './moved-peer.ts';
 import type { Person } from './nodes.ts';
@@ -320,15 +321,23 @@ export class ConversationView {
       recall: (message) => void this.#recall(message),
       toast: (text) => this.#host.toast(text),
       cardAction: (message, actionId, button) => {
+        // A disabled button loses the focus to the page's body: it waits on the card's title meanwhile,
+        // and comes back to the button if it is there still (a card the app did not redraw).
+        const title = button.closest('.card')?.querySelector<HTMLElement>(CARD_FOCUS);
+        if (document.activeElement === button) title?.focus();
+        const enable = () => {
+          button.disabled = false;
+          if (title && document.activeElement === title && button.isConnected) button.focus();
+        };
         button.disabled = true;
         chat.cardAction(entry, message, actionId).then(
           (result) => {
             button.classList.add('chosen');
             if (result.toast) this.#host.toast(result.toast);
-            if (!result.updated) button.disabled = false;
+            if (!result.updated) enable();
           },
           (error: Error & { code?: string }) => {
-            button.disabled = false;
+            enable();
             this.#host.toast(cardClickFailure(error));
           },
         );
@@ -375,9 +384,12 @@ export class ConversationView {
       }
       const el = renderMessage(chat, entry, message, actions, recallWindowMs);
       if (drawn) {
-        const hadFocus = drawn.el.contains(document.activeElement);
+        const focused = drawn.el.contains(document.activeElement) ? document.activeElement : null;
         drawn.el.replaceWith(el);
-        if (hadFocus) el.querySelector<HTMLElement>('.bubble')?.focus();
+        // In its card, the focus stays in the card drawn anew (an app's answer to a button pressed there).
+        if (focused?.closest('.card'))
+          (el.querySelector<HTMLElement>(CARD_FOCUS) ?? el.querySelector<HTMLElement>('.bubble'))?.focus();
+        else if (focused) el.querySelector<HTMLElement>('.bubble')?.focus();
       }
       this.#drawn.set(message.id, { el, sig });
       wanted.push(el);

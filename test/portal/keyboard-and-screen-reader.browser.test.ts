@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import type { AtriumClient } from '../../sdk/client.ts';
+import type { LeaveApp } from '../../examples/leave-approval/main.ts';
+import { startCampus, type Campus } from '../helpers/federation.ts';
+import { dayFromToday, startLeaveApprovalFor } from '../helpers/leave-approval.ts';
+import { connectAs } from '../helpers/node.ts';
+import { chromiumMissing, launchChromium, openConversation, signInToPortal, type Person } from './browser.ts';
+import { startTestApp, type TestApp } from './test-app.ts';
+
+let campus: Campus;
+let browser: Browser;
+let leave: LeaveApp;
+let notes: TestApp;
+let alice: Person;
+let dave: AtriumClient;
+/** Dave's direct conversation with Alice. */
+let withAlice: string;
+
+beforeAll(async () => {
+  if (chromiumMissing) return;
+  campus = await startCampus('portal-keyboard');
+  ({ app: leave } = await startLeaveApprovalFor(campus.gateway, {
+    eng: campus.nodes.eng.url,
+    arts: campus.nodes.arts.url,
+  }));
+  notes = await startTestApp(campus.gateway, 'notes', 'Course Notes');
+  browser = await launchChromium();
+  dave = await connectAs(campus.gateway, campus.nodes.eng, 'dave');
+  for (let i = 1; i <= 12; i++)
+    withAlice = (await dave.send({ to: 'alice@eng.campus.test', text: `Note ${i}` })).conversationId;
+  alice = await signInToPortal(browser, campus.gateway.issuer, 'alice');
+}, 90_000);
+
+afterAll(async () => {
+  dave?.close();
+  await browser?.close();
+  await notes?.close();
+  await leave?.close();
+  await campus?.stop();
+});
+
+/** What has the keyboard focus, as a screen reader names it: its role and accessible name. */
+async function focused(page: Page): Promise<string> {
+  const focus = page.locator('*:focus');
+  if ((await focus.count()) === 0) return 'nothing';
+  const snapshot = await focus.ariaSnapshot();
+  return snapshot.split('\n')[0]!.replace(/^- /, '').replace(/:$/, '');
+}
+
+const activeTag = (page: Page) => page.evaluate(() => document.activeElement?.tagName ?? null);
+
+describe.skipIf(chromiumMissing)('the portal with a keyboard and a screen reader', () => {
+  it('keeps the focus in a card whose button was pressed, when the app answers and when it cannot', {
+    timeout: 90_000,
+  }, async () => {
+    // Dave asks for leave twice, in the app opened from his portal; Carol approves from the cards in her chat.
+    const student = await signInToPortal(browser, campus.gateway.issuer, 'dave');
+    await student.page.click('a[data-nav="#/apps"]');
+    const tile = student.page.locator('.app-tile[data-app="leave-approval"]');
+    const [tab] = await Promise.all([student.context.waitForEvent('page'), tile.click()]);
+    for (const [from, to] of [
+      [7, 9],
+      [14, 15],
+    ] as const) {
+      await tab.goto(leave.url);
+      await tab.fill('#from', dayFromToday(from));
+      await tab.fill('#to', dayFromToday(to));
+      await tab.fill('#reason', `Away from day ${from}`);
+      await tab.click('button[type=submit]:has-text("Send to my approver")');
+      await expect.poll(() => tab.locator('body').textContent(), { timeout: 10_000 }).toContain('Sent to');
+    }
+    await student.context.close();
+
+    const carol = await signInToPortal(browser, campus.gateway.issuer, 'carol');
+    const p = carol.page;
+    await openConversation(p, 'Leave Approval');
+    const card = (reason: string) => p.locator('.message.has-card', { hasText: reason }).locator('.card');
+    await card('Away from day 7').locator('.card-action[data-action=approve]').waitFor({ timeout: 10_000 });
+    await card('Away from day 14').locator('.card-action[data-action=approve]').waitFor({ timeout: 10_000 });
+    // Each card is a group named by its title, not one more landmark of the page.
+    expect(await p.getByRole('region', { name: 'Leave request from Dave Okafor' }).count()).toBe(0);
+    expect(await p.getByRole('group', { name: 'Leave request from Dave Okafor' }).count()).toBe(2);
+
+    await card('Away from day 7').locator('.card-action[data-action=approve]').focus();
+    await p.keyboard.press('Enter');
+    await expect
+      .poll(() => card('Away from day 7').textContent(), { timeout: 10_000 })
+      .toContain('Approved by Carol Silva');
+    await expect.poll(() => activeTag(p), { timeout: 5_000 }).not.toBe('BODY');
+    expect(await focused(p)).toBe('heading "Leave request from Dave Okafor" [level=3]');
+    expect(await p.evaluate(() => document.activeElement?.closest('.message')?.textContent)).toContain(
+      'Away from day 7',
+    );
+
+    // The app gone, the click fails: the focus is back on the button, to try again.
+    await leave.close();
+    await card('Away from day 14').locator('.card-action[data-action=approve]').focus();
+    await p.keyboard.press('Enter');
+    await expect.poll(() => p.locator('.toast').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    await expect.poll(() => focused(p), { timeout: 5_000 }).toBe('button "Approve"');
+    expect(await p.evaluate(() => document.activeElement?.closest('.message')?.textContent)).toContain(
+      'Away from day 14',
+    );
+    expect(carol.errors).toEqual([]);
+    await carol.context.close();
+  });
+
+});
