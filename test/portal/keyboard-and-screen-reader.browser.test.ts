@@ -51,6 +51,50 @@ async function focused(page: Page): Promise<string> {
 const activeTag = (page: Page) => page.evaluate(() => document.activeElement?.tagName ?? null);
 
 describe.skipIf(chromiumMissing)('the portal with a keyboard and a screen reader', () => {
+  it('makes the messages one Tab stop, moved through with the arrow keys, each named by who wrote it', {
+    timeout: 60_000,
+  }, async () => {
+    const p = alice.page;
+    await openConversation(p, 'Dave Okafor');
+    await expect.poll(() => p.locator('.message .text', { hasText: /^Note 12$/ }).count(), { timeout: 10_000 }).toBe(1);
+    const clock = (n: number) =>
+      p
+        .locator('.message', { has: p.locator('.text', { hasText: new RegExp(`^Note ${n}$`) }) })
+        .locator('.meta time')
+        .textContent();
+    // From the message box on out of the conversation, Shift+Tab stops at one message, the newest, named by
+    // its sender and time, however many there are.
+    await p.locator('.conversation .composer-input').focus();
+    const stops: string[] = [];
+    const inConversation = () => p.evaluate(() => document.activeElement?.closest('.conversation') != null);
+    for (let i = 0; i < 30 && (await inConversation()); i++) {
+      await p.keyboard.press('Shift+Tab');
+      stops.push(await focused(p));
+    }
+    expect(stops.filter((s) => s.startsWith('article'))).toEqual([`article "Dave Okafor ${await clock(12)}"`]);
+    expect(stops.length).toBeLessThan(6);
+    // Back in, the arrow keys move between them; Home and End go to the first and the last.
+    await p.locator('.conversation .composer-input').focus();
+    while (!(await focused(p)).startsWith('article')) await p.keyboard.press('Shift+Tab');
+    expect(await focused(p)).toBe(`article "Dave Okafor ${await clock(12)}"`);
+    await p.keyboard.press('ArrowUp');
+    expect(await focused(p)).toBe(`article "Dave Okafor ${await clock(11)}"`);
+    expect(await p.locator('*:focus .text').textContent()).toBe('Note 11');
+    await p.keyboard.press('Home');
+    expect(await p.locator('*:focus .text').textContent()).toBe('Note 1');
+    await p.keyboard.press('ArrowDown');
+    expect(await p.locator('*:focus .text').textContent()).toBe('Note 2');
+    // The message last reached is where Tab comes back to.
+    await p.locator('.conversation .composer-input').focus();
+    while (!(await focused(p)).startsWith('article')) await p.keyboard.press('Shift+Tab');
+    expect(await p.locator('*:focus .text').textContent()).toBe('Note 2');
+    await p.keyboard.press('End');
+    expect(await p.locator('*:focus .text').textContent()).toBe('Note 12');
+    // The scrolling list around them is named as a group may be, not a nameless box with a name.
+    expect(await p.getByRole('group', { name: 'Messages' }).count()).toBe(1);
+    expect(alice.errors).toEqual([]);
+  });
+
   it('keeps the focus in a card whose button was pressed, when the app answers and when it cannot', {
     timeout: 90_000,
   }, async () => {

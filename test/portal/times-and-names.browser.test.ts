@@ -403,15 +403,15 @@ describe.skipIf(chromiumMissing)('who wrote a message and when, to a screen read
       const info = (message: typeof mine) => message.locator('.message-info');
       const shown = async (message: typeof mine) => ((await info(message).boundingBox())?.width ?? 0) > 1;
       // A screen reader hears who wrote each, and when in full; for her own, who read it.
-      expect(await mine.ariaSnapshot()).toMatch(/^- listitem:\n {2}- paragraph: You\n/);
+      expect(await mine.ariaSnapshot()).toMatch(/^- listitem:\n {2}- article "You [^"]+":\n {4}- paragraph: You\n/);
       expect(await mine.ariaSnapshot()).toContain(`- paragraph: Sent ${await full(mine)}. Read by Carol Silva.`);
       expect(await theirs.ariaSnapshot()).toContain(`- paragraph: Sent ${await full(theirs)}.`);
-      // The eye sees it once the message is tapped, or reached with Tab (the one before, too).
+      // The eye sees it once the message is tapped, or reached from the keyboard (the one before, too).
       expect(await shown(mine)).toBe(false);
       await mine.locator('.bubble').tap();
       await expect.poll(() => shown(mine)).toBe(true);
       expect(await info(mine).innerText()).toBe(`Sent ${await full(mine)}. Read by Carol Silva.`);
-      await p.keyboard.press('Shift+Tab');
+      await p.keyboard.press('ArrowUp');
       await expect.poll(() => shown(theirs)).toBe(true);
       expect(await theirs.locator('.bubble').evaluate((el) => el === document.activeElement)).toBe(true);
       expect(await shown(mine)).toBe(false);

@@ -81,6 +81,8 @@ export class ConversationView {
   #scrollerHeight = 0;
   /** A mouse button, pen or finger is down on the list. */
   #pressing = false;
+  /** The id (`m-…`) of the message that is the list's Tab stop: the last focused, while it is drawn. */
+  #roving: string | null = null;
 
   constructor(chat: Chat, entry: Entry, host: ViewHost) {
     this.#chat = chat;
@@ -102,7 +104,14 @@ export class ConversationView {
       'aria-labelledby': 'conversation-title',
       'aria-live': 'off',
     });
-    this.#scroller = h('div', { class: 'messages', tabindex: 0, 'aria-label': 'Messages' }, this.#older, this.#list);
+    // One Tab stop for the messages, the one last focused (#rove); the list itself is focused from the skip
+    // link, or on a phone as the conversation opens, to scroll it.
+    this.#scroller = h(
+      'div',
+      { class: 'messages', tabindex: -1, role: 'group', 'aria-label': 'Messages' },
+      this.#older,
+      this.#list,
+    );
     this.#typing = h('p', { class: 'typing', 'aria-live': 'polite' });
     this.#appNote = h('p', { class: 'app-note', role: 'note', hidden: true });
     if (entry.conv.kind === 'direct')
@@ -162,7 +171,12 @@ export class ConversationView {
       this.#scrollerHeight = height;
       if (this.#atEnd) this.scrollToEnd();
     }).observe(this.#scroller);
-    this.#list.addEventListener('focusin', (e) => this.#toolsInView(e.target as Element));
+    this.#list.addEventListener('focusin', (e) => {
+      this.#toolsInView(e.target as Element);
+      const message = (e.target as Element).closest<HTMLElement>('.message[id^="m-"]');
+      if (message) this.#rove(message.id);
+    });
+    this.#list.addEventListener('keydown', (e) => this.#moveKeys(e));
     this.#list.addEventListener('pointerdown', () => {
       this.#pressing = true;
       const up = () => {
@@ -216,6 +230,31 @@ export class ConversationView {
   /** Moves focus into the conversation, to its messages (to read them, or Tab on to the message box). */
   focusMessages(): void {
     this.#scroller.focus({ preventScroll: true });
+  }
+
+  /**
+   * Makes one message the list's only Tab stop (tabindex 0, the others -1): `id`'s while it is drawn,
+   * else the newest. The arrow keys move between them (#moveKeys), as in the conversation list.
+   */
+  #rove(id: string | null): void {
+    const bubbles = [...this.#list.querySelectorAll<HTMLElement>('.message[id^="m-"] > .bubble[tabindex]')];
+    const holder = (id ? bubbles.find((b) => b.parentElement!.id === id) : undefined) ?? bubbles.at(-1);
+    this.#roving = holder && holder.parentElement!.id === id ? id : null;
+    for (const bubble of bubbles) {
+      const tabindex = bubble === holder ? '0' : '-1';
+      if (bubble.getAttribute('tabindex') !== tabindex) bubble.setAttribute('tabindex', tabindex);
+    }
+  }
+
+  /** Up and Down move from message to message; Home and End go to the first and last drawn. */
+  #moveKeys(event: KeyboardEvent): void {
+    const bubbles = [...this.#list.querySelectorAll<HTMLElement>('.message[id^="m-"] > .bubble[tabindex]')];
+    const at = bubbles.indexOf(event.target as HTMLElement);
+    if (at < 0 || event.altKey || event.ctrlKey || event.metaKey) return;
+    const next = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: bubbles.length - 1 }[event.key];
+    if (next === undefined) return;
+    event.preventDefault();
+    bubbles[Math.max(0, Math.min(bubbles.length - 1, next))]?.focus();
   }
 
   #nearEnd(): boolean {
@@ -416,6 +455,7 @@ export class ConversationView {
       if (this.#list.children[i] !== el) this.#list.insertBefore(el, this.#list.children[i] ?? null);
     });
     this.#updateOlder();
+    this.#rove(this.#roving);
     this.#drawTyping();
     this.#drawAppNote();
     if (nearEnd || entry.pending.size > 0) this.scrollToEnd();

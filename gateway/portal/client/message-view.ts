@@ -129,7 +129,13 @@ function senderLine(name: string, message: Message): HTMLElement {
         ),
       ]
     : null;
-  return h('p', { class: 'sender' }, h('bdi', {}, name), mark, h('span', { class: 'address' }, ` ${message.sender}`));
+  return h(
+    'p',
+    { class: 'sender' },
+    h('bdi', { id: `m-${message.id}-from` }, name),
+    mark,
+    h('span', { class: 'address' }, ` ${message.sender}`),
+  );
 }
 
 /** A file its sender deleted: said instead of offered (a download would answer 410 `attachment_removed`). */
@@ -287,12 +293,19 @@ function drawMessage(
   const mine = message.sender === entry.me;
   const recalled = Boolean(message.recalledAt);
   const body: Child[] = [];
+  const id = `m-${message.id}`;
   if (recalled)
-    body.push(h('p', { class: 'text recalled' }, mine ? 'You recalled this message' : 'This message was recalled'));
+    body.push(
+      h(
+        'p',
+        { class: 'text recalled', id: `${id}-text` },
+        mine ? 'You recalled this message' : 'This message was recalled',
+      ),
+    );
   else {
     // A card's text is its plain-text rendering, for search and for clients that cannot draw cards.
     if (message.text && message.kind !== 'card')
-      body.push(h('p', { class: 'text' }, richText(message.text, message.mentions ?? [], entry.me)));
+      body.push(h('p', { class: 'text', id: `${id}-text` }, richText(message.text, message.mentions ?? [], entry.me)));
     body.push(attachmentsOf(chat, entry, message, actions.toast));
     if (message.kind === 'card' && message.card)
       body.push(renderCard(message.card, (actionId, button) => actions.cardAction(message, actionId, button)));
@@ -301,7 +314,11 @@ function drawMessage(
   const footer: Child[] = [
     // The day is on the separator above (ConversationView); the date and time in full on hover, and in
     // the info line under it (infoOf).
-    h('time', { datetime: message.createdAt, title: fullTimeOf(message.createdAt) }, clockOf(message.createdAt)),
+    h(
+      'time',
+      { id: `${id}-at`, datetime: message.createdAt, title: fullTimeOf(message.createdAt) },
+      clockOf(message.createdAt),
+    ),
   ];
   if (message.editedAt && !recalled) {
     const word = message.kind === 'card' ? 'updated' : 'edited';
@@ -334,19 +351,29 @@ function drawMessage(
     'li',
     {
       class: `message${mine ? ' mine' : ''}${mentionsMe ? ' mentions-me' : ''}${message.kind === 'card' ? ' has-card' : ''}`,
-      id: `m-${message.id}`,
+      id,
       'data-seq': message.seq,
     },
     mine ? null : avatar(name, message),
-    // Focusable, each one: a tap or Tab shows what its line leaves out (infoOf), and one's own Edit and Recall.
+    // Focusable, each one, though one Tab stop for the list (ConversationView#rove): a tap or the arrow keys
+    // show what its line leaves out (infoOf), and one's own Edit and Recall. Named by who wrote it and when,
+    // described by what it says and that line.
     h(
       'div',
-      { class: 'bubble', tabindex: 0 },
+      {
+        class: 'bubble',
+        tabindex: -1,
+        role: 'article',
+        'aria-labelledby': `${id}-from ${id}-at`,
+        'aria-describedby': body.some((b) => b instanceof HTMLElement && b.classList.contains('text'))
+          ? `${id}-text ${id}-info`
+          : `${id}-info`,
+      },
       // Who wrote it, read out for one's own too: a bubble's side and colour say it to the eye alone.
-      mine ? h('p', { class: 'visually-hidden' }, 'You') : senderLine(name, message),
+      mine ? h('p', { class: 'visually-hidden', id: `${id}-from` }, 'You') : senderLine(name, message),
       body,
       h('p', { class: 'meta' }, footer),
-      h('p', { class: 'message-info' }, infoOf(message, receipt)),
+      h('p', { class: 'message-info', id: `${id}-info` }, infoOf(message, receipt)),
       tools.length ? h('div', { class: 'tools' }, tools) : null,
     ),
   );
