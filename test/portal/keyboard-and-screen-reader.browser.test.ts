@@ -95,6 +95,26 @@ describe.skipIf(chromiumMissing)('the portal with a keyboard and a screen reader
     expect(alice.errors).toEqual([]);
   });
 
+  it('names the view and the conversation in the tab’s title, and moves the focus to a view’s heading', {
+    timeout: 60_000,
+  }, async () => {
+    const p = alice.page;
+    expect(await p.title()).toBe('Dave Okafor · Atrium');
+    expect(await p.getByRole('heading', { level: 1 }).count()).toBe(1);
+    await p.click('a[data-nav="#/apps"]');
+    await expect.poll(() => p.title()).toBe('Apps · Atrium');
+    expect(await focused(p)).toBe('heading "Apps" [level=2]');
+    // Unread messages are counted before the view's name.
+    await dave.send({ to: 'alice@eng.campus.test', text: 'Are you there?' });
+    await expect.poll(() => p.title(), { timeout: 10_000 }).toBe('(1) Apps · Atrium');
+    await p.click('a[data-nav="#/search"]');
+    await expect.poll(() => p.title()).toBe('(1) Search · Atrium');
+    await p.click('a[data-nav="#/new"]');
+    await expect.poll(() => p.title()).toBe('(1) New chat · Atrium');
+    await openConversation(p, 'Dave Okafor');
+    await expect.poll(() => p.title(), { timeout: 10_000 }).toBe('Dave Okafor · Atrium');
+  });
+
   it('keeps the focus in a card whose button was pressed, when the app answers and when it cannot', {
     timeout: 90_000,
   }, async () => {

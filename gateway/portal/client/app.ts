@@ -55,6 +55,16 @@ function drawing(what: string, draw: () => void): void {
   }
 }
 
+/** What the tab's title calls each view; a conversation by its own title once it is known (#drawTitle). */
+const VIEW_TITLES: Record<Route['view'], string | null> = {
+  list: 'Chats',
+  conversation: null,
+  apps: 'Apps',
+  search: 'Search',
+  files: 'Your files',
+  new: 'New chat',
+};
+
 const hashOf = (entry: Entry) => `#/c/${encodeURIComponent(entry.domain)}/${encodeURIComponent(entry.conv.id)}`;
 
 /**
@@ -104,7 +114,9 @@ export class PortalApp implements ViewHost {
       h(
         'header',
         { class: 'topbar' },
-        h('span', { class: 'brand' }, 'Atrium'),
+        // The top of the page's headings, for those who move by them; the brand shows the same word (not on a phone).
+        h('h1', { class: 'visually-hidden' }, 'Atrium'),
+        h('span', { class: 'brand', 'aria-hidden': 'true' }, 'Atrium'),
         this.#connection,
         h(
           'nav',
@@ -264,7 +276,12 @@ export class PortalApp implements ViewHost {
           renderList(this.#chat, this.#list, (entry) => this.opened(entry));
           this.#drawTitle();
         });
-      if (view) drawing('the open conversation', () => this.#view?.update());
+      if (view)
+        drawing('the open conversation', () => {
+          this.#view?.update();
+          // A group renamed is called so in the tab's title too.
+          this.#drawTitle();
+        });
     });
   }
 
@@ -293,6 +310,7 @@ export class PortalApp implements ViewHost {
         break;
       case 'apps':
         this.#pane.replaceChildren(workbenchView(this));
+        this.#pane.querySelector<HTMLElement>('h2')?.focus();
         break;
       case 'search':
         this.#pane.replaceChildren(searchView(chat, this));
@@ -340,6 +358,7 @@ export class PortalApp implements ViewHost {
     if (dock !== this.#toasts) dock.append(...this.#toasts.children);
     for (const link of dock.querySelectorAll<HTMLAnchorElement>('.toast a[href]'))
       if (link.getAttribute('href') === window.location.hash) link.closest('.toast')?.remove();
+    this.#drawTitle();
     this.#schedule(true, false);
   }
 
@@ -440,9 +459,16 @@ export class PortalApp implements ViewHost {
     );
   }
 
+  /**
+   * The tab's title, which a screen reader reads on each view and the browser lists among tabs: the view or
+   * conversation shown, after the count of unread messages ("(2) Bob Martin · Atrium").
+   */
   #drawTitle(): void {
     const unread = [...this.#chat.entries.values()].reduce((n, e) => n + e.conv.unread, 0);
-    document.title = unread > 0 ? `(${unread}) Atrium` : 'Atrium';
+    const route = this.#route;
+    const entry = route.view === 'conversation' ? this.#chat.entries.get(route.key) : undefined;
+    const view = entry ? this.#chat.title(entry) : VIEW_TITLES[route.view];
+    document.title = `${unread > 0 ? `(${unread}) ` : ''}${view ? `${view} · ` : ''}Atrium`;
   }
 
   /**

@@ -95,7 +95,7 @@ export function workbenchView(host: ViewHost): HTMLElement {
       'header',
       { class: 'panel-head' },
       iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }),
-      h('h2', { id: 'workbench-heading' }, 'Apps'),
+      h('h2', { id: 'workbench-heading', tabindex: -1 }, 'Apps'),
     ),
     h('p', { class: 'muted' }, 'Campus apps you can use. They open in a new tab, already signed in.'),
     apps,
