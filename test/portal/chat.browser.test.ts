@@ -572,7 +572,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       ['dave', 'Dave Okafor'],
     ] as const) {
       await a.fill('#people-query', query);
-      await a.click(`button[aria-label="Add ${name} to the group"]`);
+      await a.getByRole('button', { name: `Add to group: ${name}` }).click();
     }
     await a.fill('#group-title', 'Robotics <club>');
     await a.click('.group-form button[type=submit]');
@@ -930,7 +930,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       expect(sticksOut.right).toBeLessThanOrEqual(0);
       // Its buttons (Message, Add to group) and fields are big enough to tap, as are a group's details.
       expect(await smallTargets(p, '.people-panel button, .people-panel input')).toEqual([]);
-      await p.getByRole('button', { name: 'Add Carol Silva to the group' }).click();
+      await p.getByRole('button', { name: 'Add to group: Carol Silva' }).click();
       await p.fill('#group-title', 'Phone group');
       await p.click('.group-form button[type=submit]');
       await expect.poll(() => p.locator('#conversation-title').textContent(), { timeout: 10_000 }).toBe('Phone group');
@@ -1408,7 +1408,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
         .toBe('Chess club (spring)');
 
       await panel.getByLabel('Find people to add').fill('carol');
-      await panel.getByRole('button', { name: 'Add Carol Silva to the group' }).click();
+      await panel.getByRole('button', { name: 'Add to group: Carol Silva' }).click();
       await panel.getByRole('button', { name: 'Add chosen people' }).click();
       await expect.poll(() => panel.locator('.dialog-notice[role=status]').textContent()).toBe('Added Carol Silva.');
       await expect.poll(() => bobs.locator('.member', { hasText: 'Carol Silva' }).count(), { timeout: 10_000 }).toBe(1);

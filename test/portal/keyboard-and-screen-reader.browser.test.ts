@@ -115,6 +115,29 @@ describe.skipIf(chromiumMissing)('the portal with a keyboard and a screen reader
     await expect.poll(() => p.title(), { timeout: 10_000 }).toBe('Dave Okafor · Atrium');
   });
 
+  it('names buttons and app links by the words they show', { timeout: 60_000 }, async () => {
+    const p = alice.page;
+    await p.click('a[data-nav="#/new"]');
+    await p.fill('#people-query', 'dave');
+    const add = p.getByRole('button', { name: 'Add to group: Dave Okafor' });
+    await add.waitFor({ timeout: 10_000 });
+    expect(await add.textContent()).toBe('Add to group');
+    await add.click();
+    const chosen = p.getByRole('button', { name: 'Chosen: Dave Okafor', pressed: true });
+    expect(await chosen.textContent()).toBe('Chosen ✓');
+
+    await p.click('a[data-nav="#/apps"]');
+    const tile = p.getByRole('link', { name: 'Course Notes (opens in a new tab)' });
+    await tile.waitFor({ timeout: 10_000 });
+    const description = await tile.evaluate((el) =>
+      (el.getAttribute('aria-describedby') ?? '')
+        .split(' ')
+        .map((id) => document.getElementById(id)?.textContent)
+        .join(' '),
+    );
+    expect(description).toBe('Course Notes, for the portal tests');
+  });
+
   it('keeps the focus in a card whose button was pressed, when the app answers and when it cannot', {
     timeout: 90_000,
   }, async () => {

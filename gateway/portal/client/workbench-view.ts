@@ -25,7 +25,12 @@ function appIcon(app: WorkbenchApp): HTMLElement {
   return tile(LETTERS.test(icon) ? icon.toUpperCase() : initials(app.name));
 }
 
+/**
+ * An app's link: named by the name it shows and where it opens; what it shows under the name is its
+ * description (a name that left it out would hide it from screen readers).
+ */
 function appTile(app: WorkbenchApp): HTMLLIElement {
+  const describedBy = `app-${app.slug}-description`;
   return h(
     'li',
     {},
@@ -38,13 +43,14 @@ function appTile(app: WorkbenchApp): HTMLLIElement {
         rel: 'noopener',
         'data-app': app.slug,
         'aria-label': `${app.name} (opens in a new tab)`,
+        'aria-describedby': app.description ? describedBy : null,
       },
       appIcon(app),
       h(
         'span',
         { class: 'app-text' },
         h('strong', {}, app.name),
-        app.description ? h('span', { class: 'muted' }, app.description) : null,
+        app.description ? h('span', { class: 'muted', id: describedBy }, app.description) : null,
       ),
     ),
   );
