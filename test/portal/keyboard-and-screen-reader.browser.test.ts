@@ -115,6 +115,29 @@ describe.skipIf(chromiumMissing)('the portal with a keyboard and a screen reader
     await expect.poll(() => p.title(), { timeout: 10_000 }).toBe('Dave Okafor · Atrium');
   });
 
+  it('empties the search box with Escape before leaving, and keeps a message being written', {
+    timeout: 60_000,
+  }, async () => {
+    const p = alice.page;
+    const input = p.locator('.conversation .composer-input');
+    await input.fill('Half a thought');
+    await input.press('Escape');
+    expect(await p.locator('.conversation').count()).toBe(1);
+    expect(await input.inputValue()).toBe('Half a thought');
+    // A second Escape leaves, as one does with an empty box; what was written stays as the draft.
+    await input.press('Escape');
+    await expect.poll(() => p.locator('.conversation').count()).toBe(0);
+
+    await p.click('a[data-nav="#/search"]');
+    const search = p.locator('#search-query');
+    await search.fill('Note');
+    await search.press('Escape');
+    expect(await search.inputValue()).toBe('');
+    expect(await p.title()).toBe('Search · Atrium');
+    await search.press('Escape');
+    await expect.poll(() => p.title()).toBe('Chats · Atrium');
+  });
+
   it('names buttons and app links by the words they show', { timeout: 60_000 }, async () => {
     const p = alice.page;
     await p.click('a[data-nav="#/new"]');

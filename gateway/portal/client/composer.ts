@@ -51,6 +51,8 @@ export class Composer {
   #counter: HTMLElement;
   /** An upload was refused as the person's files on the node take up all they may keep there. */
   #onStorageFull: () => void;
+  /** Escape was pressed (the key before this one) with text in the box: one more leaves the conversation. */
+  #escaped = false;
 
   constructor(chat: Chat, entry: Entry, title: string, onStorageFull: () => void = () => undefined) {
     this.#chat = chat;
@@ -302,6 +304,8 @@ export class Composer {
   }
 
   #onKey(event: KeyboardEvent): void {
+    const escaped = this.#escaped;
+    this.#escaped = false;
     const open = !this.#suggestions.hidden;
     if (open && (event.key === 'ArrowDown' || event.key === 'ArrowUp')) {
       event.preventDefault();
@@ -318,6 +322,12 @@ export class Composer {
       event.preventDefault();
       event.stopPropagation();
       this.#closeSuggestions();
+      return;
+    }
+    // The page's Escape leaves the conversation (PortalApp): a stray one while writing does not, a second does.
+    if (event.key === 'Escape' && this.input.value.trim() && !escaped) {
+      event.preventDefault();
+      this.#escaped = true;
       return;
     }
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && this.#enterSends(event)) {

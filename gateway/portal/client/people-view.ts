@@ -4,6 +4,7 @@ import type { Chat, Entry } from './chat.ts';
 import { h, ICONS, iconButton } from './dom.ts';
 import type { Person } from './nodes.ts';
 import type { ViewHost } from './conversation-view.ts';
+import { clearOnEscape } from './search-view.ts';
 
 type PeopleHost = ViewHost & { opened(entry: Entry): void };
 
@@ -86,6 +87,7 @@ export function peoplePicker(chat: Chat, options: PickerOptions): PeoplePicker {
     placeholder: 'Name or username',
     'aria-describedby': `${options.id}-status`,
   });
+  clearOnEscape(search);
   const chips = h('ul', { class: 'chips', 'aria-label': options.chipsLabel });
   let lastFound: Person[] = [];
   const toggle = (p: Person) => {

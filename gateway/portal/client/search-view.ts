@@ -31,6 +31,20 @@ function countOf(chat: Chat, query: string, { found, unsearched }: SearchOutcome
   return [count, ...notSearched].join(' ');
 }
 
+/**
+ * Escape in a search box empties it first, as search boxes do; only in an empty box does it reach the page
+ * (which leaves the view). An `input` event tells the box's listeners.
+ */
+export function clearOnEscape(input: HTMLInputElement): void {
+  input.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape' || !input.value) return;
+    event.preventDefault();
+    event.stopPropagation();
+    input.value = '';
+    input.dispatchEvent(new Event('input'));
+  });
+}
+
 /** A result: its conversation, sender and time, and its text with the words found marked. */
 function resultOf(chat: Chat, query: string, { entry, message }: Found[number], open: () => void): HTMLElement {
   return h(
@@ -72,6 +86,7 @@ export function searchView(chat: Chat, host: ViewHost & { reveal(entry: Entry, m
     placeholder: 'Words in messages',
     minlength: 2,
   });
+  clearOnEscape(input);
   const status = h('p', { class: 'muted', role: 'status', id: 'search-status' });
   const results = h('ul', { class: 'search-results', 'aria-label': 'Messages found' });
   const form = h(
