@@ -141,7 +141,7 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       .toBe('bob@arts.campus.test · online');
     await expect.poll(() => item.locator('.badge').count()).toBe(0);
 
-    // Each time the typing line's words are written (it is a live region: each time is read out).
+    // Each time the typing line's words are written (were it a live region, each time would be read out).
     await a.evaluate(() => {
       const line = document.querySelector('.conversation .typing')!;
       const said: (string | null)[] = [];

@@ -95,6 +95,21 @@ describe.skipIf(chromiumMissing)('the portal with a keyboard and a screen reader
     expect(alice.errors).toEqual([]);
   });
 
+  it('does not read out each time someone starts typing, and shows it all the same', {
+    timeout: 30_000,
+  }, async () => {
+    const p = alice.page;
+    await dave.typing(withAlice);
+    const line = p.locator('.conversation .typing');
+    await expect.poll(() => line.textContent(), { timeout: 10_000 }).toBe('Dave Okafor is typing…');
+    expect(await line.isVisible()).toBe(true);
+    expect(
+      await line.evaluate(
+        (el) => el.closest('[aria-live]:not([aria-live=off]), [role=log], [role=status], [role=alert]') !== null,
+      ),
+    ).toBe(false);
+  });
+
   it('names the view and the conversation in the tab’s title, and moves the focus to a view’s heading', {
     timeout: 60_000,
   }, async () => {

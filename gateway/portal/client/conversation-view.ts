@@ -112,7 +112,9 @@ export class ConversationView {
       this.#older,
       this.#list,
     );
-    this.#typing = h('p', { class: 'typing', 'aria-live': 'polite' });
+    // Not a live region either: in a group someone starts typing every few seconds, and each would be read
+    // out, ahead of the new messages (which the page announces itself). It shows, for the eye and on reading.
+    this.#typing = h('p', { class: 'typing' });
     this.#appNote = h('p', { class: 'app-note', role: 'note', hidden: true });
     if (entry.conv.kind === 'direct')
       this.#movedNote = movedNote(chat, entry, host, (person) => {
@@ -500,7 +502,7 @@ export class ConversationView {
         : typists.length === 1
           ? `${typists[0]} is typing…`
           : `${typists.join(', ')} are typing…`;
-    // A live region: written again with the same words (at each receipt, each message), it is read out again.
+    // Written only when its words change, not at each receipt and message that draws the view again.
     if (this.#typing.textContent !== text) this.#typing.textContent = text;
   }
 
