@@ -87,7 +87,9 @@ describe('errors on the account page', () => {
     expect(wrong.html).toMatch(
       /<input id="current-password"[^>]* value="" required aria-invalid="true" aria-describedby="password-error" autofocus>/,
     );
-    expect(wrong.html).toMatch(/<input id="new-password"[^>]* value="a new passphrase" required>/);
+    expect(wrong.html).toMatch(
+      /<input id="new-password"[^>]* value="a new passphrase" required aria-describedby="new-password-hint">/,
+    );
     expect(wrong.html).toMatch(/<input id="new-password-again"[^>]* value="a new passphrase" required>/);
     expect([...wrong.html.matchAll(/ autofocus/g)]).toHaveLength(1);
     expect(wrong.html).not.toContain('id="account-notice"');
@@ -98,7 +100,7 @@ describe('errors on the account page', () => {
     expect(differ.status).toBe(400);
     expect(textOf(differ, 'password-error')).toBe('The two new passwords differ: type the same new password twice.');
     expect(differ.html).toMatch(
-      /<input id="new-password"[^>]* value="" required aria-invalid="true" aria-describedby="password-error" autofocus>/,
+      /<input id="new-password"[^>]* value="" required aria-describedby="new-password-hint password-error" aria-invalid="true" autofocus>/,
     );
     expect(differ.html).toMatch(/<input id="new-password-again"[^>]* value="" required>/);
 

@@ -215,7 +215,9 @@ describe('"forgot password" by mail', () => {
     expect(short.status).toBe(400);
     // Sentences, each beside the field it is about and tied to it for screen readers.
     expect(/role="alert">([^<]*)</.exec(short.html)?.[1]).toBe('The new password is too short.');
-    expect(short.html).toMatch(/<input id="password"[^>]* aria-invalid="true" aria-describedby="password-error">/);
+    expect(short.html).toMatch(
+      /<input id="password"[^>]* aria-describedby="password-hint password-error" aria-invalid="true" autofocus>/,
+    );
     expect(short.html).toContain('<p class="field-error" id="password-error">Use at least 10 characters.</p>');
     const spaces = await choosePassword(link, ' '.repeat(12));
     expect(spaces.status).toBe(400);
@@ -223,7 +225,7 @@ describe('"forgot password" by mail', () => {
     const differing = await choosePassword(link, 'long enough secret', 'long enough secreT');
     expect(differing.status).toBe(400);
     expect(/role="alert">([^<]*)</.exec(differing.html)?.[1]).toBe('The two passwords differ.');
-    expect(differing.html).toMatch(/<input id="confirmation"[^>]* aria-describedby="confirmation-error">/);
+    expect(differing.html).toMatch(/<input id="confirmation"[^>]* aria-describedby="confirmation-error" autofocus>/);
     expect(differing.html).toContain(
       '<p class="field-error" id="confirmation-error">Type the same new password twice.</p>',
     );

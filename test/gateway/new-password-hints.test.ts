@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
+import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { passwordSchema } from '../../gateway/accounts/schemas.ts';
+import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
+
+let gateway: TestGateway;
+let mailbox: Mailbox;
+const url = (path: string) => `${gateway.issuer}${path}`;
+
+/** The fewest characters a new password may have, as the gateway checks it. */
+const minimum = (() => {
+  let n = 1;
+  while (!passwordSchema.safeParse('x'.repeat(n)).success) n++;
+  return n;
+})();
+
+/** An input's opening tag, by its id. */
+const inputOf = (page: Page, id: string) => new RegExp(`<input id="${id}"[^>]*>`).exec(page.html)?.[0] ?? '';
+
+/** What a screen reader says after an input's label: the text of each element its aria-describedby names. */
+function descriptionOf(page: Page, id: string): string[] {
+  const ids = / aria-describedby="([^"]*)"/.exec(inputOf(page, id))?.[1]?.split(' ') ?? [];
+  return ids.map((ref) => new RegExp(`id="${ref}"[^>]*>([^<]*)<`).exec(page.html)?.[1] ?? `(no ${ref})`);
+}
+
+/** The ids of the inputs the page focuses as it opens. */
+const autofocused = (page: Page) => [...page.html.matchAll(/<input id="([^"]+)"[^>]* autofocus[ >]/g)].map((m) => m[1]);
+
+beforeAll(async () => {
+  mailbox = await startMailbox();
+  gateway = await startTestGateway('new-password-hints', {
+    SMTP_URL: mailbox.url,
+    MAIL_FROM: 'Atrium <no-reply@campus.test>',
+    LOGIN_IP_LIMIT: '1000',
+  });
+}, 60_000);
+afterAll(async () => {
+  await gateway?.stop();
+  await mailbox?.close();
+});
+
+describe('choosing a new password', () => {
+  it('says how long it must be before it is sent, and after a mismatch focuses the field the error is on', async () => {
+    await addPerson(gateway, 'nia');
+    const agent = new BrowserAgent();
+    const forgot = await agent.navigate(url('/password/forgot'));
+    await agent.submit(forgot, formWithAction(forgot, '/password/forgot'), { identifier: 'nia' });
+    const page = await agent.navigate(resetLinkIn(await mailbox.next('nia@campus.test')));
+    expect(descriptionOf(page, 'password')).toEqual([`At least ${minimum} characters.`]);
+    expect(inputOf(page, 'password')).toContain(`minlength="${minimum}"`);
+    expect(autofocused(page)).toEqual(['password']);
+
+    const differing = await agent.submit(page, formWithAction(page, '/password/reset/'), {
+      password: 'long enough secret',
+      confirmation: 'long enough secreT',
+    });
+    expect(differing.status).toBe(400);
+    expect(descriptionOf(differing, 'confirmation')).toEqual(['Type the same new password twice.']);
+    expect(autofocused(differing)).toEqual(['confirmation']);
+
+    const short = await agent.submit(differing, formWithAction(differing, '/password/reset/'), {
+      password: 'short',
+      confirmation: 'short',
+    });
+    expect(descriptionOf(short, 'password')).toEqual([
+      `At least ${minimum} characters.`,
+      `Use at least ${minimum} characters.`,
+    ]);
+    expect(autofocused(short)).toEqual(['password']);
+  });
+
+  it('says how long it must be on the account page, and keeps saying it beside an error', async () => {
+    await addPerson(gateway, 'noor');
+    const agent = new BrowserAgent();
+    await signInThrough(agent, url('/account/security'), 'noor', DEMO_PASSWORD);
+    const page = await agent.navigate(url('/account/security'));
+    expect(descriptionOf(page, 'new-password')).toEqual([`At least ${minimum} characters.`]);
+    expect(inputOf(page, 'new-password')).toContain(`minlength="${minimum}"`);
+
+    const short = await agent.submit(page, formWithAction(page, '/account/security/password'), {
+      current: DEMO_PASSWORD,
+      password: 'short',
+      confirmation: 'short',
+    });
+    expect(short.status).toBe(400);
+    expect(descriptionOf(short, 'new-password')).toEqual([
+      `At least ${minimum} characters.`,
+      `The new password is not acceptable: at least ${minimum} characters.`,
+    ]);
+    expect(autofocused(short)).toEqual(['new-password']);
+  });
+});
