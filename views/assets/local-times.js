@@ -25,6 +25,17 @@ for (const element of document.querySelectorAll('time[data-local]')) {
   const at = new Date(element.dateTime);
   if (Number.isNaN(at.getTime())) continue;
   // The second and the zone on hover, and the UTC time the gateway's logs and the CLI use.
-  element.title = `${exact.format(at)} (${element.textContent.trim()})`;
-  element.textContent = shown(at, now);
+  const full = `${exact.format(at)} (${element.textContent.trim()})`;
+  const short = shown(at, now);
+  element.title = full;
+  element.textContent = short;
+  // A hover's tooltip reaches neither a keyboard nor a screen reader: focused, the time shows itself in
+  // full, which is what is read out then too.
+  element.tabIndex = 0;
+  element.addEventListener('focus', () => {
+    element.textContent = full;
+  });
+  element.addEventListener('blur', () => {
+    element.textContent = short;
+  });
 }
