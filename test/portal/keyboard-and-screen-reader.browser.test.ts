@@ -48,6 +48,20 @@ async function focused(page: Page): Promise<string> {
   return snapshot.split('\n')[0]!.replace(/^- /, '').replace(/:$/, '');
 }
 
+/** WCAG's contrast ratio of two CSS colours `rgb(r, g, b)`. */
+function contrast(a: string, b: string): number {
+  const luminance = (colour: string) => {
+    const [r, g, bl] = colour
+      .match(/\d+(?:\.\d+)?/g)!
+      .slice(0, 3)
+      .map((v) => Number(v) / 255);
+    const f = (c: number) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(r!) + 0.7152 * f(g!) + 0.0722 * f(bl!);
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi! + 0.05) / (lo! + 0.05);
+}
+
 const activeTag = (page: Page) => page.evaluate(() => document.activeElement?.tagName ?? null);
 
 describe.skipIf(chromiumMissing)('the portal with a keyboard and a screen reader', () => {
@@ -231,4 +245,37 @@ describe.skipIf(chromiumMissing)('the portal with a keyboard and a screen reader
     await carol.context.close();
   });
 
+  it('tells online, away and offline apart by shape as well as colour, each clear against its white ring', {
+    timeout: 60_000,
+  }, async () => {
+    const p = alice.page;
+    await p.click('a[data-nav="#/"]');
+    const dot = p.locator('.conversation-item', { hasText: 'Dave Okafor' }).locator('.presence');
+    /** The dot's look with its colours left out, and the colours it is drawn in but white. */
+    const look = () =>
+      dot.evaluate((el) => {
+        const style = getComputedStyle(el);
+        const drawn = `${style.backgroundImage}|${style.boxShadow}`;
+        return {
+          shape: drawn.replace(/rgba?\([^)]*\)/g, 'colour'),
+          colours: [...`${style.backgroundColor} ${drawn}`.matchAll(/rgba?\([^)]*\)/g)]
+            .map((m) => m[0])
+            .filter((c) => c !== 'rgb(255, 255, 255)' && !c.startsWith('rgba(0, 0, 0, 0')),
+          ring: style.borderTopColor,
+        };
+      });
+    await expect.poll(() => dot.getAttribute('class'), { timeout: 10_000 }).toContain('presence-online');
+    const online = await look();
+    await dave.setPresence('away');
+    await expect.poll(() => dot.getAttribute('class'), { timeout: 10_000 }).toContain('presence-away');
+    const away = await look();
+    dave.close();
+    await expect.poll(() => dot.getAttribute('class'), { timeout: 20_000 }).toContain('presence-offline');
+    const offline = await look();
+    expect(new Set([online.shape, away.shape, offline.shape]).size).toBe(3);
+    for (const state of [online, away, offline]) {
+      expect(state.colours.length).toBeGreaterThan(0);
+      for (const colour of state.colours) expect(contrast(colour, state.ring)).toBeGreaterThanOrEqual(3);
+    }
+  });
 });
