@@ -810,10 +810,10 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
     const a = alice.page;
     // Read once (it opens at the first of them, unread), then opened again: at its end, the latest page.
     await openConversation(a, 'Dave Okafor');
-    await expect.poll(() => a.locator('.message', { hasText: 'Line 75' }).count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => a.locator('.message .text', { hasText: /^Line 75$/ }).count(), { timeout: 10_000 }).toBe(1);
     await a.click('a[data-nav="#/"]');
     await openConversation(a, 'Dave Okafor');
-    await expect.poll(() => a.locator('.message', { hasText: 'Line 75' }).count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => a.locator('.message .text', { hasText: /^Line 75$/ }).count(), { timeout: 10_000 }).toBe(1);
     const shown = await a.locator('.message-list > .message').count();
     expect(shown).toBeLessThanOrEqual(31);
     expect(await a.locator('.message', { hasText: /^Line 1\b/ }).count()).toBe(0);
