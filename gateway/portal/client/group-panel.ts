@@ -246,7 +246,6 @@ export class GroupPanel {
     const picker = peoplePicker(this.#chat, {
       id: dialogId('invite'),
       chipsLabel: 'People to add',
-      choose: (p) => `Add ${p.name} to the group`,
       unchoose: (p) => `Do not add ${p.name}`,
       unavailable: (p) => {
         const members = new Set([...this.#members, ...entry.conv.members].map((m) => m.address));
@@ -265,14 +264,6 @@ export class GroupPanel {
     picker.changed = () => {
       button.disabled = picker.chosen.size === 0;
     };
-    picker.search.addEventListener('keydown', (event) => {
-      // Escape empties a search that has text, as search boxes do, and only then closes the dialog.
-      if (event.key !== 'Escape' || !picker.search.value) return;
-      event.preventDefault();
-      event.stopPropagation();
-      picker.search.value = '';
-      picker.search.dispatchEvent(new Event('input'));
-    });
     const headingId = dialogId('group-add');
     const section = h(
       'section',
@@ -300,11 +291,14 @@ export class GroupPanel {
   }
 
   /**
-   * Runs a change, its button disabled meanwhile; true once the node took it. Either way the members
-   * shown are read again: after a refusal, what the node holds is what to show.
+   * Runs a change, its button marked disabled meanwhile; true once the node took it. Either way the members
+   * shown are read again: after a refusal, what the node holds is what to show. The button keeps the focus
+   * (aria-disabled, not disabled, which would drop it to the page's body, out of the dialog), so that a
+   * keyboard user stays where they were: on the same button of the member's redrawn row (#drawMembers).
    */
   async #act(button: HTMLButtonElement, failure: string, change: () => Promise<void>): Promise<boolean> {
-    button.disabled = true;
+    if (button.getAttribute('aria-disabled') === 'true') return false;
+    button.setAttribute('aria-disabled', 'true');
     this.#say('');
     try {
       await change();
@@ -313,7 +307,7 @@ export class GroupPanel {
       this.#say(`${failure}: ${reasonOf(error)}`, true);
       return false;
     } finally {
-      button.disabled = false;
+      button.removeAttribute('aria-disabled');
       void this.#read(true);
     }
   }
@@ -462,17 +456,12 @@ export class GroupPanel {
             ? button(
                 'role',
                 toAdmin ? 'Make admin' : 'Make member',
-                toAdmin ? `Make ${name} an admin` : `Make ${name} a member, not an admin`,
+                toAdmin ? `Make admin: ${name}` : `Make member: ${name}`,
                 (b) => void this.#setRole(member, name, toAdmin ? 'admin' : 'member', b),
               )
             : null,
           changeRole
-            ? button(
-                'owner',
-                'Make owner',
-                `Hand the group over to ${name}`,
-                (b) => void this.#handOver(member, name, b),
-              )
+            ? button('owner', 'Make owner', `Make owner: ${name}`, (b) => void this.#handOver(member, name, b))
             : null,
           remove
             ? button('remove', 'Remove', `Remove ${name} from the group`, (b) => void this.#remove(member, name, b))

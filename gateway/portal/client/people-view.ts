@@ -46,11 +46,6 @@ export type PickerOptions = {
   id: string;
   /** What the list of chosen people is called. */
   chipsLabel: string;
-  /**
-   * Unused: a person found is chosen with a button named by the words it shows and their name ("Add to
-   * group: Dave Okafor"), which speech input users say (personRow). Kept until the group panel stops giving it.
-   */
-  choose?: (p: Person) => string;
   /** The name of the button on a chosen person's chip that unchooses them (it shows an icon only). */
   unchoose: (p: Person) => string;
   /** Why someone found cannot be chosen here (already a member, say), shown instead of the button; or null. */
