@@ -919,8 +919,15 @@ describe.skipIf(chromiumMissing)('the portal in a real browser', () => {
       await expect.poll(() => p.locator('.sidebar').isVisible()).toBe(true);
       // "New chat" fits the phone's width, with people found listed: nothing sticks out sideways.
       await p.click('a[data-nav="#/new"]');
+      // Bob is not someone to start a chat with, nor counted among those found.
+      await p.fill('#people-query', 'bob martin');
+      await expect.poll(() => p.locator('#people-status').textContent(), { timeout: 10_000 }).toBe('Nobody found.');
+      expect(await p.locator('.people-panel .person').count()).toBe(0);
       await p.fill('#people-query', 'carol');
       await p.locator('.people-panel .person').first().waitFor({ timeout: 10_000 });
+      expect(await p.locator('#people-status').textContent()).toBe(
+        `${await p.locator('.people-panel .person').count()} found.`,
+      );
       const sticksOut = await p.evaluate(() => {
         const panel = document.querySelector<HTMLElement>('.people-panel')!;
         const right = Math.max(...[...panel.querySelectorAll('*')].map((el) => el.getBoundingClientRect().right));

@@ -72,7 +72,7 @@ describe.skipIf(chromiumMissing)("the portal while a college's chat node is down
     expect(await banner.isHidden()).toBe(true);
     await expect
       .poll(() => page.locator('.conversation-list li.empty').textContent())
-      .toBe('No conversations yet. Start one with “New chat”.');
+      .toBe('No conversations yet. Start one with “New chat” (+ at the top).');
     await context.close();
   });
 
@@ -241,7 +241,7 @@ describe.skipIf(chromiumMissing)("the portal while a college's chat node is down
       await page.waitForSelector('#connection[data-state=online]', { timeout: 30_000 });
       await expect
         .poll(() => page.locator('.conversation-list li.empty').textContent())
-        .toBe('No conversations yet. Start one with “New chat”.');
+        .toBe('No conversations yet. Start one with “New chat” (+ at the top).');
     } finally {
       await context.close();
     }

@@ -51,7 +51,7 @@ function emptyListText(chat: Chat): string {
   const connection = chat.connection();
   switch (connection.state) {
     case 'online':
-      return 'No conversations yet. Start one with “New chat”.';
+      return 'No conversations yet. Start one with “New chat” (+ at the top).';
     case 'connecting':
       return 'Loading…';
     case 'offline':

@@ -92,17 +92,14 @@ export function peoplePicker(chat: Chat, options: PickerOptions): PeoplePicker {
   };
   const drawResults = (people: Person[]) => {
     lastFound = people;
-    const mine = new Set(chat.me.domains.map((d) => d.address));
     results.replaceChildren(
-      ...people
-        .filter((p) => !p.addresses.some((a) => mine.has(a)))
-        .map((p) =>
-          personRow(p, chosen.has(p.username), (path) => chat.unitLabel(path), {
-            message: options.message && (() => options.message!(p)),
-            toggle: () => toggle(p),
-            unavailable: options.unavailable?.(p) ?? null,
-          }),
-        ),
+      ...people.map((p) =>
+        personRow(p, chosen.has(p.username), (path) => chat.unitLabel(path), {
+          message: options.message && (() => options.message!(p)),
+          toggle: () => toggle(p),
+          unavailable: options.unavailable?.(p) ?? null,
+        }),
+      ),
     );
   };
   const drawChips = () =>
@@ -232,8 +229,11 @@ function searchAsYouType(
         return [] as Person[];
       });
       if (mine !== generation) return;
-      show(people);
-      status.textContent = refused || (people.length === 0 ? 'Nobody found.' : `${people.length} found.`);
+      // The person searching is found too (by their own name): neither shown nor counted.
+      const own = new Set(chat.me.domains.map((d) => d.address));
+      const others = people.filter((p) => !p.addresses.some((a) => own.has(a)));
+      show(others);
+      status.textContent = refused || (others.length === 0 ? 'Nobody found.' : `${others.length} found.`);
     }, 200);
   });
 }
