@@ -111,10 +111,37 @@ function secondStep(details: Details, outcome: 'success' | 'failure'): string {
 
 function passwordReset(details: Details, outcome: 'success' | 'failure'): string {
   if (outcome === 'failure') return 'A password link could not be mailed';
+  // Until when it works follows as the entry's `until` (account-history.ts), in the reader's time zone.
   return details.newAccount
-    ? 'A link to set their first password was mailed to them'
+    ? `A link to set their first password was mailed to them${str(details.expiresAt) ? '; it works once' : ''}`
     : 'A password reset link was asked for';
 }
+
+/** Why a reset link was refused (complete-reset.ts), as the helpdesk tells the person who tried it. */
+const LINK_REFUSED: Record<string, string> = {
+  used: 'it had already been used',
+  expired: 'it had expired',
+  cancelled: 'a later change to their account (a new password, email or sign-out everywhere) had cancelled it',
+  account_disabled: 'their account is disabled',
+};
+
+const linkRefused: Words = (details) => {
+  const why = LINK_REFUSED[String(details.reason)];
+  return `A password reset link was refused${why ? `: ${why}` : ''}`;
+};
+
+/** Why setting up an authenticator app failed (totp.ts, the errors its confirmation throws). */
+const ENROL_FAILED: Record<string, string> = {
+  invalid_code: 'a wrong code',
+  factor_already_enrolled: 'one was set up already',
+  enrolment_closed: 'the setup had expired or was started again elsewhere',
+};
+
+const appSetUp: Words = (details, outcome) => {
+  if (outcome !== 'failure') return 'Authenticator app set up';
+  const why = ENROL_FAILED[String(details.reason)];
+  return `Setting up an authenticator app failed${why ? `: ${why}` : ''}`;
+};
 
 const ended = 'their sessions ended';
 
@@ -139,11 +166,10 @@ export const HISTORY_WORDS: Record<string, Words> = {
   'password_reset.request': passwordReset,
   'password_reset.use': (d) =>
     d.firstPassword ? 'First password set with the link mailed to them' : `Password reset with a reset link (${ended})`,
-  'password_reset.refused': () => 'A password reset link was refused (used, expired or replaced)',
+  'password_reset.refused': linkRefused,
   'password_reset.mail_failed': () =>
     'A password reset mail they asked for could not be sent (the mail server did not take it)',
-  'factor.enrol': (_d, outcome) =>
-    outcome === 'failure' ? 'Setting up an authenticator app failed' : 'Authenticator app set up',
+  'factor.enrol': appSetUp,
   'factor.replace': () => 'Authenticator app replaced by a new one',
   'factor.remove': () => 'Authenticator app removed',
   'factor.recovery_codes': (d) => `New recovery codes made (${num(d.issued)}); any unused old ones stopped working`,

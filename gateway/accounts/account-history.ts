@@ -17,7 +17,7 @@ export type HistoryEntry = {
   by: string | null;
   failed: boolean;
   ip: string | null;
-  /** Until when a lockout lasts, for the page to show in the reader's time zone. */
+  /** Until when a lockout lasts or a new account's link works, for the page to show in the reader's time zone. */
   until: string | null;
 };
 
@@ -100,6 +100,14 @@ function byWhom(ctx: GatewayContext, user: User, event: AuditEvent, named: Set<s
   return scope.all ? `the operator (${event.actorName})` : 'the operator';
 }
 
+/** Until when a lockout lasts, or a new account's mailed link works (shown after the words). */
+function untilOf(event: AuditEvent, details: Details): string | null {
+  if (event.action === 'account.locked') return typeof details.until === 'string' ? details.until : null;
+  if (event.action === 'password_reset.request' && event.outcome === 'success' && details.newAccount === true)
+    return typeof details.expiresAt === 'string' ? details.expiresAt : null;
+  return null;
+}
+
 function parsed(details: string | null): Details {
   try {
     const value: unknown = details === null ? {} : JSON.parse(details);
@@ -141,7 +149,7 @@ export async function accountHistory(ctx: GatewayContext, userId: string, page: 
       by: byWhom(ctx, user, event, named, scope),
       failed: event.outcome === 'failure',
       ip: event.ip,
-      until: event.action === 'account.locked' && typeof details.until === 'string' ? details.until : null,
+      until: untilOf(event, details),
     };
   });
   return { entries, page: shownPage, pages, total };

@@ -6,6 +6,8 @@ import type { Logger } from '../../core/logger.ts';
 import { mailFailureOf, sendWithin, type Mail, type Mailer } from '../recovery/mailer.ts';
 import { newResetToken } from '../recovery/reset-tokens.ts';
 import { inTransaction } from '../transaction.ts';
+import { secondFactorRequired } from '../factors/policy.ts';
+import { noticeTime } from '../recovery/notice-mails.ts';
 import { createUser } from './create-user.ts';
 
 /**
@@ -66,7 +68,12 @@ export async function createUserWithLink(
     });
     return { user, expiresAt };
   });
-  const mail = newAccountMail(created.user, `${deps.issuer}/password/reset/${token}`, deps.issuer);
+  const mail = newAccountMail(created.user, {
+    link: `${deps.issuer}/password/reset/${token}`,
+    issuer: deps.issuer,
+    expiresAt: created.expiresAt,
+    secondFactor: await secondFactorRequired(ctx, created.user),
+  });
   try {
     await sendWithin(deps.mailer, mail, NEW_ACCOUNT_MAIL_WAIT_MS);
     return { ...created, mailed: true };
@@ -100,19 +107,33 @@ function withEmailNeeded(error: unknown, email: unknown): unknown {
   });
 }
 
-function newAccountMail(user: User, link: string, issuer: string): Mail {
+/** What the welcome mail tells besides the person: their link, until when it works, and their first sign-in. */
+type Welcome = { link: string; issuer: string; expiresAt: Date; secondFactor: boolean };
+
+/**
+ * The welcome mail, read at a desk days later: who sent it (the gateway's host, as the gateway knows no
+ * campus name), until when the link works, where to sign in from then on, and, where the policy requires
+ * a second factor, that the first sign-in stops for one, so the person has their phone or key at hand.
+ */
+function newAccountMail(user: User, welcome: Welcome): Mail {
+  const { link, issuer, expiresAt } = welcome;
   return {
     to: user.email,
     subject: 'Your Atrium account: choose your password',
     text: [
       `Hello ${user.displayName},`,
       '',
-      `Your campus administrators made an Atrium account for you. Your username is "${user.username}".`,
-      `Open this link within ${NEW_ACCOUNT_LINK_HOURS / 24} days to choose your password:`,
+      `Your campus administrators at ${new URL(issuer).host} made an Atrium account for you. Your username is "${user.username}".`,
+      `Open this link by ${noticeTime(expiresAt)} (within ${NEW_ACCOUNT_LINK_HOURS / 24} days) to choose your password:`,
       '',
       link,
       '',
-      'The link works once. Then sign in with your username and the password you chose.',
+      `The link works once. From then on, sign in at ${issuer} with your username and the password you chose; your chats and apps are at ${issuer}/portal.`,
+      ...(welcome.secondFactor
+        ? [
+            'Your campus requires a second factor for your account: at your first sign-in, after your password, you will be asked to set up an authenticator app on your phone or a passkey before going on. Have your phone or security key with you then.',
+          ]
+        : []),
       `If the link has expired, ask for a new one with "Forgot your password?" when signing in at ${issuer}.`,
       'If you did not expect an account, tell your campus helpdesk.',
       '',

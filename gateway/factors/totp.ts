@@ -217,12 +217,14 @@ export async function confirmTotpEnrolment(
       if (outcome === 'not_six_digits') throw new TotpCodeNotSixDigitsError();
       if (outcome !== 'accepted') throw new InvalidEnrolmentCodeError();
       // Another factor's recovery codes, kept safe since, stay valid: new ones would silently cancel them.
-      const keep = !first && (await unusedRecoveryCodes(ctx, user.id)) > 0;
+      const unused = await unusedRecoveryCodes(ctx, user.id);
+      const keep = !first && unused > 0;
       const codes = keep ? [] : await issueRecoveryCodes(ctx, user.id);
+      // How many unused codes the new ones replaced: the notice says old ones stop working only if any did.
       await audit(ctx, {
         action: 'factor.enrol',
         target: user.username,
-        details: keep ? { factor: 'totp', recoveryCodesKept: true } : { factor: 'totp' },
+        details: keep ? { factor: 'totp', recoveryCodesKept: true } : { factor: 'totp', replacedUnused: unused },
       });
       return codes;
     });

@@ -68,7 +68,7 @@ const describers: Record<string, Describe> = {
       said: [
         `Your campus administrators removed the second factors of your Atrium account ${account}: ${factorsRemoved(entry.details ?? {})}.`,
         entry.details?.secondFactorRequired === true
-          ? 'You were signed out everywhere. Your organization requires a second factor for your account: when you next sign in, after your password, you will be asked to set one up again.'
+          ? 'You were signed out everywhere. Your campus requires a second factor for your account: when you next sign in, after your password, you will be asked to set one up again.'
           : 'You were signed out everywhere. You now sign in with your password alone; you can set up a second factor again on your account page.',
       ],
     },
@@ -124,9 +124,7 @@ const describers: Record<string, Describe> = {
             subject: 'An authenticator app was added to your Atrium account',
             said: [
               `An authenticator app was set up as a second factor of your Atrium account ${account}.`,
-              entry.details?.recoveryCodesKept === true
-                ? 'Your recovery codes are unchanged: the ones you already keep still work.'
-                : 'New recovery codes were made with it, shown once to whoever set it up; any made before no longer work.',
+              ...codesWithApp(entry.details ?? {}),
             ],
           },
         ]
@@ -176,6 +174,18 @@ function codesWentWithIt(details: Details): string[] {
   return Number(details.recoveryCodes ?? 0) > 0
     ? ['It was your last second factor, so your recovery codes were removed with it.']
     : [];
+}
+
+/**
+ * What became of the recovery codes when an authenticator app was added: kept, or made with it; only where
+ * unused ones existed before (`replacedUnused`, counted at the enrolment) are they said to stop working.
+ */
+function codesWithApp(details: Details): string[] {
+  if (details.recoveryCodesKept === true)
+    return ['Your recovery codes are unchanged: the ones you already keep still work.'];
+  return Number(details.replacedUnused ?? 0) > 0
+    ? ['New recovery codes were made with it, shown once to whoever set it up; any made before no longer work.']
+    : ['Recovery codes were made with it, shown once to whoever set it up.'];
 }
 
 function passkeyName(details: Details): string {

@@ -102,7 +102,7 @@ describe('people who have no password yet, in the console', () => {
     expect(text).toContain('no password yet');
     expect(text).toContain('Set a password');
     expect(text).toContain('nopw-dan has no password yet and cannot sign in until one is set');
-    expect(text).toContain('“Forgot password” on the sign-in page');
+    expect(text).toContain('“Forgot your password?” on the sign-in page');
 
     const after = await submitFilled(admin, page, filledFormWithAction(page, '/password'), {
       password: 'dan-first-password',

@@ -84,7 +84,9 @@ describe('a new person mailed a link to set their password', () => {
     expect(mainText(created)).toContain('no password yet');
 
     const mail = await mailbox.next('gina@campus.test', { subject: SUBJECT });
-    expect(mail.text).toContain('Your campus administrators made an Atrium account for you. Your username is "gina".');
+    expect(mail.text).toContain(
+      `Your campus administrators at ${new URL(withMail.issuer).host} made an Atrium account for you. Your username is "gina".`,
+    );
     expect(mail.text).toContain('to choose your password');
     expect(mail.text).not.toContain('asked to reset');
     // A new account's link lasts days, not a forgotten password's half hour.

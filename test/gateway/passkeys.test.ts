@@ -1008,7 +1008,7 @@ describe('the console', () => {
     expect(passkeyOnly(mainText(page))).toBe(before + 1);
     // One person is said in the singular (when this test runs alone), several in the plural.
     expect(mainText(page)).toMatch(
-      /(1 person has no password and signs|\d+ people have no password and sign) in with a passkey alone: they cannot sign in at all until they get a password \(set on their page here, or with “Forgot password” where the gateway sends mail\)\. Sessions already open stay open\./,
+      /(1 person has no password and signs|\d+ people have no password and sign) in with a passkey alone: they cannot sign in at all until they get a password \(set on their page here, or with “Forgot your password\?” where the gateway sends mail\)\. Sessions already open stay open\./,
     );
     const off = filledFormWithAction(page, '/admin/second-factor/passwordless');
     const refused = await submitFilled(agent, page, off);

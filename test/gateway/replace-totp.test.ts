@@ -109,7 +109,7 @@ describe('replacing the authenticator app', () => {
     expect(page.url).toBe(accountUrl());
     // Said where the page used to say the app stays until a passkey is added; no Remove button.
     expect(mainText(page)).toContain(
-      'Your organization requires a second factor, and this app is your only one, so it cannot be removed; but you can replace it. A new phone, or lost the old one? Replace the app: scan a new code with the new phone and enter a code it shows. The old phone’s codes stop working only once the new one is confirmed, so you are never left without your app.',
+      'Your campus requires a second factor, and this app is your only one, so it cannot be removed; but you can replace it. A new phone, or lost the old one? Replace the app: scan a new code with the new phone and enter a code it shows. The old phone’s codes stop working only once the new one is confirmed, so you are never left without your app.',
     );
     expect(page.html).not.toContain('id="remove-totp"');
 

@@ -725,7 +725,7 @@ describe('moving the authenticator app to a new phone', () => {
       expect(page.html).not.toContain('id="remove-totp"');
       expect(mainText(page)).not.toContain('No longer want an app?');
       expect(mainText(page)).toContain(
-        `Your organization requires a second factor, and this app is your only one, so it cannot be removed; but you can replace it. ${replace}`,
+        `Your campus requires a second factor, and this app is your only one, so it cannot be removed; but you can replace it. ${replace}`,
       );
       expect(page.html).toContain('id="begin-replace-totp"');
     } finally {

@@ -5,8 +5,13 @@ import {
   dropSecondFactorRequirement,
   listRequirements,
   requireSecondFactor,
+  secondFactorRequired,
   type Requirement,
 } from '../../factors/policy.ts';
+import { hasSecondFactor } from '../../factors/passkeys/second-factor-choices.ts';
+import { unitPathsOf } from '../../accounts/memberships.ts';
+import { isWithin } from '../../accounts/scope.ts';
+import type { GatewayContext } from '../../context.ts';
 import { reachOfAdding, reachOfDropping, type AddingReach, type DroppingReach } from '../../factors/policy-reach.ts';
 import { unitTree } from '../../accounts/unit-tree.ts';
 import { bodyOf, formBody, formFailure, text, type Body, type FormFailure } from '../form-input.ts';
@@ -22,9 +27,30 @@ type Kind = 'role' | 'unit';
 type PageState = {
   failure?: FormFailure & { kind?: Kind };
   passwordlessFailure?: FormFailure;
-  adding?: { requirement: Requirement; reach: AddingReach };
-  dropping?: { requirement: Requirement; reach: DroppingReach };
+  adding?: { requirement: Requirement; reach: AddingReach; you: YouCovered };
+  dropping?: { requirement: Requirement; reach: DroppingReach; you: YouCovered };
 };
+
+/**
+ * Whether a requirement covers the administrator changing it, and whether adding it would ask them to set
+ * up a second factor at their next sign-in (covered by no other requirement, and without one): counted in
+ * the reach, but "4 people" alone does not tell them they are one.
+ */
+type YouCovered = { covered: boolean; toSetUp: boolean };
+
+async function youIn(ctx: GatewayContext, requirement: Requirement): Promise<YouCovered> {
+  const none = { covered: false, toSetUp: false };
+  if (ctx.actor.kind !== 'user') return none;
+  const you = await ctx.models.User.findByPk(ctx.actor.id, { transaction: ctx.tx });
+  if (!you || you.status !== 'active') return none;
+  const covered =
+    requirement.kind === 'role'
+      ? you.roles.includes(requirement.value)
+      : (await unitPathsOf(ctx, you)).some((path) => isWithin(path, requirement.value));
+  if (!covered) return none;
+  const toSetUp = !(await secondFactorRequired(ctx, you)) && !(await hasSecondFactor(ctx, you.id));
+  return { covered, toSetUp };
+}
 
 const requirementInput = (body: Body) => ({ kind: text(body, 'kind'), value: text(body, 'value') });
 const kindOf = (body: Body): Kind | undefined => {
@@ -89,7 +115,9 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
         return res.redirect(303, '/admin/second-factor');
       }
       const requirement = await checkRequirement(ctx, requirementInput(body));
-      state = { adding: { requirement, reach: await reachOfAdding(ctx, requirement) } };
+      state = {
+        adding: { requirement, reach: await reachOfAdding(ctx, requirement), you: await youIn(ctx, requirement) },
+      };
     } catch (error) {
       state = { failure: { ...formFailure(error), kind: kindOf(body) } };
     }
@@ -109,7 +137,8 @@ export function secondFactorRoutes(kit: ConsoleKit): Router {
       const requirement = await checkRequirement(ctx, requirementInput(body));
       if (!(await listRequirements(ctx)).some((r) => r.kind === requirement.kind && r.value === requirement.value))
         throw new NotFoundError(`A second factor is not required of ${requirement.kind} ${requirement.value}`);
-      state = { dropping: { requirement, reach: await reachOfDropping(ctx, requirement) } };
+      const you = await youIn(ctx, requirement);
+      state = { dropping: { requirement, reach: await reachOfDropping(ctx, requirement), you } };
     } catch (error) {
       state = { failure: formFailure(error) };
     }

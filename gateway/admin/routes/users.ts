@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import { Op } from 'sequelize';
 import { createUser } from '../../accounts/create-user.ts';
 import { signOutEverywhere } from '../../accounts/end-access.ts';
 import { findManageableUser, whyNotManageable } from '../../accounts/find-user.ts';
@@ -35,6 +36,7 @@ import { factorsOf } from '../../factors/factor-status.ts';
 import { accountHistory } from '../../accounts/account-history.ts';
 import { resetFactorsOf } from '../../factors/reset-factors.ts';
 import { NotUnderstoodError } from '../../factors/errors.ts';
+import { listRequirements, secondFactorRequired } from '../../factors/policy.ts';
 import { PASSWORD_MAX } from '../../accounts/schemas.ts';
 import { createUserWithLink, NEW_ACCOUNT_LINK_HOURS, type NewAccountMail } from '../../accounts/new-account-link.ts';
 
@@ -265,6 +267,43 @@ async function historyOf(ctx: GatewayContext, user: User, page: unknown) {
   };
 }
 
+type OpenLink = { madeAt: Date; until: Date; mailed: boolean };
+
+/**
+ * The latest link to set a password that still works (unused, not cancelled, not expired), of a person
+ * without one: the helpdesk asked "I can't sign in" can say when it went and until when it works, or that
+ * the mail server did not take it (audited after the link was made: new-account-link.ts, request-reset.ts).
+ */
+async function openPasswordLink(ctx: GatewayContext, user: User): Promise<OpenLink | null> {
+  const link = await ctx.models.PasswordReset.findOne({
+    where: { userId: user.id, usedAt: null, cancelledAt: null, expiresAt: { [Op.gt]: new Date() } },
+    order: [['createdAt', 'DESC']],
+    transaction: ctx.tx,
+  });
+  if (!link) return null;
+  const failures = await ctx.models.AuditEvent.findAll({
+    where: {
+      target: user.username,
+      action: { [Op.in]: ['password_reset.request', 'password_reset.mail_failed'] },
+      outcome: 'failure',
+      // A second's margin: a database that keeps whole seconds may round the entry below the link.
+      at: { [Op.gte]: new Date(link.createdAt.getTime() - 1_000) },
+    },
+    transaction: ctx.tx,
+  });
+  const notMailed = failures.some(
+    (f) => f.action === 'password_reset.mail_failed' || (f.details ?? '').includes('"newAccount":true'),
+  );
+  return { madeAt: link.createdAt, until: link.expiresAt, mailed: !notMailed };
+}
+
+/** What makes the policy require a second factor of the person, for the console to say: 'role', 'unit' or null. */
+async function factorRequiredBy(ctx: GatewayContext, user: User): Promise<'role' | 'unit' | null> {
+  const requirements = await listRequirements(ctx);
+  if (requirements.some((r) => r.kind === 'role' && user.roles.includes(r.value))) return 'role';
+  return (await secondFactorRequired(ctx, user)) ? 'unit' : null;
+}
+
 /** The new-user or edit form; after a refusal, with what was typed and the focus on the first bad field. */
 async function renderUserForm(
   kit: ConsoleKit,
@@ -288,6 +327,8 @@ async function renderUserForm(
       // Where the person's campus sends them to reset a forgotten directory password, to tell them.
       directoryResetUrl: user?.directory && found ? await directoryResetPages(ctx.models)(found.user) : null,
       factors: found ? (await factorsOf(ctx, [found.user.id])).get(found.user.id) : null,
+      openLink: user?.passwordStatus === 'none' && found ? await openPasswordLink(ctx, found.user) : null,
+      factorRequiredBy: found ? await factorRequiredBy(ctx, found.user) : null,
       history: found ? await historyOf(ctx, found.user, req.query.history) : null,
       values: state.values ?? (user ? storedValues(user) : {}),
       canMail: state.canMail ?? false,
