@@ -12,6 +12,7 @@ import {
 import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { RESET_SUBJECT, resetLinkIn, startMailbox, type Mailbox, type ReceivedMail } from '../helpers/mailbox.ts';
 import { operator, type GatewayContext } from '../../gateway/context.ts';
+import { createUserWithLink } from '../../gateway/accounts/new-account-link.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
 import { requireSecondFactor } from '../../gateway/factors/policy.ts';
 import { beginTotpEnrolment, confirmTotpEnrolment, totpDeps } from '../../gateway/factors/totp.ts';
@@ -171,6 +172,28 @@ describe('the console page of a newcomer without a password yet', () => {
       'otto has no password yet and cannot sign in until one is set. Set one here and tell them through a separate channel, or they ask for a link with “Forgot your password?” on the sign-in page, where the gateway can send mail.',
     );
     expect(historyRows(page)[0]).toMatch(/ refused A password reset link was refused: it had expired — /);
+  });
+});
+
+describe('the console page of a newcomer whose link the mail server refused', () => {
+  it('says the link was made but not mailed, so the helpdesk does not send them looking for it', async () => {
+    const refusing = { send: () => Promise.reject(new Error('550 mailbox unavailable')), close: () => undefined };
+    const { mailed } = await createUserWithLink(
+      asOperator(),
+      { issuer: gateway.issuer, mailer: refusing },
+      {
+        username: 'pavel',
+        displayName: 'New pavel',
+        email: 'pavel@campus.test',
+        units: ['campus/eng/cs'],
+        roles: ['student'],
+      },
+    );
+    expect(mailed).toBe(false);
+    const link = await linkOf('pavel');
+    expect(paragraph(await personPage('pavel'), 'password-status')).toContain(
+      `A link to set it was made on ${utcText(link.createdAt)}, working until ${utcText(link.expiresAt)}, but the mail server did not take it. Otherwise, set one here`,
+    );
   });
 });
 
