@@ -140,16 +140,39 @@ function resetMail(user: User, link: string, ttlMinutes: number): Mail {
     text: [
       `Hello ${user.displayName},`,
       '',
-      `Someone (hopefully you) asked to reset the password of the Atrium account "${user.username}".`,
-      `Open this link within ${ttlMinutes} minutes to choose a new password:`,
-      '',
-      link,
-      '',
-      'The link works once. Setting a new password signs you out everywhere.',
-      'If you did not ask for this, ignore this mail: your password stays as it is.',
+      user.passwordHash === null
+        ? `Someone (hopefully you) asked for a link to set the password of the Atrium account "${user.username}".`
+        : `Someone (hopefully you) asked to reset the password of the Atrium account "${user.username}".`,
+      ...(user.passwordHash === null ? noPasswordYet(user, link, ttlMinutes) : newPassword(link, ttlMinutes)),
       '',
     ].join('\n'),
   };
+}
+
+function newPassword(link: string, ttlMinutes: number): string[] {
+  return [
+    `Open this link within ${ttlMinutes} minutes to choose a new password:`,
+    '',
+    link,
+    '',
+    'The link works once. Setting a new password signs you out everywhere.',
+    'If you did not ask for this, ignore this mail: your password stays as it is.',
+  ];
+}
+
+/** An account without a password (made with a link, or only ever signed in to with a passkey): the link sets one. */
+function noPasswordYet(user: User, link: string, ttlMinutes: number): string[] {
+  return [
+    'The account has no password yet: this link sets one.',
+    `Open it within ${ttlMinutes} minutes to choose your password:`,
+    '',
+    link,
+    '',
+    user.lastLoginAt === null
+      ? 'The link works once.'
+      : 'The link works once. Setting a password signs you out everywhere.',
+    'If you did not ask for this, ignore this mail: the account stays without a password.',
+  ];
 }
 
 function directoryMail(user: User, page: string): Mail {

@@ -51,7 +51,7 @@ describe('a directory sync that changes an email address', () => {
 
     const refused = await new BrowserAgent().navigate(link);
     expect(refused.status).toBe(410);
-    expect(refused.html).toContain('This password reset link was cancelled');
+    expect(refused.html).toContain('This password link was cancelled');
   });
 
   it('leaves the link of a person whose address a sync leaves as it was', async () => {

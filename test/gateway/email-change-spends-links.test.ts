@@ -56,7 +56,7 @@ describe("a new address spends a new account's link mailed to the old one", () =
     await editUser(admin(), 'ada', { email: 'ada.new@campus.test' });
     const refused = await opened(link);
     expect(refused.status).toBe(410);
-    expect(refused.html).toContain('This password reset link was cancelled');
+    expect(refused.html).toContain('This password link was cancelled');
   });
 
   it('when an operator changes it at the command line', async () => {
@@ -65,7 +65,7 @@ describe("a new address spends a new account's link mailed to the old one", () =
     expect(done.code).toBe(0);
     const refused = await opened(link);
     expect(refused.status).toBe(410);
-    expect(refused.html).toContain('This password reset link was cancelled');
+    expect(refused.html).toContain('This password link was cancelled');
   });
 
   it('and a change of the name alone leaves the link working', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserAgent, formWithAction, type Page } from '../helpers/browser-agent.ts';
+import { BrowserAgent, formWithAction, mainText, type Page } from '../helpers/browser-agent.ts';
 import { addPerson, ENG_NODE, registerTestApp, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { RESET_SUBJECT, resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
 import { login } from '../helpers/node.ts';
@@ -159,7 +159,7 @@ describe('"forgot password" by mail', () => {
 
     const page = await new BrowserAgent().navigate(link);
     expect(page.status).toBe(410);
-    expect(page.html).toContain('This password reset link has expired');
+    expect(page.html).toContain('This password link has expired');
     const posted = await choosePassword(link, 'another new secret');
     expect(posted.status).toBe(410);
     expect(await passwordHashOf('rosa')).toBe(before);
@@ -199,7 +199,7 @@ describe('"forgot password" by mail', () => {
 
     const again = await choosePassword(link, 'second new secret');
     expect(again.status).toBe(410);
-    expect(again.html).toContain('already been used');
+    expect(again.html).toContain('This link was already used to set a new password');
     expect(await passwordHashOf('sam')).toBe(afterFirst);
     expect((await auditOf('password_reset.refused', 'sam')).map((e) => JSON.parse(e.details!).reason)).toContain(
       'used',
@@ -225,9 +225,15 @@ describe('"forgot password" by mail', () => {
     const differing = await choosePassword(link, 'long enough secret', 'long enough secreT');
     expect(differing.status).toBe(400);
     expect(/role="alert">([^<]*)</.exec(differing.html)?.[1]).toBe('The two passwords differ.');
-    expect(differing.html).toMatch(/<input id="confirmation"[^>]* aria-describedby="confirmation-error" autofocus>/);
+    // Both fields are empty again: the first has the focus, and the mismatch is said there.
+    expect(differing.html).toMatch(
+      /<input id="password"[^>]* aria-describedby="password-hint password-error" autofocus>/,
+    );
+    expect(differing.html).toMatch(
+      /<input id="confirmation"[^>]* aria-invalid="true" aria-describedby="password-error">/,
+    );
     expect(differing.html).toContain(
-      '<p class="field-error" id="confirmation-error">Type the same new password twice.</p>',
+      '<p class="field-error" id="password-error">Type the same new password twice.</p>',
     );
     expect(await passwordHashOf('tara')).toBe(before);
     expect((await choosePassword(link, 'long enough secret')).status).toBe(200);
@@ -246,8 +252,8 @@ describe('"forgot password" by mail', () => {
 
     const refused = await choosePassword(link, 'the intruder chose this one');
     expect(refused.status).toBe(410);
-    expect(refused.html).toContain('This password reset link was cancelled');
-    expect(refused.html).not.toContain('already been used');
+    expect(refused.html).toContain('This password link was cancelled');
+    expect(refused.html).not.toContain('already used');
     expect(await passwordHashOf('ned')).toBe(chosen);
     expect(await reasonsRefused('ned')).toEqual(['cancelled', 'cancelled']);
   });
@@ -259,7 +265,7 @@ describe('"forgot password" by mail', () => {
     await updateUser(operatorContext(), oli.id, { email: 'oli.new@campus.test' });
     const refused = await new BrowserAgent().navigate(link);
     expect(refused.status).toBe(410);
-    expect(refused.html).toContain('This password reset link was cancelled');
+    expect(refused.html).toContain('This password link was cancelled');
     expect(await reasonsRefused('oli')).toEqual(['cancelled']);
   });
 
@@ -271,7 +277,7 @@ describe('"forgot password" by mail', () => {
     await updateUser(operatorContext(), pat.id, { status: 'active' });
     const refused = await new BrowserAgent().navigate(link);
     expect(refused.status).toBe(410);
-    expect(refused.html).toContain('This password reset link was cancelled');
+    expect(refused.html).toContain('This password link was cancelled');
     expect(await reasonsRefused('pat')).toEqual(['cancelled']);
   });
 
@@ -284,7 +290,9 @@ describe('"forgot password" by mail', () => {
     expect((await choosePassword(second, 'quin chose this one')).status).toBe(200);
     const refused = await choosePassword(first, 'and then this one');
     expect(refused.status).toBe(410);
-    expect(refused.html).toContain('This password reset link was cancelled');
+    // In the words of what happened: the person's own newer link set the password.
+    expect(mainText(refused)).toContain('A newer link was sent after this one, and a password was chosen with it');
+    expect(mainText(refused)).toContain('The password typed just now was not saved.');
   });
 
   it('mails one account at most the allowed number of times an hour, answering the same', async () => {

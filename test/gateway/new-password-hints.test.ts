@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
 import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
-import { passwordSchema } from '../../gateway/accounts/schemas.ts';
+import { PASSWORD_MAX, passwordSchema } from '../../gateway/accounts/schemas.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let gateway: TestGateway;
@@ -42,13 +42,13 @@ afterAll(async () => {
 });
 
 describe('choosing a new password', () => {
-  it('says how long it must be before it is sent, and after a mismatch focuses the field the error is on', async () => {
+  it('says how long it may be before it is sent, and after a mismatch focuses the first field, where the error is said', async () => {
     await addPerson(gateway, 'nia');
     const agent = new BrowserAgent();
     const forgot = await agent.navigate(url('/password/forgot'));
     await agent.submit(forgot, formWithAction(forgot, '/password/forgot'), { identifier: 'nia' });
     const page = await agent.navigate(resetLinkIn(await mailbox.next('nia@campus.test')));
-    expect(descriptionOf(page, 'password')).toEqual([`At least ${minimum} characters.`]);
+    expect(descriptionOf(page, 'password')).toEqual([`${minimum} to ${PASSWORD_MAX} characters.`]);
     expect(inputOf(page, 'password')).toContain(`minlength="${minimum}"`);
     expect(autofocused(page)).toEqual(['password']);
 
@@ -57,15 +57,19 @@ describe('choosing a new password', () => {
       confirmation: 'long enough secreT',
     });
     expect(differing.status).toBe(400);
-    expect(descriptionOf(differing, 'confirmation')).toEqual(['Type the same new password twice.']);
-    expect(autofocused(differing)).toEqual(['confirmation']);
+    // Both fields are empty again: the first is to be typed first, and the mismatch is said there.
+    expect(descriptionOf(differing, 'password')).toEqual([
+      `${minimum} to ${PASSWORD_MAX} characters.`,
+      'Type the same new password twice.',
+    ]);
+    expect(autofocused(differing)).toEqual(['password']);
 
     const short = await agent.submit(differing, formWithAction(differing, '/password/reset/'), {
       password: 'short',
       confirmation: 'short',
     });
     expect(descriptionOf(short, 'password')).toEqual([
-      `At least ${minimum} characters.`,
+      `${minimum} to ${PASSWORD_MAX} characters.`,
       `Use at least ${minimum} characters.`,
     ]);
     expect(autofocused(short)).toEqual(['password']);

@@ -76,7 +76,7 @@ describe.skipIf(chromiumMissing)('"forgot password" in a browser', () => {
 
     // The link was spent.
     await page.goto(link);
-    await page.getByText('This password reset link has already been used').waitFor();
+    await page.getByRole('heading', { name: 'This link was already used to set a new password' }).waitFor();
     await context.close();
   }, 60_000);
 });
