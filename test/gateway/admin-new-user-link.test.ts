@@ -102,7 +102,7 @@ describe('a new person mailed a link to set their password', () => {
 
     const done = await choosePassword(resetLinkIn(mail), 'gina-chose-this-one');
     expect(done.status).toBe(200);
-    expect(done.html).toContain('Your password is changed');
+    expect(done.html).toContain('Your password is set');
     const after = await withMail.models.User.findOne({ where: { username: 'gina' } });
     expect(await verify(after!.passwordHash!, 'gina-chose-this-one')).toBe(true);
     // Through the gateway's login with her own password (a student, so the console then refuses her).
