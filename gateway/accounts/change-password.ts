@@ -15,6 +15,7 @@ import {
 import { replacePassword } from './end-access.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { passwordSchema } from './schemas.ts';
+import { refuseWeakPassword } from './weak-passwords.ts';
 
 /**
  * Far longer than any password Atrium sets (passwordSchema): a longer "current password" cannot be right,
@@ -78,6 +79,7 @@ export async function changeOwnPassword(
   try {
     await assertPasswordIsLocal(person, user);
     change = readChange(input);
+    await refuseWeakPassword(person, change.password, user);
   } catch (error) {
     throw await fail(error, error instanceof ValidationError ? 'invalid_input' : 'directory_password');
   }

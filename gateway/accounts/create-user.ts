@@ -11,7 +11,8 @@ import { hashPassword } from './passwords.ts';
 import { addressNameProblem } from './reserved-names.ts';
 import { assertCovers, isFullAdmin } from './scope.ts';
 import { unitsByPaths } from './units.ts';
-import { newUserSchema, type NewUser } from './schemas.ts';
+import { newUserSchema, passwordSchema, type NewUser } from './schemas.ts';
+import { campusWords, weakPasswordReason } from './weak-passwords.ts';
 
 export function assertMayGrant(ctx: GatewayContext, roles: Role[]): void {
   if (roles.includes('admin') && !isFullAdmin(ctx.actor))
@@ -47,16 +48,35 @@ export async function assertUnique(
   throw new ConflictError(`Email ${fields.email} is already used by another account`);
 }
 
-/** Creates an account (argon2id password hash, memberships) after checking the actor may manage its units. */
+/**
+ * Creates an account (argon2id password hash, memberships) after checking the actor may manage its units.
+ * A password too easy to guess for the person is refused at its field (weak-passwords.ts).
+ */
 export async function createUser(ctx: GatewayContext, input: unknown): Promise<User> {
   const parsed = newUserSchema.safeParse(input);
-  if (!parsed.success) {
-    const fields = fieldErrorsOf(parsed.error);
+  const weak = await weakPasswordOf(ctx, input);
+  if (!parsed.success || weak) {
+    const fields = parsed.success ? {} : fieldErrorsOf(parsed.error);
+    if (weak && !fields.password) fields.password = weak;
     await addClashes(ctx, input, fields);
     throw new ValidationError('Some fields are invalid', fields);
   }
   const data = parsed.data;
   return inTransaction(ctx, (ctx) => insertUser(ctx, data, data.password ? hashPassword(data.password) : null));
+}
+
+/** Why the password given for a new person is too easy to guess for them; null without one or if not. */
+async function weakPasswordOf(ctx: GatewayContext, input: unknown): Promise<string | null> {
+  const given = (input ?? {}) as Record<string, unknown>;
+  const password = passwordSchema.safeParse(given.password);
+  if (!password.success) return null;
+  const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  return weakPasswordReason(password.data, {
+    username: text(given.username),
+    displayName: text(given.displayName),
+    email: text(given.email),
+    place: await campusWords(ctx),
+  });
 }
 
 /**

@@ -10,7 +10,8 @@ import { assertMayGrant, insertUser } from './create-user.ts';
 import { hashPassword } from './passwords.ts';
 import { addressNameProblems } from './reserved-names.ts';
 import { assertCovers } from './scope.ts';
-import { newUserSchema, roleSchema, unitPathSchema, type NewUser } from './schemas.ts';
+import { newUserSchema, passwordSchema, roleSchema, unitPathSchema, type NewUser } from './schemas.ts';
+import { campusWords, weakPasswordReason } from './weak-passwords.ts';
 import type { Role } from '../models/index.ts';
 
 export const IMPORT_COLUMNS = ['username', 'name', 'email', 'units', 'roles', 'password'] as const;
@@ -205,6 +206,7 @@ async function validateRows(ctx: GatewayContext, parsed: Parsed): Promise<Row[]>
   const rows: Row[] = [];
   const checkables: Checkable[] = [];
   const firstLineOf = { username: new Map<string, number>(), email: new Map<string, number>() };
+  const place = await campusWords(ctx);
 
   for (const { line, cells } of parsed.rows) {
     const input = {
@@ -218,6 +220,12 @@ async function validateRows(ctx: GatewayContext, parsed: Parsed): Promise<Row[]>
     const result = newUserSchema.safeParse(input);
     let ok = result.success;
     if (!result.success) errors.push(...issuesOf(line, result.error, input));
+    const password = passwordSchema.safeParse(input.password);
+    const weak = password.success ? weakPasswordReason(password.data, { ...input, place }) : null;
+    if (weak) {
+      errors.push({ line, field: 'password', message: weak });
+      ok = false;
+    }
     const row = checkableOf(line, input);
     checkables.push(row);
     for (const field of ['username', 'email'] as const) {

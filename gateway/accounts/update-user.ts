@@ -15,6 +15,7 @@ import { hashPassword } from './passwords.ts';
 import { refuseChatMove } from './chat-moves.ts';
 import { assertCovers } from './scope.ts';
 import { passwordSchema, userChangesSchema, type UserChanges } from './schemas.ts';
+import { refuseWeakPassword } from './weak-passwords.ts';
 import { assertPasswordIsLocal } from '../directories/local-password.ts';
 import { spendOpenResetLinks } from '../recovery/spend-reset-links.ts';
 import { firstPasswordDetail } from '../recovery/notice-mails.ts';
@@ -187,6 +188,10 @@ export async function resetPassword(ctx: GatewayContext, idOrUsername: string, p
       password: plain.error.issues[0]?.message ?? 'invalid',
     });
   }
+  // Judged before the hash is made, which is made before the transaction so that it stays short.
+  const { user: person } = await findManageableUser(ctx, idOrUsername);
+  await assertPasswordIsLocal(ctx, person);
+  await refuseWeakPassword(ctx, plain.data, person);
   const passwordHash = await hashPassword(plain.data);
   return inTransaction(ctx, async (ctx) => {
     const { user } = await findManageableUser(ctx, idOrUsername);

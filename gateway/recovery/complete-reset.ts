@@ -3,6 +3,7 @@ import { ValidationError } from '../../core/errors.ts';
 import { replacePassword } from '../accounts/end-access.ts';
 import { hashPassword } from '../accounts/passwords.ts';
 import { passwordSchema } from '../accounts/schemas.ts';
+import { refuseWeakPassword } from '../accounts/weak-passwords.ts';
 import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { PasswordReset, User } from '../models/index.ts';
@@ -25,7 +26,8 @@ export async function openResetLink(ctx: GatewayContext, token: string): Promise
  * Sets the new password chosen through a reset link and spends the link (with every other open link of
  * the person). Whoever had the old password may hold a session or a refresh token made with it, so every
  * session and token of the person ends, as with an administrator's reset. A bad password leaves the link
- * usable; a used, cancelled, expired or unknown link changes nothing.
+ * usable; so does one too easy to guess (weak-passwords.ts); a used, cancelled, expired or unknown link
+ * changes nothing.
  */
 export async function completePasswordReset(
   ctx: GatewayContext,
@@ -33,9 +35,10 @@ export async function completePasswordReset(
   input: { password?: unknown; confirmation?: unknown },
 ): Promise<User> {
   try {
-    await usableReset(ctx, token);
+    const { user: person } = await usableReset(ctx, token);
     const plain = passwordSchema.safeParse(input.password);
     if (!plain.success) throw unacceptablePassword(plain.error.issues[0]);
+    await refuseWeakPassword(ctx, plain.data, person, () => 'The new password is too easy to guess.');
     if (input.confirmation !== plain.data)
       throw new ValidationError('The two passwords differ.', { confirmation: 'Type the same new password twice.' });
     const passwordHash = await hashPassword(plain.data);

@@ -105,9 +105,9 @@ describe('importing users from CSV', () => {
       ctx,
       csv(
         HEADER,
-        'imp-ann,Ann Lee,Ann@Campus.Test,campus/eng/cs;campus/arts,student;staff,ann-password-1',
+        'imp-ann,Ann Lee,Ann@Campus.Test,campus/eng/cs;campus/arts,student;staff,ann-maple-lantern-1',
         'imp-ben,Ben Ode,ben@campus.test,campus/arts/history,student,',
-        'imp-cy,Cy Tan,cy@campus.test, campus/eng/ee ; campus/eng/cs ,staff,cy-password-22',
+        'imp-cy,Cy Tan,cy@campus.test, campus/eng/ee ; campus/eng/cs ,staff,cy-teal-harbour-22',
       ),
       { onProgress: (p) => progress.push(p) },
     );
@@ -151,7 +151,7 @@ describe('importing users from CSV', () => {
         hash: '$argon2id$',
       },
     ]);
-    expect(await verifyPassword(users[0]!.passwordHash, 'ann-password-1')).toBe(true);
+    expect(await verifyPassword(users[0]!.passwordHash, 'ann-maple-lantern-1')).toBe(true);
     expect(progress.filter((p) => p.phase === 'hashing').at(-1)).toEqual({ phase: 'hashing', done: 2, total: 2 });
     expect(progress.filter((p) => p.phase === 'importing').map((p) => p.done)).toEqual([1, 2, 3]);
     expect(await ctx.models.AuditEvent.count({ where: { action: 'user.import' } })).toBe(1);
@@ -273,7 +273,7 @@ describe('atrium users import', () => {
       file,
       csv(
         HEADER,
-        'cli-a,Cli A,cli-a@campus.test,campus/eng,student,cli-a-password',
+        'cli-a,Cli A,cli-a@campus.test,campus/eng,student,cli-a-quiet-orchard',
         'cli-b,Cli B,cli-b@campus.test,campus/arts,staff,',
       ),
     );

@@ -641,14 +641,14 @@ describe('managing users as an administrator', () => {
     expect(tooShort.html).toContain('id="new-password-error"');
 
     const reset = await submitFilled(admin, edit, filledFormWithAction(edit, '/password'), {
-      password: 'gina-new-password',
+      password: 'gina-harbour-lights',
     });
     expect(mainText(reset)).toContain('Set a new password for gina');
     expect(mainText(reset)).not.toContain('Locked out');
     await gina.reload();
     expect(gina.lockedUntil).toBeNull();
     expect(gina.failedLogins).toBe(0);
-    expect(await verify(gina.passwordHash!, 'gina-new-password')).toBe(true);
+    expect(await verify(gina.passwordHash!, 'gina-harbour-lights')).toBe(true);
     expect((await auditRows({ action: 'user.reset_password', target: 'gina' })).length).toBe(1);
   });
 

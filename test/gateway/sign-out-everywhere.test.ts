@@ -156,7 +156,7 @@ describe('"sign out everywhere" in the admin console', () => {
     const elsewhere = await login(gateway, 'nora');
     const own = await noraAgain.navigate(url(`/admin/users/${nora.id}`));
     const reset = await submitFilled(noraAgain, own, filledFormWithAction(own, '/password'), {
-      password: 'nora-new-password',
+      password: 'nora-amber-fjord',
     });
     expect(reset.html).toContain('Set a new password for nora');
     await expect(elsewhere.tokenFor(ENG_NODE)).rejects.toMatchObject({ error: 'invalid_grant' });
