@@ -1,11 +1,7 @@
 import { Router, type Request } from 'express';
-import { Op } from 'sequelize';
 import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
-import { containsPattern, like } from '../../core/like.ts';
-import { foldForSearch } from '../../core/search-text.ts';
 import { parseInput } from '../../core/validate.ts';
-import { allowed } from '../../protocol/registry-client.ts';
 import { searchTextSchema } from '../../protocol/search-query.ts';
 import {
   HEADERS,
@@ -14,8 +10,8 @@ import {
   type PublicKeyJwk,
   type SignedRequest,
 } from '../../protocol/signature.ts';
-import { accountClaims } from '../accounts/account-claims.ts';
 import type { GatewayContext } from '../context.ts';
+import { lookUpPeople, searchPeople } from './directory-search.ts';
 import { pinDomainKeys, pinnedKeysOf } from './pin-domain.ts';
 import { operator } from '../context.ts';
 import { buildRegistry } from './registry.ts';
@@ -111,44 +107,18 @@ export function federationRoutes(context: (req: Request) => GatewayContext): Rou
     res.json({ keys: keys.map((k) => k.kid) });
   });
 
-  // People a domain's users may find: active accounts on the domains the policy lets it see.
+  // People a domain's users may find: active accounts on the domains the policy lets it see, by their
+  // names or their units' (directory-search.ts).
   router.get('/federation/v1/directory', async (req, res) => {
     const ctx = context(req);
     const { origin, kind } = await signer(ctx, req);
     if (kind !== 'domain') throw new AppError('forbidden', 403, 'Only domain nodes search the directory');
     const query = parseInput(directorySchema, req.query);
-    const registry = await buildRegistry(ctx);
-    let users;
-    let limit: number;
-    if (query.usernames !== undefined) {
-      limit = query.usernames.length;
-      users = await ctx.models.User.findAll({ where: { status: 'active', username: { [Op.in]: query.usernames } } });
-    } else {
-      limit = query.limit;
-      // As the console's search: case and accents ignored alike on both databases (core/search-text.ts).
-      const matches = like(ctx.sequelize, containsPattern(foldForSearch(query.q ?? '')));
-      users = await ctx.models.User.findAll({
-        where: { status: 'active', searchText: matches },
-        order: [['displayName', 'ASC']],
-        limit: limit * 3,
-      });
-    }
-    const people = [];
-    for (const user of users) {
-      const claims = await accountClaims(ctx, user);
-      const visible = claims.im_domains.filter((d) => allowed(registry, origin, d));
-      if (visible.length === 0) continue;
-      const home =
-        claims.im_home_domain && visible.includes(claims.im_home_domain) ? claims.im_home_domain : visible[0]!;
-      people.push({
-        name: claims.name,
-        username: claims.preferred_username,
-        address: `${claims.preferred_username}@${home}`,
-        addresses: visible.map((d) => `${claims.preferred_username}@${d}`),
-        units: claims.org_units,
-      });
-      if (people.length >= limit) break;
-    }
+    const asker = { origin, registry: await buildRegistry(ctx) };
+    const people =
+      query.usernames !== undefined
+        ? await lookUpPeople(ctx, asker, query.usernames)
+        : await searchPeople(ctx, asker, query.q ?? '', query.limit);
     res.set('Cache-Control', 'no-store').json({ people });
   });
 

@@ -129,7 +129,7 @@ describe("a webhook an app makes with a person's token", () => {
 describe("a third-party app's token", () => {
   it('may not search the people directory by name, but looks up usernames; the portal searches', async () => {
     const { token } = await appWithConsent('Room Finder', 'room-finder', 'dave');
-    const search = await nodeApi(eng.localUrl, '/api/v1/directory?q=campus', token);
+    const search = await nodeApi(eng.localUrl, '/api/v1/directory?q=department', token);
     expect(search.status).toBe(403);
     expect(search.body.error).toMatchObject({ code: 'forbidden' });
     expect(search.body.error.message).toContain('Room Finder may not search the people directory by name');
@@ -139,7 +139,7 @@ describe("a third-party app's token", () => {
 
     // The portal (a first-party app) searches as before.
     const portal = await alice.login.tokenFor(eng.url);
-    const found = await nodeApi(eng.localUrl, '/api/v1/directory?q=campus', portal);
+    const found = await nodeApi(eng.localUrl, '/api/v1/directory?q=department', portal);
     expect(found.status).toBe(200);
     expect(found.body.people.length).toBeGreaterThan(1);
   });

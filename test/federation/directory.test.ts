@@ -6,6 +6,7 @@ import { refreshPins } from '../../gateway/federation/refresh-pins.ts';
 import { pinnedKeysOf } from '../../gateway/federation/pin-domain.ts';
 import { operator } from '../../gateway/context.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
+import { renameUnit } from '../../gateway/accounts/units.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let campus: Campus;
@@ -14,12 +15,12 @@ beforeAll(async () => {
 });
 afterAll(async () => campus?.stop());
 
-async function search(username: string, node: 'eng' | 'arts' | 'law', q: string) {
+async function search(username: string, node: 'eng' | 'arts' | 'law', q: string, limit?: number) {
   const who = await login(campus.gateway, username);
   const token = await who.tokenFor(campus.nodes[node].url);
   const response = await request(campus.nodes[node].server)
     .get('/api/v1/directory')
-    .query({ q })
+    .query(limit === undefined ? { q } : { q, limit })
     .set('authorization', `Bearer ${token}`);
   expect(response.status).toBe(200);
   return response.body.people as { username: string; address: string; addresses: string[] }[];
@@ -50,6 +51,46 @@ describe('people search across colleges', () => {
     expect(await usernames('r_p')).toEqual(['dir_probe']);
     expect(await usernames('100%')).toEqual(['dir_probe']);
     expect(await usernames('dir')).toEqual(['dir_probe', 'dirxprobe']);
+  });
+
+  it("finds a unit's own people by the unit's name, after those found by their own name", async () => {
+    const ctx = { ...campus.gateway.context(null), actor: operator('test') };
+    await createUser(ctx, {
+      username: 'zed',
+      displayName: 'Zed Musicant',
+      email: 'zed@probe.test',
+      password: DEMO_PASSWORD,
+      units: ['campus/law'],
+      roles: ['student'],
+    });
+    const usernames = async (who: string, node: 'eng' | 'arts', q: string, limit?: number) =>
+      (await search(who, node, q, limit)).map((p) => p.username);
+    // Alice is the Department of Computer Science's; Dave and Carol are Electrical Engineering's.
+    expect(await usernames('bob', 'arts', 'Computer')).toEqual(['alice']);
+    // Folded as names are: case and accents aside. Zed's own name comes first, then the department's.
+    expect(await usernames('alice', 'eng', 'MÚSIC')).toEqual(['zed', 'carol']);
+    expect(await usernames('alice', 'eng', 'music', 1)).toEqual(['zed']);
+    // Arts may not see law: the Music department's Carol is found, Zed of Law is not.
+    expect(await usernames('bob', 'arts', 'music')).toEqual(['carol']);
+    expect(await usernames('bob', 'arts', 'school of law')).toEqual([]);
+    expect(await usernames('alice', 'eng', 'school of law')).toEqual(['lena', 'zed']);
+    // A unit's own members only: the College of Engineering's is Enzo, not its departments' people.
+    expect(await usernames('alice', 'eng', 'college of engineering')).toEqual(['eng-admin']);
+    expect(await usernames('alice', 'eng', 'engineering')).toEqual(['carol', 'dave', 'eng-admin']);
+  });
+
+  it('finds a renamed unit by its new name at once', async () => {
+    const ctx = { ...campus.gateway.context(null), actor: operator('test') };
+    expect(await search('alice', 'eng', 'classics')).toEqual([]);
+    await renameUnit(ctx, { path: 'campus/arts/history', name: 'Department of History and Classics' });
+    expect((await search('alice', 'eng', 'classics')).map((p) => p.username)).toEqual(['bob']);
+  });
+
+  it("does not find everyone by their mail's domain, but does by its local part or the whole address", async () => {
+    // Every demo address is at campus.test; nobody is named so, and no unit is.
+    expect(await search('alice', 'eng', 'campus')).toEqual([]);
+    expect((await search('alice', 'eng', 'bob@campus.test')).map((p) => p.username)).toEqual(['bob']);
+    expect((await search('alice', 'eng', 'probe.test')).map((p) => p.username)).toEqual([]);
   });
 
   it('hides people of domains the policy keeps apart', async () => {

@@ -8,7 +8,8 @@ import { clearOnEscape } from './search-view.ts';
 
 type PeopleHost = ViewHost & { opened(entry: Entry): void };
 
-const HINT = 'Type at least two letters of a name or username (one is enough in Chinese, Japanese or Korean).';
+const HINT =
+  'Type at least two letters of a name, a username or a department (one is enough in Chinese, Japanese or Korean).';
 
 /**
  * Starting a conversation: search the campus directory (people of every college this person's domains
@@ -33,7 +34,7 @@ export function peopleView(chat: Chat, host: PeopleHost): HTMLElement {
       iconButton('Back to conversations', ICONS.back, () => host.back(), { class: 'icon-button back' }),
       h('h2', { id: 'people-heading' }, 'New chat'),
     ),
-    h('label', { for: 'people-query' }, 'Find people in any college you may talk to'),
+    h('label', { for: 'people-query' }, 'Find people by name or department, in any college you may talk to'),
     picker.search,
     picker.status,
     picker.results,
@@ -79,7 +80,7 @@ export function peoplePicker(chat: Chat, options: PickerOptions): PeoplePicker {
     type: 'search',
     id: `${options.id}-query`,
     autocomplete: 'off',
-    placeholder: 'Name or username',
+    placeholder: 'Name, username or department',
     'aria-describedby': `${options.id}-status`,
   });
   clearOnEscape(search);
