@@ -100,7 +100,7 @@ export class LastFactorRequiredError extends AppError {
     super(
       'second_factor_required',
       409,
-      'Your organization requires a second factor for your account, and this is your last one. Add a passkey or an authenticator app first, then remove this one.',
+      'Your campus requires a second factor for your account, and this is your last one. Add a passkey or an authenticator app first, then remove this one.',
     );
   }
 }

@@ -113,7 +113,7 @@ const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit
 const SETUP = 'authenticator';
 
 const ENROL_REQUIRED =
-  'Your organization requires a second factor for your account. Set up an authenticator app or add a passkey to continue.';
+  'Your campus requires a second factor for your account. Set up an authenticator app or add a passkey to continue.';
 const ENROL_ASKED = 'This app asks for a second factor. Set up an authenticator app or add a passkey to continue.';
 
 /**

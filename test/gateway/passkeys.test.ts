@@ -829,7 +829,7 @@ describe('changing how one signs in needs a recent sign-in or a confirmation', (
       { _csrf: /name="_csrf" value="([^"]+)"/.exec(page.html)![1]!, understood: 'yes' },
     );
     expect(noticeOf(refused)).toBe(
-      'Your organization requires a second factor for your account, and this is your last one. Add a passkey or an authenticator app first, then remove this one.',
+      'Your campus requires a second factor for your account, and this is your last one. Add a passkey or an authenticator app first, then remove this one.',
     );
     expect(await gateway.models.Passkey.count({ where: { userId: sam.id } })).toBe(1);
     expect(await gateway.models.RecoveryCode.count({ where: { userId: sam.id, usedAt: null } })).toBe(10);

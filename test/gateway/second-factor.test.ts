@@ -740,7 +740,7 @@ describe('a second factor required by policy or asked for by an app', () => {
     const { agent, page, finish } = await password('admin');
     expect(page.html).toContain('Set up an authenticator app');
     expect(page.html).toContain(
-      'Your organization requires a second factor for your account. Set up an authenticator app or add a passkey to continue.',
+      'Your campus requires a second factor for your account. Set up an authenticator app or add a passkey to continue.',
     );
     // A passkey will do as well (the form shows where the browser can make one).
     expect(page.html).toContain('id="enrol-passkey"');
