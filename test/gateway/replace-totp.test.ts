@@ -10,6 +10,7 @@ import {
   type Page,
 } from '../helpers/browser-agent.ts';
 import { addPerson, linkToTestDirectory, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { AuthenticatorApp as App } from '../helpers/authenticator-app.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { operator } from '../../gateway/context.ts';
 import { requireSecondFactor } from '../../gateway/factors/policy.ts';
@@ -26,40 +27,6 @@ const factorOf = async (username: string) =>
   (await gateway.models.TotpFactor.findByPk((await userNamed(username)).id))!;
 const noticeOf = (page: Page) => htmlText(/id="account-notice">([^<]*)</.exec(page.html)?.[1] ?? '');
 const alert = (page: Page) => /role="alert">([^<]*)</.exec(page.html)?.[1];
-
-/**
- * An authenticator app: a code the gateway accepts now (one step either side of its own) that this app
- * has not given yet, waiting for the next step when those are used up, as a person would.
- */
-class App {
-  private last = -Infinity;
-  readonly secret: string;
-  constructor(secret: string) {
-    this.secret = secret.replace(/\s/g, '');
-  }
-  static fromPage(page: Page): App {
-    const shown = /id="totp-secret">([^<]+)</.exec(page.html)?.[1];
-    if (!shown) throw new Error(`no key on the page:\n${page.html.slice(0, 1500)}`);
-    return new App(shown);
-  }
-  async next(): Promise<string> {
-    const now = Date.now();
-    const earliest = Math.floor(now / 30_000) - (now % 30_000 < 25_000 ? 1 : 0);
-    const step = Math.max(this.last + 1, earliest);
-    const wait = (step - 1) * 30_000 - now;
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 50));
-    this.last = step;
-    return TOTP.generate({ secret: Secret.fromBase32(this.secret), timestamp: step * 30_000 });
-  }
-  /** A code that is none of this app's current ones. */
-  wrong(): string {
-    const now = Date.now();
-    const current = [-1, 0, 1].map((d) =>
-      TOTP.generate({ secret: Secret.fromBase32(this.secret), timestamp: now + d * 30_000 }),
-    );
-    return ['000000', '111111', '222222', '333333'].find((code) => !current.includes(code))!;
-  }
-}
 
 /** A staff member with an authenticator app as their only factor (set up earlier), and its recovery codes. */
 async function staffWithApp(username: string): Promise<{ app: App; recoveryCodes: string[] }> {

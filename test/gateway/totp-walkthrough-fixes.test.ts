@@ -12,6 +12,7 @@ import {
   type Page,
 } from '../helpers/browser-agent.ts';
 import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { AuthenticatorApp as App } from '../helpers/authenticator-app.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { interactionBinding } from '../../gateway/factors/binding.ts';
 import { issueRecoveryCodes } from '../../gateway/factors/recovery-codes.ts';
@@ -30,32 +31,6 @@ const userNamed = async (username: string) => (await gateway.models.User.findOne
 const deps = () => totpDeps(gateway.config.secretKey, gateway.issuer);
 const unusedCodes = async (userId: string) =>
   (await gateway.models.RecoveryCode.findAll({ where: { userId, usedAt: null } })).map((r) => r.codeHash).sort();
-
-/**
- * An authenticator app: a code the gateway accepts now (one step either side of its own) that this app has
- * not given yet, waiting for the next step when those are used up, as a person would.
- */
-class App {
-  private last = -Infinity;
-  readonly secret: string;
-  constructor(secret: string) {
-    this.secret = secret.replace(/\s/g, '');
-  }
-  static fromPage(page: Page): App {
-    const shown = /id="totp-secret">([^<]+)</.exec(page.html)?.[1];
-    if (!shown) throw new Error(`no key on the page:\n${page.html.slice(0, 1500)}`);
-    return new App(shown);
-  }
-  async next(): Promise<string> {
-    const now = Date.now();
-    const earliest = Math.floor(now / 30_000) - (now % 30_000 < 25_000 ? 1 : 0);
-    const step = Math.max(this.last + 1, earliest);
-    const wait = (step - 1) * 30_000 - now;
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 50));
-    this.last = step;
-    return TOTP.generate({ secret: Secret.fromBase32(this.secret), timestamp: step * 30_000 });
-  }
-}
 
 /** A person with an authenticator app set up earlier, as through the use-cases. */
 async function withApp(username: string): Promise<App> {
