@@ -45,9 +45,67 @@ const privatePage: RequestHandler = (_req, res, next) => {
   next();
 };
 
+/** A page that is never opened after its redirect (a closed tab) does not keep its result past this. */
+const KEPT_MS = 10 * 60_000;
+
+/**
+ * What a page shows after its post's redirect (post/redirect/get), kept server-side in a `web_sessions` row of
+ * this browser (its form-token cookie) and this page, for a few minutes: Back and Reload ask for a page again,
+ * and never send its form again.
+ */
+function pageKeeper(deps: RecoveryRouteDeps) {
+  const secure = deps.secure ?? false;
+
+  /** The row of what is kept for this browser and page; none without the browser's form-token cookie. */
+  function rowOf(req: Request, page: string): string | null {
+    const browser = (req.cookies as Record<string, string> | undefined)?.[csrfCookieName(secure)];
+    if (!browser) return null;
+    return `kept-page:${createHash('sha256').update(`${browser}:${page}`).digest('hex')}`;
+  }
+
+  return {
+    async keep(req: Request, page: string, value: unknown): Promise<void> {
+      const sid = rowOf(req, page);
+      if (!sid) return;
+      const expiresAt = new Date(Date.now() + KEPT_MS);
+      await deps.context(req).models.WebSession.upsert({ sid, data: JSON.stringify(value), expiresAt });
+    },
+    /** What was kept; handed out once unless `stays` says it is shown as often as the page is reloaded. */
+    async kept<T>(req: Request, page: string, stays: (value: T) => boolean = () => false): Promise<T | null> {
+      const sid = rowOf(req, page);
+      const { WebSession } = deps.context(req).models;
+      const row = sid ? await WebSession.findByPk(sid) : null;
+      if (!row || row.expiresAt.getTime() <= Date.now()) return null;
+      const value = JSON.parse(row.data) as T;
+      if (!stays(value)) await row.destroy();
+      return value;
+    },
+  };
+}
+
 /** "Forgot password" for local accounts: ask for a link by mail, then choose a new password through it. */
 export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
   const router = Router();
+  router.use(forgotRoutes(deps));
+  router.use(resetLinkRoutes(deps));
+  return router;
+}
+
+/** What "forgot password" shows after its post's redirect when it mailed nothing: never the account's fate. */
+type ForgotRefused = { status: number; message: string; identifier: string; retryAfterSeconds?: number };
+
+const FORGOT_PAGE = 'password-forgot';
+const forgotPath = (page: string, interaction: string | undefined) =>
+  interaction ? `${page}?interaction=${encodeURIComponent(interaction)}` : page;
+
+/**
+ * The form asking for a link, and the page saying it is on its way. The post is answered by a redirect
+ * (post/redirect/get): to "Check your mail", the same whatever was typed, whose reload mails nothing; or,
+ * refused (a form left empty, too many requests from the network), to the form, saying why once.
+ */
+function forgotRoutes(deps: RecoveryRouteDeps): Router {
+  const router = Router();
+  const keeper = pageKeeper(deps);
 
   /** The "forgot password" page, whatever it says: the directories' own reset pages are always on it. */
   async function renderForgot(res: Response, view: Record<string, unknown>): Promise<void> {
@@ -55,11 +113,22 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     res.render('password-forgot', { title: 'Forgot password', directories, ...view });
   }
 
+  /** Back to the form, which says once why nothing was mailed. */
+  async function refuse(req: Request, res: Response, refused: ForgotRefused, interaction?: string) {
+    await keeper.keep(req, FORGOT_PAGE, refused);
+    res.redirect(303, forgotPath('/password/forgot', interaction));
+  }
+
   router.get('/password/forgot', async (req, res, next) => {
     try {
+      const refused = await keeper.kept<ForgotRefused>(req, FORGOT_PAGE);
+      if (refused) res.status(refused.status);
+      if (refused?.retryAfterSeconds !== undefined) res.set('Retry-After', String(refused.retryAfterSeconds));
       await renderForgot(res, {
         csrf: deps.csrf.token(req, res),
         unavailable: !deps.recovery,
+        identifier: refused?.identifier,
+        error: refused?.message,
         ...signInToReturnTo(req.query.interaction),
       });
     } catch (error) {
@@ -67,53 +136,56 @@ export function recoveryRoutes(deps: RecoveryRouteDeps): Router {
     }
   });
 
+  // The sign-in it came from was named in the body, unread: back to the portal, which starts one.
   const forgotForm = pageFormBody(FORM_LIMITS, (req, res, next) => {
-    res.status(413);
-    renderForgot(res, {
-      csrf: deps.csrf.token(req, res),
-      error: 'Enter your username or email.',
-      // The sign-in it came from was named in the body, unread: back to the portal, which starts one.
-      ...signInToReturnTo(undefined),
-    }).catch(next);
+    refuse(req, res, { status: 413, message: 'Enter your username or email.', identifier: '' }).catch(next);
   });
 
   router.post('/password/forgot', forgotForm, deps.csrf.check, async (req, res, next) => {
     const recovery = deps.recovery;
     const body = req.body as Record<string, unknown>;
-    const returnTo = signInToReturnTo(body.interaction);
+    const { interaction } = signInToReturnTo(body.interaction);
     const identifier = body.identifier;
     try {
       if (!recovery) {
         res.status(404);
-        return await renderForgot(res, { unavailable: true, ...returnTo });
+        return await renderForgot(res, { unavailable: true, ...signInToReturnTo(interaction) });
       }
       const admitted = await admitResetRequest(deps.context(req), recovery, { identifier });
-      if (returnTo.interaction && deps.provider)
+      if (interaction && deps.provider)
         await keepSignIn(deps.provider(), res, {
-          uid: returnTo.interaction,
+          uid: interaction,
           secure: deps.secure ?? false,
           ttlMinutes: recovery.ttlMinutes,
         });
-      res.render('password-forgot-sent', { title: 'Check your mail', ttlMinutes: recovery.ttlMinutes, ...returnTo });
+      res.redirect(303, forgotPath('/password/forgot/sent', interaction));
       // After the answer: whatever depends on the account (lookup, limits, link, mail) cannot be timed.
       mailResetLink(deps.context(req), recovery, admitted.identifier).catch((err: unknown) =>
         recovery.logger.error({ err }, 'a password reset request failed after its answer'),
       );
     } catch (error) {
       if (!(error instanceof ValidationError || error instanceof RateLimitedError)) return next(error);
-      if (error instanceof RateLimitedError) res.set('Retry-After', String(error.retryAfterSeconds));
       // A person whose password is their directory's needs its reset page most when this one says no.
-      res.status(error.status);
-      await renderForgot(res, {
-        csrf: deps.csrf.token(req, res),
+      const refused: ForgotRefused = {
+        status: error.status,
+        message: error instanceof ValidationError ? 'Enter your username or email.' : error.message,
         identifier: typeof identifier === 'string' ? identifier : '',
-        error: error instanceof ValidationError ? 'Enter your username or email.' : error.message,
-        ...returnTo,
-      }).catch(next);
+        retryAfterSeconds: error instanceof RateLimitedError ? error.retryAfterSeconds : undefined,
+      };
+      await refuse(req, res, refused, interaction).catch(next);
     }
   });
 
-  router.use(resetLinkRoutes(deps));
+  // Says only what the post did for anyone, so its reload (or a visit) mails nothing and tells nothing.
+  router.get('/password/forgot/sent', (req, res) => {
+    if (!deps.recovery) return res.redirect(303, '/password/forgot');
+    res.render('password-forgot-sent', {
+      title: 'Check your mail',
+      ttlMinutes: deps.recovery.ttlMinutes,
+      ...signInToReturnTo(req.query.interaction),
+    });
+  });
+
   return router;
 }
 
@@ -123,9 +195,6 @@ type Kept =
   | { linkRefused: RefusedLinkReason }
   | { done: { firstPassword: boolean; returnTo: ReturnTo | null } };
 
-/** A page that is never opened after its redirect (a closed tab) does not keep its result past this. */
-const KEPT_MS = 10 * 60_000;
-
 /** The lengths a new password may have (passwordSchema's), said on the form and allowed in both its fields. */
 const PASSWORD_LENGTH = { min: passwordSchema.minLength, max: passwordSchema.maxLength };
 
@@ -134,37 +203,23 @@ const linkPath = (token: string) => `/password/reset/${encodeURIComponent(token)
 /**
  * The link's pages: its form, and the page saying it is done. Each post is answered by a redirect to a page
  * (post/redirect/get), so Back and Reload ask for a page again and never send a password again. What the page
- * is to show is kept server-side, in a `web_sessions` row of this browser (its form-token cookie) and this
- * link, for a few minutes: a refusal is shown once, the done page as often as it is reloaded.
+ * is to show is kept (pageKeeper) for this browser and link: a refusal is shown once, the done page as often as
+ * it is reloaded.
  */
 function resetLinkRoutes(deps: RecoveryRouteDeps): Router {
   const router = Router();
   const secure = deps.secure ?? false;
-
-  /** The row of what is kept for this browser and link; none without the browser's form-token cookie. */
-  function keptRow(req: Request, token: string): string | null {
-    const browser = (req.cookies as Record<string, string> | undefined)?.[csrfCookieName(secure)];
-    if (!browser || !RESET_TOKEN_PATTERN.test(token)) return null;
-    const key = createHash('sha256').update(`${browser}:${hashResetToken(token)}`);
-    return `reset-page:${key.digest('hex')}`;
-  }
+  const keeper = pageKeeper(deps);
+  const linkPage = (token: string) => `reset:${hashResetToken(token)}`;
 
   async function keep(req: Request, token: string, kept: Kept): Promise<void> {
-    const sid = keptRow(req, token);
-    if (!sid) return;
-    const expiresAt = new Date(Date.now() + KEPT_MS);
-    await deps.context(req).models.WebSession.upsert({ sid, data: JSON.stringify(kept), expiresAt });
+    if (RESET_TOKEN_PATTERN.test(token)) await keeper.keep(req, linkPage(token), kept);
   }
 
   /** What was kept; a refusal is handed out once (a reload shows the page as it is), the done page stays. */
   async function kept(req: Request, token: string): Promise<Kept | null> {
-    const sid = keptRow(req, token);
-    const { WebSession } = deps.context(req).models;
-    const row = sid ? await WebSession.findByPk(sid) : null;
-    if (!row || row.expiresAt.getTime() <= Date.now()) return null;
-    const value = JSON.parse(row.data) as Kept;
-    if (!('done' in value)) await row.destroy();
-    return value;
+    if (!RESET_TOKEN_PATTERN.test(token)) return null;
+    return keeper.kept<Kept>(req, linkPage(token), (value) => 'done' in value);
   }
 
   /** A refused link's page, worded for what became of it; `afterPost`: a password was typed and not saved. */

@@ -26,21 +26,31 @@ const newIp = () => `203.0.113.${++lastIp}`;
 
 const seedUser = (username: string) => addPerson(gateway, username);
 
-/** Fills in "forgot password" as a browser would, from the given client address. */
-async function askForLink(identifier: string, ip = newIp(), agent = new BrowserAgent()): Promise<Page> {
+/** Posts "forgot password" as a browser would, from the given client address, without following the answer. */
+async function postForgot(identifier: string, ip = newIp(), agent = new BrowserAgent()): Promise<Response> {
   const page = await agent.navigate(url('/password/forgot'));
   const form = formWithAction(page, '/password/forgot');
-  const response = await agent.request(url('/password/forgot'), {
+  return agent.request(url('/password/forgot'), {
     method: 'POST',
     body: new URLSearchParams({ ...form.fields, identifier }),
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
   });
-  return {
-    url: url('/password/forgot'),
-    status: response.status,
-    html: await response.text(),
-    headers: response.headers,
-  };
+}
+
+/** Fills in "forgot password" as a browser would, from the given client address: the page it lands on. */
+async function askForLink(identifier: string, ip = newIp(), agent = new BrowserAgent()): Promise<Page> {
+  const response = await postForgot(identifier, ip, agent);
+  const location = response.headers.get('location');
+  if (response.status !== 303 || !location) {
+    return {
+      url: url('/password/forgot'),
+      status: response.status,
+      html: await response.text(),
+      headers: response.headers,
+    };
+  }
+  await response.arrayBuffer();
+  return agent.navigate(new URL(location, url('/')).toString());
 }
 
 async function choosePassword(
@@ -317,12 +327,59 @@ describe('"forgot password" by mail', () => {
       statuses.push(last.status);
     }
     expect(statuses).toEqual([200, 200, 200, 200, 429]);
+    expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
     // Said to be the network's, with when to come back (the limit's hour, in minutes).
     expect(/role="alert">([^<]*)</.exec(last!.html)?.[1]).toBe(
       'Too many password reset requests have come from your network. Try again in 60 minutes.',
     );
+    expect(last!.html).toContain('value="someone-4"');
     // Another address is not held back.
     expect((await askForLink('someone-else')).status).toBe(200);
+  });
+
+  it('answers with a redirect to "Check your mail", whose reload and Back send nothing', async () => {
+    await seedUser('ravi');
+    const agent = new BrowserAgent();
+    const posted = await postForgot('ravi', newIp(), agent);
+    // Post/redirect/get: the browser's history holds a page, not a form to send again.
+    expect(posted.status).toBe(303);
+    const location = posted.headers.get('location')!;
+    expect(new URL(location, url('/')).pathname).toBe('/password/forgot/sent');
+    // The same redirect for an account that does not exist.
+    const unknown = await postForgot('nobody-at-all', newIp());
+    expect([unknown.status, unknown.headers.get('location')]).toEqual([303, location]);
+
+    const sent = await agent.navigate(new URL(location, url('/')).toString());
+    expect(sent.status).toBe(200);
+    expect(sent.html).toContain('Check your mail');
+    expect(sent.html).toContain('<a href="/" id="back-to-sign-in">Back to sign in</a>');
+    await mailbox.next('ravi@campus.test');
+    for (let i = 0; i < 3; i++) {
+      const reloaded = await agent.navigate(sent.url);
+      expect(reloaded.html).toBe(sent.html);
+    }
+    // One request, one mail: a further request is the second (the account's limit is three).
+    await askForLink('ravi', newIp(), agent);
+    await mailbox.next('ravi@campus.test');
+    const requests = await auditOf('password_reset.request', 'ravi');
+    expect(requests.map((e) => e.outcome)).toEqual(['success', 'success']);
+    expect(mailbox.received.filter((m) => m.to.includes('ravi@campus.test'))).toHaveLength(2);
+  });
+
+  it('says a refusal once, after its redirect, and the form is as usual on reload', async () => {
+    const ip = newIp();
+    const agent = new BrowserAgent();
+    for (let i = 0; i < 4; i++) expect((await askForLink(`held-${i}`, ip)).status).toBe(200);
+    const refused = await postForgot('held-4', ip, agent);
+    expect(refused.status).toBe(303);
+    const page = await agent.navigate(new URL(refused.headers.get('location')!, url('/')).toString());
+    expect(page.status).toBe(429);
+    expect(page.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(page.html).toContain('Too many password reset requests have come from your network.');
+    const reloaded = await agent.navigate(page.url);
+    expect(reloaded.status).toBe(200);
+    expect(reloaded.html).not.toContain('role="alert"');
+    expect(reloaded.headers.get('retry-after')).toBeNull();
   });
 
   it('refuses a post without the form token', async () => {
