@@ -130,13 +130,15 @@ async function sendResetMail(ctx: GatewayContext, deps: RecoveryDeps, user: User
   }
 }
 
-// One subject for both mails, whether the link is Atrium's or the campus directory's page.
+// One subject whether the link is Atrium's or the campus directory's page; an account without a password has
+// none to reset: its link sets the first.
 const RESET_SUBJECT = 'Reset your Atrium password';
+const SET_SUBJECT = 'Set your Atrium password';
 
 function resetMail(user: User, link: string, ttlMinutes: number): Mail {
   return {
     to: user.email,
-    subject: RESET_SUBJECT,
+    subject: user.passwordHash === null ? SET_SUBJECT : RESET_SUBJECT,
     text: [
       `Hello ${user.displayName},`,
       '',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, formWithAction } from '../helpers/browser-agent.ts';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { RESET_SUBJECT, resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
+import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
 import { inetOrgPerson, ouLdif, personDn, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
 import { register, sync } from './fixtures.ts';
 
@@ -16,13 +16,16 @@ let ldap: TestSlapd;
 const ida = { uid: 'ida', name: 'Ida Innes', password: 'ida-directory-pw', ous: ['Library'] };
 const jon = { uid: 'jon', name: 'Jon Jones', password: 'jon-directory-pw', ous: ['Library'] };
 
-/** Asks "forgot password" for `identifier` as a browser would, and returns the link mailed to `address`. */
+/**
+ * Asks "forgot password" for `identifier` as a browser would, and returns the link mailed to `address`: the
+ * people of a directory have no Atrium password, so the link sets one.
+ */
 async function linkMailedTo(identifier: string, address: string): Promise<string> {
   const agent = new BrowserAgent();
   const page = await agent.navigate(`${gateway.issuer}/password/forgot`);
   const sent = await agent.submit(page, formWithAction(page, '/password/forgot'), { identifier });
   expect(sent.status).toBe(200);
-  return resetLinkIn(await mailbox.next(address, { subject: RESET_SUBJECT }));
+  return resetLinkIn(await mailbox.next(address, { subject: 'Set your Atrium password' }));
 }
 
 beforeAll(async () => {

@@ -18,6 +18,8 @@ let mailbox: Mailbox;
 
 const url = (path: string) => `${gateway.issuer}${path}`;
 const WELCOME = 'Your Atrium account: choose your password';
+/** The subject of "Forgot your password?"'s mail to an account with no password yet: there is none to reset. */
+const SET_SUBJECT = 'Set your Atrium password';
 const admin = () => ({ ...gateway.context(null), actor: operator('admin') });
 
 /** The lengths the gateway allows (passwordSchema), found by what it says of passwords too short or too long. */
@@ -45,12 +47,12 @@ async function welcomeLink(username: string): Promise<string> {
   return resetLinkIn(await mailbox.next(`${username}@campus.test`, { subject: WELCOME }));
 }
 
-/** "Forgot your password?" for `identifier`; the mail it sends. */
-async function forgotMail(identifier: string, address: string) {
+/** "Forgot your password?" for `identifier`; the mail it sends, with `subject`. */
+async function forgotMail(identifier: string, address: string, subject = RESET_SUBJECT) {
   const agent = new BrowserAgent();
   const forgot = await agent.navigate(url('/password/forgot'));
   await agent.submit(forgot, formWithAction(forgot, '/password/forgot'), { identifier });
-  return mailbox.next(address, { subject: RESET_SUBJECT });
+  return mailbox.next(address, { subject });
 }
 
 /** Posts the link's form as the browser does, without following the answer. */
@@ -192,7 +194,7 @@ describe('a link refused, in the words of what became of it', () => {
 
   it('a welcome link after a newer link from "Forgot your password?" was used: a newer link was sent', async () => {
     const link = await welcomeLink('nell');
-    const newer = resetLinkIn(await forgotMail('nell', 'nell@campus.test'));
+    const newer = resetLinkIn(await forgotMail('nell', 'nell@campus.test', SET_SUBJECT));
     const agent = new BrowserAgent();
     await post(agent, await agent.navigate(newer), 'nell chose this one');
     const old = await new BrowserAgent().navigate(link);
@@ -215,9 +217,10 @@ describe('a link refused, in the words of what became of it', () => {
 });
 
 describe('"Forgot your password?" for an account without a password', () => {
-  it('mails that no password is set yet and that the link sets one', async () => {
+  it('mails, as "Set your Atrium password", that no password is set yet and that the link sets one', async () => {
     await welcomeLink('nadia');
-    const mail = await forgotMail('nadia', 'nadia@campus.test');
+    const mail = await forgotMail('nadia', 'nadia@campus.test', SET_SUBJECT);
+    expect(mail.subject).toBe(SET_SUBJECT);
     const text = mail.text.replace(/\r\n/g, '\n');
     expect(text).toContain('The account has no password yet: this link sets one.');
     expect(text).not.toContain('your password stays as it is');
