@@ -3,6 +3,7 @@ import type { User } from '../models/index.ts';
 import { LastFactorRequiredError, LastWayInError } from './errors.ts';
 import { hasSecondFactor } from './passkeys/second-factor-choices.ts';
 import { secondFactorRequired } from './policy.ts';
+import { forgetReplacedRecoveryCodes } from './recovery-codes.ts';
 
 /**
  * Holds the person's row until the transaction ends, so that two removals of their factors at once are
@@ -16,12 +17,15 @@ export async function holdPerson(ctx: GatewayContext, user: User): Promise<void>
  * After one of the person's second factors is removed, in the same transaction. When it was the last one,
  * the policy must not require one (the removal is refused, and rolled back: a person turns their own
  * second factor off only where that is allowed), and the recovery codes go with it, since they stood in
- * for it. Returns how many recovery codes were removed.
+ * for it; so do the kept hashes of replaced sets, as a helpdesk reset drops them: with no second step
+ * left, an old printout has nothing to be told apart from. Returns how many recovery codes were removed.
  */
 export async function afterFactorRemoved(ctx: GatewayContext, user: User): Promise<number> {
   if (await hasSecondFactor(ctx, user.id)) return 0;
   if (await secondFactorRequired(ctx, user)) throw new LastFactorRequiredError();
-  return ctx.models.RecoveryCode.destroy({ where: { userId: user.id }, transaction: ctx.tx });
+  const removed = await ctx.models.RecoveryCode.destroy({ where: { userId: user.id }, transaction: ctx.tx });
+  await forgetReplacedRecoveryCodes(ctx, user.id);
+  return removed;
 }
 
 /**

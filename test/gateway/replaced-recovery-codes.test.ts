@@ -9,11 +9,12 @@ import {
   useRecoveryCode,
 } from '../../gateway/factors/recovery-codes.ts';
 import { resetFactorsOf } from '../../gateway/factors/reset-factors.ts';
+import { removeOwnTotp } from '../../gateway/factors/remove-totp.ts';
 
 /**
  * A recovery code from a set that newer codes replaced is known as such (when it was replaced), for the
  * sign-in's second step to say so rather than suggest a typing mistake; only the last two replaced sets
- * are remembered, and a helpdesk reset of the person's factors forgets them.
+ * are remembered, and a helpdesk reset of the person's factors, or their removing their last one, forgets them.
  */
 let gateway: TestGateway;
 
@@ -98,6 +99,16 @@ describe('recovery codes of a replaced set', () => {
     const ctx = gateway.context(null);
     expect(await replacedRecoveryCodeSet(ctx, user.id, sets[1]![0]!)).toBeInstanceOf(Date);
     expect((await resetFactorsOf({ ...ctx, actor: operator('helpdesk') }, 'rita')).removed).toBe(true);
+    expect(await replacedRecoveryCodeSet(ctx, user.id, sets[0]![0]!)).toBeNull();
+    expect(await replacedRecoveryCodeSet(ctx, user.id, sets[1]![0]!)).toBeNull();
+  });
+
+  it('are forgotten when the person removes their last second factor', async () => {
+    const { user, sets } = await threeSets('rosa');
+    const ctx = gateway.context(null);
+    expect(await replacedRecoveryCodeSet(ctx, user.id, sets[1]![0]!)).toBeInstanceOf(Date);
+    await removeOwnTotp(await asThemselves('rosa'), user);
+    expect(await gateway.models.RecoveryCode.count({ where: { userId: user.id } })).toBe(0);
     expect(await replacedRecoveryCodeSet(ctx, user.id, sets[0]![0]!)).toBeNull();
     expect(await replacedRecoveryCodeSet(ctx, user.id, sets[1]![0]!)).toBeNull();
   });
