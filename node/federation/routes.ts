@@ -384,6 +384,6 @@ async function relayTyping(services: NodeServices, origin: string, input: unknow
   if (domainOf(typing.address) !== origin)
     throw new SenderNotOfOriginError(`${origin} may not speak for ${typing.address}`);
   const members = (await services.members.of([typing.conversationId])).get(typing.conversationId) ?? new Set();
-  if (!members.has(typing.address)) return;
+  if (!members.has(typing.address) || !services.typing.due(typing.conversationId, typing.address)) return;
   await services.typing.tell(typing.conversationId, typing.address, members);
 }

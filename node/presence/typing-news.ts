@@ -8,10 +8,18 @@ import type { Bus } from '../bus/bus.ts';
 export const TYPING_COLLAPSED_ABOVE = 100;
 /** A big group hears that people are typing at most this often (per node process). */
 export const COLLAPSED_TYPING_INTERVAL_MS = 3_000;
+/** A person is told as typing in a conversation at most this often, whichever of their devices types. */
+export const TYPING_INTERVAL_MS = 1_500;
 /** How many of the typists a collapsed frame names, so that a client can leave itself out. */
 const NAMED_TYPISTS = 3;
 
 export type TypingNews = {
+  /**
+   * Whether `address` typing in the conversation is worth telling now: at most once per TYPING_INTERVAL_MS
+   * per person and conversation (per node process), whether they type on one device or several, here or
+   * at another domain. Asked only for a member, so that nobody grows the memory with made-up ids.
+   */
+  due(conversationId: string, address: string): boolean;
   /**
    * Someone (of any domain) is typing in a conversation whose active members are `members` (every
    * domain): this domain's members hear of it.
@@ -33,6 +41,7 @@ export function createTypingNews(options: { bus: Bus; domain: string; clock: Clo
   const { bus, domain, clock, logger } = options;
   const gathering = new Map<string, Gathering>();
   const lastTold = new Map<string, number>();
+  const lastTyped = new Map<string, number>();
 
   async function tellCollapsed(conversationId: string): Promise<void> {
     const gathered = gathering.get(conversationId);
@@ -64,6 +73,15 @@ export function createTypingNews(options: { bus: Bus; domain: string; clock: Clo
   }
 
   return {
+    due(conversationId, address) {
+      const now = clock.now();
+      const key = `${conversationId} ${address}`;
+      if (now - (lastTyped.get(key) ?? Number.NEGATIVE_INFINITY) < TYPING_INTERVAL_MS) return false;
+      if (lastTyped.size >= 10_000)
+        for (const [k, at] of lastTyped) if (now - at >= TYPING_INTERVAL_MS) lastTyped.delete(k);
+      lastTyped.set(key, now);
+      return true;
+    },
     async tell(conversationId, address, members) {
       if (members.size <= TYPING_COLLAPSED_ABOVE) {
         const recipients = [...members].filter((a) => a !== address && domainOf(a) === domain);

@@ -57,7 +57,6 @@ export function attachConnection(deps: ConnectionDeps, socket: WebSocket, reques
     ctx: undefined as never,
     connection,
     registry: deps.registry,
-    typingAt: new Map(),
     async setStatus(status) {
       connection.status = status;
       const address = connection.identity!.address;

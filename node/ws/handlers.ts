@@ -43,8 +43,6 @@ export type SocketSession = {
   ctx: NodeContext;
   connection: Connection;
   registry: Registry;
-  /** Per-connection throttles for ephemeral frames. */
-  typingAt: Map<string, number>;
   /** How many more addresses the socket may start watching (`presence.query`); made at its first query. */
   presenceAllowance?: TokenBucket;
   setStatus(status: 'online' | 'away'): Promise<void>;
@@ -56,8 +54,6 @@ type Handler<T extends ClientFrameType> = (
   frame: FrameOf<T>,
 ) => Promise<ReplyTo<T> | { deferred: Promise<ReplyTo<T>> }>;
 export type Handlers = { [T in Exclude<ClientFrameType, 'auth'>]?: Handler<T> };
-
-const TYPING_INTERVAL_MS = 1_500;
 
 /**
  * Addresses a socket may start watching: two full queries at once (a page naming every peer on its list
@@ -170,14 +166,9 @@ export const handlers: Handlers = {
     return reply(frame, 'receipt', { ...(await markReceipt(session.ctx, 'delivered', frame)) });
   },
 
+  // Typing is best-effort: frames closer together than the interval are accepted but not relayed.
   async typing(session, frame) {
-    const now = session.ctx.clock.now();
-    const last = session.typingAt.get(frame.conversationId) ?? 0;
-    // Typing is best-effort: frames closer together than the interval are accepted but not relayed.
-    if (now - last >= TYPING_INTERVAL_MS) {
-      session.typingAt.set(frame.conversationId, now);
-      await announceTyping(session.ctx, frame.conversationId);
-    }
+    await announceTyping(session.ctx, frame.conversationId);
     return reply(frame, 'ok', {});
   },
 

@@ -61,6 +61,22 @@ describe('typing', () => {
     for (const d of [alicePhone, aliceLaptop, dave]) d.close();
   });
 
+  it('is told once per interval whichever of the typist’s devices types', async () => {
+    const davePhone = await device('dave');
+    const daveLaptop = await device('dave', davePhone.login);
+    const alice = await device('alice');
+    const conversation = await davePhone.openDirect(ALICE);
+    await davePhone.typing(conversation.id);
+    await daveLaptop.typing(conversation.id);
+    await settle(davePhone, conversation.id, alice);
+    await settle(daveLaptop, conversation.id, alice);
+    expect(alice.typed.map((t) => t.address)).toEqual([DAVE]);
+    eng.clock.advance(1_600);
+    await daveLaptop.typing(conversation.id);
+    await expect.poll(() => alice.typed.length).toBe(2);
+    for (const d of [davePhone, daveLaptop, alice]) d.close();
+  });
+
   it('is refused to someone outside the conversation, and nobody is told', async () => {
     const alice = await device('alice');
     const dave = await device('dave');
