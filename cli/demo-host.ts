@@ -1,6 +1,7 @@
 import { loadEnv } from '../core/config.ts';
 import { isLoopbackHost } from '../core/loopback.ts';
 import { loadGatewayConfig, type GatewayConfig } from '../gateway/config.ts';
+import { DEMO_UNITS } from '../gateway/seed/demo.ts';
 import { UsageError, type Io } from './command.ts';
 
 /**
@@ -10,10 +11,20 @@ import { UsageError, type Io } from './command.ts';
  */
 export const DEMO_HOST = '127.0.0.1';
 
-/** The gateway's configuration as the demo runs it; GATEWAY_HOST from the environment or the config file wins. */
+/** What the demo calls its campus unless CAMPUS_NAME says otherwise: the name of the campus unit it seeds. */
+export const DEMO_CAMPUS_NAME = DEMO_UNITS[0]!.name;
+
+/**
+ * The gateway's configuration as the demo runs it; GATEWAY_HOST and CAMPUS_NAME from the environment or the
+ * config file win.
+ */
 export function demoGatewayConfig(io: Io): GatewayConfig {
   const env = loadEnv(io.env);
-  return loadGatewayConfig({ ...env, GATEWAY_HOST: env.GATEWAY_HOST || DEMO_HOST });
+  return loadGatewayConfig({
+    ...env,
+    GATEWAY_HOST: env.GATEWAY_HOST || DEMO_HOST,
+    CAMPUS_NAME: env.CAMPUS_NAME || DEMO_CAMPUS_NAME,
+  });
 }
 
 /** Whether a unit listening on `host` can be reached from other machines (0.0.0.0, a LAN address, a host name). */

@@ -14,6 +14,7 @@ import {
   parseEnv,
   type Env,
 } from '../core/config.ts';
+import { CONTROL_CHARACTER } from '../core/control-characters.ts';
 import { ConfigError } from '../core/errors.ts';
 import { acceptPreviousSecrets } from '../core/seal.ts';
 
@@ -43,6 +44,22 @@ export function trustedProxies(value: string): TrustProxy | null {
   return list.every(known) ? list : null;
 }
 
+/** The longest CAMPUS_NAME: it heads pages and mail subjects, and names the campus in authenticator apps. */
+export const MAX_CAMPUS_NAME = 80;
+
+/** CAMPUS_NAME read: the institution's name as its people know it, on one line. */
+const campusName = z
+  .string()
+  .trim()
+  .min(1, { message: 'expected the name of the campus, such as "Northfield University", or leave it unset' })
+  .max(MAX_CAMPUS_NAME, {
+    message: `at most ${MAX_CAMPUS_NAME} characters: it heads the sign-in page and mail subjects`,
+  })
+  // A line break would end a mail's Subject header and start another; the others garble what is shown.
+  .refine((v) => !CONTROL_CHARACTER.test(v), {
+    message: 'expected one line of text, without control characters (line breaks, tabs, direction overrides)',
+  });
+
 /** A week: the longest DIRECTORY_SYNC_INTERVAL (gateway/directories/scheduler.ts). */
 export const MAX_DIRECTORY_SYNC_SECONDS = 7 * 24 * 3600;
 
@@ -53,6 +70,7 @@ const schema = z.object({
   GATEWAY_PORT: envPort.default(4000),
   GATEWAY_HOST: z.string().default('0.0.0.0'),
   ATRIUM_ISSUER: envUrl.optional(),
+  CAMPUS_NAME: campusName.optional(),
   DATABASE_URL: z
     .string()
     .regex(/^(mysql|mariadb):\/\//, { message: 'expected mysql://user:password@host:port/database' })
@@ -136,6 +154,11 @@ export type GatewayConfig = {
   host: string;
   /** Absent only when the port is chosen at listen time (tests); the issuer then follows the port. */
   issuer: string | undefined;
+  /**
+   * The institution's name (CAMPUS_NAME), which mails, the gateway's pages and authenticator apps show
+   * where people would otherwise read the gateway's host name; absent, they show the host as before.
+   */
+  campusName: string | undefined;
   database: { url: string | undefined; sqliteFile: string };
   dataDir: string;
   secretKey: string;
@@ -199,6 +222,7 @@ export function loadGatewayConfig(env: Env): GatewayConfig {
     host: v.GATEWAY_HOST,
     issuer:
       v.ATRIUM_ISSUER?.replace(/\/$/, '') ?? (v.GATEWAY_PORT === 0 ? undefined : `http://localhost:${v.GATEWAY_PORT}`),
+    campusName: v.CAMPUS_NAME,
     database: { url: v.DATABASE_URL, sqliteFile: join(dataDir, 'gateway.sqlite') },
     dataDir,
     secretKey,

@@ -10,6 +10,13 @@ export type Actor =
   | { kind: 'operator'; name: string }
   | { kind: 'anonymous' };
 
+/**
+ * Where the people served are: the gateway's public URL (its issuer) and the institution's name
+ * (CAMPUS_NAME), for what they read (mails, the weak-password check's guessable words). Set by whoever makes
+ * contexts from the gateway's configuration, as `placeOf(config, issuer)` (place.ts) gives it.
+ */
+export type Place = { issuer: string; campusName?: string };
+
 /** What every use-case receives, whichever transport called it. */
 export interface GatewayContext {
   sequelize: Sequelize;
@@ -29,6 +36,8 @@ export interface GatewayContext {
   appCalls?: AppCallPolicy;
   /** Mails people of changes to their account's security (audit.ts hands it each line); absent without mail. */
   notices?: SecurityNotices;
+  /** The gateway's URL and the campus's name; left out, mails say "Atrium" and passwords are not checked against the host. */
+  place?: Place;
 }
 
 export const operator = (name = 'cli'): Actor => ({ kind: 'operator', name });

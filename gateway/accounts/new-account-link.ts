@@ -3,7 +3,8 @@ import { audit } from '../audit.ts';
 import type { GatewayContext } from '../context.ts';
 import type { User } from '../models/index.ts';
 import type { Logger } from '../../core/logger.ts';
-import { mailFailureOf, sendWithin, type Mail, type Mailer } from '../recovery/mailer.ts';
+import { mailFailureOf, mailSignature, sendWithin, type Mail, type Mailer } from '../recovery/mailer.ts';
+import { placeName, serviceName } from '../place.ts';
 import { newResetToken } from '../recovery/reset-tokens.ts';
 import { inTransaction } from '../transaction.ts';
 import { secondFactorRequired } from '../factors/policy.ts';
@@ -71,6 +72,7 @@ export async function createUserWithLink(
   const mail = newAccountMail(created.user, {
     link: `${deps.issuer}/password/reset/${token}`,
     issuer: deps.issuer,
+    campusName: ctx.place?.campusName,
     expiresAt: created.expiresAt,
     secondFactor: await secondFactorRequired(ctx, created.user),
   });
@@ -108,22 +110,24 @@ function withEmailNeeded(error: unknown, email: unknown): unknown {
 }
 
 /** What the welcome mail tells besides the person: their link, until when it works, and their first sign-in. */
-type Welcome = { link: string; issuer: string; expiresAt: Date; secondFactor: boolean };
+type Welcome = { link: string; issuer: string; campusName?: string; expiresAt: Date; secondFactor: boolean };
 
 /**
- * The welcome mail, read at a desk days later: who sent it (the gateway's host, as the gateway knows no
- * campus name), until when the link works, where to sign in from then on, and, where the policy requires
+ * The welcome mail, read at a desk days later: who sent it (the campus by its name, CAMPUS_NAME, else the
+ * gateway's host), until when the link works, where to sign in from then on, and, where the policy requires
  * a second factor, that the first sign-in stops for one, so the person has their phone or key at hand.
  */
 function newAccountMail(user: User, welcome: Welcome): Mail {
   const { link, issuer, expiresAt } = welcome;
+  const place = { issuer, campusName: welcome.campusName };
+  const service = serviceName(place);
   return {
     to: user.email,
-    subject: 'Your Atrium account: choose your password',
+    subject: `Your ${service} account: choose your password`,
     text: [
       `Hello ${user.displayName},`,
       '',
-      `Your campus administrators at ${new URL(issuer).host} made an Atrium account for you. Your username is "${user.username}".`,
+      `Your campus administrators at ${placeName(place)} made ${welcome.campusName ? 'an' : 'an Atrium'} account for you. Your username is "${user.username}".`,
       `Open this link by ${noticeTime(expiresAt)} (within ${NEW_ACCOUNT_LINK_HOURS / 24} days) to choose your password:`,
       '',
       link,
@@ -137,6 +141,7 @@ function newAccountMail(user: User, welcome: Welcome): Mail {
       `If the link has expired, ask for a new one with "Forgot your password?" when signing in at ${issuer}.`,
       'If you did not expect an account, tell your campus helpdesk.',
       '',
+      ...mailSignature(place),
     ].join('\n'),
   };
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Op } from 'sequelize';
 import { ValidationError } from '../../core/errors.ts';
 import type { GatewayContext } from '../context.ts';
@@ -188,8 +189,9 @@ function mostlyKnown(core: string, words: KnownWord[]): PasswordReason | null {
 }
 
 /**
- * The campus's own words, which anyone there would guess: the names and paths of its top units and the
- * labels of its chat domains, less the labels every host name has.
+ * The campus's own words, which anyone there would guess: its name (CAMPUS_NAME), the names and paths of
+ * its top units, and the labels of its chat domains and of the gateway's host, which every sign-in page
+ * shows in the address bar, less the labels every host name has.
  */
 export async function campusWords(ctx: GatewayContext): Promise<string[]> {
   const units = await ctx.models.OrgUnit.findAll({
@@ -198,8 +200,13 @@ export async function campusWords(ctx: GatewayContext): Promise<string[]> {
     transaction: ctx.tx,
   });
   const domains = await ctx.models.Domain.findAll({ attributes: ['name'], transaction: ctx.tx });
-  const labels = domains.flatMap((d) => d.name.split('.')).filter((label) => !GENERIC_LABELS.has(label));
-  return [...new Set([...units.flatMap((u) => [u.path, u.name]), ...labels])];
+  const hosts = [...domains.map((d) => d.name), ...(ctx.place ? [new URL(ctx.place.issuer).hostname] : [])];
+  const labels = hosts
+    .filter((host) => isIP(host.replace(/^\[|\]$/g, '')) === 0)
+    .flatMap((host) => host.toLowerCase().split('.'))
+    .filter((label) => !GENERIC_LABELS.has(label));
+  const named = ctx.place?.campusName ? [ctx.place.campusName] : [];
+  return [...new Set([...named, ...units.flatMap((u) => [u.path, u.name]), ...labels])];
 }
 
 const GENERIC_LABELS = new Set(

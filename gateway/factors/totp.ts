@@ -18,14 +18,22 @@ const PERIOD = 30;
 export type TotpDeps = { sealer: Sealer; issuerLabel: string };
 
 /**
- * The name an authenticator app lists the account under: "Atrium id.campus.test". A port is said in words,
- * as `host` would write it with a colon, which in an otpauth:// address ends the issuer's part of the label:
- * apps would show the port as part of the username.
+ * The name an authenticator app lists the account under: the campus's name (CAMPUS_NAME) where it has one,
+ * else "Atrium id.campus.test". In an otpauth:// address a colon ends the issuer's part of the label, and
+ * apps would show what follows it as part of the username: so a port is said in words, an IPv6 address is
+ * written with dashes for its colons (as Windows' ipv6-literal.net names do: `[::1]` is `--1`), and a
+ * colon in the campus's name becomes a dash. Only new setups show it: the label is no part of the codes,
+ * so an app set up under another label keeps signing in.
  */
-export function totpDeps(secretKey: string, issuer: string): TotpDeps {
+export function totpDeps(secretKey: string, issuer: string, campusName?: string): TotpDeps {
+  return { sealer: createSealer(secretKey, 'totp-secrets'), issuerLabel: totpIssuerLabel(issuer, campusName) };
+}
+
+export function totpIssuerLabel(issuer: string, campusName?: string): string {
+  if (campusName) return campusName.replace(/\s*:\s*/g, ' - ');
   const { hostname, port } = new URL(issuer);
-  const issuerLabel = `Atrium ${hostname}${port ? ` port ${port}` : ''}`;
-  return { sealer: createSealer(secretKey, 'totp-secrets'), issuerLabel };
+  const host = hostname.startsWith('[') ? hostname.slice(1, -1).replaceAll(':', '-') : hostname;
+  return `Atrium ${host}${port ? ` port ${port}` : ''}`;
 }
 
 function totpOf(deps: TotpDeps, user: User, secret: string): TOTP {

@@ -1,5 +1,6 @@
 import nodemailer from 'nodemailer';
 import type { Logger } from '../../core/logger.ts';
+import type { Place } from '../context.ts';
 
 export type Mail = { to: string; subject: string; text: string };
 
@@ -8,6 +9,15 @@ export type Mail = { to: string; subject: string; text: string };
  * send (and its connection) with a rejection.
  */
 export type Mailer = { send(mail: Mail, signal?: AbortSignal): Promise<void>; close(): void };
+
+/**
+ * The lines that end a mail where the campus has a name (CAMPUS_NAME): who sent it and where to find them,
+ * after the "-- " separator that mail programs recognise, and a line break. None without a name: the mails
+ * end as before.
+ */
+export function mailSignature(place: Place | undefined): string[] {
+  return place?.campusName ? ['-- ', place.campusName, place.issuer, ''] : [];
+}
 
 /** How long the mail server may keep a send waiting, in milliseconds, at each stage (nodemailer's options). */
 export type MailTimeouts = { connectionTimeout: number; greetingTimeout: number; socketTimeout: number };

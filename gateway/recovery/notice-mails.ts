@@ -1,7 +1,8 @@
 import { withoutControlCharacters } from '../../core/control-characters.ts';
 import type { AuditEntry } from '../audit.ts';
-import type { Actor } from '../context.ts';
-import type { Mail } from './mailer.ts';
+import type { Actor, Place } from '../context.ts';
+import { serviceName } from '../place.ts';
+import { mailSignature, type Mail } from './mailer.ts';
 
 /** What a notice says besides the change itself: to whom, when, by whom, from where. */
 export type NoticeFacts = {
@@ -12,13 +13,16 @@ export type NoticeFacts = {
   device: string | null;
   /** The account page, where the person sees their sign-ins and second factors. */
   accountPage: string;
+  /** The campus's name, which the mail says for "Atrium", and signs with (context.ts); absent, it says "Atrium". */
+  place?: Place;
 };
 
 /** One change as its mail tells it: the subject, then a sentence or two of what happened and what follows. */
 type Change = { subject: string; said: string[]; to?: string };
 
 type Details = Record<string, unknown>;
-type Describe = (entry: AuditEntry, account: string) => Change[] | null;
+/** `service` is what the mail calls the accounts' service: "Atrium", or the campus's name (place.ts). */
+type Describe = (entry: AuditEntry, account: string, service: string) => Change[] | null;
 
 /**
  * Who made the change, in the notice's words. An administrator is never named: the person is told their
@@ -29,122 +33,122 @@ type By = 'self' | 'sign-in' | 'reset-link' | 'administrators' | 'directory';
 const SIGNED_OUT = 'You were signed out everywhere: sign in again with the new password.';
 
 const describers: Record<string, Describe> = {
-  'user.reset_password': (entry, account) => [
+  'user.reset_password': (entry, account, service) => [
     entry.details?.firstPassword === true
       ? {
-          subject: 'A password was set for your Atrium account',
+          subject: `A password was set for your ${service} account`,
           said: [
-            `Your campus administrators set a password for your Atrium account ${account}, which had none until now.`,
+            `Your campus administrators set a password for your ${service} account ${account}, which had none until now.`,
           ],
         }
       : {
-          subject: 'Your Atrium password was reset',
-          said: [`Your campus administrators set a new password for your Atrium account ${account}.`, SIGNED_OUT],
+          subject: `Your ${service} password was reset`,
+          said: [`Your campus administrators set a new password for your ${service} account ${account}.`, SIGNED_OUT],
         },
   ],
-  'password.change': (_e, account) => [
+  'password.change': (_e, account, service) => [
     {
-      subject: 'Your Atrium password was changed',
-      said: [`The password of your Atrium account ${account} was changed.`, SIGNED_OUT],
+      subject: `Your ${service} password was changed`,
+      said: [`The password of your ${service} account ${account} was changed.`, SIGNED_OUT],
     },
   ],
   // A new account's first password, chosen through the link mailed to this very address to welcome the
   // person, tells them nothing they did not just do: whoever could use the link reads this mail too.
-  'password_reset.use': (entry, account) =>
+  'password_reset.use': (entry, account, service) =>
     entry.details?.firstPassword === true
       ? null
       : [
           {
-            subject: 'Your Atrium password was changed',
+            subject: `Your ${service} password was changed`,
             said: [
-              `The password of your Atrium account ${account} was changed through a reset link mailed to this address.`,
+              `The password of your ${service} account ${account} was changed through a reset link mailed to this address.`,
               SIGNED_OUT,
             ],
           },
         ],
-  'user.reset_factors': (entry, account) => [
+  'user.reset_factors': (entry, account, service) => [
     {
-      subject: 'The second factors of your Atrium account were removed',
+      subject: `The second factors of your ${service} account were removed`,
       said: [
-        `Your campus administrators removed the second factors of your Atrium account ${account}: ${factorsRemoved(entry.details ?? {})}.`,
+        `Your campus administrators removed the second factors of your ${service} account ${account}: ${factorsRemoved(entry.details ?? {})}.`,
         entry.details?.secondFactorRequired === true
           ? 'You were signed out everywhere. Your campus requires a second factor for your account: when you next sign in, after your password, you will be asked to set one up again.'
           : 'You were signed out everywhere. You now sign in with your password alone; you can set up a second factor again on your account page.',
       ],
     },
   ],
-  'factor.remove': (entry, account) =>
+  'factor.remove': (entry, account, service) =>
     entry.details?.factor === 'totp'
       ? [
           {
-            subject: 'The authenticator app was removed from your Atrium account',
+            subject: `The authenticator app was removed from your ${service} account`,
             said: [
-              `The authenticator app was removed from your Atrium account ${account}; it no longer signs you in.`,
+              `The authenticator app was removed from your ${service} account ${account}; it no longer signs you in.`,
               ...codesWentWithIt(entry.details),
             ],
           },
         ]
       : null,
-  'passkey.remove': (entry, account) => [
+  'passkey.remove': (entry, account, service) => [
     {
-      subject: 'A passkey was removed from your Atrium account',
+      subject: `A passkey was removed from your ${service} account`,
       said: [
-        `The passkey${passkeyName(entry.details ?? {})} was removed from your Atrium account ${account}; it no longer signs you in.`,
+        `The passkey${passkeyName(entry.details ?? {})} was removed from your ${service} account ${account}; it no longer signs you in.`,
         ...codesWentWithIt(entry.details ?? {}),
       ],
     },
   ],
   // Whoever made them saw them once, and each stands in for a second factor: someone with a session could
   // take them away to sign in later.
-  'factor.recovery_codes': (entry, account) => [
+  'factor.recovery_codes': (entry, account, service) => [
     {
-      subject: 'New recovery codes were made for your Atrium account',
+      subject: `New recovery codes were made for your ${service} account`,
       said: [
-        `New recovery codes were made for your Atrium account ${account}. They were shown once, to whoever made them, and each of them stands in for your second factor at a sign-in.`,
+        `New recovery codes were made for your ${service} account ${account}. They were shown once, to whoever made them, and each of them stands in for your second factor at a sign-in.`,
         ...(Number(entry.details?.replacedUnused ?? 0) > 0 ? ['The recovery codes made before no longer work.'] : []),
       ],
     },
   ],
   // Its owner uses one only when their phone or key is gone; anyone else holding one took it (see above).
-  'login.second_factor': (entry, account) =>
+  'login.second_factor': (entry, account, service) =>
     entry.details?.method === 'recovery_code'
       ? [
           {
-            subject: 'A recovery code was used to sign in to your Atrium account',
+            subject: `A recovery code was used to sign in to your ${service} account`,
             said: [
-              `One of the recovery codes of your Atrium account ${account} was used to sign in, in place of your second factor; it no longer works.`,
+              `One of the recovery codes of your ${service} account ${account} was used to sign in, in place of your second factor; it no longer works.`,
             ],
           },
         ]
       : null,
-  'factor.enrol': (entry, account) =>
+  'factor.enrol': (entry, account, service) =>
     entry.details?.factor === 'totp'
       ? [
           {
-            subject: 'An authenticator app was added to your Atrium account',
+            subject: `An authenticator app was added to your ${service} account`,
             said: [
-              `An authenticator app was set up as a second factor of your Atrium account ${account}.`,
+              `An authenticator app was set up as a second factor of your ${service} account ${account}.`,
               ...codesWithApp(entry.details ?? {}),
             ],
           },
         ]
       : null,
   // The person's own "replace the authenticator app" (gateway/factors/replace-totp.ts): the old app stops working.
-  'factor.replace': (entry, account) =>
+  'factor.replace': (entry, account, service) =>
     entry.details?.factor === 'totp'
       ? [
           {
-            subject: 'The authenticator app of your Atrium account was replaced',
+            subject: `The authenticator app of your ${service} account was replaced`,
             said: [
-              `A new authenticator app replaced the one set up for your Atrium account ${account}; the old one no longer signs you in.`,
+              `A new authenticator app replaced the one set up for your ${service} account ${account}; the old one no longer signs you in.`,
             ],
           },
         ]
       : null,
-  'passkey.register': (entry, account) => [
+  'passkey.register': (entry, account, service) => [
     {
-      subject: 'A passkey was added to your Atrium account',
-      said: [`A passkey${passkeyName(entry.details ?? {})} was added to your Atrium account ${account}.`],
+      subject: `A passkey was added to your ${service} account`,
+      said: [`A passkey${passkeyName(entry.details ?? {})} was added to your ${service} account ${account}.`],
     },
   ],
   'user.update': emailChanged,
@@ -157,7 +161,7 @@ const describers: Record<string, Describe> = {
 export function noticeWanted(entry: AuditEntry): boolean {
   if ((entry.outcome ?? 'success') !== 'success' || !entry.target) return false;
   const describe = Object.hasOwn(describers, entry.action) ? describers[entry.action] : undefined;
-  return (describe?.(entry, '')?.length ?? 0) > 0;
+  return (describe?.(entry, '', 'Atrium')?.length ?? 0) > 0;
 }
 
 function factorsRemoved(details: Details): string {
@@ -197,18 +201,18 @@ function passkeyName(details: Details): string {
  * An edit that changed the address: the old one is told, with the new one masked (whoever reads the old
  * mailbox may no longer be the person), and the new one is told it now receives the account's mail.
  */
-function emailChanged(entry: AuditEntry, account: string): Change[] | null {
+function emailChanged(entry: AuditEntry, account: string, service: string): Change[] | null {
   const details = entry.details ?? {};
   const before = (details.before as Details | undefined)?.email;
   const after = (details.changes as Details | undefined)?.email;
   if (typeof before !== 'string' || typeof after !== 'string' || before === after) return null;
-  const subject = 'The email address of your Atrium account was changed';
+  const subject = `The email address of your ${service} account was changed`;
   return [
     {
       to: before,
       subject,
       said: [
-        `The email address of your Atrium account ${account} was changed from ${before} to ${masked(after)}.`,
+        `The email address of your ${service} account ${account} was changed from ${before} to ${masked(after)}.`,
         'Mail about this account, password reset links included, now goes to the new address, not to this one.',
       ],
     },
@@ -216,7 +220,7 @@ function emailChanged(entry: AuditEntry, account: string): Change[] | null {
       to: after,
       subject,
       said: [
-        `The email address of your Atrium account ${account} was changed to this address (it was ${masked(before)}).`,
+        `The email address of your ${service} account ${account} was changed to this address (it was ${masked(before)}).`,
         'Mail about this account, password reset links included, now comes here.',
       ],
     },
@@ -302,7 +306,7 @@ export function noticeMails(entry: AuditEntry, facts: NoticeFacts): Mail[] {
   if ((entry.outcome ?? 'success') !== 'success') return [];
   const by = whoActed(entry, facts);
   const describe = Object.hasOwn(describers, entry.action) ? describers[entry.action] : undefined;
-  const changes = describe?.(entry, `"${facts.user.username}"`) ?? [];
+  const changes = describe?.(entry, `"${facts.user.username}"`, serviceName(facts.place)) ?? [];
   return changes
     .map((change) => ({ change, to: (change.to ?? facts.user.email).trim() }))
     .filter(({ to }) => to !== '')
@@ -324,7 +328,8 @@ function noticeText(change: Change, by: By, facts: NoticeFacts): string {
     IF_NOT_YOU[by],
     `Your account page lists where you are signed in and your second factors: ${facts.accountPage}`,
     '',
-    'This mail only tells you of a change; it asks nothing of you. Atrium never asks for your password by mail.',
+    `This mail only tells you of a change; it asks nothing of you. ${serviceName(facts.place)} never asks for your password by mail.`,
     '',
+    ...mailSignature(facts.place),
   ].join('\n');
 }
