@@ -1,6 +1,7 @@
 import type { Message } from '../../../sdk/client.ts';
 import { logout } from './api.ts';
-import { forgetPerson, keepWriting, takeWriting } from './kept.ts';
+import { forgetPerson, keepOpen, takeOpen } from './kept.ts';
+import { forgetWriting } from './kept-writing.ts';
 import { keyOf, type Chat, type ChatEvents, type Entry } from './chat.ts';
 import { accountMenu } from './account-menu.ts';
 import { ConversationView, type ToastLink, type ViewHost } from './conversation-view.ts';
@@ -184,12 +185,17 @@ export class PortalApp implements ViewHost {
     });
     window.addEventListener('online', () => chat.setNetwork(true));
     window.addEventListener('offline', () => chat.setNetwork(false));
-    // What is being written stays for this tab's next page (a reload), which the page going ends; a phone
-    // may end a hidden tab without a word.
-    window.addEventListener('pagehide', () => this.#keepWriting());
+    // Drafts and unsent messages are kept in the browser as they change (kept-writing.ts); which
+    // conversation was open is kept for this tab's next page as the page goes (a phone may end a hidden
+    // tab without a word). Another tab's changes follow here.
+    window.addEventListener('pagehide', () => this.#keepOpen());
+    window.addEventListener('storage', (event) => {
+      const change = chat.writing.changeOf(event);
+      if (change) chat.followWriting(change);
+    });
     document.addEventListener('visibilitychange', () => {
       const visible = document.visibilityState === 'visible';
-      if (!visible) this.#keepWriting();
+      if (!visible) this.#keepOpen();
       for (const client of chat.clients.values())
         if (client.state === 'online') client.setPresence(visible ? 'online' : 'away').catch(() => undefined);
       if (visible && this.#view) chat.markRead(this.#view.entry);
@@ -198,11 +204,11 @@ export class PortalApp implements ViewHost {
     this.#root.addEventListener('keydown', (event) => this.#onKey(event));
     this.#list.addEventListener('keydown', (event) => this.#listKeys(event));
 
-    const kept = takeWriting(chat.me.user.id);
-    chat.drafts.restore(kept.drafts);
-    chat.restoreUnsent(kept.unsent ?? []);
+    const open = takeOpen(chat.me.user.id);
+    chat.drafts.restore(chat.writing.drafts());
+    chat.restoreUnsent(chat.writing.unsent());
     // Back to the conversation that was open, unless the page was opened at another one.
-    if (kept.open && parseRoute(window.location.hash).view !== 'conversation') window.location.hash = kept.open;
+    if (open && parseRoute(window.location.hash).view !== 'conversation') window.location.hash = open;
     chat.start();
     if (!navigator.onLine) chat.setNetwork(false);
     this.#drawConnection();
@@ -492,34 +498,37 @@ export class PortalApp implements ViewHost {
       this.#chat.drafts.clear();
       this.#chat.forgetUnsent();
       forgetPerson(this.#chat.me.user.id);
+      forgetWriting(this.#chat.me.user.id);
       window.location.assign(redirect);
     } catch (error) {
       this.toast(`Could not sign out: ${(error as Error).message}`);
     }
   }
 
-  /** What is being written, for this tab's next page of the same person; nothing once they signed out. */
-  #keepWriting(): void {
+  /** The conversation open with writing kept, for this tab's next page of the same person; none once they signed out. */
+  #keepOpen(): void {
     if (this.#chat.ended) return;
-    const open = this.#view ? hashOf(this.#view.entry) : null;
-    keepWriting(this.#chat.me.user.id, { open, drafts: this.#chat.drafts.kept(), unsent: this.#chat.keptUnsent() });
+    const writing = this.#chat.drafts.any || this.#chat.keptUnsent().length > 0;
+    keepOpen(this.#chat.me.user.id, writing && this.#view ? hashOf(this.#view.entry) : null);
   }
 
   /**
-   * The session or the person's access ended. What was being written is kept for the same person's next
-   * sign-in in this tab; everything else of theirs leaves the page (a lost laptop must show nothing of
+   * The session or the person's access ended. What was being written stays in the browser for the same
+   * person's next sign-in when the session merely ran out (see below); everything else of theirs leaves the page (a lost laptop must show nothing of
    * their chats), and the rest of the page is inert behind the dialog, which says why as far as it is known.
    */
   #ended(why: string | undefined): void {
     this.#root.dataset.state = 'ended';
     this.#drawConnection();
-    forgetPerson(this.#chat.me.user.id);
-    // Kept after the rest is forgotten: for the same person's sign-in again, which leaves this page.
-    keepWriting(this.#chat.me.user.id, {
-      open: this.#view ? hashOf(this.#view.entry) : null,
-      drafts: this.#chat.drafts.kept(),
-      unsent: this.#chat.keptUnsent(),
-    });
+    const user = this.#chat.me.user.id;
+    const writing = this.#chat.drafts.any || this.#chat.keptUnsent().length > 0;
+    const open = writing && this.#view ? hashOf(this.#view.entry) : null;
+    forgetPerson(user);
+    // Signed out (in another tab, or by an app), signed out everywhere or access ended: nothing they wrote
+    // stays in the browser. A session that merely ran out keeps it, and the open conversation, for the
+    // same person's sign-in again (the browser kept it as it was written).
+    if (why === 'signed_out' || why === 'access_ended') forgetWriting(user);
+    else keepOpen(user, open);
     this.#chat.drafts.clear();
     this.#chat.forgetUnsent();
     this.#view = null;

@@ -20,6 +20,7 @@ import { fetchDomainTitles, fetchMe, fetchUnitLabels, HttpError, tokenFor, type 
 import { findPeople, forgetAttachment, lookUpPeople, USERNAMES_PER_LOOKUP, type Person } from './nodes.ts';
 import { Drafts } from './drafts.ts';
 import { KeptNames, KeptReads, type KeptUnsent } from './kept.ts';
+import { KeptWriting, UNSENT_KEPT, type WritingChange } from './kept-writing.ts';
 import { notDeliveredWhy } from './format.ts';
 
 /** A message typed here and not yet acknowledged by its node (shown as "sending"). */
@@ -230,8 +231,10 @@ export class Chat extends Emitter<ChatEvents> {
   readonly names = new Map<string, string>();
   /** Units as the gateway names them ("Department of Music, College of Arts"), by path, as people are found. */
   readonly unitLabels = new Map<string, string>();
-  /** What is being written in each conversation, files included, while the page is open. */
-  readonly drafts = new Drafts();
+  /** What the person wrote and has not sent, kept in the browser until it is sent, cleared or they sign out. */
+  readonly writing: KeptWriting;
+  /** What is being written in each conversation, files included: kept in the browser as it changes. */
+  readonly drafts: Drafts;
   /**
    * Why a node refused this tab's socket, by domain, while it does (`too_many_sockets`: the person's
    * other tabs and devices hold all it allows): the page says that, not that chat is out of reach.
@@ -283,10 +286,15 @@ export class Chat extends Emitter<ChatEvents> {
   #resendAttempts = new Map<string, number>();
   /** The messages not sent when the session ended, for the same person's next sign-in in this tab. */
   #unsentAtEnd: KeptUnsent[] = [];
+  /** The messages this page keeps in the browser (see #keepUnsent), with their conversation keys. */
+  #keptUnsent = new Map<string, string>();
 
   constructor(me: Me) {
     super();
     this.me = me;
+    this.writing = new KeptWriting(me.user.id);
+    this.drafts = new Drafts((key, kept) => (this.#ended ? '' : this.writing.keepDraft(kept, key)));
+    this.on('entry', (entry) => this.#keepUnsent(entry));
     this.#unsentReads = new KeptReads(me.user.id);
     this.#keptNames = new KeptNames(me.user.id);
     for (const domain of me.domains) this.#join(domain);
@@ -898,7 +906,9 @@ export class Chat extends Emitter<ChatEvents> {
     mentions: string[],
     attachments: UploadedAttachment[],
     clientMsgId: string = randomId(),
-  ): void {
+  ): string | null {
+    if (this.writing.unsentBesides(clientMsgId) >= UNSENT_KEPT)
+      return `${UNSENT_KEPT} messages wait to be sent already, the most the portal keeps: this one stays here until some of them have gone.`;
     const pending: Pending = {
       clientMsgId,
       text,
@@ -913,11 +923,64 @@ export class Chat extends Emitter<ChatEvents> {
       pending.held = true;
       this.emit('entry', entry);
       void this.#flush(entry);
-      return;
+      return null;
     }
     void this.#transmit(entry, pending).then((sent) => {
       if (!sent && goesLater(pending)) this.#resendLater(entry);
     });
+    return null;
+  }
+
+  /**
+   * Keeps the conversation's messages that have not gone yet in the browser, and lets go of those that
+   * went, were discarded or were refused for good. Only those this page kept or restored: another tab's
+   * stay its own.
+   */
+  #keepUnsent(entry: Entry): void {
+    if (this.#ended) return;
+    for (const pending of entry.pending.values()) {
+      if (pending.state !== 'sending' && !goesLater(pending)) continue;
+      if (!this.writing.keepUnsent(keptOf(entry.key, pending)))
+        this.emit(
+          'failure',
+          'This browser does not let the portal keep unsent messages (its storage is full or turned off).',
+        );
+      this.#keptUnsent.set(pending.clientMsgId, entry.key);
+    }
+    for (const [clientMsgId, key] of this.#keptUnsent) {
+      if (key !== entry.key) continue;
+      const pending = entry.pending.get(clientMsgId);
+      if (pending && (pending.state === 'sending' || goesLater(pending))) continue;
+      this.writing.dropUnsent(clientMsgId);
+      this.#keptUnsent.delete(clientMsgId);
+    }
+  }
+
+  /**
+   * Another tab of the person's changed what they wrote. A draft follows, unless its conversation is on
+   * screen here (what the person sees is not changed under them). A message it sent or discarded leaves
+   * this page too, unless this page is sending it now (its node acknowledges it once, whoever asks).
+   */
+  followWriting(change: WritingChange): void {
+    if (this.#ended) return;
+    if (change.kind === 'draft') {
+      if (change.key !== this.openKey) this.drafts.follow(change.key, change.draft);
+      return;
+    }
+    if (change.unsent) return;
+    this.#keptUnsent.delete(change.clientMsgId);
+    for (const [key, list] of this.#restored)
+      this.#restored.set(
+        key,
+        list.filter((p) => p.clientMsgId !== change.clientMsgId),
+      );
+    for (const entry of this.entries.values()) {
+      const pending = entry.pending.get(change.clientMsgId);
+      if (!pending || pending.state === 'sending') continue;
+      entry.pending.delete(change.clientMsgId);
+      this.emit('entry', entry);
+      this.emit('connection', undefined);
+    }
   }
 
   /** Sends one message to its node; resolves with whether it was acknowledged (else it shows why not). */
@@ -1054,7 +1117,8 @@ export class Chat extends Emitter<ChatEvents> {
       return;
     }
     entry.pending.delete(pending.clientMsgId);
-    this.send(entry, pending.text, pending.mentions, pending.attachments, pending.clientMsgId);
+    const refused = this.send(entry, pending.text, pending.mentions, pending.attachments, pending.clientMsgId);
+    if (refused) entry.pending.set(pending.clientMsgId, pending);
   }
 
   discard(entry: Entry, pending: Pending): void {
@@ -1087,6 +1151,7 @@ export class Chat extends Emitter<ChatEvents> {
         errorCode: retryable ? errorCode : 'offline',
       };
       this.#restored.set(key, [...(this.#restored.get(key) ?? []), pending]);
+      this.#keptUnsent.set(pending.clientMsgId, key);
     }
   }
 
@@ -1096,6 +1161,7 @@ export class Chat extends Emitter<ChatEvents> {
     this.#resendTimers.clear();
     this.#restored.clear();
     this.#unsentAtEnd = [];
+    this.#keptUnsent.clear();
     for (const entry of this.entries.values()) entry.pending.clear();
   }
 

@@ -51,6 +51,8 @@ export class Composer {
   #counter: HTMLElement;
   /** An upload was refused as the person's files on the node take up all they may keep there. */
   #onStorageFull: () => void;
+  /** Why the draft is not wholly kept in the browser, as the notice says it; empty when it is. */
+  #notKept = '';
   /** Escape was pressed (the key before this one) with text in the box: one more leaves the conversation. */
   #escaped = false;
 
@@ -134,6 +136,7 @@ export class Composer {
     this.#notice.textContent = this.#draft.notes.splice(0).join(' ');
     this.input.addEventListener('input', () => {
       this.#draft.text = this.input.value;
+      this.#keep();
       this.#autosize();
       this.#count();
       this.#suggest();
@@ -171,6 +174,7 @@ export class Composer {
         progress.value = 1;
         row.classList.add('uploaded');
         progress.setAttribute('aria-label', `${file.name} uploaded`);
+        if (this.#draft.files.includes(attached)) this.#keep();
         return attachment;
       },
       (error: Error) => {
@@ -202,6 +206,7 @@ export class Composer {
         draft.files = draft.files.filter((f) => f !== file);
         row.remove();
         this.#deleteUnsent(file);
+        this.#keep();
       }),
     );
     return row;
@@ -236,12 +241,17 @@ export class Composer {
     this.#notice.textContent = '';
     if (!text && attachments.length === 0) return;
     const mentions = this.#mentionsIn(text);
-    this.#chat.send(this.#entry, text, mentions, attachments);
+    const refused = this.#chat.send(this.#entry, text, mentions, attachments);
+    if (refused) {
+      this.#notice.textContent = refused;
+      return;
+    }
     this.#write('');
     draft.notes = [];
     this.#mentioned.clear();
     for (const file of files) file.row?.remove();
     draft.files = draft.files.filter((f) => !files.includes(f));
+    this.#keep();
     this.#autosize();
     this.#count();
     this.input.focus();
@@ -260,6 +270,16 @@ export class Composer {
   #write(text: string): void {
     this.input.value = text;
     this.#draft.text = text;
+    this.#keep();
+  }
+
+  /** Keeps the draft in the browser as it is now, and says so when it cannot be wholly kept. */
+  #keep(): void {
+    const why = this.#chat.drafts.changed(this.#entry.key);
+    if (why === this.#notKept) return;
+    if (why) this.#notice.textContent = why;
+    else if (this.#notice.textContent === this.#notKept) this.#notice.textContent = '';
+    this.#notKept = why;
   }
 
   /**

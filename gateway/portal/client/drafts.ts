@@ -25,8 +25,23 @@ export type Draft = {
   notes: string[];
 };
 
-/** A draft as the browser keeps it across a reload: its uploaded files alone, by id. */
+/** A draft as the browser keeps it (kept-writing.ts): its uploaded files alone, by id. */
 export type KeptDraft = { key: string; text: string; files: UploadedAttachment[] };
+
+/** A draft as it was kept: its text, and its files uploaded already. */
+function restored(text: string, files: UploadedAttachment[]): Pick<Draft, 'text' | 'files'> {
+  return {
+    text,
+    files: files.map((attachment) => ({
+      name: attachment.name,
+      size: attachment.size,
+      attachment,
+      done: Promise.resolve(attachment),
+      abort: () => undefined,
+      row: null,
+    })),
+  };
+}
 
 /**
  * The drafts of the page, by conversation key (`domain/conversationId`): a conversation left and opened
@@ -34,6 +49,12 @@ export type KeptDraft = { key: string; text: string; files: UploadedAttachment[]
  */
 export class Drafts {
   #drafts = new Map<string, Draft>();
+  /** Keeps a draft as it changes (kept-writing.ts); says why it is not wholly kept, if it is not. */
+  #keep: (key: string, kept: KeptDraft | null) => string;
+
+  constructor(keep: (key: string, kept: KeptDraft | null) => string = () => '') {
+    this.#keep = keep;
+  }
 
   /** The draft of a conversation, empty until something is written there. */
   of(key: string): Draft {
@@ -59,35 +80,39 @@ export class Drafts {
         file.row?.remove();
         draft.notes.push(`${file.name} was deleted, so it is no longer attached.`);
       }
+      this.changed(key);
     }
   }
 
-  /** What is worth keeping across a reload: drafts with text or uploaded files. */
-  kept(): KeptDraft[] {
-    return [...this.#drafts]
-      .map(([key, draft]) => ({
-        key,
-        text: draft.text,
-        files: draft.files.flatMap((f) => (f.attachment ? [f.attachment] : [])),
-      }))
-      .filter((draft) => draft.text.trim() || draft.files.length > 0);
+  /**
+   * A conversation's draft changed (typed, a file uploaded or taken off, sent): kept as it is now, so that
+   * it comes back after the page closes. Says why it is not wholly kept, if it is not.
+   */
+  changed(key: string): string {
+    const draft = this.#drafts.get(key);
+    if (!draft) return this.#keep(key, null);
+    const files = draft.files.flatMap((f) => (f.attachment ? [f.attachment] : []));
+    return this.#keep(key, draft.text.trim() || files.length > 0 ? { key, text: draft.text, files } : null);
   }
 
-  /** Drafts kept before a reload or the end of a session, back as they were (uploads done). */
+  /** Whether some draft has something in it. */
+  get any(): boolean {
+    return [...this.#drafts.values()].some((d) => d.text.trim() || d.files.length > 0);
+  }
+
+  /**
+   * Drafts kept before this page (closed, reloaded, or written in another tab), back as they were
+   * (uploads done). A draft object keeps its identity: a composer built on it later shows what came.
+   */
   restore(kept: KeptDraft[]): void {
-    for (const { key, text, files } of kept)
-      this.#drafts.set(key, {
-        text,
-        files: files.map((attachment) => ({
-          name: attachment.name,
-          size: attachment.size,
-          attachment,
-          done: Promise.resolve(attachment),
-          abort: () => undefined,
-          row: null,
-        })),
-        notes: [],
-      });
+    for (const { key, text, files } of kept) Object.assign(this.of(key), restored(text, files));
+  }
+
+  /** Another tab changed or cleared a draft: this page's copy follows (none to follow while it is on screen here). */
+  follow(key: string, kept: KeptDraft | null): void {
+    const draft = this.of(key);
+    for (const file of draft.files) file.row?.remove();
+    Object.assign(draft, restored(kept?.text ?? '', kept?.files ?? []));
   }
 
   /** Signed out or access ended: nothing of the person's writing stays in the page. */

@@ -5,7 +5,6 @@
  */
 
 import type { UploadedAttachment } from '../../../sdk/client.ts';
-import type { KeptDraft } from './drafts.ts';
 
 const readsKey = (user: string) => `atrium.unsent-reads.${user}`;
 const namesKey = (user: string) => `atrium.names.${user}`;
@@ -128,62 +127,24 @@ export type KeptUnsent = {
 };
 
 /**
- * What was being written, and in which conversation the person was (its route), when the page went; and
- * the messages that had not gone yet, to be shown and sent again by the next page.
+ * The conversation that was open when the page went with writing kept (kept-writing.ts): the same
+ * person's next page in this tab (a reload, or "Sign in again" once the session ended) opens it again.
+ * In sessionStorage: it is about this tab; read once.
  */
-export type KeptWriting = { open: string | null; drafts: KeptDraft[]; unsent?: KeptUnsent[] };
-
-const isFile = (file: unknown): file is UploadedAttachment => {
-  const f = file as Partial<UploadedAttachment> | null;
-  return (
-    typeof f?.id === 'string' &&
-    typeof f.name === 'string' &&
-    typeof f.contentType === 'string' &&
-    Number.isSafeInteger(f.size)
-  );
-};
-
-const isDraft = (draft: unknown): draft is KeptDraft => {
-  const d = draft as Partial<KeptDraft> | null;
-  return typeof d?.key === 'string' && typeof d.text === 'string' && Array.isArray(d.files) && d.files.every(isFile);
-};
-
-const isUnsent = (unsent: unknown): unsent is KeptUnsent => {
-  const u = unsent as Partial<KeptUnsent> | null;
-  return (
-    typeof u?.key === 'string' &&
-    typeof u.clientMsgId === 'string' &&
-    typeof u.text === 'string' &&
-    typeof u.createdAt === 'string' &&
-    Array.isArray(u.mentions) &&
-    u.mentions.every((m) => typeof m === 'string') &&
-    Array.isArray(u.attachments) &&
-    u.attachments.every(isFile) &&
-    (u.error === undefined || typeof u.error === 'string') &&
-    (u.errorCode === undefined || typeof u.errorCode === 'string')
-  );
-};
-
-/**
- * Drafts, with their uploaded files by id, and messages not sent yet, kept in sessionStorage when the
- * page goes (a reload, or "Sign in again" once the session ended) for the same person's next page in this
- * tab; read once. Signing out forgets them all alike.
- */
-export function keepWriting(user: string, writing: KeptWriting): void {
-  const worth = writing.drafts.length > 0 || (writing.unsent?.length ?? 0) > 0;
-  save(sessionStorage, draftsKey(user), worth ? writing : {});
+export function keepOpen(user: string, open: string | null): void {
+  save(sessionStorage, draftsKey(user), open ? { open } : {});
 }
 
-export function takeWriting(user: string): KeptWriting {
+export function takeOpen(user: string): string | null {
   const kept = load(sessionStorage, draftsKey(user));
   save(sessionStorage, draftsKey(user), {});
-  const drafts = Array.isArray(kept.drafts) ? kept.drafts.filter(isDraft) : [];
-  const unsent = Array.isArray(kept.unsent) ? kept.unsent.filter(isUnsent) : [];
-  const open = drafts.length + unsent.length > 0 && typeof kept.open === 'string' ? kept.open : null;
-  return { open, drafts, unsent };
+  return typeof kept.open === 'string' ? kept.open : null;
 }
 
-/** Signing out: nothing of the person stays in this browser's storage. */
+/**
+ * The session ended: nothing of the person's chats stays in this browser's storage. What they wrote goes
+ * too when they signed out (forgetWriting).
+ */
 export function forgetPerson(user: string): void {
   for (const [storage, key] of [
     [localStorage, readsKey(user)],
