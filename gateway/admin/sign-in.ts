@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import type passport from 'passport';
 import type { VerifyFunctionWithRequest } from 'openid-client/passport';
 import { ownRelyingParty, type OwnRelyingParty } from '../http/own-relying-party.ts';
+import type { PendingSignInsKey } from '../http/pending-sign-ins.ts';
 import { ForbiddenError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { actorFromClaims, admitToConsole, reloadConsoleActor } from '../accounts/console-access.ts';
@@ -11,6 +12,8 @@ import type { ConsoleUser } from './page.ts';
 
 const STRATEGY = 'atrium';
 export const CONSOLE_SCOPE = 'openid profile atrium';
+/** Where the console's sign-ins under way are kept in the session (http/pending-sign-ins.ts). */
+export const CONSOLE_SIGN_INS = 'consoleSignIns' satisfies PendingSignInsKey;
 
 /**
  * What the strategy hands the callback route: the admin to sign in, the ID token kept for logout, and the
@@ -60,7 +63,7 @@ export function createConsoleAuth(deps: AuthDeps): ConsoleAuth {
     strategy: STRATEGY,
     callbackPath: '/admin/callback',
     signedOutPath: '/admin/signed-out',
-    pendingKey: 'consoleSignIns',
+    pendingKey: CONSOLE_SIGN_INS,
     verify,
     logger: deps.logger,
     label: 'admin console',

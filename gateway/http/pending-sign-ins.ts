@@ -6,9 +6,18 @@ import { takeReturnTo, type ReturnToCheck } from './return-to.ts';
 export const PENDING_SIGN_IN_MINUTES = 10;
 /** Tabs of one browser that may be signing in at once; the oldest start is forgotten beyond them. */
 export const PENDING_SIGN_INS_KEPT = 5;
+/**
+ * How long, and how many, of a browser's sign-ins that ended (used, or out of their time) are remembered as
+ * such: about as long as a tab left open may be gone back to (Back, a restored tab), so its callback is
+ * told apart from one this browser never started.
+ */
+const ENDED_REMEMBERED_HOURS = 24;
+const ENDED_KEPT = 10;
 
 /** The secrets of one sign-in started in this browser, known by its `state`, and the page its tab asked for. */
 type PendingSignIn = { verifier: string; nonce: string; until: number; returnTo?: { path: string; until: number } };
+/** How a sign-in this browser started ended without a secret left: its callback taken once, or its time out. */
+type EndedSignIn = { ended: 'used' | 'expired'; forgetAt: number };
 
 declare module 'express-session' {
   interface SessionData {
@@ -16,11 +25,23 @@ declare module 'express-session' {
     portalSignIns?: Record<string, PendingSignIn>;
     /** The admin console's, kept apart from the portal's. */
     consoleSignIns?: Record<string, PendingSignIn>;
+    /** How the portal's sign-ins of this browser ended, by state, for a while after (ENDED_REMEMBERED_HOURS). */
+    portalSignInsEnded?: Record<string, EndedSignIn>;
+    /** The admin console's. */
+    consoleSignInsEnded?: Record<string, EndedSignIn>;
   }
 }
 
 /** The session key a relying party of the gateway keeps its sign-ins under way in: one per client. */
 export type PendingSignInsKey = 'portalSignIns' | 'consoleSignIns';
+const endedKeyOf = (key: PendingSignInsKey) => `${key}Ended` as const;
+
+/**
+ * Why a callback has no sign-in to finish: its state was never started in this browser (forged, another
+ * browser's, or from a session that ended), its sign-in was used already (the page opened again), or it
+ * was started more than PENDING_SIGN_IN_MINUTES ago.
+ */
+export type UnfinishedSignIn = 'unknown' | 'used' | 'expired';
 
 /** What a callback needs to finish the sign-in it answers. */
 export type StartedSignIn = { state: string; verifier: string; nonce: string; returnTo?: PendingSignIn['returnTo'] };
@@ -58,7 +79,18 @@ export function pendingSignIns(key: PendingSignInsKey): PendingSignIns {
       .slice(-PENDING_SIGN_INS_KEPT);
   }
 
-  function keep(req: Request, kept: [string, PendingSignIn][]): void {
+  /**
+   * Keeps `kept` as the sign-ins under way; of the others, the one `used` and those out of their time are
+   * remembered as ended (the oldest starts beyond PENDING_SIGN_INS_KEPT are simply forgotten).
+   */
+  function keep(req: Request, kept: [string, PendingSignIn][], used?: string): void {
+    const now = Date.now();
+    const ended: [string, EndedSignIn['ended']][] = [];
+    for (const [state, pending] of Object.entries(req.session[key] ?? {})) {
+      if (state === used) ended.push([state, 'used']);
+      else if (!(typeof pending?.until === 'number' && pending.until > now)) ended.push([state, 'expired']);
+    }
+    if (ended.length) rememberEnded(req, key, ended);
     if (kept.length) req.session[key] = Object.fromEntries(kept.slice(-PENDING_SIGN_INS_KEPT));
     else delete req.session[key];
   }
@@ -91,6 +123,7 @@ export function pendingSignIns(key: PendingSignInsKey): PendingSignIns {
       keep(
         req,
         kept.filter(([known]) => known !== state),
+        found?.[0],
       );
       if (!found) return undefined;
       const [, { verifier, nonce, returnTo }] = found;
@@ -99,12 +132,39 @@ export function pendingSignIns(key: PendingSignInsKey): PendingSignIns {
 
     logIn(req, user, done) {
       const othersUnderWay = req.session[key];
+      // Carried across too, so the callback just used, opened again, still says it was used.
+      const ended = req.session[endedKeyOf(key)];
       req.logIn(user, (err) => {
         if (!err && othersUnderWay) req.session[key] = othersUnderWay;
+        if (!err && ended) req.session[endedKeyOf(key)] = ended;
         done(err);
       });
     },
   };
+}
+
+/** Remembers how the sign-ins `ended` ended, beside those remembered already: the newest ENDED_KEPT, for a while. */
+function rememberEnded(req: Request, key: PendingSignInsKey, ended: [string, EndedSignIn['ended']][]): void {
+  const now = Date.now();
+  const forgetAt = now + ENDED_REMEMBERED_HOURS * 3_600_000;
+  const all = Object.entries(req.session[endedKeyOf(key)] ?? {})
+    .filter(
+      ([state, mark]) => typeof mark?.forgetAt === 'number' && mark.forgetAt > now && !ended.some(([s]) => s === state),
+    )
+    .concat(ended.map(([state, how]): [string, EndedSignIn] => [state, { ended: how, forgetAt }]))
+    .sort(([, a], [, b]) => a.forgetAt - b.forgetAt);
+  req.session[endedKeyOf(key)] = Object.fromEntries(all.slice(-ENDED_KEPT));
+}
+
+/**
+ * Why the callback with `state` found no sign-in of this browser to finish (its take gave none), for a page
+ * that says so: a state never started here, or one whose sign-in was used already or ran out of its time.
+ */
+export function whyUnfinished(req: Request, key: PendingSignInsKey, state: unknown): UnfinishedSignIn {
+  if (typeof state !== 'string') return 'unknown';
+  const marks = req.session[endedKeyOf(key)] ?? {};
+  const mark = Object.hasOwn(marks, state) ? marks[state] : undefined;
+  return typeof mark?.forgetAt === 'number' && mark.forgetAt > Date.now() ? mark.ended : 'unknown';
 }
 
 /**

@@ -216,7 +216,7 @@ describe('signing in to the admin console', () => {
     const elsewhere = await new BrowserAgent().navigate(callback);
     expect(elsewhere.status).toBe(401);
     expect(mainText(elsewhere)).toContain(
-      'This sign-in could not be finished: its page was opened again after it was used, or it waited too long. Sign in again.',
+      'This sign-in was not started in this browser, so it cannot be finished here. Sign in again.',
     );
     expect(mainText(elsewhere)).not.toContain('authorization request state');
     expect(elsewhere.html).toContain('<a class="button" href="/admin/login">Try signing in again</a>');
