@@ -101,7 +101,8 @@ const forgotPath = (page: string, interaction: string | undefined) =>
 /**
  * The form asking for a link, and the page saying it is on its way. The post is answered by a redirect
  * (post/redirect/get): to "Check your mail", the same whatever was typed, whose reload mails nothing; or,
- * refused (a form left empty, too many requests from the network), to the form, saying why once.
+ * refused (a form left empty, too many requests from the network), to the form, saying why once; or,
+ * without mail, to the form's page, which says recovery by mail is not set up.
  */
 function forgotRoutes(deps: RecoveryRouteDeps): Router {
   const router = Router();
@@ -147,10 +148,8 @@ function forgotRoutes(deps: RecoveryRouteDeps): Router {
     const { interaction } = signInToReturnTo(body.interaction);
     const identifier = body.identifier;
     try {
-      if (!recovery) {
-        res.status(404);
-        return await renderForgot(res, { unavailable: true, ...signInToReturnTo(interaction) });
-      }
+      // A form loaded before mail was turned off: back to the form's page, which says it is not set up.
+      if (!recovery) return res.redirect(303, forgotPath('/password/forgot', interaction));
       const admitted = await admitResetRequest(deps.context(req), recovery, { identifier });
       if (interaction && deps.provider)
         await keepSignIn(deps.provider(), res, {

@@ -10,6 +10,8 @@ import { seedDemo } from '../../gateway/seed/demo.ts';
 import { createUser } from '../../gateway/accounts/create-user.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 import { unusedUrls } from '../helpers/ports.ts';
+import { createCsrf, csrfCookieName } from '../../gateway/http/csrf.ts';
+import type { Request, Response } from 'express';
 
 let running: { gateway: Gateway; db: TestDatabase } | undefined;
 
@@ -83,5 +85,35 @@ describe('"forgot password" without a mail server', () => {
     expect(page.html).toContain('Password recovery by mail is not set up on this gateway');
     expect(page.html).not.toContain('name="identifier"');
     expect(lines.some((l) => l.includes('SMTP_URL is not set'))).toBe(true);
+  });
+
+  it('answers a form loaded before mail was turned off with a redirect, so Reload resubmits nothing', async () => {
+    const secretKey = 'k'.repeat(40);
+    const { url } = await gatewayWithoutSmtp('forgot-pw-prod-post', {
+      ATRIUM_MODE: 'production',
+      ATRIUM_ISSUER: 'https://id.campus.test',
+      ATRIUM_SECRET_KEY: secretKey,
+      ATRIUM_COOKIE_KEYS: 'c'.repeat(40),
+    });
+    const agent = new BrowserAgent();
+    await agent.navigate(url('/password/forgot?interaction=abc123'));
+    // The token the form carried when this browser loaded it (with mail set up then): this browser's cookie, signed.
+    const cookie = agent.cookies.get(new URL(url('/')).host)?.get(csrfCookieName(true));
+    expect(cookie).toBeTruthy();
+    const formToken = createCsrf(secretKey, true).token(
+      { cookies: { [csrfCookieName(true)]: cookie } } as unknown as Request,
+      {} as Response,
+    );
+    const posted = await agent.request(url('/password/forgot'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: formToken, identifier: 'yara', interaction: 'abc123' }).toString(),
+    });
+    expect(posted.status).toBe(303);
+    expect(posted.headers.get('location')).toBe('/password/forgot?interaction=abc123');
+    const page = await agent.navigate(url(posted.headers.get('location')!));
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('Password recovery by mail is not set up on this gateway');
+    expect(page.html).toContain('<a href="/interaction/abc123" id="back-to-sign-in">Back to sign in</a>');
   });
 });
