@@ -20,15 +20,23 @@ export function jsonErrors(logger: Logger): ErrorRequestHandler {
     const status = (error as { status?: unknown }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       const type = (error as { type?: string }).type;
-      res.status(status).json({
-        error: {
-          code: type === 'entity.too.large' ? 'too_large' : 'invalid_body',
-          message: type === 'entity.too.large' ? 'The request body is too large' : 'The request body could not be read',
-        },
-      });
+      res
+        .status(status)
+        .json({
+          error: { code: type === 'entity.too.large' ? 'too_large' : 'invalid_body', message: bodyWords(type) },
+        });
       return;
     }
     logger.error({ err: error, path: req.path }, 'unhandled error');
     res.status(500).json({ error: { code: 'internal_error', message: 'Something went wrong; try again' } });
   };
+}
+
+/** Why body-parser refused a body, in words that say what to send instead. */
+function bodyWords(type: string | undefined): string {
+  if (type === 'entity.too.large') return 'The request body is too large';
+  // A form or plain text where JSON was expected, or JSON with a syntax error.
+  if (type === 'entity.parse.failed')
+    return 'The request body is not valid JSON; send a JSON object (application/json)';
+  return 'The request body could not be read';
 }

@@ -26,7 +26,7 @@ export class WebhookRevokedError extends AppError {
  * not be revoked (410), its creator must still be an owner or admin of the group (else it is revoked now,
  * 410), and each webhook may post WEBHOOK_POSTS_PER_MINUTE times a minute. The text goes
  * into the webhook's group as `hook-<id>@domain` named as the webhook. An Idempotency-Key makes a retry
- * return the first message.
+ * return the first message; one not of its form is refused, not ignored.
  */
 export async function postViaWebhook(
   services: NodeServices,
@@ -47,6 +47,11 @@ export async function postViaWebhook(
   if (!allowance.allowed)
     throw new RateLimitedError(allowance.retryAfterSeconds, 'This webhook is posting too often; slow down');
   const { text } = parseInput(postSchema, input);
+  // A key that is not of the form would make every retry post again, silently: refused instead.
+  if (key !== undefined && !idempotencyKey.test(key))
+    throw new ValidationError('The Idempotency-Key header is not usable', {
+      'Idempotency-Key': '8 to 64 letters, digits, - or _ (for example a date as 2026-12-07)',
+    });
   if (text.length > services.config.maxTextChars)
     throw new ValidationError('The message is too long', {
       text: `at most ${services.config.maxTextChars} characters`,
@@ -59,7 +64,7 @@ export async function postViaWebhook(
   return services.committer.append({
     conversationId: hook.conversationId,
     sender,
-    clientMsgId: key && idempotencyKey.test(key) ? key : `hook-${randomUUID()}`,
+    clientMsgId: key ?? `hook-${randomUUID()}`,
     kind: 'text',
     body: JSON.stringify({ text, senderName: hook.name, senderKind: 'webhook' }),
   });

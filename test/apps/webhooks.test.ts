@@ -112,7 +112,17 @@ describe('incoming webhooks', () => {
       status: 400,
       body: { error: { code: 'invalid_input', fields: { text: 'a message needs text' } } },
     });
-    expect(await post(url, 'not json')).toMatchObject({ status: 400, body: { error: { code: 'invalid_body' } } });
+    // A form, as `curl -d text=…` sends, is told to be JSON.
+    expect(await post(url, 'text=disk+full', { 'content-type': 'application/x-www-form-urlencoded' })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_body', message: expect.stringContaining('not valid JSON') } },
+    });
+    // A retry key not of the form would let every retry post again: refused, not ignored.
+    for (const key of ['summary:2026-12-07', '2026-12-07 summary', 'abc'])
+      expect(await post(url, { text: 'daily summary' }, { 'idempotency-key': key })).toMatchObject({
+        status: 400,
+        body: { error: { code: 'invalid_input', fields: { 'Idempotency-Key': expect.stringContaining('8 to 64') } } },
+      });
     // A field a post does not have is named, as on a socket, not dropped while the text is posted.
     expect(await post(url, { text: 'disk full', extra: 1 })).toMatchObject({
       status: 400,
