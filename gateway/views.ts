@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { create, type ExpressHandlebars } from 'express-handlebars';
 import { UTC_TEXT, utcText } from '../core/utc-text.ts';
+import { PASSWORD_MAX, PASSWORD_MIN } from './accounts/password-length.ts';
 
 export const viewsDir = fileURLToPath(new URL('../views/', import.meta.url));
 
@@ -49,6 +50,9 @@ export function createViewEngine(): ExpressHandlebars {
       json: (value: unknown) => JSON.stringify(value),
       add: (a: number, b: number) => a + b,
       sub: (a: number, b: number) => a - b,
+      // The lengths a new password may have, for its field's limits and hint, as the schema checks them.
+      passwordMin: () => PASSWORD_MIN,
+      passwordMax: () => PASSWORD_MAX,
     },
   });
   // Markup, so built with this engine's own Handlebars, whose SafeString it leaves unescaped.

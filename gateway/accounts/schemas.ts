@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { plainName } from '../../core/plain-names.ts';
 import { ROLES } from '../models/index.ts';
+import { PASSWORD_MAX, PASSWORD_MIN } from './password-length.ts';
 import { reservedNameProblem } from './reserved-names.ts';
 
 export const usernameSchema = z
@@ -38,12 +39,11 @@ export const displayNameSchema = plainName(
     .max(DISPLAY_NAME_MAX, { message: `at most ${DISPLAY_NAME_MAX} characters` }),
 );
 
-/** The longest password Atrium sets. */
-export const PASSWORD_MAX = 200;
+export { PASSWORD_MAX, PASSWORD_MIN };
 
 export const passwordSchema = z
   .string()
-  .min(10, { message: 'at least 10 characters' })
+  .min(PASSWORD_MIN, { message: `at least ${PASSWORD_MIN} characters` })
   .max(PASSWORD_MAX, { message: `at most ${PASSWORD_MAX} characters` })
   // Spaces count inside a passphrase, but twelve of them and nothing else is no secret.
   .refine((password) => /[^\s\p{Cf}]/u.test(password), { message: 'needs letters, digits or signs, not only spaces' });

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type Provider from 'oidc-provider';
 import { RateLimitedError, ValidationError } from '../../core/errors.ts';
-import { passwordSchema } from '../accounts/schemas.ts';
 import type { GatewayContext } from '../context.ts';
 import { type Csrf, csrfCookieName } from '../http/csrf.ts';
 import { pageFormBody } from '../http/page-form-body.ts';
@@ -194,9 +193,6 @@ type Kept =
   | { linkRefused: RefusedLinkReason }
   | { done: { firstPassword: boolean; returnTo: ReturnTo | null } };
 
-/** The lengths a new password may have (passwordSchema's), said on the form and allowed in both its fields. */
-const PASSWORD_LENGTH = { min: passwordSchema.minLength, max: passwordSchema.maxLength };
-
 const linkPath = (token: string) => `/password/reset/${encodeURIComponent(token)}`;
 
 /**
@@ -229,7 +225,7 @@ function resetLinkRoutes(deps: RecoveryRouteDeps): Router {
 
   function renderForm(req: Request, res: Response, view: Record<string, unknown>) {
     const title = view.firstPassword ? 'Choose your password' : 'Choose a new password';
-    res.render('password-reset', { title, csrf: deps.csrf.token(req, res), length: PASSWORD_LENGTH, ...view });
+    res.render('password-reset', { title, csrf: deps.csrf.token(req, res), ...view });
   }
 
   router.get('/password/reset/:token', privatePage, async (req, res, next) => {

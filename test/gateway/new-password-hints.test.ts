@@ -1,15 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, formWithAction, signInThrough, type Page } from '../helpers/browser-agent.ts';
-import { addPerson, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { addPerson, signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { resetLinkIn, startMailbox, type Mailbox } from '../helpers/mailbox.ts';
-import { PASSWORD_MAX, passwordSchema } from '../../gateway/accounts/schemas.ts';
+import { PASSWORD_MAX, PASSWORD_MIN, passwordSchema } from '../../gateway/accounts/schemas.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
 
 let gateway: TestGateway;
 let mailbox: Mailbox;
 const url = (path: string) => `${gateway.issuer}${path}`;
 
-/** The fewest characters a new password may have, as the gateway checks it. */
+/**
+ * The fewest characters a new password may have, as the gateway checks it: the one constant the pages say
+ * too (every test here checks they carry it), so a page cannot drift from the check.
+ */
 const minimum = (() => {
   let n = 1;
   while (!passwordSchema.safeParse('x'.repeat(n)).success) n++;
@@ -42,6 +45,12 @@ afterAll(async () => {
 });
 
 describe('choosing a new password', () => {
+  it('is checked against the same minimum the pages are given', () => {
+    expect(minimum).toBe(PASSWORD_MIN);
+    expect(passwordSchema.safeParse('x'.repeat(PASSWORD_MAX + 1)).success).toBe(false);
+    expect(passwordSchema.safeParse('x'.repeat(PASSWORD_MAX)).success).toBe(true);
+  });
+
   it('says how long it may be before it is sent, and after a mismatch focuses the first field, where the error is said', async () => {
     await addPerson(gateway, 'nia');
     const agent = new BrowserAgent();
@@ -82,6 +91,9 @@ describe('choosing a new password', () => {
     const page = await agent.navigate(url('/account/security'));
     expect(descriptionOf(page, 'new-password')).toEqual([`At least ${minimum} characters.`]);
     expect(inputOf(page, 'new-password')).toContain(`minlength="${minimum}"`);
+    expect(inputOf(page, 'new-password')).toContain(`maxlength="${PASSWORD_MAX}"`);
+    expect(inputOf(page, 'new-password-again')).toContain(`minlength="${minimum}"`);
+    expect(inputOf(page, 'new-password-again')).toContain(`maxlength="${PASSWORD_MAX}"`);
 
     const short = await agent.submit(page, formWithAction(page, '/account/security/password'), {
       current: DEMO_PASSWORD,
@@ -94,5 +106,19 @@ describe('choosing a new password', () => {
       `The new password is not acceptable: at least ${minimum} characters.`,
     ]);
     expect(autofocused(short)).toEqual(['new-password']);
+  });
+
+  it('says how long it must be in the console, on a new account and on a password reset', async () => {
+    await addPerson(gateway, 'nell');
+    const nell = (await gateway.models.User.findOne({ where: { username: 'nell' } }))!;
+    const { agent } = await signInToConsole(gateway.issuer, 'admin');
+    const created = await agent.navigate(url('/admin/users/new'));
+    expect(created.status).toBe(200);
+    expect(descriptionOf(created, 'password')[0]).toMatch(new RegExp(`^At least ${minimum} characters\\. `));
+    expect(inputOf(created, 'password')).toContain(`minlength="${minimum}"`);
+    const edit = await agent.navigate(url(`/admin/users/${nell.id}`));
+    expect(edit.status).toBe(200);
+    expect(descriptionOf(edit, 'new-password')[0]).toMatch(new RegExp(`^At least ${minimum} characters\\. `));
+    expect(inputOf(edit, 'new-password')).toContain(`minlength="${minimum}"`);
   });
 });
