@@ -132,6 +132,21 @@ function warnMisaddressed(
   }
 }
 
+/** A token the gateway signed for another node (a bot holding one token per node mixed them up). */
+export class TokenForAnotherNodeError extends UnauthenticatedError {}
+
+/**
+ * A token refused for its audience alone (its signature verified, so the gateway issued it) tells its
+ * holder which node it was for and which `resource` this node needs: the holder can read the token anyway.
+ */
+function forAnotherNode(error: unknown, audience: string): TokenForAnotherNodeError | undefined {
+  if (!(error instanceof joseErrors.JWTClaimValidationFailed) || error.claim !== 'aud') return undefined;
+  const received = [error.payload.aud ?? []].flat().map(String).join(' ');
+  return new TokenForAnotherNodeError(
+    `The access token was issued for ${received}, not this node: ask the gateway for one with resource=${audience}`,
+  );
+}
+
 export type TokenVerifier = {
   verify(token: string): Promise<Identity>;
   /** The gateway's key set, for other tokens it signs (back-channel logout). */
@@ -179,7 +194,10 @@ export function createTokenVerifier(options: {
         if (error instanceof joseErrors.JWTExpired) throw new TokenExpiredError();
         if (error instanceof AppError) throw error;
         if (warnings) warnMisaddressed(warnings, error, options);
-        throw new UnauthenticatedError('The access token is not valid for this node');
+        throw (
+          forAnotherNode(error, options.audience) ??
+          new UnauthenticatedError('The access token is not valid for this node')
+        );
       }
       try {
         assertIssuedLifetime(payload, options.now?.() ?? Date.now(), maxLifetime);

@@ -3,6 +3,7 @@ import { AppError, isAppError, UnauthenticatedError } from '../../core/errors.ts
 import { DomainRemovedError } from '../auth/domain-standing.ts';
 import {
   InsufficientScopeError,
+  TokenForAnotherNodeError,
   TokenLifetimeError,
   type Identity,
   type TokenVerifier,
@@ -45,13 +46,14 @@ export function bearerAuth(verifier: TokenVerifier) {
       if (!token) throw new UnauthenticatedError('A valid bearer access token for this node is required');
       req.nodeIdentity = await verifier.verify(token).catch((error: unknown) => {
         // A gateway failure, an expired or ended token, a token of a disabled app, one of a lifetime the
-        // gateway does not issue, one without scope im, or a node whose domain was removed is said as such;
-        // any other refusal is a plain 401.
+        // gateway does not issue, one without scope im, one for another node, or a node whose domain was
+        // removed is said as such; any other refusal is a plain 401.
         throw isAppError(error) &&
           (error.status >= 500 ||
             TOLD_AS_IS.has(error.code) ||
             error instanceof DomainRemovedError ||
             error instanceof TokenLifetimeError ||
+            error instanceof TokenForAnotherNodeError ||
             error instanceof InsufficientScopeError)
           ? error
           : invalidToken();

@@ -70,7 +70,7 @@ describe('a node whose settings name the gateway or itself otherwise than the ga
     );
   });
 
-  it('tells the operator once which URL the tokens are for when NODE_PUBLIC_URL is not the one registered', async () => {
+  it('tells the operator once which URL the tokens are for when NODE_PUBLIC_URL is not the one registered, and the client which node its token was for', async () => {
     const gateway = await startTestGateway('node-audience-spelling');
     stops.push(() => gateway.stop());
     await addPerson(gateway, 'mia', { units: ENG_AND_ARTS_UNITS });
@@ -78,10 +78,14 @@ describe('a node whose settings name the gateway or itself otherwise than the ga
     const arts = await nodeOf(gateway, 'arts.campus.test', { NODE_PUBLIC_URL: 'http://chat.arts.campus.test' });
     const mia = await login(gateway, 'mia');
 
+    // The client is told which node its token was for, and which resource this node takes.
     for (let i = 0; i < 3; i += 1) {
       const refused = await fetchMe(arts, await mia.tokenFor(ARTS_NODE));
       expect(await refused.json()).toEqual({
-        error: { code: 'unauthenticated', message: 'The access token is not valid for this node' },
+        error: {
+          code: 'unauthenticated',
+          message: `The access token was issued for ${ARTS_NODE}, not this node: ask the gateway for one with resource=http://chat.arts.campus.test`,
+        },
       });
     }
     expect(refusals()).toEqual([
