@@ -32,7 +32,7 @@ export function approverCard(r: LeaveRequest): Card {
   };
 }
 
-/** What the student gets in chat: where their request stands. */
+/** What the person who asked gets in chat, student or staff: where their request stands. */
 export function studentCard(r: LeaveRequest): Card {
   return {
     title: 'Your leave request',

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { isTimeZone, machineTimeZone } from './dates.ts';
 
-/** Who approves whose leave: the staff member for the students of a unit (and the units below it). */
+/**
+ * Who approves whose leave: the staff member for the people (students and staff) of a unit and the units
+ * below it; their own leave goes to the next rule that fits them (approvers.ts).
+ */
 export type ApproverRule = { unit: string; approver: string };
 
 export type LeaveConfig = {

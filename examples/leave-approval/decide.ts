@@ -5,9 +5,9 @@ import type { Chat } from './chat.ts';
 import type { LeaveStore } from './store.ts';
 
 /**
- * A verified card click: the approver named on the request approves or rejects it, once. The request is
- * updated in the app's store, the student's status card follows, and the answer is the approver's card
- * as it now is, which the node shows to every device in that conversation.
+ * A verified card click: the approver named on the request approves or rejects it, once, and never their
+ * own request. The request is updated in the app's store, the requester's status card follows, and the
+ * answer is the approver's card as it now is, which the node shows to every device in that conversation.
  */
 export async function decide(
   deps: { store: LeaveStore; chat: Chat; log: (message: string, error?: unknown) => void },
@@ -16,6 +16,9 @@ export async function decide(
   await deps.store.learnName(event.user.address, event.user.name);
   const request = deps.store.byCard(event.messageId);
   if (!request) return { toast: 'This leave request is not known to the app any more.' };
+  // New requests never name their requester as approver (approvers.ts); one recorded otherwise is refused too.
+  if (event.user.address === request.student.address)
+    return { toast: 'You cannot decide your own leave request; another approver does.' };
   if (event.user.address !== request.approver) return { toast: `Only ${request.approver} decides this request.` };
   if (request.status !== 'pending') return { card: approverCard(request), toast: `Already ${request.status}.` };
   if (event.actionId !== 'approve' && event.actionId !== 'reject') return { toast: 'Unknown action.' };
@@ -30,7 +33,7 @@ export async function decide(
   if (decided.studentCard) {
     await deps.chat
       .updateCard(decided.student.address, decided.studentCard, studentCard(decided))
-      .catch((error: unknown) => deps.log("could not update the student's card", error));
+      .catch((error: unknown) => deps.log("could not update the requester's card", error));
   }
   return { card: approverCard(decided), toast: decided.status === 'approved' ? 'Approved.' : 'Rejected.' };
 }

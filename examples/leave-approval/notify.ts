@@ -3,7 +3,7 @@ import type { Chat } from './chat.ts';
 import type { LeaveRequest, LeaveStore } from './store.ts';
 
 /**
- * Tells chat about a new request: the approver gets the card with the buttons, the student a status card.
+ * Tells chat about a new request: the approver gets the card with the buttons, the requester a status card.
  * Each card is recorded as soon as it is sent, and its client id is the request's own, so trying again
  * after a failure never sends a card twice.
  */

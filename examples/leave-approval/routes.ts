@@ -3,7 +3,7 @@ import type { Store } from 'express-session';
 import { AuthorizationResponseError } from 'openid-client';
 import { z } from 'zod';
 import { CallbackRejected, createCallbackVerifier } from '../../protocol/verify-callback.ts';
-import { approverFor } from './approvers.ts';
+import { approverFor, isApprover } from './approvers.ts';
 import type { Auth, Person } from './auth.ts';
 import { STRATEGY } from './auth.ts';
 import type { Chat } from './chat.ts';
@@ -68,16 +68,16 @@ const form = express.urlencoded({ extended: false, limit: '8kb' });
  */
 function requestRows(
   requests: readonly LeaveRequest[],
-  who: 'student' | 'approver',
+  who: 'requester' | 'approver',
   nameOf: (address: string) => string | undefined,
 ): Html {
   if (requests.length === 0) return html`<p class="muted">None.</p>`;
-  const first = who === 'student' ? 'Approver' : 'Student';
+  const first = who === 'requester' ? 'Approver' : 'Requested by';
   return html`<table class="requests"><thead><tr><th>${first}</th><th>From</th><th>To</th><th>Reason</th><th>Status</th></tr></thead><tbody>
 ${requests.map(
   (
     r,
-  ) => html`<tr><td data-label="${first}">${who === 'student' ? approverOf(r, nameOf) : r.student.name}</td><td data-label="From">${readableDay(r.from)}</td><td data-label="To">${readableDay(r.to)}</td><td data-label="Reason">${r.reason}</td>
+  ) => html`<tr><td data-label="${first}">${who === 'requester' ? approverOf(r, nameOf) : r.student.name}</td><td data-label="From">${readableDay(r.from)}</td><td data-label="To">${readableDay(r.to)}</td><td data-label="Reason">${r.reason}</td>
 <td data-label="Status">${r.status}${r.decidedBy ? html` by ${r.decidedBy}` : ''}${r.notifyError ? html` <span class="error">(chat not told: ${r.notifyError})</span>` : ''}</td></tr>`,
 )}
 </tbody></table>`;
@@ -108,9 +108,7 @@ function home(
 <p>Signed in as <strong>${person.name}</strong> <span class="muted">(${person.address ?? 'no chat account'})</span></p>
 <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Sign out</button></form>
 ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
-${
-  person.roles.includes('student')
-    ? html`<h1>Request leave</h1>
+<h1>Request leave</h1>
 <form method="post" action="/requests" novalidate>
 <input type="hidden" name="_csrf" value="${csrf}">
 <label for="from">First day</label><input id="from" name="from" type="date" min="${today}" value="${values.from ?? ''}"${invalid('from')}>${error('from')}
@@ -119,11 +117,9 @@ ${
 ${error('_')}
 <button type="submit">Send to my approver</button>
 </form>
-<h2>My requests</h2>${requestRows(mine, 'student', nameOf)}
-${retry.map((r) => html`<form method="post" action="/requests/${r.id}/notify"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Tell chat again about ${readableDay(r.from)} – ${readableDay(r.to)}</button></form>`)}`
-    : ''
-}
-${toDecide.length > 0 || person.roles.includes('staff') ? html`<h2>Requests for me to decide</h2><p class="muted">Approve or reject them from the card in chat.</p>${requestRows(toDecide, 'approver', nameOf)}` : ''}`;
+<h2>My requests</h2>${requestRows(mine, 'requester', nameOf)}
+${retry.map((r) => html`<form method="post" action="/requests/${r.id}/notify"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Tell chat again about ${readableDay(r.from)} – ${readableDay(r.to)}</button></form>`)}
+${toDecide.length > 0 || isApprover(deps.config.approvers, person.address) ? html`<h2>Requests for me to decide</h2><p class="muted">Approve or reject them from the card in chat.</p>${requestRows(toDecide, 'approver', nameOf)}` : ''}`;
   res
     .status(state.status ?? 200)
     .type('html')
@@ -214,21 +210,22 @@ export function leaveRoutes(deps: Deps): Router {
       to: String(req.body.to ?? ''),
       reason: String(req.body.reason ?? ''),
     };
-    if (!person.roles.includes('student'))
-      return home(req, res, deps, { values, errors: { _: 'Only students request leave here.' }, status: 403 });
     const parsed = requestSchema(campusToday(deps.config)).safeParse(values);
     if (!parsed.success) {
       const errors: Record<string, string> = {};
       for (const issue of parsed.error.issues) errors[String(issue.path[0] ?? '_')] ??= issue.message;
       return home(req, res, deps, { values, errors, status: 400 });
     }
-    const approver = approverFor(deps.config.approvers, person.units);
-    if (!approver || !person.address)
-      return home(req, res, deps, {
-        values,
-        errors: { _: 'Nobody is set up to approve leave for your unit; ask your college office.' },
-        status: 409,
-      });
+    const refused = (why: string) => home(req, res, deps, { values, errors: { _: why }, status: 409 });
+    if (!person.address)
+      return refused('You have no chat account, where the answer would reach you; ask your college office.');
+    const approver = approverFor(deps.config.approvers, person);
+    if (!approver)
+      return refused(
+        isApprover(deps.config.approvers, person.address)
+          ? 'Nobody but you is set up to approve leave for your unit; ask your college office who approves yours.'
+          : 'Nobody is set up to approve leave for your unit; ask your college office.',
+      );
     const request = await deps.store.create({
       student: { sub: person.sub, name: person.name, address: person.address, units: person.units },
       ...parsed.data,

@@ -6,6 +6,10 @@ export type LeaveStatus = 'pending' | 'approved' | 'rejected';
 
 export type LeaveRequest = {
   id: string;
+  /**
+   * Who asks for leave, a student or a member of staff (named `student` since only students could ask, and
+   * kept so, as the app's files hold it).
+   */
   student: { sub: string; name: string; address: string; units: string[] };
   from: string;
   to: string;
@@ -16,10 +20,10 @@ export type LeaveRequest = {
   status: LeaveStatus;
   decidedBy: string | null;
   decidedAt: string | null;
-  /** The card with Approve/Reject in the approver's chat, and the status card in the student's. */
+  /** The card with Approve/Reject in the approver's chat, and the status card in the requester's. */
   approverCard: string | null;
   studentCard: string | null;
-  /** Why chat could not be told, when it could not; the student can try again. */
+  /** Why chat could not be told, when it could not; the requester can try again. */
   notifyError: string | null;
   createdAt: string;
 };
@@ -34,7 +38,7 @@ export type LeaveStore = Awaited<ReturnType<typeof openStore>>;
 export async function openStore(file: string) {
   let requests: LeaveRequest[] = [];
   // The names of the people the app has met (signed in, or clicked a card), by chat address: it has no
-  // directory to ask, and a student would rather read who decides than an address.
+  // directory to ask, and a requester would rather read who decides than an address.
   let people: Record<string, string> = {};
   try {
     const saved = JSON.parse(await readFile(file, 'utf8')) as {

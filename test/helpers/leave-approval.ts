@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { callbackSecretSealer } from '../../gateway/apps-registry/secrets.ts';
+import type { ApproverRule } from '../../examples/leave-approval/config.ts';
 import { machineTimeZone, todayIn } from '../../examples/leave-approval/dates.ts';
 import { startLeaveApproval, type LeaveApp } from '../../examples/leave-approval/main.ts';
 import { ensureRegistered } from '../../cli/register-leave-approval.ts';
@@ -9,11 +10,12 @@ import { freePort } from './federation.ts';
 
 /**
  * The leave-approval example on a free port, registered by the operator as the demo does (its secrets in a
- * file of its own), with Carol approving Engineering's requests.
+ * file of its own), with Carol approving Engineering's requests unless `approvers` says otherwise.
  */
 export async function startLeaveApprovalFor(
   gateway: TestGateway,
   nodes: { eng: string; arts: string },
+  approvers: ApproverRule[] = [{ unit: 'campus/eng', approver: 'carol@arts.campus.test' }],
 ): Promise<{ app: LeaveApp; url: string; callbackSecret: string }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -29,7 +31,7 @@ export async function startLeaveApprovalFor(
     gatewayIssuer: gateway.issuer,
     ...credentials,
     nodes: { 'eng.campus.test': nodes.eng, 'arts.campus.test': nodes.arts },
-    approvers: [{ unit: 'campus/eng', approver: 'carol@arts.campus.test' }],
+    approvers,
     dataFile: join(gateway.db.dataDir, 'leave.json'),
     sessionSecret: 'leave-approval-test-session-secret',
   });
