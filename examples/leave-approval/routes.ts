@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { CallbackRejected, createCallbackVerifier } from '../../protocol/verify-callback.ts';
 import { approverFor, isApprover } from './approvers.ts';
 import type { Auth, Person } from './auth.ts';
-import { STRATEGY } from './auth.ts';
 import type { Chat } from './chat.ts';
 import type { LeaveConfig } from './config.ts';
 import { checkCsrf, csrfToken } from './csrf.ts';
@@ -132,22 +131,27 @@ const campusEnded = html`<h1>You were signed out</h1><p role="status">You were s
 
 /**
  * The end of a sign-in. A silent one the gateway could not answer without a page (login_required and
- * the like) or a cancelled one lands on the start page's link rather than an error, once.
+ * the like), a cancelled one, and one this browser did not start (or started more than ten minutes ago)
+ * land on the start page's link rather than an error, once, signing no one in.
  */
-function signedIn(req: Request, res: Response, next: NextFunction, store: LeaveStore) {
-  return (error: unknown, user: Express.User | false) => {
-    if (error && !(error instanceof AuthorizationResponseError)) return next(error);
-    if (error || !user) {
-      req.session.signInNeeded = true;
-      return res.redirect(303, '/');
-    }
-    const person = user as Person;
-    req.logIn(user, (loginError) => {
-      if (loginError) return next(loginError);
-      const learnt = person.address ? store.learnName(person.address, person.name) : Promise.resolve();
-      learnt.then(() => res.redirect(303, '/'), next);
-    });
-  };
+async function signedIn(req: Request, res: Response, next: NextFunction, deps: Deps) {
+  let person: Awaited<ReturnType<Auth['finishSignIn']>>;
+  try {
+    person = await deps.auth.finishSignIn(req);
+  } catch (error) {
+    if (!(error instanceof AuthorizationResponseError)) throw error;
+    person = null;
+  }
+  if (!person) {
+    req.session.signInNeeded = true;
+    return res.redirect(303, '/');
+  }
+  const { address, name } = person;
+  deps.auth.logIn(req, person, (loginError) => {
+    if (loginError) return next(loginError);
+    const learnt = address ? deps.store.learnName(address, name) : Promise.resolve();
+    learnt.then(() => res.redirect(303, '/'), next);
+  });
 }
 
 export function leaveRoutes(deps: Deps): Router {
@@ -155,7 +159,7 @@ export function leaveRoutes(deps: Deps): Router {
   const verify = createCallbackVerifier({ secret: deps.config.callbackSecret });
   const verifyLogout = createLogoutVerifier(deps.auth, deps.config.clientId);
 
-  router.get('/', async (req, res, next) => {
+  router.get('/', async (req, res) => {
     if (personOf(req)) return home(req, res, deps);
     // Not signed in again silently: the campus ended this sign-in, and says so until the person signs in.
     if (req.session.endedByCampus) return res.type('html').send(page('Signed out', campusEnded));
@@ -164,19 +168,14 @@ export function leaveRoutes(deps: Deps): Router {
       return res.type('html').send(page('Sign in', signInLink));
     }
     // Opened from the workbench: the gateway answers at once, without a page, for someone signed in there.
-    await deps.auth.ready();
-    deps.auth.passport.authenticate(STRATEGY, { prompt: 'none' })(req, res, next);
+    res.redirect(await deps.auth.signInUrl(req, { prompt: 'none' }));
   });
 
-  router.get('/login', async (req, res, next) => {
-    await deps.auth.ready();
-    deps.auth.passport.authenticate(STRATEGY)(req, res, next);
+  router.get('/login', async (req, res) => {
+    res.redirect(await deps.auth.signInUrl(req));
   });
 
-  router.get('/auth/callback', async (req, res, next) => {
-    await deps.auth.ready();
-    deps.auth.passport.authenticate(STRATEGY, signedIn(req, res, next, deps.store))(req, res, next);
-  });
+  router.get('/auth/callback', (req, res, next) => signedIn(req, res, next, deps));
 
   router.post('/logout', form, checkCsrf, async (req, res, next) => {
     const target = await deps.auth.endSessionUrl(personOf(req)?.idToken).catch(() => '/');
