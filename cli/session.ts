@@ -6,6 +6,7 @@ import { assertMigrated } from '../core/migrator.ts';
 import { loadGatewayConfig, type GatewayConfig } from '../gateway/config.ts';
 import { operator, type GatewayContext } from '../gateway/context.ts';
 import { defineGatewayModels, type GatewayModels } from '../gateway/models/index.ts';
+import { placeOf } from '../gateway/place.ts';
 import { RuntimeFailure, type Io } from './command.ts';
 import { commandNotices, type CommandNotices } from './notices.ts';
 
@@ -52,7 +53,14 @@ export async function withSession<T>(
   try {
     if (options.migrated !== false) await assertMigrated(sequelize, { kind: 'gateway' });
     const models = defineGatewayModels(sequelize);
-    const ctx: GatewayContext = { sequelize, models, actor: operator('cli'), ip: null, appCalls: config.appCalls };
+    const ctx: GatewayContext = {
+      sequelize,
+      models,
+      actor: operator('cli'),
+      ip: null,
+      appCalls: config.appCalls,
+      place: placeOf(config, config.issuer ?? `http://localhost:${config.port}`),
+    };
     notices = await commandNotices(config, io, () => ctx);
     ctx.notices = notices.notices;
     const done = await work({ config, sequelize, models, ctx });

@@ -15,6 +15,7 @@ import { sweepTotpEnrolments } from './factors/totp.ts';
 import { refreshPins } from './federation/refresh-pins.ts';
 import { gatewayApp } from './http/gateway-app.ts';
 import { defineGatewayModels, type GatewayModels } from './models/index.ts';
+import { placeOf } from './place.ts';
 import { sweepExpiredPayloads } from './oidc/adapter.ts';
 import { createAppLogoutSender, type AppLogoutRetry } from './oidc/app-logouts.ts';
 import { createEndedAccessPusher, keepSecondsFor, sweepEndedAccess } from './oidc/ended-access.ts';
@@ -90,7 +91,7 @@ async function startOn(
   const port = await http.listen({ port: config.port, host: config.host, backlog: 4096 });
   const issuer = config.issuer ?? `http://localhost:${port}`;
 
-  const views = createViewEngine();
+  const views = createViewEngine({ campusName: config.campusName });
   const mailer = mailerFor(config, logger);
   // Security notices go wherever "forgot password" mail goes (in the demo, the log); nowhere without mail.
   // They wait in the outbox until sent, by this process or another over the database.
@@ -105,6 +106,7 @@ async function startOn(
     userAgent: req?.headers['user-agent'] ?? null,
     appCalls: config.appCalls,
     notices,
+    place: placeOf(config, issuer),
   });
   const keepSeconds = keepSecondsFor(config.accessTokenTtlSeconds);
   // Ended sessions and people reach the domain nodes from here, whoever ended them (console, CLI, sign-out).

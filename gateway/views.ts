@@ -36,8 +36,14 @@ function localTimesIn(value: unknown, escape: (text: string) => string): string 
   });
 }
 
-/** One handlebars engine for Express views and for pages the OIDC provider renders itself. */
-export function createViewEngine(): ExpressHandlebars {
+/** The campus's name (CAMPUS_NAME) of each engine, for the pages renderPage renders outside Express. */
+const campusNames = new WeakMap<ExpressHandlebars, string>();
+
+/**
+ * One handlebars engine for Express views and for pages the OIDC provider renders itself; `campusName`
+ * heads every page renderPage renders (Express views get it from `app.locals`).
+ */
+export function createViewEngine(options: { campusName?: string } = {}): ExpressHandlebars {
   const engine = create({
     extname: '.hbs',
     defaultLayout: 'main',
@@ -62,6 +68,7 @@ export function createViewEngine(): ExpressHandlebars {
     localTime: (value: unknown) => new SafeString(timeElement(value, Utils.escapeExpression)),
     localTimesIn: (value: unknown) => new SafeString(localTimesIn(value, Utils.escapeExpression)),
   };
+  if (options.campusName) campusNames.set(engine, options.campusName);
   return engine;
 }
 
@@ -70,5 +77,10 @@ export async function renderPage(
   view: string,
   context: Record<string, unknown>,
 ): Promise<string> {
-  return engine.renderView(join(viewsDir, `${view}.hbs`), { ...context, layout: context.layout ?? 'main' } as never);
+  const campusName = campusNames.get(engine);
+  return engine.renderView(join(viewsDir, `${view}.hbs`), {
+    ...(campusName ? { campusName } : {}),
+    ...context,
+    layout: context.layout ?? 'main',
+  } as never);
 }

@@ -76,6 +76,8 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
   const app = express();
   // The login page links to "forgot password" only where a mail can reach the person.
   app.locals.passwordRecovery = Boolean(recovery);
+  // The campus's name (CAMPUS_NAME) heads the gateway's own pages (views/layouts/main.hbs, views/login.hbs).
+  app.locals.campusName = config.campusName;
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
   app.engine('.hbs', views.engine);
@@ -95,7 +97,7 @@ export async function gatewayApp(deps: GatewayAppDeps): Promise<Express> {
   app.use(federationRoutes((req) => context(req)));
   app.use(endedAccessRoutes((req) => context(req), deps.keepSeconds));
   app.use(appRegistryRoutes({ context, provider, secrets: callbackSecretSealer(config.secretKey) }));
-  const totp = totpDeps(config.secretKey, issuer);
+  const totp = totpDeps(config.secretKey, issuer, config.campusName);
   app.use(
     recoveryRoutes({ context, csrf, recovery, directoryPages: () => resetPagesToShow(models), provider, secure }),
   );

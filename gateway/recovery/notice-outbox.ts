@@ -24,6 +24,7 @@ export async function writeNotices(ctx: GatewayContext, entry: AuditEntry, issue
     at,
     device: deviceOf(ctx),
     accountPage: `${issuer}/account`,
+    place: ctx.place,
   });
   if (mails.length === 0) return 0;
   await ctx.models.SecurityNotice.bulkCreate(

@@ -6,11 +6,12 @@ import type { Logger } from '../../core/logger.ts';
 import type { RateLimiter } from '../../core/rate-limit.ts';
 import { parseInput } from '../../core/validate.ts';
 import { audit } from '../audit.ts';
-import type { GatewayContext } from '../context.ts';
+import type { GatewayContext, Place } from '../context.ts';
 import type { User } from '../models/index.ts';
 import { inTransaction } from '../transaction.ts';
 import type { DirectoryResetPage } from './directory-reset.ts';
-import { mailFailureOf, type Mail, type Mailer } from './mailer.ts';
+import { mailFailureOf, mailSignature, type Mail, type Mailer } from './mailer.ts';
+import { serviceName } from '../place.ts';
 import { newResetToken } from './reset-tokens.ts';
 
 export type RecoveryDeps = {
@@ -85,7 +86,7 @@ export async function mailResetLink(ctx: GatewayContext, deps: RecoveryDeps, ide
       target: user.username,
       details: { directory: directoryPage },
     });
-    return sendResetMail(ctx, deps, user, directoryMail(user, directoryPage));
+    return sendResetMail(ctx, deps, user, directoryMail(user, directoryPage, ctx.place));
   }
 
   const { token, tokenHash } = newResetToken();
@@ -102,7 +103,12 @@ export async function mailResetLink(ctx: GatewayContext, deps: RecoveryDeps, ide
       details: { expiresAt: expiresAt.toISOString() },
     });
   });
-  await sendResetMail(ctx, deps, user, resetMail(user, `${deps.issuer}/password/reset/${token}`, deps.ttlMinutes));
+  await sendResetMail(
+    ctx,
+    deps,
+    user,
+    resetMail(user, `${deps.issuer}/password/reset/${token}`, deps.ttlMinutes, ctx.place),
+  );
 }
 
 /**
@@ -132,21 +138,23 @@ async function sendResetMail(ctx: GatewayContext, deps: RecoveryDeps, user: User
 
 // One subject whether the link is Atrium's or the campus directory's page; an account without a password has
 // none to reset: its link sets the first.
-const RESET_SUBJECT = 'Reset your Atrium password';
-const SET_SUBJECT = 'Set your Atrium password';
+const RESET_SUBJECT = (service: string) => `Reset your ${service} password`;
+const SET_SUBJECT = (service: string) => `Set your ${service} password`;
 
-function resetMail(user: User, link: string, ttlMinutes: number): Mail {
+function resetMail(user: User, link: string, ttlMinutes: number, place: Place | undefined): Mail {
+  const service = serviceName(place);
   return {
     to: user.email,
-    subject: user.passwordHash === null ? SET_SUBJECT : RESET_SUBJECT,
+    subject: (user.passwordHash === null ? SET_SUBJECT : RESET_SUBJECT)(service),
     text: [
       `Hello ${user.displayName},`,
       '',
       user.passwordHash === null
-        ? `Someone (hopefully you) asked for a link to set the password of the Atrium account "${user.username}".`
-        : `Someone (hopefully you) asked to reset the password of the Atrium account "${user.username}".`,
+        ? `Someone (hopefully you) asked for a link to set the password of the ${service} account "${user.username}".`
+        : `Someone (hopefully you) asked to reset the password of the ${service} account "${user.username}".`,
       ...(user.passwordHash === null ? noPasswordYet(user, link, ttlMinutes) : newPassword(link, ttlMinutes)),
       '',
+      ...mailSignature(place),
     ].join('\n'),
   };
 }
@@ -177,19 +185,21 @@ function noPasswordYet(user: User, link: string, ttlMinutes: number): string[] {
   ];
 }
 
-function directoryMail(user: User, page: string): Mail {
+function directoryMail(user: User, page: string, place: Place | undefined): Mail {
+  const service = serviceName(place);
   return {
     to: user.email,
-    subject: RESET_SUBJECT,
+    subject: RESET_SUBJECT(service),
     text: [
       `Hello ${user.displayName},`,
       '',
-      `Someone (hopefully you) asked to reset the password of the Atrium account "${user.username}".`,
-      'Your password is the one of your campus directory account; Atrium cannot change it.',
+      `Someone (hopefully you) asked to reset the password of the ${service} account "${user.username}".`,
+      `Your password is the one of your campus directory account; ${service} cannot change it.`,
       "Reset it on the directory's own page:",
       '',
       page,
       '',
+      ...mailSignature(place),
     ].join('\n'),
   };
 }
