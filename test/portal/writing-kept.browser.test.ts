@@ -2,8 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startCampus, type Campus } from '../helpers/federation.ts';
 import { connectAs } from '../helpers/node.ts';
+import { addPerson } from '../helpers/gateway.ts';
+import { operator } from '../../gateway/context.ts';
+import { updateUser } from '../../gateway/accounts/update-user.ts';
 import { DEMO_PASSWORD } from '../../gateway/seed/demo.ts';
-import { chromiumMissing, launchChromium, openConversation, send, signInToPortal } from './browser.ts';
+import { chromiumMissing, launchChromium, openConversation, send, signInToPortal, startDirect } from './browser.ts';
 
 let campus: Campus;
 let browser: Browser | undefined;
@@ -228,6 +231,32 @@ describe.skipIf(chromiumMissing)('what a person wrote and did not send, kept in 
     } finally {
       await context.close();
       if (proxyDown) await campus.restartProxy();
+    }
+  });
+});
+
+describe.skipIf(chromiumMissing)('what a person wrote, when their access ends', () => {
+  it('leaves the browser once an administrator disables them, from every tab', {
+    timeout: 60_000,
+  }, async () => {
+    await addPerson(campus.gateway, 'wanda');
+    const wanda = await signInToPortal(browser!, campus.gateway.issuer, 'wanda');
+    try {
+      await startDirect(wanda.page, 'bob', 'Bob Martin');
+      await wanda.page.locator('.conversation .composer-input').fill('Notes nobody else should find');
+      const other = await newTab(wanda.context);
+      await expect.poll(() => keptWriting(other).then((keys) => keys.length)).toBe(1);
+      await updateUser({ ...campus.gateway.context(null), actor: operator('test') }, 'wanda', { status: 'disabled' });
+
+      for (const page of [wanda.page, other]) await page.waitForSelector('.ended h2', { timeout: 10_000 });
+      expect(await keptWriting(other)).toEqual([]);
+      for (const page of [wanda.page, other])
+        expect(await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('atrium.')))).toEqual(
+          [],
+        );
+      expect(wanda.errors).toEqual([]);
+    } finally {
+      await wanda.context.close();
     }
   });
 });

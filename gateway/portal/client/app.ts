@@ -1,6 +1,6 @@
 import type { Message } from '../../../sdk/client.ts';
 import { logout } from './api.ts';
-import { forgetPerson, keepOpen, takeOpen } from './kept.ts';
+import { forgetPerson, keepInTab, takeFromTab } from './kept.ts';
 import { forgetWriting } from './kept-writing.ts';
 import { keyOf, type Chat, type ChatEvents, type Entry } from './chat.ts';
 import { accountMenu } from './account-menu.ts';
@@ -204,9 +204,15 @@ export class PortalApp implements ViewHost {
     this.#root.addEventListener('keydown', (event) => this.#onKey(event));
     this.#list.addEventListener('keydown', (event) => this.#listKeys(event));
 
-    const open = takeOpen(chat.me.user.id);
+    const { open, ...inTab } = takeFromTab(chat.me.user.id);
     chat.drafts.restore(chat.writing.drafts());
-    chat.restoreUnsent(chat.writing.unsent());
+    // What this tab kept as the person signed out in another: theirs again, so kept in the browser again.
+    chat.drafts.restore(inTab.drafts);
+    for (const { key } of inTab.drafts) chat.drafts.changed(key);
+    const unsent = chat.writing.unsent();
+    const known = new Set(unsent.map((u) => u.clientMsgId));
+    for (const u of inTab.unsent) if (!known.has(u.clientMsgId) && chat.writing.keepUnsent(u)) unsent.push(u);
+    chat.restoreUnsent(unsent);
     // Back to the conversation that was open, unless the page was opened at another one.
     if (open && parseRoute(window.location.hash).view !== 'conversation') window.location.hash = open;
     chat.start();
@@ -509,7 +515,26 @@ export class PortalApp implements ViewHost {
   #keepOpen(): void {
     if (this.#chat.ended) return;
     const writing = this.#chat.drafts.any || this.#chat.keptUnsent().length > 0;
-    keepOpen(this.#chat.me.user.id, writing && this.#view ? hashOf(this.#view.entry) : null);
+    const open = writing && this.#view ? hashOf(this.#view.entry) : null;
+    keepInTab(this.#chat.me.user.id, { open, drafts: [], unsent: [] });
+  }
+
+  /**
+   * What the person wrote, as their session ends. Signed out everywhere or access ended (disabled, a
+   * password reset): nothing stays in the browser. Signed out in another tab or by an app: nothing stays
+   * in its lasting storage; this tab alone keeps it, for its "Sign in again", and it goes with the tab. A
+   * session that merely ran out leaves it where it is (kept as it was written) for the same person.
+   */
+  #keepAtEnd(why: string | undefined): void {
+    const user = this.#chat.me.user.id;
+    const drafts = this.#chat.drafts.kept();
+    const unsent = this.#chat.keptUnsent();
+    const open = drafts.length + unsent.length > 0 && this.#view ? hashOf(this.#view.entry) : null;
+    forgetPerson(user);
+    if (why === 'access_ended') return forgetWriting(user);
+    if (why !== 'signed_out') return keepInTab(user, { open, drafts: [], unsent: [] });
+    forgetWriting(user);
+    keepInTab(user, { open, drafts, unsent });
   }
 
   /**
@@ -520,15 +545,7 @@ export class PortalApp implements ViewHost {
   #ended(why: string | undefined): void {
     this.#root.dataset.state = 'ended';
     this.#drawConnection();
-    const user = this.#chat.me.user.id;
-    const writing = this.#chat.drafts.any || this.#chat.keptUnsent().length > 0;
-    const open = writing && this.#view ? hashOf(this.#view.entry) : null;
-    forgetPerson(user);
-    // Signed out (in another tab, or by an app), signed out everywhere or access ended: nothing they wrote
-    // stays in the browser. A session that merely ran out keeps it, and the open conversation, for the
-    // same person's sign-in again (the browser kept it as it was written).
-    if (why === 'signed_out' || why === 'access_ended') forgetWriting(user);
-    else keepOpen(user, open);
+    this.#keepAtEnd(why);
     this.#chat.drafts.clear();
     this.#chat.forgetUnsent();
     this.#view = null;

@@ -100,6 +100,17 @@ export class Drafts {
     return [...this.#drafts.values()].some((d) => d.text.trim() || d.files.length > 0);
   }
 
+  /** The drafts with text or uploaded files, as the browser keeps them. */
+  kept(): KeptDraft[] {
+    return [...this.#drafts]
+      .map(([key, draft]) => ({
+        key,
+        text: draft.text,
+        files: draft.files.flatMap((f) => (f.attachment ? [f.attachment] : [])),
+      }))
+      .filter((draft) => draft.text.trim() || draft.files.length > 0);
+  }
+
   /**
    * Drafts kept before this page (closed, reloaded, or written in another tab), back as they were
    * (uploads done). A draft object keeps its identity: a composer built on it later shows what came.

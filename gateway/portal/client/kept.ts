@@ -5,6 +5,8 @@
  */
 
 import type { UploadedAttachment } from '../../../sdk/client.ts';
+import type { KeptDraft } from './drafts.ts';
+import { isKeptDraft, isKeptUnsent } from './kept-writing.ts';
 
 const readsKey = (user: string) => `atrium.unsent-reads.${user}`;
 const namesKey = (user: string) => `atrium.names.${user}`;
@@ -127,18 +129,30 @@ export type KeptUnsent = {
 };
 
 /**
- * The conversation that was open when the page went with writing kept (kept-writing.ts): the same
- * person's next page in this tab (a reload, or "Sign in again" once the session ended) opens it again.
- * In sessionStorage: it is about this tab; read once.
+ * What was being written, and in which conversation the person was (its route), when the page went; and
+ * the messages that had not gone yet.
  */
-export function keepOpen(user: string, open: string | null): void {
-  save(sessionStorage, draftsKey(user), open ? { open } : {});
+export type KeptInTab = { open: string | null; drafts: KeptDraft[]; unsent: KeptUnsent[] };
+
+/**
+ * Kept in sessionStorage for the same person's next page in this tab (a reload, or "Sign in again" once
+ * the session ended); read once. Drafts and unsent messages live in the browser's lasting storage
+ * (kept-writing.ts); they come here only when that was wiped as the person signed out in another tab,
+ * for this tab's sign-in again, and go with the tab.
+ */
+export function keepInTab(user: string, kept: KeptInTab): void {
+  const worth = kept.open !== null || kept.drafts.length > 0 || kept.unsent.length > 0;
+  save(sessionStorage, draftsKey(user), worth ? kept : {});
 }
 
-export function takeOpen(user: string): string | null {
+export function takeFromTab(user: string): KeptInTab {
   const kept = load(sessionStorage, draftsKey(user));
   save(sessionStorage, draftsKey(user), {});
-  return typeof kept.open === 'string' ? kept.open : null;
+  return {
+    open: typeof kept.open === 'string' ? kept.open : null,
+    drafts: Array.isArray(kept.drafts) ? kept.drafts.filter(isKeptDraft) : [],
+    unsent: Array.isArray(kept.unsent) ? kept.unsent.filter(isKeptUnsent) : [],
+  };
 }
 
 /**
