@@ -132,7 +132,7 @@ function newAccountMail(user: User, welcome: Welcome): Mail {
       '',
       link,
       '',
-      `The link works once. From then on, sign in at ${issuer} with your username and the password you chose; your chats and apps are at ${issuer}/portal.`,
+      `The link works once. From then on, sign in at ${issuer}/ with your username and the password you chose: your chats and apps are there.`,
       ...(welcome.secondFactor
         ? [
             'Your campus requires a second factor for your account: at your first sign-in, after your password, you will be asked to set up an authenticator app on your phone or a passkey before going on. Have your phone or security key with you then.',

@@ -141,6 +141,8 @@ export async function webPortal(deps: PortalDeps): Promise<{ router: Router; scr
   const router = Router();
   router.get('/', ...sessions, pages.page);
   router.get(WORKER_PATH, workerRoute({ minify: deps.config.mode === 'production' }));
+  // The portal is the gateway's front page; `/portal` is what people type or were told, so it leads there.
+  router.get(['/portal', '/portal/'], (_req, res) => res.redirect(302, '/'));
   router.use('/portal', ...sessions, portal);
   // The account page uses the portal's session: the same sign-in at this gateway, no second login.
   const account = {

@@ -124,11 +124,17 @@ describe('the welcome mail', () => {
     );
     expect(mail).toContain('(within 3 days) to choose your password:');
     expect(mail).toContain(
-      `The link works once. From then on, sign in at ${gateway.issuer} with your username and the password you chose; your chats and apps are at ${gateway.issuer}/portal.`,
+      `The link works once. From then on, sign in at ${gateway.issuer}/ with your username and the password you chose: your chats and apps are there.`,
     );
     expect(mail).toContain(
       'Your campus requires a second factor for your account: at your first sign-in, after your password, you will be asked to set up an authenticator app on your phone or a passkey before going on.',
     );
+  });
+
+  it('names the front page, and /portal, which earlier mails named, leads there', async () => {
+    const typed = await fetch(`${gateway.issuer}/portal`, { redirect: 'manual' });
+    expect(typed.status).toBe(302);
+    expect(typed.headers.get('location')).toBe('/');
   });
 
   it('says nothing of a second factor where none is required of the person', async () => {
