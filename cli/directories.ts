@@ -7,6 +7,7 @@ import { disabledThere } from '../gateway/directories/read-entry.ts';
 import { registerDirectory } from '../gateway/directories/register-directory.ts';
 import { relinkPerson } from '../gateway/directories/relink-person.ts';
 import { describeRemoval, removeDirectory } from '../gateway/directories/remove-directory.ts';
+import { notSyncedYet } from '../gateway/directories/schedule-words.ts';
 import { bindPasswordSealer } from '../gateway/directories/secrets.ts';
 import { syncDirectory } from '../gateway/directories/sync-directory.ts';
 import { namedPeople, summarize, type SyncReport } from '../gateway/directories/sync-report.ts';
@@ -193,7 +194,9 @@ async function inputOf(args: Args, io: Io, adding: boolean): Promise<Record<stri
   };
 }
 
-export function describeDirectory(d: PresentedDirectory): string {
+/** A registration in words; `syncIntervalSeconds` (DIRECTORY_SYNC_INTERVAL) for what it says of one not synced yet. */
+export function describeDirectory(d: PresentedDirectory, syncIntervalSeconds?: number): string {
+  const steps = `Test it (atrium directories test ${d.name}), then sync it (atrium directories sync ${d.name})`;
   return [
     `${d.name}  ${d.url} (${d.tls === 'none' ? 'plain LDAP, this machine only' : d.tls === 'starttls' ? 'StartTLS' : 'LDAPS'})${d.syncRunning ? '  [sync running]' : ''}`,
     `  preset:        ${d.preset}`,
@@ -209,7 +212,7 @@ export function describeDirectory(d: PresentedDirectory): string {
     `  mass changes:  ${d.massChangeLimit === null ? 'no limit' : `a sync stops, changing nothing, before it disables or moves more than ${d.massChangeLimit}% of the active people (and more than ${MASS_CHANGE_FLOOR})`}`,
     `  reset page:    ${d.resetUrl}`,
     `  people synced: ${d.people}`,
-    `  last sync:     ${d.lastReport ? summarize(d.lastReport) : 'never'}`,
+    `  last sync:     ${d.lastReport ? summarize(d.lastReport) : notSyncedYet(syncIntervalSeconds, steps)}`,
   ].join('\n');
 }
 
@@ -284,12 +287,13 @@ export const directoryCommands: CommandGroup = {
     ].join('\n'),
     async run(args, io) {
       const input = { name: args.positionals[0], ...(await inputOf(args, io, true)) };
-      const directory = await withSession(io, ({ ctx, config }) =>
-        registerDirectory(ctx, bindPasswordSealer(config.secretKey), input),
-      );
+      const { directory, interval } = await withSession(io, async ({ ctx, config }) => ({
+        directory: await registerDirectory(ctx, bindPasswordSealer(config.secretKey), input),
+        interval: config.directorySyncSeconds,
+      }));
       return {
         json: directory,
-        text: `Registered directory ${describeDirectory(directory)}\nNext: atrium directories test ${directory.name}`,
+        text: `Registered directory ${describeDirectory(directory, interval)}\nNext: atrium directories test ${directory.name}`,
       };
     },
   },
@@ -308,7 +312,7 @@ export const directoryCommands: CommandGroup = {
                 d.url,
                 d.preset,
                 String(d.people),
-                d.lastReport ? `${d.lastReport.outcome} ${d.lastSyncAt}` : 'never',
+                d.lastReport ? `${d.lastReport.outcome} ${d.lastSyncAt}` : 'not synced yet',
               ]),
             );
       return { json: { directories }, text };
@@ -319,12 +323,15 @@ export const directoryCommands: CommandGroup = {
     summary: 'Shows one directory: its settings (never the password), its people and its last sync report.',
     args: ['NAME'],
     async run(args, io) {
-      const directory = await withSession(io, ({ ctx }) => showDirectory(ctx, args.positionals[0]!));
+      const { directory, interval } = await withSession(io, async ({ ctx, config }) => ({
+        directory: await showDirectory(ctx, args.positionals[0]!),
+        interval: config.directorySyncSeconds,
+      }));
       // The "last sync:" line already gives the report's summary; below it only what the summary does not say.
       const details = directory.lastReport ? reportDetails(directory.lastReport) : [];
       return {
         json: directory,
-        text: [describeDirectory(directory), ...(details.length > 0 ? ['', ...details] : [])].join('\n'),
+        text: [describeDirectory(directory, interval), ...(details.length > 0 ? ['', ...details] : [])].join('\n'),
       };
     },
   },
@@ -415,7 +422,9 @@ export const directoryCommands: CommandGroup = {
       },
     },
     notes: [
-      'A scheduled sync runs in the gateway every DIRECTORY_SYNC_INTERVAL (default 1h). Exit status 1 when the sync',
+      'A scheduled sync runs in the gateway every DIRECTORY_SYNC_INTERVAL (default 1h) after the first sync, which',
+      'only an administrator starts (this command, or Sync now in the console; a dry run does not count).',
+      'Exit status 1 when the sync',
       "failed (nobody is disabled then); 2 when it would disable or move more people than the directory's mass",
       'change limit allows: nothing was changed; see what it would do with --dry-run, then confirm with --allow-mass-change.',
     ].join('\n'),

@@ -24,9 +24,12 @@ const RETRY_MS = 30_000;
 const MIN_WAIT_MS = 1_000;
 
 /**
- * Syncs each registered directory when it is due: never synced, or last synced (by any means: this
- * schedule, the CLI, the console, another gateway process; failed or not) `intervalSeconds`
- * (DIRECTORY_SYNC_INTERVAL) ago or more. The time of the last sync is the registration's, in the
+ * Syncs each registered directory when it is due: last synced (by any means: this schedule, the CLI, the
+ * console, another gateway process; failed or not) `intervalSeconds` (DIRECTORY_SYNC_INTERVAL) ago or
+ * more. A directory never synced is never due: its first sync is an administrator's (console Sync now, or
+ * `atrium directories sync`), after they tested it, since a wrong role mapping would otherwise give every
+ * person of the directory wrong roles within a minute of its registration. A dry run writes no last sync,
+ * so it starts nothing either. The time of the last sync is the registration's, in the
  * database, so a restart neither delays a due sync by a whole interval nor repeats one just done: the
  * first look is a few seconds after start. Several gateway processes may all run this: each decides
  * under the directory's lease that the sync is still due, and the lease lets one of them sync it; the
@@ -44,14 +47,16 @@ export function startDirectorySchedule(options: {
   let running: Promise<void> | null = null;
   let timer: NodeJS.Timeout | null = null;
   const ctx = () => ({ ...options.context(), actor: operator('directory-schedule') });
-  const dueAt = (lastSyncAt: Date | null) => (lastSyncAt ? lastSyncAt.getTime() + intervalMs : 0);
+  const dueAt = (lastSyncAt: Date | null) =>
+    lastSyncAt ? lastSyncAt.getTime() + intervalMs : Number.POSITIVE_INFINITY;
 
   /** Syncs what is due, one directory after the other; resolves with how long to wait until the next look. */
   async function look(): Promise<number> {
     const directories = await options
       .context()
       .models.Directory.findAll({ attributes: ['id', 'name', 'lastSyncAt'], order: [['name', 'ASC']] });
-    let wait = MAX_WAIT_MS;
+    // Within an interval at most: a directory an administrator syncs first meanwhile is due an interval after.
+    let wait = Math.min(MAX_WAIT_MS, intervalMs);
     for (const directory of directories) {
       if (abort.signal.aborted) break;
       const due = dueAt(directory.lastSyncAt);

@@ -1,13 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { signInToConsole, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { mainText } from '../helpers/browser-agent.ts';
+import { runAtrium } from '../helpers/cli.ts';
 import { inetOrgPerson, startTestSlapd, type TestSlapd } from '../helpers/slapd.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway } from '../../gateway/main.ts';
 import { startDirectorySchedule, type DirectorySchedule } from '../../gateway/directories/scheduler.ts';
 import { createLogger } from '../../core/logger.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { register, sealerOf, sync } from './fixtures.ts';
+import { syncDirectory } from '../../gateway/directories/sync-directory.ts';
+import { showDirectory } from '../../gateway/directories/list-directories.ts';
+import { asOperator, register, sealerOf, sync } from './fixtures.ts';
 
 describe('DIRECTORY_SYNC_INTERVAL', () => {
   const interval = (value: string | undefined) =>
@@ -51,24 +55,26 @@ describe('the scheduled sync', () => {
     ldap = await startTestSlapd({ ldif: inetOrgPerson({ uid: 'zoe', name: 'Zoe Zeller' }) });
     gateway = await startTestGateway('dir-schedule', { DIRECTORY_SYNC_INTERVAL: '1' });
     await register(gateway, 'scheduled', ldap.url);
+    // The first sync is an administrator's; the schedule takes over from it.
+    await sync(gateway, 'scheduled');
   });
   afterAll(async () => {
     await gateway?.stop();
     await ldap?.stop();
   });
 
-  it('syncs every registered directory on its own, and again on the next round', async () => {
+  it('syncs every directory synced once on its own, and again on the next round', async () => {
     await expect.poll(() => gateway.models.User.count({ where: { username: 'zoe' } }), { timeout: 10_000 }).toBe(1);
     await expect
       .poll(() => gateway.models.AuditEvent.count({ where: { action: 'directory.sync', target: 'scheduled' } }), {
         timeout: 10_000,
       })
-      .toBeGreaterThanOrEqual(2);
-    const [first] = await gateway.models.AuditEvent.findAll({
+      .toBeGreaterThanOrEqual(3);
+    const [, second] = await gateway.models.AuditEvent.findAll({
       where: { action: 'directory.sync', target: 'scheduled' },
       order: [['id', 'ASC']],
     });
-    expect(first?.actorName).toBe('directory-schedule');
+    expect(second?.actorName).toBe('directory-schedule');
   });
 });
 
@@ -104,6 +110,11 @@ describe('when a scheduled sync runs', () => {
 
   it('syncs a directory that is due a few seconds after the gateway starts, not an interval later', async () => {
     await register(gateway, 'due-at-start', ldap.url);
+    await sync(gateway, 'due-at-start');
+    await gateway.models.Directory.update(
+      { lastSyncAt: new Date(Date.now() - 7_200_000) },
+      { where: { name: 'due-at-start' } },
+    );
     const started = Date.now();
     const restarted = await startGateway(
       loadGatewayConfig({
@@ -117,8 +128,8 @@ describe('when a scheduled sync runs', () => {
     );
     try {
       // Serving first: the sync waits for no start.
-      expect(await syncs('due-at-start')).toBe(0);
-      await expect.poll(() => syncs('due-at-start'), { timeout: 10_000, interval: 100 }).toBe(1);
+      expect(await syncs('due-at-start')).toBe(1);
+      await expect.poll(() => syncs('due-at-start'), { timeout: 10_000, interval: 100 }).toBe(2);
       expect(Date.now() - started).toBeLessThan(8_000);
       expect(await gateway.models.User.count({ where: { username: 'yuri' } })).toBe(1);
     } finally {
@@ -145,21 +156,74 @@ describe('when a scheduled sync runs', () => {
 
   it('lets one of several gateway processes sync a due directory; the others find it done', async () => {
     await register(gateway, 'several', ldap.url);
+    await sync(gateway, 'several');
+    await gateway.models.Directory.update(
+      { lastSyncAt: new Date(Date.now() - 7_200_000) },
+      { where: { name: 'several' } },
+    );
     const started = Date.now();
     for (let i = 0; i < 3; i++) schedule(3600);
-    await expect.poll(() => syncs('several'), { timeout: 10_000, interval: 100 }).toBe(1);
+    await expect.poll(() => syncs('several'), { timeout: 10_000, interval: 100 }).toBe(2);
     // Every process has looked by now (within 4 s of its start).
     await sleep(started + 6_000 - Date.now());
-    expect(await syncs('several')).toBe(1);
+    expect(await syncs('several')).toBe(2);
   });
 
   it('runs no syncs back to back for an interval longer than a timer holds', async () => {
     await register(gateway, 'long-interval', ldap.url);
+    await sync(gateway, 'long-interval');
+    // Due: synced longer ago than the interval.
+    await gateway.models.Directory.update({ lastSyncAt: new Date(0) }, { where: { name: 'long-interval' } });
     const started = Date.now();
     // 116 days: a timer of that many milliseconds overflows, and Node fires it after one instead.
     schedule(10_000_000);
-    await expect.poll(() => syncs('long-interval'), { timeout: 10_000, interval: 100 }).toBe(1);
+    await expect.poll(() => syncs('long-interval'), { timeout: 10_000, interval: 100 }).toBe(2);
     await sleep(started + 7_000 - Date.now());
-    expect(await syncs('long-interval')).toBe(1);
+    expect(await syncs('long-interval')).toBe(2);
+  });
+
+  it('leaves a directory never synced to an administrator, a dry run not counting, then takes over', async () => {
+    await register(gateway, 'untested', ldap.url);
+    await syncDirectory(asOperator(gateway), { sealer: sealerOf(gateway), dryRun: true }, 'untested');
+    const started = Date.now();
+    schedule(1);
+    // Every process has looked by now (within 4 s of its start), and again a second after.
+    await sleep(started + 6_000 - Date.now());
+    expect(await syncs('untested')).toBe(0);
+    const directory = await showDirectory(asOperator(gateway), 'untested');
+    expect(directory.lastSyncAt).toBeNull();
+    await sync(gateway, 'untested');
+    await expect.poll(() => syncs('untested'), { timeout: 10_000, interval: 100 }).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('a directory not synced yet', () => {
+  let gateway: TestGateway;
+  let ldap: TestSlapd;
+  beforeAll(async () => {
+    ldap = await startTestSlapd({ ldif: inetOrgPerson({ uid: 'xavi', name: 'Xavi Xu' }) });
+    gateway = await startTestGateway('dir-not-synced-yet');
+    await register(gateway, 'untested', ldap.url);
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await ldap?.stop();
+  });
+
+  it('says on its console page and in directories show that it waits for its first sync', async () => {
+    // What the administrator reads: it waits for them, and syncs on its own after that.
+    const shown = await runAtrium(gateway.db, ['directories', 'show', 'untested'], {
+      env: { DIRECTORY_SYNC_INTERVAL: '1h' },
+    });
+    expect(shown.stdout).toContain(
+      'last sync:     Not synced yet: nobody came from it. Test it (atrium directories test untested), then sync it ' +
+        '(atrium directories sync untested); the gateway syncs it every 1h (DIRECTORY_SYNC_INTERVAL) after its first sync.',
+    );
+    const admin = (await signInToConsole(gateway.issuer, 'admin')).agent;
+    const page = await admin.navigate(`${gateway.issuer}/admin/directories/untested`);
+    expect(mainText(page)).toContain(
+      'Not synced yet: nobody came from it. Test the connection, then press Sync now; the gateway syncs it',
+    );
+    expect(mainText(page)).toContain('after its first sync.');
   });
 });

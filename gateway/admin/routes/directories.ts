@@ -10,6 +10,7 @@ import { PRESET_FIELDS } from '../../directories/settings.ts';
 import { DirectoryUnavailableError } from '../../directories/errors.ts';
 import { registerDirectory } from '../../directories/register-directory.ts';
 import { relinkPerson } from '../../directories/relink-person.ts';
+import { notSyncedYet } from '../../directories/schedule-words.ts';
 import { describeRemoval, DirectoryHasPeopleError, removeDirectory } from '../../directories/remove-directory.ts';
 import { stoppedByLimit, stoppedInConsole, summarizeDryRun, wouldNames } from '../../directories/mass-change.ts';
 import { syncDirectory } from '../../directories/sync-directory.ts';
@@ -195,8 +196,14 @@ function refusedOnPage(req: Request, res: Response, name: string, refused: Refus
 
 type RenderForm = ReturnType<typeof formRenderer>;
 
+/**
+ * What the console's directory pages need beyond the kit. `syncIntervalSeconds` is the gateway's
+ * DIRECTORY_SYNC_INTERVAL, for what a page says of a directory not synced yet; left out, it is named, not given.
+ */
+export type DirectoryRouteDeps = { sealer: Sealer; logger: Logger; syncIntervalSeconds?: number };
+
 /** Draws a directory's page (or the new one's): its form, its last report, and what an action says. */
-function formRenderer(kit: ConsoleKit) {
+function formRenderer(kit: ConsoleKit, syncIntervalSeconds?: number) {
   return async function renderForm(
     req: Request,
     res: Response,
@@ -220,6 +227,7 @@ function formRenderer(kit: ConsoleKit) {
         section: 'directories',
         directory,
         report: reportView(directory?.lastReport ?? null),
+        notSyncedYet: notSyncedYet(syncIntervalSeconds, 'Test the connection, then press Sync now'),
         test: extra.test && { ...extra.test, problem: extra.test.problem && inConsoleWords(extra.test.problem) },
         dryRun: extra.dryRun,
         syncNotice: extra.syncNotice,
@@ -277,11 +285,11 @@ function typedBodies(kit: ConsoleKit, renderForm: RenderForm) {
  * sync report. Full administrators only (a directory brings people into every unit); every action
  * goes through the same use-cases as the CLI, so each is audited.
  */
-export function directoryRoutes(kit: ConsoleKit, deps: { sealer: Sealer; logger: Logger }): Router {
+export function directoryRoutes(kit: ConsoleKit, deps: DirectoryRouteDeps): Router {
   const router = Router();
   router.use('/directories', fullAdminOnly);
 
-  const renderForm = formRenderer(kit);
+  const renderForm = formRenderer(kit, deps.syncIntervalSeconds);
   const typed = typedBodies(kit, renderForm);
 
   router.get('/directories', async (req, res) => {
