@@ -43,6 +43,13 @@ const endedKeyOf = (key: PendingSignInsKey) => `${key}Ended` as const;
  */
 export type UnfinishedSignIn = 'unknown' | 'used' | 'expired';
 
+/** Why a callback has no sign-in of this browser to finish, in the words the portal and the console say it. */
+export const UNFINISHED_SIGN_IN_WORDS: Record<UnfinishedSignIn, string> = {
+  unknown: 'This sign-in was not started in this browser, so it cannot be finished here. Sign in again.',
+  used: 'This sign-in could not be finished: its page was opened again after it was used. Sign in again.',
+  expired: `This sign-in could not be finished: it was started more than ${PENDING_SIGN_IN_MINUTES} minutes ago. Sign in again.`,
+};
+
 /** What a callback needs to finish the sign-in it answers. */
 export type StartedSignIn = { state: string; verifier: string; nonce: string; returnTo?: PendingSignIn['returnTo'] };
 

@@ -52,11 +52,15 @@ function expectPortal(page: Page) {
   expect(page.status).toBe(200);
 }
 
-function expectStartAgainPage(page: Page) {
+const NOT_STARTED_HERE = 'This sign-in was not started in this browser, so it cannot be finished here. Sign in again.';
+const TOO_OLD = 'This sign-in could not be finished: it was started more than 10 minutes ago. Sign in again.';
+
+/** The page of a callback with nothing to finish: why, and a button that starts again. */
+function expectStartAgainPage(page: Page, words = NOT_STARTED_HERE) {
   expect(page.status).toBe(400);
   const text = htmlText(page.html);
   expect(text).toContain('Sign-in failed');
-  expect(text).toContain('not started in this browser, or was started more than ten minutes ago');
+  expect(text).toContain(words);
   expect(text).not.toMatch(/Unable to verify/i);
   expect(page.html).toContain('href="/portal/login"');
 }
@@ -117,8 +121,15 @@ describe('signing in to the portal from two tabs of one browser', () => {
     const agent = new TabbedBrowser();
     const callback = await signInOn(agent, await openPortal(agent), url('/portal/callback'));
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 11 * 60_000 });
-    expectStartAgainPage(await agent.navigate(callback.url));
+    expectStartAgainPage(await agent.navigate(callback.url), TOO_OLD);
     expect(await isSignedIn(agent)).toBe(false);
+  });
+
+  it('brings a used callback opened again (Back) to the portal while signed in', async () => {
+    const agent = new TabbedBrowser();
+    const callback = await signInOn(agent, await openPortal(agent), url('/portal/callback'));
+    expectPortal(await agent.navigate(callback.url));
+    expectPortal(await agent.navigate(callback.url));
   });
 
   it('still finishes a sign-in that comes back within its ten minutes', async () => {

@@ -9,12 +9,7 @@ import { CONSOLE_CLIENT_ID } from '../console-client.ts';
 import { withOwnSignOutState } from '../../oidc/own-sign-out.ts';
 import { wasCancelled } from '../../interactions/cancelled.ts';
 import { hostCookieName, hostCookiePath } from '../../http/host-cookies.ts';
-import {
-  PENDING_SIGN_IN_MINUTES,
-  takeReturnToOf,
-  type UnfinishedSignIn,
-  whyUnfinished,
-} from '../../http/pending-sign-ins.ts';
+import { takeReturnToOf, UNFINISHED_SIGN_IN_WORDS, whyUnfinished } from '../../http/pending-sign-ins.ts';
 import type { FinishSignIn } from '../../http/own-relying-party.ts';
 import type { SessionTagging } from '../../portal/session-ids.ts';
 import { reloadConsoleActor } from '../../accounts/console-access.ts';
@@ -25,12 +20,6 @@ export const consoleCookie = (secure: boolean) => ({
   path: hostCookiePath('/admin', secure),
 });
 const CANCELLED = 'You cancelled signing in.';
-/** A callback with no sign-in of this browser to finish, said as what it is (http/pending-sign-ins.ts). */
-const NOT_FINISHED: Record<UnfinishedSignIn, string> = {
-  unknown: 'This sign-in was not started in this browser, so it cannot be finished here. Sign in again.',
-  used: 'This sign-in could not be finished: its page was opened again after it was used. Sign in again.',
-  expired: `This sign-in could not be finished: it was started more than ${PENDING_SIGN_IN_MINUTES} minutes ago. Sign in again.`,
-};
 /** Said when the gateway answered a sign-in that was under way without letting anyone in, for no reason given. */
 const NOT_LET_IN = 'This sign-in could not be finished. Sign in again.';
 
@@ -109,7 +98,12 @@ export function sessionRoutes(
     if (!started) {
       // The callback of a refused sign-in, reopened (Back): the refusal again, not a failure.
       if (req.session.refused) return res.redirect(303, '/admin/refused');
-      return failurePage(req, res, NOT_FINISHED[whyUnfinished(req, CONSOLE_SIGN_INS, req.query.state)], 401);
+      return failurePage(
+        req,
+        res,
+        UNFINISHED_SIGN_IN_WORDS[whyUnfinished(req, CONSOLE_SIGN_INS, req.query.state)],
+        401,
+      );
     }
     if (consoleUserOf(req)) return res.redirect(303, takeReturnToOf(req, started, safeReturnTo));
     const finish: FinishSignIn<SignedIn, Partial<Refusal> & { message?: string }> = (err, user, info) => {

@@ -3,7 +3,7 @@ import type { Logger } from '../../../core/logger.ts';
 import { allNodeUrls } from '../profile.ts';
 import { PORTAL_CLIENT_ID } from '../portal-client.ts';
 import type { PortalAuth, SignedIn } from '../sign-in.ts';
-import { takeReturnToOf } from '../../http/pending-sign-ins.ts';
+import { takeReturnToOf, UNFINISHED_SIGN_IN_WORDS, whyUnfinished } from '../../http/pending-sign-ins.ts';
 import type { FinishSignIn } from '../../http/own-relying-party.ts';
 import type { TokenVault } from '../token-vault.ts';
 import type { GatewayContext } from '../../context.ts';
@@ -36,10 +36,6 @@ function failurePage(res: Response, status: number, description: string) {
     .status(status)
     .render('error', { title: 'Sign-in failed', error: 'sign_in_failed', description, retry: SIGN_IN_AGAIN });
 }
-
-/** A callback this browser did not start, or started too long ago: nothing to finish, but a way to start again. */
-const UNKNOWN_SIGN_IN =
-  'This sign-in was not started in this browser, or was started more than ten minutes ago. Sign in again to continue.';
 
 /** Sign-in through the gateway's own login page, the callback, the signed-out page and back-channel logout. */
 export function sessionRoutes(deps: SessionRouteDeps): Router {
@@ -77,9 +73,14 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
       return failurePage(res, 503, 'The sign-in service cannot be reached right now.');
     }
     // A state this browser did not start must sign no one in (CSRF); one it started, in another tab, after
-    // this browser signed in already has nothing left to do but show the page that tab asked for.
+    // this browser signed in already has nothing left to do but show the page that tab asked for, and so
+    // has a used one opened again (Back) while signed in. Otherwise the page says which it was.
     const started = deps.auth.takeSignIn(req, req.query.state);
-    if (!started) return failurePage(res, 400, UNKNOWN_SIGN_IN);
+    if (!started) {
+      const why = whyUnfinished(req, 'portalSignIns', req.query.state);
+      if (why === 'used' && req.user) return res.redirect(303, '/');
+      return failurePage(res, 400, UNFINISHED_SIGN_IN_WORDS[why]);
+    }
     if (req.user) return res.redirect(303, takeReturnToOf(req, started, portalReturnTo));
     const finish: FinishSignIn<SignedIn, { message?: string }> = (err, user, info) => {
       if (err) {
