@@ -123,14 +123,16 @@ async function installPackedSdk(): Promise<void> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'atrium-sdk-package-'));
+  dir = await mkdtemp(join(tmpdir(), 'atrium-sdk-tarball-'));
   appDir = join(dir, 'room-bookings');
   const starting = (async () => {
     gateway = await startTestGateway('sdk-package', { LOGIN_IP_LIMIT: '1000' });
     eng = await startTestNode(gateway, 'eng.campus.test');
     await pinDomainKeys(asOperator(gateway), 'eng.campus.test');
   })();
-  await Promise.all([installPackedSdk(), starting]);
+  // Both settle before a failure is reported, so that afterAll stops a gateway that was still starting.
+  const settled = await Promise.allSettled([installPackedSdk(), starting]);
+  for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
 }, 240_000);
 afterAll(async () => {
   app?.kill();
